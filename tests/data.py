@@ -1,0 +1,37 @@
+"""Locating the shared PhysioNet data that some tests need.
+
+Tests find it through ``ECG_DATA_DIR`` (default ``../shared/data`` beside the
+repository).  Where it is absent they skip with a clear reason; under CI
+(``CI=true``), where it is always present, its absence is a failure.
+"""
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DATA_DIR = Path(os.environ.get("ECG_DATA_DIR", REPO_ROOT.parent / "shared" / "data")).resolve()
+SEED_DIR = Path(os.environ.get("ECG_SEED_DIR", REPO_ROOT.parent / "shared" / "seed")).resolve()
+
+
+def require(path: Path, what: str) -> Path:
+    """Return ``path`` if it exists, else skip (or fail under CI) naming what is missing."""
+    if path.exists():
+        return path
+    reason = f"{what} not found at {path} (set ECG_DATA_DIR / ECG_SEED_DIR)"
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"{reason}; it must be present under CI")
+    pytest.skip(reason)
+
+
+def mitdb_dir() -> Path:
+    return require(DATA_DIR / "mitdb", "MIT-BIH Arrhythmia Database")
+
+
+def mi_dir() -> Path:
+    return require(DATA_DIR / "mi", "MI data (PTB / PTB-XL)")
+
+
+def seed_dir() -> Path:
+    return require(SEED_DIR, "the seed project's models and example input")
