@@ -1,0 +1,55 @@
+from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+
+from .models import Clinic, User
+
+
+class ClinicScopedAdmin(admin.ModelAdmin):
+    """Administrators manage their own clinic; superusers see everything."""
+
+    def has_module_permission(self, request):
+        return request.user.is_active and request.user.is_clinic_admin
+
+    def has_view_permission(self, request, obj=None):
+        return self.has_module_permission(request)
+
+    has_add_permission = has_change_permission = has_view_permission
+
+    def has_delete_permission(self, request, obj=None):
+        return request.user.is_superuser
+
+
+@admin.register(Clinic)
+class ClinicAdmin(ClinicScopedAdmin):
+    list_display = ["name", "created_at"]
+    search_fields = ["name"]
+
+    def get_queryset(self, request):
+        qs = super().get_queryset(request)
+        return qs if request.user.is_superuser else qs.filter(pk=request.user.clinic_id)
+
+    def has_add_permission(self, request):
+        return request.user.is_superuser
+
+
+@admin.register(User)
+class UserAdmin(ClinicScopedAdmin, BaseUserAdmin):
+    list_display = ["username", "get_full_name", "clinic", "role", "is_active", "last_login"]
+    list_filter = ["role", "is_active", "clinic"]
+    fieldsets = (
+        (None, {"fields": ("username", "password")}),
+        ("Person", {"fields": ("first_name", "last_name", "email")}),
+        ("Clinic and role", {"fields": ("clinic", "role", "is_active")}),
+        ("Dates", {"fields": ("last_login", "date_joined")}),
+    )
+    add_fieldsets = ((None, {"classes": ("wide",), "fields": ("username", "clinic", "role", "password1", "password2")}),)
+    readonly_fields = ["last_login", "date_joined"]
+
+    def get_queryset(self, request):
+        qs = super().get_queryset(request)
+        return qs if request.user.is_superuser else qs.filter(clinic_id=request.user.clinic_id)
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "clinic" and not request.user.is_superuser:
+            kwargs["queryset"] = Clinic.objects.filter(pk=request.user.clinic_id)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)

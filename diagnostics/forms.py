@@ -1,0 +1,81 @@
+from django import forms
+
+from . import ingestion
+from .models import Review
+
+
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class MultipleFileField(forms.FileField):
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("widget", MultipleFileInput())
+        super().__init__(*args, **kwargs)
+
+    def clean(self, data, initial=None):
+        if isinstance(data, (list, tuple)):
+            return [super(MultipleFileField, self).clean(item, initial) for item in data]
+        return super().clean(data, initial)
+
+
+class UploadForm(forms.Form):
+    KIND_CHOICES = [
+        ("beats", "Beat file: rows of 187 values (CSV, XLSX) or pasted values"),
+        ("signal", "Continuous signal: WFDB (.hea + .dat, or a zip), EDF, CSV or JSON"),
+    ]
+    kind = forms.ChoiceField(choices=KIND_CHOICES, initial="beats", widget=forms.RadioSelect)
+    files = MultipleFileField(
+        required=False,
+        label="File(s)",
+        help_text="For WFDB choose both the .hea and the .dat file, or one .zip holding them.",
+    )
+    text = forms.CharField(
+        required=False,
+        label="Or paste beat values",
+        widget=forms.Textarea(attrs={"rows": 4, "placeholder": "187 comma-separated values per line"}),
+    )
+    fs = forms.FloatField(
+        required=False, label="Sampling rate (Hz)", help_text="Needed for CSV and JSON signals.", min_value=1
+    )
+    lead = forms.CharField(required=False, max_length=32, label="Lead", help_text="Default: MLII, else II, else the first.")
+
+    def clean(self):
+        cleaned = super().clean()
+        uploads = self.files.getlist("files") if self.files else []
+        text = cleaned.get("text", "")
+        if not uploads and not text.strip():
+            raise forms.ValidationError("Choose a file to upload or paste beat values.")
+        if uploads and text.strip():
+            raise forms.ValidationError("Upload a file or paste values, not both.")
+        if text.strip() and cleaned.get("kind") != "beats":
+            self.add_error("text", "Pasted values are read as beats; choose 'Beat file'.")
+        cleaned["uploads"] = uploads
+        return cleaned
+
+    def parse(self) -> tuple[ingestion.ParsedUpload, bytes, str]:
+        """Validate the upload's content; raises ingestion.UploadError naming the defect."""
+        uploads = self.cleaned_data["uploads"]
+        if not uploads:
+            text = self.cleaned_data["text"]
+            beats = ingestion.parse_beat_text(text)
+            data = "\n".join(",".join(f"{v:.6g}" for v in row) for row in beats).encode() + b"\n"
+            return ingestion.ParsedUpload(kind="beats", input_format="text", beats=beats), data, "pasted.csv"
+        for upload in uploads:
+            ingestion._check_size(upload.size)
+        if self.cleaned_data["kind"] == "beats":
+            if len(uploads) != 1:
+                raise ingestion.UploadError("upload one beat file at a time")
+            upload = uploads[0]
+            data = upload.read()
+            return ingestion.parse_beats(filename=upload.name, data=data), data, upload.name
+        from .signals import parse_signal_upload
+
+        return parse_signal_upload(
+            {u.name: u.read() for u in uploads}, fs=self.cleaned_data.get("fs"), lead=self.cleaned_data.get("lead") or None
+        )
+
+
+class ReviewForm(forms.Form):
+    decision = forms.ChoiceField(choices=Review.Decision.choices, widget=forms.RadioSelect)
+    note = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3}), max_length=4000)

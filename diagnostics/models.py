@@ -1,0 +1,128 @@
+from django.conf import settings
+from django.db import models
+
+AAMI_CLASSES = ("N", "S", "V", "F", "Q")
+AAMI_NAMES = {
+    "N": "Normal / bundle branch block",
+    "S": "Supraventricular ectopic",
+    "V": "Ventricular ectopic",
+    "F": "Fusion",
+    "Q": "Paced / unclassifiable",
+}
+
+
+class ECGRecording(models.Model):
+    class Kind(models.TextChoices):
+        BEATS = "beats", "Beat rows (187 values each)"
+        SIGNAL = "signal", "Continuous signal"
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        PROCESSING = "processing", "Processing"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    clinic = models.ForeignKey("accounts.Clinic", on_delete=models.PROTECT, related_name="recordings")
+    patient = models.ForeignKey("patients.Patient", on_delete=models.PROTECT, related_name="recordings")
+    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    file = models.FileField(upload_to="recordings/", max_length=255)
+    original_filename = models.CharField(max_length=255, blank=True)
+    input_format = models.CharField(max_length=16)
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    sampling_rate = models.FloatField(null=True, blank=True)
+    lead = models.CharField(max_length=32, blank=True)
+    sample_count = models.PositiveIntegerField(null=True, blank=True)
+    input_beat_count = models.PositiveIntegerField(null=True, blank=True)
+    sha256 = models.CharField(max_length=64)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.QUEUED, db_index=True)
+    error_message = models.TextField(blank=True)
+    claim_token = models.CharField(max_length=64, blank=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    progress_done = models.PositiveIntegerField(default=0)
+    progress_total = models.PositiveIntegerField(default=0)
+    beats_file = models.FileField(upload_to="recordings/", max_length=255, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["clinic", "status"]), models.Index(fields=["patient", "-created_at"])]
+
+    def __str__(self) -> str:
+        return f"Recording {self.pk} of {self.patient}"
+
+    @property
+    def is_pending(self) -> bool:
+        return self.status in {self.Status.QUEUED, self.Status.PROCESSING}
+
+
+class Beat(models.Model):
+    recording = models.ForeignKey(ECGRecording, on_delete=models.CASCADE, related_name="beats")
+    index = models.PositiveIntegerField()
+    position = models.BigIntegerField(null=True, blank=True, help_text="R-peak sample index in the original signal")
+    aami_class = models.CharField(max_length=1)
+    p_n = models.FloatField()
+    p_s = models.FloatField()
+    p_v = models.FloatField()
+    p_f = models.FloatField()
+    p_q = models.FloatField()
+    mi_probability = models.FloatField(null=True)
+
+    class Meta:
+        ordering = ["recording", "index"]
+        constraints = [models.UniqueConstraint(fields=["recording", "index"], name="beat_index_unique_per_recording")]
+
+    @property
+    def probabilities(self) -> dict[str, float]:
+        return {"N": self.p_n, "S": self.p_s, "V": self.p_v, "F": self.p_f, "Q": self.p_q}
+
+
+class Diagnosis(models.Model):
+    recording = models.OneToOneField(ECGRecording, on_delete=models.CASCADE, related_name="diagnosis")
+    clinic = models.ForeignKey("accounts.Clinic", on_delete=models.PROTECT, related_name="diagnoses")
+    beat_count = models.PositiveIntegerField()
+    count_n = models.PositiveIntegerField()
+    count_s = models.PositiveIntegerField()
+    count_v = models.PositiveIntegerField()
+    count_f = models.PositiveIntegerField()
+    count_q = models.PositiveIntegerField()
+    heart_rate_bpm = models.FloatField(null=True, blank=True)
+    mi_score = models.FloatField()
+    mi_threshold = models.FloatField()
+    mi_flag = models.BooleanField(db_index=True)
+    heartbeat_model = models.ForeignKey("mlmodels.ModelVersion", on_delete=models.PROTECT, related_name="+")
+    mi_model = models.ForeignKey("mlmodels.ModelVersion", on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name_plural = "diagnoses"
+
+    def class_counts(self) -> list[tuple[str, int, float]]:
+        """(class, count, percent) for each AAMI class."""
+        total = self.beat_count or 1
+        return [
+            (c, getattr(self, f"count_{c.lower()}"), 100.0 * getattr(self, f"count_{c.lower()}") / total)
+            for c in AAMI_CLASSES
+        ]
+
+    def latest_review(self):
+        return self.reviews.order_by("-created_at").first()
+
+
+class Review(models.Model):
+    class Decision(models.TextChoices):
+        CONFIRM = "confirm", "Confirm MI"
+        REJECT = "reject", "Reject (no MI)"
+
+    diagnosis = models.ForeignKey(Diagnosis, on_delete=models.PROTECT, related_name="reviews")
+    clinic = models.ForeignKey("accounts.Clinic", on_delete=models.PROTECT, related_name="reviews")
+    reviewer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="reviews")
+    decision = models.CharField(max_length=8, choices=Decision.choices)
+    note = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]

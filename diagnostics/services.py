@@ -1,0 +1,247 @@
+import hashlib
+import io
+import logging
+import uuid
+from datetime import timedelta
+
+import numpy as np
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from accounts.models import User
+from mlmodels.errors import SignalError
+from mlmodels.models import ModelVersion
+from mlmodels.selectors import active_model_versions
+from patients.models import Patient
+
+from . import ingestion
+from .models import AAMI_CLASSES, Beat, Diagnosis, ECGRecording, Review
+
+logger = logging.getLogger(__name__)
+
+
+class ReviewNotAllowed(Exception):
+    pass
+
+
+def recording_submit(
+    *, user: User, patient: Patient, parsed: ingestion.ParsedUpload, data: bytes, filename: str
+) -> ECGRecording:
+    """Store a validated upload as a queued recording; the classification task runs after commit."""
+    if patient.clinic_id != user.clinic_id:
+        raise PermissionError("patient belongs to another clinic")
+    ext = ingestion._extension(filename) or ".csv"
+    stored_name = f"recordings/{uuid.uuid4().hex}{ext}"
+    with transaction.atomic():
+        recording = ECGRecording(
+            clinic_id=user.clinic_id,
+            patient=patient,
+            uploaded_by=user,
+            original_filename=filename[:255],
+            input_format=parsed.input_format,
+            kind=parsed.kind,
+            sampling_rate=parsed.fs,
+            lead=parsed.lead,
+            sample_count=parsed.sample_count,
+            input_beat_count=len(parsed.beats) if parsed.beats is not None else None,
+            sha256=hashlib.sha256(data).hexdigest(),
+        )
+        recording.file.name = default_storage.save(stored_name, ContentFile(data))
+        try:
+            recording.save()
+        except Exception:
+            default_storage.delete(recording.file.name)
+            raise
+        transaction.on_commit(lambda: enqueue_classification(recording.pk))
+    return recording
+
+
+def enqueue_classification(recording_id: int) -> None:
+    from .tasks import classify_recording
+
+    if settings.CELERY_TASK_ALWAYS_EAGER:
+        _local_executor().submit(classify_recording.apply, args=(recording_id,))
+        return
+    try:
+        classify_recording.delay(recording_id)
+    except Exception:  # broker down: the sweep re-enqueues queued recordings later
+        logger.exception("could not enqueue recording %s; it stays queued for the sweep", recording_id)
+
+
+_executor = None
+
+
+def _local_executor():
+    """Embedded mode: run tasks one at a time in a background thread of this process."""
+    global _executor
+    if _executor is None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        _executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="classify")
+    return _executor
+
+
+def recordings_requeue_waiting() -> int:
+    """Enqueue every queued recording again (after a model activation or by the sweep)."""
+    ids = list(ECGRecording.objects.filter(status=ECGRecording.Status.QUEUED).values_list("pk", flat=True))
+    for recording_id in ids:
+        enqueue_classification(recording_id)
+    return len(ids)
+
+
+def recordings_requeue_stale(*, older_than: timedelta) -> int:
+    """Re-enqueue recordings queued or processing for longer than ``older_than`` (lost messages, dead workers)."""
+    cutoff = timezone.now() - older_than
+    stale = ECGRecording.objects.filter(
+        Q(status=ECGRecording.Status.QUEUED, created_at__lt=cutoff)
+        | Q(status=ECGRecording.Status.PROCESSING, claimed_at__lt=cutoff)
+    ).values_list("pk", flat=True)
+    ids = list(stale)
+    for recording_id in ids:
+        enqueue_classification(recording_id)
+    return len(ids)
+
+
+def _claim(recording_id: int, claim_token: str) -> bool:
+    """queued → processing, only if still queued (or abandoned by a dead worker)."""
+    now = timezone.now()
+    lease = now - timedelta(seconds=settings.ECG_PROCESSING_LEASE_SECONDS)
+    claimable = Q(status=ECGRecording.Status.QUEUED) | Q(
+        status=ECGRecording.Status.PROCESSING, claimed_at__lt=lease
+    ) | Q(status=ECGRecording.Status.PROCESSING, claim_token=claim_token)
+    updated = (
+        ECGRecording.objects.filter(claimable, pk=recording_id)
+        .update(
+            status=ECGRecording.Status.PROCESSING,
+            claim_token=claim_token,
+            claimed_at=now,
+            started_at=now,
+            attempts=F("attempts") + 1,
+            progress_done=0,
+            error_message="",
+        )
+    )
+    return updated == 1
+
+
+def _load_input(recording: ECGRecording):
+    """Beats (n, 187) and their positions in the original signal (or None) from the stored file."""
+    with default_storage.open(recording.file.name, "rb") as fh:
+        data = fh.read()
+    if recording.kind == ECGRecording.Kind.BEATS:
+        parsed = ingestion.parse_beats(filename=recording.file.name, data=data)
+        return parsed.beats, None, None
+    from .signals import beats_from_stored_signal
+
+    return beats_from_stored_signal(recording, data)
+
+
+def recording_classify(*, recording_id: int, claim_token: str, max_attempts: int = 3) -> str:
+    """Classify one recording; safe to call again for the same recording (redelivery)."""
+    models = active_model_versions()
+    heartbeat, mi = models.get(ModelVersion.Task.HEARTBEAT), models.get(ModelVersion.Task.MI)
+    if heartbeat is None or mi is None:
+        return "waiting-for-models"  # stays queued; activation re-enqueues it
+    if not _claim(recording_id, claim_token):
+        return "not-claimed"
+    recording = ECGRecording.objects.get(pk=recording_id)
+    if recording.attempts > max_attempts:
+        _fail(recording_id, claim_token, f"Gave up after {max_attempts} attempts; the analysis kept crashing.")
+        return "failed"
+    try:
+        beats, positions, heart_rate = _load_input(recording)
+    except (ingestion.UploadError, SignalError) as exc:
+        _fail(recording_id, claim_token, str(getattr(exc, "message", exc)))
+        return "failed"
+    ECGRecording.objects.filter(pk=recording_id).update(progress_total=len(beats))
+
+    from mlmodels.registry import classify_beats
+
+    class_scores, mi_scores = classify_beats(
+        beats, heartbeat=heartbeat, mi=mi, batch_size=settings.ECG_INFERENCE_BATCH_SIZE
+    )
+    labels = [str(label).upper() for label in heartbeat.class_labels]
+    column = {c: labels.index(c) for c in AAMI_CLASSES}
+    predicted = np.array(labels)[class_scores.argmax(axis=1)]
+
+    beats_name = f"recordings/{recording.file.name.rsplit('/', 1)[-1].split('.')[0]}.beats.npy"
+    buffer = io.BytesIO()
+    np.save(buffer, beats.astype(np.float32))
+    if default_storage.exists(beats_name):
+        default_storage.delete(beats_name)
+    beats_name = default_storage.save(beats_name, ContentFile(buffer.getvalue()))
+
+    with transaction.atomic():
+        locked = ECGRecording.objects.select_for_update().get(pk=recording_id)
+        if locked.status != ECGRecording.Status.PROCESSING or locked.claim_token != claim_token:
+            return "lost-claim"  # another worker took it over; it writes the results
+        Beat.objects.filter(recording_id=recording_id).delete()
+        Diagnosis.objects.filter(recording_id=recording_id).delete()
+        Beat.objects.bulk_create(
+            [
+                Beat(
+                    recording_id=recording_id,
+                    index=i,
+                    position=None if positions is None else int(positions[i]),
+                    aami_class=predicted[i],
+                    p_n=float(class_scores[i, column["N"]]),
+                    p_s=float(class_scores[i, column["S"]]),
+                    p_v=float(class_scores[i, column["V"]]),
+                    p_f=float(class_scores[i, column["F"]]),
+                    p_q=float(class_scores[i, column["Q"]]),
+                    mi_probability=float(mi_scores[i]),
+                )
+                for i in range(len(beats))
+            ],
+            batch_size=2000,
+        )
+        mi_score = float(np.mean(mi_scores)) if len(mi_scores) else 0.0
+        threshold = mi.effective_threshold
+        Diagnosis.objects.create(
+            recording_id=recording_id,
+            clinic_id=locked.clinic_id,
+            beat_count=len(beats),
+            **{f"count_{c.lower()}": int(np.sum(predicted == c)) for c in AAMI_CLASSES},
+            heart_rate_bpm=heart_rate,
+            mi_score=mi_score,
+            mi_threshold=threshold,
+            mi_flag=mi_score >= threshold,
+            heartbeat_model=heartbeat,
+            mi_model=mi,
+        )
+        locked.status = ECGRecording.Status.DONE
+        locked.finished_at = timezone.now()
+        locked.progress_done = len(beats)
+        locked.beats_file.name = beats_name
+        locked.save(update_fields=["status", "finished_at", "progress_done", "beats_file"])
+    return "done"
+
+
+def _fail(recording_id: int, claim_token: str, reason: str) -> None:
+    ECGRecording.objects.filter(pk=recording_id, claim_token=claim_token).update(
+        status=ECGRecording.Status.FAILED, error_message=reason[:2000], finished_at=timezone.now()
+    )
+
+
+def recording_fail(*, recording_id: int, reason: str) -> None:
+    """Mark a recording failed whatever its claim (the task gave up on it)."""
+    ECGRecording.objects.filter(pk=recording_id).exclude(status=ECGRecording.Status.DONE).update(
+        status=ECGRecording.Status.FAILED, error_message=reason[:2000], finished_at=timezone.now()
+    )
+
+
+@transaction.atomic
+def review_create(*, user: User, diagnosis: Diagnosis, decision: str, note: str = "") -> Review:
+    if not user.can_review:
+        raise ReviewNotAllowed("only doctors and administrators review diagnoses")
+    if diagnosis.clinic_id != user.clinic_id:
+        raise ReviewNotAllowed("diagnosis belongs to another clinic")
+    if decision not in Review.Decision.values:
+        raise ValueError(f"decision must be one of {', '.join(Review.Decision.values)}")
+    return Review.objects.create(
+        diagnosis=diagnosis, clinic_id=diagnosis.clinic_id, reviewer=user, decision=decision, note=note.strip()
+    )

@@ -1,0 +1,14 @@
+from django.urls import path
+
+from . import views
+
+urlpatterns = [
+    path("", views.dashboard, name="dashboard"),
+    path("patients/<int:patient_id>/recordings/new/", views.recording_upload, name="recording-upload"),
+    path("recordings/<int:recording_id>/", views.recording_detail, name="recording-detail"),
+    path("recordings/<int:recording_id>/status/", views.recording_status, name="recording-status"),
+    path("recordings/<int:recording_id>/beats/", views.recording_beats, name="recording-beats"),
+    path("recordings/<int:recording_id>/beats/<int:index>/plot/", views.beat_plot, name="beat-plot"),
+    path("reviews/", views.review_queue, name="review-queue"),
+    path("diagnoses/<int:diagnosis_id>/reviews/", views.review_create, name="review-create"),
+]

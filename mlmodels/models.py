@@ -1,0 +1,45 @@
+from django.conf import settings
+from django.db import models
+
+HEARTBEAT_LABELS = ["N", "S", "V", "F", "Q"]
+MI_LABELS = ["normal", "mi"]
+
+
+class ModelVersion(models.Model):
+    """A trained Keras artifact for one task; exactly one is active per task."""
+
+    class Task(models.TextChoices):
+        HEARTBEAT = "heartbeat", "Heartbeat class (AAMI N/S/V/F/Q)"
+        MI = "mi", "Myocardial infarction screening"
+
+    task = models.CharField(max_length=16, choices=Task.choices)
+    version = models.CharField(max_length=64)
+    artifact = models.FileField(upload_to="models/", help_text="A .keras file (Keras 2 .h5 files are converted).")
+    sha256 = models.CharField(max_length=64, editable=False)
+    input_length = models.PositiveIntegerField(default=187)
+    input_fs = models.FloatField("input sampling rate (Hz)", default=120.0)
+    class_labels = models.JSONField(default=list, blank=True)
+    threshold = models.FloatField(
+        null=True, blank=True, help_text="MI models: a recording is flagged when its MI score reaches this."
+    )
+    metrics = models.JSONField(default=dict, blank=True)
+    report = models.TextField("evaluation report", blank=True)
+    provenance = models.TextField("training data provenance", blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    is_active = models.BooleanField(default=False, editable=False)
+    activated_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["task", "-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["task"], condition=models.Q(is_active=True), name="one_active_model_per_task"),
+            models.UniqueConstraint(fields=["task", "version"], name="model_version_unique_per_task"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.task} {self.version}"
+
+    @property
+    def effective_threshold(self) -> float:
+        return 0.5 if self.threshold is None else self.threshold

@@ -1,0 +1,36 @@
+"""From ModelVersion rows to loaded models, for workers and commands."""
+
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+from django.core.files.storage import default_storage
+
+from . import inference
+from .models import ModelVersion
+
+_CACHE_DIR = Path(tempfile.gettempdir()) / "ecg-analyzer-models"
+
+
+def _local_path(mv: ModelVersion) -> Path:
+    try:
+        return Path(default_storage.path(mv.artifact.name))
+    except NotImplementedError:  # remote storage: keep a local copy per artifact
+        _CACHE_DIR.mkdir(parents=True, exist_ok=True)
+        local = _CACHE_DIR / f"{mv.sha256}.keras"
+        if not local.exists():
+            with default_storage.open(mv.artifact.name, "rb") as src, open(local, "wb") as dst:
+                shutil.copyfileobj(src, dst)
+        return local
+
+
+def model_for(mv: ModelVersion):
+    return inference.load_model(_local_path(mv), key=mv.sha256)
+
+
+def classify_beats(beats: np.ndarray, *, heartbeat: ModelVersion, mi: ModelVersion, batch_size: int):
+    """Heartbeat class probabilities (n, 5) and MI probabilities (n,) for ``beats``."""
+    class_scores = inference.predict(model_for(heartbeat), beats, batch_size=batch_size)
+    mi_scores = inference.mi_probability(inference.predict(model_for(mi), beats, batch_size=batch_size))
+    return class_scores, mi_scores

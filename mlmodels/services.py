@@ -1,0 +1,131 @@
+import hashlib
+import json
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.files import File
+from django.db import transaction
+from django.utils import timezone
+
+from .models import HEARTBEAT_LABELS, MI_LABELS, ModelVersion
+
+DEFAULT_LABELS = {ModelVersion.Task.HEARTBEAT: HEARTBEAT_LABELS, ModelVersion.Task.MI: MI_LABELS}
+IMPORT_TIMEOUT_SECONDS = 180
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def artifact_convert(*, src: Path, dst: Path) -> dict:
+    """Load ``src`` (.keras or Keras 2 .h5) in a subprocess and write ``dst`` (.keras).
+
+    Raises ValidationError with the loader's message when the file is not a usable model.
+    """
+    if src.suffix.lower() not in {".keras", ".h5", ".hdf5"}:
+        raise ValidationError(f"{src.name}: expected a .keras file or a Keras 2 .h5 file")
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "mlmodels.keras_import", str(src), str(dst)],
+            capture_output=True,
+            text=True,
+            timeout=IMPORT_TIMEOUT_SECONDS,
+            cwd=settings.BASE_DIR,
+        )
+    except subprocess.TimeoutExpired:
+        raise ValidationError(f"{src.name}: loading the model took longer than {IMPORT_TIMEOUT_SECONDS} s") from None
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
+    info = json.loads(lines[-1]) if lines else {"error": proc.stderr.strip()[-500:] or "no output"}
+    if proc.returncode != 0 or "error" in info:
+        raise ValidationError(f"{src.name} is not a usable model: {info.get('error')}")
+    return info
+
+
+def _check_outputs(task: str, outputs: int, labels: list[str]) -> list[str]:
+    labels = labels or list(DEFAULT_LABELS[task])
+    if task == ModelVersion.Task.MI and outputs == 1:
+        return labels
+    if outputs != len(labels):
+        raise ValidationError(f"the model has {outputs} outputs but {len(labels)} class labels ({', '.join(labels)})")
+    return labels
+
+
+@transaction.atomic
+def model_version_register(
+    *,
+    task: str,
+    version: str,
+    source: Path,
+    created_by=None,
+    class_labels: list[str] | None = None,
+    threshold: float | None = None,
+    metrics: dict | None = None,
+    report: str = "",
+    provenance: str = "",
+    activate: bool = False,
+) -> ModelVersion:
+    """Convert and store an artifact as a new version; the same artifact twice returns the first."""
+    if task not in ModelVersion.Task.values:
+        raise ValidationError(f"unknown task {task!r}; expected one of {', '.join(ModelVersion.Task.values)}")
+    with tempfile.TemporaryDirectory() as tmp:
+        converted = Path(tmp) / f"{task}-{version}.keras"
+        if source.suffix.lower() == ".keras":
+            source_sha = sha256_of(source)
+            existing = ModelVersion.objects.filter(task=task, sha256=source_sha).first()
+            if existing:
+                return model_version_activate(model_version=existing) if activate else existing
+        info = artifact_convert(src=source, dst=converted)
+        stored_from = source if source.suffix.lower() == ".keras" else converted
+        sha = sha256_of(stored_from)
+        existing = ModelVersion.objects.filter(task=task, sha256=sha).first()
+        if existing:
+            return model_version_activate(model_version=existing) if activate else existing
+        if ModelVersion.objects.filter(task=task, version=version).exists():
+            raise ValidationError(f"{task} version {version!r} already exists with a different artifact")
+        labels = _check_outputs(task, info["outputs"], class_labels or [])
+        mv = ModelVersion(
+            task=task,
+            version=version,
+            sha256=sha,
+            class_labels=labels,
+            threshold=threshold,
+            metrics=metrics or {},
+            report=report,
+            provenance=provenance,
+            created_by=created_by,
+        )
+        with open(stored_from, "rb") as fh:
+            mv.artifact.save(f"{task}-{version}.keras", File(fh), save=False)
+        mv.full_clean()
+        mv.save()
+    if activate:
+        model_version_activate(model_version=mv)
+    return mv
+
+
+@transaction.atomic
+def model_version_activate(*, model_version: ModelVersion) -> ModelVersion:
+    """Make this the task's active version; recordings waiting for a model are queued again."""
+    from diagnostics.services import recordings_requeue_waiting
+
+    ModelVersion.objects.select_for_update().filter(task=model_version.task, is_active=True).exclude(
+        pk=model_version.pk
+    ).update(is_active=False)
+    ModelVersion.objects.filter(pk=model_version.pk).update(is_active=True, activated_at=timezone.now())
+    model_version.refresh_from_db()
+    transaction.on_commit(recordings_requeue_waiting)
+    return model_version
+
+
+def card_read(artifact: Path) -> dict:
+    """The model card (JSON) stored beside a bundled artifact, if any."""
+    card = artifact.with_suffix(".json")
+    return json.loads(card.read_text()) if card.exists() else {}

@@ -1,0 +1,32 @@
+from django.conf import settings
+from django.db import models
+
+
+class Patient(models.Model):
+    class Sex(models.TextChoices):
+        FEMALE = "female", "Female"
+        MALE = "male", "Male"
+        OTHER = "other", "Other"
+        UNKNOWN = "unknown", "Unknown"
+
+    clinic = models.ForeignKey("accounts.Clinic", on_delete=models.PROTECT, related_name="patients")
+    mrn = models.CharField("medical record number", max_length=64)
+    family_name = models.CharField(max_length=150)
+    given_name = models.CharField(max_length=150, blank=True)
+    date_of_birth = models.DateField(null=True, blank=True)
+    sex = models.CharField(max_length=10, choices=Sex.choices, default=Sex.UNKNOWN)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["family_name", "given_name", "mrn"]
+        constraints = [models.UniqueConstraint(fields=["clinic", "mrn"], name="patient_mrn_unique_per_clinic")]
+        indexes = [models.Index(fields=["clinic", "family_name"])]
+
+    def __str__(self) -> str:
+        return f"{self.display_name} ({self.mrn})"
+
+    @property
+    def display_name(self) -> str:
+        return f"{self.family_name}, {self.given_name}" if self.given_name else self.family_name

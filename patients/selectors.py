@@ -1,0 +1,18 @@
+from django.db.models import Q, QuerySet
+from django.shortcuts import get_object_or_404
+
+from accounts.models import User
+
+from .models import Patient
+
+
+def patient_list(*, user: User, search: str = "") -> QuerySet[Patient]:
+    qs = Patient.objects.filter(clinic_id=user.clinic_id)
+    for term in search.split():
+        qs = qs.filter(Q(mrn__icontains=term) | Q(family_name__icontains=term) | Q(given_name__icontains=term))
+    return qs
+
+
+def patient_get(*, user: User, patient_id: int) -> Patient:
+    """The patient if it belongs to the user's clinic; 404 otherwise, never 403."""
+    return get_object_or_404(Patient, pk=patient_id, clinic_id=user.clinic_id)

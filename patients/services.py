@@ -1,0 +1,44 @@
+import datetime
+
+from django.db import transaction
+
+from accounts.models import User
+
+from .models import Patient
+
+
+@transaction.atomic
+def patient_create(
+    *,
+    user: User,
+    mrn: str,
+    family_name: str,
+    given_name: str = "",
+    date_of_birth: datetime.date | None = None,
+    sex: str = Patient.Sex.UNKNOWN,
+) -> Patient:
+    patient = Patient(
+        clinic_id=user.clinic_id,
+        mrn=mrn.strip(),
+        family_name=family_name.strip(),
+        given_name=given_name.strip(),
+        date_of_birth=date_of_birth,
+        sex=sex,
+        created_by=user,
+    )
+    patient.full_clean()
+    patient.save()
+    return patient
+
+
+@transaction.atomic
+def patient_update(*, patient: Patient, **fields) -> Patient:
+    allowed = {"mrn", "family_name", "given_name", "date_of_birth", "sex"}
+    unknown = set(fields) - allowed
+    if unknown:
+        raise TypeError(f"cannot update {', '.join(sorted(unknown))}")
+    for name, value in fields.items():
+        setattr(patient, name, value.strip() if isinstance(value, str) else value)
+    patient.full_clean()
+    patient.save()
+    return patient

@@ -1,0 +1,10 @@
+from django.urls import path
+
+from . import views
+
+urlpatterns = [
+    path("", views.patient_list, name="patient-list"),
+    path("new/", views.patient_create, name="patient-create"),
+    path("<int:patient_id>/", views.patient_detail, name="patient-detail"),
+    path("<int:patient_id>/edit/", views.patient_edit, name="patient-edit"),
+]

@@ -1,0 +1,48 @@
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods
+
+from diagnostics.selectors import recording_list_for_patient
+
+from . import selectors, services
+from .forms import PatientForm
+
+PAGE_SIZE = 25
+
+
+def patient_list(request):
+    search = request.GET.get("q", "").strip()
+    page = Paginator(selectors.patient_list(user=request.user, search=search), PAGE_SIZE).get_page(
+        request.GET.get("page")
+    )
+    return render(request, "patients/list.html", {"page": page, "search": search})
+
+
+@require_http_methods(["GET", "POST"])
+def patient_create(request):
+    form = PatientForm(request.POST or None, clinic_id=request.user.clinic_id)
+    if request.method == "POST" and form.is_valid():
+        patient = services.patient_create(user=request.user, **form.cleaned_data)
+        messages.success(request, f"Patient {patient.display_name} created.")
+        return redirect("patient-detail", patient_id=patient.pk)
+    return render(request, "patients/form.html", {"form": form, "creating": True}, status=400 if form.errors else 200)
+
+
+@require_http_methods(["GET", "POST"])
+def patient_edit(request, patient_id: int):
+    patient = selectors.patient_get(user=request.user, patient_id=patient_id)
+    form = PatientForm(request.POST or None, instance=patient, clinic_id=request.user.clinic_id)
+    if request.method == "POST" and form.is_valid():
+        services.patient_update(patient=selectors.patient_get(user=request.user, patient_id=patient_id), **form.cleaned_data)
+        messages.success(request, "Patient updated.")
+        return redirect("patient-detail", patient_id=patient.pk)
+    return render(
+        request, "patients/form.html", {"form": form, "patient": patient}, status=400 if form.errors else 200
+    )
+
+
+def patient_detail(request, patient_id: int):
+    patient = selectors.patient_get(user=request.user, patient_id=patient_id)
+    recordings = recording_list_for_patient(user=request.user, patient=patient)
+    return render(request, "patients/detail.html", {"patient": patient, "recordings": recordings})
