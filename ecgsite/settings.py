@@ -246,3 +246,5 @@ LOGGING = {
 # Serve static files straight from the app directories outside production.
 WHITENOISE_USE_FINDERS = not PRODUCTION
 WHITENOISE_AUTOREFRESH = DEBUG
+if not PRODUCTION:
+    STATIC_ROOT.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,116 @@
+"""The classification service, run in this process against PostgreSQL with tiny models."""
+
+import pytest
+from django.core.files.base import ContentFile
+from django.db import IntegrityError
+
+from diagnostics import ingestion, services
+from diagnostics.models import Beat, Diagnosis, ECGRecording
+
+from ..conftest import model_version_from
+from ..helpers import beat_csv
+
+
+@pytest.fixture
+def recording(patient_a, staff_a):
+    data = beat_csv(30)
+    parsed = ingestion.parse_beats(filename="beats.csv", data=data)
+    return services.recording_submit(user=staff_a, patient=patient_a, parsed=parsed, data=data, filename="beats.csv")
+
+
+@pytest.mark.django_db
+def test_it_writes_beats_and_a_diagnosis(recording, active_models):
+    assert services.recording_classify(recording_id=recording.pk, claim_token="t1") == "done"
+    recording.refresh_from_db()
+    assert recording.status == "done" and recording.finished_at is not None
+    beats = list(recording.beats.order_by("index"))
+    assert [b.index for b in beats] == list(range(30))
+    for b in beats:
+        assert sum(b.probabilities.values()) == pytest.approx(1.0, abs=1e-4)
+        assert b.aami_class == max(b.probabilities, key=b.probabilities.get)
+        assert b.mi_probability == pytest.approx(0.8808, abs=1e-3)
+    diagnosis = recording.diagnosis
+    assert sum(n for _, n, _ in diagnosis.class_counts()) == diagnosis.beat_count == 30
+    assert diagnosis.mi_flag and diagnosis.mi_score == pytest.approx(0.8808, abs=1e-3)
+    assert (diagnosis.heartbeat_model, diagnosis.mi_model) == (active_models["heartbeat"], active_models["mi"])
+
+
+@pytest.mark.django_db
+def test_a_redelivered_task_never_duplicates_beats(recording, active_models):
+    assert services.recording_classify(recording_id=recording.pk, claim_token="t1") == "done"
+    assert services.recording_classify(recording_id=recording.pk, claim_token="t1") == "not-claimed"
+    assert services.recording_classify(recording_id=recording.pk, claim_token="t2") == "not-claimed"
+    assert Beat.objects.filter(recording=recording).count() == 30
+    assert Diagnosis.objects.filter(recording=recording).count() == 1
+
+
+@pytest.mark.django_db
+def test_a_second_worker_cannot_claim_a_recording_in_progress(recording, active_models):
+    assert services._claim(recording.pk, "worker-1")
+    assert not services._claim(recording.pk, "worker-2")
+    assert services.recording_classify(recording_id=recording.pk, claim_token="worker-2") == "not-claimed"
+    recording.refresh_from_db()
+    assert recording.status == "processing" and recording.claim_token == "worker-1"
+
+
+@pytest.mark.django_db
+def test_an_abandoned_claim_is_taken_over_after_the_lease(recording, active_models, settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    assert services._claim(recording.pk, "dead-worker")
+    ECGRecording.objects.filter(pk=recording.pk).update(
+        claimed_at=timezone.now() - timedelta(seconds=settings.ECG_PROCESSING_LEASE_SECONDS + 1)
+    )
+    assert services.recording_classify(recording_id=recording.pk, claim_token="new-worker") == "done"
+    assert Beat.objects.filter(recording=recording).count() == 30
+
+
+@pytest.mark.django_db
+def test_without_active_models_a_recording_waits_in_the_queue(recording):
+    assert services.recording_classify(recording_id=recording.pk, claim_token="t1") == "waiting-for-models"
+    recording.refresh_from_db()
+    assert recording.status == "queued"
+
+
+@pytest.mark.django_db
+def test_an_unreadable_stored_file_fails_with_a_reason(recording, active_models):
+    recording.file.save("recordings/broken.csv", ContentFile(b"1,2,3\n"), save=True)
+    assert services.recording_classify(recording_id=recording.pk, claim_token="t1") == "failed"
+    recording.refresh_from_db()
+    assert recording.status == "failed"
+    assert "row 1 has 3 values" in recording.error_message
+    assert not recording.beats.exists()
+
+
+@pytest.mark.django_db
+def test_a_recording_that_keeps_crashing_ends_failed(recording, active_models):
+    ECGRecording.objects.filter(pk=recording.pk).update(attempts=3)
+    assert services.recording_classify(recording_id=recording.pk, claim_token="t9", max_attempts=3) == "failed"
+    recording.refresh_from_db()
+    assert recording.status == "failed" and "Gave up after 3 attempts" in recording.error_message
+
+
+@pytest.mark.django_db
+def test_a_newly_activated_version_is_used_without_a_restart(recording, active_models, tiny_model_dir, patient_a, staff_a):
+    services.recording_classify(recording_id=recording.pk, claim_token="t1")
+    low = model_version_from(tiny_model_dir / "mi-low.keras", task="mi", version="tiny-low", threshold=0.5)
+    data = beat_csv(5, seed=3)
+    parsed = ingestion.parse_beats(filename="b.csv", data=data)
+    second = services.recording_submit(user=staff_a, patient=patient_a, parsed=parsed, data=data, filename="b.csv")
+    services.recording_classify(recording_id=second.pk, claim_token="t2")
+    second.refresh_from_db()
+    assert second.diagnosis.mi_model == low
+    assert not second.diagnosis.mi_flag and second.diagnosis.mi_score == pytest.approx(0.1192, abs=1e-3)
+    recording.refresh_from_db()
+    assert recording.diagnosis.mi_model == active_models["mi"]  # the earlier result keeps its version
+
+
+@pytest.mark.django_db
+def test_the_database_allows_one_active_version_per_task(active_models, tiny_model_dir):
+    from mlmodels.models import ModelVersion
+
+    other = model_version_from(tiny_model_dir / "mi-low.keras", task="mi", version="tiny-low", active=False)
+    with pytest.raises(IntegrityError):
+        ModelVersion.objects.filter(pk=other.pk).update(is_active=True)

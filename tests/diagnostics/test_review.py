@@ -1,0 +1,81 @@
+import pytest
+from django.urls import reverse
+
+from diagnostics import ingestion, services
+from diagnostics.models import Review
+
+from ..conftest import client_for
+from ..factories import PatientFactory
+from ..helpers import beat_csv
+
+
+def classified(user, patient, *, seed=0):
+    data = beat_csv(6, seed=seed)
+    parsed = ingestion.parse_beats(filename="b.csv", data=data)
+    recording = services.recording_submit(user=user, patient=patient, parsed=parsed, data=data, filename="b.csv")
+    services.recording_classify(recording_id=recording.pk, claim_token=f"t{recording.pk}")
+    recording.refresh_from_db()
+    return recording
+
+
+@pytest.mark.django_db
+def test_staff_get_403_on_the_review_queue(client, staff_a):
+    assert client_for(client, staff_a).get(reverse("review-queue")).status_code == 403
+
+
+@pytest.mark.django_db
+def test_staff_cannot_post_a_review(client, staff_a, patient_a, active_models):
+    recording = classified(staff_a, patient_a)
+    response = client_for(client, staff_a).post(
+        reverse("review-create", args=[recording.diagnosis.pk]), {"decision": "confirm"}
+    )
+    assert response.status_code == 403 and not Review.objects.exists()
+
+
+@pytest.mark.django_db
+def test_the_queue_lists_unreviewed_first_then_highest_score(client, staff_a, doctor_a, clinic_a, active_models):
+    recordings = [classified(staff_a, PatientFactory(clinic=clinic_a), seed=i) for i in range(3)]
+    from diagnostics.models import Diagnosis
+
+    for score, rec in zip([0.7, 0.95, 0.8], recordings):
+        Diagnosis.objects.filter(pk=rec.diagnosis.pk).update(mi_score=score)
+    services.review_create(user=doctor_a, diagnosis=recordings[1].diagnosis, decision="reject", note="artefact")
+    from diagnostics.selectors import review_queue
+
+    order = [d.recording_id for d in review_queue(user=doctor_a)]
+    assert order == [recordings[2].pk, recordings[0].pk, recordings[1].pk]
+    page = client_for(client, doctor_a).get(reverse("review-queue")).content.decode()
+    assert page.index(f"Recording {recordings[2].pk}") < page.index(f"Recording {recordings[0].pk}")
+
+
+@pytest.mark.django_db
+def test_a_doctor_confirms_and_staff_see_the_outcome(client, staff_a, doctor_a, patient_a, active_models):
+    recording = classified(staff_a, patient_a)
+    client_for(client, doctor_a)
+    assert recording.pk and f"Recording {recording.pk}" in client.get(reverse("review-queue")).content.decode()
+    response = client.post(
+        reverse("review-create", args=[recording.diagnosis.pk]), {"decision": "confirm", "note": "ST elevation V2-V4"}
+    )
+    assert response.status_code == 302
+    client.logout()
+    page = client_for(client, staff_a).get(reverse("recording-detail", args=[recording.pk])).content.decode()
+    assert "Confirm MI" in page and "ST elevation V2-V4" in page and "doctor_a" in page
+
+
+@pytest.mark.django_db
+def test_review_history_is_kept(doctor_a, staff_a, patient_a, active_models):
+    recording = classified(staff_a, patient_a)
+    services.review_create(user=doctor_a, diagnosis=recording.diagnosis, decision="confirm")
+    services.review_create(user=doctor_a, diagnosis=recording.diagnosis, decision="reject", note="second look")
+    assert [r.decision for r in recording.diagnosis.reviews.order_by("created_at")] == ["confirm", "reject"]
+    assert recording.diagnosis.latest_review().note == "second look"
+
+
+@pytest.mark.django_db
+def test_a_doctor_of_another_clinic_gets_404(client, staff_a, patient_a, clinic_b, active_models):
+    from ..factories import UserFactory
+
+    recording = classified(staff_a, patient_a)
+    doctor_b = UserFactory(username="doctor_b", clinic=clinic_b, role="doctor")
+    response = client_for(client, doctor_b).post(reverse("review-create", args=[recording.diagnosis.pk]), {"decision": "confirm"})
+    assert response.status_code == 404 and not Review.objects.exists()

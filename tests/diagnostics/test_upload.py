@@ -1,0 +1,191 @@
+import io
+
+import openpyxl
+import pytest
+from django.urls import reverse
+
+from diagnostics.models import ECGRecording
+
+from ..conftest import client_for
+from ..helpers import beat_csv, beat_rows, upload
+
+
+@pytest.fixture
+def post(client, staff_a, patient_a):
+    client_for(client, staff_a)
+
+    def _post(data: dict):
+        return client.post(reverse("recording-upload", args=[patient_a.pk]), data)
+
+    return _post
+
+
+def _file(post, name, data, **extra):
+    return post({"kind": "beats", "files": upload(name, data), **extra})
+
+
+def _rows_with(bad_row: int, cells: list[str]) -> bytes:
+    lines = beat_csv(10).decode().splitlines()
+    lines[bad_row - 1] = ",".join(cells)
+    return ("\n".join(lines) + "\n").encode()
+
+
+def assert_refused(response, status: int, *fragments: str):
+    assert response.status_code == status, response.content[:500]
+    text = response.content.decode()
+    for fragment in fragments:
+        assert fragment in text, f"{fragment!r} not in the response"
+    assert ECGRecording.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_it_accepts_a_beat_csv_and_queues_it(post, patient_a):
+    response = _file(post, "beats.csv", beat_csv(12))
+    recording = ECGRecording.objects.get()
+    assert response.status_code == 302
+    assert response["Location"] == reverse("recording-detail", args=[recording.pk])
+    assert (recording.status, recording.kind, recording.input_beat_count) == ("queued", "beats", 12)
+    assert recording.patient == patient_a and recording.clinic_id == patient_a.clinic_id
+    assert recording.file.name.startswith("recordings/") and "beats" not in recording.file.name
+
+
+@pytest.mark.django_db
+def test_it_rejects_a_row_with_186_values(post):
+    cells = beat_csv(10).decode().splitlines()[6].split(",")[:186]
+    response = _file(post, "beats.csv", _rows_with(7, cells))
+    assert_refused(response, 400, "row 7 has 186 values; expected 187 or 188")
+
+
+@pytest.mark.django_db
+def test_it_accepts_a_header_row_and_a_label_column(post):
+    response = _file(post, "kaggle.csv", beat_csv(5, header=True, label=True))
+    assert response.status_code == 302
+    assert ECGRecording.objects.get().input_beat_count == 5
+
+
+@pytest.mark.django_db
+def test_it_names_row_and_column_of_a_non_numeric_value(post):
+    cells = beat_csv(10).decode().splitlines()[2].split(",")
+    cells[16] = "abc"
+    assert_refused(_file(post, "beats.csv", _rows_with(3, cells)), 400, "row 3, column 17", "is not a number")
+
+
+@pytest.mark.parametrize("bad", ["nan", "inf", "-Infinity"])
+@pytest.mark.django_db
+def test_it_refuses_nan_and_infinity(post, bad):
+    cells = beat_csv(10).decode().splitlines()[4].split(",")
+    cells[0] = bad
+    assert_refused(_file(post, "beats.csv", _rows_with(5, cells)), 400, "row 5, column 1", "not a finite number")
+
+
+@pytest.mark.django_db
+def test_it_refuses_values_outside_the_beat_scale(post):
+    cells = beat_csv(10).decode().splitlines()[1].split(",")
+    cells[9] = "812.5"
+    assert_refused(_file(post, "beats.csv", _rows_with(2, cells)), 400, "row 2, column 10", "outside 0–1")
+
+
+@pytest.mark.django_db
+def test_it_refuses_rows_of_different_widths(post):
+    lines = beat_csv(4, label=True).decode().splitlines()
+    lines[3] = ",".join(lines[3].split(",")[:187])
+    assert_refused(_file(post, "beats.csv", "\n".join(lines).encode()), 400, "row 4 has 187 values but the rows before it have 188")
+
+
+@pytest.mark.django_db
+def test_it_refuses_an_invalid_label(post):
+    lines = beat_csv(3, label=True).decode().splitlines()
+    lines[1] = lines[1].rsplit(",", 1)[0] + ",7"
+    assert_refused(_file(post, "beats.csv", "\n".join(lines).encode()), 400, "row 2, column 188")
+
+
+@pytest.mark.django_db
+def test_it_refuses_an_empty_file(post):
+    assert_refused(_file(post, "beats.csv", b"\n\n"), 400, "empty")
+
+
+@pytest.mark.django_db
+def test_it_refuses_a_wrong_extension(post):
+    assert_refused(_file(post, "beats.pdf", beat_csv(3)), 415, "beat files must be .csv, .txt or .xlsx")
+
+
+@pytest.mark.django_db
+def test_it_refuses_binary_content_named_csv(post):
+    assert_refused(_file(post, "beats.csv", b"\x7fELF\x02\x01\x01\x00" + bytes(range(256)) * 4), 415, "binary")
+
+
+@pytest.mark.django_db
+def test_it_refuses_a_renamed_binary_as_xlsx(post):
+    assert_refused(_file(post, "beats.xlsx", b"%PDF-1.7 not a workbook"), 415, "not an XLSX workbook")
+
+
+@pytest.mark.django_db
+def test_it_refuses_too_many_rows(post, settings):
+    settings.ECG_MAX_BEAT_ROWS = 5
+    assert_refused(_file(post, "beats.csv", beat_csv(6)), 413, "at most 5")
+
+
+@pytest.mark.django_db
+def test_it_refuses_a_file_over_the_size_limit(post, settings):
+    settings.ECG_MAX_UPLOAD_BYTES = 2000
+    assert_refused(_file(post, "beats.csv", beat_csv(3)), 413, "the limit is")
+
+
+@pytest.mark.django_db
+def test_it_reads_an_xlsx_with_a_header(post):
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    sheet.append([f"v{i}" for i in range(187)])
+    for row in beat_rows(4):
+        sheet.append([float(v) for v in row])
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    response = _file(post, "beats.xlsx", buffer.getvalue())
+    assert response.status_code == 302
+    assert ECGRecording.objects.get().input_beat_count == 4
+
+
+@pytest.mark.django_db
+def test_it_names_the_row_in_an_xlsx(post):
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    for i, row in enumerate(beat_rows(8)):
+        sheet.append([float(v) for v in (row[:186] if i == 6 else row)])
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    assert_refused(_file(post, "beats.xlsx", buffer.getvalue()), 400, "row 7 has 186 values")
+
+
+@pytest.mark.django_db
+def test_it_accepts_pasted_values(post):
+    text = ", ".join(f"{v:.4f}" for v in beat_rows(1)[0])
+    response = post({"kind": "beats", "text": text})
+    assert response.status_code == 302
+    recording = ECGRecording.objects.get()
+    assert (recording.input_format, recording.input_beat_count) == ("text", 1)
+
+
+@pytest.mark.django_db
+def test_it_refuses_pasted_values_of_the_wrong_length(post):
+    text = " ".join("0.5" for _ in range(100))
+    assert_refused(post({"kind": "beats", "text": text}), 400, "row 1 has 100 values")
+
+
+@pytest.mark.django_db
+def test_it_asks_for_a_file_or_values(post):
+    assert_refused(post({"kind": "beats"}), 400, "Choose a file to upload or paste beat values.")
+
+
+@pytest.mark.django_db
+def test_it_reads_the_seed_example_without_losing_the_first_beat(post, seed_csv):
+    response = _file(post, "ECG_Analyzer_test.csv", seed_csv.read_bytes())
+    assert response.status_code == 302
+    assert ECGRecording.objects.get().input_beat_count == 100
+
+
+@pytest.mark.django_db
+def test_staff_of_another_clinic_cannot_upload_for_the_patient(client, staff_b, patient_a):
+    client_for(client, staff_b)
+    response = client.post(reverse("recording-upload", args=[patient_a.pk]), {"kind": "beats", "files": upload("b.csv", beat_csv(2))})
+    assert response.status_code == 404
+    assert ECGRecording.objects.count() == 0

@@ -1,0 +1,55 @@
+"""Uploads processed by a separately started Celery worker over Redis and PostgreSQL."""
+
+import pytest
+from django.urls import reverse
+
+from diagnostics.models import ECGRecording
+
+from ..conftest import client_for, wait_for_status
+from ..helpers import beat_csv, upload
+
+pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
+
+
+def test_an_upload_is_processed_by_a_separate_worker(client, celery_worker, staff_a, patient_a, active_models):
+    client_for(client, staff_a)
+    response = client.post(
+        reverse("recording-upload", args=[patient_a.pk]), {"kind": "beats", "files": upload("b.csv", beat_csv(40))}
+    )
+    assert response.status_code == 302
+    recording = wait_for_status(ECGRecording.objects.get())
+    assert recording.status == "done", recording.error_message
+    assert recording.beats.count() == 40
+    assert recording.claim_token and recording.attempts == 1  # claimed by the worker's task
+
+
+def test_the_seed_example_is_classified_whole(client, celery_worker, staff_a, patient_a, active_models, seed_csv):
+    client_for(client, staff_a)
+    client.post(reverse("recording-upload", args=[patient_a.pk]), {"kind": "beats", "files": upload("seed.csv", seed_csv.read_bytes())})
+    recording = wait_for_status(ECGRecording.objects.get())
+    assert recording.status == "done", recording.error_message
+    assert recording.beats.count() == recording.diagnosis.beat_count == 100
+    page = client.get(reverse("recording-detail", args=[recording.pk])).content.decode()
+    assert "MI score" in page and "flagged for a doctor" in page
+
+
+def test_uploads_wait_for_a_model_and_run_once_one_is_activated(client, celery_worker, staff_a, patient_a, tiny_model_dir):
+    from mlmodels.services import model_version_activate
+
+    from ..conftest import model_version_from
+
+    client_for(client, staff_a)
+    client.post(reverse("recording-upload", args=[patient_a.pk]), {"kind": "beats", "files": upload("b.csv", beat_csv(8))})
+    recording = ECGRecording.objects.get()
+    page = client.get(reverse("recording-detail", args=[recording.pk])).content.decode()
+    assert "Waiting: no active model" in page
+    model_version_from(tiny_model_dir / "heartbeat.keras", task="heartbeat", version="w-1")
+    mi = model_version_from(tiny_model_dir / "mi-high.keras", task="mi", version="w-1", active=False)
+    import time
+
+    time.sleep(2)
+    recording.refresh_from_db()
+    assert recording.status == "queued"  # still waiting for the MI model
+    model_version_activate(model_version=mi)
+    recording = wait_for_status(recording)
+    assert recording.status == "done" and recording.beats.count() == 8

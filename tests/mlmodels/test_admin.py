@@ -1,0 +1,67 @@
+import pytest
+from django.urls import reverse
+
+from mlmodels.models import ModelVersion
+
+from ..conftest import client_for
+
+
+@pytest.mark.django_db
+def test_staff_cannot_reach_the_model_admin(client, staff_a, doctor_a):
+    for user in (staff_a, doctor_a):
+        client_for(client, user)
+        response = client.get(reverse("admin:mlmodels_modelversion_changelist"))
+        assert response.status_code == 302 and "/admin/login/" in response["Location"]
+        client.logout()
+
+
+@pytest.mark.django_db
+def test_an_admin_uploads_the_seed_h5_models_and_activates_them(client, admin_a):
+    from ..data import seed_dir
+
+    client_for(client, admin_a)
+    for task, name in [("heartbeat", "model_ECG_final.h5"), ("mi", "model_MI_final.h5")]:
+        with open(seed_dir() / name, "rb") as fh:
+            response = client.post(
+                reverse("admin:mlmodels_modelversion_add"),
+                {"task": task, "version": f"seed-{task}", "artifact": fh, "class_labels": "", "threshold": "0.4", "provenance": "seed", "report": ""},
+            )
+        assert response.status_code == 302, response.content.decode()[-2000:]
+    versions = {mv.task: mv for mv in ModelVersion.objects.all()}
+    assert versions["heartbeat"].class_labels == ["N", "S", "V", "F", "Q"]
+    assert versions["mi"].class_labels == ["normal", "mi"] and versions["mi"].threshold == 0.4
+    assert all(mv.artifact.name.endswith(".keras") for mv in versions.values())
+    assert not any(mv.is_active for mv in versions.values())
+    response = client.post(
+        reverse("admin:mlmodels_modelversion_changelist"),
+        {"action": "activate", "_selected_action": [mv.pk for mv in versions.values()]},
+    )
+    assert response.status_code == 302
+    assert set(ModelVersion.objects.filter(is_active=True).values_list("task", flat=True)) == {"heartbeat", "mi"}
+
+
+@pytest.mark.django_db
+def test_a_file_that_is_not_a_model_is_refused(client, admin_a, tmp_path):
+    client_for(client, admin_a)
+    bogus = tmp_path / "model.keras"
+    bogus.write_bytes(b"not a model")
+    with open(bogus, "rb") as fh:
+        response = client.post(
+            reverse("admin:mlmodels_modelversion_add"),
+            {"task": "heartbeat", "version": "bogus", "artifact": fh, "class_labels": "", "threshold": "", "provenance": "", "report": ""},
+        )
+    assert response.status_code == 200 and "is not a usable model" in response.content.decode()
+    assert not ModelVersion.objects.exists()
+
+
+@pytest.mark.django_db
+def test_activating_two_versions_of_one_task_at_once_is_refused(client, admin_a, active_models, tiny_model_dir):
+    from ..conftest import model_version_from
+
+    other = model_version_from(tiny_model_dir / "heartbeat.keras", task="heartbeat", version="tiny-2", active=False)
+    client_for(client, admin_a)
+    client.post(
+        reverse("admin:mlmodels_modelversion_changelist"),
+        {"action": "activate", "_selected_action": [other.pk, active_models["heartbeat"].pk]},
+    )
+    assert ModelVersion.objects.get(task="heartbeat", is_active=True) == active_models["heartbeat"]

@@ -1,0 +1,111 @@
+import pytest
+from django.urls import reverse
+
+from patients.models import Patient
+
+from ..conftest import client_for
+from ..factories import PatientFactory
+
+
+@pytest.mark.django_db
+def test_every_page_requires_login(client, patient_a):
+    for url in [reverse("dashboard"), reverse("patient-list"), reverse("patient-detail", args=[patient_a.pk]), reverse("review-queue")]:
+        response = client.get(url)
+        assert response.status_code == 302 and response["Location"].startswith(reverse("login")), url
+
+
+@pytest.mark.django_db
+def test_a_user_logs_in_and_out(client, staff_a):
+    response = client.post(reverse("login"), {"username": "staff_a", "password": "correct-horse-battery"})
+    assert response.status_code == 302
+    assert client.get(reverse("dashboard")).status_code == 200
+    client.post(reverse("logout"))
+    assert client.get(reverse("dashboard")).status_code == 302
+
+
+@pytest.mark.django_db
+def test_a_wrong_password_is_refused(client, staff_a):
+    response = client.post(reverse("login"), {"username": "staff_a", "password": "wrong"})
+    assert response.status_code == 200 and "didn't match" in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_the_list_searches_by_mrn_and_name_within_the_clinic(client, staff_a, clinic_a, clinic_b):
+    PatientFactory(clinic=clinic_a, mrn="A-7", family_name="Okafor", given_name="Daniel")
+    PatientFactory(clinic=clinic_a, mrn="A-8", family_name="Meyer", given_name="Anna")
+    PatientFactory(clinic=clinic_b, mrn="B-7", family_name="Okafor", given_name="Other")
+    client_for(client, staff_a)
+    page = client.get(reverse("patient-list"), {"q": "okafor"}).content.decode()
+    assert "A-7" in page and "A-8" not in page and "B-7" not in page
+    page = client.get(reverse("patient-list"), {"q": "A-8"}).content.decode()
+    assert "Meyer" in page and "Okafor" not in page
+
+
+@pytest.mark.django_db
+def test_the_list_is_paginated(client, staff_a, clinic_a):
+    for i in range(30):
+        PatientFactory(clinic=clinic_a, family_name=f"Name{i:02d}")
+    client_for(client, staff_a)
+    first = client.get(reverse("patient-list")).content.decode()
+    second = client.get(reverse("patient-list"), {"page": 2}).content.decode()
+    assert "Page 1 of 2" in first and "Page 2 of 2" in second
+    assert "Name29" in second and "Name29" not in first
+
+
+@pytest.mark.django_db
+def test_staff_create_and_edit_a_patient(client, staff_a):
+    client_for(client, staff_a)
+    response = client.post(
+        reverse("patient-create"),
+        {"mrn": " X-1 ", "family_name": "Nakamura", "given_name": "Yui", "date_of_birth": "1970-02-03", "sex": "female"},
+    )
+    patient = Patient.objects.get()
+    assert response["Location"] == reverse("patient-detail", args=[patient.pk])
+    assert (patient.mrn, patient.clinic, patient.created_by) == ("X-1", staff_a.clinic, staff_a)
+    client.post(reverse("patient-edit", args=[patient.pk]), {"mrn": "X-1", "family_name": "Nakamura-Ito", "sex": "female"})
+    patient.refresh_from_db()
+    assert patient.family_name == "Nakamura-Ito"
+    page = client.get(reverse("patient-detail", args=[patient.pk])).content.decode()
+    assert "Nakamura-Ito" in page and "No recordings yet" in page
+
+
+@pytest.mark.django_db
+def test_a_duplicate_mrn_in_the_clinic_is_refused(client, staff_a, patient_a):
+    client_for(client, staff_a)
+    response = client.post(reverse("patient-create"), {"mrn": patient_a.mrn, "family_name": "Other", "sex": "unknown"})
+    assert response.status_code == 400 and "medical record number" in response.content.decode()
+    assert Patient.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_the_same_mrn_is_allowed_in_another_clinic(client, staff_b, patient_a):
+    client_for(client, staff_b)
+    client.post(reverse("patient-create"), {"mrn": patient_a.mrn, "family_name": "Other", "sex": "unknown"})
+    assert Patient.objects.filter(mrn=patient_a.mrn).count() == 2
+
+
+@pytest.mark.django_db
+def test_a_user_of_clinic_b_gets_404_for_clinic_a_pages(client, staff_b, staff_a, patient_a, active_models):
+    from diagnostics import ingestion, services
+
+    from ..helpers import beat_csv
+
+    data = beat_csv(3)
+    recording = services.recording_submit(
+        user=staff_a, patient=patient_a, parsed=ingestion.parse_beats(filename="b.csv", data=data), data=data, filename="b.csv"
+    )
+    services.recording_classify(recording_id=recording.pk, claim_token="t")
+    client_for(client, staff_b)
+    urls = [
+        reverse("patient-detail", args=[patient_a.pk]),
+        reverse("patient-edit", args=[patient_a.pk]),
+        reverse("recording-upload", args=[patient_a.pk]),
+        reverse("recording-detail", args=[recording.pk]),
+        reverse("recording-status", args=[recording.pk]),
+        reverse("recording-beats", args=[recording.pk]),
+        reverse("beat-plot", args=[recording.pk, 0]),
+    ]
+    for url in urls:
+        assert client.get(url).status_code == 404, url
+    assert client.post(reverse("patient-edit", args=[patient_a.pk]), {"mrn": "x", "family_name": "y", "sex": "male"}).status_code == 404
+    assert "No patients match" in client.get(reverse("patient-list"), {"q": "Meyer"}).content.decode()

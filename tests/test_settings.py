@@ -1,0 +1,52 @@
+import os
+import subprocess
+import sys
+
+import pytest
+
+from .data import REPO_ROOT
+
+
+def start(**env) -> subprocess.CompletedProcess:
+    full_env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "CELERY_BROKER_URL"}}
+    full_env.update(env)
+    return subprocess.run(
+        [sys.executable, "-c", "import django; django.setup()"],
+        cwd=REPO_ROOT, env={**full_env, "DJANGO_SETTINGS_MODULE": "ecgsite.settings"}, capture_output=True, text=True,
+    )
+
+
+@pytest.mark.parametrize(
+    "name, value",
+    [
+        ("DATABASE_URL", "mysql://db/x"),
+        ("DATABASE_URL", "postgres://host:5432"),
+        ("CELERY_BROKER_URL", "amqp://guest@localhost//"),
+        ("CELERY_BROKER_URL", "redis://localhost:notaport/0"),
+        ("DEBUG", "maybe"),
+        ("ECG_MAX_BEAT_ROWS", "lots"),
+        ("DJANGO_ENV", "staging"),
+    ],
+)
+def test_a_malformed_value_stops_start_up_naming_the_variable(name, value, tmp_path):
+    result = start(**{name: value, "ECG_VAR_DIR": str(tmp_path)})
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr and name in result.stderr.splitlines()[-1]
+
+
+def test_production_requires_a_secret_key(tmp_path):
+    result = start(DJANGO_ENV="production", ECG_VAR_DIR=str(tmp_path))
+    assert result.returncode != 0 and "SECRET_KEY must be set" in result.stderr
+
+
+def test_with_no_environment_it_runs_embedded(tmp_path):
+    code = (
+        "import django; django.setup(); from django.conf import settings; "
+        "print(settings.DATABASES['default']['ENGINE'], settings.CELERY_TASK_ALWAYS_EAGER)"
+    )
+    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "CELERY_BROKER_URL"}}
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True,
+        env={**env, "DJANGO_SETTINGS_MODULE": "ecgsite.settings", "ECG_VAR_DIR": str(tmp_path)},
+    )
+    assert result.stdout.split() == ["django.db.backends.sqlite3", "True"], result.stderr
