@@ -1,0 +1,129 @@
+import json
+from pathlib import Path
+
+import numpy as np
+from django.core.management.base import BaseCommand, CommandError
+from django.db import DatabaseError
+
+from mlmodels import readers
+from mlmodels.errors import SignalError
+from mlmodels.models import HEARTBEAT_LABELS, ModelVersion
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
+
+
+def _read(path: str, fs: float | None, lead: str | None) -> readers.Signal:
+    p = Path(path)
+    if p.suffix.lower() == ".edf":
+        return readers.read_edf(p, lead=lead)
+    if p.suffix.lower() in {".csv", ".txt"}:
+        if fs is None:
+            raise CommandError("a CSV signal needs --fs (its sampling rate in Hz)")
+        return readers.read_csv_signal(p.read_bytes(), fs, lead=lead)
+    if p.suffix.lower() == ".json":
+        return readers.read_json_signal(json.loads(p.read_text()), fs)
+    if p.suffix.lower() in {".hea", ".dat"}:
+        p = p.with_suffix("")
+    if not p.with_suffix(".hea").exists():
+        raise CommandError(f"{path}: expected a WFDB record (path without extension), an .edf or a .csv file")
+    return readers.read_wfdb(p)
+
+
+def _active(task: str) -> ModelVersion | None:
+    try:
+        return ModelVersion.objects.filter(task=task, is_active=True).first()
+    except DatabaseError:  # no database yet: fall back to the bundled artifacts
+        return None
+
+
+class Command(BaseCommand):
+    help = "Classify every beat of a continuous ECG (WFDB record, EDF, one-column CSV or JSON)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("path", help="WFDB record path without extension, or an .edf / .csv / .json file")
+        parser.add_argument("--fs", type=float, help="sampling rate in Hz (CSV and plain JSON arrays)")
+        parser.add_argument("--lead", help="lead name (default: MLII, else II, else the first)")
+        parser.add_argument("--format", choices=["text", "json"], default="text")
+        parser.add_argument("--heartbeat-model", type=Path, help=".keras file (default: the active version, else the bundled one)")
+        parser.add_argument("--mi-model", type=Path, help=".keras file (default: the active MI version, if any)")
+
+    def handle(self, *args, path, fs, lead, format, heartbeat_model, mi_model, **options):
+        from mlmodels.analysis import mean_heart_rate, segment
+
+        try:
+            signal = _read(path, fs, lead)
+            if fs is not None and abs(fs - signal.fs) > 1e-6 and signal.source_format in {"wfdb", "edf"}:
+                raise CommandError(f"--fs {fs:g} contradicts the file's own sampling rate {signal.fs:g} Hz")
+            lead_name = signal.lead_name(lead)
+            values = signal.validated(lead_name)
+            beats, r_peaks = segment(values, signal.fs)
+        except SignalError as exc:
+            raise CommandError(str(exc)) from None
+        if len(beats) == 0:
+            raise CommandError("no complete heartbeats could be cut from the signal")
+        hb_model, labels = self._heartbeat_model(heartbeat_model)
+        mi = self._mi_model(mi_model)
+        from mlmodels import inference
+
+        scores = inference.predict(hb_model, beats)
+        mi_probs = inference.mi_probability(inference.predict(mi, beats)) if mi is not None else None
+        predicted = [labels[i] for i in scores.argmax(axis=1)]
+        counts = {c: int(sum(1 for p in predicted if p == c)) for c in HEARTBEAT_LABELS}
+        summary = {
+            "lead": lead_name,
+            "beats": len(beats),
+            "counts": counts,
+            "percentages": {c: round(100.0 * n / len(beats), 2) for c, n in counts.items()},
+            "mean_heart_rate_bpm": mean_heart_rate(r_peaks, signal.fs),
+            "mi_score": float(np.mean(mi_probs)) if mi_probs is not None else None,
+        }
+        rows = [
+            {
+                "sample": int(r_peaks[i]),
+                "aami_class": predicted[i],
+                "probabilities": {labels[k]: round(float(scores[i, k]), 6) for k in range(len(labels))},
+                "mi_probability": round(float(mi_probs[i]), 6) if mi_probs is not None else None,
+            }
+            for i in range(len(beats))
+        ]
+        if format == "json":
+            self.stdout.write(json.dumps({"fs": signal.fs, "beats": rows, "summary": summary}))
+            return
+        self.stdout.write(f"{'sample':>10}  class  " + "  ".join(f"P({c})" for c in labels) + "   P(MI)")
+        for row in rows:
+            probs = "  ".join(f"{row['probabilities'][c]:.3f}" for c in labels)
+            mi_text = f"{row['mi_probability']:.3f}" if row["mi_probability"] is not None else "  —"
+            self.stdout.write(f"{row['sample']:>10}  {row['aami_class']:^5}  {probs}   {mi_text}")
+        self.stdout.write("")
+        self.stdout.write(f"{summary['beats']} beats in lead {lead_name} at {signal.fs:g} Hz")
+        for c in HEARTBEAT_LABELS:
+            self.stdout.write(f"  {c}: {counts[c]:6d}  ({summary['percentages'][c]:.1f} %)")
+        if summary["mean_heart_rate_bpm"]:
+            self.stdout.write(f"Mean heart rate: {summary['mean_heart_rate_bpm']:.1f} bpm")
+        if summary["mi_score"] is not None:
+            self.stdout.write(f"MI score (mean beat probability): {summary['mi_score']:.3f}")
+
+    def _heartbeat_model(self, path: Path | None):
+        from mlmodels import inference, registry
+
+        if path is None:
+            active = _active(ModelVersion.Task.HEARTBEAT)
+            if active is not None:
+                return registry.model_for(active), [str(c).upper() for c in active.class_labels]
+            bundled = sorted(ARTIFACTS.glob("heartbeat-*.keras"))
+            if not bundled:
+                raise CommandError("no heartbeat model: give --heartbeat-model or activate a version")
+            path = bundled[-1]
+        if not path.exists():
+            raise CommandError(f"{path} does not exist")
+        return inference.load_model(path, key=str(path.resolve())), list(HEARTBEAT_LABELS)
+
+    def _mi_model(self, path: Path | None):
+        from mlmodels import inference, registry
+
+        if path is not None:
+            if not path.exists():
+                raise CommandError(f"{path} does not exist")
+            return inference.load_model(path, key=str(path.resolve()))
+        active = _active(ModelVersion.Task.MI)
+        return registry.model_for(active) if active is not None else None
