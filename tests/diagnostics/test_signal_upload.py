@@ -1,0 +1,121 @@
+"""Continuous signals uploaded through the page: read, validated, cut into beats with positions."""
+
+import io
+import json
+import zipfile
+
+import numpy as np
+import pytest
+import wfdb
+from django.urls import reverse
+
+from diagnostics import services
+from diagnostics.models import ECGRecording
+
+from ..conftest import client_for
+from ..data import mitdb_dir
+from ..helpers import upload
+
+
+@pytest.fixture
+def post(client, staff_a, patient_a):
+    client_for(client, staff_a)
+
+    def _post(files, **fields):
+        return client.post(reverse("recording-upload", args=[patient_a.pk]), {"kind": "signal", "files": files, **fields})
+
+    return _post
+
+
+def _record_files(record: str) -> list:
+    root = mitdb_dir()
+    return [upload(f"{record}.hea", (root / f"{record}.hea").read_bytes()), upload(f"{record}.dat", (root / f"{record}.dat").read_bytes())]
+
+
+def _reference_beats(record: str) -> np.ndarray:
+    ann = wfdb.rdann(str(mitdb_dir() / record), "atr")
+    beat_symbols = set("NLRejAaJSVEF/fQ")
+    return np.array([s for s, sym in zip(ann.sample, ann.symbol) if sym in beat_symbols])
+
+
+def assert_refused(response, status, fragment):
+    assert response.status_code == status, response.content[:300]
+    assert fragment in response.content.decode()
+    assert ECGRecording.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_a_wfdb_record_yields_beats_with_positions_and_classes(post, active_models):
+    response = post(_record_files("100"))
+    assert response.status_code == 302, response.content.decode()[-1500:]
+    recording = ECGRecording.objects.get()
+    assert (recording.kind, recording.input_format, recording.lead, recording.sampling_rate) == ("signal", "wfdb", "MLII", 360.0)
+    assert recording.sample_count == 650000
+    assert services.recording_classify(recording_id=recording.pk, claim_token="t") == "done"
+    positions = np.array(list(recording.beats.order_by("index").values_list("position", flat=True)))
+    reference = _reference_beats("100")
+    # Every stored beat sits on a reference beat (within 150 ms), and nearly all reference beats are found.
+    nearest = np.abs(reference[np.searchsorted(reference, positions).clip(0, len(reference) - 1)] - positions)
+    nearest = np.minimum(nearest, np.abs(reference[(np.searchsorted(reference, positions) - 1).clip(0)] - positions))
+    assert (nearest <= 54).mean() > 0.99
+    assert len(positions) >= 0.99 * (len(reference) - 1)
+    assert set(recording.beats.values_list("aami_class", flat=True)) <= set("NSVFQ")
+    assert recording.diagnosis.heart_rate_bpm == pytest.approx(75.5, abs=1.5)
+
+
+@pytest.mark.django_db
+def test_a_zipped_wfdb_record_is_accepted(post):
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name in ("101.hea", "101.dat"):
+            archive.writestr(name, (mitdb_dir() / name).read_bytes())
+    assert post([upload("record101.zip", buffer.getvalue())]).status_code == 302
+    assert ECGRecording.objects.get().input_format == "wfdb"
+
+
+@pytest.mark.django_db
+def test_a_csv_signal_needs_its_sampling_rate(post):
+    values = wfdb.rdrecord(str(mitdb_dir() / "100"), sampto=3600).p_signal[:, 0]
+    data = "\n".join(f"{v:.3f}" for v in values).encode()
+    assert_refused(post([upload("ecg.csv", data)]), 400, "sampling rate")
+    assert post([upload("ecg.csv", data)], fs="360").status_code == 302
+    recording = ECGRecording.objects.get()
+    assert (recording.input_format, recording.sampling_rate, recording.sample_count) == ("csv", 360.0, 3600)
+
+
+@pytest.mark.django_db
+def test_a_json_signal_is_accepted(post, active_models):
+    values = wfdb.rdrecord(str(mitdb_dir() / "100"), sampto=7200).p_signal[:, 0]
+    data = json.dumps({"fs": 360, "leads": {"MLII": [round(float(v), 3) for v in values]}}).encode()
+    assert post([upload("ecg.json", data)]).status_code == 302
+    recording = ECGRecording.objects.get()
+    assert services.recording_classify(recording_id=recording.pk, claim_token="t") == "done"
+    assert recording.beats.count() >= 20
+
+
+@pytest.mark.parametrize(
+    "values, fs, fragment",
+    [
+        (np.zeros(3600), "360", "flat line"),
+        (np.sin(np.arange(500) / 10.0), "360", "at least 2.5 s"),
+        (np.r_[np.sin(np.arange(3600) / 10.0)[:100], [np.nan], np.sin(np.arange(3500) / 10.0)], "360", "is NaN"),
+        (np.sin(np.arange(3600) / 10.0), "50", "below the minimum of 100 Hz"),
+        (np.sin(np.arange(3600) / 10.0), "1e9", "above the maximum"),
+    ],
+    ids=["flat", "short", "nan", "low-fs", "absurd-fs"],
+)
+@pytest.mark.django_db
+def test_bad_signals_are_refused_and_nothing_is_stored(post, values, fs, fragment):
+    data = "\n".join("nan" if np.isnan(v) else f"{v:.4f}" for v in values).encode()
+    assert_refused(post([upload("bad.csv", data)], fs=fs), 400, fragment)
+
+
+@pytest.mark.django_db
+def test_a_header_without_its_data_file_is_refused(post):
+    assert_refused(post([upload("100.hea", (mitdb_dir() / "100.hea").read_bytes())]), 400, ".dat")
+
+
+@pytest.mark.django_db
+def test_junk_is_refused(post):
+    response = post([upload("junk.bin", bytes(range(256)) * 64)])
+    assert response.status_code in (400, 415) and ECGRecording.objects.count() == 0

@@ -1,0 +1,68 @@
+import json
+
+import numpy as np
+import pytest
+import wfdb
+from django.core.management import CommandError, call_command
+
+from ..data import mitdb_dir
+
+
+def run(*args) -> str:
+    from io import StringIO
+
+    out = StringIO()
+    call_command("classify_record", *args, stdout=out)
+    return out.getvalue()
+
+
+@pytest.mark.django_db
+def test_it_classifies_a_mitbih_record_as_json(tiny_model_dir):
+    record = str(mitdb_dir() / "119")
+    result = json.loads(run(record, "--format", "json", "--heartbeat-model", str(tiny_model_dir / "heartbeat.keras"),
+                            "--mi-model", str(tiny_model_dir / "mi-high.keras")))
+    assert result["fs"] == 360.0
+    beats = result["beats"]
+    ann = wfdb.rdann(record, "atr")
+    reference = np.array([s for s, sym in zip(ann.sample, ann.symbol) if sym in set("NLRejAaJSVEF/fQ")])
+    samples = np.array([b["sample"] for b in beats])
+    assert len(samples) >= 0.99 * (len(reference) - 1)
+    matched = np.array([np.min(np.abs(reference - s)) <= 54 for s in samples])
+    assert matched.mean() > 0.99
+    first = beats[0]
+    assert first["aami_class"] in "NSVFQ" and set(first["probabilities"]) == set("NSVFQ")
+    assert sum(first["probabilities"].values()) == pytest.approx(1.0, abs=1e-3)
+    assert first["mi_probability"] == pytest.approx(0.881, abs=1e-3)
+    summary = result["summary"]
+    assert sum(summary["counts"].values()) == len(beats)
+    assert 60 < summary["mean_heart_rate_bpm"] < 80
+
+
+@pytest.mark.django_db
+def test_it_prints_a_table_and_a_summary(tiny_model_dir, tmp_path):
+    values = wfdb.rdrecord(str(mitdb_dir() / "100"), sampto=36000).p_signal[:, 0]
+    csv = tmp_path / "ecg.csv"
+    csv.write_text("\n".join(f"{v:.3f}" for v in values))
+    text = run(str(csv), "--fs", "360", "--heartbeat-model", str(tiny_model_dir / "heartbeat.keras"))
+    assert "beats in lead" in text and "Mean heart rate" in text and "P(MI)" in text
+
+
+@pytest.mark.parametrize(
+    "values, fs, message",
+    [(np.zeros(5000), 360, "flat line"), (np.sin(np.arange(300)), 360, "at least 2.5 s"), (np.sin(np.arange(5000)), 40, "below the minimum")],
+    ids=["flat", "short", "low-fs"],
+)
+@pytest.mark.django_db
+def test_it_refuses_bad_signals(tiny_model_dir, tmp_path, values, fs, message):
+    csv = tmp_path / "bad.csv"
+    csv.write_text("\n".join(f"{v:.4f}" for v in values))
+    with pytest.raises(CommandError, match=message):
+        run(str(csv), "--fs", str(fs), "--heartbeat-model", str(tiny_model_dir / "heartbeat.keras"))
+
+
+@pytest.mark.django_db
+def test_a_csv_without_a_sampling_rate_is_refused(tmp_path):
+    csv = tmp_path / "x.csv"
+    csv.write_text("1\n2\n")
+    with pytest.raises(CommandError, match="--fs"):
+        run(str(csv))
