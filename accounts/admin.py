@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 
-from .models import Clinic, User
+from .models import AuditEvent, Clinic, User
 
 
 class ClinicScopedAdmin(admin.ModelAdmin):
@@ -53,3 +53,32 @@ class UserAdmin(ClinicScopedAdmin, BaseUserAdmin):
         if db_field.name == "clinic" and not request.user.is_superuser:
             kwargs["queryset"] = Clinic.objects.filter(pk=request.user.clinic_id)
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(admin.ModelAdmin):
+    """Read-only: the trail is append-only, through the app and the admin alike."""
+
+    list_display = ["created_at", "username", "clinic", "action", "object_type", "object_id", "ip", "channel", "status_code"]
+    list_filter = ["action", "object_type", "channel", "created_at"]
+    search_fields = ["username", "object_id", "ip", "path"]
+    date_hierarchy = "created_at"
+
+    def get_queryset(self, request):
+        qs = super().get_queryset(request)
+        return qs if request.user.is_superuser else qs.filter(clinic_id=request.user.clinic_id)
+
+    def has_module_permission(self, request):
+        return request.user.is_active and request.user.is_clinic_admin
+
+    def has_view_permission(self, request, obj=None):
+        return self.has_module_permission(request)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -44,3 +44,45 @@ class User(AbstractUser):
     @property
     def is_clinic_admin(self) -> bool:
         return self.role == self.Role.ADMIN or self.is_superuser
+
+
+class AuditEvent(models.Model):
+    """Who did what to which record, when and from where. Append-only."""
+
+    class Action(models.TextChoices):
+        VIEW = "view", "View"
+        CREATE = "create", "Create"
+        UPDATE = "update", "Update"
+        EXPORT = "export", "Export"
+        REVIEW = "review", "Review"
+        LOGIN = "login", "Login"
+        LOGIN_FAILED = "login_failed", "Failed login"
+        LOCKED_OUT = "locked_out", "Locked out"
+        LOGOUT = "logout", "Logout"
+        TOKEN_USE = "token_use", "API token use"
+        ACTIVATE = "activate", "Activate model"
+
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    user = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    username = models.CharField(max_length=150, blank=True)
+    clinic = models.ForeignKey(Clinic, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    action = models.CharField(max_length=16, choices=Action.choices, db_index=True)
+    object_type = models.CharField(max_length=32, blank=True)
+    object_id = models.CharField(max_length=64, blank=True)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    channel = models.CharField(max_length=8, blank=True, help_text="web, api or admin")
+    path = models.CharField(max_length=300, blank=True)
+    method = models.CharField(max_length=8, blank=True)
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["clinic", "-created_at"]), models.Index(fields=["username", "action", "-created_at"])]
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise PermissionError("audit events are append-only")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise PermissionError("audit events are append-only")

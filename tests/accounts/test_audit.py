@@ -1,0 +1,90 @@
+import pytest
+from django.db import DatabaseError, transaction
+from django.urls import reverse
+
+from accounts.models import AuditEvent
+
+from ..conftest import PASSWORD, client_for
+from ..helpers import beat_csv, upload
+
+
+def events(**filters):
+    return list(AuditEvent.objects.filter(**filters).order_by("created_at").values_list("action", "object_type", "object_id", "username"))
+
+
+@pytest.mark.django_db
+def test_login_failed_login_and_logout_are_audited(client, staff_a):
+    client.post(reverse("login"), {"username": "staff_a", "password": "wrong"}, REMOTE_ADDR="10.1.2.3")
+    client.post(reverse("login"), {"username": "staff_a", "password": PASSWORD}, REMOTE_ADDR="10.1.2.3")
+    client.post(reverse("logout"), REMOTE_ADDR="10.1.2.3")
+    trail = AuditEvent.objects.order_by("created_at")
+    assert [e.action for e in trail] == ["login_failed", "login", "logout"]
+    assert all(e.username == "staff_a" and e.ip == "10.1.2.3" for e in trail)
+    assert {e.clinic_id for e in trail} == {staff_a.clinic_id}
+
+
+@pytest.mark.django_db
+def test_views_creates_and_updates_of_patients_and_recordings_are_audited(client, staff_a):
+    client_for(client, staff_a)
+    response = client.post(reverse("patient-create"), {"mrn": "Q-1", "family_name": "Quist", "sex": "male"})
+    patient_id = response["Location"].strip("/").split("/")[-1]
+    client.get(reverse("patient-detail", args=[patient_id]))
+    client.post(reverse("patient-edit", args=[patient_id]), {"mrn": "Q-1", "family_name": "Quist-Ek", "sex": "male"})
+    response = client.post(reverse("recording-upload", args=[patient_id]), {"kind": "beats", "files": upload("b.csv", beat_csv(3))})
+    recording_id = response["Location"].strip("/").split("/")[-1]
+    client.get(reverse("recording-detail", args=[recording_id]))
+    assert events(username="staff_a", object_type__in=["patient", "recording"]) == [
+        ("create", "patient", patient_id, "staff_a"),
+        ("view", "patient", patient_id, "staff_a"),
+        ("update", "patient", patient_id, "staff_a"),
+        ("create", "recording", recording_id, "staff_a"),
+        ("view", "recording", recording_id, "staff_a"),
+    ]
+    assert set(AuditEvent.objects.values_list("clinic_id", flat=True)) == {staff_a.clinic_id}
+
+
+@pytest.mark.django_db
+def test_refused_and_foreign_requests_write_nothing_but_are_not_hidden(client, staff_b, patient_a):
+    client_for(client, staff_b)
+    assert client.get(reverse("patient-detail", args=[patient_a.pk])).status_code == 404
+    assert not AuditEvent.objects.filter(action="view").exists()
+
+
+@pytest.mark.django_db
+def test_the_trail_is_append_only_in_the_app_and_the_database(staff_a, rf):
+    from accounts import audit
+
+    request = rf.get("/")
+    request.user = staff_a
+    event = audit.record(request, AuditEvent.Action.VIEW, object_type="patient", object_id=1)
+    event.action = "update"
+    with pytest.raises(PermissionError):
+        event.save()
+    with pytest.raises(PermissionError):
+        event.delete()
+    with pytest.raises(DatabaseError), transaction.atomic():
+        AuditEvent.objects.filter(pk=event.pk).update(action="update")
+    with pytest.raises(DatabaseError), transaction.atomic():
+        AuditEvent.objects.filter(pk=event.pk).delete()
+    assert AuditEvent.objects.get(pk=event.pk).action == "view"
+
+
+@pytest.mark.django_db
+def test_admins_can_filter_the_trail_but_not_change_it(client, admin_a, staff_a):
+    client.post(reverse("login"), {"username": "staff_a", "password": "nope"})
+    client_for(client, admin_a)
+    url = reverse("admin:accounts_auditevent_changelist")
+    page = client.get(url, {"action__exact": "login_failed"})
+    assert page.status_code == 200 and "staff_a" in page.content.decode()
+    event = AuditEvent.objects.get(action="login_failed")
+    assert client.get(reverse("admin:accounts_auditevent_delete", args=[event.pk])).status_code == 403
+    assert client.get(reverse("admin:accounts_auditevent_add")).status_code == 403
+    change = client.post(reverse("admin:accounts_auditevent_change", args=[event.pk]), {"action": "login"})
+    assert change.status_code == 403
+    assert AuditEvent.objects.get(pk=event.pk).action == "login_failed"
+
+
+@pytest.mark.django_db
+def test_staff_cannot_see_the_trail(client, staff_a):
+    response = client_for(client, staff_a).get(reverse("admin:accounts_auditevent_changelist"))
+    assert response.status_code == 302

@@ -1,0 +1,92 @@
+import pytest
+from django.urls import reverse
+
+from accounts.models import AuditEvent
+
+from ..conftest import PASSWORD
+
+
+def login(client, password=PASSWORD, username="staff_a", **extra):
+    return client.post(reverse("login"), {"username": username, "password": password}, **extra)
+
+
+@pytest.mark.django_db
+def test_repeated_failures_lock_the_account_with_429(client, staff_a, settings):
+    settings.ECG_LOCKOUT_FAILURES = 3
+    for _ in range(3):
+        assert login(client, "wrong").status_code == 200
+    response = login(client)  # even the right password is refused during the cool-off
+    assert response.status_code == 429 and "Too many failed logins" in response.content.decode()
+    assert response["Retry-After"] == str(settings.ECG_LOCKOUT_SECONDS)
+    assert AuditEvent.objects.filter(action="locked_out", username="staff_a").count() == 1
+    assert client.get(reverse("dashboard")).status_code == 302
+
+
+@pytest.mark.django_db
+def test_the_lockout_ends_after_the_cool_off(client, staff_a, settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    settings.ECG_LOCKOUT_FAILURES = 2
+    login(client, "wrong")
+    login(client, "wrong")
+    assert login(client).status_code == 429
+    settings.ECG_LOCKOUT_SECONDS = 1
+    import time
+
+    time.sleep(1.2)
+    assert login(client).status_code == 302
+    assert timezone.now() - AuditEvent.objects.filter(action="login").latest("created_at").created_at < timedelta(seconds=5)
+
+
+@pytest.mark.django_db
+def test_the_admin_login_is_locked_too(client, admin_a, settings):
+    settings.ECG_LOCKOUT_FAILURES = 2
+    for _ in range(2):
+        client.post(reverse("admin:login"), {"username": "admin", "password": "wrong"})
+    assert client.post(reverse("admin:login"), {"username": "admin", "password": PASSWORD}).status_code == 429
+
+
+@pytest.mark.django_db
+def test_login_issues_a_new_session_key(client, staff_a):
+    client.get(reverse("login"))
+    client.session.save()
+    before = client.session.session_key
+    login(client)
+    assert client.session.session_key != before
+
+
+@pytest.mark.django_db
+def test_the_old_cookie_is_useless_after_logout(client, staff_a):
+    from django.test import Client
+
+    login(client)
+    cookie = client.cookies["sessionid"].value
+    client.post(reverse("logout"))
+    replay = Client()
+    replay.cookies["sessionid"] = cookie
+    assert replay.get(reverse("dashboard")).status_code == 302
+
+
+@pytest.mark.django_db
+def test_an_idle_session_is_logged_out(client, staff_a, settings):
+    import time
+
+    login(client)
+    assert client.get(reverse("dashboard")).status_code == 200
+    session = client.session
+    session["last_activity"] = time.time() - settings.ECG_IDLE_TIMEOUT_SECONDS - 5
+    session.save()
+    response = client.get(reverse("dashboard"))
+    assert response.status_code == 302 and reverse("login") in response["Location"]
+
+
+@pytest.mark.django_db
+def test_weak_passwords_are_refused(staff_a):
+    from django.contrib.auth.password_validation import validate_password
+    from django.core.exceptions import ValidationError
+
+    for weak in ["password1", "12345678901", "staff_a123"]:
+        with pytest.raises(ValidationError):
+            validate_password(weak, user=staff_a)
