@@ -43,3 +43,36 @@ def review_queue(*, user: User) -> QuerySet[Diagnosis]:
         .select_related("recording__patient")
         .order_by("reviewed", "-mi_score", "created_at")
     )
+
+
+def diagnosis_list(*, user: User) -> QuerySet[Diagnosis]:
+    return Diagnosis.objects.filter(clinic_id=user.clinic_id).select_related("heartbeat_model", "mi_model")
+
+
+def review_list(*, user: User) -> QuerySet[Review]:
+    return Review.objects.filter(clinic_id=user.clinic_id).select_related("reviewer", "diagnosis")
+
+
+def recording_stored_signal(*, recording: ECGRecording):
+    """The stored continuous signal (mlmodels.readers.Signal) of a ``signal`` recording, read as at upload."""
+    from django.core.files.storage import default_storage
+
+    from .signals import parse_signal_upload
+
+    with default_storage.open(recording.file.name, "rb") as fh:
+        data = fh.read()
+    parsed, _data, _name = parse_signal_upload(
+        {recording.file.name.rsplit("/", 1)[-1]: data}, fs=recording.sampling_rate, lead=recording.lead or None
+    )
+    return parsed.signal
+
+
+def recording_model_input(*, recording: ECGRecording):
+    """The (n, 187) beats the models were given, as stored by the worker; None before classification."""
+    if not recording.beats_file:
+        return None
+    import numpy as np
+    from django.core.files.storage import default_storage
+
+    with default_storage.open(recording.beats_file.name, "rb") as fh:
+        return np.load(fh, allow_pickle=False)

@@ -15,5 +15,6 @@ urlpatterns = [
     path("accounts/", include("accounts.urls")),
     path("patients/", include("patients.urls")),
     path("healthz", healthz),
+    path("api/v1/", include("api.urls")),
     path("", include("diagnostics.urls")),
 ]

@@ -4,3 +4,14 @@ from .models import ModelVersion
 def active_model_versions() -> dict[str, ModelVersion]:
     """The active version of each task, keyed by task."""
     return {mv.task: mv for mv in ModelVersion.objects.filter(is_active=True)}
+
+
+def model_version_list():
+    """Every version of every task (versions are shared by all clinics)."""
+    return ModelVersion.objects.all()
+
+
+def model_version_get(*, model_version_id: int) -> ModelVersion:
+    from django.shortcuts import get_object_or_404
+
+    return get_object_or_404(ModelVersion, pk=model_version_id)

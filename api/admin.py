@@ -1,0 +1,47 @@
+from django.contrib import admin, messages
+from django.utils import timezone
+
+from accounts.admin import ClinicScopedAdmin
+
+from .models import ApiToken
+from .services import api_token_create, api_token_revoke
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(ClinicScopedAdmin):
+    list_display = ["prefix", "name", "user", "created_at", "expires_at", "revoked_at", "last_used_at"]
+    list_filter = ["revoked_at"]
+    search_fields = ["name", "prefix", "user__username"]
+    fields = ["user", "name", "expires_at", "webhook_url", "prefix", "created_at", "created_by", "revoked_at", "last_used_at"]
+    readonly_fields = ["prefix", "created_at", "created_by", "revoked_at", "last_used_at"]
+    actions = ["revoke"]
+
+    def get_queryset(self, request):
+        qs = super().get_queryset(request).select_related("user")
+        return qs if request.user.is_superuser else qs.filter(user__clinic_id=request.user.clinic_id)
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.readonly_fields + (["user"] if obj else [])
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "user" and not request.user.is_superuser:
+            from accounts.models import User
+
+            kwargs["queryset"] = User.objects.filter(clinic_id=request.user.clinic_id, is_active=True)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            return super().save_model(request, obj, form, change)
+        token, secret = api_token_create(
+            user=obj.user, name=obj.name, expires_at=obj.expires_at, webhook_url=obj.webhook_url, created_by=request.user
+        )
+        obj.pk = token.pk
+        obj.refresh_from_db()
+        messages.warning(request, f"The new token is {secret} — copy it now; it is stored hashed and cannot be shown again.")
+
+    @admin.action(description="Revoke the selected tokens")
+    def revoke(self, request, queryset):
+        for token in queryset.filter(revoked_at__isnull=True):
+            api_token_revoke(token=token)
+        self.message_user(request, f"Revoked at {timezone.now():%Y-%m-%d %H:%M} UTC.")

@@ -1,0 +1,103 @@
+"""Every error is JSON: ``{"error": {"code": <stable>, "message": <for people>, "field": …, "details": …}}``."""
+
+from django.core.exceptions import PermissionDenied, RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from diagnostics.ingestion import UploadError
+
+UPLOAD_CODES = {400: "invalid_upload", 413: "payload_too_large", 415: "unsupported_media_type"}
+
+
+class ApiError(exceptions.APIException):
+    """An error with an explicit status and stable code."""
+
+    def __init__(self, message: str, *, status_code: int = 400, code: str = "invalid", field: str | None = None):
+        super().__init__(message, code)
+        self.status_code = status_code
+        self.field = field
+
+
+class Conflict(ApiError):
+    def __init__(self, message: str, *, code: str = "conflict", field: str | None = None):
+        super().__init__(message, status_code=status.HTTP_409_CONFLICT, code=code, field=field)
+
+
+def _first_message(detail) -> tuple[str, str | None]:
+    """The first human message of a DRF error detail, and the field it belongs to."""
+    if isinstance(detail, dict):
+        for key, value in detail.items():
+            message, sub = _first_message(value)
+            field = key if key != "non_field_errors" else None
+            if sub and field:
+                field = f"{field}.{sub}"
+            return message, field or sub
+    if isinstance(detail, list) and detail:
+        message, sub = _first_message(detail[0])
+        return message, sub
+    return str(detail), None
+
+
+STATUS_CODES = {
+    400: "validation_error",
+    401: "not_authenticated",
+    403: "permission_denied",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    429: "throttled",
+}
+
+
+def _body(code: str, message: str, field: str | None = None, details=None) -> dict:
+    error = {"code": code, "message": message}
+    if field:
+        error["field"] = field
+    if details is not None:
+        error["details"] = details
+    return {"error": error}
+
+
+def exception_handler(exc, context):
+    if isinstance(exc, UploadError):
+        code = UPLOAD_CODES.get(exc.status, "invalid_upload")
+        return Response(_body(code, exc.message, exc.field), status=exc.status)
+    if isinstance(exc, RequestDataTooBig):
+        return Response(_body("payload_too_large", "The request body is too large."), status=413)
+    if isinstance(exc, (TooManyFieldsSent, TooManyFilesSent)):
+        return Response(_body("payload_too_large", str(exc) or "Too many fields or files."), status=413)
+    if isinstance(exc, DjangoValidationError):
+        messages = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
+        message, field = _first_message(messages)
+        return Response(_body("validation_error", message, field, messages), status=400)
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound("Not found.")
+    elif isinstance(exc, PermissionDenied):
+        exc = exceptions.PermissionDenied(str(exc) or None)
+
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None
+    code = STATUS_CODES.get(response.status_code, "error")
+    field = getattr(exc, "field", None)
+    details = None
+    if isinstance(exc, exceptions.ValidationError):
+        message, field = _first_message(exc.detail)
+        details = exc.detail
+    elif isinstance(exc, ApiError):
+        code = exc.get_codes()
+        message = str(exc.detail)
+    else:
+        message = str(exc.detail) if hasattr(exc, "detail") else str(exc)
+        if isinstance(exc, exceptions.AuthenticationFailed):
+            code = "authentication_failed"
+        elif isinstance(exc, exceptions.ParseError):
+            code = "parse_error"
+    response.data = _body(code, message, field, details)
+    return response

@@ -1,0 +1,208 @@
+"""The result of a recording as a FHIR R4 Bundle (validated in the tests with fhir.resources)."""
+
+import uuid
+
+import numpy as np
+from django.conf import settings
+from django.utils import timezone
+
+from diagnostics.models import AAMI_CLASSES, AAMI_NAMES, Diagnosis, ECGRecording
+
+MDC = "urn:oid:2.16.840.1.113883.6.24"
+LOINC = "http://loinc.org"
+UCUM = "http://unitsofmeasure.org"
+LOCAL = "urn:ecg-analyzer:codes"
+OBSERVATION_CATEGORY = "http://terminology.hl7.org/CodeSystem/observation-category"
+INTERPRETATION = "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation"
+
+ECG_WAVEFORM = ("131328", "MDC_ECG_ELEC_POTL")
+# MDC codes of the ECG leads (ISO/IEEE 11073-10101); modified limb lead II (MLII) is reported as II.
+LEAD_CODES = {
+    "I": ("131329", "MDC_ECG_ELEC_POTL_I"),
+    "II": ("131330", "MDC_ECG_ELEC_POTL_II"),
+    "MLII": ("131330", "MDC_ECG_ELEC_POTL_II"),
+    "V1": ("131331", "MDC_ECG_ELEC_POTL_V1"),
+    "V2": ("131332", "MDC_ECG_ELEC_POTL_V2"),
+    "V3": ("131333", "MDC_ECG_ELEC_POTL_V3"),
+    "V4": ("131334", "MDC_ECG_ELEC_POTL_V4"),
+    "V5": ("131335", "MDC_ECG_ELEC_POTL_V5"),
+    "V6": ("131336", "MDC_ECG_ELEC_POTL_V6"),
+    "III": ("131389", "MDC_ECG_ELEC_POTL_III"),
+    "AVR": ("131390", "MDC_ECG_ELEC_POTL_AVR"),
+    "AVL": ("131391", "MDC_ECG_ELEC_POTL_AVL"),
+    "AVF": ("131392", "MDC_ECG_ELEC_POTL_AVF"),
+}
+HEART_RATE = ("147842", "MDC_ECG_HEART_RATE")
+SEX = {"female": "female", "male": "male", "other": "other", "unknown": "unknown"}
+
+
+NAMESPACE = uuid.UUID("5b0c7a52-8a35-4d1e-9a0e-3f1f3c2b7e11")
+
+
+def _urn(*parts) -> str:
+    """Stable ids, so the same result gives the same Bundle (and ETag) on every request."""
+    return f"urn:uuid:{uuid.uuid5(NAMESPACE, ':'.join(map(str, parts)))}"
+
+
+def _coding(system: str, code: str, display: str | None = None) -> dict:
+    coding = {"system": system, "code": code}
+    if display:
+        coding["display"] = display
+    return coding
+
+
+def _lead_code(name: str) -> dict:
+    code, display = LEAD_CODES.get(name.strip().upper().replace("-", ""), ECG_WAVEFORM)
+    return {"coding": [_coding(MDC, code, display)], "text": f"Lead {name}"}
+
+
+def _sampled(values: np.ndarray, *, period_ms: float, unit: str, code: str) -> dict:
+    """valueSampledData in thousandths of the unit (factor 0.001), which keeps the text compact and exact."""
+    scaled = np.round(np.nan_to_num(np.asarray(values, dtype=np.float64)) * 1000).astype(np.int64)
+    return {
+        "origin": {"value": 0, "unit": unit, "system": UCUM, "code": code},
+        "period": round(period_ms, 6),
+        "factor": 0.001,
+        "dimensions": 1,
+        "data": " ".join(map(str, scaled.tolist())),
+    }
+
+
+def _observation(*, subject: str, effective: str, code: dict, category: str = "procedure", **value) -> dict:
+    return {
+        "resourceType": "Observation",
+        "status": "final",
+        "category": [{"coding": [_coding(OBSERVATION_CATEGORY, category)]}],
+        "code": code,
+        "subject": {"reference": subject},
+        "effectiveDateTime": effective,
+        **value,
+    }
+
+
+def _waveform(*, recording: ECGRecording, signal, beats, subject: str, effective: str, input_fs: float) -> dict | None:
+    limit = settings.API_FHIR_MAX_SAMPLES
+    note = None
+    if signal is not None:
+        components = []
+        for name in signal.lead_order:
+            values = signal.leads[name]
+            if len(values) > limit:
+                note = f"Each lead is truncated to its first {limit} of {len(values)} samples."
+            unit = (signal.units or {}).get(name) or "mV"
+            unit = "mV" if unit.lower() in ("mv", "millivolt") else unit
+            components.append(
+                {"code": _lead_code(name), "valueSampledData": _sampled(values[:limit], period_ms=1000.0 / signal.fs, unit=unit, code=unit)}
+            )
+        text = f"ECG waveform, {len(signal.lead_order)} lead(s) at {signal.fs:g} Hz"
+    elif beats is not None and len(beats):
+        flat = np.asarray(beats, dtype=np.float64).reshape(-1)
+        if len(flat) > limit:
+            note = f"Truncated to the first {limit} of {len(flat)} samples."
+        components = [
+            {
+                "code": {"coding": [_coding(MDC, *ECG_WAVEFORM)], "text": "Beat windows (model input)"},
+                "valueSampledData": _sampled(flat[:limit], period_ms=1000.0 / input_fs, unit="1", code="1"),
+            }
+        ]
+        text = (
+            f"{len(beats)} beat windows of {beats.shape[1]} samples each, scaled to [0, 1] "
+            f"(the uploaded beat format), concatenated"
+        )
+    else:
+        return None
+    observation = _observation(
+        subject=subject, effective=effective, category="procedure",
+        code={"coding": [_coding(MDC, *ECG_WAVEFORM)], "text": text},
+        component=components,
+    )
+    if note:
+        observation["note"] = [{"text": note}]
+    return observation
+
+
+def bundle(*, recording: ECGRecording, diagnosis: Diagnosis, signal=None, beats=None) -> dict:
+    patient = recording.patient
+    patient_ref = _urn("patient", patient.pk)
+    effective = (recording.created_at or timezone.now()).isoformat()
+    issued = diagnosis.created_at.isoformat()
+    patient_resource = {
+        "resourceType": "Patient",
+        "identifier": [{"system": f"urn:ecg-analyzer:clinic:{patient.clinic_id}:mrn", "value": patient.mrn}],
+        "name": [{"family": patient.family_name, **({"given": [patient.given_name]} if patient.given_name else {})}],
+        "gender": SEX.get(patient.sex, "unknown"),
+    }
+    if patient.date_of_birth:
+        patient_resource["birthDate"] = patient.date_of_birth.isoformat()
+
+    observations: list[dict] = []
+    for aami, count, percent in diagnosis.class_counts():
+        observations.append(
+            _observation(
+                subject=patient_ref, effective=effective, category="procedure",
+                code={"coding": [_coding(LOCAL, f"beat-count-{aami}", f"Beats of AAMI class {aami}")],
+                      "text": f"Beats classified {aami} ({AAMI_NAMES[aami]})"},
+                valueQuantity={"value": count, "unit": "beats", "system": UCUM, "code": "{beats}"},
+                component=[{
+                    "code": {"coding": [_coding(LOCAL, f"beat-percent-{aami}")], "text": f"Share of beats classified {aami}"},
+                    "valueQuantity": {"value": round(percent, 3), "unit": "%", "system": UCUM, "code": "%"},
+                }],
+            )
+        )
+    observations.append(
+        _observation(
+            subject=patient_ref, effective=effective,
+            code={"coding": [_coding(LOCAL, "mi-score", "MI score")], "text": "Myocardial infarction score (mean beat probability)"},
+            valueQuantity={"value": round(diagnosis.mi_score, 6), "unit": "probability", "system": UCUM, "code": "1"},
+            referenceRange=[{"high": {"value": diagnosis.mi_threshold, "system": UCUM, "code": "1"}, "text": "flagged at or above the threshold"}],
+        )
+    )
+    observations.append(
+        _observation(
+            subject=patient_ref, effective=effective,
+            code={"coding": [_coding(LOCAL, "mi-flag", "MI flag")], "text": "Flagged for myocardial infarction review"},
+            valueBoolean=bool(diagnosis.mi_flag),
+            interpretation=[{"coding": [_coding(INTERPRETATION, "A" if diagnosis.mi_flag else "N")]}],
+        )
+    )
+    if diagnosis.heart_rate_bpm is not None:
+        observations.append(
+            _observation(
+                subject=patient_ref, effective=effective, category="vital-signs",
+                code={"coding": [_coding(LOINC, "8867-4", "Heart rate"), _coding(MDC, *HEART_RATE)], "text": "Mean heart rate"},
+                valueQuantity={"value": round(diagnosis.heart_rate_bpm, 1), "unit": "beats/minute", "system": UCUM, "code": "/min"},
+            )
+        )
+    waveform = _waveform(
+        recording=recording, signal=signal, beats=beats, subject=patient_ref, effective=effective,
+        input_fs=diagnosis.heartbeat_model.input_fs,
+    )
+    if waveform is not None:
+        observations.append(waveform)
+
+    observation_refs = [_urn("observation", diagnosis.pk, i) for i in range(len(observations))]
+    counts = ", ".join(f"{c} {getattr(diagnosis, f'count_{c.lower()}')}" for c in AAMI_CLASSES)
+    report = {
+        "resourceType": "DiagnosticReport",
+        "identifier": [{"system": "urn:ecg-analyzer:recording", "value": str(recording.pk)}],
+        "status": "final",
+        "category": [{"coding": [_coding("http://terminology.hl7.org/CodeSystem/v2-0074", "EC", "Electrocardiac (e.g., EKG, EEC, Holter)")]}],
+        "code": {"coding": [_coding(LOINC, "11524-6", "EKG study")], "text": "ECG heartbeat classification and MI screening"},
+        "subject": {"reference": patient_ref},
+        "effectiveDateTime": effective,
+        "issued": issued,
+        "result": [{"reference": ref} for ref in observation_refs],
+        "conclusion": (
+            f"{diagnosis.beat_count} beats: {counts}. MI score {diagnosis.mi_score:.3f} "
+            f"(threshold {diagnosis.mi_threshold:.3f}): {'flagged for review' if diagnosis.mi_flag else 'not flagged'}. "
+            f"Models: heartbeat {diagnosis.heartbeat_model.version}, MI {diagnosis.mi_model.version}."
+        ),
+    }
+    entries = [{"fullUrl": patient_ref, "resource": patient_resource}, {"fullUrl": _urn("report", diagnosis.pk), "resource": report}]
+    entries += [{"fullUrl": ref, "resource": obs} for ref, obs in zip(observation_refs, observations)]
+    return {
+        "resourceType": "Bundle",
+        "type": "collection",
+        "timestamp": issued,
+        "entry": entries,
+    }

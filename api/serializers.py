@@ -1,0 +1,288 @@
+from django.urls import reverse
+from django.utils import timezone
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from diagnostics.models import AAMI_CLASSES, Beat, Diagnosis, ECGRecording, Review
+from mlmodels.models import ModelVersion
+from patients.models import Patient
+
+MAX_ID = 2**63 - 1
+
+
+def _no_surrogates(value: str) -> None:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise serializers.ValidationError("The text contains characters that are not valid Unicode.") from None
+
+
+class Text(serializers.CharField):
+    """A CharField that refuses lone surrogates (PostgreSQL cannot store them)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.validators.append(_no_surrogates)
+
+
+class ObjectId(serializers.IntegerField):
+    def __init__(self, **kwargs):
+        super().__init__(min_value=1, max_value=MAX_ID, **kwargs)
+
+
+# --- errors (documentation only) ----------------------------------------------------------
+
+
+class ErrorDetailSerializer(serializers.Serializer):
+    code = serializers.CharField(help_text="Stable, machine-readable: validation_error, invalid_upload, not_found, …")
+    message = serializers.CharField(help_text="For people; names the row, column or field at fault.")
+    field = serializers.CharField(required=False, help_text="The request field at fault, if any.")
+    details = serializers.JSONField(required=False)
+
+
+class ErrorSerializer(serializers.Serializer):
+    error = ErrorDetailSerializer()
+
+
+# --- patients -----------------------------------------------------------------------------
+
+
+class PatientSerializer(serializers.ModelSerializer):
+    mrn = Text(max_length=64, help_text="Medical record number, unique within the clinic.")
+    family_name = Text(max_length=150)
+    given_name = Text(max_length=150, required=False, allow_blank=True, default="")
+
+    class Meta:
+        model = Patient
+        fields = ["id", "mrn", "family_name", "given_name", "date_of_birth", "sex", "created_at", "updated_at"]
+        read_only_fields = ["id", "created_at", "updated_at"]
+
+    def validate_date_of_birth(self, value):
+        if value is not None and value > timezone.localdate():
+            raise serializers.ValidationError("The date of birth is in the future.")
+        return value
+
+
+class PatientUpdateSerializer(PatientSerializer):
+    mrn = Text(max_length=64, required=False)
+    family_name = Text(max_length=150, required=False)
+
+
+# --- model versions ------------------------------------------------------------------------
+
+
+class ModelVersionSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ModelVersion
+        fields = [
+            "id", "task", "version", "sha256", "input_length", "input_fs", "class_labels", "threshold",
+            "metrics", "report", "provenance", "created_at", "is_active", "activated_at",
+        ]
+        read_only_fields = fields
+
+
+class ModelVersionCreateSerializer(serializers.Serializer):
+    task = serializers.ChoiceField(choices=ModelVersion.Task.choices)
+    version = Text(max_length=64)
+    artifact = serializers.FileField(help_text="A .keras file or a Keras 2 .h5 file (converted to .keras).")
+    threshold = serializers.FloatField(required=False, allow_null=True, min_value=0.0, max_value=1.0)
+    class_labels = serializers.ListField(child=Text(max_length=32), required=False)
+    report = Text(required=False, allow_blank=True, default="", max_length=100_000)
+    provenance = Text(required=False, allow_blank=True, default="", max_length=100_000)
+    activate = serializers.BooleanField(required=False, default=False)
+
+    def validate_version(self, value):
+        if "/" in value or "\\" in value:
+            raise serializers.ValidationError("A version may not contain slashes.")
+        return value
+
+
+class ModelVersionRefSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ModelVersion
+        fields = ["id", "task", "version"]
+
+
+# --- diagnoses and reviews -----------------------------------------------------------------
+
+
+class ReviewSerializer(serializers.ModelSerializer):
+    reviewer = serializers.CharField(source="reviewer.username", read_only=True)
+    recording = serializers.IntegerField(source="diagnosis.recording_id", read_only=True)
+
+    class Meta:
+        model = Review
+        fields = ["id", "diagnosis", "recording", "decision", "note", "reviewer", "created_at"]
+        read_only_fields = fields
+
+
+class ReviewCreateSerializer(serializers.Serializer):
+    diagnosis = ObjectId()
+    decision = serializers.ChoiceField(choices=Review.Decision.choices)
+    note = Text(required=False, allow_blank=True, default="", max_length=4000)
+
+
+class ClassCountSerializer(serializers.Serializer):
+    count = serializers.IntegerField()
+    percent = serializers.FloatField()
+
+
+class ClassCountsSerializer(serializers.Serializer):
+    N = ClassCountSerializer()
+    S = ClassCountSerializer()
+    V = ClassCountSerializer()
+    F = ClassCountSerializer()
+    Q = ClassCountSerializer()
+
+
+class DiagnosisSerializer(serializers.ModelSerializer):
+    classes = serializers.SerializerMethodField(help_text="Beats per AAMI class: N, S, V, F, Q.")
+    heartbeat_model = ModelVersionRefSerializer(read_only=True)
+    mi_model = ModelVersionRefSerializer(read_only=True)
+    latest_review = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Diagnosis
+        fields = [
+            "id", "recording", "beat_count", "classes", "heart_rate_bpm", "mi_score", "mi_threshold", "mi_flag",
+            "heartbeat_model", "mi_model", "latest_review", "created_at",
+        ]
+        read_only_fields = fields
+
+    @extend_schema_field(ClassCountsSerializer)
+    def get_classes(self, obj: Diagnosis) -> dict:
+        return {c: {"count": n, "percent": round(p, 3)} for c, n, p in obj.class_counts()}
+
+    @extend_schema_field(ReviewSerializer(allow_null=True))
+    def get_latest_review(self, obj: Diagnosis):
+        review = obj.latest_review()
+        return ReviewSerializer(review).data if review else None
+
+
+# --- recordings ----------------------------------------------------------------------------
+
+
+class RecordingSerializer(serializers.ModelSerializer):
+    progress = serializers.SerializerMethodField()
+    diagnosis = serializers.SerializerMethodField()
+    links = serializers.SerializerMethodField()
+
+    class Meta:
+        model = ECGRecording
+        fields = [
+            "id", "patient", "kind", "status", "error_message", "progress", "input_format", "original_filename",
+            "sampling_rate", "lead", "sample_count", "input_beat_count", "sha256", "created_at", "started_at",
+            "finished_at", "diagnosis", "links",
+        ]
+        read_only_fields = fields
+
+    @extend_schema_field(
+        {"type": "object", "properties": {"done": {"type": "integer"}, "total": {"type": "integer"}}, "required": ["done", "total"]}
+    )
+    def get_progress(self, obj: ECGRecording) -> dict:
+        return {"done": obj.progress_done, "total": obj.progress_total}
+
+    @extend_schema_field(DiagnosisSerializer(allow_null=True))
+    def get_diagnosis(self, obj: ECGRecording):
+        diagnosis = getattr(obj, "diagnosis", None) if obj.status == ECGRecording.Status.DONE else None
+        return DiagnosisSerializer(diagnosis).data if diagnosis else None
+
+    @extend_schema_field(
+        {
+            "type": "object",
+            "properties": {k: {"type": "string"} for k in ("self", "beats", "fhir")},
+            "required": ["self", "beats", "fhir"],
+        }
+    )
+    def get_links(self, obj: ECGRecording) -> dict:
+        return {
+            "self": reverse("api:recording-detail", args=[obj.pk]),
+            "beats": reverse("api:recording-beats", args=[obj.pk]),
+            "fhir": reverse("api:recording-fhir", args=[obj.pk]),
+        }
+
+
+@extend_schema_field({"type": "array", "items": {"type": "array", "items": {"type": "number"}, "minItems": 187, "maxItems": 188}})
+class BeatRowsField(serializers.JSONField):
+    pass
+
+
+@extend_schema_field({"type": "array", "items": {"type": "number"}})
+class NumbersField(serializers.JSONField):
+    pass
+
+
+@extend_schema_field({"type": "object", "additionalProperties": {"type": "array", "items": {"type": "number"}}})
+class LeadsField(serializers.JSONField):
+    pass
+
+
+class FiniteFloat(serializers.FloatField):
+    def to_internal_value(self, data):
+        value = super().to_internal_value(data)
+        if value != value or value in (float("inf"), float("-inf")):
+            self.fail("invalid")
+        return value
+
+
+class RecordingJsonSerializer(serializers.Serializer):
+    """A recording sent as JSON: beat rows, or a signal (one array, or several named leads)."""
+
+    patient = ObjectId()
+    kind = serializers.ChoiceField(choices=ECGRecording.Kind.choices)
+    beats = BeatRowsField(required=False, help_text="kind=beats: rows of 187 values in [0, 1] (a 188th label column 0–4 is allowed).")
+    fs = FiniteFloat(required=False, min_value=1.0, max_value=100_000.0, help_text="kind=signal: sampling rate in Hz.")
+    signal = NumbersField(required=False, help_text="kind=signal: one lead's samples (mV).")
+    leads = LeadsField(required=False, help_text="kind=signal: several named leads of equal length, e.g. {\"MLII\": [...], \"V5\": [...]}.")
+    lead = Text(required=False, max_length=32, help_text="kind=signal: the lead to analyse (default MLII, else II, else the first).")
+
+    def validate(self, attrs):
+        if attrs["kind"] == ECGRecording.Kind.BEATS:
+            if "beats" not in attrs:
+                raise serializers.ValidationError({"beats": "kind=beats needs the field 'beats' (rows of 187 values)."})
+            extra = {"signal", "leads", "fs"} & set(attrs)
+            if extra:
+                raise serializers.ValidationError({sorted(extra)[0]: "only kind=signal takes this field."})
+        else:
+            if "beats" in attrs:
+                raise serializers.ValidationError({"beats": "only kind=beats takes this field."})
+            if ("signal" in attrs) == ("leads" in attrs):
+                raise serializers.ValidationError({"signal": "kind=signal needs exactly one of 'signal' or 'leads'."})
+            if "fs" not in attrs:
+                raise serializers.ValidationError({"fs": "kind=signal needs the sampling rate 'fs' (Hz)."})
+        return attrs
+
+
+class RecordingUploadSerializer(serializers.Serializer):
+    """A recording uploaded as files, with the same formats as the upload page."""
+
+    patient = ObjectId()
+    kind = serializers.ChoiceField(choices=ECGRecording.Kind.choices)
+    file = serializers.ListField(
+        child=serializers.FileField(), required=False,
+        help_text="One beat file (CSV/TXT/XLSX) or a signal (WFDB .hea + .dat or a .zip, EDF, CSV, JSON). Repeat for WFDB.",
+    )
+    text = Text(required=False, allow_blank=True, help_text="Instead of a file: beat values, one beat per line.")
+    fs = FiniteFloat(required=False, min_value=1.0, max_value=100_000.0, help_text="Sampling rate (Hz) of a CSV or JSON signal.")
+    lead = Text(required=False, allow_blank=True, max_length=32)
+
+
+class BeatSerializer(serializers.ModelSerializer):
+    probabilities = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Beat
+        fields = ["index", "position", "aami_class", "probabilities", "mi_probability"]
+        read_only_fields = fields
+
+    @extend_schema_field({"type": "object", "properties": {c: {"type": "number"} for c in AAMI_CLASSES}})
+    def get_probabilities(self, obj: Beat) -> dict:
+        return obj.probabilities
+
+
+FHIR_BUNDLE_SCHEMA = {
+    "type": "object",
+    "description": "A FHIR R4 Bundle (type collection): Patient, DiagnosticReport, Observations.",
+    "properties": {"resourceType": {"type": "string", "enum": ["Bundle"]}, "type": {"type": "string"}, "entry": {"type": "array", "items": {"type": "object"}}},
+    "required": ["resourceType", "type", "entry"],
+}

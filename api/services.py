@@ -1,0 +1,54 @@
+import hashlib
+import secrets
+from datetime import datetime
+
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.models import User
+
+from .models import ApiToken
+
+TOKEN_PREFIX_LENGTH = 8
+
+
+def token_hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+@transaction.atomic
+def api_token_create(
+    *, user: User, name: str = "", expires_at: datetime | None = None, webhook_url: str = "", created_by: User | None = None
+) -> tuple[ApiToken, str]:
+    """A new token for ``user``; returns it with the secret, which is not stored and cannot be shown again."""
+    if not user.is_active:
+        raise ValueError(f"user {user.username!r} is inactive")
+    if user.clinic_id is None:
+        raise ValueError(f"user {user.username!r} belongs to no clinic; API requests are scoped to a clinic")
+    while True:
+        prefix = secrets.token_hex(TOKEN_PREFIX_LENGTH // 2)
+        if not ApiToken.objects.filter(prefix=prefix).exists():
+            break
+    secret = f"{prefix}.{secrets.token_urlsafe(32)}"
+    token = ApiToken(
+        user=user, name=name, prefix=prefix, key_hash=token_hash(secret), expires_at=expires_at,
+        webhook_url=webhook_url, created_by=created_by,
+    )
+    token.full_clean()
+    token.save()
+    return token, secret
+
+
+def api_token_revoke(*, token: ApiToken) -> ApiToken:
+    if token.revoked_at is None:
+        token.revoked_at = timezone.now()
+        token.save(update_fields=["revoked_at"])
+    return token
+
+
+def api_token_touch(*, token: ApiToken, min_interval_seconds: int = 60) -> None:
+    """Record use, at most once a minute per token so reads do not become writes."""
+    now = timezone.now()
+    if token.last_used_at is None or (now - token.last_used_at).total_seconds() >= min_interval_seconds:
+        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+        token.last_used_at = now

@@ -1,0 +1,79 @@
+"""Turning an API request into a validated upload, with the same parsers as the upload page."""
+
+import hashlib
+import json
+import numbers
+
+from django.utils.datastructures import MultiValueDict
+
+from diagnostics import ingestion
+from diagnostics.forms import UploadForm
+from diagnostics.signals import parse_signal_upload
+
+
+def beats_from_json(rows) -> tuple[ingestion.ParsedUpload, bytes, str]:
+    """JSON beat rows, checked cell by cell and then by the beat-file validator (row/column messages)."""
+    if not isinstance(rows, list):
+        raise ingestion.UploadError("'beats' must be an array of rows", field="beats")
+    if len(rows) > ingestion._max_rows():
+        raise ingestion.UploadError(
+            f"{len(rows)} beats were sent; at most {ingestion._max_rows()} are accepted in one upload",
+            status=413, field="beats",
+        )
+    cells: list[list[str]] = []
+    for i, row in enumerate(rows, start=1):
+        if not isinstance(row, list):
+            raise ingestion.UploadError(f"row {i} is not an array of numbers", field="beats")
+        for j, value in enumerate(row, start=1):
+            if isinstance(value, bool) or not isinstance(value, numbers.Real):
+                raise ingestion.UploadError(f"row {i}, column {j}: {value!r} is not a number", field="beats")
+        cells.append([repr(float(v)) if isinstance(v, float) else str(v) for v in row])
+    try:
+        beats = ingestion._rows_to_beats(cells)
+    except ingestion.UploadError as exc:
+        exc.field = "beats"
+        raise
+    data = "\n".join(",".join(row) for row in cells).encode() + b"\n"
+    return ingestion.ParsedUpload(kind="beats", input_format="json", beats=beats), data, "api-beats.csv"
+
+
+def signal_from_json(*, fs: float, signal=None, leads=None, lead: str | None = None):
+    """A JSON signal, stored in the JSON signal-file format and read back by the signal-file reader."""
+    if leads is None:
+        leads = {lead or "ECG": signal}
+    if not isinstance(leads, dict) or not leads:
+        raise ingestion.UploadError("'leads' must be an object of lead name → array of numbers", field="leads")
+    data = json.dumps({"fs": fs, "leads": leads}, allow_nan=False).encode()
+    try:
+        parsed, data, _name = parse_signal_upload({"api-signal.json": data}, fs=fs, lead=lead)
+    except ingestion.UploadError as exc:
+        exc.field = "signal" if exc.field == "file" and signal is not None else ("leads" if exc.field == "file" else exc.field)
+        raise
+    parsed.input_format = "json"
+    return parsed, data, "api-signal.json"
+
+
+def from_files(*, kind: str, files: list, text: str = "", fs: float | None = None, lead: str = ""):
+    """A multipart upload, validated exactly as the upload page validates it."""
+    form = UploadForm(
+        {"kind": kind, "text": text, "fs": "" if fs is None else fs, "lead": lead},
+        MultiValueDict({"files": list(files)}),
+    )
+    if not form.is_valid():
+        field, errors = next(iter(form.errors.items()))
+        raise ingestion.UploadError(errors[0], field="file" if field in ("files", "__all__") else field)
+    return form.parse()
+
+
+def fingerprint(data, files=()) -> str:
+    """A digest of what a request asks for, independent of multipart boundaries and key order."""
+    digest = hashlib.sha256()
+    if hasattr(data, "lists"):
+        data = {k: v for k, v in data.lists() if k not in {"file"}}
+    digest.update(json.dumps(data, sort_keys=True, default=str).encode())
+    for upload in files:
+        digest.update(upload.name.encode())
+        for chunk in upload.chunks():
+            digest.update(chunk)
+        upload.seek(0)
+    return digest.hexdigest()
