@@ -14,7 +14,7 @@ import numpy as np
 from sklearn.model_selection import train_test_split
 
 from mlmodels.architectures import residual_cnn, seed_cnn
-from mlmodels.beats import AAMI_CLASSES, BEAT_LENGTH
+from mlmodels.beats import AAMI_CLASSES, BEAT_LENGTH, min_max
 from mlmodels.datasets import BeatSet
 from mlmodels.evaluation import classification_metrics, predict_classes
 
@@ -36,6 +36,7 @@ class HyperParams:
     class_weight: str = "sqrt"  # none | sqrt | balanced
     weight_cap: float = 10.0
     patience: int = 6
+    augment: bool = False
 
     def with_(self, **changes: object) -> "HyperParams":
         return replace(self, **changes)
@@ -108,6 +109,52 @@ def stratified_split(beats: BeatSet, test_size: float, seed: int) -> tuple[BeatS
     return beats.subset(np.sort(first)), beats.subset(np.sort(second))
 
 
+def _window_lengths(beats: np.ndarray) -> np.ndarray:
+    """Length of each beat's window: up to its last non-zero value (the zero padding starts after)."""
+    nonzero = beats != 0
+    return np.where(nonzero.any(axis=1), BEAT_LENGTH - np.argmax(nonzero[:, ::-1], axis=1), 1)
+
+
+def augment_beats(beats: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Patient-like variation, so the network cannot key on one patient's heart rate or baseline.
+
+    The window is re-cut shorter (as if the recording's median RR were up to 25% shorter), baseline
+    wander and noise are added, and the beat is min-max scaled again over its new window.
+    """
+    n = len(beats)
+    lengths = _window_lengths(beats)
+    new_lengths = np.maximum(2, (lengths * rng.uniform(0.75, 1.0, n)).astype(int))
+    t = np.arange(BEAT_LENGTH)[None, :] / 120.0
+    wander = (rng.uniform(0, 0.15, (n, 1)) * np.sin(2 * np.pi * rng.uniform(0.05, 0.5, (n, 1)) * t
+                                                     + rng.uniform(0, 2 * np.pi, (n, 1))))
+    noise = rng.normal(0, 1, beats.shape) * rng.uniform(0, 0.02, (n, 1))
+    return min_max(beats + wander + noise, new_lengths).astype(np.float32)
+
+
+class _AugmentedBeats(keras.utils.PyDataset):
+    def __init__(self, beats: np.ndarray, labels: np.ndarray, weights: np.ndarray, batch_size: int, seed: int):
+        super().__init__()
+        self.beats, self.labels, self.weights, self.batch_size = beats, labels, weights, batch_size
+        self.seed, self.epoch = seed, 0
+        self._shuffle()
+
+    def _shuffle(self) -> None:
+        self.rng = np.random.default_rng(self.seed + self.epoch)
+        self.order = self.rng.permutation(len(self.labels))
+
+    def __len__(self) -> int:
+        return math.ceil(len(self.labels) / self.batch_size)
+
+    def __getitem__(self, i: int):
+        idx = self.order[i * self.batch_size:(i + 1) * self.batch_size]
+        x = augment_beats(self.beats[idx], self.rng)
+        return x[..., None], self.labels[idx], self.weights[idx]
+
+    def on_epoch_end(self) -> None:
+        self.epoch += 1
+        self._shuffle()
+
+
 def _as_input(beats: np.ndarray) -> np.ndarray:
     return beats.reshape(-1, BEAT_LENGTH, 1).astype(np.float32)
 
@@ -167,10 +214,13 @@ def fit(hp: HyperParams, train: BeatSet, val: BeatSet, run_dir: Path, epochs: in
         keras.callbacks.CSVLogger(str(history_csv), append=True),
         _Progress(val, log, epochs),
     ]
-    model.fit(
-        _as_input(train.beats), train.labels, sample_weight=weights[train.labels].astype(np.float32),
-        validation_data=(_as_input(val.beats), val.labels, weights[val.labels].astype(np.float32)),
-        batch_size=hp.batch_size, epochs=epochs, shuffle=True, verbose=0, callbacks=callbacks,
-    )
+    train_weights = weights[train.labels].astype(np.float32)
+    validation = (_as_input(val.beats), val.labels, weights[val.labels].astype(np.float32))
+    if hp.augment:
+        data = _AugmentedBeats(train.beats, train.labels, train_weights, hp.batch_size, seed)
+        model.fit(data, validation_data=validation, epochs=epochs, verbose=0, callbacks=callbacks)
+    else:
+        model.fit(_as_input(train.beats), train.labels, sample_weight=train_weights, validation_data=validation,
+                  batch_size=hp.batch_size, epochs=epochs, shuffle=True, verbose=0, callbacks=callbacks)
     done_path.write_text(json.dumps({"epochs": epochs, "stopped_early": stopper.stopped_epoch > 0}))
     return keras.models.load_model(best_path) if best_path.exists() else model
