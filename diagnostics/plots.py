@@ -1,21 +1,137 @@
-"""Server-rendered SVG plots: no JavaScript library, nothing fetched from the network."""
+"""Signal data for the viewer and server-rendered SVG plots: nothing is fetched from the network.
+
+The web process reads stored uploads with ``mlmodels.readers`` only (numpy, wfdb, pyedflib):
+never TensorFlow.
+"""
+
+import json
+import math
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
 
 import numpy as np
+from django.conf import settings
 from django.core.files.storage import default_storage
 from django.utils.html import escape
+
+from mlmodels import readers
 
 from .models import ECGRecording
 
 WIDTH, HEIGHT, MARGIN = 640, 220, 28
+BEAT_FS = 120.0  # model-input beats are resampled to 120 Hz
+MAX_PX = 8000
+
+
+@dataclass(frozen=True)
+class Lead:
+    values: np.ndarray  # float32, in mV when ``units`` is "mV"
+    fs: float
+    name: str
+    units: str | None
+
+    @property
+    def in_mv(self) -> bool:
+        return self.units == "mV"
+
+
+class _LRU:
+    """A small per-process cache, so panning does not re-parse the stored upload."""
+
+    def __init__(self, size: int):
+        self.size, self.items, self.lock = size, OrderedDict(), threading.Lock()
+
+    def get(self, key, load):
+        with self.lock:
+            if key in self.items:
+                self.items.move_to_end(key)
+                return self.items[key]
+        value = load()
+        with self.lock:
+            self.items[key] = value
+            while len(self.items) > self.size:
+                self.items.popitem(last=False)
+        return value
+
+
+_leads = _LRU(4)
+_beat_arrays = _LRU(8)
+
+
+def _read_stored_signal(recording: ECGRecording, data: bytes) -> readers.Signal:
+    fmt, lead = recording.input_format, recording.lead or None
+    if fmt == "wfdb":
+        return readers.read_wfdb_zip(data, max_bytes=settings.ECG_MAX_UPLOAD_BYTES * 4)
+    if fmt == "edf":
+        return readers.read_edf(data, lead=lead)
+    if fmt == "csv":
+        return readers.read_csv_signal(data, recording.sampling_rate, lead=lead)
+    if fmt == "json":
+        return readers.read_json_signal(json.loads(data), recording.sampling_rate)
+    raise ValueError(f"recording {recording.pk} has no continuous signal (format {fmt!r})")
+
+
+def recording_lead(recording: ECGRecording) -> Lead:
+    """The analysed lead of a signal recording, decoded once per process."""
+
+    def load() -> Lead:
+        with default_storage.open(recording.file.name, "rb") as fh:
+            signal = _read_stored_signal(recording, fh.read())
+        name = signal.lead_name(recording.lead or None)
+        values = np.ascontiguousarray(signal.leads[name], dtype=np.float32)
+        return Lead(values=values, fs=signal.fs, name=name, units=(signal.units or {}).get(name))
+
+    return _leads.get((recording.pk, recording.sha256), load)
+
+
+def envelope(values: np.ndarray, *, start: int, end: int, px: int) -> dict:
+    """Samples ``start``..``end`` reduced to at most ~``px`` min/max pairs.
+
+    Buckets hold a power-of-two number of samples and start at multiples of it, so the same
+    samples fall into the same buckets while the user pans: the trace does not shimmer.
+    """
+    n_total = len(values)
+    start, end = max(0, min(start, n_total)), max(0, min(end, n_total))
+    px = max(1, min(px, MAX_PX))
+    n = end - start
+    step = 1 if n <= px else 2 ** math.ceil(math.log2(n / px))
+    if step == 1:
+        chunk = values[start:end]
+        return {"start": start, "step": 1, "min": _rounded(chunk), "max": None}
+    first = (start // step) * step
+    count = math.ceil((end - first) / step)
+    last = min(first + count * step, n_total)
+    chunk = values[first:last]
+    full = len(chunk) // step
+    mins = chunk[: full * step].reshape(full, step).min(axis=1)
+    maxs = chunk[: full * step].reshape(full, step).max(axis=1)
+    if len(chunk) > full * step:
+        mins = np.append(mins, chunk[full * step :].min())
+        maxs = np.append(maxs, chunk[full * step :].max())
+    return {"start": first, "step": step, "min": _rounded(mins), "max": _rounded(maxs)}
+
+
+def _rounded(values: np.ndarray) -> list[float]:
+    return np.round(values.astype(np.float64), 4).tolist()
+
+
+def beat_array(recording: ECGRecording) -> np.ndarray | None:
+    """All model-input beats (n, 187) as stored by the worker, cached per process."""
+    if not recording.beats_file:
+        return None
+
+    def load() -> np.ndarray:
+        with default_storage.open(recording.beats_file.name, "rb") as fh:
+            return np.load(fh, allow_pickle=False)
+
+    return _beat_arrays.get((recording.pk, recording.beats_file.name), load)
 
 
 def beat_values(recording: ECGRecording, index: int) -> np.ndarray | None:
     """The 187 model-input values of one beat, as stored by the worker."""
-    if not recording.beats_file:
-        return None
-    with default_storage.open(recording.beats_file.name, "rb") as fh:
-        beats = np.load(fh, mmap_mode=None, allow_pickle=False)
-    if not 0 <= index < len(beats):
+    beats = beat_array(recording)
+    if beats is None or not 0 <= index < len(beats):
         return None
     return beats[index]
 
@@ -44,4 +160,85 @@ def beat_svg(values: np.ndarray | None, *, title: str) -> str:
         f'<text x="{MARGIN}" y="{HEIGHT - 8}" class="axis">0 ms</text>'
         f'<text x="{WIDTH - MARGIN}" y="{HEIGHT - 8}" text-anchor="end" class="axis">{1000 * (n - 1) / 120:.0f} ms</text>'
         "</svg>"
+    )
+
+
+# --- printable strip on ECG paper -------------------------------------------------------------
+
+MM = 4.0  # SVG user units per millimetre of paper
+
+
+def paper_svg(
+    values: np.ndarray,
+    *,
+    fs: float,
+    title: str,
+    mm_per_unit: float = 10.0,
+    marks: list[tuple[float, str]] = (),
+    units_note: str = "25 mm/s · 10 mm/mV",
+    height_mm: float = 40.0,
+    baseline: float | None = None,
+    zero_frac: float = 0.58,
+) -> str:
+    """A strip on standard ECG paper: 25 mm/s, ``mm_per_unit`` mm per signal unit, 1 mm / 5 mm grid.
+
+    ``marks`` are (seconds from the strip's start, AAMI class) beat labels drawn above the trace.
+    """
+    values = np.asarray(values, dtype=np.float64)
+    width_mm = max(5.0, math.ceil(25.0 * len(values) / fs / 5.0) * 5.0)
+    w, h = width_mm * MM, height_mm * MM
+    if baseline is None:
+        baseline = float(np.median(values)) if len(values) else 0.0
+    mid = h * zero_frac
+    lines = []
+    for k in range(int(width_mm) + 1):
+        cls = "major" if k % 5 == 0 else "minor"
+        lines.append(f'<line x1="{k * MM:.0f}" y1="0" x2="{k * MM:.0f}" y2="{h:.0f}" class="{cls}"/>')
+    for k in range(int(height_mm) + 1):
+        cls = "major" if k % 5 == 0 else "minor"
+        lines.append(f'<line x1="0" y1="{k * MM:.0f}" x2="{w:.0f}" y2="{k * MM:.0f}" class="{cls}"/>')
+    step = max(1, int(len(values) / (w * 2)))
+    pts = values[::step]
+    xs = np.arange(len(pts)) * step / fs * 25.0 * MM
+    ys = np.clip(mid - (pts - baseline) * mm_per_unit * MM, 1, h - 1)
+    points = " ".join(f"{x:.1f},{y:.1f}" for x, y in zip(xs, ys))
+    labels = "".join(
+        f'<text x="{t * 25.0 * MM:.1f}" y="{3.5 * MM:.1f}" text-anchor="middle" class="mark cls-fill-{escape(c)}">{escape(c)}</text>'
+        for t, c in marks
+    )
+    return (
+        f'<svg viewBox="0 0 {w:.0f} {h:.0f}" role="img" aria-label="{escape(title)}" class="paper">'
+        f"<title>{escape(title)}</title>{''.join(lines)}"
+        f'<polyline points="{points}" class="trace"/>{labels}'
+        f'<text x="{w - 6:.0f}" y="{h - 6:.0f}" text-anchor="end" class="note">{escape(units_note)}</text>'
+        "</svg>"
+    )
+
+
+def report_strip(recording: ECGRecording, beats: list) -> str:
+    """The report's plot: the first 10 s of a signal, or the first beats of a beat file side by side."""
+    if recording.kind == ECGRecording.Kind.SIGNAL:
+        try:
+            lead = recording_lead(recording)
+        except Exception:  # the stored upload no longer decodes: the report still prints
+            return ""
+        n = int(min(len(lead.values), 10 * lead.fs))
+        marks = [(b.position / lead.fs, b.aami_class) for b in beats if b.position is not None and b.position < n]
+        note = f"lead {lead.name} · 25 mm/s · " + ("10 mm/mV" if lead.in_mv else "units unknown")
+        return paper_svg(lead.values[:n], fs=lead.fs, title=f"First {n / lead.fs:.0f} s of lead {lead.name}",
+                         marks=marks, units_note=note)
+    array = beat_array(recording)
+    if array is None:
+        return ""
+    shown = array[:6]
+    marks = [((i + 0.15) * 187 / BEAT_FS, b.aami_class) for i, b in enumerate(beats[: len(shown)])]
+    return paper_svg(
+        np.concatenate(list(shown)) if len(shown) else np.zeros(1),
+        fs=BEAT_FS,
+        title=f"First {len(shown)} beats (model input, 120 Hz)",
+        mm_per_unit=25.0,
+        baseline=0.0,
+        zero_frac=0.8,
+        marks=marks,
+        units_note="25 mm/s · amplitude scaled 0–1 (units unknown)",
     )

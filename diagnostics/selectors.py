@@ -45,6 +45,30 @@ def review_queue(*, user: User) -> QuerySet[Diagnosis]:
     )
 
 
+def beat_get(*, recording: ECGRecording, index: int) -> Beat:
+    return get_object_or_404(Beat, recording=recording, index=index)
+
+
+def beat_marks(*, recording: ECGRecording, start: int, end: int) -> list[tuple[int, int, str]]:
+    """(index, position, class) of the beats whose R-peak lies in samples ``start``..``end``."""
+    return list(
+        recording.beats.filter(position__gte=start, position__lt=end)
+        .order_by("position")
+        .values_list("index", "position", "aami_class")
+    )
+
+
+def recording_list_earlier(*, user: User, recording: ECGRecording) -> QuerySet[ECGRecording]:
+    """The patient's other recordings uploaded before this one, newest first."""
+    return recording_list_for_patient(user=user, patient=recording.patient).filter(
+        created_at__lt=recording.created_at
+    ).select_related("diagnosis")
+
+
+def review_history(*, diagnosis: Diagnosis) -> QuerySet[Review]:
+    return diagnosis.reviews.select_related("reviewer").order_by("-created_at")
+
+
 def diagnosis_list(*, user: User) -> QuerySet[Diagnosis]:
     return Diagnosis.objects.filter(clinic_id=user.clinic_id).select_related("heartbeat_model", "mi_model")
 

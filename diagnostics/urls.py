@@ -9,6 +9,10 @@ urlpatterns = [
     path("recordings/<int:recording_id>/status/", views.recording_status, name="recording-status"),
     path("recordings/<int:recording_id>/beats/", views.recording_beats, name="recording-beats"),
     path("recordings/<int:recording_id>/beats/<int:index>/plot/", views.beat_plot, name="beat-plot"),
+    path("recordings/<int:recording_id>/signal/", views.recording_signal, name="recording-signal"),
+    path("recordings/<int:recording_id>/beats/<int:index>/data/", views.beat_data, name="beat-data"),
+    path("recordings/<int:recording_id>/review/", views.recording_review, name="recording-review"),
+    path("recordings/<int:recording_id>/report/", views.recording_report, name="recording-report"),
     path("reviews/", views.review_queue, name="review-queue"),
     path("diagnoses/<int:diagnosis_id>/reviews/", views.review_create, name="review-create"),
 ]

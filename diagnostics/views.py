@@ -1,8 +1,9 @@
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.http import HttpResponse
+from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -12,7 +13,7 @@ from patients.selectors import patient_get
 
 from . import ingestion, plots, selectors, services
 from .forms import ReviewForm, UploadForm
-from .models import ECGRecording
+from .models import AAMI_NAMES, ECGRecording
 
 BEATS_PER_PAGE = 50
 
@@ -20,11 +21,22 @@ BEATS_PER_PAGE = 50
 def dashboard(request):
     recordings = selectors.recording_list(user=request.user)
     today = timezone.localdate()
+    today_qs = recordings.filter(created_at__date=today)
+    pending = recordings.filter(status__in=[ECGRecording.Status.QUEUED, ECGRecording.Status.PROCESSING])
+    failed = recordings.filter(status=ECGRecording.Status.FAILED)
+    awaiting = selectors.review_queue(user=request.user).filter(reviewed=False)
     context = {
-        "today": recordings.filter(created_at__date=today)[:20],
-        "pending": recordings.filter(status__in=[ECGRecording.Status.QUEUED, ECGRecording.Status.PROCESSING])[:20],
-        "failed": recordings.filter(status=ECGRecording.Status.FAILED)[:20],
-        "awaiting_review": selectors.review_queue(user=request.user).filter(reviewed=False)[:20],
+        "today_date": today,
+        "today": today_qs[:20],
+        "pending": pending[:20],
+        "failed": failed[:20],
+        "awaiting_review": awaiting[:20],
+        "counts": {
+            "today": today_qs.count(),
+            "pending": pending.count(),
+            "failed": failed.count(),
+            "awaiting": awaiting.count(),
+        },
         "models_missing": _missing_models(),
     }
     return render(request, "diagnostics/dashboard.html", context)
@@ -65,14 +77,9 @@ def recording_upload(request, patient_id: int):
 
 def recording_detail(request, recording_id: int):
     recording = selectors.recording_get(user=request.user, recording_id=recording_id)
-    diagnosis = getattr(recording, "diagnosis", None) if recording.status == ECGRecording.Status.DONE else None
-    context = {
-        "recording": recording,
-        "diagnosis": diagnosis,
-        "reviews": diagnosis.reviews.select_related("reviewer") if diagnosis else [],
-        "review_form": ReviewForm() if diagnosis and diagnosis.mi_flag and request.user.can_review else None,
-        "models_missing": _missing_models() if recording.is_pending else [],
-    }
+    context = _result_context(request, recording)
+    diagnosis = context["diagnosis"]
+    context["models_missing"] = _missing_models() if recording.is_pending else []
     if diagnosis:
         context["beat_page"] = _beat_page(request, recording)
     return render(request, "diagnostics/recording_detail.html", context)
@@ -135,4 +142,107 @@ def review_create(request, diagnosis_id: int):
     messages.success(request, "Review recorded.")
     if request.POST.get("next") == "queue":
         return redirect("review-queue")
+    if request.POST.get("next") == "review":
+        return redirect("recording-review", recording_id=diagnosis.recording_id)
     return redirect("recording-detail", recording_id=diagnosis.recording_id)
+
+
+def _int_param(request, name: str, default: int) -> int:
+    try:
+        return int(float(request.GET.get(name, default)))
+    except (TypeError, ValueError):
+        return default
+
+
+def recording_signal(request, recording_id: int):
+    """The analysed lead between samples ``start`` and ``end`` as a min/max envelope of about ``px`` points,
+    with the beats found there."""
+    recording = selectors.recording_get(user=request.user, recording_id=recording_id)
+    if recording.kind != ECGRecording.Kind.SIGNAL:
+        raise Http404("This recording holds beat rows, not a continuous signal.")
+    lead = plots.recording_lead(recording)
+    n = len(lead.values)
+    start = _int_param(request, "start", 0)
+    end = _int_param(request, "end", n)
+    px = _int_param(request, "px", 1000)
+    data = plots.envelope(lead.values, start=start, end=end, px=px)
+    beats = selectors.beat_marks(recording=recording, start=max(0, start), end=min(n, end))
+    data.update(
+        fs=lead.fs,
+        samples=n,
+        lead=lead.name,
+        units=lead.units,
+        beats={"index": [b[0] for b in beats], "position": [b[1] for b in beats], "class": [b[2] for b in beats]},
+    )
+    return JsonResponse(data)
+
+
+def beat_data(request, recording_id: int, index: int):
+    """One beat: its class, probabilities and model-input values (187 at 120 Hz)."""
+    recording = selectors.recording_get(user=request.user, recording_id=recording_id)
+    beat = selectors.beat_get(recording=recording, index=index)
+    values = plots.beat_values(recording, index)
+    return JsonResponse(
+        {
+            "index": beat.index,
+            "count": recording.progress_total or selectors.beat_list(recording=recording).count(),
+            "position": beat.position,
+            "class": beat.aami_class,
+            "class_name": AAMI_NAMES.get(beat.aami_class, ""),
+            "probabilities": {c: round(p, 4) for c, p in beat.probabilities.items()},
+            "mi_probability": None if beat.mi_probability is None else round(beat.mi_probability, 4),
+            "fs": plots.BEAT_FS,
+            "values": None if values is None else [round(float(v), 4) for v in values],
+        }
+    )
+
+
+def _viewer(recording: ECGRecording) -> dict:
+    """URLs and facts the viewer script reads from its element's data attributes."""
+    beat_url = reverse("beat-data", args=[recording.pk, 0]).replace("/0/data/", "/{i}/data/")
+    return {
+        "kind": recording.kind,
+        "signal_url": reverse("recording-signal", args=[recording.pk]) if recording.kind == ECGRecording.Kind.SIGNAL else "",
+        "beat_url": beat_url,
+    }
+
+
+def _require_reviewer(user) -> None:
+    if not user.can_review:
+        raise PermissionDenied("Only doctors and administrators review MI cases.")
+
+
+def _result_context(request, recording: ECGRecording) -> dict:
+    diagnosis = getattr(recording, "diagnosis", None) if recording.status == ECGRecording.Status.DONE else None
+    return {
+        "recording": recording,
+        "diagnosis": diagnosis,
+        "reviews": selectors.review_history(diagnosis=diagnosis) if diagnosis else [],
+        "latest_review": diagnosis.latest_review() if diagnosis else None,
+        "viewer": _viewer(recording) if diagnosis else None,
+        "aami_names": list(AAMI_NAMES.items()),
+    }
+
+
+def recording_review(request, recording_id: int):
+    """The doctor's review page: the ECG, the MI score against its threshold, beats, history, decision."""
+    _require_reviewer(request.user)
+    recording = selectors.recording_get(user=request.user, recording_id=recording_id)
+    context = _result_context(request, recording)
+    context.update(
+        earlier=selectors.recording_list_earlier(user=request.user, recording=recording)[:10],
+        review_form=ReviewForm() if context["diagnosis"] else None,
+        models_missing=_missing_models() if recording.is_pending else [],
+    )
+    return render(request, "diagnostics/review.html", context)
+
+
+def recording_report(request, recording_id: int):
+    """A printable report: patient, plot, summary, model versions, reviewer and decision."""
+    recording = selectors.recording_get(user=request.user, recording_id=recording_id)
+    context = _result_context(request, recording)
+    if context["diagnosis"]:
+        beats = list(selectors.beat_list(recording=recording)[:200])
+        context["strip"] = plots.report_strip(recording, beats)
+    context["printed_at"] = timezone.now()
+    return render(request, "diagnostics/report.html", context)

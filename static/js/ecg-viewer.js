@@ -1,0 +1,553 @@
+/* ECG viewer: the recording on standard ECG paper, drawn on <canvas>. No framework, no network
+ * other than this site's own JSON endpoints.
+ *
+ * Markup: an element with [data-ecg-viewer] and data-kind="signal" | "beats" (see
+ * templates/diagnostics/_viewer.html). Signal recordings are fetched as min/max envelopes of the
+ * visible window (GET data-signal-url?start=&end=&px=), so a 650,000-sample lead pans smoothly;
+ * beat files are shown one stored model-input beat at a time (GET data-beat-url with {i}).
+ */
+(function () {
+  "use strict";
+
+  var PX_PER_MM = 4; // CSS pixels per millimetre of paper at zoom 1
+  var MM_PER_S = 25;
+  var COLOURS = { N: "#2f6f3e", S: "#8a5a00", V: "#b3141b", F: "#6a3d9a", Q: "#4d5560" };
+  var NAMES = {
+    N: "Normal / bundle branch block", S: "Supraventricular ectopic", V: "Ventricular ectopic",
+    F: "Fusion", Q: "Paced / unclassifiable"
+  };
+  var PAPER = "#fffafa", MINOR = "#f7d4d4", MAJOR = "#e59a9a", SECOND = "#c96b6b", TRACE = "#111";
+  var SIGNAL_ZOOMS = [1 / 128, 1 / 64, 1 / 32, 1 / 16, 1 / 8, 1 / 4, 1 / 2, 1, 2, 4];
+  var BEAT_ZOOMS = [1, 2, 4, 8];
+
+  function clock(seconds, withFraction) {
+    var s = Math.max(0, seconds), m = Math.floor(s / 60), rest = s - 60 * m;
+    var text = (withFraction ? rest.toFixed(2) : Math.floor(rest).toString());
+    if (rest < 10) text = "0" + text;
+    return (m < 10 ? "0" : "") + m + ":" + text;
+  }
+
+  function el(root, sel) { return root.querySelector(sel); }
+
+  function setupCanvas(canvas, cssHeight) {
+    var dpr = window.devicePixelRatio || 1;
+    var w = Math.max(200, Math.floor(canvas.clientWidth || canvas.parentNode.clientWidth));
+    canvas.style.height = cssHeight + "px";
+    canvas.width = Math.floor(w * dpr);
+    canvas.height = Math.floor(cssHeight * dpr);
+    var ctx = canvas.getContext("2d");
+    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+    return { ctx: ctx, w: w, h: cssHeight };
+  }
+
+  /* Paper grid: 1 mm minor and 5 mm major lines vertically and horizontally. ``pxPerMmX`` is the
+   * horizontal scale (zoom), lines too dense to read are replaced by 1 s / 10 s lines. */
+  function drawGrid(ctx, w, h, pxPerMmX, offsetMm) {
+    ctx.fillStyle = PAPER;
+    ctx.fillRect(0, 0, w, h);
+    function vertical(everyMm, colour, width) {
+      var spacing = everyMm * pxPerMmX;
+      if (spacing < 3) return false;
+      ctx.strokeStyle = colour; ctx.lineWidth = width; ctx.beginPath();
+      var first = Math.ceil(offsetMm / everyMm) * everyMm;
+      for (var mm = first; (mm - offsetMm) * pxPerMmX <= w; mm += everyMm) {
+        var x = Math.round((mm - offsetMm) * pxPerMmX) + 0.5;
+        ctx.moveTo(x, 0); ctx.lineTo(x, h);
+      }
+      ctx.stroke();
+      return true;
+    }
+    function horizontal(everyMm, colour, width) {
+      ctx.strokeStyle = colour; ctx.lineWidth = width; ctx.beginPath();
+      for (var y = 0; y <= h; y += everyMm * PX_PER_MM) {
+        ctx.moveTo(0, Math.round(y) + 0.5); ctx.lineTo(w, Math.round(y) + 0.5);
+      }
+      ctx.stroke();
+    }
+    horizontal(1, MINOR, 1);
+    vertical(1, MINOR, 1);
+    horizontal(5, MAJOR, 1);
+    if (!vertical(5, MAJOR, 1)) {
+      if (!vertical(25, MAJOR, 1)) vertical(250, MAJOR, 1); // 1 s, else 10 s
+    }
+    if (pxPerMmX >= 1) vertical(25, SECOND, 1.2); // a darker line each second
+  }
+
+  function probabilityList(data) {
+    var order = ["N", "S", "V", "F", "Q"];
+    var rows = order.map(function (c) {
+      var p = data.probabilities[c] || 0;
+      return '<li><span class="cls cls-' + c + '">' + c + "</span>" +
+        '<span class="bar" aria-hidden="true"><span style="width:' + (100 * p).toFixed(1) + "%;background:" + COLOURS[c] + '"></span></span>' +
+        "<span>" + p.toFixed(3) + "</span></li>";
+    });
+    if (data.mi_probability !== null && data.mi_probability !== undefined) {
+      rows.push('<li><span class="cls cls-MI">MI</span><span class="bar" aria-hidden="true"><span style="width:' +
+        (100 * data.mi_probability).toFixed(1) + '%;background:#102a43"></span></span><span>' + data.mi_probability.toFixed(3) + "</span></li>");
+    }
+    return '<ul class="probs" aria-label="Probabilities">' + rows.join("") + "</ul>";
+  }
+
+  function describeBeat(data, fs) {
+    var where = data.position !== null && fs ? " at " + clock(data.position / fs, true) : "";
+    return '<p class="beat-title"><strong>Beat ' + (data.index + 1) + "</strong> of " + data.count + where + ": " +
+      '<span class="cls cls-' + data["class"] + '">' + data["class"] + "</span> " + (data.class_name || NAMES[data["class"]] || "") + "</p>" +
+      probabilityList(data);
+  }
+
+  /* ---------------------------------------------------------------- continuous signal */
+
+  function SignalViewer(root) {
+    this.root = root;
+    this.canvas = el(root, "canvas.ecg");
+    this.overview = el(root, "canvas.overview");
+    this.info = el(root, "[data-info]");
+    this.readout = el(root, "[data-readout]");
+    this.scale = el(root, "[data-scale]");
+    this.signalUrl = root.dataset.signalUrl;
+    this.beatUrl = root.dataset.beatUrl;
+    this.fs = parseFloat(root.dataset.fs);
+    this.samples = parseInt(root.dataset.samples, 10);
+    this.zoomIndex = SIGNAL_ZOOMS.indexOf(1);
+    this.gain = 10; // mm per mV
+    this.start = 0;
+    this.cache = null;
+    this.whole = null;
+    this.selected = null;
+    this.unitScale = 1;
+    this.inMv = true;
+    this.pending = null;
+    this.bind();
+    this.resize();
+    this.loadOverview();
+  }
+
+  SignalViewer.prototype.pxPerSample = function () {
+    return PX_PER_MM * MM_PER_S * SIGNAL_ZOOMS[this.zoomIndex] / this.fs;
+  };
+  SignalViewer.prototype.visible = function () { return this.width / this.pxPerSample(); };
+
+  SignalViewer.prototype.clamp = function () {
+    var max = Math.max(0, this.samples - this.visible());
+    this.start = Math.min(Math.max(0, this.start), max);
+  };
+
+  SignalViewer.prototype.resize = function () {
+    var main = setupCanvas(this.canvas, 240);
+    this.ctx = main.ctx; this.width = main.w; this.height = main.h;
+    var ov = setupCanvas(this.overview, 44);
+    this.octx = ov.ctx; this.owidth = ov.w; this.oheight = ov.h;
+    this.clamp();
+    this.draw();
+    this.ensureData();
+  };
+
+  SignalViewer.prototype.bind = function () {
+    var self = this;
+    this.root.querySelectorAll("[data-act]").forEach(function (button) {
+      button.addEventListener("click", function () { self.act(button.dataset.act); });
+    });
+    var gain = el(this.root, "[data-gain]");
+    if (gain) gain.addEventListener("change", function () { self.gain = parseFloat(gain.value); self.draw(); });
+    this.canvas.addEventListener("keydown", function (e) { self.key(e); });
+    var drag = null;
+    this.canvas.addEventListener("pointerdown", function (e) {
+      drag = { x: e.clientX, start: self.start, moved: false };
+      self.canvas.setPointerCapture(e.pointerId);
+    });
+    this.canvas.addEventListener("pointermove", function (e) {
+      if (!drag) return;
+      var dx = e.clientX - drag.x;
+      if (Math.abs(dx) > 3) drag.moved = true;
+      if (drag.moved) { self.start = drag.start - dx / self.pxPerSample(); self.changed(); }
+    });
+    this.canvas.addEventListener("pointerup", function (e) {
+      if (drag && !drag.moved) self.clickAt(e.clientX - self.canvas.getBoundingClientRect().left);
+      drag = null;
+    });
+    this.canvas.addEventListener("wheel", function (e) {
+      if (e.ctrlKey || e.metaKey) {
+        e.preventDefault();
+        self.zoomAt(e.deltaY < 0 ? 1 : -1, e.clientX - self.canvas.getBoundingClientRect().left);
+      } else if (Math.abs(e.deltaX) > Math.abs(e.deltaY)) {
+        e.preventDefault();
+        self.start += e.deltaX / self.pxPerSample(); self.changed();
+      }
+    }, { passive: false });
+    var overDrag = false;
+    function jump(e) {
+      var x = e.clientX - self.overview.getBoundingClientRect().left;
+      self.start = x / self.owidth * self.samples - self.visible() / 2; self.changed();
+    }
+    this.overview.addEventListener("pointerdown", function (e) { overDrag = true; self.overview.setPointerCapture(e.pointerId); jump(e); });
+    this.overview.addEventListener("pointermove", function (e) { if (overDrag) jump(e); });
+    this.overview.addEventListener("pointerup", function () { overDrag = false; });
+    if (window.ResizeObserver) {
+      var last = 0;
+      new ResizeObserver(function () {
+        var w = Math.floor(self.canvas.clientWidth);
+        if (w && w !== last) { last = w; self.resize(); }
+      }).observe(this.canvas);
+    }
+  };
+
+  SignalViewer.prototype.act = function (action) {
+    var screen = this.visible();
+    switch (action) {
+      case "zoom-in": this.zoomAt(1, this.width / 2); break;
+      case "zoom-out": this.zoomAt(-1, this.width / 2); break;
+      case "left": this.start -= screen * 0.8; this.changed(); break;
+      case "right": this.start += screen * 0.8; this.changed(); break;
+      case "first": this.start = 0; this.changed(); break;
+      case "last": this.start = this.samples; this.changed(); break;
+      case "prev-beat": this.stepBeat(-1); break;
+      case "next-beat": this.stepBeat(1); break;
+    }
+  };
+
+  SignalViewer.prototype.key = function (e) {
+    var screen = this.visible(), handled = true;
+    if (e.key === "ArrowLeft") { this.start -= e.shiftKey ? screen * 0.8 : this.fs; this.changed(); }
+    else if (e.key === "ArrowRight") { this.start += e.shiftKey ? screen * 0.8 : this.fs; this.changed(); }
+    else if (e.key === "+" || e.key === "=") this.zoomAt(1, this.width / 2);
+    else if (e.key === "-" || e.key === "_") this.zoomAt(-1, this.width / 2);
+    else if (e.key === "Home") this.act("first");
+    else if (e.key === "End") this.act("last");
+    else if (e.key === "]" || e.key === "n") this.stepBeat(1);
+    else if (e.key === "[" || e.key === "p") this.stepBeat(-1);
+    else handled = false;
+    if (handled) e.preventDefault();
+  };
+
+  SignalViewer.prototype.zoomAt = function (direction, x) {
+    var next = this.zoomIndex + direction;
+    if (next < 0 || next >= SIGNAL_ZOOMS.length) return;
+    var anchor = this.start + x / this.pxPerSample();
+    this.zoomIndex = next;
+    this.start = anchor - x / this.pxPerSample();
+    this.changed();
+  };
+
+  SignalViewer.prototype.changed = function () {
+    this.clamp();
+    this.draw();
+    this.ensureData();
+  };
+
+  SignalViewer.prototype.ensureData = function () {
+    var vis = this.visible(), s = this.start, e = Math.min(this.samples, s + vis);
+    var spp = Math.max(1, 1 / this.pxPerSample());
+    var c = this.cache;
+    if (c && c.start <= Math.max(0, s) && c.end >= e - 1 && c.step <= 2 * spp) return;
+    var self = this;
+    clearTimeout(this.timer);
+    this.timer = setTimeout(function () { self.fetchWindow(); }, 40);
+  };
+
+  SignalViewer.prototype.fetchWindow = function () {
+    var vis = this.visible();
+    var from = Math.max(0, Math.floor(this.start - vis)), to = Math.min(this.samples, Math.ceil(this.start + 2 * vis));
+    var px = Math.ceil(this.width * (to - from) / vis);
+    if (this.pending) this.pending.abort();
+    var controller = window.AbortController ? new AbortController() : null;
+    this.pending = controller;
+    var self = this;
+    this.root.setAttribute("aria-busy", "true");
+    fetch(this.signalUrl + "?start=" + from + "&end=" + to + "&px=" + px,
+      { credentials: "same-origin", signal: controller && controller.signal })
+      .then(function (r) { if (!r.ok) throw new Error("HTTP " + r.status); return r.json(); })
+      .then(function (data) {
+        var n = data.min.length;
+        data.end = data.start + data.step * n;
+        self.cache = data;
+        self.pending = null;
+        self.root.setAttribute("aria-busy", "false");
+        self.root.dataset.loaded = "true";
+        self.draw();
+        self.ensureData();
+      })
+      .catch(function (err) {
+        if (err.name === "AbortError") return;
+        self.root.setAttribute("aria-busy", "false");
+        self.info.textContent = "The signal could not be loaded (" + err.message + "). Reload the page to try again.";
+      });
+  };
+
+  SignalViewer.prototype.loadOverview = function () {
+    var self = this;
+    fetch(this.signalUrl + "?start=0&end=" + this.samples + "&px=" + Math.max(200, Math.min(2000, this.owidth)),
+      { credentials: "same-origin" })
+      .then(function (r) { return r.json(); })
+      .then(function (data) {
+        self.whole = data;
+        self.inMv = data.units === "mV";
+        var mids = [];
+        var maxs = data.max || data.min;
+        for (var i = 0; i < data.min.length; i++) mids.push((data.min[i] + maxs[i]) / 2);
+        self.wholeMid = mids;
+        if (!self.inMv) {
+          // Units unknown: scale so the typical beat spans about 1.5 "mV" of paper.
+          var spans = data.min.map(function (v, i) { return maxs[i] - v; }).sort(function (a, b) { return a - b; });
+          var typical = spans[Math.floor(spans.length / 2)] || 1;
+          self.unitScale = 1.5 / typical;
+          var note = el(self.root, "[data-units-note]");
+          if (note) note.hidden = false;
+        }
+        self.draw();
+      });
+  };
+
+  SignalViewer.prototype.baseline = function () {
+    // Median of the whole-record envelope around the view: steady while panning.
+    if (!this.whole) return 0;
+    var step = this.whole.step, mids = this.wholeMid;
+    var a = Math.max(0, Math.floor((this.start - 5 * this.fs) / step));
+    var b = Math.min(mids.length, Math.ceil((this.start + this.visible() + 5 * this.fs) / step));
+    var part = mids.slice(a, Math.max(a + 1, b)).sort(function (x, y) { return x - y; });
+    return part[Math.floor(part.length / 2)] || 0;
+  };
+
+  SignalViewer.prototype.draw = function () {
+    if (!this.ctx) return;
+    var ctx = this.ctx, w = this.width, h = this.height, pps = this.pxPerSample();
+    var zoom = SIGNAL_ZOOMS[this.zoomIndex];
+    var offsetMm = this.start / this.fs * MM_PER_S;
+    drawGrid(ctx, w, h, PX_PER_MM * zoom, offsetMm);
+    var mid = h * 0.55, gainPx = this.gain * PX_PER_MM * this.unitScale, base = this.baseline(), start = this.start;
+    function y(v) { return mid - (v - base) * gainPx; }
+
+    // Time labels on each second (or every 10 s / minute when zoomed out).
+    var every = [1, 5, 10, 30, 60, 300].find(function (s) { return s * pps * this.fs >= 70; }, this) || 600;
+    ctx.fillStyle = "#6b2b2b"; ctx.font = "11px system-ui, sans-serif"; ctx.textBaseline = "bottom";
+    for (var t = Math.ceil(start / this.fs / every) * every; (t * this.fs - start) * pps < w; t += every) {
+      ctx.fillText(clock(t), (t * this.fs - start) * pps + 3, h - 3);
+    }
+
+    var c = this.cache;
+    if (c) {
+      ctx.strokeStyle = TRACE; ctx.lineWidth = 1.3; ctx.lineJoin = "round"; ctx.beginPath();
+      var first = Math.max(0, Math.floor((start - c.start) / c.step) - 1);
+      var last = Math.min(c.min.length, Math.ceil((start + this.visible() - c.start) / c.step) + 2);
+      for (var i = first; i < last; i++) {
+        var x = (c.start + i * c.step - start) * pps;
+        if (c.max) {
+          var xi = x + c.step * pps / 2;
+          if (i === first) ctx.moveTo(xi, y(c.max[i]));
+          ctx.lineTo(xi, y(c.max[i])); ctx.lineTo(xi, y(c.min[i]));
+        } else if (i === first) ctx.moveTo(x, y(c.min[i]));
+        else ctx.lineTo(x, y(c.min[i]));
+      }
+      ctx.stroke();
+      this.drawBeats(ctx, c.beats, pps, w, h);
+    } else {
+      ctx.fillStyle = "#4d5560"; ctx.font = "14px system-ui, sans-serif"; ctx.textBaseline = "middle";
+      ctx.fillText("Loading the signal…", 16, h / 2);
+    }
+    this.drawOverview();
+    var end = Math.min(this.samples, start + this.visible());
+    this.readout.textContent = clock(start / this.fs, true) + " – " + clock(end / this.fs, true) + " of " + clock(this.samples / this.fs);
+    this.scale.textContent = (MM_PER_S * zoom).toFixed(zoom < 1 ? 2 : 0).replace(/\.?0+$/, "") + " mm/s · " +
+      (this.inMv ? this.gain + " mm/mV" : "amplitude auto-scaled (units unknown)");
+  };
+
+  SignalViewer.prototype.drawBeats = function (ctx, beats, pps, w, h) {
+    if (!beats) return;
+    var n = beats.index.length, start = this.start, spacing = w;
+    if (n > 1) spacing = (beats.position[n - 1] - beats.position[0]) * pps / (n - 1);
+    var letters = spacing >= 16;
+    ctx.textAlign = "center"; ctx.textBaseline = "top"; ctx.font = "bold 12px system-ui, sans-serif";
+    for (var i = 0; i < n; i++) {
+      var x = (beats.position[i] - start) * pps;
+      if (x < -10 || x > w + 10) continue;
+      var cls = beats["class"][i], colour = COLOURS[cls] || "#333";
+      if (beats.index[i] === this.selected) {
+        ctx.fillStyle = "rgba(11, 92, 173, 0.14)";
+        ctx.fillRect(x - Math.max(6, 0.3 * this.fs * pps), 0, 2 * Math.max(6, 0.3 * this.fs * pps), h);
+      }
+      ctx.fillStyle = colour;
+      if (letters) {
+        ctx.beginPath(); ctx.moveTo(x - 5, 18); ctx.lineTo(x + 5, 18); ctx.lineTo(x, 24); ctx.fill();
+        ctx.fillText(cls, x, 3);
+      } else if (cls !== "N" || spacing >= 3) {
+        ctx.fillRect(x - 1, cls === "N" ? 8 : 2, 2, cls === "N" ? 8 : 16);
+      }
+    }
+    ctx.textAlign = "start";
+  };
+
+  SignalViewer.prototype.drawOverview = function () {
+    var ctx = this.octx, w = this.owidth, h = this.oheight;
+    if (!ctx) return;
+    ctx.fillStyle = "#f4f6f8"; ctx.fillRect(0, 0, w, h);
+    var d = this.whole;
+    if (d) {
+      var lo = Infinity, hi = -Infinity, maxs = d.max || d.min;
+      for (var i = 0; i < d.min.length; i++) { lo = Math.min(lo, d.min[i]); hi = Math.max(hi, maxs[i]); }
+      var span = hi - lo || 1, sx = w / this.samples;
+      ctx.strokeStyle = "#7b8794"; ctx.lineWidth = 1; ctx.beginPath();
+      for (i = 0; i < d.min.length; i++) {
+        var x = (d.start + i * d.step) * sx;
+        ctx.moveTo(x, 4 + (h - 14) * (1 - (maxs[i] - lo) / span));
+        ctx.lineTo(x, 4 + (h - 14) * (1 - (d.min[i] - lo) / span) + 1);
+      }
+      ctx.stroke();
+      var b = d.beats;
+      for (i = 0; b && i < b.index.length; i++) {
+        if (b["class"][i] === "N") continue;
+        ctx.fillStyle = COLOURS[b["class"][i]] || "#333";
+        ctx.fillRect(b.position[i] * sx - 1, h - 9, 2, 9);
+      }
+    }
+    var vx = this.start / this.samples * w, vw = Math.max(3, this.visible() / this.samples * w);
+    ctx.fillStyle = "rgba(11, 92, 173, 0.15)"; ctx.fillRect(vx, 0, vw, h);
+    ctx.strokeStyle = "#0b5cad"; ctx.lineWidth = 2; ctx.strokeRect(vx + 1, 1, vw - 2, h - 2);
+  };
+
+  SignalViewer.prototype.clickAt = function (x) {
+    var c = this.cache;
+    if (!c || !c.beats) return;
+    var pps = this.pxPerSample(), best = null, bestDist = 14;
+    for (var i = 0; i < c.beats.index.length; i++) {
+      var d = Math.abs((c.beats.position[i] - this.start) * pps - x);
+      if (d < bestDist) { bestDist = d; best = c.beats.index[i]; }
+    }
+    if (best !== null) this.select(best, false);
+  };
+
+  SignalViewer.prototype.stepBeat = function (direction) {
+    var index = this.selected;
+    if (index === null) {
+      // The first beat at or after the middle of the view (or before it, going back).
+      var c = this.cache, centre = this.start + this.visible() / 2;
+      if (c && c.beats.index.length) {
+        var pos = c.beats.position, pick = direction > 0 ? pos.length - 1 : 0;
+        for (var i = 0; i < pos.length; i++) {
+          if (direction > 0 && pos[i] >= centre) { pick = i; break; }
+          if (direction < 0 && pos[i] <= centre) pick = i;
+        }
+        index = c.beats.index[pick];
+      } else index = 0;
+    } else index += direction;
+    if (index < 0) return;
+    this.select(index, true);
+  };
+
+  SignalViewer.prototype.select = function (index, centre) {
+    var self = this;
+    fetch(this.beatUrl.replace("{i}", index), { credentials: "same-origin" })
+      .then(function (r) { if (!r.ok) throw new Error(r.status === 404 ? "no such beat" : "HTTP " + r.status); return r.json(); })
+      .then(function (data) {
+        self.selected = data.index;
+        self.info.innerHTML = describeBeat(data, self.fs);
+        self.root.dataset.selected = String(data.index);
+        if (centre && data.position !== null) {
+          var x = (data.position - self.start) * self.pxPerSample();
+          if (x < self.width * 0.1 || x > self.width * 0.9) self.start = data.position - self.visible() / 2;
+        }
+        self.changed();
+      })
+      .catch(function (err) { self.info.textContent = "Beat " + (index + 1) + ": " + err.message + "."; });
+  };
+
+  /* ---------------------------------------------------------------- one beat at a time */
+
+  function BeatViewer(root) {
+    this.root = root;
+    this.canvas = el(root, "canvas.ecg");
+    this.info = el(root, "[data-info]");
+    this.readout = el(root, "[data-readout]");
+    this.scale = el(root, "[data-scale]");
+    this.beatUrl = root.dataset.beatUrl;
+    this.count = parseInt(root.dataset.beats, 10);
+    this.zoomIndex = BEAT_ZOOMS.indexOf(4);
+    this.gain = 10;
+    this.index = 0;
+    this.data = null;
+    this.bind();
+    this.resize();
+    this.show(0);
+  }
+
+  BeatViewer.prototype.resize = function () {
+    var c = setupCanvas(this.canvas, 240);
+    this.ctx = c.ctx; this.width = c.w; this.height = c.h;
+    this.draw();
+  };
+
+  BeatViewer.prototype.bind = function () {
+    var self = this;
+    this.root.querySelectorAll("[data-act]").forEach(function (button) {
+      button.addEventListener("click", function () { self.act(button.dataset.act); });
+    });
+    var gain = el(this.root, "[data-gain]");
+    if (gain) gain.addEventListener("change", function () { self.gain = parseFloat(gain.value); self.draw(); });
+    this.canvas.addEventListener("keydown", function (e) {
+      var map = { ArrowLeft: "prev-beat", ArrowRight: "next-beat", "[": "prev-beat", "]": "next-beat", p: "prev-beat", n: "next-beat",
+        "+": "zoom-in", "=": "zoom-in", "-": "zoom-out", Home: "first", End: "last" };
+      if (map[e.key]) { e.preventDefault(); self.act(map[e.key]); }
+    });
+    if (window.ResizeObserver) new ResizeObserver(function () { self.resize(); }).observe(this.canvas);
+  };
+
+  BeatViewer.prototype.act = function (action) {
+    if (action === "prev-beat" || action === "left") this.show(this.index - 1);
+    else if (action === "next-beat" || action === "right") this.show(this.index + 1);
+    else if (action === "first") this.show(0);
+    else if (action === "last") this.show(this.count - 1);
+    else if (action === "zoom-in" && this.zoomIndex < BEAT_ZOOMS.length - 1) { this.zoomIndex++; this.draw(); }
+    else if (action === "zoom-out" && this.zoomIndex > 0) { this.zoomIndex--; this.draw(); }
+  };
+
+  BeatViewer.prototype.show = function (index) {
+    if (index < 0 || index >= this.count) return;
+    var self = this;
+    fetch(this.beatUrl.replace("{i}", index), { credentials: "same-origin" })
+      .then(function (r) { if (!r.ok) throw new Error("HTTP " + r.status); return r.json(); })
+      .then(function (data) {
+        self.index = data.index; self.data = data;
+        self.info.innerHTML = describeBeat(data, null);
+        self.root.dataset.selected = String(data.index);
+        self.root.dataset.loaded = "true";
+        self.draw();
+      })
+      .catch(function (err) { self.info.textContent = "Beat " + (index + 1) + " could not be loaded (" + err.message + ")."; });
+  };
+
+  BeatViewer.prototype.draw = function () {
+    var ctx = this.ctx, w = this.width, h = this.height, zoom = BEAT_ZOOMS[this.zoomIndex];
+    drawGrid(ctx, w, h, PX_PER_MM * zoom, -5);
+    this.scale.textContent = MM_PER_S * zoom + " mm/s · amplitude scaled 0–1 (units unknown)";
+    var d = this.data;
+    if (!d || !d.values) {
+      ctx.fillStyle = "#4d5560"; ctx.font = "14px system-ui, sans-serif";
+      ctx.fillText(d ? "The model-input values of this beat are not stored." : "Loading…", 16, h / 2);
+      return;
+    }
+    var pps = PX_PER_MM * MM_PER_S * zoom / d.fs, x0 = 5 * PX_PER_MM * zoom;
+    var unitPx = 2.5 * this.gain * PX_PER_MM; // 1.0 model unit = 25 mm at gain 10
+    var zero = h - 30;
+    ctx.strokeStyle = TRACE; ctx.lineWidth = 1.5; ctx.lineJoin = "round"; ctx.beginPath();
+    for (var i = 0; i < d.values.length; i++) {
+      var x = x0 + i * pps, y = zero - d.values[i] * unitPx;
+      if (i === 0) ctx.moveTo(x, y); else ctx.lineTo(x, y);
+    }
+    ctx.stroke();
+    var colour = COLOURS[d["class"]] || "#333";
+    ctx.fillStyle = colour; ctx.font = "bold 13px system-ui, sans-serif"; ctx.textBaseline = "top";
+    ctx.fillText(d["class"] + " · " + (NAMES[d["class"]] || ""), x0, 4);
+    this.readout.textContent = "Beat " + (this.index + 1) + " of " + this.count;
+    el(this.root, '[data-act="prev-beat"]').disabled = this.index <= 0;
+    el(this.root, '[data-act="next-beat"]').disabled = this.index >= this.count - 1;
+  };
+
+  function init() {
+    document.querySelectorAll("[data-ecg-viewer]").forEach(function (root) {
+      if (root.ecgViewer) return;
+      root.ecgViewer = root.dataset.kind === "signal" ? new SignalViewer(root) : new BeatViewer(root);
+    });
+  }
+
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init);
+  else init();
+  document.addEventListener("htmx:load", init);
+})();

@@ -1,0 +1,163 @@
+"""A clinic's day in a real Chromium: staff upload, the worker classifies, a doctor reviews, staff see it."""
+
+import re
+import time
+
+import pytest
+from playwright.sync_api import expect
+
+from diagnostics.models import ECGRecording, Review
+
+from ..data import mitdb_dir
+from .conftest import TABLET, assert_controls_labelled, log_in, log_out
+
+pytestmark = [pytest.mark.worker, pytest.mark.slow]
+DONE_TIMEOUT_MS = 150_000
+
+
+def _wait_done(page):
+    """The live status turns to Done by itself (htmx polling), then the page reloads with the results."""
+    expect(page.locator("#status [data-status]")).to_have_attribute("data-status", "done", timeout=DONE_TIMEOUT_MS)
+    expect(page.locator("[data-ecg-viewer]")).to_have_attribute("data-loaded", "true")
+
+
+def _recording_id(page) -> int:
+    return int(re.search(r"/recordings/(\d+)/", page.url).group(1))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_staff_upload_a_doctor_confirms_and_staff_see_the_outcome(
+    page, shot, staff_a, doctor_a, active_models, celery_worker, seed_csv
+):
+    started = time.monotonic()
+    mitdb = mitdb_dir()
+
+    # Staff log in and create a patient.
+    page.goto("/")
+    page.get_by_label("Username").fill("staff_a")
+    shot(page, "01-login")
+    log_in(page, "staff_a")
+    expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()
+    page.get_by_role("link", name="Patients", exact=True).click()
+    page.get_by_role("link", name="New patient").click()
+    page.get_by_label("Medical record number").fill("A-2041")
+    page.get_by_label("Family name").fill("Okafor")
+    page.get_by_label("Given name").fill("Grace")
+    page.get_by_label("Date of birth").fill("1958-03-14")
+    page.get_by_label("Sex").select_option("female")
+    assert_controls_labelled(page)
+    shot(page, "02-new-patient")
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_role("heading", name="Okafor, Grace")).to_be_visible()
+
+    # The seed's beat file: status goes live to done; the viewer shows one beat at a time.
+    page.get_by_role("link", name="Upload ECG").click()
+    page.get_by_label("File(s)").set_input_files(str(seed_csv))
+    assert_controls_labelled(page)
+    shot(page, "03-upload-beats")
+    page.get_by_role("button", name="Upload and classify").click()
+    expect(page.locator("#status")).to_be_visible()
+    shot(page, "04-beats-status-live")
+    _wait_done(page)
+    expect(page.locator("[data-readout]")).to_have_text("Beat 1 of 100")
+    page.get_by_role("button", name="Next beat").click()
+    expect(page.locator("[data-readout]")).to_have_text("Beat 2 of 100")
+    expect(page.locator("[data-info] .probs li")).to_have_count(6)  # five classes and MI
+    assert_controls_labelled(page)
+    shot(page, "05-beat-file-viewer")
+
+    # A WFDB record (MIT-BIH 100: 30 minutes, 650,000 samples per lead) chosen as .hea + .dat.
+    page.get_by_role("link", name="Okafor, Grace").click()
+    page.get_by_role("link", name="Upload ECG").click()
+    page.get_by_label("Continuous signal").check()
+    page.get_by_label("File(s)").set_input_files([str(mitdb / "100.hea"), str(mitdb / "100.dat")])
+    page.get_by_role("button", name="Upload and classify").click()
+    expect(page.locator("#status")).to_be_visible()
+    shot(page, "06-signal-status-live")
+    _wait_done(page)
+    signal_id = _recording_id(page)
+    viewer = page.locator("[data-ecg-viewer]")
+    expect(viewer.locator("[data-scale]")).to_have_text("25 mm/s · 10 mm/mV")
+    expect(viewer.locator("[data-readout]")).to_contain_text("of 30:05")
+    assert_controls_labelled(page)
+
+    # Click a beat mark on the canvas: its probabilities appear.
+    canvas = viewer.locator("canvas.ecg")
+    canvas.scroll_into_view_if_needed()
+    x = page.evaluate(
+        """() => { const v = document.querySelector('[data-ecg-viewer]').ecgViewer;
+                   return (v.cache.beats.position[3] - v.start) * v.pxPerSample(); }"""
+    )
+    box = canvas.bounding_box()
+    page.mouse.click(box["x"] + x, box["y"] + box["height"] / 2)
+    expect(viewer.locator("[data-info]")).to_contain_text("Beat 4 of")
+    expect(viewer.locator("[data-info] .probs li")).to_have_count(6)
+    shot(page, "07-signal-viewer")
+
+    # Keyboard: next beat, zoom out to the whole recording's scale and pan.
+    canvas.focus()
+    page.keyboard.press("]")
+    expect(viewer).to_have_attribute("data-selected", "4")
+    for _ in range(4):
+        page.keyboard.press("-")
+    page.keyboard.press("Shift+ArrowRight")
+    expect(viewer.locator("[data-scale]")).to_have_text("1.56 mm/s · 10 mm/mV")
+    page.wait_for_function(
+        "() => { const v = document.querySelector('[data-ecg-viewer]').ecgViewer; "
+        "return v.cache && v.cache.start <= v.start && v.cache.end >= v.start + v.visible(); }"
+    )
+    shot(page, "08-signal-viewer-zoomed-out", full_page=False)
+    log_out(page)
+
+    # The doctor finds the flag on the dashboard and in the queue, and confirms it from the keyboard.
+    log_in(page, "doctor_a")
+    expect(page.locator("#flagged")).to_contain_text("Okafor, Grace")
+    page.get_by_role("link", name="Review queue").click()
+    page.get_by_role("row", name=re.compile(f"Recording {signal_id} ")).get_by_role("link", name="Review").click()
+    expect(page.get_by_role("heading", name=re.compile("Review: Okafor, Grace"))).to_be_visible()
+    expect(page.locator("[data-ecg-viewer]")).to_have_attribute("data-loaded", "true")
+    expect(page.get_by_role("meter")).to_be_visible()
+    assert_controls_labelled(page)
+    shot(page, "09-review-page")
+    page.get_by_role("link", name="Go to decision").click()
+    page.get_by_label("Confirm MI").focus()
+    page.keyboard.press("Space")
+    page.keyboard.press("Tab")
+    page.keyboard.type("Q waves and ST elevation in the trace; refer to cardiology.")
+    page.keyboard.press("Tab")
+    page.keyboard.press("Enter")
+    expect(page.locator(".messages")).to_contain_text("Review recorded.")
+    expect(page.locator("[data-outcome]")).to_contain_text("Confirm MI")
+    expect(page.locator(".history li")).to_have_count(1)
+    shot(page, "10-review-recorded")
+    assert Review.objects.get().decision == "confirm"
+
+    # The printable report.
+    page.get_by_role("link", name="Printable report").click()
+    expect(page.get_by_role("heading", name="ECG report")).to_be_visible()
+    expect(page.locator("svg.paper polyline")).to_have_count(1)
+    expect(page.locator(".report")).to_contain_text("Confirm MI")
+    expect(page.locator(".report")).to_contain_text("tiny-1")
+    shot(page, "11-report")
+    page.emulate_media(media="print")
+    expect(page.locator("header.top")).to_be_hidden()
+    shot(page, "12-report-print")
+    page.emulate_media(media="screen")
+    log_out(page)
+
+    # Staff see the outcome on the recording, also at tablet width.
+    log_in(page, "staff_a")
+    page.goto(f"/recordings/{signal_id}/")
+    expect(page.locator("[data-outcome]")).to_contain_text("Confirm MI")
+    expect(page.locator("[data-outcome]")).to_contain_text("doctor_a")
+    shot(page, "13-staff-see-outcome")
+    page.set_viewport_size(TABLET)
+    expect(page.locator("[data-ecg-viewer]")).to_have_attribute("data-loaded", "true")
+    assert page.evaluate("document.documentElement.scrollWidth") <= TABLET["width"]
+    shot(page, "14-tablet-recording")
+    page.goto("/")
+    shot(page, "15-tablet-dashboard")
+
+    assert ECGRecording.objects.filter(status="done").count() == 2
+    assert page.js_errors == []
+    assert time.monotonic() - started < 240
