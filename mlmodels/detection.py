@@ -14,8 +14,10 @@ Method (tuned on MIT-BIH; see bench/README.md):
    is a P or T wave.
 4. Search-back: an RR interval over 1.6x the median of the previous eight gets
    the strongest remaining candidate in it (at least 8 % of the local level).
-5. The R peak is placed on the extremum of the band-passed signal, then on the
-   same-polarity extremum of the (baseline-removed) signal within 30 ms.
+5. The R peak is the extremum of the zero-phase band-passed signal in the
+   candidate region: on MIT-BIH this sits exactly on the reference annotation
+   for ~80 % of beats, closer than the raw-signal extremum (wider band or
+   high-passed signal: ~50 % / ~33 %).
 """
 
 from __future__ import annotations
@@ -30,7 +32,9 @@ BAND_HZ = (5.0, 20.0)
 LEVEL_WINDOW_S = 4.0
 LEVEL_PERCENTILE = 80
 ACCEPT_RATIO = 0.20
-SEARCHBACK_RATIO = 0.08
+SEARCHBACK_RATIO = 0.12
+BACKGROUND_WINDOW_S = 2.0
+MIN_SNR = 2.0
 SEARCHBACK_RR = 1.6
 REFRACTORY_S = 0.20
 T_WAVE_S = 0.36
@@ -78,6 +82,12 @@ class _Candidates:
             self.slope[i] = grad[s:e].max()
             self.energy[i] = env[s:e].max()
         self.ratio = self.energy / self._level(fs) if n else np.zeros(0)
+        self.snr = self.energy / self._background(env, fs) if n else np.zeros(0)
+
+    def _background(self, env: np.ndarray, fs: float) -> np.ndarray:
+        half = int(BACKGROUND_WINDOW_S * fs)
+        step = max(int(fs / 90), 1)  # the median needs no more than ~90 samples/s
+        return np.array([np.median(env[max(p - half, 0):p + half:step]) for p in self.peak]) + 1e-12
 
     def _level(self, fs: float) -> np.ndarray:
         half = LEVEL_WINDOW_S * fs
@@ -130,21 +140,10 @@ def _search_back(c: _Candidates, beats: list[int], fs: float) -> list[int]:
         margin = 0.36 * median_rr
         inside = np.arange(a + 1, b)
         ok = inside[(c.peak[inside] - c.peak[a] >= margin) & (c.peak[b] - c.peak[inside] >= margin)
-                    & (c.ratio[inside] >= SEARCHBACK_RATIO)]
+                    & (c.ratio[inside] >= SEARCHBACK_RATIO) & (c.snr[inside] >= MIN_SNR)]
         if len(ok):
             added.append(int(ok[np.argmax(c.energy[ok])]))
     return sorted(beats + added)
-
-
-def _refine(x: np.ndarray, band: np.ndarray, peaks: np.ndarray, fs: float) -> np.ndarray:
-    """Move each peak to the same-polarity extremum of the signal within 30 ms."""
-    half = max(int(round(0.03 * fs)), 1)
-    out = peaks.copy()
-    for k, p in enumerate(peaks):
-        a, b = max(p - half, 0), min(p + half + 1, len(x))
-        seg = x[a:b]
-        out[k] = a + int(np.argmax(seg) if band[p] > 0 else np.argmin(seg))
-    return out
 
 
 def detect_r_peaks(signal: np.ndarray, fs: float) -> np.ndarray:
@@ -162,7 +161,7 @@ def detect_r_peaks(signal: np.ndarray, fs: float) -> np.ndarray:
     if spread == 0 or np.ptp(band) < 0.02 * spread:
         return np.zeros(0, dtype=np.int64)  # no QRS-band content: baseline only
     c = _Candidates(band, fs)
-    beats = [int(i) for i in np.flatnonzero(c.ratio >= ACCEPT_RATIO)]
+    beats = [int(i) for i in np.flatnonzero((c.ratio >= ACCEPT_RATIO) & (c.snr >= MIN_SNR))]
     beats = _search_back(c, _resolve_conflicts(c, beats, fs), fs)
     peaks = c.peak[np.asarray(beats, dtype=np.int64)] if beats else np.zeros(0, np.int64)
     return np.unique(peaks.astype(np.int64))
