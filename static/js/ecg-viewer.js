@@ -68,7 +68,8 @@
     vertical(1, MINOR, 1);
     horizontal(5, MAJOR, 1);
     if (!vertical(5, MAJOR, 1)) {
-      if (!vertical(25, MAJOR, 1)) vertical(250, MAJOR, 1); // 1 s, else 10 s
+      if (25 * pxPerMmX >= 8) vertical(25, MAJOR, 1); // 1 s lines, else 10 s lines
+      else vertical(250, MAJOR, 1);
     }
     if (pxPerMmX >= 1) vertical(25, SECOND, 1.2); // a darker line each second
   }
@@ -202,6 +203,8 @@
       case "last": this.start = this.samples; this.changed(); break;
       case "prev-beat": this.stepBeat(-1); break;
       case "next-beat": this.stepBeat(1); break;
+      case "prev-abnormal": this.stepAbnormal(-1); break;
+      case "next-abnormal": this.stepAbnormal(1); break;
     }
   };
 
@@ -215,6 +218,8 @@
     else if (e.key === "End") this.act("last");
     else if (e.key === "]" || e.key === "n") this.stepBeat(1);
     else if (e.key === "[" || e.key === "p") this.stepBeat(-1);
+    else if (e.key === "}") this.stepAbnormal(1);
+    else if (e.key === "{") this.stepAbnormal(-1);
     else handled = false;
     if (handled) e.preventDefault();
   };
@@ -432,12 +437,28 @@
     this.select(index, true);
   };
 
+  /* The next (or previous) beat not classed N, from the whole-record beat list of the overview. */
+  SignalViewer.prototype.stepAbnormal = function (direction) {
+    var b = this.whole && this.whole.beats;
+    if (!b) return;
+    var from = this.selectedPosition !== null && this.selectedPosition !== undefined ? this.selectedPosition : this.start + this.visible() / 2;
+    var i, found = null;
+    if (direction > 0) {
+      for (i = 0; i < b.index.length; i++) if (b["class"][i] !== "N" && b.position[i] > from) { found = i; break; }
+    } else {
+      for (i = b.index.length - 1; i >= 0; i--) if (b["class"][i] !== "N" && b.position[i] < from) { found = i; break; }
+    }
+    if (found === null) { this.info.textContent = "No " + (direction > 0 ? "later" : "earlier") + " beat outside class N."; return; }
+    this.select(b.index[found], true);
+  };
+
   SignalViewer.prototype.select = function (index, centre) {
     var self = this;
     fetch(this.beatUrl.replace("{i}", index), { credentials: "same-origin" })
       .then(function (r) { if (!r.ok) throw new Error(r.status === 404 ? "no such beat" : "HTTP " + r.status); return r.json(); })
       .then(function (data) {
         self.selected = data.index;
+        self.selectedPosition = data.position;
         self.info.innerHTML = describeBeat(data, self.fs);
         self.root.dataset.selected = String(data.index);
         if (centre && data.position !== null) {

@@ -49,16 +49,23 @@ def page(browser, live_server):
     context.close()
 
 
-@pytest.fixture
-def shot():
-    """Write a screenshot as test-artifacts/NN-step.png."""
+@pytest.fixture(scope="session")
+def _fresh_artifacts():
     ARTIFACTS.mkdir(exist_ok=True)
+    for old in ARTIFACTS.glob("*.png"):
+        old.unlink()
+
+
+@pytest.fixture
+def shot(_fresh_artifacts):
+    """Write a screenshot as test-artifacts/NN-step.png."""
 
     def _shot(page, name: str, *, full_page: bool = True) -> Path:
         path = ARTIFACTS / f"{name}.png"
         page.screenshot(path=str(path), full_page=full_page)
         return path
 
+    _shot.dir = ARTIFACTS
     return _shot
 
 

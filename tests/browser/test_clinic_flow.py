@@ -64,7 +64,8 @@ def test_staff_upload_a_doctor_confirms_and_staff_see_the_outcome(
     expect(page.locator("[data-readout]")).to_have_text("Beat 2 of 100")
     expect(page.locator("[data-info] .probs li")).to_have_count(6)  # five classes and MI
     assert_controls_labelled(page)
-    shot(page, "05-beat-file-viewer")
+    shot(page, "05-beat-file-recording-page")
+    page.locator("[data-ecg-viewer]").screenshot(path=str(shot.dir / "06-beat-file-viewer.png"))
 
     # A WFDB record (MIT-BIH 100: 30 minutes, 650,000 samples per lead) chosen as .hea + .dat.
     page.get_by_role("link", name="Okafor, Grace").click()
@@ -73,7 +74,7 @@ def test_staff_upload_a_doctor_confirms_and_staff_see_the_outcome(
     page.get_by_label("File(s)").set_input_files([str(mitdb / "100.hea"), str(mitdb / "100.dat")])
     page.get_by_role("button", name="Upload and classify").click()
     expect(page.locator("#status")).to_be_visible()
-    shot(page, "06-signal-status-live")
+    shot(page, "07-signal-status-live")
     _wait_done(page)
     signal_id = _recording_id(page)
     viewer = page.locator("[data-ecg-viewer]")
@@ -92,12 +93,18 @@ def test_staff_upload_a_doctor_confirms_and_staff_see_the_outcome(
     page.mouse.click(box["x"] + x, box["y"] + box["height"] / 2)
     expect(viewer.locator("[data-info]")).to_contain_text("Beat 4 of")
     expect(viewer.locator("[data-info] .probs li")).to_have_count(6)
-    shot(page, "07-signal-viewer")
+    shot(page, "08-signal-recording-page")
+
+    # Jump to the next beat not classed N: the strip shows coloured marks beside the N beats.
+    viewer.get_by_role("button", name="Next non-N").click()
+    expect(viewer.locator("[data-info] .beat-title .cls")).not_to_have_text("N")
+    viewer.screenshot(path=str(shot.dir / "09-signal-viewer-coloured-beats.png"))
 
     # Keyboard: next beat, zoom out to the whole recording's scale and pan.
     canvas.focus()
+    selected = int(viewer.get_attribute("data-selected"))
     page.keyboard.press("]")
-    expect(viewer).to_have_attribute("data-selected", "4")
+    expect(viewer).to_have_attribute("data-selected", str(selected + 1))
     for _ in range(4):
         page.keyboard.press("-")
     page.keyboard.press("Shift+ArrowRight")
@@ -106,7 +113,7 @@ def test_staff_upload_a_doctor_confirms_and_staff_see_the_outcome(
         "() => { const v = document.querySelector('[data-ecg-viewer]').ecgViewer; "
         "return v.cache && v.cache.start <= v.start && v.cache.end >= v.start + v.visible(); }"
     )
-    shot(page, "08-signal-viewer-zoomed-out", full_page=False)
+    viewer.screenshot(path=str(shot.dir / "10-signal-viewer-zoomed-out.png"))
     log_out(page)
 
     # The doctor finds the flag on the dashboard and in the queue, and confirms it from the keyboard.
@@ -118,7 +125,7 @@ def test_staff_upload_a_doctor_confirms_and_staff_see_the_outcome(
     expect(page.locator("[data-ecg-viewer]")).to_have_attribute("data-loaded", "true")
     expect(page.get_by_role("meter")).to_be_visible()
     assert_controls_labelled(page)
-    shot(page, "09-review-page")
+    shot(page, "11-review-page")
     page.get_by_role("link", name="Go to decision").click()
     page.get_by_label("Confirm MI").focus()
     page.keyboard.press("Space")
@@ -129,7 +136,7 @@ def test_staff_upload_a_doctor_confirms_and_staff_see_the_outcome(
     expect(page.locator(".messages")).to_contain_text("Review recorded.")
     expect(page.locator("[data-outcome]")).to_contain_text("Confirm MI")
     expect(page.locator(".history li")).to_have_count(1)
-    shot(page, "10-review-recorded")
+    shot(page, "12-review-recorded")
     assert Review.objects.get().decision == "confirm"
 
     # The printable report.
@@ -138,10 +145,10 @@ def test_staff_upload_a_doctor_confirms_and_staff_see_the_outcome(
     expect(page.locator("svg.paper polyline")).to_have_count(1)
     expect(page.locator(".report")).to_contain_text("Confirm MI")
     expect(page.locator(".report")).to_contain_text("tiny-1")
-    shot(page, "11-report")
+    shot(page, "13-report")
     page.emulate_media(media="print")
     expect(page.locator("header.top")).to_be_hidden()
-    shot(page, "12-report-print")
+    shot(page, "14-report-print")
     page.emulate_media(media="screen")
     log_out(page)
 
@@ -150,13 +157,13 @@ def test_staff_upload_a_doctor_confirms_and_staff_see_the_outcome(
     page.goto(f"/recordings/{signal_id}/")
     expect(page.locator("[data-outcome]")).to_contain_text("Confirm MI")
     expect(page.locator("[data-outcome]")).to_contain_text("doctor_a")
-    shot(page, "13-staff-see-outcome")
+    shot(page, "15-staff-see-outcome")
     page.set_viewport_size(TABLET)
     expect(page.locator("[data-ecg-viewer]")).to_have_attribute("data-loaded", "true")
     assert page.evaluate("document.documentElement.scrollWidth") <= TABLET["width"]
-    shot(page, "14-tablet-recording")
+    shot(page, "16-tablet-recording")
     page.goto("/")
-    shot(page, "15-tablet-dashboard")
+    shot(page, "17-tablet-dashboard")
 
     assert ECGRecording.objects.filter(status="done").count() == 2
     assert page.js_errors == []

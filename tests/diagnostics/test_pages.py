@@ -57,3 +57,112 @@ def test_the_status_fragment_polls_while_queued_and_reloads_when_done(client, st
 def test_the_dashboard_lists_pending_and_flagged_cases(client, doctor_a, done_recording):
     page = client_for(client, doctor_a).get(reverse("dashboard")).content.decode()
     assert "Flagged MI awaiting review" in page and done_recording.patient.display_name in page
+
+
+# --- viewer data, review page and report -------------------------------------------------
+
+
+def test_the_envelope_keeps_each_buckets_extremes_on_fixed_boundaries():
+    import numpy as np
+
+    from diagnostics.plots import envelope
+
+    values = np.sin(np.arange(100_000) / 37.0).astype(np.float32) * np.linspace(0.5, 2, 100_000, dtype=np.float32)
+    data = envelope(values, start=12_345, end=52_345, px=500)
+    step = data["step"]
+    assert step == 128 and data["start"] % step == 0 and data["start"] <= 12_345
+    assert data["start"] + step * len(data["min"]) >= 52_345
+    i = 7
+    bucket = values[data["start"] + i * step : data["start"] + (i + 1) * step]
+    assert data["min"][i] == pytest.approx(float(bucket.min()), abs=1e-4)
+    assert data["max"][i] == pytest.approx(float(bucket.max()), abs=1e-4)
+    raw = envelope(values, start=10, end=410, px=500)
+    assert raw["step"] == 1 and raw["max"] is None and len(raw["min"]) == 400
+
+
+@pytest.fixture
+def signal_recording(staff_a, patient_a, active_models):
+    """The first 20 s of MIT-BIH record 100 uploaded as a CSV signal and classified."""
+    import numpy as np
+
+    from diagnostics.signals import parse_signal_upload
+    from mlmodels.readers import read_wfdb
+
+    from ..data import mitdb_dir
+
+    lead = read_wfdb(mitdb_dir() / "100").leads["MLII"][: 20 * 360]
+    data = ("MLII\n" + "\n".join(f"{v:.3f}" for v in lead) + "\n").encode()
+    parsed, stored, name = parse_signal_upload({"100.csv": data}, fs=360.0, lead=None)
+    recording = services.recording_submit(user=staff_a, patient=patient_a, parsed=parsed, data=stored, filename=name)
+    services.recording_classify(recording_id=recording.pk, claim_token="t")
+    recording.refresh_from_db()
+    recording.lead_values = np.round(lead, 3)
+    return recording
+
+
+@pytest.mark.django_db
+def test_the_signal_endpoint_returns_a_min_max_envelope_and_the_beats_in_the_window(client, staff_a, signal_recording):
+    client_for(client, staff_a)
+    url = reverse("recording-signal", args=[signal_recording.pk])
+    data = client.get(url, {"start": 0, "end": 7200, "px": 100}).json()
+    assert data["fs"] == 360.0 and data["samples"] == 7200 and data["lead"] == "MLII" and data["units"] is None
+    assert data["step"] == 128 and len(data["min"]) == 57
+    assert data["max"][3] == pytest.approx(signal_recording.lead_values[384:512].max(), abs=1e-3)
+    positions = list(signal_recording.beats.order_by("position").values_list("position", flat=True))
+    assert data["beats"]["position"] == positions and set(data["beats"]["class"]) <= set("NSVFQ")
+    window = client.get(url, {"start": 1000, "end": 2000, "px": 2000}).json()
+    assert window["step"] == 1 and window["max"] is None and len(window["min"]) == 1000
+    assert window["beats"]["position"] == [p for p in positions if 1000 <= p < 2000]
+
+
+@pytest.mark.django_db
+def test_a_beats_probabilities_and_model_input_come_as_json(client, staff_a, done_recording):
+    data = client_for(client, staff_a).get(reverse("beat-data", args=[done_recording.pk, 4])).json()
+    beat = done_recording.beats.get(index=4)
+    assert data["class"] == beat.aami_class and data["count"] == 120 and len(data["values"]) == 187
+    assert data["probabilities"]["N"] == pytest.approx(beat.p_n, abs=1e-4)
+    assert client.get(reverse("beat-data", args=[done_recording.pk, 120])).status_code == 404
+    assert client.get(reverse("recording-signal", args=[done_recording.pk])).status_code == 404  # beat file
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "route, staff, doctor, other_clinic",
+    [
+        ("recording-signal", 404, 404, 404),  # a beat file has no continuous signal
+        ("beat-data", 200, 200, 404),
+        ("recording-review", 403, 200, 403),
+        ("recording-report", 200, 200, 404),
+    ],
+)
+def test_viewer_review_and_report_routes_are_clinic_scoped_and_role_checked(
+    client, staff_a, doctor_a, staff_b, done_recording, route, staff, doctor, other_clinic
+):
+    args = [done_recording.pk, 0] if route == "beat-data" else [done_recording.pk]
+    url = reverse(route, args=args)
+    assert client.get(url).status_code == 302  # anonymous: to the login page
+    for user, expected in ((staff_a, staff), (doctor_a, doctor), (staff_b, other_clinic)):
+        client.force_login(user)
+        assert client.get(url).status_code == expected, (user.username, url)
+
+
+@pytest.mark.django_db
+def test_the_review_page_shows_the_score_earlier_recordings_and_records_a_decision(client, doctor_a, done_recording):
+    client_for(client, doctor_a)
+    url = reverse("recording-review", args=[done_recording.pk])
+    page = client.get(url).content.decode()
+    assert 'role="meter"' in page and "data-ecg-viewer" in page and "first recording" in page
+    response = client.post(
+        reverse("review-create", args=[done_recording.diagnosis.pk]), {"decision": "confirm", "note": "ST up", "next": "review"}
+    )
+    assert response["Location"] == url
+    page = client.get(url).content.decode()
+    assert "Confirm MI</strong> by doctor_a" in page and "ST up" in page
+
+
+@pytest.mark.django_db
+def test_the_report_names_patient_versions_reviewer_and_decision(client, staff_a, doctor_a, done_recording):
+    services.review_create(user=doctor_a, diagnosis=done_recording.diagnosis, decision="reject", note="artefact")
+    page = client_for(client, staff_a).get(reverse("recording-report", args=[done_recording.pk])).content.decode()
+    for text in ("Meyer, Anna", "A-0001", "tiny-1", "tiny-high", "Reject (no MI)", "doctor_a", "artefact", '<svg viewBox'):
+        assert text in page, text
