@@ -1,0 +1,236 @@
+import json
+
+import numpy as np
+import pytest
+
+from api.models import IdempotencyRecord
+from diagnostics.models import ECGRecording
+
+from ..helpers import beat_csv, beat_rows, upload
+from .conftest import classify_by_hand, submit_beats
+
+pytestmark = pytest.mark.django_db
+URL = "/api/v1/recordings"
+
+
+@pytest.fixture
+def api(api_as, staff_a):
+    return api_as(staff_a)
+
+
+def assert_refused(response, status: int, code: str, *fragments: str, field: str | None = None):
+    assert response.status_code == status, response.content[:500]
+    error = response.json()["error"]
+    assert error["code"] == code
+    for fragment in fragments:
+        assert fragment in error["message"]
+    if field:
+        assert error["field"] == field
+    assert ECGRecording.objects.count() == 0
+
+
+def ecg_like(seconds: float = 20, fs: float = 360) -> list[float]:
+    """A crude ECG: a sharp R wave every 0.8 s on a flat baseline (mV)."""
+    t = np.arange(int(seconds * fs)) / fs
+    phase = (t % 0.8) / 0.8
+    return (1.2 * np.exp(-((phase - 0.3) ** 2) / 0.0004) - 0.1).round(4).tolist()
+
+
+def test_it_accepts_json_beats_and_queues_them(api, patient_a):
+    response = api.post(URL, {"patient": patient_a.pk, "kind": "beats", "beats": beat_rows(7).tolist()}, format="json")
+    assert response.status_code == 201, response.content
+    recording = ECGRecording.objects.get()
+    assert response["Location"] == f"/api/v1/recordings/{recording.pk}"
+    assert (recording.status, recording.kind, recording.input_beat_count, recording.input_format) == ("queued", "beats", 7, "json")
+    assert response.json()["status"] == "queued" and response.json()["diagnosis"] is None
+
+
+def test_it_names_row_and_column_of_a_bad_json_beat(api, patient_a):
+    rows = beat_rows(5).tolist()
+    rows[3] = rows[3][:186]
+    response = api.post(URL, {"patient": patient_a.pk, "kind": "beats", "beats": rows}, format="json")
+    assert_refused(response, 400, "invalid_upload", "row 4 has 186 values", field="beats")
+
+
+def test_it_refuses_a_json_beat_value_that_is_not_a_number(api, patient_a):
+    rows = beat_rows(3).tolist()
+    rows[1][9] = "0.5"
+    response = api.post(URL, {"patient": patient_a.pk, "kind": "beats", "beats": rows}, format="json")
+    assert_refused(response, 400, "invalid_upload", "row 2, column 10")
+
+
+def test_it_refuses_beats_outside_0_1(api, patient_a):
+    rows = beat_rows(3).tolist()
+    rows[2][0] = 7.5
+    response = api.post(URL, {"patient": patient_a.pk, "kind": "beats", "beats": rows}, format="json")
+    assert_refused(response, 400, "invalid_upload", "row 3, column 1", "outside 0–1")
+
+
+def test_it_refuses_too_many_beats_with_413(api, patient_a, settings):
+    settings.ECG_MAX_BEAT_ROWS = 5
+    response = api.post(URL, {"patient": patient_a.pk, "kind": "beats", "beats": beat_rows(6).tolist()}, format="json")
+    assert_refused(response, 413, "payload_too_large", "at most 5")
+
+
+def test_it_refuses_a_body_over_the_upload_limit_with_413(api, patient_a, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 10_000
+    response = api.post(URL, {"patient": patient_a.pk, "kind": "beats", "beats": beat_rows(20).tolist()}, format="json")
+    assert_refused(response, 413, "payload_too_large")
+
+
+def test_it_accepts_a_json_signal(api, patient_a):
+    response = api.post(URL, {"patient": patient_a.pk, "kind": "signal", "fs": 360, "signal": ecg_like()}, format="json")
+    assert response.status_code == 201, response.content
+    recording = ECGRecording.objects.get()
+    assert (recording.kind, recording.sampling_rate, recording.sample_count, recording.input_format) == ("signal", 360.0, 7200, "json")
+
+
+def test_it_accepts_several_named_leads_and_analyses_the_one_named(api, patient_a):
+    leads = {"V5": ecg_like(), "MLII": ecg_like(), "V1": ecg_like()}
+    response = api.post(URL, {"patient": patient_a.pk, "kind": "signal", "fs": 360, "leads": leads, "lead": "v1"}, format="json")
+    assert response.status_code == 201, response.content
+    assert ECGRecording.objects.get().lead == "V1"
+
+
+def test_a_json_signal_needs_its_sampling_rate(api, patient_a):
+    response = api.post(URL, {"patient": patient_a.pk, "kind": "signal", "signal": ecg_like()}, format="json")
+    assert_refused(response, 400, "validation_error", "sampling rate", field="fs")
+
+
+def test_it_refuses_leads_of_different_lengths(api, patient_a):
+    leads = {"I": ecg_like(), "II": ecg_like()[:-10]}
+    response = api.post(URL, {"patient": patient_a.pk, "kind": "signal", "fs": 360, "leads": leads}, format="json")
+    assert_refused(response, 400, "invalid_upload", "different lengths")
+
+
+def test_it_accepts_a_multipart_beat_csv(api, patient_a):
+    response = api.post(URL, {"patient": patient_a.pk, "kind": "beats", "file": upload("b.csv", beat_csv(9, header=True))}, format="multipart")
+    assert response.status_code == 201, response.content
+    assert ECGRecording.objects.get().input_beat_count == 9
+
+
+def test_it_accepts_a_multipart_csv_signal_with_its_rate(api, patient_a):
+    csv = ("MLII\n" + "\n".join(str(v) for v in ecg_like())).encode()
+    response = api.post(URL, {"patient": patient_a.pk, "kind": "signal", "fs": "360", "file": upload("s.csv", csv)}, format="multipart")
+    assert response.status_code == 201, response.content
+    assert ECGRecording.objects.get().lead == "MLII"
+
+
+def test_it_refuses_a_beat_file_with_the_wrong_extension_with_415(api, patient_a):
+    response = api.post(URL, {"patient": patient_a.pk, "kind": "beats", "file": upload("b.pdf", b"%PDF-1.4")}, format="multipart")
+    assert_refused(response, 415, "unsupported_media_type", ".pdf")
+
+
+def test_it_refuses_an_xlsx_that_is_not_one_with_415(api, patient_a):
+    response = api.post(URL, {"patient": patient_a.pk, "kind": "beats", "file": upload("b.xlsx", beat_csv(2))}, format="multipart")
+    assert_refused(response, 415, "unsupported_media_type")
+
+
+def test_it_refuses_a_request_body_in_an_unknown_format_with_415(api, patient_a):
+    response = api.post(URL, "patient=1", content_type="text/plain")
+    assert_refused(response, 415, "unsupported_media_type")
+
+
+def test_it_refuses_malformed_json_with_400(api):
+    response = api.post(URL, '{"patient": 1,', content_type="application/json")
+    assert_refused(response, 400, "parse_error")
+
+
+def test_a_patient_of_another_clinic_is_404(api, patient_b):
+    response = api.post(URL, {"patient": patient_b.pk, "kind": "beats", "beats": beat_rows(2).tolist()}, format="json")
+    assert_refused(response, 404, "not_found")
+
+
+def test_the_same_idempotency_key_and_body_return_the_same_recording(api, patient_a):
+    body = {"patient": patient_a.pk, "kind": "beats", "beats": beat_rows(3).tolist()}
+    first = api.post(URL, body, format="json", HTTP_IDEMPOTENCY_KEY="k-123")
+    again = api.post(URL, json.dumps(body, indent=2), content_type="application/json", HTTP_IDEMPOTENCY_KEY="k-123")
+    assert first.status_code == again.status_code == 201
+    assert first.json()["id"] == again.json()["id"]
+    assert again["Idempotent-Replayed"] == "true"
+    assert ECGRecording.objects.count() == 1 and IdempotencyRecord.objects.count() == 1
+
+
+def test_the_same_idempotency_key_with_another_body_is_409(api, patient_a):
+    api.post(URL, {"patient": patient_a.pk, "kind": "beats", "beats": beat_rows(3).tolist()}, format="json", HTTP_IDEMPOTENCY_KEY="k-1")
+    response = api.post(URL, {"patient": patient_a.pk, "kind": "beats", "beats": beat_rows(4).tolist()}, format="json", HTTP_IDEMPOTENCY_KEY="k-1")
+    assert response.status_code == 409
+    assert response.json()["error"]["code"] == "idempotency_key_reused"
+    assert ECGRecording.objects.count() == 1
+
+
+def test_idempotency_holds_for_multipart_uploads(api, patient_a):
+    def send():
+        return api.post(URL, {"patient": patient_a.pk, "kind": "beats", "file": upload("b.csv", beat_csv(4))}, format="multipart", HTTP_IDEMPOTENCY_KEY="m-1")
+
+    assert send().json()["id"] == send().json()["id"]
+    assert ECGRecording.objects.count() == 1
+
+
+def test_idempotency_keys_belong_to_their_user(api, api_as, doctor_a, patient_a):
+    body = {"patient": patient_a.pk, "kind": "beats", "beats": beat_rows(3).tolist()}
+    a = api.post(URL, body, format="json", HTTP_IDEMPOTENCY_KEY="shared")
+    b = api_as(doctor_a).post(URL, body, format="json", HTTP_IDEMPOTENCY_KEY="shared")
+    assert a.json()["id"] != b.json()["id"]
+
+
+def test_a_refused_upload_does_not_use_up_its_idempotency_key(api, patient_a):
+    bad = api.post(URL, {"patient": patient_a.pk, "kind": "beats", "beats": [[0.1] * 5]}, format="json", HTTP_IDEMPOTENCY_KEY="k")
+    good = api.post(URL, {"patient": patient_a.pk, "kind": "beats", "beats": beat_rows(2).tolist()}, format="json", HTTP_IDEMPOTENCY_KEY="k")
+    assert (bad.status_code, good.status_code) == (400, 201)
+
+
+def test_the_list_filters_by_patient_status_and_date(api, staff_a, patient_a, active_models):
+    from ..factories import PatientFactory
+
+    other = PatientFactory(clinic=patient_a.clinic)
+    done = submit_beats(staff_a, patient_a)
+    classify_by_hand(done, active_models)
+    submit_beats(staff_a, other)
+    assert api.get(URL).json()["count"] == 2
+    assert [r["id"] for r in api.get(URL, {"patient": patient_a.pk}).json()["results"]] == [done.pk]
+    assert [r["id"] for r in api.get(URL, {"status": "done"}).json()["results"]] == [done.pk]
+    assert api.get(URL, {"created_after": "2000-01-01", "created_before": "2999-12-31"}).json()["count"] == 2
+    assert api.get(URL, {"created_before": "2000-01-01T00:00:00Z"}).json()["count"] == 0
+    assert api.get(URL, {"created_after": "yesterday"}).status_code == 400
+    assert api.get(URL, {"status": "finished"}).status_code == 400
+
+
+def test_a_done_recording_shows_its_diagnosis(api, done_recording):
+    body = api.get(f"{URL}/{done_recording.pk}").json()
+    assert body["status"] == "done"
+    diagnosis = body["diagnosis"]
+    assert diagnosis["beat_count"] == 6 and diagnosis["classes"]["N"]["count"] == 2 and diagnosis["mi_flag"] is True
+    assert diagnosis["mi_model"]["version"] == "tiny-high"
+
+
+def test_polling_with_the_etag_answers_304_until_something_changes(api, done_recording, doctor_a):
+    from diagnostics.services import review_create
+
+    first = api.get(f"{URL}/{done_recording.pk}")
+    etag = first["ETag"]
+    unchanged = api.get(f"{URL}/{done_recording.pk}", HTTP_IF_NONE_MATCH=etag)
+    assert unchanged.status_code == 304 and unchanged["ETag"] == etag and not unchanged.content
+    review_create(user=doctor_a, diagnosis=done_recording.diagnosis, decision="confirm")
+    changed = api.get(f"{URL}/{done_recording.pk}", HTTP_IF_NONE_MATCH=etag)
+    assert changed.status_code == 200 and changed["ETag"] != etag
+    assert changed.json()["diagnosis"]["latest_review"]["decision"] == "confirm"
+
+
+def test_beats_are_paginated(api, done_recording):
+    page = api.get(f"{URL}/{done_recording.pk}/beats", {"page_size": 4}).json()
+    assert page["count"] == 6 and len(page["results"]) == 4 and page["next"]
+    beat = page["results"][0]
+    assert beat["index"] == 0 and beat["aami_class"] == "N" and set(beat["probabilities"]) == set("NSVFQ")
+    assert api.get(f"{URL}/{done_recording.pk}/beats", {"page": 99}).status_code == 404
+
+
+def test_fhir_of_a_recording_not_yet_done_is_409(api, staff_a, patient_a):
+    recording = submit_beats(staff_a, patient_a)
+    response = api.get(f"{URL}/{recording.pk}/fhir")
+    assert response.status_code == 409 and response.json()["error"]["code"] == "not_ready"
+
+
+def test_an_id_too_large_for_the_database_is_404(api):
+    assert api.get(f"{URL}/99999999999999999999").status_code == 404
+    assert api.get(URL, {"patient": "99999999999999999999"}).status_code == 400
