@@ -1,0 +1,129 @@
+import hashlib
+from datetime import timedelta
+
+import pytest
+from django.core.management import call_command
+from django.utils import timezone
+from rest_framework.test import APIClient
+
+from api.models import ApiToken
+from api.services import api_token_create, api_token_revoke
+
+pytestmark = pytest.mark.django_db
+URL = "/api/v1/patients"
+
+
+def with_token(secret: str) -> APIClient:
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {secret}")
+    return client
+
+
+def test_a_token_is_stored_only_as_a_hash(staff_a):
+    token, secret = api_token_create(user=staff_a)
+    assert secret.startswith(token.prefix + ".")
+    assert token.key_hash == hashlib.sha256(secret.encode()).hexdigest()
+    assert secret not in str(ApiToken.objects.filter(pk=token.pk).values().get())
+
+
+def test_a_valid_token_authenticates_and_records_its_use(staff_a):
+    token, secret = api_token_create(user=staff_a)
+    assert with_token(secret).get(URL).status_code == 200
+    token.refresh_from_db()
+    assert token.last_used_at is not None
+
+
+@pytest.mark.parametrize("header", ["Token", "Token a b", "Token nonsense", "Token 0123abcd.wrong", "Token \u00e9t\u00e9"])
+def test_a_bad_token_is_401(staff_a, header):
+    api_token_create(user=staff_a)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=header)
+    response = client.get(URL)
+    assert response.status_code == 401
+    assert response["WWW-Authenticate"] == "Token"
+    assert response.json()["error"]["code"] in {"authentication_failed", "not_authenticated"}
+
+
+def test_a_token_with_the_right_prefix_but_wrong_secret_is_401(staff_a):
+    token, secret = api_token_create(user=staff_a)
+    assert with_token(secret[:-2] + "xx").get(URL).status_code == 401
+
+
+def test_a_revoked_token_is_401(staff_a):
+    token, secret = api_token_create(user=staff_a)
+    api_token_revoke(token=token)
+    assert with_token(secret).get(URL).status_code == 401
+
+
+def test_an_expired_token_is_401(staff_a):
+    _token, secret = api_token_create(user=staff_a, expires_at=timezone.now() - timedelta(seconds=1))
+    response = with_token(secret).get(URL)
+    assert response.status_code == 401 and "expired" in response.json()["error"]["message"]
+
+
+def test_a_deactivated_users_token_is_401(staff_a):
+    _token, secret = api_token_create(user=staff_a)
+    staff_a.is_active = False
+    staff_a.save()
+    assert with_token(secret).get(URL).status_code == 401
+
+
+def test_anonymous_calls_get_401_not_a_login_redirect(client):
+    response = client.get(URL)
+    assert response.status_code == 401
+    assert "Location" not in response
+
+
+def test_a_browser_session_is_accepted(client, staff_a):
+    client.force_login(staff_a)
+    assert client.get(URL).status_code == 200
+
+
+def test_the_command_prints_a_working_token_once(staff_a, capsys):
+    call_command("create_api_token", "--user", "staff_a", "--expires-days", "3")
+    secret = capsys.readouterr().out.strip()
+    token = ApiToken.objects.get()
+    assert token.expires_at > timezone.now() + timedelta(days=2)
+    assert with_token(secret).get(URL).status_code == 200
+
+
+def test_the_command_refuses_an_unknown_user(db):
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError, match="no user named 'ghost'"):
+        call_command("create_api_token", "--user", "ghost")
+
+
+def test_requests_beyond_the_tokens_rate_are_429(staff_a, monkeypatch):
+    from django.core.cache import cache
+
+    from api.throttling import TokenRateThrottle
+
+    cache.clear()
+    monkeypatch.setattr(TokenRateThrottle, "THROTTLE_RATES", {"api": "3/minute"})
+    first, second = with_token(api_token_create(user=staff_a)[1]), with_token(api_token_create(user=staff_a)[1])
+    assert [first.get(URL).status_code for _ in range(4)] == [200, 200, 200, 429]
+    assert second.get(URL).status_code == 200  # each token has its own budget
+    response = first.get(URL)
+    assert response.json()["error"]["code"] == "throttled" and "Retry-After" in response
+    cache.clear()
+
+
+def test_an_admin_creates_a_token_in_the_admin_and_sees_it_once(client, admin_a, staff_a):
+    client.force_login(admin_a)
+    response = client.post(
+        "/admin/api/apitoken/add/", {"user": staff_a.pk, "name": "HIS", "expires_at_0": "", "expires_at_1": "", "webhook_url": ""}, follow=True
+    )
+    assert response.status_code == 200
+    token = ApiToken.objects.get()
+    shown = [str(m) for m in response.context["messages"]]
+    secret = next(m.split("The new token is ")[1].split(" ")[0] for m in shown if "The new token is" in m)
+    assert token.user == staff_a and token.created_by == admin_a
+    assert with_token(secret).get(URL).status_code == 200
+
+
+def test_an_admin_revokes_tokens_in_the_admin(client, admin_a, staff_a):
+    token, secret = api_token_create(user=staff_a)
+    client.force_login(admin_a)
+    client.post("/admin/api/apitoken/", {"action": "revoke", "_selected_action": [token.pk]})
+    assert with_token(secret).get(URL).status_code == 401

@@ -1,0 +1,83 @@
+"""GET /recordings/{id}/fhir: a FHIR R4 Bundle that validates with fhir.resources (its R4B models, R4's technical correction)."""
+
+import numpy as np
+import pytest
+from fhir.resources.R4B.bundle import Bundle
+from fhir.resources.R4B.diagnosticreport import DiagnosticReport
+from fhir.resources.R4B.observation import Observation
+from fhir.resources.R4B.patient import Patient as FhirPatient
+
+from diagnostics.models import ECGRecording
+
+from .conftest import classify_by_hand
+from .test_recordings import ecg_like
+
+pytestmark = pytest.mark.django_db
+MDC = "urn:oid:2.16.840.1.113883.6.24"
+MODELS = {"Bundle": Bundle, "DiagnosticReport": DiagnosticReport, "Observation": Observation, "Patient": FhirPatient}
+
+
+def fetch_valid_bundle(api, recording) -> dict:
+    response = api.get(f"/api/v1/recordings/{recording.pk}/fhir")
+    assert response.status_code == 200, response.content[:500]
+    data = response.json()
+    Bundle.model_validate(data)
+    for entry in data["entry"]:
+        MODELS[entry["resource"]["resourceType"]].model_validate(entry["resource"])
+    return data
+
+
+def resources(data, kind):
+    return [e["resource"] for e in data["entry"] if e["resource"]["resourceType"] == kind]
+
+
+def by_code(observations, code):
+    return next(o for o in observations if any(c["code"] == code for c in o["code"]["coding"]))
+
+
+def test_a_beat_recording_exports_report_counts_mi_and_the_beat_windows(api_as, staff_a, done_recording):
+    data = fetch_valid_bundle(api_as(staff_a), done_recording)
+    assert data["type"] == "collection"
+    (report,) = resources(data, "DiagnosticReport")
+    observations = resources(data, "Observation")
+    assert report["status"] == "final" and report["code"]["coding"][0]["code"] == "11524-6"
+    full_urls = {e["fullUrl"] for e in data["entry"]}
+    assert all(r["reference"] in full_urls for r in report["result"]) and len(report["result"]) == len(observations)
+    assert by_code(observations, "beat-count-N")["valueQuantity"]["value"] == 2
+    assert by_code(observations, "beat-count-V")["valueQuantity"]["value"] == 1
+    assert by_code(observations, "mi-score")["valueQuantity"]["value"] == pytest.approx(0.9)
+    assert by_code(observations, "mi-flag")["valueBoolean"] is True
+    waveform = by_code(observations, "131328")
+    sampled = waveform["component"][0]["valueSampledData"]
+    assert sampled["dimensions"] == 1 and len(sampled["data"].split()) == 6 * 187
+    (patient,) = resources(data, "Patient")
+    assert patient["identifier"][0]["value"] == "A-0001"
+
+
+def test_a_signal_recording_exports_each_lead_as_sampled_data(api_as, staff_a, patient_a, active_models):
+    api = api_as(staff_a)
+    leads = {"MLII": ecg_like(10), "V5": ecg_like(10)}
+    created = api.post("/api/v1/recordings", {"patient": patient_a.pk, "kind": "signal", "fs": 360, "leads": leads}, format="json")
+    recording = ECGRecording.objects.get(pk=created.json()["id"])
+    classify_by_hand(recording, active_models, beats=np.zeros((4, 187), dtype=np.float32), mi_score=0.2, heart_rate=75.0)
+    data = fetch_valid_bundle(api, recording)
+    observations = resources(data, "Observation")
+    waveform = by_code(observations, "131328")
+    assert [c["code"]["coding"][0]["code"] for c in waveform["component"]] == ["131330", "131335"]
+    sampled = waveform["component"][0]["valueSampledData"]
+    assert sampled["period"] == pytest.approx(1000 / 360) and sampled["origin"]["unit"] == "mV"
+    values = np.array(sampled["data"].split(), dtype=float) * sampled["factor"]
+    assert np.allclose(values, leads["MLII"], atol=1e-3)
+    assert by_code(observations, "8867-4")["valueQuantity"]["value"] == 75.0
+    assert by_code(observations, "mi-flag")["valueBoolean"] is False
+
+
+def test_the_bundle_is_the_same_on_every_request_so_its_etag_holds(api_as, staff_a, done_recording):
+    api = api_as(staff_a)
+    first = api.get(f"/api/v1/recordings/{done_recording.pk}/fhir")
+    assert api.get(f"/api/v1/recordings/{done_recording.pk}/fhir", HTTP_IF_NONE_MATCH=first["ETag"]).status_code == 304
+
+
+def test_it_answers_as_fhir_json_when_asked(api_as, staff_a, done_recording):
+    response = api_as(staff_a).get(f"/api/v1/recordings/{done_recording.pk}/fhir", HTTP_ACCEPT="application/fhir+json")
+    assert response.status_code == 200 and response["Content-Type"] == "application/fhir+json"

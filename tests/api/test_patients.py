@@ -1,0 +1,84 @@
+import pytest
+
+from patients.models import Patient
+
+from ..factories import PatientFactory
+
+pytestmark = pytest.mark.django_db
+URL = "/api/v1/patients"
+
+
+@pytest.fixture
+def api(api_as, staff_a):
+    return api_as(staff_a)
+
+
+def test_it_searches_by_mrn_and_name(api, clinic_a, patient_a):
+    PatientFactory(clinic=clinic_a, mrn="A-0777", family_name="Okafor", given_name="Chidi")
+    assert [p["mrn"] for p in api.get(URL, {"search": "okaf"}).json()["results"]] == ["A-0777"]
+    assert [p["mrn"] for p in api.get(URL, {"search": "0001"}).json()["results"]] == ["A-0001"]
+    assert [p["mrn"] for p in api.get(URL, {"search": "anna meyer"}).json()["results"]] == ["A-0001"]
+
+
+def test_it_paginates(api, clinic_a):
+    PatientFactory.create_batch(5, clinic=clinic_a)
+    page = api.get(URL, {"page_size": 2, "page": 2}).json()
+    assert page["count"] == 5 and len(page["results"]) == 2 and page["previous"] and page["next"]
+
+
+def test_it_creates_a_patient_in_the_token_users_clinic(api, staff_a):
+    response = api.post(URL, {"mrn": " A-9 ", "family_name": "Lund", "sex": "female", "date_of_birth": "1950-02-03"}, format="json")
+    assert response.status_code == 201, response.content
+    patient = Patient.objects.get(mrn="A-9")
+    assert (patient.clinic_id, patient.created_by, patient.sex) == (staff_a.clinic_id, staff_a, "female")
+
+
+def test_a_taken_mrn_is_409(api, patient_a):
+    response = api.post(URL, {"mrn": "A-0001", "family_name": "Twin"}, format="json")
+    assert response.status_code == 409
+    assert response.json()["error"] == {
+        "code": "mrn_taken", "message": "Another patient of this clinic has this medical record number.", "field": "mrn"
+    }
+
+
+def test_the_same_mrn_in_another_clinic_is_fine(api, patient_b):
+    assert api.post(URL, {"mrn": patient_b.mrn, "family_name": "Other"}, format="json").status_code == 201
+
+
+def test_it_names_the_missing_field(api):
+    response = api.post(URL, {"mrn": "A-2"}, format="json")
+    assert response.status_code == 400
+    assert response.json()["error"]["field"] == "family_name"
+    assert response.json()["error"]["code"] == "validation_error"
+
+
+@pytest.mark.parametrize("body", [{"sex": "robot"}, {"date_of_birth": "2999-01-01"}, {"date_of_birth": "31.12.1950"}, {"mrn": "x" * 65}, {"mrn": "a\x00b"}])
+def test_it_refuses_invalid_values(api, body):
+    response = api.post(URL, {"mrn": "A-3", "family_name": "V", **body}, format="json")
+    assert response.status_code == 400
+    assert response.json()["error"]["field"] == next(iter(body))
+
+
+def test_it_updates_a_patient(api, patient_a, staff_a):
+    patient_a.created_by = staff_a
+    patient_a.save()
+    response = api.patch(f"{URL}/{patient_a.pk}", {"given_name": "Annika"}, format="json")
+    assert response.status_code == 200 and response.json()["given_name"] == "Annika"
+    response = api.put(f"{URL}/{patient_a.pk}", {"mrn": "A-0001", "family_name": "Meyer"}, format="json")
+    assert response.status_code == 200
+    patient_a.refresh_from_db()
+    assert (patient_a.given_name, patient_a.family_name) == ("", "Meyer")
+
+
+def test_changing_to_a_taken_mrn_is_409(api, clinic_a, patient_a):
+    other = PatientFactory(clinic=clinic_a, mrn="A-0002")
+    assert api.patch(f"{URL}/{other.pk}", {"mrn": "A-0001"}, format="json").status_code == 409
+
+
+def test_a_search_with_a_nul_character_is_400(api):
+    assert api.get(URL, {"search": "a\x00"}).status_code == 400
+
+
+def test_delete_is_not_allowed(api, patient_a):
+    response = api.delete(f"{URL}/{patient_a.pk}")
+    assert response.status_code == 405 and response.json()["error"]["code"] == "method_not_allowed"
