@@ -547,12 +547,23 @@
     var pps = PX_PER_MM * MM_PER_S * zoom / d.fs, x0 = 5 * PX_PER_MM * zoom;
     var unitPx = 2.5 * this.gain * PX_PER_MM; // 1.0 model unit = 25 mm at gain 10
     var zero = h - 30;
-    ctx.strokeStyle = TRACE; ctx.lineWidth = 1.5; ctx.lineJoin = "round"; ctx.beginPath();
-    for (var i = 0; i < d.values.length; i++) {
-      var x = x0 + i * pps, y = zero - d.values[i] * unitPx;
-      if (i === 0) ctx.moveTo(x, y); else ctx.lineTo(x, y);
+    // The beat format zero-pads after the beat: draw the padding faintly so it is not read as signal.
+    var end = d.values.length;
+    while (end > 1 && d.values[end - 1] === 0) end--;
+    function trace(from, to, colour, dash) {
+      ctx.strokeStyle = colour; ctx.lineWidth = 1.5; ctx.lineJoin = "round"; ctx.setLineDash(dash); ctx.beginPath();
+      for (var i = from; i < to; i++) {
+        var x = x0 + i * pps, y = zero - d.values[i] * unitPx;
+        if (i === from) ctx.moveTo(x, y); else ctx.lineTo(x, y);
+      }
+      ctx.stroke(); ctx.setLineDash([]);
     }
-    ctx.stroke();
+    trace(0, end, TRACE, []);
+    if (end < d.values.length) {
+      trace(end - 1, d.values.length, "#9aa3ad", [4, 4]);
+      ctx.fillStyle = "#5b636d"; ctx.font = "11px system-ui, sans-serif"; ctx.textBaseline = "bottom";
+      ctx.fillText("zero padding", x0 + (end + 2) * pps, zero - 4);
+    }
     var colour = COLOURS[d["class"]] || "#333";
     ctx.fillStyle = colour; ctx.font = "bold 13px system-ui, sans-serif"; ctx.textBaseline = "top";
     ctx.fillText(d["class"] + " · " + (NAMES[d["class"]] || ""), x0, 4);

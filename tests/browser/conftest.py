@@ -92,3 +92,28 @@ UNLABELLED_CONTROLS = """() => [...document.querySelectorAll('input:not([type=hi
 def assert_controls_labelled(page) -> None:
     """Every visible control has an accessible name (a label, aria-label or text)."""
     assert page.evaluate(UNLABELLED_CONTROLS) == []
+
+
+LOW_CONTRAST_TEXT = """() => {
+  const rgb = s => { const m = s.match(/[\\d.]+/g).map(Number); return {r: m[0], g: m[1], b: m[2], a: m.length > 3 ? m[3] : 1}; };
+  const lum = c => [c.r, c.g, c.b].map(v => { v /= 255; return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); })
+                                  .reduce((sum, v, i) => sum + v * [0.2126, 0.7152, 0.0722][i], 0);
+  const background = el => { for (; el; el = el.parentElement) { const c = rgb(getComputedStyle(el).backgroundColor); if (c.a > 0.9) return c; }
+                              return {r: 255, g: 255, b: 255, a: 1}; };
+  const bad = [];
+  for (const el of document.querySelectorAll('body *')) {
+    if (el.offsetParent === null || el.closest('button:disabled, .visually-hidden')) continue;
+    if (![...el.childNodes].some(n => n.nodeType === 3 && n.textContent.trim())) continue;
+    const style = getComputedStyle(el), fg = lum(rgb(style.color)), bg = lum(background(el));
+    const ratio = (Math.max(fg, bg) + 0.05) / (Math.min(fg, bg) + 0.05);
+    const size = parseFloat(style.fontSize), large = size >= 24 || (size >= 18.66 && parseInt(style.fontWeight) >= 700);
+    if (ratio < (large ? 3 : 4.5)) bad.push(`${el.tagName}.${el.className} ${ratio.toFixed(2)} "${el.textContent.trim().slice(0, 30)}"`);
+  }
+  return bad;
+}"""
+
+
+def assert_accessible(page) -> None:
+    """Labelled controls and text contrast of at least 4.5:1 (3:1 for large text), as WCAG AA asks."""
+    assert page.evaluate(UNLABELLED_CONTROLS) == []
+    assert page.evaluate(LOW_CONTRAST_TEXT) == []

@@ -9,7 +9,7 @@ from playwright.sync_api import expect
 from diagnostics.models import ECGRecording, Review
 
 from ..data import mitdb_dir
-from .conftest import TABLET, assert_controls_labelled, log_in, log_out
+from .conftest import TABLET, assert_accessible, log_in, log_out
 
 pytestmark = [pytest.mark.worker, pytest.mark.slow]
 DONE_TIMEOUT_MS = 150_000
@@ -38,6 +38,7 @@ def test_staff_upload_a_doctor_confirms_and_staff_see_the_outcome(
     shot(page, "01-login")
     log_in(page, "staff_a")
     expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()
+    assert_accessible(page)
     page.get_by_role("link", name="Patients", exact=True).click()
     page.get_by_role("link", name="New patient").click()
     page.get_by_label("Medical record number").fill("A-2041")
@@ -45,7 +46,7 @@ def test_staff_upload_a_doctor_confirms_and_staff_see_the_outcome(
     page.get_by_label("Given name").fill("Grace")
     page.get_by_label("Date of birth").fill("1958-03-14")
     page.get_by_label("Sex").select_option("female")
-    assert_controls_labelled(page)
+    assert_accessible(page)
     shot(page, "02-new-patient")
     page.get_by_role("button", name="Save").click()
     expect(page.get_by_role("heading", name="Okafor, Grace")).to_be_visible()
@@ -53,7 +54,7 @@ def test_staff_upload_a_doctor_confirms_and_staff_see_the_outcome(
     # The seed's beat file: status goes live to done; the viewer shows one beat at a time.
     page.get_by_role("link", name="Upload ECG").click()
     page.get_by_label("File(s)").set_input_files(str(seed_csv))
-    assert_controls_labelled(page)
+    assert_accessible(page)
     shot(page, "03-upload-beats")
     page.get_by_role("button", name="Upload and classify").click()
     expect(page.locator("#status")).to_be_visible()
@@ -63,7 +64,7 @@ def test_staff_upload_a_doctor_confirms_and_staff_see_the_outcome(
     page.get_by_role("button", name="Next beat").click()
     expect(page.locator("[data-readout]")).to_have_text("Beat 2 of 100")
     expect(page.locator("[data-info] .probs li")).to_have_count(6)  # five classes and MI
-    assert_controls_labelled(page)
+    assert_accessible(page)
     shot(page, "05-beat-file-recording-page")
     page.locator("[data-ecg-viewer]").screenshot(path=str(shot.dir / "06-beat-file-viewer.png"))
 
@@ -80,7 +81,7 @@ def test_staff_upload_a_doctor_confirms_and_staff_see_the_outcome(
     viewer = page.locator("[data-ecg-viewer]")
     expect(viewer.locator("[data-scale]")).to_have_text("25 mm/s · 10 mm/mV")
     expect(viewer.locator("[data-readout]")).to_contain_text("of 30:05")
-    assert_controls_labelled(page)
+    assert_accessible(page)
 
     # Click a beat mark on the canvas: its probabilities appear.
     canvas = viewer.locator("canvas.ecg")
@@ -119,12 +120,13 @@ def test_staff_upload_a_doctor_confirms_and_staff_see_the_outcome(
     # The doctor finds the flag on the dashboard and in the queue, and confirms it from the keyboard.
     log_in(page, "doctor_a")
     expect(page.locator("#flagged")).to_contain_text("Okafor, Grace")
+    assert_accessible(page)
     page.get_by_role("link", name="Review queue").click()
     page.get_by_role("row", name=re.compile(f"Recording {signal_id} ")).get_by_role("link", name="Review").click()
     expect(page.get_by_role("heading", name=re.compile("Review: Okafor, Grace"))).to_be_visible()
     expect(page.locator("[data-ecg-viewer]")).to_have_attribute("data-loaded", "true")
     expect(page.get_by_role("meter")).to_be_visible()
-    assert_controls_labelled(page)
+    assert_accessible(page)
     shot(page, "11-review-page")
     page.get_by_role("link", name="Go to decision").click()
     page.get_by_label("Confirm MI").focus()
@@ -145,6 +147,7 @@ def test_staff_upload_a_doctor_confirms_and_staff_see_the_outcome(
     expect(page.locator("svg.paper polyline")).to_have_count(1)
     expect(page.locator(".report")).to_contain_text("Confirm MI")
     expect(page.locator(".report")).to_contain_text("tiny-1")
+    assert_accessible(page)
     shot(page, "13-report")
     page.emulate_media(media="print")
     expect(page.locator("header.top")).to_be_hidden()
@@ -157,12 +160,14 @@ def test_staff_upload_a_doctor_confirms_and_staff_see_the_outcome(
     page.goto(f"/recordings/{signal_id}/")
     expect(page.locator("[data-outcome]")).to_contain_text("Confirm MI")
     expect(page.locator("[data-outcome]")).to_contain_text("doctor_a")
+    assert_accessible(page)
     shot(page, "15-staff-see-outcome")
     page.set_viewport_size(TABLET)
     expect(page.locator("[data-ecg-viewer]")).to_have_attribute("data-loaded", "true")
     assert page.evaluate("document.documentElement.scrollWidth") <= TABLET["width"]
     shot(page, "16-tablet-recording")
     page.goto("/")
+    assert_accessible(page)
     shot(page, "17-tablet-dashboard")
 
     assert ECGRecording.objects.filter(status="done").count() == 2
