@@ -106,25 +106,36 @@ def recordings_requeue_stale(*, older_than: timedelta) -> int:
     return len(ids)
 
 
-def _claim(recording_id: int, claim_token: str) -> bool:
-    """queued → processing, only if still queued (or abandoned by a dead worker)."""
+def _claim(recording_id: int, claim_token: str, max_attempts: int = 3) -> bool:
+    """queued → processing, only if still queued (or abandoned by a dead worker).
+
+    A recording whose earlier attempts all died (a crash that takes the worker down) is
+    marked failed instead of being claimed again, so redelivery is bounded.
+    """
     now = timezone.now()
     lease = now - timedelta(seconds=settings.ECG_PROCESSING_LEASE_SECONDS)
-    claimable = Q(status=ECGRecording.Status.QUEUED) | Q(
-        status=ECGRecording.Status.PROCESSING, claimed_at__lt=lease
-    ) | Q(status=ECGRecording.Status.PROCESSING, claim_token=claim_token)
-    updated = (
-        ECGRecording.objects.filter(claimable, pk=recording_id)
-        .update(
-            status=ECGRecording.Status.PROCESSING,
-            claim_token=claim_token,
-            claimed_at=now,
-            started_at=now,
-            attempts=F("attempts") + 1,
-            progress_done=0,
-            error_message="",
-        )
+    claimable = ECGRecording.objects.filter(
+        Q(status=ECGRecording.Status.QUEUED)
+        | Q(status=ECGRecording.Status.PROCESSING, claimed_at__lt=lease)
+        | Q(status=ECGRecording.Status.PROCESSING, claim_token=claim_token),
+        pk=recording_id,
     )
+    updated = claimable.filter(attempts__lt=max_attempts).update(
+        status=ECGRecording.Status.PROCESSING,
+        claim_token=claim_token,
+        claimed_at=now,
+        started_at=now,
+        attempts=F("attempts") + 1,
+        progress_done=0,
+        error_message="",
+    )
+    if updated == 0:
+        claimable.filter(attempts__gte=max_attempts).update(
+            status=ECGRecording.Status.FAILED,
+            error_message=f"Gave up after {max_attempts} attempts; the analysis kept crashing. "
+            "Check the file, or contact support.",
+            finished_at=now,
+        )
     return updated == 1
 
 
@@ -146,12 +157,9 @@ def recording_classify(*, recording_id: int, claim_token: str, max_attempts: int
     heartbeat, mi = models.get(ModelVersion.Task.HEARTBEAT), models.get(ModelVersion.Task.MI)
     if heartbeat is None or mi is None:
         return "waiting-for-models"  # stays queued; activation re-enqueues it
-    if not _claim(recording_id, claim_token):
+    if not _claim(recording_id, claim_token, max_attempts):
         return "not-claimed"
     recording = ECGRecording.objects.get(pk=recording_id)
-    if recording.attempts > max_attempts:
-        _fail(recording_id, claim_token, f"Gave up after {max_attempts} attempts; the analysis kept crashing.")
-        return "failed"
     try:
         beats, positions, heart_rate = _load_input(recording)
     except (ingestion.UploadError, SignalError) as exc:

@@ -7,6 +7,13 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ecgsite.settings")
 app = Celery("ecgsite")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
-app.conf.beat_schedule = {
-    "requeue-stale-recordings": {"task": "diagnostics.tasks.requeue_stale_recordings", "schedule": 300.0},
-}
+
+
+@app.on_after_finalize.connect
+def _schedule_sweep(sender, **kwargs):
+    from django.conf import settings
+
+    sender.add_periodic_task(
+        float(settings.ECG_SWEEP_INTERVAL_SECONDS), sender.signature("diagnostics.tasks.requeue_stale_recordings"),
+        name="requeue-stale-recordings",
+    )

@@ -226,16 +226,21 @@ CELERY_RESULT_BACKEND = None
 CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_QUEUE", "ecg")
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     # A message whose worker died is redelivered after this many seconds.
-    "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 900, minimum=10),
+    "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 900, minimum=1),
 }
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# An upload must not hang while the broker is down: the recording stays queued and the sweep
+# enqueues it again once the broker is back.
+CELERY_BROKER_CONNECTION_TIMEOUT = 3
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0.2, "interval_step": 0.5, "interval_max": 1.0}
+ECG_SWEEP_INTERVAL_SECONDS = env_int("ECG_SWEEP_INTERVAL_SECONDS", 300, minimum=1)
 
 # Upload limits (documented in the README).
 ECG_MAX_UPLOAD_BYTES = env_int("ECG_MAX_UPLOAD_BYTES", 25 * 1024 * 1024, minimum=1024)
 ECG_MAX_BEAT_ROWS = env_int("ECG_MAX_BEAT_ROWS", 20_000, minimum=1)
 ECG_MAX_SIGNAL_SECONDS = env_int("ECG_MAX_SIGNAL_SECONDS", 26 * 3600, minimum=10)
 # A recording claimed longer ago than this is considered abandoned by a dead worker.
-ECG_PROCESSING_LEASE_SECONDS = env_int("ECG_PROCESSING_LEASE_SECONDS", 900, minimum=10)
+ECG_PROCESSING_LEASE_SECONDS = env_int("ECG_PROCESSING_LEASE_SECONDS", 900, minimum=1)
 ECG_INFERENCE_BATCH_SIZE = env_int("ECG_INFERENCE_BATCH_SIZE", 1024, minimum=1)
 DATA_UPLOAD_MAX_MEMORY_SIZE = ECG_MAX_UPLOAD_BYTES + 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024

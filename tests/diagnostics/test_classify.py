@@ -87,7 +87,7 @@ def test_an_unreadable_stored_file_fails_with_a_reason(recording, active_models)
 @pytest.mark.django_db
 def test_a_recording_that_keeps_crashing_ends_failed(recording, active_models):
     ECGRecording.objects.filter(pk=recording.pk).update(attempts=3)
-    assert services.recording_classify(recording_id=recording.pk, claim_token="t9", max_attempts=3) == "failed"
+    assert services.recording_classify(recording_id=recording.pk, claim_token="t9", max_attempts=3) == "not-claimed"
     recording.refresh_from_db()
     assert recording.status == "failed" and "Gave up after 3 attempts" in recording.error_message
 

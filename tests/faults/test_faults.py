@@ -1,0 +1,134 @@
+"""Faults with the real services: a killed worker, a broker outage, a database restart, a crashing task.
+
+Each test drives a private stack (its own PostgreSQL cluster, Redis, gunicorn and Celery
+workers: tests/stack.py) over HTTP, so stopping or killing a service disturbs nothing else.
+"""
+
+import re
+import signal
+import time
+
+import pytest
+
+from ..data import mitdb_dir
+from ..helpers import beat_csv
+from ..stack import AppStack, new_root, wait_until
+
+pytestmark = pytest.mark.slow
+
+FAST_RECOVERY = {
+    "ECG_PROCESSING_LEASE_SECONDS": "8",
+    "CELERY_VISIBILITY_TIMEOUT": "10",
+    "ECG_SWEEP_INTERVAL_SECONDS": "3",
+}
+
+
+@pytest.fixture(scope="module")
+def stack(tiny_model_dir):
+    s = AppStack(new_root(), env=FAST_RECOVERY, web_workers=1)
+    try:
+        s.setup([(tiny_model_dir / "heartbeat.keras", "heartbeat", "tiny-1"), (tiny_model_dir / "mi-high.keras", "mi", "tiny-high")])
+        s.start_web()
+        yield s
+    finally:
+        s.stop()
+
+
+@pytest.fixture(scope="module")
+def staff(stack):
+    return stack.session("staff_a")
+
+
+@pytest.fixture(scope="module")
+def patient_id(stack):
+    return int(stack.sql("SELECT id FROM patients_patient WHERE mrn = 'A-1001'"))
+
+
+def recording_id(response) -> int:
+    assert response.status_code == 302, response.text[-500:]
+    return int(re.search(r"/recordings/(\d+)/", response.headers["Location"]).group(1))
+
+
+def status(stack, rid: int) -> str:
+    return stack.sql(f"SELECT status FROM diagnostics_ecgrecording WHERE id = {rid}")
+
+
+def wait_done(stack, rid: int, timeout: float = 120) -> str:
+    return wait_until(lambda: status(stack, rid) if status(stack, rid) in {"done", "failed"} else None, timeout, f"recording {rid} finished")
+
+
+def beat_rows(stack, rid: int) -> tuple[int, int]:
+    total = int(stack.sql(f"SELECT count(*) FROM diagnostics_beat WHERE recording_id = {rid}"))
+    distinct = int(stack.sql(f"SELECT count(DISTINCT index) FROM diagnostics_beat WHERE recording_id = {rid}"))
+    return total, distinct
+
+
+def wfdb_files(record: str) -> list[tuple[str, bytes]]:
+    return [(f"{record}.{ext}", (mitdb_dir() / f"{record}.{ext}").read_bytes()) for ext in ("hea", "dat")]
+
+
+def test_a_worker_killed_mid_task_completes_the_recording_exactly_once(stack, staff, patient_id):
+    worker = stack.start_worker(beat=True)
+    rid = recording_id(stack.upload(staff, patient_id, wfdb_files("208"), kind="signal"))
+    wait_until(lambda: status(stack, rid) == "processing", 60, "processing", interval=0.05)
+    stack.kill_worker(worker, signal.SIGKILL)
+    assert status(stack, rid) == "processing"
+    stack.start_worker(beat=True)
+    assert wait_done(stack, rid) == "done"
+    total, distinct = beat_rows(stack, rid)
+    assert total == distinct > 2900  # record 208 has 2,955 beats: all there, none twice
+    assert stack.sql(f"SELECT count(*) FROM diagnostics_diagnosis WHERE recording_id = {rid}") == "1"
+    assert int(stack.sql(f"SELECT attempts FROM diagnostics_ecgrecording WHERE id = {rid}")) >= 2
+
+
+def test_an_upload_while_redis_is_down_is_processed_when_it_returns(stack, staff, patient_id):
+    if not stack.workers:
+        stack.start_worker(beat=True)
+    stack.redis.stop()
+    started = time.time()
+    response = stack.upload(staff, patient_id, [("b.csv", beat_csv(25))])
+    assert time.time() - started < 30  # the upload does not hang on the broker
+    rid = recording_id(response)
+    assert status(stack, rid) == "queued"
+    time.sleep(2)
+    assert status(stack, rid) == "queued"
+    stack.redis.start()
+    assert wait_done(stack, rid, timeout=180) == "done"
+    assert beat_rows(stack, rid) == (25, 25)
+
+
+def test_the_app_and_the_worker_recover_from_a_database_restart(stack, staff, patient_id):
+    if not stack.workers:
+        stack.start_worker(beat=True)
+    first = recording_id(stack.upload(staff, patient_id, [("b.csv", beat_csv(5))]))
+    assert wait_done(stack, first) == "done"
+    stack.pg.restart()
+    page = wait_until(lambda: (r := staff.get(f"{stack.base_url}/recordings/{first}/", timeout=30)).ok and r, 60, "page after restart")
+    assert "Recording" in page.text
+    second = recording_id(stack.upload(staff, patient_id, [("b.csv", beat_csv(7))]))
+    assert wait_done(stack, second) == "done"
+    assert beat_rows(stack, second) == (7, 7)
+
+
+def test_a_task_that_always_crashes_ends_failed_after_bounded_attempts(stack, staff, patient_id):
+    if not stack.workers:
+        stack.start_worker(beat=True)
+    rid = recording_id(stack.upload(staff, patient_id, wfdb_files("203"), kind="signal"))
+    killed_attempts: set[int] = set()
+    deadline = time.time() + 300
+    while status(stack, rid) not in {"done", "failed"} and time.time() < deadline:
+        state, attempts = stack.sql(f"SELECT status || ',' || attempts FROM diagnostics_ecgrecording WHERE id = {rid}").split(",")
+        if state == "processing" and int(attempts) not in killed_attempts and stack.workers:
+            stack.kill_worker(stack.workers[0], signal.SIGKILL)  # the worker dies every time it runs the task
+            killed_attempts.add(int(attempts))
+            stack.start_worker(beat=True)
+        time.sleep(0.05)
+    kills = len(killed_attempts)
+    assert status(stack, rid) == "failed"
+    error = stack.sql(f"SELECT error_message FROM diagnostics_ecgrecording WHERE id = {rid}")
+    assert "Gave up after 3 attempts" in error
+    assert kills == 3
+    assert beat_rows(stack, rid) == (0, 0)
+    time.sleep(12)  # past the lease and a few sweeps: it is not picked up again
+    assert status(stack, rid) == "failed"
+    assert int(stack.sql(f"SELECT attempts FROM diagnostics_ecgrecording WHERE id = {rid}")) == 3
