@@ -37,10 +37,13 @@ class Lead:
 
 
 class _LRU:
-    """A small per-process cache, so panning does not re-parse the stored upload."""
+    """A small per-process cache, so panning does not re-parse the stored upload.
 
-    def __init__(self, size: int):
-        self.size, self.items, self.lock = size, OrderedDict(), threading.Lock()
+    Bounded by entries and by bytes (a 26-hour recording's lead is ~130 MB); the newest entry always stays.
+    """
+
+    def __init__(self, size: int, max_bytes: int):
+        self.size, self.max_bytes, self.items, self.lock = size, max_bytes, OrderedDict(), threading.Lock()
 
     def get(self, key, load):
         with self.lock:
@@ -50,13 +53,19 @@ class _LRU:
         value = load()
         with self.lock:
             self.items[key] = value
-            while len(self.items) > self.size:
+            while len(self.items) > 1 and (
+                len(self.items) > self.size or sum(_nbytes(v) for v in self.items.values()) > self.max_bytes
+            ):
                 self.items.popitem(last=False)
         return value
 
 
-_leads = _LRU(4)
-_beat_arrays = _LRU(8)
+def _nbytes(value) -> int:
+    return value.values.nbytes if isinstance(value, Lead) else getattr(value, "nbytes", 0)
+
+
+_leads = _LRU(4, 256 * 2**20)
+_beat_arrays = _LRU(8, 64 * 2**20)
 
 
 def _read_stored_signal(recording: ECGRecording, data: bytes) -> readers.Signal:

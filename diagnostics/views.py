@@ -7,6 +7,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
+from mlmodels.errors import SignalError
 from mlmodels.models import ModelVersion
 from mlmodels.selectors import active_model_versions
 from patients.selectors import patient_get
@@ -160,7 +161,10 @@ def recording_signal(request, recording_id: int):
     recording = selectors.recording_get(user=request.user, recording_id=recording_id)
     if recording.kind != ECGRecording.Kind.SIGNAL:
         raise Http404("This recording holds beat rows, not a continuous signal.")
-    lead = plots.recording_lead(recording)
+    try:
+        lead = plots.recording_lead(recording)
+    except (SignalError, ValueError, OSError) as exc:
+        return JsonResponse({"error": f"the stored signal could not be read: {exc}"}, status=422)
     n = len(lead.values)
     start = _int_param(request, "start", 0)
     end = _int_param(request, "end", n)
