@@ -142,11 +142,13 @@ def _lead_index(lead: str) -> int:
 
 def build_mi_dataset(mi_dir: str | Path, lead: str = "II", ptbdb_records: list[Path] | tuple = (),
                      cache_dir: Path | None = None, filtered: bool = True,
-                     include_misaligned: bool = False) -> tuple[MiBeats, list[MiRecord]]:
+                     include_misaligned: bool = False, excerpts: set[str] | None = None,
+                     ) -> tuple[MiBeats, list[MiRecord]]:
     """All MI / normal beats of the shared MI data (and raw PTB records given), with per-record info.
 
     Records: PTB excerpts labelled MI or healthy control by their header; PTB-XL by labels.csv
-    (uncertain = MI only "possible"); raw PTB records contribute their first 10 s.
+    (uncertain = MI only "possible"); raw PTB records contribute their first 10 s. ``excerpts``
+    limits the PTB xlsx excerpts read to those record names (reading xlsx is slow).
     """
     mi_dir = Path(mi_dir)
     li = _lead_index(lead)
@@ -163,6 +165,8 @@ def build_mi_dataset(mi_dir: str | Path, lead: str = "II", ptbdb_records: list[P
 
     xlsx_dir = mi_dir / "ptbdb_10s_xlsx"
     for path in ptb.list_excerpts(xlsx_dir) if xlsx_dir.exists() else []:
+        if excerpts is not None and path.stem not in excerpts:
+            continue
         leads, fs, header, aligned = _cached_excerpt(path, cache_dir)
         if not (header.is_mi or header.is_healthy):
             continue
