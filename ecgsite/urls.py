@@ -16,5 +16,6 @@ urlpatterns = [
     path("patients/", include("patients.urls")),
     path("healthz", healthz),
     path("api/v1/", include("api.urls")),
+    path("", include("diagnostics.exports")),
     path("", include("diagnostics.urls")),
 ]

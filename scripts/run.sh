@@ -20,5 +20,6 @@ if [ -n "${CELERY_BROKER_URL:-}" ]; then
   echo "Started a Celery worker (pid $worker)."
 fi
 echo "Serving on http://127.0.0.1:$PORT/"
-exec_cmd=(.venv/bin/gunicorn ecgsite.wsgi:application --bind "127.0.0.1:$PORT" --workers 1 --threads 8 --timeout 120 --access-logfile -)
+exec_cmd=(.venv/bin/gunicorn ecgsite.wsgi:application --bind "127.0.0.1:$PORT" --workers 1 --threads 8 --timeout 120 --access-logfile -
+  --access-logformat '%(h)s %(t)s "%(m)s %(U)s" %(s)s %(b)s %(L)s')  # path only: queries may hold patient names
 "${exec_cmd[@]}"

@@ -1,0 +1,47 @@
+"""CSV exports of a recording's results, safe to open in a spreadsheet."""
+
+import csv
+
+from django.http import HttpResponse, StreamingHttpResponse
+from django.urls import path
+
+from . import selectors
+
+# A cell starting with one of these is taken for a formula by spreadsheet programs.
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def safe_cell(value) -> str:
+    text = "" if value is None else str(value)
+    if isinstance(value, (int, float)):
+        return text
+    return "'" + text if text.startswith(FORMULA_PREFIXES) else text
+
+
+class _Echo:
+    def write(self, value):
+        return value
+
+
+def recording_export(request, recording_id: int):
+    recording = selectors.recording_get(user=request.user, recording_id=recording_id)
+    if recording.status != recording.Status.DONE:
+        return HttpResponse("The recording has no results yet.", status=409, content_type="text/plain")
+    patient = recording.patient
+    writer = csv.writer(_Echo())
+
+    def rows():
+        yield writer.writerow(["patient_mrn", "patient_name", "recording", "beat", "sample", "aami_class",
+                               "p_n", "p_s", "p_v", "p_f", "p_q", "mi_probability"])
+        for b in selectors.beat_list(recording=recording).iterator(chunk_size=2000):
+            yield writer.writerow([safe_cell(patient.mrn), safe_cell(patient.display_name), recording.pk, b.index + 1,
+                                   b.position, b.aami_class, *(f"{p:.6f}" for p in b.probabilities.values()),
+                                   "" if b.mi_probability is None else f"{b.mi_probability:.6f}"])
+
+    response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="recording-{recording.pk}-beats.csv"'
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+urlpatterns = [path("recordings/<int:recording_id>/export.csv", recording_export, name="recording-export")]
