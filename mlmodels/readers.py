@@ -505,7 +505,7 @@ def sniff_format(filename: str, head: bytes) -> str:
     junk = SignalError(f"{filename} is not a CSV, XLSX, EDF, JSON or WFDB file")
     if head.startswith(b"PK\x03\x04"):
         names = _zip_member_names(head)
-        if any(n == "[Content_Types].xml" or n.startswith("xl/") for n in names):
+        if any(n == "[Content_Types].xml" or n.startswith(("xl/", "docProps/", "_rels/")) for n in names):
             return "xlsx"
         if any(n.lower().endswith(".hea") for n in names):
             return "wfdb-zip"
