@@ -1,4 +1,6 @@
-from django.urls import path
+from django.http import JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+from django.urls import Resolver404, path, re_path, resolve
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.permissions import AllowAny
 from rest_framework.routers import SimpleRouter
@@ -23,4 +25,19 @@ urlpatterns = [
         name="docs",
     ),
     *router.urls,
+    re_path(r"^", csrf_exempt(lambda request: not_found(request)), name="not-found"),
 ]
+
+
+def not_found(request):
+    """JSON, like every other API answer, for paths no endpoint matches."""
+    message = "No such API endpoint."
+    if request.path.endswith("/") and len(request.path) > 1:
+        try:
+            match = resolve(request.path.rstrip("/"))
+        except Resolver404:
+            match = None
+        if match is not None and match.url_name != "not-found":
+            message = f"No such API endpoint; API paths have no trailing slash: {request.path.rstrip('/')}"
+    return JsonResponse({"error": {"code": "not_found", "message": message}}, status=404)
+
