@@ -104,6 +104,13 @@ def render_markdown(card: dict) -> str:
         if seed:
             out += ["### Seed model (model_ECG_final.h5) on the same test beats", ""] + _metrics_table(seed) + [""]
             out += _confusion(seed) + [""]
+    if card.get("baseline"):
+        b = card["baseline"]
+        out += [f"## Baseline: {b['architecture']['name']} architecture retrained with our data and split", "",
+                f"{b['architecture']['description']}; {b['params']:,} parameters, "
+                f"{b['multiply_adds_per_beat']:,} multiply-adds per beat. Command: `{b['command']}`", ""]
+        for key, metrics in b["metrics"].items():
+            out += [f"### {key.replace('_', '-')}", ""] + _metrics_table(metrics) + [""]
     out += ["## Seed comparison caveat", "", card["seed_model"]["caveat"], "",
             "## Targets", "", "| target | required | measured | met | cause if missed |", "|---|---|---:|---|---|"]
     for check in card["targets"]:

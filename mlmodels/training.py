@@ -211,6 +211,8 @@ def fit(hp: HyperParams, train: BeatSet, val: BeatSet, run_dir: Path, epochs: in
         keras.callbacks.ModelCheckpoint(str(best_path), monitor="val_loss", save_best_only=True,
                                         initial_value_threshold=_best_val_loss(history_csv)),
         stopper,
+        keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.3, patience=max(2, hp.patience // 2),
+                                          min_lr=1e-5),
         keras.callbacks.CSVLogger(str(history_csv), append=True),
         _Progress(val, log, epochs),
     ]

@@ -142,3 +142,29 @@ def test_short_training_run_gives_a_loadable_model_and_card(tmp_path):
         assert protocol in card["metrics"]["seed_model"]
     assert card["command"].startswith("python manage.py train_heartbeat")
     assert (out / "heartbeat-test-1.md").read_text().startswith("# Heartbeat model test-1")
+
+
+def _shipped_cards():
+    from pathlib import Path
+
+    artifacts = Path(__file__).resolve().parents[2] / "mlmodels" / "artifacts"
+    return sorted(artifacts.glob("heartbeat-*.json"))
+
+
+@pytest.mark.parametrize("card_path", _shipped_cards(), ids=lambda p: p.stem)
+def test_shipped_artifact_matches_its_card(card_path):
+    import keras
+
+    card = json.loads(card_path.read_text())
+    model = keras.models.load_model(card_path.with_suffix(".keras"), compile=False)
+    assert card["task"] == "heartbeat" and card["class_labels"] == ["N", "S", "V", "F", "Q"]
+    assert card["input"] == {"length": 187, "fs": 120} and card["threshold"] is None
+    assert model.input_shape == (None, 187, 1) and model.output_shape == (None, 5)
+    assert card["params"] == model.count_params()
+    assert card["multiply_adds_per_beat"] == multiply_adds(model) <= 13_010_000 / 3
+    for protocol in ("inter_patient", "intra_patient"):
+        assert set(card["metrics"][protocol]["per_class"]) == {"N", "S", "V", "F", "Q"}
+        assert protocol in card["metrics"]["seed_model"]
+    assert card_path.with_suffix(".md").exists()
+    for key in ("version", "architecture", "training_data", "split", "command", "created", "code_version"):
+        assert card[key]

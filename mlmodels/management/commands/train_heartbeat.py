@@ -59,6 +59,10 @@ class Command(BaseCommand):
         parser.add_argument("--model-version", dest="model_version", default="2026.11-res1")
         parser.add_argument("--ship", action="store_true", help="copy the inter-patient model and card to mlmodels/artifacts")
         parser.add_argument("--threads", type=int, default=2)
+        parser.add_argument("--note", action="append", default=[], help="a line for the card's notes (repeatable)")
+        parser.add_argument("--weight-cap", type=float, default=None)
+        parser.add_argument("--baseline-card", type=Path, default=None,
+                            help="card.json of a baseline run (e.g. --arch seed) to show beside this model")
         for name, kind in (("lr", float), ("batch-size", int), ("width", int), ("dropout", float),
                            ("class-weight", str), ("patience", int)):
             parser.add_argument(f"--{name}", type=kind, default=None)
@@ -79,7 +83,8 @@ class Command(BaseCommand):
         hp = HyperParams(arch=opts["arch"])
         if opts["arch"] == "seed":  # the seed's own recipe
             hp = hp.with_(lr=1e-3, batch_size=250, class_weight="none")
-        overrides = {k: opts[k] for k in ("lr", "batch_size", "width", "dropout", "class_weight", "patience")
+        overrides = {k: opts[k] for k in ("lr", "batch_size", "width", "dropout", "class_weight", "patience",
+                                                "weight_cap")
                      if opts[k] is not None}
         hp = hp.with_(**overrides)
 
@@ -261,6 +266,12 @@ class Command(BaseCommand):
             "created": dt.date.today().isoformat(),
             "code_version": _code_version(),
         }
+        if opts.get("baseline_card"):
+            baseline = json.loads(Path(opts["baseline_card"]).read_text())
+            card["baseline"] = {k: baseline[k] for k in ("version", "architecture", "params", "multiply_adds_per_beat",
+                                                         "hyperparameters", "command")}
+            card["baseline"]["metrics"] = {k: v for k, v in baseline["metrics"].items() if k != "seed_model"}
+        card["notes"] = list(opts.get("note") or [])
         card["targets"] = target_checks(card)
         return card
 
