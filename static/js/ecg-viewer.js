@@ -299,6 +299,7 @@
           if (note) note.hidden = false;
         }
         self.draw();
+        if (self.pendingAbnormal) { var direction = self.pendingAbnormal; self.pendingAbnormal = null; self.stepAbnormal(direction); }
       });
   };
 
@@ -440,7 +441,7 @@
   /* The next (or previous) beat not classed N, from the whole-record beat list of the overview. */
   SignalViewer.prototype.stepAbnormal = function (direction) {
     var b = this.whole && this.whole.beats;
-    if (!b) return;
+    if (!b) { this.pendingAbnormal = direction; return; } // run once the overview has loaded
     var from = this.selectedPosition !== null && this.selectedPosition !== undefined ? this.selectedPosition : this.start + this.visible() / 2;
     var i, found = null;
     if (direction > 0) {
@@ -578,6 +579,15 @@
       root.ecgViewer = root.dataset.kind === "signal" ? new SignalViewer(root) : new BeatViewer(root);
     });
   }
+
+  // A beat chosen elsewhere on the page (the beat table) is shown in the viewer too.
+  document.addEventListener("click", function (e) {
+    var trigger = e.target.closest && e.target.closest("[data-select-beat]");
+    var root = document.querySelector("[data-ecg-viewer]");
+    if (!trigger || !root || !root.ecgViewer) return;
+    var index = parseInt(trigger.dataset.selectBeat, 10), viewer = root.ecgViewer;
+    if (viewer instanceof SignalViewer) viewer.select(index, true); else viewer.show(index);
+  });
 
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init);
   else init();

@@ -9,7 +9,7 @@ from playwright.sync_api import expect
 from diagnostics.models import ECGRecording, Review
 
 from ..data import mitdb_dir
-from .conftest import TABLET, assert_accessible, log_in, log_out
+from .conftest import DESKTOP, TABLET, assert_accessible, log_in, log_out
 
 pytestmark = [pytest.mark.worker, pytest.mark.slow]
 DONE_TIMEOUT_MS = 150_000
@@ -60,10 +60,16 @@ def test_staff_upload_a_doctor_confirms_and_staff_see_the_outcome(
     expect(page.locator("#status")).to_be_visible()
     shot(page, "04-beats-status-live")
     _wait_done(page)
+    beats_id = _recording_id(page)
     expect(page.locator("[data-readout]")).to_have_text("Beat 1 of 100")
     page.get_by_role("button", name="Next beat").click()
     expect(page.locator("[data-readout]")).to_have_text("Beat 2 of 100")
     expect(page.locator("[data-info] .probs li")).to_have_count(6)  # five classes and MI
+    page.get_by_role("button", name="Plot beat 5", exact=True).click()  # the beat table drives the viewer too
+    expect(page.locator("[data-readout]")).to_have_text("Beat 5 of 100")
+    expect(page.locator("#beat-plot svg")).to_be_visible()
+    page.get_by_role("button", name="Previous beat").click()
+    expect(page.locator("[data-readout]")).to_have_text("Beat 4 of 100")
     assert_accessible(page)
     shot(page, "05-beat-file-recording-page")
     page.locator("[data-ecg-viewer]").screenshot(path=str(shot.dir / "06-beat-file-viewer.png"))
@@ -139,6 +145,11 @@ def test_staff_upload_a_doctor_confirms_and_staff_see_the_outcome(
     expect(page.locator("[data-outcome]")).to_contain_text("Confirm MI")
     expect(page.locator(".history li")).to_have_count(1)
     shot(page, "12-review-recorded")
+    page.set_viewport_size(TABLET)
+    expect(page.locator("#decision")).to_be_visible()
+    assert page.evaluate("document.documentElement.scrollWidth") <= TABLET["width"]
+    shot(page, "13-review-tablet")
+    page.set_viewport_size(DESKTOP)
     assert Review.objects.get().decision == "confirm"
 
     # The printable report.
@@ -148,10 +159,10 @@ def test_staff_upload_a_doctor_confirms_and_staff_see_the_outcome(
     expect(page.locator(".report")).to_contain_text("Confirm MI")
     expect(page.locator(".report")).to_contain_text("tiny-1")
     assert_accessible(page)
-    shot(page, "13-report")
+    shot(page, "14-report")
     page.emulate_media(media="print")
     expect(page.locator("header.top")).to_be_hidden()
-    shot(page, "14-report-print")
+    shot(page, "15-report-print")
     page.emulate_media(media="screen")
     log_out(page)
 
@@ -161,14 +172,17 @@ def test_staff_upload_a_doctor_confirms_and_staff_see_the_outcome(
     expect(page.locator("[data-outcome]")).to_contain_text("Confirm MI")
     expect(page.locator("[data-outcome]")).to_contain_text("doctor_a")
     assert_accessible(page)
-    shot(page, "15-staff-see-outcome")
+    shot(page, "16-staff-see-outcome")
     page.set_viewport_size(TABLET)
     expect(page.locator("[data-ecg-viewer]")).to_have_attribute("data-loaded", "true")
     assert page.evaluate("document.documentElement.scrollWidth") <= TABLET["width"]
-    shot(page, "16-tablet-recording")
+    shot(page, "17-tablet-recording")
+    page.goto(f"/recordings/{beats_id}/report/")
+    expect(page.locator("svg.paper polyline")).to_have_count(1)
+    shot(page, "18-tablet-report-beat-file")
     page.goto("/")
     assert_accessible(page)
-    shot(page, "17-tablet-dashboard")
+    shot(page, "19-tablet-dashboard")
 
     assert ECGRecording.objects.filter(status="done").count() == 2
     assert page.js_errors == []
