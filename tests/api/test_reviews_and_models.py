@@ -1,0 +1,80 @@
+import pytest
+
+from diagnostics.models import Review
+from mlmodels.models import ModelVersion
+
+from ..helpers import upload
+from .conftest import classify_by_hand, submit_beats
+
+pytestmark = pytest.mark.django_db
+
+
+def test_a_doctor_confirms_a_flagged_diagnosis(api_as, doctor_a, done_recording):
+    response = api_as(doctor_a).post(
+        "/api/v1/reviews", {"diagnosis": done_recording.diagnosis.pk, "decision": "confirm", "note": " STEMI "}, format="json"
+    )
+    assert response.status_code == 201, response.content
+    review = Review.objects.get()
+    assert (review.reviewer, review.decision, review.note) == (doctor_a, "confirm", "STEMI")
+    assert response.json()["recording"] == done_recording.pk
+
+
+def test_staff_may_not_review(api_as, staff_a, done_recording):
+    response = api_as(staff_a).post("/api/v1/reviews", {"diagnosis": done_recording.diagnosis.pk, "decision": "confirm"}, format="json")
+    assert response.status_code == 403 and response.json()["error"]["code"] == "permission_denied"
+    assert not Review.objects.exists()
+
+
+def test_an_unflagged_diagnosis_is_not_reviewed(api_as, doctor_a, staff_a, patient_a, active_models):
+    recording = submit_beats(staff_a, patient_a)
+    diagnosis = classify_by_hand(recording, active_models, mi_score=0.1)
+    response = api_as(doctor_a).post("/api/v1/reviews", {"diagnosis": diagnosis.pk, "decision": "reject"}, format="json")
+    assert response.status_code == 409 and response.json()["error"]["code"] == "not_flagged"
+
+
+def test_an_unknown_decision_is_400(api_as, doctor_a, done_recording):
+    response = api_as(doctor_a).post("/api/v1/reviews", {"diagnosis": done_recording.diagnosis.pk, "decision": "maybe"}, format="json")
+    assert response.status_code == 400 and response.json()["error"]["field"] == "decision"
+
+
+def test_flagged_diagnoses_come_in_queue_order(api_as, doctor_a, staff_a, patient_a, active_models, done_recording):
+    higher = classify_by_hand(submit_beats(staff_a, patient_a), active_models, mi_score=0.99)
+    classify_by_hand(submit_beats(staff_a, patient_a), active_models, mi_score=0.2)
+    api = api_as(doctor_a)
+    flagged = [d["id"] for d in api.get("/api/v1/diagnoses", {"flagged": "true"}).json()["results"]]
+    assert flagged == [higher.pk, done_recording.diagnosis.pk]
+    assert api.get("/api/v1/diagnoses").json()["count"] == 3
+    assert api.get("/api/v1/diagnoses", {"flagged": "false"}).json()["count"] == 1
+
+
+def test_model_versions_are_shared_by_clinics(api_as, staff_b, active_models):
+    versions = api_as(staff_b).get("/api/v1/model-versions", {"active": "true"}).json()["results"]
+    assert {(v["task"], v["version"]) for v in versions} == {("heartbeat", "tiny-1"), ("mi", "tiny-high")}
+
+
+@pytest.mark.slow
+def test_an_admin_uploads_and_activates_a_model_version(api_as, admin_a, active_models, tiny_model_dir):
+    api = api_as(admin_a)
+    artifact = (tiny_model_dir / "mi-high.keras").read_bytes()
+    # Same bytes under another name: a new version needs a new artifact, so the service returns the existing one.
+    response = api.post(
+        "/api/v1/model-versions",
+        {"task": "mi", "version": "again", "threshold": "0.4", "artifact": upload("mi.keras", artifact)},
+        format="multipart",
+    )
+    assert response.status_code == 201, response.content
+    assert response.json()["id"] == active_models["mi"].pk
+    other = ModelVersion.objects.create(task="heartbeat", version="spare", sha256="0" * 64, class_labels=["N", "S", "V", "F", "Q"])
+    response = api.post(f"/api/v1/model-versions/{other.pk}/activate")
+    assert response.status_code == 200 and response.json()["is_active"] is True
+    active_models["heartbeat"].refresh_from_db()
+    assert active_models["heartbeat"].is_active is False
+
+
+@pytest.mark.slow
+def test_a_file_that_is_not_a_model_is_refused(api_as, admin_a, db):
+    response = api_as(admin_a).post(
+        "/api/v1/model-versions", {"task": "mi", "version": "bad", "artifact": upload("m.keras", b"not a model")}, format="multipart"
+    )
+    assert response.status_code == 400 and "not a usable model" in response.json()["error"]["message"]
+    assert not ModelVersion.objects.exists()

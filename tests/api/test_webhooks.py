@@ -1,0 +1,56 @@
+import hashlib
+import hmac
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+import pytest
+
+from api.services import api_token_create
+
+from .conftest import classify_by_hand, submit_beats
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def receiver():
+    received = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            received.append(({k.lower(): v for k, v in self.headers.items()}, body))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}/hook", received
+    server.shutdown()
+
+
+def test_a_token_with_a_webhook_is_told_when_a_diagnosis_is_written(
+    receiver, staff_a, patient_a, staff_b, active_models, monkeypatch, django_capture_on_commit_callbacks
+):
+    from api.tasks import deliver_webhook
+
+    monkeypatch.setattr(deliver_webhook, "delay", lambda *args: deliver_webhook.apply(args=args))
+    url, received = receiver
+    _token, secret = api_token_create(user=staff_a, webhook_url=url)
+    api_token_create(user=staff_b, webhook_url=url + "/b")  # another clinic: not told
+    recording = submit_beats(staff_a, patient_a)
+    with django_capture_on_commit_callbacks(execute=True):
+        diagnosis = classify_by_hand(recording, active_models)
+    assert len(received) == 1
+    headers, body = received[0]
+    assert json.loads(body) == {
+        "event": "diagnosis.created", "recording": recording.pk, "diagnosis": diagnosis.pk, "mi_flag": True,
+        "url": f"/api/v1/recordings/{recording.pk}",
+    }
+    key = hashlib.sha256(secret.encode()).hexdigest().encode()
+    assert headers["x-ecg-signature"] == "sha256=" + hmac.new(key, body, hashlib.sha256).hexdigest()
