@@ -1,7 +1,6 @@
 """A clinic's day in a real Chromium: staff upload, the worker classifies, a doctor reviews, staff see it."""
 
 import re
-import time
 
 import pytest
 from playwright.sync_api import expect
@@ -29,7 +28,6 @@ def _recording_id(page) -> int:
 def test_staff_upload_a_doctor_confirms_and_staff_see_the_outcome(
     page, shot, staff_a, doctor_a, active_models, celery_worker, seed_csv
 ):
-    started = time.monotonic()
     mitdb = mitdb_dir()
 
     # Staff log in and create a patient.
@@ -186,4 +184,3 @@ def test_staff_upload_a_doctor_confirms_and_staff_see_the_outcome(
 
     assert ECGRecording.objects.filter(status="done").count() == 2
     assert page.js_errors == []
-    assert time.monotonic() - started < 240
