@@ -30,7 +30,7 @@ class MiHyperParams:
     lr: float = 5e-4
     batch_size: int = 64
     max_epochs: int = 60
-    patience: int = 10
+    patience: int = 10  # early stopping on validation loss; 0 = train max_epochs (validation sets the threshold only)
     freeze_epochs: int = 0  # epochs training only the new head before fine-tuning everything
     augment_copies: int = 0  # extra jittered copies of every training beat (see augment)
 
@@ -117,12 +117,12 @@ def fit_mi(base: keras.Model, hp: MiHyperParams, train: MiBeats, val: MiBeats | 
             layer.trainable = True
     _compile(model, hp.lr)
     callbacks = []
-    if validation is not None:
+    if validation is not None and hp.patience > 0:
         callbacks.append(keras.callbacks.EarlyStopping(monitor="val_loss", patience=hp.patience,
                                                        restore_best_weights=True))
     history = model.fit(x, y, sample_weight=w, validation_data=validation, batch_size=hp.batch_size,
                         epochs=epochs or hp.max_epochs, verbose=0, shuffle=True, callbacks=callbacks)
-    if validation is None:
+    if validation is None or hp.patience <= 0:
         return model, len(history.history["loss"])
     return model, int(np.argmin(history.history["val_loss"])) + 1
 
@@ -131,9 +131,13 @@ def beat_probabilities(model: keras.Model, beats: np.ndarray) -> np.ndarray:
     """MI probability per beat: the last softmax column (or the single sigmoid output)."""
     if not len(beats):
         return np.zeros(0, np.float32)
+    import warnings
+
     x = _x(beats)
     # Direct calls: predict() traces a new function per model, slow for the many small folds.
-    out = np.concatenate([np.asarray(model(x[i:i + 1024], training=False)) for i in range(0, len(x), 1024)])
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="The structure of `inputs`")
+        out = np.concatenate([np.asarray(model(x[i:i + 1024], training=False)) for i in range(0, len(x), 1024)])
     return out[:, -1].astype(np.float32)
 
 
@@ -385,7 +389,13 @@ def _mean(x: np.ndarray) -> float | None:
 
 
 def _safe(fn: Callable[[], float | None]) -> float | None:
+    """The figure, or None where it is undefined (one class only, empty)."""
+    import warnings
+
     try:
-        return fn()
-    except ValueError:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            value = fn()
+    except (ValueError, ZeroDivisionError):
         return None
+    return None if value is None or not np.isfinite(value) else value

@@ -1,0 +1,140 @@
+"""Bench the shipped MI model: cross-validated figures (from its card or a run), cost, and MI scores
+on uploads through the product's own path.
+
+    .venv/bin/python bench/mi_eval.py [--artifact mlmodels/artifacts/mi-<version>.keras] [--run-dir DIR]
+
+Writes bench/results/mi.json. The patient-wise figures come from `manage.py train_mi` (the card
+holds them); --run-dir re-summarises a run's folds.jsonl instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO_ROOT))
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ecgsite.settings")
+
+RESULTS = REPO_ROOT / "bench" / "results" / "mi.json"
+DATA_DIR = Path(os.environ.get("ECG_DATA_DIR", REPO_ROOT.parent / "shared" / "data"))
+SEED_DIR = Path(os.environ.get("ECG_SEED_DIR", REPO_ROOT.parent / "shared" / "seed"))
+
+
+def _newest_artifact() -> Path:
+    found = sorted((REPO_ROOT / "mlmodels" / "artifacts").glob("mi-*.keras"), key=lambda p: p.stat().st_mtime)
+    if not found:
+        sys.exit("no mlmodels/artifacts/mi-*.keras; train one with manage.py train_mi --ship")
+    return found[-1]
+
+
+def upload_scores(model, threshold: float) -> dict:
+    """MI scores the app would compute: beats CSV parsed by the upload code, a PTB record through
+    the reader, the product's R-peak detector and beat cut (lead II, unfiltered), mean over beats."""
+    import django
+
+    django.setup()
+    from diagnostics import ingestion
+    from mlmodels import inference
+    from mlmodels.analysis import segment
+    from mlmodels.readers import read_wfdb
+
+    out = {}
+    csv = SEED_DIR / "ECG_Analyzer_test.csv"
+    if csv.exists():
+        beats = ingestion.parse_beats(filename=csv.name, data=csv.read_bytes()).beats
+        p = inference.mi_probability(inference.predict(model, beats))
+        out["ECG_Analyzer_test.csv"] = {"beats": len(beats), "mi_score": float(p.mean()),
+                                        "flagged": bool(p.mean() >= threshold)}
+    record = DATA_DIR / "ptbdb" / "patient001" / "s0010_re"
+    if record.with_suffix(".hea").exists():
+        signal = read_wfdb(record)
+        lead = signal.lead_name(None)
+        beats, _ = segment(signal.validated(lead), signal.fs)
+        p = inference.mi_probability(inference.predict(model, beats))
+        out["ptbdb/patient001/s0010_re (MI patient, whole record)"] = {
+            "lead": lead, "beats": len(beats), "mi_score": float(p.mean()), "flagged": bool(p.mean() >= threshold)}
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--artifact", type=Path, default=None)
+    parser.add_argument("--run-dir", type=Path, default=None)
+    args = parser.parse_args()
+
+    import keras
+
+    from mlmodels.architectures import load_keras2_h5, multiply_adds
+    from mlmodels.evaluation import beats_per_second
+
+    artifact = args.artifact or _newest_artifact()
+    card = json.loads(artifact.with_suffix(".json").read_text())
+    model = keras.models.load_model(artifact, compile=False)
+    seed_path = SEED_DIR / "model_MI_final.h5"
+    seed = load_keras2_h5(seed_path) if seed_path.exists() else None
+
+    metrics = {k: v for k, v in card["metrics"].items()}
+    seed_metrics = card["seed_model"].get("metrics")
+    if args.run_dir:
+        from mlmodels import mi_training as mt
+        from mlmodels.datasets.mi import build_mi_dataset
+
+        data, _ = build_mi_dataset(DATA_DIR / "mi", card["input"].get("lead", "II"),
+                                   sorted(p.with_suffix("") for p in (DATA_DIR / "ptbdb").glob("patient*/s*_re.hea")),
+                                   cache_dir=REPO_ROOT / "training-runs" / "cache")
+        results = [json.loads(line) for line in (args.run_dir / "folds.jsonl").read_text().splitlines()]
+        models = sorted({r["model"] for r in results})
+        summary = {m: {"confident_mi": mt.summarise(results, data, m, False),
+                       "all_mi": mt.summarise(results, data, m, True)} for m in models}
+        seed_metrics = summary.pop("seed", seed_metrics)
+        metrics = summary
+
+    started = time.perf_counter()
+    uploads = upload_scores(model, card["threshold"])
+    result = {
+        "artifact": str(artifact.relative_to(REPO_ROOT)),
+        "version": card["version"],
+        "threshold": card["threshold"],
+        "operating_point": card.get("operating_point"),
+        "params": int(model.count_params()),
+        "multiply_adds_per_beat": multiply_adds(model),
+        "beats_per_second": round(beats_per_second(model), 1),
+        "seed_model": {"params": int(seed.count_params()) if seed else None,
+                       "multiply_adds_per_beat": multiply_adds(seed) if seed else None,
+                       "beats_per_second": round(beats_per_second(seed), 1) if seed else None,
+                       "metrics": seed_metrics},
+        "metrics": metrics,
+        "uploads": uploads,
+        "uploads_seconds": round(time.perf_counter() - started, 2),
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+    }
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(result, indent=2) + "\n")
+    for name, m in [(f"ours ({k})", v) for k, v in metrics.items()] + [("seed", seed_metrics or {})]:
+        rec = m.get("confident_mi", {}).get("recording") if m else None
+        if rec:
+            print(f"{name:16s} recording roc_auc {rec['roc_auc']:.3f} {_ci(rec, 'roc_auc')} "
+                  f"spec@recall>=0.95 {rec['specificity_at_recall_95']:.3f} {_ci(rec, 'specificity_at_recall_95')} "
+                  f"recall {rec['recall']:.3f} specificity {rec['specificity']:.3f} patients {rec['n_patients']}")
+    for name, u in uploads.items():
+        print(f"upload {name}: {u['beats']} beats, MI score {u['mi_score']:.3f}, flagged {u['flagged']}")
+    print(f"{result['multiply_adds_per_beat']:,} multiply-adds/beat, {result['beats_per_second']:,.0f} beats/s; "
+          f"written {RESULTS.relative_to(REPO_ROOT)}")
+
+
+def _ci(m: dict, key: str) -> str:
+    lo, hi = m.get(f"{key}_ci95", [None, None])
+    return "[n/a]" if lo is None else f"[{lo:.3f}, {hi:.3f}]"
+
+
+if __name__ == "__main__":
+    main()
