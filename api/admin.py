@@ -30,6 +30,11 @@ class ApiTokenAdmin(ClinicScopedAdmin):
             kwargs["queryset"] = User.objects.filter(clinic_id=request.user.clinic_id, is_active=True)
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        if db_field.name == "webhook_url":
+            kwargs["assume_scheme"] = "https"
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
+
     def save_model(self, request, obj, form, change):
         if change:
             return super().save_model(request, obj, form, change)

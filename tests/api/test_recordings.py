@@ -234,3 +234,29 @@ def test_fhir_of_a_recording_not_yet_done_is_409(api, staff_a, patient_a):
 def test_an_id_too_large_for_the_database_is_404(api):
     assert api.get(f"{URL}/99999999999999999999").status_code == 404
     assert api.get(URL, {"patient": "99999999999999999999"}).status_code == 400
+
+
+def test_a_file_over_the_upload_limit_is_413(api, patient_a, settings):
+    settings.ECG_MAX_UPLOAD_BYTES = 2048
+    response = api.post(URL, {"patient": patient_a.pk, "kind": "beats", "file": upload("b.csv", beat_csv(5))}, format="multipart")
+    assert_refused(response, 413, "payload_too_large", "the limit is")
+
+
+def test_it_accepts_a_wfdb_record_as_its_two_files(api, patient_a):
+    from ..data import mitdb_dir
+
+    record = mitdb_dir() / "100"
+    files = [upload("100.hea", record.with_suffix(".hea").read_bytes()), upload("100.dat", record.with_suffix(".dat").read_bytes())]
+    response = api.post(URL, {"patient": patient_a.pk, "kind": "signal", "file": files}, format="multipart")
+    assert response.status_code == 201, response.content
+    recording = ECGRecording.objects.get()
+    assert (recording.input_format, recording.lead, recording.sampling_rate) == ("wfdb", "MLII", 360.0)
+
+
+def test_a_wfdb_header_without_its_data_file_is_400(api, patient_a):
+    from ..data import mitdb_dir
+
+    hea = (mitdb_dir() / "100.hea").read_bytes()
+    response = api.post(URL, {"patient": patient_a.pk, "kind": "signal", "file": upload("100.hea", hea)}, format="multipart")
+    # Nothing is stored; the message comes from the signal reader, which reads a lone .hea as CSV text.
+    assert_refused(response, 400, "invalid_upload")
