@@ -269,10 +269,13 @@ class RecordingViewSet(ApiViewSet):
                 if key is not None:
                     IdempotencyRecord.objects.create(user=request.user, key=key, fingerprint=digest, recording=recording)
         except IntegrityError:  # the same key arrived twice at once; the other request won
+            seen = IdempotencyRecord.objects.filter(user=request.user, key=key).first() if key is not None else None
+            if seen is None:
+                raise
             from django.core.files.storage import default_storage
 
             default_storage.delete(recording.file.name)
-            return self._replay(IdempotencyRecord.objects.get(user=request.user, key=key), digest)
+            return self._replay(seen, digest)
         return self._created(recording)
 
     def _created(self, recording, **headers):

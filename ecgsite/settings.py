@@ -265,6 +265,14 @@ INSTALLED_APPS += ["rest_framework", "drf_spectacular", "drf_spectacular_sidecar
 API_THROTTLE_RATE = os.environ.get("API_THROTTLE_RATE", "1200/minute")
 if API_THROTTLE_RATE.split("/")[-1] not in {"s", "sec", "second", "m", "min", "minute", "h", "hour", "d", "day"} or not API_THROTTLE_RATE.split("/")[0].isdigit():
     raise ImproperlyConfigured(f"API_THROTTLE_RATE={API_THROTTLE_RATE!r}; expected e.g. 1200/minute")
+# Throttle counts must be shared by every web process: Redis when there is one, else this process's memory.
+API_CACHE_URL = _broker(os.environ.get("API_CACHE_URL") or CELERY_BROKER_URL)
+CACHES = {
+    **globals().get("CACHES", {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}),
+    "api": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": API_CACHE_URL, "KEY_PREFIX": "ecg-api"}
+    if API_CACHE_URL
+    else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "ecg-api"},
+}
 API_MAX_MODEL_BYTES = env_int("API_MAX_MODEL_BYTES", 200 * 1024 * 1024, minimum=1024)
 # FHIR export: samples per lead in valueSampledData (longer signals are truncated, with a note).
 API_FHIR_MAX_SAMPLES = env_int("API_FHIR_MAX_SAMPLES", 2_000_000, minimum=1000)

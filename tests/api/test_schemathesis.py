@@ -34,11 +34,8 @@ def api_schema(db, settings):
 @pytest.fixture
 def fuzz_context(token_for, doctor_a, staff_a, done_recording):
     """A doctor's token (reviews reachable) and real ids, so requests get past 404 to validation."""
-    from django.core.cache import cache
-
     from diagnostics.models import Review
 
-    cache.clear()  # a fresh throttle budget
     diagnosis = done_recording.diagnosis
     review = Review.objects.create(diagnosis=diagnosis, clinic_id=diagnosis.clinic_id, reviewer=doctor_a, decision="reject")
     return {
