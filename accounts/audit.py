@@ -12,22 +12,43 @@ from django.dispatch import receiver
 
 from .models import AuditEvent
 
-# view name → (object type, URL keyword naming the object, action for a successful POST)
+# view name → (object type, URL keyword naming the object, action of a successful write)
+A = AuditEvent.Action
 AUDITED_ROUTES: dict[str, tuple[str, str | None, str]] = {
-    "patient-list": ("patient", None, AuditEvent.Action.VIEW),
-    "patient-create": ("patient", None, AuditEvent.Action.CREATE),
-    "patient-detail": ("patient", "patient_id", AuditEvent.Action.VIEW),
-    "patient-edit": ("patient", "patient_id", AuditEvent.Action.UPDATE),
-    "recording-upload": ("recording", None, AuditEvent.Action.CREATE),
-    "recording-detail": ("recording", "recording_id", AuditEvent.Action.VIEW),
-    "recording-beats": ("recording", "recording_id", AuditEvent.Action.VIEW),
-    "beat-plot": ("recording", "recording_id", AuditEvent.Action.VIEW),
-    "recording-export": ("recording", "recording_id", AuditEvent.Action.EXPORT),
-    "review-queue": ("diagnosis", None, AuditEvent.Action.VIEW),
-    "review-create": ("diagnosis", "diagnosis_id", AuditEvent.Action.REVIEW),
+    "patient-list": ("patient", None, A.VIEW),
+    "patient-create": ("patient", None, A.CREATE),
+    "patient-detail": ("patient", "patient_id", A.VIEW),
+    "patient-edit": ("patient", "patient_id", A.UPDATE),
+    "recording-upload": ("recording", None, A.CREATE),
+    "recording-detail": ("recording", "recording_id", A.VIEW),
+    "recording-beats": ("recording", "recording_id", A.VIEW),
+    "recording-signal": ("recording", "recording_id", A.VIEW),
+    "beat-plot": ("recording", "recording_id", A.VIEW),
+    "beat-data": ("recording", "recording_id", A.VIEW),
+    "recording-review": ("diagnosis", "recording_id", A.VIEW),
+    "recording-report": ("recording", "recording_id", A.EXPORT),
+    "recording-export": ("recording", "recording_id", A.EXPORT),
+    "review-queue": ("diagnosis", None, A.VIEW),
+    "review-create": ("diagnosis", "diagnosis_id", A.REVIEW),
+    "api:patient-list": ("patient", None, A.CREATE),
+    "api:patient-detail": ("patient", "pk", A.UPDATE),
+    "api:recording-list": ("recording", None, A.CREATE),
+    "api:recording-detail": ("recording", "pk", A.UPDATE),
+    "api:recording-beats": ("recording", "pk", A.VIEW),
+    "api:recording-fhir": ("recording", "pk", A.EXPORT),
+    "api:diagnosis-list": ("diagnosis", None, A.VIEW),
+    "api:diagnosis-detail": ("diagnosis", "pk", A.VIEW),
+    "api:review-list": ("diagnosis", None, A.REVIEW),
+    "api:review-detail": ("review", "pk", A.VIEW),
+    "api:model-version-activate": ("model_version", "pk", A.ACTIVATE),
 }
 # Routes that show no clinical record of their own (or only a status poll of one).
-NOT_AUDITED_ROUTES = {"login", "logout", "dashboard", "recording-status", "healthz"}
+NOT_AUDITED_ROUTES = {
+    "login", "logout", "dashboard", "recording-status", "healthz",
+    "api:schema", "api:docs", "api:not-found", "api:model-version-list", "api:model-version-detail",
+}
+_READS = {"GET", "HEAD"}
+_WRITES = {"POST", "PUT", "PATCH"}
 
 _CREATED_ID = re.compile(r"/(?:patients|recordings)/(\d+)/")
 
@@ -72,25 +93,35 @@ class AuditMiddleware:
         user = getattr(request, "user", None)
         if match is None or user is None or not user.is_authenticated or response.status_code >= 400:
             return response
+        api = request.path.startswith("/api/")
+        channel = ("token" if request.META.get("HTTP_AUTHORIZATION", "").startswith("Token ") else "api") if api else "web"
         route = AUDITED_ROUTES.get(match.view_name)
         if route is None:
+            if channel == "token":
+                record(request, A.TOKEN_USE, status_code=response.status_code, channel=channel)
             return response
-        object_type, kwarg, post_action = route
-        if request.method in {"GET", "HEAD"}:
-            action = AuditEvent.Action.EXPORT if post_action == AuditEvent.Action.EXPORT else AuditEvent.Action.VIEW
-        elif response.status_code in {301, 302, 303, 200, 201, 204}:
-            if request.method == "POST" and response.status_code == 200:
-                return response  # a form shown again with errors: nothing was written
-            action = post_action
+        object_type, kwarg, write_action = route
+        if request.method in _READS:
+            action = A.EXPORT if write_action == A.EXPORT else A.VIEW
+        elif request.method in _WRITES and not (not api and response.status_code == 200):
+            action = write_action  # (a page answering 200 to a POST showed its form again: nothing was written)
         else:
             return response
         object_id = match.kwargs.get(kwarg, "") if kwarg else ""
-        if not object_id and action == AuditEvent.Action.CREATE:
-            found = _CREATED_ID.search(response.get("Location", ""))
-            object_id = found.group(1) if found else ""
+        if not object_id and action in {A.CREATE, A.REVIEW}:
+            object_id = _created_id(response, object_type)
         record(request, action, object_type=object_type, object_id=object_id, status_code=response.status_code,
-               channel="api" if request.path.startswith("/api/") else "web")
+               channel=channel)
         return response
+
+
+def _created_id(response, object_type: str) -> str:
+    data = getattr(response, "data", None)
+    if isinstance(data, dict):
+        value = data.get(object_type) if object_type == "diagnosis" else data.get("id")
+        return str(value) if isinstance(value, (int, str)) else ""
+    found = _CREATED_ID.search(response.get("Location", ""))
+    return found.group(1) if found else ""
 
 
 @receiver(user_logged_in)

@@ -22,6 +22,7 @@ from . import ingestion
 from .models import AAMI_CLASSES, Beat, Diagnosis, ECGRecording, Review
 
 logger = logging.getLogger(__name__)
+PROGRESS_CHUNK = 4096
 
 
 class ReviewNotAllowed(Exception):
@@ -169,9 +170,17 @@ def recording_classify(*, recording_id: int, claim_token: str, max_attempts: int
 
     from mlmodels.registry import classify_beats
 
-    class_scores, mi_scores = classify_beats(
-        beats, heartbeat=heartbeat, mi=mi, batch_size=settings.ECG_INFERENCE_BATCH_SIZE
-    )
+    class_parts, mi_parts = [], []
+    for start in range(0, len(beats), PROGRESS_CHUNK):  # progress is visible while long recordings run
+        scores, mi_part = classify_beats(
+            beats[start : start + PROGRESS_CHUNK], heartbeat=heartbeat, mi=mi, batch_size=settings.ECG_INFERENCE_BATCH_SIZE
+        )
+        class_parts.append(scores)
+        mi_parts.append(mi_part)
+        ECGRecording.objects.filter(pk=recording_id, claim_token=claim_token).update(
+            progress_done=min(len(beats), start + PROGRESS_CHUNK)
+        )
+    class_scores, mi_scores = np.concatenate(class_parts), np.concatenate(mi_parts)
     labels = [str(label).upper() for label in heartbeat.class_labels]
     column = {c: labels.index(c) for c in AAMI_CLASSES}
     predicted = np.array(labels)[class_scores.argmax(axis=1)]

@@ -51,7 +51,7 @@ def _missing_models() -> list[str]:
 @require_http_methods(["GET", "POST"])
 def recording_upload(request, patient_id: int):
     patient = patient_get(user=request.user, patient_id=patient_id)
-    form = UploadForm(request.POST or None, request.FILES or None)
+    form = UploadForm(request.POST if request.method == "POST" else None, request.FILES or None)
     status = 200
     if request.method == "POST":
         if form.is_valid():

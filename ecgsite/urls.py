@@ -14,7 +14,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("accounts.urls")),
     path("patients/", include("patients.urls")),
-    path("healthz", healthz),
+    path("healthz", healthz, name="healthz"),
     path("api/v1/", include("api.urls")),
     path("", include("diagnostics.exports")),
     path("", include("diagnostics.urls")),

@@ -21,7 +21,7 @@ def patient_list(request):
 
 @require_http_methods(["GET", "POST"])
 def patient_create(request):
-    form = PatientForm(request.POST or None, clinic_id=request.user.clinic_id)
+    form = PatientForm(request.POST if request.method == "POST" else None, clinic_id=request.user.clinic_id)
     if request.method == "POST" and form.is_valid():
         patient = services.patient_create(user=request.user, **form.cleaned_data)
         messages.success(request, f"Patient {patient.display_name} created.")
@@ -32,7 +32,7 @@ def patient_create(request):
 @require_http_methods(["GET", "POST"])
 def patient_edit(request, patient_id: int):
     patient = selectors.patient_get(user=request.user, patient_id=patient_id)
-    form = PatientForm(request.POST or None, instance=patient, clinic_id=request.user.clinic_id)
+    form = PatientForm(request.POST if request.method == "POST" else None, instance=patient, clinic_id=request.user.clinic_id)
     if request.method == "POST" and form.is_valid():
         services.patient_update(patient=selectors.patient_get(user=request.user, patient_id=patient_id), **form.cleaned_data)
         messages.success(request, "Patient updated.")

@@ -88,3 +88,21 @@ def test_admins_can_filter_the_trail_but_not_change_it(client, admin_a, staff_a)
 def test_staff_cannot_see_the_trail(client, staff_a):
     response = client_for(client, staff_a).get(reverse("admin:accounts_auditevent_changelist"))
     assert response.status_code == 302
+
+
+@pytest.mark.django_db
+def test_api_calls_with_a_token_are_audited(staff_a, patient_a):
+    from rest_framework.test import APIClient
+
+    from api.services import api_token_create
+    from patients.models import Patient
+
+    _, token = api_token_create(user=staff_a, name="his")
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+    assert client.get(f"/api/v1/patients/{patient_a.pk}").status_code == 200
+    assert client.post("/api/v1/patients", {"mrn": "T-9", "family_name": "Tok"}, format="json").status_code == 201
+    assert client.get("/api/v1/model-versions").status_code == 200
+    trail = list(AuditEvent.objects.filter(channel="token").order_by("created_at").values_list("action", "object_type", "object_id"))
+    created = str(Patient.objects.get(mrn="T-9").pk)
+    assert trail == [("view", "patient", str(patient_a.pk)), ("create", "patient", created), ("token_use", "", "")]

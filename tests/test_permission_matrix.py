@@ -1,0 +1,118 @@
+"""Every page route × role × accepted method, generated from the URL resolver.
+
+Anonymous: a redirect to the login page. Another clinic's object: 404. A forbidden role: 403.
+A route that is in neither this matrix nor a declared delegation fails
+``test_every_route_is_in_the_matrix`` until someone decides who may use it.
+"""
+
+import pytest
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+
+from diagnostics import ingestion, services
+
+from .conftest import client_for
+from .helpers import beat_csv
+
+ROLES = ["anonymous", "staff_a", "doctor_a", "admin_a", "staff_b"]
+LOGIN = "login"  # expected: a redirect to the login page
+
+# Route name → {method: expected status per role in ROLES order}; the URL's objects belong to clinic A.
+MATRIX: dict[str, dict[str, list]] = {
+    "dashboard": {"GET": [LOGIN, 200, 200, 200, 200]},
+    "patient-list": {"GET": [LOGIN, 200, 200, 200, 200]},
+    "patient-create": {"GET": [LOGIN, 200, 200, 200, 200], "POST": [LOGIN, 400, 400, 400, 400]},
+    "patient-detail": {"GET": [LOGIN, 200, 200, 200, 404]},
+    "patient-edit": {"GET": [LOGIN, 200, 200, 200, 404], "POST": [LOGIN, 400, 400, 400, 404]},
+    "recording-upload": {"GET": [LOGIN, 200, 200, 200, 404], "POST": [LOGIN, 400, 400, 400, 404]},
+    "recording-detail": {"GET": [LOGIN, 200, 200, 200, 404]},
+    "recording-status": {"GET": [LOGIN, 200, 200, 200, 404]},
+    "recording-beats": {"GET": [LOGIN, 200, 200, 200, 404]},
+    "beat-plot": {"GET": [LOGIN, 200, 200, 200, 404]},
+    "beat-data": {"GET": [LOGIN, 200, 200, 200, 404]},
+    "recording-signal": {"GET": [LOGIN, 200, 200, 200, 404]},
+    "recording-review": {"GET": [LOGIN, 403, 200, 200, (403, 404)]},
+    "recording-report": {"GET": [LOGIN, 200, 200, 200, 404]},
+    "recording-export": {"GET": [LOGIN, 200, 200, 200, 404]},
+    "review-queue": {"GET": [LOGIN, 403, 200, 200, 403]},
+    "review-create": {"POST": [LOGIN, 403, 302, 302, (403, 404)]},
+}
+# Routes anyone may reach, and routes whose permissions are tested elsewhere.
+PUBLIC = {"login", "logout", "healthz"}
+DELEGATED_NAMESPACES = {
+    "admin": "tests/mlmodels/test_admin.py and tests/accounts/test_audit.py (the admin's own permission checks)",
+    "api": "tests/api/test_permissions.py (its own matrix over every API route)",
+}
+
+
+def all_routes(patterns=None, namespace=""):
+    for p in patterns if patterns is not None else get_resolver().url_patterns:
+        if isinstance(p, URLResolver):
+            yield from all_routes(p.url_patterns, f"{namespace}{p.namespace}:" if p.namespace else namespace)
+        elif isinstance(p, URLPattern):
+            yield f"{namespace}{p.name}" if p.name else f"{namespace}<unnamed {p.pattern}>"
+
+
+def test_every_route_is_in_the_matrix():
+    routes = set(all_routes())
+    delegated = {r for r in routes if r.split(":")[0] in DELEGATED_NAMESPACES and ":" in r}
+    missing = routes - set(MATRIX) - PUBLIC - delegated
+    assert not missing, f"routes with no permission decision: {sorted(missing)}"
+    assert not set(MATRIX) - routes, "the matrix lists routes that no longer exist"
+
+
+@pytest.fixture
+def objects(staff_a, patient_a, active_models):
+    data = beat_csv(3)
+    recording = services.recording_submit(
+        user=staff_a, patient=patient_a, parsed=ingestion.parse_beats(filename="b.csv", data=data), data=data, filename="b.csv"
+    )
+    services.recording_classify(recording_id=recording.pk, claim_token="t")
+    recording.refresh_from_db()
+    return {"patient_id": patient_a.pk, "recording_id": recording.pk, "diagnosis_id": recording.diagnosis.pk, "index": 0}
+
+
+@pytest.fixture
+def signal_recording_id(staff_a, patient_a):
+    """A short continuous signal of clinic A (the signal endpoint serves only those)."""
+    import wfdb
+
+    from diagnostics.signals import parse_signal_upload
+
+    from .data import mitdb_dir
+
+    values = wfdb.rdrecord(str(mitdb_dir() / "100"), sampto=3600).p_signal[:, 0]
+    data = "\n".join(f"{v:.3f}" for v in values).encode()
+    parsed, stored, filename = parse_signal_upload({"ecg.csv": data}, fs=360.0, lead=None)
+    return services.recording_submit(user=staff_a, patient=patient_a, parsed=parsed, data=stored, filename=filename).pk
+
+
+# Routes whose objects must be of a particular kind.
+OBJECT_FIXTURES = {"recording-signal": {"recording_id": "signal_recording_id"}}
+
+
+def url_for(name: str, objects: dict) -> str:
+    from django.urls import get_resolver as resolver
+
+    for candidate in resolver().reverse_dict.getlist(name):
+        params = candidate[0][0][1]
+        return reverse(name, kwargs={k: objects[k] for k in params})
+    return reverse(name)
+
+
+CASES = [(name, method, role) for name, methods in MATRIX.items() for method in methods for role in ROLES]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("name,method,role", CASES, ids=[f"{m} {n} as {r}" for n, m, r in CASES])
+def test_each_route_answers_each_role_as_decided(name, method, role, objects, client, request):
+    objects = {**objects, **{k: request.getfixturevalue(f) for k, f in OBJECT_FIXTURES.get(name, {}).items()}}
+    url = url_for(name, objects)
+    if role != "anonymous":
+        client_for(client, request.getfixturevalue(role))
+    response = client.get(url) if method == "GET" else client.post(url, {})
+    expected = MATRIX[name][method][ROLES.index(role)]
+    if expected == LOGIN:
+        assert response.status_code == 302 and response["Location"].startswith(reverse("login")), response.status_code
+    else:
+        allowed = expected if isinstance(expected, tuple) else (expected,)
+        assert response.status_code in allowed, (response.status_code, getattr(response, "content", b"")[:300])
