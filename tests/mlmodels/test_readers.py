@@ -262,6 +262,8 @@ def test_validate_no_heartbeats():
     t = np.arange(int(10 * FS)) / FS
     with pytest.raises(SignalError, match="no heartbeats detected in lead ECG"):
         validate_signal(0.5 * np.sin(2 * np.pi * 0.3 * t), FS)  # baseline wander only
+    with pytest.raises(SignalError, match="no heartbeats detected in lead ECG"):
+        validate_signal(np.random.default_rng(0).normal(0, 0.3, int(30 * FS)), FS)  # noise
 
 
 def test_validate_shorter_than_two_beats(record_100):
