@@ -1,8 +1,13 @@
 import hashlib
+import tempfile
 from datetime import datetime, time
+from pathlib import Path
 
+from django.conf import settings
+from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 from django.http import HttpResponseNotModified
+from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.http import parse_etags
@@ -10,7 +15,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
@@ -272,8 +277,6 @@ class RecordingViewSet(ApiViewSet):
             seen = IdempotencyRecord.objects.filter(user=request.user, key=key).first() if key is not None else None
             if seen is None:
                 raise
-            from django.core.files.storage import default_storage
-
             default_storage.delete(recording.file.name)
             return self._replay(seen, digest)
         return self._created(recording)
@@ -383,11 +386,7 @@ class ReviewViewSet(ApiViewSet):
         return self.paginated(reviews, serializers.ReviewSerializer)
 
     def retrieve(self, request, pk):
-        review = diagnostics_selectors.review_list(user=request.user).filter(pk=int(pk)).first()
-        if review is None:
-            from django.http import Http404
-
-            raise Http404
+        review = get_object_or_404(diagnostics_selectors.review_list(user=request.user), pk=int(pk))
         return Response(serializers.ReviewSerializer(review).data)
 
     def create(self, request):
@@ -402,8 +401,6 @@ class ReviewViewSet(ApiViewSet):
                 user=request.user, diagnosis=diagnosis, decision=fields["decision"], note=fields["note"]
             )
         except diagnostics_services.ReviewNotAllowed as exc:
-            from rest_framework.exceptions import PermissionDenied
-
             raise PermissionDenied(str(exc)) from None
         return Response(serializers.ReviewSerializer(review).data, status=status.HTTP_201_CREATED)
 
@@ -449,11 +446,6 @@ class ModelVersionViewSet(ApiViewSet):
         return Response(serializers.ModelVersionSerializer(mlmodels_selectors.model_version_get(model_version_id=int(pk))).data)
 
     def create(self, request):
-        import tempfile
-        from pathlib import Path
-
-        from django.conf import settings
-
         serializer = serializers.ModelVersionCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         fields = dict(serializer.validated_data)
