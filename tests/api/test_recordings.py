@@ -260,3 +260,21 @@ def test_a_wfdb_header_without_its_data_file_is_400(api, patient_a):
     response = api.post(URL, {"patient": patient_a.pk, "kind": "signal", "file": upload("100.hea", hea)}, format="multipart")
     # Nothing is stored; the message comes from the signal reader, which reads a lone .hea as CSV text.
     assert_refused(response, 400, "invalid_upload")
+
+
+def test_a_request_that_loses_an_idempotency_race_returns_the_winners_recording(api, staff_a, patient_a, monkeypatch):
+    from api import uploads
+
+    body = {"patient": patient_a.pk, "kind": "beats", "beats": beat_rows(3).tolist()}
+    winner = submit_beats(staff_a, patient_a)
+    real = uploads.beats_from_json
+
+    def parse_while_another_request_commits(rows):
+        digest = uploads.fingerprint(body)
+        IdempotencyRecord.objects.create(user=staff_a, key="race", fingerprint=digest, recording=winner)
+        return real(rows)
+
+    monkeypatch.setattr(uploads, "beats_from_json", parse_while_another_request_commits)
+    response = api.post(URL, body, format="json", HTTP_IDEMPOTENCY_KEY="race")
+    assert response.status_code == 201 and response.json()["id"] == winner.pk
+    assert ECGRecording.objects.count() == 1
