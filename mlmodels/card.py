@@ -7,20 +7,24 @@ from mlmodels.beats import AAMI_CLASSES
 # (metric path, comparison, target, cause reported when missed)
 TARGETS: list[tuple[str, str, tuple[str, ...], str, float, str]] = [
     ("intra-patient accuracy", "intra_patient", ("accuracy",), ">=", 0.985,
-     "intra-patient errors concentrate in S and F, the rarest classes"),
+     "class weights trade N precision for S/F sensitivity, and the remaining errors are S and F beats "
+     "whose single-beat window looks like the same patient's N or V beats"),
     ("intra-patient macro-F1", "intra_patient", ("macro_f1",), ">=", 0.93,
-     "F (803 beats in all) and S are confused with N and V at the beat level"),
+     "F (803 beats in all, 373 of them from record 208) stays the weakest class: fusion beats lie between "
+     "N and V in shape"),
     ("DS2 S sensitivity", "inter_patient", ("per_class", "S", "sensitivity"), ">=", 0.80,
-     "S beats differ from N mainly by timing (prematurity, the PREVIOUS RR interval), which the "
-     "Kaggle-format input does not carry: a beat starts at its own R-peak and its length comes from "
-     "the recording's median RR; morphology learned from the 22 DS1 patients transfers poorly "
-     "(232 alone holds 1,382 of DS2's 1,836 S beats)"),
+     "S beats differ from N mainly by timing (prematurity = a short PREVIOUS RR interval), which the "
+     "Kaggle-format input does not carry: a beat starts at its own R-peak and its length comes from the "
+     "recording's median RR. Shape learned from DS1's patients transfers poorly; record 232 alone holds "
+     "1,382 of DS2's 1,836 S beats"),
     ("DS2 S +P", "inter_patient", ("per_class", "S", "ppv"), ">=", 0.50,
-     "pushing S sensitivity up with class weights turns N beats of unseen patients into S"),
+     "class weighting that lifts S sensitivity turns N beats of unseen patients into S, concentrated in "
+     "a few records (see the notes: 212, 113, 222, 111)"),
     ("DS2 V sensitivity", "inter_patient", ("per_class", "V", "sensitivity"), ">=", 0.93,
-     "V morphology varies between patients; some DS2 V beats resemble DS1 N/F beats"),
+     "V shape varies between patients; some DS2 V beats resemble DS1 N or F beats"),
     ("DS2 V +P", "inter_patient", ("per_class", "V", "ppv"), ">=", 0.90,
-     "N beats of unseen patients with wide or unusual QRS are called V"),
+     "bundle-branch-block N beats (wide QRS, records 212, 214, 231, 117) of patients unseen in training are "
+     "called V"),
 ]
 
 
