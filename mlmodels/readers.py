@@ -3,8 +3,9 @@
 Every reader returns a :class:`Signal` in physical units (mV where the source
 states its units) and raises :class:`~mlmodels.errors.SignalError` with a
 message naming the file, row or field at fault.  Readers check structure and
-sample values; :func:`validate_signal` (or :meth:`Signal.validated`) adds the
-checks that need the lead to be analysed: length, flat line, heartbeats.
+that values are numbers; :func:`validate_signal` (or :meth:`Signal.validated`)
+checks the lead to be analysed: fs, NaN/inf, length, flat line, heartbeats -
+so a gap in one lead of a 12-lead file does not refuse the others.
 """
 
 from __future__ import annotations
@@ -38,6 +39,12 @@ _TIME_COLUMNS = {"time", "t", "timestamp", "sec", "secs", "seconds", "s", "ms",
                  "sample", "samples", "index", "idx", "sample #", "elapsed time"}
 
 
+def _plain_lead(label: str) -> str:
+    plain = re.sub(r"[\s_\-:.]+", " ", label.strip().lower())
+    plain = re.sub(r"^(ecg|ekg|lead)\s*", "", plain).strip()
+    return plain.replace(" ", "")
+
+
 @dataclass
 class Signal:
     """A continuous multi-lead recording at one sampling rate."""
@@ -62,19 +69,25 @@ class Signal:
         return self.n_samples / self.fs if self.fs > 0 else 0.0
 
     def lead_name(self, name: str | None = None) -> str:
-        """The lead called ``name`` (case-insensitive), else MLII, II, then the first lead."""
-        by_lower = {k.strip().lower(): k for k in self.leads}
+        """The lead called ``name`` (case-insensitive), else MLII, II, then the first lead.
+
+        Labels such as "ECG II" or "Lead II" count as II for the default choice.
+        """
+        if not self.leads:
+            raise SignalError("the recording contains no leads")
         if name is not None:
+            by_lower = {k.strip().lower(): k for k in self.leads}
             key = by_lower.get(name.strip().lower())
             if key is None:
                 raise SignalError(
-                    f"lead {name!r} not found; available leads: {', '.join(self.leads) or 'none'}")
+                    f"lead {name!r} not found; available leads: {', '.join(self.leads)}")
             return key
+        by_plain = {}
+        for k in self.leads:
+            by_plain.setdefault(_plain_lead(k), k)
         for preferred in LEAD_PREFERENCE:
-            if preferred.lower() in by_lower:
-                return by_lower[preferred.lower()]
-        if not self.leads:
-            raise SignalError("the recording contains no leads")
+            if preferred.lower() in by_plain:
+                return by_plain[preferred.lower()]
         return next(iter(self.leads))
 
     def lead(self, name: str | None = None) -> np.ndarray:
@@ -164,7 +177,6 @@ def _build(fs: float, leads: dict[str, np.ndarray], units: dict[str, str | None]
     out_units: dict[str, str] = {}
     for name, values in leads.items():
         v, unit = _to_mv(np.asarray(values, dtype=np.float64), (units or {}).get(name))
-        check_finite(v, name)
         out[name] = v
         if unit:
             out_units[name] = unit
@@ -291,8 +303,11 @@ def read_wfdb_zip(data: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES,
             if name in files:
                 raise SignalError(f"zip contains {name} twice")
             # Read with a hard cap: declared sizes in a crafted zip can lie.
-            with archive.open(member) as fh:
-                content = fh.read(budget + 1)
+            try:
+                with archive.open(member) as fh:
+                    content = fh.read(budget + 1)
+            except (RuntimeError, NotImplementedError, zipfile.BadZipFile, OSError, EOFError) as exc:
+                raise SignalError(f"zip member {raw!r} cannot be extracted: {exc}") from None
             budget -= len(content)
             if budget < 0:
                 raise SignalError(f"zip expands to more than the limit of {max_bytes} bytes")
@@ -382,9 +397,12 @@ def read_csv_signal(data: bytes, fs: float, lead: str | None = None) -> Signal:
     if first.count(delimiter) == 0:
         delimiter = r"\s+" if len(first.split()) > 1 else ","
     decimal_comma = delimiter in (";", "\t", r"\s+") and re.search(r"\d,\d", text[:4096]) is not None
-    table = pd.read_csv(io.StringIO(text), sep=delimiter, header=None, dtype=str,
-                        skip_blank_lines=True, engine="python" if delimiter == r"\s+" else "c",
-                        keep_default_na=False, comment="#")
+    try:
+        table = pd.read_csv(io.StringIO(text), sep=delimiter, header=None, dtype=str,
+                            skip_blank_lines=True, engine="python" if delimiter == r"\s+" else "c",
+                            keep_default_na=False, comment="#")
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raise SignalError(f"CSV file cannot be parsed: {str(exc).strip()}") from None
     first_row = [str(c).strip() for c in table.iloc[0]]
     has_header = not all(_is_number(c.replace(",", ".") if decimal_comma else c) for c in first_row if c)
     if has_header:

@@ -72,6 +72,19 @@ def test_lead_preference_falls_back_to_first():
         signal.lead("aVR")
 
 
+def test_lead_preference_tolerates_prefixes():
+    signal = Signal(fs=FS, leads={"ECG I": np.zeros(3), "ECG II": np.zeros(3), "Lead_III": np.zeros(3)})
+    assert signal.lead_name() == "ECG II"
+    assert signal.lead_name("lead_iii") == "Lead_III"
+
+
+def test_nan_in_other_lead_only_refused_when_analysed():
+    data = b"II,V1\n" + b"".join(b"%f,nan\n" % v for v in np.sin(np.arange(1000) / 10))
+    signal = read_csv_signal(data, fs=FS)
+    with pytest.raises(SignalError, match="sample 0 of lead V1 is NaN"):
+        signal.validated("V1", check_beats=False)
+
+
 def test_read_wfdb_missing_record(tmp_path):
     with pytest.raises(SignalError, match="header file 999.hea not found"):
         read_wfdb(tmp_path / "999")
@@ -214,6 +227,25 @@ def test_read_csv_bad_value_names_row_and_column():
     data = b"II,V1\n0.1,0.2\n0.3,abc\n"
     with pytest.raises(SignalError, match="CSV file, row 3, column 'V1': value 'abc' is not a number"):
         read_csv_signal(data, fs=FS)
+
+
+def test_read_csv_ragged_rows():
+    with pytest.raises(SignalError, match="CSV file cannot be parsed: Error tokenizing data"):
+        read_csv_signal(b"0.1,0.2\n0.3,0.4\n0.5,0.6,0.7,0.8\n", fs=FS)
+
+
+def test_zip_encrypted_member_refused():
+    files = _record_files()
+    data = bytearray(_zip({"100.hea": files["100.hea"], "100.dat": files["100.dat"][:1000]}))
+    # set the "encrypted" flag bit on every entry: extraction then needs a password
+    for sig in (b"PK\x03\x04", b"PK\x01\x02"):
+        start = 0
+        while (i := data.find(sig, start)) >= 0:
+            flag_at = i + (6 if sig == b"PK\x03\x04" else 8)
+            data[flag_at] |= 1
+            start = i + 4
+    with pytest.raises(SignalError, match="zip member '100.hea' cannot be extracted"):
+        read_wfdb_zip(bytes(data))
 
 
 def test_read_csv_refuses_low_fs():
