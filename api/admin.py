@@ -1,3 +1,4 @@
+from django import forms
 from django.contrib import admin, messages
 from django.utils import timezone
 
@@ -7,8 +8,25 @@ from .models import ApiToken
 from .services import api_token_create, api_token_revoke
 
 
+class ApiTokenForm(forms.ModelForm):
+    webhook_url = forms.URLField(
+        required=False, assume_scheme="https", help_text=ApiToken._meta.get_field("webhook_url").help_text
+    )
+
+    class Meta:
+        model = ApiToken
+        fields = ["user", "name", "expires_at", "webhook_url"]
+
+    def clean_user(self):
+        user = self.cleaned_data["user"]
+        if user is not None and (user.clinic_id is None or not user.is_active):
+            raise forms.ValidationError("API tokens act within a clinic: choose an active user of a clinic.")
+        return user
+
+
 @admin.register(ApiToken)
 class ApiTokenAdmin(ClinicScopedAdmin):
+    form = ApiTokenForm
     list_display = ["prefix", "name", "user", "created_at", "expires_at", "revoked_at", "last_used_at"]
     list_filter = ["revoked_at"]
     search_fields = ["name", "prefix", "user__username"]
@@ -29,11 +47,6 @@ class ApiTokenAdmin(ClinicScopedAdmin):
 
             kwargs["queryset"] = User.objects.filter(clinic_id=request.user.clinic_id, is_active=True)
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
-
-    def formfield_for_dbfield(self, db_field, request, **kwargs):
-        if db_field.name == "webhook_url":
-            kwargs["assume_scheme"] = "https"
-        return super().formfield_for_dbfield(db_field, request, **kwargs)
 
     def save_model(self, request, obj, form, change):
         if change:

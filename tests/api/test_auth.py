@@ -123,3 +123,18 @@ def test_an_admin_revokes_tokens_in_the_admin(client, admin_a, staff_a):
     client.force_login(admin_a)
     client.post("/admin/api/apitoken/", {"action": "revoke", "_selected_action": [token.pk]})
     assert with_token(secret).get(URL).status_code == 401
+
+
+def test_the_admin_refuses_a_token_for_a_user_without_a_clinic(client, db):
+    from accounts.models import User
+
+    root = User.objects.create_superuser("root", password="correct-horse-battery")
+    client.force_login(root)
+    response = client.post("/admin/api/apitoken/add/", {"user": root.pk, "name": "x", "expires_at_0": "", "expires_at_1": ""})
+    assert response.status_code == 200 and "choose an active user of a clinic" in response.content.decode()
+    assert not ApiToken.objects.exists()
+
+
+def test_clinic_staff_cannot_reach_tokens_in_the_admin(client, staff_a):
+    client.force_login(staff_a)
+    assert client.get("/admin/api/apitoken/").status_code in (302, 403)
