@@ -278,3 +278,17 @@ def test_a_request_that_loses_an_idempotency_race_returns_the_winners_recording(
     response = api.post(URL, body, format="json", HTTP_IDEMPOTENCY_KEY="race")
     assert response.status_code == 201 and response.json()["id"] == winner.pk
     assert ECGRecording.objects.count() == 1
+
+
+def test_it_accepts_pasted_beat_values_as_multipart_text(api, patient_a):
+    text = beat_csv(3).decode()
+    response = api.post(URL, {"patient": patient_a.pk, "kind": "beats", "text": text}, format="multipart")
+    assert response.status_code == 201, response.content
+    assert ECGRecording.objects.get().input_beat_count == 3
+
+
+def test_a_file_and_pasted_text_together_are_400(api, patient_a):
+    response = api.post(
+        URL, {"patient": patient_a.pk, "kind": "beats", "text": "0.1", "file": upload("b.csv", beat_csv(2))}, format="multipart"
+    )
+    assert_refused(response, 400, "invalid_upload", "not both")
