@@ -1,6 +1,7 @@
 import hashlib
 import tempfile
 from datetime import datetime, time
+from datetime import timezone as datetime_timezone
 from pathlib import Path
 
 from django.conf import settings
@@ -70,7 +71,7 @@ class ApiViewSet(viewsets.GenericViewSet):
         raw = self.request.query_params.get(name)
         if raw in (None, ""):
             return None
-        if not raw.isdigit() or len(raw) > 18:
+        if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
             raise ValidationError({name: "Expected a positive whole number."})
         return int(raw)
 
@@ -159,17 +160,19 @@ class PatientViewSet(ApiViewSet):
 
 
 def _parse_when(name: str, raw: str, *, end: bool) -> datetime:
-    value = parse_datetime(raw) if "T" in raw or " " in raw else None
-    if value is None:
-        try:
+    invalid = ValidationError({name: "Expected a date (YYYY-MM-DD) or an ISO 8601 date-time."})
+    try:
+        value = parse_datetime(raw) if "T" in raw or " " in raw else None
+        if value is None:
             day = parse_date(raw)
-        except ValueError:
-            day = None
-        if day is None:
-            raise ValidationError({name: "Expected a date (YYYY-MM-DD) or an ISO 8601 date-time."})
-        value = datetime.combine(day, time.max if end else time.min)
-    if timezone.is_naive(value):
-        value = timezone.make_aware(value)
+            if day is None:
+                raise invalid
+            value = datetime.combine(day, time.max if end else time.min)
+        if timezone.is_naive(value):
+            value = timezone.make_aware(value)
+        value.astimezone(datetime_timezone.utc)  # the database compares in UTC
+    except (ValueError, OverflowError):
+        raise invalid from None
     return value
 
 

@@ -292,3 +292,13 @@ def test_a_file_and_pasted_text_together_are_400(api, patient_a):
         URL, {"patient": patient_a.pk, "kind": "beats", "text": "0.1", "file": upload("b.csv", beat_csv(2))}, format="multipart"
     )
     assert_refused(response, 400, "invalid_upload", "not both")
+
+
+@pytest.mark.parametrize("value", ["²", "-1", "1.5", "١"])
+def test_a_filter_id_that_is_not_an_ascii_number_is_400(api, value):
+    assert api.get(URL, {"patient": value}).status_code == 400
+
+
+@pytest.mark.parametrize("value", ["2020-13-01", "2020-02-30T10:00", "0001-01-01T00:00+01:00", "9999-12-31T23:59-01:00"])
+def test_an_impossible_date_filter_is_400(api, value):
+    assert api.get(URL, {"created_after": value}).status_code == 400
