@@ -48,6 +48,8 @@ EXTRA_RATIO = 0.4
 SEARCHBACK_RR = 1.6
 SEGMENT_S = 5.0
 MIN_SEGMENT_SNR = 3.0
+CHUNK_S = 1800.0
+MARGIN_S = 15.0
 REFRACTORY_S = 0.25
 T_WAVE_S = 0.36
 T_WAVE_SLOPE = 0.5
@@ -189,12 +191,30 @@ def _drop_unreadable(c: _Candidates, beats: np.ndarray, fs: float) -> np.ndarray
 
 
 def detect_r_peaks(signal: np.ndarray, fs: float) -> np.ndarray:
-    """Sample indices (int64, sorted, unique) of the R peaks in ``signal`` sampled at ``fs`` Hz."""
+    """Sample indices (int64, sorted, unique) of the R peaks in ``signal`` sampled at ``fs`` Hz.
+
+    Long recordings are processed in CHUNK_S pieces overlapping by MARGIN_S (more
+    than any window the rules look at), which bounds memory for 24 h Holters.
+    """
     x = np.asarray(signal, dtype=np.float64)
     if x.ndim != 1:
         raise SignalError(f"expected one lead (1-D array), got shape {x.shape}")
     if not np.isfinite(fs) or fs < MIN_FS:
         raise SignalError(f"sampling rate {fs:g} Hz is below the minimum of {MIN_FS:g} Hz")
+    chunk, margin = int(CHUNK_S * fs), int(MARGIN_S * fs)
+    if len(x) <= chunk + 2 * margin:
+        return _detect(x, fs)
+    pieces = []
+    for start in range(0, len(x), chunk):
+        a, b = max(start - margin, 0), min(start + chunk + margin, len(x))
+        peaks = _detect(x[a:b], fs) + a
+        pieces.append(peaks[(peaks >= start) & (peaks < start + chunk)])
+    peaks = np.concatenate(pieces)
+    keep = np.r_[True, np.diff(peaks) >= REFRACTORY_S * fs]  # a beat on a chunk boundary
+    return peaks[keep]
+
+
+def _detect(x: np.ndarray, fs: float) -> np.ndarray:
     if len(x) < int(fs):
         return np.zeros(0, dtype=np.int64)
     x = np.nan_to_num(x - np.nanmedian(x))

@@ -82,3 +82,13 @@ def test_refusals():
         detect_r_peaks(np.zeros(1000), 50.0)
     with pytest.raises(SignalError, match="one lead"):
         detect_r_peaks(np.zeros((2, 1000)), 360.0)
+
+
+def test_chunked_processing_matches_whole(record_100, monkeypatch):
+    import mlmodels.detection as detection
+
+    signal, fs, _ = record_100
+    whole = detect_r_peaks(signal, fs)
+    monkeypatch.setattr(detection, "CHUNK_S", 120.0)
+    chunked = detect_r_peaks(signal, fs)
+    np.testing.assert_array_equal(chunked, whole)
