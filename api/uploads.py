@@ -43,7 +43,10 @@ def signal_from_json(*, fs: float, signal=None, leads=None, lead: str | None = N
         leads = {lead or "ECG": signal}
     if not isinstance(leads, dict) or not leads:
         raise ingestion.UploadError("'leads' must be an object of lead name → array of numbers", field="leads")
-    data = json.dumps({"fs": fs, "leads": leads}, allow_nan=False).encode()
+    try:
+        data = json.dumps({"fs": fs, "leads": leads}, allow_nan=False).encode()
+    except ValueError:  # 1e400 parses as infinity
+        raise ingestion.UploadError("the signal holds a value that is not a finite number", field="signal" if signal is not None else "leads") from None
     try:
         parsed, data, _name = parse_signal_upload({"api-signal.json": data}, fs=fs, lead=lead)
     except ingestion.UploadError as exc:

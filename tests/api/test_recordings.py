@@ -302,3 +302,14 @@ def test_a_filter_id_that_is_not_an_ascii_number_is_400(api, value):
 @pytest.mark.parametrize("value", ["2020-13-01", "2020-02-30T10:00", "0001-01-01T00:00+01:00", "9999-12-31T23:59-01:00"])
 def test_an_impossible_date_filter_is_400(api, value):
     assert api.get(URL, {"created_after": value}).status_code == 400
+
+
+def test_a_signal_value_too_large_for_a_float_is_400(api, patient_a):
+    body = '{"patient": %d, "kind": "signal", "fs": 360, "signal": [0.1, 1e400, 0.2]}' % patient_a.pk
+    assert_refused(api.post(URL, body, content_type="application/json"), 400, "validation_error", field="signal")
+
+
+def test_a_beat_value_too_large_for_a_float_is_400(api, patient_a):
+    rows = beat_rows(2).tolist()
+    body = json.dumps({"patient": patient_a.pk, "kind": "beats", "beats": rows}).replace(str(rows[1][5]), "1e400", 1)
+    assert_refused(api.post(URL, body, content_type="application/json"), 400, "validation_error", field="beats")
