@@ -1,0 +1,64 @@
+import hashlib
+
+from django.http import HttpResponseNotModified
+from django.utils.http import parse_etags
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter
+from rest_framework import viewsets
+from rest_framework.exceptions import ValidationError
+
+from ..permissions import IsClinicMember
+
+ID_PATTERN = r"[0-9]{1,18}"
+IF_NONE_MATCH = OpenApiParameter(
+    "If-None-Match", OpenApiTypes.STR, OpenApiParameter.HEADER, required=False,
+    description="An ETag from an earlier response; 304 Not Modified if nothing changed.",
+)
+
+
+# Common to every endpoint: clinic scope, JSON errors, and ETags on reads.
+class ApiViewSet(viewsets.GenericViewSet):
+    permission_classes = [IsClinicMember]
+    lookup_value_regex = ID_PATTERN
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        for name, values in request.query_params.lists():
+            if any("\x00" in v for v in values):
+                raise ValidationError({name: "The value contains a NUL character."})
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        response = super().finalize_response(request, response, *args, **kwargs)
+        if request.method in ("GET", "HEAD") and response.status_code == 200 and hasattr(response, "render"):
+            response.render()
+            etag = '"%s"' % hashlib.sha256(response.content).hexdigest()[:32]
+            response["ETag"] = etag
+            response["Cache-Control"] = "private, no-cache"
+            if etag in parse_etags(request.headers.get("If-None-Match", "")) or request.headers.get("If-None-Match") == "*":
+                not_modified = HttpResponseNotModified()
+                not_modified["ETag"] = etag
+                not_modified["Cache-Control"] = "private, no-cache"
+                return not_modified
+        return response
+
+    def query_int(self, name: str) -> int | None:
+        raw = self.request.query_params.get(name)
+        if raw in (None, ""):
+            return None
+        if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
+            raise ValidationError({name: "Expected a positive whole number."})
+        return int(raw)
+
+    def query_bool(self, name: str) -> bool | None:
+        raw = self.request.query_params.get(name)
+        if raw in (None, ""):
+            return None
+        if raw.lower() in ("true", "1", "yes"):
+            return True
+        if raw.lower() in ("false", "0", "no"):
+            return False
+        raise ValidationError({name: "Expected true or false."})
+
+    def paginated(self, queryset, serializer_class):
+        page = self.paginate_queryset(queryset)
+        return self.get_paginated_response(serializer_class(page, many=True).data)

@@ -1,0 +1,83 @@
+import tempfile
+from pathlib import Path
+
+from django.conf import settings
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from rest_framework import status
+from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.response import Response
+
+from diagnostics.models import ECGRecording
+from mlmodels import selectors as mlmodels_selectors
+from mlmodels import services as mlmodels_services
+
+from .. import serializers
+from ..exceptions import ApiError
+from ..permissions import IsAdminOrReadOnly, IsClinicMember
+from .base import IF_NONE_MATCH, ApiViewSet
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="List model versions (shared by all clinics)",
+        parameters=[
+            OpenApiParameter("task", OpenApiTypes.STR, enum=["heartbeat", "mi"]),
+            OpenApiParameter("active", OpenApiTypes.BOOL),
+            IF_NONE_MATCH,
+        ],
+    ),
+    retrieve=extend_schema(summary="A model version", parameters=[IF_NONE_MATCH]),
+    create=extend_schema(
+        summary="Register a model version from a .keras or Keras 2 .h5 file (administrators)",
+        request={"multipart/form-data": serializers.ModelVersionCreateSerializer},
+        responses={201: serializers.ModelVersionSerializer},
+    ),
+)
+class ModelVersionViewSet(ApiViewSet):
+    serializer_class = serializers.ModelVersionSerializer
+    queryset = ECGRecording.objects.none()
+    permission_classes = [IsClinicMember, IsAdminOrReadOnly]
+    parser_classes = [MultiPartParser, FormParser]
+
+    def list(self, request):
+        versions = mlmodels_selectors.model_version_list()
+        task = request.query_params.get("task")
+        if task:
+            if task not in ("heartbeat", "mi"):
+                raise ValidationError({"task": "Expected heartbeat or mi."})
+            versions = versions.filter(task=task)
+        active = self.query_bool("active")
+        if active is not None:
+            versions = versions.filter(is_active=active)
+        return self.paginated(versions, serializers.ModelVersionSerializer)
+
+    def retrieve(self, request, pk):
+        return Response(serializers.ModelVersionSerializer(mlmodels_selectors.model_version_get(model_version_id=int(pk))).data)
+
+    def create(self, request):
+        serializer = serializers.ModelVersionCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        fields = dict(serializer.validated_data)
+        artifact = fields.pop("artifact")
+        suffix = Path(artifact.name).suffix.lower()
+        if suffix not in {".keras", ".h5", ".hdf5"}:
+            raise ApiError("The artifact must be a .keras file or a Keras 2 .h5 file.", status_code=415, code="unsupported_media_type", field="artifact")
+        if artifact.size > settings.API_MAX_MODEL_BYTES:
+            raise ApiError(f"The artifact is larger than {settings.API_MAX_MODEL_BYTES} bytes.", status_code=413, code="payload_too_large", field="artifact")
+        with tempfile.TemporaryDirectory() as tmp:
+            source = Path(tmp) / f"upload{suffix}"
+            with open(source, "wb") as fh:
+                for chunk in artifact.chunks():
+                    fh.write(chunk)
+            version = mlmodels_services.model_version_register(source=source, created_by=request.user, **fields)
+        return Response(serializers.ModelVersionSerializer(version).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(summary="Make this the task's active version (administrators)", request=None, responses={200: serializers.ModelVersionSerializer})
+    @action(detail=True, methods=["post"], url_path="activate", url_name="activate", parser_classes=[JSONParser, FormParser, MultiPartParser])
+    def activate(self, request, pk):
+        version = mlmodels_selectors.model_version_get(model_version_id=int(pk))
+        version = mlmodels_services.model_version_activate(model_version=version)
+        return Response(serializers.ModelVersionSerializer(version).data)

@@ -1,0 +1,76 @@
+from django.db import IntegrityError
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from rest_framework import status
+from rest_framework.response import Response
+
+from patients import selectors as patients_selectors
+from patients import services as patients_services
+from patients.models import Patient
+
+from .. import serializers
+from ..exceptions import Conflict
+from .base import IF_NONE_MATCH, ApiViewSet
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="List the clinic's patients",
+        parameters=[
+            OpenApiParameter("search", OpenApiTypes.STR, description="Words matched against MRN and names."),
+            IF_NONE_MATCH,
+        ],
+    ),
+    retrieve=extend_schema(summary="A patient", parameters=[IF_NONE_MATCH]),
+    create=extend_schema(summary="Create a patient", request=serializers.PatientSerializer),
+    update=extend_schema(summary="Replace a patient's details", request=serializers.PatientSerializer),
+    partial_update=extend_schema(summary="Change some of a patient's details", request=serializers.PatientUpdateSerializer),
+)
+class PatientViewSet(ApiViewSet):
+    serializer_class = serializers.PatientSerializer
+    queryset = Patient.objects.none()
+
+    def list(self, request):
+        search = request.query_params.get("search", "")[:200]
+        return self.paginated(patients_selectors.patient_list(user=request.user, search=search), serializers.PatientSerializer)
+
+    def retrieve(self, request, pk):
+        patient = patients_selectors.patient_get(user=request.user, patient_id=int(pk))
+        return Response(serializers.PatientSerializer(patient).data)
+
+    def create(self, request):
+        serializer = serializers.PatientSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        self._check_mrn(serializer.validated_data["mrn"])
+        try:
+            patient = patients_services.patient_create(user=request.user, **serializer.validated_data)
+        except IntegrityError:
+            raise self._mrn_conflict() from None
+        return Response(serializers.PatientSerializer(patient).data, status=status.HTTP_201_CREATED)
+
+    def update(self, request, pk, partial=False):
+        patient = patients_selectors.patient_get(user=request.user, patient_id=int(pk))
+        serializer_class = serializers.PatientUpdateSerializer if partial else serializers.PatientSerializer
+        serializer = serializer_class(patient, data=request.data, partial=partial)
+        serializer.is_valid(raise_exception=True)
+        if "mrn" in serializer.validated_data:
+            self._check_mrn(serializer.validated_data["mrn"], exclude=patient.pk)
+        try:
+            patient = patients_services.patient_update(patient=patient, **serializer.validated_data)
+        except IntegrityError:
+            raise self._mrn_conflict() from None
+        return Response(serializers.PatientSerializer(patient).data)
+
+    def partial_update(self, request, pk):
+        return self.update(request, pk, partial=True)
+
+    def _check_mrn(self, mrn: str, exclude: int | None = None) -> None:
+        clash = Patient.objects.filter(clinic_id=self.request.user.clinic_id, mrn=mrn.strip())
+        if exclude is not None:
+            clash = clash.exclude(pk=exclude)
+        if clash.exists():
+            raise self._mrn_conflict()
+
+    @staticmethod
+    def _mrn_conflict():
+        return Conflict("Another patient of this clinic has this medical record number.", code="mrn_taken", field="mrn")

@@ -1,0 +1,193 @@
+from datetime import datetime, time
+from datetime import timezone as datetime_timezone
+
+from django.core.files.storage import default_storage
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.dateparse import parse_date, parse_datetime
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import status
+from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.renderers import JSONRenderer
+from rest_framework.response import Response
+
+from diagnostics import selectors as diagnostics_selectors
+from diagnostics import services as diagnostics_services
+from diagnostics.models import ECGRecording
+from patients import selectors as patients_selectors
+
+from .. import fhir, serializers, uploads
+from ..exceptions import ApiError, Conflict
+from ..models import IdempotencyRecord
+from .base import IF_NONE_MATCH, ApiViewSet
+
+
+def _parse_when(name: str, raw: str, *, end: bool) -> datetime:
+    invalid = ValidationError({name: "Expected a date (YYYY-MM-DD) or an ISO 8601 date-time."})
+    try:
+        value = parse_datetime(raw) if "T" in raw or " " in raw else None
+        if value is None:
+            day = parse_date(raw)
+            if day is None:
+                raise invalid
+            value = datetime.combine(day, time.max if end else time.min)
+        if timezone.is_naive(value):
+            value = timezone.make_aware(value)
+        value.astimezone(datetime_timezone.utc)  # the database compares in UTC
+    except (ValueError, OverflowError):
+        raise invalid from None
+    return value
+
+
+class FhirJsonRenderer(JSONRenderer):
+    media_type = "application/fhir+json"
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="List the clinic's recordings",
+        parameters=[
+            OpenApiParameter("patient", OpenApiTypes.INT, description="Only this patient's recordings."),
+            OpenApiParameter("status", OpenApiTypes.STR, enum=ECGRecording.Status.values),
+            OpenApiParameter("created_after", OpenApiTypes.STR, description="A date or ISO 8601 date-time (inclusive)."),
+            OpenApiParameter("created_before", OpenApiTypes.STR, description="A date or ISO 8601 date-time (inclusive)."),
+            IF_NONE_MATCH,
+        ],
+    ),
+    retrieve=extend_schema(
+        summary="A recording with its status and, once done, its diagnosis",
+        description="Poll this with If-None-Match: it answers 304 until something changes.",
+        parameters=[IF_NONE_MATCH],
+    ),
+)
+class RecordingViewSet(ApiViewSet):
+    serializer_class = serializers.RecordingSerializer
+    queryset = ECGRecording.objects.none()
+    parser_classes = [JSONParser, MultiPartParser, FormParser]
+
+    def list(self, request):
+        recordings = diagnostics_selectors.recording_list(user=request.user)
+        patient_id = self.query_int("patient")
+        if patient_id is not None:
+            recordings = recordings.filter(patient_id=patient_id)
+        wanted = request.query_params.get("status")
+        if wanted:
+            if wanted not in ECGRecording.Status.values:
+                raise ValidationError({"status": f"Expected one of {', '.join(ECGRecording.Status.values)}."})
+            recordings = recordings.filter(status=wanted)
+        if request.query_params.get("created_after"):
+            recordings = recordings.filter(created_at__gte=_parse_when("created_after", request.query_params["created_after"], end=False))
+        if request.query_params.get("created_before"):
+            recordings = recordings.filter(created_at__lte=_parse_when("created_before", request.query_params["created_before"], end=True))
+        return self.paginated(recordings, serializers.RecordingSerializer)
+
+    def retrieve(self, request, pk):
+        recording = diagnostics_selectors.recording_get(user=request.user, recording_id=int(pk))
+        return Response(serializers.RecordingSerializer(recording).data)
+
+    @extend_schema(
+        summary="Upload a recording (JSON or multipart)",
+        description=(
+            "JSON: `{\"patient\": 1, \"kind\": \"beats\", \"beats\": [[187 numbers], …]}` or "
+            "`{\"patient\": 1, \"kind\": \"signal\", \"fs\": 360, \"signal\": [numbers]}` (or `\"leads\": {name: [numbers]}`). "
+            "Multipart: `patient`, `kind` and `file` (repeat it for WFDB .hea + .dat), as on the upload page. "
+            "The whole upload is validated first; on any defect nothing is stored. "
+            "With an Idempotency-Key the same request returns the same recording; the same key with another body is 409."
+        ),
+        request={
+            "application/json": serializers.RecordingJsonSerializer,
+            "multipart/form-data": serializers.RecordingUploadSerializer,
+        },
+        parameters=[
+            OpenApiParameter(
+                "Idempotency-Key", OpenApiTypes.STR, OpenApiParameter.HEADER, required=False,
+                description="Up to 255 printable characters chosen by the client, e.g. a UUID.",
+            )
+        ],
+        responses={201: serializers.RecordingSerializer},
+    )
+    def create(self, request):
+        key = request.headers.get("Idempotency-Key")
+        if key is not None and not (0 < len(key) <= 255 and key.isprintable() and key.isascii()):
+            raise ApiError("Idempotency-Key must be 1–255 printable ASCII characters.", code="invalid_idempotency_key", field="Idempotency-Key")
+        is_json = not hasattr(request.data, "getlist")
+        input_serializer = (serializers.RecordingJsonSerializer if is_json else serializers.RecordingUploadSerializer)(data=request.data)
+        input_serializer.is_valid(raise_exception=True)
+        fields = input_serializer.validated_data
+        patient = patients_selectors.patient_get(user=request.user, patient_id=fields["patient"])
+        files = [] if is_json else fields.get("file", [])
+        digest = uploads.fingerprint(request.data, files)
+        if key is not None:
+            seen = IdempotencyRecord.objects.filter(user=request.user, key=key).select_related("recording").first()
+            if seen is not None:
+                return self._replay(seen, digest)
+
+        if is_json and fields["kind"] == ECGRecording.Kind.BEATS:
+            parsed, data, filename = uploads.beats_from_json(fields["beats"])
+        elif is_json:
+            parsed, data, filename = uploads.signal_from_json(
+                fs=fields["fs"], signal=fields.get("signal"), leads=fields.get("leads"), lead=fields.get("lead") or None
+            )
+        else:
+            parsed, data, filename = uploads.from_files(
+                kind=fields["kind"], files=files, text=fields.get("text", ""), fs=fields.get("fs"), lead=fields.get("lead", "")
+            )
+        try:
+            with transaction.atomic():
+                recording = diagnostics_services.recording_submit(
+                    user=request.user, patient=patient, parsed=parsed, data=data, filename=filename
+                )
+                if key is not None:
+                    IdempotencyRecord.objects.create(user=request.user, key=key, fingerprint=digest, recording=recording)
+        except IntegrityError:  # the same key arrived twice at once; the other request won
+            seen = IdempotencyRecord.objects.filter(user=request.user, key=key).first() if key is not None else None
+            if seen is None:
+                raise
+            default_storage.delete(recording.file.name)
+            return self._replay(seen, digest)
+        return self._created(recording)
+
+    def _created(self, recording, **headers):
+        body = serializers.RecordingSerializer(recording).data
+        return Response(body, status=status.HTTP_201_CREATED, headers={"Location": body["links"]["self"], **headers})
+
+    def _replay(self, seen: IdempotencyRecord, digest: str):
+        if seen.fingerprint != digest:
+            raise Conflict(
+                "This Idempotency-Key was already used with a different request body.",
+                code="idempotency_key_reused", field="Idempotency-Key",
+            )
+        return self._created(seen.recording, **{"Idempotent-Replayed": "true"})
+
+    @extend_schema(
+        summary="The recording's classified beats",
+        parameters=[IF_NONE_MATCH],
+        responses={200: serializers.BeatSerializer(many=True)},
+    )
+    @action(detail=True, methods=["get"], url_path="beats", url_name="beats")
+    def beats(self, request, pk):
+        recording = diagnostics_selectors.recording_get(user=request.user, recording_id=int(pk))
+        return self.paginated(diagnostics_selectors.beat_list(recording=recording), serializers.BeatSerializer)
+
+    @extend_schema(
+        summary="The recording's result as a FHIR R4 Bundle",
+        description=(
+            "A Bundle (type collection) with the Patient, a DiagnosticReport, Observations for the beat-class counts, "
+            "the MI score and flag, the heart rate (signals), and the ECG as an Observation with valueSampledData "
+            "(MDC 131328 and one component per lead). 409 until the recording is done."
+        ),
+        parameters=[IF_NONE_MATCH],
+        responses={200: OpenApiResponse(OpenApiTypes.OBJECT, description="A FHIR R4 Bundle resource.")},
+    )
+    @action(detail=True, methods=["get"], url_path="fhir", url_name="fhir", renderer_classes=[JSONRenderer, FhirJsonRenderer])
+    def fhir(self, request, pk):
+        recording = diagnostics_selectors.recording_get(user=request.user, recording_id=int(pk))
+        diagnosis = getattr(recording, "diagnosis", None)
+        if recording.status != ECGRecording.Status.DONE or diagnosis is None:
+            raise Conflict(f"The recording is {recording.status}; its FHIR report exists once it is done.", code="not_ready")
+        signal = diagnostics_selectors.recording_stored_signal(recording=recording) if recording.kind == ECGRecording.Kind.SIGNAL else None
+        beats = diagnostics_selectors.recording_model_input(recording=recording) if signal is None else None
+        return Response(fhir.bundle(recording=recording, diagnosis=diagnosis, signal=signal, beats=beats))
