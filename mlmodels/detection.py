@@ -21,8 +21,10 @@ Method (rules tuned on MIT-BIH; see bench/README.md):
 6. Unreadable segments: beats whose neighbours within +-5 s have a median
    gate ratio under 3 are dropped (white noise: ~2.2; MIT-BIH beats: ~7+).
 7. The R peak is the extremum of the band-passed signal in the candidate
-   window: on MIT-BIH this is exactly the annotated sample for ~80 % of beats,
-   closer than the raw-signal extremum (~50 %, or ~33 % high-passed).
+   window (on MIT-BIH the annotated sample itself for ~76 % of beats; the raw
+   or 1-40 Hz extremum is exact less often), moved to the largest 1-40 Hz
+   deflection within 100 ms when that is over twice as large (wide PVCs,
+   paced beats: halves the 95th-percentile offset).
 """
 
 from __future__ import annotations
@@ -49,6 +51,9 @@ SEARCHBACK_RR = 1.6
 SEGMENT_S = 5.0
 MIN_SEGMENT_SNR = 3.0
 CHUNK_S = 1800.0
+WIDE_HZ = (1.0, 40.0)
+DOMINANT_S = 0.10
+DOMINANT_FRACTION = 0.5
 MARGIN_S = 15.0
 REFRACTORY_S = 0.25
 T_WAVE_S = 0.36
@@ -179,6 +184,21 @@ def _search_back(c: _Candidates, beats: list[int], fs: float) -> list[int]:
     return sorted(beats + added)
 
 
+def _on_dominant_deflection(peaks: np.ndarray, wide: np.ndarray, fs: float) -> np.ndarray:
+    """Move a peak to the largest deflection of the 1-40 Hz signal within +-100 ms
+    when that is over twice as large: the band-passed extremum of a wide PVC or a
+    paced beat is often the steep lobe beside the one annotated."""
+    half = int(round(DOMINANT_S * fs))
+    out = peaks.copy()
+    for k, p in enumerate(peaks):
+        a, b = max(p - half, 0), min(p + half + 1, len(wide))
+        window = np.abs(wide[a:b])
+        j = int(np.argmax(window))
+        if abs(wide[p]) < DOMINANT_FRACTION * window[j]:
+            out[k] = a + j
+    return out
+
+
 def _drop_unreadable(c: _Candidates, beats: np.ndarray, fs: float) -> np.ndarray:
     """Drop beats where those around them (+-SEGMENT_S) barely stand out from the background."""
     if len(beats) == 0:
@@ -228,5 +248,5 @@ def _detect(x: np.ndarray, fs: float) -> np.ndarray:
     beats = [int(i) for i in np.flatnonzero(strong)]
     beats = _search_back(c, _resolve_conflicts(c, beats, fs), fs)
     beats = _drop_unreadable(c, np.asarray(beats, dtype=np.int64), fs)
-    peaks = c.peak[beats]
-    return np.unique(peaks.astype(np.int64))
+    wide = sps.sosfiltfilt(sps.butter(2, WIDE_HZ, btype="bandpass", fs=fs, output="sos"), x)
+    return np.unique(_on_dominant_deflection(c.peak[beats], wide, fs).astype(np.int64))
