@@ -48,7 +48,7 @@ def _ten_seconds(record: Signal) -> np.ndarray:
 
 def test_read_wfdb_mitdb(record_100):
     assert record_100.fs == FS
-    assert list(record_100.leads) == ["MLII", "V5"]
+    assert list(record_100.leads) == ["MLII", "V5"] == record_100.lead_order
     assert record_100.units == {"MLII": "mV", "V5": "mV"}
     assert record_100.source_format == "wfdb"
     mlii = record_100.lead()
