@@ -192,6 +192,25 @@ def test_read_edf_from_record(record_100, tmp_path):
     signal.validated()
 
 
+def test_read_edf_mixed_rates_keeps_the_ecg_rate(tmp_path):
+    import pyedflib
+
+    path = tmp_path / "mixed.edf"
+    channels = (("Resp", 128), ("ECG II", 256), ("ECG V1", 256))
+    with pyedflib.EdfWriter(str(path), len(channels), file_type=pyedflib.FILETYPE_EDFPLUS) as writer:
+        writer.setSignalHeaders([
+            {"label": label, "dimension": "uV", "sample_frequency": fs, "physical_min": -5000,
+             "physical_max": 5000, "digital_min": -32768, "digital_max": 32767, "transducer": "", "prefilter": ""}
+            for label, fs in channels])
+        writer.writeSamples([np.zeros(fs * 10) for _, fs in channels])
+        writer.writeAnnotation(1.0, -1, "event")
+    signal = read_edf(path)
+    assert signal.fs == 256 and list(signal.leads) == ["ECG II", "ECG V1"]  # annotations, Resp left out
+    assert signal.lead_name() == "ECG II"
+    resp = read_edf(path, lead="resp")
+    assert resp.fs == 128 and list(resp.leads) == ["Resp"]
+
+
 def test_read_edf_junk():
     with pytest.raises(SignalError, match="EDF upload is not a readable EDF/EDF\\+ file"):
         read_edf(b"0       " + b"garbage" * 40)
