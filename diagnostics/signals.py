@@ -17,6 +17,9 @@ def _read(files: dict[str, bytes], *, fs: float | None, lead: str | None) -> tup
     if len(files) > 1:
         return readers.read_wfdb_upload(files, max_bytes=settings.ECG_MAX_UPLOAD_BYTES), "wfdb"
     (name, data), = files.items()
+    if name.lower().endswith((".hea", ".dat")):
+        missing = ".dat" if name.lower().endswith(".hea") else ".hea"
+        raise UploadError(f"a WFDB record needs both its .hea and .dat files (or one .zip holding them); {missing} is missing")
     fmt = readers.sniff_format(name, data[:4096])
     if fmt == "wfdb-zip":
         return readers.read_wfdb_zip(data, max_bytes=settings.ECG_MAX_UPLOAD_BYTES * 4), "wfdb"
@@ -34,8 +37,6 @@ def _read(files: dict[str, bytes], *, fs: float | None, lead: str | None) -> tup
         return readers.read_json_signal(obj, fs), "json"
     if fmt == "xlsx":
         raise UploadError("XLSX files hold beat rows; choose 'Beat file' to upload them", status=400)
-    if name.lower().endswith((".hea", ".dat")):
-        raise UploadError("a WFDB record needs both its .hea and .dat files (or one .zip holding them)")
     raise UploadError(f"{name!r} is not a WFDB, EDF, CSV or JSON signal", status=415)
 
 

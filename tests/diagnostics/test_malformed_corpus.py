@@ -132,8 +132,8 @@ CASES: dict[str, Case] = {
     "xlsx-empty-sheet": Case("beats", lambda: [("b.xlsx", xlsx([]))], 400, "empty"),
     "xlsx-zip-bomb": Case("beats", lambda: [("b.xlsx", zip_bomb("b.xlsx", "xl/worksheets/sheet1.xml"))], 413, "refused as too large"),
     # --- signals: WFDB -------------------------------------------------------------
-    "wfdb-header-only": Case("signal", lambda: [("100.hea", mitdb("100.hea"))], 400, ".dat"),
-    "wfdb-data-only": Case("signal", lambda: [("100.dat", mitdb("100.dat")[:5000])], 400, ".hea"),
+    "wfdb-header-only": Case("signal", lambda: [("100.hea", mitdb("100.hea"))], 400, ".dat is missing"),
+    "wfdb-data-only": Case("signal", lambda: [("100.dat", mitdb("100.dat")[:5000])], 400, ".hea is missing"),
     "wfdb-garbage-header": Case("signal", lambda: [("x.hea", b"this is not a header\n"), ("x.dat", mitdb("100.dat")[:3000])], 400, "x.hea"),
     "wfdb-missing-data-file": Case("signal", lambda: [("100.hea", mitdb("100.hea")), ("101.dat", mitdb("101.dat")[:3000])], 400, "100.dat"),
     "wfdb-zip-traversal": Case("signal", lambda: [("r.zip", zipped({"../../etc/100.hea": mitdb("100.hea"), "100.dat": mitdb("100.dat")}))], 400, "unsafe path"),
