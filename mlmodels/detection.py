@@ -35,29 +35,30 @@ from scipy import signal as sps
 from mlmodels.errors import SignalError
 
 MIN_FS = 100.0
-BAND_HZ = (5.0, 20.0)
+BAND_HZ = (5.0, 20.0)          # QRS band: candidates, slopes, R position
+WIDE_HZ = (1.0, 40.0)          # whole-QRS band: dominant-deflection check
+# Candidate acceptance (see the module docstring for the rationale).
 LEVEL_WINDOW_S = 4.0
 LEVEL_QUANTILE = 0.8
 ACCEPT_RATIO = 0.20
-SEARCHBACK_RATIO = 0.12
 BACKGROUND_WINDOW_S = 2.0
 MIN_SNR = 2.0
-# Slope peaks outside any candidate region (beats the 1.5x rule misses in fast
-# rhythms) need stronger evidence.
-EXTRA_FACTOR = 1.2
+EXTRA_FACTOR = 1.2             # slope peaks outside the 1.5x regions...
+EXTRA_RATIO = 0.4              # ...need stronger evidence
 EXTRA_SNR = 3.0
-EXTRA_RATIO = 0.4
-SEARCHBACK_RR = 1.6
-SEGMENT_S = 5.0
-MIN_SEGMENT_SNR = 3.0
-CHUNK_S = 1800.0
-WIDE_HZ = (1.0, 40.0)
-DOMINANT_S = 0.10
-DOMINANT_FRACTION = 0.5
-MARGIN_S = 15.0
+# Conflicts and search-back.
 REFRACTORY_S = 0.25
 T_WAVE_S = 0.36
 T_WAVE_SLOPE = 0.5
+SEARCHBACK_RR = 1.6
+SEARCHBACK_RATIO = 0.12
+# Unreadable segments, placement, long recordings.
+SEGMENT_S = 5.0
+MIN_SEGMENT_SNR = 3.0
+DOMINANT_S = 0.10
+DOMINANT_FRACTION = 0.5
+CHUNK_S = 1800.0
+MARGIN_S = 15.0
 
 
 def _boxcar(x: np.ndarray, width: int) -> np.ndarray:
@@ -109,14 +110,12 @@ class _Candidates:
         starts, ends, self.extra = _candidate_windows(env, avg, fs)
         n = len(starts)
         self.peak = np.empty(n, np.int64)
-        self.amp = np.empty(n)
         self.slope = np.empty(n)
         self.energy = np.empty(n)
         for i, (s, e) in enumerate(zip(starts, ends)):
             seg = np.abs(band[s:e])
             j = int(np.argmax(seg))
             self.peak[i] = s + j
-            self.amp[i] = seg[j]
             self.slope[i] = grad[s:e].max()
             self.energy[i] = env[s:e].max()
         self.ratio = self.energy / self._level(fs) if n else np.zeros(0)
