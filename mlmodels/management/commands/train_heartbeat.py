@@ -56,7 +56,7 @@ class Command(BaseCommand):
         parser.add_argument("--kaggle-csv", type=Path, default=None, help="train on a Kaggle mitbih_train.csv instead")
         parser.add_argument("--kaggle-test-csv", type=Path, default=None, help="test on a Kaggle mitbih_test.csv")
         parser.add_argument("--seed-model", type=Path, default=None, help="seed .h5 to compare against")
-        parser.add_argument("--model-version", dest="model_version", default="2026.11-res1")
+        parser.add_argument("--model-version", dest="model_version", default="2026.11-res2")
         parser.add_argument("--ship", action="store_true", help="copy the inter-patient model and card to mlmodels/artifacts")
         parser.add_argument("--threads", type=int, default=2)
         parser.add_argument("--note", action="append", default=[], help="a line for the card's notes (repeatable)")
