@@ -1,0 +1,111 @@
+"""API reads: an authenticated, paginated list endpoint next to the trivial `/healthz` view, with wrk.
+
+    apt-get install wrk   # Debian package; the script checks for it
+    .venv/bin/python bench/api_reads.py [--seconds 10] [--connections 10] [--repeats 2]
+
+Starts a private stack (tests/stack.py) with gunicorn (2 workers x 4 threads, one per core),
+creates patients through the API, then runs wrk alternately against `/healthz` (plain text, no
+database) and `/api/v1/patients` (token authentication, clinic-scoped query, 50 per page, per-token
+throttle counted in Redis) and `/api/v1/recordings`, in the same run. The throttle is raised so
+that it never answers 429 here. Writes bench/results/api_reads.json.
+"""
+
+import argparse
+import json
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import REPO, api_token, machine, stack_models  # noqa: E402
+
+from tests.stack import AppStack, new_root  # noqa: E402
+
+
+def wrk(url: str, *, seconds: int, connections: int, threads: int, token: str | None) -> dict:
+    cmd = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency"]
+    if token:
+        cmd += ["-H", f"Authorization: Token {token}"]
+    out = subprocess.run(cmd + [url], capture_output=True, text=True, check=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    non_2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    errors = re.search(r"Socket errors:.*", out)
+
+    def ms(label: str) -> float | None:
+        m = re.search(rf"^\s+{label}%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
+        if not m:
+            return None
+        value, unit = float(m.group(1)), m.group(2)
+        return round(value / 1000 if unit == "us" else value * 1000 if unit == "s" else value, 2)
+
+    return {"requests_per_s": rps, "p50_ms": ms("50"), "p99_ms": ms("99"),
+            "non_2xx": int(non_2xx.group(1)) if non_2xx else 0, "socket_errors": errors.group(0) if errors else None}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--connections", type=int, default=10)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--patients", type=int, default=120)
+    parser.add_argument("--output", type=Path, default=REPO / "bench" / "results" / "api_reads.json")
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is not installed: apt-get install wrk")
+
+    import requests
+
+    load_before = os.getloadavg()
+    stack = AppStack(new_root("ecg-api-reads-"), web_workers=2, env={"API_THROTTLE_RATE": "100000000/minute"})
+    try:
+        stack.setup(stack_models())
+        stack.start_web()
+        token = api_token(stack)
+        headers = {"Authorization": f"Token {token}"}
+        for i in range(args.patients):
+            r = requests.post(f"{stack.base_url}/api/v1/patients", headers=headers, timeout=30, json={
+                "mrn": f"BENCH-{i:05d}", "family_name": f"Family{i}", "given_name": "Given", "sex": "female"})
+            r.raise_for_status()
+        endpoints = {
+            "healthz (trivial view)": (f"{stack.base_url}/healthz", None),
+            "api/v1/patients (token, page of 50)": (f"{stack.base_url}/api/v1/patients", token),
+            "api/v1/recordings (token, page of 50)": (f"{stack.base_url}/api/v1/recordings", token),
+        }
+        for url, tok in endpoints.values():  # warm every gunicorn worker
+            wrk(url, seconds=2, connections=args.connections, threads=args.threads, token=tok)
+        runs = {name: [] for name in endpoints}
+        for _ in range(args.repeats):
+            for name, (url, tok) in endpoints.items():
+                runs[name].append(wrk(url, seconds=args.seconds, connections=args.connections, threads=args.threads,
+                                      token=tok))
+        first = next(iter(endpoints))
+        rps = {name: statistics.median(r["requests_per_s"] for r in rs) for name, rs in runs.items()}
+        sample = requests.get(endpoints["api/v1/patients (token, page of 50)"][0], headers=headers, timeout=30).json()
+        result = {
+            "command": "python bench/api_reads.py",
+            "wrk": {"seconds": args.seconds, "connections": args.connections, "threads": args.threads,
+                    "repeats": args.repeats},
+            "gunicorn": {"workers": stack.web_workers, "threads": 4},
+            "patients_in_clinic": sample.get("count"),
+            "page_size": len(sample.get("results", [])),
+            "requests_per_s_median": {name: round(v, 1) for name, v in rps.items()},
+            "fraction_of_trivial_view": {name: round(v / rps[first], 3) for name, v in rps.items() if name != first},
+            "runs": runs,
+            "target_fraction": 0.5,
+            "machine": machine(load_before),
+        }
+        args.output.parent.mkdir(parents=True, exist_ok=True)
+        args.output.write_text(json.dumps(result, indent=2) + "\n")
+        print(json.dumps(result, indent=2))
+    finally:
+        stack.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,91 @@
+"""Shared helpers of the performance benches: the shipped models, a private stack, process memory."""
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+ARTIFACTS = REPO / "mlmodels" / "artifacts"
+SEED_DIR = Path(os.environ.get("ECG_SEED_DIR", REPO.parent / "shared" / "seed"))
+DATA_DIR = Path(os.environ.get("ECG_DATA_DIR", REPO.parent / "shared" / "data"))
+
+
+def newest_artifact(task: str) -> Path | None:
+    found = sorted(ARTIFACTS.glob(f"{task}-*.keras"), key=lambda p: p.stat().st_mtime)
+    return found[-1] if found else None
+
+
+def stack_models() -> list[tuple[Path, str, str]]:
+    """(path, task, version) of the newest shipped model per task.
+
+    Until an MI model is shipped, the seed's MI model (read-only, converted into the private
+    stack's media folder by register_model, never into the repository) stands in for it.
+    """
+    models = []
+    for task in ("heartbeat", "mi"):
+        path = newest_artifact(task)
+        if path is not None:
+            card = path.with_suffix(".json")
+            version = json.loads(card.read_text())["version"] if card.exists() else path.stem
+            models.append((path, task, version))
+        elif task == "mi" and (SEED_DIR / "model_MI_final.h5").exists():
+            models.append((SEED_DIR / "model_MI_final.h5", "mi", "seed-stand-in"))
+        else:
+            raise SystemExit(f"no {task} model in mlmodels/artifacts/")
+    return models
+
+
+def machine(load_before) -> dict:
+    return {
+        "cpus": os.cpu_count(),
+        "load_average_before": [round(v, 2) for v in load_before],
+        "load_average_after": [round(v, 2) for v in os.getloadavg()],
+        "git_commit": subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True,
+                                     text=True).stdout.strip(),
+        "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+    }
+
+
+def rss_mb(pid: int) -> dict:
+    """Current and peak resident memory of a process (MB), from /proc."""
+    fields = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        key, _, value = line.partition(":")
+        if key in ("VmRSS", "VmHWM"):
+            fields[key] = round(int(value.split()[0]) / 1024, 1)
+    return {"rss_mb": fields.get("VmRSS"), "peak_rss_mb": fields.get("VmHWM")}
+
+
+def children(pid: int) -> list[int]:
+    out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout.split()
+    return [int(p) for p in out]
+
+
+def maps_mention(pid: int, needle: str) -> bool:
+    """Whether a shared library or file whose path contains ``needle`` is mapped into the process."""
+    try:
+        return needle in Path(f"/proc/{pid}/maps").read_text()
+    except OSError:
+        return False
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+
+
+def api_token(stack, username: str = "staff_a") -> str:
+    return stack.manage("create_api_token", "--user", username).strip().splitlines()[-1]
+
+
+def db_connection(stack):
+    import psycopg2
+
+    conn = psycopg2.connect(host="127.0.0.1", port=stack.pg.port, user="postgres", dbname="ecg")
+    conn.autocommit = True
+    return conn

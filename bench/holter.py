@@ -1,0 +1,140 @@
+"""A 24-hour Holter-length recording through the worker: time, beats and peak worker memory.
+
+    .venv/bin/python bench/holter.py [--records all]
+
+Builds a 2-lead WFDB record (format 16, 360 Hz) by concatenating the 48 MIT-BIH records end to
+end (first and second channel of each; 24.07 h, 31.2 M samples per lead, ~110 k beats) in a
+temporary folder, uploads its .hea and .dat through the API to a private stack (tests/stack.py,
+upload limit raised for the bench), and waits for the worker (concurrency 1) to finish. Records
+the worker's processing time (started -> finished, from the database), the beats stored, the
+worker's resident memory before and its peak (VmHWM) after, and the web process's peak.
+Writes bench/results/holter.json.
+"""
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import DATA_DIR, REPO, api_token, children, db_connection, machine, rss_mb, stack_models  # noqa: E402
+
+from tests.stack import AppStack, new_root  # noqa: E402
+
+MITDB_RECORDS = [
+    "100", "101", "102", "103", "104", "105", "106", "107", "108", "109", "111", "112", "113", "114", "115", "116",
+    "117", "118", "119", "121", "122", "123", "124", "200", "201", "202", "203", "205", "207", "208", "209", "210",
+    "212", "213", "214", "215", "217", "219", "220", "221", "222", "223", "228", "230", "231", "232", "233", "234",
+]
+
+
+def build_holter(directory: Path, records: list[str], name: str = "holter") -> tuple[Path, Path, float]:
+    """Concatenate MIT-BIH records into one 2-lead record; returns (.hea, .dat, seconds)."""
+    import numpy as np
+    import wfdb
+
+    parts = []
+    for record in records:
+        signal = wfdb.rdrecord(str(DATA_DIR / "mitdb" / record), channels=[0, 1], physical=False)
+        # Every MIT-BIH record has gain 200 adu/mV and baseline 1024: digital values concatenate as they are.
+        if any(g != 200 for g in signal.adc_gain) or any(b != 1024 for b in signal.baseline):
+            physical = signal.dac()
+            parts.append(np.rint(physical * 200 + 1024).astype(np.int16))
+        else:
+            parts.append(signal.d_signal.astype(np.int16))
+    d_signal = np.concatenate(parts)
+    wfdb.wrsamp(name, fs=360, units=["mV", "mV"], sig_name=["MLII", "V1"], d_signal=d_signal, fmt=["16", "16"],
+                adc_gain=[200.0, 200.0], baseline=[1024, 1024], write_dir=str(directory))
+    return directory / f"{name}.hea", directory / f"{name}.dat", len(d_signal) / 360.0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--records", default="all", help="comma-separated MIT-BIH records, or 'all' (24 h)")
+    parser.add_argument("--output", type=Path, default=REPO / "bench" / "results" / "holter.json")
+    args = parser.parse_args()
+    records = MITDB_RECORDS if args.records == "all" else args.records.split(",")
+
+    import requests
+
+    load_before = os.getloadavg()
+    build_dir = Path(tempfile.mkdtemp(prefix="ecg-holter-"))
+    hea, dat, seconds = build_holter(build_dir, records)
+    stack = AppStack(new_root("ecg-holter-"), web_workers=1, env={
+        "API_THROTTLE_RATE": "100000/minute", "ECG_MAX_UPLOAD_BYTES": str(400 * 1024 * 1024)})
+    try:
+        models = stack_models()
+        stack.setup(models)
+        stack.start_web()
+        worker = stack.start_worker()
+        token = api_token(stack)
+        patient_id = int(stack.sql("SELECT id FROM patients_patient WHERE mrn = 'A-1001'"))
+        worker_idle = rss_mb(worker.pid)
+        started = time.perf_counter()
+        response = requests.post(
+            f"{stack.base_url}/api/v1/recordings", headers={"Authorization": f"Token {token}"}, timeout=600,
+            data={"patient": patient_id, "kind": "signal"},
+            files=[("file", (hea.name, hea.read_bytes())), ("file", (dat.name, dat.read_bytes()))])
+        upload_s = time.perf_counter() - started
+        if response.status_code != 201:
+            raise SystemExit(f"upload answered {response.status_code}: {response.text[:500]}")
+        recording_id = response.json()["id"]
+        db = db_connection(stack)
+        peak_sampled = 0.0
+        with db.cursor() as cur:
+            while True:
+                cur.execute("SELECT status FROM diagnostics_ecgrecording WHERE id = %s", (recording_id,))
+                status = cur.fetchone()[0]
+                peak_sampled = max(peak_sampled, rss_mb(worker.pid)["rss_mb"] or 0)
+                if status in ("done", "failed"):
+                    break
+                time.sleep(0.2)
+            total_s = time.perf_counter() - started
+            cur.execute("SELECT extract(epoch FROM finished_at - started_at), error_message, sample_count "
+                        "FROM diagnostics_ecgrecording WHERE id = %s", (recording_id,))
+            worker_s, error, sample_count = cur.fetchone()
+            cur.execute("SELECT count(*) FROM diagnostics_beat WHERE recording_id = %s", (recording_id,))
+            beats = cur.fetchone()[0]
+            cur.execute("SELECT heart_rate_bpm, count_n, count_s, count_v, count_f, count_q "
+                        "FROM diagnostics_diagnosis WHERE recording_id = %s", (recording_id,))
+            diagnosis = cur.fetchone()
+        web_pids = [stack.web.pid, *children(stack.web.pid)]
+        result = {
+            "command": "python bench/holter.py",
+            "records": records,
+            "hours": round(seconds / 3600, 2),
+            "samples_per_lead": sample_count,
+            "dat_file_mb": round(dat.stat().st_size / 2**20, 1),
+            "models": {task: version for _, task, version in models},
+            "status": status,
+            "error": error or None,
+            "beats_stored": beats,
+            "diagnosis": None if diagnosis is None else dict(zip(
+                ["heart_rate_bpm", "N", "S", "V", "F", "Q"], [float(diagnosis[0] or 0), *diagnosis[1:]])),
+            "upload_request_s": round(upload_s, 1),
+            "worker_processing_s": round(float(worker_s), 1) if worker_s is not None else None,
+            "upload_to_done_s": round(total_s, 1),
+            "beats_per_s_worker": round(beats / float(worker_s)) if worker_s else None,
+            "worker_rss_idle_mb": worker_idle["rss_mb"],
+            "worker_peak_rss_mb": rss_mb(worker.pid)["peak_rss_mb"],
+            "worker_peak_rss_sampled_mb": peak_sampled,
+            "web_peak_rss_mb": {str(pid): rss_mb(pid)["peak_rss_mb"] for pid in web_pids},
+            "target_worker_rss_mb": 1536,
+            "machine": machine(load_before),
+        }
+        args.output.parent.mkdir(parents=True, exist_ok=True)
+        args.output.write_text(json.dumps(result, indent=2) + "\n")
+        print(json.dumps(result, indent=2))
+    finally:
+        stack.stop()
+        for f in build_dir.iterdir():
+            f.unlink()
+        build_dir.rmdir()
+
+
+if __name__ == "__main__":
+    main()
