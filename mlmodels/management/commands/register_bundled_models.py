@@ -1,25 +1,35 @@
+from collections import defaultdict
 from pathlib import Path
 
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
 from mlmodels.models import ModelVersion
-from mlmodels.services import card_read
+from mlmodels.services import card_read, sha256_of
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
 
 
 class Command(BaseCommand):
-    help = "Register the models shipped in mlmodels/artifacts/; activate each where its task has no active version."
+    help = (
+        "Register the models shipped in mlmodels/artifacts/. For each task the newest bundled version is "
+        "activated when the task has no active version or its active version is an older bundled one; "
+        "a version an administrator chose is left active."
+    )
 
     def handle(self, *args, **options):
-        artifacts = sorted(ARTIFACTS.glob("*.keras"))
-        if not artifacts:
-            self.stdout.write("No bundled models.")
-        for path in artifacts:
+        by_task: dict[str, list[Path]] = defaultdict(list)
+        for path in sorted(ARTIFACTS.glob("*.keras")):
             task = card_read(path).get("task")
-            if not task:
+            if task:
+                by_task[task].append(path)
+            else:
                 self.stderr.write(f"Skipping {path.name}: no model card naming its task")
-                continue
-            activate = not ModelVersion.objects.filter(task=task, is_active=True).exists()
-            call_command("register_model", str(path), activate=activate, stdout=self.stdout)
+        if not by_task:
+            self.stdout.write("No bundled models.")
+        for task, paths in by_task.items():
+            bundled = {sha256_of(p) for p in paths}
+            active = ModelVersion.objects.filter(task=task, is_active=True).first()
+            upgrade = active is None or active.sha256 in bundled
+            for path in paths:
+                call_command("register_model", str(path), activate=upgrade and path == paths[-1], stdout=self.stdout)
