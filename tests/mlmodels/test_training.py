@@ -130,7 +130,8 @@ def test_short_training_run_gives_a_loadable_model_and_card(tmp_path):
     mitdb_dir()
     out = tmp_path / "run"
     call_command("train_heartbeat", "--records", "100,101,106,103", "--epochs", "1", "--output", str(out),
-                 "--model-version", "test-1", "--threads", "1", "--width", "16")
+                 "--model-version", "test-1", "--threads", "1", "--width", "16",
+                 "--throughput-batches", "1", "--throughput-repeats", "1")
     model = keras.models.load_model(out / "heartbeat-test-1.keras", compile=False)
     assert model.input_shape == (None, 187, 1) and model.output_shape == (None, 5)
     card = json.loads((out / "heartbeat-test-1.json").read_text())
