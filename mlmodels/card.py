@@ -104,6 +104,12 @@ def render_markdown(card: dict) -> str:
             continue
         out += [f"## {title}", "", "### This model", ""] + _metrics_table(m[key]) + ["", "Confusion matrix:", ""]
         out += _confusion(m[key]) + [""]
+        if m[key].get("false_positive_sources"):
+            out += ["Where the false positives come from (records contributing most beats wrongly given each class):", ""]
+            for cls, src in m[key]["false_positive_sources"].items():
+                tops = ", ".join(f"{r}: {n}" for r, n in src["top_records"].items())
+                out.append(f"* {cls}: {src['false_positives']} false positives; {tops}")
+            out.append("")
         seed = m.get("seed_model", {}).get(key)
         if seed:
             out += ["### Seed model (model_ECG_final.h5) on the same test beats", ""] + _metrics_table(seed) + [""]

@@ -73,3 +73,18 @@ def beats_per_second(model: keras.Model, batch_size: int = 1024, n_batches: int 
         model.predict(beats, batch_size=batch_size, verbose=0)
         best = max(best, len(beats) / (time.perf_counter() - start))
     return best
+
+
+def false_positive_sources(y_true: np.ndarray, y_pred: np.ndarray, records: np.ndarray,
+                           classes: tuple[str, ...] = AAMI_CLASSES, top: int = 4) -> dict:
+    """For each predicted class, the records contributing most beats wrongly given that class."""
+    sources = {}
+    for i, name in enumerate(classes):
+        wrong = (y_pred == i) & (y_true != i)
+        if not wrong.any():
+            continue
+        found, counts = np.unique(records[wrong], return_counts=True)
+        order = np.argsort(-counts)[:top]
+        sources[name] = {"false_positives": int(wrong.sum()),
+                         "top_records": {str(found[j]): int(counts[j]) for j in order}}
+    return sources
