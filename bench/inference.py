@@ -4,7 +4,7 @@
 
 Measures, interleaved in each round so that all figures share the machine's load of the moment:
 float32 matrix multiply rate (the roofline: beats/s ceiling = FLOP/s / (2 x multiply-adds per
-beat)); beats/s of the shipped heartbeat and MI models and the seed's heartbeat model
+beat)); beats/s of every shipped heartbeat and MI model and the seed's heartbeat model
 (`../shared/seed/model_ECG_final.h5`, loaded read-only) at batch 1, 32, 256, 1024, 8192 through
 the product path (`mlmodels.inference.predict`), and at batch 1 and 1024 through the alternatives
 (eager `model(x)`, Keras `predict`, XLA `jit_compile`, and ONNX Runtime when `onnxruntime` and
@@ -36,11 +36,6 @@ ARTIFACTS = REPO / "mlmodels" / "artifacts"
 SEED_DIR = Path(os.environ.get("ECG_SEED_DIR", REPO.parent / "shared" / "seed"))
 BATCHES = (1, 32, 256, 1024, 8192)
 ALT_BATCHES = (1, 1024)
-
-
-def newest_artifact(task: str) -> Path | None:
-    found = sorted(ARTIFACTS.glob(f"{task}-*.keras"), key=lambda p: p.stat().st_mtime)
-    return found[-1] if found else None
 
 
 def rate(fn, x, seconds: float) -> tuple[float, float]:
@@ -184,12 +179,12 @@ def main() -> None:
 
     models = {}
     for task in ("heartbeat", "mi"):
-        path = newest_artifact(task)
-        if path is None:
+        paths = sorted(ARTIFACTS.glob(f"{task}-*.keras"))
+        if not paths:
             print(f"no shipped {task} model in mlmodels/artifacts/; skipped", file=sys.stderr)
-            continue
-        card = json.loads(path.with_suffix(".json").read_text()) if path.with_suffix(".json").exists() else {}
-        models[f"{task} {card.get('version', path.stem)}"] = inference.load_model(path, key=f"bench-{path.name}")
+        for path in paths:
+            card = json.loads(path.with_suffix(".json").read_text()) if path.with_suffix(".json").exists() else {}
+            models[f"{task} {card.get('version', path.stem)}"] = inference.load_model(path, key=f"bench-{path.name}")
     seed_path = SEED_DIR / "model_ECG_final.h5"
     if seed_path.exists():
         models["seed heartbeat (model_ECG_final.h5)"] = load_keras2_h5(seed_path)
@@ -240,7 +235,8 @@ def main() -> None:
                 }
         entry["single_beat_latency"] = single_beat_latency(models[name])
         result_models[name] = entry
-    heartbeat_name = next((n for n in models if n.startswith("heartbeat")), None)
+    heartbeat_name = [n for n in models if n.startswith("heartbeat")][-1] if any(
+        n.startswith("heartbeat") for n in models) else None
     result = {
         "command": "python bench/inference.py",
         "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),

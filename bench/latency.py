@@ -164,6 +164,7 @@ def main() -> None:
         result["product_1_worker_sequential"] = run_sequential(clients, files, args.sequential)
         result["product_1_worker_concurrent"] = run_concurrent(clients, files, args.per_client)
         start_worker(stack, seed_mode=False)
+        run_concurrent(clients[:4], files, 1)  # the new worker loads both models on its first upload
         result["product_2_workers_concurrent"] = run_concurrent(clients, files, args.per_client)
         stop_workers(stack)
 

@@ -23,6 +23,7 @@ from .models import AAMI_CLASSES, Beat, Diagnosis, ECGRecording, Review
 
 logger = logging.getLogger(__name__)
 PROGRESS_CHUNK = 4096
+BEAT_INSERT_CHUNK = 10000
 
 
 class ReviewNotAllowed(Exception):
@@ -198,24 +199,25 @@ def recording_classify(*, recording_id: int, claim_token: str, max_attempts: int
             return "lost-claim"  # another worker took it over; it writes the results
         Beat.objects.filter(recording_id=recording_id).delete()
         Diagnosis.objects.filter(recording_id=recording_id).delete()
-        Beat.objects.bulk_create(
-            [
-                Beat(
-                    recording_id=recording_id,
-                    index=i,
-                    position=None if positions is None else int(positions[i]),
-                    aami_class=predicted[i],
-                    p_n=float(class_scores[i, column["N"]]),
-                    p_s=float(class_scores[i, column["S"]]),
-                    p_v=float(class_scores[i, column["V"]]),
-                    p_f=float(class_scores[i, column["F"]]),
-                    p_q=float(class_scores[i, column["Q"]]),
-                    mi_probability=float(mi_scores[i]),
-                )
-                for i in range(len(beats))
-            ],
-            batch_size=2000,
-        )
+        for start in range(0, len(beats), BEAT_INSERT_CHUNK):  # a 24-hour recording's ~100 k rows, a slice at a time
+            Beat.objects.bulk_create(
+                [
+                    Beat(
+                        recording_id=recording_id,
+                        index=i,
+                        position=None if positions is None else int(positions[i]),
+                        aami_class=predicted[i],
+                        p_n=float(class_scores[i, column["N"]]),
+                        p_s=float(class_scores[i, column["S"]]),
+                        p_v=float(class_scores[i, column["V"]]),
+                        p_f=float(class_scores[i, column["F"]]),
+                        p_q=float(class_scores[i, column["Q"]]),
+                        mi_probability=float(mi_scores[i]),
+                    )
+                    for i in range(start, min(len(beats), start + BEAT_INSERT_CHUNK))
+                ],
+                batch_size=2000,
+            )
         mi_score = float(np.mean(mi_scores)) if len(mi_scores) else 0.0
         threshold = mi.effective_threshold
         Diagnosis.objects.create(

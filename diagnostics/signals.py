@@ -88,7 +88,9 @@ def beats_from_stored_signal(recording: ECGRecording, data: bytes):
     else:
         raise SignalError(f"{name}: unknown stored format {recording.input_format!r}")
     values = signal.validated(recording.lead or None, max_seconds=settings.ECG_MAX_SIGNAL_SECONDS)
-    beats, r_peaks = segment(values, signal.fs)
+    fs = signal.fs
+    del signal  # only the analysed lead is needed from here on (another 24-hour lead is ~250 MB)
+    beats, r_peaks = segment(values, fs)
     if len(beats) == 0:
         raise SignalError("no complete heartbeats could be cut from the signal")
-    return beats, r_peaks, mean_heart_rate(r_peaks, signal.fs)
+    return beats, r_peaks, mean_heart_rate(r_peaks, fs)

@@ -5,11 +5,27 @@ import numpy as np
 from .beats import extract_beats
 from .detection import detect_r_peaks
 
+# Beats cut per pass: bounds the cut's float64 temporaries (~8192 x 187 values each) on 24-hour
+# recordings; a 30-minute MIT-BIH record (at most ~3,400 beats) is cut in one pass.
+CUT_CHUNK_BEATS = 8192
 
-def segment(values: np.ndarray, fs: float) -> tuple[np.ndarray, np.ndarray]:
-    """Beats (n, 187) and their R-peak sample indices in ``values``."""
+
+def segment(values: np.ndarray, fs: float, *, chunk: int = CUT_CHUNK_BEATS) -> tuple[np.ndarray, np.ndarray]:
+    """Beats (n, 187) and their R-peak sample indices in ``values``.
+
+    Longer recordings are cut ``chunk`` beats at a time, each chunk's beat window set by its own
+    median RR (about two hours at 70 bpm; Kachuee's beats used 10 s windows), so memory stays
+    bounded whatever the length. Each chunk gets the next R-peak too, which closes its last beat.
+    """
     r_peaks = detect_r_peaks(values, fs)
-    return extract_beats(values, fs, r_peaks)
+    if len(r_peaks) <= chunk + 1:
+        return extract_beats(values, fs, r_peaks)
+    beats, peaks = [], []
+    for start in range(0, len(r_peaks) - 1, chunk):
+        part_beats, part_peaks = extract_beats(values, fs, r_peaks[start : start + chunk + 1])
+        beats.append(part_beats)
+        peaks.append(part_peaks)
+    return np.concatenate(beats), np.concatenate(peaks)
 
 
 def mean_heart_rate(r_peaks: np.ndarray, fs: float) -> float | None:

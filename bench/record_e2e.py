@@ -1,0 +1,144 @@
+"""A 30-minute 2-lead MIT-BIH record end to end: read -> R-peaks -> beats -> both models -> stored.
+
+    .venv/bin/python bench/record_e2e.py [--record 208] [--repeats 3]
+
+Two measurements in one run:
+1. Stages in this process (models warm, as in a worker that has served an upload before): read
+   the record from the zip the upload is stored as, pick the lead, detect R-peaks, cut beats, run
+   the heartbeat and the MI model.
+2. The whole path through a private stack (tests/stack.py): the record's .hea and .dat POSTed to
+   `/api/v1/recordings`, the worker (concurrency 1) reading, segmenting, classifying and storing
+   every beat and the diagnosis. The worker's time is `finished_at - started_at` in the database;
+   the wall time runs from the POST to status `done`. The worker's peak resident memory (VmHWM) is
+   read from /proc after the runs, and its resident memory before the first upload.
+Writes bench/results/record_e2e.json.
+"""
+
+import argparse
+import io
+import json
+import os
+import statistics
+import sys
+import time
+import zipfile
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import DATA_DIR, REPO, api_token, db_connection, machine, rss_mb, stack_models  # noqa: E402
+
+from tests.stack import AppStack, new_root  # noqa: E402
+
+
+def stages(record: str, models, repeats: int) -> dict:
+    import numpy as np
+
+    from mlmodels import inference, readers
+    from mlmodels.detection import detect_r_peaks
+    from mlmodels.beats import extract_beats
+    from mlmodels.architectures import load_keras2_h5
+
+    loaded = {}
+    for path, task, _ in models:
+        loaded[task] = load_keras2_h5(path) if path.suffix == ".h5" else inference.load_model(path, key=str(path))
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for ext in (".hea", ".dat"):
+            archive.write(DATA_DIR / "mitdb" / f"{record}{ext}", f"{record}{ext}")
+    data = buffer.getvalue()
+    times: dict[str, list[float]] = {k: [] for k in ("read", "r_peaks", "beats", "heartbeat_model", "mi_model")}
+    for _ in range(repeats + 1):
+        t0 = time.perf_counter()
+        signal = readers.read_wfdb_zip(data)
+        values = signal.validated(None)
+        t1 = time.perf_counter()
+        r_peaks = detect_r_peaks(values, signal.fs)
+        t2 = time.perf_counter()
+        beats, _ = extract_beats(values, signal.fs, r_peaks)
+        t3 = time.perf_counter()
+        inference.predict(loaded["heartbeat"], beats)
+        t4 = time.perf_counter()
+        inference.mi_probability(inference.predict(loaded["mi"], beats))
+        t5 = time.perf_counter()
+        for key, value in zip(times, (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4)):
+            times[key].append(value)
+    out = {key: round(statistics.median(v[1:]), 3) for key, v in times.items()}  # the first run warms caches
+    out["total"] = round(sum(out.values()), 3)
+    out["beats"] = int(len(beats))
+    out["leads"] = list(signal.leads)
+    out["duration_s"] = round(signal.duration_s, 1)
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--record", default="208")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--output", type=Path, default=REPO / "bench" / "results" / "record_e2e.json")
+    args = parser.parse_args()
+
+    import requests
+
+    load_before = os.getloadavg()
+    models = stack_models()
+    result = {"command": "python bench/record_e2e.py", "record": f"mitdb/{args.record}",
+              "models": {task: version for _, task, version in models},
+              "stages_in_process_s": stages(args.record, models, args.repeats)}
+    print(json.dumps(result, indent=2), flush=True)
+
+    stack = AppStack(new_root("ecg-record-"), web_workers=1, env={"API_THROTTLE_RATE": "100000/minute"})
+    try:
+        stack.setup(models)
+        stack.start_web()
+        worker = stack.start_worker()
+        worker_idle = rss_mb(worker.pid)
+        token = api_token(stack)
+        patient_id = int(stack.sql("SELECT id FROM patients_patient WHERE mrn = 'A-1001'"))
+        files = [("file", (f"{args.record}{ext}", (DATA_DIR / "mitdb" / f"{args.record}{ext}").read_bytes()))
+                 for ext in (".hea", ".dat")]
+        db = db_connection(stack)
+        runs = []
+        for i in range(args.repeats + 1):
+            started = time.perf_counter()
+            response = requests.post(f"{stack.base_url}/api/v1/recordings", headers={"Authorization": f"Token {token}"},
+                                     data={"patient": patient_id, "kind": "signal"}, files=files, timeout=120)
+            upload_s = time.perf_counter() - started
+            if response.status_code != 201:
+                raise SystemExit(f"upload answered {response.status_code}: {response.text[:500]}")
+            recording_id = response.json()["id"]
+            with db.cursor() as cur:
+                while True:
+                    cur.execute("SELECT status FROM diagnostics_ecgrecording WHERE id = %s", (recording_id,))
+                    status = cur.fetchone()[0]
+                    if status in ("done", "failed"):
+                        break
+                    time.sleep(0.02)
+                wall = time.perf_counter() - started
+                cur.execute("SELECT extract(epoch FROM finished_at - started_at), "
+                            "(SELECT count(*) FROM diagnostics_beat WHERE recording_id = r.id) "
+                            "FROM diagnostics_ecgrecording r WHERE id = %s", (recording_id,))
+                worker_s, beats = cur.fetchone()
+            runs.append({"status": status, "upload_request_s": round(upload_s, 3), "worker_s": round(float(worker_s), 3),
+                         "upload_to_done_s": round(wall, 3), "beats_stored": beats, "first": i == 0})
+        steady = [r for r in runs if not r["first"]]
+        result["through_stack"] = {
+            "runs": runs,
+            "worker_s_median": round(statistics.median(r["worker_s"] for r in steady), 3),
+            "upload_to_done_s_median": round(statistics.median(r["upload_to_done_s"] for r in steady), 3),
+            "first_upload_to_done_s": runs[0]["upload_to_done_s"],
+            "worker_rss_before_first_upload_mb": worker_idle["rss_mb"],
+            "worker_after": rss_mb(worker.pid),
+        }
+        result["target_s"] = 10.0
+        result["machine"] = machine(load_before)
+        args.output.parent.mkdir(parents=True, exist_ok=True)
+        args.output.write_text(json.dumps(result, indent=2) + "\n")
+        print(json.dumps(result, indent=2))
+    finally:
+        stack.stop()
+
+
+if __name__ == "__main__":
+    main()
