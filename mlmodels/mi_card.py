@@ -95,6 +95,12 @@ def render_markdown(card: dict) -> str:
            "specificity and precision use each fold's own validation-chosen threshold; 'spec. at recall>=0.95' "
            "sets the threshold on the test scores themselves (per repeat, averaged) — the definition used for "
            "the seed target in the issue. Beat-level flags apply the recording threshold to single beats.", ""]
+    out += ["ROC AUC pools each repeat's five fold models, so it also pays for their differences in "
+            "calibration; within single fold models (~28 test patients each) the recording-level ROC AUC averages "
+            + ", ".join(f"{n} {_f(s['confident_mi']['recording'].get('roc_auc_mean_within_fold'))} (range "
+                        f"{_f((s['confident_mi']['recording'].get('roc_auc_within_fold_range') or [None])[0])}-"
+                        f"{_f((s['confident_mi']['recording'].get('roc_auc_within_fold_range') or [None, None])[1])})"
+                        for n, s in models) + ".", ""]
     for subset, title in (("confident_mi", "Confident MI vs normal (uncertain PTB-XL MI left out)"),
                           ("all_mi", "All MI, including 'possible' (likelihood 15) PTB-XL MI as MI")):
         for level in ("recording", "beat"):

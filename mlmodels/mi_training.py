@@ -22,6 +22,7 @@ from mlmodels.datasets.mi import MiBeats
 
 Log = Callable[[str], None]
 TARGET_RECALL = 0.95
+RANDOM_INIT_LR = 5e-4
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,8 @@ class MiHyperParams:
     patience: int = 10  # early stopping on validation loss; 0 = train max_epochs (validation sets the threshold only)
     freeze_epochs: int = 0  # epochs training only the new head before fine-tuning everything
     augment_copies: int = 0  # extra jittered copies of every training beat (see augment)
+    train_layers: str = "all"  # all | head (the transferred layers stay frozen: a linear probe)
+    label_smoothing: float = 0.0  # softer targets: less over-confident scores, steadier thresholds
 
 
 # --- model -----------------------------------------------------------------------------------
@@ -58,9 +61,13 @@ def mi_model_from(base: keras.Model, init: str, seed: int = 0) -> keras.Model:
     return model
 
 
-def _compile(model: keras.Model, lr: float) -> None:
-    model.compile(optimizer=keras.optimizers.Adam(lr), loss="sparse_categorical_crossentropy",
-                  weighted_metrics=[])
+def _compile(model: keras.Model, lr: float, label_smoothing: float = 0.0) -> None:
+    loss = keras.losses.CategoricalCrossentropy(label_smoothing=label_smoothing)
+    model.compile(optimizer=keras.optimizers.Adam(lr), loss=loss, weighted_metrics=[])
+
+
+def _onehot(labels: np.ndarray) -> np.ndarray:
+    return np.eye(2, dtype=np.float32)[labels]
 
 
 def _x(beats: np.ndarray) -> np.ndarray:
@@ -106,8 +113,8 @@ def fit_mi(base: keras.Model, hp: MiHyperParams, train: MiBeats, val: MiBeats | 
         rng = np.random.default_rng(seed)
         beats = np.concatenate([beats] + [augment(train.beats, rng) for _ in range(hp.augment_copies)])
         y = np.tile(train.labels, hp.augment_copies + 1)
-    x, w = _x(beats), balanced_weights(y)
-    validation = (_x(val.beats), val.labels, balanced_weights(val.labels)) if val is not None else None
+    x, w, y = _x(beats), balanced_weights(y), _onehot(y)
+    validation = (_x(val.beats), _onehot(val.labels), balanced_weights(val.labels)) if val is not None else None
     if hp.freeze_epochs and hp.init == "transfer":
         for layer in model.layers[:-1]:
             layer.trainable = False
@@ -115,7 +122,12 @@ def fit_mi(base: keras.Model, hp: MiHyperParams, train: MiBeats, val: MiBeats | 
         model.fit(x, y, sample_weight=w, batch_size=hp.batch_size, epochs=hp.freeze_epochs, verbose=0, shuffle=True)
         for layer in model.layers:
             layer.trainable = True
-    _compile(model, hp.lr)
+    if hp.train_layers == "head":
+        for layer in model.layers[:-1]:
+            layer.trainable = False
+    elif hp.train_layers != "all":
+        raise ValueError(f"unknown train_layers {hp.train_layers!r}")
+    _compile(model, hp.lr, hp.label_smoothing)
     callbacks = []
     if validation is not None and hp.patience > 0:
         callbacks.append(keras.callbacks.EarlyStopping(monitor="val_loss", patience=hp.patience,
@@ -254,8 +266,7 @@ def run_cross_validation(data: MiBeats, base: keras.Model, seed_model: keras.Mod
                 if name == "seed":
                     model = seed_model
                 else:
-                    model, best_epoch = fit_mi(base, MiHyperParams(**{**asdict(hp), "init": name}), train, val,
-                                               seed=repeat * 100 + fold)
+                    model, best_epoch = fit_mi(base, hp_for(hp, name), train, val, seed=repeat * 100 + fold)
                 val_scores = recording_scores(val.records, beat_probabilities(model, val.beats))
                 val_labels = _record_labels(val)
                 threshold = choose_threshold(np.array(list(val_scores.values())),
@@ -284,6 +295,14 @@ def run_cross_validation(data: MiBeats, base: keras.Model, seed_model: keras.Mod
                 if name != "seed":
                     keras.backend.clear_session()
     return [json.loads(line) for line in done_path.read_text().splitlines()]
+
+
+def hp_for(hp: MiHyperParams, init: str) -> MiHyperParams:
+    """The recipe for one init; a random network has nothing to freeze, so it trains all layers."""
+    changes: dict = {"init": init}
+    if init == "random" and hp.train_layers != "all":
+        changes.update(train_layers="all", lr=RANDOM_INIT_LR)
+    return MiHyperParams(**{**asdict(hp), **changes})
 
 
 def _record_labels(data: MiBeats) -> dict[str, int]:
@@ -324,9 +343,14 @@ def summarise(results: list[dict], data: MiBeats, model: str, include_uncertain:
     rec_uncertain = dict(zip(data.records.tolist(), data.uncertain.tolist()))
     rows = []  # (repeat, record, score, flag)
     beat_rows = []  # (repeat, record, beat score, flag)
+    fold_aucs = []  # within one fold's model: what a single shipped model's ranking looks like
     for r in results:
         if r["model"] != model:
             continue
+        kept = [(rec_label[x], s) for x, s in zip(r["test_records"], r["test_scores"])
+                if include_uncertain or not rec_uncertain[x]]
+        if kept and 0 < sum(y for y, _ in kept) < len(kept):
+            fold_aucs.append(roc_auc_score([y for y, _ in kept], [s for _, s in kept]))
         for rec, s in zip(r["test_records"], r["test_scores"]):
             rows.append((r["repeat"], rec, s, s >= r["threshold"]))
         for rec, s in zip(r["test_beat_records"], r["test_beat_scores"]):
@@ -355,6 +379,8 @@ def summarise(results: list[dict], data: MiBeats, model: str, include_uncertain:
                                                              for k in np.unique(reps[i])]))),
         }
         if level == "recording":
+            m["roc_auc_mean_within_fold"] = float(np.mean(fold_aucs)) if fold_aucs else None
+            m["roc_auc_within_fold_range"] = [float(np.min(fold_aucs)), float(np.max(fold_aucs))] if fold_aucs else None
             spec = [specificity_at_recall(s[reps == k], y[reps == k]) for k in np.unique(reps)]
             m["specificity_at_recall_95"] = float(np.mean(spec))
             stats["specificity_at_recall_95"] = lambda i: _safe(lambda: float(np.mean(

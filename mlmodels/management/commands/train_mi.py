@@ -75,6 +75,10 @@ class Command(BaseCommand):
         parser.add_argument("--max-epochs", type=int, default=40)
         parser.add_argument("--patience", type=int, default=8)
         parser.add_argument("--augment", type=int, default=0, help="extra jittered copies per training beat")
+        parser.add_argument("--train-layers", choices=["all", "head"], default="all",
+                            help="head = keep the transferred layers frozen (random init always trains all)")
+        parser.add_argument("--freeze-epochs", type=int, default=0, help="head-only epochs before fine-tuning all")
+        parser.add_argument("--label-smoothing", type=float, default=0.0)
         parser.add_argument("--output", type=Path, default=None, help="run dir (default training-runs/mi-<version>)")
         parser.add_argument("--model-version", dest="model_version", default="2026.11-mi1")
         parser.add_argument("--ship", action="store_true", help="copy the model and card to mlmodels/artifacts")
@@ -119,7 +123,9 @@ class Command(BaseCommand):
         seed_model = load_keras2_h5(seed_path) if Path(seed_path).exists() else None
         hp = mt.MiHyperParams(init=opts["ship_init"], lr=opts["lr"], batch_size=opts["batch_size"],
                               max_epochs=opts["max_epochs"], patience=opts["patience"],
-                              augment_copies=opts["augment"])
+                              augment_copies=opts["augment"], train_layers=opts["train_layers"],
+                              freeze_epochs=opts["freeze_epochs"], label_smoothing=opts["label_smoothing"])
+        hp = mt.hp_for(hp, opts["ship_init"])
         inits = tuple(i.strip() for i in opts["inits"].split(",") if i.strip())
         (run_dir / "config.json").write_text(json.dumps({"hp": asdict(hp), "inits": inits, "repeats": opts["repeats"],
                                                           "folds": opts["folds"], "lead": opts["lead"]}, indent=2))
@@ -188,7 +194,7 @@ class Command(BaseCommand):
             "params": int(model.count_params()),
             "multiply_adds_per_beat": multiply_adds(model),
             "hyperparameters": asdict(hp) | {"final_epochs": epochs, "optimizer": "Adam",
-                                             "loss": "class-balanced sparse categorical cross-entropy"},
+                                             "loss": "class-balanced categorical cross-entropy"},
             "training_data": (
                 f"PTB Diagnostic ECG Database 10-s excerpts (xlsx, mV, 1000 Hz) and PTB-XL 10-s records (500 Hz, "
                 f"band-passed 0.5-40 Hz, z-scored) and raw PTB records, lead {opts['lead']}; PTB signals band-passed "
@@ -223,6 +229,20 @@ class Command(BaseCommand):
             "code_version": _code_version(),
         }
         card["targets"] = target_checks(card)
+        card["notes"] = [
+            f"Lead {opts['lead']} is the lead the app analyses by default (MLII, else II); a linear screen of all "
+            "12 leads (bench/README.md, MI model) found lead II the most informative single lead here.",
+            "Harmonisation: PTB signals get PTB-XL's 0.5-40 Hz band-pass and z-score; per-beat min-max scaling "
+            "removes units. Within each class the recording score does not separate PTB from PTB-XL (source_check "
+            "ROC AUC near 0.5 for our model). Uploads are not band-passed by the app: the unfiltered-input line "
+            "of the source check gives the score change that causes on PTB test recordings.",
+            "Uncertain MI: PTB-XL records whose every MI statement has likelihood 15 ('possible') are never "
+            "trained on or used for thresholds; they are scored as test patients and reported separately "
+            "(all_mi tables).",
+            "The PTB excerpt patient248_s0481_re is excluded: its sheet does not start where its header says.",
+            "Recording-level ROC AUC pools the five fold models of a repeat; per-fold (single model) figures are "
+            "in roc_auc_mean_within_fold.",
+        ]
         return card
 
     def _write(self, card: dict, model, run_dir: Path, ship: bool) -> None:
