@@ -58,7 +58,7 @@ def test_uploads_get_mi_scores_from_the_shipped_model(patient_a, staff_a):
     beats_upload = services.recording_submit(user=staff_a, patient=patient_a, parsed=parsed, data=data,
                                              filename=csv.name)
     record = require(DATA_DIR / "ptbdb" / "patient001" / "s0010_re.hea", "raw PTB record patient001")
-    files = {p.name: p.read_bytes() for p in (record, record.with_suffix(".dat"))}
+    files = {p.name: p.read_bytes() for p in (record, record.with_suffix(".dat"), record.with_suffix(".xyz"))}
     parsed, data, name = parse_signal_upload(files, fs=None, lead=None)
     assert parsed.lead.lower() == "ii"
     signal_upload = services.recording_submit(user=staff_a, patient=patient_a, parsed=parsed, data=data,
