@@ -47,6 +47,52 @@ def wrk(url: str, *, seconds: int, connections: int, threads: int, token: str | 
             "non_2xx": int(non_2xx.group(1)) if non_2xx else 0, "socket_errors": errors.group(0) if errors else None}
 
 
+# Where one list request's time goes: cProfile over requests through Django's test client in a
+# process configured like the web workers (same database, Redis, middleware), next to /healthz.
+PROFILE = r"""
+import cProfile, json, pstats, time
+from django.test import Client
+client = Client(HTTP_HOST="127.0.0.1")
+headers = {"HTTP_AUTHORIZATION": "Token " + TOKEN}
+n = 50
+for url, h in (("/healthz", {}), ("/api/v1/patients", headers)):
+    for _ in range(5):
+        assert client.get(url, **h).status_code == 200
+out = {}
+for url, h in (("/healthz", {}), ("/api/v1/patients", headers)):
+    started, cpu = time.perf_counter(), time.process_time()
+    for _ in range(n):
+        client.get(url, **h)
+    out[url] = {"wall_ms_per_request": round(1e3 * (time.perf_counter() - started) / n, 2),
+                "cpu_ms_per_request": round(1e3 * (time.process_time() - cpu) / n, 2)}
+profile = cProfile.Profile()
+profile.enable()
+for _ in range(n):
+    client.get("/api/v1/patients", **headers)
+profile.disable()
+stats = pstats.Stats(profile).stats
+parts = {
+    "audit row insert (accounts/audit.py record)": ("accounts/audit.py", "record"),
+    "token authentication": ("api/authentication.py", "authenticate"),
+    "throttle (Redis)": ("rest_framework/throttling.py", "allow_request"),
+    "serialize 50 rows (ListSerializer.data)": ("rest_framework/serializers.py", "data"),
+    "all SQL (psycopg2 execute)": ("~", "<method 'execute' of 'psycopg2.extensions.cursor' objects>"),
+    "JSON rendering": ("rest_framework/renderers.py", "render"),
+}
+breakdown = {}
+for label, (file_part, func) in parts.items():
+    total = sum(v[3] for (f, _, name), v in stats.items() if name == func and file_part in f)
+    breakdown[label] = round(1e3 * total / n, 2)
+out["api/v1/patients profile, ms per request (cumulative, profiled)"] = breakdown
+print("PROFILE" + json.dumps(out))
+"""
+
+
+def request_profile(stack, token: str) -> dict:
+    output = stack.manage("shell", "-c", PROFILE.replace("TOKEN", repr(token)))
+    return json.loads(output.split("PROFILE", 1)[1])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=10)
@@ -84,6 +130,7 @@ def main() -> None:
             for name, (url, tok) in endpoints.items():
                 runs[name].append(wrk(url, seconds=args.seconds, connections=args.connections, threads=args.threads,
                                       token=tok))
+        profile = request_profile(stack, token)
         first = next(iter(endpoints))
         rps = {name: statistics.median(r["requests_per_s"] for r in rs) for name, rs in runs.items()}
         sample = requests.get(endpoints["api/v1/patients (token, page of 50)"][0], headers=headers, timeout=30).json()
@@ -97,6 +144,7 @@ def main() -> None:
             "requests_per_s_median": {name: round(v, 1) for name, v in rps.items()},
             "fraction_of_trivial_view": {name: round(v / rps[first], 3) for name, v in rps.items() if name != first},
             "runs": runs,
+            "in_process_request_cost": profile,
             "target_fraction": 0.5,
             "machine": machine(load_before),
         }

@@ -48,7 +48,7 @@ def stages(record: str, models, repeats: int) -> dict:
         for ext in (".hea", ".dat"):
             archive.write(DATA_DIR / "mitdb" / f"{record}{ext}", f"{record}{ext}")
     data = buffer.getvalue()
-    times: dict[str, list[float]] = {k: [] for k in ("read", "r_peaks", "beats", "heartbeat_model", "mi_model")}
+    times: dict[str, list[float]] = {k: [] for k in ("read", "r_peaks", "cut_beats", "heartbeat_model", "mi_model")}
     for _ in range(repeats + 1):
         t0 = time.perf_counter()
         signal = readers.read_wfdb_zip(data)
@@ -66,7 +66,7 @@ def stages(record: str, models, repeats: int) -> dict:
             times[key].append(value)
     out = {key: round(statistics.median(v[1:]), 3) for key, v in times.items()}  # the first run warms caches
     out["total"] = round(sum(out.values()), 3)
-    out["beats"] = int(len(beats))
+    out["beat_count"] = int(len(beats))
     out["leads"] = list(signal.leads)
     out["duration_s"] = round(signal.duration_s, 1)
     return out

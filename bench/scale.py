@@ -3,10 +3,11 @@
     .venv/bin/python bench/scale.py [--records 100,101,103,105,106,119,200,208]
 
 In production, `docker compose up --scale worker=N` starts N worker containers (concurrency 1
-each) on the one Celery queue. Here a private stack (tests/stack.py) runs one worker, then two:
-each phase uploads the same 30-minute MIT-BIH records (2 leads, through the API) back to back and
-waits until all are done; the figure is recordings (and beats) per second from the first POST to
-the last `done`, and how many recordings each worker took. Writes bench/results/scale.json.
+each) on the one Celery queue. Here a private stack (tests/stack.py) runs one worker, then two.
+Each phase queues the same 30-minute MIT-BIH records (2 leads, through the API) while no worker
+runs, with one small warm-up beat file per worker in front (a worker loads both models on its
+first task), then starts the workers; the figure is recordings (and beats) per second from the
+first record started to the last finished (database timestamps), and the tasks each worker took. Writes bench/results/scale.json.
 """
 
 import argparse
@@ -21,12 +22,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import DATA_DIR, REPO, api_token, db_connection, machine, stack_models  # noqa: E402
 
+from tests.helpers import beat_csv  # noqa: E402
 from tests.stack import AppStack, new_root  # noqa: E402
 
 
-def phase(stack, api, db, patient_id: int, records: list[str], tag: str) -> dict:
+def upload_all(stack, api, patient_id: int, records: list[str], tag: str) -> list[int]:
     ids = []
-    started = time.perf_counter()
     for record in records:
         files = [("file", (f"{record}{ext}", (DATA_DIR / "mitdb" / f"{record}{ext}").read_bytes()))
                  for ext in (".hea", ".dat")]
@@ -34,6 +35,20 @@ def phase(stack, api, db, patient_id: int, records: list[str], tag: str) -> dict
                      files=files, headers={"Idempotency-Key": f"{tag}-{record}"}, timeout=120)
         r.raise_for_status()
         ids.append(r.json()["id"])
+    return ids
+
+
+def phase(stack, api, db, patient_id: int, records: list[str], workers: int) -> dict:
+    """Fill the queue while no worker runs (a warm-up beat file per worker first), start the workers,
+    and time the recordings from the first one started to the last one finished."""
+    for i in range(workers):
+        r = api.post(f"{stack.base_url}/api/v1/recordings", data={"patient": patient_id, "kind": "beats"},
+                     files={"file": (f"warm-{workers}-{i}.csv", beat_csv(20, seed=i))}, timeout=60)
+        r.raise_for_status()
+    ids = upload_all(stack, api, patient_id, records, f"w{workers}")
+    before = tasks_done(stack, workers)
+    for _ in range(workers):
+        stack.start_worker()
     with db.cursor() as cur:
         while True:
             cur.execute("SELECT count(*) FROM diagnostics_ecgrecording WHERE id = ANY(%s) AND status IN ('done', 'failed')",
@@ -41,18 +56,29 @@ def phase(stack, api, db, patient_id: int, records: list[str], tag: str) -> dict
             if cur.fetchone()[0] == len(ids):
                 break
             time.sleep(0.1)
-        elapsed = time.perf_counter() - started
-        cur.execute("SELECT count(*) FROM diagnostics_beat WHERE recording_id = ANY(%s)", (ids,))
-        beats = cur.fetchone()[0]
-        cur.execute("SELECT count(*) FROM diagnostics_ecgrecording WHERE id = ANY(%s) AND status = 'done'", (ids,))
-        done = cur.fetchone()[0]
-    return {"recordings": len(ids), "done": done, "beats": beats, "seconds": round(elapsed, 2),
-            "recordings_per_s": round(len(ids) / elapsed, 3), "beats_per_s": round(beats / elapsed)}
+        cur.execute("SELECT extract(epoch FROM max(finished_at) - min(started_at)), count(*) FILTER (WHERE status = 'done'), "
+                    "(SELECT count(*) FROM diagnostics_beat WHERE recording_id = ANY(%s)) "
+                    "FROM diagnostics_ecgrecording WHERE id = ANY(%s)", (ids, ids))
+        elapsed, done, beats = cur.fetchone()
+    elapsed = float(elapsed)
+    per_worker = [a - b for a, b in zip(tasks_done(stack, workers), before)]
+    for proc in list(stack.workers):
+        proc.terminate()
+        proc.wait(timeout=60)
+        stack.workers.remove(proc)
+    return {"workers": workers, "recordings": len(ids), "done": done, "beats": beats, "seconds": round(elapsed, 2),
+            "recordings_per_s": round(len(ids) / elapsed, 3), "beats_per_s": round(beats / elapsed),
+            "tasks_per_worker_including_warm_up": per_worker}
 
 
-def tasks_per_worker(stack) -> list[int]:
-    return [len(re.findall(r"classify_recording\[[^\]]+\] succeeded", (stack.root / f"worker-{i}.log").read_text()))
-            for i in range(len(stack.workers))]
+def tasks_done(stack, workers: int) -> list[int]:
+    """Tasks each worker log (worker-0.log ...; appended to across phases) reports as succeeded."""
+    counts = []
+    for i in range(workers):
+        log = stack.root / f"worker-{i}.log"
+        text = log.read_text(errors="replace") if log.exists() else ""
+        counts.append(len(re.findall(r"classify_recording\[[^\]]+\] succeeded", text)))
+    return counts
 
 
 def main() -> None:
@@ -74,17 +100,8 @@ def main() -> None:
         api = requests.Session()
         api.headers["Authorization"] = f"Token {api_token(stack)}"
         patient_id = int(stack.sql("SELECT id FROM patients_patient WHERE mrn = 'A-1001'"))
-        stack.start_worker()
-        phase(stack, api, db, patient_id, records[:1], "warm")  # the worker loads both models
-        one = phase(stack, api, db, patient_id, records, "one")
-        before = tasks_per_worker(stack)
-        stack.start_worker()
-        phase(stack, api, db, patient_id, records[:2], "warm2")
-        mid = tasks_per_worker(stack)
-        two = phase(stack, api, db, patient_id, records, "two")
-        after = tasks_per_worker(stack)
-        two["recordings_per_worker"] = [a - m for a, m in zip(after, mid)]
-        one["recordings_per_worker"] = [before[0] - 1]
+        one = phase(stack, api, db, patient_id, records, 1)
+        two = phase(stack, api, db, patient_id, records, 2)
         result = {
             "command": "python bench/scale.py",
             "records": records,
