@@ -19,7 +19,7 @@ TARGETS: list[tuple[str, str, tuple[str, ...], str, float, str]] = [
      "1,382 of DS2's 1,836 S beats"),
     ("DS2 S +P", "inter_patient", ("per_class", "S", "ppv"), ">=", 0.50,
      "class weighting that lifts S sensitivity turns N beats of unseen patients into S, concentrated in "
-     "a few records (see the notes: 212, 113, 222, 111)"),
+     "a few records (212, 113, 222, 111: see where the false positives come from)"),
     ("DS2 V sensitivity", "inter_patient", ("per_class", "V", "sensitivity"), ">=", 0.93,
      "V shape varies between patients; some DS2 V beats resemble DS1 N or F beats"),
     ("DS2 V +P", "inter_patient", ("per_class", "V", "ppv"), ">=", 0.90,
