@@ -30,6 +30,13 @@ assert response.status_code == 302, response.content[:300]
 admin_client = Client()
 admin_client.force_login(User.objects.get(username="admin"))
 assert admin_client.get(reverse("admin:mlmodels_modelversion_changelist")).status_code == 200
+from rest_framework.test import APIClient
+api = APIClient()
+api.force_authenticate(User.objects.get(username="staff_a"))
+for url in ["/api/v1/patients", "/api/v1/recordings", "/api/v1/model-versions", "/api/v1/schema/"]:
+    assert api.get(url).status_code == 200, url
+recording = ECGRecording.objects.get()
+assert api.get(f"/api/v1/recordings/{recording.pk}").status_code == 200
 heavy = sorted(m for m in sys.modules if m.split(".")[0] in {"tensorflow", "keras", "tf_keras"})
 print("HEAVY", heavy)
 print("RECORDINGS", ECGRecording.objects.count())
