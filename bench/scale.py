@@ -109,8 +109,8 @@ def main() -> None:
             "one_worker": one,
             "two_workers": two,
             "speedup_two_over_one": round(one["seconds"] / two["seconds"], 2),
-            "note": "2 cores shared with other processes: the ideal speedup on an idle 2-core machine is < 2 "
-                    "(gunicorn, PostgreSQL and the client share the cores)",
+            "note": "2 cores shared with other engineers' processes (load average above); at most 2x is possible, "
+                    "and gunicorn, PostgreSQL and the bench share the same cores",
             "machine": machine(load_before),
         }
         args.output.parent.mkdir(parents=True, exist_ok=True)
