@@ -16,7 +16,7 @@ DATA_DIR = Path(os.environ.get("ECG_DATA_DIR", REPO.parent / "shared" / "data"))
 
 
 def newest_artifact(task: str) -> Path | None:
-    found = sorted(ARTIFACTS.glob(f"{task}-*.keras"), key=lambda p: p.stat().st_mtime)
+    found = sorted(ARTIFACTS.glob(f"{task}-*.keras"))  # versions sort by name, as bench/load.py picks them
     return found[-1] if found else None
 
 

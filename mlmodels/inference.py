@@ -9,8 +9,8 @@ input signature (any batch size, 187 x 1 float32), so TensorFlow runs it as an o
 instead of layer by layer in eager mode; networks made of the usual layers (Conv1D, pooling, Add,
 ReLU, Dropout, Flatten, Dense) are written as 2-D ops so the convolutions fuse with their bias,
 residual add and ReLU, checked against the Keras graph on a probe batch at load. Measured in one
-run (``bench/inference.py``, ``bench/README.md``): ~3x eager ``model(x)`` at batch 1024 and ~25x
-at batch 1; XLA (``jit_compile=True``) and ONNX Runtime were slower on these small convolutions at
+run (``bench/inference.py``, ``bench/README.md``): 1.8-3x eager ``model(x)`` at batch 1024 and
+~15x at batch 1; XLA (``jit_compile=True``) and ONNX Runtime were slower on these small convolutions at
 batch 1024, so neither is used.
 """
 
