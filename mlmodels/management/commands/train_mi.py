@@ -155,7 +155,7 @@ class Command(BaseCommand):
         train_all = data.subset(~data.uncertain)
         self.log(f"final model: {opts['ship_init']} init, {epochs} epochs on {len(set(train_all.patient_ids))} "
                  f"patients; threshold {threshold:.4f} from {len(val_scores)} pooled validation recordings")
-        final_path = run_dir / "final.keras"
+        final_path = run_dir / f"final-{opts['ship_init']}-{epochs}ep.keras"  # a rerun with more repeats may change epochs
         if final_path.exists():
             model = keras.models.load_model(final_path)
         else:
