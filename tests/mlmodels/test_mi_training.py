@@ -139,6 +139,6 @@ def test_cross_validation_is_patient_wise_and_resumable(base, tmp_path):
     again = mt.run_cross_validation(data, base, None, ("transfer",), tmp_path, n_repeats=1, n_splits=2, hp=hp,
                                     log=lambda _: None)
     assert [json.dumps(a, sort_keys=True) for a in again] == [json.dumps(r, sort_keys=True) for r in results]
-    summary = mt.summarise(results, data, "transfer", n_boot=50)
+    summary = mt.summarise(results, data, "transfer", n_boot=20)
     assert set(summary["recording"]["n_patients"]) == {"mi", "normal"}
     assert summary["recording"]["roc_auc_ci95"][0] is not None
