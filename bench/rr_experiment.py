@@ -13,7 +13,7 @@ annotation within 150 ms (unmatched detections and missed beats are counted, not
 shipped model (mlmodels/artifacts, newest heartbeat) is scored on the same beats for comparison.
 
     .venv/bin/python bench/rr_experiment.py            # all variants, resumable
-    .venv/bin/python bench/rr_experiment.py --variants rr9 --epochs 20
+    .venv/bin/python bench/rr_experiment.py --variants rr3local
 
 Caches (features, detector peaks, checkpoints) go to training-runs/rr-experiment/ (git-ignored);
 rerunning reuses finished runs and continues unfinished ones. Result: bench/results/rr_experiment.json.
@@ -22,6 +22,7 @@ rerunning reuses finished runs and continues unfinished ones. Result: bench/resu
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import math
 import os
@@ -41,12 +42,18 @@ RESULT = REPO / "bench" / "results" / "rr_experiment.json"
 MATCH_S = 0.150
 SEED = 42
 
-# name -> (feature columns used (others zeroed), class-weight mode, weight cap)
+# name -> feature columns used (others zeroed; None = all), class weights, epochs and early-stopping patience
 VARIANTS: dict[str, dict] = {
     # all nine features, the shipped recipe's class weights
-    "rr9": {"columns": None, "class_weight": "sqrt", "weight_cap": 3.0},
-    # normalised features only (ratios; no absolute seconds, which vary between patients)
-    "rr6norm": {"columns": [3, 4, 5, 6, 7, 8], "class_weight": "sqrt", "weight_cap": 3.0},
+    "rr9": {"columns": None, "class_weight": "sqrt", "weight_cap": 3.0, "epochs": 20, "patience": 5},
+    # local-rhythm ratios only (pre/local, post/local, pre/post): no per-recording median, which a
+    # record dominated by S beats (232) drags to the S beats' own interval
+    "rr3local": {"columns": [3, 4, 5], "class_weight": "sqrt", "weight_cap": 3.0, "epochs": 12, "patience": 4},
+    # full inverse-frequency weights capped at 10x N: rare classes (S) count more
+    "rr9bal": {"columns": None, "class_weight": "balanced", "weight_cap": 10.0, "epochs": 12, "patience": 4},
+    # ... and dropout 0.5 on the beat trunk's features, so the RR branch must carry more
+    "rr9bal_bd": {"columns": None, "class_weight": "balanced", "weight_cap": 10.0, "beat_dropout": 0.5,
+                  "epochs": 12, "patience": 4},
 }
 
 
@@ -66,7 +73,8 @@ def annotation_beats(mitdb: Path, records: tuple[str, ...]):
     from mlmodels.rr import features_at
 
     beats = load_mitdb(mitdb, records, cache_dir=CACHE_DIR)
-    cached = RUN_DIR / "features-annotations.npz"
+    tag = hashlib.sha1(",".join(records).encode()).hexdigest()[:8]
+    cached = RUN_DIR / f"features-annotations-{tag}.npz"
     if cached.exists():
         with np.load(cached) as z:
             if np.array_equal(z["r_peaks"], beats.r_peaks) and np.array_equal(z["records"], beats.records):
@@ -213,7 +221,7 @@ def train_variant(name: str, spec: dict, train, train_rr, val, val_rr, epochs: i
         return keras.models.load_model(best), json.loads(done.read_text())
     set_seed(SEED)
     weights = class_weights(train.labels, spec["class_weight"], spec["weight_cap"])
-    model = residual_rr_cnn(width=28)
+    model = residual_rr_cnn(width=28, beat_dropout=spec.get("beat_dropout", 0.0))
     model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy",
                   weighted_metrics=[])
     tr_rr = select_columns(train_rr, spec["columns"])
@@ -250,7 +258,8 @@ def train_variant(name: str, spec: dict, train, train_rr, val, val_rr, epochs: i
     start = time.time()
     model.fit(data, validation_data=validation, epochs=epochs, verbose=0, callbacks=callbacks)
     info = {"epochs_max": epochs, "stopped_early": bool(stopper.stopped_epoch > 0),
-            "stopped_epoch": int(stopper.stopped_epoch), "train_seconds": round(time.time() - start, 1)}
+            "stopped_epoch": int(stopper.stopped_epoch), "train_seconds": round(time.time() - start, 1),
+            "patience": patience, "mask_share": mask_share}
     done.write_text(json.dumps(info))
     return keras.models.load_model(best), info
 
@@ -270,6 +279,17 @@ def summary(m: dict) -> dict:
     }
 
 
+def s_by_record(labels: np.ndarray, pred: np.ndarray, records: np.ndarray, minimum: int = 20) -> dict:
+    """Where each record's S beats went (records with ``minimum`` or more S beats)."""
+    out = {}
+    for record in np.unique(records[labels == 1]):
+        sel = (records == record) & (labels == 1)
+        if sel.sum() >= minimum:
+            out[str(record)] = {"S_beats": int(sel.sum()),
+                                **{f"called_{c}": int((pred[sel] == i).sum()) for i, c in enumerate("NSVFQ")}}
+    return out
+
+
 def fmt(v):
     return "n/a" if v is None else f"{100 * v:.1f}"
 
@@ -278,8 +298,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data-dir", type=Path, default=DATA_DIR)
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
-    parser.add_argument("--epochs", type=int, default=20)
-    parser.add_argument("--patience", type=int, default=5)
+    parser.add_argument("--epochs", type=int, default=None, help="default: the variant's")
+    parser.add_argument("--patience", type=int, default=None, help="default: the variant's")
     parser.add_argument("--mask-share", type=float, default=0.3)
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
@@ -316,7 +336,7 @@ def main() -> None:
         "mask_share": args.mask_share,
         "seed": SEED,
         "detector_path": {"match_tolerance_s": MATCH_S, **det["counts"]},
-        "command": "python bench/rr_experiment.py " + " ".join(sys.argv[1:]),
+        "command": "python bench/rr_experiment.py",
         "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
     })
     results.setdefault("variants", {})
@@ -326,15 +346,20 @@ def main() -> None:
     shipped = keras.models.load_model(shipped_path)
     results["shipped"] = {"model": shipped_path.name}
     for tag, beats, labels in (("annotations", ds2.beats, ds2.labels), ("detector", det["beats"], det["labels"])):
-        m = classification_metrics(labels, predict(shipped, beats, None))
-        results["shipped"][tag] = {"summary": summary(m), "metrics": m}
+        pred = predict(shipped, beats, None)
+        m = classification_metrics(labels, pred)
+        records = ds2.records if tag == "annotations" else det["records"]
+        results["shipped"][tag] = {"summary": summary(m), "metrics": m,
+                                   "S_beats_by_record": s_by_record(labels, pred, records)}
         log(f"shipped on DS2 ({tag}): {summary(m)}")
 
     for name in args.variants:
         spec = VARIANTS[name]
-        model, info = train_variant(name, spec, train, train_rr, val, val_rr, args.epochs, args.patience,
-                                    args.mask_share)
-        entry = {"spec": spec, "training": info, "parameters": int(model.count_params())}
+        model, info = train_variant(name, spec, train, train_rr, val, val_rr, args.epochs or spec["epochs"],
+                                    args.patience or spec["patience"], args.mask_share)
+        entry = {"spec": spec, "training": info, "parameters": int(model.count_params()),
+                 "command": f"python bench/rr_experiment.py --variants {name} --epochs {info['epochs_max']} "
+                            f"--patience {info['patience']} --mask-share {info['mask_share']}"}
         cases = (
             ("rr_annotations", ds2.beats, rr_input(select_columns(ds2_rr, spec["columns"]), True), ds2.labels,
              ds2.records),
@@ -346,7 +371,8 @@ def main() -> None:
             pred = predict(model, beats, rr_in)
             m = classification_metrics(labels, pred)
             entry[tag] = {"summary": summary(m), "metrics": m,
-                          "false_positive_sources": false_positive_sources(labels, pred, records)}
+                          "false_positive_sources": false_positive_sources(labels, pred, records),
+                          "S_beats_by_record": s_by_record(labels, pred, records)}
             s = summary(m)
             log(f"{name} DS2 {tag}: acc {fmt(s['accuracy'])} S {fmt(s['S_se'])}/{fmt(s['S_ppv'])} "
                 f"V {fmt(s['V_se'])}/{fmt(s['V_ppv'])} macroF1 {s['macro_f1_nsvf']:.3f}")

@@ -22,7 +22,9 @@ RR_INPUT = N_RR_FEATURES + 1
 
 def residual_rr_cnn(n_outputs: int = 5, width: int = 28, n_blocks: int = 5, kernel_size: int = 5,
                     rr_units: int = 16, dense_units: int = 32, dropout: float = 0.0,
-                    rr_dim: int = RR_INPUT) -> keras.Model:
+                    beat_dropout: float = 0.0, rr_dim: int = RR_INPUT) -> keras.Model:
+    """``beat_dropout`` drops the beat trunk's features in training, so the classifier cannot lean
+    on beat shape alone (which, across patients, it learns per patient) and must use the RR branch."""
     beat_in = keras.Input(shape=(BEAT_LENGTH, 1), name="beat")
     rr_in = keras.Input(shape=(rr_dim,), name="rr")
     x = layers.Conv1D(width, kernel_size, padding="same", name="stem")(beat_in)
@@ -33,6 +35,8 @@ def residual_rr_cnn(n_outputs: int = 5, width: int = 28, n_blocks: int = 5, kern
         x = layers.ReLU(name=f"block{i}_relu")(x)
         x = layers.MaxPooling1D(5, strides=2, name=f"block{i}_pool")(x)
     x = layers.Flatten(name="flatten")(x)
+    if beat_dropout > 0:
+        x = layers.Dropout(beat_dropout, name="beat_dropout")(x)
     r = layers.Dense(rr_units, activation="relu", name="rr_dense1")(rr_in)
     r = layers.Dense(rr_units, activation="relu", name="rr_dense2")(r)
     h = layers.Concatenate(name="beat_rr")([x, r])
