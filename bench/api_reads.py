@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import REPO, api_token, machine, stack_models  # noqa: E402
+from common import REPO, api_token, machine, stack_models, write_result  # noqa: E402
 
 from tests.stack import AppStack, new_root  # noqa: E402
 
@@ -148,9 +148,7 @@ def main() -> None:
             "target_fraction": 0.5,
             "machine": machine(load_before),
         }
-        args.output.parent.mkdir(parents=True, exist_ok=True)
-        args.output.write_text(json.dumps(result, indent=2) + "\n")
-        print(json.dumps(result, indent=2))
+        write_result(args.output, result)
     finally:
         stack.stop()
 

@@ -89,3 +89,10 @@ def db_connection(stack):
     conn = psycopg2.connect(host="127.0.0.1", port=stack.pg.port, user="postgres", dbname="ecg")
     conn.autocommit = True
     return conn
+
+
+def write_result(path: Path, result: dict) -> None:
+    """Record a bench's result as JSON (the repository keeps it) and print it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result, indent=2))

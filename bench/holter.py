@@ -12,7 +12,6 @@ Writes bench/results/holter.json.
 """
 
 import argparse
-import json
 import os
 import sys
 import tempfile
@@ -21,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import DATA_DIR, REPO, api_token, children, db_connection, machine, rss_mb, stack_models  # noqa: E402
+from common import DATA_DIR, REPO, api_token, children, db_connection, machine, rss_mb, stack_models, write_result  # noqa: E402
 
 from tests.stack import AppStack, new_root  # noqa: E402
 
@@ -126,9 +125,7 @@ def main() -> None:
             "target_worker_rss_mb": 1536,
             "machine": machine(load_before),
         }
-        args.output.parent.mkdir(parents=True, exist_ok=True)
-        args.output.write_text(json.dumps(result, indent=2) + "\n")
-        print(json.dumps(result, indent=2))
+        write_result(args.output, result)
     finally:
         stack.stop()
         for f in build_dir.iterdir():

@@ -12,7 +12,6 @@ for every upload and runs Keras `predict`). Writes bench/results/latency.json.
 """
 
 import argparse
-import json
 import os
 import statistics
 import subprocess
@@ -24,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import REPO, api_token, db_connection, machine, percentile, stack_models  # noqa: E402
+from common import REPO, api_token, db_connection, machine, percentile, stack_models, write_result  # noqa: E402
 
 from tests.helpers import beat_csv  # noqa: E402
 from tests.stack import AppStack, new_root, wait_until  # noqa: E402
@@ -178,9 +177,7 @@ def main() -> None:
             result["seed_approach_1_worker_sequential"]["p50_s"] / result["product_1_worker_sequential"]["p50_s"], 1)
         result["targets"] = {"sequential_p95_s": 1.0, "concurrent_10_p95_s": 2.0}
         result["machine"] = machine(load_before)
-        args.output.parent.mkdir(parents=True, exist_ok=True)
-        args.output.write_text(json.dumps(result, indent=2) + "\n")
-        print(json.dumps(result, indent=2))
+        write_result(args.output, result)
     finally:
         stack.stop()
 

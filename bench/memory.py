@@ -11,7 +11,6 @@ library is mapped. Writes bench/results/memory.json.
 """
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -20,7 +19,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import (DATA_DIR, REPO, api_token, children, db_connection, machine, maps_mention, rss_mb,  # noqa: E402
-                    stack_models)
+                    stack_models, write_result)
 
 from tests.helpers import beat_csv  # noqa: E402
 from tests.stack import AppStack, new_root  # noqa: E402
@@ -96,9 +95,7 @@ def main() -> None:
         result["worker_tensorflow_mapped"] = maps_mention(worker.pid, "tensorflow")  # the check itself works
         result["target_worker_rss_mb"] = 1024
         result["machine"] = machine(load_before)
-        args.output.parent.mkdir(parents=True, exist_ok=True)
-        args.output.write_text(json.dumps(result, indent=2) + "\n")
-        print(json.dumps(result, indent=2))
+        write_result(args.output, result)
     finally:
         stack.stop()
 

@@ -27,7 +27,7 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import DATA_DIR, REPO, api_token, db_connection, machine, rss_mb, stack_models  # noqa: E402
+from common import DATA_DIR, REPO, api_token, db_connection, machine, rss_mb, stack_models, write_result  # noqa: E402
 
 from tests.stack import AppStack, new_root  # noqa: E402
 
@@ -133,9 +133,7 @@ def main() -> None:
         }
         result["target_s"] = 10.0
         result["machine"] = machine(load_before)
-        args.output.parent.mkdir(parents=True, exist_ok=True)
-        args.output.write_text(json.dumps(result, indent=2) + "\n")
-        print(json.dumps(result, indent=2))
+        write_result(args.output, result)
     finally:
         stack.stop()
 

@@ -12,7 +12,6 @@ Phases alternate (1, 2, 1, 2 workers) and the median of the pairs' ratios is rep
 """
 
 import argparse
-import json
 import os
 import re
 import statistics
@@ -22,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import DATA_DIR, REPO, api_token, db_connection, machine, stack_models  # noqa: E402
+from common import DATA_DIR, REPO, api_token, db_connection, machine, stack_models, write_result  # noqa: E402
 
 from tests.helpers import beat_csv  # noqa: E402
 from tests.stack import AppStack, new_root  # noqa: E402
@@ -120,9 +119,7 @@ def main() -> None:
                     "and gunicorn, PostgreSQL and the bench share the same cores",
             "machine": machine(load_before),
         }
-        args.output.parent.mkdir(parents=True, exist_ok=True)
-        args.output.write_text(json.dumps(result, indent=2) + "\n")
-        print(json.dumps(result, indent=2))
+        write_result(args.output, result)
     finally:
         stack.stop()
 
