@@ -21,7 +21,7 @@ import numpy as np
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
-from mlmodels.detection import detect_r_peaks  # noqa: E402
+from ecg.processing.detection import detect_r_peaks  # noqa: E402
 
 # AAMI beat labels; '!' (ventricular flutter wave) and non-beat labels are not beats.
 BEAT_SYMBOLS = frozenset("NLRejAaJSVEF/fQ")

@@ -20,8 +20,8 @@ import numpy as np
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
-from mlmodels.beats import AAMI_CLASSES, aami_index, extract_beats  # noqa: E402
-from mlmodels.datasets.mitdb import ALL_RECORDS, read_record  # noqa: E402
+from ecg.processing.beats import AAMI_CLASSES, aami_index, extract_beats  # noqa: E402
+from ecg.datasets.mitdb import ALL_RECORDS, read_record  # noqa: E402
 
 KAGGLE_COUNTS = {"N": 90589, "S": 2779, "V": 7236, "F": 803, "Q": 8039}
 DATA_DIR = Path(os.environ.get("ECG_DATA_DIR", REPO_ROOT.parent / "shared" / "data"))
@@ -50,7 +50,7 @@ def main() -> dict:
                            "counts": dict(zip(AAMI_CLASSES, record_counts.tolist()))})
     ours = dict(zip(AAMI_CLASSES, counts.tolist()))
     result = {
-        "what": "Kaggle-format beats at the MIT-BIH reference annotations (mlmodels.beats.extract_beats)",
+        "what": "Kaggle-format beats at the MIT-BIH reference annotations (ecg.processing.beats.extract_beats)",
         "machine": {"python": platform.python_version(), "cpus": os.cpu_count()},
         "total": int(counts.sum()),
         "counts": ours,

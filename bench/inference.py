@@ -6,7 +6,7 @@ Measures, interleaved in each round so that all figures share the machine's load
 float32 matrix multiply rate (the roofline: beats/s ceiling = FLOP/s / (2 x multiply-adds per
 beat)); beats/s of every shipped heartbeat and MI model and the seed's heartbeat model
 (`../shared/seed/model_ECG_final.h5`, loaded read-only) at batch 1, 32, 256, 1024, 8192 through
-the product path (`mlmodels.inference.predict`), and at batch 1 and 1024 through the alternatives
+the product path (`ecg.models.inference.predict`), and at batch 1 and 1024 through the alternatives
 (the Keras model call as a tf.function, eager `model(x)`, Keras `predict`, XLA `jit_compile`, and ONNX Runtime when `onnxruntime` and
 `tf2onnx` are importable); single-beat latency; the per-call overhead floor; per-layer time of the
 shipped heartbeat model. Ratios are computed within each round, then the median is reported.
@@ -84,7 +84,7 @@ def onnx_session(model):
 def execution_paths(model, with_onnx: bool) -> dict:
     import tensorflow as tf
 
-    from mlmodels import inference
+    from ecg.models import inference
 
     spec = tf.TensorSpec((None, *model.input_shape[1:]), tf.float32)
     xla = tf.function(lambda x: model(x, training=False), input_signature=[spec], jit_compile=True)
@@ -104,7 +104,7 @@ def execution_paths(model, with_onnx: bool) -> dict:
 
 def single_beat_latency(model, n: int = 300) -> dict:
     """One beat through ``inference.predict``, warm: wall-clock percentiles and CPU time per call."""
-    from mlmodels import inference
+    from ecg.models import inference
 
     beat = np.random.default_rng(1).random((1, 187), dtype=np.float32)
     for _ in range(20):
@@ -141,7 +141,7 @@ def per_layer(model, batch: int, seconds: float) -> list[dict]:
     import keras
     import tensorflow as tf
 
-    from mlmodels.architectures import multiply_adds
+    from ecg.models.architectures import multiply_adds
 
     rows = []
     values = {id(model.inputs[0]): tf.constant(np.random.default_rng(2).random((batch, 187, 1), dtype=np.float32))}
@@ -176,8 +176,8 @@ def main() -> None:
     import keras
     import tensorflow as tf
 
-    from mlmodels import inference
-    from mlmodels.architectures import load_keras2_h5, multiply_adds
+    from ecg.models import inference
+    from ecg.models.architectures import load_keras2_h5, multiply_adds
 
     models = {}
     for task in ("heartbeat", "mi"):
@@ -248,7 +248,7 @@ def main() -> None:
                     "tensorflow": tf.__version__, "keras": keras.__version__,
                     "load_average_before": [round(v, 2) for v in load_before],
                     "load_average_after": [round(v, 2) for v in os.getloadavg()]},
-        "execution_path": "mlmodels.inference.predict: one tf.function per model, input_signature (None, 187, 1), "
+        "execution_path": "ecg.models.inference.predict: one tf.function per model, input_signature (None, 187, 1), "
                           "traced at load; layers written as 2-D ops (fused Conv2D+bias+add+ReLU) when supported",
         "rounds": args.rounds,
         "matmul_gflops_wall_per_round": [round(row["matmul"][0] / 1e9, 1) for row in rounds],

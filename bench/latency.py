@@ -36,7 +36,7 @@ def seed_worker_main(argv: list[str]) -> None:
     import keras
     import numpy as np
 
-    from mlmodels import inference
+    from ecg.models import inference
 
     def load_model(path, key):
         return keras.models.load_model(path, compile=False)

@@ -44,9 +44,9 @@ def upload_scores(model, threshold: float) -> dict:
 
     django.setup()
     from diagnostics import ingestion
-    from mlmodels import inference
-    from mlmodels.analysis import segment
-    from mlmodels.readers import read_wfdb
+    from ecg.models import inference
+    from ecg.processing.segmenting import segment
+    from ecg.io.readers import read_wfdb
 
     out = {}
     csv = SEED_DIR / "ECG_Analyzer_test.csv"
@@ -75,9 +75,9 @@ def lead_screen(repeats: int = 3) -> dict:
     from sklearn.metrics import roc_auc_score
     from sklearn.pipeline import make_pipeline
 
-    from mlmodels.datasets.mi import build_mi_dataset
-    from mlmodels.datasets.ptb import LEADS_12
-    from mlmodels.mi_training import patient_folds, recording_scores, specificity_at_recall
+    from ecg.datasets.mi import build_mi_dataset
+    from ecg.datasets.ptb import LEADS_12
+    from ecg.training.mi import patient_folds, recording_scores, specificity_at_recall
 
     out = {}
     for lead in LEADS_12:
@@ -111,8 +111,8 @@ def main() -> None:
 
     import keras
 
-    from mlmodels.architectures import load_keras2_h5, multiply_adds
-    from mlmodels.evaluation import beats_per_second
+    from ecg.models.architectures import load_keras2_h5, multiply_adds
+    from ecg.evaluation.metrics import beats_per_second
 
     artifact = args.artifact or _newest_artifact()
     card = json.loads(artifact.with_suffix(".json").read_text())
@@ -123,8 +123,8 @@ def main() -> None:
     metrics = {k: v for k, v in card["metrics"].items()}
     seed_metrics = card["seed_model"].get("metrics")
     if args.run_dir:
-        from mlmodels import mi_training as mt
-        from mlmodels.datasets.mi import build_mi_dataset
+        from ecg.training import mi as mt
+        from ecg.datasets.mi import build_mi_dataset
 
         data, _ = build_mi_dataset(DATA_DIR / "mi", card["input"].get("lead", "II"),
                                    sorted(p.with_suffix("") for p in (DATA_DIR / "ptbdb").glob("patient*/s*_re.hea")),

@@ -35,10 +35,10 @@ from tests.stack import AppStack, new_root  # noqa: E402
 def stages(record: str, models, repeats: int) -> dict:
     import numpy as np
 
-    from mlmodels import inference, readers
-    from mlmodels.detection import detect_r_peaks
-    from mlmodels.beats import extract_beats
-    from mlmodels.architectures import load_keras2_h5
+    from ecg.models import inference, readers
+    from ecg.processing.detection import detect_r_peaks
+    from ecg.processing.beats import extract_beats
+    from ecg.models.architectures import load_keras2_h5
 
     loaded = {}
     for path, task, _ in models:

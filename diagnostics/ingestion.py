@@ -35,7 +35,7 @@ class ParsedUpload:
     kind: str
     input_format: str
     beats: np.ndarray | None = None
-    signal: object | None = None  # mlmodels.readers.Signal for continuous recordings
+    signal: object | None = None  # ecg.io.readers.Signal for continuous recordings
     fs: float | None = None
     lead: str = ""
     sample_count: int | None = None

@@ -1,6 +1,6 @@
 """Signal data for the viewer and server-rendered SVG plots: nothing is fetched from the network.
 
-The web process reads stored uploads with ``mlmodels.readers`` only (numpy, wfdb, pyedflib):
+The web process reads stored uploads with ``ecg.io.readers`` only (numpy, wfdb, pyedflib):
 never TensorFlow.
 """
 
@@ -15,7 +15,7 @@ from django.conf import settings
 from django.core.files.storage import default_storage
 from django.utils.html import escape
 
-from mlmodels import readers
+from ecg.io import readers
 
 from .models import ECGRecording
 

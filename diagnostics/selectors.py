@@ -78,7 +78,7 @@ def review_list(*, user: User) -> QuerySet[Review]:
 
 
 def recording_stored_signal(*, recording: ECGRecording):
-    """The stored continuous signal (mlmodels.readers.Signal) of a ``signal`` recording, read as at upload."""
+    """The stored continuous signal (ecg.io.readers.Signal) of a ``signal`` recording, read as at upload."""
     from django.core.files.storage import default_storage
 
     from .signals import parse_signal_upload

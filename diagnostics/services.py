@@ -13,7 +13,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from accounts.models import User
-from mlmodels.errors import SignalError
+from ecg.io.errors import SignalError
 from mlmodels.models import ModelVersion
 from mlmodels.selectors import active_model_versions
 from patients.models import Patient

@@ -6,8 +6,8 @@ import zipfile
 
 from django.conf import settings
 
-from mlmodels import readers
-from mlmodels.errors import SignalError
+from ecg.io import readers
+from ecg.io.errors import SignalError
 
 from .ingestion import ParsedUpload, UploadError, _check_size
 from .models import ECGRecording
@@ -74,7 +74,7 @@ def parse_signal_upload(
 
 def beats_from_stored_signal(recording: ECGRecording, data: bytes):
     """Beats, R-peak positions and mean heart rate of a stored signal recording."""
-    from mlmodels.analysis import mean_heart_rate, segment
+    from ecg.processing.segmenting import mean_heart_rate, segment
 
     name = recording.original_filename or recording.file.name
     if recording.input_format == "wfdb":

@@ -7,7 +7,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
-from mlmodels.errors import SignalError
+from ecg.io.errors import SignalError
 from mlmodels.models import ModelVersion
 from mlmodels.selectors import active_model_versions
 from patients.selectors import patient_get

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 from django.core.files.storage import default_storage
 
-from . import inference
+from ecg.models import inference
 from .models import ModelVersion
 
 _CACHE_DIR = Path(tempfile.gettempdir()) / "ecg-analyzer-models"

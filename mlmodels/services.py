@@ -34,7 +34,7 @@ def artifact_convert(*, src: Path, dst: Path) -> dict:
         raise ValidationError(f"{src.name}: expected a .keras file or a Keras 2 .h5 file")
     try:
         proc = subprocess.run(
-            [sys.executable, "-m", "mlmodels.keras_import", str(src), str(dst)],
+            [sys.executable, "-m", "ecg.models.keras_import", str(src), str(dst)],
             capture_output=True,
             text=True,
             timeout=IMPORT_TIMEOUT_SECONDS,

@@ -86,7 +86,7 @@ def signal_recording(staff_a, patient_a, active_models):
     import numpy as np
 
     from diagnostics.signals import parse_signal_upload
-    from mlmodels.readers import read_wfdb
+    from ecg.io.readers import read_wfdb
 
     from ..data import mitdb_dir
 

@@ -18,7 +18,7 @@ def _cards() -> list[Path]:
 def test_shipped_mi_artifact_matches_its_card(card_path):
     import keras
 
-    from mlmodels.architectures import multiply_adds
+    from ecg.models.architectures import multiply_adds
 
     card = json.loads(card_path.read_text())
     model = keras.models.load_model(card_path.with_suffix(".keras"), compile=False)

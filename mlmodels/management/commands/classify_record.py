@@ -5,8 +5,8 @@ import numpy as np
 from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError
 
-from mlmodels import readers
-from mlmodels.errors import SignalError
+from ecg.io import readers
+from ecg.io.errors import SignalError
 from mlmodels.models import HEARTBEAT_LABELS, ModelVersion
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
@@ -48,7 +48,7 @@ class Command(BaseCommand):
         parser.add_argument("--mi-model", type=Path, help=".keras file (default: the active MI version, if any)")
 
     def handle(self, *args, path, fs, lead, format, heartbeat_model, mi_model, **options):
-        from mlmodels.analysis import mean_heart_rate, segment
+        from ecg.processing.segmenting import mean_heart_rate, segment
 
         try:
             signal = _read(path, fs, lead)
@@ -63,7 +63,7 @@ class Command(BaseCommand):
             raise CommandError("no complete heartbeats could be cut from the signal")
         hb_model, labels = self._heartbeat_model(heartbeat_model)
         mi = self._mi_model(mi_model)
-        from mlmodels import inference
+        from ecg.models import inference
 
         scores = inference.predict(hb_model, beats)
         mi_probs = inference.mi_probability(inference.predict(mi, beats)) if mi is not None else None
@@ -104,7 +104,8 @@ class Command(BaseCommand):
             self.stdout.write(f"MI score (mean beat probability): {summary['mi_score']:.3f}")
 
     def _heartbeat_model(self, path: Path | None):
-        from mlmodels import inference, registry
+        from ecg.models import inference
+        from mlmodels import registry
 
         if path is None:
             active = _active(ModelVersion.Task.HEARTBEAT)
@@ -119,7 +120,8 @@ class Command(BaseCommand):
         return inference.load_model(path, key=str(path.resolve())), list(HEARTBEAT_LABELS)
 
     def _mi_model(self, path: Path | None):
-        from mlmodels import inference, registry
+        from ecg.models import inference
+        from mlmodels import registry
 
         if path is not None:
             if not path.exists():

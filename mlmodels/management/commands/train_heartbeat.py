@@ -77,8 +77,8 @@ class Command(BaseCommand):
 
     def handle(self, *args, **opts):
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-        from mlmodels import training
-        from mlmodels.training import HyperParams
+        from ecg.training import heartbeat as training
+        from ecg.training.heartbeat import HyperParams
 
         training.configure_threads(opts["threads"])
         run_dir: Path = opts["output"] or REPO_ROOT / "training-runs" / f"heartbeat-{opts['version']}"
@@ -103,9 +103,9 @@ class Command(BaseCommand):
     def _run_mitdb(self, opts: dict, hp, overrides: dict, run_dir: Path) -> dict:
         import keras
 
-        from mlmodels import training
-        from mlmodels.datasets.mitdb import ALL_RECORDS, DS1, DS2, load_mitdb
-        from mlmodels.search import successive_halving
+        from ecg.training import heartbeat as training
+        from ecg.datasets.mitdb import ALL_RECORDS, DS1, DS2, load_mitdb
+        from ecg.training.search import successive_halving
 
         data_dir = opts["data_dir"] or _default_data_dir()
         mitdb_dir = data_dir / "mitdb"
@@ -141,7 +141,7 @@ class Command(BaseCommand):
                 self.log(f"search chose {hp.as_dict()}")
             shipped = training.fit(hp, train, val, run_dir / "inter", opts["epochs"], log=self.log, seed=SEED)
             metrics["inter_patient"] = self._evaluate(shipped, ds2, "inter-patient DS2")
-            from mlmodels.evaluation import false_positive_sources, predict_classes
+            from ecg.evaluation.metrics import false_positive_sources, predict_classes
 
             metrics["inter_patient"]["false_positive_sources"] = false_positive_sources(
                 ds2.labels, predict_classes(shipped, ds2.beats), ds2.records)
@@ -183,9 +183,9 @@ class Command(BaseCommand):
     # Kaggle CSV: intra-patient only (rows carry no record) ---------------------------------
 
     def _run_kaggle(self, opts: dict, hp, run_dir: Path) -> dict:
-        from mlmodels import training
-        from mlmodels.datasets import BeatSet
-        from mlmodels.datasets.kaggle import read_kaggle_csv
+        from ecg.training import heartbeat as training
+        from ecg.datasets import BeatSet
+        from ecg.datasets.kaggle import read_kaggle_csv
 
         def as_set(path: Path) -> BeatSet:
             x, y = read_kaggle_csv(path)
@@ -211,7 +211,7 @@ class Command(BaseCommand):
     # helpers -----------------------------------------------------------------------------
 
     def _load_seed(self, opts: dict):
-        from mlmodels.architectures import load_keras2_h5
+        from ecg.models.architectures import load_keras2_h5
 
         path = opts["seed_model"] or _default_seed_model()
         if not path.exists():
@@ -220,7 +220,7 @@ class Command(BaseCommand):
         return load_keras2_h5(path)
 
     def _evaluate(self, model, beats, label: str) -> dict:
-        from mlmodels.evaluation import classification_metrics, predict_classes
+        from ecg.evaluation.metrics import classification_metrics, predict_classes
 
         m = classification_metrics(beats.labels, predict_classes(model, beats.beats))
         pc = m["per_class"]
@@ -229,10 +229,10 @@ class Command(BaseCommand):
         return m
 
     def _card(self, opts, hp, model, seed_model, metrics, seed_metrics, search_report, training_data, split) -> dict:
-        from mlmodels.architectures import multiply_adds
-        from mlmodels.beats import AAMI_CLASSES, BEAT_FS, BEAT_LENGTH
-        from mlmodels.card import target_checks
-        from mlmodels.evaluation import beats_per_second
+        from ecg.models.architectures import multiply_adds
+        from ecg.processing.beats import AAMI_CLASSES, BEAT_FS, BEAT_LENGTH
+        from ecg.training.card import target_checks
+        from ecg.evaluation.metrics import beats_per_second
 
         descriptions = {
             "residual": f"Kachuee et al. 2018 residual CNN, width {hp.width}: Conv1D stem, 5 residual blocks "
@@ -290,7 +290,7 @@ class Command(BaseCommand):
         return card
 
     def _write(self, card: dict, model, run_dir: Path, ship: bool) -> None:
-        from mlmodels.card import render_markdown
+        from ecg.training.card import render_markdown
 
         name = f"heartbeat-{card['version']}"
         model.save(run_dir / f"{name}.keras")

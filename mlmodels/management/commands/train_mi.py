@@ -94,10 +94,10 @@ class Command(BaseCommand):
         import keras
         import numpy as np
 
-        from mlmodels import mi_training as mt
-        from mlmodels.architectures import load_keras2_h5, multiply_adds
-        from mlmodels.datasets.mi import build_mi_dataset
-        from mlmodels.training import configure_threads
+        from ecg.training import mi as mt
+        from ecg.models.architectures import load_keras2_h5, multiply_adds
+        from ecg.datasets.mi import build_mi_dataset
+        from ecg.training.heartbeat import configure_threads
 
         configure_threads(opts["threads"])
         data_dir = opts["data_dir"] or _data_dir()
@@ -171,8 +171,8 @@ class Command(BaseCommand):
 
     def _card(self, opts, hp, model, seed_model, base_path, data, records, summaries, threshold, epochs,
               n_val, pooled, multiply_adds) -> dict:
-        from mlmodels.beats import BEAT_FS, BEAT_LENGTH
-        from mlmodels.mi_card import target_checks
+        from ecg.processing.beats import BEAT_FS, BEAT_LENGTH
+        from ecg.training.mi_card import target_checks
 
         n_pat = {src: {lab: len({p for p, s, l in zip(data.patient_ids, data.sources, data.labels)
                                  if s == src and l == i}) for i, lab in enumerate(("normal", "mi"))}
@@ -199,7 +199,7 @@ class Command(BaseCommand):
                 f"PTB Diagnostic ECG Database 10-s excerpts (xlsx, mV, 1000 Hz) and PTB-XL 10-s records (500 Hz, "
                 f"band-passed 0.5-40 Hz, z-scored) and raw PTB records, lead {opts['lead']}; PTB signals band-passed "
                 f"0.5-40 Hz (4th-order Butterworth, zero phase) and z-scored like PTB-XL; R-peaks by the product's "
-                f"detector, Kaggle-format beats by mlmodels.beats.extract_beats (120 Hz, 187 values, min-max), "
+                f"detector, Kaggle-format beats by ecg.processing.beats.extract_beats (120 Hz, 187 values, min-max), "
                 f"implausible recordings/beats dropped. {len(data)} beats of {len(set(data.patient_ids))} patients: "
                 f"{json.dumps(n_pat)}. Uncertain PTB-XL MI (every MI statement 'possible', likelihood 15; "
                 f"{len(uncertain)} patients) never trained on, scored as test only. Shipped model trained on all "
@@ -246,7 +246,7 @@ class Command(BaseCommand):
         return card
 
     def _write(self, card: dict, model, run_dir: Path, ship: bool) -> None:
-        from mlmodels.mi_card import render_markdown
+        from ecg.training.mi_card import render_markdown
 
         name = f"mi-{card['version']}"
         model.save(run_dir / f"{name}.keras")
@@ -261,7 +261,7 @@ class Command(BaseCommand):
 
 
 def mt_target() -> float:
-    from mlmodels.mi_training import TARGET_RECALL
+    from ecg.training.mi import TARGET_RECALL
 
     return TARGET_RECALL
 
@@ -305,7 +305,7 @@ def pooled_threshold_check(results: list[dict], data, model: str, threshold: flo
     """Recording-level recall/specificity on the test folds at the shipped threshold (pooled repeats)."""
     import numpy as np
 
-    from mlmodels.mi_training import binary_metrics
+    from ecg.training.mi import binary_metrics
 
     label = dict(zip(data.records.tolist(), data.labels.tolist()))
     uncertain = dict(zip(data.records.tolist(), data.uncertain.tolist()))

@@ -1,0 +1,1 @@
+"""Experiments that never shipped, kept with their results for the record."""

@@ -1,0 +1,1 @@
+"""Scoring models: classification metrics and throughput."""

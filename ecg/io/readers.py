@@ -1,0 +1,558 @@
+"""Continuous ECG signal readers (WFDB, EDF, CSV, JSON) and input validation.
+
+Every reader returns a :class:`Signal` in physical units (mV where the source
+states its units) and raises :class:`~ecg.io.errors.SignalError` with a
+message naming the file, row or field at fault.  Readers check structure and
+that values are numbers; :func:`validate_signal` (or :meth:`Signal.validated`)
+checks the lead to be analysed: fs, NaN/inf, length, flat line, heartbeats -
+so a gap in one lead of a 12-lead file does not refuse the others.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import re
+import tempfile
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+import numpy as np
+
+from ecg.io.errors import SignalError
+
+MIN_FS = 100.0
+MAX_FS = 10_000.0
+MIN_SECONDS = 2.5  # two beats at 48 bpm
+DEFAULT_MAX_SECONDS = 24 * 3600.0
+DEFAULT_MAX_BYTES = 200 * 1024 * 1024
+DEFAULT_MAX_MEMBERS = 20
+# Peak-to-peak below this (in mV) is a flat line: a QRS is at least ~0.1 mV.
+FLAT_PTP_MV = 0.02
+LEAD_PREFERENCE = ("MLII", "II")
+
+_MV_SCALE = {"mv": 1.0, "uv": 1e-3, "µv": 1e-3, "μv": 1e-3, "v": 1e3, "nv": 1e-6}
+_SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]{0,127}$")
+_TIME_COLUMNS = {"time", "t", "timestamp", "sec", "secs", "seconds", "s", "ms",
+                 "sample", "samples", "index", "idx", "sample #", "elapsed time"}
+
+
+def _plain_lead(label: str) -> str:
+    plain = re.sub(r"[\s_\-:.]+", " ", label.strip().lower())
+    plain = re.sub(r"^(ecg|ekg|lead)\s*", "", plain).strip()
+    return plain.replace(" ", "")
+
+
+@dataclass
+class Signal:
+    """A continuous multi-lead recording at one sampling rate."""
+
+    fs: float
+    leads: dict[str, np.ndarray]
+    units: dict[str, str] | None = None
+    source_format: str = "unknown"
+    lead_order: list[str] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.fs = float(self.fs)
+        self.leads = {name: np.asarray(v, dtype=np.float64) for name, v in self.leads.items()}
+        self.lead_order = list(self.leads)
+
+    @property
+    def n_samples(self) -> int:
+        return max((len(v) for v in self.leads.values()), default=0)
+
+    @property
+    def duration_s(self) -> float:
+        return self.n_samples / self.fs if self.fs > 0 else 0.0
+
+    def lead_name(self, name: str | None = None) -> str:
+        """The lead called ``name`` (case-insensitive), else MLII, II, then the first lead.
+
+        Labels such as "ECG II" or "Lead II" count as II for the default choice.
+        """
+        if not self.leads:
+            raise SignalError("the recording contains no leads")
+        if name is not None:
+            by_lower = {k.strip().lower(): k for k in self.leads}
+            key = by_lower.get(name.strip().lower())
+            if key is None:
+                raise SignalError(
+                    f"lead {name!r} not found; available leads: {', '.join(self.leads)}")
+            return key
+        by_plain = {}
+        for k in self.leads:
+            by_plain.setdefault(_plain_lead(k), k)
+        for preferred in LEAD_PREFERENCE:
+            if preferred.lower() in by_plain:
+                return by_plain[preferred.lower()]
+        return next(iter(self.leads))
+
+    def lead(self, name: str | None = None) -> np.ndarray:
+        return self.leads[self.lead_name(name)]
+
+    def validated(self, name: str | None = None, *, max_seconds: float = DEFAULT_MAX_SECONDS,
+                  check_beats: bool = True) -> np.ndarray:
+        """The chosen lead after :func:`validate_signal`; raises SignalError otherwise."""
+        key = self.lead_name(name)
+        unit = (self.units or {}).get(key)
+        validate_signal(self.leads[key], self.fs, lead=key, units=unit,
+                        max_seconds=max_seconds, check_beats=check_beats)
+        return self.leads[key]
+
+
+# --- validation -------------------------------------------------------------------------
+
+def check_fs(fs: object) -> float:
+    try:
+        value = float(fs)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise SignalError(f"sampling rate {fs!r} is not a number") from None
+    if not math.isfinite(value) or value <= 0:
+        raise SignalError(f"sampling rate {fs!r} is not a positive finite number")
+    if value < MIN_FS:
+        raise SignalError(f"sampling rate {value:g} Hz is below the minimum of {MIN_FS:g} Hz")
+    if value > MAX_FS:
+        raise SignalError(f"sampling rate {value:g} Hz is above the maximum of {MAX_FS:g} Hz")
+    return value
+
+
+def check_finite(values: np.ndarray, lead: str) -> None:
+    bad = ~np.isfinite(values)
+    if bad.any():
+        i = int(np.argmax(bad))
+        kind = "NaN" if np.isnan(values[i]) else "infinite"
+        raise SignalError(f"sample {i} of lead {lead} is {kind}")
+
+
+def validate_signal(values: np.ndarray, fs: float, *, lead: str = "ECG", units: str | None = None,
+                    max_seconds: float = DEFAULT_MAX_SECONDS, check_beats: bool = True) -> None:
+    """Refuse a lead that cannot be analysed: bad fs, NaN/inf, too short/long, flat, no beats.
+
+    ``units`` (e.g. "mV", "uV") sets the flat-line threshold; when unknown only a
+    constant signal counts as flat and the heartbeat check decides.
+    """
+    fs = check_fs(fs)
+    values = np.asarray(values, dtype=np.float64)
+    if values.ndim != 1:
+        raise SignalError(f"lead {lead} must be one-dimensional, got shape {values.shape}")
+    seconds = len(values) / fs
+    if seconds < MIN_SECONDS:
+        raise SignalError(
+            f"lead {lead} is {seconds:.2f} s long; at least {MIN_SECONDS:g} s (two heartbeats) is needed")
+    if seconds > max_seconds:
+        raise SignalError(
+            f"lead {lead} is {seconds:.0f} s long; the maximum is {max_seconds:.0f} s")
+    check_finite(values, lead)
+    ptp = float(np.ptp(values))
+    scale = _MV_SCALE.get((units or "").strip().lower())
+    threshold = FLAT_PTP_MV / scale if scale else 0.0
+    if ptp <= threshold or np.std(values) <= 1e-12 * max(1.0, float(np.abs(values).max())):
+        raise SignalError(f"lead {lead} is a flat line (peak-to-peak {ptp:.3g}"
+                          f"{' ' + units if units else ''}): no ECG signal")
+    if check_beats:
+        from ecg.processing.detection import detect_r_peaks
+
+        if len(detect_r_peaks(values, fs)) < 2:
+            raise SignalError(f"no heartbeats detected in lead {lead}")
+
+
+# --- helpers ------------------------------------------------------------------------------
+
+def _to_mv(values: np.ndarray, unit: str | None) -> tuple[np.ndarray, str | None]:
+    scale = _MV_SCALE.get((unit or "").strip().lower())
+    if scale is None:
+        return values, unit or None
+    return values * scale, "mV"
+
+
+def _build(fs: float, leads: dict[str, np.ndarray], units: dict[str, str | None] | None,
+           source_format: str, source: str) -> Signal:
+    fs = check_fs(fs)
+    if not leads:
+        raise SignalError(f"{source}: no signal leads found")
+    out: dict[str, np.ndarray] = {}
+    out_units: dict[str, str] = {}
+    for name, values in leads.items():
+        v, unit = _to_mv(np.asarray(values, dtype=np.float64), (units or {}).get(name))
+        out[name] = v
+        if unit:
+            out_units[name] = unit
+    return Signal(fs=fs, leads=out, units=out_units or None, source_format=source_format)
+
+
+def _unique_names(names: list[str]) -> list[str]:
+    seen: dict[str, int] = {}
+    result = []
+    for name in names:
+        name = name.strip() or "ECG"
+        count = seen.get(name.lower(), 0)
+        seen[name.lower()] = count + 1
+        result.append(name if count == 0 else f"{name}_{count + 1}")
+    return result
+
+
+# --- WFDB ---------------------------------------------------------------------------------
+
+def read_wfdb(record_path: str | Path) -> Signal:
+    """A WFDB record given as its path without extension (e.g. ``.../mitdb/100``)."""
+    import wfdb
+
+    path = Path(record_path)
+    if path.suffix in (".hea", ".dat"):
+        path = path.with_suffix("")
+    name = path.name
+    if not path.with_suffix(".hea").is_file():
+        raise SignalError(f"WFDB record {name}: header file {name}.hea not found")
+    try:
+        record = wfdb.rdrecord(str(path), physical=True)
+    except FileNotFoundError as exc:
+        raise SignalError(f"WFDB record {name}: missing file {Path(str(exc.filename or exc)).name}") from None
+    except Exception as exc:  # wfdb raises many types for malformed headers/data
+        raise SignalError(f"WFDB record {name} could not be read: {exc}") from None
+    if record.p_signal is None or record.fs is None:
+        raise SignalError(f"WFDB record {name} contains no signals")
+    names = _unique_names([str(s) for s in (record.sig_name or [])])
+    leads = {n: record.p_signal[:, i] for i, n in enumerate(names)}
+    units = {n: str(u) for n, u in zip(names, record.units or [])}
+    return _build(record.fs, leads, units, "wfdb", f"WFDB record {name}")
+
+
+def _safe_name(name: str, what: str) -> str:
+    if not _SAFE_NAME.match(name) or ".." in name:
+        raise SignalError(f"{what}: unsafe or invalid file name {name!r}")
+    return name
+
+
+def _header_data_files(header: bytes, header_name: str) -> set[str]:
+    """File names the WFDB header's signal lines refer to."""
+    try:
+        text = header.decode("ascii")
+    except UnicodeDecodeError:
+        raise SignalError(f"{header_name} is not a WFDB header (not ASCII text)") from None
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
+    if not lines:
+        raise SignalError(f"{header_name} is empty")
+    fields = lines[0].split()
+    try:
+        n_sig = int(fields[1]) if len(fields) > 1 else 0
+    except ValueError:
+        raise SignalError(f"{header_name}, line 1: number of signals {fields[1]!r} is not an integer") from None
+    if "/" in fields[0]:
+        raise SignalError(f"{header_name}: multi-segment WFDB records are not supported")
+    if n_sig < 1:
+        raise SignalError(f"{header_name}: the record has no signals")
+    if len(lines) < 1 + n_sig:
+        raise SignalError(f"{header_name}: expected {n_sig} signal lines, found {len(lines) - 1}")
+    return {ln.split()[0] for ln in lines[1:1 + n_sig]}
+
+
+def read_wfdb_upload(files: dict[str, bytes], *, max_bytes: int = DEFAULT_MAX_BYTES) -> Signal:
+    """A WFDB record uploaded as files (``100.hea``, ``100.dat``; ``.atr`` etc. ignored)."""
+    if sum(len(b) for b in files.values()) > max_bytes:
+        raise SignalError(f"upload is larger than {max_bytes // (1024 * 1024)} MB")
+    names = {_safe_name(n, "upload"): b for n, b in files.items()}
+    headers = [n for n in names if n.lower().endswith(".hea")]
+    if not headers:
+        raise SignalError("upload contains no WFDB header (.hea) file")
+    if len(headers) > 1:
+        raise SignalError(f"upload must contain one WFDB record, found headers {', '.join(sorted(headers))}")
+    header = headers[0]
+    record = header[:-4]
+    needed = _header_data_files(names[header], header)
+    for data_name in needed:
+        _safe_name(data_name, header)
+        if data_name not in names:
+            raise SignalError(f"{header} refers to data file {data_name}, which is missing from the upload")
+    with tempfile.TemporaryDirectory(prefix="ecg-wfdb-") as tmp:
+        for name in {header, *needed}:
+            (Path(tmp) / name).write_bytes(names[name])
+        signal = read_wfdb(Path(tmp) / record)
+    signal.source_format = "wfdb-upload"
+    return signal
+
+
+def read_wfdb_zip(data: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES,
+                  max_members: int = DEFAULT_MAX_MEMBERS) -> Signal:
+    """A zip holding one WFDB record (at top level or in one folder)."""
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+    except zipfile.BadZipFile:
+        raise SignalError("upload is not a valid zip file") from None
+    with archive:
+        members = [m for m in archive.infolist()
+                   if not m.is_dir() and not m.filename.startswith("__MACOSX/")
+                   and not PurePosixPath(m.filename).name.startswith(".")]
+        if len(members) > max_members:
+            raise SignalError(f"zip holds {len(members)} files; at most {max_members} are allowed")
+        total = sum(m.file_size for m in members)
+        if total > max_bytes:
+            raise SignalError(f"zip expands to {total} bytes, over the limit of {max_bytes} bytes")
+        files: dict[str, bytes] = {}
+        budget = max_bytes
+        for member in members:
+            raw = member.filename
+            parts = PurePosixPath(raw).parts
+            if raw.startswith(("/", "\\")) or "\\" in raw or ".." in parts or re.match(r"^[A-Za-z]:", raw):
+                raise SignalError(f"zip member {raw!r} has an unsafe path")
+            if len(parts) > 2:
+                raise SignalError(f"zip member {raw!r} is nested too deeply; put the record at the top level")
+            name = _safe_name(parts[-1], "zip")
+            if name in files:
+                raise SignalError(f"zip contains {name} twice")
+            # Read with a hard cap: declared sizes in a crafted zip can lie.
+            try:
+                with archive.open(member) as fh:
+                    content = fh.read(budget + 1)
+            except (RuntimeError, NotImplementedError, zipfile.BadZipFile, OSError, EOFError) as exc:
+                raise SignalError(f"zip member {raw!r} cannot be extracted: {exc}") from None
+            budget -= len(content)
+            if budget < 0:
+                raise SignalError(f"zip expands to more than the limit of {max_bytes} bytes")
+            files[name] = content
+    signal = read_wfdb_upload(files, max_bytes=max_bytes)
+    signal.source_format = "wfdb-zip"
+    return signal
+
+
+# --- EDF ----------------------------------------------------------------------------------
+
+def read_edf(data: bytes | str | Path, lead: str | None = None) -> Signal:
+    """EDF/EDF+ signal channels (annotation channels skipped).
+
+    Channels may have different rates; the chosen ECG lead (``lead``, else MLII,
+    II, then the first channel) sets fs and only channels at that rate are kept.
+    """
+    import pyedflib
+
+    if isinstance(data, (bytes, bytearray)):
+        with tempfile.TemporaryDirectory(prefix="ecg-edf-") as tmp:
+            path = Path(tmp) / "upload.edf"
+            path.write_bytes(bytes(data))
+            return _read_edf_path(path, lead, "EDF upload", pyedflib)
+    return _read_edf_path(Path(data), lead, Path(data).name, pyedflib)
+
+
+def _read_edf_path(path: Path, lead: str | None, source: str, pyedflib) -> Signal:  # noqa: ANN001
+    try:
+        reader = pyedflib.EdfReader(str(path))
+    except (OSError, ValueError) as exc:
+        raise SignalError(f"{source} is not a readable EDF/EDF+ file: {exc}") from None
+    try:
+        labels = _unique_names(list(reader.getSignalLabels()))
+        rates = [float(reader.getSampleFrequency(i)) for i in range(reader.signals_in_file)]
+        dims = [reader.getPhysicalDimension(i) for i in range(reader.signals_in_file)]
+        channels = [i for i, lab in enumerate(labels) if "annotation" not in lab.lower()]
+        if not channels:
+            raise SignalError(f"{source} has no signal channels")
+        probe = Signal(fs=1.0, leads={labels[i]: np.zeros(0) for i in channels})
+        chosen = labels.index(probe.lead_name(lead))
+        fs = rates[chosen]
+        keep = [i for i in channels if rates[i] == fs]
+        leads = {labels[i]: reader.readSignal(i) for i in keep}
+        units = {labels[i]: dims[i] for i in keep}
+    finally:
+        reader.close()
+    return _build(fs, leads, units, "edf", source)
+
+
+# --- CSV ----------------------------------------------------------------------------------
+
+def _decode_text(data: bytes, source: str) -> str:
+    if b"\x00" in data[:4096]:
+        raise SignalError(f"{source} is not a text file")
+    for encoding in ("utf-8-sig", "latin-1"):
+        try:
+            return data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    raise SignalError(f"{source} is not a text file")  # pragma: no cover - latin-1 decodes anything
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def read_csv_signal(data: bytes, fs: float, lead: str | None = None) -> Signal:
+    """One column of numbers, or several columns named in a header row, sampled at ``fs``.
+
+    A time/index column (``time``, ``t``, ``sample``...) is ignored.  With ``lead``
+    only that column is kept.
+    """
+    import pandas as pd
+
+    fs = check_fs(fs)
+    text = _decode_text(data, "CSV file")
+    lines = text.splitlines()
+    first = next((ln for ln in lines if ln.strip()), None)
+    if first is None:
+        raise SignalError("CSV file is empty")
+    delimiter = max((",", ";", "\t"), key=first.count)
+    if first.count(delimiter) == 0:
+        delimiter = r"\s+" if len(first.split()) > 1 else ","
+    decimal_comma = delimiter in (";", "\t", r"\s+") and re.search(r"\d,\d", text[:4096]) is not None
+    try:
+        table = pd.read_csv(io.StringIO(text), sep=delimiter, header=None, dtype=str,
+                            skip_blank_lines=True, engine="python" if delimiter == r"\s+" else "c",
+                            keep_default_na=False, comment="#")
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raise SignalError(f"CSV file cannot be parsed: {str(exc).strip()}") from None
+    first_row = [str(c).strip() for c in table.iloc[0]]
+    has_header = not all(_is_number(c.replace(",", ".") if decimal_comma else c) for c in first_row if c)
+    if has_header:
+        names = _unique_names([c or f"column {i + 1}" for i, c in enumerate(first_row)])
+        table = table.iloc[1:]
+        header_rows = 1
+    else:
+        names = [lead or "ECG"] if table.shape[1] == 1 else [f"lead {i + 1}" for i in range(table.shape[1])]
+        header_rows = 0
+    table.columns = names
+    columns = [n for n in names if n.strip().lower() not in _TIME_COLUMNS] if len(names) > 1 else names
+    if lead is not None and has_header:
+        matches = [n for n in columns if n.lower() == lead.strip().lower()]
+        if not matches:
+            raise SignalError(f"CSV file has no column {lead!r}; columns: {', '.join(columns)}")
+        columns = matches
+    if not columns:
+        raise SignalError("CSV file has no signal column")
+    # Line numbers for messages: count non-blank, non-comment source lines.
+    source_rows = [i + 1 for i, ln in enumerate(lines) if ln.strip() and not ln.lstrip().startswith("#")]
+    leads: dict[str, np.ndarray] = {}
+    for name in columns:
+        raw = table[name].astype(str).str.strip()
+        if decimal_comma:
+            raw = raw.str.replace(",", ".", regex=False)
+        values = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=np.float64)
+        bad = np.isnan(values) & (raw.str.lower().to_numpy() != "nan")
+        if bad.any():
+            i = int(np.argmax(bad))
+            row = source_rows[header_rows + i] if header_rows + i < len(source_rows) else header_rows + i + 1
+            cell = raw.iloc[i]
+            what = "is empty" if cell == "" else f"value {cell[:30]!r} is not a number"
+            raise SignalError(f"CSV file, row {row}, column {name!r}: {what}")
+        leads[name] = values
+    if all(len(v) == 0 for v in leads.values()):
+        raise SignalError("CSV file has a header but no data rows")
+    return _build(fs, leads, None, "csv", "CSV file")
+
+
+# --- JSON ---------------------------------------------------------------------------------
+
+def _json_numbers(values: object, where: str) -> np.ndarray:
+    if not isinstance(values, list):
+        raise SignalError(f"{where} must be an array of numbers")
+    for i, v in enumerate(values):
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            raise SignalError(f"{where}: element {i} ({json.dumps(v)[:30]}) is not a number")
+    return np.asarray(values, dtype=np.float64)
+
+
+def read_json_signal(obj: object, fs: float | None = None) -> Signal:
+    """A JSON array of numbers (needs ``fs``), or ``{"fs": .., "leads": {"II": [..], ..}, "units": ..}``.
+
+    ``obj`` may be parsed JSON or its bytes/str text; an ``fs`` in the object wins.
+    """
+    if isinstance(obj, (bytes, bytearray, str)):
+        try:
+            obj = json.loads(obj)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise SignalError(f"JSON file is not valid JSON: {exc}") from None
+    if isinstance(obj, list):
+        if fs is None:
+            raise SignalError("JSON signal: the sampling rate (fs) is missing")
+        return _build(fs, {"ECG": _json_numbers(obj, "JSON array")}, None, "json", "JSON file")
+    if not isinstance(obj, dict):
+        raise SignalError("JSON signal must be an array of numbers or an object with \"fs\" and \"leads\"")
+    file_fs = obj.get("fs", obj.get("sampling_rate"))
+    if file_fs is None and fs is None:
+        raise SignalError("JSON signal: field \"fs\" (sampling rate) is missing")
+    leads_obj = obj.get("leads")
+    if not isinstance(leads_obj, dict) or not leads_obj:
+        raise SignalError("JSON signal: field \"leads\" must be an object of lead name → array of numbers")
+    leads = {str(name): _json_numbers(values, f"JSON field leads.{name}") for name, values in leads_obj.items()}
+    lengths = {len(v) for v in leads.values()}
+    if len(lengths) > 1:
+        raise SignalError(f"JSON signal: leads have different lengths ({', '.join(map(str, sorted(lengths)))})")
+    units_obj = obj.get("units")
+    units: dict[str, str | None] | None = None
+    if isinstance(units_obj, str):
+        units = {name: units_obj for name in leads}
+    elif isinstance(units_obj, dict):
+        units = {str(k): str(v) for k, v in units_obj.items()}
+    try:
+        return _build(file_fs if file_fs is not None else fs, leads, units, "json", "JSON file")
+    except SignalError as exc:
+        raise SignalError(f"JSON signal: {exc}") from None
+
+
+# --- format sniffing ----------------------------------------------------------------------
+
+def _zip_member_names(head: bytes) -> list[str]:
+    """Member names from a complete zip, else from the local headers present in ``head``."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(head)) as archive:
+            return archive.namelist()
+    except zipfile.BadZipFile:
+        pass
+    names = []
+    for match in re.finditer(rb"PK\x03\x04", head):
+        start = match.start()
+        if start + 30 > len(head):
+            break
+        name_len = int.from_bytes(head[start + 26:start + 28], "little")
+        names.append(head[start + 30:start + 30 + name_len].decode("utf-8", "replace"))
+    return names
+
+
+def _is_complete_zip(data: bytes) -> bool:
+    try:
+        zipfile.ZipFile(io.BytesIO(data)).close()
+    except zipfile.BadZipFile:
+        return False
+    return True
+
+
+def sniff_format(filename: str, head: bytes) -> str:
+    """"wfdb-zip", "edf", "csv", "json" or "xlsx", judged by content (the name only breaks ties)."""
+    junk = SignalError(f"{filename} is not a CSV, XLSX, EDF, JSON or WFDB file")
+    if head.startswith(b"PK\x03\x04"):
+        names = _zip_member_names(head)
+        if any(n == "[Content_Types].xml" or n.startswith(("xl/", "docProps/", "_rels/")) for n in names):
+            return "xlsx"
+        if any(n.lower().endswith(".hea") for n in names):
+            return "wfdb-zip"
+        if filename.lower().endswith((".xlsx", ".xlsm")):
+            return "xlsx"
+        if _is_complete_zip(head):
+            raise SignalError(f"{filename} is a zip file without a WFDB record (.hea) or spreadsheet")
+        return "wfdb-zip"  # only the start was given; the zip reader decides
+    if head.startswith(b"0       "):
+        return "edf"
+    if head.startswith(b"\xffBIOSEMI"):
+        raise SignalError(f"{filename} is a BDF file; only EDF/EDF+ is supported")
+    text_head = head[3:] if head.startswith(b"\xef\xbb\xbf") else head
+    stripped = text_head.lstrip()
+    if b"\x00" in text_head:
+        raise junk
+    try:
+        text = stripped.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if exc.start < len(stripped) - 4:  # not just a character cut at the end of head
+            raise junk from None
+        text = stripped[:exc.start].decode("utf-8")
+    if not text:
+        raise SignalError(f"{filename} is empty")
+    printable = sum(ch.isprintable() or ch in "\r\n\t" for ch in text)
+    if printable < 0.98 * len(text):
+        raise junk
+    if text[0] in "[{":
+        return "json"
+    if not re.search(r"\d", text):
+        raise junk
+    return "csv"

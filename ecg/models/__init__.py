@@ -1,0 +1,1 @@
+"""Keras architectures and inference on beats."""

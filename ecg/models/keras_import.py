@@ -1,0 +1,46 @@
+"""Check a Keras artifact and write it as a Keras 3 ``.keras`` file.
+
+Run as ``python -m ecg.models.keras_import SRC DST``: prints one JSON object
+describing the model.  It runs in its own process so that the web process,
+which accepts uploads in the admin, never imports TensorFlow.
+"""
+
+import json
+import sys
+from pathlib import Path
+
+
+def convert(src: Path, dst: Path) -> dict:
+    import keras
+
+    if src.suffix.lower() in {".h5", ".hdf5"}:
+        from ecg.models.architectures import load_keras2_h5
+
+        model = load_keras2_h5(src)
+    else:
+        model = keras.models.load_model(src, compile=False)
+    input_shape = list(model.input_shape[1:])
+    output_shape = list(model.output_shape[1:])
+    if input_shape not in ([187, 1], [187]):
+        raise ValueError(f"the model takes input of shape {input_shape}; expected 187 values per beat")
+    if len(output_shape) != 1:
+        raise ValueError(f"the model's output has shape {output_shape}; expected one vector of class scores")
+    model.save(dst)
+    return {"input_shape": input_shape, "outputs": output_shape[0], "params": int(model.count_params())}
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 2:
+        print("usage: python -m ecg.models.keras_import SRC DST", file=sys.stderr)
+        return 2
+    try:
+        info = convert(Path(argv[0]), Path(argv[1]))
+    except Exception as exc:  # any failure to load is reported to the admin as a message
+        print(json.dumps({"error": f"{type(exc).__name__}: {exc}"}))
+        return 1
+    print(json.dumps(info))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,1 @@
+"""Training heartbeat and MI models, and their model cards."""

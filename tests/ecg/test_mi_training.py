@@ -1,0 +1,144 @@
+"""MI training: transfer from a heartbeat network, threshold rule, patient-wise splits."""
+
+import json
+
+import numpy as np
+import pytest
+
+from ecg.training import mi as mt
+from ecg.datasets import ptbxl
+from ecg.datasets.mi import MiBeats, MiRecord, _part, plausible_beats
+from tests.data import mi_dir
+
+
+def _toy(n_patients: int = 24, beats_per_patient: int = 4, seed: int = 0) -> MiBeats:
+    """Patients whose MI beats carry a wider bump: learnable in a couple of epochs."""
+    rng = np.random.default_rng(seed)
+    t = np.linspace(-1, 1, 187)
+    beats, labels, pids, sources = [], [], [], []
+    for p in range(n_patients):
+        y = p % 2
+        for _ in range(beats_per_patient):
+            width = 0.25 if y else 0.08
+            beats.append(np.exp(-(t / width) ** 2) + rng.normal(0, 0.02, 187))
+            labels.append(y)
+            pids.append(f"p{p}")
+            sources.append("ptbxl" if p % 3 else "ptb")
+    beats = np.clip(np.array(beats, np.float32), 0, 1)
+    pids = np.array(pids)
+    return MiBeats(beats, np.array(labels), np.char.add(pids, "_r"), pids, np.array(sources),
+                   np.zeros(len(labels), bool))
+
+
+@pytest.fixture(scope="module")
+def base():
+    from ecg.models.architectures import residual_cnn
+
+    return residual_cnn(5, width=4, n_blocks=2, dense_units=8)
+
+
+def test_transfer_keeps_the_heartbeat_layers_and_random_does_not(base):
+    transfer = mt.mi_model_from(base, "transfer")
+    random = mt.mi_model_from(base, "random", seed=1)
+    assert transfer.output_shape == (None, 2) and transfer.layers[-1].name == "mi"
+    for layer in base.layers[1:-1]:
+        for a, b in zip(layer.get_weights(), transfer.get_layer(layer.name).get_weights()):
+            np.testing.assert_array_equal(a, b)
+    stem = base.get_layer("stem").get_weights()[0]
+    assert not np.allclose(stem, random.get_layer("stem").get_weights()[0])
+    with pytest.raises(ValueError):
+        mt.mi_model_from(base, "imagenet")
+
+
+def _ptbxl_subset(n_per_class: int) -> MiBeats:
+    """Beats of the first ``n_per_class`` confident MI and NORM PTB-XL records."""
+    directory = mi_dir() / "ptbxl_500hz_preprocessed_npy"
+    labels = ptbxl.read_labels(directory)
+    labels = labels[~labels.uncertain_mi]
+    rows = list(labels[labels.label == "MI"].head(n_per_class).itertuples())
+    rows += list(labels[labels.label == "NORM"].head(n_per_class).itertuples())
+    parts = []
+    for row in rows:
+        signal = ptbxl.read_npy(directory / row.file)
+        beats, _, _ = plausible_beats(signal.leads["II"], signal.fs)
+        parts.append(_part(beats, MiRecord(row.record, row.patient_id, "ptbxl", int(row.label == "MI"))))
+    return MiBeats.concat(parts)
+
+
+def test_short_transfer_run_on_a_small_real_subset(base):
+    data = _ptbxl_subset(6)
+    patients = sorted(set(data.patient_ids.tolist()))
+    held = [p for i, p in enumerate(patients) if i % 4 == 0]
+    train, val = data.subset(~np.isin(data.patient_ids, held)), data.subset(np.isin(data.patient_ids, held))
+    assert not set(train.patient_ids) & set(val.patient_ids)
+    model, epochs = mt.fit_mi(base, mt.MiHyperParams(lr=3e-3, max_epochs=3, patience=2, augment_copies=1),
+                              train, val, seed=0)
+    assert 1 <= epochs <= 3
+    p = mt.beat_probabilities(model, val.beats)
+    assert p.shape == (len(val),) and ((p >= 0) & (p <= 1)).all()
+    scores = mt.recording_scores(val.records, p)
+    assert set(scores) == set(val.records.tolist())
+    record = val.records[0]
+    assert scores[record] == pytest.approx(float(np.mean(p[val.records == record])), abs=1e-6)
+
+
+def test_augment_keeps_the_beat_format():
+    beats = _toy(2, 3).beats
+    beats[:, 150:] = 0  # a beat shorter than 187 values, zero-padded
+    out = mt.augment(beats, np.random.default_rng(0))
+    assert out.shape == beats.shape and out.dtype == np.float32
+    assert out.min() >= 0 and out.max() <= 1 and np.allclose(out.max(axis=1), 1)
+
+
+def test_threshold_keeps_recall_and_is_the_most_specific():
+    scores = np.array([0.9, 0.8, 0.7, 0.6, 0.3, 0.2, 0.65, 0.1])
+    labels = np.array([1, 1, 1, 1, 1, 0, 0, 0])
+    t = mt.choose_threshold(scores, labels, 0.95)  # 5 MI: none may be missed
+    assert t == pytest.approx(0.3)
+    assert mt.specificity_at_recall(scores, labels, 0.95) == pytest.approx(2 / 3)
+    assert mt.choose_threshold(scores, labels, 0.8) == pytest.approx(0.6)  # one of five may be missed
+    many = np.linspace(0, 1, 40)
+    t = mt.choose_threshold(many, np.ones(40, int), 0.95)  # 40 MI: two may be missed
+    assert np.mean(many >= t) >= 0.95 and np.mean(many >= np.nextafter(t, 2)) < 0.95
+    m = mt.binary_metrics(labels, scores >= 0.3, scores)
+    assert (m["recall"], m["specificity"], m["tp"], m["fp"]) == (1.0, pytest.approx(2 / 3), 5, 1)
+    with pytest.raises(ValueError):
+        mt.choose_threshold(scores, np.zeros(8, int))
+
+
+def test_no_patient_on_both_sides_of_any_split():
+    data = _toy(40)
+    for repeat in range(3):
+        folds = mt.patient_folds(data, 5, seed=repeat)
+        flat = np.concatenate(folds)
+        assert len(flat) == len(set(flat)) == 40  # every patient tested exactly once
+        for test in folds:
+            rest = data.subset(~np.isin(data.patient_ids, test))
+            val = mt.validation_patients(rest, 5, seed=repeat)
+            assert not set(val) & set(test)
+            assert set(rest.patient_ids) & set(test.tolist()) == set()
+            assert len(set(val)) >= 4
+
+
+def test_cross_validation_is_patient_wise_and_resumable(base, tmp_path):
+    data = _toy(20, 3)
+    hp = mt.MiHyperParams(max_epochs=1, patience=1, batch_size=128)
+    results = mt.run_cross_validation(data, base, None, ("transfer",), tmp_path, n_repeats=1, n_splits=2, hp=hp,
+                                      log=lambda _: None)
+    assert len(results) == 2
+    patient = dict(zip(data.records.tolist(), data.patient_ids.tolist()))
+    tested = []
+    for r in results:
+        test_patients = {patient[x] for x in r["test_records"]}
+        val_patients = {patient[x] for x in r["val_records"]}
+        assert not test_patients & val_patients
+        tested += sorted(test_patients)
+        assert r["n_train_patients"] + r["n_val_patients"] + r["n_test_patients"] <= 20
+    assert sorted(tested) == sorted(set(data.patient_ids.tolist()))
+    # resumable: a rerun trains nothing new
+    again = mt.run_cross_validation(data, base, None, ("transfer",), tmp_path, n_repeats=1, n_splits=2, hp=hp,
+                                    log=lambda _: None)
+    assert [json.dumps(a, sort_keys=True) for a in again] == [json.dumps(r, sort_keys=True) for r in results]
+    summary = mt.summarise(results, data, "transfer", n_boot=20)
+    assert set(summary["recording"]["n_patients"]) == {"mi", "normal"}
+    assert summary["recording"]["roc_auc_ci95"][0] is not None

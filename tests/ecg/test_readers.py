@@ -1,0 +1,378 @@
+import io
+import json
+import zipfile
+
+import numpy as np
+import pytest
+
+from ecg.io.errors import SignalError
+from ecg.io.readers import (
+    Signal,
+    read_csv_signal,
+    read_edf,
+    read_json_signal,
+    read_wfdb,
+    read_wfdb_upload,
+    read_wfdb_zip,
+    sniff_format,
+    validate_signal,
+)
+from tests.data import mitdb_dir
+
+FS = 360.0
+
+
+@pytest.fixture(scope="module")
+def record_100() -> Signal:
+    return read_wfdb(mitdb_dir() / "100")
+
+
+def _record_files(name: str = "100") -> dict[str, bytes]:
+    root = mitdb_dir()
+    return {f"{name}.{ext}": (root / f"{name}.{ext}").read_bytes() for ext in ("hea", "dat", "atr")}
+
+
+def _zip(members: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, content in members.items():
+            archive.writestr(name, content)
+    return buffer.getvalue()
+
+
+def _ten_seconds(record: Signal) -> np.ndarray:
+    return record.lead("MLII")[: int(10 * FS)]
+
+
+# --- WFDB ---------------------------------------------------------------------------------
+
+def test_read_wfdb_mitdb(record_100):
+    assert record_100.fs == FS
+    assert list(record_100.leads) == ["MLII", "V5"] == record_100.lead_order
+    assert record_100.units == {"MLII": "mV", "V5": "mV"}
+    assert record_100.source_format == "wfdb"
+    mlii = record_100.lead()
+    assert mlii.dtype == np.float64 and len(mlii) == 650_000
+    assert -0.5 < np.median(mlii) < 0.0  # physical mV, not ADC counts
+    assert record_100.lead("v5") is record_100.leads["V5"]
+    record_100.validated()
+
+
+def test_lead_preference_mlii_second():
+    signal = read_wfdb(mitdb_dir() / "114")  # V5 first, MLII second
+    assert list(signal.leads)[0] == "V5"
+    assert signal.lead_name() == "MLII"
+
+
+def test_lead_preference_falls_back_to_first():
+    signal = Signal(fs=FS, leads={"V5": np.zeros(10), "V2": np.ones(10)}, units=None, source_format="x")
+    assert signal.lead_name() == "V5"
+    assert Signal(fs=FS, leads={"I": np.zeros(3), "ii": np.zeros(3)}).lead_name() == "ii"
+    with pytest.raises(SignalError, match="lead 'aVR' not found; available leads: V5, V2"):
+        signal.lead("aVR")
+
+
+def test_lead_preference_tolerates_prefixes():
+    signal = Signal(fs=FS, leads={"ECG I": np.zeros(3), "ECG II": np.zeros(3), "Lead_III": np.zeros(3)})
+    assert signal.lead_name() == "ECG II"
+    assert signal.lead_name("lead_iii") == "Lead_III"
+
+
+def test_nan_in_other_lead_only_refused_when_analysed():
+    data = b"II,V1\n" + b"".join(b"%f,nan\n" % v for v in np.sin(np.arange(1000) / 10))
+    signal = read_csv_signal(data, fs=FS)
+    with pytest.raises(SignalError, match="sample 0 of lead V1 is NaN"):
+        signal.validated("V1", check_beats=False)
+
+
+def test_read_wfdb_missing_record(tmp_path):
+    with pytest.raises(SignalError, match="header file 999.hea not found"):
+        read_wfdb(tmp_path / "999")
+
+
+def test_read_wfdb_upload_files(record_100):
+    signal = read_wfdb_upload(_record_files())
+    assert signal.source_format == "wfdb-upload"
+    np.testing.assert_array_equal(signal.lead(), record_100.lead())
+
+
+def test_read_wfdb_upload_missing_data_file():
+    files = _record_files()
+    del files["100.dat"]
+    with pytest.raises(SignalError, match="100.hea refers to data file 100.dat, which is missing"):
+        read_wfdb_upload(files)
+
+
+def test_read_wfdb_upload_two_records():
+    files = {**_record_files("100"), **_record_files("101")}
+    with pytest.raises(SignalError, match="one WFDB record, found headers 100.hea, 101.hea"):
+        read_wfdb_upload(files)
+
+
+def test_read_wfdb_upload_path_traversal_name():
+    files = _record_files()
+    files["../100.dat"] = files.pop("100.dat")
+    with pytest.raises(SignalError, match="unsafe or invalid file name '../100.dat'"):
+        read_wfdb_upload(files)
+
+
+def test_read_wfdb_upload_header_pointing_outside():
+    files = _record_files()
+    files["100.hea"] = files["100.hea"].replace(b"100.dat", b"../../etc/passwd")
+    with pytest.raises(SignalError, match="unsafe or invalid file name '../../etc/passwd'"):
+        read_wfdb_upload(files)
+
+
+def test_read_wfdb_zip(record_100):
+    data = _zip({f"rec/{k}": v for k, v in _record_files().items()})
+    assert sniff_format("upload.zip", data) == "wfdb-zip"
+    signal = read_wfdb_zip(data)
+    assert signal.source_format == "wfdb-zip"
+    np.testing.assert_array_equal(signal.lead("V5"), record_100.lead("V5"))
+
+
+def test_zip_path_traversal_refused():
+    files = _record_files()
+    data = _zip({"100.hea": files["100.hea"], "../../100.dat": files["100.dat"]})
+    with pytest.raises(SignalError, match=r"zip member '../../100.dat' has an unsafe path"):
+        read_wfdb_zip(data)
+
+
+def test_zip_bomb_refused():
+    files = _record_files()
+    bomb = _zip({"100.hea": files["100.hea"], "100.dat": b"\0" * (50 * 1024 * 1024)})
+    assert len(bomb) < 200 * 1024
+    with pytest.raises(SignalError, match="zip expands to 52428.* bytes, over the limit of 10485760 bytes"):
+        read_wfdb_zip(bomb, max_bytes=10 * 1024 * 1024)
+
+
+def test_zip_too_many_members_refused():
+    data = _zip({f"{i}.txt": b"x" for i in range(30)})
+    with pytest.raises(SignalError, match="zip holds 30 files; at most 20 are allowed"):
+        read_wfdb_zip(data)
+
+
+def test_not_a_zip_refused():
+    with pytest.raises(SignalError, match="not a valid zip file"):
+        read_wfdb_zip(b"PK\x03\x04 truncated")
+
+
+# --- EDF ----------------------------------------------------------------------------------
+
+def _write_edf(path, leads: dict[str, np.ndarray], fs: float, unit: str = "uV", scale: float = 1000.0):
+    import pyedflib
+
+    with pyedflib.EdfWriter(str(path), len(leads), file_type=pyedflib.FILETYPE_EDFPLUS) as writer:
+        headers = []
+        for label, values in leads.items():
+            v = values * scale
+            headers.append({
+                "label": label, "dimension": unit, "sample_frequency": fs,
+                "physical_min": float(np.floor(v.min())) - 1, "physical_max": float(np.ceil(v.max())) + 1,
+                "digital_min": -32768, "digital_max": 32767, "transducer": "", "prefilter": "",
+            })
+        writer.setSignalHeaders(headers)
+        writer.writeSamples([values * scale for values in leads.values()])
+
+
+def test_read_edf_from_record(record_100, tmp_path):
+    n = int(60 * FS)
+    leads = {"MLII": record_100.lead("MLII")[:n], "V5": record_100.lead("V5")[:n]}
+    path = tmp_path / "100.edf"
+    _write_edf(path, leads, FS)
+    data = path.read_bytes()
+    assert sniff_format("recording.bin", data[:256]) == "edf"
+    for source in (data, path):
+        signal = read_edf(source)
+        assert signal.source_format == "edf"
+        assert signal.fs == FS
+        assert list(signal.leads) == ["MLII", "V5"]
+        assert signal.units == {"MLII": "mV", "V5": "mV"}  # converted from uV
+        np.testing.assert_allclose(signal.lead(), leads["MLII"], atol=0.01)
+    signal.validated()
+
+
+def test_read_edf_mixed_rates_keeps_the_ecg_rate(tmp_path):
+    import pyedflib
+
+    path = tmp_path / "mixed.edf"
+    channels = (("Resp", 128), ("ECG II", 256), ("ECG V1", 256))
+    with pyedflib.EdfWriter(str(path), len(channels), file_type=pyedflib.FILETYPE_EDFPLUS) as writer:
+        writer.setSignalHeaders([
+            {"label": label, "dimension": "uV", "sample_frequency": fs, "physical_min": -5000,
+             "physical_max": 5000, "digital_min": -32768, "digital_max": 32767, "transducer": "", "prefilter": ""}
+            for label, fs in channels])
+        writer.writeSamples([np.zeros(fs * 10) for _, fs in channels])
+        writer.writeAnnotation(1.0, -1, "event")
+    signal = read_edf(path)
+    assert signal.fs == 256 and list(signal.leads) == ["ECG II", "ECG V1"]  # annotations, Resp left out
+    assert signal.lead_name() == "ECG II"
+    resp = read_edf(path, lead="resp")
+    assert resp.fs == 128 and list(resp.leads) == ["Resp"]
+
+
+def test_read_edf_junk():
+    with pytest.raises(SignalError, match="EDF upload is not a readable EDF/EDF\\+ file"):
+        read_edf(b"0       " + b"garbage" * 40)
+
+
+# --- CSV / JSON ---------------------------------------------------------------------------
+
+def test_read_csv_single_column(record_100):
+    values = _ten_seconds(record_100)
+    data = "\n".join(f"{v:.3f}" for v in values).encode()
+    assert sniff_format("ecg.txt", data[:512]) == "csv"
+    signal = read_csv_signal(data, fs=FS)
+    assert list(signal.leads) == ["ECG"] and signal.source_format == "csv"
+    np.testing.assert_allclose(signal.lead(), values, atol=5e-4)
+    signal.validated()
+
+
+def test_read_csv_header_time_column_and_lead(record_100):
+    mlii, v5 = _ten_seconds(record_100), record_100.lead("V5")[: int(10 * FS)]
+    rows = ["time;MLII;V5"] + [f"{i / FS:.4f};{a:.3f};{b:.3f}".replace(".", ",")
+                                for i, (a, b) in enumerate(zip(mlii, v5))]
+    data = "\r\n".join(rows).encode()
+    signal = read_csv_signal(data, fs=FS)
+    assert list(signal.leads) == ["MLII", "V5"]
+    np.testing.assert_allclose(signal.lead("V5"), v5, atol=5e-4)
+    only = read_csv_signal(data, fs=FS, lead="mlii")
+    assert list(only.leads) == ["MLII"]
+    with pytest.raises(SignalError, match="CSV file has no column 'aVL'; columns: MLII, V5"):
+        read_csv_signal(data, fs=FS, lead="aVL")
+
+
+def test_read_csv_bad_value_names_row_and_column():
+    data = b"II,V1\n0.1,0.2\n0.3,abc\n"
+    with pytest.raises(SignalError, match="CSV file, row 3, column 'V1': value 'abc' is not a number"):
+        read_csv_signal(data, fs=FS)
+
+
+def test_read_csv_ragged_rows():
+    with pytest.raises(SignalError, match="CSV file cannot be parsed: Error tokenizing data"):
+        read_csv_signal(b"0.1,0.2\n0.3,0.4\n0.5,0.6,0.7,0.8\n", fs=FS)
+
+
+def test_zip_encrypted_member_refused():
+    files = _record_files()
+    data = bytearray(_zip({"100.hea": files["100.hea"], "100.dat": files["100.dat"][:1000]}))
+    # set the "encrypted" flag bit on every entry: extraction then needs a password
+    for sig in (b"PK\x03\x04", b"PK\x01\x02"):
+        start = 0
+        while (i := data.find(sig, start)) >= 0:
+            flag_at = i + (6 if sig == b"PK\x03\x04" else 8)
+            data[flag_at] |= 1
+            start = i + 4
+    with pytest.raises(SignalError, match="zip member '100.hea' cannot be extracted"):
+        read_wfdb_zip(bytes(data))
+
+
+def test_read_csv_refuses_low_fs():
+    with pytest.raises(SignalError, match="sampling rate 50 Hz is below the minimum of 100 Hz"):
+        read_csv_signal(b"0.1\n0.2\n", fs=50)
+
+
+def test_read_json_array_and_object(record_100):
+    values = _ten_seconds(record_100)
+    text = json.dumps([round(v, 3) for v in values])
+    assert sniff_format("x.json", text.encode()[:100]) == "json"
+    signal = read_json_signal(text, fs=FS)
+    assert list(signal.leads) == ["ECG"] and signal.fs == FS
+    obj = {"fs": 360, "units": "mV", "leads": {"II": values.tolist(), "V1": values.tolist()}}
+    signal = read_json_signal(json.dumps(obj).encode())
+    assert list(signal.leads) == ["II", "V1"] and signal.units == {"II": "mV", "V1": "mV"}
+    np.testing.assert_array_equal(signal.lead(), values)
+
+
+@pytest.mark.parametrize("obj, message", [
+    ([0.1, 0.2], "sampling rate \\(fs\\) is missing"),
+    ({"fs": 360, "leads": {"II": [0.1, "x"]}}, 'leads.II: element 1 \\("x"\\) is not a number'),
+    ({"fs": 360, "leads": {"II": [0.1], "V1": [0.1, 0.2]}}, "leads have different lengths"),
+    ({"fs": 20000, "leads": {"II": [0.1]}}, "sampling rate 20000 Hz is above the maximum"),
+    ("{not json", "JSON file is not valid JSON"),
+])
+def test_read_json_refusals(obj, message):
+    with pytest.raises(SignalError, match=message):
+        read_json_signal(obj if not isinstance(obj, str) else obj.encode(), fs=None)
+
+
+# --- validation ---------------------------------------------------------------------------
+
+def test_validate_accepts_real_ecg(record_100):
+    validate_signal(_ten_seconds(record_100), FS, lead="MLII", units="mV")
+
+
+def test_validate_flat_line():
+    with pytest.raises(SignalError, match="lead MLII is a flat line"):
+        validate_signal(np.full(3600, 0.25), FS, lead="MLII", units="mV")
+    with pytest.raises(SignalError, match="lead II is a flat line"):  # tiny noise, physical units known
+        validate_signal(np.random.default_rng(0).normal(0, 0.001, 3600), FS, lead="II", units="mV")
+
+
+def test_validate_no_heartbeats():
+    t = np.arange(int(10 * FS)) / FS
+    with pytest.raises(SignalError, match="no heartbeats detected in lead ECG"):
+        validate_signal(0.5 * np.sin(2 * np.pi * 0.3 * t), FS)  # baseline wander only
+    with pytest.raises(SignalError, match="no heartbeats detected in lead ECG"):
+        validate_signal(np.random.default_rng(0).normal(0, 0.3, int(30 * FS)), FS)  # noise
+
+
+def test_validate_shorter_than_two_beats(record_100):
+    with pytest.raises(SignalError, match="lead MLII is 2.00 s long; at least 2.5 s \\(two heartbeats\\)"):
+        validate_signal(record_100.lead()[: int(2 * FS)], FS, lead="MLII")
+
+
+def test_validate_nan(record_100):
+    values = _ten_seconds(record_100).copy()
+    values[1234] = np.nan
+    with pytest.raises(SignalError, match="sample 1234 of lead MLII is NaN"):
+        validate_signal(values, FS, lead="MLII")
+    values[1234] = np.inf
+    with pytest.raises(SignalError, match="sample 1234 of lead MLII is infinite"):
+        validate_signal(values, FS, lead="MLII")
+
+
+@pytest.mark.parametrize("fs, message", [
+    (50, "sampling rate 50 Hz is below the minimum of 100 Hz"),
+    (1e6, "sampling rate 1e\\+06 Hz is above the maximum of 10000 Hz"),
+    (0, "sampling rate 0 is not a positive finite number"),
+    (float("nan"), "sampling rate nan is not a positive finite number"),
+    ("fast", "sampling rate 'fast' is not a number"),
+])
+def test_validate_bad_fs(record_100, fs, message):
+    with pytest.raises(SignalError, match=message):
+        validate_signal(_ten_seconds(record_100), fs)
+
+
+def test_validate_too_long(record_100):
+    with pytest.raises(SignalError, match="lead MLII is 1806 s long; the maximum is 600 s"):
+        validate_signal(record_100.lead(), FS, lead="MLII", max_seconds=600)
+
+
+# --- sniffing -----------------------------------------------------------------------------
+
+def test_sniff_xlsx():
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    book.active.append([0.1])
+    buffer = io.BytesIO()
+    book.save(buffer)
+    data = buffer.getvalue()
+    assert sniff_format("upload.bin", data) == "xlsx"
+    assert sniff_format("upload.xlsx", data[:64]) == "xlsx"
+
+
+@pytest.mark.parametrize("head", [
+    bytes(range(256)),
+    b"\x89PNG\r\n\x1a\n" + b"\0" * 50,
+    b"%PDF-1.7\n\xe2\xe3\xcf\xd3\n" + bytes(range(128, 256)),
+])
+def test_sniff_refuses_junk(head):
+    with pytest.raises(SignalError, match="junk.bin is not a CSV, XLSX, EDF, JSON or WFDB file"):
+        sniff_format("junk.bin", head)
+
+
+def test_sniff_refuses_zip_without_record():
+    with pytest.raises(SignalError, match="docs.zip is a zip file without a WFDB record"):
+        sniff_format("docs.zip", _zip({"readme.txt": b"hello"}))
