@@ -6,7 +6,8 @@ import numpy as np
 from django.conf import settings
 from django.utils import timezone
 
-from diagnostics.models import AAMI_CLASSES, AAMI_NAMES, Diagnosis, ECGRecording
+from diagnostics.models import Diagnosis, ECGRecording
+from ecg.constants import AAMI_CLASSES, AAMI_NAMES
 
 MDC = "urn:oid:2.16.840.1.113883.6.24"
 LOINC = "http://loinc.org"

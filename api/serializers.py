@@ -3,7 +3,8 @@ from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from diagnostics.models import AAMI_CLASSES, Beat, Diagnosis, ECGRecording, Review
+from diagnostics.models import Beat, Diagnosis, ECGRecording, Review
+from ecg.constants import AAMI_CLASSES
 from mlmodels.models import ModelVersion
 from patients.models import Patient
 

@@ -20,7 +20,8 @@ import numpy as np
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
-from ecg.processing.beats import AAMI_CLASSES, aami_index, extract_beats  # noqa: E402
+from ecg.constants import AAMI_CLASSES  # noqa: E402
+from ecg.processing.beats import aami_index, extract_beats  # noqa: E402
 from ecg.datasets.mitdb import ALL_RECORDS, read_record  # noqa: E402
 
 KAGGLE_COUNTS = {"N": 90589, "S": 2779, "V": 7236, "F": 803, "Q": 8039}

@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from django.conf import settings
 
-BEAT_LENGTH = 187
+from ecg.constants import BEAT_LENGTH
+
 BEAT_EXTENSIONS = {".csv", ".txt", ".xlsx"}
 SIGNAL_EXTENSIONS = {".csv", ".txt", ".json", ".edf", ".zip", ".hea", ".dat"}
 # Kaggle beats are scaled to [0, 1]; allow for rounding in exported files.

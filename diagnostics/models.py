@@ -1,14 +1,7 @@
 from django.conf import settings
 from django.db import models
 
-AAMI_CLASSES = ("N", "S", "V", "F", "Q")
-AAMI_NAMES = {
-    "N": "Normal / bundle branch block",
-    "S": "Supraventricular ectopic",
-    "V": "Ventricular ectopic",
-    "F": "Fusion",
-    "Q": "Paced / unclassifiable",
-}
+from ecg.constants import AAMI_CLASSES
 
 
 class ECGRecording(models.Model):

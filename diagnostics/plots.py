@@ -15,12 +15,12 @@ from django.conf import settings
 from django.core.files.storage import default_storage
 from django.utils.html import escape
 
+from ecg.constants import BEAT_FS, BEAT_LENGTH
 from ecg.io import readers
 
 from .models import ECGRecording
 
 WIDTH, HEIGHT, MARGIN = 640, 220, 28
-BEAT_FS = 120.0  # model-input beats are resampled to 120 Hz
 MAX_PX = 8000
 
 
@@ -240,7 +240,7 @@ def report_strip(recording: ECGRecording, beats: list) -> str:
     if array is None:
         return ""
     shown = array[:6]
-    marks = [((i + 0.15) * 187 / BEAT_FS, b.aami_class) for i, b in enumerate(beats[: len(shown)])]
+    marks = [((i + 0.15) * BEAT_LENGTH / BEAT_FS, b.aami_class) for i, b in enumerate(beats[: len(shown)])]
     return paper_svg(
         np.concatenate(list(shown)) if len(shown) else np.zeros(1),
         fs=BEAT_FS,

@@ -13,13 +13,14 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from accounts.models import User
+from ecg.constants import AAMI_CLASSES
 from ecg.io.errors import SignalError
 from mlmodels.models import ModelVersion
 from mlmodels.selectors import active_model_versions
 from patients.models import Patient
 
 from . import ingestion
-from .models import AAMI_CLASSES, Beat, Diagnosis, ECGRecording, Review
+from .models import Beat, Diagnosis, ECGRecording, Review
 
 logger = logging.getLogger(__name__)
 PROGRESS_CHUNK = 4096

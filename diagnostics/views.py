@@ -7,6 +7,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
+from ecg.constants import AAMI_NAMES, BEAT_FS
 from ecg.io.errors import SignalError
 from mlmodels.models import ModelVersion
 from mlmodels.selectors import active_model_versions
@@ -14,7 +15,7 @@ from patients.selectors import patient_get
 
 from . import ingestion, plots, selectors, services
 from .forms import ReviewForm, UploadForm
-from .models import AAMI_NAMES, ECGRecording
+from .models import ECGRecording
 
 BEATS_PER_PAGE = 50
 
@@ -195,7 +196,7 @@ def beat_data(request, recording_id: int, index: int):
             "class_name": AAMI_NAMES.get(beat.aami_class, ""),
             "probabilities": {c: round(p, 4) for c, p in beat.probabilities.items()},
             "mi_probability": None if beat.mi_probability is None else round(beat.mi_probability, 4),
-            "fs": plots.BEAT_FS,
+            "fs": BEAT_FS,
             "values": None if values is None else [round(float(v), 4) for v in values],
         }
     )

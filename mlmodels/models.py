@@ -1,8 +1,7 @@
 from django.conf import settings
 from django.db import models
 
-HEARTBEAT_LABELS = ["N", "S", "V", "F", "Q"]
-MI_LABELS = ["normal", "mi"]
+from ecg.constants import BEAT_FS, BEAT_LENGTH
 
 
 class ModelVersion(models.Model):
@@ -16,8 +15,8 @@ class ModelVersion(models.Model):
     version = models.CharField(max_length=64)
     artifact = models.FileField(upload_to="models/", help_text="A .keras file (Keras 2 .h5 files are converted).")
     sha256 = models.CharField(max_length=64, editable=False)
-    input_length = models.PositiveIntegerField(default=187)
-    input_fs = models.FloatField("input sampling rate (Hz)", default=120.0)
+    input_length = models.PositiveIntegerField(default=BEAT_LENGTH)
+    input_fs = models.FloatField("input sampling rate (Hz)", default=BEAT_FS)
     class_labels = models.JSONField(default=list, blank=True)
     threshold = models.FloatField(
         null=True, blank=True, help_text="MI models: a recording is flagged when its MI score reaches this."

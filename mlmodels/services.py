@@ -11,9 +11,11 @@ from django.core.files import File
 from django.db import transaction
 from django.utils import timezone
 
-from .models import HEARTBEAT_LABELS, MI_LABELS, ModelVersion
+from ecg.constants import AAMI_CLASSES, MI_LABELS
 
-DEFAULT_LABELS = {ModelVersion.Task.HEARTBEAT: HEARTBEAT_LABELS, ModelVersion.Task.MI: MI_LABELS}
+from .models import ModelVersion
+
+DEFAULT_LABELS = {ModelVersion.Task.HEARTBEAT: list(AAMI_CLASSES), ModelVersion.Task.MI: list(MI_LABELS)}
 IMPORT_TIMEOUT_SECONDS = 180
 
 

@@ -12,7 +12,8 @@ import pytest
 from django.core.files import File
 
 from accounts.models import User
-from mlmodels.models import HEARTBEAT_LABELS, MI_LABELS, ModelVersion
+from ecg.constants import AAMI_CLASSES, MI_LABELS
+from mlmodels.models import ModelVersion
 from mlmodels.services import sha256_of
 
 from .data import REPO_ROOT
@@ -109,7 +110,7 @@ def model_version_from(path: Path, *, task: str, version: str, active: bool = Tr
         task=task,
         version=version,
         sha256=sha256_of(path),
-        class_labels=HEARTBEAT_LABELS if task == ModelVersion.Task.HEARTBEAT else MI_LABELS,
+        class_labels=list(AAMI_CLASSES if task == ModelVersion.Task.HEARTBEAT else MI_LABELS),
         **fields,
     )
     with open(path, "rb") as fh:

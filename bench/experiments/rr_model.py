@@ -14,7 +14,7 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-from ecg.models.architectures import BEAT_LENGTH
+from ecg.constants import BEAT_LENGTH
 from bench.experiments.rr import N_RR_FEATURES
 
 RR_INPUT = N_RR_FEATURES + 1

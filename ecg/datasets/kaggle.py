@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ecg.processing.beats import AAMI_CLASSES, BEAT_LENGTH
+from ecg.constants import AAMI_CLASSES, BEAT_LENGTH
 
 
 def read_kaggle_csv(path: str | Path) -> tuple[np.ndarray, np.ndarray]:

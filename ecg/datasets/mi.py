@@ -20,7 +20,8 @@ from pathlib import Path
 import numpy as np
 from scipy import signal as sps
 
-from ecg.processing.beats import BEAT_LENGTH, extract_beats
+from ecg.constants import BEAT_LENGTH
+from ecg.processing.beats import extract_beats
 from ecg.datasets import ptb, ptbxl
 from ecg.processing.detection import detect_r_peaks
 

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import wfdb
 
+from ecg.constants import BEAT_FS, BEAT_LENGTH
 from ecg.processing import beats as beat_format
 from ecg.processing.beats import aami_index, extract_beats
 from ecg.datasets import BeatSet
@@ -37,7 +38,7 @@ _EXTRACTION_VERSION = "1"
 
 
 def _cache_key() -> str:
-    spec = f"{_EXTRACTION_VERSION}:{beat_format.BEAT_LENGTH}:{beat_format.BEAT_FS}:{beat_format.RR_FACTOR}"
+    spec = f"{_EXTRACTION_VERSION}:{BEAT_LENGTH}:{BEAT_FS}:{beat_format.RR_FACTOR}"
     return hashlib.sha1(spec.encode()).hexdigest()[:10]
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ecg.processing.beats import BEAT_LENGTH
+from ecg.constants import BEAT_LENGTH
 from ecg.io.readers import Signal, read_wfdb
 
 # Canonical lead names (PTB-XL order); PTB writes them in lower case.

@@ -7,7 +7,7 @@ import time
 import keras
 import numpy as np
 
-from ecg.processing.beats import AAMI_CLASSES, BEAT_LENGTH
+from ecg.constants import AAMI_CLASSES, BEAT_LENGTH
 
 
 def predict_classes(model: keras.Model, beats: np.ndarray, batch_size: int = 1024) -> np.ndarray:

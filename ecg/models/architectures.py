@@ -11,7 +11,7 @@ import h5py
 import keras
 from keras import layers
 
-BEAT_LENGTH = 187
+from ecg.constants import BEAT_LENGTH
 
 
 def seed_cnn(n_outputs: int = 5, activation: str = "softmax") -> keras.Model:

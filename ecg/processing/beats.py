@@ -30,18 +30,8 @@ from fractions import Fraction
 import numpy as np
 from scipy.signal import resample_poly
 
-AAMI_CLASSES: tuple[str, ...] = ("N", "S", "V", "F", "Q")
+from ecg.constants import AAMI_CLASSES, BEAT_FS, BEAT_LENGTH, SYMBOL_TO_AAMI
 
-SYMBOL_TO_AAMI: dict[str, str] = {
-    **dict.fromkeys(("N", "L", "R", "e", "j"), "N"),
-    **dict.fromkeys(("A", "a", "J", "S"), "S"),
-    **dict.fromkeys(("V", "E"), "V"),
-    "F": "F",
-    **dict.fromkeys(("/", "f", "Q"), "Q"),
-}
-
-BEAT_LENGTH = 187
-BEAT_FS = 120.0
 RR_FACTOR = 1.2
 _REFERENCE_FS = 360
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ecg.processing.beats import AAMI_CLASSES
+from ecg.constants import AAMI_CLASSES
 
 # (metric path, comparison, target, cause reported when missed)
 TARGETS: list[tuple[str, str, tuple[str, ...], str, float, str]] = [

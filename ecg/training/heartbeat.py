@@ -13,8 +13,9 @@ import keras
 import numpy as np
 from sklearn.model_selection import train_test_split
 
+from ecg.constants import AAMI_CLASSES, BEAT_FS, BEAT_LENGTH
 from ecg.models.architectures import residual_cnn, seed_cnn
-from ecg.processing.beats import AAMI_CLASSES, BEAT_LENGTH, min_max
+from ecg.processing.beats import min_max
 from ecg.datasets import BeatSet
 from ecg.evaluation.metrics import classification_metrics, predict_classes
 
@@ -124,7 +125,7 @@ def augment_beats(beats: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     n = len(beats)
     lengths = _window_lengths(beats)
     new_lengths = np.maximum(2, (lengths * rng.uniform(0.75, 1.0, n)).astype(int))
-    t = np.arange(BEAT_LENGTH)[None, :] / 120.0
+    t = np.arange(BEAT_LENGTH)[None, :] / BEAT_FS
     wander = (rng.uniform(0, 0.15, (n, 1)) * np.sin(2 * np.pi * rng.uniform(0.05, 0.5, (n, 1)) * t
                                                      + rng.uniform(0, 2 * np.pi, (n, 1))))
     noise = rng.normal(0, 1, beats.shape) * rng.uniform(0, 0.02, (n, 1))

@@ -17,7 +17,7 @@ import numpy as np
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedGroupKFold
 
-from ecg.processing.beats import BEAT_LENGTH
+from ecg.constants import BEAT_LENGTH
 from ecg.datasets.mi import MiBeats
 
 Log = Callable[[str], None]

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 from scipy.signal import resample_poly
 
-from ecg.processing.beats import (AAMI_CLASSES, BEAT_LENGTH, aami_class, aami_index, beat_window,
+from ecg.constants import AAMI_CLASSES, BEAT_LENGTH
+from ecg.processing.beats import (aami_class, aami_index, beat_window,
                             extract_beats)
 from tests.data import mitdb_dir
 

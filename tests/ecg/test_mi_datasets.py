@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from ecg.processing.beats import BEAT_LENGTH
+from ecg.constants import BEAT_LENGTH
 from ecg.datasets import mi, ptb, ptbxl
 from tests.data import DATA_DIR, mi_dir, require
 

@@ -7,7 +7,8 @@ from django.db import DatabaseError
 
 from ecg.io import readers
 from ecg.io.errors import SignalError
-from mlmodels.models import HEARTBEAT_LABELS, ModelVersion
+from ecg.constants import AAMI_CLASSES
+from mlmodels.models import ModelVersion
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
 
@@ -68,7 +69,7 @@ class Command(BaseCommand):
         scores = inference.predict(hb_model, beats)
         mi_probs = inference.mi_probability(inference.predict(mi, beats)) if mi is not None else None
         predicted = [labels[i] for i in scores.argmax(axis=1)]
-        counts = {c: int(sum(1 for p in predicted if p == c)) for c in HEARTBEAT_LABELS}
+        counts = {c: int(sum(1 for p in predicted if p == c)) for c in AAMI_CLASSES}
         summary = {
             "lead": lead_name,
             "beats": len(beats),
@@ -96,7 +97,7 @@ class Command(BaseCommand):
             self.stdout.write(f"{row['sample']:>10}  {row['aami_class']:^5}  {probs}   {mi_text}")
         self.stdout.write("")
         self.stdout.write(f"{summary['beats']} beats in lead {lead_name} at {signal.fs:g} Hz")
-        for c in HEARTBEAT_LABELS:
+        for c in AAMI_CLASSES:
             self.stdout.write(f"  {c}: {counts[c]:6d}  ({summary['percentages'][c]:.1f} %)")
         if summary["mean_heart_rate_bpm"]:
             self.stdout.write(f"Mean heart rate: {summary['mean_heart_rate_bpm']:.1f} bpm")
@@ -117,7 +118,7 @@ class Command(BaseCommand):
             path = bundled[-1]
         if not path.exists():
             raise CommandError(f"{path} does not exist")
-        return inference.load_model(path, key=str(path.resolve())), list(HEARTBEAT_LABELS)
+        return inference.load_model(path, key=str(path.resolve())), list(AAMI_CLASSES)
 
     def _mi_model(self, path: Path | None):
         from ecg.models import inference

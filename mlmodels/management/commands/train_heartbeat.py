@@ -230,7 +230,7 @@ class Command(BaseCommand):
 
     def _card(self, opts, hp, model, seed_model, metrics, seed_metrics, search_report, training_data, split) -> dict:
         from ecg.models.architectures import multiply_adds
-        from ecg.processing.beats import AAMI_CLASSES, BEAT_FS, BEAT_LENGTH
+        from ecg.constants import AAMI_CLASSES, BEAT_FS, BEAT_LENGTH
         from ecg.training.card import target_checks
         from ecg.evaluation.metrics import beats_per_second
 

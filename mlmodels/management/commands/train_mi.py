@@ -171,7 +171,7 @@ class Command(BaseCommand):
 
     def _card(self, opts, hp, model, seed_model, base_path, data, records, summaries, threshold, epochs,
               n_val, pooled, multiply_adds) -> dict:
-        from ecg.processing.beats import BEAT_FS, BEAT_LENGTH
+        from ecg.constants import BEAT_FS, BEAT_LENGTH
         from ecg.training.mi_card import target_checks
 
         n_pat = {src: {lab: len({p for p, s, l in zip(data.patient_ids, data.sources, data.labels)

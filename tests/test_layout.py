@@ -1,0 +1,27 @@
+"""Where rules live: plain checks over the source tree that keep the layout from drifting back."""
+
+import re
+
+import pytest
+
+from .data import REPO_ROOT
+
+SKIP_DIRS = {".venv", "migrations", "node_modules", "var", "training-runs", "__pycache__", ".git"}
+
+
+def sources(*, under: str = "", outside: str | None = None) -> list:
+    found = []
+    for path in (REPO_ROOT / under).rglob("*.py"):
+        parts = path.relative_to(REPO_ROOT).parts
+        if SKIP_DIRS.intersection(parts) or (outside and parts[0] == outside):
+            continue
+        found.append(path)
+    return found
+
+
+@pytest.mark.parametrize("name", ["BEAT_LENGTH", "BEAT_FS", "AAMI_CLASSES", "AAMI_NAMES", "MI_LABELS", "SYMBOL_TO_AAMI",
+                                  "HEARTBEAT_LABELS"])
+def test_beat_format_and_class_labels_are_defined_only_in_ecg_constants(name):
+    definition = re.compile(rf"^\s*{name}\s*(:[^=]*)?=", re.M)
+    defined_in = [str(p.relative_to(REPO_ROOT)) for p in sources() if definition.search(p.read_text())]
+    assert defined_in in ([], ["ecg/constants.py"])
