@@ -14,6 +14,7 @@ from django.utils import timezone
 from ecg.constants import AAMI_CLASSES, MI_LABELS
 
 from .models import ModelVersion
+from .signals import model_version_activated
 
 DEFAULT_LABELS = {ModelVersion.Task.HEARTBEAT: list(AAMI_CLASSES), ModelVersion.Task.MI: list(MI_LABELS)}
 IMPORT_TIMEOUT_SECONDS = 180
@@ -115,15 +116,13 @@ def model_version_register(
 
 @transaction.atomic
 def model_version_activate(*, model_version: ModelVersion) -> ModelVersion:
-    """Make this the task's active version; recordings waiting for a model are queued again."""
-    from diagnostics.services import recordings_requeue_waiting
-
+    """Make this the task's active version; ``model_version_activated`` is sent once it commits."""
     ModelVersion.objects.select_for_update().filter(task=model_version.task, is_active=True).exclude(
         pk=model_version.pk
     ).update(is_active=False)
     ModelVersion.objects.filter(pk=model_version.pk).update(is_active=True, activated_at=timezone.now())
     model_version.refresh_from_db()
-    transaction.on_commit(recordings_requeue_waiting)
+    transaction.on_commit(lambda: model_version_activated.send(sender=ModelVersion, model_version=model_version))
     return model_version
 
 

@@ -25,3 +25,9 @@ def test_beat_format_and_class_labels_are_defined_only_in_ecg_constants(name):
     definition = re.compile(rf"^\s*{name}\s*(:[^=]*)?=", re.M)
     defined_in = [str(p.relative_to(REPO_ROOT)) for p in sources() if definition.search(p.read_text())]
     assert defined_in in ([], ["ecg/constants.py"])
+
+
+def test_the_mlmodels_app_does_not_depend_on_diagnostics():
+    offenders = [str(p.relative_to(REPO_ROOT)) for p in sources(under="mlmodels")
+                 if re.search(r"^\s*(from|import) diagnostics\b", p.read_text(), re.M)]
+    assert offenders == []
