@@ -15,9 +15,9 @@ def beats_from_json(rows) -> tuple[ingestion.ParsedUpload, bytes, str]:
     """JSON beat rows, checked cell by cell and then by the beat-file validator (row/column messages)."""
     if not isinstance(rows, list):
         raise ingestion.UploadError("'beats' must be an array of rows", field="beats")
-    if len(rows) > ingestion._max_rows():
+    if len(rows) > ingestion.max_beat_rows():
         raise ingestion.UploadError(
-            f"{len(rows)} beats were sent; at most {ingestion._max_rows()} are accepted in one upload",
+            f"{len(rows)} beats were sent; at most {ingestion.max_beat_rows()} are accepted in one upload",
             status=413, field="beats",
         )
     cells: list[list[str]] = []
@@ -29,7 +29,7 @@ def beats_from_json(rows) -> tuple[ingestion.ParsedUpload, bytes, str]:
                 raise ingestion.UploadError(f"row {i}, column {j}: {value!r} is not a number", field="beats")
         cells.append([repr(float(v)) if isinstance(v, float) else str(v) for v in row])
     try:
-        beats = ingestion._rows_to_beats(cells)
+        beats = ingestion.rows_to_beats(cells)
     except ingestion.UploadError as exc:
         exc.field = "beats"
         raise

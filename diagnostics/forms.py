@@ -62,7 +62,7 @@ class UploadForm(forms.Form):
             data = "\n".join(",".join(f"{v:.6g}" for v in row) for row in beats).encode() + b"\n"
             return ingestion.ParsedUpload(kind="beats", input_format="text", beats=beats), data, "pasted.csv"
         for upload in uploads:
-            ingestion._check_size(upload.size)
+            ingestion.check_size(upload.size)
         if self.cleaned_data["kind"] == "beats":
             if len(uploads) != 1:
                 raise ingestion.UploadError("upload one beat file at a time")

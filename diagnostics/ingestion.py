@@ -43,7 +43,7 @@ class ParsedUpload:
     extras: dict = field(default_factory=dict)
 
 
-def _max_rows() -> int:
+def max_beat_rows() -> int:
     return settings.ECG_MAX_BEAT_ROWS
 
 
@@ -55,7 +55,7 @@ def _is_number(cell: str) -> bool:
     return True
 
 
-def _rows_to_beats(rows: list[list[str]], *, first_row_number: int = 1) -> np.ndarray:
+def rows_to_beats(rows: list[list[str]], *, first_row_number: int = 1) -> np.ndarray:
     """Validate rows of cells as beats; drop a header row and a trailing label column."""
     rows = [r for r in rows if any(c.strip() for c in r)]
     if not rows:
@@ -67,9 +67,9 @@ def _rows_to_beats(rows: list[list[str]], *, first_row_number: int = 1) -> np.nd
         row_offset += 1
         if not rows:
             raise UploadError("the file holds a header row but no beats")
-    if len(rows) > _max_rows():
+    if len(rows) > max_beat_rows():
         raise UploadError(
-            f"the file holds {len(rows)} beats; at most {_max_rows()} are accepted in one upload", status=413
+            f"the file holds {len(rows)} beats; at most {max_beat_rows()} are accepted in one upload", status=413
         )
     beats = np.empty((len(rows), BEAT_LENGTH), dtype=np.float32)
     width = None
@@ -124,10 +124,10 @@ def parse_beat_csv(data: bytes) -> np.ndarray:
         raise UploadError("the file is empty")
     text = _decode_text(data, "file")
     lines = text.splitlines()
-    if len(lines) > _max_rows() + 1 and sum(1 for line in lines if line.strip()) > _max_rows() + 1:
-        raise UploadError(f"the file holds more than {_max_rows()} rows; at most {_max_rows()} beats are accepted", status=413)
+    if len(lines) > max_beat_rows() + 1 and sum(1 for line in lines if line.strip()) > max_beat_rows() + 1:
+        raise UploadError(f"the file holds more than {max_beat_rows()} rows; at most {max_beat_rows()} beats are accepted", status=413)
     delimiter = ";" if lines and lines[0].count(";") > lines[0].count(",") else ","
-    return _rows_to_beats([line.split(delimiter) for line in lines])
+    return rows_to_beats([line.split(delimiter) for line in lines])
 
 
 def parse_beat_text(text: str) -> np.ndarray:
@@ -136,7 +136,7 @@ def parse_beat_text(text: str) -> np.ndarray:
         raise UploadError("no values were pasted", field="text")
     rows = [re.split(r"[,;\s]+", line.strip()) for line in text.strip().splitlines()]
     try:
-        return _rows_to_beats(rows)
+        return rows_to_beats(rows)
     except UploadError as exc:
         exc.field = "text"
         raise
@@ -170,33 +170,33 @@ def parse_beat_xlsx(data: bytes) -> np.ndarray:
     sheet = workbook.worksheets[0]
     rows: list[list[str]] = []
     for values in sheet.iter_rows(values_only=True):
-        if len(rows) > _max_rows() + 1:
-            raise UploadError(f"the workbook holds more than {_max_rows()} rows", status=413)
+        if len(rows) > max_beat_rows() + 1:
+            raise UploadError(f"the workbook holds more than {max_beat_rows()} rows", status=413)
         cells = ["" if v is None else str(v) for v in values]
         while cells and cells[-1] == "":
             cells.pop()
         rows.append(cells)
     workbook.close()
-    return _rows_to_beats(rows)
+    return rows_to_beats(rows)
 
 
 def parse_beats(*, filename: str, data: bytes) -> ParsedUpload:
-    ext = _extension(filename)
+    ext = file_extension(filename)
     if ext not in BEAT_EXTENSIONS:
         raise UploadError(
             f"{filename!r} has extension {ext or '(none)'}; beat files must be .csv, .txt or .xlsx", status=415
         )
-    _check_size(len(data))
+    check_size(len(data))
     beats = parse_beat_xlsx(data) if ext == ".xlsx" else parse_beat_csv(data)
     return ParsedUpload(kind="beats", input_format=ext.lstrip("."), beats=beats)
 
 
-def _extension(filename: str) -> str:
+def file_extension(filename: str) -> str:
     name = filename.lower()
     return name[name.rfind(".") :] if "." in name else ""
 
 
-def _check_size(size: int) -> None:
+def check_size(size: int) -> None:
     if size > settings.ECG_MAX_UPLOAD_BYTES:
         raise UploadError(
             f"the file is {size / 1e6:.1f} MB; the limit is {settings.ECG_MAX_UPLOAD_BYTES / 1e6:.1f} MB", status=413

@@ -37,7 +37,7 @@ def recording_submit(
     """Store a validated upload as a queued recording; the classification task runs after commit."""
     if patient.clinic_id != user.clinic_id:
         raise PermissionError("patient belongs to another clinic")
-    ext = ingestion._extension(filename) or ".csv"
+    ext = ingestion.file_extension(filename) or ".csv"
     stored_name = f"recordings/{uuid.uuid4().hex}{ext}"
     with transaction.atomic():
         recording = ECGRecording(

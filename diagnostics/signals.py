@@ -9,7 +9,7 @@ from django.conf import settings
 from ecg.io import readers
 from ecg.io.errors import SignalError
 
-from .ingestion import ParsedUpload, UploadError, _check_size
+from .ingestion import ParsedUpload, UploadError, check_size
 from .models import ECGRecording
 
 
@@ -46,7 +46,7 @@ def parse_signal_upload(
     """Validate a signal upload; returns it parsed, with the bytes to store and their name."""
     if not files:
         raise UploadError("choose a file to upload")
-    _check_size(sum(len(d) for d in files.values()))
+    check_size(sum(len(d) for d in files.values()))
     try:
         signal, fmt = _read(files, fs=fs, lead=lead)
         lead_name = signal.lead_name(lead)

@@ -31,3 +31,8 @@ def test_the_mlmodels_app_does_not_depend_on_diagnostics():
     offenders = [str(p.relative_to(REPO_ROOT)) for p in sources(under="mlmodels")
                  if re.search(r"^\s*(from|import) diagnostics\b", p.read_text(), re.M)]
     assert offenders == []
+
+
+def test_no_module_reaches_into_private_ingestion_helpers():
+    offenders = [str(p.relative_to(REPO_ROOT)) for p in sources() if re.search(r"ingestion\._", p.read_text())]
+    assert offenders == []
