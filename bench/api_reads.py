@@ -1,9 +1,9 @@
 """API reads: an authenticated, paginated list endpoint next to the trivial `/healthz` view, with wrk.
 
     apt-get install wrk   # Debian package; the script checks for it
-    .venv/bin/python bench/api_reads.py [--seconds 10] [--connections 10] [--repeats 2]
+    .venv/bin/python -m bench.api_reads [--seconds 10] [--connections 10] [--repeats 2]
 
-Starts a private stack (tests/stack.py) with gunicorn (2 workers x 4 threads, one per core),
+Starts a private stack (bench/stack.py) with gunicorn (2 workers x 4 threads, one per core),
 creates patients through the API, then runs wrk alternately against `/healthz` (plain text, no
 database) and `/api/v1/patients` (token authentication, clinic-scoped query, 50 per page, per-token
 throttle counted in Redis) and `/api/v1/recordings`, in the same run. The throttle is raised so
@@ -17,14 +17,10 @@ import re
 import shutil
 import statistics
 import subprocess
-import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from common import REPO, api_token, machine, stack_models, write_result  # noqa: E402
-
-from tests.stack import AppStack, new_root  # noqa: E402
+from bench.common import REPO, api_token, machine, stack_models, write_result
+from bench.stack import AppStack, new_root
 
 
 def wrk(url: str, *, seconds: int, connections: int, threads: int, token: str | None) -> dict:
@@ -135,7 +131,7 @@ def main() -> None:
         rps = {name: statistics.median(r["requests_per_s"] for r in rs) for name, rs in runs.items()}
         sample = requests.get(endpoints["api/v1/patients (token, page of 50)"][0], headers=headers, timeout=30).json()
         result = {
-            "command": "python bench/api_reads.py",
+            "command": "python -m bench.api_reads",
             "wrk": {"seconds": args.seconds, "connections": args.connections, "threads": args.threads,
                     "repeats": args.repeats},
             "gunicorn": {"workers": stack.web_workers, "threads": 4},

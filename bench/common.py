@@ -3,16 +3,15 @@
 import json
 import os
 import subprocess
-import sys
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
+from ecg.datasets import paths
 
+REPO = Path(__file__).resolve().parent.parent
 ARTIFACTS = REPO / "mlmodels" / "artifacts"
-SEED_DIR = Path(os.environ.get("ECG_SEED_DIR", REPO.parent / "shared" / "seed"))
-DATA_DIR = Path(os.environ.get("ECG_DATA_DIR", REPO.parent / "shared" / "data"))
+SEED_DIR = paths.seed_dir()
+DATA_DIR = paths.data_dir()
 
 
 def newest_artifact(task: str) -> Path | None:

@@ -1,6 +1,6 @@
 """Score the R-peak detector on all 48 MIT-BIH Arrhythmia records.
 
-    .venv/bin/python bench/detector.py [--data-dir DIR] [--records 100,203] [--no-baseline]
+    .venv/bin/python -m bench.detector [--data-dir DIR] [--records 100,203] [--no-baseline]
 
 Writes bench/results/detector.json (full run only) and prints a per-record table.
 """
@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import platform
 import sys
 import time
@@ -18,69 +17,13 @@ from pathlib import Path
 
 import numpy as np
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO_ROOT))
+from bench.common import DATA_DIR, REPO
+from ecg.constants import SYMBOL_TO_AAMI
+from ecg.datasets.mitdb import read_detection_reference
+from ecg.evaluation.detection import TOLERANCE_S, score
+from ecg.processing.detection import detect_r_peaks
 
-from ecg.processing.detection import detect_r_peaks  # noqa: E402
-
-# AAMI beat labels; '!' (ventricular flutter wave) and non-beat labels are not beats.
-BEAT_SYMBOLS = frozenset("NLRejAaJSVEF/fQ")
-TOLERANCE_S = 0.150
-RESULTS = REPO_ROOT / "bench" / "results" / "detector.json"
-
-
-def default_data_dir() -> Path:
-    return Path(os.environ.get("ECG_DATA_DIR", REPO_ROOT.parent / "shared" / "data"))
-
-
-def load_record(mitdb: Path, record: str) -> tuple[np.ndarray, float, np.ndarray]:
-    """First channel (physical units), fs, and reference beat positions."""
-    import wfdb
-
-    rec = wfdb.rdrecord(str(mitdb / record), channels=[0])
-    ann = wfdb.rdann(str(mitdb / record), "atr")
-    beats = np.array([s for s, sym in zip(ann.sample, ann.symbol) if sym in BEAT_SYMBOLS], dtype=np.int64)
-    return rec.p_signal[:, 0], float(rec.fs), beats
-
-
-def match_beats(detected: np.ndarray, reference: np.ndarray, tolerance: int) -> tuple[np.ndarray, np.ndarray]:
-    """One-to-one matching, closest pairs first. Returns matched (detected, reference) index arrays."""
-    detected = np.asarray(detected, dtype=np.int64)
-    reference = np.asarray(reference, dtype=np.int64)
-    if len(detected) == 0 or len(reference) == 0:
-        return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    pairs = []
-    lo = np.searchsorted(detected, reference - tolerance, side="left")
-    hi = np.searchsorted(detected, reference + tolerance, side="right")
-    for r, (a, b) in enumerate(zip(lo, hi)):
-        for d in range(a, b):
-            pairs.append((abs(int(detected[d]) - int(reference[r])), d, r))
-    pairs.sort()
-    used_d, used_r = set(), set()
-    md, mr = [], []
-    for _, d, r in pairs:
-        if d in used_d or r in used_r:
-            continue
-        used_d.add(d)
-        used_r.add(r)
-        md.append(d)
-        mr.append(r)
-    order = np.argsort(mr)
-    return np.asarray(md, np.int64)[order], np.asarray(mr, np.int64)[order]
-
-
-def score(detected: np.ndarray, reference: np.ndarray, fs: float) -> dict:
-    md, mr = match_beats(detected, reference, int(round(TOLERANCE_S * fs)))
-    tp = len(md)
-    fp = len(detected) - tp
-    fn = len(reference) - tp
-    offsets_ms = (detected[md] - reference[mr]) * 1000.0 / fs
-    return {
-        "tp": tp, "fp": fp, "fn": fn,
-        "sensitivity": tp / (tp + fn) if tp + fn else 1.0,
-        "ppv": tp / (tp + fp) if tp + fp else 1.0,
-        "_offsets_ms": offsets_ms,
-    }
+RESULTS = REPO / "bench" / "results" / "detector.json"
 
 
 def neurokit_default(signal: np.ndarray, fs: float) -> np.ndarray:
@@ -107,7 +50,7 @@ def run_detector(name: str, detector, records: list[str], mitdb: Path, verbose: 
     all_offsets = []
     totals = {"tp": 0, "fp": 0, "fn": 0}
     for record in records:
-        signal, fs, reference = load_record(mitdb, record)
+        signal, fs, reference = read_detection_reference(mitdb, record)
         start, start_cpu = time.perf_counter(), time.process_time()
         detected = np.asarray(detector(signal, fs), dtype=np.int64)
         seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - start_cpu
@@ -160,7 +103,7 @@ def print_table(results: dict) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data-dir", type=Path, default=default_data_dir())
+    parser.add_argument("--data-dir", type=Path, default=DATA_DIR)
     parser.add_argument("--records", help="comma-separated subset (no JSON written)")
     parser.add_argument("--no-baseline", action="store_true", help="skip the NeuroKit2 comparison")
     parser.add_argument("-q", "--quiet", action="store_true")
@@ -183,7 +126,7 @@ def main() -> None:
         RESULTS.parent.mkdir(parents=True, exist_ok=True)
         payload = {
             "database": "MIT-BIH Arrhythmia Database (mitdb 1.0.0), 48 records, first channel, whole records",
-            "reference": "beat annotations " + " ".join(sorted(BEAT_SYMBOLS)) + "; '!' flutter waves are not beats",
+            "reference": "beat annotations " + " ".join(sorted(SYMBOL_TO_AAMI)) + "; '!' flutter waves are not beats",
             "tolerance_ms": TOLERANCE_S * 1000,
             "matching": "one-to-one, closest pairs first",
             "offset": "detected minus reference sample, in ms, over matched beats",
@@ -193,7 +136,7 @@ def main() -> None:
             "results": results,
         }
         RESULTS.write_text(json.dumps(payload, indent=1) + "\n")
-        print(f"wrote {RESULTS.relative_to(REPO_ROOT)}")
+        print(f"wrote {RESULTS.relative_to(REPO)}")
 
 
 if __name__ == "__main__":

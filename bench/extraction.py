@@ -1,7 +1,7 @@
 """Benchmark beat extraction on MIT-BIH: per-class counts against Kaggle's, time per record, and
 whether the seed's example beats (ECG_Analyzer_test.csv) are among the extracted beats.
 
-    python bench/extraction.py            # writes bench/results/extraction.json
+    python -m bench.extraction            # writes bench/results/extraction.json
 
 Data from $ECG_DATA_DIR (default ../shared/data) and $ECG_SEED_DIR (default ../shared/seed).
 """
@@ -11,22 +11,17 @@ from __future__ import annotations
 import json
 import os
 import platform
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO_ROOT))
-
-from ecg.constants import AAMI_CLASSES  # noqa: E402
-from ecg.processing.beats import aami_index, extract_beats  # noqa: E402
-from ecg.datasets.mitdb import ALL_RECORDS, read_record  # noqa: E402
+from bench.common import DATA_DIR, REPO, SEED_DIR
+from ecg.constants import AAMI_CLASSES
+from ecg.datasets.mitdb import ALL_RECORDS, read_record
+from ecg.processing.beats import aami_index, extract_beats
 
 KAGGLE_COUNTS = {"N": 90589, "S": 2779, "V": 7236, "F": 803, "Q": 8039}
-DATA_DIR = Path(os.environ.get("ECG_DATA_DIR", REPO_ROOT.parent / "shared" / "data"))
-SEED_DIR = Path(os.environ.get("ECG_SEED_DIR", REPO_ROOT.parent / "shared" / "seed"))
 
 
 def main() -> dict:
@@ -68,7 +63,7 @@ def main() -> dict:
     seed_csv = SEED_DIR / "ECG_Analyzer_test.csv"
     if seed_csv.exists():
         result["seed_example"] = _seed_example(seed_csv, np.concatenate(all_beats))
-    out = REPO_ROOT / "bench" / "results" / "extraction.json"
+    out = REPO / "bench" / "results" / "extraction.json"
     out.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps({k: v for k, v in result.items() if k != "per_record"}, indent=2))
     return result

@@ -1,10 +1,10 @@
 """A 24-hour Holter-length recording through the worker: time, beats and peak worker memory.
 
-    .venv/bin/python bench/holter.py [--records all]
+    .venv/bin/python -m bench.holter [--records all]
 
 Builds a 2-lead WFDB record (format 16, 360 Hz) by concatenating the 48 MIT-BIH records end to
 end (first and second channel of each; 24.07 h, 31.2 M samples per lead, ~110 k beats) in a
-temporary folder, uploads its .hea and .dat through the API to a private stack (tests/stack.py,
+temporary folder, uploads its .hea and .dat through the API to a private stack (bench/stack.py,
 upload limit raised for the bench), and waits for the worker (concurrency 1) to finish. Records
 the worker's processing time (started -> finished, from the database), the beats stored, the
 worker's resident memory before and its peak (VmHWM) after, and the web process's peak.
@@ -13,16 +13,12 @@ Writes bench/results/holter.json.
 
 import argparse
 import os
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from common import DATA_DIR, REPO, api_token, children, db_connection, machine, rss_mb, stack_models, write_result  # noqa: E402
-
-from tests.stack import AppStack, new_root  # noqa: E402
+from bench.common import DATA_DIR, REPO, api_token, children, db_connection, machine, rss_mb, stack_models, write_result
+from bench.stack import AppStack, new_root
 
 MITDB_RECORDS = [
     "100", "101", "102", "103", "104", "105", "106", "107", "108", "109", "111", "112", "113", "114", "115", "116",
@@ -103,7 +99,7 @@ def main() -> None:
             diagnosis = cur.fetchone()
         web_pids = [stack.web.pid, *children(stack.web.pid)]
         result = {
-            "command": "python bench/holter.py",
+            "command": "python -m bench.holter",
             "records": records,
             "hours": round(seconds / 3600, 2),
             "samples_per_lead": sample_count,

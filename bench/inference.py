@@ -1,6 +1,6 @@
 """Model inference: beats/s per batch size against the roofline and the seed's model, in one run.
 
-    .venv/bin/python bench/inference.py [--rounds 3] [--seconds 0.6]
+    .venv/bin/python -m bench.inference [--rounds 3] [--seconds 0.6]
 
 Measures, interleaved in each round so that all figures share the machine's load of the moment:
 float32 matrix multiply rate (the roofline: beats/s ceiling = FLOP/s / (2 x multiply-adds per
@@ -27,13 +27,11 @@ import time
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-ARTIFACTS = REPO / "mlmodels" / "artifacts"
-SEED_DIR = Path(os.environ.get("ECG_SEED_DIR", REPO.parent / "shared" / "seed"))
+from bench.common import ARTIFACTS, REPO, SEED_DIR
+
 BATCHES = (1, 32, 256, 1024, 8192)
 ALT_BATCHES = (1, 1024)
 
@@ -240,7 +238,7 @@ def main() -> None:
     heartbeat_name = [n for n in models if n.startswith("heartbeat")][-1] if any(
         n.startswith("heartbeat") for n in models) else None
     result = {
-        "command": "python bench/inference.py",
+        "command": "python -m bench.inference",
         "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "git_commit": subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True,
                                      text=True).stdout.strip(),

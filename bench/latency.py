@@ -1,8 +1,8 @@
 """Upload -> result latency of a 100-beat CSV through the real stack, next to the seed's approach.
 
-    .venv/bin/python bench/latency.py [--sequential 30] [--concurrent-clients 10] [--per-client 4]
+    .venv/bin/python -m bench.latency [--sequential 30] [--concurrent-clients 10] [--per-client 4]
 
-Starts a private stack (tests/stack.py: PostgreSQL cluster, Redis, gunicorn, Celery worker with
+Starts a private stack (bench/stack.py: PostgreSQL cluster, Redis, gunicorn, Celery worker with
 concurrency 1 as in docker-compose) with the shipped models. Each sample POSTs a 100-beat CSV to
 `/api/v1/recordings` with a token and polls the recording's status in PostgreSQL every 20 ms; the
 latency runs from the start of the POST to the moment the status reads `done`. Measured, in one
@@ -21,12 +21,9 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from common import REPO, api_token, db_connection, machine, percentile, stack_models, write_result  # noqa: E402
-
-from tests.helpers import beat_csv  # noqa: E402
-from tests.stack import AppStack, new_root, wait_until  # noqa: E402
+from bench.common import REPO, api_token, db_connection, machine, percentile, stack_models, write_result
+from bench.stack import AppStack, new_root, wait_until
+from ecg.datasets.synthetic import beat_csv
 
 POLL_SECONDS = 0.02
 
@@ -155,7 +152,7 @@ def main() -> None:
         patient_id = int(stack.sql("SELECT id FROM patients_patient WHERE mrn = 'A-1001'"))
         clients = [Client(stack, token, patient_id) for _ in range(args.concurrent_clients)]
         files = [beat_csv(args.beats, seed=i) for i in range(20)]
-        result = {"command": "python bench/latency.py", "beats_per_upload": args.beats,
+        result = {"command": "python -m bench.latency", "beats_per_upload": args.beats,
                   "models": {task: version for _, task, version in models}}
 
         start_worker(stack, seed_mode=False)

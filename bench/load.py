@@ -1,8 +1,8 @@
 """Load: N uploads from C concurrent clients against gunicorn and W Celery workers.
 
-    .venv/bin/python bench/load.py [--uploads 200] [--clients 20] [--workers 2] [--beats 50]
+    .venv/bin/python -m bench.load [--uploads 200] [--clients 20] [--workers 2] [--beats 50]
 
-Starts a private stack (PostgreSQL cluster, Redis, gunicorn, workers: tests/stack.py) with the
+Starts a private stack (PostgreSQL cluster, Redis, gunicorn, workers: bench/stack.py) with the
 shipped models, uploads beat files through the page as logged-in staff, waits until every
 recording is finished and checks, in the database, that none was lost or duplicated.
 Writes bench/results/load.json.
@@ -11,19 +11,14 @@ Writes bench/results/load.json.
 import argparse
 import json
 import statistics
-import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
-
-from tests.helpers import beat_csv  # noqa: E402
-from tests.stack import AppStack, new_root, wait_until  # noqa: E402
-
-ARTIFACTS = REPO / "mlmodels" / "artifacts"
+from bench.common import ARTIFACTS, REPO
+from bench.stack import AppStack, new_root, wait_until
+from ecg.datasets.synthetic import beat_csv
 
 
 def shipped_models() -> list[tuple[Path, str, str]]:

@@ -1,8 +1,8 @@
 """Memory: worker RSS with both models loaded; the web processes never load TensorFlow.
 
-    .venv/bin/python bench/memory.py
+    .venv/bin/python -m bench.memory
 
-Starts a private stack (tests/stack.py: gunicorn with 2 workers, one Celery worker with
+Starts a private stack (bench/stack.py: gunicorn with 2 workers, one Celery worker with
 concurrency 1), reads the worker's resident memory when it is ready (no model loaded yet), after
 a 100-beat upload (both models loaded) and after a 30-minute 2-lead MIT-BIH record, with its peak
 (VmHWM). It exercises the web processes (pages, uploads through the page and the API, API lists)
@@ -12,17 +12,23 @@ library is mapped. Writes bench/results/memory.json.
 
 import argparse
 import os
-import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from common import (DATA_DIR, REPO, api_token, children, db_connection, machine, maps_mention, rss_mb,  # noqa: E402
-                    stack_models, write_result)
-
-from tests.helpers import beat_csv  # noqa: E402
-from tests.stack import AppStack, new_root  # noqa: E402
+from bench.common import (
+    DATA_DIR,
+    REPO,
+    api_token,
+    children,
+    db_connection,
+    machine,
+    maps_mention,
+    rss_mb,
+    stack_models,
+    write_result,
+)
+from bench.stack import AppStack, new_root
+from ecg.datasets.synthetic import beat_csv
 
 
 def wait_done(db, recording_id: int) -> str:
@@ -55,7 +61,7 @@ def main() -> None:
         api = requests.Session()
         api.headers["Authorization"] = f"Token {token}"
         patient_id = int(stack.sql("SELECT id FROM patients_patient WHERE mrn = 'A-1001'"))
-        result = {"command": "python bench/memory.py", "models": {task: version for _, task, version in models},
+        result = {"command": "python -m bench.memory", "models": {task: version for _, task, version in models},
                   "worker_ready_no_model": rss_mb(worker.pid)}
 
         r = api.post(f"{stack.base_url}/api/v1/recordings", data={"patient": patient_id, "kind": "beats"},

@@ -1,7 +1,7 @@
 """Bench the shipped MI model: cross-validated figures (from its card or a run), cost, and MI scores
 on uploads through the product's own path.
 
-    .venv/bin/python bench/mi_eval.py [--artifact mlmodels/artifacts/mi-<version>.keras] [--run-dir DIR]
+    .venv/bin/python -m bench.mi_eval [--artifact mlmodels/artifacts/mi-<version>.keras] [--run-dir DIR]
                                       [--lead-screen]
 
 Writes bench/results/mi.json. The patient-wise figures come from `manage.py train_mi` (the card
@@ -20,18 +20,16 @@ from pathlib import Path
 
 import numpy as np
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO_ROOT))
+from bench.common import DATA_DIR, REPO, SEED_DIR
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ecgsite.settings")
 
-RESULTS = REPO_ROOT / "bench" / "results" / "mi.json"
-DATA_DIR = Path(os.environ.get("ECG_DATA_DIR", REPO_ROOT.parent / "shared" / "data"))
-SEED_DIR = Path(os.environ.get("ECG_SEED_DIR", REPO_ROOT.parent / "shared" / "seed"))
+RESULTS = REPO / "bench" / "results" / "mi.json"
 
 
 def _newest_artifact() -> Path:
-    found = sorted((REPO_ROOT / "mlmodels" / "artifacts").glob("mi-*.keras"), key=lambda p: p.stat().st_mtime)
+    found = sorted((REPO / "mlmodels" / "artifacts").glob("mi-*.keras"), key=lambda p: p.stat().st_mtime)
     if not found:
         sys.exit("no mlmodels/artifacts/mi-*.keras; train one with manage.py train_mi --ship")
     return found[-1]
@@ -44,9 +42,9 @@ def upload_scores(model, threshold: float) -> dict:
 
     django.setup()
     from diagnostics import ingestion
+    from ecg.io.readers import read_wfdb
     from ecg.models import inference
     from ecg.processing.segmenting import segment
-    from ecg.io.readers import read_wfdb
 
     out = {}
     csv = SEED_DIR / "ECG_Analyzer_test.csv"
@@ -81,7 +79,7 @@ def lead_screen(repeats: int = 3) -> dict:
 
     out = {}
     for lead in LEADS_12:
-        data, _ = build_mi_dataset(DATA_DIR / "mi", lead=lead, cache_dir=REPO_ROOT / "training-runs" / "cache")
+        data, _ = build_mi_dataset(DATA_DIR / "mi", lead=lead, cache_dir=REPO / "training-runs" / "cache")
         data = data.subset(~data.uncertain)
         label = dict(zip(data.records.tolist(), data.labels.tolist()))
         aucs, specs = [], []
@@ -111,8 +109,8 @@ def main() -> None:
 
     import keras
 
-    from ecg.models.architectures import load_keras2_h5, multiply_adds
     from ecg.evaluation.metrics import beats_per_second
+    from ecg.models.architectures import load_keras2_h5, multiply_adds
 
     artifact = args.artifact or _newest_artifact()
     card = json.loads(artifact.with_suffix(".json").read_text())
@@ -123,12 +121,12 @@ def main() -> None:
     metrics = {k: v for k, v in card["metrics"].items()}
     seed_metrics = card["seed_model"].get("metrics")
     if args.run_dir:
-        from ecg.training import mi as mt
         from ecg.datasets.mi import build_mi_dataset
+        from ecg.training import mi as mt
 
         data, _ = build_mi_dataset(DATA_DIR / "mi", card["input"].get("lead", "II"),
                                    sorted(p.with_suffix("") for p in (DATA_DIR / "ptbdb").glob("patient*/s*_re.hea")),
-                                   cache_dir=REPO_ROOT / "training-runs" / "cache")
+                                   cache_dir=REPO / "training-runs" / "cache")
         results = [json.loads(line) for line in (args.run_dir / "folds.jsonl").read_text().splitlines()]
         models = sorted({r["model"] for r in results})
         summary = {m: {"confident_mi": mt.summarise(results, data, m, False),
@@ -139,7 +137,7 @@ def main() -> None:
     started = time.perf_counter()
     uploads = upload_scores(model, card["threshold"])
     result = {
-        "artifact": str(artifact.relative_to(REPO_ROOT)),
+        "artifact": str(artifact.relative_to(REPO)),
         "version": card["version"],
         "threshold": card["threshold"],
         "operating_point": card.get("operating_point"),
@@ -168,7 +166,7 @@ def main() -> None:
     for name, u in uploads.items():
         print(f"upload {name}: {u['beats']} beats, MI score {u['mi_score']:.3f}, flagged {u['flagged']}")
     print(f"{result['multiply_adds_per_beat']:,} multiply-adds/beat, {result['beats_per_second']:,.0f} beats/s; "
-          f"written {RESULTS.relative_to(REPO_ROOT)}")
+          f"written {RESULTS.relative_to(REPO)}")
 
 
 def _ci(m: dict, key: str) -> str:

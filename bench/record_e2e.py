@@ -1,12 +1,12 @@
 """A 30-minute 2-lead MIT-BIH record end to end: read -> R-peaks -> beats -> both models -> stored.
 
-    .venv/bin/python bench/record_e2e.py [--record 208] [--repeats 3]
+    .venv/bin/python -m bench.record_e2e [--record 208] [--repeats 3]
 
 Two measurements in one run:
 1. Stages in this process (models warm, as in a worker that has served an upload before): read
    the record from the zip the upload is stored as, pick the lead, detect R-peaks, cut beats, run
    the heartbeat and the MI model.
-2. The whole path through a private stack (tests/stack.py): the record's .hea and .dat POSTed to
+2. The whole path through a private stack (bench/stack.py): the record's .hea and .dat POSTed to
    `/api/v1/recordings`, the worker (concurrency 1) reading, segmenting, classifying and storing
    every beat and the diagnosis. The worker's time is `finished_at - started_at` in the database;
    the wall time runs from the POST to status `done`. The worker's peak resident memory (VmHWM) is
@@ -19,26 +19,22 @@ import io
 import json
 import os
 import statistics
-import sys
 import time
 import zipfile
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import DATA_DIR, REPO, api_token, db_connection, machine, rss_mb, stack_models, write_result  # noqa: E402
-
-from tests.stack import AppStack, new_root  # noqa: E402
+from bench.common import DATA_DIR, REPO, api_token, db_connection, machine, rss_mb, stack_models, write_result
+from bench.stack import AppStack, new_root
 
 
 def stages(record: str, models, repeats: int) -> dict:
-    import numpy as np
 
     from ecg.models import inference, readers
-    from ecg.processing.detection import detect_r_peaks
-    from ecg.processing.beats import extract_beats
     from ecg.models.architectures import load_keras2_h5
+    from ecg.processing.beats import extract_beats
+    from ecg.processing.detection import detect_r_peaks
 
     loaded = {}
     for path, task, _ in models:
@@ -83,7 +79,7 @@ def main() -> None:
 
     load_before = os.getloadavg()
     models = stack_models()
-    result = {"command": "python bench/record_e2e.py", "record": f"mitdb/{args.record}",
+    result = {"command": "python -m bench.record_e2e", "record": f"mitdb/{args.record}",
               "models": {task: version for _, task, version in models},
               "stages_in_process_s": stages(args.record, models, args.repeats)}
     print(json.dumps(result, indent=2), flush=True)

@@ -1,9 +1,9 @@
 """Scale-out: two worker processes consuming one queue, against one, in the same run.
 
-    .venv/bin/python bench/scale.py [--records 100,101,103,105,106,119,200,208]
+    .venv/bin/python -m bench.scale [--records 100,101,103,105,106,119,200,208]
 
 In production, `docker compose up --scale worker=N` starts N worker containers (concurrency 1
-each) on the one Celery queue. Here a private stack (tests/stack.py) runs one worker, then two.
+each) on the one Celery queue. Here a private stack (bench/stack.py) runs one worker, then two.
 Each phase queues the same 30-minute MIT-BIH records (2 leads, through the API) while no worker
 runs, with one small warm-up beat file per worker in front (a worker loads both models on its
 first task), then starts the workers; the figure is recordings (and beats) per second from the
@@ -15,16 +15,12 @@ import argparse
 import os
 import re
 import statistics
-import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from common import DATA_DIR, REPO, api_token, db_connection, machine, stack_models, write_result  # noqa: E402
-
-from tests.helpers import beat_csv  # noqa: E402
-from tests.stack import AppStack, new_root  # noqa: E402
+from bench.common import DATA_DIR, REPO, api_token, db_connection, machine, stack_models, write_result
+from bench.stack import AppStack, new_root
+from ecg.datasets.synthetic import beat_csv
 
 
 def upload_all(stack, api, patient_id: int, records: list[str], tag: str) -> list[int]:
@@ -109,7 +105,7 @@ def main() -> None:
                          phase(stack, api, db, patient_id, records, 2, f"r{r}")))
         ratios = [one["seconds"] / two["seconds"] for one, two in runs]
         result = {
-            "command": "python bench/scale.py",
+            "command": "python -m bench.scale",
             "records": records,
             "models": {task: version for _, task, version in models},
             "runs": [{"one_worker": one, "two_workers": two} for one, two in runs],

@@ -10,9 +10,11 @@ from pathlib import Path
 
 import pytest
 
+from ecg.datasets import paths
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
-DATA_DIR = Path(os.environ.get("ECG_DATA_DIR", REPO_ROOT.parent / "shared" / "data")).resolve()
-SEED_DIR = Path(os.environ.get("ECG_SEED_DIR", REPO_ROOT.parent / "shared" / "seed")).resolve()
+DATA_DIR = paths.data_dir()
+SEED_DIR = paths.seed_dir()
 
 
 def require(path: Path, what: str) -> Path:

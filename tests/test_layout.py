@@ -36,3 +36,16 @@ def test_the_mlmodels_app_does_not_depend_on_diagnostics():
 def test_no_module_reaches_into_private_ingestion_helpers():
     offenders = [str(p.relative_to(REPO_ROOT)) for p in sources() if re.search(r"ingestion\._", p.read_text())]
     assert offenders == []
+
+
+def test_tests_import_no_bench_script():
+    allowed = r"bench\.(stack|experiments)\b"
+    offenders = [str(p.relative_to(REPO_ROOT)) for p in sources(under="tests")
+                 if re.search(rf"^\s*(from|import) bench\.(?!stack\b|experiments\b)", p.read_text(), re.M)]
+    assert offenders == [], f"a test may share only {allowed}"
+
+
+def test_benches_import_the_package_without_path_tricks_or_test_helpers():
+    offenders = [str(p.relative_to(REPO_ROOT)) for p in sources(under="bench")
+                 if re.search(r"sys\.path\.|^\s*(from|import) tests\b", p.read_text(), re.M)]
+    assert offenders == []

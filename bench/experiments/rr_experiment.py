@@ -12,8 +12,8 @@ detected peaks, RR from the detected peaks, each detected beat labelled by the r
 annotation within 150 ms (unmatched detections and missed beats are counted, not scored). The
 shipped model (mlmodels/artifacts, newest heartbeat) is scored on the same beats for comparison.
 
-    .venv/bin/python bench/rr_experiment.py            # all variants, resumable
-    .venv/bin/python bench/rr_experiment.py --variants rr3local
+    .venv/bin/python -m bench.experiments.rr_experiment            # all variants, resumable
+    .venv/bin/python -m bench.experiments.rr_experiment --variants rr3local
 
 Caches (features, detector peaks, checkpoints) go to training-runs/rr-experiment/ (git-ignored);
 rerunning reuses finished runs and continues unfinished ones. Result: bench/results/rr_experiment.json.
@@ -25,17 +25,14 @@ import argparse
 import hashlib
 import json
 import math
-import os
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO))
+from bench.common import DATA_DIR, REPO
 
-DATA_DIR = Path(os.environ.get("ECG_DATA_DIR", REPO.parent / "shared" / "data"))
 RUN_DIR = REPO / "training-runs" / "rr-experiment"
 CACHE_DIR = REPO / "training-runs" / "cache"
 RESULT = REPO / "bench" / "results" / "rr_experiment.json"
@@ -68,9 +65,9 @@ def annotation_beats(mitdb: Path, records: tuple[str, ...]):
     record's beat-annotation positions (cached in RUN_DIR)."""
     import wfdb
 
-    from ecg.processing.beats import aami_index
-    from ecg.datasets.mitdb import load_mitdb
     from bench.experiments.rr import features_at
+    from ecg.datasets.mitdb import load_mitdb
+    from ecg.processing.beats import aami_index
 
     beats = load_mitdb(mitdb, records, cache_dir=CACHE_DIR)
     tag = hashlib.sha1(",".join(records).encode()).hexdigest()[:8]
@@ -116,10 +113,10 @@ def match_to_reference(detected: np.ndarray, reference: np.ndarray, tolerance: i
 def detector_beats(mitdb: Path, records: tuple[str, ...]) -> dict:
     """The product path on ``records``: detected R-peaks, beats cut there, RR from them, labels
     from the matched reference beat annotations. Cached per record."""
-    from ecg.processing.beats import aami_index, extract_beats
-    from ecg.datasets.mitdb import read_record
-    from ecg.processing.detection import detect_r_peaks
     from bench.experiments.rr import features_at
+    from ecg.datasets.mitdb import read_record
+    from ecg.processing.beats import aami_index, extract_beats
+    from ecg.processing.detection import detect_r_peaks
 
     out = {k: [] for k in ("beats", "rr", "labels", "records")}
     counts = {"reference_beats": 0, "detected": 0, "matched_beats_scored": 0, "unmatched_detections": 0,
@@ -208,9 +205,9 @@ def train_variant(name: str, spec: dict, train, train_rr, val, val_rr, epochs: i
                   mask_share: float):
     import keras
 
-    from ecg.evaluation.metrics import classification_metrics
     from bench.experiments.rr import rr_input
     from bench.experiments.rr_model import residual_rr_cnn
+    from ecg.evaluation.metrics import classification_metrics
     from ecg.training.heartbeat import class_weights, set_seed
 
     run = RUN_DIR / name
@@ -308,9 +305,9 @@ def main() -> None:
     configure_threads(args.threads)
     import keras
 
+    from bench.experiments.rr import RR_FEATURES, rr_input
     from ecg.datasets.mitdb import DS1, DS2
     from ecg.evaluation.metrics import classification_metrics, false_positive_sources
-    from bench.experiments.rr import RR_FEATURES, rr_input
     from ecg.training.heartbeat import DS1_VALIDATION, inter_patient_split
 
     mitdb = args.data_dir / "mitdb"
@@ -336,7 +333,7 @@ def main() -> None:
         "mask_share": args.mask_share,
         "seed": SEED,
         "detector_path": {"match_tolerance_s": MATCH_S, **det["counts"]},
-        "command": "python bench/rr_experiment.py",
+        "command": "python -m bench.experiments.rr_experiment",
         "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
     })
     results.setdefault("variants", {})
@@ -358,7 +355,7 @@ def main() -> None:
         model, info = train_variant(name, spec, train, train_rr, val, val_rr, args.epochs or spec["epochs"],
                                     args.patience or spec["patience"], args.mask_share)
         entry = {"spec": spec, "training": info, "parameters": int(model.count_params()),
-                 "command": f"python bench/rr_experiment.py --variants {name} --epochs {info['epochs_max']} "
+                 "command": f"python -m bench.experiments.rr_experiment --variants {name} --epochs {info['epochs_max']} "
                             f"--patience {info['patience']} --mask-share {info['mask_share']}"}
         cases = (
             ("rr_annotations", ds2.beats, rr_input(select_columns(ds2_rr, spec["columns"]), True), ds2.labels,

@@ -14,8 +14,8 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-from ecg.constants import BEAT_LENGTH
 from bench.experiments.rr import N_RR_FEATURES
+from ecg.constants import BEAT_LENGTH
 
 RR_INPUT = N_RR_FEATURES + 1
 

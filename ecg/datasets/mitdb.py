@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import wfdb
 
-from ecg.constants import BEAT_FS, BEAT_LENGTH
+from ecg.constants import BEAT_FS, BEAT_LENGTH, SYMBOL_TO_AAMI
 from ecg.processing import beats as beat_format
 from ecg.processing.beats import aami_index, extract_beats
 from ecg.datasets import BeatSet
@@ -81,3 +81,15 @@ def load_mitdb(mitdb_dir: Path, records: tuple[str, ...] | list[str] = ALL_RECOR
             tmp.replace(cached)
         parts.append(part)
     return BeatSet.concat(parts)
+
+
+def read_detection_reference(mitdb_dir: Path, record: str) -> tuple[np.ndarray, float, np.ndarray]:
+    """First channel (physical units), fs and the reference beat samples, for scoring an R-peak detector.
+
+    Every AAMI beat symbol counts; '!' (ventricular flutter wave) and non-beat annotations do not.
+    """
+    path = str(Path(mitdb_dir) / record)
+    rec = wfdb.rdrecord(path, channels=[0])
+    ann = wfdb.rdann(path, "atr")
+    beats = np.array([s for s, sym in zip(ann.sample, ann.symbol) if sym in SYMBOL_TO_AAMI], dtype=np.int64)
+    return rec.p_signal[:, 0], float(rec.fs), beats

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 from scipy import signal as sps
 
-from bench.detector import load_record, score
+from ecg.datasets.mitdb import read_detection_reference
+from ecg.evaluation.detection import score
 from ecg.processing.detection import detect_r_peaks
 from ecg.io.errors import SignalError
 from tests.data import mitdb_dir
@@ -12,7 +13,7 @@ from tests.data import mitdb_dir
 
 @pytest.fixture(scope="module")
 def record_100():
-    return load_record(mitdb_dir(), "100")
+    return read_detection_reference(mitdb_dir(), "100")
 
 
 # Floors: measured value (bench/results/detector.json) minus a margin.
@@ -22,7 +23,7 @@ def record_100():
     ("203", 98.0, 99.0),   # multiform PVCs, VT, noise; measured 98.86 / 99.53
 ])
 def test_mitdb_records(record, min_se, min_ppv):
-    signal, fs, reference = load_record(mitdb_dir(), record)
+    signal, fs, reference = read_detection_reference(mitdb_dir(), record)
     r_peaks = detect_r_peaks(signal, fs)
     result = score(r_peaks, reference, fs)
     assert 100 * result["sensitivity"] >= min_se
@@ -38,7 +39,7 @@ def test_r_peak_placed_on_annotation(record_100):
 
 def test_r_peak_on_dominant_deflection_of_pvcs():
     # 119: ventricular bigeminy; the band-passed extremum of its PVCs is a side lobe ~80 ms off
-    signal, fs, reference = load_record(mitdb_dir(), "119")
+    signal, fs, reference = read_detection_reference(mitdb_dir(), "119")
     offsets = np.abs(score(detect_r_peaks(signal, fs), reference, fs)["_offsets_ms"])
     assert np.percentile(offsets, 95) <= 15.0  # measured 5.6
 

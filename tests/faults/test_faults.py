@@ -1,7 +1,7 @@
 """Faults with the real services: a killed worker, a broker outage, a database restart, a crashing task.
 
 Each test drives a private stack (its own PostgreSQL cluster, Redis, gunicorn and Celery
-workers: tests/stack.py) over HTTP, so stopping or killing a service disturbs nothing else.
+workers: bench/stack.py) over HTTP, so stopping or killing a service disturbs nothing else.
 """
 
 import re
@@ -12,7 +12,7 @@ import pytest
 
 from ..data import mitdb_dir
 from ..helpers import beat_csv
-from ..stack import AppStack, new_root, wait_until
+from bench.stack import AppStack, new_root, wait_until
 
 pytestmark = pytest.mark.slow
 
