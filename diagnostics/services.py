@@ -142,16 +142,17 @@ def _claim(recording_id: int, claim_token: str, max_attempts: int = 3) -> bool:
     return updated == 1
 
 
-def _load_input(recording: ECGRecording):
-    """Beats (n, 187) and their positions in the original signal (or None) from the stored file."""
+def _load_input(recording: ECGRecording, *, with_context: bool):
+    """Beats (n, 187), their positions in the original signal (or None) and, for a signal whose
+    record-level model is active, that model's inputs; from the stored file."""
+    from .signals import SignalInput, beats_from_stored_signal
+
     with default_storage.open(recording.file.name, "rb") as fh:
         data = fh.read()
     if recording.kind == ECGRecording.Kind.BEATS:
         parsed = ingestion.parse_beats(filename=recording.file.name, data=data)
-        return parsed.beats, None, None
-    from .signals import beats_from_stored_signal
-
-    return beats_from_stored_signal(recording, data)
+        return SignalInput(parsed.beats, None, None, None)
+    return beats_from_stored_signal(recording, data, with_context=with_context)
 
 
 def recording_classify(*, recording_id: int, claim_token: str, max_attempts: int = 3) -> str:
@@ -163,27 +164,36 @@ def recording_classify(*, recording_id: int, claim_token: str, max_attempts: int
     if not _claim(recording_id, claim_token, max_attempts):
         return "not-claimed"
     recording = ECGRecording.objects.get(pk=recording_id)
+    # Continuous signals go to the record-level model when one is active; beat rows carry no timing.
+    record_model = models.get(ModelVersion.Task.HEARTBEAT_RECORD)
+    with_context = record_model is not None and recording.kind == ECGRecording.Kind.SIGNAL
     try:
-        beats, positions, heart_rate = _load_input(recording)
+        inputs = _load_input(recording, with_context=with_context)
     except (ingestion.UploadError, SignalError) as exc:
         _fail(recording_id, claim_token, str(getattr(exc, "message", exc)))
         return "failed"
+    beats, positions, heart_rate = inputs.beats, inputs.positions, inputs.heart_rate
+    classifier = record_model if inputs.context is not None else heartbeat
     ECGRecording.objects.filter(pk=recording_id).update(progress_total=len(beats))
 
-    from mlmodels.registry import classify_beats
+    from mlmodels.registry import classify_beats, classify_in_context, mi_probabilities
 
+    batch = settings.ECG_INFERENCE_BATCH_SIZE
     class_parts, mi_parts = [], []
     for start in range(0, len(beats), PROGRESS_CHUNK):  # progress is visible while long recordings run
-        scores, mi_part = classify_beats(
-            beats[start : start + PROGRESS_CHUNK], heartbeat=heartbeat, mi=mi, batch_size=settings.ECG_INFERENCE_BATCH_SIZE
-        )
+        part = slice(start, start + PROGRESS_CHUNK)
+        if inputs.context is not None:
+            scores = classify_in_context(inputs.context, part, model_version=record_model, batch_size=batch)
+            mi_part = mi_probabilities(beats[part], mi=mi, batch_size=batch)
+        else:
+            scores, mi_part = classify_beats(beats[part], heartbeat=heartbeat, mi=mi, batch_size=batch)
         class_parts.append(scores)
         mi_parts.append(mi_part)
         ECGRecording.objects.filter(pk=recording_id, claim_token=claim_token).update(
             progress_done=min(len(beats), start + PROGRESS_CHUNK)
         )
     class_scores, mi_scores = np.concatenate(class_parts), np.concatenate(mi_parts)
-    labels = [str(label).upper() for label in heartbeat.class_labels]
+    labels = [str(label).upper() for label in classifier.class_labels]
     column = {c: labels.index(c) for c in AAMI_CLASSES}
     predicted = np.array(labels)[class_scores.argmax(axis=1)]
 
@@ -230,7 +240,7 @@ def recording_classify(*, recording_id: int, claim_token: str, max_attempts: int
             mi_score=mi_score,
             mi_threshold=threshold,
             mi_flag=mi_score >= threshold,
-            heartbeat_model=heartbeat,
+            heartbeat_model=classifier,
             mi_model=mi,
         )
         locked.status = ECGRecording.Status.DONE

@@ -3,11 +3,15 @@
 import io
 import json
 import zipfile
+from dataclasses import dataclass
+
+import numpy as np
 
 from django.conf import settings
 
 from ecg.io import readers
 from ecg.io.errors import SignalError
+from ecg.processing.context import BeatContext
 
 from .ingestion import ParsedUpload, UploadError, check_size
 from .models import ECGRecording
@@ -72,25 +76,51 @@ def parse_signal_upload(
     return parsed, data, filename
 
 
-def beats_from_stored_signal(recording: ECGRecording, data: bytes):
-    """Beats, R-peak positions and mean heart rate of a stored signal recording."""
-    from ecg.processing.segmenting import mean_heart_rate, segment
+@dataclass
+class SignalInput:
+    """What the worker classifies of a stored signal: one row per detected R-peak."""
 
+    beats: np.ndarray  # Kaggle-format beats, for the beat-format and MI models
+    positions: np.ndarray  # R-peak sample indices in the original signal
+    heart_rate: float | None
+    context: BeatContext | None  # the record-level model's inputs, when asked for
+
+
+def read_stored_signal(recording: ECGRecording, data: bytes) -> readers.Signal:
+    """The stored signal of a recording, read by the format it was uploaded in."""
     name = recording.original_filename or recording.file.name
     if recording.input_format == "wfdb":
-        signal = readers.read_wfdb_zip(data, max_bytes=settings.ECG_MAX_UPLOAD_BYTES * 4)
-    elif recording.input_format == "edf":
-        signal = readers.read_edf(data, lead=recording.lead or None)
-    elif recording.input_format == "csv":
-        signal = readers.read_csv_signal(data, recording.sampling_rate, lead=recording.lead or None)
-    elif recording.input_format == "json":
-        signal = readers.read_json_signal(json.loads(data), recording.sampling_rate)
-    else:
-        raise SignalError(f"{name}: unknown stored format {recording.input_format!r}")
-    values = signal.validated(recording.lead or None, max_seconds=settings.ECG_MAX_SIGNAL_SECONDS)
+        return readers.read_wfdb_zip(data, max_bytes=settings.ECG_MAX_UPLOAD_BYTES * 4)
+    if recording.input_format == "edf":
+        return readers.read_edf(data, lead=recording.lead or None)
+    if recording.input_format == "csv":
+        return readers.read_csv_signal(data, recording.sampling_rate, lead=recording.lead or None)
+    if recording.input_format == "json":
+        return readers.read_json_signal(json.loads(data), recording.sampling_rate)
+    raise SignalError(f"{name}: unknown stored format {recording.input_format!r}")
+
+
+def beats_from_stored_signal(recording: ECGRecording, data: bytes, *, with_context: bool = False) -> SignalInput:
+    """Beats, R-peak positions and mean heart rate of a stored signal recording.
+
+    With ``with_context`` (a record-level model is active) every detected beat is kept, the last
+    one included, and the record-level inputs are computed from the analysed lead and one other.
+    """
+    from ecg.processing.context import analyse, other_lead
+    from ecg.processing.segmenting import mean_heart_rate, segment
+
+    signal = read_stored_signal(recording, data)
+    lead = signal.lead_name(recording.lead or None)
+    values = signal.validated(lead, max_seconds=settings.ECG_MAX_SIGNAL_SECONDS)
     fs = signal.fs
-    del signal  # only the analysed lead is needed from here on (another 24-hour lead is ~250 MB)
+    second = other_lead(signal.leads, lead) if with_context else None
+    del signal  # only the analysed leads are needed from here on (another 24-hour lead is ~250 MB)
+    if with_context:
+        beats, context = analyse(values, fs, second)
+        if len(beats) == 0:
+            raise SignalError("no heartbeats could be found in the signal")
+        return SignalInput(beats, context.r_peaks, mean_heart_rate(context.r_peaks, fs), context)
     beats, r_peaks = segment(values, fs)
     if len(beats) == 0:
         raise SignalError("no complete heartbeats could be cut from the signal")
-    return beats, r_peaks, mean_heart_rate(r_peaks, fs)
+    return SignalInput(beats, r_peaks, mean_heart_rate(r_peaks, fs), None)

@@ -8,7 +8,8 @@ class ModelVersion(models.Model):
     """A trained Keras artifact for one task; exactly one is active per task."""
 
     class Task(models.TextChoices):
-        HEARTBEAT = "heartbeat", "Heartbeat class (AAMI N/S/V/F/Q)"
+        HEARTBEAT = "heartbeat", "Heartbeat class of beat rows (AAMI N/S/V/F/Q, no timing context)"
+        HEARTBEAT_RECORD = "heartbeat_record", "Heartbeat class in its recording (rhythm and patient context)"
         MI = "mi", "Myocardial infarction screening"
 
     task = models.CharField(max_length=16, choices=Task.choices)

@@ -8,6 +8,8 @@ import numpy as np
 from django.core.files.storage import default_storage
 
 from ecg.models import inference
+from ecg.models import record as record_model
+from ecg.processing.context import BeatContext
 from .models import ModelVersion
 
 _CACHE_DIR = Path(tempfile.gettempdir()) / "ecg-analyzer-models"
@@ -29,8 +31,18 @@ def model_for(mv: ModelVersion):
     return inference.load_model(_local_path(mv), key=mv.sha256)
 
 
+def mi_probabilities(beats: np.ndarray, *, mi: ModelVersion, batch_size: int) -> np.ndarray:
+    """MI probability per beat (n,) of Kaggle-format ``beats``."""
+    return inference.mi_probability(inference.predict(model_for(mi), beats, batch_size=batch_size))
+
+
 def classify_beats(beats: np.ndarray, *, heartbeat: ModelVersion, mi: ModelVersion, batch_size: int):
     """Heartbeat class probabilities (n, 5) and MI probabilities (n,) for ``beats``."""
     class_scores = inference.predict(model_for(heartbeat), beats, batch_size=batch_size)
-    mi_scores = inference.mi_probability(inference.predict(model_for(mi), beats, batch_size=batch_size))
-    return class_scores, mi_scores
+    return class_scores, mi_probabilities(beats, mi=mi, batch_size=batch_size)
+
+
+def classify_in_context(context: BeatContext, part: slice, *, model_version: ModelVersion, batch_size: int) -> np.ndarray:
+    """Class probabilities (n, 5) of the beats ``part`` of a recording, by its record-level model."""
+    return record_model.predict(model_for(model_version), context.morphology[part], context.features[part],
+                                batch_size=batch_size)

@@ -11,12 +11,17 @@ from django.core.files import File
 from django.db import transaction
 from django.utils import timezone
 
-from ecg.constants import AAMI_CLASSES, MI_LABELS
+from ecg.constants import AAMI_CLASSES, BEAT_FS, BEAT_LENGTH, MI_LABELS
+from ecg.processing import context
 
 from .models import ModelVersion
 from .signals import model_version_activated
 
-DEFAULT_LABELS = {ModelVersion.Task.HEARTBEAT: list(AAMI_CLASSES), ModelVersion.Task.MI: list(MI_LABELS)}
+DEFAULT_LABELS = {
+    ModelVersion.Task.HEARTBEAT: list(AAMI_CLASSES),
+    ModelVersion.Task.HEARTBEAT_RECORD: list(AAMI_CLASSES),
+    ModelVersion.Task.MI: list(MI_LABELS),
+}
 IMPORT_TIMEOUT_SECONDS = 180
 
 
@@ -50,6 +55,16 @@ def artifact_convert(*, src: Path, dst: Path) -> dict:
     if proc.returncode != 0 or "error" in info:
         raise ValidationError(f"{src.name} is not a usable model: {info.get('error')}")
     return info
+
+
+def _check_input(task: str, input_kind: str) -> None:
+    """A record-level model needs its recording's context; the other tasks take single beats."""
+    wanted = "record" if task == ModelVersion.Task.HEARTBEAT_RECORD else "beat"
+    if input_kind != wanted:
+        raise ValidationError(
+            f"this is a {input_kind}-level model; task {task!r} needs a "
+            + ("record-level model (inputs morphology and features)" if wanted == "record" else "model of 187-value beats")
+        )
 
 
 def _check_outputs(task: str, outputs: int, labels: list[str]) -> list[str]:
@@ -93,8 +108,12 @@ def model_version_register(
             return model_version_activate(model_version=existing) if activate else existing
         if ModelVersion.objects.filter(task=task, version=version).exists():
             raise ValidationError(f"{task} version {version!r} already exists with a different artifact")
+        _check_input(task, info.get("input_kind", "beat"))
         labels = _check_outputs(task, info["outputs"], class_labels or [])
+        record_level = info.get("input_kind") == "record"
         mv = ModelVersion(
+            input_length=context.WINDOW if record_level else BEAT_LENGTH,
+            input_fs=context.CONTEXT_FS if record_level else BEAT_FS,
             task=task,
             version=version,
             sha256=sha,

@@ -110,7 +110,7 @@ def model_version_from(path: Path, *, task: str, version: str, active: bool = Tr
         task=task,
         version=version,
         sha256=sha256_of(path),
-        class_labels=list(AAMI_CLASSES if task == ModelVersion.Task.HEARTBEAT else MI_LABELS),
+        class_labels=list(MI_LABELS if task == ModelVersion.Task.MI else AAMI_CLASSES),
         **fields,
     )
     with open(path, "rb") as fh:

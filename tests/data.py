@@ -37,3 +37,7 @@ def mi_dir() -> Path:
 
 def seed_dir() -> Path:
     return require(SEED_DIR, "the seed project's models and example input")
+
+
+def svdb_dir() -> Path:
+    return require(DATA_DIR / "svdb", "MIT-BIH Supraventricular Arrhythmia Database")

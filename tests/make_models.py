@@ -1,7 +1,8 @@
 """Build tiny deterministic Keras models with the product's input and output shapes.
 
-Run as ``python -m tests.make_models DIR``: writes ``heartbeat.keras`` (5 classes)
-and ``mi-high.keras`` / ``mi-low.keras`` (constant MI probability ≈ 0.88 / 0.12).
+Run as ``python -m tests.make_models DIR``: writes ``heartbeat.keras`` (5 classes),
+``mi-high.keras`` / ``mi-low.keras`` (constant MI probability ≈ 0.88 / 0.12) and
+``heartbeat-record.keras`` (a small record-level model, fixed random weights).
 The heartbeat model's class follows the beat's mean value, so tests can steer it.
 """
 
@@ -32,6 +33,12 @@ def build(directory: Path) -> None:
     zeros = np.zeros((187, 2))
     dense_model(zeros, np.array([0.0, 2.0])).save(directory / "mi-high.keras")
     dense_model(zeros, np.array([2.0, 0.0])).save(directory / "mi-low.keras")
+
+    from ecg.models import record
+    from ecg.processing.context import N_FEATURES
+
+    sample = np.random.default_rng(0).normal(1.0, 0.3, (64, N_FEATURES)).astype("float32")
+    record.build(sample, seed=0, width=4).save(directory / "heartbeat-record.keras")
 
 
 if __name__ == "__main__":

@@ -35,7 +35,12 @@ def load_model(path: Path, key: str):
             import keras
 
             model = keras.models.load_model(path, compile=False)
-            _graph(model)(np.zeros((1, *model.input_shape[1:]), dtype=np.float32))  # trace now, not on the first upload
+            if len(model.inputs) == 1:  # trace now, not on the first upload
+                _graph(model)(np.zeros((1, *model.input_shape[1:]), dtype=np.float32))
+            else:
+                from ecg.models import record
+
+                record.warm_up(model)
             # Keep only the most recent few versions in memory.
             while len(_models) >= 4:
                 _models.pop(next(iter(_models)))

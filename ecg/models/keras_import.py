@@ -9,6 +9,8 @@ import json
 import sys
 from pathlib import Path
 
+from ecg.processing.context import MORPH_CHANNELS, N_FEATURES, WINDOW
+
 
 def convert(src: Path, dst: Path) -> dict:
     import keras
@@ -19,14 +21,22 @@ def convert(src: Path, dst: Path) -> dict:
         model = load_keras2_h5(src)
     else:
         model = keras.models.load_model(src, compile=False)
-    input_shape = list(model.input_shape[1:])
     output_shape = list(model.output_shape[1:])
-    if input_shape not in ([187, 1], [187]):
-        raise ValueError(f"the model takes input of shape {input_shape}; expected 187 values per beat")
     if len(output_shape) != 1:
         raise ValueError(f"the model's output has shape {output_shape}; expected one vector of class scores")
+    if len(model.inputs) == 2:
+        shapes = {t.name.split(":")[0]: list(t.shape[1:]) for t in model.inputs}
+        expected = {"morphology": [WINDOW, MORPH_CHANNELS], "features": [N_FEATURES]}
+        if shapes != expected:
+            raise ValueError(f"the model takes inputs {shapes}; a record-level model takes {expected}")
+        kind, input_shape = "record", [WINDOW, MORPH_CHANNELS]
+    else:
+        input_shape = list(model.input_shape[1:])
+        if input_shape not in ([187, 1], [187]):
+            raise ValueError(f"the model takes input of shape {input_shape}; expected 187 values per beat")
+        kind = "beat"
     model.save(dst)
-    return {"input_shape": input_shape, "outputs": output_shape[0], "params": int(model.count_params())}
+    return {"input_kind": kind, "input_shape": input_shape, "outputs": output_shape[0], "params": int(model.count_params())}
 
 
 def main(argv: list[str]) -> int:

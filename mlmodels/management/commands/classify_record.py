@@ -49,28 +49,40 @@ class Command(BaseCommand):
         parser.add_argument("--mi-model", type=Path, help=".keras file (default: the active MI version, if any)")
 
     def handle(self, *args, path, fs, lead, format, heartbeat_model, mi_model, **options):
+        from ecg.processing.context import analyse, other_lead
         from ecg.processing.segmenting import mean_heart_rate, segment
 
+        hb_model, labels, model_name = self._heartbeat_model(heartbeat_model)
+        record_level = len(hb_model.inputs) == 2
         try:
             signal = _read(path, fs, lead)
             if fs is not None and abs(fs - signal.fs) > 1e-6 and signal.source_format in {"wfdb", "edf"}:
                 raise CommandError(f"--fs {fs:g} contradicts the file's own sampling rate {signal.fs:g} Hz")
             lead_name = signal.lead_name(lead)
             values = signal.validated(lead_name)
-            beats, r_peaks = segment(values, signal.fs)
+            if record_level:
+                beats, context = analyse(values, signal.fs, other_lead(signal.leads, lead_name))
+                r_peaks = context.r_peaks
+            else:
+                beats, r_peaks = segment(values, signal.fs)
         except SignalError as exc:
             raise CommandError(str(exc)) from None
         if len(beats) == 0:
             raise CommandError("no complete heartbeats could be cut from the signal")
-        hb_model, labels = self._heartbeat_model(heartbeat_model)
         mi = self._mi_model(mi_model)
         from ecg.models import inference
+        from ecg.models import record as record_model
 
-        scores = inference.predict(hb_model, beats)
+        if record_level:
+            scores = record_model.predict(hb_model, context.morphology, context.features)
+        else:
+            scores = inference.predict(hb_model, beats)
         mi_probs = inference.mi_probability(inference.predict(mi, beats)) if mi is not None else None
         predicted = [labels[i] for i in scores.argmax(axis=1)]
         counts = {c: int(sum(1 for p in predicted if p == c)) for c in AAMI_CLASSES}
         summary = {
+            "heartbeat_model": model_name,
+            "context": "record" if record_level else "single beat (no rhythm context)",
             "lead": lead_name,
             "beats": len(beats),
             "counts": counts,
@@ -105,20 +117,25 @@ class Command(BaseCommand):
             self.stdout.write(f"MI score (mean beat probability): {summary['mi_score']:.3f}")
 
     def _heartbeat_model(self, path: Path | None):
+        """(model, class labels, name): the record-level model (active, else bundled) for a continuous
+        signal; the beat-format one only when no record-level model exists or one is given."""
         from ecg.models import inference
         from mlmodels import registry
 
         if path is None:
-            active = _active(ModelVersion.Task.HEARTBEAT)
-            if active is not None:
-                return registry.model_for(active), [str(c).upper() for c in active.class_labels]
-            bundled = sorted(ARTIFACTS.glob("heartbeat-*.keras"))
-            if not bundled:
+            for task in (ModelVersion.Task.HEARTBEAT_RECORD, ModelVersion.Task.HEARTBEAT):
+                active = _active(task)
+                if active is not None:
+                    return registry.model_for(active), [str(c).upper() for c in active.class_labels], str(active)
+                bundled = sorted(ARTIFACTS.glob(f"{task}-*.keras"))
+                if bundled:
+                    path = bundled[-1]
+                    break
+            else:
                 raise CommandError("no heartbeat model: give --heartbeat-model or activate a version")
-            path = bundled[-1]
         if not path.exists():
             raise CommandError(f"{path} does not exist")
-        return inference.load_model(path, key=str(path.resolve())), list(AAMI_CLASSES)
+        return inference.load_model(path, key=str(path.resolve())), list(AAMI_CLASSES), path.stem
 
     def _mi_model(self, path: Path | None):
         from ecg.models import inference

@@ -1,0 +1,227 @@
+"""Evaluate the record-level beat classifier on patients it never saw, by one resumable command.
+
+    .venv/bin/python -m bench.heartbeat_protocols [--steps cv,ds1_ds2,mitdb_svdb,baselines,nstdb,headline]
+        [--configs cnn_a1,mlp_a1,cnn_a05] [--data-dir DIR]
+
+Steps (each writes bench/results/heartbeat_protocols/<step>.json and is skipped when that file
+exists; a CV step also keeps each finished fold, so an interrupted run resumes where it stopped):
+
+* ``cv``: record-wise 5-fold cross-validation over every patient we have (MIT-BIH's 44 non-paced
+  records and svdb's 52), for each candidate configuration; the configuration with the best
+  pooled mean F1 of N, S and V is the one shipped and used by the other steps;
+* ``ds1_ds2``: trained on DS1 only, tested on DS2 (de Chazal 2004; paced records excluded);
+* ``mitdb_svdb``: trained on MIT-BIH only, tested on the 52 svdb records;
+* ``baselines``: the seed's model and heartbeat res2 on DS2 and svdb through the product's
+  beat-format path (detector, Kaggle-format cut) and the same beat matching;
+* ``nstdb``: detection and classification Se/+P per SNR (MIT-BIH 118/119 with electrode-motion
+  noise) with the shipped model (which saw the clean 118/119 in training: say so when quoting);
+* ``headline``: bench/results/heartbeat_protocols.json with per-class Se/+P of each protocol.
+
+Beats are scored EC57 style (a detection matches the reference beat within 0.15 s); intervals are
+95 % bootstrap percentiles over records.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ecg.datasets import paths
+from ecg.evaluation import protocols
+from ecg.training import record as rt
+
+REPO = Path(__file__).resolve().parent.parent
+OUT = REPO / "bench" / "results" / "heartbeat_protocols"
+CACHE = REPO / "training-runs" / "cache"
+FOLDS = 5
+CONFIGS = rt.CONFIGS
+
+
+def data_dir(arg: str | None) -> Path:
+    return Path(arg) if arg else paths.data_dir()
+
+
+def folds(ids: list[str], k: int = FOLDS, seed: int = 0) -> list[list[str]]:
+    """Records dealt to ``k`` folds, each database shuffled and dealt separately."""
+    rng = np.random.default_rng(seed)
+    out: list[list[str]] = [[] for _ in range(k)]
+    n = 0
+    for db in sorted({i.split("/")[0] for i in ids}):
+        part = [i for i in ids if i.startswith(db + "/")]
+        for rid in rng.permutation(part):
+            out[n % k].append(str(rid))
+            n += 1
+    return out
+
+
+def per_record(model, records, ids) -> dict[str, np.ndarray]:
+    from ecg.models import record as record_model
+
+    out = {}
+    for rid in ids:
+        r = records[rid]
+        pred = record_model.predict(model, r.morphology, r.features).argmax(axis=1)
+        out[rid] = protocols.confusion(r.labels, pred)
+    return out
+
+
+def save(name: str, payload: dict) -> None:
+    protocols.result_save(OUT, name, payload)
+
+
+def load(name: str) -> dict | None:
+    return protocols.result_load(OUT, name)
+
+
+def summary(mats: dict[str, np.ndarray], records=None) -> dict:
+    rep = protocols.report(mats)
+    if records is not None:
+        missed = np.sum([records[r].missed for r in mats], axis=0)
+        tp = int(sum((records[r].labels >= 0).sum() for r in mats))
+        fp = int(sum((records[r].labels < 0).sum() for r in mats))
+        fn = int(missed.sum())
+        rep["detection"] = {"se": tp / max(tp + fn, 1), "ppv": tp / max(tp + fp, 1), "tp": tp, "fp": fp, "fn": fn}
+    return rep
+
+
+def step_cv(records, ids, configs: list[str]) -> None:
+    for name in configs:
+        if load(f"cv_{name}") is not None:
+            continue
+        partial = load(f"cv_{name}.partial") or {"folds": {}}
+        for k, test in enumerate(folds(ids)):
+            if str(k) in partial["folds"]:
+                continue
+            train_ids = [i for i in ids if i not in test]
+            t0 = time.time()
+            model, info = rt.train(records, train_ids, CONFIGS[name], log=lambda m: print(f"  cv {name} fold {k}: {m}"))
+            mats = per_record(model, records, test)
+            partial["folds"][str(k)] = {"test": test, "train_seconds": round(time.time() - t0), "val_score": info["best_val_score"],
+                                        "confusion": {r: m.tolist() for r, m in mats.items()}}
+            save(f"cv_{name}.partial", partial)
+        mats = {r: np.array(m) for f in partial["folds"].values() for r, m in f["confusion"].items()}
+        save(f"cv_{name}", {"config": CONFIGS[name].__dict__, **summary(mats, records),
+                            "folds": {k: f["test"] for k, f in partial["folds"].items()}})
+        (OUT / f"cv_{name}.partial.json").unlink(missing_ok=True)
+
+
+def chosen_config(configs: list[str]) -> str:
+    name = rt.chosen_config(OUT, configs)
+    if name is None:
+        raise SystemExit("run the cv step first")
+    return name
+
+
+def step_transfer(records, name: str, train_set: str, test_set: str, config: str, data: Path) -> None:
+    if load(name) is not None:
+        return
+    train_ids, test_ids = rt.record_ids(data, train_set), rt.record_ids(data, test_set)
+    model, info = rt.train(records, train_ids, CONFIGS[config], log=lambda m: print(f"  {name}: {m}"))
+    save(name, {"config": config, "train": train_set, "test": test_set, "val_records": info["val_records"],
+                **summary(per_record(model, records, test_ids), records)})
+
+
+def step_baselines(records, data: Path) -> None:
+    """The seed's model and heartbeat res2 through the product's beat-format path, same matching."""
+    if load("baselines") is not None:
+        return
+    from ecg.models import inference
+    from ecg.processing.segmenting import segment
+
+    out = {}
+    seed_dir = paths.seed_dir()
+    models = {"res2": inference.load_model(REPO / "mlmodels" / "artifacts" / "heartbeat-2026.11-res2.keras", key="res2")}
+    seed_keras = OUT / "_seed_heartbeat.keras"
+    if not seed_keras.exists():
+        import subprocess
+        import sys
+
+        OUT.mkdir(parents=True, exist_ok=True)
+        subprocess.run([sys.executable, "-m", "ecg.models.keras_import", str(seed_dir / "model_ECG_final.h5"), str(seed_keras)],
+                       check=True, cwd=REPO)
+    models["seed"] = inference.load_model(seed_keras, key="seed")
+    for mname, model in models.items():
+        for set_name in ("ds2", "svdb"):
+            mats = {}
+            for rid in rt.record_ids(data, set_name):
+                signal, fs, names, ref, ref_cls = rt.read_annotated(data / rid)
+                lead = np.nan_to_num(signal[:, rt.lead_order(names)[0]])
+                beats, peaks = segment(lead, fs)
+                pred = inference.predict(model, beats).argmax(axis=1)
+                matched = protocols.match_beats(peaks, ref, fs)
+                labels = np.where(matched >= 0, ref_cls[np.maximum(matched, 0)], -1)
+                mats[rid] = protocols.confusion(labels, pred)
+            out[f"{mname}_{set_name}"] = protocols.report(mats)
+            print(f"  baselines {mname} {set_name}: {json.dumps({c: s['se'] for c, s in out[f'{mname}_{set_name}']['classes'].items()})}")
+    save("baselines", out)
+
+
+def step_nstdb(data: Path, config: str) -> None:
+    if load("nstdb") is not None:
+        return
+    import keras
+
+    shipped = sorted((REPO / "mlmodels" / "artifacts").glob("heartbeat_record-*.keras"))
+    if not shipped:
+        raise SystemExit("ship a model first (manage.py train_heartbeat_record --ship), then run nstdb")
+    model = keras.models.load_model(shipped[-1], compile=False)
+    out = {}
+    for snr in ("24", "18", "12", "06", "00", "_6"):
+        mats, det = {}, {"tp": 0, "fp": 0, "fn": 0}
+        for base in ("118", "119"):
+            r = rt.build_record(data / "nstdb" / f"{base}e{snr}")
+            mats[base] = per_record(model, {base: r}, [base])[base]
+            det["tp"] += int((r.labels >= 0).sum())
+            det["fp"] += int((r.labels < 0).sum())
+            det["fn"] += int(r.missed.sum())
+        rep = protocols.report(mats, draws=0)
+        rep["detection"] = {"se": det["tp"] / max(det["tp"] + det["fn"], 1), "ppv": det["tp"] / max(det["tp"] + det["fp"], 1), **det}
+        out[f"{snr.replace('_', '-')} dB"] = rep
+    save("nstdb", {"model": shipped[-1].stem, **out})
+
+
+def headline(results: dict) -> dict:
+    return {c: {"se": s["se"], "ppv": s["ppv"]} for c, s in results["classes"].items() if c in ("N", "S", "V", "F")}
+
+
+def step_headline(config: str) -> None:
+    payload = {"config": config}
+    for key, name in (("ds1_ds2", "ds1_ds2"), ("mitdb_to_svdb", "mitdb_svdb"), ("cv_all", f"cv_{config}")):
+        res = load(name)
+        if res is not None:
+            payload[key] = headline(res)
+    (REPO / "bench" / "results" / "heartbeat_protocols.json").write_text(json.dumps(payload, indent=1) + "\n")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", default="cv,ds1_ds2,mitdb_svdb,baselines,headline")
+    parser.add_argument("--configs", default=",".join(CONFIGS))
+    parser.add_argument("--data-dir")
+    args = parser.parse_args()
+    data = data_dir(args.data_dir)
+    configs = args.configs.split(",")
+    steps = args.steps.split(",")
+    records = rt.load_records(data, rt.record_ids(data, "all"), CACHE)
+    ids = rt.record_ids(data, "all")
+    if "cv" in steps:
+        step_cv(records, ids, configs)
+    config = chosen_config(configs) if any(s != "baselines" for s in steps) else None
+    if "ds1_ds2" in steps:
+        step_transfer(records, "ds1_ds2", "ds1", "ds2", config, data)
+    if "mitdb_svdb" in steps:
+        step_transfer(records, "mitdb_svdb", "mitdb", "svdb", config, data)
+    if "baselines" in steps:
+        step_baselines(records, data)
+    if "nstdb" in steps:
+        step_nstdb(data, config)
+    if "headline" in steps:
+        step_headline(config)
+
+
+if __name__ == "__main__":
+    main()

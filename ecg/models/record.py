@@ -1,0 +1,82 @@
+"""The record-level beat classifier: a small CNN over the beat's morphology beside the patient's
+dominant beat, joined with its rhythm and template-difference features (``ecg.processing.context``).
+
+Two inputs, ``morphology`` (n, WINDOW, 4) and ``features`` (n, N_FEATURES); five softmax outputs in
+AAMI order. Feature standardisation is a layer of the model (fitted on the training beats), so the
+artifact is self-contained.
+"""
+
+from __future__ import annotations
+
+import weakref
+
+import numpy as np
+
+from ecg.constants import AAMI_CLASSES
+from ecg.processing.context import MORPH_CHANNELS, N_FEATURES, WINDOW
+
+
+def build(feature_sample: np.ndarray, *, seed: int = 0, width: int = 32, dropout: float = 0.3, kind: str = "cnn"):
+    """``kind`` "cnn": convolutions over the morphology; "mlp": the morphology only coarsely (31 ms steps)."""
+    import keras
+    from keras import layers
+
+    keras.utils.set_random_seed(seed)
+    morph = keras.Input((WINDOW, MORPH_CHANNELS), name="morphology")
+    feats = keras.Input((N_FEATURES,), name="features")
+    if kind == "cnn":
+        x = layers.Conv1D(width // 2, 7, padding="same", activation="relu")(morph)
+        x = layers.MaxPooling1D(2)(x)
+        x = layers.Conv1D(width, 5, padding="same", activation="relu")(x)
+        x = layers.MaxPooling1D(2)(x)
+        x = layers.Conv1D(width, 5, padding="same", activation="relu")(x)
+        x = layers.MaxPooling1D(2)(x)
+        x = layers.Flatten()(x)
+    elif kind == "mlp":
+        x = layers.Flatten()(layers.AveragePooling1D(4)(morph))
+        x = layers.Dense(width, activation="relu")(x)
+    else:
+        raise ValueError(f"unknown model kind {kind!r}")
+    norm = layers.Normalization(name="feature_scale")
+    norm.adapt(feature_sample)
+    f = norm(feats)
+    h = layers.Concatenate()([x, f])
+    h = layers.Dense(64, activation="relu")(h)
+    h = layers.Dropout(dropout)(h)
+    h = layers.Dense(32, activation="relu")(h)
+    out = layers.Dense(len(AAMI_CLASSES), activation="softmax", name="aami")(h)
+    return keras.Model([morph, feats], out, name="record_beat_classifier")
+
+
+def predict(model, morphology: np.ndarray, features: np.ndarray, *, batch_size: int = 1024) -> np.ndarray:
+    """Class probabilities (n, 5) for the beats of one or more records."""
+    n = len(features)
+    if n == 0:
+        return np.zeros((0, len(AAMI_CLASSES)), np.float32)
+    fn = _graph(model)
+    parts = [
+        fn(morphology[i : i + batch_size].astype(np.float32), features[i : i + batch_size].astype(np.float32)).numpy()
+        for i in range(0, n, batch_size)
+    ]
+    return np.concatenate(parts).astype(np.float32, copy=False)
+
+
+def warm_up(model) -> None:
+    """Trace the model's graph now, so the first recording does not pay for it."""
+    predict(model, np.zeros((1, WINDOW, MORPH_CHANNELS), np.float32), np.zeros((1, N_FEATURES), np.float32))
+
+
+_graphs: "weakref.WeakKeyDictionary[object, object]" = weakref.WeakKeyDictionary()
+
+
+def _graph(model):
+    """The model's call as one graph function traced once (any batch size)."""
+    fn = _graphs.get(model)
+    if fn is None:
+        import tensorflow as tf
+
+        specs = [tf.TensorSpec((None, WINDOW, MORPH_CHANNELS), tf.float32), tf.TensorSpec((None, N_FEATURES), tf.float32)]
+        ref = weakref.ref(model)  # the cache must not keep the model alive
+        fn = tf.function(lambda m, f: ref()([m, f], training=False), input_signature=specs)
+        _graphs[model] = fn
+    return fn

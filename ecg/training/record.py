@@ -1,0 +1,270 @@
+"""Training data for the record-level beat model: whole annotated records through the product's path.
+
+Each record is read, its R-peaks found by the product's own detector, and every detected beat
+given the reference label of the annotated beat it matches (EC57, 0.15 s); detections with no
+reference beat are kept with label -1 (the model still sees them at run time, they are not scored).
+The per-record arrays are cached as .npz so protocols and searches reuse them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import wfdb
+
+from ecg.constants import AAMI_CLASSES, SYMBOL_TO_AAMI
+from ecg.datasets.mitdb import DS1, DS2
+from ecg.evaluation.protocols import match_beats
+from ecg.processing import context
+from ecg.processing.context import record_context
+
+LEAD_PREFERENCE = ("MLII", "II")
+CACHE_VERSION = "ctx1"
+
+
+def svdb_records(data_dir: Path) -> tuple[str, ...]:
+    return tuple((data_dir / "svdb" / "RECORDS").read_text().split())
+
+
+def record_ids(data_dir: Path, sets: str) -> list[str]:
+    """``mitdb/NNN`` and ``svdb/NNN`` ids for a named set: ds1, ds2, mitdb, svdb or all."""
+    mit = {"ds1": DS1, "ds2": DS2, "mitdb": tuple(sorted(DS1 + DS2))}
+    out: list[str] = []
+    for part in sets.split("+"):
+        if part in mit:
+            out += [f"mitdb/{r}" for r in mit[part]]
+        elif part == "svdb":
+            out += [f"svdb/{r}" for r in svdb_records(data_dir)]
+        elif part == "all":
+            out += record_ids(data_dir, "mitdb+svdb")
+        else:
+            raise ValueError(f"unknown record set {part!r}")
+    return out
+
+
+def lead_order(names: list[str]) -> list[int]:
+    """Indices of the analysed leads: the preferred lead (MLII, II, else the first), then one other."""
+    plain = [n.strip().upper() for n in names]
+    first = next((plain.index(p) for p in LEAD_PREFERENCE if p in plain), 0)
+    others = [i for i in range(len(names)) if i != first]
+    return [first] + others[:1]
+
+
+@dataclass
+class RecordData:
+    morphology: np.ndarray
+    features: np.ndarray
+    labels: np.ndarray  # AAMI index per detected beat, -1 where no reference beat matches
+    r_peaks: np.ndarray
+    fs: float
+    missed: np.ndarray  # per class, reference beats no detection matched
+
+
+def read_annotated(path: Path) -> tuple[np.ndarray, float, list[str], np.ndarray, np.ndarray]:
+    rec = wfdb.rdrecord(str(path))
+    ann = wfdb.rdann(str(path), "atr")
+    lookup = {s: AAMI_CLASSES.index(c) for s, c in SYMBOL_TO_AAMI.items()}
+    cls = np.array([lookup.get(s, -1) for s in ann.symbol], dtype=np.int64)
+    beat = cls >= 0
+    samples = np.clip(np.asarray(ann.sample)[beat], 0, rec.sig_len - 1)
+    return rec.p_signal, float(rec.fs), list(rec.sig_name), samples, cls[beat]
+
+
+def build_record(path: Path, *, noise: np.ndarray | None = None, detect=None) -> RecordData:
+    """Inputs and reference labels of every detected beat of one annotated WFDB record."""
+    if detect is None:
+        from ecg.processing.detection import detect_r_peaks as detect
+    signal, fs, names, ref, ref_cls = read_annotated(path)
+    signal = np.nan_to_num(signal)
+    if noise is not None:
+        signal = signal + noise[: len(signal)]
+    order = lead_order(names)
+    leads = [signal[:, i] for i in order]
+    peaks = detect(leads[0], fs)
+    ctx = record_context(leads, fs, peaks)
+    matched = match_beats(peaks, ref, fs)
+    labels = np.where(matched >= 0, ref_cls[np.maximum(matched, 0)], -1)
+    found = np.zeros(len(ref), bool)
+    found[matched[matched >= 0]] = True
+    missed = np.bincount(ref_cls[~found], minlength=len(AAMI_CLASSES))
+    return RecordData(ctx.morphology, ctx.features, labels, peaks, fs, missed)
+
+
+def _cache_key() -> str:
+    src = Path(context.__file__).read_bytes()  # the inputs are computed there
+    return f"{CACHE_VERSION}-{hashlib.sha256(src).hexdigest()[:10]}"
+
+
+def load_records(data_dir: Path, ids: list[str], cache_dir: Path | None) -> dict[str, RecordData]:
+    out = {}
+    for rid in ids:
+        cached = cache_dir / _cache_key() / f"{rid.replace('/', '-')}.npz" if cache_dir else None
+        if cached is not None and cached.exists():
+            with np.load(cached) as z:
+                out[rid] = RecordData(z["morphology"], z["features"], z["labels"], z["r_peaks"], float(z["fs"]), z["missed"])
+            continue
+        data = build_record(data_dir / rid)
+        if cached is not None:
+            cached.parent.mkdir(parents=True, exist_ok=True)
+            tmp = cached.with_suffix(f".{os.getpid()}.tmp.npz")
+            np.savez(tmp, morphology=data.morphology, features=data.features, labels=data.labels,
+                     r_peaks=data.r_peaks, fs=data.fs, missed=data.missed)
+            tmp.replace(cached)
+        out[rid] = data
+    return out
+
+
+def stack(records: dict[str, RecordData], ids: list[str], *, labelled: bool = True):
+    """Concatenated inputs, labels and record ids of ``ids`` (only matched beats if ``labelled``)."""
+    morph = np.concatenate([records[i].morphology for i in ids])
+    feats = np.concatenate([records[i].features for i in ids])
+    labels = np.concatenate([records[i].labels for i in ids])
+    rec = np.concatenate([np.full(len(records[i].labels), n) for n, i in enumerate(ids)])
+    if labelled:
+        keep = labels >= 0
+        return morph[keep], feats[keep], labels[keep], rec[keep]
+    return morph, feats, labels, rec
+
+
+def class_weights(labels: np.ndarray, alpha: float, cap: float = 50.0) -> np.ndarray:
+    """Per-class weights (N = 1): inverse class frequency to the power ``alpha``, capped."""
+    counts = np.bincount(labels, minlength=len(AAMI_CLASSES)).astype(np.float64)
+    w = (counts[0] / np.maximum(counts, 1.0)) ** alpha
+    return np.minimum(w, cap)
+
+
+def drop_second_lead(morph: np.ndarray, feats: np.ndarray, fraction: float, rng: np.random.Generator) -> None:
+    """Hide the second lead of a random ``fraction`` of beats (in place): single-lead uploads look so."""
+    hit = rng.random(len(feats)) < fraction
+    morph[hit, :, 2:] = 0.0
+    first = context.N_RHYTHM + context.N_LEAD_FEATURES
+    feats[hit, first : first + context.N_LEAD_FEATURES] = 0.0
+    feats[hit, -1] = 0.0
+
+
+def split_validation(ids: list[str], fraction: float, seed: int) -> tuple[list[str], list[str]]:
+    """Patient-wise split of ``ids`` into training and validation records (both databases in each)."""
+    rng = np.random.default_rng(seed)
+    val = []
+    for db in sorted({i.split("/")[0] for i in ids}):
+        part = [i for i in ids if i.startswith(db + "/")]
+        k = max(1, int(round(fraction * len(part)))) if len(part) > 3 else 0
+        val += list(rng.choice(part, size=k, replace=False))
+    return [i for i in ids if i not in val], val
+
+
+def selection_score(y_true: np.ndarray, y_pred: np.ndarray) -> float:
+    """Mean F1 of the N, S and V classes: the model-selection score on validation patients."""
+    from ecg.evaluation.protocols import class_stats, confusion
+
+    stats = class_stats(confusion(y_true, y_pred))
+    f1 = []
+    for c in ("N", "S", "V"):
+        se, ppv = stats[c]["se"] or 0.0, stats[c]["ppv"] or 0.0
+        f1.append(2 * se * ppv / (se + ppv) if se + ppv else 0.0)
+    return float(np.mean(f1))
+
+
+@dataclass
+class TrainConfig:
+    alpha: float = 1.0
+    epochs: int = 12
+    batch_size: int = 256
+    learning_rate: float = 1e-3
+    lead_dropout: float = 0.2
+    width: int = 32
+    kind: str = "cnn"
+    dropout: float = 0.3
+    seed: int = 0
+    val_fraction: float = 0.15
+    n_keep: float = 0.35  # share of N beats drawn afresh each epoch (all others kept): 3x faster epochs
+
+
+def train(records: dict[str, RecordData], ids: list[str], config: TrainConfig, log=print):
+    """Train on ``ids``, early-stopped on held-out patients of ``ids``; returns (model, history)."""
+    import keras
+
+    from ecg.models import record as record_model
+
+    train_ids, val_ids = split_validation(ids, config.val_fraction, config.seed)
+    m, f, y, _ = stack(records, train_ids)
+    vm, vf, vy, _ = stack(records, val_ids) if val_ids else (m[:0], f[:0], y[:0], None)
+    rng = np.random.default_rng(config.seed)
+    drop_second_lead(m, f, config.lead_dropout, rng)
+    weights = class_weights(y, config.alpha) * np.where(np.arange(len(AAMI_CLASSES)) == 0, 1.0, config.n_keep)
+    model = record_model.build(f[rng.choice(len(f), min(len(f), 50000), replace=False)], seed=config.seed,
+                               width=config.width, kind=config.kind, dropout=config.dropout)
+    model.compile(optimizer=keras.optimizers.Adam(config.learning_rate), loss="sparse_categorical_crossentropy")
+    best, best_weights, history = -1.0, None, []
+    is_n = y == 0
+    for epoch in range(config.epochs):
+        order = rng.permutation(np.flatnonzero(~is_n | (rng.random(len(y)) < config.n_keep)))
+        model.fit([m[order], f[order]], y[order], sample_weight=weights[y[order]].astype(np.float32),
+                  batch_size=config.batch_size, epochs=1, verbose=0)
+        if len(vy):
+            score = selection_score(vy, record_model.predict(model, vm, vf).argmax(axis=1))
+        else:
+            score = float(epoch)
+        history.append({"epoch": epoch + 1, "val_score": round(score, 4)})
+        log(f"epoch {epoch + 1}: validation mean F1 (N,S,V) {score:.4f}")
+        if score > best:
+            best, best_weights = score, model.get_weights()
+    model.set_weights(best_weights)
+    return model, {"train_records": train_ids, "val_records": val_ids, "history": history,
+                   "class_weights": weights.round(3).tolist(), "best_val_score": round(best, 4)}
+
+
+def ensemble(models: list, name: str = "record_beat_classifier"):
+    """One model averaging the class probabilities of ``models`` (same inputs)."""
+    import keras
+
+    if len(models) == 1:
+        return models[0]
+    morph = keras.Input((context.WINDOW, context.MORPH_CHANNELS), name="morphology")
+    feats = keras.Input((context.N_FEATURES,), name="features")
+    outs = []
+    for k, m in enumerate(models):
+        m.name = f"member_{k}"
+        outs.append(m([morph, feats]))
+    return keras.Model([morph, feats], keras.layers.Average(name="aami")(outs), name=name)
+
+
+def multiply_adds(model) -> int:
+    """Multiply-adds per beat of the convolution and dense layers (the model's arithmetic)."""
+    import keras
+
+    total = 0
+    for layer in model._flatten_layers(include_self=False):
+        if isinstance(layer, keras.layers.Conv1D):
+            steps = layer.output.shape[1]
+            total += steps * layer.kernel.shape[0] * layer.kernel.shape[1] * layer.kernel.shape[2]
+        elif isinstance(layer, keras.layers.Dense):
+            total += layer.kernel.shape[0] * layer.kernel.shape[1]
+    return int(total)
+
+
+# Candidate configurations, compared by record-wise cross-validation (bench/heartbeat_protocols.py).
+CONFIGS = {
+    "cnn_a1": TrainConfig(kind="cnn", alpha=1.0, epochs=6),
+    "mlp_a1": TrainConfig(kind="mlp", alpha=1.0, epochs=6),
+    "cnn_a05": TrainConfig(kind="cnn", alpha=0.5, epochs=6),
+}
+
+
+def chosen_config(results_dir: Path, names: list[str]) -> str | None:
+    """The configuration whose pooled cross-validation figures have the best mean F1 of N, S and V."""
+    from ecg.evaluation.protocols import result_load
+
+    scores = {}
+    for name in names:
+        res = result_load(results_dir, f"cv_{name}")
+        if res is not None:
+            m = np.array(res["confusion"])
+            y_true = np.repeat(np.arange(len(m)), m.sum(axis=1))
+            y_pred = np.concatenate([np.repeat(np.arange(len(m)), row) for row in m])
+            scores[name] = selection_score(y_true, y_pred)
+    return max(scores, key=scores.get) if scores else None

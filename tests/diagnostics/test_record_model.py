@@ -1,0 +1,63 @@
+"""Continuous signals go to the record-level model when one is active; beat files never do."""
+
+import numpy as np
+import pytest
+import wfdb
+from django.urls import reverse
+
+from diagnostics import ingestion, services
+from diagnostics.models import ECGRecording
+from ecg.processing.detection import detect_r_peaks
+
+from ..conftest import client_for, model_version_from
+from ..data import mitdb_dir
+from ..helpers import beat_csv, upload
+
+
+@pytest.fixture
+def record_model(db, tiny_model_dir):
+    return model_version_from(tiny_model_dir / "heartbeat-record.keras", task="heartbeat_record", version="tiny-record")
+
+
+def _upload_record(client, user, patient, record: str) -> ECGRecording:
+    client_for(client, user)
+    root = mitdb_dir()
+    files = [upload(f"{record}.{ext}", (root / f"{record}.{ext}").read_bytes()) for ext in ("hea", "dat")]
+    response = client.post(reverse("recording-upload", args=[patient.pk]), {"kind": "signal", "files": files})
+    assert response.status_code == 302, response.content.decode()[-800:]
+    return ECGRecording.objects.get()
+
+
+@pytest.mark.django_db
+def test_a_signal_is_classified_in_context_with_every_detected_beat(client, staff_a, patient_a, active_models, record_model):
+    recording = _upload_record(client, staff_a, patient_a, "119")
+    assert services.recording_classify(recording_id=recording.pk, claim_token="t") == "done"
+    diagnosis = ECGRecording.objects.get(pk=recording.pk).diagnosis
+    assert diagnosis.heartbeat_model == record_model and diagnosis.mi_model == active_models["mi"]
+    lead = np.nan_to_num(wfdb.rdrecord(str(mitdb_dir() / "119"), channels=[0]).p_signal[:, 0])
+    peaks = detect_r_peaks(lead, 360.0)
+    positions = list(recording.beats.order_by("index").values_list("position", flat=True))
+    assert positions == peaks.tolist()  # the last beat too: its window closes one median RR later
+    for beat in recording.beats.all()[:50]:
+        assert sum(beat.probabilities.values()) == pytest.approx(1.0, abs=1e-4)
+        assert beat.aami_class == max(beat.probabilities, key=beat.probabilities.get)
+        assert beat.mi_probability is not None
+
+
+@pytest.mark.django_db
+def test_a_redelivered_signal_task_keeps_one_set_of_beats(client, staff_a, patient_a, active_models, record_model):
+    recording = _upload_record(client, staff_a, patient_a, "119")
+    assert services.recording_classify(recording_id=recording.pk, claim_token="t1") == "done"
+    first = recording.beats.count()
+    ECGRecording.objects.filter(pk=recording.pk).update(status="processing", claim_token="t2")
+    assert services.recording_classify(recording_id=recording.pk, claim_token="t2") == "done"
+    assert recording.beats.count() == first
+
+
+@pytest.mark.django_db
+def test_beat_files_stay_with_the_beat_format_model(patient_a, staff_a, active_models, record_model):
+    data = beat_csv(12)
+    parsed = ingestion.parse_beats(filename="beats.csv", data=data)
+    recording = services.recording_submit(user=staff_a, patient=patient_a, parsed=parsed, data=data, filename="beats.csv")
+    assert services.recording_classify(recording_id=recording.pk, claim_token="t") == "done"
+    assert ECGRecording.objects.get(pk=recording.pk).diagnosis.heartbeat_model == active_models["heartbeat"]
