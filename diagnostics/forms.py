@@ -1,5 +1,7 @@
 from django import forms
 
+from ecgsite.errors import UploadRefused
+
 from . import ingestion
 from .models import Review
 
@@ -54,7 +56,7 @@ class UploadForm(forms.Form):
         return cleaned
 
     def parse(self) -> tuple[ingestion.ParsedUpload, bytes, str]:
-        """Validate the upload's content; raises ingestion.UploadError naming the defect."""
+        """Validate the upload's content; raises UploadRefused naming the defect."""
         uploads = self.cleaned_data["uploads"]
         if not uploads:
             text = self.cleaned_data["text"]
@@ -65,7 +67,7 @@ class UploadForm(forms.Form):
             ingestion.check_size(upload.size)
         if self.cleaned_data["kind"] == "beats":
             if len(uploads) != 1:
-                raise ingestion.UploadError("upload one beat file at a time")
+                raise UploadRefused("upload one beat file at a time")
             upload = uploads[0]
             data = upload.read()
             return ingestion.parse_beats(filename=upload.name, data=data), data, upload.name

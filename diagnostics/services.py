@@ -15,6 +15,7 @@ from django.utils import timezone
 from accounts.models import User
 from ecg.constants import AAMI_CLASSES
 from ecg.io.errors import SignalError
+from ecgsite.errors import UploadRefused
 from mlmodels.models import ModelVersion
 from mlmodels.selectors import active_model_versions
 from patients.models import Patient
@@ -165,7 +166,7 @@ def recording_classify(*, recording_id: int, claim_token: str, max_attempts: int
     recording = ECGRecording.objects.get(pk=recording_id)
     try:
         beats, positions, heart_rate = _load_input(recording)
-    except (ingestion.UploadError, SignalError) as exc:
+    except (UploadRefused, SignalError) as exc:
         _fail(recording_id, claim_token, str(getattr(exc, "message", exc)))
         return "failed"
     ECGRecording.objects.filter(pk=recording_id).update(progress_total=len(beats))
