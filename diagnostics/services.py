@@ -15,7 +15,7 @@ from django.utils import timezone
 from accounts.models import User
 from ecg.constants import AAMI_CLASSES
 from ecg.io.errors import SignalError
-from ecgsite.errors import UploadRefused
+from ecgsite.errors import Invalid, NotAllowed, ReviewRefused, UploadRefused
 from mlmodels.models import ModelVersion
 from mlmodels.selectors import active_model_versions
 from patients.models import Patient
@@ -28,16 +28,12 @@ PROGRESS_CHUNK = 4096
 BEAT_INSERT_CHUNK = 10000
 
 
-class ReviewNotAllowed(Exception):
-    pass
-
-
 def recording_submit(
     *, user: User, patient: Patient, parsed: ingestion.ParsedUpload, data: bytes, filename: str
 ) -> ECGRecording:
     """Store a validated upload as a queued recording; the classification task runs after commit."""
     if patient.clinic_id != user.clinic_id:
-        raise PermissionError("patient belongs to another clinic")
+        raise NotAllowed("the patient belongs to another clinic")
     ext = ingestion.file_extension(filename) or ".csv"
     stored_name = f"recordings/{uuid.uuid4().hex}{ext}"
     with transaction.atomic():
@@ -257,12 +253,15 @@ def recording_fail(*, recording_id: int, reason: str) -> None:
 
 @transaction.atomic
 def review_create(*, user: User, diagnosis: Diagnosis, decision: str, note: str = "") -> Review:
+    """A doctor's decision on a diagnosis flagged for MI; every rule of a review is checked here."""
     if not user.can_review:
-        raise ReviewNotAllowed("only doctors and administrators review diagnoses")
+        raise NotAllowed("only doctors and administrators review diagnoses")
     if diagnosis.clinic_id != user.clinic_id:
-        raise ReviewNotAllowed("diagnosis belongs to another clinic")
+        raise NotAllowed("the diagnosis belongs to another clinic")
+    if not diagnosis.mi_flag:
+        raise ReviewRefused("Only diagnoses flagged for MI are reviewed.", field="diagnosis")
     if decision not in Review.Decision.values:
-        raise ValueError(f"decision must be one of {', '.join(Review.Decision.values)}")
+        raise Invalid(f"decision must be one of {', '.join(Review.Decision.values)}", field="decision")
     return Review.objects.create(
         diagnosis=diagnosis, clinic_id=diagnosis.clinic_id, reviewer=user, decision=decision, note=note.strip()
     )
