@@ -8,20 +8,20 @@ import numpy as np
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
 from accounts.models import User
 from ecg.constants import AAMI_CLASSES
 from ecg.io.errors import SignalError
-from ecgsite.errors import Invalid, NotAllowed, ReviewRefused, UploadRefused
+from ecgsite.errors import IdempotencyKeyReused, Invalid, NotAllowed, ReviewRefused, UploadRefused
 from mlmodels.models import ModelVersion
 from mlmodels.selectors import active_model_versions
 from patients.models import Patient
 
 from . import ingestion
-from .models import Beat, Diagnosis, ECGRecording, Review
+from .models import Beat, Diagnosis, ECGRecording, IdempotencyRecord, Review
 
 logger = logging.getLogger(__name__)
 PROGRESS_CHUNK = 4096
@@ -29,35 +29,75 @@ BEAT_INSERT_CHUNK = 10000
 
 
 def recording_submit(
-    *, user: User, patient: Patient, parsed: ingestion.ParsedUpload, data: bytes, filename: str
+    *,
+    user: User,
+    patient: Patient,
+    parsed: ingestion.ParsedUpload,
+    data: bytes,
+    filename: str,
+    idempotency_key: str | None = None,
+    fingerprint: str = "",
 ) -> ECGRecording:
-    """Store a validated upload as a queued recording; the classification task runs after commit."""
+    """Store a validated upload as a queued recording; the classification task runs after commit.
+
+    With an ``idempotency_key`` the same key and ``fingerprint`` (a digest of the request) return the
+    recording first made for them, also when both requests race; ``replayed`` on the result says so.
+    The same key with another fingerprint raises IdempotencyKeyReused. A stored file whose recording
+    is not kept is deleted.
+    """
     if patient.clinic_id != user.clinic_id:
         raise NotAllowed("the patient belongs to another clinic")
+    if idempotency_key is not None:
+        seen = recording_submission_replay(user=user, idempotency_key=idempotency_key, fingerprint=fingerprint)
+        if seen is not None:
+            return seen
     ext = ingestion.file_extension(filename) or ".csv"
-    stored_name = f"recordings/{uuid.uuid4().hex}{ext}"
-    with transaction.atomic():
-        recording = ECGRecording(
-            clinic_id=user.clinic_id,
-            patient=patient,
-            uploaded_by=user,
-            original_filename=filename[:255],
-            input_format=parsed.input_format,
-            kind=parsed.kind,
-            sampling_rate=parsed.fs,
-            lead=parsed.lead,
-            sample_count=parsed.sample_count,
-            input_beat_count=len(parsed.beats) if parsed.beats is not None else None,
-            sha256=hashlib.sha256(data).hexdigest(),
-        )
-        recording.file.name = default_storage.save(stored_name, ContentFile(data))
-        try:
+    stored_name = default_storage.save(f"recordings/{uuid.uuid4().hex}{ext}", ContentFile(data))
+    try:
+        with transaction.atomic():
+            recording = ECGRecording(
+                clinic_id=user.clinic_id,
+                patient=patient,
+                uploaded_by=user,
+                original_filename=filename[:255],
+                input_format=parsed.input_format,
+                kind=parsed.kind,
+                sampling_rate=parsed.fs,
+                lead=parsed.lead,
+                sample_count=parsed.sample_count,
+                input_beat_count=len(parsed.beats) if parsed.beats is not None else None,
+                sha256=hashlib.sha256(data).hexdigest(),
+            )
+            recording.file.name = stored_name
             recording.save()
-        except Exception:
-            default_storage.delete(recording.file.name)
+            if idempotency_key is not None:
+                IdempotencyRecord.objects.create(user=user, key=idempotency_key, fingerprint=fingerprint,
+                                                 recording=recording)
+            transaction.on_commit(lambda: enqueue_classification(recording.pk))
+    except IntegrityError:
+        default_storage.delete(stored_name)
+        seen = None
+        if idempotency_key is not None:  # the same key arrived twice at once; the other request won
+            seen = recording_submission_replay(user=user, idempotency_key=idempotency_key, fingerprint=fingerprint)
+        if seen is None:
             raise
-        transaction.on_commit(lambda: enqueue_classification(recording.pk))
+        return seen
+    except BaseException:
+        default_storage.delete(stored_name)
+        raise
+    recording.replayed = False
     return recording
+
+
+def recording_submission_replay(*, user: User, idempotency_key: str, fingerprint: str) -> ECGRecording | None:
+    """The recording already submitted with this key (``replayed`` set), None if the key is new."""
+    seen = IdempotencyRecord.objects.filter(user=user, key=idempotency_key).select_related("recording").first()
+    if seen is None:
+        return None
+    if seen.fingerprint != fingerprint:
+        raise IdempotencyKeyReused()
+    seen.recording.replayed = True
+    return seen.recording
 
 
 def enqueue_classification(recording_id: int) -> None:
