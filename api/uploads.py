@@ -8,7 +8,7 @@ from django.utils.datastructures import MultiValueDict
 
 from diagnostics import ingestion
 from diagnostics.forms import UploadForm
-from diagnostics.signals import parse_signal_upload
+from diagnostics.signal_uploads import parse_signal_upload
 from ecgsite.errors import UploadRefused, UploadTooLarge
 
 

@@ -71,7 +71,7 @@ class UploadForm(forms.Form):
             upload = uploads[0]
             data = upload.read()
             return ingestion.parse_beats(filename=upload.name, data=data), data, upload.name
-        from .signals import parse_signal_upload
+        from .signal_uploads import parse_signal_upload
 
         return parse_signal_upload(
             {u.name: u.read() for u in uploads}, fs=self.cleaned_data.get("fs"), lead=self.cleaned_data.get("lead") or None

@@ -159,7 +159,7 @@ def parse_beat_xlsx(data: bytes) -> np.ndarray:
     try:
         workbook = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except Exception:
-        raise UploadRefused("the XLSX workbook could not be read (damaged file)", status=400) from None
+        raise UploadRefused("the XLSX workbook could not be read (damaged file)") from None
     sheet = workbook.worksheets[0]
     rows: list[list[str]] = []
     for values in sheet.iter_rows(values_only=True):

@@ -181,14 +181,14 @@ def _claim(recording_id: int, claim_token: str, max_attempts: int = 3) -> bool:
 
 def _load_input(recording: ECGRecording):
     """Beats (n, 187) and their positions in the original signal (or None) from the stored file."""
+    if recording.kind == ECGRecording.Kind.SIGNAL:
+        from .signal_uploads import beats_from_stored_signal
+
+        return beats_from_stored_signal(recording)
     with default_storage.open(recording.file.name, "rb") as fh:
         data = fh.read()
-    if recording.kind == ECGRecording.Kind.BEATS:
-        parsed = ingestion.parse_beats(filename=recording.file.name, data=data)
-        return parsed.beats, None, None
-    from .signals import beats_from_stored_signal
-
-    return beats_from_stored_signal(recording, data)
+    parsed = ingestion.parse_beats(filename=recording.file.name, data=data)
+    return parsed.beats, None, None
 
 
 def recording_classify(*, recording_id: int, claim_token: str, max_attempts: int = 3) -> str:

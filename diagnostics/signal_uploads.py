@@ -38,7 +38,7 @@ def _read(files: dict[str, bytes], *, fs: float | None, lead: str | None) -> tup
             raise UploadRefused(f"the JSON file is not valid JSON: {exc}") from None
         return readers.read_json_signal(obj, fs), "json"
     if fmt == "xlsx":
-        raise UploadRefused("XLSX files hold beat rows; choose 'Beat file' to upload them", status=400)
+        raise UploadRefused("XLSX files hold beat rows; choose 'Beat file' to upload them")
     raise UnsupportedUpload(f"{name!r} is not a WFDB, EDF, CSV or JSON signal")
 
 
@@ -74,21 +74,13 @@ def parse_signal_upload(
     return parsed, data, filename
 
 
-def beats_from_stored_signal(recording: ECGRecording, data: bytes):
+def beats_from_stored_signal(recording: ECGRecording):
     """Beats, R-peak positions and mean heart rate of a stored signal recording."""
     from ecg.processing.segmenting import mean_heart_rate, segment
 
-    name = recording.original_filename or recording.file.name
-    if recording.input_format == "wfdb":
-        signal = readers.read_wfdb_zip(data, max_bytes=settings.ECG_MAX_UPLOAD_BYTES * 4)
-    elif recording.input_format == "edf":
-        signal = readers.read_edf(data, lead=recording.lead or None)
-    elif recording.input_format == "csv":
-        signal = readers.read_csv_signal(data, recording.sampling_rate, lead=recording.lead or None)
-    elif recording.input_format == "json":
-        signal = readers.read_json_signal(json.loads(data), recording.sampling_rate)
-    else:
-        raise SignalError(f"{name}: unknown stored format {recording.input_format!r}")
+    from .selectors import recording_stored_signal
+
+    signal = recording_stored_signal(recording=recording)
     values = signal.validated(recording.lead or None, max_seconds=settings.ECG_MAX_SIGNAL_SECONDS)
     fs = signal.fs
     del signal  # only the analysed lead is needed from here on (another 24-hour lead is ~250 MB)
