@@ -4,10 +4,7 @@ import hashlib
 import json
 import numbers
 
-from django.utils.datastructures import MultiValueDict
-
 from diagnostics import ingestion
-from diagnostics.forms import UploadForm
 from diagnostics.signal_uploads import parse_signal_upload
 from ecgsite.errors import UploadRefused, UploadTooLarge
 
@@ -57,15 +54,8 @@ def signal_from_json(*, fs: float, signal=None, leads=None, lead: str | None = N
 
 
 def from_files(*, kind: str, files: list, text: str = "", fs: float | None = None, lead: str = ""):
-    """A multipart upload, validated exactly as the upload page validates it."""
-    form = UploadForm(
-        {"kind": kind, "text": text, "fs": "" if fs is None else fs, "lead": lead},
-        MultiValueDict({"files": list(files)}),
-    )
-    if not form.is_valid():
-        field, errors = next(iter(form.errors.items()))
-        raise UploadRefused(errors[0], field="file" if field in ("files", "__all__") else field)
-    return form.parse()
+    """A multipart upload, validated by the same service as the upload page."""
+    return ingestion.upload_parse(kind=kind, uploads=list(files), text=text, fs=fs, lead=lead)
 
 
 def fingerprint(data, files=()) -> str:

@@ -194,3 +194,31 @@ def check_size(size: int) -> None:
         raise UploadTooLarge(
             f"the file is {size / 1e6:.1f} MB; the limit is {settings.ECG_MAX_UPLOAD_BYTES / 1e6:.1f} MB"
         )
+
+
+def upload_parse(*, kind: str, uploads: list, text: str = "", fs: float | None = None, lead: str = ""):
+    """An upload from the page or the API (files, or pasted beat values), validated whole.
+
+    Returns (parsed, the bytes to store, their name); raises UploadRefused naming the defect.
+    """
+    if not uploads and not text.strip():
+        raise UploadRefused("Choose a file to upload or paste beat values.")
+    if uploads and text.strip():
+        raise UploadRefused("Upload a file or paste values, not both.")
+    if text.strip() and kind != "beats":
+        raise UploadRefused("Pasted values are read as beats; choose 'Beat file'.", field="text")
+    if not uploads:
+        beats = parse_beat_text(text)
+        data = "\n".join(",".join(f"{v:.6g}" for v in row) for row in beats).encode() + b"\n"
+        return ParsedUpload(kind="beats", input_format="text", beats=beats), data, "pasted.csv"
+    for upload in uploads:
+        check_size(upload.size)
+    if kind == "beats":
+        if len(uploads) != 1:
+            raise UploadRefused("upload one beat file at a time")
+        upload = uploads[0]
+        data = upload.read()
+        return parse_beats(filename=upload.name, data=data), data, upload.name
+    from .signal_uploads import parse_signal_upload
+
+    return parse_signal_upload({u.name: u.read() for u in uploads}, fs=fs, lead=lead or None)
