@@ -7,9 +7,8 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from diagnostics.ingestion import UploadError
-
-UPLOAD_CODES = {400: "invalid_upload", 413: "payload_too_large", 415: "unsupported_media_type"}
+from ecgsite.errors import ApplicationError
+from ecgsite.http import status_for
 
 
 class ApiError(exceptions.APIException):
@@ -65,9 +64,8 @@ def _body(code: str, message: str, field: str | None = None, details=None) -> di
 
 
 def exception_handler(exc, context):
-    if isinstance(exc, UploadError):
-        code = UPLOAD_CODES.get(exc.status, "invalid_upload")
-        return Response(_body(code, exc.message, exc.field), status=exc.status)
+    if isinstance(exc, ApplicationError):
+        return Response(_body(exc.code, exc.message, exc.field), status=status_for(exc))
     if isinstance(exc, RequestDataTooBig):
         return Response(_body("payload_too_large", "The request body is too large."), status=413)
     if isinstance(exc, (TooManyFieldsSent, TooManyFilesSent)):

@@ -4,33 +4,30 @@ import hashlib
 import json
 import numbers
 
-from django.utils.datastructures import MultiValueDict
-
 from diagnostics import ingestion
-from diagnostics.forms import UploadForm
-from diagnostics.signals import parse_signal_upload
+from diagnostics.signal_uploads import parse_signal_upload
+from ecgsite.errors import UploadRefused, UploadTooLarge
 
 
 def beats_from_json(rows) -> tuple[ingestion.ParsedUpload, bytes, str]:
     """JSON beat rows, checked cell by cell and then by the beat-file validator (row/column messages)."""
     if not isinstance(rows, list):
-        raise ingestion.UploadError("'beats' must be an array of rows", field="beats")
+        raise UploadRefused("'beats' must be an array of rows", field="beats")
     if len(rows) > ingestion.max_beat_rows():
-        raise ingestion.UploadError(
-            f"{len(rows)} beats were sent; at most {ingestion.max_beat_rows()} are accepted in one upload",
-            status=413, field="beats",
+        raise UploadTooLarge(
+            f"{len(rows)} beats were sent; at most {ingestion.max_beat_rows()} are accepted in one upload", field="beats",
         )
     cells: list[list[str]] = []
     for i, row in enumerate(rows, start=1):
         if not isinstance(row, list):
-            raise ingestion.UploadError(f"row {i} is not an array of numbers", field="beats")
+            raise UploadRefused(f"row {i} is not an array of numbers", field="beats")
         for j, value in enumerate(row, start=1):
             if isinstance(value, bool) or not isinstance(value, numbers.Real):
-                raise ingestion.UploadError(f"row {i}, column {j}: {value!r} is not a number", field="beats")
+                raise UploadRefused(f"row {i}, column {j}: {value!r} is not a number", field="beats")
         cells.append([repr(float(v)) if isinstance(v, float) else str(v) for v in row])
     try:
         beats = ingestion.rows_to_beats(cells)
-    except ingestion.UploadError as exc:
+    except UploadRefused as exc:
         exc.field = "beats"
         raise
     data = "\n".join(",".join(row) for row in cells).encode() + b"\n"
@@ -42,14 +39,14 @@ def signal_from_json(*, fs: float, signal=None, leads=None, lead: str | None = N
     if leads is None:
         leads = {lead or "ECG": signal}
     if not isinstance(leads, dict) or not leads:
-        raise ingestion.UploadError("'leads' must be an object of lead name → array of numbers", field="leads")
+        raise UploadRefused("'leads' must be an object of lead name → array of numbers", field="leads")
     try:
         data = json.dumps({"fs": fs, "leads": leads}, allow_nan=False).encode()
     except ValueError:  # 1e400 parses as infinity
-        raise ingestion.UploadError("the signal holds a value that is not a finite number", field="signal" if signal is not None else "leads") from None
+        raise UploadRefused("the signal holds a value that is not a finite number", field="signal" if signal is not None else "leads") from None
     try:
         parsed, data, _name = parse_signal_upload({"api-signal.json": data}, fs=fs, lead=lead)
-    except ingestion.UploadError as exc:
+    except UploadRefused as exc:
         exc.field = "signal" if exc.field == "file" and signal is not None else ("leads" if exc.field == "file" else exc.field)
         raise
     parsed.input_format = "json"
@@ -57,15 +54,8 @@ def signal_from_json(*, fs: float, signal=None, leads=None, lead: str | None = N
 
 
 def from_files(*, kind: str, files: list, text: str = "", fs: float | None = None, lead: str = ""):
-    """A multipart upload, validated exactly as the upload page validates it."""
-    form = UploadForm(
-        {"kind": kind, "text": text, "fs": "" if fs is None else fs, "lead": lead},
-        MultiValueDict({"files": list(files)}),
-    )
-    if not form.is_valid():
-        field, errors = next(iter(form.errors.items()))
-        raise ingestion.UploadError(errors[0], field="file" if field in ("files", "__all__") else field)
-    return form.parse()
+    """A multipart upload, validated by the same service as the upload page."""
+    return ingestion.upload_parse(kind=kind, uploads=list(files), text=text, fs=fs, lead=lead)
 
 
 def fingerprint(data, files=()) -> str:

@@ -40,39 +40,11 @@ class UploadForm(forms.Form):
     )
     lead = forms.CharField(required=False, max_length=32, label="Lead", help_text="Default: MLII, else II, else the first.")
 
-    def clean(self):
-        cleaned = super().clean()
-        uploads = self.files.getlist("files") if self.files else []
-        text = cleaned.get("text", "")
-        if not uploads and not text.strip():
-            raise forms.ValidationError("Choose a file to upload or paste beat values.")
-        if uploads and text.strip():
-            raise forms.ValidationError("Upload a file or paste values, not both.")
-        if text.strip() and cleaned.get("kind") != "beats":
-            self.add_error("text", "Pasted values are read as beats; choose 'Beat file'.")
-        cleaned["uploads"] = uploads
-        return cleaned
-
     def parse(self) -> tuple[ingestion.ParsedUpload, bytes, str]:
-        """Validate the upload's content; raises ingestion.UploadError naming the defect."""
-        uploads = self.cleaned_data["uploads"]
-        if not uploads:
-            text = self.cleaned_data["text"]
-            beats = ingestion.parse_beat_text(text)
-            data = "\n".join(",".join(f"{v:.6g}" for v in row) for row in beats).encode() + b"\n"
-            return ingestion.ParsedUpload(kind="beats", input_format="text", beats=beats), data, "pasted.csv"
-        for upload in uploads:
-            ingestion.check_size(upload.size)
-        if self.cleaned_data["kind"] == "beats":
-            if len(uploads) != 1:
-                raise ingestion.UploadError("upload one beat file at a time")
-            upload = uploads[0]
-            data = upload.read()
-            return ingestion.parse_beats(filename=upload.name, data=data), data, upload.name
-        from .signals import parse_signal_upload
-
-        return parse_signal_upload(
-            {u.name: u.read() for u in uploads}, fs=self.cleaned_data.get("fs"), lead=self.cleaned_data.get("lead") or None
+        """Validate the upload's content; raises UploadRefused naming the defect."""
+        return ingestion.upload_parse(
+            kind=self.cleaned_data["kind"], uploads=self.files.getlist("files") if self.files else [],
+            text=self.cleaned_data.get("text", ""), fs=self.cleaned_data.get("fs"), lead=self.cleaned_data.get("lead", ""),
         )
 
 

@@ -1,7 +1,7 @@
 """Reading and validating uploads before anything is stored.
 
-Every defect raises UploadError with a message that names the row, column or
-field, and the HTTP status the refusal deserves.  The same parsers read the
+Every defect raises UploadRefused (or its kinds UploadTooLarge, UnsupportedUpload) with a message
+that names the row, column or field.  The same parsers read the
 stored file again in the worker, so what was accepted is what gets analysed.
 """
 
@@ -15,20 +15,13 @@ import numpy as np
 from django.conf import settings
 
 from ecg.constants import BEAT_LENGTH
+from ecgsite.errors import UnsupportedUpload, UploadRefused, UploadTooLarge
 
 BEAT_EXTENSIONS = {".csv", ".txt", ".xlsx"}
 SIGNAL_EXTENSIONS = {".csv", ".txt", ".json", ".edf", ".zip", ".hea", ".dat"}
 # Kaggle beats are scaled to [0, 1]; allow for rounding in exported files.
 BEAT_VALUE_RANGE = (-0.001, 1.001)
 XLSX_MAX_UNCOMPRESSED = 200 * 1024 * 1024
-
-
-class UploadError(Exception):
-    def __init__(self, message: str, *, status: int = 400, field: str = "file"):
-        super().__init__(message)
-        self.message = message
-        self.status = status
-        self.field = field
 
 
 @dataclass
@@ -59,17 +52,17 @@ def rows_to_beats(rows: list[list[str]], *, first_row_number: int = 1) -> np.nda
     """Validate rows of cells as beats; drop a header row and a trailing label column."""
     rows = [r for r in rows if any(c.strip() for c in r)]
     if not rows:
-        raise UploadError("the file holds no beats (it is empty)")
+        raise UploadRefused("the file holds no beats (it is empty)")
     row_offset = first_row_number
     first = [c.strip() for c in rows[0]]
     if len(first) in (BEAT_LENGTH, BEAT_LENGTH + 1) and not all(_is_number(c) for c in first if c):
         rows = rows[1:]  # a header row
         row_offset += 1
         if not rows:
-            raise UploadError("the file holds a header row but no beats")
+            raise UploadRefused("the file holds a header row but no beats")
     if len(rows) > max_beat_rows():
-        raise UploadError(
-            f"the file holds {len(rows)} beats; at most {max_beat_rows()} are accepted in one upload", status=413
+        raise UploadTooLarge(
+            f"the file holds {len(rows)} beats; at most {max_beat_rows()} are accepted in one upload"
         )
     beats = np.empty((len(rows), BEAT_LENGTH), dtype=np.float32)
     width = None
@@ -79,24 +72,24 @@ def rows_to_beats(rows: list[list[str]], *, first_row_number: int = 1) -> np.nda
         while cells and cells[-1] == "" and len(cells) > BEAT_LENGTH + 1:
             cells.pop()  # trailing delimiter
         if len(cells) not in (BEAT_LENGTH, BEAT_LENGTH + 1):
-            raise UploadError(
+            raise UploadRefused(
                 f"row {number} has {len(cells)} values; expected {BEAT_LENGTH} or {BEAT_LENGTH + 1} "
                 f"(187 beat values, optionally followed by a class label)"
             )
         if width is None:
             width = len(cells)
         elif len(cells) != width:
-            raise UploadError(f"row {number} has {len(cells)} values but the rows before it have {width}")
+            raise UploadRefused(f"row {number} has {len(cells)} values but the rows before it have {width}")
         for col, cell in enumerate(cells[:BEAT_LENGTH], start=1):
             try:
                 value = float(cell)
             except ValueError:
                 shown = cell if len(cell) <= 20 else cell[:20] + "…"
-                raise UploadError(f"row {number}, column {col}: {shown!r} is not a number") from None
+                raise UploadRefused(f"row {number}, column {col}: {shown!r} is not a number") from None
             if not math.isfinite(value):
-                raise UploadError(f"row {number}, column {col}: {cell!r} is not a finite number")
+                raise UploadRefused(f"row {number}, column {col}: {cell!r} is not a finite number")
             if not BEAT_VALUE_RANGE[0] <= value <= BEAT_VALUE_RANGE[1]:
-                raise UploadError(
+                raise UploadRefused(
                     f"row {number}, column {col}: {value:g} is outside 0–1; beat rows must be scaled "
                     f"to [0, 1] as in the Kaggle/MIT-BIH beat format"
                 )
@@ -104,7 +97,7 @@ def rows_to_beats(rows: list[list[str]], *, first_row_number: int = 1) -> np.nda
         if width == BEAT_LENGTH + 1:
             label = cells[BEAT_LENGTH]
             if not _is_number(label) or float(label) not in (0, 1, 2, 3, 4):
-                raise UploadError(
+                raise UploadRefused(
                     f"row {number}, column {BEAT_LENGTH + 1}: label {label!r} is not a class 0–4 (N, S, V, F, Q)"
                 )
     return beats
@@ -112,20 +105,20 @@ def rows_to_beats(rows: list[list[str]], *, first_row_number: int = 1) -> np.nda
 
 def _decode_text(data: bytes, what: str) -> str:
     if b"\x00" in data[:8192]:
-        raise UploadError(f"the {what} is binary, not text; expected comma-separated values", status=415)
+        raise UnsupportedUpload(f"the {what} is binary, not text; expected comma-separated values")
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:
-        raise UploadError(f"the {what} is not UTF-8 text; expected comma-separated values", status=415) from None
+        raise UnsupportedUpload(f"the {what} is not UTF-8 text; expected comma-separated values") from None
 
 
 def parse_beat_csv(data: bytes) -> np.ndarray:
     if not data.strip():
-        raise UploadError("the file is empty")
+        raise UploadRefused("the file is empty")
     text = _decode_text(data, "file")
     lines = text.splitlines()
     if len(lines) > max_beat_rows() + 1 and sum(1 for line in lines if line.strip()) > max_beat_rows() + 1:
-        raise UploadError(f"the file holds more than {max_beat_rows()} rows; at most {max_beat_rows()} beats are accepted", status=413)
+        raise UploadTooLarge(f"the file holds more than {max_beat_rows()} rows; at most {max_beat_rows()} beats are accepted")
     delimiter = ";" if lines and lines[0].count(";") > lines[0].count(",") else ","
     return rows_to_beats([line.split(delimiter) for line in lines])
 
@@ -133,11 +126,11 @@ def parse_beat_csv(data: bytes) -> np.ndarray:
 def parse_beat_text(text: str) -> np.ndarray:
     """Values pasted into a text box: one beat per line, separated by commas or spaces."""
     if not text.strip():
-        raise UploadError("no values were pasted", field="text")
+        raise UploadRefused("no values were pasted", field="text")
     rows = [re.split(r"[,;\s]+", line.strip()) for line in text.strip().splitlines()]
     try:
         return rows_to_beats(rows)
-    except UploadError as exc:
+    except UploadRefused as exc:
         exc.field = "text"
         raise
 
@@ -146,32 +139,32 @@ def _check_zip(data: bytes, what: str) -> zipfile.ZipFile:
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
     except zipfile.BadZipFile:
-        raise UploadError(f"the file is not a valid {what} (damaged or not a zip container)", status=415) from None
+        raise UnsupportedUpload(f"the file is not a valid {what} (damaged or not a zip container)") from None
     total = sum(info.file_size for info in archive.infolist())
     if total > XLSX_MAX_UNCOMPRESSED or len(archive.infolist()) > 10_000:
-        raise UploadError(f"the {what} expands to {total} bytes; refused as too large", status=413)
+        raise UploadTooLarge(f"the {what} expands to {total} bytes; refused as too large")
     return archive
 
 
 def parse_beat_xlsx(data: bytes) -> np.ndarray:
     if not data:
-        raise UploadError("the file is empty")
+        raise UploadRefused("the file is empty")
     if not data.startswith(b"PK\x03\x04"):
-        raise UploadError("the file is not an XLSX workbook (its content does not match the extension)", status=415)
+        raise UnsupportedUpload("the file is not an XLSX workbook (its content does not match the extension)")
     archive = _check_zip(data, "XLSX workbook")
     if "xl/workbook.xml" not in archive.namelist():
-        raise UploadError("the file is a zip archive but not an XLSX workbook", status=415)
+        raise UnsupportedUpload("the file is a zip archive but not an XLSX workbook")
     import openpyxl
 
     try:
         workbook = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except Exception:
-        raise UploadError("the XLSX workbook could not be read (damaged file)", status=400) from None
+        raise UploadRefused("the XLSX workbook could not be read (damaged file)") from None
     sheet = workbook.worksheets[0]
     rows: list[list[str]] = []
     for values in sheet.iter_rows(values_only=True):
         if len(rows) > max_beat_rows() + 1:
-            raise UploadError(f"the workbook holds more than {max_beat_rows()} rows", status=413)
+            raise UploadTooLarge(f"the workbook holds more than {max_beat_rows()} rows")
         cells = ["" if v is None else str(v) for v in values]
         while cells and cells[-1] == "":
             cells.pop()
@@ -183,8 +176,8 @@ def parse_beat_xlsx(data: bytes) -> np.ndarray:
 def parse_beats(*, filename: str, data: bytes) -> ParsedUpload:
     ext = file_extension(filename)
     if ext not in BEAT_EXTENSIONS:
-        raise UploadError(
-            f"{filename!r} has extension {ext or '(none)'}; beat files must be .csv, .txt or .xlsx", status=415
+        raise UnsupportedUpload(
+            f"{filename!r} has extension {ext or '(none)'}; beat files must be .csv, .txt or .xlsx"
         )
     check_size(len(data))
     beats = parse_beat_xlsx(data) if ext == ".xlsx" else parse_beat_csv(data)
@@ -198,6 +191,34 @@ def file_extension(filename: str) -> str:
 
 def check_size(size: int) -> None:
     if size > settings.ECG_MAX_UPLOAD_BYTES:
-        raise UploadError(
-            f"the file is {size / 1e6:.1f} MB; the limit is {settings.ECG_MAX_UPLOAD_BYTES / 1e6:.1f} MB", status=413
+        raise UploadTooLarge(
+            f"the file is {size / 1e6:.1f} MB; the limit is {settings.ECG_MAX_UPLOAD_BYTES / 1e6:.1f} MB"
         )
+
+
+def upload_parse(*, kind: str, uploads: list, text: str = "", fs: float | None = None, lead: str = ""):
+    """An upload from the page or the API (files, or pasted beat values), validated whole.
+
+    Returns (parsed, the bytes to store, their name); raises UploadRefused naming the defect.
+    """
+    if not uploads and not text.strip():
+        raise UploadRefused("Choose a file to upload or paste beat values.")
+    if uploads and text.strip():
+        raise UploadRefused("Upload a file or paste values, not both.")
+    if text.strip() and kind != "beats":
+        raise UploadRefused("Pasted values are read as beats; choose 'Beat file'.", field="text")
+    if not uploads:
+        beats = parse_beat_text(text)
+        data = "\n".join(",".join(f"{v:.6g}" for v in row) for row in beats).encode() + b"\n"
+        return ParsedUpload(kind="beats", input_format="text", beats=beats), data, "pasted.csv"
+    for upload in uploads:
+        check_size(upload.size)
+    if kind == "beats":
+        if len(uploads) != 1:
+            raise UploadRefused("upload one beat file at a time")
+        upload = uploads[0]
+        data = upload.read()
+        return parse_beats(filename=upload.name, data=data), data, upload.name
+    from .signal_uploads import parse_signal_upload
+
+    return parse_signal_upload({u.name: u.read() for u in uploads}, fs=fs, lead=lead or None)

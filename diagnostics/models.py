@@ -119,3 +119,17 @@ class Review(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+
+
+class IdempotencyRecord(models.Model):
+    """A submission seen with an idempotency key, so a retried request returns the same recording."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=255)
+    fingerprint = models.CharField(max_length=64)
+    recording = models.ForeignKey(ECGRecording, on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        db_table = "api_idempotencyrecord"  # created by the API app, which held this model first
+        constraints = [models.UniqueConstraint(fields=["user", "key"], name="idempotency_key_unique_per_user")]

@@ -4,20 +4,17 @@ The web process reads stored uploads with ``ecg.io.readers`` only (numpy, wfdb, 
 never TensorFlow.
 """
 
-import json
 import math
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
-from django.conf import settings
-from django.core.files.storage import default_storage
 from django.utils.html import escape
 
 from ecg.constants import BEAT_FS, BEAT_LENGTH
-from ecg.io import readers
 
+from . import selectors
 from .models import ECGRecording
 
 WIDTH, HEIGHT, MARGIN = 640, 220, 28
@@ -68,25 +65,11 @@ _leads = _LRU(4, 256 * 2**20)
 _beat_arrays = _LRU(8, 64 * 2**20)
 
 
-def _read_stored_signal(recording: ECGRecording, data: bytes) -> readers.Signal:
-    fmt, lead = recording.input_format, recording.lead or None
-    if fmt == "wfdb":
-        return readers.read_wfdb_zip(data, max_bytes=settings.ECG_MAX_UPLOAD_BYTES * 4)
-    if fmt == "edf":
-        return readers.read_edf(data, lead=lead)
-    if fmt == "csv":
-        return readers.read_csv_signal(data, recording.sampling_rate, lead=lead)
-    if fmt == "json":
-        return readers.read_json_signal(json.loads(data), recording.sampling_rate)
-    raise ValueError(f"recording {recording.pk} has no continuous signal (format {fmt!r})")
-
-
 def recording_lead(recording: ECGRecording) -> Lead:
     """The analysed lead of a signal recording, decoded once per process."""
 
     def load() -> Lead:
-        with default_storage.open(recording.file.name, "rb") as fh:
-            signal = _read_stored_signal(recording, fh.read())
+        signal = selectors.recording_stored_signal(recording=recording)
         name = signal.lead_name(recording.lead or None)
         values = np.ascontiguousarray(signal.leads[name], dtype=np.float32)
         return Lead(values=values, fs=signal.fs, name=name, units=(signal.units or {}).get(name))
@@ -130,11 +113,8 @@ def beat_array(recording: ECGRecording) -> np.ndarray | None:
     if not recording.beats_file:
         return None
 
-    def load() -> np.ndarray:
-        with default_storage.open(recording.beats_file.name, "rb") as fh:
-            return np.load(fh, allow_pickle=False)
-
-    return _beat_arrays.get((recording.pk, recording.beats_file.name), load)
+    return _beat_arrays.get((recording.pk, recording.beats_file.name),
+                            lambda: selectors.recording_model_input(recording=recording))
 
 
 def beat_values(recording: ECGRecording, index: int) -> np.ndarray | None:

@@ -1,7 +1,14 @@
+import json
+
+import numpy as np
+from django.conf import settings
+from django.core.files.storage import default_storage
 from django.db.models import Exists, OuterRef, QuerySet
 from django.shortcuts import get_object_or_404
 
 from accounts.models import User
+from ecg.io import readers
+from ecg.io.errors import SignalError
 from patients.models import Patient
 
 from .models import Beat, Diagnosis, ECGRecording, Review
@@ -77,26 +84,28 @@ def review_list(*, user: User) -> QuerySet[Review]:
     return Review.objects.filter(clinic_id=user.clinic_id).select_related("reviewer", "diagnosis")
 
 
-def recording_stored_signal(*, recording: ECGRecording):
-    """The stored continuous signal (ecg.io.readers.Signal) of a ``signal`` recording, read as at upload."""
-    from django.core.files.storage import default_storage
+def recording_stored_signal(*, recording: ECGRecording) -> readers.Signal:
+    """The continuous signal of a stored ``signal`` recording, read by the format it was accepted in.
 
-    from .signals import parse_signal_upload
-
+    The one reader of stored signals: the worker, the viewer and the FHIR export all use it.
+    """
     with default_storage.open(recording.file.name, "rb") as fh:
         data = fh.read()
-    parsed, _data, _name = parse_signal_upload(
-        {recording.file.name.rsplit("/", 1)[-1]: data}, fs=recording.sampling_rate, lead=recording.lead or None
-    )
-    return parsed.signal
+    fmt, lead = recording.input_format, recording.lead or None
+    if fmt == "wfdb":
+        return readers.read_wfdb_zip(data, max_bytes=settings.ECG_MAX_UPLOAD_BYTES * 4)
+    if fmt == "edf":
+        return readers.read_edf(data, lead=lead)
+    if fmt == "csv":
+        return readers.read_csv_signal(data, recording.sampling_rate, lead=lead)
+    if fmt == "json":
+        return readers.read_json_signal(json.loads(data), recording.sampling_rate)
+    raise SignalError(f"recording {recording.pk} has no continuous signal (stored format {fmt!r})")
 
 
 def recording_model_input(*, recording: ECGRecording):
     """The (n, 187) beats the models were given, as stored by the worker; None before classification."""
     if not recording.beats_file:
         return None
-    import numpy as np
-    from django.core.files.storage import default_storage
-
     with default_storage.open(recording.beats_file.name, "rb") as fh:
         return np.load(fh, allow_pickle=False)

@@ -8,59 +8,96 @@ import numpy as np
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
 from accounts.models import User
 from ecg.constants import AAMI_CLASSES
 from ecg.io.errors import SignalError
+from ecgsite.errors import IdempotencyKeyReused, Invalid, NotAllowed, ReviewRefused, UploadRefused
 from mlmodels.models import ModelVersion
 from mlmodels.selectors import active_model_versions
 from patients.models import Patient
 
 from . import ingestion
-from .models import Beat, Diagnosis, ECGRecording, Review
+from .models import Beat, Diagnosis, ECGRecording, IdempotencyRecord, Review
 
 logger = logging.getLogger(__name__)
 PROGRESS_CHUNK = 4096
 BEAT_INSERT_CHUNK = 10000
 
 
-class ReviewNotAllowed(Exception):
-    pass
-
-
 def recording_submit(
-    *, user: User, patient: Patient, parsed: ingestion.ParsedUpload, data: bytes, filename: str
+    *,
+    user: User,
+    patient: Patient,
+    parsed: ingestion.ParsedUpload,
+    data: bytes,
+    filename: str,
+    idempotency_key: str | None = None,
+    fingerprint: str = "",
 ) -> ECGRecording:
-    """Store a validated upload as a queued recording; the classification task runs after commit."""
+    """Store a validated upload as a queued recording; the classification task runs after commit.
+
+    With an ``idempotency_key`` the same key and ``fingerprint`` (a digest of the request) return the
+    recording first made for them, also when both requests race; ``replayed`` on the result says so.
+    The same key with another fingerprint raises IdempotencyKeyReused. A stored file whose recording
+    is not kept is deleted.
+    """
     if patient.clinic_id != user.clinic_id:
-        raise PermissionError("patient belongs to another clinic")
+        raise NotAllowed("the patient belongs to another clinic")
+    if idempotency_key is not None:
+        seen = recording_submission_replay(user=user, idempotency_key=idempotency_key, fingerprint=fingerprint)
+        if seen is not None:
+            return seen
     ext = ingestion.file_extension(filename) or ".csv"
-    stored_name = f"recordings/{uuid.uuid4().hex}{ext}"
-    with transaction.atomic():
-        recording = ECGRecording(
-            clinic_id=user.clinic_id,
-            patient=patient,
-            uploaded_by=user,
-            original_filename=filename[:255],
-            input_format=parsed.input_format,
-            kind=parsed.kind,
-            sampling_rate=parsed.fs,
-            lead=parsed.lead,
-            sample_count=parsed.sample_count,
-            input_beat_count=len(parsed.beats) if parsed.beats is not None else None,
-            sha256=hashlib.sha256(data).hexdigest(),
-        )
-        recording.file.name = default_storage.save(stored_name, ContentFile(data))
-        try:
+    stored_name = default_storage.save(f"recordings/{uuid.uuid4().hex}{ext}", ContentFile(data))
+    try:
+        with transaction.atomic():
+            recording = ECGRecording(
+                clinic_id=user.clinic_id,
+                patient=patient,
+                uploaded_by=user,
+                original_filename=filename[:255],
+                input_format=parsed.input_format,
+                kind=parsed.kind,
+                sampling_rate=parsed.fs,
+                lead=parsed.lead,
+                sample_count=parsed.sample_count,
+                input_beat_count=len(parsed.beats) if parsed.beats is not None else None,
+                sha256=hashlib.sha256(data).hexdigest(),
+            )
+            recording.file.name = stored_name
             recording.save()
-        except Exception:
-            default_storage.delete(recording.file.name)
+            if idempotency_key is not None:
+                IdempotencyRecord.objects.create(user=user, key=idempotency_key, fingerprint=fingerprint,
+                                                 recording=recording)
+            transaction.on_commit(lambda: enqueue_classification(recording.pk))
+    except IntegrityError:
+        default_storage.delete(stored_name)
+        seen = None
+        if idempotency_key is not None:  # the same key arrived twice at once; the other request won
+            seen = recording_submission_replay(user=user, idempotency_key=idempotency_key, fingerprint=fingerprint)
+        if seen is None:
             raise
-        transaction.on_commit(lambda: enqueue_classification(recording.pk))
+        return seen
+    except BaseException:
+        default_storage.delete(stored_name)
+        raise
+    recording.replayed = False
     return recording
+
+
+def recording_submission_replay(*, user: User, idempotency_key: str, fingerprint: str) -> ECGRecording | None:
+    """The recording already submitted with this key (``replayed`` set), None if the key is new."""
+    seen = IdempotencyRecord.objects.filter(user=user, key=idempotency_key).select_related("recording").first()
+    if seen is None:
+        return None
+    if seen.fingerprint != fingerprint:
+        raise IdempotencyKeyReused()
+    seen.recording.replayed = True
+    return seen.recording
 
 
 def enqueue_classification(recording_id: int) -> None:
@@ -145,14 +182,14 @@ def _claim(recording_id: int, claim_token: str, max_attempts: int = 3) -> bool:
 def _load_input(recording: ECGRecording, *, with_context: bool):
     """Beats (n, 187), their positions in the original signal (or None) and, for a signal whose
     record-level model is active, that model's inputs; from the stored file."""
-    from .signals import SignalInput, beats_from_stored_signal
+    from .signal_uploads import SignalInput, beats_from_stored_signal
 
+    if recording.kind == ECGRecording.Kind.SIGNAL:
+        return beats_from_stored_signal(recording, with_context=with_context)
     with default_storage.open(recording.file.name, "rb") as fh:
         data = fh.read()
-    if recording.kind == ECGRecording.Kind.BEATS:
-        parsed = ingestion.parse_beats(filename=recording.file.name, data=data)
-        return SignalInput(parsed.beats, None, None, None)
-    return beats_from_stored_signal(recording, data, with_context=with_context)
+    parsed = ingestion.parse_beats(filename=recording.file.name, data=data)
+    return SignalInput(parsed.beats, None, None, None)
 
 
 def recording_classify(*, recording_id: int, claim_token: str, max_attempts: int = 3) -> str:
@@ -169,7 +206,7 @@ def recording_classify(*, recording_id: int, claim_token: str, max_attempts: int
     with_context = record_model is not None and recording.kind == ECGRecording.Kind.SIGNAL
     try:
         inputs = _load_input(recording, with_context=with_context)
-    except (ingestion.UploadError, SignalError) as exc:
+    except (UploadRefused, SignalError) as exc:
         _fail(recording_id, claim_token, str(getattr(exc, "message", exc)))
         return "failed"
     beats, positions, heart_rate = inputs.beats, inputs.positions, inputs.heart_rate
@@ -266,12 +303,15 @@ def recording_fail(*, recording_id: int, reason: str) -> None:
 
 @transaction.atomic
 def review_create(*, user: User, diagnosis: Diagnosis, decision: str, note: str = "") -> Review:
+    """A doctor's decision on a diagnosis flagged for MI; every rule of a review is checked here."""
     if not user.can_review:
-        raise ReviewNotAllowed("only doctors and administrators review diagnoses")
+        raise NotAllowed("only doctors and administrators review diagnoses")
     if diagnosis.clinic_id != user.clinic_id:
-        raise ReviewNotAllowed("diagnosis belongs to another clinic")
+        raise NotAllowed("the diagnosis belongs to another clinic")
+    if not diagnosis.mi_flag:
+        raise ReviewRefused("Only diagnoses flagged for MI are reviewed.", field="diagnosis")
     if decision not in Review.Decision.values:
-        raise ValueError(f"decision must be one of {', '.join(Review.Decision.values)}")
+        raise Invalid(f"decision must be one of {', '.join(Review.Decision.values)}", field="decision")
     return Review.objects.create(
         diagnosis=diagnosis, clinic_id=diagnosis.clinic_id, reviewer=user, decision=decision, note=note.strip()
     )

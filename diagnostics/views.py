@@ -9,11 +9,13 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from ecg.constants import AAMI_NAMES, BEAT_FS
 from ecg.io.errors import SignalError
+from ecgsite.errors import UploadRefused
+from ecgsite.http import status_for
 from mlmodels.models import ModelVersion
 from mlmodels.selectors import active_model_versions
 from patients.selectors import patient_get
 
-from . import ingestion, plots, selectors, services
+from . import plots, selectors, services
 from .forms import ReviewForm, UploadForm
 from .models import ECGRecording
 
@@ -58,9 +60,9 @@ def recording_upload(request, patient_id: int):
         if form.is_valid():
             try:
                 parsed, data, filename = form.parse()
-            except ingestion.UploadError as exc:
+            except UploadRefused as exc:
                 form.add_error(exc.field if exc.field in form.fields else None, exc.message)
-                status = exc.status
+                status = status_for(exc)
             else:
                 recording = services.recording_submit(
                     user=request.user, patient=patient, parsed=parsed, data=data, filename=filename

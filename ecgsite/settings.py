@@ -146,6 +146,7 @@ MIDDLEWARE = [
     "accounts.middleware.LoginRequiredMiddleware",
     "accounts.middleware.IdleTimeoutMiddleware",
     "accounts.audit.AuditMiddleware",
+    "ecgsite.http.ApplicationErrorMiddleware",
 ]
 
 ROOT_URLCONF = "ecgsite.urls"

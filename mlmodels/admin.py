@@ -1,12 +1,12 @@
 import json
-import tempfile
-from pathlib import Path
 
 from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import ValidationError
+from django.contrib.admin import helpers
 from django.shortcuts import redirect
 from django.utils.html import format_html
+
+from ecgsite.errors import ApplicationError
 
 from . import services
 from .models import ModelVersion
@@ -26,34 +26,8 @@ class ModelVersionUploadForm(forms.ModelForm):
         raw = self.cleaned_data.get("class_labels") or ""
         return [label.strip() for label in raw.split(",") if label.strip()]
 
-    def clean(self):
-        cleaned = super().clean()
-        upload = cleaned.get("artifact")
-        if self.errors or upload is None:
-            return cleaned
-        suffix = Path(upload.name).suffix.lower()
-        with tempfile.TemporaryDirectory() as tmp:
-            src = Path(tmp) / f"upload{suffix}"
-            with open(src, "wb") as fh:
-                for chunk in upload.chunks():
-                    fh.write(chunk)
-            try:
-                self.registered = services.model_version_register(
-                    task=cleaned["task"],
-                    version=cleaned["version"],
-                    source=src,
-                    class_labels=cleaned.get("class_labels"),
-                    threshold=cleaned.get("threshold"),
-                    report=cleaned.get("report", ""),
-                    provenance=cleaned.get("provenance", ""),
-                    created_by=self.request_user,
-                )
-            except ValidationError as exc:
-                raise forms.ValidationError(exc.messages) from None
-        return cleaned
-
     def _post_clean(self):
-        pass  # model_version_register validated and saved the new version in clean()
+        pass  # the instance is made by model_version_register, which validates it
 
 
 @admin.register(ModelVersion)
@@ -81,10 +55,44 @@ class ModelVersionAdmin(admin.ModelAdmin):
     def get_form(self, request, obj=None, **kwargs):
         if obj is None:
             kwargs["form"] = ModelVersionUploadForm
-            form = super().get_form(request, obj, **kwargs)
-            form.request_user = request.user
-            return form
         return super().get_form(request, obj, **kwargs)
+
+    def add_view(self, request, form_url="", extra_context=None):
+        """Register an uploaded artifact through model_version_register, as the API does."""
+        if request.method != "POST":
+            return super().add_view(request, form_url, extra_context)
+        form = ModelVersionUploadForm(request.POST, request.FILES)
+        if form.is_valid():
+            fields = form.cleaned_data
+            try:
+                version = services.model_version_register(
+                    task=fields["task"], version=fields["version"], upload=fields["artifact"],
+                    class_labels=fields.get("class_labels"), threshold=fields.get("threshold"),
+                    report=fields.get("report", ""), provenance=fields.get("provenance", ""), created_by=request.user,
+                )
+            except ApplicationError as exc:
+                form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+            else:
+                self.log_addition(request, version, [{"added": {}}])
+                self.message_user(request, f"Registered {version}.", messages.SUCCESS)
+                return redirect("admin:mlmodels_modelversion_changelist")
+        fieldsets = self.get_fieldsets(request)
+        admin_form = helpers.AdminForm(form, list(fieldsets), {}, [], model_admin=self)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Add {self.opts.verbose_name}",
+            "adminform": admin_form,
+            "object_id": None,
+            "original": None,
+            "is_popup": False,
+            "to_field": None,
+            "media": self.media + admin_form.media,
+            "inline_admin_formsets": [],
+            "errors": helpers.AdminErrorList(form, []),
+            "preserved_filters": self.get_preserved_filters(request),
+            **(extra_context or {}),
+        }
+        return self.render_change_form(request, context, add=True, form_url=form_url)
 
     def get_fields(self, request, obj=None):
         if obj is None:
@@ -96,20 +104,6 @@ class ModelVersionAdmin(admin.ModelAdmin):
         if obj is None:
             return []
         return [*self.readonly_fields, "task", "version", "class_labels", "input_length", "input_fs"]
-
-    def save_model(self, request, obj, form, change):
-        if change:
-            super().save_model(request, obj, form, change)
-        # New versions were converted and saved by the form (model_version_register).
-
-    def save_form(self, request, form, change):
-        if not change:
-            return form.registered
-        return super().save_form(request, form, change)
-
-    def save_related(self, request, form, formsets, change):
-        if change:
-            super().save_related(request, form, formsets, change)
 
     @admin.action(description="Activate the selected version (one per task)")
     def activate(self, request, queryset):

@@ -6,13 +6,14 @@ import tempfile
 from pathlib import Path
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
 from django.core.files import File
+from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.utils import timezone
 
 from ecg.constants import AAMI_CLASSES, BEAT_FS, BEAT_LENGTH, MI_LABELS
 from ecg.processing import context
+from ecgsite.errors import ModelRejected, UnsupportedUpload, UploadTooLarge
 
 from .models import ModelVersion
 from .signals import model_version_activated
@@ -23,6 +24,7 @@ DEFAULT_LABELS = {
     ModelVersion.Task.MI: list(MI_LABELS),
 }
 IMPORT_TIMEOUT_SECONDS = 180
+ARTIFACT_SUFFIXES = {".keras", ".h5", ".hdf5"}
 
 
 def sha256_of(path: Path) -> str:
@@ -36,10 +38,10 @@ def sha256_of(path: Path) -> str:
 def artifact_convert(*, src: Path, dst: Path) -> dict:
     """Load ``src`` (.keras or Keras 2 .h5) in a subprocess and write ``dst`` (.keras).
 
-    Raises ValidationError with the loader's message when the file is not a usable model.
+    Raises ModelRejected with the loader's message when the file is not a usable model.
     """
-    if src.suffix.lower() not in {".keras", ".h5", ".hdf5"}:
-        raise ValidationError(f"{src.name}: expected a .keras file or a Keras 2 .h5 file")
+    if src.suffix.lower() not in ARTIFACT_SUFFIXES:
+        raise UnsupportedUpload(f"{src.name}: expected a .keras file or a Keras 2 .h5 file", field="artifact")
     try:
         proc = subprocess.run(
             [sys.executable, "-m", "ecg.models.keras_import", str(src), str(dst)],
@@ -49,11 +51,11 @@ def artifact_convert(*, src: Path, dst: Path) -> dict:
             cwd=settings.BASE_DIR,
         )
     except subprocess.TimeoutExpired:
-        raise ValidationError(f"{src.name}: loading the model took longer than {IMPORT_TIMEOUT_SECONDS} s") from None
+        raise ModelRejected(f"{src.name}: loading the model took longer than {IMPORT_TIMEOUT_SECONDS} s", field="artifact") from None
     lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
     info = json.loads(lines[-1]) if lines else {"error": proc.stderr.strip()[-500:] or "no output"}
     if proc.returncode != 0 or "error" in info:
-        raise ValidationError(f"{src.name} is not a usable model: {info.get('error')}")
+        raise ModelRejected(f"{src.name} is not a usable model: {info.get('error')}", field="artifact")
     return info
 
 
@@ -61,9 +63,10 @@ def _check_input(task: str, input_kind: str) -> None:
     """A record-level model needs its recording's context; the other tasks take single beats."""
     wanted = "record" if task == ModelVersion.Task.HEARTBEAT_RECORD else "beat"
     if input_kind != wanted:
-        raise ValidationError(
+        raise ModelRejected(
             f"this is a {input_kind}-level model; task {task!r} needs a "
-            + ("record-level model (inputs morphology and features)" if wanted == "record" else "model of 187-value beats")
+            + ("record-level model (inputs morphology and features)" if wanted == "record" else "model of 187-value beats"),
+            field="task",
         )
 
 
@@ -72,16 +75,17 @@ def _check_outputs(task: str, outputs: int, labels: list[str]) -> list[str]:
     if task == ModelVersion.Task.MI and outputs == 1:
         return labels
     if outputs != len(labels):
-        raise ValidationError(f"the model has {outputs} outputs but {len(labels)} class labels ({', '.join(labels)})")
+        raise ModelRejected(f"the model has {outputs} outputs but {len(labels)} class labels ({', '.join(labels)})",
+                            field="class_labels")
     return labels
 
 
-@transaction.atomic
 def model_version_register(
     *,
     task: str,
     version: str,
-    source: Path,
+    source: Path | None = None,
+    upload: UploadedFile | None = None,
     created_by=None,
     class_labels: list[str] | None = None,
     threshold: float | None = None,
@@ -90,9 +94,35 @@ def model_version_register(
     provenance: str = "",
     activate: bool = False,
 ) -> ModelVersion:
-    """Convert and store an artifact as a new version; the same artifact twice returns the first."""
+    """Convert and store an artifact (a ``source`` file or an ``upload``) as a new version.
+
+    The same artifact twice returns the first version. Used by the admin, the API and the commands.
+    """
+    if upload is not None:
+        suffix = Path(upload.name or "").suffix.lower()
+        if suffix not in ARTIFACT_SUFFIXES:
+            raise UnsupportedUpload("The artifact must be a .keras file or a Keras 2 .h5 file.", field="artifact")
+        if upload.size > settings.API_MAX_MODEL_BYTES:
+            raise UploadTooLarge(f"The artifact is larger than {settings.API_MAX_MODEL_BYTES} bytes.", field="artifact")
+        with tempfile.TemporaryDirectory() as tmp:
+            source = Path(tmp) / f"upload{suffix}"
+            with open(source, "wb") as fh:
+                for chunk in upload.chunks():
+                    fh.write(chunk)
+            return model_version_register(task=task, version=version, source=source, created_by=created_by,
+                                          class_labels=class_labels, threshold=threshold, metrics=metrics,
+                                          report=report, provenance=provenance, activate=activate)
+    if source is None:
+        raise TypeError("model_version_register needs a source file or an upload")
+    with transaction.atomic():
+        return _register(task=task, version=version, source=source, created_by=created_by, class_labels=class_labels,
+                         threshold=threshold, metrics=metrics, report=report, provenance=provenance, activate=activate)
+
+
+def _register(*, task, version, source: Path, created_by, class_labels, threshold, metrics, report, provenance,
+              activate) -> ModelVersion:
     if task not in ModelVersion.Task.values:
-        raise ValidationError(f"unknown task {task!r}; expected one of {', '.join(ModelVersion.Task.values)}")
+        raise ModelRejected(f"unknown task {task!r}; expected one of {', '.join(ModelVersion.Task.values)}", field="task")
     with tempfile.TemporaryDirectory() as tmp:
         converted = Path(tmp) / f"{task}-{version}.keras"
         if source.suffix.lower() == ".keras":
@@ -107,7 +137,7 @@ def model_version_register(
         if existing:
             return model_version_activate(model_version=existing) if activate else existing
         if ModelVersion.objects.filter(task=task, version=version).exists():
-            raise ValidationError(f"{task} version {version!r} already exists with a different artifact")
+            raise ModelRejected(f"{task} version {version!r} already exists with a different artifact", field="version")
         _check_input(task, info.get("input_kind", "beat"))
         labels = _check_outputs(task, info["outputs"], class_labels or [])
         record_level = info.get("input_kind") == "record"

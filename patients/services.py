@@ -1,8 +1,9 @@
 import datetime
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
 from accounts.models import User
+from ecgsite.errors import MrnTaken
 
 from .models import Patient
 
@@ -26,8 +27,7 @@ def patient_create(
         sex=sex,
         created_by=user,
     )
-    patient.full_clean()
-    patient.save()
+    _save(patient)
     return patient
 
 
@@ -39,6 +39,18 @@ def patient_update(*, patient: Patient, **fields) -> Patient:
         raise TypeError(f"cannot update {', '.join(sorted(unknown))}")
     for name, value in fields.items():
         setattr(patient, name, value.strip() if isinstance(value, str) else value)
-    patient.full_clean()
-    patient.save()
+    _save(patient)
     return patient
+
+
+def _save(patient: Patient) -> None:
+    """Save a checked patient; a medical record number already used in the clinic raises MrnTaken."""
+    clash = Patient.objects.filter(clinic_id=patient.clinic_id, mrn=patient.mrn).exclude(pk=patient.pk)
+    if clash.exists():
+        raise MrnTaken()
+    patient.full_clean()
+    try:
+        with transaction.atomic():
+            patient.save()
+    except IntegrityError:  # another request took the number between the check and the insert
+        raise MrnTaken() from None

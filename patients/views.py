@@ -5,6 +5,8 @@ from django.views.decorators.http import require_http_methods
 
 from diagnostics.selectors import recording_list_for_patient
 
+from ecgsite.errors import MrnTaken
+
 from . import selectors, services
 from .forms import PatientForm
 
@@ -21,22 +23,31 @@ def patient_list(request):
 
 @require_http_methods(["GET", "POST"])
 def patient_create(request):
-    form = PatientForm(request.POST if request.method == "POST" else None, clinic_id=request.user.clinic_id)
+    form = PatientForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
-        patient = services.patient_create(user=request.user, **form.cleaned_data)
-        messages.success(request, f"Patient {patient.display_name} created.")
-        return redirect("patient-detail", patient_id=patient.pk)
+        try:
+            patient = services.patient_create(user=request.user, **form.cleaned_data)
+        except MrnTaken as exc:
+            form.add_error("mrn", exc.message)
+        else:
+            messages.success(request, f"Patient {patient.display_name} created.")
+            return redirect("patient-detail", patient_id=patient.pk)
     return render(request, "patients/form.html", {"form": form, "creating": True}, status=400 if form.errors else 200)
 
 
 @require_http_methods(["GET", "POST"])
 def patient_edit(request, patient_id: int):
     patient = selectors.patient_get(user=request.user, patient_id=patient_id)
-    form = PatientForm(request.POST if request.method == "POST" else None, instance=patient, clinic_id=request.user.clinic_id)
+    form = PatientForm(request.POST if request.method == "POST" else None, instance=patient)
     if request.method == "POST" and form.is_valid():
-        services.patient_update(patient=selectors.patient_get(user=request.user, patient_id=patient_id), **form.cleaned_data)
-        messages.success(request, "Patient updated.")
-        return redirect("patient-detail", patient_id=patient.pk)
+        try:
+            services.patient_update(patient=selectors.patient_get(user=request.user, patient_id=patient_id),
+                                    **form.cleaned_data)
+        except MrnTaken as exc:
+            form.add_error("mrn", exc.message)
+        else:
+            messages.success(request, "Patient updated.")
+            return redirect("patient-detail", patient_id=patient.pk)
     return render(
         request, "patients/form.html", {"form": form, "patient": patient}, status=400 if form.errors else 200
     )

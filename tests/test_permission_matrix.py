@@ -76,7 +76,7 @@ def signal_recording_id(staff_a, patient_a):
     """A short continuous signal of clinic A (the signal endpoint serves only those)."""
     import wfdb
 
-    from diagnostics.signals import parse_signal_upload
+    from diagnostics.signal_uploads import parse_signal_upload
 
     from .data import mitdb_dir
 

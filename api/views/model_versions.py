@@ -1,7 +1,4 @@
-import tempfile
-from pathlib import Path
 
-from django.conf import settings
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import status
@@ -15,7 +12,6 @@ from mlmodels import selectors as mlmodels_selectors
 from mlmodels import services as mlmodels_services
 
 from .. import serializers
-from ..exceptions import ApiError
 from ..permissions import IsAdminOrReadOnly, IsClinicMember
 from .base import IF_NONE_MATCH, ApiViewSet
 
@@ -61,18 +57,8 @@ class ModelVersionViewSet(ApiViewSet):
         serializer = serializers.ModelVersionCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         fields = dict(serializer.validated_data)
-        artifact = fields.pop("artifact")
-        suffix = Path(artifact.name).suffix.lower()
-        if suffix not in {".keras", ".h5", ".hdf5"}:
-            raise ApiError("The artifact must be a .keras file or a Keras 2 .h5 file.", status_code=415, code="unsupported_media_type", field="artifact")
-        if artifact.size > settings.API_MAX_MODEL_BYTES:
-            raise ApiError(f"The artifact is larger than {settings.API_MAX_MODEL_BYTES} bytes.", status_code=413, code="payload_too_large", field="artifact")
-        with tempfile.TemporaryDirectory() as tmp:
-            source = Path(tmp) / f"upload{suffix}"
-            with open(source, "wb") as fh:
-                for chunk in artifact.chunks():
-                    fh.write(chunk)
-            version = mlmodels_services.model_version_register(source=source, created_by=request.user, **fields)
+        version = mlmodels_services.model_version_register(upload=fields.pop("artifact"), created_by=request.user,
+                                                           **fields)
         return Response(serializers.ModelVersionSerializer(version).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(summary="Make this the task's active version (administrators)", request=None, responses={200: serializers.ModelVersionSerializer})

@@ -1,4 +1,3 @@
-from django.db import IntegrityError
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import status
@@ -9,7 +8,6 @@ from patients import services as patients_services
 from patients.models import Patient
 
 from .. import serializers
-from ..exceptions import Conflict
 from .base import IF_NONE_MATCH, ApiViewSet
 
 
@@ -41,11 +39,7 @@ class PatientViewSet(ApiViewSet):
     def create(self, request):
         serializer = serializers.PatientSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        self._check_mrn(serializer.validated_data["mrn"])
-        try:
-            patient = patients_services.patient_create(user=request.user, **serializer.validated_data)
-        except IntegrityError:
-            raise self._mrn_conflict() from None
+        patient = patients_services.patient_create(user=request.user, **serializer.validated_data)
         return Response(serializers.PatientSerializer(patient).data, status=status.HTTP_201_CREATED)
 
     def update(self, request, pk, partial=False):
@@ -53,24 +47,8 @@ class PatientViewSet(ApiViewSet):
         serializer_class = serializers.PatientUpdateSerializer if partial else serializers.PatientSerializer
         serializer = serializer_class(patient, data=request.data, partial=partial)
         serializer.is_valid(raise_exception=True)
-        if "mrn" in serializer.validated_data:
-            self._check_mrn(serializer.validated_data["mrn"], exclude=patient.pk)
-        try:
-            patient = patients_services.patient_update(patient=patient, **serializer.validated_data)
-        except IntegrityError:
-            raise self._mrn_conflict() from None
+        patient = patients_services.patient_update(patient=patient, **serializer.validated_data)
         return Response(serializers.PatientSerializer(patient).data)
 
     def partial_update(self, request, pk):
         return self.update(request, pk, partial=True)
-
-    def _check_mrn(self, mrn: str, exclude: int | None = None) -> None:
-        clash = Patient.objects.filter(clinic_id=self.request.user.clinic_id, mrn=mrn.strip())
-        if exclude is not None:
-            clash = clash.exclude(pk=exclude)
-        if clash.exists():
-            raise self._mrn_conflict()
-
-    @staticmethod
-    def _mrn_conflict():
-        return Conflict("Another patient of this clinic has this medical record number.", code="mrn_taken", field="mrn")

@@ -1,8 +1,6 @@
 from datetime import datetime, time
 from datetime import timezone as datetime_timezone
 
-from django.core.files.storage import default_storage
-from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 from drf_spectacular.types import OpenApiTypes
@@ -21,7 +19,6 @@ from patients import selectors as patients_selectors
 
 from .. import fhir, serializers, uploads
 from ..exceptions import ApiError, Conflict
-from ..models import IdempotencyRecord
 from .base import IF_NONE_MATCH, ApiViewSet
 
 
@@ -120,10 +117,11 @@ class RecordingViewSet(ApiViewSet):
         patient = patients_selectors.patient_get(user=request.user, patient_id=fields["patient"])
         files = [] if is_json else fields.get("file", [])
         digest = uploads.fingerprint(request.data, files)
-        if key is not None:
-            seen = IdempotencyRecord.objects.filter(user=request.user, key=key).select_related("recording").first()
+        if key is not None:  # a replay answers before the body is parsed again
+            seen = diagnostics_services.recording_submission_replay(user=request.user, idempotency_key=key,
+                                                                    fingerprint=digest)
             if seen is not None:
-                return self._replay(seen, digest)
+                return self._created(seen)
 
         if is_json and fields["kind"] == ECGRecording.Kind.BEATS:
             parsed, data, filename = uploads.beats_from_json(fields["beats"])
@@ -135,32 +133,18 @@ class RecordingViewSet(ApiViewSet):
             parsed, data, filename = uploads.from_files(
                 kind=fields["kind"], files=files, text=fields.get("text", ""), fs=fields.get("fs"), lead=fields.get("lead", "")
             )
-        try:
-            with transaction.atomic():
-                recording = diagnostics_services.recording_submit(
-                    user=request.user, patient=patient, parsed=parsed, data=data, filename=filename
-                )
-                if key is not None:
-                    IdempotencyRecord.objects.create(user=request.user, key=key, fingerprint=digest, recording=recording)
-        except IntegrityError:  # the same key arrived twice at once; the other request won
-            seen = IdempotencyRecord.objects.filter(user=request.user, key=key).first() if key is not None else None
-            if seen is None:
-                raise
-            default_storage.delete(recording.file.name)
-            return self._replay(seen, digest)
+        recording = diagnostics_services.recording_submit(
+            user=request.user, patient=patient, parsed=parsed, data=data, filename=filename,
+            idempotency_key=key, fingerprint=digest,
+        )
         return self._created(recording)
 
-    def _created(self, recording, **headers):
+    def _created(self, recording):
         body = serializers.RecordingSerializer(recording).data
-        return Response(body, status=status.HTTP_201_CREATED, headers={"Location": body["links"]["self"], **headers})
-
-    def _replay(self, seen: IdempotencyRecord, digest: str):
-        if seen.fingerprint != digest:
-            raise Conflict(
-                "This Idempotency-Key was already used with a different request body.",
-                code="idempotency_key_reused", field="Idempotency-Key",
-            )
-        return self._created(seen.recording, **{"Idempotent-Replayed": "true"})
+        headers = {"Location": body["links"]["self"]}
+        if recording.replayed:
+            headers["Idempotent-Replayed"] = "true"
+        return Response(body, status=status.HTTP_201_CREATED, headers=headers)
 
     @extend_schema(
         summary="The recording's classified beats",

@@ -2,7 +2,6 @@ from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import status
-from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 
 from diagnostics import selectors as diagnostics_selectors
@@ -10,7 +9,6 @@ from diagnostics import services as diagnostics_services
 from diagnostics.models import ECGRecording
 
 from .. import serializers
-from ..exceptions import Conflict
 from ..permissions import CanReviewOrReadOnly, IsClinicMember
 from .base import IF_NONE_MATCH, ApiViewSet
 
@@ -82,12 +80,7 @@ class ReviewViewSet(ApiViewSet):
         serializer.is_valid(raise_exception=True)
         fields = serializer.validated_data
         diagnosis = diagnostics_selectors.diagnosis_get(user=request.user, diagnosis_id=fields["diagnosis"])
-        if not diagnosis.mi_flag:
-            raise Conflict("Only diagnoses flagged for MI are reviewed.", code="not_flagged", field="diagnosis")
-        try:
-            review = diagnostics_services.review_create(
-                user=request.user, diagnosis=diagnosis, decision=fields["decision"], note=fields["note"]
-            )
-        except diagnostics_services.ReviewNotAllowed as exc:
-            raise PermissionDenied(str(exc)) from None
+        review = diagnostics_services.review_create(
+            user=request.user, diagnosis=diagnosis, decision=fields["decision"], note=fields["note"]
+        )
         return Response(serializers.ReviewSerializer(review).data, status=status.HTTP_201_CREATED)

@@ -208,7 +208,8 @@ def train_variant(name: str, spec: dict, train, train_rr, val, val_rr, epochs: i
     from bench.experiments.rr import rr_input
     from bench.experiments.rr_model import residual_rr_cnn
     from ecg.evaluation.metrics import classification_metrics
-    from ecg.training.heartbeat import class_weights, set_seed
+    from ecg.training.heartbeat import class_weights
+    from ecg.training.trainer import set_seed
 
     run = RUN_DIR / name
     run.mkdir(parents=True, exist_ok=True)
@@ -301,7 +302,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
 
-    from ecg.training.heartbeat import configure_threads
+    from ecg.training.trainer import configure_threads
     configure_threads(args.threads)
     import keras
 

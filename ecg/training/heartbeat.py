@@ -7,7 +7,6 @@ import json
 import math
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Callable
 
 import keras
 import numpy as np
@@ -18,14 +17,12 @@ from ecg.models.architectures import residual_cnn, seed_cnn
 from ecg.processing.beats import min_max
 from ecg.datasets import BeatSet
 from ecg.evaluation.metrics import classification_metrics, predict_classes
+from ecg.training.trainer import Log, model_input, set_seed
 
 # DS1 records held out (whole) for early stopping and model selection in the inter-patient
 # protocol: together they hold about a quarter of DS1's S and V beats, so validation sees the
 # classes that matter, while 209 (S) and 208 (V, F) stay in training.
 DS1_VALIDATION: tuple[str, ...] = ("116", "124", "201", "223")
-
-Log = Callable[[str], None]
-
 
 @dataclass(frozen=True)
 class HyperParams:
@@ -44,21 +41,6 @@ class HyperParams:
 
     def as_dict(self) -> dict:
         return asdict(self)
-
-
-def set_seed(seed: int) -> None:
-    keras.utils.set_random_seed(seed)
-
-
-def configure_threads(threads: int) -> None:
-    """Bound TensorFlow's CPU use (the machine is shared)."""
-    import tensorflow as tf
-
-    try:
-        tf.config.threading.set_intra_op_parallelism_threads(threads)
-        tf.config.threading.set_inter_op_parallelism_threads(1)
-    except RuntimeError:  # already initialised in this process
-        pass
 
 
 def build_model(hp: HyperParams, n_outputs: int = len(AAMI_CLASSES)) -> keras.Model:
@@ -156,10 +138,6 @@ class _AugmentedBeats(keras.utils.PyDataset):
         self._shuffle()
 
 
-def _as_input(beats: np.ndarray) -> np.ndarray:
-    return beats.reshape(-1, BEAT_LENGTH, 1).astype(np.float32)
-
-
 def _best_val_loss(history_csv: Path) -> float | None:
     if not history_csv.exists():
         return None
@@ -218,12 +196,12 @@ def fit(hp: HyperParams, train: BeatSet, val: BeatSet, run_dir: Path, epochs: in
         _Progress(val, log, epochs),
     ]
     train_weights = weights[train.labels].astype(np.float32)
-    validation = (_as_input(val.beats), val.labels, weights[val.labels].astype(np.float32))
+    validation = (model_input(val.beats), val.labels, weights[val.labels].astype(np.float32))
     if hp.augment:
         data = _AugmentedBeats(train.beats, train.labels, train_weights, hp.batch_size, seed)
         model.fit(data, validation_data=validation, epochs=epochs, verbose=0, callbacks=callbacks)
     else:
-        model.fit(_as_input(train.beats), train.labels, sample_weight=train_weights, validation_data=validation,
+        model.fit(model_input(train.beats), train.labels, sample_weight=train_weights, validation_data=validation,
                   batch_size=hp.batch_size, epochs=epochs, shuffle=True, verbose=0, callbacks=callbacks)
     done_path.write_text(json.dumps({"epochs": epochs, "stopped_early": stopper.stopped_epoch > 0}))
     return keras.models.load_model(best_path) if best_path.exists() else model

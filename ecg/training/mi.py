@@ -17,10 +17,9 @@ import numpy as np
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedGroupKFold
 
-from ecg.constants import BEAT_LENGTH
 from ecg.datasets.mi import MiBeats
+from ecg.training.trainer import Log, model_input
 
-Log = Callable[[str], None]
 TARGET_RECALL = 0.95
 RANDOM_INIT_LR = 5e-4
 
@@ -70,10 +69,6 @@ def _onehot(labels: np.ndarray) -> np.ndarray:
     return np.eye(2, dtype=np.float32)[labels]
 
 
-def _x(beats: np.ndarray) -> np.ndarray:
-    return beats.reshape(-1, BEAT_LENGTH, 1).astype(np.float32)
-
-
 def augment(beats: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Jittered copies in the same format: time stretch +-10% (heart-rate and fs variation), a
     baseline tilt and white noise, re-scaled to [0, 1] over the beat's own length."""
@@ -113,8 +108,8 @@ def fit_mi(base: keras.Model, hp: MiHyperParams, train: MiBeats, val: MiBeats | 
         rng = np.random.default_rng(seed)
         beats = np.concatenate([beats] + [augment(train.beats, rng) for _ in range(hp.augment_copies)])
         y = np.tile(train.labels, hp.augment_copies + 1)
-    x, w, y = _x(beats), balanced_weights(y), _onehot(y)
-    validation = (_x(val.beats), _onehot(val.labels), balanced_weights(val.labels)) if val is not None else None
+    x, w, y = model_input(beats), balanced_weights(y), _onehot(y)
+    validation = (model_input(val.beats), _onehot(val.labels), balanced_weights(val.labels)) if val is not None else None
     if hp.freeze_epochs and hp.init == "transfer":
         for layer in model.layers[:-1]:
             layer.trainable = False
@@ -145,7 +140,7 @@ def beat_probabilities(model: keras.Model, beats: np.ndarray) -> np.ndarray:
         return np.zeros(0, np.float32)
     import warnings
 
-    x = _x(beats)
+    x = model_input(beats)
     # Direct calls: predict() traces a new function per model, slow for the many small folds.
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="The structure of `inputs`")

@@ -13,7 +13,8 @@ from pathlib import Path
 
 from ecg.datasets import BeatSet
 from ecg.evaluation.metrics import classification_metrics, predict_classes
-from ecg.training.heartbeat import HyperParams, Log, fit
+from ecg.training.heartbeat import HyperParams, fit
+from ecg.training.trainer import Log
 
 SPACE: dict[str, list] = {
     "lr": [3e-4, 1e-3, 3e-3],

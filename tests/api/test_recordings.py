@@ -3,7 +3,7 @@ import json
 import numpy as np
 import pytest
 
-from api.models import IdempotencyRecord
+from diagnostics.models import IdempotencyRecord
 from diagnostics.models import ECGRecording
 
 from ..helpers import beat_csv, beat_rows, upload

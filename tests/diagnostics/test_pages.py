@@ -85,7 +85,7 @@ def signal_recording(staff_a, patient_a, active_models):
     """The first 20 s of MIT-BIH record 100 uploaded as a CSV signal and classified."""
     import numpy as np
 
-    from diagnostics.signals import parse_signal_upload
+    from diagnostics.signal_uploads import parse_signal_upload
     from ecg.io.readers import read_wfdb
 
     from ..data import mitdb_dir

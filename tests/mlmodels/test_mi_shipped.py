@@ -43,7 +43,7 @@ def test_uploads_get_mi_scores_from_the_shipped_model(patient_a, staff_a):
     from django.core.management import call_command
 
     from diagnostics import ingestion, services
-    from diagnostics.signals import parse_signal_upload
+    from diagnostics.signal_uploads import parse_signal_upload
     from mlmodels.models import ModelVersion
 
     call_command("register_bundled_models")

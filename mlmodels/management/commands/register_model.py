@@ -1,8 +1,8 @@
 from pathlib import Path
 
-from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
+from ecgsite.errors import ApplicationError
 from mlmodels import services
 from mlmodels.models import ModelVersion
 
@@ -38,7 +38,7 @@ class Command(BaseCommand):
                 provenance=card.get("training_data", ""),
                 activate=activate,
             )
-        except ValidationError as exc:
-            raise CommandError("; ".join(exc.messages)) from None
+        except ApplicationError as exc:
+            raise CommandError(exc.message) from None
         state = "active" if mv.is_active else "inactive"
         self.stdout.write(f"Registered {mv} ({state}, sha256 {mv.sha256[:12]}…)")

@@ -13,7 +13,9 @@ from ecg.io import readers
 from ecg.io.errors import SignalError
 from ecg.processing.context import BeatContext
 
-from .ingestion import ParsedUpload, UploadError, check_size
+from ecgsite.errors import UnsupportedUpload, UploadRefused
+
+from .ingestion import ParsedUpload, check_size
 from .models import ECGRecording
 
 
@@ -23,25 +25,25 @@ def _read(files: dict[str, bytes], *, fs: float | None, lead: str | None) -> tup
     (name, data), = files.items()
     if name.lower().endswith((".hea", ".dat")):
         missing = ".dat" if name.lower().endswith(".hea") else ".hea"
-        raise UploadError(f"a WFDB record needs both its .hea and .dat files (or one .zip holding them); {missing} is missing")
+        raise UploadRefused(f"a WFDB record needs both its .hea and .dat files (or one .zip holding them); {missing} is missing")
     fmt = readers.sniff_format(name, data[:4096])
     if fmt == "wfdb-zip":
         return readers.read_wfdb_zip(data, max_bytes=settings.ECG_MAX_UPLOAD_BYTES * 4), "wfdb"
     if fmt == "edf":
         return readers.read_edf(data, lead=lead), "edf"
     if fmt == "csv" and fs is None:
-        raise UploadError("a CSV signal needs its sampling rate: fill in 'Sampling rate (Hz)'", field="fs")
+        raise UploadRefused("a CSV signal needs its sampling rate: fill in 'Sampling rate (Hz)'", field="fs")
     if fmt == "csv":
         return readers.read_csv_signal(data, fs, lead=lead), "csv"
     if fmt == "json":
         try:
             obj = json.loads(data)
         except ValueError as exc:
-            raise UploadError(f"the JSON file is not valid JSON: {exc}") from None
+            raise UploadRefused(f"the JSON file is not valid JSON: {exc}") from None
         return readers.read_json_signal(obj, fs), "json"
     if fmt == "xlsx":
-        raise UploadError("XLSX files hold beat rows; choose 'Beat file' to upload them", status=400)
-    raise UploadError(f"{name!r} is not a WFDB, EDF, CSV or JSON signal", status=415)
+        raise UploadRefused("XLSX files hold beat rows; choose 'Beat file' to upload them")
+    raise UnsupportedUpload(f"{name!r} is not a WFDB, EDF, CSV or JSON signal")
 
 
 def parse_signal_upload(
@@ -49,14 +51,14 @@ def parse_signal_upload(
 ) -> tuple[ParsedUpload, bytes, str]:
     """Validate a signal upload; returns it parsed, with the bytes to store and their name."""
     if not files:
-        raise UploadError("choose a file to upload")
+        raise UploadRefused("choose a file to upload")
     check_size(sum(len(d) for d in files.values()))
     try:
         signal, fmt = _read(files, fs=fs, lead=lead)
         lead_name = signal.lead_name(lead)
         signal.validated(lead_name, max_seconds=settings.ECG_MAX_SIGNAL_SECONDS)
     except SignalError as exc:
-        raise UploadError(str(exc)) from None
+        raise UploadRefused(str(exc)) from None
     if len(files) > 1:  # keep a WFDB record as one zip, under a server-chosen name
         buffer = io.BytesIO()
         with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
@@ -86,21 +88,7 @@ class SignalInput:
     context: BeatContext | None  # the record-level model's inputs, when asked for
 
 
-def read_stored_signal(recording: ECGRecording, data: bytes) -> readers.Signal:
-    """The stored signal of a recording, read by the format it was uploaded in."""
-    name = recording.original_filename or recording.file.name
-    if recording.input_format == "wfdb":
-        return readers.read_wfdb_zip(data, max_bytes=settings.ECG_MAX_UPLOAD_BYTES * 4)
-    if recording.input_format == "edf":
-        return readers.read_edf(data, lead=recording.lead or None)
-    if recording.input_format == "csv":
-        return readers.read_csv_signal(data, recording.sampling_rate, lead=recording.lead or None)
-    if recording.input_format == "json":
-        return readers.read_json_signal(json.loads(data), recording.sampling_rate)
-    raise SignalError(f"{name}: unknown stored format {recording.input_format!r}")
-
-
-def beats_from_stored_signal(recording: ECGRecording, data: bytes, *, with_context: bool = False) -> SignalInput:
+def beats_from_stored_signal(recording: ECGRecording, *, with_context: bool = False) -> SignalInput:
     """Beats, R-peak positions and mean heart rate of a stored signal recording.
 
     With ``with_context`` (a record-level model is active) every detected beat is kept, the last
@@ -109,7 +97,9 @@ def beats_from_stored_signal(recording: ECGRecording, data: bytes, *, with_conte
     from ecg.processing.context import analyse, other_lead
     from ecg.processing.segmenting import mean_heart_rate, segment
 
-    signal = read_stored_signal(recording, data)
+    from .selectors import recording_stored_signal
+
+    signal = recording_stored_signal(recording=recording)
     lead = signal.lead_name(recording.lead or None)
     values = signal.validated(lead, max_seconds=settings.ECG_MAX_SIGNAL_SECONDS)
     fs = signal.fs

@@ -1,0 +1,83 @@
+"""Domain errors: what a service refuses, in words for people, without any HTTP.
+
+Each channel maps them to a response in one place: the API in ``api.exceptions.exception_handler``,
+the pages in ``ecgsite.middleware.ApplicationErrorMiddleware`` (forms may show one beside a field).
+"""
+
+
+class ApplicationError(Exception):
+    """A rule of the application refused the request; ``message`` says why, ``field`` names the input."""
+
+    code = "invalid"
+
+    def __init__(self, message: str, *, field: str | None = None, code: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.field = field
+        if code is not None:
+            self.code = code
+
+
+class Invalid(ApplicationError):
+    """The input is malformed or breaks a rule of its content."""
+
+
+class NotAllowed(ApplicationError):
+    """The user may not do this (role or clinic)."""
+
+    code = "permission_denied"
+
+
+class NotFound(ApplicationError):
+    code = "not_found"
+
+
+class Conflict(ApplicationError):
+    """The request clashes with the current state (a taken key, a state that does not allow it)."""
+
+    code = "conflict"
+
+
+class UploadRefused(Invalid):
+    """An upload whose content cannot be accepted; nothing of it is stored."""
+
+    code = "invalid_upload"
+
+    def __init__(self, message: str, *, field: str | None = "file", code: str | None = None):
+        super().__init__(message, field=field, code=code)
+
+
+class UploadTooLarge(UploadRefused):
+    code = "payload_too_large"
+
+
+class UnsupportedUpload(UploadRefused):
+    """A file of a kind the application does not read."""
+
+    code = "unsupported_media_type"
+
+
+class MrnTaken(Conflict):
+    code = "mrn_taken"
+
+    def __init__(self, message: str = "Another patient of this clinic has this medical record number."):
+        super().__init__(message, field="mrn")
+
+
+class ReviewRefused(Conflict):
+    """A review the diagnosis does not admit (it is not flagged for MI)."""
+
+    code = "not_flagged"
+
+
+class IdempotencyKeyReused(Conflict):
+    code = "idempotency_key_reused"
+
+    def __init__(self, message: str = "This Idempotency-Key was already used with a different request body."):
+        super().__init__(message, field="Idempotency-Key")
+
+
+class ModelRejected(Invalid):
+    """A model artifact that cannot be registered (unreadable, wrong shape, a taken version)."""
+
+    code = "invalid_model"
