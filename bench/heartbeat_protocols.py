@@ -135,12 +135,12 @@ def step_baselines(records, data: Path) -> None:
     out = {}
     seed_dir = paths.seed_dir()
     models = {"res2": inference.load_model(REPO / "mlmodels" / "artifacts" / "heartbeat-2026.11-res2.keras", key="res2")}
-    seed_keras = OUT / "_seed_heartbeat.keras"
+    seed_keras = REPO / "training-runs" / "seed-heartbeat.keras"  # converted seed model: never committed
     if not seed_keras.exists():
         import subprocess
         import sys
 
-        OUT.mkdir(parents=True, exist_ok=True)
+        seed_keras.parent.mkdir(parents=True, exist_ok=True)
         subprocess.run([sys.executable, "-m", "ecg.models.keras_import", str(seed_dir / "model_ECG_final.h5"), str(seed_keras)],
                        check=True, cwd=REPO)
     models["seed"] = inference.load_model(seed_keras, key="seed")
