@@ -93,6 +93,11 @@ class Diagnosis(models.Model):
         ordering = ["-created_at"]
         verbose_name_plural = "diagnoses"
 
+    @property
+    def classified_in_context(self) -> bool:
+        """Whether the beats were classified by the record-level model (rhythm and patient context)."""
+        return self.heartbeat_model.task == "heartbeat_record"
+
     def class_counts(self) -> list[tuple[str, int, float]]:
         """(class, count, percent) for each AAMI class."""
         total = self.beat_count or 1

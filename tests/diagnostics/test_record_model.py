@@ -61,3 +61,17 @@ def test_beat_files_stay_with_the_beat_format_model(patient_a, staff_a, active_m
     recording = services.recording_submit(user=staff_a, patient=patient_a, parsed=parsed, data=data, filename="beats.csv")
     assert services.recording_classify(recording_id=recording.pk, claim_token="t") == "done"
     assert ECGRecording.objects.get(pk=recording.pk).diagnosis.heartbeat_model == active_models["heartbeat"]
+
+
+@pytest.mark.django_db
+def test_the_page_says_which_model_classified_and_what_a_beat_file_lacks(client, staff_a, patient_a, active_models, record_model):
+    signal = _upload_record(client, staff_a, patient_a, "119")
+    services.recording_classify(recording_id=signal.pk, claim_token="t")
+    data = beat_csv(5)
+    beats = services.recording_submit(user=staff_a, patient=patient_a, parsed=ingestion.parse_beats(filename="b.csv", data=data),
+                                      data=data, filename="b.csv")
+    services.recording_classify(recording_id=beats.pk, claim_token="t")
+    signal_page = client.get(reverse("recording-detail", args=[signal.pk])).content.decode()
+    beats_page = client.get(reverse("recording-detail", args=[beats.pk])).content.decode()
+    assert "classified in context by tiny-record" in signal_page and "carries no timing" not in signal_page
+    assert "carries no timing" in beats_page and "classified in context" not in beats_page
