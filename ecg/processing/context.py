@@ -38,7 +38,7 @@ TEMPLATE_BLOCK = 128
 LOCAL_BEATS = 10
 WIDE_BEATS = 40  # the rhythm of the last and next ~half minute: its median, its irregularity
 N_RHYTHM = 18
-N_LEAD_FEATURES = 7
+N_LEAD_FEATURES = 9
 P_WAVE = slice(WINDOW_BEFORE - 38, WINDOW_BEFORE - 10)  # 0.30 to 0.08 s before the R-peak
 MAX_RR_S = 3.0
 MAX_RATIO = 4.0
@@ -49,8 +49,10 @@ FEATURES: tuple[str, ...] = (
     "pre_local", "post_local", "pre_post", "pre_record", "post_record", "local_record",
     "prev_pre_local", "next_pre_local", "local_irregularity",
     "pre_wide_median", "post_wide_median", "wide_irregularity", "wide_deviant", "wide_lag2_irregularity",
-    "corr_qrs_1", "corr_all_1", "residual_1", "amplitude_1", "slope_1", "width_1", "corr_p_1",
-    "corr_qrs_2", "corr_all_2", "residual_2", "amplitude_2", "slope_2", "width_2", "corr_p_2",
+    "corr_qrs_1", "corr_all_1", "residual_1", "amplitude_1", "slope_1", "width_1", "corr_p_1", "p_previous_1",
+    "p_wide_1",
+    "corr_qrs_2", "corr_all_2", "residual_2", "amplitude_2", "slope_2", "width_2", "corr_p_2", "p_previous_2",
+    "p_wide_2",
     "second_lead",
 )
 N_FEATURES = len(FEATURES)
@@ -114,6 +116,19 @@ def _width(w: np.ndarray) -> np.ndarray:
     return (part > peak / 3).sum(axis=1) / CONTEXT_FS
 
 
+def _p_wave_consistency(w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per beat, how alike its P-wave stretch is to the previous beat's, and the median of that over
+    the WIDE_BEATS beats around it: high in sinus rhythm (with or without isolated ectopics, whose
+    neighbours keep their P waves), low in atrial fibrillation, where no P wave repeats."""
+    p = w[:, P_WAVE]
+    previous = np.concatenate([p[:1], p[:-1]])
+    same = _corr(p, previous)
+    half = WIDE_BEATS // 2
+    padded = np.pad(same, half, mode="edge")
+    wide = np.median(np.lib.stride_tricks.sliding_window_view(padded, WIDE_BEATS + 1), axis=1)[: len(same)]
+    return same, wide
+
+
 def _lead_inputs(x: np.ndarray, centres: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Scaled beats, beat - template, and the template-difference features of one lead."""
     w = _windows(x, centres)
@@ -138,6 +153,7 @@ def _lead_inputs(x: np.ndarray, centres: np.ndarray) -> tuple[np.ndarray, np.nda
             np.minimum(slope / np.maximum(t_slope, 1e-3), MAX_RATIO * 2),
             _width(w) - _width(template),
             _corr(w[:, P_WAVE], template[:, P_WAVE]),
+            *_p_wave_consistency(w),
         ],
         axis=1,
     )

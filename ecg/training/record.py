@@ -95,7 +95,9 @@ def build_record(path: Path, *, noise: np.ndarray | None = None, detect=None) ->
 
 
 def _cache_key() -> str:
-    src = Path(context.__file__).read_bytes()  # the inputs are computed there
+    from ecg.processing import detection
+
+    src = Path(context.__file__).read_bytes() + Path(detection.__file__).read_bytes()  # beats and inputs come from there
     return f"{CACHE_VERSION}-{hashlib.sha256(src).hexdigest()[:10]}"
 
 
