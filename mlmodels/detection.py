@@ -19,7 +19,12 @@ Method (rules tuned on MIT-BIH; see bench/README.md):
 5. Search-back: an RR interval over 1.6x the median of the previous eight gets
    the strongest remaining candidate in it (>= 12 % of the level, gate passed).
 6. Unreadable segments: beats whose neighbours within +-5 s have a median
-   gate ratio under 3 are dropped (white noise: ~2.2; MIT-BIH beats: ~7+).
+   gate ratio under 3 are dropped (white noise: ~2.2; MIT-BIH beats: ~7+),
+   unless those beats look alike: median correlation of each beat's 1-40 Hz
+   shape (+-100 ms) with one of its two neighbours on either side >= 0.8, over
+   at least 10 beats (white noise: <= 0.77).  Fast rhythms with tall T waves
+   (svdb SVT at ~150 bpm) leave no quiet baseline, so their QRS stand only
+   ~2.5x above the median slope, yet they are regular beats of one shape.
 7. The R peak is the extremum of the band-passed signal in the candidate
    window (on MIT-BIH the annotated sample itself for ~76 % of beats; the raw
    or 1-40 Hz extremum is exact less often), moved to the largest 1-40 Hz
@@ -55,6 +60,9 @@ SEARCHBACK_RATIO = 0.12
 # Unreadable segments, placement, long recordings.
 SEGMENT_S = 5.0
 MIN_SEGMENT_SNR = 3.0
+SIMILARITY_S = 0.1
+MIN_SEGMENT_SIMILARITY = 0.8
+MIN_ALIKE_BEATS = 10
 DOMINANT_S = 0.10
 DOMINANT_FRACTION = 0.5
 CHUNK_S = 1800.0
@@ -198,15 +206,35 @@ def _on_dominant_deflection(peaks: np.ndarray, wide: np.ndarray, fs: float) -> n
     return out
 
 
-def _drop_unreadable(c: _Candidates, beats: np.ndarray, fs: float) -> np.ndarray:
-    """Drop beats where those around them (+-SEGMENT_S) barely stand out from the background."""
+def _similarity(wide: np.ndarray, peaks: np.ndarray, fs: float) -> np.ndarray:
+    """Per beat, the larger correlation of its 1-40 Hz shape (+-SIMILARITY_S) with either of the two
+    beats before it or after it."""
+    half = int(round(SIMILARITY_S * fs))
+    idx = np.clip(peaks[:, None] + np.arange(-half, half + 1)[None, :], 0, len(wide) - 1)
+    shapes = wide[idx]
+    shapes -= shapes.mean(axis=1, keepdims=True)
+    shapes /= np.linalg.norm(shapes, axis=1, keepdims=True) + 1e-12
+    best = np.full(len(peaks), -1.0)
+    for lag in (1, 2):
+        r = np.einsum("ij,ij->i", shapes[lag:], shapes[:-lag])
+        best[lag:] = np.maximum(best[lag:], r)
+        best[:-lag] = np.maximum(best[:-lag], r)
+    return best
+
+
+def _drop_unreadable(c: _Candidates, beats: np.ndarray, wide: np.ndarray, fs: float) -> np.ndarray:
+    """Drop beats where those around them (+-SEGMENT_S) barely stand out from the background
+    and do not look alike either."""
     if len(beats) == 0:
         return beats
     peaks, snr = c.peak[beats], c.snr[beats]
     lo = np.searchsorted(peaks, peaks - SEGMENT_S * fs)
     hi = np.searchsorted(peaks, peaks + SEGMENT_S * fs)
     local = np.array([_quantile(snr[a:b], 0.5) for a, b in zip(lo, hi)])
-    return beats[local >= MIN_SEGMENT_SNR]
+    similarity = _similarity(wide, peaks, fs) if len(peaks) > 2 else np.zeros(len(peaks))
+    alike = np.array([_quantile(similarity[a:b], 0.5) for a, b in zip(lo, hi)])
+    alike[hi - lo < MIN_ALIKE_BEATS] = 0.0
+    return beats[(local >= MIN_SEGMENT_SNR) | (alike >= MIN_SEGMENT_SIMILARITY)]
 
 
 def detect_r_peaks(signal: np.ndarray, fs: float) -> np.ndarray:
@@ -246,6 +274,6 @@ def _detect(x: np.ndarray, fs: float) -> np.ndarray:
     strong &= ~c.extra | ((c.ratio >= EXTRA_RATIO) & (c.snr >= EXTRA_SNR))
     beats = [int(i) for i in np.flatnonzero(strong)]
     beats = _search_back(c, _resolve_conflicts(c, beats, fs), fs)
-    beats = _drop_unreadable(c, np.asarray(beats, dtype=np.int64), fs)
     wide = sps.sosfiltfilt(sps.butter(2, WIDE_HZ, btype="bandpass", fs=fs, output="sos"), x)
+    beats = _drop_unreadable(c, np.asarray(beats, dtype=np.int64), wide, fs)
     return np.unique(_on_dominant_deflection(c.peak[beats], wide, fs).astype(np.int64))
