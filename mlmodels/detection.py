@@ -30,6 +30,10 @@ Method (rules tuned on MIT-BIH; see bench/README.md):
    or 1-40 Hz extremum is exact less often), moved to the largest 1-40 Hz
    deflection within 100 ms when that is over twice as large (wide PVCs,
    paced beats: halves the 95th-percentile offset).
+
+Several leads (``detect_r_peaks_multilead``): the first lead's beats, plus a
+later lead's beats in the gaps the first leaves where that lead stands out
+better from its background (see the function).
 """
 
 from __future__ import annotations
@@ -66,6 +70,8 @@ MIN_ALIKE_BEATS = 10
 DOMINANT_S = 0.10
 DOMINANT_FRACTION = 0.5
 CHUNK_S = 1800.0
+FILL_RR = 1.5
+FILL_WINDOW_RR = 1.5
 MARGIN_S = 15.0
 
 
@@ -243,6 +249,55 @@ def detect_r_peaks(signal: np.ndarray, fs: float) -> np.ndarray:
     Long recordings are processed in CHUNK_S pieces overlapping by MARGIN_S (more
     than any window the rules look at), which bounds memory for 24 h Holters.
     """
+    return _detect_lead(signal, fs)[0]
+
+
+def detect_r_peaks_multilead(leads: np.ndarray, fs: float) -> np.ndarray:
+    """R peaks of one recording from several leads (n_leads x n_samples), first lead preferred.
+
+    Each lead is detected on its own. A later lead's beat is added where the beats found so far
+    leave a gap longer than FILL_RR times that lead's local RR, with no beat within half an RR,
+    and where that lead stands out from its background better than the leads before it within
+    FILL_WINDOW_RR local RRs (noise, a loose electrode or a tiny QRS in the first lead; not a
+    real pause that the first lead shows clearly).
+    """
+    x = np.asarray(leads, dtype=np.float64)
+    if x.ndim != 2 or x.shape[0] == 0:
+        raise SignalError(f"expected leads as a 2-D array (n_leads, n_samples), got shape {x.shape}")
+    peaks, tested, snr = _detect_lead(x[0], fs)
+    readable = [(tested, snr)]
+    for lead in x[1:]:
+        other, tested, snr = _detect_lead(lead, fs)
+        if len(other) < 2:
+            continue
+        rr = np.diff(other)
+        local_rr = np.array([np.median(rr[max(i - 4, 0):i + 4]) for i in range(len(other))])
+        half = FILL_WINDOW_RR * local_rr
+        before = np.max([_readability(t, s, other, half) for t, s in readable], axis=0)
+        peaks = _fill_gaps(peaks, other, local_rr, _readability(tested, snr, other, half) > before)
+        readable.append((tested, snr))
+    return peaks
+
+
+def _readability(tested: np.ndarray, snr: np.ndarray, at: np.ndarray, half: np.ndarray) -> np.ndarray:
+    """Median SNR of a lead's tested beats within +-half of each time in ``at`` (0: none there)."""
+    lo = np.searchsorted(tested, at - half)
+    hi = np.searchsorted(tested, at + half, side="right")
+    return np.array([_quantile(snr[a:b], 0.5) if b > a else 0.0 for a, b in zip(lo, hi)])
+
+
+def _fill_gaps(peaks: np.ndarray, other: np.ndarray, local_rr: np.ndarray, better: np.ndarray) -> np.ndarray:
+    after = np.searchsorted(peaks, other)
+    padded = np.r_[-np.inf, peaks, np.inf]
+    before_peak, after_peak = padded[after], padded[after + 1]
+    nearest = np.minimum(other - before_peak, after_peak - other)
+    add = better & (after_peak - before_peak > FILL_RR * local_rr) & (nearest >= 0.5 * local_rr)
+    return np.unique(np.r_[peaks, other[add]]).astype(np.int64)
+
+
+def _detect_lead(signal: np.ndarray, fs: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(R peaks, tested beats, their SNR) of one lead; tested beats are those before the
+    unreadable-segment rule."""
     x = np.asarray(signal, dtype=np.float64)
     if x.ndim != 1:
         raise SignalError(f"expected one lead (1-D array), got shape {x.shape}")
@@ -251,29 +306,37 @@ def detect_r_peaks(signal: np.ndarray, fs: float) -> np.ndarray:
     chunk, margin = int(CHUNK_S * fs), int(MARGIN_S * fs)
     if len(x) <= chunk + 2 * margin:
         return _detect(x, fs)
-    pieces = []
+    pieces: list[list[np.ndarray]] = [[], [], []]
     for start in range(0, len(x), chunk):
         a, b = max(start - margin, 0), min(start + chunk + margin, len(x))
-        peaks = _detect(x[a:b], fs) + a
-        pieces.append(peaks[(peaks >= start) & (peaks < start + chunk)])
-    peaks = np.concatenate(pieces)
+        peaks, tested, snr = _detect(x[a:b], fs)
+        peaks, tested = peaks + a, tested + a
+        inside = (tested >= start) & (tested < start + chunk)
+        pieces[0].append(peaks[(peaks >= start) & (peaks < start + chunk)])
+        pieces[1].append(tested[inside])
+        pieces[2].append(snr[inside])
+    peaks, tested, snr = (np.concatenate(p) for p in pieces)
     keep = np.r_[True, np.diff(peaks) >= REFRACTORY_S * fs]  # a beat on a chunk boundary
-    return peaks[keep]
+    return peaks[keep], tested, snr
 
 
-def _detect(x: np.ndarray, fs: float) -> np.ndarray:
+def _detect(x: np.ndarray, fs: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    nothing = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0))
     if len(x) < int(fs):
-        return np.zeros(0, dtype=np.int64)
+        return nothing
     x = np.nan_to_num(x - np.nanmedian(x))
     band = sps.sosfiltfilt(sps.butter(3, BAND_HZ, btype="bandpass", fs=fs, output="sos"), x)
     spread = np.percentile(x, 99) - np.percentile(x, 1)
     if spread == 0 or np.ptp(band) < 0.02 * spread:
-        return np.zeros(0, dtype=np.int64)  # no QRS-band content: baseline only
+        return nothing  # no QRS-band content: baseline only
     c = _Candidates(band, fs)
     strong = (c.ratio >= ACCEPT_RATIO) & (c.snr >= MIN_SNR)
     strong &= ~c.extra | ((c.ratio >= EXTRA_RATIO) & (c.snr >= EXTRA_SNR))
     beats = [int(i) for i in np.flatnonzero(strong)]
     beats = _search_back(c, _resolve_conflicts(c, beats, fs), fs)
+    tested = np.asarray(beats, dtype=np.int64)
     wide = sps.sosfiltfilt(sps.butter(2, WIDE_HZ, btype="bandpass", fs=fs, output="sos"), x)
-    beats = _drop_unreadable(c, np.asarray(beats, dtype=np.int64), wide, fs)
-    return np.unique(_on_dominant_deflection(c.peak[beats], wide, fs).astype(np.int64))
+    beats = _drop_unreadable(c, tested, wide, fs)
+    order = np.argsort(c.peak[tested], kind="stable")
+    return (np.unique(_on_dominant_deflection(c.peak[beats], wide, fs).astype(np.int64)),
+            c.peak[tested][order], c.snr[tested][order])

@@ -5,7 +5,7 @@ import pytest
 from scipy import signal as sps
 
 from bench.detector import load_record, score
-from mlmodels.detection import detect_r_peaks
+from mlmodels.detection import detect_r_peaks, detect_r_peaks_multilead
 from mlmodels.errors import SignalError
 from tests.data import DATA_DIR, mitdb_dir, require
 
@@ -123,3 +123,46 @@ def test_a_fast_supraventricular_run_with_tall_t_waves_is_not_dropped_as_unreada
     assert result["sensitivity"] >= 0.98  # measured 100 %; 13 % before the shape-similarity rule
     assert result["ppv"] >= 0.97
 
+
+def test_multilead_takes_the_second_lead_where_the_first_comes_off(record_100):
+    leads, fs, reference = load_leads("mitdb", "100", 0.0, 60.0)
+    off = slice(int(20 * fs), int(40 * fs))
+    leads[0, off] = leads[0, int(20 * fs)]  # electrode off: a flat line for 20 s
+    in_gap = (reference >= 20 * fs) & (reference < 40 * fs)
+    assert np.sum(in_gap) >= 20
+    first_only = detect_r_peaks(leads[0], fs)
+    assert np.sum((first_only >= 20 * fs) & (first_only < 40 * fs)) == 0
+    result = score(detect_r_peaks_multilead(leads, fs), reference, fs)
+    assert result["fn"] <= 2 and result["fp"] == 0  # the beat at each edge of the flat stretch may go
+
+
+def test_multilead_keeps_a_real_pause_that_the_first_lead_shows_clearly():
+    # mitdb 231: 2:1 AV block; lead V1 calls ~300 blocked P waves beats, MLII shows the pauses
+    leads, fs, reference = load_leads("mitdb", "231")
+    result = score(detect_r_peaks_multilead(leads, fs), reference, fs)
+    assert result["ppv"] >= 0.999  # measured 100 %
+    assert result["sensitivity"] >= 0.999
+
+
+def test_multilead_finds_beats_the_noisy_first_lead_loses():
+    # svdb 848: muscle noise and a tiny QRS in ECG1 for long stretches
+    leads, fs, reference = load_leads("svdb", "848")
+    first_only = score(detect_r_peaks(leads[0], fs), reference, fs)
+    both = score(detect_r_peaks_multilead(leads, fs), reference, fs)
+    assert first_only["sensitivity"] < 0.95  # measured 92.9 %
+    assert both["sensitivity"] >= 0.97      # measured 97.9 %
+    assert both["ppv"] >= 0.995
+
+
+def test_multilead_refuses_a_single_lead_array():
+    with pytest.raises(SignalError, match="n_leads, n_samples"):
+        detect_r_peaks_multilead(np.zeros(1000), 360.0)
+
+
+def test_multilead_chunked_processing_matches_whole(monkeypatch):
+    import mlmodels.detection as detection
+
+    leads, fs, _ = load_leads("svdb", "848", 0.0, 600.0)
+    whole = detect_r_peaks_multilead(leads, fs)
+    monkeypatch.setattr(detection, "CHUNK_S", 120.0)
+    np.testing.assert_array_equal(detect_r_peaks_multilead(leads, fs), whole)
