@@ -39,6 +39,7 @@ better from its background (see the function).
 from __future__ import annotations
 
 import numpy as np
+from scipy import ndimage
 from scipy import signal as sps
 
 from mlmodels.errors import SignalError
@@ -215,7 +216,7 @@ def _on_dominant_deflection(peaks: np.ndarray, wide: np.ndarray, fs: float) -> n
 def _similarity(wide: np.ndarray, peaks: np.ndarray, fs: float) -> np.ndarray:
     """Per beat, the larger correlation of its 1-40 Hz shape (+-SIMILARITY_S) with either of the two
     beats before it or after it."""
-    half = int(round(SIMILARITY_S * fs))
+    half = round(SIMILARITY_S * fs)
     idx = np.clip(peaks[:, None] + np.arange(-half, half + 1)[None, :], 0, len(wide) - 1)
     shapes = wide[idx]
     shapes -= shapes.mean(axis=1, keepdims=True)
@@ -270,8 +271,7 @@ def detect_r_peaks_multilead(leads: np.ndarray, fs: float) -> np.ndarray:
         other, tested, snr = _detect_lead(lead, fs)
         if len(other) < 2:
             continue
-        rr = np.diff(other)
-        local_rr = np.array([np.median(rr[max(i - 4, 0):i + 4]) for i in range(len(other))])
+        local_rr = ndimage.median_filter(np.diff(other, append=2 * other[-1] - other[-2]), size=9, mode="nearest")
         half = FILL_WINDOW_RR * local_rr
         before = np.max([_readability(t, s, other, half) for t, s in readable], axis=0)
         peaks = _fill_gaps(peaks, other, local_rr, _readability(tested, snr, other, half) > before)
