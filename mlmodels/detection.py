@@ -1,6 +1,6 @@
-"""R-peak detection on a single ECG lead, any sampling rate >= 100 Hz.
+"""R-peak detection on one ECG lead, or on several leads of a record, any sampling rate >= 100 Hz.
 
-Method (rules tuned on MIT-BIH; see bench/README.md):
+Method (rules tuned on MIT-BIH and svdb; see bench/README.md):
 1. Candidates from the 5-20 Hz zero-phase band-passed signal's smoothed
    absolute slope (``env``, 100 ms): regions where it exceeds 1.5x its 0.75 s
    moving average (the NeuroKit2 rule, one candidate per region), plus slope
