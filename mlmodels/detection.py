@@ -262,7 +262,7 @@ def detect_r_peaks_multilead(leads: np.ndarray, fs: float) -> np.ndarray:
     FILL_WINDOW_RR local RRs (noise, a loose electrode or a tiny QRS in the first lead; not a
     real pause that the first lead shows clearly).
     """
-    x = np.asarray(leads, dtype=np.float64)
+    x = np.asarray(leads)  # no float64 copy of every lead at once: each is converted in turn
     if x.ndim != 2 or x.shape[0] == 0:
         raise SignalError(f"expected leads as a 2-D array (n_leads, n_samples), got shape {x.shape}")
     peaks, tested, snr = _detect_lead(x[0], fs)
