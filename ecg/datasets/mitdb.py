@@ -90,6 +90,20 @@ def read_detection_reference(mitdb_dir: Path, record: str) -> tuple[np.ndarray, 
     """
     path = str(Path(mitdb_dir) / record)
     rec = wfdb.rdrecord(path, channels=[0])
+    return rec.p_signal[:, 0], float(rec.fs), _reference_beats(path)
+
+
+def read_detection_leads(directory: Path, record: str) -> tuple[np.ndarray, float, np.ndarray]:
+    """Every lead (n_leads, n_samples, physical units), fs and the reference beat samples.
+
+    For scoring a detector on several leads; serves the MIT-BIH databases that share these beat
+    annotations (mitdb, svdb, nstdb), the same beats as ``read_detection_reference``.
+    """
+    path = str(Path(directory) / record)
+    rec = wfdb.rdrecord(path)
+    return rec.p_signal.T.copy(), float(rec.fs), _reference_beats(path)
+
+
+def _reference_beats(path: str) -> np.ndarray:
     ann = wfdb.rdann(path, "atr")
-    beats = np.array([s for s, sym in zip(ann.sample, ann.symbol) if sym in SYMBOL_TO_AAMI], dtype=np.int64)
-    return rec.p_signal[:, 0], float(rec.fs), beats
+    return np.array([s for s, sym in zip(ann.sample, ann.symbol) if sym in SYMBOL_TO_AAMI], dtype=np.int64)

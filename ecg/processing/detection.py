@@ -1,6 +1,6 @@
-"""R-peak detection on a single ECG lead, any sampling rate >= 100 Hz.
+"""R-peak detection on one ECG lead, or on several leads of a record, any sampling rate >= 100 Hz.
 
-Method (rules tuned on MIT-BIH; see bench/README.md):
+Method (rules tuned on MIT-BIH and svdb; see bench/README.md):
 1. Candidates from the 5-20 Hz zero-phase band-passed signal's smoothed
    absolute slope (``env``, 100 ms): regions where it exceeds 1.5x its 0.75 s
    moving average (the NeuroKit2 rule, one candidate per region), plus slope
@@ -19,17 +19,27 @@ Method (rules tuned on MIT-BIH; see bench/README.md):
 5. Search-back: an RR interval over 1.6x the median of the previous eight gets
    the strongest remaining candidate in it (>= 12 % of the level, gate passed).
 6. Unreadable segments: beats whose neighbours within +-5 s have a median
-   gate ratio under 3 are dropped (white noise: ~2.2; MIT-BIH beats: ~7+).
+   gate ratio under 3 are dropped (white noise: ~2.2; MIT-BIH beats: ~7+),
+   unless those beats look alike: median correlation of each beat's 1-40 Hz
+   shape (+-100 ms) with one of its two neighbours on either side >= 0.8, over
+   at least 10 beats (white noise: <= 0.77).  Fast rhythms with tall T waves
+   (svdb SVT at ~150 bpm) leave no quiet baseline, so their QRS stand only
+   ~2.5x above the median slope, yet they are regular beats of one shape.
 7. The R peak is the extremum of the band-passed signal in the candidate
    window (on MIT-BIH the annotated sample itself for ~76 % of beats; the raw
    or 1-40 Hz extremum is exact less often), moved to the largest 1-40 Hz
    deflection within 100 ms when that is over twice as large (wide PVCs,
    paced beats: halves the 95th-percentile offset).
+
+Several leads (``detect_r_peaks_multilead``): the first lead's beats, plus a
+later lead's beats in the gaps the first leaves where that lead stands out
+better from its background (see the function).
 """
 
 from __future__ import annotations
 
 import numpy as np
+from scipy import ndimage
 from scipy import signal as sps
 
 from ecg.io.errors import SignalError
@@ -55,9 +65,14 @@ SEARCHBACK_RATIO = 0.12
 # Unreadable segments, placement, long recordings.
 SEGMENT_S = 5.0
 MIN_SEGMENT_SNR = 3.0
+SIMILARITY_S = 0.1
+MIN_SEGMENT_SIMILARITY = 0.8
+MIN_ALIKE_BEATS = 10
 DOMINANT_S = 0.10
 DOMINANT_FRACTION = 0.5
 CHUNK_S = 1800.0
+FILL_RR = 1.5
+FILL_WINDOW_RR = 1.5
 MARGIN_S = 15.0
 
 
@@ -198,15 +213,35 @@ def _on_dominant_deflection(peaks: np.ndarray, wide: np.ndarray, fs: float) -> n
     return out
 
 
-def _drop_unreadable(c: _Candidates, beats: np.ndarray, fs: float) -> np.ndarray:
-    """Drop beats where those around them (+-SEGMENT_S) barely stand out from the background."""
+def _similarity(wide: np.ndarray, peaks: np.ndarray, fs: float) -> np.ndarray:
+    """Per beat, the larger correlation of its 1-40 Hz shape (+-SIMILARITY_S) with either of the two
+    beats before it or after it."""
+    half = round(SIMILARITY_S * fs)
+    idx = np.clip(peaks[:, None] + np.arange(-half, half + 1)[None, :], 0, len(wide) - 1)
+    shapes = wide[idx]
+    shapes -= shapes.mean(axis=1, keepdims=True)
+    shapes /= np.linalg.norm(shapes, axis=1, keepdims=True) + 1e-12
+    best = np.full(len(peaks), -1.0)
+    for lag in (1, 2):
+        r = np.einsum("ij,ij->i", shapes[lag:], shapes[:-lag])
+        best[lag:] = np.maximum(best[lag:], r)
+        best[:-lag] = np.maximum(best[:-lag], r)
+    return best
+
+
+def _drop_unreadable(c: _Candidates, beats: np.ndarray, wide: np.ndarray, fs: float) -> np.ndarray:
+    """Drop beats where those around them (+-SEGMENT_S) barely stand out from the background
+    and do not look alike either."""
     if len(beats) == 0:
         return beats
     peaks, snr = c.peak[beats], c.snr[beats]
     lo = np.searchsorted(peaks, peaks - SEGMENT_S * fs)
     hi = np.searchsorted(peaks, peaks + SEGMENT_S * fs)
     local = np.array([_quantile(snr[a:b], 0.5) for a, b in zip(lo, hi)])
-    return beats[local >= MIN_SEGMENT_SNR]
+    similarity = _similarity(wide, peaks, fs) if len(peaks) > 2 else np.zeros(len(peaks))
+    alike = np.array([_quantile(similarity[a:b], 0.5) for a, b in zip(lo, hi)])
+    alike[hi - lo < MIN_ALIKE_BEATS] = 0.0
+    return beats[(local >= MIN_SEGMENT_SNR) | (alike >= MIN_SEGMENT_SIMILARITY)]
 
 
 def detect_r_peaks(signal: np.ndarray, fs: float) -> np.ndarray:
@@ -215,6 +250,54 @@ def detect_r_peaks(signal: np.ndarray, fs: float) -> np.ndarray:
     Long recordings are processed in CHUNK_S pieces overlapping by MARGIN_S (more
     than any window the rules look at), which bounds memory for 24 h Holters.
     """
+    return _detect_lead(signal, fs)[0]
+
+
+def detect_r_peaks_multilead(leads: np.ndarray, fs: float) -> np.ndarray:
+    """R peaks of one recording from several leads (n_leads x n_samples), first lead preferred.
+
+    Each lead is detected on its own. A later lead's beat is added where the beats found so far
+    leave a gap longer than FILL_RR times that lead's local RR, with no beat within half an RR,
+    and where that lead stands out from its background better than the leads before it within
+    FILL_WINDOW_RR local RRs (noise, a loose electrode or a tiny QRS in the first lead; not a
+    real pause that the first lead shows clearly).
+    """
+    x = np.asarray(leads)  # no float64 copy of every lead at once: each is converted in turn
+    if x.ndim != 2 or x.shape[0] == 0:
+        raise SignalError(f"expected leads as a 2-D array (n_leads, n_samples), got shape {x.shape}")
+    peaks, tested, snr = _detect_lead(x[0], fs)
+    readable = [(tested, snr)]
+    for lead in x[1:]:
+        other, tested, snr = _detect_lead(lead, fs)
+        if len(other) < 2:
+            continue
+        local_rr = ndimage.median_filter(np.diff(other, append=2 * other[-1] - other[-2]), size=9, mode="nearest")
+        half = FILL_WINDOW_RR * local_rr
+        before = np.max([_readability(t, s, other, half) for t, s in readable], axis=0)
+        peaks = _fill_gaps(peaks, other, local_rr, _readability(tested, snr, other, half) > before)
+        readable.append((tested, snr))
+    return peaks
+
+
+def _readability(tested: np.ndarray, snr: np.ndarray, at: np.ndarray, half: np.ndarray) -> np.ndarray:
+    """Median SNR of a lead's tested beats within +-half of each time in ``at`` (0: none there)."""
+    lo = np.searchsorted(tested, at - half)
+    hi = np.searchsorted(tested, at + half, side="right")
+    return np.array([_quantile(snr[a:b], 0.5) if b > a else 0.0 for a, b in zip(lo, hi)])
+
+
+def _fill_gaps(peaks: np.ndarray, other: np.ndarray, local_rr: np.ndarray, better: np.ndarray) -> np.ndarray:
+    after = np.searchsorted(peaks, other)
+    padded = np.r_[-np.inf, peaks, np.inf]
+    before_peak, after_peak = padded[after], padded[after + 1]
+    nearest = np.minimum(other - before_peak, after_peak - other)
+    add = better & (after_peak - before_peak > FILL_RR * local_rr) & (nearest >= 0.5 * local_rr)
+    return np.unique(np.r_[peaks, other[add]]).astype(np.int64)
+
+
+def _detect_lead(signal: np.ndarray, fs: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(R peaks, tested beats, their SNR) of one lead; tested beats are those before the
+    unreadable-segment rule."""
     x = np.asarray(signal, dtype=np.float64)
     if x.ndim != 1:
         raise SignalError(f"expected one lead (1-D array), got shape {x.shape}")
@@ -223,29 +306,37 @@ def detect_r_peaks(signal: np.ndarray, fs: float) -> np.ndarray:
     chunk, margin = int(CHUNK_S * fs), int(MARGIN_S * fs)
     if len(x) <= chunk + 2 * margin:
         return _detect(x, fs)
-    pieces = []
+    pieces: list[list[np.ndarray]] = [[], [], []]
     for start in range(0, len(x), chunk):
         a, b = max(start - margin, 0), min(start + chunk + margin, len(x))
-        peaks = _detect(x[a:b], fs) + a
-        pieces.append(peaks[(peaks >= start) & (peaks < start + chunk)])
-    peaks = np.concatenate(pieces)
+        peaks, tested, snr = _detect(x[a:b], fs)
+        peaks, tested = peaks + a, tested + a
+        inside = (tested >= start) & (tested < start + chunk)
+        pieces[0].append(peaks[(peaks >= start) & (peaks < start + chunk)])
+        pieces[1].append(tested[inside])
+        pieces[2].append(snr[inside])
+    peaks, tested, snr = (np.concatenate(p) for p in pieces)
     keep = np.r_[True, np.diff(peaks) >= REFRACTORY_S * fs]  # a beat on a chunk boundary
-    return peaks[keep]
+    return peaks[keep], tested, snr
 
 
-def _detect(x: np.ndarray, fs: float) -> np.ndarray:
+def _detect(x: np.ndarray, fs: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    nothing = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0))
     if len(x) < int(fs):
-        return np.zeros(0, dtype=np.int64)
+        return nothing
     x = np.nan_to_num(x - np.nanmedian(x))
     band = sps.sosfiltfilt(sps.butter(3, BAND_HZ, btype="bandpass", fs=fs, output="sos"), x)
     spread = np.percentile(x, 99) - np.percentile(x, 1)
     if spread == 0 or np.ptp(band) < 0.02 * spread:
-        return np.zeros(0, dtype=np.int64)  # no QRS-band content: baseline only
+        return nothing  # no QRS-band content: baseline only
     c = _Candidates(band, fs)
     strong = (c.ratio >= ACCEPT_RATIO) & (c.snr >= MIN_SNR)
     strong &= ~c.extra | ((c.ratio >= EXTRA_RATIO) & (c.snr >= EXTRA_SNR))
     beats = [int(i) for i in np.flatnonzero(strong)]
     beats = _search_back(c, _resolve_conflicts(c, beats, fs), fs)
-    beats = _drop_unreadable(c, np.asarray(beats, dtype=np.int64), fs)
+    tested = np.asarray(beats, dtype=np.int64)
     wide = sps.sosfiltfilt(sps.butter(2, WIDE_HZ, btype="bandpass", fs=fs, output="sos"), x)
-    return np.unique(_on_dominant_deflection(c.peak[beats], wide, fs).astype(np.int64))
+    beats = _drop_unreadable(c, tested, wide, fs)
+    order = np.argsort(c.peak[tested], kind="stable")
+    return (np.unique(_on_dominant_deflection(c.peak[beats], wide, fs).astype(np.int64)),
+            c.peak[tested][order], c.snr[tested][order])
