@@ -26,6 +26,10 @@ def stack_models() -> list[tuple[Path, str, str]]:
     stack's media folder by register_model, never into the repository) stands in for it.
     """
     models = []
+    record_level = newest_artifact("heartbeat_record")
+    if record_level is not None:  # continuous signals go to it; beat files to the beat-format model
+        card = record_level.with_suffix(".json")
+        models.append((record_level, "heartbeat_record", json.loads(card.read_text())["version"] if card.exists() else record_level.stem))
     for task in ("heartbeat", "mi"):
         path = newest_artifact(task)
         if path is not None:

@@ -31,10 +31,13 @@ from bench.stack import AppStack, new_root
 
 def stages(record: str, models, repeats: int) -> dict:
 
-    from ecg.models import inference, readers
+    from ecg.io import readers
+    from ecg.models import inference
+    from ecg.models import record as record_model
     from ecg.models.architectures import load_keras2_h5
-    from ecg.processing.beats import extract_beats
+    from ecg.processing.context import other_lead, record_context
     from ecg.processing.detection import detect_r_peaks
+    from ecg.processing.segmenting import segment_every_peak
 
     loaded = {}
     for path, task, _ in models:
@@ -44,21 +47,31 @@ def stages(record: str, models, repeats: int) -> dict:
         for ext in (".hea", ".dat"):
             archive.write(DATA_DIR / "mitdb" / f"{record}{ext}", f"{record}{ext}")
     data = buffer.getvalue()
-    times: dict[str, list[float]] = {k: [] for k in ("read", "r_peaks", "cut_beats", "heartbeat_model", "mi_model")}
+    record_level = "heartbeat_record" in loaded
+    stage_names = ("read", "r_peaks", "cut_beats", "record_context", "heartbeat_model", "mi_model")
+    times: dict[str, list[float]] = {k: [] for k in stage_names}
     for _ in range(repeats + 1):
         t0 = time.perf_counter()
         signal = readers.read_wfdb_zip(data)
-        values = signal.validated(None)
+        lead = signal.lead_name(None)
+        values = signal.validated(lead)
         t1 = time.perf_counter()
         r_peaks = detect_r_peaks(values, signal.fs)
         t2 = time.perf_counter()
-        beats, _ = extract_beats(values, signal.fs, r_peaks)
+        beats = segment_every_peak(values, signal.fs, r_peaks)
         t3 = time.perf_counter()
-        inference.predict(loaded["heartbeat"], beats)
+        if record_level:  # the worker's path for a continuous signal: both leads, in context
+            second = other_lead(signal.leads, lead)
+            ctx = record_context([values] if second is None else [values, second], signal.fs, r_peaks)
         t4 = time.perf_counter()
-        inference.mi_probability(inference.predict(loaded["mi"], beats))
+        if record_level:
+            record_model.predict(loaded["heartbeat_record"], ctx.morphology, ctx.features)
+        else:
+            inference.predict(loaded["heartbeat"], beats)
         t5 = time.perf_counter()
-        for key, value in zip(times, (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4)):
+        inference.mi_probability(inference.predict(loaded["mi"], beats))
+        t6 = time.perf_counter()
+        for key, value in zip(times, (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4, t6 - t5)):
             times[key].append(value)
     out = {key: round(statistics.median(v[1:]), 3) for key, v in times.items()}  # the first run warms caches
     out["total"] = round(sum(out.values()), 3)
@@ -127,7 +140,7 @@ def main() -> None:
             "worker_rss_before_first_upload_mb": worker_idle["rss_mb"],
             "worker_after": rss_mb(worker.pid),
         }
-        result["target_s"] = 10.0
+        result["target_s"] = 5.0  # issue 11: a 30-minute 2-lead record end to end, warm
         result["machine"] = machine(load_before)
         write_result(args.output, result)
     finally:

@@ -55,6 +55,14 @@ FEATURES: tuple[str, ...] = (
     "p_wide_2",
     "second_lead",
 )
+# The neighbours' timing and shape (two beats either side): runs, couplets and bigeminy are patterns
+# of several beats, not of one.
+NEIGHBOUR_OFFSETS = (-2, -1, 1, 2)
+NEIGHBOUR_FEATURES = ("pre_local", "pre_wide_median", "corr_qrs_1", "residual_1", "corr_p_1")
+BEAT_FEATURES = FEATURES
+FEATURES = BEAT_FEATURES + tuple(
+    f"{name}@{offset:+d}" for offset in NEIGHBOUR_OFFSETS for name in NEIGHBOUR_FEATURES
+)
 N_FEATURES = len(FEATURES)
 
 
@@ -220,6 +228,16 @@ def rhythm_features(r_peaks: np.ndarray, fs: float) -> np.ndarray:
     return np.stack(cols, axis=1).astype(np.float32)
 
 
+def _neighbours(features: np.ndarray) -> np.ndarray:
+    """NEIGHBOUR_FEATURES of the beats at NEIGHBOUR_OFFSETS (edges repeat the first or last beat)."""
+    n = len(features)
+    cols = [BEAT_FEATURES.index(name) for name in NEIGHBOUR_FEATURES]
+    if n == 0:
+        return np.zeros((0, len(NEIGHBOUR_OFFSETS) * len(cols)), np.float32)
+    parts = [features[np.clip(np.arange(n) + offset, 0, n - 1)][:, cols] for offset in NEIGHBOUR_OFFSETS]
+    return np.concatenate(parts, axis=1)
+
+
 def record_context(leads: list[np.ndarray], fs: float, r_peaks: np.ndarray) -> BeatContext:
     """Model inputs for every R-peak of one recording (``leads``: one or two arrays at ``fs`` Hz)."""
     if not 1 <= len(leads) <= 2:
@@ -239,6 +257,7 @@ def record_context(leads: list[np.ndarray], fs: float, r_peaks: np.ndarray) -> B
     features = np.concatenate(
         [rhythm_features(r_peaks, fs), lead_feats, np.full((n, 1), float(len(leads) == 2), np.float32)], axis=1
     )
+    features = np.concatenate([features, _neighbours(features)], axis=1)
     return BeatContext(morphology=morph, features=np.nan_to_num(features).astype(np.float32), r_peaks=r_peaks)
 
 
@@ -250,13 +269,21 @@ def other_lead(leads: dict[str, np.ndarray], analysed: str) -> np.ndarray | None
     return None
 
 
+def detect_beats(leads: list[np.ndarray], fs: float) -> np.ndarray:
+    """R-peaks from the analysed lead, its gaps (noise, a loose electrode) filled from the second."""
+    from .detection import detect_r_peaks, detect_r_peaks_multilead
+
+    if len(leads) == 1:
+        return detect_r_peaks(leads[0], fs)
+    return detect_r_peaks_multilead(np.stack(leads), fs)
+
+
 def analyse(values: np.ndarray, fs: float, second: np.ndarray | None = None) -> tuple[np.ndarray, BeatContext]:
     """Every detected beat of a recording: Kaggle-format beats (for the beat-format and MI models)
     and the record-level model's inputs, one row per R-peak, the first and last included."""
-    from .detection import detect_r_peaks
     from .segmenting import segment_every_peak
 
-    r_peaks = detect_r_peaks(values, fs)
-    beats = segment_every_peak(values, fs, r_peaks)
     leads = [values] if second is None else [values, second]
+    r_peaks = detect_beats(leads, fs)
+    beats = segment_every_peak(values, fs, r_peaks)
     return beats, record_context(leads, fs, r_peaks)

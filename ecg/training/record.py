@@ -74,17 +74,16 @@ def read_annotated(path: Path) -> tuple[np.ndarray, float, list[str], np.ndarray
     return rec.p_signal, float(rec.fs), list(rec.sig_name), samples, cls[beat]
 
 
-def build_record(path: Path, *, noise: np.ndarray | None = None, detect=None) -> RecordData:
-    """Inputs and reference labels of every detected beat of one annotated WFDB record."""
-    if detect is None:
-        from ecg.processing.detection import detect_r_peaks as detect
+def build_record(path: Path, *, noise: np.ndarray | None = None) -> RecordData:
+    """Inputs and reference labels of every detected beat of one annotated WFDB record, found as the
+    product finds them (both leads)."""
     signal, fs, names, ref, ref_cls = read_annotated(path)
     signal = np.nan_to_num(signal)
     if noise is not None:
         signal = signal + noise[: len(signal)]
     order = lead_order(names)
     leads = [signal[:, i] for i in order]
-    peaks = detect(leads[0], fs)
+    peaks = context.detect_beats(leads, fs)
     ctx = record_context(leads, fs, peaks)
     matched = match_beats(peaks, ref, fs)
     labels = np.where(matched >= 0, ref_cls[np.maximum(matched, 0)], -1)
@@ -145,7 +144,7 @@ def drop_second_lead(morph: np.ndarray, feats: np.ndarray, fraction: float, rng:
     morph[hit, :, 2:] = 0.0
     first = context.N_RHYTHM + context.N_LEAD_FEATURES
     feats[hit, first : first + context.N_LEAD_FEATURES] = 0.0
-    feats[hit, -1] = 0.0
+    feats[hit, context.FEATURES.index("second_lead")] = 0.0
 
 
 def split_validation(ids: list[str], fraction: float, seed: int) -> tuple[list[str], list[str]]:
