@@ -92,9 +92,6 @@ def residual_cnn(n_outputs: int = 5, width: int = 32, n_blocks: int = 5, kernel_
     return keras.Model(inputs, outputs, name=f"residual_cnn_w{width}")
 
 
-ARCHITECTURES = {"seed": seed_cnn, "residual": residual_cnn}
-
-
 def multiply_adds(model: keras.Model) -> int:
     """Multiply-accumulate operations for one beat through Conv1D and Dense layers (the bulk)."""
     total = 0
