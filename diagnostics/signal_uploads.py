@@ -8,7 +8,6 @@ from django.conf import settings
 
 from ecg.io import readers
 from ecg.io.errors import SignalError
-
 from ecgsite.errors import UnsupportedUpload, UploadRefused
 
 from .ingestion import ParsedUpload, check_size

@@ -8,6 +8,7 @@ import numpy as np
 from django.core.files.storage import default_storage
 
 from ecg.models import inference
+
 from .models import ModelVersion
 
 _CACHE_DIR = Path(tempfile.gettempdir()) / "ecg-analyzer-models"

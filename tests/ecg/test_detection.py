@@ -6,8 +6,8 @@ from scipy import signal as sps
 
 from ecg.datasets.mitdb import read_detection_reference
 from ecg.evaluation.detection import score
-from ecg.processing.detection import detect_r_peaks
 from ecg.io.errors import SignalError
+from ecg.processing.detection import detect_r_peaks
 from tests.data import mitdb_dir
 
 
