@@ -1,8 +1,8 @@
 """The audit trail: who viewed, created, updated, exported or reviewed what, and every login.
 
 Page and API requests are recorded by AuditMiddleware from the route that served them, so a
-new route is audited by adding it to AUDITED_ROUTES (the permission matrix test lists every
-route and fails for one that is neither audited nor declared not to touch clinical records).
+new route is audited by adding it to AUDITED_ROUTES (tests/accounts/test_audit_coverage.py lists
+every route and fails for one that is neither audited nor declared not to touch clinical records).
 """
 
 import re

@@ -279,11 +279,3 @@ class BeatSerializer(serializers.ModelSerializer):
     @extend_schema_field({"type": "object", "properties": {c: {"type": "number"} for c in AAMI_CLASSES}})
     def get_probabilities(self, obj: Beat) -> dict:
         return obj.probabilities
-
-
-FHIR_BUNDLE_SCHEMA = {
-    "type": "object",
-    "description": "A FHIR R4 Bundle (type collection): Patient, DiagnosticReport, Observations.",
-    "properties": {"resourceType": {"type": "string", "enum": ["Bundle"]}, "type": {"type": "string"}, "entry": {"type": "array", "items": {"type": "object"}}},
-    "required": ["resourceType", "type", "entry"],
-}

@@ -80,7 +80,7 @@ def main() -> None:
 
         # Exercise the web processes: pages, a page upload, API lists and details.
         session = stack.session("staff_a")
-        for path in ("/", f"/patients/", f"/patients/{patient_id}/"):
+        for path in ("/", "/patients/", f"/patients/{patient_id}/"):
             session.get(stack.base_url + path, timeout=30).raise_for_status()
         upload = stack.upload(session, patient_id, [("page.csv", beat_csv(20))])
         assert upload.status_code in (302, 303), upload.status_code

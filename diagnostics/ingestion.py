@@ -18,7 +18,6 @@ from ecg.constants import BEAT_LENGTH
 from ecgsite.errors import UnsupportedUpload, UploadRefused, UploadTooLarge
 
 BEAT_EXTENSIONS = {".csv", ".txt", ".xlsx"}
-SIGNAL_EXTENSIONS = {".csv", ".txt", ".json", ".edf", ".zip", ".hea", ".dat"}
 # Kaggle beats are scaled to [0, 1]; allow for rounding in exported files.
 BEAT_VALUE_RANGE = (-0.001, 1.001)
 XLSX_MAX_UNCOMPRESSED = 200 * 1024 * 1024

@@ -107,7 +107,10 @@ class Diagnosis(models.Model):
         ]
 
     def latest_review(self):
-        return self.reviews.order_by("-created_at").first()
+        prefetched = getattr(self, "reviews_newest_first", None)  # set by the list selectors
+        if prefetched is not None:
+            return prefetched[0] if prefetched else None
+        return self.reviews.select_related("reviewer").order_by("-created_at").first()
 
 
 class Review(models.Model):

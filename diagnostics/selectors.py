@@ -3,7 +3,7 @@ import json
 import numpy as np
 from django.conf import settings
 from django.core.files.storage import default_storage
-from django.db.models import Exists, OuterRef, QuerySet
+from django.db.models import Exists, OuterRef, Prefetch, QuerySet
 from django.shortcuts import get_object_or_404
 
 from accounts.models import User
@@ -14,8 +14,18 @@ from patients.models import Patient
 from .models import Beat, Diagnosis, ECGRecording, Review
 
 
+def _reviews_newest_first(path: str = "reviews") -> Prefetch:
+    """A diagnosis's reviews, newest first, fetched once for a whole page (Diagnosis.latest_review reads them)."""
+    return Prefetch(path, queryset=Review.objects.select_related("reviewer").order_by("-created_at"),
+                    to_attr="reviews_newest_first")
+
+
 def recording_list(*, user: User) -> QuerySet[ECGRecording]:
-    return ECGRecording.objects.filter(clinic_id=user.clinic_id).select_related("patient", "diagnosis")
+    return (
+        ECGRecording.objects.filter(clinic_id=user.clinic_id)
+        .select_related("patient", "diagnosis__heartbeat_model", "diagnosis__mi_model")
+        .prefetch_related(_reviews_newest_first("diagnosis__reviews"))
+    )
 
 
 def recording_list_for_patient(*, user: User, patient: Patient) -> QuerySet[ECGRecording]:
@@ -48,6 +58,7 @@ def review_queue(*, user: User) -> QuerySet[Diagnosis]:
         Diagnosis.objects.filter(clinic_id=user.clinic_id, mi_flag=True)
         .annotate(reviewed=Exists(reviewed))
         .select_related("recording__patient")
+        .prefetch_related(_reviews_newest_first())
         .order_by("reviewed", "-mi_score", "created_at")
     )
 
@@ -77,7 +88,11 @@ def review_history(*, diagnosis: Diagnosis) -> QuerySet[Review]:
 
 
 def diagnosis_list(*, user: User) -> QuerySet[Diagnosis]:
-    return Diagnosis.objects.filter(clinic_id=user.clinic_id).select_related("heartbeat_model", "mi_model")
+    return (
+        Diagnosis.objects.filter(clinic_id=user.clinic_id)
+        .select_related("heartbeat_model", "mi_model")
+        .prefetch_related(_reviews_newest_first())
+    )
 
 
 def review_list(*, user: User) -> QuerySet[Review]:

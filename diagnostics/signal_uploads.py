@@ -6,13 +6,11 @@ import zipfile
 from dataclasses import dataclass
 
 import numpy as np
-
 from django.conf import settings
 
 from ecg.io import readers
 from ecg.io.errors import SignalError
 from ecg.processing.context import BeatContext
-
 from ecgsite.errors import UnsupportedUpload, UploadRefused
 
 from .ingestion import ParsedUpload, check_size

@@ -269,7 +269,7 @@ if API_THROTTLE_RATE.split("/")[-1] not in {"s", "sec", "second", "m", "min", "m
 # Throttle counts must be shared by every web process: Redis when there is one, else this process's memory.
 API_CACHE_URL = _broker(os.environ.get("API_CACHE_URL") or CELERY_BROKER_URL)
 CACHES = {
-    **globals().get("CACHES", {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}),
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
     "api": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": API_CACHE_URL, "KEY_PREFIX": "ecg-api"}
     if API_CACHE_URL
     else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "ecg-api"},

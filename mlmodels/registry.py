@@ -10,6 +10,7 @@ from django.core.files.storage import default_storage
 from ecg.models import inference
 from ecg.models import record as record_model
 from ecg.processing.context import BeatContext
+
 from .models import ModelVersion
 
 _CACHE_DIR = Path(tempfile.gettempdir()) / "ecg-analyzer-models"

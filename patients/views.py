@@ -4,7 +4,6 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
 from diagnostics.selectors import recording_list_for_patient
-
 from ecgsite.errors import MrnTaken
 
 from . import selectors, services

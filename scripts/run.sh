@@ -9,7 +9,9 @@ PORT=${PORT:-8000}
 
 $PY manage.py check
 $PY manage.py migrate --noinput
-$PY manage.py seed_demo
+if [ "${DJANGO_ENV:-development}" = "development" ]; then
+  $PY manage.py seed_demo  # demo clinics, users and patients: never in production
+fi
 $PY manage.py register_bundled_models
 $PY manage.py requeue_recordings --older-than 1
 

@@ -41,7 +41,7 @@ def test_no_module_reaches_into_private_ingestion_helpers():
 def test_tests_import_no_bench_script():
     allowed = r"bench\.(stack|experiments)\b"
     offenders = [str(p.relative_to(REPO_ROOT)) for p in sources(under="tests")
-                 if re.search(rf"^\s*(from|import) bench\.(?!stack\b|experiments\b)", p.read_text(), re.M)]
+                 if re.search(r"^\s*(from|import) bench\.(?!stack\b|experiments\b)", p.read_text(), re.M)]
     assert offenders == [], f"a test may share only {allowed}"
 
 

@@ -50,3 +50,15 @@ def test_with_no_environment_it_runs_embedded(tmp_path):
         env={**env, "DJANGO_SETTINGS_MODULE": "ecgsite.settings", "ECG_VAR_DIR": str(tmp_path)},
     )
     assert result.stdout.split() == ["django.db.backends.sqlite3", "True"], result.stderr
+
+
+def test_every_environment_variable_the_settings_read_is_in_the_readmes_table():
+    import re
+
+    read = set(re.findall(r"(?:env_bool|env_int|env_list|os\.environ\.get|os\.environ\[|os\.getenv)\(?\"([A-Z][A-Z0-9_]+)\"",
+                          (REPO_ROOT / "ecgsite" / "settings.py").read_text()))
+    readme = (REPO_ROOT / "README.md").read_text()
+    table = readme[readme.index("| variable | default | meaning |"):]
+    table = table[: table.index("\n\n")]
+    listed = set(re.findall(r"^\| `([A-Z][A-Z0-9_]+)` \|", table, re.M))
+    assert len(read) > 20 and read - listed == set()

@@ -16,6 +16,7 @@ from keras import layers
 
 from bench.experiments.rr import N_RR_FEATURES
 from ecg.constants import BEAT_LENGTH
+from ecg.models.architectures import residual_trunk
 
 RR_INPUT = N_RR_FEATURES + 1
 
@@ -27,14 +28,7 @@ def residual_rr_cnn(n_outputs: int = 5, width: int = 28, n_blocks: int = 5, kern
     on beat shape alone (which, across patients, it learns per patient) and must use the RR branch."""
     beat_in = keras.Input(shape=(BEAT_LENGTH, 1), name="beat")
     rr_in = keras.Input(shape=(rr_dim,), name="rr")
-    x = layers.Conv1D(width, kernel_size, padding="same", name="stem")(beat_in)
-    for i in range(1, n_blocks + 1):
-        y = layers.Conv1D(width, kernel_size, padding="same", activation="relu", name=f"block{i}_conv1")(x)
-        y = layers.Conv1D(width, kernel_size, padding="same", name=f"block{i}_conv2")(y)
-        x = layers.Add(name=f"block{i}_add")([x, y])
-        x = layers.ReLU(name=f"block{i}_relu")(x)
-        x = layers.MaxPooling1D(5, strides=2, name=f"block{i}_pool")(x)
-    x = layers.Flatten(name="flatten")(x)
+    x = residual_trunk(beat_in, width=width, n_blocks=n_blocks, kernel_size=kernel_size)
     if beat_dropout > 0:
         x = layers.Dropout(beat_dropout, name="beat_dropout")(x)
     r = layers.Dense(rr_units, activation="relu", name="rr_dense1")(rr_in)

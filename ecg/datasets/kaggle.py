@@ -14,8 +14,8 @@ import pandas as pd
 from ecg.constants import AAMI_CLASSES, BEAT_LENGTH
 
 
-def read_kaggle_csv(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
-    """(beats float32 (n, 187), labels int64 (n,)); raises ValueError on a malformed file."""
+def read_beat_rows(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
+    """Rows of 187 beat values and a label, as in every Kaggle beat CSV: (beats float32, labels float64)."""
     # header=None: the seed app lost the first beat by letting pandas take it as a header.
     frame = pd.read_csv(path, header=None, dtype=np.float64)
     if frame.shape[1] != BEAT_LENGTH + 1:
@@ -23,7 +23,12 @@ def read_kaggle_csv(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
     values = frame.to_numpy()
     if np.isnan(values).any():
         raise ValueError(f"{Path(path).name}: empty or non-numeric values")
-    labels = values[:, -1]
+    return values[:, :BEAT_LENGTH].astype(np.float32), values[:, -1]
+
+
+def read_kaggle_csv(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
+    """(beats float32 (n, 187), labels int64 (n,)); raises ValueError on a malformed file."""
+    beats, labels = read_beat_rows(path)
     if not np.all(np.isin(labels, np.arange(len(AAMI_CLASSES)))):
         raise ValueError(f"{Path(path).name}: labels must be class indices 0..{len(AAMI_CLASSES) - 1}")
-    return values[:, :BEAT_LENGTH].astype(np.float32), labels.astype(np.int64)
+    return beats, labels.astype(np.int64)

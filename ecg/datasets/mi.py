@@ -21,8 +21,8 @@ import numpy as np
 from scipy import signal as sps
 
 from ecg.constants import BEAT_LENGTH
-from ecg.processing.beats import extract_beats
 from ecg.datasets import ptb, ptbxl
+from ecg.processing.beats import extract_beats
 from ecg.processing.detection import detect_r_peaks
 
 LABELS: tuple[str, ...] = ("normal", "mi")

@@ -15,9 +15,9 @@ import numpy as np
 import wfdb
 
 from ecg.constants import BEAT_FS, BEAT_LENGTH, SYMBOL_TO_AAMI
+from ecg.datasets import BeatSet
 from ecg.processing import beats as beat_format
 from ecg.processing.beats import aami_index, extract_beats
-from ecg.datasets import BeatSet
 
 # de Chazal et al. 2004 inter-patient split; the four paced records are left out of both.
 DS1: tuple[str, ...] = (

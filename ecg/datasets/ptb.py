@@ -16,9 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
-from ecg.constants import BEAT_LENGTH
 from ecg.io.readers import Signal, read_wfdb
 
 # Canonical lead names (PTB-XL order); PTB writes them in lower case.
@@ -143,15 +141,11 @@ def read_kaggle_ptb_csv(path: str | Path, label: int | None = None) -> tuple[np.
 
     ``label`` overrides (and checks) the file's last column when given.
     """
-    frame = pd.read_csv(path, header=None, dtype=np.float64)
-    if frame.shape[1] != BEAT_LENGTH + 1:
-        raise ValueError(f"{Path(path).name}: expected {BEAT_LENGTH + 1} columns per row, got {frame.shape[1]}")
-    values = frame.to_numpy()
-    if np.isnan(values).any():
-        raise ValueError(f"{Path(path).name}: empty or non-numeric values")
-    labels = values[:, -1]
+    from ecg.datasets.kaggle import read_beat_rows
+
+    beats, labels = read_beat_rows(path)
     if not np.all(np.isin(labels, (0, 1))):
         raise ValueError(f"{Path(path).name}: labels must be 0 (normal) or 1 (abnormal)")
     if label is not None and not np.all(labels == label):
         raise ValueError(f"{Path(path).name}: expected every row labelled {label}")
-    return values[:, :BEAT_LENGTH].astype(np.float32), labels.astype(np.int64)
+    return beats, labels.astype(np.int64)

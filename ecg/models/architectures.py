@@ -67,6 +67,18 @@ def load_keras2_h5(path: str | Path) -> keras.Model:
     return model
 
 
+def residual_trunk(inputs, *, width: int, n_blocks: int, kernel_size: int):
+    """The residual CNN's feature extractor, flattened: stem, then ``n_blocks`` residual blocks."""
+    x = layers.Conv1D(width, kernel_size, padding="same", name="stem")(inputs)
+    for i in range(1, n_blocks + 1):
+        y = layers.Conv1D(width, kernel_size, padding="same", activation="relu", name=f"block{i}_conv1")(x)
+        y = layers.Conv1D(width, kernel_size, padding="same", name=f"block{i}_conv2")(y)
+        x = layers.Add(name=f"block{i}_add")([x, y])
+        x = layers.ReLU(name=f"block{i}_relu")(x)
+        x = layers.MaxPooling1D(5, strides=2, name=f"block{i}_pool")(x)
+    return layers.Flatten(name="flatten")(x)
+
+
 def residual_cnn(n_outputs: int = 5, width: int = 32, n_blocks: int = 5, kernel_size: int = 5,
                  dense_units: int = 32, dropout: float = 0.0) -> keras.Model:
     """Kachuee et al. 2018 residual CNN (arXiv:1805.00794), width configurable to bound its cost.
@@ -76,23 +88,13 @@ def residual_cnn(n_outputs: int = 5, width: int = 32, n_blocks: int = 5, kernel_
     saved .keras file loads without custom objects.
     """
     inputs = keras.Input(shape=(BEAT_LENGTH, 1), name="beat")
-    x = layers.Conv1D(width, kernel_size, padding="same", name="stem")(inputs)
-    for i in range(1, n_blocks + 1):
-        y = layers.Conv1D(width, kernel_size, padding="same", activation="relu", name=f"block{i}_conv1")(x)
-        y = layers.Conv1D(width, kernel_size, padding="same", name=f"block{i}_conv2")(y)
-        x = layers.Add(name=f"block{i}_add")([x, y])
-        x = layers.ReLU(name=f"block{i}_relu")(x)
-        x = layers.MaxPooling1D(5, strides=2, name=f"block{i}_pool")(x)
-    x = layers.Flatten(name="flatten")(x)
+    x = residual_trunk(inputs, width=width, n_blocks=n_blocks, kernel_size=kernel_size)
     x = layers.Dense(dense_units, activation="relu", name="dense1")(x)
     if dropout > 0:
         x = layers.Dropout(dropout, name="dropout")(x)
     x = layers.Dense(dense_units, name="dense2")(x)
     outputs = layers.Dense(n_outputs, activation="softmax", name="classes")(x)
     return keras.Model(inputs, outputs, name=f"residual_cnn_w{width}")
-
-
-ARCHITECTURES = {"seed": seed_cnn, "residual": residual_cnn}
 
 
 def multiply_adds(model: keras.Model) -> int:

@@ -13,10 +13,10 @@ import numpy as np
 from sklearn.model_selection import train_test_split
 
 from ecg.constants import AAMI_CLASSES, BEAT_FS, BEAT_LENGTH
-from ecg.models.architectures import residual_cnn, seed_cnn
-from ecg.processing.beats import min_max
 from ecg.datasets import BeatSet
 from ecg.evaluation.metrics import classification_metrics, predict_classes
+from ecg.models.architectures import residual_cnn, seed_cnn
+from ecg.processing.beats import min_max
 from ecg.training.trainer import Log, model_input, set_seed
 
 # DS1 records held out (whole) for early stopping and model selection in the inter-patient

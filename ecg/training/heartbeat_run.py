@@ -172,9 +172,9 @@ class HeartbeatRun:
         return m
 
     def _card(self, opts, hp, model, seed_model, metrics, seed_metrics, search_report, training_data, split) -> dict:
-        from ecg.models.architectures import multiply_adds
         from ecg.constants import AAMI_CLASSES, BEAT_FS, BEAT_LENGTH
         from ecg.evaluation.metrics import beats_per_second
+        from ecg.models.architectures import multiply_adds
 
         descriptions = {
             "residual": f"Kachuee et al. 2018 residual CNN, width {hp.width}: Conv1D stem, 5 residual blocks "

@@ -12,8 +12,8 @@ from dataclasses import asdict
 from pathlib import Path
 
 from ecg.datasets import paths
-from ecg.training.card import card_write, code_version, target_checks
 from ecg.training import mi as mt
+from ecg.training.card import card_write, code_version, target_checks
 from ecg.training.trainer import Log, TrainingError
 
 
@@ -37,8 +37,8 @@ class MiRun:
         import keras
         import numpy as np
 
-        from ecg.models.architectures import load_keras2_h5, multiply_adds
         from ecg.datasets.mi import build_mi_dataset
+        from ecg.models.architectures import load_keras2_h5, multiply_adds
         from ecg.training.trainer import configure_threads
 
         configure_threads(opts["threads"])

@@ -3,8 +3,7 @@ import json
 import numpy as np
 import pytest
 
-from diagnostics.models import IdempotencyRecord
-from diagnostics.models import ECGRecording
+from diagnostics.models import ECGRecording, IdempotencyRecord
 
 from ..helpers import beat_csv, beat_rows, upload
 from .conftest import classify_by_hand, submit_beats

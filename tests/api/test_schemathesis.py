@@ -5,8 +5,8 @@ import itertools
 import pytest
 import schemathesis
 from django.core.wsgi import get_wsgi_application
-from schemathesis import GenerationMode
 from hypothesis import HealthCheck, given, settings
+from schemathesis import GenerationMode
 from schemathesis.checks import (
     content_type_conformance,
     not_a_server_error,

@@ -5,8 +5,7 @@ import pytest
 from scipy.signal import resample_poly
 
 from ecg.constants import AAMI_CLASSES, BEAT_LENGTH
-from ecg.processing.beats import (aami_class, aami_index, beat_window,
-                            extract_beats)
+from ecg.processing.beats import aami_class, aami_index, beat_window, extract_beats
 from tests.data import mitdb_dir
 
 # Kaggle's mitbih_train.csv + mitbih_test.csv: 109,446 beats.

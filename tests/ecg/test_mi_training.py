@@ -5,9 +5,9 @@ import json
 import numpy as np
 import pytest
 
-from ecg.training import mi as mt
 from ecg.datasets import ptbxl
 from ecg.datasets.mi import MiBeats, MiRecord, _part, plausible_beats
+from ecg.training import mi as mt
 from tests.data import mi_dir
 
 

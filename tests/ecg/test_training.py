@@ -6,9 +6,9 @@ import h5py
 import numpy as np
 import pytest
 
-from ecg.models.architectures import load_keras2_h5, multiply_adds, residual_cnn, seed_cnn
 from ecg.datasets import BeatSet
 from ecg.evaluation.metrics import classification_metrics
+from ecg.models.architectures import load_keras2_h5, multiply_adds, residual_cnn, seed_cnn
 from ecg.training.heartbeat import class_weights, inter_patient_split, stratified_split
 from tests.data import seed_dir
 

@@ -10,9 +10,10 @@ import time
 
 import pytest
 
+from bench.stack import AppStack, new_root, wait_until
+
 from ..data import mitdb_dir
 from ..helpers import beat_csv
-from bench.stack import AppStack, new_root, wait_until
 
 pytestmark = pytest.mark.slow
 

@@ -5,9 +5,9 @@ import numpy as np
 from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError
 
+from ecg.constants import AAMI_CLASSES
 from ecg.io import readers
 from ecg.io.errors import SignalError
-from ecg.constants import AAMI_CLASSES
 from mlmodels.models import ModelVersion
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"

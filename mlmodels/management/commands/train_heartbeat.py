@@ -13,10 +13,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-REPO_ROOT = Path(__file__).resolve().parents[3]
-ARTIFACTS_DIR = REPO_ROOT / "mlmodels" / "artifacts"
-RUNS_DIR = REPO_ROOT / "training-runs"
-CACHE_DIR = RUNS_DIR / "cache"
+from mlmodels.paths import ARTIFACTS_DIR, CACHE_DIR, CHECKOUT, RUNS_DIR
 
 
 class Command(BaseCommand):
@@ -60,7 +57,7 @@ class Command(BaseCommand):
 
         run_dir: Path = opts["output"] or RUNS_DIR / f"heartbeat-{opts['model_version']}"
         opts["command"] = "python manage.py train_heartbeat " + shlex.join(sys.argv[2:])
-        trainer = HeartbeatRun(log=self.log, checkout=REPO_ROOT, cache_dir=CACHE_DIR,
+        trainer = HeartbeatRun(log=self.log, checkout=CHECKOUT, cache_dir=CACHE_DIR,
                                ship_to=ARTIFACTS_DIR if opts["ship"] else None)
         try:
             trainer.run(opts, run_dir)

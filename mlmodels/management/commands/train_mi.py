@@ -13,10 +13,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-REPO_ROOT = Path(__file__).resolve().parents[3]
-ARTIFACTS_DIR = REPO_ROOT / "mlmodels" / "artifacts"
-RUNS_DIR = REPO_ROOT / "training-runs"
-CACHE_DIR = RUNS_DIR / "cache"
+from mlmodels.paths import ARTIFACTS_DIR, CACHE_DIR, CHECKOUT, RUNS_DIR
 
 
 class Command(BaseCommand):
@@ -59,7 +56,7 @@ class Command(BaseCommand):
         run_dir: Path = opts["output"] or RUNS_DIR / f"mi-{opts['model_version']}"
         run_dir.mkdir(parents=True, exist_ok=True)
         opts["command"] = "python manage.py train_mi " + shlex.join(sys.argv[2:])
-        trainer = MiRun(log=self.log, checkout=REPO_ROOT, cache_dir=CACHE_DIR, artifacts_dir=ARTIFACTS_DIR,
+        trainer = MiRun(log=self.log, checkout=CHECKOUT, cache_dir=CACHE_DIR, artifacts_dir=ARTIFACTS_DIR,
                         ship=opts["ship"])
         try:
             trainer.run(opts, run_dir)
