@@ -48,6 +48,10 @@ def _pct(value) -> str:
     return "—" if value is None else f"{100 * value:.1f} %"
 
 
+def _points(value) -> str:
+    return "—" if value is None else f"{100 * value:.1f} points"
+
+
 def _interval(ci) -> str:
     return "" if not ci else f" [{100 * ci[0]:.1f}, {100 * ci[1]:.1f}]"
 
@@ -97,9 +101,24 @@ def render_markdown(card: dict) -> str:
     lines += ["", "## Targets", "", "| target | required | measured | met |", "|---|---|---|---|"]
     for check in card["targets"]:
         lines.append(f"| {check['target']} | {check['required']} | {_pct(check['measured'])} | "
-                     f"{'yes' if check['met'] else 'no, short by ' + _pct(check['short_by'])} |")
+                     f"{'yes' if check['met'] else 'no, short by ' + _points(check['short_by'])} |")
     if any(not c["met"] for c in card["targets"]):
-        lines += ["", f"What was tried for the missed targets: {card['what_was_tried']}"]
+        lines += ["", f"What was tried for the missed targets: {card['what_was_tried']}", "",
+                  "Each step, measured by the same record-wise cross-validation (pooled Se / +P, %):", "",
+                  "| inputs · configuration | S | V |", "|---|---|---|"]
+        for step in card.get("history", []):
+            lines.append(f"| {step['inputs']} · {step['config']} | {step['S']} | {step['V']} |")
+    nstdb = card["metrics"].get("nstdb")
+    if nstdb:
+        lines += ["", "## Noise (nstdb: MIT-BIH 118 and 119 with electrode-motion noise)", "",
+                  "The model saw the clean 118 and 119 in training, so this measures robustness to noise, not unseen patients.", "",
+                  "| SNR | detection Se / +P | N Se / +P | S Se / +P | V Se / +P |", "|---|---|---|---|---|"]
+        for snr, m in nstdb.items():
+            if not isinstance(m, dict) or "classes" not in m:
+                continue
+            det = m["detection"]
+            cells = [f"{_pct(m['classes'][c]['se'])} / {_pct(m['classes'][c]['ppv'])}" for c in ("N", "S", "V")]
+            lines.append(f"| {snr} | {_pct(det['se'])} / {_pct(det['ppv'])} | " + " | ".join(cells) + " |")
     lines += ["", "## Per-record figures", "",
               "Each record's S and V figures in the cross-validation (the fold that held it out):", "",
               "| record | beats | S n | S Se | S +P | V n | V Se | V +P |", "|---|---|---|---|---|---|---|---|"]

@@ -66,3 +66,33 @@ def test_a_csv_without_a_sampling_rate_is_refused(tmp_path):
     csv.write_text("1\n2\n")
     with pytest.raises(CommandError, match="--fs"):
         run(str(csv))
+
+
+def _resampled_record(tmp_path, record: str, fs: int) -> str:
+    """MIT-BIH ``record`` written again as a WFDB record at ``fs`` Hz (both leads)."""
+    from fractions import Fraction
+
+    from scipy.signal import resample_poly
+
+    rec = wfdb.rdrecord(str(mitdb_dir() / record))
+    ratio = Fraction(fs, int(rec.fs))
+    signal = resample_poly(rec.p_signal, ratio.numerator, ratio.denominator, axis=0)
+    wfdb.wrsamp(record, fs=fs, units=rec.units, sig_name=rec.sig_name, p_signal=signal, fmt=["16"] * signal.shape[1],
+                write_dir=str(tmp_path))
+    return str(tmp_path / record)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("fs", [360, 250, 500, 128])
+def test_the_shipped_record_level_model_finds_the_ventricular_beats_at_any_rate(tmp_path, fs):
+    # Record 119: 444 V beats among ~2,000, in both leads; the default model is the bundled record-level one.
+    path = str(mitdb_dir() / "119") if fs == 360 else _resampled_record(tmp_path, "119", fs)
+    result = json.loads(run(path, "--format", "json"))
+    summary = result["summary"]
+    assert result["fs"] == fs and summary["context"] == "record"
+    assert summary["heartbeat_model"].startswith("heartbeat_record-")
+    assert 1950 <= summary["beats"] <= 2030
+    assert 400 <= summary["counts"]["V"] <= 470
+    samples = [b["sample"] for b in result["beats"]]
+    assert samples == sorted(samples) and samples[-1] < 650000 * fs / 360
+    assert set(result["beats"][0]) == {"sample", "aami_class", "probabilities", "mi_probability"}

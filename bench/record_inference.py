@@ -1,0 +1,97 @@
+"""The shipped record-level heartbeat model's speed against its matmul roofline, in one run.
+
+    .venv/bin/python -m bench.record_inference [--rounds 5] [--seconds 1.0]
+
+Each round measures, back to back so both share the machine's load of the moment, the float32
+matrix-multiply rate (the roofline: beats/s ceiling = FLOP/s / (2 x multiply-adds per beat)) and
+the model's beats per CPU-second at batch 1024 through the product path
+(``ecg.models.record.predict``), plus the context stage (``record_context``) per beat on a real
+record. The median over rounds of the per-round ratio is reported. Writes
+bench/results/record_inference.json.
+"""
+
+import argparse
+import os
+import statistics
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np
+
+from bench.common import DATA_DIR, REPO, machine, newest_artifact, write_result
+from bench.inference import matmul_flops, rate
+
+TARGET = 0.60  # issue 11: beats per CPU-second at batch 1024 >= 60 % of the matmul roofline
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--seconds", type=float, default=1.0)
+    args = parser.parse_args()
+    import keras
+    import wfdb
+
+    from ecg.models import record as record_model
+    from ecg.processing.context import record_context
+    from ecg.processing.detection import detect_r_peaks
+    from ecg.training.record import multiply_adds
+
+    load_before = os.getloadavg()
+    path = newest_artifact("heartbeat_record")
+    if path is None:
+        raise SystemExit("no record-level model in mlmodels/artifacts/")
+    model = keras.models.load_model(path, compile=False)
+    record_model.warm_up(model)
+    macs = multiply_adds(model)
+    rec = wfdb.rdrecord(str(DATA_DIR / "mitdb" / "208"))
+    leads = [np.nan_to_num(rec.p_signal[:, 0]), np.nan_to_num(rec.p_signal[:, 1])]
+    peaks = detect_r_peaks(leads[0], rec.fs)
+    ctx = record_context(leads, rec.fs, peaks)
+    reps = -(-1024 // len(peaks))
+    morph = np.tile(ctx.morphology, (reps, 1, 1))[:1024]
+    feats = np.tile(ctx.features, (reps, 1))[:1024]
+    rounds = []
+    for _ in range(args.rounds):
+        _, flops_cpu = matmul_flops(args.seconds)
+        _, beats_cpu = rate(lambda x: record_model.predict(model, x[0], x[1], batch_size=1024),
+                            _Pair(morph, feats), args.seconds)
+        cpu = time.process_time()
+        record_context(leads, rec.fs, peaks)
+        context_cpu_per_beat = (time.process_time() - cpu) / len(peaks)
+        rounds.append({"matmul_gflop_per_cpu_s": round(flops_cpu / 1e9, 2), "beats_per_cpu_s": round(beats_cpu, 1),
+                       "roofline_fraction": round(beats_cpu * 2 * macs / flops_cpu, 3),
+                       "context_cpu_ms_per_beat": round(1000 * context_cpu_per_beat, 4)})
+    fraction = statistics.median(r["roofline_fraction"] for r in rounds)
+    result = {
+        "command": "python -m bench.record_inference",
+        "model": path.stem,
+        "multiply_adds_per_beat": macs,
+        "batch": 1024,
+        "rounds": rounds,
+        "roofline_fraction_median": fraction,
+        "beats_per_cpu_s_median": statistics.median(r["beats_per_cpu_s"] for r in rounds),
+        "context_cpu_ms_per_beat_median": statistics.median(r["context_cpu_ms_per_beat"] for r in rounds),
+        "target": TARGET,
+        "met": fraction >= TARGET,
+        "machine": machine(load_before),
+    }
+    write_result(REPO / "bench" / "results" / "record_inference.json", result)
+
+
+class _Pair:
+    """Two arrays passed as one batch to ``rate`` (which counts ``len`` items per call)."""
+
+    def __init__(self, morph, feats):
+        self.morph, self.feats = morph, feats
+
+    def __len__(self) -> int:
+        return len(self.feats)
+
+    def __getitem__(self, i):
+        return (self.morph, self.feats)[i]
+
+
+if __name__ == "__main__":
+    main()
