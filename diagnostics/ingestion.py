@@ -6,10 +6,12 @@ stored file again in the worker, so what was accepted is what gets analysed.
 """
 
 import io
+import json
 import math
 import re
 import zipfile
 from dataclasses import dataclass, field
+from xml.etree.ElementTree import ParseError, iterparse
 
 import numpy as np
 from django.conf import settings
@@ -20,6 +22,12 @@ SIGNAL_EXTENSIONS = {".csv", ".txt", ".json", ".edf", ".zip", ".hea", ".dat"}
 # Kaggle beats are scaled to [0, 1]; allow for rounding in exported files.
 BEAT_VALUE_RANGE = (-0.001, 1.001)
 XLSX_MAX_UNCOMPRESSED = 200 * 1024 * 1024
+# A beat workbook's text is its header row and a few labels; Excel stores each distinct text once.
+XLSX_MAX_SHARED_STRINGS = 100_000
+_SHEET_NS = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
+_REL_NS = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
+_PACKAGE_REL_NS = "{http://schemas.openxmlformats.org/package/2006/relationships}"
+_CELL_COLUMN = re.compile(r"[A-Z]{1,3}")
 
 
 class UploadError(Exception):
@@ -44,6 +52,52 @@ class ParsedUpload:
 
 def _max_rows() -> int:
     return settings.ECG_MAX_BEAT_ROWS
+
+
+def _max_columns() -> int:
+    return settings.ECG_MAX_COLUMNS
+
+
+def too_wide(number: int, *, what: str = "values") -> UploadError:
+    limit = _max_columns()
+    return UploadError(
+        f"row {number} holds more than {limit} {what}; at most {limit} columns are accepted (ECG_MAX_COLUMNS)",
+        status=413,
+    )
+
+
+def json_depth_check(data: bytes | str, *, field: str = "file") -> None:
+    """Refuse JSON nested deeper than ECG_MAX_JSON_DEPTH before a recursive parser sees it.
+
+    Strings are blanked first, so brackets inside them do not count; the scan runs in C except for
+    the loop over brackets, which stops at the first one past the limit.
+    """
+    limit = settings.ECG_MAX_JSON_DEPTH
+    raw = data.encode() if isinstance(data, str) else bytes(data)
+    brackets = re.sub(rb'"(?:[^"\\]|\\.)*"', b"", raw).translate(None, _NOT_BRACKETS)
+    depth = 0
+    for byte in brackets:
+        if byte in (0x5B, 0x7B):  # [ {
+            depth += 1
+            if depth > limit:
+                raise UploadError(
+                    f"the JSON is nested more than {limit} levels deep (ECG_MAX_JSON_DEPTH)", field=field
+                )
+        else:
+            depth -= 1
+
+
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+
+
+def json_loads(data: bytes | str, *, what: str = "the JSON file", field: str = "file"):
+    json_depth_check(data, field=field)
+    try:
+        return json.loads(data)
+    except RecursionError:
+        raise UploadError(f"{what} is nested too deeply", field=field) from None
+    except ValueError as exc:
+        raise UploadError(f"{what} is not valid JSON: {exc}", field=field) from None
 
 
 def _is_number(cell: str) -> bool:
@@ -126,6 +180,9 @@ def parse_beat_csv(data: bytes) -> np.ndarray:
     if len(lines) > _max_rows() + 1 and sum(1 for line in lines if line.strip()) > _max_rows() + 1:
         raise UploadError(f"the file holds more than {_max_rows()} rows; at most {_max_rows()} beats are accepted", status=413)
     delimiter = ";" if lines and lines[0].count(";") > lines[0].count(",") else ","
+    for number, line in enumerate(lines, start=1):
+        if line.count(delimiter) >= _max_columns():  # counted before splitting: a row is never built whole
+            raise too_wide(number)
     return _rows_to_beats([line.split(delimiter) for line in lines])
 
 
@@ -133,8 +190,13 @@ def parse_beat_text(text: str) -> np.ndarray:
     """Values pasted into a text box: one beat per line, separated by commas or spaces."""
     if not text.strip():
         raise UploadError("no values were pasted", field="text")
-    rows = [re.split(r"[,;\s]+", line.strip()) for line in text.strip().splitlines()]
+    rows = []
     try:
+        for number, line in enumerate(text.strip().splitlines(), start=1):
+            cells = re.split(r"[,;\s]+", line.strip(), maxsplit=_max_columns())
+            if len(cells) > _max_columns():
+                raise too_wide(number)
+            rows.append(cells)
         return _rows_to_beats(rows)
     except UploadError as exc:
         exc.field = "text"
@@ -160,6 +222,7 @@ def parse_beat_xlsx(data: bytes) -> np.ndarray:
     archive = _check_zip(data, "XLSX workbook")
     if "xl/workbook.xml" not in archive.namelist():
         raise UploadError("the file is a zip archive but not an XLSX workbook", status=415)
+    _xlsx_bounds_check(archive)
     import openpyxl
 
     try:
@@ -167,6 +230,7 @@ def parse_beat_xlsx(data: bytes) -> np.ndarray:
     except Exception:
         raise UploadError("the XLSX workbook could not be read (damaged file)", status=400) from None
     sheet = workbook.worksheets[0]
+    sheet.reset_dimensions()  # the declared <dimension> would pad every row to its width
     rows: list[list[str]] = []
     for values in sheet.iter_rows(values_only=True):
         if len(rows) > _max_rows() + 1:
@@ -177,6 +241,72 @@ def parse_beat_xlsx(data: bytes) -> np.ndarray:
         rows.append(cells)
     workbook.close()
     return _rows_to_beats(rows)
+
+
+def _first_sheet_path(archive: zipfile.ZipFile) -> str:
+    damaged = UploadError("the XLSX workbook could not be read (damaged file)", status=400)
+    try:
+        with archive.open("xl/workbook.xml") as fh:
+            sheet = next(el for _, el in iterparse(fh) if el.tag == f"{_SHEET_NS}sheet")
+        rel_id = sheet.get(f"{_REL_NS}id")
+        with archive.open("xl/_rels/workbook.xml.rels") as fh:
+            rel = next(el for _, el in iterparse(fh) if el.tag == f"{_PACKAGE_REL_NS}Relationship" and el.get("Id") == rel_id)
+    except (KeyError, StopIteration, ParseError, zipfile.BadZipFile, OSError):
+        raise damaged from None
+    target = rel.get("Target", "")
+    path = target.lstrip("/") if target.startswith("/") else f"xl/{target}"
+    if path not in archive.namelist():
+        raise damaged
+    return path
+
+
+def _column_number(reference: str) -> int:
+    letters = _CELL_COLUMN.match(reference)
+    number = 0
+    for letter in letters.group() if letters else "":
+        number = number * 26 + ord(letter) - 64
+    return number
+
+
+def _xlsx_bounds_check(archive: zipfile.ZipFile) -> None:
+    """Stream the first sheet's XML cell by cell and stop at the first row wider than ECG_MAX_COLUMNS.
+
+    openpyxl builds each row whole (and pads it to its last column) before anyone can look at its
+    width, so a row of a million cells costs gigabytes there; here it costs the first 257 cells.
+    """
+    limit = _max_columns()
+    try:
+        if "xl/sharedStrings.xml" in archive.namelist():
+            with archive.open("xl/sharedStrings.xml") as fh:
+                count = 0
+                for _event, element in iterparse(fh):
+                    if element.tag == f"{_SHEET_NS}si":
+                        count += 1
+                        element.clear()
+                        if count > XLSX_MAX_SHARED_STRINGS:
+                            raise UploadError(
+                                f"the workbook holds more than {XLSX_MAX_SHARED_STRINGS} distinct text cells; "
+                                "a beat workbook holds numbers", status=413,
+                            )
+        with archive.open(_first_sheet_path(archive)) as fh:
+            rows = cells = column = 0
+            for event, element in iterparse(fh, events=("start", "end")):
+                tag = element.tag
+                if event == "start" and tag == f"{_SHEET_NS}row":
+                    rows += 1
+                    cells = column = 0
+                    if rows > _max_rows() + 1:
+                        raise UploadError(f"the workbook holds more than {_max_rows()} rows", status=413)
+                elif event == "start" and tag == f"{_SHEET_NS}c":
+                    cells += 1
+                    reference = element.get("r")
+                    column = _column_number(reference) if reference else column + 1
+                    if cells > limit or column > limit:
+                        raise too_wide(rows, what="cells")
+                elif event == "end" and tag in (f"{_SHEET_NS}c", f"{_SHEET_NS}row"):
+                    element.clear()
+    except (ParseError, zipfile.BadZipFile, OSError, EOFError):
+        raise UploadError("the XLSX workbook could not be read (damaged file)", status=400) from None
 
 
 def parse_beats(*, filename: str, data: bytes) -> ParsedUpload:

@@ -9,32 +9,34 @@ from django.conf import settings
 from mlmodels import readers
 from mlmodels.errors import SignalError
 
-from .ingestion import ParsedUpload, UploadError, _check_size
+from .ingestion import ParsedUpload, UploadError, _check_size, json_loads
 from .models import ECGRecording
+
+LEAD_MAX_LENGTH = ECGRecording._meta.get_field("lead").max_length
+
+
+def _limits() -> dict:
+    return {"max_columns": settings.ECG_MAX_COLUMNS}
 
 
 def _read(files: dict[str, bytes], *, fs: float | None, lead: str | None) -> tuple[readers.Signal, str]:
     if len(files) > 1:
-        return readers.read_wfdb_upload(files, max_bytes=settings.ECG_MAX_UPLOAD_BYTES), "wfdb"
+        return readers.read_wfdb_upload(files, max_bytes=settings.ECG_MAX_UPLOAD_BYTES, **_limits()), "wfdb"
     (name, data), = files.items()
     if name.lower().endswith((".hea", ".dat")):
         missing = ".dat" if name.lower().endswith(".hea") else ".hea"
         raise UploadError(f"a WFDB record needs both its .hea and .dat files (or one .zip holding them); {missing} is missing")
     fmt = readers.sniff_format(name, data[:4096])
     if fmt == "wfdb-zip":
-        return readers.read_wfdb_zip(data, max_bytes=settings.ECG_MAX_UPLOAD_BYTES * 4), "wfdb"
+        return readers.read_wfdb_zip(data, max_bytes=settings.ECG_MAX_UPLOAD_BYTES * 4, **_limits()), "wfdb"
     if fmt == "edf":
-        return readers.read_edf(data, lead=lead), "edf"
+        return readers.read_edf(data, lead=lead, **_limits()), "edf"
     if fmt == "csv" and fs is None:
         raise UploadError("a CSV signal needs its sampling rate: fill in 'Sampling rate (Hz)'", field="fs")
     if fmt == "csv":
-        return readers.read_csv_signal(data, fs, lead=lead), "csv"
+        return readers.read_csv_signal(data, fs, lead=lead, **_limits()), "csv"
     if fmt == "json":
-        try:
-            obj = json.loads(data)
-        except ValueError as exc:
-            raise UploadError(f"the JSON file is not valid JSON: {exc}") from None
-        return readers.read_json_signal(obj, fs), "json"
+        return readers.read_json_signal(json_loads(data), fs, **_limits()), "json"
     if fmt == "xlsx":
         raise UploadError("XLSX files hold beat rows; choose 'Beat file' to upload them", status=400)
     raise UploadError(f"{name!r} is not a WFDB, EDF, CSV or JSON signal", status=415)
@@ -50,8 +52,15 @@ def parse_signal_upload(
     try:
         signal, fmt = _read(files, fs=fs, lead=lead)
         lead_name = signal.lead_name(lead)
+        if len(lead_name) > LEAD_MAX_LENGTH:
+            raise UploadError(
+                f"the lead name {lead_name[:20]!r}… is {len(lead_name)} characters; at most {LEAD_MAX_LENGTH} "
+                "are accepted (rename the column, or name a shorter lead to analyse)"
+            )
         signal.validated(lead_name, max_seconds=settings.ECG_MAX_SIGNAL_SECONDS)
     except SignalError as exc:
+        if exc.limit_exceeded:
+            raise UploadError(f"{exc} (ECG_MAX_COLUMNS)", status=413) from None
         raise UploadError(str(exc)) from None
     if len(files) > 1:  # keep a WFDB record as one zip, under a server-chosen name
         buffer = io.BytesIO()
@@ -78,13 +87,13 @@ def beats_from_stored_signal(recording: ECGRecording, data: bytes):
 
     name = recording.original_filename or recording.file.name
     if recording.input_format == "wfdb":
-        signal = readers.read_wfdb_zip(data, max_bytes=settings.ECG_MAX_UPLOAD_BYTES * 4)
+        signal = readers.read_wfdb_zip(data, max_bytes=settings.ECG_MAX_UPLOAD_BYTES * 4, **_limits())
     elif recording.input_format == "edf":
-        signal = readers.read_edf(data, lead=recording.lead or None)
+        signal = readers.read_edf(data, lead=recording.lead or None, **_limits())
     elif recording.input_format == "csv":
-        signal = readers.read_csv_signal(data, recording.sampling_rate, lead=recording.lead or None)
+        signal = readers.read_csv_signal(data, recording.sampling_rate, lead=recording.lead or None, **_limits())
     elif recording.input_format == "json":
-        signal = readers.read_json_signal(json.loads(data), recording.sampling_rate)
+        signal = readers.read_json_signal(json.loads(data), recording.sampling_rate, **_limits())
     else:
         raise SignalError(f"{name}: unknown stored format {recording.input_format!r}")
     values = signal.validated(recording.lead or None, max_seconds=settings.ECG_MAX_SIGNAL_SECONDS)

@@ -239,6 +239,10 @@ ECG_SWEEP_INTERVAL_SECONDS = env_int("ECG_SWEEP_INTERVAL_SECONDS", 300, minimum=
 ECG_MAX_UPLOAD_BYTES = env_int("ECG_MAX_UPLOAD_BYTES", 25 * 1024 * 1024, minimum=1024)
 ECG_MAX_BEAT_ROWS = env_int("ECG_MAX_BEAT_ROWS", 20_000, minimum=1)
 ECG_MAX_SIGNAL_SECONDS = env_int("ECG_MAX_SIGNAL_SECONDS", 26 * 3600, minimum=10)
+# Columns of a beat row (187 values and a label) or leads of a signal; every reader stops at the first
+# row, header or object wider than this, before building it.
+ECG_MAX_COLUMNS = env_int("ECG_MAX_COLUMNS", 256, minimum=189)
+ECG_MAX_JSON_DEPTH = env_int("ECG_MAX_JSON_DEPTH", 32, minimum=4)
 # A recording claimed longer ago than this is considered abandoned by a dead worker.
 ECG_PROCESSING_LEASE_SECONDS = env_int("ECG_PROCESSING_LEASE_SECONDS", 900, minimum=1)
 ECG_INFERENCE_BATCH_SIZE = env_int("ECG_INFERENCE_BATCH_SIZE", 1024, minimum=1)
@@ -285,7 +289,7 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_CLASSES": ["api.throttling.TokenRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {"api": API_THROTTLE_RATE},
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser", "rest_framework.parsers.MultiPartParser"],
+    "DEFAULT_PARSER_CLASSES": ["api.parsers.BoundedJSONParser", "rest_framework.parsers.MultiPartParser"],
     "DEFAULT_PAGINATION_CLASS": "api.pagination.Pagination",
     "DEFAULT_SCHEMA_CLASS": "api.schema.ApiAutoSchema",
     "EXCEPTION_HANDLER": "api.exceptions.exception_handler",
