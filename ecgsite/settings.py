@@ -203,6 +203,10 @@ SESSION_COOKIE_HTTPONLY = True
 ECG_IDLE_TIMEOUT_SECONDS = env_int("ECG_IDLE_TIMEOUT_SECONDS", 30 * 60, minimum=60)
 ECG_LOCKOUT_FAILURES = env_int("ECG_LOCKOUT_FAILURES", 5, minimum=1)
 ECG_LOCKOUT_SECONDS = env_int("ECG_LOCKOUT_SECONDS", 15 * 60, minimum=1)
+# The wait after a failed login from a username and address, doubled with each further failure.
+ECG_LOCKOUT_DELAY_SECONDS = env_int("ECG_LOCKOUT_DELAY_SECONDS", 1, minimum=0)
+# Failed API token attempts from one address within ECG_LOCKOUT_SECONDS before its token attempts get 429.
+API_TOKEN_FAILURES = env_int("API_TOKEN_FAILURES", 20, minimum=1)
 SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE", 8 * 3600, minimum=60)
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
