@@ -281,6 +281,8 @@ CACHES = {
     if API_CACHE_URL
     else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "ecg-api"},
 }
+# Hosts or networks (e.g. 10.1.0.0/16) a webhook may reach although they are not public addresses.
+API_WEBHOOK_ALLOWED_HOSTS = env_list("API_WEBHOOK_ALLOWED_HOSTS", [])
 API_MAX_MODEL_BYTES = env_int("API_MAX_MODEL_BYTES", 200 * 1024 * 1024, minimum=1024)
 # FHIR export: samples per lead in valueSampledData (longer signals are truncated, with a note).
 API_FHIR_MAX_SAMPLES = env_int("API_FHIR_MAX_SAMPLES", 2_000_000, minimum=1000)
