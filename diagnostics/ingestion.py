@@ -28,6 +28,7 @@ _SHEET_NS = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
 _REL_NS = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
 _PACKAGE_REL_NS = "{http://schemas.openxmlformats.org/package/2006/relationships}"
 _CELL_COLUMN = re.compile(r"[A-Z]{1,3}")
+_SHARED_STRING_TAG = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?si[\s>/]")
 
 
 class UploadError(Exception):
@@ -230,7 +231,8 @@ def parse_beat_xlsx(data: bytes) -> np.ndarray:
     except Exception:
         raise UploadError("the XLSX workbook could not be read (damaged file)", status=400) from None
     sheet = workbook.worksheets[0]
-    sheet.reset_dimensions()  # the declared <dimension> would pad every row to its width
+    if (sheet.max_column or 0) > _max_columns():
+        sheet.reset_dimensions()  # a declared <dimension> wider than any row would pad every row to its width
     rows: list[list[str]] = []
     for values in sheet.iter_rows(values_only=True):
         if len(rows) > _max_rows() + 1:
@@ -268,44 +270,65 @@ def _column_number(reference: str) -> int:
     return number
 
 
-def _xlsx_bounds_check(archive: zipfile.ZipFile) -> None:
-    """Stream the first sheet's XML cell by cell and stop at the first row wider than ECG_MAX_COLUMNS.
+def _pieces(archive: zipfile.ZipFile, member: str):
+    """A zip member in pieces of about 1 MB, each cut before its last '<' so that no tag is split.
 
-    openpyxl builds each row whole (and pads it to its last column) before anyone can look at its
-    width, so a row of a million cells costs gigabytes there; here it costs the first 257 cells.
+    The rest is carried into the next piece (at most a few KB: no tag of a sheet is longer, and
+    '<' cannot appear inside a tag).
     """
-    limit = _max_columns()
+    carry = b""
+    with archive.open(member) as fh:
+        while chunk := fh.read(1 << 20):
+            buffer = carry + chunk
+            cut = buffer.rfind(b"<")
+            cut = len(buffer) if cut < 0 or len(buffer) - cut > 4096 else cut
+            yield buffer[:cut]
+            carry = buffer[cut:]
+    yield carry
+
+
+def _xlsx_bounds_check(archive: zipfile.ZipFile) -> None:
+    """Count the first sheet's cells row by row and stop at the first row wider than ECG_MAX_COLUMNS.
+
+    openpyxl builds each row whole (and pads it to its last cell's column) before anyone can look
+    at its width, so a row of a million cells costs gigabytes there; here it costs one piece of
+    the XML. Counting tags with bytes.count keeps ordinary workbooks as fast as before (an XML
+    parser's per-element callbacks would double their parse time).
+    """
+    limit, max_rows = _max_columns(), _max_rows()
     try:
         if "xl/sharedStrings.xml" in archive.namelist():
-            with archive.open("xl/sharedStrings.xml") as fh:
-                count = 0
-                for _event, element in iterparse(fh):
-                    if element.tag == f"{_SHEET_NS}si":
-                        count += 1
-                        element.clear()
-                        if count > XLSX_MAX_SHARED_STRINGS:
-                            raise UploadError(
-                                f"the workbook holds more than {XLSX_MAX_SHARED_STRINGS} distinct text cells; "
-                                "a beat workbook holds numbers", status=413,
-                            )
-        with archive.open(_first_sheet_path(archive)) as fh:
-            rows = cells = column = 0
-            for event, element in iterparse(fh, events=("start", "end")):
-                tag = element.tag
-                if event == "start" and tag == f"{_SHEET_NS}row":
+            strings = 0
+            for piece in _pieces(archive, "xl/sharedStrings.xml"):
+                strings += len(_SHARED_STRING_TAG.findall(piece))
+                if strings > XLSX_MAX_SHARED_STRINGS:
+                    raise UploadError(
+                        f"the workbook holds more than {XLSX_MAX_SHARED_STRINGS} distinct text cells; "
+                        "a beat workbook holds numbers", status=413,
+                    )
+        path = _first_sheet_path(archive)
+        with archive.open(path) as fh:
+            root = re.search(rb"<([A-Za-z_][\w.-]*:)?worksheet[\s>]", fh.read(4096))
+        prefix = (root.group(1) or b"") if root else b""
+        row_tag = re.compile(rb"<" + re.escape(prefix) + rb"row[\s>/]")
+        cell_tag, bare_cell_tag = b"<" + prefix + b"c ", b"<" + prefix + b"c>"
+        cell_column = re.compile(re.escape(cell_tag) + rb'[^<>]*?\br="([A-Z]+)')
+        rows = cells = 0
+        for piece in _pieces(archive, path):
+            bounds = [0, *(match.start() for match in row_tag.finditer(piece)), len(piece)]
+            for i in range(len(bounds) - 1):
+                start, end = bounds[i], bounds[i + 1]
+                if i > 0:  # a new <row> starts here
                     rows += 1
-                    cells = column = 0
-                    if rows > _max_rows() + 1:
-                        raise UploadError(f"the workbook holds more than {_max_rows()} rows", status=413)
-                elif event == "start" and tag == f"{_SHEET_NS}c":
-                    cells += 1
-                    reference = element.get("r")
-                    column = _column_number(reference) if reference else column + 1
-                    if cells > limit or column > limit:
-                        raise too_wide(rows, what="cells")
-                elif event == "end" and tag in (f"{_SHEET_NS}c", f"{_SHEET_NS}row"):
-                    element.clear()
-    except (ParseError, zipfile.BadZipFile, OSError, EOFError):
+                    cells = 0
+                    if rows > max_rows + 1:
+                        raise UploadError(f"the workbook holds more than {max_rows} rows", status=413)
+                cells += piece.count(cell_tag, start, end) + piece.count(bare_cell_tag, start, end)
+                last = piece.rfind(cell_tag, start, end)
+                column = cell_column.match(piece, last) if last >= 0 else None
+                if cells > limit or (column and _column_number(column.group(1).decode()) > limit):
+                    raise too_wide(rows, what="cells")
+    except (zipfile.BadZipFile, OSError, EOFError):
         raise UploadError("the XLSX workbook could not be read (damaged file)", status=400) from None
 
 

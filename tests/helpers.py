@@ -62,8 +62,10 @@ _XLSX_PARTS = {
 }
 
 
-def xlsx_wide_row(cells: int = 1_000_000, *, column_attributes: bool = False) -> bytes:
-    """A small workbook whose one row holds ``cells`` numeric cells: the hostile probe's parser bomb."""
+def xlsx_wide_row(cells: int = 1_000_000, *, prefix: str = "") -> bytes:
+    """A small workbook whose one row holds ``cells`` numeric cells: the hostile probe's parser bomb.
+
+    ``prefix`` writes the sheet with a namespace prefix (``x:``), as some producers do."""
     import zipfile
 
     buffer = io.BytesIO()
@@ -71,12 +73,15 @@ def xlsx_wide_row(cells: int = 1_000_000, *, column_attributes: bool = False) ->
         for name, text in _XLSX_PARTS.items():
             archive.writestr(name, text)
         with archive.open("xl/worksheets/sheet1.xml", "w") as fh:
-            fh.write(b'<?xml version="1.0" encoding="UTF-8"?><worksheet xmlns="http://schemas.openxmlformats.org/'
-                     b'spreadsheetml/2006/main"><sheetData><row r="1">')
-            cell = b"<c><v>1</v></c>"
+            p = prefix.encode()
+            declaration = b"xmlns:" + p.rstrip(b":") if p else b"xmlns"
+            fh.write(b'<?xml version="1.0" encoding="UTF-8"?><' + p + b"worksheet " + declaration +
+                     b'="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><' + p + b"sheetData><" + p +
+                     b'row r="1">')
+            cell = b"<" + p + b"c><" + p + b"v>1</" + p + b"v></" + p + b"c>"
             for start in range(0, cells, 10_000):
                 fh.write(cell * min(10_000, cells - start))
-            fh.write(b"</row></sheetData></worksheet>")
+            fh.write(b"</" + p + b"row></" + p + b"sheetData></" + p + b"worksheet>")
     return buffer.getvalue()
 
 

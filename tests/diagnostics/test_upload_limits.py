@@ -38,6 +38,11 @@ def test_an_xlsx_row_of_a_million_cells_is_refused_at_the_first_wide_row(client,
     refused(response, 413, "row 1 holds more than 256 cells", "ECG_MAX_COLUMNS")
 
 
+def test_the_xlsx_bomb_is_refused_when_its_sheet_uses_a_namespace_prefix(client, staff_a, patient_a):
+    response = post(client, staff_a, patient_a, "beats", [("b.xlsx", xlsx_wide_row(300_000, prefix="x:"))])
+    refused(response, 413, "row 1 holds more than 256 cells", "ECG_MAX_COLUMNS")
+
+
 def test_an_xlsx_cell_in_a_far_right_column_is_refused_without_padding_the_row(client, staff_a, patient_a):
     response = post(client, staff_a, patient_a, "beats", [("b.xlsx", xlsx_far_cells(rows=3, column="XFD"))])
     refused(response, 413, "row 1 holds more than 256 cells", "ECG_MAX_COLUMNS")
