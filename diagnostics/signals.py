@@ -58,6 +58,8 @@ def parse_signal_upload(
                 "are accepted (rename the column, or name a shorter lead to analyse)"
             )
         signal.validated(lead_name, max_seconds=settings.ECG_MAX_SIGNAL_SECONDS)
+    except MemoryError:  # a header declaring more than could ever be read; the library's message names sizes only
+        raise UploadError("the file declares more samples than can be read", status=413) from None
     except SignalError as exc:
         if exc.limit_exceeded:
             raise UploadError(f"{exc} (ECG_MAX_COLUMNS)", status=413) from None

@@ -395,7 +395,10 @@ def _read_edf_path(path: Path, lead: str | None, source: str, pyedflib) -> Signa
         chosen = labels.index(probe.lead_name(lead))
         fs = rates[chosen]
         keep = [i for i in channels if rates[i] == fs]
-        leads = {labels[i]: reader.readSignal(i) for i in keep}
+        try:
+            leads = {labels[i]: reader.readSignal(i) for i in keep}
+        except MemoryError:
+            raise SignalError(f"{source} declares more samples than its data holds") from None
         units = {labels[i]: dims[i] for i in keep}
     finally:
         reader.close()
