@@ -35,7 +35,8 @@ class ClinicAdmin(ClinicScopedAdmin):
 @admin.register(User)
 class UserAdmin(ClinicScopedAdmin, BaseUserAdmin):
     list_display = ["username", "get_full_name", "clinic", "role", "is_active", "last_login"]
-    list_filter = ["role", "is_active", "clinic"]
+    # Only the clinics of the users listed (the admin's own clinic), not every clinic's name.
+    list_filter = ["role", "is_active", ("clinic", admin.RelatedOnlyFieldListFilter)]
     fieldsets = (
         (None, {"fields": ("username", "password")}),
         ("Person", {"fields": ("first_name", "last_name", "email")}),
@@ -53,6 +54,14 @@ class UserAdmin(ClinicScopedAdmin, BaseUserAdmin):
         if db_field.name == "clinic" and not request.user.is_superuser:
             kwargs["queryset"] = Clinic.objects.filter(pk=request.user.clinic_id)
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def get_form(self, request, obj=None, **kwargs):
+        # The model's check constraint (a clinic unless superuser) names is_superuser, which the form does not
+        # edit, so Django's form validation skips it: ask for the clinic here instead of failing in the database.
+        form = super().get_form(request, obj, **kwargs)
+        if "clinic" in form.base_fields:
+            form.base_fields["clinic"].required = not (obj is not None and obj.is_superuser)
+        return form
 
 
 @admin.register(AuditEvent)

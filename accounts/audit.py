@@ -139,4 +139,6 @@ def _logged_out(sender, request, user, **kwargs):
 @receiver(user_login_failed)
 def _login_failed(sender, credentials, request=None, **kwargs):
     if request is not None:
-        record(request, AuditEvent.Action.LOGIN_FAILED, username=str(credentials.get("username", ""))[:150])
+        from .lockout import username_clean
+
+        record(request, AuditEvent.Action.LOGIN_FAILED, username=username_clean(str(credentials.get("username", ""))))

@@ -5,7 +5,8 @@ from django.utils import timezone
 from accounts.admin import ClinicScopedAdmin
 
 from .models import ApiToken
-from .services import api_token_create, api_token_revoke
+from .services import api_token_create, api_token_revoke, api_token_webhook_set
+from .webhooks import signing_secret
 
 
 class ApiTokenForm(forms.ModelForm):
@@ -50,13 +51,26 @@ class ApiTokenAdmin(ClinicScopedAdmin):
 
     def save_model(self, request, obj, form, change):
         if change:
-            return super().save_model(request, obj, form, change)
+            super().save_model(request, obj, form, change)
+            if "webhook_url" in form.changed_data:
+                api_token_webhook_set(token=obj, webhook_url=obj.webhook_url)
+                self._show_signing_secret(request, obj)
+            return
         token, secret = api_token_create(
             user=obj.user, name=obj.name, expires_at=obj.expires_at, webhook_url=obj.webhook_url, created_by=request.user
         )
         obj.pk = token.pk
         obj.refresh_from_db()
         messages.warning(request, f"The new token is {secret} — copy it now; it is stored hashed and cannot be shown again.")
+        self._show_signing_secret(request, obj)
+
+    def _show_signing_secret(self, request, token):
+        if token.webhook_url:
+            messages.warning(
+                request,
+                f"The webhook signing secret is {signing_secret(token)} — give it to the receiver now; "
+                "it is not shown again (X-ECG-Signature is an HMAC-SHA256 of the body keyed with it).",
+            )
 
     @admin.action(description="Revoke the selected tokens")
     def revoke(self, request, queryset):

@@ -1,6 +1,9 @@
 import hmac
 import re
 
+from django.conf import settings
+from django.contrib.auth.models import AnonymousUser
+from django.core.cache import caches
 from django.utils.translation import gettext_lazy as _
 from rest_framework import authentication, exceptions
 
@@ -8,6 +11,30 @@ from .models import ApiToken
 from .services import TOKEN_PREFIX_LENGTH, api_token_touch, token_hash
 
 _PREFIX = re.compile(f"[0-9a-f]{{{TOKEN_PREFIX_LENGTH}}}")
+
+
+def _failures_key(ip: str | None) -> str:
+    return f"token-failures:{ip or 'unknown'}"
+
+
+def token_failures_reset(*, ip: str | None) -> None:
+    caches["api"].delete(_failures_key(ip))
+
+
+def _token_failed(request, prefix: str) -> None:
+    """Audit a refused token and count it against the address (DRF throttles only after authentication)."""
+    from accounts import audit
+    from accounts.models import AuditEvent
+
+    cache = caches["api"]
+    key = _failures_key(audit.client_ip(request))
+    cache.add(key, 0, timeout=settings.ECG_LOCKOUT_SECONDS)
+    try:
+        cache.incr(key)
+    except ValueError:  # expired between add and incr
+        cache.set(key, 1, timeout=settings.ECG_LOCKOUT_SECONDS)
+    audit.record(request._request, AuditEvent.Action.LOGIN_FAILED, user=AnonymousUser(), object_type="api_token",
+                 object_id=prefix[:TOKEN_PREFIX_LENGTH], status_code=401, channel="token")
 
 
 class ApiTokenAuthentication(authentication.BaseAuthentication):
@@ -19,17 +46,24 @@ class ApiTokenAuthentication(authentication.BaseAuthentication):
         header = authentication.get_authorization_header(request).split()
         if not header or header[0].lower() != self.keyword.lower().encode():
             return None
+        from accounts.audit import client_ip
+
+        if (caches["api"].get(_failures_key(client_ip(request))) or 0) >= settings.API_TOKEN_FAILURES:
+            raise exceptions.Throttled(wait=settings.ECG_LOCKOUT_SECONDS, detail="Too many invalid tokens from this address.")
         if len(header) != 2:
+            _token_failed(request, "")
             raise exceptions.AuthenticationFailed(_("Malformed Authorization header; expected 'Token <token>'."))
         try:
             secret = header[1].decode("ascii")
         except UnicodeDecodeError:
+            _token_failed(request, "")
             raise exceptions.AuthenticationFailed(_("Invalid token.")) from None
         prefix, _sep, _rest = secret.partition(".")
         token = None
         if _PREFIX.fullmatch(prefix) and _sep:
             token = ApiToken.objects.select_related("user").filter(prefix=prefix).first()
         if token is None or not hmac.compare_digest(token.key_hash, token_hash(secret)):
+            _token_failed(request, prefix if _PREFIX.fullmatch(prefix) else "")
             raise exceptions.AuthenticationFailed(_("Invalid token."))
         if not token.is_usable:
             raise exceptions.AuthenticationFailed(_("The token has expired or was revoked."))

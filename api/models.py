@@ -23,6 +23,8 @@ class ApiToken(models.Model):
     webhook_url = models.URLField(
         blank=True, help_text="Optional: POSTed a JSON notice whenever a diagnosis of this clinic is written."
     )
+    # Random; the signing secret is an HMAC of it under SECRET_KEY (api.webhooks.signing_secret).
+    webhook_salt = models.CharField(max_length=32, blank=True, editable=False)
 
     class Meta:
         ordering = ["-created_at"]
@@ -30,6 +32,18 @@ class ApiToken(models.Model):
 
     def __str__(self) -> str:
         return f"{self.prefix}… ({self.user})"
+
+    def clean(self):
+        super().clean()
+        if self.webhook_url:
+            from django.core.exceptions import ValidationError
+
+            from .webhooks import webhook_url_check
+
+            try:
+                webhook_url_check(self.webhook_url)
+            except ValidationError as exc:
+                raise ValidationError({"webhook_url": exc.messages}) from None
 
     @property
     def is_usable(self) -> bool:

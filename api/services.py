@@ -32,11 +32,21 @@ def api_token_create(
     secret = f"{prefix}.{secrets.token_urlsafe(32)}"
     token = ApiToken(
         user=user, name=name, prefix=prefix, key_hash=token_hash(secret), expires_at=expires_at,
-        webhook_url=webhook_url, created_by=created_by,
+        webhook_url=webhook_url, webhook_salt=secrets.token_hex(16) if webhook_url else "", created_by=created_by,
     )
     token.full_clean()
     token.save()
     return token, secret
+
+
+@transaction.atomic
+def api_token_webhook_set(*, token: ApiToken, webhook_url: str) -> ApiToken:
+    """Point the token's webhook at ``webhook_url`` with a new signing secret (api.webhooks.signing_secret)."""
+    token.webhook_url = webhook_url
+    token.webhook_salt = secrets.token_hex(16) if webhook_url else ""
+    token.full_clean()
+    token.save(update_fields=["webhook_url", "webhook_salt"])
+    return token
 
 
 def api_token_revoke(*, token: ApiToken) -> ApiToken:

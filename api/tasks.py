@@ -1,6 +1,7 @@
 import logging
 
 from celery import shared_task
+from django.core.exceptions import ValidationError
 
 logger = logging.getLogger(__name__)
 
@@ -17,6 +18,9 @@ def deliver_webhook(self, token_id: int, diagnosis_id: int) -> str:
         return "skipped"
     try:
         webhooks.post(token, diagnosis)
+    except ValidationError as exc:  # the URL now resolves somewhere it may not go: retrying cannot help
+        logger.warning("webhook %s for diagnosis %s refused: %s", token.prefix, diagnosis_id, " ".join(exc.messages))
+        return "refused"
     except Exception as exc:  # network errors, non-2xx answers: try again later
         logger.warning("webhook %s for diagnosis %s failed: %s", token.prefix, diagnosis_id, exc)
         raise self.retry(exc=exc, countdown=min(600, 10 * 2**self.request.retries)) from None

@@ -1,7 +1,7 @@
 from django.http import JsonResponse
 from django.urls import Resolver404, path, re_path, resolve
 from django.views.decorators.csrf import csrf_exempt
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.permissions import AllowAny
 from rest_framework.routers import SimpleRouter
 
@@ -21,7 +21,8 @@ urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(permission_classes=[AllowAny], authentication_classes=[]), name="schema"),
     path(
         "docs/",
-        SpectacularSwaggerView.as_view(url_name="api:schema", permission_classes=[AllowAny], authentication_classes=[]),
+        # The split view serves its start-up script as a file of its own (?script), as the CSP requires.
+        SpectacularSwaggerSplitView.as_view(url_name="api:schema", permission_classes=[AllowAny], authentication_classes=[]),
         name="docs",
     ),
     *router.urls,

@@ -1,21 +1,34 @@
 """Optional per-token webhooks: a POST to the token's URL whenever a diagnosis of its clinic is written.
 
 The body is ``{"event": "diagnosis.created", "recording": id, "diagnosis": id, "mi_flag": bool, "url": path}``,
-signed with ``X-ECG-Signature: sha256=<HMAC-SHA256 of the body, keyed with the SHA-256 hex of the token>``,
-so a receiver that holds the token can check it.
+signed with ``X-ECG-Signature: sha256=<HMAC-SHA256 of the body>`` keyed with the token's signing secret,
+shown to the administrator once. The secret is an HMAC of a random per-token salt under the server's
+SECRET_KEY, so reading the database is not enough to forge a signature.
+
+The URL is an administrator's input that the server will connect to: it must name a public address
+(no loopback, private, link-local, multicast, reserved or unspecified address, IPv4 or IPv6, mapped or
+embedded) unless API_WEBHOOK_ALLOWED_HOSTS names it, and use https in production. Delivery checks it
+again, connects to the very address it checked (no second DNS answer) and follows no redirect.
 """
 
 import hashlib
 import hmac
+import http.client
+import ipaddress
 import json
 import logging
-import urllib.request
+import socket
+import ssl
+from urllib.parse import urlsplit
 
+from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models.signals import post_save
 from django.dispatch import receiver
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 
 from diagnostics.models import Diagnosis
 
@@ -23,6 +36,78 @@ from .models import ApiToken
 
 logger = logging.getLogger(__name__)
 TIMEOUT_SECONDS = 10
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+
+
+class WebhookError(Exception):
+    pass
+
+
+def _resolve(host: str, port: int) -> list[str]:
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError):
+        return []
+    return list(dict.fromkeys(info[4][0].split("%")[0] for info in infos))
+
+
+def _embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    if ip.ipv4_mapped:
+        return ip.ipv4_mapped
+    if ip in _NAT64:
+        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    if ip.sixtofour:
+        return ip.sixtofour
+    return ip.teredo[1] if ip.teredo else None
+
+
+def _is_public(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    if isinstance(ip, ipaddress.IPv6Address) and (inner := _embedded_ipv4(ip)) is not None:
+        return _is_public(inner)
+    return ip.is_global and not (
+        ip.is_multicast or ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_reserved or ip.is_unspecified
+    )
+
+
+def _allow_listed(host: str, ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    for entry in settings.API_WEBHOOK_ALLOWED_HOSTS:
+        entry = entry.strip().lower().rstrip(".")
+        if entry == host:
+            return True
+        try:
+            if ip in ipaddress.ip_network(entry.strip("[]"), strict=False):
+                return True
+        except ValueError:
+            continue
+    return False
+
+
+def webhook_url_check(url: str) -> tuple:
+    """The URL's parts and the addresses to connect to; ValidationError when the URL may not be used."""
+    parts = urlsplit(url)
+    schemes = {"https"} if settings.PRODUCTION else {"https", "http"}
+    if parts.scheme not in schemes:
+        raise ValidationError(f"the webhook URL must use {' or '.join(sorted(schemes))}, not {parts.scheme or 'nothing'!r}")
+    if parts.username or parts.password:
+        raise ValidationError("the webhook URL must not carry a user name or password")
+    try:
+        host, port = (parts.hostname or "").rstrip("."), parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        raise ValidationError("the webhook URL has a malformed port") from None
+    if not host:
+        raise ValidationError("the webhook URL names no host")
+    addresses = _resolve(host, port)
+    if not addresses:
+        raise ValidationError(f"the webhook host {host!r} does not resolve to an address")
+    for address in addresses:
+        ip = ipaddress.ip_address(address)
+        if not _is_public(ip) and not _allow_listed(host, ip):
+            raise ValidationError(
+                f"the webhook host {host!r} resolves to {address}, which is not a public address "
+                "(loopback, private, link-local, multicast or reserved); list it in API_WEBHOOK_ALLOWED_HOSTS "
+                "if the server may reach it"
+            )
+    return parts, host, port, addresses
 
 
 def subscribed_tokens(clinic_id: int):
@@ -59,17 +144,52 @@ def payload(diagnosis: Diagnosis) -> bytes:
     ).encode()
 
 
+def signing_secret(token: ApiToken) -> str:
+    if not token.webhook_salt:
+        raise WebhookError(f"token {token.prefix} has no webhook signing secret; set its webhook URL again")
+    return salted_hmac("ecg-analyzer.webhook", token.webhook_salt, algorithm="sha256").hexdigest()
+
+
 def signature(token: ApiToken, body: bytes) -> str:
-    return "sha256=" + hmac.new(token.key_hash.encode(), body, hashlib.sha256).hexdigest()
+    return "sha256=" + hmac.new(signing_secret(token).encode(), body, hashlib.sha256).hexdigest()
+
+
+class _PinnedHTTPConnection(http.client.HTTPConnection):
+    """Connects to an address checked beforehand; the Host header still names the host."""
+
+    def __init__(self, host: str, port: int, address: str, **kwargs):
+        super().__init__(host, port, **kwargs)
+        self._address = address
+
+    def connect(self):
+        self.sock = socket.create_connection((self._address, self.port), self.timeout)
+
+
+class _PinnedHTTPSConnection(http.client.HTTPSConnection):
+    """As above, with TLS verified against the host's name."""
+
+    def __init__(self, host: str, port: int, address: str, **kwargs):
+        super().__init__(host, port, context=ssl.create_default_context(), **kwargs)
+        self._address = address
+
+    def connect(self):
+        sock = socket.create_connection((self._address, self.port), self.timeout)
+        self.sock = self._context.wrap_socket(sock, server_hostname=self.host)
 
 
 def post(token: ApiToken, diagnosis: Diagnosis) -> int:
+    parts, host, port, addresses = webhook_url_check(token.webhook_url)
     body = payload(diagnosis)
-    request = urllib.request.Request(
-        token.webhook_url,
-        data=body,
-        method="POST",
-        headers={"Content-Type": "application/json", "X-ECG-Signature": signature(token, body), "User-Agent": "ecg-analyzer"},
-    )
-    with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:  # noqa: S310 - admin-set URL
-        return response.status
+    connection_class = _PinnedHTTPSConnection if parts.scheme == "https" else _PinnedHTTPConnection
+    connection = connection_class(host, port, addresses[0], timeout=TIMEOUT_SECONDS)
+    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    try:
+        connection.request("POST", path, body=body, headers={
+            "Content-Type": "application/json", "X-ECG-Signature": signature(token, body), "User-Agent": "ecg-analyzer",
+        })
+        status = connection.getresponse().status
+    finally:
+        connection.close()
+    if not 200 <= status < 300:
+        raise WebhookError(f"the receiver answered {status}; redirects are not followed")
+    return status

@@ -6,10 +6,12 @@ stored file again in the worker, so what was accepted is what gets analysed.
 """
 
 import io
+import json
 import math
 import re
 import zipfile
 from dataclasses import dataclass, field
+from xml.etree.ElementTree import ParseError, iterparse
 
 import numpy as np
 from django.conf import settings
@@ -21,6 +23,13 @@ BEAT_EXTENSIONS = {".csv", ".txt", ".xlsx"}
 # Kaggle beats are scaled to [0, 1]; allow for rounding in exported files.
 BEAT_VALUE_RANGE = (-0.001, 1.001)
 XLSX_MAX_UNCOMPRESSED = 200 * 1024 * 1024
+# A beat workbook's text is its header row and a few labels; Excel stores each distinct text once.
+XLSX_MAX_SHARED_STRINGS = 100_000
+_SHEET_NS = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
+_REL_NS = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
+_PACKAGE_REL_NS = "{http://schemas.openxmlformats.org/package/2006/relationships}"
+_CELL_COLUMN = re.compile(r"[A-Z]{1,3}")
+_SHARED_STRING_TAG = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?si[\s>/]")
 
 
 @dataclass
@@ -37,6 +46,51 @@ class ParsedUpload:
 
 def max_beat_rows() -> int:
     return settings.ECG_MAX_BEAT_ROWS
+
+
+def _max_columns() -> int:
+    return settings.ECG_MAX_COLUMNS
+
+
+def too_wide(number: int, *, what: str = "values") -> UploadTooLarge:
+    limit = _max_columns()
+    return UploadTooLarge(
+        f"row {number} holds more than {limit} {what}; at most {limit} columns are accepted (ECG_MAX_COLUMNS)"
+    )
+
+
+def json_depth_check(data: bytes | str, *, field: str = "file") -> None:
+    """Refuse JSON nested deeper than ECG_MAX_JSON_DEPTH before a recursive parser sees it.
+
+    Strings are blanked first, so brackets inside them do not count; the scan runs in C except for
+    the loop over brackets, which stops at the first one past the limit.
+    """
+    limit = settings.ECG_MAX_JSON_DEPTH
+    raw = data.encode() if isinstance(data, str) else bytes(data)
+    brackets = re.sub(rb'"(?:[^"\\]|\\.)*"', b"", raw).translate(None, _NOT_BRACKETS)
+    depth = 0
+    for byte in brackets:
+        if byte in (0x5B, 0x7B):  # [ {
+            depth += 1
+            if depth > limit:
+                raise UploadRefused(
+                    f"the JSON is nested more than {limit} levels deep (ECG_MAX_JSON_DEPTH)", field=field
+                )
+        else:
+            depth -= 1
+
+
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+
+
+def json_loads(data: bytes | str, *, what: str = "the JSON file", field: str = "file"):
+    json_depth_check(data, field=field)
+    try:
+        return json.loads(data)
+    except RecursionError:
+        raise UploadRefused(f"{what} is nested too deeply", field=field) from None
+    except ValueError as exc:
+        raise UploadRefused(f"{what} is not valid JSON: {exc}", field=field) from None
 
 
 def _is_number(cell: str) -> bool:
@@ -119,6 +173,9 @@ def parse_beat_csv(data: bytes) -> np.ndarray:
     if len(lines) > max_beat_rows() + 1 and sum(1 for line in lines if line.strip()) > max_beat_rows() + 1:
         raise UploadTooLarge(f"the file holds more than {max_beat_rows()} rows; at most {max_beat_rows()} beats are accepted")
     delimiter = ";" if lines and lines[0].count(";") > lines[0].count(",") else ","
+    for number, line in enumerate(lines, start=1):
+        if line.count(delimiter) >= _max_columns():  # counted before splitting: a row is never built whole
+            raise too_wide(number)
     return rows_to_beats([line.split(delimiter) for line in lines])
 
 
@@ -126,8 +183,13 @@ def parse_beat_text(text: str) -> np.ndarray:
     """Values pasted into a text box: one beat per line, separated by commas or spaces."""
     if not text.strip():
         raise UploadRefused("no values were pasted", field="text")
-    rows = [re.split(r"[,;\s]+", line.strip()) for line in text.strip().splitlines()]
+    rows = []
     try:
+        for number, line in enumerate(text.strip().splitlines(), start=1):
+            cells = re.split(r"[,;\s]+", line.strip(), maxsplit=_max_columns())
+            if len(cells) > _max_columns():
+                raise too_wide(number)
+            rows.append(cells)
         return rows_to_beats(rows)
     except UploadRefused as exc:
         exc.field = "text"
@@ -153,6 +215,7 @@ def parse_beat_xlsx(data: bytes) -> np.ndarray:
     archive = _check_zip(data, "XLSX workbook")
     if "xl/workbook.xml" not in archive.namelist():
         raise UnsupportedUpload("the file is a zip archive but not an XLSX workbook")
+    _xlsx_bounds_check(archive)
     import openpyxl
 
     try:
@@ -160,6 +223,8 @@ def parse_beat_xlsx(data: bytes) -> np.ndarray:
     except Exception:
         raise UploadRefused("the XLSX workbook could not be read (damaged file)") from None
     sheet = workbook.worksheets[0]
+    if (sheet.max_column or 0) > _max_columns():
+        sheet.reset_dimensions()  # a declared <dimension> wider than any row would pad every row to its width
     rows: list[list[str]] = []
     for values in sheet.iter_rows(values_only=True):
         if len(rows) > max_beat_rows() + 1:
@@ -170,6 +235,93 @@ def parse_beat_xlsx(data: bytes) -> np.ndarray:
         rows.append(cells)
     workbook.close()
     return rows_to_beats(rows)
+
+
+def _first_sheet_path(archive: zipfile.ZipFile) -> str:
+    damaged = UploadRefused("the XLSX workbook could not be read (damaged file)")
+    try:
+        with archive.open("xl/workbook.xml") as fh:
+            sheet = next(el for _, el in iterparse(fh) if el.tag == f"{_SHEET_NS}sheet")
+        rel_id = sheet.get(f"{_REL_NS}id")
+        with archive.open("xl/_rels/workbook.xml.rels") as fh:
+            rel = next(el for _, el in iterparse(fh) if el.tag == f"{_PACKAGE_REL_NS}Relationship" and el.get("Id") == rel_id)
+    except (KeyError, StopIteration, ParseError, zipfile.BadZipFile, OSError):
+        raise damaged from None
+    target = rel.get("Target", "")
+    path = target.lstrip("/") if target.startswith("/") else f"xl/{target}"
+    if path not in archive.namelist():
+        raise damaged
+    return path
+
+
+def _column_number(reference: str) -> int:
+    letters = _CELL_COLUMN.match(reference)
+    number = 0
+    for letter in letters.group() if letters else "":
+        number = number * 26 + ord(letter) - 64
+    return number
+
+
+def _pieces(archive: zipfile.ZipFile, member: str):
+    """A zip member in pieces of about 1 MB, each cut before its last '<' so that no tag is split.
+
+    The rest is carried into the next piece (at most a few KB: no tag of a sheet is longer, and
+    '<' cannot appear inside a tag).
+    """
+    carry = b""
+    with archive.open(member) as fh:
+        while chunk := fh.read(1 << 20):
+            buffer = carry + chunk
+            cut = buffer.rfind(b"<")
+            cut = len(buffer) if cut < 0 or len(buffer) - cut > 4096 else cut
+            yield buffer[:cut]
+            carry = buffer[cut:]
+    yield carry
+
+
+def _xlsx_bounds_check(archive: zipfile.ZipFile) -> None:
+    """Count the first sheet's cells row by row and stop at the first row wider than ECG_MAX_COLUMNS.
+
+    openpyxl builds each row whole (and pads it to its last cell's column) before anyone can look
+    at its width, so a row of a million cells costs gigabytes there; here it costs one piece of
+    the XML. Counting tags with bytes.count keeps ordinary workbooks as fast as before (an XML
+    parser's per-element callbacks would double their parse time).
+    """
+    limit, max_rows = _max_columns(), max_beat_rows()
+    try:
+        if "xl/sharedStrings.xml" in archive.namelist():
+            strings = 0
+            for piece in _pieces(archive, "xl/sharedStrings.xml"):
+                strings += len(_SHARED_STRING_TAG.findall(piece))
+                if strings > XLSX_MAX_SHARED_STRINGS:
+                    raise UploadTooLarge(
+                        f"the workbook holds more than {XLSX_MAX_SHARED_STRINGS} distinct text cells; "
+                        "a beat workbook holds numbers"
+                    )
+        path = _first_sheet_path(archive)
+        with archive.open(path) as fh:
+            root = re.search(rb"<([A-Za-z_][\w.-]*:)?worksheet[\s>]", fh.read(4096))
+        prefix = (root.group(1) or b"") if root else b""
+        row_tag = re.compile(rb"<" + re.escape(prefix) + rb"row[\s>/]")
+        cell_tag, bare_cell_tag = b"<" + prefix + b"c ", b"<" + prefix + b"c>"
+        cell_column = re.compile(re.escape(cell_tag) + rb'[^<>]*?\br="([A-Z]+)')
+        rows = cells = 0
+        for piece in _pieces(archive, path):
+            bounds = [0, *(match.start() for match in row_tag.finditer(piece)), len(piece)]
+            for i in range(len(bounds) - 1):
+                start, end = bounds[i], bounds[i + 1]
+                if i > 0:  # a new <row> starts here
+                    rows += 1
+                    cells = 0
+                    if rows > max_rows + 1:
+                        raise UploadTooLarge(f"the workbook holds more than {max_rows} rows")
+                cells += piece.count(cell_tag, start, end) + piece.count(bare_cell_tag, start, end)
+                last = piece.rfind(cell_tag, start, end)
+                column = cell_column.match(piece, last) if last >= 0 else None
+                if cells > limit or (column and _column_number(column.group(1).decode()) > limit):
+                    raise too_wide(rows, what="cells")
+    except (zipfile.BadZipFile, OSError, EOFError):
+        raise UploadRefused("the XLSX workbook could not be read (damaged file)") from None
 
 
 def parse_beats(*, filename: str, data: bytes) -> ParsedUpload:

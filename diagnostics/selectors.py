@@ -12,6 +12,7 @@ from ecg.io.errors import SignalError
 from patients.models import Patient
 
 from .models import Beat, Diagnosis, ECGRecording, Review
+from .signal_uploads import reader_limits
 
 
 def _reviews_newest_first(path: str = "reviews") -> Prefetch:
@@ -106,15 +107,15 @@ def recording_stored_signal(*, recording: ECGRecording) -> readers.Signal:
     """
     with default_storage.open(recording.file.name, "rb") as fh:
         data = fh.read()
-    fmt, lead = recording.input_format, recording.lead or None
+    fmt, lead, limits = recording.input_format, recording.lead or None, reader_limits()
     if fmt == "wfdb":
-        return readers.read_wfdb_zip(data, max_bytes=settings.ECG_MAX_UPLOAD_BYTES * 4)
+        return readers.read_wfdb_zip(data, max_bytes=settings.ECG_MAX_UPLOAD_BYTES * 4, **limits)
     if fmt == "edf":
-        return readers.read_edf(data, lead=lead)
+        return readers.read_edf(data, lead=lead, **limits)
     if fmt == "csv":
-        return readers.read_csv_signal(data, recording.sampling_rate, lead=lead)
+        return readers.read_csv_signal(data, recording.sampling_rate, lead=lead, **limits)
     if fmt == "json":
-        return readers.read_json_signal(json.loads(data), recording.sampling_rate)
+        return readers.read_json_signal(json.loads(data), recording.sampling_rate, **limits)
     raise SignalError(f"recording {recording.pk} has no continuous signal (stored format {fmt!r})")
 
 

@@ -1,7 +1,6 @@
 """Continuous-signal uploads: read, validate, store, and cut into beats in the worker."""
 
 import io
-import json
 import zipfile
 from dataclasses import dataclass
 
@@ -11,34 +10,37 @@ from django.conf import settings
 from ecg.io import readers
 from ecg.io.errors import SignalError
 from ecg.processing.context import BeatContext
-from ecgsite.errors import UnsupportedUpload, UploadRefused
+from ecgsite.errors import UnsupportedUpload, UploadRefused, UploadTooLarge
 
-from .ingestion import ParsedUpload, check_size
+from .ingestion import ParsedUpload, check_size, json_loads
 from .models import ECGRecording
+
+LEAD_MAX_LENGTH = ECGRecording._meta.get_field("lead").max_length
+
+
+def reader_limits() -> dict:
+    """The size limits every reader of an uploaded or stored signal is given."""
+    return {"max_columns": settings.ECG_MAX_COLUMNS}
 
 
 def _read(files: dict[str, bytes], *, fs: float | None, lead: str | None) -> tuple[readers.Signal, str]:
     if len(files) > 1:
-        return readers.read_wfdb_upload(files, max_bytes=settings.ECG_MAX_UPLOAD_BYTES), "wfdb"
+        return readers.read_wfdb_upload(files, max_bytes=settings.ECG_MAX_UPLOAD_BYTES, **reader_limits()), "wfdb"
     (name, data), = files.items()
     if name.lower().endswith((".hea", ".dat")):
         missing = ".dat" if name.lower().endswith(".hea") else ".hea"
         raise UploadRefused(f"a WFDB record needs both its .hea and .dat files (or one .zip holding them); {missing} is missing")
     fmt = readers.sniff_format(name, data[:4096])
     if fmt == "wfdb-zip":
-        return readers.read_wfdb_zip(data, max_bytes=settings.ECG_MAX_UPLOAD_BYTES * 4), "wfdb"
+        return readers.read_wfdb_zip(data, max_bytes=settings.ECG_MAX_UPLOAD_BYTES * 4, **reader_limits()), "wfdb"
     if fmt == "edf":
-        return readers.read_edf(data, lead=lead), "edf"
+        return readers.read_edf(data, lead=lead, **reader_limits()), "edf"
     if fmt == "csv" and fs is None:
         raise UploadRefused("a CSV signal needs its sampling rate: fill in 'Sampling rate (Hz)'", field="fs")
     if fmt == "csv":
-        return readers.read_csv_signal(data, fs, lead=lead), "csv"
+        return readers.read_csv_signal(data, fs, lead=lead, **reader_limits()), "csv"
     if fmt == "json":
-        try:
-            obj = json.loads(data)
-        except ValueError as exc:
-            raise UploadRefused(f"the JSON file is not valid JSON: {exc}") from None
-        return readers.read_json_signal(obj, fs), "json"
+        return readers.read_json_signal(json_loads(data), fs, **reader_limits()), "json"
     if fmt == "xlsx":
         raise UploadRefused("XLSX files hold beat rows; choose 'Beat file' to upload them")
     raise UnsupportedUpload(f"{name!r} is not a WFDB, EDF, CSV or JSON signal")
@@ -54,8 +56,17 @@ def parse_signal_upload(
     try:
         signal, fmt = _read(files, fs=fs, lead=lead)
         lead_name = signal.lead_name(lead)
+        if len(lead_name) > LEAD_MAX_LENGTH:
+            raise UploadRefused(
+                f"the lead name {lead_name[:20]!r}… is {len(lead_name)} characters; at most {LEAD_MAX_LENGTH} "
+                "are accepted (rename the column, or name a shorter lead to analyse)"
+            )
         signal.validated(lead_name, max_seconds=settings.ECG_MAX_SIGNAL_SECONDS)
+    except MemoryError:  # a header declaring more than could ever be read; the library's message names sizes only
+        raise UploadTooLarge("the file declares more samples than can be read") from None
     except SignalError as exc:
+        if exc.limit_exceeded:
+            raise UploadTooLarge(f"{exc} (ECG_MAX_COLUMNS)") from None
         raise UploadRefused(str(exc)) from None
     if len(files) > 1:  # keep a WFDB record as one zip, under a server-chosen name
         buffer = io.BytesIO()

@@ -1,3 +1,5 @@
+import math
+
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
@@ -151,11 +153,21 @@ def review_create(request, diagnosis_id: int):
     return redirect("recording-detail", recording_id=diagnosis.recording_id)
 
 
+class BadParameter(ValueError):
+    pass
+
+
 def _int_param(request, name: str, default: int) -> int:
-    try:
-        return int(float(request.GET.get(name, default)))
-    except (TypeError, ValueError):
+    raw = request.GET.get(name)
+    if raw is None or raw == "":
         return default
+    try:
+        value = float(raw)
+        if not math.isfinite(value):
+            raise ValueError
+        return int(value)
+    except (ValueError, OverflowError):
+        raise BadParameter(f"{name} must be a finite number of samples") from None
 
 
 def recording_signal(request, recording_id: int):
@@ -167,11 +179,15 @@ def recording_signal(request, recording_id: int):
     try:
         lead = plots.recording_lead(recording)
     except (SignalError, ValueError, OSError) as exc:
-        return JsonResponse({"error": f"the stored signal could not be read: {exc}"}, status=422)
+        message = str(exc) if isinstance(exc, SignalError) else "the file is missing or damaged"
+        return JsonResponse({"error": f"the stored signal could not be read: {message}"}, status=422)
     n = len(lead.values)
-    start = _int_param(request, "start", 0)
-    end = _int_param(request, "end", n)
-    px = _int_param(request, "px", 1000)
+    try:
+        start = _int_param(request, "start", 0)
+        end = _int_param(request, "end", n)
+        px = _int_param(request, "px", 1000)
+    except BadParameter as exc:
+        return JsonResponse({"error": str(exc)}, status=400)
     data = plots.envelope(lead.values, start=start, end=end, px=px)
     beats = selectors.beat_marks(recording=recording, start=max(0, start), end=min(n, end))
     data.update(

@@ -134,6 +134,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "ecgsite.middleware.SecurityHeadersMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -204,6 +205,10 @@ SESSION_COOKIE_HTTPONLY = True
 ECG_IDLE_TIMEOUT_SECONDS = env_int("ECG_IDLE_TIMEOUT_SECONDS", 30 * 60, minimum=60)
 ECG_LOCKOUT_FAILURES = env_int("ECG_LOCKOUT_FAILURES", 5, minimum=1)
 ECG_LOCKOUT_SECONDS = env_int("ECG_LOCKOUT_SECONDS", 15 * 60, minimum=1)
+# The wait after a failed login from a username and address, doubled with each further failure.
+ECG_LOCKOUT_DELAY_SECONDS = env_int("ECG_LOCKOUT_DELAY_SECONDS", 1, minimum=0)
+# Failed API token attempts from one address within ECG_LOCKOUT_SECONDS before its token attempts get 429.
+API_TOKEN_FAILURES = env_int("API_TOKEN_FAILURES", 20, minimum=1)
 SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE", 8 * 3600, minimum=60)
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
@@ -240,6 +245,10 @@ ECG_SWEEP_INTERVAL_SECONDS = env_int("ECG_SWEEP_INTERVAL_SECONDS", 300, minimum=
 ECG_MAX_UPLOAD_BYTES = env_int("ECG_MAX_UPLOAD_BYTES", 25 * 1024 * 1024, minimum=1024)
 ECG_MAX_BEAT_ROWS = env_int("ECG_MAX_BEAT_ROWS", 20_000, minimum=1)
 ECG_MAX_SIGNAL_SECONDS = env_int("ECG_MAX_SIGNAL_SECONDS", 26 * 3600, minimum=10)
+# Columns of a beat row (187 values and a label) or leads of a signal; every reader stops at the first
+# row, header or object wider than this, before building it.
+ECG_MAX_COLUMNS = env_int("ECG_MAX_COLUMNS", 256, minimum=189)
+ECG_MAX_JSON_DEPTH = env_int("ECG_MAX_JSON_DEPTH", 32, minimum=4)
 # A recording claimed longer ago than this is considered abandoned by a dead worker.
 ECG_PROCESSING_LEASE_SECONDS = env_int("ECG_PROCESSING_LEASE_SECONDS", 900, minimum=1)
 ECG_INFERENCE_BATCH_SIZE = env_int("ECG_INFERENCE_BATCH_SIZE", 1024, minimum=1)
@@ -274,6 +283,8 @@ CACHES = {
     if API_CACHE_URL
     else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "ecg-api"},
 }
+# Hosts or networks (e.g. 10.1.0.0/16) a webhook may reach although they are not public addresses.
+API_WEBHOOK_ALLOWED_HOSTS = env_list("API_WEBHOOK_ALLOWED_HOSTS", [])
 API_MAX_MODEL_BYTES = env_int("API_MAX_MODEL_BYTES", 200 * 1024 * 1024, minimum=1024)
 # FHIR export: samples per lead in valueSampledData (longer signals are truncated, with a note).
 API_FHIR_MAX_SAMPLES = env_int("API_FHIR_MAX_SAMPLES", 2_000_000, minimum=1000)
@@ -286,7 +297,7 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_CLASSES": ["api.throttling.TokenRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {"api": API_THROTTLE_RATE},
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser", "rest_framework.parsers.MultiPartParser"],
+    "DEFAULT_PARSER_CLASSES": ["api.parsers.BoundedJSONParser", "rest_framework.parsers.MultiPartParser"],
     "DEFAULT_PAGINATION_CLASS": "api.pagination.Pagination",
     "DEFAULT_SCHEMA_CLASS": "api.schema.ApiAutoSchema",
     "EXCEPTION_HANDLER": "api.exceptions.exception_handler",

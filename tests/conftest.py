@@ -38,6 +38,14 @@ def _media_root(settings, tmp_path_factory):
     settings.ALLOWED_HOSTS = ["testserver", "127.0.0.1", "localhost"]
 
 
+@pytest.fixture(autouse=True)
+def _fresh_token_failures():
+    # Failed token attempts are counted per address in the shared API cache (Redis), across tests.
+    from api.authentication import token_failures_reset
+
+    token_failures_reset(ip="127.0.0.1")
+
+
 def _shared_media(tmp_path_factory) -> Path:
     # One media directory per session, so a worker process sees the files tests store.
     path = tmp_path_factory.getbasetemp() / "media"

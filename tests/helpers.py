@@ -1,5 +1,6 @@
 import io
 
+from ecg.datasets.hostile import csv_wide, xlsx_far_cells, xlsx_wide_row  # noqa: F401 - the upload-limit tests' bombs
 from ecg.datasets.synthetic import beat_csv, beat_rows  # noqa: F401 - the tests' upload material
 
 

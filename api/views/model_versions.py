@@ -4,7 +4,7 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema
 from rest_framework import status
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 
 from diagnostics.models import ECGRecording
@@ -12,6 +12,7 @@ from mlmodels import selectors as mlmodels_selectors
 from mlmodels import services as mlmodels_services
 
 from .. import serializers
+from ..parsers import BoundedJSONParser
 from ..permissions import IsAdminOrReadOnly, IsClinicMember
 from .base import IF_NONE_MATCH, ApiViewSet
 
@@ -62,7 +63,7 @@ class ModelVersionViewSet(ApiViewSet):
         return Response(serializers.ModelVersionSerializer(version).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(summary="Make this the task's active version (administrators)", request=None, responses={200: serializers.ModelVersionSerializer})
-    @action(detail=True, methods=["post"], url_path="activate", url_name="activate", parser_classes=[JSONParser, FormParser, MultiPartParser])
+    @action(detail=True, methods=["post"], url_path="activate", url_name="activate", parser_classes=[BoundedJSONParser, FormParser, MultiPartParser])
     def activate(self, request, pk):
         version = mlmodels_selectors.model_version_get(model_version_id=int(pk))
         version = mlmodels_services.model_version_activate(model_version=version)

@@ -8,7 +8,7 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from rest_framework import status
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
@@ -19,6 +19,7 @@ from patients import selectors as patients_selectors
 
 from .. import fhir, serializers, uploads
 from ..exceptions import ApiError, Conflict
+from ..parsers import BoundedJSONParser
 from .base import IF_NONE_MATCH, ApiViewSet
 
 
@@ -63,7 +64,7 @@ class FhirJsonRenderer(JSONRenderer):
 class RecordingViewSet(ApiViewSet):
     serializer_class = serializers.RecordingSerializer
     queryset = ECGRecording.objects.none()
-    parser_classes = [JSONParser, MultiPartParser, FormParser]
+    parser_classes = [BoundedJSONParser, MultiPartParser, FormParser]
 
     def list(self, request):
         recordings = diagnostics_selectors.recording_list(user=request.user)

@@ -29,6 +29,8 @@ MIN_SECONDS = 2.5  # two beats at 48 bpm
 DEFAULT_MAX_SECONDS = 24 * 3600.0
 DEFAULT_MAX_BYTES = 200 * 1024 * 1024
 DEFAULT_MAX_MEMBERS = 20
+# Leads (columns, signals) a reader builds at most; a header declaring more is refused before reading.
+DEFAULT_MAX_COLUMNS = 256
 # Peak-to-peak below this (in mV) is a flat line: a QRS is at least ~0.1 mV.
 FLAT_PTP_MV = 0.02
 LEAD_PREFERENCE = ("MLII", "II")
@@ -183,6 +185,15 @@ def _build(fs: float, leads: dict[str, np.ndarray], units: dict[str, str | None]
     return Signal(fs=fs, leads=out, units=out_units or None, source_format=source_format)
 
 
+def _without_paths(text: str) -> str:
+    """A library's message without the server's file paths (temporary directories, installed modules)."""
+    return re.sub(r"(?:/[^\s/:'\"]+)+/([^\s/:'\"]*)", r"\1", text)
+
+
+def too_many_columns(source: str, count: int, what: str, limit: int) -> SignalError:
+    return SignalError(f"{source} has {count} {what}; at most {limit} are accepted", limit_exceeded=True)
+
+
 def _unique_names(names: list[str]) -> list[str]:
     seen: dict[str, int] = {}
     result = []
@@ -196,7 +207,7 @@ def _unique_names(names: list[str]) -> list[str]:
 
 # --- WFDB ---------------------------------------------------------------------------------
 
-def read_wfdb(record_path: str | Path) -> Signal:
+def read_wfdb(record_path: str | Path, *, max_columns: int = DEFAULT_MAX_COLUMNS) -> Signal:
     """A WFDB record given as its path without extension (e.g. ``.../mitdb/100``)."""
     import wfdb
 
@@ -206,12 +217,17 @@ def read_wfdb(record_path: str | Path) -> Signal:
     name = path.name
     if not path.with_suffix(".hea").is_file():
         raise SignalError(f"WFDB record {name}: header file {name}.hea not found")
+    header = path.with_suffix(".hea")
+    data_bytes = sum(p.stat().st_size for p in path.parent.glob(f"{name}*") if p.suffix != ".hea")
+    _header_data_files(header.read_bytes(), header.name, max_columns=max_columns, data_bytes=data_bytes)
     try:
         record = wfdb.rdrecord(str(path), physical=True)
     except FileNotFoundError as exc:
         raise SignalError(f"WFDB record {name}: missing file {Path(str(exc.filename or exc)).name}") from None
+    except MemoryError:
+        raise SignalError(f"WFDB record {name} declares more samples than its data holds") from None
     except Exception as exc:  # wfdb raises many types for malformed headers/data
-        raise SignalError(f"WFDB record {name} could not be read: {exc}") from None
+        raise SignalError(f"WFDB record {name} could not be read: {_without_paths(str(exc))}") from None
     if record.p_signal is None or record.fs is None:
         raise SignalError(f"WFDB record {name} contains no signals")
     names = _unique_names([str(s) for s in (record.sig_name or [])])
@@ -226,8 +242,9 @@ def _safe_name(name: str, what: str) -> str:
     return name
 
 
-def _header_data_files(header: bytes, header_name: str) -> set[str]:
-    """File names the WFDB header's signal lines refer to."""
+def _header_data_files(header: bytes, header_name: str, *, max_columns: int = DEFAULT_MAX_COLUMNS,
+                       data_bytes: int | None = None) -> set[str]:
+    """File names the WFDB header's signal lines refer to, once its declared sizes are plausible."""
     try:
         text = header.decode("ascii")
     except UnicodeDecodeError:
@@ -244,12 +261,23 @@ def _header_data_files(header: bytes, header_name: str) -> set[str]:
         raise SignalError(f"{header_name}: multi-segment WFDB records are not supported")
     if n_sig < 1:
         raise SignalError(f"{header_name}: the record has no signals")
+    if n_sig > max_columns:
+        raise too_many_columns(header_name, n_sig, "signals", max_columns)
+    try:
+        sig_len = int(fields[3]) if len(fields) > 3 else 0
+    except ValueError:
+        raise SignalError(f"{header_name}, line 1: number of samples {fields[3]!r} is not an integer") from None
+    # No WFDB storage format packs a sample into less than a byte, even compressed formats come close:
+    # a header declaring more samples than that is refused before anything is allocated for them.
+    if data_bytes is not None and sig_len * n_sig > 8 * max(data_bytes, 1):
+        raise SignalError(f"{header_name} declares {sig_len} samples per signal; its data files hold far fewer")
     if len(lines) < 1 + n_sig:
         raise SignalError(f"{header_name}: expected {n_sig} signal lines, found {len(lines) - 1}")
     return {ln.split()[0] for ln in lines[1:1 + n_sig]}
 
 
-def read_wfdb_upload(files: dict[str, bytes], *, max_bytes: int = DEFAULT_MAX_BYTES) -> Signal:
+def read_wfdb_upload(files: dict[str, bytes], *, max_bytes: int = DEFAULT_MAX_BYTES,
+                     max_columns: int = DEFAULT_MAX_COLUMNS) -> Signal:
     """A WFDB record uploaded as files (``100.hea``, ``100.dat``; ``.atr`` etc. ignored)."""
     if sum(len(b) for b in files.values()) > max_bytes:
         raise SignalError(f"upload is larger than {max_bytes // (1024 * 1024)} MB")
@@ -261,21 +289,23 @@ def read_wfdb_upload(files: dict[str, bytes], *, max_bytes: int = DEFAULT_MAX_BY
         raise SignalError(f"upload must contain one WFDB record, found headers {', '.join(sorted(headers))}")
     header = headers[0]
     record = header[:-4]
-    needed = _header_data_files(names[header], header)
+    needed = _header_data_files(names[header], header, max_columns=max_columns)
     for data_name in needed:
         _safe_name(data_name, header)
         if data_name not in names:
             raise SignalError(f"{header} refers to data file {data_name}, which is missing from the upload")
+    _header_data_files(names[header], header, max_columns=max_columns,
+                       data_bytes=sum(len(names[n]) for n in needed))
     with tempfile.TemporaryDirectory(prefix="ecg-wfdb-") as tmp:
         for name in {header, *needed}:
             (Path(tmp) / name).write_bytes(names[name])
-        signal = read_wfdb(Path(tmp) / record)
+        signal = read_wfdb(Path(tmp) / record, max_columns=max_columns)
     signal.source_format = "wfdb-upload"
     return signal
 
 
 def read_wfdb_zip(data: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES,
-                  max_members: int = DEFAULT_MAX_MEMBERS) -> Signal:
+                  max_members: int = DEFAULT_MAX_MEMBERS, max_columns: int = DEFAULT_MAX_COLUMNS) -> Signal:
     """A zip holding one WFDB record (at top level or in one folder)."""
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
@@ -307,19 +337,19 @@ def read_wfdb_zip(data: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES,
                 with archive.open(member) as fh:
                     content = fh.read(budget + 1)
             except (RuntimeError, NotImplementedError, zipfile.BadZipFile, OSError, EOFError) as exc:
-                raise SignalError(f"zip member {raw!r} cannot be extracted: {exc}") from None
+                raise SignalError(f"zip member {raw!r} cannot be extracted: {_without_paths(str(exc))}") from None
             budget -= len(content)
             if budget < 0:
                 raise SignalError(f"zip expands to more than the limit of {max_bytes} bytes")
             files[name] = content
-    signal = read_wfdb_upload(files, max_bytes=max_bytes)
+    signal = read_wfdb_upload(files, max_bytes=max_bytes, max_columns=max_columns)
     signal.source_format = "wfdb-zip"
     return signal
 
 
 # --- EDF ----------------------------------------------------------------------------------
 
-def read_edf(data: bytes | str | Path, lead: str | None = None) -> Signal:
+def read_edf(data: bytes | str | Path, lead: str | None = None, *, max_columns: int = DEFAULT_MAX_COLUMNS) -> Signal:
     """EDF/EDF+ signal channels (annotation channels skipped).
 
     Channels may have different rates; the chosen ECG lead (``lead``, else MLII,
@@ -328,18 +358,32 @@ def read_edf(data: bytes | str | Path, lead: str | None = None) -> Signal:
     import pyedflib
 
     if isinstance(data, (bytes, bytearray)):
+        _edf_signal_count_check(bytes(data[:256]), "EDF upload", max_columns)
         with tempfile.TemporaryDirectory(prefix="ecg-edf-") as tmp:
             path = Path(tmp) / "upload.edf"
             path.write_bytes(bytes(data))
             return _read_edf_path(path, lead, "EDF upload", pyedflib)
+    with open(data, "rb") as fh:
+        _edf_signal_count_check(fh.read(256), Path(data).name, max_columns)
     return _read_edf_path(Path(data), lead, Path(data).name, pyedflib)
+
+
+def _edf_signal_count_check(header: bytes, source: str, max_columns: int) -> None:
+    """The fixed header's signal count (bytes 252-256), before the library reads a header per signal."""
+    try:
+        count = int(header[252:256].decode("ascii").strip())
+    except (UnicodeDecodeError, ValueError):
+        return  # not a count: the library refuses the header with its own message
+    if count > max_columns:
+        raise too_many_columns(source, count, "signals", max_columns)
 
 
 def _read_edf_path(path: Path, lead: str | None, source: str, pyedflib) -> Signal:  # noqa: ANN001
     try:
         reader = pyedflib.EdfReader(str(path))
     except (OSError, ValueError) as exc:
-        raise SignalError(f"{source} is not a readable EDF/EDF+ file: {exc}") from None
+        detail = _without_paths(str(exc).replace(str(path), source))
+        raise SignalError(f"{source} is not a readable EDF/EDF+ file: {detail}") from None
     try:
         labels = _unique_names(list(reader.getSignalLabels()))
         rates = [float(reader.getSampleFrequency(i)) for i in range(reader.signals_in_file)]
@@ -351,7 +395,10 @@ def _read_edf_path(path: Path, lead: str | None, source: str, pyedflib) -> Signa
         chosen = labels.index(probe.lead_name(lead))
         fs = rates[chosen]
         keep = [i for i in channels if rates[i] == fs]
-        leads = {labels[i]: reader.readSignal(i) for i in keep}
+        try:
+            leads = {labels[i]: reader.readSignal(i) for i in keep}
+        except MemoryError:
+            raise SignalError(f"{source} declares more samples than its data holds") from None
         units = {labels[i]: dims[i] for i in keep}
     finally:
         reader.close()
@@ -379,11 +426,13 @@ def _is_number(text: str) -> bool:
     return True
 
 
-def read_csv_signal(data: bytes, fs: float, lead: str | None = None) -> Signal:
+def read_csv_signal(data: bytes, fs: float, lead: str | None = None, *,
+                    max_columns: int = DEFAULT_MAX_COLUMNS) -> Signal:
     """One column of numbers, or several columns named in a header row, sampled at ``fs``.
 
     A time/index column (``time``, ``t``, ``sample``...) is ignored.  With ``lead``
-    only that column is kept.
+    only that column is kept.  A first line wider than ``max_columns`` is refused before
+    anything is converted.
     """
     import pandas as pd
 
@@ -396,13 +445,16 @@ def read_csv_signal(data: bytes, fs: float, lead: str | None = None) -> Signal:
     delimiter = max((",", ";", "\t"), key=first.count)
     if first.count(delimiter) == 0:
         delimiter = r"\s+" if len(first.split()) > 1 else ","
+    columns_in_first = len(first.split()) if delimiter == r"\s+" else first.count(delimiter) + 1
+    if columns_in_first > max_columns:
+        raise too_many_columns("CSV file", columns_in_first, "columns", max_columns)
     decimal_comma = delimiter in (";", "\t", r"\s+") and re.search(r"\d,\d", text[:4096]) is not None
     try:
         table = pd.read_csv(io.StringIO(text), sep=delimiter, header=None, dtype=str,
                             skip_blank_lines=True, engine="python" if delimiter == r"\s+" else "c",
                             keep_default_na=False, comment="#")
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-        raise SignalError(f"CSV file cannot be parsed: {str(exc).strip()}") from None
+        raise SignalError(f"CSV file cannot be parsed: {_without_paths(str(exc).strip())}") from None
     first_row = [str(c).strip() for c in table.iloc[0]]
     has_header = not all(_is_number(c.replace(",", ".") if decimal_comma else c) for c in first_row if c)
     if has_header:
@@ -453,7 +505,7 @@ def _json_numbers(values: object, where: str) -> np.ndarray:
     return np.asarray(values, dtype=np.float64)
 
 
-def read_json_signal(obj: object, fs: float | None = None) -> Signal:
+def read_json_signal(obj: object, fs: float | None = None, *, max_columns: int = DEFAULT_MAX_COLUMNS) -> Signal:
     """A JSON array of numbers (needs ``fs``), or ``{"fs": .., "leads": {"II": [..], ..}, "units": ..}``.
 
     ``obj`` may be parsed JSON or its bytes/str text; an ``fs`` in the object wins.
@@ -461,6 +513,8 @@ def read_json_signal(obj: object, fs: float | None = None) -> Signal:
     if isinstance(obj, (bytes, bytearray, str)):
         try:
             obj = json.loads(obj)
+        except RecursionError:
+            raise SignalError("JSON file is nested too deeply") from None
         except (ValueError, UnicodeDecodeError) as exc:
             raise SignalError(f"JSON file is not valid JSON: {exc}") from None
     if isinstance(obj, list):
@@ -475,6 +529,8 @@ def read_json_signal(obj: object, fs: float | None = None) -> Signal:
     leads_obj = obj.get("leads")
     if not isinstance(leads_obj, dict) or not leads_obj:
         raise SignalError("JSON signal: field \"leads\" must be an object of lead name → array of numbers")
+    if len(leads_obj) > max_columns:
+        raise too_many_columns("JSON signal", len(leads_obj), "leads", max_columns)
     leads = {str(name): _json_numbers(values, f"JSON field leads.{name}") for name, values in leads_obj.items()}
     lengths = {len(v) for v in leads.values()}
     if len(lengths) > 1:

@@ -74,26 +74,43 @@
     if (pxPerMmX >= 1) vertical(25, SECOND, 1.2); // a darker line each second
   }
 
+  function node(tag, className, text) {
+    var n = document.createElement(tag);
+    if (className) n.className = className;
+    if (text !== undefined) n.textContent = text;
+    return n;
+  }
+
+  function probabilityRow(label, p, colour) {
+    var li = node("li"), bar = node("span", "bar"), fill = node("span");
+    bar.setAttribute("aria-hidden", "true");
+    fill.style.width = (100 * p).toFixed(1) + "%"; // CSSOM, which the Content-Security-Policy allows
+    fill.style.background = colour;
+    bar.appendChild(fill);
+    li.append(node("span", "cls cls-" + label, label), bar, node("span", "", p.toFixed(3)));
+    return li;
+  }
+
   function probabilityList(data) {
-    var order = ["N", "S", "V", "F", "Q"];
-    var rows = order.map(function (c) {
-      var p = data.probabilities[c] || 0;
-      return '<li><span class="cls cls-' + c + '">' + c + "</span>" +
-        '<span class="bar" aria-hidden="true"><span style="width:' + (100 * p).toFixed(1) + "%;background:" + COLOURS[c] + '"></span></span>' +
-        "<span>" + p.toFixed(3) + "</span></li>";
+    var list = node("ul", "probs");
+    list.setAttribute("aria-label", "Probabilities");
+    ["N", "S", "V", "F", "Q"].forEach(function (c) {
+      list.appendChild(probabilityRow(c, data.probabilities[c] || 0, COLOURS[c]));
     });
     if (data.mi_probability !== null && data.mi_probability !== undefined) {
-      rows.push('<li><span class="cls cls-MI">MI</span><span class="bar" aria-hidden="true"><span style="width:' +
-        (100 * data.mi_probability).toFixed(1) + '%;background:#102a43"></span></span><span>' + data.mi_probability.toFixed(3) + "</span></li>");
+      list.appendChild(probabilityRow("MI", data.mi_probability, "#102a43"));
     }
-    return '<ul class="probs" aria-label="Probabilities">' + rows.join("") + "</ul>";
+    return list;
   }
 
   function describeBeat(data, fs) {
     var where = data.position !== null && fs ? " at " + clock(data.position / fs, true) : "";
-    return '<p class="beat-title"><strong>Beat ' + (data.index + 1) + "</strong> of " + data.count + where + ": " +
-      '<span class="cls cls-' + data["class"] + '">' + data["class"] + "</span> " + (data.class_name || NAMES[data["class"]] || "") + "</p>" +
-      probabilityList(data);
+    var title = node("p", "beat-title"), cls = String(data["class"]);
+    title.append(node("strong", "", "Beat " + (data.index + 1)), " of " + data.count + where + ": ",
+      node("span", "cls cls-" + cls, cls), " " + (data.class_name || NAMES[cls] || ""));
+    var fragment = document.createDocumentFragment();
+    fragment.append(title, probabilityList(data));
+    return fragment;
   }
 
   /* ---------------------------------------------------------------- continuous signal */
@@ -460,7 +477,7 @@
       .then(function (data) {
         self.selected = data.index;
         self.selectedPosition = data.position;
-        self.info.innerHTML = describeBeat(data, self.fs);
+        self.info.replaceChildren(describeBeat(data, self.fs));
         self.root.dataset.selected = String(data.index);
         if (centre && data.position !== null) {
           var x = (data.position - self.start) * self.pxPerSample();
@@ -527,7 +544,7 @@
       .then(function (r) { if (!r.ok) throw new Error("HTTP " + r.status); return r.json(); })
       .then(function (data) {
         self.index = data.index; self.data = data;
-        self.info.innerHTML = describeBeat(data, null);
+        self.info.replaceChildren(describeBeat(data, null));
         self.root.dataset.selected = String(data.index);
         self.root.dataset.loaded = "true";
         self.draw();

@@ -13,6 +13,7 @@ def login(client, password=PASSWORD, username="staff_a", **extra):
 @pytest.mark.django_db
 def test_repeated_failures_lock_the_account_with_429(client, staff_a, settings):
     settings.ECG_LOCKOUT_FAILURES = 3
+    settings.ECG_LOCKOUT_DELAY_SECONDS = 0  # the wait between failures has a test of its own
     for _ in range(3):
         assert login(client, "wrong").status_code == 200
     response = login(client)  # even the right password is refused during the cool-off
@@ -29,6 +30,7 @@ def test_the_lockout_ends_after_the_cool_off(client, staff_a, settings):
     from django.utils import timezone
 
     settings.ECG_LOCKOUT_FAILURES = 2
+    settings.ECG_LOCKOUT_DELAY_SECONDS = 0
     login(client, "wrong")
     login(client, "wrong")
     assert login(client).status_code == 429
@@ -43,6 +45,7 @@ def test_the_lockout_ends_after_the_cool_off(client, staff_a, settings):
 @pytest.mark.django_db
 def test_the_admin_login_is_locked_too(client, admin_a, settings):
     settings.ECG_LOCKOUT_FAILURES = 2
+    settings.ECG_LOCKOUT_DELAY_SECONDS = 0
     for _ in range(2):
         client.post(reverse("admin:login"), {"username": "admin", "password": "wrong"})
     assert client.post(reverse("admin:login"), {"username": "admin", "password": PASSWORD}).status_code == 429
@@ -90,3 +93,29 @@ def test_weak_passwords_are_refused(staff_a):
     for weak in ["password1", "12345678901", "staff_a123"]:
         with pytest.raises(ValidationError):
             validate_password(weak, user=staff_a)
+
+
+@pytest.mark.django_db
+def test_an_idle_session_cannot_read_the_api(client, staff_a, settings):
+    import time
+
+    login(client)
+    assert client.get("/api/v1/patients").status_code == 200
+    session = client.session
+    session["last_activity"] = time.time() - settings.ECG_IDLE_TIMEOUT_SECONDS - 5
+    session.save()
+    response = client.get("/api/v1/patients")
+    assert response.status_code in (401, 403) and response.json()["error"]["code"] == "not_authenticated"
+    assert client.get(reverse("dashboard")).status_code == 302  # the session is gone, not only refused once
+
+
+@pytest.mark.django_db
+def test_api_reads_keep_a_session_alive(client, staff_a, settings):
+    import time
+
+    login(client)
+    session = client.session
+    session["last_activity"] = time.time() - settings.ECG_IDLE_TIMEOUT_SECONDS + 60
+    session.save()
+    assert client.get("/api/v1/patients").status_code == 200
+    assert time.time() - client.session["last_activity"] < 5

@@ -138,3 +138,26 @@ def test_the_admin_refuses_a_token_for_a_user_without_a_clinic(client, db):
 def test_clinic_staff_cannot_reach_tokens_in_the_admin(client, staff_a):
     client.force_login(staff_a)
     assert client.get("/admin/api/apitoken/").status_code in (302, 403)
+
+
+def test_bad_tokens_from_one_address_are_audited_then_throttled(staff_a, settings):
+    from accounts.models import AuditEvent
+
+    settings.API_TOKEN_FAILURES = 3
+    for i in range(3):
+        response = with_token(f"0123abcd.guess{i}").get("/api/v1/patients")
+        assert response.status_code == 401
+    events = AuditEvent.objects.filter(action="login_failed", channel="token")
+    assert events.count() == 3 and set(events.values_list("ip", flat=True)) == {"127.0.0.1"}
+    assert set(events.values_list("object_id", flat=True)) == {"0123abcd"}
+    response = with_token("0123abcd.guess4").get("/api/v1/patients")
+    assert response.status_code == 429 and response.json()["error"]["code"] == "throttled"
+    assert int(response["Retry-After"]) > 0
+    assert events.count() == 3  # refused before it was checked
+
+
+def test_bad_tokens_do_not_count_towards_the_password_lockout(client, staff_a, settings):
+    settings.API_TOKEN_FAILURES = 100
+    for i in range(25):
+        with_token(f"0123abcd.guess{i}").get("/api/v1/patients")
+    assert client.post("/accounts/login/", {"username": "staff_a", "password": "correct-horse-battery"}).status_code == 302

@@ -48,13 +48,24 @@ def browser():
 def page(browser, live_server):
     context = browser.new_context(viewport=DESKTOP, base_url=live_server.url)
     context.set_default_timeout(20_000)
+    violations: list[str] = []
+    context.expose_binding("reportCspViolation", lambda source, text: violations.append(text))
+    context.add_init_script(CSP_LISTENER)
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    page.on("console", lambda msg: violations.append(msg.text) if "Content Security Policy" in msg.text else None)
     page.js_errors = errors
+    page.csp_violations = violations
     yield page
     context.close()
+    assert violations == [], "Chromium reported Content-Security-Policy violations"
+
+
+# Every document reports what the Content-Security-Policy blocked, before any of its own scripts run.
+CSP_LISTENER = """document.addEventListener('securitypolicyviolation', e => window.reportCspViolation(
+  `${e.effectiveDirective} blocked ${e.blockedURI || 'inline'} at ${e.sourceFile || location.pathname}:${e.lineNumber}`));"""
 
 
 @pytest.fixture(scope="session")

@@ -184,3 +184,21 @@ def test_staff_upload_a_doctor_confirms_and_staff_see_the_outcome(
 
     assert ECGRecording.objects.filter(status="done").count() == 2
     assert page.js_errors == []
+    assert page.csp_violations == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_swagger_ui_and_the_admin_run_under_the_content_security_policy(page, admin_a, staff_a):
+    missing = []
+    page.on("response", lambda r: missing.append(r.url.split("/", 3)[-1]) if r.status == 404 else None)
+    page.goto("/api/v1/docs/")
+    expect(page.locator(".swagger-ui .info .title")).to_contain_text("ECG Analyzer API")
+    expect(page.locator(".opblock-tag").first).to_be_visible()
+    log_in(page, "admin")
+    page.goto("/admin/")
+    expect(page.get_by_role("link", name="Users", exact=True)).to_be_visible()
+    page.goto("/admin/accounts/user/")
+    page.goto("/admin/api/apitoken/add/")
+    expect(page.get_by_label("Webhook url")).to_be_visible()
+    assert set(missing) <= {"favicon.ico"}  # the admin's pages name no icon, so Chromium asks for the default
+    assert [e for e in page.js_errors if "404 (Not Found)" not in e] == [] and page.csp_violations == []

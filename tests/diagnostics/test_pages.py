@@ -166,3 +166,15 @@ def test_the_report_names_patient_versions_reviewer_and_decision(client, staff_a
     page = client_for(client, staff_a).get(reverse("recording-report", args=[done_recording.pk])).content.decode()
     for text in ("Meyer, Anna", "A-0001", "tiny-1", "tiny-high", "Reject (no MI)", "doctor_a", "artefact", '<svg viewBox'):
         assert text in page, text
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "params, name",
+    [({"start": "inf"}, "start"), ({"end": "-inf"}, "end"), ({"px": "1e400"}, "px"), ({"start": "nan"}, "start"),
+     ({"px": "many"}, "px")],
+)
+def test_a_signal_window_parameter_that_is_not_a_finite_number_is_a_clear_400(client, staff_a, signal_recording, params, name):
+    response = client_for(client, staff_a).get(reverse("recording-signal", args=[signal_recording.pk]), params)
+    assert response.status_code == 400
+    assert response.json() == {"error": f"{name} must be a finite number of samples"}

@@ -25,7 +25,11 @@ class Command(BaseCommand):
             raise CommandError("--expires-days must be at least 1")
         expires_at = timezone.now() + timedelta(days=expires_days) if expires_days else None
         try:
-            _token, secret = api_token_create(user=account, name=name, expires_at=expires_at, webhook_url=webhook_url)
+            token, secret = api_token_create(user=account, name=name, expires_at=expires_at, webhook_url=webhook_url)
         except (ValueError, ValidationError) as exc:
             raise CommandError(str(exc)) from None
+        if webhook_url:
+            from api.webhooks import signing_secret
+
+            self.stderr.write(f"webhook signing secret (shown once): {signing_secret(token)}")
         self.stdout.write(secret)

@@ -1,0 +1,33 @@
+"""The user admin keeps every account in a clinic and shows an administrator only their own clinic."""
+
+import pytest
+
+from accounts.models import User
+
+from ..conftest import PASSWORD
+
+pytestmark = pytest.mark.django_db
+
+
+def test_adding_a_user_without_a_clinic_is_refused_with_a_message(client, admin_a):
+    client.force_login(admin_a)
+    response = client.post("/admin/accounts/user/add/", {
+        "username": "newcomer", "clinic": "", "role": "staff", "password1": PASSWORD, "password2": PASSWORD,
+    })
+    assert response.status_code == 200 and "This field is required" in response.content.decode()
+    assert not User.objects.filter(username="newcomer").exists()
+
+
+def test_a_clinic_admin_sees_only_their_clinic_in_the_user_list_filters(client, admin_a, staff_b):
+    client.force_login(admin_a)
+    page = client.get("/admin/accounts/user/").content.decode()
+    assert "Clinic A" in page and "Clinic B" not in page
+    page = client.get("/admin/accounts/user/", {"clinic__id__exact": staff_b.clinic_id}).content.decode()
+    assert "staff_b" not in page
+
+
+def test_a_superuser_still_sees_every_clinic_in_the_filters(client, admin_a, staff_b):
+    root = User.objects.create_superuser("root", password=PASSWORD)
+    client.force_login(root)
+    page = client.get("/admin/accounts/user/").content.decode()
+    assert "Clinic A" in page and "Clinic B" in page

@@ -1,0 +1,80 @@
+"""Password guessing is slowed per username and address, without locking the real user out (issue 16, rows 2 and 10)."""
+
+import time
+
+import pytest
+from django.urls import reverse
+
+from accounts.models import AuditEvent
+
+from ..conftest import PASSWORD
+
+pytestmark = pytest.mark.django_db
+
+ATTACKER = "203.0.113.9"
+USER_HOME = "198.51.100.7"
+
+
+def login(client, username="staff_a", password=PASSWORD, ip=ATTACKER):
+    return client.post(reverse("login"), {"username": username, "password": password}, REMOTE_ADDR=ip)
+
+
+@pytest.fixture
+def no_delay(settings):
+    settings.ECG_LOCKOUT_FAILURES = 3
+    settings.ECG_LOCKOUT_DELAY_SECONDS = 0
+    return settings
+
+
+@pytest.mark.parametrize("spelling", [" staff_a", "staff_a ", "\uff53\uff54\uff41\uff46\uff46_a"])  # spaces; full-width
+def test_a_locked_username_stays_locked_however_it_is_spelt(client, staff_a, no_delay, spelling):
+    for _ in range(3):
+        assert login(client, password="wrong").status_code == 200
+    response = login(client, username=spelling)
+    assert response.status_code == 429, "the login form normalises the name, so the lockout must too"
+    assert AuditEvent.objects.filter(action="locked_out", username="staff_a").count() == 1
+
+
+def test_failed_logins_are_audited_under_the_name_authentication_used(client, staff_a, no_delay):
+    login(client, username="  staff_a ", password="wrong")
+    event = AuditEvent.objects.get(action="login_failed")
+    assert event.username == "staff_a" and event.clinic_id == staff_a.clinic_id
+
+
+def test_a_stranger_cannot_lock_the_real_user_out_from_another_address(client, staff_a, no_delay):
+    from django.test import Client
+
+    for _ in range(5):
+        login(client, password="wrong")
+    assert login(client).status_code == 429  # the attacker's address is locked for this name
+    assert login(Client(), ip=USER_HOME).status_code == 302  # the doctor at their own desk is not
+
+
+def test_each_failure_doubles_the_wait_before_the_next_try_from_that_address(client, staff_a, settings):
+    settings.ECG_LOCKOUT_FAILURES = 5
+    settings.ECG_LOCKOUT_DELAY_SECONDS = 1
+    assert login(client, password="wrong").status_code == 200
+    assert login(client, password="wrong").status_code == 200  # one mistyped password costs nothing
+    refused = login(client, password="wrong")
+    assert refused.status_code == 429 and refused["Retry-After"] == "1"
+    assert "Try again in 1 seconds" in refused.content.decode()
+    time.sleep(1.1)
+    assert login(client, password="wrong").status_code == 200
+    assert login(client, password="wrong")["Retry-After"] == "2"
+    assert AuditEvent.objects.filter(action="login_failed").count() == 3  # refused tries are not guesses
+
+
+def test_a_guess_from_many_addresses_slows_new_addresses_but_not_the_users_own(client, staff_a, no_delay):
+    from django.test import Client
+
+    assert login(Client(), ip=USER_HOME).status_code == 302  # the user logged in from here before
+    for i in range(12):  # 4 × the per-address limit, one failure from each of many addresses
+        login(Client(), password="wrong", ip=f"192.0.2.{i + 1}")
+    assert login(Client(), ip="192.0.2.200").status_code == 429
+    assert login(Client(), ip=USER_HOME).status_code == 302
+
+
+def test_an_address_failing_for_many_names_is_locked_whole(client, staff_a, doctor_a, no_delay):
+    for i in range(12):
+        login(client, username=f"nobody{i}", password="wrong")
+    assert login(client, username="doctor_a").status_code == 429

@@ -1,0 +1,131 @@
+"""Uploads built to exhaust the parser (the hostile probe of issue 16): each is refused with a 4xx naming the
+limit it broke, before the parser builds anything in proportion to the declared content, and nothing is stored."""
+
+import html
+import json
+
+import numpy as np
+import pytest
+from django.urls import reverse
+
+from diagnostics.models import ECGRecording
+
+from ..conftest import client_for
+from ..data import mitdb_dir
+from ..helpers import csv_wide, upload, xlsx_far_cells, xlsx_wide_row
+
+pytestmark = pytest.mark.django_db
+
+
+def post(client, user, patient, kind, files, **fields):
+    client_for(client, user)
+    return client.post(
+        reverse("recording-upload", args=[patient.pk]),
+        {"kind": kind, "files": [upload(n, d) for n, d in files], **fields},
+    )
+
+
+def refused(response, status, *fragments):
+    text = html.unescape(response.content.decode())
+    assert response.status_code == status, (response.status_code, text[-600:])
+    for fragment in fragments:
+        assert fragment in text, text[-600:]
+    assert ECGRecording.objects.count() == 0
+    return text
+
+
+def test_an_xlsx_row_of_a_million_cells_is_refused_at_the_first_wide_row(client, staff_a, patient_a):
+    response = post(client, staff_a, patient_a, "beats", [("b.xlsx", xlsx_wide_row(1_000_000))])
+    refused(response, 413, "row 1 holds more than 256 cells", "ECG_MAX_COLUMNS")
+
+
+def test_the_xlsx_bomb_is_refused_when_its_sheet_uses_a_namespace_prefix(client, staff_a, patient_a):
+    response = post(client, staff_a, patient_a, "beats", [("b.xlsx", xlsx_wide_row(300_000, prefix="x:"))])
+    refused(response, 413, "row 1 holds more than 256 cells", "ECG_MAX_COLUMNS")
+
+
+def test_an_xlsx_cell_in_a_far_right_column_is_refused_without_padding_the_row(client, staff_a, patient_a):
+    response = post(client, staff_a, patient_a, "beats", [("b.xlsx", xlsx_far_cells(rows=3, column="XFD"))])
+    refused(response, 413, "row 1 holds more than 256 cells", "ECG_MAX_COLUMNS")
+
+
+def test_a_beat_csv_of_100000_columns_is_refused_naming_the_limit(client, staff_a, patient_a):
+    response = post(client, staff_a, patient_a, "beats", [("b.csv", csv_wide(100_000))])
+    refused(response, 413, "row 1 holds more than 256 values", "ECG_MAX_COLUMNS")
+
+
+def test_pasted_values_wider_than_the_limit_are_refused(client, staff_a, patient_a):
+    client_for(client, staff_a)
+    response = client.post(
+        reverse("recording-upload", args=[patient_a.pk]), {"kind": "beats", "text": " ".join(["0.5"] * 5000)}
+    )
+    refused(response, 413, "row 1 holds more than 256 values", "ECG_MAX_COLUMNS")
+
+
+def test_a_signal_csv_of_100000_columns_is_refused_before_it_is_converted(client, staff_a, patient_a):
+    response = post(client, staff_a, patient_a, "signal", [("s.csv", csv_wide(100_000))], fs="360")
+    refused(response, 413, "100000 columns", "at most 256", "ECG_MAX_COLUMNS")
+
+
+def test_a_signal_json_with_more_leads_than_the_limit_is_refused(client, staff_a, patient_a):
+    leads = {f"L{i}": [0.0] * 10 for i in range(300)}
+    response = post(client, staff_a, patient_a, "signal", [("s.json", json.dumps({"fs": 360, "leads": leads}).encode())])
+    refused(response, 413, "300 leads", "ECG_MAX_COLUMNS")
+
+
+def test_a_signal_json_nested_100000_deep_is_a_clear_400(client, staff_a, patient_a):
+    data = b"[" * 100_000 + b"]" * 100_000
+    response = post(client, staff_a, patient_a, "signal", [("s.json", data)], fs="360")
+    refused(response, 400, "nested more than 32 levels deep", "ECG_MAX_JSON_DEPTH")
+
+
+def _mitdb_lead(seconds: int) -> np.ndarray:
+    from ecg.io.readers import read_wfdb
+
+    return read_wfdb(mitdb_dir() / "100").leads["MLII"][: seconds * 360]
+
+
+def _wfdb_header(n_sig: int, sig_len: int, record: str = "rec") -> bytes:
+    lines = [f"{record} {n_sig} 360 {sig_len}"]
+    lines += [f"{record}.dat 16 200 11 0 0 0 0 L{i}" for i in range(n_sig)]
+    return ("\n".join(lines) + "\n").encode()
+
+
+def test_a_wfdb_header_with_more_signals_than_the_limit_is_refused(client, staff_a, patient_a):
+    n_sig, n = 300, 1000
+    data = np.tile((np.sin(np.arange(n) / 8.0) * 200).astype("<i2")[:, None], (1, n_sig)).tobytes()
+    response = post(client, staff_a, patient_a, "signal", [("rec.hea", _wfdb_header(n_sig, n)), ("rec.dat", data)])
+    refused(response, 413, "300 signals", "ECG_MAX_COLUMNS")
+
+
+def test_a_wfdb_header_declaring_a_trillion_samples_is_refused_without_library_internals(client, staff_a, patient_a):
+    data = (mitdb_dir() / "100.dat").read_bytes()[:72_000]
+    response = post(client, staff_a, patient_a, "signal",
+                    [("rec.hea", _wfdb_header(1, 10**12)), ("rec.dat", data)])
+    text = refused(response, 400, "declares 1000000000000 samples")
+    assert "allocate" not in text and "TiB" not in text
+
+
+def _edf_header(ns: int) -> bytes:
+    fixed = b"0       " + b" " * 80 + b" " * 80 + b"01.01.2601.01.26" + f"{256 * (ns + 1):<8}".encode()
+    fixed += b" " * 44 + b"1       " + b"1       " + f"{ns:<4}".encode()
+    return fixed + b" " * (256 * ns)
+
+
+def test_an_edf_header_with_more_signals_than_the_limit_is_refused(client, staff_a, patient_a):
+    response = post(client, staff_a, patient_a, "signal", [("x.edf", _edf_header(9999))])
+    refused(response, 413, "9999 signals", "ECG_MAX_COLUMNS")
+
+
+def test_an_unreadable_edf_is_refused_without_a_server_path(client, staff_a, patient_a):
+    response = post(client, staff_a, patient_a, "signal", [("x.edf", b"0       " + bytes(range(256)) * 20)])
+    text = refused(response, 400, "EDF")
+    assert "/tmp" not in text and "ecg-edf" not in text and "upload.edf" not in text
+
+
+def test_a_lead_name_longer_than_the_field_is_refused_before_saving(client, staff_a, patient_a):
+    name = "L" * 333
+    values = _mitdb_lead(10)
+    data = (name + "\n" + "\n".join(f"{v:.3f}" for v in values) + "\n").encode()
+    response = post(client, staff_a, patient_a, "signal", [("s.csv", data)], fs="360")
+    refused(response, 400, "lead name", "333 characters", "at most 32")
