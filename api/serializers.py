@@ -140,19 +140,28 @@ class DiagnosisSerializer(serializers.ModelSerializer):
     classes = serializers.SerializerMethodField(help_text="Beats per AAMI class: N, S, V, F, Q.")
     heartbeat_model = ModelVersionRefSerializer(read_only=True)
     mi_model = ModelVersionRefSerializer(read_only=True)
+    classification_context = serializers.SerializerMethodField(
+        help_text="`record`: each beat classified with its rhythm, both leads and the patient's dominant beat "
+        "(continuous signals); `single_beat`: one beat at a time with no timing (beat files), so S beats "
+        "cannot be told by their prematurity."
+    )
     latest_review = serializers.SerializerMethodField()
 
     class Meta:
         model = Diagnosis
         fields = [
             "id", "recording", "beat_count", "classes", "heart_rate_bpm", "mi_score", "mi_threshold", "mi_flag",
-            "heartbeat_model", "mi_model", "latest_review", "created_at",
+            "heartbeat_model", "classification_context", "mi_model", "latest_review", "created_at",
         ]
         read_only_fields = fields
 
     @extend_schema_field(ClassCountsSerializer)
     def get_classes(self, obj: Diagnosis) -> dict:
         return {c: {"count": n, "percent": round(p, 3)} for c, n, p in obj.class_counts()}
+
+    @extend_schema_field(serializers.ChoiceField(choices=["record", "single_beat"]))
+    def get_classification_context(self, obj: Diagnosis) -> str:
+        return "record" if obj.classified_in_context else "single_beat"
 
     @extend_schema_field(ReviewSerializer(allow_null=True))
     def get_latest_review(self, obj: Diagnosis):

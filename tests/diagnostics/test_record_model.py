@@ -75,3 +75,21 @@ def test_the_page_says_which_model_classified_and_what_a_beat_file_lacks(client,
     beats_page = client.get(reverse("recording-detail", args=[beats.pk])).content.decode()
     assert "classified in context by tiny-record" in signal_page and "carries no timing" not in signal_page
     assert "carries no timing" in beats_page and "classified in context" not in beats_page
+
+
+@pytest.mark.django_db
+def test_the_api_says_whether_a_result_had_rhythm_context(client, staff_a, patient_a, active_models, record_model):
+    from rest_framework.test import APIClient
+
+    signal = _upload_record(client, staff_a, patient_a, "119")
+    services.recording_classify(recording_id=signal.pk, claim_token="t")
+    data = beat_csv(5)
+    beats = services.recording_submit(user=staff_a, patient=patient_a, parsed=ingestion.parse_beats(filename="b.csv", data=data),
+                                      data=data, filename="b.csv")
+    services.recording_classify(recording_id=beats.pk, claim_token="t")
+    api = APIClient()
+    api.force_authenticate(staff_a)
+    signal_diagnosis = api.get(f"/api/v1/recordings/{signal.pk}").json()["diagnosis"]
+    beats_diagnosis = api.get(f"/api/v1/recordings/{beats.pk}").json()["diagnosis"]
+    assert (signal_diagnosis["classification_context"], signal_diagnosis["heartbeat_model"]["task"]) == ("record", "heartbeat_record")
+    assert (beats_diagnosis["classification_context"], beats_diagnosis["heartbeat_model"]["task"]) == ("single_beat", "heartbeat")
