@@ -37,7 +37,10 @@ TEMPLATE_BEATS = 256  # running median over this many beats around each block
 TEMPLATE_BLOCK = 128
 LOCAL_BEATS = 10
 WIDE_BEATS = 40  # the rhythm of the last and next ~half minute: its median, its irregularity
-N_RHYTHM = 18
+N_RHYTHM = 20
+SINUS_BEATS = 256  # the slower intervals of the last and next few minutes: the underlying rhythm
+SINUS_BLOCK = 64
+SINUS_QUANTILE = 80
 N_LEAD_FEATURES = 9
 P_WAVE = slice(WINDOW_BEFORE - 38, WINDOW_BEFORE - 10)  # 0.30 to 0.08 s before the R-peak
 MAX_RR_S = 3.0
@@ -49,6 +52,7 @@ FEATURES: tuple[str, ...] = (
     "pre_local", "post_local", "pre_post", "pre_record", "post_record", "local_record",
     "prev_pre_local", "next_pre_local", "local_irregularity",
     "pre_wide_median", "post_wide_median", "wide_irregularity", "wide_deviant", "wide_lag2_irregularity",
+    "pre_sinus", "post_sinus",
     "corr_qrs_1", "corr_all_1", "residual_1", "amplitude_1", "slope_1", "width_1", "corr_p_1", "p_previous_1",
     "p_wide_1",
     "corr_qrs_2", "corr_all_2", "residual_2", "amplitude_2", "slope_2", "width_2", "corr_p_2", "p_previous_2",
@@ -188,6 +192,21 @@ def _wide(rr: np.ndarray, n: int) -> tuple[np.ndarray, ...]:
     return med, irregular, deviant, lag2
 
 
+def _sinus_rr(rr: np.ndarray, n: int) -> np.ndarray:
+    """Per beat, the 80th percentile of the SINUS_BEATS intervals around its block.
+
+    Where ectopic beats make up much of the rhythm (frequent APCs, long SVT runs) the local mean
+    and median are the ectopic rate; the slower intervals still show the underlying rhythm.
+    """
+    out = np.empty(n)
+    for start in range(0, n, SINUS_BLOCK):
+        centre = start + SINUS_BLOCK // 2
+        lo, hi = max(0, centre - SINUS_BEATS // 2), min(len(rr), centre + SINUS_BEATS // 2)
+        window = rr[lo:hi] if hi > lo else rr
+        out[start : start + SINUS_BLOCK] = np.percentile(window, SINUS_QUANTILE)
+    return out
+
+
 def rhythm_features(r_peaks: np.ndarray, fs: float) -> np.ndarray:
     """The rhythm features (``FEATURES[:N_RHYTHM]``) of each R-peak of one recording."""
     peaks = np.asarray(r_peaks, dtype=np.float64)
@@ -219,11 +238,13 @@ def rhythm_features(r_peaks: np.ndarray, fs: float) -> np.ndarray:
     prev_pre_local = np.concatenate([[1.0], pre_local[:-1]])
     next_pre_local = np.concatenate([pre_local[1:], [1.0]])
     wide, irregular, deviant, lag2 = _wide(rr, n)
+    sinus = _sinus_rr(rr, n)
     cols = [
         pre, post, local, np.full(n, record_rr),
         pre_local, ratio(post, local), ratio(pre, post), ratio(pre, record_rr), ratio(post, record_rr),
         ratio(local, record_rr), prev_pre_local, next_pre_local, np.sqrt(var) / local,
         ratio(pre, wide), ratio(post, wide), irregular, deviant, lag2,
+        ratio(pre, sinus), ratio(post, sinus),
     ]
     return np.stack(cols, axis=1).astype(np.float32)
 
