@@ -31,7 +31,8 @@ def svdb_records(data_dir: Path) -> tuple[str, ...]:
 
 
 def record_ids(data_dir: Path, sets: str) -> list[str]:
-    """``mitdb/NNN`` and ``svdb/NNN`` ids for a named set: ds1, ds2, mitdb, svdb or all."""
+    """``mitdb/NNN`` and ``svdb/NNN`` ids for named sets joined by ``+`` (ds1, ds2, mitdb, svdb, all)
+    or single records (``mitdb/119``)."""
     mit = {"ds1": DS1, "ds2": DS2, "mitdb": tuple(sorted(DS1 + DS2))}
     out: list[str] = []
     for part in sets.split("+"):
@@ -41,6 +42,8 @@ def record_ids(data_dir: Path, sets: str) -> list[str]:
             out += [f"svdb/{r}" for r in svdb_records(data_dir)]
         elif part == "all":
             out += record_ids(data_dir, "mitdb+svdb")
+        elif part.split("/")[0] in ("mitdb", "svdb") and (data_dir / f"{part}.hea").exists():
+            out.append(part)
         else:
             raise ValueError(f"unknown record set {part!r}")
     return out

@@ -49,12 +49,14 @@ class Command(BaseCommand):
                             help="default: the configuration chosen by the cross-validation results")
         parser.add_argument("--seeds", type=int, default=3, help="models averaged in the shipped ensemble")
         parser.add_argument("--model-version", dest="model_version", default="2026.12-ctx1")
-        parser.add_argument("--records", default="all", help="record set: all, mitdb, svdb, ds1 ... (quick runs)")
+        parser.add_argument("--records", default="all",
+                            help="records: all, mitdb, svdb, ds1, ds2 or single ones (mitdb/119), joined by + (quick runs)")
+        parser.add_argument("--epochs", type=int, default=None, help="override the configuration's epochs (quick runs)")
         parser.add_argument("--data-dir", type=Path, default=None)
         parser.add_argument("--output", type=Path, default=None, help="run directory (default training-runs/heartbeat_record-<version>)")
         parser.add_argument("--ship", action="store_true", help="copy the model and its card to mlmodels/artifacts")
 
-    def handle(self, *args, config, seeds, model_version, records, data_dir, output, ship, **options):
+    def handle(self, *args, config, seeds, model_version, records, data_dir, output, ship, epochs, **options):
         import keras
 
         data = data_dir or paths.data_dir()
@@ -65,7 +67,10 @@ class Command(BaseCommand):
             raise CommandError("no cross-validation results: run python -m bench.heartbeat_protocols first, or give --config")
         run_dir = output or REPO_ROOT / "training-runs" / f"heartbeat_record-{model_version}"
         run_dir.mkdir(parents=True, exist_ok=True)
-        ids = rt.record_ids(data, records)
+        try:
+            ids = rt.record_ids(data, records)
+        except ValueError as exc:
+            raise CommandError(str(exc)) from None
         data_by_record = rt.load_records(data, ids, REPO_ROOT / "training-runs" / "cache")
         members, infos = [], []
         for seed in range(seeds):
@@ -75,7 +80,7 @@ class Command(BaseCommand):
                 members.append(keras.models.load_model(path, compile=False))
                 infos.append(json.loads(info_path.read_text()))
                 continue
-            cfg = rt.TrainConfig(**{**rt.CONFIGS[config].__dict__, "seed": seed})
+            cfg = rt.TrainConfig(**{**rt.CONFIGS[config].__dict__, "seed": seed, **({"epochs": epochs} if epochs else {})})
             model, info = rt.train(data_by_record, ids, cfg, log=lambda m, s=seed: self.stdout.write(f"seed {s}: {m}"))
             model.save(path)
             info_path.write_text(json.dumps(info, default=str))
@@ -138,7 +143,9 @@ class Command(BaseCommand):
                               "labelled by the reference annotation within 0.15 s; a random 20 % of beats see "
                               "their second lead hidden, as single-lead uploads look"),
             "split": (f"early stopping and model choice on held-out patients only: 15 % of each database's records "
-                      f"per seed (e.g. {', '.join(infos[0]['val_records'][:6])} ...); no test record was used"),
+                      f"per seed (e.g. {', '.join(infos[0]['val_records'][:6])} ...); no test record was used"
+                      if infos[0]["val_records"] else
+                      "no patient held out (a database with fewer than four records): the last epoch is kept"),
             "command": f"python manage.py train_heartbeat_record --config {config} --seeds {seeds} "
                        f"--model-version {version} --ship",
             "evaluation_command": "python -m bench.heartbeat_protocols",

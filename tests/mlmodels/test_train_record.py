@@ -1,0 +1,46 @@
+"""The record-level model's training command: trains, averages seeds, writes the model and its card."""
+
+import json
+from io import StringIO
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from ecg.training import record as rt
+
+from ..data import mitdb_dir, svdb_dir
+
+
+@pytest.mark.slow
+def test_it_trains_on_a_few_records_and_writes_a_card(tmp_path, monkeypatch):
+    mitdb_dir(), svdb_dir()
+    monkeypatch.setenv("ECG_DATA_DIR", str(mitdb_dir().parent))
+    out = StringIO()
+    call_command("train_heartbeat_record", "--config", "cnn_a05", "--seeds", "2", "--epochs", "1",
+                 "--records", "mitdb/119+mitdb/209+mitdb/100+mitdb/106+svdb/800+svdb/820", "--model-version", "test-1",
+                 "--output", str(tmp_path), stdout=out)
+    card = json.loads((tmp_path / "heartbeat_record-test-1.json").read_text())
+    assert card["task"] == "heartbeat_record" and card["input"]["kind"] == "record"
+    assert card["hyperparameters"]["seeds"] == 2 and card["multiply_adds_per_beat"] > 0
+    assert {t["target"] for t in card["targets"]} >= {"record-wise CV (all patients) S sensitivity"}
+    assert "## Targets" in (tmp_path / "heartbeat_record-test-1.md").read_text()
+    assert (tmp_path / "member-0.keras").exists() and (tmp_path / "member-1.keras").exists()
+    held_out = card["split"].split("(e.g. ")[1].split(" ...")[0].split(", ")
+    assert len(held_out) == 1 and held_out[0] in {"mitdb/119", "mitdb/209", "mitdb/100", "mitdb/106"}
+
+
+def test_an_unknown_record_set_is_refused(tmp_path):
+    mitdb_dir()
+    with pytest.raises(CommandError, match="unknown record set 'nope'"):
+        call_command("train_heartbeat_record", "--config", "cnn_a05", "--records", "nope", "--output", str(tmp_path))
+
+
+def test_class_weights_and_the_patient_wise_split():
+    import numpy as np
+
+    weights = rt.class_weights(np.array([0] * 100 + [1] * 4 + [2] * 25), alpha=0.5)
+    assert weights[0] == 1.0 and weights[1] == pytest.approx(5.0) and weights[2] == pytest.approx(2.0)
+    ids = [f"mitdb/{i}" for i in range(20)] + [f"svdb/{i}" for i in range(20)]
+    train, val = rt.split_validation(ids, 0.15, seed=0)
+    assert not set(train) & set(val) and set(train) | set(val) == set(ids)
+    assert {v.split("/")[0] for v in val} == {"mitdb", "svdb"}
