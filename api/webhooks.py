@@ -19,6 +19,7 @@ import json
 import logging
 import socket
 import ssl
+from functools import partial
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -48,7 +49,7 @@ def _resolve(host: str, port: int) -> list[str]:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError):
         return []
-    return list(dict.fromkeys(info[4][0].split("%")[0] for info in infos))
+    return list(dict.fromkeys(str(info[4][0]).split("%")[0] for info in infos))
 
 
 def _embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
@@ -129,7 +130,7 @@ def _diagnosis_written(sender, instance: Diagnosis, created: bool, **kwargs):
     from .tasks import deliver_webhook
 
     for token_id in token_ids:
-        transaction.on_commit(lambda token_id=token_id: deliver_webhook.delay(token_id, instance.pk))
+        transaction.on_commit(partial(deliver_webhook.delay, token_id, instance.pk))
 
 
 def payload(diagnosis: Diagnosis) -> bytes:

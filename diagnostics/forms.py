@@ -25,7 +25,7 @@ class UploadForm(forms.Form):
         ("signal", "Continuous signal: WFDB (.hea + .dat, or a zip), EDF, CSV or JSON"),
     ]
     kind = forms.ChoiceField(choices=KIND_CHOICES, initial="beats", widget=forms.RadioSelect)
-    files = MultipleFileField(
+    files = MultipleFileField(  # type: ignore[assignment]  # the form metaclass moves fields off the class
         required=False,
         label="File(s)",
         help_text="For WFDB choose both the .hea and the .dat file, or one .zip holding them.",
@@ -43,7 +43,7 @@ class UploadForm(forms.Form):
     def parse(self) -> tuple[ingestion.ParsedUpload, bytes, str]:
         """Validate the upload's content; raises UploadRefused naming the defect."""
         return ingestion.upload_parse(
-            kind=self.cleaned_data["kind"], uploads=self.files.getlist("files") if self.files else [],
+            kind=self.cleaned_data["kind"], uploads=self.files.getlist("files") if self.files else [],  # type: ignore[attr-defined]
             text=self.cleaned_data.get("text", ""), fs=self.cleaned_data.get("fs"), lead=self.cleaned_data.get("lead", ""),
         )
 

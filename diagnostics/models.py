@@ -38,6 +38,7 @@ class ECGRecording(models.Model):
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    replayed: bool  # not stored: set by recording_submit, True when an idempotent retry returned this recording
 
     class Meta:
         ordering = ["-created_at"]

@@ -7,7 +7,9 @@ never TensorFlow.
 import math
 import threading
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from django.utils.html import escape
@@ -40,7 +42,7 @@ class _LRU:
     """
 
     def __init__(self, size: int, max_bytes: int):
-        self.size, self.max_bytes, self.items, self.lock = size, max_bytes, OrderedDict(), threading.Lock()
+        self.size, self.max_bytes, self.items, self.lock = size, max_bytes, OrderedDict[Any, Any](), threading.Lock()
 
     def get(self, key, load):
         with self.lock:
@@ -163,7 +165,7 @@ def paper_svg(
     fs: float,
     title: str,
     mm_per_unit: float = 10.0,
-    marks: list[tuple[float, str]] = (),
+    marks: Sequence[tuple[float, str]] = (),
     units_note: str = "25 mm/s · 10 mm/mV",
     height_mm: float = 40.0,
     baseline: float | None = None,

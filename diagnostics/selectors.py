@@ -1,4 +1,5 @@
 import json
+from typing import cast
 
 import numpy as np
 from django.conf import settings
@@ -23,7 +24,7 @@ def _reviews_newest_first(path: str = "reviews") -> Prefetch:
 
 def recording_list(*, user: User) -> QuerySet[ECGRecording]:
     return (
-        ECGRecording.objects.filter(clinic_id=user.clinic_id)
+        ECGRecording.objects.filter(clinic_id=user.clinic_id)  # type: ignore[misc]  # None (no clinic) matches nothing
         .select_related("patient", "diagnosis__heartbeat_model", "diagnosis__mi_model")
         .prefetch_related(_reviews_newest_first("diagnosis__reviews"))
     )
@@ -56,7 +57,7 @@ def review_queue(*, user: User) -> QuerySet[Diagnosis]:
     """The clinic's flagged MI diagnoses: unreviewed first, then highest MI score first."""
     reviewed = Review.objects.filter(diagnosis=OuterRef("pk"))
     return (
-        Diagnosis.objects.filter(clinic_id=user.clinic_id, mi_flag=True)
+        Diagnosis.objects.filter(clinic_id=user.clinic_id, mi_flag=True)  # type: ignore[misc]
         .annotate(reviewed=Exists(reviewed))
         .select_related("recording__patient")
         .prefetch_related(_reviews_newest_first())
@@ -70,11 +71,11 @@ def beat_get(*, recording: ECGRecording, index: int) -> Beat:
 
 def beat_marks(*, recording: ECGRecording, start: int, end: int) -> list[tuple[int, int, str]]:
     """(index, position, class) of the beats whose R-peak lies in samples ``start``..``end``."""
-    return list(
+    return cast(list[tuple[int, int, str]], list(  # position__gte excludes the beats without a position
         recording.beats.filter(position__gte=start, position__lt=end)
         .order_by("position")
         .values_list("index", "position", "aami_class")
-    )
+    ))
 
 
 def recording_list_earlier(*, user: User, recording: ECGRecording) -> QuerySet[ECGRecording]:
@@ -90,14 +91,14 @@ def review_history(*, diagnosis: Diagnosis) -> QuerySet[Review]:
 
 def diagnosis_list(*, user: User) -> QuerySet[Diagnosis]:
     return (
-        Diagnosis.objects.filter(clinic_id=user.clinic_id)
+        Diagnosis.objects.filter(clinic_id=user.clinic_id)  # type: ignore[misc]
         .select_related("heartbeat_model", "mi_model")
         .prefetch_related(_reviews_newest_first())
     )
 
 
 def review_list(*, user: User) -> QuerySet[Review]:
-    return Review.objects.filter(clinic_id=user.clinic_id).select_related("reviewer", "diagnosis")
+    return Review.objects.filter(clinic_id=user.clinic_id).select_related("reviewer", "diagnosis")  # type: ignore[misc]
 
 
 def recording_stored_signal(*, recording: ECGRecording) -> readers.Signal:
@@ -105,6 +106,7 @@ def recording_stored_signal(*, recording: ECGRecording) -> readers.Signal:
 
     The one reader of stored signals: the worker, the viewer and the FHIR export all use it.
     """
+    assert recording.file.name is not None  # the file is required
     with default_storage.open(recording.file.name, "rb") as fh:
         data = fh.read()
     fmt, lead, limits = recording.input_format, recording.lead or None, reader_limits()
@@ -113,6 +115,7 @@ def recording_stored_signal(*, recording: ECGRecording) -> readers.Signal:
     if fmt == "edf":
         return readers.read_edf(data, lead=lead, **limits)
     if fmt == "csv":
+        assert recording.sampling_rate is not None  # CSV uploads are refused without one
         return readers.read_csv_signal(data, recording.sampling_rate, lead=lead, **limits)
     if fmt == "json":
         return readers.read_json_signal(json.loads(data), recording.sampling_rate, **limits)
@@ -121,7 +124,7 @@ def recording_stored_signal(*, recording: ECGRecording) -> readers.Signal:
 
 def recording_model_input(*, recording: ECGRecording):
     """The (n, 187) beats the models were given, as stored by the worker; None before classification."""
-    if not recording.beats_file:
+    if not recording.beats_file.name:
         return None
     with default_storage.open(recording.beats_file.name, "rb") as fh:
         return np.load(fh, allow_pickle=False)

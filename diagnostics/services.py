@@ -186,9 +186,11 @@ def _load_input(recording: ECGRecording, *, with_context: bool):
 
     if recording.kind == ECGRecording.Kind.SIGNAL:
         return beats_from_stored_signal(recording, with_context=with_context)
+    assert recording.file.name is not None  # the file is required
     with default_storage.open(recording.file.name, "rb") as fh:
         data = fh.read()
     parsed = ingestion.parse_beats(filename=recording.file.name, data=data)
+    assert parsed.beats is not None  # parse_beats returns beats or raises
     return SignalInput(parsed.beats, None, None, None)
 
 
@@ -201,6 +203,7 @@ def recording_classify(*, recording_id: int, claim_token: str, max_attempts: int
     if not _claim(recording_id, claim_token, max_attempts):
         return "not-claimed"
     recording = ECGRecording.objects.get(pk=recording_id)
+    assert recording.file.name is not None  # the file is required
     # Continuous signals go to the record-level model when one is active; beat rows carry no timing.
     record_model = models.get(ModelVersion.Task.HEARTBEAT_RECORD)
     with_context = record_model is not None and recording.kind == ECGRecording.Kind.SIGNAL
@@ -210,7 +213,7 @@ def recording_classify(*, recording_id: int, claim_token: str, max_attempts: int
         _fail(recording_id, claim_token, str(getattr(exc, "message", exc)))
         return "failed"
     beats, positions, heart_rate = inputs.beats, inputs.positions, inputs.heart_rate
-    classifier = record_model if inputs.context is not None else heartbeat
+    classifier = record_model if inputs.context is not None and record_model is not None else heartbeat
     ECGRecording.objects.filter(pk=recording_id).update(progress_total=len(beats))
 
     from mlmodels.registry import classify_beats, classify_in_context, mi_probabilities
@@ -220,7 +223,7 @@ def recording_classify(*, recording_id: int, claim_token: str, max_attempts: int
     for start in range(0, len(beats), PROGRESS_CHUNK):  # progress is visible while long recordings run
         part = slice(start, start + PROGRESS_CHUNK)
         if inputs.context is not None:
-            scores = classify_in_context(inputs.context, part, model_version=record_model, batch_size=batch)
+            scores = classify_in_context(inputs.context, part, model_version=classifier, batch_size=batch)
             mi_part = mi_probabilities(beats[part], mi=mi, batch_size=batch)
         else:
             scores, mi_part = classify_beats(beats[part], heartbeat=heartbeat, mi=mi, batch_size=batch)

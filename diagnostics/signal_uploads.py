@@ -3,6 +3,7 @@
 import io
 import zipfile
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 from django.conf import settings
@@ -15,7 +16,7 @@ from ecgsite.errors import UnsupportedUpload, UploadRefused, UploadTooLarge
 from .ingestion import ParsedUpload, check_size, json_loads
 from .models import ECGRecording
 
-LEAD_MAX_LENGTH = ECGRecording._meta.get_field("lead").max_length
+LEAD_MAX_LENGTH = cast(int, ECGRecording._meta.get_field("lead").max_length)
 
 
 def reader_limits() -> dict:
@@ -38,6 +39,7 @@ def _read(files: dict[str, bytes], *, fs: float | None, lead: str | None) -> tup
     if fmt == "csv" and fs is None:
         raise UploadRefused("a CSV signal needs its sampling rate: fill in 'Sampling rate (Hz)'", field="fs")
     if fmt == "csv":
+        assert fs is not None  # refused above
         return readers.read_csv_signal(data, fs, lead=lead, **reader_limits()), "csv"
     if fmt == "json":
         return readers.read_json_signal(json_loads(data), fs, **reader_limits()), "json"
@@ -92,7 +94,7 @@ class SignalInput:
     """What the worker classifies of a stored signal: one row per detected R-peak."""
 
     beats: np.ndarray  # Kaggle-format beats, for the beat-format and MI models
-    positions: np.ndarray  # R-peak sample indices in the original signal
+    positions: np.ndarray | None  # R-peak sample indices in the original signal; None for beat rows
     heart_rate: float | None
     context: BeatContext | None  # the record-level model's inputs, when asked for
 

@@ -142,7 +142,7 @@ def review_create(request, diagnosis_id: int):
     diagnosis = selectors.diagnosis_get(user=request.user, diagnosis_id=diagnosis_id)
     form = ReviewForm(request.POST)
     if not form.is_valid():
-        messages.error(request, "Choose confirm or reject; " + " ".join(m for ms in form.errors.values() for m in ms))
+        messages.error(request, "Choose confirm or reject; " + " ".join(str(m) for ms in form.errors.values() for m in ms))
         return redirect("recording-detail", recording_id=diagnosis.recording_id)
     services.review_create(user=request.user, diagnosis=diagnosis, **form.cleaned_data)
     messages.success(request, "Review recorded.")

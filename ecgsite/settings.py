@@ -87,7 +87,7 @@ def _database(url: str | None) -> dict:
         config = dj_database_url.parse(url, conn_max_age=60, conn_health_checks=True)
     except Exception as exc:  # dj_database_url raises several types
         raise ImproperlyConfigured(f"DATABASE_URL is malformed: {exc}") from None
-    return config
+    return dict(config)
 
 
 def _broker(url: str | None) -> str | None:

@@ -17,6 +17,7 @@ _CACHE_DIR = Path(tempfile.gettempdir()) / "ecg-analyzer-models"
 
 
 def _local_path(mv: ModelVersion) -> Path:
+    assert mv.artifact.name is not None  # the artifact is required
     try:
         return Path(default_storage.path(mv.artifact.name))
     except NotImplementedError:  # remote storage: keep a local copy per artifact

@@ -18,7 +18,7 @@ from ecgsite.errors import ModelRejected, UnsupportedUpload, UploadTooLarge
 from .models import ModelVersion
 from .signals import model_version_activated
 
-DEFAULT_LABELS = {
+DEFAULT_LABELS: dict[str, list[str]] = {
     ModelVersion.Task.HEARTBEAT: list(AAMI_CLASSES),
     ModelVersion.Task.HEARTBEAT_RECORD: list(AAMI_CLASSES),
     ModelVersion.Task.MI: list(MI_LABELS),
@@ -102,6 +102,7 @@ def model_version_register(
         suffix = Path(upload.name or "").suffix.lower()
         if suffix not in ARTIFACT_SUFFIXES:
             raise UnsupportedUpload("The artifact must be a .keras file or a Keras 2 .h5 file.", field="artifact")
+        assert upload.size is not None  # Django sets it on every uploaded file
         if upload.size > settings.API_MAX_MODEL_BYTES:
             raise UploadTooLarge(f"The artifact is larger than {settings.API_MAX_MODEL_BYTES} bytes.", field="artifact")
         with tempfile.TemporaryDirectory() as tmp:

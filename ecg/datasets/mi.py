@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 from scipy import signal as sps
@@ -70,8 +71,8 @@ class MiBeats:
     @staticmethod
     def concat(parts: list["MiBeats"]) -> "MiBeats":
         if not parts:
-            return MiBeats(np.zeros((0, BEAT_LENGTH), np.float32), np.zeros(0, np.int64), *(
-                np.zeros(0, "<U32") for _ in range(3)), np.zeros(0, bool))
+            return MiBeats(np.zeros((0, BEAT_LENGTH), np.float32), np.zeros(0, np.int64), np.zeros(0, "<U32"),
+                           np.zeros(0, "<U32"), np.zeros(0, "<U32"), np.zeros(0, bool))
         return MiBeats(*(np.concatenate([getattr(p, f) for p in parts]) for f in
                          ("beats", "labels", "records", "patient_ids", "sources", "uncertain")))
 
@@ -85,7 +86,7 @@ def harmonise(x: np.ndarray, fs: float) -> np.ndarray:
     b, a = sps.butter(4, BAND_HZ, btype="bandpass", fs=fs)
     y = sps.filtfilt(b, a, np.asarray(x, dtype=np.float64))
     std = y.std()
-    return (y - y.mean()) / std if std > 0 else y - y.mean()
+    return cast(np.ndarray, (y - y.mean()) / std if std > 0 else y - y.mean())
 
 
 def plausible_beats(x: np.ndarray, fs: float) -> tuple[np.ndarray, np.ndarray, str]:
@@ -141,7 +142,7 @@ def _lead_index(lead: str) -> int:
     return by_lower[lead.lower()]
 
 
-def build_mi_dataset(mi_dir: str | Path, lead: str = "II", ptbdb_records: list[Path] | tuple = (),
+def build_mi_dataset(mi_dir: str | Path, lead: str = "II", ptbdb_records: list[Path] | tuple[Path, ...] = (),
                      cache_dir: Path | None = None, filtered: bool = True,
                      include_misaligned: bool = False, excerpts: set[str] | None = None,
                      ) -> tuple[MiBeats, list[MiRecord]]:

@@ -14,6 +14,7 @@ import re
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -59,7 +60,7 @@ def _comments(lines: list[str]) -> dict[str, str]:
     return out
 
 
-def _header(record: str, header) -> PtbHeader:  # noqa: ANN001 - a wfdb.Record header
+def _header(record: str, header: Any) -> PtbHeader:  # a wfdb.Record header
     comments = _comments(list(header.comments or []))
     first = {}
     for name, init, gain in zip(header.sig_name, header.init_value or [], header.adc_gain or []):

@@ -5,6 +5,8 @@ A detection within ``TOLERANCE_S`` of a reference beat matches it, one to one, c
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 TOLERANCE_S = 0.150
@@ -36,7 +38,7 @@ def match_beats(detected: np.ndarray, reference: np.ndarray, tolerance: int) -> 
     return np.asarray(md, np.int64)[order], np.asarray(mr, np.int64)[order]
 
 
-def score(detected: np.ndarray, reference: np.ndarray, fs: float) -> dict:
+def score(detected: np.ndarray, reference: np.ndarray, fs: float) -> dict[str, Any]:
     md, mr = match_beats(detected, reference, int(round(TOLERANCE_S * fs)))
     tp = len(md)
     fp = len(detected) - tp

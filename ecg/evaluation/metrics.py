@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import Any, cast
 
 import keras
 import numpy as np
@@ -12,7 +13,7 @@ from ecg.constants import AAMI_CLASSES, BEAT_LENGTH
 
 def predict_classes(model: keras.Model, beats: np.ndarray, batch_size: int = 1024) -> np.ndarray:
     probabilities = model.predict(beats.reshape(-1, BEAT_LENGTH, 1), batch_size=batch_size, verbose=0)
-    return probabilities.argmax(axis=1)
+    return cast(np.ndarray, probabilities.argmax(axis=1))
 
 
 def _ratio(num: float, den: float) -> float | None:
@@ -32,7 +33,7 @@ def confusion(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int = len(AAMI_
 
 
 def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray,
-                           classes: tuple[str, ...] = AAMI_CLASSES) -> dict:
+                           classes: tuple[str, ...] = AAMI_CLASSES) -> dict[str, Any]:
     """Sensitivity, positive predictivity (+P) and F1 per class; accuracy; macro-F1; confusion matrix.
 
     A figure with a zero denominator (no reference beats of a class, or none predicted) is None,
@@ -76,7 +77,7 @@ def beats_per_second(model: keras.Model, batch_size: int = 1024, n_batches: int 
 
 
 def false_positive_sources(y_true: np.ndarray, y_pred: np.ndarray, records: np.ndarray,
-                           classes: tuple[str, ...] = AAMI_CLASSES, top: int = 4) -> dict:
+                           classes: tuple[str, ...] = AAMI_CLASSES, top: int = 4) -> dict[str, Any]:
     """For each predicted class, the records contributing most beats wrongly given that class."""
     sources = {}
     for i, name in enumerate(classes):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -49,7 +50,7 @@ def class_stats(m: np.ndarray) -> dict[str, dict[str, float | None]]:
     return out
 
 
-def bootstrap_intervals(per_record: list[np.ndarray], draws: int = 1000, seed: int = 0) -> dict[str, dict]:
+def bootstrap_intervals(per_record: list[np.ndarray], draws: int = 1000, seed: int = 0) -> dict[str, dict[str, Any]]:
     """95 % percentile intervals of per-class Se and +P, resampling records with replacement."""
     rng = np.random.default_rng(seed)
     mats = np.stack(per_record)
@@ -58,19 +59,19 @@ def bootstrap_intervals(per_record: list[np.ndarray], draws: int = 1000, seed: i
         m = mats[rng.integers(0, len(mats), len(mats))].sum(axis=0)
         for c, s in class_stats(m).items():
             for key in ("se", "ppv"):
-                if s[key] is not None:
-                    samples[c][key].append(s[key])
+                if (value := s[key]) is not None:
+                    samples[c][key].append(value)
     return {
         c: {k: [float(np.percentile(v, 2.5)), float(np.percentile(v, 97.5))] if v else None for k, v in d.items()}
         for c, d in samples.items()
     }
 
 
-def report(per_record: dict[str, np.ndarray], draws: int = 1000) -> dict:
+def report(per_record: dict[str, np.ndarray], draws: int = 1000) -> dict[str, Any]:
     """Pooled per-class figures with bootstrap intervals, and each record's own figures."""
     mats = list(per_record.values())
     total = np.sum(mats, axis=0)
-    stats = class_stats(total)
+    stats: dict[str, dict[str, Any]] = class_stats(total)
     intervals = bootstrap_intervals(mats, draws=draws) if len(mats) > 1 else {}
     for c in stats:
         stats[c]["ci95"] = intervals.get(c)
@@ -83,7 +84,7 @@ def report(per_record: dict[str, np.ndarray], draws: int = 1000) -> dict:
     }
 
 
-def result_save(directory: Path, name: str, payload: dict) -> None:
+def result_save(directory: Path, name: str, payload: dict[str, Any]) -> None:
     """Write one protocol's results as ``name``.json, atomically (an interrupted run leaves no half file)."""
     directory.mkdir(parents=True, exist_ok=True)
     tmp = directory / f"{name}.json.tmp"
@@ -91,6 +92,6 @@ def result_save(directory: Path, name: str, payload: dict) -> None:
     tmp.replace(directory / f"{name}.json")
 
 
-def result_load(directory: Path, name: str) -> dict | None:
+def result_load(directory: Path, name: str) -> dict[str, Any] | None:
     path = directory / f"{name}.json"
     return json.loads(path.read_text()) if path.exists() else None

@@ -16,8 +16,10 @@ import math
 import re
 import tempfile
 import zipfile
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 import numpy as np
 
@@ -84,7 +86,7 @@ class Signal:
                 raise SignalError(
                     f"lead {name!r} not found; available leads: {', '.join(self.leads)}")
             return key
-        by_plain = {}
+        by_plain: dict[str, str] = {}
         for k in self.leads:
             by_plain.setdefault(_plain_lead(k), k)
         for preferred in LEAD_PREFERENCE:
@@ -170,7 +172,7 @@ def _to_mv(values: np.ndarray, unit: str | None) -> tuple[np.ndarray, str | None
     return values * scale, "mV"
 
 
-def _build(fs: float, leads: dict[str, np.ndarray], units: dict[str, str | None] | None,
+def _build(fs: object, leads: dict[str, np.ndarray], units: Mapping[str, str | None] | None,
            source_format: str, source: str) -> Signal:
     fs = check_fs(fs)
     if not leads:
@@ -378,7 +380,7 @@ def _edf_signal_count_check(header: bytes, source: str, max_columns: int) -> Non
         raise too_many_columns(source, count, "signals", max_columns)
 
 
-def _read_edf_path(path: Path, lead: str | None, source: str, pyedflib) -> Signal:  # noqa: ANN001
+def _read_edf_path(path: Path, lead: str | None, source: str, pyedflib: Any) -> Signal:
     try:
         reader = pyedflib.EdfReader(str(path))
     except (OSError, ValueError) as exc:

@@ -67,7 +67,7 @@ def load_keras2_h5(path: str | Path) -> keras.Model:
     return model
 
 
-def residual_trunk(inputs, *, width: int, n_blocks: int, kernel_size: int):
+def residual_trunk(inputs: keras.KerasTensor, *, width: int, n_blocks: int, kernel_size: int) -> keras.KerasTensor:
     """The residual CNN's feature extractor, flattened: stem, then ``n_blocks`` residual blocks."""
     x = layers.Conv1D(width, kernel_size, padding="same", name="stem")(inputs)
     for i in range(1, n_blocks + 1):

@@ -17,16 +17,18 @@ batch 1024, so neither is used.
 import os
 import threading
 import weakref
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 _lock = threading.Lock()
-_models: dict[str, object] = {}
+_models: dict[str, Any] = {}
 _graphs: "weakref.WeakKeyDictionary[object, object]" = weakref.WeakKeyDictionary()
 
 
-def load_model(path: Path, key: str):
+def load_model(path: Path, key: str) -> Any:
     """The Keras model stored at ``path``, loaded (and its graph traced) once per process for ``key``."""
     with _lock:
         model = _models.get(key)
@@ -48,14 +50,14 @@ def load_model(path: Path, key: str):
         return model
 
 
-def _graph(model):
+def _graph(model: Any) -> Any:
     """The model's inference call as a graph function, traced once for any batch size."""
     fn = _graphs.get(model)
     if fn is None:
         import tensorflow as tf
 
         spec = tf.TensorSpec((None, *model.input_shape[1:]), tf.float32)
-        ref = weakref.ref(model)  # the cache must not keep an evicted model alive
+        ref: Callable[[], Any] = weakref.ref(model)  # the cache must not keep an evicted model alive
         fn = tf.function(lambda x: ref()(x, training=False), input_signature=[spec])
         conv2d = _conv2d_graph(model, spec)
         if conv2d is not None:
@@ -70,7 +72,7 @@ class _Unsupported(Exception):
     pass
 
 
-def _conv2d_graph(model, spec):
+def _conv2d_graph(model: Any, spec: Any) -> Any:
     """The same network written as 2-D ops on (n, 1, length, channels), or None if it has other layers.
 
     Keras runs each Conv1D as ExpandDims -> Conv2D -> Squeeze; staying in 4-D removes those and
@@ -82,7 +84,7 @@ def _conv2d_graph(model, spec):
 
     L = keras.layers
 
-    def activation(layer, y):
+    def activation(layer: Any, y: Any) -> Any:
         name = getattr(layer.activation, "__name__", "")
         if name == "linear":
             return y
@@ -94,7 +96,7 @@ def _conv2d_graph(model, spec):
             return tf.nn.sigmoid(y)
         raise _Unsupported(f"activation {name}")
 
-    def apply(layer, inputs):
+    def apply(layer: Any, inputs: list[Any]) -> Any:
         x = inputs[0]
         if isinstance(layer, L.Conv1D):
             if (layer.data_format != "channels_last" or layer.padding not in ("valid", "same") or layer.groups != 1
@@ -120,9 +122,9 @@ def _conv2d_graph(model, spec):
             return activation(layer, y + layer.bias if layer.use_bias else y)
         raise _Unsupported(type(layer).__name__)
 
-    ref = weakref.ref(model)
+    ref: Callable[[], Any] = weakref.ref(model)
 
-    def run(x):
+    def run(x: Any) -> Any:
         m = ref()
         values = {id(m.inputs[0]): tf.expand_dims(x, 1)}
         for layer in m.layers:
@@ -144,7 +146,7 @@ def _conv2d_graph(model, spec):
         return None
 
 
-def predict(model, beats: np.ndarray, *, batch_size: int = 1024) -> np.ndarray:
+def predict(model: Any, beats: np.ndarray, *, batch_size: int = 1024) -> np.ndarray:
     """Class scores for ``beats`` (n, 187), computed in batches."""
     x = np.asarray(beats, dtype=np.float32)
     if x.ndim != 2:

@@ -8,11 +8,12 @@ which accepts uploads in the admin, never imports TensorFlow.
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 from ecg.processing.context import MORPH_CHANNELS, N_FEATURES, WINDOW
 
 
-def convert(src: Path, dst: Path) -> dict:
+def convert(src: Path, dst: Path) -> dict[str, Any]:
     import keras
 
     if src.suffix.lower() in {".h5", ".hdf5"}:

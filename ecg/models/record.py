@@ -9,6 +9,8 @@ artifact is self-contained.
 from __future__ import annotations
 
 import weakref
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -16,7 +18,7 @@ from ecg.constants import AAMI_CLASSES
 from ecg.processing.context import MORPH_CHANNELS, N_FEATURES, WINDOW
 
 
-def build(feature_sample: np.ndarray, *, seed: int = 0, width: int = 32, dropout: float = 0.3, kind: str = "cnn"):
+def build(feature_sample: np.ndarray, *, seed: int = 0, width: int = 32, dropout: float = 0.3, kind: str = "cnn") -> Any:
     """``kind`` "cnn": convolutions over the morphology; "mlp": the morphology only coarsely (31 ms steps)."""
     import keras
     from keras import layers
@@ -48,7 +50,7 @@ def build(feature_sample: np.ndarray, *, seed: int = 0, width: int = 32, dropout
     return keras.Model([morph, feats], out, name="record_beat_classifier")
 
 
-def predict(model, morphology: np.ndarray, features: np.ndarray, *, batch_size: int = 1024) -> np.ndarray:
+def predict(model: Any, morphology: np.ndarray, features: np.ndarray, *, batch_size: int = 1024) -> np.ndarray:
     """Class probabilities (n, 5) for the beats of one or more records."""
     n = len(features)
     if n == 0:
@@ -61,7 +63,7 @@ def predict(model, morphology: np.ndarray, features: np.ndarray, *, batch_size: 
     return np.concatenate(parts).astype(np.float32, copy=False)
 
 
-def warm_up(model) -> None:
+def warm_up(model: Any) -> None:
     """Trace the model's graph now, so the first recording does not pay for it."""
     predict(model, np.zeros((1, WINDOW, MORPH_CHANNELS), np.float32), np.zeros((1, N_FEATURES), np.float32))
 
@@ -69,14 +71,14 @@ def warm_up(model) -> None:
 _graphs: "weakref.WeakKeyDictionary[object, object]" = weakref.WeakKeyDictionary()
 
 
-def _graph(model):
+def _graph(model: Any) -> Any:
     """The model's call as one graph function traced once (any batch size)."""
     fn = _graphs.get(model)
     if fn is None:
         import tensorflow as tf
 
         specs = [tf.TensorSpec((None, WINDOW, MORPH_CHANNELS), tf.float32), tf.TensorSpec((None, N_FEATURES), tf.float32)]
-        ref = weakref.ref(model)  # the cache must not keep the model alive
+        ref: Callable[[], Any] = weakref.ref(model)  # the cache must not keep the model alive
         fn = tf.function(lambda m, f: ref()([m, f], training=False), input_signature=specs)
         _graphs[model] = fn
     return fn

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from fractions import Fraction
+from typing import cast
 
 import numpy as np
 from scipy import signal as sps
@@ -84,7 +85,7 @@ def resample(x: np.ndarray, fs: float, target: float = CONTEXT_FS) -> np.ndarray
     if abs(fs - target) < 1e-9:
         return np.asarray(x, dtype=np.float32)
     ratio = Fraction(target).limit_denominator(1000) / Fraction(fs).limit_denominator(1000)
-    return sps.resample_poly(np.asarray(x, dtype=np.float64), ratio.numerator, ratio.denominator).astype(np.float32)
+    return cast(np.ndarray, sps.resample_poly(np.asarray(x, dtype=np.float64), ratio.numerator, ratio.denominator).astype(np.float32))
 
 
 def clean(x: np.ndarray, fs: float = CONTEXT_FS) -> np.ndarray:
@@ -92,8 +93,8 @@ def clean(x: np.ndarray, fs: float = CONTEXT_FS) -> np.ndarray:
     sos = sps.butter(2, FILTER_HZ, btype="bandpass", fs=fs, output="sos")
     x = np.nan_to_num(np.asarray(x, dtype=np.float64))
     if len(x) <= 3 * 2 * len(sos):  # too short for filtfilt's padding
-        return (x - np.median(x)).astype(np.float32)
-    return sps.sosfiltfilt(sos, x - np.median(x)).astype(np.float32)
+        return cast(np.ndarray, (x - np.median(x)).astype(np.float32))
+    return cast(np.ndarray, sps.sosfiltfilt(sos, x - np.median(x)).astype(np.float32))
 
 
 def _windows(x: np.ndarray, centres: np.ndarray) -> np.ndarray:
@@ -118,14 +119,14 @@ def _corr(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     a = a - a.mean(axis=1, keepdims=True)
     b = b - b.mean(axis=1, keepdims=True)
     den = np.sqrt((a * a).sum(axis=1) * (b * b).sum(axis=1))
-    return np.divide((a * b).sum(axis=1), den, out=np.zeros(len(a), np.float32), where=den > 1e-12)
+    return cast(np.ndarray, np.divide((a * b).sum(axis=1), den, out=np.zeros(len(a), np.float32), where=den > 1e-12))
 
 
 def _width(w: np.ndarray) -> np.ndarray:
     """QRS width proxy in seconds: time the slope spends above a third of its maximum near the R-peak."""
     part = np.abs(np.diff(w[:, WINDOW_BEFORE - QRS_HALF : WINDOW_BEFORE + QRS_HALF], axis=1))
     peak = part.max(axis=1, keepdims=True)
-    return (part > peak / 3).sum(axis=1) / CONTEXT_FS
+    return cast(np.ndarray, (part > peak / 3).sum(axis=1) / CONTEXT_FS)
 
 
 def _p_wave_consistency(w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -231,7 +232,7 @@ def rhythm_features(r_peaks: np.ndarray, fs: float) -> np.ndarray:
     pre = np.where(np.isnan(pre), local, pre)
     post = np.where(np.isnan(post), local, post)
 
-    def ratio(a, b):
+    def ratio(a: np.ndarray, b: np.ndarray | float) -> np.ndarray:
         return np.clip(a / b, 0.0, MAX_RATIO)
 
     pre_local = ratio(pre, local)

@@ -38,6 +38,8 @@ better from its background (see the function).
 
 from __future__ import annotations
 
+from typing import cast
+
 import numpy as np
 from scipy import ndimage
 from scipy import signal as sps
@@ -81,7 +83,7 @@ def _boxcar(x: np.ndarray, width: int) -> np.ndarray:
     width = max(int(width), 1)
     padded = np.concatenate([np.zeros(width // 2 + 1), x, np.zeros(width)])
     csum = np.cumsum(padded)
-    return (csum[width:width + len(x)] - csum[:len(x)]) / width
+    return cast(np.ndarray, (csum[width:width + len(x)] - csum[:len(x)]) / width)
 
 
 def _regions(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -93,7 +95,7 @@ def _regions(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return edges[0::2], edges[1::2]
 
 
-def _candidate_windows(env: np.ndarray, avg: np.ndarray, fs: float):
+def _candidate_windows(env: np.ndarray, avg: np.ndarray, fs: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(starts, ends, extra): regions above 1.5x the moving average, plus windows
     round slope peaks outside them (``extra``), in time order."""
     starts, ends = _regions(env > 1.5 * avg)
@@ -336,7 +338,7 @@ def _detect(x: np.ndarray, fs: float) -> tuple[np.ndarray, np.ndarray, np.ndarra
     beats = _search_back(c, _resolve_conflicts(c, beats, fs), fs)
     tested = np.asarray(beats, dtype=np.int64)
     wide = sps.sosfiltfilt(sps.butter(2, WIDE_HZ, btype="bandpass", fs=fs, output="sos"), x)
-    beats = _drop_unreadable(c, tested, wide, fs)
+    kept = _drop_unreadable(c, tested, wide, fs)
     order = np.argsort(c.peak[tested], kind="stable")
-    return (np.unique(_on_dominant_deflection(c.peak[beats], wide, fs).astype(np.int64)),
+    return (np.unique(_on_dominant_deflection(c.peak[kept], wide, fs).astype(np.int64)),
             c.peak[tested][order], c.snr[tested][order])

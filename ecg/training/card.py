@@ -10,20 +10,21 @@ import json
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Any, cast
 
 from ecg.constants import AAMI_CLASSES
 
 
-def target_checks(card: dict) -> list[dict]:
+def target_checks(card: dict[str, Any]) -> list[dict[str, Any]]:
     """Each target of the card's task: required, measured, met, and the cause when missed."""
     return _mi_checks(card) if card["task"] == "mi" else _heartbeat_checks(card)
 
 
-def render_markdown(card: dict) -> str:
+def render_markdown(card: dict[str, Any]) -> str:
     return _mi_markdown(card) if card["task"] == "mi" else _heartbeat_markdown(card)
 
 
-def card_write(card: dict, model, run_dir: Path, *, ship_to: Path | None = None) -> Path:
+def card_write(card: dict[str, Any], model: Any, run_dir: Path, *, ship_to: Path | None = None) -> Path:
     """Save ``<task>-<version>`` .keras, .json and .md in ``run_dir`` (and copy them to ``ship_to``); the .json path."""
     name = f"{card['task']}-{card['version']}"
     model.save(run_dir / f"{name}.keras")
@@ -71,7 +72,7 @@ HEARTBEAT_TARGETS: list[tuple[str, str, tuple[str, ...], str, float, str]] = [
 ]
 
 
-def _get(metrics: dict, path: tuple[str, ...]) -> float | None:
+def _get(metrics: dict[str, Any], path: tuple[str, ...]) -> float | None:
     value: object = metrics
     for key in path:
         if not isinstance(value, dict) or key not in value:
@@ -80,7 +81,7 @@ def _get(metrics: dict, path: tuple[str, ...]) -> float | None:
     return value if isinstance(value, (int, float)) else None
 
 
-def _heartbeat_checks(card: dict) -> list[dict]:
+def _heartbeat_checks(card: dict[str, Any]) -> list[dict[str, Any]]:
     checks = []
     for name, protocol, path, op, target, cause in HEARTBEAT_TARGETS:
         value = _get(card["metrics"].get(protocol, {}), path)
@@ -105,7 +106,7 @@ def _fmt(value: float | None, pct: bool = True) -> str:
     return f"{100 * value:.1f}%" if pct else f"{value:.3f}"
 
 
-def _metrics_table(metrics: dict) -> list[str]:
+def _metrics_table(metrics: dict[str, Any]) -> list[str]:
     lines = ["| class | reference beats | sensitivity | +P | F1 |", "|---|---:|---:|---:|---:|"]
     for c in AAMI_CLASSES:
         m = metrics["per_class"][c]
@@ -116,7 +117,7 @@ def _metrics_table(metrics: dict) -> list[str]:
     return lines
 
 
-def _confusion(metrics: dict) -> list[str]:
+def _confusion(metrics: dict[str, Any]) -> list[str]:
     counts = metrics["confusion_matrix"]["counts"]
     lines = ["| reference \\ predicted | " + " | ".join(AAMI_CLASSES) + " |",
              "|---|" + "---:|" * len(AAMI_CLASSES)]
@@ -125,7 +126,7 @@ def _confusion(metrics: dict) -> list[str]:
     return lines
 
 
-def _heartbeat_markdown(card: dict) -> str:
+def _heartbeat_markdown(card: dict[str, Any]) -> str:
     m = card["metrics"]
     out = [f"# Heartbeat model {card['version']}", "",
            f"5-class AAMI beat classifier ({', '.join(card['class_labels'])}) on Kaggle-format beats "
@@ -187,12 +188,12 @@ MI_LIMITS = (
 )
 
 
-def _rec(card: dict, model: str = "transfer") -> dict:
+def _rec(card: dict[str, Any], model: str = "transfer") -> dict[str, Any]:
     source = card["seed_model"]["metrics"] if model == "seed" else card["metrics"].get(model)
-    return (source or {}).get("confident_mi", {}).get("recording", {})
+    return cast(dict[str, Any], (source or {}).get("confident_mi", {}).get("recording", {}))
 
 
-def _mi_checks(card: dict) -> list[dict]:
+def _mi_checks(card: dict[str, Any]) -> list[dict[str, Any]]:
     ours_name = card["hyperparameters"]["init"]
     ours, seed = _rec(card, ours_name), _rec(card, "seed")
     checks = []
@@ -225,12 +226,12 @@ def _num(v: float | None, digits: int = 3) -> str:
     return "n/a" if v is None else f"{v:.{digits}f}"
 
 
-def _ci(m: dict, key: str) -> str:
+def _ci(m: dict[str, Any], key: str) -> str:
     lo, hi = m.get(f"{key}_ci95", [None, None])
     return f"{_num(m.get(key))} [{_num(lo)}, {_num(hi)}]"
 
 
-def _table(rows: list[tuple[str, dict]], level: str) -> list[str]:
+def _table(rows: list[tuple[str, dict[str, Any]]], level: str) -> list[str]:
     lines = [f"| model | ROC AUC | recall | specificity | precision | spec. at recall>=0.95 | MI / normal patients | "
              f"{'recordings' if level == 'recording' else 'beats'} per repeat |",
              "|---|---|---|---|---|---|---|---:|"]
@@ -246,7 +247,7 @@ def _table(rows: list[tuple[str, dict]], level: str) -> list[str]:
     return lines
 
 
-def _mi_markdown(card: dict) -> str:
+def _mi_markdown(card: dict[str, Any]) -> str:
     models = [(f"ours, {k} init", v) for k, v in card["metrics"].items()]
     if card["seed_model"].get("metrics"):
         models.append(("seed model_MI_final.h5", card["seed_model"]["metrics"]))

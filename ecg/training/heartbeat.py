@@ -7,6 +7,7 @@ import json
 import math
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import keras
 import numpy as np
@@ -36,10 +37,10 @@ class HyperParams:
     patience: int = 6
     augment: bool = False
 
-    def with_(self, **changes: object) -> "HyperParams":
+    def with_(self, **changes: Any) -> "HyperParams":
         return replace(self, **changes)
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
@@ -128,7 +129,7 @@ class _AugmentedBeats(keras.utils.PyDataset):
     def __len__(self) -> int:
         return math.ceil(len(self.labels) / self.batch_size)
 
-    def __getitem__(self, i: int):
+    def __getitem__(self, i: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         idx = self.order[i * self.batch_size:(i + 1) * self.batch_size]
         x = augment_beats(self.beats[idx], self.rng)
         return x[..., None], self.labels[idx], self.weights[idx]
@@ -153,7 +154,7 @@ class _Progress(keras.callbacks.Callback):
         super().__init__()
         self.val, self.log, self.total = val, log, total_epochs
 
-    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         logs = logs or {}
         m = classification_metrics(self.val.labels, predict_classes(self.model, self.val.beats))
         sens = " ".join(f"{c}={m['per_class'][c]['sensitivity']:.2f}" for c in AAMI_CLASSES

@@ -8,12 +8,20 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from ecg.datasets import paths
 from ecg.training import heartbeat as training
 from ecg.training.card import card_write, code_version, target_checks
 from ecg.training.trainer import Log, TrainingError
+
+if TYPE_CHECKING:
+    import keras
+    import numpy as np
+
+    from ecg.datasets import BeatSet
 
 SEED = 42
 
@@ -22,7 +30,7 @@ class HeartbeatRun:
     def __init__(self, *, log: Log, checkout: Path, cache_dir: Path, ship_to: Path | None = None):
         self.log, self.checkout, self.cache_dir, self.ship_to = log, checkout, cache_dir, ship_to
 
-    def run(self, opts: dict, run_dir: Path) -> dict:
+    def run(self, opts: dict[str, Any], run_dir: Path) -> dict[str, Any]:
         """Train and evaluate as ``opts`` (the command's options) say; the card, written in ``run_dir``."""
         from ecg.training.heartbeat import HyperParams
         from ecg.training.trainer import configure_threads
@@ -45,7 +53,7 @@ class HeartbeatRun:
 
     # MIT-BIH: the product's protocols -------------------------------------------------------
 
-    def _run_mitdb(self, opts: dict, hp, overrides: dict, run_dir: Path) -> dict:
+    def _run_mitdb(self, opts: dict[str, Any], hp: training.HyperParams, overrides: dict[str, Any], run_dir: Path) -> dict[str, Any]:
         import keras
 
         from ecg.datasets.mitdb import ALL_RECORDS, DS1, DS2, load_mitdb
@@ -63,8 +71,8 @@ class HeartbeatRun:
         beats = load_mitdb(mitdb_dir, wanted, cache_dir=self.cache_dir)
         self.log(f"{len(beats)} beats, per class {beats.class_counts().tolist()}")
 
-        metrics: dict = {}
-        seed_metrics: dict = {}
+        metrics: dict[str, Any] = {}
+        seed_metrics: dict[str, Any] = {}
         seed_model = self._load_seed(opts)
         shipped = None
         search_report = None
@@ -126,7 +134,7 @@ class HeartbeatRun:
 
     # Kaggle CSV: intra-patient only (rows carry no record) ---------------------------------
 
-    def _run_kaggle(self, opts: dict, hp, run_dir: Path) -> dict:
+    def _run_kaggle(self, opts: dict[str, Any], hp: training.HyperParams, run_dir: Path) -> dict[str, Any]:
         from ecg.datasets import BeatSet
         from ecg.datasets.kaggle import read_kaggle_csv
 
@@ -153,7 +161,7 @@ class HeartbeatRun:
 
     # helpers -----------------------------------------------------------------------------
 
-    def _load_seed(self, opts: dict):
+    def _load_seed(self, opts: dict[str, Any]) -> keras.Model | None:
         from ecg.models.architectures import load_keras2_h5
 
         path = opts["seed_model"] or paths.seed_dir() / "model_ECG_final.h5"
@@ -162,7 +170,7 @@ class HeartbeatRun:
             return None
         return load_keras2_h5(path)
 
-    def _evaluate(self, model, beats, label: str) -> dict:
+    def _evaluate(self, model: keras.Model, beats: BeatSet, label: str) -> dict[str, Any]:
         from ecg.evaluation.metrics import classification_metrics, predict_classes
 
         m = classification_metrics(beats.labels, predict_classes(model, beats.beats))
@@ -171,7 +179,9 @@ class HeartbeatRun:
                  + " ".join(f"{c}: Se {_pct(v['sensitivity'])} +P {_pct(v['ppv'])}" for c, v in pc.items()))
         return m
 
-    def _card(self, opts, hp, model, seed_model, metrics, seed_metrics, search_report, training_data, split) -> dict:
+    def _card(self, opts: dict[str, Any], hp: training.HyperParams, model: keras.Model, seed_model: keras.Model | None,
+              metrics: dict[str, Any], seed_metrics: dict[str, Any], search_report: dict[str, Any] | None,
+              training_data: str, split: str) -> dict[str, Any]:
         from ecg.constants import AAMI_CLASSES, BEAT_FS, BEAT_LENGTH
         from ecg.evaluation.metrics import beats_per_second
         from ecg.models.architectures import multiply_adds
@@ -231,7 +241,7 @@ class HeartbeatRun:
         card["targets"] = target_checks(card)
         return card
 
-    def _write(self, card: dict, model, run_dir: Path) -> None:
+    def _write(self, card: dict[str, Any], model: keras.Model, run_dir: Path) -> None:
         card_write(card, model, run_dir, ship_to=self.ship_to)
         (run_dir / "card.json").write_text(json.dumps(card, indent=2))
         if self.ship_to is not None:
@@ -239,13 +249,13 @@ class HeartbeatRun:
 
 
 
-def _isin(values, wanted) -> "object":
+def _isin(values: np.ndarray, wanted: Iterable[str]) -> np.ndarray:
     import numpy as np
 
     return np.isin(values, list(wanted))
 
 
-def _full(n: int, value):
+def _full(n: int, value: object) -> np.ndarray:
     import numpy as np
 
     return np.full(n, value)

@@ -10,10 +10,11 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable, cast
 
 import keras
 import numpy as np
+import numpy.typing as npt
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedGroupKFold
 
@@ -66,7 +67,7 @@ def _compile(model: keras.Model, lr: float, label_smoothing: float = 0.0) -> Non
 
 
 def _onehot(labels: np.ndarray) -> np.ndarray:
-    return np.eye(2, dtype=np.float32)[labels]
+    return cast(np.ndarray, np.eye(2, dtype=np.float32)[labels])
 
 
 def augment(beats: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -95,7 +96,7 @@ def balanced_weights(labels: np.ndarray) -> np.ndarray:
     """Per-beat loss weights so both classes weigh the same in total."""
     counts = np.bincount(labels, minlength=2).astype(np.float64)
     per_class = np.where(counts > 0, len(labels) / (2 * np.maximum(counts, 1)), 0.0)
-    return per_class[labels].astype(np.float32)
+    return cast(np.ndarray, per_class[labels].astype(np.float32))
 
 
 def fit_mi(base: keras.Model, hp: MiHyperParams, train: MiBeats, val: MiBeats | None, seed: int = 0,
@@ -174,7 +175,7 @@ def specificity_at_recall(scores: np.ndarray, labels: np.ndarray, min_recall: fl
     return float(np.mean(negatives < t)) if len(negatives) else float("nan")
 
 
-def binary_metrics(labels: np.ndarray, flags: np.ndarray, scores: np.ndarray | None = None) -> dict:
+def binary_metrics(labels: npt.ArrayLike, flags: npt.ArrayLike, scores: np.ndarray | None = None) -> dict[str, Any]:
     labels, flags = np.asarray(labels).astype(bool), np.asarray(flags).astype(bool)
     tp, fn = int(np.sum(labels & flags)), int(np.sum(labels & ~flags))
     tn, fp = int(np.sum(~labels & ~flags)), int(np.sum(~labels & flags))
@@ -230,7 +231,7 @@ class FoldResult:
 def run_cross_validation(data: MiBeats, base: keras.Model, seed_model: keras.Model | None,
                          inits: tuple[str, ...], run_dir: Path, n_repeats: int = 5, n_splits: int = 5,
                          hp: MiHyperParams = MiHyperParams(), raw_ptb: MiBeats | None = None,
-                         extra_train: MiBeats | None = None, log: Log = print) -> list[dict]:
+                         extra_train: MiBeats | None = None, log: Log = print) -> list[dict[str, Any]]:
     """Repeated patient-wise k-fold. Uncertain-MI patients are test-only (never trained on).
 
     Per fold: validation patients carved from the training patients (early stopping, threshold),
@@ -294,7 +295,7 @@ def run_cross_validation(data: MiBeats, base: keras.Model, seed_model: keras.Mod
 
 def hp_for(hp: MiHyperParams, init: str) -> MiHyperParams:
     """The recipe for one init; a random network has nothing to freeze, so it trains all layers."""
-    changes: dict = {"init": init}
+    changes: dict[str, Any] = {"init": init}
     if init == "random" and hp.train_layers != "all":
         changes.update(train_layers="all", lr=RANDOM_INIT_LR)
     return MiHyperParams(**{**asdict(hp), **changes})
@@ -324,8 +325,8 @@ def _bootstrap(patients: np.ndarray, stat: Callable[[np.ndarray], float | None],
     return float(np.percentile(values, 2.5)), float(np.percentile(values, 97.5))
 
 
-def summarise(results: list[dict], data: MiBeats, model: str, include_uncertain: bool = False,
-              n_boot: int = 1000) -> dict:
+def summarise(results: list[dict[str, Any]], data: MiBeats, model: str, include_uncertain: bool = False,
+              n_boot: int = 1000) -> dict[str, Any]:
     """Recording- and beat-level recall, specificity, precision, ROC AUC over all repeats' test folds.
 
     Flags use each fold's validation threshold; intervals are patient-bootstrap 95% intervals over
@@ -350,7 +351,7 @@ def summarise(results: list[dict], data: MiBeats, model: str, include_uncertain:
             rows.append((r["repeat"], rec, s, s >= r["threshold"]))
         for rec, s in zip(r["test_beat_records"], r["test_beat_scores"]):
             beat_rows.append((r["repeat"], rec, s, s >= r["threshold"]))
-    keep = lambda rec: include_uncertain or not rec_uncertain[rec]  # noqa: E731
+    keep: Callable[[str], bool] = lambda rec: include_uncertain or not rec_uncertain[rec]  # noqa: E731
     rows = [x for x in rows if keep(x[1])]
     beat_rows = [x for x in beat_rows if keep(x[1])]
     out = {"model": model, "include_uncertain_mi": include_uncertain}

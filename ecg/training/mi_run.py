@@ -8,13 +8,20 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from ecg.datasets import paths
 from ecg.training import mi as mt
 from ecg.training.card import card_write, code_version, target_checks
 from ecg.training.trainer import Log, TrainingError
+
+if TYPE_CHECKING:
+    import keras
+
+    from ecg.datasets.mi import MiBeats, MiRecord
 
 
 def default_heartbeat_model(artifacts_dir: Path) -> Path | None:
@@ -32,7 +39,7 @@ class MiRun:
         self.log, self.checkout, self.cache_dir = log, checkout, cache_dir
         self.artifacts_dir, self.ship = artifacts_dir, ship
 
-    def run(self, opts: dict, run_dir: Path) -> dict:
+    def run(self, opts: dict[str, Any], run_dir: Path) -> dict[str, Any]:
         """Cross-validate, train the shipped model and write its card in ``run_dir``; the card."""
         import keras
         import numpy as np
@@ -110,8 +117,9 @@ class MiRun:
         (run_dir / "summaries.json").write_text(json.dumps(summaries, indent=2))
         return card
 
-    def _card(self, opts, hp, model, seed_model, base_path, data, records, summaries, threshold, epochs,
-              n_val, pooled, multiply_adds) -> dict:
+    def _card(self, opts: dict[str, Any], hp: mt.MiHyperParams, model: keras.Model, seed_model: keras.Model | None,
+              base_path: Path, data: MiBeats, records: list[MiRecord], summaries: dict[str, Any], threshold: float,
+              epochs: int, n_val: int, pooled: dict[str, Any], multiply_adds: Callable[[keras.Model], int]) -> dict[str, Any]:
         from ecg.constants import BEAT_FS, BEAT_LENGTH
 
         n_pat = {src: {lab: len({p for p, s, l in zip(data.patient_ids, data.sources, data.labels)
@@ -185,7 +193,7 @@ class MiRun:
         ]
         return card
 
-    def _write(self, card: dict, model, run_dir: Path) -> None:
+    def _write(self, card: dict[str, Any], model: keras.Model, run_dir: Path) -> None:
         written = card_write(card, model, run_dir, ship_to=self.artifacts_dir if self.ship else None)
         self.log(f"card written to {self._rel(written)}")
         if self.ship:
@@ -199,7 +207,7 @@ class MiRun:
 
 
 
-def source_check(results: list[dict], data, model: str) -> dict:
+def source_check(results: list[dict[str, Any]], data: MiBeats, model: str) -> dict[str, Any]:
     """Can the model's score tell the sources apart within a class? ROC AUC of score for source
     (PTB vs PTB-XL) among normal recordings and among MI recordings; ~0.5 = no source signal."""
     import numpy as np
@@ -208,7 +216,7 @@ def source_check(results: list[dict], data, model: str) -> dict:
     source = dict(zip(data.records.tolist(), data.sources.tolist()))
     label = dict(zip(data.records.tolist(), data.labels.tolist()))
     uncertain = dict(zip(data.records.tolist(), data.uncertain.tolist()))
-    out = {}
+    out: dict[str, Any] = {}
     for lab, name in ((0, "normal"), (1, "mi")):
         recs, scores = [], []
         for r in results:
@@ -234,7 +242,7 @@ def source_check(results: list[dict], data, model: str) -> dict:
     return out
 
 
-def pooled_threshold_check(results: list[dict], data, model: str, threshold: float) -> dict:
+def pooled_threshold_check(results: list[dict[str, Any]], data: MiBeats, model: str, threshold: float) -> dict[str, Any]:
     """Recording-level recall/specificity on the test folds at the shipped threshold (pooled repeats)."""
     import numpy as np
 
@@ -250,8 +258,8 @@ def pooled_threshold_check(results: list[dict], data, model: str, threshold: flo
             if not uncertain[rec]:
                 y.append(label[rec])
                 s.append(score)
-    y, s = np.array(y), np.array(s)
-    m = binary_metrics(y, s >= threshold)
+    labels, scores = np.array(y), np.array(s)
+    m = binary_metrics(labels, scores >= threshold)
     return {"threshold": threshold, "cv_test_recall": m["recall"], "cv_test_specificity": m["specificity"],
             "cv_test_precision": m["precision"], "note": "test-fold recordings of all repeats at the shipped "
             "threshold (slightly optimistic: the threshold saw validation scores of these patients from other folds)"}

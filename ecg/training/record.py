@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, cast
 
 import numpy as np
 import wfdb
@@ -122,7 +124,8 @@ def load_records(data_dir: Path, ids: list[str], cache_dir: Path | None) -> dict
     return out
 
 
-def stack(records: dict[str, RecordData], ids: list[str], *, labelled: bool = True):
+def stack(records: dict[str, RecordData], ids: list[str], *,
+          labelled: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Concatenated inputs, labels and record ids of ``ids`` (only matched beats if ``labelled``)."""
     morph = np.concatenate([records[i].morphology for i in ids])
     feats = np.concatenate([records[i].features for i in ids])
@@ -138,7 +141,7 @@ def class_weights(labels: np.ndarray, alpha: float, cap: float = 50.0) -> np.nda
     """Per-class weights (N = 1): inverse class frequency to the power ``alpha``, capped."""
     counts = np.bincount(labels, minlength=len(AAMI_CLASSES)).astype(np.float64)
     w = (counts[0] / np.maximum(counts, 1.0)) ** alpha
-    return np.minimum(w, cap)
+    return cast(np.ndarray, np.minimum(w, cap))
 
 
 def drop_second_lead(morph: np.ndarray, feats: np.ndarray, fraction: float, rng: np.random.Generator) -> None:
@@ -188,7 +191,8 @@ class TrainConfig:
     n_keep: float = 0.35  # share of N beats drawn afresh each epoch (all others kept): 3x faster epochs
 
 
-def train(records: dict[str, RecordData], ids: list[str], config: TrainConfig, log=print):
+def train(records: dict[str, RecordData], ids: list[str], config: TrainConfig,
+          log: Callable[[str], None] = print) -> tuple[Any, dict[str, Any]]:
     """Train on ``ids``, early-stopped on held-out patients of ``ids``; returns (model, history)."""
     import keras
 
@@ -222,7 +226,7 @@ def train(records: dict[str, RecordData], ids: list[str], config: TrainConfig, l
                    "class_weights": weights.round(3).tolist(), "best_val_score": round(best, 4)}
 
 
-def ensemble(models: list, name: str = "record_beat_classifier"):
+def ensemble(models: list[Any], name: str = "record_beat_classifier") -> Any:
     """One model averaging the class probabilities of ``models`` (same inputs)."""
     import keras
 
@@ -237,7 +241,7 @@ def ensemble(models: list, name: str = "record_beat_classifier"):
     return keras.Model([morph, feats], keras.layers.Average(name="aami")(outs), name=name)
 
 
-def multiply_adds(model) -> int:
+def multiply_adds(model: Any) -> int:
     """Multiply-adds per beat of the convolution and dense layers (the model's arithmetic)."""
     import keras
 
@@ -263,7 +267,7 @@ def chosen_config(results_dir: Path, names: list[str]) -> str | None:
     """The configuration whose pooled cross-validation figures have the best mean F1 of N, S and V."""
     from ecg.evaluation.protocols import result_load
 
-    scores = {}
+    scores: dict[str, float] = {}
     for name in names:
         res = result_load(results_dir, f"cv_{name}")
         if res is not None:
@@ -271,4 +275,4 @@ def chosen_config(results_dir: Path, names: list[str]) -> str | None:
             y_true = np.repeat(np.arange(len(m)), m.sum(axis=1))
             y_pred = np.concatenate([np.repeat(np.arange(len(m)), row) for row in m])
             scores[name] = selection_score(y_true, y_pred)
-    return max(scores, key=scores.get) if scores else None
+    return max(scores, key=scores.__getitem__) if scores else None

@@ -6,6 +6,9 @@ each issue target is checked against them and a miss is written beside it with w
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 from ecg.processing import context
 
 # (name, protocol key, class, "se" | "ppv", target)
@@ -31,7 +34,7 @@ PROTOCOL_NAMES = {
 }
 
 
-def target_checks(metrics: dict, tried: str) -> list[dict]:
+def target_checks(metrics: dict[str, Any], tried: str) -> list[dict[str, Any]]:
     checks = []
     for name, protocol, cls, key, target in TARGETS:
         value = (metrics.get(protocol, {}).get("classes", {}).get(cls, {}) or {}).get(key)
@@ -44,19 +47,19 @@ def target_checks(metrics: dict, tried: str) -> list[dict]:
     return checks
 
 
-def _pct(value) -> str:
+def _pct(value: float | None) -> str:
     return "—" if value is None else f"{100 * value:.1f} %"
 
 
-def _points(value) -> str:
+def _points(value: float | None) -> str:
     return "—" if value is None else f"{100 * value:.1f} points"
 
 
-def _interval(ci) -> str:
+def _interval(ci: Sequence[float] | None) -> str:
     return "" if not ci else f" [{100 * ci[0]:.1f}, {100 * ci[1]:.1f}]"
 
 
-def render_markdown(card: dict) -> str:
+def render_markdown(card: dict[str, Any]) -> str:
     lines = [
         f"# Model card: {card['task']} {card['version']}",
         "",

@@ -10,13 +10,14 @@ import json
 import random
 import time
 from pathlib import Path
+from typing import Any
 
 from ecg.datasets import BeatSet
 from ecg.evaluation.metrics import classification_metrics, predict_classes
 from ecg.training.heartbeat import HyperParams, fit
 from ecg.training.trainer import Log
 
-SPACE: dict[str, list] = {
+SPACE: dict[str, list[Any]] = {
     "lr": [3e-4, 1e-3, 3e-3],
     "batch_size": [128, 256, 512],
     "width": [16, 24, 28],  # 0.9 M, 2.0 M, 2.8 M multiply-adds per beat
@@ -37,16 +38,16 @@ def sample_configs(base: HyperParams, n: int, seed: int) -> list[HyperParams]:
 
 def successive_halving(base: HyperParams, train: BeatSet, val: BeatSet, out_dir: Path,
                        n_configs: int = 8, rung_epochs: tuple[int, ...] = (2, 5), keep: float = 0.4,
-                       seed: int = 42, log: Log = print) -> tuple[HyperParams, dict]:
+                       seed: int = 42, log: Log = print) -> tuple[HyperParams, dict[str, Any]]:
     """Train ``n_configs`` for ``rung_epochs[0]`` epochs, keep the best ``keep`` fraction, train
     those on to the next rung, and so on. Returns the best configuration and the log."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     started = time.time()
-    trials = [{"trial": i, "params": hp.as_dict(), "rungs": []}
+    trials: list[dict[str, Any]] = [{"trial": i, "params": hp.as_dict(), "rungs": []}
               for i, hp in enumerate(sample_configs(base, n_configs, seed))]
     alive = list(range(len(trials)))
-    report = {"method": "random sampling + successive halving", "space": SPACE, "rung_epochs": list(rung_epochs),
+    report: dict[str, Any] = {"method": "random sampling + successive halving", "space": SPACE, "rung_epochs": list(rung_epochs),
               "score": "validation macro-F1 over N,S,V,F (DS1 records held out by record)",
               "trials": trials}
     for rung, epochs in enumerate(rung_epochs):

@@ -1,5 +1,6 @@
 from collections import defaultdict
 from pathlib import Path
+from typing import Any
 
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
@@ -17,7 +18,7 @@ class Command(BaseCommand):
         "a version an administrator chose is left active."
     )
 
-    def handle(self, *args, **options):
+    def handle(self, *args: Any, **options: Any) -> None:
         by_task: dict[str, list[Path]] = defaultdict(list)
         for path in sorted(ARTIFACTS.glob("*.keras")):
             task = card_read(path).get("task")

@@ -10,6 +10,7 @@ import os
 import shlex
 import sys
 from pathlib import Path
+from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
@@ -50,7 +51,7 @@ class Command(BaseCommand):
         self.stdout.write(f"[{dt.datetime.now():%H:%M:%S}] {message}")
         self.stdout.flush()
 
-    def handle(self, *args, **opts):
+    def handle(self, *args: Any, **opts: Any) -> None:
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
         from ecg.training.heartbeat_run import HeartbeatRun
         from ecg.training.trainer import TrainingError
