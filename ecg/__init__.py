@@ -1,0 +1,1 @@
+"""ECG signal processing and models: arrays in, arrays out; no Django."""

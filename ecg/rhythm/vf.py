@@ -1,0 +1,118 @@
+"""Ventricular flutter / fibrillation from the signal itself, window by window.
+
+A stretch in VF yields no reliable beats, so this looks at the waveform: 4-s windows every second
+(resampled to 125 Hz, band-passed 1-30 Hz), scored by a logistic combination of segment features
+from the VF-detection literature:
+
+- threshold crossing sample count (TCSC, Arafat et al. 2009): fraction of samples above 20 % of each
+  second's peak; an organised rhythm spends most of its time near the baseline, VF does not;
+- VF filter leakage (Kuo & Dillman 1978): how far the signal is from one sinusoid;
+- spectral features (after Barro et al. 1989): share of power around the dominant frequency, share
+  above 12 Hz (QRS complexes are sharp, VF is not), the dominant frequency itself;
+- the window's beat count and R-R regularity from the beat detector.
+
+The coefficients were fitted on cudb and MIT-BIH windows (bench/rhythm_eval.py reports how).
+"""
+
+from fractions import Fraction
+
+import numpy as np
+from scipy import signal as sps
+
+from .events import Event
+
+FS = 125
+WINDOW_S = 4
+STEP_S = 1
+FEATURES = ("tcsc", "leakage", "a2", "high_fraction", "peak_hz", "beats", "rr_cv")
+# Logistic combination over standardised features (mean, scale, weight per feature), and its bias.
+MEAN = np.array([0.18983, 0.77128, 0.31684, 0.19991, 3.41518, 4.92893, 0.12938])
+SCALE = np.array([0.15087, 0.09201, 0.13553, 0.14357, 1.59646, 1.58923, 0.2221])
+WEIGHTS = np.array([2.25592, -0.41803, 0.33111, 0.9254, -0.21097, -0.01421, 0.63647])
+BIAS = -4.97072
+THRESHOLD = 0.9
+MIN_WINDOWS = 5  # consecutive windows above threshold before an episode opens
+MERGE_GAP_S = 3.0
+
+
+def _resampled(values: np.ndarray, fs: float) -> np.ndarray:
+    ratio = Fraction(FS / fs).limit_denominator(200)
+    x = np.asarray(values, float)
+    x = np.nan_to_num(x - np.nanmedian(x))
+    if ratio != 1:
+        x = sps.resample_poly(x, ratio.numerator, ratio.denominator)
+    sos = sps.butter(2, [1.0, 30.0], btype="bandpass", fs=FS, output="sos")
+    return sps.sosfiltfilt(sos, x)
+
+
+def window_features(values: np.ndarray, fs: float, r_peaks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Features (n_windows, len(FEATURES)) and each window's first sample in the original signal."""
+    x = _resampled(values, fs)
+    win, step = WINDOW_S * FS, STEP_S * FS
+    if len(x) < win:
+        return np.zeros((0, len(FEATURES))), np.zeros(0, int)
+    n_sec = len(x) // FS
+    seconds = x[: n_sec * FS].reshape(n_sec, FS)
+    peak = np.abs(seconds).max(axis=1, keepdims=True)
+    above = np.mean(np.abs(seconds) > 0.2 * np.maximum(peak, 1e-9), axis=1)
+    starts = np.arange(0, len(x) - win + 1, step)
+    n = len(starts)
+    tcsc = np.array([above[s // FS : s // FS + WINDOW_S].mean() for s in starts])
+    frames = np.lib.stride_tricks.sliding_window_view(x, win)[starts]
+    # VF filter leakage, half-period estimated from mean absolute value and slope.
+    absum = np.abs(frames).sum(axis=1)
+    slope = np.abs(np.diff(frames, axis=1)).sum(axis=1)
+    half = np.clip(np.floor(np.pi * absum / np.maximum(slope, 1e-9) + 0.5).astype(int), 1, win // 2)
+    leakage = np.empty(n)
+    for i in range(n):
+        a, b = frames[i, half[i]:], frames[i, : win - half[i]]
+        leakage[i] = np.abs(a + b).sum() / max(np.abs(a).sum() + np.abs(b).sum(), 1e-9)
+    spectrum = np.abs(np.fft.rfft(frames * np.hamming(win), axis=1)) ** 2
+    freqs = np.fft.rfftfreq(win, 1.0 / FS)
+    band = (freqs >= 0.5) & (freqs <= 30)
+    total = np.maximum(spectrum[:, band].sum(axis=1), 1e-12)
+    search = (freqs >= 1.0) & (freqs <= 10.0)
+    peak_hz = freqs[search][np.argmax(spectrum[:, search], axis=1)]
+    a2 = np.array([spectrum[i, (freqs >= 0.7 * f) & (freqs <= 1.4 * f)].sum() for i, f in enumerate(peak_hz)]) / total
+    high_fraction = spectrum[:, freqs >= 12].sum(axis=1) / total
+    # Beats found by the detector in each window, and how regular their intervals are.
+    ratio = fs / FS
+    peaks = np.asarray(r_peaks, float) / ratio
+    beats = np.empty(n)
+    rr_cv = np.empty(n)
+    for i, s in enumerate(starts):
+        inside = peaks[(peaks >= s) & (peaks < s + win)]
+        beats[i] = len(inside)
+        rr = np.diff(inside)
+        rr_cv[i] = rr.std() / rr.mean() if len(rr) >= 2 else 1.0
+    feats = np.column_stack([tcsc, leakage, a2, high_fraction, peak_hz, beats, rr_cv])
+    return feats, np.round(starts * ratio).astype(int)
+
+
+def vf_probability(features: np.ndarray) -> np.ndarray:
+    z = (features - MEAN) / SCALE
+    return 1.0 / (1.0 + np.exp(-(z @ WEIGHTS + BIAS)))
+
+
+def vf_events(values: np.ndarray, fs: float, r_peaks: np.ndarray) -> list[Event]:
+    """VF/VFL episodes: runs of at least five windows scored above threshold, merged across short gaps."""
+    feats, starts = window_features(values, fs, r_peaks)
+    if len(feats) == 0:
+        return []
+    flagged = vf_probability(feats) >= THRESHOLD
+    edges = np.diff(np.concatenate([[0], flagged.astype(np.int8), [0]]))
+    span = round(WINDOW_S * fs)
+    episodes: list[list[int]] = []
+    for first, last in zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1) - 1):
+        if last - first + 1 < MIN_WINDOWS:
+            continue
+        start, end = int(starts[first]), min(int(starts[last]) + span, len(values)) - 1
+        if episodes and (start - episodes[-1][1]) / fs <= MERGE_GAP_S:
+            episodes[-1][1] = end
+        else:
+            episodes.append([start, end])
+    events = []
+    for start, end in episodes:
+        inside = int(np.sum((r_peaks >= start) & (r_peaks <= end)))
+        events.append(Event("vf", start, end, inside, None))
+    return events
