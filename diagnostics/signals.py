@@ -73,7 +73,12 @@ def parse_signal_upload(
 
 
 def beats_from_stored_signal(recording: ECGRecording, data: bytes):
-    """Beats, R-peak positions and mean heart rate of a stored signal recording."""
+    """Beats, R-peak positions, mean heart rate and the signal-level rhythm input of a stored signal.
+
+    VF/VFL is found from the waveform here, before the lead is let go of, so a 24-hour recording's
+    signal is not held through classification.
+    """
+    from ecg.rhythm import vf
     from mlmodels.analysis import mean_heart_rate, segment
 
     name = recording.original_filename or recording.file.name
@@ -93,4 +98,5 @@ def beats_from_stored_signal(recording: ECGRecording, data: bytes):
     beats, r_peaks = segment(values, fs)
     if len(beats) == 0:
         raise SignalError("no complete heartbeats could be cut from the signal")
-    return beats, r_peaks, mean_heart_rate(r_peaks, fs)
+    rhythm_input = {"fs": fs, "n_samples": len(values), "vf_found": vf.vf_events(values, fs, r_peaks)}
+    return beats, r_peaks, mean_heart_rate(r_peaks, fs), rhythm_input

@@ -30,17 +30,20 @@ def _overlaps(event: Event, spans: list[Event]) -> bool:
 
 
 def analyse_rhythm(*, signal: np.ndarray | None, fs: float, r_peaks: np.ndarray, classes,
-                   n_samples: int | None = None) -> RhythmReport:
+                   n_samples: int | None = None, vf_found: list[Event] | None = None) -> RhythmReport:
     """Events (VF/asystole first in the summary) and the heart-rate, HRV, ectopy and AF figures.
 
     ``signal`` is the analysed lead (needed for VF/VFL, which yields no beats); ``classes`` the AAMI
-    class letter of each beat at ``r_peaks``.
+    class letter of each beat at ``r_peaks``. ``vf_found`` takes VF episodes found earlier
+    (``vf.vf_events``), for callers that let go of the signal before the beats are classified.
     """
     r_peaks = np.asarray(r_peaks, dtype=np.int64)
     classes = np.asarray([str(c)[:1].upper() for c in classes])
-    n_samples = int(n_samples if n_samples is not None else (len(signal) if signal is not None else r_peaks[-1] + 1))
+    if n_samples is None:
+        n_samples = len(signal) if signal is not None else int(r_peaks[-1]) + 1 if len(r_peaks) else 0
 
-    vf_found = vf.vf_events(signal, fs, r_peaks) if signal is not None else []
+    if vf_found is None:
+        vf_found = vf.vf_events(signal, fs, r_peaks) if signal is not None else []
     in_vf = _inside(r_peaks, vf_found)
     # Beats the detector finds inside VF are not beats: keep them out of every beat-based figure.
     keep = ~in_vf

@@ -45,20 +45,41 @@ def _resampled(values: np.ndarray, fs: float) -> np.ndarray:
     return sps.sosfiltfilt(sos, x)
 
 
+CHUNK_WINDOWS = 600  # windows per pass: a 24-hour recording is read ten minutes at a time
+PAD_S = 2.0  # filter run-in on each side of a pass
+
+
 def window_features(values: np.ndarray, fs: float, r_peaks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Features (n_windows, len(FEATURES)) and each window's first sample in the original signal."""
-    x = _resampled(values, fs)
-    win, step = WINDOW_S * FS, STEP_S * FS
-    if len(x) < win:
+    """Features (n_windows, len(FEATURES)) and each window's first sample in the original signal.
+
+    The signal is resampled and filtered a pass at a time, so memory stays bounded on long recordings.
+    """
+    n_windows = int((len(values) / fs - WINDOW_S) // STEP_S) + 1
+    if n_windows <= 0:
         return np.zeros((0, len(FEATURES))), np.zeros(0, int)
-    n_sec = len(x) // FS
-    seconds = x[: n_sec * FS].reshape(n_sec, FS)
-    peak = np.abs(seconds).max(axis=1, keepdims=True)
-    above = np.mean(np.abs(seconds) > 0.2 * np.maximum(peak, 1e-9), axis=1)
-    starts = np.arange(0, len(x) - win + 1, step)
+    peaks_s = np.asarray(r_peaks, float) / fs
+    parts = []
+    for first in range(0, n_windows, CHUNK_WINDOWS):
+        count = min(CHUNK_WINDOWS, n_windows - first)
+        t0 = first * STEP_S
+        a = max(0, int((t0 - PAD_S) * fs))
+        b = min(len(values), int(np.ceil((t0 + (count - 1) * STEP_S + WINDOW_S + PAD_S) * fs)))
+        x = _resampled(values[a:b], fs)
+        offset = round((t0 - a / fs) * FS)
+        starts = offset + np.arange(count) * STEP_S * FS
+        starts = starts[starts + WINDOW_S * FS <= len(x)]
+        parts.append(_features(x, starts, peaks_s - a / fs))
+    feats = np.concatenate(parts)
+    return feats, np.round(np.arange(len(feats)) * STEP_S * fs).astype(int)
+
+
+def _features(x: np.ndarray, starts: np.ndarray, peaks_s: np.ndarray) -> np.ndarray:
+    win = WINDOW_S * FS
     n = len(starts)
-    tcsc = np.array([above[s // FS : s // FS + WINDOW_S].mean() for s in starts])
     frames = np.lib.stride_tricks.sliding_window_view(x, win)[starts]
+    seconds = frames.reshape(n, WINDOW_S, FS)
+    peak = np.abs(seconds).max(axis=2, keepdims=True)
+    tcsc = np.mean(np.abs(seconds) > 0.2 * np.maximum(peak, 1e-9), axis=(1, 2))
     # VF filter leakage, half-period estimated from mean absolute value and slope.
     absum = np.abs(frames).sum(axis=1)
     slope = np.abs(np.diff(frames, axis=1)).sum(axis=1)
@@ -76,17 +97,17 @@ def window_features(values: np.ndarray, fs: float, r_peaks: np.ndarray) -> tuple
     a2 = np.array([spectrum[i, (freqs >= 0.7 * f) & (freqs <= 1.4 * f)].sum() for i, f in enumerate(peak_hz)]) / total
     high_fraction = spectrum[:, freqs >= 12].sum(axis=1) / total
     # Beats found by the detector in each window, and how regular their intervals are.
-    ratio = fs / FS
-    peaks = np.asarray(r_peaks, float) / ratio
+    peaks = peaks_s * FS
     beats = np.empty(n)
     rr_cv = np.empty(n)
-    for i, s in enumerate(starts):
-        inside = peaks[(peaks >= s) & (peaks < s + win)]
+    lo = np.searchsorted(peaks, starts)
+    hi = np.searchsorted(peaks, starts + win)
+    for i in range(n):
+        inside = peaks[lo[i] : hi[i]]
         beats[i] = len(inside)
         rr = np.diff(inside)
         rr_cv[i] = rr.std() / rr.mean() if len(rr) >= 2 else 1.0
-    feats = np.column_stack([tcsc, leakage, a2, high_fraction, peak_hz, beats, rr_cv])
-    return feats, np.round(starts * ratio).astype(int)
+    return np.column_stack([tcsc, leakage, a2, high_fraction, peak_hz, beats, rr_cv])
 
 
 def vf_probability(features: np.ndarray) -> np.ndarray:
