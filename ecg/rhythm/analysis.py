@@ -19,10 +19,12 @@ class RhythmReport:
 
 
 def _inside(r_peaks: np.ndarray, events: list[Event]) -> np.ndarray:
-    mask = np.zeros(len(r_peaks), bool)
-    for e in events:
-        mask |= (r_peaks >= e.start) & (r_peaks <= e.end)
-    return mask
+    """Per beat: whether it lies within any of ``events`` (linear in beats and events)."""
+    depth = np.zeros(len(r_peaks) + 1, np.int64)
+    if events:
+        np.add.at(depth, np.searchsorted(r_peaks, [e.start for e in events], side="left"), 1)
+        np.add.at(depth, np.searchsorted(r_peaks, [e.end for e in events], side="right"), -1)
+    return np.cumsum(depth)[:-1] > 0
 
 
 def _overlaps(event: Event, spans: list[Event]) -> bool:

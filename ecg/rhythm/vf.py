@@ -84,29 +84,39 @@ def _features(x: np.ndarray, starts: np.ndarray, peaks_s: np.ndarray) -> np.ndar
     absum = np.abs(frames).sum(axis=1)
     slope = np.abs(np.diff(frames, axis=1)).sum(axis=1)
     half = np.clip(np.floor(np.pi * absum / np.maximum(slope, 1e-9) + 0.5).astype(int), 1, win // 2)
-    leakage = np.empty(n)
-    for i in range(n):
-        a, b = frames[i, half[i]:], frames[i, : win - half[i]]
-        leakage[i] = np.abs(a + b).sum() / max(np.abs(a).sum() + np.abs(b).sum(), 1e-9)
+    j = np.arange(win)
+    valid = j[None, :] >= half[:, None]
+    shifted = np.take_along_axis(frames, np.clip(j[None, :] - half[:, None], 0, win - 1), axis=1)
+    num = np.where(valid, np.abs(frames + shifted), 0.0).sum(axis=1)
+    den = np.where(valid, np.abs(frames) + np.abs(shifted), 0.0).sum(axis=1)
+    leakage = num / np.maximum(den, 1e-9)
     spectrum = np.abs(np.fft.rfft(frames * np.hamming(win), axis=1)) ** 2
     freqs = np.fft.rfftfreq(win, 1.0 / FS)
     band = (freqs >= 0.5) & (freqs <= 30)
     total = np.maximum(spectrum[:, band].sum(axis=1), 1e-12)
     search = (freqs >= 1.0) & (freqs <= 10.0)
     peak_hz = freqs[search][np.argmax(spectrum[:, search], axis=1)]
-    a2 = np.array([spectrum[i, (freqs >= 0.7 * f) & (freqs <= 1.4 * f)].sum() for i, f in enumerate(peak_hz)]) / total
+    cumulative = np.concatenate([np.zeros((n, 1)), np.cumsum(spectrum, axis=1)], axis=1)
+    lo_bin = np.searchsorted(freqs, 0.7 * peak_hz, side="left")
+    hi_bin = np.searchsorted(freqs, 1.4 * peak_hz, side="right")
+    rows = np.arange(n)
+    a2 = (cumulative[rows, hi_bin] - cumulative[rows, lo_bin]) / total
     high_fraction = spectrum[:, freqs >= 12].sum(axis=1) / total
     # Beats found by the detector in each window, and how regular their intervals are.
     peaks = peaks_s * FS
-    beats = np.empty(n)
-    rr_cv = np.empty(n)
     lo = np.searchsorted(peaks, starts)
     hi = np.searchsorted(peaks, starts + win)
-    for i in range(n):
-        inside = peaks[lo[i] : hi[i]]
-        beats[i] = len(inside)
-        rr = np.diff(inside)
-        rr_cv[i] = rr.std() / rr.mean() if len(rr) >= 2 else 1.0
+    beats = (hi - lo).astype(float)
+    rr = np.diff(peaks)
+    c1 = np.concatenate([[0.0], np.cumsum(rr)])
+    c2 = np.concatenate([[0.0], np.cumsum(rr**2)])
+    pairs = np.maximum(hi - lo - 1, 0)  # intervals between consecutive beats inside the window
+    first = np.minimum(lo, len(c1) - 1)
+    last = np.minimum(lo + pairs, len(c1) - 1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = (c1[last] - c1[first]) / pairs
+        var = np.maximum((c2[last] - c2[first]) / pairs - mean**2, 0.0)
+        rr_cv = np.where(pairs >= 2, np.sqrt(var) / mean, 1.0)
     return np.column_stack([tcsc, leakage, a2, high_fraction, peak_hz, beats, rr_cv])
 
 
