@@ -312,7 +312,8 @@ def markdown(result: dict) -> str:
             continue
         af_m = r["af_product"]
         rates = _rates(af_m)
-        dur = f"{rates['duration_se']} / {rates['duration_ppv']}" if af_m["ref"] or af_m["test"] else ""
+        dur = (f"{'—' if rates['duration_se'] is None else rates['duration_se']} / {rates['duration_ppv']}"
+               if af_m["ref"] or af_m["test"] else "")
         lines.append("| " + " | ".join([r["record"]] + [cell(r[k][n], n) for k in ("runs_reference_labels", "runs_product")
                                                         for n in RUN_CLASSES]
                                        + [cell(af_m, "") if af_m["ref"] or af_m["test"] else "", dur,

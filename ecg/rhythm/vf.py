@@ -9,6 +9,8 @@ from the VF-detection literature:
 - VF filter leakage (Kuo & Dillman 1978): how far the signal is from one sinusoid;
 - spectral features (after Barro et al. 1989): share of power around the dominant frequency, share
   above 12 Hz (QRS complexes are sharp, VF is not), the dominant frequency itself;
+- spectral entropy, kurtosis and periodicity (the autocorrelation peak at 0.2-1.2 s): VF is a broad,
+  unpeaked, poorly repeating wave, ventricular tachycardia repeats one sharp complex;
 - the window's beat count and R-R regularity from the beat detector.
 
 The coefficients were fitted on cudb and MIT-BIH windows (bench/rhythm_eval.py reports how).
@@ -24,14 +26,15 @@ from .events import Event
 FS = 125
 WINDOW_S = 4
 STEP_S = 1
-FEATURES = ("tcsc", "leakage", "a2", "high_fraction", "peak_hz", "beats", "rr_cv")
+FEATURES = ("tcsc", "leakage", "a2", "high_fraction", "peak_hz", "beats", "rr_cv", "spectral_entropy", "kurtosis",
+            "periodicity")
 # Logistic combination over standardised features (mean, scale, weight per feature), and its bias.
-MEAN = np.array([0.18983, 0.77128, 0.31684, 0.19991, 3.41518, 4.92893, 0.12938])
-SCALE = np.array([0.15087, 0.09201, 0.13553, 0.14357, 1.59646, 1.58923, 0.2221])
-WEIGHTS = np.array([2.25592, -0.41803, 0.33111, 0.9254, -0.21097, -0.01421, 0.63647])
-BIAS = -4.97072
+MEAN = np.array([0.18983, 0.77128, 0.31684, 0.19991, 3.41518, 4.92893, 0.12938, 0.74753, 10.92253, 0.44553])
+SCALE = np.array([0.15087, 0.09201, 0.13553, 0.14357, 1.59646, 1.58923, 0.2221, 0.10469, 7.63601, 0.1989])
+WEIGHTS = np.array([2.71227, -0.9604, 0.50854, 1.43425, 0.0545, -0.37187, 0.28609, -0.07137, -0.8782, -2.39398])
+BIAS = -7.7146
 THRESHOLD = 0.9
-MIN_WINDOWS = 5  # consecutive windows above threshold before an episode opens
+MIN_WINDOWS = 6  # consecutive windows above threshold before an episode opens
 MERGE_GAP_S = 3.0
 
 
@@ -102,6 +105,15 @@ def _features(x: np.ndarray, starts: np.ndarray, peaks_s: np.ndarray) -> np.ndar
     rows = np.arange(n)
     a2 = (cumulative[rows, hi_bin] - cumulative[rows, lo_bin]) / total
     high_fraction = spectrum[:, freqs >= 12].sum(axis=1) / total
+    share = spectrum[:, band] / total[:, None]
+    spectral_entropy = -(share * np.log(share + 1e-12)).sum(axis=1) / np.log(band.sum())
+    centred = frames - frames.mean(axis=1, keepdims=True)
+    m2 = np.mean(centred**2, axis=1)
+    kurt = np.mean(centred**4, axis=1) / np.maximum(m2**2, 1e-18) - 3.0
+    power = np.abs(np.fft.rfft(centred, n=2 * win, axis=1)) ** 2
+    autocorr = np.fft.irfft(power, axis=1)[:, :win]
+    autocorr /= np.maximum(autocorr[:, :1], 1e-12)
+    periodicity = autocorr[:, int(0.2 * FS) : int(1.2 * FS)].max(axis=1)
     # Beats found by the detector in each window, and how regular their intervals are.
     peaks = peaks_s * FS
     lo = np.searchsorted(peaks, starts)
@@ -117,7 +129,7 @@ def _features(x: np.ndarray, starts: np.ndarray, peaks_s: np.ndarray) -> np.ndar
         mean = (c1[last] - c1[first]) / pairs
         var = np.maximum((c2[last] - c2[first]) / pairs - mean**2, 0.0)
         rr_cv = np.where(pairs >= 2, np.sqrt(var) / mean, 1.0)
-    return np.column_stack([tcsc, leakage, a2, high_fraction, peak_hz, beats, rr_cv])
+    return np.column_stack([tcsc, leakage, a2, high_fraction, peak_hz, beats, rr_cv, spectral_entropy, kurt, periodicity])
 
 
 def vf_probability(features: np.ndarray) -> np.ndarray:
@@ -126,7 +138,7 @@ def vf_probability(features: np.ndarray) -> np.ndarray:
 
 
 def vf_events(values: np.ndarray, fs: float, r_peaks: np.ndarray) -> list[Event]:
-    """VF/VFL episodes: runs of at least five windows scored above threshold, merged across short gaps."""
+    """VF/VFL episodes: runs of at least six windows scored above threshold, merged across short gaps."""
     feats, starts = window_features(values, fs, r_peaks)
     if len(feats) == 0:
         return []
