@@ -96,6 +96,12 @@ def test_the_shipped_record_level_model_finds_the_ventricular_beats_at_any_rate(
     samples = [b["sample"] for b in result["beats"]]
     assert samples == sorted(samples) and samples[-1] < 650000 * fs / 360
     assert set(result["beats"][0]) == {"sample", "aami_class", "probabilities", "mi_probability"}
+    # The rhythm comes from the record-level model's beats and classes: 119's ventricular bigeminy.
+    rhythm = summary["rhythm"]
+    assert rhythm["vf"] == [] and sum(hour["beats"] for hour in rhythm["hourly"]) == summary["beats"]
+    assert rhythm["ventricular"]["total"] == summary["counts"]["V"]
+    assert "bigeminy" in {e["type"] for e in result["events"]}
+    assert all(0 <= e["start"] <= e["end"] < 650000 * fs / 360 for e in result["events"])
 
 
 @pytest.mark.django_db
