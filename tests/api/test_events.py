@@ -7,6 +7,7 @@ import pytest
 import wfdb
 from django.urls import reverse
 
+from accounts.models import AuditEvent
 from diagnostics import services
 from diagnostics.models import ECGRecording, Event
 from ecgsite.errors import NotAllowed
@@ -65,6 +66,8 @@ def test_the_events_endpoint_lists_filters_and_pages(api_as, staff_a, rhythm_rec
     assert api.get(url, {"page_size": 1}).json()["results"] == everything["results"][:1]
     refused = api.get(url, {"type": "torsades"})
     assert refused.status_code == 400 and "torsades" in refused.json()["error"]["message"]
+    reads = AuditEvent.objects.filter(action="view", object_type="recording", object_id=str(rhythm_recording.pk))
+    assert reads.filter(path=url).count() == 3  # every list served, not the refused one
 
 
 def test_the_events_endpoint_costs_a_constant_number_of_queries(api_as, staff_a, doctor_a, rhythm_recording,

@@ -7,6 +7,7 @@ import pytest
 import wfdb
 from django.urls import reverse
 
+from accounts.models import AuditEvent
 from diagnostics import services
 from diagnostics.models import EventReview
 from diagnostics.signal_uploads import parse_signal_upload
@@ -49,6 +50,8 @@ def test_the_rhythm_data_has_the_minute_trend_and_every_event(client, staff_a, s
     assert data["fs"] == 360.0 and len(data["trend"]["hr_mean"]) == 2
     assert [e["start"] for e in data["events"]] == list(holter_recording.events.values_list("start", flat=True))
     assert any(e["type"] == "vf" and e["label"] == "Ventricular flutter / fibrillation" for e in data["events"])
+    assert AuditEvent.objects.filter(action="view", object_type="recording", object_id=str(holter_recording.pk),
+                                     path=url, username="staff_a").count() == 1
     assert client_for(client, staff_b).get(url).status_code == 404
 
 
@@ -62,6 +65,9 @@ def test_a_doctor_confirms_then_rejects_an_event_and_both_are_kept(client, docto
     assert response.status_code == 302 and response["Location"].endswith(f"#event-{event.pk}")
     doctor.post(url, {"decision": "reject", "note": "electrode noise"})
     assert list(EventReview.objects.filter(event=event).values_list("decision", flat=True)) == ["reject", "confirm"]
+    assert list(AuditEvent.objects.filter(action="review").values_list("object_type", "object_id", "username")) == [
+        ("event", str(event.pk), "doctor_a")
+    ] * 2
     page = doctor.get(reverse("recording-detail", args=[holter_recording.pk])).content.decode()
     assert "Rejected" in page and "Earlier: Confirm" in page
 
