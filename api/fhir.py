@@ -122,6 +122,44 @@ def _waveform(*, recording: ECGRecording, signal, beats, subject: str, effective
     return observation
 
 
+def _rhythm_observations(rhythm: dict | None, *, subject: str, effective: str) -> list[dict]:
+    """HR minimum / maximum (over 8 beats), AF burden and ectopy counts of the Holter summary."""
+    if not rhythm:
+        return []
+    out = []
+    for key, text in (("hr_min", "Minimum heart rate (8 beats)"), ("hr_max", "Maximum heart rate (8 beats)")):
+        extreme = rhythm.get("heart_rate", {}).get(key)
+        if extreme:
+            out.append(_observation(
+                subject=subject, effective=effective, category="vital-signs",
+                code={"coding": [_coding(LOINC, "8867-4", "Heart rate"), _coding(LOCAL, f"heart-rate-{key[3:]}")], "text": text},
+                valueQuantity={"value": extreme["bpm"], "unit": "beats/minute", "system": UCUM, "code": "/min"},
+            ))
+    af = rhythm.get("af", {})
+    out.append(_observation(
+        subject=subject, effective=effective,
+        code={"coding": [_coding(LOCAL, "af-burden", "Atrial fibrillation burden")],
+              "text": "Atrial fibrillation burden (share of the analysed time)"},
+        valueQuantity={"value": af.get("burden_pct", 0.0), "unit": "%", "system": UCUM, "code": "%"},
+        component=[{"code": {"coding": [_coding(LOCAL, "af-episodes")], "text": "AF episodes"},
+                    "valueInteger": int(af.get("episodes", 0))}],
+    ))
+    for kind, label in (("ventricular", "Ventricular"), ("supraventricular", "Supraventricular")):
+        figures = rhythm.get(kind, {})
+        components = [
+            {"code": {"coding": [_coding(LOCAL, f"{kind}-{name}")], "text": f"{label} {name.replace('_', ' ')}"},
+             "valueInteger": int(figures.get(name, 0))}
+            for name in ("isolated", "couplets", "runs", "bigeminy_episodes", "trigeminy_episodes") if name in figures
+        ]
+        out.append(_observation(
+            subject=subject, effective=effective,
+            code={"coding": [_coding(LOCAL, f"{kind}-ectopic-beats")], "text": f"{label} ectopic beats"},
+            valueQuantity={"value": int(figures.get("total", 0)), "unit": "beats", "system": UCUM, "code": "{beats}"},
+            component=components,
+        ))
+    return out
+
+
 def bundle(*, recording: ECGRecording, diagnosis: Diagnosis, signal=None, beats=None) -> dict:
     patient = recording.patient
     patient_ref = _urn("patient", patient.pk)
@@ -174,6 +212,7 @@ def bundle(*, recording: ECGRecording, diagnosis: Diagnosis, signal=None, beats=
                 valueQuantity={"value": round(diagnosis.heart_rate_bpm, 1), "unit": "beats/minute", "system": UCUM, "code": "/min"},
             )
         )
+    observations += _rhythm_observations(diagnosis.rhythm, subject=patient_ref, effective=effective)
     waveform = _waveform(
         recording=recording, signal=signal, beats=beats, subject=patient_ref, effective=effective,
         input_fs=diagnosis.heartbeat_model.input_fs,

@@ -3,7 +3,7 @@ from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from diagnostics.models import Beat, Diagnosis, ECGRecording, Review
+from diagnostics.models import Beat, Diagnosis, ECGRecording, Event, EventReview, Review
 from ecg.constants import AAMI_CLASSES
 from mlmodels.models import ModelVersion
 from patients.models import Patient
@@ -146,12 +146,16 @@ class DiagnosisSerializer(serializers.ModelSerializer):
         "cannot be told by their prematurity."
     )
     latest_review = serializers.SerializerMethodField()
+    rhythm = serializers.SerializerMethodField(
+        help_text="Holter summary of a signal recording (heart rate, HRV, ectopy, AF burden, pauses, VF/VFL); "
+        "null for beat files, which carry no timing."
+    )
 
     class Meta:
         model = Diagnosis
         fields = [
             "id", "recording", "beat_count", "classes", "heart_rate_bpm", "mi_score", "mi_threshold", "mi_flag",
-            "heartbeat_model", "classification_context", "mi_model", "latest_review", "created_at",
+            "heartbeat_model", "classification_context", "mi_model", "latest_review", "rhythm", "created_at",
         ]
         read_only_fields = fields
 
@@ -167,6 +171,12 @@ class DiagnosisSerializer(serializers.ModelSerializer):
     def get_latest_review(self, obj: Diagnosis):
         review = obj.latest_review()
         return ReviewSerializer(review).data if review else None
+
+    @extend_schema_field({"type": "object", "nullable": True, "additionalProperties": True})
+    def get_rhythm(self, obj: Diagnosis):
+        if obj.rhythm is None:
+            return None
+        return {k: v for k, v in obj.rhythm.items() if k != "trend"}  # the per-minute trend is for the pages
 
 
 # --- recordings ----------------------------------------------------------------------------
@@ -200,14 +210,15 @@ class RecordingSerializer(serializers.ModelSerializer):
     @extend_schema_field(
         {
             "type": "object",
-            "properties": {k: {"type": "string"} for k in ("self", "beats", "fhir")},
-            "required": ["self", "beats", "fhir"],
+            "properties": {k: {"type": "string"} for k in ("self", "beats", "events", "fhir")},
+            "required": ["self", "beats", "events", "fhir"],
         }
     )
     def get_links(self, obj: ECGRecording) -> dict:
         return {
             "self": reverse("api:recording-detail", args=[obj.pk]),
             "beats": reverse("api:recording-beats", args=[obj.pk]),
+            "events": reverse("api:recording-events", args=[obj.pk]),
             "fhir": reverse("api:recording-fhir", args=[obj.pk]),
         }
 
@@ -288,3 +299,31 @@ class BeatSerializer(serializers.ModelSerializer):
     @extend_schema_field({"type": "object", "properties": {c: {"type": "number"} for c in AAMI_CLASSES}})
     def get_probabilities(self, obj: Beat) -> dict:
         return obj.probabilities
+
+
+class EventReviewSerializer(serializers.ModelSerializer):
+    reviewer = serializers.CharField(source="reviewer.username", read_only=True)
+
+    class Meta:
+        model = EventReview
+        fields = ["decision", "note", "reviewer", "created_at"]
+        read_only_fields = fields
+
+
+class EventSerializer(serializers.ModelSerializer):
+    duration_s = serializers.SerializerMethodField()
+    latest_review = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Event
+        fields = ["id", "type", "start", "end", "duration_s", "beats", "rate_bpm", "latest_review"]
+        read_only_fields = fields
+
+    def get_duration_s(self, obj: Event) -> float | None:
+        fs = self.context.get("fs")
+        return round((obj.end - obj.start) / fs, 2) if fs else None
+
+    @extend_schema_field(EventReviewSerializer(allow_null=True))
+    def get_latest_review(self, obj: Event):
+        reviews = list(obj.reviews.all())  # prefetched, newest first
+        return EventReviewSerializer(reviews[0]).data if reviews else None

@@ -6,9 +6,11 @@ Builds a 2-lead WFDB record (format 16, 360 Hz) by concatenating the 48 MIT-BIH 
 end (first and second channel of each; 24.07 h, 31.2 M samples per lead, ~110 k beats) in a
 temporary folder, uploads its .hea and .dat through the API to a private stack (bench/stack.py,
 upload limit raised for the bench), and waits for the worker (concurrency 1) to finish. Records
-the worker's processing time (started -> finished, from the database), the beats stored, the
-worker's resident memory before and its peak (VmHWM) after, and the web process's peak.
-Writes bench/results/holter.json.
+the worker's processing time (started -> finished, from the database), the beats and rhythm
+events stored, the worker's resident memory before and its peak (VmHWM) after, and the web
+process's peak. The rhythm stage (VF/VFL windows over the signal, then `analyse_rhythm` over the
+stored beats and classes) is also timed on its own in this process, with the peak of the memory
+it allocates (tracemalloc). Writes bench/results/holter.json.
 """
 
 import argparse
@@ -45,6 +47,36 @@ def build_holter(directory: Path, records: list[str], name: str = "holter") -> t
     wfdb.wrsamp(name, fs=360, units=["mV", "mV"], sig_name=["MLII", "V1"], d_signal=d_signal, fmt=["16", "16"],
                 adc_gain=[200.0, 200.0], baseline=[1024, 1024], write_dir=str(directory))
     return directory / f"{name}.hea", directory / f"{name}.dat", len(d_signal) / 360.0
+
+
+def rhythm_stage(hea: Path, db, recording_id: int) -> dict:
+    """The rhythm analysis of the worker, timed alone on the same lead, R-peaks and classes."""
+    import tracemalloc
+
+    import numpy as np
+
+    from ecg.io import readers
+    from ecg.rhythm import analyse_rhythm, vf
+
+    values = readers.read_wfdb(hea.with_suffix("")).validated("MLII", max_seconds=48 * 3600)
+    with db.cursor() as cur:
+        cur.execute("SELECT position, aami_class FROM diagnostics_beat WHERE recording_id = %s ORDER BY index",
+                    (recording_id,))
+        rows = cur.fetchall()
+    r_peaks = np.array([r[0] for r in rows], dtype=np.int64)
+    classes = np.array([r[1] for r in rows])
+    tracemalloc.start()
+    t0 = time.perf_counter()
+    vf_found = vf.vf_events(values, 360.0, r_peaks)
+    t1 = time.perf_counter()
+    report = analyse_rhythm(signal=None, fs=360.0, r_peaks=r_peaks, classes=classes, n_samples=len(values),
+                            vf_found=vf_found)
+    t2 = time.perf_counter()
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    return {"vf_windows_s": round(t1 - t0, 1), "beat_analysis_s": round(t2 - t1, 1), "total_s": round(t2 - t0, 1),
+            "peak_allocated_mb": round(peak / 2**20, 1), "events": len(report.events),
+            "af_burden_pct": report.summary["af"]["burden_pct"], "vf_episodes": len(vf_found)}
 
 
 def main() -> None:
@@ -97,6 +129,9 @@ def main() -> None:
             cur.execute("SELECT heart_rate_bpm, count_n, count_s, count_v, count_f, count_q "
                         "FROM diagnostics_diagnosis WHERE recording_id = %s", (recording_id,))
             diagnosis = cur.fetchone()
+            cur.execute("SELECT type, count(*) FROM diagnostics_event WHERE recording_id = %s GROUP BY type ORDER BY type",
+                        (recording_id,))
+            events = dict(cur.fetchall())
         web_pids = [stack.web.pid, *children(stack.web.pid)]
         result = {
             "command": "python -m bench.holter",
@@ -114,13 +149,15 @@ def main() -> None:
             "worker_processing_s": round(float(worker_s), 1) if worker_s is not None else None,
             "upload_to_done_s": round(total_s, 1),
             "beats_per_s_worker": round(beats / float(worker_s)) if worker_s else None,
+            "events_stored": events,
             "worker_rss_idle_mb": worker_idle["rss_mb"],
             "worker_peak_rss_mb": rss_mb(worker.pid)["peak_rss_mb"],
             "worker_peak_rss_sampled_mb": peak_sampled,
             "web_peak_rss_mb": {str(pid): rss_mb(pid)["peak_rss_mb"] for pid in web_pids},
             "target_worker_rss_mb": 1536,
-            "machine": machine(load_before),
         }
+        result["rhythm_stage_in_process"] = rhythm_stage(hea, db, recording_id)
+        result["machine"] = machine(load_before)
         write_result(args.output, result)
     finally:
         stack.stop()

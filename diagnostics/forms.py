@@ -1,7 +1,7 @@
 from django import forms
 
 from . import ingestion
-from .models import Review
+from .models import EventReview, Review
 
 
 class MultipleFileInput(forms.ClearableFileInput):
@@ -51,3 +51,8 @@ class UploadForm(forms.Form):
 class ReviewForm(forms.Form):
     decision = forms.ChoiceField(choices=Review.Decision.choices, widget=forms.RadioSelect)
     note = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3}), max_length=4000)
+
+
+class EventReviewForm(forms.Form):
+    decision = forms.ChoiceField(choices=EventReview.Decision.choices)
+    note = forms.CharField(required=False, max_length=4000)

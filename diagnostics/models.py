@@ -88,6 +88,7 @@ class Diagnosis(models.Model):
     mi_flag = models.BooleanField(db_index=True)
     heartbeat_model = models.ForeignKey("mlmodels.ModelVersion", on_delete=models.PROTECT, related_name="+")
     mi_model = models.ForeignKey("mlmodels.ModelVersion", on_delete=models.PROTECT, related_name="+")
+    rhythm = models.JSONField(null=True, blank=True, help_text="Holter summary of a signal recording (ecg.rhythm)")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -142,3 +143,61 @@ class IdempotencyRecord(models.Model):
     class Meta:
         db_table = "api_idempotencyrecord"  # created by the API app, which held this model first
         constraints = [models.UniqueConstraint(fields=["user", "key"], name="idempotency_key_unique_per_user")]
+
+
+class Event(models.Model):
+    """A rhythm episode of a recording (ecg.rhythm), in samples of the original signal, end inclusive."""
+
+    class Type(models.TextChoices):
+        VF = "vf", "Ventricular flutter / fibrillation"
+        ASYSTOLE = "asystole", "Asystole"
+        VT = "vt", "Ventricular tachycardia"
+        AF = "af", "Atrial fibrillation"
+        AFL = "afl", "Atrial flutter"
+        SVT = "svt", "Supraventricular tachycardia"
+        PAUSE = "pause", "Pause"
+        V_RUN = "v_run", "Ventricular run"
+        S_RUN = "s_run", "Supraventricular run"
+        BIGEMINY = "bigeminy", "Ventricular bigeminy"
+        TRIGEMINY = "trigeminy", "Ventricular trigeminy"
+        V_COUPLET = "v_couplet", "Ventricular couplet"
+        S_COUPLET = "s_couplet", "Supraventricular couplet"
+        TACHY = "tachy", "Tachycardia"
+        BRADY = "brady", "Bradycardia"
+
+    recording = models.ForeignKey(ECGRecording, on_delete=models.CASCADE, related_name="events")
+    clinic = models.ForeignKey("accounts.Clinic", on_delete=models.PROTECT, related_name="+")
+    type = models.CharField(max_length=12, choices=Type.choices)
+    start = models.BigIntegerField()
+    end = models.BigIntegerField()
+    beats = models.PositiveIntegerField()
+    rate_bpm = models.FloatField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["recording", "start", "id"]
+        indexes = [models.Index(fields=["recording", "type", "start"])]
+        constraints = [models.CheckConstraint(condition=models.Q(end__gte=models.F("start")), name="event_end_not_before_start")]
+
+    def duration_s(self, fs: float | None) -> float | None:
+        return (self.end - self.start) / fs if fs else None
+
+    def latest_review(self):
+        return self.reviews.order_by("-created_at", "-id").first()
+
+
+class EventReview(models.Model):
+    """A doctor's confirmation or rejection of an event; every decision is kept."""
+
+    class Decision(models.TextChoices):
+        CONFIRM = "confirm", "Confirm"
+        REJECT = "reject", "Reject"
+
+    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="reviews")
+    clinic = models.ForeignKey("accounts.Clinic", on_delete=models.PROTECT, related_name="+")
+    reviewer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    decision = models.CharField(max_length=8, choices=Decision.choices)
+    note = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]

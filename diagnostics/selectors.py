@@ -12,7 +12,7 @@ from ecg.io import readers
 from ecg.io.errors import SignalError
 from patients.models import Patient
 
-from .models import Beat, Diagnosis, ECGRecording, Review
+from .models import Beat, Diagnosis, ECGRecording, Event, EventReview, Review
 from .signal_uploads import reader_limits
 
 
@@ -43,6 +43,18 @@ def recording_get(*, user: User, recording_id: int) -> ECGRecording:
 
 def beat_list(*, recording: ECGRecording) -> QuerySet[Beat]:
     return recording.beats.all()
+
+
+def event_list(*, recording: ECGRecording, types: list[str] | None = None) -> QuerySet[Event]:
+    """A recording's rhythm events in time order, each with its review history (newest first)."""
+    events = recording.events.prefetch_related(
+        Prefetch("reviews", queryset=EventReview.objects.select_related("reviewer").order_by("-created_at", "-id"))
+    )
+    return events.filter(type__in=types) if types else events
+
+
+def event_get(*, user: User, event_id: int) -> Event:
+    return get_object_or_404(Event.objects.select_related("recording"), pk=event_id, clinic_id=user.clinic_id)
 
 
 def diagnosis_get(*, user: User, diagnosis_id: int) -> Diagnosis:

@@ -21,7 +21,7 @@ from mlmodels.selectors import active_model_versions
 from patients.models import Patient
 
 from . import ingestion
-from .models import Beat, Diagnosis, ECGRecording, IdempotencyRecord, Review
+from .models import Beat, Diagnosis, ECGRecording, Event, EventReview, IdempotencyRecord, Review
 
 logger = logging.getLogger(__name__)
 PROGRESS_CHUNK = 4096
@@ -180,8 +180,8 @@ def _claim(recording_id: int, claim_token: str, max_attempts: int = 3) -> bool:
 
 
 def _load_input(recording: ECGRecording, *, with_context: bool):
-    """Beats (n, 187), their positions in the original signal (or None) and, for a signal whose
-    record-level model is active, that model's inputs; from the stored file."""
+    """Beats (n, 187), their positions in the original signal (or None) and, for a signal, its rhythm
+    input and, when its record-level model is active, that model's inputs; from the stored file."""
     from .signal_uploads import SignalInput, beats_from_stored_signal
 
     if recording.kind == ECGRecording.Kind.SIGNAL:
@@ -236,6 +236,11 @@ def recording_classify(*, recording_id: int, claim_token: str, max_attempts: int
     labels = [str(label).upper() for label in classifier.class_labels]
     column = {c: labels.index(c) for c in AAMI_CLASSES}
     predicted = np.array(labels)[class_scores.argmax(axis=1)]
+    rhythm = None
+    if positions is not None and inputs.rhythm is not None:  # from the classifier's own positions and classes
+        from ecg.rhythm import analyse_rhythm
+
+        rhythm = analyse_rhythm(signal=None, r_peaks=positions, classes=predicted, **inputs.rhythm)
 
     beats_name = f"recordings/{recording.file.name.rsplit('/', 1)[-1].split('.')[0]}.beats.npy"
     buffer = io.BytesIO()
@@ -249,6 +254,7 @@ def recording_classify(*, recording_id: int, claim_token: str, max_attempts: int
         if locked.status != ECGRecording.Status.PROCESSING or locked.claim_token != claim_token:
             return "lost-claim"  # another worker took it over; it writes the results
         Beat.objects.filter(recording_id=recording_id).delete()
+        Event.objects.filter(recording_id=recording_id).delete()
         Diagnosis.objects.filter(recording_id=recording_id).delete()
         for start in range(0, len(beats), BEAT_INSERT_CHUNK):  # a 24-hour recording's ~100 k rows, a slice at a time
             Beat.objects.bulk_create(
@@ -282,13 +288,32 @@ def recording_classify(*, recording_id: int, claim_token: str, max_attempts: int
             mi_flag=mi_score >= threshold,
             heartbeat_model=classifier,
             mi_model=mi,
+            rhythm=None if rhythm is None else rhythm_summary(rhythm),
         )
+        if rhythm is not None:
+            Event.objects.bulk_create(
+                [Event(recording_id=recording_id, clinic_id=locked.clinic_id, **e.as_dict()) for e in rhythm.events],
+                batch_size=2000,
+            )
         locked.status = ECGRecording.Status.DONE
         locked.finished_at = timezone.now()
         locked.progress_done = len(beats)
         locked.beats_file.name = beats_name
         locked.save(update_fields=["status", "finished_at", "progress_done", "beats_file"])
     return "done"
+
+
+def rhythm_summary(report) -> dict:
+    """The stored Holter summary: ecg.rhythm's figures plus the per-minute trend the pages chart."""
+    minutes = report.minutes
+
+    def column(values) -> list:
+        return [None if np.isnan(v) else round(float(v), 1) for v in values]
+
+    return report.summary | {
+        "trend": {"minute": [int(m) for m in minutes["minute"]], "beats": [int(b) for b in minutes["beats"]],
+                  "hr_min": column(minutes["hr_min"]), "hr_mean": column(minutes["hr_mean"]), "hr_max": column(minutes["hr_max"])},
+    }
 
 
 def _fail(recording_id: int, claim_token: str, reason: str) -> None:
@@ -318,3 +343,16 @@ def review_create(*, user: User, diagnosis: Diagnosis, decision: str, note: str 
     return Review.objects.create(
         diagnosis=diagnosis, clinic_id=diagnosis.clinic_id, reviewer=user, decision=decision, note=note.strip()
     )
+
+
+@transaction.atomic
+def event_review_create(*, user: User, event: Event, decision: str, note: str = "") -> EventReview:
+    """A doctor confirms or rejects a rhythm event; earlier decisions stay in the history."""
+    if not user.can_review:
+        raise NotAllowed("only doctors and administrators review rhythm events")
+    if event.clinic_id != user.clinic_id:
+        raise NotAllowed("the event belongs to another clinic")
+    if decision not in EventReview.Decision.values:
+        raise Invalid(f"decision must be one of {', '.join(EventReview.Decision.values)}", field="decision")
+    return EventReview.objects.create(event=event, clinic_id=event.clinic_id, reviewer=user, decision=decision,
+                                      note=note.strip())

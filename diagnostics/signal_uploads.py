@@ -97,16 +97,20 @@ class SignalInput:
     positions: np.ndarray | None  # R-peak sample indices in the original signal; None for beat rows
     heart_rate: float | None
     context: BeatContext | None  # the record-level model's inputs, when asked for
+    rhythm: dict | None = None  # analyse_rhythm's signal-level input: fs, n_samples and the VF/VFL found
 
 
 def beats_from_stored_signal(recording: ECGRecording, *, with_context: bool = False) -> SignalInput:
-    """Beats, R-peak positions and mean heart rate of a stored signal recording.
+    """Beats, R-peak positions, mean heart rate and the signal-level rhythm input of a stored signal.
 
     With ``with_context`` (a record-level model is active) every detected beat is kept, the last
     one included, and the record-level inputs are computed from the analysed lead and one other.
+    VF/VFL is found from the waveform here, before the lead is let go of, so a 24-hour recording's
+    signal is not held through classification.
     """
     from ecg.processing.context import analyse, other_lead
     from ecg.processing.segmenting import mean_heart_rate, segment
+    from ecg.rhythm import vf
 
     from .selectors import recording_stored_signal
 
@@ -120,8 +124,11 @@ def beats_from_stored_signal(recording: ECGRecording, *, with_context: bool = Fa
         beats, context = analyse(values, fs, second)
         if len(beats) == 0:
             raise SignalError("no heartbeats could be found in the signal")
-        return SignalInput(beats, context.r_peaks, mean_heart_rate(context.r_peaks, fs), context)
-    beats, r_peaks = segment(values, fs)
-    if len(beats) == 0:
-        raise SignalError("no complete heartbeats could be cut from the signal")
-    return SignalInput(beats, r_peaks, mean_heart_rate(r_peaks, fs), None)
+        r_peaks = context.r_peaks
+    else:
+        beats, r_peaks = segment(values, fs)
+        context = None
+        if len(beats) == 0:
+            raise SignalError("no complete heartbeats could be cut from the signal")
+    rhythm = {"fs": fs, "n_samples": len(values), "vf_found": vf.vf_events(values, fs, r_peaks)}
+    return SignalInput(beats, r_peaks, mean_heart_rate(r_peaks, fs), context, rhythm)

@@ -13,6 +13,8 @@ urlpatterns = [
     path("recordings/<int:recording_id>/beats/<int:index>/data/", views.beat_data, name="beat-data"),
     path("recordings/<int:recording_id>/review/", views.recording_review, name="recording-review"),
     path("recordings/<int:recording_id>/report/", views.recording_report, name="recording-report"),
+    path("recordings/<int:recording_id>/rhythm/", views.recording_rhythm, name="recording-rhythm"),
+    path("events/<int:event_id>/reviews/", views.event_review, name="event-review"),
     path("reviews/", views.review_queue, name="review-queue"),
     path("diagnoses/<int:diagnosis_id>/reviews/", views.review_create, name="review-create"),
 ]

@@ -17,9 +17,9 @@ from mlmodels.models import ModelVersion
 from mlmodels.selectors import active_model_versions
 from patients.selectors import patient_get
 
-from . import plots, selectors, services
-from .forms import ReviewForm, UploadForm
-from .models import ECGRecording
+from . import holter, plots, selectors, services
+from .forms import EventReviewForm, ReviewForm, UploadForm
+from .models import ECGRecording, Event
 
 BEATS_PER_PAGE = 50
 
@@ -88,7 +88,40 @@ def recording_detail(request, recording_id: int):
     context["models_missing"] = _missing_models() if recording.is_pending else []
     if diagnosis:
         context["beat_page"] = _beat_page(request, recording)
+        if diagnosis.rhythm:
+            context.update(holter.summary_context(recording, diagnosis.rhythm))
+            context["events_page"], context["event_rows"] = holter.events_page(request, recording)
+            context["event_review_form"] = EventReviewForm() if request.user.can_review else None
     return render(request, "diagnostics/recording_detail.html", context)
+
+
+def recording_rhythm(request, recording_id: int):
+    """The per-minute heart-rate trend and every event, for the trend chart and the viewer's event steps."""
+    recording = selectors.recording_get(user=request.user, recording_id=recording_id)
+    diagnosis = getattr(recording, "diagnosis", None) if recording.status == ECGRecording.Status.DONE else None
+    rhythm = diagnosis.rhythm if diagnosis else None
+    events = selectors.event_list(recording=recording).values("id", "type", "start", "end", "beats", "rate_bpm")
+    return JsonResponse({
+        "fs": recording.sampling_rate,
+        "samples": recording.sample_count,
+        "trend": rhythm.get("trend") if rhythm else None,
+        "events": [dict(e, label=Event.Type(e["type"]).label) for e in events] if rhythm else [],
+    })
+
+
+@require_POST
+def event_review(request, event_id: int):
+    if not request.user.can_review:
+        raise PermissionDenied("Only doctors and administrators review rhythm events.")
+    event = selectors.event_get(user=request.user, event_id=event_id)
+    target = reverse("recording-detail", args=[event.recording_id]) + f"#event-{event.pk}"
+    form = EventReviewForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Choose confirm or reject for the event.")
+        return redirect(target)
+    services.event_review_create(user=request.user, event=event, **form.cleaned_data)
+    messages.success(request, f"{event.get_type_display()} {form.cleaned_data['decision']}ed.")
+    return redirect(target)
 
 
 def recording_status(request, recording_id: int):
@@ -227,6 +260,7 @@ def _viewer(recording: ECGRecording) -> dict:
         "kind": recording.kind,
         "signal_url": reverse("recording-signal", args=[recording.pk]) if recording.kind == ECGRecording.Kind.SIGNAL else "",
         "beat_url": beat_url,
+        "rhythm_url": reverse("recording-rhythm", args=[recording.pk]) if recording.kind == ECGRecording.Kind.SIGNAL else "",
     }
 
 
@@ -267,5 +301,10 @@ def recording_report(request, recording_id: int):
     if context["diagnosis"]:
         beats = list(selectors.beat_list(recording=recording)[:200])
         context["strip"] = plots.report_strip(recording, beats)
+        rhythm = context["diagnosis"].rhythm
+        if rhythm:
+            context.update(holter.summary_context(recording, rhythm))
+            context["trend_svg"] = holter.trend_svg(rhythm.get("trend"))
+            context["significant"] = holter.significant_events(recording)
     context["printed_at"] = timezone.now()
     return render(request, "diagnostics/report.html", context)

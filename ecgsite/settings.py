@@ -316,4 +316,9 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Reviews of a diagnosis and of a rhythm event both have a "decision" with different choices.
+    "ENUM_NAME_OVERRIDES": {
+        "ReviewDecisionEnum": "diagnostics.models.Review.Decision",
+        "EventReviewDecisionEnum": "diagnostics.models.EventReview.Decision",
+    },
 }

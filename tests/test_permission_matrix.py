@@ -33,6 +33,8 @@ MATRIX: dict[str, dict[str, list]] = {
     "recording-review": {"GET": [LOGIN, 403, 200, 200, (403, 404)]},
     "recording-report": {"GET": [LOGIN, 200, 200, 200, 404]},
     "recording-export": {"GET": [LOGIN, 200, 200, 200, 404]},
+    "recording-rhythm": {"GET": [LOGIN, 200, 200, 200, 404]},
+    "event-review": {"POST": [LOGIN, 403, 302, 302, (403, 404)]},
     "review-queue": {"GET": [LOGIN, 403, 200, 200, 403]},
     "review-create": {"POST": [LOGIN, 403, 302, 302, (403, 404)]},
 }
@@ -86,8 +88,16 @@ def signal_recording_id(staff_a, patient_a):
     return services.recording_submit(user=staff_a, patient=patient_a, parsed=parsed, data=stored, filename=filename).pk
 
 
+@pytest.fixture
+def event_id(objects, clinic_a):
+    from diagnostics.models import Event
+
+    return Event.objects.create(recording_id=objects["recording_id"], clinic=clinic_a, type="pause", start=10, end=900,
+                                beats=2, rate_bpm=24.0).pk
+
+
 # Routes whose objects must be of a particular kind.
-OBJECT_FIXTURES = {"recording-signal": {"recording_id": "signal_recording_id"}}
+OBJECT_FIXTURES = {"recording-signal": {"recording_id": "signal_recording_id"}, "event-review": {"event_id": "event_id"}}
 
 
 def url_for(name: str, objects: dict) -> str:

@@ -14,7 +14,7 @@ from rest_framework.response import Response
 
 from diagnostics import selectors as diagnostics_selectors
 from diagnostics import services as diagnostics_services
-from diagnostics.models import ECGRecording
+from diagnostics.models import ECGRecording, Event
 from patients import selectors as patients_selectors
 
 from .. import fhir, serializers, uploads
@@ -156,6 +156,32 @@ class RecordingViewSet(ApiViewSet):
     def beats(self, request, pk):
         recording = diagnostics_selectors.recording_get(user=request.user, recording_id=int(pk))
         return self.paginated(diagnostics_selectors.beat_list(recording=recording), serializers.BeatSerializer)
+
+    @extend_schema(
+        summary="The recording's rhythm events (Holter episodes)",
+        description=(
+            "VF/VFL, asystole, VT and ventricular runs, AF, SVT, couplets, bigeminy, trigeminy, pauses, brady- and "
+            "tachycardia, in time order; `start` and `end` are samples of the original signal (`end` inclusive). "
+            "Filter with `type` (repeat it, or separate types by commas)."
+        ),
+        parameters=[
+            IF_NONE_MATCH,
+            OpenApiParameter("type", OpenApiTypes.STR, OpenApiParameter.QUERY, required=False,
+                             enum=Event.Type.values, description="Only events of this type."),
+        ],
+        responses={200: serializers.EventSerializer(many=True)},
+    )
+    @action(detail=True, methods=["get"], url_path="events", url_name="events")
+    def events(self, request, pk):
+        recording = diagnostics_selectors.recording_get(user=request.user, recording_id=int(pk))
+        wanted = [t for raw in request.query_params.getlist("type") for t in raw.split(",") if t]
+        unknown = sorted(set(wanted) - set(Event.Type.values))
+        if unknown:
+            raise ValidationError({"type": f"Unknown event type {unknown[0]!r}; expected one of {', '.join(Event.Type.values)}."})
+        events = diagnostics_selectors.event_list(recording=recording, types=wanted or None)
+        page = self.paginate_queryset(events)
+        data = serializers.EventSerializer(page, many=True, context={"fs": recording.sampling_rate}).data
+        return self.get_paginated_response(data)
 
     @extend_schema(
         summary="The recording's result as a FHIR R4 Bundle",

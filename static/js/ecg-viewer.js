@@ -19,6 +19,9 @@
   var PAPER = "#fffafa", MINOR = "#f7d4d4", MAJOR = "#e59a9a", SECOND = "#c96b6b", TRACE = "#111";
   var SIGNAL_ZOOMS = [1 / 128, 1 / 64, 1 / 32, 1 / 16, 1 / 8, 1 / 4, 1 / 2, 1, 2, 4];
   var BEAT_ZOOMS = [1, 2, 4, 8];
+  var EVENT_COLOURS = { vf: "#a4161a", asystole: "#a4161a", vt: "#a4161a", v_run: "#b3141b", v_couplet: "#b3141b",
+    bigeminy: "#b3141b", trigeminy: "#b3141b", af: "#0b5cad", afl: "#0b5cad", svt: "#8a5a00", s_run: "#8a5a00",
+    s_couplet: "#8a5a00", pause: "#6a3d9a", brady: "#4d5560", tachy: "#4d5560" };
 
   function clock(seconds, withFraction) {
     var s = Math.max(0, seconds), m = Math.floor(s / 60), rest = s - 60 * m;
@@ -135,9 +138,13 @@
     this.unitScale = 1;
     this.inMv = true;
     this.pending = null;
+    this.events = null;
+    this.eventIndex = null;
+    this.rhythmUrl = root.dataset.rhythmUrl;
     this.bind();
     this.resize();
     this.loadOverview();
+    if (this.rhythmUrl) this.loadEvents();
   }
 
   SignalViewer.prototype.pxPerSample = function () {
@@ -222,6 +229,8 @@
       case "next-beat": this.stepBeat(1); break;
       case "prev-abnormal": this.stepAbnormal(-1); break;
       case "next-abnormal": this.stepAbnormal(1); break;
+      case "prev-event": this.stepEvent(-1); break;
+      case "next-event": this.stepEvent(1); break;
     }
   };
 
@@ -237,6 +246,8 @@
     else if (e.key === "[" || e.key === "p") this.stepBeat(-1);
     else if (e.key === "}") this.stepAbnormal(1);
     else if (e.key === "{") this.stepAbnormal(-1);
+    else if (e.key === ".") this.stepEvent(1);
+    else if (e.key === ",") this.stepEvent(-1);
     else handled = false;
     if (handled) e.preventDefault();
   };
@@ -362,6 +373,7 @@
       }
       ctx.stroke();
       this.drawBeats(ctx, c.beats, pps, w, h);
+      this.drawEvents(ctx, pps, w);
     } else {
       ctx.fillStyle = "#4d5560"; ctx.font = "14px system-ui, sans-serif"; ctx.textBaseline = "middle";
       ctx.fillText("Loading the signal…", 16, h / 2);
@@ -468,6 +480,74 @@
     }
     if (found === null) { this.info.textContent = "No " + (direction > 0 ? "later" : "earlier") + " beat outside class N."; return; }
     this.select(b.index[found], true);
+  };
+
+  /* Rhythm events (GET data-rhythm-url): marked along the top of the strip, stepped through with
+   * "Previous / Next event", and the target of the trend chart and the event list's "Show in viewer". */
+  SignalViewer.prototype.loadEvents = function () {
+    var self = this;
+    fetch(this.rhythmUrl, { credentials: "same-origin" })
+      .then(function (r) { if (!r.ok) throw new Error("HTTP " + r.status); return r.json(); })
+      .then(function (data) {
+        self.events = (data.events || []).slice().sort(function (a, b) { return a.start - b.start; });
+        self.root.dataset.events = String(self.events.length);
+        self.draw();
+        if (self.pendingEvent) { var d = self.pendingEvent; self.pendingEvent = null; self.stepEvent(d); }
+      })
+      .catch(function () { self.events = []; });
+  };
+
+  SignalViewer.prototype.goTo = function (sample) {
+    this.start = sample - this.visible() * 0.2; // the moment sits a fifth into the strip, with its lead-in visible
+    this.root.dataset.position = String(Math.round(sample));
+    this.changed();
+  };
+
+  SignalViewer.prototype.stepEvent = function (direction) {
+    var ev = this.events;
+    if (!ev) { this.pendingEvent = direction; return; }
+    var from = this.eventIndex !== null ? ev[this.eventIndex].start : this.start + this.visible() * 0.2;
+    var i, found = null;
+    if (direction > 0) {
+      for (i = 0; i < ev.length; i++) if (ev[i].start > from) { found = i; break; }
+    } else {
+      for (i = ev.length - 1; i >= 0; i--) if (ev[i].start < from) { found = i; break; }
+    }
+    if (found === null) { this.info.textContent = "No " + (direction > 0 ? "later" : "earlier") + " rhythm event."; return; }
+    this.showEvent(found);
+  };
+
+  SignalViewer.prototype.showEvent = function (i) {
+    var e = this.events[i];
+    this.eventIndex = i;
+    this.root.dataset.event = String(e.id);
+    this.goTo(e.start);
+    var parts = [clock(e.start / this.fs)];
+    if (e.end > e.start) parts.push(((e.end - e.start) / this.fs).toFixed(1) + " s");
+    if (e.beats) parts.push(e.beats + " beats");
+    if (e.rate_bpm) parts.push(e.rate_bpm + " bpm");
+    var title = document.createElement("p"), strong = document.createElement("strong");
+    title.className = "event-title";
+    strong.textContent = "Event " + (i + 1) + " of " + this.events.length + ": " + e.label;
+    title.appendChild(strong);
+    title.appendChild(document.createTextNode(" · " + parts.join(" · ")));
+    this.info.replaceChildren(title);
+  };
+
+  SignalViewer.prototype.drawEvents = function (ctx, pps, w) {
+    if (!this.events) return;
+    var start = this.start, end = start + this.visible();
+    ctx.font = "bold 11px system-ui, sans-serif"; ctx.textBaseline = "top";
+    for (var i = 0; i < this.events.length; i++) {
+      var e = this.events[i];
+      if (e.end < start || e.start > end) continue;
+      var x0 = Math.max(0, (e.start - start) * pps), x1 = Math.min(w, Math.max((e.end - start) * pps, x0 + 3));
+      ctx.fillStyle = EVENT_COLOURS[e.type] || "#4d5560";
+      ctx.globalAlpha = i === this.eventIndex ? 0.9 : 0.55;
+      ctx.fillRect(x0, 0, x1 - x0, 5);
+      ctx.globalAlpha = 1;
+      ctx.fillText(e.label, x0 + 2, 7);
+    }
   };
 
   SignalViewer.prototype.select = function (index, centre) {

@@ -26,6 +26,7 @@ MATRIX = [
     ("post", "/api/v1/recordings", _body_recording, "json", [201, 201, 201, 404, 401]),
     ("get", "/api/v1/recordings/{recording}", None, None, [200, 200, 200, 404, 401]),
     ("get", "/api/v1/recordings/{recording}/beats", None, None, [200, 200, 200, 404, 401]),
+    ("get", "/api/v1/recordings/{recording}/events", None, None, [200, 200, 200, 404, 401]),
     ("get", "/api/v1/recordings/{recording}/fhir", None, None, [200, 200, 200, 404, 401]),
     ("get", "/api/v1/diagnoses", None, None, [200, 200, 200, 200, 401]),
     ("get", "/api/v1/diagnoses/{diagnosis}", None, None, [200, 200, 200, 404, 401]),

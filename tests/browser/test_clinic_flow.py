@@ -153,7 +153,7 @@ def test_staff_upload_a_doctor_confirms_and_staff_see_the_outcome(
     # The printable report.
     page.get_by_role("link", name="Printable report").click()
     expect(page.get_by_role("heading", name="ECG report")).to_be_visible()
-    expect(page.locator("svg.paper polyline")).to_have_count(1)
+    expect(page.locator("figure.strip:not(.event-strip) svg.paper polyline")).to_have_count(1)
     expect(page.locator(".report")).to_contain_text("Confirm MI")
     expect(page.locator(".report")).to_contain_text("tiny-1")
     assert_accessible(page)
@@ -176,7 +176,7 @@ def test_staff_upload_a_doctor_confirms_and_staff_see_the_outcome(
     assert page.evaluate("document.documentElement.scrollWidth") <= TABLET["width"]
     shot(page, "17-tablet-recording")
     page.goto(f"/recordings/{beats_id}/report/")
-    expect(page.locator("svg.paper polyline")).to_have_count(1)
+    expect(page.locator("figure.strip:not(.event-strip) svg.paper polyline")).to_have_count(1)
     shot(page, "18-tablet-report-beat-file")
     page.goto("/")
     assert_accessible(page)

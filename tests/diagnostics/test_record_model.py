@@ -45,13 +45,29 @@ def test_a_signal_is_classified_in_context_with_every_detected_beat(client, staf
 
 
 @pytest.mark.django_db
-def test_a_redelivered_signal_task_keeps_one_set_of_beats(client, staff_a, patient_a, active_models, record_model):
+def test_a_redelivered_signal_task_keeps_one_set_of_beats_and_events(client, staff_a, patient_a, active_models, record_model):
     recording = _upload_record(client, staff_a, patient_a, "119")
     assert services.recording_classify(recording_id=recording.pk, claim_token="t1") == "done"
-    first = recording.beats.count()
+    first, first_events = recording.beats.count(), recording.events.count()
     ECGRecording.objects.filter(pk=recording.pk).update(status="processing", claim_token="t2")
     assert services.recording_classify(recording_id=recording.pk, claim_token="t2") == "done"
     assert recording.beats.count() == first
+    assert recording.events.count() == first_events
+
+
+@pytest.mark.django_db
+def test_rhythm_comes_from_every_beat_the_record_level_model_classified(client, staff_a, patient_a, active_models, record_model):
+    recording = _upload_record(client, staff_a, patient_a, "119")
+    assert services.recording_classify(recording_id=recording.pk, claim_token="t") == "done"
+    recording.refresh_from_db()
+    diagnosis = recording.diagnosis
+    rhythm = diagnosis.rhythm
+    assert rhythm["vf"] == []  # no flutter in 119, so no beat is set aside
+    assert sum(hour["beats"] for hour in rhythm["hourly"]) == recording.beats.count()  # the last beat too
+    assert rhythm["ventricular"]["total"] == diagnosis.count_v == recording.beats.filter(aami_class="V").count()
+    events = list(recording.events.all())
+    assert all(0 <= e.start <= e.end < recording.sample_count for e in events)
+    assert sum(rhythm["event_counts"].values()) == len(events)
 
 
 @pytest.mark.django_db

@@ -96,3 +96,34 @@ def test_the_shipped_record_level_model_finds_the_ventricular_beats_at_any_rate(
     samples = [b["sample"] for b in result["beats"]]
     assert samples == sorted(samples) and samples[-1] < 650000 * fs / 360
     assert set(result["beats"][0]) == {"sample", "aami_class", "probabilities", "mi_probability"}
+    # The rhythm comes from the record-level model's beats and classes: 119's ventricular bigeminy.
+    rhythm = summary["rhythm"]
+    assert rhythm["vf"] == [] and sum(hour["beats"] for hour in rhythm["hourly"]) == summary["beats"]
+    assert rhythm["ventricular"]["total"] == summary["counts"]["V"]
+    assert "bigeminy" in {e["type"] for e in result["events"]}
+    assert all(0 <= e["start"] <= e["end"] < 650000 * fs / 360 for e in result["events"])
+
+
+@pytest.mark.django_db
+def test_its_json_carries_rhythm_events_and_a_rhythm_summary(tiny_model_dir, tmp_path):
+    from ecg.rhythm import EVENT_TYPES
+
+    # The first 70 s of MIT-BIH 207 hold a 10-s run of ventricular flutter (samples 14689-18396).
+    values = wfdb.rdrecord(str(mitdb_dir() / "207"), sampto=25200).p_signal[:, 0]
+    csv = tmp_path / "207.csv"
+    csv.write_text("\n".join(f"{v:.3f}" for v in values))
+    result = json.loads(run(str(csv), "--fs", "360", "--format", "json",
+                            "--heartbeat-model", str(tiny_model_dir / "heartbeat.keras")))
+    assert set(result) == {"fs", "beats", "events", "summary"}
+    events = result["events"]
+    assert events and all(set(e) == {"type", "start", "end", "beats", "rate_bpm"} for e in events)
+    assert all(e["type"] in EVENT_TYPES and 0 <= e["start"] <= e["end"] < len(values) for e in events)
+    flutter = [e for e in events if e["type"] == "vf"]
+    assert len(flutter) == 1 and flutter[0]["start"] < 18396 and flutter[0]["end"] > 14689
+    summary = result["summary"]
+    assert {"lead", "beats", "counts", "percentages", "mean_heart_rate_bpm", "mi_score"} < set(summary)
+    rhythm = summary["rhythm"]
+    assert rhythm["vf"] == flutter
+    assert {"heart_rate", "hrv", "ventricular", "supraventricular", "af", "pauses", "hourly"} <= set(rhythm)
+    assert rhythm["heart_rate"]["hr_min"]["bpm"] <= rhythm["heart_rate"]["hr_max"]["bpm"]
+    assert rhythm["af"]["burden_pct"] >= 0 and rhythm["hourly"][0]["beats"] > 50

@@ -79,6 +79,10 @@ class Command(BaseCommand):
             scores = inference.predict(hb_model, beats)
         mi_probs = inference.mi_probability(inference.predict(mi, beats)) if mi is not None else None
         predicted = [labels[i] for i in scores.argmax(axis=1)]
+        from ecg.rhythm import analyse_rhythm
+
+        # Events from the beats and classes of whichever model classified, at their R-peaks in this signal.
+        rhythm = analyse_rhythm(signal=values, fs=signal.fs, r_peaks=r_peaks, classes=predicted, n_samples=len(values))
         counts = {c: int(sum(1 for p in predicted if p == c)) for c in AAMI_CLASSES}
         summary = {
             "heartbeat_model": model_name,
@@ -89,6 +93,7 @@ class Command(BaseCommand):
             "percentages": {c: round(100.0 * n / len(beats), 2) for c, n in counts.items()},
             "mean_heart_rate_bpm": mean_heart_rate(r_peaks, signal.fs),
             "mi_score": float(np.mean(mi_probs)) if mi_probs is not None else None,
+            "rhythm": rhythm.summary,
         }
         rows = [
             {
@@ -100,7 +105,8 @@ class Command(BaseCommand):
             for i in range(len(beats))
         ]
         if format == "json":
-            self.stdout.write(json.dumps({"fs": signal.fs, "beats": rows, "summary": summary}))
+            events = [e.as_dict() for e in rhythm.events]
+            self.stdout.write(json.dumps({"fs": signal.fs, "beats": rows, "events": events, "summary": summary}))
             return
         self.stdout.write(f"{'sample':>10}  class  " + "  ".join(f"P({c})" for c in labels) + "   P(MI)")
         for row in rows:
@@ -115,6 +121,11 @@ class Command(BaseCommand):
             self.stdout.write(f"Mean heart rate: {summary['mean_heart_rate_bpm']:.1f} bpm")
         if summary["mi_score"] is not None:
             self.stdout.write(f"MI score (mean beat probability): {summary['mi_score']:.3f}")
+        if rhythm.events:
+            self.stdout.write("Rhythm events:")
+            for e in rhythm.events:
+                rate = f", {e.rate_bpm:g} bpm" if e.rate_bpm is not None else ""
+                self.stdout.write(f"  {e.type:<10} {e.start / signal.fs:9.1f} s - {e.end / signal.fs:9.1f} s, {e.beats} beats{rate}")
 
     def _heartbeat_model(self, path: Path | None):
         """(model, class labels, name): the record-level model (active, else bundled) for a continuous

@@ -1,0 +1,373 @@
+"""Rhythm analysis against the PhysioNet references, EC57 style, in one resumable command.
+
+    .venv/bin/python -m bench.rhythm_eval [--fresh] [--fit-vf] [--markdown]
+
+- V couplets, short runs (3-5) and long runs (>= 6): sensitivity and positive predictivity on the 48
+  MIT-BIH records, once with the reference beat labels (the rhythm logic alone) and once with the
+  product's own R-peaks and classes (the beat-format heartbeat model through
+  `ecg.processing.segmenting.segment` and `inference.predict`);
+- AF (reference: `(AFIB` and `(AFL` rhythm annotations): episode and duration Se / +P;
+- VF/VFL on cudb and MIT-BIH 207 (reference: `[` ... `]`): episode and duration Se / +P, delay from
+  onset to detection, and VF events on the other MIT-BIH records (in clean sinus stretches or not);
+- pauses >= 2 s (reference: annotated beats 2 s or more apart, outside VF/VFL): Se / +P with the
+  product's R-peaks.
+
+A reference episode is detected when a detected one overlaps it; a detected episode is a true
+positive when it overlaps a reference one (EC57's run and episode matching by overlap).
+Per-record product beats are cached under bench/_work/rhythm/; the figures go to
+bench/results/rhythm_eval.json. `--fit-vf` refits the VF window model and prints its constants.
+"""
+
+import argparse
+import json
+import os
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np
+
+from bench.common import DATA_DIR, REPO, machine, newest_artifact, write_result
+from ecg.constants import AAMI_CLASSES
+from ecg.io.errors import SignalError
+from ecg.rhythm import analyse_rhythm, ectopy, vf
+
+CACHE = REPO / "bench" / "_work" / "rhythm"
+OUTPUT = REPO / "bench" / "results" / "rhythm_eval.json"
+BEAT_SYMBOLS = set("NLRejAaJSVEF/fQ")
+RUN_CLASSES = {"couplet": (2, 2), "short_run": (3, 5), "long_run": (6, 10**9)}
+CLEAN_MARGIN_S = 10.0
+
+
+def _records(db: str) -> list[str]:
+    return (DATA_DIR / db / "RECORDS").read_text().split()
+
+
+def reference(db: str, record: str) -> dict:
+    import wfdb
+
+    from ecg.processing.beats import aami_class
+
+    ann = wfdb.rdann(str(DATA_DIR / db / record), "atr")
+    header = wfdb.rdheader(str(DATA_DIR / db / record))
+    symbols = np.array(ann.symbol)
+    samples = np.asarray(ann.sample, np.int64)
+    notes = [n.replace("\x00", "").strip() for n in ann.aux_note]
+    is_beat = np.isin(symbols, list(BEAT_SYMBOLS))
+    rhythm = [(int(s), n) for s, sym, n in zip(samples, symbols, notes) if sym == "+" and n.startswith("(")]
+    spans: dict[str, list[tuple[int, int]]] = {}
+    for i, (start, name) in enumerate(rhythm):
+        end = rhythm[i + 1][0] - 1 if i + 1 < len(rhythm) else header.sig_len - 1
+        spans.setdefault(name[1:], []).append((start, end))
+    vf_spans, opened = [], None
+    for s, sym in zip(samples, symbols):
+        if sym == "[":
+            opened = int(s)
+        elif sym == "]" and opened is not None:
+            vf_spans.append((opened, int(s)))
+            opened = None
+    if opened is not None:
+        vf_spans.append((opened, header.sig_len - 1))
+    noise = samples[(symbols == "~") | (symbols == "|")]
+    return {
+        "fs": float(header.fs), "n_samples": int(header.sig_len),
+        "r_peaks": samples[is_beat], "classes": np.array([aami_class(s) for s in symbols[is_beat]]),
+        "rhythm": spans, "vf": vf_spans, "noise": noise,
+    }
+
+
+def product_beats(db: str, record: str, model) -> dict:
+    """The product's lead, R-peaks and beat classes for a record (cached)."""
+    from ecg.io import readers
+    from ecg.models import inference
+    from ecg.processing.segmenting import segment
+
+    cached = CACHE / f"{db}-{record}.npz"
+    signal = readers.read_wfdb(DATA_DIR / db / record)
+    try:
+        values = signal.validated(None)
+    except SignalError:  # cudb marks lost samples as NaN, which an upload refuses: bridge them
+        values = signal.lead(None).astype(float)
+        values = np.interp(np.arange(len(values)), np.flatnonzero(~np.isnan(values)), values[~np.isnan(values)])
+    if cached.exists():
+        data = np.load(cached)
+        return {"values": values, "fs": signal.fs, "r_peaks": data["r_peaks"], "classes": data["classes"]}
+    beats, r_peaks = segment(values, signal.fs)
+    classes = np.array(AAMI_CLASSES)[inference.predict(model(), beats).argmax(axis=1)]
+    CACHE.mkdir(parents=True, exist_ok=True)
+    np.savez(cached, r_peaks=r_peaks, classes=classes)
+    return {"values": values, "fs": signal.fs, "r_peaks": r_peaks, "classes": classes}
+
+
+def _overlap(a: tuple[int, int], b: tuple[int, int]) -> int:
+    return max(0, min(a[1], b[1]) - max(a[0], b[0]) + 1)
+
+
+def episode_match(ref: list[tuple[int, int]], test: list[tuple[int, int]]) -> dict:
+    """Episode and duration counts: reference episodes overlapped, test episodes overlapping, overlap length."""
+    ref_hit = sum(1 for r in ref if any(_overlap(r, t) for t in test))
+    test_hit = sum(1 for t in test if any(_overlap(r, t) for r in ref))
+    overlap = sum(_overlap(r, t) for r in ref for t in test)
+    return {"ref": len(ref), "ref_detected": ref_hit, "test": len(test), "test_true": test_hit,
+            "ref_samples": sum(e - s + 1 for s, e in ref), "test_samples": sum(e - s + 1 for s, e in test),
+            "overlap_samples": overlap}
+
+
+def _rates(m: dict) -> dict:
+    def pct(a, b):
+        return round(100.0 * a / b, 2) if b else None
+
+    return {"episode_se": pct(m["ref_detected"], m["ref"]), "episode_ppv": pct(m["test_true"], m["test"]),
+            "duration_se": pct(m["overlap_samples"], m["ref_samples"]),
+            "duration_ppv": pct(m["overlap_samples"], m["test_samples"])}
+
+
+def _add(total: dict, part: dict) -> None:
+    for k, v in part.items():
+        if isinstance(v, (int, float)):
+            total[k] = total.get(k, 0) + v
+
+
+def _run_spans(r_peaks, classes) -> dict[str, list[tuple[int, int]]]:
+    out: dict[str, list[tuple[int, int]]] = {k: [] for k in RUN_CLASSES}
+    for first, last in ectopy.runs(classes, "V"):
+        n = last - first + 1
+        for name, (lo, hi) in RUN_CLASSES.items():
+            if lo <= n <= hi:
+                out[name].append((int(r_peaks[first]), int(r_peaks[last])))
+    return out
+
+
+def run_match(ref_runs: dict, test_runs: dict) -> dict:
+    """EC57 run Se per reference length class, +P per detected length class (matching by overlap)."""
+    every_test = [t for spans in test_runs.values() for t in spans]
+    every_ref = [r for spans in ref_runs.values() for r in spans]
+    out = {}
+    for name in RUN_CLASSES:
+        out[name] = {
+            "ref": len(ref_runs[name]),
+            "ref_detected": sum(1 for r in ref_runs[name] if any(_overlap(r, t) for t in every_test)),
+            "test": len(test_runs[name]),
+            "test_true": sum(1 for t in test_runs[name] if any(_overlap(r, t) for r in every_ref)),
+        }
+    return out
+
+
+def pauses_of(r_peaks, fs) -> list[tuple[int, int]]:
+    rr = np.diff(r_peaks) / fs
+    return [(int(r_peaks[i]), int(r_peaks[i + 1])) for i in np.flatnonzero(rr >= 2.0)]
+
+
+def clean_sinus(ref: dict, start: int, end: int) -> bool:
+    """Whether [start, end] lies in a normal-sinus stretch with no noise mark within 10 s."""
+    margin = int(CLEAN_MARGIN_S * ref["fs"])
+    in_sinus = any(s <= start and end <= e for s, e in ref["rhythm"].get("N", []))
+    noisy = np.any((ref["noise"] >= start - margin) & (ref["noise"] <= end + margin))
+    return in_sinus and not noisy
+
+
+def evaluate_record(db: str, record: str, model) -> dict:
+    ref = reference(db, record)
+    prod = product_beats(db, record, model)
+    fs = ref["fs"]
+    out: dict = {"db": db, "record": record}
+    with_ref = analyse_rhythm(signal=prod["values"], fs=fs, r_peaks=ref["r_peaks"], classes=ref["classes"],
+                              n_samples=ref["n_samples"])
+    with_prod = analyse_rhythm(signal=prod["values"], fs=fs, r_peaks=prod["r_peaks"], classes=prod["classes"],
+                               n_samples=ref["n_samples"])
+    ref_vf = ref["vf"]
+    test_vf = [(e.start, e.end) for e in with_prod.events if e.type == "vf"]
+    out["vf"] = episode_match(ref_vf, test_vf)
+    delays = []
+    for s, e in ref_vf:
+        hits = [t for t in test_vf if _overlap((s, e), t)]
+        if hits:
+            first = min(t[0] for t in hits)
+            # The detector decides at the end of its MIN_WINDOWS-th window, not at the window's start.
+            decided = first + int((vf.WINDOW_S + (vf.MIN_WINDOWS - 1) * vf.STEP_S) * fs)
+            delays.append(round(max(0, decided - s) / fs, 1))
+    out["vf"]["delays_s"] = delays
+    out["vf"]["false_in_clean_sinus"] = sum(1 for t in test_vf if not any(_overlap(r, t) for r in ref_vf)
+                                            and db == "mitdb" and clean_sinus(ref, *t))
+    if db != "mitdb":
+        return out
+    ref_runs = _run_spans(ref["r_peaks"], ref["classes"])
+    out["runs_reference_labels"] = run_match(ref_runs, _runs_from_events(with_ref.events))
+    out["runs_product"] = run_match(ref_runs, _runs_from_events(with_prod.events))
+    ref_af = sorted(ref["rhythm"].get("AFIB", []) + ref["rhythm"].get("AFL", []))
+    for key, rep in (("af_reference_labels", with_ref), ("af_product", with_prod)):
+        out[key] = episode_match(ref_af, [(e.start, e.end) for e in rep.events if e.type in ("af", "afl")])
+    # Inside a VF/VFL episode the annotators mark no beats: that silence is not a pause.
+    ref_pauses = [p for p in pauses_of(ref["r_peaks"], fs) if not any(_overlap(p, v) for v in ref_vf)]
+    test_pauses = [(e.start, e.end) for e in with_prod.events if e.type in ("pause", "asystole")]
+    out["pauses_product"] = episode_match(ref_pauses, test_pauses)
+    out["pauses_product"]["false_in_clean_sinus"] = sum(
+        1 for t in test_pauses if not any(_overlap(r, t) for r in ref_pauses) and clean_sinus(ref, *t))
+    return out
+
+
+def _runs_from_events(events) -> dict[str, list[tuple[int, int]]]:
+    out: dict[str, list[tuple[int, int]]] = {k: [] for k in RUN_CLASSES}
+    for e in events:
+        if e.type == "v_couplet":
+            out["couplet"].append((e.start, e.end))
+        elif e.type in ("v_run", "vt"):
+            out["short_run" if e.beats <= 5 else "long_run"].append((e.start, e.end))
+    return out
+
+
+def totals(per_record: list[dict]) -> dict:
+    out: dict = {}
+    for key in ("runs_reference_labels", "runs_product"):
+        agg: dict = {}
+        for r in per_record:
+            if key in r:
+                for name, m in r[key].items():
+                    _add(agg.setdefault(name, {}), m)
+        out[key] = {name: m | {"se": round(100 * m["ref_detected"] / m["ref"], 2) if m["ref"] else None,
+                               "ppv": round(100 * m["test_true"] / m["test"], 2) if m["test"] else None}
+                    for name, m in agg.items()}
+    af_records = {"201", "202", "203", "210", "219", "221", "222"}
+    for key in ("af_reference_labels", "af_product"):
+        for scope, keep in (("af_records", lambda r: r["record"] in af_records), ("all_mitdb", lambda r: True)):
+            agg = {}
+            for r in per_record:
+                if key in r and keep(r):
+                    _add(agg, r[key])
+            out[f"{key}_{scope}"] = agg | _rates(agg)
+    for scope, keep in (("cudb", lambda r: r["db"] == "cudb"), ("mitdb_207", lambda r: r["record"] == "207"),
+                        ("mitdb_other", lambda r: r["db"] == "mitdb" and r["record"] != "207")):
+        agg = {}
+        delays = []
+        for r in per_record:
+            if keep(r):
+                _add(agg, {k: v for k, v in r["vf"].items() if k != "delays_s"})
+                delays += r["vf"]["delays_s"]
+        out[f"vf_{scope}"] = agg | _rates(agg) | {
+            "delay_median_s": float(np.median(delays)) if delays else None,
+            "delay_max_s": max(delays) if delays else None,
+            "detected_within_10_s": sum(1 for d in delays if d <= 10.0)}
+    agg = {}
+    for r in per_record:
+        if "pauses_product" in r:
+            _add(agg, r["pauses_product"])
+    out["pauses_product"] = agg | _rates(agg)
+    return out
+
+
+def fit_vf() -> None:
+    """Fit the VF window model on cudb and MIT-BIH windows; print the constants for ecg/rhythm/vf.py."""
+    from sklearn.linear_model import LogisticRegression
+
+    model = _model_loader()
+    xs, ys, groups = [], [], []
+    for db in ("cudb", "mitdb"):
+        for record in _records(db):
+            ref = reference(db, record)
+            prod = product_beats(db, record, model)
+            feats, starts = vf.window_features(prod["values"], prod["fs"], prod["r_peaks"])
+            span = int(vf.WINDOW_S * prod["fs"])
+            label = np.zeros(len(starts))
+            for s, e in ref["vf"]:
+                label = np.maximum(label, np.array([_overlap((st, st + span - 1), (s, e)) / span for st in starts]))
+            keep = (label > 0.99) | (label == 0)
+            xs.append(feats[keep])
+            ys.append(label[keep] > 0.5)
+            groups += [f"{db}-{record}"] * int(keep.sum())
+            print(db, record, int(keep.sum()), int((label[keep] > 0.5).sum()), flush=True)
+    x, y = np.concatenate(xs), np.concatenate(ys)
+    mean, scale = x.mean(axis=0), x.std(axis=0) + 1e-9
+    clf = LogisticRegression(C=1.0, class_weight="balanced", max_iter=2000).fit((x - mean) / scale, y)
+    print("MEAN =", np.round(mean, 5).tolist())
+    print("SCALE =", np.round(scale, 5).tolist())
+    print("WEIGHTS =", np.round(clf.coef_[0], 5).tolist())
+    print("BIAS =", round(float(clf.intercept_[0]), 5))
+
+
+def _model_loader():
+    loaded = {}
+
+    def get():
+        if "m" not in loaded:
+            from ecg.models import inference
+
+            path = newest_artifact("heartbeat")
+            loaded["m"] = inference.load_model(path, key=str(path))
+        return loaded["m"]
+
+    return get
+
+
+def markdown(result: dict) -> str:
+    """Per-record tables for bench/README.md."""
+    def cell(m: dict, key: str) -> str:
+        return f"{m['ref_detected']}/{m['ref']} · {m['test_true']}/{m['test']}" if m else ""
+
+    lines = [("| record | couplets ref labels | short runs ref labels | long runs ref labels | couplets product "
+             "| short runs product | long runs product | AF episodes (Se · +P, product) | AF duration Se / +P % (product) "
+             "| pauses (product) |"), "|---|---|---|---|---|---|---|---|---|---|"]
+    for r in result["records"]:
+        if r["db"] != "mitdb":
+            continue
+        af_m = r["af_product"]
+        rates = _rates(af_m)
+        dur = (f"{'—' if rates['duration_se'] is None else rates['duration_se']} / {rates['duration_ppv']}"
+               if af_m["ref"] or af_m["test"] else "")
+        lines.append("| " + " | ".join([r["record"]] + [cell(r[k][n], n) for k in ("runs_reference_labels", "runs_product")
+                                                        for n in RUN_CLASSES]
+                                       + [cell(af_m, "") if af_m["ref"] or af_m["test"] else "", dur,
+                                          cell(r["pauses_product"], "") if r["pauses_product"]["ref"] or r["pauses_product"]["test"] else ""]) + " |")
+    lines += ["", "| record | VF/VFL episodes found | detected episodes true | duration Se % | duration +P % | delays (s) |",
+              "|---|---|---|---|---|---|"]
+    for r in result["records"]:
+        m = r["vf"]
+        if r["db"] == "cudb" or m["ref"] or m["test"]:
+            rates = _rates(m)
+            lines.append(f"| {r['db']}/{r['record']} | {m['ref_detected']}/{m['ref']} | {m['test_true']}/{m['test']} "
+                         f"| {rates['duration_se'] if rates['duration_se'] is not None else ''} "
+                         f"| {rates['duration_ppv'] if rates['duration_ppv'] is not None else ''} "
+                         f"| {', '.join(str(d) for d in m['delays_s'])} |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--fresh", action="store_true", help="recompute every record (else reuse the results file)")
+    parser.add_argument("--fit-vf", action="store_true")
+    parser.add_argument("--records", nargs="*", help="db/record names to (re)evaluate only")
+    parser.add_argument("--markdown", action="store_true", help="print the per-record tables of the results file")
+    args = parser.parse_args()
+    if args.markdown:
+        print(markdown(json.loads(OUTPUT.read_text())))
+        return
+    if args.fit_vf:
+        fit_vf()
+        return
+    load_before = os.getloadavg()
+    previous = json.loads(OUTPUT.read_text()) if OUTPUT.exists() and not args.fresh else {}
+    done = {f"{r['db']}/{r['record']}": r for r in previous.get("records", [])}
+    wanted = set(args.records or [])
+    model = _model_loader()
+    started = time.perf_counter()
+    for db in ("mitdb", "cudb"):
+        for record in _records(db):
+            name = f"{db}/{record}"
+            if name in done and name not in wanted:
+                continue
+            done[name] = evaluate_record(db, record, model)
+            print(name, json.dumps({k: v for k, v in done[name].items() if k.startswith(("vf", "af_p"))}), flush=True)
+    records = [done[k] for k in sorted(done)]
+    result = {
+        "command": "python -m bench.rhythm_eval",
+        "heartbeat_model": newest_artifact("heartbeat").name,
+        "note": "figures on the data the rhythm methods were tuned on (there is no held-out rhythm set)",
+        "totals": totals(records),
+        "records": records,
+        "seconds": round(time.perf_counter() - started, 1),
+        "machine": machine(load_before),
+    }
+    write_result(OUTPUT, {k: v for k, v in result.items()})
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,129 @@
+"""The Holter report's pieces for pages: clock times, the event list with strips, the most significant events."""
+
+import math
+
+from django.core.paginator import Paginator
+
+from . import plots, selectors
+from .models import ECGRecording, Event
+
+EVENTS_PER_PAGE = 10
+STRIP_LEAD_IN_S = 2.0
+STRIP_S = 10.0
+
+
+def clock(seconds: float | None) -> str:
+    if seconds is None or not math.isfinite(seconds):
+        return "—"
+    seconds = int(round(seconds))
+    return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
+
+
+def event_strip(recording: ECGRecording, event: Event) -> str:
+    """Ten seconds of ECG paper from just before the event's onset, its beats labelled by class."""
+    try:
+        lead = plots.recording_lead(recording)
+    except Exception:  # the stored upload no longer decodes: the list still shows the events
+        return ""
+    fs, n = lead.fs, len(lead.values)
+    a = max(0, int(event.start - STRIP_LEAD_IN_S * fs))
+    b = min(n, int(a + STRIP_S * fs))
+    marks = [((pos - a) / fs, cls) for _, pos, cls in selectors.beat_marks(recording=recording, start=a, end=b)]
+    note = f"lead {lead.name} · 25 mm/s · " + ("10 mm/mV" if lead.in_mv else "units unknown")
+    title = f"{event.get_type_display()} at {clock(event.start / fs)}: ECG from {clock(a / fs)}"
+    return plots.paper_svg(lead.values[a:b], fs=fs, title=title, marks=marks, units_note=note)
+
+
+def event_row(recording: ECGRecording, event: Event, *, strip: bool = True) -> dict:
+    fs = recording.sampling_rate or 0
+    reviews = list(event.reviews.all())
+    return {
+        "event": event,
+        "start_clock": clock(event.start / fs) if fs else "—",
+        "duration_s": round((event.end - event.start) / fs, 1) if fs else None,
+        "latest_review": reviews[0] if reviews else None,
+        "reviews": reviews,
+        "strip": event_strip(recording, event) if strip else "",
+    }
+
+
+def events_page(request, recording: ECGRecording):
+    page = Paginator(selectors.event_list(recording=recording), EVENTS_PER_PAGE).get_page(request.GET.get("events_page"))
+    return page, [event_row(recording, e) for e in page]
+
+
+def significant_events(recording: ECGRecording) -> list[dict]:
+    """What a printed Holter report shows strips of: VF, asystole, the longest VT, the fastest SVT, the longest
+    pause and the AF onset, each once."""
+    events = list(selectors.event_list(recording=recording))
+    picks: list[tuple[str, Event]] = []
+
+    def pick(label: str, candidates: list[Event], key) -> None:
+        if candidates:
+            picks.append((label, max(candidates, key=key)))
+
+    for kind, label in (("vf", "VF/VFL onset"), ("asystole", "Asystole")):
+        pick(label, [e for e in events if e.type == kind], key=lambda e: -e.start)
+    pick("Longest VT", [e for e in events if e.type == "vt"], key=lambda e: e.beats)
+    pick("Fastest SVT", [e for e in events if e.type == "svt"], key=lambda e: e.rate_bpm or 0)
+    pick("Longest pause", [e for e in events if e.type == "pause"], key=lambda e: e.end - e.start)
+    pick("AF onset", [e for e in events if e.type in ("af", "afl")], key=lambda e: -e.start)
+    return [{"label": label, **event_row(recording, e)} for label, e in picks]
+
+
+def summary_context(recording: ECGRecording, rhythm: dict) -> dict:
+    """The stored summary with clock times added where it gives samples."""
+    fs = recording.sampling_rate or 0
+    extremes = rhythm.get("heart_rate", {})
+    times = {}
+    for key in ("hr_min", "hr_max"):
+        if extremes.get(key) and fs:
+            times[key] = clock(extremes[key]["start"] / fs)
+    longest = (rhythm.get("pauses") or {}).get("longest")
+    return {
+        "holter": rhythm,
+        "holter_times": times,
+        "longest_pause_s": round((longest["end"] - longest["start"]) / fs, 1) if longest and fs else None,
+        "longest_pause_at": clock(longest["start"] / fs) if longest and fs else None,
+        "life_threatening": [
+            {"type": e["type"], "at": clock(e["start"] / fs) if fs else "—", "duration_s": round((e["end"] - e["start"]) / fs, 1) if fs else None}
+            for e in (rhythm.get("vf") or []) + (rhythm.get("asystole") or [])
+        ],
+    }
+
+
+def trend_svg(trend: dict | None) -> str:
+    """The per-minute heart-rate trend for the printed report (min-max band, mean line)."""
+    if not trend or not trend.get("minute"):
+        return ""
+    minutes = trend["minute"]
+    w, h, pad = 720.0, 180.0, 30.0
+    top = 200.0
+    n = max(1, len(minutes) - 1)
+
+    def x(i: int) -> float:
+        return pad + (w - 2 * pad) * i / n
+
+    def y(bpm: float) -> float:
+        return h - pad - (h - 2 * pad) * min(bpm, top) / top
+
+    band = [(x(i), y(v)) for i, v in enumerate(trend["hr_max"]) if v is not None]
+    band += [(x(i), y(v)) for i, v in reversed(list(enumerate(trend["hr_min"]))) if v is not None]
+    mean = [(x(i), y(v)) for i, v in enumerate(trend["hr_mean"]) if v is not None]
+    grid = "".join(
+        f'<line x1="{pad}" y1="{y(b):.1f}" x2="{w - pad}" y2="{y(b):.1f}" class="minor"/>'
+        f'<text x="{pad - 4}" y="{y(b) + 4:.1f}" text-anchor="end" class="note">{b}</text>'
+        for b in (50, 100, 150)
+    )
+    every = 60 if len(minutes) > 180 else 5
+    hours = "".join(
+        f'<text x="{x(m):.1f}" y="{h - 8}" text-anchor="middle" class="note">{f"{m // 60} h" if every == 60 else f"{m} min"}</text>'
+        for m in range(0, len(minutes) + 1, every)
+    )
+    return (
+        f'<svg viewBox="0 0 {w:.0f} {h:.0f}" role="img" aria-label="Heart rate per minute: minimum to maximum band and mean" class="trend">'
+        f"<title>Heart rate per minute (bpm)</title>{grid}{hours}"
+        f'<polygon points="{" ".join(f"{a:.1f},{b:.1f}" for a, b in band)}" class="band"/>'
+        f'<polyline points="{" ".join(f"{a:.1f},{b:.1f}" for a, b in mean)}" class="mean"/>'
+        "</svg>"
+    )

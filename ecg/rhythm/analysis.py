@@ -1,0 +1,95 @@
+"""One recording's rhythm: events and the Holter summary, from the signal, its beats and their classes."""
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import af, ectopy, heart_rate, pauses, vf
+from .events import Event, sort_events
+
+ASYSTOLE_S = 4.0  # no beat and no VF for this long is reported as asystole rather than a pause
+
+
+@dataclass
+class RhythmReport:
+    events: list[Event]
+    summary: dict
+    minutes: dict[str, np.ndarray] = field(repr=False)
+    hours: list[dict] = field(repr=False)
+
+
+def _inside(r_peaks: np.ndarray, events: list[Event]) -> np.ndarray:
+    """Per beat: whether it lies within any of ``events`` (linear in beats and events)."""
+    depth = np.zeros(len(r_peaks) + 1, np.int64)
+    if events:
+        np.add.at(depth, np.searchsorted(r_peaks, [e.start for e in events], side="left"), 1)
+        np.add.at(depth, np.searchsorted(r_peaks, [e.end for e in events], side="right"), -1)
+    return np.cumsum(depth)[:-1] > 0
+
+
+def _overlaps(event: Event, spans: list[Event]) -> bool:
+    return any(event.start <= s.end and s.start <= event.end for s in spans)
+
+
+def analyse_rhythm(*, signal: np.ndarray | None, fs: float, r_peaks: np.ndarray, classes,
+                   n_samples: int | None = None, vf_found: list[Event] | None = None) -> RhythmReport:
+    """Events (VF/asystole first in the summary) and the heart-rate, HRV, ectopy and AF figures.
+
+    ``signal`` is the analysed lead (needed for VF/VFL, which yields no beats); ``classes`` the AAMI
+    class letter of each beat at ``r_peaks``. ``vf_found`` takes VF episodes found earlier
+    (``vf.vf_events``), for callers that let go of the signal before the beats are classified.
+    """
+    r_peaks = np.asarray(r_peaks, dtype=np.int64)
+    classes = np.asarray([str(c)[:1].upper() for c in classes])
+    if n_samples is None:
+        n_samples = len(signal) if signal is not None else int(r_peaks[-1]) + 1 if len(r_peaks) else 0
+
+    if vf_found is None:
+        vf_found = vf.vf_events(signal, fs, r_peaks) if signal is not None else []
+    in_vf = _inside(r_peaks, vf_found)
+    # Beats the detector finds inside VF are not beats: keep them out of every beat-based figure.
+    keep = ~in_vf
+    peaks, cls = r_peaks[keep], classes[keep]
+
+    gaps = pauses.pause_events(peaks, fs)
+    asystole = [Event("asystole", e.start, e.end, 0, None) for e in gaps
+                if e.duration_s(fs) >= ASYSTOLE_S and not _overlaps(e, vf_found)]
+    pause_list = [e for e in gaps if e.duration_s(fs) < ASYSTOLE_S and not _overlaps(e, vf_found)]
+
+    af_found, in_af = af.af_events(peaks, cls, fs)
+    v_events, v_summary = ectopy.ectopic_events(peaks, cls, fs, kind="V")
+    s_events, s_summary = ectopy.ectopic_events(peaks, cls, fs, kind="S")
+    # An irregular rhythm makes S labels meaningless: no SVT or S couplet inside AF.
+    s_events = [e for e in s_events if not _overlaps(e, af_found)]
+    patterns = ectopy.pattern_events(peaks, cls, fs)
+    rates = pauses.rate_episodes(peaks, fs, excluded=_inside(peaks, af_found + v_events))
+
+    events = sort_events(vf_found + asystole + af_found + v_events + s_events + patterns + pause_list + rates)
+
+    minutes = heart_rate.per_minute(peaks, fs, n_samples)
+    hours = heart_rate.per_hour(peaks, cls, fs, n_samples, minutes)
+    nn_ms, nn_t = heart_rate.nn_intervals(peaks, cls, fs, excluded=in_af)
+    analysed_s = n_samples / fs
+    af_s = sum(e.duration_s(fs) for e in af_found)
+    longest_pause = max(pause_list + asystole, key=lambda e: e.end - e.start, default=None)
+    summary = {
+        "duration_s": round(analysed_s, 1),
+        "vf": [e.as_dict() for e in vf_found],
+        "asystole": [e.as_dict() for e in asystole],
+        "heart_rate": {
+            "mean_bpm": round(60.0 * fs * (len(peaks) - 1) / float(peaks[-1] - peaks[0]), 1) if len(peaks) > 1 else None,
+            **heart_rate.extremes(peaks, fs),
+        },
+        "hrv": heart_rate.hrv_time(nn_ms, nn_t),
+        "ventricular": v_summary | {
+            "bigeminy_episodes": sum(1 for e in patterns if e.type == "bigeminy"),
+            "trigeminy_episodes": sum(1 for e in patterns if e.type == "trigeminy"),
+        },
+        "supraventricular": s_summary,
+        "af": {"episodes": len(af_found), "duration_s": round(af_s, 1),
+               "burden_pct": round(100.0 * af_s / analysed_s, 2) if analysed_s else 0.0},
+        "pauses": {"count": len(pause_list) + len(asystole), "longest": longest_pause.as_dict() if longest_pause else None},
+        "event_counts": {t: sum(1 for e in events if e.type == t) for t in sorted({e.type for e in events})},
+        "hourly": hours,
+    }
+    return RhythmReport(events=events, summary=summary, minutes=minutes, hours=hours)

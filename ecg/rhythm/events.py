@@ -1,0 +1,39 @@
+"""The rhythm events a recording can carry, in the order a summary lists them."""
+
+from dataclasses import asdict, dataclass
+
+# Life-threatening first: a summary and an event list lead with these.
+EVENT_TYPES = (
+    "vf", "asystole", "vt", "af", "afl", "svt", "pause", "v_run", "s_run", "bigeminy", "trigeminy",
+    "v_couplet", "s_couplet", "tachy", "brady",
+)
+PRIORITY = {t: i for i, t in enumerate(EVENT_TYPES)}
+
+
+@dataclass(frozen=True)
+class Event:
+    """One episode: ``start`` and ``end`` are samples of the original signal, ``end`` inclusive."""
+
+    type: str
+    start: int
+    end: int
+    beats: int
+    rate_bpm: float | None
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+    def duration_s(self, fs: float) -> float:
+        return (self.end - self.start) / fs
+
+
+def sort_events(events: list[Event]) -> list[Event]:
+    return sorted(events, key=lambda e: (e.start, PRIORITY[e.type]))
+
+
+def run_rate(r_peaks, first: int, last: int, fs: float) -> float | None:
+    """Mean rate (bpm) over the intervals ending at beats ``first``..``last`` (the coupling interval included)."""
+    begin = first - 1 if first > 0 else first
+    if last <= begin:
+        return None
+    return round(60.0 * fs * (last - begin) / float(r_peaks[last] - r_peaks[begin]), 1)

@@ -1,0 +1,148 @@
+/* The Holter panel: the heart-rate trend chart (min / mean / max per minute, events marked) drawn
+ * on <canvas> from GET data-rhythm-url, and the jumps from the chart and the event list
+ * ([data-goto-sample]) to the ECG viewer. DOM building only, no framework. */
+(function () {
+  "use strict";
+
+  var TOP_BPM = 200, PAD_L = 38, PAD_R = 10, PAD_T = 10, PAD_B = 40;
+  var SEVERE = { vf: 1, asystole: 1, vt: 1 };
+  var COLOURS = { vf: "#a4161a", asystole: "#a4161a", vt: "#a4161a", af: "#0b5cad", afl: "#0b5cad", pause: "#6a3d9a" };
+
+  function viewer() {
+    var root = document.querySelector("[data-ecg-viewer]");
+    return root && root.ecgViewer && root.ecgViewer.goTo ? root.ecgViewer : null;
+  }
+
+  function showInViewer(sample) {
+    var v = viewer();
+    if (!v) return;
+    v.goTo(sample);
+    v.root.scrollIntoView({ block: "center" });
+    v.canvas.focus({ preventScroll: true });
+  }
+
+  function clock(seconds) {
+    seconds = Math.max(0, Math.round(seconds));
+    var h = Math.floor(seconds / 3600), m = Math.floor(seconds % 3600 / 60), s = seconds % 60;
+    return h + ":" + (m < 10 ? "0" : "") + m + ":" + (s < 10 ? "0" : "") + s;
+  }
+
+  function TrendChart(canvas) {
+    this.canvas = canvas;
+    this.data = null;
+    this.cursor = null;
+    var self = this;
+    canvas.addEventListener("click", function (e) {
+      var rect = canvas.getBoundingClientRect();
+      var minute = self.minuteAt(e.clientX - rect.left);
+      if (minute !== null) self.jump(minute);
+    });
+    canvas.addEventListener("keydown", function (e) {
+      if (!self.data) return;
+      var last = self.data.trend.minute.length - 1;
+      if (e.key === "ArrowRight") self.cursor = Math.min(last, (self.cursor === null ? -1 : self.cursor) + 1);
+      else if (e.key === "ArrowLeft") self.cursor = Math.max(0, (self.cursor === null ? 1 : self.cursor) - 1);
+      else if (e.key === "Enter" && self.cursor !== null) { self.jump(self.cursor); }
+      else return;
+      e.preventDefault();
+      self.draw();
+    });
+    if (window.ResizeObserver) new ResizeObserver(function () { self.draw(); }).observe(canvas);
+    fetch(canvas.dataset.rhythmUrl, { credentials: "same-origin" })
+      .then(function (r) { if (!r.ok) throw new Error("HTTP " + r.status); return r.json(); })
+      .then(function (data) {
+        self.data = data;
+        canvas.dataset.loaded = "true";
+        self.draw();
+      })
+      .catch(function (err) { canvas.setAttribute("aria-label", "The heart-rate trend could not be loaded (" + err.message + ")."); });
+  }
+
+  TrendChart.prototype.minutes = function () { return this.data && this.data.trend ? this.data.trend.minute.length : 0; };
+
+  TrendChart.prototype.x = function (minute) {
+    var n = Math.max(1, this.minutes());
+    return PAD_L + (this.width - PAD_L - PAD_R) * minute / n;
+  };
+
+  TrendChart.prototype.y = function (bpm) {
+    return PAD_T + (this.height - PAD_T - PAD_B) * (1 - Math.min(bpm, TOP_BPM) / TOP_BPM);
+  };
+
+  TrendChart.prototype.minuteAt = function (px) {
+    var n = this.minutes();
+    if (!n) return null;
+    var m = (px - PAD_L) / (this.width - PAD_L - PAD_R) * n;
+    return Math.max(0, Math.min(n - 0.001, m));
+  };
+
+  TrendChart.prototype.jump = function (minute) {
+    var fs = this.data.fs;
+    this.cursor = Math.floor(minute);
+    this.canvas.dataset.jumpedTo = String(Math.round(minute * 60 * fs));
+    this.draw();
+    showInViewer(minute * 60 * fs);
+  };
+
+  TrendChart.prototype.draw = function () {
+    var canvas = this.canvas, dpr = window.devicePixelRatio || 1;
+    this.width = canvas.clientWidth; this.height = canvas.clientHeight;
+    canvas.width = Math.round(this.width * dpr); canvas.height = Math.round(this.height * dpr);
+    var ctx = canvas.getContext("2d");
+    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+    ctx.fillStyle = "#fff"; ctx.fillRect(0, 0, this.width, this.height);
+    var d = this.data;
+    ctx.font = "11px system-ui, sans-serif"; ctx.fillStyle = "#4d5560";
+    if (!d || !d.trend) { ctx.fillText(d ? "No heart-rate trend for this recording." : "Loading…", PAD_L, this.height / 2); return; }
+    var t = d.trend, n = t.minute.length, self = this;
+    // Grid: 50, 100, 150 bpm, and hour (or 5-minute) ticks.
+    ctx.strokeStyle = "#e2e6ea"; ctx.lineWidth = 1; ctx.textBaseline = "middle"; ctx.textAlign = "right";
+    [50, 100, 150, 200].forEach(function (b) {
+      ctx.beginPath(); ctx.moveTo(PAD_L, self.y(b)); ctx.lineTo(self.width - PAD_R, self.y(b)); ctx.stroke();
+      ctx.fillText(String(b), PAD_L - 4, self.y(b));
+    });
+    var every = n > 180 ? 60 : n > 30 ? 5 : 1;
+    ctx.textAlign = "center"; ctx.textBaseline = "top";
+    for (var m = 0; m <= n; m += every) ctx.fillText(every === 60 ? (m / 60) + " h" : m + " min", this.x(m), this.height - PAD_B + 16);
+    // Band from the minute minimum to maximum, then the mean.
+    ctx.fillStyle = "rgba(11, 92, 173, 0.22)"; ctx.beginPath();
+    var started = false, i;
+    for (i = 0; i < n; i++) if (t.hr_max[i] !== null) { ctx[started ? "lineTo" : "moveTo"](this.x(i + 0.5), this.y(t.hr_max[i])); started = true; }
+    for (i = n - 1; i >= 0; i--) if (t.hr_min[i] !== null) ctx.lineTo(this.x(i + 0.5), this.y(t.hr_min[i]));
+    ctx.closePath(); ctx.fill();
+    ctx.strokeStyle = "#084a8c"; ctx.lineWidth = 1.5; ctx.beginPath(); started = false;
+    for (i = 0; i < n; i++) {
+      if (t.hr_mean[i] === null) { started = false; continue; }
+      ctx[started ? "lineTo" : "moveTo"](this.x(i + 0.5), this.y(t.hr_mean[i])); started = true;
+    }
+    ctx.stroke();
+    // Events along the bottom: one row of ticks, the life-threatening ones taller.
+    var perMinute = 60 * d.fs, base = this.height - PAD_B + 2;
+    (d.events || []).forEach(function (e) {
+      var x0 = self.x(e.start / perMinute), x1 = Math.max(x0 + 2, self.x(e.end / perMinute));
+      ctx.fillStyle = COLOURS[e.type] || "#8a5a00";
+      ctx.fillRect(x0, base, x1 - x0, SEVERE[e.type] ? 12 : 6);
+    });
+    if (this.cursor !== null) {
+      ctx.strokeStyle = "#f0a202"; ctx.lineWidth = 2; ctx.beginPath();
+      ctx.moveTo(this.x(this.cursor + 0.5), PAD_T); ctx.lineTo(this.x(this.cursor + 0.5), this.height - PAD_B); ctx.stroke();
+      ctx.fillStyle = "#1b1f24"; ctx.textAlign = "left"; ctx.textBaseline = "top";
+      var label = clock(this.cursor * 60) + (t.hr_mean[this.cursor] !== null ? " · " + t.hr_mean[this.cursor] + " bpm" : "");
+      ctx.fillText(label, Math.min(this.x(this.cursor + 0.5) + 4, this.width - 120), PAD_T);
+    }
+  };
+
+  function init() {
+    document.querySelectorAll("canvas[data-hr-trend]").forEach(function (canvas) {
+      if (!canvas.hrTrend) canvas.hrTrend = new TrendChart(canvas);
+    });
+  }
+
+  document.addEventListener("click", function (e) {
+    var trigger = e.target.closest && e.target.closest("[data-goto-sample]");
+    if (trigger) showInViewer(parseInt(trigger.dataset.gotoSample, 10));
+  });
+
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init);
+  else init();
+})();

@@ -1,0 +1,129 @@
+"""Rhythm events: computed by the worker with the beats, served per recording, in FHIR and the CSV export."""
+
+import csv
+import io
+
+import pytest
+import wfdb
+from django.urls import reverse
+
+from accounts.models import AuditEvent
+from diagnostics import services
+from diagnostics.models import ECGRecording, Event
+from ecgsite.errors import NotAllowed
+
+from ..conftest import client_for
+from ..data import mitdb_dir
+from .test_fhir import by_code, fetch_valid_bundle, resources
+
+pytestmark = pytest.mark.django_db
+# The first 70 s of MIT-BIH 207: sinus / bundle branch block beats and a 10-s run of ventricular flutter.
+FLUTTER = (14689, 18396)
+
+
+@pytest.fixture
+def rhythm_recording(api_as, staff_a, patient_a, active_models):
+    values = wfdb.rdrecord(str(mitdb_dir() / "207"), sampto=25200).p_signal[:, 0]
+    created = api_as(staff_a).post(
+        "/api/v1/recordings",
+        {"patient": patient_a.pk, "kind": "signal", "fs": 360, "signal": [round(float(v), 3) for v in values]},
+        format="json",
+    )
+    assert created.status_code == 201, created.content[:300]
+    recording = ECGRecording.objects.get(pk=created.json()["id"])
+    assert services.recording_classify(recording_id=recording.pk, claim_token="t") == "done"
+    recording.refresh_from_db()
+    return recording
+
+
+def test_the_worker_stores_events_and_the_rhythm_summary_with_the_beats(rhythm_recording):
+    events = list(rhythm_recording.events.all())
+    assert events and all(e.clinic_id == rhythm_recording.clinic_id for e in events)
+    flutter = [e for e in events if e.type == "vf"]
+    assert len(flutter) == 1 and flutter[0].start < FLUTTER[1] and flutter[0].end > FLUTTER[0]
+    rhythm = rhythm_recording.diagnosis.rhythm
+    assert rhythm["vf"][0]["start"] == flutter[0].start
+    assert len(rhythm["trend"]["hr_mean"]) == 2  # 70 s: two minutes of trend
+    assert rhythm["hourly"][0]["beats"] == rhythm_recording.beats.exclude(position__range=(flutter[0].start, flutter[0].end)).count()
+
+
+def test_a_beat_file_has_no_events_and_no_rhythm(api_as, staff_a, done_recording):
+    body = api_as(staff_a).get(f"/api/v1/recordings/{done_recording.pk}").json()
+    assert body["diagnosis"]["rhythm"] is None
+    assert api_as(staff_a).get(body["links"]["events"]).json()["count"] == 0
+
+
+def test_the_events_endpoint_lists_filters_and_pages(api_as, staff_a, rhythm_recording):
+    api = api_as(staff_a)
+    url = f"/api/v1/recordings/{rhythm_recording.pk}/events"
+    everything = api.get(url).json()
+    assert everything["count"] == rhythm_recording.events.count()
+    first = everything["results"][0]
+    assert set(first) == {"id", "type", "start", "end", "duration_s", "beats", "rate_bpm", "latest_review"}
+    assert [e["start"] for e in everything["results"]] == sorted(e["start"] for e in everything["results"])
+    only_vf = api.get(url, {"type": "vf"}).json()
+    assert only_vf["count"] == 1 and only_vf["results"][0]["duration_s"] > 5
+    assert api.get(url, {"page_size": 1}).json()["results"] == everything["results"][:1]
+    refused = api.get(url, {"type": "torsades"})
+    assert refused.status_code == 400 and "torsades" in refused.json()["error"]["message"]
+    reads = AuditEvent.objects.filter(action="view", object_type="recording", object_id=str(rhythm_recording.pk))
+    assert reads.filter(path=url).count() == 3  # every list served, not the refused one
+
+
+def test_the_events_endpoint_costs_a_constant_number_of_queries(api_as, staff_a, doctor_a, rhythm_recording,
+                                                              django_assert_max_num_queries):
+    for event in rhythm_recording.events.all():
+        services.event_review_create(user=doctor_a, event=event, decision="confirm")
+    api = api_as(staff_a)
+    with django_assert_max_num_queries(8):
+        body = api.get(f"/api/v1/recordings/{rhythm_recording.pk}/events").json()
+    assert all(e["latest_review"]["decision"] == "confirm" for e in body["results"])
+
+
+def test_another_clinic_gets_404_for_the_events(api_as, doctor_b, rhythm_recording):
+    response = api_as(doctor_b).get(f"/api/v1/recordings/{rhythm_recording.pk}/events")
+    assert response.status_code == 404
+
+
+def test_the_recording_resource_carries_the_rhythm_summary(api_as, staff_a, rhythm_recording):
+    body = api_as(staff_a).get(f"/api/v1/recordings/{rhythm_recording.pk}").json()
+    rhythm = body["diagnosis"]["rhythm"]
+    assert {"heart_rate", "hrv", "ventricular", "supraventricular", "af", "pauses", "vf", "hourly"} <= set(rhythm)
+    assert "trend" not in rhythm
+    assert body["links"]["events"] == f"/api/v1/recordings/{rhythm_recording.pk}/events"
+
+
+def test_fhir_carries_heart_rate_extremes_af_burden_and_ectopy(api_as, staff_a, rhythm_recording):
+    observations = resources(fetch_valid_bundle(api_as(staff_a), rhythm_recording), "Observation")
+    rhythm = rhythm_recording.diagnosis.rhythm
+    assert by_code(observations, "heart-rate-min")["valueQuantity"]["value"] == rhythm["heart_rate"]["hr_min"]["bpm"]
+    assert by_code(observations, "heart-rate-max")["valueQuantity"]["value"] == rhythm["heart_rate"]["hr_max"]["bpm"]
+    assert by_code(observations, "af-burden")["valueQuantity"]["code"] == "%"
+    ventricular = by_code(observations, "ventricular-ectopic-beats")
+    assert ventricular["valueQuantity"]["value"] == rhythm["ventricular"]["total"]
+
+
+def test_the_csv_export_lists_the_events_after_the_beats(client, staff_a, doctor_a, rhythm_recording):
+    event = rhythm_recording.events.get(type="vf")
+    services.event_review_create(user=doctor_a, event=event, decision="reject", note="artefact")
+    response = client_for(client, staff_a).get(reverse("recording-export", args=[rhythm_recording.pk]))
+    rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
+    header = rows.index(["patient_mrn", "recording", "event", "type", "start_sample", "end_sample", "start_s",
+                         "duration_s", "beats", "rate_bpm", "review"])
+    assert header == 1 + rhythm_recording.beats.count() + 1  # beats, a blank line, then the events
+    events = rows[header + 1:]
+    assert len(events) == rhythm_recording.events.count()
+    vf_row = next(r for r in events if r[3] == "vf")
+    assert int(vf_row[4]) == event.start and vf_row[10] == "reject"
+
+
+def test_only_doctors_review_events_and_every_decision_is_kept(staff_a, doctor_a, doctor_b, rhythm_recording):
+    event = rhythm_recording.events.get(type="vf")
+    with pytest.raises(NotAllowed):
+        services.event_review_create(user=staff_a, event=event, decision="confirm")
+    with pytest.raises(NotAllowed):
+        services.event_review_create(user=doctor_b, event=event, decision="confirm")
+    services.event_review_create(user=doctor_a, event=event, decision="confirm")
+    services.event_review_create(user=doctor_a, event=event, decision="reject", note=" noise ")
+    assert [r.decision for r in event.reviews.all()] == ["reject", "confirm"]
+    assert Event.objects.get(pk=event.pk).latest_review().note == "noise"

@@ -1,0 +1,107 @@
+"""A Holter report in a real Chromium: a 30-minute MIT-BIH record with AF and ventricular runs (203)."""
+
+import pytest
+from playwright.sync_api import expect
+
+from diagnostics.models import Event, EventReview
+
+from ..conftest import model_version_from
+from ..data import REPO_ROOT, mitdb_dir
+from .conftest import DESKTOP, TABLET, assert_accessible, log_in
+from .test_clinic_flow import _wait_done
+
+pytestmark = [pytest.mark.worker, pytest.mark.slow]
+
+
+@pytest.fixture
+def shipped_heartbeat_model(active_models):
+    """The product's own beat classes, so the runs and AF come from what the clinic would see."""
+    newest = sorted((REPO_ROOT / "mlmodels" / "artifacts").glob("heartbeat-*.keras"))[-1]
+    return model_version_from(newest, task="heartbeat", version=newest.stem.removeprefix("heartbeat-"))
+
+
+def _fits(page, width: int) -> bool:
+    return page.evaluate("document.documentElement.scrollWidth") <= width
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_doctor_reads_and_signs_off_the_holter_report_of_record_203(
+    page, shot, patient_a, doctor_a, shipped_heartbeat_model, celery_worker
+):
+    mitdb = mitdb_dir()
+    log_in(page, "doctor_a")
+    page.goto(f"/patients/{patient_a.pk}/recordings/new/")
+    page.get_by_label("Continuous signal").check()
+    page.get_by_label("File(s)").set_input_files([str(mitdb / "203.hea"), str(mitdb / "203.dat")])
+    page.get_by_role("button", name="Upload and classify").click()
+    _wait_done(page)
+    assert Event.objects.filter(type="af").exists() and Event.objects.filter(type__in=["vt", "v_run"]).exists()
+
+    # The Holter panel and the trend chart, drawn from the recording's own minute trend.
+    holter = page.locator("#holter")
+    expect(holter).to_contain_text("AF / flutter")
+    expect(holter).to_contain_text("Ventricular ectopy")
+    trend = page.locator("canvas[data-hr-trend]")
+    expect(trend).to_have_attribute("data-loaded", "true")
+    viewer = page.locator("[data-ecg-viewer]")
+    expect(viewer).to_have_attribute("data-events", str(Event.objects.count()))
+    assert_accessible(page)
+    shot(page, "20-holter-recording-page")
+    holter.screenshot(path=str(shot.dir / "21-holter-summary-and-trend.png"))
+
+    # A click on the trend moves the viewer to that minute.
+    trend.scroll_into_view_if_needed()
+    box = trend.bounding_box()
+    page.mouse.click(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.4)
+    jumped = trend.get_attribute("data-jumped-to")
+    assert jumped and 0.4 * 650000 < int(jumped) < 0.6 * 650000
+    expect(viewer).to_have_attribute("data-position", jumped)
+
+    # "Next event" steps through the events in the viewer, marked along the strip.
+    viewer.get_by_role("button", name="Next event").click()
+    expect(viewer.locator("[data-info] .event-title")).to_contain_text("Event")
+    first_later = Event.objects.filter(start__gt=int(jumped)).order_by("start", "id").first()
+    expect(viewer).to_have_attribute("data-event", str(first_later.pk))
+    viewer.screenshot(path=str(shot.dir / "22-viewer-next-event.png"))
+
+    # The event list: a strip per event; "Show in viewer" jumps there; the doctor confirms one.
+    events = page.locator("ol.events > li")
+    count = events.count()
+    assert 1 <= count <= 10 and page.locator("ol.events figure.strip svg.paper").count() == count
+    first = events.first
+    sample = first.get_by_role("button", name="Show in viewer").get_attribute("data-goto-sample")
+    first.get_by_role("button", name="Show in viewer").click()
+    expect(viewer).to_have_attribute("data-position", sample)
+    page.locator("#events").screenshot(path=str(shot.dir / "23-event-list-with-strips.png"))
+    first.get_by_label("Note").fill("Seen on the strip.")
+    first.get_by_role("button", name="Confirm").click()
+    expect(page.locator(".messages")).to_contain_text("confirmed")
+    review = EventReview.objects.get()
+    assert review.decision == "confirm" and review.event.start == int(sample) and review.note == "Seen on the strip."
+    expect(page.locator(f"#event-{review.event_id}")).to_contain_text("Confirmed by doctor_a")
+
+    # Tablet width: nothing spills sideways, the panel still reads.
+    page.set_viewport_size(TABLET)
+    expect(trend).to_be_visible()
+    assert _fits(page, TABLET["width"])
+    assert_accessible(page)
+    shot(page, "24-holter-recording-page-tablet")
+    page.set_viewport_size(DESKTOP)
+
+    # The printed report: summary, trend, hourly table and the strips of the significant events.
+    page.get_by_role("link", name="Printable report").click()
+    report = page.locator(".report")
+    expect(report).to_contain_text("Holter summary")
+    expect(report.locator("svg.trend")).to_be_visible()
+    expect(report.locator("table.hourly tbody tr")).to_have_count(1)
+    expect(report).to_contain_text("AF onset")
+    assert report.locator("figure.event-strip svg.paper").count() >= 2
+    assert_accessible(page)
+    shot(page, "25-holter-report")
+    page.emulate_media(media="print")
+    shot(page, "26-holter-report-print")
+    page.emulate_media(media="screen")
+    page.set_viewport_size(TABLET)
+    assert _fits(page, TABLET["width"])
+    shot(page, "27-holter-report-tablet")
+    assert page.js_errors == []

@@ -1,0 +1,97 @@
+"""The Holter panel, event list, trend data, event reviews and the printed report (server side)."""
+
+import re
+
+import numpy as np
+import pytest
+import wfdb
+from django.urls import reverse
+
+from accounts.models import AuditEvent
+from diagnostics import services
+from diagnostics.models import EventReview
+from diagnostics.signal_uploads import parse_signal_upload
+
+from ..conftest import client_for
+from ..data import mitdb_dir
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def holter_recording(staff_a, patient_a, active_models):
+    """70 s of MIT-BIH 207 (a 10-s run of ventricular flutter), classified by the worker's service."""
+    values = wfdb.rdrecord(str(mitdb_dir() / "207"), sampto=25200).p_signal[:, 0]
+    data = "\n".join(f"{v:.3f}" for v in values).encode()
+    parsed, stored, filename = parse_signal_upload({"ecg.csv": data}, fs=360.0, lead=None)
+    recording = services.recording_submit(user=staff_a, patient=patient_a, parsed=parsed, data=stored, filename=filename)
+    assert services.recording_classify(recording_id=recording.pk, claim_token="t") == "done"
+    recording.refresh_from_db()
+    return recording
+
+
+def test_the_recording_page_leads_with_vf_and_lists_events_with_strips(client, staff_a, holter_recording):
+    html = client_for(client, staff_a).get(reverse("recording-detail", args=[holter_recording.pk])).content.decode()
+    assert "Holter summary" in html and "Life-threatening rhythm" in html
+    assert html.index("Life-threatening rhythm") < html.index("Heartbeat classes")
+    events = list(holter_recording.events.all()[:10])
+    assert len(re.findall(r'<li id="event-\d+"', html)) == len(events)
+    assert html.count('<svg viewBox') >= len(events)  # one strip per listed event
+    assert f'data-goto-sample="{events[0].start}"' in html
+    assert "data-hr-trend" in html and 'data-act="next-event"' in html
+    panel = html[html.index('id="holter"'):html.index("</section>", html.index('id="events"'))]
+    assert "<script" not in panel and " style=" not in panel and " on" not in panel.replace(" one", "")
+    assert 'name="decision"' not in html  # staff see decisions, only doctors make them
+
+
+def test_the_rhythm_data_has_the_minute_trend_and_every_event(client, staff_a, staff_b, holter_recording):
+    url = reverse("recording-rhythm", args=[holter_recording.pk])
+    data = client_for(client, staff_a).get(url).json()
+    assert data["fs"] == 360.0 and len(data["trend"]["hr_mean"]) == 2
+    assert [e["start"] for e in data["events"]] == list(holter_recording.events.values_list("start", flat=True))
+    assert any(e["type"] == "vf" and e["label"] == "Ventricular flutter / fibrillation" for e in data["events"])
+    assert AuditEvent.objects.filter(action="view", object_type="recording", object_id=str(holter_recording.pk),
+                                     path=url, username="staff_a").count() == 1
+    assert client_for(client, staff_b).get(url).status_code == 404
+
+
+def test_a_doctor_confirms_then_rejects_an_event_and_both_are_kept(client, doctor_a, holter_recording):
+    event = holter_recording.events.get(type="vf")
+    doctor = client_for(client, doctor_a)
+    page = doctor.get(reverse("recording-detail", args=[holter_recording.pk])).content.decode()
+    assert f'action="{reverse("event-review", args=[event.pk])}"' in page
+    url = reverse("event-review", args=[event.pk])
+    response = doctor.post(url, {"decision": "confirm"})
+    assert response.status_code == 302 and response["Location"].endswith(f"#event-{event.pk}")
+    doctor.post(url, {"decision": "reject", "note": "electrode noise"})
+    assert list(EventReview.objects.filter(event=event).values_list("decision", flat=True)) == ["reject", "confirm"]
+    assert list(AuditEvent.objects.filter(action="review").values_list("object_type", "object_id", "username")) == [
+        ("event", str(event.pk), "doctor_a")
+    ] * 2
+    page = doctor.get(reverse("recording-detail", args=[holter_recording.pk])).content.decode()
+    assert "Rejected" in page and "Earlier: Confirm" in page
+
+
+def test_a_bad_decision_stores_nothing(client, doctor_a, holter_recording):
+    event = holter_recording.events.get(type="vf")
+    client_for(client, doctor_a).post(reverse("event-review", args=[event.pk]), {"decision": "maybe"})
+    assert not EventReview.objects.exists()
+
+
+def test_the_report_carries_the_summary_trend_hourly_table_and_significant_strips(client, staff_a, holter_recording):
+    html = client_for(client, staff_a).get(reverse("recording-report", args=[holter_recording.pk])).content.decode()
+    assert "Holter summary" in html and "Heart rate per minute" in html and 'class="trend"' in html
+    assert "Hourly table" in html and "Significant events" in html and "VF/VFL onset" in html
+
+
+def test_a_beat_file_page_has_no_holter_panel(client, staff_a, patient_a, active_models):
+    from diagnostics import ingestion
+
+    from ..helpers import beat_csv
+
+    data = beat_csv(4)
+    recording = services.recording_submit(user=staff_a, patient=patient_a, parsed=ingestion.parse_beats(filename="b.csv", data=data),
+                                          data=data, filename="b.csv")
+    services.recording_classify(recording_id=recording.pk, claim_token="t")
+    html = client_for(client, staff_a).get(reverse("recording-detail", args=[recording.pk])).content.decode()
+    assert "Holter summary" not in html and np.isscalar(recording.pk)

@@ -1,0 +1,62 @@
+import numpy as np
+import pytest
+
+from ecg.rhythm import analyse_rhythm
+from ecg.rhythm.ectopy import ectopic_events, pattern_events
+
+FS = 250.0
+
+
+def beats(pattern: str, rr_s: dict[str, float] | None = None):
+    """R-peaks for a class string: each beat follows the previous by the interval of its class."""
+    rr_s = {"N": 0.8, "S": 0.5, "V": 0.5, "F": 0.8, "Q": 0.8} | (rr_s or {})
+    times = np.cumsum([rr_s[c] for c in pattern])
+    return np.round(times * FS).astype(int), list(pattern)
+
+
+def types(events):
+    return [e.type for e in events]
+
+
+def test_it_tells_couplets_runs_and_ventricular_tachycardia_apart():
+    r_peaks, classes = beats("NNNNVVNNNNVVVNNNNVVVVVVVNNNN", {"V": 0.5})
+    events, summary = ectopic_events(r_peaks, classes, FS, kind="V")
+    assert types(events) == ["v_couplet", "vt", "vt"]
+    assert [e.beats for e in events] == [2, 3, 7]
+    assert events[1].start == r_peaks[10] and events[1].end == r_peaks[12]
+    assert events[1].rate_bpm == pytest.approx(120.0)
+    assert summary["couplets"] == 1 and summary["runs"] == 2 and summary["longest_run"]["beats"] == 7
+
+
+def test_a_slow_ventricular_run_is_not_called_tachycardia():
+    r_peaks, classes = beats("NNNNVVVVNNNN", {"V": 0.9})
+    events, _ = ectopic_events(r_peaks, classes, FS, kind="V")
+    assert types(events) == ["v_run"] and events[0].rate_bpm == pytest.approx(66.7, abs=0.1)
+
+
+def test_isolated_ectopic_beats_are_counted_not_listed():
+    r_peaks, classes = beats("NNVNNNSNNNVNN")
+    v_events, v = ectopic_events(r_peaks, classes, FS, kind="V")
+    s_events, s = ectopic_events(r_peaks, classes, FS, kind="S")
+    assert v_events == [] and s_events == []
+    assert (v["isolated"], v["total"], s["isolated"], s["total"]) == (2, 2, 1, 1)
+
+
+def test_supraventricular_runs_become_svt_when_fast():
+    r_peaks, classes = beats("NNNNSSNNNNSSSSSNNNN", {"S": 0.4})
+    events, summary = ectopic_events(r_peaks, classes, FS, kind="S")
+    assert types(events) == ["s_couplet", "svt"] and summary["fastest_run"]["beats"] == 5
+
+
+def test_bigeminy_and_trigeminy_need_three_cycles():
+    r_peaks, classes = beats("NNN" + "NV" * 4 + "NNNN" + "NNV" * 3 + "NNNN" + "NV" * 2 + "NNN")
+    found = pattern_events(r_peaks, classes, FS)
+    assert sorted((e.type, e.beats) for e in found) == [("bigeminy", 8), ("trigeminy", 9)]
+
+
+def test_the_summary_lists_events_in_time_order_with_counts():
+    r_peaks, classes = beats("N" * 40 + "VV" + "N" * 40 + "VVVV" + "N" * 40)
+    report = analyse_rhythm(signal=None, fs=FS, r_peaks=r_peaks, classes=classes)
+    assert types(report.events) == ["v_couplet", "vt"]
+    assert report.summary["event_counts"] == {"v_couplet": 1, "vt": 1}
+    assert report.summary["ventricular"]["total"] == 6
