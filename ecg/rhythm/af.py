@@ -40,7 +40,7 @@ def _features(rr: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return nrmssd, entropy, turning
 
 
-def af_mask(r_peaks: np.ndarray, classes, fs: float) -> np.ndarray:
+def af_mask(r_peaks: np.ndarray, classes: np.ndarray, fs: float) -> np.ndarray:
     """Per beat: True where the rhythm reads as atrial fibrillation."""
     n = len(r_peaks)
     classes = np.asarray([str(c)[:1].upper() for c in classes])
@@ -62,7 +62,7 @@ def af_mask(r_peaks: np.ndarray, classes, fs: float) -> np.ndarray:
     per_interval[half + len(irregular) :] = irregular[-1]
     if SMOOTH > 1:
         votes = np.convolve(per_interval, np.ones(SMOOTH) / SMOOTH, mode="same")
-        per_interval = votes > 0.5
+        per_interval = (votes > 0.5).astype(float)
     # Beats between usable intervals take the state of the last usable interval before them.
     state = np.zeros(n, bool)
     state[closing] = per_interval.astype(bool)
@@ -70,11 +70,11 @@ def af_mask(r_peaks: np.ndarray, classes, fs: float) -> np.ndarray:
     return state[filled]
 
 
-def af_events(r_peaks: np.ndarray, classes, fs: float) -> tuple[list[Event], np.ndarray]:
+def af_events(r_peaks: np.ndarray, classes: np.ndarray, fs: float) -> tuple[list[Event], np.ndarray]:
     """AF episodes (merged across short gaps, at least 20 s long) and the per-beat mask they cover."""
     mask = af_mask(r_peaks, classes, fs)
     edges = np.diff(np.concatenate([[0], mask.astype(np.int8), [0]]))
-    stretches = list(zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1) - 1))
+    stretches = [(int(a), int(b)) for a, b in zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1) - 1)]
     merged: list[list[int]] = []
     for first, last in stretches:
         if merged and (r_peaks[first] - r_peaks[merged[-1][1]]) / fs <= MERGE_GAP_S:

@@ -1,6 +1,7 @@
 """One recording's rhythm: events and the Holter summary, from the signal, its beats and their classes."""
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -13,9 +14,9 @@ ASYSTOLE_S = 4.0  # no beat and no VF for this long is reported as asystole rath
 @dataclass
 class RhythmReport:
     events: list[Event]
-    summary: dict
+    summary: dict[str, Any]
     minutes: dict[str, np.ndarray] = field(repr=False)
-    hours: list[dict] = field(repr=False)
+    hours: list[dict[str, Any]] = field(repr=False)
 
 
 def _inside(r_peaks: np.ndarray, events: list[Event]) -> np.ndarray:
@@ -31,7 +32,7 @@ def _overlaps(event: Event, spans: list[Event]) -> bool:
     return any(event.start <= s.end and s.start <= event.end for s in spans)
 
 
-def analyse_rhythm(*, signal: np.ndarray | None, fs: float, r_peaks: np.ndarray, classes,
+def analyse_rhythm(*, signal: np.ndarray | None, fs: float, r_peaks: np.ndarray, classes: np.ndarray,
                    n_samples: int | None = None, vf_found: list[Event] | None = None) -> RhythmReport:
     """Events (VF/asystole first in the summary) and the heart-rate, HRV, ectopy and AF figures.
 

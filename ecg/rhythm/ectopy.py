@@ -1,6 +1,7 @@
 """Ventricular and supraventricular ectopy from beat classes: isolated beats, couplets, runs, bigeminy, trigeminy."""
 
 import re
+from typing import Any
 
 import numpy as np
 
@@ -11,16 +12,16 @@ VT_RATE_BPM = 100.0
 MIN_CYCLES = 3
 
 
-def _class_string(classes) -> str:
+def _class_string(classes: np.ndarray) -> str:
     return "".join(str(c)[:1].upper() for c in classes)
 
 
-def runs(classes, target: str) -> list[tuple[int, int]]:
+def runs(classes: np.ndarray, target: str) -> list[tuple[int, int]]:
     """(first, last) beat indices of every maximal run of ``target`` beats."""
     return [(m.start(), m.end() - 1) for m in re.finditer(f"{target}+", _class_string(classes))]
 
 
-def ectopic_events(r_peaks: np.ndarray, classes, fs: float, *, kind: str) -> tuple[list[Event], dict]:
+def ectopic_events(r_peaks: np.ndarray, classes: np.ndarray, fs: float, *, kind: str) -> tuple[list[Event], dict[str, Any]]:
     """Couplets and runs of V (``kind="V"``) or S beats, with counts, the longest and fastest run."""
     prefix = kind.lower()
     fast, slow = ("vt", "v_run") if kind == "V" else ("svt", "s_run")
@@ -57,7 +58,7 @@ def ectopic_events(r_peaks: np.ndarray, classes, fs: float, *, kind: str) -> tup
     return events, summary
 
 
-def pattern_events(r_peaks: np.ndarray, classes, fs: float) -> list[Event]:
+def pattern_events(r_peaks: np.ndarray, classes: np.ndarray, fs: float) -> list[Event]:
     """Ventricular bigeminy (N V N V ...) and trigeminy (N N V N N V ...) episodes."""
     text = _class_string(classes)
     events = []

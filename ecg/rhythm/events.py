@@ -1,6 +1,9 @@
 """The rhythm events a recording can carry, in the order a summary lists them."""
 
 from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
 
 # Life-threatening first: a summary and an event list lead with these.
 EVENT_TYPES = (
@@ -20,7 +23,7 @@ class Event:
     beats: int
     rate_bpm: float | None
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     def duration_s(self, fs: float) -> float:
@@ -31,7 +34,7 @@ def sort_events(events: list[Event]) -> list[Event]:
     return sorted(events, key=lambda e: (e.start, PRIORITY[e.type]))
 
 
-def run_rate(r_peaks, first: int, last: int, fs: float) -> float | None:
+def run_rate(r_peaks: np.ndarray, first: int, last: int, fs: float) -> float | None:
     """Mean rate (bpm) over the intervals ending at beats ``first``..``last`` (the coupling interval included)."""
     begin = first - 1 if first > 0 else first
     if last <= begin:

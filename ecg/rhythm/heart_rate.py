@@ -1,5 +1,7 @@
 """Heart rate over time: per-minute trend, overall extremes over 8 beats, HRV, the hourly table."""
 
+from typing import Any
+
 import numpy as np
 
 EXTREME_BEATS = 8  # Holter systems quote the minimum and maximum rate over 8 consecutive beats
@@ -44,7 +46,7 @@ def per_minute(r_peaks: np.ndarray, fs: float, n_samples: int) -> dict[str, np.n
     return out
 
 
-def extremes(r_peaks: np.ndarray, fs: float, excluded: np.ndarray | None = None) -> dict:
+def extremes(r_peaks: np.ndarray, fs: float, excluded: np.ndarray | None = None) -> dict[str, Any]:
     """The lowest and highest 8-beat rate with the samples where they start and end.
 
     ``excluded`` marks beats (e.g. inside VF) whose windows do not count.
@@ -62,7 +64,8 @@ def extremes(r_peaks: np.ndarray, fs: float, excluded: np.ndarray | None = None)
     return out
 
 
-def nn_intervals(r_peaks: np.ndarray, classes, fs: float, excluded: np.ndarray | None = None):
+def nn_intervals(r_peaks: np.ndarray, classes: np.ndarray, fs: float,
+                 excluded: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Normal-to-normal intervals (ms) and the time (s) of the beat closing each."""
     classes = np.asarray([str(c)[:1].upper() for c in classes])
     rr = np.diff(r_peaks) / fs
@@ -75,7 +78,7 @@ def nn_intervals(r_peaks: np.ndarray, classes, fs: float, excluded: np.ndarray |
     return 1000.0 * rr[ok], r_peaks[1:][ok] / fs
 
 
-def hrv_time(nn_ms: np.ndarray, nn_time_s: np.ndarray) -> dict:
+def hrv_time(nn_ms: np.ndarray, nn_time_s: np.ndarray) -> dict[str, Any]:
     """SDNN, SDANN (5-minute means), rMSSD and pNN50 over NN intervals, gaps respected (NeuroKit2)."""
     keys = {"sdnn_ms": "HRV_SDNN", "sdann_ms": "HRV_SDANN5", "rmssd_ms": "HRV_RMSSD", "pnn50_pct": "HRV_pNN50"}
     empty = {k: None for k in keys} | {"nn_count": len(nn_ms)}
@@ -96,7 +99,8 @@ def hrv_time(nn_ms: np.ndarray, nn_time_s: np.ndarray) -> dict:
     return out
 
 
-def per_hour(r_peaks: np.ndarray, classes, fs: float, n_samples: int, minutes: dict[str, np.ndarray]) -> list[dict]:
+def per_hour(r_peaks: np.ndarray, classes: np.ndarray, fs: float, n_samples: int,
+             minutes: dict[str, np.ndarray]) -> list[dict[str, Any]]:
     """Per hour: beats, HR min / mean / max (from the minute trend), V and S counts."""
     classes = np.asarray([str(c)[:1].upper() for c in classes])
     hours = max(1, int(np.ceil(n_samples / (3600.0 * fs))))

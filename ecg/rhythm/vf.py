@@ -17,6 +17,7 @@ The coefficients were fitted on cudb and MIT-BIH windows (`python -m bench.rhyth
 """
 
 from fractions import Fraction
+from typing import cast
 
 import numpy as np
 from scipy import signal as sps
@@ -45,7 +46,7 @@ def _resampled(values: np.ndarray, fs: float) -> np.ndarray:
     if ratio != 1:
         x = sps.resample_poly(x, ratio.numerator, ratio.denominator)
     sos = sps.butter(2, [1.0, 30.0], btype="bandpass", fs=FS, output="sos")
-    return sps.sosfiltfilt(sos, x)
+    return cast(np.ndarray, sps.sosfiltfilt(sos, x))
 
 
 CHUNK_WINDOWS = 600  # windows per pass: a 24-hour recording is read ten minutes at a time
@@ -134,7 +135,7 @@ def _features(x: np.ndarray, starts: np.ndarray, peaks_s: np.ndarray) -> np.ndar
 
 def vf_probability(features: np.ndarray) -> np.ndarray:
     z = (features - MEAN) / SCALE
-    return 1.0 / (1.0 + np.exp(-(z @ WEIGHTS + BIAS)))
+    return cast(np.ndarray, 1.0 / (1.0 + np.exp(-(z @ WEIGHTS + BIAS))))
 
 
 def vf_events(values: np.ndarray, fs: float, r_peaks: np.ndarray) -> list[Event]:
