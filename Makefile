@@ -33,6 +33,7 @@ worker: $(STAMP)
 test: $(DEV_STAMP)
 	bash scripts/test-prerequisites.sh
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy accounts api diagnostics ecgsite mlmodels patients ecg
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} CELERY_BROKER_URL=$${CELERY_BROKER_URL:-$(TEST_BROKER_URL)} \
 		$(PY) manage.py makemigrations --check --dry-run

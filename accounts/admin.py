@@ -43,7 +43,9 @@ class UserAdmin(ClinicScopedAdmin, BaseUserAdmin):
         ("Clinic and role", {"fields": ("clinic", "role", "is_active")}),
         ("Dates", {"fields": ("last_login", "date_joined")}),
     )
-    add_fieldsets = ((None, {"classes": ("wide",), "fields": ("username", "clinic", "role", "password1", "password2")}),)
+    add_fieldsets = (
+        (None, {"classes": ("wide",), "fields": ("username", "clinic", "role", "password1", "password2")}),
+    )
     readonly_fields = ["last_login", "date_joined"]
 
     def get_queryset(self, request):
@@ -68,7 +70,17 @@ class UserAdmin(ClinicScopedAdmin, BaseUserAdmin):
 class AuditEventAdmin(admin.ModelAdmin):
     """Read-only: the trail is append-only, through the app and the admin alike."""
 
-    list_display = ["created_at", "username", "clinic", "action", "object_type", "object_id", "ip", "channel", "status_code"]
+    list_display = [
+        "created_at",
+        "username",
+        "clinic",
+        "action",
+        "object_type",
+        "object_id",
+        "ip",
+        "channel",
+        "status_code",
+    ]
     list_filter = ["action", "object_type", "channel", "created_at"]
     search_fields = ["username", "object_id", "ip", "path"]
     date_hierarchy = "created_at"

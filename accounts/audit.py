@@ -47,8 +47,16 @@ AUDITED_ROUTES: dict[str, tuple[str, str | None, str]] = {
 }
 # Routes that show no clinical record of their own (or only a status poll of one).
 NOT_AUDITED_ROUTES = {
-    "login", "logout", "dashboard", "recording-status", "healthz",
-    "api:schema", "api:docs", "api:not-found", "api:model-version-list", "api:model-version-detail",
+    "login",
+    "logout",
+    "dashboard",
+    "recording-status",
+    "healthz",
+    "api:schema",
+    "api:docs",
+    "api:not-found",
+    "api:model-version-list",
+    "api:model-version-detail",
 }
 _READS = {"GET", "HEAD"}
 _WRITES = {"POST", "PUT", "PATCH"}
@@ -61,8 +69,17 @@ def client_ip(request) -> str | None:
     return request.META.get("REMOTE_ADDR") or None
 
 
-def record(request, action: str, *, user=None, object_type: str = "", object_id="", username: str = "",
-           status_code: int | None = None, channel: str = "web") -> AuditEvent:
+def record(
+    request,
+    action: str,
+    *,
+    user=None,
+    object_type: str = "",
+    object_id="",
+    username: str = "",
+    status_code: int | None = None,
+    channel: str = "web",
+) -> AuditEvent:
     user = user if user is not None else getattr(request, "user", None)
     if user is not None and not user.is_authenticated:
         user = None
@@ -97,7 +114,9 @@ class AuditMiddleware:
         if match is None or user is None or not user.is_authenticated or response.status_code >= 400:
             return response
         api = request.path.startswith("/api/")
-        channel = ("token" if request.META.get("HTTP_AUTHORIZATION", "").startswith("Token ") else "api") if api else "web"
+        channel = (
+            ("token" if request.META.get("HTTP_AUTHORIZATION", "").startswith("Token ") else "api") if api else "web"
+        )
         route = AUDITED_ROUTES.get(match.view_name)
         if route is None:
             if channel == "token":
@@ -113,8 +132,14 @@ class AuditMiddleware:
         object_id = match.kwargs.get(kwarg, "") if kwarg else ""
         if not object_id and action in {A.CREATE, A.REVIEW}:
             object_id = _created_id(response, object_type)
-        record(request, action, object_type=object_type, object_id=object_id, status_code=response.status_code,
-               channel=channel)
+        record(
+            request,
+            action,
+            object_type=object_type,
+            object_id=object_id,
+            status_code=response.status_code,
+            channel=channel,
+        )
         return response
 
 

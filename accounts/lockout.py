@@ -28,7 +28,9 @@ def username_clean(raw: str) -> str:
 
 
 def _failures(since):
-    return AuditEvent.objects.filter(action=AuditEvent.Action.LOGIN_FAILED, created_at__gte=since).exclude(channel="token")
+    return AuditEvent.objects.filter(action=AuditEvent.Action.LOGIN_FAILED, created_at__gte=since).exclude(
+        channel="token"
+    )
 
 
 def _wait(doublings: int, last, now) -> int:
@@ -58,7 +60,12 @@ def login_wait_seconds(*, username: str, ip: str | None) -> int:
 
 
 def _known_address(username: str, ip: str | None, now) -> bool:
-    return ip is not None and AuditEvent.objects.filter(
-        action=AuditEvent.Action.LOGIN, username=username, ip=ip,
-        created_at__gte=now - timedelta(days=KNOWN_ADDRESS_DAYS),
-    ).exists()
+    return (
+        ip is not None
+        and AuditEvent.objects.filter(
+            action=AuditEvent.Action.LOGIN,
+            username=username,
+            ip=ip,
+            created_at__gte=now - timedelta(days=KNOWN_ADDRESS_DAYS),
+        ).exists()
+    )

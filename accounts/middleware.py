@@ -47,7 +47,11 @@ class IdleTimeoutMiddleware:
                 return redirect_to_login(request.get_full_path(), settings.LOGIN_URL)
             response = self.get_response(request)
             match = getattr(request, "resolver_match", None)
-            if (match is None or match.view_name not in PASSIVE_VIEWS) and hasattr(request, "user") and request.user.is_authenticated:
+            if (
+                (match is None or match.view_name not in PASSIVE_VIEWS)
+                and hasattr(request, "user")
+                and request.user.is_authenticated
+            ):
                 request.session["last_activity"] = now
             return response
         return self.get_response(request)
@@ -72,6 +76,8 @@ class LoginLockoutMiddleware:
                 when = f"{math.ceil(wait / 60)} minutes" if wait >= 120 else f"{wait} seconds"
                 return HttpResponse(
                     f"Too many failed logins. Try again in {when}.",
-                    status=429, content_type="text/plain", headers={"Retry-After": str(wait)},
+                    status=429,
+                    content_type="text/plain",
+                    headers={"Retry-After": str(wait)},
                 )
         return self.get_response(request)

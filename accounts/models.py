@@ -77,7 +77,10 @@ class AuditEvent(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
-        indexes = [models.Index(fields=["clinic", "-created_at"]), models.Index(fields=["username", "action", "-created_at"])]
+        indexes = [
+            models.Index(fields=["clinic", "-created_at"]),
+            models.Index(fields=["username", "action", "-created_at"]),
+        ]
 
     def save(self, *args, **kwargs):
         if self.pk is not None:

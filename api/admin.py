@@ -31,7 +31,17 @@ class ApiTokenAdmin(ClinicScopedAdmin):
     list_display = ["prefix", "name", "user", "created_at", "expires_at", "revoked_at", "last_used_at"]
     list_filter = ["revoked_at"]
     search_fields = ["name", "prefix", "user__username"]
-    fields = ["user", "name", "expires_at", "webhook_url", "prefix", "created_at", "created_by", "revoked_at", "last_used_at"]
+    fields = [
+        "user",
+        "name",
+        "expires_at",
+        "webhook_url",
+        "prefix",
+        "created_at",
+        "created_by",
+        "revoked_at",
+        "last_used_at",
+    ]
     readonly_fields = ["prefix", "created_at", "created_by", "revoked_at", "last_used_at"]
     actions = ["revoke"]
 
@@ -57,11 +67,17 @@ class ApiTokenAdmin(ClinicScopedAdmin):
                 self._show_signing_secret(request, obj)
             return
         token, secret = api_token_create(
-            user=obj.user, name=obj.name, expires_at=obj.expires_at, webhook_url=obj.webhook_url, created_by=request.user
+            user=obj.user,
+            name=obj.name,
+            expires_at=obj.expires_at,
+            webhook_url=obj.webhook_url,
+            created_by=request.user,
         )
         obj.pk = token.pk
         obj.refresh_from_db()
-        messages.warning(request, f"The new token is {secret} — copy it now; it is stored hashed and cannot be shown again.")
+        messages.warning(
+            request, f"The new token is {secret} — copy it now; it is stored hashed and cannot be shown again."
+        )
         self._show_signing_secret(request, obj)
 
     def _show_signing_secret(self, request, token):

@@ -33,8 +33,15 @@ def _token_failed(request, prefix: str) -> None:
         cache.incr(key)
     except ValueError:  # expired between add and incr
         cache.set(key, 1, timeout=settings.ECG_LOCKOUT_SECONDS)
-    audit.record(request._request, AuditEvent.Action.LOGIN_FAILED, user=AnonymousUser(), object_type="api_token",
-                 object_id=prefix[:TOKEN_PREFIX_LENGTH], status_code=401, channel="token")
+    audit.record(
+        request._request,
+        AuditEvent.Action.LOGIN_FAILED,
+        user=AnonymousUser(),
+        object_type="api_token",
+        object_id=prefix[:TOKEN_PREFIX_LENGTH],
+        status_code=401,
+        channel="token",
+    )
 
 
 class ApiTokenAuthentication(authentication.BaseAuthentication):
@@ -49,7 +56,9 @@ class ApiTokenAuthentication(authentication.BaseAuthentication):
         from accounts.audit import client_ip
 
         if (caches["api"].get(_failures_key(client_ip(request))) or 0) >= settings.API_TOKEN_FAILURES:
-            raise exceptions.Throttled(wait=settings.ECG_LOCKOUT_SECONDS, detail="Too many invalid tokens from this address.")
+            raise exceptions.Throttled(
+                wait=settings.ECG_LOCKOUT_SECONDS, detail="Too many invalid tokens from this address."
+            )
         if len(header) != 2:
             _token_failed(request, "")
             raise exceptions.AuthenticationFailed(_("Malformed Authorization header; expected 'Token <token>'."))

@@ -93,7 +93,10 @@ def _waveform(*, recording: ECGRecording, signal, beats, subject: str, effective
             unit = (signal.units or {}).get(name) or "mV"
             unit = "mV" if unit.lower() in ("mv", "millivolt") else unit
             components.append(
-                {"code": _lead_code(name), "valueSampledData": _sampled(values[:limit], period_ms=1000.0 / signal.fs, unit=unit, code=unit)}
+                {
+                    "code": _lead_code(name),
+                    "valueSampledData": _sampled(values[:limit], period_ms=1000.0 / signal.fs, unit=unit, code=unit),
+                }
             )
         text = f"ECG waveform, {len(signal.lead_order)} lead(s) at {signal.fs:g} Hz"
     elif beats is not None and len(beats):
@@ -113,7 +116,9 @@ def _waveform(*, recording: ECGRecording, signal, beats, subject: str, effective
     else:
         return None
     observation = _observation(
-        subject=subject, effective=effective, category="procedure",
+        subject=subject,
+        effective=effective,
+        category="procedure",
         code={"coding": [_coding(MDC, *ECG_WAVEFORM)], "text": text},
         component=components,
     )
@@ -130,33 +135,60 @@ def _rhythm_observations(rhythm: dict | None, *, subject: str, effective: str) -
     for key, text in (("hr_min", "Minimum heart rate (8 beats)"), ("hr_max", "Maximum heart rate (8 beats)")):
         extreme = rhythm.get("heart_rate", {}).get(key)
         if extreme:
-            out.append(_observation(
-                subject=subject, effective=effective, category="vital-signs",
-                code={"coding": [_coding(LOINC, "8867-4", "Heart rate"), _coding(LOCAL, f"heart-rate-{key[3:]}")], "text": text},
-                valueQuantity={"value": extreme["bpm"], "unit": "beats/minute", "system": UCUM, "code": "/min"},
-            ))
+            out.append(
+                _observation(
+                    subject=subject,
+                    effective=effective,
+                    category="vital-signs",
+                    code={
+                        "coding": [_coding(LOINC, "8867-4", "Heart rate"), _coding(LOCAL, f"heart-rate-{key[3:]}")],
+                        "text": text,
+                    },
+                    valueQuantity={"value": extreme["bpm"], "unit": "beats/minute", "system": UCUM, "code": "/min"},
+                )
+            )
     af = rhythm.get("af", {})
-    out.append(_observation(
-        subject=subject, effective=effective,
-        code={"coding": [_coding(LOCAL, "af-burden", "Atrial fibrillation burden")],
-              "text": "Atrial fibrillation burden (share of the analysed time)"},
-        valueQuantity={"value": af.get("burden_pct", 0.0), "unit": "%", "system": UCUM, "code": "%"},
-        component=[{"code": {"coding": [_coding(LOCAL, "af-episodes")], "text": "AF episodes"},
-                    "valueInteger": int(af.get("episodes", 0))}],
-    ))
+    out.append(
+        _observation(
+            subject=subject,
+            effective=effective,
+            code={
+                "coding": [_coding(LOCAL, "af-burden", "Atrial fibrillation burden")],
+                "text": "Atrial fibrillation burden (share of the analysed time)",
+            },
+            valueQuantity={"value": af.get("burden_pct", 0.0), "unit": "%", "system": UCUM, "code": "%"},
+            component=[
+                {
+                    "code": {"coding": [_coding(LOCAL, "af-episodes")], "text": "AF episodes"},
+                    "valueInteger": int(af.get("episodes", 0)),
+                }
+            ],
+        )
+    )
     for kind, label in (("ventricular", "Ventricular"), ("supraventricular", "Supraventricular")):
         figures = rhythm.get(kind, {})
         components = [
-            {"code": {"coding": [_coding(LOCAL, f"{kind}-{name}")], "text": f"{label} {name.replace('_', ' ')}"},
-             "valueInteger": int(figures.get(name, 0))}
-            for name in ("isolated", "couplets", "runs", "bigeminy_episodes", "trigeminy_episodes") if name in figures
+            {
+                "code": {"coding": [_coding(LOCAL, f"{kind}-{name}")], "text": f"{label} {name.replace('_', ' ')}"},
+                "valueInteger": int(figures.get(name, 0)),
+            }
+            for name in ("isolated", "couplets", "runs", "bigeminy_episodes", "trigeminy_episodes")
+            if name in figures
         ]
-        out.append(_observation(
-            subject=subject, effective=effective,
-            code={"coding": [_coding(LOCAL, f"{kind}-ectopic-beats")], "text": f"{label} ectopic beats"},
-            valueQuantity={"value": int(figures.get("total", 0)), "unit": "beats", "system": UCUM, "code": "{beats}"},
-            component=components,
-        ))
+        out.append(
+            _observation(
+                subject=subject,
+                effective=effective,
+                code={"coding": [_coding(LOCAL, f"{kind}-ectopic-beats")], "text": f"{label} ectopic beats"},
+                valueQuantity={
+                    "value": int(figures.get("total", 0)),
+                    "unit": "beats",
+                    "system": UCUM,
+                    "code": "{beats}",
+                },
+                component=components,
+            )
+        )
     return out
 
 
@@ -178,27 +210,46 @@ def bundle(*, recording: ECGRecording, diagnosis: Diagnosis, signal=None, beats=
     for aami, count, percent in diagnosis.class_counts():
         observations.append(
             _observation(
-                subject=patient_ref, effective=effective, category="procedure",
-                code={"coding": [_coding(LOCAL, f"beat-count-{aami}", f"Beats of AAMI class {aami}")],
-                      "text": f"Beats classified {aami} ({AAMI_NAMES[aami]})"},
+                subject=patient_ref,
+                effective=effective,
+                category="procedure",
+                code={
+                    "coding": [_coding(LOCAL, f"beat-count-{aami}", f"Beats of AAMI class {aami}")],
+                    "text": f"Beats classified {aami} ({AAMI_NAMES[aami]})",
+                },
                 valueQuantity={"value": count, "unit": "beats", "system": UCUM, "code": "{beats}"},
-                component=[{
-                    "code": {"coding": [_coding(LOCAL, f"beat-percent-{aami}")], "text": f"Share of beats classified {aami}"},
-                    "valueQuantity": {"value": round(percent, 3), "unit": "%", "system": UCUM, "code": "%"},
-                }],
+                component=[
+                    {
+                        "code": {
+                            "coding": [_coding(LOCAL, f"beat-percent-{aami}")],
+                            "text": f"Share of beats classified {aami}",
+                        },
+                        "valueQuantity": {"value": round(percent, 3), "unit": "%", "system": UCUM, "code": "%"},
+                    }
+                ],
             )
         )
     observations.append(
         _observation(
-            subject=patient_ref, effective=effective,
-            code={"coding": [_coding(LOCAL, "mi-score", "MI score")], "text": "Myocardial infarction score (mean beat probability)"},
+            subject=patient_ref,
+            effective=effective,
+            code={
+                "coding": [_coding(LOCAL, "mi-score", "MI score")],
+                "text": "Myocardial infarction score (mean beat probability)",
+            },
             valueQuantity={"value": round(diagnosis.mi_score, 6), "unit": "probability", "system": UCUM, "code": "1"},
-            referenceRange=[{"high": {"value": diagnosis.mi_threshold, "system": UCUM, "code": "1"}, "text": "flagged at or above the threshold"}],
+            referenceRange=[
+                {
+                    "high": {"value": diagnosis.mi_threshold, "system": UCUM, "code": "1"},
+                    "text": "flagged at or above the threshold",
+                }
+            ],
         )
     )
     observations.append(
         _observation(
-            subject=patient_ref, effective=effective,
+            subject=patient_ref,
+            effective=effective,
             code={"coding": [_coding(LOCAL, "mi-flag", "MI flag")], "text": "Flagged for myocardial infarction review"},
             valueBoolean=bool(diagnosis.mi_flag),
             interpretation=[{"coding": [_coding(INTERPRETATION, "A" if diagnosis.mi_flag else "N")]}],
@@ -207,14 +258,28 @@ def bundle(*, recording: ECGRecording, diagnosis: Diagnosis, signal=None, beats=
     if diagnosis.heart_rate_bpm is not None:
         observations.append(
             _observation(
-                subject=patient_ref, effective=effective, category="vital-signs",
-                code={"coding": [_coding(LOINC, "8867-4", "Heart rate"), _coding(MDC, *HEART_RATE)], "text": "Mean heart rate"},
-                valueQuantity={"value": round(diagnosis.heart_rate_bpm, 1), "unit": "beats/minute", "system": UCUM, "code": "/min"},
+                subject=patient_ref,
+                effective=effective,
+                category="vital-signs",
+                code={
+                    "coding": [_coding(LOINC, "8867-4", "Heart rate"), _coding(MDC, *HEART_RATE)],
+                    "text": "Mean heart rate",
+                },
+                valueQuantity={
+                    "value": round(diagnosis.heart_rate_bpm, 1),
+                    "unit": "beats/minute",
+                    "system": UCUM,
+                    "code": "/min",
+                },
             )
         )
     observations += _rhythm_observations(diagnosis.rhythm, subject=patient_ref, effective=effective)
     waveform = _waveform(
-        recording=recording, signal=signal, beats=beats, subject=patient_ref, effective=effective,
+        recording=recording,
+        signal=signal,
+        beats=beats,
+        subject=patient_ref,
+        effective=effective,
         input_fs=diagnosis.heartbeat_model.input_fs,
     )
     if waveform is not None:
@@ -226,8 +291,19 @@ def bundle(*, recording: ECGRecording, diagnosis: Diagnosis, signal=None, beats=
         "resourceType": "DiagnosticReport",
         "identifier": [{"system": "urn:ecg-analyzer:recording", "value": str(recording.pk)}],
         "status": "final",
-        "category": [{"coding": [_coding("http://terminology.hl7.org/CodeSystem/v2-0074", "EC", "Electrocardiac (e.g., EKG, EEC, Holter)")]}],
-        "code": {"coding": [_coding(LOINC, "11524-6", "EKG study")], "text": "ECG heartbeat classification and MI screening"},
+        "category": [
+            {
+                "coding": [
+                    _coding(
+                        "http://terminology.hl7.org/CodeSystem/v2-0074", "EC", "Electrocardiac (e.g., EKG, EEC, Holter)"
+                    )
+                ]
+            }
+        ],
+        "code": {
+            "coding": [_coding(LOINC, "11524-6", "EKG study")],
+            "text": "ECG heartbeat classification and MI screening",
+        },
         "subject": {"reference": patient_ref},
         "effectiveDateTime": effective,
         "issued": issued,
@@ -238,7 +314,10 @@ def bundle(*, recording: ECGRecording, diagnosis: Diagnosis, signal=None, beats=
             f"Models: heartbeat {diagnosis.heartbeat_model.version}, MI {diagnosis.mi_model.version}."
         ),
     }
-    entries = [{"fullUrl": patient_ref, "resource": patient_resource}, {"fullUrl": _urn("report", diagnosis.pk), "resource": report}]
+    entries = [
+        {"fullUrl": patient_ref, "resource": patient_resource},
+        {"fullUrl": _urn("report", diagnosis.pk), "resource": report},
+    ]
     entries += [{"fullUrl": ref, "resource": obs} for ref, obs in zip(observation_refs, observations)]
     return {
         "resourceType": "Bundle",

@@ -76,8 +76,20 @@ class ModelVersionSerializer(serializers.ModelSerializer):
     class Meta:
         model = ModelVersion
         fields = [
-            "id", "task", "version", "sha256", "input_length", "input_fs", "class_labels", "threshold",
-            "metrics", "report", "provenance", "created_at", "is_active", "activated_at",
+            "id",
+            "task",
+            "version",
+            "sha256",
+            "input_length",
+            "input_fs",
+            "class_labels",
+            "threshold",
+            "metrics",
+            "report",
+            "provenance",
+            "created_at",
+            "is_active",
+            "activated_at",
         ]
         read_only_fields = fields
 
@@ -154,8 +166,20 @@ class DiagnosisSerializer(serializers.ModelSerializer):
     class Meta:
         model = Diagnosis
         fields = [
-            "id", "recording", "beat_count", "classes", "heart_rate_bpm", "mi_score", "mi_threshold", "mi_flag",
-            "heartbeat_model", "classification_context", "mi_model", "latest_review", "rhythm", "created_at",
+            "id",
+            "recording",
+            "beat_count",
+            "classes",
+            "heart_rate_bpm",
+            "mi_score",
+            "mi_threshold",
+            "mi_flag",
+            "heartbeat_model",
+            "classification_context",
+            "mi_model",
+            "latest_review",
+            "rhythm",
+            "created_at",
         ]
         read_only_fields = fields
 
@@ -190,14 +214,33 @@ class RecordingSerializer(serializers.ModelSerializer):
     class Meta:
         model = ECGRecording
         fields = [
-            "id", "patient", "kind", "status", "error_message", "progress", "input_format", "original_filename",
-            "sampling_rate", "lead", "sample_count", "input_beat_count", "sha256", "created_at", "started_at",
-            "finished_at", "diagnosis", "links",
+            "id",
+            "patient",
+            "kind",
+            "status",
+            "error_message",
+            "progress",
+            "input_format",
+            "original_filename",
+            "sampling_rate",
+            "lead",
+            "sample_count",
+            "input_beat_count",
+            "sha256",
+            "created_at",
+            "started_at",
+            "finished_at",
+            "diagnosis",
+            "links",
         ]
         read_only_fields = fields
 
     @extend_schema_field(
-        {"type": "object", "properties": {"done": {"type": "integer"}, "total": {"type": "integer"}}, "required": ["done", "total"]}
+        {
+            "type": "object",
+            "properties": {"done": {"type": "integer"}, "total": {"type": "integer"}},
+            "required": ["done", "total"],
+        }
     )
     def get_progress(self, obj: ECGRecording) -> dict:
         return {"done": obj.progress_done, "total": obj.progress_total}
@@ -223,7 +266,9 @@ class RecordingSerializer(serializers.ModelSerializer):
         }
 
 
-@extend_schema_field({"type": "array", "items": {"type": "array", "items": {"type": "number"}, "minItems": 187, "maxItems": 188}})
+@extend_schema_field(
+    {"type": "array", "items": {"type": "array", "items": {"type": "number"}, "minItems": 187, "maxItems": 188}}
+)
 class BeatRowsField(serializers.JSONField):
     pass
 
@@ -251,11 +296,19 @@ class RecordingJsonSerializer(serializers.Serializer):
 
     patient = ObjectId()
     kind = serializers.ChoiceField(choices=ECGRecording.Kind.choices)
-    beats = BeatRowsField(required=False, help_text="kind=beats: rows of 187 values in [0, 1] (a 188th label column 0–4 is allowed).")
+    beats = BeatRowsField(
+        required=False, help_text="kind=beats: rows of 187 values in [0, 1] (a 188th label column 0–4 is allowed)."
+    )
     fs = FiniteFloat(required=False, min_value=1.0, max_value=100_000.0, help_text="kind=signal: sampling rate in Hz.")
     signal = NumbersField(required=False, help_text="kind=signal: one lead's samples (mV).")
-    leads = LeadsField(required=False, help_text="kind=signal: several named leads of equal length, e.g. {\"MLII\": [...], \"V5\": [...]}.")
-    lead = Text(required=False, max_length=32, help_text="kind=signal: the lead to analyse (default MLII, else II, else the first).")
+    leads = LeadsField(
+        required=False, help_text='kind=signal: several named leads of equal length, e.g. {"MLII": [...], "V5": [...]}.'
+    )
+    lead = Text(
+        required=False,
+        max_length=32,
+        help_text="kind=signal: the lead to analyse (default MLII, else II, else the first).",
+    )
 
     def validate(self, attrs):
         if attrs["kind"] == ECGRecording.Kind.BEATS:
@@ -280,11 +333,14 @@ class RecordingUploadSerializer(serializers.Serializer):
     patient = ObjectId()
     kind = serializers.ChoiceField(choices=ECGRecording.Kind.choices)
     file = serializers.ListField(
-        child=serializers.FileField(), required=False,
+        child=serializers.FileField(),
+        required=False,
         help_text="One beat file (CSV/TXT/XLSX) or a signal (WFDB .hea + .dat or a .zip, EDF, CSV, JSON). Repeat for WFDB.",
     )
     text = Text(required=False, allow_blank=True, help_text="Instead of a file: beat values, one beat per line.")
-    fs = FiniteFloat(required=False, min_value=1.0, max_value=100_000.0, help_text="Sampling rate (Hz) of a CSV or JSON signal.")
+    fs = FiniteFloat(
+        required=False, min_value=1.0, max_value=100_000.0, help_text="Sampling rate (Hz) of a CSV or JSON signal."
+    )
     lead = Text(required=False, allow_blank=True, max_length=32)
 
 

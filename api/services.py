@@ -18,7 +18,12 @@ def token_hash(secret: str) -> str:
 
 @transaction.atomic
 def api_token_create(
-    *, user: User, name: str = "", expires_at: datetime | None = None, webhook_url: str = "", created_by: User | None = None
+    *,
+    user: User,
+    name: str = "",
+    expires_at: datetime | None = None,
+    webhook_url: str = "",
+    created_by: User | None = None,
 ) -> tuple[ApiToken, str]:
     """A new token for ``user``; returns it with the secret, which is not stored and cannot be shown again."""
     if not user.is_active:
@@ -31,8 +36,14 @@ def api_token_create(
             break
     secret = f"{prefix}.{secrets.token_urlsafe(32)}"
     token = ApiToken(
-        user=user, name=name, prefix=prefix, key_hash=token_hash(secret), expires_at=expires_at,
-        webhook_url=webhook_url, webhook_salt=secrets.token_hex(16) if webhook_url else "", created_by=created_by,
+        user=user,
+        name=name,
+        prefix=prefix,
+        key_hash=token_hash(secret),
+        expires_at=expires_at,
+        webhook_url=webhook_url,
+        webhook_salt=secrets.token_hex(16) if webhook_url else "",
+        created_by=created_by,
     )
     token.full_clean()
     token.save()

@@ -15,7 +15,8 @@ def beats_from_json(rows) -> tuple[ingestion.ParsedUpload, bytes, str]:
         raise UploadRefused("'beats' must be an array of rows", field="beats")
     if len(rows) > ingestion.max_beat_rows():
         raise UploadTooLarge(
-            f"{len(rows)} beats were sent; at most {ingestion.max_beat_rows()} are accepted in one upload", field="beats",
+            f"{len(rows)} beats were sent; at most {ingestion.max_beat_rows()} are accepted in one upload",
+            field="beats",
         )
     cells: list[list[str]] = []
     for i, row in enumerate(rows, start=1):
@@ -43,11 +44,15 @@ def signal_from_json(*, fs: float, signal=None, leads=None, lead: str | None = N
     try:
         data = json.dumps({"fs": fs, "leads": leads}, allow_nan=False).encode()
     except ValueError:  # 1e400 parses as infinity
-        raise UploadRefused("the signal holds a value that is not a finite number", field="signal" if signal is not None else "leads") from None
+        raise UploadRefused(
+            "the signal holds a value that is not a finite number", field="signal" if signal is not None else "leads"
+        ) from None
     try:
         parsed, data, _name = parse_signal_upload({"api-signal.json": data}, fs=fs, lead=lead)
     except UploadRefused as exc:
-        exc.field = "signal" if exc.field == "file" and signal is not None else ("leads" if exc.field == "file" else exc.field)
+        exc.field = (
+            "signal" if exc.field == "file" and signal is not None else ("leads" if exc.field == "file" else exc.field)
+        )
         raise
     parsed.input_format = "json"
     return parsed, data, "api-signal.json"

@@ -18,11 +18,15 @@ router.register("model-versions", views.ModelVersionViewSet, basename="model-ver
 
 urlpatterns = [
     # The schema and its documentation are public: integrators read them before they hold a token.
-    path("schema/", SpectacularAPIView.as_view(permission_classes=[AllowAny], authentication_classes=[]), name="schema"),
+    path(
+        "schema/", SpectacularAPIView.as_view(permission_classes=[AllowAny], authentication_classes=[]), name="schema"
+    ),
     path(
         "docs/",
         # The split view serves its start-up script as a file of its own (?script), as the CSP requires.
-        SpectacularSwaggerSplitView.as_view(url_name="api:schema", permission_classes=[AllowAny], authentication_classes=[]),
+        SpectacularSwaggerSplitView.as_view(
+            url_name="api:schema", permission_classes=[AllowAny], authentication_classes=[]
+        ),
         name="docs",
     ),
     *router.urls,
@@ -41,4 +45,3 @@ def not_found(request):
         if match is not None and match.url_name != "not-found":
             message = f"No such API endpoint; API paths have no trailing slash: {request.path.rstrip('/')}"
     return JsonResponse({"error": {"code": "not_found", "message": message}}, status=404)
-

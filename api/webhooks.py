@@ -88,7 +88,9 @@ def webhook_url_check(url: str) -> tuple:
     parts = urlsplit(url)
     schemes = {"https"} if settings.PRODUCTION else {"https", "http"}
     if parts.scheme not in schemes:
-        raise ValidationError(f"the webhook URL must use {' or '.join(sorted(schemes))}, not {parts.scheme or 'nothing'!r}")
+        raise ValidationError(
+            f"the webhook URL must use {' or '.join(sorted(schemes))}, not {parts.scheme or 'nothing'!r}"
+        )
     if parts.username or parts.password:
         raise ValidationError("the webhook URL must not carry a user name or password")
     try:
@@ -185,9 +187,16 @@ def post(token: ApiToken, diagnosis: Diagnosis) -> int:
     connection = connection_class(host, port, addresses[0], timeout=TIMEOUT_SECONDS)
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     try:
-        connection.request("POST", path, body=body, headers={
-            "Content-Type": "application/json", "X-ECG-Signature": signature(token, body), "User-Agent": "ecg-analyzer",
-        })
+        connection.request(
+            "POST",
+            path,
+            body=body,
+            headers={
+                "Content-Type": "application/json",
+                "X-ECG-Signature": signature(token, body),
+                "User-Agent": "ecg-analyzer",
+            },
+        )
         status = connection.getresponse().status
     finally:
         connection.close()

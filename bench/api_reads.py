@@ -39,8 +39,13 @@ def wrk(url: str, *, seconds: int, connections: int, threads: int, token: str | 
         value, unit = float(m.group(1)), m.group(2)
         return round(value / 1000 if unit == "us" else value * 1000 if unit == "s" else value, 2)
 
-    return {"requests_per_s": rps, "p50_ms": ms("50"), "p99_ms": ms("99"),
-            "non_2xx": int(non_2xx.group(1)) if non_2xx else 0, "socket_errors": errors.group(0) if errors else None}
+    return {
+        "requests_per_s": rps,
+        "p50_ms": ms("50"),
+        "p99_ms": ms("99"),
+        "non_2xx": int(non_2xx.group(1)) if non_2xx else 0,
+        "socket_errors": errors.group(0) if errors else None,
+    }
 
 
 # Where one list request's time goes: cProfile over requests through Django's test client in a
@@ -111,8 +116,12 @@ def main() -> None:
         token = api_token(stack)
         headers = {"Authorization": f"Token {token}"}
         for i in range(args.patients):
-            r = requests.post(f"{stack.base_url}/api/v1/patients", headers=headers, timeout=30, json={
-                "mrn": f"BENCH-{i:05d}", "family_name": f"Family{i}", "given_name": "Given", "sex": "female"})
+            r = requests.post(
+                f"{stack.base_url}/api/v1/patients",
+                headers=headers,
+                timeout=30,
+                json={"mrn": f"BENCH-{i:05d}", "family_name": f"Family{i}", "given_name": "Given", "sex": "female"},
+            )
             r.raise_for_status()
         endpoints = {
             "healthz (trivial view)": (f"{stack.base_url}/healthz", None),
@@ -124,16 +133,21 @@ def main() -> None:
         runs = {name: [] for name in endpoints}
         for _ in range(args.repeats):
             for name, (url, tok) in endpoints.items():
-                runs[name].append(wrk(url, seconds=args.seconds, connections=args.connections, threads=args.threads,
-                                      token=tok))
+                runs[name].append(
+                    wrk(url, seconds=args.seconds, connections=args.connections, threads=args.threads, token=tok)
+                )
         profile = request_profile(stack, token)
         first = next(iter(endpoints))
         rps = {name: statistics.median(r["requests_per_s"] for r in rs) for name, rs in runs.items()}
         sample = requests.get(endpoints["api/v1/patients (token, page of 50)"][0], headers=headers, timeout=30).json()
         result = {
             "command": "python -m bench.api_reads",
-            "wrk": {"seconds": args.seconds, "connections": args.connections, "threads": args.threads,
-                    "repeats": args.repeats},
+            "wrk": {
+                "seconds": args.seconds,
+                "connections": args.connections,
+                "threads": args.threads,
+                "repeats": args.repeats,
+            },
             "gunicorn": {"workers": stack.web_workers, "threads": 4},
             "patients_in_clinic": sample.get("count"),
             "page_size": len(sample.get("results", [])),

@@ -29,7 +29,13 @@ def stack_models() -> list[tuple[Path, str, str]]:
     record_level = newest_artifact("heartbeat_record")
     if record_level is not None:  # continuous signals go to it; beat files to the beat-format model
         card = record_level.with_suffix(".json")
-        models.append((record_level, "heartbeat_record", json.loads(card.read_text())["version"] if card.exists() else record_level.stem))
+        models.append(
+            (
+                record_level,
+                "heartbeat_record",
+                json.loads(card.read_text())["version"] if card.exists() else record_level.stem,
+            )
+        )
     for task in ("heartbeat", "mi"):
         path = newest_artifact(task)
         if path is not None:
@@ -48,8 +54,9 @@ def machine(load_before) -> dict:
         "cpus": os.cpu_count(),
         "load_average_before": [round(v, 2) for v in load_before],
         "load_average_after": [round(v, 2) for v in os.getloadavg()],
-        "git_commit": subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True,
-                                     text=True).stdout.strip(),
+        "git_commit": subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True
+        ).stdout.strip(),
         "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
     }
 

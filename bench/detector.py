@@ -30,12 +30,12 @@ from ecg.processing.detection import detect_r_peaks, detect_r_peaks_multilead
 RESULTS = REPO / "bench" / "results" / "detector.json"
 DATABASES = {
     "mitdb": "MIT-BIH Arrhythmia Database (mitdb 1.0.0): 48 records, 360 Hz, MLII first "
-             "(V5 in 102, 104 and 114) and V1/V2/V4/V5 second, whole records (30:05 min)",
+    "(V5 in 102, 104 and 114) and V1/V2/V4/V5 second, whole records (30:05 min)",
     "svdb": "MIT-BIH Supraventricular Arrhythmia Database (svdb 1.0.0): the 52 records in the data "
-            "folder (the other 26 are held back), 128 Hz, leads ECG1 first and ECG2, whole records (30 min)",
+    "folder (the other 26 are held back), 128 Hz, leads ECG1 first and ECG2, whole records (30 min)",
     "nstdb": "MIT-BIH Noise Stress Test Database (nstdb 1.0.0): 118e* and 119e*, mitdb 118 and 119 with "
-             "electrode-motion noise at SNR 24 ... -6 dB on both leads (MLII and V1) in 2-min stretches "
-             "alternating with clean ones from 5:00; whole records (30:05 min) and noisy stretches only",
+    "electrode-motion noise at SNR 24 ... -6 dB on both leads (MLII and V1) in 2-min stretches "
+    "alternating with clean ones from 5:00; whole records (30:05 min) and noisy stretches only",
 }
 # nstdb: noise is on in [5:00, 7:00), [9:00, 11:00), ... to the end (measured against mitdb 118).
 NOISE_ON_S = [(start, start + 120) for start in range(300, 1806, 240)]
@@ -67,17 +67,31 @@ DETECTORS = {
 def offset_stats(offsets_ms: np.ndarray) -> dict:
     a = np.abs(offsets_ms)
     if len(a) == 0:
-        return {"median_abs_ms": None, "p95_abs_ms": None, "p99_abs_ms": None, "mean_signed_ms": None,
-                "exact_fraction": None}
-    return {"median_abs_ms": round(float(np.median(a)), 2), "p95_abs_ms": round(float(np.percentile(a, 95)), 2),
-            "p99_abs_ms": round(float(np.percentile(a, 99)), 2), "mean_signed_ms": round(float(np.mean(offsets_ms)), 2),
-            "exact_fraction": round(float(np.mean(a < 1e-6)), 4)}
+        return {
+            "median_abs_ms": None,
+            "p95_abs_ms": None,
+            "p99_abs_ms": None,
+            "mean_signed_ms": None,
+            "exact_fraction": None,
+        }
+    return {
+        "median_abs_ms": round(float(np.median(a)), 2),
+        "p95_abs_ms": round(float(np.percentile(a, 95)), 2),
+        "p99_abs_ms": round(float(np.percentile(a, 99)), 2),
+        "mean_signed_ms": round(float(np.mean(offsets_ms)), 2),
+        "exact_fraction": round(float(np.mean(a < 1e-6)), 4),
+    }
 
 
 def pooled(counts: dict) -> dict:
     tp, fp, fn = counts["tp"], counts["fp"], counts["fn"]
-    return {"tp": tp, "fp": fp, "fn": fn, "sensitivity": round(100 * tp / (tp + fn), 3) if tp + fn else None,
-            "ppv": round(100 * tp / (tp + fp), 3) if tp + fp else None}
+    return {
+        "tp": tp,
+        "fp": fp,
+        "fn": fn,
+        "sensitivity": round(100 * tp / (tp + fn), 3) if tp + fn else None,
+        "ppv": round(100 * tp / (tp + fp), 3) if tp + fp else None,
+    }
 
 
 def snr_of(record: str) -> int:
@@ -99,25 +113,35 @@ def run_database(database: str, directory: Path, records: list[str], names: list
             run["offsets"].append(offsets)
             for key in run["totals"]:
                 run["totals"][key] += result[key]
-            row = {**pooled(result), "seconds": round(seconds, 3), "cpu_seconds": round(cpu_seconds, 3),
-                   **offset_stats(offsets)}
+            row = {
+                **pooled(result),
+                "seconds": round(seconds, 3),
+                "cpu_seconds": round(cpu_seconds, 3),
+                **offset_stats(offsets),
+            }
             if database == "nstdb":
                 noisy = score(detected[in_noise(detected, fs)], reference[in_noise(reference, fs)], fs)
                 noisy.pop("_offsets_ms")
                 row["noisy_stretches"] = pooled(noisy)
             run["per_record"][record] = row
             if verbose:
-                print(f"{database:5s} {record:6s} {name:10s} TP {row['tp']:5d} FP {row['fp']:4d} FN {row['fn']:4d} "
-                      f"Se {row['sensitivity']:7.3f} +P {row['ppv']:7.3f} cpu {cpu_seconds:4.2f} s", flush=True)
+                print(
+                    f"{database:5s} {record:6s} {name:10s} TP {row['tp']:5d} FP {row['fp']:4d} FN {row['fn']:4d} "
+                    f"Se {row['sensitivity']:7.3f} +P {row['ppv']:7.3f} cpu {cpu_seconds:4.2f} s",
+                    flush=True,
+                )
     results = {}
     for name, run in runs.items():
         cpu_times = [r["cpu_seconds"] for r in run["per_record"].values()]
         times = [r["seconds"] for r in run["per_record"].values()]
         results[name] = {
             "pooled": {**pooled(run["totals"]), **offset_stats(np.concatenate(run["offsets"]))},
-            "seconds_per_record": {"mean": round(float(np.mean(times)), 3), "max": round(float(np.max(times)), 3),
-                                   "cpu_mean": round(float(np.mean(cpu_times)), 3),
-                                   "cpu_max": round(float(np.max(cpu_times)), 3)},
+            "seconds_per_record": {
+                "mean": round(float(np.mean(times)), 3),
+                "max": round(float(np.max(times)), 3),
+                "cpu_mean": round(float(np.mean(cpu_times)), 3),
+                "cpu_max": round(float(np.max(cpu_times)), 3),
+            },
             "per_record": run["per_record"],
         }
         if database == "nstdb":
@@ -128,19 +152,24 @@ def run_database(database: str, directory: Path, records: list[str], names: list
 def per_snr(per_record: dict) -> dict:
     table: dict = {}
     for record, row in per_record.items():
-        entry = table.setdefault(str(snr_of(record)), {"whole": {"tp": 0, "fp": 0, "fn": 0},
-                                                       "noisy": {"tp": 0, "fp": 0, "fn": 0}})
+        entry = table.setdefault(
+            str(snr_of(record)), {"whole": {"tp": 0, "fp": 0, "fn": 0}, "noisy": {"tp": 0, "fp": 0, "fn": 0}}
+        )
         for key in ("tp", "fp", "fn"):
             entry["whole"][key] += row[key]
             entry["noisy"][key] += row["noisy_stretches"][key]
     order = sorted(table, key=int, reverse=True)
-    return {snr: {"whole_records": pooled(table[snr]["whole"]), "noisy_stretches": pooled(table[snr]["noisy"])}
-            for snr in order}
+    return {
+        snr: {"whole_records": pooled(table[snr]["whole"]), "noisy_stretches": pooled(table[snr]["noisy"])}
+        for snr in order
+    }
 
 
 def print_tables(database: str, results: dict) -> None:
     names = list(results)
-    print(f"\n{database}\n{'record':>7} " + " ".join(f"{n[:10] + ' Se':>14} {'+P':>7} {'FP':>4} {'FN':>4}" for n in names))
+    print(
+        f"\n{database}\n{'record':>7} " + " ".join(f"{n[:10] + ' Se':>14} {'+P':>7} {'FP':>4} {'FN':>4}" for n in names)
+    )
     for record in results[names[0]]["per_record"]:
         cells = []
         for n in names:
@@ -149,13 +178,17 @@ def print_tables(database: str, results: dict) -> None:
         print(f"{record:>7} " + " ".join(cells))
     for n in names:
         p, t = results[n]["pooled"], results[n]["seconds_per_record"]
-        print(f"{database} {n}: pooled Se {p['sensitivity']:.3f} % +P {p['ppv']:.3f} % (TP {p['tp']} FP {p['fp']} "
-              f"FN {p['fn']}); |offset| median {p['median_abs_ms']} ms, p95 {p['p95_abs_ms']} ms; "
-              f"CPU {t['cpu_mean']:.3f} s/record (max {t['cpu_max']:.3f}), wall {t['mean']:.2f} (max {t['max']:.2f})")
+        print(
+            f"{database} {n}: pooled Se {p['sensitivity']:.3f} % +P {p['ppv']:.3f} % (TP {p['tp']} FP {p['fp']} "
+            f"FN {p['fn']}); |offset| median {p['median_abs_ms']} ms, p95 {p['p95_abs_ms']} ms; "
+            f"CPU {t['cpu_mean']:.3f} s/record (max {t['cpu_max']:.3f}), wall {t['mean']:.2f} (max {t['max']:.2f})"
+        )
         for snr, row in results[n].get("per_snr", {}).items():
             w, z = row["whole_records"], row["noisy_stretches"]
-            print(f"   SNR {int(snr):3d} dB: whole Se {w['sensitivity']:7.3f} +P {w['ppv']:7.3f}   "
-                  f"noisy stretches Se {z['sensitivity']:7.3f} +P {z['ppv']:7.3f} (FP {z['fp']}, FN {z['fn']})")
+            print(
+                f"   SNR {int(snr):3d} dB: whole Se {w['sensitivity']:7.3f} +P {w['ppv']:7.3f}   "
+                f"noisy stretches Se {z['sensitivity']:7.3f} +P {z['ppv']:7.3f} (FP {z['fp']}, FN {z['fn']})"
+            )
 
 
 def record_list(directory: Path, database: str) -> list[str]:
@@ -198,18 +231,25 @@ def main() -> None:
 
     payload = {
         "databases": DATABASES,
-        "detectors": {"first_lead": "ecg.processing.detection.detect_r_peaks on the first lead",
-                      "multilead": "ecg.processing.detection.detect_r_peaks_multilead on every lead, first preferred",
-                      "neurokit": "NeuroKit2 default nk.ecg_peaks on the raw first lead"},
+        "detectors": {
+            "first_lead": "ecg.processing.detection.detect_r_peaks on the first lead",
+            "multilead": "ecg.processing.detection.detect_r_peaks_multilead on every lead, first preferred",
+            "neurokit": "NeuroKit2 default nk.ecg_peaks on the raw first lead",
+        },
         "reference": "beat annotations " + " ".join(sorted(SYMBOL_TO_AAMI)) + "; '!' flutter waves are not beats",
         "tolerance_ms": TOLERANCE_S * 1000,
         "matching": "one-to-one, closest pairs first",
         "offset": "detected minus reference sample, in ms, over matched beats",
         "tuning": "the detector's rules were tuned on these same records (mitdb, svdb, nstdb); no held-out "
-                  "set, except the 26 svdb records held back from this repository",
-        "environment": {"python": platform.python_version(), "numpy": np.__version__,
-                        "scipy": scipy.__version__, "wfdb": wfdb.__version__, "machine": platform.machine(),
-                        **machine(load_before)},
+        "set, except the 26 svdb records held back from this repository",
+        "environment": {
+            "python": platform.python_version(),
+            "numpy": np.__version__,
+            "scipy": scipy.__version__,
+            "wfdb": wfdb.__version__,
+            "machine": platform.machine(),
+            **machine(load_before),
+        },
         "results": results,
     }
     RESULTS.parent.mkdir(parents=True, exist_ok=True)

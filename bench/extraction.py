@@ -41,9 +41,16 @@ def main() -> dict:
         record_counts = np.bincount(labels[labels >= 0][np.isin(r_peaks, kept)], minlength=len(AAMI_CLASSES))
         counts += record_counts
         all_beats.append(beats)
-        per_record.append({"record": record, "lead": lead, "beats": len(beats),
-                           "read_ms": round(1000 * t_read, 1), "extract_ms": round(1000 * t_extract, 1),
-                           "counts": dict(zip(AAMI_CLASSES, record_counts.tolist()))})
+        per_record.append(
+            {
+                "record": record,
+                "lead": lead,
+                "beats": len(beats),
+                "read_ms": round(1000 * t_read, 1),
+                "extract_ms": round(1000 * t_extract, 1),
+                "counts": dict(zip(AAMI_CLASSES, record_counts.tolist())),
+            }
+        )
     ours = dict(zip(AAMI_CLASSES, counts.tolist()))
     result = {
         "what": "Kaggle-format beats at the MIT-BIH reference annotations (ecg.processing.beats.extract_beats)",
@@ -79,12 +86,16 @@ def _seed_example(path: Path, beats: np.ndarray) -> dict:
         nearest.append(float(diff.min()))
     # Printed with 3 significant digits: a true match differs by at most 5e-3 (values <= 1).
     matched = int(sum(d <= 5e-3 for d in nearest))
-    return {"rows": len(rows), "distinct_rows": len(distinct), "matched_within_rounding": matched,
-            "nearest_max_abs_diff": [round(d, 4) for d in nearest],
-            "conclusion": "the example's beats are not MIT-BIH beats at 120 Hz (none within rounding; "
-                          "best normalised cross-correlation against every 360 Hz and 125 Hz offset of all "
-                          "48 records was 0.87-0.99, not 1); the seed's MI model calls 5 of the 10 distinct "
-                          "rows abnormal, consistent with rows from Kaggle's PTB CSVs"}
+    return {
+        "rows": len(rows),
+        "distinct_rows": len(distinct),
+        "matched_within_rounding": matched,
+        "nearest_max_abs_diff": [round(d, 4) for d in nearest],
+        "conclusion": "the example's beats are not MIT-BIH beats at 120 Hz (none within rounding; "
+        "best normalised cross-correlation against every 360 Hz and 125 Hz offset of all "
+        "48 records was 0.87-0.99, not 1); the seed's MI model calls 5 of the 10 distinct "
+        "rows abnormal, consistent with rows from Kaggle's PTB CSVs",
+    }
 
 
 if __name__ == "__main__":

@@ -102,12 +102,22 @@ def step_cv(records, ids, configs: list[str]) -> None:
             t0 = time.time()
             model, info = rt.train(records, train_ids, CONFIGS[name], log=lambda m: print(f"  cv {name} fold {k}: {m}"))
             mats = per_record(model, records, test)
-            partial["folds"][str(k)] = {"test": test, "train_seconds": round(time.time() - t0), "val_score": info["best_val_score"],
-                                        "confusion": {r: m.tolist() for r, m in mats.items()}}
+            partial["folds"][str(k)] = {
+                "test": test,
+                "train_seconds": round(time.time() - t0),
+                "val_score": info["best_val_score"],
+                "confusion": {r: m.tolist() for r, m in mats.items()},
+            }
             save(f"cv_{name}.partial", partial)
         mats = {r: np.array(m) for f in partial["folds"].values() for r, m in f["confusion"].items()}
-        save(f"cv_{name}", {"config": CONFIGS[name].__dict__, **summary(mats, records),
-                            "folds": {k: f["test"] for k, f in partial["folds"].items()}})
+        save(
+            f"cv_{name}",
+            {
+                "config": CONFIGS[name].__dict__,
+                **summary(mats, records),
+                "folds": {k: f["test"] for k, f in partial["folds"].items()},
+            },
+        )
         (OUT / f"cv_{name}.partial.json").unlink(missing_ok=True)
 
 
@@ -128,8 +138,17 @@ def step_transfer(records, name: str, train_set: str, test_set: str, config: str
         model, info = rt.train(records, train_ids, cfg, log=lambda m, s=seed: print(f"  {name} seed {s}: {m}"))
         members.append(model)
         val_records.append(info["val_records"])
-    save(name, {"config": config, "seeds": SEEDS, "train": train_set, "test": test_set, "val_records": val_records,
-                **summary(per_record(rt.ensemble(members), records, test_ids), records)})
+    save(
+        name,
+        {
+            "config": config,
+            "seeds": SEEDS,
+            "train": train_set,
+            "test": test_set,
+            "val_records": val_records,
+            **summary(per_record(rt.ensemble(members), records, test_ids), records),
+        },
+    )
 
 
 def step_baselines(records, data: Path) -> None:
@@ -141,15 +160,20 @@ def step_baselines(records, data: Path) -> None:
 
     out = {}
     seed_dir = paths.seed_dir()
-    models = {"res2": inference.load_model(REPO / "mlmodels" / "artifacts" / "heartbeat-2026.11-res2.keras", key="res2")}
+    models = {
+        "res2": inference.load_model(REPO / "mlmodels" / "artifacts" / "heartbeat-2026.11-res2.keras", key="res2")
+    }
     seed_keras = REPO / "training-runs" / "seed-heartbeat.keras"  # converted seed model: never committed
     if not seed_keras.exists():
         import subprocess
         import sys
 
         seed_keras.parent.mkdir(parents=True, exist_ok=True)
-        subprocess.run([sys.executable, "-m", "ecg.models.keras_import", str(seed_dir / "model_ECG_final.h5"), str(seed_keras)],
-                       check=True, cwd=REPO)
+        subprocess.run(
+            [sys.executable, "-m", "ecg.models.keras_import", str(seed_dir / "model_ECG_final.h5"), str(seed_keras)],
+            check=True,
+            cwd=REPO,
+        )
     models["seed"] = inference.load_model(seed_keras, key="seed")
     for mname, model in models.items():
         for set_name in ("ds2", "svdb"):
@@ -163,7 +187,9 @@ def step_baselines(records, data: Path) -> None:
                 labels = np.where(matched >= 0, ref_cls[np.maximum(matched, 0)], -1)
                 mats[rid] = protocols.confusion(labels, pred)
             out[f"{mname}_{set_name}"] = protocols.report(mats)
-            print(f"  baselines {mname} {set_name}: {json.dumps({c: s['se'] for c, s in out[f'{mname}_{set_name}']['classes'].items()})}")
+            print(
+                f"  baselines {mname} {set_name}: {json.dumps({c: s['se'] for c, s in out[f'{mname}_{set_name}']['classes'].items()})}"
+            )
     save("baselines", out)
 
 
@@ -186,7 +212,11 @@ def step_nstdb(data: Path, config: str) -> None:
             det["fp"] += int((r.labels < 0).sum())
             det["fn"] += int(r.missed.sum())
         rep = protocols.report(mats, draws=0)
-        rep["detection"] = {"se": det["tp"] / max(det["tp"] + det["fn"], 1), "ppv": det["tp"] / max(det["tp"] + det["fp"], 1), **det}
+        rep["detection"] = {
+            "se": det["tp"] / max(det["tp"] + det["fn"], 1),
+            "ppv": det["tp"] / max(det["tp"] + det["fp"], 1),
+            **det,
+        }
         out[f"{snr.replace('_', '-')} dB"] = rep
     save("nstdb", {"model": shipped[-1].stem, **out})
 

@@ -23,9 +23,54 @@ from bench.common import DATA_DIR, REPO, api_token, children, db_connection, mac
 from bench.stack import AppStack, new_root
 
 MITDB_RECORDS = [
-    "100", "101", "102", "103", "104", "105", "106", "107", "108", "109", "111", "112", "113", "114", "115", "116",
-    "117", "118", "119", "121", "122", "123", "124", "200", "201", "202", "203", "205", "207", "208", "209", "210",
-    "212", "213", "214", "215", "217", "219", "220", "221", "222", "223", "228", "230", "231", "232", "233", "234",
+    "100",
+    "101",
+    "102",
+    "103",
+    "104",
+    "105",
+    "106",
+    "107",
+    "108",
+    "109",
+    "111",
+    "112",
+    "113",
+    "114",
+    "115",
+    "116",
+    "117",
+    "118",
+    "119",
+    "121",
+    "122",
+    "123",
+    "124",
+    "200",
+    "201",
+    "202",
+    "203",
+    "205",
+    "207",
+    "208",
+    "209",
+    "210",
+    "212",
+    "213",
+    "214",
+    "215",
+    "217",
+    "219",
+    "220",
+    "221",
+    "222",
+    "223",
+    "228",
+    "230",
+    "231",
+    "232",
+    "233",
+    "234",
 ]
 
 
@@ -44,8 +89,17 @@ def build_holter(directory: Path, records: list[str], name: str = "holter") -> t
         else:
             parts.append(signal.d_signal.astype(np.int16))
     d_signal = np.concatenate(parts)
-    wfdb.wrsamp(name, fs=360, units=["mV", "mV"], sig_name=["MLII", "V1"], d_signal=d_signal, fmt=["16", "16"],
-                adc_gain=[200.0, 200.0], baseline=[1024, 1024], write_dir=str(directory))
+    wfdb.wrsamp(
+        name,
+        fs=360,
+        units=["mV", "mV"],
+        sig_name=["MLII", "V1"],
+        d_signal=d_signal,
+        fmt=["16", "16"],
+        adc_gain=[200.0, 200.0],
+        baseline=[1024, 1024],
+        write_dir=str(directory),
+    )
     return directory / f"{name}.hea", directory / f"{name}.dat", len(d_signal) / 360.0
 
 
@@ -60,8 +114,9 @@ def rhythm_stage(hea: Path, db, recording_id: int) -> dict:
 
     values = readers.read_wfdb(hea.with_suffix("")).validated("MLII", max_seconds=48 * 3600)
     with db.cursor() as cur:
-        cur.execute("SELECT position, aami_class FROM diagnostics_beat WHERE recording_id = %s ORDER BY index",
-                    (recording_id,))
+        cur.execute(
+            "SELECT position, aami_class FROM diagnostics_beat WHERE recording_id = %s ORDER BY index", (recording_id,)
+        )
         rows = cur.fetchall()
     r_peaks = np.array([r[0] for r in rows], dtype=np.int64)
     classes = np.array([r[1] for r in rows])
@@ -69,14 +124,21 @@ def rhythm_stage(hea: Path, db, recording_id: int) -> dict:
     t0 = time.perf_counter()
     vf_found = vf.vf_events(values, 360.0, r_peaks)
     t1 = time.perf_counter()
-    report = analyse_rhythm(signal=None, fs=360.0, r_peaks=r_peaks, classes=classes, n_samples=len(values),
-                            vf_found=vf_found)
+    report = analyse_rhythm(
+        signal=None, fs=360.0, r_peaks=r_peaks, classes=classes, n_samples=len(values), vf_found=vf_found
+    )
     t2 = time.perf_counter()
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
-    return {"vf_windows_s": round(t1 - t0, 1), "beat_analysis_s": round(t2 - t1, 1), "total_s": round(t2 - t0, 1),
-            "peak_allocated_mb": round(peak / 2**20, 1), "events": len(report.events),
-            "af_burden_pct": report.summary["af"]["burden_pct"], "vf_episodes": len(vf_found)}
+    return {
+        "vf_windows_s": round(t1 - t0, 1),
+        "beat_analysis_s": round(t2 - t1, 1),
+        "total_s": round(t2 - t0, 1),
+        "peak_allocated_mb": round(peak / 2**20, 1),
+        "events": len(report.events),
+        "af_burden_pct": report.summary["af"]["burden_pct"],
+        "vf_episodes": len(vf_found),
+    }
 
 
 def main() -> None:
@@ -91,8 +153,11 @@ def main() -> None:
     load_before = os.getloadavg()
     build_dir = Path(tempfile.mkdtemp(prefix="ecg-holter-"))
     hea, dat, seconds = build_holter(build_dir, records)
-    stack = AppStack(new_root("ecg-holter-"), web_workers=1, env={
-        "API_THROTTLE_RATE": "100000/minute", "ECG_MAX_UPLOAD_BYTES": str(400 * 1024 * 1024)})
+    stack = AppStack(
+        new_root("ecg-holter-"),
+        web_workers=1,
+        env={"API_THROTTLE_RATE": "100000/minute", "ECG_MAX_UPLOAD_BYTES": str(400 * 1024 * 1024)},
+    )
     try:
         models = stack_models()
         stack.setup(models)
@@ -103,9 +168,12 @@ def main() -> None:
         worker_idle = rss_mb(worker.pid)
         started = time.perf_counter()
         response = requests.post(
-            f"{stack.base_url}/api/v1/recordings", headers={"Authorization": f"Token {token}"}, timeout=600,
+            f"{stack.base_url}/api/v1/recordings",
+            headers={"Authorization": f"Token {token}"},
+            timeout=600,
             data={"patient": patient_id, "kind": "signal"},
-            files=[("file", (hea.name, hea.read_bytes())), ("file", (dat.name, dat.read_bytes()))])
+            files=[("file", (hea.name, hea.read_bytes())), ("file", (dat.name, dat.read_bytes()))],
+        )
         upload_s = time.perf_counter() - started
         if response.status_code != 201:
             raise SystemExit(f"upload answered {response.status_code}: {response.text[:500]}")
@@ -121,16 +189,24 @@ def main() -> None:
                     break
                 time.sleep(0.2)
             total_s = time.perf_counter() - started
-            cur.execute("SELECT extract(epoch FROM finished_at - started_at), error_message, sample_count "
-                        "FROM diagnostics_ecgrecording WHERE id = %s", (recording_id,))
+            cur.execute(
+                "SELECT extract(epoch FROM finished_at - started_at), error_message, sample_count "
+                "FROM diagnostics_ecgrecording WHERE id = %s",
+                (recording_id,),
+            )
             worker_s, error, sample_count = cur.fetchone()
             cur.execute("SELECT count(*) FROM diagnostics_beat WHERE recording_id = %s", (recording_id,))
             beats = cur.fetchone()[0]
-            cur.execute("SELECT heart_rate_bpm, count_n, count_s, count_v, count_f, count_q "
-                        "FROM diagnostics_diagnosis WHERE recording_id = %s", (recording_id,))
+            cur.execute(
+                "SELECT heart_rate_bpm, count_n, count_s, count_v, count_f, count_q "
+                "FROM diagnostics_diagnosis WHERE recording_id = %s",
+                (recording_id,),
+            )
             diagnosis = cur.fetchone()
-            cur.execute("SELECT type, count(*) FROM diagnostics_event WHERE recording_id = %s GROUP BY type ORDER BY type",
-                        (recording_id,))
+            cur.execute(
+                "SELECT type, count(*) FROM diagnostics_event WHERE recording_id = %s GROUP BY type ORDER BY type",
+                (recording_id,),
+            )
             events = dict(cur.fetchall())
         web_pids = [stack.web.pid, *children(stack.web.pid)]
         result = {
@@ -143,8 +219,9 @@ def main() -> None:
             "status": status,
             "error": error or None,
             "beats_stored": beats,
-            "diagnosis": None if diagnosis is None else dict(zip(
-                ["heart_rate_bpm", "N", "S", "V", "F", "Q"], [float(diagnosis[0] or 0), *diagnosis[1:]])),
+            "diagnosis": None
+            if diagnosis is None
+            else dict(zip(["heart_rate_bpm", "N", "S", "V", "F", "Q"], [float(diagnosis[0] or 0), *diagnosis[1:]])),
             "upload_request_s": round(upload_s, 1),
             "worker_processing_s": round(float(worker_s), 1) if worker_s is not None else None,
             "upload_to_done_s": round(total_s, 1),

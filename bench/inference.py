@@ -115,8 +115,12 @@ def single_beat_latency(model, n: int = 300) -> dict:
         times.append(time.perf_counter() - started)
     cpu = (time.process_time() - cpu) / n
     times.sort()
-    return {"p50_ms": round(1e3 * times[n // 2], 3), "p95_ms": round(1e3 * times[int(0.95 * n)], 3),
-            "min_ms": round(1e3 * times[0], 3), "cpu_ms_per_call": round(1e3 * cpu, 3)}
+    return {
+        "p50_ms": round(1e3 * times[n // 2], 3),
+        "p95_ms": round(1e3 * times[int(0.95 * n)], 3),
+        "min_ms": round(1e3 * times[0], 3),
+        "cpu_ms_per_call": round(1e3 * cpu, 3),
+    }
 
 
 def overhead_floor(seconds: float) -> dict:
@@ -129,8 +133,10 @@ def overhead_floor(seconds: float) -> dict:
     for batch in (1, 1024):
         x = np.zeros((batch, 187, 1), np.float32)
         wall, cpu = rate(lambda v: fn(v).numpy(), x, seconds)
-        out[f"batch_{batch}"] = {"wall_us_per_call": round(1e6 * batch / wall, 1),
-                                 "cpu_us_per_call": round(1e6 * batch / cpu, 1)}
+        out[f"batch_{batch}"] = {
+            "wall_us_per_call": round(1e6 * batch / wall, 1),
+            "cpu_us_per_call": round(1e6 * batch / cpu, 1),
+        }
     return out
 
 
@@ -151,14 +157,22 @@ def per_layer(model, batch: int, seconds: float) -> list[dict]:
         out = layer(arg, training=False)
         values[id(inbound.output_tensors[0])] = out
         wall, cpu = rate(lambda _: fn(arg).numpy(), [None], seconds)
-        macs = multiply_adds(keras.Model(layer.input, layer.output)) if isinstance(
-            layer, (keras.layers.Conv1D, keras.layers.Dense)) else 0
-        rows.append({
-            "layer": layer.name, "type": type(layer).__name__, "output_shape": list(out.shape[1:]),
-            "cpu_us_per_call": round(1e6 / cpu, 1), "wall_us_per_call": round(1e6 / wall, 1),
-            "multiply_adds_per_beat": macs,
-            "gflop_per_cpu_s": round(2 * macs * batch * cpu / 1e9, 1) if macs else None,
-        })
+        macs = (
+            multiply_adds(keras.Model(layer.input, layer.output))
+            if isinstance(layer, (keras.layers.Conv1D, keras.layers.Dense))
+            else 0
+        )
+        rows.append(
+            {
+                "layer": layer.name,
+                "type": type(layer).__name__,
+                "output_shape": list(out.shape[1:]),
+                "cpu_us_per_call": round(1e6 / cpu, 1),
+                "wall_us_per_call": round(1e6 / wall, 1),
+                "multiply_adds_per_beat": macs,
+                "gflop_per_cpu_s": round(2 * macs * batch * cpu / 1e9, 1) if macs else None,
+            }
+        )
     return rows
 
 
@@ -205,14 +219,18 @@ def main() -> None:
         after = matmul_flops(args.seconds * 2)
         row["matmul"] = ((before[0] + after[0]) / 2, (before[1] + after[1]) / 2)  # (wall, cpu) FLOP/s
         rounds.append(row)
-        print(f"round {r + 1}: matmul {row['matmul'][0] / 1e9:.1f} GFLOP/s wall, "
-              f"{row['matmul'][1] / 1e9:.1f} GFLOP per CPU-s", flush=True)
+        print(
+            f"round {r + 1}: matmul {row['matmul'][0] / 1e9:.1f} GFLOP/s wall, "
+            f"{row['matmul'][1] / 1e9:.1f} GFLOP per CPU-s",
+            flush=True,
+        )
 
     med = statistics.median
     clocks = {"wall": 0, "cpu": 1}
     result_models = {}
     seed_name = next((n for n in models if n.startswith("seed")), None)
     for name in models:
+
         def roofline(row, k, name=name):
             return row["matmul"][k] / (2 * macs[name])
 
@@ -220,34 +238,48 @@ def main() -> None:
         for clock, k in clocks.items():
             unit = "per_s" if clock == "wall" else "per_cpu_s"
             entry[f"roofline_beats_{unit}"] = round(med([roofline(row, k) for row in rounds]))
-            entry[f"beats_{unit}"] = {str(b): round(med([row["product"][name][b][k] for row in rounds])) for b in BATCHES}
+            entry[f"beats_{unit}"] = {
+                str(b): round(med([row["product"][name][b][k] for row in rounds])) for b in BATCHES
+            }
             entry[f"fraction_of_roofline_{clock}"] = {
-                str(b): round(med([row["product"][name][b][k] / roofline(row, k) for row in rounds]), 3) for b in BATCHES
+                str(b): round(med([row["product"][name][b][k] / roofline(row, k) for row in rounds]), 3)
+                for b in BATCHES
             }
             entry[f"alternatives_beats_{unit}"] = {
-                path: {str(b): round(med([row["alternatives"][name][path][b][k] for row in rounds])) for b in ALT_BATCHES}
+                path: {
+                    str(b): round(med([row["alternatives"][name][path][b][k] for row in rounds])) for b in ALT_BATCHES
+                }
                 for path in rounds[0]["alternatives"][name]
             }
             if seed_name and name != seed_name:
                 entry[f"speedup_over_seed_{clock}"] = {
-                    str(b): round(med([row["product"][name][b][k] / row["product"][seed_name][b][k] for row in rounds]), 2)
+                    str(b): round(
+                        med([row["product"][name][b][k] / row["product"][seed_name][b][k] for row in rounds]), 2
+                    )
                     for b in BATCHES
                 }
         entry["single_beat_latency"] = single_beat_latency(models[name])
         result_models[name] = entry
-    heartbeat_name = [n for n in models if n.startswith("heartbeat")][-1] if any(
-        n.startswith("heartbeat") for n in models) else None
+    heartbeat_name = (
+        [n for n in models if n.startswith("heartbeat")][-1] if any(n.startswith("heartbeat") for n in models) else None
+    )
     result = {
         "command": "python -m bench.inference",
         "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-        "git_commit": subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True,
-                                     text=True).stdout.strip(),
-        "machine": {"cpus": os.cpu_count(), "processor": _cpu_model(), "python": platform.python_version(),
-                    "tensorflow": tf.__version__, "keras": keras.__version__,
-                    "load_average_before": [round(v, 2) for v in load_before],
-                    "load_average_after": [round(v, 2) for v in os.getloadavg()]},
+        "git_commit": subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True
+        ).stdout.strip(),
+        "machine": {
+            "cpus": os.cpu_count(),
+            "processor": _cpu_model(),
+            "python": platform.python_version(),
+            "tensorflow": tf.__version__,
+            "keras": keras.__version__,
+            "load_average_before": [round(v, 2) for v in load_before],
+            "load_average_after": [round(v, 2) for v in os.getloadavg()],
+        },
         "execution_path": "ecg.models.inference.predict: one tf.function per model, input_signature (None, 187, 1), "
-                          "traced at load; layers written as 2-D ops (fused Conv2D+bias+add+ReLU) when supported",
+        "traced at load; layers written as 2-D ops (fused Conv2D+bias+add+ReLU) when supported",
         "rounds": args.rounds,
         "matmul_gflops_wall_per_round": [round(row["matmul"][0] / 1e9, 1) for row in rounds],
         "matmul_gflop_per_cpu_s_per_round": [round(row["matmul"][1] / 1e9, 1) for row in rounds],

@@ -53,8 +53,20 @@ def start_worker(stack: AppStack, *, seed_mode: bool) -> subprocess.Popen:
     if not seed_mode:
         return stack.start_worker()
     log = stack.root / f"worker-{len(stack.workers)}.log"
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--seed-worker", "-A", "ecgsite", "worker", "--pool=solo",
-           "--loglevel=INFO", "-n", f"seed{len(stack.workers)}-{os.getpid()}@%h", "--without-mingle", "--without-gossip"]
+    cmd = [
+        sys.executable,
+        str(Path(__file__).resolve()),
+        "--seed-worker",
+        "-A",
+        "ecgsite",
+        "worker",
+        "--pool=solo",
+        "--loglevel=INFO",
+        "-n",
+        f"seed{len(stack.workers)}-{os.getpid()}@%h",
+        "--without-mingle",
+        "--without-gossip",
+    ]
     proc = subprocess.Popen(cmd, cwd=REPO, env=stack.env, stdout=open(log, "ab"), stderr=subprocess.STDOUT)
     wait_until(lambda: b"ready." in log.read_bytes() or proc.poll() is not None, 120, "seed worker ready")
     if proc.poll() is not None:
@@ -81,8 +93,12 @@ class Client:
 
     def upload_and_wait(self, data: bytes, name: str) -> float:
         started = time.perf_counter()
-        response = self.http.post(f"{self.stack.base_url}/api/v1/recordings", timeout=120,
-                                  data={"patient": self.patient_id, "kind": "beats"}, files={"file": (name, data)})
+        response = self.http.post(
+            f"{self.stack.base_url}/api/v1/recordings",
+            timeout=120,
+            data={"patient": self.patient_id, "kind": "beats"},
+            files={"file": (name, data)},
+        )
         if response.status_code != 201:
             raise RuntimeError(f"upload answered {response.status_code}: {response.text[:300]}")
         recording_id = response.json()["id"]
@@ -152,8 +168,11 @@ def main() -> None:
         patient_id = int(stack.sql("SELECT id FROM patients_patient WHERE mrn = 'A-1001'"))
         clients = [Client(stack, token, patient_id) for _ in range(args.concurrent_clients)]
         files = [beat_csv(args.beats, seed=i) for i in range(20)]
-        result = {"command": "python -m bench.latency", "beats_per_upload": args.beats,
-                  "models": {task: version for _, task, version in models}}
+        result = {
+            "command": "python -m bench.latency",
+            "beats_per_upload": args.beats,
+            "models": {task: version for _, task, version in models},
+        }
 
         start_worker(stack, seed_mode=False)
         run_sequential(clients, files, 3)  # warm: first connections, first oneDNN primitives
@@ -171,7 +190,8 @@ def main() -> None:
         stop_workers(stack)
 
         result["seed_over_product_p50_sequential"] = round(
-            result["seed_approach_1_worker_sequential"]["p50_s"] / result["product_1_worker_sequential"]["p50_s"], 1)
+            result["seed_approach_1_worker_sequential"]["p50_s"] / result["product_1_worker_sequential"]["p50_s"], 1
+        )
         result["targets"] = {"sequential_p95_s": 1.0, "concurrent_10_p95_s": 2.0}
         result["machine"] = machine(load_before)
         write_result(args.output, result)

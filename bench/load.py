@@ -69,7 +69,9 @@ def main() -> None:
         accepted_after = time.time() - started
 
         def finished() -> bool:
-            left = int(stack.sql("SELECT count(*) FROM diagnostics_ecgrecording WHERE status IN ('queued', 'processing')"))
+            left = int(
+                stack.sql("SELECT count(*) FROM diagnostics_ecgrecording WHERE status IN ('queued', 'processing')")
+            )
             return left == 0
 
         wait_until(finished, 1800, "all recordings finished", interval=1.0)

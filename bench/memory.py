@@ -61,19 +61,32 @@ def main() -> None:
         api = requests.Session()
         api.headers["Authorization"] = f"Token {token}"
         patient_id = int(stack.sql("SELECT id FROM patients_patient WHERE mrn = 'A-1001'"))
-        result = {"command": "python -m bench.memory", "models": {task: version for _, task, version in models},
-                  "worker_ready_no_model": rss_mb(worker.pid)}
+        result = {
+            "command": "python -m bench.memory",
+            "models": {task: version for _, task, version in models},
+            "worker_ready_no_model": rss_mb(worker.pid),
+        }
 
-        r = api.post(f"{stack.base_url}/api/v1/recordings", data={"patient": patient_id, "kind": "beats"},
-                     files={"file": ("b.csv", beat_csv(100))}, timeout=60)
+        r = api.post(
+            f"{stack.base_url}/api/v1/recordings",
+            data={"patient": patient_id, "kind": "beats"},
+            files={"file": ("b.csv", beat_csv(100))},
+            timeout=60,
+        )
         r.raise_for_status()
         status = wait_done(db, r.json()["id"])
         result["worker_both_models_loaded_after_100_beats"] = {**rss_mb(worker.pid), "status": status}
 
-        files = [("file", (f"{args.record}{ext}", (DATA_DIR / "mitdb" / f"{args.record}{ext}").read_bytes()))
-                 for ext in (".hea", ".dat")]
-        r = api.post(f"{stack.base_url}/api/v1/recordings", data={"patient": patient_id, "kind": "signal"},
-                     files=files, timeout=120)
+        files = [
+            ("file", (f"{args.record}{ext}", (DATA_DIR / "mitdb" / f"{args.record}{ext}").read_bytes()))
+            for ext in (".hea", ".dat")
+        ]
+        r = api.post(
+            f"{stack.base_url}/api/v1/recordings",
+            data={"patient": patient_id, "kind": "signal"},
+            files=files,
+            timeout=120,
+        )
         r.raise_for_status()
         status = wait_done(db, r.json()["id"])
         result[f"worker_after_30_min_record_mitdb_{args.record}"] = {**rss_mb(worker.pid), "status": status}
@@ -93,8 +106,13 @@ def main() -> None:
 
         web_pids = [stack.web.pid, *children(stack.web.pid)]
         result["web_processes"] = [
-            {"pid": pid, "role": "gunicorn master" if pid == stack.web.pid else "gunicorn worker", **rss_mb(pid),
-             "tensorflow_mapped": maps_mention(pid, "tensorflow"), "keras_mapped": maps_mention(pid, "keras")}
+            {
+                "pid": pid,
+                "role": "gunicorn master" if pid == stack.web.pid else "gunicorn worker",
+                **rss_mb(pid),
+                "tensorflow_mapped": maps_mention(pid, "tensorflow"),
+                "keras_mapped": maps_mention(pid, "keras"),
+            }
             for pid in web_pids
         ]
         result["web_never_imports_tensorflow"] = not any(p["tensorflow_mapped"] for p in result["web_processes"])

@@ -51,8 +51,11 @@ def upload_scores(model, threshold: float) -> dict:
     if csv.exists():
         beats = ingestion.parse_beats(filename=csv.name, data=csv.read_bytes()).beats
         p = inference.mi_probability(inference.predict(model, beats))
-        out["ECG_Analyzer_test.csv"] = {"beats": len(beats), "mi_score": float(p.mean()),
-                                        "flagged": bool(p.mean() >= threshold)}
+        out["ECG_Analyzer_test.csv"] = {
+            "beats": len(beats),
+            "mi_score": float(p.mean()),
+            "flagged": bool(p.mean() >= threshold),
+        }
     record = DATA_DIR / "ptbdb" / "patient001" / "s0010_re"
     if record.with_suffix(".hea").exists():
         signal = read_wfdb(record)
@@ -60,7 +63,11 @@ def upload_scores(model, threshold: float) -> dict:
         beats, _ = segment(signal.validated(lead), signal.fs)
         p = inference.mi_probability(inference.predict(model, beats))
         out["ptbdb/patient001/s0010_re (MI patient, whole record)"] = {
-            "lead": lead, "beats": len(beats), "mi_score": float(p.mean()), "flagged": bool(p.mean() >= threshold)}
+            "lead": lead,
+            "beats": len(beats),
+            "mi_score": float(p.mean()),
+            "flagged": bool(p.mean() >= threshold),
+        }
     return out
 
 
@@ -87,15 +94,19 @@ def lead_screen(repeats: int = 3) -> dict:
             scores: dict[str, float] = {}
             for test in patient_folds(data, 5, seed=1000 + repeat):
                 is_test = np.isin(data.patient_ids, test)
-                clf = make_pipeline(PCA(20, random_state=0),
-                                    LogisticRegression(C=0.1, max_iter=2000, class_weight="balanced"))
+                clf = make_pipeline(
+                    PCA(20, random_state=0), LogisticRegression(C=0.1, max_iter=2000, class_weight="balanced")
+                )
                 clf.fit(data.beats[~is_test], data.labels[~is_test])
                 scores.update(recording_scores(data.records[is_test], clf.predict_proba(data.beats[is_test])[:, 1]))
             y, s = np.array([label[r] for r in scores]), np.array(list(scores.values()))
             aucs.append(roc_auc_score(y, s))
             specs.append(specificity_at_recall(s, y))
-        out[lead] = {"roc_auc": round(float(np.mean(aucs)), 4), "specificity_at_recall_95": round(float(np.mean(specs)), 4),
-                     "n_patients": len(set(data.patient_ids.tolist()))}
+        out[lead] = {
+            "roc_auc": round(float(np.mean(aucs)), 4),
+            "specificity_at_recall_95": round(float(np.mean(specs)), 4),
+            "n_patients": len(set(data.patient_ids.tolist())),
+        }
         print(f"lead {lead}: {out[lead]}", flush=True)
     return out
 
@@ -124,13 +135,18 @@ def main() -> None:
         from ecg.datasets.mi import build_mi_dataset
         from ecg.training import mi as mt
 
-        data, _ = build_mi_dataset(DATA_DIR / "mi", card["input"].get("lead", "II"),
-                                   sorted(p.with_suffix("") for p in (DATA_DIR / "ptbdb").glob("patient*/s*_re.hea")),
-                                   cache_dir=REPO / "training-runs" / "cache")
+        data, _ = build_mi_dataset(
+            DATA_DIR / "mi",
+            card["input"].get("lead", "II"),
+            sorted(p.with_suffix("") for p in (DATA_DIR / "ptbdb").glob("patient*/s*_re.hea")),
+            cache_dir=REPO / "training-runs" / "cache",
+        )
         results = [json.loads(line) for line in (args.run_dir / "folds.jsonl").read_text().splitlines()]
         models = sorted({r["model"] for r in results})
-        summary = {m: {"confident_mi": mt.summarise(results, data, m, False),
-                       "all_mi": mt.summarise(results, data, m, True)} for m in models}
+        summary = {
+            m: {"confident_mi": mt.summarise(results, data, m, False), "all_mi": mt.summarise(results, data, m, True)}
+            for m in models
+        }
         seed_metrics = summary.pop("seed", seed_metrics)
         metrics = summary
 
@@ -144,15 +160,18 @@ def main() -> None:
         "params": int(model.count_params()),
         "multiply_adds_per_beat": multiply_adds(model),
         "beats_per_second": round(beats_per_second(model), 1),
-        "seed_model": {"params": int(seed.count_params()) if seed else None,
-                       "multiply_adds_per_beat": multiply_adds(seed) if seed else None,
-                       "beats_per_second": round(beats_per_second(seed), 1) if seed else None,
-                       "metrics": seed_metrics},
+        "seed_model": {
+            "params": int(seed.count_params()) if seed else None,
+            "multiply_adds_per_beat": multiply_adds(seed) if seed else None,
+            "beats_per_second": round(beats_per_second(seed), 1) if seed else None,
+            "metrics": seed_metrics,
+        },
         "metrics": metrics,
         "uploads": uploads,
         "uploads_seconds": round(time.perf_counter() - started, 2),
-        "lead_screen": lead_screen() if args.lead_screen else
-        (json.loads(RESULTS.read_text()).get("lead_screen") if RESULTS.exists() else None),
+        "lead_screen": lead_screen()
+        if args.lead_screen
+        else (json.loads(RESULTS.read_text()).get("lead_screen") if RESULTS.exists() else None),
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
     }
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
@@ -160,13 +179,17 @@ def main() -> None:
     for name, m in [(f"ours ({k})", v) for k, v in metrics.items()] + [("seed", seed_metrics or {})]:
         rec = m.get("confident_mi", {}).get("recording") if m else None
         if rec:
-            print(f"{name:16s} recording roc_auc {rec['roc_auc']:.3f} {_ci(rec, 'roc_auc')} "
-                  f"spec@recall>=0.95 {rec['specificity_at_recall_95']:.3f} {_ci(rec, 'specificity_at_recall_95')} "
-                  f"recall {rec['recall']:.3f} specificity {rec['specificity']:.3f} patients {rec['n_patients']}")
+            print(
+                f"{name:16s} recording roc_auc {rec['roc_auc']:.3f} {_ci(rec, 'roc_auc')} "
+                f"spec@recall>=0.95 {rec['specificity_at_recall_95']:.3f} {_ci(rec, 'specificity_at_recall_95')} "
+                f"recall {rec['recall']:.3f} specificity {rec['specificity']:.3f} patients {rec['n_patients']}"
+            )
     for name, u in uploads.items():
         print(f"upload {name}: {u['beats']} beats, MI score {u['mi_score']:.3f}, flagged {u['flagged']}")
-    print(f"{result['multiply_adds_per_beat']:,} multiply-adds/beat, {result['beats_per_second']:,.0f} beats/s; "
-          f"written {RESULTS.relative_to(REPO)}")
+    print(
+        f"{result['multiply_adds_per_beat']:,} multiply-adds/beat, {result['beats_per_second']:,.0f} beats/s; "
+        f"written {RESULTS.relative_to(REPO)}"
+    )
 
 
 def _ci(m: dict, key: str) -> str:

@@ -92,9 +92,12 @@ def main() -> None:
 
     load_before = os.getloadavg()
     models = stack_models()
-    result = {"command": "python -m bench.record_e2e", "record": f"mitdb/{args.record}",
-              "models": {task: version for _, task, version in models},
-              "stages_in_process_s": stages(args.record, models, args.repeats)}
+    result = {
+        "command": "python -m bench.record_e2e",
+        "record": f"mitdb/{args.record}",
+        "models": {task: version for _, task, version in models},
+        "stages_in_process_s": stages(args.record, models, args.repeats),
+    }
     print(json.dumps(result, indent=2), flush=True)
 
     stack = AppStack(new_root("ecg-record-"), web_workers=1, env={"API_THROTTLE_RATE": "100000/minute"})
@@ -105,14 +108,21 @@ def main() -> None:
         worker_idle = rss_mb(worker.pid)
         token = api_token(stack)
         patient_id = int(stack.sql("SELECT id FROM patients_patient WHERE mrn = 'A-1001'"))
-        files = [("file", (f"{args.record}{ext}", (DATA_DIR / "mitdb" / f"{args.record}{ext}").read_bytes()))
-                 for ext in (".hea", ".dat")]
+        files = [
+            ("file", (f"{args.record}{ext}", (DATA_DIR / "mitdb" / f"{args.record}{ext}").read_bytes()))
+            for ext in (".hea", ".dat")
+        ]
         db = db_connection(stack)
         runs = []
         for i in range(args.repeats + 1):
             started = time.perf_counter()
-            response = requests.post(f"{stack.base_url}/api/v1/recordings", headers={"Authorization": f"Token {token}"},
-                                     data={"patient": patient_id, "kind": "signal"}, files=files, timeout=120)
+            response = requests.post(
+                f"{stack.base_url}/api/v1/recordings",
+                headers={"Authorization": f"Token {token}"},
+                data={"patient": patient_id, "kind": "signal"},
+                files=files,
+                timeout=120,
+            )
             upload_s = time.perf_counter() - started
             if response.status_code != 201:
                 raise SystemExit(f"upload answered {response.status_code}: {response.text[:500]}")
@@ -125,12 +135,23 @@ def main() -> None:
                         break
                     time.sleep(0.02)
                 wall = time.perf_counter() - started
-                cur.execute("SELECT extract(epoch FROM finished_at - started_at), "
-                            "(SELECT count(*) FROM diagnostics_beat WHERE recording_id = r.id) "
-                            "FROM diagnostics_ecgrecording r WHERE id = %s", (recording_id,))
+                cur.execute(
+                    "SELECT extract(epoch FROM finished_at - started_at), "
+                    "(SELECT count(*) FROM diagnostics_beat WHERE recording_id = r.id) "
+                    "FROM diagnostics_ecgrecording r WHERE id = %s",
+                    (recording_id,),
+                )
                 worker_s, beats = cur.fetchone()
-            runs.append({"status": status, "upload_request_s": round(upload_s, 3), "worker_s": round(float(worker_s), 3),
-                         "upload_to_done_s": round(wall, 3), "beats_stored": beats, "first": i == 0})
+            runs.append(
+                {
+                    "status": status,
+                    "upload_request_s": round(upload_s, 3),
+                    "worker_s": round(float(worker_s), 3),
+                    "upload_to_done_s": round(wall, 3),
+                    "beats_stored": beats,
+                    "first": i == 0,
+                }
+            )
         steady = [r for r in runs if not r["first"]]
         result["through_stack"] = {
             "runs": runs,

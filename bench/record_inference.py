@@ -55,14 +55,20 @@ def main() -> None:
     rounds = []
     for _ in range(args.rounds):
         _, flops_cpu = matmul_flops(args.seconds)
-        _, beats_cpu = rate(lambda x: record_model.predict(model, x[0], x[1], batch_size=1024),
-                            _Pair(morph, feats), args.seconds)
+        _, beats_cpu = rate(
+            lambda x: record_model.predict(model, x[0], x[1], batch_size=1024), _Pair(morph, feats), args.seconds
+        )
         cpu = time.process_time()
         record_context(leads, rec.fs, peaks)
         context_cpu_per_beat = (time.process_time() - cpu) / len(peaks)
-        rounds.append({"matmul_gflop_per_cpu_s": round(flops_cpu / 1e9, 2), "beats_per_cpu_s": round(beats_cpu, 1),
-                       "roofline_fraction": round(beats_cpu * 2 * macs / flops_cpu, 3),
-                       "context_cpu_ms_per_beat": round(1000 * context_cpu_per_beat, 4)})
+        rounds.append(
+            {
+                "matmul_gflop_per_cpu_s": round(flops_cpu / 1e9, 2),
+                "beats_per_cpu_s": round(beats_cpu, 1),
+                "roofline_fraction": round(beats_cpu * 2 * macs / flops_cpu, 3),
+                "context_cpu_ms_per_beat": round(1000 * context_cpu_per_beat, 4),
+            }
+        )
     fraction = statistics.median(r["roofline_fraction"] for r in rounds)
     result = {
         "command": "python -m bench.record_inference",

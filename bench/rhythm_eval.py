@@ -70,9 +70,13 @@ def reference(db: str, record: str) -> dict:
         vf_spans.append((opened, header.sig_len - 1))
     noise = samples[(symbols == "~") | (symbols == "|")]
     return {
-        "fs": float(header.fs), "n_samples": int(header.sig_len),
-        "r_peaks": samples[is_beat], "classes": np.array([aami_class(s) for s in symbols[is_beat]]),
-        "rhythm": spans, "vf": vf_spans, "noise": noise,
+        "fs": float(header.fs),
+        "n_samples": int(header.sig_len),
+        "r_peaks": samples[is_beat],
+        "classes": np.array([aami_class(s) for s in symbols[is_beat]]),
+        "rhythm": spans,
+        "vf": vf_spans,
+        "noise": noise,
     }
 
 
@@ -108,18 +112,27 @@ def episode_match(ref: list[tuple[int, int]], test: list[tuple[int, int]]) -> di
     ref_hit = sum(1 for r in ref if any(_overlap(r, t) for t in test))
     test_hit = sum(1 for t in test if any(_overlap(r, t) for r in ref))
     overlap = sum(_overlap(r, t) for r in ref for t in test)
-    return {"ref": len(ref), "ref_detected": ref_hit, "test": len(test), "test_true": test_hit,
-            "ref_samples": sum(e - s + 1 for s, e in ref), "test_samples": sum(e - s + 1 for s, e in test),
-            "overlap_samples": overlap}
+    return {
+        "ref": len(ref),
+        "ref_detected": ref_hit,
+        "test": len(test),
+        "test_true": test_hit,
+        "ref_samples": sum(e - s + 1 for s, e in ref),
+        "test_samples": sum(e - s + 1 for s, e in test),
+        "overlap_samples": overlap,
+    }
 
 
 def _rates(m: dict) -> dict:
     def pct(a, b):
         return round(100.0 * a / b, 2) if b else None
 
-    return {"episode_se": pct(m["ref_detected"], m["ref"]), "episode_ppv": pct(m["test_true"], m["test"]),
-            "duration_se": pct(m["overlap_samples"], m["ref_samples"]),
-            "duration_ppv": pct(m["overlap_samples"], m["test_samples"])}
+    return {
+        "episode_se": pct(m["ref_detected"], m["ref"]),
+        "episode_ppv": pct(m["test_true"], m["test"]),
+        "duration_se": pct(m["overlap_samples"], m["ref_samples"]),
+        "duration_ppv": pct(m["overlap_samples"], m["test_samples"]),
+    }
 
 
 def _add(total: dict, part: dict) -> None:
@@ -171,10 +184,12 @@ def evaluate_record(db: str, record: str, model) -> dict:
     prod = product_beats(db, record, model)
     fs = ref["fs"]
     out: dict = {"db": db, "record": record}
-    with_ref = analyse_rhythm(signal=prod["values"], fs=fs, r_peaks=ref["r_peaks"], classes=ref["classes"],
-                              n_samples=ref["n_samples"])
-    with_prod = analyse_rhythm(signal=prod["values"], fs=fs, r_peaks=prod["r_peaks"], classes=prod["classes"],
-                               n_samples=ref["n_samples"])
+    with_ref = analyse_rhythm(
+        signal=prod["values"], fs=fs, r_peaks=ref["r_peaks"], classes=ref["classes"], n_samples=ref["n_samples"]
+    )
+    with_prod = analyse_rhythm(
+        signal=prod["values"], fs=fs, r_peaks=prod["r_peaks"], classes=prod["classes"], n_samples=ref["n_samples"]
+    )
     ref_vf = ref["vf"]
     test_vf = [(e.start, e.end) for e in with_prod.events if e.type == "vf"]
     out["vf"] = episode_match(ref_vf, test_vf)
@@ -187,8 +202,9 @@ def evaluate_record(db: str, record: str, model) -> dict:
             decided = first + int((vf.WINDOW_S + (vf.MIN_WINDOWS - 1) * vf.STEP_S) * fs)
             delays.append(round(max(0, decided - s) / fs, 1))
     out["vf"]["delays_s"] = delays
-    out["vf"]["false_in_clean_sinus"] = sum(1 for t in test_vf if not any(_overlap(r, t) for r in ref_vf)
-                                            and db == "mitdb" and clean_sinus(ref, *t))
+    out["vf"]["false_in_clean_sinus"] = sum(
+        1 for t in test_vf if not any(_overlap(r, t) for r in ref_vf) and db == "mitdb" and clean_sinus(ref, *t)
+    )
     if db != "mitdb":
         return out
     ref_runs = _run_spans(ref["r_peaks"], ref["classes"])
@@ -202,7 +218,8 @@ def evaluate_record(db: str, record: str, model) -> dict:
     test_pauses = [(e.start, e.end) for e in with_prod.events if e.type in ("pause", "asystole")]
     out["pauses_product"] = episode_match(ref_pauses, test_pauses)
     out["pauses_product"]["false_in_clean_sinus"] = sum(
-        1 for t in test_pauses if not any(_overlap(r, t) for r in ref_pauses) and clean_sinus(ref, *t))
+        1 for t in test_pauses if not any(_overlap(r, t) for r in ref_pauses) and clean_sinus(ref, *t)
+    )
     return out
 
 
@@ -224,9 +241,14 @@ def totals(per_record: list[dict]) -> dict:
             if key in r:
                 for name, m in r[key].items():
                     _add(agg.setdefault(name, {}), m)
-        out[key] = {name: m | {"se": round(100 * m["ref_detected"] / m["ref"], 2) if m["ref"] else None,
-                               "ppv": round(100 * m["test_true"] / m["test"], 2) if m["test"] else None}
-                    for name, m in agg.items()}
+        out[key] = {
+            name: m
+            | {
+                "se": round(100 * m["ref_detected"] / m["ref"], 2) if m["ref"] else None,
+                "ppv": round(100 * m["test_true"] / m["test"], 2) if m["test"] else None,
+            }
+            for name, m in agg.items()
+        }
     af_records = {"201", "202", "203", "210", "219", "221", "222"}
     for key in ("af_reference_labels", "af_product"):
         for scope, keep in (("af_records", lambda r: r["record"] in af_records), ("all_mitdb", lambda r: True)):
@@ -235,18 +257,26 @@ def totals(per_record: list[dict]) -> dict:
                 if key in r and keep(r):
                     _add(agg, r[key])
             out[f"{key}_{scope}"] = agg | _rates(agg)
-    for scope, keep in (("cudb", lambda r: r["db"] == "cudb"), ("mitdb_207", lambda r: r["record"] == "207"),
-                        ("mitdb_other", lambda r: r["db"] == "mitdb" and r["record"] != "207")):
+    for scope, keep in (
+        ("cudb", lambda r: r["db"] == "cudb"),
+        ("mitdb_207", lambda r: r["record"] == "207"),
+        ("mitdb_other", lambda r: r["db"] == "mitdb" and r["record"] != "207"),
+    ):
         agg = {}
         delays = []
         for r in per_record:
             if keep(r):
                 _add(agg, {k: v for k, v in r["vf"].items() if k != "delays_s"})
                 delays += r["vf"]["delays_s"]
-        out[f"vf_{scope}"] = agg | _rates(agg) | {
-            "delay_median_s": float(np.median(delays)) if delays else None,
-            "delay_max_s": max(delays) if delays else None,
-            "detected_within_10_s": sum(1 for d in delays if d <= 10.0)}
+        out[f"vf_{scope}"] = (
+            agg
+            | _rates(agg)
+            | {
+                "delay_median_s": float(np.median(delays)) if delays else None,
+                "delay_max_s": max(delays) if delays else None,
+                "detected_within_10_s": sum(1 for d in delays if d <= 10.0),
+            }
+        )
     agg = {}
     for r in per_record:
         if "pauses_product" in r:
@@ -300,33 +330,56 @@ def _model_loader():
 
 def markdown(result: dict) -> str:
     """Per-record tables for bench/README.md."""
+
     def cell(m: dict, key: str) -> str:
         return f"{m['ref_detected']}/{m['ref']} · {m['test_true']}/{m['test']}" if m else ""
 
-    lines = [("| record | couplets ref labels | short runs ref labels | long runs ref labels | couplets product "
-             "| short runs product | long runs product | AF episodes (Se · +P, product) | AF duration Se / +P % (product) "
-             "| pauses (product) |"), "|---|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        (
+            "| record | couplets ref labels | short runs ref labels | long runs ref labels | couplets product "
+            "| short runs product | long runs product | AF episodes (Se · +P, product) | AF duration Se / +P % (product) "
+            "| pauses (product) |"
+        ),
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for r in result["records"]:
         if r["db"] != "mitdb":
             continue
         af_m = r["af_product"]
         rates = _rates(af_m)
-        dur = (f"{'—' if rates['duration_se'] is None else rates['duration_se']} / {rates['duration_ppv']}"
-               if af_m["ref"] or af_m["test"] else "")
-        lines.append("| " + " | ".join([r["record"]] + [cell(r[k][n], n) for k in ("runs_reference_labels", "runs_product")
-                                                        for n in RUN_CLASSES]
-                                       + [cell(af_m, "") if af_m["ref"] or af_m["test"] else "", dur,
-                                          cell(r["pauses_product"], "") if r["pauses_product"]["ref"] or r["pauses_product"]["test"] else ""]) + " |")
-    lines += ["", "| record | VF/VFL episodes found | detected episodes true | duration Se % | duration +P % | delays (s) |",
-              "|---|---|---|---|---|---|"]
+        dur = (
+            f"{'—' if rates['duration_se'] is None else rates['duration_se']} / {rates['duration_ppv']}"
+            if af_m["ref"] or af_m["test"]
+            else ""
+        )
+        lines.append(
+            "| "
+            + " | ".join(
+                [r["record"]]
+                + [cell(r[k][n], n) for k in ("runs_reference_labels", "runs_product") for n in RUN_CLASSES]
+                + [
+                    cell(af_m, "") if af_m["ref"] or af_m["test"] else "",
+                    dur,
+                    cell(r["pauses_product"], "") if r["pauses_product"]["ref"] or r["pauses_product"]["test"] else "",
+                ]
+            )
+            + " |"
+        )
+    lines += [
+        "",
+        "| record | VF/VFL episodes found | detected episodes true | duration Se % | duration +P % | delays (s) |",
+        "|---|---|---|---|---|---|",
+    ]
     for r in result["records"]:
         m = r["vf"]
         if r["db"] == "cudb" or m["ref"] or m["test"]:
             rates = _rates(m)
-            lines.append(f"| {r['db']}/{r['record']} | {m['ref_detected']}/{m['ref']} | {m['test_true']}/{m['test']} "
-                         f"| {rates['duration_se'] if rates['duration_se'] is not None else ''} "
-                         f"| {rates['duration_ppv'] if rates['duration_ppv'] is not None else ''} "
-                         f"| {', '.join(str(d) for d in m['delays_s'])} |")
+            lines.append(
+                f"| {r['db']}/{r['record']} | {m['ref_detected']}/{m['ref']} | {m['test_true']}/{m['test']} "
+                f"| {rates['duration_se'] if rates['duration_se'] is not None else ''} "
+                f"| {rates['duration_ppv'] if rates['duration_ppv'] is not None else ''} "
+                f"| {', '.join(str(d) for d in m['delays_s'])} |"
+            )
     return "\n".join(lines)
 
 

@@ -26,10 +26,17 @@ from ecg.datasets.synthetic import beat_csv
 def upload_all(stack, api, patient_id: int, records: list[str], tag: str) -> list[int]:
     ids = []
     for record in records:
-        files = [("file", (f"{record}{ext}", (DATA_DIR / "mitdb" / f"{record}{ext}").read_bytes()))
-                 for ext in (".hea", ".dat")]
-        r = api.post(f"{stack.base_url}/api/v1/recordings", data={"patient": patient_id, "kind": "signal"},
-                     files=files, headers={"Idempotency-Key": f"{tag}-{record}"}, timeout=120)
+        files = [
+            ("file", (f"{record}{ext}", (DATA_DIR / "mitdb" / f"{record}{ext}").read_bytes()))
+            for ext in (".hea", ".dat")
+        ]
+        r = api.post(
+            f"{stack.base_url}/api/v1/recordings",
+            data={"patient": patient_id, "kind": "signal"},
+            files=files,
+            headers={"Idempotency-Key": f"{tag}-{record}"},
+            timeout=120,
+        )
         r.raise_for_status()
         ids.append(r.json()["id"])
     return ids
@@ -39,8 +46,12 @@ def phase(stack, api, db, patient_id: int, records: list[str], workers: int, tag
     """Fill the queue while no worker runs (a warm-up beat file per worker first), start the workers,
     and time the recordings from the first one started to the last one finished."""
     for i in range(workers):
-        r = api.post(f"{stack.base_url}/api/v1/recordings", data={"patient": patient_id, "kind": "beats"},
-                     files={"file": (f"warm-{tag}-{workers}-{i}.csv", beat_csv(20, seed=i))}, timeout=60)
+        r = api.post(
+            f"{stack.base_url}/api/v1/recordings",
+            data={"patient": patient_id, "kind": "beats"},
+            files={"file": (f"warm-{tag}-{workers}-{i}.csv", beat_csv(20, seed=i))},
+            timeout=60,
+        )
         r.raise_for_status()
     ids = upload_all(stack, api, patient_id, records, f"{tag}-w{workers}")
     before = tasks_done(stack, workers)
@@ -48,14 +59,19 @@ def phase(stack, api, db, patient_id: int, records: list[str], workers: int, tag
         stack.start_worker()
     with db.cursor() as cur:
         while True:
-            cur.execute("SELECT count(*) FROM diagnostics_ecgrecording WHERE id = ANY(%s) AND status IN ('done', 'failed')",
-                        (ids,))
+            cur.execute(
+                "SELECT count(*) FROM diagnostics_ecgrecording WHERE id = ANY(%s) AND status IN ('done', 'failed')",
+                (ids,),
+            )
             if cur.fetchone()[0] == len(ids):
                 break
             time.sleep(0.1)
-        cur.execute("SELECT extract(epoch FROM max(finished_at) - min(started_at)), count(*) FILTER (WHERE status = 'done'), "
-                    "(SELECT count(*) FROM diagnostics_beat WHERE recording_id = ANY(%s)) "
-                    "FROM diagnostics_ecgrecording WHERE id = ANY(%s)", (ids, ids))
+        cur.execute(
+            "SELECT extract(epoch FROM max(finished_at) - min(started_at)), count(*) FILTER (WHERE status = 'done'), "
+            "(SELECT count(*) FROM diagnostics_beat WHERE recording_id = ANY(%s)) "
+            "FROM diagnostics_ecgrecording WHERE id = ANY(%s)",
+            (ids, ids),
+        )
         elapsed, done, beats = cur.fetchone()
     elapsed = float(elapsed)
     per_worker = [a - b for a, b in zip(tasks_done(stack, workers), before)]
@@ -63,10 +79,17 @@ def phase(stack, api, db, patient_id: int, records: list[str], workers: int, tag
         proc.terminate()
         proc.wait(timeout=60)
         stack.workers.remove(proc)
-    return {"workers": workers, "recordings": len(ids), "done": done, "beats": beats, "seconds": round(elapsed, 2),
-            "recordings_per_s": round(len(ids) / elapsed, 3), "beats_per_s": round(beats / elapsed),
-            "tasks_per_worker_including_warm_up": per_worker,
-            "load_average_1min_after": round(os.getloadavg()[0], 2)}
+    return {
+        "workers": workers,
+        "recordings": len(ids),
+        "done": done,
+        "beats": beats,
+        "seconds": round(elapsed, 2),
+        "recordings_per_s": round(len(ids) / elapsed, 3),
+        "beats_per_s": round(beats / elapsed),
+        "tasks_per_worker_including_warm_up": per_worker,
+        "load_average_1min_after": round(os.getloadavg()[0], 2),
+    }
 
 
 def tasks_done(stack, workers: int) -> list[int]:
@@ -101,8 +124,12 @@ def main() -> None:
         patient_id = int(stack.sql("SELECT id FROM patients_patient WHERE mrn = 'A-1001'"))
         runs = []
         for r in range(args.repeats):  # alternate, so that drifting load from other processes hits both
-            runs.append((phase(stack, api, db, patient_id, records, 1, f"r{r}"),
-                         phase(stack, api, db, patient_id, records, 2, f"r{r}")))
+            runs.append(
+                (
+                    phase(stack, api, db, patient_id, records, 1, f"r{r}"),
+                    phase(stack, api, db, patient_id, records, 2, f"r{r}"),
+                )
+            )
         ratios = [one["seconds"] / two["seconds"] for one, two in runs]
         result = {
             "command": "python -m bench.scale",
@@ -112,7 +139,7 @@ def main() -> None:
             "speedup_two_over_one_per_pair": [round(x, 2) for x in ratios],
             "speedup_two_over_one_median": round(statistics.median(ratios), 2),
             "note": "2 cores shared with other engineers' processes (load average above); at most 2x is possible, "
-                    "and gunicorn, PostgreSQL and the bench share the same cores",
+            "and gunicorn, PostgreSQL and the bench share the same cores",
             "machine": machine(load_before),
         }
         write_result(args.output, result)

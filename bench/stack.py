@@ -67,8 +67,19 @@ class PrivatePostgres:
         _as_postgres([str(PG_BIN / "createdb"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", "ecg"])
 
     def start(self) -> None:
-        _as_postgres([str(PG_BIN / "pg_ctl"), "-D", str(self.dir), "-l", str(self.log), "-w", "-o",
-                      f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off", "start"])
+        _as_postgres(
+            [
+                str(PG_BIN / "pg_ctl"),
+                "-D",
+                str(self.dir),
+                "-l",
+                str(self.log),
+                "-w",
+                "-o",
+                f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off",
+                "start",
+            ]
+        )
 
     def stop(self, mode: str = "fast") -> None:
         _as_postgres([str(PG_BIN / "pg_ctl"), "-D", str(self.dir), "-m", mode, "-w", "stop"])
@@ -90,9 +101,23 @@ class PrivateRedis:
 
     def start(self) -> None:
         self.proc = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "yes",
-             "--dir", str(self.root), "--appendfilename", "redis.aof"],
-            stdout=open(self.root / "redis.log", "ab"), stderr=subprocess.STDOUT,
+            [
+                "redis-server",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "yes",
+                "--dir",
+                str(self.root),
+                "--appendfilename",
+                "redis.aof",
+            ],
+            stdout=open(self.root / "redis.log", "ab"),
+            stderr=subprocess.STDOUT,
         )
         wait_until(lambda: socket.create_connection(("127.0.0.1", self.port), timeout=0.5), 20, "redis up")
 
@@ -136,8 +161,9 @@ class AppStack:
         }
 
     def manage(self, *args: str) -> str:
-        result = subprocess.run([sys.executable, "manage.py", *args], cwd=REPO_ROOT, env=self.env,
-                                capture_output=True, text=True)
+        result = subprocess.run(
+            [sys.executable, "manage.py", *args], cwd=REPO_ROOT, env=self.env, capture_output=True, text=True
+        )
         if result.returncode != 0:
             raise RuntimeError(f"manage.py {' '.join(args)} failed:\n{result.stderr[-3000:]}")
         return result.stdout
@@ -153,16 +179,43 @@ class AppStack:
 
     def start_web(self) -> None:
         self.web = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "ecgsite.wsgi:application", "--bind", f"127.0.0.1:{self.web_port}",
-             "--workers", str(self.web_workers), "--threads", "4", "--timeout", "120"],
-            cwd=REPO_ROOT, env=self.env, stdout=open(self.root / "web.log", "ab"), stderr=subprocess.STDOUT,
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "ecgsite.wsgi:application",
+                "--bind",
+                f"127.0.0.1:{self.web_port}",
+                "--workers",
+                str(self.web_workers),
+                "--threads",
+                "4",
+                "--timeout",
+                "120",
+            ],
+            cwd=REPO_ROOT,
+            env=self.env,
+            stdout=open(self.root / "web.log", "ab"),
+            stderr=subprocess.STDOUT,
         )
         wait_until(lambda: requests.get(self.base_url + "/healthz", timeout=2).ok, 60, "web up")
 
     def start_worker(self, *, beat: bool = False) -> subprocess.Popen:
         log = self.root / f"worker-{len(self.workers)}.log"
-        cmd = [sys.executable, "-m", "celery", "-A", "ecgsite", "worker", "--pool=solo", "--loglevel=INFO",
-               "-n", f"w{len(self.workers)}-{os.getpid()}@%h", "--without-mingle", "--without-gossip"]
+        cmd = [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "ecgsite",
+            "worker",
+            "--pool=solo",
+            "--loglevel=INFO",
+            "-n",
+            f"w{len(self.workers)}-{os.getpid()}@%h",
+            "--without-mingle",
+            "--without-gossip",
+        ]
         if beat:
             cmd += ["--beat", "--schedule", str(self.root / f"beat-{len(self.workers)}")]
         proc = subprocess.Popen(cmd, cwd=REPO_ROOT, env=self.env, stdout=open(log, "ab"), stderr=subprocess.STDOUT)
@@ -201,25 +254,47 @@ class AppStack:
         s = requests.Session()
         page = s.get(self.base_url + "/accounts/login/", timeout=30)
         token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
-        r = s.post(self.base_url + "/accounts/login/", data={"username": username, "password": self.password,
-                   "csrfmiddlewaretoken": token}, headers={"Referer": self.base_url}, timeout=30)
+        r = s.post(
+            self.base_url + "/accounts/login/",
+            data={"username": username, "password": self.password, "csrfmiddlewaretoken": token},
+            headers={"Referer": self.base_url},
+            timeout=30,
+        )
         r.raise_for_status()
         return s
 
-    def upload(self, s: requests.Session, patient_id: int, files: list[tuple[str, bytes]], **fields) -> requests.Response:
+    def upload(
+        self, s: requests.Session, patient_id: int, files: list[tuple[str, bytes]], **fields
+    ) -> requests.Response:
         page = s.get(f"{self.base_url}/patients/{patient_id}/recordings/new/", timeout=30)
         token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
         return s.post(
             f"{self.base_url}/patients/{patient_id}/recordings/new/",
             data={"csrfmiddlewaretoken": token, "kind": fields.pop("kind", "beats"), **fields},
             files=[("files", (name, data)) for name, data in files],
-            headers={"Referer": self.base_url}, allow_redirects=False, timeout=120,
+            headers={"Referer": self.base_url},
+            allow_redirects=False,
+            timeout=120,
         )
 
     def sql(self, query: str) -> str:
         result = subprocess.run(
-            [str(PG_BIN / "psql"), "-h", "127.0.0.1", "-p", str(self.pg.port), "-U", "postgres", "-d", "ecg", "-tAc", query],
-            capture_output=True, text=True, check=True,
+            [
+                str(PG_BIN / "psql"),
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(self.pg.port),
+                "-U",
+                "postgres",
+                "-d",
+                "ecg",
+                "-tAc",
+                query,
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
         )
         return result.stdout.strip()
 

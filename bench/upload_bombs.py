@@ -74,8 +74,11 @@ def mitdb_csv(record: str) -> bytes:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--output", type=Path, default=REPO / "bench" / "results" / "upload_bombs.json")
-    parser.add_argument("--ordinary-only", action="store_true",
-                        help="time the ordinary uploads only (to compare with a checkout from before the bounds)")
+    parser.add_argument(
+        "--ordinary-only",
+        action="store_true",
+        help="time the ordinary uploads only (to compare with a checkout from before the bounds)",
+    )
     args = parser.parse_args()
 
     import requests
@@ -95,8 +98,12 @@ def main() -> None:
             return stack.upload(session, patient_id, [(name, data)], **fields)
 
         def via_api(name, data, **fields):
-            return api.post(f"{stack.base_url}/api/v1/recordings", data={"patient": patient_id, **fields},
-                            files={"file": (name, data)}, timeout=300)
+            return api.post(
+                f"{stack.base_url}/api/v1/recordings",
+                data={"patient": patient_id, **fields},
+                files={"file": (name, data)},
+                timeout=300,
+            )
 
         def measure(label, send, name, data, **fields):
             with PeakRss(web_worker) as rss:
@@ -106,9 +113,16 @@ def main() -> None:
             message = ""
             if response.headers.get("Content-Type", "").startswith("application/json"):
                 message = response.json().get("error", {}).get("message", "")
-            return {"case": label, "bytes": len(data), "status": response.status_code, "seconds": round(seconds, 3),
-                    "rss_before_mb": rss.before, "rss_peak_mb": rss.peak,
-                    "rss_growth_mb": round(rss.peak - rss.before, 1), "message": message[:160]}
+            return {
+                "case": label,
+                "bytes": len(data),
+                "status": response.status_code,
+                "seconds": round(seconds, 3),
+                "rss_before_mb": rss.before,
+                "rss_peak_mb": rss.peak,
+                "rss_growth_mb": round(rss.peak - rss.before, 1),
+                "message": message[:160],
+            }
 
         ordinary = {
             "100-beat CSV": ("beats.csv", beat_csv(100), {"kind": "beats"}),
@@ -117,20 +131,31 @@ def main() -> None:
         }
         for name, data, fields in ordinary.values():  # warm-up: imports and first-request costs
             page(name, data, **fields)
-        result = {"command": "python -m bench.upload_bombs", "targets": {"seconds": TARGET_SECONDS,
-                  "rss_growth_mb": TARGET_GROWTH_MB}, "bombs": [], "ordinary_uploads": []}
+        result = {
+            "command": "python -m bench.upload_bombs",
+            "targets": {"seconds": TARGET_SECONDS, "rss_growth_mb": TARGET_GROWTH_MB},
+            "bombs": [],
+            "ordinary_uploads": [],
+        }
 
         bombs = {
             "XLSX, one row of 10^6 numeric cells": ("bomb.xlsx", xlsx_wide_row(1_000_000), {"kind": "beats"}),
             "XLSX, 20,000 rows of one cell in column XFD": ("far.xlsx", xlsx_far_cells(20_000), {"kind": "beats"}),
             "CSV beat file, 100,000 columns (1.2 MB)": ("wide.csv", csv_wide(100_000, rows=3), {"kind": "beats"}),
-            "CSV signal, 100,000 columns (1.2 MB)": ("wide.csv", csv_wide(100_000, rows=3), {"kind": "signal", "fs": "360"}),
+            "CSV signal, 100,000 columns (1.2 MB)": (
+                "wide.csv",
+                csv_wide(100_000, rows=3),
+                {"kind": "signal", "fs": "360"},
+            ),
         }
         for label, (name, data, fields) in ({} if args.ordinary_only else bombs).items():
             for channel, send in (("page", page), ("api", via_api)):
                 row = measure(f"{label} · {channel}", send, name, data, **fields)
-                row["within_targets"] = (400 <= row["status"] < 500 and row["seconds"] < TARGET_SECONDS
-                                         and row["rss_growth_mb"] < TARGET_GROWTH_MB)
+                row["within_targets"] = (
+                    400 <= row["status"] < 500
+                    and row["seconds"] < TARGET_SECONDS
+                    and row["rss_growth_mb"] < TARGET_GROWTH_MB
+                )
                 result["bombs"].append(row)
         for label, (name, data, fields) in ordinary.items():
             result["ordinary_uploads"].append(measure(f"{label} · api", via_api, name, data, **fields))

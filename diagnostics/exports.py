@@ -31,24 +31,71 @@ def recording_export(request, recording_id: int):
     writer = csv.writer(_Echo())
 
     def rows():
-        yield writer.writerow(["patient_mrn", "patient_name", "recording", "beat", "sample", "aami_class",
-                               "p_n", "p_s", "p_v", "p_f", "p_q", "mi_probability"])
+        yield writer.writerow(
+            [
+                "patient_mrn",
+                "patient_name",
+                "recording",
+                "beat",
+                "sample",
+                "aami_class",
+                "p_n",
+                "p_s",
+                "p_v",
+                "p_f",
+                "p_q",
+                "mi_probability",
+            ]
+        )
         for b in selectors.beat_list(recording=recording).iterator(chunk_size=2000):
-            yield writer.writerow([safe_cell(patient.mrn), safe_cell(patient.display_name), recording.pk, b.index + 1,
-                                   b.position, b.aami_class, *(f"{p:.6f}" for p in b.probabilities.values()),
-                                   "" if b.mi_probability is None else f"{b.mi_probability:.6f}"])
+            yield writer.writerow(
+                [
+                    safe_cell(patient.mrn),
+                    safe_cell(patient.display_name),
+                    recording.pk,
+                    b.index + 1,
+                    b.position,
+                    b.aami_class,
+                    *(f"{p:.6f}" for p in b.probabilities.values()),
+                    "" if b.mi_probability is None else f"{b.mi_probability:.6f}",
+                ]
+            )
         events = list(selectors.event_list(recording=recording))
         if events:  # a second table below the beats, as Holter exports list episodes after the beat list
             yield writer.writerow([])
-            yield writer.writerow(["patient_mrn", "recording", "event", "type", "start_sample", "end_sample",
-                                   "start_s", "duration_s", "beats", "rate_bpm", "review"])
+            yield writer.writerow(
+                [
+                    "patient_mrn",
+                    "recording",
+                    "event",
+                    "type",
+                    "start_sample",
+                    "end_sample",
+                    "start_s",
+                    "duration_s",
+                    "beats",
+                    "rate_bpm",
+                    "review",
+                ]
+            )
             fs = recording.sampling_rate or 0
             for n, e in enumerate(events, 1):
                 review = e.latest_review()
-                yield writer.writerow([safe_cell(patient.mrn), recording.pk, n, e.type, e.start, e.end,
-                                       f"{e.start / fs:.2f}" if fs else "", f"{(e.end - e.start) / fs:.2f}" if fs else "",
-                                       e.beats, "" if e.rate_bpm is None else e.rate_bpm,
-                                       review.decision if review else ""])
+                yield writer.writerow(
+                    [
+                        safe_cell(patient.mrn),
+                        recording.pk,
+                        n,
+                        e.type,
+                        e.start,
+                        e.end,
+                        f"{e.start / fs:.2f}" if fs else "",
+                        f"{(e.end - e.start) / fs:.2f}" if fs else "",
+                        e.beats,
+                        "" if e.rate_bpm is None else e.rate_bpm,
+                        review.decision if review else "",
+                    ]
+                )
 
     response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="recording-{recording.pk}-beats.csv"'

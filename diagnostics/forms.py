@@ -38,13 +38,18 @@ class UploadForm(forms.Form):
     fs = forms.FloatField(
         required=False, label="Sampling rate (Hz)", help_text="Needed for CSV and JSON signals.", min_value=1
     )
-    lead = forms.CharField(required=False, max_length=32, label="Lead", help_text="Default: MLII, else II, else the first.")
+    lead = forms.CharField(
+        required=False, max_length=32, label="Lead", help_text="Default: MLII, else II, else the first."
+    )
 
     def parse(self) -> tuple[ingestion.ParsedUpload, bytes, str]:
         """Validate the upload's content; raises UploadRefused naming the defect."""
         return ingestion.upload_parse(
-            kind=self.cleaned_data["kind"], uploads=self.files.getlist("files") if self.files else [],  # type: ignore[attr-defined]
-            text=self.cleaned_data.get("text", ""), fs=self.cleaned_data.get("fs"), lead=self.cleaned_data.get("lead", ""),
+            kind=self.cleaned_data["kind"],
+            uploads=self.files.getlist("files") if self.files else [],  # type: ignore[attr-defined]
+            text=self.cleaned_data.get("text", ""),
+            fs=self.cleaned_data.get("fs"),
+            lead=self.cleaned_data.get("lead", ""),
         )
 
 

@@ -48,7 +48,9 @@ def event_row(recording: ECGRecording, event: Event, *, strip: bool = True) -> d
 
 
 def events_page(request, recording: ECGRecording):
-    page = Paginator(selectors.event_list(recording=recording), EVENTS_PER_PAGE).get_page(request.GET.get("events_page"))
+    page = Paginator(selectors.event_list(recording=recording), EVENTS_PER_PAGE).get_page(
+        request.GET.get("events_page")
+    )
     return page, [event_row(recording, e) for e in page]
 
 
@@ -86,7 +88,11 @@ def summary_context(recording: ECGRecording, rhythm: dict) -> dict:
         "longest_pause_s": round((longest["end"] - longest["start"]) / fs, 1) if longest and fs else None,
         "longest_pause_at": clock(longest["start"] / fs) if longest and fs else None,
         "life_threatening": [
-            {"type": e["type"], "at": clock(e["start"] / fs) if fs else "—", "duration_s": round((e["end"] - e["start"]) / fs, 1) if fs else None}
+            {
+                "type": e["type"],
+                "at": clock(e["start"] / fs) if fs else "—",
+                "duration_s": round((e["end"] - e["start"]) / fs, 1) if fs else None,
+            }
             for e in (rhythm.get("vf") or []) + (rhythm.get("asystole") or [])
         ],
     }

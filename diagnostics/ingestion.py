@@ -114,9 +114,7 @@ def rows_to_beats(rows: list[list[str]], *, first_row_number: int = 1) -> np.nda
         if not rows:
             raise UploadRefused("the file holds a header row but no beats")
     if len(rows) > max_beat_rows():
-        raise UploadTooLarge(
-            f"the file holds {len(rows)} beats; at most {max_beat_rows()} are accepted in one upload"
-        )
+        raise UploadTooLarge(f"the file holds {len(rows)} beats; at most {max_beat_rows()} are accepted in one upload")
     beats = np.empty((len(rows), BEAT_LENGTH), dtype=np.float32)
     width = None
     for i, row in enumerate(rows):
@@ -171,7 +169,9 @@ def parse_beat_csv(data: bytes) -> np.ndarray:
     text = _decode_text(data, "file")
     lines = text.splitlines()
     if len(lines) > max_beat_rows() + 1 and sum(1 for line in lines if line.strip()) > max_beat_rows() + 1:
-        raise UploadTooLarge(f"the file holds more than {max_beat_rows()} rows; at most {max_beat_rows()} beats are accepted")
+        raise UploadTooLarge(
+            f"the file holds more than {max_beat_rows()} rows; at most {max_beat_rows()} beats are accepted"
+        )
     delimiter = ";" if lines and lines[0].count(";") > lines[0].count(",") else ","
     for number, line in enumerate(lines, start=1):
         if line.count(delimiter) >= _max_columns():  # counted before splitting: a row is never built whole
@@ -244,7 +244,9 @@ def _first_sheet_path(archive: zipfile.ZipFile) -> str:
             sheet = next(el for _, el in iterparse(fh) if el.tag == f"{_SHEET_NS}sheet")
         rel_id = sheet.get(f"{_REL_NS}id")
         with archive.open("xl/_rels/workbook.xml.rels") as fh:
-            rel = next(el for _, el in iterparse(fh) if el.tag == f"{_PACKAGE_REL_NS}Relationship" and el.get("Id") == rel_id)
+            rel = next(
+                el for _, el in iterparse(fh) if el.tag == f"{_PACKAGE_REL_NS}Relationship" and el.get("Id") == rel_id
+            )
     except (KeyError, StopIteration, ParseError, zipfile.BadZipFile, OSError):
         raise damaged from None
     target = rel.get("Target", "")
@@ -327,9 +329,7 @@ def _xlsx_bounds_check(archive: zipfile.ZipFile) -> None:
 def parse_beats(*, filename: str, data: bytes) -> ParsedUpload:
     ext = file_extension(filename)
     if ext not in BEAT_EXTENSIONS:
-        raise UnsupportedUpload(
-            f"{filename!r} has extension {ext or '(none)'}; beat files must be .csv, .txt or .xlsx"
-        )
+        raise UnsupportedUpload(f"{filename!r} has extension {ext or '(none)'}; beat files must be .csv, .txt or .xlsx")
     check_size(len(data))
     beats = parse_beat_xlsx(data) if ext == ".xlsx" else parse_beat_csv(data)
     return ParsedUpload(kind="beats", input_format=ext.lstrip("."), beats=beats)

@@ -176,7 +176,9 @@ class Event(models.Model):
     class Meta:
         ordering = ["recording", "start", "id"]
         indexes = [models.Index(fields=["recording", "type", "start"])]
-        constraints = [models.CheckConstraint(condition=models.Q(end__gte=models.F("start")), name="event_end_not_before_start")]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(end__gte=models.F("start")), name="event_end_not_before_start")
+        ]
 
     def duration_s(self, fs: float | None) -> float | None:
         return (self.end - self.start) / fs if fs else None

@@ -115,8 +115,9 @@ def beat_array(recording: ECGRecording) -> np.ndarray | None:
     if not recording.beats_file:
         return None
 
-    return _beat_arrays.get((recording.pk, recording.beats_file.name),
-                            lambda: selectors.recording_model_input(recording=recording))
+    return _beat_arrays.get(
+        (recording.pk, recording.beats_file.name), lambda: selectors.recording_model_input(recording=recording)
+    )
 
 
 def beat_values(recording: ECGRecording, index: int) -> np.ndarray | None:
@@ -135,7 +136,8 @@ def beat_svg(values: np.ndarray | None, *, title: str) -> str:
     span = hi - lo or 1.0
     plot_w, plot_h = WIDTH - 2 * MARGIN, HEIGHT - 2 * MARGIN
     points = " ".join(
-        f"{MARGIN + plot_w * i / (n - 1):.1f},{MARGIN + plot_h * (1 - (v - lo) / span):.1f}" for i, v in enumerate(values)
+        f"{MARGIN + plot_w * i / (n - 1):.1f},{MARGIN + plot_h * (1 - (v - lo) / span):.1f}"
+        for i, v in enumerate(values)
     )
     grid = []
     for k in range(0, n, 12):  # one line per 100 ms at 120 Hz
@@ -216,8 +218,13 @@ def report_strip(recording: ECGRecording, beats: list) -> str:
         n = int(min(len(lead.values), 10 * lead.fs))
         marks = [(b.position / lead.fs, b.aami_class) for b in beats if b.position is not None and b.position < n]
         note = f"lead {lead.name} · 25 mm/s · " + ("10 mm/mV" if lead.in_mv else "units unknown")
-        return paper_svg(lead.values[:n], fs=lead.fs, title=f"First {n / lead.fs:.0f} s of lead {lead.name}",
-                         marks=marks, units_note=note)
+        return paper_svg(
+            lead.values[:n],
+            fs=lead.fs,
+            title=f"First {n / lead.fs:.0f} s of lead {lead.name}",
+            marks=marks,
+            units_note=note,
+        )
     array = beat_array(recording)
     if array is None:
         return ""

@@ -18,8 +18,9 @@ from .signal_uploads import reader_limits
 
 def _reviews_newest_first(path: str = "reviews") -> Prefetch:
     """A diagnosis's reviews, newest first, fetched once for a whole page (Diagnosis.latest_review reads them)."""
-    return Prefetch(path, queryset=Review.objects.select_related("reviewer").order_by("-created_at"),
-                    to_attr="reviews_newest_first")
+    return Prefetch(
+        path, queryset=Review.objects.select_related("reviewer").order_by("-created_at"), to_attr="reviews_newest_first"
+    )
 
 
 def recording_list(*, user: User) -> QuerySet[ECGRecording]:
@@ -83,18 +84,23 @@ def beat_get(*, recording: ECGRecording, index: int) -> Beat:
 
 def beat_marks(*, recording: ECGRecording, start: int, end: int) -> list[tuple[int, int, str]]:
     """(index, position, class) of the beats whose R-peak lies in samples ``start``..``end``."""
-    return cast(list[tuple[int, int, str]], list(  # position__gte excludes the beats without a position
-        recording.beats.filter(position__gte=start, position__lt=end)
-        .order_by("position")
-        .values_list("index", "position", "aami_class")
-    ))
+    return cast(
+        list[tuple[int, int, str]],
+        list(  # position__gte excludes the beats without a position
+            recording.beats.filter(position__gte=start, position__lt=end)
+            .order_by("position")
+            .values_list("index", "position", "aami_class")
+        ),
+    )
 
 
 def recording_list_earlier(*, user: User, recording: ECGRecording) -> QuerySet[ECGRecording]:
     """The patient's other recordings uploaded before this one, newest first."""
-    return recording_list_for_patient(user=user, patient=recording.patient).filter(
-        created_at__lt=recording.created_at
-    ).select_related("diagnosis")
+    return (
+        recording_list_for_patient(user=user, patient=recording.patient)
+        .filter(created_at__lt=recording.created_at)
+        .select_related("diagnosis")
+    )
 
 
 def review_history(*, diagnosis: Diagnosis) -> QuerySet[Review]:

@@ -71,8 +71,9 @@ def recording_submit(
             recording.file.name = stored_name
             recording.save()
             if idempotency_key is not None:
-                IdempotencyRecord.objects.create(user=user, key=idempotency_key, fingerprint=fingerprint,
-                                                 recording=recording)
+                IdempotencyRecord.objects.create(
+                    user=user, key=idempotency_key, fingerprint=fingerprint, recording=recording
+                )
             transaction.on_commit(lambda: enqueue_classification(recording.pk))
     except IntegrityError:
         default_storage.delete(stored_name)
@@ -311,8 +312,13 @@ def rhythm_summary(report) -> dict:
         return [None if np.isnan(v) else round(float(v), 1) for v in values]
 
     return report.summary | {
-        "trend": {"minute": [int(m) for m in minutes["minute"]], "beats": [int(b) for b in minutes["beats"]],
-                  "hr_min": column(minutes["hr_min"]), "hr_mean": column(minutes["hr_mean"]), "hr_max": column(minutes["hr_max"])},
+        "trend": {
+            "minute": [int(m) for m in minutes["minute"]],
+            "beats": [int(b) for b in minutes["beats"]],
+            "hr_min": column(minutes["hr_min"]),
+            "hr_mean": column(minutes["hr_mean"]),
+            "hr_max": column(minutes["hr_max"]),
+        },
     }
 
 
@@ -354,5 +360,6 @@ def event_review_create(*, user: User, event: Event, decision: str, note: str = 
         raise NotAllowed("the event belongs to another clinic")
     if decision not in EventReview.Decision.values:
         raise Invalid(f"decision must be one of {', '.join(EventReview.Decision.values)}", field="decision")
-    return EventReview.objects.create(event=event, clinic_id=event.clinic_id, reviewer=user, decision=decision,
-                                      note=note.strip())
+    return EventReview.objects.create(
+        event=event, clinic_id=event.clinic_id, reviewer=user, decision=decision, note=note.strip()
+    )

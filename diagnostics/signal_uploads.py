@@ -27,10 +27,12 @@ def reader_limits() -> dict:
 def _read(files: dict[str, bytes], *, fs: float | None, lead: str | None) -> tuple[readers.Signal, str]:
     if len(files) > 1:
         return readers.read_wfdb_upload(files, max_bytes=settings.ECG_MAX_UPLOAD_BYTES, **reader_limits()), "wfdb"
-    (name, data), = files.items()
+    ((name, data),) = files.items()
     if name.lower().endswith((".hea", ".dat")):
         missing = ".dat" if name.lower().endswith(".hea") else ".hea"
-        raise UploadRefused(f"a WFDB record needs both its .hea and .dat files (or one .zip holding them); {missing} is missing")
+        raise UploadRefused(
+            f"a WFDB record needs both its .hea and .dat files (or one .zip holding them); {missing} is missing"
+        )
     fmt = readers.sniff_format(name, data[:4096])
     if fmt == "wfdb-zip":
         return readers.read_wfdb_zip(data, max_bytes=settings.ECG_MAX_UPLOAD_BYTES * 4, **reader_limits()), "wfdb"
@@ -77,7 +79,7 @@ def parse_signal_upload(
                 archive.writestr(name.rsplit("/", 1)[-1], data)
         data, filename = buffer.getvalue(), "record.zip"
     else:
-        (filename, data), = files.items()
+        ((filename, data),) = files.items()
     parsed = ParsedUpload(
         kind=ECGRecording.Kind.SIGNAL,
         input_format=fmt,

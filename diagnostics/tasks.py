@@ -20,7 +20,8 @@ def classify_recording(self, recording_id: int) -> str:
     except Exception as exc:
         logger.exception("classifying recording %s failed", recording_id)
         services.recording_fail(
-            recording_id=recording_id, reason=f"Internal error while classifying ({type(exc).__name__}); please retry or contact support."
+            recording_id=recording_id,
+            reason=f"Internal error while classifying ({type(exc).__name__}); please retry or contact support.",
         )
         return "failed"
 

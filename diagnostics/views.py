@@ -101,12 +101,14 @@ def recording_rhythm(request, recording_id: int):
     diagnosis = getattr(recording, "diagnosis", None) if recording.status == ECGRecording.Status.DONE else None
     rhythm = diagnosis.rhythm if diagnosis else None
     events = selectors.event_list(recording=recording).values("id", "type", "start", "end", "beats", "rate_bpm")
-    return JsonResponse({
-        "fs": recording.sampling_rate,
-        "samples": recording.sample_count,
-        "trend": rhythm.get("trend") if rhythm else None,
-        "events": [dict(e, label=Event.Type(e["type"]).label) for e in events] if rhythm else [],
-    })
+    return JsonResponse(
+        {
+            "fs": recording.sampling_rate,
+            "samples": recording.sample_count,
+            "trend": rhythm.get("trend") if rhythm else None,
+            "events": [dict(e, label=Event.Type(e["type"]).label) for e in events] if rhythm else [],
+        }
+    )
 
 
 @require_POST
@@ -175,7 +177,9 @@ def review_create(request, diagnosis_id: int):
     diagnosis = selectors.diagnosis_get(user=request.user, diagnosis_id=diagnosis_id)
     form = ReviewForm(request.POST)
     if not form.is_valid():
-        messages.error(request, "Choose confirm or reject; " + " ".join(str(m) for ms in form.errors.values() for m in ms))
+        messages.error(
+            request, "Choose confirm or reject; " + " ".join(str(m) for ms in form.errors.values() for m in ms)
+        )
         return redirect("recording-detail", recording_id=diagnosis.recording_id)
     services.review_create(user=request.user, diagnosis=diagnosis, **form.cleaned_data)
     messages.success(request, "Review recorded.")
@@ -258,9 +262,13 @@ def _viewer(recording: ECGRecording) -> dict:
     beat_url = reverse("beat-data", args=[recording.pk, 0]).replace("/0/data/", "/{i}/data/")
     return {
         "kind": recording.kind,
-        "signal_url": reverse("recording-signal", args=[recording.pk]) if recording.kind == ECGRecording.Kind.SIGNAL else "",
+        "signal_url": reverse("recording-signal", args=[recording.pk])
+        if recording.kind == ECGRecording.Kind.SIGNAL
+        else "",
         "beat_url": beat_url,
-        "rhythm_url": reverse("recording-rhythm", args=[recording.pk]) if recording.kind == ECGRecording.Kind.SIGNAL else "",
+        "rhythm_url": reverse("recording-rhythm", args=[recording.pk])
+        if recording.kind == ECGRecording.Kind.SIGNAL
+        else "",
     }
 
 

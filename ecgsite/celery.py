@@ -14,6 +14,7 @@ def _schedule_sweep(sender, **kwargs):
     from django.conf import settings
 
     sender.add_periodic_task(
-        float(settings.ECG_SWEEP_INTERVAL_SECONDS), sender.signature("diagnostics.tasks.requeue_stale_recordings"),
+        float(settings.ECG_SWEEP_INTERVAL_SECONDS),
+        sender.signature("diagnostics.tasks.requeue_stale_recordings"),
         name="requeue-stale-recordings",
     )

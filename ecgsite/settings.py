@@ -95,9 +95,7 @@ def _broker(url: str | None) -> str | None:
         return None
     parsed = urlparse(url)
     if parsed.scheme not in {"redis", "rediss"}:
-        raise ImproperlyConfigured(
-            f"CELERY_BROKER_URL has scheme {parsed.scheme!r}; expected redis://host:port/db"
-        )
+        raise ImproperlyConfigured(f"CELERY_BROKER_URL has scheme {parsed.scheme!r}; expected redis://host:port/db")
     try:
         parsed.port  # noqa: B018 - raises on a malformed port
     except ValueError:
@@ -273,13 +271,20 @@ if not PRODUCTION:
 # --- REST API ---
 INSTALLED_APPS += ["rest_framework", "drf_spectacular", "drf_spectacular_sidecar", "api"]
 API_THROTTLE_RATE = os.environ.get("API_THROTTLE_RATE", "1200/minute")
-if API_THROTTLE_RATE.split("/")[-1] not in {"s", "sec", "second", "m", "min", "minute", "h", "hour", "d", "day"} or not API_THROTTLE_RATE.split("/")[0].isdigit():
+if (
+    API_THROTTLE_RATE.split("/")[-1] not in {"s", "sec", "second", "m", "min", "minute", "h", "hour", "d", "day"}
+    or not API_THROTTLE_RATE.split("/")[0].isdigit()
+):
     raise ImproperlyConfigured(f"API_THROTTLE_RATE={API_THROTTLE_RATE!r}; expected e.g. 1200/minute")
 # Throttle counts must be shared by every web process: Redis when there is one, else this process's memory.
 API_CACHE_URL = _broker(os.environ.get("API_CACHE_URL") or CELERY_BROKER_URL)
 CACHES = {
     "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
-    "api": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": API_CACHE_URL, "KEY_PREFIX": "ecg-api"}
+    "api": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": API_CACHE_URL,
+        "KEY_PREFIX": "ecg-api",
+    }
     if API_CACHE_URL
     else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "ecg-api"},
 }

@@ -66,9 +66,14 @@ class ModelVersionAdmin(admin.ModelAdmin):
             fields = form.cleaned_data
             try:
                 version = services.model_version_register(
-                    task=fields["task"], version=fields["version"], upload=fields["artifact"],
-                    class_labels=fields.get("class_labels"), threshold=fields.get("threshold"),
-                    report=fields.get("report", ""), provenance=fields.get("provenance", ""), created_by=request.user,
+                    task=fields["task"],
+                    version=fields["version"],
+                    upload=fields["artifact"],
+                    class_labels=fields.get("class_labels"),
+                    threshold=fields.get("threshold"),
+                    report=fields.get("report", ""),
+                    provenance=fields.get("provenance", ""),
+                    created_by=request.user,
                 )
             except ApplicationError as exc:
                 form.add_error(exc.field if exc.field in form.fields else None, exc.message)
@@ -97,8 +102,21 @@ class ModelVersionAdmin(admin.ModelAdmin):
     def get_fields(self, request, obj=None):
         if obj is None:
             return ["task", "version", "artifact", "class_labels", "threshold", "provenance", "report"]
-        return ["task", "version", "artifact", "sha256", "is_active", "activated_at", "class_labels", "threshold",
-                "metrics_pretty", "report", "provenance", "created_by", "created_at"]
+        return [
+            "task",
+            "version",
+            "artifact",
+            "sha256",
+            "is_active",
+            "activated_at",
+            "class_labels",
+            "threshold",
+            "metrics_pretty",
+            "report",
+            "provenance",
+            "created_by",
+            "created_at",
+        ]
 
     def get_readonly_fields(self, request, obj=None):
         if obj is None:

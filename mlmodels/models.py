@@ -33,7 +33,9 @@ class ModelVersion(models.Model):
     class Meta:
         ordering = ["task", "-created_at"]
         constraints = [
-            models.UniqueConstraint(fields=["task"], condition=models.Q(is_active=True), name="one_active_model_per_task"),
+            models.UniqueConstraint(
+                fields=["task"], condition=models.Q(is_active=True), name="one_active_model_per_task"
+            ),
             models.UniqueConstraint(fields=["task", "version"], name="model_version_unique_per_task"),
         ]
 

@@ -44,7 +44,10 @@ def classify_beats(beats: np.ndarray, *, heartbeat: ModelVersion, mi: ModelVersi
     return class_scores, mi_probabilities(beats, mi=mi, batch_size=batch_size)
 
 
-def classify_in_context(context: BeatContext, part: slice, *, model_version: ModelVersion, batch_size: int) -> np.ndarray:
+def classify_in_context(
+    context: BeatContext, part: slice, *, model_version: ModelVersion, batch_size: int
+) -> np.ndarray:
     """Class probabilities (n, 5) of the beats ``part`` of a recording, by its record-level model."""
-    return record_model.predict(model_for(model_version), context.morphology[part], context.features[part],
-                                batch_size=batch_size)
+    return record_model.predict(
+        model_for(model_version), context.morphology[part], context.features[part], batch_size=batch_size
+    )

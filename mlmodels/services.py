@@ -51,7 +51,9 @@ def artifact_convert(*, src: Path, dst: Path) -> dict:
             cwd=settings.BASE_DIR,
         )
     except subprocess.TimeoutExpired:
-        raise ModelRejected(f"{src.name}: loading the model took longer than {IMPORT_TIMEOUT_SECONDS} s", field="artifact") from None
+        raise ModelRejected(
+            f"{src.name}: loading the model took longer than {IMPORT_TIMEOUT_SECONDS} s", field="artifact"
+        ) from None
     lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
     info = json.loads(lines[-1]) if lines else {"error": proc.stderr.strip()[-500:] or "no output"}
     if proc.returncode != 0 or "error" in info:
@@ -65,7 +67,11 @@ def _check_input(task: str, input_kind: str) -> None:
     if input_kind != wanted:
         raise ModelRejected(
             f"this is a {input_kind}-level model; task {task!r} needs a "
-            + ("record-level model (inputs morphology and features)" if wanted == "record" else "model of 187-value beats"),
+            + (
+                "record-level model (inputs morphology and features)"
+                if wanted == "record"
+                else "model of 187-value beats"
+            ),
             field="task",
         )
 
@@ -75,8 +81,10 @@ def _check_outputs(task: str, outputs: int, labels: list[str]) -> list[str]:
     if task == ModelVersion.Task.MI and outputs == 1:
         return labels
     if outputs != len(labels):
-        raise ModelRejected(f"the model has {outputs} outputs but {len(labels)} class labels ({', '.join(labels)})",
-                            field="class_labels")
+        raise ModelRejected(
+            f"the model has {outputs} outputs but {len(labels)} class labels ({', '.join(labels)})",
+            field="class_labels",
+        )
     return labels
 
 
@@ -110,20 +118,42 @@ def model_version_register(
             with open(source, "wb") as fh:
                 for chunk in upload.chunks():
                     fh.write(chunk)
-            return model_version_register(task=task, version=version, source=source, created_by=created_by,
-                                          class_labels=class_labels, threshold=threshold, metrics=metrics,
-                                          report=report, provenance=provenance, activate=activate)
+            return model_version_register(
+                task=task,
+                version=version,
+                source=source,
+                created_by=created_by,
+                class_labels=class_labels,
+                threshold=threshold,
+                metrics=metrics,
+                report=report,
+                provenance=provenance,
+                activate=activate,
+            )
     if source is None:
         raise TypeError("model_version_register needs a source file or an upload")
     with transaction.atomic():
-        return _register(task=task, version=version, source=source, created_by=created_by, class_labels=class_labels,
-                         threshold=threshold, metrics=metrics, report=report, provenance=provenance, activate=activate)
+        return _register(
+            task=task,
+            version=version,
+            source=source,
+            created_by=created_by,
+            class_labels=class_labels,
+            threshold=threshold,
+            metrics=metrics,
+            report=report,
+            provenance=provenance,
+            activate=activate,
+        )
 
 
-def _register(*, task, version, source: Path, created_by, class_labels, threshold, metrics, report, provenance,
-              activate) -> ModelVersion:
+def _register(
+    *, task, version, source: Path, created_by, class_labels, threshold, metrics, report, provenance, activate
+) -> ModelVersion:
     if task not in ModelVersion.Task.values:
-        raise ModelRejected(f"unknown task {task!r}; expected one of {', '.join(ModelVersion.Task.values)}", field="task")
+        raise ModelRejected(
+            f"unknown task {task!r}; expected one of {', '.join(ModelVersion.Task.values)}", field="task"
+        )
     with tempfile.TemporaryDirectory() as tmp:
         converted = Path(tmp) / f"{task}-{version}.keras"
         if source.suffix.lower() == ".keras":

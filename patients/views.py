@@ -40,16 +40,15 @@ def patient_edit(request, patient_id: int):
     form = PatientForm(request.POST if request.method == "POST" else None, instance=patient)
     if request.method == "POST" and form.is_valid():
         try:
-            services.patient_update(patient=selectors.patient_get(user=request.user, patient_id=patient_id),
-                                    **form.cleaned_data)
+            services.patient_update(
+                patient=selectors.patient_get(user=request.user, patient_id=patient_id), **form.cleaned_data
+            )
         except MrnTaken as exc:
             form.add_error("mrn", exc.message)
         else:
             messages.success(request, "Patient updated.")
             return redirect("patient-detail", patient_id=patient.pk)
-    return render(
-        request, "patients/form.html", {"form": form, "patient": patient}, status=400 if form.errors else 200
-    )
+    return render(request, "patients/form.html", {"form": form, "patient": patient}, status=400 if form.errors else 200)
 
 
 def patient_detail(request, patient_id: int):

@@ -150,8 +150,22 @@ class Worker:
 
     def start(self) -> None:
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "ecgsite", "worker", "--pool=solo", "--loglevel=INFO",
-             "-Q", self.queue, "--without-mingle", "--without-gossip", "-n", f"test-{uuid.uuid4().hex[:6]}@%h"],
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "ecgsite",
+                "worker",
+                "--pool=solo",
+                "--loglevel=INFO",
+                "-Q",
+                self.queue,
+                "--without-mingle",
+                "--without-gossip",
+                "-n",
+                f"test-{uuid.uuid4().hex[:6]}@%h",
+            ],
             cwd=REPO_ROOT,
             env=self.env,
             stdout=open(self.log, "ab"),

@@ -46,18 +46,40 @@ def done_recordings(n, *, clinic, staff, doctor, models):
 
     patients = [PatientFactory(clinic=clinic) for _ in range(min(n, 10))]
     recordings = ECGRecording.objects.bulk_create(
-        ECGRecording(clinic=clinic, patient=patients[i % len(patients)], uploaded_by=staff, file=f"recordings/{i}.csv",
-                     input_format="csv", kind="beats", sha256="0" * 64, status="done", input_beat_count=6)
+        ECGRecording(
+            clinic=clinic,
+            patient=patients[i % len(patients)],
+            uploaded_by=staff,
+            file=f"recordings/{i}.csv",
+            input_format="csv",
+            kind="beats",
+            sha256="0" * 64,
+            status="done",
+            input_beat_count=6,
+        )
         for i in range(n)
     )
     diagnoses = Diagnosis.objects.bulk_create(
-        Diagnosis(recording=r, clinic=clinic, beat_count=6, count_n=6, count_s=0, count_v=0, count_f=0, count_q=0,
-                  mi_score=0.9, mi_threshold=0.5, mi_flag=True, heartbeat_model=models["heartbeat"],
-                  mi_model=models["mi"])
+        Diagnosis(
+            recording=r,
+            clinic=clinic,
+            beat_count=6,
+            count_n=6,
+            count_s=0,
+            count_v=0,
+            count_f=0,
+            count_q=0,
+            mi_score=0.9,
+            mi_threshold=0.5,
+            mi_flag=True,
+            heartbeat_model=models["heartbeat"],
+            mi_model=models["mi"],
+        )
         for r in recordings
     )
     Review.objects.bulk_create(
         Review(diagnosis=d, clinic=clinic, reviewer=doctor, decision=decision, note="")
-        for d in diagnoses for decision in ("confirm", "reject")
+        for d in diagnoses
+        for decision in ("confirm", "reject")
     )
     return recordings

@@ -19,8 +19,9 @@ def sources(*, under: str = "", outside: str | None = None) -> list:
     return found
 
 
-@pytest.mark.parametrize("name", ["BEAT_LENGTH", "BEAT_FS", "AAMI_CLASSES", "AAMI_NAMES", "MI_LABELS", "SYMBOL_TO_AAMI",
-                                  "HEARTBEAT_LABELS"])
+@pytest.mark.parametrize(
+    "name", ["BEAT_LENGTH", "BEAT_FS", "AAMI_CLASSES", "AAMI_NAMES", "MI_LABELS", "SYMBOL_TO_AAMI", "HEARTBEAT_LABELS"]
+)
 def test_beat_format_and_class_labels_are_defined_only_in_ecg_constants(name):
     definition = re.compile(rf"^\s*{name}\s*(:[^=]*)?=", re.M)
     defined_in = [str(p.relative_to(REPO_ROOT)) for p in sources() if definition.search(p.read_text())]
@@ -28,8 +29,11 @@ def test_beat_format_and_class_labels_are_defined_only_in_ecg_constants(name):
 
 
 def test_the_mlmodels_app_does_not_depend_on_diagnostics():
-    offenders = [str(p.relative_to(REPO_ROOT)) for p in sources(under="mlmodels")
-                 if re.search(r"^\s*(from|import) diagnostics\b", p.read_text(), re.M)]
+    offenders = [
+        str(p.relative_to(REPO_ROOT))
+        for p in sources(under="mlmodels")
+        if re.search(r"^\s*(from|import) diagnostics\b", p.read_text(), re.M)
+    ]
     assert offenders == []
 
 
@@ -40,12 +44,18 @@ def test_no_module_reaches_into_private_ingestion_helpers():
 
 def test_tests_import_no_bench_script():
     allowed = r"bench\.(stack|experiments)\b"
-    offenders = [str(p.relative_to(REPO_ROOT)) for p in sources(under="tests")
-                 if re.search(r"^\s*(from|import) bench\.(?!stack\b|experiments\b)", p.read_text(), re.M)]
+    offenders = [
+        str(p.relative_to(REPO_ROOT))
+        for p in sources(under="tests")
+        if re.search(r"^\s*(from|import) bench\.(?!stack\b|experiments\b)", p.read_text(), re.M)
+    ]
     assert offenders == [], f"a test may share only {allowed}"
 
 
 def test_benches_import_the_package_without_path_tricks_or_test_helpers():
-    offenders = [str(p.relative_to(REPO_ROOT)) for p in sources(under="bench")
-                 if re.search(r"sys\.path\.|^\s*(from|import) tests\b", p.read_text(), re.M)]
+    offenders = [
+        str(p.relative_to(REPO_ROOT))
+        for p in sources(under="bench")
+        if re.search(r"sys\.path\.|^\s*(from|import) tests\b", p.read_text(), re.M)
+    ]
     assert offenders == []

@@ -21,8 +21,13 @@ from .helpers import beat_csv
 
 def test_the_production_settings_pass_the_deploy_checks():
     env = {**os.environ, "DJANGO_ENV": "production", "SECRET_KEY": secrets.token_urlsafe(50)}
-    result = subprocess.run([sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
-                            cwd=REPO_ROOT, env=env, capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
 
@@ -30,7 +35,11 @@ def test_the_production_settings_pass_the_deploy_checks():
 def _classified(user, patient, n=4):
     data = beat_csv(n)
     recording = services.recording_submit(
-        user=user, patient=patient, parsed=ingestion.parse_beats(filename="b.csv", data=data), data=data, filename="b.csv"
+        user=user,
+        patient=patient,
+        parsed=ingestion.parse_beats(filename="b.csv", data=data),
+        data=data,
+        filename="b.csv",
     )
     services.recording_classify(recording_id=recording.pk, claim_token="t")
     recording.refresh_from_db()
@@ -41,7 +50,9 @@ def _classified(user, patient, n=4):
 def test_the_csv_export_is_safe_against_formula_injection(client, staff_a, clinic_a, active_models):
     from .factories import PatientFactory
 
-    patient = PatientFactory(clinic=clinic_a, mrn="=HYPERLINK(\"http://x\")", family_name="+cmd|' /C calc'!A0", given_name="@SUM(1)")
+    patient = PatientFactory(
+        clinic=clinic_a, mrn='=HYPERLINK("http://x")', family_name="+cmd|' /C calc'!A0", given_name="@SUM(1)"
+    )
     recording = _classified(staff_a, patient)
     response = client_for(client, staff_a).get(reverse("recording-export", args=[recording.pk]))
     assert response.status_code == 200 and response["Content-Type"].startswith("text/csv")
@@ -49,7 +60,7 @@ def test_the_csv_export_is_safe_against_formula_injection(client, staff_a, clini
     assert rows[0][:3] == ["patient_mrn", "patient_name", "recording"]
     assert len(rows) == 1 + 4
     for row in rows[1:]:
-        assert row[0] == "'=HYPERLINK(\"http://x\")" and row[1].startswith("'+cmd")
+        assert row[0] == '\'=HYPERLINK("http://x")' and row[1].startswith("'+cmd")
         assert not any(cell.startswith(("=", "+", "@")) for cell in row)
     assert AuditEvent.objects.filter(action="export", object_type="recording", object_id=str(recording.pk)).count() == 1
 
@@ -64,7 +75,9 @@ def test_another_clinic_cannot_export(client, staff_a, staff_b, patient_a, activ
 def test_no_patient_data_reaches_the_application_log(client, staff_a, patient_a, active_models, caplog):
     caplog.set_level(logging.DEBUG)
     client_for(client, staff_a)
-    client.post(reverse("patient-create"), {"mrn": "LOG-777", "family_name": "Zebedee", "given_name": "Quentin", "sex": "male"})
+    client.post(
+        reverse("patient-create"), {"mrn": "LOG-777", "family_name": "Zebedee", "given_name": "Quentin", "sex": "male"}
+    )
     client.get(reverse("patient-list"), {"q": "Zebedee"})
     _classified(staff_a, patient_a)
     client.post(reverse("recording-upload", args=[patient_a.pk]), {"kind": "beats", "text": "1,2,3"})
@@ -81,28 +94,63 @@ def test_a_backup_restores_the_database_and_the_stored_files(staff_a, patient_a,
     db = connection.settings_dict
     url = f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
     env = {**os.environ, "DATABASE_URL": url, "MEDIA_ROOT": str(settings.MEDIA_ROOT)}
-    subprocess.run(["bash", "scripts/backup.sh", str(tmp_path / "backup")], cwd=REPO_ROOT, env=env, check=True, capture_output=True)
+    subprocess.run(
+        ["bash", "scripts/backup.sh", str(tmp_path / "backup")], cwd=REPO_ROOT, env=env, check=True, capture_output=True
+    )
 
     restored = f"{db['NAME']}_restored"
     subprocess.run(["createdb", "-h", db["HOST"], "-p", str(db["PORT"]), "-U", db["USER"], restored], check=True)
     try:
         media = tmp_path / "restored-media"
-        env = {**env, "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{restored}", "MEDIA_ROOT": str(media)}
-        subprocess.run(["bash", "scripts/restore.sh", str(tmp_path / "backup")], cwd=REPO_ROOT, env=env, check=True, capture_output=True)
+        env = {
+            **env,
+            "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{restored}",
+            "MEDIA_ROOT": str(media),
+        }
+        subprocess.run(
+            ["bash", "scripts/restore.sh", str(tmp_path / "backup")],
+            cwd=REPO_ROOT,
+            env=env,
+            check=True,
+            capture_output=True,
+        )
         query = (
             f"SELECT r.status, r.file, r.beats_file, (SELECT count(*) FROM diagnostics_beat WHERE recording_id = r.id), "
             f"(SELECT mi_flag FROM diagnostics_diagnosis WHERE recording_id = r.id) FROM diagnostics_ecgrecording r WHERE r.id = {recording.pk}"
         )
-        out = subprocess.run(["psql", "-h", db["HOST"], "-p", str(db["PORT"]), "-U", db["USER"], "-d", restored, "-tAc", query],
-                             check=True, capture_output=True, text=True).stdout.strip().split("|")
+        out = (
+            subprocess.run(
+                ["psql", "-h", db["HOST"], "-p", str(db["PORT"]), "-U", db["USER"], "-d", restored, "-tAc", query],
+                check=True,
+                capture_output=True,
+                text=True,
+            )
+            .stdout.strip()
+            .split("|")
+        )
         assert out[0] == "done" and out[3] == "9" and out[4] == "t"
         for name in (out[1], out[2]):
             with open(os.path.join(settings.MEDIA_ROOT, name), "rb") as original:
                 assert (media / name).read_bytes() == original.read()
         # The append-only audit trigger comes back with the schema.
-        trigger = subprocess.run(["psql", "-h", db["HOST"], "-p", str(db["PORT"]), "-U", db["USER"], "-d", restored, "-tAc",
-                                  "SELECT count(*) FROM pg_trigger WHERE tgname = 'accounts_auditevent_no_update_delete'"],
-                                 check=True, capture_output=True, text=True).stdout.strip()
+        trigger = subprocess.run(
+            [
+                "psql",
+                "-h",
+                db["HOST"],
+                "-p",
+                str(db["PORT"]),
+                "-U",
+                db["USER"],
+                "-d",
+                restored,
+                "-tAc",
+                "SELECT count(*) FROM pg_trigger WHERE tgname = 'accounts_auditevent_no_update_delete'",
+            ],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
         assert trigger == "1"
     finally:
         subprocess.run(["dropdb", "-h", db["HOST"], "-p", str(db["PORT"]), "-U", db["USER"], restored], check=False)

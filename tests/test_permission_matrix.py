@@ -66,11 +66,20 @@ def test_every_route_is_in_the_matrix():
 def objects(staff_a, patient_a, active_models):
     data = beat_csv(3)
     recording = services.recording_submit(
-        user=staff_a, patient=patient_a, parsed=ingestion.parse_beats(filename="b.csv", data=data), data=data, filename="b.csv"
+        user=staff_a,
+        patient=patient_a,
+        parsed=ingestion.parse_beats(filename="b.csv", data=data),
+        data=data,
+        filename="b.csv",
     )
     services.recording_classify(recording_id=recording.pk, claim_token="t")
     recording.refresh_from_db()
-    return {"patient_id": patient_a.pk, "recording_id": recording.pk, "diagnosis_id": recording.diagnosis.pk, "index": 0}
+    return {
+        "patient_id": patient_a.pk,
+        "recording_id": recording.pk,
+        "diagnosis_id": recording.diagnosis.pk,
+        "index": 0,
+    }
 
 
 @pytest.fixture
@@ -92,12 +101,16 @@ def signal_recording_id(staff_a, patient_a):
 def event_id(objects, clinic_a):
     from diagnostics.models import Event
 
-    return Event.objects.create(recording_id=objects["recording_id"], clinic=clinic_a, type="pause", start=10, end=900,
-                                beats=2, rate_bpm=24.0).pk
+    return Event.objects.create(
+        recording_id=objects["recording_id"], clinic=clinic_a, type="pause", start=10, end=900, beats=2, rate_bpm=24.0
+    ).pk
 
 
 # Routes whose objects must be of a particular kind.
-OBJECT_FIXTURES = {"recording-signal": {"recording_id": "signal_recording_id"}, "event-review": {"event_id": "event_id"}}
+OBJECT_FIXTURES = {
+    "recording-signal": {"recording_id": "signal_recording_id"},
+    "event-review": {"event_id": "event_id"},
+}
 
 
 def url_for(name: str, objects: dict) -> str:

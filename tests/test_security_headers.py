@@ -9,7 +9,9 @@ from .data import REPO_ROOT
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("path", ["/accounts/login/", "/", "/api/v1/patients", "/api/v1/docs/", "/admin/login/", "/nowhere"])
+@pytest.mark.parametrize(
+    "path", ["/accounts/login/", "/", "/api/v1/patients", "/api/v1/docs/", "/admin/login/", "/nowhere"]
+)
 def test_every_response_carries_the_policies(client, staff_a, path):
     response = client_for(client, staff_a).get(path)
     policy = response["Content-Security-Policy"]
@@ -22,8 +24,11 @@ INLINE = re.compile(r"<script(?![^>]*\bsrc=)[^>]*>|<style\b|\sstyle=|\son[a-z]+=
 
 
 def test_no_template_holds_inline_script_or_style():
-    found = [f"{path.relative_to(REPO_ROOT)}: {match.group()}" for path in (REPO_ROOT / "templates").rglob("*.html")
-             for match in INLINE.finditer(path.read_text())]
+    found = [
+        f"{path.relative_to(REPO_ROOT)}: {match.group()}"
+        for path in (REPO_ROOT / "templates").rglob("*.html")
+        for match in INLINE.finditer(path.read_text())
+    ]
     assert found == []
 
 

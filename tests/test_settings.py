@@ -12,7 +12,10 @@ def start(**env) -> subprocess.CompletedProcess:
     full_env.update(env)
     return subprocess.run(
         [sys.executable, "-c", "import django; django.setup()"],
-        cwd=REPO_ROOT, env={**full_env, "DJANGO_SETTINGS_MODULE": "ecgsite.settings"}, capture_output=True, text=True,
+        cwd=REPO_ROOT,
+        env={**full_env, "DJANGO_SETTINGS_MODULE": "ecgsite.settings"},
+        capture_output=True,
+        text=True,
     )
 
 
@@ -46,7 +49,10 @@ def test_with_no_environment_it_runs_embedded(tmp_path):
     )
     env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "CELERY_BROKER_URL"}}
     result = subprocess.run(
-        [sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True,
+        [sys.executable, "-c", code],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
         env={**env, "DJANGO_SETTINGS_MODULE": "ecgsite.settings", "ECG_VAR_DIR": str(tmp_path)},
     )
     assert result.stdout.split() == ["django.db.backends.sqlite3", "True"], result.stderr
@@ -55,10 +61,14 @@ def test_with_no_environment_it_runs_embedded(tmp_path):
 def test_every_environment_variable_the_settings_read_is_in_the_readmes_table():
     import re
 
-    read = set(re.findall(r"(?:env_bool|env_int|env_list|os\.environ\.get|os\.environ\[|os\.getenv)\(?\"([A-Z][A-Z0-9_]+)\"",
-                          (REPO_ROOT / "ecgsite" / "settings.py").read_text()))
+    read = set(
+        re.findall(
+            r"(?:env_bool|env_int|env_list|os\.environ\.get|os\.environ\[|os\.getenv)\(?\"([A-Z][A-Z0-9_]+)\"",
+            (REPO_ROOT / "ecgsite" / "settings.py").read_text(),
+        )
+    )
     readme = (REPO_ROOT / "README.md").read_text()
-    table = readme[readme.index("| variable | default | meaning |"):]
+    table = readme[readme.index("| variable | default | meaning |") :]
     table = table[: table.index("\n\n")]
     listed = set(re.findall(r"^\| `([A-Z][A-Z0-9_]+)` \|", table, re.M))
     assert len(read) > 20 and read - listed == set()

@@ -59,7 +59,9 @@ def test_the_web_process_never_imports_tensorflow(staff_a, admin_a, patient_a, t
         "MEDIA_ROOT": str(tmp_path / "media"),
         "CELERY_QUEUE": "web-process-test-unconsumed",
     }
-    result = subprocess.run([sys.executable, "-c", SCRIPT, str(csv)], cwd=REPO_ROOT, env=env, capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-c", SCRIPT, str(csv)], cwd=REPO_ROOT, env=env, capture_output=True, text=True
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "HEAVY []" in result.stdout
     assert "RECORDINGS 1" in result.stdout

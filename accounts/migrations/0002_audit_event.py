@@ -6,32 +6,71 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('accounts', '0001_initial'),
+        ("accounts", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='AuditEvent',
+            name="AuditEvent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('created_at', models.DateTimeField(auto_now_add=True, db_index=True)),
-                ('username', models.CharField(blank=True, max_length=150)),
-                ('action', models.CharField(choices=[('view', 'View'), ('create', 'Create'), ('update', 'Update'), ('export', 'Export'), ('review', 'Review'), ('login', 'Login'), ('login_failed', 'Failed login'), ('locked_out', 'Locked out'), ('logout', 'Logout'), ('token_use', 'API token use'), ('activate', 'Activate model')], db_index=True, max_length=16)),
-                ('object_type', models.CharField(blank=True, max_length=32)),
-                ('object_id', models.CharField(blank=True, max_length=64)),
-                ('ip', models.GenericIPAddressField(blank=True, null=True)),
-                ('channel', models.CharField(blank=True, help_text='web, api or admin', max_length=8)),
-                ('path', models.CharField(blank=True, max_length=300)),
-                ('method', models.CharField(blank=True, max_length=8)),
-                ('status_code', models.PositiveSmallIntegerField(blank=True, null=True)),
-                ('clinic', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='accounts.clinic')),
-                ('user', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("created_at", models.DateTimeField(auto_now_add=True, db_index=True)),
+                ("username", models.CharField(blank=True, max_length=150)),
+                (
+                    "action",
+                    models.CharField(
+                        choices=[
+                            ("view", "View"),
+                            ("create", "Create"),
+                            ("update", "Update"),
+                            ("export", "Export"),
+                            ("review", "Review"),
+                            ("login", "Login"),
+                            ("login_failed", "Failed login"),
+                            ("locked_out", "Locked out"),
+                            ("logout", "Logout"),
+                            ("token_use", "API token use"),
+                            ("activate", "Activate model"),
+                        ],
+                        db_index=True,
+                        max_length=16,
+                    ),
+                ),
+                ("object_type", models.CharField(blank=True, max_length=32)),
+                ("object_id", models.CharField(blank=True, max_length=64)),
+                ("ip", models.GenericIPAddressField(blank=True, null=True)),
+                ("channel", models.CharField(blank=True, help_text="web, api or admin", max_length=8)),
+                ("path", models.CharField(blank=True, max_length=300)),
+                ("method", models.CharField(blank=True, max_length=8)),
+                ("status_code", models.PositiveSmallIntegerField(blank=True, null=True)),
+                (
+                    "clinic",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="accounts.clinic",
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at'],
-                'indexes': [models.Index(fields=['clinic', '-created_at'], name='accounts_au_clinic__dda061_idx'), models.Index(fields=['username', 'action', '-created_at'], name='accounts_au_usernam_d93b6b_idx')],
+                "ordering": ["-created_at"],
+                "indexes": [
+                    models.Index(fields=["clinic", "-created_at"], name="accounts_au_clinic__dda061_idx"),
+                    models.Index(fields=["username", "action", "-created_at"], name="accounts_au_usernam_d93b6b_idx"),
+                ],
             },
         ),
     ]

@@ -3,7 +3,6 @@ from django.db import migrations
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
         ("api", "0001_initial"),
         ("diagnostics", "0002_idempotencyrecord"),

@@ -4,15 +4,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('api', '0002_move_idempotencyrecord'),
+        ("api", "0002_move_idempotencyrecord"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='apitoken',
-            name='webhook_salt',
+            model_name="apitoken",
+            name="webhook_salt",
             field=models.CharField(blank=True, editable=False, max_length=32),
         ),
     ]

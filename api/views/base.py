@@ -11,7 +11,10 @@ from ..permissions import IsClinicMember
 
 ID_PATTERN = r"[0-9]{1,18}"
 IF_NONE_MATCH = OpenApiParameter(
-    "If-None-Match", OpenApiTypes.STR, OpenApiParameter.HEADER, required=False,
+    "If-None-Match",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    required=False,
     description="An ETag from an earlier response; 304 Not Modified if nothing changed.",
 )
 
@@ -34,7 +37,10 @@ class ApiViewSet(viewsets.GenericViewSet):
             etag = '"%s"' % hashlib.sha256(response.content).hexdigest()[:32]
             response["ETag"] = etag
             response["Cache-Control"] = "private, no-cache"
-            if etag in parse_etags(request.headers.get("If-None-Match", "")) or request.headers.get("If-None-Match") == "*":
+            if (
+                etag in parse_etags(request.headers.get("If-None-Match", ""))
+                or request.headers.get("If-None-Match") == "*"
+            ):
                 not_modified = HttpResponseNotModified()
                 not_modified["ETag"] = etag
                 not_modified["Cache-Control"] = "private, no-cache"

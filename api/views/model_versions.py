@@ -1,4 +1,3 @@
-
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import status
@@ -52,18 +51,31 @@ class ModelVersionViewSet(ApiViewSet):
         return self.paginated(versions, serializers.ModelVersionSerializer)
 
     def retrieve(self, request, pk):
-        return Response(serializers.ModelVersionSerializer(mlmodels_selectors.model_version_get(model_version_id=int(pk))).data)
+        return Response(
+            serializers.ModelVersionSerializer(mlmodels_selectors.model_version_get(model_version_id=int(pk))).data
+        )
 
     def create(self, request):
         serializer = serializers.ModelVersionCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         fields = dict(serializer.validated_data)
-        version = mlmodels_services.model_version_register(upload=fields.pop("artifact"), created_by=request.user,
-                                                           **fields)
+        version = mlmodels_services.model_version_register(
+            upload=fields.pop("artifact"), created_by=request.user, **fields
+        )
         return Response(serializers.ModelVersionSerializer(version).data, status=status.HTTP_201_CREATED)
 
-    @extend_schema(summary="Make this the task's active version (administrators)", request=None, responses={200: serializers.ModelVersionSerializer})
-    @action(detail=True, methods=["post"], url_path="activate", url_name="activate", parser_classes=[BoundedJSONParser, FormParser, MultiPartParser])
+    @extend_schema(
+        summary="Make this the task's active version (administrators)",
+        request=None,
+        responses={200: serializers.ModelVersionSerializer},
+    )
+    @action(
+        detail=True,
+        methods=["post"],
+        url_path="activate",
+        url_name="activate",
+        parser_classes=[BoundedJSONParser, FormParser, MultiPartParser],
+    )
     def activate(self, request, pk):
         version = mlmodels_selectors.model_version_get(model_version_id=int(pk))
         version = mlmodels_services.model_version_activate(model_version=version)

@@ -22,7 +22,9 @@ from .base import IF_NONE_MATCH, ApiViewSet
     retrieve=extend_schema(summary="A patient", parameters=[IF_NONE_MATCH]),
     create=extend_schema(summary="Create a patient", request=serializers.PatientSerializer),
     update=extend_schema(summary="Replace a patient's details", request=serializers.PatientSerializer),
-    partial_update=extend_schema(summary="Change some of a patient's details", request=serializers.PatientUpdateSerializer),
+    partial_update=extend_schema(
+        summary="Change some of a patient's details", request=serializers.PatientUpdateSerializer
+    ),
 )
 class PatientViewSet(ApiViewSet):
     serializer_class = serializers.PatientSerializer
@@ -30,7 +32,9 @@ class PatientViewSet(ApiViewSet):
 
     def list(self, request):
         search = request.query_params.get("search", "")[:200]
-        return self.paginated(patients_selectors.patient_list(user=request.user, search=search), serializers.PatientSerializer)
+        return self.paginated(
+            patients_selectors.patient_list(user=request.user, search=search), serializers.PatientSerializer
+        )
 
     def retrieve(self, request, pk):
         patient = patients_selectors.patient_get(user=request.user, patient_id=int(pk))

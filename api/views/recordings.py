@@ -50,8 +50,12 @@ class FhirJsonRenderer(JSONRenderer):
         parameters=[
             OpenApiParameter("patient", OpenApiTypes.INT, description="Only this patient's recordings."),
             OpenApiParameter("status", OpenApiTypes.STR, enum=ECGRecording.Status.values),
-            OpenApiParameter("created_after", OpenApiTypes.STR, description="A date or ISO 8601 date-time (inclusive)."),
-            OpenApiParameter("created_before", OpenApiTypes.STR, description="A date or ISO 8601 date-time (inclusive)."),
+            OpenApiParameter(
+                "created_after", OpenApiTypes.STR, description="A date or ISO 8601 date-time (inclusive)."
+            ),
+            OpenApiParameter(
+                "created_before", OpenApiTypes.STR, description="A date or ISO 8601 date-time (inclusive)."
+            ),
             IF_NONE_MATCH,
         ],
     ),
@@ -77,9 +81,13 @@ class RecordingViewSet(ApiViewSet):
                 raise ValidationError({"status": f"Expected one of {', '.join(ECGRecording.Status.values)}."})
             recordings = recordings.filter(status=wanted)
         if request.query_params.get("created_after"):
-            recordings = recordings.filter(created_at__gte=_parse_when("created_after", request.query_params["created_after"], end=False))
+            recordings = recordings.filter(
+                created_at__gte=_parse_when("created_after", request.query_params["created_after"], end=False)
+            )
         if request.query_params.get("created_before"):
-            recordings = recordings.filter(created_at__lte=_parse_when("created_before", request.query_params["created_before"], end=True))
+            recordings = recordings.filter(
+                created_at__lte=_parse_when("created_before", request.query_params["created_before"], end=True)
+            )
         return self.paginated(recordings, serializers.RecordingSerializer)
 
     def retrieve(self, request, pk):
@@ -89,8 +97,8 @@ class RecordingViewSet(ApiViewSet):
     @extend_schema(
         summary="Upload a recording (JSON or multipart)",
         description=(
-            "JSON: `{\"patient\": 1, \"kind\": \"beats\", \"beats\": [[187 numbers], …]}` or "
-            "`{\"patient\": 1, \"kind\": \"signal\", \"fs\": 360, \"signal\": [numbers]}` (or `\"leads\": {name: [numbers]}`). "
+            'JSON: `{"patient": 1, "kind": "beats", "beats": [[187 numbers], …]}` or '
+            '`{"patient": 1, "kind": "signal", "fs": 360, "signal": [numbers]}` (or `"leads": {name: [numbers]}`). '
             "Multipart: `patient`, `kind` and `file` (repeat it for WFDB .hea + .dat), as on the upload page. "
             "The whole upload is validated first; on any defect nothing is stored. "
             "With an Idempotency-Key the same request returns the same recording; the same key with another body is 409."
@@ -101,7 +109,10 @@ class RecordingViewSet(ApiViewSet):
         },
         parameters=[
             OpenApiParameter(
-                "Idempotency-Key", OpenApiTypes.STR, OpenApiParameter.HEADER, required=False,
+                "Idempotency-Key",
+                OpenApiTypes.STR,
+                OpenApiParameter.HEADER,
+                required=False,
                 description="Up to 255 printable characters chosen by the client, e.g. a UUID.",
             )
         ],
@@ -110,17 +121,24 @@ class RecordingViewSet(ApiViewSet):
     def create(self, request):
         key = request.headers.get("Idempotency-Key")
         if key is not None and not (0 < len(key) <= 255 and key.isprintable() and key.isascii()):
-            raise ApiError("Idempotency-Key must be 1–255 printable ASCII characters.", code="invalid_idempotency_key", field="Idempotency-Key")
+            raise ApiError(
+                "Idempotency-Key must be 1–255 printable ASCII characters.",
+                code="invalid_idempotency_key",
+                field="Idempotency-Key",
+            )
         is_json = not hasattr(request.data, "getlist")
-        input_serializer = (serializers.RecordingJsonSerializer if is_json else serializers.RecordingUploadSerializer)(data=request.data)
+        input_serializer = (serializers.RecordingJsonSerializer if is_json else serializers.RecordingUploadSerializer)(
+            data=request.data
+        )
         input_serializer.is_valid(raise_exception=True)
         fields = input_serializer.validated_data
         patient = patients_selectors.patient_get(user=request.user, patient_id=fields["patient"])
         files = [] if is_json else fields.get("file", [])
         digest = uploads.fingerprint(request.data, files)
         if key is not None:  # a replay answers before the body is parsed again
-            seen = diagnostics_services.recording_submission_replay(user=request.user, idempotency_key=key,
-                                                                    fingerprint=digest)
+            seen = diagnostics_services.recording_submission_replay(
+                user=request.user, idempotency_key=key, fingerprint=digest
+            )
             if seen is not None:
                 return self._created(seen)
 
@@ -132,11 +150,20 @@ class RecordingViewSet(ApiViewSet):
             )
         else:
             parsed, data, filename = uploads.from_files(
-                kind=fields["kind"], files=files, text=fields.get("text", ""), fs=fields.get("fs"), lead=fields.get("lead", "")
+                kind=fields["kind"],
+                files=files,
+                text=fields.get("text", ""),
+                fs=fields.get("fs"),
+                lead=fields.get("lead", ""),
             )
         recording = diagnostics_services.recording_submit(
-            user=request.user, patient=patient, parsed=parsed, data=data, filename=filename,
-            idempotency_key=key, fingerprint=digest,
+            user=request.user,
+            patient=patient,
+            parsed=parsed,
+            data=data,
+            filename=filename,
+            idempotency_key=key,
+            fingerprint=digest,
         )
         return self._created(recording)
 
@@ -166,8 +193,14 @@ class RecordingViewSet(ApiViewSet):
         ),
         parameters=[
             IF_NONE_MATCH,
-            OpenApiParameter("type", OpenApiTypes.STR, OpenApiParameter.QUERY, required=False,
-                             enum=Event.Type.values, description="Only events of this type."),
+            OpenApiParameter(
+                "type",
+                OpenApiTypes.STR,
+                OpenApiParameter.QUERY,
+                required=False,
+                enum=Event.Type.values,
+                description="Only events of this type.",
+            ),
         ],
         responses={200: serializers.EventSerializer(many=True)},
     )
@@ -177,7 +210,9 @@ class RecordingViewSet(ApiViewSet):
         wanted = [t for raw in request.query_params.getlist("type") for t in raw.split(",") if t]
         unknown = sorted(set(wanted) - set(Event.Type.values))
         if unknown:
-            raise ValidationError({"type": f"Unknown event type {unknown[0]!r}; expected one of {', '.join(Event.Type.values)}."})
+            raise ValidationError(
+                {"type": f"Unknown event type {unknown[0]!r}; expected one of {', '.join(Event.Type.values)}."}
+            )
         events = diagnostics_selectors.event_list(recording=recording, types=wanted or None)
         page = self.paginate_queryset(events)
         data = serializers.EventSerializer(page, many=True, context={"fs": recording.sampling_rate}).data
@@ -193,12 +228,24 @@ class RecordingViewSet(ApiViewSet):
         parameters=[IF_NONE_MATCH],
         responses={200: OpenApiResponse(OpenApiTypes.OBJECT, description="A FHIR R4 Bundle resource.")},
     )
-    @action(detail=True, methods=["get"], url_path="fhir", url_name="fhir", renderer_classes=[JSONRenderer, FhirJsonRenderer])
+    @action(
+        detail=True,
+        methods=["get"],
+        url_path="fhir",
+        url_name="fhir",
+        renderer_classes=[JSONRenderer, FhirJsonRenderer],
+    )
     def fhir(self, request, pk):
         recording = diagnostics_selectors.recording_get(user=request.user, recording_id=int(pk))
         diagnosis = getattr(recording, "diagnosis", None)
         if recording.status != ECGRecording.Status.DONE or diagnosis is None:
-            raise Conflict(f"The recording is {recording.status}; its FHIR report exists once it is done.", code="not_ready")
-        signal = diagnostics_selectors.recording_stored_signal(recording=recording) if recording.kind == ECGRecording.Kind.SIGNAL else None
+            raise Conflict(
+                f"The recording is {recording.status}; its FHIR report exists once it is done.", code="not_ready"
+            )
+        signal = (
+            diagnostics_selectors.recording_stored_signal(recording=recording)
+            if recording.kind == ECGRecording.Kind.SIGNAL
+            else None
+        )
         beats = diagnostics_selectors.recording_model_input(recording=recording) if signal is None else None
         return Response(fhir.bundle(recording=recording, diagnosis=diagnosis, signal=signal, beats=beats))

@@ -32,7 +32,9 @@ class DiagnosisViewSet(ApiViewSet):
     def list(self, request):
         flagged = self.query_bool("flagged")
         if flagged:
-            diagnoses = diagnostics_selectors.review_queue(user=request.user).select_related("heartbeat_model", "mi_model")
+            diagnoses = diagnostics_selectors.review_queue(user=request.user).select_related(
+                "heartbeat_model", "mi_model"
+            )
         else:
             diagnoses = diagnostics_selectors.diagnosis_list(user=request.user)
             if flagged is False:

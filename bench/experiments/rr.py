@@ -29,9 +29,15 @@ from __future__ import annotations
 import numpy as np
 
 RR_FEATURES: tuple[str, ...] = (
-    "pre_rr", "post_rr", "local_rr",
-    "pre_local", "post_local", "pre_post",
-    "pre_median", "post_median", "local_median",
+    "pre_rr",
+    "post_rr",
+    "local_rr",
+    "pre_local",
+    "post_local",
+    "pre_post",
+    "pre_median",
+    "post_median",
+    "local_median",
 )
 N_RR_FEATURES = len(RR_FEATURES)
 LOCAL_BEATS = 10
@@ -73,11 +79,20 @@ def rr_features(r_peaks: np.ndarray, fs: float) -> np.ndarray:
     def ratio(a: np.ndarray, b: np.ndarray | float) -> np.ndarray:
         return np.clip(np.divide(a, b, out=np.ones_like(a), where=np.asarray(b) > 0), 0.0, MAX_RATIO)
 
-    features = np.stack([
-        np.clip(pre, 0.0, MAX_RR_S), np.clip(post, 0.0, MAX_RR_S), np.clip(local, 0.0, MAX_RR_S),
-        ratio(pre, local), ratio(post, local), ratio(pre, post),
-        ratio(pre, median), ratio(post, median), ratio(local, median),
-    ], axis=1)
+    features = np.stack(
+        [
+            np.clip(pre, 0.0, MAX_RR_S),
+            np.clip(post, 0.0, MAX_RR_S),
+            np.clip(local, 0.0, MAX_RR_S),
+            ratio(pre, local),
+            ratio(post, local),
+            ratio(pre, post),
+            ratio(pre, median),
+            ratio(post, median),
+            ratio(local, median),
+        ],
+        axis=1,
+    )
     return features.astype(np.float32)
 
 

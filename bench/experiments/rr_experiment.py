@@ -49,8 +49,14 @@ VARIANTS: dict[str, dict] = {
     # full inverse-frequency weights capped at 10x N: rare classes (S) count more
     "rr9bal": {"columns": None, "class_weight": "balanced", "weight_cap": 10.0, "epochs": 12, "patience": 4},
     # ... and dropout 0.5 on the beat trunk's features, so the RR branch must carry more
-    "rr9bal_bd": {"columns": None, "class_weight": "balanced", "weight_cap": 10.0, "beat_dropout": 0.5,
-                  "epochs": 12, "patience": 4},
+    "rr9bal_bd": {
+        "columns": None,
+        "class_weight": "balanced",
+        "weight_cap": 10.0,
+        "beat_dropout": 0.5,
+        "epochs": 12,
+        "patience": 4,
+    },
 }
 
 
@@ -59,6 +65,7 @@ def log(msg: str) -> None:
 
 
 # ---------------------------------------------------------------- data
+
 
 def annotation_beats(mitdb: Path, records: tuple[str, ...]):
     """Beats at the reference annotations (the training cache) and their RR features from the
@@ -119,8 +126,13 @@ def detector_beats(mitdb: Path, records: tuple[str, ...]) -> dict:
     from ecg.processing.detection import detect_r_peaks
 
     out = {k: [] for k in ("beats", "rr", "labels", "records")}
-    counts = {"reference_beats": 0, "detected": 0, "matched_beats_scored": 0, "unmatched_detections": 0,
-              "missed_reference_beats": 0}
+    counts = {
+        "reference_beats": 0,
+        "detected": 0,
+        "matched_beats_scored": 0,
+        "unmatched_detections": 0,
+        "missed_reference_beats": 0,
+    }
     for record in records:
         cached = RUN_DIR / "detector" / f"{record}.npz"
         if not cached.exists():
@@ -134,9 +146,16 @@ def detector_beats(mitdb: Path, records: tuple[str, ...]) -> dict:
             match = match_to_reference(kept, ref, int(round(MATCH_S * fs)))
             all_match = match_to_reference(peaks, ref, int(round(MATCH_S * fs)))
             cached.parent.mkdir(parents=True, exist_ok=True)
-            np.savez(cached, beats=beats[match >= 0], rr=rr[match >= 0], labels=ref_labels[match[match >= 0]],
-                     n_reference=len(ref), n_detected=len(peaks), n_unmatched=int((all_match < 0).sum()),
-                     n_missed=len(ref) - int((all_match >= 0).sum()))
+            np.savez(
+                cached,
+                beats=beats[match >= 0],
+                rr=rr[match >= 0],
+                labels=ref_labels[match[match >= 0]],
+                n_reference=len(ref),
+                n_detected=len(peaks),
+                n_unmatched=int((all_match < 0).sum()),
+                n_missed=len(ref) - int((all_match >= 0).sum()),
+            )
         with np.load(cached) as z:
             out["beats"].append(z["beats"])
             out["rr"].append(z["rr"])
@@ -153,6 +172,7 @@ def detector_beats(mitdb: Path, records: tuple[str, ...]) -> dict:
 
 
 # ---------------------------------------------------------------- training
+
 
 def select_columns(rr: np.ndarray, columns: list[int] | None) -> np.ndarray:
     if columns is None:
@@ -184,7 +204,7 @@ def make_dataset(beats, rr, labels, weights, batch_size: int, mask_share: float,
             return math.ceil(len(labels) / batch_size)
 
         def __getitem__(self, i):
-            idx = self.order[i * batch_size:(i + 1) * batch_size]
+            idx = self.order[i * batch_size : (i + 1) * batch_size]
             x = {"beat": beats[idx][..., None], "rr": rr_input(rr[idx], self.available[idx])}
             return x, labels[idx], weights[idx]
 
@@ -201,8 +221,7 @@ def predict(model, beats: np.ndarray, rr_in: np.ndarray | None) -> np.ndarray:
     return model.predict({"beat": beats[..., None], "rr": rr_in}, batch_size=1024, verbose=0).argmax(axis=1)
 
 
-def train_variant(name: str, spec: dict, train, train_rr, val, val_rr, epochs: int, patience: int,
-                  mask_share: float):
+def train_variant(name: str, spec: dict, train, train_rr, val, val_rr, epochs: int, patience: int, mask_share: float):
     import keras
 
     from bench.experiments.rr import rr_input
@@ -220,12 +239,12 @@ def train_variant(name: str, spec: dict, train, train_rr, val, val_rr, epochs: i
     set_seed(SEED)
     weights = class_weights(train.labels, spec["class_weight"], spec["weight_cap"])
     model = residual_rr_cnn(width=28, beat_dropout=spec.get("beat_dropout", 0.0))
-    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy",
-                  weighted_metrics=[])
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy", weighted_metrics=[])
     tr_rr = select_columns(train_rr, spec["columns"])
     va_rr = select_columns(val_rr, spec["columns"])
-    data = make_dataset(train.beats, tr_rr, train.labels, weights[train.labels].astype(np.float32), 256,
-                        mask_share, SEED)
+    data = make_dataset(
+        train.beats, tr_rr, train.labels, weights[train.labels].astype(np.float32), 256, mask_share, SEED
+    )
     # Validation: every validation beat twice, with its RR and masked, so early stopping weighs both paths.
     vb = np.concatenate([val.beats, val.beats])[..., None]
     vr = np.concatenate([rr_input(va_rr, True), rr_input(va_rr, False)])
@@ -238,11 +257,14 @@ def train_variant(name: str, spec: dict, train, train_rr, val, val_rr, epochs: i
             parts = []
             for tag, r in (("rr", rr_input(va_rr, True)), ("masked", rr_input(va_rr, False))):
                 m = classification_metrics(val.labels, predict(self.model, val.beats, r))
-                sens = " ".join(f"{c}={m['per_class'][c]['sensitivity']:.2f}/{(m['per_class'][c]['ppv'] or 0):.2f}"
-                                for c in "NSV")
+                sens = " ".join(
+                    f"{c}={m['per_class'][c]['sensitivity']:.2f}/{(m['per_class'][c]['ppv'] or 0):.2f}" for c in "NSV"
+                )
                 parts.append(f"{tag}: F1={m['macro_f1_nsvf']:.3f} {sens}")
-            log(f"{name} epoch {epoch + 1} loss={logs.get('loss', math.nan):.4f} "
-                f"val_loss={logs.get('val_loss', math.nan):.4f} | " + " | ".join(parts))
+            log(
+                f"{name} epoch {epoch + 1} loss={logs.get('loss', math.nan):.4f} "
+                f"val_loss={logs.get('val_loss', math.nan):.4f} | " + " | ".join(parts)
+            )
 
     stopper = keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience)
     callbacks = [
@@ -255,24 +277,35 @@ def train_variant(name: str, spec: dict, train, train_rr, val, val_rr, epochs: i
     ]
     start = time.time()
     model.fit(data, validation_data=validation, epochs=epochs, verbose=0, callbacks=callbacks)
-    info = {"epochs_max": epochs, "stopped_early": bool(stopper.stopped_epoch > 0),
-            "stopped_epoch": int(stopper.stopped_epoch), "train_seconds": round(time.time() - start, 1),
-            "patience": patience, "mask_share": mask_share}
+    info = {
+        "epochs_max": epochs,
+        "stopped_early": bool(stopper.stopped_epoch > 0),
+        "stopped_epoch": int(stopper.stopped_epoch),
+        "train_seconds": round(time.time() - start, 1),
+        "patience": patience,
+        "mask_share": mask_share,
+    }
     done.write_text(json.dumps(info))
     return keras.models.load_model(best), info
 
 
 # ---------------------------------------------------------------- report
 
+
 def summary(m: dict) -> dict:
     pc = m["per_class"]
     return {
-        "accuracy": m["accuracy"], "macro_f1_nsvf": m["macro_f1_nsvf"],
-        "S_se": pc["S"]["sensitivity"], "S_ppv": pc["S"]["ppv"], "V_se": pc["V"]["sensitivity"],
+        "accuracy": m["accuracy"],
+        "macro_f1_nsvf": m["macro_f1_nsvf"],
+        "S_se": pc["S"]["sensitivity"],
+        "S_ppv": pc["S"]["ppv"],
+        "V_se": pc["V"]["sensitivity"],
         "V_ppv": pc["V"]["ppv"],
         "targets_met": {
-            "S_se>=0.80": (pc["S"]["sensitivity"] or 0) >= 0.80, "S_ppv>=0.50": (pc["S"]["ppv"] or 0) >= 0.50,
-            "V_se>=0.93": (pc["V"]["sensitivity"] or 0) >= 0.93, "V_ppv>=0.90": (pc["V"]["ppv"] or 0) >= 0.90,
+            "S_se>=0.80": (pc["S"]["sensitivity"] or 0) >= 0.80,
+            "S_ppv>=0.50": (pc["S"]["ppv"] or 0) >= 0.50,
+            "V_se>=0.93": (pc["V"]["sensitivity"] or 0) >= 0.93,
+            "V_ppv>=0.90": (pc["V"]["ppv"] or 0) >= 0.90,
         },
     }
 
@@ -283,8 +316,10 @@ def s_by_record(labels: np.ndarray, pred: np.ndarray, records: np.ndarray, minim
     for record in np.unique(records[labels == 1]):
         sel = (records == record) & (labels == 1)
         if sel.sum() >= minimum:
-            out[str(record)] = {"S_beats": int(sel.sum()),
-                                **{f"called_{c}": int((pred[sel] == i).sum()) for i, c in enumerate("NSVFQ")}}
+            out[str(record)] = {
+                "S_beats": int(sel.sum()),
+                **{f"called_{c}": int((pred[sel] == i).sum()) for i, c in enumerate("NSVFQ")},
+            }
     return out
 
 
@@ -303,6 +338,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from ecg.training.trainer import configure_threads
+
     configure_threads(args.threads)
     import keras
 
@@ -327,53 +363,87 @@ def main() -> None:
     log(f"detector: {det['counts']}")
 
     results = json.loads(RESULT.read_text()) if RESULT.exists() else {}
-    results.update({
-        "protocol": "inter-patient: train MIT-BIH DS1 minus validation records "
-                    f"{', '.join(DS1_VALIDATION)}; test DS2 (de Chazal 2004, paced records excluded)",
-        "rr_features": list(RR_FEATURES),
-        "mask_share": args.mask_share,
-        "seed": SEED,
-        "detector_path": {"match_tolerance_s": MATCH_S, **det["counts"]},
-        "command": "python -m bench.experiments.rr_experiment",
-        "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-    })
+    results.update(
+        {
+            "protocol": "inter-patient: train MIT-BIH DS1 minus validation records "
+            f"{', '.join(DS1_VALIDATION)}; test DS2 (de Chazal 2004, paced records excluded)",
+            "rr_features": list(RR_FEATURES),
+            "mask_share": args.mask_share,
+            "seed": SEED,
+            "detector_path": {"match_tolerance_s": MATCH_S, **det["counts"]},
+            "command": "python -m bench.experiments.rr_experiment",
+            "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        }
+    )
     results.setdefault("variants", {})
 
-    shipped_path = sorted((REPO / "mlmodels" / "artifacts").glob("heartbeat-*.keras"),
-                          key=lambda p: p.stat().st_mtime)[-1]
+    shipped_path = sorted((REPO / "mlmodels" / "artifacts").glob("heartbeat-*.keras"), key=lambda p: p.stat().st_mtime)[
+        -1
+    ]
     shipped = keras.models.load_model(shipped_path)
     results["shipped"] = {"model": shipped_path.name}
     for tag, beats, labels in (("annotations", ds2.beats, ds2.labels), ("detector", det["beats"], det["labels"])):
         pred = predict(shipped, beats, None)
         m = classification_metrics(labels, pred)
         records = ds2.records if tag == "annotations" else det["records"]
-        results["shipped"][tag] = {"summary": summary(m), "metrics": m,
-                                   "S_beats_by_record": s_by_record(labels, pred, records)}
+        results["shipped"][tag] = {
+            "summary": summary(m),
+            "metrics": m,
+            "S_beats_by_record": s_by_record(labels, pred, records),
+        }
         log(f"shipped on DS2 ({tag}): {summary(m)}")
 
     for name in args.variants:
         spec = VARIANTS[name]
-        model, info = train_variant(name, spec, train, train_rr, val, val_rr, args.epochs or spec["epochs"],
-                                    args.patience or spec["patience"], args.mask_share)
-        entry = {"spec": spec, "training": info, "parameters": int(model.count_params()),
-                 "command": f"python -m bench.experiments.rr_experiment --variants {name} --epochs {info['epochs_max']} "
-                            f"--patience {info['patience']} --mask-share {info['mask_share']}"}
+        model, info = train_variant(
+            name,
+            spec,
+            train,
+            train_rr,
+            val,
+            val_rr,
+            args.epochs or spec["epochs"],
+            args.patience or spec["patience"],
+            args.mask_share,
+        )
+        entry = {
+            "spec": spec,
+            "training": info,
+            "parameters": int(model.count_params()),
+            "command": f"python -m bench.experiments.rr_experiment --variants {name} --epochs {info['epochs_max']} "
+            f"--patience {info['patience']} --mask-share {info['mask_share']}",
+        }
         cases = (
-            ("rr_annotations", ds2.beats, rr_input(select_columns(ds2_rr, spec["columns"]), True), ds2.labels,
-             ds2.records),
+            (
+                "rr_annotations",
+                ds2.beats,
+                rr_input(select_columns(ds2_rr, spec["columns"]), True),
+                ds2.labels,
+                ds2.records,
+            ),
             ("rr_masked", ds2.beats, rr_input(ds2_rr, False), ds2.labels, ds2.records),
-            ("rr_detector", det["beats"], rr_input(select_columns(det["rr"], spec["columns"]), True),
-             det["labels"], det["records"]),
+            (
+                "rr_detector",
+                det["beats"],
+                rr_input(select_columns(det["rr"], spec["columns"]), True),
+                det["labels"],
+                det["records"],
+            ),
         )
         for tag, beats, rr_in, labels, records in cases:
             pred = predict(model, beats, rr_in)
             m = classification_metrics(labels, pred)
-            entry[tag] = {"summary": summary(m), "metrics": m,
-                          "false_positive_sources": false_positive_sources(labels, pred, records),
-                          "S_beats_by_record": s_by_record(labels, pred, records)}
+            entry[tag] = {
+                "summary": summary(m),
+                "metrics": m,
+                "false_positive_sources": false_positive_sources(labels, pred, records),
+                "S_beats_by_record": s_by_record(labels, pred, records),
+            }
             s = summary(m)
-            log(f"{name} DS2 {tag}: acc {fmt(s['accuracy'])} S {fmt(s['S_se'])}/{fmt(s['S_ppv'])} "
-                f"V {fmt(s['V_se'])}/{fmt(s['V_ppv'])} macroF1 {s['macro_f1_nsvf']:.3f}")
+            log(
+                f"{name} DS2 {tag}: acc {fmt(s['accuracy'])} S {fmt(s['S_se'])}/{fmt(s['S_ppv'])} "
+                f"V {fmt(s['V_se'])}/{fmt(s['V_ppv'])} macroF1 {s['macro_f1_nsvf']:.3f}"
+            )
         results["variants"][name] = entry
         RESULT.parent.mkdir(parents=True, exist_ok=True)
         RESULT.write_text(json.dumps(results, indent=1) + "\n")

@@ -21,9 +21,17 @@ from ecg.models.architectures import residual_trunk
 RR_INPUT = N_RR_FEATURES + 1
 
 
-def residual_rr_cnn(n_outputs: int = 5, width: int = 28, n_blocks: int = 5, kernel_size: int = 5,
-                    rr_units: int = 16, dense_units: int = 32, dropout: float = 0.0,
-                    beat_dropout: float = 0.0, rr_dim: int = RR_INPUT) -> keras.Model:
+def residual_rr_cnn(
+    n_outputs: int = 5,
+    width: int = 28,
+    n_blocks: int = 5,
+    kernel_size: int = 5,
+    rr_units: int = 16,
+    dense_units: int = 32,
+    dropout: float = 0.0,
+    beat_dropout: float = 0.0,
+    rr_dim: int = RR_INPUT,
+) -> keras.Model:
     """``beat_dropout`` drops the beat trunk's features in training, so the classifier cannot lean
     on beat shape alone (which, across patients, it learns per patient) and must use the RR branch."""
     beat_in = keras.Input(shape=(BEAT_LENGTH, 1), name="beat")

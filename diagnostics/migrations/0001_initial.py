@@ -6,118 +6,204 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('accounts', '0001_initial'),
-        ('mlmodels', '0001_initial'),
-        ('patients', '0001_initial'),
+        ("accounts", "0001_initial"),
+        ("mlmodels", "0001_initial"),
+        ("patients", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='ECGRecording',
+            name="ECGRecording",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('file', models.FileField(max_length=255, upload_to='recordings/')),
-                ('original_filename', models.CharField(blank=True, max_length=255)),
-                ('input_format', models.CharField(max_length=16)),
-                ('kind', models.CharField(choices=[('beats', 'Beat rows (187 values each)'), ('signal', 'Continuous signal')], max_length=8)),
-                ('sampling_rate', models.FloatField(blank=True, null=True)),
-                ('lead', models.CharField(blank=True, max_length=32)),
-                ('sample_count', models.PositiveIntegerField(blank=True, null=True)),
-                ('input_beat_count', models.PositiveIntegerField(blank=True, null=True)),
-                ('sha256', models.CharField(max_length=64)),
-                ('status', models.CharField(choices=[('queued', 'Queued'), ('processing', 'Processing'), ('done', 'Done'), ('failed', 'Failed')], db_index=True, default='queued', max_length=12)),
-                ('error_message', models.TextField(blank=True)),
-                ('claim_token', models.CharField(blank=True, max_length=64)),
-                ('claimed_at', models.DateTimeField(blank=True, null=True)),
-                ('attempts', models.PositiveIntegerField(default=0)),
-                ('progress_done', models.PositiveIntegerField(default=0)),
-                ('progress_total', models.PositiveIntegerField(default=0)),
-                ('beats_file', models.FileField(blank=True, max_length=255, upload_to='recordings/')),
-                ('created_at', models.DateTimeField(auto_now_add=True, db_index=True)),
-                ('started_at', models.DateTimeField(blank=True, null=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('clinic', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='recordings', to='accounts.clinic')),
-                ('patient', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='recordings', to='patients.patient')),
-                ('uploaded_by', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("file", models.FileField(max_length=255, upload_to="recordings/")),
+                ("original_filename", models.CharField(blank=True, max_length=255)),
+                ("input_format", models.CharField(max_length=16)),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[("beats", "Beat rows (187 values each)"), ("signal", "Continuous signal")],
+                        max_length=8,
+                    ),
+                ),
+                ("sampling_rate", models.FloatField(blank=True, null=True)),
+                ("lead", models.CharField(blank=True, max_length=32)),
+                ("sample_count", models.PositiveIntegerField(blank=True, null=True)),
+                ("input_beat_count", models.PositiveIntegerField(blank=True, null=True)),
+                ("sha256", models.CharField(max_length=64)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("queued", "Queued"),
+                            ("processing", "Processing"),
+                            ("done", "Done"),
+                            ("failed", "Failed"),
+                        ],
+                        db_index=True,
+                        default="queued",
+                        max_length=12,
+                    ),
+                ),
+                ("error_message", models.TextField(blank=True)),
+                ("claim_token", models.CharField(blank=True, max_length=64)),
+                ("claimed_at", models.DateTimeField(blank=True, null=True)),
+                ("attempts", models.PositiveIntegerField(default=0)),
+                ("progress_done", models.PositiveIntegerField(default=0)),
+                ("progress_total", models.PositiveIntegerField(default=0)),
+                ("beats_file", models.FileField(blank=True, max_length=255, upload_to="recordings/")),
+                ("created_at", models.DateTimeField(auto_now_add=True, db_index=True)),
+                ("started_at", models.DateTimeField(blank=True, null=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "clinic",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="recordings", to="accounts.clinic"
+                    ),
+                ),
+                (
+                    "patient",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="recordings", to="patients.patient"
+                    ),
+                ),
+                (
+                    "uploaded_by",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at'],
+                "ordering": ["-created_at"],
             },
         ),
         migrations.CreateModel(
-            name='Diagnosis',
+            name="Diagnosis",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('beat_count', models.PositiveIntegerField()),
-                ('count_n', models.PositiveIntegerField()),
-                ('count_s', models.PositiveIntegerField()),
-                ('count_v', models.PositiveIntegerField()),
-                ('count_f', models.PositiveIntegerField()),
-                ('count_q', models.PositiveIntegerField()),
-                ('heart_rate_bpm', models.FloatField(blank=True, null=True)),
-                ('mi_score', models.FloatField()),
-                ('mi_threshold', models.FloatField()),
-                ('mi_flag', models.BooleanField(db_index=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('clinic', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='diagnoses', to='accounts.clinic')),
-                ('heartbeat_model', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='mlmodels.modelversion')),
-                ('mi_model', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='mlmodels.modelversion')),
-                ('recording', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='diagnosis', to='diagnostics.ecgrecording')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("beat_count", models.PositiveIntegerField()),
+                ("count_n", models.PositiveIntegerField()),
+                ("count_s", models.PositiveIntegerField()),
+                ("count_v", models.PositiveIntegerField()),
+                ("count_f", models.PositiveIntegerField()),
+                ("count_q", models.PositiveIntegerField()),
+                ("heart_rate_bpm", models.FloatField(blank=True, null=True)),
+                ("mi_score", models.FloatField()),
+                ("mi_threshold", models.FloatField()),
+                ("mi_flag", models.BooleanField(db_index=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "clinic",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="diagnoses", to="accounts.clinic"
+                    ),
+                ),
+                (
+                    "heartbeat_model",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="+", to="mlmodels.modelversion"
+                    ),
+                ),
+                (
+                    "mi_model",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="+", to="mlmodels.modelversion"
+                    ),
+                ),
+                (
+                    "recording",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="diagnosis",
+                        to="diagnostics.ecgrecording",
+                    ),
+                ),
             ],
             options={
-                'verbose_name_plural': 'diagnoses',
-                'ordering': ['-created_at'],
+                "verbose_name_plural": "diagnoses",
+                "ordering": ["-created_at"],
             },
         ),
         migrations.CreateModel(
-            name='Beat',
+            name="Beat",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('index', models.PositiveIntegerField()),
-                ('position', models.BigIntegerField(blank=True, help_text='R-peak sample index in the original signal', null=True)),
-                ('aami_class', models.CharField(max_length=1)),
-                ('p_n', models.FloatField()),
-                ('p_s', models.FloatField()),
-                ('p_v', models.FloatField()),
-                ('p_f', models.FloatField()),
-                ('p_q', models.FloatField()),
-                ('mi_probability', models.FloatField(null=True)),
-                ('recording', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='beats', to='diagnostics.ecgrecording')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("index", models.PositiveIntegerField()),
+                (
+                    "position",
+                    models.BigIntegerField(
+                        blank=True, help_text="R-peak sample index in the original signal", null=True
+                    ),
+                ),
+                ("aami_class", models.CharField(max_length=1)),
+                ("p_n", models.FloatField()),
+                ("p_s", models.FloatField()),
+                ("p_v", models.FloatField()),
+                ("p_f", models.FloatField()),
+                ("p_q", models.FloatField()),
+                ("mi_probability", models.FloatField(null=True)),
+                (
+                    "recording",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="beats", to="diagnostics.ecgrecording"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['recording', 'index'],
+                "ordering": ["recording", "index"],
             },
         ),
         migrations.CreateModel(
-            name='Review',
+            name="Review",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('decision', models.CharField(choices=[('confirm', 'Confirm MI'), ('reject', 'Reject (no MI)')], max_length=8)),
-                ('note', models.TextField(blank=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('clinic', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='reviews', to='accounts.clinic')),
-                ('diagnosis', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='reviews', to='diagnostics.diagnosis')),
-                ('reviewer', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='reviews', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "decision",
+                    models.CharField(choices=[("confirm", "Confirm MI"), ("reject", "Reject (no MI)")], max_length=8),
+                ),
+                ("note", models.TextField(blank=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "clinic",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="reviews", to="accounts.clinic"
+                    ),
+                ),
+                (
+                    "diagnosis",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="reviews", to="diagnostics.diagnosis"
+                    ),
+                ),
+                (
+                    "reviewer",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="reviews", to=settings.AUTH_USER_MODEL
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at'],
+                "ordering": ["-created_at"],
             },
         ),
         migrations.AddIndex(
-            model_name='ecgrecording',
-            index=models.Index(fields=['clinic', 'status'], name='diagnostics_clinic__580521_idx'),
+            model_name="ecgrecording",
+            index=models.Index(fields=["clinic", "status"], name="diagnostics_clinic__580521_idx"),
         ),
         migrations.AddIndex(
-            model_name='ecgrecording',
-            index=models.Index(fields=['patient', '-created_at'], name='diagnostics_patient_8beaa8_idx'),
+            model_name="ecgrecording",
+            index=models.Index(fields=["patient", "-created_at"], name="diagnostics_patient_8beaa8_idx"),
         ),
         migrations.AddConstraint(
-            model_name='beat',
-            constraint=models.UniqueConstraint(fields=('recording', 'index'), name='beat_index_unique_per_recording'),
+            model_name="beat",
+            constraint=models.UniqueConstraint(fields=("recording", "index"), name="beat_index_unique_per_recording"),
         ),
     ]

@@ -6,7 +6,6 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
         ("api", "0001_initial"),
         ("diagnostics", "0001_initial"),
@@ -19,18 +18,37 @@ class Migration(migrations.Migration):
                 migrations.CreateModel(
                     name="IdempotencyRecord",
                     fields=[
-                        ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                        (
+                            "id",
+                            models.BigAutoField(
+                                auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                            ),
+                        ),
                         ("key", models.CharField(max_length=255)),
                         ("fingerprint", models.CharField(max_length=64)),
                         ("created_at", models.DateTimeField(auto_now_add=True)),
-                        ("recording", models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name="+",
-                                                        to="diagnostics.ecgrecording")),
-                        ("user", models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name="+",
-                                                   to=settings.AUTH_USER_MODEL)),
+                        (
+                            "recording",
+                            models.ForeignKey(
+                                on_delete=django.db.models.deletion.CASCADE,
+                                related_name="+",
+                                to="diagnostics.ecgrecording",
+                            ),
+                        ),
+                        (
+                            "user",
+                            models.ForeignKey(
+                                on_delete=django.db.models.deletion.CASCADE,
+                                related_name="+",
+                                to=settings.AUTH_USER_MODEL,
+                            ),
+                        ),
                     ],
                     options={
                         "db_table": "api_idempotencyrecord",
-                        "constraints": [models.UniqueConstraint(fields=("user", "key"), name="idempotency_key_unique_per_user")],
+                        "constraints": [
+                            models.UniqueConstraint(fields=("user", "key"), name="idempotency_key_unique_per_user")
+                        ],
                     },
                 ),
             ],

@@ -6,56 +6,108 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('accounts', '0003_audit_append_only'),
-        ('diagnostics', '0002_idempotencyrecord'),
+        ("accounts", "0003_audit_append_only"),
+        ("diagnostics", "0002_idempotencyrecord"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='diagnosis',
-            name='rhythm',
-            field=models.JSONField(blank=True, help_text='Holter summary of a signal recording (ecg.rhythm)', null=True),
+            model_name="diagnosis",
+            name="rhythm",
+            field=models.JSONField(
+                blank=True, help_text="Holter summary of a signal recording (ecg.rhythm)", null=True
+            ),
         ),
         migrations.CreateModel(
-            name='Event',
+            name="Event",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('type', models.CharField(choices=[('vf', 'Ventricular flutter / fibrillation'), ('asystole', 'Asystole'), ('vt', 'Ventricular tachycardia'), ('af', 'Atrial fibrillation'), ('afl', 'Atrial flutter'), ('svt', 'Supraventricular tachycardia'), ('pause', 'Pause'), ('v_run', 'Ventricular run'), ('s_run', 'Supraventricular run'), ('bigeminy', 'Ventricular bigeminy'), ('trigeminy', 'Ventricular trigeminy'), ('v_couplet', 'Ventricular couplet'), ('s_couplet', 'Supraventricular couplet'), ('tachy', 'Tachycardia'), ('brady', 'Bradycardia')], max_length=12)),
-                ('start', models.BigIntegerField()),
-                ('end', models.BigIntegerField()),
-                ('beats', models.PositiveIntegerField()),
-                ('rate_bpm', models.FloatField(blank=True, null=True)),
-                ('clinic', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='accounts.clinic')),
-                ('recording', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='events', to='diagnostics.ecgrecording')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "type",
+                    models.CharField(
+                        choices=[
+                            ("vf", "Ventricular flutter / fibrillation"),
+                            ("asystole", "Asystole"),
+                            ("vt", "Ventricular tachycardia"),
+                            ("af", "Atrial fibrillation"),
+                            ("afl", "Atrial flutter"),
+                            ("svt", "Supraventricular tachycardia"),
+                            ("pause", "Pause"),
+                            ("v_run", "Ventricular run"),
+                            ("s_run", "Supraventricular run"),
+                            ("bigeminy", "Ventricular bigeminy"),
+                            ("trigeminy", "Ventricular trigeminy"),
+                            ("v_couplet", "Ventricular couplet"),
+                            ("s_couplet", "Supraventricular couplet"),
+                            ("tachy", "Tachycardia"),
+                            ("brady", "Bradycardia"),
+                        ],
+                        max_length=12,
+                    ),
+                ),
+                ("start", models.BigIntegerField()),
+                ("end", models.BigIntegerField()),
+                ("beats", models.PositiveIntegerField()),
+                ("rate_bpm", models.FloatField(blank=True, null=True)),
+                (
+                    "clinic",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="+", to="accounts.clinic"
+                    ),
+                ),
+                (
+                    "recording",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="events",
+                        to="diagnostics.ecgrecording",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['recording', 'start', 'id'],
+                "ordering": ["recording", "start", "id"],
             },
         ),
         migrations.CreateModel(
-            name='EventReview',
+            name="EventReview",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('decision', models.CharField(choices=[('confirm', 'Confirm'), ('reject', 'Reject')], max_length=8)),
-                ('note', models.TextField(blank=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('clinic', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='accounts.clinic')),
-                ('event', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='reviews', to='diagnostics.event')),
-                ('reviewer', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("decision", models.CharField(choices=[("confirm", "Confirm"), ("reject", "Reject")], max_length=8)),
+                ("note", models.TextField(blank=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "clinic",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="+", to="accounts.clinic"
+                    ),
+                ),
+                (
+                    "event",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="reviews", to="diagnostics.event"
+                    ),
+                ),
+                (
+                    "reviewer",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="+", to=settings.AUTH_USER_MODEL
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
+                "ordering": ["-created_at", "-id"],
             },
         ),
         migrations.AddIndex(
-            model_name='event',
-            index=models.Index(fields=['recording', 'type', 'start'], name='diagnostics_recordi_258600_idx'),
+            model_name="event",
+            index=models.Index(fields=["recording", "type", "start"], name="diagnostics_recordi_258600_idx"),
         ),
         migrations.AddConstraint(
-            model_name='event',
-            constraint=models.CheckConstraint(condition=models.Q(('end__gte', models.F('start'))), name='event_end_not_before_start'),
+            model_name="event",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("end__gte", models.F("start"))), name="event_end_not_before_start"
+            ),
         ),
     ]

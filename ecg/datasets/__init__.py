@@ -28,8 +28,9 @@ class BeatSet:
     @staticmethod
     def concat(parts: list["BeatSet"]) -> "BeatSet":
         if not parts:
-            return BeatSet(np.zeros((0, 187), np.float32), np.zeros(0, np.int64),
-                           np.zeros(0, "<U3"), np.zeros(0, np.int64))
+            return BeatSet(
+                np.zeros((0, 187), np.float32), np.zeros(0, np.int64), np.zeros(0, "<U3"), np.zeros(0, np.int64)
+            )
         return BeatSet(
             np.concatenate([p.beats for p in parts]),
             np.concatenate([p.labels for p in parts]),

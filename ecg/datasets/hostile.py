@@ -47,9 +47,17 @@ def xlsx_wide_row(cells: int = 1_000_000, *, prefix: str = "") -> bytes:
         with archive.open("xl/worksheets/sheet1.xml", "w") as fh:
             p = prefix.encode()
             declaration = b"xmlns:" + p.rstrip(b":") if p else b"xmlns"
-            fh.write(b'<?xml version="1.0" encoding="UTF-8"?><' + p + b"worksheet " + declaration +
-                     b'="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><' + p + b"sheetData><" + p +
-                     b'row r="1">')
+            fh.write(
+                b'<?xml version="1.0" encoding="UTF-8"?><'
+                + p
+                + b"worksheet "
+                + declaration
+                + b'="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><'
+                + p
+                + b"sheetData><"
+                + p
+                + b'row r="1">'
+            )
             cell = b"<" + p + b"c><" + p + b"v>1</" + p + b"v></" + p + b"c>"
             for start in range(0, cells, 10_000):
                 fh.write(cell * min(10_000, cells - start))

@@ -65,16 +65,32 @@ class MiBeats:
         return len(self.labels)
 
     def subset(self, mask: np.ndarray) -> "MiBeats":
-        return MiBeats(self.beats[mask], self.labels[mask], self.records[mask], self.patient_ids[mask],
-                       self.sources[mask], self.uncertain[mask])
+        return MiBeats(
+            self.beats[mask],
+            self.labels[mask],
+            self.records[mask],
+            self.patient_ids[mask],
+            self.sources[mask],
+            self.uncertain[mask],
+        )
 
     @staticmethod
     def concat(parts: list["MiBeats"]) -> "MiBeats":
         if not parts:
-            return MiBeats(np.zeros((0, BEAT_LENGTH), np.float32), np.zeros(0, np.int64), np.zeros(0, "<U32"),
-                           np.zeros(0, "<U32"), np.zeros(0, "<U32"), np.zeros(0, bool))
-        return MiBeats(*(np.concatenate([getattr(p, f) for p in parts]) for f in
-                         ("beats", "labels", "records", "patient_ids", "sources", "uncertain")))
+            return MiBeats(
+                np.zeros((0, BEAT_LENGTH), np.float32),
+                np.zeros(0, np.int64),
+                np.zeros(0, "<U32"),
+                np.zeros(0, "<U32"),
+                np.zeros(0, "<U32"),
+                np.zeros(0, bool),
+            )
+        return MiBeats(
+            *(
+                np.concatenate([getattr(p, f) for p in parts])
+                for f in ("beats", "labels", "records", "patient_ids", "sources", "uncertain")
+            )
+        )
 
     def patients(self) -> dict[str, int]:
         """Patient id -> label (one label per patient)."""
@@ -130,9 +146,14 @@ def _cached_excerpt(path: Path, cache_dir: Path | None) -> tuple[np.ndarray, flo
 
 def _part(beats: np.ndarray, info: MiRecord) -> MiBeats:
     n = len(beats)
-    return MiBeats(beats.astype(np.float32), np.full(n, info.label, np.int64), np.full(n, info.record, "<U32"),
-                   np.full(n, info.patient_id, "<U32"), np.full(n, info.source, "<U32"),
-                   np.full(n, info.uncertain, bool))
+    return MiBeats(
+        beats.astype(np.float32),
+        np.full(n, info.label, np.int64),
+        np.full(n, info.record, "<U32"),
+        np.full(n, info.patient_id, "<U32"),
+        np.full(n, info.source, "<U32"),
+        np.full(n, info.uncertain, bool),
+    )
 
 
 def _lead_index(lead: str) -> int:
@@ -142,10 +163,15 @@ def _lead_index(lead: str) -> int:
     return by_lower[lead.lower()]
 
 
-def build_mi_dataset(mi_dir: str | Path, lead: str = "II", ptbdb_records: list[Path] | tuple[Path, ...] = (),
-                     cache_dir: Path | None = None, filtered: bool = True,
-                     include_misaligned: bool = False, excerpts: set[str] | None = None,
-                     ) -> tuple[MiBeats, list[MiRecord]]:
+def build_mi_dataset(
+    mi_dir: str | Path,
+    lead: str = "II",
+    ptbdb_records: list[Path] | tuple[Path, ...] = (),
+    cache_dir: Path | None = None,
+    filtered: bool = True,
+    include_misaligned: bool = False,
+    excerpts: set[str] | None = None,
+) -> tuple[MiBeats, list[MiRecord]]:
     """All MI / normal beats of the shared MI data (and raw PTB records given), with per-record info.
 
     Records: PTB excerpts labelled MI or healthy control by their header; PTB-XL by labels.csv

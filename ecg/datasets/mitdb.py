@@ -21,12 +21,52 @@ from ecg.processing.beats import aami_index, extract_beats
 
 # de Chazal et al. 2004 inter-patient split; the four paced records are left out of both.
 DS1: tuple[str, ...] = (
-    "101", "106", "108", "109", "112", "114", "115", "116", "118", "119", "122",
-    "124", "201", "203", "205", "207", "208", "209", "215", "220", "223", "230",
+    "101",
+    "106",
+    "108",
+    "109",
+    "112",
+    "114",
+    "115",
+    "116",
+    "118",
+    "119",
+    "122",
+    "124",
+    "201",
+    "203",
+    "205",
+    "207",
+    "208",
+    "209",
+    "215",
+    "220",
+    "223",
+    "230",
 )
 DS2: tuple[str, ...] = (
-    "100", "103", "105", "111", "113", "117", "121", "123", "200", "202", "210",
-    "212", "213", "214", "219", "221", "222", "228", "231", "232", "233", "234",
+    "100",
+    "103",
+    "105",
+    "111",
+    "113",
+    "117",
+    "121",
+    "123",
+    "200",
+    "202",
+    "210",
+    "212",
+    "213",
+    "214",
+    "219",
+    "221",
+    "222",
+    "228",
+    "231",
+    "232",
+    "233",
+    "234",
 )
 PACED: tuple[str, ...] = ("102", "104", "107", "217")
 ALL_RECORDS: tuple[str, ...] = tuple(sorted(DS1 + DS2 + PACED))
@@ -63,8 +103,9 @@ def record_beats(mitdb_dir: Path, record: str) -> BeatSet:
     return BeatSet(beats, labels[keep], np.full(len(kept), record), kept)
 
 
-def load_mitdb(mitdb_dir: Path, records: tuple[str, ...] | list[str] = ALL_RECORDS,
-               cache_dir: Path | None = None) -> BeatSet:
+def load_mitdb(
+    mitdb_dir: Path, records: tuple[str, ...] | list[str] = ALL_RECORDS, cache_dir: Path | None = None
+) -> BeatSet:
     """Beats of ``records``, concatenated in the given order; cached per record as .npz if asked."""
     parts = []
     for record in records:

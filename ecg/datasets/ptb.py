@@ -22,8 +22,15 @@ from ecg.io.readers import Signal, read_wfdb
 
 # Canonical lead names (PTB-XL order); PTB writes them in lower case.
 LEADS_12: tuple[str, ...] = ("I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6")
-_XLSX_COLUMNS = {"dI": "I", "dII": "II", "dIII": "III", "aVL": "aVL", "aVR": "aVR", "aVF": "aVF",
-                 **{f"V{i}": f"V{i}" for i in range(1, 7)}}
+_XLSX_COLUMNS = {
+    "dI": "I",
+    "dII": "II",
+    "dIII": "III",
+    "aVL": "aVL",
+    "aVR": "aVR",
+    "aVF": "aVF",
+    **{f"V{i}": f"V{i}" for i in range(1, 7)},
+}
 _BY_LOWER = {name.lower(): name for name in LEADS_12}
 
 MI = "Myocardial infarction"
@@ -68,10 +75,15 @@ def _header(record: str, header: Any) -> PtbHeader:  # a wfdb.Record header
             first[_BY_LOWER[name.lower()]] = float(init) / float(gain)
     source = comments.get("Source", "")
     match = re.search(r"(patient\d+)", source) or re.search(r"(patient\d+)", record)
-    return PtbHeader(record=record, patient_id=match.group(1) if match else record,
-                     reason_for_admission=comments.get("Reason for admission", ""),
-                     fs=float(header.fs), n_samples=int(header.sig_len), first_values_mv=first,
-                     comments=comments)
+    return PtbHeader(
+        record=record,
+        patient_id=match.group(1) if match else record,
+        reason_for_admission=comments.get("Reason for admission", ""),
+        fs=float(header.fs),
+        n_samples=int(header.sig_len),
+        first_values_mv=first,
+        comments=comments,
+    )
 
 
 def read_excerpt_header(path: str | Path) -> PtbHeader:
@@ -108,14 +120,16 @@ def read_excerpt(path: str | Path) -> tuple[Signal, PtbHeader]:
     if missing:
         raise ValueError(f"{path.name}: columns {', '.join(missing)} not found")
     ordered = {name: leads[name] for name in LEADS_12}
-    return Signal(fs=header.fs, leads=ordered, units=dict.fromkeys(LEADS_12, "mV"),
-                  source_format="ptb-xlsx"), header
+    return Signal(fs=header.fs, leads=ordered, units=dict.fromkeys(LEADS_12, "mV"), source_format="ptb-xlsx"), header
 
 
 def first_samples_match(signal: Signal, header: PtbHeader, tolerance_mv: float = 0.0015) -> bool:
     """Does the sheet start where its header says (first sample of every lead = initial value)?"""
-    return all(abs(signal.leads[name][0] - value) <= tolerance_mv
-               for name, value in header.first_values_mv.items() if name in signal.leads)
+    return all(
+        abs(signal.leads[name][0] - value) <= tolerance_mv
+        for name, value in header.first_values_mv.items()
+        if name in signal.leads
+    )
 
 
 def list_excerpts(directory: str | Path) -> list[Path]:

@@ -13,10 +13,24 @@ from ecg.datasets.ptb import LEADS_12
 from ecg.io.readers import Signal
 
 FS = 500.0
-MI_STATEMENTS: frozenset[str] = frozenset({
-    "IMI", "ASMI", "ILMI", "AMI", "ALMI", "LMI", "IPLMI", "IPMI", "PMI",
-    "INJAS", "INJAL", "INJIN", "INJLA", "INJIL",
-})
+MI_STATEMENTS: frozenset[str] = frozenset(
+    {
+        "IMI",
+        "ASMI",
+        "ILMI",
+        "AMI",
+        "ALMI",
+        "LMI",
+        "IPLMI",
+        "IPMI",
+        "PMI",
+        "INJAS",
+        "INJAL",
+        "INJIN",
+        "INJLA",
+        "INJIL",
+    }
+)
 # PTB-XL's likelihood 15 means the cardiologist wrote "possible" MI.
 POSSIBLE_LIKELIHOOD = 15.0
 
@@ -27,7 +41,8 @@ def read_labels(directory: str | Path) -> pd.DataFrame:
     frame = pd.read_csv(Path(directory) / "labels.csv")
     frame["scp"] = frame["scp_codes"].map(ast.literal_eval)
     frame["mi_likelihood"] = frame["scp"].map(
-        lambda codes: max([float(v) for k, v in codes.items() if k in MI_STATEMENTS], default=0.0))
+        lambda codes: max([float(v) for k, v in codes.items() if k in MI_STATEMENTS], default=0.0)
+    )
     frame["uncertain_mi"] = (frame["label"] == "MI") & (frame["mi_likelihood"] <= POSSIBLE_LIKELIHOOD)
     frame["patient_id"] = frame["patient_id"].map(lambda p: f"ptbxl{int(p)}")
     frame["record"] = frame["ecg_id"].map(lambda e: f"ptbxl_{int(e)}")
@@ -41,5 +56,4 @@ def read_npy(path: str | Path) -> Signal:
         raise ValueError(f"{Path(path).name}: expected (samples, 12), got {values.shape}")
     if not np.isfinite(values).all():
         raise ValueError(f"{Path(path).name}: non-finite values")
-    return Signal(fs=FS, leads={name: values[:, i] for i, name in enumerate(LEADS_12)},
-                  source_format="ptbxl-npy")
+    return Signal(fs=FS, leads={name: values[:, i] for i, name in enumerate(LEADS_12)}, source_format="ptbxl-npy")

@@ -14,7 +14,11 @@ def beat_rows(n: int, *, seed: int = 0) -> np.ndarray:
     rows = []
     for _ in range(n):
         length = int(rng.integers(90, 160))
-        beat = np.exp(-t / 4.0) + 0.25 * np.exp(-((t - 0.6 * length) ** 2) / 60.0) + 0.02 * rng.standard_normal(BEAT_LENGTH)
+        beat = (
+            np.exp(-t / 4.0)
+            + 0.25 * np.exp(-((t - 0.6 * length) ** 2) / 60.0)
+            + 0.02 * rng.standard_normal(BEAT_LENGTH)
+        )
         beat[length:] = 0.0
         beat = (beat - beat[:length].min()) / (beat[:length].max() - beat[:length].min())
         beat[length:] = 0.0

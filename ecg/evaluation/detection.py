@@ -45,7 +45,9 @@ def score(detected: np.ndarray, reference: np.ndarray, fs: float) -> dict[str, A
     fn = len(reference) - tp
     offsets_ms = (detected[md] - reference[mr]) * 1000.0 / fs
     return {
-        "tp": tp, "fp": fp, "fn": fn,
+        "tp": tp,
+        "fp": fp,
+        "fn": fn,
         "sensitivity": tp / (tp + fn) if tp + fn else 1.0,
         "ppv": tp / (tp + fp) if tp + fp else 1.0,
         "_offsets_ms": offsets_ms,

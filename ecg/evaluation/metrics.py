@@ -32,8 +32,9 @@ def confusion(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int = len(AAMI_
     return matrix
 
 
-def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray,
-                           classes: tuple[str, ...] = AAMI_CLASSES) -> dict[str, Any]:
+def classification_metrics(
+    y_true: np.ndarray, y_pred: np.ndarray, classes: tuple[str, ...] = AAMI_CLASSES
+) -> dict[str, Any]:
     """Sensitivity, positive predictivity (+P) and F1 per class; accuracy; macro-F1; confusion matrix.
 
     A figure with a zero denominator (no reference beats of a class, or none predicted) is None,
@@ -49,21 +50,28 @@ def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray,
         sensitivity = _ratio(tp, support)
         ppv = _ratio(tp, predicted)
         f1 = _ratio(2 * tp, support + predicted)
-        per_class[name] = {"sensitivity": sensitivity, "ppv": ppv, "f1": f1,
-                           "support": int(support), "predicted": int(predicted)}
+        per_class[name] = {
+            "sensitivity": sensitivity,
+            "ppv": ppv,
+            "f1": f1,
+            "support": int(support),
+            "predicted": int(predicted),
+        }
     return {
         "n_beats": int(matrix.sum()),
         "accuracy": _ratio(np.trace(matrix), matrix.sum()),
         "macro_f1": _macro([per_class[c]["f1"] for c in classes if per_class[c]["support"]]),
-        "macro_f1_nsvf": _macro([per_class[c]["f1"] for c in ("N", "S", "V", "F") if c in per_class
-                                 and per_class[c]["support"]]),
+        "macro_f1_nsvf": _macro(
+            [per_class[c]["f1"] for c in ("N", "S", "V", "F") if c in per_class and per_class[c]["support"]]
+        ),
         "per_class": per_class,
         "confusion_matrix": {"rows_reference_cols_predicted": list(classes), "counts": matrix.tolist()},
     }
 
 
-def beats_per_second(model: keras.Model, batch_size: int = 1024, n_batches: int = 4, repeats: int = 3,
-                     seed: int = 0) -> float:
+def beats_per_second(
+    model: keras.Model, batch_size: int = 1024, n_batches: int = 4, repeats: int = 3, seed: int = 0
+) -> float:
     """Inference throughput on random beats: best of ``repeats`` timed passes after a warm-up
     (best-of, because the CPU is shared and other load only ever slows a pass down)."""
     beats = np.random.default_rng(seed).random((batch_size * n_batches, BEAT_LENGTH, 1), dtype=np.float32)
@@ -76,8 +84,9 @@ def beats_per_second(model: keras.Model, batch_size: int = 1024, n_batches: int 
     return best
 
 
-def false_positive_sources(y_true: np.ndarray, y_pred: np.ndarray, records: np.ndarray,
-                           classes: tuple[str, ...] = AAMI_CLASSES, top: int = 4) -> dict[str, Any]:
+def false_positive_sources(
+    y_true: np.ndarray, y_pred: np.ndarray, records: np.ndarray, classes: tuple[str, ...] = AAMI_CLASSES, top: int = 4
+) -> dict[str, Any]:
     """For each predicted class, the records contributing most beats wrongly given that class."""
     sources = {}
     for i, name in enumerate(classes):
@@ -86,6 +95,8 @@ def false_positive_sources(y_true: np.ndarray, y_pred: np.ndarray, records: np.n
             continue
         found, counts = np.unique(records[wrong], return_counts=True)
         order = np.argsort(-counts)[:top]
-        sources[name] = {"false_positives": int(wrong.sum()),
-                         "top_records": {str(found[j]): int(counts[j]) for j in order}}
+        sources[name] = {
+            "false_positives": int(wrong.sum()),
+            "top_records": {str(found[j]): int(counts[j]) for j in order},
+        }
     return sources

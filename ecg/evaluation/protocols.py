@@ -80,7 +80,9 @@ def report(per_record: dict[str, np.ndarray], draws: int = 1000) -> dict[str, An
         "accuracy": float(np.trace(total) / max(total.sum(), 1)),
         "beats": int(total.sum()),
         "confusion": total.tolist(),
-        "records": {r: {"confusion": m.tolist(), **{c: s for c, s in class_stats(m).items()}} for r, m in per_record.items()},
+        "records": {
+            r: {"confusion": m.tolist(), **{c: s for c, s in class_stats(m).items()}} for r, m in per_record.items()
+        },
     }
 
 

@@ -39,8 +39,22 @@ LEAD_PREFERENCE = ("MLII", "II")
 
 _MV_SCALE = {"mv": 1.0, "uv": 1e-3, "µv": 1e-3, "μv": 1e-3, "v": 1e3, "nv": 1e-6}
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]{0,127}$")
-_TIME_COLUMNS = {"time", "t", "timestamp", "sec", "secs", "seconds", "s", "ms",
-                 "sample", "samples", "index", "idx", "sample #", "elapsed time"}
+_TIME_COLUMNS = {
+    "time",
+    "t",
+    "timestamp",
+    "sec",
+    "secs",
+    "seconds",
+    "s",
+    "ms",
+    "sample",
+    "samples",
+    "index",
+    "idx",
+    "sample #",
+    "elapsed time",
+}
 
 
 def _plain_lead(label: str) -> str:
@@ -83,8 +97,7 @@ class Signal:
             by_lower = {k.strip().lower(): k for k in self.leads}
             key = by_lower.get(name.strip().lower())
             if key is None:
-                raise SignalError(
-                    f"lead {name!r} not found; available leads: {', '.join(self.leads)}")
+                raise SignalError(f"lead {name!r} not found; available leads: {', '.join(self.leads)}")
             return key
         by_plain: dict[str, str] = {}
         for k in self.leads:
@@ -97,17 +110,20 @@ class Signal:
     def lead(self, name: str | None = None) -> np.ndarray:
         return self.leads[self.lead_name(name)]
 
-    def validated(self, name: str | None = None, *, max_seconds: float = DEFAULT_MAX_SECONDS,
-                  check_beats: bool = True) -> np.ndarray:
+    def validated(
+        self, name: str | None = None, *, max_seconds: float = DEFAULT_MAX_SECONDS, check_beats: bool = True
+    ) -> np.ndarray:
         """The chosen lead after :func:`validate_signal`; raises SignalError otherwise."""
         key = self.lead_name(name)
         unit = (self.units or {}).get(key)
-        validate_signal(self.leads[key], self.fs, lead=key, units=unit,
-                        max_seconds=max_seconds, check_beats=check_beats)
+        validate_signal(
+            self.leads[key], self.fs, lead=key, units=unit, max_seconds=max_seconds, check_beats=check_beats
+        )
         return self.leads[key]
 
 
 # --- validation -------------------------------------------------------------------------
+
 
 def check_fs(fs: object) -> float:
     try:
@@ -131,8 +147,15 @@ def check_finite(values: np.ndarray, lead: str) -> None:
         raise SignalError(f"sample {i} of lead {lead} is {kind}")
 
 
-def validate_signal(values: np.ndarray, fs: float, *, lead: str = "ECG", units: str | None = None,
-                    max_seconds: float = DEFAULT_MAX_SECONDS, check_beats: bool = True) -> None:
+def validate_signal(
+    values: np.ndarray,
+    fs: float,
+    *,
+    lead: str = "ECG",
+    units: str | None = None,
+    max_seconds: float = DEFAULT_MAX_SECONDS,
+    check_beats: bool = True,
+) -> None:
     """Refuse a lead that cannot be analysed: bad fs, NaN/inf, too short/long, flat, no beats.
 
     ``units`` (e.g. "mV", "uV") sets the flat-line threshold; when unknown only a
@@ -144,18 +167,17 @@ def validate_signal(values: np.ndarray, fs: float, *, lead: str = "ECG", units: 
         raise SignalError(f"lead {lead} must be one-dimensional, got shape {values.shape}")
     seconds = len(values) / fs
     if seconds < MIN_SECONDS:
-        raise SignalError(
-            f"lead {lead} is {seconds:.2f} s long; at least {MIN_SECONDS:g} s (two heartbeats) is needed")
+        raise SignalError(f"lead {lead} is {seconds:.2f} s long; at least {MIN_SECONDS:g} s (two heartbeats) is needed")
     if seconds > max_seconds:
-        raise SignalError(
-            f"lead {lead} is {seconds:.0f} s long; the maximum is {max_seconds:.0f} s")
+        raise SignalError(f"lead {lead} is {seconds:.0f} s long; the maximum is {max_seconds:.0f} s")
     check_finite(values, lead)
     ptp = float(np.ptp(values))
     scale = _MV_SCALE.get((units or "").strip().lower())
     threshold = FLAT_PTP_MV / scale if scale else 0.0
     if ptp <= threshold or np.std(values) <= 1e-12 * max(1.0, float(np.abs(values).max())):
-        raise SignalError(f"lead {lead} is a flat line (peak-to-peak {ptp:.3g}"
-                          f"{' ' + units if units else ''}): no ECG signal")
+        raise SignalError(
+            f"lead {lead} is a flat line (peak-to-peak {ptp:.3g}{' ' + units if units else ''}): no ECG signal"
+        )
     if check_beats:
         from ecg.processing.detection import detect_r_peaks
 
@@ -165,6 +187,7 @@ def validate_signal(values: np.ndarray, fs: float, *, lead: str = "ECG", units: 
 
 # --- helpers ------------------------------------------------------------------------------
 
+
 def _to_mv(values: np.ndarray, unit: str | None) -> tuple[np.ndarray, str | None]:
     scale = _MV_SCALE.get((unit or "").strip().lower())
     if scale is None:
@@ -172,8 +195,9 @@ def _to_mv(values: np.ndarray, unit: str | None) -> tuple[np.ndarray, str | None
     return values * scale, "mV"
 
 
-def _build(fs: object, leads: dict[str, np.ndarray], units: Mapping[str, str | None] | None,
-           source_format: str, source: str) -> Signal:
+def _build(
+    fs: object, leads: dict[str, np.ndarray], units: Mapping[str, str | None] | None, source_format: str, source: str
+) -> Signal:
     fs = check_fs(fs)
     if not leads:
         raise SignalError(f"{source}: no signal leads found")
@@ -208,6 +232,7 @@ def _unique_names(names: list[str]) -> list[str]:
 
 
 # --- WFDB ---------------------------------------------------------------------------------
+
 
 def read_wfdb(record_path: str | Path, *, max_columns: int = DEFAULT_MAX_COLUMNS) -> Signal:
     """A WFDB record given as its path without extension (e.g. ``.../mitdb/100``)."""
@@ -244,8 +269,9 @@ def _safe_name(name: str, what: str) -> str:
     return name
 
 
-def _header_data_files(header: bytes, header_name: str, *, max_columns: int = DEFAULT_MAX_COLUMNS,
-                       data_bytes: int | None = None) -> set[str]:
+def _header_data_files(
+    header: bytes, header_name: str, *, max_columns: int = DEFAULT_MAX_COLUMNS, data_bytes: int | None = None
+) -> set[str]:
     """File names the WFDB header's signal lines refer to, once its declared sizes are plausible."""
     try:
         text = header.decode("ascii")
@@ -275,11 +301,12 @@ def _header_data_files(header: bytes, header_name: str, *, max_columns: int = DE
         raise SignalError(f"{header_name} declares {sig_len} samples per signal; its data files hold far fewer")
     if len(lines) < 1 + n_sig:
         raise SignalError(f"{header_name}: expected {n_sig} signal lines, found {len(lines) - 1}")
-    return {ln.split()[0] for ln in lines[1:1 + n_sig]}
+    return {ln.split()[0] for ln in lines[1 : 1 + n_sig]}
 
 
-def read_wfdb_upload(files: dict[str, bytes], *, max_bytes: int = DEFAULT_MAX_BYTES,
-                     max_columns: int = DEFAULT_MAX_COLUMNS) -> Signal:
+def read_wfdb_upload(
+    files: dict[str, bytes], *, max_bytes: int = DEFAULT_MAX_BYTES, max_columns: int = DEFAULT_MAX_COLUMNS
+) -> Signal:
     """A WFDB record uploaded as files (``100.hea``, ``100.dat``; ``.atr`` etc. ignored)."""
     if sum(len(b) for b in files.values()) > max_bytes:
         raise SignalError(f"upload is larger than {max_bytes // (1024 * 1024)} MB")
@@ -296,8 +323,7 @@ def read_wfdb_upload(files: dict[str, bytes], *, max_bytes: int = DEFAULT_MAX_BY
         _safe_name(data_name, header)
         if data_name not in names:
             raise SignalError(f"{header} refers to data file {data_name}, which is missing from the upload")
-    _header_data_files(names[header], header, max_columns=max_columns,
-                       data_bytes=sum(len(names[n]) for n in needed))
+    _header_data_files(names[header], header, max_columns=max_columns, data_bytes=sum(len(names[n]) for n in needed))
     with tempfile.TemporaryDirectory(prefix="ecg-wfdb-") as tmp:
         for name in {header, *needed}:
             (Path(tmp) / name).write_bytes(names[name])
@@ -306,17 +332,26 @@ def read_wfdb_upload(files: dict[str, bytes], *, max_bytes: int = DEFAULT_MAX_BY
     return signal
 
 
-def read_wfdb_zip(data: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES,
-                  max_members: int = DEFAULT_MAX_MEMBERS, max_columns: int = DEFAULT_MAX_COLUMNS) -> Signal:
+def read_wfdb_zip(
+    data: bytes,
+    *,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    max_members: int = DEFAULT_MAX_MEMBERS,
+    max_columns: int = DEFAULT_MAX_COLUMNS,
+) -> Signal:
     """A zip holding one WFDB record (at top level or in one folder)."""
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
     except zipfile.BadZipFile:
         raise SignalError("upload is not a valid zip file") from None
     with archive:
-        members = [m for m in archive.infolist()
-                   if not m.is_dir() and not m.filename.startswith("__MACOSX/")
-                   and not PurePosixPath(m.filename).name.startswith(".")]
+        members = [
+            m
+            for m in archive.infolist()
+            if not m.is_dir()
+            and not m.filename.startswith("__MACOSX/")
+            and not PurePosixPath(m.filename).name.startswith(".")
+        ]
         if len(members) > max_members:
             raise SignalError(f"zip holds {len(members)} files; at most {max_members} are allowed")
         total = sum(m.file_size for m in members)
@@ -350,6 +385,7 @@ def read_wfdb_zip(data: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES,
 
 
 # --- EDF ----------------------------------------------------------------------------------
+
 
 def read_edf(data: bytes | str | Path, lead: str | None = None, *, max_columns: int = DEFAULT_MAX_COLUMNS) -> Signal:
     """EDF/EDF+ signal channels (annotation channels skipped).
@@ -409,6 +445,7 @@ def _read_edf_path(path: Path, lead: str | None, source: str, pyedflib: Any) -> 
 
 # --- CSV ----------------------------------------------------------------------------------
 
+
 def _decode_text(data: bytes, source: str) -> str:
     if b"\x00" in data[:4096]:
         raise SignalError(f"{source} is not a text file")
@@ -428,8 +465,9 @@ def _is_number(text: str) -> bool:
     return True
 
 
-def read_csv_signal(data: bytes, fs: float, lead: str | None = None, *,
-                    max_columns: int = DEFAULT_MAX_COLUMNS) -> Signal:
+def read_csv_signal(
+    data: bytes, fs: float, lead: str | None = None, *, max_columns: int = DEFAULT_MAX_COLUMNS
+) -> Signal:
     """One column of numbers, or several columns named in a header row, sampled at ``fs``.
 
     A time/index column (``time``, ``t``, ``sample``...) is ignored.  With ``lead``
@@ -452,9 +490,16 @@ def read_csv_signal(data: bytes, fs: float, lead: str | None = None, *,
         raise too_many_columns("CSV file", columns_in_first, "columns", max_columns)
     decimal_comma = delimiter in (";", "\t", r"\s+") and re.search(r"\d,\d", text[:4096]) is not None
     try:
-        table = pd.read_csv(io.StringIO(text), sep=delimiter, header=None, dtype=str,
-                            skip_blank_lines=True, engine="python" if delimiter == r"\s+" else "c",
-                            keep_default_na=False, comment="#")
+        table = pd.read_csv(
+            io.StringIO(text),
+            sep=delimiter,
+            header=None,
+            dtype=str,
+            skip_blank_lines=True,
+            engine="python" if delimiter == r"\s+" else "c",
+            keep_default_na=False,
+            comment="#",
+        )
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
         raise SignalError(f"CSV file cannot be parsed: {_without_paths(str(exc).strip())}") from None
     first_row = [str(c).strip() for c in table.iloc[0]]
@@ -498,6 +543,7 @@ def read_csv_signal(data: bytes, fs: float, lead: str | None = None, *,
 
 # --- JSON ---------------------------------------------------------------------------------
 
+
 def _json_numbers(values: object, where: str) -> np.ndarray:
     if not isinstance(values, list):
         raise SignalError(f"{where} must be an array of numbers")
@@ -524,13 +570,13 @@ def read_json_signal(obj: object, fs: float | None = None, *, max_columns: int =
             raise SignalError("JSON signal: the sampling rate (fs) is missing")
         return _build(fs, {"ECG": _json_numbers(obj, "JSON array")}, None, "json", "JSON file")
     if not isinstance(obj, dict):
-        raise SignalError("JSON signal must be an array of numbers or an object with \"fs\" and \"leads\"")
+        raise SignalError('JSON signal must be an array of numbers or an object with "fs" and "leads"')
     file_fs = obj.get("fs", obj.get("sampling_rate"))
     if file_fs is None and fs is None:
-        raise SignalError("JSON signal: field \"fs\" (sampling rate) is missing")
+        raise SignalError('JSON signal: field "fs" (sampling rate) is missing')
     leads_obj = obj.get("leads")
     if not isinstance(leads_obj, dict) or not leads_obj:
-        raise SignalError("JSON signal: field \"leads\" must be an object of lead name → array of numbers")
+        raise SignalError('JSON signal: field "leads" must be an object of lead name → array of numbers')
     if len(leads_obj) > max_columns:
         raise too_many_columns("JSON signal", len(leads_obj), "leads", max_columns)
     leads = {str(name): _json_numbers(values, f"JSON field leads.{name}") for name, values in leads_obj.items()}
@@ -551,6 +597,7 @@ def read_json_signal(obj: object, fs: float | None = None, *, max_columns: int =
 
 # --- format sniffing ----------------------------------------------------------------------
 
+
 def _zip_member_names(head: bytes) -> list[str]:
     """Member names from a complete zip, else from the local headers present in ``head``."""
     try:
@@ -563,8 +610,8 @@ def _zip_member_names(head: bytes) -> list[str]:
         start = match.start()
         if start + 30 > len(head):
             break
-        name_len = int.from_bytes(head[start + 26:start + 28], "little")
-        names.append(head[start + 30:start + 30 + name_len].decode("utf-8", "replace"))
+        name_len = int.from_bytes(head[start + 26 : start + 28], "little")
+        names.append(head[start + 30 : start + 30 + name_len].decode("utf-8", "replace"))
     return names
 
 
@@ -577,7 +624,7 @@ def _is_complete_zip(data: bytes) -> bool:
 
 
 def sniff_format(filename: str, head: bytes) -> str:
-    """"wfdb-zip", "edf", "csv", "json" or "xlsx", judged by content (the name only breaks ties)."""
+    """ "wfdb-zip", "edf", "csv", "json" or "xlsx", judged by content (the name only breaks ties)."""
     junk = SignalError(f"{filename} is not a CSV, XLSX, EDF, JSON or WFDB file")
     if head.startswith(b"PK\x03\x04"):
         names = _zip_member_names(head)
@@ -603,7 +650,7 @@ def sniff_format(filename: str, head: bytes) -> str:
     except UnicodeDecodeError as exc:
         if exc.start < len(stripped) - 4:  # not just a character cut at the end of head
             raise junk from None
-        text = stripped[:exc.start].decode("utf-8")
+        text = stripped[: exc.start].decode("utf-8")
     if not text:
         raise SignalError(f"{filename} is empty")
     printable = sum(ch.isprintable() or ch in "\r\n\t" for ch in text)

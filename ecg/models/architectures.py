@@ -79,8 +79,14 @@ def residual_trunk(inputs: keras.KerasTensor, *, width: int, n_blocks: int, kern
     return layers.Flatten(name="flatten")(x)
 
 
-def residual_cnn(n_outputs: int = 5, width: int = 32, n_blocks: int = 5, kernel_size: int = 5,
-                 dense_units: int = 32, dropout: float = 0.0) -> keras.Model:
+def residual_cnn(
+    n_outputs: int = 5,
+    width: int = 32,
+    n_blocks: int = 5,
+    kernel_size: int = 5,
+    dense_units: int = 32,
+    dropout: float = 0.0,
+) -> keras.Model:
     """Kachuee et al. 2018 residual CNN (arXiv:1805.00794), width configurable to bound its cost.
 
     Conv1D(width, 5) then ``n_blocks`` x [Conv-ReLU-Conv + skip, ReLU, MaxPool(5, stride 2)],

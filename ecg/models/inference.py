@@ -99,11 +99,17 @@ def _conv2d_graph(model: Any, spec: Any) -> Any:
     def apply(layer: Any, inputs: list[Any]) -> Any:
         x = inputs[0]
         if isinstance(layer, L.Conv1D):
-            if (layer.data_format != "channels_last" or layer.padding not in ("valid", "same") or layer.groups != 1
-                    or tuple(layer.dilation_rate) != (1,) or x.shape.rank != 4):
+            if (
+                layer.data_format != "channels_last"
+                or layer.padding not in ("valid", "same")
+                or layer.groups != 1
+                or tuple(layer.dilation_rate) != (1,)
+                or x.shape.rank != 4
+            ):
                 raise _Unsupported("Conv1D options")
-            y = tf.nn.conv2d(x, tf.expand_dims(layer.kernel, 0), strides=[1, 1, layer.strides[0], 1],
-                             padding=layer.padding.upper())
+            y = tf.nn.conv2d(
+                x, tf.expand_dims(layer.kernel, 0), strides=[1, 1, layer.strides[0], 1], padding=layer.padding.upper()
+            )
             return activation(layer, tf.nn.bias_add(y, layer.bias) if layer.use_bias else y)
         if isinstance(layer, L.MaxPooling1D) and x.shape.rank == 4 and layer.data_format == "channels_last":
             return tf.nn.max_pool2d(x, [1, layer.pool_size[0]], [1, layer.strides[0]], layer.padding.upper())

@@ -37,7 +37,12 @@ def convert(src: Path, dst: Path) -> dict[str, Any]:
             raise ValueError(f"the model takes input of shape {input_shape}; expected 187 values per beat")
         kind = "beat"
     model.save(dst)
-    return {"input_kind": kind, "input_shape": input_shape, "outputs": output_shape[0], "params": int(model.count_params())}
+    return {
+        "input_kind": kind,
+        "input_shape": input_shape,
+        "outputs": output_shape[0],
+        "params": int(model.count_params()),
+    }
 
 
 def main(argv: list[str]) -> int:

@@ -18,7 +18,9 @@ from ecg.constants import AAMI_CLASSES
 from ecg.processing.context import MORPH_CHANNELS, N_FEATURES, WINDOW
 
 
-def build(feature_sample: np.ndarray, *, seed: int = 0, width: int = 32, dropout: float = 0.3, kind: str = "cnn") -> Any:
+def build(
+    feature_sample: np.ndarray, *, seed: int = 0, width: int = 32, dropout: float = 0.3, kind: str = "cnn"
+) -> Any:
     """``kind`` "cnn": convolutions over the morphology; "mlp": the morphology only coarsely (31 ms steps)."""
     import keras
     from keras import layers
@@ -77,7 +79,10 @@ def _graph(model: Any) -> Any:
     if fn is None:
         import tensorflow as tf
 
-        specs = [tf.TensorSpec((None, WINDOW, MORPH_CHANNELS), tf.float32), tf.TensorSpec((None, N_FEATURES), tf.float32)]
+        specs = [
+            tf.TensorSpec((None, WINDOW, MORPH_CHANNELS), tf.float32),
+            tf.TensorSpec((None, N_FEATURES), tf.float32),
+        ]
         ref: Callable[[], Any] = weakref.ref(model)  # the cache must not keep the model alive
         fn = tf.function(lambda m, f: ref()([m, f], training=False), input_signature=specs)
         _graphs[model] = fn

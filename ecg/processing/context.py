@@ -49,14 +49,43 @@ MAX_RATIO = 4.0
 FILTER_HZ = (0.5, 40.0)
 
 FEATURES: tuple[str, ...] = (
-    "pre_rr", "post_rr", "local_rr", "record_rr",
-    "pre_local", "post_local", "pre_post", "pre_record", "post_record", "local_record",
-    "prev_pre_local", "next_pre_local", "local_irregularity",
-    "pre_wide_median", "post_wide_median", "wide_irregularity", "wide_deviant", "wide_lag2_irregularity",
-    "pre_sinus", "post_sinus",
-    "corr_qrs_1", "corr_all_1", "residual_1", "amplitude_1", "slope_1", "width_1", "corr_p_1", "p_previous_1",
+    "pre_rr",
+    "post_rr",
+    "local_rr",
+    "record_rr",
+    "pre_local",
+    "post_local",
+    "pre_post",
+    "pre_record",
+    "post_record",
+    "local_record",
+    "prev_pre_local",
+    "next_pre_local",
+    "local_irregularity",
+    "pre_wide_median",
+    "post_wide_median",
+    "wide_irregularity",
+    "wide_deviant",
+    "wide_lag2_irregularity",
+    "pre_sinus",
+    "post_sinus",
+    "corr_qrs_1",
+    "corr_all_1",
+    "residual_1",
+    "amplitude_1",
+    "slope_1",
+    "width_1",
+    "corr_p_1",
+    "p_previous_1",
     "p_wide_1",
-    "corr_qrs_2", "corr_all_2", "residual_2", "amplitude_2", "slope_2", "width_2", "corr_p_2", "p_previous_2",
+    "corr_qrs_2",
+    "corr_all_2",
+    "residual_2",
+    "amplitude_2",
+    "slope_2",
+    "width_2",
+    "corr_p_2",
+    "p_previous_2",
     "p_wide_2",
     "second_lead",
 )
@@ -65,9 +94,7 @@ FEATURES: tuple[str, ...] = (
 NEIGHBOUR_OFFSETS = (-2, -1, 1, 2)
 NEIGHBOUR_FEATURES = ("pre_local", "pre_wide_median", "corr_qrs_1", "residual_1", "corr_p_1")
 BEAT_FEATURES = FEATURES
-FEATURES = BEAT_FEATURES + tuple(
-    f"{name}@{offset:+d}" for offset in NEIGHBOUR_OFFSETS for name in NEIGHBOUR_FEATURES
-)
+FEATURES = BEAT_FEATURES + tuple(f"{name}@{offset:+d}" for offset in NEIGHBOUR_OFFSETS for name in NEIGHBOUR_FEATURES)
 N_FEATURES = len(FEATURES)
 
 
@@ -85,7 +112,10 @@ def resample(x: np.ndarray, fs: float, target: float = CONTEXT_FS) -> np.ndarray
     if abs(fs - target) < 1e-9:
         return np.asarray(x, dtype=np.float32)
     ratio = Fraction(target).limit_denominator(1000) / Fraction(fs).limit_denominator(1000)
-    return cast(np.ndarray, sps.resample_poly(np.asarray(x, dtype=np.float64), ratio.numerator, ratio.denominator).astype(np.float32))
+    return cast(
+        np.ndarray,
+        sps.resample_poly(np.asarray(x, dtype=np.float64), ratio.numerator, ratio.denominator).astype(np.float32),
+    )
 
 
 def clean(x: np.ndarray, fs: float = CONTEXT_FS) -> np.ndarray:
@@ -241,11 +271,26 @@ def rhythm_features(r_peaks: np.ndarray, fs: float) -> np.ndarray:
     wide, irregular, deviant, lag2 = _wide(rr, n)
     sinus = _sinus_rr(rr, n)
     cols = [
-        pre, post, local, np.full(n, record_rr),
-        pre_local, ratio(post, local), ratio(pre, post), ratio(pre, record_rr), ratio(post, record_rr),
-        ratio(local, record_rr), prev_pre_local, next_pre_local, np.sqrt(var) / local,
-        ratio(pre, wide), ratio(post, wide), irregular, deviant, lag2,
-        ratio(pre, sinus), ratio(post, sinus),
+        pre,
+        post,
+        local,
+        np.full(n, record_rr),
+        pre_local,
+        ratio(post, local),
+        ratio(pre, post),
+        ratio(pre, record_rr),
+        ratio(post, record_rr),
+        ratio(local, record_rr),
+        prev_pre_local,
+        next_pre_local,
+        np.sqrt(var) / local,
+        ratio(pre, wide),
+        ratio(post, wide),
+        irregular,
+        deviant,
+        lag2,
+        ratio(pre, sinus),
+        ratio(post, sinus),
     ]
     return np.stack(cols, axis=1).astype(np.float32)
 
@@ -286,7 +331,12 @@ def record_context(leads: list[np.ndarray], fs: float, r_peaks: np.ndarray) -> B
 def other_lead(leads: dict[str, np.ndarray], analysed: str) -> np.ndarray | None:
     """A second usable lead beside ``analysed`` (same length, finite, not flat), if the record has one."""
     for name, values in leads.items():
-        if name != analysed and len(values) == len(leads[analysed]) and np.isfinite(values).all() and np.ptp(values) > 0:
+        if (
+            name != analysed
+            and len(values) == len(leads[analysed])
+            and np.isfinite(values).all()
+            and np.ptp(values) > 0
+        ):
             return values
     return None
 

@@ -47,16 +47,16 @@ from scipy import signal as sps
 from ecg.io.errors import SignalError
 
 MIN_FS = 100.0
-BAND_HZ = (5.0, 20.0)          # QRS band: candidates, slopes, R position
-WIDE_HZ = (1.0, 40.0)          # whole-QRS band: dominant-deflection check
+BAND_HZ = (5.0, 20.0)  # QRS band: candidates, slopes, R position
+WIDE_HZ = (1.0, 40.0)  # whole-QRS band: dominant-deflection check
 # Candidate acceptance (see the module docstring for the rationale).
 LEVEL_WINDOW_S = 4.0
 LEVEL_QUANTILE = 0.8
 ACCEPT_RATIO = 0.20
 BACKGROUND_WINDOW_S = 2.0
 MIN_SNR = 2.0
-EXTRA_FACTOR = 1.2             # slope peaks outside the 1.5x regions...
-EXTRA_RATIO = 0.4              # ...need stronger evidence
+EXTRA_FACTOR = 1.2  # slope peaks outside the 1.5x regions...
+EXTRA_RATIO = 0.4  # ...need stronger evidence
 EXTRA_SNR = 3.0
 # Conflicts and search-back.
 REFRACTORY_S = 0.25
@@ -83,7 +83,7 @@ def _boxcar(x: np.ndarray, width: int) -> np.ndarray:
     width = max(int(width), 1)
     padded = np.concatenate([np.zeros(width // 2 + 1), x, np.zeros(width)])
     csum = np.cumsum(padded)
-    return cast(np.ndarray, (csum[width:width + len(x)] - csum[:len(x)]) / width)
+    return cast(np.ndarray, (csum[width : width + len(x)] - csum[: len(x)]) / width)
 
 
 def _regions(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -143,7 +143,7 @@ class _Candidates:
         coarse = env[::step]
         half = int(BACKGROUND_WINDOW_S * fs / step)
         centre = self.peak // step
-        return np.array([_quantile(coarse[max(c - half, 0):c + half], 0.5) for c in centre]) + 1e-12
+        return np.array([_quantile(coarse[max(c - half, 0) : c + half], 0.5) for c in centre]) + 1e-12
 
     def _level(self, fs: float) -> np.ndarray:
         half = LEVEL_WINDOW_S * fs
@@ -170,8 +170,7 @@ def _resolve_conflicts(c: _Candidates, beats: list[int], fs: float) -> list[int]
     # T/P-wave check, one pass: a weak neighbour within t_wave gives way.
     result: list[int] = []
     for i in kept:
-        while result and c.peak[i] - c.peak[result[-1]] < t_wave \
-                and c.slope[result[-1]] < T_WAVE_SLOPE * c.slope[i]:
+        while result and c.peak[i] - c.peak[result[-1]] < t_wave and c.slope[result[-1]] < T_WAVE_SLOPE * c.slope[i]:
             result.pop()
         if result and c.peak[i] - c.peak[result[-1]] < t_wave and c.slope[i] < T_WAVE_SLOPE * c.slope[result[-1]]:
             continue
@@ -188,13 +187,17 @@ def _search_back(c: _Candidates, beats: list[int], fs: float) -> list[int]:
     for k in range(1, len(beats_arr)):
         a, b = beats_arr[k - 1], beats_arr[k]
         gap = rr[k - 1]
-        median_rr = float(np.median(rr[max(0, k - 9):k - 1])) if k > 1 else float(gap)
+        median_rr = float(np.median(rr[max(0, k - 9) : k - 1])) if k > 1 else float(gap)
         if gap <= SEARCHBACK_RR * median_rr:
             continue
         margin = 0.36 * median_rr
         inside = np.arange(a + 1, b)
-        ok = inside[(c.peak[inside] - c.peak[a] >= margin) & (c.peak[b] - c.peak[inside] >= margin)
-                    & (c.ratio[inside] >= SEARCHBACK_RATIO) & (c.snr[inside] >= MIN_SNR)]
+        ok = inside[
+            (c.peak[inside] - c.peak[a] >= margin)
+            & (c.peak[b] - c.peak[inside] >= margin)
+            & (c.ratio[inside] >= SEARCHBACK_RATIO)
+            & (c.snr[inside] >= MIN_SNR)
+        ]
         if len(ok):
             added.append(int(ok[np.argmax(c.energy[ok])]))
     return sorted(beats + added)
@@ -340,5 +343,8 @@ def _detect(x: np.ndarray, fs: float) -> tuple[np.ndarray, np.ndarray, np.ndarra
     wide = sps.sosfiltfilt(sps.butter(2, WIDE_HZ, btype="bandpass", fs=fs, output="sos"), x)
     kept = _drop_unreadable(c, tested, wide, fs)
     order = np.argsort(c.peak[tested], kind="stable")
-    return (np.unique(_on_dominant_deflection(c.peak[kept], wide, fs).astype(np.int64)),
-            c.peak[tested][order], c.snr[tested][order])
+    return (
+        np.unique(_on_dominant_deflection(c.peak[kept], wide, fs).astype(np.int64)),
+        c.peak[tested][order],
+        c.snr[tested][order],
+    )

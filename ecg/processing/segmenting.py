@@ -12,8 +12,9 @@ from .detection import detect_r_peaks
 CUT_CHUNK_BEATS = 8192
 
 
-def segment(values: np.ndarray, fs: float, *, chunk: int = CUT_CHUNK_BEATS,
-            r_peaks: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+def segment(
+    values: np.ndarray, fs: float, *, chunk: int = CUT_CHUNK_BEATS, r_peaks: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Beats (n, 187) and their R-peak sample indices in ``values`` (R-peaks detected unless given).
 
     Longer recordings are cut ``chunk`` beats at a time, each chunk's beat window set by its own
@@ -47,8 +48,11 @@ def segment_every_peak(values: np.ndarray, fs: float, r_peaks: np.ndarray) -> np
     """
     r_peaks = np.asarray(r_peaks, dtype=np.int64)
     if len(r_peaks) < 2:
-        return np.zeros((0, BEAT_LENGTH), np.float32) if len(r_peaks) == 0 else extract_beats(
-            values, fs, np.array([r_peaks[0], r_peaks[0] + int(fs)]))[0]
+        return (
+            np.zeros((0, BEAT_LENGTH), np.float32)
+            if len(r_peaks) == 0
+            else extract_beats(values, fs, np.array([r_peaks[0], r_peaks[0] + int(fs)]))[0]
+        )
     closing = r_peaks[-1] + int(np.median(np.diff(r_peaks)))
     beats, kept = segment(values, fs, r_peaks=np.append(r_peaks, closing))
     if len(kept) != len(r_peaks):

@@ -32,8 +32,15 @@ def _overlaps(event: Event, spans: list[Event]) -> bool:
     return any(event.start <= s.end and s.start <= event.end for s in spans)
 
 
-def analyse_rhythm(*, signal: np.ndarray | None, fs: float, r_peaks: np.ndarray, classes: np.ndarray,
-                   n_samples: int | None = None, vf_found: list[Event] | None = None) -> RhythmReport:
+def analyse_rhythm(
+    *,
+    signal: np.ndarray | None,
+    fs: float,
+    r_peaks: np.ndarray,
+    classes: np.ndarray,
+    n_samples: int | None = None,
+    vf_found: list[Event] | None = None,
+) -> RhythmReport:
     """Events (VF/asystole first in the summary) and the heart-rate, HRV, ectopy and AF figures.
 
     ``signal`` is the analysed lead (needed for VF/VFL, which yields no beats); ``classes`` the AAMI
@@ -53,8 +60,11 @@ def analyse_rhythm(*, signal: np.ndarray | None, fs: float, r_peaks: np.ndarray,
     peaks, cls = r_peaks[keep], classes[keep]
 
     gaps = pauses.pause_events(peaks, fs)
-    asystole = [Event("asystole", e.start, e.end, 0, None) for e in gaps
-                if e.duration_s(fs) >= ASYSTOLE_S and not _overlaps(e, vf_found)]
+    asystole = [
+        Event("asystole", e.start, e.end, 0, None)
+        for e in gaps
+        if e.duration_s(fs) >= ASYSTOLE_S and not _overlaps(e, vf_found)
+    ]
     pause_list = [e for e in gaps if e.duration_s(fs) < ASYSTOLE_S and not _overlaps(e, vf_found)]
 
     af_found, in_af = af.af_events(peaks, cls, fs)
@@ -78,18 +88,27 @@ def analyse_rhythm(*, signal: np.ndarray | None, fs: float, r_peaks: np.ndarray,
         "vf": [e.as_dict() for e in vf_found],
         "asystole": [e.as_dict() for e in asystole],
         "heart_rate": {
-            "mean_bpm": round(60.0 * fs * (len(peaks) - 1) / float(peaks[-1] - peaks[0]), 1) if len(peaks) > 1 else None,
+            "mean_bpm": round(60.0 * fs * (len(peaks) - 1) / float(peaks[-1] - peaks[0]), 1)
+            if len(peaks) > 1
+            else None,
             **heart_rate.extremes(peaks, fs),
         },
         "hrv": heart_rate.hrv_time(nn_ms, nn_t),
-        "ventricular": v_summary | {
+        "ventricular": v_summary
+        | {
             "bigeminy_episodes": sum(1 for e in patterns if e.type == "bigeminy"),
             "trigeminy_episodes": sum(1 for e in patterns if e.type == "trigeminy"),
         },
         "supraventricular": s_summary,
-        "af": {"episodes": len(af_found), "duration_s": round(af_s, 1),
-               "burden_pct": round(100.0 * af_s / analysed_s, 2) if analysed_s else 0.0},
-        "pauses": {"count": len(pause_list) + len(asystole), "longest": longest_pause.as_dict() if longest_pause else None},
+        "af": {
+            "episodes": len(af_found),
+            "duration_s": round(af_s, 1),
+            "burden_pct": round(100.0 * af_s / analysed_s, 2) if analysed_s else 0.0,
+        },
+        "pauses": {
+            "count": len(pause_list) + len(asystole),
+            "longest": longest_pause.as_dict() if longest_pause else None,
+        },
         "event_counts": {t: sum(1 for e in events if e.type == t) for t in sorted({e.type for e in events})},
         "hourly": hours,
     }

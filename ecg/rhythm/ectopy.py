@@ -21,7 +21,9 @@ def runs(classes: np.ndarray, target: str) -> list[tuple[int, int]]:
     return [(m.start(), m.end() - 1) for m in re.finditer(f"{target}+", _class_string(classes))]
 
 
-def ectopic_events(r_peaks: np.ndarray, classes: np.ndarray, fs: float, *, kind: str) -> tuple[list[Event], dict[str, Any]]:
+def ectopic_events(
+    r_peaks: np.ndarray, classes: np.ndarray, fs: float, *, kind: str
+) -> tuple[list[Event], dict[str, Any]]:
     """Couplets and runs of V (``kind="V"``) or S beats, with counts, the longest and fastest run."""
     prefix = kind.lower()
     fast, slow = ("vt", "v_run") if kind == "V" else ("svt", "s_run")
@@ -65,6 +67,13 @@ def pattern_events(r_peaks: np.ndarray, classes: np.ndarray, fs: float) -> list[
     for name, cycle in (("bigeminy", "NV"), ("trigeminy", "NNV")):
         for m in re.finditer(f"(?:{cycle}){{{MIN_CYCLES},}}", text):
             first, last = m.start(), m.end() - 1
-            events.append(Event(name, int(r_peaks[first]), int(r_peaks[last]), last - first + 1,
-                                run_rate(r_peaks, first + 1, last, fs)))
+            events.append(
+                Event(
+                    name,
+                    int(r_peaks[first]),
+                    int(r_peaks[last]),
+                    last - first + 1,
+                    run_rate(r_peaks, first + 1, last, fs),
+                )
+            )
     return events

@@ -7,8 +7,21 @@ import numpy as np
 
 # Life-threatening first: a summary and an event list lead with these.
 EVENT_TYPES = (
-    "vf", "asystole", "vt", "af", "afl", "svt", "pause", "v_run", "s_run", "bigeminy", "trigeminy",
-    "v_couplet", "s_couplet", "tachy", "brady",
+    "vf",
+    "asystole",
+    "vt",
+    "af",
+    "afl",
+    "svt",
+    "pause",
+    "v_run",
+    "s_run",
+    "bigeminy",
+    "trigeminy",
+    "v_couplet",
+    "s_couplet",
+    "tachy",
+    "brady",
 )
 PRIORITY = {t: i for i, t in enumerate(EVENT_TYPES)}
 

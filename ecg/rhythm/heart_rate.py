@@ -64,8 +64,9 @@ def extremes(r_peaks: np.ndarray, fs: float, excluded: np.ndarray | None = None)
     return out
 
 
-def nn_intervals(r_peaks: np.ndarray, classes: np.ndarray, fs: float,
-                 excluded: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+def nn_intervals(
+    r_peaks: np.ndarray, classes: np.ndarray, fs: float, excluded: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Normal-to-normal intervals (ms) and the time (s) of the beat closing each."""
     classes = np.asarray([str(c)[:1].upper() for c in classes])
     rr = np.diff(r_peaks) / fs
@@ -99,8 +100,9 @@ def hrv_time(nn_ms: np.ndarray, nn_time_s: np.ndarray) -> dict[str, Any]:
     return out
 
 
-def per_hour(r_peaks: np.ndarray, classes: np.ndarray, fs: float, n_samples: int,
-             minutes: dict[str, np.ndarray]) -> list[dict[str, Any]]:
+def per_hour(
+    r_peaks: np.ndarray, classes: np.ndarray, fs: float, n_samples: int, minutes: dict[str, np.ndarray]
+) -> list[dict[str, Any]]:
     """Per hour: beats, HR min / mean / max (from the minute trend), V and S counts."""
     classes = np.asarray([str(c)[:1].upper() for c in classes])
     hours = max(1, int(np.ceil(n_samples / (3600.0 * fs))))
@@ -112,15 +114,19 @@ def per_hour(r_peaks: np.ndarray, classes: np.ndarray, fs: float, n_samples: int
         beats = minutes["beats"][span]
         hr_mean = minutes["hr_mean"][span]
         have = ~np.isnan(hr_mean)
-        rows.append({
-            "hour": h,
-            "beats": int(in_hour.sum()),
-            "hr_min": _round(np.nanmin(minutes["hr_min"][span])) if have.any() else None,
-            "hr_mean": _round(np.average(hr_mean[have], weights=beats[have])) if have.any() and beats[have].sum() else None,
-            "hr_max": _round(np.nanmax(minutes["hr_max"][span])) if have.any() else None,
-            "v": int(np.sum(classes[in_hour] == "V")),
-            "s": int(np.sum(classes[in_hour] == "S")),
-        })
+        rows.append(
+            {
+                "hour": h,
+                "beats": int(in_hour.sum()),
+                "hr_min": _round(np.nanmin(minutes["hr_min"][span])) if have.any() else None,
+                "hr_mean": _round(np.average(hr_mean[have], weights=beats[have]))
+                if have.any() and beats[have].sum()
+                else None,
+                "hr_max": _round(np.nanmax(minutes["hr_max"][span])) if have.any() else None,
+                "v": int(np.sum(classes[in_hour] == "V")),
+                "s": int(np.sum(classes[in_hour] == "S")),
+            }
+        )
     return rows
 
 

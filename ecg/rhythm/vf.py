@@ -27,8 +27,18 @@ from .events import Event
 FS = 125
 WINDOW_S = 4
 STEP_S = 1
-FEATURES = ("tcsc", "leakage", "a2", "high_fraction", "peak_hz", "beats", "rr_cv", "spectral_entropy", "kurtosis",
-            "periodicity")
+FEATURES = (
+    "tcsc",
+    "leakage",
+    "a2",
+    "high_fraction",
+    "peak_hz",
+    "beats",
+    "rr_cv",
+    "spectral_entropy",
+    "kurtosis",
+    "periodicity",
+)
 # Logistic combination over standardised features (mean, scale, weight per feature), and its bias.
 MEAN = np.array([0.18983, 0.77128, 0.31684, 0.19991, 3.41518, 4.92893, 0.12938, 0.74753, 10.92253, 0.44553])
 SCALE = np.array([0.15087, 0.09201, 0.13553, 0.14357, 1.59646, 1.58923, 0.2221, 0.10469, 7.63601, 0.1989])
@@ -130,7 +140,9 @@ def _features(x: np.ndarray, starts: np.ndarray, peaks_s: np.ndarray) -> np.ndar
         mean = (c1[last] - c1[first]) / pairs
         var = np.maximum((c2[last] - c2[first]) / pairs - mean**2, 0.0)
         rr_cv = np.where(pairs >= 2, np.sqrt(var) / mean, 1.0)
-    return np.column_stack([tcsc, leakage, a2, high_fraction, peak_hz, beats, rr_cv, spectral_entropy, kurt, periodicity])
+    return np.column_stack(
+        [tcsc, leakage, a2, high_fraction, peak_hz, beats, rr_cv, spectral_entropy, kurt, periodicity]
+    )
 
 
 def vf_probability(features: np.ndarray) -> np.ndarray:

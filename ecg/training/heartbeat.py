@@ -25,6 +25,7 @@ from ecg.training.trainer import Log, model_input, set_seed
 # classes that matter, while 209 (S) and 208 (V, F) stay in training.
 DS1_VALIDATION: tuple[str, ...] = ("116", "124", "201", "223")
 
+
 @dataclass(frozen=True)
 class HyperParams:
     arch: str = "residual"
@@ -51,8 +52,12 @@ def build_model(hp: HyperParams, n_outputs: int = len(AAMI_CLASSES)) -> keras.Mo
         model = residual_cnn(n_outputs, width=hp.width, dropout=hp.dropout)
     else:
         raise ValueError(f"unknown architecture {hp.arch!r}")
-    model.compile(optimizer=keras.optimizers.Adam(hp.lr), loss="sparse_categorical_crossentropy",
-                  metrics=["accuracy"], weighted_metrics=[])
+    model.compile(
+        optimizer=keras.optimizers.Adam(hp.lr),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+        weighted_metrics=[],
+    )
     return model
 
 
@@ -73,8 +78,9 @@ def class_weights(labels: np.ndarray, mode: str, cap: float, n_classes: int = le
     return weights
 
 
-def inter_patient_split(train: BeatSet, validation_records: tuple[str, ...] = DS1_VALIDATION
-                        ) -> tuple[BeatSet, BeatSet]:
+def inter_patient_split(
+    train: BeatSet, validation_records: tuple[str, ...] = DS1_VALIDATION
+) -> tuple[BeatSet, BeatSet]:
     """Carve validation from the training records BY RECORD (never from the test records)."""
     records = list(dict.fromkeys(train.records.tolist()))
     held = [r for r in validation_records if r in records] or records[-1:]
@@ -109,8 +115,9 @@ def augment_beats(beats: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     lengths = _window_lengths(beats)
     new_lengths = np.maximum(2, (lengths * rng.uniform(0.75, 1.0, n)).astype(int))
     t = np.arange(BEAT_LENGTH)[None, :] / BEAT_FS
-    wander = (rng.uniform(0, 0.15, (n, 1)) * np.sin(2 * np.pi * rng.uniform(0.05, 0.5, (n, 1)) * t
-                                                     + rng.uniform(0, 2 * np.pi, (n, 1))))
+    wander = rng.uniform(0, 0.15, (n, 1)) * np.sin(
+        2 * np.pi * rng.uniform(0.05, 0.5, (n, 1)) * t + rng.uniform(0, 2 * np.pi, (n, 1))
+    )
     noise = rng.normal(0, 1, beats.shape) * rng.uniform(0, 0.02, (n, 1))
     return min_max(beats + wander + noise, new_lengths).astype(np.float32)
 
@@ -130,7 +137,7 @@ class _AugmentedBeats(keras.utils.PyDataset):
         return math.ceil(len(self.labels) / self.batch_size)
 
     def __getitem__(self, i: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        idx = self.order[i * self.batch_size:(i + 1) * self.batch_size]
+        idx = self.order[i * self.batch_size : (i + 1) * self.batch_size]
         x = augment_beats(self.beats[idx], self.rng)
         return x[..., None], self.labels[idx], self.weights[idx]
 
@@ -157,15 +164,21 @@ class _Progress(keras.callbacks.Callback):
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         logs = logs or {}
         m = classification_metrics(self.val.labels, predict_classes(self.model, self.val.beats))
-        sens = " ".join(f"{c}={m['per_class'][c]['sensitivity']:.2f}" for c in AAMI_CLASSES
-                        if m["per_class"][c]["sensitivity"] is not None)
-        self.log(f"epoch {epoch + 1}/{self.total} loss={logs.get('loss', math.nan):.4f} "
-                 f"val_loss={logs.get('val_loss', math.nan):.4f} val_macroF1(NSVF)={m['macro_f1_nsvf']:.3f} "
-                 f"val_sens {sens}")
+        sens = " ".join(
+            f"{c}={m['per_class'][c]['sensitivity']:.2f}"
+            for c in AAMI_CLASSES
+            if m["per_class"][c]["sensitivity"] is not None
+        )
+        self.log(
+            f"epoch {epoch + 1}/{self.total} loss={logs.get('loss', math.nan):.4f} "
+            f"val_loss={logs.get('val_loss', math.nan):.4f} val_macroF1(NSVF)={m['macro_f1_nsvf']:.3f} "
+            f"val_sens {sens}"
+        )
 
 
-def fit(hp: HyperParams, train: BeatSet, val: BeatSet, run_dir: Path, epochs: int,
-        log: Log = print, seed: int = 42) -> keras.Model:
+def fit(
+    hp: HyperParams, train: BeatSet, val: BeatSet, run_dir: Path, epochs: int, log: Log = print, seed: int = 42
+) -> keras.Model:
     """Train with early stopping on (class-weighted) validation loss; resumable from ``run_dir``.
 
     Every epoch is backed up (weights, optimizer, epoch) and the best model so far is saved to
@@ -188,11 +201,13 @@ def fit(hp: HyperParams, train: BeatSet, val: BeatSet, run_dir: Path, epochs: in
     stopper = keras.callbacks.EarlyStopping(monitor="val_loss", patience=hp.patience)
     callbacks = [
         keras.callbacks.BackupAndRestore(str(run_dir / "backup"), delete_checkpoint=False),
-        keras.callbacks.ModelCheckpoint(str(best_path), monitor="val_loss", save_best_only=True,
-                                        initial_value_threshold=_best_val_loss(history_csv)),
+        keras.callbacks.ModelCheckpoint(
+            str(best_path), monitor="val_loss", save_best_only=True, initial_value_threshold=_best_val_loss(history_csv)
+        ),
         stopper,
-        keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.3, patience=max(2, hp.patience // 2),
-                                          min_lr=1e-5),
+        keras.callbacks.ReduceLROnPlateau(
+            monitor="val_loss", factor=0.3, patience=max(2, hp.patience // 2), min_lr=1e-5
+        ),
         keras.callbacks.CSVLogger(str(history_csv), append=True),
         _Progress(val, log, epochs),
     ]
@@ -202,7 +217,16 @@ def fit(hp: HyperParams, train: BeatSet, val: BeatSet, run_dir: Path, epochs: in
         data = _AugmentedBeats(train.beats, train.labels, train_weights, hp.batch_size, seed)
         model.fit(data, validation_data=validation, epochs=epochs, verbose=0, callbacks=callbacks)
     else:
-        model.fit(model_input(train.beats), train.labels, sample_weight=train_weights, validation_data=validation,
-                  batch_size=hp.batch_size, epochs=epochs, shuffle=True, verbose=0, callbacks=callbacks)
+        model.fit(
+            model_input(train.beats),
+            train.labels,
+            sample_weight=train_weights,
+            validation_data=validation,
+            batch_size=hp.batch_size,
+            epochs=epochs,
+            shuffle=True,
+            verbose=0,
+            callbacks=callbacks,
+        )
     done_path.write_text(json.dumps({"epochs": epochs, "stopped_early": stopper.stopped_epoch > 0}))
     return keras.models.load_model(best_path) if best_path.exists() else model

@@ -40,9 +40,11 @@ class HeartbeatRun:
         hp = HyperParams(arch=opts["arch"])
         if opts["arch"] == "seed":  # the seed's own recipe
             hp = hp.with_(lr=1e-3, batch_size=250, class_weight="none")
-        overrides = {k: opts[k] for k in ("lr", "batch_size", "width", "dropout", "class_weight", "patience",
-                                          "weight_cap")
-                     if opts[k] is not None}
+        overrides = {
+            k: opts[k]
+            for k in ("lr", "batch_size", "width", "dropout", "class_weight", "patience", "weight_cap")
+            if opts[k] is not None
+        }
         hp = hp.with_(**overrides)
         if opts["kaggle_csv"]:
             card = self._run_kaggle(opts, hp, run_dir)
@@ -53,7 +55,9 @@ class HeartbeatRun:
 
     # MIT-BIH: the product's protocols -------------------------------------------------------
 
-    def _run_mitdb(self, opts: dict[str, Any], hp: training.HyperParams, overrides: dict[str, Any], run_dir: Path) -> dict[str, Any]:
+    def _run_mitdb(
+        self, opts: dict[str, Any], hp: training.HyperParams, overrides: dict[str, Any], run_dir: Path
+    ) -> dict[str, Any]:
         import keras
 
         from ecg.datasets.mitdb import ALL_RECORDS, DS1, DS2, load_mitdb
@@ -84,11 +88,14 @@ class HeartbeatRun:
             if not len(ds1) or not len(ds2):
                 raise TrainingError("the inter-patient protocol needs records from both DS1 and DS2")
             train, val = training.inter_patient_split(ds1)
-            self.log(f"inter-patient: train {len(train)} beats ({len(set(train.records))} records), "
-                     f"validation {len(val)} ({sorted(set(val.records.tolist()))}), test DS2 {len(ds2)}")
+            self.log(
+                f"inter-patient: train {len(train)} beats ({len(set(train.records))} records), "
+                f"validation {len(val)} ({sorted(set(val.records.tolist()))}), test DS2 {len(ds2)}"
+            )
             if opts["search"]:
-                best, search_report = successive_halving(hp, train, val, run_dir / "search",
-                                                         n_configs=opts["search_configs"], seed=SEED, log=self.log)
+                best, search_report = successive_halving(
+                    hp, train, val, run_dir / "search", n_configs=opts["search_configs"], seed=SEED, log=self.log
+                )
                 hp = best.with_(**overrides)
                 self.log(f"search chose {hp.as_dict()}")
             shipped = training.fit(hp, train, val, run_dir / "inter", opts["epochs"], log=self.log, seed=SEED)
@@ -96,7 +103,8 @@ class HeartbeatRun:
             from ecg.evaluation.metrics import false_positive_sources, predict_classes
 
             metrics["inter_patient"]["false_positive_sources"] = false_positive_sources(
-                ds2.labels, predict_classes(shipped, ds2.beats), ds2.records)
+                ds2.labels, predict_classes(shipped, ds2.beats), ds2.records
+            )
             if seed_model is not None:
                 seed_metrics["inter_patient"] = self._evaluate(seed_model, ds2, "seed model on DS2")
 
@@ -111,17 +119,27 @@ class HeartbeatRun:
             if shipped is None:
                 shipped = intra_model
 
-        card = self._card(opts, hp, shipped, seed_model, metrics, seed_metrics, search_report,
-                          training_data=(
-                              "MIT-BIH Arrhythmia Database (PhysioNet mitdb 1.0.0), lead MLII (V5 for 102 and 104), "
-                              "beats at the reference annotations in Kaggle format; shipped model trained on DS1 "
-                              f"records only ({len(wanted)} records read)"),
-                          split=(
-                              "inter-patient (shipped model): train DS1 minus validation records "
-                              f"{', '.join(training.DS1_VALIDATION)} (held out by record for early stopping), "
-                              "test DS2 (de Chazal 2004; paced 102, 104, 107, 217 excluded). Intra-patient figures: "
-                              f"a separate run of the same recipe on a stratified random 80/20 beat split of all "
-                              f"records (seed {SEED}), validation = stratified 10% of the 80%."))
+        card = self._card(
+            opts,
+            hp,
+            shipped,
+            seed_model,
+            metrics,
+            seed_metrics,
+            search_report,
+            training_data=(
+                "MIT-BIH Arrhythmia Database (PhysioNet mitdb 1.0.0), lead MLII (V5 for 102 and 104), "
+                "beats at the reference annotations in Kaggle format; shipped model trained on DS1 "
+                f"records only ({len(wanted)} records read)"
+            ),
+            split=(
+                "inter-patient (shipped model): train DS1 minus validation records "
+                f"{', '.join(training.DS1_VALIDATION)} (held out by record for early stopping), "
+                "test DS2 (de Chazal 2004; paced 102, 104, 107, 217 excluded). Intra-patient figures: "
+                f"a separate run of the same recipe on a stratified random 80/20 beat split of all "
+                f"records (seed {SEED}), validation = stratified 10% of the 80%."
+            ),
+        )
         card["notes"] = [
             "Beats are Kaggle-format and reproduce Kaggle's beat set: 109,446 beats, equal to the Kaggle CSVs "
             "class by class; values equal published Kaggle rows to within 3e-8. The window length is 1.2 x the "
@@ -153,9 +171,17 @@ class HeartbeatRun:
         seed_model = self._load_seed(opts)
         metrics = {"intra_patient": self._evaluate(model, test, "Kaggle test")}
         seed_metrics = {"intra_patient": self._evaluate(seed_model, test, "seed on Kaggle test")} if seed_model else {}
-        card = self._card(opts, hp, model, seed_model, metrics, seed_metrics, None,
-                          training_data=f"Kaggle CSV {opts['kaggle_csv'].name}",
-                          split="intra-patient only (Kaggle rows carry no record id)")
+        card = self._card(
+            opts,
+            hp,
+            model,
+            seed_model,
+            metrics,
+            seed_metrics,
+            None,
+            training_data=f"Kaggle CSV {opts['kaggle_csv'].name}",
+            split="intra-patient only (Kaggle rows carry no record id)",
+        )
         self._write(card, model, run_dir)
         return card
 
@@ -175,27 +201,38 @@ class HeartbeatRun:
 
         m = classification_metrics(beats.labels, predict_classes(model, beats.beats))
         pc = m["per_class"]
-        self.log(f"{label}: accuracy {m['accuracy']:.4f} macro-F1 {m['macro_f1']:.3f} (NSVF {m['macro_f1_nsvf']:.3f}) "
-                 + " ".join(f"{c}: Se {_pct(v['sensitivity'])} +P {_pct(v['ppv'])}" for c, v in pc.items()))
+        self.log(
+            f"{label}: accuracy {m['accuracy']:.4f} macro-F1 {m['macro_f1']:.3f} (NSVF {m['macro_f1_nsvf']:.3f}) "
+            + " ".join(f"{c}: Se {_pct(v['sensitivity'])} +P {_pct(v['ppv'])}" for c, v in pc.items())
+        )
         return m
 
-    def _card(self, opts: dict[str, Any], hp: training.HyperParams, model: keras.Model, seed_model: keras.Model | None,
-              metrics: dict[str, Any], seed_metrics: dict[str, Any], search_report: dict[str, Any] | None,
-              training_data: str, split: str) -> dict[str, Any]:
+    def _card(
+        self,
+        opts: dict[str, Any],
+        hp: training.HyperParams,
+        model: keras.Model,
+        seed_model: keras.Model | None,
+        metrics: dict[str, Any],
+        seed_metrics: dict[str, Any],
+        search_report: dict[str, Any] | None,
+        training_data: str,
+        split: str,
+    ) -> dict[str, Any]:
         from ecg.constants import AAMI_CLASSES, BEAT_FS, BEAT_LENGTH
         from ecg.evaluation.metrics import beats_per_second
         from ecg.models.architectures import multiply_adds
 
         descriptions = {
             "residual": f"Kachuee et al. 2018 residual CNN, width {hp.width}: Conv1D stem, 5 residual blocks "
-                        f"(2 x Conv1D {hp.width}x5, skip, ReLU, MaxPool 5/2), Dense 32-32-5 softmax",
+            f"(2 x Conv1D {hp.width}x5, skip, ReLU, MaxPool 5/2), Dense 32-32-5 softmax",
             "seed": "the seed project's CNN: Conv1D 100x10, MaxPool 2, Conv1D 160x10, MaxPool 2, Dropout 0.5, Dense 5",
         }
         weighting = {
             "none": "none (the seed's recipe)",
             "sqrt": f"loss weights = square root of inverse class frequency in the training set, capped at "
-                    f"{hp.weight_cap:g}x the N weight: rare classes count more, without letting a handful of "
-                    "beats (DS1 has 8 Q beats) dominate the loss as full inverse-frequency weights would",
+            f"{hp.weight_cap:g}x the N weight: rare classes count more, without letting a handful of "
+            "beats (DS1 has 8 Q beats) dominate the loss as full inverse-frequency weights would",
             "balanced": f"loss weights = inverse class frequency, capped at {hp.weight_cap:g}x the N weight",
         }[hp.class_weight]
         bench = {"n_batches": opts["throughput_batches"], "repeats": opts["throughput_repeats"]}
@@ -209,8 +246,8 @@ class HeartbeatRun:
             "multiply_adds_per_beat": multiply_adds(model),
             "params": int(model.count_params()),
             "beats_per_second": round(beats_per_second(model, **bench), 1),
-            "hyperparameters": hp.as_dict() | {"max_epochs": opts["epochs"], "early_stopping": "val_loss",
-                                               "optimizer": "Adam", "seed": SEED},
+            "hyperparameters": hp.as_dict()
+            | {"max_epochs": opts["epochs"], "early_stopping": "val_loss", "optimizer": "Adam", "seed": SEED},
             "class_imbalance": weighting,
             "training_data": training_data,
             "split": split,
@@ -220,22 +257,27 @@ class HeartbeatRun:
                 "multiply_adds_per_beat": multiply_adds(seed_model) if seed_model else None,
                 "beats_per_second": round(beats_per_second(seed_model, **bench), 1) if seed_model else None,
                 "caveat": "The seed model was trained on Kaggle's mitbih_train.csv, a random 80% of the same "
-                          "109,446 MIT-BIH beats (all 48 records): about 80% of both our intra-patient test beats "
-                          "and of the DS2 beats were in its training set, so its figures here are optimistic, "
-                          "most of all on DS2.",
+                "109,446 MIT-BIH beats (all 48 records): about 80% of both our intra-patient test beats "
+                "and of the DS2 beats were in its training set, so its figures here are optimistic, "
+                "most of all on DS2.",
             },
-            "search_summary": None if not search_report else (
+            "search_summary": None
+            if not search_report
+            else (
                 f"{len(search_report['trials'])} random configurations, successive halving at "
                 f"{search_report['rung_epochs']} epochs, scored by {search_report['score']}; "
-                f"best {search_report['best_params']} ({search_report['seconds_total']:.0f} s CPU wall time)"),
+                f"best {search_report['best_params']} ({search_report['seconds_total']:.0f} s CPU wall time)"
+            ),
             "command": opts["command"],
             "created": dt.date.today().isoformat(),
             "code_version": code_version(self.checkout),
         }
         if opts.get("baseline_card"):
             baseline = json.loads(Path(opts["baseline_card"]).read_text())
-            card["baseline"] = {k: baseline[k] for k in ("version", "architecture", "params", "multiply_adds_per_beat",
-                                                         "hyperparameters", "command")}
+            card["baseline"] = {
+                k: baseline[k]
+                for k in ("version", "architecture", "params", "multiply_adds_per_beat", "hyperparameters", "command")
+            }
             card["baseline"]["metrics"] = {k: v for k, v in baseline["metrics"].items() if k != "seed_model"}
         card["notes"] = list(opts.get("note") or [])
         card["targets"] = target_checks(card)
@@ -246,7 +288,6 @@ class HeartbeatRun:
         (run_dir / "card.json").write_text(json.dumps(card, indent=2))
         if self.ship_to is not None:
             self.log(f"shipped heartbeat-{card['version']} to {self.ship_to.name}/")
-
 
 
 def _isin(values: np.ndarray, wanted: Iterable[str]) -> np.ndarray:

@@ -40,6 +40,7 @@ class MiHyperParams:
 
 # --- model -----------------------------------------------------------------------------------
 
+
 def mi_model_from(base: keras.Model, init: str, seed: int = 0) -> keras.Model:
     """The base (heartbeat) network with its last layer replaced by Dense(2, softmax) [normal, mi].
 
@@ -99,8 +100,9 @@ def balanced_weights(labels: np.ndarray) -> np.ndarray:
     return cast(np.ndarray, per_class[labels].astype(np.float32))
 
 
-def fit_mi(base: keras.Model, hp: MiHyperParams, train: MiBeats, val: MiBeats | None, seed: int = 0,
-           epochs: int | None = None) -> tuple[keras.Model, int]:
+def fit_mi(
+    base: keras.Model, hp: MiHyperParams, train: MiBeats, val: MiBeats | None, seed: int = 0, epochs: int | None = None
+) -> tuple[keras.Model, int]:
     """Train with class-balanced loss; early stopping on validation loss when ``val`` is given
     (else ``epochs`` epochs). Returns the model and the number of epochs that gave it."""
     model = mi_model_from(base, hp.init, seed)
@@ -110,7 +112,9 @@ def fit_mi(base: keras.Model, hp: MiHyperParams, train: MiBeats, val: MiBeats | 
         beats = np.concatenate([beats] + [augment(train.beats, rng) for _ in range(hp.augment_copies)])
         y = np.tile(train.labels, hp.augment_copies + 1)
     x, w, y = model_input(beats), balanced_weights(y), _onehot(y)
-    validation = (model_input(val.beats), _onehot(val.labels), balanced_weights(val.labels)) if val is not None else None
+    validation = (
+        (model_input(val.beats), _onehot(val.labels), balanced_weights(val.labels)) if val is not None else None
+    )
     if hp.freeze_epochs and hp.init == "transfer":
         for layer in model.layers[:-1]:
             layer.trainable = False
@@ -126,10 +130,20 @@ def fit_mi(base: keras.Model, hp: MiHyperParams, train: MiBeats, val: MiBeats | 
     _compile(model, hp.lr, hp.label_smoothing)
     callbacks = []
     if validation is not None and hp.patience > 0:
-        callbacks.append(keras.callbacks.EarlyStopping(monitor="val_loss", patience=hp.patience,
-                                                       restore_best_weights=True))
-    history = model.fit(x, y, sample_weight=w, validation_data=validation, batch_size=hp.batch_size,
-                        epochs=epochs or hp.max_epochs, verbose=0, shuffle=True, callbacks=callbacks)
+        callbacks.append(
+            keras.callbacks.EarlyStopping(monitor="val_loss", patience=hp.patience, restore_best_weights=True)
+        )
+    history = model.fit(
+        x,
+        y,
+        sample_weight=w,
+        validation_data=validation,
+        batch_size=hp.batch_size,
+        epochs=epochs or hp.max_epochs,
+        verbose=0,
+        shuffle=True,
+        callbacks=callbacks,
+    )
     if validation is None or hp.patience <= 0:
         return model, len(history.history["loss"])
     return model, int(np.argmin(history.history["val_loss"])) + 1
@@ -145,11 +159,12 @@ def beat_probabilities(model: keras.Model, beats: np.ndarray) -> np.ndarray:
     # Direct calls: predict() traces a new function per model, slow for the many small folds.
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="The structure of `inputs`")
-        out = np.concatenate([np.asarray(model(x[i:i + 1024], training=False)) for i in range(0, len(x), 1024)])
+        out = np.concatenate([np.asarray(model(x[i : i + 1024], training=False)) for i in range(0, len(x), 1024)])
     return out[:, -1].astype(np.float32)
 
 
 # --- recording-level aggregation and threshold ---------------------------------------------------
+
 
 def recording_scores(records: np.ndarray, beat_scores: np.ndarray) -> dict[str, float]:
     """Mean beat MI probability per recording (the app's aggregation)."""
@@ -183,7 +198,10 @@ def binary_metrics(labels: npt.ArrayLike, flags: npt.ArrayLike, scores: np.ndarr
         "recall": tp / (tp + fn) if tp + fn else None,
         "specificity": tn / (tn + fp) if tn + fp else None,
         "precision": tp / (tp + fp) if tp + fp else None,
-        "tp": tp, "fn": fn, "tn": tn, "fp": fp,
+        "tp": tp,
+        "fn": fn,
+        "tn": tn,
+        "fp": fp,
     }
     if scores is not None:
         out["roc_auc"] = float(roc_auc_score(labels, scores)) if 0 < labels.sum() < len(labels) else None
@@ -191,6 +209,7 @@ def binary_metrics(labels: npt.ArrayLike, flags: npt.ArrayLike, scores: np.ndarr
 
 
 # --- patient-wise splits -------------------------------------------------------------------------
+
 
 def patient_folds(data: MiBeats, n_splits: int, seed: int) -> list[np.ndarray]:
     """Test-patient sets of a stratified (label x source) k-fold by patient."""
@@ -201,8 +220,10 @@ def patient_folds(data: MiBeats, n_splits: int, seed: int) -> list[np.ndarray]:
     splitter = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
     for y in (strata, labels):  # label x source x uncertain where every stratum is big enough, else label
         try:
-            return [np.array([patients[i] for i in test_idx])
-                    for _, test_idx in splitter.split(np.zeros(len(patients)), y, groups=patients)]
+            return [
+                np.array([patients[i] for i in test_idx])
+                for _, test_idx in splitter.split(np.zeros(len(patients)), y, groups=patients)
+            ]
         except ValueError:
             continue
     raise ValueError(f"{len(patients)} patients cannot be split into {n_splits} stratified folds")
@@ -214,6 +235,7 @@ def validation_patients(data: MiBeats, fraction_folds: int, seed: int) -> np.nda
 
 
 # --- the cross-validated experiment --------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class FoldResult:
@@ -228,10 +250,19 @@ class FoldResult:
     raw_ptb_scores: dict[str, float]
 
 
-def run_cross_validation(data: MiBeats, base: keras.Model, seed_model: keras.Model | None,
-                         inits: tuple[str, ...], run_dir: Path, n_repeats: int = 5, n_splits: int = 5,
-                         hp: MiHyperParams = MiHyperParams(), raw_ptb: MiBeats | None = None,
-                         extra_train: MiBeats | None = None, log: Log = print) -> list[dict[str, Any]]:
+def run_cross_validation(
+    data: MiBeats,
+    base: keras.Model,
+    seed_model: keras.Model | None,
+    inits: tuple[str, ...],
+    run_dir: Path,
+    n_repeats: int = 5,
+    n_splits: int = 5,
+    hp: MiHyperParams = MiHyperParams(),
+    raw_ptb: MiBeats | None = None,
+    extra_train: MiBeats | None = None,
+    log: Log = print,
+) -> list[dict[str, Any]]:
     """Repeated patient-wise k-fold. Uncertain-MI patients are test-only (never trained on).
 
     Per fold: validation patients carved from the training patients (early stopping, threshold),
@@ -253,7 +284,9 @@ def run_cross_validation(data: MiBeats, base: keras.Model, seed_model: keras.Mod
             if extra_train is not None:
                 more = extra_train.subset(np.isin(extra_train.patient_ids, np.unique(train.patient_ids)))
                 train = MiBeats.concat([train, more])
-            assert not set(train.patient_ids) & set(test.patient_ids) and not set(val.patient_ids) & set(test.patient_ids)
+            assert not set(train.patient_ids) & set(test.patient_ids) and not set(val.patient_ids) & set(
+                test.patient_ids
+            )
             models = list(inits) + (["seed"] if seed_model is not None else [])
             for name in models:
                 if (repeat, fold, name) in have:
@@ -265,29 +298,52 @@ def run_cross_validation(data: MiBeats, base: keras.Model, seed_model: keras.Mod
                     model, best_epoch = fit_mi(base, hp_for(hp, name), train, val, seed=repeat * 100 + fold)
                 val_scores = recording_scores(val.records, beat_probabilities(model, val.beats))
                 val_labels = _record_labels(val)
-                threshold = choose_threshold(np.array(list(val_scores.values())),
-                                             np.array([val_labels[r] for r in val_scores]))
+                threshold = choose_threshold(
+                    np.array(list(val_scores.values())), np.array([val_labels[r] for r in val_scores])
+                )
                 beat_scores = beat_probabilities(model, test.beats)
                 test_scores = recording_scores(test.records, beat_scores)
                 raw_scores = {}
                 if raw_ptb is not None:
                     raw_test = raw_ptb.subset(np.isin(raw_ptb.patient_ids, test_patients))
                     raw_scores = recording_scores(raw_test.records, beat_probabilities(model, raw_test.beats))
-                result = FoldResult(repeat, fold, name, threshold, list(test_scores), list(test_scores.values()),
-                                    beat_scores.tolist(), test.records.tolist(), raw_scores)
+                result = FoldResult(
+                    repeat,
+                    fold,
+                    name,
+                    threshold,
+                    list(test_scores),
+                    list(test_scores.values()),
+                    beat_scores.tolist(),
+                    test.records.tolist(),
+                    raw_scores,
+                )
                 with done_path.open("a") as f:
-                    f.write(json.dumps(asdict(result) | {"best_epoch": best_epoch,
-                                                         "val_records": list(val_scores),
-                                                         "val_scores": list(val_scores.values()),
-                                                         "val_labels": [val_labels[r] for r in val_scores],
-                                                         "n_train_patients": len(set(train.patient_ids)),
-                                                         "n_val_patients": len(set(val.patient_ids)),
-                                                         "n_test_patients": len(set(test.patient_ids))}) + "\n")
-                m = binary_metrics([_record_labels(test)[r] for r in test_scores],
-                                   np.array(list(test_scores.values())) >= threshold, np.array(list(test_scores.values())))
-                log(f"repeat {repeat} fold {fold} {name}: threshold {threshold:.3f} test recall {m['recall']:.3f} "
+                    f.write(
+                        json.dumps(
+                            asdict(result)
+                            | {
+                                "best_epoch": best_epoch,
+                                "val_records": list(val_scores),
+                                "val_scores": list(val_scores.values()),
+                                "val_labels": [val_labels[r] for r in val_scores],
+                                "n_train_patients": len(set(train.patient_ids)),
+                                "n_val_patients": len(set(val.patient_ids)),
+                                "n_test_patients": len(set(test.patient_ids)),
+                            }
+                        )
+                        + "\n"
+                    )
+                m = binary_metrics(
+                    [_record_labels(test)[r] for r in test_scores],
+                    np.array(list(test_scores.values())) >= threshold,
+                    np.array(list(test_scores.values())),
+                )
+                log(
+                    f"repeat {repeat} fold {fold} {name}: threshold {threshold:.3f} test recall {m['recall']:.3f} "
                     f"specificity {m['specificity']:.3f} roc_auc {m['roc_auc']:.3f} "
-                    f"({len(set(train.patient_ids))}/{len(set(val.patient_ids))}/{len(set(test.patient_ids))} patients)")
+                    f"({len(set(train.patient_ids))}/{len(set(val.patient_ids))}/{len(set(test.patient_ids))} patients)"
+                )
                 if name != "seed":
                     keras.backend.clear_session()
     return [json.loads(line) for line in done_path.read_text().splitlines()]
@@ -307,8 +363,10 @@ def _record_labels(data: MiBeats) -> dict[str, int]:
 
 # --- summaries with patient-bootstrap intervals -------------------------------------------------
 
-def _bootstrap(patients: np.ndarray, stat: Callable[[np.ndarray], float | None], n: int = 1000,
-               seed: int = 0) -> tuple[float | None, float | None]:
+
+def _bootstrap(
+    patients: np.ndarray, stat: Callable[[np.ndarray], float | None], n: int = 1000, seed: int = 0
+) -> tuple[float | None, float | None]:
     """95% percentile interval of ``stat(index array)`` resampling patients with replacement."""
     rng = np.random.default_rng(seed)
     unique, inverse = np.unique(patients, return_inverse=True)
@@ -325,8 +383,9 @@ def _bootstrap(patients: np.ndarray, stat: Callable[[np.ndarray], float | None],
     return float(np.percentile(values, 2.5)), float(np.percentile(values, 97.5))
 
 
-def summarise(results: list[dict[str, Any]], data: MiBeats, model: str, include_uncertain: bool = False,
-              n_boot: int = 1000) -> dict[str, Any]:
+def summarise(
+    results: list[dict[str, Any]], data: MiBeats, model: str, include_uncertain: bool = False, n_boot: int = 1000
+) -> dict[str, Any]:
     """Recording- and beat-level recall, specificity, precision, ROC AUC over all repeats' test folds.
 
     Flags use each fold's validation threshold; intervals are patient-bootstrap 95% intervals over
@@ -343,8 +402,11 @@ def summarise(results: list[dict[str, Any]], data: MiBeats, model: str, include_
     for r in results:
         if r["model"] != model:
             continue
-        kept = [(rec_label[x], s) for x, s in zip(r["test_records"], r["test_scores"])
-                if include_uncertain or not rec_uncertain[x]]
+        kept = [
+            (rec_label[x], s)
+            for x, s in zip(r["test_records"], r["test_scores"])
+            if include_uncertain or not rec_uncertain[x]
+        ]
         if kept and 0 < sum(y for y, _ in kept) < len(kept):
             fold_aucs.append(roc_auc_score([y for y, _ in kept], [s for _, s in kept]))
         for rec, s in zip(r["test_records"], r["test_scores"]):
@@ -371,23 +433,31 @@ def summarise(results: list[dict[str, Any]], data: MiBeats, model: str, include_
             "recall": lambda i: _safe(lambda: binary_metrics(y[i], f[i])["recall"]),
             "specificity": lambda i: _safe(lambda: binary_metrics(y[i], f[i])["specificity"]),
             "precision": lambda i: _safe(lambda: binary_metrics(y[i], f[i])["precision"]),
-            "roc_auc": lambda i: _safe(lambda: float(np.mean([roc_auc_score(y[i][reps[i] == k], s[i][reps[i] == k])
-                                                             for k in np.unique(reps[i])]))),
+            "roc_auc": lambda i: _safe(
+                lambda: float(
+                    np.mean([roc_auc_score(y[i][reps[i] == k], s[i][reps[i] == k]) for k in np.unique(reps[i])])
+                )
+            ),
         }
         if level == "recording":
             m["roc_auc_mean_within_fold"] = float(np.mean(fold_aucs)) if fold_aucs else None
             m["roc_auc_within_fold_range"] = [float(np.min(fold_aucs)), float(np.max(fold_aucs))] if fold_aucs else None
             spec = [specificity_at_recall(s[reps == k], y[reps == k]) for k in np.unique(reps)]
             m["specificity_at_recall_95"] = float(np.mean(spec))
-            stats["specificity_at_recall_95"] = lambda i: _safe(lambda: float(np.mean(
-                [specificity_at_recall(s[i][reps[i] == k], y[i][reps[i] == k]) for k in np.unique(reps[i])])))
+            stats["specificity_at_recall_95"] = lambda i: _safe(
+                lambda: float(
+                    np.mean([specificity_at_recall(s[i][reps[i] == k], y[i][reps[i] == k]) for k in np.unique(reps[i])])
+                )
+            )
         for name, stat in stats.items():
             lo, hi = _bootstrap(patients, stat, n=n_boot)
             m[f"{name}_ci95"] = [lo, hi]
         n_rep = max(len(np.unique(reps)), 1)
         m["n_repeats"] = int(n_rep)
-        m["n_patients"] = {"mi": int(len({p for p, l in zip(patients, y) if l == 1})),
-                           "normal": int(len({p for p, l in zip(patients, y) if l == 0}))}
+        m["n_patients"] = {
+            "mi": int(len({p for p, l in zip(patients, y) if l == 1})),
+            "normal": int(len({p for p, l in zip(patients, y) if l == 0})),
+        }
         m["n_" + ("recordings" if level == "recording" else "beats") + "_per_repeat"] = int(len(table) / n_rep)
         if level == "recording":
             per_source = {}
@@ -395,10 +465,13 @@ def summarise(results: list[dict[str, Any]], data: MiBeats, model: str, include_
                 sel = np.array([rec_source[x] == src for x in records])
                 ys, ss, fs_, rs = y[sel], s[sel], f[sel], reps[sel]
                 entry = binary_metrics(ys, fs_)
-                entry["roc_auc"] = _safe(lambda: float(np.mean([roc_auc_score(ys[rs == k], ss[rs == k])
-                                                                for k in np.unique(rs)])))
-                entry["n_patients"] = {"mi": int(len({p for p, l in zip(patients[sel], ys) if l == 1})),
-                                       "normal": int(len({p for p, l in zip(patients[sel], ys) if l == 0}))}
+                entry["roc_auc"] = _safe(
+                    lambda: float(np.mean([roc_auc_score(ys[rs == k], ss[rs == k]) for k in np.unique(rs)]))
+                )
+                entry["n_patients"] = {
+                    "mi": int(len({p for p, l in zip(patients[sel], ys) if l == 1})),
+                    "normal": int(len({p for p, l in zip(patients[sel], ys) if l == 0})),
+                }
                 entry["mean_score"] = {"mi": _mean(ss[ys == 1]), "normal": _mean(ss[ys == 0])}
                 per_source[src] = entry
             m["per_source"] = per_source

@@ -63,22 +63,42 @@ class MiRun:
         data, records = build_mi_dataset(mi_dir, opts["lead"], raw_records, cache_dir=self.cache_dir)
         raw_ptb, _ = build_mi_dataset(mi_dir, opts["lead"], raw_records, cache_dir=self.cache_dir, filtered=False)
         raw_ptb = raw_ptb.subset(raw_ptb.sources != "ptbxl")
-        self.log(f"{len(data)} beats from {sum(r.n_beats > 0 for r in records)} records of "
-                 f"{len(set(data.patient_ids))} patients; MI beats {int(data.labels.sum())}, "
-                 f"uncertain-MI beats {int(data.uncertain.sum())}")
+        self.log(
+            f"{len(data)} beats from {sum(r.n_beats > 0 for r in records)} records of "
+            f"{len(set(data.patient_ids))} patients; MI beats {int(data.labels.sum())}, "
+            f"uncertain-MI beats {int(data.uncertain.sum())}"
+        )
         base = keras.models.load_model(base_path)
         seed_path = opts["seed_model"] or paths.seed_dir() / "model_MI_final.h5"
         seed_model = load_keras2_h5(seed_path) if Path(seed_path).exists() else None
-        hp = mt.MiHyperParams(init=opts["ship_init"], lr=opts["lr"], batch_size=opts["batch_size"],
-                              max_epochs=opts["max_epochs"], patience=opts["patience"],
-                              augment_copies=opts["augment"], train_layers=opts["train_layers"],
-                              freeze_epochs=opts["freeze_epochs"], label_smoothing=opts["label_smoothing"])
+        hp = mt.MiHyperParams(
+            init=opts["ship_init"],
+            lr=opts["lr"],
+            batch_size=opts["batch_size"],
+            max_epochs=opts["max_epochs"],
+            patience=opts["patience"],
+            augment_copies=opts["augment"],
+            train_layers=opts["train_layers"],
+            freeze_epochs=opts["freeze_epochs"],
+            label_smoothing=opts["label_smoothing"],
+        )
         hp = mt.hp_for(hp, opts["ship_init"])
         inits = tuple(i.strip() for i in opts["inits"].split(",") if i.strip())
-        (run_dir / "config.json").write_text(json.dumps({"hp": asdict(hp), "inits": inits, "repeats": opts["repeats"],
-                                                          "folds": opts["folds"], "lead": opts["lead"]}, indent=2))
-        results = mt.run_cross_validation(data, base, seed_model, inits, run_dir, opts["repeats"], opts["folds"],
-                                          hp, raw_ptb=raw_ptb, log=self.log)
+        (run_dir / "config.json").write_text(
+            json.dumps(
+                {
+                    "hp": asdict(hp),
+                    "inits": inits,
+                    "repeats": opts["repeats"],
+                    "folds": opts["folds"],
+                    "lead": opts["lead"],
+                },
+                indent=2,
+            )
+        )
+        results = mt.run_cross_validation(
+            data, base, seed_model, inits, run_dir, opts["repeats"], opts["folds"], hp, raw_ptb=raw_ptb, log=self.log
+        )
         results = [r for r in results if r["repeat"] < opts["repeats"]]
 
         summaries = {}
@@ -89,9 +109,11 @@ class MiRun:
                 "source_check": source_check(results, data, name),
             }
             rec = summaries[name]["confident_mi"]["recording"]
-            self.log(f"{name}: recording roc_auc {rec['roc_auc']:.3f} {rec['roc_auc_ci95']} "
-                     f"spec@recall95 {rec['specificity_at_recall_95']:.3f} recall {rec['recall']:.3f} "
-                     f"specificity {rec['specificity']:.3f}")
+            self.log(
+                f"{name}: recording roc_auc {rec['roc_auc']:.3f} {rec['roc_auc_ci95']} "
+                f"spec@recall95 {rec['specificity_at_recall_95']:.3f} recall {rec['recall']:.3f} "
+                f"specificity {rec['specificity']:.3f}"
+            )
 
         # Shipped model: all confident patients, epochs = median early-stopping epoch of the folds,
         # threshold = the validation rule applied to all folds' validation recordings pooled.
@@ -101,9 +123,13 @@ class MiRun:
         val_labels = np.concatenate([r["val_labels"] for r in ours])
         threshold = mt.choose_threshold(val_scores, val_labels)
         train_all = data.subset(~data.uncertain)
-        self.log(f"final model: {opts['ship_init']} init, {epochs} epochs on {len(set(train_all.patient_ids))} "
-                 f"patients; threshold {threshold:.4f} from {len(val_scores)} pooled validation recordings")
-        final_path = run_dir / f"final-{opts['ship_init']}-{epochs}ep.keras"  # a rerun with more repeats may change epochs
+        self.log(
+            f"final model: {opts['ship_init']} init, {epochs} epochs on {len(set(train_all.patient_ids))} "
+            f"patients; threshold {threshold:.4f} from {len(val_scores)} pooled validation recordings"
+        )
+        final_path = (
+            run_dir / f"final-{opts['ship_init']}-{epochs}ep.keras"
+        )  # a rerun with more repeats may change epochs
         if final_path.exists():
             model = keras.models.load_model(final_path)
         else:
@@ -111,20 +137,50 @@ class MiRun:
             model.save(final_path)
         pooled = pooled_threshold_check(results, data, opts["ship_init"], threshold)
 
-        card = self._card(opts, hp, model, seed_model, base_path, data, records, summaries, threshold,
-                          epochs, len(val_scores), pooled, multiply_adds)
+        card = self._card(
+            opts,
+            hp,
+            model,
+            seed_model,
+            base_path,
+            data,
+            records,
+            summaries,
+            threshold,
+            epochs,
+            len(val_scores),
+            pooled,
+            multiply_adds,
+        )
         self._write(card, model, run_dir)
         (run_dir / "summaries.json").write_text(json.dumps(summaries, indent=2))
         return card
 
-    def _card(self, opts: dict[str, Any], hp: mt.MiHyperParams, model: keras.Model, seed_model: keras.Model | None,
-              base_path: Path, data: MiBeats, records: list[MiRecord], summaries: dict[str, Any], threshold: float,
-              epochs: int, n_val: int, pooled: dict[str, Any], multiply_adds: Callable[[keras.Model], int]) -> dict[str, Any]:
+    def _card(
+        self,
+        opts: dict[str, Any],
+        hp: mt.MiHyperParams,
+        model: keras.Model,
+        seed_model: keras.Model | None,
+        base_path: Path,
+        data: MiBeats,
+        records: list[MiRecord],
+        summaries: dict[str, Any],
+        threshold: float,
+        epochs: int,
+        n_val: int,
+        pooled: dict[str, Any],
+        multiply_adds: Callable[[keras.Model], int],
+    ) -> dict[str, Any]:
         from ecg.constants import BEAT_FS, BEAT_LENGTH
 
-        n_pat = {src: {lab: len({p for p, s, l in zip(data.patient_ids, data.sources, data.labels)
-                                 if s == src and l == i}) for i, lab in enumerate(("normal", "mi"))}
-                 for src in sorted(set(data.sources.tolist()))}
+        n_pat = {
+            src: {
+                lab: len({p for p, s, l in zip(data.patient_ids, data.sources, data.labels) if s == src and l == i})
+                for i, lab in enumerate(("normal", "mi"))
+            }
+            for src in sorted(set(data.sources.tolist()))
+        }
         uncertain = sorted({p for p, u in zip(data.patient_ids.tolist(), data.uncertain.tolist()) if u})
         dropped = [asdict(r) for r in records if r.n_beats == 0]
         base_card = Path(base_path).with_suffix(".json")
@@ -136,13 +192,16 @@ class MiRun:
             "input": {"length": BEAT_LENGTH, "fs": int(BEAT_FS), "lead": opts["lead"]},
             "threshold": round(float(threshold), 6),
             "aggregation": "recording score = mean of its beats' MI probabilities; flagged when score >= threshold",
-            "architecture": {"name": model.name, "base": f"heartbeat model {base_version} ({self._rel(base_path)})",
-                             "description": "the heartbeat model's layers up to its last hidden layer, then "
-                                            "Dense(2, softmax) [normal, mi]"},
+            "architecture": {
+                "name": model.name,
+                "base": f"heartbeat model {base_version} ({self._rel(base_path)})",
+                "description": "the heartbeat model's layers up to its last hidden layer, then "
+                "Dense(2, softmax) [normal, mi]",
+            },
             "params": int(model.count_params()),
             "multiply_adds_per_beat": multiply_adds(model),
-            "hyperparameters": asdict(hp) | {"final_epochs": epochs, "optimizer": "Adam",
-                                             "loss": "class-balanced categorical cross-entropy"},
+            "hyperparameters": asdict(hp)
+            | {"final_epochs": epochs, "optimizer": "Adam", "loss": "class-balanced categorical cross-entropy"},
             "training_data": (
                 f"PTB Diagnostic ECG Database 10-s excerpts (xlsx, mV, 1000 Hz) and PTB-XL 10-s records (500 Hz, "
                 f"band-passed 0.5-40 Hz, z-scored) and raw PTB records, lead {opts['lead']}; PTB signals band-passed "
@@ -151,15 +210,18 @@ class MiRun:
                 f"implausible recordings/beats dropped. {len(data)} beats of {len(set(data.patient_ids))} patients: "
                 f"{json.dumps(n_pat)}. Uncertain PTB-XL MI (every MI statement 'possible', likelihood 15; "
                 f"{len(uncertain)} patients) never trained on, scored as test only. Shipped model trained on all "
-                f"{len(set(data.subset(~data.uncertain).patient_ids))} confident patients after the k-fold evaluation."),
+                f"{len(set(data.subset(~data.uncertain).patient_ids))} confident patients after the k-fold evaluation."
+            ),
             "split": (
                 f"{opts['repeats']} x repeated {opts['folds']}-fold split BY PATIENT, stratified by label x source "
                 f"(sklearn StratifiedGroupKFold); in each fold a fifth of the training patients is held out for early "
-                f"stopping and the threshold; no patient is in two of train/validation/test."),
+                f"stopping and the threshold; no patient is in two of train/validation/test."
+            ),
             "threshold_rule": (
                 f"highest threshold keeping recording-level recall >= {mt.TARGET_RECALL} on validation recordings; the "
                 f"shipped value is that rule on {n_val} validation recordings pooled over all folds (each scored "
-                f"by a model that did not train on it)."),
+                f"by a model that did not train on it)."
+            ),
             "operating_point": pooled,
             "metrics": {name: s for name, s in summaries.items() if name != "seed"},
             "seed_model": {
@@ -167,9 +229,9 @@ class MiRun:
                 "metrics": summaries.get("seed"),
                 "multiply_adds_per_beat": multiply_adds(seed_model) if seed_model is not None else None,
                 "caveat": "Same test beats of the same test patients. The seed was trained on Kaggle's PTB beats of "
-                          "all 290 PTB subjects, which include our PTB patients: its PTB-source figures are on data "
-                          "it has seen; its PTB-XL figures are on data it never saw. Its threshold is chosen by the "
-                          "same validation rule on the same validation patients.",
+                "all 290 PTB subjects, which include our PTB patients: its PTB-source figures are on data "
+                "it has seen; its PTB-XL figures are on data it never saw. Its threshold is chosen by the "
+                "same validation rule on the same validation patients.",
             },
             "dropped_records": dropped,
             "command": opts["command"],
@@ -206,7 +268,6 @@ class MiRun:
             return Path(path).name
 
 
-
 def source_check(results: list[dict[str, Any]], data: MiBeats, model: str) -> dict[str, Any]:
     """Can the model's score tell the sources apart within a class? ROC AUC of score for source
     (PTB vs PTB-XL) among normal recordings and among MI recordings; ~0.5 = no source signal."""
@@ -228,21 +289,31 @@ def source_check(results: list[dict[str, Any]], data: MiBeats, model: str) -> di
                     scores.append(s)
         is_ptb = np.array([source[x] != "ptbxl" for x in recs])
         auc = float(roc_auc_score(is_ptb, scores)) if 0 < is_ptb.sum() < len(is_ptb) else None
-        out[name] = {"roc_auc_ptb_vs_ptbxl": auc, "n_recordings_per_source": {
-            "ptb": int(is_ptb.sum()), "ptbxl": int((~is_ptb).sum())}}
-    raw_pairs = [(r["raw_ptb_scores"][rec], s) for r in results if r["model"] == model
-                 for rec, s in zip(r["test_records"], r["test_scores"]) if rec in r.get("raw_ptb_scores", {})]
+        out[name] = {
+            "roc_auc_ptb_vs_ptbxl": auc,
+            "n_recordings_per_source": {"ptb": int(is_ptb.sum()), "ptbxl": int((~is_ptb).sum())},
+        }
+    raw_pairs = [
+        (r["raw_ptb_scores"][rec], s)
+        for r in results
+        if r["model"] == model
+        for rec, s in zip(r["test_records"], r["test_scores"])
+        if rec in r.get("raw_ptb_scores", {})
+    ]
     if raw_pairs:
         raw, filt = np.array(raw_pairs).T
         out["unfiltered_ptb_input"] = {
             "note": "PTB test recordings scored on unfiltered lead II (what an upload gives) vs band-passed",
             "mean_abs_score_difference": float(np.mean(np.abs(raw - filt))),
             "max_abs_score_difference": float(np.max(np.abs(raw - filt))),
-            "n_recording_scores": len(raw_pairs)}
+            "n_recording_scores": len(raw_pairs),
+        }
     return out
 
 
-def pooled_threshold_check(results: list[dict[str, Any]], data: MiBeats, model: str, threshold: float) -> dict[str, Any]:
+def pooled_threshold_check(
+    results: list[dict[str, Any]], data: MiBeats, model: str, threshold: float
+) -> dict[str, Any]:
     """Recording-level recall/specificity on the test folds at the shipped threshold (pooled repeats)."""
     import numpy as np
 
@@ -260,6 +331,11 @@ def pooled_threshold_check(results: list[dict[str, Any]], data: MiBeats, model: 
                 s.append(score)
     labels, scores = np.array(y), np.array(s)
     m = binary_metrics(labels, scores >= threshold)
-    return {"threshold": threshold, "cv_test_recall": m["recall"], "cv_test_specificity": m["specificity"],
-            "cv_test_precision": m["precision"], "note": "test-fold recordings of all repeats at the shipped "
-            "threshold (slightly optimistic: the threshold saw validation scores of these patients from other folds)"}
+    return {
+        "threshold": threshold,
+        "cv_test_recall": m["recall"],
+        "cv_test_specificity": m["specificity"],
+        "cv_test_precision": m["precision"],
+        "note": "test-fold recordings of all repeats at the shipped "
+        "threshold (slightly optimistic: the threshold saw validation scores of these patients from other folds)",
+    }

@@ -101,7 +101,9 @@ def build_record(path: Path, *, noise: np.ndarray | None = None) -> RecordData:
 def _cache_key() -> str:
     from ecg.processing import detection
 
-    src = Path(context.__file__).read_bytes() + Path(detection.__file__).read_bytes()  # beats and inputs come from there
+    src = (
+        Path(context.__file__).read_bytes() + Path(detection.__file__).read_bytes()
+    )  # beats and inputs come from there
     return f"{CACHE_VERSION}-{hashlib.sha256(src).hexdigest()[:10]}"
 
 
@@ -111,21 +113,31 @@ def load_records(data_dir: Path, ids: list[str], cache_dir: Path | None) -> dict
         cached = cache_dir / _cache_key() / f"{rid.replace('/', '-')}.npz" if cache_dir else None
         if cached is not None and cached.exists():
             with np.load(cached) as z:
-                out[rid] = RecordData(z["morphology"], z["features"], z["labels"], z["r_peaks"], float(z["fs"]), z["missed"])
+                out[rid] = RecordData(
+                    z["morphology"], z["features"], z["labels"], z["r_peaks"], float(z["fs"]), z["missed"]
+                )
             continue
         data = build_record(data_dir / rid)
         if cached is not None:
             cached.parent.mkdir(parents=True, exist_ok=True)
             tmp = cached.with_suffix(f".{os.getpid()}.tmp.npz")
-            np.savez(tmp, morphology=data.morphology, features=data.features, labels=data.labels,
-                     r_peaks=data.r_peaks, fs=data.fs, missed=data.missed)
+            np.savez(
+                tmp,
+                morphology=data.morphology,
+                features=data.features,
+                labels=data.labels,
+                r_peaks=data.r_peaks,
+                fs=data.fs,
+                missed=data.missed,
+            )
             tmp.replace(cached)
         out[rid] = data
     return out
 
 
-def stack(records: dict[str, RecordData], ids: list[str], *,
-          labelled: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def stack(
+    records: dict[str, RecordData], ids: list[str], *, labelled: bool = True
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Concatenated inputs, labels and record ids of ``ids`` (only matched beats if ``labelled``)."""
     morph = np.concatenate([records[i].morphology for i in ids])
     feats = np.concatenate([records[i].features for i in ids])
@@ -191,8 +203,9 @@ class TrainConfig:
     n_keep: float = 0.35  # share of N beats drawn afresh each epoch (all others kept): 3x faster epochs
 
 
-def train(records: dict[str, RecordData], ids: list[str], config: TrainConfig,
-          log: Callable[[str], None] = print) -> tuple[Any, dict[str, Any]]:
+def train(
+    records: dict[str, RecordData], ids: list[str], config: TrainConfig, log: Callable[[str], None] = print
+) -> tuple[Any, dict[str, Any]]:
     """Train on ``ids``, early-stopped on held-out patients of ``ids``; returns (model, history)."""
     import keras
 
@@ -204,15 +217,26 @@ def train(records: dict[str, RecordData], ids: list[str], config: TrainConfig,
     rng = np.random.default_rng(config.seed)
     drop_second_lead(m, f, config.lead_dropout, rng)
     weights = class_weights(y, config.alpha) * np.where(np.arange(len(AAMI_CLASSES)) == 0, 1.0, config.n_keep)
-    model = record_model.build(f[rng.choice(len(f), min(len(f), 50000), replace=False)], seed=config.seed,
-                               width=config.width, kind=config.kind, dropout=config.dropout)
+    model = record_model.build(
+        f[rng.choice(len(f), min(len(f), 50000), replace=False)],
+        seed=config.seed,
+        width=config.width,
+        kind=config.kind,
+        dropout=config.dropout,
+    )
     model.compile(optimizer=keras.optimizers.Adam(config.learning_rate), loss="sparse_categorical_crossentropy")
     best, best_weights, history = -1.0, None, []
     is_n = y == 0
     for epoch in range(config.epochs):
         order = rng.permutation(np.flatnonzero(~is_n | (rng.random(len(y)) < config.n_keep)))
-        model.fit([m[order], f[order]], y[order], sample_weight=weights[y[order]].astype(np.float32),
-                  batch_size=config.batch_size, epochs=1, verbose=0)
+        model.fit(
+            [m[order], f[order]],
+            y[order],
+            sample_weight=weights[y[order]].astype(np.float32),
+            batch_size=config.batch_size,
+            epochs=1,
+            verbose=0,
+        )
         if len(vy):
             score = selection_score(vy, record_model.predict(model, vm, vf).argmax(axis=1))
         else:
@@ -222,8 +246,13 @@ def train(records: dict[str, RecordData], ids: list[str], config: TrainConfig,
         if score > best:
             best, best_weights = score, model.get_weights()
     model.set_weights(best_weights)
-    return model, {"train_records": train_ids, "val_records": val_ids, "history": history,
-                   "class_weights": weights.round(3).tolist(), "best_val_score": round(best, 4)}
+    return model, {
+        "train_records": train_ids,
+        "val_records": val_ids,
+        "history": history,
+        "class_weights": weights.round(3).tolist(),
+        "best_val_score": round(best, 4),
+    }
 
 
 def ensemble(models: list[Any], name: str = "record_beat_classifier") -> Any:

@@ -39,11 +39,16 @@ def target_checks(metrics: dict[str, Any], tried: str) -> list[dict[str, Any]]:
     for name, protocol, cls, key, target in TARGETS:
         value = (metrics.get(protocol, {}).get("classes", {}).get(cls, {}) or {}).get(key)
         met = value is not None and value >= target
-        checks.append({
-            "target": name, "required": f">= {target:.2f}", "measured": value, "met": met,
-            "short_by": None if met or value is None else round(target - value, 4),
-            "what_was_tried": None if met else tried,
-        })
+        checks.append(
+            {
+                "target": name,
+                "required": f">= {target:.2f}",
+                "measured": value,
+                "met": met,
+                "short_by": None if met or value is None else round(target - value, 4),
+                "what_was_tried": None if met else tried,
+            }
+        )
     return checks
 
 
@@ -90,45 +95,76 @@ def render_markdown(card: dict[str, Any]) -> str:
         cells = []
         for c in ("N", "S", "V", "F"):
             s = m["classes"][c]
-            cells.append(f"{_pct(s['se'])}{_interval((s.get('ci95') or {}).get('se'))} / "
-                         f"{_pct(s['ppv'])}{_interval((s.get('ci95') or {}).get('ppv'))}")
+            cells.append(
+                f"{_pct(s['se'])}{_interval((s.get('ci95') or {}).get('se'))} / "
+                f"{_pct(s['ppv'])}{_interval((s.get('ci95') or {}).get('ppv'))}"
+            )
         lines.append(f"| {label} | {m['beats']:,} | " + " | ".join(cells) + " |")
     base = card["metrics"].get("baselines") or {}
     if base:
-        lines += ["", "The earlier models through the product's beat-format path on the same records and matching:", "",
-                  "| model | records | S Se / +P | V Se / +P |", "|---|---|---|---|"]
+        lines += [
+            "",
+            "The earlier models through the product's beat-format path on the same records and matching:",
+            "",
+            "| model | records | S Se / +P | V Se / +P |",
+            "|---|---|---|---|",
+        ]
         for key, m in base.items():
             s, v = m["classes"]["S"], m["classes"]["V"]
-            lines.append(f"| {key.rsplit('_', 1)[0]} | {key.rsplit('_', 1)[1]} | {_pct(s['se'])} / {_pct(s['ppv'])} | "
-                         f"{_pct(v['se'])} / {_pct(v['ppv'])} |")
+            lines.append(
+                f"| {key.rsplit('_', 1)[0]} | {key.rsplit('_', 1)[1]} | {_pct(s['se'])} / {_pct(s['ppv'])} | "
+                f"{_pct(v['se'])} / {_pct(v['ppv'])} |"
+            )
     lines += ["", "## Targets", "", "| target | required | measured | met |", "|---|---|---|---|"]
     for check in card["targets"]:
-        lines.append(f"| {check['target']} | {check['required']} | {_pct(check['measured'])} | "
-                     f"{'yes' if check['met'] else 'no, short by ' + _points(check['short_by'])} |")
+        lines.append(
+            f"| {check['target']} | {check['required']} | {_pct(check['measured'])} | "
+            f"{'yes' if check['met'] else 'no, short by ' + _points(check['short_by'])} |"
+        )
     if any(not c["met"] for c in card["targets"]):
-        lines += ["", f"What was tried for the missed targets: {card['what_was_tried']}", "",
-                  "Each step, measured by the same record-wise cross-validation (pooled Se / +P, %):", "",
-                  "| inputs · configuration | S | V |", "|---|---|---|"]
+        lines += [
+            "",
+            f"What was tried for the missed targets: {card['what_was_tried']}",
+            "",
+            "Each step, measured by the same record-wise cross-validation (pooled Se / +P, %):",
+            "",
+            "| inputs · configuration | S | V |",
+            "|---|---|---|",
+        ]
         for step in card.get("history", []):
             lines.append(f"| {step['inputs']} · {step['config']} | {step['S']} | {step['V']} |")
     nstdb = card["metrics"].get("nstdb")
     if nstdb:
-        lines += ["", "## Noise (nstdb: MIT-BIH 118 and 119 with electrode-motion noise)", "",
-                  "The model saw the clean 118 and 119 in training, so this measures robustness to noise, not unseen patients.", "",
-                  "| SNR | detection Se / +P | N Se / +P | S Se / +P | V Se / +P |", "|---|---|---|---|---|"]
+        lines += [
+            "",
+            "## Noise (nstdb: MIT-BIH 118 and 119 with electrode-motion noise)",
+            "",
+            "The model saw the clean 118 and 119 in training, so this measures robustness to noise, not unseen patients.",
+            "",
+            "| SNR | detection Se / +P | N Se / +P | S Se / +P | V Se / +P |",
+            "|---|---|---|---|---|",
+        ]
         for snr, m in nstdb.items():
             if not isinstance(m, dict) or "classes" not in m:
                 continue
             det = m["detection"]
             cells = [f"{_pct(m['classes'][c]['se'])} / {_pct(m['classes'][c]['ppv'])}" for c in ("N", "S", "V")]
             lines.append(f"| {snr} | {_pct(det['se'])} / {_pct(det['ppv'])} | " + " | ".join(cells) + " |")
-    lines += ["", "## Per-record figures", "",
-              "Each record's S and V figures in the cross-validation (the fold that held it out):", "",
-              "| record | beats | S n | S Se | S +P | V n | V Se | V +P |", "|---|---|---|---|---|---|---|---|"]
+    lines += [
+        "",
+        "## Per-record figures",
+        "",
+        "Each record's S and V figures in the cross-validation (the fold that held it out):",
+        "",
+        "| record | beats | S n | S Se | S +P | V n | V Se | V +P |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for rid, r in sorted((card["metrics"].get("cv_all") or {}).get("records", {}).items()):
         n = sum(sum(row) for row in r["confusion"])
-        lines.append(f"| {rid} | {n} | {r['S']['n']} | {_pct(r['S']['se'])} | {_pct(r['S']['ppv'])} | "
-                     f"{r['V']['n']} | {_pct(r['V']['se'])} | {_pct(r['V']['ppv'])} |")
+        lines.append(
+            f"| {rid} | {n} | {r['S']['n']} | {_pct(r['S']['se'])} | {_pct(r['S']['ppv'])} | "
+            f"{r['V']['n']} | {_pct(r['V']['se'])} | {_pct(r['V']['ppv'])} |"
+        )
     lines += ["", "## What this means for a clinic", "", card["clinic_note"], ""]
     return "\n".join(lines)
 

@@ -36,20 +36,33 @@ def sample_configs(base: HyperParams, n: int, seed: int) -> list[HyperParams]:
     return configs
 
 
-def successive_halving(base: HyperParams, train: BeatSet, val: BeatSet, out_dir: Path,
-                       n_configs: int = 8, rung_epochs: tuple[int, ...] = (2, 5), keep: float = 0.4,
-                       seed: int = 42, log: Log = print) -> tuple[HyperParams, dict[str, Any]]:
+def successive_halving(
+    base: HyperParams,
+    train: BeatSet,
+    val: BeatSet,
+    out_dir: Path,
+    n_configs: int = 8,
+    rung_epochs: tuple[int, ...] = (2, 5),
+    keep: float = 0.4,
+    seed: int = 42,
+    log: Log = print,
+) -> tuple[HyperParams, dict[str, Any]]:
     """Train ``n_configs`` for ``rung_epochs[0]`` epochs, keep the best ``keep`` fraction, train
     those on to the next rung, and so on. Returns the best configuration and the log."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     started = time.time()
-    trials: list[dict[str, Any]] = [{"trial": i, "params": hp.as_dict(), "rungs": []}
-              for i, hp in enumerate(sample_configs(base, n_configs, seed))]
+    trials: list[dict[str, Any]] = [
+        {"trial": i, "params": hp.as_dict(), "rungs": []} for i, hp in enumerate(sample_configs(base, n_configs, seed))
+    ]
     alive = list(range(len(trials)))
-    report: dict[str, Any] = {"method": "random sampling + successive halving", "space": SPACE, "rung_epochs": list(rung_epochs),
-              "score": "validation macro-F1 over N,S,V,F (DS1 records held out by record)",
-              "trials": trials}
+    report: dict[str, Any] = {
+        "method": "random sampling + successive halving",
+        "space": SPACE,
+        "rung_epochs": list(rung_epochs),
+        "score": "validation macro-F1 over N,S,V,F (DS1 records held out by record)",
+        "trials": trials,
+    }
     for rung, epochs in enumerate(rung_epochs):
         for i in alive:
             hp = HyperParams(**trials[i]["params"])
@@ -57,16 +70,23 @@ def successive_halving(base: HyperParams, train: BeatSet, val: BeatSet, out_dir:
             log(f"search rung {rung} trial {i} ({epochs} epochs): {hp.as_dict()}")
             model = fit(hp, train, val, out_dir / f"trial{i:02d}", epochs=epochs, log=log, seed=seed)
             metrics = classification_metrics(val.labels, predict_classes(model, val.beats))
-            trials[i]["rungs"].append({"rung": rung, "epochs": epochs, "seconds": round(time.time() - t0, 1),
-                                       "val_macro_f1_nsvf": metrics["macro_f1_nsvf"],
-                                       "val_sensitivity": {c: v["sensitivity"] for c, v in metrics["per_class"].items()}})
+            trials[i]["rungs"].append(
+                {
+                    "rung": rung,
+                    "epochs": epochs,
+                    "seconds": round(time.time() - t0, 1),
+                    "val_macro_f1_nsvf": metrics["macro_f1_nsvf"],
+                    "val_sensitivity": {c: v["sensitivity"] for c, v in metrics["per_class"].items()},
+                }
+            )
             log(f"  -> val macro-F1 (NSVF) {metrics['macro_f1_nsvf']:.3f}")
             (out_dir / "search.json").write_text(json.dumps(report, indent=2))
         alive.sort(key=lambda i: trials[i]["rungs"][-1]["val_macro_f1_nsvf"] or 0.0, reverse=True)
         if rung < len(rung_epochs) - 1:
-            alive = alive[:max(1, round(len(alive) * keep))]
+            alive = alive[: max(1, round(len(alive) * keep))]
     best = alive[0]
-    report.update({"best_trial": best, "best_params": trials[best]["params"],
-                   "seconds_total": round(time.time() - started, 1)})
+    report.update(
+        {"best_trial": best, "best_params": trials[best]["params"], "seconds_total": round(time.time() - started, 1)}
+    )
     (out_dir / "search.json").write_text(json.dumps(report, indent=2))
     return HyperParams(**trials[best]["params"]), report

@@ -6,7 +6,6 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -15,28 +14,57 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='ModelVersion',
+            name="ModelVersion",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('task', models.CharField(choices=[('heartbeat', 'Heartbeat class (AAMI N/S/V/F/Q)'), ('mi', 'Myocardial infarction screening')], max_length=16)),
-                ('version', models.CharField(max_length=64)),
-                ('artifact', models.FileField(help_text='A .keras file (Keras 2 .h5 files are converted).', upload_to='models/')),
-                ('sha256', models.CharField(editable=False, max_length=64)),
-                ('input_length', models.PositiveIntegerField(default=187)),
-                ('input_fs', models.FloatField(default=120.0, verbose_name='input sampling rate (Hz)')),
-                ('class_labels', models.JSONField(blank=True, default=list)),
-                ('threshold', models.FloatField(blank=True, help_text='MI models: a recording is flagged when its MI score reaches this.', null=True)),
-                ('metrics', models.JSONField(blank=True, default=dict)),
-                ('report', models.TextField(blank=True, verbose_name='evaluation report')),
-                ('provenance', models.TextField(blank=True, verbose_name='training data provenance')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('is_active', models.BooleanField(default=False, editable=False)),
-                ('activated_at', models.DateTimeField(blank=True, editable=False, null=True)),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "task",
+                    models.CharField(
+                        choices=[
+                            ("heartbeat", "Heartbeat class (AAMI N/S/V/F/Q)"),
+                            ("mi", "Myocardial infarction screening"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                ("version", models.CharField(max_length=64)),
+                (
+                    "artifact",
+                    models.FileField(help_text="A .keras file (Keras 2 .h5 files are converted).", upload_to="models/"),
+                ),
+                ("sha256", models.CharField(editable=False, max_length=64)),
+                ("input_length", models.PositiveIntegerField(default=187)),
+                ("input_fs", models.FloatField(default=120.0, verbose_name="input sampling rate (Hz)")),
+                ("class_labels", models.JSONField(blank=True, default=list)),
+                (
+                    "threshold",
+                    models.FloatField(
+                        blank=True,
+                        help_text="MI models: a recording is flagged when its MI score reaches this.",
+                        null=True,
+                    ),
+                ),
+                ("metrics", models.JSONField(blank=True, default=dict)),
+                ("report", models.TextField(blank=True, verbose_name="evaluation report")),
+                ("provenance", models.TextField(blank=True, verbose_name="training data provenance")),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("is_active", models.BooleanField(default=False, editable=False)),
+                ("activated_at", models.DateTimeField(blank=True, editable=False, null=True)),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to=settings.AUTH_USER_MODEL
+                    ),
+                ),
             ],
             options={
-                'ordering': ['task', '-created_at'],
-                'constraints': [models.UniqueConstraint(condition=models.Q(('is_active', True)), fields=('task',), name='one_active_model_per_task'), models.UniqueConstraint(fields=('task', 'version'), name='model_version_unique_per_task')],
+                "ordering": ["task", "-created_at"],
+                "constraints": [
+                    models.UniqueConstraint(
+                        condition=models.Q(("is_active", True)), fields=("task",), name="one_active_model_per_task"
+                    ),
+                    models.UniqueConstraint(fields=("task", "version"), name="model_version_unique_per_task"),
+                ],
             },
         ),
     ]

@@ -4,15 +4,21 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('mlmodels', '0001_initial'),
+        ("mlmodels", "0001_initial"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='modelversion',
-            name='task',
-            field=models.CharField(choices=[('heartbeat', 'Heartbeat class of beat rows (AAMI N/S/V/F/Q, no timing context)'), ('heartbeat_record', 'Heartbeat class in its recording (rhythm and patient context)'), ('mi', 'Myocardial infarction screening')], max_length=16),
+            model_name="modelversion",
+            name="task",
+            field=models.CharField(
+                choices=[
+                    ("heartbeat", "Heartbeat class of beat rows (AAMI N/S/V/F/Q, no timing context)"),
+                    ("heartbeat_record", "Heartbeat class in its recording (rhythm and patient context)"),
+                    ("mi", "Myocardial infarction screening"),
+                ],
+                max_length=16,
+            ),
         ),
     ]

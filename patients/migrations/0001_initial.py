@@ -6,33 +6,54 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('accounts', '0001_initial'),
+        ("accounts", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Patient',
+            name="Patient",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('mrn', models.CharField(max_length=64, verbose_name='medical record number')),
-                ('family_name', models.CharField(max_length=150)),
-                ('given_name', models.CharField(blank=True, max_length=150)),
-                ('date_of_birth', models.DateField(blank=True, null=True)),
-                ('sex', models.CharField(choices=[('female', 'Female'), ('male', 'Male'), ('other', 'Other'), ('unknown', 'Unknown')], default='unknown', max_length=10)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('clinic', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='patients', to='accounts.clinic')),
-                ('created_by', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("mrn", models.CharField(max_length=64, verbose_name="medical record number")),
+                ("family_name", models.CharField(max_length=150)),
+                ("given_name", models.CharField(blank=True, max_length=150)),
+                ("date_of_birth", models.DateField(blank=True, null=True)),
+                (
+                    "sex",
+                    models.CharField(
+                        choices=[("female", "Female"), ("male", "Male"), ("other", "Other"), ("unknown", "Unknown")],
+                        default="unknown",
+                        max_length=10,
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "clinic",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="patients", to="accounts.clinic"
+                    ),
+                ),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['family_name', 'given_name', 'mrn'],
-                'indexes': [models.Index(fields=['clinic', 'family_name'], name='patients_pa_clinic__fabc7a_idx')],
-                'constraints': [models.UniqueConstraint(fields=('clinic', 'mrn'), name='patient_mrn_unique_per_clinic')],
+                "ordering": ["family_name", "given_name", "mrn"],
+                "indexes": [models.Index(fields=["clinic", "family_name"], name="patients_pa_clinic__fabc7a_idx")],
+                "constraints": [
+                    models.UniqueConstraint(fields=("clinic", "mrn"), name="patient_mrn_unique_per_clinic")
+                ],
             },
         ),
     ]

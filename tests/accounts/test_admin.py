@@ -11,9 +11,16 @@ pytestmark = pytest.mark.django_db
 
 def test_adding_a_user_without_a_clinic_is_refused_with_a_message(client, admin_a):
     client.force_login(admin_a)
-    response = client.post("/admin/accounts/user/add/", {
-        "username": "newcomer", "clinic": "", "role": "staff", "password1": PASSWORD, "password2": PASSWORD,
-    })
+    response = client.post(
+        "/admin/accounts/user/add/",
+        {
+            "username": "newcomer",
+            "clinic": "",
+            "role": "staff",
+            "password1": PASSWORD,
+            "password2": PASSWORD,
+        },
+    )
     assert response.status_code == 200 and "This field is required" in response.content.decode()
     assert not User.objects.filter(username="newcomer").exists()
 

@@ -9,7 +9,11 @@ from ..helpers import beat_csv, upload
 
 
 def events(**filters):
-    return list(AuditEvent.objects.filter(**filters).order_by("created_at").values_list("action", "object_type", "object_id", "username"))
+    return list(
+        AuditEvent.objects.filter(**filters)
+        .order_by("created_at")
+        .values_list("action", "object_type", "object_id", "username")
+    )
 
 
 @pytest.mark.django_db
@@ -30,7 +34,9 @@ def test_views_creates_and_updates_of_patients_and_recordings_are_audited(client
     patient_id = response["Location"].strip("/").split("/")[-1]
     client.get(reverse("patient-detail", args=[patient_id]))
     client.post(reverse("patient-edit", args=[patient_id]), {"mrn": "Q-1", "family_name": "Quist-Ek", "sex": "male"})
-    response = client.post(reverse("recording-upload", args=[patient_id]), {"kind": "beats", "files": upload("b.csv", beat_csv(3))})
+    response = client.post(
+        reverse("recording-upload", args=[patient_id]), {"kind": "beats", "files": upload("b.csv", beat_csv(3))}
+    )
     recording_id = response["Location"].strip("/").split("/")[-1]
     client.get(reverse("recording-detail", args=[recording_id]))
     assert events(username="staff_a", object_type__in=["patient", "recording"]) == [
@@ -103,6 +109,10 @@ def test_api_calls_with_a_token_are_audited(staff_a, patient_a):
     assert client.get(f"/api/v1/patients/{patient_a.pk}").status_code == 200
     assert client.post("/api/v1/patients", {"mrn": "T-9", "family_name": "Tok"}, format="json").status_code == 201
     assert client.get("/api/v1/model-versions").status_code == 200
-    trail = list(AuditEvent.objects.filter(channel="token").order_by("created_at").values_list("action", "object_type", "object_id"))
+    trail = list(
+        AuditEvent.objects.filter(channel="token")
+        .order_by("created_at")
+        .values_list("action", "object_type", "object_id")
+    )
     created = str(Patient.objects.get(mrn="T-9").pk)
     assert trail == [("view", "patient", str(patient_a.pk)), ("create", "patient", created), ("token_use", "", "")]

@@ -39,7 +39,9 @@ def test_the_lockout_ends_after_the_cool_off(client, staff_a, settings):
 
     time.sleep(1.2)
     assert login(client).status_code == 302
-    assert timezone.now() - AuditEvent.objects.filter(action="login").latest("created_at").created_at < timedelta(seconds=5)
+    assert timezone.now() - AuditEvent.objects.filter(action="login").latest("created_at").created_at < timedelta(
+        seconds=5
+    )
 
 
 @pytest.mark.django_db

@@ -63,15 +63,32 @@ def classify_by_hand(recording, models, *, beats=None, mi_score: float = 0.9, he
     n = recording.input_beat_count or 4
     classes = ["N", "N", "V", "S", "F", "Q"] * (n // 6 + 1)
     Beat.objects.bulk_create(
-        Beat(recording=recording, index=i, position=None if recording.kind == "beats" else 100 + 300 * i,
-             aami_class=classes[i], p_n=0.6, p_s=0.1, p_v=0.1, p_f=0.1, p_q=0.1, mi_probability=mi_score)
+        Beat(
+            recording=recording,
+            index=i,
+            position=None if recording.kind == "beats" else 100 + 300 * i,
+            aami_class=classes[i],
+            p_n=0.6,
+            p_s=0.1,
+            p_v=0.1,
+            p_f=0.1,
+            p_q=0.1,
+            mi_probability=mi_score,
+        )
         for i in range(n)
     )
     counts = {f"count_{c.lower()}": classes[:n].count(c) for c in "NSVFQ"}
     diagnosis = Diagnosis.objects.create(
-        recording=recording, clinic_id=recording.clinic_id, beat_count=n, **counts, heart_rate_bpm=heart_rate,
-        mi_score=mi_score, mi_threshold=0.5, mi_flag=mi_score >= 0.5,
-        heartbeat_model=models["heartbeat"], mi_model=models["mi"],
+        recording=recording,
+        clinic_id=recording.clinic_id,
+        beat_count=n,
+        **counts,
+        heart_rate_bpm=heart_rate,
+        mi_score=mi_score,
+        mi_threshold=0.5,
+        mi_flag=mi_score >= 0.5,
+        heartbeat_model=models["heartbeat"],
+        mi_model=models["mi"],
     )
     if beats is None:
         beats = np.linspace(0, 1, n * 187, dtype=np.float32).reshape(n, 187)

@@ -33,7 +33,9 @@ def test_a_valid_token_authenticates_and_records_its_use(staff_a):
     assert token.last_used_at is not None
 
 
-@pytest.mark.parametrize("header", ["Token", "Token a b", "Token nonsense", "Token 0123abcd.wrong", "Token \u00e9t\u00e9"])
+@pytest.mark.parametrize(
+    "header", ["Token", "Token a b", "Token nonsense", "Token 0123abcd.wrong", "Token \u00e9t\u00e9"]
+)
 def test_a_bad_token_is_401(staff_a, header):
     api_token_create(user=staff_a)
     client = APIClient()
@@ -108,7 +110,9 @@ def test_requests_beyond_the_tokens_rate_are_429(staff_a, monkeypatch):
 def test_an_admin_creates_a_token_in_the_admin_and_sees_it_once(client, admin_a, staff_a):
     client.force_login(admin_a)
     response = client.post(
-        "/admin/api/apitoken/add/", {"user": staff_a.pk, "name": "HIS", "expires_at_0": "", "expires_at_1": "", "webhook_url": ""}, follow=True
+        "/admin/api/apitoken/add/",
+        {"user": staff_a.pk, "name": "HIS", "expires_at_0": "", "expires_at_1": "", "webhook_url": ""},
+        follow=True,
     )
     assert response.status_code == 200
     token = ApiToken.objects.get()
@@ -130,7 +134,9 @@ def test_the_admin_refuses_a_token_for_a_user_without_a_clinic(client, db):
 
     root = User.objects.create_superuser("root", password="correct-horse-battery")
     client.force_login(root)
-    response = client.post("/admin/api/apitoken/add/", {"user": root.pk, "name": "x", "expires_at_0": "", "expires_at_1": ""})
+    response = client.post(
+        "/admin/api/apitoken/add/", {"user": root.pk, "name": "x", "expires_at_0": "", "expires_at_1": ""}
+    )
     assert response.status_code == 200 and "choose an active user of a clinic" in response.content.decode()
     assert not ApiToken.objects.exists()
 
@@ -160,4 +166,6 @@ def test_bad_tokens_do_not_count_towards_the_password_lockout(client, staff_a, s
     settings.API_TOKEN_FAILURES = 100
     for i in range(25):
         with_token(f"0123abcd.guess{i}").get("/api/v1/patients")
-    assert client.post("/accounts/login/", {"username": "staff_a", "password": "correct-horse-battery"}).status_code == 302
+    assert (
+        client.post("/accounts/login/", {"username": "staff_a", "password": "correct-horse-battery"}).status_code == 302
+    )

@@ -44,7 +44,10 @@ def test_the_worker_stores_events_and_the_rhythm_summary_with_the_beats(rhythm_r
     rhythm = rhythm_recording.diagnosis.rhythm
     assert rhythm["vf"][0]["start"] == flutter[0].start
     assert len(rhythm["trend"]["hr_mean"]) == 2  # 70 s: two minutes of trend
-    assert rhythm["hourly"][0]["beats"] == rhythm_recording.beats.exclude(position__range=(flutter[0].start, flutter[0].end)).count()
+    assert (
+        rhythm["hourly"][0]["beats"]
+        == rhythm_recording.beats.exclude(position__range=(flutter[0].start, flutter[0].end)).count()
+    )
 
 
 def test_a_beat_file_has_no_events_and_no_rhythm(api_as, staff_a, done_recording):
@@ -70,8 +73,9 @@ def test_the_events_endpoint_lists_filters_and_pages(api_as, staff_a, rhythm_rec
     assert reads.filter(path=url).count() == 3  # every list served, not the refused one
 
 
-def test_the_events_endpoint_costs_a_constant_number_of_queries(api_as, staff_a, doctor_a, rhythm_recording,
-                                                              django_assert_max_num_queries):
+def test_the_events_endpoint_costs_a_constant_number_of_queries(
+    api_as, staff_a, doctor_a, rhythm_recording, django_assert_max_num_queries
+):
     for event in rhythm_recording.events.all():
         services.event_review_create(user=doctor_a, event=event, decision="confirm")
     api = api_as(staff_a)
@@ -108,10 +112,23 @@ def test_the_csv_export_lists_the_events_after_the_beats(client, staff_a, doctor
     services.event_review_create(user=doctor_a, event=event, decision="reject", note="artefact")
     response = client_for(client, staff_a).get(reverse("recording-export", args=[rhythm_recording.pk]))
     rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
-    header = rows.index(["patient_mrn", "recording", "event", "type", "start_sample", "end_sample", "start_s",
-                         "duration_s", "beats", "rate_bpm", "review"])
+    header = rows.index(
+        [
+            "patient_mrn",
+            "recording",
+            "event",
+            "type",
+            "start_sample",
+            "end_sample",
+            "start_s",
+            "duration_s",
+            "beats",
+            "rate_bpm",
+            "review",
+        ]
+    )
     assert header == 1 + rhythm_recording.beats.count() + 1  # beats, a blank line, then the events
-    events = rows[header + 1:]
+    events = rows[header + 1 :]
     assert len(events) == rhythm_recording.events.count()
     vf_row = next(r for r in events if r[3] == "vf")
     assert int(vf_row[4]) == event.start and vf_row[10] == "reject"

@@ -57,9 +57,13 @@ def test_a_beat_recording_exports_report_counts_mi_and_the_beat_windows(api_as, 
 def test_a_signal_recording_exports_each_lead_as_sampled_data(api_as, staff_a, patient_a, active_models):
     api = api_as(staff_a)
     leads = {"MLII": ecg_like(10), "V5": ecg_like(10)}
-    created = api.post("/api/v1/recordings", {"patient": patient_a.pk, "kind": "signal", "fs": 360, "leads": leads}, format="json")
+    created = api.post(
+        "/api/v1/recordings", {"patient": patient_a.pk, "kind": "signal", "fs": 360, "leads": leads}, format="json"
+    )
     recording = ECGRecording.objects.get(pk=created.json()["id"])
-    classify_by_hand(recording, active_models, beats=np.zeros((4, 187), dtype=np.float32), mi_score=0.2, heart_rate=75.0)
+    classify_by_hand(
+        recording, active_models, beats=np.zeros((4, 187), dtype=np.float32), mi_score=0.2, heart_rate=75.0
+    )
     data = fetch_valid_bundle(api, recording)
     observations = resources(data, "Observation")
     waveform = by_code(observations, "131328")

@@ -27,7 +27,9 @@ def test_it_paginates(api, clinic_a):
 
 
 def test_it_creates_a_patient_in_the_token_users_clinic(api, staff_a):
-    response = api.post(URL, {"mrn": " A-9 ", "family_name": "Lund", "sex": "female", "date_of_birth": "1950-02-03"}, format="json")
+    response = api.post(
+        URL, {"mrn": " A-9 ", "family_name": "Lund", "sex": "female", "date_of_birth": "1950-02-03"}, format="json"
+    )
     assert response.status_code == 201, response.content
     patient = Patient.objects.get(mrn="A-9")
     assert (patient.clinic_id, patient.created_by, patient.sex) == (staff_a.clinic_id, staff_a, "female")
@@ -37,7 +39,9 @@ def test_a_taken_mrn_is_409(api, patient_a):
     response = api.post(URL, {"mrn": "A-0001", "family_name": "Twin"}, format="json")
     assert response.status_code == 409
     assert response.json()["error"] == {
-        "code": "mrn_taken", "message": "Another patient of this clinic has this medical record number.", "field": "mrn"
+        "code": "mrn_taken",
+        "message": "Another patient of this clinic has this medical record number.",
+        "field": "mrn",
     }
 
 
@@ -52,7 +56,16 @@ def test_it_names_the_missing_field(api):
     assert response.json()["error"]["code"] == "validation_error"
 
 
-@pytest.mark.parametrize("body", [{"sex": "robot"}, {"date_of_birth": "2999-01-01"}, {"date_of_birth": "31.12.1950"}, {"mrn": "x" * 65}, {"mrn": "a\x00b"}])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"sex": "robot"},
+        {"date_of_birth": "2999-01-01"},
+        {"date_of_birth": "31.12.1950"},
+        {"mrn": "x" * 65},
+        {"mrn": "a\x00b"},
+    ],
+)
 def test_it_refuses_invalid_values(api, body):
     response = api.post(URL, {"mrn": "A-3", "family_name": "V", **body}, format="json")
     assert response.status_code == 400

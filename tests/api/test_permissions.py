@@ -20,7 +20,13 @@ MATRIX = [
     ("get", "/api/v1/patients", None, None, [200, 200, 200, 200, 401]),
     ("post", "/api/v1/patients", lambda ctx: {"mrn": "NEW-1", "family_name": "Neu"}, "json", [201, 201, 201, 201, 401]),
     ("get", "/api/v1/patients/{patient}", None, None, [200, 200, 200, 404, 401]),
-    ("put", "/api/v1/patients/{patient}", lambda ctx: {"mrn": "A-0001", "family_name": "Meyer-Lang"}, "json", [200, 200, 200, 404, 401]),
+    (
+        "put",
+        "/api/v1/patients/{patient}",
+        lambda ctx: {"mrn": "A-0001", "family_name": "Meyer-Lang"},
+        "json",
+        [200, 200, 200, 404, 401],
+    ),
     ("patch", "/api/v1/patients/{patient}", lambda ctx: {"given_name": "Anne"}, "json", [200, 200, 200, 404, 401]),
     ("get", "/api/v1/recordings", None, None, [200, 200, 200, 200, 401]),
     ("post", "/api/v1/recordings", _body_recording, "json", [201, 201, 201, 404, 401]),
@@ -31,12 +37,24 @@ MATRIX = [
     ("get", "/api/v1/diagnoses", None, None, [200, 200, 200, 200, 401]),
     ("get", "/api/v1/diagnoses/{diagnosis}", None, None, [200, 200, 200, 404, 401]),
     ("get", "/api/v1/reviews", None, None, [200, 200, 200, 200, 401]),
-    ("post", "/api/v1/reviews", lambda ctx: {"diagnosis": ctx["diagnosis"].pk, "decision": "confirm"}, "json", [403, 201, 201, 404, 401]),
+    (
+        "post",
+        "/api/v1/reviews",
+        lambda ctx: {"diagnosis": ctx["diagnosis"].pk, "decision": "confirm"},
+        "json",
+        [403, 201, 201, 404, 401],
+    ),
     ("get", "/api/v1/reviews/{review}", None, None, [200, 200, 200, 404, 401]),
     ("get", "/api/v1/model-versions", None, None, [200, 200, 200, 200, 401]),
     ("get", "/api/v1/model-versions/{model_version}", None, None, [200, 200, 200, 200, 401]),
     # An administrator passes authorisation and reaches validation (a .txt is not a model: 415).
-    ("post", "/api/v1/model-versions", lambda ctx: {"task": "mi", "version": "x", "artifact": upload("m.txt", b"no")}, "multipart", [403, 403, 415, 403, 401]),
+    (
+        "post",
+        "/api/v1/model-versions",
+        lambda ctx: {"task": "mi", "version": "x", "artifact": upload("m.txt", b"no")},
+        "multipart",
+        [403, 403, 415, 403, 401],
+    ),
     ("post", "/api/v1/model-versions/{model_version}/activate", None, "json", [403, 403, 200, 403, 401]),
 ]
 
@@ -47,7 +65,9 @@ def ctx(done_recording, doctor_a, staff_a):
     done_recording.patient.created_by = staff_a
     done_recording.patient.save()
     diagnosis = done_recording.diagnosis
-    review = Review.objects.create(diagnosis=diagnosis, clinic_id=diagnosis.clinic_id, reviewer=doctor_a, decision="reject")
+    review = Review.objects.create(
+        diagnosis=diagnosis, clinic_id=diagnosis.clinic_id, reviewer=doctor_a, decision="reject"
+    )
     return {
         "patient": done_recording.patient,
         "recording": done_recording,

@@ -18,14 +18,21 @@ def full_page(clinic_a, staff_a, doctor_a, active_models):
     return done_recordings(ROWS, clinic=clinic_a, staff=staff_a, doctor=doctor_a, models=active_models)
 
 
-API_LISTS = ["/api/v1/recordings", "/api/v1/diagnoses", "/api/v1/diagnoses?flagged=true", "/api/v1/reviews",
-             "/api/v1/patients", "/api/v1/model-versions"]
+API_LISTS = [
+    "/api/v1/recordings",
+    "/api/v1/diagnoses",
+    "/api/v1/diagnoses?flagged=true",
+    "/api/v1/reviews",
+    "/api/v1/patients",
+    "/api/v1/model-versions",
+]
 
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("url", API_LISTS)
-def test_an_api_list_page_costs_a_constant_number_of_queries(url, api_as, doctor_a, full_page,
-                                                             django_assert_max_num_queries):
+def test_an_api_list_page_costs_a_constant_number_of_queries(
+    url, api_as, doctor_a, full_page, django_assert_max_num_queries
+):
     client = api_as(doctor_a)
     with django_assert_max_num_queries(MAX_QUERIES):
         response = client.get(url, {"page_size": ROWS})
@@ -33,8 +40,9 @@ def test_an_api_list_page_costs_a_constant_number_of_queries(url, api_as, doctor
 
 
 @pytest.mark.django_db
-def test_listing_50_recordings_through_the_api_takes_at_most_8_queries(api_as, staff_a, full_page,
-                                                                       django_assert_max_num_queries):
+def test_listing_50_recordings_through_the_api_takes_at_most_8_queries(
+    api_as, staff_a, full_page, django_assert_max_num_queries
+):
     client = api_as(staff_a)
     with django_assert_max_num_queries(8):
         response = client.get("/api/v1/recordings", {"page_size": 50})
@@ -43,13 +51,16 @@ def test_listing_50_recordings_through_the_api_takes_at_most_8_queries(api_as, s
 
 
 @pytest.mark.django_db
-def test_the_beats_of_a_recording_cost_a_constant_number_of_queries(api_as, staff_a, full_page,
-                                                                    django_assert_max_num_queries):
+def test_the_beats_of_a_recording_cost_a_constant_number_of_queries(
+    api_as, staff_a, full_page, django_assert_max_num_queries
+):
     from diagnostics.models import Beat
 
     recording = full_page[0]
-    Beat.objects.bulk_create(Beat(recording=recording, index=i, aami_class="N", p_n=1, p_s=0, p_v=0, p_f=0, p_q=0,
-                                  mi_probability=0.1) for i in range(ROWS))
+    Beat.objects.bulk_create(
+        Beat(recording=recording, index=i, aami_class="N", p_n=1, p_s=0, p_v=0, p_f=0, p_q=0, mi_probability=0.1)
+        for i in range(ROWS)
+    )
     client = api_as(staff_a)
     with django_assert_max_num_queries(MAX_QUERIES):
         response = client.get(f"/api/v1/recordings/{recording.pk}/beats", {"page_size": ROWS})

@@ -27,7 +27,9 @@ def test_the_readme_has_the_examples():
 
 
 @pytest.mark.django_db(transaction=True)
-def test_the_readme_curl_examples_work_as_written(live_server, celery_worker, celery_worker_env, staff_a, active_models):
+def test_the_readme_curl_examples_work_as_written(
+    live_server, celery_worker, celery_worker_env, staff_a, active_models
+):
     if not shutil.which("curl") or not shutil.which("jq"):
         message = "curl and jq are needed (.ci/run installs them)"
         pytest.fail(message) if os.environ.get("CI", "").lower() == "true" else pytest.skip(message)

@@ -40,7 +40,12 @@ def test_it_accepts_json_beats_and_queues_them(api, patient_a):
     assert response.status_code == 201, response.content
     recording = ECGRecording.objects.get()
     assert response["Location"] == f"/api/v1/recordings/{recording.pk}"
-    assert (recording.status, recording.kind, recording.input_beat_count, recording.input_format) == ("queued", "beats", 7, "json")
+    assert (recording.status, recording.kind, recording.input_beat_count, recording.input_format) == (
+        "queued",
+        "beats",
+        7,
+        "json",
+    )
     assert response.json()["status"] == "queued" and response.json()["diagnosis"] is None
 
 
@@ -78,15 +83,24 @@ def test_it_refuses_a_body_over_the_upload_limit_with_413(api, patient_a, settin
 
 
 def test_it_accepts_a_json_signal(api, patient_a):
-    response = api.post(URL, {"patient": patient_a.pk, "kind": "signal", "fs": 360, "signal": ecg_like()}, format="json")
+    response = api.post(
+        URL, {"patient": patient_a.pk, "kind": "signal", "fs": 360, "signal": ecg_like()}, format="json"
+    )
     assert response.status_code == 201, response.content
     recording = ECGRecording.objects.get()
-    assert (recording.kind, recording.sampling_rate, recording.sample_count, recording.input_format) == ("signal", 360.0, 7200, "json")
+    assert (recording.kind, recording.sampling_rate, recording.sample_count, recording.input_format) == (
+        "signal",
+        360.0,
+        7200,
+        "json",
+    )
 
 
 def test_it_accepts_several_named_leads_and_analyses_the_one_named(api, patient_a):
     leads = {"V5": ecg_like(), "MLII": ecg_like(), "V1": ecg_like()}
-    response = api.post(URL, {"patient": patient_a.pk, "kind": "signal", "fs": 360, "leads": leads, "lead": "v1"}, format="json")
+    response = api.post(
+        URL, {"patient": patient_a.pk, "kind": "signal", "fs": 360, "leads": leads, "lead": "v1"}, format="json"
+    )
     assert response.status_code == 201, response.content
     assert ECGRecording.objects.get().lead == "V1"
 
@@ -103,25 +117,35 @@ def test_it_refuses_leads_of_different_lengths(api, patient_a):
 
 
 def test_it_accepts_a_multipart_beat_csv(api, patient_a):
-    response = api.post(URL, {"patient": patient_a.pk, "kind": "beats", "file": upload("b.csv", beat_csv(9, header=True))}, format="multipart")
+    response = api.post(
+        URL,
+        {"patient": patient_a.pk, "kind": "beats", "file": upload("b.csv", beat_csv(9, header=True))},
+        format="multipart",
+    )
     assert response.status_code == 201, response.content
     assert ECGRecording.objects.get().input_beat_count == 9
 
 
 def test_it_accepts_a_multipart_csv_signal_with_its_rate(api, patient_a):
     csv = ("MLII\n" + "\n".join(str(v) for v in ecg_like())).encode()
-    response = api.post(URL, {"patient": patient_a.pk, "kind": "signal", "fs": "360", "file": upload("s.csv", csv)}, format="multipart")
+    response = api.post(
+        URL, {"patient": patient_a.pk, "kind": "signal", "fs": "360", "file": upload("s.csv", csv)}, format="multipart"
+    )
     assert response.status_code == 201, response.content
     assert ECGRecording.objects.get().lead == "MLII"
 
 
 def test_it_refuses_a_beat_file_with_the_wrong_extension_with_415(api, patient_a):
-    response = api.post(URL, {"patient": patient_a.pk, "kind": "beats", "file": upload("b.pdf", b"%PDF-1.4")}, format="multipart")
+    response = api.post(
+        URL, {"patient": patient_a.pk, "kind": "beats", "file": upload("b.pdf", b"%PDF-1.4")}, format="multipart"
+    )
     assert_refused(response, 415, "unsupported_media_type", ".pdf")
 
 
 def test_it_refuses_an_xlsx_that_is_not_one_with_415(api, patient_a):
-    response = api.post(URL, {"patient": patient_a.pk, "kind": "beats", "file": upload("b.xlsx", beat_csv(2))}, format="multipart")
+    response = api.post(
+        URL, {"patient": patient_a.pk, "kind": "beats", "file": upload("b.xlsx", beat_csv(2))}, format="multipart"
+    )
     assert_refused(response, 415, "unsupported_media_type")
 
 
@@ -151,8 +175,18 @@ def test_the_same_idempotency_key_and_body_return_the_same_recording(api, patien
 
 
 def test_the_same_idempotency_key_with_another_body_is_409(api, patient_a):
-    api.post(URL, {"patient": patient_a.pk, "kind": "beats", "beats": beat_rows(3).tolist()}, format="json", HTTP_IDEMPOTENCY_KEY="k-1")
-    response = api.post(URL, {"patient": patient_a.pk, "kind": "beats", "beats": beat_rows(4).tolist()}, format="json", HTTP_IDEMPOTENCY_KEY="k-1")
+    api.post(
+        URL,
+        {"patient": patient_a.pk, "kind": "beats", "beats": beat_rows(3).tolist()},
+        format="json",
+        HTTP_IDEMPOTENCY_KEY="k-1",
+    )
+    response = api.post(
+        URL,
+        {"patient": patient_a.pk, "kind": "beats", "beats": beat_rows(4).tolist()},
+        format="json",
+        HTTP_IDEMPOTENCY_KEY="k-1",
+    )
     assert response.status_code == 409
     assert response.json()["error"]["code"] == "idempotency_key_reused"
     assert ECGRecording.objects.count() == 1
@@ -160,7 +194,12 @@ def test_the_same_idempotency_key_with_another_body_is_409(api, patient_a):
 
 def test_idempotency_holds_for_multipart_uploads(api, patient_a):
     def send():
-        return api.post(URL, {"patient": patient_a.pk, "kind": "beats", "file": upload("b.csv", beat_csv(4))}, format="multipart", HTTP_IDEMPOTENCY_KEY="m-1")
+        return api.post(
+            URL,
+            {"patient": patient_a.pk, "kind": "beats", "file": upload("b.csv", beat_csv(4))},
+            format="multipart",
+            HTTP_IDEMPOTENCY_KEY="m-1",
+        )
 
     assert send().json()["id"] == send().json()["id"]
     assert ECGRecording.objects.count() == 1
@@ -174,8 +213,15 @@ def test_idempotency_keys_belong_to_their_user(api, api_as, doctor_a, patient_a)
 
 
 def test_a_refused_upload_does_not_use_up_its_idempotency_key(api, patient_a):
-    bad = api.post(URL, {"patient": patient_a.pk, "kind": "beats", "beats": [[0.1] * 5]}, format="json", HTTP_IDEMPOTENCY_KEY="k")
-    good = api.post(URL, {"patient": patient_a.pk, "kind": "beats", "beats": beat_rows(2).tolist()}, format="json", HTTP_IDEMPOTENCY_KEY="k")
+    bad = api.post(
+        URL, {"patient": patient_a.pk, "kind": "beats", "beats": [[0.1] * 5]}, format="json", HTTP_IDEMPOTENCY_KEY="k"
+    )
+    good = api.post(
+        URL,
+        {"patient": patient_a.pk, "kind": "beats", "beats": beat_rows(2).tolist()},
+        format="json",
+        HTTP_IDEMPOTENCY_KEY="k",
+    )
     assert (bad.status_code, good.status_code) == (400, 201)
 
 
@@ -237,7 +283,9 @@ def test_an_id_too_large_for_the_database_is_404(api):
 
 def test_a_file_over_the_upload_limit_is_413(api, patient_a, settings):
     settings.ECG_MAX_UPLOAD_BYTES = 2048
-    response = api.post(URL, {"patient": patient_a.pk, "kind": "beats", "file": upload("b.csv", beat_csv(5))}, format="multipart")
+    response = api.post(
+        URL, {"patient": patient_a.pk, "kind": "beats", "file": upload("b.csv", beat_csv(5))}, format="multipart"
+    )
     assert_refused(response, 413, "payload_too_large", "the limit is")
 
 
@@ -245,7 +293,10 @@ def test_it_accepts_a_wfdb_record_as_its_two_files(api, patient_a):
     from ..data import mitdb_dir
 
     record = mitdb_dir() / "100"
-    files = [upload("100.hea", record.with_suffix(".hea").read_bytes()), upload("100.dat", record.with_suffix(".dat").read_bytes())]
+    files = [
+        upload("100.hea", record.with_suffix(".hea").read_bytes()),
+        upload("100.dat", record.with_suffix(".dat").read_bytes()),
+    ]
     response = api.post(URL, {"patient": patient_a.pk, "kind": "signal", "file": files}, format="multipart")
     assert response.status_code == 201, response.content
     recording = ECGRecording.objects.get()
@@ -256,7 +307,9 @@ def test_a_wfdb_header_without_its_data_file_is_400(api, patient_a):
     from ..data import mitdb_dir
 
     hea = (mitdb_dir() / "100.hea").read_bytes()
-    response = api.post(URL, {"patient": patient_a.pk, "kind": "signal", "file": upload("100.hea", hea)}, format="multipart")
+    response = api.post(
+        URL, {"patient": patient_a.pk, "kind": "signal", "file": upload("100.hea", hea)}, format="multipart"
+    )
     # Nothing is stored; the message comes from the signal reader, which reads a lone .hea as CSV text.
     assert_refused(response, 400, "invalid_upload")
 
@@ -288,7 +341,9 @@ def test_it_accepts_pasted_beat_values_as_multipart_text(api, patient_a):
 
 def test_a_file_and_pasted_text_together_are_400(api, patient_a):
     response = api.post(
-        URL, {"patient": patient_a.pk, "kind": "beats", "text": "0.1", "file": upload("b.csv", beat_csv(2))}, format="multipart"
+        URL,
+        {"patient": patient_a.pk, "kind": "beats", "text": "0.1", "file": upload("b.csv", beat_csv(2))},
+        format="multipart",
     )
     assert_refused(response, 400, "invalid_upload", "not both")
 
@@ -298,7 +353,9 @@ def test_a_filter_id_that_is_not_an_ascii_number_is_400(api, value):
     assert api.get(URL, {"patient": value}).status_code == 400
 
 
-@pytest.mark.parametrize("value", ["2020-13-01", "2020-02-30T10:00", "0001-01-01T00:00+01:00", "9999-12-31T23:59-01:00"])
+@pytest.mark.parametrize(
+    "value", ["2020-13-01", "2020-02-30T10:00", "0001-01-01T00:00+01:00", "9999-12-31T23:59-01:00"]
+)
 def test_an_impossible_date_filter_is_400(api, value):
     assert api.get(URL, {"created_after": value}).status_code == 400
 

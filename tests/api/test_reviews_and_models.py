@@ -11,7 +11,9 @@ pytestmark = pytest.mark.django_db
 
 def test_a_doctor_confirms_a_flagged_diagnosis(api_as, doctor_a, done_recording):
     response = api_as(doctor_a).post(
-        "/api/v1/reviews", {"diagnosis": done_recording.diagnosis.pk, "decision": "confirm", "note": " STEMI "}, format="json"
+        "/api/v1/reviews",
+        {"diagnosis": done_recording.diagnosis.pk, "decision": "confirm", "note": " STEMI "},
+        format="json",
     )
     assert response.status_code == 201, response.content
     review = Review.objects.get()
@@ -20,7 +22,9 @@ def test_a_doctor_confirms_a_flagged_diagnosis(api_as, doctor_a, done_recording)
 
 
 def test_staff_may_not_review(api_as, staff_a, done_recording):
-    response = api_as(staff_a).post("/api/v1/reviews", {"diagnosis": done_recording.diagnosis.pk, "decision": "confirm"}, format="json")
+    response = api_as(staff_a).post(
+        "/api/v1/reviews", {"diagnosis": done_recording.diagnosis.pk, "decision": "confirm"}, format="json"
+    )
     assert response.status_code == 403 and response.json()["error"]["code"] == "permission_denied"
     assert not Review.objects.exists()
 
@@ -28,13 +32,17 @@ def test_staff_may_not_review(api_as, staff_a, done_recording):
 def test_an_unflagged_diagnosis_is_not_reviewed(api_as, doctor_a, staff_a, patient_a, active_models):
     recording = submit_beats(staff_a, patient_a)
     diagnosis = classify_by_hand(recording, active_models, mi_score=0.1)
-    response = api_as(doctor_a).post("/api/v1/reviews", {"diagnosis": diagnosis.pk, "decision": "reject"}, format="json")
+    response = api_as(doctor_a).post(
+        "/api/v1/reviews", {"diagnosis": diagnosis.pk, "decision": "reject"}, format="json"
+    )
     assert response.status_code == 409 and response.json()["error"]["code"] == "not_flagged"
     assert response.json()["error"]["message"] == "Only diagnoses flagged for MI are reviewed."
 
 
 def test_an_unknown_decision_is_400(api_as, doctor_a, done_recording):
-    response = api_as(doctor_a).post("/api/v1/reviews", {"diagnosis": done_recording.diagnosis.pk, "decision": "maybe"}, format="json")
+    response = api_as(doctor_a).post(
+        "/api/v1/reviews", {"diagnosis": done_recording.diagnosis.pk, "decision": "maybe"}, format="json"
+    )
     assert response.status_code == 400 and response.json()["error"]["field"] == "decision"
 
 
@@ -65,7 +73,9 @@ def test_an_admin_uploads_and_activates_a_model_version(api_as, admin_a, active_
     )
     assert response.status_code == 201, response.content
     assert response.json()["id"] == active_models["mi"].pk
-    other = ModelVersion.objects.create(task="heartbeat", version="spare", sha256="0" * 64, class_labels=["N", "S", "V", "F", "Q"])
+    other = ModelVersion.objects.create(
+        task="heartbeat", version="spare", sha256="0" * 64, class_labels=["N", "S", "V", "F", "Q"]
+    )
     response = api.post(f"/api/v1/model-versions/{other.pk}/activate")
     assert response.status_code == 200 and response.json()["is_active"] is True
     active_models["heartbeat"].refresh_from_db()
@@ -75,7 +85,9 @@ def test_an_admin_uploads_and_activates_a_model_version(api_as, admin_a, active_
 @pytest.mark.slow
 def test_a_file_that_is_not_a_model_is_refused(api_as, admin_a, db):
     response = api_as(admin_a).post(
-        "/api/v1/model-versions", {"task": "mi", "version": "bad", "artifact": upload("m.keras", b"not a model")}, format="multipart"
+        "/api/v1/model-versions",
+        {"task": "mi", "version": "bad", "artifact": upload("m.keras", b"not a model")},
+        format="multipart",
     )
     assert response.status_code == 400 and "not a usable model" in response.json()["error"]["message"]
     assert not ModelVersion.objects.exists()

@@ -37,7 +37,9 @@ def fuzz_context(token_for, doctor_a, staff_a, done_recording):
     from diagnostics.models import Review
 
     diagnosis = done_recording.diagnosis
-    review = Review.objects.create(diagnosis=diagnosis, clinic_id=diagnosis.clinic_id, reviewer=doctor_a, decision="reject")
+    review = Review.objects.create(
+        diagnosis=diagnosis, clinic_id=diagnosis.clinic_id, reviewer=doctor_a, decision="reject"
+    )
     return {
         "token": token_for(doctor_a),
         "ids": {
@@ -73,7 +75,9 @@ def test_the_api_answers_every_generated_request_within_its_schema(api_schema, f
     for operation, mode in itertools.product(operations, (GenerationMode.POSITIVE, GenerationMode.NEGATIVE)):
 
         @given(case=operation.as_strategy(mode))
-        @settings(max_examples=EXAMPLES_PER_OPERATION, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+        @settings(
+            max_examples=EXAMPLES_PER_OPERATION, deadline=None, suppress_health_check=list(HealthCheck), database=None
+        )
         def check(case):
             _fix_ids(case, fuzz_context)
             case.call_and_validate(headers=headers, checks=checks)

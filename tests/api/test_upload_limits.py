@@ -11,7 +11,8 @@ pytestmark = pytest.mark.django_db
 
 def test_the_xlsx_bomb_is_refused_through_the_api_too(api_as, staff_a, patient_a):
     response = api_as(staff_a).post(
-        "/api/v1/recordings", {"patient": patient_a.pk, "kind": "beats", "file": upload("b.xlsx", xlsx_wide_row())},
+        "/api/v1/recordings",
+        {"patient": patient_a.pk, "kind": "beats", "file": upload("b.xlsx", xlsx_wide_row())},
         format="multipart",
     )
     assert response.status_code == 413, response.json()
@@ -35,10 +36,10 @@ def test_a_lead_name_longer_than_the_field_is_refused_through_the_api(api_as, st
 
     values = [round(float(v), 3) for v in read_wfdb(mitdb_dir() / "100").leads["MLII"][: 10 * 360]]
     response = api_as(staff_a).post(
-        "/api/v1/recordings", {"patient": patient_a.pk, "kind": "signal", "fs": 360, "leads": {"L" * 333: values}},
+        "/api/v1/recordings",
+        {"patient": patient_a.pk, "kind": "signal", "fs": 360, "leads": {"L" * 333: values}},
         format="json",
     )
     assert response.status_code == 400, response.json()
     assert "at most 32" in response.json()["error"]["message"]
     assert ECGRecording.objects.count() == 0
-

@@ -91,10 +91,16 @@ def test_the_service_and_the_admin_refuse_an_internal_url(client, admin_a, staff
     with pytest.raises(ValidationError):
         api_token_create(user=staff_a, webhook_url="http://169.254.169.254/latest/meta-data/")
     client.force_login(admin_a)
-    response = client.post("/admin/api/apitoken/add/", {
-        "user": staff_a.pk, "name": "HIS", "expires_at_0": "", "expires_at_1": "",
-        "webhook_url": "http://[::ffff:169.254.169.254]/",
-    })
+    response = client.post(
+        "/admin/api/apitoken/add/",
+        {
+            "user": staff_a.pk,
+            "name": "HIS",
+            "expires_at_0": "",
+            "expires_at_1": "",
+            "webhook_url": "http://[::ffff:169.254.169.254]/",
+        },
+    )
     assert response.status_code == 200 and "not a public address" in response.content.decode()
     assert ApiToken.objects.count() == 0
 
@@ -166,9 +172,17 @@ def test_the_signing_secret_is_shown_once_and_not_derived_from_the_stored_token(
     from api import webhooks
 
     client.force_login(admin_a)
-    response = client.post("/admin/api/apitoken/add/", {
-        "user": staff_a.pk, "name": "HIS", "expires_at_0": "", "expires_at_1": "", "webhook_url": "https://93.184.216.34/hook",
-    }, follow=True)
+    response = client.post(
+        "/admin/api/apitoken/add/",
+        {
+            "user": staff_a.pk,
+            "name": "HIS",
+            "expires_at_0": "",
+            "expires_at_1": "",
+            "webhook_url": "https://93.184.216.34/hook",
+        },
+        follow=True,
+    )
     text = response.content.decode()
     token = ApiToken.objects.get()
     shown = webhooks.signing_secret(token)

@@ -52,7 +52,10 @@ def test_a_token_with_a_webhook_is_told_when_a_diagnosis_is_written(
     assert len(received) == 1
     headers, body = received[0]
     assert json.loads(body) == {
-        "event": "diagnosis.created", "recording": recording.pk, "diagnosis": diagnosis.pk, "mi_flag": True,
+        "event": "diagnosis.created",
+        "recording": recording.pk,
+        "diagnosis": diagnosis.pk,
+        "mi_flag": True,
         "url": f"/api/v1/recordings/{recording.pk}",
     }
     key = signing_secret(token).encode()

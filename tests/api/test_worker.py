@@ -11,13 +11,17 @@ from .test_fhir import by_code, fetch_valid_bundle, resources
 pytestmark = [pytest.mark.worker, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 
-def test_a_json_signal_is_classified_by_the_worker_and_exported_as_fhir(api_as, celery_worker, staff_a, patient_a, active_models):
+def test_a_json_signal_is_classified_by_the_worker_and_exported_as_fhir(
+    api_as, celery_worker, staff_a, patient_a, active_models
+):
     import wfdb
 
     record = wfdb.rdrecord(str(mitdb_dir() / "100"), sampto=360 * 30)
     leads = {name: record.p_signal[:, i].round(3).tolist() for i, name in enumerate(record.sig_name)}
     api = api_as(staff_a)
-    response = api.post("/api/v1/recordings", {"patient": patient_a.pk, "kind": "signal", "fs": 360, "leads": leads}, format="json")
+    response = api.post(
+        "/api/v1/recordings", {"patient": patient_a.pk, "kind": "signal", "fs": 360, "leads": leads}, format="json"
+    )
     assert response.status_code == 201, response.content
     recording = wait_for_status(ECGRecording.objects.get(pk=response.json()["id"]))
     assert recording.status == "done", recording.error_message

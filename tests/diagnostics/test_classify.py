@@ -93,7 +93,9 @@ def test_a_recording_that_keeps_crashing_ends_failed(recording, active_models):
 
 
 @pytest.mark.django_db
-def test_a_newly_activated_version_is_used_without_a_restart(recording, active_models, tiny_model_dir, patient_a, staff_a):
+def test_a_newly_activated_version_is_used_without_a_restart(
+    recording, active_models, tiny_model_dir, patient_a, staff_a
+):
     services.recording_classify(recording_id=recording.pk, claim_token="t1")
     low = model_version_from(tiny_model_dir / "mi-low.keras", task="mi", version="tiny-low", threshold=0.5)
     data = beat_csv(5, seed=3)

@@ -24,7 +24,9 @@ def holter_recording(staff_a, patient_a, active_models):
     values = wfdb.rdrecord(str(mitdb_dir() / "207"), sampto=25200).p_signal[:, 0]
     data = "\n".join(f"{v:.3f}" for v in values).encode()
     parsed, stored, filename = parse_signal_upload({"ecg.csv": data}, fs=360.0, lead=None)
-    recording = services.recording_submit(user=staff_a, patient=patient_a, parsed=parsed, data=stored, filename=filename)
+    recording = services.recording_submit(
+        user=staff_a, patient=patient_a, parsed=parsed, data=stored, filename=filename
+    )
     assert services.recording_classify(recording_id=recording.pk, claim_token="t") == "done"
     recording.refresh_from_db()
     return recording
@@ -36,10 +38,10 @@ def test_the_recording_page_leads_with_vf_and_lists_events_with_strips(client, s
     assert html.index("Life-threatening rhythm") < html.index("Heartbeat classes")
     events = list(holter_recording.events.all()[:10])
     assert len(re.findall(r'<li id="event-\d+"', html)) == len(events)
-    assert html.count('<svg viewBox') >= len(events)  # one strip per listed event
+    assert html.count("<svg viewBox") >= len(events)  # one strip per listed event
     assert f'data-goto-sample="{events[0].start}"' in html
     assert "data-hr-trend" in html and 'data-act="next-event"' in html
-    panel = html[html.index('id="holter"'):html.index("</section>", html.index('id="events"'))]
+    panel = html[html.index('id="holter"') : html.index("</section>", html.index('id="events"'))]
     assert "<script" not in panel and " style=" not in panel and " on" not in panel.replace(" one", "")
     assert 'name="decision"' not in html  # staff see decisions, only doctors make them
 
@@ -50,8 +52,12 @@ def test_the_rhythm_data_has_the_minute_trend_and_every_event(client, staff_a, s
     assert data["fs"] == 360.0 and len(data["trend"]["hr_mean"]) == 2
     assert [e["start"] for e in data["events"]] == list(holter_recording.events.values_list("start", flat=True))
     assert any(e["type"] == "vf" and e["label"] == "Ventricular flutter / fibrillation" for e in data["events"])
-    assert AuditEvent.objects.filter(action="view", object_type="recording", object_id=str(holter_recording.pk),
-                                     path=url, username="staff_a").count() == 1
+    assert (
+        AuditEvent.objects.filter(
+            action="view", object_type="recording", object_id=str(holter_recording.pk), path=url, username="staff_a"
+        ).count()
+        == 1
+    )
     assert client_for(client, staff_b).get(url).status_code == 404
 
 
@@ -65,9 +71,10 @@ def test_a_doctor_confirms_then_rejects_an_event_and_both_are_kept(client, docto
     assert response.status_code == 302 and response["Location"].endswith(f"#event-{event.pk}")
     doctor.post(url, {"decision": "reject", "note": "electrode noise"})
     assert list(EventReview.objects.filter(event=event).values_list("decision", flat=True)) == ["reject", "confirm"]
-    assert list(AuditEvent.objects.filter(action="review").values_list("object_type", "object_id", "username")) == [
-        ("event", str(event.pk), "doctor_a")
-    ] * 2
+    assert (
+        list(AuditEvent.objects.filter(action="review").values_list("object_type", "object_id", "username"))
+        == [("event", str(event.pk), "doctor_a")] * 2
+    )
     page = doctor.get(reverse("recording-detail", args=[holter_recording.pk])).content.decode()
     assert "Rejected" in page and "Earlier: Confirm" in page
 
@@ -90,8 +97,13 @@ def test_a_beat_file_page_has_no_holter_panel(client, staff_a, patient_a, active
     from ..helpers import beat_csv
 
     data = beat_csv(4)
-    recording = services.recording_submit(user=staff_a, patient=patient_a, parsed=ingestion.parse_beats(filename="b.csv", data=data),
-                                          data=data, filename="b.csv")
+    recording = services.recording_submit(
+        user=staff_a,
+        patient=patient_a,
+        parsed=ingestion.parse_beats(filename="b.csv", data=data),
+        data=data,
+        filename="b.csv",
+    )
     services.recording_classify(recording_id=recording.pk, claim_token="t")
     html = client_for(client, staff_a).get(reverse("recording-detail", args=[recording.pk])).content.decode()
     assert "Holter summary" not in html and np.isscalar(recording.pk)

@@ -88,8 +88,19 @@ def edf_bytes(values: np.ndarray, fs: int = 250) -> bytes:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "x.edf"
         writer = pyedflib.EdfWriter(str(path), 1, file_type=pyedflib.FILETYPE_EDFPLUS)
-        writer.setSignalHeaders([{"label": "ECG II", "dimension": "mV", "sample_frequency": fs,
-                                  "physical_max": 5.0, "physical_min": -5.0, "digital_max": 32767, "digital_min": -32768}])
+        writer.setSignalHeaders(
+            [
+                {
+                    "label": "ECG II",
+                    "dimension": "mV",
+                    "sample_frequency": fs,
+                    "physical_max": 5.0,
+                    "physical_min": -5.0,
+                    "digital_max": 32767,
+                    "digital_min": -32768,
+                }
+            ]
+        )
         writer.writeSamples([values])
         writer.close()
         return path.read_bytes()
@@ -106,20 +117,45 @@ CASES: dict[str, Case] = {
     "csv-empty": Case("beats", [("b.csv", b"")], 400, "empty"),
     "csv-blank-lines": Case("beats", [("b.csv", b"\n \n\n")], 400, "empty"),
     "csv-186-values": Case("beats", lambda: [("b.csv", with_row(7, row_cells(7)[:186]))], 400, "row 7 has 186 values"),
-    "csv-189-values": Case("beats", lambda: [("b.csv", with_row(2, row_cells(2) + ["0", "1"]))], 400, "row 2 has 189 values"),
-    "csv-text-cell": Case("beats", lambda: [("b.csv", replaced(4, 9, "high"))], 400, "row 4, column 9: 'high' is not a number"),
+    "csv-189-values": Case(
+        "beats", lambda: [("b.csv", with_row(2, row_cells(2) + ["0", "1"]))], 400, "row 2 has 189 values"
+    ),
+    "csv-text-cell": Case(
+        "beats", lambda: [("b.csv", replaced(4, 9, "high"))], 400, "row 4, column 9: 'high' is not a number"
+    ),
     "csv-nan": Case("beats", lambda: [("b.csv", replaced(3, 2, "NaN"))], 400, "row 3, column 2"),
     "csv-inf": Case("beats", lambda: [("b.csv", replaced(5, 100, "inf"))], 400, "row 5, column 100"),
     "csv-out-of-scale": Case("beats", lambda: [("b.csv", replaced(6, 50, "3.7"))], 400, "outside 0–1"),
     "csv-negative": Case("beats", lambda: [("b.csv", replaced(1, 1, "-5"))], 400, "row 1, column 1: -5 is outside 0–1"),
-    "csv-label-7": Case("beats", lambda: [("b.csv", "\n".join(l[: l.rfind(",")] + ",7" for l in csv_lines(3, label=True)).encode())], 400, "column 188: label '7'"),
-    "csv-label-text": Case("beats", lambda: [("b.csv", "\n".join(l[: l.rfind(",")] + ",normal" for l in csv_lines(3, label=True)).encode())], 400, "column 188"),
-    "csv-mixed-widths": Case("beats", lambda: [("b.csv", "\n".join(csv_lines(2, label=True) + csv_lines(2)).encode())], 400, "row 3 has 187 values but the rows before it have 188"),
-    "csv-header-only": Case("beats", lambda: [("b.csv", csv_lines(1, header=True)[0].encode())], 400, "header row but no beats"),
+    "csv-label-7": Case(
+        "beats",
+        lambda: [("b.csv", "\n".join(l[: l.rfind(",")] + ",7" for l in csv_lines(3, label=True)).encode())],
+        400,
+        "column 188: label '7'",
+    ),
+    "csv-label-text": Case(
+        "beats",
+        lambda: [("b.csv", "\n".join(l[: l.rfind(",")] + ",normal" for l in csv_lines(3, label=True)).encode())],
+        400,
+        "column 188",
+    ),
+    "csv-mixed-widths": Case(
+        "beats",
+        lambda: [("b.csv", "\n".join(csv_lines(2, label=True) + csv_lines(2)).encode())],
+        400,
+        "row 3 has 187 values but the rows before it have 188",
+    ),
+    "csv-header-only": Case(
+        "beats", lambda: [("b.csv", csv_lines(1, header=True)[0].encode())], 400, "header row but no beats"
+    ),
     "csv-binary": Case("beats", [("b.csv", b"\x00\x01\x02" * 500)], 415, "binary"),
     "csv-not-utf8": Case("beats", [("b.csv", "0,5;é".encode("utf-16"))], 415, "binary, not text"),
-    "csv-too-many-rows": Case("beats", lambda: [("b.csv", beat_csv(12))], 413, "at most 10", settings={"ECG_MAX_BEAT_ROWS": 10}),
-    "csv-too-large": Case("beats", lambda: [("b.csv", beat_csv(12))], 413, "the limit is", settings={"ECG_MAX_UPLOAD_BYTES": 4096}),
+    "csv-too-many-rows": Case(
+        "beats", lambda: [("b.csv", beat_csv(12))], 413, "at most 10", settings={"ECG_MAX_BEAT_ROWS": 10}
+    ),
+    "csv-too-large": Case(
+        "beats", lambda: [("b.csv", beat_csv(12))], 413, "the limit is", settings={"ECG_MAX_UPLOAD_BYTES": 4096}
+    ),
     "csv-wrong-extension": Case("beats", lambda: [("b.exe", beat_csv(2))], 415, "must be .csv, .txt or .xlsx"),
     "csv-no-extension": Case("beats", lambda: [("beats", beat_csv(2))], 415, "has extension (none)"),
     "csv-html": Case("beats", [("b.csv", b"<html><script>alert(1)</script></html>")], 400, "row 1"),
@@ -127,19 +163,47 @@ CASES: dict[str, Case] = {
     "xlsx-renamed-pdf": Case("beats", [("b.xlsx", b"%PDF-1.7\n%binary")], 415, "not an XLSX workbook"),
     "xlsx-plain-zip": Case("beats", lambda: [("b.xlsx", zipped({"notes.txt": b"hello"}))], 415, "not an XLSX workbook"),
     "xlsx-truncated": Case("beats", lambda: [("b.xlsx", xlsx([[0.5] * 187])[:600])], (400, 415), "XLSX"),
-    "xlsx-186-values": Case("beats", lambda: [("b.xlsx", xlsx([list(r) for r in beat_rows(3)] + [list(beat_rows(1)[0][:186])]))], 400, "row 4 has 186 values"),
-    "xlsx-text-cell": Case("beats", lambda: [("b.xlsx", xlsx([[0.5] * 187, ["x"] + [0.5] * 186]))], 400, "row 2, column 1: 'x' is not a number"),
+    "xlsx-186-values": Case(
+        "beats",
+        lambda: [("b.xlsx", xlsx([list(r) for r in beat_rows(3)] + [list(beat_rows(1)[0][:186])]))],
+        400,
+        "row 4 has 186 values",
+    ),
+    "xlsx-text-cell": Case(
+        "beats",
+        lambda: [("b.xlsx", xlsx([[0.5] * 187, ["x"] + [0.5] * 186]))],
+        400,
+        "row 2, column 1: 'x' is not a number",
+    ),
     "xlsx-empty-sheet": Case("beats", lambda: [("b.xlsx", xlsx([]))], 400, "empty"),
-    "xlsx-zip-bomb": Case("beats", lambda: [("b.xlsx", zip_bomb("b.xlsx", "xl/worksheets/sheet1.xml"))], 413, "refused as too large"),
+    "xlsx-zip-bomb": Case(
+        "beats", lambda: [("b.xlsx", zip_bomb("b.xlsx", "xl/worksheets/sheet1.xml"))], 413, "refused as too large"
+    ),
     # --- signals: WFDB -------------------------------------------------------------
     "wfdb-header-only": Case("signal", lambda: [("100.hea", mitdb("100.hea"))], 400, ".dat is missing"),
     "wfdb-data-only": Case("signal", lambda: [("100.dat", mitdb("100.dat")[:5000])], 400, ".hea is missing"),
-    "wfdb-garbage-header": Case("signal", lambda: [("x.hea", b"this is not a header\n"), ("x.dat", mitdb("100.dat")[:3000])], 400, "x.hea"),
-    "wfdb-missing-data-file": Case("signal", lambda: [("100.hea", mitdb("100.hea")), ("101.dat", mitdb("101.dat")[:3000])], 400, "100.dat"),
-    "wfdb-zip-traversal": Case("signal", lambda: [("r.zip", zipped({"../../etc/100.hea": mitdb("100.hea"), "100.dat": mitdb("100.dat")}))], 400, "unsafe path"),
-    "wfdb-zip-two-records": Case("signal", lambda: [("r.zip", zipped({"100.hea": mitdb("100.hea"), "101.hea": mitdb("101.hea")}))], 400, "one WFDB record"),
+    "wfdb-garbage-header": Case(
+        "signal", lambda: [("x.hea", b"this is not a header\n"), ("x.dat", mitdb("100.dat")[:3000])], 400, "x.hea"
+    ),
+    "wfdb-missing-data-file": Case(
+        "signal", lambda: [("100.hea", mitdb("100.hea")), ("101.dat", mitdb("101.dat")[:3000])], 400, "100.dat"
+    ),
+    "wfdb-zip-traversal": Case(
+        "signal",
+        lambda: [("r.zip", zipped({"../../etc/100.hea": mitdb("100.hea"), "100.dat": mitdb("100.dat")}))],
+        400,
+        "unsafe path",
+    ),
+    "wfdb-zip-two-records": Case(
+        "signal",
+        lambda: [("r.zip", zipped({"100.hea": mitdb("100.hea"), "101.hea": mitdb("101.hea")}))],
+        400,
+        "one WFDB record",
+    ),
     "wfdb-zip-bomb": Case("signal", lambda: [("r.zip", zip_bomb("r.zip", "100.dat"))], (400, 413), "zip"),
-    "wfdb-truncated-data": Case("signal", lambda: [("100.hea", mitdb("100.hea")), ("100.dat", mitdb("100.dat")[:1001])], 400, "100"),
+    "wfdb-truncated-data": Case(
+        "signal", lambda: [("100.hea", mitdb("100.hea")), ("100.dat", mitdb("100.dat")[:1001])], 400, "100"
+    ),
     # --- signals: EDF --------------------------------------------------------------
     "edf-truncated-header": Case("signal", [("x.edf", b"0       " + b"patient" * 10)], 400, "EDF"),
     "edf-garbage-after-magic": Case("signal", [("x.edf", b"0       " + bytes(range(256)) * 20)], 400, "EDF"),
@@ -147,17 +211,41 @@ CASES: dict[str, Case] = {
     "edf-flat-line": Case("signal", lambda: [("x.edf", edf_bytes(np.zeros(250 * 10)))], 400, "flat line"),
     # --- signals: JSON -------------------------------------------------------------
     "json-syntax": Case("signal", [("s.json", b'{"fs": 360, "leads": [1, 2,')], 400, "JSON"),
-    "json-string-element": Case("signal", [("s.json", json.dumps({"fs": 360, "leads": {"II": [0.1, "x", 0.2]}}).encode())], 400, "element 1"),
+    "json-string-element": Case(
+        "signal", [("s.json", json.dumps({"fs": 360, "leads": {"II": [0.1, "x", 0.2]}}).encode())], 400, "element 1"
+    ),
     "json-no-fs": Case("signal", [("s.json", json.dumps({"leads": {"II": list(SINE)}}).encode())], 400, "fs"),
-    "json-unequal-leads": Case("signal", [("s.json", json.dumps({"fs": 360, "leads": {"I": list(SINE), "II": list(SINE[:100])}}).encode())], 400, "different lengths"),
-    "json-null-sample": Case("signal", [("s.json", json.dumps({"fs": 360, "leads": {"II": [0.1, None] + list(SINE)}}).encode())], 400, "element 1"),
+    "json-unequal-leads": Case(
+        "signal",
+        [("s.json", json.dumps({"fs": 360, "leads": {"I": list(SINE), "II": list(SINE[:100])}}).encode())],
+        400,
+        "different lengths",
+    ),
+    "json-null-sample": Case(
+        "signal",
+        [("s.json", json.dumps({"fs": 360, "leads": {"II": [0.1, None] + list(SINE)}}).encode())],
+        400,
+        "element 1",
+    ),
     # --- signals: CSV --------------------------------------------------------------
     "signal-csv-no-fs": Case("signal", [("s.csv", signal_csv(SINE))], 400, "sampling rate"),
-    "signal-csv-fs-50": Case("signal", [("s.csv", signal_csv(SINE))], 400, "below the minimum of 100 Hz", fields={"fs": "50"}),
-    "signal-csv-absurd-fs": Case("signal", [("s.csv", signal_csv(SINE))], 400, "above the maximum", fields={"fs": "1000000"}),
+    "signal-csv-fs-50": Case(
+        "signal", [("s.csv", signal_csv(SINE))], 400, "below the minimum of 100 Hz", fields={"fs": "50"}
+    ),
+    "signal-csv-absurd-fs": Case(
+        "signal", [("s.csv", signal_csv(SINE))], 400, "above the maximum", fields={"fs": "1000000"}
+    ),
     "signal-csv-flat": Case("signal", [("s.csv", signal_csv(np.zeros(3600)))], 400, "flat line", fields={"fs": "360"}),
-    "signal-csv-short": Case("signal", [("s.csv", signal_csv(SINE[:400]))], 400, "at least 2.5 s", fields={"fs": "360"}),
-    "signal-csv-text-row": Case("signal", [("s.csv", signal_csv(SINE[:1000]) + b"\nlead-off\n" + signal_csv(SINE[:2000]))], 400, "row 1001", fields={"fs": "360"}),
+    "signal-csv-short": Case(
+        "signal", [("s.csv", signal_csv(SINE[:400]))], 400, "at least 2.5 s", fields={"fs": "360"}
+    ),
+    "signal-csv-text-row": Case(
+        "signal",
+        [("s.csv", signal_csv(SINE[:1000]) + b"\nlead-off\n" + signal_csv(SINE[:2000]))],
+        400,
+        "row 1001",
+        fields={"fs": "360"},
+    ),
     "signal-binary": Case("signal", [("s.bin", bytes(range(256)) * 40)], (400, 415), "not"),
 }
 

@@ -23,8 +23,9 @@ PAGE_LISTS = [("review-queue", {}), ("patient-list", {})]
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("name,kwargs", PAGE_LISTS)
-def test_a_list_page_costs_a_constant_number_of_queries(name, kwargs, client, doctor_a, full_page,
-                                                        django_assert_max_num_queries):
+def test_a_list_page_costs_a_constant_number_of_queries(
+    name, kwargs, client, doctor_a, full_page, django_assert_max_num_queries
+):
     client_for(client, doctor_a)
     with django_assert_max_num_queries(PAGE_MAX_QUERIES):
         response = client.get(reverse(name, kwargs=kwargs))
@@ -32,8 +33,9 @@ def test_a_list_page_costs_a_constant_number_of_queries(name, kwargs, client, do
 
 
 @pytest.mark.django_db
-def test_a_patients_page_lists_its_recordings_at_a_constant_number_of_queries(client, doctor_a, full_page,
-                                                                              django_assert_max_num_queries):
+def test_a_patients_page_lists_its_recordings_at_a_constant_number_of_queries(
+    client, doctor_a, full_page, django_assert_max_num_queries
+):
     patient = full_page[0].patient
     client_for(client, doctor_a)
     with django_assert_max_num_queries(PAGE_MAX_QUERIES):

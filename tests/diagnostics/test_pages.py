@@ -42,7 +42,11 @@ def test_the_beat_table_pages_and_plots_a_beat(client, staff_a, done_recording):
 def test_the_status_fragment_polls_while_queued_and_reloads_when_done(client, staff_a, patient_a):
     data = beat_csv(2)
     recording = services.recording_submit(
-        user=staff_a, patient=patient_a, parsed=ingestion.parse_beats(filename="b.csv", data=data), data=data, filename="b.csv"
+        user=staff_a,
+        patient=patient_a,
+        parsed=ingestion.parse_beats(filename="b.csv", data=data),
+        data=data,
+        filename="b.csv",
     )
     client_for(client, staff_a)
     fragment = client.get(reverse("recording-status", args=[recording.pk]))
@@ -153,7 +157,8 @@ def test_the_review_page_shows_the_score_earlier_recordings_and_records_a_decisi
     page = client.get(url).content.decode()
     assert 'role="meter"' in page and "data-ecg-viewer" in page and "first recording" in page
     response = client.post(
-        reverse("review-create", args=[done_recording.diagnosis.pk]), {"decision": "confirm", "note": "ST up", "next": "review"}
+        reverse("review-create", args=[done_recording.diagnosis.pk]),
+        {"decision": "confirm", "note": "ST up", "next": "review"},
     )
     assert response["Location"] == url
     page = client.get(url).content.decode()
@@ -164,17 +169,33 @@ def test_the_review_page_shows_the_score_earlier_recordings_and_records_a_decisi
 def test_the_report_names_patient_versions_reviewer_and_decision(client, staff_a, doctor_a, done_recording):
     services.review_create(user=doctor_a, diagnosis=done_recording.diagnosis, decision="reject", note="artefact")
     page = client_for(client, staff_a).get(reverse("recording-report", args=[done_recording.pk])).content.decode()
-    for text in ("Meyer, Anna", "A-0001", "tiny-1", "tiny-high", "Reject (no MI)", "doctor_a", "artefact", '<svg viewBox'):
+    for text in (
+        "Meyer, Anna",
+        "A-0001",
+        "tiny-1",
+        "tiny-high",
+        "Reject (no MI)",
+        "doctor_a",
+        "artefact",
+        "<svg viewBox",
+    ):
         assert text in page, text
 
 
 @pytest.mark.django_db
 @pytest.mark.parametrize(
     "params, name",
-    [({"start": "inf"}, "start"), ({"end": "-inf"}, "end"), ({"px": "1e400"}, "px"), ({"start": "nan"}, "start"),
-     ({"px": "many"}, "px")],
+    [
+        ({"start": "inf"}, "start"),
+        ({"end": "-inf"}, "end"),
+        ({"px": "1e400"}, "px"),
+        ({"start": "nan"}, "start"),
+        ({"px": "many"}, "px"),
+    ],
 )
-def test_a_signal_window_parameter_that_is_not_a_finite_number_is_a_clear_400(client, staff_a, signal_recording, params, name):
+def test_a_signal_window_parameter_that_is_not_a_finite_number_is_a_clear_400(
+    client, staff_a, signal_recording, params, name
+):
     response = client_for(client, staff_a).get(reverse("recording-signal", args=[signal_recording.pk]), params)
     assert response.status_code == 400
     assert response.json() == {"error": f"{name} must be a finite number of samples"}

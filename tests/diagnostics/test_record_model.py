@@ -29,7 +29,9 @@ def _upload_record(client, user, patient, record: str) -> ECGRecording:
 
 
 @pytest.mark.django_db
-def test_a_signal_is_classified_in_context_with_every_detected_beat(client, staff_a, patient_a, active_models, record_model):
+def test_a_signal_is_classified_in_context_with_every_detected_beat(
+    client, staff_a, patient_a, active_models, record_model
+):
     recording = _upload_record(client, staff_a, patient_a, "119")
     assert services.recording_classify(recording_id=recording.pk, claim_token="t") == "done"
     diagnosis = ECGRecording.objects.get(pk=recording.pk).diagnosis
@@ -45,7 +47,9 @@ def test_a_signal_is_classified_in_context_with_every_detected_beat(client, staf
 
 
 @pytest.mark.django_db
-def test_a_redelivered_signal_task_keeps_one_set_of_beats_and_events(client, staff_a, patient_a, active_models, record_model):
+def test_a_redelivered_signal_task_keeps_one_set_of_beats_and_events(
+    client, staff_a, patient_a, active_models, record_model
+):
     recording = _upload_record(client, staff_a, patient_a, "119")
     assert services.recording_classify(recording_id=recording.pk, claim_token="t1") == "done"
     first, first_events = recording.beats.count(), recording.events.count()
@@ -56,7 +60,9 @@ def test_a_redelivered_signal_task_keeps_one_set_of_beats_and_events(client, sta
 
 
 @pytest.mark.django_db
-def test_rhythm_comes_from_every_beat_the_record_level_model_classified(client, staff_a, patient_a, active_models, record_model):
+def test_rhythm_comes_from_every_beat_the_record_level_model_classified(
+    client, staff_a, patient_a, active_models, record_model
+):
     recording = _upload_record(client, staff_a, patient_a, "119")
     assert services.recording_classify(recording_id=recording.pk, claim_token="t") == "done"
     recording.refresh_from_db()
@@ -74,18 +80,27 @@ def test_rhythm_comes_from_every_beat_the_record_level_model_classified(client, 
 def test_beat_files_stay_with_the_beat_format_model(patient_a, staff_a, active_models, record_model):
     data = beat_csv(12)
     parsed = ingestion.parse_beats(filename="beats.csv", data=data)
-    recording = services.recording_submit(user=staff_a, patient=patient_a, parsed=parsed, data=data, filename="beats.csv")
+    recording = services.recording_submit(
+        user=staff_a, patient=patient_a, parsed=parsed, data=data, filename="beats.csv"
+    )
     assert services.recording_classify(recording_id=recording.pk, claim_token="t") == "done"
     assert ECGRecording.objects.get(pk=recording.pk).diagnosis.heartbeat_model == active_models["heartbeat"]
 
 
 @pytest.mark.django_db
-def test_the_page_says_which_model_classified_and_what_a_beat_file_lacks(client, staff_a, patient_a, active_models, record_model):
+def test_the_page_says_which_model_classified_and_what_a_beat_file_lacks(
+    client, staff_a, patient_a, active_models, record_model
+):
     signal = _upload_record(client, staff_a, patient_a, "119")
     services.recording_classify(recording_id=signal.pk, claim_token="t")
     data = beat_csv(5)
-    beats = services.recording_submit(user=staff_a, patient=patient_a, parsed=ingestion.parse_beats(filename="b.csv", data=data),
-                                      data=data, filename="b.csv")
+    beats = services.recording_submit(
+        user=staff_a,
+        patient=patient_a,
+        parsed=ingestion.parse_beats(filename="b.csv", data=data),
+        data=data,
+        filename="b.csv",
+    )
     services.recording_classify(recording_id=beats.pk, claim_token="t")
     signal_page = client.get(reverse("recording-detail", args=[signal.pk])).content.decode()
     beats_page = client.get(reverse("recording-detail", args=[beats.pk])).content.decode()
@@ -100,12 +115,23 @@ def test_the_api_says_whether_a_result_had_rhythm_context(client, staff_a, patie
     signal = _upload_record(client, staff_a, patient_a, "119")
     services.recording_classify(recording_id=signal.pk, claim_token="t")
     data = beat_csv(5)
-    beats = services.recording_submit(user=staff_a, patient=patient_a, parsed=ingestion.parse_beats(filename="b.csv", data=data),
-                                      data=data, filename="b.csv")
+    beats = services.recording_submit(
+        user=staff_a,
+        patient=patient_a,
+        parsed=ingestion.parse_beats(filename="b.csv", data=data),
+        data=data,
+        filename="b.csv",
+    )
     services.recording_classify(recording_id=beats.pk, claim_token="t")
     api = APIClient()
     api.force_authenticate(staff_a)
     signal_diagnosis = api.get(f"/api/v1/recordings/{signal.pk}").json()["diagnosis"]
     beats_diagnosis = api.get(f"/api/v1/recordings/{beats.pk}").json()["diagnosis"]
-    assert (signal_diagnosis["classification_context"], signal_diagnosis["heartbeat_model"]["task"]) == ("record", "heartbeat_record")
-    assert (beats_diagnosis["classification_context"], beats_diagnosis["heartbeat_model"]["task"]) == ("single_beat", "heartbeat")
+    assert (signal_diagnosis["classification_context"], signal_diagnosis["heartbeat_model"]["task"]) == (
+        "record",
+        "heartbeat_record",
+    )
+    assert (beats_diagnosis["classification_context"], beats_diagnosis["heartbeat_model"]["task"]) == (
+        "single_beat",
+        "heartbeat",
+    )

@@ -77,13 +77,16 @@ def test_a_doctor_of_another_clinic_gets_404(client, staff_a, patient_a, clinic_
 
     recording = classified(staff_a, patient_a)
     doctor_b = UserFactory(username="doctor_b", clinic=clinic_b, role="doctor")
-    response = client_for(client, doctor_b).post(reverse("review-create", args=[recording.diagnosis.pk]), {"decision": "confirm"})
+    response = client_for(client, doctor_b).post(
+        reverse("review-create", args=[recording.diagnosis.pk]), {"decision": "confirm"}
+    )
     assert response.status_code == 404 and not Review.objects.exists()
 
 
 @pytest.mark.django_db
-def test_the_review_page_refuses_a_diagnosis_not_flagged_for_mi_as_the_api_does(client, staff_a, doctor_a, patient_a,
-                                                                                  active_models):
+def test_the_review_page_refuses_a_diagnosis_not_flagged_for_mi_as_the_api_does(
+    client, staff_a, doctor_a, patient_a, active_models
+):
     from diagnostics.models import Diagnosis
 
     recording = classified(staff_a, patient_a)

@@ -22,14 +22,19 @@ def post(client, staff_a, patient_a):
     client_for(client, staff_a)
 
     def _post(files, **fields):
-        return client.post(reverse("recording-upload", args=[patient_a.pk]), {"kind": "signal", "files": files, **fields})
+        return client.post(
+            reverse("recording-upload", args=[patient_a.pk]), {"kind": "signal", "files": files, **fields}
+        )
 
     return _post
 
 
 def _record_files(record: str) -> list:
     root = mitdb_dir()
-    return [upload(f"{record}.hea", (root / f"{record}.hea").read_bytes()), upload(f"{record}.dat", (root / f"{record}.dat").read_bytes())]
+    return [
+        upload(f"{record}.hea", (root / f"{record}.hea").read_bytes()),
+        upload(f"{record}.dat", (root / f"{record}.dat").read_bytes()),
+    ]
 
 
 def _reference_beats(record: str) -> np.ndarray:
@@ -49,7 +54,12 @@ def test_a_wfdb_record_yields_beats_with_positions_and_classes(post, active_mode
     response = post(_record_files("100"))
     assert response.status_code == 302, response.content.decode()[-1500:]
     recording = ECGRecording.objects.get()
-    assert (recording.kind, recording.input_format, recording.lead, recording.sampling_rate) == ("signal", "wfdb", "MLII", 360.0)
+    assert (recording.kind, recording.input_format, recording.lead, recording.sampling_rate) == (
+        "signal",
+        "wfdb",
+        "MLII",
+        360.0,
+    )
     assert recording.sample_count == 650000
     assert services.recording_classify(recording_id=recording.pk, claim_token="t") == "done"
     positions = np.array(list(recording.beats.order_by("index").values_list("position", flat=True)))

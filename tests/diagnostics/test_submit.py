@@ -13,8 +13,15 @@ from ..helpers import beat_csv
 def submit(user, patient, *, key=None, fingerprint="a", seed=0):
     data = beat_csv(3, seed=seed)
     parsed = ingestion.parse_beats(filename="b.csv", data=data)
-    return services.recording_submit(user=user, patient=patient, parsed=parsed, data=data, filename="b.csv",
-                                     idempotency_key=key, fingerprint=fingerprint)
+    return services.recording_submit(
+        user=user,
+        patient=patient,
+        parsed=parsed,
+        data=data,
+        filename="b.csv",
+        idempotency_key=key,
+        fingerprint=fingerprint,
+    )
 
 
 def stored_files() -> set[str]:

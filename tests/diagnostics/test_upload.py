@@ -89,7 +89,9 @@ def test_it_refuses_values_outside_the_beat_scale(post):
 def test_it_refuses_rows_of_different_widths(post):
     lines = beat_csv(4, label=True).decode().splitlines()
     lines[3] = ",".join(lines[3].split(",")[:187])
-    assert_refused(_file(post, "beats.csv", "\n".join(lines).encode()), 400, "row 4 has 187 values but the rows before it have 188")
+    assert_refused(
+        _file(post, "beats.csv", "\n".join(lines).encode()), 400, "row 4 has 187 values but the rows before it have 188"
+    )
 
 
 @pytest.mark.django_db
@@ -186,6 +188,8 @@ def test_it_reads_the_seed_example_without_losing_the_first_beat(post, seed_csv)
 @pytest.mark.django_db
 def test_staff_of_another_clinic_cannot_upload_for_the_patient(client, staff_b, patient_a):
     client_for(client, staff_b)
-    response = client.post(reverse("recording-upload", args=[patient_a.pk]), {"kind": "beats", "files": upload("b.csv", beat_csv(2))})
+    response = client.post(
+        reverse("recording-upload", args=[patient_a.pk]), {"kind": "beats", "files": upload("b.csv", beat_csv(2))}
+    )
     assert response.status_code == 404
     assert ECGRecording.objects.count() == 0

@@ -69,7 +69,9 @@ def test_a_signal_csv_of_100000_columns_is_refused_before_it_is_converted(client
 
 def test_a_signal_json_with_more_leads_than_the_limit_is_refused(client, staff_a, patient_a):
     leads = {f"L{i}": [0.0] * 10 for i in range(300)}
-    response = post(client, staff_a, patient_a, "signal", [("s.json", json.dumps({"fs": 360, "leads": leads}).encode())])
+    response = post(
+        client, staff_a, patient_a, "signal", [("s.json", json.dumps({"fs": 360, "leads": leads}).encode())]
+    )
     refused(response, 413, "300 leads", "ECG_MAX_COLUMNS")
 
 
@@ -100,8 +102,7 @@ def test_a_wfdb_header_with_more_signals_than_the_limit_is_refused(client, staff
 
 def test_a_wfdb_header_declaring_a_trillion_samples_is_refused_without_library_internals(client, staff_a, patient_a):
     data = (mitdb_dir() / "100.dat").read_bytes()[:72_000]
-    response = post(client, staff_a, patient_a, "signal",
-                    [("rec.hea", _wfdb_header(1, 10**12)), ("rec.dat", data)])
+    response = post(client, staff_a, patient_a, "signal", [("rec.hea", _wfdb_header(1, 10**12)), ("rec.dat", data)])
     text = refused(response, 400, "declares 1000000000000 samples")
     assert "allocate" not in text and "TiB" not in text
 

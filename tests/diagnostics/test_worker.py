@@ -25,7 +25,10 @@ def test_an_upload_is_processed_by_a_separate_worker(client, celery_worker, staf
 
 def test_the_seed_example_is_classified_whole(client, celery_worker, staff_a, patient_a, active_models, seed_csv):
     client_for(client, staff_a)
-    client.post(reverse("recording-upload", args=[patient_a.pk]), {"kind": "beats", "files": upload("seed.csv", seed_csv.read_bytes())})
+    client.post(
+        reverse("recording-upload", args=[patient_a.pk]),
+        {"kind": "beats", "files": upload("seed.csv", seed_csv.read_bytes())},
+    )
     recording = wait_for_status(ECGRecording.objects.get())
     assert recording.status == "done", recording.error_message
     assert recording.beats.count() == recording.diagnosis.beat_count == 100
@@ -33,13 +36,17 @@ def test_the_seed_example_is_classified_whole(client, celery_worker, staff_a, pa
     assert "MI score" in page and "flagged for a doctor" in page
 
 
-def test_uploads_wait_for_a_model_and_run_once_one_is_activated(client, celery_worker, staff_a, patient_a, tiny_model_dir):
+def test_uploads_wait_for_a_model_and_run_once_one_is_activated(
+    client, celery_worker, staff_a, patient_a, tiny_model_dir
+):
     from mlmodels.services import model_version_activate
 
     from ..conftest import model_version_from
 
     client_for(client, staff_a)
-    client.post(reverse("recording-upload", args=[patient_a.pk]), {"kind": "beats", "files": upload("b.csv", beat_csv(8))})
+    client.post(
+        reverse("recording-upload", args=[patient_a.pk]), {"kind": "beats", "files": upload("b.csv", beat_csv(8))}
+    )
     recording = ECGRecording.objects.get()
     page = client.get(reverse("recording-detail", args=[recording.pk])).content.decode()
     assert "Waiting: no active model" in page

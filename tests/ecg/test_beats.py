@@ -39,7 +39,7 @@ def test_beat_format_at_360_hz():
     assert np.all(beats[:, 0] == 1.0)  # starts at the R-peak, the beat's maximum
     assert np.all(beats[:, length:] == 0) and np.all(beats[:, :length].min(axis=1) == 0)
     # every 3rd sample, min-max over the window itself
-    window = signal[peaks[0]: peaks[0] + 3 * length: 3]
+    window = signal[peaks[0] : peaks[0] + 3 * length : 3]
     assert np.allclose(beats[0, :length], (window - window.min()) / np.ptp(window), atol=1e-6)
 
 

@@ -49,7 +49,10 @@ def test_every_peak_gets_a_row_the_first_and_last_included():
 
 
 def test_a_single_peak_or_none_still_gives_finite_rows():
-    assert record_context([np.zeros(1000)], 250.0, np.array([], dtype=np.int64)).features.shape == (0, context.N_FEATURES)
+    assert record_context([np.zeros(1000)], 250.0, np.array([], dtype=np.int64)).features.shape == (
+        0,
+        context.N_FEATURES,
+    )
     one = record_context([np.random.default_rng(1).normal(size=1000)], 250.0, np.array([500]))
     assert np.isfinite(one.features).all()
 

@@ -26,11 +26,14 @@ def load_leads(database: str, record: str, start_s: float = 0.0, end_s: float | 
 
 
 # Floors: measured value (bench/results/detector.json) minus a margin.
-@pytest.mark.parametrize("record, min_se, min_ppv", [
-    ("100", 99.9, 99.9),   # measured 100 / 100
-    ("105", 98.5, 98.5),   # noise bursts; measured 99.18 / 99.18
-    ("203", 98.0, 99.0),   # multiform PVCs, VT, noise; measured 98.86 / 99.53
-])
+@pytest.mark.parametrize(
+    "record, min_se, min_ppv",
+    [
+        ("100", 99.9, 99.9),  # measured 100 / 100
+        ("105", 98.5, 98.5),  # noise bursts; measured 99.18 / 99.18
+        ("203", 98.0, 99.0),  # multiform PVCs, VT, noise; measured 98.86 / 99.53
+    ],
+)
 def test_mitdb_records(record, min_se, min_ppv):
     signal, fs, reference = read_detection_reference(mitdb_dir(), record)
     r_peaks = detect_r_peaks(signal, fs)
@@ -87,7 +90,7 @@ def test_noise_has_no_beats(record_100):
         assert len(detect_r_peaks(rng.normal(0, 0.2, int(30 * fs)), fs)) == 0
     signal, fs, _ = record_100
     noisy = signal[: int(60 * fs)].copy()
-    noisy[int(20 * fs):int(40 * fs)] += rng.normal(0, 1.0, int(20 * fs))
+    noisy[int(20 * fs) : int(40 * fs)] += rng.normal(0, 1.0, int(20 * fs))
     r_peaks = detect_r_peaks(noisy, fs)
     in_noise = np.sum((r_peaks > 20 * fs) & (r_peaks < 40 * fs))
     assert in_noise <= 3
@@ -146,7 +149,7 @@ def test_multilead_finds_beats_the_noisy_first_lead_loses():
     first_only = score(detect_r_peaks(leads[0], fs), reference, fs)
     both = score(detect_r_peaks_multilead(leads, fs), reference, fs)
     assert first_only["sensitivity"] < 0.95  # measured 92.9 %
-    assert both["sensitivity"] >= 0.97      # measured 97.6 %
+    assert both["sensitivity"] >= 0.97  # measured 97.6 %
     assert both["ppv"] >= 0.995
 
 

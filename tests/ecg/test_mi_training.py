@@ -20,14 +20,15 @@ def _toy(n_patients: int = 24, beats_per_patient: int = 4, seed: int = 0) -> MiB
         y = p % 2
         for _ in range(beats_per_patient):
             width = 0.25 if y else 0.08
-            beats.append(np.exp(-(t / width) ** 2) + rng.normal(0, 0.02, 187))
+            beats.append(np.exp(-((t / width) ** 2)) + rng.normal(0, 0.02, 187))
             labels.append(y)
             pids.append(f"p{p}")
             sources.append("ptbxl" if p % 3 else "ptb")
     beats = np.clip(np.array(beats, np.float32), 0, 1)
     pids = np.array(pids)
-    return MiBeats(beats, np.array(labels), np.char.add(pids, "_r"), pids, np.array(sources),
-                   np.zeros(len(labels), bool))
+    return MiBeats(
+        beats, np.array(labels), np.char.add(pids, "_r"), pids, np.array(sources), np.zeros(len(labels), bool)
+    )
 
 
 @pytest.fixture(scope="module")
@@ -71,8 +72,9 @@ def test_short_transfer_run_on_a_small_real_subset(base):
     held = [p for i, p in enumerate(patients) if i % 4 == 0]
     train, val = data.subset(~np.isin(data.patient_ids, held)), data.subset(np.isin(data.patient_ids, held))
     assert not set(train.patient_ids) & set(val.patient_ids)
-    model, epochs = mt.fit_mi(base, mt.MiHyperParams(lr=3e-3, max_epochs=3, patience=2, augment_copies=1),
-                              train, val, seed=0)
+    model, epochs = mt.fit_mi(
+        base, mt.MiHyperParams(lr=3e-3, max_epochs=3, patience=2, augment_copies=1), train, val, seed=0
+    )
     assert 1 <= epochs <= 3
     p = mt.beat_probabilities(model, val.beats)
     assert p.shape == (len(val),) and ((p >= 0) & (p <= 1)).all()
@@ -123,8 +125,9 @@ def test_no_patient_on_both_sides_of_any_split():
 def test_cross_validation_is_patient_wise_and_resumable(base, tmp_path):
     data = _toy(20, 3)
     hp = mt.MiHyperParams(max_epochs=1, patience=1, batch_size=128)
-    results = mt.run_cross_validation(data, base, None, ("transfer",), tmp_path, n_repeats=1, n_splits=2, hp=hp,
-                                      log=lambda _: None)
+    results = mt.run_cross_validation(
+        data, base, None, ("transfer",), tmp_path, n_repeats=1, n_splits=2, hp=hp, log=lambda _: None
+    )
     assert len(results) == 2
     patient = dict(zip(data.records.tolist(), data.patient_ids.tolist()))
     tested = []
@@ -136,8 +139,9 @@ def test_cross_validation_is_patient_wise_and_resumable(base, tmp_path):
         assert r["n_train_patients"] + r["n_val_patients"] + r["n_test_patients"] <= 20
     assert sorted(tested) == sorted(set(data.patient_ids.tolist()))
     # resumable: a rerun trains nothing new
-    again = mt.run_cross_validation(data, base, None, ("transfer",), tmp_path, n_repeats=1, n_splits=2, hp=hp,
-                                    log=lambda _: None)
+    again = mt.run_cross_validation(
+        data, base, None, ("transfer",), tmp_path, n_repeats=1, n_splits=2, hp=hp, log=lambda _: None
+    )
     assert [json.dumps(a, sort_keys=True) for a in again] == [json.dumps(r, sort_keys=True) for r in results]
     summary = mt.summarise(results, data, "transfer", n_boot=20)
     assert set(summary["recording"]["n_patients"]) == {"mi", "normal"}

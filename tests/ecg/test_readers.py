@@ -46,6 +46,7 @@ def _ten_seconds(record: Signal) -> np.ndarray:
 
 # --- WFDB ---------------------------------------------------------------------------------
 
+
 def test_read_wfdb_mitdb(record_100):
     assert record_100.fs == FS
     assert list(record_100.leads) == ["MLII", "V5"] == record_100.lead_order
@@ -159,6 +160,7 @@ def test_not_a_zip_refused():
 
 # --- EDF ----------------------------------------------------------------------------------
 
+
 def _write_edf(path, leads: dict[str, np.ndarray], fs: float, unit: str = "uV", scale: float = 1000.0):
     import pyedflib
 
@@ -166,11 +168,19 @@ def _write_edf(path, leads: dict[str, np.ndarray], fs: float, unit: str = "uV", 
         headers = []
         for label, values in leads.items():
             v = values * scale
-            headers.append({
-                "label": label, "dimension": unit, "sample_frequency": fs,
-                "physical_min": float(np.floor(v.min())) - 1, "physical_max": float(np.ceil(v.max())) + 1,
-                "digital_min": -32768, "digital_max": 32767, "transducer": "", "prefilter": "",
-            })
+            headers.append(
+                {
+                    "label": label,
+                    "dimension": unit,
+                    "sample_frequency": fs,
+                    "physical_min": float(np.floor(v.min())) - 1,
+                    "physical_max": float(np.ceil(v.max())) + 1,
+                    "digital_min": -32768,
+                    "digital_max": 32767,
+                    "transducer": "",
+                    "prefilter": "",
+                }
+            )
         writer.setSignalHeaders(headers)
         writer.writeSamples([values * scale for values in leads.values()])
 
@@ -198,10 +208,22 @@ def test_read_edf_mixed_rates_keeps_the_ecg_rate(tmp_path):
     path = tmp_path / "mixed.edf"
     channels = (("Resp", 128), ("ECG II", 256), ("ECG V1", 256))
     with pyedflib.EdfWriter(str(path), len(channels), file_type=pyedflib.FILETYPE_EDFPLUS) as writer:
-        writer.setSignalHeaders([
-            {"label": label, "dimension": "uV", "sample_frequency": fs, "physical_min": -5000,
-             "physical_max": 5000, "digital_min": -32768, "digital_max": 32767, "transducer": "", "prefilter": ""}
-            for label, fs in channels])
+        writer.setSignalHeaders(
+            [
+                {
+                    "label": label,
+                    "dimension": "uV",
+                    "sample_frequency": fs,
+                    "physical_min": -5000,
+                    "physical_max": 5000,
+                    "digital_min": -32768,
+                    "digital_max": 32767,
+                    "transducer": "",
+                    "prefilter": "",
+                }
+                for label, fs in channels
+            ]
+        )
         writer.writeSamples([np.zeros(fs * 10) for _, fs in channels])
         writer.writeAnnotation(1.0, -1, "event")
     signal = read_edf(path)
@@ -218,6 +240,7 @@ def test_read_edf_junk():
 
 # --- CSV / JSON ---------------------------------------------------------------------------
 
+
 def test_read_csv_single_column(record_100):
     values = _ten_seconds(record_100)
     data = "\n".join(f"{v:.3f}" for v in values).encode()
@@ -230,8 +253,9 @@ def test_read_csv_single_column(record_100):
 
 def test_read_csv_header_time_column_and_lead(record_100):
     mlii, v5 = _ten_seconds(record_100), record_100.lead("V5")[: int(10 * FS)]
-    rows = ["time;MLII;V5"] + [f"{i / FS:.4f};{a:.3f};{b:.3f}".replace(".", ",")
-                                for i, (a, b) in enumerate(zip(mlii, v5))]
+    rows = ["time;MLII;V5"] + [
+        f"{i / FS:.4f};{a:.3f};{b:.3f}".replace(".", ",") for i, (a, b) in enumerate(zip(mlii, v5))
+    ]
     data = "\r\n".join(rows).encode()
     signal = read_csv_signal(data, fs=FS)
     assert list(signal.leads) == ["MLII", "V5"]
@@ -284,19 +308,23 @@ def test_read_json_array_and_object(record_100):
     np.testing.assert_array_equal(signal.lead(), values)
 
 
-@pytest.mark.parametrize("obj, message", [
-    ([0.1, 0.2], "sampling rate \\(fs\\) is missing"),
-    ({"fs": 360, "leads": {"II": [0.1, "x"]}}, 'leads.II: element 1 \\("x"\\) is not a number'),
-    ({"fs": 360, "leads": {"II": [0.1], "V1": [0.1, 0.2]}}, "leads have different lengths"),
-    ({"fs": 20000, "leads": {"II": [0.1]}}, "sampling rate 20000 Hz is above the maximum"),
-    ("{not json", "JSON file is not valid JSON"),
-])
+@pytest.mark.parametrize(
+    "obj, message",
+    [
+        ([0.1, 0.2], "sampling rate \\(fs\\) is missing"),
+        ({"fs": 360, "leads": {"II": [0.1, "x"]}}, 'leads.II: element 1 \\("x"\\) is not a number'),
+        ({"fs": 360, "leads": {"II": [0.1], "V1": [0.1, 0.2]}}, "leads have different lengths"),
+        ({"fs": 20000, "leads": {"II": [0.1]}}, "sampling rate 20000 Hz is above the maximum"),
+        ("{not json", "JSON file is not valid JSON"),
+    ],
+)
 def test_read_json_refusals(obj, message):
     with pytest.raises(SignalError, match=message):
         read_json_signal(obj if not isinstance(obj, str) else obj.encode(), fs=None)
 
 
 # --- validation ---------------------------------------------------------------------------
+
 
 def test_validate_accepts_real_ecg(record_100):
     validate_signal(_ten_seconds(record_100), FS, lead="MLII", units="mV")
@@ -332,13 +360,16 @@ def test_validate_nan(record_100):
         validate_signal(values, FS, lead="MLII")
 
 
-@pytest.mark.parametrize("fs, message", [
-    (50, "sampling rate 50 Hz is below the minimum of 100 Hz"),
-    (1e6, "sampling rate 1e\\+06 Hz is above the maximum of 10000 Hz"),
-    (0, "sampling rate 0 is not a positive finite number"),
-    (float("nan"), "sampling rate nan is not a positive finite number"),
-    ("fast", "sampling rate 'fast' is not a number"),
-])
+@pytest.mark.parametrize(
+    "fs, message",
+    [
+        (50, "sampling rate 50 Hz is below the minimum of 100 Hz"),
+        (1e6, "sampling rate 1e\\+06 Hz is above the maximum of 10000 Hz"),
+        (0, "sampling rate 0 is not a positive finite number"),
+        (float("nan"), "sampling rate nan is not a positive finite number"),
+        ("fast", "sampling rate 'fast' is not a number"),
+    ],
+)
 def test_validate_bad_fs(record_100, fs, message):
     with pytest.raises(SignalError, match=message):
         validate_signal(_ten_seconds(record_100), fs)
@@ -350,6 +381,7 @@ def test_validate_too_long(record_100):
 
 
 # --- sniffing -----------------------------------------------------------------------------
+
 
 def test_sniff_xlsx():
     import openpyxl
@@ -363,11 +395,14 @@ def test_sniff_xlsx():
     assert sniff_format("upload.xlsx", data[:64]) == "xlsx"
 
 
-@pytest.mark.parametrize("head", [
-    bytes(range(256)),
-    b"\x89PNG\r\n\x1a\n" + b"\0" * 50,
-    b"%PDF-1.7\n\xe2\xe3\xcf\xd3\n" + bytes(range(128, 256)),
-])
+@pytest.mark.parametrize(
+    "head",
+    [
+        bytes(range(256)),
+        b"\x89PNG\r\n\x1a\n" + b"\0" * 50,
+        b"%PDF-1.7\n\xe2\xe3\xcf\xd3\n" + bytes(range(128, 256)),
+    ],
+)
 def test_sniff_refuses_junk(head):
     with pytest.raises(SignalError, match="junk.bin is not a CSV, XLSX, EDF, JSON or WFDB file"):
         sniff_format("junk.bin", head)

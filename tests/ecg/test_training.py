@@ -33,7 +33,7 @@ def _numpy_forward(h5_path, beats: np.ndarray) -> np.ndarray:
     def conv_relu_pool(x, name):
         kernel, bias = weights[(name, "kernel")], weights[(name, "bias")]
         k = kernel.shape[0]
-        windows = np.stack([x[:, i: x.shape[1] - k + 1 + i] for i in range(k)], axis=2)  # (n, t, k, c)
+        windows = np.stack([x[:, i : x.shape[1] - k + 1 + i] for i in range(k)], axis=2)  # (n, t, k, c)
         y = np.maximum(np.einsum("ntkc,kcf->ntf", windows, kernel) + bias, 0)
         t = y.shape[1] // 2 * 2
         return y[:, :t].reshape(len(y), t // 2, 2, -1).max(axis=2)
@@ -46,7 +46,9 @@ def _numpy_forward(h5_path, beats: np.ndarray) -> np.ndarray:
     return e / e.sum(axis=1, keepdims=True)
 
 
-@pytest.mark.parametrize("name, outputs, params", [("model_ECG_final.h5", 5, 193_265), ("model_MI_final.h5", 2, 174_062)])
+@pytest.mark.parametrize(
+    "name, outputs, params", [("model_ECG_final.h5", 5, 193_265), ("model_MI_final.h5", 2, 174_062)]
+)
 def test_seed_h5_import_matches_a_hand_computed_forward_pass(name, outputs, params):
     path = seed_dir() / name
     model = load_keras2_h5(path)
@@ -129,9 +131,25 @@ def test_short_training_run_gives_a_loadable_model_and_card(tmp_path):
 
     mitdb_dir()
     out = tmp_path / "run"
-    call_command("train_heartbeat", "--records", "100,101,106,103", "--epochs", "1", "--output", str(out),
-                 "--model-version", "test-1", "--threads", "1", "--width", "16",
-                 "--throughput-batches", "1", "--throughput-repeats", "1")
+    call_command(
+        "train_heartbeat",
+        "--records",
+        "100,101,106,103",
+        "--epochs",
+        "1",
+        "--output",
+        str(out),
+        "--model-version",
+        "test-1",
+        "--threads",
+        "1",
+        "--width",
+        "16",
+        "--throughput-batches",
+        "1",
+        "--throughput-repeats",
+        "1",
+    )
     model = keras.models.load_model(out / "heartbeat-test-1.keras", compile=False)
     assert model.input_shape == (None, 187, 1) and model.output_shape == (None, 5)
     card = json.loads((out / "heartbeat-test-1.json").read_text())

@@ -28,7 +28,12 @@ FAST_RECOVERY = {
 def stack(tiny_model_dir):
     s = AppStack(new_root(), env=FAST_RECOVERY, web_workers=1)
     try:
-        s.setup([(tiny_model_dir / "heartbeat.keras", "heartbeat", "tiny-1"), (tiny_model_dir / "mi-high.keras", "mi", "tiny-high")])
+        s.setup(
+            [
+                (tiny_model_dir / "heartbeat.keras", "heartbeat", "tiny-1"),
+                (tiny_model_dir / "mi-high.keras", "mi", "tiny-high"),
+            ]
+        )
         s.start_web()
         yield s
     finally:
@@ -55,7 +60,11 @@ def status(stack, rid: int) -> str:
 
 
 def wait_done(stack, rid: int, timeout: float = 120) -> str:
-    return wait_until(lambda: status(stack, rid) if status(stack, rid) in {"done", "failed"} else None, timeout, f"recording {rid} finished")
+    return wait_until(
+        lambda: status(stack, rid) if status(stack, rid) in {"done", "failed"} else None,
+        timeout,
+        f"recording {rid} finished",
+    )
 
 
 def beat_rows(stack, rid: int) -> tuple[int, int]:
@@ -104,7 +113,9 @@ def test_the_app_and_the_worker_recover_from_a_database_restart(stack, staff, pa
     first = recording_id(stack.upload(staff, patient_id, [("b.csv", beat_csv(5))]))
     assert wait_done(stack, first) == "done"
     stack.pg.restart()
-    page = wait_until(lambda: (r := staff.get(f"{stack.base_url}/recordings/{first}/", timeout=30)).ok and r, 60, "page after restart")
+    page = wait_until(
+        lambda: (r := staff.get(f"{stack.base_url}/recordings/{first}/", timeout=30)).ok and r, 60, "page after restart"
+    )
     assert "Recording" in page.text
     second = recording_id(stack.upload(staff, patient_id, [("b.csv", beat_csv(7))]))
     assert wait_done(stack, second) == "done"
@@ -118,7 +129,9 @@ def test_a_task_that_always_crashes_ends_failed_after_bounded_attempts(stack, st
     killed_attempts: set[int] = set()
     deadline = time.time() + 300
     while status(stack, rid) not in {"done", "failed"} and time.time() < deadline:
-        state, attempts = stack.sql(f"SELECT status || ',' || attempts FROM diagnostics_ecgrecording WHERE id = {rid}").split(",")
+        state, attempts = stack.sql(
+            f"SELECT status || ',' || attempts FROM diagnostics_ecgrecording WHERE id = {rid}"
+        ).split(",")
         if state == "processing" and int(attempts) not in killed_attempts and stack.workers:
             stack.kill_worker(stack.workers[0], signal.SIGKILL)  # the worker dies every time it runs the task
             killed_attempts.add(int(attempts))

@@ -24,7 +24,15 @@ def test_an_admin_uploads_the_seed_h5_models_and_activates_them(client, admin_a)
         with open(seed_dir() / name, "rb") as fh:
             response = client.post(
                 reverse("admin:mlmodels_modelversion_add"),
-                {"task": task, "version": f"seed-{task}", "artifact": fh, "class_labels": "", "threshold": "0.4", "provenance": "seed", "report": ""},
+                {
+                    "task": task,
+                    "version": f"seed-{task}",
+                    "artifact": fh,
+                    "class_labels": "",
+                    "threshold": "0.4",
+                    "provenance": "seed",
+                    "report": "",
+                },
             )
         assert response.status_code == 302, response.content.decode()[-2000:]
     versions = {mv.task: mv for mv in ModelVersion.objects.all()}
@@ -48,7 +56,15 @@ def test_a_file_that_is_not_a_model_is_refused(client, admin_a, tmp_path):
     with open(bogus, "rb") as fh:
         response = client.post(
             reverse("admin:mlmodels_modelversion_add"),
-            {"task": "heartbeat", "version": "bogus", "artifact": fh, "class_labels": "", "threshold": "", "provenance": "", "report": ""},
+            {
+                "task": "heartbeat",
+                "version": "bogus",
+                "artifact": fh,
+                "class_labels": "",
+                "threshold": "",
+                "provenance": "",
+                "report": "",
+            },
         )
     assert response.status_code == 200 and "is not a usable model" in response.content.decode()
     assert not ModelVersion.objects.exists()

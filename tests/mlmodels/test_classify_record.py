@@ -19,8 +19,17 @@ def run(*args) -> str:
 @pytest.mark.django_db
 def test_it_classifies_a_mitbih_record_as_json(tiny_model_dir):
     record = str(mitdb_dir() / "119")
-    result = json.loads(run(record, "--format", "json", "--heartbeat-model", str(tiny_model_dir / "heartbeat.keras"),
-                            "--mi-model", str(tiny_model_dir / "mi-high.keras")))
+    result = json.loads(
+        run(
+            record,
+            "--format",
+            "json",
+            "--heartbeat-model",
+            str(tiny_model_dir / "heartbeat.keras"),
+            "--mi-model",
+            str(tiny_model_dir / "mi-high.keras"),
+        )
+    )
     assert result["fs"] == 360.0
     beats = result["beats"]
     ann = wfdb.rdann(record, "atr")
@@ -49,7 +58,11 @@ def test_it_prints_a_table_and_a_summary(tiny_model_dir, tmp_path):
 
 @pytest.mark.parametrize(
     "values, fs, message",
-    [(np.zeros(5000), 360, "flat line"), (np.sin(np.arange(300)), 360, "at least 2.5 s"), (np.sin(np.arange(5000)), 40, "below the minimum")],
+    [
+        (np.zeros(5000), 360, "flat line"),
+        (np.sin(np.arange(300)), 360, "at least 2.5 s"),
+        (np.sin(np.arange(5000)), 40, "below the minimum"),
+    ],
     ids=["flat", "short", "low-fs"],
 )
 @pytest.mark.django_db
@@ -77,8 +90,15 @@ def _resampled_record(tmp_path, record: str, fs: int) -> str:
     rec = wfdb.rdrecord(str(mitdb_dir() / record))
     ratio = Fraction(fs, int(rec.fs))
     signal = resample_poly(rec.p_signal, ratio.numerator, ratio.denominator, axis=0)
-    wfdb.wrsamp(record, fs=fs, units=rec.units, sig_name=rec.sig_name, p_signal=signal, fmt=["16"] * signal.shape[1],
-                write_dir=str(tmp_path))
+    wfdb.wrsamp(
+        record,
+        fs=fs,
+        units=rec.units,
+        sig_name=rec.sig_name,
+        p_signal=signal,
+        fmt=["16"] * signal.shape[1],
+        write_dir=str(tmp_path),
+    )
     return str(tmp_path / record)
 
 
@@ -112,8 +132,9 @@ def test_its_json_carries_rhythm_events_and_a_rhythm_summary(tiny_model_dir, tmp
     values = wfdb.rdrecord(str(mitdb_dir() / "207"), sampto=25200).p_signal[:, 0]
     csv = tmp_path / "207.csv"
     csv.write_text("\n".join(f"{v:.3f}" for v in values))
-    result = json.loads(run(str(csv), "--fs", "360", "--format", "json",
-                            "--heartbeat-model", str(tiny_model_dir / "heartbeat.keras")))
+    result = json.loads(
+        run(str(csv), "--fs", "360", "--format", "json", "--heartbeat-model", str(tiny_model_dir / "heartbeat.keras"))
+    )
     assert set(result) == {"fs", "beats", "events", "summary"}
     events = result["events"]
     assert events and all(set(e) == {"type", "start", "end", "beats", "rate_bpm"} for e in events)

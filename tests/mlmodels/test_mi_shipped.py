@@ -55,14 +55,14 @@ def test_uploads_get_mi_scores_from_the_shipped_model(patient_a, staff_a):
     csv = seed_dir() / "ECG_Analyzer_test.csv"
     data = csv.read_bytes()
     parsed = ingestion.parse_beats(filename=csv.name, data=data)
-    beats_upload = services.recording_submit(user=staff_a, patient=patient_a, parsed=parsed, data=data,
-                                             filename=csv.name)
+    beats_upload = services.recording_submit(
+        user=staff_a, patient=patient_a, parsed=parsed, data=data, filename=csv.name
+    )
     record = require(DATA_DIR / "ptbdb" / "patient001" / "s0010_re.hea", "raw PTB record patient001")
     files = {p.name: p.read_bytes() for p in (record, record.with_suffix(".dat"), record.with_suffix(".xyz"))}
     parsed, data, name = parse_signal_upload(files, fs=None, lead=None)
     assert parsed.lead.lower() == "ii"
-    signal_upload = services.recording_submit(user=staff_a, patient=patient_a, parsed=parsed, data=data,
-                                              filename=name)
+    signal_upload = services.recording_submit(user=staff_a, patient=patient_a, parsed=parsed, data=data, filename=name)
     for recording, n_beats in ((beats_upload, 100), (signal_upload, None)):
         assert services.recording_classify(recording_id=recording.pk, claim_token="t") == "done"
         recording.refresh_from_db()

@@ -16,9 +16,22 @@ def test_it_trains_on_a_few_records_and_writes_a_card(tmp_path, monkeypatch):
     mitdb_dir(), svdb_dir()
     monkeypatch.setenv("ECG_DATA_DIR", str(mitdb_dir().parent))
     out = StringIO()
-    call_command("train_heartbeat_record", "--config", "cnn_a05", "--seeds", "2", "--epochs", "1",
-                 "--records", "mitdb/119+mitdb/209+mitdb/100+mitdb/106+svdb/800+svdb/820", "--model-version", "test-1",
-                 "--output", str(tmp_path), stdout=out)
+    call_command(
+        "train_heartbeat_record",
+        "--config",
+        "cnn_a05",
+        "--seeds",
+        "2",
+        "--epochs",
+        "1",
+        "--records",
+        "mitdb/119+mitdb/209+mitdb/100+mitdb/106+svdb/800+svdb/820",
+        "--model-version",
+        "test-1",
+        "--output",
+        str(tmp_path),
+        stdout=out,
+    )
     card = json.loads((tmp_path / "heartbeat_record-test-1.json").read_text())
     assert card["task"] == "heartbeat_record" and card["input"]["kind"] == "record"
     assert card["hyperparameters"]["seeds"] == 2 and card["multiply_adds_per_beat"] > 0

@@ -9,7 +9,12 @@ from ..factories import PatientFactory
 
 @pytest.mark.django_db
 def test_every_page_requires_login(client, patient_a):
-    for url in [reverse("dashboard"), reverse("patient-list"), reverse("patient-detail", args=[patient_a.pk]), reverse("review-queue")]:
+    for url in [
+        reverse("dashboard"),
+        reverse("patient-list"),
+        reverse("patient-detail", args=[patient_a.pk]),
+        reverse("review-queue"),
+    ]:
         response = client.get(url)
         assert response.status_code == 302 and response["Location"].startswith(reverse("login")), url
 
@@ -57,12 +62,20 @@ def test_staff_create_and_edit_a_patient(client, staff_a):
     client_for(client, staff_a)
     response = client.post(
         reverse("patient-create"),
-        {"mrn": " X-1 ", "family_name": "Nakamura", "given_name": "Yui", "date_of_birth": "1970-02-03", "sex": "female"},
+        {
+            "mrn": " X-1 ",
+            "family_name": "Nakamura",
+            "given_name": "Yui",
+            "date_of_birth": "1970-02-03",
+            "sex": "female",
+        },
     )
     patient = Patient.objects.get()
     assert response["Location"] == reverse("patient-detail", args=[patient.pk])
     assert (patient.mrn, patient.clinic, patient.created_by) == ("X-1", staff_a.clinic, staff_a)
-    client.post(reverse("patient-edit", args=[patient.pk]), {"mrn": "X-1", "family_name": "Nakamura-Ito", "sex": "female"})
+    client.post(
+        reverse("patient-edit", args=[patient.pk]), {"mrn": "X-1", "family_name": "Nakamura-Ito", "sex": "female"}
+    )
     patient.refresh_from_db()
     assert patient.family_name == "Nakamura-Ito"
     page = client.get(reverse("patient-detail", args=[patient.pk])).content.decode()
@@ -92,7 +105,11 @@ def test_a_user_of_clinic_b_gets_404_for_clinic_a_pages(client, staff_b, staff_a
 
     data = beat_csv(3)
     recording = services.recording_submit(
-        user=staff_a, patient=patient_a, parsed=ingestion.parse_beats(filename="b.csv", data=data), data=data, filename="b.csv"
+        user=staff_a,
+        patient=patient_a,
+        parsed=ingestion.parse_beats(filename="b.csv", data=data),
+        data=data,
+        filename="b.csv",
     )
     services.recording_classify(recording_id=recording.pk, claim_token="t")
     client_for(client, staff_b)
@@ -107,5 +124,10 @@ def test_a_user_of_clinic_b_gets_404_for_clinic_a_pages(client, staff_b, staff_a
     ]
     for url in urls:
         assert client.get(url).status_code == 404, url
-    assert client.post(reverse("patient-edit", args=[patient_a.pk]), {"mrn": "x", "family_name": "y", "sex": "male"}).status_code == 404
+    assert (
+        client.post(
+            reverse("patient-edit", args=[patient_a.pk]), {"mrn": "x", "family_name": "y", "sex": "male"}
+        ).status_code
+        == 404
+    )
     assert "No patients match" in client.get(reverse("patient-list"), {"q": "Meyer"}).content.decode()

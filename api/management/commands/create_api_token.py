@@ -13,7 +13,9 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--user", required=True, help="username the token acts as (its clinic and role)")
-        parser.add_argument("--expires-days", type=int, default=None, help="days until the token expires (default: never)")
+        parser.add_argument(
+            "--expires-days", type=int, default=None, help="days until the token expires (default: never)"
+        )
         parser.add_argument("--name", default="", help="what the token is for")
         parser.add_argument("--webhook-url", default="", help="URL POSTed a notice when a diagnosis is written")
 

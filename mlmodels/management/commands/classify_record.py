@@ -45,7 +45,9 @@ class Command(BaseCommand):
         parser.add_argument("--fs", type=float, help="sampling rate in Hz (CSV and plain JSON arrays)")
         parser.add_argument("--lead", help="lead name (default: MLII, else II, else the first)")
         parser.add_argument("--format", choices=["text", "json"], default="text")
-        parser.add_argument("--heartbeat-model", type=Path, help=".keras file (default: the active version, else the bundled one)")
+        parser.add_argument(
+            "--heartbeat-model", type=Path, help=".keras file (default: the active version, else the bundled one)"
+        )
         parser.add_argument("--mi-model", type=Path, help=".keras file (default: the active MI version, if any)")
 
     def handle(self, *args, path, fs, lead, format, heartbeat_model, mi_model, **options):
@@ -125,7 +127,9 @@ class Command(BaseCommand):
             self.stdout.write("Rhythm events:")
             for e in rhythm.events:
                 rate = f", {e.rate_bpm:g} bpm" if e.rate_bpm is not None else ""
-                self.stdout.write(f"  {e.type:<10} {e.start / signal.fs:9.1f} s - {e.end / signal.fs:9.1f} s, {e.beats} beats{rate}")
+                self.stdout.write(
+                    f"  {e.type:<10} {e.start / signal.fs:9.1f} s - {e.end / signal.fs:9.1f} s, {e.beats} beats{rate}"
+                )
 
     def _heartbeat_model(self, path: Path | None):
         """(model, class labels, name): the record-level model (active, else bundled) for a continuous

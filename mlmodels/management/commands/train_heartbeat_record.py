@@ -28,16 +28,41 @@ RESULTS_DIR = REPO_ROOT / "bench" / "results" / "heartbeat_protocols"
 # Record-wise CV of each step that led to the shipped inputs (bench/heartbeat_protocols.py at the
 # commit of each step; pooled Se / +P in %).
 HISTORY = [
-    {"inputs": "rhythm ratios, template differences, both leads", "config": "cnn_a1", "S": "65.9 / 38.3", "V": "90.9 / 88.4"},
-    {"inputs": "rhythm ratios, template differences, both leads", "config": "mlp_a1", "S": "74.7 / 40.0", "V": "92.3 / 82.9"},
-    {"inputs": "rhythm ratios, template differences, both leads", "config": "cnn_a05", "S": "58.0 / 47.6", "V": "89.5 / 90.4"},
+    {
+        "inputs": "rhythm ratios, template differences, both leads",
+        "config": "cnn_a1",
+        "S": "65.9 / 38.3",
+        "V": "90.9 / 88.4",
+    },
+    {
+        "inputs": "rhythm ratios, template differences, both leads",
+        "config": "mlp_a1",
+        "S": "74.7 / 40.0",
+        "V": "92.3 / 82.9",
+    },
+    {
+        "inputs": "rhythm ratios, template differences, both leads",
+        "config": "cnn_a05",
+        "S": "58.0 / 47.6",
+        "V": "89.5 / 90.4",
+    },
     {"inputs": "+ 40-beat median RR and AF irregularities", "config": "cnn_a1", "S": "66.7 / 39.0", "V": "90.4 / 86.5"},
     {"inputs": "+ 40-beat median RR and AF irregularities", "config": "mlp_a1", "S": "70.8 / 39.0", "V": "91.5 / 81.5"},
     {"inputs": "+ P-wave consistency (beat and 40 beats)", "config": "cnn_a05", "S": "56.5 / 50.4", "V": "91.0 / 90.0"},
     {"inputs": "+ P-wave consistency (beat and 40 beats)", "config": "mlp_a1", "S": "72.6 / 39.8", "V": "91.8 / 80.9"},
-    {"inputs": "+ neighbours' timing and shape (two beats either side)", "config": "cnn_a05", "S": "57.6 / 55.0", "V": "89.6 / 91.0"},
+    {
+        "inputs": "+ neighbours' timing and shape (two beats either side)",
+        "config": "cnn_a05",
+        "S": "57.6 / 55.0",
+        "V": "89.6 / 91.0",
+    },
     {"inputs": "+ beats found on both leads", "config": "cnn_a05", "S": "57.7 / 52.3", "V": "91.2 / 86.2"},
-    {"inputs": "+ RR over the slower intervals of 256 beats (shipped)", "config": "cnn_a05", "S": "60.3 / 53.5", "V": "90.7 / 88.8"},
+    {
+        "inputs": "+ RR over the slower intervals of 256 beats (shipped)",
+        "config": "cnn_a05",
+        "S": "60.3 / 53.5",
+        "V": "90.7 / 88.8",
+    },
 ]
 
 
@@ -45,15 +70,24 @@ class Command(BaseCommand):
     help = "Train the record-level heartbeat classifier on MIT-BIH and svdb (all patients) and write its card."
 
     def add_arguments(self, parser):
-        parser.add_argument("--config", choices=sorted(rt.CONFIGS), default=None,
-                            help="default: the configuration chosen by the cross-validation results")
+        parser.add_argument(
+            "--config",
+            choices=sorted(rt.CONFIGS),
+            default=None,
+            help="default: the configuration chosen by the cross-validation results",
+        )
         parser.add_argument("--seeds", type=int, default=3, help="models averaged in the shipped ensemble")
         parser.add_argument("--model-version", dest="model_version", default="2026.12-ctx1")
-        parser.add_argument("--records", default="all",
-                            help="records: all, mitdb, svdb, ds1, ds2 or single ones (mitdb/119), joined by + (quick runs)")
+        parser.add_argument(
+            "--records",
+            default="all",
+            help="records: all, mitdb, svdb, ds1, ds2 or single ones (mitdb/119), joined by + (quick runs)",
+        )
         parser.add_argument("--epochs", type=int, default=None, help="override the configuration's epochs (quick runs)")
         parser.add_argument("--data-dir", type=Path, default=None)
-        parser.add_argument("--output", type=Path, default=None, help="run directory (default training-runs/heartbeat_record-<version>)")
+        parser.add_argument(
+            "--output", type=Path, default=None, help="run directory (default training-runs/heartbeat_record-<version>)"
+        )
         parser.add_argument("--ship", action="store_true", help="copy the model and its card to mlmodels/artifacts")
 
     def handle(self, *args, config, seeds, model_version, records, data_dir, output, ship, epochs, **options):
@@ -64,7 +98,9 @@ class Command(BaseCommand):
             raise CommandError(f"no MIT-BIH data in {data}: set ECG_DATA_DIR or --data-dir")
         config = config or rt.chosen_config(RESULTS_DIR, list(rt.CONFIGS))
         if config is None:
-            raise CommandError("no cross-validation results: run python -m bench.heartbeat_protocols first, or give --config")
+            raise CommandError(
+                "no cross-validation results: run python -m bench.heartbeat_protocols first, or give --config"
+            )
         run_dir = output or REPO_ROOT / "training-runs" / f"heartbeat_record-{model_version}"
         run_dir.mkdir(parents=True, exist_ok=True)
         try:
@@ -80,7 +116,9 @@ class Command(BaseCommand):
                 members.append(keras.models.load_model(path, compile=False))
                 infos.append(json.loads(info_path.read_text()))
                 continue
-            cfg = rt.TrainConfig(**{**rt.CONFIGS[config].__dict__, "seed": seed, **({"epochs": epochs} if epochs else {})})
+            cfg = rt.TrainConfig(
+                **{**rt.CONFIGS[config].__dict__, "seed": seed, **({"epochs": epochs} if epochs else {})}
+            )
             model, info = rt.train(data_by_record, ids, cfg, log=lambda m, s=seed: self.stdout.write(f"seed {s}: {m}"))
             model.save(path)
             info_path.write_text(json.dumps(info, default=str))
@@ -105,8 +143,13 @@ class Command(BaseCommand):
             return result_load(RESULTS_DIR, name)
 
         cfg = rt.CONFIGS[config]
-        metrics = {"cv_all": load(f"cv_{config}"), "ds1_ds2": load("ds1_ds2"), "mitdb_to_svdb": load("mitdb_svdb"),
-                   "baselines": load("baselines"), "nstdb": load("nstdb")}
+        metrics = {
+            "cv_all": load(f"cv_{config}"),
+            "ds1_ds2": load("ds1_ds2"),
+            "mitdb_to_svdb": load("mitdb_svdb"),
+            "baselines": load("baselines"),
+            "nstdb": load("nstdb"),
+        }
         metrics = {k: v for k, v in metrics.items() if v}
         for m in metrics.values():  # the card keeps pooled figures; per-record tables only for the CV estimate
             if isinstance(m, dict) and m is not metrics.get("cv_all"):
@@ -128,26 +171,39 @@ class Command(BaseCommand):
             "version": version,
             "created": dt.date.today().isoformat(),
             "class_labels": ["N", "S", "V", "F", "Q"],
-            "input": {"kind": "record", "fs": context.CONTEXT_FS, "window": context.WINDOW,
-                      "channels": context.MORPH_CHANNELS, "features": list(context.FEATURES),
-                      "description": record_card.INPUT_DESCRIPTION},
-            "architecture": (f"{seeds} models averaged; each: {cfg.kind.upper()} over the morphology "
-                             f"(width {cfg.width}) joined with the standardised features, Dense 64-32, 5 softmax"),
+            "input": {
+                "kind": "record",
+                "fs": context.CONTEXT_FS,
+                "window": context.WINDOW,
+                "channels": context.MORPH_CHANNELS,
+                "features": list(context.FEATURES),
+                "description": record_card.INPUT_DESCRIPTION,
+            },
+            "architecture": (
+                f"{seeds} models averaged; each: {cfg.kind.upper()} over the morphology "
+                f"(width {cfg.width}) joined with the standardised features, Dense 64-32, 5 softmax"
+            ),
             "multiply_adds_per_beat": rt.multiply_adds(model),
             "params": int(model.count_params()),
             "hyperparameters": {**cfg.__dict__, "configuration": config, "seeds": seeds},
-            "class_imbalance": (f"loss weights = (N count / class count) ^ {cfg.alpha}, capped at 50, with "
-                                f"{cfg.n_keep:.0%} of N beats drawn afresh each epoch; chosen by record-wise CV"),
-            "training_data": (f"{len(ids)} records: MIT-BIH Arrhythmia's 44 non-paced records (360 Hz) and the 52 svdb "
-                              "records we have (128 Hz), both leads, beats from the product's own R-peak detector "
-                              "labelled by the reference annotation within 0.15 s; a random 20 % of beats see "
-                              "their second lead hidden, as single-lead uploads look"),
-            "split": (f"early stopping and model choice on held-out patients only: 15 % of each database's records "
-                      f"per seed (e.g. {', '.join(infos[0]['val_records'][:6])} ...); no test record was used"
-                      if infos[0]["val_records"] else
-                      "no patient held out (a database with fewer than four records): the last epoch is kept"),
+            "class_imbalance": (
+                f"loss weights = (N count / class count) ^ {cfg.alpha}, capped at 50, with "
+                f"{cfg.n_keep:.0%} of N beats drawn afresh each epoch; chosen by record-wise CV"
+            ),
+            "training_data": (
+                f"{len(ids)} records: MIT-BIH Arrhythmia's 44 non-paced records (360 Hz) and the 52 svdb "
+                "records we have (128 Hz), both leads, beats from the product's own R-peak detector "
+                "labelled by the reference annotation within 0.15 s; a random 20 % of beats see "
+                "their second lead hidden, as single-lead uploads look"
+            ),
+            "split": (
+                f"early stopping and model choice on held-out patients only: 15 % of each database's records "
+                f"per seed (e.g. {', '.join(infos[0]['val_records'][:6])} ...); no test record was used"
+                if infos[0]["val_records"]
+                else "no patient held out (a database with fewer than four records): the last epoch is kept"
+            ),
             "command": f"python manage.py train_heartbeat_record --config {config} --seeds {seeds} "
-                       f"--model-version {version} --ship",
+            f"--model-version {version} --ship",
             "evaluation_command": "python -m bench.heartbeat_protocols",
             "metrics": metrics,
             "targets": record_card.target_checks(metrics, tried),

@@ -21,8 +21,12 @@ class Command(BaseCommand):
     help = "Train the MI model on PTB + PTB-XL beats: transfer vs random init, patient-wise k-fold, threshold."
 
     def add_arguments(self, parser):
-        parser.add_argument("--heartbeat-model", type=Path, default=None,
-                            help="base .keras for transfer (default: newest mlmodels/artifacts/heartbeat-*.keras)")
+        parser.add_argument(
+            "--heartbeat-model",
+            type=Path,
+            default=None,
+            help="base .keras for transfer (default: newest mlmodels/artifacts/heartbeat-*.keras)",
+        )
         parser.add_argument("--data-dir", type=Path, default=None, help="default: $ECG_DATA_DIR or ../shared/data")
         parser.add_argument("--seed-model", type=Path, default=None, help="seed MI .h5 (default: $ECG_SEED_DIR)")
         parser.add_argument("--lead", default="II")
@@ -35,8 +39,12 @@ class Command(BaseCommand):
         parser.add_argument("--max-epochs", type=int, default=40)
         parser.add_argument("--patience", type=int, default=8)
         parser.add_argument("--augment", type=int, default=0, help="extra jittered copies per training beat")
-        parser.add_argument("--train-layers", choices=["all", "head"], default="all",
-                            help="head = keep the transferred layers frozen (random init always trains all)")
+        parser.add_argument(
+            "--train-layers",
+            choices=["all", "head"],
+            default="all",
+            help="head = keep the transferred layers frozen (random init always trains all)",
+        )
         parser.add_argument("--freeze-epochs", type=int, default=0, help="head-only epochs before fine-tuning all")
         parser.add_argument("--label-smoothing", type=float, default=0.0)
         parser.add_argument("--output", type=Path, default=None, help="run dir (default training-runs/mi-<version>)")
@@ -57,8 +65,9 @@ class Command(BaseCommand):
         run_dir: Path = opts["output"] or RUNS_DIR / f"mi-{opts['model_version']}"
         run_dir.mkdir(parents=True, exist_ok=True)
         opts["command"] = "python manage.py train_mi " + shlex.join(sys.argv[2:])
-        trainer = MiRun(log=self.log, checkout=CHECKOUT, cache_dir=CACHE_DIR, artifacts_dir=ARTIFACTS_DIR,
-                        ship=opts["ship"])
+        trainer = MiRun(
+            log=self.log, checkout=CHECKOUT, cache_dir=CACHE_DIR, artifacts_dir=ARTIFACTS_DIR, ship=opts["ship"]
+        )
         try:
             trainer.run(opts, run_dir)
         except TrainingError as exc:
