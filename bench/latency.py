@@ -24,6 +24,7 @@ from pathlib import Path
 from bench.common import REPO, api_token, db_connection, machine, percentile, stack_models, write_result
 from bench.stack import AppStack, new_root, wait_until
 from ecg.datasets.synthetic import beat_csv
+from ecgsite.worker import SOLO_WORKER_ARGS
 
 POLL_SECONDS = 0.02
 
@@ -57,15 +58,9 @@ def start_worker(stack: AppStack, *, seed_mode: bool) -> subprocess.Popen:
         sys.executable,
         str(Path(__file__).resolve()),
         "--seed-worker",
-        "-A",
-        "ecgsite",
-        "worker",
-        "--pool=solo",
-        "--loglevel=INFO",
+        *SOLO_WORKER_ARGS,
         "-n",
         f"seed{len(stack.workers)}-{os.getpid()}@%h",
-        "--without-mingle",
-        "--without-gossip",
     ]
     proc = subprocess.Popen(cmd, cwd=REPO, env=stack.env, stdout=open(log, "ab"), stderr=subprocess.STDOUT)
     wait_until(lambda: b"ready." in log.read_bytes() or proc.poll() is not None, 120, "seed worker ready")

@@ -118,8 +118,7 @@ def main() -> None:
         result["web_never_imports_tensorflow"] = not any(p["tensorflow_mapped"] for p in result["web_processes"])
         result["worker_tensorflow_mapped"] = maps_mention(worker.pid, "tensorflow")  # the check itself works
         result["target_worker_rss_mb"] = 1024
-        result["machine"] = machine(load_before)
-        write_result(args.output, result)
+        write_result(args.output, {**result, "machine": machine(load_before)})
     finally:
         stack.stop()
 

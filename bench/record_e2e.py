@@ -162,8 +162,7 @@ def main() -> None:
             "worker_after": rss_mb(worker.pid),
         }
         result["target_s"] = 5.0  # issue 11: a 30-minute 2-lead record end to end, warm
-        result["machine"] = machine(load_before)
-        write_result(args.output, result)
+        write_result(args.output, {**result, "machine": machine(load_before)})
     finally:
         stack.stop()
 

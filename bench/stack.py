@@ -18,6 +18,8 @@ from pathlib import Path
 
 import requests
 
+from ecgsite.worker import SOLO_WORKER_ARGS
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 PG_BIN = sorted(Path("/usr/lib/postgresql").glob("*/bin"))[-1] if Path("/usr/lib/postgresql").exists() else None
 
@@ -202,20 +204,7 @@ class AppStack:
 
     def start_worker(self, *, beat: bool = False) -> subprocess.Popen:
         log = self.root / f"worker-{len(self.workers)}.log"
-        cmd = [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "ecgsite",
-            "worker",
-            "--pool=solo",
-            "--loglevel=INFO",
-            "-n",
-            f"w{len(self.workers)}-{os.getpid()}@%h",
-            "--without-mingle",
-            "--without-gossip",
-        ]
+        cmd = [sys.executable, "-m", "celery", *SOLO_WORKER_ARGS, "-n", f"w{len(self.workers)}-{os.getpid()}@%h"]
         if beat:
             cmd += ["--beat", "--schedule", str(self.root / f"beat-{len(self.workers)}")]
         proc = subprocess.Popen(cmd, cwd=REPO_ROOT, env=self.env, stdout=open(log, "ab"), stderr=subprocess.STDOUT)

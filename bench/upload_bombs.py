@@ -162,8 +162,7 @@ def main() -> None:
         if not args.ordinary_only:
             result["all_bombs_within_targets"] = all(row["within_targets"] for row in result["bombs"])
         result["web_worker_after"] = rss_mb(web_worker)
-        result["machine"] = machine(load_before)
-        write_result(args.output, result)
+        write_result(args.output, {**result, "machine": machine(load_before)})
     finally:
         stack.stop()
 

@@ -7,6 +7,21 @@ from django.urls import path
 
 from . import selectors
 
+# The events table that follows the beats, one row per rhythm event.
+EVENT_COLUMNS = [
+    "patient_mrn",
+    "recording",
+    "event",
+    "type",
+    "start_sample",
+    "end_sample",
+    "start_s",
+    "duration_s",
+    "beats",
+    "rate_bpm",
+    "review",
+]
+
 # A cell starting with one of these is taken for a formula by spreadsheet programs.
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
@@ -63,21 +78,7 @@ def recording_export(request, recording_id: int):
         events = list(selectors.event_list(recording=recording))
         if events:  # a second table below the beats, as Holter exports list episodes after the beat list
             yield writer.writerow([])
-            yield writer.writerow(
-                [
-                    "patient_mrn",
-                    "recording",
-                    "event",
-                    "type",
-                    "start_sample",
-                    "end_sample",
-                    "start_s",
-                    "duration_s",
-                    "beats",
-                    "rate_bpm",
-                    "review",
-                ]
-            )
+            yield writer.writerow(EVENT_COLUMNS)
             fs = recording.sampling_rate or 0
             for n, e in enumerate(events, 1):
                 review = e.latest_review()

@@ -13,6 +13,7 @@ from django.core.files import File
 
 from accounts.models import User
 from ecg.constants import AAMI_CLASSES, MI_LABELS
+from ecgsite.worker import SOLO_WORKER_ARGS
 from mlmodels.models import ModelVersion
 from mlmodels.services import sha256_of
 
@@ -154,15 +155,9 @@ class Worker:
                 sys.executable,
                 "-m",
                 "celery",
-                "-A",
-                "ecgsite",
-                "worker",
-                "--pool=solo",
-                "--loglevel=INFO",
+                *SOLO_WORKER_ARGS,
                 "-Q",
                 self.queue,
-                "--without-mingle",
-                "--without-gossip",
                 "-n",
                 f"test-{uuid.uuid4().hex[:6]}@%h",
             ],

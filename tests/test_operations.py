@@ -12,11 +12,10 @@ import pytest
 from django.urls import reverse
 
 from accounts.models import AuditEvent
-from diagnostics import ingestion, services
 
 from .conftest import client_for
 from .data import REPO_ROOT
-from .helpers import beat_csv
+from .helpers import beat_recording
 
 
 def test_the_production_settings_pass_the_deploy_checks():
@@ -33,17 +32,7 @@ def test_the_production_settings_pass_the_deploy_checks():
 
 
 def _classified(user, patient, n=4):
-    data = beat_csv(n)
-    recording = services.recording_submit(
-        user=user,
-        patient=patient,
-        parsed=ingestion.parse_beats(filename="b.csv", data=data),
-        data=data,
-        filename="b.csv",
-    )
-    services.recording_classify(recording_id=recording.pk, claim_token="t")
-    recording.refresh_from_db()
-    return recording
+    return beat_recording(user, patient, beats=n)
 
 
 @pytest.mark.django_db

@@ -8,10 +8,10 @@ A route that is in neither this matrix nor a declared delegation fails
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
-from diagnostics import ingestion, services
+from diagnostics import services
 
 from .conftest import client_for
-from .helpers import beat_csv
+from .helpers import beat_recording
 
 ROLES = ["anonymous", "staff_a", "doctor_a", "admin_a", "staff_b"]
 LOGIN = "login"  # expected: a redirect to the login page
@@ -64,15 +64,7 @@ def test_every_route_is_in_the_matrix():
 
 @pytest.fixture
 def objects(staff_a, patient_a, active_models):
-    data = beat_csv(3)
-    recording = services.recording_submit(
-        user=staff_a,
-        patient=patient_a,
-        parsed=ingestion.parse_beats(filename="b.csv", data=data),
-        data=data,
-        filename="b.csv",
-    )
-    services.recording_classify(recording_id=recording.pk, claim_token="t")
+    recording = beat_recording(staff_a, patient_a, beats=3)
     recording.refresh_from_db()
     return {
         "patient_id": patient_a.pk,

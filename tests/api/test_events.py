@@ -9,6 +9,7 @@ from django.urls import reverse
 
 from accounts.models import AuditEvent
 from diagnostics import services
+from diagnostics.exports import EVENT_COLUMNS
 from diagnostics.models import ECGRecording, Event
 from ecgsite.errors import NotAllowed
 
@@ -112,21 +113,8 @@ def test_the_csv_export_lists_the_events_after_the_beats(client, staff_a, doctor
     services.event_review_create(user=doctor_a, event=event, decision="reject", note="artefact")
     response = client_for(client, staff_a).get(reverse("recording-export", args=[rhythm_recording.pk]))
     rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
-    header = rows.index(
-        [
-            "patient_mrn",
-            "recording",
-            "event",
-            "type",
-            "start_sample",
-            "end_sample",
-            "start_s",
-            "duration_s",
-            "beats",
-            "rate_bpm",
-            "review",
-        ]
-    )
+    header = rows.index(EVENT_COLUMNS)
+    assert EVENT_COLUMNS[3:6] == ["type", "start_sample", "end_sample"] and EVENT_COLUMNS[-2:] == ["rate_bpm", "review"]
     assert header == 1 + rhythm_recording.beats.count() + 1  # beats, a blank line, then the events
     events = rows[header + 1 :]
     assert len(events) == rhythm_recording.events.count()

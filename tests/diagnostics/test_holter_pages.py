@@ -14,6 +14,7 @@ from diagnostics.signal_uploads import parse_signal_upload
 
 from ..conftest import client_for
 from ..data import mitdb_dir
+from ..helpers import beat_recording
 
 pytestmark = pytest.mark.django_db
 
@@ -92,18 +93,7 @@ def test_the_report_carries_the_summary_trend_hourly_table_and_significant_strip
 
 
 def test_a_beat_file_page_has_no_holter_panel(client, staff_a, patient_a, active_models):
-    from diagnostics import ingestion
 
-    from ..helpers import beat_csv
-
-    data = beat_csv(4)
-    recording = services.recording_submit(
-        user=staff_a,
-        patient=patient_a,
-        parsed=ingestion.parse_beats(filename="b.csv", data=data),
-        data=data,
-        filename="b.csv",
-    )
-    services.recording_classify(recording_id=recording.pk, claim_token="t")
+    recording = beat_recording(staff_a, patient_a, beats=4)
     html = client_for(client, staff_a).get(reverse("recording-detail", args=[recording.pk])).content.decode()
     assert "Holter summary" not in html and np.isscalar(recording.pk)

@@ -4,7 +4,7 @@ from django.urls import reverse
 from diagnostics import ingestion, services
 
 from ..conftest import client_for
-from ..helpers import beat_csv
+from ..helpers import beat_csv, beat_recording
 
 
 @pytest.fixture
@@ -40,14 +40,7 @@ def test_the_beat_table_pages_and_plots_a_beat(client, staff_a, done_recording):
 
 @pytest.mark.django_db
 def test_the_status_fragment_polls_while_queued_and_reloads_when_done(client, staff_a, patient_a):
-    data = beat_csv(2)
-    recording = services.recording_submit(
-        user=staff_a,
-        patient=patient_a,
-        parsed=ingestion.parse_beats(filename="b.csv", data=data),
-        data=data,
-        filename="b.csv",
-    )
+    recording = beat_recording(staff_a, patient_a, beats=2, classify=False)
     client_for(client, staff_a)
     fragment = client.get(reverse("recording-status", args=[recording.pk]))
     assert 'hx-trigger="every 2s"' in fragment.content.decode() and "HX-Refresh" not in fragment

@@ -11,7 +11,7 @@ from ecg.processing.detection import detect_r_peaks
 
 from ..conftest import client_for, model_version_from
 from ..data import mitdb_dir
-from ..helpers import beat_csv, upload
+from ..helpers import beat_csv, beat_recording, upload
 
 
 @pytest.fixture
@@ -93,15 +93,7 @@ def test_the_page_says_which_model_classified_and_what_a_beat_file_lacks(
 ):
     signal = _upload_record(client, staff_a, patient_a, "119")
     services.recording_classify(recording_id=signal.pk, claim_token="t")
-    data = beat_csv(5)
-    beats = services.recording_submit(
-        user=staff_a,
-        patient=patient_a,
-        parsed=ingestion.parse_beats(filename="b.csv", data=data),
-        data=data,
-        filename="b.csv",
-    )
-    services.recording_classify(recording_id=beats.pk, claim_token="t")
+    beats = beat_recording(staff_a, patient_a, beats=5)
     signal_page = client.get(reverse("recording-detail", args=[signal.pk])).content.decode()
     beats_page = client.get(reverse("recording-detail", args=[beats.pk])).content.decode()
     assert "classified in context by tiny-record" in signal_page and "carries no timing" not in signal_page
@@ -114,15 +106,7 @@ def test_the_api_says_whether_a_result_had_rhythm_context(client, staff_a, patie
 
     signal = _upload_record(client, staff_a, patient_a, "119")
     services.recording_classify(recording_id=signal.pk, claim_token="t")
-    data = beat_csv(5)
-    beats = services.recording_submit(
-        user=staff_a,
-        patient=patient_a,
-        parsed=ingestion.parse_beats(filename="b.csv", data=data),
-        data=data,
-        filename="b.csv",
-    )
-    services.recording_classify(recording_id=beats.pk, claim_token="t")
+    beats = beat_recording(staff_a, patient_a, beats=5)
     api = APIClient()
     api.force_authenticate(staff_a)
     signal_diagnosis = api.get(f"/api/v1/recordings/{signal.pk}").json()["diagnosis"]

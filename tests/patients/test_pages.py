@@ -5,6 +5,7 @@ from patients.models import Patient
 
 from ..conftest import client_for
 from ..factories import PatientFactory
+from ..helpers import beat_recording
 
 
 @pytest.mark.django_db
@@ -99,19 +100,8 @@ def test_the_same_mrn_is_allowed_in_another_clinic(client, staff_b, patient_a):
 
 @pytest.mark.django_db
 def test_a_user_of_clinic_b_gets_404_for_clinic_a_pages(client, staff_b, staff_a, patient_a, active_models):
-    from diagnostics import ingestion, services
 
-    from ..helpers import beat_csv
-
-    data = beat_csv(3)
-    recording = services.recording_submit(
-        user=staff_a,
-        patient=patient_a,
-        parsed=ingestion.parse_beats(filename="b.csv", data=data),
-        data=data,
-        filename="b.csv",
-    )
-    services.recording_classify(recording_id=recording.pk, claim_token="t")
+    recording = beat_recording(staff_a, patient_a, beats=3)
     client_for(client, staff_b)
     urls = [
         reverse("patient-detail", args=[patient_a.pk]),
