@@ -129,6 +129,16 @@ class PrivateRedis:
             self.proc.wait(timeout=20)
 
 
+def _signal_group(proc: subprocess.Popen, sig: int) -> None:
+    """Send ``sig`` to the process group ``proc`` leads (even once the leader is gone), or to ``proc``
+    alone if it leads none."""
+    try:
+        os.killpg(proc.pid, sig)
+    except ProcessLookupError:
+        if proc.poll() is None:
+            proc.send_signal(sig)
+
+
 class AppStack:
     """gunicorn + Celery workers against a private PostgreSQL and Redis."""
 
@@ -207,7 +217,11 @@ class AppStack:
         cmd = [sys.executable, "-m", "celery", *SOLO_WORKER_ARGS, "-n", f"w{len(self.workers)}-{os.getpid()}@%h"]
         if beat:
             cmd += ["--beat", "--schedule", str(self.root / f"beat-{len(self.workers)}")]
-        proc = subprocess.Popen(cmd, cwd=REPO_ROOT, env=self.env, stdout=open(log, "ab"), stderr=subprocess.STDOUT)
+        # Its own process group: killing "the worker" kills the beat scheduler it forks too, as a lost
+        # host or container would; a SIGKILLed leader alone would leave that child running.
+        proc = subprocess.Popen(
+            cmd, cwd=REPO_ROOT, env=self.env, stdout=open(log, "ab"), stderr=subprocess.STDOUT, start_new_session=True
+        )
         wait_until(lambda: b"ready." in log.read_bytes() or proc.poll() is not None, 90, "worker ready")
         if proc.poll() is not None:
             raise RuntimeError(f"worker exited: {log.read_text()[-2000:]}")
@@ -215,18 +229,19 @@ class AppStack:
         return proc
 
     def kill_worker(self, proc: subprocess.Popen, sig=signal.SIGKILL) -> None:
-        proc.send_signal(sig)
+        _signal_group(proc, sig)
         proc.wait(timeout=30)
         self.workers.remove(proc)
 
     def stop(self) -> None:
         for proc in list(self.workers):
             if proc.poll() is None:
-                proc.terminate()
+                _signal_group(proc, signal.SIGTERM)
                 try:
                     proc.wait(timeout=20)
                 except subprocess.TimeoutExpired:
-                    proc.kill()
+                    pass
+            _signal_group(proc, signal.SIGKILL)  # whatever of its group is left (a forked beat scheduler)
         self.workers.clear()
         if self.web and self.web.poll() is None:
             self.web.terminate()
