@@ -253,20 +253,7 @@ def _heartbeat_markdown(card: dict[str, Any]) -> str:
             f"| {check['target']} | {check['required']} | {shown} | {'yes' if check['met'] else 'NO'} | "
             f"{check['cause_if_missed'] or ''} |"
         )
-    out += [
-        "",
-        "## Reproduce",
-        "",
-        "```",
-        card["command"],
-        "```",
-        "",
-        f"Created {card['created']} from code version {card['code_version']}.",
-        "",
-    ]
-    if card.get("notes"):
-        out += ["## Notes", ""] + [f"* {n}" for n in card["notes"]] + [""]
-    return "\n".join(out)
+    return "\n".join(out + _reproduce_and_notes(card))
 
 
 # MI model ------------------------------------------------------------------------------------
@@ -478,17 +465,13 @@ def _mi_markdown(card: dict[str, Any]) -> str:
     if card.get("dropped_records"):
         out += ["", "## Records that gave no beats", ""]
         out += [f"* {r['record']} ({r['source']}): {r['note']}" for r in card["dropped_records"]]
-    out += [
-        "",
-        "## Reproduce",
-        "",
-        "```",
-        card["command"],
-        "```",
-        "",
-        f"Created {card['created']} from code version {card['code_version']}.",
-        "",
-    ]
+    return "\n".join(out + _reproduce_and_notes(card))
+
+
+def _reproduce_and_notes(card: dict[str, Any]) -> list[str]:
+    """The markdown card's closing sections, the same for every task: the command, the code, notes."""
+    out = ["", "## Reproduce", "", "```", card["command"], "```", ""]
+    out += [f"Created {card['created']} from code version {card['code_version']}.", ""]
     if card.get("notes"):
         out += ["## Notes", ""] + [f"* {n}" for n in card["notes"]] + [""]
-    return "\n".join(out)
+    return out
