@@ -90,7 +90,7 @@ def summary(mats: dict[str, np.ndarray], records=None) -> dict:
     return rep
 
 
-def step_cv(records, ids, configs: list[str]) -> None:
+def step_cv(records, ids, configs: list[str], data: Path) -> None:
     for name in configs:
         if load(f"cv_{name}") is not None:
             continue
@@ -100,7 +100,13 @@ def step_cv(records, ids, configs: list[str]) -> None:
                 continue
             train_ids = [i for i in ids if i not in test]
             t0 = time.time()
-            model, info = rt.train(records, train_ids, CONFIGS[name], log=lambda m: print(f"  cv {name} fold {k}: {m}"))
+            model, info = rt.train(
+                records,
+                train_ids,
+                CONFIGS[name],
+                log=lambda m: print(f"  cv {name} fold {k}: {m}"),
+                augmented=rt.augmented_copies(data, train_ids, CACHE, CONFIGS[name]),
+            )
             mats = per_record(model, records, test)
             partial["folds"][str(k)] = {
                 "test": test,
@@ -135,7 +141,13 @@ def step_transfer(records, name: str, train_set: str, test_set: str, config: str
     members, val_records = [], []
     for seed in range(SEEDS):  # the shipped recipe: several seeds averaged
         cfg = rt.TrainConfig(**{**CONFIGS[config].__dict__, "seed": seed})
-        model, info = rt.train(records, train_ids, cfg, log=lambda m, s=seed: print(f"  {name} seed {s}: {m}"))
+        model, info = rt.train(
+            records,
+            train_ids,
+            cfg,
+            log=lambda m, s=seed: print(f"  {name} seed {s}: {m}"),
+            augmented=rt.augmented_copies(data, train_ids, CACHE, cfg),
+        )
         members.append(model)
         val_records.append(info["val_records"])
     save(
@@ -246,7 +258,7 @@ def main() -> None:
     records = rt.load_records(data, rt.record_ids(data, "all"), CACHE)
     ids = rt.record_ids(data, "all")
     if "cv" in steps:
-        step_cv(records, ids, configs)
+        step_cv(records, ids, configs, data)
     config = chosen_config(configs) if any(s != "baselines" for s in steps) else None
     if "ds1_ds2" in steps:
         step_transfer(records, "ds1_ds2", "ds1", "ds2", config, data)

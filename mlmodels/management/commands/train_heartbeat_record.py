@@ -119,7 +119,13 @@ class Command(BaseCommand):
             cfg = rt.TrainConfig(
                 **{**rt.CONFIGS[config].__dict__, "seed": seed, **({"epochs": epochs} if epochs else {})}
             )
-            model, info = rt.train(data_by_record, ids, cfg, log=lambda m, s=seed: self.stdout.write(f"seed {s}: {m}"))
+            model, info = rt.train(
+                data_by_record,
+                ids,
+                cfg,
+                log=lambda m, s=seed: self.stdout.write(f"seed {s}: {m}"),
+                augmented=rt.augmented_copies(data, ids, REPO_ROOT / "training-runs" / "cache", cfg),
+            )
             model.save(path)
             info_path.write_text(json.dumps(info, default=str))
             members.append(model)
