@@ -91,6 +91,9 @@ def summary(mats: dict[str, np.ndarray], records=None) -> dict:
 
 
 def step_cv(records, ids, configs: list[str], data: Path) -> None:
+    """Record-wise CV; each fold's model is also scored on the noisy and resampled copies of its test
+    records (``rt.VARIANTS``): what augmentation buys is robustness, which clean records cannot show."""
+    copies = {v: rt.load_records(data, ids, CACHE, v) for v in rt.VARIANTS if v != "clean"}
     for name in configs:
         if load(f"cv_{name}") is not None:
             continue
@@ -113,14 +116,24 @@ def step_cv(records, ids, configs: list[str], data: Path) -> None:
                 "train_seconds": round(time.time() - t0),
                 "val_score": info["best_val_score"],
                 "confusion": {r: m.tolist() for r, m in mats.items()},
+                "copies": {
+                    v: {r: m.tolist() for r, m in per_record(model, recs, test).items()} for v, recs in copies.items()
+                },
             }
             save(f"cv_{name}.partial", partial)
         mats = {r: np.array(m) for f in partial["folds"].values() for r, m in f["confusion"].items()}
+        on_copies = {
+            v: summary({r: np.array(m) for f in partial["folds"].values() for r, m in f["copies"][v].items()}, recs)
+            for v, recs in copies.items()
+        }
+        for rep in on_copies.values():
+            rep.pop("records", None)
         save(
             f"cv_{name}",
             {
                 "config": CONFIGS[name].__dict__,
                 **summary(mats, records),
+                "on_copies": on_copies,
                 "folds": {k: f["test"] for k, f in partial["folds"].items()},
             },
         )
