@@ -63,6 +63,18 @@ HISTORY = [
         "S": "60.3 / 53.5",
         "V": "90.7 / 88.8",
     },
+    {
+        "inputs": "+ training copies with real noise (nstdb, 6-18 dB, gain 0.6-1.6)",
+        "config": "cnn_a05 + noise",
+        "S": "55.6 / 46.9",
+        "V": "90.4 / 91.3",
+    },
+    {
+        "inputs": "+ training copies with real noise and resampled to another rate",
+        "config": "cnn_a05_aug",
+        "S": "52.4 / 49.5",
+        "V": "90.1 / 90.3",
+    },
 ]
 
 
