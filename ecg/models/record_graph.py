@@ -1,20 +1,16 @@
 """An equivalent, faster inference graph of a trained record-level model (``record.build`` members,
 averaged by ``ecg.training.record.ensemble`` or alone).
 
-The Keras model stays the artifact; this reads its weights and computes the same probabilities
-with fewer, wider operations:
+The Keras model stays the artifact; this reads its weights once and computes the same
+probabilities (within float32 rounding) in fewer operations. The shipped layout ("members") runs
+each Conv1D as a Conv2D that oneDNN fuses with its bias and ReLU (the Keras graph ran the ReLU as
+a separate pass over every activation) and folds the feature scaling into the first dense layer
+((f - mean) / std @ W + b == f @ (W / std) + (b - mean / std @ W)). Two other layouts are kept for
+the bench's comparison (``bench.record_inference --candidates``): one chain with grouped
+convolutions, and im2col with batched matmuls over a member axis; both were slower here.
 
-* the members' first convolutions read the same input, so they run as one matmul over the
-  input's patches (im2col) with the members' kernels side by side (no zero blocks);
-* the later convolutions read only their member's channels: one batched matmul with a member axis;
-* max-pooling is a reshape and a max, taken before bias and ReLU (both monotone per channel, so
-  the result is the same) on half as many values; a convolution output the last pooling drops is
-  not computed;
-* the feature scaling is folded into the first dense layer, whose feature part is again one
-  matmul shared by the members; the dense layers run as batched matmuls; the average at the end.
-
-``fast_graph`` returns ``None`` for a model it does not recognise layer for layer; the caller then
-runs the Keras model itself.
+The graph is a snapshot: weights changed after it is built are not seen. ``fast_graph`` returns
+``None`` for a model it does not recognise layer for layer; the caller then runs the Keras model.
 """
 
 from __future__ import annotations
