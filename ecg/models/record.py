@@ -8,6 +8,7 @@ artifact is self-contained.
 
 from __future__ import annotations
 
+import logging
 import weakref
 from collections.abc import Callable
 from typing import Any
@@ -77,6 +78,8 @@ def warm_up(model: Any) -> None:
     predict(model, np.zeros((1, WINDOW, MORPH_CHANNELS), np.float32), np.zeros((1, N_FEATURES), np.float32))
 
 
+logger = logging.getLogger(__name__)
+
 _graphs: "weakref.WeakKeyDictionary[object, object]" = weakref.WeakKeyDictionary()
 _keras_graphs: "weakref.WeakKeyDictionary[object, object]" = weakref.WeakKeyDictionary()
 
@@ -92,7 +95,24 @@ def _graph(model: Any) -> Any:
     """The model's inference graph, built once per model: ``record_graph.fast_graph`` (the same
     probabilities from the same weights, in fewer and fused operations) when it recognises the
     model, else the model's own call as one graph function (any batch size)."""
-    return _cached(_graphs, model, lambda m: record_graph.fast_graph(m) or keras_graph(m))
+    return _cached(_graphs, model, _checked_fast_graph)
+
+
+def _checked_fast_graph(model: Any) -> Any:
+    """The fast graph if it reproduces the model's own call on a few random beats, else the model's call.
+
+    ``fast_graph`` recognises the layers; this also catches wiring it cannot see (a check of a few
+    milliseconds, once per loaded model)."""
+    fn = record_graph.fast_graph(model)
+    if fn is not None:
+        rng = np.random.default_rng(0)
+        morph = rng.normal(size=(8, WINDOW, MORPH_CHANNELS)).astype(np.float32)
+        feats = rng.normal(size=(8, N_FEATURES)).astype(np.float32)
+        expected = np.asarray(model([morph, feats], training=False))
+        if np.allclose(fn(morph, feats).numpy(), expected, rtol=1e-4, atol=1e-5):
+            return fn
+        logger.warning("the fast graph of %s differs from the model's own call; using the model's call", model.name)
+    return keras_graph(model)
 
 
 def keras_graph(model: Any) -> Any:

@@ -71,6 +71,17 @@ def test_the_product_path_uses_the_fast_graph(three_members):
     assert record.keras_graph(three_members).python_function.__module__ == "ecg.models.record"
 
 
+def test_a_fast_graph_that_differs_from_the_model_is_not_used(monkeypatch, caplog):
+    model, other = _model(5, width=4), _model(6, width=4)
+    real = record_graph.fast_graph
+    monkeypatch.setattr(record_graph, "fast_graph", lambda m: real(other))  # a real graph, of other weights
+    morph, feats = _inputs(6)
+    got = record.predict(model, morph, feats)
+    np.testing.assert_allclose(got, model([morph, feats], training=False).numpy(), **TOL)
+    assert record._graph(model).python_function.__module__ == "ecg.models.record"
+    assert "differs from the model's own call" in caplog.text
+
+
 def test_a_model_it_does_not_know_falls_back_to_its_own_call():
     model = _model(3, width=8, kind="mlp")
     assert record_graph.fast_graph(model) is None
