@@ -308,7 +308,7 @@ def train(
             verbose=0,
         )
         if len(vy):
-            score = selection_score(vy, record_model.predict(model, vm, vf).argmax(axis=1))
+            score = selection_score(vy, record_model.predict(model, vm, vf, fast=False).argmax(axis=1))
         else:
             score = float(epoch)
         history.append({"epoch": epoch + 1, "val_score": round(score, 4)})
