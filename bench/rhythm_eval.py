@@ -4,8 +4,8 @@
 
 - V couplets, short runs (3-5) and long runs (>= 6): sensitivity and positive predictivity on the 48
   MIT-BIH records, once with the reference beat labels (the rhythm logic alone) and once with the
-  product's own R-peaks and classes (the beat-format heartbeat model through
-  `ecg.processing.segmenting.segment` and `inference.predict`);
+  product's own R-peaks and classes (the worker's path for a continuous signal: R-peaks on both
+  leads, `ecg.processing.context.analyse`, and the record-level model `heartbeat_record-*`);
 - AF (reference: `(AFIB` and `(AFL` rhythm annotations): episode and duration Se / +P;
 - VF/VFL on cudb and MIT-BIH 207 (reference: `[` ... `]`): episode and duration Se / +P, delay from
   onset to detection, and VF events on the other MIT-BIH records (in clean sinus stretches or not);
@@ -37,6 +37,7 @@ OUTPUT = REPO / "bench" / "results" / "rhythm_eval.json"
 BEAT_SYMBOLS = set("NLRejAaJSVEF/fQ")
 RUN_CLASSES = {"couplet": (2, 2), "short_run": (3, 5), "long_run": (6, 10**9)}
 CLEAN_MARGIN_S = 10.0
+MODEL_TASK = "heartbeat_record"  # the model the worker uses for continuous signals
 
 
 def _records(db: str) -> list[str]:
@@ -81,26 +82,41 @@ def reference(db: str, record: str) -> dict:
 
 
 def product_beats(db: str, record: str, model) -> dict:
-    """The product's lead, R-peaks and beat classes for a record (cached)."""
-    from ecg.io import readers
-    from ecg.models import inference
-    from ecg.processing.segmenting import segment
+    """The product's lead, R-peaks and beat classes for a record (cached per model).
 
-    cached = CACHE / f"{db}-{record}.npz"
+    The worker's path for a continuous signal: R-peaks on the analysed lead with gaps filled from the
+    second (`ecg.processing.context.analyse`), every beat classified by the record-level model.
+    """
+    from ecg.io import readers
+    from ecg.models import record as record_model
+    from ecg.processing.context import analyse, other_lead
+
     signal = readers.read_wfdb(DATA_DIR / db / record)
+    lead = signal.lead_name(None)
     try:
-        values = signal.validated(None)
+        values = signal.validated(lead)
     except SignalError:  # cudb marks lost samples as NaN, which an upload refuses: bridge them
-        values = signal.lead(None).astype(float)
-        values = np.interp(np.arange(len(values)), np.flatnonzero(~np.isnan(values)), values[~np.isnan(values)])
+        values = _bridged(signal.lead(lead))
+    cached = CACHE / f"{db}-{record}-{MODEL_TASK}.npz"
     if cached.exists():
         data = np.load(cached)
         return {"values": values, "fs": signal.fs, "r_peaks": data["r_peaks"], "classes": data["classes"]}
-    beats, r_peaks = segment(values, signal.fs)
-    classes = np.array(AAMI_CLASSES)[inference.predict(model(), beats).argmax(axis=1)]
+    second = other_lead(signal.leads, lead)
+    if second is None and len(signal.leads) > 1:
+        name = next(n for n in signal.leads if n != lead)
+        second = _bridged(signal.leads[name])
+    _, context = analyse(values, signal.fs, second)
+    scores = record_model.predict(model(), context.morphology, context.features)
+    classes = np.array(AAMI_CLASSES)[scores.argmax(axis=1)]
     CACHE.mkdir(parents=True, exist_ok=True)
-    np.savez(cached, r_peaks=r_peaks, classes=classes)
-    return {"values": values, "fs": signal.fs, "r_peaks": r_peaks, "classes": classes}
+    np.savez(cached, r_peaks=context.r_peaks, classes=classes)
+    return {"values": values, "fs": signal.fs, "r_peaks": context.r_peaks, "classes": classes}
+
+
+def _bridged(values: np.ndarray) -> np.ndarray:
+    values = np.asarray(values, float)
+    ok = ~np.isnan(values)
+    return np.interp(np.arange(len(values)), np.flatnonzero(ok), values[ok])
 
 
 def _overlap(a: tuple[int, int], b: tuple[int, int]) -> int:
@@ -321,7 +337,7 @@ def _model_loader():
         if "m" not in loaded:
             from ecg.models import inference
 
-            path = newest_artifact("heartbeat")
+            path = newest_artifact(MODEL_TASK)
             loaded["m"] = inference.load_model(path, key=str(path))
         return loaded["m"]
 
@@ -412,7 +428,7 @@ def main() -> None:
     records = [done[k] for k in sorted(done)]
     result = {
         "command": "python -m bench.rhythm_eval",
-        "heartbeat_model": newest_artifact("heartbeat").name,
+        "heartbeat_model": newest_artifact(MODEL_TASK).name,
         "note": "figures on the data the rhythm methods were tuned on (there is no held-out rhythm set)",
         "totals": totals(records),
         "records": records,
