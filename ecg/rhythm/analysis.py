@@ -40,12 +40,15 @@ def analyse_rhythm(
     classes: np.ndarray,
     n_samples: int | None = None,
     vf_found: list[Event] | None = None,
+    p_repetition: np.ndarray | None = None,
 ) -> RhythmReport:
     """Events (VF/asystole first in the summary) and the heart-rate, HRV, ectopy and AF figures.
 
     ``signal`` is the analysed lead (needed for VF/VFL, which yields no beats); ``classes`` the AAMI
     class letter of each beat at ``r_peaks``. ``vf_found`` takes VF episodes found earlier
-    (``vf.vf_events``), for callers that let go of the signal before the beats are classified.
+    (``vf.vf_events``), for callers that let go of the signal before the beats are classified;
+    ``p_repetition`` likewise takes ``af.p_wave_repetition`` of the signal at ``r_peaks``. Without a
+    signal and without it, AF is judged from R-R irregularity alone.
     """
     r_peaks = np.asarray(r_peaks, dtype=np.int64)
     classes = np.asarray([str(c)[:1].upper() for c in classes])
@@ -54,6 +57,8 @@ def analyse_rhythm(
 
     if vf_found is None:
         vf_found = vf.vf_events(signal, fs, r_peaks) if signal is not None else []
+    if p_repetition is None and signal is not None and len(r_peaks):
+        p_repetition = af.p_wave_repetition(signal, fs, r_peaks)
     in_vf = _inside(r_peaks, vf_found)
     # Beats the detector finds inside VF are not beats: keep them out of every beat-based figure.
     keep = ~in_vf
@@ -67,7 +72,9 @@ def analyse_rhythm(
     ]
     pause_list = [e for e in gaps if e.duration_s(fs) < ASYSTOLE_S and not _overlaps(e, vf_found)]
 
-    af_found, in_af = af.af_events(peaks, cls, fs)
+    af_found, in_af = af.af_events(
+        peaks, cls, fs, p_repetition=None if p_repetition is None else np.asarray(p_repetition)[keep]
+    )
     v_events, v_summary = ectopy.ectopic_events(peaks, cls, fs, kind="V")
     s_events, s_summary = ectopy.ectopic_events(peaks, cls, fs, kind="S")
     # An irregular rhythm makes S labels meaningless: no SVT or S couplet inside AF.
