@@ -214,8 +214,10 @@ def evaluate_record(db: str, record: str, model) -> dict:
         hits = [t for t in test_vf if _overlap((s, e), t)]
         if hits:
             first = min(t[0] for t in hits)
-            # The detector decides at the end of its MIN_WINDOWS-th window, not at the window's start.
-            decided = first + int((vf.WINDOW_S + (vf.MIN_WINDOWS - 1) * vf.STEP_S) * fs)
+            # Decided at the end of the DECISION_WINDOWS-th window from the episode's first window (dated
+            # by its centre), not at the start: an upper bound when leading windows were left out.
+            lag_s = vf.WINDOW_S + (vf.DECISION_WINDOWS - 1) * vf.STEP_S - (vf.WINDOW_S - vf.STEP_S) / 2
+            decided = first + int(lag_s * fs)
             delays.append(round(max(0, decided - s) / fs, 1))
     out["vf"]["delays_s"] = delays
     out["vf"]["false_in_clean_sinus"] = sum(
@@ -317,7 +319,7 @@ def fit_vf() -> None:
             for s, e in ref["vf"]:
                 label = np.maximum(label, np.array([_overlap((st, st + span - 1), (s, e)) / span for st in starts]))
             keep = (label > 0.99) | (label == 0)
-            xs.append(feats[keep])
+            xs.append(vf.model_inputs(feats)[keep])
             ys.append(label[keep] > 0.5)
             groups += [f"{db}-{record}"] * int(keep.sum())
             print(db, record, int(keep.sum()), int((label[keep] > 0.5).sum()), flush=True)

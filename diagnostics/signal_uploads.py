@@ -99,7 +99,7 @@ class SignalInput:
     positions: np.ndarray | None  # R-peak sample indices in the original signal; None for beat rows
     heart_rate: float | None
     context: BeatContext | None  # the record-level model's inputs, when asked for
-    rhythm: dict | None = None  # analyse_rhythm's signal-level input: fs, n_samples, VF/VFL found, P-wave repetition
+    rhythm: dict | None = None  # analyse_rhythm's signal-level inputs (fs, n_samples, VF/VFL, per-beat measures)
 
 
 def beats_from_stored_signal(recording: ECGRecording, *, with_context: bool = False) -> SignalInput:
@@ -107,12 +107,13 @@ def beats_from_stored_signal(recording: ECGRecording, *, with_context: bool = Fa
 
     With ``with_context`` (a record-level model is active) every detected beat is kept, the last
     one included, and the record-level inputs are computed from the analysed lead and one other.
-    VF/VFL and the P-wave repetition AF is judged with are measured on the waveform here, before the
-    lead is let go of, so a 24-hour recording's signal is not held through classification.
+    What the rhythm analysis needs of the waveform (VF/VFL episodes, each beat's P-wave repetition
+    and QRS amplitude) is measured here, before the lead is let go of, so a 24-hour recording's
+    signal is not held through classification.
     """
     from ecg.processing.context import analyse, other_lead
     from ecg.processing.segmenting import mean_heart_rate, segment
-    from ecg.rhythm import af, vf
+    from ecg.rhythm import af, pauses, vf
 
     from .selectors import recording_stored_signal
 
@@ -137,5 +138,6 @@ def beats_from_stored_signal(recording: ECGRecording, *, with_context: bool = Fa
         "n_samples": len(values),
         "vf_found": vf.vf_events(values, fs, r_peaks),
         "p_repetition": af.p_wave_repetition(values, fs, r_peaks),
+        "qrs_amplitude": pauses.qrs_amplitude(values, fs, r_peaks),
     }
     return SignalInput(beats, r_peaks, mean_heart_rate(r_peaks, fs), context, rhythm)

@@ -41,14 +41,16 @@ def analyse_rhythm(
     n_samples: int | None = None,
     vf_found: list[Event] | None = None,
     p_repetition: np.ndarray | None = None,
+    qrs_amplitude: np.ndarray | None = None,
 ) -> RhythmReport:
     """Events (VF/asystole first in the summary) and the heart-rate, HRV, ectopy and AF figures.
 
     ``signal`` is the analysed lead (needed for VF/VFL, which yields no beats); ``classes`` the AAMI
     class letter of each beat at ``r_peaks``. ``vf_found`` takes VF episodes found earlier
     (``vf.vf_events``), for callers that let go of the signal before the beats are classified;
-    ``p_repetition`` likewise takes ``af.p_wave_repetition`` of the signal at ``r_peaks``. Without a
-    signal and without it, AF is judged from R-R irregularity alone.
+    ``p_repetition`` and ``qrs_amplitude`` likewise take ``af.p_wave_repetition`` and
+    ``pauses.qrs_amplitude`` of the signal at ``r_peaks``. Without a signal and without them, AF is
+    judged from R-R irregularity alone and every detected beat ends a pause.
     """
     r_peaks = np.asarray(r_peaks, dtype=np.int64)
     classes = np.asarray([str(c)[:1].upper() for c in classes])
@@ -59,12 +61,16 @@ def analyse_rhythm(
         vf_found = vf.vf_events(signal, fs, r_peaks) if signal is not None else []
     if p_repetition is None and signal is not None and len(r_peaks):
         p_repetition = af.p_wave_repetition(signal, fs, r_peaks)
+    if qrs_amplitude is None and signal is not None and len(r_peaks):
+        qrs_amplitude = pauses.qrs_amplitude(signal, fs, r_peaks)
     in_vf = _inside(r_peaks, vf_found)
     # Beats the detector finds inside VF are not beats: keep them out of every beat-based figure.
     keep = ~in_vf
     peaks, cls = r_peaks[keep], classes[keep]
 
-    gaps = pauses.pause_events(peaks, fs)
+    gaps = pauses.pause_events(
+        peaks, fs, qrs_amplitude=None if qrs_amplitude is None else np.asarray(qrs_amplitude)[keep]
+    )
     asystole = [
         Event("asystole", e.start, e.end, 0, None)
         for e in gaps
