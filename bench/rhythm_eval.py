@@ -6,7 +6,8 @@
   MIT-BIH records, once with the reference beat labels (the rhythm logic alone) and once with the
   product's own R-peaks and classes (the worker's path for a continuous signal: R-peaks on both
   leads, `ecg.processing.context.analyse`, and the record-level model `heartbeat_record-*`);
-- AF (reference: `(AFIB` and `(AFL` rhythm annotations): episode and duration Se / +P;
+- AF (reference: `(AFIB` and `(AFL` rhythm annotations): episode and duration Se / +P; flutter
+  typed `afl` against the `(AFL` intervals alone;
 - VF/VFL on cudb and MIT-BIH 207 (reference: `[` ... `]`): episode and duration Se / +P, delay from
   onset to detection, and VF events on the other MIT-BIH records (in clean sinus stretches or not);
 - pauses >= 2 s (reference: annotated beats 2 s or more apart, outside VF/VFL): Se / +P with the
@@ -231,6 +232,10 @@ def evaluate_record(db: str, record: str, model) -> dict:
     ref_af = sorted(ref["rhythm"].get("AFIB", []) + ref["rhythm"].get("AFL", []))
     for key, rep in (("af_reference_labels", with_ref), ("af_product", with_prod)):
         out[key] = episode_match(ref_af, [(e.start, e.end) for e in rep.events if e.type in ("af", "afl")])
+        # Flutter typed as such: `afl` events against the `(AFL` intervals alone.
+        out[key.replace("af_", "afl_", 1)] = episode_match(
+            sorted(ref["rhythm"].get("AFL", [])), [(e.start, e.end) for e in rep.events if e.type == "afl"]
+        )
     # Inside a VF/VFL episode the annotators mark no beats: that silence is not a pause.
     ref_pauses = [p for p in pauses_of(ref["r_peaks"], fs) if not any(_overlap(p, v) for v in ref_vf)]
     test_pauses = [(e.start, e.end) for e in with_prod.events if e.type in ("pause", "asystole")]
@@ -268,7 +273,7 @@ def totals(per_record: list[dict]) -> dict:
             for name, m in agg.items()
         }
     af_records = {"201", "202", "203", "210", "219", "221", "222"}
-    for key in ("af_reference_labels", "af_product"):
+    for key in ("af_reference_labels", "af_product", "afl_reference_labels", "afl_product"):
         for scope, keep in (("af_records", lambda r: r["record"] in af_records), ("all_mitdb", lambda r: True)):
             agg = {}
             for r in per_record:

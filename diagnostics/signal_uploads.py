@@ -107,13 +107,14 @@ def beats_from_stored_signal(recording: ECGRecording, *, with_context: bool = Fa
 
     With ``with_context`` (a record-level model is active) every detected beat is kept, the last
     one included, and the record-level inputs are computed from the analysed lead and one other.
-    What the rhythm analysis needs of the waveform (VF/VFL episodes, each beat's P-wave repetition
-    and QRS amplitude) is measured here, before the lead is let go of, so a 24-hour recording's
+    What the rhythm analysis needs of the waveform (VF/VFL episodes, each beat's P-wave repetition,
+    atrial organisation and QRS amplitude) is measured here, before the lead is let go of, so a 24-hour recording's
     signal is not held through classification.
     """
     from ecg.processing.context import analyse, other_lead
     from ecg.processing.segmenting import mean_heart_rate, segment
-    from ecg.rhythm import af, pauses, vf
+    from ecg.rhythm import vf
+    from ecg.rhythm.analysis import waveform_measures
 
     from .selectors import recording_stored_signal
 
@@ -137,7 +138,6 @@ def beats_from_stored_signal(recording: ECGRecording, *, with_context: bool = Fa
         "fs": fs,
         "n_samples": len(values),
         "vf_found": vf.vf_events(values, fs, r_peaks),
-        "p_repetition": af.p_wave_repetition(values, fs, r_peaks),
-        "qrs_amplitude": pauses.qrs_amplitude(values, fs, r_peaks),
+        "measures": waveform_measures(values, fs, r_peaks),
     }
     return SignalInput(beats, r_peaks, mean_heart_rate(r_peaks, fs), context, rhythm)
