@@ -38,6 +38,7 @@ OUTPUT = REPO / "bench" / "results" / "rhythm_eval.json"
 BEAT_SYMBOLS = set("NLRejAaJSVEF/fQ")
 RUN_CLASSES = {"couplet": (2, 2), "short_run": (3, 5), "long_run": (6, 10**9)}
 CLEAN_MARGIN_S = 10.0
+PACED = {"102", "104", "107", "217"}
 MODEL_TASK = "heartbeat_record"  # the model the worker uses for continuous signals
 
 
@@ -258,13 +259,19 @@ def _runs_from_events(events) -> dict[str, list[tuple[int, int]]]:
 
 def totals(per_record: list[dict]) -> dict:
     out: dict = {}
-    for key in ("runs_reference_labels", "runs_product"):
+    scopes = (
+        ("runs_reference_labels", "runs_reference_labels", lambda r: True),
+        ("runs_product", "runs_product", lambda r: True),
+        # The paced records (102, 104, 107, 217), left out of the inter-patient protocol as in EC57.
+        ("runs_product_without_paced", "runs_product", lambda r: r["record"] not in PACED),
+    )
+    for out_key, key, keep in scopes:
         agg: dict = {}
         for r in per_record:
-            if key in r:
+            if key in r and keep(r):
                 for name, m in r[key].items():
                     _add(agg.setdefault(name, {}), m)
-        out[key] = {
+        out[out_key] = {
             name: m
             | {
                 "se": round(100 * m["ref_detected"] / m["ref"], 2) if m["ref"] else None,
@@ -361,9 +368,9 @@ def markdown(result: dict) -> str:
         (
             "| record | couplets ref labels | short runs ref labels | long runs ref labels | couplets product "
             "| short runs product | long runs product | AF episodes (Se · +P, product) | AF duration Se / +P % (product) "
-            "| pauses (product) |"
+            "| flutter typed afl (product) | pauses (product) |"
         ),
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in result["records"]:
         if r["db"] != "mitdb":
@@ -383,6 +390,7 @@ def markdown(result: dict) -> str:
                 + [
                     cell(af_m, "") if af_m["ref"] or af_m["test"] else "",
                     dur,
+                    cell(r["afl_product"], "") if r["afl_product"]["ref"] or r["afl_product"]["test"] else "",
                     cell(r["pauses_product"], "") if r["pauses_product"]["ref"] or r["pauses_product"]["test"] else "",
                 ]
             )
