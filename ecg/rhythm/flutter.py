@@ -104,7 +104,17 @@ def split_flutter(
             cursor = b + 1
         if cursor <= last:
             pieces.append(("af", cursor, last))
+        # A stretch of fibrillation too short to stand alone between flutter joins it.
+        if len(pieces) > 1:
+            pieces = [
+                ("afl" if (r_peaks[b] - r_peaks[a]) / fs < MIN_FLUTTER_S else kind, a, b) for kind, a, b in pieces
+            ]
+        joined: list[tuple[str, int, int]] = []
         for kind, a, b in pieces:
+            if joined and joined[-1][0] == kind:
+                a = joined.pop()[1]
+            joined.append((kind, a, b))
+        for kind, a, b in joined:
             span = float(r_peaks[b] - r_peaks[a])
             rate = round(60.0 * fs * (b - a) / span, 1) if span > 0 else None
             out.append(Event(kind, int(r_peaks[a]), int(r_peaks[b]), b - a + 1, rate))
