@@ -108,8 +108,8 @@ def beats_from_stored_signal(recording: ECGRecording, *, with_context: bool = Fa
     With ``with_context`` (a record-level model is active) every detected beat is kept, the last
     one included, and the record-level inputs are computed from the analysed lead and one other.
     What the rhythm analysis needs of the waveform (VF/VFL episodes, each beat's P-wave repetition,
-    atrial organisation and QRS amplitude) is measured here, before the lead is let go of, so a 24-hour recording's
-    signal is not held through classification.
+    atrial organisation and QRS amplitude) is measured here, before the lead is let go of, so a
+    24-hour recording's signal is not held through classification.
     """
     from ecg.processing.context import analyse, other_lead
     from ecg.processing.segmenting import mean_heart_rate, segment
