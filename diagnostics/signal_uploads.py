@@ -99,7 +99,7 @@ class SignalInput:
     positions: np.ndarray | None  # R-peak sample indices in the original signal; None for beat rows
     heart_rate: float | None
     context: BeatContext | None  # the record-level model's inputs, when asked for
-    rhythm: dict | None = None  # analyse_rhythm's signal-level input: fs, n_samples and the VF/VFL found
+    rhythm: dict | None = None  # analyse_rhythm's signal-level inputs (fs, n_samples, VF/VFL, per-beat measures)
 
 
 def beats_from_stored_signal(recording: ECGRecording, *, with_context: bool = False) -> SignalInput:
@@ -107,12 +107,14 @@ def beats_from_stored_signal(recording: ECGRecording, *, with_context: bool = Fa
 
     With ``with_context`` (a record-level model is active) every detected beat is kept, the last
     one included, and the record-level inputs are computed from the analysed lead and one other.
-    VF/VFL is found from the waveform here, before the lead is let go of, so a 24-hour recording's
-    signal is not held through classification.
+    What the rhythm analysis needs of the waveform (VF/VFL episodes, each beat's P-wave repetition,
+    atrial organisation and QRS amplitude) is measured here, before the lead is let go of, so a
+    24-hour recording's signal is not held through classification.
     """
     from ecg.processing.context import analyse, other_lead
     from ecg.processing.segmenting import mean_heart_rate, segment
     from ecg.rhythm import vf
+    from ecg.rhythm.analysis import waveform_measures
 
     from .selectors import recording_stored_signal
 
@@ -132,5 +134,10 @@ def beats_from_stored_signal(recording: ECGRecording, *, with_context: bool = Fa
         context = None
         if len(beats) == 0:
             raise SignalError("no complete heartbeats could be cut from the signal")
-    rhythm = {"fs": fs, "n_samples": len(values), "vf_found": vf.vf_events(values, fs, r_peaks)}
+    rhythm = {
+        "fs": fs,
+        "n_samples": len(values),
+        "vf_found": vf.vf_events(values, fs, r_peaks),
+        "measures": waveform_measures(values, fs, r_peaks),
+    }
     return SignalInput(beats, r_peaks, mean_heart_rate(r_peaks, fs), context, rhythm)
