@@ -110,7 +110,7 @@ def beats_from_stored_signal(recording: ECGRecording, *, with_context: bool = Fa
     VF/VFL is found from the waveform here, before the lead is let go of, so a 24-hour recording's
     signal is not held through classification.
     """
-    from ecg.processing.context import analyse, other_lead
+    from ecg.processing.context import analyse, detection_leads, other_lead
     from ecg.processing.segmenting import mean_heart_rate, segment
     from ecg.rhythm import vf
 
@@ -121,9 +121,10 @@ def beats_from_stored_signal(recording: ECGRecording, *, with_context: bool = Fa
     values = signal.validated(lead, max_seconds=settings.ECG_MAX_SIGNAL_SECONDS)
     fs = signal.fs
     second = other_lead(signal.leads, lead) if with_context else None
+    more = [v for v in detection_leads(signal.leads, lead) if v is not second] if with_context else None
     del signal  # only the analysed leads are needed from here on (another 24-hour lead is ~250 MB)
     if with_context:
-        beats, context = analyse(values, fs, second)
+        beats, context = analyse(values, fs, second, more=more)
         if len(beats) == 0:
             raise SignalError("no heartbeats could be found in the signal")
         r_peaks = context.r_peaks

@@ -57,7 +57,8 @@ _TIME_COLUMNS = {
 }
 
 
-def _plain_lead(label: str) -> str:
+def plain_lead(label: str) -> str:
+    """A lead label compared loosely: "ECG Lead II", "lead_ii" and "II" are all "ii"."""
     plain = re.sub(r"[\s_\-:.]+", " ", label.strip().lower())
     plain = re.sub(r"^(ecg|ekg|lead)\s*", "", plain).strip()
     return plain.replace(" ", "")
@@ -101,7 +102,7 @@ class Signal:
             return key
         by_plain: dict[str, str] = {}
         for k in self.leads:
-            by_plain.setdefault(_plain_lead(k), k)
+            by_plain.setdefault(plain_lead(k), k)
         for preferred in LEAD_PREFERENCE:
             if preferred.lower() in by_plain:
                 return by_plain[preferred.lower()]

@@ -51,7 +51,7 @@ class Command(BaseCommand):
         parser.add_argument("--mi-model", type=Path, help=".keras file (default: the active MI version, if any)")
 
     def handle(self, *args, path, fs, lead, format, heartbeat_model, mi_model, **options):
-        from ecg.processing.context import analyse, other_lead
+        from ecg.processing.context import analyse, detection_leads, other_lead
         from ecg.processing.segmenting import mean_heart_rate, segment
 
         hb_model, labels, model_name = self._heartbeat_model(heartbeat_model)
@@ -63,7 +63,9 @@ class Command(BaseCommand):
             lead_name = signal.lead_name(lead)
             values = signal.validated(lead_name)
             if record_level:
-                beats, context = analyse(values, signal.fs, other_lead(signal.leads, lead_name))
+                second = other_lead(signal.leads, lead_name)
+                more = [v for v in detection_leads(signal.leads, lead_name) if v is not second]
+                beats, context = analyse(values, signal.fs, second, more=more)
                 r_peaks = context.r_peaks
             else:
                 beats, r_peaks = segment(values, signal.fs)
