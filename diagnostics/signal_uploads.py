@@ -24,6 +24,11 @@ def reader_limits() -> dict:
     return {"max_columns": settings.ECG_MAX_COLUMNS}
 
 
+def timed_reader_limits() -> dict:
+    """The limits of readers whose files declare their length before the samples (DICOM, aECG)."""
+    return reader_limits() | {"max_seconds": settings.ECG_MAX_SIGNAL_SECONDS}
+
+
 def _read(files: dict[str, bytes], *, fs: float | None, lead: str | None) -> tuple[readers.Signal, str]:
     if len(files) > 1:
         return readers.read_wfdb_upload(files, max_bytes=settings.ECG_MAX_UPLOAD_BYTES, **reader_limits()), "wfdb"
@@ -36,6 +41,10 @@ def _read(files: dict[str, bytes], *, fs: float | None, lead: str | None) -> tup
     fmt = readers.sniff_format(name, data[:4096])
     if fmt == "wfdb-zip":
         return readers.read_wfdb_zip(data, max_bytes=settings.ECG_MAX_UPLOAD_BYTES * 4, **reader_limits()), "wfdb"
+    if fmt == "dicom":
+        return readers.read_dicom(data, **timed_reader_limits()), "dicom"
+    if fmt == "aecg":
+        return readers.read_aecg(data, **timed_reader_limits()), "aecg"
     if fmt == "edf":
         return readers.read_edf(data, lead=lead, **reader_limits()), "edf"
     if fmt == "csv" and fs is None:
@@ -47,7 +56,7 @@ def _read(files: dict[str, bytes], *, fs: float | None, lead: str | None) -> tup
         return readers.read_json_signal(json_loads(data), fs, **reader_limits()), "json"
     if fmt == "xlsx":
         raise UploadRefused("XLSX files hold beat rows; choose 'Beat file' to upload them")
-    raise UnsupportedUpload(f"{name!r} is not a WFDB, EDF, CSV or JSON signal")
+    raise UnsupportedUpload(f"{name!r} is not a WFDB, EDF, DICOM, HL7 aECG, CSV or JSON signal")
 
 
 def parse_signal_upload(
