@@ -79,7 +79,8 @@ def parse_signal_upload(
         raise UploadTooLarge("the file declares more samples than can be read") from None
     except SignalError as exc:
         if exc.limit_exceeded:
-            raise UploadTooLarge(f"{exc} (ECG_MAX_COLUMNS)") from None
+            setting = "ECG_MAX_SIGNAL_SECONDS" if exc.limit == "seconds" else "ECG_MAX_COLUMNS"
+            raise UploadTooLarge(f"{exc} ({setting})") from None
         raise UploadRefused(str(exc)) from None
     if len(files) > 1:  # keep a WFDB record as one zip, under a server-chosen name
         buffer = io.BytesIO()

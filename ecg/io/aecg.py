@@ -131,7 +131,9 @@ def read_aecg(
         tokens = text.split()
         if len(tokens) > max_samples:
             raise SignalError(
-                f"{where} holds {len(tokens)} samples; at most {max_samples} are accepted", limit_exceeded=True
+                f"{where} holds {len(tokens)} samples; at most {max_samples} are accepted",
+                limit_exceeded=True,
+                limit="seconds",
             )
         if not tokens:
             raise SignalError(f"{where} has no digits")

@@ -103,7 +103,9 @@ def _read_group(
         )
     if samples > max_samples:
         raise SignalError(
-            f"{source} declares {samples} samples per channel; at most {max_samples} are accepted", limit_exceeded=True
+            f"{source} declares {samples} samples per channel; at most {max_samples} are accepted",
+            limit_exceeded=True,
+            limit="seconds",
         )
     definitions = list(group.get("ChannelDefinitionSequence", []))
     if len(definitions) != channels:

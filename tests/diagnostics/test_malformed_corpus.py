@@ -298,7 +298,7 @@ CASES: dict[str, Case] = {
         "signal",
         lambda: [("e.xml", twelve_lead_aecg())],
         413,
-        "samples; at most",
+        "are accepted (ECG_MAX_SIGNAL_SECONDS)",
         settings={"ECG_MAX_SIGNAL_SECONDS": 5},
     ),
     "signal-binary": Case("signal", [("s.bin", bytes(range(256)) * 40)], (400, 415), "not"),
