@@ -17,7 +17,7 @@ from mlmodels.models import ModelVersion
 from mlmodels.selectors import active_model_versions
 from patients.selectors import patient_get
 
-from . import holter, plots, selectors, services
+from . import holter, plots, selectors, services, twelve_lead
 from .forms import EventReviewForm, ReviewForm, UploadForm
 from .models import ECGRecording, Event
 
@@ -285,6 +285,7 @@ def _result_context(request, recording: ECGRecording) -> dict:
         "reviews": selectors.review_history(diagnosis=diagnosis) if diagnosis else [],
         "latest_review": diagnosis.latest_review() if diagnosis else None,
         "viewer": _viewer(recording) if diagnosis else None,
+        "twelve_lead": twelve_lead.recording_twelve_lead_svg(recording) if diagnosis else "",
         "aami_names": list(AAMI_NAMES.items()),
     }
 
