@@ -208,13 +208,17 @@ def _int_param(request, name: str, default: int) -> int:
 
 
 def recording_signal(request, recording_id: int):
-    """The analysed lead between samples ``start`` and ``end`` as a min/max envelope of about ``px`` points,
-    with the beats found there."""
+    """The analysed lead (or ``lead``, any lead of the file) between samples ``start`` and ``end`` as a
+    min/max envelope of about ``px`` points, with the beats found there."""
     recording = selectors.recording_get(user=request.user, recording_id=recording_id)
     if recording.kind != ECGRecording.Kind.SIGNAL:
         raise Http404("This recording holds beat rows, not a continuous signal.")
+    asked = request.GET.get("lead") or None
+    if asked is not None and asked not in (recording.leads or []):
+        known = ", ".join(recording.leads or [recording.lead])
+        return JsonResponse({"error": f"lead {asked[:40]!r} not found; available leads: {known}"}, status=400)
     try:
-        lead = plots.recording_lead(recording)
+        lead = plots.recording_lead(recording, asked)
     except (SignalError, ValueError, OSError) as exc:
         message = str(exc) if isinstance(exc, SignalError) else "the file is missing or damaged"
         return JsonResponse({"error": f"the stored signal could not be read: {message}"}, status=422)

@@ -49,6 +49,14 @@ def test_a_doctor_sees_the_twelve_lead_page_of_ptb_patient001_and_prints_it(
     shot(page, "30-twelve-lead-recording-page")
     page.locator(".twelve-lead-card").screenshot(path=str(shot.dir / "31-twelve-lead-view.png"))
 
+    # The viewer shows any lead of the file, with the beats found on the record.
+    viewer = page.locator("[data-ecg-viewer]")
+    page.get_by_label("Lead", exact=True).select_option("v5")
+    expect(viewer).to_have_attribute("data-lead", "v5")
+    expect(viewer.locator(".viewer-head h2")).to_have_text("ECG · lead v5")
+    expect(viewer).to_have_attribute("aria-busy", "false")
+    viewer.screenshot(path=str(shot.dir / "31b-viewer-lead-v5.png"))
+
     page.goto(f"/recordings/{recording.pk}/review/")
     _assert_twelve_lead(page)
     shot(page, "32-twelve-lead-review-page")

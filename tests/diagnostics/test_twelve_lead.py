@@ -109,3 +109,19 @@ def test_a_two_lead_recording_has_no_twelve_lead_page(client, staff_a, patient_a
     classify_by_hand(ECGRecording.objects.get(pk=recording.pk), active_models, beats=np.zeros((4, 187), np.float32))
     client_for(client, staff_a)
     assert "12-lead ECG" not in client.get(reverse("recording-detail", args=[recording.pk])).content.decode()
+
+
+@pytest.mark.django_db
+def test_the_viewer_serves_any_lead_of_the_file_and_names_the_leads_there_are(client, staff_a, ptb_dicom_recording):
+    recording, leads, fs = ptb_dicom_recording
+    client_for(client, staff_a)
+    url = reverse("recording-signal", args=[recording.pk])
+    analysed = client.get(url, {"start": 0, "end": 2000, "px": 4000}).json()
+    v5 = client.get(url, {"start": 0, "end": 2000, "px": 4000, "lead": "V5"}).json()
+    assert (analysed["lead"], v5["lead"]) == ("II", "V5")
+    assert np.allclose(v5["min"], leads["V5"][:2000], atol=0.003)
+    assert v5["beats"] == analysed["beats"]  # the beats found on the record, drawn on whichever lead
+    unknown = client.get(url, {"lead": "V7"})
+    assert unknown.status_code == 400 and "available leads: I, II, III, aVR" in unknown.json()["error"]
+    page = client.get(reverse("recording-detail", args=[recording.pk])).content.decode()
+    assert page.count('<option value="V') == 6 and '<option value="II" selected>' in page
