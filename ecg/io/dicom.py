@@ -39,16 +39,24 @@ def read_dicom_ecg(
 ) -> tuple[float, dict[str, np.ndarray], dict[str, str]]:
     """(fs, leads in mV, units) of the longest multiplex group of a DICOM ECG."""
     import pydicom
-    from pydicom.errors import InvalidDicomError
 
     if not is_dicom(data[:132]):
         raise SignalError(f"{source} is not DICOM (no 'DICM' marker at byte 128)")
     try:
-        ds = pydicom.dcmread(io.BytesIO(data), defer_size=None)
-        sop_class = str(ds.get("SOPClassUID", ""))
-        groups = list(ds.get("WaveformSequence", []))
-    except (InvalidDicomError, EOFError, OSError, ValueError, TypeError, KeyError) as exc:
-        raise SignalError(f"{source} cannot be read: {str(exc)[:200]}") from None
+        return _read(pydicom.dcmread(io.BytesIO(data), defer_size=None), max_columns, max_seconds, source)
+    except SignalError:
+        raise
+    except MemoryError:
+        raise SignalError(f"{source} declares more than can be read", limit_exceeded=True) from None
+    except Exception as exc:  # pydicom raises many types (and RecursionError) for damaged files
+        raise SignalError(f"{source} cannot be read: {type(exc).__name__}: {str(exc)[:200]}") from None
+
+
+def _read(
+    ds: Any, max_columns: int, max_seconds: float, source: str
+) -> tuple[float, dict[str, np.ndarray], dict[str, str]]:
+    sop_class = str(ds.get("SOPClassUID", ""))
+    groups = list(ds.get("WaveformSequence", []))
     if sop_class not in ECG_SOP_CLASSES:
         raise SignalError(
             f"{source} is not an ECG waveform (SOP class {sop_class or 'missing'}; "
