@@ -29,8 +29,9 @@ def is_dicom(head: bytes) -> bool:
 
 
 def lead_label(meaning: str) -> str:
-    """A lead's name from its code meaning: "Lead I" → "I", "Lead aVR" → "aVR", "MDC_ECG_LEAD_V1" → "V1"."""
-    label = re.sub(r"^(?:MDC_ECG_LEAD_|lead\s+)", "", meaning.strip(), flags=re.IGNORECASE).strip()
+    """A lead's name from its code meaning: "Lead I" → "I", "aVR (Goldberger)" → "aVR", "MDC_ECG_LEAD_V1" → "V1"."""
+    label = re.sub(r"^(?:MDC_ECG_LEAD_|lead\s+)", "", meaning.strip(), flags=re.IGNORECASE)
+    label = re.sub(r"\s*\(.*\)$", "", label).strip()  # "II (Einthoven)", "aVR (Goldberger)"
     return re.sub(r"^AV([RLF])$", lambda m: "aV" + m.group(1), label, flags=re.IGNORECASE) or "ECG"
 
 

@@ -135,3 +135,19 @@ def test_an_aecg_with_more_leads_or_samples_than_the_limits_is_refused(leads):
     assert refused.value.limit_exceeded
     with pytest.raises(SignalError, match="at most 2501 are accepted"):
         readers.read_aecg(data, max_seconds=5.0)
+
+
+@pytest.mark.parametrize(
+    "meaning, name",
+    [
+        ("Lead I", "I"),
+        ("Lead aVR", "aVR"),
+        ("II (Einthoven)", "II"),
+        ("AVF (Goldberger)", "aVF"),
+        ("MDC_ECG_LEAD_V1", "V1"),
+    ],
+)
+def test_dicom_lead_names_come_from_their_code_meanings(meaning, name):
+    from ecg.io.dicom import lead_label
+
+    assert lead_label(meaning) == name
