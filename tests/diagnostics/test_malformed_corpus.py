@@ -125,6 +125,16 @@ def twelve_lead_dicom(**changes) -> bytes:
     return out.getvalue()
 
 
+def twelve_lead_dicom_of_class(sop_class: str) -> bytes:
+    import pydicom
+
+    ds = pydicom.dcmread(io.BytesIO(dicom_twelve_lead(synthetic_twelve_lead(), 500.0)))
+    ds.SOPClassUID = sop_class
+    out = io.BytesIO()
+    ds.save_as(out)
+    return out.getvalue()
+
+
 def twelve_lead_aecg() -> bytes:
     return aecg_twelve_lead(synthetic_twelve_lead(), 500.0)
 
@@ -287,6 +297,30 @@ CASES: dict[str, Case] = {
         "signal", lambda: [("e.dcm", twelve_lead_dicom())], 413, "12 channels", settings={"ECG_MAX_COLUMNS": 8}
     ),
     "aecg-entity-bomb": Case("signal", [("e.xml", XML_BOMB)], 400, "DTDs and entities are not accepted"),
+    "aecg-external-entity": Case(
+        "signal",
+        [
+            (
+                "e.xml",
+                b'<?xml version="1.0"?><!DOCTYPE AnnotatedECG [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
+                b'<AnnotatedECG xmlns="urn:hl7-org:v3">&x;</AnnotatedECG>',
+            )
+        ],
+        400,
+        "DTDs and entities are not accepted",
+    ),
+    "aecg-no-waveforms": Case(
+        "signal",
+        [("e.xml", b'<?xml version="1.0"?><AnnotatedECG xmlns="urn:hl7-org:v3"><id root="1"/></AnnotatedECG>')],
+        400,
+        "no series/component/sequenceSet",
+    ),
+    "dicom-not-an-ecg": Case(
+        "signal",
+        lambda: [("e.dcm", twelve_lead_dicom_of_class("1.2.840.10008.5.1.4.1.1.2"))],
+        400,
+        "is not an ECG waveform",
+    ),
     "aecg-non-numeric-digits": Case(
         "signal",
         lambda: [("e.xml", twelve_lead_aecg().replace(b"<digits>", b"<digits>7 1e3 ", 1))],
