@@ -80,6 +80,10 @@ def twelve_lead_svg(signal: Signal, *, title: str) -> str:
         return ""
     fs = signal.fs
     shown = {name: _display(values, fs) for name, values in leads.items()}
+    in_mv = bool(signal.units) and all(unit == "mV" for unit in (signal.units or {}).values())
+    if not in_mv:  # units unknown: a typical lead spans about 1.5 "mV" of paper
+        spread = np.median([np.percentile(v, 99) - np.percentile(v, 1) for v in shown.values()]) or 1.0
+        shown = {name: values * (1.5 / spread) for name, values in shown.items()}
     cal = CALIBRATION_MM
     width_mm = cal + 25.0 * SECONDS
     height_mm = ROW_MM * (len(LAYOUT) + 1)
@@ -112,7 +116,8 @@ def twelve_lead_svg(signal: Signal, *, title: str) -> str:
                 parts.append(
                     f'<line x1="{x0 * MM:.1f}" y1="{(mid - 3) * MM:.1f}" x2="{x0 * MM:.1f}" y2="{(mid + 3) * MM:.1f}" class="cut"/>'
                 )
-    note = f"25 mm/s · 10 mm/mV · 0.5 Hz high-pass · {fs:g} Hz"
+    scale = "10 mm/mV" if in_mv else "amplitude scaled to fit (units unknown)"
+    note = f"25 mm/s · {scale} · 0.5 Hz high-pass · {fs:g} Hz"
     parts.append(f'<text x="{w - 6:.0f}" y="{h - 6:.0f}" text-anchor="end" class="note">{escape(note)}</text>')
     return (
         f'<svg viewBox="0 0 {w:.0f} {h:.0f}" role="img" aria-label="{escape(title)}" class="paper twelve-lead">'

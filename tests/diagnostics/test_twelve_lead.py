@@ -78,7 +78,7 @@ def test_the_layout_puts_each_lead_in_its_column_at_25_mm_per_second_and_10_mm_p
     leads = synthetic_twelve_lead(seconds=10.0, fs=fs)
     leads["V4"] = np.zeros(int(10 * fs))
     leads["V4"][int(8.0 * fs)] = 1.0  # a 1-mV spike at 8.0 s: V4's column holds 7.5-10 s
-    svg = twelve_lead_svg(Signal(fs=fs, leads=leads), title="t")
+    svg = twelve_lead_svg(Signal(fs=fs, leads=leads, units=dict.fromkeys(STANDARD_LEADS, "mV")), title="t")
     traces = re.findall(r'<polyline class="trace" points="([^"]+)"', svg)
     v4 = np.array([[float(v) for v in p.split(",")] for p in traces[1 + 3].split()])  # row 1: pulse, I, aVR, V1, V4
     x_mm, y_mm = v4[:, 0] / 4.0, v4[:, 1] / 4.0
@@ -125,3 +125,17 @@ def test_the_viewer_serves_any_lead_of_the_file_and_names_the_leads_there_are(cl
     assert unknown.status_code == 400 and "available leads: I, II, III, aVR" in unknown.json()["error"]
     page = client.get(reverse("recording-detail", args=[recording.pk])).content.decode()
     assert page.count('<option value="V') == 6 and '<option value="II" selected>' in page
+
+
+def test_leads_of_unknown_units_are_scaled_to_fit_and_say_so():
+    fs = 500.0
+    microvolts = {name: 1000.0 * values for name, values in synthetic_twelve_lead(fs=fs).items()}
+    svg = twelve_lead_svg(Signal(fs=fs, leads=microvolts), title="t")
+    assert "units unknown" in svg and "10 mm/mV" not in svg
+    ys = np.array(
+        [float(p.split(",")[1]) for p in re.findall(r'<polyline class="trace" points="([^"]+)"', svg)[2].split()]
+    )
+    assert 0 < np.ptp(ys) < 25 * 4  # lead II stays inside its 25-mm row
+    assert "10 mm/mV" in twelve_lead_svg(
+        Signal(fs=fs, leads=synthetic_twelve_lead(fs=fs), units=dict.fromkeys(STANDARD_LEADS, "mV")), title="t"
+    )
