@@ -13,7 +13,7 @@ from ecg.io.errors import SignalError
 from patients.models import Patient
 
 from .models import Beat, Diagnosis, ECGRecording, Event, EventReview, Review
-from .signal_uploads import reader_limits
+from .signal_uploads import reader_limits, timed_reader_limits
 
 
 def _reviews_newest_first(path: str = "reviews") -> Prefetch:
@@ -132,6 +132,10 @@ def recording_stored_signal(*, recording: ECGRecording) -> readers.Signal:
         return readers.read_wfdb_zip(data, max_bytes=settings.ECG_MAX_UPLOAD_BYTES * 4, **limits)
     if fmt == "edf":
         return readers.read_edf(data, lead=lead, **limits)
+    if fmt == "dicom":
+        return readers.read_dicom(data, **timed_reader_limits())
+    if fmt == "aecg":
+        return readers.read_aecg(data, **timed_reader_limits())
     if fmt == "csv":
         assert recording.sampling_rate is not None  # CSV uploads are refused without one
         return readers.read_csv_signal(data, recording.sampling_rate, lead=lead, **limits)

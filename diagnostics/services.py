@@ -64,6 +64,7 @@ def recording_submit(
                 kind=parsed.kind,
                 sampling_rate=parsed.fs,
                 lead=parsed.lead,
+                leads=list(getattr(parsed.signal, "lead_order", [])),
                 sample_count=parsed.sample_count,
                 input_beat_count=len(parsed.beats) if parsed.beats is not None else None,
                 sha256=hashlib.sha256(data).hexdigest(),

@@ -24,6 +24,11 @@ def reader_limits() -> dict:
     return {"max_columns": settings.ECG_MAX_COLUMNS}
 
 
+def timed_reader_limits() -> dict:
+    """The limits of readers whose files declare their length before the samples (DICOM, aECG)."""
+    return reader_limits() | {"max_seconds": settings.ECG_MAX_SIGNAL_SECONDS}
+
+
 def _read(files: dict[str, bytes], *, fs: float | None, lead: str | None) -> tuple[readers.Signal, str]:
     if len(files) > 1:
         return readers.read_wfdb_upload(files, max_bytes=settings.ECG_MAX_UPLOAD_BYTES, **reader_limits()), "wfdb"
@@ -36,6 +41,10 @@ def _read(files: dict[str, bytes], *, fs: float | None, lead: str | None) -> tup
     fmt = readers.sniff_format(name, data[:4096])
     if fmt == "wfdb-zip":
         return readers.read_wfdb_zip(data, max_bytes=settings.ECG_MAX_UPLOAD_BYTES * 4, **reader_limits()), "wfdb"
+    if fmt == "dicom":
+        return readers.read_dicom(data, **timed_reader_limits()), "dicom"
+    if fmt == "aecg":
+        return readers.read_aecg(data, **timed_reader_limits()), "aecg"
     if fmt == "edf":
         return readers.read_edf(data, lead=lead, **reader_limits()), "edf"
     if fmt == "csv" and fs is None:
@@ -47,7 +56,7 @@ def _read(files: dict[str, bytes], *, fs: float | None, lead: str | None) -> tup
         return readers.read_json_signal(json_loads(data), fs, **reader_limits()), "json"
     if fmt == "xlsx":
         raise UploadRefused("XLSX files hold beat rows; choose 'Beat file' to upload them")
-    raise UnsupportedUpload(f"{name!r} is not a WFDB, EDF, CSV or JSON signal")
+    raise UnsupportedUpload(f"{name!r} is not a WFDB, EDF, DICOM, HL7 aECG, CSV or JSON signal")
 
 
 def parse_signal_upload(
@@ -70,7 +79,8 @@ def parse_signal_upload(
         raise UploadTooLarge("the file declares more samples than can be read") from None
     except SignalError as exc:
         if exc.limit_exceeded:
-            raise UploadTooLarge(f"{exc} (ECG_MAX_COLUMNS)") from None
+            setting = "ECG_MAX_SIGNAL_SECONDS" if exc.limit == "seconds" else "ECG_MAX_COLUMNS"
+            raise UploadTooLarge(f"{exc} ({setting})") from None
         raise UploadRefused(str(exc)) from None
     if len(files) > 1:  # keep a WFDB record as one zip, under a server-chosen name
         buffer = io.BytesIO()
@@ -111,7 +121,7 @@ def beats_from_stored_signal(recording: ECGRecording, *, with_context: bool = Fa
     atrial organisation and QRS amplitude) is measured here, before the lead is let go of, so a
     24-hour recording's signal is not held through classification.
     """
-    from ecg.processing.context import analyse, other_lead
+    from ecg.processing.context import analyse, detection_leads, other_lead
     from ecg.processing.segmenting import mean_heart_rate, segment
     from ecg.rhythm import vf
     from ecg.rhythm.analysis import waveform_measures
@@ -123,9 +133,10 @@ def beats_from_stored_signal(recording: ECGRecording, *, with_context: bool = Fa
     values = signal.validated(lead, max_seconds=settings.ECG_MAX_SIGNAL_SECONDS)
     fs = signal.fs
     second = other_lead(signal.leads, lead) if with_context else None
+    more = [v for v in detection_leads(signal.leads, lead) if v is not second] if with_context else None
     del signal  # only the analysed leads are needed from here on (another 24-hour lead is ~250 MB)
     if with_context:
-        beats, context = analyse(values, fs, second)
+        beats, context = analyse(values, fs, second, more=more)
         if len(beats) == 0:
             raise SignalError("no heartbeats could be found in the signal")
         r_peaks = context.r_peaks

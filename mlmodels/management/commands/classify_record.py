@@ -23,10 +23,16 @@ def _read(path: str, fs: float | None, lead: str | None) -> readers.Signal:
         return readers.read_csv_signal(p.read_bytes(), fs, lead=lead)
     if p.suffix.lower() == ".json":
         return readers.read_json_signal(json.loads(p.read_text()), fs)
+    if p.suffix.lower() in {".dcm", ".xml"}:  # a 12-lead cart's DICOM waveform or HL7 aECG
+        data = p.read_bytes()
+        fmt = readers.sniff_format(p.name, data[:4096])
+        return readers.read_dicom(data) if fmt == "dicom" else readers.read_aecg(data)
     if p.suffix.lower() in {".hea", ".dat"}:
         p = p.with_suffix("")
     if not p.with_suffix(".hea").exists():
-        raise CommandError(f"{path}: expected a WFDB record (path without extension), an .edf or a .csv file")
+        raise CommandError(
+            f"{path}: expected a WFDB record (path without extension), an .edf, .csv, .dcm (DICOM) or .xml (aECG) file"
+        )
     return readers.read_wfdb(p)
 
 
@@ -51,7 +57,7 @@ class Command(BaseCommand):
         parser.add_argument("--mi-model", type=Path, help=".keras file (default: the active MI version, if any)")
 
     def handle(self, *args, path, fs, lead, format, heartbeat_model, mi_model, **options):
-        from ecg.processing.context import analyse, other_lead
+        from ecg.processing.context import analyse, detection_leads, other_lead
         from ecg.processing.segmenting import mean_heart_rate, segment
 
         hb_model, labels, model_name = self._heartbeat_model(heartbeat_model)
@@ -63,7 +69,9 @@ class Command(BaseCommand):
             lead_name = signal.lead_name(lead)
             values = signal.validated(lead_name)
             if record_level:
-                beats, context = analyse(values, signal.fs, other_lead(signal.leads, lead_name))
+                second = other_lead(signal.leads, lead_name)
+                more = [v for v in detection_leads(signal.leads, lead_name) if v is not second]
+                beats, context = analyse(values, signal.fs, second, more=more)
                 r_peaks = context.r_peaks
             else:
                 beats, r_peaks = segment(values, signal.fs)
