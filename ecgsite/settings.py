@@ -237,7 +237,8 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # enqueues it again once the broker is back.
 CELERY_BROKER_CONNECTION_TIMEOUT = 3
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0.2, "interval_step": 0.5, "interval_max": 1.0}
-ECG_SWEEP_INTERVAL_SECONDS = env_int("ECG_SWEEP_INTERVAL_SECONDS", 300, minimum=1)
+# Every worker runs the sweep (one at a time, under a Redis lock): stale recordings are sent again.
+ECG_SWEEP_INTERVAL_SECONDS = env_int("ECG_SWEEP_INTERVAL_SECONDS", 15, minimum=1)
 
 # Upload limits (documented in the README).
 ECG_MAX_UPLOAD_BYTES = env_int("ECG_MAX_UPLOAD_BYTES", 25 * 1024 * 1024, minimum=1024)
@@ -247,8 +248,9 @@ ECG_MAX_SIGNAL_SECONDS = env_int("ECG_MAX_SIGNAL_SECONDS", 26 * 3600, minimum=10
 # row, header or object wider than this, before building it.
 ECG_MAX_COLUMNS = env_int("ECG_MAX_COLUMNS", 256, minimum=189)
 ECG_MAX_JSON_DEPTH = env_int("ECG_MAX_JSON_DEPTH", 32, minimum=4)
-# A recording claimed longer ago than this is considered abandoned by a dead worker.
-ECG_PROCESSING_LEASE_SECONDS = env_int("ECG_PROCESSING_LEASE_SECONDS", 900, minimum=1)
+# A worker renews its claim while it works (a quarter of the lease, at most every 10 s); a claim not
+# renewed for this long belongs to a dead worker or host and is taken over.
+ECG_PROCESSING_LEASE_SECONDS = env_int("ECG_PROCESSING_LEASE_SECONDS", 45, minimum=4)
 ECG_INFERENCE_BATCH_SIZE = env_int("ECG_INFERENCE_BATCH_SIZE", 1024, minimum=1)
 DATA_UPLOAD_MAX_MEMORY_SIZE = ECG_MAX_UPLOAD_BYTES + 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
