@@ -1,8 +1,9 @@
 import hashlib
 import secrets
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import User
@@ -61,9 +62,13 @@ def api_token_webhook_set(*, token: ApiToken, webhook_url: str) -> ApiToken:
 
 
 def api_token_revoke(*, token: ApiToken) -> ApiToken:
+    """Revoke at once in this process; other web processes refuse it within API_TOKEN_CACHE_SECONDS."""
+    from .authentication import token_cache_forget
+
     if token.revoked_at is None:
         token.revoked_at = timezone.now()
         token.save(update_fields=["revoked_at"])
+    token_cache_forget(token.prefix)
     return token
 
 
@@ -71,5 +76,9 @@ def api_token_touch(*, token: ApiToken, min_interval_seconds: int = 60) -> None:
     """Record use, at most once a minute per token so reads do not become writes."""
     now = timezone.now()
     if token.last_used_at is None or (now - token.last_used_at).total_seconds() >= min_interval_seconds:
-        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+        # Conditional, so web processes holding the same cached token do not all write it.
+        cutoff = now - timedelta(seconds=min_interval_seconds)
+        ApiToken.objects.filter(pk=token.pk).filter(Q(last_used_at__isnull=True) | Q(last_used_at__lt=cutoff)).update(
+            last_used_at=now
+        )
         token.last_used_at = now

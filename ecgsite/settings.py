@@ -250,7 +250,7 @@ ECG_MAX_COLUMNS = env_int("ECG_MAX_COLUMNS", 256, minimum=189)
 ECG_MAX_JSON_DEPTH = env_int("ECG_MAX_JSON_DEPTH", 32, minimum=4)
 # A worker renews its claim while it works (a quarter of the lease, at most every 10 s); a claim not
 # renewed for this long belongs to a dead worker or host and is taken over.
-ECG_PROCESSING_LEASE_SECONDS = env_int("ECG_PROCESSING_LEASE_SECONDS", 45, minimum=4)
+ECG_PROCESSING_LEASE_SECONDS = env_int("ECG_PROCESSING_LEASE_SECONDS", 40, minimum=4)
 ECG_INFERENCE_BATCH_SIZE = env_int("ECG_INFERENCE_BATCH_SIZE", 1024, minimum=1)
 DATA_UPLOAD_MAX_MEMORY_SIZE = ECG_MAX_UPLOAD_BYTES + 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
@@ -272,6 +272,9 @@ if not PRODUCTION:
 
 # --- REST API ---
 INSTALLED_APPS += ["rest_framework", "drf_spectacular", "drf_spectacular_sidecar", "api"]
+# A token is looked up in the database at most this often per web process: a revoked or expired token,
+# or a deactivated user, is refused within this many seconds everywhere (at once in the process that revoked it).
+API_TOKEN_CACHE_SECONDS = env_int("API_TOKEN_CACHE_SECONDS", 5, minimum=0)
 API_THROTTLE_RATE = os.environ.get("API_THROTTLE_RATE", "1200/minute")
 if (
     API_THROTTLE_RATE.split("/")[-1] not in {"s", "sec", "second", "m", "min", "minute", "h", "hour", "d", "day"}
@@ -303,7 +306,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["api.permissions.IsClinicMember"],
     "DEFAULT_THROTTLE_CLASSES": ["api.throttling.TokenRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {"api": API_THROTTLE_RATE},
-    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_RENDERER_CLASSES": ["api.renderers.OrjsonRenderer"],
     "DEFAULT_PARSER_CLASSES": ["api.parsers.BoundedJSONParser", "rest_framework.parsers.MultiPartParser"],
     "DEFAULT_PAGINATION_CLASS": "api.pagination.Pagination",
     "DEFAULT_SCHEMA_CLASS": "api.schema.ApiAutoSchema",

@@ -17,7 +17,7 @@ from diagnostics import services as diagnostics_services
 from diagnostics.models import ECGRecording, Event
 from patients import selectors as patients_selectors
 
-from .. import fhir, serializers, uploads
+from .. import fhir, rows, serializers, uploads
 from ..exceptions import ApiError, Conflict
 from ..parsers import BoundedJSONParser
 from .base import IF_NONE_MATCH, ApiViewSet
@@ -88,7 +88,7 @@ class RecordingViewSet(ApiViewSet):
             recordings = recordings.filter(
                 created_at__lte=_parse_when("created_before", request.query_params["created_before"], end=True)
             )
-        return self.paginated(recordings, serializers.RecordingSerializer)
+        return self.get_paginated_response(rows.recording_rows(self.paginate_queryset(recordings)))
 
     def retrieve(self, request, pk):
         recording = diagnostics_selectors.recording_get(user=request.user, recording_id=int(pk))

@@ -16,7 +16,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def stack(tiny_model_dir):
-    # Production timings (lease 45 s, sweep 15 s); the visibility timeout stays long.
+    # Production timings (lease 40 s, sweep 15 s); the visibility timeout stays long.
     s = AppStack(new_root(), env={"CELERY_VISIBILITY_TIMEOUT": "3600"}, web_workers=1)
     try:
         s.setup(
