@@ -45,6 +45,16 @@ def _token_by_prefix(prefix: str) -> tuple[ApiToken | None, ApiToken | None]:
     return mine, token
 
 
+def _known_valid(prefix: str, secret: str) -> bool:
+    cached = _tokens.get(prefix)
+    return (
+        cached is not None
+        and cached[0] > time.monotonic()
+        and cached[1].is_usable
+        and hmac.compare_digest(cached[1].key_hash, token_hash(secret))
+    )
+
+
 def token_cache_forget(prefix: str) -> None:
     """Drop a token from this process's cache (after a revocation here, so it takes effect at once)."""
     with _tokens_lock:
@@ -91,23 +101,27 @@ class ApiTokenAuthentication(authentication.BaseAuthentication):
         header = authentication.get_authorization_header(request).split()
         if not header or header[0].lower() != self.keyword.lower().encode():
             return None
-        from accounts.audit import client_ip
-
-        if (caches["api"].get(_failures_key(client_ip(request))) or 0) >= settings.API_TOKEN_FAILURES:
-            raise exceptions.Throttled(
-                wait=settings.ECG_LOCKOUT_SECONDS, detail="Too many invalid tokens from this address."
-            )
+        secret = ""
+        if len(header) == 2:
+            try:
+                secret = header[1].decode("ascii")
+            except UnicodeDecodeError:
+                pass
+        prefix, _sep, _rest = secret.partition(".")
+        well_formed = bool(_PREFIX.fullmatch(prefix) and _sep)
+        # A token this process has just seen valid is no guess: it skips the address's failure count (a
+        # Redis round trip); any other is refused with 429 before it is looked up once the address has
+        # failed too often.
+        if not (well_formed and _known_valid(prefix, secret)):
+            self._refuse_a_guessing_address(request)
         if len(header) != 2:
             _token_failed(request, "")
             raise exceptions.AuthenticationFailed(_("Malformed Authorization header; expected 'Token <token>'."))
-        try:
-            secret = header[1].decode("ascii")
-        except UnicodeDecodeError:
+        if not secret:
             _token_failed(request, "")
-            raise exceptions.AuthenticationFailed(_("Invalid token.")) from None
-        prefix, _sep, _rest = secret.partition(".")
+            raise exceptions.AuthenticationFailed(_("Invalid token."))
         token = cached = None
-        if _PREFIX.fullmatch(prefix) and _sep:
+        if well_formed:
             token, cached = _token_by_prefix(prefix)
         if token is None or not hmac.compare_digest(token.key_hash, token_hash(secret)):
             _token_failed(request, prefix if _PREFIX.fullmatch(prefix) else "")
@@ -120,6 +134,15 @@ class ApiTokenAuthentication(authentication.BaseAuthentication):
         if cached is not None:
             cached.last_used_at = token.last_used_at
         return token.user, token
+
+    @staticmethod
+    def _refuse_a_guessing_address(request) -> None:
+        from accounts.audit import client_ip
+
+        if (caches["api"].get(_failures_key(client_ip(request))) or 0) >= settings.API_TOKEN_FAILURES:
+            raise exceptions.Throttled(
+                wait=settings.ECG_LOCKOUT_SECONDS, detail="Too many invalid tokens from this address."
+            )
 
     def authenticate_header(self, request):
         return self.keyword

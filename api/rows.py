@@ -14,11 +14,12 @@ from diagnostics.models import Diagnosis, ECGRecording
 PATIENT_FIELDS = ("id", "mrn", "family_name", "given_name", "date_of_birth", "sex", "created_at", "updated_at")
 
 
-def when(value: datetime | None) -> str | None:
-    """A date-time as DRF writes it: in the current time zone, ISO 8601, UTC as Z."""
+def when(value: datetime | None, tz=None) -> str | None:
+    """A date-time as DRF writes it: in the current time zone (or ``tz``, looked up once per page), ISO 8601,
+    UTC as Z."""
     if value is None:
         return None
-    text = timezone.localtime(value).isoformat()
+    text = value.astimezone(tz or timezone.get_current_timezone()).isoformat()
     return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
@@ -33,10 +34,11 @@ def patient_values(queryset):
 
 def patient_rows(rows: list[dict]) -> list[dict]:
     """Rows of a page of patient_values."""
+    tz = timezone.get_current_timezone()
     for row in rows:
         row["date_of_birth"] = day(row["date_of_birth"])
-        row["created_at"] = when(row["created_at"])
-        row["updated_at"] = when(row["updated_at"])
+        row["created_at"] = when(row["created_at"], tz)
+        row["updated_at"] = when(row["updated_at"], tz)
     return rows
 
 

@@ -207,3 +207,14 @@ def test_a_token_is_looked_up_once_per_cache_time(staff_a, settings, django_asse
     lookups = [q for q in first.captured_queries if 'FROM "api_apitoken"' in q["sql"]]
     assert len(lookups) == 1
     assert not [q for q in second.captured_queries if "api_apitoken" in q["sql"]]
+
+
+def test_a_token_in_use_keeps_working_while_guesses_from_its_address_are_refused(staff_a, settings):
+    settings.API_TOKEN_FAILURES = 2
+    settings.API_TOKEN_CACHE_SECONDS = 60
+    client = with_token(api_token_create(user=staff_a)[1])
+    assert client.get(URL).status_code == 200
+    for i in range(2):
+        assert with_token(f"0123abcd.guess{i}").get(URL).status_code == 401
+    assert with_token("0123abcd.guess9").get(URL).status_code == 429
+    assert client.get(URL).status_code == 200
