@@ -72,6 +72,7 @@ def recording_submit(
             recording.file.name = stored_name
             recording.save()
             if idempotency_key is not None:
+                idempotency_records_expired().filter(user=user, key=idempotency_key).delete()
                 IdempotencyRecord.objects.create(
                     user=user, key=idempotency_key, fingerprint=fingerprint, recording=recording
                 )
@@ -93,13 +94,31 @@ def recording_submit(
 
 def recording_submission_replay(*, user: User, idempotency_key: str, fingerprint: str) -> ECGRecording | None:
     """The recording already submitted with this key (``replayed`` set), None if the key is new."""
-    seen = IdempotencyRecord.objects.filter(user=user, key=idempotency_key).select_related("recording").first()
+    seen = (
+        IdempotencyRecord.objects.filter(user=user, key=idempotency_key, created_at__gte=_idempotency_cutoff())
+        .select_related("recording")
+        .first()
+    )
     if seen is None:
         return None
     if seen.fingerprint != fingerprint:
         raise IdempotencyKeyReused()
     seen.recording.replayed = True
     return seen.recording
+
+
+def _idempotency_cutoff():
+    return timezone.now() - timedelta(hours=settings.API_IDEMPOTENCY_KEY_HOURS)
+
+
+def idempotency_records_expired():
+    """Keys older than API_IDEMPOTENCY_KEY_HOURS: a request with one of them is a new request."""
+    return IdempotencyRecord.objects.filter(created_at__lt=_idempotency_cutoff())
+
+
+def idempotency_records_purge() -> int:
+    """Delete expired idempotency keys; for the periodic sweep."""
+    return idempotency_records_expired().delete()[0]
 
 
 def enqueue_classification(recording_id: int) -> bool:

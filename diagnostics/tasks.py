@@ -26,26 +26,9 @@ def classify_recording(self, recording_id: int) -> str:
         return "failed"
 
 
-SWEEP_LOCK_KEY = "sweep-lock"
-
-
-def housekeeping() -> dict | None:
-    """The periodic sweep: stale recordings sent again, and the other periodic chores. Every worker
-    calls it; the first to take the Redis lock for this interval does the work, the others get None."""
-    from datetime import timedelta
-
-    from django.conf import settings
-    from django.core.cache import caches
-
-    if not caches["api"].add(SWEEP_LOCK_KEY, 1, timeout=max(1, int(settings.ECG_SWEEP_INTERVAL_SECONDS * 0.8))):
-        return None
-    return {
-        "requeued": services.recordings_requeue_stale(
-            older_than=timedelta(seconds=settings.ECG_PROCESSING_LEASE_SECONDS)
-        ),
-    }
-
-
 @shared_task
 def requeue_stale_recordings() -> dict | None:
-    return housekeeping()
+    """The periodic sweep, for an installation that runs `celery beat` (every worker sweeps anyway)."""
+    from ecgsite.housekeeping import sweep
+
+    return sweep()

@@ -31,11 +31,11 @@ _sweeper_stop = threading.Event()
 def _sweep_forever(interval: float) -> None:
     from django.db import connection
 
-    from diagnostics.tasks import housekeeping
+    from .housekeeping import sweep
 
     while not _sweeper_stop.wait(interval):
         try:
-            housekeeping()
+            sweep()
         except Exception:  # Redis or PostgreSQL away: the next round tries again
             logger.exception("the periodic sweep failed")
         finally:

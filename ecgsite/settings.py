@@ -295,6 +295,12 @@ CACHES = {
 }
 # Hosts or networks (e.g. 10.1.0.0/16) a webhook may reach although they are not public addresses.
 API_WEBHOOK_ALLOWED_HOSTS = env_list("API_WEBHOOK_ALLOWED_HOSTS", [])
+# A failed webhook delivery is retried after this many seconds, doubled after each failure (at most 1 h),
+# until API_WEBHOOK_MAX_ATTEMPTS attempts have failed.
+API_WEBHOOK_RETRY_SECONDS = env_int("API_WEBHOOK_RETRY_SECONDS", 30, minimum=1)
+API_WEBHOOK_MAX_ATTEMPTS = env_int("API_WEBHOOK_MAX_ATTEMPTS", 8, minimum=1)
+# An Idempotency-Key is remembered this long; the periodic sweep deletes older ones.
+API_IDEMPOTENCY_KEY_HOURS = env_int("API_IDEMPOTENCY_KEY_HOURS", 24, minimum=1)
 API_MAX_MODEL_BYTES = env_int("API_MAX_MODEL_BYTES", 200 * 1024 * 1024, minimum=1024)
 # FHIR export: samples per lead in valueSampledData (longer signals are truncated, with a note).
 API_FHIR_MAX_SAMPLES = env_int("API_FHIR_MAX_SAMPLES", 2_000_000, minimum=1000)

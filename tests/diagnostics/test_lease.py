@@ -8,8 +8,9 @@ import pytest
 from django.core.cache import caches
 from django.utils import timezone
 
-from diagnostics import services, tasks
+from diagnostics import services
 from diagnostics.models import ECGRecording
+from ecgsite import housekeeping
 
 from ..helpers import beat_recording
 
@@ -26,9 +27,9 @@ def claimed(staff_a, patient_a):
 
 @pytest.fixture(autouse=True)
 def _no_sweep_lock():
-    caches["api"].delete(tasks.SWEEP_LOCK_KEY)
+    caches["api"].delete(housekeeping.SWEEP_LOCK_KEY)
     yield
-    caches["api"].delete(tasks.SWEEP_LOCK_KEY)
+    caches["api"].delete(housekeeping.SWEEP_LOCK_KEY)
 
 
 def test_a_working_worker_keeps_moving_its_claim_forward(claimed):
@@ -62,19 +63,19 @@ def test_the_sweep_takes_over_a_claim_not_renewed_within_the_lease(claimed, sett
     ECGRecording.objects.filter(pk=claimed.pk).update(
         claimed_at=timezone.now() - timedelta(seconds=settings.ECG_PROCESSING_LEASE_SECONDS - 5)
     )
-    assert tasks.housekeeping()["requeued"] == 0  # still within its lease
-    caches["api"].delete(tasks.SWEEP_LOCK_KEY)
+    assert housekeeping.sweep()["requeued"] == 0  # still within its lease
+    caches["api"].delete(housekeeping.SWEEP_LOCK_KEY)
     ECGRecording.objects.filter(pk=claimed.pk).update(
         claimed_at=timezone.now() - timedelta(seconds=settings.ECG_PROCESSING_LEASE_SECONDS + 1)
     )
-    assert tasks.housekeeping()["requeued"] == 1
+    assert housekeeping.sweep()["requeued"] == 1
     assert sent == [claimed.pk]
 
 
 def test_one_worker_sweeps_per_interval(claimed, monkeypatch):
     monkeypatch.setattr(services, "enqueue_classification", lambda rid: True)
-    assert tasks.housekeeping() is not None
-    assert tasks.housekeeping() is None  # another worker's sweep in the same interval finds the lock taken
+    assert housekeeping.sweep() is not None
+    assert housekeeping.sweep() is None  # another worker's sweep in the same interval finds the lock taken
 
 
 def test_a_queued_backlog_is_not_sent_again_at_every_sweep(staff_a, patient_a, settings, monkeypatch):
