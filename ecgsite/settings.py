@@ -134,6 +134,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "ecgsite.middleware.SecurityHeadersMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "api.middleware.TrailingSlashMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
