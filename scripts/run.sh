@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}
 PORT=${PORT:-8000}
 
+$PY manage.py ensure_database  # a missing PostgreSQL database is created, or named in one line
 $PY manage.py check
 $PY manage.py migrate --noinput
 if [ "${DJANGO_ENV:-development}" = "development" ]; then
