@@ -79,33 +79,60 @@ def diagnosis_row(diagnosis: Diagnosis) -> dict:
     }
 
 
-def recording_rows(recordings) -> list[dict]:
-    """Rows of a page of recordings (from diagnostics.selectors.recording_list, which fetches what they show)."""
+RECORDING_FIELDS = (
+    "id",
+    "patient_id",
+    "kind",
+    "status",
+    "error_message",
+    "progress_done",
+    "progress_total",
+    "input_format",
+    "original_filename",
+    "sampling_rate",
+    "lead",
+    "sample_count",
+    "input_beat_count",
+    "sha256",
+    "created_at",
+    "started_at",
+    "finished_at",
+)
+
+
+def recording_values(queryset):
+    """Recordings as dicts of what a row shows (paginate this, then recording_rows)."""
+    return queryset.select_related(None).prefetch_related(None).values(*RECORDING_FIELDS)
+
+
+def recording_rows(rows: list[dict], diagnoses: dict[int, Diagnosis]) -> list[dict]:
+    """Rows of a page of recording_values; ``diagnoses`` by recording id, for those that are done."""
     base = reverse("api:recording-list")
-    rows = []
-    for r in recordings:
-        diagnosis = getattr(r, "diagnosis", None) if r.status == ECGRecording.Status.DONE else None
-        link = f"{base}/{r.pk}"
-        rows.append(
+    tz = timezone.get_current_timezone()
+    out = []
+    for r in rows:
+        diagnosis = diagnoses.get(r["id"]) if r["status"] == ECGRecording.Status.DONE else None
+        link = f"{base}/{r['id']}"
+        out.append(
             {
-                "id": r.pk,
-                "patient": r.patient_id,
-                "kind": r.kind,
-                "status": r.status,
-                "error_message": r.error_message,
-                "progress": {"done": r.progress_done, "total": r.progress_total},
-                "input_format": r.input_format,
-                "original_filename": r.original_filename,
-                "sampling_rate": r.sampling_rate,
-                "lead": r.lead,
-                "sample_count": r.sample_count,
-                "input_beat_count": r.input_beat_count,
-                "sha256": r.sha256,
-                "created_at": when(r.created_at),
-                "started_at": when(r.started_at),
-                "finished_at": when(r.finished_at),
+                "id": r["id"],
+                "patient": r["patient_id"],
+                "kind": r["kind"],
+                "status": r["status"],
+                "error_message": r["error_message"],
+                "progress": {"done": r["progress_done"], "total": r["progress_total"]},
+                "input_format": r["input_format"],
+                "original_filename": r["original_filename"],
+                "sampling_rate": r["sampling_rate"],
+                "lead": r["lead"],
+                "sample_count": r["sample_count"],
+                "input_beat_count": r["input_beat_count"],
+                "sha256": r["sha256"],
+                "created_at": when(r["created_at"], tz),
+                "started_at": when(r["started_at"], tz),
+                "finished_at": when(r["finished_at"], tz),
                 "diagnosis": diagnosis_row(diagnosis) if diagnosis else None,
                 "links": {"self": link, "beats": f"{link}/beats", "events": f"{link}/events", "fhir": f"{link}/fhir"},
             }
         )
-    return rows
+    return out
