@@ -79,10 +79,10 @@ stats = pstats.Stats(profile).stats
 parts = {
     "audit row insert (accounts/audit.py record)": ("accounts/audit.py", "record"),
     "token authentication": ("api/authentication.py", "authenticate"),
-    "throttle (Redis)": ("rest_framework/throttling.py", "allow_request"),
-    "serialize 50 rows (ListSerializer.data)": ("rest_framework/serializers.py", "data"),
+    "throttle (Redis)": ("api/throttling.py", "allow_request"),
+    "50 rows as dicts (api/rows.py)": ("api/rows.py", "patient_rows"),
     "all SQL (psycopg2 execute)": ("~", "<method 'execute' of 'psycopg2.extensions.cursor' objects>"),
-    "JSON rendering": ("rest_framework/renderers.py", "render"),
+    "JSON rendering (orjson)": ("api/renderers.py", "render"),
 }
 breakdown = {}
 for label, (file_part, func) in parts.items():
