@@ -161,8 +161,8 @@ def recordings_requeue_stale(*, older_than: timedelta) -> int:
     """Re-enqueue recordings queued for longer than ``older_than`` (a lost message) or whose lease was not
     renewed for that long (a dead worker or host: a live one renews it while it works, see RecordingLease).
 
-    A queued recording is sent again at most once per ``older_than`` x QUEUED_RESEND_FACTOR, so a backlog
-    does not fill the queue with copies of its messages.
+    A taken-over recording is sent at most once per ``older_than``, a queued one once per ``older_than`` x
+    QUEUED_RESEND_FACTOR, so neither a backlog nor busy workers fill the queue with copies of messages.
     """
     from django.core.cache import caches
 
@@ -172,15 +172,17 @@ def recordings_requeue_stale(*, older_than: timedelta) -> int:
         | Q(status=ECGRecording.Status.PROCESSING, claimed_at__lt=cutoff)
     ).values_list("pk", "status")
     cache = caches["api"]
-    resend_after = max(1, int(older_than.total_seconds() * QUEUED_RESEND_FACTOR))
+    lease = max(1, int(older_than.total_seconds()))
     count = 0
     for recording_id, status in rows:
         key = f"requeued:{recording_id}"
-        if status == ECGRecording.Status.QUEUED and not cache.add(key, 1, timeout=resend_after):
+        # A dead worker's recording is sent once per lease; a queued one once per QUEUED_RESEND_FACTOR leases.
+        resend_after = lease * (QUEUED_RESEND_FACTOR if status == ECGRecording.Status.QUEUED else 1)
+        if not cache.add(key, 1, timeout=resend_after):
             continue
         if enqueue_classification(recording_id):
             count += 1
-        elif status == ECGRecording.Status.QUEUED:
+        else:
             cache.delete(key)  # not sent: the next sweep tries again
     return count
 

@@ -68,8 +68,12 @@ def test_the_sweep_takes_over_a_claim_not_renewed_within_the_lease(claimed, sett
     ECGRecording.objects.filter(pk=claimed.pk).update(
         claimed_at=timezone.now() - timedelta(seconds=settings.ECG_PROCESSING_LEASE_SECONDS + 1)
     )
+    caches["api"].delete(f"requeued:{claimed.pk}")
     assert housekeeping.sweep()["requeued"] == 1
     assert sent == [claimed.pk]
+    caches["api"].delete(housekeeping.SWEEP_LOCK_KEY)
+    assert housekeeping.sweep()["requeued"] == 0  # sent once per lease, not at every sweep
+    caches["api"].delete(f"requeued:{claimed.pk}")
 
 
 def test_one_worker_sweeps_per_interval(claimed, monkeypatch):
