@@ -15,7 +15,6 @@ from pathlib import Path
 import pytest
 import requests
 
-from bench.common import api_token
 from bench.stack import AppStack, new_root, wait_until
 
 from .test_faults import beat_rows, recording_id, status, wait_done, wfdb_files
@@ -70,7 +69,7 @@ def _web_workers(stack) -> list[int]:
 
 
 def test_a_web_process_killed_mid_request_loses_no_audit_row_of_a_served_request(stack):
-    token = api_token(stack)
+    token = stack.manage("create_api_token", "--user", "staff_a").strip().splitlines()[-1]
     url = f"{stack.base_url}/api/v1/patients"
     audited = "SELECT count(*) FROM accounts_auditevent WHERE path = '/api/v1/patients' AND channel = 'token'"
     before = int(stack.sql(audited))
