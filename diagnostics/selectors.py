@@ -31,6 +31,18 @@ def recording_list(*, user: User) -> QuerySet[ECGRecording]:
     )
 
 
+def diagnoses_of_recordings(*, user: User, recording_ids: list[int]) -> dict[int, Diagnosis]:
+    """The diagnoses of these recordings of the user's clinic, by recording id, with what a list row shows."""
+    if not recording_ids:
+        return {}
+    diagnoses = (
+        Diagnosis.objects.filter(clinic_id=user.clinic_id, recording_id__in=recording_ids)  # type: ignore[misc]
+        .select_related("heartbeat_model", "mi_model")
+        .prefetch_related(_reviews_newest_first())
+    )
+    return {d.recording_id: d for d in diagnoses}
+
+
 def recording_list_for_patient(*, user: User, patient: Patient) -> QuerySet[ECGRecording]:
     return recording_list(user=user).filter(patient=patient)
 
