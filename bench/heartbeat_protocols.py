@@ -16,6 +16,8 @@ exists; a CV step also keeps each finished fold, so an interrupted run resumes w
   beat-format path (detector, Kaggle-format cut) and the same beat matching;
 * ``nstdb``: detection and classification Se/+P per SNR (MIT-BIH 118/119 with electrode-motion
   noise) with the shipped model (which saw the clean 118/119 in training: say so when quoting);
+* ``trees``: gradient-boosted trees over the same inputs by the same folds, alone and averaged with
+  the chosen network (out-of-fold probabilities kept in training-runs/oof, so a run resumes);
 * ``headline``: bench/results/heartbeat_protocols.json with per-class Se/+P of each protocol.
 
 Beats are scored EC57 style (a detection matches the reference beat within 0.15 s); intervals are
@@ -138,6 +140,81 @@ def step_cv(records, ids, configs: list[str], data: Path) -> None:
             },
         )
         (OUT / f"cv_{name}.partial.json").unlink(missing_ok=True)
+
+
+TREE_OOF = REPO / "training-runs" / "oof"
+
+
+def tree_inputs(r) -> np.ndarray:
+    """What the gradient-boosted trees see of each beat: the rhythm and template features and the
+    first lead's beat and beat - template at 32 Hz (every fourth 128 Hz sample)."""
+    morph = r.morphology[:, ::4, :2].reshape(len(r.morphology), -1)
+    return np.concatenate([r.features, morph], axis=1).astype(np.float32)
+
+
+def _oof(name: str, records, ids, fit_predict) -> dict[str, np.ndarray]:
+    """Out-of-fold class probabilities of every record, fold by fold (kept, so a run resumes)."""
+    path = TREE_OOF / f"{name}.npz"
+    out = dict(np.load(path)) if path.exists() else {}
+    for k, test in enumerate(folds(ids)):
+        if all(t in out for t in test):
+            continue
+        t0 = time.time()
+        out.update(fit_predict(k, [i for i in ids if i not in test], test))
+        TREE_OOF.mkdir(parents=True, exist_ok=True)
+        np.savez(path, **out)
+        print(f"  trees {name} fold {k}: {time.time() - t0:.0f} s")
+    return out
+
+
+def step_trees(records, ids, config: str) -> None:
+    """Gradient-boosted trees (scikit-learn's histogram GBM) over the same inputs, by the same
+    record-wise folds, alone and averaged with the chosen network configuration."""
+    if load("trees") is not None:
+        return
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    from ecg.models import record as record_model
+
+    def trees(k, train, test):
+        x = np.concatenate([tree_inputs(records[i]) for i in train])
+        y = np.concatenate([records[i].labels for i in train])
+        rng = np.random.default_rng(k)
+        keep = (y >= 0) & ((y != 0) | (rng.random(len(y)) < 0.35))  # as the network: 35 % of N beats
+        x, y = x[keep], y[keep]
+        w = rt.class_weights(y, 0.5) * np.where(np.arange(5) == 0, 1.0, 0.35)
+        clf = HistGradientBoostingClassifier(
+            max_iter=150,
+            max_leaf_nodes=31,
+            min_samples_leaf=40,
+            l2_regularization=1.0,
+            early_stopping=False,
+            random_state=k,
+        )
+        clf.fit(x, y, sample_weight=w[y])
+        out = {}
+        for t in test:
+            p = np.zeros((len(records[t].labels), 5), np.float32)
+            p[:, clf.classes_] = clf.predict_proba(tree_inputs(records[t]))
+            out[t] = p
+        return out
+
+    def network(k, train, test):
+        model, _ = rt.train(records, train, CONFIGS[config], log=lambda m: None)
+        return {t: record_model.predict(model, records[t].morphology, records[t].features) for t in test}
+
+    probs = {"trees": _oof("trees", records, ids, trees), config: _oof(f"cv_{config}", records, ids, network)}
+    blends = {"trees": 0.0, config: 1.0, f"{config} + trees, equal weights": 0.5}
+    out = {}
+    for name, w in blends.items():
+        mats = {
+            r: protocols.confusion(records[r].labels, (w * probs[config][r] + (1 - w) * probs["trees"][r]).argmax(1))
+            for r in ids
+        }
+        out[name] = summary(mats, records)
+        out[name].pop("records", None)
+        print(f"  trees {name}: {json.dumps({c: (s['se'], s['ppv']) for c, s in out[name]['classes'].items()})}")
+    save("trees", out)
 
 
 def chosen_config(configs: list[str]) -> str:
@@ -281,6 +358,8 @@ def main() -> None:
         step_baselines(records, data)
     if "nstdb" in steps:
         step_nstdb(data, config)
+    if "trees" in steps:
+        step_trees(records, ids, config)
     if "headline" in steps:
         step_headline(config)
 
