@@ -190,8 +190,40 @@ STATIC_ROOT = Path(os.environ.get("STATIC_ROOT", VAR_DIR / "staticfiles"))
 STATICFILES_DIRS = [BASE_DIR / "static"]
 MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", VAR_DIR / "media"))
 MEDIA_URL = "/media-not-served/"
+
+
+def _default_storage(kind: str) -> dict:
+    """Uploads and model artifacts: the local disk, or an S3-compatible object store shared by every host."""
+    if kind == "local":
+        return {"BACKEND": "django.core.files.storage.FileSystemStorage"}
+    if kind != "s3":
+        raise ImproperlyConfigured(f"ECG_STORAGE={kind!r}; expected local or s3")
+    bucket = os.environ.get("AWS_STORAGE_BUCKET_NAME", "").strip()
+    if not bucket:
+        raise ImproperlyConfigured("ECG_STORAGE=s3 needs AWS_STORAGE_BUCKET_NAME")
+    endpoint = os.environ.get("AWS_S3_ENDPOINT_URL", "").strip() or None
+    if endpoint is not None and urlparse(endpoint).scheme not in {"http", "https"}:
+        raise ImproperlyConfigured(f"AWS_S3_ENDPOINT_URL={endpoint!r}; expected http(s)://host:port")
+    return {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": bucket,
+            "endpoint_url": endpoint,
+            "region_name": os.environ.get("AWS_S3_REGION_NAME", "").strip() or None,
+            # Keys from the environment (or the host's role when unset, as boto3 finds it).
+            "access_key": os.environ.get("AWS_ACCESS_KEY_ID") or None,
+            "secret_key": os.environ.get("AWS_SECRET_ACCESS_KEY") or None,
+            "location": os.environ.get("AWS_LOCATION", "").strip("/"),
+            "default_acl": None,
+            "file_overwrite": False,  # server-chosen names never replace another file
+            "querystring_auth": True,  # files are never public; nothing links to them anyway
+        },
+    }
+
+
+ECG_STORAGE = os.environ.get("ECG_STORAGE", "local").strip().lower() or "local"
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": _default_storage(ECG_STORAGE),
     "staticfiles": {
         "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
         if PRODUCTION
