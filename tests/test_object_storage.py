@@ -200,3 +200,31 @@ def test_the_settings_refuse_an_object_store_without_a_bucket():
         text=True,
     )
     assert result.returncode != 0 and "AWS_STORAGE_BUCKET_NAME" in result.stderr
+
+
+def test_the_stored_files_are_backed_up_from_the_store_and_restored_into_an_empty_prefix(
+    object_store, staff_a, patient_a, tmp_path
+):
+    endpoint, s3 = object_store
+    s3.put_object(Bucket=BUCKET, Key="live/recordings/a.csv", Body=b"1,2,3\n")
+    s3.put_object(Bucket=BUCKET, Key="live/models/heartbeat-x.keras", Body=b"model bytes")
+    archive = tmp_path / "media.tar.gz"
+
+    def run(location: str, *command: str) -> subprocess.CompletedProcess:
+        env = {**os.environ, **_store_env(endpoint), "AWS_LOCATION": location, "MEDIA_ROOT": str(tmp_path / "none")}
+        return subprocess.run(
+            [sys.executable, "manage.py", "storage_archive", *command],
+            cwd=REPO_ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+        )
+
+    assert run("live", "export", str(archive)).returncode == 0
+    restored = run("restored", "import", str(archive))
+    assert restored.returncode == 0, restored.stderr
+    assert _keys(s3, "restored/") == {"restored/recordings/a.csv", "restored/models/heartbeat-x.keras"}
+    assert s3.get_object(Bucket=BUCKET, Key="restored/models/heartbeat-x.keras")["Body"].read() == b"model bytes"
+    again = run("restored", "import", str(archive))
+    assert again.returncode != 0 and "not empty" in again.stderr
+    assert not (tmp_path / "none").exists()
