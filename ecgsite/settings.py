@@ -278,6 +278,9 @@ ECG_MAX_SIGNAL_SECONDS = env_int("ECG_MAX_SIGNAL_SECONDS", 26 * 3600, minimum=10
 # Columns of a beat row (187 values and a label) or leads of a signal; every reader stops at the first
 # row, header or object wider than this, before building it.
 ECG_MAX_COLUMNS = env_int("ECG_MAX_COLUMNS", 256, minimum=189)
+# Signal uploads (WFDB .hea + .dat, EDF) larger than this are checked for structure in bounded memory by the
+# web process, without the R-peak detector; the worker decides whether heartbeats can be found.
+ECG_FULL_CHECK_MAX_BYTES = env_int("ECG_FULL_CHECK_MAX_BYTES", 8 * 1024 * 1024, minimum=0)
 ECG_MAX_JSON_DEPTH = env_int("ECG_MAX_JSON_DEPTH", 32, minimum=4)
 # A recording claimed longer ago than this is considered abandoned by a dead worker.
 ECG_PROCESSING_LEASE_SECONDS = env_int("ECG_PROCESSING_LEASE_SECONDS", 900, minimum=1)

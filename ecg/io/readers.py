@@ -384,6 +384,153 @@ def read_wfdb_zip(
     return signal
 
 
+# --- structure checks in bounded memory ---------------------------------------------------------
+
+
+@dataclass
+class SignalHeader:
+    """What a structure check learnt of a recording without holding its samples."""
+
+    fs: float
+    lead: str  # the lead to be analysed
+    leads: list[str]
+    n_samples: int
+    units: str | None
+
+
+def _choose_lead(names: list[str], lead: str | None) -> str:
+    return Signal(fs=1.0, leads={n: np.zeros(0) for n in names}).lead_name(lead)
+
+
+def _check_length(n_samples: int, fs: float, lead: str, max_seconds: float) -> None:
+    seconds = n_samples / fs
+    if seconds < MIN_SECONDS:
+        raise SignalError(f"lead {lead} is {seconds:.2f} s long; at least {MIN_SECONDS:g} s (two heartbeats) is needed")
+    if seconds > max_seconds:
+        raise SignalError(f"lead {lead} is {seconds:.0f} s long; the maximum is {max_seconds:.0f} s")
+
+
+def _check_chunks(chunks: Any, lead: str, units: str | None) -> None:
+    """One pass over a lead in chunks: every sample finite, and not a flat line (as :func:`validate_signal`)."""
+    low, high, start = math.inf, -math.inf, 0
+    for values in chunks:
+        bad = ~np.isfinite(values)
+        if bad.any():
+            i = int(np.argmax(bad))
+            kind = "NaN" if np.isnan(values[i]) else "infinite"
+            raise SignalError(f"sample {start + i} of lead {lead} is {kind}")
+        if len(values):
+            low, high = min(low, float(values.min())), max(high, float(values.max()))
+        start += len(values)
+    ptp = high - low
+    scale = _MV_SCALE.get((units or "").strip().lower())
+    threshold = FLAT_PTP_MV / scale if scale else 0.0
+    if not ptp > threshold:
+        raise SignalError(
+            f"lead {lead} is a flat line (peak-to-peak {ptp:.3g}{' ' + units if units else ''}): no ECG signal"
+        )
+
+
+def scan_wfdb(
+    record_path: str | Path,
+    lead: str | None = None,
+    *,
+    max_columns: int = DEFAULT_MAX_COLUMNS,
+    max_seconds: float = DEFAULT_MAX_SECONDS,
+    chunk_samples: int = 1 << 21,
+) -> SignalHeader:
+    """Check a WFDB record's header, data size and chosen lead, reading it in float32 chunks.
+
+    Memory stays at one chunk whatever the record's length; no R-peak detector runs (the worker's
+    full read decides whether heartbeats can be found).
+    """
+    import wfdb
+
+    path = Path(record_path)
+    if path.suffix in (".hea", ".dat"):
+        path = path.with_suffix("")
+    name = path.name
+    header = path.with_suffix(".hea")
+    if not header.is_file():
+        raise SignalError(f"WFDB record {name}: header file {name}.hea not found")
+    needed = _header_data_files(header.read_bytes(), header.name, max_columns=max_columns)
+    missing = sorted(n for n in needed if not (path.parent / n).is_file())
+    if missing:
+        raise SignalError(f"{header.name} refers to data file {missing[0]}, which is missing from the upload")
+    data_bytes = sum((path.parent / n).stat().st_size for n in needed)
+    _header_data_files(header.read_bytes(), header.name, max_columns=max_columns, data_bytes=data_bytes)
+    try:
+        head = wfdb.rdheader(str(path))
+    except Exception as exc:  # wfdb raises many types for malformed headers
+        raise SignalError(f"WFDB record {name} could not be read: {_without_paths(str(exc))}") from None
+    fs = check_fs(head.fs)
+    names = _unique_names([str(s) for s in (head.sig_name or [])])
+    if not names or not head.sig_len:
+        raise SignalError(f"WFDB record {name} contains no signals")
+    key = _choose_lead(names, lead)
+    index, n_samples = names.index(key), int(head.sig_len)
+    _check_length(n_samples, fs, key, max_seconds)
+
+    def chunks() -> Any:
+        for start in range(0, n_samples, chunk_samples):
+            stop = min(n_samples, start + chunk_samples)
+            try:
+                part = wfdb.rdrecord(
+                    str(path), sampfrom=start, sampto=stop, channels=[index], physical=True, return_res=32
+                )
+            except Exception as exc:  # a data file shorter or other than its header says
+                raise SignalError(f"WFDB record {name} could not be read: {_without_paths(str(exc))}") from None
+            if part.p_signal is None or len(part.p_signal) != stop - start:
+                raise SignalError(f"WFDB record {name}: the data ends before sample {stop} its header declares")
+            yield part.p_signal[:, 0]
+
+    unit = (head.units or [None] * len(names))[index]
+    _check_chunks(chunks(), key, str(unit) if unit else None)
+    return SignalHeader(fs=fs, lead=key, leads=names, n_samples=n_samples, units=str(unit) if unit else None)
+
+
+def scan_edf(
+    path: str | Path,
+    lead: str | None = None,
+    *,
+    max_columns: int = DEFAULT_MAX_COLUMNS,
+    max_seconds: float = DEFAULT_MAX_SECONDS,
+    chunk_samples: int = 1 << 20,
+) -> SignalHeader:
+    """Check an EDF/EDF+ file's header and chosen channel in chunks, as :func:`scan_wfdb` does for WFDB."""
+    import pyedflib
+
+    source = "EDF upload"
+    with open(path, "rb") as fh:
+        _edf_signal_count_check(fh.read(256), source, max_columns)
+    try:
+        reader = pyedflib.EdfReader(str(path))
+    except (OSError, ValueError) as exc:
+        detail = _without_paths(str(exc).replace(str(path), source))
+        raise SignalError(f"{source} is not a readable EDF/EDF+ file: {detail}") from None
+    try:
+        labels = _unique_names(list(reader.getSignalLabels()))
+        channels = [i for i, lab in enumerate(labels) if "annotation" not in lab.lower()]
+        if not channels:
+            raise SignalError(f"{source} has no signal channels")
+        key = _choose_lead([labels[i] for i in channels], lead)
+        chosen = labels.index(key)
+        fs = check_fs(reader.getSampleFrequency(chosen))
+        n_samples = int(reader.getNSamples()[chosen])
+        _check_length(n_samples, fs, key, max_seconds)
+        unit = reader.getPhysicalDimension(chosen) or None
+
+        def chunks() -> Any:
+            for start in range(0, n_samples, chunk_samples):
+                yield reader.readSignal(chosen, start, min(chunk_samples, n_samples - start)).astype(np.float32)
+
+        _check_chunks(chunks(), key, unit)
+        leads = [labels[i] for i in channels if reader.getSampleFrequency(i) == reader.getSampleFrequency(chosen)]
+    finally:
+        reader.close()
+    return SignalHeader(fs=fs, lead=key, leads=leads, n_samples=n_samples, units=unit)
+
+
 # --- EDF ----------------------------------------------------------------------------------
 
 
