@@ -232,6 +232,8 @@ def main() -> None:
             "worker_peak_rss_sampled_mb": peak_sampled,
             "web_peak_rss_mb": {str(pid): rss_mb(pid)["peak_rss_mb"] for pid in web_pids},
             "target_worker_rss_mb": 1536,
+            "target_upload_request_s": 3.0,
+            "target_web_peak_rss_mb": 300,
         }
         result["rhythm_stage_in_process"] = rhythm_stage(hea, db, recording_id)
         result["machine"] = machine(load_before)

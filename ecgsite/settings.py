@@ -124,6 +124,9 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "django_htmx",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "accounts",
     "patients",
     "mlmodels",
@@ -138,12 +141,14 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "accounts.middleware.LoginLockoutMiddleware",
     "accounts.middleware.LoginRequiredMiddleware",
     "accounts.middleware.IdleTimeoutMiddleware",
+    "accounts.middleware.SecondFactorMiddleware",
     "accounts.audit.AuditMiddleware",
     "ecgsite.http.ApplicationErrorMiddleware",
 ]
@@ -232,6 +237,9 @@ STORAGES = {
 }
 
 SESSION_COOKIE_HTTPONLY = True
+# Administrators and doctors pass a TOTP step after the password; on by default in production.
+ECG_REQUIRE_2FA = env_bool("ECG_REQUIRE_2FA", PRODUCTION)
+OTP_TOTP_ISSUER = "ECG Analyzer"
 ECG_IDLE_TIMEOUT_SECONDS = env_int("ECG_IDLE_TIMEOUT_SECONDS", 30 * 60, minimum=60)
 ECG_LOCKOUT_FAILURES = env_int("ECG_LOCKOUT_FAILURES", 5, minimum=1)
 ECG_LOCKOUT_SECONDS = env_int("ECG_LOCKOUT_SECONDS", 15 * 60, minimum=1)
