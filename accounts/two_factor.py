@@ -14,6 +14,7 @@ from django.http import HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 from django_otp import login as otp_login
 from django_otp import match_token, user_has_device
@@ -47,6 +48,7 @@ def _with_next(name: str, target: str) -> str:
     return f"{reverse(name)}?{urlencode({'next': target})}"
 
 
+@never_cache
 @require_http_methods(["GET", "POST"])
 def verify(request):
     """The code from the authenticator app (or a recovery code) after the password."""
@@ -76,6 +78,7 @@ def verify(request):
     return render(request, "registration/two_factor_verify.html", {"form": form, "next": target}, status=status)
 
 
+@never_cache  # the key and the recovery codes are shown once
 @require_http_methods(["GET", "POST"])
 def setup(request):
     """Enrol an authenticator: its secret as text and QR code, confirmed by one code; then recovery codes."""
