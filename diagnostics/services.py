@@ -55,9 +55,12 @@ def recording_submit(
             return seen
     ext = ingestion.file_extension(filename) or ".csv"
     content = ContentFile(data) if isinstance(data, bytes) else data
-    digest = hashlib.sha256()
-    for chunk in content.chunks():  # a large upload is never read whole
-        digest.update(chunk)
+    sha256 = parsed.extras.get("sha256")  # a large upload's, taken as it was written
+    if sha256 is None:
+        digest = hashlib.sha256()
+        for chunk in content.chunks():  # a large upload is never read whole
+            digest.update(chunk)
+        sha256 = digest.hexdigest()
     stored_name = default_storage.save(f"recordings/{uuid.uuid4().hex}{ext}", content)
     try:
         with transaction.atomic():
@@ -72,7 +75,7 @@ def recording_submit(
                 lead=parsed.lead,
                 sample_count=parsed.sample_count,
                 input_beat_count=len(parsed.beats) if parsed.beats is not None else None,
-                sha256=digest.hexdigest(),
+                sha256=sha256,
             )
             recording.file.name = stored_name
             recording.save()

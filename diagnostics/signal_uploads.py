@@ -1,5 +1,6 @@
 """Continuous-signal uploads: read, validate, store, and cut into beats in the worker."""
 
+import hashlib
 import io
 import os
 import tempfile
@@ -11,6 +12,7 @@ from typing import cast
 import numpy as np
 from django.conf import settings
 from django.core.files import File
+from django.core.files.uploadedfile import TemporaryUploadedFile
 
 from ecg.io import readers
 from ecg.io.errors import SignalError
@@ -150,7 +152,9 @@ def parse_streamed_signal_upload(uploads: list, *, fs: float | None, lead: str |
     if fmt == "edf":
         uploads[0].seek(0)
         return parsed, uploads[0], uploads[0].name
-    return parsed, _stored_zip(uploads), "record.zip"
+    stored, sha256 = _stored_zip(uploads)
+    parsed.extras["sha256"] = sha256
+    return parsed, stored, "record.zip"
 
 
 def _local_copy(upload, directory: Path, name: str) -> Path:
@@ -165,17 +169,47 @@ def _local_copy(upload, directory: Path, name: str) -> Path:
     return path
 
 
-def _stored_zip(uploads: list) -> File:
-    """The WFDB files as one zip, stored without compression (format-16 data barely compresses, and
-    deflating a 24-hour record would cost the request seconds), written to a temporary file in pieces."""
-    fh = tempfile.TemporaryFile(prefix="ecg-record-", suffix=".zip")
-    with zipfile.ZipFile(fh, "w", zipfile.ZIP_STORED) as archive:
+def _stored_zip(uploads: list) -> tuple[File, str]:
+    """The WFDB files as one zip and its SHA-256, written once to a temporary upload file.
+
+    Stored without compression (format-16 data barely compresses, and deflating a 24-hour record
+    would cost the request seconds) and hashed as it is written; the local storage then moves the
+    file into place instead of copying it.
+    """
+    out = TemporaryUploadedFile("record.zip", "application/zip", 0, None)
+    fh = out.file
+    assert fh is not None  # a new temporary file
+    writer = _HashingWriter(fh)
+    with zipfile.ZipFile(writer, "w", zipfile.ZIP_STORED) as archive:
         for upload in uploads:
             with archive.open(upload.name.rsplit("/", 1)[-1], "w", force_zip64=upload.size > 1 << 30) as member:
                 for chunk in upload.chunks():
                     member.write(chunk)
-    fh.seek(0)
-    return File(fh, name="record.zip")
+    fh.flush()
+    out.size = fh.tell()
+    out.seek(0)
+    return out, writer.digest.hexdigest()
+
+
+class _HashingWriter:
+    """A write-only stream that hashes what passes through. It cannot seek, so zipfile writes each
+    member once, in order (with data descriptors), and the hash is that of the file as stored."""
+
+    def __init__(self, fh) -> None:
+        self.fh, self.digest = fh, hashlib.sha256()
+
+    def write(self, data: bytes) -> int:
+        self.digest.update(data)
+        return self.fh.write(data)
+
+    def tell(self) -> int:
+        return self.fh.tell()
+
+    def flush(self) -> None:
+        self.fh.flush()
+
+    def close(self) -> None:
+        """The zip is done; the temporary file stays open for the storage to take."""
 
 
 @dataclass

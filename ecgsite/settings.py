@@ -222,6 +222,8 @@ def _default_storage(kind: str) -> dict:
             "default_acl": None,
             "file_overwrite": False,  # server-chosen names never replace another file
             "querystring_auth": True,  # files are never public; nothing links to them anyway
+            # A file read from the store spills to a temporary file past this, instead of filling memory.
+            "max_memory_size": 8 * 1024 * 1024,
         },
     }
 

@@ -19,7 +19,7 @@ import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 
@@ -192,7 +192,7 @@ def _to_mv(values: np.ndarray, unit: str | None) -> tuple[np.ndarray, str | None
     scale = _MV_SCALE.get((unit or "").strip().lower())
     if scale is None:
         return values, unit or None
-    return values * scale, "mV"
+    return (values if scale == 1.0 else values * scale), "mV"  # a 24-hour lead is ~250 MB: no copy when in mV
 
 
 def _build(
@@ -333,18 +333,22 @@ def read_wfdb_upload(
 
 
 def read_wfdb_zip(
-    data: bytes,
+    data: bytes | IO[bytes],
     *,
     max_bytes: int = DEFAULT_MAX_BYTES,
     max_members: int = DEFAULT_MAX_MEMBERS,
     max_columns: int = DEFAULT_MAX_COLUMNS,
 ) -> Signal:
-    """A zip holding one WFDB record (at top level or in one folder)."""
+    """A zip (its bytes, or a seekable file) holding one WFDB record (at top level or in one folder).
+
+    Members are extracted straight into a temporary folder, so a stored 24-hour record is never
+    held in memory as bytes besides its samples.
+    """
     try:
-        archive = zipfile.ZipFile(io.BytesIO(data))
+        archive = zipfile.ZipFile(io.BytesIO(data) if isinstance(data, (bytes, bytearray)) else data)
     except zipfile.BadZipFile:
         raise SignalError("upload is not a valid zip file") from None
-    with archive:
+    with archive, tempfile.TemporaryDirectory(prefix="ecg-wfdb-") as tmp:
         members = [
             m
             for m in archive.infolist()
@@ -357,7 +361,7 @@ def read_wfdb_zip(
         total = sum(m.file_size for m in members)
         if total > max_bytes:
             raise SignalError(f"zip expands to {total} bytes, over the limit of {max_bytes} bytes")
-        files: dict[str, bytes] = {}
+        sizes: dict[str, int] = {}
         budget = max_bytes
         for member in members:
             raw = member.filename
@@ -367,21 +371,44 @@ def read_wfdb_zip(
             if len(parts) > 2:
                 raise SignalError(f"zip member {raw!r} is nested too deeply; put the record at the top level")
             name = _safe_name(parts[-1], "zip")
-            if name in files:
+            if name in sizes:
                 raise SignalError(f"zip contains {name} twice")
-            # Read with a hard cap: declared sizes in a crafted zip can lie.
+            # Copied with a hard cap: declared sizes in a crafted zip can lie.
             try:
-                with archive.open(member) as fh:
-                    content = fh.read(budget + 1)
+                with archive.open(member) as src, open(Path(tmp) / name, "wb") as dst:
+                    size = 0
+                    while chunk := src.read(min(1 << 20, budget - size + 1)):
+                        size += len(chunk)
+                        if size > budget:
+                            raise SignalError(f"zip expands to more than the limit of {max_bytes} bytes")
+                        dst.write(chunk)
             except (RuntimeError, NotImplementedError, zipfile.BadZipFile, OSError, EOFError) as exc:
                 raise SignalError(f"zip member {raw!r} cannot be extracted: {_without_paths(str(exc))}") from None
-            budget -= len(content)
-            if budget < 0:
-                raise SignalError(f"zip expands to more than the limit of {max_bytes} bytes")
-            files[name] = content
-    signal = read_wfdb_upload(files, max_bytes=max_bytes, max_columns=max_columns)
+            budget -= size
+            sizes[name] = size
+        signal = _read_wfdb_folder(Path(tmp), sizes, max_columns=max_columns)
     signal.source_format = "wfdb-zip"
     return signal
+
+
+def _read_wfdb_folder(folder: Path, sizes: dict[str, int], *, max_columns: int) -> Signal:
+    """The one WFDB record among files already written to ``folder`` (names checked, sizes given)."""
+    headers = [n for n in sizes if n.lower().endswith(".hea")]
+    if not headers:
+        raise SignalError("upload contains no WFDB header (.hea) file")
+    if len(headers) > 1:
+        raise SignalError(f"upload must contain one WFDB record, found headers {', '.join(sorted(headers))}")
+    header = headers[0]
+    header_bytes = (folder / header).read_bytes()
+    needed = _header_data_files(header_bytes, header, max_columns=max_columns)
+    for data_name in needed:
+        _safe_name(data_name, header)
+        if data_name not in sizes:
+            raise SignalError(f"{header} refers to data file {data_name}, which is missing from the upload")
+    _header_data_files(header_bytes, header, max_columns=max_columns, data_bytes=sum(sizes[n] for n in needed))
+    for name in set(sizes) - {header, *needed}:  # annotations and the like are not read
+        (folder / name).unlink()
+    return read_wfdb(folder / header[:-4], max_columns=max_columns)
 
 
 # --- structure checks in bounded memory ---------------------------------------------------------

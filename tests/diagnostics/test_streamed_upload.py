@@ -4,7 +4,9 @@
 24-hour Holter upload takes.
 """
 
+import hashlib
 import html
+import io
 import zipfile
 from pathlib import Path
 
@@ -64,7 +66,10 @@ def test_a_large_wfdb_record_is_accepted_after_the_bounded_check_and_classified_
         360.0,
         650000,
     )
-    with default_storage.open(recording.file.name, "rb") as fh, zipfile.ZipFile(fh) as archive:
+    with default_storage.open(recording.file.name, "rb") as fh:
+        stored = fh.read()
+    assert hashlib.sha256(stored).hexdigest() == recording.sha256  # hashed as the zip was written
+    with zipfile.ZipFile(io.BytesIO(stored)) as archive:
         assert sorted(archive.namelist()) == ["100.dat", "100.hea"]
         assert archive.read("100.dat") == (root / "100.dat").read_bytes()
     services.recording_classify(recording_id=recording.pk, claim_token="t")
