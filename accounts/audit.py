@@ -49,6 +49,8 @@ AUDITED_ROUTES: dict[str, tuple[str, str | None, str]] = {
 NOT_AUDITED_ROUTES = {
     "login",
     "logout",
+    "two-factor",  # records its own login and failed-login events (object type second_factor)
+    "two-factor-setup",
     "dashboard",
     "recording-status",
     "healthz",

@@ -1,15 +1,19 @@
 import math
 import time
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib.auth import logout
+from django.contrib.auth.models import AnonymousUser
 from django.contrib.auth.views import redirect_to_login
-from django.http import HttpResponse
+from django.http import HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 
 # Paths reachable without logging in; everything else requires a login.
 PUBLIC_PREFIXES = ("/accounts/login/", "/admin/login/", "/static/", "/healthz")
 LOGIN_PATHS = ("/accounts/login/", "/admin/login/")
+# Paths a user who still owes the second sign-in step may reach.
+SECOND_FACTOR_EXEMPT = ("/accounts/login/", "/accounts/logout/", "/accounts/two-factor/", "/admin/logout/", "/static/")
 # Requests that do not count as activity for the idle timeout (a page polling its status).
 PASSIVE_VIEWS = {"recording-status"}
 
@@ -80,4 +84,30 @@ class LoginLockoutMiddleware:
                     content_type="text/plain",
                     headers={"Retry-After": str(wait)},
                 )
+        return self.get_response(request)
+
+
+class SecondFactorMiddleware:
+    """With ECG_REQUIRE_2FA, a user whose role needs a second factor sees no page until they passed it.
+
+    Pages (the admin site and the review pages among them) redirect to the TOTP step; on the API an
+    unverified session counts as no login at all, while API tokens work as before.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        user = request.user
+        if (
+            settings.ECG_REQUIRE_2FA
+            and user.is_authenticated
+            and user.needs_second_factor
+            and not user.is_verified()
+            and not request.path_info.startswith(SECOND_FACTOR_EXEMPT)
+        ):
+            if request.path_info.startswith("/api/"):
+                request.user = AnonymousUser()
+                return self.get_response(request)
+            return HttpResponseRedirect(f"{reverse('two-factor')}?{urlencode({'next': request.get_full_path()})}")
         return self.get_response(request)

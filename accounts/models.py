@@ -38,6 +38,11 @@ class User(AbstractUser):
         super().save(*args, **kwargs)
 
     @property
+    def needs_second_factor(self) -> bool:
+        """Administrators and doctors pass a TOTP step after the password (when ECG_REQUIRE_2FA is on)."""
+        return self.is_superuser or self.role in {self.Role.DOCTOR, self.Role.ADMIN}
+
+    @property
     def can_review(self) -> bool:
         return self.role in {self.Role.DOCTOR, self.Role.ADMIN}
 

@@ -137,11 +137,12 @@ def recording_stored_signal(*, recording: ECGRecording) -> readers.Signal:
     The one reader of stored signals: the worker, the viewer and the FHIR export all use it.
     """
     assert recording.file.name is not None  # the file is required
+    fmt, lead, limits = recording.input_format, recording.lead or None, reader_limits()
+    if fmt == "wfdb":  # extracted from the stored zip straight to a temporary folder, never held as bytes
+        with default_storage.open(recording.file.name, "rb") as fh:
+            return readers.read_wfdb_zip(fh, max_bytes=settings.ECG_MAX_UPLOAD_BYTES * 4, **limits)
     with default_storage.open(recording.file.name, "rb") as fh:
         data = fh.read()
-    fmt, lead, limits = recording.input_format, recording.lead or None, reader_limits()
-    if fmt == "wfdb":
-        return readers.read_wfdb_zip(data, max_bytes=settings.ECG_MAX_UPLOAD_BYTES * 4, **limits)
     if fmt == "edf":
         return readers.read_edf(data, lead=lead, **limits)
     if fmt == "dicom":

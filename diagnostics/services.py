@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import numpy as np
 from django.conf import settings
+from django.core.files import File
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
@@ -34,12 +35,13 @@ def recording_submit(
     user: User,
     patient: Patient,
     parsed: ingestion.ParsedUpload,
-    data: bytes,
+    data: bytes | File,
     filename: str,
     idempotency_key: str | None = None,
     fingerprint: str = "",
 ) -> ECGRecording:
-    """Store a validated upload as a queued recording; the classification task runs after commit.
+    """Store a validated upload (bytes, or a file streamed in pieces) as a queued recording; the
+    classification task runs after commit.
 
     With an ``idempotency_key`` the same key and ``fingerprint`` (a digest of the request) return the
     recording first made for them, also when both requests race; ``replayed`` on the result says so.
@@ -53,7 +55,14 @@ def recording_submit(
         if seen is not None:
             return seen
     ext = ingestion.file_extension(filename) or ".csv"
-    stored_name = default_storage.save(f"recordings/{uuid.uuid4().hex}{ext}", ContentFile(data))
+    content = ContentFile(data) if isinstance(data, bytes) else data
+    sha256 = parsed.extras.get("sha256")  # a large upload's, taken as it was written
+    if sha256 is None:
+        digest = hashlib.sha256()
+        for chunk in content.chunks():  # a large upload is never read whole
+            digest.update(chunk)
+        sha256 = digest.hexdigest()
+    stored_name = default_storage.save(f"recordings/{uuid.uuid4().hex}{ext}", content)
     try:
         with transaction.atomic():
             recording = ECGRecording(
@@ -68,7 +77,7 @@ def recording_submit(
                 leads=list(getattr(parsed.signal, "lead_order", [])),
                 sample_count=parsed.sample_count,
                 input_beat_count=len(parsed.beats) if parsed.beats is not None else None,
-                sha256=hashlib.sha256(data).hexdigest(),
+                sha256=sha256,
             )
             recording.file.name = stored_name
             recording.save()

@@ -1,12 +1,18 @@
 """Continuous-signal uploads: read, validate, store, and cut into beats in the worker."""
 
+import hashlib
 import io
+import os
+import tempfile
 import zipfile
 from dataclasses import dataclass
+from pathlib import Path
 from typing import cast
 
 import numpy as np
 from django.conf import settings
+from django.core.files import File
+from django.core.files.uploadedfile import TemporaryUploadedFile
 
 from ecg.io import readers
 from ecg.io.errors import SignalError
@@ -99,6 +105,121 @@ def parse_signal_upload(
         sample_count=len(signal.leads[lead_name]),
     )
     return parsed, data, filename
+
+
+def parse_streamed_signal_upload(uploads: list, *, fs: float | None, lead: str | None):
+    """A large WFDB (.hea + .dat) or EDF upload checked in bounded memory; None for other formats.
+
+    The web process checks the header, the data size against it and the chosen lead in float32
+    chunks (finite samples, not a flat line), never holding the signal and running no R-peak
+    detector: the worker reads it whole and fails the recording with the reason if no heartbeat
+    can be found. Returns the parsed upload, a file to store (WFDB as one uncompressed zip) and its name.
+    """
+    if len(uploads) == 1:
+        upload = uploads[0]
+        upload.seek(0)
+        head = upload.read(4096)
+        upload.seek(0)
+        try:
+            fmt = readers.sniff_format(upload.name, head)
+        except SignalError:
+            return None  # the full reader words the refusal
+        if fmt != "edf":
+            return None
+    else:
+        fmt = "wfdb"
+    try:
+        with tempfile.TemporaryDirectory(prefix="ecg-upload-") as tmp:
+            if fmt == "edf":
+                header = readers.scan_edf(
+                    _local_copy(uploads[0], Path(tmp), "upload.edf"),
+                    lead,
+                    max_seconds=settings.ECG_MAX_SIGNAL_SECONDS,
+                    **reader_limits(),
+                )
+            else:
+                named = {readers._safe_name(u.name, "upload"): u for u in uploads}
+                headers = [n for n in named if n.lower().endswith(".hea")]
+                if len(headers) != 1:
+                    return None  # none, or two records: the full reader's messages say which
+                for name, upload in named.items():
+                    _local_copy(upload, Path(tmp), name)
+                header = readers.scan_wfdb(
+                    Path(tmp) / headers[0][:-4], lead, max_seconds=settings.ECG_MAX_SIGNAL_SECONDS, **reader_limits()
+                )
+    except SignalError as exc:
+        if exc.limit_exceeded:
+            raise UploadTooLarge(f"{exc} (ECG_MAX_COLUMNS)") from None
+        raise UploadRefused(str(exc)) from None
+    if len(header.lead) > LEAD_MAX_LENGTH:
+        raise UploadRefused(
+            f"the lead name {header.lead[:20]!r}… is {len(header.lead)} characters; at most {LEAD_MAX_LENGTH} "
+            "are accepted (rename the column, or name a shorter lead to analyse)"
+        )
+    parsed = ParsedUpload(
+        kind=ECGRecording.Kind.SIGNAL, input_format=fmt, fs=header.fs, lead=header.lead, sample_count=header.n_samples
+    )
+    if fmt == "edf":
+        uploads[0].seek(0)
+        return parsed, uploads[0], uploads[0].name
+    stored, sha256 = _stored_zip(uploads)
+    parsed.extras["sha256"] = sha256
+    return parsed, stored, "record.zip"
+
+
+def _local_copy(upload, directory: Path, name: str) -> Path:
+    """The upload as a file in ``directory``: a link to Django's temporary file when it has one."""
+    path = directory / name
+    if hasattr(upload, "temporary_file_path"):
+        os.symlink(upload.temporary_file_path(), path)
+        return path
+    with open(path, "wb") as fh:
+        for chunk in upload.chunks():
+            fh.write(chunk)
+    return path
+
+
+def _stored_zip(uploads: list) -> tuple[File, str]:
+    """The WFDB files as one zip and its SHA-256, written once to a temporary upload file.
+
+    Stored without compression (format-16 data barely compresses, and deflating a 24-hour record
+    would cost the request seconds) and hashed as it is written; the local storage then moves the
+    file into place instead of copying it.
+    """
+    out = TemporaryUploadedFile("record.zip", "application/zip", 0, None)
+    fh = out.file
+    assert fh is not None  # a new temporary file
+    writer = _HashingWriter(fh)
+    with zipfile.ZipFile(writer, "w", zipfile.ZIP_STORED) as archive:
+        for upload in uploads:
+            with archive.open(upload.name.rsplit("/", 1)[-1], "w", force_zip64=upload.size > 1 << 30) as member:
+                for chunk in upload.chunks():
+                    member.write(chunk)
+    fh.flush()
+    out.size = fh.tell()
+    out.seek(0)
+    return out, writer.digest.hexdigest()
+
+
+class _HashingWriter:
+    """A write-only stream that hashes what passes through. It cannot seek, so zipfile writes each
+    member once, in order (with data descriptors), and the hash is that of the file as stored."""
+
+    def __init__(self, fh) -> None:
+        self.fh, self.digest = fh, hashlib.sha256()
+
+    def write(self, data: bytes) -> int:
+        self.digest.update(data)
+        return self.fh.write(data)
+
+    def tell(self) -> int:
+        return self.fh.tell()
+
+    def flush(self) -> None:
+        self.fh.flush()
+
+    def close(self) -> None:
+        """The zip is done; the temporary file stays open for the storage to take."""
 
 
 @dataclass

@@ -124,6 +124,9 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "django_htmx",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "accounts",
     "patients",
     "mlmodels",
@@ -139,12 +142,14 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "accounts.middleware.LoginLockoutMiddleware",
     "accounts.middleware.LoginRequiredMiddleware",
     "accounts.middleware.IdleTimeoutMiddleware",
+    "accounts.middleware.SecondFactorMiddleware",
     "accounts.audit.AuditMiddleware",
     "ecgsite.http.ApplicationErrorMiddleware",
 ]
@@ -191,8 +196,42 @@ STATIC_ROOT = Path(os.environ.get("STATIC_ROOT", VAR_DIR / "staticfiles"))
 STATICFILES_DIRS = [BASE_DIR / "static"]
 MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", VAR_DIR / "media"))
 MEDIA_URL = "/media-not-served/"
+
+
+def _default_storage(kind: str) -> dict:
+    """Uploads and model artifacts: the local disk, or an S3-compatible object store shared by every host."""
+    if kind == "local":
+        return {"BACKEND": "django.core.files.storage.FileSystemStorage"}
+    if kind != "s3":
+        raise ImproperlyConfigured(f"ECG_STORAGE={kind!r}; expected local or s3")
+    bucket = os.environ.get("AWS_STORAGE_BUCKET_NAME", "").strip()
+    if not bucket:
+        raise ImproperlyConfigured("ECG_STORAGE=s3 needs AWS_STORAGE_BUCKET_NAME")
+    endpoint = os.environ.get("AWS_S3_ENDPOINT_URL", "").strip() or None
+    if endpoint is not None and urlparse(endpoint).scheme not in {"http", "https"}:
+        raise ImproperlyConfigured(f"AWS_S3_ENDPOINT_URL={endpoint!r}; expected http(s)://host:port")
+    return {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": bucket,
+            "endpoint_url": endpoint,
+            "region_name": os.environ.get("AWS_S3_REGION_NAME", "").strip() or None,
+            # Keys from the environment (or the host's role when unset, as boto3 finds it).
+            "access_key": os.environ.get("AWS_ACCESS_KEY_ID") or None,
+            "secret_key": os.environ.get("AWS_SECRET_ACCESS_KEY") or None,
+            "location": os.environ.get("AWS_LOCATION", "").strip("/"),
+            "default_acl": None,
+            "file_overwrite": False,  # server-chosen names never replace another file
+            "querystring_auth": True,  # files are never public; nothing links to them anyway
+            # A file read from the store spills to a temporary file past this, instead of filling memory.
+            "max_memory_size": 8 * 1024 * 1024,
+        },
+    }
+
+
+ECG_STORAGE = os.environ.get("ECG_STORAGE", "local").strip().lower() or "local"
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": _default_storage(ECG_STORAGE),
     "staticfiles": {
         "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
         if PRODUCTION
@@ -201,6 +240,9 @@ STORAGES = {
 }
 
 SESSION_COOKIE_HTTPONLY = True
+# Administrators and doctors pass a TOTP step after the password; on by default in production.
+ECG_REQUIRE_2FA = env_bool("ECG_REQUIRE_2FA", PRODUCTION)
+OTP_TOTP_ISSUER = "ECG Analyzer"
 ECG_IDLE_TIMEOUT_SECONDS = env_int("ECG_IDLE_TIMEOUT_SECONDS", 30 * 60, minimum=60)
 ECG_LOCKOUT_FAILURES = env_int("ECG_LOCKOUT_FAILURES", 5, minimum=1)
 ECG_LOCKOUT_SECONDS = env_int("ECG_LOCKOUT_SECONDS", 15 * 60, minimum=1)
@@ -248,6 +290,9 @@ ECG_MAX_SIGNAL_SECONDS = env_int("ECG_MAX_SIGNAL_SECONDS", 26 * 3600, minimum=10
 # Columns of a beat row (187 values and a label) or leads of a signal; every reader stops at the first
 # row, header or object wider than this, before building it.
 ECG_MAX_COLUMNS = env_int("ECG_MAX_COLUMNS", 256, minimum=189)
+# Signal uploads (WFDB .hea + .dat, EDF) larger than this are checked for structure in bounded memory by the
+# web process, without the R-peak detector; the worker decides whether heartbeats can be found.
+ECG_FULL_CHECK_MAX_BYTES = env_int("ECG_FULL_CHECK_MAX_BYTES", 8 * 1024 * 1024, minimum=0)
 ECG_MAX_JSON_DEPTH = env_int("ECG_MAX_JSON_DEPTH", 32, minimum=4)
 # A worker renews its claim while it works (a quarter of the lease, at most every 10 s); a claim not
 # renewed for this long belongs to a dead worker or host and is taken over.

@@ -1,5 +1,6 @@
 """From ModelVersion rows to loaded models, for workers and commands."""
 
+import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -20,12 +21,15 @@ def _local_path(mv: ModelVersion) -> Path:
     assert mv.artifact.name is not None  # the artifact is required
     try:
         return Path(default_storage.path(mv.artifact.name))
-    except NotImplementedError:  # remote storage: keep a local copy per artifact
+    except NotImplementedError:  # an object store: keep one local copy per artifact, named by its digest
         _CACHE_DIR.mkdir(parents=True, exist_ok=True)
         local = _CACHE_DIR / f"{mv.sha256}.keras"
         if not local.exists():
-            with default_storage.open(mv.artifact.name, "rb") as src, open(local, "wb") as dst:
-                shutil.copyfileobj(src, dst)
+            # Written beside and renamed, so a pool process never loads another's half-written copy.
+            with tempfile.NamedTemporaryFile(dir=_CACHE_DIR, suffix=".part", delete=False) as dst:
+                with default_storage.open(mv.artifact.name, "rb") as src:
+                    shutil.copyfileobj(src, dst, 1 << 20)
+            os.replace(dst.name, local)
         return local
 
 

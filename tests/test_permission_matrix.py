@@ -37,6 +37,9 @@ MATRIX: dict[str, dict[str, list]] = {
     "event-review": {"POST": [LOGIN, 403, 302, 302, (403, 404)]},
     "review-queue": {"GET": [LOGIN, 403, 200, 200, 403]},
     "review-create": {"POST": [LOGIN, 403, 302, 302, (403, 404)]},
+    # Without an authenticator the second step sends each role to enrol; enrolling is open to every role.
+    "two-factor": {"GET": [LOGIN, 302, 302, 302, 302], "POST": [LOGIN, 302, 302, 302, 302]},
+    "two-factor-setup": {"GET": [LOGIN, 200, 200, 200, 200], "POST": [LOGIN, 400, 400, 400, 400]},
 }
 # Routes anyone may reach, and routes whose permissions are tested elsewhere.
 PUBLIC = {"login", "logout", "healthz"}

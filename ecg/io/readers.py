@@ -19,7 +19,7 @@ import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 
@@ -193,7 +193,7 @@ def _to_mv(values: np.ndarray, unit: str | None) -> tuple[np.ndarray, str | None
     scale = _MV_SCALE.get((unit or "").strip().lower())
     if scale is None:
         return values, unit or None
-    return values * scale, "mV"
+    return (values if scale == 1.0 else values * scale), "mV"  # a 24-hour lead is ~250 MB: no copy when in mV
 
 
 def _build(
@@ -334,18 +334,22 @@ def read_wfdb_upload(
 
 
 def read_wfdb_zip(
-    data: bytes,
+    data: bytes | IO[bytes],
     *,
     max_bytes: int = DEFAULT_MAX_BYTES,
     max_members: int = DEFAULT_MAX_MEMBERS,
     max_columns: int = DEFAULT_MAX_COLUMNS,
 ) -> Signal:
-    """A zip holding one WFDB record (at top level or in one folder)."""
+    """A zip (its bytes, or a seekable file) holding one WFDB record (at top level or in one folder).
+
+    Members are extracted straight into a temporary folder, so a stored 24-hour record is never
+    held in memory as bytes besides its samples.
+    """
     try:
-        archive = zipfile.ZipFile(io.BytesIO(data))
+        archive = zipfile.ZipFile(io.BytesIO(data) if isinstance(data, (bytes, bytearray)) else data)
     except zipfile.BadZipFile:
         raise SignalError("upload is not a valid zip file") from None
-    with archive:
+    with archive, tempfile.TemporaryDirectory(prefix="ecg-wfdb-") as tmp:
         members = [
             m
             for m in archive.infolist()
@@ -358,7 +362,7 @@ def read_wfdb_zip(
         total = sum(m.file_size for m in members)
         if total > max_bytes:
             raise SignalError(f"zip expands to {total} bytes, over the limit of {max_bytes} bytes")
-        files: dict[str, bytes] = {}
+        sizes: dict[str, int] = {}
         budget = max_bytes
         for member in members:
             raw = member.filename
@@ -368,21 +372,191 @@ def read_wfdb_zip(
             if len(parts) > 2:
                 raise SignalError(f"zip member {raw!r} is nested too deeply; put the record at the top level")
             name = _safe_name(parts[-1], "zip")
-            if name in files:
+            if name in sizes:
                 raise SignalError(f"zip contains {name} twice")
-            # Read with a hard cap: declared sizes in a crafted zip can lie.
+            # Copied with a hard cap: declared sizes in a crafted zip can lie.
             try:
-                with archive.open(member) as fh:
-                    content = fh.read(budget + 1)
+                with archive.open(member) as src, open(Path(tmp) / name, "wb") as dst:
+                    size = 0
+                    while chunk := src.read(min(1 << 20, budget - size + 1)):
+                        size += len(chunk)
+                        if size > budget:
+                            raise SignalError(f"zip expands to more than the limit of {max_bytes} bytes")
+                        dst.write(chunk)
             except (RuntimeError, NotImplementedError, zipfile.BadZipFile, OSError, EOFError) as exc:
                 raise SignalError(f"zip member {raw!r} cannot be extracted: {_without_paths(str(exc))}") from None
-            budget -= len(content)
-            if budget < 0:
-                raise SignalError(f"zip expands to more than the limit of {max_bytes} bytes")
-            files[name] = content
-    signal = read_wfdb_upload(files, max_bytes=max_bytes, max_columns=max_columns)
+            budget -= size
+            sizes[name] = size
+        signal = _read_wfdb_folder(Path(tmp), sizes, max_columns=max_columns)
     signal.source_format = "wfdb-zip"
     return signal
+
+
+def _read_wfdb_folder(folder: Path, sizes: dict[str, int], *, max_columns: int) -> Signal:
+    """The one WFDB record among files already written to ``folder`` (names checked, sizes given)."""
+    headers = [n for n in sizes if n.lower().endswith(".hea")]
+    if not headers:
+        raise SignalError("upload contains no WFDB header (.hea) file")
+    if len(headers) > 1:
+        raise SignalError(f"upload must contain one WFDB record, found headers {', '.join(sorted(headers))}")
+    header = headers[0]
+    header_bytes = (folder / header).read_bytes()
+    needed = _header_data_files(header_bytes, header, max_columns=max_columns)
+    for data_name in needed:
+        _safe_name(data_name, header)
+        if data_name not in sizes:
+            raise SignalError(f"{header} refers to data file {data_name}, which is missing from the upload")
+    _header_data_files(header_bytes, header, max_columns=max_columns, data_bytes=sum(sizes[n] for n in needed))
+    for name in set(sizes) - {header, *needed}:  # annotations and the like are not read
+        (folder / name).unlink()
+    return read_wfdb(folder / header[:-4], max_columns=max_columns)
+
+
+# --- structure checks in bounded memory ---------------------------------------------------------
+
+
+@dataclass
+class SignalHeader:
+    """What a structure check learnt of a recording without holding its samples."""
+
+    fs: float
+    lead: str  # the lead to be analysed
+    leads: list[str]
+    n_samples: int
+    units: str | None
+
+
+def _choose_lead(names: list[str], lead: str | None) -> str:
+    return Signal(fs=1.0, leads={n: np.zeros(0) for n in names}).lead_name(lead)
+
+
+def _check_length(n_samples: int, fs: float, lead: str, max_seconds: float) -> None:
+    seconds = n_samples / fs
+    if seconds < MIN_SECONDS:
+        raise SignalError(f"lead {lead} is {seconds:.2f} s long; at least {MIN_SECONDS:g} s (two heartbeats) is needed")
+    if seconds > max_seconds:
+        raise SignalError(f"lead {lead} is {seconds:.0f} s long; the maximum is {max_seconds:.0f} s")
+
+
+def _check_chunks(chunks: Any, lead: str, units: str | None) -> None:
+    """One pass over a lead in chunks: every sample finite, and not a flat line (as :func:`validate_signal`)."""
+    low, high, start = math.inf, -math.inf, 0
+    for values in chunks:
+        bad = ~np.isfinite(values)
+        if bad.any():
+            i = int(np.argmax(bad))
+            kind = "NaN" if np.isnan(values[i]) else "infinite"
+            raise SignalError(f"sample {start + i} of lead {lead} is {kind}")
+        if len(values):
+            low, high = min(low, float(values.min())), max(high, float(values.max()))
+        start += len(values)
+    ptp = high - low
+    scale = _MV_SCALE.get((units or "").strip().lower())
+    threshold = FLAT_PTP_MV / scale if scale else 0.0
+    if not ptp > threshold:
+        raise SignalError(
+            f"lead {lead} is a flat line (peak-to-peak {ptp:.3g}{' ' + units if units else ''}): no ECG signal"
+        )
+
+
+def scan_wfdb(
+    record_path: str | Path,
+    lead: str | None = None,
+    *,
+    max_columns: int = DEFAULT_MAX_COLUMNS,
+    max_seconds: float = DEFAULT_MAX_SECONDS,
+    chunk_samples: int = 1 << 21,
+) -> SignalHeader:
+    """Check a WFDB record's header, data size and chosen lead, reading it in float32 chunks.
+
+    Memory stays at one chunk whatever the record's length; no R-peak detector runs (the worker's
+    full read decides whether heartbeats can be found).
+    """
+    import wfdb
+
+    path = Path(record_path)
+    if path.suffix in (".hea", ".dat"):
+        path = path.with_suffix("")
+    name = path.name
+    header = path.with_suffix(".hea")
+    if not header.is_file():
+        raise SignalError(f"WFDB record {name}: header file {name}.hea not found")
+    needed = _header_data_files(header.read_bytes(), header.name, max_columns=max_columns)
+    missing = sorted(n for n in needed if not (path.parent / n).is_file())
+    if missing:
+        raise SignalError(f"{header.name} refers to data file {missing[0]}, which is missing from the upload")
+    data_bytes = sum((path.parent / n).stat().st_size for n in needed)
+    _header_data_files(header.read_bytes(), header.name, max_columns=max_columns, data_bytes=data_bytes)
+    try:
+        head = wfdb.rdheader(str(path))
+    except Exception as exc:  # wfdb raises many types for malformed headers
+        raise SignalError(f"WFDB record {name} could not be read: {_without_paths(str(exc))}") from None
+    fs = check_fs(head.fs)
+    names = _unique_names([str(s) for s in (head.sig_name or [])])
+    if not names or not head.sig_len:
+        raise SignalError(f"WFDB record {name} contains no signals")
+    key = _choose_lead(names, lead)
+    index, n_samples = names.index(key), int(head.sig_len)
+    _check_length(n_samples, fs, key, max_seconds)
+
+    def chunks() -> Any:
+        for start in range(0, n_samples, chunk_samples):
+            stop = min(n_samples, start + chunk_samples)
+            try:
+                part = wfdb.rdrecord(
+                    str(path), sampfrom=start, sampto=stop, channels=[index], physical=True, return_res=32
+                )
+            except Exception as exc:  # a data file shorter or other than its header says
+                raise SignalError(f"WFDB record {name} could not be read: {_without_paths(str(exc))}") from None
+            if part.p_signal is None or len(part.p_signal) != stop - start:
+                raise SignalError(f"WFDB record {name}: the data ends before sample {stop} its header declares")
+            yield part.p_signal[:, 0]
+
+    unit = (head.units or [None] * len(names))[index]
+    _check_chunks(chunks(), key, str(unit) if unit else None)
+    return SignalHeader(fs=fs, lead=key, leads=names, n_samples=n_samples, units=str(unit) if unit else None)
+
+
+def scan_edf(
+    path: str | Path,
+    lead: str | None = None,
+    *,
+    max_columns: int = DEFAULT_MAX_COLUMNS,
+    max_seconds: float = DEFAULT_MAX_SECONDS,
+    chunk_samples: int = 1 << 20,
+) -> SignalHeader:
+    """Check an EDF/EDF+ file's header and chosen channel in chunks, as :func:`scan_wfdb` does for WFDB."""
+    import pyedflib
+
+    source = "EDF upload"
+    with open(path, "rb") as fh:
+        _edf_signal_count_check(fh.read(256), source, max_columns)
+    try:
+        reader = pyedflib.EdfReader(str(path))
+    except (OSError, ValueError) as exc:
+        detail = _without_paths(str(exc).replace(str(path), source))
+        raise SignalError(f"{source} is not a readable EDF/EDF+ file: {detail}") from None
+    try:
+        labels = _unique_names(list(reader.getSignalLabels()))
+        channels = [i for i, lab in enumerate(labels) if "annotation" not in lab.lower()]
+        if not channels:
+            raise SignalError(f"{source} has no signal channels")
+        key = _choose_lead([labels[i] for i in channels], lead)
+        chosen = labels.index(key)
+        fs = check_fs(reader.getSampleFrequency(chosen))
+        n_samples = int(reader.getNSamples()[chosen])
+        _check_length(n_samples, fs, key, max_seconds)
+        unit = reader.getPhysicalDimension(chosen) or None
+
+        def chunks() -> Any:
+            for start in range(0, n_samples, chunk_samples):
+                yield reader.readSignal(chosen, start, min(chunk_samples, n_samples - start)).astype(np.float32)
+
+        _check_chunks(chunks(), key, unit)
+        leads = [labels[i] for i in channels if reader.getSampleFrequency(i) == reader.getSampleFrequency(chosen)]
+    finally:
+        reader.close()
+    return SignalHeader(fs=fs, lead=key, leads=leads, n_samples=n_samples, units=unit)
 
 
 # --- EDF ----------------------------------------------------------------------------------

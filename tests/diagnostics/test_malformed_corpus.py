@@ -363,3 +363,16 @@ def test_each_malformed_input_is_refused_and_nothing_is_stored(name, client, sta
 def test_the_corpus_is_large_enough():
     formats = {n.split("-")[0] for n in CASES}
     assert len(CASES) >= 40 and {"csv", "xlsx", "wfdb", "edf", "json", "signal", "dicom", "aecg"} <= formats
+
+
+STREAMED = [name for name in CASES if name.startswith(("wfdb-", "edf-"))]
+
+
+@pytest.mark.parametrize("name", STREAMED)
+@pytest.mark.django_db
+def test_each_malformed_wfdb_or_edf_file_is_refused_by_the_bounded_check_too(
+    name, client, staff_a, patient_a, settings
+):
+    """With every upload large enough for the web process's chunked check, the same defects are refused."""
+    settings.ECG_FULL_CHECK_MAX_BYTES = 0
+    test_each_malformed_input_is_refused_and_nothing_is_stored(name, client, staff_a, patient_a, settings, None)

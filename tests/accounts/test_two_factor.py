@@ -1,0 +1,136 @@
+"""Two-factor sign-in: administrators and doctors pass a TOTP step before the admin site and review pages open."""
+
+import base64
+import re
+
+import pytest
+from django.urls import reverse
+from django_otp.oath import totp
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from accounts.models import AuditEvent
+
+from ..conftest import PASSWORD
+
+pytestmark = pytest.mark.django_db
+
+CLOSED = ["/admin/", "/admin/mlmodels/modelversion/", "/reviews/"]
+
+
+@pytest.fixture(autouse=True)
+def _required(settings):
+    settings.ECG_REQUIRE_2FA = True
+
+
+def password_login(client, user):
+    response = client.post(reverse("login"), {"username": user.username, "password": PASSWORD})
+    assert response.status_code == 302
+    return client
+
+
+def enrolled(user) -> TOTPDevice:
+    return TOTPDevice.objects.create(user=user, name="authenticator", confirmed=True)
+
+
+def code_for(device: TOTPDevice) -> str:
+    return f"{totp(device.bin_key, step=device.step, t0=device.t0, digits=device.digits):06d}"
+
+
+@pytest.mark.parametrize("path", CLOSED)
+def test_an_administrator_with_only_the_password_is_sent_to_the_second_step(client, admin_a, path):
+    enrolled(admin_a)
+    response = password_login(client, admin_a).get(path)
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("two-factor"))
+
+
+def test_a_doctor_with_only_the_password_cannot_open_or_post_to_the_review_pages(client, doctor_a):
+    enrolled(doctor_a)
+    password_login(client, doctor_a)
+    assert client.get(reverse("review-queue")).status_code == 302
+    response = client.post(reverse("review-create", args=[1]), {"decision": "confirm"})
+    assert response.status_code == 302 and response["Location"].startswith(reverse("two-factor"))
+
+
+def test_staff_need_no_second_step(client, staff_a):
+    assert password_login(client, staff_a).get(reverse("dashboard")).status_code == 200
+
+
+def test_a_wrong_code_keeps_the_admin_closed_and_is_audited(client, admin_a):
+    device = enrolled(admin_a)
+    password_login(client, admin_a)
+    wrong = f"{(int(code_for(device)) + 1) % 1_000_000:06d}"
+    response = client.post(reverse("two-factor"), {"code": wrong, "next": "/admin/"})
+    assert response.status_code == 400 and "not valid" in response.content.decode()
+    assert client.get("/admin/").status_code == 302
+    assert AuditEvent.objects.filter(action="login_failed", object_type="second_factor", user=admin_a).count() == 1
+
+
+def test_the_current_code_opens_the_admin_and_the_review_pages(client, admin_a):
+    device = enrolled(admin_a)
+    password_login(client, admin_a)
+    response = client.post(reverse("two-factor"), {"code": code_for(device), "next": "/admin/"})
+    assert response.status_code == 302 and response["Location"] == "/admin/"
+    assert client.get("/admin/").status_code == 200
+    assert client.get(reverse("review-queue")).status_code == 200
+    assert AuditEvent.objects.filter(action="login", object_type="second_factor", user=admin_a).exists()
+
+
+def test_the_next_address_must_be_on_this_site(client, admin_a):
+    device = enrolled(admin_a)
+    password_login(client, admin_a)
+    response = client.post(reverse("two-factor"), {"code": code_for(device), "next": "https://evil.example/"})
+    assert response["Location"] == reverse("dashboard")
+
+
+def test_an_administrator_without_an_authenticator_enrols_and_gets_recovery_codes(client, admin_a, settings):
+    settings.OTP_TOTP_THROTTLE_FACTOR = 0  # the wrong code below would otherwise hold the next try for a second
+    password_login(client, admin_a)
+    response = client.get("/admin/", follow=True)
+    page = response.content.decode()
+    assert response.redirect_chain[-1][0].startswith(reverse("two-factor-setup"))
+    assert "<svg" in page and "<script" not in page.split("<main", 1)[1]  # the QR code drawn on the server
+    secret = re.search(r'id="totp-secret">([A-Z2-7 ]+)<', page).group(1).replace(" ", "")
+    device = TOTPDevice.objects.get(user=admin_a)
+    assert not device.confirmed and secret == base64.b32encode(device.bin_key).decode()
+    assert client.get("/admin/").status_code == 302  # still closed while enrolling
+
+    wrong = f"{(int(code_for(device)) + 1) % 1_000_000:06d}"
+    assert client.post(reverse("two-factor-setup"), {"code": wrong}).status_code == 400
+    response = client.post(reverse("two-factor-setup"), {"code": code_for(device), "next": "/admin/"})
+    assert response.status_code == 200
+    codes = re.findall(r"<li><code>([a-z0-9]+)</code></li>", response.content.decode())
+    assert len(codes) == 10 and len(set(codes)) == 10
+    assert client.get("/admin/").status_code == 200
+
+    # A recovery code stands in for the phone, once.
+    client.logout()
+    password_login(client, admin_a)
+    assert client.post(reverse("two-factor"), {"code": codes[0]}).status_code == 302
+    assert client.get("/admin/").status_code == 200
+    client.logout()
+    password_login(client, admin_a)
+    assert client.post(reverse("two-factor"), {"code": codes[0]}).status_code == 400
+
+
+def test_an_enrolled_user_cannot_replace_the_authenticator_without_it(client, admin_a):
+    enrolled(admin_a)
+    password_login(client, admin_a)
+    response = client.get(reverse("two-factor-setup"))
+    assert response.status_code == 302 and response["Location"].startswith(reverse("two-factor"))
+    assert TOTPDevice.objects.filter(user=admin_a).count() == 1
+
+
+def test_an_unverified_session_does_not_reach_the_api_but_a_token_does(client, admin_a):
+    from api.services import api_token_create
+
+    enrolled(admin_a)
+    password_login(client, admin_a)
+    assert client.get("/api/v1/patients").status_code in (401, 403)
+    token = api_token_create(user=admin_a)[1]
+    assert client.get("/api/v1/patients", HTTP_AUTHORIZATION=f"Token {token}").status_code == 200
+
+
+def test_with_the_setting_off_the_password_alone_opens_the_admin(client, admin_a, settings):
+    settings.ECG_REQUIRE_2FA = False
+    assert password_login(client, admin_a).get("/admin/").status_code == 200

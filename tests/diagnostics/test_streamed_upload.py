@@ -1,0 +1,142 @@
+"""Large signal uploads: the web process checks structure in bounded memory and answers; the worker analyses.
+
+``ECG_FULL_CHECK_MAX_BYTES`` is lowered so that MIT-BIH and small made-up records take the path a
+24-hour Holter upload takes.
+"""
+
+import hashlib
+import html
+import io
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+from django.core.files.storage import default_storage
+from django.urls import reverse
+
+from diagnostics import services
+from diagnostics.models import ECGRecording
+
+from ..conftest import client_for
+from ..data import mitdb_dir
+from ..helpers import upload
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def post(client, staff_a, patient_a, settings):
+    settings.ECG_FULL_CHECK_MAX_BYTES = 0
+    client_for(client, staff_a)
+
+    def _post(files, **fields):
+        return client.post(
+            reverse("recording-upload", args=[patient_a.pk]), {"kind": "signal", "files": files, **fields}
+        )
+
+    return _post
+
+
+def _wfdb(tmp_path: Path, values: np.ndarray, name: str = "rec") -> list:
+    import wfdb
+
+    wfdb.wrsamp(
+        name,
+        fs=360,
+        units=["mV"],
+        sig_name=["MLII"],
+        p_signal=values.reshape(-1, 1),
+        fmt=["16"],
+        write_dir=str(tmp_path),
+    )
+    return [upload(f"{name}.{ext}", (tmp_path / f"{name}.{ext}").read_bytes()) for ext in ("hea", "dat")]
+
+
+def test_a_large_wfdb_record_is_accepted_after_the_bounded_check_and_classified_by_the_worker(post, active_models):
+    root = mitdb_dir()
+    response = post(
+        [upload("100.hea", (root / "100.hea").read_bytes()), upload("100.dat", (root / "100.dat").read_bytes())]
+    )
+    assert response.status_code == 302, html.unescape(response.content.decode())[-600:]
+    recording = ECGRecording.objects.get()
+    assert (recording.input_format, recording.lead, recording.sampling_rate, recording.sample_count) == (
+        "wfdb",
+        "MLII",
+        360.0,
+        650000,
+    )
+    with default_storage.open(recording.file.name, "rb") as fh:
+        stored = fh.read()
+    assert hashlib.sha256(stored).hexdigest() == recording.sha256  # hashed as the zip was written
+    with zipfile.ZipFile(io.BytesIO(stored)) as archive:
+        assert sorted(archive.namelist()) == ["100.dat", "100.hea"]
+        assert archive.read("100.dat") == (root / "100.dat").read_bytes()
+    services.recording_classify(recording_id=recording.pk, claim_token="t")
+    recording.refresh_from_db()
+    assert recording.status == "done", recording.error_message
+    assert 2200 < recording.beats.count() < 2350  # record 100 holds 2,273 beats
+
+
+def test_a_large_edf_file_is_stored_as_uploaded(post, tmp_path):
+    from .test_malformed_corpus import edf_bytes
+
+    t = np.arange(250 * 20) / 250
+    data = edf_bytes(np.sin(2 * np.pi * 1.2 * t) ** 31)
+    response = post([upload("holter.edf", data)])
+    assert response.status_code == 302, html.unescape(response.content.decode())[-600:]
+    recording = ECGRecording.objects.get()
+    assert (recording.input_format, recording.sampling_rate, recording.sample_count) == ("edf", 250.0, 5000)
+    with default_storage.open(recording.file.name, "rb") as fh:
+        assert fh.read() == data
+
+
+def test_a_signal_without_heartbeats_is_accepted_and_then_failed_by_the_worker_with_the_reason(
+    post, active_models, tmp_path
+):
+    rng = np.random.default_rng(0)
+    response = post(_wfdb(tmp_path, rng.normal(0, 0.02, 360 * 30) + np.linspace(0, 0.5, 360 * 30)))
+    assert response.status_code == 302
+    recording = ECGRecording.objects.get()
+    services.recording_classify(recording_id=recording.pk, claim_token="t")
+    recording.refresh_from_db()
+    assert recording.status == "failed"
+    assert "heartbeat" in recording.error_message
+
+
+@pytest.mark.parametrize(
+    ("values", "fragment"),
+    [
+        (np.zeros(360 * 10), "flat line"),
+        (np.sin(np.arange(360) / 20.0), "at least 2.5 s"),
+    ],
+)
+def test_the_bounded_check_refuses_what_it_can_see_and_stores_nothing(post, tmp_path, settings, values, fragment):
+    before = sorted(p for p in Path(settings.MEDIA_ROOT).rglob("*") if p.is_file())
+    response = post(_wfdb(tmp_path, values))
+    assert response.status_code == 400
+    assert fragment in html.unescape(response.content.decode())
+    assert ECGRecording.objects.count() == 0
+    assert sorted(p for p in Path(settings.MEDIA_ROOT).rglob("*") if p.is_file()) == before
+
+
+def test_the_bounded_check_refuses_a_record_longer_than_the_limit(post, tmp_path, settings):
+    settings.ECG_MAX_SIGNAL_SECONDS = 10
+    response = post(_wfdb(tmp_path, np.sin(np.arange(360 * 12) / 20.0)))
+    assert response.status_code == 400
+    assert "the maximum is 10 s" in html.unescape(response.content.decode())
+
+
+def test_the_bounded_check_reads_the_lead_in_chunks_and_finds_a_gap(tmp_path):
+    from ecg.io import readers
+    from ecg.io.errors import SignalError
+
+    values = np.sin(np.arange(360 * 20) / 20.0)
+    values[5000] = np.nan  # written as format 16's invalid sample
+    _wfdb(tmp_path, values)
+    with pytest.raises(SignalError, match="sample 5000 of lead MLII is NaN"):
+        readers.scan_wfdb(tmp_path / "rec", chunk_samples=1000)
+    values[5000] = 0.0
+    _wfdb(tmp_path, values)
+    header = readers.scan_wfdb(tmp_path / "rec", chunk_samples=1000)
+    assert (header.lead, header.fs, header.n_samples) == ("MLII", 360.0, 360 * 20)

@@ -1,0 +1,27 @@
+"""docker-compose.yml: valid YAML, and its object-store profile wired to the settings' variables."""
+
+import yaml
+
+from .data import REPO_ROOT
+
+
+def _compose() -> dict:
+    return yaml.safe_load((REPO_ROOT / "docker-compose.yml").read_text())
+
+
+def test_the_object_store_profile_starts_an_s3_compatible_store_and_creates_its_bucket():
+    services = _compose()["services"]
+    assert services["minio"]["profiles"] == ["objectstore"]
+    assert services["minio-bucket"]["profiles"] == ["objectstore"]
+    assert "mb" in services["minio-bucket"]["entrypoint"]
+    assert "objects:/data" in services["minio"]["volumes"]
+
+
+def test_every_app_service_can_be_switched_to_the_object_store():
+    services = _compose()["services"]
+    assert "beat" not in services  # every worker runs the periodic sweep
+    for name in ("migrate", "web", "worker"):
+        env = services[name]["environment"]
+        assert env["ECG_STORAGE"] == "${ECG_STORAGE:-local}", name
+        assert env["AWS_S3_ENDPOINT_URL"].endswith("http://minio:9000}"), name
+        assert {"AWS_STORAGE_BUCKET_NAME", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"} <= set(env), name
