@@ -1,0 +1,251 @@
+"""The MI screen: which lead it may read, which beats it scores, and what it may say.
+
+The MI model learnt MI from lead II beats of 10-s resting excerpts (PTB, PTB-XL). It speaks only
+where that holds:
+
+* **lead**: lead II, or II derived from I and III (Einthoven: II = I + III) when II is absent;
+  MIT-BIH's modified lead II (MLII) only if ``MLII_QUALIFIES`` (measured, bench/mi_applicability.py).
+  Any other lead, and leads without a standard name (``ECG1``, ``ch1``), are ``not_applicable``.
+* **beats**: dominant, normally conducted, clean beats only: class N with p(N) >= ``MIN_P_N``,
+  not next to a non-N beat (the Kaggle-format beat runs past the next R-peak, so a beat before an
+  ectopic carries part of it), of ordinary amplitude (peak-to-peak within ``AMPLITUDE_RANGE`` of the
+  median) and shaped like the record's median clean beat (correlation >= ``MIN_TEMPLATE_CORRELATION``
+  over P wave to T wave, baseline removed), which drops noisy beats and baseline jumps.
+* **aggregate**: the median MI probability of the scored beats (robust to the few odd beats that
+  pass the filters; see ``AGGREGATION``); fewer than ``MIN_BEATS`` scored beats is ``not_assessable``.
+
+Arrays in, a plain dict out (:meth:`MiScreen.as_dict` is the ``summary.mi_screen`` contract).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+
+Status = Literal["screened", "not_applicable", "not_assessable"]
+
+MLII_QUALIFIES = False
+MIN_P_N = 0.9
+MIN_TEMPLATE_CORRELATION = 0.9
+AMPLITUDE_RANGE = (0.5, 2.0)
+MIN_BEATS = 5
+AGGREGATION = "median"
+WINDOW_S = (0.25, 0.45)  # the beat window of the quality checks, before and after the R-peak
+
+
+def plain_lead(label: str) -> str:
+    """A lead label without decoration: "ECG II", "Lead_II", "ii" -> "ii"; "ECG1" -> "1"."""
+    plain = re.sub(r"[\s_\-:.]+", " ", label.strip().lower())
+    plain = re.sub(r"^(ecg|ekg|lead)\s*", "", plain).strip()
+    return plain.replace(" ", "")
+
+
+@dataclass(frozen=True)
+class LeadChoice:
+    """The lead the MI screen reads: a lead of the record, II derived from I and III, or none."""
+
+    lead: str | None  # the name reported ("II", the record's own label, or "II (I + III)")
+    source: tuple[str, ...]  # the record's lead labels it is made of: one, or (I, III)
+    reason: str
+
+    @property
+    def applicable(self) -> bool:
+        return self.lead is not None
+
+    @property
+    def derived(self) -> bool:
+        return len(self.source) == 2
+
+
+def choose_lead(names: Sequence[str], *, accept_mlii: bool = MLII_QUALIFIES) -> LeadChoice:
+    """The lead of ``names`` (a record's lead labels) the MI model is valid for, with the reason.
+
+    ``accept_mlii`` exists for the measurement that decides ``MLII_QUALIFIES``."""
+    by_plain: dict[str, str] = {}
+    for name in names:
+        by_plain.setdefault(plain_lead(name), name)
+    if "ii" in by_plain:
+        label = by_plain["ii"]
+        return LeadChoice(label, (label,), f"lead {label}: the lead the MI model was trained and validated on")
+    if "mlii" in by_plain and accept_mlii:
+        label = by_plain["mlii"]
+        return LeadChoice(label, (label,), f"lead {label} (modified lead II), validated for the MI screen")
+    if "i" in by_plain and "iii" in by_plain:
+        first, third = by_plain["i"], by_plain["iii"]
+        return LeadChoice(
+            "II (I + III)", (first, third), f"lead II derived from {first} and {third} (Einthoven: II = I + III)"
+        )
+    shown = ", ".join(names) if names else "none"
+    if "mlii" in by_plain:
+        reason = (
+            f"the MI model is validated on lead II of resting 12-lead ECGs; modified lead II of an "
+            f"ambulatory recording does not qualify (leads: {shown})"
+        )
+    else:
+        reason = (
+            f"the MI model is validated on lead II only; this recording has no lead II or I and III (leads: {shown})"
+        )
+    return LeadChoice(None, (), reason)
+
+
+def lead_values(leads: dict[str, np.ndarray], choice: LeadChoice) -> np.ndarray:
+    """The samples of the chosen lead, summing I and III when II is derived."""
+    if not choice.applicable:
+        raise ValueError("no lead qualifies for the MI screen")
+    if choice.derived:
+        first, third = (np.asarray(leads[name], dtype=np.float64) for name in choice.source)
+        n = min(len(first), len(third))
+        return first[:n] + third[:n]
+    return np.asarray(leads[choice.source[0]], dtype=np.float64)
+
+
+def beat_windows(values: np.ndarray, fs: float, r_peaks: np.ndarray) -> np.ndarray:
+    """Each beat of ``values`` from 0.25 s before to 0.45 s after its R-peak (P wave to T wave),
+    its straight line from first to last sample removed (baseline wander); edges repeat the end sample."""
+    values = np.asarray(values, dtype=np.float64)
+    r_peaks = np.asarray(r_peaks, dtype=np.int64)
+    before, after = int(round(WINDOW_S[0] * fs)), int(round(WINDOW_S[1] * fs))
+    if len(r_peaks) == 0 or len(values) == 0:
+        return np.zeros((len(r_peaks), before + after + 1))
+    idx = np.clip(r_peaks[:, None] + np.arange(-before, after + 1)[None, :], 0, len(values) - 1)
+    windows = values[idx]
+    ramp = np.linspace(0.0, 1.0, windows.shape[1])[None, :]
+    return np.asarray(windows - (windows[:, :1] + ramp * (windows[:, -1:] - windows[:, :1])), dtype=np.float64)
+
+
+@dataclass
+class MiScreen:
+    """The MI screen of one recording; ``scored`` are the indices of the beats its score comes from."""
+
+    status: Status
+    reason: str
+    lead: str | None = None
+    score: float | None = None
+    threshold: float | None = None
+    flag: bool = False
+    scored: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    excluded: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def beats_used(self) -> int:
+        return int(len(self.scored))
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "status": self.status,
+            "reason": self.reason,
+            "lead": self.lead,
+            "beats_used": self.beats_used,
+            "score": None if self.score is None else round(float(self.score), 6),
+            "threshold": self.threshold,
+            "flag": bool(self.flag),
+        }
+
+
+def not_applicable(choice: LeadChoice) -> MiScreen:
+    return MiScreen("not_applicable", choice.reason)
+
+
+def _template_correlation(windows: np.ndarray, candidates: np.ndarray) -> np.ndarray:
+    """Correlation of each beat window with the median window of the candidate beats."""
+    corr = np.full(len(windows), -1.0)
+    if not candidates.any():
+        return corr
+    x = windows - windows.mean(axis=1, keepdims=True)
+    t = np.median(x[candidates], axis=0)
+    t = t - t.mean()
+    denominator = np.linalg.norm(x, axis=1) * np.linalg.norm(t)
+    np.divide(x @ t, denominator, out=corr, where=denominator > 0)
+    return corr
+
+
+def clean_beats(
+    *,
+    classes: Sequence[str],
+    p_n: np.ndarray,
+    windows: np.ndarray,
+) -> tuple[np.ndarray, dict[str, int]]:
+    """Indices of the dominant, normally conducted, clean beats, and how many each rule excluded."""
+    n = len(classes)
+    labels = np.asarray(classes, dtype=str)
+    p_n = np.asarray(p_n, dtype=np.float64)
+    windows = np.asarray(windows, dtype=np.float64)
+    if not (len(p_n) == n and len(windows) == n):
+        raise ValueError("classes, p_n and windows must have one row per beat")
+    excluded: dict[str, int] = {}
+    keep = labels == "N"
+    excluded["not N"] = int(n - keep.sum())
+    confident = keep & (p_n >= MIN_P_N)
+    excluded["N not confident"] = int(keep.sum() - confident.sum())
+    keep = confident
+    ectopic = labels != "N"
+    beside = np.zeros(n, dtype=bool)
+    beside[:-1] |= ectopic[1:]
+    beside[1:] |= ectopic[:-1]
+    excluded["next to a non-N beat"] = int((keep & beside).sum())
+    keep &= ~beside
+    if keep.any():
+        amplitudes = np.ptp(windows, axis=1)
+        median = float(np.median(amplitudes[keep]))
+        low, high = AMPLITUDE_RANGE
+        ordinary = (amplitudes >= low * median) & (amplitudes <= high * median) if median > 0 else keep
+        excluded["amplitude outlier"] = int((keep & ~ordinary).sum())
+        keep &= ordinary
+    correlation = _template_correlation(windows, keep)
+    shaped = correlation >= MIN_TEMPLATE_CORRELATION
+    excluded["unlike the dominant beat"] = int((keep & ~shaped).sum())
+    keep &= shaped
+    return np.flatnonzero(keep), excluded
+
+
+def screen(
+    *,
+    choice: LeadChoice,
+    classes: Sequence[str],
+    p_n: np.ndarray,
+    windows: np.ndarray,
+    mi_probabilities: np.ndarray,
+    threshold: float,
+) -> MiScreen:
+    """The MI screen of one recording.
+
+    ``classes`` and ``p_n`` are the heartbeat model's class and p(N) per beat, ``windows`` each
+    beat's window of the chosen lead (:func:`beat_windows`) and ``mi_probabilities`` the MI
+    model's output on the chosen lead's beats, one row per beat in the same order.
+    """
+    if not choice.applicable:
+        return not_applicable(choice)
+    mi = np.asarray(mi_probabilities, dtype=np.float64)
+    if len(mi) != len(classes):
+        raise ValueError("mi_probabilities must have one value per beat")
+    scored, excluded = clean_beats(classes=classes, p_n=p_n, windows=windows)
+    dropped = ", ".join(f"{k} {v}" for k, v in excluded.items() if v)
+    if len(scored) < MIN_BEATS:
+        return MiScreen(
+            "not_assessable",
+            f"{len(scored)} of {len(classes)} beats are dominant, normally conducted and clean; at least "
+            f"{MIN_BEATS} are needed" + (f" (excluded: {dropped})" if dropped else ""),
+            lead=choice.lead,
+            threshold=threshold,
+            scored=scored,
+            excluded=excluded,
+        )
+    score = float(np.median(mi[scored]))
+    flag = score >= threshold
+    return MiScreen(
+        "screened",
+        f"{AGGREGATION} MI probability of {len(scored)} of {len(classes)} beats "
+        f"(dominant, normally conducted, clean) in {choice.lead}"
+        + (f"; excluded: {dropped}" if dropped else "")
+        + f"; {'at or above' if flag else 'below'} the threshold {threshold:.4g}",
+        lead=choice.lead,
+        score=score,
+        threshold=threshold,
+        flag=flag,
+        scored=scored,
+        excluded=excluded,
+    )
