@@ -45,11 +45,16 @@ def mi_input(
     analysed: str,
     analysed_beats: np.ndarray,
     accept_mlii: bool = mi_screen.MLII_QUALIFIES,
+    choice: mi_screen.LeadChoice | None = None,
 ) -> MiInput:
-    """The MI lead of a recording and its Kaggle-format beats, one per R-peak of the analysed lead."""
+    """The MI lead of a recording and its Kaggle-format beats, one per R-peak of the analysed lead.
+
+    ``choice`` is the lead already chosen from all of the record's names (``leads`` may then hold
+    only the leads it is made of)."""
     from ecg.processing.segmenting import segment_every_peak
 
-    choice = mi_screen.choose_lead(list(leads), accept_mlii=accept_mlii)
+    if choice is None:
+        choice = mi_screen.choose_lead(list(leads), accept_mlii=accept_mlii)
     if not choice.applicable:
         return MiInput(choice)
     values = mi_screen.lead_values(leads, choice)

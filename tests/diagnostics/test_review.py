@@ -95,5 +95,5 @@ def test_the_review_page_refuses_a_diagnosis_not_flagged_for_mi_as_the_api_does(
         reverse("review-create", args=[recording.diagnosis.pk]), {"decision": "confirm"}
     )
     assert response.status_code == 409
-    assert "Only diagnoses flagged for MI are reviewed." in response.content.decode()
+    assert "Only diagnoses screened and flagged for MI are reviewed." in response.content.decode()
     assert not Review.objects.exists()
