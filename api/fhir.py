@@ -69,7 +69,7 @@ def _sampled(values: np.ndarray, *, period_ms: float, unit: str, code: str) -> d
     }
 
 
-def _observation(*, subject: str, effective: str, code: dict, category: str = "procedure", **value) -> dict:
+def _observation(*, subject: str, effective: str, code: dict, category: str = "procedure", **value: object) -> dict:
     return {
         "resourceType": "Observation",
         "status": "final",
@@ -249,8 +249,8 @@ def bundle(*, recording: ECGRecording, diagnosis: Diagnosis, signal=None, beats=
                     else []
                 ),
             ],
-            **_note(diagnosis.mi_reason),
         )
+        | _note(diagnosis.mi_reason)
     )
     if diagnosis.mi_screened and diagnosis.mi_score is not None:  # no MI score or flag where the screen did not speak
         observations.append(
@@ -365,6 +365,6 @@ def _mi_conclusion(diagnosis: Diagnosis) -> str:
     return f"MI score {diagnosis.mi_score:.3f} (threshold {diagnosis.mi_threshold:.3f}): {verdict}."
 
 
-def _note(text: str) -> dict[str, object]:
+def _note(text: str) -> dict[str, list[dict[str, str]]]:
     """A resource's ``note`` (FHIR allows no empty list)."""
     return {"note": [{"text": text}]} if text else {}

@@ -84,6 +84,10 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--records", help="comma-separated MIT-BIH records (default: the 44 non-paced)")
     parser.add_argument("--no-ptb", action="store_true")
+    parser.add_argument(
+        "--rule", choices=["rhythm_morphology", "class"], help="beat rule to measure (default: shipped)"
+    )
+    parser.add_argument("--output", default="mi_applicability.json")
     args = parser.parse_args()
     load_before = os.getloadavg()
 
@@ -92,6 +96,11 @@ def main() -> None:
     from ecg.io import readers
     from ecg.models import inference
     from ecg.models.classify import classify_signal
+    from ecg.processing import mi_screen
+    from ecg.processing.mi_screen import choose_lead, not_applicable
+
+    if args.rule:
+        mi_screen.BEAT_RULE = args.rule
 
     hb_path, mi_path = newest_artifact("heartbeat_record"), newest_artifact("mi")
     assert hb_path is not None and mi_path is not None, "bundled models missing"
@@ -123,7 +132,10 @@ def main() -> None:
         signal = readers.read_wfdb(mitdb / name)
         lead = signal.lead_name(None)
         as_mlii = run(signal, lead, accept_mlii=True)
-        shipped = run(signal, lead, accept_mlii=False).mi_screen
+        shipped = (
+            not_applicable(choose_lead(list(signal.leads))) if not choose_lead(list(signal.leads)).applicable else None
+        )
+        shipped = shipped or run(signal, lead, accept_mlii=False).mi_screen
         screen = as_mlii.mi_screen
         rows.append(
             {
@@ -166,6 +178,7 @@ def main() -> None:
     result: dict = {
         "command": "python -m bench.mi_applicability",
         "models": {"heartbeat_record": hb_path.name, "mi": mi_path.name, "threshold": threshold},
+        "beat_rule": mi_screen.BEAT_RULE,
         "mitdb": {
             "records": len(rows),
             "seconds": round(mitdb_seconds, 1),
@@ -227,7 +240,7 @@ def main() -> None:
         result["ptb"] = {"patient001": ptb_rows[:2], "in_sample_groups": groups, "per_record": ptb_rows[2:]}
 
     result["machine"] = machine(load_before)
-    write_result(REPO / "bench" / "results" / "mi_applicability.json", result)
+    write_result(REPO / "bench" / "results" / args.output, result)
 
 
 if __name__ == "__main__":

@@ -247,6 +247,7 @@ def recording_classify(*, recording_id: int, claim_token: str, max_attempts: int
         p_n=class_scores[:, column["N"]],
         mi_scores=mi_scores,
         threshold=mi.effective_threshold,
+        positions=positions,
     )
     rhythm = None
     if positions is not None and inputs.rhythm is not None:  # from the classifier's own positions and classes
@@ -318,7 +319,9 @@ def recording_classify(*, recording_id: int, claim_token: str, max_attempts: int
     return "done"
 
 
-def _mi_screen(mi_input, *, predicted: np.ndarray, p_n: np.ndarray, mi_scores: np.ndarray | None, threshold: float):
+def _mi_screen(
+    mi_input, *, predicted: np.ndarray, p_n: np.ndarray, mi_scores: np.ndarray | None, threshold: float, positions
+):
     """The MI screen of a classified recording (ecg.processing.mi_screen)."""
     from ecg.processing import mi_screen
 
@@ -344,6 +347,7 @@ def _mi_screen(mi_input, *, predicted: np.ndarray, p_n: np.ndarray, mi_scores: n
         classes=[str(c) for c in predicted],
         p_n=p_n,
         windows=mi_input.windows,
+        r_peaks=positions,
         mi_probabilities=mi_scores,
         threshold=threshold,
     )

@@ -111,6 +111,7 @@ def classify_signal(
             classes=predicted,
             p_n=p_n,
             windows=mi_in.windows,
+            r_peaks=r_peaks,
             mi_probabilities=mi_probs,
             threshold=mi_threshold,
         )

@@ -32,6 +32,8 @@ MLII_QUALIFIES = False
 MIN_P_N = 0.9
 MIN_TEMPLATE_CORRELATION = 0.9
 AMPLITUDE_RANGE = (0.5, 2.0)
+PREMATURE = 0.85  # an RR interval this much shorter than the record's median marks an early beat
+BEAT_RULE = "rhythm_morphology"
 MIN_BEATS = 5
 AGGREGATION = "median"
 WINDOW_S = (0.25, 0.45)  # the beat window of the quality checks, before and after the R-peak
@@ -163,30 +165,57 @@ def _template_correlation(windows: np.ndarray, candidates: np.ndarray) -> np.nda
     return corr
 
 
+def _premature(r_peaks: np.ndarray) -> np.ndarray:
+    """Beats whose RR interval before is shorter than ``PREMATURE`` x the record's median RR."""
+    premature = np.zeros(len(r_peaks), dtype=bool)
+    if len(r_peaks) >= 3:
+        rr = np.diff(np.asarray(r_peaks, dtype=np.float64))
+        premature[1:] = rr < PREMATURE * float(np.median(rr))
+    return premature
+
+
 def clean_beats(
     *,
     classes: Sequence[str],
     p_n: np.ndarray,
     windows: np.ndarray,
+    r_peaks: np.ndarray | None = None,
+    rule: str | None = None,
 ) -> tuple[np.ndarray, dict[str, int]]:
-    """Indices of the dominant, normally conducted, clean beats, and how many each rule excluded."""
+    """Indices of the dominant, normally conducted, clean beats, and how many each rule excluded.
+
+    ``rule`` "rhythm_morphology" (the default, ``BEAT_RULE``): a beat is ectopic when it is premature,
+    unlike the record's dominant beat, or paced/unclassifiable (Q); the heartbeat model's N/S/V/F
+    call is not used, since it calls many MI beats of resting ECGs V (bench/mi_applicability.py).
+    "class": only N beats with p(N) >= ``MIN_P_N`` count, every non-N beat is ectopic.
+    """
+    rule = BEAT_RULE if rule is None else rule
     n = len(classes)
     labels = np.asarray(classes, dtype=str)
     p_n = np.asarray(p_n, dtype=np.float64)
     windows = np.asarray(windows, dtype=np.float64)
-    if not (len(p_n) == n and len(windows) == n):
-        raise ValueError("classes, p_n and windows must have one row per beat")
+    if not (len(p_n) == n and len(windows) == n and (r_peaks is None or len(r_peaks) == n)):
+        raise ValueError("classes, p_n, windows and r_peaks must have one row per beat")
     excluded: dict[str, int] = {}
-    keep = labels == "N"
-    excluded["not N"] = int(n - keep.sum())
-    confident = keep & (p_n >= MIN_P_N)
-    excluded["N not confident"] = int(keep.sum() - confident.sum())
-    keep = confident
-    ectopic = labels != "N"
+    keep = np.ones(n, dtype=bool)
+    if rule == "class":
+        keep = (labels == "N") & (p_n >= MIN_P_N)
+        excluded["not N, or N not confident"] = int(n - keep.sum())
+        ectopic = labels != "N"
+    else:
+        first = _template_correlation(windows, keep) >= MIN_TEMPLATE_CORRELATION
+        dominant = _template_correlation(windows, first) >= MIN_TEMPLATE_CORRELATION if first.any() else first
+        premature = _premature(r_peaks) if r_peaks is not None else np.zeros(n, dtype=bool)
+        paced = labels == "Q"
+        ectopic = premature | ~dominant | paced
+        excluded["paced or unclassifiable"] = int(paced.sum())
+        excluded["premature"] = int((premature & ~paced).sum())
+        excluded["unlike the dominant beat"] = int((~dominant & ~premature & ~paced).sum())
+        keep = ~ectopic
     beside = np.zeros(n, dtype=bool)
     beside[:-1] |= ectopic[1:]
     beside[1:] |= ectopic[:-1]
-    excluded["next to a non-N beat"] = int((keep & beside).sum())
+    excluded["next to an ectopic beat"] = int((keep & beside).sum())
     keep &= ~beside
     if keep.any():
         amplitudes = np.ptp(windows, axis=1)
@@ -197,7 +226,7 @@ def clean_beats(
         keep &= ordinary
     correlation = _template_correlation(windows, keep)
     shaped = correlation >= MIN_TEMPLATE_CORRELATION
-    excluded["unlike the dominant beat"] = int((keep & ~shaped).sum())
+    excluded["noisy (unlike the clean template)"] = int((keep & ~shaped).sum())
     keep &= shaped
     return np.flatnonzero(keep), excluded
 
@@ -210,6 +239,7 @@ def screen(
     windows: np.ndarray,
     mi_probabilities: np.ndarray,
     threshold: float,
+    r_peaks: np.ndarray | None = None,
 ) -> MiScreen:
     """The MI screen of one recording.
 
@@ -222,7 +252,7 @@ def screen(
     mi = np.asarray(mi_probabilities, dtype=np.float64)
     if len(mi) != len(classes):
         raise ValueError("mi_probabilities must have one value per beat")
-    scored, excluded = clean_beats(classes=classes, p_n=p_n, windows=windows)
+    scored, excluded = clean_beats(classes=classes, p_n=p_n, windows=windows, r_peaks=r_peaks)
     dropped = ", ".join(f"{k} {v}" for k, v in excluded.items() if v)
     if len(scored) < MIN_BEATS:
         return MiScreen(
