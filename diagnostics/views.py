@@ -312,8 +312,9 @@ def _mi_explanation(recording: ECGRecording, diagnosis) -> dict | None:
     step = width / max(1, len(beats))
     points = [
         {
-            "x": round((i + 0.5) * step, 2),
+            "x": round(i * step + 0.1 * step, 2),
             "y": round(95 - 90 * (b["mi_probability"] or 0.0), 2),
+            "height": round(90 * (b["mi_probability"] or 0.0), 2),
             "above": b["above"],
             "number": b["index"] + 1,
             "probability": b["mi_probability"],
@@ -327,6 +328,7 @@ def _mi_explanation(recording: ECGRecording, diagnosis) -> dict | None:
         "shown": min(len(beats), MI_EXPLANATION_ROWS),
         "points": points,
         "width": width,
+        "bar": round(0.8 * step, 2),
         "threshold_y": round(95 - 90 * threshold, 2),
     }
 

@@ -6,13 +6,16 @@ where that holds:
 * **lead**: lead II, or II derived from I and III (Einthoven: II = I + III) when II is absent;
   MIT-BIH's modified lead II (MLII) only if ``MLII_QUALIFIES`` (measured, bench/mi_applicability.py).
   Any other lead, and leads without a standard name (``ECG1``, ``ch1``), are ``not_applicable``.
-* **beats**: dominant, normally conducted, clean beats only: class N with p(N) >= ``MIN_P_N``,
-  not next to a non-N beat (the Kaggle-format beat runs past the next R-peak, so a beat before an
-  ectopic carries part of it), of ordinary amplitude (peak-to-peak within ``AMPLITUDE_RANGE`` of the
-  median) and shaped like the record's median clean beat (correlation >= ``MIN_TEMPLATE_CORRELATION``
-  over P wave to T wave, baseline removed), which drops noisy beats and baseline jumps.
-* **aggregate**: the median MI probability of the scored beats (robust to the few odd beats that
-  pass the filters; see ``AGGREGATION``); fewer than ``MIN_BEATS`` scored beats is ``not_assessable``.
+* **beats**: dominant, normally conducted, clean beats only. A beat is ectopic when it is premature
+  (RR before it < ``PREMATURE`` x the record's median RR), unlike the record's dominant beat
+  (correlation < ``MIN_TEMPLATE_CORRELATION`` with the median of the beats that resemble the
+  record's median beat, P wave to T wave, baseline removed) or paced/unclassifiable (Q). Ectopic
+  beats and the beat just before each (its Kaggle-format window runs into the early beat) are not
+  scored, nor beats of unusual amplitude (peak-to-peak outside ``AMPLITUDE_RANGE`` x the median) or
+  unlike the template of the beats left (noise). The heartbeat model's N/S/V/F call is not used:
+  it calls the beats of many resting MI ECGs V (bench/mi_applicability.py measures both rules).
+* **aggregate**: the median MI probability of the scored beats (``AGGREGATION``, chosen by
+  measurement); fewer than ``MIN_BEATS`` scored beats is ``not_assessable``.
 
 Arrays in, a plain dict out (:meth:`MiScreen.as_dict` is the ``summary.mi_screen`` contract).
 """
@@ -30,9 +33,9 @@ Status = Literal["screened", "not_applicable", "not_assessable"]
 
 MLII_QUALIFIES = False
 MIN_P_N = 0.9
-MIN_TEMPLATE_CORRELATION = 0.9
+MIN_TEMPLATE_CORRELATION = 0.85
 AMPLITUDE_RANGE = (0.5, 2.0)
-PREMATURE = 0.85  # an RR interval this much shorter than the record's median marks an early beat
+PREMATURE = 0.8  # an RR interval this much shorter than the record's median marks an early beat
 BEAT_RULE = "rhythm_morphology"
 MIN_BEATS = 5
 AGGREGATION = "median"
@@ -212,10 +215,11 @@ def clean_beats(
         excluded["premature"] = int((premature & ~paced).sum())
         excluded["unlike the dominant beat"] = int((~dominant & ~premature & ~paced).sum())
         keep = ~ectopic
+    # The beat before an ectopic one: its Kaggle-format window (1.2 x the median RR from its R-peak)
+    # runs into the early beat. The beat after starts its own window and keeps its shape.
     beside = np.zeros(n, dtype=bool)
-    beside[:-1] |= ectopic[1:]
-    beside[1:] |= ectopic[:-1]
-    excluded["next to an ectopic beat"] = int((keep & beside).sum())
+    beside[:-1] = ectopic[1:]
+    excluded["before an ectopic beat"] = int((keep & beside).sum())
     keep &= ~beside
     if keep.any():
         amplitudes = np.ptp(windows, axis=1)
