@@ -40,6 +40,7 @@ BEAT_RULE = "rhythm_morphology"
 MIN_BEATS = 5
 AGGREGATION = "median"
 WINDOW_S = (0.25, 0.45)  # the beat window of the quality checks, before and after the R-peak
+WINDOW_FS = 250.0
 
 
 def plain_lead(label: str) -> str:
@@ -109,17 +110,23 @@ def lead_values(leads: dict[str, np.ndarray], choice: LeadChoice) -> np.ndarray:
 
 
 def beat_windows(values: np.ndarray, fs: float, r_peaks: np.ndarray) -> np.ndarray:
-    """Each beat of ``values`` from 0.25 s before to 0.45 s after its R-peak (P wave to T wave),
+    """Each beat of ``values`` from 0.25 s before to 0.45 s after its R-peak (P wave to T wave), at
+    most ``WINDOW_FS`` Hz (every k-th sample: a 24-hour recording's windows stay ~70 MB), float32,
     its straight line from first to last sample removed (baseline wander); edges repeat the end sample."""
-    values = np.asarray(values, dtype=np.float64)
+    values = np.asarray(values)
     r_peaks = np.asarray(r_peaks, dtype=np.int64)
-    before, after = int(round(WINDOW_S[0] * fs)), int(round(WINDOW_S[1] * fs))
+    step = max(1, int(fs // WINDOW_FS))
+    before, after = int(round(WINDOW_S[0] * fs)) // step, int(round(WINDOW_S[1] * fs)) // step
+    offsets = step * np.arange(-before, after + 1)
     if len(r_peaks) == 0 or len(values) == 0:
-        return np.zeros((len(r_peaks), before + after + 1))
-    idx = np.clip(r_peaks[:, None] + np.arange(-before, after + 1)[None, :], 0, len(values) - 1)
-    windows = values[idx]
-    ramp = np.linspace(0.0, 1.0, windows.shape[1])[None, :]
-    return np.asarray(windows - (windows[:, :1] + ramp * (windows[:, -1:] - windows[:, :1])), dtype=np.float64)
+        return np.zeros((len(r_peaks), len(offsets)), np.float32)
+    windows = np.empty((len(r_peaks), len(offsets)), np.float32)
+    ramp = np.linspace(0.0, 1.0, len(offsets), dtype=np.float32)[None, :]
+    for start in range(0, len(r_peaks), 8192):  # bounded temporaries on long recordings
+        idx = np.clip(r_peaks[start : start + 8192, None] + offsets[None, :], 0, len(values) - 1)
+        w = values[idx].astype(np.float32)
+        windows[start : start + 8192] = w - (w[:, :1] + ramp * (w[:, -1:] - w[:, :1]))
+    return windows
 
 
 @dataclass
@@ -196,7 +203,7 @@ def clean_beats(
     n = len(classes)
     labels = np.asarray(classes, dtype=str)
     p_n = np.asarray(p_n, dtype=np.float64)
-    windows = np.asarray(windows, dtype=np.float64)
+    windows = np.asarray(windows, dtype=np.float32)
     if not (len(p_n) == n and len(windows) == n and (r_peaks is None or len(r_peaks) == n)):
         raise ValueError("classes, p_n, windows and r_peaks must have one row per beat")
     excluded: dict[str, int] = {}
