@@ -69,12 +69,9 @@ def test_a_12_lead_record_is_screened_in_lead_ii_with_the_contract(tiny_model_di
     assert screen["lead"] == "ii" and screen["threshold"] == 0.5
     scored = [b for b in result["beats"] if b["mi_scored"]]
     assert len(scored) == screen["beats_used"]
-    if screen["status"] == "screened":  # the tiny heartbeat model's classes decide how many beats are clean
-        assert screen["score"] == pytest.approx(0.881, abs=1e-3) and screen["flag"]
-        assert result["summary"]["mi_score"] == screen["score"] and len(scored) >= 5
-        assert all(b["aami_class"] == "N" for b in scored)
-    else:
-        assert screen["status"] == "not_assessable" and screen["score"] is None and not screen["flag"]
+    # patient001's beats are regular and alike: the screen speaks, over nearly all of them
+    assert screen["status"] == "screened" and screen["flag"] and screen["score"] == pytest.approx(0.881, abs=1e-3)
+    assert result["summary"]["mi_score"] == screen["score"] and len(scored) >= 0.9 * len(result["beats"])
     low = json.loads(run(record, *args, "--mi-model", str(tiny_model_dir / "mi-low.keras")))
     assert not low["summary"]["mi_screen"]["flag"]
 
