@@ -31,9 +31,10 @@ def rules() -> dict[str, Callable[[np.ndarray, np.ndarray], float]]:
     return {
         "validation recall >= 0.95 (card)": lambda s, y: mt.choose_threshold(s, y, 0.95),
         "validation recall 1.0 (lowest MI validation score)": lambda s, y: mt.choose_threshold(s, y, 1.0),
-        "validation recall >= 0.95, x 0.8": lambda s, y: 0.8 * mt.choose_threshold(s, y, 0.95),
-        "validation recall >= 0.95, x 0.7": lambda s, y: 0.7 * mt.choose_threshold(s, y, 0.95),
-        "validation recall 1.0, x 0.8": lambda s, y: 0.8 * mt.choose_threshold(s, y, 1.0),
+        **{
+            f"validation recall >= 0.95, x {k}": (lambda k: lambda s, y: k * mt.choose_threshold(s, y, 0.95))(k)
+            for k in (0.9, 0.85, 0.8, 0.75, 0.7)
+        },
     }
 
 
