@@ -4,7 +4,7 @@ from django.utils import timezone
 
 from accounts.admin import ClinicScopedAdmin
 
-from .models import ApiToken
+from .models import ApiToken, WebhookDelivery
 from .services import api_token_create, api_token_revoke, api_token_webhook_set
 from .webhooks import signing_secret
 
@@ -93,3 +93,37 @@ class ApiTokenAdmin(ClinicScopedAdmin):
         for token in queryset.filter(revoked_at__isnull=True):
             api_token_revoke(token=token)
         self.message_user(request, f"Revoked at {timezone.now():%Y-%m-%d %H:%M} UTC.")
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(ClinicScopedAdmin):
+    """The delivery log: read only, each row one notice with its attempts and the next retry."""
+
+    list_display = ["created_at", "event", "token", "url", "status", "attempts", "last_status_code", "next_retry_at"]
+    list_filter = ["status", "event"]
+    search_fields = ["url", "token__prefix", "token__name"]
+    readonly_fields = [
+        "event",
+        "token",
+        "diagnosis",
+        "url",
+        "status",
+        "attempts",
+        "last_status_code",
+        "last_error",
+        "last_attempt_at",
+        "next_retry_at",
+        "sent_at",
+        "created_at",
+    ]
+    fields = tuple(readonly_fields)
+
+    def get_queryset(self, request):
+        qs = super().get_queryset(request).select_related("token")
+        return qs if request.user.is_superuser else qs.filter(clinic_id=request.user.clinic_id)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

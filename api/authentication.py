@@ -1,5 +1,8 @@
+import copy
 import hmac
 import re
+import threading
+import time
 
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
@@ -11,6 +14,51 @@ from .models import ApiToken
 from .services import TOKEN_PREFIX_LENGTH, api_token_touch, token_hash
 
 _PREFIX = re.compile(f"[0-9a-f]{{{TOKEN_PREFIX_LENGTH}}}")
+
+
+# prefix → (monotonic deadline, token with its user): each web process looks a token up at most once
+# per API_TOKEN_CACHE_SECONDS, so a revocation elsewhere takes effect within that time.
+_tokens: dict[str, tuple[float, ApiToken]] = {}
+_tokens_lock = threading.Lock()
+_TOKENS_MAX = 10_000
+
+
+def _token_by_prefix(prefix: str) -> tuple[ApiToken | None, ApiToken | None]:
+    """(this request's copy of the token, the cached one or None)."""
+    ttl = settings.API_TOKEN_CACHE_SECONDS
+    now = time.monotonic()
+    cached = _tokens.get(prefix) if ttl else None
+    token: ApiToken | None
+    if cached is not None and cached[0] > now:
+        token = cached[1]
+    else:
+        token = ApiToken.objects.select_related("user").filter(prefix=prefix).first()
+        if token is None or not ttl:
+            return token, None
+        with _tokens_lock:
+            if len(_tokens) >= _TOKENS_MAX:
+                _tokens.clear()
+            _tokens[prefix] = (now + ttl, token)
+    # Each request gets its own copies: requests on other threads share the cached ones.
+    mine = copy.copy(token)
+    mine.user = copy.copy(token.user)
+    return mine, token
+
+
+def _known_valid(prefix: str, secret: str) -> bool:
+    cached = _tokens.get(prefix)
+    return (
+        cached is not None
+        and cached[0] > time.monotonic()
+        and cached[1].is_usable
+        and hmac.compare_digest(cached[1].key_hash, token_hash(secret))
+    )
+
+
+def token_cache_forget(prefix: str) -> None:
+    """Drop a token from this process's cache (after a revocation here, so it takes effect at once)."""
+    with _tokens_lock:
+        _tokens.pop(prefix, None)
 
 
 def _failures_key(ip: str | None) -> str:
@@ -53,24 +101,28 @@ class ApiTokenAuthentication(authentication.BaseAuthentication):
         header = authentication.get_authorization_header(request).split()
         if not header or header[0].lower() != self.keyword.lower().encode():
             return None
-        from accounts.audit import client_ip
-
-        if (caches["api"].get(_failures_key(client_ip(request))) or 0) >= settings.API_TOKEN_FAILURES:
-            raise exceptions.Throttled(
-                wait=settings.ECG_LOCKOUT_SECONDS, detail="Too many invalid tokens from this address."
-            )
+        secret = ""
+        if len(header) == 2:
+            try:
+                secret = header[1].decode("ascii")
+            except UnicodeDecodeError:
+                pass
+        prefix, _sep, _rest = secret.partition(".")
+        well_formed = bool(_PREFIX.fullmatch(prefix) and _sep)
+        # A token this process has just seen valid is no guess: it skips the address's failure count (a
+        # Redis round trip); any other is refused with 429 before it is looked up once the address has
+        # failed too often.
+        if not (well_formed and _known_valid(prefix, secret)):
+            self._refuse_a_guessing_address(request)
         if len(header) != 2:
             _token_failed(request, "")
             raise exceptions.AuthenticationFailed(_("Malformed Authorization header; expected 'Token <token>'."))
-        try:
-            secret = header[1].decode("ascii")
-        except UnicodeDecodeError:
+        if not secret:
             _token_failed(request, "")
-            raise exceptions.AuthenticationFailed(_("Invalid token.")) from None
-        prefix, _sep, _rest = secret.partition(".")
-        token = None
-        if _PREFIX.fullmatch(prefix) and _sep:
-            token = ApiToken.objects.select_related("user").filter(prefix=prefix).first()
+            raise exceptions.AuthenticationFailed(_("Invalid token."))
+        token = cached = None
+        if well_formed:
+            token, cached = _token_by_prefix(prefix)
         if token is None or not hmac.compare_digest(token.key_hash, token_hash(secret)):
             _token_failed(request, prefix if _PREFIX.fullmatch(prefix) else "")
             raise exceptions.AuthenticationFailed(_("Invalid token."))
@@ -79,7 +131,18 @@ class ApiTokenAuthentication(authentication.BaseAuthentication):
         if not token.user.is_active:
             raise exceptions.AuthenticationFailed(_("The token's user is inactive."))
         api_token_touch(token=token)
+        if cached is not None:
+            cached.last_used_at = token.last_used_at
         return token.user, token
+
+    @staticmethod
+    def _refuse_a_guessing_address(request) -> None:
+        from accounts.audit import client_ip
+
+        if (caches["api"].get(_failures_key(client_ip(request))) or 0) >= settings.API_TOKEN_FAILURES:
+            raise exceptions.Throttled(
+                wait=settings.ECG_LOCKOUT_SECONDS, detail="Too many invalid tokens from this address."
+            )
 
     def authenticate_header(self, request):
         return self.keyword

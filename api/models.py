@@ -50,3 +50,38 @@ class ApiToken(models.Model):
         if self.revoked_at is not None:
             return False
         return self.expires_at is None or self.expires_at > timezone.now()
+
+
+class WebhookDelivery(models.Model):
+    """One notice to one token's webhook, with every attempt's outcome: what the admin sees, and what the
+    periodic sweep retries (api.services.webhook_deliver)."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        RETRYING = "retrying"
+        SENT = "sent"
+        FAILED = "failed"
+
+    token = models.ForeignKey(ApiToken, on_delete=models.CASCADE, related_name="deliveries")
+    clinic = models.ForeignKey("accounts.Clinic", on_delete=models.PROTECT, related_name="+")
+    # Kept when a diagnosis is replaced (a recording classified again): the log outlives it.
+    diagnosis = models.ForeignKey("diagnostics.Diagnosis", on_delete=models.SET_NULL, null=True, related_name="+")
+    event = models.CharField(max_length=32, default="diagnosis.created")
+    url = models.URLField(max_length=500)
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    last_status_code = models.PositiveSmallIntegerField(null=True, blank=True, help_text="The receiver's answer.")
+    last_error = models.TextField(blank=True)
+    last_attempt_at = models.DateTimeField(null=True, blank=True)
+    next_retry_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = "webhook delivery"
+        verbose_name_plural = "webhook deliveries"
+        indexes = [models.Index(fields=["status", "next_retry_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.event} to {self.url} ({self.status})"

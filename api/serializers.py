@@ -244,6 +244,7 @@ class RecordingSerializer(serializers.ModelSerializer):
             "original_filename",
             "sampling_rate",
             "lead",
+            "leads",
             "sample_count",
             "input_beat_count",
             "sha256",

@@ -1,15 +1,20 @@
 import hashlib
+import logging
 import secrets
-from datetime import datetime
+from datetime import datetime, timedelta
+from functools import partial
 
+from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import User
 
-from .models import ApiToken
+from .models import ApiToken, WebhookDelivery
 
 TOKEN_PREFIX_LENGTH = 8
+logger = logging.getLogger(__name__)
 
 
 def token_hash(secret: str) -> str:
@@ -61,9 +66,13 @@ def api_token_webhook_set(*, token: ApiToken, webhook_url: str) -> ApiToken:
 
 
 def api_token_revoke(*, token: ApiToken) -> ApiToken:
+    """Revoke at once in this process; other web processes refuse it within API_TOKEN_CACHE_SECONDS."""
+    from .authentication import token_cache_forget
+
     if token.revoked_at is None:
         token.revoked_at = timezone.now()
         token.save(update_fields=["revoked_at"])
+    token_cache_forget(token.prefix)
     return token
 
 
@@ -71,5 +80,101 @@ def api_token_touch(*, token: ApiToken, min_interval_seconds: int = 60) -> None:
     """Record use, at most once a minute per token so reads do not become writes."""
     now = timezone.now()
     if token.last_used_at is None or (now - token.last_used_at).total_seconds() >= min_interval_seconds:
-        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+        # Conditional, so web processes holding the same cached token do not all write it.
+        cutoff = now - timedelta(seconds=min_interval_seconds)
+        ApiToken.objects.filter(pk=token.pk).filter(Q(last_used_at__isnull=True) | Q(last_used_at__lt=cutoff)).update(
+            last_used_at=now
+        )
         token.last_used_at = now
+
+
+def webhook_deliveries_create(*, diagnosis, tokens) -> list[WebhookDelivery]:
+    """Log a notice of ``diagnosis`` for each token and send them once the transaction commits."""
+    deliveries = WebhookDelivery.objects.bulk_create(
+        [
+            WebhookDelivery(token=token, clinic_id=diagnosis.clinic_id, diagnosis=diagnosis, url=token.webhook_url)
+            for token in tokens
+        ]
+    )
+    for delivery in deliveries:
+        transaction.on_commit(partial(_webhook_enqueue, delivery.pk))
+    return deliveries
+
+
+def _webhook_enqueue(delivery_id: int) -> None:
+    from .tasks import deliver_webhook
+
+    try:
+        deliver_webhook.delay(delivery_id)
+    except Exception:  # broker down: the sweep sends it (webhook_deliveries_due)
+        logger.exception("could not enqueue webhook delivery %s", delivery_id)
+
+
+def webhook_retry_delay(attempts: int) -> timedelta:
+    """Back-off after the ``attempts``-th failure: API_WEBHOOK_RETRY_SECONDS, doubled each time, at most 1 h."""
+    return timedelta(seconds=min(3600, settings.API_WEBHOOK_RETRY_SECONDS * 2 ** max(0, attempts - 1)))
+
+
+# A delivery in flight is not sent again by the sweep for this long (a worker that died mid-send).
+SENDING_LEASE = timedelta(seconds=60)
+
+
+def webhook_deliver(*, delivery_id: int) -> str:
+    """One attempt at a delivery that is due; its outcome is logged on the row."""
+    from django.core.exceptions import ValidationError
+
+    from . import webhooks
+
+    now = timezone.now()
+    due = Q(next_retry_at__isnull=True) | Q(next_retry_at__lte=now)
+    claimed = (
+        WebhookDelivery.objects.filter(
+            due, pk=delivery_id, status__in=[WebhookDelivery.Status.PENDING, WebhookDelivery.Status.RETRYING]
+        ).update(next_retry_at=now + SENDING_LEASE)
+        == 1
+    )
+    if not claimed:
+        return "not-due"  # sent, given up, or another worker is sending it
+    delivery = WebhookDelivery.objects.select_related("token", "diagnosis").get(pk=delivery_id)
+    log: dict = {"last_attempt_at": now, "attempts": delivery.attempts + 1, "last_status_code": None}
+    token, diagnosis = delivery.token, delivery.diagnosis
+    if diagnosis is None or not token.is_usable or not token.webhook_url or token.webhook_url != delivery.url:
+        reason = "the diagnosis was replaced" if diagnosis is None else "the token was revoked or its URL changed"
+        _delivery_log(delivery_id, status=WebhookDelivery.Status.FAILED, last_error=f"Not sent: {reason}.")
+        return "skipped"
+    try:
+        code = webhooks.post(token, diagnosis)
+    except ValidationError as exc:  # the URL now resolves somewhere it may not go: retrying cannot help
+        _delivery_log(delivery_id, **log, status=WebhookDelivery.Status.FAILED, last_error=" ".join(exc.messages))
+        return "refused"
+    except Exception as exc:  # network errors, non-2xx answers: later, with back-off
+        log.update(last_error=f"{type(exc).__name__}: {exc}"[:2000], last_status_code=getattr(exc, "status_code", None))
+        if log["attempts"] >= settings.API_WEBHOOK_MAX_ATTEMPTS:
+            _delivery_log(delivery_id, **log, status=WebhookDelivery.Status.FAILED)
+            return "failed"
+        retry_at = now + webhook_retry_delay(log["attempts"])  # counted from the attempt's start
+        _delivery_log(delivery_id, **log, status=WebhookDelivery.Status.RETRYING, next_retry_at=retry_at)
+        return "retrying"
+    log.update(last_status_code=code, status=WebhookDelivery.Status.SENT, sent_at=timezone.now())
+    _delivery_log(delivery_id, **log)
+    return "sent"
+
+
+def _delivery_log(delivery_id: int, **fields) -> None:
+    fields.setdefault("next_retry_at", None)
+    fields.setdefault("last_error", "")
+    WebhookDelivery.objects.filter(pk=delivery_id).update(**fields)
+
+
+def webhook_deliveries_due() -> int:
+    """Send the deliveries whose retry time has come, and any whose first message was lost; for the sweep."""
+    now = timezone.now()
+    due = WebhookDelivery.objects.filter(
+        Q(status=WebhookDelivery.Status.RETRYING, next_retry_at__lte=now)
+        | Q(status=WebhookDelivery.Status.PENDING, next_retry_at__isnull=True, created_at__lt=now - SENDING_LEASE)
+        | Q(status=WebhookDelivery.Status.PENDING, next_retry_at__lte=now)
+    ).values_list("pk", flat=True)
+    ids = list(due)
+    for delivery_id in ids:
+        _webhook_enqueue(delivery_id)
+    return len(ids)

@@ -1,5 +1,5 @@
 from django.http import JsonResponse
-from django.urls import Resolver404, path, re_path, resolve
+from django.urls import path, re_path
 from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.permissions import AllowAny
@@ -9,7 +9,7 @@ from . import views
 
 app_name = "api"
 
-router = SimpleRouter(trailing_slash=False)
+router = SimpleRouter(trailing_slash=False)  # api.middleware.TrailingSlashMiddleware accepts one too
 router.register("patients", views.PatientViewSet, basename="patient")
 router.register("recordings", views.RecordingViewSet, basename="recording")
 router.register("diagnoses", views.DiagnosisViewSet, basename="diagnosis")
@@ -36,12 +36,4 @@ urlpatterns = [
 
 def not_found(request):
     """JSON, like every other API answer, for paths no endpoint matches."""
-    message = "No such API endpoint."
-    if request.path.endswith("/") and len(request.path) > 1:
-        try:
-            match = resolve(request.path.rstrip("/"))
-        except Resolver404:
-            match = None
-        if match is not None and match.url_name != "not-found":
-            message = f"No such API endpoint; API paths have no trailing slash: {request.path.rstrip('/')}"
-    return JsonResponse({"error": {"code": "not_found", "message": message}}, status=404)
+    return JsonResponse({"error": {"code": "not_found", "message": "No such API endpoint."}}, status=404)

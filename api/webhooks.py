@@ -20,12 +20,10 @@ import json
 import logging
 import socket
 import ssl
-from functools import partial
 from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import transaction
 from django.db.models.signals import post_save
 from django.dispatch import receiver
 from django.urls import reverse
@@ -42,7 +40,9 @@ _NAT64 = ipaddress.ip_network("64:ff9b::/96")
 
 
 class WebhookError(Exception):
-    pass
+    def __init__(self, message: str, *, status_code: int | None = None):
+        super().__init__(message)
+        self.status_code = status_code
 
 
 def _resolve(host: str, port: int) -> list[str]:
@@ -127,13 +127,9 @@ def subscribed_tokens(clinic_id: int):
 def _diagnosis_written(sender, instance: Diagnosis, created: bool, **kwargs):
     if not created:
         return
-    token_ids = list(subscribed_tokens(instance.clinic_id).values_list("pk", flat=True))
-    if not token_ids:
-        return
-    from .tasks import deliver_webhook
+    from .services import webhook_deliveries_create
 
-    for token_id in token_ids:
-        transaction.on_commit(partial(deliver_webhook.delay, token_id, instance.pk))
+    webhook_deliveries_create(diagnosis=instance, tokens=subscribed_tokens(instance.clinic_id))
 
 
 def payload(diagnosis: Diagnosis) -> bytes:
@@ -203,5 +199,5 @@ def post(token: ApiToken, diagnosis: Diagnosis) -> int:
     finally:
         connection.close()
     if not 200 <= status < 300:
-        raise WebhookError(f"the receiver answered {status}; redirects are not followed")
+        raise WebhookError(f"the receiver answered {status}; redirects are not followed", status_code=status)
     return status

@@ -6,7 +6,9 @@
 Starts a private stack (bench/stack.py) with gunicorn (2 workers x 4 threads, one per core),
 creates patients through the API, then runs wrk alternately against `/healthz` (plain text, no
 database) and `/api/v1/patients` (token authentication, clinic-scoped query, 50 per page, per-token
-throttle counted in Redis) and `/api/v1/recordings`, in the same run. The throttle is raised so
+throttle counted in Redis, an audit row per request) and `/api/v1/recordings` (60 queued
+recordings: no worker runs), in the same run, and checks that every answered request left its audit
+row. The throttle is raised so
 that it never answers 429 here. Writes bench/results/api_reads.json.
 """
 
@@ -29,6 +31,7 @@ def wrk(url: str, *, seconds: int, connections: int, threads: int, token: str | 
         cmd += ["-H", f"Authorization: Token {token}"]
     out = subprocess.run(cmd + [url], capture_output=True, text=True, check=True).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    completed = int(re.search(r"(\d+) requests in", out).group(1))
     non_2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
     errors = re.search(r"Socket errors:.*", out)
 
@@ -41,6 +44,7 @@ def wrk(url: str, *, seconds: int, connections: int, threads: int, token: str | 
 
     return {
         "requests_per_s": rps,
+        "requests": completed,
         "p50_ms": ms("50"),
         "p99_ms": ms("99"),
         "non_2xx": int(non_2xx.group(1)) if non_2xx else 0,
@@ -75,10 +79,10 @@ stats = pstats.Stats(profile).stats
 parts = {
     "audit row insert (accounts/audit.py record)": ("accounts/audit.py", "record"),
     "token authentication": ("api/authentication.py", "authenticate"),
-    "throttle (Redis)": ("rest_framework/throttling.py", "allow_request"),
-    "serialize 50 rows (ListSerializer.data)": ("rest_framework/serializers.py", "data"),
+    "throttle (Redis)": ("api/throttling.py", "allow_request"),
+    "50 rows as dicts (api/rows.py)": ("api/rows.py", "patient_rows"),
     "all SQL (psycopg2 execute)": ("~", "<method 'execute' of 'psycopg2.extensions.cursor' objects>"),
-    "JSON rendering": ("rest_framework/renderers.py", "render"),
+    "JSON rendering (orjson)": ("api/renderers.py", "render"),
 }
 breakdown = {}
 for label, (file_part, func) in parts.items():
@@ -87,6 +91,10 @@ for label, (file_part, func) in parts.items():
 out["api/v1/patients profile, ms per request (cumulative, profiled)"] = breakdown
 print("PROFILE" + json.dumps(out))
 """
+
+
+def audit_rows(stack, path: str) -> int:
+    return int(stack.sql(f"SELECT count(*) FROM accounts_auditevent WHERE path = '{path}' AND channel = 'token'"))
 
 
 def request_profile(stack, token: str) -> dict:
@@ -101,6 +109,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--patients", type=int, default=120)
+    parser.add_argument("--recordings", type=int, default=60)
     parser.add_argument("--output", type=Path, default=REPO / "bench" / "results" / "api_reads.json")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
@@ -123,6 +132,17 @@ def main() -> None:
                 json={"mrn": f"BENCH-{i:05d}", "family_name": f"Family{i}", "given_name": "Given", "sex": "female"},
             )
             r.raise_for_status()
+        patient = r.json()["id"]
+        beats = "\n".join(",".join(f"{(i * j % 97) / 97:.3f}" for j in range(187)) for i in range(3))
+        for i in range(args.recordings):  # no worker runs here: they stay queued, rows of a full page
+            r = requests.post(
+                f"{stack.base_url}/api/v1/recordings",
+                headers=headers,
+                timeout=60,
+                data={"patient": patient, "kind": "beats"},
+                files={"file": (f"b{i}.csv", beats.encode())},
+            )
+            r.raise_for_status()
         endpoints = {
             "healthz (trivial view)": (f"{stack.base_url}/healthz", None),
             "api/v1/patients (token, page of 50)": (f"{stack.base_url}/api/v1/patients", token),
@@ -131,11 +151,20 @@ def main() -> None:
         for url, tok in endpoints.values():  # warm every gunicorn worker
             wrk(url, seconds=2, connections=args.connections, threads=args.threads, token=tok)
         runs = {name: [] for name in endpoints}
+        audit_check = {}
         for _ in range(args.repeats):
             for name, (url, tok) in endpoints.items():
-                runs[name].append(
-                    wrk(url, seconds=args.seconds, connections=args.connections, threads=args.threads, token=tok)
-                )
+                path = url.removeprefix(stack.base_url)
+                before = audit_rows(stack, path)
+                run = wrk(url, seconds=args.seconds, connections=args.connections, threads=args.threads, token=tok)
+                if tok:  # every request wrk saw answered has its audit row (a cut-off one may have one too)
+                    run["audit_rows"] = audit_rows(stack, path) - before
+                    check = audit_check.setdefault(name, {"requests": 0, "audit_rows": 0})
+                    check["requests"] += run["requests"]
+                    check["audit_rows"] += run["audit_rows"]
+                runs[name].append(run)
+        for check in audit_check.values():
+            check["complete"] = check["audit_rows"] >= check["requests"]
         profile = request_profile(stack, token)
         first = next(iter(endpoints))
         rps = {name: statistics.median(r["requests_per_s"] for r in rs) for name, rs in runs.items()}
@@ -150,12 +179,14 @@ def main() -> None:
             },
             "gunicorn": {"workers": stack.web_workers, "threads": 4},
             "patients_in_clinic": sample.get("count"),
+            "recordings_in_clinic": args.recordings,
             "page_size": len(sample.get("results", [])),
             "requests_per_s_median": {name: round(v, 1) for name, v in rps.items()},
             "fraction_of_trivial_view": {name: round(v / rps[first], 3) for name, v in rps.items() if name != first},
+            "audit_trail": audit_check,
             "runs": runs,
             "in_process_request_cost": profile,
-            "target_fraction": 0.5,
+            "target_fraction": 0.3,
             "machine": machine(load_before),
         }
         write_result(args.output, result)

@@ -90,7 +90,10 @@ def summary(mats: dict[str, np.ndarray], records=None) -> dict:
     return rep
 
 
-def step_cv(records, ids, configs: list[str]) -> None:
+def step_cv(records, ids, configs: list[str], data: Path) -> None:
+    """Record-wise CV; each fold's model is also scored on the noisy and resampled copies of its test
+    records (``rt.VARIANTS``): what augmentation buys is robustness, which clean records cannot show."""
+    copies = {v: rt.load_records(data, ids, CACHE, v) for v in rt.VARIANTS if v != "clean"}
     for name in configs:
         if load(f"cv_{name}") is not None:
             continue
@@ -100,21 +103,37 @@ def step_cv(records, ids, configs: list[str]) -> None:
                 continue
             train_ids = [i for i in ids if i not in test]
             t0 = time.time()
-            model, info = rt.train(records, train_ids, CONFIGS[name], log=lambda m: print(f"  cv {name} fold {k}: {m}"))
+            model, info = rt.train(
+                records,
+                train_ids,
+                CONFIGS[name],
+                log=lambda m: print(f"  cv {name} fold {k}: {m}"),
+                augmented=rt.augmented_copies(data, train_ids, CACHE, CONFIGS[name]),
+            )
             mats = per_record(model, records, test)
             partial["folds"][str(k)] = {
                 "test": test,
                 "train_seconds": round(time.time() - t0),
                 "val_score": info["best_val_score"],
                 "confusion": {r: m.tolist() for r, m in mats.items()},
+                "copies": {
+                    v: {r: m.tolist() for r, m in per_record(model, recs, test).items()} for v, recs in copies.items()
+                },
             }
             save(f"cv_{name}.partial", partial)
         mats = {r: np.array(m) for f in partial["folds"].values() for r, m in f["confusion"].items()}
+        on_copies = {
+            v: summary({r: np.array(m) for f in partial["folds"].values() for r, m in f["copies"][v].items()}, recs)
+            for v, recs in copies.items()
+        }
+        for rep in on_copies.values():
+            rep.pop("records", None)
         save(
             f"cv_{name}",
             {
                 "config": CONFIGS[name].__dict__,
                 **summary(mats, records),
+                "on_copies": on_copies,
                 "folds": {k: f["test"] for k, f in partial["folds"].items()},
             },
         )
@@ -135,7 +154,13 @@ def step_transfer(records, name: str, train_set: str, test_set: str, config: str
     members, val_records = [], []
     for seed in range(SEEDS):  # the shipped recipe: several seeds averaged
         cfg = rt.TrainConfig(**{**CONFIGS[config].__dict__, "seed": seed})
-        model, info = rt.train(records, train_ids, cfg, log=lambda m, s=seed: print(f"  {name} seed {s}: {m}"))
+        model, info = rt.train(
+            records,
+            train_ids,
+            cfg,
+            log=lambda m, s=seed: print(f"  {name} seed {s}: {m}"),
+            augmented=rt.augmented_copies(data, train_ids, CACHE, cfg),
+        )
         members.append(model)
         val_records.append(info["val_records"])
     save(
@@ -246,7 +271,7 @@ def main() -> None:
     records = rt.load_records(data, rt.record_ids(data, "all"), CACHE)
     ids = rt.record_ids(data, "all")
     if "cv" in steps:
-        step_cv(records, ids, configs)
+        step_cv(records, ids, configs, data)
     config = chosen_config(configs) if any(s != "baselines" for s in steps) else None
     if "ds1_ds2" in steps:
         step_transfer(records, "ds1_ds2", "ds1", "ds2", config, data)

@@ -105,14 +105,8 @@ def build_holter(directory: Path, records: list[str], name: str = "holter") -> t
 
 def rhythm_stage(hea: Path, db, recording_id: int) -> dict:
     """The rhythm analysis of the worker, timed alone on the same lead, R-peaks and classes."""
-    import tracemalloc
-
     import numpy as np
 
-    from ecg.io import readers
-    from ecg.rhythm import analyse_rhythm, vf
-
-    values = readers.read_wfdb(hea.with_suffix("")).validated("MLII", max_seconds=48 * 3600)
     with db.cursor() as cur:
         cur.execute(
             "SELECT position, aami_class FROM diagnostics_beat WHERE recording_id = %s ORDER BY index", (recording_id,)
@@ -120,21 +114,68 @@ def rhythm_stage(hea: Path, db, recording_id: int) -> dict:
         rows = cur.fetchall()
     r_peaks = np.array([r[0] for r in rows], dtype=np.int64)
     classes = np.array([r[1] for r in rows])
+    return timed_rhythm(hea, r_peaks, classes)
+
+
+def reference_beats(records: list[str]):
+    """The records' annotated beats and AAMI classes, at their places in the concatenated record."""
+    import numpy as np
+    import wfdb
+
+    from ecg.processing.beats import aami_class
+
+    peaks, classes, offset = [], [], 0
+    for record in records:
+        path = str(DATA_DIR / "mitdb" / record)
+        ann = wfdb.rdann(path, "atr")
+        keep = [i for i, s in enumerate(ann.symbol) if s in "NLRejAaJSVEF/fQ"]
+        peaks.append(np.asarray(ann.sample)[keep] + offset)
+        classes += [aami_class(ann.symbol[i]) for i in keep]
+        offset += wfdb.rdheader(path).sig_len
+    return np.concatenate(peaks).astype(np.int64), np.array(classes)
+
+
+def timed_rhythm(hea: Path, r_peaks, classes) -> dict:
+    """As the worker: VF/VFL windows and the per-beat waveform measures while the lead is at hand,
+    then ``analyse_rhythm`` over the beats and classes alone; wall and CPU times and peak allocation
+    (tracemalloc, which slows the stage down)."""
+    import tracemalloc
+
+    from ecg.io import readers
+    from ecg.rhythm import analyse_rhythm, vf
+    from ecg.rhythm.analysis import waveform_measures
+
+    values = readers.read_wfdb(hea.with_suffix("")).validated("MLII", max_seconds=48 * 3600)
     tracemalloc.start()
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     vf_found = vf.vf_events(values, 360.0, r_peaks)
-    t1 = time.perf_counter()
+    t1, c1 = time.perf_counter(), time.process_time()
+    measures = waveform_measures(values, 360.0, r_peaks)
+    t2, c2 = time.perf_counter(), time.process_time()
     report = analyse_rhythm(
-        signal=None, fs=360.0, r_peaks=r_peaks, classes=classes, n_samples=len(values), vf_found=vf_found
+        signal=None,
+        fs=360.0,
+        r_peaks=r_peaks,
+        classes=classes,
+        n_samples=len(values),
+        vf_found=vf_found,
+        measures=measures,
     )
-    t2 = time.perf_counter()
+    t3, c3 = time.perf_counter(), time.process_time()
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     return {
         "vf_windows_s": round(t1 - t0, 1),
-        "beat_analysis_s": round(t2 - t1, 1),
-        "total_s": round(t2 - t0, 1),
+        "waveform_measures_s": round(t2 - t1, 1),
+        "beat_analysis_s": round(t3 - t2, 1),
+        "total_s": round(t3 - t0, 1),
+        "cpu_s": {  # this process's CPU time: what the stage costs when the machine is shared
+            "vf_windows": round(c1 - c0, 1),
+            "waveform_measures": round(c2 - c1, 1),
+            "beat_analysis": round(c3 - c2, 1),
+        },
         "peak_allocated_mb": round(peak / 2**20, 1),
+        "beats": len(r_peaks),
         "events": len(report.events),
         "af_burden_pct": report.summary["af"]["burden_pct"],
         "vf_episodes": len(vf_found),
@@ -145,8 +186,32 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--records", default="all", help="comma-separated MIT-BIH records, or 'all' (24 h)")
     parser.add_argument("--output", type=Path, default=REPO / "bench" / "results" / "holter.json")
+    parser.add_argument(
+        "--rhythm-only",
+        action="store_true",
+        help="time only the rhythm stage, in this process, on the reference beats (no stack, no models)",
+    )
     args = parser.parse_args()
     records = MITDB_RECORDS if args.records == "all" else args.records.split(",")
+    if args.rhythm_only:
+        load_before = os.getloadavg()
+        build_dir = Path(tempfile.mkdtemp(prefix="ecg-holter-"))
+        hea, _, seconds = build_holter(build_dir, records)
+        r_peaks, classes = reference_beats(records)
+        try:
+            stage = timed_rhythm(hea, r_peaks, classes)
+        finally:
+            for f in build_dir.iterdir():
+                f.unlink()
+            build_dir.rmdir()
+        result = {
+            "command": "python -m bench.holter --rhythm-only",
+            "hours": round(seconds / 3600, 2),
+            "beats": "reference annotations",
+            "rhythm_stage_in_process": stage,
+        }
+        write_result(REPO / "bench" / "results" / "holter_rhythm.json", {**result, "machine": machine(load_before)})
+        return
 
     import requests
 

@@ -6,8 +6,11 @@ Each round measures, back to back so both share the machine's load of the moment
 matrix-multiply rate (the roofline: beats/s ceiling = FLOP/s / (2 x multiply-adds per beat)) and
 the model's beats per CPU-second at batch 1024 through the product path
 (``ecg.models.record.predict``), plus the context stage (``record_context``) per beat on a real
-record. The median over rounds of the per-round ratio is reported. Writes
-bench/results/record_inference.json.
+record. In the same rounds it measures the Keras model's own call as one graph function (the path
+before ``ecg.models.record_graph``), and with ``--candidates`` every layout of
+``record_graph.fast_graph`` with and without XLA (``jit_compile``). The median over rounds of the
+per-round ratio is reported. Writes bench/results/record_inference.json (with ``--candidates``,
+bench/results/record_inference_candidates.json).
 """
 
 import argparse
@@ -29,11 +32,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--seconds", type=float, default=1.0)
+    parser.add_argument("--candidates", action="store_true", help="also every fast-graph layout, with and without XLA")
     args = parser.parse_args()
     import keras
     import wfdb
 
     from ecg.models import record as record_model
+    from ecg.models import record_graph
     from ecg.processing.context import record_context
     from ecg.processing.detection import detect_r_peaks
     from ecg.training.record import multiply_adds
@@ -52,12 +57,28 @@ def main() -> None:
     reps = -(-1024 // len(peaks))
     morph = np.tile(ctx.morphology, (reps, 1, 1))[:1024]
     feats = np.tile(ctx.features, (reps, 1))[:1024]
+    graphs = {"keras_graph": record_model.keras_graph(model)}
+    if args.candidates:
+        for layout in record_graph.LAYOUTS:
+            for jit in (False, True):
+                graphs[layout + (" xla" if jit else "")] = record_graph.fast_graph(
+                    model, layout=layout, jit_compile=jit
+                )
+    reference = graphs["keras_graph"](morph, feats).numpy()
+    for name, fn in graphs.items():  # every candidate computes the model's probabilities
+        np.testing.assert_allclose(fn(morph, feats).numpy(), reference, rtol=1e-5, atol=1e-5, err_msg=name)
+    product = record_model.predict(model, morph, feats)
+    np.testing.assert_allclose(product, reference, rtol=1e-5, atol=1e-5, err_msg="product path")
     rounds = []
     for _ in range(args.rounds):
         _, flops_cpu = matmul_flops(args.seconds)
         _, beats_cpu = rate(
             lambda x: record_model.predict(model, x[0], x[1], batch_size=1024), _Pair(morph, feats), args.seconds
         )
+        others = {
+            name: rate(lambda x, fn=fn: fn(x[0], x[1]).numpy(), _Pair(morph, feats), args.seconds)[1]
+            for name, fn in graphs.items()
+        }
         cpu = time.process_time()
         record_context(leads, rec.fs, peaks)
         context_cpu_per_beat = (time.process_time() - cpu) / len(peaks)
@@ -67,11 +88,14 @@ def main() -> None:
                 "beats_per_cpu_s": round(beats_cpu, 1),
                 "roofline_fraction": round(beats_cpu * 2 * macs / flops_cpu, 3),
                 "context_cpu_ms_per_beat": round(1000 * context_cpu_per_beat, 4),
+                "others_roofline_fraction": {
+                    name: round(beats * 2 * macs / flops_cpu, 3) for name, beats in others.items()
+                },
             }
         )
     fraction = statistics.median(r["roofline_fraction"] for r in rounds)
     result = {
-        "command": "python -m bench.record_inference",
+        "command": "python -m bench.record_inference" + (" --candidates" if args.candidates else ""),
         "model": path.stem,
         "multiply_adds_per_beat": macs,
         "batch": 1024,
@@ -79,11 +103,15 @@ def main() -> None:
         "roofline_fraction_median": fraction,
         "beats_per_cpu_s_median": statistics.median(r["beats_per_cpu_s"] for r in rounds),
         "context_cpu_ms_per_beat_median": statistics.median(r["context_cpu_ms_per_beat"] for r in rounds),
+        "others_roofline_fraction_median": {
+            name: statistics.median(r["others_roofline_fraction"][name] for r in rounds) for name in graphs
+        },
         "target": TARGET,
         "met": fraction >= TARGET,
         "machine": machine(load_before),
     }
-    write_result(REPO / "bench" / "results" / "record_inference.json", result)
+    name = "record_inference_candidates.json" if args.candidates else "record_inference.json"
+    write_result(REPO / "bench" / "results" / name, result)
 
 
 class _Pair:

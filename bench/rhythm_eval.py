@@ -4,9 +4,10 @@
 
 - V couplets, short runs (3-5) and long runs (>= 6): sensitivity and positive predictivity on the 48
   MIT-BIH records, once with the reference beat labels (the rhythm logic alone) and once with the
-  product's own R-peaks and classes (the beat-format heartbeat model through
-  `ecg.processing.segmenting.segment` and `inference.predict`);
-- AF (reference: `(AFIB` and `(AFL` rhythm annotations): episode and duration Se / +P;
+  product's own R-peaks and classes (the worker's path for a continuous signal: R-peaks on both
+  leads, `ecg.processing.context.analyse`, and the record-level model `heartbeat_record-*`);
+- AF (reference: `(AFIB` and `(AFL` rhythm annotations): episode and duration Se / +P; flutter
+  typed `afl` against the `(AFL` intervals alone;
 - VF/VFL on cudb and MIT-BIH 207 (reference: `[` ... `]`): episode and duration Se / +P, delay from
   onset to detection, and VF events on the other MIT-BIH records (in clean sinus stretches or not);
 - pauses >= 2 s (reference: annotated beats 2 s or more apart, outside VF/VFL): Se / +P with the
@@ -37,6 +38,8 @@ OUTPUT = REPO / "bench" / "results" / "rhythm_eval.json"
 BEAT_SYMBOLS = set("NLRejAaJSVEF/fQ")
 RUN_CLASSES = {"couplet": (2, 2), "short_run": (3, 5), "long_run": (6, 10**9)}
 CLEAN_MARGIN_S = 10.0
+PACED = {"102", "104", "107", "217"}
+MODEL_TASK = "heartbeat_record"  # the model the worker uses for continuous signals
 
 
 def _records(db: str) -> list[str]:
@@ -81,26 +84,41 @@ def reference(db: str, record: str) -> dict:
 
 
 def product_beats(db: str, record: str, model) -> dict:
-    """The product's lead, R-peaks and beat classes for a record (cached)."""
-    from ecg.io import readers
-    from ecg.models import inference
-    from ecg.processing.segmenting import segment
+    """The product's lead, R-peaks and beat classes for a record (cached per model).
 
-    cached = CACHE / f"{db}-{record}.npz"
+    The worker's path for a continuous signal: R-peaks on the analysed lead with gaps filled from the
+    second (`ecg.processing.context.analyse`), every beat classified by the record-level model.
+    """
+    from ecg.io import readers
+    from ecg.models import record as record_model
+    from ecg.processing.context import analyse, other_lead
+
     signal = readers.read_wfdb(DATA_DIR / db / record)
+    lead = signal.lead_name(None)
     try:
-        values = signal.validated(None)
+        values = signal.validated(lead)
     except SignalError:  # cudb marks lost samples as NaN, which an upload refuses: bridge them
-        values = signal.lead(None).astype(float)
-        values = np.interp(np.arange(len(values)), np.flatnonzero(~np.isnan(values)), values[~np.isnan(values)])
+        values = _bridged(signal.lead(lead))
+    cached = CACHE / f"{db}-{record}-{MODEL_TASK}.npz"
     if cached.exists():
         data = np.load(cached)
         return {"values": values, "fs": signal.fs, "r_peaks": data["r_peaks"], "classes": data["classes"]}
-    beats, r_peaks = segment(values, signal.fs)
-    classes = np.array(AAMI_CLASSES)[inference.predict(model(), beats).argmax(axis=1)]
+    second = other_lead(signal.leads, lead)
+    if second is None and len(signal.leads) > 1:
+        name = next(n for n in signal.leads if n != lead)
+        second = _bridged(signal.leads[name])
+    _, context = analyse(values, signal.fs, second)
+    scores = record_model.predict(model(), context.morphology, context.features)
+    classes = np.array(AAMI_CLASSES)[scores.argmax(axis=1)]
     CACHE.mkdir(parents=True, exist_ok=True)
-    np.savez(cached, r_peaks=r_peaks, classes=classes)
-    return {"values": values, "fs": signal.fs, "r_peaks": r_peaks, "classes": classes}
+    np.savez(cached, r_peaks=context.r_peaks, classes=classes)
+    return {"values": values, "fs": signal.fs, "r_peaks": context.r_peaks, "classes": classes}
+
+
+def _bridged(values: np.ndarray) -> np.ndarray:
+    values = np.asarray(values, float)
+    ok = ~np.isnan(values)
+    return np.interp(np.arange(len(values)), np.flatnonzero(ok), values[ok])
 
 
 def _overlap(a: tuple[int, int], b: tuple[int, int]) -> int:
@@ -198,8 +216,10 @@ def evaluate_record(db: str, record: str, model) -> dict:
         hits = [t for t in test_vf if _overlap((s, e), t)]
         if hits:
             first = min(t[0] for t in hits)
-            # The detector decides at the end of its MIN_WINDOWS-th window, not at the window's start.
-            decided = first + int((vf.WINDOW_S + (vf.MIN_WINDOWS - 1) * vf.STEP_S) * fs)
+            # Decided at the end of the DECISION_WINDOWS-th window from the episode's first window (dated
+            # by its centre), not at the start: an upper bound when leading windows were left out.
+            lag_s = vf.WINDOW_S + (vf.DECISION_WINDOWS - 1) * vf.STEP_S - (vf.WINDOW_S - vf.STEP_S) / 2
+            decided = first + int(lag_s * fs)
             delays.append(round(max(0, decided - s) / fs, 1))
     out["vf"]["delays_s"] = delays
     out["vf"]["false_in_clean_sinus"] = sum(
@@ -213,6 +233,10 @@ def evaluate_record(db: str, record: str, model) -> dict:
     ref_af = sorted(ref["rhythm"].get("AFIB", []) + ref["rhythm"].get("AFL", []))
     for key, rep in (("af_reference_labels", with_ref), ("af_product", with_prod)):
         out[key] = episode_match(ref_af, [(e.start, e.end) for e in rep.events if e.type in ("af", "afl")])
+        # Flutter typed as such: `afl` events against the `(AFL` intervals alone.
+        out[key.replace("af_", "afl_", 1)] = episode_match(
+            sorted(ref["rhythm"].get("AFL", [])), [(e.start, e.end) for e in rep.events if e.type == "afl"]
+        )
     # Inside a VF/VFL episode the annotators mark no beats: that silence is not a pause.
     ref_pauses = [p for p in pauses_of(ref["r_peaks"], fs) if not any(_overlap(p, v) for v in ref_vf)]
     test_pauses = [(e.start, e.end) for e in with_prod.events if e.type in ("pause", "asystole")]
@@ -235,13 +259,19 @@ def _runs_from_events(events) -> dict[str, list[tuple[int, int]]]:
 
 def totals(per_record: list[dict]) -> dict:
     out: dict = {}
-    for key in ("runs_reference_labels", "runs_product"):
+    scopes = (
+        ("runs_reference_labels", "runs_reference_labels", lambda r: True),
+        ("runs_product", "runs_product", lambda r: True),
+        # The paced records (102, 104, 107, 217), left out of the inter-patient protocol as in EC57.
+        ("runs_product_without_paced", "runs_product", lambda r: r["record"] not in PACED),
+    )
+    for out_key, key, keep in scopes:
         agg: dict = {}
         for r in per_record:
-            if key in r:
+            if key in r and keep(r):
                 for name, m in r[key].items():
                     _add(agg.setdefault(name, {}), m)
-        out[key] = {
+        out[out_key] = {
             name: m
             | {
                 "se": round(100 * m["ref_detected"] / m["ref"], 2) if m["ref"] else None,
@@ -250,7 +280,7 @@ def totals(per_record: list[dict]) -> dict:
             for name, m in agg.items()
         }
     af_records = {"201", "202", "203", "210", "219", "221", "222"}
-    for key in ("af_reference_labels", "af_product"):
+    for key in ("af_reference_labels", "af_product", "afl_reference_labels", "afl_product"):
         for scope, keep in (("af_records", lambda r: r["record"] in af_records), ("all_mitdb", lambda r: True)):
             agg = {}
             for r in per_record:
@@ -301,7 +331,7 @@ def fit_vf() -> None:
             for s, e in ref["vf"]:
                 label = np.maximum(label, np.array([_overlap((st, st + span - 1), (s, e)) / span for st in starts]))
             keep = (label > 0.99) | (label == 0)
-            xs.append(feats[keep])
+            xs.append(vf.model_inputs(feats)[keep])
             ys.append(label[keep] > 0.5)
             groups += [f"{db}-{record}"] * int(keep.sum())
             print(db, record, int(keep.sum()), int((label[keep] > 0.5).sum()), flush=True)
@@ -321,7 +351,7 @@ def _model_loader():
         if "m" not in loaded:
             from ecg.models import inference
 
-            path = newest_artifact("heartbeat")
+            path = newest_artifact(MODEL_TASK)
             loaded["m"] = inference.load_model(path, key=str(path))
         return loaded["m"]
 
@@ -338,9 +368,9 @@ def markdown(result: dict) -> str:
         (
             "| record | couplets ref labels | short runs ref labels | long runs ref labels | couplets product "
             "| short runs product | long runs product | AF episodes (Se · +P, product) | AF duration Se / +P % (product) "
-            "| pauses (product) |"
+            "| flutter typed afl (product) | pauses (product) |"
         ),
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in result["records"]:
         if r["db"] != "mitdb":
@@ -360,6 +390,7 @@ def markdown(result: dict) -> str:
                 + [
                     cell(af_m, "") if af_m["ref"] or af_m["test"] else "",
                     dur,
+                    cell(r["afl_product"], "") if r["afl_product"]["ref"] or r["afl_product"]["test"] else "",
                     cell(r["pauses_product"], "") if r["pauses_product"]["ref"] or r["pauses_product"]["test"] else "",
                 ]
             )
@@ -412,7 +443,7 @@ def main() -> None:
     records = [done[k] for k in sorted(done)]
     result = {
         "command": "python -m bench.rhythm_eval",
-        "heartbeat_model": newest_artifact("heartbeat").name,
+        "heartbeat_model": newest_artifact(MODEL_TASK).name,
         "note": "figures on the data the rhythm methods were tuned on (there is no held-out rhythm set)",
         "totals": totals(records),
         "records": records,

@@ -22,13 +22,13 @@ class MultipleFileField(forms.FileField):
 class UploadForm(forms.Form):
     KIND_CHOICES = [
         ("beats", "Beat file: rows of 187 values (CSV, XLSX) or pasted values"),
-        ("signal", "Continuous signal: WFDB (.hea + .dat, or a zip), EDF, CSV or JSON"),
+        ("signal", "Continuous signal: WFDB (.hea + .dat or .mat, or a zip), DICOM ECG, HL7 aECG, EDF, CSV or JSON"),
     ]
     kind = forms.ChoiceField(choices=KIND_CHOICES, initial="beats", widget=forms.RadioSelect)
     files = MultipleFileField(  # type: ignore[assignment]  # the form metaclass moves fields off the class
         required=False,
         label="File(s)",
-        help_text="For WFDB choose both the .hea and the .dat file, or one .zip holding them.",
+        help_text="For WFDB choose the .hea and its data files (.dat, .mat; PTB: .xyz too), or one .zip holding them.",
     )
     text = forms.CharField(
         required=False,

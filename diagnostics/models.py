@@ -24,6 +24,7 @@ class ECGRecording(models.Model):
     kind = models.CharField(max_length=8, choices=Kind.choices)
     sampling_rate = models.FloatField(null=True, blank=True)
     lead = models.CharField(max_length=32, blank=True)
+    leads = models.JSONField(default=list, blank=True, help_text="Names of every lead of a signal, in file order")
     sample_count = models.PositiveIntegerField(null=True, blank=True)
     input_beat_count = models.PositiveIntegerField(null=True, blank=True)
     sha256 = models.CharField(max_length=64)

@@ -67,16 +67,17 @@ _leads = _LRU(4, 256 * 2**20)
 _beat_arrays = _LRU(8, 64 * 2**20)
 
 
-def recording_lead(recording: ECGRecording) -> Lead:
-    """The analysed lead of a signal recording, decoded once per process."""
+def recording_lead(recording: ECGRecording, name: str | None = None) -> Lead:
+    """A lead of a signal recording (the analysed one unless ``name``, one of ``recording.leads``), decoded
+    once per process."""
 
     def load() -> Lead:
         signal = selectors.recording_stored_signal(recording=recording)
-        name = signal.lead_name(recording.lead or None)
-        values = np.ascontiguousarray(signal.leads[name], dtype=np.float32)
-        return Lead(values=values, fs=signal.fs, name=name, units=(signal.units or {}).get(name))
+        key = signal.lead_name(name or recording.lead or None)
+        values = np.ascontiguousarray(signal.leads[key], dtype=np.float32)
+        return Lead(values=values, fs=signal.fs, name=key, units=(signal.units or {}).get(key))
 
-    return _leads.get((recording.pk, recording.sha256), load)
+    return _leads.get((recording.pk, recording.sha256, name or recording.lead), load)
 
 
 def envelope(values: np.ndarray, *, start: int, end: int, px: int) -> dict:

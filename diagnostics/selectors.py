@@ -13,7 +13,7 @@ from ecg.io.errors import SignalError
 from patients.models import Patient
 
 from .models import Beat, Diagnosis, ECGRecording, Event, EventReview, Review
-from .signal_uploads import reader_limits
+from .signal_uploads import reader_limits, timed_reader_limits
 
 
 def _reviews_newest_first(path: str = "reviews") -> Prefetch:
@@ -29,6 +29,18 @@ def recording_list(*, user: User) -> QuerySet[ECGRecording]:
         .select_related("patient", "diagnosis__heartbeat_model", "diagnosis__mi_model")
         .prefetch_related(_reviews_newest_first("diagnosis__reviews"))
     )
+
+
+def diagnoses_of_recordings(*, user: User, recording_ids: list[int]) -> dict[int, Diagnosis]:
+    """The diagnoses of these recordings of the user's clinic, by recording id, with what a list row shows."""
+    if not recording_ids:
+        return {}
+    diagnoses = (
+        Diagnosis.objects.filter(clinic_id=user.clinic_id, recording_id__in=recording_ids)  # type: ignore[misc]
+        .select_related("heartbeat_model", "mi_model")
+        .prefetch_related(_reviews_newest_first())
+    )
+    return {d.recording_id: d for d in diagnoses}
 
 
 def recording_list_for_patient(*, user: User, patient: Patient) -> QuerySet[ECGRecording]:
@@ -134,6 +146,10 @@ def recording_stored_signal(*, recording: ECGRecording) -> readers.Signal:
         return readers.read_wfdb_zip(data, max_bytes=settings.ECG_MAX_UPLOAD_BYTES * 4, **limits)
     if fmt == "edf":
         return readers.read_edf(data, lead=lead, **limits)
+    if fmt == "dicom":
+        return readers.read_dicom(data, **timed_reader_limits())
+    if fmt == "aecg":
+        return readers.read_aecg(data, **timed_reader_limits())
     if fmt == "csv":
         assert recording.sampling_rate is not None  # CSV uploads are refused without one
         return readers.read_csv_signal(data, recording.sampling_rate, lead=lead, **limits)

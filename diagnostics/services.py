@@ -25,6 +25,7 @@ from .models import Beat, Diagnosis, ECGRecording, Event, EventReview, Idempoten
 
 logger = logging.getLogger(__name__)
 PROGRESS_CHUNK = 4096
+QUEUED_RESEND_FACTOR = 4
 BEAT_INSERT_CHUNK = 10000
 
 
@@ -64,6 +65,7 @@ def recording_submit(
                 kind=parsed.kind,
                 sampling_rate=parsed.fs,
                 lead=parsed.lead,
+                leads=list(getattr(parsed.signal, "lead_order", [])),
                 sample_count=parsed.sample_count,
                 input_beat_count=len(parsed.beats) if parsed.beats is not None else None,
                 sha256=hashlib.sha256(data).hexdigest(),
@@ -71,6 +73,7 @@ def recording_submit(
             recording.file.name = stored_name
             recording.save()
             if idempotency_key is not None:
+                idempotency_records_expired().filter(user=user, key=idempotency_key).delete()
                 IdempotencyRecord.objects.create(
                     user=user, key=idempotency_key, fingerprint=fingerprint, recording=recording
                 )
@@ -92,7 +95,11 @@ def recording_submit(
 
 def recording_submission_replay(*, user: User, idempotency_key: str, fingerprint: str) -> ECGRecording | None:
     """The recording already submitted with this key (``replayed`` set), None if the key is new."""
-    seen = IdempotencyRecord.objects.filter(user=user, key=idempotency_key).select_related("recording").first()
+    seen = (
+        IdempotencyRecord.objects.filter(user=user, key=idempotency_key, created_at__gte=_idempotency_cutoff())
+        .select_related("recording")
+        .first()
+    )
     if seen is None:
         return None
     if seen.fingerprint != fingerprint:
@@ -101,16 +108,33 @@ def recording_submission_replay(*, user: User, idempotency_key: str, fingerprint
     return seen.recording
 
 
-def enqueue_classification(recording_id: int) -> None:
+def _idempotency_cutoff():
+    return timezone.now() - timedelta(hours=settings.API_IDEMPOTENCY_KEY_HOURS)
+
+
+def idempotency_records_expired():
+    """Keys older than API_IDEMPOTENCY_KEY_HOURS: a request with one of them is a new request."""
+    return IdempotencyRecord.objects.filter(created_at__lt=_idempotency_cutoff())
+
+
+def idempotency_records_purge() -> int:
+    """Delete expired idempotency keys; for the periodic sweep."""
+    return idempotency_records_expired().delete()[0]
+
+
+def enqueue_classification(recording_id: int) -> bool:
+    """Send the recording to the workers; False if the broker could not be reached."""
     from .tasks import classify_recording
 
     if settings.CELERY_TASK_ALWAYS_EAGER:
         _local_executor().submit(classify_recording.apply, args=(recording_id,))
-        return
+        return True
     try:
         classify_recording.delay(recording_id)
     except Exception:  # broker down: the sweep re-enqueues queued recordings later
         logger.exception("could not enqueue recording %s; it stays queued for the sweep", recording_id)
+        return False
+    return True
 
 
 _executor = None
@@ -135,16 +159,90 @@ def recordings_requeue_waiting() -> int:
 
 
 def recordings_requeue_stale(*, older_than: timedelta) -> int:
-    """Re-enqueue recordings queued or processing for longer than ``older_than`` (lost messages, dead workers)."""
+    """Re-enqueue recordings queued for longer than ``older_than`` (a lost message) or whose lease was not
+    renewed for that long (a dead worker or host: a live one renews it while it works, see RecordingLease).
+
+    A taken-over recording is sent at most once per ``older_than``, a queued one once per ``older_than`` x
+    QUEUED_RESEND_FACTOR, so neither a backlog nor busy workers fill the queue with copies of messages.
+    """
+    from django.core.cache import caches
+
     cutoff = timezone.now() - older_than
-    stale = ECGRecording.objects.filter(
+    rows = ECGRecording.objects.filter(
         Q(status=ECGRecording.Status.QUEUED, created_at__lt=cutoff)
         | Q(status=ECGRecording.Status.PROCESSING, claimed_at__lt=cutoff)
-    ).values_list("pk", flat=True)
-    ids = list(stale)
-    for recording_id in ids:
-        enqueue_classification(recording_id)
-    return len(ids)
+    ).values_list("pk", "status")
+    cache = caches["api"]
+    lease = max(1, int(older_than.total_seconds()))
+    count = 0
+    for recording_id, status in rows:
+        key = f"requeued:{recording_id}"
+        # A dead worker's recording is sent once per lease; a queued one once per QUEUED_RESEND_FACTOR leases.
+        resend_after = lease * (QUEUED_RESEND_FACTOR if status == ECGRecording.Status.QUEUED else 1)
+        if not cache.add(key, 1, timeout=resend_after):
+            continue
+        if enqueue_classification(recording_id):
+            count += 1
+        else:
+            cache.delete(key)  # not sent: the next sweep tries again
+    return count
+
+
+class RecordingLease:
+    """Keeps a claim alive while a worker processes a recording: a thread moves ``claimed_at`` forward
+    every ``renew_every`` seconds, with the claim token in the WHERE clause. Once an update finds no row
+    the claim was lost (another worker took the recording over) and ``lost`` is set: the work stops and
+    writes nothing.
+    """
+
+    def __init__(self, recording_id: int, claim_token: str, *, renew_every: float):
+        import threading
+
+        self.recording_id = recording_id
+        self.claim_token = claim_token
+        self.renew_every = renew_every
+        self.lost = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"lease-{recording_id}", daemon=True)
+
+    def __enter__(self) -> "RecordingLease":
+        # Inside a caller's transaction the claim is not committed yet, so no other worker could see it
+        # or its renewals: there is nothing to keep alive.
+        if not transaction.get_connection().in_atomic_block:
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join()
+
+    def renew(self) -> bool:
+        renewed = ECGRecording.objects.filter(
+            pk=self.recording_id, status=ECGRecording.Status.PROCESSING, claim_token=self.claim_token
+        ).update(claimed_at=timezone.now())
+        if not renewed:
+            self.lost.set()
+        return bool(renewed)
+
+    def _run(self) -> None:
+        from django.db import connection
+
+        try:
+            while not self._stop.wait(self.renew_every):
+                try:
+                    if not self.renew():
+                        logger.warning("recording %s: claim lost to another worker; stopping", self.recording_id)
+                        return
+                except Exception:  # the database is restarting: keep trying; the final write checks the claim
+                    logger.exception("recording %s: could not renew the lease", self.recording_id)
+        finally:
+            connection.close()
+
+
+def lease_renew_seconds() -> float:
+    """How often a worker renews its lease: four times per lease, at most every 10 s."""
+    return min(10.0, settings.ECG_PROCESSING_LEASE_SECONDS / 4)
 
 
 def _claim(recording_id: int, claim_token: str, max_attempts: int = 3) -> bool:
@@ -203,6 +301,12 @@ def recording_classify(*, recording_id: int, claim_token: str, max_attempts: int
         return "waiting-for-models"  # stays queued; activation re-enqueues it
     if not _claim(recording_id, claim_token, max_attempts):
         return "not-claimed"
+    with RecordingLease(recording_id, claim_token, renew_every=lease_renew_seconds()) as lease:
+        return _classify_claimed(recording_id, claim_token, models, lease)
+
+
+def _classify_claimed(recording_id: int, claim_token: str, models: dict, lease: "RecordingLease") -> str:
+    heartbeat, mi = models[ModelVersion.Task.HEARTBEAT], models[ModelVersion.Task.MI]
     recording = ECGRecording.objects.get(pk=recording_id)
     assert recording.file.name is not None  # the file is required
     # Continuous signals go to the record-level model when one is active; beat rows carry no timing.
@@ -225,6 +329,8 @@ def recording_classify(*, recording_id: int, claim_token: str, max_attempts: int
     mi_beats = beats if mi_input is None else mi_input.beats
     class_parts, mi_parts = [], []
     for start in range(0, len(beats), PROGRESS_CHUNK):  # progress is visible while long recordings run
+        if lease.lost.is_set():
+            return "lost-claim"
         part = slice(start, start + PROGRESS_CHUNK)
         if inputs.context is not None:
             scores = classify_in_context(inputs.context, part, model_version=classifier, batch_size=batch)
@@ -255,6 +361,8 @@ def recording_classify(*, recording_id: int, claim_token: str, max_attempts: int
 
         rhythm = analyse_rhythm(signal=None, r_peaks=positions, classes=predicted, **inputs.rhythm)
 
+    if lease.lost.is_set():
+        return "lost-claim"
     beats_name = f"recordings/{recording.file.name.rsplit('/', 1)[-1].split('.')[0]}.beats.npy"
     buffer = io.BytesIO()
     np.save(buffer, beats.astype(np.float32))

@@ -26,6 +26,11 @@ def reader_limits() -> dict:
     return {"max_columns": settings.ECG_MAX_COLUMNS}
 
 
+def timed_reader_limits() -> dict:
+    """The limits of readers whose files declare their length before the samples (DICOM, aECG)."""
+    return reader_limits() | {"max_seconds": settings.ECG_MAX_SIGNAL_SECONDS}
+
+
 def _read(files: dict[str, bytes], *, fs: float | None, lead: str | None) -> tuple[readers.Signal, str]:
     if len(files) > 1:
         return readers.read_wfdb_upload(files, max_bytes=settings.ECG_MAX_UPLOAD_BYTES, **reader_limits()), "wfdb"
@@ -38,6 +43,10 @@ def _read(files: dict[str, bytes], *, fs: float | None, lead: str | None) -> tup
     fmt = readers.sniff_format(name, data[:4096])
     if fmt == "wfdb-zip":
         return readers.read_wfdb_zip(data, max_bytes=settings.ECG_MAX_UPLOAD_BYTES * 4, **reader_limits()), "wfdb"
+    if fmt == "dicom":
+        return readers.read_dicom(data, **timed_reader_limits()), "dicom"
+    if fmt == "aecg":
+        return readers.read_aecg(data, **timed_reader_limits()), "aecg"
     if fmt == "edf":
         return readers.read_edf(data, lead=lead, **reader_limits()), "edf"
     if fmt == "csv" and fs is None:
@@ -49,7 +58,7 @@ def _read(files: dict[str, bytes], *, fs: float | None, lead: str | None) -> tup
         return readers.read_json_signal(json_loads(data), fs, **reader_limits()), "json"
     if fmt == "xlsx":
         raise UploadRefused("XLSX files hold beat rows; choose 'Beat file' to upload them")
-    raise UnsupportedUpload(f"{name!r} is not a WFDB, EDF, CSV or JSON signal")
+    raise UnsupportedUpload(f"{name!r} is not a WFDB, EDF, DICOM, HL7 aECG, CSV or JSON signal")
 
 
 def parse_signal_upload(
@@ -72,7 +81,8 @@ def parse_signal_upload(
         raise UploadTooLarge("the file declares more samples than can be read") from None
     except SignalError as exc:
         if exc.limit_exceeded:
-            raise UploadTooLarge(f"{exc} (ECG_MAX_COLUMNS)") from None
+            setting = "ECG_MAX_SIGNAL_SECONDS" if exc.limit == "seconds" else "ECG_MAX_COLUMNS"
+            raise UploadTooLarge(f"{exc} ({setting})") from None
         raise UploadRefused(str(exc)) from None
     if len(files) > 1:  # keep a WFDB record as one zip, under a server-chosen name
         buffer = io.BytesIO()
@@ -101,7 +111,7 @@ class SignalInput:
     positions: np.ndarray | None  # R-peak sample indices in the original signal; None for beat rows
     heart_rate: float | None
     context: BeatContext | None  # the record-level model's inputs, when asked for
-    rhythm: dict | None = None  # analyse_rhythm's signal-level input: fs, n_samples and the VF/VFL found
+    rhythm: dict | None = None  # analyse_rhythm's signal-level inputs (fs, n_samples, VF/VFL, per-beat measures)
     mi: MiInput | None = None  # the MI screen's lead and its beats; None for beat rows (no lead, no timing)
 
 
@@ -110,12 +120,14 @@ def beats_from_stored_signal(recording: ECGRecording, *, with_context: bool = Fa
 
     With ``with_context`` (a record-level model is active) every detected beat is kept, the last
     one included, and the record-level inputs are computed from the analysed lead and one other.
-    VF/VFL is found from the waveform here, before the lead is let go of, so a 24-hour recording's
-    signal is not held through classification.
+    What the rhythm analysis needs of the waveform (VF/VFL episodes, each beat's P-wave repetition,
+    atrial organisation and QRS amplitude) is measured here, before the lead is let go of, so a
+    24-hour recording's signal is not held through classification.
     """
-    from ecg.processing.context import analyse, other_lead
+    from ecg.processing.context import analyse, detection_leads, other_lead
     from ecg.processing.segmenting import mean_heart_rate, segment
     from ecg.rhythm import vf
+    from ecg.rhythm.analysis import waveform_measures
 
     from .selectors import recording_stored_signal
 
@@ -124,11 +136,12 @@ def beats_from_stored_signal(recording: ECGRecording, *, with_context: bool = Fa
     values = signal.validated(lead, max_seconds=settings.ECG_MAX_SIGNAL_SECONDS)
     fs = signal.fs
     second = other_lead(signal.leads, lead) if with_context else None
+    more = [v for v in detection_leads(signal.leads, lead) if v is not second] if with_context else None
     choice = choose_lead(list(signal.leads))
     mi_leads = {name: signal.leads[name] for name in choice.source}  # none unless a lead qualifies
     del signal  # only the analysed leads (and the MI lead) are needed from here on (a 24-hour lead is ~250 MB)
     if with_context:
-        beats, context = analyse(values, fs, second)
+        beats, context = analyse(values, fs, second, more=more)
         if len(beats) == 0:
             raise SignalError("no heartbeats could be found in the signal")
         r_peaks = context.r_peaks
@@ -138,5 +151,10 @@ def beats_from_stored_signal(recording: ECGRecording, *, with_context: bool = Fa
         if len(beats) == 0:
             raise SignalError("no complete heartbeats could be cut from the signal")
     mi = mi_input(mi_leads, fs, r_peaks, analysed=lead, analysed_beats=beats, choice=choice)
-    rhythm = {"fs": fs, "n_samples": len(values), "vf_found": vf.vf_events(values, fs, r_peaks)}
+    rhythm = {
+        "fs": fs,
+        "n_samples": len(values),
+        "vf_found": vf.vf_events(values, fs, r_peaks),
+        "measures": waveform_measures(values, fs, r_peaks),
+    }
     return SignalInput(beats, r_peaks, mean_heart_rate(r_peaks, fs), context, rhythm, mi)

@@ -27,9 +27,8 @@ def classify_recording(self, recording_id: int) -> str:
 
 
 @shared_task
-def requeue_stale_recordings() -> int:
-    from datetime import timedelta
+def requeue_stale_recordings() -> dict | None:
+    """The periodic sweep, for an installation that runs `celery beat` (every worker sweeps anyway)."""
+    from ecgsite.housekeeping import sweep
 
-    from django.conf import settings
-
-    return services.recordings_requeue_stale(older_than=timedelta(seconds=settings.ECG_PROCESSING_LEASE_SECONDS))
+    return sweep()

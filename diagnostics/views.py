@@ -17,7 +17,7 @@ from mlmodels.models import ModelVersion
 from mlmodels.selectors import active_model_versions
 from patients.selectors import patient_get
 
-from . import holter, plots, selectors, services
+from . import holter, plots, selectors, services, twelve_lead
 from .forms import EventReviewForm, ReviewForm, UploadForm
 from .models import ECGRecording, Event
 
@@ -208,13 +208,17 @@ def _int_param(request, name: str, default: int) -> int:
 
 
 def recording_signal(request, recording_id: int):
-    """The analysed lead between samples ``start`` and ``end`` as a min/max envelope of about ``px`` points,
-    with the beats found there."""
+    """The analysed lead (or ``lead``, any lead of the file) between samples ``start`` and ``end`` as a
+    min/max envelope of about ``px`` points, with the beats found there."""
     recording = selectors.recording_get(user=request.user, recording_id=recording_id)
     if recording.kind != ECGRecording.Kind.SIGNAL:
         raise Http404("This recording holds beat rows, not a continuous signal.")
+    asked = request.GET.get("lead") or None
+    if asked is not None and asked not in (recording.leads or []):
+        known = ", ".join(recording.leads or [recording.lead])
+        return JsonResponse({"error": f"lead {asked[:40]!r} not found; available leads: {known}"}, status=400)
     try:
-        lead = plots.recording_lead(recording)
+        lead = plots.recording_lead(recording, asked)
     except (SignalError, ValueError, OSError) as exc:
         message = str(exc) if isinstance(exc, SignalError) else "the file is missing or damaged"
         return JsonResponse({"error": f"the stored signal could not be read: {message}"}, status=422)
@@ -285,6 +289,7 @@ def _result_context(request, recording: ECGRecording) -> dict:
         "reviews": selectors.review_history(diagnosis=diagnosis) if diagnosis else [],
         "latest_review": diagnosis.latest_review() if diagnosis else None,
         "viewer": _viewer(recording) if diagnosis else None,
+        "twelve_lead": twelve_lead.recording_twelve_lead_svg(recording) if diagnosis else "",
         "aami_names": list(AAMI_NAMES.items()),
     }
 

@@ -134,6 +134,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "ecgsite.middleware.SecurityHeadersMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "api.middleware.TrailingSlashMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -237,7 +238,8 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # enqueues it again once the broker is back.
 CELERY_BROKER_CONNECTION_TIMEOUT = 3
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0.2, "interval_step": 0.5, "interval_max": 1.0}
-ECG_SWEEP_INTERVAL_SECONDS = env_int("ECG_SWEEP_INTERVAL_SECONDS", 300, minimum=1)
+# Every worker runs the sweep (one at a time, under a Redis lock): stale recordings are sent again.
+ECG_SWEEP_INTERVAL_SECONDS = env_int("ECG_SWEEP_INTERVAL_SECONDS", 15, minimum=1)
 
 # Upload limits (documented in the README).
 ECG_MAX_UPLOAD_BYTES = env_int("ECG_MAX_UPLOAD_BYTES", 25 * 1024 * 1024, minimum=1024)
@@ -247,8 +249,9 @@ ECG_MAX_SIGNAL_SECONDS = env_int("ECG_MAX_SIGNAL_SECONDS", 26 * 3600, minimum=10
 # row, header or object wider than this, before building it.
 ECG_MAX_COLUMNS = env_int("ECG_MAX_COLUMNS", 256, minimum=189)
 ECG_MAX_JSON_DEPTH = env_int("ECG_MAX_JSON_DEPTH", 32, minimum=4)
-# A recording claimed longer ago than this is considered abandoned by a dead worker.
-ECG_PROCESSING_LEASE_SECONDS = env_int("ECG_PROCESSING_LEASE_SECONDS", 900, minimum=1)
+# A worker renews its claim while it works (a quarter of the lease, at most every 10 s); a claim not
+# renewed for this long belongs to a dead worker or host and is taken over.
+ECG_PROCESSING_LEASE_SECONDS = env_int("ECG_PROCESSING_LEASE_SECONDS", 40, minimum=4)
 ECG_INFERENCE_BATCH_SIZE = env_int("ECG_INFERENCE_BATCH_SIZE", 1024, minimum=1)
 DATA_UPLOAD_MAX_MEMORY_SIZE = ECG_MAX_UPLOAD_BYTES + 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
@@ -270,6 +273,9 @@ if not PRODUCTION:
 
 # --- REST API ---
 INSTALLED_APPS += ["rest_framework", "drf_spectacular", "drf_spectacular_sidecar", "api"]
+# A token is looked up in the database at most this often per web process: a revoked or expired token,
+# or a deactivated user, is refused within this many seconds everywhere (at once in the process that revoked it).
+API_TOKEN_CACHE_SECONDS = env_int("API_TOKEN_CACHE_SECONDS", 5, minimum=0)
 API_THROTTLE_RATE = os.environ.get("API_THROTTLE_RATE", "1200/minute")
 if (
     API_THROTTLE_RATE.split("/")[-1] not in {"s", "sec", "second", "m", "min", "minute", "h", "hour", "d", "day"}
@@ -290,6 +296,12 @@ CACHES = {
 }
 # Hosts or networks (e.g. 10.1.0.0/16) a webhook may reach although they are not public addresses.
 API_WEBHOOK_ALLOWED_HOSTS = env_list("API_WEBHOOK_ALLOWED_HOSTS", [])
+# A failed webhook delivery is retried after this many seconds, doubled after each failure (at most 1 h),
+# until API_WEBHOOK_MAX_ATTEMPTS attempts have failed.
+API_WEBHOOK_RETRY_SECONDS = env_int("API_WEBHOOK_RETRY_SECONDS", 30, minimum=1)
+API_WEBHOOK_MAX_ATTEMPTS = env_int("API_WEBHOOK_MAX_ATTEMPTS", 8, minimum=1)
+# An Idempotency-Key is remembered this long; the periodic sweep deletes older ones.
+API_IDEMPOTENCY_KEY_HOURS = env_int("API_IDEMPOTENCY_KEY_HOURS", 24, minimum=1)
 API_MAX_MODEL_BYTES = env_int("API_MAX_MODEL_BYTES", 200 * 1024 * 1024, minimum=1024)
 # FHIR export: samples per lead in valueSampledData (longer signals are truncated, with a note).
 API_FHIR_MAX_SAMPLES = env_int("API_FHIR_MAX_SAMPLES", 2_000_000, minimum=1000)
@@ -301,7 +313,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["api.permissions.IsClinicMember"],
     "DEFAULT_THROTTLE_CLASSES": ["api.throttling.TokenRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {"api": API_THROTTLE_RATE},
-    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_RENDERER_CLASSES": ["api.renderers.OrjsonRenderer"],
     "DEFAULT_PARSER_CLASSES": ["api.parsers.BoundedJSONParser", "rest_framework.parsers.MultiPartParser"],
     "DEFAULT_PAGINATION_CLASS": "api.pagination.Pagination",
     "DEFAULT_SCHEMA_CLASS": "api.schema.ApiAutoSchema",

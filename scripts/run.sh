@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}
 PORT=${PORT:-8000}
 
+$PY manage.py ensure_database  # a missing PostgreSQL database is created, or named in one line
 $PY manage.py check
 $PY manage.py migrate --noinput
 if [ "${DJANGO_ENV:-development}" = "development" ]; then
@@ -16,7 +17,7 @@ $PY manage.py register_bundled_models
 $PY manage.py requeue_recordings --older-than 1
 
 if [ -n "${CELERY_BROKER_URL:-}" ]; then
-  .venv/bin/celery -A ecgsite worker --beat --schedule var/celerybeat-schedule --loglevel=INFO --concurrency=1 &
+  .venv/bin/celery -A ecgsite worker --loglevel=INFO --concurrency=1 &  # it runs the periodic sweep too
   worker=$!
   trap 'kill $worker 2>/dev/null || true' EXIT
   echo "Started a Celery worker (pid $worker)."

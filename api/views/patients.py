@@ -7,7 +7,7 @@ from patients import selectors as patients_selectors
 from patients import services as patients_services
 from patients.models import Patient
 
-from .. import serializers
+from .. import rows, serializers
 from .base import IF_NONE_MATCH, ApiViewSet
 
 
@@ -32,9 +32,10 @@ class PatientViewSet(ApiViewSet):
 
     def list(self, request):
         search = request.query_params.get("search", "")[:200]
-        return self.paginated(
-            patients_selectors.patient_list(user=request.user, search=search), serializers.PatientSerializer
+        page = self.paginate_queryset(
+            rows.patient_values(patients_selectors.patient_list(user=request.user, search=search))
         )
+        return self.get_paginated_response(rows.patient_rows(page))
 
     def retrieve(self, request, pk):
         patient = patients_selectors.patient_get(user=request.user, patient_id=int(pk))

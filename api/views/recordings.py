@@ -17,7 +17,7 @@ from diagnostics import services as diagnostics_services
 from diagnostics.models import ECGRecording, Event
 from patients import selectors as patients_selectors
 
-from .. import fhir, serializers, uploads
+from .. import fhir, rows, serializers, uploads
 from ..exceptions import ApiError, Conflict
 from ..parsers import BoundedJSONParser
 from .base import IF_NONE_MATCH, ApiViewSet
@@ -88,7 +88,10 @@ class RecordingViewSet(ApiViewSet):
             recordings = recordings.filter(
                 created_at__lte=_parse_when("created_before", request.query_params["created_before"], end=True)
             )
-        return self.paginated(recordings, serializers.RecordingSerializer)
+        page = self.paginate_queryset(rows.recording_values(recordings))
+        done = [r["id"] for r in page if r["status"] == ECGRecording.Status.DONE]
+        diagnoses = diagnostics_selectors.diagnoses_of_recordings(user=request.user, recording_ids=done)
+        return self.get_paginated_response(rows.recording_rows(page, diagnoses))
 
     def retrieve(self, request, pk):
         recording = diagnostics_selectors.recording_get(user=request.user, recording_id=int(pk))

@@ -1,9 +1,11 @@
 class SignalError(ValueError):
     """An ECG input that cannot be analysed; the message is shown to the user.
 
-    ``limit_exceeded`` marks an input refused for its size (columns, leads, signals) rather than its content.
+    ``limit_exceeded`` marks an input refused for its size rather than its content; ``limit`` says
+    which: "columns" (columns, leads, signals, channels) or "seconds" (samples for the duration).
     """
 
-    def __init__(self, message: str = "", *, limit_exceeded: bool = False):
+    def __init__(self, message: str = "", *, limit_exceeded: bool = False, limit: str = "columns"):
         super().__init__(message)
         self.limit_exceeded = limit_exceeded
+        self.limit = limit

@@ -57,7 +57,8 @@ _TIME_COLUMNS = {
 }
 
 
-def _plain_lead(label: str) -> str:
+def plain_lead(label: str) -> str:
+    """A lead label compared loosely: "ECG Lead II", "lead_ii" and "II" are all "ii"."""
     plain = re.sub(r"[\s_\-:.]+", " ", label.strip().lower())
     plain = re.sub(r"^(ecg|ekg|lead)\s*", "", plain).strip()
     return plain.replace(" ", "")
@@ -101,7 +102,7 @@ class Signal:
             return key
         by_plain: dict[str, str] = {}
         for k in self.leads:
-            by_plain.setdefault(_plain_lead(k), k)
+            by_plain.setdefault(plain_lead(k), k)
         for preferred in LEAD_PREFERENCE:
             if preferred.lower() in by_plain:
                 return by_plain[preferred.lower()]
@@ -595,6 +596,29 @@ def read_json_signal(obj: object, fs: float | None = None, *, max_columns: int =
         raise SignalError(f"JSON signal: {exc}") from None
 
 
+# --- DICOM and HL7 aECG ------------------------------------------------------------------
+
+
+def read_dicom(
+    data: bytes, *, max_columns: int = DEFAULT_MAX_COLUMNS, max_seconds: float = DEFAULT_MAX_SECONDS
+) -> Signal:
+    """A DICOM 12-Lead (or General) ECG waveform: the longest multiplex group, every channel, in mV."""
+    from ecg.io.dicom import read_dicom_ecg
+
+    fs, leads, units = read_dicom_ecg(data, max_columns=max_columns, max_seconds=max_seconds)
+    return _build(fs, leads, units, "dicom", "DICOM file")
+
+
+def read_aecg(
+    data: bytes, *, max_columns: int = DEFAULT_MAX_COLUMNS, max_seconds: float = DEFAULT_MAX_SECONDS
+) -> Signal:
+    """An HL7 aECG document's rhythm leads, in mV."""
+    from ecg.io import aecg
+
+    fs, leads, units = aecg.read_aecg(data, max_columns=max_columns, max_seconds=max_seconds)
+    return _build(fs, leads, units, "aecg", "aECG file")
+
+
 # --- format sniffing ----------------------------------------------------------------------
 
 
@@ -624,8 +648,14 @@ def _is_complete_zip(data: bytes) -> bool:
 
 
 def sniff_format(filename: str, head: bytes) -> str:
-    """ "wfdb-zip", "edf", "csv", "json" or "xlsx", judged by content (the name only breaks ties)."""
-    junk = SignalError(f"{filename} is not a CSV, XLSX, EDF, JSON or WFDB file")
+    """ "wfdb-zip", "edf", "dicom", "aecg", "csv", "json" or "xlsx", judged by content (the name only
+    breaks ties)."""
+    from ecg.io.aecg import is_aecg
+    from ecg.io.dicom import is_dicom
+
+    junk = SignalError(f"{filename} is not a CSV, XLSX, EDF, JSON, WFDB, DICOM or HL7 aECG file")
+    if is_dicom(head):
+        return "dicom"
     if head.startswith(b"PK\x03\x04"):
         names = _zip_member_names(head)
         if any(n == "[Content_Types].xml" or n.startswith(("xl/", "docProps/", "_rels/")) for n in names):
@@ -658,6 +688,10 @@ def sniff_format(filename: str, head: bytes) -> str:
         raise junk
     if text[0] in "[{":
         return "json"
+    if text[0] == "<":
+        if is_aecg(head):
+            return "aecg"
+        raise SignalError(f"{filename} is XML but not an HL7 aECG document (no AnnotatedECG element)")
     if not re.search(r"\d", text):
         raise junk
     return "csv"

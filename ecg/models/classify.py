@@ -81,14 +81,16 @@ def classify_signal(
     """
     from ecg.models import inference
     from ecg.models import record as record_model
-    from ecg.processing.context import analyse, other_lead
+    from ecg.processing.context import analyse, detection_leads, other_lead
     from ecg.processing.segmenting import segment
     from ecg.rhythm import analyse_rhythm
 
     values = signal.validated(lead)
     record_level = len(heartbeat_model.inputs) == 2
     if record_level:
-        beats, context = analyse(values, signal.fs, other_lead(signal.leads, lead))
+        second = other_lead(signal.leads, lead)
+        more = [v for v in detection_leads(signal.leads, lead) if v is not second]
+        beats, context = analyse(values, signal.fs, second, more=more)
         r_peaks = context.r_peaks
         scores = record_model.predict(heartbeat_model, context.morphology, context.features)
     else:

@@ -8,6 +8,7 @@ artifact is self-contained.
 
 from __future__ import annotations
 
+import logging
 import weakref
 from collections.abc import Callable
 from typing import Any
@@ -15,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from ecg.constants import AAMI_CLASSES
+from ecg.models import record_graph
 from ecg.processing.context import MORPH_CHANNELS, N_FEATURES, WINDOW
 
 
@@ -52,12 +54,18 @@ def build(
     return keras.Model([morph, feats], out, name="record_beat_classifier")
 
 
-def predict(model: Any, morphology: np.ndarray, features: np.ndarray, *, batch_size: int = 1024) -> np.ndarray:
-    """Class probabilities (n, 5) for the beats of one or more records."""
+def predict(
+    model: Any, morphology: np.ndarray, features: np.ndarray, *, batch_size: int = 1024, fast: bool = True
+) -> np.ndarray:
+    """Class probabilities (n, 5) for the beats of one or more records.
+
+    ``fast``: through ``record_graph.fast_graph``, built from the weights the model has at its first
+    fast prediction; a model still being trained is predicted with ``fast=False`` (its own call).
+    """
     n = len(features)
     if n == 0:
         return np.zeros((0, len(AAMI_CLASSES)), np.float32)
-    fn = _graph(model)
+    fn = _graph(model) if fast else _cached(_keras_graphs, model, keras_graph)
     parts = [
         fn(morphology[i : i + batch_size].astype(np.float32), features[i : i + batch_size].astype(np.float32)).numpy()
         for i in range(0, n, batch_size)
@@ -70,20 +78,50 @@ def warm_up(model: Any) -> None:
     predict(model, np.zeros((1, WINDOW, MORPH_CHANNELS), np.float32), np.zeros((1, N_FEATURES), np.float32))
 
 
+logger = logging.getLogger(__name__)
+
 _graphs: "weakref.WeakKeyDictionary[object, object]" = weakref.WeakKeyDictionary()
+_keras_graphs: "weakref.WeakKeyDictionary[object, object]" = weakref.WeakKeyDictionary()
+
+
+def _cached(cache: "weakref.WeakKeyDictionary[object, object]", model: Any, make: Callable[[Any], Any]) -> Any:
+    fn = cache.get(model)
+    if fn is None:
+        fn = cache[model] = make(model)
+    return fn
 
 
 def _graph(model: Any) -> Any:
-    """The model's call as one graph function traced once (any batch size)."""
-    fn = _graphs.get(model)
-    if fn is None:
-        import tensorflow as tf
+    """The model's inference graph, built once per model: ``record_graph.fast_graph`` (the same
+    probabilities from the same weights, in fewer and fused operations) when it recognises the
+    model, else the model's own call as one graph function (any batch size)."""
+    return _cached(_graphs, model, _checked_fast_graph)
 
-        specs = [
-            tf.TensorSpec((None, WINDOW, MORPH_CHANNELS), tf.float32),
-            tf.TensorSpec((None, N_FEATURES), tf.float32),
-        ]
-        ref: Callable[[], Any] = weakref.ref(model)  # the cache must not keep the model alive
-        fn = tf.function(lambda m, f: ref()([m, f], training=False), input_signature=specs)
-        _graphs[model] = fn
-    return fn
+
+def _checked_fast_graph(model: Any) -> Any:
+    """The fast graph if it reproduces the model's own call on a few random beats, else the model's call.
+
+    ``fast_graph`` recognises the layers; this also catches wiring it cannot see (a check of a few
+    milliseconds, once per loaded model)."""
+    fn = record_graph.fast_graph(model)
+    if fn is not None:
+        rng = np.random.default_rng(0)
+        morph = rng.normal(size=(8, WINDOW, MORPH_CHANNELS)).astype(np.float32)
+        feats = rng.normal(size=(8, N_FEATURES)).astype(np.float32)
+        expected = np.asarray(model([morph, feats], training=False))
+        if np.allclose(fn(morph, feats).numpy(), expected, rtol=1e-4, atol=1e-5):
+            return fn
+        logger.warning("the fast graph of %s differs from the model's own call; using the model's call", model.name)
+    return keras_graph(model)
+
+
+def keras_graph(model: Any) -> Any:
+    """The Keras model's own call as one graph function (the reference the fast graph must equal)."""
+    import tensorflow as tf
+
+    specs = [
+        tf.TensorSpec((None, WINDOW, MORPH_CHANNELS), tf.float32),
+        tf.TensorSpec((None, N_FEATURES), tf.float32),
+    ]
+    ref: Callable[[], Any] = weakref.ref(model)  # the cache must not keep the model alive
+    return tf.function(lambda m, f: ref()([m, f], training=False), input_signature=specs)

@@ -342,20 +342,44 @@ def other_lead(leads: dict[str, np.ndarray], analysed: str) -> np.ndarray | None
 
 
 def detect_beats(leads: list[np.ndarray], fs: float) -> np.ndarray:
-    """R-peaks from the analysed lead, its gaps (noise, a loose electrode) filled from the second."""
-    from .detection import detect_r_peaks, detect_r_peaks_multilead
+    """R-peaks from the analysed lead, its gaps (noise, a loose electrode) filled from the others;
+    a first or last beat is kept only if its QRS is complete and it looks like the other beats."""
+    from .detection import detect_r_peaks, detect_r_peaks_multilead, keep_complete_edge_beats
 
-    if len(leads) == 1:
-        return detect_r_peaks(leads[0], fs)
-    return detect_r_peaks_multilead(np.stack(leads), fs)
+    stacked = np.stack(leads)
+    peaks = detect_r_peaks(leads[0], fs) if len(leads) == 1 else detect_r_peaks_multilead(stacked, fs)
+    return keep_complete_edge_beats(stacked, fs, peaks)
 
 
-def analyse(values: np.ndarray, fs: float, second: np.ndarray | None = None) -> tuple[np.ndarray, BeatContext]:
+# Leads that see the QRS from different directions, for detection on a 12-lead record beside the analysed lead.
+DETECTION_LEADS = ("i", "v2", "v5")
+
+
+def detection_leads(leads: dict[str, np.ndarray], analysed: str) -> list[np.ndarray]:
+    """Further leads of a 12-lead record (I, V2, V5) to find beats on, beside the analysed one."""
+    from ecg.io.readers import plain_lead
+
+    by_plain = {plain_lead(name): values for name, values in leads.items() if name != analysed}
+    n = len(leads[analysed])
+    return [
+        by_plain[name]
+        for name in DETECTION_LEADS
+        if name in by_plain
+        and len(by_plain[name]) == n
+        and np.isfinite(by_plain[name]).all()
+        and np.ptp(by_plain[name]) > 0
+    ]
+
+
+def analyse(
+    values: np.ndarray, fs: float, second: np.ndarray | None = None, *, more: list[np.ndarray] | None = None
+) -> tuple[np.ndarray, BeatContext]:
     """Every detected beat of a recording: Kaggle-format beats (for the beat-format and MI models)
-    and the record-level model's inputs, one row per R-peak, the first and last included."""
+    and the record-level model's inputs, one row per R-peak, the first and last included. Beats are
+    found on the analysed lead, the second and ``more`` leads (a 12-lead record's I, V2, V5)."""
     from .segmenting import segment_every_peak
 
     leads = [values] if second is None else [values, second]
-    r_peaks = detect_beats(leads, fs)
+    r_peaks = detect_beats([*leads, *(more or [])], fs)
     beats = segment_every_peak(values, fs, r_peaks)
     return beats, record_context(leads, fs, r_peaks)

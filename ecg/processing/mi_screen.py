@@ -22,12 +22,13 @@ Arrays in, a plain dict out (:meth:`MiScreen.as_dict` is the ``summary.mi_screen
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
+
+from ecg.io.readers import plain_lead
 
 Status = Literal["screened", "not_applicable", "not_assessable"]
 
@@ -41,13 +42,6 @@ MIN_BEATS = 5
 AGGREGATION = "median"
 WINDOW_S = (0.25, 0.45)  # the beat window of the quality checks, before and after the R-peak
 WINDOW_FS = 250.0
-
-
-def plain_lead(label: str) -> str:
-    """A lead label without decoration: "ECG II", "Lead_II", "ii" -> "ii"; "ECG1" -> "1"."""
-    plain = re.sub(r"[\s_\-:.]+", " ", label.strip().lower())
-    plain = re.sub(r"^(ecg|ekg|lead)\s*", "", plain).strip()
-    return plain.replace(" ", "")
 
 
 @dataclass(frozen=True)

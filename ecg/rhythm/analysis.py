@@ -5,7 +5,7 @@ from typing import Any
 
 import numpy as np
 
-from . import af, ectopy, heart_rate, pauses, vf
+from . import af, ectopy, flutter, heart_rate, pauses, vf
 from .events import Event, sort_events
 
 ASYSTOLE_S = 4.0  # no beat and no VF for this long is reported as asystole rather than a pause
@@ -28,6 +28,19 @@ def _inside(r_peaks: np.ndarray, events: list[Event]) -> np.ndarray:
     return np.cumsum(depth)[:-1] > 0
 
 
+def waveform_measures(signal: np.ndarray, fs: float, r_peaks: np.ndarray) -> dict[str, np.ndarray]:
+    """Per-beat measures of the waveform the beat-based analysis needs: P-wave repetition (AF),
+    atrial frequency and organisation (flutter), QRS amplitude (pauses)."""
+    r_peaks = np.asarray(r_peaks, dtype=np.int64)
+    frequency, organisation = flutter.atrial_organisation(signal, fs, r_peaks)
+    return {
+        "p_repetition": af.p_wave_repetition(signal, fs, r_peaks),
+        "atrial_frequency": frequency,
+        "atrial_organisation": organisation,
+        "qrs_amplitude": pauses.qrs_amplitude(signal, fs, r_peaks),
+    }
+
+
 def _overlaps(event: Event, spans: list[Event]) -> bool:
     return any(event.start <= s.end and s.start <= event.end for s in spans)
 
@@ -40,12 +53,16 @@ def analyse_rhythm(
     classes: np.ndarray,
     n_samples: int | None = None,
     vf_found: list[Event] | None = None,
+    measures: dict[str, np.ndarray] | None = None,
 ) -> RhythmReport:
     """Events (VF/asystole first in the summary) and the heart-rate, HRV, ectopy and AF figures.
 
     ``signal`` is the analysed lead (needed for VF/VFL, which yields no beats); ``classes`` the AAMI
     class letter of each beat at ``r_peaks``. ``vf_found`` takes VF episodes found earlier
-    (``vf.vf_events``), for callers that let go of the signal before the beats are classified.
+    (``vf.vf_events``), for callers that let go of the signal before the beats are classified;
+    ``measures`` likewise takes ``waveform_measures`` of the signal at ``r_peaks``. Without a signal
+    and without them, AF is judged from R-R irregularity alone and not told from flutter, and every
+    detected beat ends a pause.
     """
     r_peaks = np.asarray(r_peaks, dtype=np.int64)
     classes = np.asarray([str(c)[:1].upper() for c in classes])
@@ -54,12 +71,15 @@ def analyse_rhythm(
 
     if vf_found is None:
         vf_found = vf.vf_events(signal, fs, r_peaks) if signal is not None else []
+    if measures is None and signal is not None and len(r_peaks):
+        measures = waveform_measures(signal, fs, r_peaks)
     in_vf = _inside(r_peaks, vf_found)
     # Beats the detector finds inside VF are not beats: keep them out of every beat-based figure.
     keep = ~in_vf
     peaks, cls = r_peaks[keep], classes[keep]
+    kept = {name: np.asarray(values)[keep] for name, values in (measures or {}).items()}
 
-    gaps = pauses.pause_events(peaks, fs)
+    gaps = pauses.pause_events(peaks, fs, qrs_amplitude=kept.get("qrs_amplitude"))
     asystole = [
         Event("asystole", e.start, e.end, 0, None)
         for e in gaps
@@ -67,7 +87,9 @@ def analyse_rhythm(
     ]
     pause_list = [e for e in gaps if e.duration_s(fs) < ASYSTOLE_S and not _overlaps(e, vf_found)]
 
-    af_found, in_af = af.af_events(peaks, cls, fs)
+    af_found, in_af = af.af_events(peaks, cls, fs, p_repetition=kept.get("p_repetition"))
+    if "atrial_organisation" in kept:
+        af_found = flutter.split_flutter(af_found, peaks, fs, kept["atrial_frequency"], kept["atrial_organisation"])
     v_events, v_summary = ectopy.ectopic_events(peaks, cls, fs, kind="V")
     s_events, s_summary = ectopy.ectopic_events(peaks, cls, fs, kind="S")
     # An irregular rhythm makes S labels meaningless: no SVT or S couplet inside AF.
@@ -102,6 +124,7 @@ def analyse_rhythm(
         "supraventricular": s_summary,
         "af": {
             "episodes": len(af_found),
+            "flutter_episodes": sum(1 for e in af_found if e.type == "afl"),
             "duration_s": round(af_s, 1),
             "burden_pct": round(100.0 * af_s / analysed_s, 2) if analysed_s else 0.0,
         },

@@ -11,9 +11,15 @@ from the VF-detection literature:
   above 12 Hz (QRS complexes are sharp, VF is not), the dominant frequency itself;
 - spectral entropy, kurtosis and periodicity (the autocorrelation peak at 0.2-1.2 s): VF is a broad,
   unpeaked, poorly repeating wave, ventricular tachycardia repeats one sharp complex;
-- the window's beat count and R-R regularity from the beat detector.
+- the window's beat count and R-R regularity from the beat detector (whether it found beats at all
+  is its own input: the detector stays silent in most VF, and "no intervals" is not "irregular").
 
-The coefficients were fitted on cudb and MIT-BIH windows (`python -m bench.rhythm_eval` reports how).
+The coefficients were fitted on cudb and MIT-BIH windows (`python -m bench.rhythm_eval --fit-vf`).
+An episode opens when the mean probability of ``DECISION_WINDOWS`` consecutive windows reaches the
+threshold, so the decision comes at most 4 + 4 s after the first of them, and a single window just
+under the threshold does not break an episode (VF's waveform changes from second to second). Each
+episode is dated by the centres of its first and last windows, not their edges, which would add up
+to 1.5 s of organised rhythm on either side.
 """
 
 from fractions import Fraction
@@ -39,14 +45,35 @@ FEATURES = (
     "kurtosis",
     "periodicity",
 )
-# Logistic combination over standardised features (mean, scale, weight per feature), and its bias.
-MEAN = np.array([0.18983, 0.77128, 0.31684, 0.19991, 3.41518, 4.92893, 0.12938, 0.74753, 10.92253, 0.44553])
-SCALE = np.array([0.15087, 0.09201, 0.13553, 0.14357, 1.59646, 1.58923, 0.2221, 0.10469, 7.63601, 0.1989])
-WEIGHTS = np.array([2.71227, -0.9604, 0.50854, 1.43425, 0.0545, -0.37187, 0.28609, -0.07137, -0.8782, -2.39398])
-BIAS = -7.7146
-THRESHOLD = 0.9
-MIN_WINDOWS = 6  # consecutive windows above threshold before an episode opens
-MERGE_GAP_S = 3.0
+INPUTS = (
+    "tcsc",
+    "leakage",
+    "a2",
+    "high_fraction",
+    "peak_hz",
+    "beats",
+    "rr_cv",  # over windows with at least three beats, else 0
+    "silent",  # the detector found at most one beat
+    "spectral_entropy",
+    "kurtosis",
+    "periodicity",
+    "tcsc_x_a2",
+)
+# Logistic combination over standardised inputs (mean, scale, weight per input), and its bias.
+MEAN = np.array(
+    [0.18983, 0.77128, 0.31684, 0.19991, 3.41518, 5.0104, 0.08541, 0.02364, 0.74753, 10.92253, 0.44553, 0.07301]
+)
+SCALE = np.array(
+    [0.15087, 0.09201, 0.13553, 0.14357, 1.59646, 1.5194, 0.11618, 0.15192, 0.10469, 7.63601, 0.1989, 0.10192]
+)
+WEIGHTS = np.array(
+    [3.384, -0.82355, 1.07318, 2.10245, -0.13447, -1.12763, 0.57095, 0.12786, -0.36304, -0.86056, -1.83103, -1.13635]
+)
+BIAS = -7.86176
+THRESHOLD = 0.94
+DECISION_WINDOWS = 5  # windows whose mean probability opens an episode
+LEADING_MIN = 0.5  # windows at an episode's start below this are not part of it
+MERGE_GAP_S = 6.0
 
 
 def _resampled(values: np.ndarray, fs: float) -> np.ndarray:
@@ -145,24 +172,57 @@ def _features(x: np.ndarray, starts: np.ndarray, peaks_s: np.ndarray) -> np.ndar
     )
 
 
+def model_inputs(features: np.ndarray) -> np.ndarray:
+    """The logistic model's inputs (``INPUTS``) from the window features (``FEATURES``)."""
+    f = np.asarray(features, float)
+    beats, rr_cv = f[:, 5], f[:, 6]
+    return np.column_stack(
+        [
+            f[:, :5],
+            np.minimum(beats, 12.0),
+            np.where(beats >= 3, rr_cv, 0.0),
+            (beats <= 1).astype(float),
+            f[:, 7:],
+            f[:, 0] * f[:, 2],
+        ]
+    )
+
+
 def vf_probability(features: np.ndarray) -> np.ndarray:
-    z = (features - MEAN) / SCALE
+    z = (model_inputs(features) - MEAN) / SCALE
     return cast(np.ndarray, 1.0 / (1.0 + np.exp(-(z @ WEIGHTS + BIAS))))
 
 
+def decided_windows(probability: np.ndarray) -> list[tuple[int, int]]:
+    """(first, last) window of each stretch where the mean of ``DECISION_WINDOWS`` windows reaches
+    the threshold; the stretch starts at the first of those windows that is itself likely VF."""
+    k = DECISION_WINDOWS
+    if len(probability) < k:
+        return []
+    cumulative = np.concatenate([[0.0], np.cumsum(probability)])
+    mean = np.zeros(len(probability))
+    mean[k - 1 :] = (cumulative[k:] - cumulative[:-k]) / k
+    flagged = mean >= THRESHOLD
+    edges = np.diff(np.concatenate([[0], flagged.astype(np.int8), [0]]))
+    out = []
+    for first, last in zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1) - 1):
+        start = int(first) - k + 1
+        while start < first and probability[start] < LEADING_MIN:
+            start += 1
+        out.append((start, int(last)))
+    return out
+
+
 def vf_events(values: np.ndarray, fs: float, r_peaks: np.ndarray) -> list[Event]:
-    """VF/VFL episodes: runs of at least six windows scored above threshold, merged across short gaps."""
+    """VF/VFL episodes: stretches of windows decided as VF (``decided_windows``), merged across short gaps."""
     feats, starts = window_features(values, fs, r_peaks)
     if len(feats) == 0:
         return []
-    flagged = vf_probability(feats) >= THRESHOLD
-    edges = np.diff(np.concatenate([[0], flagged.astype(np.int8), [0]]))
+    centre = round((WINDOW_S - STEP_S) / 2 * fs)  # from a window's edge to its middle second
     span = round(WINDOW_S * fs)
     episodes: list[list[int]] = []
-    for first, last in zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1) - 1):
-        if last - first + 1 < MIN_WINDOWS:
-            continue
-        start, end = int(starts[first]), min(int(starts[last]) + span, len(values)) - 1
+    for first, last in decided_windows(vf_probability(feats)):
+        start, end = int(starts[first]) + centre, min(int(starts[last]) + span - centre, len(values)) - 1
         if episodes and (start - episodes[-1][1]) / fs <= MERGE_GAP_S:
             episodes[-1][1] = end
         else:

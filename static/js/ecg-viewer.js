@@ -141,6 +141,7 @@
     this.events = null;
     this.eventIndex = null;
     this.rhythmUrl = root.dataset.rhythmUrl;
+    this.lead = null; // the analysed lead until another is chosen
     this.bind();
     this.resize();
     this.loadOverview();
@@ -174,6 +175,8 @@
     });
     var gain = el(this.root, "[data-gain]");
     if (gain) gain.addEventListener("change", function () { self.gain = parseFloat(gain.value); self.draw(); });
+    var lead = el(this.root, "[data-lead]");
+    if (lead) lead.addEventListener("change", function () { self.chooseLead(lead.value); });
     this.canvas.addEventListener("keydown", function (e) { self.key(e); });
     var drag = null;
     this.canvas.addEventListener("pointerdown", function (e) {
@@ -267,6 +270,23 @@
     this.ensureData();
   };
 
+  SignalViewer.prototype.signalQuery = function (from, to, px) {
+    return this.signalUrl + "?start=" + from + "&end=" + to + "&px=" + px +
+      (this.lead ? "&lead=" + encodeURIComponent(this.lead) : "");
+  };
+
+  SignalViewer.prototype.chooseLead = function (name) {
+    this.lead = name;
+    this.cache = null;
+    this.whole = null;
+    this.root.dataset.lead = name;
+    var title = this.root.querySelector(".viewer-head h2");
+    if (title) title.textContent = "ECG · lead " + name;
+    this.canvas.setAttribute("aria-label", "ECG trace of lead " + name + " on standard ECG paper with beats marked by class");
+    this.loadOverview();
+    this.fetchWindow();
+  };
+
   SignalViewer.prototype.ensureData = function () {
     var vis = this.visible(), s = this.start, e = Math.min(this.samples, s + vis);
     var spp = Math.max(1, 1 / this.pxPerSample());
@@ -286,7 +306,7 @@
     this.pending = controller;
     var self = this;
     this.root.setAttribute("aria-busy", "true");
-    fetch(this.signalUrl + "?start=" + from + "&end=" + to + "&px=" + px,
+    fetch(this.signalQuery(from, to, px),
       { credentials: "same-origin", signal: controller && controller.signal })
       .then(function (r) { if (!r.ok) throw new Error("HTTP " + r.status); return r.json(); })
       .then(function (data) {
@@ -308,7 +328,7 @@
 
   SignalViewer.prototype.loadOverview = function () {
     var self = this;
-    fetch(this.signalUrl + "?start=0&end=" + this.samples + "&px=" + Math.max(200, Math.min(2000, this.owidth)),
+    fetch(this.signalQuery(0, this.samples, Math.max(200, Math.min(2000, this.owidth))),
       { credentials: "same-origin" })
       .then(function (r) { return r.json(); })
       .then(function (data) {
@@ -600,6 +620,8 @@
     });
     var gain = el(this.root, "[data-gain]");
     if (gain) gain.addEventListener("change", function () { self.gain = parseFloat(gain.value); self.draw(); });
+    var lead = el(this.root, "[data-lead]");
+    if (lead) lead.addEventListener("change", function () { self.chooseLead(lead.value); });
     this.canvas.addEventListener("keydown", function (e) {
       var map = { ArrowLeft: "prev-beat", ArrowRight: "next-beat", "[": "prev-beat", "]": "next-beat", p: "prev-beat", n: "next-beat",
         "+": "zoom-in", "=": "zoom-in", "-": "zoom-out", Home: "first", End: "last" };

@@ -169,3 +169,52 @@ def test_bad_tokens_do_not_count_towards_the_password_lockout(client, staff_a, s
     assert (
         client.post("/accounts/login/", {"username": "staff_a", "password": "correct-horse-battery"}).status_code == 302
     )
+
+
+def test_a_token_revoked_by_another_process_is_refused_within_the_cache_time(staff_a, settings):
+    import time
+
+    settings.API_TOKEN_CACHE_SECONDS = 1
+    token, secret = api_token_create(user=staff_a)
+    client = with_token(secret)
+    assert client.get(URL).status_code == 200
+    # As another web process (or the admin on another host) does: this process's cache is not told.
+    ApiToken.objects.filter(pk=token.pk).update(revoked_at=timezone.now())
+    time.sleep(1.1)
+    response = client.get(URL)
+    assert response.status_code == 401 and "revoked" in response.json()["error"]["message"]
+
+
+def test_a_token_revoked_in_this_process_is_refused_at_once(staff_a, settings):
+    settings.API_TOKEN_CACHE_SECONDS = 60
+    token, secret = api_token_create(user=staff_a)
+    client = with_token(secret)
+    assert client.get(URL).status_code == 200
+    api_token_revoke(token=ApiToken.objects.get(pk=token.pk))
+    assert client.get(URL).status_code == 401
+
+
+def test_a_token_is_looked_up_once_per_cache_time(staff_a, settings, django_assert_num_queries):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    settings.API_TOKEN_CACHE_SECONDS = 60
+    client = with_token(api_token_create(user=staff_a)[1])
+    with CaptureQueriesContext(connection) as first:
+        assert client.get(URL).status_code == 200
+    with CaptureQueriesContext(connection) as second:
+        assert client.get(URL).status_code == 200
+    lookups = [q for q in first.captured_queries if 'FROM "api_apitoken"' in q["sql"]]
+    assert len(lookups) == 1
+    assert not [q for q in second.captured_queries if "api_apitoken" in q["sql"]]
+
+
+def test_a_token_in_use_keeps_working_while_guesses_from_its_address_are_refused(staff_a, settings):
+    settings.API_TOKEN_FAILURES = 2
+    settings.API_TOKEN_CACHE_SECONDS = 60
+    client = with_token(api_token_create(user=staff_a)[1])
+    assert client.get(URL).status_code == 200
+    for i in range(2):
+        assert with_token(f"0123abcd.guess{i}").get(URL).status_code == 401
+    assert with_token("0123abcd.guess9").get(URL).status_code == 429
+    assert client.get(URL).status_code == 200

@@ -124,3 +124,26 @@ def test_a_screened_recording_exports_its_screen_score_and_flag(api_as, staff_a,
     assert by_code(observations, "mi-score")["valueQuantity"]["value"] == pytest.approx(
         done_recording.diagnosis.mi_score
     )
+
+
+@pytest.mark.parametrize("fmt", ["dicom", "aecg"])
+def test_a_twelve_lead_cart_file_keeps_and_exports_every_lead(api_as, staff_a, patient_a, active_models, fmt):
+    from ecg.datasets.carts import STANDARD_LEADS, aecg_twelve_lead, dicom_twelve_lead, synthetic_twelve_lead
+    from tests.helpers import upload
+
+    api = api_as(staff_a)
+    leads = synthetic_twelve_lead(seconds=10.0, fs=500.0)
+    data, name = (
+        (dicom_twelve_lead(leads, 500.0), "ecg.dcm") if fmt == "dicom" else (aecg_twelve_lead(leads, 500.0), "ecg.xml")
+    )
+    created = api.post("/api/v1/recordings", {"patient": patient_a.pk, "kind": "signal", "file": upload(name, data)})
+    assert created.status_code == 201, created.content[:500]
+    body = created.json()
+    assert (body["input_format"], body["lead"], body["leads"]) == (fmt, "II", list(STANDARD_LEADS))
+    recording = ECGRecording.objects.get(pk=body["id"])
+    classify_by_hand(recording, active_models, beats=np.zeros((4, 187), dtype=np.float32), mi_score=0.2)
+    waveform = by_code(resources(fetch_valid_bundle(api, recording), "Observation"), "131328")
+    codes = [c["code"]["coding"][0]["code"] for c in waveform["component"]]
+    assert codes == ["131329", "131330", "131389", "131390", "131391", "131392", *map(str, range(131331, 131337))]
+    v4 = np.array(waveform["component"][9]["valueSampledData"]["data"].split(), dtype=float) * 0.001
+    assert np.allclose(v4, leads["V4"], atol=0.003)

@@ -13,6 +13,7 @@ import pytest
 from django.urls import reverse
 
 from diagnostics.models import ECGRecording
+from ecg.datasets.carts import aecg_twelve_lead, dicom_twelve_lead, synthetic_twelve_lead
 
 from ..conftest import client_for
 from ..data import mitdb_dir
@@ -111,6 +112,38 @@ def signal_csv(values) -> bytes:
 
 
 SINE = np.sin(np.arange(3600) / 8.0)
+
+
+def twelve_lead_dicom(**changes) -> bytes:
+    import pydicom
+
+    ds = pydicom.dcmread(io.BytesIO(dicom_twelve_lead(synthetic_twelve_lead(), 500.0)))
+    for key, value in changes.items():
+        setattr(ds.WaveformSequence[0], key, value)
+    out = io.BytesIO()
+    ds.save_as(out)
+    return out.getvalue()
+
+
+def twelve_lead_dicom_of_class(sop_class: str) -> bytes:
+    import pydicom
+
+    ds = pydicom.dcmread(io.BytesIO(dicom_twelve_lead(synthetic_twelve_lead(), 500.0)))
+    ds.SOPClassUID = sop_class
+    out = io.BytesIO()
+    ds.save_as(out)
+    return out.getvalue()
+
+
+def twelve_lead_aecg() -> bytes:
+    return aecg_twelve_lead(synthetic_twelve_lead(), 500.0)
+
+
+XML_BOMB = (
+    b'<?xml version="1.0"?><!DOCTYPE AnnotatedECG [<!ENTITY a "aaaaaaaaaa">'
+    b'<!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;"><!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;">]>'
+    b'<AnnotatedECG xmlns="urn:hl7-org:v3">&c;</AnnotatedECG>'
+)
 
 CASES: dict[str, Case] = {
     # --- beat files: CSV -----------------------------------------------------------
@@ -246,6 +279,62 @@ CASES: dict[str, Case] = {
         "row 1001",
         fields={"fs": "360"},
     ),
+    # --- signals: DICOM and HL7 aECG 12-lead ----------------------------------------------
+    "dicom-truncated": Case("signal", lambda: [("e.dcm", twelve_lead_dicom()[:3000])], 400, "DICOM file"),
+    "dicom-huge-declared-samples": Case(
+        "signal",
+        lambda: [("e.dcm", twelve_lead_dicom(NumberOfWaveformSamples=2_000_000_000))],
+        413,
+        "declares 2000000000 samples",
+    ),
+    "dicom-wrong-channel-count": Case(
+        "signal",
+        lambda: [("e.dcm", twelve_lead_dicom(NumberOfWaveformChannels=13))],
+        400,
+        "NumberOfWaveformChannels is 13 but ChannelDefinitionSequence has 12",
+    ),
+    "dicom-too-many-channels": Case(
+        "signal", lambda: [("e.dcm", twelve_lead_dicom())], 413, "12 channels", settings={"ECG_MAX_COLUMNS": 8}
+    ),
+    "aecg-entity-bomb": Case("signal", [("e.xml", XML_BOMB)], 400, "DTDs and entities are not accepted"),
+    "aecg-external-entity": Case(
+        "signal",
+        [
+            (
+                "e.xml",
+                b'<?xml version="1.0"?><!DOCTYPE AnnotatedECG [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
+                b'<AnnotatedECG xmlns="urn:hl7-org:v3">&x;</AnnotatedECG>',
+            )
+        ],
+        400,
+        "DTDs and entities are not accepted",
+    ),
+    "aecg-no-waveforms": Case(
+        "signal",
+        [("e.xml", b'<?xml version="1.0"?><AnnotatedECG xmlns="urn:hl7-org:v3"><id root="1"/></AnnotatedECG>')],
+        400,
+        "no series/component/sequenceSet",
+    ),
+    "dicom-not-an-ecg": Case(
+        "signal",
+        lambda: [("e.dcm", twelve_lead_dicom_of_class("1.2.840.10008.5.1.4.1.1.2"))],
+        400,
+        "is not an ECG waveform",
+    ),
+    "aecg-non-numeric-digits": Case(
+        "signal",
+        lambda: [("e.xml", twelve_lead_aecg().replace(b"<digits>", b"<digits>7 1e3 ", 1))],
+        400,
+        "digit 2 ('1e3') is not an integer",
+    ),
+    "aecg-truncated": Case("signal", lambda: [("e.xml", twelve_lead_aecg()[:5000])], 400, "not well-formed XML"),
+    "aecg-too-long": Case(
+        "signal",
+        lambda: [("e.xml", twelve_lead_aecg())],
+        413,
+        "are accepted (ECG_MAX_SIGNAL_SECONDS)",
+        settings={"ECG_MAX_SIGNAL_SECONDS": 5},
+    ),
     "signal-binary": Case("signal", [("s.bin", bytes(range(256)) * 40)], (400, 415), "not"),
 }
 
@@ -273,4 +362,4 @@ def test_each_malformed_input_is_refused_and_nothing_is_stored(name, client, sta
 
 def test_the_corpus_is_large_enough():
     formats = {n.split("-")[0] for n in CASES}
-    assert len(CASES) >= 40 and {"csv", "xlsx", "wfdb", "edf", "json", "signal"} <= formats
+    assert len(CASES) >= 40 and {"csv", "xlsx", "wfdb", "edf", "json", "signal", "dicom", "aecg"} <= formats

@@ -7,7 +7,7 @@ from ecg.processing import context
 from ecg.processing.context import FEATURES, analyse, other_lead, record_context, rhythm_features
 from ecg.training.record import build_record
 
-from ..data import mitdb_dir, svdb_dir
+from ..data import DATA_DIR, mitdb_dir, require, svdb_dir
 
 F = {name: i for i, name in enumerate(FEATURES)}
 
@@ -81,3 +81,31 @@ def test_analyse_keeps_every_detected_beat_at_128_hz(tmp_path):
     beats, ctx = analyse(values, rec.fs, np.nan_to_num(rec.p_signal[:, 1]))
     assert len(beats) == len(ctx.r_peaks) == len(ctx.features) > 1500
     assert ctx.r_peaks[-1] > len(values) - 2 * rec.fs  # the last beat is kept
+
+
+def test_a_resampled_training_copy_keeps_its_beats_and_labels():
+    clean = build_record(mitdb_dir() / "119")
+    copy = build_record(mitdb_dir() / "119", variant="rate")
+    assert copy.fs in (128.0, 250.0, 500.0)  # another rate a clinic sends, never the record's own 360
+    for data in (clean, copy):
+        counts = np.bincount(data.labels[data.labels >= 0], minlength=5)
+        assert counts[2] > 400 and data.missed.sum() < 10
+    assert abs(len(copy.labels) - len(clean.labels)) < 10
+
+
+def test_a_noisy_training_copy_carries_real_noise_at_the_asked_level():
+    import wfdb
+
+    from ecg.training.record import SNR_DB, augment
+
+    nstdb = require(DATA_DIR / "nstdb" / "noise_only", "Noise Stress Test Database noise records")
+    rec = wfdb.rdrecord(str(mitdb_dir() / "119"), sampto=360 * 120)
+    ann = wfdb.rdann(str(mitdb_dir() / "119"), "atr", sampto=360 * 120)
+    signal = np.nan_to_num(rec.p_signal)
+    noisy, fs, ref = augment(signal, 360.0, np.asarray(ann.sample), "noise", seed=3, noise_dir=nstdb)
+    assert fs == 360.0 and (ref == ann.sample).all() and noisy.shape == signal.shape
+    gain = (noisy * signal).sum(axis=0) / (signal * signal).sum(axis=0)
+    added = noisy - signal * gain  # what is left once the gain-changed signal is taken away
+    assert (np.std(added, axis=0) > 0.01).all()  # something real was added to both leads
+    assert not np.allclose(augment(signal, 360.0, ann.sample, "noise", seed=4, noise_dir=nstdb)[0], noisy)
+    assert SNR_DB[0] >= 0  # never noise louder than the QRS

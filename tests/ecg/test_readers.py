@@ -404,7 +404,7 @@ def test_sniff_xlsx():
     ],
 )
 def test_sniff_refuses_junk(head):
-    with pytest.raises(SignalError, match="junk.bin is not a CSV, XLSX, EDF, JSON or WFDB file"):
+    with pytest.raises(SignalError, match="junk.bin is not a CSV, XLSX, EDF, JSON, WFDB, DICOM or HL7 aECG file"):
         sniff_format("junk.bin", head)
 
 

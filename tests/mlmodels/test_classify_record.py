@@ -199,3 +199,24 @@ def test_its_json_carries_rhythm_events_and_a_rhythm_summary(tiny_model_dir, tmp
     assert {"heart_rate", "hrv", "ventricular", "supraventricular", "af", "pauses", "hourly"} <= set(rhythm)
     assert rhythm["heart_rate"]["hr_min"]["bpm"] <= rhythm["heart_rate"]["hr_max"]["bpm"]
     assert rhythm["af"]["burden_pct"] >= 0 and rhythm["hourly"][0]["beats"] > 50
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("suffix", [".dcm", ".xml"])
+def test_it_classifies_a_twelve_lead_cart_file_counting_every_complete_beat(tiny_model_dir, tmp_path, suffix):
+    from ecg.datasets.carts import aecg_twelve_lead, dicom_twelve_lead
+    from ecg.io.readers import read_wfdb
+
+    from ..data import DATA_DIR, require
+
+    record = require(DATA_DIR / "ptbdb" / "patient001" / "s0010_re.hea", "PTB record patient001").with_suffix("")
+    signal = read_wfdb(record)
+    names = ["I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6"]
+    leads = {name: values[:10_000] for name, values in zip(names, list(signal.leads.values())[:12])}
+    path = tmp_path / f"patient001{suffix}"
+    path.write_bytes(dicom_twelve_lead(leads, 1000.0) if suffix == ".dcm" else aecg_twelve_lead(leads, 1000.0))
+    result = json.loads(
+        run(str(path), "--format", "json", "--heartbeat-model", str(tiny_model_dir / "heartbeat-record.keras"))
+    )
+    assert result["fs"] == 1000.0 and len(result["beats"]) == 13  # every beat with a complete QRS in 10 s
+    assert 79 < result["summary"]["mean_heart_rate_bpm"] < 83

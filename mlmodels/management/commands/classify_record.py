@@ -22,10 +22,16 @@ def _read(path: str, fs: float | None, lead: str | None) -> readers.Signal:
         return readers.read_csv_signal(p.read_bytes(), fs, lead=lead)
     if p.suffix.lower() == ".json":
         return readers.read_json_signal(json.loads(p.read_text()), fs)
+    if p.suffix.lower() in {".dcm", ".xml"}:  # a 12-lead cart's DICOM waveform or HL7 aECG
+        data = p.read_bytes()
+        fmt = readers.sniff_format(p.name, data[:4096])
+        return readers.read_dicom(data) if fmt == "dicom" else readers.read_aecg(data)
     if p.suffix.lower() in {".hea", ".dat"}:
         p = p.with_suffix("")
     if not p.with_suffix(".hea").exists():
-        raise CommandError(f"{path}: expected a WFDB record (path without extension), an .edf or a .csv file")
+        raise CommandError(
+            f"{path}: expected a WFDB record (path without extension), an .edf, .csv, .dcm (DICOM) or .xml (aECG) file"
+        )
     return readers.read_wfdb(p)
 
 

@@ -63,6 +63,18 @@ HISTORY = [
         "S": "60.3 / 53.5",
         "V": "90.7 / 88.8",
     },
+    {
+        "inputs": "+ training copies with real noise (nstdb, 6-18 dB, gain 0.6-1.6)",
+        "config": "cnn_a05 + noise",
+        "S": "55.6 / 46.9",
+        "V": "90.4 / 91.3",
+    },
+    {
+        "inputs": "+ training copies with real noise and resampled to another rate",
+        "config": "cnn_a05_aug",
+        "S": "52.4 / 49.5",
+        "V": "90.1 / 90.3",
+    },
 ]
 
 
@@ -119,7 +131,13 @@ class Command(BaseCommand):
             cfg = rt.TrainConfig(
                 **{**rt.CONFIGS[config].__dict__, "seed": seed, **({"epochs": epochs} if epochs else {})}
             )
-            model, info = rt.train(data_by_record, ids, cfg, log=lambda m, s=seed: self.stdout.write(f"seed {s}: {m}"))
+            model, info = rt.train(
+                data_by_record,
+                ids,
+                cfg,
+                log=lambda m, s=seed: self.stdout.write(f"seed {s}: {m}"),
+                augmented=rt.augmented_copies(data, ids, REPO_ROOT / "training-runs" / "cache", cfg),
+            )
             model.save(path)
             info_path.write_text(json.dumps(info, default=str))
             members.append(model)

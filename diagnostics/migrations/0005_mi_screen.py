@@ -15,7 +15,7 @@ def describe_earlier_screens(apps, schema_editor):
 class Migration(migrations.Migration):
     dependencies = [
         ("accounts", "0003_audit_append_only"),
-        ("diagnostics", "0003_events"),
+        ("diagnostics", "0004_recording_lead_names"),
         ("mlmodels", "0002_record_level_heartbeat_task"),
     ]
 

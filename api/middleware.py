@@ -1,0 +1,23 @@
+from django.urls import Resolver404, resolve
+
+API_PREFIX = "/api/"
+
+
+class TrailingSlashMiddleware:
+    """API paths are written without a trailing slash; integration engines often add one. Such a
+    path is served as if it had none (no redirect, which would lose a POST's body) when only the
+    slash stops it from matching an endpoint."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        path = request.path_info
+        if path.startswith(API_PREFIX) and path.endswith("/") and len(path) > len(API_PREFIX):
+            try:
+                unmatched = resolve(path).url_name == "not-found"
+            except Resolver404:
+                unmatched = True
+            if unmatched:
+                request.path_info = path.rstrip("/")
+        return self.get_response(request)

@@ -1,0 +1,160 @@
+"""DICOM ECG waveforms (12-Lead and General ECG Waveform Storage), read within our limits.
+
+Every size the file declares (channels, samples, bits) is checked against the limits and against
+the bytes of WaveformData before any array is built; the samples are then scaled to mV with each
+channel's sensitivity, its units, correction factor and baseline (PS3.3 C.10.9).
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from typing import Any
+
+import numpy as np
+
+from ecg.io.errors import SignalError
+from ecg.io.readers import check_fs
+
+TWELVE_LEAD_ECG = "1.2.840.10008.5.1.4.1.1.9.1.1"
+GENERAL_ECG = "1.2.840.10008.5.1.4.1.1.9.1.2"
+ECG_SOP_CLASSES = {TWELVE_LEAD_ECG: "12-Lead ECG", GENERAL_ECG: "General ECG"}
+_DTYPES = {("SS", 16): "<i2", ("US", 16): "<u2", ("SL", 32): "<i4", ("UL", 32): "<u4", ("SB", 8): "i1", ("UB", 8): "u1"}
+_TO_MV = {"mv": 1.0, "uv": 1e-3, "µv": 1e-3, "v": 1e3, "nv": 1e-6}
+SOURCE = "DICOM file"
+
+
+def is_dicom(head: bytes) -> bool:
+    return len(head) >= 132 and head[128:132] == b"DICM"
+
+
+def lead_label(meaning: str) -> str:
+    """A lead's name from its code meaning: "Lead I" → "I", "aVR (Goldberger)" → "aVR", "MDC_ECG_LEAD_V1" → "V1"."""
+    label = re.sub(r"^(?:MDC_ECG_LEAD_|lead\s+)", "", meaning.strip(), flags=re.IGNORECASE)
+    label = re.sub(r"\s*\(.*\)$", "", label).strip()  # "II (Einthoven)", "aVR (Goldberger)"
+    return re.sub(r"^AV([RLF])$", lambda m: "aV" + m.group(1), label, flags=re.IGNORECASE) or "ECG"
+
+
+def read_dicom_ecg(
+    data: bytes, *, max_columns: int, max_seconds: float, source: str = SOURCE
+) -> tuple[float, dict[str, np.ndarray], dict[str, str]]:
+    """(fs, leads in mV, units) of the longest multiplex group of a DICOM ECG."""
+    import pydicom
+
+    if not is_dicom(data[:132]):
+        raise SignalError(f"{source} is not DICOM (no 'DICM' marker at byte 128)")
+    try:
+        return _read(pydicom.dcmread(io.BytesIO(data), defer_size=None), max_columns, max_seconds, source)
+    except SignalError:
+        raise
+    except MemoryError:
+        raise SignalError(f"{source} declares more than can be read", limit_exceeded=True) from None
+    except Exception as exc:  # pydicom raises many types (and RecursionError) for damaged files
+        raise SignalError(f"{source} cannot be read: {type(exc).__name__}: {str(exc)[:200]}") from None
+
+
+def _read(
+    ds: Any, max_columns: int, max_seconds: float, source: str
+) -> tuple[float, dict[str, np.ndarray], dict[str, str]]:
+    sop_class = str(ds.get("SOPClassUID", ""))
+    groups = list(ds.get("WaveformSequence", []))
+    if sop_class not in ECG_SOP_CLASSES:
+        raise SignalError(
+            f"{source} is not an ECG waveform (SOP class {sop_class or 'missing'}; "
+            f"expected 12-Lead ECG {TWELVE_LEAD_ECG} or General ECG {GENERAL_ECG})"
+        )
+    if not groups:
+        raise SignalError(f"{source} has no WaveformSequence")
+    if len(groups) > max_columns:
+        raise SignalError(
+            f"{source} has {len(groups)} waveform groups; at most {max_columns} are accepted", limit_exceeded=True
+        )
+    group = max(groups, key=lambda g: _int(g, "NumberOfWaveformSamples", source))
+    return _read_group(group, max_columns=max_columns, max_seconds=max_seconds, source=source)
+
+
+def _int(item: Any, keyword: str, source: str) -> int:
+    value = item.get(keyword)
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise SignalError(f"{source}: {keyword} is {'missing' if value is None else repr(str(value)[:30])}") from None
+    if number < 0:
+        raise SignalError(f"{source}: {keyword} is negative ({number})")
+    return number
+
+
+def _float(item: Any, keyword: str, source: str, default: float | None = None) -> float:
+    value = item.get(keyword)
+    if value is None and default is not None:
+        return default
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise SignalError(f"{source}: {keyword} is {'missing' if value is None else repr(str(value)[:30])}") from None
+    if not np.isfinite(number):
+        raise SignalError(f"{source}: {keyword} is not a finite number")
+    return number
+
+
+def _read_group(
+    group: Any, *, max_columns: int, max_seconds: float, source: str
+) -> tuple[float, dict[str, np.ndarray], dict[str, str]]:
+    channels = _int(group, "NumberOfWaveformChannels", source)
+    samples = _int(group, "NumberOfWaveformSamples", source)
+    fs = check_fs(_float(group, "SamplingFrequency", source))
+    max_samples = int(max_seconds * fs) + 1
+    if channels < 1:
+        raise SignalError(f"{source}: the waveform has no channels")
+    if channels > max_columns:
+        raise SignalError(
+            f"{source} declares {channels} channels; at most {max_columns} are accepted", limit_exceeded=True
+        )
+    if samples > max_samples:
+        raise SignalError(
+            f"{source} declares {samples} samples per channel; at most {max_samples} are accepted",
+            limit_exceeded=True,
+            limit="seconds",
+        )
+    definitions = list(group.get("ChannelDefinitionSequence", []))
+    if len(definitions) != channels:
+        raise SignalError(
+            f"{source}: NumberOfWaveformChannels is {channels} but ChannelDefinitionSequence has {len(definitions)} items"
+        )
+    bits = _int(group, "WaveformBitsAllocated", source)
+    interpretation = str(group.get("WaveformSampleInterpretation", "")).strip()
+    dtype = _DTYPES.get((interpretation, bits))
+    if dtype is None:
+        raise SignalError(f"{source}: {bits}-bit samples of interpretation {interpretation!r} are not supported")
+    raw = group.get("WaveformData")
+    expected = channels * samples * bits // 8
+    if raw is None or len(raw) < expected:
+        have = 0 if raw is None else len(raw)
+        raise SignalError(
+            f"{source}: WaveformData holds {have} bytes; {channels} channels × {samples} samples × {bits // 8} bytes "
+            f"need {expected} (truncated file?)"
+        )
+    values = np.frombuffer(bytes(raw[:expected]), dtype=dtype).reshape(samples, channels).astype(np.float64)
+    names: list[str] = []
+    leads: dict[str, np.ndarray] = {}
+    units: dict[str, str] = {}
+    for i, channel in enumerate(definitions):
+        where = f"{source}, channel {i + 1}"
+        sources = list(channel.get("ChannelSourceSequence", []))
+        meaning = str(sources[0].get("CodeMeaning", "")) if sources else ""
+        name = lead_label(meaning) if meaning else f"channel {i + 1}"
+        name = name if name not in names else f"{name}_{i + 1}"
+        names.append(name)
+        sensitivity = _float(channel, "ChannelSensitivity", where, default=1.0)
+        correction = _float(channel, "ChannelSensitivityCorrectionFactor", where, default=1.0)
+        baseline = _float(channel, "ChannelBaseline", where, default=0.0)
+        unit_items = list(channel.get("ChannelSensitivityUnitsSequence", []))
+        unit = str(unit_items[0].get("CodeValue", "")) if unit_items else ""
+        scale = _TO_MV.get(unit.strip().lower())
+        if scale is None:
+            scale = 1.0  # unknown units are kept as they are, and named so
+            units[name] = unit or "unknown"
+        else:
+            units[name] = "mV"
+        leads[name] = (values[:, i] * sensitivity * correction + baseline) * scale
+    return fs, leads, units

@@ -1,0 +1,128 @@
+"""Webhook deliveries are logged with every attempt, retried with back-off by the periodic sweep, and
+shown to administrators; a receiver that keeps failing ends the delivery failed."""
+
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+import pytest
+
+from api.models import WebhookDelivery
+from api.services import api_token_create, webhook_deliveries_due
+
+from .conftest import classify_by_hand, submit_beats
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def flaky_receiver():
+    """A local HTTP server answering 503 to the first ``failures[0]`` POSTs, then 204."""
+    received: list[float] = []
+    failures = [2]
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):
+            self.rfile.read(int(self.headers["Content-Length"]))
+            received.append(time.time())
+            self.send_response(503 if len(received) <= failures[0] else 204)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}/hook", received, failures
+    server.shutdown()
+
+
+@pytest.fixture
+def deliver_here(monkeypatch, settings):
+    """Run delivery tasks in this process (no worker), as the worker would."""
+    from api.tasks import deliver_webhook
+
+    settings.API_WEBHOOK_ALLOWED_HOSTS = ["127.0.0.1"]  # the receiver runs on this machine
+    settings.API_WEBHOOK_RETRY_SECONDS = 1
+    monkeypatch.setattr(deliver_webhook, "delay", lambda *args: deliver_webhook.apply(args=args))
+
+
+def diagnose(staff, patient, models, django_capture_on_commit_callbacks):
+    recording = submit_beats(staff, patient)
+    with django_capture_on_commit_callbacks(execute=True):
+        return classify_by_hand(recording, models)
+
+
+def wait_due(delivery: WebhookDelivery) -> None:
+    delivery.refresh_from_db()
+    time.sleep(max(0.0, (delivery.next_retry_at.timestamp() - time.time())) + 0.05)
+
+
+def test_a_failing_endpoint_sees_its_retries_logged_with_back_off(
+    flaky_receiver, deliver_here, staff_a, patient_a, active_models, django_capture_on_commit_callbacks
+):
+    url, received, _failures = flaky_receiver
+    api_token_create(user=staff_a, webhook_url=url)
+    diagnosis = diagnose(staff_a, patient_a, active_models, django_capture_on_commit_callbacks)
+    delivery = WebhookDelivery.objects.get(diagnosis=diagnosis)
+    assert (delivery.status, delivery.attempts, delivery.last_status_code) == ("retrying", 1, 503)
+    assert "503" in delivery.last_error
+    assert (delivery.next_retry_at - delivery.last_attempt_at).total_seconds() == 1  # API_WEBHOOK_RETRY_SECONDS
+    assert webhook_deliveries_due() == 0  # not yet due
+    wait_due(delivery)
+    assert webhook_deliveries_due() == 1
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.attempts, delivery.last_status_code) == ("retrying", 2, 503)
+    assert (delivery.next_retry_at - delivery.last_attempt_at).total_seconds() == 2  # backs off
+    wait_due(delivery)
+    assert webhook_deliveries_due() == 1
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.attempts, delivery.last_status_code) == ("sent", 3, 204)
+    assert delivery.sent_at is not None and delivery.next_retry_at is None and delivery.last_error == ""
+    assert len(received) == 3
+    assert webhook_deliveries_due() == 0  # nothing more to send
+
+
+def test_a_receiver_that_keeps_failing_ends_the_delivery_failed(
+    flaky_receiver, deliver_here, settings, staff_a, patient_a, active_models, django_capture_on_commit_callbacks
+):
+    url, received, failures = flaky_receiver
+    failures[0] = 100
+    settings.API_WEBHOOK_MAX_ATTEMPTS = 2
+    api_token_create(user=staff_a, webhook_url=url)
+    diagnosis = diagnose(staff_a, patient_a, active_models, django_capture_on_commit_callbacks)
+    delivery = WebhookDelivery.objects.get(diagnosis=diagnosis)
+    wait_due(delivery)
+    webhook_deliveries_due()
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.attempts, delivery.next_retry_at) == ("failed", 2, None)
+    assert len(received) == 2
+    assert webhook_deliveries_due() == 0
+
+
+def test_administrators_see_the_delivery_log_of_their_clinic_only(
+    client,
+    flaky_receiver,
+    deliver_here,
+    admin_a,
+    staff_a,
+    staff_b,
+    patient_a,
+    patient_b,
+    active_models,
+    django_capture_on_commit_callbacks,
+):
+    url, _received, _failures = flaky_receiver
+    api_token_create(user=staff_a, webhook_url=url)
+    api_token_create(user=staff_b, webhook_url=url + "/b")
+    mine = diagnose(staff_a, patient_a, active_models, django_capture_on_commit_callbacks)
+    diagnose(staff_b, patient_b, active_models, django_capture_on_commit_callbacks)
+    assert WebhookDelivery.objects.count() == 2
+    client.force_login(admin_a)
+    page = client.get("/admin/api/webhookdelivery/").content.decode()
+    assert "retrying" in page and url in page and url + "/b" not in page
+    delivery = WebhookDelivery.objects.get(diagnosis=mine)
+    detail = client.get(f"/admin/api/webhookdelivery/{delivery.pk}/change/")
+    assert detail.status_code == 200 and "503" in detail.content.decode()
+    assert client.post(f"/admin/api/webhookdelivery/{delivery.pk}/delete/", {"post": "yes"}).status_code == 403

@@ -1,0 +1,97 @@
+"""The processing lease: a worker renews its claim while it works, loses it to nobody while alive, and
+the periodic sweep sends abandoned recordings again, one worker at a time."""
+
+import time
+from datetime import timedelta
+
+import pytest
+from django.core.cache import caches
+from django.utils import timezone
+
+from diagnostics import services
+from diagnostics.models import ECGRecording
+from ecgsite import housekeeping
+
+from ..helpers import beat_recording
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def claimed(staff_a, patient_a):
+    recording = beat_recording(staff_a, patient_a, beats=3, classify=False)
+    assert services._claim(recording.pk, "worker-1")
+    ECGRecording.objects.filter(pk=recording.pk).update(claimed_at=timezone.now() - timedelta(seconds=30))
+    return recording
+
+
+@pytest.fixture(autouse=True)
+def _no_sweep_lock():
+    caches["api"].delete(housekeeping.SWEEP_LOCK_KEY)
+    yield
+    caches["api"].delete(housekeeping.SWEEP_LOCK_KEY)
+
+
+def test_a_working_worker_keeps_moving_its_claim_forward(claimed):
+    with services.RecordingLease(claimed.pk, "worker-1", renew_every=0.1) as lease:
+        time.sleep(0.5)
+    claimed.refresh_from_db()
+    assert not lease.lost.is_set()
+    assert (timezone.now() - claimed.claimed_at).total_seconds() < 1
+
+
+def test_a_renewal_that_finds_the_claim_taken_over_marks_the_lease_lost(claimed):
+    with services.RecordingLease(claimed.pk, "worker-1", renew_every=0.1) as lease:
+        ECGRecording.objects.filter(pk=claimed.pk).update(claim_token="worker-2")
+        assert lease.lost.wait(2)
+    claimed.refresh_from_db()
+    assert claimed.claim_token == "worker-2"
+
+
+def test_work_that_lost_its_claim_writes_no_results(claimed, active_models):
+    lease = services.RecordingLease(claimed.pk, "worker-1", renew_every=60)
+    lease.lost.set()  # as the renewal thread does when another worker took the recording over
+    result = services._classify_claimed(claimed.pk, "worker-1", services.active_model_versions(), lease)
+    assert result == "lost-claim"
+    claimed.refresh_from_db()
+    assert claimed.status == "processing" and not claimed.beats.exists()
+
+
+def test_the_sweep_takes_over_a_claim_not_renewed_within_the_lease(claimed, settings, monkeypatch):
+    sent = []
+    monkeypatch.setattr(services, "enqueue_classification", lambda rid: sent.append(rid) or True)
+    ECGRecording.objects.filter(pk=claimed.pk).update(
+        claimed_at=timezone.now() - timedelta(seconds=settings.ECG_PROCESSING_LEASE_SECONDS - 5)
+    )
+    assert housekeeping.sweep()["requeued"] == 0  # still within its lease
+    caches["api"].delete(housekeeping.SWEEP_LOCK_KEY)
+    ECGRecording.objects.filter(pk=claimed.pk).update(
+        claimed_at=timezone.now() - timedelta(seconds=settings.ECG_PROCESSING_LEASE_SECONDS + 1)
+    )
+    caches["api"].delete(f"requeued:{claimed.pk}")
+    assert housekeeping.sweep()["requeued"] == 1
+    assert sent == [claimed.pk]
+    caches["api"].delete(housekeeping.SWEEP_LOCK_KEY)
+    assert housekeeping.sweep()["requeued"] == 0  # sent once per lease, not at every sweep
+    caches["api"].delete(f"requeued:{claimed.pk}")
+
+
+def test_one_worker_sweeps_per_interval(claimed, monkeypatch):
+    monkeypatch.setattr(services, "enqueue_classification", lambda rid: True)
+    assert housekeeping.sweep() is not None
+    assert housekeeping.sweep() is None  # another worker's sweep in the same interval finds the lock taken
+
+
+def test_a_queued_backlog_is_not_sent_again_at_every_sweep(staff_a, patient_a, settings, monkeypatch):
+    sent = []
+    monkeypatch.setattr(services, "enqueue_classification", lambda rid: sent.append(rid) or True)
+    recording = beat_recording(staff_a, patient_a, beats=3, classify=False)
+    old = timezone.now() - timedelta(seconds=settings.ECG_PROCESSING_LEASE_SECONDS + 1)
+    ECGRecording.objects.filter(pk=recording.pk).update(created_at=old)
+    caches["api"].delete(f"requeued:{recording.pk}")
+    sent.clear()  # the upload's own message
+    lease = timedelta(seconds=settings.ECG_PROCESSING_LEASE_SECONDS)
+    assert services.recordings_requeue_stale(older_than=lease) == 1
+    assert services.recordings_requeue_stale(older_than=lease) == 0
+    assert sent == [recording.pk]
+    caches["api"].delete(f"requeued:{recording.pk}")
