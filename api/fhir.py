@@ -69,7 +69,7 @@ def _sampled(values: np.ndarray, *, period_ms: float, unit: str, code: str) -> d
     }
 
 
-def _observation(*, subject: str, effective: str, code: dict, category: str = "procedure", **value) -> dict:
+def _observation(*, subject: str, effective: str, code: dict, category: str = "procedure", **value: object) -> dict:
     return {
         "resourceType": "Observation",
         "status": "final",
@@ -233,28 +233,60 @@ def bundle(*, recording: ECGRecording, diagnosis: Diagnosis, signal=None, beats=
         _observation(
             subject=patient_ref,
             effective=effective,
-            code={
-                "coding": [_coding(LOCAL, "mi-score", "MI score")],
-                "text": "Myocardial infarction score (mean beat probability)",
+            code={"coding": [_coding(LOCAL, "mi-screen", "MI screen status")], "text": "Myocardial infarction screen"},
+            valueCodeableConcept={
+                "coding": [_coding(LOCAL, diagnosis.mi_status, diagnosis.get_mi_status_display())],
+                "text": diagnosis.get_mi_status_display(),
             },
-            valueQuantity={"value": round(diagnosis.mi_score, 6), "unit": "probability", "system": UCUM, "code": "1"},
-            referenceRange=[
+            component=[
                 {
-                    "high": {"value": diagnosis.mi_threshold, "system": UCUM, "code": "1"},
-                    "text": "flagged at or above the threshold",
-                }
+                    "code": {"coding": [_coding(LOCAL, "mi-screen-beats", "Beats scored")]},
+                    "valueInteger": diagnosis.mi_beats_used,
+                },
+                *(
+                    [{"code": {"coding": [_coding(LOCAL, "mi-screen-lead", "Lead")]}, "valueString": diagnosis.mi_lead}]
+                    if diagnosis.mi_lead
+                    else []
+                ),
             ],
         )
+        | _note(diagnosis.mi_reason)
     )
-    observations.append(
-        _observation(
-            subject=patient_ref,
-            effective=effective,
-            code={"coding": [_coding(LOCAL, "mi-flag", "MI flag")], "text": "Flagged for myocardial infarction review"},
-            valueBoolean=bool(diagnosis.mi_flag),
-            interpretation=[{"coding": [_coding(INTERPRETATION, "A" if diagnosis.mi_flag else "N")]}],
+    if diagnosis.mi_screened and diagnosis.mi_score is not None:  # no MI score or flag where the screen did not speak
+        observations.append(
+            _observation(
+                subject=patient_ref,
+                effective=effective,
+                code={
+                    "coding": [_coding(LOCAL, "mi-score", "MI score")],
+                    "text": f"Myocardial infarction score ({diagnosis.mi_beats_used} beats scored)",
+                },
+                valueQuantity={
+                    "value": round(diagnosis.mi_score, 6),
+                    "unit": "probability",
+                    "system": UCUM,
+                    "code": "1",
+                },
+                referenceRange=[
+                    {
+                        "high": {"value": diagnosis.mi_threshold, "system": UCUM, "code": "1"},
+                        "text": "flagged at or above the threshold",
+                    }
+                ],
+            )
         )
-    )
+        observations.append(
+            _observation(
+                subject=patient_ref,
+                effective=effective,
+                code={
+                    "coding": [_coding(LOCAL, "mi-flag", "MI flag")],
+                    "text": "Flagged for myocardial infarction review",
+                },
+                valueBoolean=bool(diagnosis.mi_flag),
+                interpretation=[{"coding": [_coding(INTERPRETATION, "A" if diagnosis.mi_flag else "N")]}],
+            )
+        )
     if diagnosis.heart_rate_bpm is not None:
         observations.append(
             _observation(
@@ -309,8 +341,7 @@ def bundle(*, recording: ECGRecording, diagnosis: Diagnosis, signal=None, beats=
         "issued": issued,
         "result": [{"reference": ref} for ref in observation_refs],
         "conclusion": (
-            f"{diagnosis.beat_count} beats: {counts}. MI score {diagnosis.mi_score:.3f} "
-            f"(threshold {diagnosis.mi_threshold:.3f}): {'flagged for review' if diagnosis.mi_flag else 'not flagged'}. "
+            f"{diagnosis.beat_count} beats: {counts}. {_mi_conclusion(diagnosis)} "
             f"Models: heartbeat {diagnosis.heartbeat_model.version}, MI {diagnosis.mi_model.version}."
         ),
     }
@@ -325,3 +356,15 @@ def bundle(*, recording: ECGRecording, diagnosis: Diagnosis, signal=None, beats=
         "timestamp": issued,
         "entry": entries,
     }
+
+
+def _mi_conclusion(diagnosis: Diagnosis) -> str:
+    if not diagnosis.mi_screened or diagnosis.mi_score is None:
+        return f"MI screen {diagnosis.get_mi_status_display().lower()}: {diagnosis.mi_reason}."
+    verdict = "flagged for review" if diagnosis.mi_flag else "not flagged"
+    return f"MI score {diagnosis.mi_score:.3f} (threshold {diagnosis.mi_threshold:.3f}): {verdict}."
+
+
+def _note(text: str) -> dict[str, list[dict[str, str]]]:
+    """A resource's ``note`` (FHIR allows no empty list)."""
+    return {"note": [{"text": text}]} if text else {}

@@ -67,6 +67,7 @@ def diagnosis_row(diagnosis: Diagnosis) -> dict:
         "beat_count": diagnosis.beat_count,
         "classes": {c: {"count": n, "percent": round(p, 3)} for c, n, p in diagnosis.class_counts()},
         "heart_rate_bpm": diagnosis.heart_rate_bpm,
+        "mi_screen": diagnosis.mi_screen,
         "mi_score": diagnosis.mi_score,
         "mi_threshold": diagnosis.mi_threshold,
         "mi_flag": diagnosis.mi_flag,

@@ -148,6 +148,16 @@ class ClassCountsSerializer(serializers.Serializer):
     Q = ClassCountSerializer()
 
 
+class MiScreenSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=["screened", "not_applicable", "not_assessable"])
+    reason = serializers.CharField()
+    lead = serializers.CharField(allow_null=True)
+    beats_used = serializers.IntegerField()
+    score = serializers.FloatField(allow_null=True)
+    threshold = serializers.FloatField(allow_null=True)
+    flag = serializers.BooleanField()
+
+
 class DiagnosisSerializer(serializers.ModelSerializer):
     classes = serializers.SerializerMethodField(help_text="Beats per AAMI class: N, S, V, F, Q.")
     heartbeat_model = ModelVersionRefSerializer(read_only=True)
@@ -158,6 +168,11 @@ class DiagnosisSerializer(serializers.ModelSerializer):
         "cannot be told by their prematurity."
     )
     latest_review = serializers.SerializerMethodField()
+    mi_screen = serializers.SerializerMethodField(
+        help_text="The MI screen: status screened | not_applicable | not_assessable, the reason, the lead and "
+        "number of beats scored, score and threshold (null unless screened) and the flag; only screened and "
+        "flagged diagnoses enter the review queue."
+    )
     rhythm = serializers.SerializerMethodField(
         help_text="Holter summary of a signal recording (heart rate, HRV, ectopy, AF burden, pauses, VF/VFL); "
         "null for beat files, which carry no timing."
@@ -171,6 +186,7 @@ class DiagnosisSerializer(serializers.ModelSerializer):
             "beat_count",
             "classes",
             "heart_rate_bpm",
+            "mi_screen",
             "mi_score",
             "mi_threshold",
             "mi_flag",
@@ -190,6 +206,10 @@ class DiagnosisSerializer(serializers.ModelSerializer):
     @extend_schema_field(serializers.ChoiceField(choices=["record", "single_beat"]))
     def get_classification_context(self, obj: Diagnosis) -> str:
         return "record" if obj.classified_in_context else "single_beat"
+
+    @extend_schema_field(MiScreenSerializer)
+    def get_mi_screen(self, obj: Diagnosis) -> dict:
+        return obj.mi_screen
 
     @extend_schema_field(ReviewSerializer(allow_null=True))
     def get_latest_review(self, obj: Diagnosis):

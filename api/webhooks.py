@@ -1,6 +1,7 @@
 """Optional per-token webhooks: a POST to the token's URL whenever a diagnosis of its clinic is written.
 
-The body is ``{"event": "diagnosis.created", "recording": id, "diagnosis": id, "mi_flag": bool, "url": path}``,
+The body is ``{"event": "diagnosis.created", "recording": id, "diagnosis": id, "mi_status": "screened" |
+"not_applicable" | "not_assessable", "mi_flag": bool, "url": path}``,
 signed with ``X-ECG-Signature: sha256=<HMAC-SHA256 of the body>`` keyed with the token's signing secret,
 shown to the administrator once. The secret is an HMAC of a random per-token salt under the server's
 SECRET_KEY, so reading the database is not enough to forge a signature.
@@ -137,6 +138,7 @@ def payload(diagnosis: Diagnosis) -> bytes:
             "event": "diagnosis.created",
             "recording": diagnosis.recording_id,
             "diagnosis": diagnosis.pk,
+            "mi_status": diagnosis.mi_status,
             "mi_flag": diagnosis.mi_flag,
             "url": reverse("api:recording-detail", args=[diagnosis.recording_id]),
         }

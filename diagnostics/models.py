@@ -75,6 +75,11 @@ class Beat(models.Model):
 
 
 class Diagnosis(models.Model):
+    class MiStatus(models.TextChoices):
+        SCREENED = "screened", "Screened"
+        NOT_APPLICABLE = "not_applicable", "Not applicable"
+        NOT_ASSESSABLE = "not_assessable", "Not assessable"
+
     recording = models.OneToOneField(ECGRecording, on_delete=models.CASCADE, related_name="diagnosis")
     clinic = models.ForeignKey("accounts.Clinic", on_delete=models.PROTECT, related_name="diagnoses")
     beat_count = models.PositiveIntegerField()
@@ -84,8 +89,13 @@ class Diagnosis(models.Model):
     count_f = models.PositiveIntegerField()
     count_q = models.PositiveIntegerField()
     heart_rate_bpm = models.FloatField(null=True, blank=True)
-    mi_score = models.FloatField()
-    mi_threshold = models.FloatField()
+    mi_status = models.CharField(max_length=16, choices=MiStatus.choices, default=MiStatus.SCREENED)
+    mi_reason = models.TextField(blank=True, help_text="why the MI screen says what it says")
+    mi_lead = models.CharField(max_length=40, blank=True, help_text="the lead the MI screen read")
+    mi_beats_used = models.PositiveIntegerField(default=0)
+    mi_scored_beats = models.JSONField(default=list, blank=True, help_text="indices of the beats scored")
+    mi_score = models.FloatField(null=True, blank=True, help_text="null when the recording was not screened")
+    mi_threshold = models.FloatField(null=True, blank=True)
     mi_flag = models.BooleanField(db_index=True)
     heartbeat_model = models.ForeignKey("mlmodels.ModelVersion", on_delete=models.PROTECT, related_name="+")
     mi_model = models.ForeignKey("mlmodels.ModelVersion", on_delete=models.PROTECT, related_name="+")
@@ -95,6 +105,29 @@ class Diagnosis(models.Model):
     class Meta:
         ordering = ["-created_at"]
         verbose_name_plural = "diagnoses"
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(mi_flag=False) | models.Q(mi_status="screened", mi_score__isnull=False),
+                name="diagnosis_mi_flag_only_when_screened",
+            )
+        ]
+
+    @property
+    def mi_screened(self) -> bool:
+        return self.mi_status == self.MiStatus.SCREENED
+
+    @property
+    def mi_screen(self) -> dict:
+        """The MI screen as ``classify_record --format json`` gives it (``summary.mi_screen``)."""
+        return {
+            "status": self.mi_status,
+            "reason": self.mi_reason,
+            "lead": self.mi_lead or None,
+            "beats_used": self.mi_beats_used,
+            "score": self.mi_score,
+            "threshold": self.mi_threshold,
+            "flag": self.mi_flag,
+        }
 
     @property
     def classified_in_context(self) -> bool:

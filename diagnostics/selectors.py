@@ -79,10 +79,12 @@ def diagnosis_get(*, user: User, diagnosis_id: int) -> Diagnosis:
 
 
 def review_queue(*, user: User) -> QuerySet[Diagnosis]:
-    """The clinic's flagged MI diagnoses: unreviewed first, then highest MI score first."""
+    """The clinic's screened and flagged MI diagnoses: unreviewed first, then highest MI score first."""
     reviewed = Review.objects.filter(diagnosis=OuterRef("pk"))
     return (
-        Diagnosis.objects.filter(clinic_id=user.clinic_id, mi_flag=True)  # type: ignore[misc]
+        Diagnosis.objects.filter(  # type: ignore[misc]
+            clinic_id=user.clinic_id, mi_status=Diagnosis.MiStatus.SCREENED, mi_flag=True
+        )
         .annotate(reviewed=Exists(reviewed))
         .select_related("recording__patient")
         .prefetch_related(_reviews_newest_first())

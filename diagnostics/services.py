@@ -333,6 +333,9 @@ def _classify_claimed(recording_id: int, claim_token: str, models: dict, lease: 
     from mlmodels.registry import classify_beats, classify_in_context, mi_probabilities
 
     batch = settings.ECG_INFERENCE_BATCH_SIZE
+    mi_input = inputs.mi
+    # The MI model reads beat rows (its own input format) or the beats of a lead the screen accepts.
+    mi_beats = beats if mi_input is None else mi_input.beats
     class_parts, mi_parts = [], []
     for start in range(0, len(beats), PROGRESS_CHUNK):  # progress is visible while long recordings run
         if lease.lost.is_set():
@@ -340,18 +343,27 @@ def _classify_claimed(recording_id: int, claim_token: str, models: dict, lease: 
         part = slice(start, start + PROGRESS_CHUNK)
         if inputs.context is not None:
             scores = classify_in_context(inputs.context, part, model_version=classifier, batch_size=batch)
-            mi_part = mi_probabilities(beats[part], mi=mi, batch_size=batch)
         else:
-            scores, mi_part = classify_beats(beats[part], heartbeat=heartbeat, mi=mi, batch_size=batch)
+            scores = classify_beats(beats[part], heartbeat=heartbeat, batch_size=batch)
+        if mi_beats is not None:
+            mi_parts.append(mi_probabilities(mi_beats[part], mi=mi, batch_size=batch))
         class_parts.append(scores)
-        mi_parts.append(mi_part)
         ECGRecording.objects.filter(pk=recording_id, claim_token=claim_token).update(
             progress_done=min(len(beats), start + PROGRESS_CHUNK)
         )
-    class_scores, mi_scores = np.concatenate(class_parts), np.concatenate(mi_parts)
+    class_scores = np.concatenate(class_parts)
+    mi_scores = np.concatenate(mi_parts) if mi_parts else None
     labels = [str(label).upper() for label in classifier.class_labels]
     column = {c: labels.index(c) for c in AAMI_CLASSES}
     predicted = np.array(labels)[class_scores.argmax(axis=1)]
+    screen = _mi_screen(
+        mi_input,
+        predicted=predicted,
+        p_n=class_scores[:, column["N"]],
+        mi_scores=mi_scores,
+        threshold=mi.effective_threshold,
+        positions=positions,
+    )
     rhythm = None
     if positions is not None and inputs.rhythm is not None:  # from the classifier's own positions and classes
         from ecg.rhythm import analyse_rhythm
@@ -387,23 +399,26 @@ def _classify_claimed(recording_id: int, claim_token: str, models: dict, lease: 
                         p_v=float(class_scores[i, column["V"]]),
                         p_f=float(class_scores[i, column["F"]]),
                         p_q=float(class_scores[i, column["Q"]]),
-                        mi_probability=float(mi_scores[i]),
+                        mi_probability=None if mi_scores is None else float(mi_scores[i]),
                     )
                     for i in range(start, min(len(beats), start + BEAT_INSERT_CHUNK))
                 ],
                 batch_size=2000,
             )
-        mi_score = float(np.mean(mi_scores)) if len(mi_scores) else 0.0
-        threshold = mi.effective_threshold
         Diagnosis.objects.create(
             recording_id=recording_id,
             clinic_id=locked.clinic_id,
             beat_count=len(beats),
             **{f"count_{c.lower()}": int(np.sum(predicted == c)) for c in AAMI_CLASSES},
             heart_rate_bpm=heart_rate,
-            mi_score=mi_score,
-            mi_threshold=threshold,
-            mi_flag=mi_score >= threshold,
+            mi_status=screen.status,
+            mi_reason=screen.reason,
+            mi_lead=screen.lead or "",
+            mi_beats_used=screen.beats_used,
+            mi_scored_beats=[int(i) for i in screen.scored],
+            mi_score=screen.score,
+            mi_threshold=screen.threshold,
+            mi_flag=screen.flag,
             heartbeat_model=classifier,
             mi_model=mi,
             rhythm=None if rhythm is None else rhythm_summary(rhythm),
@@ -419,6 +434,40 @@ def _classify_claimed(recording_id: int, claim_token: str, models: dict, lease: 
         locked.beats_file.name = beats_name
         locked.save(update_fields=["status", "finished_at", "progress_done", "beats_file"])
     return "done"
+
+
+def _mi_screen(
+    mi_input, *, predicted: np.ndarray, p_n: np.ndarray, mi_scores: np.ndarray | None, threshold: float, positions
+):
+    """The MI screen of a classified recording (ecg.processing.mi_screen)."""
+    from ecg.processing import mi_screen
+
+    if mi_input is None:  # beat rows: the MI model's own input format, but no lead and no timing
+        assert mi_scores is not None  # computed for every beat row
+        score = float(np.mean(mi_scores)) if len(mi_scores) else None
+        flag = score is not None and score >= threshold
+        return mi_screen.MiScreen(
+            "screened" if score is not None else "not_assessable",
+            "beat rows in the MI model's own input format (Kaggle PTB beats, lead II by convention; rows carry "
+            "no lead name and no timing, so beat selection and signal-quality checks do not apply): "
+            f"mean MI probability of all {len(mi_scores)} rows",
+            lead=None,
+            score=score,
+            threshold=threshold,
+            flag=flag,
+            scored=np.arange(len(mi_scores)),
+        )
+    if mi_scores is None or mi_input.windows is None:
+        return mi_screen.not_applicable(mi_input.choice)
+    return mi_screen.screen(
+        choice=mi_input.choice,
+        classes=[str(c) for c in predicted],
+        p_n=p_n,
+        windows=mi_input.windows,
+        r_peaks=positions,
+        mi_probabilities=mi_scores,
+        threshold=threshold,
+    )
 
 
 def rhythm_summary(report) -> dict:
@@ -459,8 +508,8 @@ def review_create(*, user: User, diagnosis: Diagnosis, decision: str, note: str 
         raise NotAllowed("only doctors and administrators review diagnoses")
     if diagnosis.clinic_id != user.clinic_id:
         raise NotAllowed("the diagnosis belongs to another clinic")
-    if not diagnosis.mi_flag:
-        raise ReviewRefused("Only diagnoses flagged for MI are reviewed.", field="diagnosis")
+    if not (diagnosis.mi_screened and diagnosis.mi_flag):
+        raise ReviewRefused("Only diagnoses screened and flagged for MI are reviewed.", field="diagnosis")
     if decision not in Review.Decision.values:
         raise Invalid(f"decision must be one of {', '.join(Review.Decision.values)}", field="decision")
     return Review.objects.create(

@@ -16,7 +16,9 @@ from django.core.files.uploadedfile import TemporaryUploadedFile
 
 from ecg.io import readers
 from ecg.io.errors import SignalError
+from ecg.models.classify import MiInput, mi_input
 from ecg.processing.context import BeatContext
+from ecg.processing.mi_screen import choose_lead
 from ecgsite.errors import UnsupportedUpload, UploadRefused, UploadTooLarge
 
 from .ingestion import ParsedUpload, check_size, json_loads
@@ -231,6 +233,7 @@ class SignalInput:
     heart_rate: float | None
     context: BeatContext | None  # the record-level model's inputs, when asked for
     rhythm: dict | None = None  # analyse_rhythm's signal-level inputs (fs, n_samples, VF/VFL, per-beat measures)
+    mi: MiInput | None = None  # the MI screen's lead and its beats; None for beat rows (no lead, no timing)
 
 
 def beats_from_stored_signal(recording: ECGRecording, *, with_context: bool = False) -> SignalInput:
@@ -255,7 +258,9 @@ def beats_from_stored_signal(recording: ECGRecording, *, with_context: bool = Fa
     fs = signal.fs
     second = other_lead(signal.leads, lead) if with_context else None
     more = [v for v in detection_leads(signal.leads, lead) if v is not second] if with_context else None
-    del signal  # only the analysed leads are needed from here on (another 24-hour lead is ~250 MB)
+    choice = choose_lead(list(signal.leads))
+    mi_leads = {name: signal.leads[name] for name in choice.source}  # none unless a lead qualifies
+    del signal  # only the analysed leads (and the MI lead) are needed from here on (a 24-hour lead is ~250 MB)
     if with_context:
         beats, context = analyse(values, fs, second, more=more)
         if len(beats) == 0:
@@ -266,10 +271,11 @@ def beats_from_stored_signal(recording: ECGRecording, *, with_context: bool = Fa
         context = None
         if len(beats) == 0:
             raise SignalError("no complete heartbeats could be cut from the signal")
+    mi = mi_input(mi_leads, fs, r_peaks, analysed=lead, analysed_beats=beats, choice=choice)
     rhythm = {
         "fs": fs,
         "n_samples": len(values),
         "vf_found": vf.vf_events(values, fs, r_peaks),
         "measures": waveform_measures(values, fs, r_peaks),
     }
-    return SignalInput(beats, r_peaks, mean_heart_rate(r_peaks, fs), context, rhythm)
+    return SignalInput(beats, r_peaks, mean_heart_rate(r_peaks, fs), context, rhythm, mi)

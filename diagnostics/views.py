@@ -294,12 +294,58 @@ def _result_context(request, recording: ECGRecording) -> dict:
     }
 
 
+MI_EXPLANATION_ROWS = 60
+
+
+def _mi_explanation(recording: ECGRecording, diagnosis) -> dict | None:
+    """The beats the MI screen scored, their MI probabilities and positions, for the review page."""
+    if diagnosis is None or not diagnosis.mi_screened or diagnosis.mi_score is None or not diagnosis.mi_scored_beats:
+        return None
+    threshold = diagnosis.mi_threshold
+    fs = recording.sampling_rate
+    beats: list[dict] = [
+        {
+            **row,
+            "seconds": row["position"] / fs if fs and row["position"] is not None else None,
+            "above": row["mi_probability"] is not None and row["mi_probability"] >= threshold,
+        }
+        for row in recording.beats.filter(index__in=diagnosis.mi_scored_beats)
+        .order_by("index")
+        .values("index", "position", "aami_class", "p_n", "mi_probability")
+    ]
+    width = max(100, len(beats))
+    step = width / max(1, len(beats))
+    points = [
+        {
+            "x": round(i * step + 0.1 * step, 2),
+            "y": round(95 - 90 * (b["mi_probability"] or 0.0), 2),
+            "height": round(90 * (b["mi_probability"] or 0.0), 2),
+            "above": b["above"],
+            "number": b["index"] + 1,
+            "probability": b["mi_probability"],
+        }
+        for i, b in enumerate(beats)
+    ]
+    return {
+        "count": len(beats),
+        "above": sum(b["above"] for b in beats),
+        "beats": beats[:MI_EXPLANATION_ROWS],
+        "shown": min(len(beats), MI_EXPLANATION_ROWS),
+        "points": points,
+        "width": width,
+        "bar": round(0.8 * step, 2),
+        "threshold_y": round(95 - 90 * threshold, 2),
+    }
+
+
 def recording_review(request, recording_id: int):
-    """The doctor's review page: the ECG, the MI score against its threshold, beats, history, decision."""
+    """The doctor's review page: the ECG, the MI score against its threshold and the beats it came
+    from, history, decision."""
     _require_reviewer(request.user)
     recording = selectors.recording_get(user=request.user, recording_id=recording_id)
     context = _result_context(request, recording)
     context.update(
+        mi_explanation=_mi_explanation(recording, context["diagnosis"]),
         earlier=selectors.recording_list_earlier(user=request.user, recording=recording)[:10],
         review_form=ReviewForm() if context["diagnosis"] else None,
         models_missing=_missing_models() if recording.is_pending else [],

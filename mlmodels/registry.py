@@ -42,10 +42,9 @@ def mi_probabilities(beats: np.ndarray, *, mi: ModelVersion, batch_size: int) ->
     return inference.mi_probability(inference.predict(model_for(mi), beats, batch_size=batch_size))
 
 
-def classify_beats(beats: np.ndarray, *, heartbeat: ModelVersion, mi: ModelVersion, batch_size: int):
-    """Heartbeat class probabilities (n, 5) and MI probabilities (n,) for ``beats``."""
-    class_scores = inference.predict(model_for(heartbeat), beats, batch_size=batch_size)
-    return class_scores, mi_probabilities(beats, mi=mi, batch_size=batch_size)
+def classify_beats(beats: np.ndarray, *, heartbeat: ModelVersion, batch_size: int) -> np.ndarray:
+    """Heartbeat class probabilities (n, 5) of Kaggle-format ``beats`` by the beat-format model."""
+    return inference.predict(model_for(heartbeat), beats, batch_size=batch_size)
 
 
 def classify_in_context(

@@ -31,6 +31,10 @@ def mitdb_dir() -> Path:
     return require(DATA_DIR / "mitdb", "MIT-BIH Arrhythmia Database")
 
 
+def ptbdb_dir() -> Path:
+    return require(DATA_DIR / "ptbdb", "PTB Diagnostic ECG Database (patient001)")
+
+
 def mi_dir() -> Path:
     return require(DATA_DIR / "mi", "MI data (PTB / PTB-XL)")
 

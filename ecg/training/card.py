@@ -446,6 +446,8 @@ def _mi_markdown(card: dict[str, Any]) -> str:
                 f"on average (max {raw['max_abs_score_difference']:.3f})"
             )
         out.append(f"* {name}: " + "; ".join(parts))
+    if card.get("applicability"):
+        out += ["", "## Where the screen applies", ""] + [f"* {a}" for a in card["applicability"]]
     out += [
         "",
         "## Seed model caveat",

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ecg.datasets import paths
+from ecg.processing import mi_screen
 from ecg.training import mi as mt
 from ecg.training.card import card_write, code_version, target_checks
 from ecg.training.trainer import Log, TrainingError
@@ -191,7 +192,11 @@ class MiRun:
             "class_labels": ["normal", "mi"],
             "input": {"length": BEAT_LENGTH, "fs": int(BEAT_FS), "lead": opts["lead"]},
             "threshold": round(float(threshold), 6),
-            "aggregation": "recording score = mean of its beats' MI probabilities; flagged when score >= threshold",
+            "aggregation": (
+                "recording score = median of the MI probabilities of its dominant, normally conducted, clean "
+                "beats of lead II (ecg.processing.mi_screen); flagged when score >= threshold; not_applicable / "
+                "not_assessable otherwise"
+            ),
             "architecture": {
                 "name": model.name,
                 "base": f"heartbeat model {base_version} ({self._rel(base_path)})",
@@ -239,9 +244,16 @@ class MiRun:
             "code_version": code_version(self.checkout),
         }
         card["targets"] = target_checks(card)
+        card["applicability"] = [
+            "Valid for lead II of resting ECGs, or lead II derived from I and III when II is absent; other leads, "
+            "MLII of ambulatory recordings and leads without a standard name are not_applicable; fewer than "
+            f"{mi_screen.MIN_BEATS} dominant, normally conducted, clean beats is not_assessable "
+            "(ecg/processing/mi_screen.py). Measure this model with `python -m bench.mi_applicability` "
+            "and add its figures here.",
+        ]
         card["notes"] = [
-            f"Lead {opts['lead']} is the lead the app analyses by default (MLII, else II); a linear screen of all "
-            "12 leads (bench/README.md, MI model) found lead II the most informative single lead here.",
+            f"Lead {opts['lead']} is the lead the MI screen reads (derived from I and III when absent); a linear "
+            "screen of all 12 leads (bench/README.md, MI model) found lead II the most informative single lead here.",
             "Harmonisation: PTB signals get PTB-XL's 0.5-40 Hz band-pass and z-score; per-beat min-max scaling "
             "removes units. Within each class the recording score does not separate PTB from PTB-XL (source_check "
             "ROC AUC near 0.5 for our model). Uploads are not band-passed by the app: the unfiltered-input line "

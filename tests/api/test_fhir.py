@@ -87,6 +87,45 @@ def test_it_answers_as_fhir_json_when_asked(api_as, staff_a, done_recording):
     assert response.status_code == 200 and response["Content-Type"] == "application/fhir+json"
 
 
+def test_a_recording_the_mi_screen_did_not_speak_on_has_its_status_and_no_mi_score(api_as, staff_a, done_recording):
+    from diagnostics.models import Diagnosis
+
+    reason = "the MI model is validated on lead II only; this recording has no lead II or I and III (leads: ECG1, ECG2)"
+    Diagnosis.objects.filter(recording=done_recording).update(
+        mi_status="not_applicable", mi_reason=reason, mi_score=None, mi_threshold=None, mi_flag=False, mi_beats_used=0
+    )
+    api = api_as(staff_a)
+    data = fetch_valid_bundle(api, done_recording)
+    observations = resources(data, "Observation")
+    screen = by_code(observations, "mi-screen")
+    assert screen["valueCodeableConcept"]["coding"][0]["code"] == "not_applicable"
+    assert screen["note"][0]["text"] == reason
+    codes = {c["code"] for o in observations for c in o["code"]["coding"]}
+    assert "mi-score" not in codes and "mi-flag" not in codes
+    assert "not applicable" in resources(data, "DiagnosticReport")[0]["conclusion"]
+    diagnosis = api.get(f"/api/v1/diagnoses/{done_recording.diagnosis.pk}").json()
+    assert diagnosis["mi_screen"] == {
+        "status": "not_applicable",
+        "reason": reason,
+        "lead": None,
+        "beats_used": 0,
+        "score": None,
+        "threshold": None,
+        "flag": False,
+    }
+    assert diagnosis["mi_score"] is None and not diagnosis["mi_flag"]
+
+
+def test_a_screened_recording_exports_its_screen_score_and_flag(api_as, staff_a, done_recording):
+    data = fetch_valid_bundle(api_as(staff_a), done_recording)
+    observations = resources(data, "Observation")
+    assert by_code(observations, "mi-screen")["valueCodeableConcept"]["coding"][0]["code"] == "screened"
+    assert by_code(observations, "mi-flag")["valueBoolean"] is True
+    assert by_code(observations, "mi-score")["valueQuantity"]["value"] == pytest.approx(
+        done_recording.diagnosis.mi_score
+    )
+
+
 @pytest.mark.parametrize("fmt", ["dicom", "aecg"])
 def test_a_twelve_lead_cart_file_keeps_and_exports_every_lead(api_as, staff_a, patient_a, active_models, fmt):
     from ecg.datasets.carts import STANDARD_LEADS, aecg_twelve_lead, dicom_twelve_lead, synthetic_twelve_lead

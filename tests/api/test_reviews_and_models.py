@@ -36,7 +36,7 @@ def test_an_unflagged_diagnosis_is_not_reviewed(api_as, doctor_a, staff_a, patie
         "/api/v1/reviews", {"diagnosis": diagnosis.pk, "decision": "reject"}, format="json"
     )
     assert response.status_code == 409 and response.json()["error"]["code"] == "not_flagged"
-    assert response.json()["error"]["message"] == "Only diagnoses flagged for MI are reviewed."
+    assert response.json()["error"]["message"] == "Only diagnoses screened and flagged for MI are reviewed."
 
 
 def test_an_unknown_decision_is_400(api_as, doctor_a, done_recording):

@@ -55,6 +55,7 @@ def test_a_token_with_a_webhook_is_told_when_a_diagnosis_is_written(
         "event": "diagnosis.created",
         "recording": recording.pk,
         "diagnosis": diagnosis.pk,
+        "mi_status": "screened",
         "mi_flag": True,
         "url": f"/api/v1/recordings/{recording.pk}",
     }

@@ -95,5 +95,28 @@ def test_the_review_page_refuses_a_diagnosis_not_flagged_for_mi_as_the_api_does(
         reverse("review-create", args=[recording.diagnosis.pk]), {"decision": "confirm"}
     )
     assert response.status_code == 409
-    assert "Only diagnoses flagged for MI are reviewed." in response.content.decode()
+    assert "Only diagnoses screened and flagged for MI are reviewed." in response.content.decode()
     assert not Review.objects.exists()
+
+
+@pytest.mark.django_db
+def test_only_screened_and_flagged_diagnoses_are_queued_and_the_database_holds_to_it(
+    client, staff_a, doctor_a, patient_a, active_models
+):
+    from django.db import IntegrityError, transaction
+
+    from diagnostics import selectors
+    from diagnostics.models import Diagnosis
+
+    flagged, other = classified(staff_a, patient_a), classified(staff_a, patient_a, seed=1)
+    Diagnosis.objects.filter(pk=other.diagnosis.pk).update(
+        mi_status="not_assessable", mi_reason="2 of 6 beats are clean", mi_score=None, mi_flag=False
+    )
+    assert [d.pk for d in selectors.review_queue(user=doctor_a)] == [flagged.diagnosis.pk]
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Diagnosis.objects.filter(pk=other.diagnosis.pk).update(mi_flag=True)
+    other.diagnosis.refresh_from_db()
+    with pytest.raises(Exception, match="screened and flagged"):
+        services.review_create(user=doctor_a, diagnosis=other.diagnosis, decision="confirm")
+    page = client_for(client, doctor_a).get(reverse("recording-review", args=[other.pk])).content.decode()
+    assert "not assessable" in page and "Only recordings the MI screen screened and flagged are reviewed." in page

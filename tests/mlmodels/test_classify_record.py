@@ -5,7 +5,7 @@ import pytest
 import wfdb
 from django.core.management import CommandError, call_command
 
-from ..data import mitdb_dir
+from ..data import mitdb_dir, ptbdb_dir
 
 
 def run(*args) -> str:
@@ -41,10 +41,61 @@ def test_it_classifies_a_mitbih_record_as_json(tiny_model_dir):
     first = beats[0]
     assert first["aami_class"] in "NSVFQ" and set(first["probabilities"]) == set("NSVFQ")
     assert sum(first["probabilities"].values()) == pytest.approx(1.0, abs=1e-3)
-    assert first["mi_probability"] == pytest.approx(0.881, abs=1e-3)
     summary = result["summary"]
     assert sum(summary["counts"].values()) == len(beats)
     assert 60 < summary["mean_heart_rate_bpm"] < 80
+    # MLII of an ambulatory record is not a lead the MI screen is valid for (bench/mi_applicability.py).
+    assert summary["mi_screen"] == {
+        "status": "not_applicable",
+        "reason": summary["mi_screen"]["reason"],
+        "lead": None,
+        "beats_used": 0,
+        "score": None,
+        "threshold": None,
+        "flag": False,
+    }
+    assert "lead II" in summary["mi_screen"]["reason"] and "MLII" in summary["mi_screen"]["reason"]
+    assert summary["mi_score"] is None
+    assert first["mi_probability"] is None and not any(b["mi_scored"] for b in beats)
+
+
+@pytest.mark.django_db
+def test_a_12_lead_record_is_screened_in_lead_ii_with_the_contract(tiny_model_dir):
+    record = str(ptbdb_dir() / "patient001" / "s0010_re")
+    args = ("--format", "json", "--heartbeat-model", str(tiny_model_dir / "heartbeat.keras"))
+    result = json.loads(run(record, *args, "--mi-model", str(tiny_model_dir / "mi-high.keras")))
+    screen = result["summary"]["mi_screen"]
+    assert set(screen) == {"status", "reason", "lead", "beats_used", "score", "threshold", "flag"}
+    assert screen["lead"] == "ii" and screen["threshold"] == 0.5
+    scored = [b for b in result["beats"] if b["mi_scored"]]
+    assert len(scored) == screen["beats_used"]
+    # patient001's beats are regular and alike: the screen speaks, over nearly all of them
+    assert screen["status"] == "screened" and screen["flag"] and screen["score"] == pytest.approx(0.881, abs=1e-3)
+    assert result["summary"]["mi_score"] == screen["score"] and len(scored) >= 0.9 * len(result["beats"])
+    low = json.loads(run(record, *args, "--mi-model", str(tiny_model_dir / "mi-low.keras")))
+    assert not low["summary"]["mi_screen"]["flag"]
+
+
+@pytest.mark.django_db
+def test_a_record_with_unnamed_leads_is_not_applicable(tiny_model_dir, tmp_path):
+    values = wfdb.rdrecord(str(mitdb_dir() / "100"), sampto=7200).p_signal
+    wfdb.wrsamp(
+        "unnamed", fs=360, units=["mV", "mV"], sig_name=["ECG1", "ECG2"], p_signal=values, write_dir=str(tmp_path)
+    )
+    result = json.loads(
+        run(
+            str(tmp_path / "unnamed"),
+            "--format",
+            "json",
+            "--heartbeat-model",
+            str(tiny_model_dir / "heartbeat.keras"),
+            "--mi-model",
+            str(tiny_model_dir / "mi-high.keras"),
+        )
+    )
+    screen = result["summary"]["mi_screen"]
+    assert screen["status"] == "not_applicable" and not screen["flag"] and screen["score"] is None
+    assert "ECG1, ECG2" in screen["reason"]
 
 
 @pytest.mark.django_db
@@ -115,7 +166,7 @@ def test_the_shipped_record_level_model_finds_the_ventricular_beats_at_any_rate(
     assert 400 <= summary["counts"]["V"] <= 470
     samples = [b["sample"] for b in result["beats"]]
     assert samples == sorted(samples) and samples[-1] < 650000 * fs / 360
-    assert set(result["beats"][0]) == {"sample", "aami_class", "probabilities", "mi_probability"}
+    assert set(result["beats"][0]) == {"sample", "aami_class", "probabilities", "mi_probability", "mi_scored"}
     # The rhythm comes from the record-level model's beats and classes: 119's ventricular bigeminy.
     rhythm = summary["rhythm"]
     assert rhythm["vf"] == [] and sum(hour["beats"] for hour in rhythm["hourly"]) == summary["beats"]

@@ -70,3 +70,6 @@ def test_uploads_get_mi_scores_from_the_shipped_model(patient_a, staff_a):
         assert diagnosis.mi_model == mi and diagnosis.mi_threshold == pytest.approx(mi.threshold)
         assert 0 <= diagnosis.mi_score <= 1 and diagnosis.mi_flag == (diagnosis.mi_score >= mi.threshold)
         assert diagnosis.beat_count == (n_beats or diagnosis.beat_count) > 10
+    screen = signal_upload.diagnosis  # patient001: MI, twelve leads, screened in lead ii and flagged
+    assert (screen.mi_status, screen.mi_lead, screen.mi_flag) == ("screened", "ii", True), screen.mi_reason
+    assert screen.mi_beats_used >= 40 and len(screen.mi_scored_beats) == screen.mi_beats_used

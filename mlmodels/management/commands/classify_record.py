@@ -1,7 +1,6 @@
 import json
 from pathlib import Path
 
-import numpy as np
 from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError
 
@@ -54,63 +53,52 @@ class Command(BaseCommand):
         parser.add_argument(
             "--heartbeat-model", type=Path, help=".keras file (default: the active version, else the bundled one)"
         )
-        parser.add_argument("--mi-model", type=Path, help=".keras file (default: the active MI version, if any)")
+        parser.add_argument(
+            "--mi-model", type=Path, help=".keras file (default: the active MI version, else the bundled one)"
+        )
 
     def handle(self, *args, path, fs, lead, format, heartbeat_model, mi_model, **options):
-        from ecg.processing.context import analyse, detection_leads, other_lead
-        from ecg.processing.segmenting import mean_heart_rate, segment
+        from ecg.models.classify import classify_signal
+        from ecg.processing.segmenting import mean_heart_rate
 
         hb_model, labels, model_name = self._heartbeat_model(heartbeat_model)
-        record_level = len(hb_model.inputs) == 2
+        mi, mi_threshold = self._mi_model(mi_model)
         try:
             signal = _read(path, fs, lead)
             if fs is not None and abs(fs - signal.fs) > 1e-6 and signal.source_format in {"wfdb", "edf"}:
                 raise CommandError(f"--fs {fs:g} contradicts the file's own sampling rate {signal.fs:g} Hz")
             lead_name = signal.lead_name(lead)
-            values = signal.validated(lead_name)
-            if record_level:
-                second = other_lead(signal.leads, lead_name)
-                more = [v for v in detection_leads(signal.leads, lead_name) if v is not second]
-                beats, context = analyse(values, signal.fs, second, more=more)
-                r_peaks = context.r_peaks
-            else:
-                beats, r_peaks = segment(values, signal.fs)
+            result = classify_signal(
+                signal, lead_name, heartbeat_model=hb_model, labels=labels, mi_model=mi, mi_threshold=mi_threshold
+            )
         except SignalError as exc:
             raise CommandError(str(exc)) from None
-        if len(beats) == 0:
-            raise CommandError("no complete heartbeats could be cut from the signal")
-        mi = self._mi_model(mi_model)
-        from ecg.models import inference
-        from ecg.models import record as record_model
-
-        if record_level:
-            scores = record_model.predict(hb_model, context.morphology, context.features)
-        else:
-            scores = inference.predict(hb_model, beats)
-        mi_probs = inference.mi_probability(inference.predict(mi, beats)) if mi is not None else None
-        predicted = [labels[i] for i in scores.argmax(axis=1)]
-        from ecg.rhythm import analyse_rhythm
-
-        # Events from the beats and classes of whichever model classified, at their R-peaks in this signal.
-        rhythm = analyse_rhythm(signal=values, fs=signal.fs, r_peaks=r_peaks, classes=predicted, n_samples=len(values))
+        except ValueError as exc:  # no beat could be cut
+            raise CommandError(str(exc)) from None
+        beats, r_peaks, scores, predicted = result.beats, result.r_peaks, result.scores, result.predicted
+        mi_probs, rhythm = result.mi_probabilities, result.rhythm
         counts = {c: int(sum(1 for p in predicted if p == c)) for c in AAMI_CLASSES}
+        screen = result.mi_screen.as_dict()
         summary = {
             "heartbeat_model": model_name,
-            "context": "record" if record_level else "single beat (no rhythm context)",
+            "context": "record" if result.record_level else "single beat (no rhythm context)",
             "lead": lead_name,
             "beats": len(beats),
             "counts": counts,
             "percentages": {c: round(100.0 * n / len(beats), 2) for c, n in counts.items()},
             "mean_heart_rate_bpm": mean_heart_rate(r_peaks, signal.fs),
-            "mi_score": float(np.mean(mi_probs)) if mi_probs is not None else None,
+            "mi_score": screen["score"] if screen["status"] == "screened" else None,
+            "mi_screen": screen,
             "rhythm": rhythm.summary,
         }
+        scored = set(int(i) for i in result.mi_screen.scored)
         rows = [
             {
                 "sample": int(r_peaks[i]),
                 "aami_class": predicted[i],
                 "probabilities": {labels[k]: round(float(scores[i, k]), 6) for k in range(len(labels))},
                 "mi_probability": round(float(mi_probs[i]), 6) if mi_probs is not None else None,
+                "mi_scored": i in scored,
             }
             for i in range(len(beats))
         ]
@@ -129,8 +117,14 @@ class Command(BaseCommand):
             self.stdout.write(f"  {c}: {counts[c]:6d}  ({summary['percentages'][c]:.1f} %)")
         if summary["mean_heart_rate_bpm"]:
             self.stdout.write(f"Mean heart rate: {summary['mean_heart_rate_bpm']:.1f} bpm")
-        if summary["mi_score"] is not None:
-            self.stdout.write(f"MI score (mean beat probability): {summary['mi_score']:.3f}")
+        if screen["status"] == "screened":
+            verdict = "flagged" if screen["flag"] else "not flagged"
+            self.stdout.write(
+                f"MI screen: score {screen['score']:.3f} against threshold {screen['threshold']:.3f}, {verdict} "
+                f"({screen['beats_used']} beats of {screen['lead']})"
+            )
+        else:
+            self.stdout.write(f"MI screen {screen['status'].replace('_', ' ')}: {screen['reason']}")
         if rhythm.events:
             self.stdout.write("Rhythm events:")
             for e in rhythm.events:
@@ -161,12 +155,21 @@ class Command(BaseCommand):
         return inference.load_model(path, key=str(path.resolve())), list(AAMI_CLASSES), path.stem
 
     def _mi_model(self, path: Path | None):
+        """(model or None, threshold): the given .keras file (threshold from its card beside it, else 0.5),
+        else the active MI version, else the bundled one."""
         from ecg.models import inference
         from mlmodels import registry
 
-        if path is not None:
-            if not path.exists():
-                raise CommandError(f"{path} does not exist")
-            return inference.load_model(path, key=str(path.resolve()))
-        active = _active(ModelVersion.Task.MI)
-        return registry.model_for(active) if active is not None else None
+        if path is None:
+            active = _active(ModelVersion.Task.MI)
+            if active is not None:
+                return registry.model_for(active), active.effective_threshold
+            bundled = sorted(ARTIFACTS.glob("mi-*.keras"))
+            if not bundled:
+                return None, 0.5
+            path = bundled[-1]
+        if not path.exists():
+            raise CommandError(f"{path} does not exist")
+        card = path.with_suffix(".json")
+        threshold = json.loads(card.read_text()).get("threshold") if card.exists() else None
+        return inference.load_model(path, key=str(path.resolve())), 0.5 if threshold is None else float(threshold)

@@ -1,0 +1,88 @@
+"""The MI model's per-fold threshold rule, re-evaluated on a training run's stored fold scores.
+
+    .venv/bin/python -m bench.mi_thresholds [--run-dir training-runs/mi-2026.11-mi2] [--bootstrap 300]
+
+``train_mi`` keeps every fold's validation and test recording scores in ``RUN_DIR/folds.jsonl``.
+Recall and specificity "at the out-of-fold thresholds" depend on how each fold's threshold is
+chosen from its ~20 validation patients (~10 with MI); this script applies other rules to the same
+scores, without retraining, and summarises them as the card does (ecg.training.mi.summarise:
+confident MI, pooled repeats, patient-bootstrap intervals). ROC AUC and specificity at recall >= 0.95
+do not depend on the rule. Writes bench/results/mi_thresholds.json.
+"""
+
+import argparse
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np
+
+from bench.common import DATA_DIR, REPO, write_result
+
+RUNS = REPO / "training-runs"
+
+
+def rules() -> dict[str, Callable[[np.ndarray, np.ndarray], float]]:
+    from ecg.training import mi as mt
+
+    return {
+        "validation recall >= 0.95 (card)": lambda s, y: mt.choose_threshold(s, y, 0.95),
+        "validation recall 1.0 (lowest MI validation score)": lambda s, y: mt.choose_threshold(s, y, 1.0),
+        **{
+            f"validation recall >= 0.95, x {k}": (lambda k: lambda s, y: k * mt.choose_threshold(s, y, 0.95))(k)
+            for k in (0.9, 0.85, 0.8, 0.75, 0.7)
+        },
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--run-dir", type=Path, default=RUNS / "mi-2026.11-mi2")
+    parser.add_argument("--bootstrap", type=int, default=300)
+    args = parser.parse_args()
+
+    from ecg.datasets.mi import build_mi_dataset
+    from ecg.training import mi as mt
+
+    results = [json.loads(line) for line in (args.run_dir / "folds.jsonl").read_text().splitlines()]
+    raw = [p.with_suffix("") for p in sorted((DATA_DIR / "ptbdb").glob("patient*/s*_re.hea"))]
+    data, _ = build_mi_dataset(DATA_DIR / "mi", "II", raw, cache_dir=RUNS / "cache")
+    folds = sorted({(r["repeat"], r["fold"]) for r in results})
+    out: dict = {
+        "command": "python -m bench.mi_thresholds",
+        "run_dir": str(args.run_dir.relative_to(REPO)) if args.run_dir.is_relative_to(REPO) else args.run_dir.name,
+        "folds": len(folds),
+        "repeats": len({r for r, _ in folds}),
+        "note": "recording score = mean beat MI probability, as in training; confident MI only",
+        "rules": {},
+    }
+    for name, rule in rules().items():
+        changed = [r | {"threshold": rule(np.asarray(r["val_scores"]), np.asarray(r["val_labels"]))} for r in results]
+        row = {}
+        for model in sorted({r["model"] for r in results}):
+            rec = mt.summarise(changed, data, model, False, args.bootstrap)["recording"]
+            row[model] = {
+                k: (round(v, 4) if isinstance(v, float) else v)
+                for k, v in rec.items()
+                if k
+                in (
+                    "roc_auc",
+                    "roc_auc_ci95",
+                    "specificity_at_recall_95",
+                    "recall",
+                    "recall_ci95",
+                    "specificity",
+                    "specificity_ci95",
+                    "n_patients",
+                )
+            }
+        out["rules"][name] = row
+        print(name, {m: (v["recall"], v["specificity"]) for m, v in row.items()}, flush=True)
+    write_result(REPO / "bench" / "results" / "mi_thresholds.json", out)
+
+
+if __name__ == "__main__":
+    main()
