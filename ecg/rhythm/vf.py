@@ -45,20 +45,9 @@ FEATURES = (
     "kurtosis",
     "periodicity",
 )
-INPUTS = (
-    "tcsc",
-    "leakage",
-    "a2",
-    "high_fraction",
-    "peak_hz",
-    "beats",
-    "rr_cv",  # over windows with at least three beats, else 0
-    "silent",  # the detector found at most one beat
-    "spectral_entropy",
-    "kurtosis",
-    "periodicity",
-    "tcsc_x_a2",
-)
+# The model's inputs: the window features, with whether the detector was silent beside the rhythm
+# ones (rr_cv is over windows with at least three beats, else 0) and one interaction.
+INPUTS = (*FEATURES[:7], "silent", *FEATURES[7:], "tcsc_x_a2")
 # Logistic combination over standardised inputs (mean, scale, weight per input), and its bias.
 MEAN = np.array(
     [0.18983, 0.77128, 0.31684, 0.19991, 3.41518, 5.0104, 0.08541, 0.02364, 0.74753, 10.92253, 0.44553, 0.07301]

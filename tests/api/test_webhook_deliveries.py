@@ -1,15 +1,14 @@
 """Webhook deliveries are logged with every attempt, retried with back-off by the periodic sweep, and
 shown to administrators; a receiver that keeps failing ends the delivery failed."""
 
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 
 from api.models import WebhookDelivery
 from api.services import api_token_create, webhook_deliveries_due
 
+from ..helpers import http_receiver
 from .conftest import classify_by_hand, submit_beats
 
 pytestmark = pytest.mark.django_db
@@ -21,21 +20,12 @@ def flaky_receiver():
     received: list[float] = []
     failures = [2]
 
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self):
-            self.rfile.read(int(self.headers["Content-Length"]))
-            received.append(time.time())
-            self.send_response(503 if len(received) <= failures[0] else 204)
-            self.end_headers()
+    def answer(headers, body):
+        received.append(time.time())
+        return 503 if len(received) <= failures[0] else 204
 
-        def log_message(self, *args):
-            pass
-
-    server = HTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}/hook", received, failures
-    server.shutdown()
+    with http_receiver(answer) as url:
+        yield url, received, failures
 
 
 @pytest.fixture

@@ -1,13 +1,12 @@
 import hashlib
 import hmac
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 
 from api.services import api_token_create
 
+from ..helpers import http_receiver
 from .conftest import classify_by_hand, submit_beats
 
 pytestmark = pytest.mark.django_db
@@ -17,21 +16,12 @@ pytestmark = pytest.mark.django_db
 def receiver():
     received = []
 
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self):
-            body = self.rfile.read(int(self.headers["Content-Length"]))
-            received.append(({k.lower(): v for k, v in self.headers.items()}, body))
-            self.send_response(204)
-            self.end_headers()
+    def answer(headers, body):
+        received.append((headers, body))
+        return 204
 
-        def log_message(self, *args):
-            pass
-
-    server = HTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}/hook", received
-    server.shutdown()
+    with http_receiver(answer) as url:
+        yield url, received
 
 
 def test_a_token_with_a_webhook_is_told_when_a_diagnosis_is_written(

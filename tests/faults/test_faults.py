@@ -24,9 +24,9 @@ FAST_RECOVERY = {
 }
 
 
-@pytest.fixture(scope="module")
-def stack(tiny_model_dir):
-    s = AppStack(new_root(), env=FAST_RECOVERY, web_workers=1)
+def serving_stack(tiny_model_dir, env: dict[str, str]):
+    """A private stack with the tiny models registered and its web server up (a fixture's body)."""
+    s = AppStack(new_root(), env=env, web_workers=1)
     try:
         s.setup(
             [
@@ -38,6 +38,11 @@ def stack(tiny_model_dir):
         yield s
     finally:
         s.stop()
+
+
+@pytest.fixture(scope="module")
+def stack(tiny_model_dir):
+    yield from serving_stack(tiny_model_dir, FAST_RECOVERY)
 
 
 @pytest.fixture(scope="module")

@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 import requests
 
-from bench.stack import AppStack, new_root, wait_until
+from bench.stack import wait_until
 
-from .test_faults import beat_rows, recording_id, status, wait_done, wfdb_files
+from .test_faults import beat_rows, recording_id, serving_stack, status, wait_done, wfdb_files
 
 pytestmark = pytest.mark.slow
 
@@ -25,18 +25,7 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def stack(tiny_model_dir):
     # Production timings (lease 40 s, sweep 15 s); the visibility timeout stays long.
-    s = AppStack(new_root(), env={"CELERY_VISIBILITY_TIMEOUT": "3600"}, web_workers=1)
-    try:
-        s.setup(
-            [
-                (tiny_model_dir / "heartbeat.keras", "heartbeat", "tiny-1"),
-                (tiny_model_dir / "mi-high.keras", "mi", "tiny-high"),
-            ]
-        )
-        s.start_web()
-        yield s
-    finally:
-        s.stop()
+    yield from serving_stack(tiny_model_dir, {"CELERY_VISIBILITY_TIMEOUT": "3600"})
 
 
 def test_a_recording_of_a_killed_worker_is_taken_over_within_90_seconds_exactly_once(stack):

@@ -16,20 +16,16 @@ def run(*args) -> str:
     return out.getvalue()
 
 
+def run_json(target: str, models) -> dict:
+    """``classify_record --format json`` with the tiny beat-format and MI models of ``models``."""
+    heartbeat, mi = str(models / "heartbeat.keras"), str(models / "mi-high.keras")
+    return json.loads(run(target, "--format", "json", "--heartbeat-model", heartbeat, "--mi-model", mi))
+
+
 @pytest.mark.django_db
 def test_it_classifies_a_mitbih_record_as_json(tiny_model_dir):
     record = str(mitdb_dir() / "119")
-    result = json.loads(
-        run(
-            record,
-            "--format",
-            "json",
-            "--heartbeat-model",
-            str(tiny_model_dir / "heartbeat.keras"),
-            "--mi-model",
-            str(tiny_model_dir / "mi-high.keras"),
-        )
-    )
+    result = run_json(record, tiny_model_dir)
     assert result["fs"] == 360.0
     beats = result["beats"]
     ann = wfdb.rdann(record, "atr")
@@ -82,17 +78,7 @@ def test_a_record_with_unnamed_leads_is_not_applicable(tiny_model_dir, tmp_path)
     wfdb.wrsamp(
         "unnamed", fs=360, units=["mV", "mV"], sig_name=["ECG1", "ECG2"], p_signal=values, write_dir=str(tmp_path)
     )
-    result = json.loads(
-        run(
-            str(tmp_path / "unnamed"),
-            "--format",
-            "json",
-            "--heartbeat-model",
-            str(tiny_model_dir / "heartbeat.keras"),
-            "--mi-model",
-            str(tiny_model_dir / "mi-high.keras"),
-        )
-    )
+    result = run_json(str(tmp_path / "unnamed"), tiny_model_dir)
     screen = result["summary"]["mi_screen"]
     assert screen["status"] == "not_applicable" and not screen["flag"] and screen["score"] is None
     assert "ECG1, ECG2" in screen["reason"]
