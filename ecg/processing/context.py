@@ -118,13 +118,33 @@ def resample(x: np.ndarray, fs: float, target: float = CONTEXT_FS) -> np.ndarray
     )
 
 
+CLEAN_CHUNK = 1 << 20  # samples (2.3 h at 128 Hz): longer signals are band-passed a piece at a time
+CLEAN_MARGIN_S = 60.0  # each piece filtered with this much signal either side, then cut back
+
+
 def clean(x: np.ndarray, fs: float = CONTEXT_FS) -> np.ndarray:
-    """Baseline wander and high-frequency noise removed (zero-phase 0.5-40 Hz band-pass)."""
+    """Baseline wander and high-frequency noise removed (zero-phase 0.5-40 Hz band-pass).
+
+    A signal longer than CLEAN_CHUNK samples (a Holter recording) is filtered in pieces, each with
+    CLEAN_MARGIN_S of signal either side: the filter forgets a piece's ends within a second, so the
+    result equals the whole signal's to float precision, and memory stays at a few pieces instead of
+    five float64 copies of 24 hours."""
     sos = sps.butter(2, FILTER_HZ, btype="bandpass", fs=fs, output="sos")
-    x = np.nan_to_num(np.asarray(x, dtype=np.float64))
-    if len(x) <= 3 * 2 * len(sos):  # too short for filtfilt's padding
-        return cast(np.ndarray, (x - np.median(x)).astype(np.float32))
-    return cast(np.ndarray, sps.sosfiltfilt(sos, x - np.median(x)).astype(np.float32))
+    n = len(x)
+    if n <= CLEAN_CHUNK:
+        whole = np.nan_to_num(np.asarray(x, dtype=np.float64))
+        if n <= 3 * 2 * len(sos):  # too short for filtfilt's padding
+            return cast(np.ndarray, (whole - np.median(whole)).astype(np.float32))
+        return cast(np.ndarray, sps.sosfiltfilt(sos, whole - np.median(whole)).astype(np.float32))
+    median = float(np.median(np.nan_to_num(np.asarray(x, dtype=np.float32))))
+    margin = int(CLEAN_MARGIN_S * fs)
+    out = np.empty(n, np.float32)
+    for start in range(0, n, CLEAN_CHUNK):
+        stop = min(n, start + CLEAN_CHUNK)
+        lo, hi = max(0, start - margin), min(n, stop + margin)
+        piece = np.nan_to_num(np.asarray(x[lo:hi], dtype=np.float64)) - median
+        out[start:stop] = sps.sosfiltfilt(sos, piece)[start - lo : stop - lo]
+    return out
 
 
 def _windows(x: np.ndarray, centres: np.ndarray) -> np.ndarray:

@@ -109,3 +109,18 @@ def test_a_noisy_training_copy_carries_real_noise_at_the_asked_level():
     assert (np.std(added, axis=0) > 0.01).all()  # something real was added to both leads
     assert not np.allclose(augment(signal, 360.0, ann.sample, "noise", seed=4, noise_dir=nstdb)[0], noisy)
     assert SNR_DB[0] >= 0  # never noise louder than the QRS
+
+
+def test_a_holter_length_signal_is_cleaned_in_pieces_as_if_whole():
+    from scipy import signal as sps
+
+    rng = np.random.default_rng(0)
+    n = context.CLEAN_CHUNK * 2 + 12_345  # three pieces, the last one short
+    t = np.arange(n) / context.CONTEXT_FS
+    x = np.sin(2 * np.pi * 1.2 * t) + 0.5 * np.sin(2 * np.pi * 0.05 * t) + 0.1 * rng.standard_normal(n) + 3.0
+    sos = sps.butter(2, context.FILTER_HZ, btype="bandpass", fs=context.CONTEXT_FS, output="sos")
+    whole = sps.sosfiltfilt(sos, x - np.median(x))
+    pieces = context.clean(x.astype(np.float32))
+    assert pieces.dtype == np.float32 and len(pieces) == n
+    np.testing.assert_allclose(pieces, whole, atol=1e-4)
+    assert np.abs(whole).max() > 0.5  # the test signal is not filtered away
