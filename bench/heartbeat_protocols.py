@@ -145,13 +145,6 @@ def step_cv(records, ids, configs: list[str], data: Path) -> None:
 TREE_OOF = REPO / "training-runs" / "oof"
 
 
-def tree_inputs(r) -> np.ndarray:
-    """What the gradient-boosted trees see of each beat: the rhythm and template features and the
-    first lead's beat and beat - template at 32 Hz (every fourth 128 Hz sample)."""
-    morph = r.morphology[:, ::4, :2].reshape(len(r.morphology), -1)
-    return np.concatenate([r.features, morph], axis=1).astype(np.float32)
-
-
 def _oof(name: str, records, ids, fit_predict) -> dict[str, np.ndarray]:
     """Out-of-fold class probabilities of every record, fold by fold (kept, so a run resumes)."""
     path = TREE_OOF / f"{name}.npz"
@@ -175,6 +168,10 @@ def step_trees(records, ids, config: str) -> None:
     from sklearn.ensemble import HistGradientBoostingClassifier
 
     from ecg.models import record as record_model
+    from ecg.models.trees import tree_inputs as rows_of
+
+    def tree_inputs(r):
+        return rows_of(r.morphology, r.features)
 
     def trees(k, train, test):
         x = np.concatenate([tree_inputs(records[i]) for i in train])

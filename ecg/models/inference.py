@@ -36,6 +36,8 @@ def load_model(path: Path, key: str) -> Any:
             os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
             import keras
 
+            from ecg.models import trees  # noqa: F401 - registers the tree layers a blended model holds
+
             model = keras.models.load_model(path, compile=False)
             if len(model.inputs) == 1:  # trace now, not on the first upload
                 _graph(model)(np.zeros((1, *model.input_shape[1:]), dtype=np.float32))

@@ -1,0 +1,156 @@
+"""Gradient-boosted trees inside a Keras model, so a blend of network and trees is one artifact.
+
+Record-wise cross-validation (bench/heartbeat_protocols.py, step ``trees``) found scikit-learn's
+histogram gradient boosting over the record-level inputs as good as the network on S and V and
+better on +P, and the two averaged better than either. The product loads models as Keras
+artifacts (safe mode, no pickles), so the fitted trees are exported as arrays and evaluated by
+:class:`TreeEnsemble`, a Keras layer that walks every tree at once with gathers; it reproduces the
+classifier's ``predict_proba``. :class:`TreeInputs` builds, inside the model, what the trees see of
+a beat from the network's two inputs.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import keras
+import numpy as np
+from keras import ops
+
+from ecg.constants import AAMI_CLASSES
+
+# What the trees see: the record-level features and the first lead's beat and beat - template at
+# a quarter of the 128 Hz rate (bench.heartbeat_protocols.tree_inputs).
+MORPH_STEP = 4
+MORPH_CHANNELS = 2
+
+
+def tree_inputs(morphology: np.ndarray, features: np.ndarray) -> np.ndarray:
+    """The trees' input rows, as :class:`TreeInputs` builds them in the model (numpy, for training)."""
+    morph = morphology[:, ::MORPH_STEP, :MORPH_CHANNELS].reshape(len(morphology), -1)
+    return np.concatenate([features, morph], axis=1).astype(np.float32)
+
+
+def export(clf: Any, n_outputs: int = len(AAMI_CLASSES)) -> dict[str, np.ndarray]:
+    """A fitted multi-class ``HistGradientBoostingClassifier`` as flat arrays: every tree's nodes
+    one after another, each tree's root and output column, and the per-class baseline."""
+    classes = [int(c) for c in clf.classes_]
+    if clf.n_trees_per_iteration_ != len(classes) or len(classes) < 3:
+        raise ValueError("only multi-class classifiers (three classes or more) are exported")
+    if any(p.nodes["is_categorical"].any() for trees in clf._predictors for p in trees):
+        raise ValueError("categorical splits are not supported")
+    parts, roots, outputs, offset = [], [], [], 0
+    for trees in clf._predictors:
+        for k, predictor in enumerate(trees):
+            nodes = predictor.nodes
+            parts.append(nodes)
+            roots.append(offset)
+            outputs.append(classes[k])
+            offset += len(nodes)
+    nodes = np.concatenate(parts)
+    starts = np.repeat(np.asarray(roots), [len(p) for p in parts])  # each node's tree offset
+    leaf = nodes["is_leaf"].astype(bool)
+    baseline = np.full(n_outputs, -1e9, np.float32)  # a class the trees never saw: probability 0
+    baseline[classes] = np.asarray(clf._baseline_prediction, np.float64).ravel()
+    depth = int(nodes["depth"].max())
+    return {
+        "feature": np.where(leaf, 0, nodes["feature_idx"]).astype(np.int32),
+        "threshold": nodes["num_threshold"].astype(np.float32),
+        "missing_left": nodes["missing_go_to_left"].astype(np.int32),
+        "left": np.where(leaf, np.arange(len(nodes)), nodes["left"] + starts).astype(np.int32),
+        "right": np.where(leaf, np.arange(len(nodes)), nodes["right"] + starts).astype(np.int32),
+        "value": np.where(leaf, nodes["value"], 0.0).astype(np.float32),
+        "roots": np.asarray(roots, np.int32),
+        "output": np.asarray(outputs, np.int32),
+        "baseline": baseline,
+        "depth": np.asarray(depth, np.int32),
+    }
+
+
+@keras.saving.register_keras_serializable(package="ecg")
+class TreeEnsemble(keras.layers.Layer):
+    """Class probabilities of exported gradient-boosted trees (:func:`export`) for input rows.
+
+    A leaf points to itself, so walking every tree ``depth`` steps lands each row on its leaf in
+    every tree; leaf values summed per class over the trees, plus the baseline, are the raw scores.
+    """
+
+    def __init__(self, n_nodes: int, n_trees: int, n_outputs: int, depth: int, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.n_nodes, self.n_trees, self.n_outputs, self.depth = n_nodes, n_trees, n_outputs, depth
+        self.feature = self.add_weight(shape=(n_nodes,), dtype="int32", trainable=False, name="feature")
+        self.threshold = self.add_weight(shape=(n_nodes,), dtype="float32", trainable=False, name="threshold")
+        self.missing_left = self.add_weight(shape=(n_nodes,), dtype="int32", trainable=False, name="missing_left")
+        self.left = self.add_weight(shape=(n_nodes,), dtype="int32", trainable=False, name="left")
+        self.right = self.add_weight(shape=(n_nodes,), dtype="int32", trainable=False, name="right")
+        self.value = self.add_weight(shape=(n_nodes,), dtype="float32", trainable=False, name="value")
+        self.roots = self.add_weight(shape=(n_trees,), dtype="int32", trainable=False, name="roots")
+        self.output_of_tree = self.add_weight(
+            shape=(n_trees, n_outputs), dtype="float32", trainable=False, name="output_of_tree"
+        )
+        self.baseline = self.add_weight(shape=(n_outputs,), dtype="float32", trainable=False, name="baseline")
+
+    @classmethod
+    def from_export(cls, arrays: dict[str, np.ndarray], **kwargs: Any) -> TreeEnsemble:
+        n_outputs = len(arrays["baseline"])
+        layer = cls(
+            n_nodes=len(arrays["feature"]),
+            n_trees=len(arrays["roots"]),
+            n_outputs=n_outputs,
+            depth=int(arrays["depth"]),
+            **kwargs,
+        )
+        layer.feature.assign(arrays["feature"])
+        layer.threshold.assign(arrays["threshold"])
+        layer.missing_left.assign(arrays["missing_left"])
+        layer.left.assign(arrays["left"])
+        layer.right.assign(arrays["right"])
+        layer.value.assign(arrays["value"])
+        layer.roots.assign(arrays["roots"])
+        layer.output_of_tree.assign(np.eye(n_outputs, dtype=np.float32)[arrays["output"]])
+        layer.baseline.assign(arrays["baseline"])
+        return layer
+
+    def call(self, x: Any) -> Any:
+        x = ops.convert_to_tensor(x, dtype="float32")
+        idx = ops.broadcast_to(ops.expand_dims(self.roots, 0), (ops.shape(x)[0], self.n_trees))
+        for _ in range(self.depth):
+            value = ops.take_along_axis(x, ops.take(self.feature, idx), axis=1)
+            missing = ops.isnan(value)
+            go_left = ops.logical_or(
+                ops.logical_and(ops.logical_not(missing), value <= ops.take(self.threshold, idx)),
+                ops.logical_and(missing, ops.take(self.missing_left, idx) > 0),
+            )
+            idx = ops.where(go_left, ops.take(self.left, idx), ops.take(self.right, idx))
+        raw = ops.matmul(ops.take(self.value, idx), self.output_of_tree) + self.baseline
+        return ops.softmax(raw, axis=-1)
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            **super().get_config(),
+            "n_nodes": self.n_nodes,
+            "n_trees": self.n_trees,
+            "n_outputs": self.n_outputs,
+            "depth": self.depth,
+        }
+
+
+@keras.saving.register_keras_serializable(package="ecg")
+class TreeInputs(keras.layers.Layer):
+    """The trees' input rows from the network's inputs ``[morphology, features]`` (see tree_inputs)."""
+
+    def call(self, inputs: Any) -> Any:
+        morphology, features = inputs
+        morph = morphology[:, ::MORPH_STEP, :MORPH_CHANNELS]
+        flat = ops.reshape(morph, (ops.shape(morph)[0], -1))
+        return ops.concatenate([features, flat], axis=1)
+
+
+def blend(network: Any, trees: TreeEnsemble, name: str = "record_beat_classifier") -> Any:
+    """One model averaging the network's class probabilities and the trees' (equal weights)."""
+    morph = keras.Input(network.inputs[0].shape[1:], name="morphology")
+    feats = keras.Input(network.inputs[1].shape[1:], name="features")
+    network.name = "network"
+    rows = TreeInputs(name="tree_inputs")([morph, feats])
+    out = keras.layers.Average(name="blend")([network([morph, feats]), trees(rows)])
+    return keras.Model([morph, feats], out, name=name)

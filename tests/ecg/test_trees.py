@@ -1,0 +1,82 @@
+"""Gradient-boosted trees as a Keras layer: the same probabilities as scikit-learn, saved and loaded
+as a Keras artifact, and blended with the record-level network."""
+
+import numpy as np
+import pytest
+from sklearn.ensemble import HistGradientBoostingClassifier
+
+from ecg.models import trees
+
+
+def _fitted(classes=(0, 1, 2, 3, 4), n=3000, n_features=12, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, n_features)).astype(np.float32)
+    y = np.array(classes)[(np.abs(x[:, 0] * 2 + x[:, 1]) * 1.3).astype(int) % len(classes)]
+    clf = HistGradientBoostingClassifier(max_iter=25, max_leaf_nodes=15, random_state=seed).fit(x, y)
+    return clf, rng.standard_normal((500, n_features)).astype(np.float32)
+
+
+def test_the_layer_gives_the_classifiers_probabilities():
+    clf, x = _fitted()
+    layer = trees.TreeEnsemble.from_export(trees.export(clf))
+    np.testing.assert_allclose(np.asarray(layer(x)), clf.predict_proba(x), atol=1e-5)
+
+
+def test_a_class_the_trees_never_saw_gets_probability_zero():
+    clf, x = _fitted(classes=(0, 1, 2, 3))  # no Q beats in the training rows
+    p = np.asarray(trees.TreeEnsemble.from_export(trees.export(clf))(x))
+    assert p.shape == (500, 5) and np.allclose(p[:, 4], 0.0)
+    np.testing.assert_allclose(p[:, :4], clf.predict_proba(x), atol=1e-5)
+
+
+def test_missing_values_follow_the_learnt_branch():
+    clf, x = _fitted()
+    x[::3, 0] = np.nan
+    layer = trees.TreeEnsemble.from_export(trees.export(clf))
+    np.testing.assert_allclose(np.asarray(layer(x)), clf.predict_proba(x), atol=1e-5)
+
+
+def test_a_blend_saves_and_loads_as_one_keras_artifact(tmp_path):
+    import keras
+
+    from ecg.models import record as record_model
+    from ecg.processing.context import MORPH_CHANNELS, N_FEATURES, WINDOW
+
+    rng = np.random.default_rng(1)
+    morph = rng.standard_normal((800, WINDOW, MORPH_CHANNELS)).astype(np.float32)
+    feats = rng.standard_normal((800, N_FEATURES)).astype(np.float32)
+    rows = trees.tree_inputs(morph, feats)
+    y = (np.abs(rows[:, 0]) * 3).astype(int) % 5
+    clf = HistGradientBoostingClassifier(max_iter=10, random_state=0).fit(rows, y)
+    network = record_model.build(feats, seed=0, width=8)
+    model = trees.blend(network, trees.TreeEnsemble.from_export(trees.export(clf), name="trees"))
+    expected = (network.predict([morph, feats], verbose=0) + clf.predict_proba(rows)) / 2
+    path = tmp_path / "blend.keras"
+    model.save(path)
+    loaded = keras.models.load_model(path, compile=False)  # safe mode: registered layers only
+    got = record_model.predict(loaded, morph, feats)
+    np.testing.assert_allclose(got, expected, atol=1e-5)
+
+
+def test_only_multi_class_classifiers_are_exported():
+    clf, _ = _fitted(classes=(0, 1))
+    with pytest.raises(ValueError, match="multi-class"):
+        trees.export(clf)
+
+
+def test_the_products_loader_reads_a_blend(tmp_path):
+    from ecg.models import inference
+    from ecg.models import record as record_model
+    from ecg.processing.context import MORPH_CHANNELS, N_FEATURES, WINDOW
+
+    rng = np.random.default_rng(2)
+    morph = rng.standard_normal((300, WINDOW, MORPH_CHANNELS)).astype(np.float32)
+    feats = rng.standard_normal((300, N_FEATURES)).astype(np.float32)
+    rows = trees.tree_inputs(morph, feats)
+    clf = HistGradientBoostingClassifier(max_iter=5, random_state=0).fit(rows, (np.abs(rows[:, 1]) * 3).astype(int) % 5)
+    model = trees.blend(record_model.build(feats, width=8), trees.TreeEnsemble.from_export(trees.export(clf)))
+    model.save(tmp_path / "blend.keras")
+    loaded = inference.load_model(tmp_path / "blend.keras", key=f"blend-{tmp_path}")
+    np.testing.assert_allclose(
+        record_model.predict(loaded, morph, feats), model.predict([morph, feats], verbose=0), atol=1e-5
+    )
