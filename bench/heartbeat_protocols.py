@@ -95,10 +95,11 @@ def summary(mats: dict[str, np.ndarray], records=None) -> dict:
 def step_cv(records, ids, configs: list[str], data: Path) -> None:
     """Record-wise CV; each fold's model is also scored on the noisy and resampled copies of its test
     records (``rt.VARIANTS``): what augmentation buys is robustness, which clean records cannot show."""
+    todo = [name for name in configs if load(f"cv_{name}") is None]
+    if not todo:
+        return  # every result recorded: no copies to build or read
     copies = {v: rt.load_records(data, ids, CACHE, v) for v in rt.VARIANTS if v != "clean"}
-    for name in configs:
-        if load(f"cv_{name}") is not None:
-            continue
+    for name in todo:
         partial = load(f"cv_{name}.partial") or {"folds": {}}
         for k, test in enumerate(folds(ids)):
             if str(k) in partial["folds"]:
