@@ -20,6 +20,11 @@ exists; a CV step also keeps each finished fold, so an interrupted run resumes w
   the chosen network (out-of-fold probabilities kept in training-runs/oof, so a run resumes);
 * ``headline``: bench/results/heartbeat_protocols.json with per-class Se/+P of each protocol.
 
+``--recipe blend`` (the default, the shipped recipe) adds to ``cv`` the record-wise CV of the network
+and trees averaged (``cv_blend``, one network seed and one tree model per fold) and runs the transfer
+protocols for the blend (``ds1_ds2_blend``, ``mitdb_svdb_blend``: three seeds averaged, then averaged
+with trees fitted on the same training records); ``--recipe network`` runs them for the network alone.
+
 Beats are scored EC57 style (a detection matches the reference beat within 0.15 s); intervals are
 95 % bootstrap percentiles over records.
 """
@@ -166,36 +171,11 @@ def step_trees(records, ids, config: str) -> None:
     record-wise folds, alone and averaged with the chosen network configuration."""
     if load("trees") is not None:
         return
-    from sklearn.ensemble import HistGradientBoostingClassifier
-
     from ecg.models import record as record_model
-    from ecg.models.trees import tree_inputs as rows_of
-
-    def tree_inputs(r):
-        return rows_of(r.morphology, r.features)
 
     def trees(k, train, test):
-        x = np.concatenate([tree_inputs(records[i]) for i in train])
-        y = np.concatenate([records[i].labels for i in train])
-        rng = np.random.default_rng(k)
-        keep = (y >= 0) & ((y != 0) | (rng.random(len(y)) < 0.35))  # as the network: 35 % of N beats
-        x, y = x[keep], y[keep]
-        w = rt.class_weights(y, 0.5) * np.where(np.arange(5) == 0, 1.0, 0.35)
-        clf = HistGradientBoostingClassifier(
-            max_iter=150,
-            max_leaf_nodes=31,
-            min_samples_leaf=40,
-            l2_regularization=1.0,
-            early_stopping=False,
-            random_state=k,
-        )
-        clf.fit(x, y, sample_weight=w[y])
-        out = {}
-        for t in test:
-            p = np.zeros((len(records[t].labels), 5), np.float32)
-            p[:, clf.classes_] = clf.predict_proba(tree_inputs(records[t]))
-            out[t] = p
-        return out
+        clf = rt.fit_trees(records, train, seed=k)
+        return {t: rt.tree_probabilities(clf, records[t]) for t in test}
 
     def network(k, train, test):
         model, _ = rt.train(records, train, CONFIGS[config], log=lambda m: None)
@@ -215,6 +195,44 @@ def step_trees(records, ids, config: str) -> None:
     save("trees", out)
 
 
+TREE_LEAD_DROPOUT = 0.2  # the shipped trees see the second lead hidden on a fifth of the beats, as the network
+
+
+def blended(network, clf):
+    """The shipped artifact's form: network and trees averaged in one Keras model."""
+    from ecg.models import trees
+
+    return trees.blend(network, trees.TreeEnsemble.from_export(trees.export(clf), name="trees"))
+
+
+def step_cv_blend(records, ids, config: str) -> None:
+    """Record-wise CV of the shipped recipe, network and trees averaged, by the CV folds: one network
+    seed and one tree model per fold (out-of-fold probabilities kept in training-runs/oof)."""
+    if load("cv_blend") is not None:
+        return
+    from ecg.models import record as record_model
+
+    def network(k, train, test):
+        model, _ = rt.train(records, train, CONFIGS[config], log=lambda m: print(f"  cv {config} fold {k}: {m}"))
+        return {t: record_model.predict(model, records[t].morphology, records[t].features) for t in test}
+
+    def trees(k, train, test):
+        clf = rt.fit_trees(records, train, seed=k, lead_dropout=TREE_LEAD_DROPOUT)
+        return {t: rt.tree_probabilities(clf, records[t]) for t in test}
+
+    p_net = _oof(f"cv_{config}", records, ids, network)
+    p_trees = _oof("trees_ld", records, ids, trees)
+    mats = {r: protocols.confusion(records[r].labels, (p_net[r] + p_trees[r]).argmax(1)) for r in ids}
+    save(
+        "cv_blend",
+        {
+            "config": {**CONFIGS[config].__dict__, "trees": rt.TREE_PARAMS, "tree_lead_dropout": TREE_LEAD_DROPOUT},
+            **summary(mats, records),
+            "folds": {str(k): f for k, f in enumerate(folds(ids))},
+        },
+    )
+
+
 def chosen_config(configs: list[str]) -> str:
     name = rt.chosen_config(OUT, configs)
     if name is None:
@@ -222,7 +240,13 @@ def chosen_config(configs: list[str]) -> str:
     return name
 
 
-def step_transfer(records, name: str, train_set: str, test_set: str, config: str, data: Path) -> None:
+def step_transfer(
+    records, name: str, train_set: str, test_set: str, config: str, data: Path, *, blend: bool = False
+) -> None:
+    """Train on ``train_set``, test on ``test_set``: the network's seeds averaged, and with ``blend``
+    averaged again with trees fitted on the same training records (the shipped recipe)."""
+    if blend:
+        name = f"{name}_blend"
     if load(name) is not None:
         return
     train_ids, test_ids = rt.record_ids(data, train_set), rt.record_ids(data, test_set)
@@ -238,15 +262,18 @@ def step_transfer(records, name: str, train_set: str, test_set: str, config: str
         )
         members.append(model)
         val_records.append(info["val_records"])
+    model = rt.ensemble(members)
+    if blend:
+        model = blended(model, rt.fit_trees(records, train_ids, seed=0, lead_dropout=TREE_LEAD_DROPOUT))
     save(
         name,
         {
-            "config": config,
+            "config": f"{config} + trees" if blend else config,
             "seeds": SEEDS,
             "train": train_set,
             "test": test_set,
             "val_records": val_records,
-            **summary(per_record(rt.ensemble(members), records, test_ids), records),
+            **summary(per_record(model, records, test_ids), records),
         },
     )
 
@@ -325,9 +352,11 @@ def headline(results: dict) -> dict:
     return {c: {"se": s["se"], "ppv": s["ppv"]} for c, s in results["classes"].items() if c in ("N", "S", "V", "F")}
 
 
-def step_headline(config: str) -> None:
-    payload = {"config": config}
-    for key, name in (("ds1_ds2", "ds1_ds2"), ("mitdb_to_svdb", "mitdb_svdb"), ("cv_all", f"cv_{config}")):
+def step_headline(config: str, blend: bool) -> None:
+    payload = {"config": f"{config} + trees" if blend else config}
+    tail = "_blend" if blend else ""
+    cv = "cv_blend" if blend else f"cv_{config}"
+    for key, name in (("ds1_ds2", f"ds1_ds2{tail}"), ("mitdb_to_svdb", f"mitdb_svdb{tail}"), ("cv_all", cv)):
         res = load(name)
         if res is not None:
             payload[key] = headline(res)
@@ -338,6 +367,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", default="cv,ds1_ds2,mitdb_svdb,baselines,headline")
     parser.add_argument("--configs", default=",".join(CONFIGS))
+    parser.add_argument(
+        "--recipe",
+        choices=("blend", "network"),
+        default="blend",
+        help="blend (shipped): the chosen network averaged with gradient-boosted trees; network: the network alone",
+    )
     parser.add_argument("--data-dir")
     args = parser.parse_args()
     data = data_dir(args.data_dir)
@@ -348,10 +383,13 @@ def main() -> None:
     if "cv" in steps:
         step_cv(records, ids, configs, data)
     config = chosen_config(configs) if any(s != "baselines" for s in steps) else None
+    blend = args.recipe == "blend"
+    if "cv" in steps and blend:
+        step_cv_blend(records, ids, config)
     if "ds1_ds2" in steps:
-        step_transfer(records, "ds1_ds2", "ds1", "ds2", config, data)
+        step_transfer(records, "ds1_ds2", "ds1", "ds2", config, data, blend=blend)
     if "mitdb_svdb" in steps:
-        step_transfer(records, "mitdb_svdb", "mitdb", "svdb", config, data)
+        step_transfer(records, "mitdb_svdb", "mitdb", "svdb", config, data, blend=blend)
     if "baselines" in steps:
         step_baselines(records, data)
     if "nstdb" in steps:
@@ -359,7 +397,7 @@ def main() -> None:
     if "trees" in steps:
         step_trees(records, ids, config)
     if "headline" in steps:
-        step_headline(config)
+        step_headline(config, blend)
 
 
 if __name__ == "__main__":

@@ -112,6 +112,27 @@ def _member_plan(member: Any) -> tuple[list[Any], tuple[np.ndarray, np.ndarray],
     return convs, scale, dense
 
 
+def _blend_parts(model: Any) -> tuple[Any, Any, Any] | None:
+    """(network, tree-input layer, tree layer) of a ``trees.blend`` model, or None for any other model."""
+    import keras
+
+    from ecg.models.trees import TreeEnsemble, TreeInputs
+
+    kinds = {
+        "network": [layer for layer in model.layers if isinstance(layer, keras.Model)],
+        "rows": [layer for layer in model.layers if isinstance(layer, TreeInputs)],
+        "trees": [layer for layer in model.layers if isinstance(layer, TreeEnsemble)],
+        "average": [layer for layer in model.layers if isinstance(layer, keras.layers.Average)],
+    }
+    known = sum(len(v) for v in kinds.values())
+    inputs = [layer for layer in model.layers if isinstance(layer, keras.layers.InputLayer)]
+    if not kinds["trees"] or any(len(v) != 1 for v in kinds.values()) or known + len(inputs) != len(model.layers):
+        return None
+    if model.outputs[0]._keras_history[0] is not kinds["average"][0]:
+        return None
+    return kinds["network"][0], kinds["rows"][0], kinds["trees"][0]
+
+
 def _plan(model: Any) -> _Plan | None:
     import keras
 
@@ -185,6 +206,22 @@ def fast_graph(model: Any, *, layout: str = "members", jit_compile: bool = False
 
     if layout not in LAYOUTS:
         raise ValueError(f"unknown layout {layout!r}")
+    parts = _blend_parts(model)
+    if parts is not None:  # network and trees averaged (``trees.blend``): the network's fast graph + the trees
+        network, rows, trees = parts
+        inner = fast_graph(network, layout=layout, jit_compile=jit_compile)
+        if inner is None:
+            return None
+
+        def blended(morph: Any, feats: Any) -> Any:
+            return (inner(morph, feats) + trees(rows([morph, feats]))) * 0.5
+
+        shape = model.inputs[0].shape
+        specs = [
+            tf.TensorSpec((None, int(shape[1]), int(shape[2])), tf.float32),
+            tf.TensorSpec((None, int(model.inputs[1].shape[1])), tf.float32),
+        ]
+        return tf.function(blended, input_signature=specs)
     plan = _plan(model)
     if plan is None:
         return None

@@ -332,6 +332,50 @@ def augmented_copies(
     return [load_records(data_dir, ids, cache_dir, variant) for variant in config.augment]
 
 
+# Gradient-boosted trees over the same inputs (bench.heartbeat_protocols step ``trees``): chosen by
+# record-wise CV, then fixed; no early stopping, so no patient needs to be held out.
+TREE_PARAMS = {
+    "max_iter": 150,
+    "max_leaf_nodes": 31,
+    "min_samples_leaf": 40,
+    "l2_regularization": 1.0,
+    "early_stopping": False,
+}
+TREE_ALPHA = 0.5  # class weights (N count / class count) ^ alpha, as the network's cnn_a05
+
+
+def fit_trees(
+    records: dict[str, RecordData], ids: list[str], seed: int = 0, *, n_keep: float = 0.35, lead_dropout: float = 0.0
+) -> Any:
+    """scikit-learn's histogram gradient boosting on the matched beats of ``ids``: ``n_keep`` of
+    the N beats drawn once (as the network draws them each epoch), class weights as the network's,
+    the second lead hidden on ``lead_dropout`` of the beats as single-lead uploads look."""
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    from ecg.models.trees import tree_inputs
+
+    m, f, y, _ = stack(records, ids)
+    rng = np.random.default_rng(seed)
+    if lead_dropout:
+        m, f = m.copy(), f.copy()
+        drop_second_lead(m, f, lead_dropout, rng)
+    keep = (y != 0) | (rng.random(len(y)) < n_keep)
+    x, y = tree_inputs(m[keep], f[keep]), y[keep]
+    w = class_weights(y, TREE_ALPHA) * np.where(np.arange(len(AAMI_CLASSES)) == 0, 1.0, n_keep)
+    clf = HistGradientBoostingClassifier(**TREE_PARAMS, random_state=seed)
+    clf.fit(x, y, sample_weight=w[y])
+    return clf
+
+
+def tree_probabilities(clf: Any, record: RecordData) -> np.ndarray:
+    """Class probabilities (n, 5) of the fitted trees for every beat of ``record``."""
+    from ecg.models.trees import tree_inputs
+
+    p = np.zeros((len(record.labels), len(AAMI_CLASSES)), np.float32)
+    p[:, clf.classes_] = clf.predict_proba(tree_inputs(record.morphology, record.features))
+    return p
+
+
 def ensemble(models: list[Any], name: str = "record_beat_classifier") -> Any:
     """One model averaging the class probabilities of ``models`` (same inputs)."""
     import keras

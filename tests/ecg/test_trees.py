@@ -80,3 +80,26 @@ def test_the_products_loader_reads_a_blend(tmp_path):
     np.testing.assert_allclose(
         record_model.predict(loaded, morph, feats), model.predict([morph, feats], verbose=0), atol=1e-5
     )
+
+
+def test_a_blend_of_an_ensemble_runs_through_the_fast_graph():
+    """The shipped blend (several network members averaged, then trees) gets the fused inference
+    graph of its network plus the trees, equal to the model's own call, not the slower fallback."""
+    from ecg.models import record as record_model
+    from ecg.models import record_graph
+    from ecg.processing.context import MORPH_CHANNELS, N_FEATURES, WINDOW
+    from ecg.training.record import ensemble
+
+    rng = np.random.default_rng(3)
+    morph = rng.standard_normal((400, WINDOW, MORPH_CHANNELS)).astype(np.float32)
+    feats = rng.standard_normal((400, N_FEATURES)).astype(np.float32)
+    rows = trees.tree_inputs(morph, feats)
+    clf = HistGradientBoostingClassifier(max_iter=8, random_state=0).fit(rows, (np.abs(rows[:, 2]) * 3).astype(int) % 5)
+    network = ensemble([record_model.build(feats, seed=s, width=8) for s in range(2)])
+    model = trees.blend(network, trees.TreeEnsemble.from_export(trees.export(clf)))
+    fn = record_graph.fast_graph(model)
+    assert fn is not None
+    expected = np.asarray(model([morph, feats], training=False))
+    np.testing.assert_allclose(fn(morph, feats).numpy(), expected, rtol=1e-4, atol=1e-5)
+    # a plain ensemble is not mistaken for a blend
+    assert record_graph._blend_parts(network) is None
