@@ -67,14 +67,24 @@ def folds(ids: list[str], k: int = FOLDS, seed: int = 0) -> list[list[str]]:
     return out
 
 
-def per_record(model, records, ids) -> dict[str, np.ndarray]:
+def decide(probs: np.ndarray, r: rt.RecordData, run_rule: bool = True) -> np.ndarray:
+    """Class indices as the product decides them: the most probable class, then (``run_rule``) the
+    supraventricular-run rule of ``ecg.models.decision``."""
+    from ecg.models.decision import continue_supraventricular_runs
+
+    pred = probs.argmax(axis=1)
+    return continue_supraventricular_runs(r.r_peaks, r.fs, pred) if run_rule else pred
+
+
+def per_record(model, records, ids, run_rule: bool = True) -> dict[str, np.ndarray]:
     from ecg.models import record as record_model
 
     out = {}
     for rid in ids:
         r = records[rid]
-        pred = record_model.predict(model, r.morphology, r.features).argmax(axis=1)
-        out[rid] = protocols.confusion(r.labels, pred)
+        out[rid] = protocols.confusion(
+            r.labels, decide(record_model.predict(model, r.morphology, r.features), r, run_rule)
+        )
     return out
 
 
@@ -222,11 +232,16 @@ def step_cv_blend(records, ids, config: str) -> None:
 
     p_net = _oof(f"cv_{config}", records, ids, network)
     p_trees = _oof("trees_ld", records, ids, trees)
-    mats = {r: protocols.confusion(records[r].labels, (p_net[r] + p_trees[r]).argmax(1)) for r in ids}
+    mats = {r: protocols.confusion(records[r].labels, decide(p_net[r] + p_trees[r], records[r])) for r in ids}
+    argmax = {r: protocols.confusion(records[r].labels, (p_net[r] + p_trees[r]).argmax(1)) for r in ids}
+    without_rule = summary(argmax, records)
+    without_rule.pop("records", None)
     save(
         "cv_blend",
         {
             "config": {**CONFIGS[config].__dict__, "trees": rt.TREE_PARAMS, "tree_lead_dropout": TREE_LEAD_DROPOUT},
+            "decision": "most probable class, then the supraventricular-run rule (ecg.models.decision)",
+            "without_run_rule": without_rule,
             **summary(mats, records),
             "folds": {str(k): f for k, f in enumerate(folds(ids))},
         },

@@ -81,6 +81,7 @@ def classify_signal(
     """
     from ecg.models import inference
     from ecg.models import record as record_model
+    from ecg.models.decision import record_classes
     from ecg.processing.context import analyse, detection_leads, other_lead
     from ecg.processing.segmenting import segment
     from ecg.rhythm import analyse_rhythm
@@ -98,7 +99,10 @@ def classify_signal(
         scores = inference.predict(heartbeat_model, beats) if len(beats) else np.zeros((0, len(labels)))
     if len(beats) == 0:
         raise ValueError("no complete heartbeats could be cut from the signal")
-    predicted = [labels[i] for i in scores.argmax(axis=1)]
+    if record_level:  # most probable class, then the supraventricular-run rule (ecg.models.decision)
+        predicted = [str(c) for c in record_classes(scores, labels, r_peaks, signal.fs)]
+    else:
+        predicted = [labels[i] for i in scores.argmax(axis=1)]
     p_n = scores[:, labels.index("N")]
     mi_in = mi_input(signal.leads, signal.fs, r_peaks, analysed=lead, analysed_beats=beats, accept_mlii=accept_mlii)
     mi_probs = None
