@@ -57,4 +57,5 @@ def record_classes(scores: np.ndarray, labels: list[str], r_peaks: np.ndarray, f
     upper = [str(label).upper() for label in labels]
     if "S" in upper and "N" in upper:
         idx = continue_supraventricular_runs(r_peaks, fs, idx, s=upper.index("S"), n=upper.index("N"))
-    return np.asarray(labels)[idx]
+    out: np.ndarray = np.asarray(labels)[idx]
+    return out
