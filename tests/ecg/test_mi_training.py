@@ -108,6 +108,58 @@ def test_threshold_keeps_recall_and_is_the_most_specific():
         mt.choose_threshold(scores, np.zeros(8, int))
 
 
+def test_tolerance_factor_matches_the_published_table():
+    # One-sided normal tolerance factors, coverage 0.95 at confidence 0.90 (NIST/SEMATECH table).
+    assert mt.tolerance_factor(10) == pytest.approx(2.568, abs=1e-3)
+    assert mt.tolerance_factor(20) == pytest.approx(2.208, abs=1e-3)
+    with pytest.raises(ValueError):
+        mt.tolerance_factor(1)
+
+
+def test_recall_bound_threshold_is_the_lower_bound_of_the_logit_normal_5th_percentile():
+    from scipy.special import expit
+
+    z = np.array([-1.0, 0.0, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 3.5, 4.0])  # MI logits
+    scores = np.concatenate([expit(z), [0.05, 0.5]])
+    labels = np.array([1] * 10 + [0, 0])
+    expected = expit(z.mean() - 2.568 * z.std(ddof=1))
+    t = mt.recall_bound_threshold(scores, labels)
+    assert t == pytest.approx(expected, rel=1e-3)
+    assert t < mt.choose_threshold(scores, labels)  # below the lowest MI validation score here
+    # Pooled repeats: fewer independent patients than scores widen the bound.
+    assert mt.recall_bound_threshold(scores, labels, n_independent=5) < t
+    # Never above the validation-recall rule: one far-off MI score stays caught.
+    tight = np.concatenate([expit(np.r_[np.full(9, 2.0) + np.linspace(0, 0.01, 9), -3.0]), [0.1]])
+    assert mt.recall_bound_threshold(tight, np.array([1] * 10 + [0])) <= expit(-3.0) + 1e-12
+    # Under three MI scores there is nothing to fit: the validation-recall rule.
+    few = np.array([0.7, 0.9, 0.2])
+    assert mt.recall_bound_threshold(few, np.array([1, 1, 0])) == mt.choose_threshold(few, np.array([1, 1, 0]))
+
+
+def test_recall_bound_keeps_recall_95_in_90_percent_of_folds_of_10_mi_patients():
+    from scipy.special import expit
+    from scipy.stats import norm
+
+    rng = np.random.default_rng(0)
+    mu, sigma, n, folds = 1.5, 1.0, 10, 2000
+    kept_bound, kept_lowest, recall_lowest = 0, 0, []
+    for _ in range(folds):
+        scores = expit(rng.normal(mu, sigma, n))
+        labels = np.ones(n, int)
+        for rule in ("bound", "lowest"):
+            t = mt.recall_bound_threshold(scores, labels) if rule == "bound" else mt.choose_threshold(scores, labels)
+            recall = norm.sf((np.log(t / (1 - t)) - mu) / sigma)  # on all future MI patients
+            if rule == "bound":
+                kept_bound += recall >= 0.95
+            else:
+                kept_lowest += recall >= 0.95
+                recall_lowest.append(recall)
+    assert 0.87 <= kept_bound / folds <= 0.94
+    # The old per-fold rule: the lowest of 10 MI scores, recall 0.95 in 1 - 0.95**10 = 40 % of folds.
+    assert 0.36 <= kept_lowest / folds <= 0.44
+    assert np.mean(recall_lowest) == pytest.approx(10 / 11, abs=0.01)
+
+
 def test_no_patient_on_both_sides_of_any_split():
     data = _toy(40)
     for repeat in range(3):
