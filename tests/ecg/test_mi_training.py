@@ -175,7 +175,7 @@ def test_no_patient_on_both_sides_of_any_split():
 
 
 def test_cross_validation_is_patient_wise_and_resumable(base, tmp_path):
-    data = _toy(20, 3)
+    data = _toy(60, 2)
     hp = mt.MiHyperParams(max_epochs=1, patience=1, batch_size=128)
     results = mt.run_cross_validation(
         data, base, None, ("transfer",), tmp_path, n_repeats=1, n_splits=2, hp=hp, log=lambda _: None
@@ -188,7 +188,13 @@ def test_cross_validation_is_patient_wise_and_resumable(base, tmp_path):
         val_patients = {patient[x] for x in r["val_records"]}
         assert not test_patients & val_patients
         tested += sorted(test_patients)
-        assert r["n_train_patients"] + r["n_val_patients"] + r["n_test_patients"] <= 20
+        assert r["n_train_patients"] + r["n_val_patients"] + r["n_test_patients"] <= 60
+        # Each fold's threshold is the bound rule on its own validation scores (>= 3 MI patients here).
+        val_s, val_y = np.array(r["val_scores"]), np.array(r["val_labels"])
+        n_mi = len({patient[x] for x, y in zip(r["val_records"], r["val_labels"]) if y == 1})
+        assert n_mi >= 3
+        assert r["threshold"] == pytest.approx(mt.recall_bound_threshold(val_s, val_y, n_independent=n_mi))
+        assert r["threshold"] <= r["threshold_validation_recall"] == mt.choose_threshold(val_s, val_y)
     assert sorted(tested) == sorted(set(data.patient_ids.tolist()))
     # resumable: a rerun trains nothing new
     again = mt.run_cross_validation(
