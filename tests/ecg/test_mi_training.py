@@ -204,3 +204,19 @@ def test_cross_validation_is_patient_wise_and_resumable(base, tmp_path):
     summary = mt.summarise(results, data, "transfer", n_boot=20)
     assert set(summary["recording"]["n_patients"]) == {"mi", "normal"}
     assert summary["recording"]["roc_auc_ci95"][0] is not None
+
+
+@pytest.mark.parametrize(("recall", "met"), [(0.960, True), (0.909, False)])
+def test_the_card_checks_recall_at_the_out_of_fold_thresholds(recall, met):
+    from ecg.training.card import target_checks
+
+    recording = {"roc_auc": 0.987, "specificity_at_recall_95": 0.936, "recall": recall, "specificity": 0.73}
+    card = {
+        "task": "mi",
+        "hyperparameters": {"init": "transfer"},
+        "metrics": {"transfer": {"confident_mi": {"recording": recording}}},
+        "seed_model": {"metrics": None},
+    }
+    (check,) = [c for c in target_checks(card) if c["target"].startswith("recording-level recall at the out-of-fold")]
+    assert (check["required"], check["measured"], check["met"]) == (">= 0.93", recall, met)
+    assert (check["cause_if_missed"] is None) == met
