@@ -108,6 +108,58 @@ def test_threshold_keeps_recall_and_is_the_most_specific():
         mt.choose_threshold(scores, np.zeros(8, int))
 
 
+def test_tolerance_factor_matches_the_published_table():
+    # One-sided normal tolerance factors, coverage 0.95 at confidence 0.90 (NIST/SEMATECH table).
+    assert mt.tolerance_factor(10) == pytest.approx(2.568, abs=1e-3)
+    assert mt.tolerance_factor(20) == pytest.approx(2.208, abs=1e-3)
+    with pytest.raises(ValueError):
+        mt.tolerance_factor(1)
+
+
+def test_recall_bound_threshold_is_the_lower_bound_of_the_logit_normal_5th_percentile():
+    from scipy.special import expit
+
+    z = np.array([-1.0, 0.0, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 3.5, 4.0])  # MI logits
+    scores = np.concatenate([expit(z), [0.05, 0.5]])
+    labels = np.array([1] * 10 + [0, 0])
+    expected = expit(z.mean() - 2.568 * z.std(ddof=1))
+    t = mt.recall_bound_threshold(scores, labels)
+    assert t == pytest.approx(expected, rel=1e-3)
+    assert t < mt.choose_threshold(scores, labels)  # below the lowest MI validation score here
+    # Pooled repeats: fewer independent patients than scores widen the bound.
+    assert mt.recall_bound_threshold(scores, labels, n_independent=5) < t
+    # Never above the validation-recall rule: one far-off MI score stays caught.
+    tight = np.concatenate([expit(np.r_[np.full(9, 2.0) + np.linspace(0, 0.01, 9), -3.0]), [0.1]])
+    assert mt.recall_bound_threshold(tight, np.array([1] * 10 + [0])) <= expit(-3.0) + 1e-12
+    # Under three MI scores there is nothing to fit: the validation-recall rule.
+    few = np.array([0.7, 0.9, 0.2])
+    assert mt.recall_bound_threshold(few, np.array([1, 1, 0])) == mt.choose_threshold(few, np.array([1, 1, 0]))
+
+
+def test_recall_bound_keeps_recall_95_in_90_percent_of_folds_of_10_mi_patients():
+    from scipy.special import expit
+    from scipy.stats import norm
+
+    rng = np.random.default_rng(0)
+    mu, sigma, n, folds = 1.5, 1.0, 10, 2000
+    kept_bound, kept_lowest, recall_lowest = 0, 0, []
+    for _ in range(folds):
+        scores = expit(rng.normal(mu, sigma, n))
+        labels = np.ones(n, int)
+        for rule in ("bound", "lowest"):
+            t = mt.recall_bound_threshold(scores, labels) if rule == "bound" else mt.choose_threshold(scores, labels)
+            recall = norm.sf((np.log(t / (1 - t)) - mu) / sigma)  # on all future MI patients
+            if rule == "bound":
+                kept_bound += recall >= 0.95
+            else:
+                kept_lowest += recall >= 0.95
+                recall_lowest.append(recall)
+    assert 0.87 <= kept_bound / folds <= 0.94
+    # The old per-fold rule: the lowest of 10 MI scores, recall 0.95 in 1 - 0.95**10 = 40 % of folds.
+    assert 0.36 <= kept_lowest / folds <= 0.44
+    assert np.mean(recall_lowest) == pytest.approx(10 / 11, abs=0.01)
+
+
 def test_no_patient_on_both_sides_of_any_split():
     data = _toy(40)
     for repeat in range(3):
@@ -123,7 +175,7 @@ def test_no_patient_on_both_sides_of_any_split():
 
 
 def test_cross_validation_is_patient_wise_and_resumable(base, tmp_path):
-    data = _toy(20, 3)
+    data = _toy(60, 2)
     hp = mt.MiHyperParams(max_epochs=1, patience=1, batch_size=128)
     results = mt.run_cross_validation(
         data, base, None, ("transfer",), tmp_path, n_repeats=1, n_splits=2, hp=hp, log=lambda _: None
@@ -136,7 +188,13 @@ def test_cross_validation_is_patient_wise_and_resumable(base, tmp_path):
         val_patients = {patient[x] for x in r["val_records"]}
         assert not test_patients & val_patients
         tested += sorted(test_patients)
-        assert r["n_train_patients"] + r["n_val_patients"] + r["n_test_patients"] <= 20
+        assert r["n_train_patients"] + r["n_val_patients"] + r["n_test_patients"] <= 60
+        # Each fold's threshold is the bound rule on its own validation scores (>= 3 MI patients here).
+        val_s, val_y = np.array(r["val_scores"]), np.array(r["val_labels"])
+        n_mi = len({patient[x] for x, y in zip(r["val_records"], r["val_labels"]) if y == 1})
+        assert n_mi >= 3
+        assert r["threshold"] == pytest.approx(mt.recall_bound_threshold(val_s, val_y, n_independent=n_mi))
+        assert r["threshold"] <= r["threshold_validation_recall"] == mt.choose_threshold(val_s, val_y)
     assert sorted(tested) == sorted(set(data.patient_ids.tolist()))
     # resumable: a rerun trains nothing new
     again = mt.run_cross_validation(
@@ -146,3 +204,19 @@ def test_cross_validation_is_patient_wise_and_resumable(base, tmp_path):
     summary = mt.summarise(results, data, "transfer", n_boot=20)
     assert set(summary["recording"]["n_patients"]) == {"mi", "normal"}
     assert summary["recording"]["roc_auc_ci95"][0] is not None
+
+
+@pytest.mark.parametrize(("recall", "met"), [(0.960, True), (0.909, False)])
+def test_the_card_checks_recall_at_the_out_of_fold_thresholds(recall, met):
+    from ecg.training.card import target_checks
+
+    recording = {"roc_auc": 0.987, "specificity_at_recall_95": 0.936, "recall": recall, "specificity": 0.73}
+    card = {
+        "task": "mi",
+        "hyperparameters": {"init": "transfer"},
+        "metrics": {"transfer": {"confident_mi": {"recording": recording}}},
+        "seed_model": {"metrics": None},
+    }
+    (check,) = [c for c in target_checks(card) if c["target"].startswith("recording-level recall at the out-of-fold")]
+    assert (check["required"], check["measured"], check["met"]) == (">= 0.93", recall, met)
+    assert (check["cause_if_missed"] is None) == met
