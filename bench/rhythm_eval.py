@@ -91,6 +91,7 @@ def product_beats(db: str, record: str, model) -> dict:
     """
     from ecg.io import readers
     from ecg.models import record as record_model
+    from ecg.models.decision import record_classes
     from ecg.processing.context import analyse, other_lead
 
     signal = readers.read_wfdb(DATA_DIR / db / record)
@@ -99,7 +100,7 @@ def product_beats(db: str, record: str, model) -> dict:
         values = signal.validated(lead)
     except SignalError:  # cudb marks lost samples as NaN, which an upload refuses: bridge them
         values = _bridged(signal.lead(lead))
-    cached = CACHE / f"{db}-{record}-{MODEL_TASK}.npz"
+    cached = CACHE / f"{db}-{record}-{newest_artifact(MODEL_TASK).stem}.npz"
     if cached.exists():
         data = np.load(cached)
         return {"values": values, "fs": signal.fs, "r_peaks": data["r_peaks"], "classes": data["classes"]}
@@ -109,7 +110,7 @@ def product_beats(db: str, record: str, model) -> dict:
         second = _bridged(signal.leads[name])
     _, context = analyse(values, signal.fs, second)
     scores = record_model.predict(model(), context.morphology, context.features)
-    classes = np.array(AAMI_CLASSES)[scores.argmax(axis=1)]
+    classes = record_classes(scores, list(AAMI_CLASSES), context.r_peaks, signal.fs)  # as the worker decides
     CACHE.mkdir(parents=True, exist_ok=True)
     np.savez(cached, r_peaks=context.r_peaks, classes=classes)
     return {"values": values, "fs": signal.fs, "r_peaks": context.r_peaks, "classes": classes}

@@ -21,6 +21,8 @@ def convert(src: Path, dst: Path) -> dict[str, Any]:
 
         model = load_keras2_h5(src)
     else:
+        from ecg.models import trees  # noqa: F401 - registers the tree layers a blended model holds
+
         model = keras.models.load_model(src, compile=False)
     output_shape = list(model.output_shape[1:])
     if len(output_shape) != 1:
