@@ -216,33 +216,55 @@ def blended(network, clf):
 
 
 def step_cv_blend(records, ids, config: str) -> None:
-    """Record-wise CV of the shipped recipe, network and trees averaged, by the CV folds: one network
-    seed and one tree model per fold (out-of-fold probabilities kept in training-runs/oof)."""
+    """Record-wise CV of the shipped recipe, by the CV folds: SEEDS network seeds averaged, then
+    averaged with one tree model per fold (out-of-fold probabilities of each seed and of the trees
+    kept in training-runs/oof, so a run resumes). The figures of the first seed alone are kept beside."""
     if load("cv_blend") is not None:
         return
     from ecg.models import record as record_model
 
-    def network(k, train, test):
-        model, _ = rt.train(records, train, CONFIGS[config], log=lambda m: print(f"  cv {config} fold {k}: {m}"))
-        return {t: record_model.predict(model, records[t].morphology, records[t].features) for t in test}
+    def network(seed):
+        cfg = rt.TrainConfig(**{**CONFIGS[config].__dict__, "seed": seed})
+
+        def fit_predict(k, train, test):
+            model, _ = rt.train(records, train, cfg, log=lambda m: print(f"  cv {config} seed {seed} fold {k}: {m}"))
+            return {t: record_model.predict(model, records[t].morphology, records[t].features) for t in test}
+
+        return fit_predict
 
     def trees(k, train, test):
         clf = rt.fit_trees(records, train, seed=k, lead_dropout=TREE_LEAD_DROPOUT)
         return {t: rt.tree_probabilities(clf, records[t]) for t in test}
 
-    p_net = _oof(f"cv_{config}", records, ids, network)
+    # seed 0 is the CV's single-seed run (its file keeps that name); seeds 1.. are kept beside it
+    p_seeds = [
+        _oof(f"cv_{config}" if seed == 0 else f"cv_{config}_seed{seed}", records, ids, network(seed))
+        for seed in range(SEEDS)
+    ]
     p_trees = _oof("trees_ld", records, ids, trees)
-    mats = {r: protocols.confusion(records[r].labels, decide(p_net[r] + p_trees[r], records[r])) for r in ids}
-    argmax = {r: protocols.confusion(records[r].labels, (p_net[r] + p_trees[r]).argmax(1)) for r in ids}
-    without_rule = summary(argmax, records)
-    without_rule.pop("records", None)
+    p_net = {r: np.mean([p[r] for p in p_seeds], axis=0) for r in ids}
+
+    def figures(net, run_rule: bool) -> dict:
+        mats = {
+            r: protocols.confusion(records[r].labels, decide(net[r] + p_trees[r], records[r], run_rule)) for r in ids
+        }
+        return summary(mats, records)
+
+    compared = {
+        "without_run_rule": figures(p_net, False),
+        "one_network_seed": figures(p_seeds[0], True),
+        "one_network_seed_without_run_rule": figures(p_seeds[0], False),
+    }
+    for rep in compared.values():
+        rep.pop("records", None)
     save(
         "cv_blend",
         {
             "config": {**CONFIGS[config].__dict__, "trees": rt.TREE_PARAMS, "tree_lead_dropout": TREE_LEAD_DROPOUT},
+            "network_seeds": SEEDS,
             "decision": "most probable class, then the supraventricular-run rule (ecg.models.decision)",
-            "without_run_rule": without_rule,
-            **summary(mats, records),
+            **compared,
+            **figures(p_net, True),
             "folds": {str(k): f for k, f in enumerate(folds(ids))},
         },
     )

@@ -152,6 +152,16 @@ def pooled(*parts: dict) -> dict:
     return total
 
 
+def _labelled_windows(data, keys, inputs):
+    """Window inputs and VF labels of ``keys``' records, windows wholly inside or outside VF only."""
+    xs, ys = [], []
+    for k in keys:
+        keep = (data[k]["label"] > 0.99) | (data[k]["label"] == 0)
+        xs.append(inputs(data[k])[keep])
+        ys.append(data[k]["label"][keep] > 0.5)
+    return np.concatenate(xs), np.concatenate(ys)
+
+
 def _logistic(data, keys, with_ratio: bool):
     from sklearn.linear_model import LogisticRegression
 
@@ -159,12 +169,7 @@ def _logistic(data, keys, with_ratio: bool):
         x = vf.model_inputs(rec["feats"])
         return np.column_stack([x, np.log(rec["harmonics"] + 0.01)]) if with_ratio else x
 
-    xs, ys = [], []
-    for k in keys:
-        keep = (data[k]["label"] > 0.99) | (data[k]["label"] == 0)
-        xs.append(inputs(data[k])[keep])
-        ys.append(data[k]["label"][keep] > 0.5)
-    x, y = np.concatenate(xs), np.concatenate(ys)
+    x, y = _labelled_windows(data, keys, inputs)
     mean, scale = x.mean(axis=0), x.std(axis=0) + 1e-9
     clf = LogisticRegression(C=1.0, class_weight="balanced", max_iter=3000).fit((x - mean) / scale, y)
     return lambda rec: clf.predict_proba((inputs(rec) - mean) / scale)[:, 1]
@@ -177,12 +182,7 @@ def _boosted(data, keys):
         base = np.column_stack([vf.model_inputs(rec["feats"]), np.log(rec["harmonics"] + 0.01)])
         return np.column_stack([base] + [uniform_filter1d(base, size=w, axis=0, mode="nearest") for w in (9, 21)])
 
-    xs, ys = [], []
-    for k in keys:
-        keep = (data[k]["label"] > 0.99) | (data[k]["label"] == 0)
-        xs.append(inputs(data[k])[keep])
-        ys.append(data[k]["label"][keep] > 0.5)
-    x, y = np.concatenate(xs), np.concatenate(ys)
+    x, y = _labelled_windows(data, keys, inputs)
     weight = np.where(y, 0.5 / y.mean(), 0.5 / (1 - y.mean()))
     clf = HistGradientBoostingClassifier(max_iter=200, max_leaf_nodes=15, l2_regularization=1.0, random_state=0)
     clf.fit(x, y, sample_weight=weight)
