@@ -43,7 +43,7 @@ class TokenRateThrottle(SimpleRateThrottle):
         cache = self.cache
         if isinstance(cache, RedisCache):
             redis_key = cache.make_and_validate_key(key)
-            client = cache._cache.get_client(redis_key, write=True)
+            client = self._redis_client()
             pipe = client.pipeline(transaction=False)
             pipe.incr(redis_key)
             pipe.expire(redis_key, int(self.duration) + 1, nx=True)
@@ -54,6 +54,15 @@ class TokenRateThrottle(SimpleRateThrottle):
         except ValueError:  # expired between add and incr
             cache.set(key, 1, timeout=self.duration + 1)
             return 1
+
+    @classmethod
+    def _redis_client(cls):
+        # Django's RedisCache builds a new client (with its table of reply callbacks) for every call; one per
+        # process does, on the same connection pool (redis-py clients are thread-safe).
+        client = cls.__dict__.get("_client")
+        if client is None:
+            client = cls._client = cls.cache._cache.get_client(write=True)
+        return client
 
     def wait(self):
         return self.duration - (time.time() % self.duration)
