@@ -6,6 +6,13 @@ from rest_framework.throttling import SimpleRateThrottle
 
 from .models import ApiToken
 
+# Redis runs a script atomically: the counter never exists without its expiry.
+_INCR_WITH_EXPIRY = """
+local count = redis.call('INCR', KEYS[1])
+if count == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
+return count
+"""
+
 
 class TokenRateThrottle(SimpleRateThrottle):
     """One budget per API token (keyed by its random prefix), shared by all web processes; sessions get one per user.
@@ -43,11 +50,7 @@ class TokenRateThrottle(SimpleRateThrottle):
         cache = self.cache
         if isinstance(cache, RedisCache):
             redis_key = cache.make_and_validate_key(key)
-            client = self._redis_client()
-            pipe = client.pipeline(transaction=False)
-            pipe.incr(redis_key)
-            pipe.expire(redis_key, int(self.duration) + 1, nx=True)
-            return int(pipe.execute()[0])
+            return int(self._redis_incr()(keys=[redis_key], args=[int(self.duration) + 1]))
         cache.add(key, 0, timeout=self.duration + 1)
         try:
             return cache.incr(key)
@@ -56,13 +59,16 @@ class TokenRateThrottle(SimpleRateThrottle):
             return 1
 
     @classmethod
-    def _redis_client(cls):
-        # Django's RedisCache builds a new client (with its table of reply callbacks) for every call; one per
-        # process does, on the same connection pool (redis-py clients are thread-safe).
-        client = cls.__dict__.get("_client")
-        if client is None:
-            client = cls._client = cls.cache._cache.get_client(write=True)
-        return client
+    def _redis_incr(cls):
+        """The window's counter, incremented and given its expiry in one atomic command (EVALSHA).
+
+        Django's RedisCache builds a new client (with its table of reply callbacks) for every call; one per
+        process does, on the same connection pool (redis-py clients are thread-safe)."""
+        script = cls.__dict__.get("_incr_script")
+        if script is None:
+            client = cls.cache._cache.get_client(write=True)
+            script = cls._incr_script = client.register_script(_INCR_WITH_EXPIRY)
+        return script
 
     def wait(self):
         return self.duration - (time.time() % self.duration)

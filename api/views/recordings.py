@@ -71,7 +71,7 @@ class RecordingViewSet(ApiViewSet):
     parser_classes = [BoundedJSONParser, MultiPartParser, FormParser]
 
     def list(self, request):
-        recordings = diagnostics_selectors.recording_list(user=request.user)
+        recordings = diagnostics_selectors.recording_rows(user=request.user)
         patient_id = self.query_int("patient")
         if patient_id is not None:
             recordings = recordings.filter(patient_id=patient_id)
