@@ -1,7 +1,7 @@
 """API reads: an authenticated, paginated list endpoint next to the trivial `/healthz` view, with wrk.
 
     apt-get install wrk   # Debian package; the script checks for it
-    .venv/bin/python -m bench.api_reads [--seconds 10] [--connections 10] [--repeats 2]
+    .venv/bin/python -m bench.api_reads [--seconds 10] [--connections 10] [--repeats 2] [--web-threads 4]
 
 Starts a private stack (bench/stack.py) with gunicorn (2 workers x 4 threads, one per core),
 creates patients through the API, then runs wrk alternately against `/healthz` (plain text, no
