@@ -9,6 +9,7 @@ Requests whose status cannot be known before the response is built take the gene
 conditional GET (If-None-Match may be answered 304) and a page number that is not a plain number.
 """
 
+from django.core.exceptions import EmptyResultSet, FullResultSet
 from django.core.paginator import Page, Paginator
 from django.db import connections
 
@@ -42,6 +43,73 @@ def page_number(request, paginator) -> int | None:
     return int(raw)
 
 
+# Statements by the shape of their list query (see _statement), each compiled once per process.
+_statements: dict[tuple, str] = {}
+_STATEMENTS_MAX = 512
+
+
+def _statement(query, page_query, db: str) -> tuple[str, list, list]:
+    """(the statement, the count's parameters, the page's parameters) for the page ``page_query`` of ``query``.
+
+    Compiling the page's and the count's SQL is the ORM's largest cost in a list read. A query on one
+    table, selecting columns only, is compiled once per shape: its model, columns, ordering, slice and
+    the SQL of its WHERE clause (compiled per request: it holds the clinic scope and the filters' values,
+    which are the statement's only parameters, as the full compile that filled the entry verified)."""
+    connection = connections[db]
+    simple = (
+        sum(1 for alias in query.alias_map if query.alias_refcount[alias]) == 1  # one table, no joins
+        and query.values_select
+        and not query.extra_select
+        and not query.annotation_select
+        and not query.distinct
+        and query.combinator is None
+        and query.group_by is None
+        and not query.select_for_update
+        and query.where is not None
+    )
+    key = None
+    if simple:
+        try:
+            where_sql, where_params = query.get_compiler(using=db).compile(query.where)
+        except (EmptyResultSet, FullResultSet):
+            where_sql = None
+        if where_sql is not None:
+            key = (
+                db,
+                query.model._meta.label,
+                query.values_select,
+                query.order_by,
+                query.default_ordering,
+                query.standard_ordering,
+                page_query.low_mark,
+                page_query.high_mark,
+                where_sql,
+            )
+            sql = _statements.get(key)
+            if sql is not None:
+                return sql, list(where_params), list(where_params)
+    page_sql, page_params = page_query.get_compiler(using=db).as_sql()
+    count_query = query.clone()
+    count_query.clear_ordering(force=True)
+    count_query.set_values(["pk"])
+    count_sql, count_params = count_query.get_compiler(using=db).as_sql()
+    placeholders = ", ".join(["now()"] + ["%s::inet" if f == "ip" else "%s" for f in _AUDIT_FIELDS])
+    table = connection.ops.quote_name(AuditEvent._meta.db_table)
+    # The nested loop over the single row of "total" returns the page's rows in the page query's order.
+    sql = (
+        f"WITH total AS (SELECT count(*) AS n FROM ({count_sql}) AS counted), "
+        f"audit AS (INSERT INTO {table} ({', '.join(_AUDIT_COLUMNS)}) SELECT {placeholders} "
+        "WHERE %s = 1 OR (SELECT n FROM total) > %s RETURNING id) "
+        f"SELECT total.n, (SELECT count(*) FROM audit), page.* FROM total "
+        f"LEFT JOIN LATERAL ({page_sql}) AS page ON true"
+    )
+    if key is not None and list(page_params) == list(count_params) == list(where_params):
+        if len(_statements) >= _STATEMENTS_MAX:
+            _statements.clear()
+        _statements[key] = sql
+    return sql, list(count_params), list(page_params)
+
+
 def read_page(view, values_queryset) -> list[dict] | None:
     """The page's rows as dicts, its audit row written, or None when the generic path must answer.
 
@@ -62,23 +130,11 @@ def read_page(view, values_queryset) -> list[dict] | None:
 
     db = values_queryset.db
     connection = connections[db]
-    compiler = values_queryset[offset : offset + size].query.get_compiler(using=db)
-    page_sql, page_params = compiler.as_sql()
-    count_sql, count_params = values_queryset.order_by().values("pk").query.get_compiler(using=db).as_sql()
+    page_query = values_queryset[offset : offset + size].query
     event["user"] = event["user"].pk if event["user"] is not None else None
     event["clinic"] = event.pop("clinic_id")
-    values = [event[f] for f in _AUDIT_FIELDS]
-    placeholders = ", ".join(["now()"] + ["%s::inet" if f == "ip" else "%s" for f in _AUDIT_FIELDS])
-    table = connection.ops.quote_name(AuditEvent._meta.db_table)
-    # The nested loop over the single row of "total" returns the page's rows in the page query's order.
-    sql = (
-        f"WITH total AS (SELECT count(*) AS n FROM ({count_sql}) AS counted), "
-        f"audit AS (INSERT INTO {table} ({', '.join(_AUDIT_COLUMNS)}) SELECT {placeholders} "
-        "WHERE %s = 1 OR (SELECT n FROM total) > %s RETURNING id) "
-        f"SELECT total.n, (SELECT count(*) FROM audit), page.* FROM total "
-        f"LEFT JOIN LATERAL ({page_sql}) AS page ON true"
-    )
-    params = (*count_params, *values, number, offset, *page_params)
+    sql, count_params, page_params = _statement(values_queryset.query, page_query, db)
+    params = (*count_params, *[event[f] for f in _AUDIT_FIELDS], number, offset, *page_params)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         fetched = cursor.fetchall()
@@ -86,8 +142,11 @@ def read_page(view, values_queryset) -> list[dict] | None:
     if not audited:  # a page past the last: the generic path answers 404 (and writes no row, as before)
         return None
     django_request.audit_recorded = True
-    query = compiler.query
-    names = list(query.selected or [*query.extra_select, *query.values_select, *query.annotation_select])
+    compiler = page_query.get_compiler(using=db)
+    compiler.setup_query()
+    names = list(
+        page_query.selected or [*page_query.extra_select, *page_query.values_select, *page_query.annotation_select]
+    )
     width = compiler.col_count
     rows = [] if fetched[0][2] is None and len(fetched) == 1 else [r[2 : 2 + width] for r in fetched]
     dicts = [dict(zip(names, row, strict=True)) for row in compiler.results_iter(results=[rows])]

@@ -149,3 +149,21 @@ def test_a_recording_page_is_what_the_generic_path_answers(api_as, staff_a, doct
         assert (rows[0]["action"], rows[0]["object_type"], rows[0]["status_code"]) == ("view", "recording", 200)
     body = client.get("/api/v1/recordings", {"page_size": 50}).json()
     assert body["count"] == 7 and all(r["diagnosis"] for r in body["results"])
+
+
+def test_a_statement_compiled_once_serves_each_clinic_its_own_rows(api_as, staff_a, staff_b, patients):
+    from api import pages
+
+    pages._statements.clear()
+    a, b = api_as(staff_a), api_as(staff_b)
+    first_a = a.get("/api/v1/patients", {"search": "Family3"}).json()
+    first_b = b.get("/api/v1/patients", {"search": "Other"}).json()
+    assert len(pages._statements) == 1  # one shape: one table, one search word, the first page of 50
+    again_a = a.get("/api/v1/patients", {"search": "Family3"}).json()
+    from_b = b.get("/api/v1/patients", {"search": "Family3"}).json()  # clinic A's names, asked by clinic B
+    assert len(pages._statements) == 1
+    assert again_a == first_a and first_a["count"] == len(first_a["results"]) > 0
+    assert all(p["mrn"].startswith("P-") for p in first_a["results"])
+    assert [p["mrn"] for p in first_b["results"]] == ["B-1"]
+    assert from_b == {"count": 0, "next": None, "previous": None, "results": []}
+    assert a.get("/api/v1/patients", {"search": "Family3"}, **GENERIC).json() == first_a
