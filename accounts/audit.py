@@ -82,6 +82,32 @@ def record(
     status_code: int | None = None,
     channel: str = "web",
 ) -> AuditEvent:
+    return AuditEvent.objects.create(
+        **event_fields(
+            request,
+            action,
+            user=user,
+            object_type=object_type,
+            object_id=object_id,
+            username=username,
+            status_code=status_code,
+            channel=channel,
+        )
+    )
+
+
+def event_fields(
+    request,
+    action: str,
+    *,
+    user=None,
+    object_type: str = "",
+    object_id="",
+    username: str = "",
+    status_code: int | None = None,
+    channel: str = "web",
+) -> dict:
+    """The fields of the audit row ``record`` writes (api.pages writes the same row in its page's statement)."""
     user = user if user is not None else getattr(request, "user", None)
     if user is not None and not user.is_authenticated:
         user = None
@@ -90,19 +116,19 @@ def record(
         from .models import User
 
         clinic_id = User.objects.filter(username=username).values_list("clinic_id", flat=True).first()
-    return AuditEvent.objects.create(
-        user=user,
-        username=(user.username if user else username)[:150],
-        clinic_id=clinic_id,
-        action=action,
-        object_type=object_type,
-        object_id=str(object_id or "")[:64],
-        ip=client_ip(request),
-        channel=channel,
-        path=(request.path or "")[:300],
-        method=request.method or "",
-        status_code=status_code,
-    )
+    return {
+        "user": user,
+        "username": (user.username if user else username)[:150],
+        "clinic_id": clinic_id,
+        "action": action,
+        "object_type": object_type,
+        "object_id": str(object_id or "")[:64],
+        "ip": client_ip(request),
+        "channel": channel,
+        "path": (request.path or "")[:300],
+        "method": request.method or "",
+        "status_code": status_code,
+    }
 
 
 class AuditMiddleware:
@@ -111,38 +137,49 @@ class AuditMiddleware:
 
     def __call__(self, request):
         response = self.get_response(request)
-        match = getattr(request, "resolver_match", None)
-        user = getattr(request, "user", None)
-        if match is None or user is None or not user.is_authenticated or response.status_code >= 400:
+        if getattr(request, "audit_recorded", False):  # written with the read itself (api.pages)
             return response
-        api = request.path.startswith("/api/")
-        channel = (
-            ("token" if request.META.get("HTTP_AUTHORIZATION", "").startswith("Token ") else "api") if api else "web"
-        )
-        route = AUDITED_ROUTES.get(match.view_name)
-        if route is None:
-            if channel == "token":
-                record(request, A.TOKEN_USE, status_code=response.status_code, channel=channel)
-            return response
-        object_type, kwarg, write_action = route
-        if request.method in _READS:
-            action = A.EXPORT if write_action == A.EXPORT else A.VIEW
-        elif request.method in _WRITES and not (not api and response.status_code == 200):
-            action = write_action  # (a page answering 200 to a POST showed its form again: nothing was written)
-        else:
-            return response
-        object_id = match.kwargs.get(kwarg, "") if kwarg else ""
-        if not object_id and action in {A.CREATE, A.REVIEW}:
-            object_id = _created_id(response, object_type)
-        record(
-            request,
-            action,
-            object_type=object_type,
-            object_id=object_id,
-            status_code=response.status_code,
-            channel=channel,
-        )
+        event = _route_event(request, response)
+        if event is not None:
+            AuditEvent.objects.create(**event)
         return response
+
+
+def read_event(request, *, status_code: int) -> dict | None:
+    """The row AuditMiddleware would write for this GET answered ``status_code``, before the response exists;
+    None if it writes none. A view that writes it sets ``request.audit_recorded`` so the middleware does not."""
+    return _route_event(request, None, status_code=status_code)
+
+
+def _route_event(request, response, *, status_code: int | None = None) -> dict | None:
+    status_code = response.status_code if response is not None else status_code
+    match = getattr(request, "resolver_match", None)
+    user = getattr(request, "user", None)
+    if match is None or user is None or not user.is_authenticated or status_code is None or status_code >= 400:
+        return None
+    api = request.path.startswith("/api/")
+    channel = ("token" if request.META.get("HTTP_AUTHORIZATION", "").startswith("Token ") else "api") if api else "web"
+    route = AUDITED_ROUTES.get(match.view_name)
+    if route is None:
+        if channel == "token":
+            return event_fields(request, A.TOKEN_USE, status_code=status_code, channel=channel)
+        return None
+    object_type, kwarg, write_action = route
+    action: str
+    if request.method in _READS:
+        action = A.EXPORT if write_action == A.EXPORT else A.VIEW
+    elif request.method in _WRITES and not (not api and status_code == 200):
+        action = write_action  # (a page answering 200 to a POST showed its form again: nothing was written)
+    else:
+        return None
+    object_id = match.kwargs.get(kwarg, "") if kwarg else ""
+    if not object_id and action in {A.CREATE, A.REVIEW}:
+        if response is None:  # known only from the response
+            return None
+        object_id = _created_id(response, object_type)
+    return event_fields(
+        request, action, object_type=object_type, object_id=object_id, status_code=status_code, channel=channel
+    )
 
 
 def _created_id(response, object_type: str) -> str:

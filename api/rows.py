@@ -104,7 +104,7 @@ RECORDING_FIELDS = (
 
 def recording_values(queryset):
     """Recordings as dicts of what a row shows (paginate this, then recording_rows)."""
-    return queryset.select_related(None).prefetch_related(None).values(*RECORDING_FIELDS)
+    return queryset.values(*RECORDING_FIELDS)
 
 
 def recording_rows(rows: list[dict], diagnoses: dict[int, Diagnosis]) -> list[dict]:

@@ -1,7 +1,7 @@
 """API reads: an authenticated, paginated list endpoint next to the trivial `/healthz` view, with wrk.
 
     apt-get install wrk   # Debian package; the script checks for it
-    .venv/bin/python -m bench.api_reads [--seconds 10] [--connections 10] [--repeats 2]
+    .venv/bin/python -m bench.api_reads [--seconds 10] [--connections 10] [--repeats 2] [--web-threads 4]
 
 Starts a private stack (bench/stack.py) with gunicorn (2 workers x 4 threads, one per core),
 creates patients through the API, then runs wrk alternately against `/healthz` (plain text, no
@@ -55,32 +55,59 @@ def wrk(url: str, *, seconds: int, connections: int, threads: int, token: str | 
 # Where one list request's time goes: cProfile over requests through Django's test client in a
 # process configured like the web workers (same database, Redis, middleware), next to /healthz.
 PROFILE = r"""
-import cProfile, json, pstats, time
+import cProfile, json, os, pstats, time
+import redis
+from django.conf import settings
+from django.db import connection
 from django.test import Client
 client = Client(HTTP_HOST="127.0.0.1")
 headers = {"HTTP_AUTHORIZATION": "Token " + TOKEN}
-n = 50
-for url, h in (("/healthz", {}), ("/api/v1/patients", headers)):
-    for _ in range(5):
+server = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+n = 200
+def redis_cpu():
+    info = server.info("cpu")
+    return info["used_cpu_user"] + info["used_cpu_sys"]
+def backend_cpu():  # this process's PostgreSQL backend (same machine)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        pid = cursor.fetchone()[0]
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+urls = (("/healthz", {}), ("/api/v1/patients", headers), ("/api/v1/recordings", headers))
+for url, h in urls:
+    for _ in range(10):
         assert client.get(url, **h).status_code == 200
 out = {}
-for url, h in (("/healthz", {}), ("/api/v1/patients", headers)):
+for url, h in urls:
+    queries = [0]
+    def count(execute, sql, params, many, context):
+        queries[0] += 1
+        return execute(sql, params, many, context)
+    pg, rd = backend_cpu(), redis_cpu()
     started, cpu = time.perf_counter(), time.process_time()
-    for _ in range(n):
-        client.get(url, **h)
-    out[url] = {"wall_ms_per_request": round(1e3 * (time.perf_counter() - started) / n, 2),
-                "cpu_ms_per_request": round(1e3 * (time.process_time() - cpu) / n, 2)}
-profile = cProfile.Profile()
+    with connection.execute_wrapper(count):
+        for _ in range(n):
+            client.get(url, **h)
+    wall, cpu = time.perf_counter() - started, time.process_time() - cpu
+    pg, rd = backend_cpu() - pg, redis_cpu() - rd
+    out[url] = {"wall_ms_per_request": round(1e3 * wall / n, 2),
+                "cpu_ms_per_request": round(1e3 * cpu / n, 2),
+                "postgres_backend_cpu_ms_per_request": round(1e3 * pg / n, 2),
+                "redis_server_cpu_ms_per_request": round(1e3 * rd / n, 3),
+                "sql_statements_per_request": round(queries[0] / n, 2)}
+    out[url]["cpu_ms_per_request_all_processes"] = round(1e3 * (cpu + pg + rd) / n, 2)
+profile = cProfile.Profile(time.process_time)  # CPU time, not time spent waiting on round trips
 profile.enable()
 for _ in range(n):
     client.get("/api/v1/patients", **headers)
 profile.disable()
 stats = pstats.Stats(profile).stats
 parts = {
-    "audit row insert (accounts/audit.py record)": ("accounts/audit.py", "record"),
+    "page, count and audit row, one statement (api/pages.py read_page)": ("api/pages.py", "read_page"),
     "token authentication": ("api/authentication.py", "authenticate"),
     "throttle (Redis)": ("api/throttling.py", "allow_request"),
     "50 rows as dicts (api/rows.py)": ("api/rows.py", "patient_rows"),
+    "SQL compiled by the ORM (as_sql)": ("django/db/models/sql/compiler.py", "as_sql"),
     "all SQL (psycopg2 execute)": ("~", "<method 'execute' of 'psycopg2.extensions.cursor' objects>"),
     "JSON rendering (orjson)": ("api/renderers.py", "render"),
 }
@@ -88,7 +115,7 @@ breakdown = {}
 for label, (file_part, func) in parts.items():
     total = sum(v[3] for (f, _, name), v in stats.items() if name == func and file_part in f)
     breakdown[label] = round(1e3 * total / n, 2)
-out["api/v1/patients profile, ms per request (cumulative, profiled)"] = breakdown
+out["api/v1/patients CPU profile, ms per request (cumulative, inflated by the profiler)"] = breakdown
 print("PROFILE" + json.dumps(out))
 """
 
@@ -108,6 +135,8 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=10)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--web-workers", type=int, default=2)
+    parser.add_argument("--web-threads", type=int, default=4)
     parser.add_argument("--patients", type=int, default=120)
     parser.add_argument("--recordings", type=int, default=60)
     parser.add_argument("--output", type=Path, default=REPO / "bench" / "results" / "api_reads.json")
@@ -118,7 +147,12 @@ def main() -> None:
     import requests
 
     load_before = os.getloadavg()
-    stack = AppStack(new_root("ecg-api-reads-"), web_workers=2, env={"API_THROTTLE_RATE": "100000000/minute"})
+    stack = AppStack(
+        new_root("ecg-api-reads-"),
+        web_workers=args.web_workers,
+        web_threads=args.web_threads,
+        env={"API_THROTTLE_RATE": "100000000/minute"},
+    )
     try:
         stack.setup(stack_models())
         stack.start_web()
@@ -177,7 +211,7 @@ def main() -> None:
                 "threads": args.threads,
                 "repeats": args.repeats,
             },
-            "gunicorn": {"workers": stack.web_workers, "threads": 4},
+            "gunicorn": {"workers": stack.web_workers, "threads": stack.web_threads},
             "patients_in_clinic": sample.get("count"),
             "recordings_in_clinic": args.recordings,
             "page_size": len(sample.get("results", [])),

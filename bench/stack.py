@@ -142,12 +142,13 @@ def _signal_group(proc: subprocess.Popen, sig: int) -> None:
 class AppStack:
     """gunicorn + Celery workers against a private PostgreSQL and Redis."""
 
-    def __init__(self, root: Path, *, env: dict | None = None, web_workers: int = 2):
+    def __init__(self, root: Path, *, env: dict | None = None, web_workers: int = 2, web_threads: int = 4):
         self.root = root
         self.pg = PrivatePostgres(root)
         self.redis = PrivateRedis(root)
         self.web_port = free_port()
         self.web_workers = web_workers
+        self.web_threads = web_threads
         self.extra_env = env or {}
         self.web: subprocess.Popen | None = None
         self.workers: list[subprocess.Popen] = []
@@ -201,7 +202,7 @@ class AppStack:
                 "--workers",
                 str(self.web_workers),
                 "--threads",
-                "4",
+                str(self.web_threads),
                 "--timeout",
                 "120",
             ],

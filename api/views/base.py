@@ -7,6 +7,7 @@ from drf_spectacular.utils import OpenApiParameter
 from rest_framework import viewsets
 from rest_framework.exceptions import ValidationError
 
+from .. import pages
 from ..permissions import IsClinicMember
 
 ID_PATTERN = r"[0-9]{1,18}"
@@ -64,6 +65,14 @@ class ApiViewSet(viewsets.GenericViewSet):
         if raw.lower() in ("false", "0", "no"):
             return False
         raise ValidationError({name: "Expected true or false."})
+
+    def page_of_rows(self, values_queryset, to_rows):
+        """A list page from a values() queryset: ``to_rows`` turns the page's dicts into the documented rows.
+        Plain GETs read the page, its count and their audit row in one statement (api.pages)."""
+        page = pages.read_page(self, values_queryset)
+        if page is None:
+            page = self.paginate_queryset(values_queryset)
+        return self.get_paginated_response(to_rows(page))
 
     def paginated(self, queryset, serializer_class):
         page = self.paginate_queryset(queryset)

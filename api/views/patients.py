@@ -32,10 +32,8 @@ class PatientViewSet(ApiViewSet):
 
     def list(self, request):
         search = request.query_params.get("search", "")[:200]
-        page = self.paginate_queryset(
-            rows.patient_values(patients_selectors.patient_list(user=request.user, search=search))
-        )
-        return self.get_paginated_response(rows.patient_rows(page))
+        patients = patients_selectors.patient_list(user=request.user, search=search)
+        return self.page_of_rows(rows.patient_values(patients), rows.patient_rows)
 
     def retrieve(self, request, pk):
         patient = patients_selectors.patient_get(user=request.user, patient_id=int(pk))

@@ -71,7 +71,7 @@ class RecordingViewSet(ApiViewSet):
     parser_classes = [BoundedJSONParser, MultiPartParser, FormParser]
 
     def list(self, request):
-        recordings = diagnostics_selectors.recording_list(user=request.user)
+        recordings = diagnostics_selectors.recording_rows(user=request.user)
         patient_id = self.query_int("patient")
         if patient_id is not None:
             recordings = recordings.filter(patient_id=patient_id)
@@ -88,10 +88,13 @@ class RecordingViewSet(ApiViewSet):
             recordings = recordings.filter(
                 created_at__lte=_parse_when("created_before", request.query_params["created_before"], end=True)
             )
-        page = self.paginate_queryset(rows.recording_values(recordings))
-        done = [r["id"] for r in page if r["status"] == ECGRecording.Status.DONE]
-        diagnoses = diagnostics_selectors.diagnoses_of_recordings(user=request.user, recording_ids=done)
-        return self.get_paginated_response(rows.recording_rows(page, diagnoses))
+
+        def with_diagnoses(page: list[dict]) -> list[dict]:
+            done = [r["id"] for r in page if r["status"] == ECGRecording.Status.DONE]
+            diagnoses = diagnostics_selectors.diagnoses_of_recordings(user=request.user, recording_ids=done)
+            return rows.recording_rows(page, diagnoses)
+
+        return self.page_of_rows(rows.recording_values(recordings), with_diagnoses)
 
     def retrieve(self, request, pk):
         recording = diagnostics_selectors.recording_get(user=request.user, recording_id=int(pk))

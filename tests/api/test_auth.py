@@ -218,3 +218,22 @@ def test_a_token_in_use_keeps_working_while_guesses_from_its_address_are_refused
         assert with_token(f"0123abcd.guess{i}").get(URL).status_code == 401
     assert with_token("0123abcd.guess9").get(URL).status_code == 429
     assert client.get(URL).status_code == 200
+
+
+def test_the_rate_counter_lives_in_redis_with_its_expiry(staff_a, monkeypatch):
+    from django.core.cache.backends.redis import RedisCache
+
+    from api.throttling import TokenRateThrottle
+
+    cache = TokenRateThrottle.cache
+    if not isinstance(cache, RedisCache):
+        pytest.skip("no Redis configured: the counter lives in this process")
+    monkeypatch.setattr(TokenRateThrottle, "THROTTLE_RATES", {"api": "5/minute"})
+    secret = api_token_create(user=staff_a)[1]
+    client = with_token(secret)
+    assert [client.get(URL).status_code for _ in range(2)] == [200, 200]
+    redis = cache._cache.get_client(write=True)
+    keys = redis.keys(cache.make_key(f"throttle_api_token-{secret.split('.')[0]}:*"))
+    assert len(keys) == 1
+    assert int(redis.get(keys[0])) == 2
+    assert 0 < redis.ttl(keys[0]) <= 61  # counted per minute; never a counter without its expiry

@@ -1,0 +1,159 @@
+"""A list page, its count and its audit row in one statement: one round trip to PostgreSQL per list read.
+
+The generic path (DRF's paginator, then AuditMiddleware) costs three: the count, the page and the
+audit INSERT, each compiled by the ORM. Here the count, the page and the INSERT are one statement of
+data-modifying CTEs, so the audit row commits with the read, before the response is built, and only for
+a page that exists (an invalid page writes no row and is answered 404 by the generic path, as before).
+
+Requests whose status cannot be known before the response is built take the generic path: a HEAD, a
+conditional GET (If-None-Match may be answered 304) and a page number that is not a plain number.
+"""
+
+from django.core.exceptions import EmptyResultSet, FullResultSet
+from django.core.paginator import Page, Paginator
+from django.db import connections
+
+from accounts import audit
+from accounts.models import AuditEvent
+
+# The audit row's fields as accounts.audit.event_fields names them, and their columns.
+_AUDIT_FIELDS = (
+    "user",
+    "username",
+    "clinic",
+    "action",
+    "object_type",
+    "object_id",
+    "ip",
+    "channel",
+    "path",
+    "method",
+    "status_code",
+)
+_AUDIT_COLUMNS = ["created_at", *(str(AuditEvent._meta.get_field(f).column) for f in _AUDIT_FIELDS)]  # type: ignore[union-attr]
+
+STATUS = 200
+
+
+def page_number(request, paginator) -> int | None:
+    """The requested page when it is a plain page number (DRF's default: 1), else None (the generic path)."""
+    raw = request.query_params.get(paginator.page_query_param) or "1"
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 9 or int(raw) < 1:
+        return None
+    return int(raw)
+
+
+# Statements by the shape of their list query (see _statement), each compiled once per process.
+_statements: dict[tuple, str] = {}
+_STATEMENTS_MAX = 512
+
+
+def _statement(query, page_query, db: str) -> tuple[str, list, list]:
+    """(the statement, the count's parameters, the page's parameters) for the page ``page_query`` of ``query``.
+
+    Compiling the page's and the count's SQL is the ORM's largest cost in a list read. A query on one
+    table, selecting columns only, is compiled once per shape: its model, columns, ordering, slice and
+    the SQL of its WHERE clause (compiled per request: it holds the clinic scope and the filters' values,
+    which are the statement's only parameters, as the full compile that filled the entry verified)."""
+    connection = connections[db]
+    simple = (
+        sum(1 for alias in query.alias_map if query.alias_refcount[alias]) == 1  # one table, no joins
+        and query.values_select
+        and not query.extra_select
+        and not query.annotation_select
+        and not query.distinct
+        and query.combinator is None
+        and query.group_by is None
+        and not query.select_for_update
+        and query.where is not None
+    )
+    key = None
+    if simple:
+        try:
+            where_sql, where_params = query.get_compiler(using=db).compile(query.where)
+        except (EmptyResultSet, FullResultSet):
+            where_sql = None
+        if where_sql is not None:
+            key = (
+                db,
+                query.model._meta.label,
+                query.values_select,
+                query.order_by,
+                query.default_ordering,
+                query.standard_ordering,
+                page_query.low_mark,
+                page_query.high_mark,
+                where_sql,
+            )
+            sql = _statements.get(key)
+            if sql is not None:
+                return sql, list(where_params), list(where_params)
+    page_sql, page_params = page_query.get_compiler(using=db).as_sql()
+    count_query = query.clone()
+    count_query.clear_ordering(force=True)
+    count_query.set_values(["pk"])
+    count_sql, count_params = count_query.get_compiler(using=db).as_sql()
+    placeholders = ", ".join(["now()"] + ["%s::inet" if f == "ip" else "%s" for f in _AUDIT_FIELDS])
+    table = connection.ops.quote_name(AuditEvent._meta.db_table)
+    # The nested loop over the single row of "total" returns the page's rows in the page query's order.
+    sql = (
+        f"WITH total AS (SELECT count(*) AS n FROM ({count_sql}) AS counted), "
+        f"audit AS (INSERT INTO {table} ({', '.join(_AUDIT_COLUMNS)}) SELECT {placeholders} "
+        "WHERE %s = 1 OR (SELECT n FROM total) > %s RETURNING id) "
+        f"SELECT total.n, (SELECT count(*) FROM audit), page.* FROM total "
+        f"LEFT JOIN LATERAL ({page_sql}) AS page ON true"
+    )
+    if key is not None and list(page_params) == list(count_params) == list(where_params):
+        if len(_statements) >= _STATEMENTS_MAX:
+            _statements.clear()
+        _statements[key] = sql
+    return sql, list(count_params), list(page_params)
+
+
+def read_page(view, values_queryset) -> list[dict] | None:
+    """The page's rows as dicts, its audit row written, or None when the generic path must answer.
+
+    ``view.paginator`` is left as DRF's paginate_queryset leaves it, so get_paginated_response writes the
+    same document (count, next, previous links).
+    """
+    request = view.request
+    django_request = request._request
+    paginator = view.paginator
+    if request.method != "GET" or "HTTP_IF_NONE_MATCH" in request.META or paginator is None:
+        return None
+    size = paginator.get_page_size(request)
+    number = page_number(request, paginator)
+    event = audit.read_event(django_request, status_code=STATUS)
+    if size is None or number is None or event is None:
+        return None
+    offset = (number - 1) * size
+
+    db = values_queryset.db
+    connection = connections[db]
+    page_query = values_queryset[offset : offset + size].query
+    event["user"] = event["user"].pk if event["user"] is not None else None
+    event["clinic"] = event.pop("clinic_id")
+    sql, count_params, page_params = _statement(values_queryset.query, page_query, db)
+    params = (*count_params, *[event[f] for f in _AUDIT_FIELDS], number, offset, *page_params)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        fetched = cursor.fetchall()
+    total, audited = fetched[0][0], fetched[0][1]
+    if not audited:  # a page past the last: the generic path answers 404 (and writes no row, as before)
+        return None
+    django_request.audit_recorded = True
+    compiler = page_query.get_compiler(using=db)
+    compiler.setup_query()
+    names = list(
+        page_query.selected or [*page_query.extra_select, *page_query.values_select, *page_query.annotation_select]
+    )
+    width = compiler.col_count
+    rows = [] if fetched[0][2] is None and len(fetched) == 1 else [r[2 : 2 + width] for r in fetched]
+    dicts = [dict(zip(names, row, strict=True)) for row in compiler.results_iter(results=[rows])]
+
+    django_paginator: Paginator = Paginator([], size)
+    django_paginator.__dict__["count"] = total  # its cached_property, known from the statement
+    paginator.page = Page(dicts, number, django_paginator)
+    paginator.request = request
+    paginator.display_page_controls = django_paginator.num_pages > 1 and paginator.template is not None
+    return dicts
