@@ -365,6 +365,8 @@ def step_nstdb(data: Path, config: str) -> None:
     shipped = sorted((REPO / "mlmodels" / "artifacts").glob("heartbeat_record-*.keras"))
     if not shipped:
         raise SystemExit("ship a model first (manage.py train_heartbeat_record --ship), then run nstdb")
+    from ecg.models import trees  # noqa: F401 - registers the tree layers of a blended model
+
     model = keras.models.load_model(shipped[-1], compile=False)
     out = {}
     for snr in ("24", "18", "12", "06", "00", "_6"):

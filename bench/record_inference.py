@@ -47,6 +47,8 @@ def main() -> None:
     path = newest_artifact("heartbeat_record")
     if path is None:
         raise SystemExit("no record-level model in mlmodels/artifacts/")
+    from ecg.models import trees  # noqa: F401 - registers the tree layers of a blended model
+
     model = keras.models.load_model(path, compile=False)
     record_model.warm_up(model)
     macs = multiply_adds(model)
@@ -66,7 +68,7 @@ def main() -> None:
                 )
     reference = graphs["keras_graph"](morph, feats).numpy()
     for name, fn in graphs.items():  # every candidate computes the model's probabilities
-        np.testing.assert_allclose(fn(morph, feats).numpy(), reference, rtol=1e-5, atol=1e-5, err_msg=name)
+        np.testing.assert_allclose(np.asarray(fn(morph, feats)), reference, rtol=1e-5, atol=1e-5, err_msg=name)
     product = record_model.predict(model, morph, feats)
     np.testing.assert_allclose(product, reference, rtol=1e-5, atol=1e-5, err_msg="product path")
     rounds = []
@@ -76,7 +78,7 @@ def main() -> None:
             lambda x: record_model.predict(model, x[0], x[1], batch_size=1024), _Pair(morph, feats), args.seconds
         )
         others = {
-            name: rate(lambda x, fn=fn: fn(x[0], x[1]).numpy(), _Pair(morph, feats), args.seconds)[1]
+            name: rate(lambda x, fn=fn: np.asarray(fn(x[0], x[1])), _Pair(morph, feats), args.seconds)[1]
             for name, fn in graphs.items()
         }
         cpu = time.process_time()

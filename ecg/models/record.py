@@ -67,7 +67,9 @@ def predict(
         return np.zeros((0, len(AAMI_CLASSES)), np.float32)
     fn = _graph(model) if fast else _cached(_keras_graphs, model, keras_graph)
     parts = [
-        fn(morphology[i : i + batch_size].astype(np.float32), features[i : i + batch_size].astype(np.float32)).numpy()
+        np.asarray(
+            fn(morphology[i : i + batch_size].astype(np.float32), features[i : i + batch_size].astype(np.float32))
+        )
         for i in range(0, n, batch_size)
     ]
     return np.concatenate(parts).astype(np.float32, copy=False)
@@ -109,7 +111,7 @@ def _checked_fast_graph(model: Any) -> Any:
         morph = rng.normal(size=(8, WINDOW, MORPH_CHANNELS)).astype(np.float32)
         feats = rng.normal(size=(8, N_FEATURES)).astype(np.float32)
         expected = np.asarray(model([morph, feats], training=False))
-        if np.allclose(fn(morph, feats).numpy(), expected, rtol=1e-4, atol=1e-5):
+        if np.allclose(np.asarray(fn(morph, feats)), expected, rtol=1e-4, atol=1e-5):
             return fn
         logger.warning("the fast graph of %s differs from the model's own call; using the model's call", model.name)
     return keras_graph(model)

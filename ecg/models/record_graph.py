@@ -208,10 +208,20 @@ def fast_graph(model: Any, *, layout: str = "members", jit_compile: bool = False
         raise ValueError(f"unknown layout {layout!r}")
     parts = _blend_parts(model)
     if parts is not None:  # network and trees averaged (``trees.blend``): the network's fast graph + the trees
+        from ecg.models.trees import fast_predictor, tree_inputs
+
         network, rows, trees = parts
         inner = fast_graph(network, layout=layout, jit_compile=jit_compile)
         if inner is None:
             return None
+        walk = fast_predictor(trees)
+        if walk is not None:  # the network's graph, then scikit-learn's compiled walk of the trees (numpy out)
+
+            def blended_walk(morph: Any, feats: Any) -> np.ndarray:
+                net = np.asarray(inner(morph, feats))
+                return (net + walk(tree_inputs(np.asarray(morph), np.asarray(feats)))) * 0.5
+
+            return blended_walk
 
         def blended(morph: Any, feats: Any) -> Any:
             return (inner(morph, feats) + trees(rows([morph, feats]))) * 0.5

@@ -100,6 +100,19 @@ def test_a_blend_of_an_ensemble_runs_through_the_fast_graph():
     fn = record_graph.fast_graph(model)
     assert fn is not None
     expected = np.asarray(model([morph, feats], training=False))
-    np.testing.assert_allclose(fn(morph, feats).numpy(), expected, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(np.asarray(fn(morph, feats)), expected, rtol=1e-4, atol=1e-5)
     # a plain ensemble is not mistaken for a blend
     assert record_graph._blend_parts(network) is None
+
+
+def test_the_compiled_walk_gives_the_layers_probabilities():
+    """The product evaluates a blend's trees by scikit-learn's compiled walk, rebuilt from the layer's
+    own arrays: the same probabilities as the layer, missing values included."""
+    clf, x = _fitted(n_features=20)
+    x[::7, 3] = np.nan
+    layer = trees.TreeEnsemble.from_export(trees.export(clf))
+    walk = trees.fast_predictor(layer)
+    assert walk is not None
+    np.testing.assert_allclose(walk(x), np.asarray(layer(x)), atol=1e-5)
+    np.testing.assert_allclose(walk(x), clf.predict_proba(x), atol=1e-5)
+    assert walk(x[:0]).shape == (0, 5)
