@@ -219,7 +219,8 @@ def fast_graph(model: Any, *, layout: str = "members", jit_compile: bool = False
 
             def blended_walk(morph: Any, feats: Any) -> np.ndarray:
                 net = np.asarray(inner(morph, feats))
-                return (net + walk(tree_inputs(np.asarray(morph), np.asarray(feats)))) * 0.5
+                out: np.ndarray = (net + walk(tree_inputs(np.asarray(morph), np.asarray(feats)))) * 0.5
+                return out
 
             return blended_walk
 
