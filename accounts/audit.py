@@ -6,6 +6,7 @@ every route and fails for one that is neither audited nor declared not to touch 
 """
 
 import re
+from typing import Any
 
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
 from django.dispatch import receiver
@@ -71,29 +72,10 @@ def client_ip(request) -> str | None:
     return request.META.get("REMOTE_ADDR") or None
 
 
-def record(
-    request,
-    action: str,
-    *,
-    user=None,
-    object_type: str = "",
-    object_id="",
-    username: str = "",
-    status_code: int | None = None,
-    channel: str = "web",
-) -> AuditEvent:
-    return AuditEvent.objects.create(
-        **event_fields(
-            request,
-            action,
-            user=user,
-            object_type=object_type,
-            object_id=object_id,
-            username=username,
-            status_code=status_code,
-            channel=channel,
-        )
-    )
+def record(request, action: str, **fields: Any) -> AuditEvent:
+    """Write one audit row; ``fields`` are ``event_fields``' keywords (user, object_type, object_id,
+    username, status_code, channel)."""
+    return AuditEvent.objects.create(**event_fields(request, action, **fields))
 
 
 def event_fields(
