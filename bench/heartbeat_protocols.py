@@ -176,22 +176,38 @@ def _oof(name: str, records, ids, fit_predict) -> dict[str, np.ndarray]:
     return out
 
 
+def tree_fold(records, lead_dropout: float = 0.0):
+    """``fit_predict(k, train, test)`` for ``_oof``: trees fitted on ``train`` (seed k), probabilities of ``test``."""
+
+    def fit_predict(k, train, test):
+        clf = rt.fit_trees(records, train, seed=k, lead_dropout=lead_dropout)
+        return {t: rt.tree_probabilities(clf, records[t]) for t in test}
+
+    return fit_predict
+
+
+def network_fold(records, config: str, seed: int = 0, log=lambda m: None):
+    """``fit_predict(k, train, test)`` for ``_oof``: one network of ``config`` and ``seed`` per fold."""
+    from ecg.models import record as record_model
+
+    cfg = rt.TrainConfig(**{**CONFIGS[config].__dict__, "seed": seed})
+
+    def fit_predict(k, train, test):
+        model, _ = rt.train(records, train, cfg, log=lambda m: log(f"fold {k}: {m}"))
+        return {t: record_model.predict(model, records[t].morphology, records[t].features) for t in test}
+
+    return fit_predict
+
+
 def step_trees(records, ids, config: str) -> None:
     """Gradient-boosted trees (scikit-learn's histogram GBM) over the same inputs, by the same
     record-wise folds, alone and averaged with the chosen network configuration."""
     if load("trees") is not None:
         return
-    from ecg.models import record as record_model
-
-    def trees(k, train, test):
-        clf = rt.fit_trees(records, train, seed=k)
-        return {t: rt.tree_probabilities(clf, records[t]) for t in test}
-
-    def network(k, train, test):
-        model, _ = rt.train(records, train, CONFIGS[config], log=lambda m: None)
-        return {t: record_model.predict(model, records[t].morphology, records[t].features) for t in test}
-
-    probs = {"trees": _oof("trees", records, ids, trees), config: _oof(f"cv_{config}", records, ids, network)}
+    probs = {
+        "trees": _oof("trees", records, ids, tree_fold(records)),
+        config: _oof(f"cv_{config}", records, ids, network_fold(records, config)),
+    }
     blends = {"trees": 0.0, config: 1.0, f"{config} + trees, equal weights": 0.5}
     out = {}
     for name, w in blends.items():
@@ -203,9 +219,6 @@ def step_trees(records, ids, config: str) -> None:
         out[name].pop("records", None)
         print(f"  trees {name}: {json.dumps({c: (s['se'], s['ppv']) for c, s in out[name]['classes'].items()})}")
     save("trees", out)
-
-
-TREE_LEAD_DROPOUT = 0.2  # the shipped trees see the second lead hidden on a fifth of the beats, as the network
 
 
 def blended(network, clf):
@@ -221,27 +234,21 @@ def step_cv_blend(records, ids, config: str) -> None:
     kept in training-runs/oof, so a run resumes). The figures of the first seed alone are kept beside."""
     if load("cv_blend") is not None:
         return
-    from ecg.models import record as record_model
 
-    def network(seed):
-        cfg = rt.TrainConfig(**{**CONFIGS[config].__dict__, "seed": seed})
-
-        def fit_predict(k, train, test):
-            model, _ = rt.train(records, train, cfg, log=lambda m: print(f"  cv {config} seed {seed} fold {k}: {m}"))
-            return {t: record_model.predict(model, records[t].morphology, records[t].features) for t in test}
-
-        return fit_predict
-
-    def trees(k, train, test):
-        clf = rt.fit_trees(records, train, seed=k, lead_dropout=TREE_LEAD_DROPOUT)
-        return {t: rt.tree_probabilities(clf, records[t]) for t in test}
+    def log(seed):
+        return lambda m: print(f"  cv {config} seed {seed} {m}")
 
     # seed 0 is the CV's single-seed run (its file keeps that name); seeds 1.. are kept beside it
     p_seeds = [
-        _oof(f"cv_{config}" if seed == 0 else f"cv_{config}_seed{seed}", records, ids, network(seed))
+        _oof(
+            f"cv_{config}" if seed == 0 else f"cv_{config}_seed{seed}",
+            records,
+            ids,
+            network_fold(records, config, seed, log(seed)),
+        )
         for seed in range(SEEDS)
     ]
-    p_trees = _oof("trees_ld", records, ids, trees)
+    p_trees = _oof("trees_ld", records, ids, tree_fold(records, rt.TREE_LEAD_DROPOUT))
     p_net = {r: np.mean([p[r] for p in p_seeds], axis=0) for r in ids}
 
     def figures(net, run_rule: bool) -> dict:
@@ -260,7 +267,7 @@ def step_cv_blend(records, ids, config: str) -> None:
     save(
         "cv_blend",
         {
-            "config": {**CONFIGS[config].__dict__, "trees": rt.TREE_PARAMS, "tree_lead_dropout": TREE_LEAD_DROPOUT},
+            "config": {**CONFIGS[config].__dict__, "trees": rt.TREE_PARAMS, "tree_lead_dropout": rt.TREE_LEAD_DROPOUT},
             "network_seeds": SEEDS,
             "decision": "most probable class, then the supraventricular-run rule (ecg.models.decision)",
             **compared,
@@ -301,7 +308,7 @@ def step_transfer(
         val_records.append(info["val_records"])
     model = rt.ensemble(members)
     if blend:
-        model = blended(model, rt.fit_trees(records, train_ids, seed=0, lead_dropout=TREE_LEAD_DROPOUT))
+        model = blended(model, rt.fit_trees(records, train_ids, seed=0, lead_dropout=rt.TREE_LEAD_DROPOUT))
     save(
         name,
         {

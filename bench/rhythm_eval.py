@@ -20,6 +20,7 @@ bench/results/rhythm_eval.json. `--fit-vf` refits the VF window model and prints
 """
 
 import argparse
+import functools
 import json
 import os
 import time
@@ -83,6 +84,12 @@ def reference(db: str, record: str) -> dict:
     }
 
 
+@functools.cache
+def _model_stem() -> str:
+    """The record-level model's artifact name, which keys the per-record cache (looked up once)."""
+    return newest_artifact(MODEL_TASK).stem
+
+
 def product_beats(db: str, record: str, model) -> dict:
     """The product's lead, R-peaks and beat classes for a record (cached per model).
 
@@ -100,7 +107,7 @@ def product_beats(db: str, record: str, model) -> dict:
         values = signal.validated(lead)
     except SignalError:  # cudb marks lost samples as NaN, which an upload refuses: bridge them
         values = _bridged(signal.lead(lead))
-    cached = CACHE / f"{db}-{record}-{newest_artifact(MODEL_TASK).stem}.npz"
+    cached = CACHE / f"{db}-{record}-{_model_stem()}.npz"
     if cached.exists():
         data = np.load(cached)
         return {"values": values, "fs": signal.fs, "r_peaks": data["r_peaks"], "classes": data["classes"]}

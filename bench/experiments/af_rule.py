@@ -46,10 +46,7 @@ def main() -> None:
     ids = rt.record_ids(data, "all")
     records = rt.load_records(data, ids, hp.CACHE)
 
-    def trees(k, train, test):
-        clf = rt.fit_trees(records, train, seed=k, lead_dropout=0.2)
-        return {t: rt.tree_probabilities(clf, records[t]) for t in test}
-
+    trees = hp.tree_fold(records, rt.TREE_LEAD_DROPOUT)
     probs = {"trees, second lead hidden on 20 %": hp._oof("trees_ld", records, ids, trees)}
     net = hp.TREE_OOF / "cv_cnn_a05.npz"
     if net.exists():

@@ -25,7 +25,6 @@ from ecg.training import record_card
 REPO_ROOT = Path(__file__).resolve().parents[3]
 ARTIFACTS_DIR = REPO_ROOT / "mlmodels" / "artifacts"
 RESULTS_DIR = REPO_ROOT / "bench" / "results" / "heartbeat_protocols"
-TREE_LEAD_DROPOUT = 0.2  # as the network (and bench.heartbeat_protocols.TREE_LEAD_DROPOUT)
 
 
 # Record-wise CV of each step that led to the shipped inputs (bench/heartbeat_protocols.py at the
@@ -234,7 +233,7 @@ class Command(BaseCommand):
             arrays = dict(np.load(path))
         else:
             self.stdout.write("fitting the gradient-boosted trees")
-            clf = rt.fit_trees(data_by_record, ids, seed=0, lead_dropout=TREE_LEAD_DROPOUT)
+            clf = rt.fit_trees(data_by_record, ids, seed=0, lead_dropout=rt.TREE_LEAD_DROPOUT)
             arrays = trees.export(clf)
             np.savez(path, **arrays)  # type: ignore[arg-type]
         info = {
@@ -242,7 +241,7 @@ class Command(BaseCommand):
             "nodes": len(arrays["feature"]),
             "depth": int(arrays["depth"]),
             "params": rt.TREE_PARAMS,
-            "lead_dropout": TREE_LEAD_DROPOUT,
+            "lead_dropout": rt.TREE_LEAD_DROPOUT,
         }
         return trees.blend(network, trees.TreeEnsemble.from_export(arrays, name="trees")), info
 
