@@ -7,14 +7,23 @@ a page that exists (an invalid page writes no row and is answered 404 by the gen
 
 Requests whose status cannot be known before the response is built take the generic path: a HEAD, a
 conditional GET (If-None-Match may be answered 304) and a page number that is not a plain number.
+
+A list whose rows PostgreSQL can write (api/rows.py PATIENT_JSON and RECORDING_JSON) has them selected
+as JSON text by the same statement (read_json_page): the web process neither converts the columns nor
+builds and encodes a dict per row, it joins the rows' text.
 """
 
 from django.core.exceptions import EmptyResultSet, FullResultSet
 from django.core.paginator import Page, Paginator
 from django.db import connections
+from django.db.models.sql import Query
+from django.utils import timezone
 
 from accounts import audit
 from accounts.models import AuditEvent
+
+from . import rows
+from .renderers import OrjsonRenderer
 
 # The audit row's fields as accounts.audit.event_fields names them, and their columns.
 _AUDIT_FIELDS = (
@@ -48,8 +57,9 @@ _statements: dict[tuple, str] = {}
 _STATEMENTS_MAX = 512
 
 
-def _statement(query, page_query, db: str) -> tuple[str, list, list]:
-    """(the statement, the count's parameters, the page's parameters) for the page ``page_query`` of ``query``.
+def _statement(query, page_query, db: str, select: str = "page.*") -> tuple[str, list, list]:
+    """(the statement, the count's parameters, the page's parameters) for the page ``page_query`` of ``query``,
+    whose rows are ``select`` over the page's columns (``page``).
 
     Compiling the page's and the count's SQL is the ORM's largest cost in a list read. A query on one
     table, selecting columns only, is compiled once per shape: its model, columns, ordering, slice and
@@ -84,6 +94,7 @@ def _statement(query, page_query, db: str) -> tuple[str, list, list]:
                 page_query.low_mark,
                 page_query.high_mark,
                 where_sql,
+                select,
             )
             sql = _statements.get(key)
             if sql is not None:
@@ -100,7 +111,7 @@ def _statement(query, page_query, db: str) -> tuple[str, list, list]:
         f"WITH total AS (SELECT count(*) AS n FROM ({count_sql}) AS counted), "
         f"audit AS (INSERT INTO {table} ({', '.join(_AUDIT_COLUMNS)}) SELECT {placeholders} "
         "WHERE %s = 1 OR (SELECT n FROM total) > %s RETURNING id) "
-        f"SELECT total.n, (SELECT count(*) FROM audit), page.* FROM total "
+        f"SELECT total.n, (SELECT count(*) FROM audit), {select} FROM total "
         f"LEFT JOIN LATERAL ({page_sql}) AS page ON true"
     )
     if key is not None and list(page_params) == list(count_params) == list(where_params):
@@ -110,12 +121,9 @@ def _statement(query, page_query, db: str) -> tuple[str, list, list]:
     return sql, list(count_params), list(page_params)
 
 
-def read_page(view, values_queryset) -> list[dict] | None:
-    """The page's rows as dicts, its audit row written, or None when the generic path must answer.
-
-    ``view.paginator`` is left as DRF's paginate_queryset leaves it, so get_paginated_response writes the
-    same document (count, next, previous links).
-    """
+def _read(view, values_queryset, select: str, select_params: tuple) -> tuple[list[tuple], Query] | None:
+    """(the page's rows as ``select`` writes them, the page's query) with the audit row written,
+    or None when the generic path must answer. ``select``'s first column is never NULL on a page's row."""
     request = view.request
     django_request = request._request
     paginator = view.paginator
@@ -133,8 +141,8 @@ def read_page(view, values_queryset) -> list[dict] | None:
     page_query = values_queryset[offset : offset + size].query
     event["user"] = event["user"].pk if event["user"] is not None else None
     event["clinic"] = event.pop("clinic_id")
-    sql, count_params, page_params = _statement(values_queryset.query, page_query, db)
-    params = (*count_params, *[event[f] for f in _AUDIT_FIELDS], number, offset, *page_params)
+    sql, count_params, page_params = _statement(values_queryset.query, page_query, db, select)
+    params = (*count_params, *[event[f] for f in _AUDIT_FIELDS], number, offset, *select_params, *page_params)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         fetched = cursor.fetchall()
@@ -142,18 +150,51 @@ def read_page(view, values_queryset) -> list[dict] | None:
     if not audited:  # a page past the last: the generic path answers 404 (and writes no row, as before)
         return None
     django_request.audit_recorded = True
-    compiler = page_query.get_compiler(using=db)
+    page_rows = [] if fetched[0][2] is None and len(fetched) == 1 else [r[2:] for r in fetched]
+
+    django_paginator: Paginator = Paginator([], size)
+    django_paginator.__dict__["count"] = total  # its cached_property, known from the statement
+    paginator.page = Page(page_rows, number, django_paginator)
+    paginator.request = request
+    paginator.display_page_controls = django_paginator.num_pages > 1 and paginator.template is not None
+    return page_rows, page_query
+
+
+def read_page(view, values_queryset) -> list[dict] | None:
+    """The page's rows as dicts, its audit row written, or None when the generic path must answer.
+
+    ``view.paginator`` is left as DRF's paginate_queryset leaves it, so get_paginated_response writes the
+    same document (count, next, previous links).
+    """
+    read = _read(view, values_queryset, "page.*", ())
+    if read is None:
+        return None
+    page_rows, page_query = read
+    compiler = page_query.get_compiler(using=values_queryset.db)
     compiler.setup_query()
     names = list(
         page_query.selected or [*page_query.extra_select, *page_query.values_select, *page_query.annotation_select]
     )
     width = compiler.col_count
-    rows = [] if fetched[0][2] is None and len(fetched) == 1 else [r[2 : 2 + width] for r in fetched]
-    dicts = [dict(zip(names, row, strict=True)) for row in compiler.results_iter(results=[rows])]
-
-    django_paginator: Paginator = Paginator([], size)
-    django_paginator.__dict__["count"] = total  # its cached_property, known from the statement
-    paginator.page = Page(dicts, number, django_paginator)
-    paginator.request = request
-    paginator.display_page_controls = django_paginator.num_pages > 1 and paginator.template is not None
+    dicts = [
+        dict(zip(names, row, strict=True)) for row in compiler.results_iter(results=[[r[:width] for r in page_rows]])
+    ]
+    view.paginator.page.object_list = dicts
     return dicts
+
+
+def read_json_page(view, values_queryset, select: str, select_params: tuple = ()) -> list[tuple] | None:
+    """The page's rows as ``select`` writes them (JSON text, see api/rows.py), its audit row written, or None
+    when the generic path must answer; ``view.paginator`` as read_page leaves it.
+
+    Only when the response is JSON written by orjson, which takes the text as it is (DRF's encoder, which
+    writes indented JSON, would have to parse it), and the current time zone is UTC, the one PostgreSQL
+    writes date-times in here (Python writes them in any other).
+    """
+    request = view.request
+    if not isinstance(request.accepted_renderer, OrjsonRenderer) or "indent=" in (request.accepted_media_type or ""):
+        return None
+    if not rows.utc(timezone.get_current_timezone()):
+        return None
+    read = _read(view, values_queryset, select, select_params)
+    return None if read is None else read[0]

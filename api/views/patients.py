@@ -33,7 +33,9 @@ class PatientViewSet(ApiViewSet):
     def list(self, request):
         search = request.query_params.get("search", "")[:200]
         patients = patients_selectors.patient_list(user=request.user, search=search)
-        return self.page_of_rows(rows.patient_values(patients), rows.patient_rows)
+        return self.page_of_rows(
+            rows.patient_values(patients), rows.patient_rows, json=(rows.PATIENT_JSON, (), rows.page_results)
+        )
 
     def retrieve(self, request, pk):
         patient = patients_selectors.patient_get(user=request.user, patient_id=int(pk))

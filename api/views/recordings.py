@@ -89,12 +89,21 @@ class RecordingViewSet(ApiViewSet):
                 created_at__lte=_parse_when("created_before", request.query_params["created_before"], end=True)
             )
 
-        def with_diagnoses(page: list[dict]) -> list[dict]:
-            done = [r["id"] for r in page if r["status"] == ECGRecording.Status.DONE]
-            diagnoses = diagnostics_selectors.diagnoses_of_recordings(user=request.user, recording_ids=done)
-            return rows.recording_rows(page, diagnoses)
+        values = rows.recording_values(recordings)
 
-        return self.page_of_rows(rows.recording_values(recordings), with_diagnoses)
+        def diagnoses_of(ids: list[int]):
+            return diagnostics_selectors.diagnoses_of_recordings(user=request.user, recording_ids=ids)
+
+        def with_diagnoses(page: list[dict]) -> list[dict]:
+            return rows.recording_rows(
+                page, diagnoses_of([r["id"] for r in page if r["status"] == ECGRecording.Status.DONE])
+            )
+
+        def from_json(fetched: list[tuple]) -> list:
+            return rows.recording_results(fetched, diagnoses_of, lambda ids: list(values.filter(id__in=ids)))
+
+        json = (rows.RECORDING_JSON, rows.recording_json_params(), from_json)
+        return self.page_of_rows(values, with_diagnoses, json=json)
 
     def retrieve(self, request, pk):
         recording = diagnostics_selectors.recording_get(user=request.user, recording_id=int(pk))
