@@ -221,16 +221,13 @@ def recording_rows(rows: list[dict], diagnoses: dict[int, Diagnosis]) -> list[di
 _DONE = ECGRecording.Status.DONE.value
 assert _DONE.isidentifier()
 _NO_DIAGNOSIS = ',"diagnosis":null,"links":'
-# Names of the leads: an array of strings (anything else is written by recording_rows).
+# Names of the leads: an array of strings (anything else is written by recording_rows), most often empty.
 _LEADS_EXACT = (
-    "(page.leads IS NULL OR jsonb_typeof(page.leads) = 'null' OR (jsonb_typeof(page.leads) = 'array' AND "
-    "NOT EXISTS (SELECT FROM jsonb_array_elements(page.leads) AS e(v) WHERE jsonb_typeof(e.v) <> 'string')))"
+    "(page.leads = '[]' OR page.leads IS NULL OR jsonb_typeof(page.leads) = 'null' OR "
+    """(jsonb_typeof(page.leads) = 'array' AND NOT jsonb_path_exists(page.leads, 'strict $[*] ? (@.type() != "string")')))"""
 )
-_LEADS = (
-    "CASE WHEN jsonb_typeof(page.leads) = 'array' THEN COALESCE((SELECT '[' || string_agg(to_json(e.name)::text, "
-    "',' ORDER BY e.n) || ']' FROM jsonb_array_elements_text(page.leads) WITH ORDINALITY AS e(name, n)), '[]') "
-    "ELSE '[]' END"
-)
+# jsonb writes an array as ["I", "II"]: with its strings' quotes escaped, '", "' can only be a separator.
+_LEADS = """CASE WHEN jsonb_typeof(page.leads) = 'array' THEN replace(page.leads::text, '", "', '","') ELSE '[]' END"""
 
 
 def _sql_link(tail: str) -> str:

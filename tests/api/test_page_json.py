@@ -151,7 +151,7 @@ def test_recording_rows_written_by_postgresql_are_the_python_paths_bytes(
 ):
     done = done_recordings(4, clinic=clinic_a, staff=staff_a, doctor=doctor_a, models=active_models)
     rates = [None, 360.0, 250.5, 0.1, 1 / 3, 1e-5, 1e15, 123456789012345.6, 0.0001, float("nan")]
-    leads = [[], ["I", "II", "V1"], ['a "b"'], None, ["I"], [], ["x"], [], ["II"], []]
+    leads = [[], ["I", "II", "V1"], ['a "b"'], None, ['x\\", "y', "z\\"], [], ["x"], ["Ü\n", ""], ["II"], []]
     add_recordings(clinic_a, done[0].patient, staff_a, rates, leads)
     add_recordings(clinic_a, done[0].patient, staff_a, [500.0, 500.0], [[1, 2], ["I", None]])  # not names: Python
     client = api_as(staff_a)
