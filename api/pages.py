@@ -13,9 +13,12 @@ as JSON text by the same statement (read_json_page): the web process neither con
 builds and encodes a dict per row, it joins the rows' text.
 """
 
+from collections.abc import Callable
+
 from django.core.exceptions import EmptyResultSet, FullResultSet
 from django.core.paginator import Page, Paginator
 from django.db import connections
+from django.db.models import QuerySet
 from django.db.models.sql import Query
 from django.utils import timezone
 
@@ -57,9 +60,9 @@ _statements: dict[tuple, str] = {}
 _STATEMENTS_MAX = 512
 
 
-def _statement(query, page_query, db: str, select: str = "page.*") -> tuple[str, list, list]:
-    """(the statement, the count's parameters, the page's parameters) for the page ``page_query`` of ``query``,
-    whose rows are ``select`` over the page's columns (``page``).
+def _statement(query, page_query, db: str, select: str = "page.*") -> tuple[str, list, list, bool]:
+    """(the statement, the count's parameters, the page's parameters, whether it is kept) for the page
+    ``page_query`` of ``query``, whose rows are ``select`` over the page's columns (``page``).
 
     Compiling the page's and the count's SQL is the ORM's largest cost in a list read. A query on one
     table, selecting columns only, is compiled once per shape: its model, columns, ordering, slice and
@@ -98,7 +101,7 @@ def _statement(query, page_query, db: str, select: str = "page.*") -> tuple[str,
             )
             sql = _statements.get(key)
             if sql is not None:
-                return sql, list(where_params), list(where_params)
+                return sql, list(where_params), list(where_params), True
     page_sql, page_params = page_query.get_compiler(using=db).as_sql()
     count_query = query.clone()
     count_query.clear_ordering(force=True)
@@ -114,16 +117,28 @@ def _statement(query, page_query, db: str, select: str = "page.*") -> tuple[str,
         f"SELECT total.n, (SELECT count(*) FROM audit), {select} FROM total "
         f"LEFT JOIN LATERAL ({page_sql}) AS page ON true"
     )
-    if key is not None and list(page_params) == list(count_params) == list(where_params):
+    kept = list(page_params) == list(count_params) == list(where_params)
+    if key is not None and kept:
         if len(_statements) >= _STATEMENTS_MAX:
             _statements.clear()
         _statements[key] = sql
-    return sql, list(count_params), list(page_params)
+    return sql, list(count_params), list(page_params), key is not None and kept
 
 
-def _read(view, values_queryset, select: str, select_params: tuple) -> tuple[list[tuple], Query] | None:
-    """(the page's rows as ``select`` writes them, the page's query) with the audit row written,
-    or None when the generic path must answer. ``select``'s first column is never NULL on a page's row."""
+# Statements by the shape a list names for its query (read_json_page's ``shape``): (the statement, its database).
+_shaped: dict[tuple, tuple[str, str]] = {}
+
+
+def _read(
+    view, values: QuerySet | Callable[[], QuerySet], select: str, select_params: tuple, shape: tuple | None = None
+) -> tuple[list[tuple], Query | None] | None:
+    """(the page's rows as ``select`` writes them, the page's query or None) with the audit row written,
+    or None when the generic path must answer. ``select``'s first column is never NULL on a page's row.
+
+    ``values`` is the list's values() queryset, or a function that builds it: with ``shape``, (a name for
+    the query's SQL, the values of its WHERE clause in order), it is built only the first time this
+    process reads such a page, when the statement is compiled and the values are checked to be the
+    statement's only parameters (then the statement serves every page of that shape and size)."""
     request = view.request
     django_request = request._request
     paginator = view.paginator
@@ -135,15 +150,27 @@ def _read(view, values_queryset, select: str, select_params: tuple) -> tuple[lis
     if size is None or number is None or event is None:
         return None
     offset = (number - 1) * size
-
-    db = values_queryset.db
-    connection = connections[db]
-    page_query = values_queryset[offset : offset + size].query
     event["user"] = event["user"].pk if event["user"] is not None else None
     event["clinic"] = event.pop("clinic_id")
-    sql, count_params, page_params = _statement(values_queryset.query, page_query, db, select)
+
+    shape_name, where_params = shape if shape is not None else (None, ())
+    key = None if shape is None else (shape_name, size, offset, select)
+    shaped = None if key is None else _shaped.get(key)
+    page_query: Query | None = None
+    if shaped is not None:
+        sql, db = shaped
+        count_params = page_params = list(where_params)
+    else:
+        values_queryset = values() if callable(values) else values
+        db = values_queryset.db
+        page_query = values_queryset[offset : offset + size].query
+        sql, count_params, page_params, kept = _statement(values_queryset.query, page_query, db, select)
+        if kept and key is not None and count_params == page_params == list(where_params):
+            if len(_shaped) >= _STATEMENTS_MAX:
+                _shaped.clear()
+            _shaped[key] = (sql, db)
     params = (*count_params, *[event[f] for f in _AUDIT_FIELDS], number, offset, *select_params, *page_params)
-    with connection.cursor() as cursor:
+    with connections[db].cursor() as cursor:
         cursor.execute(sql, params)
         fetched = cursor.fetchall()
     total, audited = fetched[0][0], fetched[0][1]
@@ -170,6 +197,7 @@ def read_page(view, values_queryset) -> list[dict] | None:
     if read is None:
         return None
     page_rows, page_query = read
+    assert page_query is not None
     compiler = page_query.get_compiler(using=values_queryset.db)
     compiler.setup_query()
     names = list(
@@ -183,9 +211,12 @@ def read_page(view, values_queryset) -> list[dict] | None:
     return dicts
 
 
-def read_json_page(view, values_queryset, select: str, select_params: tuple = ()) -> list[tuple] | None:
+def read_json_page(
+    view, values: QuerySet | Callable[[], QuerySet], select: str, select_params: tuple = (), shape: tuple | None = None
+) -> list[tuple] | None:
     """The page's rows as ``select`` writes them (JSON text, see api/rows.py), its audit row written, or None
-    when the generic path must answer; ``view.paginator`` as read_page leaves it.
+    when the generic path must answer; ``view.paginator`` as read_page leaves it. ``values`` and ``shape``
+    as _read takes them.
 
     Only when the response is JSON written by orjson, which takes the text as it is (DRF's encoder, which
     writes indented JSON, would have to parse it), and the current time zone is UTC, the one PostgreSQL
@@ -196,5 +227,5 @@ def read_json_page(view, values_queryset, select: str, select_params: tuple = ()
         return None
     if not rows.utc(timezone.get_current_timezone()):
         return None
-    read = _read(view, values_queryset, select, select_params)
+    read = _read(view, values, select, select_params, shape)
     return None if read is None else read[0]

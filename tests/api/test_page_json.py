@@ -185,3 +185,50 @@ def test_a_page_of_recordings_without_diagnoses_is_one_statement(api_as, staff_a
         response = client.get("/api/v1/recordings")
     assert response.status_code == 200 and response.json()["count"] == 3
     assert len(queries) == 1 and json_statements(queries) == 1
+
+
+def test_a_page_of_a_known_shape_builds_no_queryset_and_serves_each_clinic_its_own(
+    api_as, staff_a, staff_b, awkward_patients, monkeypatch
+):
+    from api import pages
+    from patients import selectors
+
+    built = []
+    patient_list = selectors.patient_list
+    monkeypatch.setattr(selectors, "patient_list", lambda **kw: built.append(kw) or patient_list(**kw))
+    pages._shaped.clear()
+    a, b = api_as(staff_a), api_as(staff_b)
+    first_a = same_page(a, "/api/v1/patients")
+    assert len(pages._shaped) == 1 and len(built) == 2  # compiled once; the conditional GET builds it too
+    first_b = b.get("/api/v1/patients").json()
+    assert a.get("/api/v1/patients").json() == first_a and len(built) == 2  # neither page built it again
+    assert [p["mrn"] for p in first_b["results"]] == ["B-1"]
+    assert first_a["count"] == len(AWKWARD) and all(p["mrn"].startswith("J-") for p in first_a["results"])
+    assert same_page(a, "/api/v1/patients", {"search": "Fam"})["count"] == len(AWKWARD)  # searches build theirs
+    assert len(pages._shaped) == 1
+
+
+def test_recording_filters_of_a_known_shape_keep_their_values(api_as, staff_a, staff_b, clinic_a, clinic_b):
+    from api import pages
+
+    from ..factories import PatientFactory
+
+    mine, theirs = PatientFactory(clinic=clinic_a), PatientFactory(clinic=clinic_b)
+    add_recordings(clinic_a, mine, staff_a, [360.0] * 3, [["I"]] * 3)  # queued, failed, processing
+    add_recordings(clinic_b, theirs, staff_b, [250.0], [[]])
+    pages._shaped.clear()
+    a, b = api_as(staff_a), api_as(staff_b)
+    for query, count in (
+        ({"patient": mine.id}, 3),
+        ({"patient": mine.id, "status": "failed"}, 1),
+        ({"status": "queued"}, 1),
+        ({"created_after": "2025-02-03T04:05:06.001"}, 2),
+        ({"created_before": "2025-02-03"}, 3),
+        ({"created_before": "2025-02-02"}, 0),
+    ):
+        assert same_page(a, "/api/v1/recordings", query)["count"] == count
+        assert a.get("/api/v1/recordings", query).json()["count"] == count  # from the kept statement
+    assert b.get("/api/v1/recordings", {"patient": mine.id}).json()["count"] == 0  # clinic A's patient
+    assert b.get("/api/v1/recordings", {"patient": theirs.id}).json()["count"] == 1
+    assert b.get("/api/v1/recordings", {"status": "queued"}).json()["count"] == 1
+    assert len(pages._shaped) == 5  # created_before twice: one shape
