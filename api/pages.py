@@ -13,6 +13,7 @@ as JSON text by the same statement (read_json_page): the web process neither con
 builds and encodes a dict per row, it joins the rows' text.
 """
 
+import hashlib
 from collections.abc import Callable
 
 from django.core.exceptions import EmptyResultSet, FullResultSet
@@ -125,6 +126,40 @@ def _statement(query, page_query, db: str, select: str = "page.*") -> tuple[str,
     return sql, list(count_params), list(page_params), key is not None and kept
 
 
+# Names of prepared statements by their SQL, and the statements each connection has prepared.
+_names: dict[str, str] = {}
+_PREPARED = "_ecg_prepared_pages"
+
+
+def _execute(connection, cursor, sql: str, params: tuple) -> None:
+    """Execute a page's statement as a statement prepared on this connection.
+
+    Parsing and planning the statement (its rows' JSON is a long expression) cost PostgreSQL more than
+    running it: each connection (kept for CONN_MAX_AGE) prepares each statement once. Not behind a
+    transaction pooler (DISABLE_SERVER_SIDE_CURSORS), where a session's prepared statements are not its own."""
+    if connection.settings_dict.get("DISABLE_SERVER_SIDE_CURSORS") or connection.vendor != "postgresql":
+        cursor.execute(sql, params)
+        return
+    raw = connection.connection
+    prepared = connection.__dict__.get(_PREPARED)
+    if prepared is None or prepared[0] is not raw:  # a new connection has none
+        prepared = connection.__dict__[_PREPARED] = (raw, set())
+    name = _names.get(sql)
+    if name is None:
+        if len(_names) >= _STATEMENTS_MAX:
+            _names.clear()
+        name = _names[sql] = "ecg_page_" + hashlib.sha256(sql.encode()).hexdigest()[:24]
+    execute = f"EXECUTE {name} ({', '.join(['%s'] * len(params))})" if params else f"EXECUTE {name}"
+    if name not in prepared[1]:
+        if len(prepared[1]) >= _STATEMENTS_MAX:
+            cursor.execute("DEALLOCATE ALL")
+            prepared[1].clear()
+        # On its own: a prepared statement outlives a failed EXECUTE and a rolled back transaction.
+        cursor.execute(f"PREPARE {name} AS {sql % tuple(f'${i}' for i in range(1, len(params) + 1))}")
+        prepared[1].add(name)
+    cursor.execute(execute, params)
+
+
 # Statements by the shape a list names for its query (read_json_page's ``shape``): (the statement, its database).
 _shaped: dict[tuple, tuple[str, str]] = {}
 
@@ -170,8 +205,9 @@ def _read(
                 _shaped.clear()
             _shaped[key] = (sql, db)
     params = (*count_params, *[event[f] for f in _AUDIT_FIELDS], number, offset, *select_params, *page_params)
-    with connections[db].cursor() as cursor:
-        cursor.execute(sql, params)
+    connection = connections[db]
+    with connection.cursor() as cursor:
+        _execute(connection, cursor, sql, params)
         fetched = cursor.fetchall()
     total, audited = fetched[0][0], fetched[0][1]
     if not audited:  # a page past the last: the generic path answers 404 (and writes no row, as before)

@@ -18,6 +18,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from diagnostics.models import Diagnosis, ECGRecording
+from patients.models import Patient
 
 from .renderers import dumps
 
@@ -43,22 +44,28 @@ def utc(tz) -> bool:
 
 
 # JSON values of the page's columns (api/pages.py names the page "page"), as the functions here write them.
-def _sql_text(column: str) -> str:
-    return f"COALESCE(to_json(page.{column})::text, 'null')"  # escapes as orjson does: \", \\, \n, \u001f
+# The statement is planned on every read: a column that cannot be NULL is written without a fallback.
+def _or_null(model, column: str, value: str) -> str:
+    field = next(f for f in model._meta.concrete_fields if f.column == column)
+    return f"COALESCE({value}, 'null')" if field.null else value
 
 
-def _sql_integer(column: str) -> str:
-    return f"COALESCE(page.{column}::text, 'null')"
+def _sql_text(model, column: str) -> str:
+    return _or_null(model, column, f"to_json(page.{column})::text")  # escapes as orjson does: \", \\, \n, \u001f
 
 
-def _sql_day(column: str) -> str:
-    return f"""COALESCE('"' || to_char(page.{column}, 'YYYY-MM-DD') || '"', 'null')"""
+def _sql_integer(model, column: str) -> str:
+    return _or_null(model, column, f"page.{column}::text")
 
 
-def _sql_when(column: str) -> str:
+def _sql_day(model, column: str) -> str:
+    return _or_null(model, column, f"""'"' || to_char(page.{column}, 'YYYY-MM-DD') || '"'""")
+
+
+def _sql_when(model, column: str) -> str:
     """when() in UTC: ISO 8601, microseconds only when there are some, Z."""
     iso = f"""replace(to_char(page.{column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US'), '.000000', '')"""
-    return f"""COALESCE('"' || {iso} || 'Z"', 'null')"""
+    return _or_null(model, column, f"""'"' || {iso} || 'Z"'""")
 
 
 def _sql_float(column: str) -> str:
@@ -107,14 +114,14 @@ def patient_rows(rows: list[dict]) -> list[dict]:
 # The rows of patient_rows, for read_json_page: (id, the row's JSON text).
 PATIENT_JSON = "page.id, " + _sql_object(
     [
-        ("id", _sql_integer("id")),
-        ("mrn", _sql_text("mrn")),
-        ("family_name", _sql_text("family_name")),
-        ("given_name", _sql_text("given_name")),
-        ("date_of_birth", _sql_day("date_of_birth")),
-        ("sex", _sql_text("sex")),
-        ("created_at", _sql_when("created_at")),
-        ("updated_at", _sql_when("updated_at")),
+        ("id", _sql_integer(Patient, "id")),
+        ("mrn", _sql_text(Patient, "mrn")),
+        ("family_name", _sql_text(Patient, "family_name")),
+        ("given_name", _sql_text(Patient, "given_name")),
+        ("date_of_birth", _sql_day(Patient, "date_of_birth")),
+        ("sex", _sql_text(Patient, "sex")),
+        ("created_at", _sql_when(Patient, "created_at")),
+        ("updated_at", _sql_when(Patient, "updated_at")),
     ]
 )
 
@@ -223,7 +230,7 @@ assert _DONE.isidentifier()
 _NO_DIAGNOSIS = ',"diagnosis":null,"links":'
 # Names of the leads: an array of strings (anything else is written by recording_rows), most often empty.
 _LEADS_EXACT = (
-    "(page.leads = '[]' OR page.leads IS NULL OR jsonb_typeof(page.leads) = 'null' OR "
+    "(page.leads = '[]' OR jsonb_typeof(page.leads) = 'null' OR "
     """(jsonb_typeof(page.leads) = 'array' AND NOT jsonb_path_exists(page.leads, 'strict $[*] ? (@.type() != "string")')))"""
 )
 # jsonb writes an array as ["I", "II"]: with its strings' quotes escaped, '", "' can only be a separator.
@@ -245,26 +252,31 @@ RECORDING_JSON = (
     + " THEN "
     + _sql_object(
         [
-            ("id", _sql_integer("id")),
-            ("patient", _sql_integer("patient_id")),
-            ("kind", _sql_text("kind")),
-            ("status", _sql_text("status")),
-            ("error_message", _sql_text("error_message")),
+            ("id", _sql_integer(ECGRecording, "id")),
+            ("patient", _sql_integer(ECGRecording, "patient_id")),
+            ("kind", _sql_text(ECGRecording, "kind")),
+            ("status", _sql_text(ECGRecording, "status")),
+            ("error_message", _sql_text(ECGRecording, "error_message")),
             (
                 "progress",
-                _sql_object([("done", _sql_integer("progress_done")), ("total", _sql_integer("progress_total"))]),
+                _sql_object(
+                    [
+                        ("done", _sql_integer(ECGRecording, "progress_done")),
+                        ("total", _sql_integer(ECGRecording, "progress_total")),
+                    ]
+                ),
             ),
-            ("input_format", _sql_text("input_format")),
-            ("original_filename", _sql_text("original_filename")),
+            ("input_format", _sql_text(ECGRecording, "input_format")),
+            ("original_filename", _sql_text(ECGRecording, "original_filename")),
             ("sampling_rate", _sql_float("sampling_rate")),
-            ("lead", _sql_text("lead")),
+            ("lead", _sql_text(ECGRecording, "lead")),
             ("leads", _LEADS),
-            ("sample_count", _sql_integer("sample_count")),
-            ("input_beat_count", _sql_integer("input_beat_count")),
-            ("sha256", _sql_text("sha256")),
-            ("created_at", _sql_when("created_at")),
-            ("started_at", _sql_when("started_at")),
-            ("finished_at", _sql_when("finished_at")),
+            ("sample_count", _sql_integer(ECGRecording, "sample_count")),
+            ("input_beat_count", _sql_integer(ECGRecording, "input_beat_count")),
+            ("sha256", _sql_text(ECGRecording, "sha256")),
+            ("created_at", _sql_when(ECGRecording, "created_at")),
+            ("started_at", _sql_when(ECGRecording, "started_at")),
+            ("finished_at", _sql_when(ECGRecording, "finished_at")),
             ("diagnosis", "'null'"),
             (
                 "links",

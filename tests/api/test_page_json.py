@@ -7,6 +7,7 @@ missing dates, text that JSON escapes, floats, leads, diagnoses.
 """
 
 import math
+import re
 from datetime import UTC, date, datetime
 
 import pytest
@@ -29,8 +30,17 @@ GENERIC = {"HTTP_IF_NONE_MATCH": '"no-such-etag"'}  # a conditional GET takes th
 AWKWARD = ['quote " and \\ backslash', "line\nbreak\ttab\x01\x1f\x7f", "Ünal 東京 😀", "</script>", ""]
 
 
+def statements(queries) -> list[str]:
+    """The SQL of each statement run, a prepared page statement's (api/pages.py _execute) for its EXECUTE."""
+    from api import pages
+
+    by_name = {name: sql for sql, name in pages._names.items()}
+    run = [q["sql"] for q in queries if not q["sql"].startswith("PREPARE ")]
+    return [by_name[m.group(1)] if (m := re.match(r"EXECUTE (ecg_page_\w+)", sql)) else sql for sql in run]
+
+
 def json_statements(queries) -> int:
-    return sum("to_char" in q["sql"] for q in queries)
+    return sum("to_char" in sql for sql in statements(queries))
 
 
 def same_page(client, path, query=None):
@@ -232,3 +242,17 @@ def test_recording_filters_of_a_known_shape_keep_their_values(api_as, staff_a, s
     assert b.get("/api/v1/recordings", {"patient": theirs.id}).json()["count"] == 1
     assert b.get("/api/v1/recordings", {"status": "queued"}).json()["count"] == 1
     assert len(pages._shaped) == 5  # created_before twice: one shape
+
+
+@pytest.mark.django_db(transaction=True)  # to close the connection
+def test_each_connection_prepares_a_page_statement_once(api_as, staff_a, awkward_patients):
+    client = api_as(staff_a)
+    client.get("/api/v1/patients")
+    with CaptureQueriesContext(connection) as queries:
+        for _ in range(3):
+            assert client.get("/api/v1/patients").json()["count"] == len(AWKWARD)
+    assert [q["sql"].split(" ", 1)[0] for q in queries] == ["EXECUTE"] * 3
+    connection.close()  # a new connection prepares it again
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get("/api/v1/patients").json()["count"] == len(AWKWARD)
+    assert [q["sql"].split(" ", 1)[0] for q in queries] == ["PREPARE", "EXECUTE"]
