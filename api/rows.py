@@ -44,7 +44,7 @@ def utc(tz) -> bool:
 
 
 # JSON values of the page's columns (api/pages.py names the page "page"), as the functions here write them.
-# The statement is planned on every read: a column that cannot be NULL is written without a fallback.
+# A column that cannot be NULL is written without a fallback: a smaller expression to plan and to run.
 def _or_null(model, column: str, value: str) -> str:
     field = next(f for f in model._meta.concrete_fields if f.column == column)
     return f"COALESCE({value}, 'null')" if field.null else value
@@ -304,22 +304,25 @@ def recording_results(
     fetched: list[tuple],
     diagnoses_of: Callable[[list[int]], dict[int, Diagnosis]],
     values_of: Callable[[list[int]], list[dict]],
-) -> list:
-    """The results of a page of RECORDING_JSON rows: ``diagnoses_of`` the done recordings' ids, by recording id,
-    and ``values_of`` ids, recording_values of the rows PostgreSQL could not write."""
-    diagnoses = diagnoses_of([id_ for id_, _text, done in fetched if done])
+) -> orjson.Fragment:
+    """The results of a page of RECORDING_JSON rows, as one JSON array: ``diagnoses_of`` the done recordings'
+    ids, by recording id, and ``values_of`` ids, recording_values of the rows PostgreSQL could not write."""
+    done = [id_ for id_, _text, is_done in fetched if is_done]
     unwritten = [id_ for id_, text, _done in fetched if text is None]
+    if not done and not unwritten:  # e.g. a page of queued recordings: the rows as PostgreSQL wrote them
+        return page_results(fetched)
+    diagnoses = diagnoses_of(done)
     written_here = {r["id"]: r for r in recording_rows(values_of(unwritten), diagnoses)} if unwritten else {}
-    results: list = []
+    texts = []
     for id_, text, _done in fetched:
         if text is None:
             if id_ in written_here:  # else deleted since the page was read
-                results.append(written_here[id_])
+                texts.append(dumps(written_here[id_]).decode())
             continue
         diagnosis = diagnoses.get(id_)
         if diagnosis is not None:
             head, _sep, links = text.rpartition(_NO_DIAGNOSIS)
             diagnosis_text = dumps(diagnosis_row(diagnosis)).decode()
             text = f'{head},"diagnosis":{diagnosis_text},"links":{links}'
-        results.append(orjson.Fragment(text))
-    return results
+        texts.append(text)
+    return orjson.Fragment("[" + ",".join(texts) + "]")

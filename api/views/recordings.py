@@ -101,7 +101,7 @@ class RecordingViewSet(ApiViewSet):
                 page, diagnoses_of([r["id"] for r in page if r["status"] == ECGRecording.Status.DONE])
             )
 
-        def from_json(fetched: list[tuple]) -> list:
+        def from_json(fetched: list[tuple]):
             return rows.recording_results(fetched, diagnoses_of, lambda ids: list(values().filter(id__in=ids)))
 
         clinic_id = request.user.clinic_id
