@@ -7,14 +7,27 @@ a page that exists (an invalid page writes no row and is answered 404 by the gen
 
 Requests whose status cannot be known before the response is built take the generic path: a HEAD, a
 conditional GET (If-None-Match may be answered 304) and a page number that is not a plain number.
+
+A list whose rows PostgreSQL can write (api/rows.py PATIENT_JSON and RECORDING_JSON) has them selected
+as JSON text by the same statement (read_json_page): the web process neither converts the columns nor
+builds and encodes a dict per row, it joins the rows' text.
 """
+
+import hashlib
+from collections.abc import Callable
 
 from django.core.exceptions import EmptyResultSet, FullResultSet
 from django.core.paginator import Page, Paginator
 from django.db import connections
+from django.db.models import QuerySet
+from django.db.models.sql import Query
+from django.utils import timezone
 
 from accounts import audit
 from accounts.models import AuditEvent
+
+from . import rows
+from .renderers import OrjsonRenderer
 
 # The audit row's fields as accounts.audit.event_fields names them, and their columns.
 _AUDIT_FIELDS = (
@@ -48,8 +61,9 @@ _statements: dict[tuple, str] = {}
 _STATEMENTS_MAX = 512
 
 
-def _statement(query, page_query, db: str) -> tuple[str, list, list]:
-    """(the statement, the count's parameters, the page's parameters) for the page ``page_query`` of ``query``.
+def _statement(query, page_query, db: str, select: str = "page.*") -> tuple[str, list, list, bool]:
+    """(the statement, the count's parameters, the page's parameters, whether it is kept) for the page
+    ``page_query`` of ``query``, whose rows are ``select`` over the page's columns (``page``).
 
     Compiling the page's and the count's SQL is the ORM's largest cost in a list read. A query on one
     table, selecting columns only, is compiled once per shape: its model, columns, ordering, slice and
@@ -84,10 +98,11 @@ def _statement(query, page_query, db: str) -> tuple[str, list, list]:
                 page_query.low_mark,
                 page_query.high_mark,
                 where_sql,
+                select,
             )
             sql = _statements.get(key)
             if sql is not None:
-                return sql, list(where_params), list(where_params)
+                return sql, list(where_params), list(where_params), True
     page_sql, page_params = page_query.get_compiler(using=db).as_sql()
     count_query = query.clone()
     count_query.clear_ordering(force=True)
@@ -100,22 +115,65 @@ def _statement(query, page_query, db: str) -> tuple[str, list, list]:
         f"WITH total AS (SELECT count(*) AS n FROM ({count_sql}) AS counted), "
         f"audit AS (INSERT INTO {table} ({', '.join(_AUDIT_COLUMNS)}) SELECT {placeholders} "
         "WHERE %s = 1 OR (SELECT n FROM total) > %s RETURNING id) "
-        f"SELECT total.n, (SELECT count(*) FROM audit), page.* FROM total "
+        f"SELECT total.n, (SELECT count(*) FROM audit), {select} FROM total "
         f"LEFT JOIN LATERAL ({page_sql}) AS page ON true"
     )
-    if key is not None and list(page_params) == list(count_params) == list(where_params):
+    kept = list(page_params) == list(count_params) == list(where_params)
+    if key is not None and kept:
         if len(_statements) >= _STATEMENTS_MAX:
             _statements.clear()
         _statements[key] = sql
-    return sql, list(count_params), list(page_params)
+    return sql, list(count_params), list(page_params), key is not None and kept
 
 
-def read_page(view, values_queryset) -> list[dict] | None:
-    """The page's rows as dicts, its audit row written, or None when the generic path must answer.
+# Names of prepared statements by their SQL, and the statements each connection has prepared.
+_names: dict[str, str] = {}
+_PREPARED = "_ecg_prepared_pages"
 
-    ``view.paginator`` is left as DRF's paginate_queryset leaves it, so get_paginated_response writes the
-    same document (count, next, previous links).
-    """
+
+def _execute(connection, cursor, sql: str, params: tuple) -> None:
+    """Execute a page's statement as a statement prepared on this connection.
+
+    Parsing and planning the statement (its rows' JSON is a long expression) cost PostgreSQL more than
+    running it: each connection (kept for CONN_MAX_AGE) prepares each statement once. Not behind a
+    transaction pooler (DISABLE_SERVER_SIDE_CURSORS), where a session's prepared statements are not its own."""
+    if connection.settings_dict.get("DISABLE_SERVER_SIDE_CURSORS") or connection.vendor != "postgresql":
+        cursor.execute(sql, params)
+        return
+    raw = connection.connection
+    prepared = connection.__dict__.get(_PREPARED)
+    if prepared is None or prepared[0] is not raw:  # a new connection has none
+        prepared = connection.__dict__[_PREPARED] = (raw, set())
+    name = _names.get(sql)
+    if name is None:
+        if len(_names) >= _STATEMENTS_MAX:
+            _names.clear()
+        name = _names[sql] = "ecg_page_" + hashlib.sha256(sql.encode()).hexdigest()[:24]
+    execute = f"EXECUTE {name} ({', '.join(['%s'] * len(params))})" if params else f"EXECUTE {name}"
+    if name not in prepared[1]:
+        if len(prepared[1]) >= _STATEMENTS_MAX:
+            cursor.execute("DEALLOCATE ALL")
+            prepared[1].clear()
+        # On its own: a prepared statement outlives a failed EXECUTE and a rolled back transaction.
+        cursor.execute(f"PREPARE {name} AS {sql % tuple(f'${i}' for i in range(1, len(params) + 1))}")
+        prepared[1].add(name)
+    cursor.execute(execute, params)
+
+
+# Statements by the shape a list names for its query (read_json_page's ``shape``): (the statement, its database).
+_shaped: dict[tuple, tuple[str, str]] = {}
+
+
+def _read(
+    view, values: QuerySet | Callable[[], QuerySet], select: str, select_params: tuple, shape: tuple | None = None
+) -> tuple[list[tuple], Query | None] | None:
+    """(the page's rows as ``select`` writes them, the page's query or None) with the audit row written,
+    or None when the generic path must answer. ``select``'s first column is never NULL on a page's row.
+
+    ``values`` is the list's values() queryset, or a function that builds it: with ``shape``, (a name for
+    the query's SQL, the values of its WHERE clause in order), it is built only the first time this
+    process reads such a page, when the statement is compiled and the values are checked to be the
+    statement's only parameters (then the statement serves every page of that shape and size)."""
     request = view.request
     django_request = request._request
     paginator = view.paginator
@@ -127,33 +185,83 @@ def read_page(view, values_queryset) -> list[dict] | None:
     if size is None or number is None or event is None:
         return None
     offset = (number - 1) * size
-
-    db = values_queryset.db
-    connection = connections[db]
-    page_query = values_queryset[offset : offset + size].query
     event["user"] = event["user"].pk if event["user"] is not None else None
     event["clinic"] = event.pop("clinic_id")
-    sql, count_params, page_params = _statement(values_queryset.query, page_query, db)
-    params = (*count_params, *[event[f] for f in _AUDIT_FIELDS], number, offset, *page_params)
+
+    shape_name, where_params = shape if shape is not None else (None, ())
+    key = None if shape is None else (shape_name, size, offset, select)
+    shaped = None if key is None else _shaped.get(key)
+    page_query: Query | None = None
+    if shaped is not None:
+        sql, db = shaped
+        count_params = page_params = list(where_params)
+    else:
+        values_queryset = values() if callable(values) else values
+        db = values_queryset.db
+        page_query = values_queryset[offset : offset + size].query
+        sql, count_params, page_params, kept = _statement(values_queryset.query, page_query, db, select)
+        if kept and key is not None and count_params == page_params == list(where_params):
+            if len(_shaped) >= _STATEMENTS_MAX:
+                _shaped.clear()
+            _shaped[key] = (sql, db)
+    params = (*count_params, *[event[f] for f in _AUDIT_FIELDS], number, offset, *select_params, *page_params)
+    connection = connections[db]
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        _execute(connection, cursor, sql, params)
         fetched = cursor.fetchall()
     total, audited = fetched[0][0], fetched[0][1]
     if not audited:  # a page past the last: the generic path answers 404 (and writes no row, as before)
         return None
     django_request.audit_recorded = True
-    compiler = page_query.get_compiler(using=db)
+    page_rows = [] if fetched[0][2] is None and len(fetched) == 1 else [r[2:] for r in fetched]
+
+    django_paginator: Paginator = Paginator([], size)
+    django_paginator.__dict__["count"] = total  # its cached_property, known from the statement
+    paginator.page = Page(page_rows, number, django_paginator)
+    paginator.request = request
+    paginator.display_page_controls = django_paginator.num_pages > 1 and paginator.template is not None
+    return page_rows, page_query
+
+
+def read_page(view, values_queryset) -> list[dict] | None:
+    """The page's rows as dicts, its audit row written, or None when the generic path must answer.
+
+    ``view.paginator`` is left as DRF's paginate_queryset leaves it, so get_paginated_response writes the
+    same document (count, next, previous links).
+    """
+    read = _read(view, values_queryset, "page.*", ())
+    if read is None:
+        return None
+    page_rows, page_query = read
+    assert page_query is not None
+    compiler = page_query.get_compiler(using=values_queryset.db)
     compiler.setup_query()
     names = list(
         page_query.selected or [*page_query.extra_select, *page_query.values_select, *page_query.annotation_select]
     )
     width = compiler.col_count
-    rows = [] if fetched[0][2] is None and len(fetched) == 1 else [r[2 : 2 + width] for r in fetched]
-    dicts = [dict(zip(names, row, strict=True)) for row in compiler.results_iter(results=[rows])]
-
-    django_paginator: Paginator = Paginator([], size)
-    django_paginator.__dict__["count"] = total  # its cached_property, known from the statement
-    paginator.page = Page(dicts, number, django_paginator)
-    paginator.request = request
-    paginator.display_page_controls = django_paginator.num_pages > 1 and paginator.template is not None
+    dicts = [
+        dict(zip(names, row, strict=True)) for row in compiler.results_iter(results=[[r[:width] for r in page_rows]])
+    ]
+    view.paginator.page.object_list = dicts
     return dicts
+
+
+def read_json_page(
+    view, values: QuerySet | Callable[[], QuerySet], select: str, select_params: tuple = (), shape: tuple | None = None
+) -> list[tuple] | None:
+    """The page's rows as ``select`` writes them (JSON text, see api/rows.py), its audit row written, or None
+    when the generic path must answer; ``view.paginator`` as read_page leaves it. ``values`` and ``shape``
+    as _read takes them.
+
+    Only when the response is JSON written by orjson, which takes the text as it is (DRF's encoder, which
+    writes indented JSON, would have to parse it), and the current time zone is UTC, the one PostgreSQL
+    writes date-times in here (Python writes them in any other).
+    """
+    request = view.request
+    if not isinstance(request.accepted_renderer, OrjsonRenderer) or "indent=" in (request.accepted_media_type or ""):
+        return None
+    if not rows.utc(timezone.get_current_timezone()):
+        return None
+    read = _read(view, values, select, select_params, shape)
+    return None if read is None else read[0]

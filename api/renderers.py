@@ -11,8 +11,22 @@ def _default(value):
     return _drf.default(value)
 
 
+_OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_NON_STR_KEYS
+
+
+def dumps(data) -> bytes:
+    """``data`` as OrjsonRenderer writes it, or as DRF would where orjson cannot."""
+    try:
+        return orjson.dumps(data, default=_default, option=_OPTIONS)
+    except (TypeError, orjson.JSONEncodeError):  # e.g. an integer beyond 64 bits: the standard library's way
+        return JSONRenderer().render(data)
+
+
 class OrjsonRenderer(JSONRenderer):
-    """application/json through orjson: the same documents as DRF's JSONRenderer, several times faster."""
+    """application/json through orjson: the same documents as DRF's JSONRenderer, several times faster.
+
+    Its documents may hold orjson.Fragment values, JSON text written elsewhere (api/pages.py
+    read_json_page), which only orjson can write: such a document is never rendered indented."""
 
     def render(self, data, accepted_media_type=None, renderer_context=None):
         if data is None:
@@ -20,8 +34,6 @@ class OrjsonRenderer(JSONRenderer):
         if accepted_media_type and "indent=" in accepted_media_type:
             return super().render(data, accepted_media_type, renderer_context)
         try:
-            return orjson.dumps(
-                data, default=_default, option=orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_NON_STR_KEYS
-            )
+            return orjson.dumps(data, default=_default, option=_OPTIONS)
         except (TypeError, orjson.JSONEncodeError):  # e.g. an integer beyond 64 bits: the standard library's way
             return super().render(data, accepted_media_type, renderer_context)

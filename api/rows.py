@@ -2,14 +2,25 @@
 schema's source and serve single objects), without DRF's per-field machinery on every row of a page.
 
 tests/api/test_rows.py checks each function against its serializer on full pages.
+
+The *_JSON expressions write the same rows in PostgreSQL, as the JSON text the renderer would write
+for these dicts, byte for byte (so a page's ETag does not depend on which path answered it): the
+statement that reads a page (api/pages.py read_json_page) selects them, and the web process joins
+the rows' text without converting their columns or encoding a dict per row.
 """
 
+from collections.abc import Callable
 from datetime import date, datetime
+from datetime import timezone as datetime_timezone
 
+import orjson
 from django.urls import reverse
 from django.utils import timezone
 
 from diagnostics.models import Diagnosis, ECGRecording
+from patients.models import Patient
+
+from .renderers import dumps
 
 PATIENT_FIELDS = ("id", "mrn", "family_name", "given_name", "date_of_birth", "sex", "created_at", "updated_at")
 
@@ -27,6 +38,64 @@ def day(value: date | None) -> str | None:
     return None if value is None else value.isoformat()
 
 
+def utc(tz) -> bool:
+    """Whether ``tz`` is UTC, the only time zone the *_JSON expressions write date-times in."""
+    return tz is datetime_timezone.utc or getattr(tz, "key", None) in ("UTC", "Etc/UTC")
+
+
+# JSON values of the page's columns (api/pages.py names the page "page"), as the functions here write them.
+# A column that cannot be NULL is written without a fallback: a smaller expression to plan and to run.
+def _or_null(model, column: str, value: str) -> str:
+    field = next(f for f in model._meta.concrete_fields if f.column == column)
+    return f"COALESCE({value}, 'null')" if field.null else value
+
+
+def _sql_text(model, column: str) -> str:
+    return _or_null(model, column, f"to_json(page.{column})::text")  # escapes as orjson does: \", \\, \n, \u001f
+
+
+def _sql_integer(model, column: str) -> str:
+    return _or_null(model, column, f"page.{column}::text")
+
+
+def _sql_day(model, column: str) -> str:
+    return _or_null(model, column, f"""'"' || to_char(page.{column}, 'YYYY-MM-DD') || '"'""")
+
+
+def _sql_when(model, column: str) -> str:
+    """when() in UTC: ISO 8601, microseconds only when there are some, Z."""
+    iso = f"""replace(to_char(page.{column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US'), '.000000', '')"""
+    return _or_null(model, column, f"""'"' || {iso} || 'Z"'""")
+
+
+def _sql_float(column: str) -> str:
+    """A float as orjson writes it, for the values _sql_float_exact admits: 360.0, 0.5."""
+    value = f"page.{column}"
+    return f"CASE WHEN {value} IS NULL THEN 'null' WHEN {value} = trunc({value}) THEN {value}::text || '.0' ELSE {value}::text END"
+
+
+def _sql_float_exact(column: str) -> str:
+    """Whether PostgreSQL writes the float as orjson does: both write the shortest digits that read back
+    the same, PostgreSQL in exponent form below 1e-4 and from 1e15 (orjson from 1e16), NaN and infinities
+    as such (orjson as null)."""
+    value = f"page.{column}"
+    return f"({value} IS NULL OR (abs({value}) < 1e15 AND ({value} = trunc({value}) OR abs({value}) >= 1e-4)))"
+
+
+def _sql_object(fields: list[tuple[str, str]]) -> str:
+    """A JSON object of (key, value expression): keys are plain names, values never NULL."""
+    parts = []
+    for i, (key, value) in enumerate(fields):
+        assert key.isidentifier(), key
+        parts += [f"""'{"," if i else "{"}"{key}":'""", value]
+    return " || ".join([*parts, "'}'"])
+
+
+def page_results(fetched: list[tuple]) -> orjson.Fragment:
+    """The results of a page of (id, JSON text) rows, as one JSON array."""
+    return orjson.Fragment("[" + ",".join([row[1] for row in fetched]) + "]")
+
+
 def patient_values(queryset):
     """Patients as dicts of what a row shows (paginate this, then patient_rows)."""
     return queryset.values(*PATIENT_FIELDS)
@@ -40,6 +109,21 @@ def patient_rows(rows: list[dict]) -> list[dict]:
         row["created_at"] = when(row["created_at"], tz)
         row["updated_at"] = when(row["updated_at"], tz)
     return rows
+
+
+# The rows of patient_rows, for read_json_page: (id, the row's JSON text).
+PATIENT_JSON = "page.id, " + _sql_object(
+    [
+        ("id", _sql_integer(Patient, "id")),
+        ("mrn", _sql_text(Patient, "mrn")),
+        ("family_name", _sql_text(Patient, "family_name")),
+        ("given_name", _sql_text(Patient, "given_name")),
+        ("date_of_birth", _sql_day(Patient, "date_of_birth")),
+        ("sex", _sql_text(Patient, "sex")),
+        ("created_at", _sql_when(Patient, "created_at")),
+        ("updated_at", _sql_when(Patient, "updated_at")),
+    ]
+)
 
 
 def _model_ref(version) -> dict:
@@ -139,3 +223,106 @@ def recording_rows(rows: list[dict], diagnoses: dict[int, Diagnosis]) -> list[di
             }
         )
     return out
+
+
+_DONE = ECGRecording.Status.DONE.value
+assert _DONE.isidentifier()
+_NO_DIAGNOSIS = ',"diagnosis":null,"links":'
+# Names of the leads: an array of strings (anything else is written by recording_rows), most often empty.
+_LEADS_EXACT = (
+    "(page.leads = '[]' OR jsonb_typeof(page.leads) = 'null' OR "
+    """(jsonb_typeof(page.leads) = 'array' AND NOT jsonb_path_exists(page.leads, 'strict $[*] ? (@.type() != "string")')))"""
+)
+# jsonb writes an array as ["I", "II"]: with its strings' quotes escaped, '", "' can only be a separator.
+_LEADS = """CASE WHEN jsonb_typeof(page.leads) = 'array' THEN replace(page.leads::text, '", "', '","') ELSE '[]' END"""
+
+
+def _sql_link(tail: str) -> str:
+    """A link of the row: its base (a parameter) is already JSON, to_json per link cost more than the rest of it."""
+    return f"""'"' || %s::text || '/' || page.id || '{tail}"'"""
+
+
+# The rows of recording_rows without their diagnosis, for read_json_page with recording_json_params:
+# (id, the row's JSON text with "diagnosis":null, or NULL when recording_rows must write the row, done).
+RECORDING_JSON = (
+    "page.id, CASE WHEN "
+    + _sql_float_exact("sampling_rate")
+    + " AND "
+    + _LEADS_EXACT
+    + " THEN "
+    + _sql_object(
+        [
+            ("id", _sql_integer(ECGRecording, "id")),
+            ("patient", _sql_integer(ECGRecording, "patient_id")),
+            ("kind", _sql_text(ECGRecording, "kind")),
+            ("status", _sql_text(ECGRecording, "status")),
+            ("error_message", _sql_text(ECGRecording, "error_message")),
+            (
+                "progress",
+                _sql_object(
+                    [
+                        ("done", _sql_integer(ECGRecording, "progress_done")),
+                        ("total", _sql_integer(ECGRecording, "progress_total")),
+                    ]
+                ),
+            ),
+            ("input_format", _sql_text(ECGRecording, "input_format")),
+            ("original_filename", _sql_text(ECGRecording, "original_filename")),
+            ("sampling_rate", _sql_float("sampling_rate")),
+            ("lead", _sql_text(ECGRecording, "lead")),
+            ("leads", _LEADS),
+            ("sample_count", _sql_integer(ECGRecording, "sample_count")),
+            ("input_beat_count", _sql_integer(ECGRecording, "input_beat_count")),
+            ("sha256", _sql_text(ECGRecording, "sha256")),
+            ("created_at", _sql_when(ECGRecording, "created_at")),
+            ("started_at", _sql_when(ECGRecording, "started_at")),
+            ("finished_at", _sql_when(ECGRecording, "finished_at")),
+            ("diagnosis", "'null'"),
+            (
+                "links",
+                _sql_object(
+                    [
+                        ("self", _sql_link("")),
+                        ("beats", _sql_link("/beats")),
+                        ("events", _sql_link("/events")),
+                        ("fhir", _sql_link("/fhir")),
+                    ]
+                ),
+            ),
+        ]
+    )
+    + f" END, page.status = '{_DONE}'"
+)
+
+
+def recording_json_params() -> tuple:
+    """RECORDING_JSON's parameters: the links' base as JSON string content, once per link."""
+    return (orjson.dumps(reverse("api:recording-list")).decode()[1:-1],) * 4
+
+
+def recording_results(
+    fetched: list[tuple],
+    diagnoses_of: Callable[[list[int]], dict[int, Diagnosis]],
+    values_of: Callable[[list[int]], list[dict]],
+) -> orjson.Fragment:
+    """The results of a page of RECORDING_JSON rows, as one JSON array: ``diagnoses_of`` the done recordings'
+    ids, by recording id, and ``values_of`` ids, recording_values of the rows PostgreSQL could not write."""
+    done = [id_ for id_, _text, is_done in fetched if is_done]
+    unwritten = [id_ for id_, text, _done in fetched if text is None]
+    if not done and not unwritten:  # e.g. a page of queued recordings: the rows as PostgreSQL wrote them
+        return page_results(fetched)
+    diagnoses = diagnoses_of(done)
+    written_here = {r["id"]: r for r in recording_rows(values_of(unwritten), diagnoses)} if unwritten else {}
+    texts = []
+    for id_, text, _done in fetched:
+        if text is None:
+            if id_ in written_here:  # else deleted since the page was read
+                texts.append(dumps(written_here[id_]).decode())
+            continue
+        diagnosis = diagnoses.get(id_)
+        if diagnosis is not None:
+            head, _sep, links = text.rpartition(_NO_DIAGNOSIS)
+            diagnosis_text = dumps(diagnosis_row(diagnosis)).decode()
+            text = f'{head},"diagnosis":{diagnosis_text},"links":{links}'
+        texts.append(text)
+    return orjson.Fragment("[" + ",".join(texts) + "]")

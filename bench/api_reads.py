@@ -103,10 +103,10 @@ for _ in range(n):
 profile.disable()
 stats = pstats.Stats(profile).stats
 parts = {
-    "page, count and audit row, one statement (api/pages.py read_page)": ("api/pages.py", "read_page"),
+    "page, count and audit row, one statement (api/pages.py read_json_page)": ("api/pages.py", "read_json_page"),
     "token authentication": ("api/authentication.py", "authenticate"),
     "throttle (Redis)": ("api/throttling.py", "allow_request"),
-    "50 rows as dicts (api/rows.py)": ("api/rows.py", "patient_rows"),
+    "50 rows joined as PostgreSQL wrote them (api/rows.py)": ("api/rows.py", "page_results"),
     "SQL compiled by the ORM (as_sql)": ("django/db/models/sql/compiler.py", "as_sql"),
     "all SQL (psycopg2 execute)": ("~", "<method 'execute' of 'psycopg2.extensions.cursor' objects>"),
     "JSON rendering (orjson)": ("api/renderers.py", "render"),

@@ -66,9 +66,18 @@ class ApiViewSet(viewsets.GenericViewSet):
             return False
         raise ValidationError({name: "Expected true or false."})
 
-    def page_of_rows(self, values_queryset, to_rows):
-        """A list page from a values() queryset: ``to_rows`` turns the page's dicts into the documented rows.
-        Plain GETs read the page, its count and their audit row in one statement (api.pages)."""
+    def page_of_rows(self, values, to_rows, json=None, shape=None):
+        """A list page from a values() queryset (or a function that builds it): ``to_rows`` turns the page's
+        dicts into the documented rows. Plain GETs read the page, its count and their audit row in one
+        statement (api.pages); with ``json``, (the rows as JSON text in SQL, its parameters, a function of
+        the fetched rows giving the results), PostgreSQL writes the rows where it can, and with ``shape``
+        the queryset is built only when that statement is compiled (api.pages.read_json_page)."""
+        if json is not None:
+            select, select_params, to_results = json
+            fetched = pages.read_json_page(self, values, select, select_params, shape)
+            if fetched is not None:
+                return self.get_paginated_response(to_results(fetched))
+        values_queryset = values() if callable(values) else values
         page = pages.read_page(self, values_queryset)
         if page is None:
             page = self.paginate_queryset(values_queryset)

@@ -32,8 +32,14 @@ class PatientViewSet(ApiViewSet):
 
     def list(self, request):
         search = request.query_params.get("search", "")[:200]
-        patients = patients_selectors.patient_list(user=request.user, search=search)
-        return self.page_of_rows(rows.patient_values(patients), rows.patient_rows)
+        clinic_id = request.user.clinic_id
+        return self.page_of_rows(
+            lambda: rows.patient_values(patients_selectors.patient_list(user=request.user, search=search)),
+            rows.patient_rows,
+            json=(rows.PATIENT_JSON, (), rows.page_results),
+            # A search's words are matched with LIKE patterns the ORM writes: those pages build their query.
+            shape=(("patients",), (clinic_id,)) if not search.split() and clinic_id is not None else None,
+        )
 
     def retrieve(self, request, pk):
         patient = patients_selectors.patient_get(user=request.user, patient_id=int(pk))

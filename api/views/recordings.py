@@ -71,30 +71,45 @@ class RecordingViewSet(ApiViewSet):
     parser_classes = [BoundedJSONParser, MultiPartParser, FormParser]
 
     def list(self, request):
-        recordings = diagnostics_selectors.recording_rows(user=request.user)
+        filters: list[tuple[str, object]] = []  # (lookup, value), in the order the query applies them
         patient_id = self.query_int("patient")
         if patient_id is not None:
-            recordings = recordings.filter(patient_id=patient_id)
+            filters.append(("patient_id", patient_id))
         wanted = request.query_params.get("status")
         if wanted:
             if wanted not in ECGRecording.Status.values:
                 raise ValidationError({"status": f"Expected one of {', '.join(ECGRecording.Status.values)}."})
-            recordings = recordings.filter(status=wanted)
+            filters.append(("status", wanted))
         if request.query_params.get("created_after"):
-            recordings = recordings.filter(
-                created_at__gte=_parse_when("created_after", request.query_params["created_after"], end=False)
-            )
+            after = _parse_when("created_after", request.query_params["created_after"], end=False)
+            filters.append(("created_at__gte", after))
         if request.query_params.get("created_before"):
-            recordings = recordings.filter(
-                created_at__lte=_parse_when("created_before", request.query_params["created_before"], end=True)
-            )
+            before = _parse_when("created_before", request.query_params["created_before"], end=True)
+            filters.append(("created_at__lte", before))
+
+        def values():
+            recordings = diagnostics_selectors.recording_rows(user=request.user)
+            for lookup, value in filters:
+                recordings = recordings.filter(**{lookup: value})
+            return rows.recording_values(recordings)
+
+        def diagnoses_of(ids: list[int]):
+            return diagnostics_selectors.diagnoses_of_recordings(user=request.user, recording_ids=ids)
 
         def with_diagnoses(page: list[dict]) -> list[dict]:
-            done = [r["id"] for r in page if r["status"] == ECGRecording.Status.DONE]
-            diagnoses = diagnostics_selectors.diagnoses_of_recordings(user=request.user, recording_ids=done)
-            return rows.recording_rows(page, diagnoses)
+            return rows.recording_rows(
+                page, diagnoses_of([r["id"] for r in page if r["status"] == ECGRecording.Status.DONE])
+            )
 
-        return self.page_of_rows(rows.recording_values(recordings), with_diagnoses)
+        def from_json(fetched: list[tuple]):
+            return rows.recording_results(fetched, diagnoses_of, lambda ids: list(values().filter(id__in=ids)))
+
+        clinic_id = request.user.clinic_id
+        shape = None
+        if clinic_id is not None:
+            shape = (("recordings", *[lookup for lookup, _ in filters]), (clinic_id, *[value for _, value in filters]))
+        json = (rows.RECORDING_JSON, rows.recording_json_params(), from_json)
+        return self.page_of_rows(values, with_diagnoses, json=json, shape=shape)
 
     def retrieve(self, request, pk):
         recording = diagnostics_selectors.recording_get(user=request.user, recording_id=int(pk))
