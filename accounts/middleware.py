@@ -18,6 +18,12 @@ SECOND_FACTOR_EXEMPT = ("/accounts/login/", "/accounts/logout/", "/accounts/two-
 PASSIVE_VIEWS = {"recording-status"}
 
 
+def has_session_cookie(request) -> bool:
+    """Whether the request may carry a logged-in session. Without the cookie Django's request.user is
+    anonymous, so the session-user checks below can skip loading it (API token requests carry none)."""
+    return settings.SESSION_COOKIE_NAME in request.COOKIES
+
+
 class LoginRequiredMiddleware:
     """Deny by default: every page requires a logged-in user."""
 
@@ -26,7 +32,8 @@ class LoginRequiredMiddleware:
 
     def __call__(self, request):
         path = request.path_info
-        if request.user.is_authenticated or path.startswith(PUBLIC_PREFIXES) or path.startswith("/api/"):
+        # The path first: reading request.user loads the session, which public and API paths do not need.
+        if path.startswith(PUBLIC_PREFIXES) or path.startswith("/api/") or request.user.is_authenticated:
             return self.get_response(request)
         if path.startswith("/admin/"):
             return redirect_to_login(request.get_full_path(), reverse("admin:login"))
@@ -40,7 +47,7 @@ class IdleTimeoutMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        if request.user.is_authenticated and hasattr(request, "session"):
+        if has_session_cookie(request) and request.user.is_authenticated and hasattr(request, "session"):
             now = time.time()
             last = request.session.get("last_activity", now)
             if now - last > settings.ECG_IDLE_TIMEOUT_SECONDS:
@@ -98,10 +105,11 @@ class SecondFactorMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
+        if not (settings.ECG_REQUIRE_2FA and has_session_cookie(request)):
+            return self.get_response(request)
         user = request.user
         if (
-            settings.ECG_REQUIRE_2FA
-            and user.is_authenticated
+            user.is_authenticated
             and user.needs_second_factor
             and not user.is_verified()
             and not request.path_info.startswith(SECOND_FACTOR_EXEMPT)

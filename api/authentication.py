@@ -1,4 +1,3 @@
-import copy
 import hmac
 import re
 import threading
@@ -7,6 +6,7 @@ import time
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 from django.core.cache import caches
+from django.db.models.base import ModelState
 from django.utils.translation import gettext_lazy as _
 from rest_framework import authentication, exceptions
 
@@ -40,9 +40,19 @@ def _token_by_prefix(prefix: str) -> tuple[ApiToken | None, ApiToken | None]:
                 _tokens.clear()
             _tokens[prefix] = (now + ttl, token)
     # Each request gets its own copies: requests on other threads share the cached ones.
-    mine = copy.copy(token)
-    mine.user = copy.copy(token.user)
+    mine = _copy(token)
+    mine.user = _copy(token.user)
     return mine, token
+
+
+def _copy(instance):
+    """A shallow copy of a model instance with its own state and no cached relations: what copy.copy
+    gives, without the pickling protocol's cost (half of a cached token's authentication)."""
+    new = instance.__class__.__new__(instance.__class__)
+    new.__dict__ = instance.__dict__.copy()
+    new._state = ModelState()
+    new._state.db, new._state.adding = instance._state.db, instance._state.adding
+    return new
 
 
 def _known_valid(prefix: str, secret: str) -> bool:

@@ -1,4 +1,5 @@
 import orjson
+from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.renderers import JSONRenderer
 from rest_framework.utils.encoders import JSONEncoder
 
@@ -37,3 +38,19 @@ class OrjsonRenderer(JSONRenderer):
             return orjson.dumps(data, default=_default, option=_OPTIONS)
         except (TypeError, orjson.JSONEncodeError):  # e.g. an integer beyond 64 bits: the standard library's way
             return super().render(data, accepted_media_type, renderer_context)
+
+
+class JsonFirstNegotiation(DefaultContentNegotiation):
+    """DRF's negotiation, skipped where its answer is known: a client that states no preference (no
+    Accept header or ``*/*``, no ``?format=``) gets the first renderer, as DRF would give it. Any other
+    Accept header is negotiated as before (406 for what no renderer writes)."""
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        accept = request.META.get("HTTP_ACCEPT", "*/*").strip()
+        if (
+            accept in ("", "*/*")
+            and not format_suffix
+            and self.settings.URL_FORMAT_OVERRIDE not in request.query_params
+        ):
+            return renderers[0], renderers[0].media_type
+        return super().select_renderer(request, renderers, format_suffix)

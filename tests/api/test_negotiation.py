@@ -1,0 +1,34 @@
+"""Content negotiation: a client that states no preference gets JSON without DRF's negotiation; every
+stated preference is negotiated as before."""
+
+import pytest
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.mark.parametrize("accept", [None, "*/*", "application/json"])
+def test_json_when_the_client_accepts_it_or_says_nothing(api_as, staff_a, accept):
+    extra = {} if accept is None else {"HTTP_ACCEPT": accept}
+    response = api_as(staff_a).get("/api/v1/patients", **extra)
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/json"
+    assert "results" in response.json()
+
+
+def test_a_media_type_no_renderer_writes_is_refused(api_as, staff_a):
+    response = api_as(staff_a).get("/api/v1/patients", HTTP_ACCEPT="text/html")
+    assert response.status_code == 406
+
+
+def test_an_unknown_format_parameter_is_refused(api_as, staff_a):
+    response = api_as(staff_a).get("/api/v1/patients", {"format": "xml"})
+    assert response.status_code == 404
+
+
+def test_the_fhir_view_negotiates_its_own_media_type(api_as, staff_a, done_recording):
+    client = api_as(staff_a)
+    url = f"/api/v1/recordings/{done_recording.pk}/fhir"
+    assert client.get(url)["Content-Type"] == "application/json"  # its first renderer, as before
+    response = client.get(url, HTTP_ACCEPT="application/fhir+json")
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("application/fhir+json")
