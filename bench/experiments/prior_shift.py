@@ -1,0 +1,106 @@
+"""EXPERIMENT: adapt the beat classes' priors to each record (label shift, Saerens et al. 2002).
+
+Every patient has their own mix of beats: one record holds 600 S beats, the next none. The model's
+probabilities carry the class mix it was trained at (class-weighted), the same for every record.
+Here each record's own class mix is estimated by expectation-maximisation over the model's
+probabilities on that record, and the probabilities are reweighted by how the record's estimated mix
+departs from the training population's (``strength`` 1: fully; 0.5: the square root of that ratio;
+0: the shipped decision). Scored on the out-of-fold probabilities of the shipped recipe (three
+network seeds and trees per record-wise CV fold, as `bench.rhythm_unseen` keeps them), with the
+supraventricular-run rule after, as the product decides.
+
+    .venv/bin/python -m bench.experiments.prior_shift
+
+Result: bench/results/prior_shift.json.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from bench import heartbeat_protocols as hp
+from bench.common import REPO, machine, write_result
+from ecg.constants import AAMI_CLASSES
+from ecg.evaluation import protocols
+from ecg.training import record as rt
+
+OUTPUT = REPO / "bench" / "results" / "prior_shift.json"
+CONFIG = "cnn_a05"
+
+
+def oof_probabilities(ids) -> dict[str, np.ndarray]:
+    parts = [f"cv_{CONFIG}", f"cv_{CONFIG}_seed1", f"cv_{CONFIG}_seed2"]
+    seeds = [dict(np.load(hp.TREE_OOF / f"{p}.npz")) for p in parts if (hp.TREE_OOF / f"{p}.npz").exists()]
+    trees = dict(np.load(hp.TREE_OOF / "trees_ld.npz"))
+    return {r: (np.mean([s[r] for s in seeds], axis=0) + trees[r]) / 2 for r in ids}
+
+
+def training_prior(records, ids) -> tuple[np.ndarray, np.ndarray]:
+    """(the class mix the weighted training saw, the population's actual class mix)."""
+    y = np.concatenate([records[i].labels for i in ids])
+    y = y[y >= 0]
+    counts = np.bincount(y, minlength=len(AAMI_CLASSES)).astype(float)
+    actual = counts / counts.sum()
+    weighted = counts * rt.class_weights(y, 0.5)
+    return weighted / weighted.sum(), actual
+
+
+def em_prior(p: np.ndarray, start: np.ndarray, iterations: int = 100, floor: float = 1e-4) -> np.ndarray:
+    """The class mix of one record by EM over calibrated probabilities ``p`` (at prior ``start``)."""
+    prior = start.copy()
+    for _ in range(iterations):
+        q = p * (prior / start)
+        q /= q.sum(axis=1, keepdims=True)
+        new = np.maximum(q.mean(axis=0), floor)
+        new /= new.sum()
+        if np.abs(new - prior).max() < 1e-6:
+            return new
+        prior = new
+    return prior
+
+
+def adapted(p: np.ndarray, trained: np.ndarray, actual: np.ndarray, strength: float) -> np.ndarray:
+    """``p`` reweighted by the record's estimated class mix over the population's, to ``strength``."""
+    if strength == 0:
+        return p
+    calibrated = p * (actual / trained)
+    calibrated /= calibrated.sum(axis=1, keepdims=True)
+    mix = em_prior(calibrated, actual)
+    return p * (mix / actual) ** strength
+
+
+def main() -> None:
+    load_before = os.getloadavg()
+    data = hp.data_dir(None)
+    ids = rt.record_ids(data, "all")
+    records = rt.load_records(data, ids, hp.CACHE)
+    probs = oof_probabilities(ids)
+    trained, actual = training_prior(records, ids)
+    out: dict = {"trained_prior": trained.round(4).tolist(), "actual_prior": actual.round(4).tolist(), "variants": {}}
+    for strength in (0.0, 0.25, 0.5, 0.75, 1.0):
+        mats = {
+            r: protocols.confusion(
+                records[r].labels, hp.decide(adapted(probs[r], trained, actual, strength), records[r])
+            )
+            for r in ids
+        }
+        figures = {}
+        for scope, keep in (
+            ("all", lambda r: True),
+            ("mitdb", lambda r: r.startswith("mitdb")),
+            ("svdb", lambda r: r.startswith("svdb")),
+        ):
+            stats = protocols.class_stats(np.sum([m for r, m in mats.items() if keep(r)], axis=0))
+            figures[scope] = {
+                c: (round(100 * (stats[c]["se"] or 0), 1), round(100 * (stats[c]["ppv"] or 0), 1)) for c in ("S", "V")
+            }
+        out["variants"][str(strength)] = figures
+        print(strength, figures, flush=True)
+    out["machine"] = machine(load_before)
+    write_result(OUTPUT, out)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,146 @@
+"""Ventricular runs end to end on patients the beat classifier never saw, by one resumable command.
+
+    .venv/bin/python -m bench.rhythm_unseen [--markdown]
+
+`bench.rhythm_eval` scores the product's V couplets and runs on MIT-BIH with the shipped record-level
+model, which was trained on the 44 non-paced MIT-BIH records: for those records its end-to-end
+figures are in-sample. Here every record's beats are classified by a model that never saw that
+patient: the shipped recipe (three network seeds averaged, then averaged with gradient-boosted
+trees, then the supraventricular-run rule) trained by the record-wise 5-fold cross-validation of
+`bench.heartbeat_protocols` (the same folds and the same out-of-fold probabilities, kept in
+training-runs/oof, so an interrupted run resumes). The R-peaks are the product's own (both leads,
+`ecg.processing.context.detect_beats`), the run logic is the worker's (`ecg.rhythm.analyse_rhythm`),
+and the reference runs are maximal runs of V/E beats in the `.atr` files, matched by overlap as in
+`bench.rhythm_eval` (EC57's run statistics), on MIT-BIH's 44 non-paced records and the 52 svdb
+records. The paced records are in neither the training nor this set (EC57 leaves them out of
+arrhythmia evaluation). Results: bench/results/rhythm_unseen.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np
+
+from bench import heartbeat_protocols as hp
+from bench import rhythm_eval as re_
+from bench.common import REPO, machine, write_result
+from ecg.constants import AAMI_CLASSES
+from ecg.training import record as rt
+
+OUTPUT = REPO / "bench" / "results" / "rhythm_unseen.json"
+CONFIG = "cnn_a05"  # the shipped configuration (heartbeat_record-2026.12-ctx3)
+
+
+def out_of_fold(records, ids) -> dict[str, np.ndarray]:
+    """Each record's blended class probabilities from the CV fold that held it out."""
+    seeds = [
+        hp._oof(
+            f"cv_{CONFIG}" if seed == 0 else f"cv_{CONFIG}_seed{seed}",
+            records,
+            ids,
+            hp.network_fold(records, CONFIG, seed, lambda m, s=seed: print(f"  seed {s} {m}", flush=True)),
+        )
+        for seed in range(hp.SEEDS)
+    ]
+    trees = hp._oof("trees_ld", records, ids, hp.tree_fold(records, rt.TREE_LEAD_DROPOUT))
+    return {r: np.mean([p[r] for p in seeds], axis=0) + trees[r] for r in ids}
+
+
+def evaluate(rid: str, record: rt.RecordData, probs: np.ndarray) -> dict:
+    from ecg.io import readers
+    from ecg.rhythm import analyse_rhythm
+
+    db, name = rid.split("/")
+    ref = re_.reference(db, name)
+    classes = np.array(AAMI_CLASSES)[hp.decide(probs, record)]
+    signal = readers.read_wfdb(re_.DATA_DIR / db / name)
+    values = re_._bridged(signal.lead(signal.lead_name(None)))
+    rep = analyse_rhythm(
+        signal=values, fs=record.fs, r_peaks=record.r_peaks, classes=classes, n_samples=ref["n_samples"]
+    )
+    ref_runs = re_._run_spans(ref["r_peaks"], ref["classes"])
+    return {"db": db, "record": name, "runs_product": re_.run_match(ref_runs, re_._runs_from_events(rep.events))}
+
+
+def totals(per_record: list[dict]) -> dict:
+    out: dict = {}
+    for scope, keep in (
+        ("mitdb", lambda r: r["db"] == "mitdb"),
+        ("svdb", lambda r: r["db"] == "svdb"),
+        ("all", lambda r: True),
+    ):
+        agg: dict = {}
+        for r in per_record:
+            if keep(r):
+                for cls, m in r["runs_product"].items():
+                    re_._add(agg.setdefault(cls, {}), m)
+        out[scope] = {
+            cls: m
+            | {
+                "se": round(100 * m["ref_detected"] / m["ref"], 2) if m["ref"] else None,
+                "ppv": round(100 * m["test_true"] / m["test"], 2) if m["test"] else None,
+            }
+            for cls, m in agg.items()
+        }
+    return out
+
+
+def markdown(result: dict) -> str:
+    lines = [
+        "| scope | couplets Se / +P | short runs 3-5 Se / +P | long runs >= 6 Se / +P |",
+        "|---|---|---|---|",
+    ]
+    for scope, m in result["totals"].items():
+        cells = [
+            f"{m[c]['se']} % ({m[c]['ref_detected']}/{m[c]['ref']}) / {m[c]['ppv']} % ({m[c]['test_true']}/{m[c]['test']})"
+            for c in re_.RUN_CLASSES
+        ]
+        lines.append(f"| {scope} | " + " | ".join(cells) + " |")
+    lines += ["", "| record | " + " | ".join(f"{c} ref / found / detected / true" for c in re_.RUN_CLASSES) + " |"]
+    lines.append("|---|" + "---|" * len(re_.RUN_CLASSES))
+    for r in result["records"]:
+        runs = r["runs_product"]
+        if not any(runs[c]["ref"] or runs[c]["test"] for c in runs):
+            continue
+        cells = [
+            f"{runs[c]['ref']} / {runs[c]['ref_detected']} / {runs[c]['test']} / {runs[c]['test_true']}"
+            for c in re_.RUN_CLASSES
+        ]
+        lines.append(f"| {r['db']}/{r['record']} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--markdown", action="store_true", help="print the tables of the results file")
+    args = parser.parse_args()
+    if args.markdown:
+        print(markdown(json.loads(OUTPUT.read_text())))
+        return
+    load_before = os.getloadavg()
+    started = time.perf_counter()
+    data = hp.data_dir(None)
+    ids = rt.record_ids(data, "all")
+    records = rt.load_records(data, ids, hp.CACHE)
+    probs = out_of_fold(records, ids)
+    per_record = [evaluate(rid, records[rid], probs[rid]) for rid in ids]
+    result = {
+        "command": "python -m bench.rhythm_unseen",
+        "classifier": f"{CONFIG}: 3 seeds + trees per record-wise CV fold (heartbeat_record-2026.12-ctx3's recipe)",
+        "totals": totals(per_record),
+        "records": per_record,
+        "seconds": round(time.perf_counter() - started, 1),
+        "machine": machine(load_before),
+    }
+    write_result(OUTPUT, result)
+    print(markdown(result))
+
+
+if __name__ == "__main__":
+    main()
