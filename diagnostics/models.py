@@ -43,7 +43,12 @@ class ECGRecording(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
-        indexes = [models.Index(fields=["clinic", "status"]), models.Index(fields=["patient", "-created_at"])]
+        indexes = [
+            models.Index(fields=["clinic", "status"]),
+            models.Index(fields=["patient", "-created_at"]),
+            # A clinic's list, newest first: its page without sorting every recording of every clinic.
+            models.Index(fields=["clinic", "-created_at"]),
+        ]
 
     def __str__(self) -> str:
         return f"Recording {self.pk} of {self.patient}"
