@@ -326,15 +326,18 @@ def _grouped(plan: _Plan, window: int, flat: int, w_feat: np.ndarray, b0: np.nda
         n = tf.shape(morph)[0]
         x = morph[:, None]
         for kernel, bias, conv in zip(kernels, biases, plan.convs):
-            x = tf.nn.bias_add(tf.nn.conv2d(x, kernel, 1, "SAME"), bias)
-            x = tf.nn.relu(x) if conv.relu else x
+            # x + bias and max(x, 0), not bias_add and relu: TensorFlow's CPU build without oneDNN fuses
+            # conv + bias_add (+ relu) into one kernel that refuses grouped convolutions ("Fused conv
+            # implementation does not support grouped convolutions"); the unfused ops run everywhere.
+            x = tf.nn.conv2d(x, kernel, 1, "SAME") + bias
+            x = tf.maximum(x, 0.0) if conv.relu else x
             if conv.pool > 1:
                 x = tf.nn.max_pool2d(x, (1, conv.pool), (1, conv.pool), "VALID")
         f = tf.matmul(feats, feat_kernel)[:, None, None, :]
         for i, (kernel, bias, activation) in enumerate(dense):
-            x = tf.nn.bias_add(tf.nn.conv2d(x, kernel, 1, "VALID"), bias)
+            x = tf.nn.conv2d(x, kernel, 1, "VALID") + bias
             x = x + f if i == 0 else x
-            x = tf.nn.relu(x) if activation == "relu" else x
+            x = tf.maximum(x, 0.0) if activation == "relu" else x
         p = tf.reshape(x, [n, members, -1])
         p = tf.nn.softmax(p) if dense[-1][2] == "softmax" else p
         return tf.reduce_mean(p, axis=1)
