@@ -5,17 +5,16 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('accounts', '0003_audit_append_only'),
-        ('diagnostics', '0005_mi_screen'),
-        ('patients', '0002_created_by_optional'),
+        ("accounts", "0003_audit_append_only"),
+        ("diagnostics", "0005_mi_screen"),
+        ("patients", "0002_created_by_optional"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddIndex(
-            model_name='ecgrecording',
-            index=models.Index(fields=['clinic', '-created_at'], name='diagnostics_clinic__2d76f2_idx'),
+            model_name="ecgrecording",
+            index=models.Index(fields=["clinic", "-created_at"], name="diagnostics_clinic__2d76f2_idx"),
         ),
     ]
