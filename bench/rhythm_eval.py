@@ -265,6 +265,23 @@ def _runs_from_events(events) -> dict[str, list[tuple[int, int]]]:
     return out
 
 
+def run_totals(per_record: list[dict], key: str, keep) -> dict:
+    """Run counts of the records ``keep`` accepts, summed per length class, with Se and +P (%)."""
+    agg: dict = {}
+    for r in per_record:
+        if key in r and keep(r):
+            for name, m in r[key].items():
+                _add(agg.setdefault(name, {}), m)
+    return {
+        name: m
+        | {
+            "se": round(100 * m["ref_detected"] / m["ref"], 2) if m["ref"] else None,
+            "ppv": round(100 * m["test_true"] / m["test"], 2) if m["test"] else None,
+        }
+        for name, m in agg.items()
+    }
+
+
 def totals(per_record: list[dict]) -> dict:
     out: dict = {}
     scopes = (
@@ -274,19 +291,7 @@ def totals(per_record: list[dict]) -> dict:
         ("runs_product_without_paced", "runs_product", lambda r: r["record"] not in PACED),
     )
     for out_key, key, keep in scopes:
-        agg: dict = {}
-        for r in per_record:
-            if key in r and keep(r):
-                for name, m in r[key].items():
-                    _add(agg.setdefault(name, {}), m)
-        out[out_key] = {
-            name: m
-            | {
-                "se": round(100 * m["ref_detected"] / m["ref"], 2) if m["ref"] else None,
-                "ppv": round(100 * m["test_true"] / m["test"], 2) if m["test"] else None,
-            }
-            for name, m in agg.items()
-        }
+        out[out_key] = run_totals(per_record, key, keep)
     af_records = {"201", "202", "203", "210", "219", "221", "222"}
     for key in ("af_reference_labels", "af_product", "afl_reference_labels", "afl_product"):
         for scope, keep in (("af_records", lambda r: r["record"] in af_records), ("all_mitdb", lambda r: True)):

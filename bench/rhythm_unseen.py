@@ -75,19 +75,7 @@ def totals(per_record: list[dict]) -> dict:
         ("svdb", lambda r: r["db"] == "svdb"),
         ("all", lambda r: True),
     ):
-        agg: dict = {}
-        for r in per_record:
-            if keep(r):
-                for cls, m in r["runs_product"].items():
-                    re_._add(agg.setdefault(cls, {}), m)
-        out[scope] = {
-            cls: m
-            | {
-                "se": round(100 * m["ref_detected"] / m["ref"], 2) if m["ref"] else None,
-                "ppv": round(100 * m["test_true"] / m["test"], 2) if m["test"] else None,
-            }
-            for cls, m in agg.items()
-        }
+        out[scope] = re_.run_totals(per_record, "runs_product", keep)
     return out
 
 
