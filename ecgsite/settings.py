@@ -173,6 +173,10 @@ TEMPLATES = [
 ]
 
 DATABASES = {"default": _database(os.environ.get("DATABASE_URL"))}
+# Behind a transaction-pooling PgBouncer a session's server-side cursors and prepared statements are not
+# its own: Django's documented switch, which also turns off the list pages' prepared statements (api.pages).
+if env_bool("DATABASE_TRANSACTION_POOLER", False):
+    DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"

@@ -27,6 +27,7 @@ def start(**env) -> subprocess.CompletedProcess:
         ("CELERY_BROKER_URL", "amqp://guest@localhost//"),
         ("CELERY_BROKER_URL", "redis://localhost:notaport/0"),
         ("DEBUG", "maybe"),
+        ("DATABASE_TRANSACTION_POOLER", "perhaps"),
         ("ECG_MAX_BEAT_ROWS", "lots"),
         ("DJANGO_ENV", "staging"),
     ],
@@ -72,3 +73,25 @@ def test_every_environment_variable_the_settings_read_is_in_the_readmes_table():
     table = table[: table.index("\n\n")]
     listed = set(re.findall(r"^\| `([A-Z][A-Z0-9_]+)` \|", table, re.M))
     assert len(read) > 20 and read - listed == set()
+
+
+@pytest.mark.parametrize("value, expected", [("true", "True"), ("false", "False"), (None, "False")])
+def test_a_transaction_pooler_turns_off_server_side_cursors_and_prepared_pages(value, expected, tmp_path):
+    env = {"ECG_VAR_DIR": str(tmp_path), "DATABASE_URL": "postgres://db@127.0.0.1:5432/ecg"}
+    if value is not None:
+        env["DATABASE_TRANSACTION_POOLER"] = value
+    full_env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "DATABASE_TRANSACTION_POOLER"}}
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import django; django.setup(); from django.conf import settings; "
+            "print(bool(settings.DATABASES['default'].get('DISABLE_SERVER_SIDE_CURSORS')))",
+        ],
+        cwd=REPO_ROOT,
+        env={**full_env, **env, "DJANGO_SETTINGS_MODULE": "ecgsite.settings"},
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == expected

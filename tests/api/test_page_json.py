@@ -256,3 +256,15 @@ def test_each_connection_prepares_a_page_statement_once(api_as, staff_a, awkward
     with CaptureQueriesContext(connection) as queries:
         assert client.get("/api/v1/patients").json()["count"] == len(AWKWARD)
     assert [q["sql"].split(" ", 1)[0] for q in queries] == ["PREPARE", "EXECUTE"]
+
+
+@pytest.mark.django_db(transaction=True)  # to close the connection
+def test_behind_a_transaction_pooler_no_page_statement_is_prepared(api_as, staff_a, awkward_patients, monkeypatch):
+    connection.close()
+    monkeypatch.setitem(connection.settings_dict, "DISABLE_SERVER_SIDE_CURSORS", True)
+    client = api_as(staff_a)
+    with CaptureQueriesContext(connection) as queries:
+        for _ in range(2):
+            assert client.get("/api/v1/patients").json()["count"] == len(AWKWARD)
+    verbs = [q["sql"].split(" ", 1)[0] for q in queries]
+    assert "PREPARE" not in verbs and "EXECUTE" not in verbs and verbs.count("WITH") == 2
