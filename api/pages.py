@@ -14,12 +14,14 @@ builds and encodes a dict per row, it joins the rows' text.
 """
 
 import hashlib
+import time
 from collections.abc import Callable
 
 from django.core.exceptions import EmptyResultSet, FullResultSet
 from django.core.paginator import Page, Paginator
 from django.db import connections
 from django.db.models import QuerySet
+from django.db.models.expressions import RawSQL
 from django.db.models.sql import Query
 from django.utils import timezone
 
@@ -74,7 +76,7 @@ def _statement(query, page_query, db: str, select: str = "page.*") -> tuple[str,
         sum(1 for alias in query.alias_map if query.alias_refcount[alias]) == 1  # one table, no joins
         and query.values_select
         and not query.extra_select
-        and not query.annotation_select
+        and set(query.annotation_select) <= {ROW_VERSION}
         and not query.distinct
         and query.combinator is None
         and query.group_by is None
@@ -92,6 +94,7 @@ def _statement(query, page_query, db: str, select: str = "page.*") -> tuple[str,
                 db,
                 query.model._meta.label,
                 query.values_select,
+                tuple(query.annotation_select),
                 query.order_by,
                 query.default_ordering,
                 query.standard_ordering,
@@ -166,8 +169,8 @@ _shaped: dict[tuple, tuple[str, str]] = {}
 
 def _read(
     view, values: QuerySet | Callable[[], QuerySet], select: str, select_params: tuple, shape: tuple | None = None
-) -> tuple[list[tuple], Query | None] | None:
-    """(the page's rows as ``select`` writes them, the page's query or None) with the audit row written,
+) -> tuple[list[tuple], Query | None, str] | None:
+    """(the page's rows as ``select`` writes them, the page's query or None, its database) with the audit row written,
     or None when the generic path must answer. ``select``'s first column is never NULL on a page's row.
 
     ``values`` is the list's values() queryset, or a function that builds it: with ``shape``, (a name for
@@ -220,7 +223,7 @@ def _read(
     paginator.page = Page(page_rows, number, django_paginator)
     paginator.request = request
     paginator.display_page_controls = django_paginator.num_pages > 1 and paginator.template is not None
-    return page_rows, page_query
+    return page_rows, page_query, db
 
 
 def read_page(view, values_queryset) -> list[dict] | None:
@@ -232,7 +235,7 @@ def read_page(view, values_queryset) -> list[dict] | None:
     read = _read(view, values_queryset, "page.*", ())
     if read is None:
         return None
-    page_rows, page_query = read
+    page_rows, page_query, _db = read
     assert page_query is not None
     compiler = page_query.get_compiler(using=values_queryset.db)
     compiler.setup_query()
@@ -247,12 +250,43 @@ def read_page(view, values_queryset) -> list[dict] | None:
     return dicts
 
 
+# A row version: the transaction that wrote it (xmin, kept by VACUUM FREEZE) and where it lies (ctid).
+# No two versions of a row share both: an UPDATE writes a new version elsewhere, and one transaction's
+# earlier version of a row stays in place until that transaction has ended.
+ROW_VERSION = "row_version"
+_ROW_VERSION_SQL = "xmin::text || ':' || ctid::text"
+_VERSIONED = "page.id, page.row_version"
+
+# (database, select, its parameters, row id) → (row version, the row as ``select`` wrote it, when): each web
+# process has PostgreSQL write a row's JSON once per version. Entries end after _TEXTS_SECONDS, so a
+# transaction id that wrapped around could never match an old entry.
+_texts: dict[tuple, tuple[str, tuple, float]] = {}
+_TEXTS_MAX = 20_000
+_TEXTS_SECONDS = 600.0
+
+
+def forget_rows() -> None:
+    """Empty this process's rows written by PostgreSQL (tests that count the statements writing them)."""
+    _texts.clear()
+
+
+def _versioned(values: QuerySet | Callable[[], QuerySet]) -> Callable[[], QuerySet]:
+    def build() -> QuerySet:
+        queryset = values() if callable(values) else values
+        return queryset.annotate(**{ROW_VERSION: RawSQL(_ROW_VERSION_SQL, ())})
+
+    return build
+
+
 def read_json_page(
     view, values: QuerySet | Callable[[], QuerySet], select: str, select_params: tuple = (), shape: tuple | None = None
 ) -> list[tuple] | None:
     """The page's rows as ``select`` writes them (JSON text, see api/rows.py), its audit row written, or None
     when the generic path must answer; ``view.paginator`` as read_page leaves it. ``values`` and ``shape``
     as _read takes them.
+
+    The page's statement reads each row's version; ``select`` runs, in a second statement, only for the
+    rows whose version this process has not written yet (most pages of a list that is read often: none).
 
     Only when the response is JSON written by orjson, which takes the text as it is (DRF's encoder, which
     writes indented JSON, would have to parse it), and the current time zone is UTC, the one PostgreSQL
@@ -263,5 +297,30 @@ def read_json_page(
         return None
     if not rows.utc(timezone.get_current_timezone()):
         return None
-    read = _read(view, values, select, select_params, shape)
-    return None if read is None else read[0]
+    versioned = _versioned(values)
+    read = _read(view, versioned, _VERSIONED, (), shape)
+    if read is None:
+        return None
+    page_rows, _query, db = read
+    now = time.monotonic()
+    out: list[tuple | None] = []
+    missing: dict[int, int] = {}  # row id → its place on the page
+    for id_, version in page_rows:
+        cached = _texts.get((db, select, select_params, id_))
+        if cached is not None and cached[0] == version and now - cached[2] < _TEXTS_SECONDS:
+            out.append(cached[1])
+        else:
+            missing[id_] = len(out)
+            out.append(None)
+    if missing:
+        queryset = versioned().filter(pk__in=list(missing))
+        sql, params = queryset.query.sql_with_params()
+        with connections[queryset.db].cursor() as cursor:
+            cursor.execute(f"SELECT page.{ROW_VERSION}, {select} FROM ({sql}) AS page", (*select_params, *params))
+            written = cursor.fetchall()
+        if len(_texts) + len(written) > _TEXTS_MAX:
+            _texts.clear()
+        for version, *row in written:
+            out[missing[row[0]]] = tuple(row)
+            _texts[(db, select, select_params, row[0])] = (version, tuple(row), now)
+    return [row for row in out if row is not None]  # a row deleted since the page was read is left out

@@ -45,9 +45,14 @@ def json_statements(queries) -> int:
 
 def same_page(client, path, query=None):
     """The page as PostgreSQL writes it, checked byte for byte against the Python path's; its JSON."""
+    from api import pages
+
+    pages.forget_rows()  # else rows this process has written already are not written again
     with CaptureQueriesContext(connection) as queries:
         fast = client.get(path, query or {})
-    assert json_statements(queries) == 1  # before the next request clears the log
+    # The page's statement, then one writing its rows (before the next request clears the log).
+    assert any(sql.startswith("WITH total") and pages.ROW_VERSION in sql for sql in statements(queries))
+    assert json_statements(queries) == (1 if fast.json()["results"] else 0)
     generic = client.get(path, query or {}, **GENERIC)
     assert fast.status_code == generic.status_code == 200
     assert fast.content == generic.content
@@ -185,16 +190,42 @@ def test_recording_rows_written_by_postgresql_are_the_python_paths_bytes(
     assert same_page(client, "/api/v1/recordings", {"patient": done[0].patient_id, "page_size": 3, "page": 2})
 
 
-def test_a_page_of_recordings_without_diagnoses_is_one_statement(api_as, staff_a, clinic_a):
+def test_a_page_of_recordings_without_diagnoses_is_one_statement_once_its_rows_are_written(api_as, staff_a, clinic_a):
+    from api import pages
+
     from ..factories import PatientFactory
 
     add_recordings(clinic_a, PatientFactory(clinic=clinic_a), staff_a, [360.0] * 3, [["I"]] * 3)
     client = api_as(staff_a)
     client.get("/api/v1/recordings")  # the token is looked up once per process
+    pages.forget_rows()
     with CaptureQueriesContext(connection) as queries:
         response = client.get("/api/v1/recordings")
     assert response.status_code == 200 and response.json()["count"] == 3
-    assert len(queries) == 1 and json_statements(queries) == 1
+    assert len(queries) == 2 and json_statements(queries) == 1  # the page, then its rows' JSON
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get("/api/v1/recordings").content == response.content
+    assert len(queries) == 1 and json_statements(queries) == 0  # rows this process has written
+
+
+def test_a_row_changed_since_this_process_wrote_it_is_written_again(api_as, staff_a, awkward_patients):
+    from api import pages
+
+    pages.forget_rows()
+    client = api_as(staff_a)
+    first = client.get("/api/v1/patients").json()["results"]
+    changed = first[2]["id"]
+    # In this test's own transaction: the new version has the same transaction id (xmin) as the old one.
+    Patient.objects.filter(pk=changed).update(family_name='Renamed "x"')
+    Patient.objects.filter(pk=first[3]["id"]).delete()
+    with CaptureQueriesContext(connection) as queries:
+        fast = client.get("/api/v1/patients")
+    assert json_statements(queries) == 1 and f"IN ({changed}))" in statements(queries)[-1]  # that row only
+    assert fast.content == client.get("/api/v1/patients", **GENERIC).content
+    body = fast.json()
+    assert [p["family_name"] for p in body["results"] if p["id"] == changed] == ['Renamed "x"']
+    assert {p["id"] for p in body["results"]} == {p["id"] for p in first} - {first[3]["id"]}
+    assert body["results"][-1]["id"] == changed  # "Renamed" sorts after every "Fam ..."
 
 
 def test_a_page_of_a_known_shape_builds_no_queryset_and_serves_each_clinic_its_own(
@@ -209,9 +240,11 @@ def test_a_page_of_a_known_shape_builds_no_queryset_and_serves_each_clinic_its_o
     pages._shaped.clear()
     a, b = api_as(staff_a), api_as(staff_b)
     first_a = same_page(a, "/api/v1/patients")
-    assert len(pages._shaped) == 1 and len(built) == 2  # compiled once; the conditional GET builds it too
+    # Compiled once; built again to write the rows, and by the conditional GET.
+    assert len(pages._shaped) == 1 and len(built) == 3
     first_b = b.get("/api/v1/patients").json()
-    assert a.get("/api/v1/patients").json() == first_a and len(built) == 2  # neither page built it again
+    assert len(built) == 4  # not compiled again: built only to write clinic B's row
+    assert a.get("/api/v1/patients").json() == first_a and len(built) == 4  # its rows written already
     assert [p["mrn"] for p in first_b["results"]] == ["B-1"]
     assert first_a["count"] == len(AWKWARD) and all(p["mrn"].startswith("J-") for p in first_a["results"])
     assert same_page(a, "/api/v1/patients", {"search": "Fam"})["count"] == len(AWKWARD)  # searches build theirs
