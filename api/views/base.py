@@ -38,10 +38,8 @@ class ApiViewSet(viewsets.GenericViewSet):
             etag = '"%s"' % hashlib.sha256(response.content).hexdigest()[:32]
             response["ETag"] = etag
             response["Cache-Control"] = "private, no-cache"
-            if (
-                etag in parse_etags(request.headers.get("If-None-Match", ""))
-                or request.headers.get("If-None-Match") == "*"
-            ):
+            if_none_match = request.META.get("HTTP_IF_NONE_MATCH")
+            if if_none_match is not None and (etag in parse_etags(if_none_match) or if_none_match == "*"):
                 not_modified = HttpResponseNotModified()
                 not_modified["ETag"] = etag
                 not_modified["Cache-Control"] = "private, no-cache"
