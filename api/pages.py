@@ -257,10 +257,10 @@ ROW_VERSION = "row_version"
 _ROW_VERSION_SQL = "xmin::text || ':' || ctid::text"
 _VERSIONED = "page.id, page.row_version"
 
-# (database, select, its parameters, row id) → (row version, the row as ``select`` wrote it, when): each web
-# process has PostgreSQL write a row's JSON once per version. Entries end after _TEXTS_SECONDS, so a
-# transaction id that wrapped around could never match an old entry.
-_texts: dict[tuple, tuple[str, tuple, float]] = {}
+# (database, select, its parameters) → (since when, {row id: (row version, the row as ``select`` wrote it)}):
+# each web process has PostgreSQL write a row's JSON once per version. The rows are forgotten every
+# _TEXTS_SECONDS, so a transaction id that wrapped around could never match an old row version.
+_texts: dict[tuple, tuple[float, dict[int, tuple[str, tuple]]]] = {}
 _TEXTS_MAX = 20_000
 _TEXTS_SECONDS = 600.0
 
@@ -303,12 +303,16 @@ def read_json_page(
         return None
     page_rows, _query, db = read
     now = time.monotonic()
-    out: list[tuple | None] = []
+    since, texts = _texts.get((db, select, select_params)) or (now, {})
+    if now - since > _TEXTS_SECONDS or len(texts) > _TEXTS_MAX:
+        since, texts = now, {}
+    _texts[(db, select, select_params)] = (since, texts)
+    out: list[tuple[str, tuple] | None] = []
     missing: dict[int, int] = {}  # row id → its place on the page
     for id_, version in page_rows:
-        cached = _texts.get((db, select, select_params, id_))
-        if cached is not None and cached[0] == version and now - cached[2] < _TEXTS_SECONDS:
-            out.append(cached[1])
+        cached = texts.get(id_)
+        if cached is not None and cached[0] == version:
+            out.append(cached)
         else:
             missing[id_] = len(out)
             out.append(None)
@@ -318,9 +322,6 @@ def read_json_page(
         with connections[queryset.db].cursor() as cursor:
             cursor.execute(f"SELECT page.{ROW_VERSION}, {select} FROM ({sql}) AS page", (*select_params, *params))
             written = cursor.fetchall()
-        if len(_texts) + len(written) > _TEXTS_MAX:
-            _texts.clear()
         for version, *row in written:
-            out[missing[row[0]]] = tuple(row)
-            _texts[(db, select, select_params, row[0])] = (version, tuple(row), now)
-    return [row for row in out if row is not None]  # a row deleted since the page was read is left out
+            out[missing[row[0]]] = texts[row[0]] = (version, tuple(row))
+    return [row[1] for row in out if row is not None]  # a row deleted since the page was read is left out

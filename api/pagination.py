@@ -22,25 +22,27 @@ class Pagination(PageNumberPagination):
         """DRF's link to page ``number``. A request without a query string (most first pages) has it
         written directly: parsing and writing the URL again cost a tenth of a list read."""
         request = self.request
+        assert request is not None  # set by paginate_queryset
         if request.META.get("QUERY_STRING"):
             return replace_query_param(request.build_absolute_uri(), self.page_query_param, number)
-        # The host is validated (get_host, against ALLOWED_HOSTS) before an address is kept for it.
-        base = _absolute_path(request.scheme, request._request._get_raw_host(), request.path)
+        meta = request.META
+        # Everything get_host reads; the host is validated (against ALLOWED_HOSTS) before an address is kept.
+        key = (
+            request.scheme,
+            meta.get("HTTP_X_FORWARDED_HOST"),
+            meta.get("HTTP_HOST"),
+            meta.get("SERVER_NAME"),
+            meta.get("SERVER_PORT"),
+            request.path,
+        )
+        base = _paths.get(key)
         if base is None:
             base = request.build_absolute_uri()
-            _absolute_path(request.scheme, request._request._get_raw_host(), request.path, base)
+            if len(_paths) >= 1024:
+                _paths.clear()
+            _paths[key] = base
         return f"{base}?{self.page_query_param}={number}"
 
 
-_paths: dict[tuple[str, str, str], str] = {}
-
-
-def _absolute_path(scheme: str, raw_host: str, path: str, value: str | None = None) -> str | None:
-    """The absolute address of a path by scheme and raw host, as build_absolute_uri wrote it (kept)."""
-    key = (scheme, raw_host, path)
-    if value is None:
-        return _paths.get(key)
-    if len(_paths) >= 1024:
-        _paths.clear()
-    _paths[key] = value
-    return value
+# The absolute address of a path by scheme and host headers, as build_absolute_uri wrote it.
+_paths: dict[tuple, str] = {}

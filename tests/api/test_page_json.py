@@ -228,6 +228,17 @@ def test_a_row_changed_since_this_process_wrote_it_is_written_again(api_as, staf
     assert body["results"][-1]["id"] == changed  # "Renamed" sorts after every "Fam ..."
 
 
+def test_rows_written_are_written_again_after_a_while(api_as, staff_a, awkward_patients, monkeypatch):
+    from api import pages
+
+    client = api_as(staff_a)
+    client.get("/api/v1/patients")
+    monkeypatch.setattr(pages, "_TEXTS_SECONDS", 0.0)
+    with CaptureQueriesContext(connection) as queries:
+        client.get("/api/v1/patients")
+    assert json_statements(queries) == 1
+
+
 def test_a_page_of_a_known_shape_builds_no_queryset_and_serves_each_clinic_its_own(
     api_as, staff_a, staff_b, awkward_patients, monkeypatch
 ):

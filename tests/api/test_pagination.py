@@ -44,4 +44,4 @@ def test_a_host_that_is_not_allowed_is_refused_as_before():
 
     with pytest.raises(DisallowedHost):
         links(Pagination, "/api/v1/patients", {}, HTTP_HOST="evil.example.com")
-    assert not any(key[1] == "evil.example.com" for key in pagination._paths)
+    assert not any("evil.example.com" in key for key in pagination._paths)
