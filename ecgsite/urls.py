@@ -10,12 +10,13 @@ def healthz(request):
     return HttpResponse("ok", content_type="text/plain")
 
 
+# The API first: a path is matched against each include in turn, and each that fails costs an exception.
 urlpatterns = [
+    path("api/v1/", include("api.urls")),
     path("admin/", admin.site.urls),
     path("accounts/", include("accounts.urls")),
     path("patients/", include("patients.urls")),
     path("healthz", healthz, name="healthz"),
-    path("api/v1/", include("api.urls")),
     path("", include("diagnostics.exports")),
     path("", include("diagnostics.urls")),
 ]
