@@ -24,7 +24,8 @@ class Patient(models.Model):
     class Meta:
         ordering = ["family_name", "given_name", "mrn"]
         constraints = [models.UniqueConstraint(fields=["clinic", "mrn"], name="patient_mrn_unique_per_clinic")]
-        indexes = [models.Index(fields=["clinic", "family_name"])]
+        # In the list's order within a clinic: a page is read from the index, not sorted from every patient.
+        indexes = [models.Index(fields=["clinic", "family_name", "given_name", "mrn"], name="patient_clinic_order")]
 
     def __str__(self) -> str:
         return f"{self.display_name} ({self.mrn})"
