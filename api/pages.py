@@ -8,9 +8,11 @@ a page that exists (an invalid page writes no row and is answered 404 by the gen
 Requests whose status cannot be known before the response is built take the generic path: a HEAD, a
 conditional GET (If-None-Match may be answered 304) and a page number that is not a plain number.
 
-A list whose rows PostgreSQL can write (api/rows.py PATIENT_JSON and RECORDING_JSON) has them selected
-as JSON text by the same statement (read_json_page): the web process neither converts the columns nor
-builds and encodes a dict per row, it joins the rows' text.
+A list whose rows PostgreSQL can write (api/rows.py PATIENT_JSON and RECORDING_JSON) has them written
+as JSON text by PostgreSQL (read_json_page): the web process neither converts the columns nor builds and
+encodes a dict per row, it joins the rows' text. The page's statement reads each row's version, and each
+web process keeps the text of the versions it has had written: a second statement writes only the rows
+it does not hold yet (on a list read again and again, none).
 """
 
 import hashlib
@@ -261,7 +263,7 @@ _VERSIONED = "page.id, page.row_version"
 # each web process has PostgreSQL write a row's JSON once per version. The rows are forgotten every
 # _TEXTS_SECONDS, so a transaction id that wrapped around could never match an old row version.
 _texts: dict[tuple, tuple[float, dict[int, tuple[str, tuple]]]] = {}
-_TEXTS_MAX = 20_000
+_TEXTS_MAX = 10_000  # rows per list (about 9 MB of recordings)
 _TEXTS_SECONDS = 600.0
 
 
