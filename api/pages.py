@@ -261,7 +261,9 @@ _VERSIONED = "page.id, page.row_version"
 
 # (database, select, its parameters) → (since when, {row id: (row version, the row as ``select`` wrote it)}):
 # each web process has PostgreSQL write a row's JSON once per version. The rows are forgotten every
-# _TEXTS_SECONDS, so a transaction id that wrapped around could never match an old row version.
+# _TEXTS_SECONDS, so a transaction id that wrapped around could never match an old row version (nor, within
+# those minutes, a version of a database restored into a new cluster under running web processes, which
+# would need the same row id, transaction id and place).
 _texts: dict[tuple, tuple[float, dict[int, tuple[str, tuple]]]] = {}
 _TEXTS_MAX = 10_000  # rows per list (about 9 MB of recordings)
 _TEXTS_SECONDS = 600.0
