@@ -23,9 +23,9 @@ class Pagination(PageNumberPagination):
         written directly: parsing and writing the URL again cost a tenth of a list read."""
         request = self.request
         assert request is not None  # set by paginate_queryset
-        if request.META.get("QUERY_STRING"):
-            return replace_query_param(request.build_absolute_uri(), self.page_query_param, number)
         meta = request.META
+        if meta.get("QUERY_STRING"):
+            return replace_query_param(request.build_absolute_uri(), self.page_query_param, number)
         # Everything get_host reads; the host is validated (against ALLOWED_HOSTS) before an address is kept.
         key = (
             request.scheme,
