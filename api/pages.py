@@ -307,10 +307,10 @@ def read_json_page(
         return None
     page_rows, _query, db = read
     now = time.monotonic()
-    since, texts = _texts.get((db, select, select_params)) or (now, {})
-    if now - since > _TEXTS_SECONDS or len(texts) > _TEXTS_MAX:
-        since, texts = now, {}
-    _texts[(db, select, select_params)] = (since, texts)
+    kept = _texts.get((db, select, select_params))
+    if kept is None or now - kept[0] > _TEXTS_SECONDS or len(kept[1]) > _TEXTS_MAX:
+        kept = _texts[(db, select, select_params)] = (now, {})
+    texts = kept[1]
     out: list[tuple[str, tuple] | None] = []
     missing: dict[int, int] = {}  # row id → its place on the page
     for id_, version in page_rows:

@@ -54,6 +54,13 @@ def data_dir(arg: str | None) -> Path:
     return Path(arg) if arg else paths.data_dir()
 
 
+def all_records(arg: str | None = None) -> tuple[list[str], dict]:
+    """(the ids of every patient, MIT-BIH's non-paced records and svdb's, and their cached record data)."""
+    data = data_dir(arg)
+    ids = rt.record_ids(data, "all")
+    return ids, rt.load_records(data, ids, CACHE)
+
+
 def folds(ids: list[str], k: int = FOLDS, seed: int = 0) -> list[list[str]]:
     """Records dealt to ``k`` folds, each database shuffled and dealt separately."""
     rng = np.random.default_rng(seed)

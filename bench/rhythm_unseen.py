@@ -113,9 +113,7 @@ def main() -> None:
         return
     load_before = os.getloadavg()
     started = time.perf_counter()
-    data = hp.data_dir(None)
-    ids = rt.record_ids(data, "all")
-    records = rt.load_records(data, ids, hp.CACHE)
+    ids, records = hp.all_records()
     probs = out_of_fold(records, ids)
     per_record = [evaluate(rid, records[rid], probs[rid]) for rid in ids]
     result = {

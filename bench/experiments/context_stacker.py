@@ -362,9 +362,7 @@ def main() -> None:
         return
     load_before = os.getloadavg()
     started = time.perf_counter()
-    data = hp.data_dir(None)
-    ids = rt.record_ids(data, "all")
-    records = rt.load_records(data, ids, hp.CACHE)
+    ids, records = hp.all_records()
     probs = first_stage(records, ids)
 
     def log(m):

@@ -73,9 +73,7 @@ def adapted(p: np.ndarray, trained: np.ndarray, actual: np.ndarray, strength: fl
 
 def main() -> None:
     load_before = os.getloadavg()
-    data = hp.data_dir(None)
-    ids = rt.record_ids(data, "all")
-    records = rt.load_records(data, ids, hp.CACHE)
+    ids, records = hp.all_records()
     probs = oof_probabilities(ids)
     trained, actual = training_prior(records, ids)
     out: dict = {"trained_prior": trained.round(4).tolist(), "actual_prior": actual.round(4).tolist(), "variants": {}}
