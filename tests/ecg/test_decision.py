@@ -70,3 +70,53 @@ def test_record_classes_spells_the_models_labels():
     assert (out == "S").sum() > 100
     # a model without an S class: the most probable class only
     assert (record_classes(scores[:, [0, 2]], ["N", "V"], peaks, FS) == "N").all()
+
+
+def _svt_with(other_at: dict[int, float]):
+    """Sinus at 0.8 s, then a 2-minute SVT at 0.42 s found at its onset, with beats of another class at
+    the given offsets into the run (offset -> their RR in s); the run's cycle goes on behind them."""
+    peaks = _peaks((300, 0.8), (120, 0.42), (300, 0.8))
+    onset = int(np.searchsorted(peaks, 300 * FS)) + 1
+    end = int(np.searchsorted(peaks, 420 * FS))
+    classes = np.full(len(peaks), N)
+    classes[onset : onset + 3] = S
+    for offset, rr in other_at.items():
+        i = onset + offset
+        peaks[i] = peaks[i - 1] + int(rr * FS)
+        classes[i] = V
+    return peaks, classes, onset, end
+
+
+def test_a_ventricular_beat_inside_a_run_does_not_end_it():
+    # an interpolated V beat 0.3 s after the 40th beat; the SVT's next beat comes two cycles after it
+    peaks, classes, onset, end = _svt_with({40: 0.3})
+    out = continue_supraventricular_runs(peaks, FS, classes)
+    assert out[onset + 40] == V
+    assert (out[onset + 41 : end] == S).all()
+
+
+def test_a_ventricular_couplet_at_the_runs_rate_does_not_end_it():
+    peaks, classes, onset, end = _svt_with({40: 0.4, 41: 0.42})
+    out = continue_supraventricular_runs(peaks, FS, classes)
+    assert (out[onset + 40 : onset + 42] == V).all()
+    assert (out[onset + 42 : end] == S).all()
+
+
+def test_three_beats_of_another_class_end_a_run():
+    peaks, classes, onset, end = _svt_with({40: 0.42, 41: 0.42, 42: 0.42})
+    out = continue_supraventricular_runs(peaks, FS, classes)
+    assert (out[onset + 1 : onset + 40] == S).all()
+    assert (out[onset + 43 : end] == N).all()
+
+
+def test_a_ventricular_beat_after_which_the_rhythm_changes_ends_the_run():
+    """After the V beat the rhythm resumes off the run's cycle (a pause, then sinus): the run is over."""
+    peaks = _peaks((300, 0.8), (60, 0.42), (0.42, 0.3), (0.6, 1.0), (300, 0.8))
+    onset = int(np.searchsorted(peaks, 300 * FS)) + 1
+    v = int(np.searchsorted(peaks, 360 * FS))
+    classes = np.full(len(peaks), N)
+    classes[onset : onset + 3] = S
+    classes[v] = V
+    out = continue_supraventricular_runs(peaks, FS, classes)
+    assert (out[onset:v] == S).all() and out[v] == V
+    assert (out[v + 1 :] == N).all()
