@@ -38,6 +38,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ecg.constants import AAMI_CLASSES
 from ecg.datasets import paths
 from ecg.evaluation import protocols
 from ecg.training import record as rt
@@ -74,23 +75,57 @@ def folds(ids: list[str], k: int = FOLDS, seed: int = 0) -> list[list[str]]:
     return out
 
 
-def decide(probs: np.ndarray, r: rt.RecordData, run_rule: bool = True) -> np.ndarray:
+def decide(probs: np.ndarray, r: rt.RecordData, run_rule: bool = True, measures: dict | None = None) -> np.ndarray:
     """Class indices as the product decides them: the most probable class, then (``run_rule``) the
-    supraventricular-run rule of ``ecg.models.decision``."""
-    from ecg.models.decision import continue_supraventricular_runs
+    supraventricular-run rule of ``ecg.models.decision``, then (given the analysed lead's waveform
+    ``measures``) no S beat inside atrial fibrillation or flutter."""
+    from ecg.models.decision import atrial_rhythm_rules, continue_supraventricular_runs
 
     pred = probs.argmax(axis=1)
-    return continue_supraventricular_runs(r.r_peaks, r.fs, pred) if run_rule else pred
+    if not run_rule:
+        return pred
+    pred = continue_supraventricular_runs(r.r_peaks, r.fs, pred)
+    if measures is not None:
+        pred = atrial_rhythm_rules(r.r_peaks, r.fs, pred, measures, labels=list(AAMI_CLASSES))
+    return pred
 
 
-def per_record(model, records, ids, run_rule: bool = True) -> dict[str, np.ndarray]:
+MEASURES = ("p_repetition", "atrial_frequency", "atrial_organisation")
+
+
+def all_measures(data: Path, records, ids) -> dict[str, dict[str, np.ndarray]]:
+    """Each record's waveform measures at its detected beats, on the analysed lead as the product
+    measures them (``ecg.rhythm.analysis.waveform_measures``); kept in training-runs/oof."""
+    path = TREE_OOF / "measures.npz"
+    flat = dict(np.load(path)) if path.exists() else {}
+    missing = [i for i in ids if f"{i}|{MEASURES[0]}" not in flat]
+    for rid in missing:
+        for name, values in record_measures(data / rid, records[rid]).items():
+            flat[f"{rid}|{name}"] = values
+    if missing:
+        TREE_OOF.mkdir(parents=True, exist_ok=True)
+        np.savez(path, **flat)
+    return {i: {name: flat[f"{i}|{name}"] for name in MEASURES} for i in ids}
+
+
+def record_measures(path: Path, r: rt.RecordData) -> dict[str, np.ndarray]:
+    from ecg.rhythm.analysis import waveform_measures
+
+    signal, fs, names, _, _ = rt.read_annotated(path)
+    lead = np.nan_to_num(signal[:, rt.lead_order(names)[0]])
+    measured = waveform_measures(lead, fs, r.r_peaks)
+    return {name: measured[name] for name in MEASURES}
+
+
+def per_record(model, records, ids, run_rule: bool = True, measures=None) -> dict[str, np.ndarray]:
     from ecg.models import record as record_model
 
     out = {}
     for rid in ids:
         r = records[rid]
+        measured = None if measures is None else measures[rid]
         out[rid] = protocols.confusion(
-            r.labels, decide(record_model.predict(model, r.morphology, r.features), r, run_rule)
+            r.labels, decide(record_model.predict(model, r.morphology, r.features), r, run_rule, measured)
         )
     return out
 
@@ -235,7 +270,7 @@ def blended(network, clf):
     return trees.blend(network, trees.TreeEnsemble.from_export(trees.export(clf), name="trees"))
 
 
-def step_cv_blend(records, ids, config: str) -> None:
+def step_cv_blend(records, ids, config: str, data: Path) -> None:
     """Record-wise CV of the shipped recipe, by the CV folds: SEEDS network seeds averaged, then
     averaged with one tree model per fold (out-of-fold probabilities of each seed and of the trees
     kept in training-runs/oof, so a run resumes). The figures of the first seed alone are kept beside."""
@@ -257,15 +292,21 @@ def step_cv_blend(records, ids, config: str) -> None:
     ]
     p_trees = _oof("trees_ld", records, ids, tree_fold(records, rt.TREE_LEAD_DROPOUT))
     p_net = {r: np.mean([p[r] for p in p_seeds], axis=0) for r in ids}
+    measures = all_measures(data, records, ids)
 
-    def figures(net, run_rule: bool) -> dict:
+    def figures(net, run_rule: bool, atrial_rules: bool = True) -> dict:
         mats = {
-            r: protocols.confusion(records[r].labels, decide(net[r] + p_trees[r], records[r], run_rule)) for r in ids
+            r: protocols.confusion(
+                records[r].labels,
+                decide(net[r] + p_trees[r], records[r], run_rule, measures[r] if atrial_rules else None),
+            )
+            for r in ids
         }
         return summary(mats, records)
 
     compared = {
         "without_run_rule": figures(p_net, False),
+        "without_atrial_rules": figures(p_net, True, atrial_rules=False),
         "one_network_seed": figures(p_seeds[0], True),
         "one_network_seed_without_run_rule": figures(p_seeds[0], False),
     }
@@ -276,7 +317,8 @@ def step_cv_blend(records, ids, config: str) -> None:
         {
             "config": {**CONFIGS[config].__dict__, "trees": rt.TREE_PARAMS, "tree_lead_dropout": rt.TREE_LEAD_DROPOUT},
             "network_seeds": SEEDS,
-            "decision": "most probable class, then the supraventricular-run rule (ecg.models.decision)",
+            "decision": "most probable class, then the supraventricular-run rule, then no S beat inside atrial "
+            "fibrillation or flutter (ecg.models.decision)",
             **compared,
             **figures(p_net, True),
             "folds": {str(k): f for k, f in enumerate(folds(ids))},
@@ -330,12 +372,21 @@ def step_transfer(
         np.savez(kept, **probs)
         kept.with_suffix(".json").write_text(json.dumps(val_records))
 
-    def figures(run_rule: bool) -> dict:
-        mats = {t: protocols.confusion(records[t].labels, decide(probs[t], records[t], run_rule)) for t in test_ids}
+    measures = all_measures(data, records, test_ids)
+
+    def figures(run_rule: bool, atrial_rules: bool = True) -> dict:
+        mats = {
+            t: protocols.confusion(
+                records[t].labels, decide(probs[t], records[t], run_rule, measures[t] if atrial_rules else None)
+            )
+            for t in test_ids
+        }
         return summary(mats, records)
 
     without = figures(False)
     without.pop("records", None)
+    without_atrial = figures(True, atrial_rules=False)
+    without_atrial.pop("records", None)
     save(
         name,
         {
@@ -345,6 +396,7 @@ def step_transfer(
             "test": test_set,
             "val_records": val_records,
             "without_run_rule": without,
+            "without_atrial_rules": without_atrial,
             **figures(True),
         },
     )
@@ -408,7 +460,8 @@ def step_nstdb(data: Path, config: str) -> None:
         mats, det = {}, {"tp": 0, "fp": 0, "fn": 0}
         for base in ("118", "119"):
             r = rt.build_record(data / "nstdb" / f"{base}e{snr}")
-            mats[base] = per_record(model, {base: r}, [base])[base]
+            measured = record_measures(data / "nstdb" / f"{base}e{snr}", r)
+            mats[base] = per_record(model, {base: r}, [base], measures={base: measured})[base]
             det["tp"] += int((r.labels >= 0).sum())
             det["fp"] += int((r.labels < 0).sum())
             det["fn"] += int(r.missed.sum())
@@ -459,7 +512,7 @@ def main() -> None:
     config = chosen_config(configs) if any(s != "baselines" for s in steps) else None
     blend = args.recipe == "blend"
     if "cv" in steps and blend:
-        step_cv_blend(records, ids, config)
+        step_cv_blend(records, ids, config, data)
     if "ds1_ds2" in steps:
         step_transfer(records, "ds1_ds2", "ds1", "ds2", config, data, blend=blend)
     if "mitdb_svdb" in steps:

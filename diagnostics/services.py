@@ -356,9 +356,11 @@ def _classify_claimed(recording_id: int, claim_token: str, models: dict, lease: 
     labels = [str(label).upper() for label in classifier.class_labels]
     column = {c: labels.index(c) for c in AAMI_CLASSES}
     if inputs.context is not None and positions is not None and inputs.rhythm is not None:
-        from ecg.models.decision import record_classes  # the record-level model's classes, run rule included
+        from ecg.models.decision import record_classes  # the record-level model's classes, its rules included
 
-        predicted = record_classes(class_scores, labels, positions, float(inputs.rhythm["fs"]))
+        predicted = record_classes(
+            class_scores, labels, positions, float(inputs.rhythm["fs"]), measures=inputs.rhythm.get("measures")
+        )
     else:
         predicted = np.array(labels)[class_scores.argmax(axis=1)]
     screen = _mi_screen(

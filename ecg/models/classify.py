@@ -99,8 +99,13 @@ def classify_signal(
         scores = inference.predict(heartbeat_model, beats) if len(beats) else np.zeros((0, len(labels)))
     if len(beats) == 0:
         raise ValueError("no complete heartbeats could be cut from the signal")
-    if record_level:  # most probable class, then the supraventricular-run rule (ecg.models.decision)
-        predicted = [str(c) for c in record_classes(scores, labels, r_peaks, signal.fs)]
+    measures = None
+    if record_level:  # most probable class, the run rule, no S in AF or flutter (ecg.models.decision)
+        from ecg.rhythm.analysis import waveform_measures
+
+        measures = waveform_measures(values, signal.fs, r_peaks)  # the rhythm analysis below reads them too
+        classes = record_classes(scores, labels, r_peaks, signal.fs, measures=measures)
+        predicted = [str(c) for c in classes]
     else:
         predicted = [labels[i] for i in scores.argmax(axis=1)]
     p_n = scores[:, labels.index("N")]
@@ -122,7 +127,12 @@ def classify_signal(
             threshold=mi_threshold,
         )
     rhythm = analyse_rhythm(
-        signal=values, fs=signal.fs, r_peaks=r_peaks, classes=np.asarray(predicted), n_samples=len(values)
+        signal=values,
+        fs=signal.fs,
+        r_peaks=r_peaks,
+        classes=np.asarray(predicted),
+        n_samples=len(values),
+        measures=measures,
     )
     return SignalResult(
         fs=signal.fs,

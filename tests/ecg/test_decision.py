@@ -2,7 +2,12 @@
 
 import numpy as np
 
-from ecg.models.decision import continue_supraventricular_runs, record_classes
+from ecg.models.decision import (
+    AF_P_REPETITION_MAX,
+    atrial_rhythm_rules,
+    continue_supraventricular_runs,
+    record_classes,
+)
 
 FS = 128.0
 N, S, V = 0, 1, 2
@@ -120,3 +125,74 @@ def test_a_ventricular_beat_after_which_the_rhythm_changes_ends_the_run():
     out = continue_supraventricular_runs(peaks, FS, classes)
     assert (out[onset:v] == S).all() and out[v] == V
     assert (out[v + 1 :] == N).all()
+
+
+def _af_then_sinus(seconds_af: float = 300, seconds_sinus: float = 300):
+    """Irregular R-R intervals (atrial fibrillation), then regular sinus rhythm with premature beats."""
+    rng = np.random.default_rng(1)
+    rr_af = rng.uniform(0.4, 1.1, int(seconds_af / 0.75))
+    rr_sinus = np.full(int(seconds_sinus / 0.8), 0.8)
+    rr = np.concatenate([rr_af, rr_sinus])
+    peaks = (np.concatenate([[0.0], np.cumsum(rr)]) * FS).astype(np.int64)
+    return peaks, len(rr_af)
+
+
+def test_s_calls_inside_atrial_fibrillation_without_repeating_p_waves_are_n():
+    peaks, n_af = _af_then_sinus()
+    classes = np.full(len(peaks), N)
+    early_af = np.arange(110, n_af - 40, 7)  # the classifier calls some of AF's short intervals S
+    classes[early_af] = S
+    sinus_pac = n_af + 100
+    classes[sinus_pac] = S  # a premature beat in sinus rhythm stays S
+    classes[n_af // 2] = V  # a V beat stays V
+    p_rep = np.where(np.arange(len(peaks)) < n_af, 0.25, 0.9)  # fibrillatory waves do not repeat; P waves do
+    out = atrial_rhythm_rules(peaks, FS, classes, {"p_repetition": p_rep}, labels=["N", "S", "V", "F", "Q"])
+    assert (out[early_af] == N).all()
+    assert out[sinus_pac] == S and out[n_af // 2] == V
+
+
+def test_irregular_rhythm_whose_p_waves_repeat_keeps_its_s_calls():
+    """Frequent atrial ectopy also makes the intervals irregular, but its sinus P waves still repeat."""
+    peaks, n_af = _af_then_sinus()
+    classes = np.full(len(peaks), N)
+    classes[np.arange(110, n_af - 40, 7)] = S
+    p_rep = np.full(len(peaks), AF_P_REPETITION_MAX + 0.3)
+    out = atrial_rhythm_rules(peaks, FS, classes, {"p_repetition": p_rep}, labels=["N", "S", "V", "F", "Q"])
+    assert (out == classes).all()
+
+
+def test_record_classes_applies_the_atrial_rules_only_given_the_waveform_measures():
+    peaks, n_af = _af_then_sinus()
+    scores = np.zeros((len(peaks), 5))
+    scores[:, 0] = 1.0
+    early = np.arange(110, n_af - 40, 7)
+    scores[early, 0], scores[early, 1] = 0.2, 0.8
+    p_rep = np.where(np.arange(len(peaks)) < n_af, 0.25, 0.9)
+    labels = ["N", "S", "V", "F", "Q"]
+    assert (record_classes(scores, labels, peaks, FS)[early] == "S").all()
+    assert (record_classes(scores, labels, peaks, FS, measures={"p_repetition": p_rep})[early] == "N").all()
+
+
+def test_s_calls_inside_sustained_atrial_flutter_are_n():
+    """Flutter conducted 2:1 is regular: only the organised atrial activity at 210-420 /min tells it."""
+    peaks = _peaks((300, 0.8), (300, 0.42), (300, 0.8))
+    n = len(peaks)
+    start, end = int(np.searchsorted(peaks, 300 * FS)), int(np.searchsorted(peaks, 600 * FS))
+    classes = np.full(n, N)
+    classes[start + 50 : end - 50 : 5] = S  # the classifier calls the flutter's beats S here and there
+    classes[60] = S  # and a premature beat in the sinus stretch before it
+    organisation = np.full(n, 0.3)
+    organisation[start:end] = 0.65
+    frequency = np.full(n, 3.0)
+    frequency[start:end] = 4.7  # 280 /min
+    measures = {"atrial_organisation": organisation, "atrial_frequency": frequency}
+    out = atrial_rhythm_rules(peaks, FS, classes, measures, labels=["N", "S", "V", "F", "Q"])
+    assert (out[start + 50 : end - 50] == N).all() and out[60] == S
+    # a few organised beats are not sustained flutter; nor is organised activity at a sinus P wave's rate
+    brief = np.full(n, 0.3)
+    brief[start : start + 20] = 0.65
+    out = atrial_rhythm_rules(peaks, FS, classes, {**measures, "atrial_organisation": brief}, labels=list("NSVFQ"))
+    assert (out == classes).all()
+    slow = np.full(n, 2.0)
+    out = atrial_rhythm_rules(peaks, FS, classes, {**measures, "atrial_frequency": slow}, labels=list("NSVFQ"))
+    assert (out == classes).all()

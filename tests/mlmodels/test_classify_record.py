@@ -5,7 +5,7 @@ import pytest
 import wfdb
 from django.core.management import CommandError, call_command
 
-from ..data import mitdb_dir, ptbdb_dir
+from ..data import mitdb_dir, ptbdb_dir, svdb_dir
 
 
 def run(*args) -> str:
@@ -159,6 +159,20 @@ def test_the_shipped_record_level_model_finds_the_ventricular_beats_at_any_rate(
     assert rhythm["ventricular"]["total"] == summary["counts"]["V"]
     assert "bigeminy" in {e["type"] for e in result["events"]}
     assert all(0 <= e["start"] <= e["end"] < 650000 * fs / 360 for e in result["events"])
+
+
+@pytest.mark.django_db
+def test_beats_in_atrial_flutter_are_not_called_s():
+    """svdb 867: atrial flutter conducted 2:1 for eleven minutes, every beat N in the reference. The
+    network still gives many of its beats S as the most probable class; the decision's flutter rule,
+    fed by the analysed lead's waveform measures, reports them N (ecg.models.decision)."""
+    result = json.loads(run(str(svdb_dir() / "867"), "--format", "json"))
+    beats = result["beats"]
+    most_probable = [max(b["probabilities"], key=b["probabilities"].get) for b in beats]
+    turned = sum(1 for m, b in zip(most_probable, beats) if m == "S" and b["aami_class"] == "N")
+    assert turned >= 100
+    assert result["summary"]["counts"]["S"] < sum(m == "S" for m in most_probable)
+    assert "afl" in {e["type"] for e in result["events"]}
 
 
 @pytest.mark.django_db
