@@ -44,7 +44,7 @@ Measured on the record-wise CV's out-of-fold probabilities (``bench.heartbeat_pr
 from __future__ import annotations
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
+from scipy.ndimage import median_filter
 
 from ecg.processing.context import MAX_RR_S, baseline_rr
 from ecg.rhythm import af
@@ -103,12 +103,9 @@ def continue_supraventricular_runs(
 
 
 def _running_median(x: np.ndarray, beats: int) -> np.ndarray:
-    half = beats // 2
-    if len(x) == 0:
-        return np.asarray(x, dtype=np.float64)
-    out: np.ndarray = np.median(
-        sliding_window_view(np.pad(np.asarray(x, np.float64), half, mode="edge"), beats), axis=1
-    )
+    """The median over ``beats`` beats centred on each beat (edges repeated), in O(n) memory: a
+    24-hour recording has some 100,000 beats."""
+    out: np.ndarray = median_filter(np.asarray(x, np.float64), size=beats, mode="nearest")
     return out
 
 
