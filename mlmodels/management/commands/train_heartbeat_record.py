@@ -201,6 +201,19 @@ CLINIC_NOTE = (
 )
 
 
+def _reported(metrics: dict) -> dict:
+    """The card's figures and the text written around them, as this module states them now."""
+    return {
+        "metrics": metrics,
+        "targets": record_card.target_checks(metrics, TRIED),
+        "what_was_tried": TRIED,
+        "history": HISTORY,
+        "summary": SUMMARY,
+        "decision": DECISION,
+        "clinic_note": CLINIC_NOTE,
+    }
+
+
 class Command(BaseCommand):
     help = "Train the record-level heartbeat classifier on MIT-BIH and svdb (all patients) and write its card."
 
@@ -348,18 +361,7 @@ class Command(BaseCommand):
         card = json.loads(path.read_text())
         hyper = card.get("hyperparameters", {})
         metrics = self._metrics("trees" in hyper, hyper.get("configuration", "cnn_a05"))
-        card.update(
-            {
-                "card_updated": dt.date.today().isoformat(),
-                "metrics": metrics,
-                "targets": record_card.target_checks(metrics, TRIED),
-                "what_was_tried": TRIED,
-                "history": HISTORY,
-                "summary": SUMMARY,
-                "decision": DECISION,
-                "clinic_note": CLINIC_NOTE,
-            }
-        )
+        card.update({"card_updated": dt.date.today().isoformat(), **_reported(metrics)})
         path.write_text(json.dumps(card, indent=1, default=str) + "\n")
         path.with_suffix(".md").write_text(record_card.render_markdown(card))
         self.stdout.write(f"wrote the card of {path.stem} again")
@@ -418,11 +420,5 @@ class Command(BaseCommand):
             "command": f"python manage.py train_heartbeat_record --config {config} --seeds {seeds} "
             f"--model-version {version} --recipe {'blend' if tree_info else 'network'} --ship",
             "evaluation_command": "python -m bench.heartbeat_protocols",
-            "metrics": metrics,
-            "targets": record_card.target_checks(metrics, TRIED),
-            "what_was_tried": TRIED,
-            "history": HISTORY,
-            "summary": SUMMARY,
-            "decision": DECISION,
-            "clinic_note": CLINIC_NOTE,
+            **_reported(metrics),
         }
