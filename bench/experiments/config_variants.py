@@ -1,0 +1,95 @@
+"""EXPERIMENT: the shipped recipe with other network settings, judged by the product's whole decision.
+
+Each variant of the shipped configuration (``cnn_a05``) is trained by the record-wise CV folds of
+`bench.heartbeat_protocols` with three seeds per fold (out-of-fold probabilities kept in
+training-runs/oof as ``cv_<variant>_seed<k>.npz``, so a run resumes), averaged, averaged again with the
+shipped trees' out-of-fold probabilities (``trees_ld``), and decided as the product decides (the run
+rules, then no S in atrial fibrillation or flutter, from each record's waveform measures). Pooled
+figures over all 96 records, and over svdb's and MIT-BIH's records apart (the held-back scorer's
+records are svdb's).
+
+    .venv/bin/python -m bench.experiments.config_variants [--variants epochs10,width64]
+
+Result: bench/results/config_variants.json (variants already scored are kept).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+
+import numpy as np
+
+from bench import heartbeat_protocols as hp
+from bench.common import REPO, machine, write_result
+from ecg.evaluation import protocols
+from ecg.training import record as rt
+
+OUTPUT = REPO / "bench" / "results" / "config_variants.json"
+BASE = rt.CONFIGS["cnn_a05"]
+VARIANTS = {
+    "epochs10": {"epochs": 10},
+    "width64": {"width": 64},
+    "n_keep05": {"n_keep": 0.5},
+    "alpha07": {"alpha": 0.7},
+    "lr5e-4_epochs10": {"learning_rate": 5e-4, "epochs": 10},
+}
+
+
+def oof(name: str, changes: dict, records, ids) -> dict[str, np.ndarray]:
+    seeds = []
+    for seed in range(hp.SEEDS):
+        cfg = rt.TrainConfig(**{**BASE.__dict__, **changes, "seed": seed})
+
+        def fit_predict(k, train, test, cfg=cfg):
+            from ecg.models import record as record_model
+
+            model, _ = rt.train(records, train, cfg, log=lambda m: None)
+            return {t: record_model.predict(model, records[t].morphology, records[t].features) for t in test}
+
+        seeds.append(hp._oof(f"cv_{name}_seed{seed}", records, ids, fit_predict))
+    return {r: np.mean([s[r] for s in seeds], axis=0) for r in ids}
+
+
+def scored(net, trees, measures, records, ids) -> dict:
+    mats = {
+        r: protocols.confusion(records[r].labels, hp.decide(net[r] + trees[r], records[r], True, measures[r]))
+        for r in ids
+    }
+    out = {}
+    for scope in ("all", "svdb", "mitdb"):
+        sel = {r: m for r, m in mats.items() if scope == "all" or r.startswith(scope)}
+        c = hp.summary(sel)["classes"]
+        out[scope] = {k: {"se": round(c[k]["se"], 4), "ppv": round(c[k]["ppv"], 4)} for k in ("N", "S", "V")}
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--variants", default=",".join(VARIANTS))
+    args = parser.parse_args()
+    load_before = os.getloadavg()
+    ids, records = hp.all_records()
+    trees = dict(np.load(hp.TREE_OOF / "trees_ld.npz"))
+    measures = hp.all_measures(hp.data_dir(None), records, ids)
+    result = json.loads(OUTPUT.read_text())["results"] if OUTPUT.exists() else {}
+    shipped = [dict(np.load(hp.TREE_OOF / f"{p}.npz")) for p in ("cv_cnn_a05", "cv_cnn_a05_seed1", "cv_cnn_a05_seed2")]
+    result["shipped (cnn_a05)"] = scored(
+        {r: np.mean([s[r] for s in shipped], axis=0) for r in ids}, trees, measures, records, ids
+    )
+    for name in args.variants.split(","):
+        if name in result:
+            continue
+        result[name] = {
+            "changes": VARIANTS[name],
+            **scored(oof(name, VARIANTS[name], records, ids), trees, measures, records, ids),
+        }
+        a = result[name]["all"]
+        print(f"{name}: S {a['S']['se']:.3f}/{a['S']['ppv']:.3f} V {a['V']['se']:.3f}/{a['V']['ppv']:.3f}", flush=True)
+        write_result(OUTPUT, {"machine": machine(load_before), "records": len(ids), "results": result})
+    write_result(OUTPUT, {"machine": machine(load_before), "records": len(ids), "results": result})
+
+
+if __name__ == "__main__":
+    main()
