@@ -130,6 +130,17 @@ def per_record(model, records, ids, run_rule: bool = True, measures=None) -> dic
     return out
 
 
+def figures_by_database(
+    mats: dict[str, np.ndarray], scopes: tuple[str, ...] = ("all", "svdb", "mitdb")
+) -> dict[str, dict]:
+    """Pooled N, S and V Se and +P over all records (``all``) or one database's, rounded for results files."""
+    out = {}
+    for scope in scopes:
+        c = summary({r: m for r, m in mats.items() if scope == "all" or r.startswith(f"{scope}/")})["classes"]
+        out[scope] = {k: {"se": round(c[k]["se"], 4), "ppv": round(c[k]["ppv"], 4)} for k in ("N", "S", "V")}
+    return out
+
+
 def save(name: str, payload: dict) -> None:
     protocols.result_save(OUT, name, payload)
 
@@ -228,11 +239,12 @@ def tree_fold(records, lead_dropout: float = 0.0):
     return fit_predict
 
 
-def network_fold(records, config: str, seed: int = 0, log=lambda m: None):
-    """``fit_predict(k, train, test)`` for ``_oof``: one network of ``config`` and ``seed`` per fold."""
+def network_fold(records, config: str, seed: int = 0, log=lambda m: None, changes: dict | None = None):
+    """``fit_predict(k, train, test)`` for ``_oof``: one network of ``config`` (with ``changes`` to its
+    settings) and ``seed`` per fold."""
     from ecg.models import record as record_model
 
-    cfg = rt.TrainConfig(**{**CONFIGS[config].__dict__, "seed": seed})
+    cfg = rt.TrainConfig(**{**CONFIGS[config].__dict__, **(changes or {}), "seed": seed})
 
     def fit_predict(k, train, test):
         model, _ = rt.train(records, train, cfg, log=lambda m: log(f"fold {k}: {m}"))

@@ -23,11 +23,11 @@ import numpy as np
 
 from bench import heartbeat_protocols as hp
 from bench.common import REPO, machine, write_result
+from bench.experiments.prior_shift import oof_probabilities
 from ecg.evaluation import protocols
-from ecg.training import record as rt
 
 OUTPUT = REPO / "bench" / "results" / "config_variants.json"
-BASE = rt.CONFIGS["cnn_a05"]
+CONFIG = "cnn_a05"
 VARIANTS = {
     "epochs10": {"epochs": 10},
     "width64": {"width": 64},
@@ -38,31 +38,17 @@ VARIANTS = {
 
 
 def oof(name: str, changes: dict, records, ids) -> dict[str, np.ndarray]:
-    seeds = []
-    for seed in range(hp.SEEDS):
-        cfg = rt.TrainConfig(**{**BASE.__dict__, **changes, "seed": seed})
-
-        def fit_predict(k, train, test, cfg=cfg):
-            from ecg.models import record as record_model
-
-            model, _ = rt.train(records, train, cfg, log=lambda m: None)
-            return {t: record_model.predict(model, records[t].morphology, records[t].features) for t in test}
-
-        seeds.append(hp._oof(f"cv_{name}_seed{seed}", records, ids, fit_predict))
+    seeds = [
+        hp._oof(f"cv_{name}_seed{seed}", records, ids, hp.network_fold(records, CONFIG, seed, changes=changes))
+        for seed in range(hp.SEEDS)
+    ]
     return {r: np.mean([s[r] for s in seeds], axis=0) for r in ids}
 
 
-def scored(net, trees, measures, records, ids) -> dict:
-    mats = {
-        r: protocols.confusion(records[r].labels, hp.decide(net[r] + trees[r], records[r], True, measures[r]))
-        for r in ids
-    }
-    out = {}
-    for scope in ("all", "svdb", "mitdb"):
-        sel = {r: m for r, m in mats.items() if scope == "all" or r.startswith(scope)}
-        c = hp.summary(sel)["classes"]
-        out[scope] = {k: {"se": round(c[k]["se"], 4), "ppv": round(c[k]["ppv"], 4)} for k in ("N", "S", "V")}
-    return out
+def scored(blend: dict[str, np.ndarray], measures, records, ids) -> dict:
+    return hp.figures_by_database(
+        {r: protocols.confusion(records[r].labels, hp.decide(blend[r], records[r], True, measures[r])) for r in ids}
+    )
 
 
 def main() -> None:
@@ -74,16 +60,15 @@ def main() -> None:
     trees = dict(np.load(hp.TREE_OOF / "trees_ld.npz"))
     measures = hp.all_measures(hp.data_dir(None), records, ids)
     result = json.loads(OUTPUT.read_text())["results"] if OUTPUT.exists() else {}
-    shipped = [dict(np.load(hp.TREE_OOF / f"{p}.npz")) for p in ("cv_cnn_a05", "cv_cnn_a05_seed1", "cv_cnn_a05_seed2")]
-    result["shipped (cnn_a05)"] = scored(
-        {r: np.mean([s[r] for s in shipped], axis=0) for r in ids}, trees, measures, records, ids
-    )
+    result["shipped (cnn_a05)"] = scored(oof_probabilities(ids), measures, records, ids)
     for name in args.variants.split(","):
         if name in result:
             continue
         result[name] = {
             "changes": VARIANTS[name],
-            **scored(oof(name, VARIANTS[name], records, ids), trees, measures, records, ids),
+            **scored(
+                {r: p + trees[r] for r, p in oof(name, VARIANTS[name], records, ids).items()}, measures, records, ids
+            ),
         }
         a = result[name]["all"]
         print(f"{name}: S {a['S']['se']:.3f}/{a['S']['ppv']:.3f} V {a['V']['se']:.3f}/{a['V']['ppv']:.3f}", flush=True)

@@ -53,21 +53,14 @@ def smoothed(p: np.ndarray, idx: np.ndarray, mode: str, weight: float = 0.5) -> 
     return rest
 
 
-def pooled(mats: dict[str, np.ndarray]) -> dict:
-    out = {}
-    for name, sel in (("all", mats), ("svdb", {r: m for r, m in mats.items() if r.startswith("svdb")})):
-        c = hp.summary(sel)["classes"]
-        out[name] = {k: {"se": round(c[k]["se"], 4), "ppv": round(c[k]["ppv"], 4)} for k in ("N", "S", "V")}
-    return out
-
-
 def main() -> None:
     load_before = os.getloadavg()
     ids, records = hp.all_records()
     probs = oof_probabilities(ids)
 
     def score(fn) -> dict:
-        return pooled({r: protocols.confusion(records[r].labels, hp.decide(fn(r), records[r])) for r in ids})
+        mats = {r: protocols.confusion(records[r].labels, hp.decide(fn(r), records[r])) for r in ids}
+        return hp.figures_by_database(mats, ("all", "svdb"))
 
     results = {"shipped decision": score(lambda r: probs[r])}
     for k in (8, 20):
