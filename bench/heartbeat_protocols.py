@@ -75,19 +75,21 @@ def folds(ids: list[str], k: int = FOLDS, seed: int = 0) -> list[list[str]]:
     return out
 
 
-def decide(probs: np.ndarray, r: rt.RecordData, run_rule: bool = True, measures: dict | None = None) -> np.ndarray:
-    """Class indices as the product decides them: the most probable class, then (``run_rule``) the
-    supraventricular-run rule of ``ecg.models.decision``, then (given the analysed lead's waveform
-    ``measures``) no S beat inside atrial fibrillation or flutter."""
-    from ecg.models.decision import atrial_rhythm_rules, continue_supraventricular_runs
+def decide(
+    probs: np.ndarray, r: rt.RecordData, run_rule: bool = True, measures: dict | None = None, shape_rule: bool = True
+) -> np.ndarray:
+    """Class indices as the product decides them (``ecg.models.decision.record_class_indices``): with
+    ``shape_rule`` the V probability shared among the record's beats of one shape and weighted, then
+    the most probable class, the supraventricular-run rules, then (given the analysed lead's waveform
+    ``measures``) no S beat inside atrial fibrillation or flutter. ``run_rule`` False: the most
+    probable class alone (the model without any rule)."""
+    from ecg.models.decision import record_class_indices
 
-    pred = probs.argmax(axis=1)
     if not run_rule:
-        return pred
-    pred = continue_supraventricular_runs(r.r_peaks, r.fs, pred)
-    if measures is not None:
-        pred = atrial_rhythm_rules(r.r_peaks, r.fs, pred, measures, labels=list(AAMI_CLASSES))
-    return pred
+        return probs.argmax(axis=1)
+    return record_class_indices(
+        probs, list(AAMI_CLASSES), r.r_peaks, r.fs, measures=measures, morphology=r.morphology if shape_rule else None
+    )
 
 
 MEASURES = ("p_repetition", "atrial_frequency", "atrial_organisation")
@@ -306,11 +308,13 @@ def step_cv_blend(records, ids, config: str, data: Path) -> None:
     p_net = {r: np.mean([p[r] for p in p_seeds], axis=0) for r in ids}
     measures = all_measures(data, records, ids)
 
-    def figures(net, run_rule: bool, atrial_rules: bool = True) -> dict:
+    def figures(net, run_rule: bool, atrial_rules: bool = True, shape_rule: bool = True) -> dict:
         mats = {
             r: protocols.confusion(
                 records[r].labels,
-                decide(net[r] + p_trees[r], records[r], run_rule, measures[r] if atrial_rules else None),
+                decide(
+                    (net[r] + p_trees[r]) / 2, records[r], run_rule, measures[r] if atrial_rules else None, shape_rule
+                ),
             )
             for r in ids
         }
@@ -319,6 +323,7 @@ def step_cv_blend(records, ids, config: str, data: Path) -> None:
     compared = {
         "without_run_rule": figures(p_net, False),
         "without_atrial_rules": figures(p_net, True, atrial_rules=False),
+        "without_shape_rule": figures(p_net, True, shape_rule=False),
         "one_network_seed": figures(p_seeds[0], True),
         "one_network_seed_without_run_rule": figures(p_seeds[0], False),
     }
@@ -329,8 +334,9 @@ def step_cv_blend(records, ids, config: str, data: Path) -> None:
         {
             "config": {**CONFIGS[config].__dict__, "trees": rt.TREE_PARAMS, "tree_lead_dropout": rt.TREE_LEAD_DROPOUT},
             "network_seeds": SEEDS,
-            "decision": "most probable class, then the supraventricular-run rule, then no S beat inside atrial "
-            "fibrillation or flutter (ecg.models.decision)",
+            "decision": "the V probability shared among beats of one shape and weighted, the most probable class, "
+            "then the supraventricular-run rules, then no S beat inside atrial fibrillation or flutter "
+            "(ecg.models.decision)",
             **compared,
             **figures(p_net, True),
             "folds": {str(k): f for k, f in enumerate(folds(ids))},
@@ -386,10 +392,11 @@ def step_transfer(
 
     measures = all_measures(data, records, test_ids)
 
-    def figures(run_rule: bool, atrial_rules: bool = True) -> dict:
+    def figures(run_rule: bool, atrial_rules: bool = True, shape_rule: bool = True) -> dict:
         mats = {
             t: protocols.confusion(
-                records[t].labels, decide(probs[t], records[t], run_rule, measures[t] if atrial_rules else None)
+                records[t].labels,
+                decide(probs[t], records[t], run_rule, measures[t] if atrial_rules else None, shape_rule),
             )
             for t in test_ids
         }
@@ -399,6 +406,8 @@ def step_transfer(
     without.pop("records", None)
     without_atrial = figures(True, atrial_rules=False)
     without_atrial.pop("records", None)
+    without_shape = figures(True, shape_rule=False)
+    without_shape.pop("records", None)
     save(
         name,
         {
@@ -409,6 +418,7 @@ def step_transfer(
             "val_records": val_records,
             "without_run_rule": without,
             "without_atrial_rules": without_atrial,
+            "without_shape_rule": without_shape,
             **figures(True),
         },
     )

@@ -21,9 +21,11 @@ bench/results/rhythm_eval.json. `--fit-vf` refits the VF window model and prints
 
 import argparse
 import functools
+import hashlib
 import json
 import os
 import time
+from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -86,20 +88,28 @@ def reference(db: str, record: str) -> dict:
 
 @functools.cache
 def _model_stem() -> str:
-    """The record-level model's artifact name, which keys the per-record cache (looked up once)."""
-    return newest_artifact(MODEL_TASK).stem
+    """The record-level model's artifact name and the decision's source, which key the per-record
+    cache (looked up once): a change of either classifies the records again."""
+    from ecg.models import decision
+
+    digest = hashlib.sha1(Path(decision.__file__).read_bytes()).hexdigest()[:8]
+    return f"{newest_artifact(MODEL_TASK).stem}-{digest}"
 
 
 def product_beats(db: str, record: str, model) -> dict:
-    """The product's lead, R-peaks and beat classes for a record (cached per model).
+    """The product's lead, R-peaks, beat classes and waveform measures for a record (cached per model
+    and decision).
 
     The worker's path for a continuous signal: R-peaks on the analysed lead with gaps filled from the
-    second (`ecg.processing.context.analyse`), every beat classified by the record-level model.
+    second (`ecg.processing.context.analyse`), every beat classified by the record-level model and
+    decided as the worker decides (`ecg.models.decision.record_classes`, with the beats' shapes and
+    the analysed lead's waveform measures).
     """
     from ecg.io import readers
     from ecg.models import record as record_model
     from ecg.models.decision import record_classes
     from ecg.processing.context import analyse, other_lead
+    from ecg.rhythm.analysis import waveform_measures
 
     signal = readers.read_wfdb(DATA_DIR / db / record)
     lead = signal.lead_name(None)
@@ -109,18 +119,28 @@ def product_beats(db: str, record: str, model) -> dict:
         values = _bridged(signal.lead(lead))
     cached = CACHE / f"{db}-{record}-{_model_stem()}.npz"
     if cached.exists():
-        data = np.load(cached)
-        return {"values": values, "fs": signal.fs, "r_peaks": data["r_peaks"], "classes": data["classes"]}
+        data = dict(np.load(cached))
+        measures = {k.removeprefix("m_"): v for k, v in data.items() if k.startswith("m_")}
+        return {
+            "values": values,
+            "fs": signal.fs,
+            "r_peaks": data["r_peaks"],
+            "classes": data["classes"],
+            "measures": measures,
+        }
     second = other_lead(signal.leads, lead)
     if second is None and len(signal.leads) > 1:
         name = next(n for n in signal.leads if n != lead)
         second = _bridged(signal.leads[name])
     _, context = analyse(values, signal.fs, second)
     scores = record_model.predict(model(), context.morphology, context.features)
-    classes = record_classes(scores, list(AAMI_CLASSES), context.r_peaks, signal.fs)  # as the worker decides
+    measures = waveform_measures(values, signal.fs, context.r_peaks)
+    classes = record_classes(  # as the worker decides
+        scores, list(AAMI_CLASSES), context.r_peaks, signal.fs, measures=measures, morphology=context.morphology
+    )
     CACHE.mkdir(parents=True, exist_ok=True)
-    np.savez(cached, r_peaks=context.r_peaks, classes=classes)
-    return {"values": values, "fs": signal.fs, "r_peaks": context.r_peaks, "classes": classes}
+    np.savez(cached, r_peaks=context.r_peaks, classes=classes, **{f"m_{k}": np.asarray(v) for k, v in measures.items()})
+    return {"values": values, "fs": signal.fs, "r_peaks": context.r_peaks, "classes": classes, "measures": measures}
 
 
 def _bridged(values: np.ndarray) -> np.ndarray:
@@ -214,7 +234,12 @@ def evaluate_record(db: str, record: str, model) -> dict:
         signal=prod["values"], fs=fs, r_peaks=ref["r_peaks"], classes=ref["classes"], n_samples=ref["n_samples"]
     )
     with_prod = analyse_rhythm(
-        signal=prod["values"], fs=fs, r_peaks=prod["r_peaks"], classes=prod["classes"], n_samples=ref["n_samples"]
+        signal=prod["values"],
+        fs=fs,
+        r_peaks=prod["r_peaks"],
+        classes=prod["classes"],
+        n_samples=ref["n_samples"],
+        measures=prod["measures"],
     )
     ref_vf = ref["vf"]
     test_vf = [(e.start, e.end) for e in with_prod.events if e.type == "vf"]

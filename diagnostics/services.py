@@ -359,7 +359,12 @@ def _classify_claimed(recording_id: int, claim_token: str, models: dict, lease: 
         from ecg.models.decision import record_classes  # the record-level model's classes, its rules included
 
         predicted = record_classes(
-            class_scores, labels, positions, float(inputs.rhythm["fs"]), measures=inputs.rhythm.get("measures")
+            class_scores,
+            labels,
+            positions,
+            float(inputs.rhythm["fs"]),
+            measures=inputs.rhythm.get("measures"),
+            morphology=inputs.context.morphology,
         )
     else:
         predicted = np.array(labels)[class_scores.argmax(axis=1)]

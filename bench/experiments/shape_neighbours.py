@@ -59,7 +59,7 @@ def main() -> None:
     probs = oof_probabilities(ids)
 
     def score(fn) -> dict:
-        mats = {r: protocols.confusion(records[r].labels, hp.decide(fn(r), records[r])) for r in ids}
+        mats = {r: protocols.confusion(records[r].labels, hp.decide(fn(r), records[r], shape_rule=False)) for r in ids}
         return hp.figures_by_database(mats, ("all", "svdb"))
 
     results = {"shipped decision": score(lambda r: probs[r])}

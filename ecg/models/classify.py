@@ -100,11 +100,11 @@ def classify_signal(
     if len(beats) == 0:
         raise ValueError("no complete heartbeats could be cut from the signal")
     measures = None
-    if record_level:  # most probable class, the run rule, no S in AF or flutter (ecg.models.decision)
+    if record_level:  # V shared by shape, most probable class, run rules, no S in AF or flutter (ecg.models.decision)
         from ecg.rhythm.analysis import waveform_measures
 
         measures = waveform_measures(values, signal.fs, r_peaks)  # the rhythm analysis below reads them too
-        classes = record_classes(scores, labels, r_peaks, signal.fs, measures=measures)
+        classes = record_classes(scores, labels, r_peaks, signal.fs, measures=measures, morphology=context.morphology)
         predicted = [str(c) for c in classes]
     else:
         predicted = [labels[i] for i in scores.argmax(axis=1)]

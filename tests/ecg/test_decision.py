@@ -196,3 +196,62 @@ def test_s_calls_inside_sustained_atrial_flutter_are_n():
     slow = np.full(n, 2.0)
     out = atrial_rhythm_rules(peaks, FS, classes, {**measures, "atrial_frequency": slow}, labels=list("NSVFQ"))
     assert (out == classes).all()
+
+
+def _shapes(kinds: np.ndarray, seed: int = 0) -> np.ndarray:
+    """Morphology inputs (n, WINDOW, 4) whose first lead's QRS is one of two shapes plus a little noise."""
+    from ecg.processing.context import MORPH_CHANNELS, WINDOW, WINDOW_BEFORE
+
+    rng = np.random.default_rng(seed)
+    t = np.arange(WINDOW) - WINDOW_BEFORE
+    narrow = np.exp(-0.5 * (t / 2.0) ** 2)
+    wide = -1.2 * np.exp(-0.5 * ((t - 4) / 6.0) ** 2)
+    m = rng.normal(0, 0.03, (len(kinds), WINDOW, MORPH_CHANNELS)).astype(np.float32)
+    m[:, :, 0] += np.where(np.asarray(kinds)[:, None] == 1, wide, narrow)
+    return m
+
+
+def test_shape_neighbours_are_the_nearest_beats_within_the_window_and_never_the_beat_itself():
+    from ecg.models.decision import SHAPE_QRS, shape_neighbours
+
+    rng = np.random.default_rng(1)
+    kinds = rng.integers(0, 2, 600)
+    morph = _shapes(kinds)
+    idx = shape_neighbours(morph, k=5, window=100)
+    rows = np.arange(len(kinds))[:, None]
+    assert idx.shape == (600, 5)
+    assert not (idx == rows).any()
+    assert (np.abs(idx - rows) <= 100).all()
+    assert (kinds[idx] == kinds[:, None]).all()  # the same shape, not merely the closest in time
+    # the same neighbours as an exhaustive search over the window
+    x = morph[:, SHAPE_QRS, 0]
+    for j in (0, 250, 599):
+        lo, hi = max(0, j - 100), min(600, j + 101)
+        d = ((x[lo:hi] - x[j]) ** 2).sum(axis=1)
+        d[j - lo] = np.inf
+        assert set(np.argsort(d)[:5] + lo) == set(idx[j])
+
+
+def test_a_hesitant_beat_among_ventricular_beats_of_its_shape_is_v_and_a_stray_v_call_among_normal_beats_is_not():
+    from ecg.models.decision import share_v_by_shape
+
+    peaks = _peaks((600, 0.8))
+    n = len(peaks)
+    kinds = np.zeros(n, int)
+    kinds[::10] = 1  # every tenth beat wide
+    scores = np.tile([0.9, 0.05, 0.05, 0.0, 0.0], (n, 1))
+    scores[kinds == 1] = [0.1, 0.05, 0.85, 0.0, 0.0]
+    hesitant, stray = 300, 305
+    scores[hesitant] = [0.45, 0.2, 0.35, 0.0, 0.0]  # a wide beat the classifier calls N
+    scores[stray] = [0.35, 0.2, 0.45, 0.0, 0.0]  # a narrow beat the classifier calls V
+    morph = _shapes(kinds)
+    labels = ["N", "S", "V", "F", "Q"]
+    plain = record_classes(scores, labels, peaks, FS)
+    assert plain[hesitant] == "N" and plain[stray] == "V"
+    out = record_classes(scores, labels, peaks, FS, morphology=morph)
+    assert out[hesitant] == "V" and out[stray] == "N"
+    assert (out[kinds == 1] == "V").all() and (np.delete(out, hesitant)[np.delete(kinds, hesitant) == 0] == "N").all()
+    shared = share_v_by_shape(scores, morph)
+    assert np.allclose(shared.sum(axis=1), 1.0)
+    # the other classes keep their proportions
+    assert np.isclose(shared[hesitant, 0] / shared[hesitant, 1], 0.45 / 0.2)
