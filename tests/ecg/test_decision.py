@@ -198,6 +198,47 @@ def test_s_calls_inside_sustained_atrial_flutter_are_n():
     assert (out == classes).all()
 
 
+def test_flutter_once_found_holds_through_the_dips_of_its_organisation():
+    """svdb 867: 2:1 flutter whose organisation dips to 0.3-0.45 for minutes at the same atrial rate."""
+    from ecg.models.decision import FLUTTER_ORGANISATION_KEEP, FLUTTER_ORGANISATION_MIN
+
+    peaks = _peaks((300, 0.8), (600, 0.42), (300, 0.8))
+    n = len(peaks)
+    start, end = int(np.searchsorted(peaks, 300 * FS)), int(np.searchsorted(peaks, 900 * FS))
+    dip = start + 400  # the organisation dips after 400 beats of clear flutter
+    organisation = np.full(n, 0.2)
+    organisation[start:dip] = 0.65
+    organisation[dip:end] = (FLUTTER_ORGANISATION_KEEP + FLUTTER_ORGANISATION_MIN) / 2
+    frequency = np.full(n, 3.0)
+    frequency[start:end] = 4.7
+    classes = np.full(n, N)
+    classes[dip + 100 : end - 100 : 7] = S  # S calls inside the dip
+    classes[end + 100] = S  # and one in the sinus rhythm after the flutter
+    measures = {"atrial_organisation": organisation, "atrial_frequency": frequency}
+    out = atrial_rhythm_rules(peaks, FS, classes, measures, labels=list("NSVFQ"))
+    assert (out[start:end] == N).all() and out[end + 100] == S
+    # the same organisation never reaching the flutter bound is not flutter: the S calls stay
+    never = organisation.copy()
+    never[start:dip] = (FLUTTER_ORGANISATION_KEEP + FLUTTER_ORGANISATION_MIN) / 2
+    out = atrial_rhythm_rules(peaks, FS, classes, {**measures, "atrial_organisation": never}, labels=list("NSVFQ"))
+    assert (out == classes).all()
+
+
+def test_a_beat_called_n_is_s_when_its_weighted_s_probability_exceeds_its_n_probability_and_v_calls_stay():
+    from ecg.models.decision import S_WEIGHT, record_class_indices
+
+    peaks = _peaks((60, 0.8))
+    scores = np.tile([0.9, 0.05, 0.05, 0.0, 0.0], (len(peaks), 1))
+    assert S_WEIGHT > 1
+    p_s = 0.35
+    scores[10] = [p_s * S_WEIGHT - 0.03, p_s, 1.03 - p_s * (1 + S_WEIGHT), 0.0, 0.0]  # N by a little: S
+    scores[20] = [p_s * S_WEIGHT + 0.03, p_s, 0.97 - p_s * (1 + S_WEIGHT), 0.0, 0.0]  # N by more: N
+    scores[30] = [0.3, 0.28, 0.42, 0.0, 0.0]  # V by a little: S x weight would beat it, but V stays V
+    out = record_class_indices(scores, list("NSVFQ"), peaks, FS)
+    assert out[10] == S and out[20] == N and out[30] == V
+    assert (np.delete(out, [10, 30]) == N).all()
+
+
 def _shapes(kinds: np.ndarray, seed: int = 0) -> np.ndarray:
     """Morphology inputs (n, WINDOW, 4) whose first lead's QRS is one of two shapes plus a little noise."""
     from ecg.processing.context import MORPH_CHANNELS, WINDOW, WINDOW_BEFORE
