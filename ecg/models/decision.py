@@ -177,11 +177,18 @@ SHAPE_QRS = slice(WINDOW_BEFORE - 12, WINDOW_BEFORE + 20)  # 94 ms before to 156
 _SHAPE_BLOCK = 1024
 
 
-def shape_neighbours(morphology: np.ndarray, k: int = SHAPE_NEIGHBOURS, window: int = SHAPE_WINDOW_BEATS) -> np.ndarray:
-    """(n, k) indices of each beat's ``k`` nearest beats in QRS shape (first lead, Euclidean), among the
-    beats within ``window`` beats of it (not itself). Blocks of beats keep memory bounded: a 24-hour
-    recording has some 100,000 beats."""
-    x = np.ascontiguousarray(np.asarray(morphology)[:, SHAPE_QRS, 0], dtype=np.float32)
+def shape_neighbours(
+    morphology: np.ndarray,
+    k: int = SHAPE_NEIGHBOURS,
+    window: int = SHAPE_WINDOW_BEATS,
+    *,
+    features: np.ndarray | None = None,
+) -> np.ndarray:
+    """(n, k) indices of each beat's ``k`` nearest beats in QRS shape (first lead, Euclidean; or in
+    ``features`` (n, d) when given), among the beats within ``window`` beats of it (not itself).
+    Blocks of beats keep memory bounded: a 24-hour recording has some 100,000 beats."""
+    x = np.asarray(morphology)[:, SHAPE_QRS, 0] if features is None else np.asarray(features)
+    x = np.ascontiguousarray(x.reshape(len(x), -1), dtype=np.float32)
     n = len(x)
     k = min(k, n - 1)
     out = np.zeros((n, max(k, 0)), np.int64)
