@@ -372,8 +372,21 @@ class BeatSerializer(serializers.ModelSerializer):
         model = Beat
         fields = ["index", "position", "aami_class", "probabilities", "mi_probability"]
         read_only_fields = fields
+        extra_kwargs = {
+            "aami_class": {
+                "help_text": "The beat's class. For a continuous signal it is decided from the classifier's "
+                "probabilities and the beat's context (beats of one shape, rhythm rules), so it can differ from "
+                "the most probable class in `probabilities`."
+            }
+        }
 
-    @extend_schema_field({"type": "object", "properties": {c: {"type": "number"} for c in AAMI_CLASSES}})
+    @extend_schema_field(
+        {
+            "type": "object",
+            "properties": {c: {"type": "number"} for c in AAMI_CLASSES},
+            "description": "The classifier's own class probabilities for this beat, before the decision rules.",
+        }
+    )
     def get_probabilities(self, obj: Beat) -> dict:
         return obj.probabilities
 

@@ -27,6 +27,16 @@ A run ends where the rate changes, as sinus rhythm resumes after a pause; an iso
 followed by a longer (compensatory) interval and is not extended; atrial fibrillation's irregular
 intervals rarely match one another twice in a row.
 
+**A run of atrial beats that is the record's own rhythm** counts against the sinus interval before
+it, not the baseline (``ectopic_onset``): in sinus bradycardia with runs of atrial beats (MIT-BIH
+232) the runs are most of the record and set the baseline, so no run is faster than it. A run whose
+first beat comes after an N beat, with a P wave unlike that beat's, goes on while it is at most
+``RUN_MAX_OF_BASELINE`` of the interval before that N beat, unless that interval is a whole multiple
+of the run's first (a blocked beat or a compensatory pause of the same rhythm: svdb 848's sinus
+tachycardia, MIT-BIH 116) or follows a V beat. CV S 73.0 / 71.4 -> 76.6 / 72.1 % (232: +404 S
+found; about 40 false S elsewhere, at most 7 in a record), DS1 -> DS2 S 10.9 / 58.7 -> 11.6 / 60.0 %
+(bench.experiments.ectopic_onset).
+
 **A run goes on through one or two beats of another class** (V, fusion, unclassifiable) when the
 next beat called N keeps the run's cycle: the time from the run's last S beat to it is a whole
 number of the run's intervals (``RUN_TOLERANCE``). Ventricular beats inside an SVT do not reset it:
@@ -68,13 +78,15 @@ import numpy as np
 from scipy.ndimage import label as ndimage_label
 from scipy.ndimage import median_filter
 
-from ecg.processing.context import MAX_RR_S, WINDOW_BEFORE, baseline_rr
+from ecg.processing.context import MAX_RR_S, P_WAVE, WINDOW_BEFORE, baseline_rr
 from ecg.rhythm import af
 
 RUN_TOLERANCE = 0.10
 RUN_MAX_OF_BASELINE = 0.7
 RUN_MEDIAN_BEATS = 8
 RUN_BRIDGE_BEATS = 2  # beats of another class a run goes on through
+ONSET_P_CORRELATION_MAX = 0.7  # a run's first beat with a P wave less like the beat before's is ectopic
+ONSET_MULTIPLE_TOLERANCE = 0.05  # an interval this close to a whole multiple of the next is a blocked beat
 AF_P_REPETITION_MAX = 0.35  # below it P waves do not repeat: fibrillation, not atrial ectopy
 FLUTTER_ORGANISATION_MIN = 0.5
 FLUTTER_ORGANISATION_KEEP = 0.3  # once found, flutter holds while its organisation stays at this or more
@@ -84,20 +96,35 @@ FLUTTER_BEATS = 61  # beats over which organisation and frequency are taken (med
 
 
 def continue_supraventricular_runs(
-    r_peaks: np.ndarray, fs: float, classes: np.ndarray, *, s: int = 1, n: int = 0
+    r_peaks: np.ndarray,
+    fs: float,
+    classes: np.ndarray,
+    *,
+    s: int = 1,
+    n: int = 0,
+    v: int | None = 2,
+    morphology: np.ndarray | None = None,
 ) -> np.ndarray:
-    """``classes`` (class indices per beat, in time order) with N beats that continue an S run made S."""
+    """``classes`` (class indices per beat, in time order) with N beats that continue an S run made S.
+
+    A run goes on while it is at most ``RUN_MAX_OF_BASELINE`` of the underlying rhythm: the record's
+    baseline, or (given the beats' ``morphology``) the interval before the run's first beat when that
+    beat's P wave is unlike the one before it (``ectopic_onset``)."""
     out = np.array(classes, copy=True)
     if len(out) < 3 or not (out == s).any():
         return out
     peaks = np.asarray(r_peaks, dtype=np.float64)
     rr = np.clip(np.diff(peaks) / fs, 0.05, MAX_RR_S)
     base = baseline_rr(peaks, fs)
+    p_waves = None if morphology is None else _p_waves(morphology)
     run: list[float] = []  # the run's intervals so far
     last = 0  # the run's last S beat
+    underlying = 0.0  # the interval before the run's first beat, where it counts (ectopic_onset)
     for j in range(1, len(out)):
         r = float(rr[j - 1])
         if out[j - 1] == s:
+            if not run:
+                underlying = ectopic_onset(rr, out, j - 1, p_waves, s=s, n=n, v=v)
             run.append(r)
             last = j - 1
         elif out[j - 1] != n and run and j - 1 - last <= RUN_BRIDGE_BEATS:
@@ -108,7 +135,10 @@ def continue_supraventricular_runs(
                 continue
             cycle = float(np.median(run[-RUN_MEDIAN_BEATS:]))
             span = (peaks[j] - peaks[last]) / fs
-            if cycle <= RUN_MAX_OF_BASELINE * base[j] and abs(span / ((j - last) * cycle) - 1.0) <= RUN_TOLERANCE:
+            if (
+                cycle <= RUN_MAX_OF_BASELINE * max(base[j], underlying)
+                and abs(span / ((j - last) * cycle) - 1.0) <= RUN_TOLERANCE
+            ):
                 out[j] = s
             else:
                 run = []
@@ -118,12 +148,44 @@ def continue_supraventricular_runs(
         if (
             out[j] == n
             and run
-            and r <= RUN_MAX_OF_BASELINE * base[j]
+            and r <= RUN_MAX_OF_BASELINE * max(base[j], underlying)
             and abs(r / run[-1] - 1.0) <= RUN_TOLERANCE
             and abs(r / float(np.median(run[-RUN_MEDIAN_BEATS:])) - 1.0) <= RUN_TOLERANCE
         ):
             out[j] = s
     return out
+
+
+def _p_waves(morphology: np.ndarray) -> np.ndarray:
+    """Each beat's P-wave stretch of the first lead, centred and scaled to unit length."""
+    w = np.asarray(morphology, np.float64)[:, P_WAVE, 0]
+    w = w - w.mean(axis=1, keepdims=True)
+    out: np.ndarray = w / (np.linalg.norm(w, axis=1, keepdims=True) + 1e-9)
+    return out
+
+
+def ectopic_onset(
+    rr: np.ndarray, classes: np.ndarray, onset: int, p_waves: np.ndarray | None, *, s: int, n: int, v: int | None
+) -> float:
+    """The interval (s) before an S run's first beat ``onset`` when the run counts against it rather
+    than against the record's baseline, else 0.
+
+    In sinus bradycardia with runs of atrial beats (MIT-BIH 232: 1,382 atrial beats at 0.73 s, sinus
+    beats after pauses of 1.3-2.8 s) the atrial rhythm is the record's own, so the baseline is the
+    runs' rate and no run is faster than it. What marks the runs as ectopic is that each starts after
+    a sinus beat with a P wave unlike its own (correlation under ``ONSET_P_CORRELATION_MAX``) and goes
+    faster than that beat's interval. Not when the beat before is V (a compensatory pause), and not
+    when that interval is a whole multiple of the run's first one (``ONSET_MULTIPLE_TOLERANCE``): a
+    blocked beat of the same rhythm (svdb 848's sinus tachycardia)."""
+    if p_waves is None or onset < 2 or classes[onset - 1] != n or (v is not None and classes[onset - 2] == v):
+        return 0.0
+    before, first = float(rr[onset - 2]), float(rr[onset - 1])
+    ratio = before / first
+    if round(ratio) >= 2 and abs(ratio / round(ratio) - 1.0) < ONSET_MULTIPLE_TOLERANCE:
+        return 0.0
+    if float(p_waves[onset] @ p_waves[onset - 1]) >= ONSET_P_CORRELATION_MAX:
+        return 0.0
+    return before
 
 
 def _running_median(x: np.ndarray, beats: int) -> np.ndarray:
@@ -254,7 +316,9 @@ def record_class_indices(
     if "S" in upper and "N" in upper:
         s, n = upper.index("S"), upper.index("N")
         idx[(idx == n) & (p[:, s] * S_WEIGHT > p[:, n])] = s  # between N and S only: V calls stay
-        idx = continue_supraventricular_runs(r_peaks, fs, idx, s=s, n=n)
+        idx = continue_supraventricular_runs(
+            r_peaks, fs, idx, s=s, n=n, v=upper.index("V") if "V" in upper else None, morphology=morphology
+        )
         if measures is not None:
             idx = atrial_rhythm_rules(r_peaks, fs, idx, measures, labels=labels)
     return idx

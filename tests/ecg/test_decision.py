@@ -296,3 +296,53 @@ def test_a_hesitant_beat_among_ventricular_beats_of_its_shape_is_v_and_a_stray_v
     assert np.allclose(shared.sum(axis=1), 1.0)
     # the other classes keep their proportions
     assert np.isclose(shared[hesitant, 0] / shared[hesitant, 1], 0.45 / 0.2)
+
+
+def _ectopic_atrial_record(pause: float, cycle: float = 0.73, runs: int = 30, run_beats: int = 12):
+    """Sinus beats after pauses, each followed by a run of atrial beats with a P wave of their own (MIT-BIH
+    232). Returns peaks, the classifier's classes (the first beat of each run S, the rest N), the
+    reference (every atrial beat S) and the beats' morphology."""
+    from ecg.processing.context import MORPH_CHANNELS, P_WAVE, WINDOW
+
+    times, truth = [0.0, pause], [N, N]
+    for _ in range(runs):
+        for _ in range(run_beats):
+            times.append(times[-1] + cycle)
+            truth.append(S)
+        times.append(times[-1] + pause)
+        truth.append(N)
+    peaks = (np.array(times) * FS).astype(np.int64)
+    truth = np.array(truth)
+    classes = np.full(len(truth), N)
+    first = np.flatnonzero((truth == S) & (np.roll(truth, 1) == N))
+    classes[first] = S
+    morph = np.zeros((len(peaks), WINDOW, MORPH_CHANNELS), np.float32)
+    t = np.arange(P_WAVE.stop - P_WAVE.start)
+    bump = np.exp(-0.5 * ((t - len(t) / 2) / 4.0) ** 2)
+    morph[:, P_WAVE, 0] = np.where(truth[:, None] == S, -bump, bump)  # the atrial beats' P wave inverted
+    return peaks, classes, truth, morph
+
+
+def test_runs_of_atrial_beats_after_sinus_pauses_go_on_though_they_are_the_records_own_rhythm():
+    peaks, classes, truth, morph = _ectopic_atrial_record(pause=1.9)
+    without = continue_supraventricular_runs(peaks, FS, classes)
+    assert (without == S).sum() == (classes == S).sum()  # the runs are the baseline: not faster than it
+    out = continue_supraventricular_runs(peaks, FS, classes, morphology=morph)
+    assert (out == truth).all()
+
+
+def test_no_ectopic_onset_after_a_blocked_beat_a_compensatory_pause_or_the_same_p_wave():
+    # the interval before the run twice its cycle: a blocked beat of the same rhythm
+    peaks, classes, truth, morph = _ectopic_atrial_record(pause=2 * 0.73)
+    assert (continue_supraventricular_runs(peaks, FS, classes, morphology=morph) == classes).all()
+    peaks, classes, truth, morph = _ectopic_atrial_record(pause=1.9)
+    # the beat before the run's first beat has the same P wave
+    same = morph.copy()
+    same[:, :, 0] = np.abs(same[:, :, 0])
+    assert (continue_supraventricular_runs(peaks, FS, classes, morphology=same) == classes).all()
+    # the beat before the pause is ventricular: the pause is compensatory
+    after_v = classes.copy()
+    sinus = np.flatnonzero(truth == N)[1:]
+    after_v[sinus - 1] = V
+    out = continue_supraventricular_runs(peaks, FS, after_v, morphology=morph)
+    assert ((out == S) == (after_v == S)).all()

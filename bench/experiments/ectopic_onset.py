@@ -1,0 +1,101 @@
+"""EXPERIMENT: runs of atrial beats that are the record's own rhythm (MIT-BIH 232).
+
+The supraventricular-run rule carries an S run on while it is faster than the record's baseline
+(``ecg.processing.context.baseline_rr``). In MIT-BIH 232 (sinus bradycardia, 1,382 atrial beats in
+runs at 0.73 s, sinus beats after pauses of 1.3-2.8 s) the runs are most of the record, so the
+baseline is their own rate: the classifier finds the first atrial beat after a sinus beat (p(S) about
+0.5) and the rule cannot carry the run. Here the run may count against the interval before its first
+beat instead (``ecg.models.decision.ectopic_onset``) when that beat's P wave is unlike the sinus
+beat's before it (correlation under ``ONSET_P_CORRELATION_MAX``), unless that interval is a whole
+multiple of the run's first (``ONSET_MULTIPLE_TOLERANCE``: a blocked beat of the same rhythm) or
+the beat before it is V (a compensatory pause; a variant drops this guard). Scored on the shipped
+recipe's out-of-fold probabilities and the transfer protocols' kept test probabilities, through the
+product's decision (``record_class_indices``).
+
+    .venv/bin/python -m bench.experiments.ectopic_onset
+
+Result: bench/results/ectopic_onset.json.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+
+import numpy as np
+
+from bench import heartbeat_protocols as hp
+from bench.common import REPO, machine, write_result
+from bench.experiments.prior_shift import oof_probabilities
+from ecg.evaluation import protocols
+from ecg.models import decision
+
+OUTPUT = REPO / "bench" / "results" / "ectopic_onset.json"
+S = 1
+
+
+def main() -> None:
+    load_before = os.getloadavg()
+    ids, records = hp.all_records()
+    probs = {"cv": oof_probabilities(ids)}
+    for name in ("ds1_ds2", "mitdb_svdb"):
+        probs[name] = dict(np.load(hp.TREE_OOF / f"transfer_{name}_blend.npz"))
+    measures = hp.all_measures(hp.data_dir(None), records, ids)
+    shipped = (decision.ONSET_P_CORRELATION_MAX, decision.ONSET_MULTIPLE_TOLERANCE, decision.ectopic_onset)
+
+    def mats_of(p: dict) -> dict:
+        return {r: protocols.confusion(records[r].labels, hp.decide(p[r], records[r], True, measures[r])) for r in p}
+
+    def changed(mats: dict, before: dict) -> list:
+        """(S found, false S) gained per record, the largest first."""
+        out = []
+        for r in mats:
+            tp = int(mats[r][S, S] - before[r][S, S])
+            fp = int((mats[r][:, S].sum() - mats[r][S, S]) - (before[r][:, S].sum() - before[r][S, S]))
+            if tp or fp:
+                out.append([r, tp, fp])
+        return sorted(out, key=lambda x: -(abs(x[1]) + abs(x[2])))[:10]
+
+    variants = [("off", -2.0, 0.05, True)]
+    variants += [(f"P-wave correlation < {c}", c, 0.05, True) for c in (0.9, 0.7, 0.5, 0.3)]
+    variants += [("P-wave correlation < 0.7, no multiple guard", 0.7, 0.0, True)]
+    variants += [("P-wave correlation < 0.7, multiple guard 0.1", 0.7, 0.1, True)]
+    variants += [("P-wave correlation < 0.7, no guard after V", 0.7, 0.05, False)]
+    results: dict = {}
+    before = None
+    try:
+        for name, corr, tolerance, v_guard in variants:
+            decision.ONSET_P_CORRELATION_MAX, decision.ONSET_MULTIPLE_TOLERANCE = corr, tolerance
+            decision.ectopic_onset = shipped[2] if v_guard else functools.partial(_without_v_guard, shipped[2])
+            out = {}
+            cv_mats = mats_of(probs["cv"])
+            before = before or cv_mats
+            out["cv"] = hp.figures_by_database(cv_mats)
+            out["cv_changed_records"] = changed(cv_mats, before)
+            for t in ("ds1_ds2", "mitdb_svdb"):
+                out[t] = hp.figures_by_database(mats_of(probs[t]), ("all",))
+            results[name] = out
+            c = out["cv"]
+            print(
+                f"{name:46s} CV S {c['all']['S']['se']:.3f}/{c['all']['S']['ppv']:.3f}"
+                f" svdb {c['svdb']['S']['se']:.3f}/{c['svdb']['S']['ppv']:.3f}"
+                f" mitdb {c['mitdb']['S']['se']:.3f}/{c['mitdb']['S']['ppv']:.3f}"
+                f" ds2 {out['ds1_ds2']['all']['S']['se']:.3f}/{out['ds1_ds2']['all']['S']['ppv']:.3f}"
+                f" m->s {out['mitdb_svdb']['all']['S']['se']:.3f}/{out['mitdb_svdb']['all']['S']['ppv']:.3f}"
+                f" {out['cv_changed_records'][:5]}",
+                flush=True,
+            )
+    finally:
+        decision.ONSET_P_CORRELATION_MAX, decision.ONSET_MULTIPLE_TOLERANCE, decision.ectopic_onset = shipped
+    write_result(
+        OUTPUT,
+        {"machine": machine(load_before), "records": len(ids), "shipped": list(shipped[:2]), "results": results},
+    )
+
+
+def _without_v_guard(onset_fn, rr, classes, onset, p_waves, *, s, n, v):
+    return onset_fn(rr, classes, onset, p_waves, s=s, n=n, v=None)
+
+
+if __name__ == "__main__":
+    main()
