@@ -187,6 +187,13 @@ def _add(total: dict, part: dict) -> None:
             total[k] = total.get(k, 0) + v
 
 
+def reference_runs(rid: str) -> dict[str, list[tuple[int, int]]]:
+    """The reference V runs of record ``rid`` ("db/name") by length class, as spans in samples."""
+    db, name = rid.split("/")
+    ref = reference(db, name)
+    return _run_spans(ref["r_peaks"], ref["classes"])
+
+
 def _run_spans(r_peaks, classes) -> dict[str, list[tuple[int, int]]]:
     out: dict[str, list[tuple[int, int]]] = {k: [] for k in RUN_CLASSES}
     for first, last in ectopy.runs(classes, "V"):

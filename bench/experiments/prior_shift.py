@@ -37,6 +37,22 @@ def oof_probabilities(ids) -> dict[str, np.ndarray]:
     return {r: (np.mean([s[r] for s in seeds], axis=0) + trees[r]) / 2 for r in ids}
 
 
+def oof_inputs() -> tuple[list[str], dict, dict[str, np.ndarray], dict[str, dict[str, np.ndarray]]]:
+    """(record ids, records, out-of-fold probabilities, waveform measures): what the experiments that
+    re-decide the shipped recipe's out-of-fold calls start from."""
+    ids, records = hp.all_records()
+    return ids, records, oof_probabilities(ids), hp.all_measures(hp.data_dir(None), records, ids)
+
+
+def protocol_probabilities(ids) -> dict[str, dict[str, np.ndarray]]:
+    """The shipped recipe's kept probabilities by protocol: ``cv`` (out of fold, every record), and the
+    transfer protocols' test records (``ds1_ds2``, ``mitdb_svdb``)."""
+    out = {"cv": oof_probabilities(ids)}
+    for name in ("ds1_ds2", "mitdb_svdb"):
+        out[name] = dict(np.load(hp.TREE_OOF / f"transfer_{name}_blend.npz"))
+    return out
+
+
 def training_prior(records, ids) -> tuple[np.ndarray, np.ndarray]:
     """(the class mix the weighted training saw, the population's actual class mix)."""
     y = np.concatenate([records[i].labels for i in ids])

@@ -22,11 +22,9 @@ from __future__ import annotations
 
 import os
 
-import numpy as np
-
 from bench import heartbeat_protocols as hp
 from bench.common import REPO, machine, write_result
-from bench.experiments.prior_shift import oof_probabilities
+from bench.experiments.prior_shift import protocol_probabilities
 from ecg.evaluation import protocols
 from ecg.models import decision
 
@@ -36,9 +34,7 @@ OUTPUT = REPO / "bench" / "results" / "s_operating_point.json"
 def main() -> None:
     load_before = os.getloadavg()
     ids, records = hp.all_records()
-    probs = {"cv": oof_probabilities(ids)}
-    for name in ("ds1_ds2", "mitdb_svdb"):
-        probs[name] = dict(np.load(hp.TREE_OOF / f"transfer_{name}_blend.npz"))
+    probs = protocol_probabilities(ids)
     measures = hp.all_measures(hp.data_dir(None), records, ids)
     shipped = (decision.FLUTTER_ORGANISATION_KEEP, decision.S_WEIGHT)
 

@@ -23,7 +23,7 @@ import numpy as np
 from bench import heartbeat_protocols as hp
 from bench import rhythm_eval as re_
 from bench.common import REPO, machine, write_result
-from bench.experiments.prior_shift import oof_probabilities
+from bench.experiments.prior_shift import oof_inputs
 from ecg.constants import AAMI_CLASSES
 from ecg.evaluation import protocols
 from ecg.rhythm import ectopy
@@ -51,14 +51,8 @@ def completed(classes: np.ndarray, probs: np.ndarray, r_peaks: np.ndarray, fs: f
 
 def main() -> None:
     load_before = os.getloadavg()
-    ids, records = hp.all_records()
-    probs = oof_probabilities(ids)
-    measures = hp.all_measures(hp.data_dir(None), records, ids)
-    reference = {}
-    for rid in ids:
-        db, name = rid.split("/")
-        ref = re_.reference(db, name)
-        reference[rid] = re_._run_spans(ref["r_peaks"], ref["classes"])
+    ids, records, probs, measures = oof_inputs()
+    reference = {rid: re_.reference_runs(rid) for rid in ids}
     shipped = {r: hp.decide(probs[r], records[r], True, measures[r]) for r in ids}
 
     def score(decided: dict[str, np.ndarray]) -> dict:

@@ -24,7 +24,7 @@ import numpy as np
 from bench import heartbeat_protocols as hp
 from bench import rhythm_eval as re_
 from bench.common import REPO, machine, write_result
-from bench.experiments.prior_shift import oof_probabilities
+from bench.experiments.prior_shift import oof_inputs
 from ecg.constants import AAMI_CLASSES
 from ecg.evaluation import protocols
 from ecg.models import decision
@@ -42,14 +42,8 @@ def weighted(p: np.ndarray, w: float) -> np.ndarray:
 
 def main() -> None:
     load_before = os.getloadavg()
-    ids, records = hp.all_records()
-    probs = oof_probabilities(ids)
-    measures = hp.all_measures(hp.data_dir(None), records, ids)
-    reference = {}
-    for rid in ids:
-        db, name = rid.split("/")
-        ref = re_.reference(db, name)
-        reference[rid] = re_._run_spans(ref["r_peaks"], ref["classes"])
+    ids, records, probs, measures = oof_inputs()
+    reference = {rid: re_.reference_runs(rid) for rid in ids}
 
     def score(fn) -> dict:
         per, mats = [], {}
