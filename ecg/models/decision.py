@@ -17,8 +17,8 @@ times ``S_WEIGHT`` exceeds its N probability** (the choice between N and S alone
 the flutter rule's hysteresis below taking most of the false S calls it was spending, the weight
 buys S sensitivity: CV S 69.4 / 75.1 -> 73.0 / 71.4 % (bench.experiments.s_operating_point).
 
-Then one rhythm rule: **a supraventricular run goes on at its own rate.** A beat the classifier calls N right after an S beat is S when its RR interval
-matches the run's (within ``RUN_TOLERANCE`` of the previous interval and of the run's median over
+Then the rhythm rules. **A supraventricular run goes on at its own rate.** A beat the classifier
+calls N right after an S beat is S when its RR interval matches the run's (within ``RUN_TOLERANCE`` of the previous interval and of the run's median over
 its last beats) and is clearly faster than the record's underlying rhythm
 (``context.baseline_rr``, at most ``RUN_MAX_OF_BASELINE`` of it). The classifier finds a run's
 first beats (premature, P wave changed) but, a few beats in, the run is the local rhythm and its
@@ -65,8 +65,9 @@ S calls were left; the hysteresis removes 741 of them and 203 in MIT-BIH 202, 22
 true ones (80 in 222), and touches no record where the organisation never reaches 0.5 (865's SVT
 among them).
 
-Both rules need the analysed lead's waveform measures (``ecg.rhythm.analysis.waveform_measures``);
-without them they are skipped.
+Both atrial rules need the analysed lead's waveform measures
+(``ecg.rhythm.analysis.waveform_measures``), and the shape sharing and the atrial runs' onset need
+the beats' morphology (``ecg.processing.context``); without them those steps are skipped.
 
 Measured on the record-wise CV's out-of-fold probabilities (``bench.heartbeat_protocols``, its
 ``cv_blend`` result keeps the figures without the rule beside those with it; bench/README.md).
@@ -116,7 +117,6 @@ def continue_supraventricular_runs(
     peaks = np.asarray(r_peaks, dtype=np.float64)
     rr = np.clip(np.diff(peaks) / fs, 0.05, MAX_RR_S)
     base = baseline_rr(peaks, fs)
-    p_waves = None if morphology is None else _p_waves(morphology)
     run: list[float] = []  # the run's intervals so far
     last = 0  # the run's last S beat
     underlying = 0.0  # the interval before the run's first beat, where it counts (ectopic_onset)
@@ -124,7 +124,7 @@ def continue_supraventricular_runs(
         r = float(rr[j - 1])
         if out[j - 1] == s:
             if not run:
-                underlying = ectopic_onset(rr, out, j - 1, p_waves, s=s, n=n, v=v)
+                underlying = ectopic_onset(rr, out, j - 1, morphology, s=s, n=n, v=v)
             run.append(r)
             last = j - 1
         elif out[j - 1] != n and run and j - 1 - last <= RUN_BRIDGE_BEATS:
@@ -156,16 +156,17 @@ def continue_supraventricular_runs(
     return out
 
 
-def _p_waves(morphology: np.ndarray) -> np.ndarray:
-    """Each beat's P-wave stretch of the first lead, centred and scaled to unit length."""
-    w = np.asarray(morphology, np.float64)[:, P_WAVE, 0]
-    w = w - w.mean(axis=1, keepdims=True)
-    out: np.ndarray = w / (np.linalg.norm(w, axis=1, keepdims=True) + 1e-9)
-    return out
+def _p_wave_correlation(morphology: np.ndarray, a: int, b: int) -> float:
+    """The correlation of beats ``a`` and ``b``'s P-wave stretches (first lead), taken only where a run
+    starts: no copy of every beat's P wave (a 24-hour recording has some 100,000 beats)."""
+    x = np.asarray(morphology[a, P_WAVE, 0], np.float64)
+    y = np.asarray(morphology[b, P_WAVE, 0], np.float64)
+    x, y = x - x.mean(), y - y.mean()
+    return float(x @ y / (np.linalg.norm(x) * np.linalg.norm(y) + 1e-9))
 
 
 def ectopic_onset(
-    rr: np.ndarray, classes: np.ndarray, onset: int, p_waves: np.ndarray | None, *, s: int, n: int, v: int | None
+    rr: np.ndarray, classes: np.ndarray, onset: int, morphology: np.ndarray | None, *, s: int, n: int, v: int | None
 ) -> float:
     """The interval (s) before an S run's first beat ``onset`` when the run counts against it rather
     than against the record's baseline, else 0.
@@ -177,13 +178,13 @@ def ectopic_onset(
     faster than that beat's interval. Not when the beat before is V (a compensatory pause), and not
     when that interval is a whole multiple of the run's first one (``ONSET_MULTIPLE_TOLERANCE``): a
     blocked beat of the same rhythm (svdb 848's sinus tachycardia)."""
-    if p_waves is None or onset < 2 or classes[onset - 1] != n or (v is not None and classes[onset - 2] == v):
+    if morphology is None or onset < 2 or classes[onset - 1] != n or (v is not None and classes[onset - 2] == v):
         return 0.0
     before, first = float(rr[onset - 2]), float(rr[onset - 1])
     ratio = before / first
     if round(ratio) >= 2 and abs(ratio / round(ratio) - 1.0) < ONSET_MULTIPLE_TOLERANCE:
         return 0.0
-    if float(p_waves[onset] @ p_waves[onset - 1]) >= ONSET_P_CORRELATION_MAX:
+    if _p_wave_correlation(morphology, onset, onset - 1) >= ONSET_P_CORRELATION_MAX:
         return 0.0
     return before
 
