@@ -334,9 +334,10 @@ def step_cv_blend(records, ids, config: str, data: Path) -> None:
         {
             "config": {**CONFIGS[config].__dict__, "trees": rt.TREE_PARAMS, "tree_lead_dropout": rt.TREE_LEAD_DROPOUT},
             "network_seeds": SEEDS,
-            "decision": "the V probability shared among beats of one shape and weighted, the most probable class, "
-            "then the supraventricular-run rules, then no S beat inside atrial fibrillation or flutter "
-            "(ecg.models.decision)",
+            "decision": "the V probability shared among beats of one shape and weighted, the most probable class "
+            "(a close call between N and S to S), then the supraventricular-run rules (atrial runs after a sinus "
+            "beat with another P wave counted against its interval), then no S beat inside atrial fibrillation or "
+            "flutter (ecg.models.decision)",
             **compared,
             **figures(p_net, True),
             "folds": {str(k): f for k, f in enumerate(folds(ids))},

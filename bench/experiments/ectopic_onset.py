@@ -89,8 +89,8 @@ def main() -> None:
     )
 
 
-def _without_v_guard(onset_fn, rr, classes, onset, morphology, *, s, n, v):
-    return onset_fn(rr, classes, onset, morphology, s=s, n=n, v=None)
+def _without_v_guard(onset_fn, rr, classes, onset, morphology, *, n, v):
+    return onset_fn(rr, classes, onset, morphology, n=n, v=None)
 
 
 if __name__ == "__main__":

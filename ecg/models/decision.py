@@ -18,8 +18,9 @@ the flutter rule's hysteresis below taking most of the false S calls it was spen
 buys S sensitivity: CV S 69.4 / 75.1 -> 73.0 / 71.4 % (bench.experiments.s_operating_point).
 
 Then the rhythm rules. **A supraventricular run goes on at its own rate.** A beat the classifier
-calls N right after an S beat is S when its RR interval matches the run's (within ``RUN_TOLERANCE`` of the previous interval and of the run's median over
-its last beats) and is clearly faster than the record's underlying rhythm
+calls N right after an S beat is S when its RR interval matches the run's (within ``RUN_TOLERANCE``
+of the previous interval and of the run's median over its last beats) and is clearly faster than
+the record's underlying rhythm
 (``context.baseline_rr``, at most ``RUN_MAX_OF_BASELINE`` of it). The classifier finds a run's
 first beats (premature, P wave changed) but, a few beats in, the run is the local rhythm and its
 beats look like the patient's own: svdb 865's 667-beat SVT was found for its first 14 beats only.
@@ -82,6 +83,13 @@ from scipy.ndimage import median_filter
 from ecg.processing.context import MAX_RR_S, P_WAVE, WINDOW_BEFORE, baseline_rr
 from ecg.rhythm import af
 
+V_WEIGHT = 1.5  # the V probability's weight after sharing: more V beats found for the +P the sharing gained
+SHAPE_NEIGHBOURS = 8  # beats of nearest shape whose V probability a beat shares
+SHAPE_WEIGHT = 0.5  # share of a beat's V probability taken from its shape neighbours
+SHAPE_WINDOW_BEATS = 1024  # neighbours are looked for among this many beats either side
+SHAPE_QRS = slice(WINDOW_BEFORE - 12, WINDOW_BEFORE + 20)  # 94 ms before to 156 ms after the R-peak
+_SHAPE_BLOCK = 1024
+S_WEIGHT = 1.5  # a beat called N is S when its S probability times this exceeds its N probability
 RUN_TOLERANCE = 0.10
 RUN_MAX_OF_BASELINE = 0.7
 RUN_MEDIAN_BEATS = 8
@@ -91,7 +99,6 @@ ONSET_MULTIPLE_TOLERANCE = 0.05  # an interval this close to a whole multiple of
 AF_P_REPETITION_MAX = 0.35  # below it P waves do not repeat: fibrillation, not atrial ectopy
 FLUTTER_ORGANISATION_MIN = 0.5
 FLUTTER_ORGANISATION_KEEP = 0.3  # once found, flutter holds while its organisation stays at this or more
-S_WEIGHT = 1.5  # a beat called N is S when its S probability times this exceeds its N probability
 FLUTTER_HZ = (3.5, 7.0)  # atrial rate 210-420 /min
 FLUTTER_BEATS = 61  # beats over which organisation and frequency are taken (median): sustained flutter
 
@@ -124,7 +131,7 @@ def continue_supraventricular_runs(
         r = float(rr[j - 1])
         if out[j - 1] == s:
             if not run:
-                underlying = ectopic_onset(rr, out, j - 1, morphology, s=s, n=n, v=v)
+                underlying = ectopic_onset(rr, out, j - 1, morphology, n=n, v=v)
             run.append(r)
             last = j - 1
         elif out[j - 1] != n and run and j - 1 - last <= RUN_BRIDGE_BEATS:
@@ -166,7 +173,7 @@ def _p_wave_correlation(morphology: np.ndarray, a: int, b: int) -> float:
 
 
 def ectopic_onset(
-    rr: np.ndarray, classes: np.ndarray, onset: int, morphology: np.ndarray | None, *, s: int, n: int, v: int | None
+    rr: np.ndarray, classes: np.ndarray, onset: int, morphology: np.ndarray | None, *, n: int, v: int | None
 ) -> float:
     """The interval (s) before an S run's first beat ``onset`` when the run counts against it rather
     than against the record's baseline, else 0.
@@ -230,14 +237,6 @@ def sustained_flutter(frequency: np.ndarray, organisation: np.ndarray) -> np.nda
     found = np.unique(stretches[(org >= FLUTTER_ORGANISATION_MIN) & at_rate])
     inside: np.ndarray = np.isin(stretches, found[found > 0])
     return inside
-
-
-V_WEIGHT = 1.5  # the V probability's weight after sharing: more V beats found for the +P the sharing gained
-SHAPE_NEIGHBOURS = 8  # beats of nearest shape whose V probability a beat shares
-SHAPE_WEIGHT = 0.5  # share of a beat's V probability taken from its shape neighbours
-SHAPE_WINDOW_BEATS = 1024  # neighbours are looked for among this many beats either side
-SHAPE_QRS = slice(WINDOW_BEFORE - 12, WINDOW_BEFORE + 20)  # 94 ms before to 156 ms after the R-peak
-_SHAPE_BLOCK = 1024
 
 
 def shape_neighbours(
