@@ -76,6 +76,8 @@ Measured on the record-wise CV's out-of-fold probabilities (``bench.heartbeat_pr
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from scipy.ndimage import label as ndimage_label
 from scipy.ndimage import median_filter
@@ -324,16 +326,8 @@ def record_class_indices(
     return idx
 
 
-def record_classes(
-    scores: np.ndarray,
-    labels: list[str],
-    r_peaks: np.ndarray,
-    fs: float,
-    *,
-    measures: dict[str, np.ndarray] | None = None,
-    morphology: np.ndarray | None = None,
-) -> np.ndarray:
-    """Each beat's class label (``labels``' spelling), decided by ``record_class_indices``."""
-    idx = record_class_indices(scores, labels, r_peaks, fs, measures=measures, morphology=morphology)
-    out: np.ndarray = np.asarray(labels)[idx]
+def record_classes(scores: np.ndarray, labels: list[str], r_peaks: np.ndarray, fs: float, **context: Any) -> np.ndarray:
+    """Each beat's class label (``labels``' spelling), decided by ``record_class_indices`` (``context``:
+    its ``measures`` and ``morphology``)."""
+    out: np.ndarray = np.asarray(labels)[record_class_indices(scores, labels, r_peaks, fs, **context)]
     return out
