@@ -4,8 +4,11 @@ import numpy as np
 
 from ecg.models.decision import (
     AF_P_REPETITION_MAX,
+    PREMATURE_S_PROBABILITY_MIN,
     atrial_rhythm_rules,
     continue_supraventricular_runs,
+    premature_atrial_beats,
+    record_class_indices,
     record_classes,
 )
 
@@ -346,3 +349,51 @@ def test_no_ectopic_onset_after_a_blocked_beat_a_compensatory_pause_or_the_same_
     after_v[sinus - 1] = V
     out = continue_supraventricular_runs(peaks, FS, after_v, morphology=morph)
     assert ((out == S) == (after_v == S)).all()
+
+
+def _scores(classes: np.ndarray, s_probability: float = 0.3) -> np.ndarray:
+    """Class probabilities whose most probable class is ``classes``' (N beats keep ``s_probability`` of S)."""
+    scores = np.zeros((len(classes), 5))
+    scores[:, 0], scores[:, 1] = 1.0 - s_probability, s_probability
+    scores[classes == S] = [0.2, 0.8, 0.0, 0.0, 0.0]
+    scores[classes == V] = [0.05, 0.05, 0.9, 0.0, 0.0]
+    return scores
+
+
+def test_atrial_premature_beats_the_classifier_called_n_are_s_by_their_own_cycle_and_p_wave():
+    peaks, _, truth, morph = _ectopic_atrial_record(pause=1.9)
+    called_n = np.full(len(truth), N)  # the classifier finds none of the runs
+    measures = {"p_repetition": np.full(len(truth), 0.9)}
+    labels = ["N", "S", "V", "F", "Q"]
+    scores = _scores(called_n)
+    assert (record_class_indices(scores, labels, peaks, FS, measures=measures) == N).all()  # no morphology
+    out = record_class_indices(scores, labels, peaks, FS, measures=measures, morphology=morph)
+    assert (out == truth).all()  # each run's first beat premature against the sinus beat's pause, the rest follow
+    # three times the run's cycle is a pause, not a blocked beat
+    peaks3, _, truth3, morph3 = _ectopic_atrial_record(pause=3 * 0.73)
+    out = record_class_indices(scores, labels, peaks3, FS, measures=measures, morphology=morph3)
+    assert (out == truth3).all()
+
+
+def test_no_atrial_premature_beat_after_a_blocked_beat_a_v_beat_with_the_same_p_wave_or_all_but_ruled_out():
+    peaks, _, truth, morph = _ectopic_atrial_record(pause=1.9)
+    called_n = np.full(len(truth), N)
+    s_probability = np.full(len(truth), 0.3)
+    no_af = np.zeros(len(truth), bool)
+
+    def decided(peaks=peaks, classes=called_n, s_probability=s_probability, morph=morph, in_af=no_af):
+        return premature_atrial_beats(peaks, FS, classes, s_probability, morph, in_af, s=S, n=N, v=V)
+
+    first = np.flatnonzero((truth == S) & (np.roll(truth, 1) == N))
+    assert (decided()[first] == S).all() and (decided()[truth == N] == N).all()
+    blocked, _, _, blocked_morph = _ectopic_atrial_record(pause=2 * 0.73)
+    assert (decided(peaks=blocked, morph=blocked_morph) == N).all()
+    same = morph.copy()
+    same[:, :, 0] = np.abs(same[:, :, 0])
+    assert (decided(morph=same) == N).all()
+    ruled_out = np.full(len(truth), PREMATURE_S_PROBABILITY_MIN / 2)
+    assert (decided(s_probability=ruled_out) == N).all()
+    assert (decided(in_af=np.ones(len(truth), bool)) == N).all()
+    after_v = called_n.copy()
+    after_v[np.flatnonzero(truth == N)[1:] - 1] = V  # the beat before each pause ventricular: compensatory
+    assert (decided(classes=after_v)[first] == N).all()
