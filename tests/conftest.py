@@ -47,6 +47,22 @@ def _fresh_token_failures():
     token_failures_reset(ip="127.0.0.1")
 
 
+@pytest.fixture
+def own_sweep_lock(monkeypatch):
+    """A sweep lock of this test's own, free at its start and end. The session's Celery worker sweeps
+    every interval under the shared lock; a test that sweeps in process and expects to hold the lock
+    would otherwise lose it to the worker's sweeper now and then."""
+    from django.core.cache import caches
+
+    from ecgsite import housekeeping
+
+    key = f"sweep-lock-test-{uuid.uuid4().hex[:8]}"
+    monkeypatch.setattr(housekeeping, "SWEEP_LOCK_KEY", key)
+    caches["api"].delete(key)
+    yield key
+    caches["api"].delete(key)
+
+
 def _shared_media(tmp_path_factory) -> Path:
     # One media directory per session, so a worker process sees the files tests store.
     path = tmp_path_factory.getbasetemp() / "media"

@@ -4,12 +4,10 @@ periodic sweep."""
 from datetime import timedelta
 
 import pytest
-from django.core.cache import caches
 from django.utils import timezone
 
 from diagnostics.models import ECGRecording, IdempotencyRecord
 from diagnostics.tasks import requeue_stale_recordings
-from ecgsite.housekeeping import SWEEP_LOCK_KEY
 
 from ..helpers import beat_rows
 
@@ -37,7 +35,7 @@ def test_an_expired_key_starts_a_new_request(api_as, staff_a, patient_a, setting
     assert list(IdempotencyRecord.objects.values_list("recording_id", flat=True)) == [again.json()["id"]]
 
 
-def test_the_periodic_task_purges_expired_keys_only(api_as, staff_a, patient_a, monkeypatch):
+def test_the_periodic_task_purges_expired_keys_only(api_as, staff_a, patient_a, monkeypatch, own_sweep_lock):
     from diagnostics import services
 
     monkeypatch.setattr(services, "enqueue_classification", lambda rid: True)  # no worker here
@@ -46,9 +44,7 @@ def test_the_periodic_task_purges_expired_keys_only(api_as, staff_a, patient_a, 
         body = {"patient": patient_a.pk, "kind": "beats", "beats": beat_rows(3).tolist()}
         assert api.post(URL, body, format="json", HTTP_IDEMPOTENCY_KEY=key).status_code == 201
     age("old", 25)
-    caches["api"].delete(SWEEP_LOCK_KEY)
     result = requeue_stale_recordings.apply().get()
-    caches["api"].delete(SWEEP_LOCK_KEY)
     assert result["idempotency_keys_purged"] == 1
     assert list(IdempotencyRecord.objects.values_list("key", flat=True)) == ["fresh"]
     assert ECGRecording.objects.count() == 2  # the recordings stay

@@ -26,10 +26,8 @@ def claimed(staff_a, patient_a):
 
 
 @pytest.fixture(autouse=True)
-def _no_sweep_lock():
-    caches["api"].delete(housekeeping.SWEEP_LOCK_KEY)
-    yield
-    caches["api"].delete(housekeeping.SWEEP_LOCK_KEY)
+def _no_sweep_lock(own_sweep_lock):
+    return own_sweep_lock
 
 
 def test_a_working_worker_keeps_moving_its_claim_forward(claimed):
