@@ -397,3 +397,16 @@ def test_no_atrial_premature_beat_after_a_blocked_beat_a_v_beat_with_the_same_p_
     after_v = called_n.copy()
     after_v[np.flatnonzero(truth == N)[1:] - 1] = V  # the beat before each pause ventricular: compensatory
     assert (decided(classes=after_v)[first] == N).all()
+
+
+def test_recordings_of_fewer_than_three_beats_are_decided_with_every_rule_given_its_inputs():
+    from ecg.processing.context import MORPH_CHANNELS, WINDOW
+
+    for n in (0, 1, 2):
+        scores = np.tile([0.7, 0.3, 0.0, 0.0, 0.0], (n, 1)).reshape(n, 5)
+        measures = {"p_repetition": np.ones(n), "atrial_frequency": np.zeros(n), "atrial_organisation": np.zeros(n)}
+        morph = np.zeros((n, WINDOW, MORPH_CHANNELS), np.float32)
+        out = record_class_indices(
+            scores, ["N", "S", "V", "F", "Q"], np.arange(n) * 128, FS, measures=measures, morphology=morph
+        )
+        assert out.tolist() == [N] * n
