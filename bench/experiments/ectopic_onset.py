@@ -24,12 +24,10 @@ import os
 
 from bench import heartbeat_protocols as hp
 from bench.common import REPO, machine, write_result
-from bench.experiments.prior_shift import protocol_probabilities
-from ecg.evaluation import protocols
+from bench.experiments.prior_shift import protocol_probabilities, s_changes, s_protocol_figures, s_summary
 from ecg.models import decision
 
 OUTPUT = REPO / "bench" / "results" / "ectopic_onset.json"
-S = 1
 
 
 def main() -> None:
@@ -38,19 +36,6 @@ def main() -> None:
     probs = protocol_probabilities(ids)
     measures = hp.all_measures(hp.data_dir(None), records, ids)
     shipped = (decision.ONSET_P_CORRELATION_MAX, decision.ONSET_MULTIPLE_TOLERANCE, decision.ectopic_onset)
-
-    def mats_of(p: dict) -> dict:
-        return {r: protocols.confusion(records[r].labels, hp.decide(p[r], records[r], True, measures[r])) for r in p}
-
-    def changed(mats: dict, before: dict) -> list:
-        """(S found, false S) gained per record, the largest first."""
-        out = []
-        for r in mats:
-            tp = int(mats[r][S, S] - before[r][S, S])
-            fp = int((mats[r][:, S].sum() - mats[r][S, S]) - (before[r][:, S].sum() - before[r][S, S]))
-            if tp or fp:
-                out.append([r, tp, fp])
-        return sorted(out, key=lambda x: -(abs(x[1]) + abs(x[2])))[:10]
 
     variants = [("off", -2.0, 0.05, True)]
     variants += [(f"P-wave correlation < {c}", c, 0.05, True) for c in (0.9, 0.7, 0.5, 0.3)]
@@ -63,22 +48,12 @@ def main() -> None:
         for name, corr, tolerance, v_guard in variants:
             decision.ONSET_P_CORRELATION_MAX, decision.ONSET_MULTIPLE_TOLERANCE = corr, tolerance
             decision.ectopic_onset = shipped[2] if v_guard else functools.partial(_without_v_guard, shipped[2])
-            out = {}
-            cv_mats = mats_of(probs["cv"])
+            out, cv_mats = s_protocol_figures(probs, records, measures)
             before = before or cv_mats
-            out["cv"] = hp.figures_by_database(cv_mats)
-            out["cv_changed_records"] = changed(cv_mats, before)
-            for t in ("ds1_ds2", "mitdb_svdb"):
-                out[t] = hp.figures_by_database(mats_of(probs[t]), ("all",))
+            out["cv_changed_records"] = s_changes(cv_mats, before)
             results[name] = out
-            c = out["cv"]
             print(
-                f"{name:46s} CV S {c['all']['S']['se']:.3f}/{c['all']['S']['ppv']:.3f}"
-                f" svdb {c['svdb']['S']['se']:.3f}/{c['svdb']['S']['ppv']:.3f}"
-                f" mitdb {c['mitdb']['S']['se']:.3f}/{c['mitdb']['S']['ppv']:.3f}"
-                f" ds2 {out['ds1_ds2']['all']['S']['se']:.3f}/{out['ds1_ds2']['all']['S']['ppv']:.3f}"
-                f" m->s {out['mitdb_svdb']['all']['S']['se']:.3f}/{out['mitdb_svdb']['all']['S']['ppv']:.3f}"
-                f" {out['cv_changed_records'][:5]}",
+                f"{name:46s} {s_summary(out)} {out['cv_changed_records'][:5]}",
                 flush=True,
             )
     finally:

@@ -23,8 +23,7 @@ import numpy as np
 
 from bench import heartbeat_protocols as hp
 from bench.common import REPO, machine, write_result
-from bench.experiments.prior_shift import protocol_probabilities
-from ecg.evaluation import protocols
+from bench.experiments.prior_shift import protocol_probabilities, s_changes, s_protocol_figures, s_summary
 from ecg.models import decision
 
 OUTPUT = REPO / "bench" / "results" / "premature_atrial.json"
@@ -53,19 +52,6 @@ def main() -> None:
     shipped = tuple(getattr(decision, b) for b in BOUNDS)
     shipped_onset = decision.ectopic_onset
 
-    def mats_of(p: dict) -> dict:
-        return {r: protocols.confusion(records[r].labels, hp.decide(p[r], records[r], True, measures[r])) for r in p}
-
-    def changed(mats: dict, before: dict) -> list:
-        """(S found, false S) gained per record against the rule off, the largest first."""
-        out = []
-        for r in mats:
-            tp = int(mats[r][S, S] - before[r][S, S])
-            fp = int((mats[r][:, S].sum() - mats[r][S, S]) - (before[r][:, S].sum() - before[r][S, S]))
-            if tp or fp:
-                out.append([r, tp, fp])
-        return sorted(out, key=lambda x: -(abs(x[1]) + abs(x[2])))[:10]
-
     variants: list[tuple[str, tuple[float, float, float], bool]] = [
         ("off, onset guard at any whole multiple (before)", (0.0, 0.5, 0.02), False),
         ("off", (0.0, 0.5, 0.02), True),
@@ -87,23 +73,15 @@ def main() -> None:
             for b, value in zip(BOUNDS, bounds):
                 setattr(decision, b, value)
             decision.ectopic_onset = shipped_onset if two_only else _any_multiple_onset
-            out: dict = {"bounds": dict(zip(BOUNDS, bounds))}
-            cv_mats = mats_of(probs["cv"])
+            out, cv_mats = s_protocol_figures(probs, records, measures)
+            out["bounds"] = dict(zip(BOUNDS, bounds))
             if name == "off":
                 off = cv_mats
-            out["cv"] = hp.figures_by_database(cv_mats)
-            out["cv_changed_records"] = changed(cv_mats, off) if off is not None else []
+            out["cv_changed_records"] = s_changes(cv_mats, off) if off is not None else []
             out["mitdb_232_s_found"] = int(cv_mats["mitdb/232"][S, S])
-            for t in ("ds1_ds2", "mitdb_svdb"):
-                out[t] = hp.figures_by_database(mats_of(probs[t]), ("all",))
             results[name] = out
-            c = out["cv"]
             print(
-                f"{name:50s} CV S {c['all']['S']['se']:.3f}/{c['all']['S']['ppv']:.3f}"
-                f" svdb {c['svdb']['S']['se']:.3f}/{c['svdb']['S']['ppv']:.3f}"
-                f" ds2 {out['ds1_ds2']['all']['S']['se']:.3f}/{out['ds1_ds2']['all']['S']['ppv']:.3f}"
-                f" m->s {out['mitdb_svdb']['all']['S']['se']:.3f}/{out['mitdb_svdb']['all']['S']['ppv']:.3f}"
-                f" 232 {out['mitdb_232_s_found']} {out['cv_changed_records'][:5]}",
+                f"{name:50s} {s_summary(out)} 232 {out['mitdb_232_s_found']} {out['cv_changed_records'][:5]}",
                 flush=True,
             )
     finally:

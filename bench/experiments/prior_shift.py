@@ -53,6 +53,46 @@ def protocol_probabilities(ids) -> dict[str, dict[str, np.ndarray]]:
     return out
 
 
+def decided_confusions(probs: dict, records: dict, measures: dict) -> dict[str, np.ndarray]:
+    """Each record's confusion matrix with the product's whole decision on the given probabilities."""
+    return {
+        r: protocols.confusion(records[r].labels, hp.decide(probs[r], records[r], True, measures[r])) for r in probs
+    }
+
+
+def s_changes(mats: dict[str, np.ndarray], before: dict[str, np.ndarray], top: int = 10) -> list:
+    """[record, S found, false S] gained per record against ``before``, the largest changes first."""
+    s = AAMI_CLASSES.index("S")
+    out = []
+    for r in mats:
+        tp = int(mats[r][s, s] - before[r][s, s])
+        fp = int((mats[r][:, s].sum() - mats[r][s, s]) - (before[r][:, s].sum() - before[r][s, s]))
+        if tp or fp:
+            out.append([r, tp, fp])
+    return sorted(out, key=lambda x: -(abs(x[1]) + abs(x[2])))[:top]
+
+
+def s_protocol_figures(probs: dict, records: dict, measures: dict) -> tuple[dict, dict[str, np.ndarray]]:
+    """The pooled figures by protocol (``cv`` by database, the transfers pooled) with the product's whole
+    decision on ``protocol_probabilities``, and the CV's confusion matrices by record."""
+    cv = decided_confusions(probs["cv"], records, measures)
+    out = {"cv": hp.figures_by_database(cv)}
+    for t in ("ds1_ds2", "mitdb_svdb"):
+        out[t] = hp.figures_by_database(decided_confusions(probs[t], records, measures), ("all",))
+    return out, cv
+
+
+def s_summary(out: dict) -> str:
+    """One line of S Se / +P by protocol from ``s_protocol_figures``."""
+    c, d, m = out["cv"], out["ds1_ds2"]["all"]["S"], out["mitdb_svdb"]["all"]["S"]
+    return (
+        f"CV S {c['all']['S']['se']:.3f}/{c['all']['S']['ppv']:.3f}"
+        f" svdb {c['svdb']['S']['se']:.3f}/{c['svdb']['S']['ppv']:.3f}"
+        f" mitdb {c['mitdb']['S']['se']:.3f}/{c['mitdb']['S']['ppv']:.3f}"
+        f" ds2 {d['se']:.3f}/{d['ppv']:.3f} m->s {m['se']:.3f}/{m['ppv']:.3f}"
+    )
+
+
 def training_prior(records, ids) -> tuple[np.ndarray, np.ndarray]:
     """(the class mix the weighted training saw, the population's actual class mix)."""
     y = np.concatenate([records[i].labels for i in ids])
