@@ -237,7 +237,7 @@ def premature_atrial_beats(
     early against the baseline, and the classifier, which sees them as the patient's own rhythm,
     calls most of them N. Not after a V beat (a compensatory pause), not when the interval before is
     twice this one (a blocked beat of the same rhythm, ``ONSET_MULTIPLE_TOLERANCE``), not inside
-    atrial fibrillation (``in_af``: irregular intervals without repeating P waves), and not where the
+    atrial fibrillation (``in_af``: the beats of the AF analysis's episodes), and not where the
     classifier gives S less than ``PREMATURE_S_PROBABILITY_MIN``."""
     out = np.array(classes, copy=True)
     if len(out) < 3:
@@ -369,8 +369,9 @@ def record_class_indices(
     morphology: np.ndarray | None = None,
 ) -> np.ndarray:
     """Each beat's class as an index into ``labels``: given the beats' ``morphology``, the V probability
-    shared among beats of one shape and weighted (``V_WEIGHT``); then the most probable class, the run
-    rules and (given the analysed lead's waveform ``measures``) no S beat inside atrial fibrillation or flutter."""
+    shared among beats of one shape and weighted (``V_WEIGHT``); then the most probable class, atrial
+    premature beats by the cycle before them (given both), the run rules and (given the analysed lead's
+    waveform ``measures``) no S beat inside atrial fibrillation or flutter."""
     p = np.asarray(scores, np.float64)
     upper = [str(label).upper() for label in labels]
     if morphology is not None and "V" in upper and len(p):
