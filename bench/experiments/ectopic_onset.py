@@ -22,9 +22,8 @@ from __future__ import annotations
 import functools
 import os
 
-from bench import heartbeat_protocols as hp
 from bench.common import REPO, machine, write_result
-from bench.experiments.prior_shift import protocol_probabilities, s_changes, s_protocol_figures, s_summary
+from bench.experiments.prior_shift import protocol_inputs, s_changes, s_protocol_figures, s_summary
 from ecg.models import decision
 
 OUTPUT = REPO / "bench" / "results" / "ectopic_onset.json"
@@ -32,9 +31,7 @@ OUTPUT = REPO / "bench" / "results" / "ectopic_onset.json"
 
 def main() -> None:
     load_before = os.getloadavg()
-    ids, records = hp.all_records()
-    probs = protocol_probabilities(ids)
-    measures = hp.all_measures(hp.data_dir(None), records, ids)
+    ids, records, probs, measures = protocol_inputs()
     shipped = (decision.ONSET_P_CORRELATION_MAX, decision.ONSET_MULTIPLE_TOLERANCE, decision.ectopic_onset)
 
     variants = [("off", -2.0, 0.05, True)]

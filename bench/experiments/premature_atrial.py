@@ -21,9 +21,8 @@ import os
 
 import numpy as np
 
-from bench import heartbeat_protocols as hp
 from bench.common import REPO, machine, write_result
-from bench.experiments.prior_shift import protocol_probabilities, s_changes, s_protocol_figures, s_summary
+from bench.experiments.prior_shift import protocol_inputs, s_changes, s_protocol_figures, s_summary
 from ecg.models import decision
 
 OUTPUT = REPO / "bench" / "results" / "premature_atrial.json"
@@ -46,9 +45,7 @@ def _any_multiple_onset(rr, classes, onset, morphology, *, n, v):
 
 def main() -> None:
     load_before = os.getloadavg()
-    ids, records = hp.all_records()
-    probs = protocol_probabilities(ids)
-    measures = hp.all_measures(hp.data_dir(None), records, ids)
+    ids, records, probs, measures = protocol_inputs()
     shipped = tuple(getattr(decision, b) for b in BOUNDS)
     shipped_onset = decision.ectopic_onset
 

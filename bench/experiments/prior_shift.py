@@ -53,6 +53,13 @@ def protocol_probabilities(ids) -> dict[str, dict[str, np.ndarray]]:
     return out
 
 
+def protocol_inputs() -> tuple[list[str], dict, dict[str, dict[str, np.ndarray]], dict[str, dict[str, np.ndarray]]]:
+    """(record ids, records, the kept probabilities by protocol, waveform measures): what the
+    experiments that re-decide every protocol's calls start from."""
+    ids, records = hp.all_records()
+    return ids, records, protocol_probabilities(ids), hp.all_measures(hp.data_dir(None), records, ids)
+
+
 def decided_confusions(probs: dict, records: dict, measures: dict) -> dict[str, np.ndarray]:
     """Each record's confusion matrix with the product's whole decision on the given probabilities."""
     return {

@@ -24,7 +24,7 @@ import os
 
 from bench import heartbeat_protocols as hp
 from bench.common import REPO, machine, write_result
-from bench.experiments.prior_shift import protocol_probabilities
+from bench.experiments.prior_shift import protocol_inputs
 from ecg.evaluation import protocols
 from ecg.models import decision
 
@@ -33,9 +33,7 @@ OUTPUT = REPO / "bench" / "results" / "s_operating_point.json"
 
 def main() -> None:
     load_before = os.getloadavg()
-    ids, records = hp.all_records()
-    probs = protocol_probabilities(ids)
-    measures = hp.all_measures(hp.data_dir(None), records, ids)
+    ids, records, probs, measures = protocol_inputs()
     shipped = (decision.FLUTTER_ORGANISATION_KEEP, decision.S_WEIGHT)
 
     def score() -> dict:
