@@ -193,6 +193,12 @@ def _p_wave_correlation(morphology: np.ndarray, a: int, b: int) -> float:
     return float(x @ y / (np.linalg.norm(x) * np.linalg.norm(y) + 1e-9))
 
 
+def _blocked_beat(ratio: Any) -> Any:
+    """Whether an interval ``ratio`` times the next (a number or an array) is a blocked beat of the
+    same rhythm: twice it, within ``ONSET_MULTIPLE_TOLERANCE``."""
+    return np.abs(np.asarray(ratio, np.float64) / 2.0 - 1.0) < ONSET_MULTIPLE_TOLERANCE
+
+
 def ectopic_onset(
     rr: np.ndarray, classes: np.ndarray, onset: int, morphology: np.ndarray | None, *, n: int, v: int | None
 ) -> float:
@@ -209,8 +215,7 @@ def ectopic_onset(
     if morphology is None or onset < 2 or classes[onset - 1] != n or (v is not None and classes[onset - 2] == v):
         return 0.0
     before, first = float(rr[onset - 2]), float(rr[onset - 1])
-    ratio = before / first
-    if round(ratio) == 2 and abs(ratio / 2 - 1.0) < ONSET_MULTIPLE_TOLERANCE:
+    if _blocked_beat(before / first):
         return 0.0
     if _p_wave_correlation(morphology, onset, onset - 1) >= ONSET_P_CORRELATION_MAX:
         return 0.0
@@ -244,12 +249,11 @@ def premature_atrial_beats(
         return out
     rr = np.clip(np.diff(np.asarray(r_peaks, np.float64)) / fs, 0.05, MAX_RR_S)
     before, first = rr[:-1], rr[1:]  # the intervals before beat j - 1 and before beat j, for j >= 2
-    ratio = before / first
     candidate = (
         (out[2:] == n)
         & (out[1:-1] == n)
         & (first <= PREMATURE_OF_CYCLE * before)
-        & ~(np.abs(ratio / 2.0 - 1.0) < ONSET_MULTIPLE_TOLERANCE)
+        & ~_blocked_beat(before / first)
         & (np.asarray(s_probability)[2:] >= PREMATURE_S_PROBABILITY_MIN)
         & ~np.asarray(in_af, bool)[2:]
     )
