@@ -38,7 +38,11 @@ tachycardia, MIT-BIH 116) or follows a V beat. CV S 73.0 / 71.4 -> 76.6 / 72.1 %
 found; about 40 false S elsewhere, at most 7 in a record), DS1 -> DS2 S 10.9 / 58.7 -> 11.6 / 60.0 %
 (bench.experiments.ectopic_onset). Only twice the run's first interval counts as a blocked beat:
 three times it, within 5 %, was a coincidence of 232's pauses and stopped 113 of its runs (CV S
-76.7 / 72.2 -> 77.7 / 72.5 %, svdb 848 unchanged).
+76.7 / 72.2 -> 77.7 / 72.5 %, svdb 848 unchanged). A blocked beat makes a pause: the interval
+must also be longer than the one before it. In 232 an atrial run ends in a pause, a sinus beat follows at the
+bradycardia's 1.4 s, twice the next run's 0.7 s by coincidence, and 159 of its atrial beats were
+lost to the guard (CV S 81.2 / 72.7 -> 82.6 / 73.0 %, DS1 -> DS2 51.0 / 85.9 -> 56.0 / 87.0 %;
+bench.experiments.pause_context).
 
 **An atrial premature beat is premature against the cycle before it** (``premature_atrial_beats``):
 a beat the classifier calls N after a beat called N is S when it comes at most ``PREMATURE_OF_CYCLE``
@@ -52,6 +56,10 @@ the beat after an ectopic beat's pause reads as premature against the pause and 
 through the sinus rhythm. CV S 77.7 / 72.5 -> 81.2 / 72.7 % (232: 845 -> 1,165 of 1,382 found),
 DS1 -> DS2 S 13.9 / 64.2 -> 51.0 / 85.9 %, MIT-BIH -> svdb 54.1 / 73.5 -> 56.8 / 73.4 %
 (bench.experiments.premature_atrial).
+After two beats called N the cycle before is the sinus rhythm's, and the bound is lower
+(``PREMATURE_S_AFTER_SINUS_MIN``): only a classifier that all but rules S out stops the rule. Trained
+on DS1 only, the classifier gives the first beats of 232's atrial runs S at 0.002-0.02 (DS1 -> DS2
+S 56.0 / 87.0 -> 75.4 / 89.6 %, CV S 82.6 / 73.0 -> 82.6 / 72.9 %; bench.experiments.pause_context).
 
 **A run goes on through one or two beats of another class** (V, fusion, unclassifiable) when the
 next beat called N keeps the run's cycle: the time from the run's last S beat to it is a whole
@@ -116,7 +124,8 @@ ONSET_P_CORRELATION_MAX = 0.7  # a run's first beat with a P wave less like the 
 ONSET_MULTIPLE_TOLERANCE = 0.05  # an interval this close to twice the next is a blocked beat
 PREMATURE_OF_CYCLE = 0.8  # a beat at most this share of the interval before it is premature
 PREMATURE_P_CORRELATION_MAX = 0.5  # a premature beat called N with a P wave this unlike the beat before's is S
-PREMATURE_S_PROBABILITY_MIN = 0.02  # ... unless the classifier all but rules S out
+PREMATURE_S_PROBABILITY_MIN = 0.02  # ... unless the classifier all but rules S out after an ectopic beat's pause
+PREMATURE_S_AFTER_SINUS_MIN = 0.001  # ... or, after two beats called N, rules it out
 AF_P_REPETITION_MAX = 0.35  # below it P waves do not repeat: fibrillation, not atrial ectopy
 FLUTTER_ORGANISATION_MIN = 0.5
 FLUTTER_ORGANISATION_KEEP = 0.3  # once found, flutter holds while its organisation stays at this or more
@@ -193,10 +202,15 @@ def _p_wave_correlation(morphology: np.ndarray, a: int, b: int) -> float:
     return float(x @ y / (np.linalg.norm(x) * np.linalg.norm(y) + 1e-9))
 
 
-def _blocked_beat(ratio: Any) -> Any:
-    """Whether an interval ``ratio`` times the next (a number or an array) is a blocked beat of the
-    same rhythm: twice it, within ``ONSET_MULTIPLE_TOLERANCE``."""
-    return np.abs(np.asarray(ratio, np.float64) / 2.0 - 1.0) < ONSET_MULTIPLE_TOLERANCE
+def _blocked_beat(before: Any, first: Any, prior: Any) -> Any:
+    """Whether an interval ``before`` (a number or an array) is a blocked beat of the rhythm: a pause,
+    twice the next interval ``first`` (within ``ONSET_MULTIPLE_TOLERANCE``) and longer than the
+    interval before it, ``prior`` (NaN where there is none). After another, longer pause it is the
+    rhythm's own interval: in MIT-BIH 232 an atrial run ends in a pause, a sinus beat follows at the
+    sinus bradycardia's 1.4 s, and the next atrial run's 0.7 s is half that by coincidence."""
+    before, first = np.asarray(before, np.float64), np.asarray(first, np.float64)
+    twice = np.abs(before / first / 2.0 - 1.0) < ONSET_MULTIPLE_TOLERANCE
+    return twice & ~(np.asarray(prior, np.float64) >= before)
 
 
 def ectopic_onset(
@@ -215,7 +229,8 @@ def ectopic_onset(
     if morphology is None or onset < 2 or classes[onset - 1] != n or (v is not None and classes[onset - 2] == v):
         return 0.0
     before, first = float(rr[onset - 2]), float(rr[onset - 1])
-    if _blocked_beat(before / first):
+    prior = float(rr[onset - 3]) if onset >= 3 else np.nan
+    if _blocked_beat(before, first, prior):
         return 0.0
     if _p_wave_correlation(morphology, onset, onset - 1) >= ONSET_P_CORRELATION_MAX:
         return 0.0
@@ -243,7 +258,11 @@ def premature_atrial_beats(
     calls most of them N. Not after a V beat (a compensatory pause), not when the interval before is
     twice this one (a blocked beat of the same rhythm, ``ONSET_MULTIPLE_TOLERANCE``), not inside
     atrial fibrillation (``in_af``: the beats of the AF analysis's episodes), and not where the
-    classifier gives S less than ``PREMATURE_S_PROBABILITY_MIN``."""
+    classifier gives S less than ``PREMATURE_S_PROBABILITY_MIN`` when the beat before that one was
+    not called N: the cycle before is then the pause after an ectopic beat (called S, or missed), and
+    a sinus beat reads as premature against it. After two beats called N the cycle before is the
+    sinus rhythm's and only a classifier that rules S out (``PREMATURE_S_AFTER_SINUS_MIN``) stops the
+    rule: trained on fewer patients (DS1) it gives the first beats of 232's atrial runs S at 0.002-0.02."""
     out = np.array(classes, copy=True)
     if len(out) < 3:
         return out
@@ -253,8 +272,11 @@ def premature_atrial_beats(
         (out[2:] == n)
         & (out[1:-1] == n)
         & (first <= PREMATURE_OF_CYCLE * before)
-        & ~_blocked_beat(before / first)
-        & (np.asarray(s_probability)[2:] >= PREMATURE_S_PROBABILITY_MIN)
+        & ~_blocked_beat(before, first, np.r_[np.nan, rr[:-2]])
+        & (
+            np.asarray(s_probability)[2:]
+            >= np.where(out[:-2] == n, PREMATURE_S_AFTER_SINUS_MIN, PREMATURE_S_PROBABILITY_MIN)
+        )
         & ~np.asarray(in_af, bool)[2:]
     )
     if v is not None:

@@ -4,6 +4,7 @@ import numpy as np
 
 from ecg.models.decision import (
     AF_P_REPETITION_MAX,
+    PREMATURE_S_AFTER_SINUS_MIN,
     PREMATURE_S_PROBABILITY_MIN,
     atrial_rhythm_rules,
     continue_supraventricular_runs,
@@ -301,14 +302,20 @@ def test_a_hesitant_beat_among_ventricular_beats_of_its_shape_is_v_and_a_stray_v
     assert np.isclose(shared[hesitant, 0] / shared[hesitant, 1], 0.45 / 0.2)
 
 
-def _ectopic_atrial_record(pause: float, cycle: float = 0.73, runs: int = 30, run_beats: int = 12):
+def _ectopic_atrial_record(
+    pause: float, cycle: float = 0.73, runs: int = 30, run_beats: int = 12, sinus: float | None = None
+):
     """Sinus beats after pauses, each followed by a run of atrial beats with a P wave of their own (MIT-BIH
-    232). Returns peaks, the classifier's classes (the first beat of each run S, the rest N), the
-    reference (every atrial beat S) and the beats' morphology."""
+    232); with ``sinus``, a second sinus beat that interval after the first. Returns peaks, the
+    classifier's classes (the first beat of each run S, the rest N), the reference (every atrial beat
+    S) and the beats' morphology."""
     from ecg.processing.context import MORPH_CHANNELS, P_WAVE, WINDOW
 
     times, truth = [0.0, pause], [N, N]
     for _ in range(runs):
+        if sinus is not None:
+            times.append(times[-1] + sinus)
+            truth.append(N)
         for _ in range(run_beats):
             times.append(times[-1] + cycle)
             truth.append(S)
@@ -351,6 +358,17 @@ def test_no_ectopic_onset_after_a_blocked_beat_a_compensatory_pause_or_the_same_
     assert ((out == S) == (after_v == S)).all()
 
 
+def test_an_interval_twice_the_runs_after_a_longer_pause_is_the_sinus_rhythms_not_a_blocked_beat():
+    # 232: an atrial run ends in a 1.9-s pause, a sinus beat follows at the bradycardia's 1.46 s (twice
+    # the atrial cycle by coincidence), then the next run
+    peaks, classes, truth, morph = _ectopic_atrial_record(pause=1.9, sinus=2 * 0.73)
+    out = continue_supraventricular_runs(peaks, FS, classes, morphology=morph)
+    assert (out == truth).all()
+    # the same interval after a shorter one is a blocked beat: no run
+    peaks, classes, truth, morph = _ectopic_atrial_record(pause=2 * 0.73, sinus=0.73 * 1.1)
+    assert (continue_supraventricular_runs(peaks, FS, classes, morphology=morph) == classes).all()
+
+
 def _scores(classes: np.ndarray, s_probability: float = 0.3) -> np.ndarray:
     """Class probabilities whose most probable class is ``classes``' (N beats keep ``s_probability`` of S)."""
     scores = np.zeros((len(classes), 5))
@@ -391,8 +409,16 @@ def test_no_atrial_premature_beat_after_a_blocked_beat_a_v_beat_with_the_same_p_
     same = morph.copy()
     same[:, :, 0] = np.abs(same[:, :, 0])
     assert (decided(morph=same) == N).all()
-    ruled_out = np.full(len(truth), PREMATURE_S_PROBABILITY_MIN / 2)
+    ruled_out = np.full(len(truth), PREMATURE_S_AFTER_SINUS_MIN / 2)
     assert (decided(s_probability=ruled_out) == N).all()
+    # after an ectopic beat (the beat before the sinus beat called S), the cycle before is its pause and
+    # the classifier's S probability must reach the higher bound
+    unlikely = np.full(len(truth), PREMATURE_S_PROBABILITY_MIN / 2)
+    assert (decided(s_probability=unlikely)[first] == S).all()  # after two beats called N: premature
+    after_s = called_n.copy()
+    after_s[np.flatnonzero(truth == N)[1:] - 1] = S  # each run's last beat called S
+    assert (decided(classes=after_s, s_probability=unlikely)[first] == N).all()
+    assert (decided(classes=after_s)[first] == S).all()
     assert (decided(in_af=np.ones(len(truth), bool)) == N).all()
     after_v = called_n.copy()
     after_v[np.flatnonzero(truth == N)[1:] - 1] = V  # the beat before each pause ventricular: compensatory
