@@ -11,6 +11,7 @@ from ecg.models.decision import (
     premature_atrial_beats,
     record_class_indices,
     record_classes,
+    sinus_arrhythmia_beats,
 )
 
 FS = 128.0
@@ -436,3 +437,27 @@ def test_recordings_of_fewer_than_three_beats_are_decided_with_every_rule_given_
             scores, ["N", "S", "V", "F", "Q"], np.arange(n) * 128, FS, measures=measures, morphology=morph
         )
         assert out.tolist() == [N] * n
+
+
+def test_an_isolated_s_call_barely_early_with_the_sinus_p_wave_is_sinus_arrhythmia():
+    from ecg.processing.context import MORPH_CHANNELS, P_WAVE, WINDOW
+
+    # sinus rhythm at 0.8 s; beat 10 comes at 0.72 s (0.9 of the cycle), beat 20 at 0.5 s (a PAC)
+    rr = np.full(30, 0.8)
+    rr[10], rr[20] = 0.72, 0.5
+    peaks = (np.cumsum(rr) * FS).astype(np.int64)
+    classes = np.full(30, N)
+    classes[[10, 20]] = S
+    morph = np.zeros((30, WINDOW, MORPH_CHANNELS), np.float32)
+    t = np.arange(P_WAVE.stop - P_WAVE.start)
+    morph[:, P_WAVE, 0] = np.exp(-0.5 * ((t - len(t) / 2) / 4.0) ** 2)
+    out = sinus_arrhythmia_beats(peaks, FS, classes, morph, s=S, n=N)
+    assert out[10] == N and out[20] == S  # the PAC is well early
+    # the same beat 10 with a P wave of its own stays S
+    other = morph.copy()
+    other[10, P_WAVE, 0] *= -1
+    assert sinus_arrhythmia_beats(peaks, FS, classes, other, s=S, n=N)[10] == S
+    # inside a run (a neighbour called S) it stays S
+    run = classes.copy()
+    run[11] = S
+    assert sinus_arrhythmia_beats(peaks, FS, run, morph, s=S, n=N)[10] == S
