@@ -131,6 +131,7 @@ RUN_MAX_OF_BASELINE = 0.7
 RUN_MEDIAN_BEATS = 8
 RUN_BRIDGE_BEATS = 2  # beats of another class a run goes on through
 ONSET_P_CORRELATION_MAX = 0.7  # a run's first beat with a P wave less like the beat before's is ectopic
+RUN_P_CORRELATION_MAX = ONSET_P_CORRELATION_MAX  # ... and such a run's beats keep a P wave this unlike its
 ONSET_MULTIPLE_TOLERANCE = 0.05  # an interval this close to twice the next is a blocked beat
 PREMATURE_OF_CYCLE = 0.8  # a beat at most this share of the interval before it is premature
 PREMATURE_P_CORRELATION_MAX = 0.5  # a premature beat called N with a P wave this unlike the beat before's is S
@@ -159,7 +160,8 @@ def continue_supraventricular_runs(
 
     A run goes on while it is at most ``RUN_MAX_OF_BASELINE`` of the underlying rhythm: the record's
     baseline, or (given the beats' ``morphology``) the interval before the run's first beat when that
-    beat's P wave is unlike the one before it (``ectopic_onset``)."""
+    beat's P wave is unlike the one before it (``ectopic_onset``), for beats whose P waves stay unlike
+    that one's."""
     out = np.array(classes, copy=True)
     if len(out) < 3 or not (out == s).any():
         return out
@@ -169,11 +171,26 @@ def continue_supraventricular_runs(
     run: list[float] = []  # the run's intervals so far
     last = 0  # the run's last S beat
     underlying = 0.0  # the interval before the run's first beat, where it counts (ectopic_onset)
+
+    def atrial(j: int, interval: float) -> bool:
+        """Beat ``j`` at ``interval`` may go on with the run: faster than the baseline, or, in a run counted
+        against the sinus beat before it, faster than that beat's interval and with a P wave unlike its
+        (as the run's first beat's): after a pause, sinus beats that resume at their own rate are faster
+        than the pause but keep the sinus P wave (nstdb 118's 1.4-s pause at 18-24 dB started a false
+        run of 54 beats)."""
+        if interval <= RUN_MAX_OF_BASELINE * base[j]:
+            return True
+        if morphology is None or interval > RUN_MAX_OF_BASELINE * underlying:
+            return False
+        return _p_wave_correlation(morphology, j, run_start - 1) < RUN_P_CORRELATION_MAX
+
+    run_start = 0
     for j in range(1, len(out)):
         r = float(rr[j - 1])
         if out[j - 1] == s:
             if not run:
                 underlying = ectopic_onset(rr, out, j - 1, morphology, n=n, v=v)
+                run_start = j - 1
             run.append(r)
             last = j - 1
         elif out[j - 1] != n and run and j - 1 - last <= RUN_BRIDGE_BEATS:
@@ -184,10 +201,7 @@ def continue_supraventricular_runs(
                 continue
             cycle = float(np.median(run[-RUN_MEDIAN_BEATS:]))
             span = (peaks[j] - peaks[last]) / fs
-            if (
-                cycle <= RUN_MAX_OF_BASELINE * max(base[j], underlying)
-                and abs(span / ((j - last) * cycle) - 1.0) <= RUN_TOLERANCE
-            ):
+            if atrial(j, cycle) and abs(span / ((j - last) * cycle) - 1.0) <= RUN_TOLERANCE:
                 out[j] = s
             else:
                 run = []
@@ -197,9 +211,9 @@ def continue_supraventricular_runs(
         if (
             out[j] == n
             and run
-            and r <= RUN_MAX_OF_BASELINE * max(base[j], underlying)
             and abs(r / run[-1] - 1.0) <= RUN_TOLERANCE
             and abs(r / float(np.median(run[-RUN_MEDIAN_BEATS:])) - 1.0) <= RUN_TOLERANCE
+            and atrial(j, r)
         ):
             out[j] = s
     return out

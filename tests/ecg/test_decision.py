@@ -461,3 +461,16 @@ def test_an_isolated_s_call_barely_early_with_the_sinus_p_wave_is_sinus_arrhythm
     run = classes.copy()
     run[11] = S
     assert sinus_arrhythmia_beats(peaks, FS, run, morph, s=S, n=N)[10] == S
+
+
+def test_a_run_counted_against_the_sinus_beat_before_it_stops_where_the_sinus_p_wave_returns():
+    # the atrial runs of the synthetic 232, but every run's beats after its first carry the sinus P wave:
+    # sinus beats resuming after a pause, faster than it, with one early beat of another P wave before them
+    peaks, classes, truth, morph = _ectopic_atrial_record(pause=1.9)
+    first = np.flatnonzero((truth == S) & (np.roll(truth, 1) == N))
+    sinus_p = morph.copy()
+    rest = (truth == S) & ~np.isin(np.arange(len(truth)), first)
+    sinus_p[rest] = np.abs(sinus_p[rest])
+    out = continue_supraventricular_runs(peaks, FS, classes, morphology=sinus_p)
+    assert (out == classes).all()  # only the early beats stay S
+    assert (continue_supraventricular_runs(peaks, FS, classes, morphology=morph) == truth).all()
