@@ -188,7 +188,8 @@ HISTORY = [
         "flutter rules + sinus arrhythmia",
         "S": "82.5 / 73.7",
         "V": "94.0 / 92.5",
-    },    {
+    },
+    {
         "inputs": "+ a run counted against the sinus beat before it goes on while its beats' P waves stay unlike that "
         "beat's (correlation under 0.7; decision rule; shipped)",
         "config": "cnn_a05 x3 + trees + shape sharing + S over N x 1.5 + premature atrial beats + run rules + AF and "
