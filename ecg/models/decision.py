@@ -39,10 +39,15 @@ found; about 40 false S elsewhere, at most 7 in a record), DS1 -> DS2 S 10.9 / 5
 (bench.experiments.ectopic_onset). Only twice the run's first interval counts as a blocked beat:
 three times it, within 5 %, was a coincidence of 232's pauses and stopped 113 of its runs (CV S
 76.7 / 72.2 -> 77.7 / 72.5 %, svdb 848 unchanged). A blocked beat makes a pause: the interval
-must also be longer than the one before it. In 232 an atrial run ends in a pause, a sinus beat follows at the
-bradycardia's 1.4 s, twice the next run's 0.7 s by coincidence, and 159 of its atrial beats were
-lost to the guard (CV S 81.2 / 72.7 -> 82.6 / 73.0 %, DS1 -> DS2 51.0 / 85.9 -> 56.0 / 87.0 %;
-bench.experiments.pause_context).
+must also be longer than the one before it. In 232 an atrial run ends in a pause, a sinus beat
+follows at the bradycardia's 1.4 s, twice the next run's 0.7 s by coincidence, and 159 of its atrial
+beats were lost to the guard (CV S 81.2 / 72.7 -> 82.6 / 73.0 %, DS1 -> DS2 51.0 / 85.9 -> 56.0 /
+87.0 %; bench.experiments.pause_context). A run counted against the sinus beat before it goes on
+only while its beats' P waves stay unlike that beat's (``RUN_P_CORRELATION_MAX``): sinus beats
+resuming after a pause are faster than the pause but keep the sinus P wave, and nstdb 118's 1.4-s
+pause started a false run of 54 of them at 18-24 dB once atrial premature beats needed S at 0.001
+only after two N beats (below). The bound costs 41 of 232's atrial beats (CV S 82.5 / 73.7 ->
+82.1 / 73.7 %).
 
 **An atrial premature beat is premature against the cycle before it** (``premature_atrial_beats``):
 a beat the classifier calls N after a beat called N is S when it comes at most ``PREMATURE_OF_CYCLE``
@@ -282,7 +287,7 @@ def premature_atrial_beats(
     baseline: in MIT-BIH 232 the atrial runs are most of the record, so their first beats are not
     early against the baseline, and the classifier, which sees them as the patient's own rhythm,
     calls most of them N. Not after a V beat (a compensatory pause), not when the interval before is
-    twice this one (a blocked beat of the same rhythm, ``ONSET_MULTIPLE_TOLERANCE``), not inside
+    a blocked beat (``_blocked_beat``: a pause twice this interval), not inside
     atrial fibrillation (``in_af``: the beats of the AF analysis's episodes), and not where the
     classifier gives S less than ``PREMATURE_S_PROBABILITY_MIN`` when the beat before that one was
     not called N: the cycle before is then the pause after an ectopic beat (called S, or missed), and
