@@ -66,9 +66,9 @@ def nstdb_s(settings: dict[str, tuple]) -> dict:
             r = rt.build_record(path)
             measured = hp.record_measures(path, r)
             probs = record_model.predict(model, r.morphology, r.features)
-            for name, (blocked, sinus, run_p) in settings.items():
+            for name, (blocked, sinus, run_p, beats) in settings.items():
                 decision._blocked_beat, decision.PREMATURE_S_AFTER_SINUS_MIN = blocked, sinus
-                decision.RUN_P_CORRELATION_MAX = run_p
+                decision.RUN_P_CORRELATION_MAX, decision.PREMATURE_SINUS_P_BEATS = run_p, beats
                 mats[name] += protocols.confusion(r.labels, hp.decide(probs, r, True, measured))
         for name, m in mats.items():
             out.setdefault(name, {})[f"{snr} dB"] = {
@@ -87,25 +87,31 @@ def main() -> None:
     bound = decision.PREMATURE_S_PROBABILITY_MIN
     run_p = decision.RUN_P_CORRELATION_MAX
     off = 2.0  # no P-wave bound on the beats of a run counted against the sinus beat before it
-    variants: list[tuple[str, bool, float, float]] = [
-        ("before: any interval twice the next is a blocked beat, p(S) >= 0.02 everywhere", False, bound, off),
-        ("a blocked beat is longer than the interval before it", True, bound, off),
+    sinus_beats = decision.PREMATURE_SINUS_P_BEATS
+    variants: list[tuple[str, bool, float, float, int]] = [
+        ("before: any interval twice the next is a blocked beat, p(S) >= 0.02 everywhere", False, bound, off, 1),
+        ("a blocked beat is longer than the interval before it", True, bound, off, 1),
     ]
-    variants += [(f"+ after two beats called N, p(S) >= {p}", True, p, off) for p in (0.01, 0.005, 0.002, 0.001, 0.0)]
     variants += [
-        (f"+ p(S) >= 0.001 after two N, such runs' beats with P corr < {c} to the sinus beat's", True, 0.001, c)
+        (f"+ after two beats called N, p(S) >= {p}", True, p, off, 1) for p in (0.01, 0.005, 0.002, 0.001, 0.0)
+    ]
+    variants += [
+        (f"+ p(S) >= 0.001 after two N, such runs' beats with P corr < {c} to the sinus beat's", True, 0.001, c, 1)
         for c in (0.8, 0.7, 0.6)
     ]
+    variants += [("+ the same at 0.7, under p(S) 0.02 a P wave unlike both beats' before it", True, 0.001, run_p, 2)]
     results: dict = {}
     first = None
     try:
-        for name, pause_only, sinus_bound, p_bound in variants:
+        for name, pause_only, sinus_bound, p_bound, beats in variants:
             decision._blocked_beat = shipped_blocked if pause_only else _any_twice
             decision.PREMATURE_S_AFTER_SINUS_MIN = sinus_bound
             decision.RUN_P_CORRELATION_MAX = p_bound
+            decision.PREMATURE_SINUS_P_BEATS = beats
             out, cv_mats = s_protocol_figures(probs, records, measures)
             out["after_sinus_s_probability_min"] = sinus_bound
             out["run_p_correlation_max"] = p_bound
+            out["premature_sinus_p_beats"] = beats
             if first is None:
                 first = cv_mats
             out["cv_changed_records"] = s_changes(cv_mats, first)
@@ -114,14 +120,20 @@ def main() -> None:
             print(f"{name:80s} {s_summary(out)} 232 {out['mitdb_232_s_found']} {out['cv_changed_records'][:5]}")
         noise = nstdb_s(
             {
-                "before": (_any_twice, bound, off),
-                "blocked beat a pause, p(S) >= 0.001 after two N": (shipped_blocked, 0.001, off),
-                "the same, such runs' beats with P corr < 0.7 (shipped)": (shipped_blocked, 0.001, run_p),
+                "before": (_any_twice, bound, off, 1),
+                "blocked beat a pause, p(S) >= 0.001 after two N": (shipped_blocked, 0.001, off, 1),
+                "the same, such runs' beats with P corr < 0.7": (shipped_blocked, 0.001, run_p, 1),
+                "the same, under p(S) 0.02 a P wave unlike both beats' before it (shipped)": (
+                    shipped_blocked,
+                    0.001,
+                    run_p,
+                    2,
+                ),
             }
         )
     finally:
         decision._blocked_beat, decision.PREMATURE_S_AFTER_SINUS_MIN = shipped_blocked, shipped_sinus
-        decision.RUN_P_CORRELATION_MAX = run_p
+        decision.RUN_P_CORRELATION_MAX, decision.PREMATURE_SINUS_P_BEATS = run_p, sinus_beats
     write_result(
         OUTPUT,
         {
@@ -131,6 +143,7 @@ def main() -> None:
                 "PREMATURE_S_PROBABILITY_MIN": bound,
                 "PREMATURE_S_AFTER_SINUS_MIN": shipped_sinus,
                 "RUN_P_CORRELATION_MAX": run_p,
+                "PREMATURE_SINUS_P_BEATS": sinus_beats,
             },
             "results": results,
             "nstdb_s": noise,

@@ -65,6 +65,9 @@ After two beats called N the cycle before is the sinus rhythm's, and the bound i
 (``PREMATURE_S_AFTER_SINUS_MIN``): only a classifier that all but rules S out stops the rule. Trained
 on DS1 only, the classifier gives the first beats of 232's atrial runs S at 0.002-0.02 (DS1 -> DS2
 S 56.0 / 87.0 -> 75.4 / 89.6 %, CV S 82.6 / 73.0 -> 82.6 / 72.9 %; bench.experiments.pause_context).
+Such a beat needs a P wave unlike both sinus beats before it: in noise one P-wave correlation falls
+under the bound now and then, and at 18 dB nstdb 118 drew 15 false S after one pause without the
+second (DS1 -> DS2 S 73.1 -> 70.6 %, CV unchanged).
 
 **A run goes on through one or two beats of another class** (V, fusion, unclassifiable) when the
 next beat called N keeps the run's cycle: the time from the run's last S beat to it is a whole
@@ -142,6 +145,7 @@ PREMATURE_OF_CYCLE = 0.8  # a beat at most this share of the interval before it 
 PREMATURE_P_CORRELATION_MAX = 0.5  # a premature beat called N with a P wave this unlike the beat before's is S
 PREMATURE_S_PROBABILITY_MIN = 0.02  # ... unless the classifier all but rules S out after an ectopic beat's pause
 PREMATURE_S_AFTER_SINUS_MIN = 0.001  # ... or, after two beats called N, rules it out
+PREMATURE_SINUS_P_BEATS = 2  # between the two bounds, the P wave is unlike this many beats' before it (1 or 2)
 SINUS_P_CORRELATION_MIN = 0.8  # an isolated S call with a P wave this like the beat before's ...
 SINUS_OF_CYCLE_MIN = 0.85  # ... and at least this share of the interval before it is sinus arrhythmia: N
 AF_P_REPETITION_MAX = 0.35  # below it P waves do not repeat: fibrillation, not atrial ectopy
@@ -293,7 +297,9 @@ def premature_atrial_beats(
     not called N: the cycle before is then the pause after an ectopic beat (called S, or missed), and
     a sinus beat reads as premature against it. After two beats called N the cycle before is the
     sinus rhythm's and only a classifier that rules S out (``PREMATURE_S_AFTER_SINUS_MIN``) stops the
-    rule: trained on fewer patients (DS1) it gives the first beats of 232's atrial runs S at 0.002-0.02."""
+    rule: trained on fewer patients (DS1) it gives the first beats of 232's atrial runs S at 0.002-0.02.
+    Under ``PREMATURE_S_PROBABILITY_MIN`` the P wave must be unlike both sinus beats' before it: noise
+    lowers one correlation now and then, rarely two (nstdb 118 at 18 dB: 15 false S otherwise)."""
     out = np.array(classes, copy=True)
     if len(out) < 3:
         return out
@@ -312,8 +318,15 @@ def premature_atrial_beats(
     )
     if v is not None:
         candidate &= out[:-2] != v
+    probable = np.asarray(s_probability) >= PREMATURE_S_PROBABILITY_MIN
     for j in np.flatnonzero(candidate) + 2:
-        if out[j - 1] == n and _p_wave_correlation(morphology, int(j), int(j) - 1) < PREMATURE_P_CORRELATION_MAX:
+        if out[j - 1] != n or _p_wave_correlation(morphology, int(j), int(j) - 1) >= PREMATURE_P_CORRELATION_MAX:
+            continue
+        if (
+            probable[j]
+            or PREMATURE_SINUS_P_BEATS < 2
+            or _p_wave_correlation(morphology, int(j), int(j) - 2) < PREMATURE_P_CORRELATION_MAX
+        ):
             out[j] = s
     return out
 

@@ -415,11 +415,20 @@ def test_no_atrial_premature_beat_after_a_blocked_beat_a_v_beat_with_the_same_p_
     # after an ectopic beat (the beat before the sinus beat called S), the cycle before is its pause and
     # the classifier's S probability must reach the higher bound
     unlikely = np.full(len(truth), PREMATURE_S_PROBABILITY_MIN / 2)
-    assert (decided(s_probability=unlikely)[first] == S).all()  # after two beats called N: premature
     after_s = called_n.copy()
     after_s[np.flatnonzero(truth == N)[1:] - 1] = S  # each run's last beat called S
     assert (decided(classes=after_s, s_probability=unlikely)[first] == N).all()
     assert (decided(classes=after_s)[first] == S).all()
+    # after two sinus beats called N: premature at the lower bound, when the P wave is unlike both of theirs
+    peaks2, _, truth2, morph2 = _ectopic_atrial_record(pause=1.9, sinus=1.2)
+    first2 = np.flatnonzero((truth2 == S) & (np.roll(truth2, 1) == N))
+    n2 = np.full(len(truth2), N)
+    low = np.full(len(truth2), PREMATURE_S_PROBABILITY_MIN / 2)
+    out = premature_atrial_beats(peaks2, FS, n2, low, morph2, np.zeros(len(truth2), bool), s=S, n=N, v=V)
+    assert (out[first2] == S).all() and (out[truth2 == N] == N).all()
+    # the beat two before with the same P wave (the last, missed beat of the run before the pause): a
+    # noisy P wave unlike one beat's only is not enough at that bound
+    assert (decided(s_probability=unlikely)[first[1:]] == N).all()
     assert (decided(in_af=np.ones(len(truth), bool)) == N).all()
     after_v = called_n.copy()
     after_v[np.flatnonzero(truth == N)[1:] - 1] = V  # the beat before each pause ventricular: compensatory
