@@ -31,7 +31,13 @@ import os
 import numpy as np
 
 from bench.common import REPO, machine, write_result
-from bench.experiments.prior_shift import protocol_inputs, s_changes, s_protocol_figures, s_summary
+from bench.experiments.prior_shift import (
+    decision_settings,
+    protocol_inputs,
+    s_changes,
+    s_protocol_figures,
+    s_summary,
+)
 from ecg.models import decision
 
 OUTPUT = REPO / "bench" / "results" / "pause_context.json"
@@ -67,9 +73,13 @@ def nstdb_s(settings: dict[str, tuple]) -> dict:
             measured = hp.record_measures(path, r)
             probs = record_model.predict(model, r.morphology, r.features)
             for name, (blocked, sinus, run_p, beats) in settings.items():
-                decision._blocked_beat, decision.PREMATURE_S_AFTER_SINUS_MIN = blocked, sinus
-                decision.RUN_P_CORRELATION_MAX, decision.PREMATURE_SINUS_P_BEATS = run_p, beats
-                mats[name] += protocols.confusion(r.labels, hp.decide(probs, r, True, measured))
+                with decision_settings(
+                    _blocked_beat=blocked,
+                    PREMATURE_S_AFTER_SINUS_MIN=sinus,
+                    RUN_P_CORRELATION_MAX=run_p,
+                    PREMATURE_SINUS_P_BEATS=beats,
+                ):
+                    mats[name] += protocols.confusion(r.labels, hp.decide(probs, r, True, measured))
         for name, m in mats.items():
             out.setdefault(name, {})[f"{snr} dB"] = {
                 "se": round(float(m[S, S] / max(m[S].sum(), 1)), 4),
@@ -102,38 +112,36 @@ def main() -> None:
     variants += [("+ the same at 0.7, under p(S) 0.02 a P wave unlike both beats' before it", True, 0.001, run_p, 2)]
     results: dict = {}
     first = None
-    try:
-        for name, pause_only, sinus_bound, p_bound, beats in variants:
-            decision._blocked_beat = shipped_blocked if pause_only else _any_twice
-            decision.PREMATURE_S_AFTER_SINUS_MIN = sinus_bound
-            decision.RUN_P_CORRELATION_MAX = p_bound
-            decision.PREMATURE_SINUS_P_BEATS = beats
+    for name, pause_only, sinus_bound, p_bound, beats in variants:
+        with decision_settings(
+            _blocked_beat=shipped_blocked if pause_only else _any_twice,
+            PREMATURE_S_AFTER_SINUS_MIN=sinus_bound,
+            RUN_P_CORRELATION_MAX=p_bound,
+            PREMATURE_SINUS_P_BEATS=beats,
+        ):
             out, cv_mats = s_protocol_figures(probs, records, measures)
-            out["after_sinus_s_probability_min"] = sinus_bound
-            out["run_p_correlation_max"] = p_bound
-            out["premature_sinus_p_beats"] = beats
-            if first is None:
-                first = cv_mats
-            out["cv_changed_records"] = s_changes(cv_mats, first)
-            out["mitdb_232_s_found"] = int(cv_mats["mitdb/232"][S, S])
-            results[name] = out
-            print(f"{name:80s} {s_summary(out)} 232 {out['mitdb_232_s_found']} {out['cv_changed_records'][:5]}")
-        noise = nstdb_s(
-            {
-                "before": (_any_twice, bound, off, 1),
-                "blocked beat a pause, p(S) >= 0.001 after two N": (shipped_blocked, 0.001, off, 1),
-                "the same, such runs' beats with P corr < 0.7": (shipped_blocked, 0.001, run_p, 1),
-                "the same, under p(S) 0.02 a P wave unlike both beats' before it (shipped)": (
-                    shipped_blocked,
-                    0.001,
-                    run_p,
-                    2,
-                ),
-            }
-        )
-    finally:
-        decision._blocked_beat, decision.PREMATURE_S_AFTER_SINUS_MIN = shipped_blocked, shipped_sinus
-        decision.RUN_P_CORRELATION_MAX, decision.PREMATURE_SINUS_P_BEATS = run_p, sinus_beats
+        out["after_sinus_s_probability_min"] = sinus_bound
+        out["run_p_correlation_max"] = p_bound
+        out["premature_sinus_p_beats"] = beats
+        if first is None:
+            first = cv_mats
+        out["cv_changed_records"] = s_changes(cv_mats, first)
+        out["mitdb_232_s_found"] = int(cv_mats["mitdb/232"][S, S])
+        results[name] = out
+        print(f"{name:80s} {s_summary(out)} 232 {out['mitdb_232_s_found']} {out['cv_changed_records'][:5]}")
+    noise = nstdb_s(
+        {
+            "before": (_any_twice, bound, off, 1),
+            "blocked beat a pause, p(S) >= 0.001 after two N": (shipped_blocked, 0.001, off, 1),
+            "the same, such runs' beats with P corr < 0.7": (shipped_blocked, 0.001, run_p, 1),
+            "the same, under p(S) 0.02 a P wave unlike both beats' before it (shipped)": (
+                shipped_blocked,
+                0.001,
+                run_p,
+                2,
+            ),
+        }
+    )
     write_result(
         OUTPUT,
         {

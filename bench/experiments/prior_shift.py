@@ -17,6 +17,9 @@ Result: bench/results/prior_shift.json.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
 
 import numpy as np
 
@@ -87,6 +90,22 @@ def s_protocol_figures(probs: dict, records: dict, measures: dict) -> tuple[dict
     for t in ("ds1_ds2", "mitdb_svdb"):
         out[t] = hp.figures_by_database(decided_confusions(probs[t], records, measures), ("all",))
     return out, cv
+
+
+@contextmanager
+def decision_settings(**values: Any) -> Iterator[None]:
+    """The decision's module-level settings (bounds, or a function such as ``_blocked_beat``) set to
+    ``values`` inside the block and restored after it."""
+    from ecg.models import decision
+
+    saved = {name: getattr(decision, name) for name in values}
+    try:
+        for name, value in values.items():
+            setattr(decision, name, value)
+        yield
+    finally:
+        for name, value in saved.items():
+            setattr(decision, name, value)
 
 
 def s_summary(out: dict) -> str:

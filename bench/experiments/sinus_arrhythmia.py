@@ -18,7 +18,13 @@ from __future__ import annotations
 import os
 
 from bench.common import REPO, machine, write_result
-from bench.experiments.prior_shift import protocol_inputs, s_changes, s_protocol_figures, s_summary
+from bench.experiments.prior_shift import (
+    decision_settings,
+    protocol_inputs,
+    s_changes,
+    s_protocol_figures,
+    s_summary,
+)
 from ecg.models import decision
 
 OUTPUT = REPO / "bench" / "results" / "sinus_arrhythmia.json"
@@ -35,20 +41,15 @@ def main() -> None:
     ]
     results: dict = {}
     off = None
-    try:
-        for name, bounds in variants:
-            for b, value in zip(BOUNDS, bounds):
-                setattr(decision, b, value)
+    for name, bounds in variants:
+        with decision_settings(**dict(zip(BOUNDS, bounds))):
             out, cv_mats = s_protocol_figures(probs, records, measures)
-            out["bounds"] = dict(zip(BOUNDS, bounds))
-            if off is None:
-                off = cv_mats
-            out["cv_changed_records"] = s_changes(cv_mats, off)
-            results[name] = out
-            print(f"{name:40s} {s_summary(out)} {out['cv_changed_records'][:5]}", flush=True)
-    finally:
-        for b, value in zip(BOUNDS, shipped):
-            setattr(decision, b, value)
+        out["bounds"] = dict(zip(BOUNDS, bounds))
+        if off is None:
+            off = cv_mats
+        out["cv_changed_records"] = s_changes(cv_mats, off)
+        results[name] = out
+        print(f"{name:40s} {s_summary(out)} {out['cv_changed_records'][:5]}", flush=True)
     write_result(
         OUTPUT,
         {

@@ -175,11 +175,12 @@ def continue_supraventricular_runs(
     if len(out) < 3 or not (out == s).any():
         return out
     peaks = np.asarray(r_peaks, dtype=np.float64)
-    rr = np.clip(np.diff(peaks) / fs, 0.05, MAX_RR_S)
+    rr = _intervals(peaks, fs)
     base = baseline_rr(peaks, fs)
     run: list[float] = []  # the run's intervals so far
     last = 0  # the run's last S beat
     underlying = 0.0  # the interval before the run's first beat, where it counts (ectopic_onset)
+    run_start = 0  # the run's first S beat
 
     def atrial(j: int, interval: float) -> bool:
         """Beat ``j`` at ``interval`` may go on with the run: faster than the baseline, or, in a run counted
@@ -193,7 +194,6 @@ def continue_supraventricular_runs(
             return False
         return _p_wave_correlation(morphology, j, run_start - 1) < RUN_P_CORRELATION_MAX
 
-    run_start = 0
     for j in range(1, len(out)):
         r = float(rr[j - 1])
         if out[j - 1] == s:
@@ -226,6 +226,11 @@ def continue_supraventricular_runs(
         ):
             out[j] = s
     return out
+
+
+def _intervals(r_peaks: np.ndarray, fs: float) -> np.ndarray:
+    """The R-R intervals (s) between consecutive beats, clipped as the record context clips them."""
+    return np.clip(np.diff(np.asarray(r_peaks, np.float64)) / fs, 0.05, MAX_RR_S)
 
 
 def _p_wave_correlation(morphology: np.ndarray, a: int, b: int) -> float:
@@ -303,7 +308,7 @@ def premature_atrial_beats(
     out = np.array(classes, copy=True)
     if len(out) < 3:
         return out
-    rr = np.clip(np.diff(np.asarray(r_peaks, np.float64)) / fs, 0.05, MAX_RR_S)
+    rr = _intervals(r_peaks, fs)
     before, first = rr[:-1], rr[1:]  # the intervals before beat j - 1 and before beat j, for j >= 2
     candidate = (
         (out[2:] == n)
@@ -343,7 +348,7 @@ def sinus_arrhythmia_beats(
     out = np.array(classes, copy=True)
     if len(out) < 3:
         return out
-    rr = np.clip(np.diff(np.asarray(r_peaks, np.float64)) / fs, 0.05, MAX_RR_S)
+    rr = _intervals(r_peaks, fs)
     j = np.arange(2, len(out) - 1)
     candidate = (out[j] == s) & (out[j - 1] == n) & (out[j + 1] == n) & (rr[j - 1] >= SINUS_OF_CYCLE_MIN * rr[j - 2])
     for k in j[candidate]:
