@@ -34,6 +34,7 @@ VARIANTS = {
     "n_keep05": {"n_keep": 0.5},
     "alpha07": {"alpha": 0.7},
     "lr5e-4_epochs10": {"learning_rate": 5e-4, "epochs": 10},
+    "lead_swap05": {"lead_swap": 0.5},
 }
 
 

@@ -226,6 +226,19 @@ def drop_second_lead(morph: np.ndarray, feats: np.ndarray, fraction: float, rng:
     feats[hit, context.FEATURES.index("second_lead")] = 0.0
 
 
+def swap_leads(morph: np.ndarray, feats: np.ndarray, fraction: float, rng: np.random.Generator) -> None:
+    """Swap the two leads of a random ``fraction`` of the beats that have a second lead (in place): which
+    lead shows a patient's ectopic beats best depends on the patient and the recorder, not on its place."""
+    two = feats[:, context.FEATURES.index("second_lead")] > 0
+    hit = two & (rng.random(len(feats)) < fraction)
+    morph[hit] = morph[hit][:, :, [2, 3, 0, 1]]
+    first, n = context.N_RHYTHM, context.N_LEAD_FEATURES
+    one, other = slice(first, first + n), slice(first + n, first + 2 * n)
+    lead_one = feats[hit, one].copy()
+    feats[hit, one] = feats[hit, other]
+    feats[hit, other] = lead_one
+
+
 def split_validation(ids: list[str], fraction: float, seed: int) -> tuple[list[str], list[str]]:
     """Patient-wise split of ``ids`` into training and validation records (both databases in each)."""
     rng = np.random.default_rng(seed)
@@ -263,6 +276,7 @@ class TrainConfig:
     val_fraction: float = 0.15
     n_keep: float = 0.35  # share of N beats drawn afresh each epoch (all others kept): 3x faster epochs
     augment: tuple[str, ...] = ()  # augmented copies of the training records added (VARIANTS)
+    lead_swap: float = 0.0  # share of two-lead beats whose leads are swapped in training
 
 
 def train(
@@ -285,6 +299,8 @@ def train(
     m, f, y = (np.concatenate([part[k] for part in parts]) for k in range(3))
     vm, vf, vy, _ = stack(records, val_ids) if val_ids else (m[:0], f[:0], y[:0], None)
     rng = np.random.default_rng(config.seed)
+    if config.lead_swap:
+        swap_leads(m, f, config.lead_swap, rng)
     drop_second_lead(m, f, config.lead_dropout, rng)
     weights = class_weights(y, config.alpha) * np.where(np.arange(len(AAMI_CLASSES)) == 0, 1.0, config.n_keep)
     model = record_model.build(

@@ -86,3 +86,28 @@ def test_card_only_without_a_shipped_card_is_refused(tmp_path, monkeypatch):
     monkeypatch.setattr(cmd, "ARTIFACTS_DIR", tmp_path)
     with pytest.raises(CommandError, match="no shipped card"):
         call_command("train_heartbeat_record", "--card-only", "--model-version", "nope")
+
+
+def test_swapping_leads_exchanges_both_leads_inputs_of_two_lead_beats_only():
+    import numpy as np
+
+    from ecg.processing import context
+
+    rng = np.random.default_rng(0)
+    morph = rng.random((40, context.WINDOW, context.MORPH_CHANNELS)).astype(np.float32)
+    feats = rng.random((40, context.N_FEATURES)).astype(np.float32)
+    second = context.FEATURES.index("second_lead")
+    feats[:, second] = 1.0
+    feats[:10, second] = 0.0  # single-lead beats: nothing to swap
+    m0, f0 = morph.copy(), feats.copy()
+    rt.swap_leads(morph, feats, 1.0, rng)
+    one = slice(context.N_RHYTHM, context.N_RHYTHM + context.N_LEAD_FEATURES)
+    two = slice(context.N_RHYTHM + context.N_LEAD_FEATURES, context.N_RHYTHM + 2 * context.N_LEAD_FEATURES)
+    assert np.array_equal(morph[:10], m0[:10]) and np.array_equal(feats[:10], f0[:10])
+    assert np.array_equal(morph[10:], m0[10:][:, :, [2, 3, 0, 1]])
+    assert np.array_equal(feats[10:, one], f0[10:, two]) and np.array_equal(feats[10:, two], f0[10:, one])
+    assert np.array_equal(feats[10:, : context.N_RHYTHM], f0[10:, : context.N_RHYTHM])
+    morph, feats = m0.copy(), f0.copy()
+    rt.swap_leads(morph, feats, 0.5, np.random.default_rng(1))
+    swapped = ~np.all(morph == m0, axis=(1, 2))
+    assert 5 < swapped[10:].sum() < 25 and not swapped[:10].any()
