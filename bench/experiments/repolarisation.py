@@ -6,7 +6,8 @@ ventricular beat's abnormal depolarisation brings an abnormal repolarisation; an
 one conducted with an aberrant QRS, mostly keeps the patient's T wave. Here an S call is made V when
 its T wave (156-312 ms after the R-peak) differs from the record's dominant beat's by a bound in either
 lead, its QRS by another, and the classifier gives V a little probability
-(``ecg.models.decision.repolarisation_beats``), with the V weight after sharing
+(``ecg.models.decision.repolarisation_beats``), with and without a bound on the T wave's difference
+against the median of the beats around it (noise changes every beat's), with the V weight after sharing
 (``V_WEIGHT``) beside it, on the shipped recipe's kept probabilities: the record-wise CV's out-of-fold
 ones (chosen on) and the transfer protocols' test ones (checked on).
 
@@ -28,7 +29,7 @@ from ecg.constants import AAMI_CLASSES
 from ecg.models import decision
 
 OUTPUT = REPO / "bench" / "results" / "repolarisation.json"
-SETTINGS = ("V_T_RESIDUAL_MIN", "V_QRS_RESIDUAL_MIN", "V_PROBABILITY_MIN", "V_WEIGHT")
+SETTINGS = ("V_T_RESIDUAL_MIN", "V_QRS_RESIDUAL_MIN", "V_PROBABILITY_MIN", "V_WEIGHT", "V_T_OF_LOCAL")
 V = AAMI_CLASSES.index("V")
 
 
@@ -48,10 +49,10 @@ def main() -> None:
     ids, records, probs, measures = protocol_inputs()
     shipped = {name: getattr(decision, name) for name in SETTINGS}
     off = float("inf")
-    variants = [("before: off, V x 1.5", (off, 0.4, 0.05, 1.5))]
-    variants += [(f"off, V x {w}", (off, 0.4, 0.05, w)) for w in (1.0, 1.1, 1.25)]
+    variants = [("before: off, V x 1.5", (off, 0.4, 0.05, 1.5, 0.0))]
+    variants += [(f"off, V x {w}", (off, 0.4, 0.05, w, 0.0)) for w in (1.0, 1.1, 1.25)]
     variants += [
-        (f"T >= {t}, QRS >= {q}, p(V) >= {p}, V x {w}", (t, q, p, w))
+        (f"T >= {t}, QRS >= {q}, p(V) >= {p}, V x {w}", (t, q, p, w, 0.0))
         for t, q, p, w in [
             (0.8, 0.4, 0.05, 1.5),
             (0.8, 0.8, 0.05, 1.5),
@@ -66,6 +67,10 @@ def main() -> None:
             (1.2, 0.4, 0.05, 1.25),
         ]
     ]
+    variants += [
+        (f"T >= 0.8 and {k} x its neighbours', QRS >= 0.4, p(V) >= 0.05, V x {w}", (0.8, 0.4, 0.05, w, k))
+        for k, w in [(3.0, 1.1), (5.0, 1.1), (3.0, 1.25), (5.0, 1.25), (5.0, 1.4)]
+    ]
     results: dict = {}
     before = None
     for name, values in variants:
@@ -79,7 +84,7 @@ def main() -> None:
         results[name] = out
         c, s = out["cv"]["all"], out["cv"]["svdb"]
         print(
-            f"{name:42s} CV S {c['S']['se']:.3f}/{c['S']['ppv']:.3f} V {c['V']['se']:.3f}/{c['V']['ppv']:.3f}"
+            f"{name:60s} CV S {c['S']['se']:.3f}/{c['S']['ppv']:.3f} V {c['V']['se']:.3f}/{c['V']['ppv']:.3f}"
             f" svdb V {s['V']['se']:.3f}/{s['V']['ppv']:.3f}"
             f" ds2 V {out['ds1_ds2']['V']['se']:.3f}/{out['ds1_ds2']['V']['ppv']:.3f}"
             f" m->s V {out['mitdb_svdb']['V']['se']:.3f}/{out['mitdb_svdb']['V']['ppv']:.3f}",

@@ -487,27 +487,35 @@ def test_a_run_counted_against_the_sinus_beat_before_it_stops_where_the_sinus_p_
 
 def test_an_s_call_with_a_changed_qrs_and_t_wave_and_some_v_probability_is_v():
     """V beats whose QRS is near the patient's own differ in their T wave (svdb 868, 881); atrial beats,
-    even aberrant ones, keep theirs."""
+    even aberrant ones, keep theirs; in noise every beat's T wave differs and none is made V."""
     from ecg.models.decision import (
         SHAPE_QRS,
         T_WAVE,
         V_PROBABILITY_MIN,
         V_QRS_RESIDUAL_MIN,
+        V_T_OF_LOCAL,
         V_T_RESIDUAL_MIN,
         repolarisation_beats,
     )
     from ecg.processing.context import MORPH_CHANNELS, WINDOW
 
-    n = 6
-    morph = np.zeros((n, WINDOW, MORPH_CHANNELS), np.float32)
+    assert V_T_OF_LOCAL > 1
+    n = 60
+    rng = np.random.default_rng(0)
+    morph = rng.normal(0, 0.01, (n, WINDOW, MORPH_CHANNELS)).astype(np.float32)  # beats like their template
     t_step = np.sqrt(1.5 * V_T_RESIDUAL_MIN / (T_WAVE.stop - T_WAVE.start))
     q_step = np.sqrt(1.5 * V_QRS_RESIDUAL_MIN / (SHAPE_QRS.stop - SHAPE_QRS.start))
-    morph[[0, 1, 2, 4], T_WAVE, 3] = t_step  # the second lead's T wave differs from its template
-    morph[[0, 1, 3, 4], SHAPE_QRS, 1] = q_step  # the first lead's QRS differs a little
-    idx = np.array([S, S, S, S, N, V])
+    beats = [20, 24, 28, 32, 36]
+    morph[[20, 24, 28, 36], T_WAVE, 3] += t_step  # the second lead's T wave differs from its template
+    morph[[20, 24, 32, 36], SHAPE_QRS, 1] += q_step  # the first lead's QRS differs a little
+    idx = np.full(n, N)
+    idx[beats[:4]] = S
     p_v = np.full(n, 2 * V_PROBABILITY_MIN)
-    p_v[1] = V_PROBABILITY_MIN / 2  # the classifier all but rules V out
+    p_v[24] = V_PROBABILITY_MIN / 2  # the classifier all but rules V out
     out = repolarisation_beats(idx, p_v, morph, s=S, v=V)
-    assert out.tolist() == [V, S, S, S, N, V]  # T wave, QRS and V probability together; S calls only
-    assert out is not idx and idx[0] == S
+    assert out[beats].tolist() == [V, S, S, S, N]  # T wave, QRS and V probability together; S calls only
+    assert (np.delete(out, beats) == N).all() and out is not idx and idx[20] == S
     assert (repolarisation_beats(idx, p_v, morph[:, :, :1], s=S, v=V) == idx).all()  # no template channel
+    noisy = morph.copy()
+    noisy[:, T_WAVE, 1] += rng.normal(0, 1.5 * t_step, (n, T_WAVE.stop - T_WAVE.start))  # every T wave changed
+    assert (repolarisation_beats(idx, p_v, noisy, s=S, v=V) == idx).all()
