@@ -72,7 +72,13 @@ def decided_confusions(probs: dict, records: dict, measures: dict) -> dict[str, 
 
 def s_changes(mats: dict[str, np.ndarray], before: dict[str, np.ndarray], top: int = 10) -> list:
     """[record, S found, false S] gained per record against ``before``, the largest changes first."""
-    s = AAMI_CLASSES.index("S")
+    return class_changes(mats, before, "S", top)
+
+
+def class_changes(mats: dict[str, np.ndarray], before: dict[str, np.ndarray], label: str, top: int = 10) -> list:
+    """[record, beats of class ``label`` found, false ones] gained per record against ``before``, the
+    largest changes first."""
+    s = AAMI_CLASSES.index(label)
     out = []
     for r in mats:
         tp = int(mats[r][s, s] - before[r][s, s])

@@ -20,28 +20,13 @@ from __future__ import annotations
 
 import os
 
-import numpy as np
-
 from bench import heartbeat_protocols as hp
 from bench.common import REPO, machine, write_result
-from bench.experiments.prior_shift import decided_confusions, decision_settings, protocol_inputs
-from ecg.constants import AAMI_CLASSES
+from bench.experiments.prior_shift import class_changes, decided_confusions, decision_settings, protocol_inputs
 from ecg.models import decision
 
 OUTPUT = REPO / "bench" / "results" / "repolarisation.json"
 SETTINGS = ("V_T_RESIDUAL_MIN", "V_QRS_RESIDUAL_MIN", "V_PROBABILITY_MIN", "V_WEIGHT", "V_T_OF_LOCAL")
-V = AAMI_CLASSES.index("V")
-
-
-def v_changes(mats: dict[str, np.ndarray], before: dict[str, np.ndarray], top: int = 8) -> list:
-    """[record, V found, false V] gained per record against ``before``, the largest changes first."""
-    out = []
-    for r in mats:
-        tp = int(mats[r][V, V] - before[r][V, V])
-        fp = int((mats[r][:, V].sum() - mats[r][V, V]) - (before[r][:, V].sum() - before[r][V, V]))
-        if tp or fp:
-            out.append([r, tp, fp])
-    return sorted(out, key=lambda x: -(abs(x[1]) + abs(x[2])))[:top]
 
 
 def main() -> None:
@@ -80,7 +65,7 @@ def main() -> None:
             for t in ("ds1_ds2", "mitdb_svdb"):
                 out[t] = hp.figures_by_database(decided_confusions(probs[t], records, measures), ("all",))["all"]
         before = before or cv
-        out["cv_changed_records"] = v_changes(cv, before)
+        out["cv_changed_records"] = class_changes(cv, before, "V", top=8)
         results[name] = out
         c, s = out["cv"]["all"], out["cv"]["svdb"]
         print(
