@@ -528,16 +528,15 @@ def record_class_indices(
         s, n = upper.index("S"), upper.index("N")
         idx[(idx == n) & (p[:, s] * S_WEIGHT > p[:, n])] = s  # between N and S only: V calls stay
         v_index = upper.index("V") if "V" in upper else None
+        total = p.sum(axis=1, keepdims=True)
+        share = p / np.where(total > 0, total, 1.0)  # each class's probability after the V weight, rescaled
         if morphology is not None and v_index is not None:
-            total = p.sum(axis=1)
-            idx = repolarisation_beats(idx, p[:, v_index] / np.where(total > 0, total, 1.0), morphology, s=s, v=v_index)
+            idx = repolarisation_beats(idx, share[:, v_index], morphology, s=s, v=v_index)
         if morphology is not None and measures is not None and measures.get("p_repetition") is not None:
             _, in_af = af.af_events(
                 np.asarray(r_peaks), np.asarray(upper)[idx], fs, p_repetition=measures["p_repetition"]
             )
-            total = p.sum(axis=1)
-            s_probability = p[:, s] / np.where(total > 0, total, 1.0)
-            idx = premature_atrial_beats(r_peaks, fs, idx, s_probability, morphology, in_af, s=s, n=n, v=v_index)
+            idx = premature_atrial_beats(r_peaks, fs, idx, share[:, s], morphology, in_af, s=s, n=n, v=v_index)
         idx = continue_supraventricular_runs(r_peaks, fs, idx, s=s, n=n, v=v_index, morphology=morphology)
         if measures is not None:
             idx = atrial_rhythm_rules(r_peaks, fs, idx, measures, labels=labels)
