@@ -8,6 +8,7 @@ from ecg.models.decision import (
     PREMATURE_S_PROBABILITY_MIN,
     atrial_rhythm_rules,
     continue_supraventricular_runs,
+    paused_premature_beats,
     premature_atrial_beats,
     record_class_indices,
     record_classes,
@@ -470,6 +471,60 @@ def test_an_isolated_s_call_barely_early_with_the_sinus_p_wave_is_sinus_arrhythm
     run = classes.copy()
     run[11] = S
     assert sinus_arrhythmia_beats(peaks, FS, run, morph, s=S, n=N)[10] == S
+
+
+def _paused_record(own: float = 0.72, after: float = 1.0, cycle: float = 0.8):
+    """Sinus rhythm at ``cycle`` (30 beats, every beat the sinus P wave) with beat 10 at ``own`` after the
+    beat before and beat 11 ``after`` it, beat 10 carrying a P wave of its own; the classifier calls every
+    beat N and gives S 0.15 to beat 10, 0.01 to the others."""
+    from ecg.processing.context import MORPH_CHANNELS, P_WAVE, WINDOW
+
+    rr = np.full(30, cycle)
+    rr[10], rr[11] = own, after
+    peaks = (np.cumsum(rr) * FS).astype(np.int64)
+    morph = np.zeros((30, WINDOW, MORPH_CHANNELS), np.float32)
+    t = np.arange(P_WAVE.stop - P_WAVE.start)
+    morph[:, P_WAVE, 0] = np.exp(-0.5 * ((t - len(t) / 2) / 4.0) ** 2)
+    morph[10, P_WAVE, 0] *= -1
+    s_probability = np.full(30, 0.01)
+    s_probability[10] = 0.15
+    return peaks, np.full(30, N), s_probability, morph
+
+
+def test_a_mildly_premature_beat_with_its_own_p_wave_followed_by_a_pause_is_s():
+    peaks, classes, s_probability, morph = _paused_record()
+    out = paused_premature_beats(peaks, FS, classes, s_probability, morph, s=S, n=N)
+    assert out[10] == S and (np.delete(out, 10) == N).all()  # 0.9 of the cycle, then 1.39 times its interval
+    # and through the whole decision (the classifier's N at 0.85, S 0.15: the S weight alone leaves it N)
+    scores = np.zeros((30, 5))
+    scores[:, 1] = s_probability
+    scores[:, 0] = 1.0 - s_probability
+    labels = ["N", "S", "V", "F", "Q"]
+    assert record_class_indices(scores, labels, peaks, FS, morphology=morph)[10] == S
+    assert record_class_indices(scores, labels, peaks, FS)[10] == N  # no morphology, no rule
+    # no pause after it: sinus arrhythmia speeding up and slowing down gradually
+    peaks, classes, s_probability, morph = _paused_record(after=0.8)
+    assert (paused_premature_beats(peaks, FS, classes, s_probability, morph, s=S, n=N) == N).all()
+    # not early enough
+    peaks, classes, s_probability, morph = _paused_record(own=0.76, after=1.0)
+    assert (paused_premature_beats(peaks, FS, classes, s_probability, morph, s=S, n=N) == N).all()
+    # the sinus P wave
+    peaks, classes, s_probability, morph = _paused_record()
+    same = morph.copy()
+    same[10] = same[9]
+    assert (paused_premature_beats(peaks, FS, classes, s_probability, same, s=S, n=N) == N).all()
+    # the classifier all but rules S out
+    low = np.full(30, 0.01)
+    assert (paused_premature_beats(peaks, FS, classes, low, morph, s=S, n=N) == N).all()
+    # an unsteady rhythm before it (the two intervals before differ by 20 %)
+    rr = np.diff(np.r_[0, peaks]) / FS
+    rr[8] = 0.64
+    unsteady = (np.cumsum(rr) * FS).astype(np.int64)
+    assert (paused_premature_beats(unsteady, FS, classes, s_probability, morph, s=S, n=N) == N).all()
+    # after a beat called S (inside a run or after an ectopic beat) the rule is not asked
+    after_s = classes.copy()
+    after_s[8] = S
+    assert paused_premature_beats(peaks, FS, after_s, s_probability, morph, s=S, n=N)[10] == N
 
 
 def test_a_run_counted_against_the_sinus_beat_before_it_stops_where_the_sinus_p_wave_returns():
