@@ -14,6 +14,8 @@ transfer protocols' test ones (checked on).
 
     .venv/bin/python -m bench.experiments.paused_premature
 
+The last rows raise the P-wave bound of ``premature_atrial_beats`` (0.5) to the runs' onset bound (0.7).
+
 Result: bench/results/paused_premature.json.
 """
 
@@ -38,6 +40,7 @@ BOUNDS = (
     "PAUSED_S_PROBABILITY_MIN",
     "PAUSED_P_CORRELATION_MAX",
     "PAUSED_STEADY",
+    "PREMATURE_P_CORRELATION_MAX",
 )
 
 
@@ -45,9 +48,9 @@ def main() -> None:
     load_before = os.getloadavg()
     ids, records, probs, measures = protocol_inputs()
     shipped = {b: getattr(decision, b) for b in BOUNDS}
-    variants: list[tuple[str, tuple[float, ...]]] = [("off (before)", (0.0, 1.2, 0.1, 0.7, 0.1))]
+    variants: list[tuple[str, tuple[float, ...]]] = [("off (before)", (0.0, 1.2, 0.1, 0.7, 0.1, 0.5))]
     variants += [
-        (f"cycle {c}, pause {b}, p(S) >= {p}, P corr < {pc}, steady {st}", (c, b, p, pc, st))
+        (f"cycle {c}, pause {b}, p(S) >= {p}, P corr < {pc}, steady {st}", (c, b, p, pc, st, 0.5))
         for c, b, p, pc, st in [
             (0.92, 1.2, 0.1, 0.7, 0.1),  # shipped
             (0.92, 1.2, 0.05, 0.5, 0.1),
@@ -62,6 +65,11 @@ def main() -> None:
             (0.92, 1.2, 0.1, 0.7, 10.0),  # no steadiness bound
             (0.92, 0.0, 0.1, 0.7, 0.1),  # no pause (the next interval no shorter than the cycle only)
         ]
+    ]
+    # then the atrial premature beats' own P-wave bound (``premature_atrial_beats``, 0.5 before) at the
+    # runs' onset bound: one meaning of "another P wave" across the atrial rules
+    variants += [
+        (f"shipped pause rule, atrial premature beats' P corr < {q}", (0.92, 1.2, 0.1, 0.7, 0.1, q)) for q in (0.6, 0.7)
     ]
     results: dict = {}
     before = None

@@ -436,6 +436,25 @@ def test_no_atrial_premature_beat_after_a_blocked_beat_a_v_beat_with_the_same_p_
     assert (decided(classes=after_v)[first] == N).all()
 
 
+def test_an_atrial_premature_beats_p_wave_counts_as_another_under_the_runs_onset_bound():
+    from ecg.models.decision import ONSET_P_CORRELATION_MAX, PREMATURE_P_CORRELATION_MAX, _p_wave_correlation
+    from ecg.processing.context import P_WAVE
+
+    assert PREMATURE_P_CORRELATION_MAX == ONSET_P_CORRELATION_MAX  # one meaning of "another P wave"
+    peaks, _, truth, morph = _ectopic_atrial_record(pause=1.9)
+    first = np.flatnonzero((truth == S) & (np.roll(truth, 1) == N))
+    # the atrial beats' P wave: the sinus bump shifted by 4 samples (correlation 0.56 with it)
+    t = np.arange(P_WAVE.stop - P_WAVE.start)
+    shifted = morph.copy()
+    shifted[truth == S, P_WAVE, 0] = np.exp(-0.5 * ((t - len(t) / 2 - 4) / 4.0) ** 2)
+    corr = _p_wave_correlation(shifted, int(first[0]), int(first[0]) - 1)
+    assert 0.5 < corr < ONSET_P_CORRELATION_MAX
+    out = premature_atrial_beats(
+        peaks, FS, np.full(len(truth), N), np.full(len(truth), 0.3), shifted, np.zeros(len(truth), bool), s=S, n=N, v=V
+    )
+    assert (out[first] == S).all()
+
+
 def test_recordings_of_fewer_than_three_beats_are_decided_with_every_rule_given_its_inputs():
     from ecg.processing.context import MORPH_CHANNELS, WINDOW
 
