@@ -1,12 +1,12 @@
 """EXPERIMENT: mildly premature beats followed by a pause (issue 11).
 
 Most of the S beats the shipped decision still missed on patients it never saw were isolated atrial
-premature beats called N that come only a little early (svdb 823, 854, 881, 821, 880: 0.83-0.85 of
-the cycle before them at the median, where ``premature_atrial_beats`` needs 0.8). The classifier gives
-them S at 0.1-0.2 (0.00-0.02 for the N beats around them), under what the S weight needs. What tells
-them from sinus arrhythmia is what follows: an atrial premature beat resets the sinus node, so a pause
-follows it (the next interval 1.2-1.5 times its own at the median), while sinus arrhythmia speeds and
-slows gradually. Here a beat called N between beats called N is made S when it comes at most
+premature beats called N that come only a little early (svdb 854, 823, 881, 869: 0.83-0.85 of the
+cycle before them at the median, where ``premature_atrial_beats`` needs 0.8). The classifier gives
+them S at 0.07-0.20 (median; 0.00-0.01 for the N beats around them), under what the S weight needs.
+What tells them from sinus arrhythmia is what follows: an atrial premature beat resets the sinus node,
+so a pause follows it (the next interval 1.07-1.26 times its own at the median, the N beats' 0.81-0.99),
+while sinus arrhythmia speeds and slows gradually. Here a beat called N between beats called N is made S when it comes at most
 ``PAUSED_OF_CYCLE`` of a steady cycle, is followed by a pause, has S at a bound and a P wave unlike
 the beat before's (``ecg.models.decision.paused_premature_beats``), over a grid of the bounds, on the
 shipped recipe's kept probabilities: the record-wise CV's out-of-fold ones (chosen on) and the

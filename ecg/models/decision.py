@@ -96,9 +96,10 @@ second (DS1 -> DS2 S 73.1 -> 70.6 %, CV unchanged).
 after the run rules). Most of the S beats still missed on unseen patients were isolated atrial
 premature beats called N that come only a little early: 0.83-0.85 of the cycle before them at the
 median in svdb 823, 854, 881 and 869, where the rule above needs 0.8. The classifier gives them S at
-0.1-0.2 (0.00-0.02 for the N beats around them). What tells them from sinus arrhythmia is what follows:
-an atrial premature beat resets the sinus node, so a pause follows it (the next interval 1.2-1.5 times
-its own at the median), while sinus arrhythmia speeds and slows gradually. A beat called N between
+0.07-0.20 (median; 0.00-0.01 for the N beats around them). What tells them from sinus arrhythmia is
+what follows: an atrial premature beat resets the sinus node, so a pause follows it (the next interval
+1.07-1.26 times its own at the median, the N beats' 0.81-0.99), while sinus arrhythmia speeds and
+slows gradually. A beat called N between
 beats called N is S when it comes at most ``PAUSED_OF_CYCLE`` of a steady cycle (the two intervals
 before it within ``PAUSED_STEADY``), the next interval is at least ``PAUSED_PAUSE`` times its own and
 no shorter than that cycle, the classifier gives S ``PAUSED_S_PROBABILITY_MIN`` or more and its P wave
@@ -180,9 +181,7 @@ ONSET_P_CORRELATION_MAX = 0.7  # a run's first beat with a P wave less like the 
 RUN_P_CORRELATION_MAX = ONSET_P_CORRELATION_MAX  # ... and such a run's beats keep a P wave this unlike its
 ONSET_MULTIPLE_TOLERANCE = 0.05  # an interval this close to twice the next is a blocked beat
 PREMATURE_OF_CYCLE = 0.8  # a beat at most this share of the interval before it is premature
-PREMATURE_P_CORRELATION_MAX = (
-    ONSET_P_CORRELATION_MAX  # a premature beat called N with a P wave this unlike the beat before's is S
-)
+PREMATURE_P_CORRELATION_MAX = ONSET_P_CORRELATION_MAX  # a premature N call with a P wave this unlike is S
 PREMATURE_S_PROBABILITY_MIN = 0.02  # ... unless the classifier all but rules S out after an ectopic beat's pause
 PREMATURE_S_AFTER_SINUS_MIN = 0.001  # ... or, after two beats called N, rules it out
 PREMATURE_SINUS_P_BEATS = 2  # between the two bounds, the P wave is unlike this many beats' before it (1 or 2)
@@ -403,8 +402,9 @@ def paused_premature_beats(
     an interval at least ``PAUSED_PAUSE`` times its own and no shorter than that cycle, has S at
     ``PAUSED_S_PROBABILITY_MIN`` or more and a P wave unlike the beat before's (correlation under
     ``PAUSED_P_CORRELATION_MAX``, the atrial runs' onset bound). An atrial premature beat resets the
-    sinus node, so a pause follows it; sinus arrhythmia speeds and slows gradually and keeps the P wave. The classifier gives such beats S
-    at 0.1-0.2 (0.00-0.02 for the N beats around them) and calls them N: svdb 823, 821, 854, 880."""
+    sinus node, so a pause follows it; sinus arrhythmia speeds and slows gradually and keeps the P wave.
+    The classifier gives such beats S at 0.07-0.20 (median; 0.00-0.01 for the N beats around them) and
+    calls them N: svdb 823, 854, 881, 869."""
     out = np.array(classes, copy=True)
     if len(out) < 5 or not PAUSED_OF_CYCLE:
         return out
