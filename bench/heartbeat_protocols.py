@@ -216,6 +216,12 @@ def step_cv(records, ids, configs: list[str], data: Path) -> None:
 TREE_OOF = REPO / "training-runs" / "oof"
 
 
+def seed_oof_name(config: str, seed: int) -> str:
+    """The kept out-of-fold file of ``config``'s network ``seed`` by the CV folds: seed 0 is the CV's
+    single-seed run (its file keeps that name), seeds 1.. are kept beside it."""
+    return f"cv_{config}" if seed == 0 else f"cv_{config}_seed{seed}"
+
+
 def _oof(name: str, records, ids, fit_predict) -> dict[str, np.ndarray]:
     """Out-of-fold class probabilities of every record, fold by fold (kept, so a run resumes)."""
     path = TREE_OOF / f"{name}.npz"
@@ -294,10 +300,9 @@ def step_cv_blend(records, ids, config: str, data: Path) -> None:
     def log(seed):
         return lambda m: print(f"  cv {config} seed {seed} {m}")
 
-    # seed 0 is the CV's single-seed run (its file keeps that name); seeds 1.. are kept beside it
     p_seeds = [
         _oof(
-            f"cv_{config}" if seed == 0 else f"cv_{config}_seed{seed}",
+            seed_oof_name(config, seed),
             records,
             ids,
             network_fold(records, config, seed, log(seed)),

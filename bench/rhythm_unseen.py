@@ -41,7 +41,7 @@ def out_of_fold(records, ids) -> dict[str, np.ndarray]:
     """Each record's blended class probabilities from the CV fold that held it out."""
     seeds = [
         hp._oof(
-            f"cv_{CONFIG}" if seed == 0 else f"cv_{CONFIG}_seed{seed}",
+            hp.seed_oof_name(CONFIG, seed),
             records,
             ids,
             hp.network_fold(records, CONFIG, seed, lambda m, s=seed: print(f"  seed {s} {m}", flush=True)),

@@ -29,16 +29,12 @@ SEEDS = 5
 WEIGHTS = (1.5, 1.75, 2.0, 2.5)
 
 
-def _name(seed: int) -> str:
-    return f"cv_{CONFIG}" if seed == 0 else f"cv_{CONFIG}_seed{seed}"
-
-
 def main() -> None:
     load_before = os.getloadavg()
     ids, records = hp.all_records()
     seeds = [
         hp._oof(
-            _name(seed),
+            hp.seed_oof_name(CONFIG, seed),
             records,
             ids,
             hp.network_fold(records, CONFIG, seed, lambda m, s=seed: print(f"  seed {s} {m}")),

@@ -34,7 +34,7 @@ CONFIG = "cnn_a05"
 
 
 def oof_probabilities(ids) -> dict[str, np.ndarray]:
-    parts = [f"cv_{CONFIG}", f"cv_{CONFIG}_seed1", f"cv_{CONFIG}_seed2"]
+    parts = [hp.seed_oof_name(CONFIG, seed) for seed in range(hp.SEEDS)]
     seeds = [dict(np.load(hp.TREE_OOF / f"{p}.npz")) for p in parts if (hp.TREE_OOF / f"{p}.npz").exists()]
     trees = dict(np.load(hp.TREE_OOF / "trees_ld.npz"))
     return {r: (np.mean([s[r] for s in seeds], axis=0) + trees[r]) / 2 for r in ids}
