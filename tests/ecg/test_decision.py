@@ -230,6 +230,63 @@ def test_flutter_once_found_holds_through_the_dips_of_its_organisation():
     assert (out == classes).all()
 
 
+def _bigeminy_in_flutter_hold():
+    """A flutter hold (600 s at 0.42 s, organisation 0.65, then 0.4 at the same atrial rate) whose dip is
+    sinus rhythm at 0.8 s with atrial bigeminy: every other beat at 0.45 s with a P wave of its own
+    (MIT-BIH 222 between its flutter). The classifier calls the atrial beats S, and S here and there
+    in the flutter itself. Returns peaks, classes, measures, morphology, the atrial beats, the flutter's
+    S calls."""
+    from ecg.models.decision import FLUTTER_ORGANISATION_KEEP, FLUTTER_ORGANISATION_MIN
+    from ecg.processing.context import MORPH_CHANNELS, P_WAVE, WINDOW
+
+    flutter = _peaks((300, 0.8), (300, 0.42))
+    rr = np.tile([0.8, 0.45], 150)  # the dip: sinus, atrial premature beat, ...
+    peaks = np.r_[flutter, flutter[-1] + (np.cumsum(rr) * FS).astype(np.int64)]
+    n = len(peaks)
+    start, dip = int(np.searchsorted(peaks, 300 * FS)), len(flutter)
+    organisation = np.full(n, 0.2)
+    organisation[start:dip] = 0.65
+    organisation[dip:] = (FLUTTER_ORGANISATION_KEEP + FLUTTER_ORGANISATION_MIN) / 2
+    frequency = np.full(n, 3.0)
+    frequency[start:] = 4.0
+    morph = np.zeros((n, WINDOW, MORPH_CHANNELS), np.float32)
+    t = np.arange(P_WAVE.stop - P_WAVE.start)
+    morph[:, P_WAVE, 0] = np.exp(-0.5 * ((t - len(t) / 2) / 4.0) ** 2)
+    atrial = dip + np.flatnonzero(rr == 0.45)  # the beat that ends each 0.45-s interval
+    morph[atrial, P_WAVE, 0] *= -1
+    in_flutter = np.arange(start + 50, dip - 50, 7)
+    classes = np.full(n, N)
+    classes[atrial] = S
+    classes[in_flutter] = S
+    measures = {"atrial_organisation": organisation, "atrial_frequency": frequency}
+    return peaks, classes, measures, morph, atrial, in_flutter
+
+
+def test_an_atrial_premature_beat_where_flutters_organisation_dips_stays_s():
+    """MIT-BIH 222: flutter's hold covered its atrial bigeminy; flutter's own S calls still go."""
+    from ecg.models.decision import FLUTTER_ORGANISATION_MIN
+
+    peaks, classes, measures, morph, atrial, in_flutter = _bigeminy_in_flutter_hold()
+    labels = list("NSVFQ")
+    without = atrial_rhythm_rules(peaks, FS, classes, measures, labels=labels)
+    assert (without[atrial] == N).all() and (without[in_flutter] == N).all()  # the hold alone takes both
+    out = atrial_rhythm_rules(peaks, FS, classes, measures, labels=labels, morphology=morph)
+    assert (out[atrial] == S).all() and (out[in_flutter] == N).all()
+    # with the flutter wave before every QRS (the same P wave as the beat before) they are flutter's
+    same = morph.copy()
+    same[atrial] = morph[atrial - 1]
+    assert (atrial_rhythm_rules(peaks, FS, classes, measures, labels=labels, morphology=same)[atrial] == N).all()
+    # where the organisation around them is flutter's own, they are flutter's
+    organised = {
+        **measures,
+        "atrial_organisation": np.maximum(measures["atrial_organisation"], FLUTTER_ORGANISATION_MIN),
+    }
+    assert (atrial_rhythm_rules(peaks, FS, classes, organised, labels=labels, morphology=morph)[atrial] == N).all()
+    # at the flutter's own cycle (not early against the beat before's interval) they are flutter's
+    regular = (np.arange(len(peaks)) * 0.42 * FS).astype(np.int64)
+    assert (atrial_rhythm_rules(regular, FS, classes, measures, labels=labels, morphology=morph)[atrial] == N).all()
+
+
 def test_a_beat_called_n_is_s_when_its_weighted_s_probability_exceeds_its_n_probability_and_v_calls_stay():
     from ecg.models.decision import S_WEIGHT, record_class_indices
 
