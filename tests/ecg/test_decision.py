@@ -603,6 +603,54 @@ def test_a_mildly_premature_beat_with_its_own_p_wave_followed_by_a_pause_is_s():
     assert paused_premature_beats(peaks, FS, after_s, s_probability, morph, s=S, n=N)[10] == N
 
 
+def _bigeminy_record(short: float = 0.68, long: float = 0.8, p_of_atrial: float = 0.05):
+    """Sinus rhythm at 0.8 s (10 beats), then atrial bigeminy: every other beat at ``short`` after a sinus
+    beat with a P wave of its own, the sinus beat after it at ``long``; then sinus again. The classifier
+    calls every beat N and gives the atrial beats S at ``p_of_atrial``. Returns peaks, classes, S
+    probability, morphology and the atrial beats."""
+    from ecg.processing.context import MORPH_CHANNELS, P_WAVE, WINDOW
+
+    rr = np.r_[np.full(10, 0.8), np.tile([short, long], 10), np.full(10, 0.8)]
+    peaks = (np.cumsum(rr) * FS).astype(np.int64)
+    n = len(rr)
+    atrial = np.arange(10, 30, 2)
+    morph = np.zeros((n, WINDOW, MORPH_CHANNELS), np.float32)
+    t = np.arange(P_WAVE.stop - P_WAVE.start)
+    morph[:, P_WAVE, 0] = np.exp(-0.5 * ((t - len(t) / 2) / 4.0) ** 2)
+    morph[atrial, P_WAVE, 0] *= -1
+    s_probability = np.full(n, 0.005)
+    s_probability[atrial] = p_of_atrial
+    return peaks, np.full(n, N), s_probability, morph, atrial
+
+
+def test_atrial_bigeminy_called_n_is_s_from_its_second_atrial_beat():
+    from ecg.models.decision import atrial_bigeminy_beats
+
+    peaks, classes, s_probability, morph, atrial = _bigeminy_record()
+    out = atrial_bigeminy_beats(peaks, FS, classes, s_probability, morph, s=S, n=N)
+    # the first atrial beat follows the steady sinus cycle, not an alternation: the pause rule's case
+    assert (out[atrial[1:]] == S).all() and out[atrial[0]] == N
+    assert (np.delete(out, atrial) == N).all()
+    # the pause rule alone finds none of them (no steady cycle before any but the first)
+    assert (paused_premature_beats(peaks, FS, classes, s_probability, morph, s=S, n=N)[atrial[1:]] == N).all()
+    # and through the whole decision
+    scores = np.zeros((len(peaks), 5))
+    scores[:, 1] = s_probability
+    scores[:, 0] = 1.0 - s_probability
+    labels = ["N", "S", "V", "F", "Q"]
+    assert (record_class_indices(scores, labels, peaks, FS, morphology=morph)[atrial[1:]] == S).all()
+    # a 3:2 block alternates the same way with the sinus P wave before every beat: N
+    sinus = morph.copy()
+    sinus[atrial] = morph[atrial - 1]
+    assert (atrial_bigeminy_beats(peaks, FS, classes, s_probability, sinus, s=S, n=N) == N).all()
+    # early enough (0.6 against 0.678) but no pause after them (0.678: under 1.15 times their own)
+    peaks, classes, s_probability, morph, atrial = _bigeminy_record(short=0.6, long=0.678)
+    assert (atrial_bigeminy_beats(peaks, FS, classes, s_probability, morph, s=S, n=N) == N).all()
+    # the classifier rules S out
+    peaks, classes, s_probability, morph, atrial = _bigeminy_record(p_of_atrial=0.001)
+    assert (atrial_bigeminy_beats(peaks, FS, classes, s_probability, morph, s=S, n=N) == N).all()
+
+
 def test_a_run_counted_against_the_sinus_beat_before_it_stops_where_the_sinus_p_wave_returns():
     # the atrial runs of the synthetic 232, but every run's beats after its first carry the sinus P wave:
     # sinus beats resuming after a pause, faster than it, with one early beat of another P wave before them
