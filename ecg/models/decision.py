@@ -117,8 +117,8 @@ times its own, the beat two before came at the same short interval (within ``BIG
 the pattern alternates), the classifier gives S ``BIGEMINY_S_PROBABILITY_MIN`` or more and its P wave
 is unlike the beat before's (under ``BIGEMINY_P_CORRELATION_MAX``). A 3:2 block alternates the same
 way with the sinus P wave before every beat. CV S 84.3 / 73.6 -> 85.1 / 73.0 % (881 +64 found for 6
-false, 823 +11; 868, 876, 210, 203 and 845 10-22 false each), svdb records 84.7 / 73.0 -> 85.7 /
-72.6 %, DS1 -> DS2 80.4 / 87.7 -> 80.7 / 86.3 %, MIT-BIH -> svdb 60.1 / 72.9 -> 61.4 / 71.2 %
+false, 823 +11; 868, 876, 210, 203 and 845 10-22 false each), svdb records 84.7 / 73.0 -> 85.8 /
+72.6 %, DS1 -> DS2 80.4 / 87.7 -> 80.7 / 86.2 %, MIT-BIH -> svdb 60.1 / 72.9 -> 61.4 / 71.1 %
 (bench.experiments.atrial_bigeminy).
 
 **A run goes on through one or two beats of another class** (V, fusion, unclassifiable) when the
