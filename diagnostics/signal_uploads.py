@@ -245,7 +245,7 @@ def beats_from_stored_signal(recording: ECGRecording, *, with_context: bool = Fa
     atrial organisation and QRS amplitude) is measured here, before the lead is let go of, so a
     24-hour recording's signal is not held through classification.
     """
-    from ecg.processing.context import analyse, detection_leads, other_lead
+    from ecg.processing.context import analyse, detection_leads, dominant_correlation, other_lead
     from ecg.processing.segmenting import mean_heart_rate, segment
     from ecg.rhythm import vf
     from ecg.rhythm.analysis import waveform_measures
@@ -272,10 +272,13 @@ def beats_from_stored_signal(recording: ECGRecording, *, with_context: bool = Fa
         if len(beats) == 0:
             raise SignalError("no complete heartbeats could be cut from the signal")
     mi = mi_input(mi_leads, fs, r_peaks, analysed=lead, analysed_beats=beats, choice=choice)
+    measures = waveform_measures(values, fs, r_peaks)
+    if context is not None:
+        measures["qrs_correlation"] = dominant_correlation(context)  # small marks unlike it end no pause
     rhythm = {
         "fs": fs,
         "n_samples": len(values),
         "vf_found": vf.vf_events(values, fs, r_peaks),
-        "measures": waveform_measures(values, fs, r_peaks),
+        "measures": measures,
     }
     return SignalInput(beats, r_peaks, mean_heart_rate(r_peaks, fs), context, rhythm, mi)

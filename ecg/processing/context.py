@@ -110,6 +110,13 @@ class BeatContext:
     r_peaks: np.ndarray  # (n,) sample indices in the original signal
 
 
+def dominant_correlation(context: BeatContext) -> np.ndarray:
+    """Per beat: its QRS correlation with the record's running dominant beat on the analysed lead
+    (``corr_qrs_1``): what the rhythm analysis's pause measure reads of the beats' shape."""
+    out: np.ndarray = np.asarray(context.features[:, FEATURES.index("corr_qrs_1")], np.float64)
+    return out
+
+
 def resample(x: np.ndarray, fs: float, target: float = CONTEXT_FS) -> np.ndarray:
     """``x`` at ``target`` Hz (polyphase, anti-aliased); float32."""
     if abs(fs - target) < 1e-9:

@@ -60,7 +60,8 @@ def analyse_rhythm(
     ``signal`` is the analysed lead (needed for VF/VFL, which yields no beats); ``classes`` the AAMI
     class letter of each beat at ``r_peaks``. ``vf_found`` takes VF episodes found earlier
     (``vf.vf_events``), for callers that let go of the signal before the beats are classified;
-    ``measures`` likewise takes ``waveform_measures`` of the signal at ``r_peaks``. Without a signal
+    ``measures`` likewise takes ``waveform_measures`` of the signal at ``r_peaks`` (and, where the
+    record-level inputs were computed, ``qrs_correlation``: ``context.dominant_correlation``). Without a signal
     and without them, AF is judged from R-R irregularity alone and not told from flutter, and every
     detected beat ends a pause.
     """
@@ -79,7 +80,9 @@ def analyse_rhythm(
     peaks, cls = r_peaks[keep], classes[keep]
     kept = {name: np.asarray(values)[keep] for name, values in (measures or {}).items()}
 
-    gaps = pauses.pause_events(peaks, fs, qrs_amplitude=kept.get("qrs_amplitude"))
+    gaps = pauses.pause_events(
+        peaks, fs, qrs_amplitude=kept.get("qrs_amplitude"), qrs_correlation=kept.get("qrs_correlation"), classes=cls
+    )
     asystole = [
         Event("asystole", e.start, e.end, 0, None)
         for e in gaps
