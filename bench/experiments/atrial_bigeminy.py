@@ -20,17 +20,8 @@ Result: bench/results/atrial_bigeminy.json.
 
 from __future__ import annotations
 
-import os
-
-from bench.common import REPO, machine, write_result
-from bench.experiments.prior_shift import (
-    decision_settings,
-    protocol_inputs,
-    s_changes,
-    s_protocol_figures,
-    s_summary,
-)
-from ecg.models import decision
+from bench.common import REPO
+from bench.experiments.prior_shift import settings_grid
 
 OUTPUT = REPO / "bench" / "results" / "atrial_bigeminy.json"
 BOUNDS = (
@@ -43,9 +34,6 @@ BOUNDS = (
 
 
 def main() -> None:
-    load_before = os.getloadavg()
-    ids, records, probs, measures = protocol_inputs()
-    shipped = {b: getattr(decision, b) for b in BOUNDS}
     variants: list[tuple[str, tuple[float, ...]]] = [("off (before)", (0.9, 1.15, 0.1, 0.02, 0.0))]
     variants += [
         (f"cycle {c}, pause {b}, alternation {a}, p(S) >= {p}, P corr < {q}", (c, b, a, p, q))
@@ -61,17 +49,7 @@ def main() -> None:
             (0.95, 1.05, 0.1, 0.02, 0.7),
         ]
     ]
-    results: dict = {}
-    before = None
-    for name, values in variants:
-        with decision_settings(**dict(zip(BOUNDS, values))):
-            out, cv = s_protocol_figures(probs, records, measures)
-        before = before or cv
-        out["settings"] = dict(zip(BOUNDS, values))
-        out["cv_s_changed_records"] = s_changes(cv, before, top=12)
-        results[name] = out
-        print(f"{name:60s} {s_summary(out)}", flush=True)
-    write_result(OUTPUT, {"machine": machine(load_before), "records": len(ids), "shipped": shipped, "results": results})
+    settings_grid(OUTPUT, BOUNDS, variants, width=60)
 
 
 if __name__ == "__main__":

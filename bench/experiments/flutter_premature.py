@@ -23,28 +23,16 @@ Result: bench/results/flutter_premature.json.
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 
-from bench.common import REPO, machine, write_result
-from bench.experiments.prior_shift import (
-    decision_settings,
-    protocol_inputs,
-    s_changes,
-    s_protocol_figures,
-    s_summary,
-)
-from ecg.models import decision
+from bench.common import REPO
+from bench.experiments.prior_shift import settings_grid
 
 OUTPUT = REPO / "bench" / "results" / "flutter_premature.json"
 BOUNDS = ("FLUTTER_PREMATURE_ORGANISATION_MAX", "PREMATURE_OF_CYCLE", "PREMATURE_P_CORRELATION_MAX")
 
 
 def main() -> None:
-    load_before = os.getloadavg()
-    ids, records, probs, measures = protocol_inputs()
-    shipped = {b: getattr(decision, b) for b in BOUNDS}
     # the premature bounds also move the atrial premature beats' own rule (premature_atrial_beats), so
     # rows that change them show both; the organisation bound moves this rule alone
     variants: list[tuple[str, tuple[float, ...]]] = [("off (before)", (0.0, 0.8, 0.7))]
@@ -58,17 +46,7 @@ def main() -> None:
             (0.5, 0.7, 0.7),
         ]
     ]
-    results: dict = {}
-    before = None
-    for name, values in variants:
-        with decision_settings(**dict(zip(BOUNDS, values))):
-            out, cv = s_protocol_figures(probs, records, measures)
-        before = before or cv
-        out["settings"] = {b: (v if np.isfinite(v) else "inf") for b, v in zip(BOUNDS, values)}
-        out["cv_s_changed_records"] = s_changes(cv, before, top=12)
-        results[name] = out
-        print(f"{name:44s} {s_summary(out)} {out['cv_s_changed_records'][:4]}", flush=True)
-    write_result(OUTPUT, {"machine": machine(load_before), "records": len(ids), "shipped": shipped, "results": results})
+    settings_grid(OUTPUT, BOUNDS, variants, width=44)
 
 
 if __name__ == "__main__":

@@ -21,17 +21,8 @@ Result: bench/results/paused_premature.json.
 
 from __future__ import annotations
 
-import os
-
-from bench.common import REPO, machine, write_result
-from bench.experiments.prior_shift import (
-    decision_settings,
-    protocol_inputs,
-    s_changes,
-    s_protocol_figures,
-    s_summary,
-)
-from ecg.models import decision
+from bench.common import REPO
+from bench.experiments.prior_shift import settings_grid
 
 OUTPUT = REPO / "bench" / "results" / "paused_premature.json"
 BOUNDS = (
@@ -45,9 +36,6 @@ BOUNDS = (
 
 
 def main() -> None:
-    load_before = os.getloadavg()
-    ids, records, probs, measures = protocol_inputs()
-    shipped = {b: getattr(decision, b) for b in BOUNDS}
     variants: list[tuple[str, tuple[float, ...]]] = [("off (before)", (0.0, 1.2, 0.1, 0.7, 0.1, 0.5))]
     variants += [
         (f"cycle {c}, pause {b}, p(S) >= {p}, P corr < {pc}, steady {st}", (c, b, p, pc, st, 0.5))
@@ -71,17 +59,7 @@ def main() -> None:
     variants += [
         (f"shipped pause rule, atrial premature beats' P corr < {q}", (0.92, 1.2, 0.1, 0.7, 0.1, q)) for q in (0.6, 0.7)
     ]
-    results: dict = {}
-    before = None
-    for name, values in variants:
-        with decision_settings(**dict(zip(BOUNDS, values))):
-            out, cv = s_protocol_figures(probs, records, measures)
-        before = before or cv
-        out["settings"] = dict(zip(BOUNDS, values))
-        out["cv_s_changed_records"] = s_changes(cv, before, top=12)
-        results[name] = out
-        print(f"{name:58s} {s_summary(out)}", flush=True)
-    write_result(OUTPUT, {"machine": machine(load_before), "records": len(ids), "shipped": shipped, "results": results})
+    settings_grid(OUTPUT, BOUNDS, variants)
 
 
 if __name__ == "__main__":

@@ -114,6 +114,31 @@ def decision_settings(**values: Any) -> Iterator[None]:
             setattr(decision, name, value)
 
 
+def settings_grid(
+    output, bounds: tuple[str, ...], variants: list[tuple[str, tuple[float, ...]]], width: int = 58
+) -> None:
+    """The product's whole decision on every protocol's kept probabilities (``protocol_inputs``) with
+    the decision's module-level ``bounds`` set to each of ``variants`` (name, values), the first of them
+    the one the changed records are counted against: a line of S figures printed for each, and every
+    protocol's figures written to ``output`` with the settings and the CV records whose S beats changed."""
+    from ecg.models import decision
+
+    load_before = os.getloadavg()
+    ids, records, probs, measures = protocol_inputs()
+    shipped = {b: getattr(decision, b) for b in bounds}
+    results: dict = {}
+    before = None
+    for name, values in variants:
+        with decision_settings(**dict(zip(bounds, values))):
+            out, cv = s_protocol_figures(probs, records, measures)
+        before = before or cv
+        out["settings"] = {b: (v if np.isfinite(v) else str(v)) for b, v in zip(bounds, values)}
+        out["cv_s_changed_records"] = s_changes(cv, before, top=12)
+        results[name] = out
+        print(f"{name:{width}s} {s_summary(out)}", flush=True)
+    write_result(output, {"machine": machine(load_before), "records": len(ids), "shipped": shipped, "results": results})
+
+
 def s_summary(out: dict) -> str:
     """One line of S Se / +P by protocol from ``s_protocol_figures``."""
     c, d, m = out["cv"], out["ds1_ds2"]["all"]["S"], out["mitdb_svdb"]["all"]["S"]

@@ -329,6 +329,11 @@ def _p_wave_correlation(morphology: np.ndarray, a: int, b: int) -> float:
     return float(x @ y / (np.linalg.norm(x) * np.linalg.norm(y) + 1e-9))
 
 
+def _other_p_wave(morphology: np.ndarray, beats: np.ndarray, bound: float) -> np.ndarray:
+    """Those of ``beats`` (indices) whose P wave correlates under ``bound`` with the beat before's."""
+    return np.asarray([k for k in beats if _p_wave_correlation(morphology, int(k), int(k) - 1) < bound], np.int64)
+
+
 def _blocked_beat(before: Any, first: Any, prior: Any) -> Any:
     """Whether an interval ``before`` (a number or an array) is a blocked beat of the rhythm: a pause,
     twice the next interval ``first`` (within ``ONSET_MULTIPLE_TOLERANCE``) and longer than the
@@ -459,9 +464,7 @@ def paused_premature_beats(
         & (after >= cycle)
         & (np.asarray(s_probability)[j] >= PAUSED_S_PROBABILITY_MIN)
     )
-    for k in j[candidate]:
-        if _p_wave_correlation(morphology, int(k), int(k) - 1) < PAUSED_P_CORRELATION_MAX:
-            out[k] = s
+    out[_other_p_wave(morphology, j[candidate], PAUSED_P_CORRELATION_MAX)] = s
     return out
 
 
@@ -498,9 +501,7 @@ def atrial_bigeminy_beats(
         & (np.abs(short - own) <= BIGEMINY_ALTERNATION * own)
         & (np.asarray(s_probability)[j] >= BIGEMINY_S_PROBABILITY_MIN)
     )
-    for k in j[candidate]:
-        if _p_wave_correlation(morphology, int(k), int(k) - 1) < BIGEMINY_P_CORRELATION_MAX:
-            out[k] = s
+    out[_other_p_wave(morphology, j[candidate], BIGEMINY_P_CORRELATION_MAX)] = s
     return out
 
 
@@ -616,8 +617,7 @@ def flutter_premature_beats(
         & (rr[j - 1] <= PREMATURE_OF_CYCLE * rr[j - 2])
         & (np.asarray(organisation)[j] < FLUTTER_PREMATURE_ORGANISATION_MAX)
     )
-    for k in j[candidate]:
-        out[k] = _p_wave_correlation(morphology, int(k), int(k) - 1) < PREMATURE_P_CORRELATION_MAX
+    out[_other_p_wave(morphology, j[candidate], PREMATURE_P_CORRELATION_MAX)] = True
     return out
 
 
