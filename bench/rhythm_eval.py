@@ -108,7 +108,7 @@ def product_beats(db: str, record: str, model) -> dict:
     from ecg.io import readers
     from ecg.models import record as record_model
     from ecg.models.decision import record_classes
-    from ecg.processing.context import analyse, dominant_correlation, other_lead, record_context
+    from ecg.processing.context import analyse, dominant_correlation, other_lead
     from ecg.rhythm.analysis import waveform_measures
 
     signal = readers.read_wfdb(DATA_DIR / db / record)
@@ -118,16 +118,9 @@ def product_beats(db: str, record: str, model) -> dict:
     except SignalError:  # cudb marks lost samples as NaN, which an upload refuses: bridge them
         values = _bridged(signal.lead(lead))
     cached = CACHE / f"{db}-{record}-{_model_stem()}.npz"
-    if cached.exists():
-        data = dict(np.load(cached))
+    data = dict(np.load(cached)) if cached.exists() else {}
+    if "m_qrs_correlation" in data:  # a file cached before the pauses read that measure is computed again
         measures = {k.removeprefix("m_"): v for k, v in data.items() if k.startswith("m_")}
-        if "qrs_correlation" not in measures:  # cached before the pauses read it: the inputs once more
-            second = other_lead(signal.leads, lead)
-            if second is None and len(signal.leads) > 1:
-                second = _bridged(signal.leads[next(n for n in signal.leads if n != lead)])
-            leads = [values] if second is None else [values, second]
-            measures["qrs_correlation"] = dominant_correlation(record_context(leads, signal.fs, data["r_peaks"]))
-            np.savez(cached, **{**data, "m_qrs_correlation": measures["qrs_correlation"]})
         return {
             "values": values,
             "fs": signal.fs,
