@@ -698,3 +698,92 @@ def test_an_s_call_with_a_changed_qrs_and_t_wave_and_some_v_probability_is_v():
     noisy = morph.copy()
     noisy[:, T_WAVE, 1] += rng.normal(0, 1.5 * t_step, (n, T_WAVE.stop - T_WAVE.start))  # every T wave changed
     assert (repolarisation_beats(idx, p_v, noisy, s=S, v=V) == idx).all()
+
+
+def _svt_after_bigeminy(svt_p_wave: float = -1.0, ramp: int = 0, svt_beats: int = 200):
+    """Sinus rhythm at 0.75 s with ventricular bigeminy for five minutes, then a regular tachycardia at
+    0.42 s (``svt_beats`` beats) starting at the beat after the sinus beat after a V beat, then sinus
+    rhythm. The tachycardia's P wave is the sinus one times ``svt_p_wave`` (-1: inverted, an ectopic
+    focus); with ``ramp`` beats the rate gets there gradually instead (sinus tachycardia). The
+    classifier calls every beat N but the V beats, with S at 0.3 for the tachycardia's first beat and
+    0.05 for the rest. Returns peaks, classes, S probability, morphology and the tachycardia's beats."""
+    from ecg.processing.context import MORPH_CHANNELS, P_WAVE, WINDOW
+
+    bigeminy = np.tile([0.75, 0.45, 1.05], 130)  # N N V (coupled at 0.45, a compensatory pause after)
+    classes = [N] * (len(bigeminy) + 1)
+    classes[2::3] = [V] * len(classes[2::3])
+    rr = list(bigeminy)  # ending in the sinus beat after a V beat's pause: the tachycardia starts at the next
+    onset = len(rr) + 1
+    rr += list(np.linspace(0.75, 0.42, ramp + 1)[1:]) + [0.42] * svt_beats + [0.75] * 400
+    classes += [N] * (len(rr) + 1 - len(classes))
+    peaks = (np.cumsum([0.75, *rr]) * FS).astype(np.int64)
+    n = len(peaks)
+    svt = np.arange(onset + ramp, onset + ramp + svt_beats)
+    morph = np.zeros((n, WINDOW, MORPH_CHANNELS), np.float32)
+    t = np.arange(P_WAVE.stop - P_WAVE.start)
+    morph[:, P_WAVE, 0] = np.exp(-0.5 * ((t - len(t) / 2) / 4.0) ** 2)
+    morph[svt, P_WAVE, 0] *= svt_p_wave
+    s_probability = np.full(n, 0.005)
+    s_probability[svt] = 0.05
+    s_probability[svt[0]] = 0.3
+    return peaks, np.asarray(classes), s_probability, morph, svt
+
+
+def test_an_abrupt_regular_tachycardia_is_s_from_its_first_beat_through_the_run_rule():
+    from ecg.models.decision import tachycardia_onset_beats
+
+    peaks, classes, s_probability, morph, svt = _svt_after_bigeminy()
+    out = tachycardia_onset_beats(peaks, FS, classes, s_probability, morph, s=S, n=N)
+    assert out[svt[0]] == S and (np.delete(out, svt[0]) == classes[np.arange(len(out)) != svt[0]]).all()
+    # the atrial premature beats' rule does not look after a V beat's pause, so nothing started the run
+    scores = np.zeros((len(peaks), 5))
+    scores[np.arange(len(peaks)), classes] = 1.0
+    scores[:, 1] = np.where(classes == N, s_probability, 0.0)
+    scores[:, 0] = np.where(classes == N, 1.0 - s_probability, 0.0)
+    labels = ["N", "S", "V", "F", "Q"]
+    decided = record_class_indices(scores, labels, peaks, FS, morphology=morph)
+    assert (decided[svt] == S).all()
+    assert (decided[: svt[0]][classes[: svt[0]] == N] == N).all() and (decided[svt[-1] + 1 :] == N).all()
+    from ecg.models import decision
+
+    saved = decision.TACHYCARDIA_ONSET_BEATS
+    decision.TACHYCARDIA_ONSET_BEATS = 0
+    try:
+        assert (record_class_indices(scores, labels, peaks, FS, morphology=morph)[svt] == N).all()
+    finally:
+        decision.TACHYCARDIA_ONSET_BEATS = saved
+
+
+def test_a_tachycardia_with_the_sinus_p_wave_a_gradual_one_or_a_short_salvo_starts_no_run():
+    from ecg.models.decision import tachycardia_onset_beats
+
+    for kwargs in ({"svt_p_wave": 1.0}, {"ramp": 20}, {"svt_beats": 5}):
+        peaks, classes, s_probability, morph, svt = _svt_after_bigeminy(**kwargs)
+        out = tachycardia_onset_beats(peaks, FS, classes, s_probability, morph, s=S, n=N)
+        assert (out == classes).all(), kwargs
+    # the classifier rules S out
+    peaks, classes, s_probability, morph, svt = _svt_after_bigeminy()
+    s_probability[svt] = 0.001
+    assert (tachycardia_onset_beats(peaks, FS, classes, s_probability, morph, s=S, n=N) == classes).all()
+
+
+def test_a_clearly_premature_beat_followed_by_a_pause_is_s_whatever_its_p_wave():
+    from ecg.models import decision
+
+    peaks, classes, s_probability, morph = _paused_record(own=0.6, after=1.0)  # 0.75 of the cycle
+    same = morph.copy()
+    same[10] = same[9]  # the first lead shows the sinus P wave
+    out = paused_premature_beats(peaks, FS, classes, s_probability, same, s=S, n=N)
+    assert out[10] == S and (np.delete(out, 10) == N).all()
+    # mildly premature (0.9 of the cycle) with the sinus P wave stays N: sinus arrhythmia's case
+    peaks_mild, _, _, _ = _paused_record()
+    assert (paused_premature_beats(peaks_mild, FS, classes, s_probability, same, s=S, n=N) == N).all()
+    # no pause after it
+    peaks_no_pause, _, _, _ = _paused_record(own=0.6, after=0.7)
+    assert (paused_premature_beats(peaks_no_pause, FS, classes, s_probability, same, s=S, n=N) == N).all()
+    saved = decision.PAUSED_ANY_P_OF_CYCLE
+    decision.PAUSED_ANY_P_OF_CYCLE = 0.0
+    try:
+        assert (paused_premature_beats(peaks, FS, classes, s_probability, same, s=S, n=N) == N).all()
+    finally:
+        decision.PAUSED_ANY_P_OF_CYCLE = saved
