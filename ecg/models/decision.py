@@ -129,7 +129,7 @@ the bound guards against sinus arrhythmia, which does not shorten one interval t
 lengthen the next, and in the first lead the atrial beats of svdb 861 and 885 show a P wave like the
 sinus one (correlation 0.8 at the median). The CV cannot tell (+3 S found, none false: its classifier
 finds such beats itself); trained on MIT-BIH only the classifier calls them N (MIT-BIH -> svdb S
-69.8 / 73.6 -> 70.4 / 73.8 %, DS1 -> DS2 80.7 / 86.2 -> 80.8 / 86.2 %; a judgement call, made on the
+69.8 / 73.6 -> 70.4 / 73.7 %, DS1 -> DS2 80.7 / 86.2 -> 80.8 / 86.2 %; a judgement call, made on the
 physiology and the transfer's missed beats; bench.experiments.premature_any_p_wave).
 
 **Atrial bigeminy the classifier called N is S** (``atrial_bigeminy_beats``, after the pause rule):
