@@ -1,0 +1,37 @@
+"""The record-level classifier's card: its targets table, the roofline row and what was tried."""
+
+import json
+from pathlib import Path
+
+from ecg.training.record_card import render_markdown, roofline_check
+
+CARD = Path(__file__).resolve().parents[2] / "mlmodels" / "artifacts" / "heartbeat_record-2026.12-ctx3.json"
+
+
+def test_the_roofline_target_is_checked_from_the_bench_result():
+    (missed,) = roofline_check({"roofline_fraction_median": 0.215, "target": 0.6}, "wider layers")
+    assert (missed["met"], missed["short_by"], missed["what_was_tried"]) == (False, 0.385, "wider layers")
+    (met,) = roofline_check({"roofline_fraction_median": 0.65}, "wider layers")
+    assert (met["met"], met["required"], met["what_was_tried"]) == (True, ">= 0.60", None)
+    assert roofline_check(None, "wider layers") == []
+
+
+def test_the_card_shows_each_missed_targets_attempts_and_always_the_history():
+    card = json.loads(CARD.read_text())
+    classification = [
+        dict(c, met=True, short_by=None, what_was_tried=None) for c in card["targets"] if "roofline" not in c["target"]
+    ]
+    history_row = card["history"][0]["inputs"]
+    # every classification target met, the roofline missed: its own attempts, then the history
+    card["targets"] = classification + roofline_check({"roofline_fraction_median": 0.215}, "a fused kernel")
+    md = render_markdown(card)
+    assert "| no, short by 38.5 points |" in md
+    assert "What was tried for beats per CPU-second at batch 1024, share of the matmul roofline" in md
+    assert "a fused kernel" in md
+    assert "What was tried on the way to the classification targets:" in md and history_row in md
+    assert "What was tried for the missed targets" not in md
+    # a classification target missed: the same text, headed as what was tried for the missed targets
+    card["targets"][0] = dict(card["targets"][0], met=False, short_by=0.01, what_was_tried=card["what_was_tried"])
+    md = render_markdown(card)
+    assert "What was tried for the missed targets:" in md and history_row in md
+    assert md.count(card["what_was_tried"]) == 1
