@@ -787,3 +787,17 @@ def test_a_clearly_premature_beat_followed_by_a_pause_is_s_whatever_its_p_wave()
         assert (paused_premature_beats(peaks, FS, classes, s_probability, same, s=S, n=N) == N).all()
     finally:
         decision.PAUSED_ANY_P_OF_CYCLE = saved
+
+
+def test_the_tachycardia_onset_rule_takes_records_of_any_length():
+    from ecg.models.decision import TACHYCARDIA_ONSET_BEATS, TACHYCARDIA_SINUS_BEATS, tachycardia_onset_beats
+    from ecg.processing.context import MORPH_CHANNELS, WINDOW
+
+    shortest = TACHYCARDIA_ONSET_BEATS + TACHYCARDIA_SINUS_BEATS + 2
+    for n in (0, 1, shortest - 1, shortest, shortest + 1):
+        peaks = (np.cumsum(np.r_[np.full(n // 2, 0.8), np.full(n - n // 2, 0.42)]) * FS).astype(np.int64)
+        morph = np.zeros((n, WINDOW, MORPH_CHANNELS), np.float32)
+        out = tachycardia_onset_beats(peaks, FS, np.full(n, N), np.full(n, 0.3), morph, s=S, n=N)
+        assert out.shape == (n,)
+        if n < shortest:
+            assert (out == N).all()
