@@ -527,8 +527,11 @@ ROOFLINE_TRIED = (
     "scaling folded into the first dense layer; the Keras model as one graph function 39-44 %; one chain with "
     "grouped convolutions 43 %; im2col with batched matmuls 15 %; each of them with XLA 16-26 %; oneDNN off "
     "33 %). What remains is the convolutions themselves, which oneDNN runs at 48-64 % of the matmul rate for "
-    "4- to 32-channel kernels over 108 samples, and max-pooling, which has no multiply-adds: 60 % needs wider "
-    "layers (a retraining, which would move every clinical figure above) or a hand-written fused kernel "
+    "4- to 32-channel kernels over 108 samples, and max-pooling, which has no multiply-adds. On a machine whose "
+    "matmul runs at 107 GFLOP per CPU-second instead of 159-167 the network alone reads 61.5 % and the trees, "
+    "41.5 us of CPU per beat against the network's 32, hold the model at 27 %; three members twice as wide "
+    "would read 86 % alone and 56.5 % with the same trees (bench.experiments.roofline_width). 60 % needs trees "
+    "of about 1 us per beat or a wider network, each a retraining that would move every clinical figure above "
     "(bench/README.md, Gaps, 'Record-level model')"
 )
 INFERENCE_RESULT = REPO_ROOT / "bench" / "results" / "record_inference.json"
