@@ -75,10 +75,10 @@ def main() -> None:
     for _ in range(args.rounds):
         _, flops_cpu = matmul_flops(args.seconds)
         _, beats_cpu = rate(
-            lambda x: record_model.predict(model, x[0], x[1], batch_size=1024), _Pair(morph, feats), args.seconds
+            lambda x: record_model.predict(model, x[0], x[1], batch_size=1024), Pair(morph, feats), args.seconds
         )
         others = {
-            name: rate(lambda x, fn=fn: np.asarray(fn(x[0], x[1])), _Pair(morph, feats), args.seconds)[1]
+            name: rate(lambda x, fn=fn: np.asarray(fn(x[0], x[1])), Pair(morph, feats), args.seconds)[1]
             for name, fn in graphs.items()
         }
         cpu = time.process_time()
@@ -116,7 +116,7 @@ def main() -> None:
     write_result(REPO / "bench" / "results" / name, result)
 
 
-class _Pair:
+class Pair:
     """Two arrays passed as one batch to ``rate`` (which counts ``len`` items per call)."""
 
     def __init__(self, morph, feats):

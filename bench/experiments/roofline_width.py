@@ -28,23 +28,11 @@ import numpy as np
 
 from bench.common import REPO, machine, newest_artifact, write_result
 from bench.inference import matmul_flops, rate
+from bench.record_inference import Pair
 
 OUTPUT = REPO / "bench" / "results" / "roofline_width.json"
 WIDTHS = (32, 64, 128, 256)
 MEMBERS = 3
-
-
-class _Pair:
-    """Two arrays passed as one batch to ``rate`` (which counts ``len`` items per call)."""
-
-    def __init__(self, a: np.ndarray, b: np.ndarray) -> None:
-        self.a, self.b = a, b
-
-    def __len__(self) -> int:
-        return len(self.a)
-
-    def __getitem__(self, i: int) -> np.ndarray:
-        return (self.a, self.b)[i]
 
 
 def main() -> None:
@@ -63,7 +51,7 @@ def main() -> None:
     rng = np.random.default_rng(0)
     morph = rng.normal(size=(1024, WINDOW, MORPH_CHANNELS)).astype(np.float32)
     feats = rng.normal(size=(1024, N_FEATURES)).astype(np.float32)
-    batch = _Pair(morph, feats)
+    batch = Pair(morph, feats)
     models = {}
     for width in WIDTHS:
         members = [record_model.build(feats, seed=k, width=width) for k in range(MEMBERS)]
