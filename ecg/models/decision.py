@@ -279,19 +279,20 @@ def continue_supraventricular_runs(
     n: int = 0,
     v: int | None = 2,
     morphology: np.ndarray | None = None,
+    baseline: np.ndarray | None = None,
 ) -> np.ndarray:
     """``classes`` (class indices per beat, in time order) with N beats that continue an S run made S.
 
     A run goes on while it is at most ``RUN_MAX_OF_BASELINE`` of the underlying rhythm: the record's
     baseline, or (given the beats' ``morphology``) the interval before the run's first beat when that
     beat's P wave is unlike the one before it (``ectopic_onset``), for beats whose P waves stay unlike
-    that one's."""
+    that one's. ``baseline``: the record's ``baseline_rr`` per beat, when the caller has it."""
     out = np.array(classes, copy=True)
     if len(out) < 3 or not (out == s).any():
         return out
     peaks = np.asarray(r_peaks, dtype=np.float64)
     rr = _intervals(peaks, fs)
-    base = baseline_rr(peaks, fs)
+    base = baseline_rr(peaks, fs) if baseline is None else baseline
     run: list[float] = []  # the run's intervals so far
     last = 0  # the run's last S beat
     underlying = 0.0  # the interval before the run's first beat, where it counts (ectopic_onset)
@@ -465,6 +466,7 @@ def tachycardia_onset_beats(
     *,
     s: int,
     n: int,
+    baseline: np.ndarray | None = None,
 ) -> np.ndarray:
     """``classes`` with the first beat of an abrupt regular tachycardia made S, so that the run rule
     (``continue_supraventricular_runs``) takes the rest: a beat called N whose interval is at most
@@ -477,14 +479,15 @@ def tachycardia_onset_beats(
     tachycardia speeds up over many beats with the sinus P wave. svdb 865's second SVT (eleven minutes
     at 0.41-0.46 s) starts out of ventricular bigeminy: its first beat follows the beat after a V
     beat, where the atrial premature beats' rule does not look, and the classifier, trained on MIT-BIH
-    only, gives its first beat S at 0.30 and the rest at 0.02-0.3."""
+    only, gives its first beat S at 0.30 and the rest at 0.02-0.3. ``baseline``: the record's
+    ``baseline_rr`` per beat, when the caller has it."""
     out = np.array(classes, copy=True)
     k, m = TACHYCARDIA_ONSET_BEATS, TACHYCARDIA_SINUS_BEATS
     if not k or len(out) < m + k + 2:
         return out
     peaks = np.asarray(r_peaks, np.float64)
     rr = _intervals(peaks, fs)
-    base = baseline_rr(peaks, fs)
+    base = baseline_rr(peaks, fs) if baseline is None else baseline
     own = np.r_[np.nan, rr]  # the interval ending at each beat
     called_n = out == n
     nn = np.where(called_n & np.r_[False, called_n[:-1]], own, np.nan)  # N-to-N intervals, by closing beat
@@ -812,9 +815,12 @@ def record_class_indices(
             )
             in_af &= np.asarray(measures["p_repetition"]) < PREMATURE_AF_P_REPETITION_MAX
             idx = premature_atrial_beats(r_peaks, fs, idx, share[:, s], morphology, in_af, s=s, n=n, v=v_index)
+        base = baseline_rr(np.asarray(r_peaks, np.float64), fs)  # the onset and run rules' underlying rhythm
         if morphology is not None:
-            idx = tachycardia_onset_beats(r_peaks, fs, idx, share[:, s], morphology, s=s, n=n)
-        idx = continue_supraventricular_runs(r_peaks, fs, idx, s=s, n=n, v=v_index, morphology=morphology)
+            idx = tachycardia_onset_beats(r_peaks, fs, idx, share[:, s], morphology, s=s, n=n, baseline=base)
+        idx = continue_supraventricular_runs(
+            r_peaks, fs, idx, s=s, n=n, v=v_index, morphology=morphology, baseline=base
+        )
         if morphology is not None:
             idx = paused_premature_beats(r_peaks, fs, idx, share[:, s], morphology, s=s, n=n)
             idx = atrial_bigeminy_beats(r_peaks, fs, idx, share[:, s], morphology, s=s, n=n)

@@ -41,36 +41,29 @@ def roofline_check(result: dict[str, Any] | None, tried: str) -> list[dict[str, 
     beats per CPU-second at batch 1024 as a share of its matmul roofline (none without a result)."""
     if not result or result.get("roofline_fraction_median") is None:
         return []
-    value, target = float(result["roofline_fraction_median"]), float(result.get("target", ROOFLINE_TARGET))
-    met = value >= target
-    return [
-        {
-            "target": "beats per CPU-second at batch 1024, share of the matmul roofline (bench.record_inference)",
-            "required": f">= {target:.2f}",
-            "measured": value,
-            "met": met,
-            "short_by": None if met else round(target - value, 4),
-            "what_was_tried": None if met else tried,
-        }
-    ]
+    name = "beats per CPU-second at batch 1024, share of the matmul roofline (bench.record_inference)"
+    target = float(result.get("target", ROOFLINE_TARGET))
+    return [_check(name, target, float(result["roofline_fraction_median"]), tried)]
 
 
 def target_checks(metrics: dict[str, Any], tried: str) -> list[dict[str, Any]]:
-    checks = []
-    for name, protocol, cls, key, target in TARGETS:
-        value = (metrics.get(protocol, {}).get("classes", {}).get(cls, {}) or {}).get(key)
-        met = value is not None and value >= target
-        checks.append(
-            {
-                "target": name,
-                "required": f">= {target:.2f}",
-                "measured": value,
-                "met": met,
-                "short_by": None if met or value is None else round(target - value, 4),
-                "what_was_tried": None if met else tried,
-            }
-        )
-    return checks
+    return [
+        _check(name, target, (metrics.get(protocol, {}).get("classes", {}).get(cls, {}) or {}).get(key), tried)
+        for name, protocol, cls, key, target in TARGETS
+    ]
+
+
+def _check(name: str, target: float, value: float | None, tried: str) -> dict[str, Any]:
+    """One row of the card's targets: ``value`` against ``target`` (at least), with what was tried if missed."""
+    met = value is not None and value >= target
+    return {
+        "target": name,
+        "required": f">= {target:.2f}",
+        "measured": value,
+        "met": met,
+        "short_by": None if met or value is None else round(target - value, 4),
+        "what_was_tried": None if met else tried,
+    }
 
 
 def _pct(value: float | None) -> str:
