@@ -9,8 +9,11 @@ the model's beats per CPU-second at batch 1024 through the product path
 record. In the same rounds it measures the Keras model's own call as one graph function (the path
 before ``ecg.models.record_graph``), and with ``--candidates`` every layout of
 ``record_graph.fast_graph`` with and without XLA (``jit_compile``). The median over rounds of the
-per-round ratio is reported. Writes bench/results/record_inference.json (with ``--candidates``,
-bench/results/record_inference_candidates.json).
+per-round ratio is reported. For a blend of network and trees it also times, in the same rounds,
+the network's fast graph alone (all of the model's multiply-adds are the network's, so its share is
+read against the same roofline) and the trees' walk alone (CPU microseconds per beat): how the
+model's share splits between them. Writes bench/results/record_inference.json (with
+``--candidates``, bench/results/record_inference_candidates.json).
 """
 
 import argparse
@@ -47,7 +50,7 @@ def main() -> None:
     path = newest_artifact("heartbeat_record")
     if path is None:
         raise SystemExit("no record-level model in mlmodels/artifacts/")
-    from ecg.models import trees  # noqa: F401 - registers the tree layers of a blended model
+    from ecg.models import trees  # registers the tree layers of a blended model
 
     model = keras.models.load_model(path, compile=False)
     record_model.warm_up(model)
@@ -69,6 +72,17 @@ def main() -> None:
     reference = graphs["keras_graph"](morph, feats).numpy()
     for name, fn in graphs.items():  # every candidate computes the model's probabilities
         np.testing.assert_allclose(np.asarray(fn(morph, feats)), reference, rtol=1e-5, atol=1e-5, err_msg=name)
+    parts = record_graph.blend_parts(model)
+    network_alone = tree_walk = None
+    if parts is not None:  # the blend's two halves, each timed alone in the same rounds
+        network, _, tree_layer = parts
+        network_alone = record_graph.fast_graph(network)
+        tree_walk = trees.fast_predictor(tree_layer)
+        if network_alone is not None:  # the network's own probabilities, by its fast graph
+            expected = np.asarray(network([morph, feats], training=False))
+            np.testing.assert_allclose(
+                np.asarray(network_alone(morph, feats)), expected, rtol=1e-5, atol=1e-5, err_msg="network alone"
+            )
     product = record_model.predict(model, morph, feats)
     np.testing.assert_allclose(product, reference, rtol=1e-5, atol=1e-5, err_msg="product path")
     rounds = []
@@ -81,6 +95,14 @@ def main() -> None:
             name: rate(lambda x, fn=fn: np.asarray(fn(x[0], x[1])), Pair(morph, feats), args.seconds)[1]
             for name, fn in graphs.items()
         }
+        parts_timed = {}
+        if network_alone is not None:
+            beats = rate(lambda x: np.asarray(network_alone(x[0], x[1])), Pair(morph, feats), args.seconds)[1]
+            parts_timed["network_roofline_fraction"] = round(beats * 2 * macs / flops_cpu, 3)
+            parts_timed["network_cpu_us_per_beat"] = round(1e6 / beats, 2)
+        if tree_walk is not None:
+            beats = rate(lambda x: tree_walk(trees.tree_inputs(x[0], x[1])), Pair(morph, feats), args.seconds)[1]
+            parts_timed["trees_cpu_us_per_beat"] = round(1e6 / beats, 2)
         cpu = time.process_time()
         record_context(leads, rec.fs, peaks)
         context_cpu_per_beat = (time.process_time() - cpu) / len(peaks)
@@ -89,6 +111,7 @@ def main() -> None:
                 "matmul_gflop_per_cpu_s": round(flops_cpu / 1e9, 2),
                 "beats_per_cpu_s": round(beats_cpu, 1),
                 "roofline_fraction": round(beats_cpu * 2 * macs / flops_cpu, 3),
+                **parts_timed,
                 "context_cpu_ms_per_beat": round(1000 * context_cpu_per_beat, 4),
                 "others_roofline_fraction": {
                     name: round(beats * 2 * macs / flops_cpu, 3) for name, beats in others.items()
@@ -105,6 +128,11 @@ def main() -> None:
         "roofline_fraction_median": fraction,
         "beats_per_cpu_s_median": statistics.median(r["beats_per_cpu_s"] for r in rounds),
         "context_cpu_ms_per_beat_median": statistics.median(r["context_cpu_ms_per_beat"] for r in rounds),
+        **{
+            f"{key}_median": statistics.median(r[key] for r in rounds)
+            for key in ("network_roofline_fraction", "network_cpu_us_per_beat", "trees_cpu_us_per_beat")
+            if key in rounds[0]
+        },
         "others_roofline_fraction_median": {
             name: statistics.median(r["others_roofline_fraction"][name] for r in rounds) for name in graphs
         },

@@ -112,7 +112,7 @@ def _member_plan(member: Any) -> tuple[list[Any], tuple[np.ndarray, np.ndarray],
     return convs, scale, dense
 
 
-def _blend_parts(model: Any) -> tuple[Any, Any, Any] | None:
+def blend_parts(model: Any) -> tuple[Any, Any, Any] | None:
     """(network, tree-input layer, tree layer) of a ``trees.blend`` model, or None for any other model."""
     import keras
 
@@ -206,7 +206,7 @@ def fast_graph(model: Any, *, layout: str = "members", jit_compile: bool = False
 
     if layout not in LAYOUTS:
         raise ValueError(f"unknown layout {layout!r}")
-    parts = _blend_parts(model)
+    parts = blend_parts(model)
     if parts is not None:  # network and trees averaged (``trees.blend``): the network's fast graph + the trees
         from ecg.models.trees import fast_predictor, tree_inputs
 

@@ -43,6 +43,15 @@ def roofline_check(result: dict[str, Any] | None, tried: str) -> list[dict[str, 
         return []
     name = "beats per CPU-second at batch 1024, share of the matmul roofline (bench.record_inference)"
     target = float(result.get("target", ROOFLINE_TARGET))
+    network, net_us, trees_us = (
+        result.get(f"{key}_median")
+        for key in ("network_roofline_fraction", "network_cpu_us_per_beat", "trees_cpu_us_per_beat")
+    )
+    if network is not None and net_us is not None and trees_us is not None:  # how the share splits
+        tried = (
+            f"in the same rounds the network alone reads {_pct(network)} of the roofline, and the trees take "
+            f"{trees_us:.1f} us of CPU per beat against the network's {net_us:.1f}; {tried}"
+        )
     return [_check(name, target, float(result["roofline_fraction_median"]), tried)]
 
 

@@ -16,6 +16,23 @@ def test_the_roofline_target_is_checked_from_the_bench_result():
     assert roofline_check(None, "wider layers") == []
 
 
+def test_the_roofline_row_says_how_the_share_splits_between_network_and_trees():
+    result = {
+        "roofline_fraction_median": 0.243,
+        "network_roofline_fraction_median": 0.573,
+        "network_cpu_us_per_beat_median": 18.8,
+        "trees_cpu_us_per_beat_median": 24.7,
+    }
+    (row,) = roofline_check(result, "wider layers")
+    assert row["what_was_tried"] == (
+        "in the same rounds the network alone reads 57.3 % of the roofline, and the trees take 24.7 us of CPU "
+        "per beat against the network's 18.8; wider layers"
+    )
+    # a result from before the split was measured: the attempts alone
+    (row,) = roofline_check({"roofline_fraction_median": 0.25, "trees_cpu_us_per_beat_median": 24.7}, "wider layers")
+    assert row["what_was_tried"] == "wider layers"
+
+
 def test_the_card_shows_each_missed_targets_attempts_and_always_the_history():
     card = json.loads(CARD.read_text())
     classification = [

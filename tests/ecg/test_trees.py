@@ -102,7 +102,7 @@ def test_a_blend_of_an_ensemble_runs_through_the_fast_graph():
     expected = np.asarray(model([morph, feats], training=False))
     np.testing.assert_allclose(np.asarray(fn(morph, feats)), expected, rtol=1e-4, atol=1e-5)
     # a plain ensemble is not mistaken for a blend
-    assert record_graph._blend_parts(network) is None
+    assert record_graph.blend_parts(network) is None
 
 
 def test_the_compiled_walk_gives_the_layers_probabilities():
