@@ -531,7 +531,7 @@ ROOFLINE_TRIED = (
     "matmul runs at 107 GFLOP per CPU-second instead of 159-167 the network alone reads 61.5 % and the trees, "
     "41.5 us of CPU per beat against the network's 32, hold the model at 27 %; three members twice as wide "
     "would read 86 % alone and 56.5 % with the same trees (bench.experiments.roofline_width). On a machine at "
-    "199-216 GFLOP per CPU-second the network alone reads 52-57 % and the trees take 25 us; walks of the same "
+    "199-216 GFLOP per CPU-second the network alone reads 52-59 % and the trees take 25-26 us; walks of the same "
     "trees compiled otherwise (packed nodes tree by tree, branch-free to full depth, 16 rows side by side) took "
     "18-36 us: a beat visits 4,435 nodes at about 4 ns each however they are walked. 60 % needs trees of about "
     "1 us per beat (far fewer or shallower, or learnt by the network) and a wider network, each a retraining "
