@@ -381,6 +381,9 @@ def _classify_claimed(recording_id: int, claim_token: str, models: dict, lease: 
         from ecg.rhythm import analyse_rhythm
 
         rhythm = analyse_rhythm(signal=None, r_peaks=positions, classes=predicted, **inputs.rhythm)
+        # the recording's mean rate as the Holter summary states it: beats inside VF/VFL and the
+        # intervals across it left out (VF yields no beats, and counted in it reads as a slow rate)
+        heart_rate = rhythm.summary["heart_rate"]["mean_bpm"]
 
     if lease.lost.is_set():
         return "lost-claim"

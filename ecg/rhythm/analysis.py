@@ -41,6 +41,18 @@ def waveform_measures(signal: np.ndarray, fs: float, r_peaks: np.ndarray) -> dic
     }
 
 
+def _spanning(r_peaks: np.ndarray, events: list[Event]) -> np.ndarray:
+    """Per interval between consecutive beats: whether it overlaps any of ``events`` (for beats that
+    lie outside them, the intervals that span one)."""
+    out = np.zeros(max(len(r_peaks) - 1, 0), bool)
+    for e in events:
+        # intervals (r_peaks[k], r_peaks[k + 1]) with r_peaks[k] < e.end and r_peaks[k + 1] > e.start
+        first = max(int(np.searchsorted(r_peaks, e.start, side="right")) - 1, 0)
+        last = min(int(np.searchsorted(r_peaks, e.end, side="left")), len(out))
+        out[first:last] = True
+    return out
+
+
 def _overlaps(event: Event, spans: list[Event]) -> bool:
     return any(event.start <= s.end and s.start <= event.end for s in spans)
 
@@ -98,25 +110,27 @@ def analyse_rhythm(
     # An irregular rhythm makes S labels meaningless: no SVT or S couplet inside AF.
     s_events = [e for e in s_events if not _overlaps(e, af_found)]
     patterns = ectopy.pattern_events(peaks, cls, fs)
-    rates = pauses.rate_episodes(peaks, fs, excluded=_inside(peaks, af_found + v_events))
+    # An interval from the last beat before a VF/VFL episode to the first after it is no R-R interval:
+    # no heart-rate figure holds it (counted in, VF would read as a rate of a few beats per minute).
+    across_vf = _spanning(peaks, vf_found)
+    rates = pauses.rate_episodes(peaks, fs, excluded=_inside(peaks, af_found + v_events), gaps=across_vf)
 
     events = sort_events(vf_found + asystole + af_found + v_events + s_events + patterns + pause_list + rates)
 
-    minutes = heart_rate.per_minute(peaks, fs, n_samples)
+    minutes = heart_rate.per_minute(peaks, fs, n_samples, gaps=across_vf)
     hours = heart_rate.per_hour(peaks, cls, fs, n_samples, minutes)
     nn_ms, nn_t = heart_rate.nn_intervals(peaks, cls, fs, excluded=in_af)
     analysed_s = n_samples / fs
     af_s = sum(e.duration_s(fs) for e in af_found)
     longest_pause = max(pause_list + asystole, key=lambda e: e.end - e.start, default=None)
+    mean_bpm = heart_rate.mean_rate(peaks, fs, across_vf)
     summary = {
         "duration_s": round(analysed_s, 1),
         "vf": [e.as_dict() for e in vf_found],
         "asystole": [e.as_dict() for e in asystole],
         "heart_rate": {
-            "mean_bpm": round(60.0 * fs * (len(peaks) - 1) / float(peaks[-1] - peaks[0]), 1)
-            if len(peaks) > 1
-            else None,
-            **heart_rate.extremes(peaks, fs),
+            "mean_bpm": None if mean_bpm is None else round(mean_bpm, 1),
+            **heart_rate.extremes(peaks, fs, gaps=across_vf),
         },
         "hrv": heart_rate.hrv_time(nn_ms, nn_t),
         "ventricular": v_summary

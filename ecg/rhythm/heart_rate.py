@@ -9,17 +9,36 @@ NN_RANGE_S = (0.3, 2.0)
 NN_MAX_CHANGE = 0.2  # an interval differing >20 % from the previous one is not normal-to-normal
 
 
-def rolling_rate(r_peaks: np.ndarray, fs: float, beats: int = EXTREME_BEATS) -> np.ndarray:
-    """Rate (bpm) over the ``beats`` intervals ending at each beat; NaN before the first full window."""
+def rolling_rate(
+    r_peaks: np.ndarray, fs: float, beats: int = EXTREME_BEATS, gaps: np.ndarray | None = None
+) -> np.ndarray:
+    """Rate (bpm) over the ``beats`` intervals ending at each beat; NaN before the first full window
+    and for windows holding one of the ``gaps`` (per interval: True where the interval from a beat to
+    the next is no R-R interval of a rhythm, e.g. it spans an episode of VF)."""
     rate = np.full(len(r_peaks), np.nan)
     if len(r_peaks) > beats:
         span = (r_peaks[beats:] - r_peaks[:-beats]).astype(float)
         rate[beats:] = 60.0 * fs * beats / span
+        if gaps is not None and np.any(gaps):
+            held = np.concatenate([[0], np.cumsum(np.asarray(gaps, np.int64))])  # gaps among the first k intervals
+            rate[beats:][(held[beats:] - held[:-beats]) > 0] = np.nan
     return rate
 
 
-def per_minute(r_peaks: np.ndarray, fs: float, n_samples: int) -> dict[str, np.ndarray]:
-    """Per minute of the recording: beats, and the min / mean / max rate (NaN in a minute without beats)."""
+def mean_rate(r_peaks: np.ndarray, fs: float, gaps: np.ndarray | None = None) -> float | None:
+    """Mean heart rate (bpm) over the R-R intervals between ``r_peaks``, the ``gaps`` left out (an
+    episode of VF has no heart rate: counted in, it would read as a rate of a few beats per minute)."""
+    rr = np.diff(np.asarray(r_peaks, np.float64))
+    if gaps is not None:
+        rr = rr[~np.asarray(gaps, bool)]
+    if not len(rr) or rr.sum() <= 0:
+        return None
+    return float(60.0 * fs * len(rr) / rr.sum())
+
+
+def per_minute(r_peaks: np.ndarray, fs: float, n_samples: int, gaps: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """Per minute of the recording: beats, and the min / mean / max rate (NaN in a minute without beats;
+    the ``gaps`` left out of the rates)."""
     minutes = max(1, int(np.ceil(n_samples / (60.0 * fs))))
     out = {"minute": np.arange(minutes), "beats": np.zeros(minutes, int)}
     for key in ("hr_min", "hr_mean", "hr_max"):
@@ -30,12 +49,13 @@ def per_minute(r_peaks: np.ndarray, fs: float, n_samples: int) -> dict[str, np.n
     out["beats"] = np.bincount(which, minlength=minutes)
     rr = np.diff(r_peaks) / fs
     rr_minute = which[1:]
-    total = np.bincount(rr_minute, weights=rr, minlength=minutes)
-    count = np.bincount(rr_minute, minlength=minutes)
+    counted = np.ones(len(rr), bool) if gaps is None else ~np.asarray(gaps, bool)
+    total = np.bincount(rr_minute[counted], weights=rr[counted], minlength=minutes)
+    count = np.bincount(rr_minute[counted], minlength=minutes)
     with np.errstate(divide="ignore", invalid="ignore"):
         out["hr_mean"] = np.where(count > 0, 60.0 * count / total, np.nan)
     # Minute extremes use the 4-beat rate so a single ectopic interval does not set them.
-    rate = rolling_rate(r_peaks, fs, 4)
+    rate = rolling_rate(r_peaks, fs, 4, gaps=gaps)
     valid = ~np.isnan(rate)
     lo = np.full(minutes, np.inf)
     hi = np.full(minutes, -np.inf)
@@ -46,12 +66,15 @@ def per_minute(r_peaks: np.ndarray, fs: float, n_samples: int) -> dict[str, np.n
     return out
 
 
-def extremes(r_peaks: np.ndarray, fs: float, excluded: np.ndarray | None = None) -> dict[str, Any]:
+def extremes(
+    r_peaks: np.ndarray, fs: float, excluded: np.ndarray | None = None, gaps: np.ndarray | None = None
+) -> dict[str, Any]:
     """The lowest and highest 8-beat rate with the samples where they start and end.
 
-    ``excluded`` marks beats (e.g. inside VF) whose windows do not count.
+    ``excluded`` marks beats (e.g. inside VF) whose windows do not count, ``gaps`` intervals (e.g.
+    across VF) that no window may hold.
     """
-    rate = rolling_rate(r_peaks, fs)
+    rate = rolling_rate(r_peaks, fs, gaps=gaps)
     if excluded is not None and len(rate) > EXTREME_BEATS:
         window_hit = np.convolve(excluded.astype(int), np.ones(EXTREME_BEATS + 1, int))[: len(rate)] > 0
         rate[window_hit] = np.nan

@@ -89,9 +89,12 @@ def _stretches(mask: np.ndarray) -> list[tuple[int, int]]:
     return list(zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1) - 1))
 
 
-def rate_episodes(r_peaks: np.ndarray, fs: float, *, excluded: np.ndarray | None = None) -> list[Event]:
-    """Sustained bradycardia (< 50 bpm) and tachycardia (> 100 bpm) over the 8-beat rate."""
-    rate = rolling_rate(r_peaks, fs)
+def rate_episodes(
+    r_peaks: np.ndarray, fs: float, *, excluded: np.ndarray | None = None, gaps: np.ndarray | None = None
+) -> list[Event]:
+    """Sustained bradycardia (< 50 bpm) and tachycardia (> 100 bpm) over the 8-beat rate (no window
+    holding one of the ``gaps``, intervals that are no R-R interval of a rhythm, e.g. across VF)."""
+    rate = rolling_rate(r_peaks, fs, gaps=gaps)
     events = []
     for name, mask in (("brady", rate < BRADY_BPM), ("tachy", rate > TACHY_BPM)):
         if excluded is not None:

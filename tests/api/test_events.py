@@ -49,6 +49,9 @@ def test_the_worker_stores_events_and_the_rhythm_summary_with_the_beats(rhythm_r
         rhythm["hourly"][0]["beats"]
         == rhythm_recording.beats.exclude(position__range=(flutter[0].start, flutter[0].end)).count()
     )
+    # the flutter's 10 s are no R-R interval: the recording's rate and the slowest 8 beats leave them out
+    assert rhythm_recording.diagnosis.heart_rate_bpm == rhythm["heart_rate"]["mean_bpm"]
+    assert rhythm["heart_rate"]["hr_min"]["bpm"] > 50
 
 
 def test_a_beat_file_has_no_events_and_no_rhythm(api_as, staff_a, done_recording):

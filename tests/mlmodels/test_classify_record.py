@@ -220,3 +220,28 @@ def test_it_classifies_a_twelve_lead_cart_file_counting_every_complete_beat(tiny
     )
     assert result["fs"] == 1000.0 and len(result["beats"]) == 13  # every beat with a complete QRS in 10 s
     assert 79 < result["summary"]["mean_heart_rate_bpm"] < 83
+
+
+@pytest.mark.django_db
+def test_heart_rate_figures_leave_out_ventricular_fibrillation(tiny_model_dir):
+    # MIT-BIH 207 holds VF/VFL episodes, in which the R-peak detector finds (almost) no beats: counted
+    # as R-R intervals they read as a rate of a few beats per minute and as bradycardia across them.
+    result = json.loads(
+        run(
+            str(mitdb_dir() / "207"),
+            "--format",
+            "json",
+            "--heartbeat-model",
+            str(tiny_model_dir / "heartbeat-record.keras"),
+        )
+    )
+    summary, events = result["summary"], result["events"]
+    vf = [e for e in events if e["type"] == "vf"]
+    assert len(vf) >= 3
+    heart = summary["rhythm"]["heart_rate"]
+    assert summary["mean_heart_rate_bpm"] == heart["mean_bpm"] and 60 < heart["mean_bpm"] < 80
+    assert heart["hr_min"]["bpm"] > 35
+    assert min(row["hr_min"] for row in summary["rhythm"]["hourly"]) > 30
+    for e in events:
+        if e["type"] in ("brady", "pause", "asystole"):
+            assert not any(e["start"] <= v["end"] and v["start"] <= e["end"] for v in vf), e

@@ -59,7 +59,6 @@ class Command(BaseCommand):
 
     def handle(self, *args, path, fs, lead, format, heartbeat_model, mi_model, **options):
         from ecg.models.classify import classify_signal
-        from ecg.processing.segmenting import mean_heart_rate
 
         hb_model, labels, model_name = self._heartbeat_model(heartbeat_model)
         mi, mi_threshold = self._mi_model(mi_model)
@@ -86,7 +85,8 @@ class Command(BaseCommand):
             "beats": len(beats),
             "counts": counts,
             "percentages": {c: round(100.0 * n / len(beats), 2) for c, n in counts.items()},
-            "mean_heart_rate_bpm": mean_heart_rate(r_peaks, signal.fs),
+            # the rhythm analysis's mean: beats inside VF/VFL and the intervals across it left out
+            "mean_heart_rate_bpm": rhythm.summary["heart_rate"]["mean_bpm"],
             "mi_score": screen["score"] if screen["status"] == "screened" else None,
             "mi_screen": screen,
             "rhythm": rhythm.summary,

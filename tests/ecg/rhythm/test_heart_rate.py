@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 
 from ecg.rhythm import analyse_rhythm
-from ecg.rhythm.heart_rate import extremes, hrv_time, nn_intervals, per_minute
+from ecg.rhythm.events import Event
+from ecg.rhythm.heart_rate import extremes, hrv_time, mean_rate, nn_intervals, per_minute, rolling_rate
 from ecg.rhythm.pauses import pause_events, rate_episodes
 
 FS = 250.0
@@ -72,3 +73,37 @@ def test_the_hourly_table_counts_beats_and_ectopy():
     assert [h["hour"] for h in hours] == [0, 1]
     assert hours[0]["v"] == 1 and hours[1]["s"] == 1 and sum(h["beats"] for h in hours) == 5400
     assert hours[0]["hr_mean"] == pytest.approx(75, abs=0.5)
+
+
+def test_a_gap_leaves_the_rates_that_would_hold_it():
+    r_peaks = from_rr([0.8] * 20 + [30.0] + [0.8] * 20)  # 30 s without beats: VF, not a slow rhythm
+    gaps = np.zeros(len(r_peaks) - 1, bool)
+    gaps[19] = True  # from beat 19 to beat 20
+    rate = rolling_rate(r_peaks, FS, gaps=gaps)
+    assert np.isnan(rate[20:28]).all() and rate[28] == pytest.approx(75)  # windows holding the gap, and the next
+    assert np.nanmin(rolling_rate(r_peaks, FS)) < 15  # counted in, it reads as a few beats a minute
+    assert mean_rate(r_peaks, FS, gaps) == pytest.approx(75)
+    assert mean_rate(r_peaks, FS) < 40
+    assert mean_rate(r_peaks[:1], FS) is None and mean_rate(r_peaks[:2], FS, gaps[:1] | True) is None
+    assert extremes(r_peaks, FS, gaps=gaps)["hr_min"]["bpm"] == pytest.approx(75)
+    minutes = per_minute(r_peaks, FS, int(r_peaks[-1]) + 1, gaps=gaps)
+    assert np.nanmin(minutes["hr_mean"]) == pytest.approx(75) and np.nanmin(minutes["hr_min"]) == pytest.approx(75)
+    assert rate_episodes(from_rr([0.8] * 40 + [60.0] + [0.8] * 40), FS)  # brady across the gap unless told
+    gaps = np.zeros(80, bool)
+    gaps[39] = True
+    assert rate_episodes(from_rr([0.8] * 40 + [60.0] + [0.8] * 40), FS, gaps=gaps) == []
+
+
+def test_heart_rate_figures_leave_out_a_vf_episode_between_beats():
+    rr = [0.8] * 120 + [60.0] + [0.8] * 120  # sinus at 75 bpm, a minute of VF with no beat found, sinus
+    r_peaks = from_rr(rr)
+    vf_episode = Event("vf", int(r_peaks[119] + 0.5 * FS), int(r_peaks[120] - 0.5 * FS), 0, None)
+    report = analyse_rhythm(signal=None, fs=FS, r_peaks=r_peaks, classes=["N"] * len(r_peaks), vf_found=[vf_episode])
+    heart = report.summary["heart_rate"]
+    assert heart["mean_bpm"] == pytest.approx(75, abs=0.5)
+    assert heart["hr_min"]["bpm"] == pytest.approx(75, abs=0.5)
+    assert [e.type for e in report.events] == ["vf"]  # no bradycardia, pause or asystole across it
+    assert min(h["hr_min"] for h in report.summary["hourly"]) == pytest.approx(75, abs=0.5)
+    # without the episode the same beats are a 60-s asystole, and its slow rate counts
+    report = analyse_rhythm(signal=None, fs=FS, r_peaks=r_peaks, classes=["N"] * len(r_peaks))
+    assert report.summary["heart_rate"]["mean_bpm"] < 60 and "asystole" in [e.type for e in report.events]
