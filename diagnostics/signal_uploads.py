@@ -247,7 +247,7 @@ def beats_from_stored_signal(recording: ECGRecording, *, with_context: bool = Fa
     """
     from ecg.processing.context import analyse, detection_leads, dominant_correlation, other_lead
     from ecg.processing.segmenting import mean_heart_rate, segment
-    from ecg.rhythm import vf
+    from ecg.rhythm import signal_loss, vf
     from ecg.rhythm.analysis import waveform_measures
 
     from .selectors import recording_stored_signal
@@ -279,6 +279,7 @@ def beats_from_stored_signal(recording: ECGRecording, *, with_context: bool = Fa
         "fs": fs,
         "n_samples": len(values),
         "vf_found": vf.vf_events(values, fs, r_peaks),
+        "no_signal": signal_loss.no_signal(values, fs),
         "measures": measures,
     }
     return SignalInput(beats, r_peaks, mean_heart_rate(r_peaks, fs), context, rhythm, mi)

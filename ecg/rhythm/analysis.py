@@ -5,7 +5,7 @@ from typing import Any
 
 import numpy as np
 
-from . import af, ectopy, flutter, heart_rate, pauses, vf
+from . import af, ectopy, flutter, heart_rate, pauses, signal_loss, vf
 from .events import Event, sort_events
 
 ASYSTOLE_S = 4.0  # no beat and no VF for this long is reported as asystole rather than a pause
@@ -66,6 +66,7 @@ def analyse_rhythm(
     n_samples: int | None = None,
     vf_found: list[Event] | None = None,
     measures: dict[str, np.ndarray] | None = None,
+    no_signal: list[tuple[int, int]] | None = None,
 ) -> RhythmReport:
     """Events (VF/asystole first in the summary) and the heart-rate, HRV, ectopy and AF figures.
 
@@ -75,7 +76,8 @@ def analyse_rhythm(
     ``measures`` likewise takes ``waveform_measures`` of the signal at ``r_peaks`` (and, where the
     record-level inputs were computed, ``qrs_correlation``: ``context.dominant_correlation``). Without a signal
     and without them, AF is judged from R-R irregularity alone and not told from flutter, and every
-    detected beat ends a pause.
+    detected beat ends a pause. ``no_signal`` likewise takes ``signal_loss.no_signal`` of the signal:
+    stretches without signal (a lead off) hold no pause, asystole or heart rate.
     """
     r_peaks = np.asarray(r_peaks, dtype=np.int64)
     classes = np.asarray([str(c)[:1].upper() for c in classes])
@@ -86,9 +88,12 @@ def analyse_rhythm(
         vf_found = vf.vf_events(signal, fs, r_peaks) if signal is not None else []
     if measures is None and signal is not None and len(r_peaks):
         measures = waveform_measures(signal, fs, r_peaks)
+    if no_signal is None:
+        no_signal = signal_loss.no_signal(signal, fs) if signal is not None else []
+    lost = [Event("no_signal", start, end, 0, None) for start, end in no_signal]
     in_vf = _inside(r_peaks, vf_found)
     # Beats the detector finds inside VF are not beats: keep them out of every beat-based figure.
-    keep = ~in_vf
+    keep = ~in_vf & ~_inside(r_peaks, lost)
     peaks, cls = r_peaks[keep], classes[keep]
     kept = {name: np.asarray(values)[keep] for name, values in (measures or {}).items()}
 
@@ -98,9 +103,9 @@ def analyse_rhythm(
     asystole = [
         Event("asystole", e.start, e.end, 0, None)
         for e in gaps
-        if e.duration_s(fs) >= ASYSTOLE_S and not _overlaps(e, vf_found)
+        if e.duration_s(fs) >= ASYSTOLE_S and not _overlaps(e, vf_found + lost)
     ]
-    pause_list = [e for e in gaps if e.duration_s(fs) < ASYSTOLE_S and not _overlaps(e, vf_found)]
+    pause_list = [e for e in gaps if e.duration_s(fs) < ASYSTOLE_S and not _overlaps(e, vf_found + lost)]
 
     af_found, in_af = af.af_events(peaks, cls, fs, p_repetition=kept.get("p_repetition"))
     if "atrial_organisation" in kept:
@@ -110,9 +115,9 @@ def analyse_rhythm(
     # An irregular rhythm makes S labels meaningless: no SVT or S couplet inside AF.
     s_events = [e for e in s_events if not _overlaps(e, af_found)]
     patterns = ectopy.pattern_events(peaks, cls, fs)
-    # An interval from the last beat before a VF/VFL episode to the first after it is no R-R interval:
-    # no heart-rate figure holds it (counted in, VF would read as a rate of a few beats per minute).
-    across_vf = _spanning(peaks, vf_found)
+    # An interval from the last beat before a VF/VFL episode (or a stretch without signal) to the first
+    # after it is no R-R interval: no heart-rate figure holds it (counted in, it reads as a slow rate).
+    across_vf = _spanning(peaks, vf_found + lost)
     rates = pauses.rate_episodes(peaks, fs, excluded=_inside(peaks, af_found + v_events), gaps=across_vf)
 
     events = sort_events(vf_found + asystole + af_found + v_events + s_events + patterns + pause_list + rates)
@@ -128,6 +133,8 @@ def analyse_rhythm(
         "duration_s": round(analysed_s, 1),
         "vf": [e.as_dict() for e in vf_found],
         "asystole": [e.as_dict() for e in asystole],
+        "no_signal": [{"start": e.start, "end": e.end} for e in lost],
+        "no_signal_s": round(sum(e.end - e.start + 1 for e in lost) / fs, 1),
         "heart_rate": {
             "mean_bpm": None if mean_bpm is None else round(mean_bpm, 1),
             **heart_rate.extremes(peaks, fs, gaps=across_vf),

@@ -28,6 +28,7 @@ from typing import cast
 import numpy as np
 from scipy import signal as sps
 
+from . import signal_loss
 from .events import Event
 
 FS = 125
@@ -209,8 +210,11 @@ def vf_events(values: np.ndarray, fs: float, r_peaks: np.ndarray) -> list[Event]
         return []
     centre = round((WINDOW_S - STEP_S) / 2 * fs)  # from a window's edge to its middle second
     span = round(WINDOW_S * fs)
+    probability = vf_probability(feats)
+    # a lead off or a filled gap is no VF, though its filtered residue reads as one
+    probability[signal_loss.overlapping(signal_loss.no_signal(values, fs), starts, starts + span - 1)] = 0.0
     episodes: list[list[int]] = []
-    for first, last in decided_windows(vf_probability(feats)):
+    for first, last in decided_windows(probability):
         start, end = int(starts[first]) + centre, min(int(starts[last]) + span - centre, len(values)) - 1
         if episodes and (start - episodes[-1][1]) / fs <= MERGE_GAP_S:
             episodes[-1][1] = end

@@ -135,3 +135,25 @@ def test_only_doctors_review_events_and_every_decision_is_kept(staff_a, doctor_a
     services.event_review_create(user=doctor_a, event=event, decision="reject", note=" noise ")
     assert [r.decision for r in event.reviews.all()] == ["reject", "confirm"]
     assert Event.objects.get(pk=event.pk).latest_review().note == "noise"
+
+
+def test_a_lead_off_stored_by_the_worker_is_signal_loss_not_vf_or_asystole(
+    api_as, client, staff_a, patient_a, active_models
+):
+    values = wfdb.rdrecord(str(mitdb_dir() / "100"), sampto=360 * 90).p_signal[:, 0]
+    values[360 * 30 : 360 * 50] = 0.0  # 20 s where the lead was off and the file holds zeros
+    created = api_as(staff_a).post(
+        "/api/v1/recordings",
+        {"patient": patient_a.pk, "kind": "signal", "fs": 360, "signal": [round(float(v), 3) for v in values]},
+        format="json",
+    )
+    assert created.status_code == 201, created.content[:300]
+    recording = ECGRecording.objects.get(pk=created.json()["id"])
+    assert services.recording_classify(recording_id=recording.pk, claim_token="t") == "done"
+    recording.refresh_from_db()
+    assert not recording.events.filter(type__in=["vf", "asystole", "pause", "brady"]).exists()
+    rhythm = recording.diagnosis.rhythm
+    assert rhythm["no_signal_s"] == pytest.approx(20, abs=1) and len(rhythm["no_signal"]) == 1
+    assert 65 < recording.diagnosis.heart_rate_bpm < 85
+    html = client_for(client, staff_a).get(reverse("recording-detail", args=[recording.pk])).content.decode()
+    assert "<dt>No signal</dt><dd>20 s in 1 stretch (a lead off" in html
