@@ -22,12 +22,11 @@ pytestmark = pytest.mark.django_db
 FLUTTER = (14689, 18396)
 
 
-@pytest.fixture
-def rhythm_recording(api_as, staff_a, patient_a, active_models):
-    values = wfdb.rdrecord(str(mitdb_dir() / "207"), sampto=25200).p_signal[:, 0]
-    created = api_as(staff_a).post(
+def classified_upload(api, patient, values) -> ECGRecording:
+    """A 360-Hz signal uploaded through the API and classified by the worker's service."""
+    created = api.post(
         "/api/v1/recordings",
-        {"patient": patient_a.pk, "kind": "signal", "fs": 360, "signal": [round(float(v), 3) for v in values]},
+        {"patient": patient.pk, "kind": "signal", "fs": 360, "signal": [round(float(v), 3) for v in values]},
         format="json",
     )
     assert created.status_code == 201, created.content[:300]
@@ -35,6 +34,13 @@ def rhythm_recording(api_as, staff_a, patient_a, active_models):
     assert services.recording_classify(recording_id=recording.pk, claim_token="t") == "done"
     recording.refresh_from_db()
     return recording
+
+
+@pytest.fixture
+def rhythm_recording(api_as, staff_a, patient_a, active_models):
+    return classified_upload(
+        api_as(staff_a), patient_a, wfdb.rdrecord(str(mitdb_dir() / "207"), sampto=25200).p_signal[:, 0]
+    )
 
 
 def test_the_worker_stores_events_and_the_rhythm_summary_with_the_beats(rhythm_recording):
@@ -142,15 +148,7 @@ def test_a_lead_off_stored_by_the_worker_is_signal_loss_not_vf_or_asystole(
 ):
     values = wfdb.rdrecord(str(mitdb_dir() / "100"), sampto=360 * 90).p_signal[:, 0]
     values[360 * 30 : 360 * 50] = 0.0  # 20 s where the lead was off and the file holds zeros
-    created = api_as(staff_a).post(
-        "/api/v1/recordings",
-        {"patient": patient_a.pk, "kind": "signal", "fs": 360, "signal": [round(float(v), 3) for v in values]},
-        format="json",
-    )
-    assert created.status_code == 201, created.content[:300]
-    recording = ECGRecording.objects.get(pk=created.json()["id"])
-    assert services.recording_classify(recording_id=recording.pk, claim_token="t") == "done"
-    recording.refresh_from_db()
+    recording = classified_upload(api_as(staff_a), patient_a, values)
     assert not recording.events.filter(type__in=["vf", "asystole", "pause", "brady"]).exists()
     rhythm = recording.diagnosis.rhythm
     assert rhythm["no_signal_s"] == pytest.approx(20, abs=1) and len(rhythm["no_signal"]) == 1
