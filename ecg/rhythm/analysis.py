@@ -126,6 +126,7 @@ def analyse_rhythm(
     hours = heart_rate.per_hour(peaks, cls, fs, n_samples, minutes)
     nn_ms, nn_t = heart_rate.nn_intervals(peaks, cls, fs, excluded=in_af)
     analysed_s = n_samples / fs
+    with_signal_s = analysed_s - sum(e.end - e.start + 1 for e in lost) / fs
     af_s = sum(e.duration_s(fs) for e in af_found)
     longest_pause = max(pause_list + asystole, key=lambda e: e.end - e.start, default=None)
     mean_bpm = heart_rate.mean_rate(peaks, fs, across_vf)
@@ -150,7 +151,8 @@ def analyse_rhythm(
             "episodes": len(af_found),
             "flutter_episodes": sum(1 for e in af_found if e.type == "afl"),
             "duration_s": round(af_s, 1),
-            "burden_pct": round(100.0 * af_s / analysed_s, 2) if analysed_s else 0.0,
+            # over the time with signal: a lead off is no time in sinus rhythm
+            "burden_pct": round(100.0 * af_s / with_signal_s, 2) if with_signal_s > 0 else 0.0,
         },
         "pauses": {
             "count": len(pause_list) + len(asystole),

@@ -60,3 +60,19 @@ def test_a_lead_off_is_neither_asystole_nor_vf_and_holds_no_heart_rate(fill):
     # the same beats without the signal: the minute without beats reads as asystole
     blind = analyse_rhythm(signal=None, fs=FS, r_peaks=r_peaks, classes=["N"] * len(r_peaks))
     assert "asystole" in [e.type for e in blind.events] and blind.summary["no_signal"] == []
+
+
+def test_af_burden_is_over_the_time_with_signal():
+    rng = np.random.default_rng(3)
+    rr = np.concatenate([np.full(300, 0.8), rng.uniform(0.4, 1.1, 300), [100.0], np.full(300, 0.8)])
+    r_peaks = np.round(np.cumsum(rr) * FS).astype(int)
+    n = int(r_peaks[-1]) + 1
+    lost = (int(r_peaks[599]) + int(FS), int(r_peaks[600]) - int(FS))  # the 100 s without beats: no signal
+    kwargs = {"signal": None, "fs": FS, "r_peaks": r_peaks, "classes": ["N"] * len(r_peaks), "n_samples": n}
+    without = analyse_rhythm(**kwargs).summary
+    with_loss = analyse_rhythm(**kwargs, no_signal=[lost]).summary
+    assert without["af"]["episodes"] == with_loss["af"]["episodes"] == 1
+    assert with_loss["no_signal_s"] == pytest.approx(98.0, abs=0.05)
+    ratio = (n / FS) / (n / FS - with_loss["no_signal_s"])
+    assert with_loss["af"]["burden_pct"] == pytest.approx(without["af"]["burden_pct"] * ratio, rel=0.01)
+    assert without["asystole"] and with_loss["asystole"] == []  # unmarked, the 100 s read as asystole
