@@ -114,6 +114,7 @@ def analyse_rhythm(
     s_events, s_summary = ectopy.ectopic_events(peaks, cls, fs, kind="S")
     # An irregular rhythm makes S labels meaningless: no SVT or S couplet inside AF.
     s_events = [e for e in s_events if not _overlaps(e, af_found)]
+    s_summary |= ectopy.run_summary(s_events)  # the summary counts what the event list holds
     patterns = ectopy.pattern_events(peaks, cls, fs)
     # An interval from the last beat before a VF/VFL episode (or a stretch without signal) to the first
     # after it is no R-R interval: no heart-rate figure holds it (counted in, it reads as a slow rate).

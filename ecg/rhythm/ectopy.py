@@ -28,9 +28,7 @@ def ectopic_events(
     prefix = kind.lower()
     fast, slow = ("vt", "v_run") if kind == "V" else ("svt", "s_run")
     events: list[Event] = []
-    isolated = couplets = run_count = 0
-    longest: Event | None = None
-    fastest: Event | None = None
+    isolated = 0
     for first, last in runs(classes, kind):
         n = last - first + 1
         if n == 1:
@@ -38,26 +36,31 @@ def ectopic_events(
             continue
         rate = run_rate(r_peaks, first, last, fs)
         if n == 2:
-            couplets += 1
             events.append(Event(f"{prefix}_couplet", int(r_peaks[first]), int(r_peaks[last]), 2, rate))
             continue
-        run_count += 1
         kind_name = fast if rate is not None and rate >= VT_RATE_BPM else slow
-        event = Event(kind_name, int(r_peaks[first]), int(r_peaks[last]), n, rate)
-        events.append(event)
-        if longest is None or n > longest.beats:
-            longest = event
-        if rate is not None and (fastest is None or rate > (fastest.rate_bpm or 0)):
-            fastest = event
+        events.append(Event(kind_name, int(r_peaks[first]), int(r_peaks[last]), n, rate))
     summary = {
         "total": int(sum(1 for c in _class_string(classes) if c == kind)),
         "isolated": isolated,
-        "couplets": couplets,
-        "runs": run_count,
+        **run_summary(events),
+    }
+    return events, summary
+
+
+def run_summary(events: list[Event]) -> dict[str, Any]:
+    """Couplets, runs, the longest and the fastest run among ``events`` (of ``ectopic_events``), so a
+    summary says what an event list holds after events are left out of it."""
+    runs_ = [e for e in events if not e.type.endswith("_couplet")]
+    longest = max(runs_, key=lambda e: e.beats, default=None)  # the first of the longest
+    timed = [e for e in runs_ if e.rate_bpm is not None]
+    fastest = max(timed, key=lambda e: e.rate_bpm or 0.0, default=None)
+    return {
+        "couplets": sum(1 for e in events if e.type.endswith("_couplet")),
+        "runs": len(runs_),
         "longest_run": longest.as_dict() if longest else None,
         "fastest_run": fastest.as_dict() if fastest else None,
     }
-    return events, summary
 
 
 def pattern_events(r_peaks: np.ndarray, classes: np.ndarray, fs: float) -> list[Event]:

@@ -196,3 +196,20 @@ def test_only_a_lone_small_mark_unlike_the_dominant_beat_and_not_ventricular_is_
     pair_classes = np.array(["N"] * len(pair_peaks))
     events = pause_events(pair_peaks, fs, qrs_amplitude=pair_amp, qrs_correlation=pair_corr, classes=pair_classes)
     assert [(e.start, e.end) for e in events] == []
+
+
+def test_the_supraventricular_summary_counts_only_the_runs_the_event_list_holds():
+    rng = np.random.default_rng(3)
+    sinus = np.full(300, 0.8)
+    rr = np.concatenate([sinus, rng.uniform(0.4, 1.1, 300), sinus])
+    r_peaks = np.round(np.cumsum(rr) * FS).astype(int)
+    classes = np.array(["N"] * len(r_peaks))
+    classes[400:404] = "S"  # a "run" inside the AF: irregular rhythm, not supraventricular ectopy
+    classes[450:452] = "S"
+    classes[700:703] = "S"  # a real run in the sinus rhythm after it
+    report = analyse_rhythm(signal=None, fs=FS, r_peaks=r_peaks, classes=classes)
+    listed = [e for e in report.events if e.type in ("svt", "s_run", "s_couplet")]
+    s = report.summary["supraventricular"]
+    assert [e.start for e in listed] == [r_peaks[700]]
+    assert (s["runs"], s["couplets"]) == (1, 0) and s["longest_run"]["start"] == r_peaks[700]
+    assert s["total"] == 9  # every beat called S is still counted
