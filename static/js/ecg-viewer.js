@@ -23,11 +23,14 @@
     bigeminy: "#b3141b", trigeminy: "#b3141b", af: "#0b5cad", afl: "#0b5cad", svt: "#8a5a00", s_run: "#8a5a00",
     s_couplet: "#8a5a00", pause: "#6a3d9a", brady: "#4d5560", tachy: "#4d5560" };
 
+  // mm:ss, or h:mm:ss from an hour on, rounded to the nearest unit shown (whole seconds, or hundredths
+  // withFraction) before it is split, so 9.997 s reads 00:10.00 and 59.6 s 01:00 (as the event list rounds)
   function clock(seconds, withFraction) {
-    var s = Math.max(0, seconds), m = Math.floor(s / 60), rest = s - 60 * m;
-    var text = (withFraction ? rest.toFixed(2) : Math.floor(rest).toString());
-    if (rest < 10) text = "0" + text;
-    return (m < 10 ? "0" : "") + m + ":" + text;
+    var scale = withFraction ? 100 : 1, units = Math.round(Math.max(0, seconds) * scale);
+    var whole = Math.floor(units / scale), h = Math.floor(whole / 3600), m = Math.floor(whole / 60) % 60, s = whole % 60;
+    var text = (h ? h + ":" : "") + (m < 10 ? "0" : "") + m + ":" + (s < 10 ? "0" : "") + s;
+    if (withFraction) text += "." + (units % scale < 10 ? "0" : "") + (units % scale);
+    return text;
   }
 
   function el(root, sel) { return root.querySelector(sel); }
