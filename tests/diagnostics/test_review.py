@@ -120,3 +120,13 @@ def test_only_screened_and_flagged_diagnoses_are_queued_and_the_database_holds_t
         services.review_create(user=doctor_a, diagnosis=other.diagnosis, decision="confirm")
     page = client_for(client, doctor_a).get(reverse("recording-review", args=[other.pk])).content.decode()
     assert "not assessable" in page and "Only recordings the MI screen screened and flagged are reviewed." in page
+
+
+@pytest.mark.django_db
+def test_the_review_page_says_how_a_beat_files_score_was_made(client, staff_a, doctor_a, patient_a, active_models):
+    # beat rows are scored as the mean over every row (services._mi_screen), not by the signal screen's
+    # median over the dominant, clean beats
+    recording = classified(staff_a, patient_a)
+    html = client_for(client, doctor_a).get(reverse("recording-review", args=[recording.pk])).content.decode()
+    assert "score = mean of their MI probabilities" in html and "every row, whatever its class" in html
+    assert "median of their MI probabilities" not in html and "are not scored" not in html
