@@ -140,12 +140,24 @@ def check_fs(fs: object) -> float:
     return value
 
 
-def check_finite(values: np.ndarray, lead: str) -> None:
+def check_finite(values: np.ndarray, lead: str, fs: float | None = None) -> None:
     bad = ~np.isfinite(values)
     if bad.any():
         i = int(np.argmax(bad))
-        kind = "NaN" if np.isnan(values[i]) else "infinite"
-        raise SignalError(f"sample {i} of lead {lead} is {kind}")
+        raise SignalError(_not_finite(i, float(values[i]), lead, fs))
+
+
+def _not_finite(i: int, value: float, lead: str, fs: float | None) -> str:
+    """The refusal of a lead whose sample ``i`` holds no number: where it is, and what to do about it."""
+    kind = "NaN" if math.isnan(value) else "infinite"
+    at = ""
+    if fs:
+        whole = int(i / fs)
+        at = f" ({whole // 3600}:{whole % 3600 // 60:02d}:{whole % 60:02d} into the recording)"
+    return (
+        f"sample {i} of lead {lead} is {kind}{at}: the file marks it as lost or out of range, and every sample must "
+        "hold a value; upload a stretch without such samples, or the recording with them filled in"
+    )
 
 
 def validate_signal(
@@ -171,7 +183,7 @@ def validate_signal(
         raise SignalError(f"lead {lead} is {seconds:.2f} s long; at least {MIN_SECONDS:g} s (two heartbeats) is needed")
     if seconds > max_seconds:
         raise SignalError(f"lead {lead} is {seconds:.0f} s long; the maximum is {max_seconds:.0f} s")
-    check_finite(values, lead)
+    check_finite(values, lead, fs)
     ptp = float(np.ptp(values))
     scale = _MV_SCALE.get((units or "").strip().lower())
     threshold = FLAT_PTP_MV / scale if scale else 0.0
@@ -438,15 +450,14 @@ def _check_length(n_samples: int, fs: float, lead: str, max_seconds: float) -> N
         raise SignalError(f"lead {lead} is {seconds:.0f} s long; the maximum is {max_seconds:.0f} s")
 
 
-def _check_chunks(chunks: Any, lead: str, units: str | None) -> None:
+def _check_chunks(chunks: Any, lead: str, units: str | None, fs: float | None = None) -> None:
     """One pass over a lead in chunks: every sample finite, and not a flat line (as :func:`validate_signal`)."""
     low, high, start = math.inf, -math.inf, 0
     for values in chunks:
         bad = ~np.isfinite(values)
         if bad.any():
             i = int(np.argmax(bad))
-            kind = "NaN" if np.isnan(values[i]) else "infinite"
-            raise SignalError(f"sample {start + i} of lead {lead} is {kind}")
+            raise SignalError(_not_finite(start + i, float(values[i]), lead, fs))
         if len(values):
             low, high = min(low, float(values.min())), max(high, float(values.max()))
         start += len(values)
@@ -513,7 +524,7 @@ def scan_wfdb(
             yield part.p_signal[:, 0]
 
     unit = (head.units or [None] * len(names))[index]
-    _check_chunks(chunks(), key, str(unit) if unit else None)
+    _check_chunks(chunks(), key, str(unit) if unit else None, fs)
     return SignalHeader(fs=fs, lead=key, leads=names, n_samples=n_samples, units=str(unit) if unit else None)
 
 
@@ -552,7 +563,7 @@ def scan_edf(
             for start in range(0, n_samples, chunk_samples):
                 yield reader.readSignal(chosen, start, min(chunk_samples, n_samples - start)).astype(np.float32)
 
-        _check_chunks(chunks(), key, unit)
+        _check_chunks(chunks(), key, unit, fs)
         leads = [labels[i] for i in channels if reader.getSampleFrequency(i) == reader.getSampleFrequency(chosen)]
     finally:
         reader.close()

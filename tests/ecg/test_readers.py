@@ -353,8 +353,10 @@ def test_validate_shorter_than_two_beats(record_100):
 def test_validate_nan(record_100):
     values = _ten_seconds(record_100).copy()
     values[1234] = np.nan
-    with pytest.raises(SignalError, match="sample 1234 of lead MLII is NaN"):
+    with pytest.raises(SignalError, match="sample 1234 of lead MLII is NaN") as refused:
         validate_signal(values, FS, lead="MLII")
+    # where it is in time, and what to do about it
+    assert "(0:00:03 into the recording)" in str(refused.value) and "upload a stretch without" in str(refused.value)
     values[1234] = np.inf
     with pytest.raises(SignalError, match="sample 1234 of lead MLII is infinite"):
         validate_signal(values, FS, lead="MLII")
