@@ -127,11 +127,76 @@ def _waveform(*, recording: ECGRecording, signal, beats, subject: str, effective
     return observation
 
 
-def _rhythm_observations(rhythm: dict | None, *, subject: str, effective: str) -> list[dict]:
-    """HR minimum / maximum (over 8 beats), AF burden and ectopy counts of the Holter summary."""
+# Episodes a receiving system must hear of, life-threatening first: (key of the summary or of its event
+# counts, code, text). VF/VFL and asystole are interpreted as critical (AA), VT and pauses as abnormal (A).
+RHYTHM_EPISODES = (
+    ("vf", "ventricular-fibrillation-episodes", "Ventricular flutter / fibrillation episodes"),
+    ("asystole", "asystole-episodes", "Asystole episodes (no beat for 4 s or more)"),
+    (
+        "vt",
+        "ventricular-tachycardia-episodes",
+        "Ventricular tachycardia episodes (3 beats or more at 100 /min or more)",
+    ),
+    ("pause", "pause-episodes", "Pauses of 2 s or more (under 4 s)"),
+)
+
+
+def _episode_observations(rhythm: dict, *, subject: str, effective: str, fs: float | None) -> list[dict]:
+    """One Observation per kind of ``RHYTHM_EPISODES``: how many, their total duration and the first's
+    onset in seconds from the start of the recording (none found: 0, interpretation normal)."""
+    out = []
+    counts = rhythm.get("event_counts") or {}
+    for key, code, text in RHYTHM_EPISODES:
+        episodes = rhythm.get(key) if key in ("vf", "asystole") else None
+        count = len(episodes) if episodes is not None else int(counts.get(key, 0))
+        flag = ("AA" if key in ("vf", "asystole") else "A") if count else "N"
+        components = []
+        if episodes and fs:
+            in_seconds = {"unit": "s", "system": UCUM, "code": "s"}
+            total = round(sum(e["end"] - e["start"] for e in episodes) / fs, 1)
+            first = round(min(e["start"] for e in episodes) / fs, 1)
+            components = [
+                {
+                    "code": {"coding": [_coding(LOCAL, f"{code}-duration")], "text": "Total duration"},
+                    "valueQuantity": {"value": total, **in_seconds},
+                },
+                {
+                    "code": {"coding": [_coding(LOCAL, f"{code}-first-onset")], "text": "First onset, from the start"},
+                    "valueQuantity": {"value": first, **in_seconds},
+                },
+            ]
+        observation = _observation(
+            subject=subject,
+            effective=effective,
+            code={"coding": [_coding(LOCAL, code)], "text": text},
+            valueQuantity={"value": count, "unit": "episodes", "system": UCUM, "code": "{episodes}"},
+            interpretation=[{"coding": [_coding(INTERPRETATION, flag)]}],
+        )
+        if components:
+            observation["component"] = components
+        out.append(observation)
+    return out
+
+
+def _rhythm_conclusion(rhythm: dict | None, fs: float | None) -> str:
+    """The report conclusion's rhythm sentence: life-threatening episodes first, when there are any."""
+    if not rhythm:
+        return ""
+    found = []
+    for key, label in (("vf", "VF/VFL"), ("asystole", "asystole")):
+        episodes = rhythm.get(key) or []
+        if episodes:
+            seconds = f", {sum(e['end'] - e['start'] for e in episodes) / fs:.0f} s in all" if fs else ""
+            found.append(f"{label} {len(episodes)} episode{'s' if len(episodes) != 1 else ''}{seconds}")
+    return f"Life-threatening rhythm: {'; '.join(found)}. " if found else ""
+
+
+def _rhythm_observations(rhythm: dict | None, *, subject: str, effective: str, fs: float | None = None) -> list[dict]:
+    """HR minimum / maximum (over 8 beats), AF burden, ectopy counts and the episodes a receiving
+    system must hear of (VF/VFL, asystole, VT, pauses) of the Holter summary."""
     if not rhythm:
         return []
-    out = []
+    out = _episode_observations(rhythm, subject=subject, effective=effective, fs=fs)
     for key, text in (("hr_min", "Minimum heart rate (8 beats)"), ("hr_max", "Maximum heart rate (8 beats)")):
         extreme = rhythm.get("heart_rate", {}).get(key)
         if extreme:
@@ -305,7 +370,9 @@ def bundle(*, recording: ECGRecording, diagnosis: Diagnosis, signal=None, beats=
                 },
             )
         )
-    observations += _rhythm_observations(diagnosis.rhythm, subject=patient_ref, effective=effective)
+    observations += _rhythm_observations(
+        diagnosis.rhythm, subject=patient_ref, effective=effective, fs=recording.sampling_rate
+    )
     waveform = _waveform(
         recording=recording,
         signal=signal,
@@ -341,6 +408,7 @@ def bundle(*, recording: ECGRecording, diagnosis: Diagnosis, signal=None, beats=
         "issued": issued,
         "result": [{"reference": ref} for ref in observation_refs],
         "conclusion": (
+            f"{_rhythm_conclusion(diagnosis.rhythm, recording.sampling_rate)}"
             f"{diagnosis.beat_count} beats: {counts}. {_mi_conclusion(diagnosis)} "
             f"Models: heartbeat {diagnosis.heartbeat_model.version}, MI {diagnosis.mi_model.version}."
         ),

@@ -117,6 +117,24 @@ def test_fhir_carries_heart_rate_extremes_af_burden_and_ectopy(api_as, staff_a, 
     assert ventricular["valueQuantity"]["value"] == rhythm["ventricular"]["total"]
 
 
+def test_fhir_tells_of_life_threatening_episodes_first(api_as, staff_a, rhythm_recording):
+    bundle = fetch_valid_bundle(api_as(staff_a), rhythm_recording)
+    observations = resources(bundle, "Observation")
+    (vf,) = rhythm_recording.diagnosis.rhythm["vf"]
+    found = by_code(observations, "ventricular-fibrillation-episodes")
+    assert found["valueQuantity"]["value"] == 1 and found["interpretation"][0]["coding"][0]["code"] == "AA"
+    duration, onset = (c["valueQuantity"]["value"] for c in found["component"])
+    assert duration == round((vf["end"] - vf["start"]) / 360, 1) and onset == round(vf["start"] / 360, 1)
+    asystole = by_code(observations, "asystole-episodes")
+    assert asystole["valueQuantity"]["value"] == 0 and asystole["interpretation"][0]["coding"][0]["code"] == "N"
+    assert "component" not in asystole
+    assert by_code(observations, "pause-episodes")["valueQuantity"]["value"] == sum(
+        1 for e in rhythm_recording.events.all() if e.type == "pause"
+    )
+    (report,) = resources(bundle, "DiagnosticReport")
+    assert report["conclusion"].startswith(f"Life-threatening rhythm: VF/VFL 1 episode, {duration:.0f} s in all. ")
+
+
 def test_the_csv_export_lists_the_events_after_the_beats(client, staff_a, doctor_a, rhythm_recording):
     event = rhythm_recording.events.get(type="vf")
     services.event_review_create(user=doctor_a, event=event, decision="reject", note="artefact")
