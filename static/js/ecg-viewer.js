@@ -529,7 +529,9 @@
   SignalViewer.prototype.stepEvent = function (direction) {
     var ev = this.events;
     if (!ev) { this.pendingEvent = direction; return; }
-    var from = this.eventIndex !== null ? ev[this.eventIndex].start : this.start + this.visible() * 0.2;
+    // from the event shown, unless the view has moved since (panned, a trend click, Home / End): then from there
+    var shown = this.eventIndex !== null && this.start === this.eventViewStart;
+    var from = shown ? ev[this.eventIndex].start : this.start + this.visible() * 0.2;
     var i, found = null;
     if (direction > 0) {
       for (i = 0; i < ev.length; i++) if (ev[i].start > from) { found = i; break; }
@@ -545,6 +547,7 @@
     this.eventIndex = i;
     this.root.dataset.event = String(e.id);
     this.goTo(e.start);
+    this.eventViewStart = this.start;
     var parts = [clock(e.start / this.fs)];
     if (e.end > e.start) parts.push(((e.end - e.start) / this.fs).toFixed(1) + " s");
     if (e.beats) parts.push(e.beats + " beats");

@@ -63,6 +63,15 @@ def test_a_doctor_reads_and_signs_off_the_holter_report_of_record_203(
     first_later = Event.objects.filter(start__gt=int(jumped)).order_by("start", "id").first()
     expect(viewer).to_have_attribute("data-event", str(first_later.pk))
     viewer.screenshot(path=str(shot.dir / "22-viewer-next-event.png"))
+    # moved on from that event (a click further along the trend), "Next event" steps from where the view is
+    trend.scroll_into_view_if_needed()
+    box = trend.bounding_box()
+    page.mouse.click(box["x"] + box["width"] * 0.8, box["y"] + box["height"] * 0.4)
+    moved = int(trend.get_attribute("data-jumped-to"))
+    assert moved > 0.7 * 650000
+    viewer.get_by_role("button", name="Next event").click()
+    later = Event.objects.filter(start__gt=moved).order_by("start", "id").first()
+    expect(viewer).to_have_attribute("data-event", str(later.pk) if later else str(first_later.pk))
 
     # The event list: a strip per event; "Show in viewer" jumps there; the doctor confirms one.
     events = page.locator("ol.events > li")
