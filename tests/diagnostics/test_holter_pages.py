@@ -90,6 +90,8 @@ def test_the_report_carries_the_summary_trend_hourly_table_and_significant_strip
     html = client_for(client, staff_a).get(reverse("recording-report", args=[holter_recording.pk])).content.decode()
     assert "Holter summary" in html and "Heart rate per minute" in html and 'class="trend"' in html
     assert "Hourly table" in html and "Significant events" in html and "VF/VFL onset" in html
+    # the hourly extremes are over 4 beats, the summary's over 8: the table says which
+    assert "HR min (4 beats)" in html and "HR max (4 beats)" in html
 
 
 def test_a_beat_file_page_has_no_holter_panel(client, staff_a, patient_a, active_models):
