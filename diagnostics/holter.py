@@ -82,6 +82,7 @@ def summary_context(recording: ECGRecording, rhythm: dict) -> dict:
         if extremes.get(key) and fs:
             times[key] = clock(extremes[key]["start"] / fs)
     longest = (rhythm.get("pauses") or {}).get("longest")
+    times["duration"] = clock(rhythm.get("duration_s"))
     return {
         "holter": rhythm,
         "holter_times": times,

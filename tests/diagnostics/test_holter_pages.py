@@ -92,6 +92,7 @@ def test_the_report_carries_the_summary_trend_hourly_table_and_significant_strip
     assert "Hourly table" in html and "Significant events" in html and "VF/VFL onset" in html
     # the hourly extremes are over 4 beats, the summary's over 8: the table says which
     assert "HR min (4 beats)" in html and "HR max (4 beats)" in html
+    assert "<dt>Analysed</dt><dd>0:01:10 (70 s)</dd>" in html  # as the event list writes times
 
 
 def test_a_beat_file_page_has_no_holter_panel(client, staff_a, patient_a, active_models):
