@@ -118,19 +118,19 @@ def analyse_rhythm(
     patterns = ectopy.pattern_events(peaks, cls, fs)
     # An interval from the last beat before a VF/VFL episode (or a stretch without signal) to the first
     # after it is no R-R interval: no heart-rate figure holds it (counted in, it reads as a slow rate).
-    across_vf = _spanning(peaks, vf_found + lost)
-    rates = pauses.rate_episodes(peaks, fs, excluded=_inside(peaks, af_found + v_events), gaps=across_vf)
+    across = _spanning(peaks, vf_found + lost)
+    rates = pauses.rate_episodes(peaks, fs, excluded=_inside(peaks, af_found + v_events), gaps=across)
 
     events = sort_events(vf_found + asystole + af_found + v_events + s_events + patterns + pause_list + rates)
 
-    minutes = heart_rate.per_minute(peaks, fs, n_samples, gaps=across_vf)
+    minutes = heart_rate.per_minute(peaks, fs, n_samples, gaps=across)
     hours = heart_rate.per_hour(peaks, cls, fs, n_samples, minutes)
     nn_ms, nn_t = heart_rate.nn_intervals(peaks, cls, fs, excluded=in_af)
     analysed_s = n_samples / fs
     with_signal_s = analysed_s - sum(e.end - e.start + 1 for e in lost) / fs
     af_s = sum(e.duration_s(fs) for e in af_found)
     longest_pause = max(pause_list + asystole, key=lambda e: e.end - e.start, default=None)
-    mean_bpm = heart_rate.mean_rate(peaks, fs, across_vf)
+    mean_bpm = heart_rate.mean_rate(peaks, fs, across)
     summary = {
         "duration_s": round(analysed_s, 1),
         "vf": [e.as_dict() for e in vf_found],
@@ -139,7 +139,7 @@ def analyse_rhythm(
         "no_signal_s": round(sum(e.end - e.start + 1 for e in lost) / fs, 1),
         "heart_rate": {
             "mean_bpm": None if mean_bpm is None else round(mean_bpm, 1),
-            **heart_rate.extremes(peaks, fs, gaps=across_vf),
+            **heart_rate.extremes(peaks, fs, gaps=across),
         },
         "hrv": heart_rate.hrv_time(nn_ms, nn_t),
         "ventricular": v_summary
