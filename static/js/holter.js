@@ -116,6 +116,19 @@
       ctx[started ? "lineTo" : "moveTo"](this.x(i + 0.5), this.y(t.hr_mean[i])); started = true;
     }
     ctx.stroke();
+    // A minute with no minute beside it (a recording under two minutes, or one between gaps) draws
+    // nothing as a polygon or a line: its band and mean across the middle half of the minute.
+    for (i = 0; i < n; i++) {
+      if (t.hr_mean[i] === null) continue;
+      if (!((i === 0 || t.hr_mean[i - 1] === null) && (i === n - 1 || t.hr_mean[i + 1] === null))) continue;
+      var xa = this.x(i + 0.25), xb = this.x(i + 0.75);
+      if (t.hr_min[i] !== null && t.hr_max[i] !== null) {
+        ctx.fillStyle = "rgba(11, 92, 173, 0.22)";
+        ctx.fillRect(xa, this.y(t.hr_max[i]), xb - xa, Math.max(1, this.y(t.hr_min[i]) - this.y(t.hr_max[i])));
+      }
+      ctx.strokeStyle = "#084a8c"; ctx.lineWidth = 2; ctx.beginPath();
+      ctx.moveTo(xa, this.y(t.hr_mean[i])); ctx.lineTo(xb, this.y(t.hr_mean[i])); ctx.stroke();
+    }
     // Events along the bottom: one row of ticks, the life-threatening ones taller.
     var perMinute = 60 * d.fs, base = this.height - PAD_B + 2;
     (d.events || []).forEach(function (e) {

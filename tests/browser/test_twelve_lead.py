@@ -45,6 +45,16 @@ def test_a_doctor_sees_the_twelve_lead_page_of_ptb_patient001_and_prints_it(
     assert recording.lead == "ii"
 
     _assert_twelve_lead(page)
+    # A recording under two minutes has one minute of heart-rate trend: it is drawn, not left blank.
+    trend = page.locator("canvas[data-hr-trend]")
+    expect(trend).to_have_attribute("data-loaded", "true")
+    drawn = page.evaluate(
+        """() => { const c = document.querySelector('canvas[data-hr-trend]'), chart = c.hrTrend;
+                   const t = chart.data.trend, dpr = window.devicePixelRatio || 1;
+                   const x = Math.round(chart.x(0.5) * dpr), y = Math.round(chart.y(t.hr_mean[0]) * dpr);
+                   return [t.minute.length, ...c.getContext('2d').getImageData(x, y, 1, 1).data.slice(0, 3)]; }"""
+    )
+    assert drawn[0] == 1 and max(drawn[1:]) < 200, drawn  # the mean's dark blue, not the white background
     assert_accessible(page)
     shot(page, "30-twelve-lead-recording-page")
     page.locator(".twelve-lead-card").screenshot(path=str(shot.dir / "31-twelve-lead-view.png"))
