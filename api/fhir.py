@@ -141,6 +141,10 @@ RHYTHM_EPISODES = (
 )
 
 
+def _total_seconds(episodes: list[dict], fs: float) -> float:
+    return sum(e["end"] - e["start"] for e in episodes) / fs
+
+
 def _episode_observations(rhythm: dict, *, subject: str, effective: str, fs: float | None) -> list[dict]:
     """One Observation per kind of ``RHYTHM_EPISODES``: how many, their total duration and the first's
     onset in seconds from the start of the recording (none found: 0, interpretation normal)."""
@@ -153,7 +157,7 @@ def _episode_observations(rhythm: dict, *, subject: str, effective: str, fs: flo
         components = []
         if episodes and fs:
             in_seconds = {"unit": "s", "system": UCUM, "code": "s"}
-            total = round(sum(e["end"] - e["start"] for e in episodes) / fs, 1)
+            total = round(_total_seconds(episodes, fs), 1)
             first = round(min(e["start"] for e in episodes) / fs, 1)
             components = [
                 {
@@ -186,7 +190,7 @@ def _rhythm_conclusion(rhythm: dict | None, fs: float | None) -> str:
     for key, label in (("vf", "VF/VFL"), ("asystole", "asystole")):
         episodes = rhythm.get(key) or []
         if episodes:
-            seconds = f", {sum(e['end'] - e['start'] for e in episodes) / fs:.0f} s in all" if fs else ""
+            seconds = f", {_total_seconds(episodes, fs):.0f} s in all" if fs else ""
             found.append(f"{label} {len(episodes)} episode{'s' if len(episodes) != 1 else ''}{seconds}")
     return f"Life-threatening rhythm: {'; '.join(found)}. " if found else ""
 

@@ -1,8 +1,8 @@
 """The Holter report's pieces for pages: clock times, the event list with strips, the most significant events."""
 
-import math
-
 from django.core.paginator import Paginator
+
+from ecg.clock import clock
 
 from . import plots, selectors
 from .models import ECGRecording, Event
@@ -10,13 +10,6 @@ from .models import ECGRecording, Event
 EVENTS_PER_PAGE = 10
 STRIP_LEAD_IN_S = 2.0
 STRIP_S = 10.0
-
-
-def clock(seconds: float | None) -> str:
-    if seconds is None or not math.isfinite(seconds):
-        return "—"
-    seconds = int(round(seconds))
-    return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
 
 
 def event_strip(recording: ECGRecording, event: Event) -> str:

@@ -275,11 +275,12 @@ def beats_from_stored_signal(recording: ECGRecording, *, with_context: bool = Fa
     measures = waveform_measures(values, fs, r_peaks)
     if context is not None:
         measures["qrs_correlation"] = dominant_correlation(context)  # small marks unlike it end no pause
+    no_signal = signal_loss.no_signal(values, fs)
     rhythm = {
         "fs": fs,
         "n_samples": len(values),
-        "vf_found": vf.vf_events(values, fs, r_peaks),
-        "no_signal": signal_loss.no_signal(values, fs),
+        "vf_found": vf.vf_events(values, fs, r_peaks, no_signal),
+        "no_signal": no_signal,
         "measures": measures,
     }
     return SignalInput(beats, r_peaks, mean_heart_rate(r_peaks, fs), context, rhythm, mi)

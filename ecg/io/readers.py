@@ -23,6 +23,7 @@ from typing import IO, Any
 
 import numpy as np
 
+from ecg.clock import clock
 from ecg.io.errors import SignalError
 
 MIN_FS = 100.0
@@ -150,10 +151,7 @@ def check_finite(values: np.ndarray, lead: str, fs: float | None = None) -> None
 def _not_finite(i: int, value: float, lead: str, fs: float | None) -> str:
     """The refusal of a lead whose sample ``i`` holds no number: where it is, and what to do about it."""
     kind = "NaN" if math.isnan(value) else "infinite"
-    at = ""
-    if fs:
-        whole = int(i / fs)
-        at = f" ({whole // 3600}:{whole % 3600 // 60:02d}:{whole % 60:02d} into the recording)"
+    at = f" ({clock(int(i / fs))} into the recording)" if fs else ""  # the second it falls in
     return (
         f"sample {i} of lead {lead} is {kind}{at}: the file marks it as lost or out of range, and every sample must "
         "hold a value; upload a stretch without such samples, or the recording with them filled in"

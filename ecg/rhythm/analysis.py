@@ -84,12 +84,12 @@ def analyse_rhythm(
     if n_samples is None:
         n_samples = len(signal) if signal is not None else int(r_peaks[-1]) + 1 if len(r_peaks) else 0
 
-    if vf_found is None:
-        vf_found = vf.vf_events(signal, fs, r_peaks) if signal is not None else []
-    if measures is None and signal is not None and len(r_peaks):
-        measures = waveform_measures(signal, fs, r_peaks)
     if no_signal is None:
         no_signal = signal_loss.no_signal(signal, fs) if signal is not None else []
+    if vf_found is None:
+        vf_found = vf.vf_events(signal, fs, r_peaks, no_signal) if signal is not None else []
+    if measures is None and signal is not None and len(r_peaks):
+        measures = waveform_measures(signal, fs, r_peaks)
     lost = [Event("no_signal", start, end, 0, None) for start, end in no_signal]
     in_vf = _inside(r_peaks, vf_found)
     # Beats the detector finds inside VF are not beats: keep them out of every beat-based figure.
