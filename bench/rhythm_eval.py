@@ -108,7 +108,7 @@ def product_beats(db: str, record: str, model) -> dict:
     from ecg.io import readers
     from ecg.models import record as record_model
     from ecg.models.decision import record_classes
-    from ecg.processing.context import analyse, dominant_correlation, other_lead
+    from ecg.processing.context import analyse, other_lead, pause_measures
     from ecg.rhythm.analysis import waveform_measures
 
     signal = readers.read_wfdb(DATA_DIR / db / record)
@@ -119,7 +119,7 @@ def product_beats(db: str, record: str, model) -> dict:
         values = _bridged(signal.lead(lead))
     cached = CACHE / f"{db}-{record}-{_model_stem()}.npz"
     data = dict(np.load(cached)) if cached.exists() else {}
-    if "m_qrs_correlation" in data:  # a file cached before the pauses read that measure is computed again
+    if "m_second_lead_qrs" in data:  # a file cached before the pauses read that measure is computed again
         measures = {k.removeprefix("m_"): v for k, v in data.items() if k.startswith("m_")}
         return {
             "values": values,
@@ -135,7 +135,7 @@ def product_beats(db: str, record: str, model) -> dict:
     _, context = analyse(values, signal.fs, second)
     scores = record_model.predict(model(), context.morphology, context.features)
     measures = waveform_measures(values, signal.fs, context.r_peaks)
-    measures["qrs_correlation"] = dominant_correlation(context)  # as the worker adds it
+    measures |= pause_measures(context)  # as the worker adds them
     classes = record_classes(  # as the worker decides
         scores, list(AAMI_CLASSES), context.r_peaks, signal.fs, measures=measures, morphology=context.morphology
     )

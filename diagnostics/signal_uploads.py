@@ -245,7 +245,7 @@ def beats_from_stored_signal(recording: ECGRecording, *, with_context: bool = Fa
     atrial organisation and QRS amplitude) is measured here, before the lead is let go of, so a
     24-hour recording's signal is not held through classification.
     """
-    from ecg.processing.context import analyse, detection_leads, dominant_correlation, other_lead
+    from ecg.processing.context import analyse, detection_leads, other_lead, pause_measures
     from ecg.processing.segmenting import mean_heart_rate, segment
     from ecg.rhythm import signal_loss, vf
     from ecg.rhythm.analysis import waveform_measures
@@ -274,7 +274,7 @@ def beats_from_stored_signal(recording: ECGRecording, *, with_context: bool = Fa
     mi = mi_input(mi_leads, fs, r_peaks, analysed=lead, analysed_beats=beats, choice=choice)
     measures = waveform_measures(values, fs, r_peaks)
     if context is not None:
-        measures["qrs_correlation"] = dominant_correlation(context)  # small marks unlike it end no pause
+        measures |= pause_measures(context)  # which small marks end no pause
     no_signal = signal_loss.no_signal(values, fs)
     rhythm = {
         "fs": fs,

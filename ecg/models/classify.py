@@ -101,11 +101,11 @@ def classify_signal(
         raise ValueError("no complete heartbeats could be cut from the signal")
     measures = None
     if record_level:  # V shared by shape, most probable class, run rules, no S in AF or flutter (ecg.models.decision)
-        from ecg.processing.context import dominant_correlation
+        from ecg.processing.context import pause_measures
         from ecg.rhythm.analysis import waveform_measures
 
         measures = waveform_measures(values, signal.fs, r_peaks)  # the rhythm analysis below reads them too
-        measures["qrs_correlation"] = dominant_correlation(context)
+        measures |= pause_measures(context)
         classes = record_classes(scores, labels, r_peaks, signal.fs, measures=measures, morphology=context.morphology)
         predicted = [str(c) for c in classes]
     else:

@@ -74,7 +74,7 @@ def analyse_rhythm(
     class letter of each beat at ``r_peaks``. ``vf_found`` takes VF episodes found earlier
     (``vf.vf_events``), for callers that let go of the signal before the beats are classified;
     ``measures`` likewise takes ``waveform_measures`` of the signal at ``r_peaks`` (and, where the
-    record-level inputs were computed, ``qrs_correlation``: ``context.dominant_correlation``). Without a signal
+    record-level inputs were computed, ``qrs_correlation`` and ``second_lead_qrs``: ``context.pause_measures``). Without a signal
     and without them, AF is judged from R-R irregularity alone and not told from flutter, and every
     detected beat ends a pause. ``no_signal`` likewise takes ``signal_loss.no_signal`` of the signal:
     stretches without signal (a lead off) hold no pause, asystole or heart rate.
@@ -98,7 +98,12 @@ def analyse_rhythm(
     kept = {name: np.asarray(values)[keep] for name, values in (measures or {}).items()}
 
     gaps = pauses.pause_events(
-        peaks, fs, qrs_amplitude=kept.get("qrs_amplitude"), qrs_correlation=kept.get("qrs_correlation"), classes=cls
+        peaks,
+        fs,
+        qrs_amplitude=kept.get("qrs_amplitude"),
+        qrs_correlation=kept.get("qrs_correlation"),
+        classes=cls,
+        second_lead_qrs=kept.get("second_lead_qrs"),
     )
     asystole = [
         Event("asystole", e.start, e.end, 0, None)

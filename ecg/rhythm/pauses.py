@@ -10,7 +10,10 @@ under ``FAINT_UNLIKE`` of it whose QRS is unlike the dominant beat's (under ``UN
 that are not called V and stand alone (the beats either side are not such marks): MIT-BIH 232's last
 missed pause held a mark at 0.39 of the amplitude correlating 0.49, while the small real beats keep
 the dominant beat's shape (0.65-0.96 outside noise), are ventricular, or come in runs (the
-spontaneous beats of the paced 104 and 217).
+spontaneous beats of the paced 104 and 217). Where the second lead shows a mark as a QRS complex like
+its own dominant beat's (``second_lead_qrs``, from the record-level inputs), the mark is a beat whatever
+the analysed lead shows: that lead saturates at times (MIT-BIH 208 at 23 minutes, where three beats at
+0.03-0.23 of the amplitude made a 4.8-s asystole).
 """
 
 from typing import cast
@@ -54,12 +57,14 @@ def pause_events(
     qrs_amplitude: np.ndarray | None = None,
     qrs_correlation: np.ndarray | None = None,
     classes: np.ndarray | None = None,
+    second_lead_qrs: np.ndarray | None = None,
 ) -> list[Event]:
     """Every R-R interval of at least 2.0 s; ``skip`` marks intervals (index of the closing beat) to ignore.
 
     With ``qrs_amplitude`` (per beat, relative to its neighbours), faint marks do not split a pause; with
     ``qrs_correlation`` (with the dominant beat) and ``classes`` (AAMI letters) as well, nor do lone small
-    marks unlike the dominant beat that are not called V.
+    marks unlike the dominant beat that are not called V; with ``second_lead_qrs``, no mark the second
+    lead shows as a QRS complex is dropped.
     """
     r_peaks = np.asarray(r_peaks)
     beats = np.arange(len(r_peaks))
@@ -72,6 +77,8 @@ def pause_events(
             # alone: a run of small beats unlike the dominant one is a rhythm of its own (a paced record's
             # spontaneous beats, noise), not a mark inside a pause
             mark |= unlike & ~np.r_[False, unlike[:-1]] & ~np.r_[unlike[1:], False]
+        if second_lead_qrs is not None:
+            mark &= ~np.asarray(second_lead_qrs, bool)
         beats = beats[~mark]
     peaks = r_peaks[beats]
     rr = np.diff(peaks) / fs

@@ -148,7 +148,7 @@ def test_a_small_mark_unlike_the_dominant_beat_inside_a_pause_does_not_end_it():
     # MIT-BIH 232's pause at 56-58.7 s holds a mark at 0.39 of its neighbours' QRS amplitude: too large to
     # be faint, but its QRS correlates 0.49 with the record's dominant beat (the worker adds that measure
     # from the record-level inputs)
-    from ecg.processing.context import dominant_correlation, record_context
+    from ecg.processing.context import pause_measures, record_context
     from ecg.rhythm.analysis import waveform_measures
 
     signal, _, _ = _record("232", 0, 360 * 70)
@@ -162,8 +162,35 @@ def test_a_small_mark_unlike_the_dominant_beat_inside_a_pause_does_not_end_it():
 
     assert (56, 59) not in pauses(measures)
     context = record_context([signal[:, 0], signal[:, 1]], 360.0, r_peaks)
-    with_shape = {**measures, "qrs_correlation": dominant_correlation(context)}
+    with_shape = {**measures, **pause_measures(context)}
     assert {(25, 27), (40, 43), (56, 59)} <= pauses(with_shape)
+
+
+def test_beats_faint_in_a_saturated_lead_but_whole_in_the_second_end_a_pause():
+    # MIT-BIH 208 at 1,384-1,389 s: MLII saturates and drifts; the three beats found in it read 0.03-0.23
+    # of their neighbours' amplitude, and a 4.8-s asystole was reported. The second lead shows them as
+    # QRS complexes like its dominant beat's.
+    from ecg.processing.context import pause_measures, record_context
+    from ecg.rhythm.analysis import waveform_measures
+
+    start = 1200
+    signal, reference, _ = _record("208", 360 * start, 360 * 1500)
+    r_peaks = _product_beats(signal, 360.0)
+    classes = ["N"] * len(r_peaks)
+    context = record_context([signal[:, 0], signal[:, 1]], 360.0, r_peaks)
+    measures = waveform_measures(signal[:, 0], 360.0, r_peaks) | pause_measures(context)
+
+    def silences(m):
+        events = analyse_rhythm(signal=signal[:, 0], fs=360.0, r_peaks=r_peaks, classes=classes, measures=m).events
+        return [(e.start / 360 + start, e.type) for e in events if e.type in ("pause", "asystole")]
+
+    without_second = {k: v for k, v in measures.items() if k != "second_lead_qrs"}
+    assert any(t == "asystole" and 1383 < at < 1385 for at, t in silences(without_second))
+    found = silences(measures)
+    assert not any(1383 < at < 1389 for at, _ in found)
+    # the reference pause at 1,270.8 s holds a noise mark unlike the dominant beat on both leads: still found
+    ref_pause = reference[np.flatnonzero(np.diff(reference) >= 2 * 360)] / 360 + start
+    assert len(ref_pause) and all(any(abs(at - p) < 0.5 for at, _ in found) for p in ref_pause)
 
 
 def test_only_a_lone_small_mark_unlike_the_dominant_beat_and_not_ventricular_is_dropped():
