@@ -131,6 +131,9 @@ def analyse_rhythm(
     minutes = heart_rate.per_minute(peaks, fs, n_samples, gaps=across)
     hours = heart_rate.per_hour(peaks, cls, fs, n_samples, minutes)
     nn_ms, nn_t = heart_rate.nn_intervals(peaks, cls, fs, excluded=in_af)
+    hrv = heart_rate.hrv_time(nn_ms, nn_t)
+    if hrv["reason"] and af_found:
+        hrv["reason"] += " (intervals in atrial fibrillation or flutter are not normal-to-normal)"
     analysed_s = n_samples / fs
     with_signal_s = analysed_s - sum(e.end - e.start + 1 for e in lost) / fs
     af_s = sum(e.duration_s(fs) for e in af_found)
@@ -146,7 +149,7 @@ def analyse_rhythm(
             "mean_bpm": None if mean_bpm is None else round(mean_bpm, 1),
             **heart_rate.extremes(peaks, fs, gaps=across),
         },
-        "hrv": heart_rate.hrv_time(nn_ms, nn_t),
+        "hrv": hrv,
         "ventricular": v_summary
         | {
             "bigeminy_episodes": sum(1 for e in patterns if e.type == "bigeminy"),

@@ -102,12 +102,16 @@ def nn_intervals(
     return 1000.0 * rr[ok], r_peaks[1:][ok] / fs
 
 
+MIN_NN = 30  # normal-to-normal intervals HRV is computed from at the least
+
+
 def hrv_time(nn_ms: np.ndarray, nn_time_s: np.ndarray) -> dict[str, Any]:
     """SDNN, SDANN (5-minute means), rMSSD and pNN50 over NN intervals, gaps respected (NeuroKit2)."""
     keys = {"sdnn_ms": "HRV_SDNN", "sdann_ms": "HRV_SDANN5", "rmssd_ms": "HRV_RMSSD", "pnn50_pct": "HRV_pNN50"}
-    empty = {k: None for k in keys} | {"nn_count": len(nn_ms)}
-    if len(nn_ms) < 30:
-        return empty
+    if len(nn_ms) < MIN_NN:
+        # ``reason``: why the figures are blank, for the page and the API (None where they are computed)
+        reason = f"{len(nn_ms)} normal-to-normal interval{'' if len(nn_ms) == 1 else 's'}; HRV needs {MIN_NN}"
+        return {k: None for k in keys} | {"nn_count": len(nn_ms), "reason": reason}
     import warnings
 
     import neurokit2 as nk
@@ -120,6 +124,7 @@ def hrv_time(nn_ms: np.ndarray, nn_time_s: np.ndarray) -> dict[str, Any]:
         value = float(table[column].iloc[0]) if column in table else float("nan")
         out[key] = None if not np.isfinite(value) else round(value, 1)
     out["nn_count"] = len(nn_ms)
+    out["reason"] = None
     return out
 
 

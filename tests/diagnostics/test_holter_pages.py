@@ -47,6 +47,21 @@ def test_the_recording_page_leads_with_vf_and_lists_events_with_strips(client, s
     assert 'name="decision"' not in html  # staff see decisions, only doctors make them
 
 
+def test_the_page_says_why_hrv_is_blank(client, staff_a, holter_recording):
+    # 70 s of MIT-BIH 207: flutter, bundle-branch and ectopic beats leave no steady normal-to-normal run
+    url = reverse("recording-detail", args=[holter_recording.pk])
+    diagnosis = holter_recording.diagnosis
+    hrv = diagnosis.rhythm["hrv"]
+    assert hrv["sdnn_ms"] is None and hrv["reason"].startswith(f"{hrv['nn_count']} normal-to-normal interval")
+    html = client_for(client, staff_a).get(url).content.decode()
+    assert f"Not computed: {hrv['nn_count']} normal-to-normal" in html and "SDNN" not in html
+    diagnosis.rhythm["hrv"] = {"sdnn_ms": 41.5, "sdann_ms": None, "rmssd_ms": 30.2, "pnn50_pct": 9.1, "nn_count": 90}
+    diagnosis.rhythm["hrv"]["reason"] = None
+    diagnosis.save(update_fields=["rhythm"])
+    html = client_for(client, staff_a).get(url).content.decode()
+    assert "SDNN 41.5 ms" in html and "Not computed" not in html
+
+
 def test_the_rhythm_data_has_the_minute_trend_and_every_event(client, staff_a, staff_b, holter_recording):
     url = reverse("recording-rhythm", args=[holter_recording.pk])
     data = client_for(client, staff_a).get(url).json()

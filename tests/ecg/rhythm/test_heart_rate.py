@@ -43,6 +43,17 @@ def test_hrv_uses_normal_to_normal_intervals_only():
     assert 0 < hrv["pnn50_pct"] < 100
 
 
+def test_hrv_left_blank_in_atrial_fibrillation_says_why():
+    rng = np.random.default_rng(2)
+    rr = rng.uniform(0.4, 1.1, 600)  # irregularly irregular throughout: no normal-to-normal interval
+    r_peaks = from_rr(rr)
+    hrv = analyse_rhythm(signal=None, fs=FS, r_peaks=r_peaks, classes=["N"] * len(r_peaks)).summary["hrv"]
+    assert hrv["sdnn_ms"] is None and hrv["nn_count"] < 30
+    assert "HRV needs 30" in hrv["reason"] and "atrial fibrillation" in hrv["reason"]
+    sinus = from_rr(0.8 + 0.03 * rng.standard_normal(600))
+    assert analyse_rhythm(signal=None, fs=FS, r_peaks=sinus, classes=["N"] * 600).summary["hrv"]["reason"] is None
+
+
 def test_a_pause_is_two_seconds_or_more():
     r_peaks = from_rr([0.8] * 10 + [2.0] + [0.8] * 10 + [1.9] + [0.8] * 10)
     found = pause_events(r_peaks, FS)
