@@ -28,6 +28,7 @@ logger = logging.getLogger(__name__)
 PROGRESS_CHUNK = 4096
 QUEUED_RESEND_FACTOR = 4
 BEAT_INSERT_CHUNK = 10000
+SIGNAL_EXTENSIONS = {"wfdb": ".zip", "edf": ".edf", "csv": ".csv", "json": ".json", "dicom": ".dcm", "aecg": ".xml"}
 
 
 def recording_submit(
@@ -54,7 +55,11 @@ def recording_submit(
         seen = recording_submission_replay(user=user, idempotency_key=idempotency_key, fingerprint=fingerprint)
         if seen is not None:
             return seen
-    ext = ingestion.file_extension(filename) or ".csv"
+    # A signal's stored name says what it holds, as its format was judged by content (an EDF file
+    # named .csv is stored as .edf, a WFDB record as the zip it is kept in); a beat file's name is
+    # what its reader goes by.
+    ext = SIGNAL_EXTENSIONS.get(parsed.input_format) if parsed.kind == ECGRecording.Kind.SIGNAL else None
+    ext = ext or ingestion.file_extension(filename) or ".csv"
     content = ContentFile(data) if isinstance(data, bytes) else data
     sha256 = parsed.extras.get("sha256")  # a large upload's, taken as it was written
     if sha256 is None:

@@ -95,7 +95,7 @@ def parse_signal_upload(
         with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
             for name, data in files.items():
                 archive.writestr(name.rsplit("/", 1)[-1], data)
-        data, filename = buffer.getvalue(), "record.zip"
+        data, filename = buffer.getvalue(), wfdb_display_name(files)
     else:
         ((filename, data),) = files.items()
     parsed = ParsedUpload(
@@ -166,7 +166,15 @@ def parse_streamed_signal_upload(uploads: list, *, fs: float | None, lead: str |
         return parsed, uploads[0], uploads[0].name
     stored, sha256 = _stored_zip(uploads)
     parsed.extras["sha256"] = sha256
-    return parsed, stored, "record.zip"
+    return parsed, stored, wfdb_display_name({u.name: None for u in uploads})
+
+
+def wfdb_display_name(names) -> str:
+    """A WFDB record's files as the staff chose them ("100.hea + 100.dat"), header first: the name
+    its recording shows (they are stored together in one zip)."""
+    plain = sorted((str(n).rsplit("/", 1)[-1] for n in names), key=lambda n: (not n.lower().endswith(".hea"), n))
+    text = " + ".join(plain)
+    return text if len(text) <= 255 else text[:254] + "…"
 
 
 def _local_copy(upload, directory: Path, name: str) -> Path:

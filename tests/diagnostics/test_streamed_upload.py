@@ -66,6 +66,8 @@ def test_a_large_wfdb_record_is_accepted_after_the_bounded_check_and_classified_
         360.0,
         650000,
     )
+    assert recording.original_filename == "100.hea + 100.dat"  # what staff chose; kept together in one zip
+    assert recording.file.name.endswith(".zip")
     with default_storage.open(recording.file.name, "rb") as fh:
         stored = fh.read()
     assert hashlib.sha256(stored).hexdigest() == recording.sha256  # hashed as the zip was written
@@ -89,6 +91,18 @@ def test_a_large_edf_file_is_stored_as_uploaded(post, tmp_path):
     assert (recording.input_format, recording.sampling_rate, recording.sample_count) == ("edf", 250.0, 5000)
     with default_storage.open(recording.file.name, "rb") as fh:
         assert fh.read() == data
+
+
+def test_an_edf_file_under_another_name_is_read_and_stored_as_edf(post):
+    # the format is judged by content: an EDF file named .csv is no CSV file, and is stored as what it is
+    from .test_malformed_corpus import edf_bytes
+
+    t = np.arange(250 * 20) / 250
+    response = post([upload("export.csv", edf_bytes(np.sin(2 * np.pi * 1.2 * t) ** 31))])
+    assert response.status_code == 302, html.unescape(response.content.decode())[-600:]
+    recording = ECGRecording.objects.get()
+    assert (recording.input_format, recording.original_filename) == ("edf", "export.csv")
+    assert recording.file.name.endswith(".edf")
 
 
 def test_a_signal_without_heartbeats_is_accepted_and_then_failed_by_the_worker_with_the_reason(
