@@ -31,6 +31,21 @@ class ObjectId(serializers.IntegerField):
         super().__init__(min_value=1, max_value=MAX_ID, **kwargs)
 
 
+class StrictFields:
+    """A request serializer that refuses a field it does not know (a misspelt ``given_nmae`` or
+    ``date_of_brith`` would otherwise be dropped without a word, and the record stored without it).
+    The read-only fields of a resource are known: a client may send back what it was given."""
+
+    def to_internal_value(self, data):
+        if hasattr(data, "keys"):
+            known = set(self.fields)  # type: ignore[attr-defined]
+            unknown = sorted(str(k) for k in data.keys() if k not in known)
+            if unknown:
+                accepted = ", ".join(n for n, f in self.fields.items() if not f.read_only)  # type: ignore[attr-defined]
+                raise serializers.ValidationError({unknown[0]: f"unknown field; this request takes {accepted}."})
+        return super().to_internal_value(data)  # type: ignore[misc]
+
+
 # --- errors (documentation only) ----------------------------------------------------------
 
 
@@ -48,7 +63,7 @@ class ErrorSerializer(serializers.Serializer):
 # --- patients -----------------------------------------------------------------------------
 
 
-class PatientSerializer(serializers.ModelSerializer):
+class PatientSerializer(StrictFields, serializers.ModelSerializer):
     mrn = Text(max_length=64, help_text="Medical record number, unique within the clinic.")
     family_name = Text(max_length=150)
     given_name = Text(max_length=150, required=False, allow_blank=True, default="")
@@ -94,7 +109,7 @@ class ModelVersionSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class ModelVersionCreateSerializer(serializers.Serializer):
+class ModelVersionCreateSerializer(StrictFields, serializers.Serializer):
     task = serializers.ChoiceField(choices=ModelVersion.Task.choices)
     version = Text(max_length=64)
     artifact = serializers.FileField(help_text="A .keras file or a Keras 2 .h5 file (converted to .keras).")
@@ -129,7 +144,7 @@ class ReviewSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class ReviewCreateSerializer(serializers.Serializer):
+class ReviewCreateSerializer(StrictFields, serializers.Serializer):
     diagnosis = ObjectId()
     decision = serializers.ChoiceField(choices=Review.Decision.choices)
     note = Text(required=False, allow_blank=True, default="", max_length=4000)
@@ -312,7 +327,7 @@ class FiniteFloat(serializers.FloatField):
         return value
 
 
-class RecordingJsonSerializer(serializers.Serializer):
+class RecordingJsonSerializer(StrictFields, serializers.Serializer):
     """A recording sent as JSON: beat rows, or a signal (one array, or several named leads)."""
 
     patient = ObjectId()
@@ -348,7 +363,7 @@ class RecordingJsonSerializer(serializers.Serializer):
         return attrs
 
 
-class RecordingUploadSerializer(serializers.Serializer):
+class RecordingUploadSerializer(StrictFields, serializers.Serializer):
     """A recording uploaded as files, with the same formats as the upload page."""
 
     patient = ObjectId()

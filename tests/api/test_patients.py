@@ -72,6 +72,20 @@ def test_it_refuses_invalid_values(api, body):
     assert response.json()["error"]["field"] == next(iter(body))
 
 
+def test_an_unknown_field_is_refused_and_nothing_is_stored(api, patient_a):
+    # a misspelt field was dropped without a word and the patient stored without it
+    response = api.post(URL, {"mrn": "A-4", "family_name": "V", "date_of_brith": "1950-02-03"}, format="json")
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["field"] == "date_of_brith" and "unknown field" in error["message"]
+    assert "date_of_birth" in error["message"] and "created_at" not in error["message"]
+    assert not Patient.objects.filter(mrn="A-4").exists()
+    assert api.patch(f"{URL}/{patient_a.pk}", {"givenname": "X"}, format="json").status_code == 400
+    # what the API gave may be sent back: read-only fields are known
+    body = api.get(f"{URL}/{patient_a.pk}").json() | {"given_name": "Annika"}
+    assert api.put(f"{URL}/{patient_a.pk}", body, format="json").status_code == 200
+
+
 def test_it_updates_a_patient(api, patient_a, staff_a):
     patient_a.created_by = staff_a
     patient_a.save()
