@@ -3,6 +3,7 @@
 from django.core.paginator import Paginator
 
 from ecg.clock import clock
+from ecg.io.readers import lead_phrase
 
 from . import plots, selectors
 from .models import ECGRecording, Event
@@ -22,7 +23,7 @@ def event_strip(recording: ECGRecording, event: Event) -> str:
     a = max(0, int(event.start - STRIP_LEAD_IN_S * fs))
     b = min(n, int(a + STRIP_S * fs))
     marks = [((pos - a) / fs, cls) for _, pos, cls in selectors.beat_marks(recording=recording, start=a, end=b)]
-    note = f"lead {lead.name} · 25 mm/s · " + ("10 mm/mV" if lead.in_mv else "units unknown")
+    note = f"{lead_phrase(lead.name)} · 25 mm/s · " + ("10 mm/mV" if lead.in_mv else "units unknown")
     title = f"{event.get_type_display()} at {clock(event.start / fs)}: ECG from {clock(a / fs)}"
     return plots.paper_svg(lead.values[a:b], fs=fs, title=title, marks=marks, units_note=note)
 

@@ -2,6 +2,7 @@ from django.conf import settings
 from django.db import models
 
 from ecg.constants import AAMI_CLASSES
+from ecg.io.readers import lead_phrase
 
 
 class ECGRecording(models.Model):
@@ -52,6 +53,11 @@ class ECGRecording(models.Model):
 
     def __str__(self) -> str:
         return f"Recording {self.pk} of {self.patient}"
+
+    @property
+    def lead_phrase(self) -> str:
+        """The analysed lead as a sentence names it ("lead II"; "lead 1" as it is)."""
+        return lead_phrase(self.lead)
 
     @property
     def is_pending(self) -> bool:

@@ -15,6 +15,7 @@ import numpy as np
 from django.utils.html import escape
 
 from ecg.constants import BEAT_FS, BEAT_LENGTH
+from ecg.io.readers import lead_phrase
 
 from . import selectors
 from .models import ECGRecording
@@ -218,11 +219,11 @@ def report_strip(recording: ECGRecording, beats: list) -> str:
             return ""
         n = int(min(len(lead.values), 10 * lead.fs))
         marks = [(b.position / lead.fs, b.aami_class) for b in beats if b.position is not None and b.position < n]
-        note = f"lead {lead.name} · 25 mm/s · " + ("10 mm/mV" if lead.in_mv else "units unknown")
+        note = f"{lead_phrase(lead.name)} · 25 mm/s · " + ("10 mm/mV" if lead.in_mv else "units unknown")
         return paper_svg(
             lead.values[:n],
             fs=lead.fs,
-            title=f"First {n / lead.fs:.0f} s of lead {lead.name}",
+            title=f"First {n / lead.fs:.0f} s of {lead_phrase(lead.name)}",
             marks=marks,
             units_note=note,
         )

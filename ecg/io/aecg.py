@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from ecg.io.errors import SignalError
-from ecg.io.readers import check_fs
+from ecg.io.readers import check_fs, lead_phrase
 
 NS = "{urn:hl7-org:v3}"
 XSI_TYPE = "{http://www.w3.org/2001/XMLSchema-instance}type"
@@ -143,7 +143,7 @@ def read_aecg(
     for sequence in leads_xml:
         code = sequence.find(f"{NS}code")
         name = lead_name(code.get("code") or "") if code is not None else f"lead {len(leads) + 1}"
-        where = f"{source}, lead {name}"
+        where = f"{source}, {lead_phrase(name)}"
         if name in leads:
             raise SignalError(f"{where} appears twice")
         value = _value(sequence)

@@ -58,6 +58,12 @@ _TIME_COLUMNS = {
 }
 
 
+def lead_phrase(name: str) -> str:
+    """How a sentence names a lead: "lead II", but "lead 1" and "ECG Lead I" as they are (a file's own
+    label, or the name a headerless table's columns get, may already say it is a lead)."""
+    return name if re.search(r"\blead\b", name, re.IGNORECASE) else f"lead {name}"
+
+
 def plain_lead(label: str) -> str:
     """A lead label compared loosely: "ECG Lead II", "lead_ii" and "II" are all "ii"."""
     plain = re.sub(r"[\s_\-:.]+", " ", label.strip().lower())
@@ -153,7 +159,7 @@ def _not_finite(i: int, value: float, lead: str, fs: float | None) -> str:
     kind = "NaN" if math.isnan(value) else "infinite"
     at = f" ({clock(int(i / fs))} into the recording)" if fs else ""  # the second it falls in
     return (
-        f"sample {i} of lead {lead} is {kind}{at}: the file marks it as lost or out of range, and every sample must "
+        f"sample {i} of {lead_phrase(lead)} is {kind}{at}: the file marks it as lost or out of range, and every sample must "
         "hold a value; upload a stretch without such samples, or the recording with them filled in"
     )
 
@@ -175,25 +181,27 @@ def validate_signal(
     fs = check_fs(fs)
     values = np.asarray(values, dtype=np.float64)
     if values.ndim != 1:
-        raise SignalError(f"lead {lead} must be one-dimensional, got shape {values.shape}")
+        raise SignalError(f"{lead_phrase(lead)} must be one-dimensional, got shape {values.shape}")
     seconds = len(values) / fs
     if seconds < MIN_SECONDS:
-        raise SignalError(f"lead {lead} is {seconds:.2f} s long; at least {MIN_SECONDS:g} s (two heartbeats) is needed")
+        raise SignalError(
+            f"{lead_phrase(lead)} is {seconds:.2f} s long; at least {MIN_SECONDS:g} s (two heartbeats) is needed"
+        )
     if seconds > max_seconds:
-        raise SignalError(f"lead {lead} is {seconds:.0f} s long; the maximum is {max_seconds:.0f} s")
+        raise SignalError(f"{lead_phrase(lead)} is {seconds:.0f} s long; the maximum is {max_seconds:.0f} s")
     check_finite(values, lead, fs)
     ptp = float(np.ptp(values))
     scale = _MV_SCALE.get((units or "").strip().lower())
     threshold = FLAT_PTP_MV / scale if scale else 0.0
     if ptp <= threshold or np.std(values) <= 1e-12 * max(1.0, float(np.abs(values).max())):
         raise SignalError(
-            f"lead {lead} is a flat line (peak-to-peak {ptp:.3g}{' ' + units if units else ''}): no ECG signal"
+            f"{lead_phrase(lead)} is a flat line (peak-to-peak {ptp:.3g}{' ' + units if units else ''}): no ECG signal"
         )
     if check_beats:
         from ecg.processing.detection import detect_r_peaks
 
         if len(detect_r_peaks(values, fs)) < 2:
-            raise SignalError(f"no heartbeats detected in lead {lead}")
+            raise SignalError(f"no heartbeats detected in {lead_phrase(lead)}")
 
 
 # --- helpers ------------------------------------------------------------------------------
@@ -443,9 +451,11 @@ def _choose_lead(names: list[str], lead: str | None) -> str:
 def _check_length(n_samples: int, fs: float, lead: str, max_seconds: float) -> None:
     seconds = n_samples / fs
     if seconds < MIN_SECONDS:
-        raise SignalError(f"lead {lead} is {seconds:.2f} s long; at least {MIN_SECONDS:g} s (two heartbeats) is needed")
+        raise SignalError(
+            f"{lead_phrase(lead)} is {seconds:.2f} s long; at least {MIN_SECONDS:g} s (two heartbeats) is needed"
+        )
     if seconds > max_seconds:
-        raise SignalError(f"lead {lead} is {seconds:.0f} s long; the maximum is {max_seconds:.0f} s")
+        raise SignalError(f"{lead_phrase(lead)} is {seconds:.0f} s long; the maximum is {max_seconds:.0f} s")
 
 
 def _check_chunks(chunks: Any, lead: str, units: str | None, fs: float | None = None) -> None:
@@ -464,7 +474,7 @@ def _check_chunks(chunks: Any, lead: str, units: str | None, fs: float | None = 
     threshold = FLAT_PTP_MV / scale if scale else 0.0
     if not ptp > threshold:
         raise SignalError(
-            f"lead {lead} is a flat line (peak-to-peak {ptp:.3g}{' ' + units if units else ''}): no ECG signal"
+            f"{lead_phrase(lead)} is a flat line (peak-to-peak {ptp:.3g}{' ' + units if units else ''}): no ECG signal"
         )
 
 

@@ -413,3 +413,18 @@ def test_sniff_refuses_junk(head):
 def test_sniff_refuses_zip_without_record():
     with pytest.raises(SignalError, match="docs.zip is a zip file without a WFDB record"):
         sniff_format("docs.zip", _zip({"readme.txt": b"hello"}))
+
+
+def test_a_headerless_tables_flat_column_is_named_once_as_a_lead():
+    # a table without a header names its columns "lead 1", "lead 2": a message says "lead 1", not "lead lead 1"
+    from ecg.io.readers import lead_phrase, read_csv_signal
+
+    rows = "\n".join(f"{0.25},{np.sin(i / 10):.4f}" for i in range(3600)).encode()
+    signal = read_csv_signal(rows, FS)
+    assert list(signal.leads) == ["lead 1", "lead 2"]
+    with pytest.raises(SignalError, match="^lead 1 is a flat line") as refused:
+        signal.validated("lead 1")
+    assert "lead lead" not in str(refused.value)
+    assert lead_phrase("II") == "lead II"
+    assert lead_phrase("ECG Lead I") == "ECG Lead I"
+    assert lead_phrase("Leadership") == "lead Leadership"

@@ -112,7 +112,7 @@ class Command(BaseCommand):
             mi_text = f"{row['mi_probability']:.3f}" if row["mi_probability"] is not None else "  —"
             self.stdout.write(f"{row['sample']:>10}  {row['aami_class']:^5}  {probs}   {mi_text}")
         self.stdout.write("")
-        self.stdout.write(f"{summary['beats']} beats in lead {lead_name} at {signal.fs:g} Hz")
+        self.stdout.write(f"{summary['beats']} beats in {readers.lead_phrase(lead_name)} at {signal.fs:g} Hz")
         for c in AAMI_CLASSES:
             self.stdout.write(f"  {c}: {counts[c]:6d}  ({summary['percentages'][c]:.1f} %)")
         if summary["mean_heart_rate_bpm"]:
