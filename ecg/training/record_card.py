@@ -75,6 +75,23 @@ def _check(name: str, target: float, value: float | None, tried: str) -> dict[st
     }
 
 
+def steps(text: str) -> list[str]:
+    """A "what was tried" text as its steps: split at the semicolons outside parentheses, so a
+    card lists one attempt per line rather than a paragraph of them."""
+    parts, depth, start = [], 0, 0
+    for i, ch in enumerate(text):
+        depth += {"(": 1, ")": -1}.get(ch, 0)
+        if ch == ";" and depth == 0:
+            parts.append(text[start:i])
+            start = i + 1
+    parts.append(text[start:])
+    return [p.strip() for p in parts if p.strip()]
+
+
+def _tried(heading: str, text: str) -> list[str]:
+    return ["", f"{heading}:", ""] + [f"- {step}" for step in steps(text)]
+
+
 def _pct(value: float | None) -> str:
     return "—" if value is None else f"{100 * value:.1f} %"
 
@@ -146,12 +163,11 @@ def render_markdown(card: dict[str, Any]) -> str:
         )
     for check in card["targets"]:
         if not check["met"] and check.get("what_was_tried") and check["what_was_tried"] != card["what_was_tried"]:
-            lines += ["", f"What was tried for {check['target']}: {check['what_was_tried']}"]
+            lines += _tried(f"What was tried for {check['target']}", check["what_was_tried"])
     missed = any(not c["met"] and c.get("what_was_tried") == card["what_was_tried"] for c in card["targets"])
+    heading = "for the missed targets" if missed else "on the way to the classification targets"
+    lines += _tried(f"What was tried {heading}", card["what_was_tried"])
     lines += [
-        "",
-        f"What was tried {'for the missed targets' if missed else 'on the way to the classification targets'}: "
-        f"{card['what_was_tried']}",
         "",
         "Each step, measured by the same record-wise cross-validation (pooled Se / +P, %):",
         "",

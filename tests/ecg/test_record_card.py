@@ -3,7 +3,7 @@
 import json
 from pathlib import Path
 
-from ecg.training.record_card import render_markdown, roofline_check
+from ecg.training.record_card import render_markdown, roofline_check, steps
 
 CARD = Path(__file__).resolve().parents[2] / "mlmodels" / "artifacts" / "heartbeat_record-2026.12-ctx3.json"
 
@@ -51,4 +51,9 @@ def test_the_card_shows_each_missed_targets_attempts_and_always_the_history():
     card["targets"][0] = dict(card["targets"][0], met=False, short_by=0.01, what_was_tried=card["what_was_tried"])
     md = render_markdown(card)
     assert "What was tried for the missed targets:" in md and history_row in md
-    assert md.count(card["what_was_tried"]) == 1
+    tried = steps(card["what_was_tried"])
+    assert len(tried) > 10 and all(md.count(f"\n- {step}\n") == 1 for step in tried)  # one attempt per line
+
+
+def test_what_was_tried_splits_at_semicolons_outside_parentheses():
+    assert steps("a (x; y); b; c (z)") == ["a (x; y)", "b", "c (z)"]
