@@ -115,15 +115,16 @@ def analyse_rhythm(
     af_found, in_af = af.af_events(peaks, cls, fs, p_repetition=kept.get("p_repetition"))
     if "atrial_organisation" in kept:
         af_found = flutter.split_flutter(af_found, peaks, fs, kept["atrial_frequency"], kept["atrial_organisation"])
-    v_events, v_summary = ectopy.ectopic_events(peaks, cls, fs, kind="V")
-    s_events, s_summary = ectopy.ectopic_events(peaks, cls, fs, kind="S")
+    # An interval from the last beat before a VF/VFL episode (or a stretch without signal) to the first
+    # after it is no R-R interval: no heart-rate figure holds it (counted in, it reads as a slow rate),
+    # and no run or pattern of ectopic beats reaches across it.
+    across = _spanning(peaks, vf_found + lost)
+    v_events, v_summary = ectopy.ectopic_events(peaks, cls, fs, kind="V", gaps=across)
+    s_events, s_summary = ectopy.ectopic_events(peaks, cls, fs, kind="S", gaps=across)
     # An irregular rhythm makes S labels meaningless: no SVT or S couplet inside AF.
     s_events = [e for e in s_events if not _overlaps(e, af_found)]
     s_summary |= ectopy.run_summary(s_events)  # the summary counts what the event list holds
-    patterns = ectopy.pattern_events(peaks, cls, fs)
-    # An interval from the last beat before a VF/VFL episode (or a stretch without signal) to the first
-    # after it is no R-R interval: no heart-rate figure holds it (counted in, it reads as a slow rate).
-    across = _spanning(peaks, vf_found + lost)
+    patterns = ectopy.pattern_events(peaks, cls, fs, gaps=across)
     rates = pauses.rate_episodes(peaks, fs, excluded=_inside(peaks, af_found + v_events), gaps=across)
 
     events = sort_events(vf_found + asystole + af_found + v_events + s_events + patterns + pause_list + rates)

@@ -21,25 +21,41 @@ def runs(classes: np.ndarray, target: str) -> list[tuple[int, int]]:
     return [(m.start(), m.end() - 1) for m in re.finditer(f"{target}+", _class_string(classes))]
 
 
+def segments(n_beats: int, gaps: np.ndarray | None) -> list[slice]:
+    """The stretches of consecutive beats between ``gaps`` (per interval between beats k and k + 1:
+    True where it is no R-R interval of a rhythm, e.g. across VF/VFL or a stretch without signal)."""
+    if gaps is None or not np.any(gaps):
+        return [slice(0, n_beats)]
+    cuts = [0, *(np.flatnonzero(np.asarray(gaps, bool)) + 1).tolist(), n_beats]
+    return [slice(a, b) for a, b in zip(cuts[:-1], cuts[1:]) if b > a]
+
+
 def ectopic_events(
-    r_peaks: np.ndarray, classes: np.ndarray, fs: float, *, kind: str
+    r_peaks: np.ndarray, classes: np.ndarray, fs: float, *, kind: str, gaps: np.ndarray | None = None
 ) -> tuple[list[Event], dict[str, Any]]:
-    """Couplets and runs of V (``kind="V"``) or S beats, with counts, the longest and fastest run."""
+    """Couplets and runs of V (``kind="V"``) or S beats, with counts, the longest and fastest run.
+
+    No run, couplet or rate reaches across one of the ``gaps``: the beats either side of a VF/VFL
+    episode are not neighbours (MIT-BIH 207's idioventricular rhythm after VF read as an 88-beat run at
+    27 /min, its first interval the 147 s of VF before it).
+    """
     prefix = kind.lower()
     fast, slow = ("vt", "v_run") if kind == "V" else ("svt", "s_run")
     events: list[Event] = []
     isolated = 0
-    for first, last in runs(classes, kind):
-        n = last - first + 1
-        if n == 1:
-            isolated += 1
-            continue
-        rate = run_rate(r_peaks, first, last, fs)
-        if n == 2:
-            events.append(Event(f"{prefix}_couplet", int(r_peaks[first]), int(r_peaks[last]), 2, rate))
-            continue
-        kind_name = fast if rate is not None and rate >= VT_RATE_BPM else slow
-        events.append(Event(kind_name, int(r_peaks[first]), int(r_peaks[last]), n, rate))
+    for part in segments(len(r_peaks), gaps):
+        peaks = r_peaks[part]
+        for first, last in runs(classes[part], kind):
+            n = last - first + 1
+            if n == 1:
+                isolated += 1
+                continue
+            rate = run_rate(peaks, first, last, fs)
+            if n == 2:
+                events.append(Event(f"{prefix}_couplet", int(peaks[first]), int(peaks[last]), 2, rate))
+                continue
+            kind_name = fast if rate is not None and rate >= VT_RATE_BPM else slow
+            events.append(Event(kind_name, int(peaks[first]), int(peaks[last]), n, rate))
     summary = {
         "total": int(sum(1 for c in _class_string(classes) if c == kind)),
         "isolated": isolated,
@@ -63,20 +79,16 @@ def run_summary(events: list[Event]) -> dict[str, Any]:
     }
 
 
-def pattern_events(r_peaks: np.ndarray, classes: np.ndarray, fs: float) -> list[Event]:
-    """Ventricular bigeminy (N V N V ...) and trigeminy (N N V N N V ...) episodes."""
-    text = _class_string(classes)
+def pattern_events(
+    r_peaks: np.ndarray, classes: np.ndarray, fs: float, *, gaps: np.ndarray | None = None
+) -> list[Event]:
+    """Ventricular bigeminy (N V N V ...) and trigeminy (N N V N N V ...) episodes, none across ``gaps``."""
     events = []
-    for name, cycle in (("bigeminy", "NV"), ("trigeminy", "NNV")):
-        for m in re.finditer(f"(?:{cycle}){{{MIN_CYCLES},}}", text):
-            first, last = m.start(), m.end() - 1
-            events.append(
-                Event(
-                    name,
-                    int(r_peaks[first]),
-                    int(r_peaks[last]),
-                    last - first + 1,
-                    run_rate(r_peaks, first + 1, last, fs),
-                )
-            )
-    return events
+    for part in segments(len(r_peaks), gaps):
+        peaks, text = r_peaks[part], _class_string(classes[part])
+        for name, cycle in (("bigeminy", "NV"), ("trigeminy", "NNV")):
+            for m in re.finditer(f"(?:{cycle}){{{MIN_CYCLES},}}", text):
+                first, last = m.start(), m.end() - 1
+                rate = run_rate(peaks, first + 1, last, fs)
+                events.append(Event(name, int(peaks[first]), int(peaks[last]), last - first + 1, rate))
+    return sorted(events, key=lambda e: e.start)

@@ -60,3 +60,25 @@ def test_the_summary_lists_events_in_time_order_with_counts():
     assert types(report.events) == ["v_couplet", "vt"]
     assert report.summary["event_counts"] == {"v_couplet": 1, "vt": 1}
     assert report.summary["ventricular"]["total"] == 6
+
+
+def test_no_run_or_pattern_reaches_across_a_vf_episode():
+    # MIT-BIH 207: the beats either side of a VF episode were neighbours, so an idioventricular rhythm
+    # after VF read as a run at 27 /min (its first interval the VF), and bigeminy wrapped the episode
+    pattern = "NNNNNN" + "NVNV" + "VVVVVVVV" + "NNNN"
+    r_peaks, classes = beats(pattern, {"V": 1.0})
+    r_peaks[10:] += int(60 * FS)  # a minute of VF between beats 9 and 10 (the detector finds no beats there)
+    gaps = np.zeros(len(r_peaks) - 1, bool)
+    gaps[9] = True
+    joined, _ = ectopic_events(r_peaks, classes, FS, kind="V")
+    assert joined[0].beats == 9 and joined[0].rate_bpm < 10  # without the gap: one run across the VF
+    events, summary = ectopic_events(r_peaks, classes, FS, kind="V", gaps=gaps)
+    assert [(e.type, e.beats) for e in events] == [("v_run", 8)]
+    assert events[0].start == r_peaks[10] and events[0].rate_bpm == pytest.approx(60.0)
+    assert (summary["isolated"], summary["total"]) == (2, 10)
+    r_peaks, classes = beats("NNNNNVNV" + "NVNNNN")  # two cycles before the VF, one after
+    r_peaks[8:] += int(60 * FS)
+    gaps = np.zeros(len(r_peaks) - 1, bool)
+    gaps[7] = True
+    assert [e.type for e in pattern_events(r_peaks, classes, FS)] == ["bigeminy"]
+    assert pattern_events(r_peaks, classes, FS, gaps=gaps) == []
