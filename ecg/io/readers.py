@@ -664,9 +664,10 @@ def read_csv_signal(
 ) -> Signal:
     """One column of numbers, or several columns named in a header row, sampled at ``fs``.
 
-    A time/index column (``time``, ``t``, ``sample``...) is ignored.  With ``lead``
-    only that column is kept.  A first line wider than ``max_columns`` is refused before
-    anything is converted.
+    A time/index column (``time``, ``t``, ``sample``...) is ignored.  Every other column is kept,
+    as every reader keeps every lead (the viewer, the 12-lead layout and FHIR show them); ``lead``
+    must name one of them.  A first line wider than ``max_columns`` is refused before anything is
+    converted.
     """
     import pandas as pd
 
@@ -707,11 +708,8 @@ def read_csv_signal(
         header_rows = 0
     table.columns = names
     columns = [n for n in names if n.strip().lower() not in _TIME_COLUMNS] if len(names) > 1 else names
-    if lead is not None and has_header:
-        matches = [n for n in columns if n.lower() == lead.strip().lower()]
-        if not matches:
-            raise SignalError(f"CSV file has no column {lead!r}; columns: {', '.join(columns)}")
-        columns = matches
+    if lead is not None and has_header and not any(n.lower() == lead.strip().lower() for n in columns):
+        raise SignalError(f"CSV file has no column {lead!r}; columns: {', '.join(columns)}")
     if not columns:
         raise SignalError("CSV file has no signal column")
     # Line numbers for messages: count non-blank, non-comment source lines.

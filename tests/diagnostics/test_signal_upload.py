@@ -94,6 +94,23 @@ def test_a_csv_signal_needs_its_sampling_rate(post):
 
 
 @pytest.mark.django_db
+def test_a_csv_signals_every_column_is_kept_whichever_lead_is_analysed(post, client, active_models):
+    # with a header and a chosen lead, only that column was stored: the viewer's V5 was a 422 and FHIR
+    # and the 12-lead layout had one lead
+    signal = wfdb.rdrecord(str(mitdb_dir() / "100"), sampto=3600 * 3).p_signal
+    data = "\n".join(["MLII,V5"] + [f"{a:.3f},{b:.3f}" for a, b in signal]).encode()
+    assert post([upload("two.csv", data)], fs="360", lead="V5").status_code == 302
+    recording = ECGRecording.objects.get()
+    assert (recording.lead, recording.leads) == ("V5", ["MLII", "V5"])
+    assert services.recording_classify(recording_id=recording.pk, claim_token="t") == "done"
+    url = reverse("recording-signal", args=[recording.pk])
+    for lead in ("MLII", "V5"):
+        response = client.get(url, {"start": 0, "end": 720, "lead": lead})
+        assert response.status_code == 200, response.content[:200]
+        assert response.json()["lead"] == lead
+
+
+@pytest.mark.django_db
 def test_a_json_signal_is_accepted(post, active_models):
     values = wfdb.rdrecord(str(mitdb_dir() / "100"), sampto=7200).p_signal[:, 0]
     data = json.dumps({"fs": 360, "leads": {"MLII": [round(float(v), 3) for v in values]}}).encode()

@@ -260,8 +260,8 @@ def test_read_csv_header_time_column_and_lead(record_100):
     signal = read_csv_signal(data, fs=FS)
     assert list(signal.leads) == ["MLII", "V5"]
     np.testing.assert_allclose(signal.lead("V5"), v5, atol=5e-4)
-    only = read_csv_signal(data, fs=FS, lead="mlii")
-    assert list(only.leads) == ["MLII"]
+    chosen = read_csv_signal(data, fs=FS, lead="mlii")  # the analysed lead named: every lead is still kept
+    assert list(chosen.leads) == ["MLII", "V5"] and chosen.lead_name("mlii") == "MLII"
     with pytest.raises(SignalError, match="CSV file has no column 'aVL'; columns: MLII, V5"):
         read_csv_signal(data, fs=FS, lead="aVL")
 
