@@ -57,13 +57,23 @@ def _lead_code(name: str) -> dict:
     return {"coding": [_coding(MDC, code, display)], "text": f"Lead {name}"}
 
 
+SAMPLED_MAX = 2**31 - 1  # the largest integer a receiving system is sure to hold
+
+
 def _sampled(values: np.ndarray, *, period_ms: float, unit: str, code: str) -> dict:
-    """valueSampledData in thousandths of the unit (factor 0.001), which keeps the text compact and exact."""
-    scaled = np.round(np.nan_to_num(np.asarray(values, dtype=np.float64)) * 1000).astype(np.int64)
+    """valueSampledData in thousandths of the unit (factor 0.001), which keeps the text compact and exact;
+    a coarser power of ten where thousandths would not fit in 32-bit integers (an uncalibrated file's
+    counts), so no value ever wraps."""
+    x = np.nan_to_num(np.asarray(values, dtype=np.float64), posinf=0.0, neginf=0.0)
+    peak = float(np.abs(x).max()) if len(x) else 0.0
+    exponent = -3
+    while peak / 10.0**exponent > SAMPLED_MAX:
+        exponent += 1
+    scaled = np.round(x / 10.0**exponent).astype(np.int64)
     return {
         "origin": {"value": 0, "unit": unit, "system": UCUM, "code": code},
         "period": round(period_ms, 6),
-        "factor": 0.001,
+        "factor": 10.0**exponent if exponent >= 0 else round(10.0**exponent, -exponent),
         "dimensions": 1,
         "data": " ".join(map(str, scaled.tolist())),
     }
@@ -85,20 +95,29 @@ def _waveform(*, recording: ECGRecording, signal, beats, subject: str, effective
     limit = settings.API_FHIR_MAX_SAMPLES
     note = None
     if signal is not None:
-        components = []
+        components, uncalibrated = [], []
         for name in signal.lead_order:
             values = signal.leads[name]
             if len(values) > limit:
                 note = f"Each lead is truncated to its first {limit} of {len(values)} samples."
-            unit = (signal.units or {}).get(name) or "mV"
-            unit = "mV" if unit.lower() in ("mv", "millivolt") else unit
+            unit = (signal.units or {}).get(name)
+            if unit is None:  # the file states no units: its own numbers, not millivolts
+                uncalibrated.append(name)
+                unit, code = "the file's own units (not stated)", "1"
+            else:
+                unit = code = "mV" if unit.lower() in ("mv", "millivolt") else unit
             components.append(
                 {
                     "code": _lead_code(name),
-                    "valueSampledData": _sampled(values[:limit], period_ms=1000.0 / signal.fs, unit=unit, code=unit),
+                    "valueSampledData": _sampled(values[:limit], period_ms=1000.0 / signal.fs, unit=unit, code=code),
                 }
             )
         text = f"ECG waveform, {len(signal.lead_order)} lead(s) at {signal.fs:g} Hz"
+        if uncalibrated:
+            text += (
+                f"; the file states no units for {', '.join(uncalibrated)}: the values are its own, uncalibrated "
+                "(UCUM 1), not millivolts"
+            )
     elif beats is not None and len(beats):
         flat = np.asarray(beats, dtype=np.float64).reshape(-1)
         if len(flat) > limit:

@@ -338,7 +338,8 @@ class RecordingJsonSerializer(StrictFields, serializers.Serializer):
     fs = FiniteFloat(required=False, min_value=1.0, max_value=100_000.0, help_text="kind=signal: sampling rate in Hz.")
     signal = NumbersField(required=False, help_text="kind=signal: one lead's samples (mV).")
     leads = LeadsField(
-        required=False, help_text='kind=signal: several named leads of equal length, e.g. {"MLII": [...], "V5": [...]}.'
+        required=False,
+        help_text='kind=signal: several named leads of equal length (mV), e.g. {"MLII": [...], "V5": [...]}.',
     )
     lead = Text(
         required=False,

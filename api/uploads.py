@@ -42,7 +42,9 @@ def signal_from_json(*, fs: float, signal=None, leads=None, lead: str | None = N
     if not isinstance(leads, dict) or not leads:
         raise UploadRefused("'leads' must be an object of lead name → array of numbers", field="leads")
     try:
-        data = json.dumps({"fs": fs, "leads": leads}, allow_nan=False).encode()
+        # the API documents its samples as millivolts: stored with that unit, the page, the viewer and
+        # FHIR say mV (a JSON file without "units" stays uncalibrated)
+        data = json.dumps({"fs": fs, "leads": leads, "units": "mV"}, allow_nan=False).encode()
     except ValueError:  # 1e400 parses as infinity
         raise UploadRefused(
             "the signal holds a value that is not a finite number", field="signal" if signal is not None else "leads"

@@ -164,6 +164,24 @@ def _not_finite(i: int, value: float, lead: str, fs: float | None) -> str:
     )
 
 
+MAX_AMPLITUDE_MV = 1000.0  # no ECG reaches a volt
+MAX_AMPLITUDE_ANY = 1e8  # nor 1e8 in any unit: mV, uV, nV or the counts of a 24-bit converter
+
+
+def check_amplitude(peak: float, at: int, lead: str, units: str | None, fs: float | None = None) -> None:
+    """Refuse a lead whose largest absolute value (``peak``, at sample ``at``) no ECG reaches."""
+    scale = _MV_SCALE.get((units or "").strip().lower())
+    limit, unit = (MAX_AMPLITUDE_MV / scale, units) if scale else (MAX_AMPLITUDE_ANY, None)
+    if peak > limit:
+        where = f" ({clock(int(at / fs))} into the recording)" if fs else ""
+        stated = f" {unit}" if unit else ""
+        bound = f"{limit:g}{stated}" if unit else f"{limit:g} in any unit (mV, uV or a converter's counts)"
+        raise SignalError(
+            f"sample {at} of {lead_phrase(lead)} is {peak:.3g}{stated}{where}: no ECG reaches {bound}; "
+            "check the file's scaling"
+        )
+
+
 def validate_signal(
     values: np.ndarray,
     fs: float,
@@ -190,6 +208,8 @@ def validate_signal(
     if seconds > max_seconds:
         raise SignalError(f"{lead_phrase(lead)} is {seconds:.0f} s long; the maximum is {max_seconds:.0f} s")
     check_finite(values, lead, fs)
+    at = int(np.argmax(np.abs(values)))
+    check_amplitude(abs(float(values[at])), at, lead, units, fs)
     ptp = float(np.ptp(values))
     scale = _MV_SCALE.get((units or "").strip().lower())
     threshold = FLAT_PTP_MV / scale if scale else 0.0
@@ -468,6 +488,8 @@ def _check_chunks(chunks: Any, lead: str, units: str | None, fs: float | None = 
             raise SignalError(_not_finite(start + i, float(values[i]), lead, fs))
         if len(values):
             low, high = min(low, float(values.min())), max(high, float(values.max()))
+            i = int(np.argmax(np.abs(values)))
+            check_amplitude(abs(float(values[i])), start + i, lead, units, fs)
         start += len(values)
     ptp = high - low
     scale = _MV_SCALE.get((units or "").strip().lower())

@@ -76,6 +76,32 @@ def test_a_signal_recording_exports_each_lead_as_sampled_data(api_as, staff_a, p
     assert by_code(observations, "mi-flag")["valueBoolean"] is False
 
 
+def test_a_file_without_units_is_exported_uncalibrated_and_no_value_wraps(api_as, staff_a, patient_a, active_models):
+    # a JSON file stating no units, its second lead in a converter's counts: FHIR said mV with factor 0.001,
+    # and values past 9.2e15 wrapped to -9223372036854775808
+    import json
+
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    api = api_as(staff_a)
+    mlii = np.asarray(ecg_like(10), dtype=float)
+    counts = np.round(mlii * 4e6)  # up to about 5e6: thousandths would not fit in 32 bits
+    body = json.dumps({"fs": 360, "leads": {"MLII": mlii.tolist(), "raw": counts.tolist()}}).encode()
+    upload = SimpleUploadedFile("ecg.json", body, content_type="application/json")
+    created = api.post("/api/v1/recordings", {"patient": patient_a.pk, "kind": "signal", "file": upload})
+    assert created.status_code == 201, created.content[:300]
+    recording = ECGRecording.objects.get(pk=created.json()["id"])
+    classify_by_hand(recording, active_models, beats=np.zeros((4, 187), dtype=np.float32), mi_score=0.2)
+    waveform = by_code(resources(fetch_valid_bundle(api, recording), "Observation"), "131328")
+    assert "not millivolts" in waveform["code"]["text"]
+    for component, lead in zip(waveform["component"], (mlii, counts)):
+        sampled = component["valueSampledData"]
+        assert sampled["origin"]["code"] == "1" and "not stated" in sampled["origin"]["unit"]
+        data = np.array(sampled["data"].split(), dtype=np.int64)
+        assert np.abs(data).max() <= 2**31 - 1
+        assert np.allclose(data * sampled["factor"], lead, atol=sampled["factor"])
+
+
 def test_the_bundle_is_the_same_on_every_request_so_its_etag_holds(api_as, staff_a, done_recording):
     api = api_as(staff_a)
     first = api.get(f"/api/v1/recordings/{done_recording.pk}/fhir")

@@ -428,3 +428,14 @@ def test_a_headerless_tables_flat_column_is_named_once_as_a_lead():
     assert lead_phrase("II") == "lead II"
     assert lead_phrase("ECG Lead I") == "ECG Lead I"
     assert lead_phrase("Leadership") == "lead Leadership"
+
+
+def test_amplitudes_no_ecg_reaches_are_refused_with_where_they_are(record_100):
+    ten = _ten_seconds(record_100)
+    peak = float(np.abs(ten).max())
+    with pytest.raises(SignalError, match=r"^sample \d+ of lead MLII is \d.\d+e\+03 mV .*no ECG reaches 1000 mV"):
+        validate_signal(ten * 1500 / peak, FS, lead="MLII", units="mV")
+    validate_signal(ten * 1500 / peak, FS, lead="MLII", units="uV")  # the same numbers in microvolts are fine
+    validate_signal(ten * 2e6, FS, lead="ECG")  # a converter's counts, units unstated: fine
+    with pytest.raises(SignalError, match=r"is \d.\d+e\+28 .*no ECG reaches 1e\+08 in any unit"):
+        validate_signal(ten * 1e29, FS, lead="ECG")
