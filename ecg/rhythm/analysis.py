@@ -133,8 +133,18 @@ def analyse_rhythm(
     hours = heart_rate.per_hour(peaks, cls, fs, n_samples, minutes)
     nn_ms, nn_t = heart_rate.nn_intervals(peaks, cls, fs, excluded=in_af)
     hrv = heart_rate.hrv_time(nn_ms, nn_t)
-    if hrv["reason"] and af_found:
-        hrv["reason"] += " (intervals in atrial fibrillation or flutter are not normal-to-normal)"
+    if hrv["reason"] and len(peaks):
+        # what left so few: beats not classed N, atrial fibrillation or flutter (whichever applies)
+        causes = [
+            f"{share:.0f} % of the beats {what}"
+            for share, what in (
+                (100.0 * float(np.mean(cls != "N")), "are not classed N"),
+                (100.0 * float(np.mean(in_af)) if len(in_af) else 0.0, "lie in atrial fibrillation or flutter"),
+            )
+            if share >= 10.0
+        ]
+        if causes:
+            hrv["reason"] += f" ({'; '.join(causes)})"
     analysed_s = n_samples / fs
     with_signal_s = analysed_s - sum(e.end - e.start + 1 for e in lost) / fs
     af_s = sum(e.duration_s(fs) for e in af_found)

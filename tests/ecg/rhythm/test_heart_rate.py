@@ -49,7 +49,13 @@ def test_hrv_left_blank_in_atrial_fibrillation_says_why():
     r_peaks = from_rr(rr)
     hrv = analyse_rhythm(signal=None, fs=FS, r_peaks=r_peaks, classes=["N"] * len(r_peaks)).summary["hrv"]
     assert hrv["sdnn_ms"] is None and hrv["nn_count"] < 30
-    assert "HRV needs 30" in hrv["reason"] and "atrial fibrillation" in hrv["reason"]
+    assert "HRV needs 30" in hrv["reason"] and "100 % of the beats lie in atrial fibrillation" in hrv["reason"]
+    assert "not classed N" not in hrv["reason"]
+    # frequent ectopic beats, no AF: the reason names them, not AF
+    classes = np.where(np.arange(600) % 2 == 0, "N", "S")
+    sinus = from_rr(0.8 + 0.03 * rng.standard_normal(600))
+    hrv = analyse_rhythm(signal=None, fs=FS, r_peaks=sinus, classes=classes).summary["hrv"]
+    assert "50 % of the beats are not classed N" in hrv["reason"] and "fibrillation" not in hrv["reason"]
     sinus = from_rr(0.8 + 0.03 * rng.standard_normal(600))
     assert analyse_rhythm(signal=None, fs=FS, r_peaks=sinus, classes=["N"] * 600).summary["hrv"]["reason"] is None
 
