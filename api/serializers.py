@@ -4,6 +4,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from diagnostics.models import Beat, Diagnosis, ECGRecording, Event, EventReview, Review
+from ecg.clock import seconds_cut
 from ecg.constants import AAMI_CLASSES
 from mlmodels.models import ModelVersion
 from patients.models import Patient
@@ -427,7 +428,7 @@ class EventSerializer(serializers.ModelSerializer):
 
     def get_duration_s(self, obj: Event) -> float | None:
         fs = self.context.get("fs")
-        return round((obj.end - obj.start) / fs, 2) if fs else None
+        return seconds_cut((obj.end - obj.start) / fs, 2) if fs else None
 
     @extend_schema_field(EventReviewSerializer(allow_null=True))
     def get_latest_review(self, obj: Event):

@@ -5,6 +5,8 @@ import csv
 from django.http import HttpResponse, StreamingHttpResponse
 from django.urls import path
 
+from ecg.clock import seconds_cut
+
 from . import selectors
 
 # The events table that follows the beats, one row per rhythm event.
@@ -91,7 +93,7 @@ def recording_export(request, recording_id: int):
                         e.start,
                         e.end,
                         f"{e.start / fs:.2f}" if fs else "",
-                        f"{(e.end - e.start) / fs:.2f}" if fs else "",
+                        f"{seconds_cut((e.end - e.start) / fs, 2):.2f}" if fs else "",
                         e.beats,
                         "" if e.rate_bpm is None else e.rate_bpm,
                         review.decision if review else "",

@@ -2,7 +2,7 @@
 
 from django.core.paginator import Paginator
 
-from ecg.clock import clock
+from ecg.clock import clock, seconds_cut
 from ecg.io.readers import lead_phrase
 
 from . import plots, selectors
@@ -34,7 +34,7 @@ def event_row(recording: ECGRecording, event: Event, *, strip: bool = True) -> d
     return {
         "event": event,
         "start_clock": clock(event.start / fs) if fs else "—",
-        "duration_s": round((event.end - event.start) / fs, 1) if fs else None,
+        "duration_s": seconds_cut((event.end - event.start) / fs) if fs else None,
         "latest_review": reviews[0] if reviews else None,
         "reviews": reviews,
         "strip": event_strip(recording, event) if strip else "",
@@ -56,13 +56,19 @@ def significant_events(recording: ECGRecording) -> list[dict]:
 
     def pick(label: str, candidates: list[Event], key) -> None:
         if candidates:
-            picks.append((label, max(candidates, key=key)))
+            chosen = max(candidates, key=key)
+            for i, (earlier, event) in enumerate(picks):
+                if event.pk == chosen.pk:  # one strip per event, under both names
+                    picks[i] = (f"{earlier} · {label.lower()}", event)
+                    return
+            picks.append((label, chosen))
 
     for kind, label in (("vf", "VF/VFL onset"), ("asystole", "Asystole")):
         pick(label, [e for e in events if e.type == kind], key=lambda e: -e.start)
     pick("Longest VT", [e for e in events if e.type == "vt"], key=lambda e: e.beats)
     pick("Fastest SVT", [e for e in events if e.type == "svt"], key=lambda e: e.rate_bpm or 0)
-    pick("Longest pause", [e for e in events if e.type == "pause"], key=lambda e: e.end - e.start)
+    # as the summary counts it: asystole is the longest kind of pause
+    pick("Longest pause", [e for e in events if e.type in ("pause", "asystole")], key=lambda e: e.end - e.start)
     pick("AF onset", [e for e in events if e.type in ("af", "afl")], key=lambda e: -e.start)
     return [{"label": label, **event_row(recording, e)} for label, e in picks]
 
@@ -80,13 +86,13 @@ def summary_context(recording: ECGRecording, rhythm: dict) -> dict:
     return {
         "holter": rhythm,
         "holter_times": times,
-        "longest_pause_s": round((longest["end"] - longest["start"]) / fs, 1) if longest and fs else None,
+        "longest_pause_s": seconds_cut((longest["end"] - longest["start"]) / fs) if longest and fs else None,
         "longest_pause_at": clock(longest["start"] / fs) if longest and fs else None,
         "life_threatening": [
             {
                 "type": e["type"],
                 "at": clock(e["start"] / fs) if fs else "—",
-                "duration_s": round((e["end"] - e["start"]) / fs, 1) if fs else None,
+                "duration_s": seconds_cut((e["end"] - e["start"]) / fs) if fs else None,
             }
             for e in (rhythm.get("vf") or []) + (rhythm.get("asystole") or [])
         ],

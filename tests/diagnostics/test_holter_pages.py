@@ -55,11 +55,13 @@ def test_the_page_says_why_hrv_is_blank(client, staff_a, holter_recording):
     assert hrv["sdnn_ms"] is None and hrv["reason"].startswith(f"{hrv['nn_count']} normal-to-normal interval")
     html = client_for(client, staff_a).get(url).content.decode()
     assert f"Not computed: {hrv['nn_count']} normal-to-normal" in html and "SDNN" not in html
-    diagnosis.rhythm["hrv"] = {"sdnn_ms": 41.5, "sdann_ms": None, "rmssd_ms": 30.2, "pnn50_pct": 9.1, "nn_count": 90}
+    diagnosis.rhythm["hrv"] = {"sdnn_ms": 41.5, "sdann_ms": None, "rmssd_ms": 30.2, "pnn50_pct": 0.0, "nn_count": 90}
     diagnosis.rhythm["hrv"]["reason"] = None
     diagnosis.save(update_fields=["rhythm"])
     html = client_for(client, staff_a).get(url).content.decode()
     assert "SDNN 41.5 ms" in html and "Not computed" not in html
+    assert "pNN50 0.0 %" in html  # a real 0 is no blank
+    assert "SDANN — (needs three 5-minute segments)" in html
 
 
 def test_the_rhythm_data_has_the_minute_trend_and_every_event(client, staff_a, staff_b, holter_recording):
@@ -108,6 +110,36 @@ def test_the_report_carries_the_summary_trend_hourly_table_and_significant_strip
     # the hourly extremes are over 4 beats, the summary's over 8: the table says which
     assert "HR min (4 beats)" in html and "HR max (4 beats)" in html
     assert "<dt>Analysed</dt><dd>0:01:10 (70 s)</dd>" in html  # as the event list writes times
+
+
+def test_the_longest_pause_is_the_same_on_page_and_report_and_no_pause_reads_as_asystole(holter_recording):
+    # the report's "Longest pause" took pauses only while the page's took asystole too; a 3.997-s pause
+    # (asystole starts at 4 s) read "4.0 s"
+    from diagnostics.holter import significant_events
+    from diagnostics.models import Event
+
+    fs = holter_recording.sampling_rate
+    pause = Event.objects.create(
+        recording=holter_recording,
+        clinic=holter_recording.clinic,
+        type="pause",
+        start=1000,
+        end=1000 + int(3.997 * fs),
+        beats=2,
+    )
+    asystole = Event.objects.create(
+        recording=holter_recording,
+        clinic=holter_recording.clinic,
+        type="asystole",
+        start=9000,
+        end=9000 + int(6 * fs),
+        beats=0,
+    )
+    rows = {row["label"]: row for row in significant_events(holter_recording)}
+    assert rows["Asystole · longest pause"]["event"] == asystole and "Longest pause" not in rows
+    asystole.delete()
+    rows = {row["label"]: row for row in significant_events(holter_recording)}
+    assert rows["Longest pause"]["event"] == pause and rows["Longest pause"]["duration_s"] == 3.9
 
 
 def test_a_beat_file_page_has_no_holter_panel(client, staff_a, patient_a, active_models):
