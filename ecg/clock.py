@@ -15,4 +15,4 @@ def seconds_cut(seconds: float, places: int = 1) -> float:
     """A duration to ``places`` decimals, cut rather than rounded: a 3.997-s pause, under asystole's
     4 s, reads 3.9 (3.99), not the 4.0 that asystole starts at; no duration reads longer than it is."""
     scale = 10**places
-    return math.floor(seconds * scale + 1e-9) / scale
+    return float(math.floor(float(seconds) * scale + 1e-9) / scale)
