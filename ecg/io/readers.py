@@ -770,7 +770,8 @@ def _json_numbers(values: object, where: str) -> np.ndarray:
 def read_json_signal(obj: object, fs: float | None = None, *, max_columns: int = DEFAULT_MAX_COLUMNS) -> Signal:
     """A JSON array of numbers (needs ``fs``), or ``{"fs": .., "leads": {"II": [..], ..}, "units": ..}``.
 
-    ``obj`` may be parsed JSON or its bytes/str text; an ``fs`` in the object wins.
+    ``obj`` may be parsed JSON or its bytes/str text; an ``fs`` given beside one in the object must
+    agree with it. Lead names must not be blank nor differ only in case.
     """
     if isinstance(obj, (bytes, bytearray, str)):
         try:
@@ -793,6 +794,21 @@ def read_json_signal(obj: object, fs: float | None = None, *, max_columns: int =
         raise SignalError('JSON signal: field "leads" must be an object of lead name → array of numbers')
     if len(leads_obj) > max_columns:
         raise too_many_columns("JSON signal", len(leads_obj), "leads", max_columns)
+    seen: dict[str, str] = {}
+    for name in map(str, leads_obj):
+        if not name.strip():
+            raise SignalError('JSON signal: a lead name in "leads" is blank; name every lead (e.g. "II", "V5")')
+        if name.strip().lower() in seen:
+            raise SignalError(
+                f"JSON signal: leads {seen[name.strip().lower()]!r} and {name!r} are one name twice "
+                "(lead names are compared without case)"
+            )
+        seen[name.strip().lower()] = name
+    if file_fs is not None and fs is not None and _is_number(str(file_fs)) and abs(float(file_fs) - fs) > 1e-9:
+        raise SignalError(
+            f"JSON signal: the file says {float(file_fs):g} Hz and the form {fs:g} Hz; "
+            "leave the sampling rate empty to use the file's, or correct one of them"
+        )
     leads = {str(name): _json_numbers(values, f"JSON field leads.{name}") for name, values in leads_obj.items()}
     lengths = {len(v) for v in leads.values()}
     if len(lengths) > 1:

@@ -316,6 +316,8 @@ def test_read_json_array_and_object(record_100):
         ({"fs": 360, "leads": {"II": [0.1], "V1": [0.1, 0.2]}}, "leads have different lengths"),
         ({"fs": 20000, "leads": {"II": [0.1]}}, "sampling rate 20000 Hz is above the maximum"),
         ("{not json", "JSON file is not valid JSON"),
+        ({"fs": 360, "leads": {" ": [0.1, 0.2]}}, 'a lead name in "leads" is blank'),
+        ({"fs": 360, "leads": {"MLII": [0.1], "mlii": [0.2]}}, "leads 'MLII' and 'mlii' are one name twice"),
     ],
 )
 def test_read_json_refusals(obj, message):
@@ -439,3 +441,10 @@ def test_amplitudes_no_ecg_reaches_are_refused_with_where_they_are(record_100):
     validate_signal(ten * 2e6, FS, lead="ECG")  # a converter's counts, units unstated: fine
     with pytest.raises(SignalError, match=r"is \d.\d+e\+28 .*no ECG reaches 1e\+08 in any unit"):
         validate_signal(ten * 1e29, FS, lead="ECG")
+
+
+def test_a_json_files_rate_and_the_forms_must_agree(record_100):
+    obj = {"fs": 360, "leads": {"II": _ten_seconds(record_100).tolist()}}
+    assert read_json_signal(json.dumps(obj), fs=360.0).fs == 360.0
+    with pytest.raises(SignalError, match="the file says 360 Hz and the form 250 Hz"):
+        read_json_signal(json.dumps(obj), fs=250.0)
