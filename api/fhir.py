@@ -6,7 +6,8 @@ import numpy as np
 from django.conf import settings
 from django.utils import timezone
 
-from diagnostics.models import Diagnosis, ECGRecording
+from diagnostics import selectors
+from diagnostics.models import Diagnosis, ECGRecording, Review
 from ecg.constants import AAMI_CLASSES, AAMI_NAMES
 
 MDC = "urn:oid:2.16.840.1.113883.6.24"
@@ -164,21 +165,44 @@ def _total_seconds(episodes: list[dict], fs: float) -> float:
     return sum(e["end"] - e["start"] for e in episodes) / fs
 
 
-def _episode_observations(rhythm: dict, *, subject: str, effective: str, fs: float | None) -> list[dict]:
+def _standing(rhythm: dict, key: str, rejected: set[tuple[str, int, int]]) -> list[dict]:
+    """The VF/VFL or asystole episodes of the summary that no doctor rejected on review."""
+    return [e for e in rhythm.get(key) or [] if (key, e["start"], e["end"]) not in rejected]
+
+
+def _episode_observations(
+    rhythm: dict, *, subject: str, effective: str, fs: float | None, rejected: set[tuple[str, int, int]]
+) -> list[dict]:
     """One Observation per kind of ``RHYTHM_EPISODES``: how many, their total duration and the first's
-    onset in seconds from the start of the recording (none found: 0, interpretation normal)."""
+    onset in seconds from the start of the recording (none found: 0, interpretation normal).
+
+    VF/VFL and asystole episodes a doctor rejected on review (``rejected``: type, start, end) are left
+    out of the count, the durations and the interpretation, and counted in a component of their own: a
+    receiving system must not raise a critical alarm a doctor has dismissed."""
     out = []
     counts = rhythm.get("event_counts") or {}
     for key, code, text in RHYTHM_EPISODES:
-        episodes = rhythm.get(key) if key in ("vf", "asystole") else None
+        dismissed = 0
+        if key in ("vf", "asystole"):
+            episodes: list[dict] | None = _standing(rhythm, key, rejected)
+            dismissed = len(rhythm.get(key) or []) - len(episodes or [])
+        else:
+            episodes = None
         count = len(episodes) if episodes is not None else int(counts.get(key, 0))
         flag = ("AA" if key in ("vf", "asystole") else "A") if count else "N"
         components = []
+        if dismissed:
+            components.append(
+                {
+                    "code": {"coding": [_coding(LOCAL, f"{code}-rejected")], "text": "Rejected by a doctor on review"},
+                    "valueQuantity": {"value": dismissed, "unit": "episodes", "system": UCUM, "code": "{episodes}"},
+                }
+            )
         if episodes and fs:
             in_seconds = {"unit": "s", "system": UCUM, "code": "s"}
             total = round(_total_seconds(episodes, fs), 1)
             first = round(min(e["start"] for e in episodes) / fs, 1)
-            components = [
+            components += [
                 {
                     "code": {"coding": [_coding(LOCAL, f"{code}-duration")], "text": "Total duration"},
                     "valueQuantity": {"value": total, **in_seconds},
@@ -201,25 +225,39 @@ def _episode_observations(rhythm: dict, *, subject: str, effective: str, fs: flo
     return out
 
 
-def _rhythm_conclusion(rhythm: dict | None, fs: float | None) -> str:
-    """The report conclusion's rhythm sentence: life-threatening episodes first, when there are any."""
+def _rhythm_conclusion(rhythm: dict | None, fs: float | None, rejected: set[tuple[str, int, int]]) -> str:
+    """The report conclusion's rhythm sentence: life-threatening episodes first, when there are any,
+    and those a doctor rejected on review said to be so."""
     if not rhythm:
         return ""
-    found = []
+    found, dismissed = [], []
     for key, label in (("vf", "VF/VFL"), ("asystole", "asystole")):
-        episodes = rhythm.get(key) or []
+        episodes = _standing(rhythm, key, rejected)
         if episodes:
             seconds = f", {_total_seconds(episodes, fs):.0f} s in all" if fs else ""
             found.append(f"{label} {len(episodes)} episode{'s' if len(episodes) != 1 else ''}{seconds}")
-    return f"Life-threatening rhythm: {'; '.join(found)}. " if found else ""
+        n = len(rhythm.get(key) or []) - len(episodes)
+        if n:
+            dismissed.append(f"{label} {n} episode{'s' if n != 1 else ''}")
+    out = f"Life-threatening rhythm: {'; '.join(found)}. " if found else ""
+    if dismissed:
+        out += f"Detected and rejected by a doctor on review: {'; '.join(dismissed)}. "
+    return out
 
 
-def _rhythm_observations(rhythm: dict | None, *, subject: str, effective: str, fs: float | None = None) -> list[dict]:
+def _rhythm_observations(
+    rhythm: dict | None,
+    *,
+    subject: str,
+    effective: str,
+    fs: float | None = None,
+    rejected: set[tuple[str, int, int]] | None = None,
+) -> list[dict]:
     """HR minimum / maximum (over 8 beats), AF burden, ectopy counts and the episodes a receiving
     system must hear of (VF/VFL, asystole, VT, pauses) of the Holter summary."""
     if not rhythm:
         return []
-    out = _episode_observations(rhythm, subject=subject, effective=effective, fs=fs)
+    out = _episode_observations(rhythm, subject=subject, effective=effective, fs=fs, rejected=rejected or set())
     for key, text in (("hr_min", "Minimum heart rate (8 beats)"), ("hr_max", "Maximum heart rate (8 beats)")):
         extreme = rhythm.get("heart_rate", {}).get(key)
         if extreme:
@@ -294,6 +332,12 @@ def bundle(*, recording: ECGRecording, diagnosis: Diagnosis, signal=None, beats=
     if patient.date_of_birth:
         patient_resource["birthDate"] = patient.date_of_birth.isoformat()
 
+    rejected = {
+        key
+        for key, review in selectors.life_threatening_reviews(recording=recording).items()
+        if review.decision == "reject"
+    }
+    mi_review = diagnosis.reviews.select_related("reviewer").order_by("-created_at", "-id").first()
     observations: list[dict] = []
     for aami, count, percent in diagnosis.class_counts():
         observations.append(
@@ -373,6 +417,7 @@ def bundle(*, recording: ECGRecording, diagnosis: Diagnosis, signal=None, beats=
                 },
                 valueBoolean=bool(diagnosis.mi_flag),
                 interpretation=[{"coding": [_coding(INTERPRETATION, "A" if diagnosis.mi_flag else "N")]}],
+                **_mi_review_parts(mi_review),
             )
         )
     if diagnosis.heart_rate_bpm is not None:
@@ -394,7 +439,7 @@ def bundle(*, recording: ECGRecording, diagnosis: Diagnosis, signal=None, beats=
             )
         )
     observations += _rhythm_observations(
-        diagnosis.rhythm, subject=patient_ref, effective=effective, fs=recording.sampling_rate
+        diagnosis.rhythm, subject=patient_ref, effective=effective, fs=recording.sampling_rate, rejected=rejected
     )
     waveform = _waveform(
         recording=recording,
@@ -431,8 +476,8 @@ def bundle(*, recording: ECGRecording, diagnosis: Diagnosis, signal=None, beats=
         "issued": issued,
         "result": [{"reference": ref} for ref in observation_refs],
         "conclusion": (
-            f"{_rhythm_conclusion(diagnosis.rhythm, recording.sampling_rate)}"
-            f"{diagnosis.beat_count} beats: {counts}. {_mi_conclusion(diagnosis)} "
+            f"{_rhythm_conclusion(diagnosis.rhythm, recording.sampling_rate, rejected)}"
+            f"{diagnosis.beat_count} beats: {counts}. {_mi_conclusion(diagnosis, mi_review)} "
             f"Models: heartbeat {diagnosis.heartbeat_model.version}, MI {diagnosis.mi_model.version}."
         ),
     }
@@ -449,11 +494,36 @@ def bundle(*, recording: ECGRecording, diagnosis: Diagnosis, signal=None, beats=
     }
 
 
-def _mi_conclusion(diagnosis: Diagnosis) -> str:
+def _reviewed_by(review: Review) -> str:
+    who = review.reviewer.get_full_name() or review.reviewer.username
+    return f"{review.get_decision_display()}, by {who} on {review.created_at.date().isoformat()}"
+
+
+def _mi_review_parts(review: Review | None) -> dict:
+    """The MI flag's latest review by a doctor: a component with the decision, and the note."""
+    if review is None:
+        return {}
+    text = f"Reviewed: {_reviewed_by(review)}" + (f". {review.note}" if review.note else "")
+    return {
+        "component": [
+            {
+                "code": {"coding": [_coding(LOCAL, "mi-review", "MI review")], "text": "Doctor's review"},
+                "valueCodeableConcept": {
+                    "coding": [_coding(LOCAL, f"mi-review-{review.decision}", review.get_decision_display())],
+                    "text": review.get_decision_display(),
+                },
+            }
+        ],
+        "note": [{"text": text}],
+    }
+
+
+def _mi_conclusion(diagnosis: Diagnosis, review: Review | None = None) -> str:
     if not diagnosis.mi_screened or diagnosis.mi_score is None:
         return f"MI screen {diagnosis.get_mi_status_display().lower()}: {diagnosis.mi_reason}."
     verdict = "flagged for review" if diagnosis.mi_flag else "not flagged"
-    return f"MI score {diagnosis.mi_score:.3f} (threshold {diagnosis.mi_threshold:.3f}): {verdict}."
+    reviewed = f" Doctor's review: {_reviewed_by(review)}." if review is not None else ""
+    return f"MI score {diagnosis.mi_score:.3f} (threshold {diagnosis.mi_threshold:.3f}): {verdict}.{reviewed}"
 
 
 def _note(text: str) -> dict[str, list[dict[str, str]]]:

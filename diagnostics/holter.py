@@ -83,7 +83,13 @@ def summary_context(recording: ECGRecording, rhythm: dict) -> dict:
             times[key] = clock(extremes[key]["start"] / fs)
     longest = (rhythm.get("pauses") or {}).get("longest")
     times["duration"] = clock(rhythm.get("duration_s"))
+    reviewed = selectors.life_threatening_reviews(recording=recording)
+    alarms = (rhythm.get("vf") or []) + (rhythm.get("asystole") or [])
+    rejected = [
+        e for e in alarms if getattr(reviewed.get((e["type"], e["start"], e["end"])), "decision", "") == "reject"
+    ]
     return {
+        "life_threatening_standing": len(alarms) - len(rejected),
         "holter": rhythm,
         "holter_times": times,
         "longest_pause_s": seconds_cut((longest["end"] - longest["start"]) / fs) if longest and fs else None,
@@ -93,6 +99,8 @@ def summary_context(recording: ECGRecording, rhythm: dict) -> dict:
                 "type": e["type"],
                 "at": clock(e["start"] / fs) if fs else "—",
                 "duration_s": seconds_cut((e["end"] - e["start"]) / fs) if fs else None,
+                # a doctor's latest decision on the episode, shown beside it (a rejected VF is no alarm)
+                "review": reviewed.get((e["type"], e["start"], e["end"])),
             }
             for e in (rhythm.get("vf") or []) + (rhythm.get("asystole") or [])
         ],

@@ -71,6 +71,20 @@ def event_list(*, recording: ECGRecording, types: list[str] | None = None) -> Qu
     return events.filter(type__in=types) if types else events
 
 
+LIFE_THREATENING = ("vf", "asystole")
+
+
+def life_threatening_reviews(*, recording: ECGRecording) -> dict[tuple[str, int, int], EventReview]:
+    """The latest doctor's decision on each VF/VFL and asystole episode of a recording, by (type, start,
+    end): what the alarm box, the report and FHIR say beside the episode."""
+    latest: dict[tuple[str, int, int], EventReview] = {}
+    for event in event_list(recording=recording, types=list(LIFE_THREATENING)):
+        reviews = list(event.reviews.all())
+        if reviews:
+            latest[(event.type, event.start, event.end)] = reviews[0]
+    return latest
+
+
 def event_get(*, user: User, event_id: int) -> Event:
     return get_object_or_404(Event.objects.select_related("recording"), pk=event_id, clinic_id=user.clinic_id)
 

@@ -135,6 +135,38 @@ def test_fhir_tells_of_life_threatening_episodes_first(api_as, staff_a, rhythm_r
     assert report["conclusion"].startswith(f"Life-threatening rhythm: VF/VFL 1 episode, {duration:.0f} s in all. ")
 
 
+def test_a_vf_episode_a_doctor_rejected_raises_no_alarm_in_fhir_or_on_the_page(
+    api_as, client, staff_a, doctor_a, rhythm_recording
+):
+    event = rhythm_recording.events.get(type="vf")
+    page = reverse("recording-detail", args=[rhythm_recording.pk])
+    html = client_for(client, staff_a).get(page).content.decode()
+    assert 'class="alarm" role="alert"' in html and "not reviewed yet" in html
+    services.event_review_create(user=doctor_a, event=event, decision="reject", note="artefact")
+    observations = resources(fetch_valid_bundle(api_as(staff_a), rhythm_recording), "Observation")
+    found = by_code(observations, "ventricular-fibrillation-episodes")
+    assert found["valueQuantity"]["value"] == 0 and found["interpretation"][0]["coding"][0]["code"] == "N"
+    assert found["component"][0]["valueQuantity"]["value"] == 1  # rejected on review
+    (report,) = resources(fetch_valid_bundle(api_as(staff_a), rhythm_recording), "DiagnosticReport")
+    assert report["conclusion"].startswith("Detected and rejected by a doctor on review: VF/VFL 1 episode. ")
+    html = client_for(client, staff_a).get(page).content.decode()
+    assert 'role="alert"' not in html and "every episode rejected on review" in html and "rejected by" in html
+
+
+def test_the_mi_flags_review_reaches_fhir(api_as, staff_a, doctor_a, done_recording):
+    from diagnostics.models import Diagnosis
+
+    Diagnosis.objects.filter(recording=done_recording).update(mi_flag=True)
+    services.review_create(user=doctor_a, diagnosis=done_recording.diagnosis, decision="reject", note="second look")
+    bundle = fetch_valid_bundle(api_as(staff_a), done_recording)
+    flag = by_code(resources(bundle, "Observation"), "mi-flag")
+    assert flag["valueBoolean"] is True
+    assert flag["component"][0]["valueCodeableConcept"]["coding"][0]["code"] == "mi-review-reject"
+    assert "second look" in flag["note"][0]["text"]
+    (report,) = resources(bundle, "DiagnosticReport")
+    assert "Doctor's review: Reject (no MI), by" in report["conclusion"]
+
+
 def test_the_csv_export_lists_the_events_after_the_beats(client, staff_a, doctor_a, rhythm_recording):
     event = rhythm_recording.events.get(type="vf")
     services.event_review_create(user=doctor_a, event=event, decision="reject", note="artefact")
