@@ -291,6 +291,13 @@ def _rhythm_observations(
             ],
         )
     )
+    n_out = int(rhythm.get("beats_left_out") or 0)
+    left_out = (
+        f"Over the beats outside VF/VFL and stretches without signal; the {n_out} detection"
+        f"{'s' if n_out != 1 else ''} there {'are' if n_out != 1 else 'is'} in the beat-class counts only."
+        if n_out
+        else ""
+    )
     for kind, label in (("ventricular", "Ventricular"), ("supraventricular", "Supraventricular")):
         figures = rhythm.get(kind, {})
         components = [
@@ -314,6 +321,7 @@ def _rhythm_observations(
                 },
                 component=components,
             )
+            | _note(left_out)
         )
     return out
 

@@ -152,6 +152,10 @@ def analyse_rhythm(
     mean_bpm = heart_rate.mean_rate(peaks, fs, across)
     summary = {
         "duration_s": round(analysed_s, 1),
+        # detections inside VF/VFL or a stretch without signal: in the class counts of every detected beat,
+        # in no rhythm figure (the ectopy totals, the hourly table), so a page can say why they differ
+        "beats_analysed": int(len(peaks)),
+        "beats_left_out": int(len(r_peaks) - len(peaks)),
         "vf": [e.as_dict() for e in vf_found],
         "asystole": [e.as_dict() for e in asystole],
         "no_signal": [{"start": e.start, "end": e.end} for e in lost],

@@ -153,6 +153,20 @@ def test_a_vf_episode_a_doctor_rejected_raises_no_alarm_in_fhir_or_on_the_page(
     assert 'role="alert"' not in html and "every episode rejected on review" in html and "rejected by" in html
 
 
+def test_detections_inside_vf_are_counted_once_and_said_to_be_left_out(api_as, client, staff_a, rhythm_recording):
+    # MIT-BIH 207: the class table counted every detection, the ectopy figures only those outside VF
+    rhythm = rhythm_recording.diagnosis.rhythm
+    (vf,) = rhythm["vf"]
+    inside = rhythm_recording.beats.filter(position__gte=vf["start"], position__lte=vf["end"]).count()
+    assert inside > 0 and rhythm["beats_left_out"] == inside
+    assert rhythm["beats_analysed"] + inside == rhythm_recording.beats.count()
+    html = client_for(client, staff_a).get(reverse("recording-detail", args=[rhythm_recording.pk])).content.decode()
+    assert f"{inside} detections inside VF/VFL or without signal left out" in html
+    observations = resources(fetch_valid_bundle(api_as(staff_a), rhythm_recording), "Observation")
+    note = by_code(observations, "ventricular-ectopic-beats")["note"][0]["text"]
+    assert f"the {inside} detections there are in the beat-class counts only" in note
+
+
 def test_the_mi_flags_review_reaches_fhir(api_as, staff_a, doctor_a, done_recording):
     from diagnostics.models import Diagnosis
 
