@@ -61,6 +61,7 @@ NOT_AUDITED_ROUTES = {
     "api:model-version-list",
     "api:model-version-detail",
 }
+DENIED_STATUSES = {403, 404}  # on an audited route: another clinic's record, or a role's limit
 _READS = {"GET", "HEAD"}
 _WRITES = {"POST", "PUT", "PATCH"}
 
@@ -137,11 +138,21 @@ def _route_event(request, response, *, status_code: int | None = None) -> dict |
     status_code = response.status_code if response is not None else status_code
     match = getattr(request, "resolver_match", None)
     user = getattr(request, "user", None)
-    if match is None or user is None or not user.is_authenticated or status_code is None or status_code >= 400:
+    if match is None or user is None or not user.is_authenticated or status_code is None:
         return None
     api = request.path.startswith("/api/")
     channel = ("token" if request.META.get("HTTP_AUTHORIZATION", "").startswith("Token ") else "api") if api else "web"
     route = AUDITED_ROUTES.get(match.view_name)
+    if status_code in DENIED_STATUSES and route is not None:
+        # a signed-in user refused a clinical record (another clinic's id, a role's limit): what a security
+        # officer looks for, kept with the id asked for and the answer given
+        object_type, kwarg, _ = route
+        object_id = match.kwargs.get(kwarg, "") if kwarg else ""
+        return event_fields(
+            request, A.DENIED, object_type=object_type, object_id=object_id, status_code=status_code, channel=channel
+        )
+    if status_code >= 400:
+        return None
     if route is None:
         if channel == "token":
             return event_fields(request, A.TOKEN_USE, status_code=status_code, channel=channel)

@@ -50,10 +50,30 @@ def test_views_creates_and_updates_of_patients_and_recordings_are_audited(client
 
 
 @pytest.mark.django_db
-def test_refused_and_foreign_requests_write_nothing_but_are_not_hidden(client, staff_b, patient_a):
+def test_a_refused_or_foreign_request_is_recorded_as_denied_not_as_a_view(client, staff_a, staff_b, patient_a):
+    # another clinic's id probed through a page, the API and an export, and a role's limit: each a "denied" row
     client_for(client, staff_b)
     assert client.get(reverse("patient-detail", args=[patient_a.pk])).status_code == 404
+    from rest_framework.test import APIClient
+
+    from api.services import api_token_create
+
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Token {api_token_create(user=staff_b)[1]}")
+    assert api.get(f"/api/v1/patients/{patient_a.pk}").status_code == 404
+    client_for(client, staff_a)
+    assert client.get(reverse("review-queue")).status_code == 403
     assert not AuditEvent.objects.filter(action="view").exists()
+    rows = list(
+        AuditEvent.objects.filter(action="denied")
+        .order_by("id")
+        .values_list("username", "clinic_id", "object_type", "object_id", "status_code", "channel")
+    )
+    assert rows == [
+        ("staff_b", staff_b.clinic_id, "patient", str(patient_a.pk), 404, "web"),
+        ("staff_b", staff_b.clinic_id, "patient", str(patient_a.pk), 404, "token"),
+        ("staff_a", staff_a.clinic_id, "diagnosis", "", 403, "web"),
+    ]
 
 
 @pytest.mark.django_db
