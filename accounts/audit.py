@@ -61,7 +61,6 @@ NOT_AUDITED_ROUTES = {
     "api:model-version-list",
     "api:model-version-detail",
 }
-DENIED_STATUSES = {403, 404}  # on an audited route: another clinic's record, or a role's limit
 _READS = {"GET", "HEAD"}
 _WRITES = {"POST", "PUT", "PATCH"}
 
@@ -143,9 +142,10 @@ def _route_event(request, response, *, status_code: int | None = None) -> dict |
     api = request.path.startswith("/api/")
     channel = ("token" if request.META.get("HTTP_AUTHORIZATION", "").startswith("Token ") else "api") if api else "web"
     route = AUDITED_ROUTES.get(match.view_name)
-    if status_code in DENIED_STATUSES and route is not None:
-        # a signed-in user refused a clinical record (another clinic's id, a role's limit): what a security
-        # officer looks for, kept with the id asked for and the answer given
+    # a signed-in user refused a clinical record (another clinic's id, a role's limit): what a security
+    # officer looks for, kept with the id asked for and the answer given (a list's page past its last is
+    # no record refused)
+    if route is not None and (status_code == 403 or (status_code == 404 and route[1] is not None)):
         object_type, kwarg, _ = route
         object_id = match.kwargs.get(kwarg, "") if kwarg else ""
         return event_fields(
