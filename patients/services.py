@@ -44,8 +44,11 @@ def patient_update(*, patient: Patient, **fields) -> Patient:
 
 
 def _save(patient: Patient) -> None:
-    """Save a checked patient; a medical record number already used in the clinic raises MrnTaken."""
-    clash = Patient.objects.filter(clinic_id=patient.clinic_id, mrn=patient.mrn).exclude(pk=patient.pk)
+    """Save a checked patient; a medical record number already used in the clinic raises MrnTaken.
+
+    Numbers are compared without case: "a-1001" beside "A-1001" would be a second identity for one
+    patient in the clinic's records."""
+    clash = Patient.objects.filter(clinic_id=patient.clinic_id, mrn__iexact=patient.mrn).exclude(pk=patient.pk)
     if clash.exists():
         raise MrnTaken()
     patient.full_clean()

@@ -45,6 +45,12 @@ def test_a_taken_mrn_is_409(api, patient_a):
     }
 
 
+def test_an_mrn_differing_only_in_case_is_taken(api, patient_a):
+    response = api.post(URL, {"mrn": patient_a.mrn.lower(), "family_name": "Twin"}, format="json")
+    assert response.status_code == 409 and response.json()["error"]["code"] == "mrn_taken"
+    assert api.patch(f"{URL}/{patient_a.pk}", {"mrn": patient_a.mrn.lower()}, format="json").status_code == 200
+
+
 def test_the_same_mrn_in_another_clinic_is_fine(api, patient_b):
     assert api.post(URL, {"mrn": patient_b.mrn, "family_name": "Other"}, format="json").status_code == 201
 
