@@ -19,8 +19,14 @@ def classified(user, patient, *, seed=0):
 
 
 @pytest.mark.django_db
-def test_staff_get_403_on_the_review_queue(client, staff_a):
-    assert client_for(client, staff_a).get(reverse("review-queue")).status_code == 403
+def test_staff_get_403_on_the_review_queue(client, staff_a, patient_b):
+    response = client_for(client, staff_a).get(reverse("review-queue"))
+    assert response.status_code == 403
+    # the page says why and keeps the navigation (it was a bare "403 Forbidden")
+    html = response.content.decode()
+    assert "Only doctors and administrators review MI cases." in html and 'href="/"' in html and "<nav" in html
+    missing = client.get(reverse("patient-detail", args=[patient_b.pk]))
+    assert missing.status_code == 404 and "belongs to another clinic" in missing.content.decode()
 
 
 @pytest.mark.django_db
