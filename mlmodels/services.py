@@ -12,6 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from ecg.constants import AAMI_CLASSES, BEAT_FS, BEAT_LENGTH, MI_LABELS
+from ecg.io.readers import without_paths
 from ecg.processing import context
 from ecgsite.errors import ModelRejected, UnsupportedUpload, UploadTooLarge
 
@@ -57,7 +58,10 @@ def artifact_convert(*, src: Path, dst: Path) -> dict:
     lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
     info = json.loads(lines[-1]) if lines else {"error": proc.stderr.strip()[-500:] or "no output"}
     if proc.returncode != 0 or "error" in info:
-        raise ModelRejected(f"{src.name} is not a usable model: {info.get('error')}", field="artifact")
+        # the loader's words without the server's temporary paths
+        raise ModelRejected(
+            f"{src.name} is not a usable model: {without_paths(str(info.get('error')))}", field="artifact"
+        )
     return info
 
 

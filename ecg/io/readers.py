@@ -250,7 +250,7 @@ def _build(
     return Signal(fs=fs, leads=out, units=out_units or None, source_format=source_format)
 
 
-def _without_paths(text: str) -> str:
+def without_paths(text: str) -> str:
     """A library's message without the server's file paths (temporary directories, installed modules)."""
     return re.sub(r"(?:/[^\s/:'\"]+)+/([^\s/:'\"]*)", r"\1", text)
 
@@ -293,7 +293,7 @@ def read_wfdb(record_path: str | Path, *, max_columns: int = DEFAULT_MAX_COLUMNS
     except MemoryError:
         raise SignalError(f"WFDB record {name} declares more samples than its data holds") from None
     except Exception as exc:  # wfdb raises many types for malformed headers/data
-        raise SignalError(f"WFDB record {name} could not be read: {_without_paths(str(exc))}") from None
+        raise SignalError(f"WFDB record {name} could not be read: {without_paths(str(exc))}") from None
     if record.p_signal is None or record.fs is None:
         raise SignalError(f"WFDB record {name} contains no signals")
     names = _unique_names([str(s) for s in (record.sig_name or [])])
@@ -422,7 +422,7 @@ def read_wfdb_zip(
                             raise SignalError(f"zip expands to more than the limit of {max_bytes} bytes")
                         dst.write(chunk)
             except (RuntimeError, NotImplementedError, zipfile.BadZipFile, OSError, EOFError) as exc:
-                raise SignalError(f"zip member {raw!r} cannot be extracted: {_without_paths(str(exc))}") from None
+                raise SignalError(f"zip member {raw!r} cannot be extracted: {without_paths(str(exc))}") from None
             budget -= size
             sizes[name] = size
         signal = _read_wfdb_folder(Path(tmp), sizes, max_columns=max_columns)
@@ -531,7 +531,7 @@ def scan_wfdb(
     try:
         head = wfdb.rdheader(str(path))
     except Exception as exc:  # wfdb raises many types for malformed headers
-        raise SignalError(f"WFDB record {name} could not be read: {_without_paths(str(exc))}") from None
+        raise SignalError(f"WFDB record {name} could not be read: {without_paths(str(exc))}") from None
     fs = check_fs(head.fs)
     names = _unique_names([str(s) for s in (head.sig_name or [])])
     if not names or not head.sig_len:
@@ -548,7 +548,7 @@ def scan_wfdb(
                     str(path), sampfrom=start, sampto=stop, channels=[index], physical=True, return_res=32
                 )
             except Exception as exc:  # a data file shorter or other than its header says
-                raise SignalError(f"WFDB record {name} could not be read: {_without_paths(str(exc))}") from None
+                raise SignalError(f"WFDB record {name} could not be read: {without_paths(str(exc))}") from None
             if part.p_signal is None or len(part.p_signal) != stop - start:
                 raise SignalError(f"WFDB record {name}: the data ends before sample {stop} its header declares")
             yield part.p_signal[:, 0]
@@ -575,7 +575,7 @@ def scan_edf(
     try:
         reader = pyedflib.EdfReader(str(path))
     except (OSError, ValueError) as exc:
-        detail = _without_paths(str(exc).replace(str(path), source))
+        detail = without_paths(str(exc).replace(str(path), source))
         raise SignalError(f"{source} is not a readable EDF/EDF+ file: {detail}") from None
     try:
         labels = _unique_names(list(reader.getSignalLabels()))
@@ -636,7 +636,7 @@ def _read_edf_path(path: Path, lead: str | None, source: str, pyedflib: Any) -> 
     try:
         reader = pyedflib.EdfReader(str(path))
     except (OSError, ValueError) as exc:
-        detail = _without_paths(str(exc).replace(str(path), source))
+        detail = without_paths(str(exc).replace(str(path), source))
         raise SignalError(f"{source} is not a readable EDF/EDF+ file: {detail}") from None
     try:
         labels = _unique_names(list(reader.getSignalLabels()))
@@ -718,7 +718,7 @@ def read_csv_signal(
             comment="#",
         )
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-        raise SignalError(f"CSV file cannot be parsed: {_without_paths(str(exc).strip())}") from None
+        raise SignalError(f"CSV file cannot be parsed: {without_paths(str(exc).strip())}") from None
     first_row = [str(c).strip() for c in table.iloc[0]]
     has_header = not all(_is_number(c.replace(",", ".") if decimal_comma else c) for c in first_row if c)
     if has_header:

@@ -89,5 +89,7 @@ def test_a_file_that_is_not_a_model_is_refused(api_as, admin_a, db):
         {"task": "mi", "version": "bad", "artifact": upload("m.keras", b"not a model")},
         format="multipart",
     )
-    assert response.status_code == 400 and "not a usable model" in response.json()["error"]["message"]
+    error = response.json()["error"]
+    assert response.status_code == 400 and "not a usable model" in error["message"]
+    assert error["code"] == "invalid_model" and "/tmp" not in error["message"]  # no server path in the words
     assert not ModelVersion.objects.exists()
