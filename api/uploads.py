@@ -55,6 +55,8 @@ def signal_from_json(*, fs: float, signal=None, leads=None, lead: str | None = N
         exc.field = (
             "signal" if exc.field == "file" and signal is not None else ("leads" if exc.field == "file" else exc.field)
         )
+        if signal is not None:  # the client sent "signal", not the leads object it is stored as
+            exc.message = exc.message.replace(f"JSON field leads.{lead or 'ECG'}", "field signal")
         raise
     parsed.input_format = "json"
     return parsed, data, "api-signal.json"

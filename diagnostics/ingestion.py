@@ -168,11 +168,13 @@ def parse_beat_csv(data: bytes) -> np.ndarray:
         raise UploadRefused("the file is empty")
     text = _decode_text(data, "file")
     lines = text.splitlines()
+    delimiter = ";" if lines and lines[0].count(";") > lines[0].count(",") else ","
     if len(lines) > max_beat_rows() + 1 and sum(1 for line in lines if line.strip()) > max_beat_rows() + 1:
+        # a long file of narrow rows is a signal sent as beats: its first rows say so before its length
+        rows_to_beats([line.split(delimiter) for line in lines[:2]])
         raise UploadTooLarge(
             f"the file holds more than {max_beat_rows()} rows; at most {max_beat_rows()} beats are accepted"
         )
-    delimiter = ";" if lines and lines[0].count(";") > lines[0].count(",") else ","
     for number, line in enumerate(lines, start=1):
         if line.count(delimiter) >= _max_columns():  # counted before splitting: a row is never built whole
             raise too_wide(number)
@@ -368,6 +370,8 @@ def upload_parse(*, kind: str, uploads: list, text: str = "", fs: float | None =
         check_size(upload.size)
     if kind == "beats":
         if len(uploads) != 1:
+            if any(u.name.lower().endswith((".hea", ".dat")) for u in uploads):
+                raise UploadRefused("a WFDB record (.hea + .dat) is a continuous signal: choose 'Signal'", field="kind")
             raise UploadRefused("upload one beat file at a time")
         upload = uploads[0]
         data = upload.read()

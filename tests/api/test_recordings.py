@@ -116,6 +116,23 @@ def test_it_refuses_leads_of_different_lengths(api, patient_a):
     assert_refused(response, 400, "invalid_upload", "different lengths")
 
 
+def test_a_signal_sent_as_beats_or_a_bad_sample_is_refused_in_the_clients_own_terms(api, patient_a):
+    # a long two-column signal sent as beats was "more than 20000 rows" (413); its rows are what is wrong
+    csv = "\n".join(f"{v:.3f},{v:.3f}" for v in np.tile(np.asarray(ecg_like(), dtype=float), 10)[:25000]).encode()
+    response = api.post(
+        URL, {"patient": patient_a.pk, "kind": "beats", "file": upload("s.csv", csv)}, format="multipart"
+    )
+    assert_refused(response, 400, "invalid_upload", "row 1 has 2 values")
+    files = [upload("100.hea", b"100 1 360 3600\n"), upload("100.dat", b"\0" * 16)]
+    response = api.post(URL, {"patient": patient_a.pk, "kind": "beats", "file": files}, format="multipart")
+    assert_refused(response, 400, "invalid_upload", "a WFDB record (.hea + .dat) is a continuous signal")
+    # a JSON "signal" names the field the client sent, not the leads object it is stored as
+    response = api.post(
+        URL, {"patient": patient_a.pk, "kind": "signal", "fs": 360, "signal": ["-0.1", *ecg_like()]}, format="json"
+    )
+    assert response.status_code == 400 and response.json()["error"]["message"].startswith("field signal: element 0")
+
+
 def test_it_accepts_a_multipart_beat_csv(api, patient_a):
     response = api.post(
         URL,
