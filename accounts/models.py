@@ -38,6 +38,11 @@ class User(AbstractUser):
         super().save(*args, **kwargs)
 
     @property
+    def display_name(self) -> str:
+        """How pages, reports and FHIR name the person: the full name, else the username."""
+        return self.get_full_name() or self.username
+
+    @property
     def needs_second_factor(self) -> bool:
         """Administrators and doctors pass a TOTP step after the password (when ECG_REQUIRE_2FA is on)."""
         return self.is_superuser or self.role in {self.Role.DOCTOR, self.Role.ADMIN}

@@ -503,8 +503,7 @@ def bundle(*, recording: ECGRecording, diagnosis: Diagnosis, signal=None, beats=
 
 
 def _reviewed_by(review: Review) -> str:
-    who = review.reviewer.get_full_name() or review.reviewer.username
-    return f"{review.get_decision_display()}, by {who} on {review.created_at.date().isoformat()}"
+    return f"{review.get_decision_display()}, by {review.reviewer.display_name} on {review.created_at.date().isoformat()}"
 
 
 def _mi_review_parts(review: Review | None) -> dict:

@@ -276,7 +276,7 @@ def screen(
         f"{AGGREGATION} MI probability of {len(scored)} of {len(classes)} beats "
         f"(dominant, normally conducted, clean) in {choice.lead}"
         + (f"; excluded: {dropped}" if dropped else "")
-        + f"; {'at or above' if flag else 'below'} the threshold {threshold:.4g}",
+        + f"; {'at or above' if flag else 'below'} the threshold {threshold:.3f}",
         lead=choice.lead,
         score=score,
         threshold=threshold,

@@ -20,6 +20,9 @@ def shipped_heartbeat_model(active_models):
     return model_version_from(newest, task="heartbeat", version=newest.stem.removeprefix("heartbeat-"))
 
 
+PHONE = {"width": 390, "height": 844}
+
+
 def _fits(page, width: int) -> bool:
     return page.evaluate("document.documentElement.scrollWidth") <= width
 
@@ -95,6 +98,9 @@ def test_a_doctor_reads_and_signs_off_the_holter_report_of_record_203(
     assert _fits(page, TABLET["width"])
     assert_accessible(page)
     shot(page, "24-holter-recording-page-tablet")
+    # A phone: the beats and hourly tables scroll within themselves, not the page sideways.
+    page.set_viewport_size(PHONE)
+    assert _fits(page, PHONE["width"])
     page.set_viewport_size(DESKTOP)
 
     # The printed report: summary, trend, hourly table and the strips of the significant events.

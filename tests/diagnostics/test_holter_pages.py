@@ -118,23 +118,13 @@ def test_the_longest_pause_is_the_same_on_page_and_report_and_no_pause_reads_as_
     from diagnostics.holter import significant_events
     from diagnostics.models import Event
 
-    fs = holter_recording.sampling_rate
-    pause = Event.objects.create(
-        recording=holter_recording,
-        clinic=holter_recording.clinic,
-        type="pause",
-        start=1000,
-        end=1000 + int(3.997 * fs),
-        beats=2,
-    )
-    asystole = Event.objects.create(
-        recording=holter_recording,
-        clinic=holter_recording.clinic,
-        type="asystole",
-        start=9000,
-        end=9000 + int(6 * fs),
-        beats=0,
-    )
+    def silence(kind: str, start: int, seconds: float) -> Event:
+        end = start + int(seconds * holter_recording.sampling_rate)
+        return Event.objects.create(
+            recording=holter_recording, clinic=holter_recording.clinic, type=kind, start=start, end=end, beats=2
+        )
+
+    pause, asystole = silence("pause", 1000, 3.997), silence("asystole", 9000, 6.0)
     rows = {row["label"]: row for row in significant_events(holter_recording)}
     assert rows["Asystole · longest pause"]["event"] == asystole and "Longest pause" not in rows
     asystole.delete()
