@@ -88,11 +88,13 @@ def api_token_touch(*, token: ApiToken, min_interval_seconds: int = 60) -> None:
         token.last_used_at = now
 
 
-def webhook_deliveries_create(*, diagnosis, tokens) -> list[WebhookDelivery]:
-    """Log a notice of ``diagnosis`` for each token and send them once the transaction commits."""
+def webhook_deliveries_create(*, diagnosis, tokens, event: str = "diagnosis.created") -> list[WebhookDelivery]:
+    """Log a notice of ``event`` on ``diagnosis`` for each token and send them once the transaction commits."""
     deliveries = WebhookDelivery.objects.bulk_create(
         [
-            WebhookDelivery(token=token, clinic_id=diagnosis.clinic_id, diagnosis=diagnosis, url=token.webhook_url)
+            WebhookDelivery(
+                token=token, clinic_id=diagnosis.clinic_id, diagnosis=diagnosis, url=token.webhook_url, event=event
+            )
             for token in tokens
         ]
     )
@@ -143,7 +145,7 @@ def webhook_deliver(*, delivery_id: int) -> str:
         _delivery_log(delivery_id, status=WebhookDelivery.Status.FAILED, last_error=f"Not sent: {reason}.")
         return "skipped"
     try:
-        code = webhooks.post(token, diagnosis)
+        code = webhooks.post(token, diagnosis, delivery.event)
     except ValidationError as exc:  # the URL now resolves somewhere it may not go: retrying cannot help
         _delivery_log(delivery_id, **log, status=WebhookDelivery.Status.FAILED, last_error=" ".join(exc.messages))
         return "refused"

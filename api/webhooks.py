@@ -1,6 +1,7 @@
-"""Optional per-token webhooks: a POST to the token's URL whenever a diagnosis of its clinic is written.
+"""Optional per-token webhooks: a POST to the token's URL whenever a diagnosis of its clinic is written,
+and whenever a doctor reviews its MI flag or one of its rhythm events.
 
-The body is ``{"event": "diagnosis.created", "recording": id, "diagnosis": id, "mi_status": "screened" |
+The body is ``{"event": "diagnosis.created" | "diagnosis.reviewed" | "event.reviewed", "recording": id, "diagnosis": id, "mi_status": "screened" |
 "not_applicable" | "not_assessable", "mi_flag": bool, "url": path}``,
 signed with ``X-ECG-Signature: sha256=<HMAC-SHA256 of the body>`` keyed with the token's signing secret,
 shown to the administrator once. The secret is an HMAC of a random per-token salt under the server's
@@ -30,11 +31,14 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
-from diagnostics.models import Diagnosis
+from diagnostics.models import Diagnosis, EventReview, Review
 
 from .models import ApiToken
 
 logger = logging.getLogger(__name__)
+DIAGNOSIS_CREATED = "diagnosis.created"
+DIAGNOSIS_REVIEWED = "diagnosis.reviewed"  # a doctor's decision on the MI flag
+EVENT_REVIEWED = "event.reviewed"  # a doctor's decision on a rhythm event
 TIMEOUT_SECONDS = 10
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
 
@@ -132,10 +136,33 @@ def _diagnosis_written(sender, instance: Diagnosis, created: bool, **kwargs):
     webhook_deliveries_create(diagnosis=instance, tokens=subscribed_tokens(instance.clinic_id))
 
 
-def payload(diagnosis: Diagnosis) -> bytes:
+@receiver(post_save, sender=Review, dispatch_uid="api-review-webhooks")
+def _review_written(sender, instance: Review, created: bool, **kwargs):
+    """A doctor's decision on an MI flag: the receiving system hears of it as it heard of the diagnosis."""
+    if created:
+        from .services import webhook_deliveries_create
+
+        tokens = subscribed_tokens(instance.clinic_id)
+        webhook_deliveries_create(diagnosis=instance.diagnosis, tokens=tokens, event=DIAGNOSIS_REVIEWED)
+
+
+@receiver(post_save, sender=EventReview, dispatch_uid="api-event-review-webhooks")
+def _event_review_written(sender, instance: EventReview, created: bool, **kwargs):
+    """A doctor's decision on a rhythm event (a VF episode rejected as artefact, say)."""
+    diagnosis = Diagnosis.objects.filter(recording_id=instance.event.recording_id).first()
+    if created and diagnosis is not None:
+        from .services import webhook_deliveries_create
+
+        tokens = subscribed_tokens(instance.clinic_id)
+        webhook_deliveries_create(diagnosis=diagnosis, tokens=tokens, event=EVENT_REVIEWED)
+
+
+def payload(diagnosis: Diagnosis, event: str = DIAGNOSIS_CREATED) -> bytes:
+    """The notice's body: what happened and where to read it (the receiver fetches the recording, its
+    events or its FHIR Bundle, which carry the doctors' decisions)."""
     return json.dumps(
         {
-            "event": "diagnosis.created",
+            "event": event,
             "recording": diagnosis.recording_id,
             "diagnosis": diagnosis.pk,
             "mi_status": diagnosis.mi_status,
@@ -178,9 +205,9 @@ class _PinnedHTTPSConnection(http.client.HTTPSConnection):
         self.sock = self._context.wrap_socket(sock, server_hostname=self.host)
 
 
-def post(token: ApiToken, diagnosis: Diagnosis) -> int:
+def post(token: ApiToken, diagnosis: Diagnosis, event: str = DIAGNOSIS_CREATED) -> int:
     parts, host, port, addresses = webhook_url_check(token.webhook_url)
-    body = payload(diagnosis)
+    body = payload(diagnosis, event)
     connection_class = _PinnedHTTPSConnection if parts.scheme == "https" else _PinnedHTTPConnection
     connection = connection_class(host, port, addresses[0], timeout=TIMEOUT_SECONDS)
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")

@@ -51,3 +51,28 @@ def test_a_token_with_a_webhook_is_told_when_a_diagnosis_is_written(
     }
     key = signing_secret(token).encode()
     assert headers["x-ecg-signature"] == "sha256=" + hmac.new(key, body, hashlib.sha256).hexdigest()
+
+
+def test_a_doctors_review_is_told_too(
+    receiver, staff_a, doctor_a, patient_a, active_models, monkeypatch, django_capture_on_commit_callbacks, settings
+):
+    # a hospital system heard of a flagged diagnosis but never of the doctor's decision on it
+    from api.tasks import deliver_webhook
+    from diagnostics import services
+    from diagnostics.models import Event
+
+    settings.API_WEBHOOK_ALLOWED_HOSTS = ["127.0.0.1"]
+    monkeypatch.setattr(deliver_webhook, "delay", lambda *args: deliver_webhook.apply(args=args))
+    url, received = receiver
+    api_token_create(user=staff_a, webhook_url=url)
+    recording = submit_beats(staff_a, patient_a)
+    with django_capture_on_commit_callbacks(execute=True):
+        diagnosis = classify_by_hand(recording, active_models)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.review_create(user=doctor_a, diagnosis=diagnosis, decision="reject", note="second look")
+    event = Event.objects.create(recording=recording, clinic=recording.clinic, type="pause", start=10, end=900, beats=2)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.event_review_create(user=doctor_a, event=event, decision="confirm")
+    events = [json.loads(body)["event"] for _headers, body in received]
+    assert events == ["diagnosis.created", "diagnosis.reviewed", "event.reviewed"]
+    assert {json.loads(body)["diagnosis"] for _headers, body in received} == {diagnosis.pk}
