@@ -503,7 +503,9 @@ def bundle(*, recording: ECGRecording, diagnosis: Diagnosis, signal=None, beats=
 
 
 def _reviewed_by(review: Review) -> str:
-    return f"{review.get_decision_display()}, by {review.reviewer.display_name} on {review.created_at.date().isoformat()}"
+    return (
+        f"{review.get_decision_display()}, by {review.reviewer.display_name} on {review.created_at.date().isoformat()}"
+    )
 
 
 def _mi_review_parts(review: Review | None) -> dict:
