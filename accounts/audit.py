@@ -143,11 +143,16 @@ def _route_event(request, response, *, status_code: int | None = None) -> dict |
     channel = ("token" if request.META.get("HTTP_AUTHORIZATION", "").startswith("Token ") else "api") if api else "web"
     route = AUDITED_ROUTES.get(match.view_name)
     # a signed-in user refused a clinical record (another clinic's id, a role's limit): what a security
-    # officer looks for, kept with the id asked for and the answer given (a list's page past its last is
-    # no record refused)
-    if route is not None and (status_code == 403 or (status_code == 404 and route[1] is not None)):
+    # officer looks for, kept with the id asked for and the answer given. A 404 refuses a record when the
+    # URL names one (its own id or its patient's) or a write names one in its body (a recording for
+    # another clinic's patient, a review of its diagnosis); a list's page past its last refuses none.
+    names_a_record = route is not None and (route[1] is not None or bool(match.kwargs) or request.method in _WRITES)
+    if route is not None and (status_code == 403 or (status_code == 404 and names_a_record)):
         object_type, kwarg, _ = route
         object_id = match.kwargs.get(kwarg, "") if kwarg else ""
+        if not kwarg and match.kwargs:  # the record the URL names is another's (the patient of an upload)
+            name, object_id = next(iter(match.kwargs.items()))
+            object_type = name.removesuffix("_id")
         return event_fields(
             request, A.DENIED, object_type=object_type, object_id=object_id, status_code=status_code, channel=channel
         )

@@ -61,6 +61,14 @@ def test_a_refused_or_foreign_request_is_recorded_as_denied_not_as_a_view(client
     api = APIClient()
     api.credentials(HTTP_AUTHORIZATION=f"Token {api_token_create(user=staff_b)[1]}")
     assert api.get(f"/api/v1/patients/{patient_a.pk}").status_code == 404
+    # a write naming another clinic's record in its body, an upload page of its patient
+    assert (
+        api.post(
+            "/api/v1/recordings", {"patient": patient_a.pk, "kind": "beats", "beats": [[0.5] * 187]}, format="json"
+        ).status_code
+        == 404
+    )
+    assert client.get(reverse("recording-upload", args=[patient_a.pk])).status_code == 404
     client_for(client, staff_a)
     assert client.get(reverse("review-queue")).status_code == 403
     assert not AuditEvent.objects.filter(action="view").exists()
@@ -72,6 +80,8 @@ def test_a_refused_or_foreign_request_is_recorded_as_denied_not_as_a_view(client
     assert rows == [
         ("staff_b", staff_b.clinic_id, "patient", str(patient_a.pk), 404, "web"),
         ("staff_b", staff_b.clinic_id, "patient", str(patient_a.pk), 404, "token"),
+        ("staff_b", staff_b.clinic_id, "recording", "", 404, "token"),
+        ("staff_b", staff_b.clinic_id, "patient", str(patient_a.pk), 404, "web"),
         ("staff_a", staff_a.clinic_id, "diagnosis", "", 403, "web"),
     ]
 
