@@ -1,5 +1,6 @@
 from django.conf import settings
 from django.db import models
+from django.db.models.functions import Lower
 
 
 class Patient(models.Model):
@@ -23,7 +24,9 @@ class Patient(models.Model):
 
     class Meta:
         ordering = ["family_name", "given_name", "mrn"]
-        constraints = [models.UniqueConstraint(fields=["clinic", "mrn"], name="patient_mrn_unique_per_clinic")]
+        # compared without case, as patients.services._save checks it: "a-1001" beside "A-1001" would be a
+        # second identity for one patient (the database holds it when two requests race)
+        constraints = [models.UniqueConstraint("clinic", Lower("mrn"), name="patient_mrn_unique_per_clinic_any_case")]
         # In the list's order within a clinic: a page is read from the index, not sorted from every patient.
         indexes = [models.Index(fields=["clinic", "family_name", "given_name", "mrn"], name="patient_clinic_order")]
 

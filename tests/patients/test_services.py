@@ -19,3 +19,15 @@ def test_renaming_a_patient_to_a_taken_number_raises_mrn_taken(staff_a, patient_
         services.patient_update(patient=other, mrn=patient_a.mrn)
     other.refresh_from_db()
     assert other.mrn == "A-9999"
+
+
+@pytest.mark.django_db
+def test_the_database_holds_one_mrn_in_any_case_when_the_services_check_is_raced(staff_a):
+    # two requests racing past the service's check: "RC-1" and "rc-1" were both stored
+    from django.db import IntegrityError, transaction
+
+    from patients.models import Patient
+
+    Patient.objects.create(clinic=staff_a.clinic, mrn="RC-1", family_name="One")
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Patient.objects.create(clinic=staff_a.clinic, mrn="rc-1", family_name="Two")
