@@ -100,10 +100,11 @@ def twelve_lead_svg(signal: Signal, *, title: str) -> str:
     for r, row in enumerate(rows):
         top, bottom = r * ROW_MM, (r + 1) * ROW_MM
         mid = top + 0.6 * ROW_MM
-        parts.append(
-            f'<polyline class="trace" points="0,{mid * MM:.1f} {1 * MM:.1f},{mid * MM:.1f} {1 * MM:.1f},{(mid - 10) * MM:.1f} '
-            f'{4 * MM:.1f},{(mid - 10) * MM:.1f} {4 * MM:.1f},{mid * MM:.1f} {cal * MM:.1f},{mid * MM:.1f}"/>'
-        )
+        if in_mv:  # a 1-mV pulse only where the amplitude is in mV: a pulse beside scaled traces misleads
+            parts.append(
+                f'<polyline class="trace" points="0,{mid * MM:.1f} {1 * MM:.1f},{mid * MM:.1f} {1 * MM:.1f},{(mid - 10) * MM:.1f} '
+                f'{4 * MM:.1f},{(mid - 10) * MM:.1f} {4 * MM:.1f},{mid * MM:.1f} {cal * MM:.1f},{mid * MM:.1f}"/>'
+            )
         for c, name in enumerate(row):
             x0 = cal + c * 25.0 * COLUMN_S
             part = shown[name] if len(row) == 1 else shown[name][c * column : (c + 1) * column]
@@ -120,7 +121,8 @@ def twelve_lead_svg(signal: Signal, *, title: str) -> str:
     note = f"25 mm/s · {scale} · 0.5 Hz high-pass · {fs:g} Hz"
     parts.append(f'<text x="{w - 6:.0f}" y="{h - 6:.0f}" text-anchor="end" class="note">{escape(note)}</text>')
     return (
-        f'<svg viewBox="0 0 {w:.0f} {h:.0f}" role="img" aria-label="{escape(title)}" class="paper twelve-lead">'
+        f'<svg viewBox="0 0 {w:.0f} {h:.0f}" role="img" aria-label="{escape(title)}" class="paper twelve-lead"'
+        f' data-in-mv="{str(in_mv).lower()}">'
         f"<title>{escape(title)}</title>{''.join(parts)}</svg>"
     )
 

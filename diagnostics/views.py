@@ -283,13 +283,16 @@ def _require_reviewer(user) -> None:
 
 def _result_context(request, recording: ECGRecording) -> dict:
     diagnosis = getattr(recording, "diagnosis", None) if recording.status == ECGRecording.Status.DONE else None
+    svg = twelve_lead.recording_twelve_lead_svg(recording) if diagnosis else ""
     return {
         "recording": recording,
         "diagnosis": diagnosis,
         "reviews": selectors.review_history(diagnosis=diagnosis) if diagnosis else [],
         "latest_review": diagnosis.latest_review() if diagnosis else None,
         "viewer": _viewer(recording) if diagnosis else None,
-        "twelve_lead": twelve_lead.recording_twelve_lead_svg(recording) if diagnosis else "",
+        "twelve_lead": svg,
+        # the captions give the paper's scale only where the file stated its units
+        "twelve_lead_in_mv": 'data-in-mv="true"' in svg,
         "aami_names": list(AAMI_NAMES.items()),
     }
 

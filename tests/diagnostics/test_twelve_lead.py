@@ -132,9 +132,9 @@ def test_leads_of_unknown_units_are_scaled_to_fit_and_say_so():
     microvolts = {name: 1000.0 * values for name, values in synthetic_twelve_lead(fs=fs).items()}
     svg = twelve_lead_svg(Signal(fs=fs, leads=microvolts), title="t")
     assert "units unknown" in svg and "10 mm/mV" not in svg
-    ys = np.array(
-        [float(p.split(",")[1]) for p in re.findall(r'<polyline class="trace" points="([^"]+)"', svg)[2].split()]
-    )
+    traces = re.findall(r'<polyline class="trace" points="([^"]+)"', svg)
+    assert len(traces) == 13 and 'data-in-mv="false"' in svg  # no 1-mV pulse beside traces scaled to fit
+    ys = np.array([float(p.split(",")[1]) for p in traces[1].split()])
     assert 0 < np.ptp(ys) < 25 * 4  # lead II stays inside its 25-mm row
     assert "10 mm/mV" in twelve_lead_svg(
         Signal(fs=fs, leads=synthetic_twelve_lead(fs=fs), units=dict.fromkeys(STANDARD_LEADS, "mV")), title="t"
