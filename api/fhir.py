@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from diagnostics import selectors
 from diagnostics.models import Diagnosis, ECGRecording, Review
+from ecg.clock import seconds_cut
 from ecg.constants import AAMI_CLASSES, AAMI_NAMES
 
 MDC = "urn:oid:2.16.840.1.113883.6.24"
@@ -157,7 +158,7 @@ RHYTHM_EPISODES = (
         "ventricular-tachycardia-episodes",
         "Ventricular tachycardia episodes (3 beats or more at 100 /min or more)",
     ),
-    ("pause", "pause-episodes", "Pauses of 2 s or more (under 4 s)"),
+    ("pause", "pause-episodes", "Pauses of 2 s or more and under 4 s (longer ones are the asystole episodes)"),
 )
 
 
@@ -200,8 +201,8 @@ def _episode_observations(
             )
         if episodes and fs:
             in_seconds = {"unit": "s", "system": UCUM, "code": "s"}
-            total = round(_total_seconds(episodes, fs), 1)
-            first = round(min(e["start"] for e in episodes) / fs, 1)
+            total = seconds_cut(_total_seconds(episodes, fs))  # as the pages write durations
+            first = seconds_cut(min(e["start"] for e in episodes) / fs)
             components += [
                 {
                     "code": {"coding": [_coding(LOCAL, f"{code}-duration")], "text": "Total duration"},
@@ -234,7 +235,7 @@ def _rhythm_conclusion(rhythm: dict | None, fs: float | None, rejected: set[tupl
     for key, label in (("vf", "VF/VFL"), ("asystole", "asystole")):
         episodes = _standing(rhythm, key, rejected)
         if episodes:
-            seconds = f", {_total_seconds(episodes, fs):.0f} s in all" if fs else ""
+            seconds = f", {seconds_cut(_total_seconds(episodes, fs), 0):.0f} s in all" if fs else ""
             found.append(f"{label} {len(episodes)} episode{'s' if len(episodes) != 1 else ''}{seconds}")
         n = len(rhythm.get(key) or []) - len(episodes)
         if n:

@@ -124,7 +124,7 @@ def rows_to_beats(rows: list[list[str]], *, first_row_number: int = 1) -> np.nda
             cells.pop()  # trailing delimiter
         if len(cells) not in (BEAT_LENGTH, BEAT_LENGTH + 1):
             raise UploadRefused(
-                f"row {number} has {len(cells)} values; expected {BEAT_LENGTH} or {BEAT_LENGTH + 1} "
+                f"row {number} has {len(cells)} value{'' if len(cells) == 1 else 's'}; expected {BEAT_LENGTH} or {BEAT_LENGTH + 1} "
                 f"(187 beat values, optionally followed by a class label)"
             )
         if width is None:

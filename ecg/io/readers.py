@@ -809,7 +809,8 @@ def read_json_signal(obj: object, fs: float | None = None, *, max_columns: int =
             f"JSON signal: the file says {float(file_fs):g} Hz and the form {fs:g} Hz; "
             "leave the sampling rate empty to use the file's, or correct one of them"
         )
-    leads = {str(name): _json_numbers(values, f"JSON field leads.{name}") for name, values in leads_obj.items()}
+    # names as given, without the spaces around them (" II " is II)
+    leads = {str(name).strip(): _json_numbers(values, f"JSON field leads.{name}") for name, values in leads_obj.items()}
     lengths = {len(v) for v in leads.values()}
     if len(lengths) > 1:
         raise SignalError(f"JSON signal: leads have different lengths ({', '.join(map(str, sorted(lengths)))})")
@@ -818,7 +819,7 @@ def read_json_signal(obj: object, fs: float | None = None, *, max_columns: int =
     if isinstance(units_obj, str):
         units = {name: units_obj for name in leads}
     elif isinstance(units_obj, dict):
-        units = {str(k): str(v) for k, v in units_obj.items()}
+        units = {str(k).strip(): str(v) for k, v in units_obj.items()}
     try:
         return _build(file_fs if file_fs is not None else fs, leads, units, "json", "JSON file")
     except SignalError as exc:

@@ -448,3 +448,9 @@ def test_a_json_files_rate_and_the_forms_must_agree(record_100):
     assert read_json_signal(json.dumps(obj), fs=360.0).fs == 360.0
     with pytest.raises(SignalError, match="the file says 360 Hz and the form 250 Hz"):
         read_json_signal(json.dumps(obj), fs=250.0)
+
+
+def test_json_lead_names_lose_the_spaces_around_them(record_100):
+    obj = {"fs": 360, "units": {" II ": "mV"}, "leads": {" II ": _ten_seconds(record_100).tolist()}}
+    signal = read_json_signal(json.dumps(obj))
+    assert list(signal.leads) == ["II"] and signal.units == {"II": "mV"}
