@@ -65,7 +65,7 @@ class ErrorSerializer(serializers.Serializer):
 
 
 class PatientSerializer(StrictFields, serializers.ModelSerializer):
-    mrn = Text(max_length=64, help_text="Medical record number, unique within the clinic.")
+    mrn = Text(max_length=64, help_text="Medical record number, unique within the clinic (compared without case).")
     family_name = Text(max_length=150)
     given_name = Text(max_length=150, required=False, allow_blank=True, default="")
 
