@@ -139,6 +139,7 @@ def _review(review, recording_id: int) -> dict:
         "decision": review.decision,
         "note": review.note,
         "reviewer": review.reviewer.username,
+        "reviewer_name": review.reviewer.display_name,
         "created_at": when(review.created_at),
     }
 

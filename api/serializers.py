@@ -137,11 +137,14 @@ class ModelVersionRefSerializer(serializers.ModelSerializer):
 
 class ReviewSerializer(serializers.ModelSerializer):
     reviewer = serializers.CharField(source="reviewer.username", read_only=True)
+    reviewer_name = serializers.CharField(
+        source="reviewer.display_name", read_only=True, help_text="As pages, reports and FHIR name the reviewer."
+    )
     recording = serializers.IntegerField(source="diagnosis.recording_id", read_only=True)
 
     class Meta:
         model = Review
-        fields = ["id", "diagnosis", "recording", "decision", "note", "reviewer", "created_at"]
+        fields = ["id", "diagnosis", "recording", "decision", "note", "reviewer", "reviewer_name", "created_at"]
         read_only_fields = fields
 
 
@@ -410,10 +413,13 @@ class BeatSerializer(serializers.ModelSerializer):
 
 class EventReviewSerializer(serializers.ModelSerializer):
     reviewer = serializers.CharField(source="reviewer.username", read_only=True)
+    reviewer_name = serializers.CharField(
+        source="reviewer.display_name", read_only=True, help_text="As pages, reports and FHIR name the reviewer."
+    )
 
     class Meta:
         model = EventReview
-        fields = ["decision", "note", "reviewer", "created_at"]
+        fields = ["decision", "note", "reviewer", "reviewer_name", "created_at"]
         read_only_fields = fields
 
 

@@ -19,6 +19,12 @@ def test_a_doctor_confirms_a_flagged_diagnosis(api_as, doctor_a, done_recording)
     review = Review.objects.get()
     assert (review.reviewer, review.decision, review.note) == (doctor_a, "confirm", "STEMI")
     assert response.json()["recording"] == done_recording.pk
+    # the username for systems, and the name pages, reports and FHIR give the reviewer
+    assert (response.json()["reviewer"], response.json()["reviewer_name"]) == ("doctor_a", "doctor_a")
+    doctor_a.first_name, doctor_a.last_name = "Dana", "Doctor"
+    doctor_a.save()
+    diagnosis = api_as(doctor_a).get(f"/api/v1/diagnoses/{done_recording.diagnosis.pk}").json()
+    assert diagnosis["latest_review"]["reviewer_name"] == "Dana Doctor"
 
 
 def test_staff_may_not_review(api_as, staff_a, done_recording):
