@@ -341,11 +341,7 @@ def bundle(*, recording: ECGRecording, diagnosis: Diagnosis, signal=None, beats=
     if patient.date_of_birth:
         patient_resource["birthDate"] = patient.date_of_birth.isoformat()
 
-    rejected = {
-        key
-        for key, review in selectors.life_threatening_reviews(recording=recording).items()
-        if review.decision == "reject"
-    }
+    rejected = selectors.rejected_on_review(selectors.life_threatening_reviews(recording=recording))
     mi_review = diagnosis.reviews.select_related("reviewer").order_by("-created_at", "-id").first()
     observations: list[dict] = []
     for aami, count, percent in diagnosis.class_counts():

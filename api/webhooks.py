@@ -149,8 +149,10 @@ def _review_written(sender, instance: Review, created: bool, **kwargs):
 @receiver(post_save, sender=EventReview, dispatch_uid="api-event-review-webhooks")
 def _event_review_written(sender, instance: EventReview, created: bool, **kwargs):
     """A doctor's decision on a rhythm event (a VF episode rejected as artefact, say)."""
+    if not created:
+        return
     diagnosis = Diagnosis.objects.filter(recording_id=instance.event.recording_id).first()
-    if created and diagnosis is not None:
+    if diagnosis is not None:
         from .services import webhook_deliveries_create
 
         tokens = subscribed_tokens(instance.clinic_id)

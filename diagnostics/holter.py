@@ -85,11 +85,10 @@ def summary_context(recording: ECGRecording, rhythm: dict) -> dict:
     times["duration"] = clock(rhythm.get("duration_s"))
     reviewed = selectors.life_threatening_reviews(recording=recording)
     alarms = (rhythm.get("vf") or []) + (rhythm.get("asystole") or [])
-    rejected = [
-        e for e in alarms if getattr(reviewed.get((e["type"], e["start"], e["end"])), "decision", "") == "reject"
-    ]
+    rejected = selectors.rejected_on_review(reviewed)
+    standing = sum(1 for e in alarms if (e["type"], e["start"], e["end"]) not in rejected)
     return {
-        "life_threatening_standing": len(alarms) - len(rejected),
+        "life_threatening_standing": standing,
         "holter": rhythm,
         "holter_times": times,
         "longest_pause_s": seconds_cut((longest["end"] - longest["start"]) / fs) if longest and fs else None,
@@ -102,7 +101,7 @@ def summary_context(recording: ECGRecording, rhythm: dict) -> dict:
                 # a doctor's latest decision on the episode, shown beside it (a rejected VF is no alarm)
                 "review": reviewed.get((e["type"], e["start"], e["end"])),
             }
-            for e in (rhythm.get("vf") or []) + (rhythm.get("asystole") or [])
+            for e in alarms
         ],
     }
 

@@ -85,6 +85,11 @@ def life_threatening_reviews(*, recording: ECGRecording) -> dict[tuple[str, int,
     return latest
 
 
+def rejected_on_review(reviews: dict[tuple[str, int, int], EventReview]) -> set[tuple[str, int, int]]:
+    """The episodes (type, start, end) of ``life_threatening_reviews`` whose latest decision rejects them."""
+    return {key for key, review in reviews.items() if review.decision == EventReview.Decision.REJECT}
+
+
 def event_get(*, user: User, event_id: int) -> Event:
     return get_object_or_404(Event.objects.select_related("recording"), pk=event_id, clinic_id=user.clinic_id)
 

@@ -126,7 +126,8 @@ def pause_measures(context: BeatContext) -> dict[str, np.ndarray]:
     which V1 shows large, read at most 0.48 of the amplitude), and noise is unlike the dominant beat
     (208's mark inside its reference pause correlates -0.78).
     """
-    column = {name: context.features[:, FEATURES.index(name)] for name in BEAT_FEATURES}
+    wanted = ("second_lead", "amplitude_2", "slope_2", "corr_qrs_2", "corr_qrs_1")
+    column = {name: context.features[:, FEATURES.index(name)] for name in wanted}
     second = (
         (column["second_lead"] > 0.5)
         & (column["amplitude_2"] >= SECOND_LEAD_QRS)
