@@ -1,7 +1,7 @@
 """Evaluate the record-level beat classifier on patients it never saw, by one resumable command.
 
     .venv/bin/python -m bench.heartbeat_protocols [--steps cv,ds1_ds2,mitdb_svdb,baselines,nstdb,headline]
-        [--configs cnn_a1,mlp_a1,cnn_a05] [--data-dir DIR]
+        [--configs cnn_a1,mlp_a1,cnn_a05] [--config cnn_a05_w64] [--data-dir DIR]
 
 Steps (each writes bench/results/heartbeat_protocols/<step>.json and is skipped when that file
 exists; a CV step also keeps each finished fold, so an interrupted run resumes where it stopped):
@@ -9,6 +9,7 @@ exists; a CV step also keeps each finished fold, so an interrupted run resumes w
 * ``cv``: record-wise 5-fold cross-validation over every patient we have (MIT-BIH's 44 non-paced
   records and svdb's 52), for each candidate configuration; the configuration with the best
   pooled mean F1 of N, S and V is the one shipped and used by the other steps;
+* ``cv_blend`` (also run by ``cv``): the shipped recipe by the CV folds (below), for ``--config``;
 * ``ds1_ds2``: trained on DS1 only, tested on DS2 (de Chazal 2004; paced records excluded);
 * ``mitdb_svdb``: trained on MIT-BIH only, tested on the 52 svdb records (both: three seeds averaged,
   the shipped recipe; cross-validation folds train one seed each);
@@ -237,11 +238,18 @@ def _oof(name: str, records, ids, fit_predict) -> dict[str, np.ndarray]:
     return out
 
 
-def tree_fold(records, lead_dropout: float = 0.0):
-    """``fit_predict(k, train, test)`` for ``_oof``: trees fitted on ``train`` (seed k), probabilities of ``test``."""
+def tree_oof_name(config: str) -> str:
+    """The kept out-of-fold file of the trees blended with ``config``'s network: ``trees_ld`` for the
+    shipped tree settings (the name it has always had), else named by the configuration."""
+    return f"trees_ld_{config}" if CONFIGS[config].tree_params else "trees_ld"
+
+
+def tree_fold(records, lead_dropout: float = 0.0, params: dict | None = None):
+    """``fit_predict(k, train, test)`` for ``_oof``: trees fitted on ``train`` (seed k), probabilities of
+    ``test`` (``params`` replace settings of the shipped trees)."""
 
     def fit_predict(k, train, test):
-        clf = rt.fit_trees(records, train, seed=k, lead_dropout=lead_dropout)
+        clf = rt.fit_trees(records, train, seed=k, lead_dropout=lead_dropout, params=params)
         return {t: rt.tree_probabilities(clf, records[t]) for t in test}
 
     return fit_predict
@@ -309,7 +317,8 @@ def step_cv_blend(records, ids, config: str, data: Path) -> None:
         )
         for seed in range(SEEDS)
     ]
-    p_trees = _oof("trees_ld", records, ids, tree_fold(records, rt.TREE_LEAD_DROPOUT))
+    tree_params = dict(CONFIGS[config].tree_params)
+    p_trees = _oof(tree_oof_name(config), records, ids, tree_fold(records, rt.TREE_LEAD_DROPOUT, tree_params))
     p_net = {r: np.mean([p[r] for p in p_seeds], axis=0) for r in ids}
     measures = all_measures(data, records, ids)
 
@@ -337,7 +346,11 @@ def step_cv_blend(records, ids, config: str, data: Path) -> None:
     save(
         "cv_blend",
         {
-            "config": {**CONFIGS[config].__dict__, "trees": rt.TREE_PARAMS, "tree_lead_dropout": rt.TREE_LEAD_DROPOUT},
+            "config": {
+                **CONFIGS[config].__dict__,
+                "trees": rt.tree_settings(CONFIGS[config]),
+                "tree_lead_dropout": rt.TREE_LEAD_DROPOUT,
+            },
             "network_seeds": SEEDS,
             "decision": "the V probability shared among beats of one shape and weighted, the most probable class "
             "(a close call between N and S to S), then the supraventricular-run rules (atrial runs after a sinus "
@@ -388,7 +401,14 @@ def step_transfer(
             val_records.append(info["val_records"])
         model = rt.ensemble(members)
         if blend:
-            model = blended(model, rt.fit_trees(records, train_ids, seed=0, lead_dropout=rt.TREE_LEAD_DROPOUT))
+            clf = rt.fit_trees(
+                records,
+                train_ids,
+                seed=0,
+                lead_dropout=rt.TREE_LEAD_DROPOUT,
+                params=dict(CONFIGS[config].tree_params),
+            )
+            model = blended(model, clf)
         from ecg.models import record as record_model
 
         probs = {t: record_model.predict(model, records[t].morphology, records[t].features) for t in test_ids}
@@ -528,6 +548,11 @@ def main() -> None:
         default="blend",
         help="blend (shipped): the chosen network averaged with gradient-boosted trees; network: the network alone",
     )
+    parser.add_argument(
+        "--config",
+        choices=sorted(CONFIGS),
+        help="the shipped configuration, chosen by an experiment rather than by the cv step's best mean F1",
+    )
     parser.add_argument("--data-dir")
     args = parser.parse_args()
     data = data_dir(args.data_dir)
@@ -537,9 +562,9 @@ def main() -> None:
     ids = rt.record_ids(data, "all")
     if "cv" in steps:
         step_cv(records, ids, configs, data)
-    config = chosen_config(configs) if any(s != "baselines" for s in steps) else None
+    config = args.config or (chosen_config(configs) if any(s != "baselines" for s in steps) else None)
     blend = args.recipe == "blend"
-    if "cv" in steps and blend:
+    if ("cv" in steps or "cv_blend" in steps) and blend:
         step_cv_blend(records, ids, config, data)
     if "ds1_ds2" in steps:
         step_transfer(records, "ds1_ds2", "ds1", "ds2", config, data, blend=blend)

@@ -48,7 +48,8 @@ def out_of_fold(records, ids) -> dict[str, np.ndarray]:
         )
         for seed in range(hp.SEEDS)
     ]
-    trees = hp._oof("trees_ld", records, ids, hp.tree_fold(records, rt.TREE_LEAD_DROPOUT))
+    params = dict(rt.CONFIGS[CONFIG].tree_params)
+    trees = hp._oof(hp.tree_oof_name(CONFIG), records, ids, hp.tree_fold(records, rt.TREE_LEAD_DROPOUT, params))
     return {r: np.mean([p[r] for p in seeds], axis=0) + trees[r] for r in ids}
 
 

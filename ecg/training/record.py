@@ -277,6 +277,7 @@ class TrainConfig:
     n_keep: float = 0.35  # share of N beats drawn afresh each epoch (all others kept): 3x faster epochs
     augment: tuple[str, ...] = ()  # augmented copies of the training records added (VARIANTS)
     lead_swap: float = 0.0  # share of two-lead beats whose leads are swapped in training
+    tree_params: tuple[tuple[str, Any], ...] = ()  # the blend's trees: settings replacing TREE_PARAMS
 
 
 def train(
@@ -358,15 +359,29 @@ TREE_PARAMS = {
     "early_stopping": False,
 }
 TREE_ALPHA = 0.5  # class weights (N count / class count) ^ alpha, as the network's cnn_a05
+
+
+def tree_settings(config: TrainConfig) -> dict[str, Any]:
+    """The settings of the trees blended with ``config``'s network."""
+    return {**TREE_PARAMS, **dict(config.tree_params)}
+
+
 TREE_LEAD_DROPOUT = 0.2  # the shipped trees see the second lead hidden on a fifth of the beats, as the network
 
 
 def fit_trees(
-    records: dict[str, RecordData], ids: list[str], seed: int = 0, *, n_keep: float = 0.35, lead_dropout: float = 0.0
+    records: dict[str, RecordData],
+    ids: list[str],
+    seed: int = 0,
+    *,
+    n_keep: float = 0.35,
+    lead_dropout: float = 0.0,
+    params: dict[str, Any] | None = None,
 ) -> Any:
     """scikit-learn's histogram gradient boosting on the matched beats of ``ids``: ``n_keep`` of
     the N beats drawn once (as the network draws them each epoch), class weights as the network's,
-    the second lead hidden on ``lead_dropout`` of the beats as single-lead uploads look."""
+    the second lead hidden on ``lead_dropout`` of the beats as single-lead uploads look; ``params``
+    replace settings of :data:`TREE_PARAMS`."""
     from sklearn.ensemble import HistGradientBoostingClassifier
 
     from ecg.models.trees import tree_inputs
@@ -379,7 +394,7 @@ def fit_trees(
     keep = (y != 0) | (rng.random(len(y)) < n_keep)
     x, y = tree_inputs(m[keep], f[keep]), y[keep]
     w = class_weights(y, TREE_ALPHA) * np.where(np.arange(len(AAMI_CLASSES)) == 0, 1.0, n_keep)
-    clf = HistGradientBoostingClassifier(**TREE_PARAMS, random_state=seed)
+    clf = HistGradientBoostingClassifier(**{**TREE_PARAMS, **(params or {})}, random_state=seed)
     clf.fit(x, y, sample_weight=w[y])
     return clf
 

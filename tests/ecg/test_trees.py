@@ -116,3 +116,28 @@ def test_the_compiled_walk_gives_the_layers_probabilities():
     np.testing.assert_allclose(walk(x), np.asarray(layer(x)), atol=1e-5)
     np.testing.assert_allclose(walk(x), clf.predict_proba(x), atol=1e-5)
     assert walk(x[:0]).shape == (0, 5)
+
+
+def test_a_configuration_sets_the_blends_trees():
+    from dataclasses import replace
+
+    from ecg.processing.context import MORPH_CHANNELS, N_FEATURES, WINDOW
+    from ecg.training import record as rt
+
+    shipped = rt.CONFIGS["cnn_a05"]
+    assert rt.tree_settings(shipped) == rt.TREE_PARAMS
+    fewer = replace(shipped, tree_params=(("max_iter", 4), ("learning_rate", 0.3)))
+    assert rt.tree_settings(fewer) == {**rt.TREE_PARAMS, "max_iter": 4, "learning_rate": 0.3}
+    rng = np.random.default_rng(2)
+    labels = np.tile(np.array([0, 0, 0, 1, 2]), 160)
+    record = rt.RecordData(
+        rng.standard_normal((len(labels), WINDOW, MORPH_CHANNELS)).astype(np.float32) + labels[:, None, None],
+        rng.standard_normal((len(labels), N_FEATURES)).astype(np.float32),
+        labels,
+        np.arange(len(labels)) * 300,
+        360.0,
+        np.zeros(5, np.int64),
+    )
+    clf = rt.fit_trees({"a": record}, ["a"], params=dict(fewer.tree_params), n_keep=1.0)
+    assert clf.n_iter_ == 4 and len(trees.export(clf)["roots"]) == 4 * 3  # three classes seen
+    assert rt.fit_trees({"a": record}, ["a"], n_keep=1.0).n_iter_ == rt.TREE_PARAMS["max_iter"]

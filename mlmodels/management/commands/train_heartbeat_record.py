@@ -635,7 +635,7 @@ class Command(BaseCommand):
         model = rt.ensemble(members)
         tree_info = None
         if recipe == "blend":
-            model, tree_info = self._blend(model, data_by_record, ids, run_dir)
+            model, tree_info = self._blend(model, data_by_record, ids, run_dir, config)
         artifact = run_dir / f"heartbeat_record-{model_version}.keras"
         model.save(artifact)
         card = self._card(model, model_version, config, seeds, ids, infos, tree_info)
@@ -647,7 +647,7 @@ class Command(BaseCommand):
                 shutil.copy(artifact.with_suffix(suffix), ARTIFACTS_DIR / artifact.with_suffix(suffix).name)
             self.stdout.write(f"shipped to {ARTIFACTS_DIR.relative_to(REPO_ROOT)}")
 
-    def _blend(self, network, data_by_record, ids, run_dir: Path):
+    def _blend(self, network, data_by_record, ids, run_dir: Path, config: str):
         """The network averaged with trees fitted on every training record (kept as arrays in the run
         directory, so a rerun does not fit them again)."""
         import numpy as np
@@ -659,14 +659,20 @@ class Command(BaseCommand):
             arrays = dict(np.load(path))
         else:
             self.stdout.write("fitting the gradient-boosted trees")
-            clf = rt.fit_trees(data_by_record, ids, seed=0, lead_dropout=rt.TREE_LEAD_DROPOUT)
+            clf = rt.fit_trees(
+                data_by_record,
+                ids,
+                seed=0,
+                lead_dropout=rt.TREE_LEAD_DROPOUT,
+                params=dict(rt.CONFIGS[config].tree_params),
+            )
             arrays = trees.export(clf)
             np.savez(path, **arrays)  # type: ignore[arg-type]
         info = {
             "trees": len(arrays["roots"]),
             "nodes": len(arrays["feature"]),
             "depth": int(arrays["depth"]),
-            "params": rt.TREE_PARAMS,
+            "params": rt.tree_settings(rt.CONFIGS[config]),
             "lead_dropout": rt.TREE_LEAD_DROPOUT,
         }
         return trees.blend(network, trees.TreeEnsemble.from_export(arrays, name="trees")), info
