@@ -15,7 +15,7 @@ width 32, or width 64) and a tree model (the shipped 150 iterations, fewer, or n
   over 1,024 of its held-out beats, median of 7 rounds), beside the trees' node counts.
 
     .venv/bin/python -m bench.experiments.roofline_recipe [--networks width32,width64] [--trees it150,it40_lr03,none]
-        [--timing] [--runs]
+        [--seeds 1] [--timing] [--runs]
 
 With ``--runs`` each pair's V couplets and runs are also scored end to end as `bench.rhythm_unseen`
 scores the shipped recipe (the product's R-peaks and rhythm logic, reference runs from the .atr files).
@@ -55,9 +55,9 @@ TIMING = OUTPUT.with_name("roofline_recipe_tree_timing.json")
 RUNS = OUTPUT.with_name("roofline_recipe_runs.json")
 
 
-def network_oof(name: str, records, ids) -> dict[str, np.ndarray]:
+def network_oof(name: str, records, ids, n_seeds: int = hp.SEEDS) -> dict[str, np.ndarray]:
     changes = NETWORKS[name]
-    names = [hp.seed_oof_name(CONFIG, s) if not changes else f"cv_{name}_seed{s}" for s in range(hp.SEEDS)]
+    names = [hp.seed_oof_name(CONFIG, s) if not changes else f"cv_{name}_seed{s}" for s in range(n_seeds)]
     seeds = [
         hp._oof(n, records, ids, hp.network_fold(records, CONFIG, s, changes=changes or None))
         for s, n in enumerate(names)
@@ -113,6 +113,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--networks", default=",".join(NETWORKS))
     parser.add_argument("--trees", default=",".join(TREES))
+    parser.add_argument("--seeds", type=int, default=hp.SEEDS, help="network seeds averaged per fold (first N)")
     parser.add_argument("--timing", action="store_true", help="also time each tree model's walk (a fit per model)")
     parser.add_argument(
         "--runs", action="store_true", help="also score V couplets and runs end to end (bench.rhythm_unseen) per pair"
@@ -126,9 +127,10 @@ def main() -> None:
     runs = json.loads(RUNS.read_text()) if RUNS.exists() else {}
     trees = {name: tree_oof(name, records, ids) for name in args.trees.split(",")}
     for net_name in args.networks.split(","):
-        net = network_oof(net_name, records, ids)
+        net = network_oof(net_name, records, ids, args.seeds)
+        tail = "" if args.seeds == hp.SEEDS else f" ({args.seeds} network seed{'s' if args.seeds > 1 else ''})"
         for tree_name, p_trees in trees.items():
-            key = f"{net_name} + {tree_name}"
+            key = f"{net_name} + {tree_name}{tail}"
             if key in result:
                 continue
             probs = net if p_trees is None else {r: (net[r] + p_trees[r]) / 2 for r in ids}
@@ -138,7 +140,7 @@ def main() -> None:
                 **scored(probs, measures, records, ids),
             }
         for tree_name, p_trees in trees.items():
-            key = f"{net_name} + {tree_name}"
+            key = f"{net_name} + {tree_name}{tail}"
             if args.runs and key not in runs:
                 from bench import rhythm_unseen
 
