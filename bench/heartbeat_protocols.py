@@ -1,7 +1,7 @@
 """Evaluate the record-level beat classifier on patients it never saw, by one resumable command.
 
     .venv/bin/python -m bench.heartbeat_protocols [--steps cv,ds1_ds2,mitdb_svdb,baselines,nstdb,headline]
-        [--configs cnn_a1,mlp_a1,cnn_a05] [--config cnn_a05_w64] [--data-dir DIR]
+        [--configs cnn_a1,mlp_a1,cnn_a05] [--config cnn_a05] [--data-dir DIR]
 
 Steps (each writes bench/results/heartbeat_protocols/<step>.json and is skipped when that file
 exists; a CV step also keeps each finished fold, so an interrupted run resumes where it stopped):

@@ -359,14 +359,12 @@ TREE_PARAMS = {
     "early_stopping": False,
 }
 TREE_ALPHA = 0.5  # class weights (N count / class count) ^ alpha, as the network's cnn_a05
+TREE_LEAD_DROPOUT = 0.2  # the shipped trees see the second lead hidden on a fifth of the beats, as the network
 
 
 def tree_settings(config: TrainConfig) -> dict[str, Any]:
     """The settings of the trees blended with ``config``'s network."""
     return {**TREE_PARAMS, **dict(config.tree_params)}
-
-
-TREE_LEAD_DROPOUT = 0.2  # the shipped trees see the second lead hidden on a fifth of the beats, as the network
 
 
 def fit_trees(
