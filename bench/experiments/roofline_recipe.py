@@ -131,32 +131,29 @@ def main() -> None:
         tail = "" if args.seeds == hp.SEEDS else f" ({args.seeds} network seed{'s' if args.seeds > 1 else ''})"
         for tree_name, p_trees in trees.items():
             key = f"{net_name} + {tree_name}{tail}"
-            if key in result:
+            scored_now, runs_now = key not in result, args.runs and key not in runs
+            if not (scored_now or runs_now):
                 continue
             probs = net if p_trees is None else {r: (net[r] + p_trees[r]) / 2 for r in ids}
-            result[key] = {
-                "network": NETWORKS[net_name],
-                "trees": TREES[tree_name],
-                **scored(probs, measures, records, ids),
-            }
-        for tree_name, p_trees in trees.items():
-            key = f"{net_name} + {tree_name}{tail}"
-            if args.runs and key not in runs:
+            if scored_now:
+                result[key] = {
+                    "network": NETWORKS[net_name],
+                    "trees": TREES[tree_name],
+                    **scored(probs, measures, records, ids),
+                }
+                a = result[key]["all"]
+                print(f"{key}: S {a['S']['se']:.4f}/{a['S']['ppv']:.4f} V {a['V']['se']:.4f}/{a['V']['ppv']:.4f}")
+                write_result(
+                    OUTPUT,
+                    {"machine": machine(load_before), "records": len(ids), "tree_timing": timings, "results": result},
+                )
+            if runs_now:
                 from bench import rhythm_unseen
 
-                probs = net if p_trees is None else {r: (net[r] + p_trees[r]) / 2 for r in ids}
                 per_record = [rhythm_unseen.evaluate(r, records[r], probs[r]) for r in ids]
                 runs[key] = rhythm_unseen.totals(per_record)["all"]
                 RUNS.write_text(json.dumps(runs, indent=2) + "\n")
                 print(f"{key} runs: {json.dumps(runs[key])}", flush=True)
-            a = result[key]["all"]
-            print(
-                f"{key}: S {a['S']['se']:.4f}/{a['S']['ppv']:.4f} V {a['V']['se']:.4f}/{a['V']['ppv']:.4f}", flush=True
-            )
-            write_result(
-                OUTPUT,
-                {"machine": machine(load_before), "records": len(ids), "tree_timing": timings, "results": result},
-            )
     if args.timing:
         for name in trees:
             tree_timing(name, records, ids, timings)
