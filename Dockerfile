@@ -1,5 +1,6 @@
 FROM python:3.11-slim
-ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
+# NUMBA_CACHE_DIR: the compiled tree walk (ecg/models/tree_walk.py) is cached where the worker can write.
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 NUMBA_CACHE_DIR=/tmp/numba-cache
 WORKDIR /app
 # Runtime dependencies only: the test tools, linters and browser driver never ship in the image.
 COPY requirements.txt .

@@ -167,52 +167,88 @@ def blend(network: Any, trees: TreeEnsemble, name: str = "record_beat_classifier
     return keras.Model([morph, feats], out, name=name)
 
 
-def fast_predictor(layer: TreeEnsemble) -> Any | None:
-    """``rows -> probabilities`` computing exactly what ``layer`` computes, by scikit-learn's compiled
-    tree walk (one tree at a time per row, stopping at each leaf) instead of the layer's fixed-depth
-    gathers over every tree at once, which cost about 0.5 ms of CPU per beat for the shipped trees.
-    None when scikit-learn's predictor cannot be built here (the caller keeps the layer).
+def packed(layer: TreeEnsemble) -> dict[str, np.ndarray]:
+    """The layer's trees laid out for :func:`fast_predictor`: each tree's nodes breadth first with a
+    node's two children side by side (``child`` the left one, ``child + 1`` the right), so one step of
+    a walk is ``child[i] + (x > threshold[i])``. A leaf is its own child with threshold +inf on
+    feature 0, so a walk that goes on past a leaf stays on it; ``go_right_if_missing`` is the learnt
+    branch of a missing value (NaN), and ``depth`` each tree's depth."""
+    feature = np.asarray(layer.feature.numpy(), np.int64)
+    threshold = np.asarray(layer.threshold.numpy(), np.float32)
+    missing_left = np.asarray(layer.missing_left.numpy()).astype(bool)
+    left, right = np.asarray(layer.left.numpy(), np.int64), np.asarray(layer.right.numpy(), np.int64)
+    value = np.asarray(layer.value.numpy(), np.float32)
+    roots = np.asarray(layer.roots.numpy(), np.int64)
+    n = len(feature)
+    order = np.empty(n, np.int64)  # order[new position] = old node
+    position = np.empty(n, np.int64)  # position[old node] = new position
+    depth_of = np.zeros(n, np.int64)
+    tree_depth = np.zeros(len(roots), np.int32)
+    filled = 0
+    for t, root in enumerate(roots):
+        first = filled
+        order[filled], position[root] = root, filled
+        filled += 1
+        k = first
+        while k < filled:
+            node = order[k]
+            k += 1
+            if left[node] != node:
+                for child in (left[node], right[node]):
+                    order[filled], position[child] = child, filled
+                    depth_of[child] = depth_of[node] + 1
+                    filled += 1
+        tree_depth[t] = depth_of[order[first:filled]].max()
+    if filled != n:
+        raise ValueError("the trees' nodes do not form one tree per root")
+    leaf = left[order] == order
+    return {
+        "feature": np.where(leaf, 0, feature[order]).astype(np.int32),
+        "threshold": np.where(leaf, np.inf, threshold[order]).astype(np.float32),
+        "child": np.where(leaf, np.arange(n), position[left[order]]).astype(np.int32),
+        "go_right_if_missing": (~leaf & ~missing_left[order]).astype(np.uint8),
+        "value": np.where(leaf, value[order], 0.0).astype(np.float64),
+        "roots": position[roots].astype(np.int32),
+        "depth": tree_depth,
+        "output": np.asarray(layer.output_of_tree.numpy()).argmax(axis=1).astype(np.int32),
+        "baseline": np.asarray(layer.baseline.numpy(), np.float64),
+    }
 
-    Thresholds stay float32 and rows are float32 widened to float64, so every comparison is the
-    layer's own; ``ecg.models.record`` still checks the result against the model's call on load.
+
+def fast_predictor(layer: TreeEnsemble) -> Any | None:
+    """``rows -> probabilities`` computing exactly what ``layer`` computes, by a compiled walk
+    (:mod:`ecg.models.tree_walk`) instead of the layer's gathers over every tree at once, which cost
+    about 0.5 ms of CPU per beat for the shipped trees. None when the walk cannot be compiled here
+    (the caller keeps the layer).
+
+    Thresholds and rows stay float32, so every comparison is the layer's own; ``ecg.models.record``
+    still checks the result against the model's call on load.
     """
     try:
-        from sklearn.ensemble._hist_gradient_boosting.common import PREDICTOR_RECORD_DTYPE
-        from sklearn.ensemble._hist_gradient_boosting.predictor import TreePredictor
-    except ImportError:  # pragma: no cover - a scikit-learn without the private module
+        from ecg.models import tree_walk
+    except ImportError:  # pragma: no cover - numba missing: the caller keeps the layer
         return None
-    feature = np.asarray(layer.feature.numpy(), np.int64)
-    threshold = np.asarray(layer.threshold.numpy(), np.float32).astype(np.float64)
-    missing_left = np.asarray(layer.missing_left.numpy())
-    left, right = np.asarray(layer.left.numpy(), np.int64), np.asarray(layer.right.numpy(), np.int64)
-    value = np.asarray(layer.value.numpy(), np.float32).astype(np.float64)
-    roots = np.asarray(layer.roots.numpy(), np.int64)
-    output = np.asarray(layer.output_of_tree.numpy()).argmax(axis=1)
-    baseline = np.asarray(layer.baseline.numpy(), np.float64)
-    ends = np.append(roots[1:], len(feature))
-    predictors = []
-    empty_bitsets = np.zeros((0, 8), np.uint32)
-    for start, end in zip(roots, ends, strict=True):
-        own = np.arange(start, end)
-        nodes = np.zeros(end - start, PREDICTOR_RECORD_DTYPE)
-        leaf = left[start:end] == own
-        nodes["is_leaf"] = leaf
-        nodes["value"] = np.where(leaf, value[start:end], 0.0)
-        nodes["feature_idx"] = feature[start:end]
-        nodes["num_threshold"] = threshold[start:end]
-        nodes["missing_go_to_left"] = missing_left[start:end]
-        nodes["left"] = np.where(leaf, 0, left[start:end] - start)
-        nodes["right"] = np.where(leaf, 0, right[start:end] - start)
-        predictors.append(TreePredictor(nodes, empty_bitsets, empty_bitsets))
-    n_outputs = len(baseline)
+    arrays = packed(layer)
+    n_outputs = len(arrays["baseline"])
 
     def predict(rows: np.ndarray) -> np.ndarray:
-        x = np.ascontiguousarray(np.asarray(rows, np.float32), dtype=np.float64)
-        raw = np.tile(baseline, (len(x), 1))
-        f_idx_map = np.zeros(x.shape[1], np.uint32)
-        for tree, column in zip(predictors, output, strict=True):
-            raw[:, column] += tree.predict(x, empty_bitsets, f_idx_map, 1)
-        raw -= raw.max(axis=1, keepdims=True)
+        x = np.ascontiguousarray(rows, dtype=np.float32)
+        if x.ndim != 2:
+            raise ValueError("the trees' input rows must be a 2-D array")
+        walk = tree_walk.walk_with_missing if np.isnan(x).any() else tree_walk.walk
+        raw = walk(
+            x,
+            arrays["feature"],
+            arrays["threshold"],
+            arrays["child"],
+            arrays["go_right_if_missing"],
+            arrays["value"],
+            arrays["roots"],
+            arrays["depth"],
+            arrays["output"],
+            arrays["baseline"],
+        )
+        raw -= raw.max(axis=1, keepdims=True, initial=-np.inf)
         e = np.exp(raw)
         out: np.ndarray = (e / e.sum(axis=1, keepdims=True)).astype(np.float32)
         assert out.shape[1] == n_outputs

@@ -106,16 +106,37 @@ def test_a_blend_of_an_ensemble_runs_through_the_fast_graph():
 
 
 def test_the_compiled_walk_gives_the_layers_probabilities():
-    """The product evaluates a blend's trees by scikit-learn's compiled walk, rebuilt from the layer's
-    own arrays: the same probabilities as the layer, missing values included."""
+    """The product evaluates a blend's trees by a compiled walk of the layer's own arrays: the same
+    probabilities as the layer and scikit-learn, with and without missing values, for any number of
+    rows (eight at a time, then the rest one by one)."""
     clf, x = _fitted(n_features=20)
-    x[::7, 3] = np.nan
     layer = trees.TreeEnsemble.from_export(trees.export(clf))
     walk = trees.fast_predictor(layer)
     assert walk is not None
+    for rows in (x, x[:13], x[:7], x[:1]):  # whole groups of eight and a remainder, a remainder only
+        np.testing.assert_allclose(walk(rows), clf.predict_proba(rows), atol=1e-6)
     np.testing.assert_allclose(walk(x), np.asarray(layer(x)), atol=1e-5)
-    np.testing.assert_allclose(walk(x), clf.predict_proba(x), atol=1e-5)
+    missing = x.copy()
+    missing[::7, 3] = np.nan
+    missing[::5, 0] = np.nan
+    np.testing.assert_allclose(walk(missing), np.asarray(layer(missing)), atol=1e-5)
+    np.testing.assert_allclose(walk(missing), clf.predict_proba(missing), atol=1e-6)
     assert walk(x[:0]).shape == (0, 5)
+    with pytest.raises(ValueError, match="2-D"):
+        walk(x[0])
+
+
+def test_the_packed_trees_keep_each_trees_nodes_and_leaves():
+    """The walk's layout: children side by side, a leaf its own child, every node kept, each tree's
+    depth its deepest leaf's."""
+    clf, _ = _fitted(n_features=20)
+    arrays = trees.packed(trees.TreeEnsemble.from_export(trees.export(clf)))
+    child, n = arrays["child"], len(arrays["child"])
+    leaf = child == np.arange(n)
+    assert leaf.sum() == sum(p.get_n_leaf_nodes() for it in clf._predictors for p in it)
+    assert np.isinf(arrays["threshold"][leaf]).all() and (arrays["go_right_if_missing"][leaf] == 0).all()
+    assert (child[~leaf] > np.arange(n)[~leaf]).all()  # breadth first: children after their parent
+    assert arrays["depth"].tolist() == [p.get_max_depth() for it in clf._predictors for p in it]
 
 
 def test_a_configuration_sets_the_blends_trees():
