@@ -1,11 +1,18 @@
+# The compiled walk of the record-level model's trees (ecg/models/tree_walk.c), built where a compiler is;
+# the image itself carries no compiler.
+FROM python:3.11-slim AS native
+RUN apt-get update && apt-get install -y --no-install-recommends gcc libc6-dev && rm -rf /var/lib/apt/lists/*
+COPY ecg/models/tree_walk.c /src/
+RUN gcc -O3 -fPIC -shared -Wall -Wextra -Werror -o /src/libtree_walk.so /src/tree_walk.c
+
 FROM python:3.11-slim
-# NUMBA_CACHE_DIR: the compiled tree walk (ecg/models/tree_walk.py) is cached where the worker can write.
-ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 NUMBA_CACHE_DIR=/tmp/numba-cache
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
 WORKDIR /app
 # Runtime dependencies only: the test tools, linters and browser driver never ship in the image.
 COPY requirements.txt .
 RUN pip install --no-cache-dir -r requirements.txt
 COPY . .
+COPY --from=native /src/libtree_walk.so ecg/models/libtree_walk.so
 RUN DJANGO_ENV=production SECRET_KEY=build-only-secret-key-not-used-at-run-time-000 STATIC_ROOT=/app/staticfiles \
     python manage.py collectstatic --noinput
 # Run as an unprivileged user; it owns only the media folder the compose file mounts.

@@ -5,11 +5,14 @@ PY := $(VENV)/bin/python
 PORT ?= 8000
 STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
+CC ?= cc
+# The compiled walk of the record-level model's trees (ecg/models/tree_walk.py): plain C, no Python headers.
+NATIVE := ecg/models/libtree_walk.so
 
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/test
 TEST_BROKER_URL ?= redis://127.0.0.1:6379/15
 
-.PHONY: run test venv worker
+.PHONY: run test venv worker native
 
 # make run installs what the application needs; make test adds the test and lint tools.
 $(STAMP): requirements.txt
@@ -24,14 +27,20 @@ $(DEV_STAMP): $(STAMP) requirements-dev.txt
 
 venv: $(STAMP)
 
-run: $(STAMP)
+$(NATIVE): ecg/models/tree_walk.c
+	$(CC) -O3 -fPIC -shared -Wall -Wextra -Werror -o $@ $<
+
+native: $(NATIVE)
+
+run: $(STAMP) $(NATIVE)
 	PORT=$(PORT) PY=$(PY) bash scripts/run.sh
 
-worker: $(STAMP)
+worker: $(STAMP) $(NATIVE)
 	$(VENV)/bin/celery -A ecgsite worker --loglevel=INFO --concurrency=1
 
 test: $(DEV_STAMP)
 	bash scripts/test-prerequisites.sh
+	$(MAKE) native
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy accounts api diagnostics ecgsite mlmodels patients ecg

@@ -1,108 +1,106 @@
-"""Compiled walks of gradient-boosted trees laid out by :func:`ecg.models.trees.packed`.
+"""The compiled walks of gradient-boosted trees (``tree_walk.c``, built beside this file by ``make``
+as ``libtree_walk.so``).
 
 scikit-learn's walk takes one tree at a time over the rows and branches at every node, so about
-half its comparisons are branches the processor guesses wrong. :func:`walk` instead takes eight rows
-at once through every tree, each row a plain variable, and never branches on the data: a step is
-``child[i] + (x > threshold[i])``, repeated to the tree's depth (a leaf is its own child), so the
-eight rows' loads overlap. That needs rows without missing values; :func:`walk_with_missing` takes
-any rows, one at a time, stopping at each leaf (bench/README.md, Performance, has the timings).
+half its comparisons are branches the processor guesses wrong. :func:`walk` takes eight rows at once
+through every tree without branching on the data (rows with a missing value go through
+:func:`walk_with_missing`, which follows each node's learnt branch); bench/README.md (Performance,
+Gaps) has the timings. The library is plain C loaded by ctypes: no compiler at run time, a few
+kilobytes of memory (a JIT compiler such as numba costs the worker about 100 MB).
 
-Both return the raw scores (rows x classes): the baseline plus each tree's leaf value in its class's
-column. Compiled by numba on first use and cached beside this file, or in ``NUMBA_CACHE_DIR`` (the image
-sets one: its code is read-only to the worker).
+Both functions return raw scores (rows x classes): the baseline plus each tree's leaf value in its
+class's column, for the arrays of :func:`ecg.models.trees.packed`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import ctypes
+from functools import cache
+from pathlib import Path
+from typing import Any
 
-import numba
 import numpy as np
 
-LANES = 8  # rows walked side by side in :func:`walk`
+LIBRARY = Path(__file__).with_name("libtree_walk.so")  # not tree_walk.so: Python would import that as this module
 
 
-def _compiled(fn: Callable[..., np.ndarray]) -> Callable[..., np.ndarray]:
-    try:
-        return numba.njit(cache=True, nogil=True, boundscheck=False)(fn)  # type: ignore[no-any-return]
-    except RuntimeError:  # no writable cache location: each process compiles on its first call (about 1 s)
-        return numba.njit(nogil=True, boundscheck=False)(fn)  # type: ignore[no-any-return]
+def _array(dtype: Any) -> Any:
+    return np.ctypeslib.ndpointer(dtype=dtype, flags="C_CONTIGUOUS")
 
 
-@_compiled
-def walk(
-    x: np.ndarray,
-    feature: np.ndarray,
-    threshold: np.ndarray,
-    child: np.ndarray,
-    go_right_if_missing: np.ndarray,
-    value: np.ndarray,
-    roots: np.ndarray,
-    depth: np.ndarray,
-    output: np.ndarray,
-    baseline: np.ndarray,
-) -> np.ndarray:
-    n = x.shape[0]
-    raw = np.empty((n, baseline.shape[0]), np.float64)
-    for r in range(n):
-        raw[r, :] = baseline
-    whole = n - n % LANES
-    for r in range(0, whole, LANES):
-        for t in range(roots.shape[0]):
-            i0 = i1 = i2 = i3 = i4 = i5 = i6 = i7 = roots[t]
-            for _ in range(depth[t]):
-                i0 = child[i0] + np.int32(x[r, feature[i0]] > threshold[i0])
-                i1 = child[i1] + np.int32(x[r + 1, feature[i1]] > threshold[i1])
-                i2 = child[i2] + np.int32(x[r + 2, feature[i2]] > threshold[i2])
-                i3 = child[i3] + np.int32(x[r + 3, feature[i3]] > threshold[i3])
-                i4 = child[i4] + np.int32(x[r + 4, feature[i4]] > threshold[i4])
-                i5 = child[i5] + np.int32(x[r + 5, feature[i5]] > threshold[i5])
-                i6 = child[i6] + np.int32(x[r + 6, feature[i6]] > threshold[i6])
-                i7 = child[i7] + np.int32(x[r + 7, feature[i7]] > threshold[i7])
-            c = output[t]
-            raw[r, c] += value[i0]
-            raw[r + 1, c] += value[i1]
-            raw[r + 2, c] += value[i2]
-            raw[r + 3, c] += value[i3]
-            raw[r + 4, c] += value[i4]
-            raw[r + 5, c] += value[i5]
-            raw[r + 6, c] += value[i6]
-            raw[r + 7, c] += value[i7]
-    for r in range(whole, n):
-        for t in range(roots.shape[0]):
-            i = roots[t]
-            for _ in range(depth[t]):
-                i = child[i] + np.int32(x[r, feature[i]] > threshold[i])
-            raw[r, output[t]] += value[i]
+@cache
+def library() -> Any | None:
+    """The compiled library, or None when it has not been built here (``make native``)."""
+    if not LIBRARY.exists():
+        return None
+    lib = ctypes.CDLL(str(LIBRARY))  # a CDLL call releases the GIL
+    i64, f32, f64, i32 = ctypes.c_int64, _array(np.float32), _array(np.float64), _array(np.int32)
+    lib.walk.argtypes = [f32, i64, i64, i32, f32, i32, f64, i32, i32, i32, i64, i64, f64]
+    lib.walk.restype = None
+    lib.walk_with_missing.argtypes = [f32, i64, i64, i32, f32, i32, _array(np.uint8), f64, i32, i32, i64, i64, f64]
+    lib.walk_with_missing.restype = None
+    return lib
+
+
+def available() -> bool:
+    return library() is not None
+
+
+def _checked(x: np.ndarray, arrays: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    x = np.ascontiguousarray(x, dtype=np.float32)
+    if x.ndim != 2:
+        raise ValueError("the trees' input rows must be a 2-D array")
+    if len(arrays["feature"]) and x.shape[1] <= int(arrays["feature"].max()):
+        raise ValueError(
+            f"the trees read {int(arrays['feature'].max()) + 1} inputs per row, the rows have {x.shape[1]}"
+        )
+    raw = np.tile(arrays["baseline"], (len(x), 1))
+    return x, raw
+
+
+def walk(x: np.ndarray, arrays: dict[str, np.ndarray]) -> np.ndarray:
+    """Raw scores of rows without missing values (eight at a time, no branch on the data)."""
+    lib = library()
+    if lib is None:
+        raise RuntimeError(f"{LIBRARY.name} is not built: run make native")
+    x, raw = _checked(x, arrays)
+    lib.walk(
+        x,
+        len(x),
+        x.shape[1],
+        arrays["feature"],
+        arrays["threshold"],
+        arrays["child"],
+        arrays["value"],
+        arrays["roots"],
+        arrays["depth"],
+        arrays["output"],
+        len(arrays["roots"]),
+        raw.shape[1],
+        raw,
+    )
     return raw
 
 
-@_compiled
-def walk_with_missing(
-    x: np.ndarray,
-    feature: np.ndarray,
-    threshold: np.ndarray,
-    child: np.ndarray,
-    go_right_if_missing: np.ndarray,
-    value: np.ndarray,
-    roots: np.ndarray,
-    depth: np.ndarray,
-    output: np.ndarray,
-    baseline: np.ndarray,
-) -> np.ndarray:
-    n = x.shape[0]
-    raw = np.empty((n, baseline.shape[0]), np.float64)
-    for r in range(n):
-        raw[r, :] = baseline
-    for t in range(roots.shape[0]):
-        c = output[t]
-        for r in range(n):
-            i = roots[t]
-            while child[i] != i:
-                v = x[r, feature[i]]
-                if v > threshold[i] or (v != v and go_right_if_missing[i]):
-                    i = child[i] + 1
-                else:
-                    i = child[i]
-            raw[r, c] += value[i]
+def walk_with_missing(x: np.ndarray, arrays: dict[str, np.ndarray]) -> np.ndarray:
+    """Raw scores of any rows (one at a time; a missing value takes the node's learnt branch)."""
+    lib = library()
+    if lib is None:
+        raise RuntimeError(f"{LIBRARY.name} is not built: run make native")
+    x, raw = _checked(x, arrays)
+    lib.walk_with_missing(
+        x,
+        len(x),
+        x.shape[1],
+        arrays["feature"],
+        arrays["threshold"],
+        arrays["child"],
+        arrays["go_right_if_missing"],
+        arrays["value"],
+        arrays["roots"],
+        arrays["output"],
+        len(arrays["roots"]),
+        raw.shape[1],
+        raw,
+    )
     return raw

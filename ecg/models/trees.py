@@ -11,6 +11,7 @@ a beat from the network's two inputs.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import keras
@@ -18,6 +19,8 @@ import numpy as np
 from keras import ops
 
 from ecg.constants import AAMI_CLASSES
+
+logger = logging.getLogger(__name__)
 
 # What the trees see: the record-level features and the first lead's beat and beat - template at
 # a quarter of the 128 Hz rate (bench.heartbeat_protocols.tree_inputs).
@@ -216,42 +219,80 @@ def packed(layer: TreeEnsemble) -> dict[str, np.ndarray]:
 
 
 def fast_predictor(layer: TreeEnsemble) -> Any | None:
-    """``rows -> probabilities`` computing exactly what ``layer`` computes, by a compiled walk
-    (:mod:`ecg.models.tree_walk`) instead of the layer's gathers over every tree at once, which cost
-    about 0.5 ms of CPU per beat for the shipped trees. None when the walk cannot be compiled here
-    (the caller keeps the layer).
+    """``rows -> probabilities`` computing exactly what ``layer`` computes, by a compiled walk instead
+    of the layer's gathers over every tree at once (about 0.5 ms of CPU per beat for the shipped trees):
+    the project's own (:mod:`ecg.models.tree_walk`, built by ``make``), else scikit-learn's, about three
+    times slower. None when neither can be built here (the caller keeps the layer).
 
-    Thresholds and rows stay float32, so every comparison is the layer's own; ``ecg.models.record``
-    still checks the result against the model's call on load.
+    Thresholds and rows stay float32 (scikit-learn's walk widens both to float64), so every comparison
+    is the layer's own; ``ecg.models.record`` still checks the result against the model's call on load.
     """
-    try:
-        from ecg.models import tree_walk
-    except ImportError:  # pragma: no cover - numba missing: the caller keeps the layer
-        return None
+    from ecg.models import tree_walk
+
+    if not tree_walk.available():
+        logger.warning(
+            "%s is not built (make native): the trees take scikit-learn's slower walk", tree_walk.LIBRARY.name
+        )
+        return sklearn_predictor(layer)
     arrays = packed(layer)
-    n_outputs = len(arrays["baseline"])
 
     def predict(rows: np.ndarray) -> np.ndarray:
-        x = np.ascontiguousarray(rows, dtype=np.float32)
+        x = np.asarray(rows, dtype=np.float32)
+        walk = tree_walk.walk_with_missing if np.isnan(x).any() else tree_walk.walk
+        return probabilities(walk(x, arrays))
+
+    return predict
+
+
+def probabilities(raw: np.ndarray) -> np.ndarray:
+    """Class probabilities (softmax over each row) of raw scores."""
+    raw = raw - raw.max(axis=1, keepdims=True, initial=-np.inf)
+    e = np.exp(raw)
+    out: np.ndarray = (e / e.sum(axis=1, keepdims=True)).astype(np.float32)
+    return out
+
+
+def sklearn_predictor(layer: TreeEnsemble) -> Any | None:
+    """``rows -> probabilities`` by scikit-learn's compiled walk (one tree at a time over the rows,
+    stopping at each leaf), rebuilt from the layer's arrays; None without scikit-learn's private
+    predictor module."""
+    try:
+        from sklearn.ensemble._hist_gradient_boosting.common import PREDICTOR_RECORD_DTYPE
+        from sklearn.ensemble._hist_gradient_boosting.predictor import TreePredictor
+    except ImportError:  # pragma: no cover - a scikit-learn without the private module
+        return None
+    feature = np.asarray(layer.feature.numpy(), np.int64)
+    threshold = np.asarray(layer.threshold.numpy(), np.float32).astype(np.float64)
+    missing_left = np.asarray(layer.missing_left.numpy())
+    left, right = np.asarray(layer.left.numpy(), np.int64), np.asarray(layer.right.numpy(), np.int64)
+    value = np.asarray(layer.value.numpy(), np.float32).astype(np.float64)
+    roots = np.asarray(layer.roots.numpy(), np.int64)
+    output = np.asarray(layer.output_of_tree.numpy()).argmax(axis=1)
+    baseline = np.asarray(layer.baseline.numpy(), np.float64)
+    ends = np.append(roots[1:], len(feature))
+    predictors = []
+    empty_bitsets = np.zeros((0, 8), np.uint32)
+    for start, end in zip(roots, ends, strict=True):
+        own = np.arange(start, end)
+        nodes = np.zeros(end - start, PREDICTOR_RECORD_DTYPE)
+        leaf = left[start:end] == own
+        nodes["is_leaf"] = leaf
+        nodes["value"] = np.where(leaf, value[start:end], 0.0)
+        nodes["feature_idx"] = feature[start:end]
+        nodes["num_threshold"] = threshold[start:end]
+        nodes["missing_go_to_left"] = missing_left[start:end]
+        nodes["left"] = np.where(leaf, 0, left[start:end] - start)
+        nodes["right"] = np.where(leaf, 0, right[start:end] - start)
+        predictors.append(TreePredictor(nodes, empty_bitsets, empty_bitsets))
+
+    def predict(rows: np.ndarray) -> np.ndarray:
+        x = np.ascontiguousarray(np.asarray(rows, np.float32), dtype=np.float64)
         if x.ndim != 2:
             raise ValueError("the trees' input rows must be a 2-D array")
-        walk = tree_walk.walk_with_missing if np.isnan(x).any() else tree_walk.walk
-        raw = walk(
-            x,
-            arrays["feature"],
-            arrays["threshold"],
-            arrays["child"],
-            arrays["go_right_if_missing"],
-            arrays["value"],
-            arrays["roots"],
-            arrays["depth"],
-            arrays["output"],
-            arrays["baseline"],
-        )
-        raw -= raw.max(axis=1, keepdims=True, initial=-np.inf)
-        e = np.exp(raw)
-        out: np.ndarray = (e / e.sum(axis=1, keepdims=True)).astype(np.float32)
-        assert out.shape[1] == n_outputs
-        return out
+        raw = np.tile(baseline, (len(x), 1))
+        f_idx_map = np.zeros(x.shape[1], np.uint32)
+        for tree, column in zip(predictors, output, strict=True):
+            raw[:, column] += tree.predict(x, empty_bitsets, f_idx_map, 1)
+        return probabilities(raw)
 
     return predict

@@ -106,9 +106,12 @@ def test_a_blend_of_an_ensemble_runs_through_the_fast_graph():
 
 
 def test_the_compiled_walk_gives_the_layers_probabilities():
-    """The product evaluates a blend's trees by a compiled walk of the layer's own arrays: the same
+    """The product evaluates a blend's trees by its compiled walk of the layer's own arrays: the same
     probabilities as the layer and scikit-learn, with and without missing values, for any number of
     rows (eight at a time, then the rest one by one)."""
+    from ecg.models import tree_walk
+
+    assert tree_walk.available(), f"{tree_walk.LIBRARY.name} is not built: make test builds it (make native)"
     clf, x = _fitted(n_features=20)
     layer = trees.TreeEnsemble.from_export(trees.export(clf))
     walk = trees.fast_predictor(layer)
@@ -121,9 +124,26 @@ def test_the_compiled_walk_gives_the_layers_probabilities():
     missing[::5, 0] = np.nan
     np.testing.assert_allclose(walk(missing), np.asarray(layer(missing)), atol=1e-5)
     np.testing.assert_allclose(walk(missing), clf.predict_proba(missing), atol=1e-6)
+    # rows without a missing value: both walks agree (the branching one is the other's reference)
+    arrays = trees.packed(layer)
+    np.testing.assert_allclose(tree_walk.walk(x, arrays), tree_walk.walk_with_missing(x, arrays), atol=1e-12)
     assert walk(x[:0]).shape == (0, 5)
     with pytest.raises(ValueError, match="2-D"):
         walk(x[0])
+    with pytest.raises(ValueError, match="inputs per row"):  # never a read past the row
+        walk(x[:, :3])
+
+
+def test_without_the_compiled_walk_the_trees_take_scikit_learns(monkeypatch, caplog):
+    from ecg.models import tree_walk
+
+    clf, x = _fitted(n_features=20)
+    layer = trees.TreeEnsemble.from_export(trees.export(clf))
+    monkeypatch.setattr(tree_walk, "available", lambda: False)
+    walk = trees.fast_predictor(layer)
+    assert walk is not None and "make native" in caplog.text
+    x[::7, 3] = np.nan
+    np.testing.assert_allclose(walk(x), clf.predict_proba(x), atol=1e-6)
 
 
 def test_the_packed_trees_keep_each_trees_nodes_and_leaves():
