@@ -9,7 +9,8 @@ exists; a CV step also keeps each finished fold, so an interrupted run resumes w
 * ``cv``: record-wise 5-fold cross-validation over every patient we have (MIT-BIH's 44 non-paced
   records and svdb's 52), for each candidate configuration; the configuration with the best
   pooled mean F1 of N, S and V is the one shipped and used by the other steps;
-* ``cv_blend`` (also run by ``cv``): the shipped recipe by the CV folds (below), for ``--config``;
+* ``cv_blend`` (also run by ``cv``): the shipped recipe by the CV folds (below), for ``--config``
+  (a configuration other than the shipped one, a candidate, writes ``cv_blend_<config>`` and so on);
 * ``ds1_ds2``: trained on DS1 only, tested on DS2 (de Chazal 2004; paced records excluded);
 * ``mitdb_svdb``: trained on MIT-BIH only, tested on the 52 svdb records (both: three seeds averaged,
   the shipped recipe; cross-validation folds train one seed each);
@@ -50,6 +51,13 @@ CACHE = REPO / "training-runs" / "cache"
 FOLDS = 5
 SEEDS = 3  # models averaged in the transfer protocols, as in the shipped model
 CONFIGS = rt.CONFIGS
+SHIPPED = "cnn_a05"  # the shipped model's configuration (heartbeat_record-2026.12-ctx3)
+
+
+def named(base: str, config: str) -> str:
+    """The name of ``config``'s result or kept file: the shipped configuration's keep the names they
+    have always had; another's (a candidate measured beside it) carry the configuration's name."""
+    return base if config == SHIPPED else f"{base}_{config}"
 
 
 def data_dir(arg: str | None) -> Path:
@@ -302,7 +310,8 @@ def step_cv_blend(records, ids, config: str, data: Path) -> None:
     """Record-wise CV of the shipped recipe, by the CV folds: SEEDS network seeds averaged, then
     averaged with one tree model per fold (out-of-fold probabilities of each seed and of the trees
     kept in training-runs/oof, so a run resumes). The figures of the first seed alone are kept beside."""
-    if load("cv_blend") is not None:
+    result_name = named("cv_blend", config)
+    if load(result_name) is not None:
         return
 
     def log(seed):
@@ -344,7 +353,7 @@ def step_cv_blend(records, ids, config: str, data: Path) -> None:
     for rep in compared.values():
         rep.pop("records", None)
     save(
-        "cv_blend",
+        result_name,
         {
             "config": {
                 **CONFIGS[config].__dict__,
@@ -375,14 +384,14 @@ def step_transfer(
 ) -> None:
     """Train on ``train_set``, test on ``test_set``: the network's seeds averaged, and with ``blend``
     averaged again with trees fitted on the same training records (the shipped recipe)."""
-    if blend:
-        name = f"{name}_blend"
+    kept_name = f"transfer_{name}_blend" if blend else f"transfer_{name}"
+    name = named(f"{name}_blend" if blend else name, config)
     if load(name) is not None:
         return
     train_ids, test_ids = rt.record_ids(data, train_set), rt.record_ids(data, test_set)
     # the test records' probabilities are kept, so a change of the decision after the model is scored
     # again without training again (delete them to retrain)
-    kept = TREE_OOF / f"transfer_{name}.npz"
+    kept = TREE_OOF / f"{named(kept_name, config)}.npz"
     if kept.exists():
         probs = dict(np.load(kept))
         val_records = json.loads(kept.with_suffix(".json").read_text())
@@ -528,6 +537,9 @@ def headline(results: dict) -> dict:
 
 
 def step_headline(config: str, blend: bool) -> None:
+    if config != SHIPPED:
+        print(f"headline: {config} is a candidate; the headline file is the shipped configuration's ({SHIPPED})")
+        return
     payload = {"config": f"{config} + trees" if blend else config}
     tail = "_blend" if blend else ""
     cv = "cv_blend" if blend else f"cv_{config}"

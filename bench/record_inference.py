@@ -1,6 +1,6 @@
 """The shipped record-level heartbeat model's speed against its matmul roofline, in one run.
 
-    .venv/bin/python -m bench.record_inference [--rounds 5] [--seconds 1.0]
+    .venv/bin/python -m bench.record_inference [--rounds 5] [--seconds 1.0] [--model PATH]
 
 Each round measures, back to back so both share the machine's load of the moment, the float32
 matrix-multiply rate (the roofline: beats/s ceiling = FLOP/s / (2 x multiply-adds per beat)) and
@@ -20,6 +20,7 @@ import argparse
 import os
 import statistics
 import time
+from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -36,6 +37,12 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--seconds", type=float, default=1.0)
     parser.add_argument("--candidates", action="store_true", help="also every fast-graph layout, with and without XLA")
+    parser.add_argument(
+        "--model",
+        type=Path,
+        help="a candidate artifact (e.g. from training-runs/) instead of the newest shipped one; "
+        "the result is written as record_inference_<its name>.json",
+    )
     args = parser.parse_args()
     import keras
     import wfdb
@@ -47,7 +54,7 @@ def main() -> None:
     from ecg.training.record import multiply_adds
 
     load_before = os.getloadavg()
-    path = newest_artifact("heartbeat_record")
+    path = args.model or newest_artifact("heartbeat_record")
     if path is None:
         raise SystemExit("no record-level model in mlmodels/artifacts/")
     from ecg.models import trees  # registers the tree layers of a blended model
@@ -120,7 +127,9 @@ def main() -> None:
         )
     fraction = statistics.median(r["roofline_fraction"] for r in rounds)
     result = {
-        "command": "python -m bench.record_inference" + (" --candidates" if args.candidates else ""),
+        "command": "python -m bench.record_inference"
+        + (" --candidates" if args.candidates else "")
+        + (f" --model {path.name}" if args.model else ""),
         "model": path.stem,
         "multiply_adds_per_beat": macs,
         "batch": 1024,
@@ -141,6 +150,8 @@ def main() -> None:
         "machine": machine(load_before),
     }
     name = "record_inference_candidates.json" if args.candidates else "record_inference.json"
+    if args.model:
+        name = f"record_inference_{path.stem}.json"
     write_result(REPO / "bench" / "results" / name, result)
 
 

@@ -11,7 +11,7 @@ shipped model's minus its width-32 network's, so the last column estimates each 
 trees. No accuracy is claimed for any width: a wider network would have to be retrained and every
 clinical figure measured again.
 
-    .venv/bin/python -m bench.experiments.roofline_width [--rounds 3]
+    .venv/bin/python -m bench.experiments.roofline_width [--rounds 3] [--widths 32,64,128,256]
 
 Result: bench/results/roofline_width.json.
 """
@@ -39,7 +39,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=1.0)
+    parser.add_argument(
+        "--widths",
+        default=",".join(map(str, WIDTHS)),
+        help="widths to measure; other than the default, the result is roofline_width_<widths>.json",
+    )
     args = parser.parse_args()
+    widths = tuple(int(w) for w in args.widths.split(","))
+    if 32 not in widths:  # the trees' time is the shipped model's minus its width-32 network's
+        parser.error("--widths must include 32, the shipped width")
+    output = OUTPUT if widths == WIDTHS else OUTPUT.with_name(f"roofline_width_{'-'.join(map(str, widths))}.json")
     import keras
 
     from ecg.models import record as record_model
@@ -53,7 +62,7 @@ def main() -> None:
     feats = rng.normal(size=(1024, N_FEATURES)).astype(np.float32)
     batch = Pair(morph, feats)
     models = {}
-    for width in WIDTHS:
+    for width in widths:
         members = [record_model.build(feats, seed=k, width=width) for k in range(MEMBERS)]
         models[width] = ensemble(members)
         record_model.warm_up(models[width])
@@ -89,24 +98,25 @@ def main() -> None:
         return statistics.median(values) if values else None
 
     result = {
-        "command": "python -m bench.experiments.roofline_width",
+        "command": "python -m bench.experiments.roofline_width"
+        + ("" if widths == WIDTHS else f" --widths {args.widths}"),
         "members": MEMBERS,
         "multiply_adds_per_beat": macs,
-        "network_roofline_median": {w: median("network", w) for w in WIDTHS},
-        "network_beats_per_cpu_s_median": {w: median("network", w, "beats_per_cpu_s") for w in WIDTHS},
+        "network_roofline_median": {w: median("network", w) for w in widths},
+        "network_beats_per_cpu_s_median": {w: median("network", w, "beats_per_cpu_s") for w in widths},
         "shipped_roofline_median": median("shipped") if shipped is not None else None,
         "trees_cpu_us_per_beat_median": statistics.median(r["trees_cpu_us_per_beat"] for r in rounds)
         if shipped is not None
         else None,
         "with_the_same_trees_median": {
-            w: statistics.median(r["with_the_same_trees"][w] for r in rounds) for w in WIDTHS
+            w: statistics.median(r["with_the_same_trees"][w] for r in rounds) for w in widths
         }
         if shipped is not None
         else None,
         "rounds": rounds,
         "machine": machine(load_before),
     }
-    write_result(OUTPUT, result)
+    write_result(output, result)
 
 
 if __name__ == "__main__":
