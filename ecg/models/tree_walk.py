@@ -15,11 +15,14 @@ class's column, for the arrays of :func:`ecg.models.trees.packed`.
 from __future__ import annotations
 
 import ctypes
+import logging
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+logger = logging.getLogger(__name__)
 
 LIBRARY = Path(__file__).with_name("libtree_walk.so")  # not tree_walk.so: Python would import that as this module
 
@@ -33,7 +36,11 @@ def library() -> Any | None:
     """The compiled library, or None when it has not been built here (``make native``)."""
     if not LIBRARY.exists():
         return None
-    lib = ctypes.CDLL(str(LIBRARY))  # a CDLL call releases the GIL
+    try:
+        lib = ctypes.CDLL(str(LIBRARY))  # a CDLL call releases the GIL
+    except OSError as exc:  # built for another machine, or damaged: the caller falls back
+        logger.warning("%s cannot be loaded (%s): rebuild it with make native", LIBRARY.name, exc)
+        return None
     i64, f32, f64, i32 = ctypes.c_int64, _array(np.float32), _array(np.float64), _array(np.int32)
     lib.walk.argtypes = [f32, i64, i64, i32, f32, i32, f64, i32, i32, i32, i64, i64, f64]
     lib.walk.restype = None

@@ -146,6 +146,21 @@ def test_without_the_compiled_walk_the_trees_take_scikit_learns(monkeypatch, cap
     np.testing.assert_allclose(walk(x), clf.predict_proba(x), atol=1e-6)
 
 
+def test_a_damaged_library_is_not_loaded(tmp_path, monkeypatch, caplog):
+    from ecg.models import tree_walk
+
+    damaged = tmp_path / "libtree_walk.so"
+    damaged.write_bytes(b"\x7fELF not really")
+    monkeypatch.setattr(tree_walk, "LIBRARY", damaged)
+    tree_walk.library.cache_clear()
+    try:
+        assert tree_walk.library() is None and "make native" in caplog.text
+        with pytest.raises(RuntimeError, match="make native"):
+            tree_walk.walk(np.zeros((2, 3), np.float32), {})
+    finally:
+        tree_walk.library.cache_clear()
+
+
 def test_the_packed_trees_keep_each_trees_nodes_and_leaves():
     """The walk's layout: children side by side, a leaf its own child, every node kept, each tree's
     depth its deepest leaf's."""
