@@ -53,7 +53,11 @@ def available() -> bool:
     return library() is not None
 
 
-def _checked(x: np.ndarray, arrays: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+def _prepared(x: np.ndarray, arrays: dict[str, np.ndarray]) -> tuple[Any, np.ndarray, np.ndarray]:
+    """(the library, the rows as contiguous float32, the raw scores holding the baseline)."""
+    lib = library()
+    if lib is None:
+        raise RuntimeError(f"{LIBRARY.name} is not built: run make native")
     x = np.ascontiguousarray(x, dtype=np.float32)
     if x.ndim != 2:
         raise ValueError("the trees' input rows must be a 2-D array")
@@ -61,53 +65,20 @@ def _checked(x: np.ndarray, arrays: dict[str, np.ndarray]) -> tuple[np.ndarray, 
         raise ValueError(
             f"the trees read {int(arrays['feature'].max()) + 1} inputs per row, the rows have {x.shape[1]}"
         )
-    raw = np.tile(arrays["baseline"], (len(x), 1))
-    return x, raw
+    return lib, x, np.tile(arrays["baseline"], (len(x), 1))
 
 
 def walk(x: np.ndarray, arrays: dict[str, np.ndarray]) -> np.ndarray:
     """Raw scores of rows without missing values (eight at a time, no branch on the data)."""
-    lib = library()
-    if lib is None:
-        raise RuntimeError(f"{LIBRARY.name} is not built: run make native")
-    x, raw = _checked(x, arrays)
-    lib.walk(
-        x,
-        len(x),
-        x.shape[1],
-        arrays["feature"],
-        arrays["threshold"],
-        arrays["child"],
-        arrays["value"],
-        arrays["roots"],
-        arrays["depth"],
-        arrays["output"],
-        len(arrays["roots"]),
-        raw.shape[1],
-        raw,
-    )
+    lib, x, raw = _prepared(x, arrays)
+    nodes = (arrays[k] for k in ("feature", "threshold", "child", "value", "roots", "depth", "output"))
+    lib.walk(x, len(x), x.shape[1], *nodes, len(arrays["roots"]), raw.shape[1], raw)
     return raw
 
 
 def walk_with_missing(x: np.ndarray, arrays: dict[str, np.ndarray]) -> np.ndarray:
     """Raw scores of any rows (one at a time; a missing value takes the node's learnt branch)."""
-    lib = library()
-    if lib is None:
-        raise RuntimeError(f"{LIBRARY.name} is not built: run make native")
-    x, raw = _checked(x, arrays)
-    lib.walk_with_missing(
-        x,
-        len(x),
-        x.shape[1],
-        arrays["feature"],
-        arrays["threshold"],
-        arrays["child"],
-        arrays["go_right_if_missing"],
-        arrays["value"],
-        arrays["roots"],
-        arrays["output"],
-        len(arrays["roots"]),
-        raw.shape[1],
-        raw,
-    )
+    lib, x, raw = _prepared(x, arrays)
+    keys = ("feature", "threshold", "child", "go_right_if_missing", "value", "roots", "output")
+    lib.walk_with_missing(x, len(x), x.shape[1], *(arrays[k] for k in keys), len(arrays["roots"]), raw.shape[1], raw)
     return raw
