@@ -3,7 +3,7 @@
 FROM python:3.11-slim AS native
 RUN apt-get update && apt-get install -y --no-install-recommends gcc libc6-dev && rm -rf /var/lib/apt/lists/*
 COPY ecg/models/tree_walk.c /src/
-RUN gcc -O3 -fPIC -shared -Wall -Wextra -Werror -o /src/libtree_walk.so /src/tree_walk.c
+RUN gcc -O3 -fPIC -shared -Wall -Wextra -Werror -o /src/libtree_walk.so.1 /src/tree_walk.c
 
 FROM python:3.11-slim
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
@@ -12,7 +12,7 @@ WORKDIR /app
 COPY requirements.txt .
 RUN pip install --no-cache-dir -r requirements.txt
 COPY . .
-COPY --from=native /src/libtree_walk.so ecg/models/libtree_walk.so
+COPY --from=native /src/libtree_walk.so.1 ecg/models/libtree_walk.so.1
 RUN DJANGO_ENV=production SECRET_KEY=build-only-secret-key-not-used-at-run-time-000 STATIC_ROOT=/app/staticfiles \
     python manage.py collectstatic --noinput
 # Run as an unprivileged user; it owns only the media folder the compose file mounts.

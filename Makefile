@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
 CC ?= cc
 # The compiled walk of the record-level model's trees (ecg/models/tree_walk.py): plain C, no Python headers.
-NATIVE := ecg/models/libtree_walk.so
+NATIVE := ecg/models/libtree_walk.so.1
 
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/test
 TEST_BROKER_URL ?= redis://127.0.0.1:6379/15

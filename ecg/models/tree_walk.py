@@ -1,5 +1,5 @@
 """The compiled walks of gradient-boosted trees (``tree_walk.c``, built beside this file by ``make``
-as ``libtree_walk.so``).
+as ``libtree_walk.so.1``).
 
 scikit-learn's walk takes one tree at a time over the rows and branches at every node, so about
 half its comparisons are branches the processor guesses wrong. :func:`walk` takes eight rows at once
@@ -24,7 +24,8 @@ import numpy as np
 
 logger = logging.getLogger(__name__)
 
-LIBRARY = Path(__file__).with_name("libtree_walk.so")  # not tree_walk.so: Python would import that as this module
+# not tree_walk.so nor lib*.so: Python and pkgutil take a file ending in .so for a module of this package
+LIBRARY = Path(__file__).with_name("libtree_walk.so.1")
 
 
 def _array(dtype: Any) -> Any:

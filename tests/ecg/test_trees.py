@@ -149,7 +149,7 @@ def test_without_the_compiled_walk_the_trees_take_scikit_learns(monkeypatch, cap
 def test_a_damaged_library_is_not_loaded(tmp_path, monkeypatch, caplog):
     from ecg.models import tree_walk
 
-    damaged = tmp_path / "libtree_walk.so"
+    damaged = tmp_path / "libtree_walk.so.1"
     damaged.write_bytes(b"\x7fELF not really")
     monkeypatch.setattr(tree_walk, "LIBRARY", damaged)
     tree_walk.library.cache_clear()
