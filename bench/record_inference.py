@@ -45,12 +45,10 @@ def main() -> None:
     )
     args = parser.parse_args()
     import keras
-    import wfdb
 
     from ecg.models import record as record_model
     from ecg.models import record_graph
     from ecg.processing.context import record_context
-    from ecg.processing.detection import detect_r_peaks
     from ecg.training.record import multiply_adds
 
     load_before = os.getloadavg()
@@ -62,13 +60,7 @@ def main() -> None:
     model = keras.models.load_model(path, compile=False)
     record_model.warm_up(model)
     macs = multiply_adds(model)
-    rec = wfdb.rdrecord(str(DATA_DIR / "mitdb" / "208"))
-    leads = [np.nan_to_num(rec.p_signal[:, 0]), np.nan_to_num(rec.p_signal[:, 1])]
-    peaks = detect_r_peaks(leads[0], rec.fs)
-    ctx = record_context(leads, rec.fs, peaks)
-    reps = -(-1024 // len(peaks))
-    morph = np.tile(ctx.morphology, (reps, 1, 1))[:1024]
-    feats = np.tile(ctx.features, (reps, 1))[:1024]
+    rec, leads, peaks, morph, feats = record_batch()
     graphs = {"keras_graph": record_model.keras_graph(model)}
     if args.candidates:
         for layout in record_graph.LAYOUTS:
@@ -153,6 +145,22 @@ def main() -> None:
     if args.model:
         name = f"record_inference_{path.stem}.json"
     write_result(REPO / "bench" / "results" / name, result)
+
+
+def record_batch(batch: int = 1024):
+    """MIT-BIH 208 read and its beats found as the product does: (the record, its two leads, the
+    R-peaks, and the model's inputs of its beats repeated to ``batch`` rows: morphology, features)."""
+    import wfdb
+
+    from ecg.processing.context import record_context
+    from ecg.processing.detection import detect_r_peaks
+
+    rec = wfdb.rdrecord(str(DATA_DIR / "mitdb" / "208"))
+    leads = [np.nan_to_num(rec.p_signal[:, 0]), np.nan_to_num(rec.p_signal[:, 1])]
+    peaks = detect_r_peaks(leads[0], rec.fs)
+    ctx = record_context(leads, rec.fs, peaks)
+    reps = -(-batch // len(peaks))
+    return rec, leads, peaks, np.tile(ctx.morphology, (reps, 1, 1))[:batch], np.tile(ctx.features, (reps, 1))[:batch]
 
 
 class Pair:

@@ -29,7 +29,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np
 
-from bench.common import DATA_DIR, REPO, machine, newest_artifact, write_result
+from bench.common import REPO, machine, newest_artifact, write_result
+from bench.record_inference import record_batch
 
 OUTPUT = REPO / "bench" / "results" / "tree_walks.json"
 
@@ -49,11 +50,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=1.0)
     args = parser.parse_args()
     import keras
-    import wfdb
 
     from ecg.models import record_graph, tree_walk, trees
-    from ecg.processing.context import record_context
-    from ecg.processing.detection import detect_r_peaks
 
     load_before = os.getloadavg()
     path = newest_artifact("heartbeat_record")
@@ -62,11 +60,7 @@ def main() -> None:
     if parts is None:
         raise SystemExit(f"{path.name} is not a blend of network and trees")
     layer = parts[2]
-    rec = wfdb.rdrecord(str(DATA_DIR / "mitdb" / "208"))
-    leads = [np.nan_to_num(rec.p_signal[:, 0]), np.nan_to_num(rec.p_signal[:, 1])]
-    ctx = record_context(leads, rec.fs, detect_r_peaks(leads[0], rec.fs))
-    reps = -(-1024 // len(ctx.features))
-    rows = trees.tree_inputs(np.tile(ctx.morphology, (reps, 1, 1))[:1024], np.tile(ctx.features, (reps, 1))[:1024])
+    rows = trees.tree_inputs(*record_batch()[3:])
     arrays = trees.packed(layer)
 
     walks = {

@@ -62,10 +62,8 @@ def _prepared(x: np.ndarray, arrays: dict[str, np.ndarray]) -> tuple[Any, np.nda
     x = np.ascontiguousarray(x, dtype=np.float32)
     if x.ndim != 2:
         raise ValueError("the trees' input rows must be a 2-D array")
-    if len(arrays["feature"]) and x.shape[1] <= int(arrays["feature"].max()):
-        raise ValueError(
-            f"the trees read {int(arrays['feature'].max()) + 1} inputs per row, the rows have {x.shape[1]}"
-        )
+    if x.shape[1] < int(arrays["n_inputs"]):
+        raise ValueError(f"the trees read {int(arrays['n_inputs'])} inputs per row, the rows have {x.shape[1]}")
     return lib, x, np.tile(arrays["baseline"], (len(x), 1))
 
 

@@ -175,7 +175,8 @@ def packed(layer: TreeEnsemble) -> dict[str, np.ndarray]:
     node's two children side by side (``child`` the left one, ``child + 1`` the right), so one step of
     a walk is ``child[i] + (x > threshold[i])``. A leaf is its own child with threshold +inf on
     feature 0, so a walk that goes on past a leaf stays on it; ``go_right_if_missing`` is the learnt
-    branch of a missing value (NaN), and ``depth`` each tree's depth."""
+    branch of a missing value (NaN), ``depth`` each tree's depth and ``n_inputs`` how many inputs of
+    a row the trees read."""
     feature = np.asarray(layer.feature.numpy(), np.int64)
     threshold = np.asarray(layer.threshold.numpy(), np.float32)
     missing_left = np.asarray(layer.missing_left.numpy()).astype(bool)
@@ -215,13 +216,14 @@ def packed(layer: TreeEnsemble) -> dict[str, np.ndarray]:
         "depth": tree_depth,
         "output": np.asarray(layer.output_of_tree.numpy()).argmax(axis=1).astype(np.int32),
         "baseline": np.asarray(layer.baseline.numpy(), np.float64),
+        "n_inputs": np.asarray(int(feature.max()) + 1 if n else 0),  # inputs per row the trees read
     }
 
 
 def fast_predictor(layer: TreeEnsemble) -> Any | None:
     """``rows -> probabilities`` computing exactly what ``layer`` computes, by a compiled walk instead
     of the layer's gathers over every tree at once (about 0.5 ms of CPU per beat for the shipped trees):
-    the project's own (:mod:`ecg.models.tree_walk`, built by ``make``), else scikit-learn's, about three
+    the project's own (:mod:`ecg.models.tree_walk`, built by ``make``), else scikit-learn's, about five
     times slower. None when neither can be built here (the caller keeps the layer).
 
     Thresholds and rows stay float32 (scikit-learn's walk widens both to float64), so every comparison
