@@ -6,8 +6,10 @@ PORT ?= 8000
 STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
 CC ?= cc
-# The compiled walk of the record-level model's trees (ecg/models/tree_walk.py): plain C, no Python headers.
-NATIVE := ecg/models/libtree_walk.so.1
+# The record-level model's compiled parts, plain C without Python headers: the trees' walk
+# (ecg/models/tree_walk.py) and the network's kernel (ecg/models/net_forward.py; its AVX2/FMA code is
+# chosen at run time, so the library loads on any x86-64 processor and says when it cannot run).
+NATIVE := ecg/models/libtree_walk.so.1 ecg/models/libnet_forward.so.1
 
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/test
 TEST_BROKER_URL ?= redis://127.0.0.1:6379/15
@@ -27,7 +29,7 @@ $(DEV_STAMP): $(STAMP) requirements-dev.txt
 
 venv: $(STAMP)
 
-$(NATIVE): ecg/models/tree_walk.c
+ecg/models/lib%.so.1: ecg/models/%.c
 	$(CC) -O3 -fPIC -shared -Wall -Wextra -Werror -o $@ $<
 
 native: $(NATIVE)

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The system packages the test suite needs beside Python: Chromium (browser tests), curl and jq
-# (the README's API examples, which a test runs) and a C compiler (make builds the trees' walk,
-# ecg/models/tree_walk.c). Installs the missing ones when it may (root with apt-get); otherwise
+# (the README's API examples, which a test runs) and a C compiler (make builds the record-level
+# model's compiled parts, ecg/models/tree_walk.c and net_forward.c). Installs the missing ones when it may (root with apt-get); otherwise
 # names exactly what to install and fails.
 set -euo pipefail
 

@@ -2,7 +2,9 @@
 averaged by ``ecg.training.record.ensemble`` or alone).
 
 The Keras model stays the artifact; this reads its weights once and computes the same
-probabilities (within float32 rounding) in fewer operations. The shipped layout ("members") runs
+probabilities (within float32 rounding) in fewer operations. The product runs the network by the
+project's compiled kernel (``net_forward``) where the processor has AVX2 and FMA; otherwise by
+TensorFlow in the layout "members", which runs
 each Conv1D as a Conv2D that oneDNN fuses with its bias and ReLU (the Keras graph ran the ReLU as
 a separate pass over every activation) and folds the feature scaling into the first dense layer
 ((f - mean) / std @ W + b == f @ (W / std) + (b - mean / std @ W)). Two other layouts are kept for
@@ -188,13 +190,16 @@ def _plan(model: Any) -> _Plan | None:
     return _Plan(convs, means, stds, dense, len(members))
 
 
-LAYOUTS = ("members", "grouped", "im2col")
+LAYOUTS = ("native", "members", "grouped", "im2col")
 
 
-def fast_graph(model: Any, *, layout: str = "members", jit_compile: bool = False) -> Any | None:
-    """A ``tf.function(morphology, features) -> probabilities`` equal to ``model``'s call, or None.
+def fast_graph(model: Any, *, layout: str = "auto", jit_compile: bool = False) -> Any | None:
+    """A function ``(morphology, features) -> probabilities`` equal to ``model``'s call, or None.
 
     ``layout`` (the candidates measured by ``bench.record_inference --candidates``):
+    "auto" (the product's): "native" where it runs, else "members";
+    "native": the project's compiled kernel (:mod:`ecg.models.net_forward`, numpy in and out; None
+    where the library is not built or the processor lacks AVX2/FMA; ``jit_compile`` does not apply);
     "members": one branch per member, each convolution fused with its bias and ReLU (one oneDNN
     call), the feature scaling folded into the first dense layer;
     "grouped": one chain for all members: the first convolution with the members' kernels side by
@@ -204,17 +209,19 @@ def fast_graph(model: Any, *, layout: str = "members", jit_compile: bool = False
     """
     import tensorflow as tf
 
-    if layout not in LAYOUTS:
+    if layout not in LAYOUTS + ("auto",):
         raise ValueError(f"unknown layout {layout!r}")
     parts = blend_parts(model)
     if parts is not None:  # network and trees averaged (``trees.blend``): the network's fast graph + the trees
         from ecg.models.trees import fast_predictor, tree_inputs
 
         network, rows, trees = parts
-        inner = fast_graph(network, layout=layout, jit_compile=jit_compile)
+        walk = fast_predictor(trees)
+        if walk is None and layout in ("auto", "native"):  # the graph below needs TensorFlow's network
+            layout = "members" if layout == "auto" else "none"
+        inner = fast_graph(network, layout=layout, jit_compile=jit_compile) if layout != "none" else None
         if inner is None:
             return None
-        walk = fast_predictor(trees)
         if walk is not None:  # the network's graph, then scikit-learn's compiled walk of the trees (numpy out)
 
             def blended_walk(morph: Any, feats: Any) -> np.ndarray:
@@ -251,6 +258,14 @@ def fast_graph(model: Any, *, layout: str = "members", jit_compile: bool = False
     w_feat = d0.kernel[:, flat:, :].astype(np.float64) / plan.scale_std[:, :, None]
     b0 = (d0.bias.astype(np.float64) - np.einsum("mf,mfo->mo", plan.scale_mean, w_feat)).astype(np.float32)
     w_feat32 = w_feat.astype(np.float32)
+    if layout in ("native", "auto"):
+        from ecg.models import net_forward
+
+        first = (np.concatenate([d0.kernel[:, :flat], w_feat32], axis=1), b0)
+        native = net_forward.network(plan, window, channels, n_features, first)
+        if native is not None or layout == "native":
+            return native
+        layout = "members"
     build = {"members": _members, "grouped": _grouped, "im2col": _im2col}[layout]
     body = build(plan, window, flat, w_feat32, b0)
     specs = [tf.TensorSpec((None, window, channels), tf.float32), tf.TensorSpec((None, n_features), tf.float32)]

@@ -15,13 +15,23 @@ TOL = {"rtol": 1e-5, "atol": 1e-5}
 
 
 def _model(seed: int, width: int, kind: str = "cnn"):
-    """A member as training builds it, its weights (biases too) drawn at random so every term counts."""
+    """A member as training builds it, its weights (biases too) drawn at random so every term counts.
+
+    Kernels are scaled by their fan-in, as training keeps them: activations stay near 1 however wide
+    the layer, so float32 rounding, summed in another order, stays within TOL of the Keras call."""
     rng = np.random.default_rng(seed)
     sample = rng.normal(rng.normal(size=N_FEATURES), rng.uniform(0.5, 3.0, N_FEATURES), (200, N_FEATURES))
     model = record.build(sample.astype(np.float32), seed=seed, width=width, kind=kind)
     for layer in model.layers:
         if layer.name != "feature_scale" and layer.weights:  # the scaling stays as fitted
-            layer.set_weights([rng.normal(0, 0.3, w.shape).astype(np.float32) for w in layer.get_weights()])
+            layer.set_weights(
+                [
+                    rng.normal(0, 0.3 if w.ndim == 1 else 1.5 / np.sqrt(np.prod(w.shape[:-1])), w.shape).astype(
+                        np.float32
+                    )
+                    for w in layer.get_weights()
+                ]
+            )
     return model
 
 
@@ -43,8 +53,29 @@ def three_members():
     return ensemble([_model(10 + k, width=6) for k in range(3)])
 
 
+@pytest.fixture(scope="module")
+def native_member():
+    """Widths the compiled kernel takes (channels in multiples of 8): 8, then 16."""
+    return _model(21, width=16)
+
+
+@pytest.fixture(scope="module")
+def native_members():
+    """Three members of the shipped architecture (16, then 32 channels)."""
+    return ensemble([_model(30 + k, width=32) for k in range(3)])
+
+
+def _native():
+    from ecg.models import net_forward
+
+    assert net_forward.LIBRARY.exists(), f"{net_forward.LIBRARY.name} is not built: make test builds it (make native)"
+    if not net_forward.available():
+        pytest.skip("this processor has no AVX2/FMA: the compiled network kernel does not run here")
+    return net_forward
+
+
 @pytest.mark.parametrize("n", [0, 1, 7, 1100])
-@pytest.mark.parametrize("members", ["one_member", "three_members"])
+@pytest.mark.parametrize("members", ["one_member", "three_members", "native_members"])
 def test_the_product_path_gives_the_keras_models_probabilities(request, members, n):
     model = request.getfixturevalue(members)
     morph, feats = _inputs(n)
@@ -55,20 +86,69 @@ def test_the_product_path_gives_the_keras_models_probabilities(request, members,
         np.testing.assert_allclose(got.sum(axis=1), 1.0, rtol=1e-5)
 
 
-@pytest.mark.parametrize("members", ["one_member", "three_members"])
+@pytest.mark.parametrize("members", ["native_member", "native_members"])
 def test_every_layout_is_recognised_and_equal(request, members):
+    _native()
     model = request.getfixturevalue(members)
     morph, feats = _inputs(33, seed=2)
     expected = model([morph, feats], training=False).numpy()
     for layout in record_graph.LAYOUTS:
         fn = record_graph.fast_graph(model, layout=layout)
         assert fn is not None, layout
-        np.testing.assert_allclose(fn(morph, feats).numpy(), expected, err_msg=layout, **TOL)
+        np.testing.assert_allclose(np.asarray(fn(morph, feats)), expected, err_msg=layout, **TOL)
 
 
-def test_the_product_path_uses_the_fast_graph(three_members):
+@pytest.mark.parametrize("n", [0, 1, 47, 48, 49, 97, 1100])
+@pytest.mark.parametrize("members", ["native_member", "native_members"])
+def test_the_compiled_network_gives_the_keras_models_probabilities(request, members, n):
+    """Any number of beats (the kernel takes blocks of 48, the last one partly empty)."""
+    _native()
+    model = request.getfixturevalue(members)
+    morph, feats = _inputs(n, seed=n)
+    fn = record_graph.fast_graph(model, layout="native")
+    got = fn(morph, feats)
+    assert got.shape == (n, 5) and got.dtype == np.float32
+    if n:
+        np.testing.assert_allclose(got, model([morph, feats], training=False).numpy(), **TOL)
+        np.testing.assert_allclose(got.sum(axis=1), 1.0, rtol=1e-5)
+    with pytest.raises(ValueError, match="morphology"):
+        fn(morph[:, :-1], feats)
+
+
+def test_the_product_path_uses_the_compiled_network_where_it_runs(native_members, three_members):
+    _native()
+    assert record._graph(native_members).__module__ == "ecg.models.net_forward"
+    # widths that are not multiples of 8 take TensorFlow's fused graph
+    assert record_graph.fast_graph(three_members, layout="native") is None
     assert record._graph(three_members).python_function.__module__ == "ecg.models.record_graph"
     assert record.keras_graph(three_members).python_function.__module__ == "ecg.models.record"
+
+
+def test_without_the_compiled_kernel_the_network_runs_in_tensorflow(monkeypatch, native_members):
+    """A processor without AVX2/FMA, or a library not built: the library reads as absent."""
+    from ecg.models import net_forward
+
+    monkeypatch.setattr(net_forward, "library", lambda: None)
+    assert record_graph.fast_graph(native_members, layout="native") is None
+    fn = record_graph.fast_graph(native_members)
+    assert fn.python_function.__module__ == "ecg.models.record_graph"
+    morph, feats = _inputs(20, seed=4)
+    np.testing.assert_allclose(fn(morph, feats).numpy(), native_members([morph, feats], training=False).numpy(), **TOL)
+
+
+def test_a_damaged_network_library_is_not_loaded(tmp_path, monkeypatch, caplog, native_members):
+    from ecg.models import net_forward
+
+    damaged = tmp_path / "libnet_forward.so.1"
+    damaged.write_bytes(b"\x7fELF not really")
+    monkeypatch.setattr(net_forward, "LIBRARY", damaged)
+    net_forward.library.cache_clear()
+    try:
+        assert net_forward.library() is None and "make native" in caplog.text
+        assert record_graph.fast_graph(native_members, layout="native") is None
+        assert record_graph.fast_graph(native_members).python_function.__module__ == "ecg.models.record_graph"
+    finally:
+        net_forward.library.cache_clear()
 
 
 def test_a_fast_graph_that_differs_from_the_model_is_not_used(monkeypatch, caplog):
@@ -101,7 +181,7 @@ def test_a_model_in_training_is_predicted_with_its_current_weights():
     np.testing.assert_allclose(after, model([morph, feats], training=False).numpy(), **TOL)
 
 
-def test_a_real_records_beats_get_the_shipped_models_probabilities(three_members):
+def test_a_real_records_beats_get_the_shipped_models_probabilities(three_members, native_members):
     import keras
 
     rec = wfdb.rdrecord(str(mitdb_dir() / "208"), sampto=360 * 300)
@@ -109,7 +189,9 @@ def test_a_real_records_beats_get_the_shipped_models_probabilities(three_members
     ctx = record_context(leads, rec.fs, detect_r_peaks(leads[0], rec.fs))
     assert len(ctx.features) > 300
     shipped = sorted((REPO_ROOT / "mlmodels" / "artifacts").glob("heartbeat_record-*.keras"))
-    models = [three_members] + ([keras.models.load_model(shipped[-1], compile=False)] if shipped else [])
+    models = [three_members, native_members] + (
+        [keras.models.load_model(shipped[-1], compile=False)] if shipped else []
+    )
     for model in models:
         expected = model([ctx.morphology, ctx.features], training=False).numpy()
         np.testing.assert_allclose(record.predict(model, ctx.morphology, ctx.features), expected, **TOL)
