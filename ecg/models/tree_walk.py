@@ -43,7 +43,7 @@ def library() -> Any | None:
         logger.warning("%s cannot be loaded (%s): rebuild it with make native", LIBRARY.name, exc)
         return None
     i64, f32, f64, i32 = ctypes.c_int64, _array(np.float32), _array(np.float64), _array(np.int32)
-    lib.walk.argtypes = [f32, i64, i64, i32, f32, i32, f64, i32, i32, i32, i64, i64, f64]
+    lib.walk.argtypes = [f32, i64, i64, i32, i32, f32, i32, f64, i32, i32, i32, i64, i64, f64]
     lib.walk.restype = None
     lib.walk_with_missing.argtypes = [f32, i64, i64, i32, f32, i32, _array(np.uint8), f64, i32, i32, i64, i64, f64]
     lib.walk_with_missing.restype = None
@@ -70,7 +70,8 @@ def _prepared(x: np.ndarray, arrays: dict[str, np.ndarray]) -> tuple[Any, np.nda
 def walk(x: np.ndarray, arrays: dict[str, np.ndarray]) -> np.ndarray:
     """Raw scores of rows without missing values (eight at a time, no branch on the data)."""
     lib, x, raw = _prepared(x, arrays)
-    nodes = (arrays[k] for k in ("feature", "threshold", "child", "value", "roots", "depth", "output"))
+    keys = ("feature", "lane_offset", "threshold", "child", "value", "roots", "depth", "output")
+    nodes = (arrays[k] for k in keys)
     lib.walk(x, len(x), x.shape[1], *nodes, len(arrays["roots"]), raw.shape[1], raw)
     return raw
 

@@ -174,7 +174,8 @@ def packed(layer: TreeEnsemble) -> dict[str, np.ndarray]:
     """The layer's trees laid out for :func:`fast_predictor`: each tree's nodes breadth first with a
     node's two children side by side (``child`` the left one, ``child + 1`` the right), so one step of
     a walk is ``child[i] + (x > threshold[i])``. A leaf is its own child with threshold +inf on
-    feature 0, so a walk that goes on past a leaf stays on it; ``go_right_if_missing`` is the learnt
+    feature 0, so a walk that goes on past a leaf stays on it; ``lane_offset`` is 8 x ``feature`` (where the
+    walk finds a feature among eight interleaved rows); ``go_right_if_missing`` is the learnt
     branch of a missing value (NaN), ``depth`` each tree's depth and ``n_inputs`` how many inputs of
     a row the trees read."""
     feature = np.asarray(layer.feature.numpy(), np.int64)
@@ -208,6 +209,7 @@ def packed(layer: TreeEnsemble) -> dict[str, np.ndarray]:
     leaf = left[order] == order
     return {
         "feature": np.where(leaf, 0, feature[order]).astype(np.int32),
+        "lane_offset": 8 * np.where(leaf, 0, feature[order]).astype(np.int32),  # the walk's interleaved rows
         "threshold": np.where(leaf, np.inf, threshold[order]).astype(np.float32),
         "child": np.where(leaf, np.arange(n), position[left[order]]).astype(np.int32),
         "go_right_if_missing": (~leaf & ~missing_left[order]).astype(np.uint8),

@@ -172,6 +172,8 @@ def test_the_packed_trees_keep_each_trees_nodes_and_leaves():
     assert np.isinf(arrays["threshold"][leaf]).all() and (arrays["go_right_if_missing"][leaf] == 0).all()
     assert (child[~leaf] > np.arange(n)[~leaf]).all()  # breadth first: children after their parent
     assert arrays["depth"].tolist() == [p.get_max_depth() for it in clf._predictors for p in it]
+    # where the eight-row walk finds a node's feature among its interleaved rows
+    np.testing.assert_array_equal(arrays["lane_offset"], 8 * arrays["feature"])
 
 
 def test_a_configuration_sets_the_blends_trees():
