@@ -62,6 +62,20 @@ def matmul_flops(seconds: float, n: int = 2048) -> tuple[float, float]:
     return 2 * n**3 * wall, 2 * n**3 * cpu
 
 
+def blas_matmul_flops(seconds: float, n: int = 2048) -> float:
+    """float32 matrix multiply FLOP per CPU-second by numpy's BLAS on one thread.
+
+    TensorFlow's matmul on two threads can read well under what one core does (seen: 50-58 against
+    79-90 GFLOP per CPU-second on the same machine, the threads' waiting counted as CPU time): a
+    roofline read from it alone flatters whatever is measured against it."""
+    from threadpoolctl import threadpool_limits
+
+    rng = np.random.default_rng(0)
+    a, b = (rng.standard_normal((n, n), dtype=np.float32) for _ in range(2))
+    with threadpool_limits(1, user_api="blas"):
+        return 2 * n**3 * rate(lambda _: a @ b, [None], seconds)[1]
+
+
 def onnx_session(model):
     try:
         import onnxruntime as ort
