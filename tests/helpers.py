@@ -47,3 +47,17 @@ def http_receiver(answer: Callable[[dict[str, str], bytes], int]) -> Iterator[st
         yield f"http://127.0.0.1:{server.server_port}/hook"
     finally:
         server.shutdown()
+
+
+@contextmanager
+def damaged_library(module, directory, monkeypatch) -> Iterator[None]:
+    """``module`` (``ecg.models.tree_walk`` or ``net_forward``) pointed at a file that is not a loadable
+    library, its cached load cleared before and after."""
+    damaged = directory / module.LIBRARY.name
+    damaged.write_bytes(b"\x7fELF not really")
+    monkeypatch.setattr(module, "LIBRARY", damaged)
+    module.library.cache_clear()
+    try:
+        yield
+    finally:
+        module.library.cache_clear()

@@ -20,6 +20,8 @@ from typing import Any
 
 import numpy as np
 
+from ecg.models import native
+
 logger = logging.getLogger(__name__)
 
 # not net_forward.so nor lib*.so: Python and pkgutil take a file ending in .so for a module of this package
@@ -27,27 +29,19 @@ LIBRARY = Path(__file__).with_name("libnet_forward.so.1")
 ACTIVATIONS = {"linear": 0, "relu": 1, "softmax": 2}
 
 
-def _array(dtype: Any) -> Any:
-    return np.ctypeslib.ndpointer(dtype=dtype, flags="C_CONTIGUOUS")
-
-
 @cache
 def library() -> Any | None:
     """The compiled library when it is built here and this processor runs it, else None."""
-    if not LIBRARY.exists():
-        return None
-    try:
-        lib = ctypes.CDLL(str(LIBRARY))  # a CDLL call releases the GIL
-    except OSError as exc:  # built for another machine, or damaged: the caller falls back
-        logger.warning("%s cannot be loaded (%s): rebuild it with make native", LIBRARY.name, exc)
+    lib = native.load(LIBRARY)
+    if lib is None:
         return None
     lib.net_supported.argtypes = []
     lib.net_supported.restype = ctypes.c_int
     if not lib.net_supported():
         logger.info("this processor has no AVX2/FMA: the record-level network runs in TensorFlow")
         return None
-    f32 = _array(np.float32)
-    lib.forward.argtypes = [f32, f32, ctypes.c_int64, _array(np.int64), f32, f32]
+    f32 = native.array(np.float32)
+    lib.forward.argtypes = [f32, f32, ctypes.c_int64, native.array(np.int64), f32, f32]
     lib.forward.restype = ctypes.c_int
     return lib
 

@@ -15,37 +15,42 @@ class's column, for the arrays of :func:`ecg.models.trees.packed`.
 from __future__ import annotations
 
 import ctypes
-import logging
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-logger = logging.getLogger(__name__)
+from ecg.models import native
 
 # not tree_walk.so nor lib*.so: Python and pkgutil take a file ending in .so for a module of this package
 LIBRARY = Path(__file__).with_name("libtree_walk.so.1")
 
 
-def _array(dtype: Any) -> Any:
-    return np.ctypeslib.ndpointer(dtype=dtype, flags="C_CONTIGUOUS")
-
-
 @cache
 def library() -> Any | None:
     """The compiled library, or None when it has not been built here (``make native``)."""
-    if not LIBRARY.exists():
+    lib = native.load(LIBRARY)
+    if lib is None:
         return None
-    try:
-        lib = ctypes.CDLL(str(LIBRARY))  # a CDLL call releases the GIL
-    except OSError as exc:  # built for another machine, or damaged: the caller falls back
-        logger.warning("%s cannot be loaded (%s): rebuild it with make native", LIBRARY.name, exc)
-        return None
-    i64, f32, f64, i32 = ctypes.c_int64, _array(np.float32), _array(np.float64), _array(np.int32)
+    i64, f32, f64, i32 = ctypes.c_int64, native.array(np.float32), native.array(np.float64), native.array(np.int32)
     lib.walk.argtypes = [f32, i64, i64, i32, i32, f32, i32, f64, i32, i32, i32, i64, i64, f64]
     lib.walk.restype = None
-    lib.walk_with_missing.argtypes = [f32, i64, i64, i32, f32, i32, _array(np.uint8), f64, i32, i32, i64, i64, f64]
+    lib.walk_with_missing.argtypes = [
+        f32,
+        i64,
+        i64,
+        i32,
+        f32,
+        i32,
+        native.array(np.uint8),
+        f64,
+        i32,
+        i32,
+        i64,
+        i64,
+        f64,
+    ]
     lib.walk_with_missing.restype = None
     return lib
 

@@ -10,6 +10,7 @@ from ecg.processing.detection import detect_r_peaks
 from ecg.training.record import ensemble
 
 from ..data import REPO_ROOT, mitdb_dir
+from ..helpers import damaged_library
 
 TOL = {"rtol": 1e-5, "atol": 1e-5}
 
@@ -139,16 +140,10 @@ def test_without_the_compiled_kernel_the_network_runs_in_tensorflow(monkeypatch,
 def test_a_damaged_network_library_is_not_loaded(tmp_path, monkeypatch, caplog, native_members):
     from ecg.models import net_forward
 
-    damaged = tmp_path / "libnet_forward.so.1"
-    damaged.write_bytes(b"\x7fELF not really")
-    monkeypatch.setattr(net_forward, "LIBRARY", damaged)
-    net_forward.library.cache_clear()
-    try:
+    with damaged_library(net_forward, tmp_path, monkeypatch):
         assert net_forward.library() is None and "make native" in caplog.text
         assert record_graph.fast_graph(native_members, layout="native") is None
         assert record_graph.fast_graph(native_members).python_function.__module__ == "ecg.models.record_graph"
-    finally:
-        net_forward.library.cache_clear()
 
 
 def test_a_fast_graph_that_differs_from_the_model_is_not_used(monkeypatch, caplog):

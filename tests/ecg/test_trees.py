@@ -7,6 +7,8 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 
 from ecg.models import trees
 
+from ..helpers import damaged_library
+
 
 def _fitted(classes=(0, 1, 2, 3, 4), n=3000, n_features=12, seed=0):
     rng = np.random.default_rng(seed)
@@ -149,16 +151,10 @@ def test_without_the_compiled_walk_the_trees_take_scikit_learns(monkeypatch, cap
 def test_a_damaged_library_is_not_loaded(tmp_path, monkeypatch, caplog):
     from ecg.models import tree_walk
 
-    damaged = tmp_path / "libtree_walk.so.1"
-    damaged.write_bytes(b"\x7fELF not really")
-    monkeypatch.setattr(tree_walk, "LIBRARY", damaged)
-    tree_walk.library.cache_clear()
-    try:
+    with damaged_library(tree_walk, tmp_path, monkeypatch):
         assert tree_walk.library() is None and "make native" in caplog.text
         with pytest.raises(RuntimeError, match="make native"):
             tree_walk.walk(np.zeros((2, 3), np.float32), {})
-    finally:
-        tree_walk.library.cache_clear()
 
 
 def test_the_packed_trees_keep_each_trees_nodes_and_leaves():
