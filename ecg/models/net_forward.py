@@ -105,6 +105,8 @@ def network(plan: Any, window: int, channels: int, n_features: int, first: tuple
         f = np.ascontiguousarray(feats, dtype=np.float32)
         if m.shape[1:] != (window, channels) or f.shape != (len(m), n_features):
             raise ValueError(f"expected ({window}, {channels}) morphology and {n_features} features per beat")
+        if not (np.isfinite(m).all() and np.isfinite(f).all()):  # the kernel's max-pooling and ReLU drop NaN
+            raise ValueError("the network's inputs must be finite (the beat context replaces missing values)")
         out = np.empty((len(m), classes), np.float32)
         if len(m) and lib.forward(m, f, len(m), shape, weights, out) != 0:
             raise MemoryError("the record-level network's kernel could not allocate its buffers")

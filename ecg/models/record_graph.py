@@ -222,7 +222,7 @@ def fast_graph(model: Any, *, layout: str = "auto", jit_compile: bool = False) -
         inner = fast_graph(network, layout=layout, jit_compile=jit_compile) if layout != "none" else None
         if inner is None:
             return None
-        if walk is not None:  # the network's graph, then scikit-learn's compiled walk of the trees (numpy out)
+        if walk is not None:  # the network (kernel or TensorFlow's graph), then the trees' compiled walk (numpy out)
 
             def blended_walk(morph: Any, feats: Any) -> np.ndarray:
                 net = np.asarray(inner(morph, feats))

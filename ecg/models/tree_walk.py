@@ -33,24 +33,11 @@ def library() -> Any | None:
     lib = native.load(LIBRARY)
     if lib is None:
         return None
-    i64, f32, f64, i32 = ctypes.c_int64, native.array(np.float32), native.array(np.float64), native.array(np.int32)
+    i64, i32, u8 = ctypes.c_int64, native.array(np.int32), native.array(np.uint8)
+    f32, f64 = native.array(np.float32), native.array(np.float64)
     lib.walk.argtypes = [f32, i64, i64, i32, i32, f32, i32, f64, i32, i32, i32, i64, i64, f64]
     lib.walk.restype = None
-    lib.walk_with_missing.argtypes = [
-        f32,
-        i64,
-        i64,
-        i32,
-        f32,
-        i32,
-        native.array(np.uint8),
-        f64,
-        i32,
-        i32,
-        i64,
-        i64,
-        f64,
-    ]
+    lib.walk_with_missing.argtypes = [f32, i64, i64, i32, f32, i32, u8, f64, i32, i32, i64, i64, f64]
     lib.walk_with_missing.restype = None
     return lib
 
