@@ -23,25 +23,20 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np
 
 from bench.common import REPO, machine, newest_artifact, write_result
+from bench.inference import rate
 from bench.record_inference import record_batch
 
 OUTPUT = REPO / "bench" / "results" / "tree_walks.json"
 
 
 def cpu_us_per_beat(fn, rows, seconds: float) -> float:
-    fn(rows)
-    start, calls = time.process_time(), 0
-    while time.process_time() - start < seconds:
-        fn(rows)
-        calls += 1
-    return (time.process_time() - start) / calls / len(rows) * 1e6
+    return 1e6 / rate(fn, rows, seconds)[1]
 
 
 def main() -> None:

@@ -207,9 +207,10 @@ def packed(layer: TreeEnsemble) -> dict[str, np.ndarray]:
     if filled != n:
         raise ValueError("the trees' nodes do not form one tree per root")
     leaf = left[order] == order
+    node_feature = np.where(leaf, 0, feature[order]).astype(np.int32)
     return {
-        "feature": np.where(leaf, 0, feature[order]).astype(np.int32),
-        "lane_offset": 8 * np.where(leaf, 0, feature[order]).astype(np.int32),  # the walk's interleaved rows
+        "feature": node_feature,
+        "lane_offset": 8 * node_feature,  # where the walk finds the feature among its eight interleaved rows
         "threshold": np.where(leaf, np.inf, threshold[order]).astype(np.float32),
         "child": np.where(leaf, np.arange(n), position[left[order]]).astype(np.int32),
         "go_right_if_missing": (~leaf & ~missing_left[order]).astype(np.uint8),
