@@ -62,10 +62,13 @@ def _lead_code(name: str) -> dict:
 SAMPLED_MAX = 2**31 - 1  # the largest integer a receiving system is sure to hold
 
 
-def _sampled(values: np.ndarray, *, period_ms: float, unit: str, code: str) -> dict:
+def _sampled(
+    values: np.ndarray, *, period_ms: float, unit: str, code: str, lost: list[tuple[int, int]] | None = None
+) -> dict:
     """valueSampledData in thousandths of the unit (factor 0.001), which keeps the text compact and exact;
     a coarser power of ten where thousandths would not fit in 32-bit integers (an uncalibrated file's
-    counts), so no value ever wraps."""
+    counts), so no value ever wraps. Samples the file marks as lost (``lost``: spans, end inclusive) are
+    written "E", SampledData's "no valid value", not the line the analysis draws across them."""
     x = np.nan_to_num(np.asarray(values, dtype=np.float64), posinf=0.0, neginf=0.0)
     peak = float(np.abs(x).max()) if len(x) else 0.0
     exponent = -3
@@ -77,8 +80,15 @@ def _sampled(values: np.ndarray, *, period_ms: float, unit: str, code: str) -> d
         "period": round(period_ms, 6),
         "factor": 10.0**exponent if exponent >= 0 else round(10.0**exponent, -exponent),
         "dimensions": 1,
-        "data": " ".join(map(str, scaled.tolist())),
+        "data": " ".join(_with_lost(list(map(str, scaled.tolist())), lost or [])),
     }
+
+
+def _with_lost(tokens: list[str], lost: list[tuple[int, int]]) -> list[str]:
+    for start, end in lost:
+        if start < len(tokens):
+            tokens[start : end + 1] = ["E"] * (min(end + 1, len(tokens)) - start)
+    return tokens
 
 
 def _observation(*, subject: str, effective: str, code: dict, category: str = "procedure", **value: object) -> dict:
@@ -111,7 +121,9 @@ def _waveform(*, recording: ECGRecording, signal, beats, subject: str, effective
             components.append(
                 {
                     "code": _lead_code(name),
-                    "valueSampledData": _sampled(values[:limit], period_ms=1000.0 / signal.fs, unit=unit, code=code),
+                    "valueSampledData": _sampled(
+                        values[:limit], period_ms=1000.0 / signal.fs, unit=unit, code=code, lost=signal.lost.get(name)
+                    ),
                 }
             )
         text = f"ECG waveform, {len(signal.lead_order)} lead(s) at {signal.fs:g} Hz"

@@ -33,8 +33,7 @@ import numpy as np
 
 from bench.common import DATA_DIR, REPO, machine, newest_artifact, write_result
 from ecg.constants import AAMI_CLASSES
-from ecg.io.errors import SignalError
-from ecg.rhythm import analyse_rhythm, ectopy, vf
+from ecg.rhythm import analyse_rhythm, ectopy, signal_loss, vf
 
 CACHE = REPO / "bench" / "_work" / "rhythm"
 OUTPUT = REPO / "bench" / "results" / "rhythm_eval.json"
@@ -113,10 +112,8 @@ def product_beats(db: str, record: str, model) -> dict:
 
     signal = readers.read_wfdb(DATA_DIR / db / record)
     lead = signal.lead_name(None)
-    try:
-        values = signal.validated(lead)
-    except SignalError:  # cudb marks lost samples as NaN, which an upload refuses: bridge them
-        values = _bridged(signal.lead(lead))
+    values = signal.validated(lead)  # cudb's lost samples (NaN) bridged, as for an upload
+    no_signal = signal_loss.stretches(values, signal.fs, signal.lost_spans(lead))  # as the worker marks them
     cached = CACHE / f"{db}-{record}-{_model_stem()}.npz"
     data = dict(np.load(cached)) if cached.exists() else {}
     if "m_second_lead_qrs" in data:  # a file cached before the pauses read that measure is computed again
@@ -127,11 +124,9 @@ def product_beats(db: str, record: str, model) -> dict:
             "r_peaks": data["r_peaks"],
             "classes": data["classes"],
             "measures": measures,
+            "no_signal": no_signal,
         }
     second = other_lead(signal.leads, lead)
-    if second is None and len(signal.leads) > 1:
-        name = next(n for n in signal.leads if n != lead)
-        second = _bridged(signal.leads[name])
     _, context = analyse(values, signal.fs, second)
     scores = record_model.predict(model(), context.morphology, context.features)
     measures = waveform_measures(values, signal.fs, context.r_peaks)
@@ -141,13 +136,14 @@ def product_beats(db: str, record: str, model) -> dict:
     )
     CACHE.mkdir(parents=True, exist_ok=True)
     np.savez(cached, r_peaks=context.r_peaks, classes=classes, **{f"m_{k}": np.asarray(v) for k, v in measures.items()})
-    return {"values": values, "fs": signal.fs, "r_peaks": context.r_peaks, "classes": classes, "measures": measures}
-
-
-def _bridged(values: np.ndarray) -> np.ndarray:
-    values = np.asarray(values, float)
-    ok = ~np.isnan(values)
-    return np.interp(np.arange(len(values)), np.flatnonzero(ok), values[ok])
+    return {
+        "values": values,
+        "fs": signal.fs,
+        "r_peaks": context.r_peaks,
+        "classes": classes,
+        "measures": measures,
+        "no_signal": no_signal,
+    }
 
 
 def _overlap(a: tuple[int, int], b: tuple[int, int]) -> int:
@@ -248,6 +244,7 @@ def evaluate_record(db: str, record: str, model) -> dict:
         classes=prod["classes"],
         n_samples=ref["n_samples"],
         measures=prod["measures"],
+        no_signal=prod["no_signal"],
     )
     ref_vf = ref["vf"]
     test_vf = [(e.start, e.end) for e in with_prod.events if e.type == "vf"]

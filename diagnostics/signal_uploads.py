@@ -262,7 +262,8 @@ def beats_from_stored_signal(recording: ECGRecording, *, with_context: bool = Fa
 
     signal = recording_stored_signal(recording=recording)
     lead = signal.lead_name(recording.lead or None)
-    values = signal.validated(lead, max_seconds=settings.ECG_MAX_SIGNAL_SECONDS)
+    values = signal.validated(lead, max_seconds=settings.ECG_MAX_SIGNAL_SECONDS)  # lost samples bridged
+    lost = signal.lost_spans(lead)
     fs = signal.fs
     second = other_lead(signal.leads, lead) if with_context else None
     more = [v for v in detection_leads(signal.leads, lead) if v is not second] if with_context else None
@@ -283,7 +284,7 @@ def beats_from_stored_signal(recording: ECGRecording, *, with_context: bool = Fa
     measures = waveform_measures(values, fs, r_peaks)
     if context is not None:
         measures |= pause_measures(context)  # which small marks end no pause
-    no_signal = signal_loss.no_signal(values, fs)
+    no_signal = signal_loss.stretches(values, fs, lost)
     rhythm = {
         "fs": fs,
         "n_samples": len(values),

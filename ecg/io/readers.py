@@ -6,6 +6,13 @@ message naming the file, row or field at fault.  Readers check structure and
 that values are numbers; :func:`validate_signal` (or :meth:`Signal.validated`)
 checks the lead to be analysed: fs, NaN/inf, length, flat line, heartbeats -
 so a gap in one lead of a 12-lead file does not refuse the others.
+
+Samples a file marks as lost (NaN: WFDB's invalid sample value, a CSV's "nan") are a recording's
+ordinary gaps, a lead off for a moment or a dropped packet: a :class:`Signal` bridges each run of
+them linearly from its neighbours and keeps where they were (:meth:`Signal.lost_spans`), so the
+analysis reads nothing there (no beat, pause, VF or heart rate) and the rest of the recording is
+analysed. A lead is refused when more than ``MAX_LOST_SHARE`` of it is lost, and infinite values
+are refused wherever they are: a converter does not write them for a gap.
 """
 
 from __future__ import annotations
@@ -37,6 +44,7 @@ DEFAULT_MAX_COLUMNS = 256
 # Peak-to-peak below this (in mV) is a flat line: a QRS is at least ~0.1 mV.
 FLAT_PTP_MV = 0.02
 LEAD_PREFERENCE = ("MLII", "II")
+MAX_LOST_SHARE = 0.5  # a lead may have at most this share of its samples marked lost
 
 _MV_SCALE = {"mv": 1.0, "uv": 1e-3, "µv": 1e-3, "μv": 1e-3, "v": 1e3, "nv": 1e-6}
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]{0,127}$")
@@ -81,10 +89,23 @@ class Signal:
     source_format: str = "unknown"
     lead_order: list[str] = field(init=False, repr=False)
 
+    lost: dict[str, list[tuple[int, int]]] = field(init=False, repr=False)
+
     def __post_init__(self) -> None:
         self.fs = float(self.fs)
         self.leads = {name: np.asarray(v, dtype=np.float64) for name, v in self.leads.items()}
         self.lead_order = list(self.leads)
+        self.lost = {}
+        for name, values in self.leads.items():
+            spans = lost_spans(values)
+            if spans and np.isfinite(values).any():  # a lead with no value at all stays as it is, refused
+                self.leads[name] = bridged(values)
+            if spans:
+                self.lost[name] = spans
+
+    def lost_spans(self, name: str | None = None) -> list[tuple[int, int]]:
+        """(start, end) samples, ``end`` inclusive, of each run of samples the file marks as lost in the lead."""
+        return self.lost.get(self.lead_name(name), [])
 
     @property
     def n_samples(self) -> int:
@@ -124,6 +145,7 @@ class Signal:
         """The chosen lead after :func:`validate_signal`; raises SignalError otherwise."""
         key = self.lead_name(name)
         unit = (self.units or {}).get(key)
+        check_lost(sum(e - s + 1 for s, e in self.lost.get(key, [])), len(self.leads[key]), key)
         validate_signal(
             self.leads[key], self.fs, lead=key, units=unit, max_seconds=max_seconds, check_beats=check_beats
         )
@@ -145,6 +167,38 @@ def check_fs(fs: object) -> float:
     if value > MAX_FS:
         raise SignalError(f"sampling rate {value:g} Hz is above the maximum of {MAX_FS:g} Hz")
     return value
+
+
+def lost_spans(values: np.ndarray) -> list[tuple[int, int]]:
+    """(start, end) samples, ``end`` inclusive, of each run of NaN (lost) samples."""
+    lost = np.isnan(values)
+    if not lost.any():
+        return []
+    edges = np.diff(np.concatenate([[0], lost.astype(np.int8), [0]]))
+    return [(int(a), int(b) - 1) for a, b in zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1), strict=True)]
+
+
+def bridged(values: np.ndarray) -> np.ndarray:
+    """``values`` with each run of NaN samples drawn as a straight line between its neighbours (held flat
+    at either end of the lead); infinite values are left for validation to refuse."""
+    lost = np.isnan(values)
+    have = np.flatnonzero(~lost)
+    out = np.array(values, dtype=np.float64)
+    out[lost] = np.interp(np.flatnonzero(lost), have, out[have])
+    return out
+
+
+def check_lost(n_lost: int, n_samples: int, lead: str) -> None:
+    """Refuse a lead with no value at all, or with more than ``MAX_LOST_SHARE`` of its samples lost."""
+    if not n_lost:
+        return
+    if n_lost >= n_samples:
+        raise SignalError(f"{lead_phrase(lead)} holds no value: the file marks every sample as lost")
+    if n_lost > MAX_LOST_SHARE * n_samples:
+        raise SignalError(
+            f"{lead_phrase(lead)} has {100.0 * n_lost / n_samples:.0f} % of its samples marked as lost; at most "
+            f"{100 * MAX_LOST_SHARE:.0f} % may be, so that what is analysed is the recording and not its gaps"
+        )
 
 
 def check_finite(values: np.ndarray, lead: str, fs: float | None = None) -> None:
@@ -479,18 +533,24 @@ def _check_length(n_samples: int, fs: float, lead: str, max_seconds: float) -> N
 
 
 def _check_chunks(chunks: Any, lead: str, units: str | None, fs: float | None = None) -> None:
-    """One pass over a lead in chunks: every sample finite, and not a flat line (as :func:`validate_signal`)."""
-    low, high, start = math.inf, -math.inf, 0
+    """One pass over a lead in chunks: no infinite sample, at most ``MAX_LOST_SHARE`` of them lost (NaN),
+    and not a flat line (as :meth:`Signal.validated`)."""
+    low, high, start, n_lost = math.inf, -math.inf, 0, 0
     for values in chunks:
-        bad = ~np.isfinite(values)
+        bad = np.isinf(values)
         if bad.any():
             i = int(np.argmax(bad))
             raise SignalError(_not_finite(start + i, float(values[i]), lead, fs))
-        if len(values):
-            low, high = min(low, float(values.min())), max(high, float(values.max()))
-            i = int(np.argmax(np.abs(values)))
-            check_amplitude(abs(float(values[i])), start + i, lead, units, fs)
+        lost = np.isnan(values)
+        n_lost += int(lost.sum())
+        have = values[~lost] if lost.any() else values
+        if len(have):
+            low, high = min(low, float(have.min())), max(high, float(have.max()))
+            i = int(np.argmax(np.abs(have)))
+            at = int(np.flatnonzero(~lost)[i]) if lost.any() else i
+            check_amplitude(abs(float(have[i])), start + at, lead, units, fs)
         start += len(values)
+    check_lost(n_lost, start, lead)
     ptp = high - low
     scale = _MV_SCALE.get((units or "").strip().lower())
     threshold = FLAT_PTP_MV / scale if scale else 0.0

@@ -84,7 +84,7 @@ def classify_signal(
     from ecg.models.decision import record_classes
     from ecg.processing.context import analyse, detection_leads, other_lead
     from ecg.processing.segmenting import segment
-    from ecg.rhythm import analyse_rhythm
+    from ecg.rhythm import analyse_rhythm, signal_loss
 
     values = signal.validated(lead)
     record_level = len(heartbeat_model.inputs) == 2
@@ -135,6 +135,7 @@ def classify_signal(
         classes=np.asarray(predicted),
         n_samples=len(values),
         measures=measures,
+        no_signal=signal_loss.stretches(values, signal.fs, signal.lost_spans(lead)),
     )
     return SignalResult(
         fs=signal.fs,

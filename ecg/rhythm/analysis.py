@@ -76,8 +76,10 @@ def analyse_rhythm(
     ``measures`` likewise takes ``waveform_measures`` of the signal at ``r_peaks`` (and, where the
     record-level inputs were computed, ``qrs_correlation`` and ``second_lead_qrs``: ``context.pause_measures``). Without a signal
     and without them, AF is judged from R-R irregularity alone and not told from flutter, and every
-    detected beat ends a pause. ``no_signal`` likewise takes ``signal_loss.no_signal`` of the signal:
-    stretches without signal (a lead off) hold no pause, asystole or heart rate.
+    detected beat ends a pause. ``no_signal`` likewise takes ``signal_loss.stretches`` of the signal
+    and the samples its file marks as lost (found here from the signal alone when not given): stretches
+    without signal (a lead off) hold no beat, pause, asystole or heart rate, and those of two seconds
+    or more no VF (a shorter gap is read through).
     """
     r_peaks = np.asarray(r_peaks, dtype=np.int64)
     classes = np.asarray([str(c)[:1].upper() for c in classes])

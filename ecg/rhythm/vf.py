@@ -207,8 +207,8 @@ def vf_events(
     values: np.ndarray, fs: float, r_peaks: np.ndarray, no_signal: list[tuple[int, int]] | None = None
 ) -> list[Event]:
     """VF/VFL episodes: stretches of windows decided as VF (``decided_windows``), merged across short gaps;
-    none in the stretches without signal (``no_signal``: ``signal_loss.no_signal`` of ``values``, found
-    here when not given)."""
+    none in the stretches without signal (``no_signal``: ``signal_loss.stretches`` of ``values``, its flat
+    stretches found here when not given) of two seconds or more."""
     feats, starts = window_features(values, fs, r_peaks)
     if len(feats) == 0:
         return []
@@ -217,7 +217,8 @@ def vf_events(
     probability = vf_probability(feats)
     # a lead off or a filled gap is no VF, though its filtered residue reads as one
     lost = signal_loss.no_signal(values, fs) if no_signal is None else no_signal
-    probability[signal_loss.overlapping(lost, starts, starts + span - 1)] = 0.0
+    # a window is read through a bridged gap shorter than the flat-stretch bound (``long_enough``)
+    probability[signal_loss.overlapping(signal_loss.long_enough(lost, fs), starts, starts + span - 1)] = 0.0
     episodes: list[list[int]] = []
     for first, last in decided_windows(probability):
         start, end = int(starts[first]) + centre, min(int(starts[last]) + span - centre, len(values)) - 1

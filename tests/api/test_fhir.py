@@ -173,3 +173,28 @@ def test_a_twelve_lead_cart_file_keeps_and_exports_every_lead(api_as, staff_a, p
     assert codes == ["131329", "131330", "131389", "131390", "131391", "131392", *map(str, range(131331, 131337))]
     v4 = np.array(waveform["component"][9]["valueSampledData"]["data"].split(), dtype=float) * 0.001
     assert np.allclose(v4, leads["V4"], atol=0.003)
+
+
+def test_lost_samples_are_exported_as_sampled_datas_no_value(api_as, staff_a, patient_a, active_models):
+    from tests.helpers import upload
+
+    api = api_as(staff_a)
+    values = np.array(ecg_like(10), dtype=float)
+    values[1000:1100] = np.nan  # a CSV's "nan": samples the recorder lost
+    csv = "\n".join("nan" if np.isnan(v) else f"{v:.4f}" for v in values).encode()
+    created = api.post(
+        "/api/v1/recordings",
+        {"patient": patient_a.pk, "kind": "signal", "fs": "360", "file": upload("s.csv", csv)},
+        format="multipart",
+    )
+    assert created.status_code == 201, created.content[:300]
+    recording = ECGRecording.objects.get(pk=created.json()["id"])
+    classify_by_hand(
+        recording, active_models, beats=np.zeros((4, 187), dtype=np.float32), mi_score=0.2, heart_rate=75.0
+    )
+    data = fetch_valid_bundle(api, recording)  # "E" is SampledData's own token: the bundle still validates
+    tokens = by_code(resources(data, "Observation"), "131328")["component"][0]["valueSampledData"]["data"].split()
+    assert len(tokens) == len(values)
+    assert tokens[1000:1100] == ["E"] * 100 and "E" not in tokens[:1000] + tokens[1100:]
+    kept = ~np.isnan(values)
+    assert np.allclose(np.array([t for t in tokens if t != "E"], float) * 0.001, values[kept], atol=1e-3)

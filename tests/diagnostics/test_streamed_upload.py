@@ -146,11 +146,11 @@ def test_the_bounded_check_reads_the_lead_in_chunks_and_finds_a_gap(tmp_path):
     from ecg.io.errors import SignalError
 
     values = np.sin(np.arange(360 * 20) / 20.0)
-    values[5000] = np.nan  # written as format 16's invalid sample
-    _wfdb(tmp_path, values)
-    with pytest.raises(SignalError, match=r"sample 5000 of lead MLII is NaN \(0:00:13 into the recording\)"):
-        readers.scan_wfdb(tmp_path / "rec", chunk_samples=1000)
-    values[5000] = 0.0
+    values[5000] = np.nan  # written as format 16's invalid sample: a lost sample, which the analysis bridges
     _wfdb(tmp_path, values)
     header = readers.scan_wfdb(tmp_path / "rec", chunk_samples=1000)
     assert (header.lead, header.fs, header.n_samples) == ("MLII", 360.0, 360 * 20)
+    values[2000:5999] = np.nan  # 3,999 more across four chunks: over half the lead
+    _wfdb(tmp_path, values)
+    with pytest.raises(SignalError, match=r"lead MLII has 56 % of its samples marked as lost"):
+        readers.scan_wfdb(tmp_path / "rec", chunk_samples=1000)

@@ -17,7 +17,7 @@ from ecg.io.readers import (
     sniff_format,
     validate_signal,
 )
-from tests.data import mitdb_dir
+from tests.data import DATA_DIR, mitdb_dir, require
 
 FS = 360.0
 
@@ -79,11 +79,56 @@ def test_lead_preference_tolerates_prefixes():
     assert signal.lead_name("lead_iii") == "Lead_III"
 
 
-def test_nan_in_other_lead_only_refused_when_analysed():
+def test_a_lead_without_any_value_is_only_refused_when_analysed():
     data = b"II,V1\n" + b"".join(b"%f,nan\n" % v for v in np.sin(np.arange(1000) / 10))
     signal = read_csv_signal(data, fs=FS)
-    with pytest.raises(SignalError, match="sample 0 of lead V1 is NaN"):
+    with pytest.raises(SignalError, match="lead V1 holds no value: the file marks every sample as lost"):
         signal.validated("V1", check_beats=False)
+    assert np.isfinite(signal.validated("II", check_beats=False)).all()
+
+
+def test_lost_samples_are_bridged_and_kept_as_stretches(record_100):
+    values = record_100.lead()[: int(30 * FS)].copy()
+    truth = values.copy()
+    values[1000:1180] = np.nan  # half a second
+    values[5000] = np.nan
+    values[0:3] = np.nan  # at the lead's start: held at the first value
+    signal = Signal(fs=FS, leads={"MLII": values, "V5": truth})
+    assert signal.lost_spans() == [(0, 2), (1000, 1179), (5000, 5000)]
+    assert signal.lost_spans("V5") == []
+    out = signal.validated()
+    assert np.isfinite(out).all()
+    assert out[1000:1180] == pytest.approx(np.linspace(truth[999], truth[1180], 182)[1:-1])
+    assert out[5000] == pytest.approx((truth[4999] + truth[5001]) / 2)
+    assert (out[:3] == truth[3]).all()
+    untouched = np.ones(len(truth), bool)
+    untouched[[0, 1, 2, 5000]] = False
+    untouched[1000:1180] = False
+    assert (out[untouched] == truth[untouched]).all()
+
+
+def test_a_lead_mostly_lost_is_refused_and_infinite_values_always(record_100):
+    values = record_100.lead()[: int(30 * FS)].copy()
+    values[: int(16 * FS)] = np.nan
+    with pytest.raises(SignalError, match=r"lead MLII has 53 % of its samples marked as lost; at most 50 % may be"):
+        Signal(fs=FS, leads={"MLII": values}).validated()
+    values = record_100.lead()[: int(30 * FS)].copy()
+    values[100] = np.inf
+    with pytest.raises(SignalError, match="sample 100 of lead MLII is infinite"):
+        Signal(fs=FS, leads={"MLII": values}).validated()
+
+
+def test_a_wfdb_record_with_lost_samples_reads_with_its_gaps(tmp_path):
+    from ecg.io.readers import scan_wfdb
+
+    cu09 = require(DATA_DIR / "cudb", "Creighton University VT database") / "cu09"
+    signal = read_wfdb(cu09)
+    spans = signal.lost_spans()
+    # cudb marks its lost samples with the format's invalid value: 21 stretches in cu09, 4.4 s in all
+    assert len(spans) == 21 and sum(e - s + 1 for s, e in spans) == 1099 and spans[0] == (66297, 66332)
+    assert np.isfinite(signal.validated()).all()
+    header = scan_wfdb(cu09, chunk_samples=4096)  # the upload's bounded check counts them in chunks
+    assert (header.lead, header.n_samples) == ("ECG", 127232)
 
 
 def test_read_wfdb_missing_record(tmp_path):
