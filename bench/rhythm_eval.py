@@ -42,6 +42,9 @@ RUN_CLASSES = {"couplet": (2, 2), "short_run": (3, 5), "long_run": (6, 10**9)}
 CLEAN_MARGIN_S = 10.0
 PACED = {"102", "104", "107", "217"}
 MODEL_TASK = "heartbeat_record"  # the model the worker uses for continuous signals
+# The VF window model's regularisation, chosen with its threshold and decision windows by the
+# record-wise CV of `bench.experiments.vf_regularisation` (C = 1 had one onset past 10 s out of fold).
+VF_C = 0.001
 
 
 def _records(db: str) -> list[str]:
@@ -380,7 +383,7 @@ def fit_vf() -> None:
             print(db, record, int(keep.sum()), int((label[keep] > 0.5).sum()), flush=True)
     x, y = np.concatenate(xs), np.concatenate(ys)
     mean, scale = x.mean(axis=0), x.std(axis=0) + 1e-9
-    clf = LogisticRegression(C=1.0, class_weight="balanced", max_iter=2000).fit((x - mean) / scale, y)
+    clf = LogisticRegression(C=VF_C, class_weight="balanced", max_iter=3000).fit((x - mean) / scale, y)
     print("MEAN =", np.round(mean, 5).tolist())
     print("SCALE =", np.round(scale, 5).tolist())
     print("WEIGHTS =", np.round(clf.coef_[0], 5).tolist())
