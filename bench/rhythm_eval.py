@@ -361,26 +361,38 @@ def totals(per_record: list[dict]) -> dict:
     return out
 
 
-def fit_vf() -> None:
-    """Fit the VF window model on cudb and MIT-BIH windows; print the constants for ecg/rhythm/vf.py."""
-    from sklearn.linear_model import LogisticRegression
+def window_labels(episodes: list[tuple[int, int]], starts: np.ndarray, fs: float) -> np.ndarray:
+    """Per VF window starting at ``starts``: the share of it inside the reference ``episodes``."""
+    span = int(vf.WINDOW_S * fs)
+    label = np.zeros(len(starts))
+    for s, e in episodes:
+        label = np.maximum(label, np.array([_overlap((st, st + span - 1), (s, e)) / span for st in starts]))
+    return label
 
+
+def vf_windows():
+    """Per cudb and MIT-BIH record: (db, record, reference, product beats, VF window features, their
+    starts, the share of each window inside the reference VF/VFL episodes)."""
     model = _model_loader()
-    xs, ys, groups = [], [], []
     for db in ("cudb", "mitdb"):
         for record in _records(db):
             ref = reference(db, record)
             prod = product_beats(db, record, model)
             feats, starts = vf.window_features(prod["values"], prod["fs"], prod["r_peaks"])
-            span = int(vf.WINDOW_S * prod["fs"])
-            label = np.zeros(len(starts))
-            for s, e in ref["vf"]:
-                label = np.maximum(label, np.array([_overlap((st, st + span - 1), (s, e)) / span for st in starts]))
-            keep = (label > 0.99) | (label == 0)
-            xs.append(vf.model_inputs(feats)[keep])
-            ys.append(label[keep] > 0.5)
-            groups += [f"{db}-{record}"] * int(keep.sum())
-            print(db, record, int(keep.sum()), int((label[keep] > 0.5).sum()), flush=True)
+            yield db, record, ref, prod, feats, starts, window_labels(ref["vf"], starts, prod["fs"])
+
+
+def fit_vf() -> None:
+    """Fit the VF window model on cudb and MIT-BIH windows; print the constants for ecg/rhythm/vf.py."""
+    from sklearn.linear_model import LogisticRegression
+
+    xs, ys, groups = [], [], []
+    for db, record, _, _, feats, _, label in vf_windows():
+        keep = (label > 0.99) | (label == 0)
+        xs.append(vf.model_inputs(feats)[keep])
+        ys.append(label[keep] > 0.5)
+        groups += [f"{db}-{record}"] * int(keep.sum())
+        print(db, record, int(keep.sum()), int((label[keep] > 0.5).sum()), flush=True)
     x, y = np.concatenate(xs), np.concatenate(ys)
     mean, scale = x.mean(axis=0), x.std(axis=0) + 1e-9
     clf = LogisticRegression(C=VF_C, class_weight="balanced", max_iter=3000).fit((x - mean) / scale, y)

@@ -64,26 +64,17 @@ def harmonic_ratio(values: np.ndarray, fs: float, n_windows: int) -> np.ndarray:
 
 
 def load() -> dict:
-    model = rhythm._model_loader()
     out = {}
-    for db in ("cudb", "mitdb"):
-        for record in rhythm._records(db):
-            ref = rhythm.reference(db, record)
-            prod = rhythm.product_beats(db, record, model)
-            feats, starts = vf.window_features(prod["values"], prod["fs"], prod["r_peaks"])
-            span = int(vf.WINDOW_S * prod["fs"])
-            label = np.zeros(len(starts))
-            for s, e in ref["vf"]:
-                label = np.maximum(label, [rhythm._overlap((st, st + span - 1), (s, e)) / span for st in starts])
-            out[(db, record)] = {
-                "feats": feats,
-                "starts": starts,
-                "label": label,
-                "harmonics": harmonic_ratio(prod["values"], prod["fs"], len(starts)),
-                "ref": ref,
-                "n": len(prod["values"]),
-            }
-            print(db, record, flush=True)
+    for db, record, ref, prod, feats, starts, label in rhythm.vf_windows():
+        out[(db, record)] = {
+            "feats": feats,
+            "starts": starts,
+            "label": label,
+            "harmonics": harmonic_ratio(prod["values"], prod["fs"], len(starts)),
+            "ref": ref,
+            "n": len(prod["values"]),
+        }
+        print(db, record, flush=True)
     return out
 
 

@@ -33,26 +33,18 @@ DECISION_WINDOWS = (4, 5, 6)
 
 
 def load() -> dict:
-    model = rhythm._model_loader()
     out = {}
-    for db in ("cudb", "mitdb"):
-        for record in rhythm._records(db):
-            ref = rhythm.reference(db, record)
-            prod = rhythm.product_beats(db, record, model)
-            feats, starts = vf.window_features(prod["values"], prod["fs"], prod["r_peaks"])
-            span = int(vf.WINDOW_S * prod["fs"])
-            label = np.zeros(len(starts))
-            for s, e in ref["vf"]:
-                label = np.maximum(label, [rhythm._overlap((st, st + span - 1), (s, e)) / span for st in starts])
-            lost = signal_loss.long_enough(prod["no_signal"], prod["fs"])
-            out[(db, record)] = {
-                "inputs": vf.model_inputs(feats),
-                "starts": starts,
-                "label": label,
-                "silent": signal_loss.overlapping(lost, starts, starts + span - 1),
-                "ref": ref,
-                "n": len(prod["values"]),
-            }
+    for db, record, ref, prod, feats, starts, label in rhythm.vf_windows():
+        span = int(vf.WINDOW_S * prod["fs"])
+        lost = signal_loss.long_enough(prod["no_signal"], prod["fs"])
+        out[(db, record)] = {
+            "inputs": vf.model_inputs(feats),
+            "starts": starts,
+            "label": label,
+            "silent": signal_loss.overlapping(lost, starts, starts + span - 1),
+            "ref": ref,
+            "n": len(prod["values"]),
+        }
     return out
 
 
