@@ -130,7 +130,7 @@ def product_beats(db: str, record: str, model) -> dict:
             "no_signal": no_signal,
         }
     second = other_lead(signal.leads, lead)
-    _, context = analyse(values, signal.fs, second)
+    _, context = analyse(values, signal.fs, second, lost=signal.lost_spans(lead))
     scores = record_model.predict(model(), context.morphology, context.features)
     measures = waveform_measures(values, signal.fs, context.r_peaks)
     measures |= pause_measures(context)  # as the worker adds them

@@ -271,12 +271,14 @@ def beats_from_stored_signal(recording: ECGRecording, *, with_context: bool = Fa
     mi_leads = {name: signal.leads[name] for name in choice.source}  # none unless a lead qualifies
     del signal  # only the analysed leads (and the MI lead) are needed from here on (a 24-hour lead is ~250 MB)
     if with_context:
-        beats, context = analyse(values, fs, second, more=more)
+        beats, context = analyse(values, fs, second, more=more, lost=lost)
         if len(beats) == 0:
             raise SignalError("no heartbeats could be found in the signal")
         r_peaks = context.r_peaks
     else:
         beats, r_peaks = segment(values, fs)
+        kept = ~signal_loss.overlapping(lost, r_peaks, r_peaks)  # no beat on a lost sample's bridge
+        beats, r_peaks = beats[kept], r_peaks[kept]
         context = None
         if len(beats) == 0:
             raise SignalError("no complete heartbeats could be cut from the signal")

@@ -91,11 +91,13 @@ def classify_signal(
     if record_level:
         second = other_lead(signal.leads, lead)
         more = [v for v in detection_leads(signal.leads, lead) if v is not second]
-        beats, context = analyse(values, signal.fs, second, more=more)
+        beats, context = analyse(values, signal.fs, second, more=more, lost=signal.lost_spans(lead))
         r_peaks = context.r_peaks
         scores = record_model.predict(heartbeat_model, context.morphology, context.features)
     else:
         beats, r_peaks = segment(values, signal.fs)
+        kept = ~signal_loss.overlapping(signal.lost_spans(lead), r_peaks, r_peaks)  # none on a lost sample's bridge
+        beats, r_peaks = beats[kept], r_peaks[kept]
         scores = inference.predict(heartbeat_model, beats) if len(beats) else np.zeros((0, len(labels)))
     if len(beats) == 0:
         raise ValueError("no complete heartbeats could be cut from the signal")

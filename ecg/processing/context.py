@@ -453,14 +453,26 @@ def detection_leads(leads: dict[str, np.ndarray], analysed: str) -> list[np.ndar
 
 
 def analyse(
-    values: np.ndarray, fs: float, second: np.ndarray | None = None, *, more: list[np.ndarray] | None = None
+    values: np.ndarray,
+    fs: float,
+    second: np.ndarray | None = None,
+    *,
+    more: list[np.ndarray] | None = None,
+    lost: list[tuple[int, int]] | None = None,
 ) -> tuple[np.ndarray, BeatContext]:
     """Every detected beat of a recording: Kaggle-format beats (for the beat-format and MI models)
     and the record-level model's inputs, one row per R-peak, the first and last included. Beats are
-    found on the analysed lead, the second and ``more`` leads (a 12-lead record's I, V2, V5)."""
+    found on the analysed lead, the second and ``more`` leads (a 12-lead record's I, V2, V5); none
+    on the samples the file marks as lost (``lost``: sorted spans, end inclusive, which the reader
+    bridged with a straight line whose corners a detector may take for a QRS)."""
     from .segmenting import segment_every_peak
 
     leads = [values] if second is None else [values, second]
     r_peaks = detect_beats([*leads, *(more or [])], fs)
+    if lost:
+        first = np.array([a for a, _ in lost])
+        last = np.array([b for _, b in lost])
+        k = np.searchsorted(first, r_peaks, side="right") - 1  # the last span starting at or before each peak
+        r_peaks = r_peaks[~((k >= 0) & (last[np.maximum(k, 0)] >= r_peaks))]
     beats = segment_every_peak(values, fs, r_peaks)
     return beats, record_context(leads, fs, r_peaks)
