@@ -90,11 +90,14 @@ def reference(db: str, record: str) -> dict:
 
 @functools.cache
 def _model_stem() -> str:
-    """The record-level model's artifact name and the decision's source, which key the per-record
-    cache (looked up once): a change of either classifies the records again."""
+    """The record-level model's artifact name and the sources of the R-peaks' context and of the
+    decision, which key the per-record cache (looked up once): a change of any finds and classifies
+    the records again."""
     from ecg.models import decision
+    from ecg.processing import context
 
-    digest = hashlib.sha1(Path(decision.__file__).read_bytes()).hexdigest()[:8]
+    sources = b"".join(Path(m.__file__).read_bytes() for m in (context, decision))  # type: ignore[arg-type]
+    digest = hashlib.sha1(sources).hexdigest()[:8]
     return f"{newest_artifact(MODEL_TASK).stem}-{digest}"
 
 
