@@ -30,6 +30,7 @@ class Lead:
     fs: float
     name: str
     units: str | None
+    lost: tuple[tuple[int, int], ...] = ()  # samples the file marks as lost (bridged in ``values``), end inclusive
 
     @property
     def in_mv(self) -> bool:
@@ -76,7 +77,13 @@ def recording_lead(recording: ECGRecording, name: str | None = None) -> Lead:
         signal = selectors.recording_stored_signal(recording=recording)
         key = signal.lead_name(name or recording.lead or None)
         values = np.ascontiguousarray(signal.leads[key], dtype=np.float32)
-        return Lead(values=values, fs=signal.fs, name=key, units=(signal.units or {}).get(key))
+        return Lead(
+            values=values,
+            fs=signal.fs,
+            name=key,
+            units=(signal.units or {}).get(key),
+            lost=tuple(signal.lost_spans(key)),
+        )
 
     return _leads.get((recording.pk, recording.sha256, name or recording.lead), load)
 

@@ -209,7 +209,9 @@ def _int_param(request, name: str, default: int) -> int:
 
 def recording_signal(request, recording_id: int):
     """The analysed lead (or ``lead``, any lead of the file) between samples ``start`` and ``end`` as a
-    min/max envelope of about ``px`` points, with the beats found there."""
+    min/max envelope of about ``px`` points, with the beats found there and the stretches the file
+    marks as lost (``lost``: [start, end] samples, end inclusive; the envelope holds the line drawn
+    across them)."""
     recording = selectors.recording_get(user=request.user, recording_id=recording_id)
     if recording.kind != ECGRecording.Kind.SIGNAL:
         raise Http404("This recording holds beat rows, not a continuous signal.")
@@ -237,6 +239,7 @@ def recording_signal(request, recording_id: int):
         lead=lead.name,
         units=lead.units,
         beats={"index": [b[0] for b in beats], "position": [b[1] for b in beats], "class": [b[2] for b in beats]},
+        lost=[[a, b] for a, b in lead.lost if b >= start and a < end],
     )
     return JsonResponse(data)
 

@@ -382,6 +382,7 @@
 
     var c = this.cache;
     if (c) {
+      this.drawLost(ctx, c.lost, pps, w, h);
       ctx.strokeStyle = TRACE; ctx.lineWidth = 1.3; ctx.lineJoin = "round"; ctx.beginPath();
       var first = Math.max(0, Math.floor((start - c.start) / c.step) - 1);
       var last = Math.min(c.min.length, Math.ceil((start + this.visible() - c.start) / c.step) + 2);
@@ -406,6 +407,22 @@
     this.readout.textContent = clock(start / this.fs, true) + " – " + clock(end / this.fs, true) + " of " + clock(this.samples / this.fs);
     this.scale.textContent = (MM_PER_S * zoom).toFixed(zoom < 1 ? 2 : 0).replace(/\.?0+$/, "") + " mm/s · " +
       (this.inMv ? this.gain + " mm/mV" : "amplitude auto-scaled (units unknown)");
+  };
+
+  // Samples the file marks as lost: a grey band (the trace across it is the straight line the
+  // analysis drew there), labelled when there is room.
+  SignalViewer.prototype.drawLost = function (ctx, lost, pps, w, h) {
+    var shown = 0;
+    ctx.font = "12px system-ui, sans-serif"; ctx.textBaseline = "top";
+    for (var i = 0; lost && i < lost.length; i++) {
+      var x0 = (lost[i][0] - this.start) * pps, x1 = (lost[i][1] + 1 - this.start) * pps;
+      if (x1 < 0 || x0 > w) continue;
+      shown++;
+      ctx.fillStyle = "rgba(77, 85, 96, 0.22)";
+      ctx.fillRect(x0, 0, Math.max(2, x1 - x0), h);
+      if (x1 - x0 >= 70) { ctx.fillStyle = "#3d4550"; ctx.fillText("No signal", x0 + 4, 30); }
+    }
+    this.root.dataset.lostShown = String(shown);
   };
 
   SignalViewer.prototype.drawBeats = function (ctx, beats, pps, w, h) {
@@ -564,6 +581,7 @@
     if (!this.events) return;
     var start = this.start, end = start + this.visible();
     ctx.font = "bold 11px system-ui, sans-serif"; ctx.textBaseline = "top";
+    var rows = []; // per label row, where its last label ends: labels of overlapping events stack, not overprint
     for (var i = 0; i < this.events.length; i++) {
       var e = this.events[i];
       if (e.end < start || e.start > end) continue;
@@ -572,7 +590,11 @@
       ctx.globalAlpha = i === this.eventIndex ? 0.9 : 0.55;
       ctx.fillRect(x0, 0, x1 - x0, 5);
       ctx.globalAlpha = 1;
-      ctx.fillText(e.label, x0 + 2, 7);
+      var row = 0;
+      while (row < rows.length && rows[row] > x0) row++;
+      if (row > 2) continue; // three rows at most; the bar above still marks the event
+      rows[row] = x0 + ctx.measureText(e.label).width + 8;
+      ctx.fillText(e.label, x0 + 2, 7 + 13 * row);
     }
   };
 

@@ -149,7 +149,7 @@ def test_junk_is_refused(post):
 
 
 @pytest.mark.django_db
-def test_a_record_with_lost_samples_is_analysed_around_its_gaps(post, active_models):
+def test_a_record_with_lost_samples_is_analysed_around_its_gaps(post, client, active_models):
     # cudb's cu09 marks 4.4 s of lost samples (21 stretches) with format 212's invalid value; it was refused
     # whole at the first. Now the gaps are bridged, left out of every figure, and its VF is found.
     from ecg.rhythm.signal_loss import overlapping
@@ -177,3 +177,7 @@ def test_a_record_with_lost_samples_is_analysed_around_its_gaps(post, active_mod
     assert not overlapping(gaps, np.array([s for s, _ in pauses], int), np.array([e for _, e in pauses], int)).any()
     assert rhythm["beats_left_out"] == int(overlapping(sorted(vf), positions, positions).sum())
     assert rhythm["beats_analysed"] == len(positions) - rhythm["beats_left_out"]
+    # the viewer is told where they are, and draws them as such
+    window = client.get(reverse("recording-signal", args=[recording.pk]), {"start": 66000, "end": 69000})
+    assert window.status_code == 200
+    assert window.json()["lost"] == [[66297, 66332], [68320, 68370], [68591, 68620]]
