@@ -135,15 +135,29 @@ def af_mask(
 
 
 def af_events(
-    r_peaks: np.ndarray, classes: np.ndarray, fs: float, *, p_repetition: np.ndarray | None = None
+    r_peaks: np.ndarray,
+    classes: np.ndarray,
+    fs: float,
+    *,
+    p_repetition: np.ndarray | None = None,
+    gaps: np.ndarray | None = None,
 ) -> tuple[list[Event], np.ndarray]:
-    """AF episodes (merged across short gaps, at least 20 s long) and the per-beat mask they cover."""
+    """AF episodes (merged across short gaps, at least 20 s long) and the per-beat mask they cover.
+
+    No episode reaches across one of the ``gaps`` (per interval between beats k and k + 1: it spans a
+    VF/VFL episode or a stretch without signal): what the rhythm was there is not AF's to say."""
     mask = af_mask(r_peaks, classes, fs, p_repetition=p_repetition)
+    cut = np.zeros(len(r_peaks), bool)  # beat k + 1 starts a new stretch after gap k
+    if gaps is not None and len(r_peaks) > 1:
+        cut[1:] = np.asarray(gaps, bool)
     edges = np.diff(np.concatenate([[0], mask.astype(np.int8), [0]]))
-    stretches = [(int(a), int(b)) for a, b in zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1) - 1)]
+    starts = np.flatnonzero((edges[:-1] == 1) | (mask & cut))
+    ends = np.flatnonzero((edges[1:] == -1) | (mask & np.append(cut[1:], False)))
+    stretches = [(int(a), int(b)) for a, b in zip(starts, ends, strict=True)]
     merged: list[list[int]] = []
     for first, last in stretches:
-        if merged and (r_peaks[first] - r_peaks[merged[-1][1]]) / fs <= MERGE_GAP_S:
+        near = bool(merged) and (r_peaks[first] - r_peaks[merged[-1][1]]) / fs <= MERGE_GAP_S
+        if near and not np.any(cut[merged[-1][1] + 1 : first + 1]):
             merged[-1][1] = last
         else:
             merged.append([first, last])

@@ -114,13 +114,13 @@ def analyse_rhythm(
     ]
     pause_list = [e for e in gaps if e.duration_s(fs) < ASYSTOLE_S and not _overlaps(e, vf_found + lost)]
 
-    af_found, in_af = af.af_events(peaks, cls, fs, p_repetition=kept.get("p_repetition"))
-    if "atrial_organisation" in kept:
-        af_found = flutter.split_flutter(af_found, peaks, fs, kept["atrial_frequency"], kept["atrial_organisation"])
     # An interval from the last beat before a VF/VFL episode (or a stretch without signal) to the first
     # after it is no R-R interval: no heart-rate figure holds it (counted in, it reads as a slow rate),
-    # and no run or pattern of ectopic beats reaches across it.
+    # and no AF episode, run or pattern of ectopic beats reaches across it.
     across = _spanning(peaks, vf_found + lost)
+    af_found, in_af = af.af_events(peaks, cls, fs, p_repetition=kept.get("p_repetition"), gaps=across)
+    if "atrial_organisation" in kept:
+        af_found = flutter.split_flutter(af_found, peaks, fs, kept["atrial_frequency"], kept["atrial_organisation"])
     v_events, v_summary = ectopy.ectopic_events(peaks, cls, fs, kind="V", gaps=across)
     s_events, s_summary = ectopy.ectopic_events(peaks, cls, fs, kind="S", gaps=across)
     # An irregular rhythm makes S labels meaningless: no SVT or S couplet inside AF.

@@ -261,3 +261,20 @@ def test_the_supraventricular_summary_counts_only_the_runs_the_event_list_holds(
     assert [e.start for e in listed] == [r_peaks[700]]
     assert (s["runs"], s["couplets"]) == (1, 0) and s["longest_run"]["start"] == r_peaks[700]
     assert s["total"] == 9  # every beat called S is still counted
+
+
+def test_no_af_episode_reaches_across_a_gap():
+    # 60 s of an irregular rhythm, then (a gap: VF or no signal) 60 s more: two episodes, not one
+    rng = np.random.default_rng(3)
+    rr = rng.uniform(0.45, 1.1, 200)
+    r_peaks = (np.cumsum(rr) * FS).astype(np.int64)
+    classes = np.array(["N"] * len(r_peaks))
+    whole, whole_covered = af_events(r_peaks, classes, FS)
+    assert len(whole) == 1
+    middle = len(r_peaks) // 2
+    gaps = np.zeros(len(r_peaks) - 1, bool)
+    gaps[middle - 1] = True  # between beat middle - 1 and beat middle
+    split, covered = af_events(r_peaks, classes, FS, gaps=gaps)
+    assert len(split) == 2
+    assert split[0].end == r_peaks[middle - 1] and split[1].start == r_peaks[middle]
+    assert (covered == whole_covered).all()  # the same beats, in two episodes
