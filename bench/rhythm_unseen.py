@@ -55,15 +55,21 @@ def out_of_fold(records, ids) -> dict[str, np.ndarray]:
 
 def evaluate(rid: str, record: rt.RecordData, probs: np.ndarray) -> dict:
     from ecg.io import readers
-    from ecg.rhythm import analyse_rhythm
+    from ecg.rhythm import analyse_rhythm, signal_loss
 
     db, name = rid.split("/")
     ref = re_.reference(db, name)
     classes = np.array(AAMI_CLASSES)[hp.decide(probs, record)]
     signal = readers.read_wfdb(re_.DATA_DIR / db / name)
-    values = re_._bridged(signal.lead(signal.lead_name(None)))
+    lead = signal.lead_name(None)
+    values = signal.validated(lead)  # lost samples bridged and listed, as for an upload
     rep = analyse_rhythm(
-        signal=values, fs=record.fs, r_peaks=record.r_peaks, classes=classes, n_samples=ref["n_samples"]
+        signal=values,
+        fs=record.fs,
+        r_peaks=record.r_peaks,
+        classes=classes,
+        n_samples=ref["n_samples"],
+        no_signal=signal_loss.stretches(values, record.fs, signal.lost_spans(lead)),
     )
     ref_runs = re_._run_spans(ref["r_peaks"], ref["classes"])
     return {"db": db, "record": name, "runs_product": re_.run_match(ref_runs, re_._runs_from_events(rep.events))}
