@@ -6,6 +6,7 @@ never TensorFlow.
 
 import math
 import threading
+import warnings
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -107,16 +108,20 @@ def envelope(values: np.ndarray, *, start: int, end: int, px: int) -> dict:
     last = min(first + count * step, n_total)
     chunk = values[first:last]
     full = len(chunk) // step
-    mins = chunk[: full * step].reshape(full, step).min(axis=1)
-    maxs = chunk[: full * step].reshape(full, step).max(axis=1)
-    if len(chunk) > full * step:
-        mins = np.append(mins, chunk[full * step :].min())
-        maxs = np.append(maxs, chunk[full * step :].max())
+    with warnings.catch_warnings():  # a bucket of lost samples (a lead mostly lost is not bridged) is null
+        warnings.simplefilter("ignore", RuntimeWarning)
+        mins = np.nanmin(chunk[: full * step].reshape(full, step), axis=1)
+        maxs = np.nanmax(chunk[: full * step].reshape(full, step), axis=1)
+        if len(chunk) > full * step:
+            mins = np.append(mins, np.nanmin(chunk[full * step :]))
+            maxs = np.append(maxs, np.nanmax(chunk[full * step :]))
     return {"start": first, "step": step, "min": _rounded(mins), "max": _rounded(maxs)}
 
 
-def _rounded(values: np.ndarray) -> list[float]:
-    return np.round(values.astype(np.float64), 4).tolist()
+def _rounded(values: np.ndarray) -> list[float | None]:
+    """Values to 4 decimals for JSON; a lost sample (NaN) is null."""
+    out = np.round(values.astype(np.float64), 4)
+    return [None if v != v else v for v in out.tolist()]
 
 
 def beat_array(recording: ECGRecording) -> np.ndarray | None:

@@ -98,10 +98,11 @@ class Signal:
         self.lost = {}
         for name, values in self.leads.items():
             spans = lost_spans(values)
-            if spans and np.isfinite(values).any():  # a lead with no value at all stays as it is, refused
-                self.leads[name] = bridged(values)
             if spans:
                 self.lost[name] = spans
+                # a lead mostly lost stays as it is: refused if analysed, and no second lead for the analysis
+                if sum(e - s + 1 for s, e in spans) <= MAX_LOST_SHARE * len(values):
+                    self.leads[name] = bridged(values)
 
     def lost_spans(self, name: str | None = None) -> list[tuple[int, int]]:
         """(start, end) samples, ``end`` inclusive, of each run of samples the file marks as lost in the lead."""

@@ -386,14 +386,17 @@
       ctx.strokeStyle = TRACE; ctx.lineWidth = 1.3; ctx.lineJoin = "round"; ctx.beginPath();
       var first = Math.max(0, Math.floor((start - c.start) / c.step) - 1);
       var last = Math.min(c.min.length, Math.ceil((start + this.visible() - c.start) / c.step) + 2);
+      var pen = false; // a null value (a lead mostly lost, not bridged) lifts the pen
       for (var i = first; i < last; i++) {
         var x = (c.start + i * c.step - start) * pps;
+        if (c.min[i] === null) { pen = false; continue; }
         if (c.max) {
           var xi = x + c.step * pps / 2;
-          if (i === first) ctx.moveTo(xi, y(c.max[i]));
+          if (!pen) ctx.moveTo(xi, y(c.max[i]));
           ctx.lineTo(xi, y(c.max[i])); ctx.lineTo(xi, y(c.min[i]));
-        } else if (i === first) ctx.moveTo(x, y(c.min[i]));
+        } else if (!pen) ctx.moveTo(x, y(c.min[i]));
         else ctx.lineTo(x, y(c.min[i]));
+        pen = true;
       }
       ctx.stroke();
       this.drawBeats(ctx, c.beats, pps, w, h);

@@ -181,3 +181,20 @@ def test_a_record_with_lost_samples_is_analysed_around_its_gaps(post, client, ac
     window = client.get(reverse("recording-signal", args=[recording.pk]), {"start": 66000, "end": 69000})
     assert window.status_code == 200
     assert window.json()["lost"] == [[66297, 66332], [68320, 68370], [68591, 68620]]
+
+
+@pytest.mark.django_db
+def test_a_lead_mostly_lost_beside_the_analysed_one_is_shown_with_its_gaps_as_nulls(post, client):
+    signal = wfdb.rdrecord(str(mitdb_dir() / "100"), sampto=3600 * 3).p_signal
+    v5 = signal[:, 1].copy()
+    v5[1000:9000] = np.nan  # 74 % lost: not bridged, so it is no second lead for the analysis either
+    rows = [f"{a:.3f},{'nan' if np.isnan(b) else f'{b:.3f}'}" for a, b in zip(signal[:, 0], v5)]
+    assert post([upload("two.csv", "\n".join(["MLII,V5", *rows]).encode())], fs="360").status_code == 302
+    recording = ECGRecording.objects.get()
+    url = reverse("recording-signal", args=[recording.pk])
+    whole = client.get(url, {"start": 0, "end": 3600 * 3, "px": 100, "lead": "V5"})
+    assert whole.status_code == 200
+    data = json.loads(whole.content, parse_constant=lambda token: pytest.fail(f"{token} is not JSON"))
+    assert None in data["min"] and data["min"][0] is not None and data["lost"] == [[1000, 8999]]
+    raw = client.get(url, {"start": 990, "end": 1010, "lead": "V5"}).json()
+    assert raw["min"][:10] == pytest.approx(list(np.round(v5[990:1000], 4))) and raw["min"][10:] == [None] * 10
