@@ -470,9 +470,8 @@ def analyse(
     leads = [values] if second is None else [values, second]
     r_peaks = detect_beats([*leads, *(more or [])], fs)
     if lost:
-        first = np.array([a for a, _ in lost])
-        last = np.array([b for _, b in lost])
-        k = np.searchsorted(first, r_peaks, side="right") - 1  # the last span starting at or before each peak
-        r_peaks = r_peaks[~((k >= 0) & (last[np.maximum(k, 0)] >= r_peaks))]
+        from ecg.rhythm.signal_loss import overlapping
+
+        r_peaks = r_peaks[~overlapping(lost, r_peaks, r_peaks)]
     beats = segment_every_peak(values, fs, r_peaks)
     return beats, record_context(leads, fs, r_peaks)
