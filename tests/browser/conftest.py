@@ -101,6 +101,14 @@ def log_in(page, username: str) -> None:
     page.wait_for_url("**/")
 
 
+def upload_signal(page, patient, files: list) -> None:
+    """Upload a continuous signal's files for ``patient`` through the page, as the signed-in user."""
+    page.goto(f"/patients/{patient.pk}/recordings/new/")
+    page.get_by_label("Continuous signal").check()
+    page.get_by_label("File(s)").set_input_files([str(f) for f in files])
+    page.get_by_role("button", name="Upload and classify").click()
+
+
 def log_out(page) -> None:
     page.get_by_role("button", name="Log out").click()
     page.wait_for_url("**/accounts/login/**")

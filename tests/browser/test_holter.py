@@ -7,7 +7,7 @@ from diagnostics.models import Event, EventReview
 
 from ..conftest import model_version_from
 from ..data import REPO_ROOT, mitdb_dir
-from .conftest import DESKTOP, TABLET, assert_accessible, log_in
+from .conftest import DESKTOP, TABLET, assert_accessible, log_in, upload_signal
 from .test_clinic_flow import _wait_done
 
 pytestmark = [pytest.mark.worker, pytest.mark.slow]
@@ -33,10 +33,7 @@ def test_a_doctor_reads_and_signs_off_the_holter_report_of_record_203(
 ):
     mitdb = mitdb_dir()
     log_in(page, "doctor_a")
-    page.goto(f"/patients/{patient_a.pk}/recordings/new/")
-    page.get_by_label("Continuous signal").check()
-    page.get_by_label("File(s)").set_input_files([str(mitdb / "203.hea"), str(mitdb / "203.dat")])
-    page.get_by_role("button", name="Upload and classify").click()
+    upload_signal(page, patient_a, [mitdb / "203.hea", mitdb / "203.dat"])
     _wait_done(page)
     assert Event.objects.filter(type="af").exists() and Event.objects.filter(type__in=["vt", "v_run"]).exists()
 

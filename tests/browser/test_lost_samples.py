@@ -6,7 +6,7 @@ from playwright.sync_api import expect
 from diagnostics.models import ECGRecording
 
 from ..data import DATA_DIR, require
-from .conftest import log_in
+from .conftest import log_in, upload_signal
 from .test_clinic_flow import _wait_done
 
 pytestmark = [pytest.mark.worker, pytest.mark.slow]
@@ -18,10 +18,7 @@ def test_the_gaps_of_cudb_cu09_are_analysed_around_and_shown_in_the_viewer(
 ):
     cudb = require(DATA_DIR / "cudb", "Creighton University VT database")
     log_in(page, "doctor_a")
-    page.goto(f"/patients/{patient_a.pk}/recordings/new/")
-    page.get_by_label("Continuous signal").check()
-    page.get_by_label("File(s)").set_input_files([str(cudb / "cu09.hea"), str(cudb / "cu09.dat")])
-    page.get_by_role("button", name="Upload and classify").click()
+    upload_signal(page, patient_a, [cudb / "cu09.hea", cudb / "cu09.dat"])
     _wait_done(page)
     expect(page.locator("#holter")).to_contain_text("No signal")
     expect(page.locator("#holter")).to_contain_text("21 stretches")

@@ -8,7 +8,7 @@ from diagnostics.models import ECGRecording
 
 from ..conftest import model_version_from
 from ..data import DATA_DIR, require
-from .conftest import assert_accessible, log_in
+from .conftest import assert_accessible, log_in, upload_signal
 from .test_clinic_flow import _recording_id, _wait_done
 
 pytestmark = [pytest.mark.worker, pytest.mark.slow]
@@ -35,10 +35,7 @@ def test_a_doctor_sees_the_twelve_lead_page_of_ptb_patient001_and_prints_it(
 ):
     record = require(DATA_DIR / "ptbdb" / "patient001", "PTB record patient001")
     log_in(page, "doctor_a")
-    page.goto(f"/patients/{patient_a.pk}/recordings/new/")
-    page.get_by_label("Continuous signal").check()
-    page.get_by_label("File(s)").set_input_files([str(record / f"s0010_re.{ext}") for ext in ("hea", "dat", "xyz")])
-    page.get_by_role("button", name="Upload and classify").click()
+    upload_signal(page, patient_a, [record / f"s0010_re.{ext}" for ext in ("hea", "dat", "xyz")])
     _wait_done(page)
     recording = ECGRecording.objects.get(pk=_recording_id(page))
     assert recording.leads[:12] == ["i", "ii", "iii", "avr", "avl", "avf", "v1", "v2", "v3", "v4", "v5", "v6"]
