@@ -339,11 +339,20 @@
         self.inMv = data.units === "mV";
         var mids = [];
         var maxs = data.max || data.min;
-        for (var i = 0; i < data.min.length; i++) mids.push((data.min[i] + maxs[i]) / 2);
+        for (var i = 0; i < data.min.length; i++) mids.push(data.min[i] === null ? null : (data.min[i] + maxs[i]) / 2);
         self.wholeMid = mids;
         if (!self.inMv) {
-          // Units unknown: scale so the typical beat spans about 1.5 "mV" of paper.
-          var spans = data.min.map(function (v, i) { return maxs[i] - v; }).sort(function (a, b) { return a - b; });
+          // Units unknown: scale so the typical beat spans about 1.5 "mV" of paper. Spans are taken over
+          // whole seconds (a short recording's overview buckets hold a few samples, not a beat).
+          var group = Math.max(1, Math.round(self.fs / data.step)), spans = [];
+          for (var g = 0; g < data.min.length; g += group) {
+            var glo = Infinity, ghi = -Infinity;
+            for (var k = g; k < Math.min(g + group, data.min.length); k++) {
+              if (data.min[k] !== null) { glo = Math.min(glo, data.min[k]); ghi = Math.max(ghi, maxs[k]); }
+            }
+            if (ghi >= glo) spans.push(ghi - glo);
+          }
+          spans.sort(function (a, b) { return a - b; });
           var typical = spans[Math.floor(spans.length / 2)] || 1;
           self.unitScale = 1.5 / typical;
           var note = el(self.root, "[data-units-note]");
@@ -360,7 +369,8 @@
     var step = this.whole.step, mids = this.wholeMid;
     var a = Math.max(0, Math.floor((this.start - 5 * this.fs) / step));
     var b = Math.min(mids.length, Math.ceil((this.start + this.visible() + 5 * this.fs) / step));
-    var part = mids.slice(a, Math.max(a + 1, b)).sort(function (x, y) { return x - y; });
+    var part = mids.slice(a, Math.max(a + 1, b)).filter(function (v) { return v !== null; })
+      .sort(function (x, y) { return x - y; });
     return part[Math.floor(part.length / 2)] || 0;
   };
 
@@ -460,10 +470,13 @@
     var d = this.whole;
     if (d) {
       var lo = Infinity, hi = -Infinity, maxs = d.max || d.min;
-      for (var i = 0; i < d.min.length; i++) { lo = Math.min(lo, d.min[i]); hi = Math.max(hi, maxs[i]); }
+      for (var i = 0; i < d.min.length; i++) {
+        if (d.min[i] !== null) { lo = Math.min(lo, d.min[i]); hi = Math.max(hi, maxs[i]); }
+      }
       var span = hi - lo || 1, sx = w / this.samples;
       ctx.strokeStyle = "#7b8794"; ctx.lineWidth = 1; ctx.beginPath();
       for (i = 0; i < d.min.length; i++) {
+        if (d.min[i] === null) continue; // lost samples of a lead mostly lost
         var x = (d.start + i * d.step) * sx;
         ctx.moveTo(x, 4 + (h - 14) * (1 - (maxs[i] - lo) / span));
         ctx.lineTo(x, 4 + (h - 14) * (1 - (d.min[i] - lo) / span) + 1);

@@ -35,3 +35,35 @@ def test_the_gaps_of_cudb_cu09_are_analysed_around_and_shown_in_the_viewer(
         page.wait_for_timeout(60)
     expect(viewer).not_to_have_attribute("data-lost-shown", "0")
     viewer.screenshot(path=str(shot.dir / "40-viewer-lost-samples.png"))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_lead_mostly_lost_beside_the_analysed_one_is_drawn_with_its_gaps_left_blank(
+    page, shot, tmp_path, patient_a, doctor_a, active_models, celery_worker
+):
+    import numpy as np
+    import wfdb
+
+    from ..data import mitdb_dir
+
+    signal = wfdb.rdrecord(str(mitdb_dir() / "100"), sampto=360 * 30).p_signal
+    v5 = signal[:, 1].copy()
+    v5[360 * 4 : 360 * 26] = np.nan  # 73 % of V5 lost: refused if analysed, shown as it is beside MLII
+    rows = [f"{a:.3f},{'nan' if np.isnan(b) else f'{b:.3f}'}" for a, b in zip(signal[:, 0], v5)]
+    path = tmp_path / "two.csv"
+    path.write_text("\n".join(["MLII,V5", *rows]))
+    log_in(page, "doctor_a")
+    page.goto(f"/patients/{patient_a.pk}/recordings/new/")
+    page.get_by_label("Continuous signal").check()
+    page.get_by_label("File(s)").set_input_files([str(path)])
+    page.get_by_label("Sampling rate (Hz)").fill("360")
+    page.get_by_role("button", name="Upload and classify").click()
+    _wait_done(page)
+
+    viewer = page.locator("[data-ecg-viewer]")
+    viewer.locator("select[data-lead]").select_option("V5")
+    expect(viewer).to_have_attribute("data-lead", "V5")
+    expect(viewer).not_to_have_attribute("data-lost-shown", "0")
+    page.wait_for_timeout(300)
+    assert page.js_errors == []
+    viewer.screenshot(path=str(shot.dir / "41-viewer-lead-mostly-lost.png"))
