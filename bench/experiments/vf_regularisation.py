@@ -75,16 +75,7 @@ def out_of_fold(data: dict, c: float) -> dict:
 
 def episodes(rec: dict, probability: np.ndarray) -> list[tuple[int, int]]:
     """Episodes as `vf.vf_events` forms them from window probabilities."""
-    fs, starts, n = rec["ref"]["fs"], rec["starts"], rec["n"]
-    centre, span = round((vf.WINDOW_S - vf.STEP_S) / 2 * fs), round(vf.WINDOW_S * fs)
-    out: list[list[int]] = []
-    for first, last in vf.decided_windows(probability):
-        s, e = int(starts[first]) + centre, min(int(starts[last]) + span - centre, n) - 1
-        if out and (s - out[-1][1]) / fs <= vf.MERGE_GAP_S:
-            out[-1][1] = e
-        else:
-            out.append([s, e])
-    return [(s, e) for s, e in out]
+    return vf.episodes(probability, rec["starts"], rec["ref"]["fs"], rec["n"])
 
 
 def main() -> None:

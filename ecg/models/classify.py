@@ -86,17 +86,18 @@ def classify_signal(
     from ecg.processing.segmenting import segment
     from ecg.rhythm import analyse_rhythm, signal_loss
 
-    values = signal.validated(lead)
+    values = signal.validated(lead)  # lost samples bridged
+    lost = signal.lost_spans(lead)
     record_level = len(heartbeat_model.inputs) == 2
     if record_level:
         second = other_lead(signal.leads, lead)
         more = [v for v in detection_leads(signal.leads, lead) if v is not second]
-        beats, context = analyse(values, signal.fs, second, more=more, lost=signal.lost_spans(lead))
+        beats, context = analyse(values, signal.fs, second, more=more, lost=lost)
         r_peaks = context.r_peaks
         scores = record_model.predict(heartbeat_model, context.morphology, context.features)
     else:
         beats, r_peaks = segment(values, signal.fs)
-        kept = ~signal_loss.overlapping(signal.lost_spans(lead), r_peaks, r_peaks)  # none on a lost sample's bridge
+        kept = ~signal_loss.overlapping(lost, r_peaks, r_peaks)  # none on a lost sample's bridge
         beats, r_peaks = beats[kept], r_peaks[kept]
         scores = inference.predict(heartbeat_model, beats) if len(beats) else np.zeros((0, len(labels)))
     if len(beats) == 0:
@@ -137,7 +138,7 @@ def classify_signal(
         classes=np.asarray(predicted),
         n_samples=len(values),
         measures=measures,
-        no_signal=signal_loss.stretches(values, signal.fs, signal.lost_spans(lead)),
+        no_signal=signal_loss.stretches(values, signal.fs, lost),
     )
     return SignalResult(
         fs=signal.fs,

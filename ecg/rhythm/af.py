@@ -16,6 +16,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 from scipy import signal as sps
 
+from .ectopy import segments
 from .events import Event
 
 WINDOW = 32  # intervals per window
@@ -147,20 +148,16 @@ def af_events(
     No episode reaches across one of the ``gaps`` (per interval between beats k and k + 1: it spans a
     VF/VFL episode or a stretch without signal): what the rhythm was there is not AF's to say."""
     mask = af_mask(r_peaks, classes, fs, p_repetition=p_repetition)
-    cut = np.zeros(len(r_peaks), bool)  # beat k + 1 starts a new stretch after gap k
-    if gaps is not None and len(r_peaks) > 1:
-        cut[1:] = np.asarray(gaps, bool)
-    edges = np.diff(np.concatenate([[0], mask.astype(np.int8), [0]]))
-    starts = np.flatnonzero((edges[:-1] == 1) | (mask & cut))
-    ends = np.flatnonzero((edges[1:] == -1) | (mask & np.append(cut[1:], False)))
-    stretches = [(int(a), int(b)) for a, b in zip(starts, ends, strict=True)]
     merged: list[list[int]] = []
-    for first, last in stretches:
-        near = bool(merged) and (r_peaks[first] - r_peaks[merged[-1][1]]) / fs <= MERGE_GAP_S
-        if near and not np.any(cut[merged[-1][1] + 1 : first + 1]):
-            merged[-1][1] = last
-        else:
-            merged.append([first, last])
+    for part in segments(len(r_peaks), gaps):
+        edges = np.diff(np.concatenate([[0], mask[part].astype(np.int8), [0]]))
+        opened = len(merged)  # no stretch joins one before the gap
+        for a, b in zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1) - 1, strict=True):
+            first, last = part.start + int(a), part.start + int(b)
+            if len(merged) > opened and (r_peaks[first] - r_peaks[merged[-1][1]]) / fs <= MERGE_GAP_S:
+                merged[-1][1] = last
+            else:
+                merged.append([first, last])
     events = []
     covered = np.zeros(len(r_peaks), bool)
     for first, last in merged:

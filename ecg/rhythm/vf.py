@@ -209,31 +209,38 @@ def decided_windows(probability: np.ndarray) -> list[tuple[int, int]]:
     return out
 
 
+def episodes(probability: np.ndarray, starts: np.ndarray, fs: float, n_samples: int) -> list[tuple[int, int]]:
+    """(start, end) samples, ``end`` inclusive, of the episodes the windows starting at ``starts`` decide
+    (``decided_windows``), each from its first window's centre to its last's, merged across short gaps."""
+    centre = round((WINDOW_S - STEP_S) / 2 * fs)  # from a window's edge to its middle second
+    span = round(WINDOW_S * fs)
+    out: list[list[int]] = []
+    for first, last in decided_windows(probability):
+        start, end = int(starts[first]) + centre, min(int(starts[last]) + span - centre, n_samples) - 1
+        if out and (start - out[-1][1]) / fs <= MERGE_GAP_S:
+            out[-1][1] = end
+        else:
+            out.append([start, end])
+    return [(start, end) for start, end in out]
+
+
 def vf_events(
     values: np.ndarray, fs: float, r_peaks: np.ndarray, no_signal: list[tuple[int, int]] | None = None
 ) -> list[Event]:
-    """VF/VFL episodes: stretches of windows decided as VF (``decided_windows``), merged across short gaps;
+    """VF/VFL episodes: stretches of windows decided as VF (``episodes``), merged across short gaps;
     none in the stretches without signal (``no_signal``: ``signal_loss.stretches`` of ``values``, its flat
     stretches found here when not given) of two seconds or more."""
     feats, starts = window_features(values, fs, r_peaks)
     if len(feats) == 0:
         return []
-    centre = round((WINDOW_S - STEP_S) / 2 * fs)  # from a window's edge to its middle second
     span = round(WINDOW_S * fs)
     probability = vf_probability(feats)
     # a lead off or a filled gap is no VF, though its filtered residue reads as one
     lost = signal_loss.no_signal(values, fs) if no_signal is None else no_signal
     # a window is read through a bridged gap shorter than the flat-stretch bound (``long_enough``)
     probability[signal_loss.overlapping(signal_loss.long_enough(lost, fs), starts, starts + span - 1)] = 0.0
-    episodes: list[list[int]] = []
-    for first, last in decided_windows(probability):
-        start, end = int(starts[first]) + centre, min(int(starts[last]) + span - centre, len(values)) - 1
-        if episodes and (start - episodes[-1][1]) / fs <= MERGE_GAP_S:
-            episodes[-1][1] = end
-        else:
-            episodes.append([start, end])
     events = []
-    for start, end in episodes:
+    for start, end in episodes(probability, starts, fs, len(values)):
         inside = int(np.sum((r_peaks >= start) & (r_peaks <= end)))
         events.append(Event("vf", start, end, inside, None))
     return events
