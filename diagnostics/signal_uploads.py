@@ -249,13 +249,13 @@ def beats_from_stored_signal(recording: ECGRecording, *, with_context: bool = Fa
 
     With ``with_context`` (a record-level model is active) every detected beat is kept, the last
     one included, and the record-level inputs are computed from the analysed lead and one other.
-    What the rhythm analysis needs of the waveform (VF/VFL episodes, each beat's P-wave repetition,
-    atrial organisation and QRS amplitude) is measured here, before the lead is let go of, so a
-    24-hour recording's signal is not held through classification.
+    What the rhythm analysis needs of the waveform (VF/VFL episodes, the stretches too noisy to read,
+    each beat's P-wave repetition, atrial organisation and QRS amplitude) is measured here, before the
+    lead is let go of, so a 24-hour recording's signal is not held through classification.
     """
     from ecg.processing.context import analyse, detection_leads, other_lead, pause_measures
     from ecg.processing.segmenting import mean_heart_rate, segment
-    from ecg.rhythm import signal_loss, vf
+    from ecg.rhythm import noise, signal_loss, vf
     from ecg.rhythm.analysis import waveform_measures
 
     from .selectors import recording_stored_signal
@@ -292,6 +292,7 @@ def beats_from_stored_signal(recording: ECGRecording, *, with_context: bool = Fa
         "n_samples": len(values),
         "vf_found": vf.vf_events(values, fs, r_peaks, no_signal),
         "no_signal": no_signal,
+        "noisy": noise.noisy(values, fs, r_peaks),  # too noisy to read: left out of the beat-based rhythm
         "measures": measures,
     }
     return SignalInput(beats, r_peaks, mean_heart_rate(r_peaks, fs), context, rhythm, mi)

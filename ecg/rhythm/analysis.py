@@ -5,7 +5,7 @@ from typing import Any
 
 import numpy as np
 
-from . import af, ectopy, flutter, heart_rate, pauses, signal_loss, vf
+from . import af, ectopy, flutter, heart_rate, noise, pauses, signal_loss, vf
 from .events import Event, sort_events
 
 ASYSTOLE_S = 4.0  # no beat and no VF for this long is reported as asystole rather than a pause
@@ -67,6 +67,7 @@ def analyse_rhythm(
     vf_found: list[Event] | None = None,
     measures: dict[str, np.ndarray] | None = None,
     no_signal: list[tuple[int, int]] | None = None,
+    noisy: list[tuple[int, int]] | None = None,
 ) -> RhythmReport:
     """Events (VF/asystole first in the summary) and the heart-rate, HRV, ectopy and AF figures.
 
@@ -79,7 +80,9 @@ def analyse_rhythm(
     detected beat ends a pause. ``no_signal`` likewise takes ``signal_loss.stretches`` of the signal
     and the samples its file marks as lost (found here from the signal alone when not given): stretches
     without signal (a lead off) hold no beat, pause, asystole or heart rate, and those of two seconds
-    or more no VF (a shorter gap is read through).
+    or more no VF (a shorter gap is read through). ``noisy`` likewise takes ``noise.noisy`` of the
+    signal at ``r_peaks`` (found here when not given): stretches too noisy to read hold no beat-based
+    event or figure either, but VF/VFL is read through them (a VF episode takes their time).
     """
     r_peaks = np.asarray(r_peaks, dtype=np.int64)
     classes = np.asarray([str(c)[:1].upper() for c in classes])
@@ -92,10 +95,16 @@ def analyse_rhythm(
         vf_found = vf.vf_events(signal, fs, r_peaks, no_signal) if signal is not None else []
     if measures is None and signal is not None and len(r_peaks):
         measures = waveform_measures(signal, fs, r_peaks)
+    if noisy is None:
+        noisy = noise.noisy(signal, fs, r_peaks) if signal is not None else []
     lost = [Event("no_signal", start, end, 0, None) for start, end in no_signal]
+    noisy = noise.without(noise.without(noisy, [(e.start, e.end) for e in vf_found]), no_signal)
+    artefact = [Event("noise", start, end, 0, None) for start, end in noisy]
+    lost_or_noisy = sorted(lost + artefact, key=lambda e: e.start)
     in_vf = _inside(r_peaks, vf_found)
-    # Beats the detector finds inside VF are not beats: keep them out of every beat-based figure.
-    keep = ~in_vf & ~_inside(r_peaks, lost)
+    # Beats the detector finds inside VF, where there is no signal or where noise covers the ECG are
+    # not beats to read a rhythm from: keep them out of every beat-based figure.
+    keep = ~in_vf & ~_inside(r_peaks, lost_or_noisy)
     peaks, cls = r_peaks[keep], classes[keep]
     kept = {name: np.asarray(values)[keep] for name, values in (measures or {}).items()}
 
@@ -110,14 +119,14 @@ def analyse_rhythm(
     asystole = [
         Event("asystole", e.start, e.end, 0, None)
         for e in gaps
-        if e.duration_s(fs) >= ASYSTOLE_S and not _overlaps(e, vf_found + lost)
+        if e.duration_s(fs) >= ASYSTOLE_S and not _overlaps(e, vf_found + lost_or_noisy)
     ]
-    pause_list = [e for e in gaps if e.duration_s(fs) < ASYSTOLE_S and not _overlaps(e, vf_found + lost)]
+    pause_list = [e for e in gaps if e.duration_s(fs) < ASYSTOLE_S and not _overlaps(e, vf_found + lost_or_noisy)]
 
-    # An interval from the last beat before a VF/VFL episode (or a stretch without signal) to the first
-    # after it is no R-R interval: no heart-rate figure holds it (counted in, it reads as a slow rate),
-    # and no AF episode, run or pattern of ectopic beats reaches across it.
-    across = _spanning(peaks, vf_found + lost)
+    # An interval from the last beat before a VF/VFL episode (or a stretch without signal or too noisy to
+    # read) to the first after it is no R-R interval: no heart-rate figure holds it (counted in, it reads
+    # as a slow rate), and no AF episode, run or pattern of ectopic beats reaches across it.
+    across = _spanning(peaks, vf_found + lost_or_noisy)
     af_found, in_af = af.af_events(peaks, cls, fs, p_repetition=kept.get("p_repetition"), gaps=across)
     if "atrial_organisation" in kept:
         af_found = flutter.split_flutter(af_found, peaks, fs, kept["atrial_frequency"], kept["atrial_organisation"])
@@ -148,13 +157,14 @@ def analyse_rhythm(
         if causes:
             hrv["reason"] += f" ({'; '.join(causes)})"
     analysed_s = n_samples / fs
-    with_signal_s = analysed_s - sum(e.end - e.start + 1 for e in lost) / fs
+    noisy_s = sum(e.end - e.start + 1 for e in artefact) / fs
+    readable_s = analysed_s - sum(e.end - e.start + 1 for e in lost) / fs - noisy_s
     af_s = sum(e.duration_s(fs) for e in af_found)
     longest_pause = max(pause_list + asystole, key=lambda e: e.end - e.start, default=None)
     mean_bpm = heart_rate.mean_rate(peaks, fs, across)
     summary = {
         "duration_s": round(analysed_s, 1),
-        # detections inside VF/VFL or a stretch without signal: in the class counts of every detected beat,
+        # detections inside VF/VFL, a stretch without signal or noise: in the class counts of every detected beat,
         # in no rhythm figure (the ectopy totals, the hourly table), so a page can say why they differ
         "beats_analysed": int(len(peaks)),
         "beats_left_out": int(len(r_peaks) - len(peaks)),
@@ -162,6 +172,9 @@ def analyse_rhythm(
         "asystole": [e.as_dict() for e in asystole],
         "no_signal": [{"start": e.start, "end": e.end} for e in lost],
         "no_signal_s": round(sum(e.end - e.start + 1 for e in lost) / fs, 1),
+        # too noisy to read: no beat-based event or figure there (VF/VFL is read through noise)
+        "noise": [{"start": e.start, "end": e.end} for e in artefact],
+        "noise_s": round(noisy_s, 1),
         "heart_rate": {
             "mean_bpm": None if mean_bpm is None else round(mean_bpm, 1),
             **heart_rate.extremes(peaks, fs, gaps=across),
@@ -177,8 +190,8 @@ def analyse_rhythm(
             "episodes": len(af_found),
             "flutter_episodes": sum(1 for e in af_found if e.type == "afl"),
             "duration_s": round(af_s, 1),
-            # over the time with signal: a lead off is no time in sinus rhythm
-            "burden_pct": round(100.0 * af_s / with_signal_s, 2) if with_signal_s > 0 else 0.0,
+            # over the time that could be read: a lead off or noise is no time in sinus rhythm
+            "burden_pct": round(100.0 * af_s / readable_s, 2) if readable_s > 0 else 0.0,
         },
         "pauses": {
             "count": len(pause_list) + len(asystole),

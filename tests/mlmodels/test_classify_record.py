@@ -245,3 +245,23 @@ def test_heart_rate_figures_leave_out_ventricular_fibrillation(tiny_model_dir):
     for e in events:
         if e["type"] in ("brady", "pause", "asystole"):
             assert not any(e["start"] <= v["end"] and v["start"] <= e["end"] for v in vf), e
+
+
+@pytest.mark.django_db
+def test_stretches_too_noisy_to_read_are_reported_and_hold_no_rhythm_event():
+    """nstdb 118e_6: MIT-BIH 118 with electrode-motion noise at -6 dB in 2-minute stretches from 5:00.
+    The noise reads as beats, and their classes and intervals as VT, AF and pauses; the stretches too
+    noisy to read are listed in the summary and no beat-based event starts in one (ecg.rhythm.noise)."""
+    from ..data import DATA_DIR, require
+
+    result = json.loads(
+        run(str(require(DATA_DIR / "nstdb", "MIT-BIH Noise Stress Test Database") / "118e_6"), "--format", "json")
+    )
+    rhythm = result["summary"]["rhythm"]
+    noise = [(s["start"], s["end"]) for s in rhythm["noise"]]
+    assert rhythm["noise_s"] > 240 and all(360 * 300 <= s for s, _ in noise)  # none in the clean first 5 minutes
+    for event in result["events"]:
+        if event["type"] != "vf":  # VF/VFL is still looked for in noise
+            assert not any(s <= event["start"] <= e for s, e in noise), event
+    assert rhythm["beats_left_out"] > 0
+    assert sum(hour["beats"] for hour in rhythm["hourly"]) == rhythm["beats_analysed"]

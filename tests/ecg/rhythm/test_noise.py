@@ -1,0 +1,121 @@
+"""Stretches too noisy to read are left out of the rhythm analysis; ECG, however irregular, is not."""
+
+import numpy as np
+import pytest
+import wfdb
+
+from ecg.rhythm import analyse_rhythm, noise
+from ecg.rhythm.events import Event
+
+from ...data import DATA_DIR, mitdb_dir, require
+
+FS = 360.0
+
+
+def _product_peaks(signal: np.ndarray) -> np.ndarray:
+    from ecg.processing.context import detect_beats
+
+    return detect_beats([signal[:, 0], signal[:, 1]], FS)
+
+
+def _stress_record(name: str, seconds: int) -> np.ndarray:
+    path = require(DATA_DIR / "nstdb", "MIT-BIH Noise Stress Test Database") / name
+    return wfdb.rdrecord(str(path), sampto=int(FS * seconds)).p_signal
+
+
+def _covered(spans, start_s: float, end_s: float) -> float:
+    a, b = int(start_s * FS), int(end_s * FS)
+    return sum(max(0, min(e, b) - max(s, a) + 1) for s, e in spans) / (b - a)
+
+
+def test_electrode_motion_noise_is_marked_and_its_false_rhythm_goes():
+    # nstdb 118e00: MIT-BIH 118 with electrode-motion noise at 0 dB from 300 to 420 s and 540 to 660 s;
+    # the detector takes the noise for beats, whose irregular intervals read as AF.
+    signal = _stress_record("118e00", 660)
+    r_peaks = _product_peaks(signal)
+    classes = np.array(["N"] * len(r_peaks))
+    spans = noise.noisy(signal[:, 0], FS, r_peaks)
+    assert _covered(spans, 300, 420) > 0.45
+    assert _covered(spans, 540, 660) > 0.35
+    assert _covered(spans, 0, 300) == 0.0
+
+    def af_in_noise(report) -> float:
+        return _covered([(e.start, e.end) for e in report.events if e.type == "af"], 300, 420) + _covered(
+            [(e.start, e.end) for e in report.events if e.type == "af"], 540, 660
+        )
+
+    without = analyse_rhythm(signal=signal[:, 0], fs=FS, r_peaks=r_peaks, classes=classes, noisy=[])
+    report = analyse_rhythm(signal=signal[:, 0], fs=FS, r_peaks=r_peaks, classes=classes)
+    assert af_in_noise(without) > 1.0
+    assert af_in_noise(report) < 0.5 * af_in_noise(without)
+    for event in report.events:  # none starts or ends in a stretch marked as noise
+        assert not any(s <= event.start <= e or s <= event.end <= e for s, e in spans), event
+    assert report.summary["noise"] == [{"start": s, "end": e} for s, e in spans]
+    assert report.summary["noise_s"] == pytest.approx(sum(e - s + 1 for s, e in spans) / FS, abs=0.1)
+    assert report.summary["beats_left_out"] > 0
+
+
+@pytest.mark.parametrize(
+    ("record", "what"),
+    [
+        ("100", "clean sinus rhythm"),
+        ("201", "atrial fibrillation and flutter"),
+        ("203", "atrial flutter and fibrillation with multiform ventricular runs"),
+        ("106", "ventricular bigeminy, couplets and runs"),
+    ],
+)
+def test_ecg_however_irregular_is_not_noise(record, what):
+    signal = wfdb.rdrecord(str(mitdb_dir() / record), sampto=int(FS * 600)).p_signal
+    spans = noise.noisy(signal[:, 0], FS, _product_peaks(signal))
+    assert _covered(spans, 0, 600) < 0.02, what
+
+
+def test_vf_is_read_through_noise_and_a_flat_stretch_is_no_noise():
+    rng = np.random.default_rng(3)
+    n = int(FS * 60)
+    t = np.arange(n) / FS
+    values = rng.normal(0, 0.005, n)
+    r_peaks = np.arange(int(0.5 * FS), n, int(0.8 * FS))
+    for p in r_peaks:  # narrow QRS complexes
+        values[max(0, p - 10) : p + 10] += np.hanning(len(values[max(0, p - 10) : p + 10]))
+    noisy_from, noisy_to = int(20 * FS), int(40 * FS)
+    values[noisy_from:noisy_to] += (
+        0.8 * np.sin(2 * np.pi * 9 * t[noisy_from:noisy_to]) * rng.normal(1, 0.3, noisy_to - noisy_from)
+    )
+    spans = noise.noisy(values, FS, r_peaks)
+    assert _covered(spans, 21, 39) > 0.9
+    assert _covered(spans, 0, 18) == 0.0 and _covered(spans, 42, 60) == 0.0
+
+    vf_event = Event("vf", int(25 * FS), int(30 * FS), 0, None)
+    classes = np.array(["N"] * len(r_peaks))
+    report = analyse_rhythm(signal=values, fs=FS, r_peaks=r_peaks, classes=classes, vf_found=[vf_event])
+    assert [e.type for e in report.events] == ["vf"]
+    for stretch in report.summary["noise"]:  # VF keeps its time
+        assert stretch["end"] < vf_event.start or stretch["start"] > vf_event.end
+
+    # Six seconds with no beat: asystole, not noise, though the baseline still moves a little.
+    quiet = values.copy()
+    quiet[int(5 * FS) : int(11 * FS)] = rng.normal(0, 0.005, int(6 * FS))
+    kept = r_peaks[(r_peaks < 5 * FS) | (r_peaks >= 11 * FS)]
+    assert _covered(noise.noisy(quiet, FS, kept), 0, 18) == 0.0
+    report = analyse_rhythm(signal=quiet, fs=FS, r_peaks=kept, classes=np.array(["N"] * len(kept)), noisy=None)
+    assert "asystole" in [e.type for e in report.events]
+
+
+def test_a_long_recording_scores_the_same_a_piece_at_a_time(monkeypatch):
+    signal = wfdb.rdrecord(str(mitdb_dir() / "105"), sampto=int(FS * 400)).p_signal
+    r_peaks = _product_peaks(signal)
+    monkeypatch.setattr(noise, "CHUNK_S", 10_000)
+    whole = noise.second_scores(signal[:, 0], FS, r_peaks)
+    monkeypatch.setattr(noise, "CHUNK_S", 60)
+    pieces = noise.second_scores(signal[:, 0], FS, r_peaks)
+    assert len(whole) == 400
+    # the same but at the recording's own first and last second, where each piece's offset differs
+    np.testing.assert_allclose(pieces[1:-1], whole[1:-1], rtol=1e-3)
+    np.testing.assert_allclose(pieces, whole, rtol=0.05)
+
+
+def test_without_cuts_spans_around_the_taken_ones():
+    assert noise.without([(0, 100), (200, 300)], [(50, 60), (250, 400)]) == [(0, 49), (61, 100), (200, 249)]
+    assert noise.without([(0, 10)], []) == [(0, 10)]
+    assert noise.without([(5, 10)], [(0, 20)]) == []
