@@ -58,10 +58,7 @@ def test_the_worker_stores_events_and_the_rhythm_summary_with_the_beats(rhythm_r
     rhythm = rhythm_recording.diagnosis.rhythm
     assert rhythm["vf"][0]["start"] == flutter[0].start
     assert len(rhythm["trend"]["hr_mean"]) == 2  # 70 s: two minutes of trend
-    assert (
-        rhythm["hourly"][0]["beats"]
-        == rhythm_recording.beats.count() - _left_out(rhythm_recording, rhythm)
-    )
+    assert rhythm["hourly"][0]["beats"] == rhythm_recording.beats.count() - _left_out(rhythm_recording, rhythm)
     # the flutter's 10 s are no R-R interval: the recording's rate and the slowest 8 beats leave them out
     assert rhythm_recording.diagnosis.heart_rate_bpm == rhythm["heart_rate"]["mean_bpm"]
     assert rhythm["heart_rate"]["hr_min"]["bpm"] > 50
