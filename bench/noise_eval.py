@@ -70,7 +70,8 @@ def stress_record(db: str, record: str, model) -> dict:
         k: [r for r in v if _inside(r, stretches)] for k, v in re_._run_spans(ref["r_peaks"], ref["classes"]).items()
     }
     out: dict = {"db": db, "record": record}
-    for key, noisy in (("with_noise_stage", None), ("without", [])):
+    marked_here = noise.noisy(prod["values"], fs, prod["r_peaks"], prod["second"])  # as the worker marks them
+    for key, noisy in (("with_noise_stage", marked_here), ("without", [])):
         rep = analyse_rhythm(
             signal=prod["values"],
             fs=fs,
@@ -128,6 +129,7 @@ def marked_record(db: str, record: str, model) -> dict:
         n_samples=n,
         measures=prod["measures"],
         no_signal=prod["no_signal"],
+        noisy=noise.noisy(prod["values"], fs, prod["r_peaks"], prod["second"]),
     )
     marked = [(s["start"], s["end"]) for s in rep.summary["noise"]]
     out: dict = {"db": db, "record": record, "marked_s": rep.summary["noise_s"], "stretches": len(marked)}

@@ -33,7 +33,7 @@ import numpy as np
 
 from bench.common import DATA_DIR, REPO, machine, newest_artifact, write_result
 from ecg.constants import AAMI_CLASSES
-from ecg.rhythm import analyse_rhythm, ectopy, signal_loss, vf
+from ecg.rhythm import analyse_rhythm, ectopy, noise, signal_loss, vf
 
 CACHE = REPO / "bench" / "_work" / "rhythm"
 OUTPUT = REPO / "bench" / "results" / "rhythm_eval.json"
@@ -120,6 +120,7 @@ def product_beats(db: str, record: str, model) -> dict:
     lead = signal.lead_name(None)
     values = signal.validated(lead)  # cudb's lost samples (NaN) bridged, as for an upload
     no_signal = signal_loss.stretches(values, signal.fs, signal.lost_spans(lead))  # as the worker marks them
+    second = other_lead(signal.leads, lead)
     cached = CACHE / f"{db}-{record}-{_model_stem()}.npz"
     data = dict(np.load(cached)) if cached.exists() else {}
     if "m_second_lead_qrs" in data:  # a file cached before the pauses read that measure is computed again
@@ -131,8 +132,8 @@ def product_beats(db: str, record: str, model) -> dict:
             "classes": data["classes"],
             "measures": measures,
             "no_signal": no_signal,
+            "second": second,
         }
-    second = other_lead(signal.leads, lead)
     _, context = analyse(values, signal.fs, second, lost=signal.lost_spans(lead))
     scores = record_model.predict(model(), context.morphology, context.features)
     measures = waveform_measures(values, signal.fs, context.r_peaks)
@@ -149,6 +150,7 @@ def product_beats(db: str, record: str, model) -> dict:
         "classes": classes,
         "measures": measures,
         "no_signal": no_signal,
+        "second": second,
     }
 
 
@@ -251,6 +253,7 @@ def evaluate_record(db: str, record: str, model) -> dict:
         n_samples=ref["n_samples"],
         measures=prod["measures"],
         no_signal=prod["no_signal"],
+        noisy=noise.noisy(prod["values"], fs, prod["r_peaks"], prod["second"]),  # as the worker marks them
     )
     ref_vf = ref["vf"]
     test_vf = [(e.start, e.end) for e in with_prod.events if e.type == "vf"]

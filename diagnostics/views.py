@@ -211,7 +211,8 @@ def recording_signal(request, recording_id: int):
     """The analysed lead (or ``lead``, any lead of the file) between samples ``start`` and ``end`` as a
     min/max envelope of about ``px`` points, with the beats found there and the stretches the file
     marks as lost (``lost``: [start, end] samples, end inclusive; the envelope holds the line drawn
-    across them)."""
+    across them), and on the analysed lead the stretches its analysis found too noisy to read
+    (``noise``, the same form)."""
     recording = selectors.recording_get(user=request.user, recording_id=recording_id)
     if recording.kind != ECGRecording.Kind.SIGNAL:
         raise Http404("This recording holds beat rows, not a continuous signal.")
@@ -240,8 +241,18 @@ def recording_signal(request, recording_id: int):
         units=lead.units,
         beats={"index": [b[0] for b in beats], "position": [b[1] for b in beats], "class": [b[2] for b in beats]},
         lost=[[a, b] for a, b in lead.lost if b >= start and a < end],
+        noise=[[a, b] for a, b in _noise(recording) if b >= start and a < end]
+        if lead.name == plots.recording_lead(recording).name
+        else [],
     )
     return JsonResponse(data)
+
+
+def _noise(recording: ECGRecording) -> list[tuple[int, int]]:
+    """The stretches of the analysed lead its rhythm analysis left out as too noisy to read."""
+    diagnosis = getattr(recording, "diagnosis", None)
+    rhythm = getattr(diagnosis, "rhythm", None) or {}
+    return [(int(s["start"]), int(s["end"])) for s in rhythm.get("noise", [])]
 
 
 def beat_data(request, recording_id: int, index: int):

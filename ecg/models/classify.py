@@ -84,11 +84,12 @@ def classify_signal(
     from ecg.models.decision import record_classes
     from ecg.processing.context import analyse, detection_leads, other_lead
     from ecg.processing.segmenting import segment
-    from ecg.rhythm import analyse_rhythm, signal_loss
+    from ecg.rhythm import analyse_rhythm, noise, signal_loss
 
     values = signal.validated(lead)  # lost samples bridged
     lost = signal.lost_spans(lead)
     record_level = len(heartbeat_model.inputs) == 2
+    second: np.ndarray | None = None
     if record_level:
         second = other_lead(signal.leads, lead)
         more = [v for v in detection_leads(signal.leads, lead) if v is not second]
@@ -139,6 +140,7 @@ def classify_signal(
         n_samples=len(values),
         measures=measures,
         no_signal=signal_loss.stretches(values, signal.fs, lost),
+        noisy=noise.noisy(values, signal.fs, r_peaks, second),  # the two leads' beats compared where there are two
     )
     return SignalResult(
         fs=signal.fs,

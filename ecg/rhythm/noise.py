@@ -16,7 +16,11 @@ On the 48 MIT-BIH records (``python -m bench.noise_eval``, which gives the figur
 wide ventricular beats, and the steepest clean stretches (paced beats, 207's idioventricular
 rhythm) stay under ``NOISY``. VF/VFL is not judged here: the VF detector reads the waveform first
 (``vf.vf_events``), and a noisy stretch never takes time from a VF episode, since a missed VF costs
-more than a false one. A flat stretch (asystole) has no slope and is no noise.
+more than a false one; nor from a regular run of beats called V (:func:`regular_v_runs`), since
+wide complexes are steep beyond the QRS window too. A flat stretch (asystole) has no slope and is no
+noise. With a second lead, a stretch whose slope score is above ``NOISY_IF_LEADS_DISAGREE`` is noise
+as well where the beats the detector finds on each lead alone disagree (:func:`lead_agreement`):
+electrode motion is not the same on two leads, a rhythm is.
 
 Memory: the signal is read a piece at a time (``CHUNK_S`` with ``MARGIN_S`` either side for the
 filter), so a 24-hour recording costs a few numbers per second.
@@ -37,7 +41,17 @@ MIN_OUTSIDE = 16  # samples outside QRS complexes a second needs to be judged (n
 PERCENTILE = 95
 MEDIAN_SECONDS = 5
 NOISY = 0.4
+# With a second lead: a stretch above this whose two leads' beat detectors disagree is noise too
+# (noise on the electrodes is not the same on both leads; a ventricular run is on both).
+NOISY_IF_LEADS_DISAGREE = 0.25
+AGREEMENT_S = 10  # the two leads' detections compared over this many seconds around each second ...
+AGREEMENT_TOLERANCE_S = 0.15  # ... a beat of one matched by one of the other this close ...
+LEADS_AGREE = 0.8  # ... and 2 x matched / (beats of both) under this is disagreement
 JOIN_S = 5  # noisy stretches closer than this are one: the few beats between them read no rhythm
+# A run of beats called V this regular is ventricular tachycardia, not noise: wide complexes are steep
+# beyond the QRS window and a second lead's detector may miss them (MIT-BIH 203 and 205 read 0.27-0.40).
+VT_MIN_BEATS = 3
+VT_MAX_RR_CV = 0.2
 CHUNK_S = 600
 MARGIN_S = 30  # the 0.5-Hz high-pass forgets a piece's edges well within this
 
@@ -107,16 +121,58 @@ def second_scores(values: np.ndarray, fs: float, r_peaks: np.ndarray) -> np.ndar
     return cast(np.ndarray, scores)
 
 
-def noisy(values: np.ndarray | None, fs: float, r_peaks: np.ndarray) -> list[tuple[int, int]]:
+def lead_agreement(values: np.ndarray, second: np.ndarray, fs: float) -> np.ndarray:
+    """Per whole second: how far the beats the detector finds on each lead alone agree over the
+    ``AGREEMENT_S`` seconds around it (2 x beats of the first matched within ``AGREEMENT_TOLERANCE_S``
+    over the beats of both; 1 where neither lead has a beat). Detected a piece at a time."""
+    from ecg.processing.detection import detect_r_peaks
+
+    n_seconds = int(len(values) // fs)
+    first_beats, second_beats, matched = np.zeros(n_seconds), np.zeros(n_seconds), np.zeros(n_seconds)
+    for first in range(0, n_seconds, CHUNK_S):
+        last = min(n_seconds, first + CHUNK_S)
+        lo, hi = int(max(0, first - MARGIN_S) * fs), int(min(n_seconds, last + MARGIN_S) * fs)
+        a, b = values[lo:hi], second[lo:hi]
+        if not (np.isfinite(a).all() and np.isfinite(b).all()) or hi - lo < 2 * fs:
+            continue
+        pa, pb = detect_r_peaks(a, fs), detect_r_peaks(b, fs)
+        if len(pb):
+            k = np.clip(np.searchsorted(pb, pa), 1, max(1, len(pb) - 1))
+            nearest = np.minimum(np.abs(pa - pb[k - 1]), np.abs(pa - pb[np.minimum(k, len(pb) - 1)]))
+            hit = nearest <= AGREEMENT_TOLERANCE_S * fs
+        else:
+            hit = np.zeros(len(pa), bool)
+        sec_a, sec_b = ((lo + pa) / fs).astype(np.int64), ((lo + pb) / fs).astype(np.int64)
+        mine_a, mine_b = (sec_a >= first) & (sec_a < last), (sec_b >= first) & (sec_b < last)
+        np.add.at(first_beats, sec_a[mine_a], 1)
+        np.add.at(second_beats, sec_b[mine_b], 1)
+        np.add.at(matched, sec_a[mine_a & hit], 1)
+    half = AGREEMENT_S // 2
+    kernel = np.ones(AGREEMENT_S)
+
+    def around(x: np.ndarray) -> np.ndarray:
+        return np.convolve(np.pad(x, (half, AGREEMENT_S - half - 1)), kernel, mode="valid")
+
+    both = around(first_beats) + around(second_beats)
+    return cast(np.ndarray, np.where(both > 0, 2 * around(matched) / np.where(both > 0, both, 1), 1.0))
+
+
+def noisy(
+    values: np.ndarray | None, fs: float, r_peaks: np.ndarray, second: np.ndarray | None = None
+) -> list[tuple[int, int]]:
     """(start, end) samples, ``end`` inclusive, of the stretches whose ``MEDIAN_SECONDS``-second
-    median score (:func:`second_scores`) is above ``NOISY``, those less than ``JOIN_S`` apart joined;
-    sorted and disjoint."""
+    median score (:func:`second_scores`) is above ``NOISY``, or above ``NOISY_IF_LEADS_DISAGREE``
+    where the ``second`` lead's beats disagree with the analysed lead's (:func:`lead_agreement`),
+    those less than ``JOIN_S`` apart joined; sorted and disjoint."""
     if values is None or len(r_peaks) == 0:
         return []
     scores = second_scores(values, fs, r_peaks)
     if len(scores) == 0:
         return []
-    over = median_filter(scores, size=MEDIAN_SECONDS, mode="nearest") > NOISY
+    level = median_filter(scores, size=MEDIAN_SECONDS, mode="nearest")
+    over = level > NOISY
+    if second is not None and len(second) == len(values):
+        over |= (level > NOISY_IF_LEADS_DISAGREE) & (lead_agreement(values, second, fs) < LEADS_AGREE)
     edges = np.diff(np.concatenate([[0], over.astype(np.int8), [0]]))
     out: list[tuple[int, int]] = []
     for first, stop in zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1), strict=True):
@@ -146,4 +202,19 @@ def without(spans: list[tuple[int, int]], taken: list[tuple[int, int]]) -> list[
                     nxt.append((ce + 1, e))
             pieces = nxt
         out.extend(pieces)
+    return out
+
+
+def regular_v_runs(r_peaks: np.ndarray, classes: np.ndarray) -> list[tuple[int, int]]:
+    """(first, last) R-peak samples of every run of ``VT_MIN_BEATS`` or more beats classed V whose
+    R-R intervals vary by at most ``VT_MAX_RR_CV`` (coefficient of variation): kept out of the noise."""
+    from .ectopy import runs
+
+    out = []
+    for first, last in runs(np.asarray(classes), "V"):
+        if last - first + 1 < VT_MIN_BEATS:
+            continue
+        rr = np.diff(np.asarray(r_peaks[first : last + 1], dtype=np.float64))
+        if float(np.std(rr)) <= VT_MAX_RR_CV * float(np.mean(rr)):
+            out.append((int(r_peaks[first]), int(r_peaks[last])))
     return out

@@ -393,6 +393,7 @@
     var c = this.cache;
     if (c) {
       this.drawLost(ctx, c.lost, pps, w, h);
+      this.drawNoise(ctx, c.noise, pps, w, h);
       ctx.strokeStyle = TRACE; ctx.lineWidth = 1.3; ctx.lineJoin = "round"; ctx.beginPath();
       var first = Math.max(0, Math.floor((start - c.start) / c.step) - 1);
       var last = Math.min(c.min.length, Math.ceil((start + this.visible() - c.start) / c.step) + 2);
@@ -436,6 +437,27 @@
       if (x1 - x0 >= 70) { ctx.fillStyle = "#3d4550"; ctx.fillText("No signal", x0 + 4, 30); }
     }
     this.root.dataset.lostShown = String(shown);
+  };
+
+  // Stretches the rhythm analysis left out as too noisy to read: an amber band, labelled when there
+  // is room (the beats found there keep their classes; no rhythm event is taken from them).
+  SignalViewer.prototype.drawNoise = function (ctx, noise, pps, w, h) {
+    var shown = 0;
+    ctx.font = "12px system-ui, sans-serif"; ctx.textBaseline = "top";
+    for (var i = 0; noise && i < noise.length; i++) {
+      var x0 = (noise[i][0] - this.start) * pps, x1 = (noise[i][1] + 1 - this.start) * pps;
+      if (x1 < 0 || x0 > w) continue;
+      shown++;
+      ctx.fillStyle = "rgba(191, 120, 0, 0.16)";
+      ctx.fillRect(x0, 0, Math.max(2, x1 - x0), h);
+      if (x1 - x0 >= 150) {
+        var label = "Noise: no rhythm read here", lx = Math.max(x0, 0) + 4;
+        ctx.fillStyle = "rgba(255, 255, 255, 0.85)";
+        ctx.fillRect(lx - 2, 44, ctx.measureText(label).width + 4, 16);
+        ctx.fillStyle = "#6b4400"; ctx.fillText(label, lx, 46);
+      }
+    }
+    this.root.dataset.noiseShown = String(shown);
   };
 
   SignalViewer.prototype.drawBeats = function (ctx, beats, pps, w, h) {

@@ -119,3 +119,26 @@ def test_without_cuts_spans_around_the_taken_ones():
     assert noise.without([(0, 100), (200, 300)], [(50, 60), (250, 400)]) == [(0, 49), (61, 100), (200, 249)]
     assert noise.without([(0, 10)], []) == [(0, 10)]
     assert noise.without([(5, 10)], [(0, 20)]) == []
+
+
+def test_the_two_leads_disagree_in_noise_and_agree_in_clean_rhythm():
+    signal = _stress_record("118e06", 660)  # 6 dB from 300 to 420 s and 540 to 660 s
+    agreement = noise.lead_agreement(signal[:, 0], signal[:, 1], FS)
+    assert len(agreement) == 660
+    assert np.median(agreement[20:290]) > 0.95
+    assert np.median(agreement[305:415]) < np.median(agreement[20:290]) - 0.05
+    r_peaks = _product_peaks(signal)
+    alone = noise.noisy(signal[:, 0], FS, r_peaks)
+    both = noise.noisy(signal[:, 0], FS, r_peaks, signal[:, 1])
+    assert _covered(both, 300, 420) > _covered(alone, 300, 420) + 0.1
+    assert _covered(both, 0, 300) == 0.0
+
+
+def test_a_regular_ventricular_run_keeps_its_time_in_noise():
+    r_peaks = np.array([0, 300, 600, 900, 1000, 1100, 1200, 1300, 1600, 1700, 1760, 1900, 2200]) * 3
+    classes = np.array(list("NNNNVVVVNVVVN"))
+    # 1000-1300: four V beats 100 apart (regular); 1700-1900: three V beats 60 and 140 apart (not)
+    assert noise.regular_v_runs(r_peaks, classes) == [(3000, 3900)]
+    report = analyse_rhythm(signal=None, fs=FS, r_peaks=r_peaks, classes=classes, n_samples=7000, noisy=[(2500, 6000)])
+    assert report.summary["noise"] == [{"start": 2500, "end": 2999}, {"start": 3901, "end": 6000}]
+    assert [e.type for e in report.events if e.type in ("v_run", "vt")] != []
