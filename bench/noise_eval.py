@@ -27,7 +27,7 @@ import numpy as np
 
 from bench import rhythm_eval as re_
 from bench.common import REPO, machine, write_result
-from ecg.rhythm import analyse_rhythm, noise
+from ecg.rhythm import noise
 
 OUTPUT = REPO / "bench" / "results" / "noise_eval.json"
 NOISE_FROM_S = 300  # nstdb: noise in the 2 minutes from 5:00, then every other 2 minutes
@@ -70,18 +70,8 @@ def stress_record(db: str, record: str, model) -> dict:
         k: [r for r in v if _inside(r, stretches)] for k, v in re_._run_spans(ref["r_peaks"], ref["classes"]).items()
     }
     out: dict = {"db": db, "record": record}
-    marked_here = noise.noisy(prod["values"], fs, prod["r_peaks"], prod["second"])  # as the worker marks them
-    for key, noisy in (("with_noise_stage", marked_here), ("without", [])):
-        rep = analyse_rhythm(
-            signal=prod["values"],
-            fs=fs,
-            r_peaks=prod["r_peaks"],
-            classes=prod["classes"],
-            n_samples=n,
-            measures=prod["measures"],
-            no_signal=prod["no_signal"],
-            noisy=noisy,
-        )
+    for key, noisy in (("with_noise_stage", None), ("without", [])):
+        rep = re_.product_rhythm(prod, n, noisy)
         inside = [e for e in rep.events if _inside((e.start, e.end), stretches)]
         runs = {k: [r for r in v if _inside(r, stretches)] for k, v in re_._runs_from_events(inside).items()}
         marked = [(s["start"], s["end"]) for s in rep.summary["noise"]]
@@ -121,16 +111,7 @@ def marked_record(db: str, record: str, model) -> dict:
     ref = re_.reference(db, record)
     prod = re_.product_beats(db, record, model)
     fs, n = ref["fs"], ref["n_samples"]
-    rep = analyse_rhythm(
-        signal=prod["values"],
-        fs=fs,
-        r_peaks=prod["r_peaks"],
-        classes=prod["classes"],
-        n_samples=n,
-        measures=prod["measures"],
-        no_signal=prod["no_signal"],
-        noisy=noise.noisy(prod["values"], fs, prod["r_peaks"], prod["second"]),
-    )
+    rep = re_.product_rhythm(prod, n)
     marked = [(s["start"], s["end"]) for s in rep.summary["noise"]]
     out: dict = {"db": db, "record": record, "marked_s": rep.summary["noise_s"], "stretches": len(marked)}
     if db == "mitdb":
@@ -221,6 +202,9 @@ def main() -> None:
             "percentile": noise.PERCENTILE,
             "median_seconds": noise.MEDIAN_SECONDS,
             "noisy_above": noise.NOISY,
+            "noisy_where_leads_disagree_above": noise.NOISY_IF_LEADS_DISAGREE,
+            "leads_agree": noise.LEADS_AGREE,
+            "regular_v_run_max_rr_cv": noise.VT_MAX_RR_CV,
         },
         "totals": {
             "nstdb_events_in_noisy_stretches_without": _sum(noisy_rows, "without"),

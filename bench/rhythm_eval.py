@@ -154,6 +154,24 @@ def product_beats(db: str, record: str, model) -> dict:
     }
 
 
+def product_rhythm(prod: dict, n_samples: int, noisy: list[tuple[int, int]] | None = None):
+    """The worker's rhythm analysis of ``product_beats``: its beats, classes, waveform measures,
+    stretches without signal and (unless ``noisy`` is given) too noisy to read, as the worker marks
+    them from both leads."""
+    if noisy is None:
+        noisy = noise.noisy(prod["values"], prod["fs"], prod["r_peaks"], prod["second"])
+    return analyse_rhythm(
+        signal=prod["values"],
+        fs=prod["fs"],
+        r_peaks=prod["r_peaks"],
+        classes=prod["classes"],
+        n_samples=n_samples,
+        measures=prod["measures"],
+        no_signal=prod["no_signal"],
+        noisy=noisy,
+    )
+
+
 def _overlap(a: tuple[int, int], b: tuple[int, int]) -> int:
     return max(0, min(a[1], b[1]) - max(a[0], b[0]) + 1)
 
@@ -245,16 +263,7 @@ def evaluate_record(db: str, record: str, model) -> dict:
     with_ref = analyse_rhythm(
         signal=prod["values"], fs=fs, r_peaks=ref["r_peaks"], classes=ref["classes"], n_samples=ref["n_samples"]
     )
-    with_prod = analyse_rhythm(
-        signal=prod["values"],
-        fs=fs,
-        r_peaks=prod["r_peaks"],
-        classes=prod["classes"],
-        n_samples=ref["n_samples"],
-        measures=prod["measures"],
-        no_signal=prod["no_signal"],
-        noisy=noise.noisy(prod["values"], fs, prod["r_peaks"], prod["second"]),  # as the worker marks them
-    )
+    with_prod = product_rhythm(prod, ref["n_samples"])
     ref_vf = ref["vf"]
     test_vf = [(e.start, e.end) for e in with_prod.events if e.type == "vf"]
     out["vf"] = episode_match(ref_vf, test_vf)

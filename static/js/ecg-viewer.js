@@ -424,40 +424,36 @@
   };
 
   // Samples the file marks as lost: a grey band (the trace across it is the straight line the
-  // analysis drew there), labelled when there is room.
+  // analysis drew there); stretches the rhythm analysis left out as too noisy to read: an amber one
+  // (the beats found there keep their classes; no rhythm event is taken from them). Each labelled
+  // when there is room; the root says how many of each are in view.
   SignalViewer.prototype.drawLost = function (ctx, lost, pps, w, h) {
-    var shown = 0;
-    ctx.font = "12px system-ui, sans-serif"; ctx.textBaseline = "top";
-    for (var i = 0; lost && i < lost.length; i++) {
-      var x0 = (lost[i][0] - this.start) * pps, x1 = (lost[i][1] + 1 - this.start) * pps;
-      if (x1 < 0 || x0 > w) continue;
-      shown++;
-      ctx.fillStyle = "rgba(77, 85, 96, 0.22)";
-      ctx.fillRect(x0, 0, Math.max(2, x1 - x0), h);
-      if (x1 - x0 >= 70) { ctx.fillStyle = "#3d4550"; ctx.fillText("No signal", x0 + 4, 30); }
-    }
-    this.root.dataset.lostShown = String(shown);
+    this.root.dataset.lostShown = String(this.drawBands(ctx, lost, pps, w, h,
+      { fill: "rgba(77, 85, 96, 0.22)", ink: "#3d4550", label: "No signal", room: 70, y: 30 }));
   };
 
-  // Stretches the rhythm analysis left out as too noisy to read: an amber band, labelled when there
-  // is room (the beats found there keep their classes; no rhythm event is taken from them).
   SignalViewer.prototype.drawNoise = function (ctx, noise, pps, w, h) {
+    this.root.dataset.noiseShown = String(this.drawBands(ctx, noise, pps, w, h,
+      { fill: "rgba(191, 120, 0, 0.16)", ink: "#6b4400", label: "Noise: no rhythm read here", room: 150, y: 46 }));
+  };
+
+  SignalViewer.prototype.drawBands = function (ctx, spans, pps, w, h, style) {
     var shown = 0;
     ctx.font = "12px system-ui, sans-serif"; ctx.textBaseline = "top";
-    for (var i = 0; noise && i < noise.length; i++) {
-      var x0 = (noise[i][0] - this.start) * pps, x1 = (noise[i][1] + 1 - this.start) * pps;
+    for (var i = 0; spans && i < spans.length; i++) {
+      var x0 = (spans[i][0] - this.start) * pps, x1 = (spans[i][1] + 1 - this.start) * pps;
       if (x1 < 0 || x0 > w) continue;
       shown++;
-      ctx.fillStyle = "rgba(191, 120, 0, 0.16)";
+      ctx.fillStyle = style.fill;
       ctx.fillRect(x0, 0, Math.max(2, x1 - x0), h);
-      if (x1 - x0 >= 150) {
-        var label = "Noise: no rhythm read here", lx = Math.max(x0, 0) + 4;
+      if (x1 - x0 >= style.room) {
+        var lx = Math.max(x0, 0) + 4;
         ctx.fillStyle = "rgba(255, 255, 255, 0.85)";
-        ctx.fillRect(lx - 2, 44, ctx.measureText(label).width + 4, 16);
-        ctx.fillStyle = "#6b4400"; ctx.fillText(label, lx, 46);
+        ctx.fillRect(lx - 2, style.y - 2, ctx.measureText(style.label).width + 4, 16);
+        ctx.fillStyle = style.ink; ctx.fillText(style.label, lx, style.y);
       }
     }
-    this.root.dataset.noiseShown = String(shown);
+    return shown;
   };
 
   SignalViewer.prototype.drawBeats = function (ctx, beats, pps, w, h) {
