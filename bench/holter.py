@@ -143,19 +143,24 @@ def reference_beats(records: list[str]):
 
 
 def timed_rhythm(hea: Path, r_peaks, classes) -> dict:
-    """As the worker: VF/VFL windows and the per-beat waveform measures while the lead is at hand,
-    then ``analyse_rhythm`` over the beats and classes alone; wall and CPU times and peak allocation
-    (tracemalloc, which slows the stage down)."""
+    """As the worker: VF/VFL windows, the stretches too noisy to read and the per-beat waveform
+    measures while the leads are at hand, then ``analyse_rhythm`` over the beats and classes alone;
+    wall and CPU times and peak allocation (tracemalloc, which slows the stage down)."""
     import tracemalloc
 
     from ecg.io import readers
-    from ecg.rhythm import analyse_rhythm, vf
+    from ecg.processing.context import other_lead
+    from ecg.rhythm import analyse_rhythm, noise, vf
     from ecg.rhythm.analysis import waveform_measures
 
-    values = readers.read_wfdb(hea.with_suffix("")).validated("MLII", max_seconds=48 * 3600)
+    signal = readers.read_wfdb(hea.with_suffix(""))
+    values = signal.validated("MLII", max_seconds=48 * 3600)
+    second = other_lead(signal.leads, "MLII")
     tracemalloc.start()
     t0, c0 = time.perf_counter(), time.process_time()
     vf_found = vf.vf_events(values, 360.0, r_peaks)
+    tn, cn = time.perf_counter(), time.process_time()
+    noisy = noise.noisy(values, 360.0, r_peaks, second)
     t1, c1 = time.perf_counter(), time.process_time()
     measures = waveform_measures(values, 360.0, r_peaks)
     t2, c2 = time.perf_counter(), time.process_time()
@@ -167,17 +172,20 @@ def timed_rhythm(hea: Path, r_peaks, classes) -> dict:
         n_samples=len(values),
         vf_found=vf_found,
         measures=measures,
+        noisy=noisy,
     )
     t3, c3 = time.perf_counter(), time.process_time()
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     return {
-        "vf_windows_s": round(t1 - t0, 1),
+        "vf_windows_s": round(tn - t0, 1),
+        "noise_s": round(t1 - tn, 1),
         "waveform_measures_s": round(t2 - t1, 1),
         "beat_analysis_s": round(t3 - t2, 1),
         "total_s": round(t3 - t0, 1),
         "cpu_s": {  # this process's CPU time: what the stage costs when the machine is shared
-            "vf_windows": round(c1 - c0, 1),
+            "vf_windows": round(cn - c0, 1),
+            "noise": round(c1 - cn, 1),
             "waveform_measures": round(c2 - c1, 1),
             "beat_analysis": round(c3 - c2, 1),
         },
@@ -186,6 +194,7 @@ def timed_rhythm(hea: Path, r_peaks, classes) -> dict:
         "events": len(report.events),
         "af_burden_pct": report.summary["af"]["burden_pct"],
         "vf_episodes": len(vf_found),
+        "noise_marked_s": report.summary["noise_s"],
     }
 
 

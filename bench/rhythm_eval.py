@@ -120,7 +120,6 @@ def product_beats(db: str, record: str, model) -> dict:
     lead = signal.lead_name(None)
     values = signal.validated(lead)  # cudb's lost samples (NaN) bridged, as for an upload
     no_signal = signal_loss.stretches(values, signal.fs, signal.lost_spans(lead))  # as the worker marks them
-    second = other_lead(signal.leads, lead)
     cached = CACHE / f"{db}-{record}-{_model_stem()}.npz"
     data = dict(np.load(cached)) if cached.exists() else {}
     if "m_second_lead_qrs" in data:  # a file cached before the pauses read that measure is computed again
@@ -132,8 +131,9 @@ def product_beats(db: str, record: str, model) -> dict:
             "classes": data["classes"],
             "measures": measures,
             "no_signal": no_signal,
-            "second": second,
+            "lead_peaks": tuple(data[k] for k in ("lead_peaks_0", "lead_peaks_1") if k in data),
         }
+    second = other_lead(signal.leads, lead)
     _, context = analyse(values, signal.fs, second, lost=signal.lost_spans(lead))
     scores = record_model.predict(model(), context.morphology, context.features)
     measures = waveform_measures(values, signal.fs, context.r_peaks)
@@ -142,7 +142,13 @@ def product_beats(db: str, record: str, model) -> dict:
         scores, list(AAMI_CLASSES), context.r_peaks, signal.fs, measures=measures, morphology=context.morphology
     )
     CACHE.mkdir(parents=True, exist_ok=True)
-    np.savez(cached, r_peaks=context.r_peaks, classes=classes, **{f"m_{k}": np.asarray(v) for k, v in measures.items()})
+    np.savez(
+        cached,
+        r_peaks=context.r_peaks,
+        classes=classes,
+        **{f"lead_peaks_{i}": p for i, p in enumerate(context.lead_peaks)},
+        **{f"m_{k}": np.asarray(v) for k, v in measures.items()},
+    )
     return {
         "values": values,
         "fs": signal.fs,
@@ -150,7 +156,7 @@ def product_beats(db: str, record: str, model) -> dict:
         "classes": classes,
         "measures": measures,
         "no_signal": no_signal,
-        "second": second,
+        "lead_peaks": context.lead_peaks,
     }
 
 
@@ -159,7 +165,7 @@ def product_rhythm(prod: dict, n_samples: int, noisy: list[tuple[int, int]] | No
     stretches without signal and (unless ``noisy`` is given) too noisy to read, as the worker marks
     them from both leads."""
     if noisy is None:
-        noisy = noise.noisy(prod["values"], prod["fs"], prod["r_peaks"], prod["second"])
+        noisy = noise.noisy(prod["values"], prod["fs"], prod["r_peaks"], prod["lead_peaks"])
     return analyse_rhythm(
         signal=prod["values"],
         fs=prod["fs"],

@@ -292,7 +292,8 @@ def beats_from_stored_signal(recording: ECGRecording, *, with_context: bool = Fa
         "n_samples": len(values),
         "vf_found": vf.vf_events(values, fs, r_peaks, no_signal),
         "no_signal": no_signal,
-        "noisy": noise.noisy(values, fs, r_peaks, second),  # too noisy to read: left out of the beat-based rhythm
+        # too noisy to read: left out of the beat-based rhythm (both leads' own beats compared where there are two)
+        "noisy": noise.noisy(values, fs, r_peaks, context.lead_peaks if context is not None else ()),
         "measures": measures,
     }
     return SignalInput(beats, r_peaks, mean_heart_rate(r_peaks, fs), context, rhythm, mi)

@@ -89,7 +89,6 @@ def classify_signal(
     values = signal.validated(lead)  # lost samples bridged
     lost = signal.lost_spans(lead)
     record_level = len(heartbeat_model.inputs) == 2
-    second: np.ndarray | None = None
     if record_level:
         second = other_lead(signal.leads, lead)
         more = [v for v in detection_leads(signal.leads, lead) if v is not second]
@@ -140,7 +139,7 @@ def classify_signal(
         n_samples=len(values),
         measures=measures,
         no_signal=signal_loss.stretches(values, signal.fs, lost),
-        noisy=noise.noisy(values, signal.fs, r_peaks, second),  # the two leads' beats compared where there are two
+        noisy=noise.noisy(values, signal.fs, r_peaks, context.lead_peaks if record_level else ()),
     )
     return SignalResult(
         fs=signal.fs,

@@ -108,6 +108,9 @@ class BeatContext:
     morphology: np.ndarray  # (n, WINDOW, MORPH_CHANNELS) float32
     features: np.ndarray  # (n, N_FEATURES) float32
     r_peaks: np.ndarray  # (n,) sample indices in the original signal
+    # what the detector found on each lead alone (analysed, second, ...), where ``analyse`` detected
+    # them: the noise stage compares the two leads' beats (ecg.rhythm.noise.lead_agreement)
+    lead_peaks: tuple[np.ndarray, ...] = ()
 
 
 SECOND_LEAD_QRS = 0.6  # a beat's QRS on the second lead: amplitude, steepness and shape against its dominant beat's
@@ -422,13 +425,19 @@ def other_lead(leads: dict[str, np.ndarray], analysed: str) -> np.ndarray | None
     return None
 
 
-def detect_beats(leads: list[np.ndarray], fs: float) -> np.ndarray:
+def detect_beats(leads: list[np.ndarray], fs: float, each: list[np.ndarray] | None = None) -> np.ndarray:
     """R-peaks from the analysed lead, its gaps (noise, a loose electrode) filled from the others;
-    a first or last beat is kept only if its QRS is complete and it looks like the other beats."""
+    a first or last beat is kept only if its QRS is complete and it looks like the other beats.
+    ``each``, when given, receives the R-peaks found on every lead alone."""
     from .detection import detect_r_peaks, detect_r_peaks_multilead, keep_complete_edge_beats
 
     stacked = np.stack(leads)
-    peaks = detect_r_peaks(leads[0], fs) if len(leads) == 1 else detect_r_peaks_multilead(stacked, fs)
+    if len(leads) == 1:
+        peaks = detect_r_peaks(leads[0], fs)
+        if each is not None:
+            each.append(peaks)
+    else:
+        peaks = detect_r_peaks_multilead(stacked, fs, each)
     return keep_complete_edge_beats(stacked, fs, peaks)
 
 
@@ -468,10 +477,13 @@ def analyse(
     from .segmenting import segment_every_peak
 
     leads = [values] if second is None else [values, second]
-    r_peaks = detect_beats([*leads, *(more or [])], fs)
+    each: list[np.ndarray] = []
+    r_peaks = detect_beats([*leads, *(more or [])], fs, each)
     if lost:
         from ecg.rhythm.signal_loss import overlapping
 
         r_peaks = r_peaks[~overlapping(lost, r_peaks, r_peaks)]
     beats = segment_every_peak(values, fs, r_peaks)
-    return beats, record_context(leads, fs, r_peaks)
+    context = record_context(leads, fs, r_peaks)
+    context.lead_peaks = tuple(each[: len(leads)])
+    return beats, context

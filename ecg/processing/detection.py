@@ -258,22 +258,27 @@ def detect_r_peaks(signal: np.ndarray, fs: float) -> np.ndarray:
     return _detect_lead(signal, fs)[0]
 
 
-def detect_r_peaks_multilead(leads: np.ndarray, fs: float) -> np.ndarray:
+def detect_r_peaks_multilead(leads: np.ndarray, fs: float, each: list[np.ndarray] | None = None) -> np.ndarray:
     """R peaks of one recording from several leads (n_leads x n_samples), first lead preferred.
 
     Each lead is detected on its own. A later lead's beat is added where the beats found so far
     leave a gap longer than FILL_RR times that lead's local RR, with no beat within half an RR,
     and where that lead stands out from its background better than the leads before it within
     FILL_WINDOW_RR local RRs (noise, a loose electrode or a tiny QRS in the first lead; not a
-    real pause that the first lead shows clearly).
+    real pause that the first lead shows clearly). ``each``, when given, receives every lead's own
+    R peaks in lead order (what ``detect_r_peaks`` finds on it alone).
     """
     x = np.asarray(leads)  # no float64 copy of every lead at once: each is converted in turn
     if x.ndim != 2 or x.shape[0] == 0:
         raise SignalError(f"expected leads as a 2-D array (n_leads, n_samples), got shape {x.shape}")
     peaks, tested, snr = _detect_lead(x[0], fs)
+    if each is not None:
+        each.append(peaks)
     readable = [(tested, snr)]
     for lead in x[1:]:
         other, tested, snr = _detect_lead(lead, fs)
+        if each is not None:
+            each.append(other)
         if len(other) < 2:
             continue
         local_rr = ndimage.median_filter(np.diff(other, append=2 * other[-1] - other[-2]), size=9, mode="nearest")

@@ -23,7 +23,8 @@ as well where the beats the detector finds on each lead alone disagree (:func:`l
 electrode motion is not the same on two leads, a rhythm is.
 
 Memory: the signal is read a piece at a time (``CHUNK_S`` with ``MARGIN_S`` either side for the
-filter), so a 24-hour recording costs a few numbers per second.
+filter), so a 24-hour recording costs a few numbers per second; the two leads' beats are those the
+detector already found on each (no second detection).
 """
 
 from typing import cast
@@ -102,11 +103,16 @@ def second_scores(values: np.ndarray, fs: float, r_peaks: np.ndarray) -> np.ndar
         rows = rows[: (len(rows) // block) * block].reshape(-1, block)
         masked = masked[: rows.size].reshape(-1, block)
         counts = (~masked).sum(axis=1)
-        judged = np.where(masked, np.nan, rows)
-        value = np.zeros(len(rows))
-        enough = counts >= MIN_OUTSIDE
-        if enough.any():
-            value[enough] = np.nanpercentile(judged[enough], PERCENTILE, axis=1)
+        # the PERCENTILE-th percentile of each row's samples outside QRS complexes (as np.percentile,
+        # linear): the masked ones sorted past the end
+        ranked = np.sort(np.where(masked, np.inf, rows), axis=1)
+        position = PERCENTILE / 100.0 * np.maximum(counts - 1, 0)
+        below = np.floor(position).astype(np.int64)
+        above = np.minimum(below + 1, np.maximum(counts - 1, 0))
+        at = np.arange(len(rows))
+        low, high = ranked[at, below], ranked[at, above]
+        with np.errstate(invalid="ignore"):  # rows with nothing outside QRS complexes read inf, then 0
+            value = np.where(counts >= MIN_OUTSIDE, low + (high - low) * (position - below), 0.0)
         outside[first : first + len(rows)] = value
     if len(peaks) == 0:
         return np.zeros(n_seconds)
@@ -121,49 +127,42 @@ def second_scores(values: np.ndarray, fs: float, r_peaks: np.ndarray) -> np.ndar
     return cast(np.ndarray, scores)
 
 
-def lead_agreement(values: np.ndarray, second: np.ndarray, fs: float) -> np.ndarray:
-    """Per whole second: how far the beats the detector finds on each lead alone agree over the
-    ``AGREEMENT_S`` seconds around it (2 x beats of the first matched within ``AGREEMENT_TOLERANCE_S``
-    over the beats of both; 1 where neither lead has a beat). Detected a piece at a time."""
-    from ecg.processing.detection import detect_r_peaks
+def lead_agreement(first_peaks: np.ndarray, second_peaks: np.ndarray, fs: float, n_seconds: int) -> np.ndarray:
+    """Per whole second: how far the beats the detector finds on each lead alone (``context.analyse``
+    keeps them: ``BeatContext.lead_peaks``) agree over the ``AGREEMENT_S`` seconds around it (2 x
+    beats of the first matched within ``AGREEMENT_TOLERANCE_S`` over the beats of both; 1 where
+    neither lead has a beat)."""
+    pa, pb = np.asarray(first_peaks, dtype=np.int64), np.asarray(second_peaks, dtype=np.int64)
+    if len(pb):
+        k = np.clip(np.searchsorted(pb, pa), 1, max(1, len(pb) - 1))
+        nearest = np.minimum(np.abs(pa - pb[k - 1]), np.abs(pa - pb[np.minimum(k, len(pb) - 1)]))
+        hit = nearest <= AGREEMENT_TOLERANCE_S * fs
+    else:
+        hit = np.zeros(len(pa), bool)
 
-    n_seconds = int(len(values) // fs)
-    first_beats, second_beats, matched = np.zeros(n_seconds), np.zeros(n_seconds), np.zeros(n_seconds)
-    for first in range(0, n_seconds, CHUNK_S):
-        last = min(n_seconds, first + CHUNK_S)
-        lo, hi = int(max(0, first - MARGIN_S) * fs), int(min(n_seconds, last + MARGIN_S) * fs)
-        a, b = values[lo:hi], second[lo:hi]
-        if not (np.isfinite(a).all() and np.isfinite(b).all()) or hi - lo < 2 * fs:
-            continue
-        pa, pb = detect_r_peaks(a, fs), detect_r_peaks(b, fs)
-        if len(pb):
-            k = np.clip(np.searchsorted(pb, pa), 1, max(1, len(pb) - 1))
-            nearest = np.minimum(np.abs(pa - pb[k - 1]), np.abs(pa - pb[np.minimum(k, len(pb) - 1)]))
-            hit = nearest <= AGREEMENT_TOLERANCE_S * fs
-        else:
-            hit = np.zeros(len(pa), bool)
-        sec_a, sec_b = ((lo + pa) / fs).astype(np.int64), ((lo + pb) / fs).astype(np.int64)
-        mine_a, mine_b = (sec_a >= first) & (sec_a < last), (sec_b >= first) & (sec_b < last)
-        np.add.at(first_beats, sec_a[mine_a], 1)
-        np.add.at(second_beats, sec_b[mine_b], 1)
-        np.add.at(matched, sec_a[mine_a & hit], 1)
+    def per_second(peaks: np.ndarray) -> np.ndarray:
+        seconds = (peaks / fs).astype(np.int64)
+        return np.bincount(seconds[(seconds >= 0) & (seconds < n_seconds)], minlength=n_seconds)[:n_seconds]
+
     half = AGREEMENT_S // 2
     kernel = np.ones(AGREEMENT_S)
 
     def around(x: np.ndarray) -> np.ndarray:
-        return np.convolve(np.pad(x, (half, AGREEMENT_S - half - 1)), kernel, mode="valid")
+        return np.convolve(np.pad(x.astype(np.float64), (half, AGREEMENT_S - half - 1)), kernel, mode="valid")
 
-    both = around(first_beats) + around(second_beats)
-    return cast(np.ndarray, np.where(both > 0, 2 * around(matched) / np.where(both > 0, both, 1), 1.0))
+    both = around(per_second(pa)) + around(per_second(pb))
+    matched = around(per_second(pa[hit]))
+    return cast(np.ndarray, np.where(both > 0, 2 * matched / np.where(both > 0, both, 1), 1.0))
 
 
 def noisy(
-    values: np.ndarray | None, fs: float, r_peaks: np.ndarray, second: np.ndarray | None = None
+    values: np.ndarray | None, fs: float, r_peaks: np.ndarray, lead_peaks: tuple[np.ndarray, ...] = ()
 ) -> list[tuple[int, int]]:
     """(start, end) samples, ``end`` inclusive, of the stretches whose ``MEDIAN_SECONDS``-second
     median score (:func:`second_scores`) is above ``NOISY``, or above ``NOISY_IF_LEADS_DISAGREE``
-    where the ``second`` lead's beats disagree with the analysed lead's (:func:`lead_agreement`),
-    those less than ``JOIN_S`` apart joined; sorted and disjoint."""
+    where the beats found on the analysed and the second lead alone (``lead_peaks``, as
+    ``BeatContext.lead_peaks`` holds them) disagree (:func:`lead_agreement`), those less than
+    ``JOIN_S`` apart joined; sorted and disjoint."""
     if values is None or len(r_peaks) == 0:
         return []
     scores = second_scores(values, fs, r_peaks)
@@ -171,8 +170,9 @@ def noisy(
         return []
     level = median_filter(scores, size=MEDIAN_SECONDS, mode="nearest")
     over = level > NOISY
-    if second is not None and len(second) == len(values):
-        over |= (level > NOISY_IF_LEADS_DISAGREE) & (lead_agreement(values, second, fs) < LEADS_AGREE)
+    if len(lead_peaks) >= 2:
+        agreement = lead_agreement(lead_peaks[0], lead_peaks[1], fs, len(level))
+        over |= (level > NOISY_IF_LEADS_DISAGREE) & (agreement < LEADS_AGREE)
     edges = np.diff(np.concatenate([[0], over.astype(np.int8), [0]]))
     out: list[tuple[int, int]] = []
     for first, stop in zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1), strict=True):

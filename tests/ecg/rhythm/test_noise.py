@@ -122,14 +122,21 @@ def test_without_cuts_spans_around_the_taken_ones():
 
 
 def test_the_two_leads_disagree_in_noise_and_agree_in_clean_rhythm():
+    from ecg.processing.context import analyse
+    from ecg.processing.detection import detect_r_peaks
+
     signal = _stress_record("118e06", 660)  # 6 dB from 300 to 420 s and 540 to 660 s
-    agreement = noise.lead_agreement(signal[:, 0], signal[:, 1], FS)
+    _, context = analyse(signal[:, 0], FS, signal[:, 1])
+    first, second = context.lead_peaks  # what the detector found on each lead alone
+    np.testing.assert_array_equal(first, detect_r_peaks(signal[:, 0], FS))
+    np.testing.assert_array_equal(second, detect_r_peaks(signal[:, 1], FS))
+    agreement = noise.lead_agreement(first, second, FS, 660)
     assert len(agreement) == 660
     assert np.median(agreement[20:290]) > 0.95
     assert np.median(agreement[305:415]) < np.median(agreement[20:290]) - 0.05
-    r_peaks = _product_peaks(signal)
+    r_peaks = context.r_peaks
     alone = noise.noisy(signal[:, 0], FS, r_peaks)
-    both = noise.noisy(signal[:, 0], FS, r_peaks, signal[:, 1])
+    both = noise.noisy(signal[:, 0], FS, r_peaks, context.lead_peaks)
     assert _covered(both, 300, 420) > _covered(alone, 300, 420) + 0.1
     assert _covered(both, 0, 300) == 0.0
 
