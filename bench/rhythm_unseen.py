@@ -55,7 +55,9 @@ def out_of_fold(records, ids) -> dict[str, np.ndarray]:
 
 def evaluate(rid: str, record: rt.RecordData, probs: np.ndarray) -> dict:
     from ecg.io import readers
-    from ecg.rhythm import analyse_rhythm, signal_loss
+    from ecg.processing.context import other_lead
+    from ecg.processing.detection import detect_r_peaks
+    from ecg.rhythm import analyse_rhythm, noise, signal_loss
 
     db, name = rid.split("/")
     ref = re_.reference(db, name)
@@ -63,6 +65,9 @@ def evaluate(rid: str, record: rt.RecordData, probs: np.ndarray) -> dict:
     signal = readers.read_wfdb(re_.DATA_DIR / db / name)
     lead = signal.lead_name(None)
     values = signal.validated(lead)  # lost samples bridged and listed, as for an upload
+    second = other_lead(signal.leads, lead)
+    # as the worker marks noise: each lead's own beats compared (BeatContext.lead_peaks)
+    lead_peaks = (detect_r_peaks(values, record.fs), detect_r_peaks(second, record.fs)) if second is not None else ()
     rep = analyse_rhythm(
         signal=values,
         fs=record.fs,
@@ -70,6 +75,7 @@ def evaluate(rid: str, record: rt.RecordData, probs: np.ndarray) -> dict:
         classes=classes,
         n_samples=ref["n_samples"],
         no_signal=signal_loss.stretches(values, record.fs, signal.lost_spans(lead)),
+        noisy=noise.noisy(values, record.fs, record.r_peaks, lead_peaks),
     )
     ref_runs = re_._run_spans(ref["r_peaks"], ref["classes"])
     return {"db": db, "record": name, "runs_product": re_.run_match(ref_runs, re_._runs_from_events(rep.events))}
