@@ -204,7 +204,7 @@ def main() -> None:
             "noisy_above": noise.NOISY,
             "noisy_where_leads_disagree_above": noise.NOISY_IF_LEADS_DISAGREE,
             "leads_agree": noise.LEADS_AGREE,
-            "regular_v_run_max_rr_cv": noise.VT_MAX_RR_CV,
+            "regular_run_max_rr_cv": noise.RUN_MAX_RR_CV,
         },
         "totals": {
             "nstdb_events_in_noisy_stretches_without": _sum(noisy_rows, "without"),

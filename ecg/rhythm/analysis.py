@@ -83,7 +83,7 @@ def analyse_rhythm(
     or more no VF (a shorter gap is read through). ``noisy`` likewise takes ``noise.noisy`` of the
     signal at ``r_peaks`` (found here when not given): stretches too noisy to read hold no beat-based
     event or figure either, but VF/VFL is read through them (a VF episode takes their time, and so does
-    a regular run of beats classed V: ``noise.regular_v_runs``).
+    a regular run of beats classed V or S: ``noise.regular_runs``).
     """
     r_peaks = np.asarray(r_peaks, dtype=np.int64)
     classes = np.asarray([str(c)[:1].upper() for c in classes])
@@ -99,9 +99,13 @@ def analyse_rhythm(
     if noisy is None:
         noisy = noise.noisy(signal, fs, r_peaks) if signal is not None else []
     lost = [Event("no_signal", start, end, 0, None) for start, end in no_signal]
-    # VF/VFL and regular ventricular runs keep their time: a missed VT or VF costs more than a false one
-    kept_out = [(e.start, e.end) for e in vf_found] + noise.regular_v_runs(r_peaks, classes)
-    noisy = noise.without(noise.without(noisy, kept_out), no_signal)
+    # VF/VFL and regular ectopic runs keep their time: a missed VF or tachycardia costs more than a false one
+    kept_out = [(e.start, e.end) for e in vf_found] + noise.regular_runs(r_peaks, classes)
+    noisy = [
+        (start, end)
+        for start, end in noise.without(noise.without(noisy, kept_out), no_signal)
+        if end - start + 1 >= noise.MIN_LEFT_S * fs
+    ]
     artefact = [Event("noise", start, end, 0, None) for start, end in noisy]
     lost_or_noisy = sorted(lost + artefact, key=lambda e: e.start)
     in_vf = _inside(r_peaks, vf_found)

@@ -16,8 +16,8 @@ On the 48 MIT-BIH records (``python -m bench.noise_eval``, which gives the figur
 wide ventricular beats, and the steepest clean stretches (paced beats, 207's idioventricular
 rhythm) stay under ``NOISY``. VF/VFL is not judged here: the VF detector reads the waveform first
 (``vf.vf_events``), and a noisy stretch never takes time from a VF episode, since a missed VF costs
-more than a false one; nor from a regular run of beats called V (:func:`regular_v_runs`), since
-wide complexes are steep beyond the QRS window too. A flat stretch (asystole) has no slope and is no
+more than a false one; nor from a regular run of beats called V or S (:func:`regular_runs`), since
+wide complexes are steep beyond the QRS window too, and so are a fast SVT's P and T waves. A flat stretch (asystole) has no slope and is no
 noise. With a second lead, a stretch whose slope score is above ``NOISY_IF_LEADS_DISAGREE`` is noise
 as well where the beats the detector finds on each lead alone disagree (:func:`lead_agreement`):
 electrode motion is not the same on two leads, a rhythm is.
@@ -49,10 +49,12 @@ AGREEMENT_S = 10  # the two leads' detections compared over this many seconds ar
 AGREEMENT_TOLERANCE_S = 0.15  # ... a beat of one matched by one of the other this close ...
 LEADS_AGREE = 0.8  # ... and 2 x matched / (beats of both) under this is disagreement
 JOIN_S = 5  # noisy stretches closer than this are one: the few beats between them read no rhythm
-# A run of beats called V this regular is ventricular tachycardia, not noise: wide complexes are steep
-# beyond the QRS window and a second lead's detector may miss them (MIT-BIH 203 and 205 read 0.27-0.40).
-VT_MIN_BEATS = 3
-VT_MAX_RR_CV = 0.2
+# A run of ectopic beats this regular is a tachycardia, not noise: wide ventricular complexes are steep
+# beyond the QRS window and a second lead's detector may miss them (MIT-BIH 203 and 205 read 0.27-0.40),
+# and in a fast SVT the P and T waves are steep beside the QRS (svdb 865's reads 0.4-0.66 for minutes).
+RUN_MIN_BEATS = 3
+RUN_MAX_RR_CV = 0.2
+MIN_LEFT_S = 3  # what is left of a noisy stretch between such runs, if shorter, is the run's own ripple
 CHUNK_S = 600
 MARGIN_S = 30  # the 0.5-Hz high-pass forgets a piece's edges well within this
 
@@ -205,16 +207,18 @@ def without(spans: list[tuple[int, int]], taken: list[tuple[int, int]]) -> list[
     return out
 
 
-def regular_v_runs(r_peaks: np.ndarray, classes: np.ndarray) -> list[tuple[int, int]]:
-    """(first, last) R-peak samples of every run of ``VT_MIN_BEATS`` or more beats classed V whose
-    R-R intervals vary by at most ``VT_MAX_RR_CV`` (coefficient of variation): kept out of the noise."""
+def regular_runs(r_peaks: np.ndarray, classes: np.ndarray) -> list[tuple[int, int]]:
+    """(first, last) R-peak samples of every run of ``RUN_MIN_BEATS`` or more beats classed V, or
+    classed S, whose R-R intervals vary by at most ``RUN_MAX_RR_CV`` (coefficient of variation):
+    kept out of the noise. Noise makes irregular detections; a tachycardia is regular."""
     from .ectopy import runs
 
     out = []
-    for first, last in runs(np.asarray(classes), "V"):
-        if last - first + 1 < VT_MIN_BEATS:
-            continue
-        rr = np.diff(np.asarray(r_peaks[first : last + 1], dtype=np.float64))
-        if float(np.std(rr)) <= VT_MAX_RR_CV * float(np.mean(rr)):
-            out.append((int(r_peaks[first]), int(r_peaks[last])))
-    return out
+    for kind in ("V", "S"):
+        for first, last in runs(np.asarray(classes), kind):
+            if last - first + 1 < RUN_MIN_BEATS:
+                continue
+            rr = np.diff(np.asarray(r_peaks[first : last + 1], dtype=np.float64))
+            if float(np.std(rr)) <= RUN_MAX_RR_CV * float(np.mean(rr)):
+                out.append((int(r_peaks[first]), int(r_peaks[last])))
+    return sorted(out)
