@@ -30,11 +30,11 @@ detector already found on each (no second detection).
 from typing import cast
 
 import numpy as np
-from scipy import signal as sps
 from scipy.ndimage import median_filter
 
-FS = 128.0  # the classifier's rate
-BAND_HZ = (0.5, 40.0)
+from ecg.processing.context import CONTEXT_FS, clean, resample
+
+FS = CONTEXT_FS  # the classifier's rate and band (``context.resample``, ``context.clean``)
 QRS_HALF_S = 0.1  # the QRS complex: this much either side of a detected beat
 REFERENCE_BEATS = 61  # the QRS steepness of a second: the median over this many beats around it
 MAX_REFERENCE_GAP_S = 30.0  # a second farther than this from any beat is not judged (no reference)
@@ -59,15 +59,6 @@ CHUNK_S = 600
 MARGIN_S = 30  # the 0.5-Hz high-pass forgets a piece's edges well within this
 
 
-def _resampled(x: np.ndarray, fs: float) -> np.ndarray:
-    from fractions import Fraction
-
-    if abs(fs - FS) < 1e-9:
-        return np.asarray(x, dtype=np.float64)
-    ratio = Fraction(FS).limit_denominator(1000) / Fraction(fs).limit_denominator(1000)
-    return cast(np.ndarray, sps.resample_poly(np.asarray(x, dtype=np.float64), ratio.numerator, ratio.denominator))
-
-
 def second_scores(values: np.ndarray, fs: float, r_peaks: np.ndarray) -> np.ndarray:
     """Per whole second of ``values``: the 95th percentile of the band-passed slope outside the QRS
     complexes over the median QRS slope of the ``REFERENCE_BEATS`` beats nearest it (0 where no beat
@@ -78,7 +69,6 @@ def second_scores(values: np.ndarray, fs: float, r_peaks: np.ndarray) -> np.ndar
     block = int(FS)
     half = int(round(QRS_HALF_S * FS))
     peaks = np.round(np.asarray(r_peaks, dtype=np.float64) * FS / fs).astype(np.int64)
-    sos = sps.butter(2, BAND_HZ, btype="bandpass", fs=FS, output="sos")
     outside = np.zeros(n_seconds)
     qrs_slope = np.zeros(len(peaks))
     for first in range(0, n_seconds, CHUNK_S):
@@ -86,9 +76,7 @@ def second_scores(values: np.ndarray, fs: float, r_peaks: np.ndarray) -> np.ndar
         lo = max(0, first - MARGIN_S)
         hi = min(n_seconds, last + MARGIN_S)
         piece = values[int(lo * fs) : int(hi * fs)]
-        x = _resampled(piece - np.median(piece), fs)
-        if len(x) > 3 * 2 * len(sos):
-            x = sps.sosfiltfilt(sos, x)
+        x = clean(resample(piece, fs, FS), FS).astype(np.float64)
         slope = np.abs(np.diff(x, append=x[-1]))
         offset = lo * block
         near = peaks[(peaks >= offset) & (peaks < offset + len(slope))] - offset  # the margins' too
