@@ -464,13 +464,23 @@ def _mi_screen(
 
     if mi_input is None:  # beat rows: the MI model's own input format, but no lead and no timing
         assert mi_scores is not None  # computed for every beat row
-        score = float(np.mean(mi_scores)) if len(mi_scores) else None
-        flag = score is not None and score >= threshold
-        return mi_screen.MiScreen(
-            "screened" if score is not None else "not_assessable",
+        about = (
             "beat rows in the MI model's own input format (Kaggle PTB beats, lead II by convention; rows carry "
-            "no lead name and no timing, so beat selection and signal-quality checks do not apply): "
-            f"mean MI probability of all {len(mi_scores)} rows",
+            "no lead name and no timing, so beat selection and signal-quality checks do not apply)"
+        )
+        if len(mi_scores) < mi_screen.MIN_BEATS:  # as for a signal: too few beats to speak of the patient
+            return mi_screen.MiScreen(
+                "not_assessable",
+                f"{about}: {len(mi_scores)} {'row' if len(mi_scores) == 1 else 'rows'}, "
+                f"fewer than the {mi_screen.MIN_BEATS} beats the screen needs",
+                lead=None,
+                threshold=threshold,
+            )
+        score = float(np.mean(mi_scores))
+        flag = score >= threshold
+        return mi_screen.MiScreen(
+            "screened",
+            f"{about}: mean MI probability of all {len(mi_scores)} rows",
             lead=None,
             score=score,
             threshold=threshold,

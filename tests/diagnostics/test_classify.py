@@ -36,6 +36,20 @@ def test_it_writes_beats_and_a_diagnosis(recording, active_models):
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize("rows", [1, 4])
+def test_too_few_beat_rows_are_not_assessed_for_mi(rows, patient_a, staff_a, active_models):
+    # the same tiny model scores every row 0.88 (flagged above): a handful of rows says nothing of a patient
+    data = beat_csv(rows)
+    parsed = ingestion.parse_beats(filename="beats.csv", data=data)
+    rec = services.recording_submit(user=staff_a, patient=patient_a, parsed=parsed, data=data, filename="beats.csv")
+    assert services.recording_classify(recording_id=rec.pk, claim_token="t1") == "done"
+    diagnosis = Diagnosis.objects.get(recording=rec)
+    assert diagnosis.beat_count == rows
+    assert (diagnosis.mi_status, diagnosis.mi_flag, diagnosis.mi_score) == ("not_assessable", False, None)
+    assert f"{rows} row" in diagnosis.mi_reason and "fewer than the 5 beats" in diagnosis.mi_reason
+
+
+@pytest.mark.django_db
 def test_a_redelivered_task_never_duplicates_beats(recording, active_models):
     assert services.recording_classify(recording_id=recording.pk, claim_token="t1") == "done"
     assert services.recording_classify(recording_id=recording.pk, claim_token="t1") == "not-claimed"
