@@ -22,6 +22,13 @@ noise. With a second lead, a stretch whose slope score is above ``NOISY_IF_LEADS
 as well where the beats the detector finds on each lead alone disagree (:func:`lead_agreement`):
 electrode motion is not the same on two leads, a rhythm is.
 
+A saturating amplifier is the other kind of artefact: the baseline steps by more than the QRS
+height within a second (:func:`step_scores`) or the signal holds its highest or lowest value
+(:func:`clipped_seconds`), and the beats of the seconds after it, while the amplifier recovers, are
+squashed to a fraction of their height, which the pause rule reads as marks inside a pause. The step
+and the ``RECOVERY_S`` after it are noise too. With a second lead the pause rule asks it whether the
+squashed marks are beats (``pauses.pause_events``); with one lead only this stage can tell.
+
 Memory: the signal is read a piece at a time (``CHUNK_S`` with ``MARGIN_S`` either side for the
 filter), so a 24-hour recording costs a few numbers per second; the two leads' beats are those the
 detector already found on each (no second detection).
@@ -30,6 +37,7 @@ detector already found on each (no second detection).
 from typing import cast
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 from scipy.ndimage import median_filter
 
 from ecg.processing.context import CONTEXT_FS, clean, resample
@@ -55,6 +63,20 @@ JOIN_S = 5  # noisy stretches closer than this are one: the few beats between th
 RUN_MIN_BEATS = 3
 RUN_MAX_RR_CV = 0.2
 MIN_LEFT_S = 3  # what is left of a noisy stretch between such runs, if shorter, is the run's own ripple
+# A step of the baseline larger than the QRS complexes within a second is the amplifier saturating
+# (MIT-BIH 208 at 23 minutes, 116 at 22.5 and 23 minutes: 1.2-1.8 on the analysed lead); the beats of
+# the seconds after it, while the amplifier recovers, are squashed to a fraction of their height and
+# read as marks inside a pause (a 4.8-s and two 6-7-s false asystoles on MLII alone). The step and the
+# RECOVERY_S after it are noise. Readable stretches stay under it (MIT-BIH's annotated pauses: 0.35 at
+# most outside noise; the median second of every record 0.05-0.37).
+STEP = 1.2
+STEP_BLOCK_S = 0.25  # the baseline: the median of each quarter second
+STEP_WINDOW_S = 1.0  # its swing over this long
+STEP_QRS_HALF_S = 0.05  # the QRS amplitude: peak to peak this much either side of a detected beat
+RECOVERY_S = 3
+# The amplifier at its rail: the recording's highest or lowest value held this long (MIT-BIH 116 at
+# 16.7 and 23.2 minutes, 0.4-0.7 s, before a 6-s false asystole); no other record of MIT-BIH holds one.
+CLIPPED_S = 0.1
 CHUNK_S = 600
 MARGIN_S = 30  # the 0.5-Hz high-pass forgets a piece's edges well within this
 
@@ -63,20 +85,52 @@ def second_scores(values: np.ndarray, fs: float, r_peaks: np.ndarray) -> np.ndar
     """Per whole second of ``values``: the 95th percentile of the band-passed slope outside the QRS
     complexes over the median QRS slope of the ``REFERENCE_BEATS`` beats nearest it (0 where no beat
     lies within ``MAX_REFERENCE_GAP_S`` or too little of the second lies outside QRS complexes)."""
+    return _second_measures(values, fs, r_peaks)[0]
+
+
+def step_scores(values: np.ndarray, fs: float, r_peaks: np.ndarray) -> np.ndarray:
+    """Per whole second of ``values``: the largest swing of the baseline (the median of each
+    ``STEP_BLOCK_S``) within ``STEP_WINDOW_S`` around it, over the median QRS amplitude (peak to peak,
+    unfiltered) of the ``REFERENCE_BEATS`` beats nearest it (0 where no beat lies within
+    ``MAX_REFERENCE_GAP_S``)."""
+    return _second_measures(values, fs, r_peaks)[1]
+
+
+def _per_second(values: np.ndarray, per_beat: np.ndarray, peaks: np.ndarray, n_seconds: int) -> np.ndarray:
+    """``values`` (per second) over the median of ``per_beat`` over the ``REFERENCE_BEATS`` beats nearest
+    each second (``peaks`` at ``FS``); 0 where there is none within ``MAX_REFERENCE_GAP_S``."""
+    block = int(FS)
+    reference = median_filter(per_beat, size=REFERENCE_BEATS, mode="nearest")
+    centres = (np.arange(n_seconds) + 0.5) * block
+    nearest = np.clip(np.searchsorted(peaks, centres), 0, len(peaks) - 1)
+    before = np.clip(nearest - 1, 0, len(peaks) - 1)
+    closer = np.where(np.abs(peaks[before] - centres) < np.abs(peaks[nearest] - centres), before, nearest)
+    far = np.abs(peaks[closer] - centres) > MAX_REFERENCE_GAP_S * block
+    ref = reference[closer]
+    return cast(np.ndarray, np.where((ref > 0) & ~far, values / np.where(ref > 0, ref, 1.0), 0.0))
+
+
+def _second_measures(values: np.ndarray, fs: float, r_peaks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(:func:`second_scores`, :func:`step_scores`), read ``CHUNK_S`` at a time."""
     n_seconds = int(len(values) // fs)
     if n_seconds == 0:
-        return np.zeros(0)
+        return np.zeros(0), np.zeros(0)
     block = int(FS)
     half = int(round(QRS_HALF_S * FS))
+    half_amplitude = int(round(STEP_QRS_HALF_S * FS))
+    quarter = int(round(STEP_BLOCK_S * FS))
+    per_window = int(round(STEP_WINDOW_S / STEP_BLOCK_S))
     peaks = np.round(np.asarray(r_peaks, dtype=np.float64) * FS / fs).astype(np.int64)
     outside = np.zeros(n_seconds)
+    swing = np.zeros(n_seconds)
     qrs_slope = np.zeros(len(peaks))
+    qrs_height = np.zeros(len(peaks))
     for first in range(0, n_seconds, CHUNK_S):
         last = min(n_seconds, first + CHUNK_S)
         lo = max(0, first - MARGIN_S)
         hi = min(n_seconds, last + MARGIN_S)
-        piece = values[int(lo * fs) : int(hi * fs)]
-        x = clean(resample(piece, fs, FS), FS).astype(np.float64)
+        raw = resample(values[int(lo * fs) : int(hi * fs)], fs, FS).astype(np.float64)
+        x = clean(raw, FS).astype(np.float64)
         slope = np.abs(np.diff(x, append=x[-1]))
         offset = lo * block
         near = peaks[(peaks >= offset) & (peaks < offset + len(slope))] - offset  # the margins' too
@@ -87,6 +141,7 @@ def second_scores(values: np.ndarray, fs: float, r_peaks: np.ndarray) -> np.ndar
         local = peaks[mine] - offset
         for i, p in zip(mine, local, strict=True):
             qrs_slope[i] = slope[max(0, p - half) : p + half + 1].max(initial=0.0)
+            qrs_height[i] = np.ptp(raw[max(0, p - half_amplitude) : p + half_amplitude + 1])
         start = (first - lo) * block
         rows = slope[start : start + (last - first) * block]
         masked = qrs[start : start + (last - first) * block]
@@ -104,17 +159,40 @@ def second_scores(values: np.ndarray, fs: float, r_peaks: np.ndarray) -> np.ndar
         with np.errstate(invalid="ignore"):  # rows with nothing outside QRS complexes read inf, then 0
             value = np.where(counts >= MIN_OUTSIDE, low + (high - low) * (position - below), 0.0)
         outside[first : first + len(rows)] = value
+        # the baseline: each quarter second's median (a QRS complex fills under half of one); its swing
+        # over the STEP_WINDOW_S centred on each quarter, the largest of a second's quarters
+        blocks = len(raw) // quarter
+        baseline = np.median(raw[: blocks * quarter].reshape(blocks, quarter), axis=1)
+        padded = np.pad(baseline, (per_window // 2, per_window - per_window // 2 - 1), mode="edge")
+        windows = sliding_window_view(padded, per_window)
+        quarters = windows.max(axis=1) - windows.min(axis=1)
+        per_second = block // quarter
+        mine_q = quarters[(first - lo) * per_second : (last - lo) * per_second]
+        swing[first : first + len(mine_q) // per_second] = mine_q.reshape(-1, per_second).max(axis=1)
     if len(peaks) == 0:
-        return np.zeros(n_seconds)
-    reference = median_filter(qrs_slope, size=REFERENCE_BEATS, mode="nearest")
-    centres = (np.arange(n_seconds) + 0.5) * block
-    nearest = np.clip(np.searchsorted(peaks, centres), 0, len(peaks) - 1)
-    before = np.clip(nearest - 1, 0, len(peaks) - 1)
-    closer = np.where(np.abs(peaks[before] - centres) < np.abs(peaks[nearest] - centres), before, nearest)
-    far = np.abs(peaks[closer] - centres) > MAX_REFERENCE_GAP_S * block
-    ref = reference[closer]
-    scores = np.where((ref > 0) & ~far, outside / np.where(ref > 0, ref, 1.0), 0.0)
-    return cast(np.ndarray, scores)
+        return np.zeros(n_seconds), np.zeros(n_seconds)
+    return _per_second(outside, qrs_slope, peaks, n_seconds), _per_second(swing, qrs_height, peaks, n_seconds)
+
+
+def clipped_seconds(values: np.ndarray, fs: float, n_seconds: int) -> np.ndarray:
+    """Per whole second: whether it holds ``CLIPPED_S`` or more of the recording's highest or lowest
+    value without a break (the amplifier at its rail); read ``CHUNK_S`` at a time."""
+    out = np.zeros(n_seconds, bool)
+    if n_seconds == 0:
+        return out
+    top, bottom = float(np.max(values)), float(np.min(values))
+    if top == bottom:  # a flat line is no signal (signal_loss), not a rail
+        return out
+    least = max(2, int(round(CLIPPED_S * fs)))
+    step = int(CHUNK_S * fs)
+    for first in range(0, len(values), step):
+        piece = values[first : first + step + least]  # a run across the edge is seen whole
+        for rail in (top, bottom):
+            edges = np.diff(np.concatenate([[0], (piece == rail).astype(np.int8), [0]]))
+            for a, b in zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1), strict=True):
+                if b - a >= least:
+                    out[int((first + a) // fs) : int((first + b - 1) // fs) + 1] = True
+    return out
 
 
 def lead_agreement(first_peaks: np.ndarray, second_peaks: np.ndarray, fs: float, n_seconds: int) -> np.ndarray:
@@ -151,15 +229,20 @@ def noisy(
     """(start, end) samples, ``end`` inclusive, of the stretches whose ``MEDIAN_SECONDS``-second
     median score (:func:`second_scores`) is above ``NOISY``, or above ``NOISY_IF_LEADS_DISAGREE``
     where the beats found on the analysed and the second lead alone (``lead_peaks``, as
-    ``BeatContext.lead_peaks`` holds them) disagree (:func:`lead_agreement`), those less than
-    ``JOIN_S`` apart joined; sorted and disjoint."""
+    ``BeatContext.lead_peaks`` holds them) disagree (:func:`lead_agreement`), and of each second
+    whose baseline steps (:func:`step_scores` above ``STEP``) or that holds the amplifier at its rail
+    (:func:`clipped_seconds`) with the ``RECOVERY_S`` after it; those less than ``JOIN_S`` apart
+    joined; sorted and disjoint."""
     if values is None or len(r_peaks) == 0:
         return []
-    scores = second_scores(values, fs, r_peaks)
+    scores, steps = _second_measures(values, fs, r_peaks)
     if len(scores) == 0:
         return []
     level = median_filter(scores, size=MEDIAN_SECONDS, mode="nearest")
     over = level > NOISY
+    # a step of the baseline or the amplifier at its rail, and the seconds it takes to recover
+    saturated = (steps > STEP) | clipped_seconds(values, fs, len(steps))
+    over |= np.convolve(saturated, np.ones(RECOVERY_S + 1), mode="full")[: len(steps)] > 0
     if len(lead_peaks) >= 2:
         agreement = lead_agreement(lead_peaks[0], lead_peaks[1], fs, len(level))
         over |= (level > NOISY_IF_LEADS_DISAGREE) & (agreement < LEADS_AGREE)

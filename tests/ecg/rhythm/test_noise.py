@@ -57,18 +57,20 @@ def test_electrode_motion_noise_is_marked_and_its_false_rhythm_goes():
 
 
 @pytest.mark.parametrize(
-    ("record", "what"),
+    ("record", "what", "at_most"),
     [
-        ("100", "clean sinus rhythm"),
-        ("201", "atrial fibrillation and flutter"),
-        ("203", "atrial flutter and fibrillation with multiform ventricular runs"),
-        ("106", "ventricular bigeminy, couplets and runs"),
+        ("100", "clean sinus rhythm", 0.02),
+        ("201", "atrial fibrillation and flutter", 0.02),
+        # 203's 16 s marked lie at its own noise marks (5-8, 533-536 and 553-557 s) and at a 4-mV
+        # artefact between two beats at 113.5 s
+        ("203", "atrial flutter and fibrillation with multiform ventricular runs", 0.03),
+        ("106", "ventricular bigeminy, couplets and runs", 0.02),
     ],
 )
-def test_ecg_however_irregular_is_not_noise(record, what):
+def test_ecg_however_irregular_is_not_noise(record, what, at_most):
     signal = wfdb.rdrecord(str(mitdb_dir() / record), sampto=int(FS * 600)).p_signal
     spans = noise.noisy(signal[:, 0], FS, _product_peaks(signal))
-    assert _covered(spans, 0, 600) < 0.02, what
+    assert _covered(spans, 0, 600) < at_most, what
 
 
 def test_vf_is_read_through_noise_and_a_flat_stretch_is_no_noise():
@@ -153,3 +155,56 @@ def test_a_regular_ectopic_run_keeps_its_time_in_noise():
     # what is left before the run is under MIN_LEFT_S: the run's own ripple, not noise
     assert report.summary["noise"] == [{"start": 3901, "end": 6000}]
     assert [e.type for e in report.events if e.type in ("v_run", "vt")] != []
+
+
+@pytest.mark.parametrize(
+    ("record", "start_s", "asystole_s", "what"),
+    [
+        ("208", 1300, (1383.9, 1388.6), "the baseline steps by twice the QRS height and decays over 5 s"),
+        ("116", 1340, (1354.4, 1361.9), "a step of 4 mV, then the beats squashed while it decays"),
+        ("116", 1340, (1390.6, 1396.6), "the amplifier at its rail for 0.7 s"),
+    ],
+)
+def test_a_saturating_amplifier_is_noise_not_asystole(record, start_s, asystole_s, what):
+    # MLII alone (a one-lead upload): the squashed beats read as marks inside a pause, and no second lead
+    # says they are beats. With both leads the pause rule asks the second lead (test_af_vf).
+    from ecg.processing.context import analyse, pause_measures
+    from ecg.rhythm.analysis import waveform_measures
+
+    values = wfdb.rdrecord(str(mitdb_dir() / record), sampfrom=int(FS * start_s), sampto=int(FS * (start_s + 120)))
+    lead = values.p_signal[:, 0]
+    _, context = analyse(lead, FS, None)
+    r_peaks = context.r_peaks
+    measures = waveform_measures(lead, FS, r_peaks) | pause_measures(context)
+    classes = np.array(["N"] * len(r_peaks))
+    a, b = asystole_s[0] - start_s, asystole_s[1] - start_s
+
+    def asystoles(report) -> list[tuple[float, float]]:
+        return [(e.start / FS, e.end / FS) for e in report.events if e.type == "asystole"]
+
+    spans = noise.noisy(lead, FS, r_peaks)
+    without = analyse_rhythm(signal=lead, fs=FS, r_peaks=r_peaks, classes=classes, measures=measures, noisy=[])
+    assert any(s < b and e > a for s, e in asystoles(without)), what  # the false asystole, without the stage
+    report = analyse_rhythm(signal=lead, fs=FS, r_peaks=r_peaks, classes=classes, measures=measures, noisy=spans)
+    assert not any(s < b and e > a for s, e in asystoles(report)), what
+    assert _covered(spans, a, b) > 0.3
+    assert _covered(spans, 0, 10) == 0.0  # the clean minute before it is read
+
+
+def test_the_pauses_of_sinus_arrest_are_no_step():
+    # MIT-BIH 232: 2-6-s pauses in sinus bradycardia, P waves inside them, a calm baseline
+    signal = wfdb.rdrecord(str(mitdb_dir() / "232"), sampto=int(FS * 600)).p_signal
+    r_peaks = _product_peaks(signal)
+    steps = noise.step_scores(signal[:, 0], FS, r_peaks)
+    assert len(steps) == 600 and 0.05 < np.median(steps) < 0.5
+    assert steps.max() < noise.STEP
+    assert not noise.clipped_seconds(signal[:, 0], FS, 600).any()
+
+
+def test_clipping_is_the_recordings_extreme_held():
+    values = np.sin(np.arange(int(FS * 10)) / FS * 2 * np.pi)
+    values[int(4.5 * FS) : int(4.8 * FS)] = 1.5  # at its rail for 0.3 s
+    values[int(7 * FS) : int(7 * FS) + 10] = -1.5  # the lowest value, for 28 ms only
+    clipped = noise.clipped_seconds(values, FS, 10)
+    assert list(np.flatnonzero(clipped)) == [4]
+    assert not noise.clipped_seconds(np.zeros(int(FS * 10)), FS, 10).any()  # a flat line is no rail
