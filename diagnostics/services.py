@@ -79,7 +79,7 @@ def recording_submit(
                 kind=parsed.kind,
                 sampling_rate=parsed.fs,
                 lead=parsed.lead,
-                leads=list(getattr(parsed.signal, "lead_order", [])),
+                leads=parsed.leads,
                 sample_count=parsed.sample_count,
                 input_beat_count=len(parsed.beats) if parsed.beats is not None else None,
                 sha256=sha256,

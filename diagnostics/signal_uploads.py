@@ -104,6 +104,7 @@ def parse_signal_upload(
         signal=signal,
         fs=signal.fs,
         lead=lead_name,
+        leads=list(signal.lead_order),
         sample_count=len(signal.leads[lead_name]),
     )
     return parsed, data, filename
@@ -159,7 +160,12 @@ def parse_streamed_signal_upload(uploads: list, *, fs: float | None, lead: str |
             "are accepted (rename the column, or name a shorter lead to analyse)"
         )
     parsed = ParsedUpload(
-        kind=ECGRecording.Kind.SIGNAL, input_format=fmt, fs=header.fs, lead=header.lead, sample_count=header.n_samples
+        kind=ECGRecording.Kind.SIGNAL,
+        input_format=fmt,
+        fs=header.fs,
+        lead=header.lead,
+        leads=header.leads,  # named by the header, as the worker's full read will find them
+        sample_count=header.n_samples,
     )
     if fmt == "edf":
         uploads[0].seek(0)

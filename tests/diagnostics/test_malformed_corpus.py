@@ -17,7 +17,7 @@ from ecg.datasets.carts import aecg_twelve_lead, dicom_twelve_lead, synthetic_tw
 
 from ..conftest import client_for
 from ..data import mitdb_dir
-from ..helpers import beat_csv, beat_rows, upload
+from ..helpers import beat_csv, beat_rows, edf_bytes, upload
 
 
 @dataclass
@@ -79,32 +79,6 @@ def zip_bomb(name: str, inner: str) -> bytes:
 
 def mitdb(name: str) -> bytes:
     return (mitdb_dir() / name).read_bytes()
-
-
-def edf_bytes(values: np.ndarray, fs: int = 250) -> bytes:
-    import tempfile
-
-    import pyedflib
-
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "x.edf"
-        writer = pyedflib.EdfWriter(str(path), 1, file_type=pyedflib.FILETYPE_EDFPLUS)
-        writer.setSignalHeaders(
-            [
-                {
-                    "label": "ECG II",
-                    "dimension": "mV",
-                    "sample_frequency": fs,
-                    "physical_max": 5.0,
-                    "physical_min": -5.0,
-                    "digital_max": 32767,
-                    "digital_min": -32768,
-                }
-            ]
-        )
-        writer.writeSamples([values])
-        writer.close()
-        return path.read_bytes()
 
 
 def signal_csv(values) -> bytes:
