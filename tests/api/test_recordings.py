@@ -186,6 +186,26 @@ def test_a_wfdb_or_edf_upload_lists_every_lead_and_the_viewer_shows_each(
     assert (refused.status_code, refused.json()["error"]) == (400, "lead 'V1' not found; available leads: MLII, V5")
 
 
+@pytest.mark.parametrize("streamed", [True, False], ids=["streamed", "read-whole"])
+@pytest.mark.parametrize("fmt", ["wfdb", "edf"])
+def test_a_rate_given_with_a_wfdb_or_edf_file_must_be_the_files_own(api, patient_a, settings, tmp_path, fmt, streamed):
+    # fs=500 with a 360 Hz record was accepted and silently stored at 360 Hz
+    settings.ECG_FULL_CHECK_MAX_BYTES = 0 if streamed else 1 << 30
+    file_fs = 173.611 if fmt == "wfdb" else 250.0  # an EDF file's rate is samples per record / its seconds
+    values = np.asarray(ecg_like(fs=file_fs))
+
+    def post(fs):
+        files = wfdb_files(tmp_path, values, fs=file_fs) if fmt == "wfdb" else [upload("x.edf", edf_bytes(values))]
+        return api.post(URL, {"patient": patient_a.pk, "kind": "signal", "fs": fs, "file": files}, format="multipart")
+
+    what = "WFDB record" if fmt == "wfdb" else "EDF file"
+    message = f"{what}: the file says {file_fs:g} Hz and the form {2 * file_fs:g} Hz"
+    assert_refused(post(str(2 * file_fs)), 400, "invalid_upload", message, field="fs")
+    response = post(f"{file_fs:.2f}")  # the file's rate as rounded for the form
+    assert response.status_code == 201, response.content
+    assert response.json()["sampling_rate"] == pytest.approx(file_fs)
+
+
 def test_the_viewer_accepts_the_analysed_lead_of_a_recording_whose_leads_were_not_listed(
     api, patient_a, client, staff_a
 ):
