@@ -4,9 +4,11 @@
 24-hour Holter upload takes.
 """
 
+import gc
 import hashlib
 import html
 import io
+import sys
 import zipfile
 from pathlib import Path
 
@@ -63,6 +65,20 @@ def test_a_large_wfdb_record_is_accepted_after_the_bounded_check_and_classified_
     recording.refresh_from_db()
     assert recording.status == "done", recording.error_message
     assert 2200 < recording.beats.count() < 2350  # record 100 holds 2,273 beats
+
+
+def test_the_temporary_zip_of_a_large_record_is_closed_once_the_storage_has_taken_it(post, tmp_path, monkeypatch):
+    # the local storage moves the zip's temporary file into place; left open, the file object later
+    # tried to unlink it again and logged "Exception ignored … FileNotFoundError" for every upload
+    unraisable: list = []
+    monkeypatch.setattr(sys, "unraisablehook", unraisable.append)
+    response = post(wfdb_files(tmp_path, np.sin(2 * np.pi * 1.2 * np.arange(360 * 20) / 360) ** 31))
+    gc.collect()
+    assert response.status_code == 302, html.unescape(response.content.decode())[-600:]
+    assert [(u.exc_type, str(u.exc_value)) for u in unraisable] == []
+    recording = ECGRecording.objects.get()
+    with default_storage.open(recording.file.name, "rb") as fh:
+        assert hashlib.sha256(fh.read()).hexdigest() == recording.sha256
 
 
 def test_a_large_edf_file_is_stored_as_uploaded(post, tmp_path):
