@@ -36,7 +36,10 @@ class UploadForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 4, "placeholder": "187 comma-separated values per line"}),
     )
     fs = forms.FloatField(
-        required=False, label="Sampling rate (Hz)", help_text="Needed for CSV and JSON signals.", min_value=1
+        required=False,
+        label="Sampling rate (Hz)",
+        help_text="Needed for CSV and JSON signals; a file that states its own must agree with it.",
+        min_value=1,
     )
     lead = forms.CharField(
         required=False, max_length=32, label="Lead", help_text="Default: MLII, else II, else the first."

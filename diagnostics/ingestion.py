@@ -40,6 +40,7 @@ class ParsedUpload:
     signal: object | None = None  # ecg.io.readers.Signal for continuous recordings
     fs: float | None = None
     lead: str = ""
+    leads: list[str] = field(default_factory=list)  # every lead of a signal, in file order
     sample_count: int | None = None
     extras: dict = field(default_factory=dict)
 

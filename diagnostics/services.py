@@ -46,8 +46,8 @@ def recording_submit(
 
     With an ``idempotency_key`` the same key and ``fingerprint`` (a digest of the request) return the
     recording first made for them, also when both requests race; ``replayed`` on the result says so.
-    The same key with another fingerprint raises IdempotencyKeyReused. A stored file whose recording
-    is not kept is deleted.
+    The same key with another fingerprint raises IdempotencyKeyReused. A file given is closed once
+    stored; a stored file whose recording is not kept is deleted.
     """
     if patient.clinic_id != user.clinic_id:
         raise NotAllowed("the patient belongs to another clinic")
@@ -67,7 +67,12 @@ def recording_submit(
         for chunk in content.chunks():  # a large upload is never read whole
             digest.update(chunk)
         sha256 = digest.hexdigest()
-    stored_name = default_storage.save(f"recordings/{uuid.uuid4().hex}{ext}", content)
+    try:
+        stored_name = default_storage.save(f"recordings/{uuid.uuid4().hex}{ext}", content)
+    finally:
+        # The local storage moves a temporary upload file into place; its close() knows the file may be
+        # gone, whereas left open it is unlinked again when collected and the failure logged.
+        content.close()
     try:
         with transaction.atomic():
             recording = ECGRecording(
@@ -79,7 +84,7 @@ def recording_submit(
                 kind=parsed.kind,
                 sampling_rate=parsed.fs,
                 lead=parsed.lead,
-                leads=list(getattr(parsed.signal, "lead_order", [])),
+                leads=parsed.leads,
                 sample_count=parsed.sample_count,
                 input_beat_count=len(parsed.beats) if parsed.beats is not None else None,
                 sha256=sha256,

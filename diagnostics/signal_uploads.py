@@ -25,6 +25,8 @@ from .ingestion import ParsedUpload, check_size, json_loads
 from .models import ECGRecording
 
 LEAD_MAX_LENGTH = cast(int, ECGRecording._meta.get_field("lead").max_length)
+# Formats whose files state their sampling rate: a rate given beside one must agree with it.
+RATE_STATED_BY = {"wfdb": "WFDB record", "edf": "EDF file", "dicom": "DICOM file", "aecg": "HL7 aECG file"}
 
 
 def reader_limits() -> dict:
@@ -76,6 +78,7 @@ def parse_signal_upload(
     check_size(sum(len(d) for d in files.values()))
     try:
         signal, fmt = _read(files, fs=fs, lead=lead)
+        _check_form_rate(signal.fs, fs, fmt)
         lead_name = signal.lead_name(lead)
         if len(lead_name) > LEAD_MAX_LENGTH:
             raise UploadRefused(
@@ -104,6 +107,7 @@ def parse_signal_upload(
         signal=signal,
         fs=signal.fs,
         lead=lead_name,
+        leads=list(signal.lead_order),
         sample_count=len(signal.leads[lead_name]),
     )
     return parsed, data, filename
@@ -153,13 +157,19 @@ def parse_streamed_signal_upload(uploads: list, *, fs: float | None, lead: str |
         if exc.limit_exceeded:
             raise UploadTooLarge(f"{exc} (ECG_MAX_COLUMNS)") from None
         raise UploadRefused(str(exc)) from None
+    _check_form_rate(header.fs, fs, fmt)
     if len(header.lead) > LEAD_MAX_LENGTH:
         raise UploadRefused(
             f"the lead name {header.lead[:20]!r}… is {len(header.lead)} characters; at most {LEAD_MAX_LENGTH} "
             "are accepted (rename the column, or name a shorter lead to analyse)"
         )
     parsed = ParsedUpload(
-        kind=ECGRecording.Kind.SIGNAL, input_format=fmt, fs=header.fs, lead=header.lead, sample_count=header.n_samples
+        kind=ECGRecording.Kind.SIGNAL,
+        input_format=fmt,
+        fs=header.fs,
+        lead=header.lead,
+        leads=header.leads,  # named by the header, as the worker's full read will find them
+        sample_count=header.n_samples,
     )
     if fmt == "edf":
         uploads[0].seek(0)
@@ -167,6 +177,15 @@ def parse_streamed_signal_upload(uploads: list, *, fs: float | None, lead: str |
     stored, sha256 = _stored_zip(uploads)
     parsed.extras["sha256"] = sha256
     return parsed, stored, wfdb_display_name({u.name: None for u in uploads})
+
+
+def _check_form_rate(file_fs: float, fs: float | None, fmt: str) -> None:
+    """Refuse a sampling rate given with a file that states another (JSON files check their own)."""
+    if fmt in RATE_STATED_BY:
+        try:
+            readers.check_form_rate(file_fs, fs, RATE_STATED_BY[fmt])
+        except SignalError as exc:
+            raise UploadRefused(str(exc), field="fs") from None
 
 
 def wfdb_display_name(names) -> str:

@@ -217,8 +217,11 @@ def recording_signal(request, recording_id: int):
     if recording.kind != ECGRecording.Kind.SIGNAL:
         raise Http404("This recording holds beat rows, not a continuous signal.")
     asked = request.GET.get("lead") or None
-    if asked is not None and asked not in (recording.leads or []):
-        known = ", ".join(recording.leads or [recording.lead])
+    # the analysed lead is always one, also where the file's other leads were not listed
+    listed = recording.leads or []
+    known_leads = listed if recording.lead in listed else [*listed, recording.lead]
+    if asked is not None and asked not in known_leads:
+        known = ", ".join(known_leads)
         return JsonResponse({"error": f"lead {asked[:40]!r} not found; available leads: {known}"}, status=400)
     try:
         lead = plots.recording_lead(recording, asked)

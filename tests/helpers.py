@@ -3,6 +3,9 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
+
+import numpy as np
 
 from ecg.datasets.hostile import csv_wide, xlsx_far_cells, xlsx_wide_row  # noqa: F401 - the upload-limit tests' bombs
 from ecg.datasets.synthetic import beat_csv, beat_rows  # noqa: F401 - the tests' upload material
@@ -12,6 +15,55 @@ def upload(name: str, data: bytes) -> io.BytesIO:
     fh = io.BytesIO(data)
     fh.name = name
     return fh
+
+
+def edf_bytes(values: np.ndarray | dict[str, np.ndarray], fs: float = 250) -> bytes:
+    """An EDF+ file of one lead ("ECG II") or of several (name → values), in mV within ±5 mV."""
+    import tempfile
+
+    import pyedflib
+
+    leads = values if isinstance(values, dict) else {"ECG II": values}
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "x.edf"
+        writer = pyedflib.EdfWriter(str(path), len(leads), file_type=pyedflib.FILETYPE_EDFPLUS)
+        writer.setSignalHeaders(
+            [
+                {
+                    "label": label,
+                    "dimension": "mV",
+                    "sample_frequency": fs,
+                    "physical_max": 5.0,
+                    "physical_min": -5.0,
+                    "digital_max": 32767,
+                    "digital_min": -32768,
+                }
+                for label in leads
+            ]
+        )
+        writer.writeSamples(list(leads.values()))
+        writer.close()
+        return path.read_bytes()
+
+
+def wfdb_files(
+    directory: Path, values: np.ndarray | dict[str, np.ndarray], fs: float = 360, name: str = "rec"
+) -> list[io.BytesIO]:
+    """A WFDB record (format 16, mV) of one lead ("MLII") or of several (name → values), written to
+    ``directory`` and returned as its .hea and .dat uploads."""
+    import wfdb
+
+    leads = values if isinstance(values, dict) else {"MLII": values}
+    wfdb.wrsamp(
+        name,
+        fs=fs,
+        units=["mV"] * len(leads),
+        sig_name=list(leads),
+        p_signal=np.column_stack(list(leads.values())),
+        fmt=["16"] * len(leads),
+        write_dir=str(directory),
+    )
+    return [upload(f"{name}.{ext}", (directory / f"{name}.{ext}").read_bytes()) for ext in ("hea", "dat")]
 
 
 def beat_recording(user, patient, *, beats: int = 3, classify: bool = True):

@@ -170,6 +170,20 @@ def check_fs(fs: object) -> float:
     return value
 
 
+def check_form_rate(file_fs: float, fs: float | None, source: str) -> None:
+    """A sampling rate given beside a file that states its own (the form's, the API's ``fs``) must be
+    the file's, or the file's rounded (173.61 or 174 for 173.611 Hz): the samples are never re-timed
+    to a rate the file contradicts, nor is the given one silently ignored."""
+    if fs is None or not math.isfinite(file_fs):  # a rate that is no number is refused by check_fs
+        return
+    if any(math.isclose(fs, rate, rel_tol=1e-9) for rate in (file_fs, *(round(file_fs, d) for d in range(4)))):
+        return
+    raise SignalError(
+        f"{source}: the file says {file_fs:g} Hz and the form {fs:g} Hz; "
+        "leave the sampling rate empty to use the file's, or correct one of them"
+    )
+
+
 def lost_spans(values: np.ndarray) -> list[tuple[int, int]]:
     """(start, end) samples, ``end`` inclusive, of each run of NaN (lost) samples."""
     lost = np.isnan(values)
@@ -865,11 +879,8 @@ def read_json_signal(obj: object, fs: float | None = None, *, max_columns: int =
                 "(lead names are compared without case)"
             )
         seen[name.strip().lower()] = name
-    if file_fs is not None and fs is not None and _is_number(str(file_fs)) and abs(float(file_fs) - fs) > 1e-9:
-        raise SignalError(
-            f"JSON signal: the file says {float(file_fs):g} Hz and the form {fs:g} Hz; "
-            "leave the sampling rate empty to use the file's, or correct one of them"
-        )
+    if file_fs is not None and _is_number(str(file_fs)):
+        check_form_rate(float(file_fs), fs, "JSON signal")
     # names as given, without the spaces around them (" II " is II)
     leads = {str(name).strip(): _json_numbers(values, f"JSON field leads.{name}") for name, values in leads_obj.items()}
     lengths = {len(v) for v in leads.values()}

@@ -2,10 +2,12 @@ import json
 
 import numpy as np
 import pytest
+from django.urls import reverse
 
 from diagnostics.models import ECGRecording, IdempotencyRecord
 
-from ..helpers import beat_csv, beat_rows, upload
+from ..conftest import client_for
+from ..helpers import beat_csv, beat_rows, edf_bytes, upload, wfdb_files
 from .conftest import classify_by_hand, submit_beats
 
 pytestmark = pytest.mark.django_db
@@ -150,6 +152,74 @@ def test_it_accepts_a_multipart_csv_signal_with_its_rate(api, patient_a):
     )
     assert response.status_code == 201, response.content
     assert ECGRecording.objects.get().lead == "MLII"
+
+
+@pytest.mark.parametrize("streamed", [True, False], ids=["streamed", "read-whole"])
+@pytest.mark.parametrize("fmt", ["wfdb", "edf"])
+def test_a_wfdb_or_edf_upload_lists_every_lead_and_the_viewer_shows_each(
+    api, patient_a, client, staff_a, settings, tmp_path, monkeypatch, fmt, streamed
+):
+    # Above ECG_FULL_CHECK_MAX_BYTES (checked in bounded memory) an upload listed no leads: the viewer
+    # refused its second lead, and even the analysed one ("lead 'MLII' not found; available leads: MLII").
+    from ecg.io import readers
+
+    settings.ECG_FULL_CHECK_MAX_BYTES = 0 if streamed else 1 << 30
+    settings.FILE_UPLOAD_MAX_MEMORY_SIZE = 0  # uploads spooled to temporary files, as a large one is
+    scan, scanned = getattr(readers, f"scan_{fmt}"), []
+    monkeypatch.setattr(readers, f"scan_{fmt}", lambda *a, **k: scanned.append(1) or scan(*a, **k))
+    leads = {"MLII": np.asarray(ecg_like()), "V5": -0.5 * np.asarray(ecg_like())}
+    files = wfdb_files(tmp_path, leads) if fmt == "wfdb" else [upload("two.edf", edf_bytes(leads, fs=360))]
+    response = api.post(URL, {"patient": patient_a.pk, "kind": "signal", "file": files}, format="multipart")
+    assert response.status_code == 201, response.content
+    assert bool(scanned) == streamed  # the bounded check in chunks, or the whole read
+    body = response.json()
+    assert (body["input_format"], body["lead"], body["leads"]) == (fmt, "MLII", ["MLII", "V5"])
+    assert api.get(body["links"]["self"]).json()["leads"] == ["MLII", "V5"]
+    url = reverse("recording-signal", args=[body["id"]])
+    client_for(client, staff_a)
+    for name, values in leads.items():
+        window = client.get(url, {"start": 0, "end": 200, "lead": name})
+        assert window.status_code == 200, window.content
+        assert window.json()["lead"] == name
+        assert window.json()["min"] == pytest.approx(values[:200], abs=2e-3)
+    refused = client.get(url, {"lead": "V1"})
+    assert (refused.status_code, refused.json()["error"]) == (400, "lead 'V1' not found; available leads: MLII, V5")
+
+
+@pytest.mark.parametrize("streamed", [True, False], ids=["streamed", "read-whole"])
+@pytest.mark.parametrize("fmt", ["wfdb", "edf"])
+def test_a_rate_given_with_a_wfdb_or_edf_file_must_be_the_files_own(api, patient_a, settings, tmp_path, fmt, streamed):
+    # fs=500 with a 360 Hz record was accepted and silently stored at 360 Hz
+    settings.ECG_FULL_CHECK_MAX_BYTES = 0 if streamed else 1 << 30
+    file_fs = 173.611 if fmt == "wfdb" else 250.0  # an EDF file's rate is samples per record / its seconds
+    values = np.asarray(ecg_like(fs=file_fs))
+
+    def post(fs):
+        files = wfdb_files(tmp_path, values, fs=file_fs) if fmt == "wfdb" else [upload("x.edf", edf_bytes(values))]
+        return api.post(URL, {"patient": patient_a.pk, "kind": "signal", "fs": fs, "file": files}, format="multipart")
+
+    what = "WFDB record" if fmt == "wfdb" else "EDF file"
+    message = f"{what}: the file says {file_fs:g} Hz and the form {2 * file_fs:g} Hz"
+    assert_refused(post(str(2 * file_fs)), 400, "invalid_upload", message, field="fs")
+    response = post(f"{file_fs:.2f}")  # the file's rate as rounded for the form
+    assert response.status_code == 201, response.content
+    assert response.json()["sampling_rate"] == pytest.approx(file_fs)
+
+
+def test_the_viewer_accepts_the_analysed_lead_of_a_recording_whose_leads_were_not_listed(
+    api, patient_a, client, staff_a
+):
+    response = api.post(
+        URL, {"patient": patient_a.pk, "kind": "signal", "fs": 360, "signal": ecg_like()}, format="json"
+    )
+    assert response.status_code == 201, response.content
+    recording = ECGRecording.objects.get()
+    ECGRecording.objects.filter(pk=recording.pk).update(leads=[])  # as large uploads were stored
+    url = reverse("recording-signal", args=[recording.pk])
+    client_for(client, staff_a)
+    assert client.get(url, {"lead": recording.lead}).json()["lead"] == recording.lead == "ECG"
+    refused = client.get(url, {"lead": "V5"})
+    assert (refused.status_code, refused.json()["error"]) == (400, "lead 'V5' not found; available leads: ECG")
 
 
 def test_it_refuses_a_beat_file_with_the_wrong_extension_with_415(api, patient_a):

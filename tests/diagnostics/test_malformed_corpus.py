@@ -17,7 +17,7 @@ from ecg.datasets.carts import aecg_twelve_lead, dicom_twelve_lead, synthetic_tw
 
 from ..conftest import client_for
 from ..data import mitdb_dir
-from ..helpers import beat_csv, beat_rows, upload
+from ..helpers import beat_csv, beat_rows, edf_bytes, upload
 
 
 @dataclass
@@ -79,32 +79,6 @@ def zip_bomb(name: str, inner: str) -> bytes:
 
 def mitdb(name: str) -> bytes:
     return (mitdb_dir() / name).read_bytes()
-
-
-def edf_bytes(values: np.ndarray, fs: int = 250) -> bytes:
-    import tempfile
-
-    import pyedflib
-
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "x.edf"
-        writer = pyedflib.EdfWriter(str(path), 1, file_type=pyedflib.FILETYPE_EDFPLUS)
-        writer.setSignalHeaders(
-            [
-                {
-                    "label": "ECG II",
-                    "dimension": "mV",
-                    "sample_frequency": fs,
-                    "physical_max": 5.0,
-                    "physical_min": -5.0,
-                    "digital_max": 32767,
-                    "digital_min": -32768,
-                }
-            ]
-        )
-        writer.writeSamples([values])
-        writer.close()
-        return path.read_bytes()
 
 
 def signal_csv(values) -> bytes:
@@ -237,11 +211,25 @@ CASES: dict[str, Case] = {
     "wfdb-truncated-data": Case(
         "signal", lambda: [("100.hea", mitdb("100.hea")), ("100.dat", mitdb("100.dat")[:1001])], 400, "100"
     ),
+    "wfdb-form-rate-contradicts": Case(
+        "signal",
+        lambda: [("100.hea", mitdb("100.hea")), ("100.dat", mitdb("100.dat"))],
+        400,
+        "WFDB record: the file says 360 Hz and the form 500 Hz",
+        fields={"fs": "500"},
+    ),
     # --- signals: EDF --------------------------------------------------------------
     "edf-truncated-header": Case("signal", [("x.edf", b"0       " + b"patient" * 10)], 400, "EDF"),
     "edf-garbage-after-magic": Case("signal", [("x.edf", b"0       " + bytes(range(256)) * 20)], 400, "EDF"),
     "edf-bdf": Case("signal", [("x.bdf", b"\xffBIOSEMI" + b" " * 248)], 400, "BDF"),
     "edf-flat-line": Case("signal", lambda: [("x.edf", edf_bytes(np.zeros(250 * 10)))], 400, "flat line"),
+    "edf-form-rate-contradicts": Case(
+        "signal",
+        lambda: [("x.edf", edf_bytes(np.sin(2 * np.pi * 1.2 * np.arange(250 * 20) / 250) ** 31))],
+        400,
+        "EDF file: the file says 250 Hz and the form 500 Hz",
+        fields={"fs": "500"},
+    ),
     # --- signals: JSON -------------------------------------------------------------
     "json-syntax": Case("signal", [("s.json", b'{"fs": 360, "leads": [1, 2,')], 400, "JSON"),
     "json-string-element": Case(
@@ -253,6 +241,13 @@ CASES: dict[str, Case] = {
         [("s.json", json.dumps({"fs": 360, "leads": {"I": list(SINE), "II": list(SINE[:100])}}).encode())],
         400,
         "different lengths",
+    ),
+    "json-form-rate-contradicts": Case(
+        "signal",
+        [("s.json", json.dumps({"fs": 360, "leads": {"II": list(SINE)}}).encode())],
+        400,
+        "JSON signal: the file says 360 Hz and the form 500 Hz",
+        fields={"fs": "500"},
     ),
     "json-null-sample": Case(
         "signal",
@@ -295,6 +290,20 @@ CASES: dict[str, Case] = {
     ),
     "dicom-too-many-channels": Case(
         "signal", lambda: [("e.dcm", twelve_lead_dicom())], 413, "12 channels", settings={"ECG_MAX_COLUMNS": 8}
+    ),
+    "dicom-form-rate-contradicts": Case(
+        "signal",
+        lambda: [("e.dcm", twelve_lead_dicom())],
+        400,
+        "the file says 500 Hz and the form 360 Hz",
+        {"fs": "360"},
+    ),
+    "aecg-form-rate-contradicts": Case(
+        "signal",
+        lambda: [("e.xml", twelve_lead_aecg())],
+        400,
+        "the file says 500 Hz and the form 250 Hz",
+        {"fs": "250"},
     ),
     "aecg-entity-bomb": Case("signal", [("e.xml", XML_BOMB)], 400, "DTDs and entities are not accepted"),
     "aecg-external-entity": Case(

@@ -4,9 +4,11 @@
 24-hour Holter upload takes.
 """
 
+import gc
 import hashlib
 import html
 import io
+import sys
 import zipfile
 from pathlib import Path
 
@@ -20,7 +22,7 @@ from diagnostics.models import ECGRecording
 
 from ..conftest import client_for
 from ..data import mitdb_dir
-from ..helpers import upload
+from ..helpers import edf_bytes, upload, wfdb_files
 
 pytestmark = pytest.mark.django_db
 
@@ -36,21 +38,6 @@ def post(client, staff_a, patient_a, settings):
         )
 
     return _post
-
-
-def _wfdb(tmp_path: Path, values: np.ndarray, name: str = "rec") -> list:
-    import wfdb
-
-    wfdb.wrsamp(
-        name,
-        fs=360,
-        units=["mV"],
-        sig_name=["MLII"],
-        p_signal=values.reshape(-1, 1),
-        fmt=["16"],
-        write_dir=str(tmp_path),
-    )
-    return [upload(f"{name}.{ext}", (tmp_path / f"{name}.{ext}").read_bytes()) for ext in ("hea", "dat")]
 
 
 def test_a_large_wfdb_record_is_accepted_after_the_bounded_check_and_classified_by_the_worker(post, active_models):
@@ -80,9 +67,21 @@ def test_a_large_wfdb_record_is_accepted_after_the_bounded_check_and_classified_
     assert 2200 < recording.beats.count() < 2350  # record 100 holds 2,273 beats
 
 
-def test_a_large_edf_file_is_stored_as_uploaded(post, tmp_path):
-    from .test_malformed_corpus import edf_bytes
+def test_the_temporary_zip_of_a_large_record_is_closed_once_the_storage_has_taken_it(post, tmp_path, monkeypatch):
+    # the local storage moves the zip's temporary file into place; left open, the file object later
+    # tried to unlink it again and logged "Exception ignored … FileNotFoundError" for every upload
+    unraisable: list = []
+    monkeypatch.setattr(sys, "unraisablehook", unraisable.append)
+    response = post(wfdb_files(tmp_path, np.sin(2 * np.pi * 1.2 * np.arange(360 * 20) / 360) ** 31))
+    gc.collect()
+    assert response.status_code == 302, html.unescape(response.content.decode())[-600:]
+    assert [(u.exc_type, str(u.exc_value)) for u in unraisable] == []
+    recording = ECGRecording.objects.get()
+    with default_storage.open(recording.file.name, "rb") as fh:
+        assert hashlib.sha256(fh.read()).hexdigest() == recording.sha256
 
+
+def test_a_large_edf_file_is_stored_as_uploaded(post, tmp_path):
     t = np.arange(250 * 20) / 250
     data = edf_bytes(np.sin(2 * np.pi * 1.2 * t) ** 31)
     response = post([upload("holter.edf", data)])
@@ -95,8 +94,6 @@ def test_a_large_edf_file_is_stored_as_uploaded(post, tmp_path):
 
 def test_an_edf_file_under_another_name_is_read_and_stored_as_edf(post):
     # the format is judged by content: an EDF file named .csv is no CSV file, and is stored as what it is
-    from .test_malformed_corpus import edf_bytes
-
     t = np.arange(250 * 20) / 250
     response = post([upload("export.csv", edf_bytes(np.sin(2 * np.pi * 1.2 * t) ** 31))])
     assert response.status_code == 302, html.unescape(response.content.decode())[-600:]
@@ -109,7 +106,7 @@ def test_a_signal_without_heartbeats_is_accepted_and_then_failed_by_the_worker_w
     post, active_models, tmp_path
 ):
     rng = np.random.default_rng(0)
-    response = post(_wfdb(tmp_path, rng.normal(0, 0.02, 360 * 30) + np.linspace(0, 0.5, 360 * 30)))
+    response = post(wfdb_files(tmp_path, rng.normal(0, 0.02, 360 * 30) + np.linspace(0, 0.5, 360 * 30)))
     assert response.status_code == 302
     recording = ECGRecording.objects.get()
     services.recording_classify(recording_id=recording.pk, claim_token="t")
@@ -127,7 +124,7 @@ def test_a_signal_without_heartbeats_is_accepted_and_then_failed_by_the_worker_w
 )
 def test_the_bounded_check_refuses_what_it_can_see_and_stores_nothing(post, tmp_path, settings, values, fragment):
     before = sorted(p for p in Path(settings.MEDIA_ROOT).rglob("*") if p.is_file())
-    response = post(_wfdb(tmp_path, values))
+    response = post(wfdb_files(tmp_path, values))
     assert response.status_code == 400
     assert fragment in html.unescape(response.content.decode())
     assert ECGRecording.objects.count() == 0
@@ -136,7 +133,7 @@ def test_the_bounded_check_refuses_what_it_can_see_and_stores_nothing(post, tmp_
 
 def test_the_bounded_check_refuses_a_record_longer_than_the_limit(post, tmp_path, settings):
     settings.ECG_MAX_SIGNAL_SECONDS = 10
-    response = post(_wfdb(tmp_path, np.sin(np.arange(360 * 12) / 20.0)))
+    response = post(wfdb_files(tmp_path, np.sin(np.arange(360 * 12) / 20.0)))
     assert response.status_code == 400
     assert "the maximum is 10 s" in html.unescape(response.content.decode())
 
@@ -147,10 +144,10 @@ def test_the_bounded_check_reads_the_lead_in_chunks_and_finds_a_gap(tmp_path):
 
     values = np.sin(np.arange(360 * 20) / 20.0)
     values[5000] = np.nan  # written as format 16's invalid sample: a lost sample, which the analysis bridges
-    _wfdb(tmp_path, values)
+    wfdb_files(tmp_path, values)
     header = readers.scan_wfdb(tmp_path / "rec", chunk_samples=1000)
     assert (header.lead, header.fs, header.n_samples) == ("MLII", 360.0, 360 * 20)
     values[2000:5999] = np.nan  # 3,999 more across four chunks: over half the lead
-    _wfdb(tmp_path, values)
+    wfdb_files(tmp_path, values)
     with pytest.raises(SignalError, match=r"lead MLII has 56 % of its samples marked as lost"):
         readers.scan_wfdb(tmp_path / "rec", chunk_samples=1000)

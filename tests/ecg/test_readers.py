@@ -8,6 +8,7 @@ import pytest
 from ecg.io.errors import SignalError
 from ecg.io.readers import (
     Signal,
+    check_form_rate,
     read_csv_signal,
     read_edf,
     read_json_signal,
@@ -493,6 +494,28 @@ def test_a_json_files_rate_and_the_forms_must_agree(record_100):
     assert read_json_signal(json.dumps(obj), fs=360.0).fs == 360.0
     with pytest.raises(SignalError, match="the file says 360 Hz and the form 250 Hz"):
         read_json_signal(json.dumps(obj), fs=250.0)
+
+
+@pytest.mark.parametrize(
+    "file_fs, form_fs",
+    [
+        (360.0, None),
+        (360.0, 360.0),
+        (173.611, 173.611),
+        (173.611, 173.61),
+        (173.611, 173.6),
+        (173.611, 174.0),
+        (128.0, 128.0000000001),
+    ],
+)
+def test_a_rate_given_beside_a_file_may_be_the_files_rounded(file_fs, form_fs):
+    check_form_rate(file_fs, form_fs, "WFDB record")
+
+
+@pytest.mark.parametrize("file_fs, form_fs", [(360.0, 500.0), (360.0, 360.4), (173.611, 173.0), (173.611, 173.62)])
+def test_a_rate_given_beside_a_file_that_states_another_is_refused(file_fs, form_fs):
+    with pytest.raises(SignalError, match=f"WFDB record: the file says {file_fs:g} Hz and the form {form_fs:g} Hz"):
+        check_form_rate(file_fs, form_fs, "WFDB record")
 
 
 def test_json_lead_names_lose_the_spaces_around_them(record_100):
