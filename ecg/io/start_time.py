@@ -21,7 +21,7 @@ _WFDB_DATE = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})$")
 _EDF_FIELD = re.compile(rb"^(\d\d)\.(\d\d)\.(\d\d)$")
 _MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
 _EDFPLUS_DATE = re.compile(r"^(\d\d)-([A-Za-z]{3})-(\d{4})$")
-EDF_UNKNOWN_START = b"01.01.8500.00.00"  # a valid date and time that say nothing (the EDF+ convention)
+EDF_UNKNOWN_START = b"01.01.8500.00.00"  # a valid date and time that say nothing
 
 
 def _time(hour: int, minute: int, second: int, micro: int = 0) -> time | None:
@@ -128,9 +128,10 @@ def edf_start(header: bytes) -> datetime | None:
     The date is the fixed header's ``dd.mm.yy`` (bytes 168–175), in EDF+ that of the recording field's
     ``Startdate dd-MMM-yyyy``, which has the four-digit year (a file after 2084 writes "yy" in the fixed
     field); ``Startdate X`` says the date is unknown, and two dates that disagree leave it unknown too. The
-    time is bytes 176–183, ``hh.mm.ss``.
+    time is bytes 176–183, ``hh.mm.ss``. Midnight of 1 January 1985, the first day EDF can write and what
+    anonymising tools put there, is taken as no start.
     """
-    if len(header) < 256:
+    if len(header) < 256 or header[168:184] == EDF_UNKNOWN_START:
         return None
     start_time = _edf_time(header[176:184])
     fixed = _edf_date(header[168:176])

@@ -137,6 +137,7 @@ def test_edf_two_digit_years_run_from_1985_to_2084(tmp_path):
     assert edf_start(_patched(data, 168, b"01.02.85")[:256]) == datetime(1985, 2, 1, 23, 50)
     assert edf_start(_patched(data, 168, b"01.02.84")[:256]) == datetime(2084, 2, 1, 23, 50)
     assert edf_start(_patched(data, 168, b"01.02.00")[:256]) == datetime(2000, 2, 1, 23, 50)
+    assert edf_start(_patched(data, 168, b"01.01.8500.00.00")[:256]) is None  # what anonymisers write
 
 
 def test_an_edfplus_startdate_gives_the_four_digit_year(tmp_path):
