@@ -11,6 +11,7 @@ import math
 import re
 import zipfile
 from dataclasses import dataclass, field
+from datetime import datetime
 from xml.etree.ElementTree import ParseError, iterparse
 
 import numpy as np
@@ -41,6 +42,7 @@ class ParsedUpload:
     fs: float | None = None
     lead: str = ""
     sample_count: int | None = None
+    recorded_at: datetime | None = None  # when the recording started, as its file states it
     extras: dict = field(default_factory=dict)
 
 
