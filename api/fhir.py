@@ -1,6 +1,7 @@
 """The result of a recording as a FHIR R4 Bundle (validated in the tests with fhir.resources)."""
 
 import uuid
+from datetime import timedelta
 
 import numpy as np
 from django.conf import settings
@@ -342,7 +343,7 @@ def _rhythm_observations(
 def bundle(*, recording: ECGRecording, diagnosis: Diagnosis, signal=None, beats=None) -> dict:
     patient = recording.patient
     patient_ref = _urn("patient", patient.pk)
-    effective = (recording.created_at or timezone.now()).isoformat()
+    effective, report_effective = _effective(recording)
     issued = diagnosis.created_at.isoformat()
     patient_resource = {
         "resourceType": "Patient",
@@ -489,7 +490,7 @@ def bundle(*, recording: ECGRecording, diagnosis: Diagnosis, signal=None, beats=
             "text": "ECG heartbeat classification and MI screening",
         },
         "subject": {"reference": patient_ref},
-        "effectiveDateTime": effective,
+        **report_effective,
         "issued": issued,
         "result": [{"reference": ref} for ref in observation_refs],
         "conclusion": (
@@ -509,6 +510,24 @@ def bundle(*, recording: ECGRecording, diagnosis: Diagnosis, signal=None, beats=
         "timestamp": issued,
         "entry": entries,
     }
+
+
+def _effective(recording: ECGRecording) -> tuple[str, dict]:
+    """When the results are about: the Observations' effectiveDateTime, and the DiagnosticReport's effective[x].
+
+    That is when the recording started, as its file states it (the report's is then a period over the
+    recording, when its length is known); for a file that does not say, when it was uploaded.
+    """
+    if recording.recorded_at is None:
+        uploaded = (recording.created_at or timezone.now()).isoformat()
+        return uploaded, {"effectiveDateTime": uploaded}
+    start = timezone.localtime(recording.recorded_at).isoformat()
+    if not (recording.sample_count and recording.sampling_rate):
+        return start, {"effectiveDateTime": start}
+    end = timezone.localtime(
+        recording.recorded_at + timedelta(seconds=recording.sample_count / recording.sampling_rate)
+    )
+    return start, {"effectivePeriod": {"start": start, "end": end.isoformat()}}
 
 
 def _reviewed_by(review: Review) -> str:

@@ -265,6 +265,7 @@ class RecordingSerializer(serializers.ModelSerializer):
             "lead",
             "leads",
             "sample_count",
+            "recorded_at",
             "input_beat_count",
             "sha256",
             "created_at",

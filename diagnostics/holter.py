@@ -1,6 +1,11 @@
-"""The Holter report's pieces for pages: clock times, the event list with strips, the most significant events."""
+"""The Holter report's pieces for pages: clock times (the time of day too where the file stated the start), the
+event list with strips, the most significant events."""
+
+import math
+from datetime import timedelta
 
 from django.core.paginator import Paginator
+from django.utils import timezone
 
 from ecg.clock import clock, seconds_cut
 from ecg.io.readers import lead_phrase
@@ -11,6 +16,31 @@ from .models import ECGRecording, Event
 EVENTS_PER_PAGE = 10
 STRIP_LEAD_IN_S = 2.0
 STRIP_S = 10.0
+
+
+def at(recording: ECGRecording, seconds: float | None) -> str:
+    """A moment of the recording as the pages write it: its time into the recording ("0:12:05"), and, where
+    the file stated when the recording started, the time of day first ("00:02:05 (0:12:05 in)")."""
+    if recording.recorded_at is None or seconds is None or not math.isfinite(seconds):
+        return clock(seconds)
+    whole = round(seconds)
+    return f"{timezone.localtime(recording.recorded_at + timedelta(seconds=whole)):%H:%M:%S} ({clock(whole)} in)"
+
+
+def hourly_rows(recording: ECGRecording, rhythm: dict) -> list[dict]:
+    """The hourly table's rows, each labelled with its hour into the recording or, where the start is known,
+    the times of day it spans (the last to the recording's end)."""
+    rows = []
+    end = (recording.sample_count or 0) / recording.sampling_rate if recording.sampling_rate else None
+    for row in rhythm.get("hourly") or []:
+        label = str(row["hour"])
+        if recording.recorded_at is not None:
+            start_s = 3600 * row["hour"]
+            stop_s = min(start_s + 3600, end) if end else start_s + 3600
+            first, last = (timezone.localtime(recording.recorded_at + timedelta(seconds=s)) for s in (start_s, stop_s))
+            label = f"{first:%H:%M}–{last:%H:%M}"
+        rows.append({**row, "label": label})
+    return rows
 
 
 def event_strip(recording: ECGRecording, event: Event) -> str:
@@ -24,7 +54,7 @@ def event_strip(recording: ECGRecording, event: Event) -> str:
     b = min(n, int(a + STRIP_S * fs))
     marks = [((pos - a) / fs, cls) for _, pos, cls in selectors.beat_marks(recording=recording, start=a, end=b)]
     note = f"{lead_phrase(lead.name)} · 25 mm/s · " + ("10 mm/mV" if lead.in_mv else "units unknown")
-    title = f"{event.get_type_display()} at {clock(event.start / fs)}: ECG from {clock(a / fs)}"
+    title = f"{event.get_type_display()} at {at(recording, event.start / fs)}: ECG from {at(recording, a / fs)}"
     return plots.paper_svg(lead.values[a:b], fs=fs, title=title, marks=marks, units_note=note)
 
 
@@ -33,7 +63,7 @@ def event_row(recording: ECGRecording, event: Event, *, strip: bool = True) -> d
     reviews = list(event.reviews.all())
     return {
         "event": event,
-        "start_clock": clock(event.start / fs) if fs else "—",
+        "start_clock": at(recording, event.start / fs) if fs else "—",
         "duration_s": seconds_cut((event.end - event.start) / fs) if fs else None,
         "latest_review": reviews[0] if reviews else None,
         "reviews": reviews,
@@ -80,7 +110,7 @@ def summary_context(recording: ECGRecording, rhythm: dict) -> dict:
     times = {}
     for key in ("hr_min", "hr_max"):
         if extremes.get(key) and fs:
-            times[key] = clock(extremes[key]["start"] / fs)
+            times[key] = at(recording, extremes[key]["start"] / fs)
     longest = (rhythm.get("pauses") or {}).get("longest")
     times["duration"] = clock(rhythm.get("duration_s"))
     reviewed = selectors.life_threatening_reviews(recording=recording)
@@ -92,11 +122,12 @@ def summary_context(recording: ECGRecording, rhythm: dict) -> dict:
         "holter": rhythm,
         "holter_times": times,
         "longest_pause_s": seconds_cut((longest["end"] - longest["start"]) / fs) if longest and fs else None,
-        "longest_pause_at": clock(longest["start"] / fs) if longest and fs else None,
+        "longest_pause_at": at(recording, longest["start"] / fs) if longest and fs else None,
+        "holter_hours": hourly_rows(recording, rhythm),
         "life_threatening": [
             {
                 "type": e["type"],
-                "at": clock(e["start"] / fs) if fs else "—",
+                "at": at(recording, e["start"] / fs) if fs else "—",
                 "duration_s": seconds_cut((e["end"] - e["start"]) / fs) if fs else None,
                 # a doctor's latest decision on the episode, shown beside it (a rejected VF is no alarm)
                 "review": reviewed.get((e["type"], e["start"], e["end"])),

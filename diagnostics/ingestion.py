@@ -11,6 +11,7 @@ import math
 import re
 import zipfile
 from dataclasses import dataclass, field
+from datetime import datetime
 from xml.etree.ElementTree import ParseError, iterparse
 
 import numpy as np
@@ -42,6 +43,7 @@ class ParsedUpload:
     lead: str = ""
     leads: list[str] = field(default_factory=list)  # every lead of a signal, in file order
     sample_count: int | None = None
+    recorded_at: datetime | None = None  # when the recording started, as its file states it
     extras: dict = field(default_factory=dict)
 
 

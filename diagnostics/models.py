@@ -27,6 +27,12 @@ class ECGRecording(models.Model):
     lead = models.CharField(max_length=32, blank=True)
     leads = models.JSONField(default=list, blank=True, help_text="Names of every lead of a signal, in file order")
     sample_count = models.PositiveIntegerField(null=True, blank=True)
+    recorded_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When the recording started, as its file states it (a wall-clock time read in TIME_ZONE); "
+        "null when the file does not say",
+    )
     input_beat_count = models.PositiveIntegerField(null=True, blank=True)
     sha256 = models.CharField(max_length=64)
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.QUEUED, db_index=True)

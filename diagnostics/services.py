@@ -86,6 +86,7 @@ def recording_submit(
                 lead=parsed.lead,
                 leads=parsed.leads,
                 sample_count=parsed.sample_count,
+                recorded_at=parsed.recorded_at,
                 input_beat_count=len(parsed.beats) if parsed.beats is not None else None,
                 sha256=sha256,
             )

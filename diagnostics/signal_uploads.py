@@ -6,6 +6,7 @@ import os
 import tempfile
 import zipfile
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import cast
 
@@ -13,6 +14,7 @@ import numpy as np
 from django.conf import settings
 from django.core.files import File
 from django.core.files.uploadedfile import TemporaryUploadedFile
+from django.utils import timezone
 
 from ecg.io import readers
 from ecg.io.errors import SignalError
@@ -109,8 +111,15 @@ def parse_signal_upload(
         lead=lead_name,
         leads=list(signal.lead_order),
         sample_count=len(signal.leads[lead_name]),
+        recorded_at=recorded_at(signal.start),
     )
     return parsed, data, filename
+
+
+def recorded_at(start: datetime | None) -> datetime | None:
+    """A file's stated start, its own wall-clock time without a zone, as the moment it names in the site's
+    TIME_ZONE (the zone the pages and reports are written in, so they show the time the file says)."""
+    return timezone.make_aware(start, timezone.get_default_timezone()) if start is not None else None
 
 
 def parse_streamed_signal_upload(uploads: list, *, fs: float | None, lead: str | None):
@@ -170,6 +179,7 @@ def parse_streamed_signal_upload(uploads: list, *, fs: float | None, lead: str |
         lead=header.lead,
         leads=header.leads,  # named by the header, as the worker's full read will find them
         sample_count=header.n_samples,
+        recorded_at=recorded_at(header.start),
     )
     if fmt == "edf":
         uploads[0].seek(0)

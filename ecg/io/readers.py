@@ -20,11 +20,15 @@ from __future__ import annotations
 import io
 import json
 import math
+import os
 import re
+import shutil
 import tempfile
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path, PurePosixPath
 from typing import IO, Any
 
@@ -32,6 +36,7 @@ import numpy as np
 
 from ecg.clock import clock
 from ecg.io.errors import SignalError
+from ecg.io.start_time import edf_header_readable, edf_start, wfdb_header_readable, wfdb_start
 
 MIN_FS = 100.0
 MAX_FS = 10_000.0
@@ -87,6 +92,8 @@ class Signal:
     leads: dict[str, np.ndarray]
     units: dict[str, str] | None = None
     source_format: str = "unknown"
+    # when the recording started, as the file states it: its own wall-clock time, no zone (None: not stated)
+    start: datetime | None = None
     lead_order: list[str] = field(init=False, repr=False)
 
     lost: dict[str, list[tuple[int, int]]] = field(init=False, repr=False)
@@ -304,7 +311,12 @@ def _to_mv(values: np.ndarray, unit: str | None) -> tuple[np.ndarray, str | None
 
 
 def _build(
-    fs: object, leads: dict[str, np.ndarray], units: Mapping[str, str | None] | None, source_format: str, source: str
+    fs: object,
+    leads: dict[str, np.ndarray],
+    units: Mapping[str, str | None] | None,
+    source_format: str,
+    source: str,
+    start: datetime | None = None,
 ) -> Signal:
     fs = check_fs(fs)
     if not leads:
@@ -316,7 +328,7 @@ def _build(
         out[name] = v
         if unit:
             out_units[name] = unit
-    return Signal(fs=fs, leads=out, units=out_units or None, source_format=source_format)
+    return Signal(fs=fs, leads=out, units=out_units or None, source_format=source_format, start=start)
 
 
 def without_paths(text: str) -> str:
@@ -353,10 +365,13 @@ def read_wfdb(record_path: str | Path, *, max_columns: int = DEFAULT_MAX_COLUMNS
     if not path.with_suffix(".hea").is_file():
         raise SignalError(f"WFDB record {name}: header file {name}.hea not found")
     header = path.with_suffix(".hea")
+    header_bytes = header.read_bytes()
     data_bytes = sum(p.stat().st_size for p in path.parent.glob(f"{name}*") if p.suffix != ".hea")
-    _header_data_files(header.read_bytes(), header.name, max_columns=max_columns, data_bytes=data_bytes)
+    needed = _header_data_files(header_bytes, header.name, max_columns=max_columns, data_bytes=data_bytes)
+    text = header_bytes.decode("ascii")  # checked above
     try:
-        record = wfdb.rdrecord(str(path), physical=True)
+        with _wfdb_readable(path, text, needed) as readable:
+            record = wfdb.rdrecord(str(readable), physical=True)
     except FileNotFoundError as exc:
         raise SignalError(f"WFDB record {name}: missing file {Path(str(exc.filename or exc)).name}") from None
     except MemoryError:
@@ -368,7 +383,23 @@ def read_wfdb(record_path: str | Path, *, max_columns: int = DEFAULT_MAX_COLUMNS
     names = _unique_names([str(s) for s in (record.sig_name or [])])
     leads = {n: record.p_signal[:, i] for i, n in enumerate(names)}
     units = {n: str(u) for n, u in zip(names, record.units or [])}
-    return _build(record.fs, leads, units, "wfdb", f"WFDB record {name}")
+    return _build(record.fs, leads, units, "wfdb", f"WFDB record {name}", start=wfdb_start(text))
+
+
+@contextmanager
+def _wfdb_readable(path: Path, header: str, data_files: set[str]) -> Iterator[Path]:
+    """``path``, or a copy of the record (its data files linked) whose header leaves out a base time or
+    date the WFDB library would refuse: a malformed start is an unknown one, not a reason to refuse."""
+    fixed = wfdb_header_readable(header)
+    if fixed is None:
+        yield path
+        return
+    with tempfile.TemporaryDirectory(prefix="ecg-wfdb-") as tmp:
+        (Path(tmp) / f"{path.name}.hea").write_text(fixed, encoding="ascii")
+        for data_name in data_files:
+            if "/" not in data_name and (path.parent / data_name).is_file():
+                os.symlink((path.parent / data_name).resolve(), Path(tmp) / data_name)
+        yield Path(tmp) / path.name
 
 
 def _safe_name(name: str, what: str) -> str:
@@ -531,6 +562,7 @@ class SignalHeader:
     leads: list[str]
     n_samples: int
     units: str | None
+    start: datetime | None = None  # as Signal.start
 
 
 def _choose_lead(names: list[str], lead: str | None) -> str:
@@ -602,35 +634,44 @@ def scan_wfdb(
     if missing:
         raise SignalError(f"{header.name} refers to data file {missing[0]}, which is missing from the upload")
     data_bytes = sum((path.parent / n).stat().st_size for n in needed)
-    _header_data_files(header.read_bytes(), header.name, max_columns=max_columns, data_bytes=data_bytes)
-    try:
-        head = wfdb.rdheader(str(path))
-    except Exception as exc:  # wfdb raises many types for malformed headers
-        raise SignalError(f"WFDB record {name} could not be read: {without_paths(str(exc))}") from None
-    fs = check_fs(head.fs)
-    names = _unique_names([str(s) for s in (head.sig_name or [])])
-    if not names or not head.sig_len:
-        raise SignalError(f"WFDB record {name} contains no signals")
-    key = _choose_lead(names, lead)
-    index, n_samples = names.index(key), int(head.sig_len)
-    _check_length(n_samples, fs, key, max_seconds)
+    text = header.read_bytes().decode("ascii")  # checked above
+    _header_data_files(text.encode("ascii"), header.name, max_columns=max_columns, data_bytes=data_bytes)
+    with _wfdb_readable(path, text, needed) as readable:
+        try:
+            head = wfdb.rdheader(str(readable))
+        except Exception as exc:  # wfdb raises many types for malformed headers
+            raise SignalError(f"WFDB record {name} could not be read: {without_paths(str(exc))}") from None
+        fs = check_fs(head.fs)
+        names = _unique_names([str(s) for s in (head.sig_name or [])])
+        if not names or not head.sig_len:
+            raise SignalError(f"WFDB record {name} contains no signals")
+        key = _choose_lead(names, lead)
+        index, n_samples = names.index(key), int(head.sig_len)
+        _check_length(n_samples, fs, key, max_seconds)
 
-    def chunks() -> Any:
-        for start in range(0, n_samples, chunk_samples):
-            stop = min(n_samples, start + chunk_samples)
-            try:
-                part = wfdb.rdrecord(
-                    str(path), sampfrom=start, sampto=stop, channels=[index], physical=True, return_res=32
-                )
-            except Exception as exc:  # a data file shorter or other than its header says
-                raise SignalError(f"WFDB record {name} could not be read: {without_paths(str(exc))}") from None
-            if part.p_signal is None or len(part.p_signal) != stop - start:
-                raise SignalError(f"WFDB record {name}: the data ends before sample {stop} its header declares")
-            yield part.p_signal[:, 0]
+        def chunks() -> Any:
+            for start in range(0, n_samples, chunk_samples):
+                stop = min(n_samples, start + chunk_samples)
+                try:
+                    part = wfdb.rdrecord(
+                        str(readable), sampfrom=start, sampto=stop, channels=[index], physical=True, return_res=32
+                    )
+                except Exception as exc:  # a data file shorter or other than its header says
+                    raise SignalError(f"WFDB record {name} could not be read: {without_paths(str(exc))}") from None
+                if part.p_signal is None or len(part.p_signal) != stop - start:
+                    raise SignalError(f"WFDB record {name}: the data ends before sample {stop} its header declares")
+                yield part.p_signal[:, 0]
 
-    unit = (head.units or [None] * len(names))[index]
-    _check_chunks(chunks(), key, str(unit) if unit else None, fs)
-    return SignalHeader(fs=fs, lead=key, leads=names, n_samples=n_samples, units=str(unit) if unit else None)
+        unit = (head.units or [None] * len(names))[index]
+        _check_chunks(chunks(), key, str(unit) if unit else None, fs)
+    return SignalHeader(
+        fs=fs,
+        lead=key,
+        leads=names,
+        n_samples=n_samples,
+        units=str(unit) if unit else None,
+        start=wfdb_start(text),
+    )
 
 
 def scan_edf(
@@ -647,6 +688,15 @@ def scan_edf(
     source = "EDF upload"
     with open(path, "rb") as fh:
         _edf_signal_count_check(fh.read(256), source, max_columns)
+    with _edf_readable(Path(path)) as (readable, start):
+        header = _scan_edf_path(readable, lead, source, pyedflib, max_seconds, chunk_samples)
+    header.start = start
+    return header
+
+
+def _scan_edf_path(
+    path: Path, lead: str | None, source: str, pyedflib: Any, max_seconds: float, chunk_samples: int
+) -> SignalHeader:
     try:
         reader = pyedflib.EdfReader(str(path))
     except (OSError, ValueError) as exc:
@@ -691,10 +741,35 @@ def read_edf(data: bytes | str | Path, lead: str | None = None, *, max_columns: 
         with tempfile.TemporaryDirectory(prefix="ecg-edf-") as tmp:
             path = Path(tmp) / "upload.edf"
             path.write_bytes(bytes(data))
-            return _read_edf_path(path, lead, "EDF upload", pyedflib)
+            with _edf_readable(path, own=True) as (readable, start):
+                return _read_edf_path(readable, lead, "EDF upload", pyedflib, start)
     with open(data, "rb") as fh:
         _edf_signal_count_check(fh.read(256), Path(data).name, max_columns)
-    return _read_edf_path(Path(data), lead, Path(data).name, pyedflib)
+    with _edf_readable(Path(data)) as (readable, start):
+        return _read_edf_path(readable, lead, Path(data).name, pyedflib, start)
+
+
+@contextmanager
+def _edf_readable(path: Path, *, own: bool = False) -> Iterator[tuple[Path, datetime | None]]:
+    """The file to give the EDF library, and the start its header states.
+
+    The library refuses a header whose start date or time is malformed; such a start is an unknown one,
+    not a reason to refuse the recording, so the library is given the file with it replaced: in place
+    when the file is ``own`` (a temporary copy already), else in a copy.
+    """
+    with open(path, "rb") as fh:
+        header = fh.read(256)
+    start, fixed = edf_start(header), edf_header_readable(header)
+    if fixed is None:
+        yield path, start
+        return
+    with tempfile.TemporaryDirectory(prefix="ecg-edf-") as tmp:
+        readable = path if own else Path(tmp) / path.name
+        if not own:
+            shutil.copyfile(path, readable)
+        with open(readable, "r+b") as fh:
+            fh.write(fixed)
+        yield readable, start
 
 
 def _edf_signal_count_check(header: bytes, source: str, max_columns: int) -> None:
@@ -707,7 +782,7 @@ def _edf_signal_count_check(header: bytes, source: str, max_columns: int) -> Non
         raise too_many_columns(source, count, "signals", max_columns)
 
 
-def _read_edf_path(path: Path, lead: str | None, source: str, pyedflib: Any) -> Signal:
+def _read_edf_path(path: Path, lead: str | None, source: str, pyedflib: Any, start: datetime | None) -> Signal:
     try:
         reader = pyedflib.EdfReader(str(path))
     except (OSError, ValueError) as exc:
@@ -731,7 +806,7 @@ def _read_edf_path(path: Path, lead: str | None, source: str, pyedflib: Any) -> 
         units = {labels[i]: dims[i] for i in keep}
     finally:
         reader.close()
-    return _build(fs, leads, units, "edf", source)
+    return _build(fs, leads, units, "edf", source, start=start)
 
 
 # --- CSV ----------------------------------------------------------------------------------

@@ -198,3 +198,33 @@ def test_lost_samples_are_exported_as_sampled_datas_no_value(api_as, staff_a, pa
     assert tokens[1000:1100] == ["E"] * 100 and "E" not in tokens[:1000] + tokens[1100:]
     kept = ~np.isnan(values)
     assert np.allclose(np.array([t for t in tokens if t != "E"], float) * 0.001, values[kept], atol=1e-3)
+
+
+def test_the_results_are_effective_when_the_recording_started_as_its_file_states(
+    api_as, staff_a, patient_a, active_models, tmp_path, settings
+):
+    from .test_recordings import wfdb_stating
+
+    settings.TIME_ZONE = "Europe/Berlin"
+    api = api_as(staff_a)
+    files = wfdb_stating(tmp_path, "23:59:55 04/12/2026")  # ten seconds, over midnight
+    created = api.post("/api/v1/recordings", {"patient": patient_a.pk, "kind": "signal", "file": files})
+    assert created.status_code == 201, created.content
+    recording = ECGRecording.objects.get(pk=created.json()["id"])
+    classify_by_hand(recording, active_models, beats=np.zeros((4, 187), dtype=np.float32), heart_rate=75.0)
+    data = fetch_valid_bundle(api, recording)
+    (report,) = resources(data, "DiagnosticReport")
+    assert "effectiveDateTime" not in report
+    assert report["effectivePeriod"] == {"start": "2026-12-04T23:59:55+01:00", "end": "2026-12-05T00:00:05+01:00"}
+    observations = resources(data, "Observation")
+    assert len(observations) > 5
+    assert {o["effectiveDateTime"] for o in observations} == {"2026-12-04T23:59:55+01:00"}
+    assert report["issued"] == recording.diagnosis.created_at.isoformat()  # when the result was made, as before
+
+
+def test_without_a_stated_start_the_results_are_effective_when_uploaded(api_as, staff_a, done_recording):
+    data = fetch_valid_bundle(api_as(staff_a), done_recording)
+    (report,) = resources(data, "DiagnosticReport")
+    assert done_recording.recorded_at is None
+    assert report["effectiveDateTime"] == done_recording.created_at.isoformat() and "effectivePeriod" not in report
+    assert {o["effectiveDateTime"] for o in resources(data, "Observation")} == {done_recording.created_at.isoformat()}

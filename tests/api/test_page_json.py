@@ -157,7 +157,9 @@ def add_recordings(clinic, patient, staff, rates, leads):
             progress_total=2 * i,
         )
         ECGRecording.objects.filter(pk=recording.pk).update(
-            created_at=stamp.replace(microsecond=i * 1000), started_at=stamp if i % 2 else None
+            created_at=stamp.replace(microsecond=i * 1000),
+            started_at=stamp if i % 2 else None,
+            recorded_at=stamp.replace(hour=i % 24, microsecond=i * 10) if i % 3 else None,
         )
 
 

@@ -390,6 +390,49 @@ def test_it_accepts_a_wfdb_record_as_its_two_files(api, patient_a):
     assert (recording.input_format, recording.lead, recording.sampling_rate) == ("wfdb", "MLII", 360.0)
 
 
+def wfdb_stating(tmp_path, fields: str) -> list:
+    """A made-up one-lead WFDB record's two files, its header's record line ending in ``fields``."""
+    import wfdb
+
+    wfdb.wrsamp(
+        "rec", fs=360, units=["mV"], sig_name=["II"], p_signal=np.array(ecg_like(10))[:, None], write_dir=str(tmp_path)
+    )
+    lines = (tmp_path / "rec.hea").read_text().splitlines(keepends=True)
+    header = f"{lines[0].rstrip()} {fields}\n{''.join(lines[1:])}"
+    return [upload("rec.hea", header.encode()), upload("rec.dat", (tmp_path / "rec.dat").read_bytes())]
+
+
+def test_a_recording_gives_the_start_its_file_states_in_the_sites_time_zone(api, patient_a, tmp_path, settings):
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    settings.TIME_ZONE = "Europe/Berlin"
+    files = wfdb_stating(tmp_path, "23:50:00 04/12/2026")  # WFDB's DD/MM/YYYY: 4 December
+    response = api.post(URL, {"patient": patient_a.pk, "kind": "signal", "file": files}, format="multipart")
+    assert response.status_code == 201, response.content
+    recording = ECGRecording.objects.get()
+    assert recording.recorded_at == datetime(2026, 12, 4, 23, 50, tzinfo=ZoneInfo("Europe/Berlin"))
+    assert response.json()["recorded_at"] == "2026-12-04T23:50:00+01:00"
+    assert api.get(f"{URL}/{recording.pk}").json()["recorded_at"] == "2026-12-04T23:50:00+01:00"
+    assert api.get(URL).json()["results"][0]["recorded_at"] == "2026-12-04T23:50:00+01:00"
+    settings.TIME_ZONE = "UTC"  # the list as PostgreSQL writes it
+    assert api.get(URL).json()["results"][0]["recorded_at"] == "2026-12-04T22:50:00Z"
+
+
+@pytest.mark.parametrize("fields", ["31/02/2026 23:50:00", "23:50:00 31/02/2026", "23:50:00", ""])
+def test_a_recording_whose_file_states_no_valid_start_has_none(api, patient_a, tmp_path, fields):
+    files = wfdb_stating(tmp_path, fields)
+    response = api.post(URL, {"patient": patient_a.pk, "kind": "signal", "file": files}, format="multipart")
+    assert response.status_code == 201, response.content
+    assert response.json()["recorded_at"] is None and ECGRecording.objects.get().recorded_at is None
+    assert response.json()["sample_count"] == 3600
+
+
+def test_a_beat_file_has_no_recorded_start(api, patient_a):
+    response = api.post(URL, {"patient": patient_a.pk, "kind": "beats", "beats": beat_rows(3).tolist()}, format="json")
+    assert response.status_code == 201 and response.json()["recorded_at"] is None
+
+
 def test_a_wfdb_header_without_its_data_file_is_400(api, patient_a):
     from ..data import mitdb_dir
 

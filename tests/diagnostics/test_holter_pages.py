@@ -137,3 +137,34 @@ def test_a_beat_file_page_has_no_holter_panel(client, staff_a, patient_a, active
     recording = beat_recording(staff_a, patient_a, beats=4)
     html = client_for(client, staff_a).get(reverse("recording-detail", args=[recording.pk])).content.decode()
     assert "Holter summary" not in html and np.isscalar(recording.pk)
+
+
+def test_where_the_start_is_known_the_pages_give_times_of_day_beside_the_offsets(
+    client, staff_a, holter_recording, settings
+):
+    from datetime import datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    from ecg.clock import clock
+
+    settings.TIME_ZONE = "Europe/Berlin"
+    vf = holter_recording.events.get(type="vf")
+    offset = round(vf.start / holter_recording.sampling_rate)
+    detail = reverse("recording-detail", args=[holter_recording.pk])
+    report = reverse("recording-report", args=[holter_recording.pk])
+    viewer = client_for(client, staff_a)
+    before = viewer.get(detail).content.decode()
+    assert "<dt>Recorded</dt>" not in before and f"at {clock(offset)}<" in before and " in)" not in before
+    assert '<th scope="col">Hour</th>' in viewer.get(report).content.decode()
+
+    start = datetime(2026, 12, 4, 23, 59, 30)  # 70 s: the hourly table's one row runs past midnight
+    holter_recording.recorded_at = start.replace(tzinfo=ZoneInfo("Europe/Berlin"))
+    holter_recording.save(update_fields=["recorded_at"])
+    wall = f"{start + timedelta(seconds=offset):%H:%M:%S} ({clock(offset)} in)"
+    page = viewer.get(detail).content.decode()
+    assert '<dt>Recorded</dt><dd><time datetime="2026-12-04T23:59:30+01:00">2026-12-04 23:59:30</time></dd>' in page
+    assert f"at {wall}<" in page  # the event list
+    assert f"Ventricular flutter / fibrillation</strong> at {wall}" in page  # the life-threatening alarm
+    printed = viewer.get(report).content.decode()
+    assert "<dt>Recorded</dt>" in printed
+    assert '<th scope="col">Time of day</th>' in printed and "<td>23:59–00:00</td>" in printed

@@ -151,3 +151,34 @@ def test_the_bounded_check_reads_the_lead_in_chunks_and_finds_a_gap(tmp_path):
     wfdb_files(tmp_path, values)
     with pytest.raises(SignalError, match=r"lead MLII has 56 % of its samples marked as lost"):
         readers.scan_wfdb(tmp_path / "rec", chunk_samples=1000)
+
+
+def test_a_large_upload_keeps_the_start_its_file_states_read_in_the_sites_time_zone(post, tmp_path, settings):
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from .test_malformed_corpus import edf_bytes
+
+    settings.TIME_ZONE = "Europe/Berlin"
+    berlin = ZoneInfo("Europe/Berlin")
+    files = _wfdb(tmp_path, np.sin(np.arange(360 * 20) / 20.0) ** 31)
+    lines = (tmp_path / "rec.hea").read_text().splitlines(keepends=True)
+    files[0] = upload("rec.hea", (lines[0].rstrip() + " 23:50:00 04/12/2026\n" + "".join(lines[1:])).encode())
+    assert post(files).status_code == 302
+    t = np.arange(250 * 20) / 250
+    edf = bytearray(edf_bytes(np.sin(2 * np.pi * 1.2 * t) ** 31))
+    edf[98:109], edf[168:184] = b"05-JUL-2026", b"05.07.2608.15.30"
+    assert post([upload("holter.edf", bytes(edf))]).status_code == 302
+    wfdb_recording, edf_recording = ECGRecording.objects.order_by("pk")
+    assert wfdb_recording.recorded_at == datetime(2026, 12, 4, 23, 50, tzinfo=berlin)  # 22:50 UTC in winter
+    assert edf_recording.recorded_at == datetime(2026, 7, 5, 8, 15, 30, tzinfo=berlin)  # 06:15:30 UTC in summer
+
+
+def test_a_large_upload_with_a_malformed_start_is_accepted_without_one(post, tmp_path):
+    files = _wfdb(tmp_path, np.sin(np.arange(360 * 20) / 20.0) ** 31)
+    lines = (tmp_path / "rec.hea").read_text().splitlines(keepends=True)
+    files[0] = upload("rec.hea", (lines[0].rstrip() + " 25:61:00 2026-12-04\n" + "".join(lines[1:])).encode())
+    response = post(files)
+    assert response.status_code == 302, html.unescape(response.content.decode())[-600:]
+    recording = ECGRecording.objects.get()
+    assert recording.recorded_at is None and recording.sample_count == 360 * 20
