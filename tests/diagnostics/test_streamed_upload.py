@@ -161,7 +161,7 @@ def test_a_large_upload_keeps_the_start_its_file_states_read_in_the_sites_time_z
 
     settings.TIME_ZONE = "Europe/Berlin"
     berlin = ZoneInfo("Europe/Berlin")
-    files = _wfdb(tmp_path, np.sin(np.arange(360 * 20) / 20.0) ** 31)
+    files = wfdb_files(tmp_path, np.sin(np.arange(360 * 20) / 20.0) ** 31)
     lines = (tmp_path / "rec.hea").read_text().splitlines(keepends=True)
     files[0] = upload("rec.hea", (lines[0].rstrip() + " 23:50:00 04/12/2026\n" + "".join(lines[1:])).encode())
     assert post(files).status_code == 302
@@ -175,7 +175,7 @@ def test_a_large_upload_keeps_the_start_its_file_states_read_in_the_sites_time_z
 
 
 def test_a_large_upload_with_a_malformed_start_is_accepted_without_one(post, tmp_path):
-    files = _wfdb(tmp_path, np.sin(np.arange(360 * 20) / 20.0) ** 31)
+    files = wfdb_files(tmp_path, np.sin(np.arange(360 * 20) / 20.0) ** 31)
     lines = (tmp_path / "rec.hea").read_text().splitlines(keepends=True)
     files[0] = upload("rec.hea", (lines[0].rstrip() + " 25:61:00 2026-12-04\n" + "".join(lines[1:])).encode())
     response = post(files)
