@@ -101,14 +101,15 @@ def _model_stem() -> str:
     return f"{newest_artifact(MODEL_TASK).stem}-{digest}"
 
 
-def product_beats(db: str, record: str, model) -> dict:
+def product_beats(db: str, record: str, model, *, one_lead: bool = False) -> dict:
     """The product's lead, R-peaks, beat classes and waveform measures for a record (cached per model
     and decision).
 
     The worker's path for a continuous signal: R-peaks on the analysed lead with gaps filled from the
     second (`ecg.processing.context.analyse`), every beat classified by the record-level model and
     decided as the worker decides (`ecg.models.decision.record_classes`, with the beats' shapes and
-    the analysed lead's waveform measures).
+    the analysed lead's waveform measures). With ``one_lead``, as for an upload of the analysed lead
+    alone (no second lead to fill gaps, compare shapes or tell noise).
     """
     from ecg.io import readers
     from ecg.models import record as record_model
@@ -120,7 +121,7 @@ def product_beats(db: str, record: str, model) -> dict:
     lead = signal.lead_name(None)
     values = signal.validated(lead)  # cudb's lost samples (NaN) bridged, as for an upload
     no_signal = signal_loss.stretches(values, signal.fs, signal.lost_spans(lead))  # as the worker marks them
-    cached = CACHE / f"{db}-{record}-{_model_stem()}.npz"
+    cached = CACHE / f"{db}-{record}-{_model_stem()}{'-one-lead' if one_lead else ''}.npz"
     data = dict(np.load(cached)) if cached.exists() else {}
     if "m_second_lead_qrs" in data:  # a file cached before the pauses read that measure is computed again
         measures = {k.removeprefix("m_"): v for k, v in data.items() if k.startswith("m_")}
@@ -133,7 +134,7 @@ def product_beats(db: str, record: str, model) -> dict:
             "no_signal": no_signal,
             "lead_peaks": tuple(data[k] for k in ("lead_peaks_0", "lead_peaks_1") if k in data),
         }
-    second = other_lead(signal.leads, lead)
+    second = None if one_lead else other_lead(signal.leads, lead)
     _, context = analyse(values, signal.fs, second, lost=signal.lost_spans(lead))
     scores = record_model.predict(model(), context.morphology, context.features)
     measures = waveform_measures(values, signal.fs, context.r_peaks)
@@ -299,11 +300,23 @@ def evaluate_record(db: str, record: str, model) -> dict:
         out[key.replace("af_", "afl_", 1)] = episode_match(
             sorted(ref["rhythm"].get("AFL", [])), [(e.start, e.end) for e in rep.events if e.type == "afl"]
         )
-    # Inside a VF/VFL episode the annotators mark no beats: that silence is not a pause.
-    ref_pauses = [p for p in pauses_of(ref["r_peaks"], fs) if not any(_overlap(p, v) for v in ref_vf)]
-    test_pauses = [(e.start, e.end) for e in with_prod.events if e.type in ("pause", "asystole")]
-    out["pauses_product"] = episode_match(ref_pauses, test_pauses)
-    out["pauses_product"]["false_in_clean_sinus"] = sum(
+    out["pauses_product"] = pause_match(ref, with_prod.events)
+    return out
+
+
+def reference_pauses(ref: dict) -> list[tuple[int, int]]:
+    """The reference's pauses (annotated beats 2 s or more apart), outside VF/VFL: inside an episode
+    the annotators mark no beats, and that silence is not a pause."""
+    return [p for p in pauses_of(ref["r_peaks"], ref["fs"]) if not any(_overlap(p, v) for v in ref["vf"])]
+
+
+def pause_match(ref: dict, events) -> dict:
+    """Pauses and asystole among ``events`` against the reference's pauses (EC57 episode counts), with
+    the false ones in clean sinus counted."""
+    ref_pauses = reference_pauses(ref)
+    test_pauses = [(e.start, e.end) for e in events if e.type in ("pause", "asystole")]
+    out = episode_match(ref_pauses, test_pauses)
+    out["false_in_clean_sinus"] = sum(
         1 for t in test_pauses if not any(_overlap(r, t) for r in ref_pauses) and clean_sinus(ref, *t)
     )
     return out
