@@ -25,6 +25,9 @@ BEAT_VALUE_RANGE = (-0.001, 1.001)
 XLSX_MAX_UNCOMPRESSED = 200 * 1024 * 1024
 # A beat workbook's text is its header row and a few labels; Excel stores each distinct text once.
 XLSX_MAX_SHARED_STRINGS = 100_000
+# A first row is a header (column names) when at least this share of its filled cells are not numbers;
+# a row of numbers with a typo in a cell is a beat, refused naming the cell, never dropped as a header.
+HEADER_TEXT_SHARE = 0.9
 _SHEET_NS = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
 _REL_NS = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
 _PACKAGE_REL_NS = "{http://schemas.openxmlformats.org/package/2006/relationships}"
@@ -101,6 +104,12 @@ def _is_number(cell: str) -> bool:
     return True
 
 
+def _is_header(cells: list[str]) -> bool:
+    filled = [c for c in cells if c]
+    text = sum(1 for c in filled if not _is_number(c))
+    return bool(filled) and text >= HEADER_TEXT_SHARE * len(filled)
+
+
 def rows_to_beats(rows: list[list[str]], *, first_row_number: int = 1) -> np.ndarray:
     """Validate rows of cells as beats; drop a header row and a trailing label column."""
     rows = [r for r in rows if any(c.strip() for c in r)]
@@ -108,7 +117,7 @@ def rows_to_beats(rows: list[list[str]], *, first_row_number: int = 1) -> np.nda
         raise UploadRefused("the file holds no beats (it is empty)")
     row_offset = first_row_number
     first = [c.strip() for c in rows[0]]
-    if len(first) in (BEAT_LENGTH, BEAT_LENGTH + 1) and not all(_is_number(c) for c in first if c):
+    if len(first) in (BEAT_LENGTH, BEAT_LENGTH + 1) and _is_header(first):
         rows = rows[1:]  # a header row
         row_offset += 1
         if not rows:

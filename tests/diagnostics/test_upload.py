@@ -70,6 +70,27 @@ def test_it_names_row_and_column_of_a_non_numeric_value(post):
     assert_refused(_file(post, "beats.csv", _rows_with(3, cells)), 400, "row 3, column 17", "is not a number")
 
 
+@pytest.mark.parametrize("row", [1, 2])
+@pytest.mark.django_db
+def test_a_typo_in_the_first_row_is_refused_like_in_any_other_not_dropped_as_a_header(post, row):
+    cells = beat_csv(5).decode().splitlines()[row - 1].split(",")
+    cells[50] = "0.5x"
+    lines = beat_csv(5).decode().splitlines()
+    lines[row - 1] = ",".join(cells)
+    response = _file(post, "beats.csv", ("\n".join(lines) + "\n").encode())
+    assert_refused(response, 400, f"row {row}, column 51:", "0.5x", "is not a number")
+
+
+@pytest.mark.django_db
+def test_a_header_row_of_column_names_is_still_dropped_even_with_a_number_among_them(post):
+    lines = beat_csv(5).decode().splitlines()
+    names = [f"c{i}" for i in range(187)]
+    names[0] = "0"  # an index column's name
+    response = _file(post, "beats.csv", ("\n".join([",".join(names), *lines]) + "\n").encode())
+    assert response.status_code == 302
+    assert ECGRecording.objects.get().input_beat_count == 5
+
+
 @pytest.mark.parametrize("bad", ["nan", "inf", "-Infinity"])
 @pytest.mark.django_db
 def test_it_refuses_nan_and_infinity(post, bad):
