@@ -110,13 +110,21 @@ def _is_header(cells: list[str]) -> bool:
     return bool(filled) and text >= HEADER_TEXT_SHARE * len(filled)
 
 
+def _cells(row: list[str]) -> list[str]:
+    """A row's cells without the spaces around them, nor empty cells at its end (a trailing delimiter)."""
+    cells = [c.strip() for c in row]
+    while cells and cells[-1] == "":
+        cells.pop()
+    return cells
+
+
 def rows_to_beats(rows: list[list[str]], *, first_row_number: int = 1) -> np.ndarray:
     """Validate rows of cells as beats; drop a header row and a trailing label column."""
     rows = [r for r in rows if any(c.strip() for c in r)]
     if not rows:
         raise UploadRefused("the file holds no beats (it is empty)")
     row_offset = first_row_number
-    first = [c.strip() for c in rows[0]]
+    first = _cells(rows[0])
     if len(first) in (BEAT_LENGTH, BEAT_LENGTH + 1) and _is_header(first):
         rows = rows[1:]  # a header row
         row_offset += 1
@@ -128,9 +136,7 @@ def rows_to_beats(rows: list[list[str]], *, first_row_number: int = 1) -> np.nda
     width = None
     for i, row in enumerate(rows):
         number = i + row_offset
-        cells = [c.strip() for c in row]
-        while cells and cells[-1] == "" and len(cells) > BEAT_LENGTH + 1:
-            cells.pop()  # trailing delimiter
+        cells = _cells(row)
         if len(cells) not in (BEAT_LENGTH, BEAT_LENGTH + 1):
             raise UploadRefused(
                 f"row {number} has {len(cells)} value{'' if len(cells) == 1 else 's'}; expected {BEAT_LENGTH} or {BEAT_LENGTH + 1} "

@@ -91,6 +91,15 @@ def test_a_header_row_of_column_names_is_still_dropped_even_with_a_number_among_
     assert ECGRecording.objects.get().input_beat_count == 5
 
 
+@pytest.mark.parametrize("label", [False, True])
+@pytest.mark.django_db
+def test_a_trailing_delimiter_on_every_row_is_ignored(post, label):
+    lines = beat_csv(5, header=True, label=label).decode().splitlines()
+    response = _file(post, "beats.csv", "".join(line + ",\r\n" for line in lines).encode())
+    assert response.status_code == 302, response.content.decode()[-500:]
+    assert ECGRecording.objects.get().input_beat_count == 5
+
+
 @pytest.mark.parametrize("bad", ["nan", "inf", "-Infinity"])
 @pytest.mark.django_db
 def test_it_refuses_nan_and_infinity(post, bad):
