@@ -17,6 +17,7 @@ import numpy as np
 from django.conf import settings
 
 from ecg.constants import BEAT_LENGTH
+from ecg.io.readers import sniff_delimiter
 from ecgsite.errors import UnsupportedUpload, UploadRefused, UploadTooLarge
 
 BEAT_EXTENSIONS = {".csv", ".txt", ".xlsx"}
@@ -96,17 +97,21 @@ def json_loads(data: bytes | str, *, what: str = "the JSON file", field: str = "
         raise UploadRefused(f"{what} is not valid JSON: {exc}", field=field) from None
 
 
-def _is_number(cell: str) -> bool:
+def _is_number(cell: str, decimal_comma: bool = False) -> bool:
     try:
-        float(cell)
+        _number(cell, decimal_comma)
     except ValueError:
         return False
     return True
 
 
-def _is_header(cells: list[str]) -> bool:
+def _number(cell: str, decimal_comma: bool) -> float:
+    return float(cell.replace(",", ".") if decimal_comma else cell)
+
+
+def _is_header(cells: list[str], decimal_comma: bool) -> bool:
     filled = [c for c in cells if c]
-    text = sum(1 for c in filled if not _is_number(c))
+    text = sum(1 for c in filled if not _is_number(c, decimal_comma))
     return bool(filled) and text >= HEADER_TEXT_SHARE * len(filled)
 
 
@@ -118,14 +123,17 @@ def _cells(row: list[str]) -> list[str]:
     return cells
 
 
-def rows_to_beats(rows: list[list[str]], *, first_row_number: int = 1) -> np.ndarray:
-    """Validate rows of cells as beats; drop a header row and a trailing label column."""
+def rows_to_beats(rows: list[list[str]], *, first_row_number: int = 1, decimal_comma: bool = False) -> np.ndarray:
+    """Validate rows of cells as beats; drop a header row and a trailing label column.
+
+    With ``decimal_comma`` a comma in a value is its decimal point ("0,5" is 0.5).
+    """
     rows = [r for r in rows if any(c.strip() for c in r)]
     if not rows:
         raise UploadRefused("the file holds no beats (it is empty)")
     row_offset = first_row_number
     first = _cells(rows[0])
-    if len(first) in (BEAT_LENGTH, BEAT_LENGTH + 1) and _is_header(first):
+    if len(first) in (BEAT_LENGTH, BEAT_LENGTH + 1) and _is_header(first, decimal_comma):
         rows = rows[1:]  # a header row
         row_offset += 1
         if not rows:
@@ -148,7 +156,7 @@ def rows_to_beats(rows: list[list[str]], *, first_row_number: int = 1) -> np.nda
             raise UploadRefused(f"row {number} has {len(cells)} values but the rows before it have {width}")
         for col, cell in enumerate(cells[:BEAT_LENGTH], start=1):
             try:
-                value = float(cell)
+                value = _number(cell, decimal_comma)
             except ValueError:
                 shown = cell if len(cell) <= 20 else cell[:20] + "…"
                 raise UploadRefused(f"row {number}, column {col}: {shown!r} is not a number") from None
@@ -162,7 +170,7 @@ def rows_to_beats(rows: list[list[str]], *, first_row_number: int = 1) -> np.nda
             beats[i, col - 1] = value
         if width == BEAT_LENGTH + 1:
             label = cells[BEAT_LENGTH]
-            if not _is_number(label) or float(label) not in (0, 1, 2, 3, 4):
+            if not _is_number(label, decimal_comma) or _number(label, decimal_comma) not in (0, 1, 2, 3, 4):
                 raise UploadRefused(
                     f"row {number}, column {BEAT_LENGTH + 1}: label {label!r} is not a class 0–4 (N, S, V, F, Q)"
                 )
@@ -178,22 +186,35 @@ def _decode_text(data: bytes, what: str) -> str:
         raise UnsupportedUpload(f"the {what} is not UTF-8 text; expected comma-separated values") from None
 
 
+def _split(line: str, delimiter: str | None, number: int) -> list[str]:
+    """A line's cells; a line wider than ECG_MAX_COLUMNS is refused before it is built whole."""
+    if delimiter is None:  # values separated by spaces or tabs
+        cells = line.split(None, _max_columns())
+        if len(cells) > _max_columns():
+            raise too_wide(number)
+        return cells
+    if line.count(delimiter) >= _max_columns():
+        raise too_wide(number)
+    return line.split(delimiter)
+
+
 def parse_beat_csv(data: bytes) -> np.ndarray:
+    """Rows of values separated by commas, semicolons, tabs or spaces (as the first line shows); with
+    semicolons or tabs a comma is a decimal comma, as a European spreadsheet writes them."""
     if not data.strip():
         raise UploadRefused("the file is empty")
     text = _decode_text(data, "file")
     lines = text.splitlines()
-    delimiter = ";" if lines and lines[0].count(";") > lines[0].count(",") else ","
+    delimiter = sniff_delimiter(next((line for line in lines if line.strip()), ""))
+    decimal_comma = delimiter in (";", "\t")
     if len(lines) > max_beat_rows() + 1 and sum(1 for line in lines if line.strip()) > max_beat_rows() + 1:
         # a long file of narrow rows is a signal sent as beats: its first rows say so before its length
-        rows_to_beats([line.split(delimiter) for line in lines[:2]])
+        rows_to_beats([_split(line, delimiter, n) for n, line in enumerate(lines[:2], 1)], decimal_comma=decimal_comma)
         raise UploadTooLarge(
             f"the file holds more than {max_beat_rows()} rows; at most {max_beat_rows()} beats are accepted"
         )
-    for number, line in enumerate(lines, start=1):
-        if line.count(delimiter) >= _max_columns():  # counted before splitting: a row is never built whole
-            raise too_wide(number)
-    return rows_to_beats([line.split(delimiter) for line in lines])
+    rows = [_split(line, delimiter, number) for number, line in enumerate(lines, start=1)]
+    return rows_to_beats(rows, decimal_comma=decimal_comma)
 
 
 def parse_beat_text(text: str) -> np.ndarray:

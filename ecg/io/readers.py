@@ -742,6 +742,25 @@ def _is_number(text: str) -> bool:
     return True
 
 
+_NOT_A_DECIMAL_COMMA = re.compile(r"(?<!\d),|,(?!\d)")
+
+
+def sniff_delimiter(line: str) -> str | None:
+    """The delimiter of a table whose first line is ``line``: ",", ";" or a tab; None when its values are
+    separated by spaces only.
+
+    Semicolons or tabs win over more commas when every comma sits between two digits: the decimal
+    commas of a European spreadsheet ("0,5;0,7").
+    """
+    counts = {d: line.count(d) for d in (",", ";", "\t")}
+    if (counts[";"] or counts["\t"]) and not _NOT_A_DECIMAL_COMMA.search(line):
+        return ";" if counts[";"] >= counts["\t"] else "\t"
+    delimiter = max(counts, key=counts.__getitem__)
+    if counts[delimiter]:
+        return delimiter
+    return None if len(line.split()) > 1 else ","
+
+
 def read_csv_signal(
     data: bytes, fs: float, lead: str | None = None, *, max_columns: int = DEFAULT_MAX_COLUMNS
 ) -> Signal:
@@ -760,9 +779,7 @@ def read_csv_signal(
     first = next((ln for ln in lines if ln.strip()), None)
     if first is None:
         raise SignalError("CSV file is empty")
-    delimiter = max((",", ";", "\t"), key=first.count)
-    if first.count(delimiter) == 0:
-        delimiter = r"\s+" if len(first.split()) > 1 else ","
+    delimiter = sniff_delimiter(first) or r"\s+"
     columns_in_first = len(first.split()) if delimiter == r"\s+" else first.count(delimiter) + 1
     if columns_in_first > max_columns:
         raise too_many_columns("CSV file", columns_in_first, "columns", max_columns)

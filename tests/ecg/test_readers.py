@@ -311,6 +311,15 @@ def test_read_csv_header_time_column_and_lead(record_100):
         read_csv_signal(data, fs=FS, lead="aVL")
 
 
+def test_read_csv_headerless_semicolons_with_decimal_commas(record_100):
+    # the first line's commas outnumber its semicolons, but each sits between digits: decimal commas
+    mlii, v5 = _ten_seconds(record_100), record_100.lead("V5")[: int(10 * FS)]
+    data = "\n".join(f"{a:.3f};{b:.3f}".replace(".", ",") for a, b in zip(mlii, v5)).encode()
+    signal = read_csv_signal(data, fs=FS)
+    assert list(signal.leads) == ["lead 1", "lead 2"]
+    np.testing.assert_allclose(signal.lead("lead 2"), v5, atol=5e-4)
+
+
 def test_read_csv_bad_value_names_row_and_column():
     data = b"II,V1\n0.1,0.2\n0.3,abc\n"
     with pytest.raises(SignalError, match="CSV file, row 3, column 'V1': value 'abc' is not a number"):
