@@ -48,21 +48,48 @@ MAX_LOST_SHARE = 0.5  # a lead may have at most this share of its samples marked
 
 _MV_SCALE = {"mv": 1.0, "uv": 1e-3, "µv": 1e-3, "μv": 1e-3, "v": 1e3, "nv": 1e-6}
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]{0,127}$")
-_TIME_COLUMNS = {
+# A CSV column whose name is one of these, or these followed by units ("Time [ms]", "time_s",
+# "sample_index"), or units alone ("ms", "sec"), is the time or sample number of each row, not a lead.
+_TIME_NAMES = {
     "time",
     "t",
     "timestamp",
-    "sec",
-    "secs",
-    "seconds",
-    "s",
-    "ms",
+    "elapsed",
+    "elapsed time",
+    "time elapsed",
     "sample",
     "samples",
+    "sample number",
+    "sample no",
+    "sample nr",
+    "sample index",
     "index",
     "idx",
-    "sample #",
-    "elapsed time",
+}
+_TIME_UNITS = {
+    "s",
+    "sec",
+    "secs",
+    "second",
+    "seconds",
+    "ms",
+    "msec",
+    "msecs",
+    "millisecond",
+    "milliseconds",
+    "us",
+    "µs",
+    "μs",
+    "min",
+    "mins",
+    "minute",
+    "minutes",
+    "h",
+    "hh",
+    "mm",
+    "ss",
+    "sss",
+    "mmm",
 }
 
 
@@ -761,15 +788,33 @@ def sniff_delimiter(line: str) -> str | None:
     return None if len(line.split()) > 1 else ","
 
 
+def is_time_column(name: str) -> bool:
+    """Whether a column named ``name`` holds each row's time or sample number: "time", "Time [ms]",
+    "time_s", "Elapsed time (hh:mm:ss)", "sample_index", "ms"..."""
+    words = [w for w in re.split(r"[^a-z0-9µμ]+", name.strip().lower()) if w]
+    while words and words[-1] in _TIME_UNITS:
+        words.pop()
+    return bool(name.strip()) and (not words or " ".join(words) in _TIME_NAMES)
+
+
+def _rises_at_every_sample(values: np.ndarray, fs: float) -> bool:
+    """A time or sample-number ramp: strictly increasing for as long as a lead that can be analysed
+    (no ECG rises for two heartbeats without falling)."""
+    return len(values) >= MIN_SECONDS * fs and bool(np.all(np.diff(values) > 0))
+
+
 def read_csv_signal(
     data: bytes, fs: float, lead: str | None = None, *, max_columns: int = DEFAULT_MAX_COLUMNS
 ) -> Signal:
     """One column of numbers, or several columns named in a header row, sampled at ``fs``.
 
-    A time/index column (``time``, ``t``, ``sample``...) is ignored.  Every other column is kept,
-    as every reader keeps every lead (the viewer, the 12-lead layout and FHIR show them); ``lead``
-    must name one of them.  A first line wider than ``max_columns`` is refused before anything is
-    converted.
+    A time or sample-number column is skipped: one named so (:func:`is_time_column`), or the first
+    column of a table without a header when it rises at every row (the others keep their column
+    numbers as names: "lead 2"...). ``fs`` is still the form's: a time column does not set it.
+    Any other column that rises at every row is refused, never kept as a lead. Every other column is
+    kept, as every reader keeps every lead (the viewer, the 12-lead layout and FHIR show them);
+    ``lead`` must name one of them.  A first line wider than ``max_columns`` is refused before
+    anything is converted.
     """
     import pandas as pd
 
@@ -807,7 +852,7 @@ def read_csv_signal(
         names = [lead or "ECG"] if table.shape[1] == 1 else [f"lead {i + 1}" for i in range(table.shape[1])]
         header_rows = 0
     table.columns = names
-    columns = [n for n in names if n.strip().lower() not in _TIME_COLUMNS] if len(names) > 1 else names
+    columns = [n for n in names if not is_time_column(n)] if len(names) > 1 else names
     if lead is not None and has_header and not any(n.lower() == lead.strip().lower() for n in columns):
         raise SignalError(f"CSV file has no column {lead!r}; columns: {', '.join(columns)}")
     if not columns:
@@ -830,6 +875,16 @@ def read_csv_signal(
         leads[name] = values
     if all(len(v) == 0 for v in leads.values()):
         raise SignalError("CSV file has a header but no data rows")
+    if len(leads) > 1:
+        first_column = next(iter(leads))
+        if not has_header and _rises_at_every_sample(leads[first_column], fs):
+            del leads[first_column]  # a headerless table's time or sample-number column
+        for name, values in leads.items():
+            if len(leads) > 1 and _rises_at_every_sample(values, fs):
+                raise SignalError(
+                    f"CSV file, column {name!r} rises at every row as a time or sample number does, not an ECG "
+                    "lead: leave it out of the file, or name it time in a header row (a time column is skipped)"
+                )
     return _build(fs, leads, None, "csv", "CSV file")
 
 

@@ -110,6 +110,21 @@ def test_a_csv_signals_every_column_is_kept_whichever_lead_is_analysed(post, cli
         assert response.json()["lead"] == lead
 
 
+@pytest.mark.parametrize(
+    "header, scale, leads",
+    [("Time (s),Lead II", 1.0, ["Lead II"]), ("Time [ms],ECG", 1000.0, ["ECG"]), (None, 1.0, ["lead 2"])],
+    ids=["seconds", "milliseconds", "headerless"],
+)
+@pytest.mark.django_db
+def test_a_csv_signals_time_column_is_not_stored_as_a_lead(post, header, scale, leads):
+    values = wfdb.rdrecord(str(mitdb_dir() / "100"), sampto=3600).p_signal[:, 0]
+    rows = [f"{i / 360 * scale:.4f},{v:.3f}" for i, v in enumerate(values)]
+    response = post([upload("timed.csv", "\n".join(([header] if header else []) + rows).encode())], fs="360")
+    assert response.status_code == 302, response.content.decode()[-800:]
+    recording = ECGRecording.objects.get()
+    assert (recording.lead, recording.leads, recording.sample_count) == (leads[0], leads, 3600)
+
+
 @pytest.mark.django_db
 def test_a_json_signal_is_accepted(post, active_models):
     values = wfdb.rdrecord(str(mitdb_dir() / "100"), sampto=7200).p_signal[:, 0]

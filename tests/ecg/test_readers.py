@@ -320,6 +320,36 @@ def test_read_csv_headerless_semicolons_with_decimal_commas(record_100):
     np.testing.assert_allclose(signal.lead("lead 2"), v5, atol=5e-4)
 
 
+@pytest.mark.parametrize(
+    "name, step",
+    [("Time [ms]", 1000 / FS), ("time_s", 1 / FS), ("Time (s)", 1 / FS), ("sample_index", 1), ("ms", 1000 / FS)],
+)
+def test_a_time_column_named_with_its_units_is_skipped(record_100, name, step):
+    mlii = _ten_seconds(record_100)
+    data = "\n".join([f"{name},Lead II"] + [f"{i * step:.4f},{v:.3f}" for i, v in enumerate(mlii)]).encode()
+    signal = read_csv_signal(data, fs=FS)
+    assert list(signal.leads) == ["Lead II"] and signal.fs == FS
+    np.testing.assert_allclose(signal.validated(), mlii, atol=5e-4)
+
+
+@pytest.mark.parametrize("ramp", ["{i}", "{seconds:.5f}"], ids=["sample-numbers", "seconds"])
+def test_a_headerless_tables_first_column_rising_at_every_row_is_its_time_not_a_lead(record_100, ramp):
+    mlii, v5 = _ten_seconds(record_100), record_100.lead("V5")[: int(10 * FS)]
+    rows = [f"{ramp.format(i=i, seconds=i / FS)},{a:.3f},{b:.3f}" for i, (a, b) in enumerate(zip(mlii, v5))]
+    signal = read_csv_signal("\n".join(rows).encode(), fs=FS)
+    assert list(signal.leads) == ["lead 2", "lead 3"]  # named by their columns in the file
+    np.testing.assert_allclose(signal.validated(), mlii, atol=5e-4)
+    one = read_csv_signal("\n".join(r.rsplit(",", 1)[0] for r in rows).encode(), fs=FS)
+    assert list(one.leads) == ["lead 2"]
+
+
+def test_a_named_column_rising_at_every_row_is_refused_not_kept_as_a_lead(record_100):
+    mlii = _ten_seconds(record_100)
+    data = "\n".join(["Zeit,II"] + [f"{i / FS:.4f},{v:.3f}" for i, v in enumerate(mlii)]).encode()
+    with pytest.raises(SignalError, match="column 'Zeit' rises at every row as a time or sample number does"):
+        read_csv_signal(data, fs=FS)
+
+
 def test_read_csv_bad_value_names_row_and_column():
     data = b"II,V1\n0.1,0.2\n0.3,abc\n"
     with pytest.raises(SignalError, match="CSV file, row 3, column 'V1': value 'abc' is not a number"):
