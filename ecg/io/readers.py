@@ -106,6 +106,27 @@ def plain_lead(label: str) -> str:
     return plain.replace(" ", "")
 
 
+def find_lead(names: list[str], name: str) -> str | None:
+    """The one of ``names`` that ``name`` asks for, else None.
+
+    The same label wins; else the same without case; else the one label that is the same compared
+    loosely (:func:`plain_lead`: "V5" finds "ECG V5", "ii" finds "Lead II"). A name that fits two
+    labels without case, or loosely, is refused naming both.
+    """
+    wanted = name.strip()
+    for matches in (
+        [n for n in names if n.strip() == wanted],
+        [n for n in names if n.strip().lower() == wanted.lower()],
+        [n for n in names if plain_lead(wanted) and plain_lead(n) == plain_lead(wanted)],
+    ):
+        if len(matches) == 1:
+            return matches[0]
+        if matches:
+            listed = ", ".join(repr(m) for m in matches[:-1]) + f" and {matches[-1]!r}"
+            raise SignalError(f"lead {name!r} could be {listed}; name one of them as the file does")
+    return None
+
+
 @dataclass
 class Signal:
     """A continuous multi-lead recording at one sampling rate."""
@@ -144,15 +165,14 @@ class Signal:
         return self.n_samples / self.fs if self.fs > 0 else 0.0
 
     def lead_name(self, name: str | None = None) -> str:
-        """The lead called ``name`` (case-insensitive), else MLII, II, then the first lead.
+        """The lead called ``name`` (as :func:`find_lead` matches it), else MLII, II, then the first lead.
 
-        Labels such as "ECG II" or "Lead II" count as II for the default choice.
+        Labels such as "ECG II" or "Lead II" count as II for the default choice, and for a name asked for.
         """
         if not self.leads:
             raise SignalError("the recording contains no leads")
         if name is not None:
-            by_lower = {k.strip().lower(): k for k in self.leads}
-            key = by_lower.get(name.strip().lower())
+            key = find_lead(list(self.leads), name)
             if key is None:
                 raise SignalError(f"lead {name!r} not found; available leads: {', '.join(self.leads)}")
             return key
@@ -853,7 +873,7 @@ def read_csv_signal(
         header_rows = 0
     table.columns = names
     columns = [n for n in names if not is_time_column(n)] if len(names) > 1 else names
-    if lead is not None and has_header and not any(n.lower() == lead.strip().lower() for n in columns):
+    if lead is not None and has_header and find_lead(columns, lead) is None:
         raise SignalError(f"CSV file has no column {lead!r}; columns: {', '.join(columns)}")
     if not columns:
         raise SignalError("CSV file has no signal column")

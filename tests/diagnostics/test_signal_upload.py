@@ -125,6 +125,23 @@ def test_a_csv_signals_time_column_is_not_stored_as_a_lead(post, header, scale, 
     assert (recording.lead, recording.leads, recording.sample_count) == (leads[0], leads, 3600)
 
 
+@pytest.mark.parametrize("bounded", [False, True], ids=["whole", "bounded-check"])
+@pytest.mark.django_db
+def test_an_edf_lead_asked_as_v5_is_the_files_ecg_v5(post, settings, tmp_path, bounded):
+    from ..ecg.test_readers import _write_edf
+
+    if bounded:
+        settings.ECG_FULL_CHECK_MAX_BYTES = 0
+    signal = wfdb.rdrecord(str(mitdb_dir() / "100"), sampto=3600 * 3).p_signal
+    _write_edf(tmp_path / "x.edf", {"ECG MLII": signal[:, 0], "ECG V5": signal[:, 1]}, 360.0)
+    response = post([upload("x.edf", (tmp_path / "x.edf").read_bytes())], lead="V5")
+    assert response.status_code == 302, response.content.decode()[-800:]
+    recording = ECGRecording.objects.get()
+    assert recording.lead == "ECG V5" and recording.sampling_rate == 360.0
+    if not bounded:  # the bounded check reads the chosen lead only
+        assert recording.leads == ["ECG MLII", "ECG V5"]
+
+
 @pytest.mark.django_db
 def test_a_json_signal_is_accepted(post, active_models):
     values = wfdb.rdrecord(str(mitdb_dir() / "100"), sampto=7200).p_signal[:, 0]

@@ -247,6 +247,30 @@ def test_read_edf_from_record(record_100, tmp_path):
     signal.validated()
 
 
+def test_a_lead_asked_by_its_standard_name_finds_the_files_ecg_label(record_100, tmp_path):
+    from ecg.io.readers import scan_edf
+
+    n = int(20 * FS)
+    path = tmp_path / "labelled.edf"
+    _write_edf(path, {"ECG MLII": record_100.lead("MLII")[:n], "ECG V5": record_100.lead("V5")[:n]}, FS)
+    signal = read_edf(path, lead="V5")
+    assert signal.lead_name("V5") == "ECG V5" and signal.lead_name("mlii") == "ECG MLII"
+    np.testing.assert_allclose(signal.validated("V5"), record_100.lead("V5")[:n], atol=0.01)
+    assert scan_edf(path, lead="V5").lead == "ECG V5"  # the bounded check of a large upload agrees
+    csv = "\n".join(["ECG MLII,ECG V5", *(f"{a:.3f},{b:.3f}" for a, b in zip(*signal.leads.values()))]).encode()
+    assert read_csv_signal(csv, fs=FS, lead="V5").lead_name("V5") == "ECG V5"
+
+
+def test_an_exact_lead_name_wins_and_a_loose_one_must_fit_one_lead():
+    signal = Signal(fs=FS, leads={"II": np.zeros(10), "ECG II": np.ones(10), "Lead II": np.ones(10)})
+    assert signal.lead_name("II") == "II" and signal.lead_name("ecg ii") == "ECG II"
+    two = Signal(fs=FS, leads={"ECG II": np.zeros(10), "Lead II": np.ones(10), "V1": np.ones(10)})
+    with pytest.raises(SignalError, match="^lead 'ii' could be 'ECG II' and 'Lead II'; name one of them"):
+        two.lead_name("ii")
+    with pytest.raises(SignalError, match="^lead 'V2' not found; available leads: ECG II, Lead II, V1"):
+        two.lead_name("V2")
+
+
 def test_read_edf_mixed_rates_keeps_the_ecg_rate(tmp_path):
     import pyedflib
 
