@@ -15,9 +15,11 @@ from xml.etree.ElementTree import ParseError, iterparse
 
 import numpy as np
 from django.conf import settings
+from django.core.exceptions import ValidationError
 
 from ecg.constants import BEAT_LENGTH
-from ecg.io.readers import sniff_delimiter
+from ecg.io.errors import SignalError
+from ecg.io.readers import check_fs, sniff_delimiter
 from ecgsite.errors import UnsupportedUpload, UploadRefused, UploadTooLarge
 
 BEAT_EXTENSIONS = {".csv", ".txt", ".xlsx"}
@@ -95,6 +97,15 @@ def json_loads(data: bytes | str, *, what: str = "the JSON file", field: str = "
         raise UploadRefused(f"{what} is nested too deeply", field=field) from None
     except ValueError as exc:
         raise UploadRefused(f"{what} is not valid JSON: {exc}", field=field) from None
+
+
+def sampling_rate_valid(value: float) -> None:
+    """A sampling rate given on the form or to the API, held to the readers' limits (MIN_FS to MAX_FS)
+    with their message, so that a rate is refused the same way wherever it comes from."""
+    try:
+        check_fs(value)
+    except SignalError as exc:
+        raise ValidationError(str(exc), code="fs") from None
 
 
 def _is_number(cell: str, decimal_comma: bool = False) -> bool:

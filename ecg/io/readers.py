@@ -208,9 +208,9 @@ def check_fs(fs: object) -> float:
         value = float(fs)  # type: ignore[arg-type]
     except (TypeError, ValueError):
         raise SignalError(f"sampling rate {fs!r} is not a number") from None
-    if not math.isfinite(value) or value <= 0:
+    if not math.isfinite(value):
         raise SignalError(f"sampling rate {fs!r} is not a positive finite number")
-    if value < MIN_FS:
+    if value < MIN_FS:  # zero and negative rates too: one message for every rate out of range
         raise SignalError(f"sampling rate {value:g} Hz is below the minimum of {MIN_FS:g} Hz")
     if value > MAX_FS:
         raise SignalError(f"sampling rate {value:g} Hz is above the maximum of {MAX_FS:g} Hz")

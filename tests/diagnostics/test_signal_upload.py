@@ -169,6 +169,18 @@ def test_bad_signals_are_refused_and_nothing_is_stored(post, values, fs, fragmen
     assert_refused(post([upload("bad.csv", data)], fs=fs), 400, fragment)
 
 
+@pytest.mark.parametrize(
+    "fs, message",
+    [("0", "sampling rate 0 Hz is below the minimum of 100 Hz"), ("300000", "above the maximum of 10000 Hz")],
+)
+@pytest.mark.django_db
+def test_the_forms_sampling_rate_is_held_to_the_readers_limits(post, fs, message):
+    data = "\n".join(f"{v:.4f}" for v in np.sin(np.arange(3600) / 10.0)).encode()
+    response = post([upload("s.csv", data)], fs=fs)
+    assert_refused(response, 400, message)
+    assert "Needed for CSV and JSON signals: 100–10000 Hz." in response.content.decode()
+
+
 @pytest.mark.django_db
 def test_a_header_without_its_data_file_is_refused(post):
     assert_refused(post([upload("100.hea", (mitdb_dir() / "100.hea").read_bytes())]), 400, ".dat")

@@ -477,7 +477,8 @@ def test_validate_nan(record_100):
     [
         (50, "sampling rate 50 Hz is below the minimum of 100 Hz"),
         (1e6, "sampling rate 1e\\+06 Hz is above the maximum of 10000 Hz"),
-        (0, "sampling rate 0 is not a positive finite number"),
+        (0, "sampling rate 0 Hz is below the minimum of 100 Hz"),  # out of range as 50 Hz is, said alike
+        (-360, "sampling rate -360 Hz is below the minimum of 100 Hz"),
         (float("nan"), "sampling rate nan is not a positive finite number"),
         ("fast", "sampling rate 'fast' is not a number"),
     ],
