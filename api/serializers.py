@@ -3,9 +3,11 @@ from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from diagnostics.ingestion import sampling_rate_valid
 from diagnostics.models import Beat, Diagnosis, ECGRecording, Event, EventReview, Review
 from ecg.clock import seconds_cut
 from ecg.constants import AAMI_CLASSES
+from ecg.io.readers import MAX_FS, MIN_FS
 from mlmodels.models import ModelVersion
 from patients.models import Patient
 
@@ -332,6 +334,14 @@ class FiniteFloat(serializers.FloatField):
         return value
 
 
+@extend_schema_field({"type": "number", "format": "double", "minimum": MIN_FS, "maximum": MAX_FS})
+class SamplingRate(FiniteFloat):
+    """A signal's sampling rate in Hz, held to the readers' limits with their message."""
+
+    def __init__(self, **kwargs):
+        super().__init__(validators=[sampling_rate_valid], **kwargs)
+
+
 class RecordingJsonSerializer(StrictFields, serializers.Serializer):
     """A recording sent as JSON: beat rows, or a signal (one array, or several named leads)."""
 
@@ -340,7 +350,7 @@ class RecordingJsonSerializer(StrictFields, serializers.Serializer):
     beats = BeatRowsField(
         required=False, help_text="kind=beats: rows of 187 values in [0, 1] (a 188th label column 0–4 is allowed)."
     )
-    fs = FiniteFloat(required=False, min_value=1.0, max_value=100_000.0, help_text="kind=signal: sampling rate in Hz.")
+    fs = SamplingRate(required=False, help_text=f"kind=signal: sampling rate in Hz ({MIN_FS:g}–{MAX_FS:g}).")
     signal = NumbersField(required=False, help_text="kind=signal: one lead's samples (mV).")
     leads = LeadsField(
         required=False,
@@ -380,9 +390,7 @@ class RecordingUploadSerializer(StrictFields, serializers.Serializer):
         help_text="One beat file (CSV/TXT/XLSX) or a signal (WFDB .hea + .dat or a .zip, EDF, CSV, JSON). Repeat for WFDB.",
     )
     text = Text(required=False, allow_blank=True, help_text="Instead of a file: beat values, one beat per line.")
-    fs = FiniteFloat(
-        required=False, min_value=1.0, max_value=100_000.0, help_text="Sampling rate (Hz) of a CSV or JSON signal."
-    )
+    fs = SamplingRate(required=False, help_text=f"Sampling rate (Hz) of a CSV or JSON signal ({MIN_FS:g}–{MAX_FS:g}).")
     lead = Text(required=False, allow_blank=True, max_length=32)
 
 

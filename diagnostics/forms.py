@@ -1,5 +1,7 @@
 from django import forms
 
+from ecg.io.readers import MAX_FS, MIN_FS
+
 from . import ingestion
 from .models import EventReview, Review
 
@@ -35,11 +37,12 @@ class UploadForm(forms.Form):
         label="Or paste beat values",
         widget=forms.Textarea(attrs={"rows": 4, "placeholder": "187 comma-separated values per line"}),
     )
+    FS_RANGE = f"{MIN_FS:g}–{MAX_FS:g} Hz"
     fs = forms.FloatField(
         required=False,
         label="Sampling rate (Hz)",
-        help_text="Needed for CSV and JSON signals; a file that states its own must agree with it.",
-        min_value=1,
+        help_text=f"Needed for CSV and JSON signals: {FS_RANGE}; a file that states its own must agree with it.",
+        validators=[ingestion.sampling_rate_valid],
     )
     lead = forms.CharField(
         required=False, max_length=32, label="Lead", help_text="Default: MLII, else II, else the first."

@@ -16,8 +16,11 @@ from xml.etree.ElementTree import ParseError, iterparse
 
 import numpy as np
 from django.conf import settings
+from django.core.exceptions import ValidationError
 
 from ecg.constants import BEAT_LENGTH
+from ecg.io.errors import SignalError
+from ecg.io.readers import check_fs, sniff_delimiter
 from ecgsite.errors import UnsupportedUpload, UploadRefused, UploadTooLarge
 
 BEAT_EXTENSIONS = {".csv", ".txt", ".xlsx"}
@@ -26,6 +29,9 @@ BEAT_VALUE_RANGE = (-0.001, 1.001)
 XLSX_MAX_UNCOMPRESSED = 200 * 1024 * 1024
 # A beat workbook's text is its header row and a few labels; Excel stores each distinct text once.
 XLSX_MAX_SHARED_STRINGS = 100_000
+# A first row is a header (column names) when at least this share of its filled cells are not numbers;
+# a row of numbers with a typo in a cell is a beat, refused naming the cell, never dropped as a header.
+HEADER_TEXT_SHARE = 0.9
 _SHEET_NS = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
 _REL_NS = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
 _PACKAGE_REL_NS = "{http://schemas.openxmlformats.org/package/2006/relationships}"
@@ -96,22 +102,52 @@ def json_loads(data: bytes | str, *, what: str = "the JSON file", field: str = "
         raise UploadRefused(f"{what} is not valid JSON: {exc}", field=field) from None
 
 
-def _is_number(cell: str) -> bool:
+def sampling_rate_valid(value: float) -> None:
+    """A sampling rate given on the form or to the API, held to the readers' limits (MIN_FS to MAX_FS)
+    with their message, so that a rate is refused the same way wherever it comes from."""
     try:
-        float(cell)
+        check_fs(value)
+    except SignalError as exc:
+        raise ValidationError(str(exc), code="fs") from None
+
+
+def _is_number(cell: str, decimal_comma: bool = False) -> bool:
+    try:
+        _number(cell, decimal_comma)
     except ValueError:
         return False
     return True
 
 
-def rows_to_beats(rows: list[list[str]], *, first_row_number: int = 1) -> np.ndarray:
-    """Validate rows of cells as beats; drop a header row and a trailing label column."""
+def _number(cell: str, decimal_comma: bool) -> float:
+    return float(cell.replace(",", ".") if decimal_comma else cell)
+
+
+def _is_header(cells: list[str], decimal_comma: bool) -> bool:
+    filled = [c for c in cells if c]
+    text = sum(1 for c in filled if not _is_number(c, decimal_comma))
+    return bool(filled) and text >= HEADER_TEXT_SHARE * len(filled)
+
+
+def _cells(row: list[str]) -> list[str]:
+    """A row's cells without the spaces around them, nor empty cells at its end (a trailing delimiter)."""
+    cells = [c.strip() for c in row]
+    while cells and cells[-1] == "":
+        cells.pop()
+    return cells
+
+
+def rows_to_beats(rows: list[list[str]], *, first_row_number: int = 1, decimal_comma: bool = False) -> np.ndarray:
+    """Validate rows of cells as beats; drop a header row and a trailing label column.
+
+    With ``decimal_comma`` a comma in a value is its decimal point ("0,5" is 0.5).
+    """
     rows = [r for r in rows if any(c.strip() for c in r)]
     if not rows:
         raise UploadRefused("the file holds no beats (it is empty)")
     row_offset = first_row_number
-    first = [c.strip() for c in rows[0]]
-    if len(first) in (BEAT_LENGTH, BEAT_LENGTH + 1) and not all(_is_number(c) for c in first if c):
+    first = _cells(rows[0])
+    if len(first) in (BEAT_LENGTH, BEAT_LENGTH + 1) and _is_header(first, decimal_comma):
         rows = rows[1:]  # a header row
         row_offset += 1
         if not rows:
@@ -122,9 +158,7 @@ def rows_to_beats(rows: list[list[str]], *, first_row_number: int = 1) -> np.nda
     width = None
     for i, row in enumerate(rows):
         number = i + row_offset
-        cells = [c.strip() for c in row]
-        while cells and cells[-1] == "" and len(cells) > BEAT_LENGTH + 1:
-            cells.pop()  # trailing delimiter
+        cells = _cells(row)
         if len(cells) not in (BEAT_LENGTH, BEAT_LENGTH + 1):
             raise UploadRefused(
                 f"row {number} has {len(cells)} value{'' if len(cells) == 1 else 's'}; expected {BEAT_LENGTH} or {BEAT_LENGTH + 1} "
@@ -136,7 +170,7 @@ def rows_to_beats(rows: list[list[str]], *, first_row_number: int = 1) -> np.nda
             raise UploadRefused(f"row {number} has {len(cells)} values but the rows before it have {width}")
         for col, cell in enumerate(cells[:BEAT_LENGTH], start=1):
             try:
-                value = float(cell)
+                value = _number(cell, decimal_comma)
             except ValueError:
                 shown = cell if len(cell) <= 20 else cell[:20] + "…"
                 raise UploadRefused(f"row {number}, column {col}: {shown!r} is not a number") from None
@@ -150,7 +184,7 @@ def rows_to_beats(rows: list[list[str]], *, first_row_number: int = 1) -> np.nda
             beats[i, col - 1] = value
         if width == BEAT_LENGTH + 1:
             label = cells[BEAT_LENGTH]
-            if not _is_number(label) or float(label) not in (0, 1, 2, 3, 4):
+            if not _is_number(label, decimal_comma) or _number(label, decimal_comma) not in (0, 1, 2, 3, 4):
                 raise UploadRefused(
                     f"row {number}, column {BEAT_LENGTH + 1}: label {label!r} is not a class 0–4 (N, S, V, F, Q)"
                 )
@@ -166,22 +200,35 @@ def _decode_text(data: bytes, what: str) -> str:
         raise UnsupportedUpload(f"the {what} is not UTF-8 text; expected comma-separated values") from None
 
 
+def _split(line: str, delimiter: str | None, number: int) -> list[str]:
+    """A line's cells; a line wider than ECG_MAX_COLUMNS is refused before it is built whole."""
+    if delimiter is None:  # values separated by spaces or tabs
+        cells = line.split(None, _max_columns())
+        if len(cells) > _max_columns():
+            raise too_wide(number)
+        return cells
+    if line.count(delimiter) >= _max_columns():
+        raise too_wide(number)
+    return line.split(delimiter)
+
+
 def parse_beat_csv(data: bytes) -> np.ndarray:
+    """Rows of values separated by commas, semicolons, tabs or spaces (as the first line shows); with
+    semicolons or tabs a comma is a decimal comma, as a European spreadsheet writes them."""
     if not data.strip():
         raise UploadRefused("the file is empty")
     text = _decode_text(data, "file")
     lines = text.splitlines()
-    delimiter = ";" if lines and lines[0].count(";") > lines[0].count(",") else ","
+    delimiter = sniff_delimiter(next((line for line in lines if line.strip()), ""))
+    decimal_comma = delimiter in (";", "\t")
     if len(lines) > max_beat_rows() + 1 and sum(1 for line in lines if line.strip()) > max_beat_rows() + 1:
         # a long file of narrow rows is a signal sent as beats: its first rows say so before its length
-        rows_to_beats([line.split(delimiter) for line in lines[:2]])
+        rows_to_beats([_split(line, delimiter, n) for n, line in enumerate(lines[:2], 1)], decimal_comma=decimal_comma)
         raise UploadTooLarge(
             f"the file holds more than {max_beat_rows()} rows; at most {max_beat_rows()} beats are accepted"
         )
-    for number, line in enumerate(lines, start=1):
-        if line.count(delimiter) >= _max_columns():  # counted before splitting: a row is never built whole
-            raise too_wide(number)
-    return rows_to_beats([line.split(delimiter) for line in lines])
+    rows = [_split(line, delimiter, number) for number, line in enumerate(lines, start=1)]
+    return rows_to_beats(rows, decimal_comma=decimal_comma)
 
 
 def parse_beat_text(text: str) -> np.ndarray:

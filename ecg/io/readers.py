@@ -53,21 +53,48 @@ MAX_LOST_SHARE = 0.5  # a lead may have at most this share of its samples marked
 
 _MV_SCALE = {"mv": 1.0, "uv": 1e-3, "µv": 1e-3, "μv": 1e-3, "v": 1e3, "nv": 1e-6}
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]{0,127}$")
-_TIME_COLUMNS = {
+# A CSV column whose name is one of these, or these followed by units ("Time [ms]", "time_s",
+# "sample_index"), or units alone ("ms", "sec"), is the time or sample number of each row, not a lead.
+_TIME_NAMES = {
     "time",
     "t",
     "timestamp",
-    "sec",
-    "secs",
-    "seconds",
-    "s",
-    "ms",
+    "elapsed",
+    "elapsed time",
+    "time elapsed",
     "sample",
     "samples",
+    "sample number",
+    "sample no",
+    "sample nr",
+    "sample index",
     "index",
     "idx",
-    "sample #",
-    "elapsed time",
+}
+_TIME_UNITS = {
+    "s",
+    "sec",
+    "secs",
+    "second",
+    "seconds",
+    "ms",
+    "msec",
+    "msecs",
+    "millisecond",
+    "milliseconds",
+    "us",
+    "µs",
+    "μs",
+    "min",
+    "mins",
+    "minute",
+    "minutes",
+    "h",
+    "hh",
+    "mm",
+    "ss",
+    "sss",
+    "mmm",
 }
 
 
@@ -82,6 +109,27 @@ def plain_lead(label: str) -> str:
     plain = re.sub(r"[\s_\-:.]+", " ", label.strip().lower())
     plain = re.sub(r"^(ecg|ekg|lead)\s*", "", plain).strip()
     return plain.replace(" ", "")
+
+
+def find_lead(names: list[str], name: str) -> str | None:
+    """The one of ``names`` that ``name`` asks for, else None.
+
+    The same label wins; else the same without case; else the one label that is the same compared
+    loosely (:func:`plain_lead`: "V5" finds "ECG V5", "ii" finds "Lead II"). A name that fits two
+    labels without case, or loosely, is refused naming both.
+    """
+    wanted = name.strip()
+    for matches in (
+        [n for n in names if n.strip() == wanted],
+        [n for n in names if n.strip().lower() == wanted.lower()],
+        [n for n in names if plain_lead(wanted) and plain_lead(n) == plain_lead(wanted)],
+    ):
+        if len(matches) == 1:
+            return matches[0]
+        if matches:
+            listed = ", ".join(repr(m) for m in matches[:-1]) + f" and {matches[-1]!r}"
+            raise SignalError(f"lead {name!r} could be {listed}; name one of them as the file does")
+    return None
 
 
 @dataclass
@@ -124,15 +172,14 @@ class Signal:
         return self.n_samples / self.fs if self.fs > 0 else 0.0
 
     def lead_name(self, name: str | None = None) -> str:
-        """The lead called ``name`` (case-insensitive), else MLII, II, then the first lead.
+        """The lead called ``name`` (as :func:`find_lead` matches it), else MLII, II, then the first lead.
 
-        Labels such as "ECG II" or "Lead II" count as II for the default choice.
+        Labels such as "ECG II" or "Lead II" count as II for the default choice, and for a name asked for.
         """
         if not self.leads:
             raise SignalError("the recording contains no leads")
         if name is not None:
-            by_lower = {k.strip().lower(): k for k in self.leads}
-            key = by_lower.get(name.strip().lower())
+            key = find_lead(list(self.leads), name)
             if key is None:
                 raise SignalError(f"lead {name!r} not found; available leads: {', '.join(self.leads)}")
             return key
@@ -168,9 +215,9 @@ def check_fs(fs: object) -> float:
         value = float(fs)  # type: ignore[arg-type]
     except (TypeError, ValueError):
         raise SignalError(f"sampling rate {fs!r} is not a number") from None
-    if not math.isfinite(value) or value <= 0:
+    if not math.isfinite(value):
         raise SignalError(f"sampling rate {fs!r} is not a positive finite number")
-    if value < MIN_FS:
+    if value < MIN_FS:  # zero and negative rates too: one message for every rate out of range
         raise SignalError(f"sampling rate {value:g} Hz is below the minimum of {MIN_FS:g} Hz")
     if value > MAX_FS:
         raise SignalError(f"sampling rate {value:g} Hz is above the maximum of {MAX_FS:g} Hz")
@@ -831,15 +878,52 @@ def _is_number(text: str) -> bool:
     return True
 
 
+_NOT_A_DECIMAL_COMMA = re.compile(r"(?<!\d),|,(?!\d)")
+
+
+def sniff_delimiter(line: str) -> str | None:
+    """The delimiter of a table whose first line is ``line``: ",", ";" or a tab; None when its values are
+    separated by spaces only.
+
+    Semicolons or tabs win over more commas when every comma sits between two digits: the decimal
+    commas of a European spreadsheet ("0,5;0,7").
+    """
+    counts = {d: line.count(d) for d in (",", ";", "\t")}
+    if (counts[";"] or counts["\t"]) and not _NOT_A_DECIMAL_COMMA.search(line):
+        return ";" if counts[";"] >= counts["\t"] else "\t"
+    delimiter = max(counts, key=counts.__getitem__)
+    if counts[delimiter]:
+        return delimiter
+    return None if len(line.split()) > 1 else ","
+
+
+def is_time_column(name: str) -> bool:
+    """Whether a column named ``name`` holds each row's time or sample number: "time", "Time [ms]",
+    "time_s", "Elapsed time (hh:mm:ss)", "sample_index", "ms"..."""
+    words = [w for w in re.split(r"[^a-z0-9µμ]+", name.strip().lower()) if w]
+    while words and words[-1] in _TIME_UNITS:
+        words.pop()
+    return bool(name.strip()) and (not words or " ".join(words) in _TIME_NAMES)
+
+
+def _rises_at_every_sample(values: np.ndarray, fs: float) -> bool:
+    """A time or sample-number ramp: strictly increasing for as long as a lead that can be analysed
+    (no ECG rises for two heartbeats without falling)."""
+    return len(values) >= MIN_SECONDS * fs and bool(np.all(np.diff(values) > 0))
+
+
 def read_csv_signal(
     data: bytes, fs: float, lead: str | None = None, *, max_columns: int = DEFAULT_MAX_COLUMNS
 ) -> Signal:
     """One column of numbers, or several columns named in a header row, sampled at ``fs``.
 
-    A time/index column (``time``, ``t``, ``sample``...) is ignored.  Every other column is kept,
-    as every reader keeps every lead (the viewer, the 12-lead layout and FHIR show them); ``lead``
-    must name one of them.  A first line wider than ``max_columns`` is refused before anything is
-    converted.
+    A time or sample-number column is skipped: one named so (:func:`is_time_column`), or the first
+    column of a table without a header when it rises at every row (the others keep their column
+    numbers as names: "lead 2"...). ``fs`` is still the form's: a time column does not set it.
+    Any other column that rises at every row is refused, never kept as a lead. Every other column is
+    kept, as every reader keeps every lead (the viewer, the 12-lead layout and FHIR show them);
+    ``lead`` must name one of them.  A first line wider than ``max_columns`` is refused before
+    anything is converted.
     """
     import pandas as pd
 
@@ -849,9 +933,7 @@ def read_csv_signal(
     first = next((ln for ln in lines if ln.strip()), None)
     if first is None:
         raise SignalError("CSV file is empty")
-    delimiter = max((",", ";", "\t"), key=first.count)
-    if first.count(delimiter) == 0:
-        delimiter = r"\s+" if len(first.split()) > 1 else ","
+    delimiter = sniff_delimiter(first) or r"\s+"
     columns_in_first = len(first.split()) if delimiter == r"\s+" else first.count(delimiter) + 1
     if columns_in_first > max_columns:
         raise too_many_columns("CSV file", columns_in_first, "columns", max_columns)
@@ -879,8 +961,8 @@ def read_csv_signal(
         names = [lead or "ECG"] if table.shape[1] == 1 else [f"lead {i + 1}" for i in range(table.shape[1])]
         header_rows = 0
     table.columns = names
-    columns = [n for n in names if n.strip().lower() not in _TIME_COLUMNS] if len(names) > 1 else names
-    if lead is not None and has_header and not any(n.lower() == lead.strip().lower() for n in columns):
+    columns = [n for n in names if not is_time_column(n)] if len(names) > 1 else names
+    if lead is not None and has_header and find_lead(columns, lead) is None:
         raise SignalError(f"CSV file has no column {lead!r}; columns: {', '.join(columns)}")
     if not columns:
         raise SignalError("CSV file has no signal column")
@@ -902,6 +984,16 @@ def read_csv_signal(
         leads[name] = values
     if all(len(v) == 0 for v in leads.values()):
         raise SignalError("CSV file has a header but no data rows")
+    if len(leads) > 1:
+        first_column = next(iter(leads))
+        if not has_header and _rises_at_every_sample(leads[first_column], fs):
+            del leads[first_column]  # a headerless table's time or sample-number column
+        for name, values in leads.items():
+            if len(leads) > 1 and _rises_at_every_sample(values, fs):
+                raise SignalError(
+                    f"CSV file, column {name!r} rises at every row as a time or sample number does, not an ECG "
+                    "lead: leave it out of the file, or name it time in a header row (a time column is skipped)"
+                )
     return _build(fs, leads, None, "csv", "CSV file")
 
 

@@ -112,6 +112,29 @@ def test_a_json_signal_needs_its_sampling_rate(api, patient_a):
     assert_refused(response, 400, "validation_error", "sampling rate", field="fs")
 
 
+@pytest.mark.parametrize(
+    "fs, message",
+    [
+        (0, "sampling rate 0 Hz is below the minimum of 100 Hz"),
+        (50, "sampling rate 50 Hz is below the minimum of 100 Hz"),
+        (300000, "sampling rate 300000 Hz is above the maximum of 10000 Hz"),
+    ],
+)
+def test_a_sampling_rate_out_of_range_gets_the_readers_limits_and_message(api, patient_a, fs, message):
+    from ecg.io.readers import MAX_FS, MIN_FS
+
+    assert (MIN_FS, MAX_FS) == (100, 10_000)  # the limits the messages below name
+    response = api.post(URL, {"patient": patient_a.pk, "kind": "signal", "fs": fs, "signal": ecg_like()}, format="json")
+    assert_refused(response, 400, "validation_error", message, field="fs")
+    csv = ("MLII\n" + "\n".join(str(v) for v in ecg_like())).encode()
+    response = api.post(
+        URL,
+        {"patient": patient_a.pk, "kind": "signal", "fs": str(fs), "file": upload("s.csv", csv)},
+        format="multipart",
+    )
+    assert_refused(response, 400, "validation_error", message, field="fs")
+
+
 def test_it_refuses_leads_of_different_lengths(api, patient_a):
     leads = {"I": ecg_like(), "II": ecg_like()[:-10]}
     response = api.post(URL, {"patient": patient_a.pk, "kind": "signal", "fs": 360, "leads": leads}, format="json")

@@ -110,6 +110,38 @@ def test_a_csv_signals_every_column_is_kept_whichever_lead_is_analysed(post, cli
         assert response.json()["lead"] == lead
 
 
+@pytest.mark.parametrize(
+    "header, scale, leads",
+    [("Time (s),Lead II", 1.0, ["Lead II"]), ("Time [ms],ECG", 1000.0, ["ECG"]), (None, 1.0, ["lead 2"])],
+    ids=["seconds", "milliseconds", "headerless"],
+)
+@pytest.mark.django_db
+def test_a_csv_signals_time_column_is_not_stored_as_a_lead(post, header, scale, leads):
+    values = wfdb.rdrecord(str(mitdb_dir() / "100"), sampto=3600).p_signal[:, 0]
+    rows = [f"{i / 360 * scale:.4f},{v:.3f}" for i, v in enumerate(values)]
+    response = post([upload("timed.csv", "\n".join(([header] if header else []) + rows).encode())], fs="360")
+    assert response.status_code == 302, response.content.decode()[-800:]
+    recording = ECGRecording.objects.get()
+    assert (recording.lead, recording.leads, recording.sample_count) == (leads[0], leads, 3600)
+
+
+@pytest.mark.parametrize("bounded", [False, True], ids=["whole", "bounded-check"])
+@pytest.mark.django_db
+def test_an_edf_lead_asked_as_v5_is_the_files_ecg_v5(post, settings, tmp_path, bounded):
+    from ..ecg.test_readers import _write_edf
+
+    if bounded:
+        settings.ECG_FULL_CHECK_MAX_BYTES = 0
+    signal = wfdb.rdrecord(str(mitdb_dir() / "100"), sampto=3600 * 3).p_signal
+    _write_edf(tmp_path / "x.edf", {"ECG MLII": signal[:, 0], "ECG V5": signal[:, 1]}, 360.0)
+    response = post([upload("x.edf", (tmp_path / "x.edf").read_bytes())], lead="V5")
+    assert response.status_code == 302, response.content.decode()[-800:]
+    recording = ECGRecording.objects.get()
+    assert recording.lead == "ECG V5" and recording.sampling_rate == 360.0
+    if not bounded:  # the bounded check reads the chosen lead only
+        assert recording.leads == ["ECG MLII", "ECG V5"]
+
+
 @pytest.mark.django_db
 def test_a_json_signal_is_accepted(post, active_models):
     values = wfdb.rdrecord(str(mitdb_dir() / "100"), sampto=7200).p_signal[:, 0]
@@ -135,6 +167,18 @@ def test_a_json_signal_is_accepted(post, active_models):
 def test_bad_signals_are_refused_and_nothing_is_stored(post, values, fs, fragment):
     data = "\n".join("nan" if np.isnan(v) else f"{v:.4f}" for v in values).encode()
     assert_refused(post([upload("bad.csv", data)], fs=fs), 400, fragment)
+
+
+@pytest.mark.parametrize(
+    "fs, message",
+    [("0", "sampling rate 0 Hz is below the minimum of 100 Hz"), ("300000", "above the maximum of 10000 Hz")],
+)
+@pytest.mark.django_db
+def test_the_forms_sampling_rate_is_held_to_the_readers_limits(post, fs, message):
+    data = "\n".join(f"{v:.4f}" for v in np.sin(np.arange(3600) / 10.0)).encode()
+    response = post([upload("s.csv", data)], fs=fs)
+    assert_refused(response, 400, message)
+    assert "Needed for CSV and JSON signals: 100–10000 Hz." in response.content.decode()
 
 
 @pytest.mark.django_db

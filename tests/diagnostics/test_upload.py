@@ -1,9 +1,11 @@
 import io
 
+import numpy as np
 import openpyxl
 import pytest
 from django.urls import reverse
 
+from diagnostics import ingestion
 from diagnostics.models import ECGRecording
 
 from ..conftest import client_for
@@ -68,6 +70,70 @@ def test_it_names_row_and_column_of_a_non_numeric_value(post):
     cells = beat_csv(10).decode().splitlines()[2].split(",")
     cells[16] = "abc"
     assert_refused(_file(post, "beats.csv", _rows_with(3, cells)), 400, "row 3, column 17", "is not a number")
+
+
+@pytest.mark.parametrize("row", [1, 2])
+@pytest.mark.django_db
+def test_a_typo_in_the_first_row_is_refused_like_in_any_other_not_dropped_as_a_header(post, row):
+    cells = beat_csv(5).decode().splitlines()[row - 1].split(",")
+    cells[50] = "0.5x"
+    lines = beat_csv(5).decode().splitlines()
+    lines[row - 1] = ",".join(cells)
+    response = _file(post, "beats.csv", ("\n".join(lines) + "\n").encode())
+    assert_refused(response, 400, f"row {row}, column 51:", "0.5x", "is not a number")
+
+
+@pytest.mark.django_db
+def test_a_header_row_of_column_names_is_still_dropped_even_with_a_number_among_them(post):
+    lines = beat_csv(5).decode().splitlines()
+    names = [f"c{i}" for i in range(187)]
+    names[0] = "0"  # an index column's name
+    response = _file(post, "beats.csv", ("\n".join([",".join(names), *lines]) + "\n").encode())
+    assert response.status_code == 302
+    assert ECGRecording.objects.get().input_beat_count == 5
+
+
+@pytest.mark.parametrize("label", [False, True])
+@pytest.mark.django_db
+def test_a_trailing_delimiter_on_every_row_is_ignored(post, label):
+    lines = beat_csv(5, header=True, label=label).decode().splitlines()
+    response = _file(post, "beats.csv", "".join(line + ",\r\n" for line in lines).encode())
+    assert response.status_code == 302, response.content.decode()[-500:]
+    assert ECGRecording.objects.get().input_beat_count == 5
+
+
+def _separated(delimiter: str, decimal: str = ".", *, header: bool = False, label: bool = False) -> bytes:
+    """``beat_csv`` written with another delimiter and decimal mark."""
+    lines = beat_csv(5, header=header, label=label).decode().splitlines()
+    return "".join(delimiter.join(c.replace(".", decimal) for c in line.split(",")) + "\n" for line in lines).encode()
+
+
+@pytest.mark.parametrize(
+    "delimiter, decimal", [("\t", "."), (" ", "."), ("  ", "."), (";", "."), (";", ","), ("\t", ",")]
+)
+@pytest.mark.parametrize("header, label", [(False, False), (True, True)])
+def test_tab_space_and_semicolon_files_with_decimal_commas_read_as_the_comma_separated_file(
+    delimiter, decimal, header, label
+):
+    expected = ingestion.parse_beats(filename="b.csv", data=beat_csv(5)).beats
+    parsed = ingestion.parse_beats(filename="b.txt", data=_separated(delimiter, decimal, header=header, label=label))
+    np.testing.assert_array_equal(parsed.beats, expected)
+
+
+@pytest.mark.django_db
+def test_a_tab_separated_txt_is_accepted(post):
+    response = _file(post, "beats.txt", _separated("\t"))
+    assert response.status_code == 302
+    assert ECGRecording.objects.get().input_beat_count == 5
+
+
+@pytest.mark.django_db
+def test_a_bad_cell_among_decimal_commas_is_named_as_the_file_writes_it(post):
+    lines = _separated(";", ",").decode().splitlines()
+    cells = lines[1].split(";")
+    cells[2] = "0,5x"
+    lines[1] = ";".join(cells)
+    assert_refused(_file(post, "beats.csv", "\n".join(lines).encode()), 400, "row 2, column 3:", "0,5x", "not a number")
 
 
 @pytest.mark.parametrize("bad", ["nan", "inf", "-Infinity"])

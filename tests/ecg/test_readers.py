@@ -248,6 +248,30 @@ def test_read_edf_from_record(record_100, tmp_path):
     signal.validated()
 
 
+def test_a_lead_asked_by_its_standard_name_finds_the_files_ecg_label(record_100, tmp_path):
+    from ecg.io.readers import scan_edf
+
+    n = int(20 * FS)
+    path = tmp_path / "labelled.edf"
+    _write_edf(path, {"ECG MLII": record_100.lead("MLII")[:n], "ECG V5": record_100.lead("V5")[:n]}, FS)
+    signal = read_edf(path, lead="V5")
+    assert signal.lead_name("V5") == "ECG V5" and signal.lead_name("mlii") == "ECG MLII"
+    np.testing.assert_allclose(signal.validated("V5"), record_100.lead("V5")[:n], atol=0.01)
+    assert scan_edf(path, lead="V5").lead == "ECG V5"  # the bounded check of a large upload agrees
+    csv = "\n".join(["ECG MLII,ECG V5", *(f"{a:.3f},{b:.3f}" for a, b in zip(*signal.leads.values()))]).encode()
+    assert read_csv_signal(csv, fs=FS, lead="V5").lead_name("V5") == "ECG V5"
+
+
+def test_an_exact_lead_name_wins_and_a_loose_one_must_fit_one_lead():
+    signal = Signal(fs=FS, leads={"II": np.zeros(10), "ECG II": np.ones(10), "Lead II": np.ones(10)})
+    assert signal.lead_name("II") == "II" and signal.lead_name("ecg ii") == "ECG II"
+    two = Signal(fs=FS, leads={"ECG II": np.zeros(10), "Lead II": np.ones(10), "V1": np.ones(10)})
+    with pytest.raises(SignalError, match="^lead 'ii' could be 'ECG II' and 'Lead II'; name one of them"):
+        two.lead_name("ii")
+    with pytest.raises(SignalError, match="^lead 'V2' not found; available leads: ECG II, Lead II, V1"):
+        two.lead_name("V2")
+
+
 def test_read_edf_mixed_rates_keeps_the_ecg_rate(tmp_path):
     import pyedflib
 
@@ -310,6 +334,45 @@ def test_read_csv_header_time_column_and_lead(record_100):
     assert list(chosen.leads) == ["MLII", "V5"] and chosen.lead_name("mlii") == "MLII"
     with pytest.raises(SignalError, match="CSV file has no column 'aVL'; columns: MLII, V5"):
         read_csv_signal(data, fs=FS, lead="aVL")
+
+
+def test_read_csv_headerless_semicolons_with_decimal_commas(record_100):
+    # the first line's commas outnumber its semicolons, but each sits between digits: decimal commas
+    mlii, v5 = _ten_seconds(record_100), record_100.lead("V5")[: int(10 * FS)]
+    data = "\n".join(f"{a:.3f};{b:.3f}".replace(".", ",") for a, b in zip(mlii, v5)).encode()
+    signal = read_csv_signal(data, fs=FS)
+    assert list(signal.leads) == ["lead 1", "lead 2"]
+    np.testing.assert_allclose(signal.lead("lead 2"), v5, atol=5e-4)
+
+
+@pytest.mark.parametrize(
+    "name, step",
+    [("Time [ms]", 1000 / FS), ("time_s", 1 / FS), ("Time (s)", 1 / FS), ("sample_index", 1), ("ms", 1000 / FS)],
+)
+def test_a_time_column_named_with_its_units_is_skipped(record_100, name, step):
+    mlii = _ten_seconds(record_100)
+    data = "\n".join([f"{name},Lead II"] + [f"{i * step:.4f},{v:.3f}" for i, v in enumerate(mlii)]).encode()
+    signal = read_csv_signal(data, fs=FS)
+    assert list(signal.leads) == ["Lead II"] and signal.fs == FS
+    np.testing.assert_allclose(signal.validated(), mlii, atol=5e-4)
+
+
+@pytest.mark.parametrize("ramp", ["{i}", "{seconds:.5f}"], ids=["sample-numbers", "seconds"])
+def test_a_headerless_tables_first_column_rising_at_every_row_is_its_time_not_a_lead(record_100, ramp):
+    mlii, v5 = _ten_seconds(record_100), record_100.lead("V5")[: int(10 * FS)]
+    rows = [f"{ramp.format(i=i, seconds=i / FS)},{a:.3f},{b:.3f}" for i, (a, b) in enumerate(zip(mlii, v5))]
+    signal = read_csv_signal("\n".join(rows).encode(), fs=FS)
+    assert list(signal.leads) == ["lead 2", "lead 3"]  # named by their columns in the file
+    np.testing.assert_allclose(signal.validated(), mlii, atol=5e-4)
+    one = read_csv_signal("\n".join(r.rsplit(",", 1)[0] for r in rows).encode(), fs=FS)
+    assert list(one.leads) == ["lead 2"]
+
+
+def test_a_named_column_rising_at_every_row_is_refused_not_kept_as_a_lead(record_100):
+    mlii = _ten_seconds(record_100)
+    data = "\n".join(["Zeit,II"] + [f"{i / FS:.4f},{v:.3f}" for i, v in enumerate(mlii)]).encode()
+    with pytest.raises(SignalError, match="column 'Zeit' rises at every row as a time or sample number does"):
+        read_csv_signal(data, fs=FS)
 
 
 def test_read_csv_bad_value_names_row_and_column():
@@ -415,7 +478,8 @@ def test_validate_nan(record_100):
     [
         (50, "sampling rate 50 Hz is below the minimum of 100 Hz"),
         (1e6, "sampling rate 1e\\+06 Hz is above the maximum of 10000 Hz"),
-        (0, "sampling rate 0 is not a positive finite number"),
+        (0, "sampling rate 0 Hz is below the minimum of 100 Hz"),  # out of range as 50 Hz is, said alike
+        (-360, "sampling rate -360 Hz is below the minimum of 100 Hz"),
         (float("nan"), "sampling rate nan is not a positive finite number"),
         ("fast", "sampling rate 'fast' is not a number"),
     ],
