@@ -178,7 +178,7 @@ def test_the_forms_sampling_rate_is_held_to_the_readers_limits(post, fs, message
     data = "\n".join(f"{v:.4f}" for v in np.sin(np.arange(3600) / 10.0)).encode()
     response = post([upload("s.csv", data)], fs=fs)
     assert_refused(response, 400, message)
-    assert "Needed for CSV and JSON signals: 100–10000 Hz." in response.content.decode()
+    assert "Needed for CSV and JSON signals: 100–10000 Hz;" in response.content.decode()
 
 
 @pytest.mark.django_db
