@@ -126,7 +126,15 @@ def _number(cell: str, decimal_comma: bool) -> float:
 def _is_header(cells: list[str], decimal_comma: bool) -> bool:
     filled = [c for c in cells if c]
     text = sum(1 for c in filled if not _is_number(c, decimal_comma))
-    return bool(filled) and text >= HEADER_TEXT_SHARE * len(filled)
+    return bool(filled) and (text >= HEADER_TEXT_SHARE * len(filled) or _column_numbers(cells))
+
+
+def _column_numbers(cells: list[str]) -> bool:
+    """Whether the cells are the columns' numbers, 0, 1, 2, ... or 1, 2, 3, ... (a data frame's export)."""
+    if not all(c.isdigit() for c in cells):
+        return False
+    numbers = [int(c) for c in cells]
+    return numbers[0] in (0, 1) and numbers == list(range(numbers[0], numbers[0] + len(numbers)))
 
 
 def _cells(row: list[str]) -> list[str]:
@@ -142,22 +150,22 @@ def rows_to_beats(rows: list[list[str]], *, first_row_number: int = 1, decimal_c
 
     With ``decimal_comma`` a comma in a value is its decimal point ("0,5" is 0.5).
     """
-    rows = [r for r in rows if any(c.strip() for c in r)]
-    if not rows:
+    # blank lines are skipped, but a row keeps its line's number in every message
+    numbered = [(n, r) for n, r in enumerate(rows, first_row_number) if any(c.strip() for c in r)]
+    if not numbered:
         raise UploadRefused("the file holds no beats (it is empty)")
-    row_offset = first_row_number
-    first = _cells(rows[0])
+    first = _cells(numbered[0][1])
     if len(first) in (BEAT_LENGTH, BEAT_LENGTH + 1) and _is_header(first, decimal_comma):
-        rows = rows[1:]  # a header row
-        row_offset += 1
-        if not rows:
+        numbered = numbered[1:]  # a header row
+        if not numbered:
             raise UploadRefused("the file holds a header row but no beats")
-    if len(rows) > max_beat_rows():
-        raise UploadTooLarge(f"the file holds {len(rows)} beats; at most {max_beat_rows()} are accepted in one upload")
-    beats = np.empty((len(rows), BEAT_LENGTH), dtype=np.float32)
+    if len(numbered) > max_beat_rows():
+        raise UploadTooLarge(
+            f"the file holds {len(numbered)} beats; at most {max_beat_rows()} are accepted in one upload"
+        )
+    beats = np.empty((len(numbered), BEAT_LENGTH), dtype=np.float32)
     width = None
-    for i, row in enumerate(rows):
-        number = i + row_offset
+    for i, (number, row) in enumerate(numbered):
         cells = _cells(row)
         if len(cells) not in (BEAT_LENGTH, BEAT_LENGTH + 1):
             raise UploadRefused(

@@ -93,6 +93,27 @@ def test_a_header_row_of_column_names_is_still_dropped_even_with_a_number_among_
     assert ECGRecording.objects.get().input_beat_count == 5
 
 
+@pytest.mark.parametrize("first", [0, 1])
+@pytest.mark.parametrize("label", [False, True])
+@pytest.mark.django_db
+def test_a_header_row_of_column_numbers_is_dropped(post, first, label):
+    # a data frame written with its column index: 0,1,...,186 (and 187 for the label)
+    lines = beat_csv(5, label=label).decode().splitlines()
+    numbers = ",".join(str(first + i) for i in range(187 + label))
+    response = _file(post, "beats.csv", ("\n".join([numbers, *lines]) + "\n").encode())
+    assert response.status_code == 302, response.content.decode()[-500:]
+    assert ECGRecording.objects.get().input_beat_count == 5
+
+
+@pytest.mark.django_db
+def test_a_row_is_named_by_its_line_though_blank_lines_come_before_it(post):
+    lines = beat_csv(5).decode().splitlines()
+    cells = lines[3].split(",")
+    cells[9] = "x"
+    text = "\n".join([lines[0], "", lines[1], "   ", lines[2], ",".join(cells), lines[4]]) + "\n"
+    assert_refused(_file(post, "beats.csv", text.encode()), 400, "row 6, column 10:")
+
+
 @pytest.mark.parametrize("label", [False, True])
 @pytest.mark.django_db
 def test_a_trailing_delimiter_on_every_row_is_ignored(post, label):
