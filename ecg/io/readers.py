@@ -929,7 +929,9 @@ def read_csv_signal(
 
     fs = check_fs(fs)
     text = _decode_text(data, "CSV file")
-    lines = text.splitlines()
+    # whole-line comments ("# exported by ...") are skipped; a '#' inside a line is text ("Sample #")
+    lines = [ln for ln in text.splitlines() if not ln.lstrip().startswith("#")]
+    text = "\n".join(lines)
     first = next((ln for ln in lines if ln.strip()), None)
     if first is None:
         raise SignalError("CSV file is empty")
@@ -947,7 +949,6 @@ def read_csv_signal(
             skip_blank_lines=True,
             engine="python" if delimiter == r"\s+" else "c",
             keep_default_na=False,
-            comment="#",
         )
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
         raise SignalError(f"CSV file cannot be parsed: {without_paths(str(exc).strip())}") from None

@@ -336,6 +336,15 @@ def test_read_csv_header_time_column_and_lead(record_100):
         read_csv_signal(data, fs=FS, lead="aVL")
 
 
+def test_read_csv_comment_lines_are_skipped_and_a_hash_in_a_name_is_kept(record_100):
+    mlii = _ten_seconds(record_100)
+    rows = ["# exported by a monitor", "  # gain 200/mV", "Sample #,ECG #1"]
+    rows += [f"{i},{v:.3f}" for i, v in enumerate(mlii)]
+    signal = read_csv_signal("\n".join(rows).encode(), fs=FS)
+    assert list(signal.leads) == ["ECG #1"]  # "Sample #" is the sample-number column, skipped
+    np.testing.assert_allclose(signal.lead(), mlii, atol=5e-4)
+
+
 def test_read_csv_headerless_semicolons_with_decimal_commas(record_100):
     # the first line's commas outnumber its semicolons, but each sits between digits: decimal commas
     mlii, v5 = _ten_seconds(record_100), record_100.lead("V5")[: int(10 * FS)]
