@@ -26,7 +26,8 @@ A saturating amplifier is the other kind of artefact: the baseline steps by more
 height within a second (:func:`step_scores`) or the signal holds its highest or lowest value
 (:func:`clipped_seconds`), and the beats of the seconds after it, while the amplifier recovers, are
 squashed to a fraction of their height, which the pause rule reads as marks inside a pause. The step
-and the ``RECOVERY_S`` after it are noise too. With a second lead the pause rule asks it whether the
+and the seconds after it until the beats regain half their height (at least ``RECOVERY_S``, at most
+``RECOVERY_MAX_S``) are noise too. With a second lead the pause rule asks it whether the
 squashed marks are beats (``pauses.pause_events``); with one lead only this stage can tell.
 
 Memory: the signal is read a piece at a time (``CHUNK_S`` with ``MARGIN_S`` either side for the
@@ -74,6 +75,11 @@ STEP_BLOCK_S = 0.25  # the baseline: the median of each quarter second
 STEP_WINDOW_S = 1.0  # its swing over this long
 STEP_QRS_HALF_S = 0.05  # the QRS amplitude: peak to peak this much either side of a detected beat
 RECOVERY_S = 3
+# ... and after those, for as long as the beats stay squashed under this share of their neighbours'
+# height (or none is found), up to RECOVERY_MAX_S: 116's amplifier took 8 s at 22.5 minutes, its beats
+# at 0.03-0.42 of their height until then (a 2.3-s false pause with both leads)
+RECOVERED = 0.5
+RECOVERY_MAX_S = 10
 # The amplifier at its rail: the recording's highest or lowest value held this long (MIT-BIH 116 at
 # 16.7 and 23.2 minutes, 0.4-0.7 s, before a 6-s false asystole); no other record of MIT-BIH holds one.
 CLIPPED_S = 0.1
@@ -96,6 +102,12 @@ def step_scores(values: np.ndarray, fs: float, r_peaks: np.ndarray) -> np.ndarra
     return _second_measures(values, fs, r_peaks)[1]
 
 
+def tallest_beats(values: np.ndarray, fs: float, r_peaks: np.ndarray) -> np.ndarray:
+    """Per whole second of ``values``: the QRS height (peak to peak, unfiltered) of its tallest beat
+    over the median of the ``REFERENCE_BEATS`` beats around that beat (0 where it holds no beat)."""
+    return _second_measures(values, fs, r_peaks)[2]
+
+
 def _per_second(values: np.ndarray, per_beat: np.ndarray, peaks: np.ndarray, n_seconds: int) -> np.ndarray:
     """``values`` (per second) over the median of ``per_beat`` over the ``REFERENCE_BEATS`` beats nearest
     each second (``peaks`` at ``FS``); 0 where there is none within ``MAX_REFERENCE_GAP_S``."""
@@ -110,11 +122,11 @@ def _per_second(values: np.ndarray, per_beat: np.ndarray, peaks: np.ndarray, n_s
     return cast(np.ndarray, np.where((ref > 0) & ~far, values / np.where(ref > 0, ref, 1.0), 0.0))
 
 
-def _second_measures(values: np.ndarray, fs: float, r_peaks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(:func:`second_scores`, :func:`step_scores`), read ``CHUNK_S`` at a time."""
+def _second_measures(values: np.ndarray, fs: float, r_peaks: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(:func:`second_scores`, :func:`step_scores`, :func:`tallest_beats`), read ``CHUNK_S`` at a time."""
     n_seconds = int(len(values) // fs)
     if n_seconds == 0:
-        return np.zeros(0), np.zeros(0)
+        return np.zeros(0), np.zeros(0), np.zeros(0)
     block = int(FS)
     half = int(round(QRS_HALF_S * FS))
     half_amplitude = int(round(STEP_QRS_HALF_S * FS))
@@ -170,8 +182,32 @@ def _second_measures(values: np.ndarray, fs: float, r_peaks: np.ndarray) -> tupl
         mine_q = quarters[(first - lo) * per_second : (last - lo) * per_second]
         swing[first : first + len(mine_q) // per_second] = mine_q.reshape(-1, per_second).max(axis=1)
     if len(peaks) == 0:
-        return np.zeros(n_seconds), np.zeros(n_seconds)
-    return _per_second(outside, qrs_slope, peaks, n_seconds), _per_second(swing, qrs_height, peaks, n_seconds)
+        return np.zeros(n_seconds), np.zeros(n_seconds), np.zeros(n_seconds)
+    height = qrs_height / np.maximum(median_filter(qrs_height, size=REFERENCE_BEATS, mode="nearest"), 1e-12)
+    tallest = np.zeros(n_seconds)
+    second = peaks // block
+    inside = (second >= 0) & (second < n_seconds)
+    np.maximum.at(tallest, second[inside], height[inside])
+    return (
+        _per_second(outside, qrs_slope, peaks, n_seconds),
+        _per_second(swing, qrs_height, peaks, n_seconds),
+        tallest,
+    )
+
+
+def recovering(saturated: np.ndarray, squashed: np.ndarray) -> np.ndarray:
+    """Per second: saturated, or within ``RECOVERY_S`` after a saturated second, or after that while
+    every second since holds squashed beats or none (``squashed``), up to ``RECOVERY_MAX_S``."""
+    out = saturated.copy()
+    since = -1  # the last saturated second still recovering from, or -1
+    for i in range(len(out)):
+        if saturated[i]:
+            since = i
+        elif since >= 0 and (i - since <= RECOVERY_S or (squashed[i] and i - since <= RECOVERY_MAX_S)):
+            out[i] = True
+        else:
+            since = -1
+    return out
 
 
 def clipped_seconds(values: np.ndarray, fs: float, n_seconds: int) -> np.ndarray:
@@ -231,18 +267,17 @@ def noisy(
     where the beats found on the analysed and the second lead alone (``lead_peaks``, as
     ``BeatContext.lead_peaks`` holds them) disagree (:func:`lead_agreement`), and of each second
     whose baseline steps (:func:`step_scores` above ``STEP``) or that holds the amplifier at its rail
-    (:func:`clipped_seconds`) with the ``RECOVERY_S`` after it; those less than ``JOIN_S`` apart
-    joined; sorted and disjoint."""
+    (:func:`clipped_seconds`) with the seconds it takes to recover (:func:`recovering`); those less
+    than ``JOIN_S`` apart joined; sorted and disjoint."""
     if values is None or len(r_peaks) == 0:
         return []
-    scores, steps = _second_measures(values, fs, r_peaks)
+    scores, steps, tallest = _second_measures(values, fs, r_peaks)
     if len(scores) == 0:
         return []
     level = median_filter(scores, size=MEDIAN_SECONDS, mode="nearest")
     over = level > NOISY
     # a step of the baseline or the amplifier at its rail, and the seconds it takes to recover
-    saturated = (steps > STEP) | clipped_seconds(values, fs, len(steps))
-    over |= np.convolve(saturated, np.ones(RECOVERY_S + 1), mode="full")[: len(steps)] > 0
+    over |= recovering((steps > STEP) | clipped_seconds(values, fs, len(steps)), tallest < RECOVERED)
     if len(lead_peaks) >= 2:
         agreement = lead_agreement(lead_peaks[0], lead_peaks[1], fs, len(level))
         over |= (level > NOISY_IF_LEADS_DISAGREE) & (agreement < LEADS_AGREE)

@@ -208,3 +208,43 @@ def test_clipping_is_the_recordings_extreme_held():
     clipped = noise.clipped_seconds(values, FS, 10)
     assert list(np.flatnonzero(clipped)) == [4]
     assert not noise.clipped_seconds(np.zeros(int(FS * 10)), FS, 10).any()  # a flat line is no rail
+
+
+def test_noise_lasts_while_the_amplifier_recovers_the_beats_height():
+    # MIT-BIH 116 at 22.5 minutes, both leads: after the step the beats stay at 0.03-0.42 of their height
+    # for 8 s; three of them the second lead confirms end the asystole, but a 2.3-s pause (1,359.6-1,361.9 s)
+    # between two squashed ones the second lead does not confirm was left after the step's first 3 s.
+    from ecg.processing.context import analyse, pause_measures
+    from ecg.rhythm.analysis import waveform_measures
+
+    start = 1340
+    signal = wfdb.rdrecord(str(mitdb_dir() / "116"), sampfrom=int(FS * start), sampto=int(FS * (start + 120))).p_signal
+    _, context = analyse(signal[:, 0], FS, signal[:, 1])
+    r_peaks = context.r_peaks
+    measures = waveform_measures(signal[:, 0], FS, r_peaks) | pause_measures(context)
+    classes = np.array(["N"] * len(r_peaks))
+    spans = noise.noisy(signal[:, 0], FS, r_peaks, context.lead_peaks)
+
+    def silences(noisy) -> list[float]:
+        report = analyse_rhythm(
+            signal=signal[:, 0], fs=FS, r_peaks=r_peaks, classes=classes, measures=measures, noisy=noisy
+        )
+        return [e.start / FS + start for e in report.events if e.type in ("pause", "asystole")]
+
+    assert any(1354 < at < 1362 for at in silences([]))
+    assert not any(1354 < at < 1362 for at in silences(spans))
+    tallest = noise.tallest_beats(signal[:, 0], FS, r_peaks)
+    assert tallest[18:22].max() < noise.RECOVERED < tallest[25]  # squashed until 1,362 s, whole again by 1,365 s
+    assert _covered(spans, 14, 21.5) > 0.95 and _covered(spans, 30, 48) == 0.0  # 116's next step: 1,390 s
+
+
+def test_recovery_lasts_while_the_beats_are_squashed_and_no_longer():
+    saturated = np.zeros(30, bool)
+    saturated[[2, 20]] = True
+    squashed = np.zeros(30, bool)
+    squashed[3:18] = True  # the beats after the first step stay squashed for 15 s; after the second, not
+    out = noise.recovering(saturated, squashed)
+    # RECOVERY_MAX_S = 10 after the first, RECOVERY_S = 3 after the second
+    assert list(np.flatnonzero(out)) == [*range(2, 13), *range(20, 24)]
+    squashed[8] = False  # whole beats end the recovery
+    assert list(np.flatnonzero(noise.recovering(saturated, squashed))) == [*range(2, 8), *range(20, 24)]
