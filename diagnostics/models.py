@@ -30,8 +30,8 @@ class ECGRecording(models.Model):
     recorded_at = models.DateTimeField(
         null=True,
         blank=True,
-        help_text="When the recording started, as its file states it (a wall-clock time read in TIME_ZONE); "
-        "null when the file does not say",
+        help_text="When the recording started, as its file states it (a wall-clock time read in TIME_ZONE, or "
+        "at the UTC offset the file states); null when the file does not say",
     )
     input_beat_count = models.PositiveIntegerField(null=True, blank=True)
     sha256 = models.CharField(max_length=64)

@@ -117,9 +117,17 @@ def parse_signal_upload(
 
 
 def recorded_at(start: datetime | None) -> datetime | None:
-    """A file's stated start, its own wall-clock time without a zone, as the moment it names in the site's
-    TIME_ZONE (the zone the pages and reports are written in, so they show the time the file says)."""
-    return timezone.make_aware(start, timezone.get_default_timezone()) if start is not None else None
+    """A file's stated start as a moment, in the site's TIME_ZONE (the zone the pages and reports are written in).
+
+    A naive start, the file's own wall-clock time without a zone, is read as a time in TIME_ZONE, so the pages
+    show the time the file says. An aware one, from a file that states its offset from UTC (DICOM, HL7 aECG),
+    already names its moment: it is kept, and shown as the site's wall clock then.
+    """
+    if start is None:
+        return None
+    if timezone.is_aware(start):
+        return timezone.localtime(start, timezone.get_default_timezone())
+    return timezone.make_aware(start, timezone.get_default_timezone())
 
 
 def parse_streamed_signal_upload(uploads: list, *, fs: float | None, lead: str | None):

@@ -66,6 +66,41 @@ def wfdb_files(
     return [upload(f"{name}.{ext}", (directory / f"{name}.{ext}").read_bytes()) for ext in ("hea", "dat")]
 
 
+def dicom_stating(leads: dict[str, np.ndarray], fs: float, **attributes: str) -> bytes:
+    """A DICOM 12-lead ECG of ``leads`` whose dataset holds ``attributes`` (keyword → text), written as given
+    even where the text is not a valid value of its VR."""
+    import pydicom
+    from pydicom import config
+
+    from ecg.datasets.carts import dicom_twelve_lead
+
+    ds = pydicom.dcmread(io.BytesIO(dicom_twelve_lead(leads, fs)))
+    out = io.BytesIO()
+    with config.disable_value_validation():
+        for keyword, value in attributes.items():
+            setattr(ds, keyword, value)
+        ds.save_as(out)
+    return out.getvalue()
+
+
+AECG_EFFECTIVE = b'<effectiveTime><low value="20260101120000"/><high value="20260101120010"/></effectiveTime>'
+
+
+def aecg_stating(leads: dict[str, np.ndarray], fs: float, series: str | None, document: str | None) -> bytes:
+    """An HL7 aECG document of ``leads`` whose series' and AnnotatedECG's ``effectiveTime/low/@value`` are
+    ``series`` and ``document`` (None: no effectiveTime there)."""
+    from xml.sax.saxutils import quoteattr
+
+    from ecg.datasets.carts import aecg_twelve_lead
+
+    before, in_document, in_series = aecg_twelve_lead(leads, fs).split(AECG_EFFECTIVE)
+
+    def effective(low: str | None) -> bytes:
+        return b"" if low is None else f"<effectiveTime><low value={quoteattr(low)}/></effectiveTime>".encode()
+
+    return before + effective(document) + in_document + effective(series) + in_series
+
+
 def beat_recording(user, patient, *, beats: int = 3, classify: bool = True):
     """A beat-file recording of ``beats`` rows, submitted through the service and classified unless told not."""
     from diagnostics import ingestion, services

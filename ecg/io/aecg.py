@@ -4,19 +4,22 @@ The XML is read by defusedxml (no DTD, no entities, no external references), ele
 refused past a nesting depth, a number of leads or a number of samples, before the arrays are
 built. The first ``sequenceSet`` of the first ``series`` is read: its time sequence (``GLIST_TS`` or
 ``GLIST_PQ``: ``increment`` gives fs) and one ``SLIST_PQ`` per lead (value = origin + scale ×
-digit, in the unit of ``scale``).
+digit, in the unit of ``scale``). The start is that series' ``effectiveTime/low``, else the document's
+(:func:`ecg.io.start_time.aecg_start`).
 """
 
 from __future__ import annotations
 
 import io
 import re
+from datetime import datetime
 from typing import Any
 
 import numpy as np
 
 from ecg.io.errors import SignalError
 from ecg.io.readers import check_fs, lead_phrase
+from ecg.io.start_time import aecg_start
 
 NS = "{urn:hl7-org:v3}"
 XSI_TYPE = "{http://www.w3.org/2001/XMLSchema-instance}type"
@@ -107,13 +110,22 @@ def _digits(text: str, where: str, max_samples: int) -> np.ndarray:
     return np.fromstring(text, dtype=np.float64, sep=" ")
 
 
+def _low(node: Any) -> str | None:
+    """The ``effectiveTime/low/@value`` of an element, if it has one."""
+    low = node.find(f"{NS}effectiveTime/{NS}low")
+    return low.get("value") if low is not None else None
+
+
 def read_aecg(
     data: bytes, *, max_columns: int, max_seconds: float, source: str = SOURCE
-) -> tuple[float, dict[str, np.ndarray], dict[str, str]]:
-    """(fs, leads in mV, units) of the first rhythm sequence set of an HL7 aECG document."""
+) -> tuple[float, dict[str, np.ndarray], dict[str, str], datetime | None]:
+    """(fs, leads in mV, units, start) of the first rhythm sequence set of an HL7 aECG document."""
     root = _parse(data, source)
-    sequence_set = root.find(f"{NS}component/{NS}series/{NS}component/{NS}sequenceSet")
-    if sequence_set is None:
+    found = (
+        (series, series.find(f"{NS}component/{NS}sequenceSet")) for series in root.iterfind(f"{NS}component/{NS}series")
+    )
+    series, sequence_set = next(((s, q) for s, q in found if q is not None), (None, None))
+    if series is None or sequence_set is None:
         raise SignalError(f"{source} has no series/component/sequenceSet (no rhythm waveforms)")
     sequences = [c.find(f"{NS}sequence") for c in sequence_set.findall(f"{NS}component")]
     sequences = [s for s in sequences if s is not None]
@@ -160,4 +172,4 @@ def read_aecg(
     lengths = {len(v) for v in leads.values()}
     if len(lengths) > 1:
         raise SignalError(f"{source}: leads have different numbers of samples ({', '.join(map(str, sorted(lengths)))})")
-    return fs, leads, units
+    return fs, leads, units, aecg_start(_low(series), _low(root))

@@ -2,19 +2,22 @@
 
 Every size the file declares (channels, samples, bits) is checked against the limits and against
 the bytes of WaveformData before any array is built; the samples are then scaled to mV with each
-channel's sensitivity, its units, correction factor and baseline (PS3.3 C.10.9).
+channel's sensitivity, its units, correction factor and baseline (PS3.3 C.10.9). The start is the
+acquisition date and time the file states (:func:`ecg.io.start_time.dicom_start`), from the same dataset.
 """
 
 from __future__ import annotations
 
 import io
 import re
+from datetime import datetime
 from typing import Any
 
 import numpy as np
 
 from ecg.io.errors import SignalError
 from ecg.io.readers import check_fs
+from ecg.io.start_time import DICOM_START_KEYWORDS, dicom_start
 
 TWELVE_LEAD_ECG = "1.2.840.10008.5.1.4.1.1.9.1.1"
 GENERAL_ECG = "1.2.840.10008.5.1.4.1.1.9.1.2"
@@ -37,20 +40,30 @@ def lead_label(meaning: str) -> str:
 
 def read_dicom_ecg(
     data: bytes, *, max_columns: int, max_seconds: float, source: str = SOURCE
-) -> tuple[float, dict[str, np.ndarray], dict[str, str]]:
-    """(fs, leads in mV, units) of the longest multiplex group of a DICOM ECG."""
+) -> tuple[float, dict[str, np.ndarray], dict[str, str], datetime | None]:
+    """(fs, leads in mV, units, start) of the longest multiplex group of a DICOM ECG."""
     import pydicom
 
     if not is_dicom(data[:132]):
         raise SignalError(f"{source} is not DICOM (no 'DICM' marker at byte 128)")
     try:
-        return _read(pydicom.dcmread(io.BytesIO(data), defer_size=None), max_columns, max_seconds, source)
+        ds = pydicom.dcmread(io.BytesIO(data), defer_size=None)
+        return (*_read(ds, max_columns, max_seconds, source), _stated_start(ds))
     except SignalError:
         raise
     except MemoryError:
         raise SignalError(f"{source} declares more than can be read", limit_exceeded=True) from None
     except Exception as exc:  # pydicom raises many types (and RecursionError) for damaged files
         raise SignalError(f"{source} cannot be read: {type(exc).__name__}: {str(exc)[:200]}") from None
+
+
+def _stated_start(ds: Any) -> datetime | None:
+    """The start the dataset states; None when it states none, or an attribute of it cannot be decoded (a
+    damaged date refuses no waveform)."""
+    try:
+        return dicom_start({keyword: ds.get(keyword) for keyword in DICOM_START_KEYWORDS})
+    except Exception:  # pydicom decodes a value when it is first asked for, and may raise then
+        return None
 
 
 def _read(

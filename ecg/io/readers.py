@@ -140,7 +140,8 @@ class Signal:
     leads: dict[str, np.ndarray]
     units: dict[str, str] | None = None
     source_format: str = "unknown"
-    # when the recording started, as the file states it: its own wall-clock time, no zone (None: not stated)
+    # when the recording started, as the file states it (None: not stated): naive, the file's own wall-clock
+    # time of no stated zone; aware when the file states its offset from UTC (DICOM, HL7 aECG)
     start: datetime | None = None
     lead_order: list[str] = field(init=False, repr=False)
 
@@ -1075,8 +1076,8 @@ def read_dicom(
     """A DICOM 12-Lead (or General) ECG waveform: the longest multiplex group, every channel, in mV."""
     from ecg.io.dicom import read_dicom_ecg
 
-    fs, leads, units = read_dicom_ecg(data, max_columns=max_columns, max_seconds=max_seconds)
-    return _build(fs, leads, units, "dicom", "DICOM file")
+    fs, leads, units, start = read_dicom_ecg(data, max_columns=max_columns, max_seconds=max_seconds)
+    return _build(fs, leads, units, "dicom", "DICOM file", start=start)
 
 
 def read_aecg(
@@ -1085,8 +1086,8 @@ def read_aecg(
     """An HL7 aECG document's rhythm leads, in mV."""
     from ecg.io import aecg
 
-    fs, leads, units = aecg.read_aecg(data, max_columns=max_columns, max_seconds=max_seconds)
-    return _build(fs, leads, units, "aecg", "aECG file")
+    fs, leads, units, start = aecg.read_aecg(data, max_columns=max_columns, max_seconds=max_seconds)
+    return _build(fs, leads, units, "aecg", "aECG file", start=start)
 
 
 # --- format sniffing ----------------------------------------------------------------------

@@ -1,20 +1,24 @@
-"""When a recording started, as its file states it (WFDB base time and date, EDF/EDF+ start date and time).
+"""When a recording started, as its file states it (WFDB base time and date, EDF/EDF+ start date and time,
+a DICOM ECG's acquisition or content date and time, an HL7 aECG's effectiveTime).
 
-Files give a wall-clock time without a zone: the start is returned as a naive :class:`~datetime.datetime`,
-and the caller decides which zone it is in. A time or date that is absent, partial or malformed makes the
-start unknown (None); it never refuses the file, whose samples do not depend on it. The libraries that read
-the samples do refuse such headers, so each format also has a function giving the header with the stated
-start made harmless, for them to read instead.
+Most files give a wall-clock time without a zone: the start is returned as a naive
+:class:`~datetime.datetime`, and the caller decides which zone it is in. A DICOM or HL7 value that states its
+UTC offset (DICOM's ``&ZZXX`` or TimezoneOffsetFromUTC, HL7's ``+ZZZZ``) names a moment instead: the start is
+then returned aware, at that offset, and the caller shows it in its own zone. A time or date that is absent,
+partial or malformed makes the start unknown (None); it never refuses the file, whose samples do not depend
+on it. The libraries that read the samples do refuse such headers, so each format also has a function giving
+the header with the stated start made harmless, for them to read instead.
 
 A WFDB header with a base time and no base date states a time of day only: without a date it cannot be
 placed in time (FHIR's dateTime needs one, and a 24-hour recording's clock times would cross a midnight of
-no known day), so the start is unknown then too.
+no known day), so the start is unknown then too; so is a DICOM or HL7 date without a time of day.
 """
 
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, time
+from collections.abc import Mapping
+from datetime import date, datetime, time, timedelta, timezone
 
 _WFDB_TIME = re.compile(r"^(\d{1,2}):(\d{1,2}):(\d{1,2})(?:\.(\d{1,6}))?$")
 _WFDB_DATE = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})$")
@@ -159,3 +163,94 @@ def edf_header_readable(header: bytes) -> bytes | None:
         rest = out[98:168].decode("ascii", "replace").split()[1:]
         out[98:168] = " ".join(["X", *rest]).encode("ascii", "replace")[:70].ljust(70)
     return bytes(out) if out != header[:256] else None
+
+
+# --- DICOM and HL7 aECG ---------------------------------------------------------------------
+
+# DICOM DT (PS3.5 6.2) and HL7 v3 TS: YYYY[MM[DD[HH[MM[SS[.F]]]]]] and an optional UTC offset &ZZXX; read
+# here only to the hour or finer (a date alone is no start). HL7 allows more than DICOM's six fraction digits.
+_STAMP = re.compile(r"^(\d{4})(?:(\d\d)(?:(\d\d)(?:(\d\d)(?:(\d\d)(?:(\d\d)(?:\.(\d+))?)?)?)?)?)?([+-]\d{4})?$")
+_DICOM_DA = re.compile(r"^\d{8}$")
+_DICOM_TM = re.compile(r"^\d\d(?:\d\d(?:\d\d(?:\.\d{1,6})?)?)?$")
+_UTC_OFFSET = re.compile(r"^([+-])(\d\d)(\d\d)$")
+# The attributes a DICOM ECG's start is read from, in the order they are preferred (a pair is one source).
+DICOM_START_SOURCES = (("AcquisitionDateTime",), ("AcquisitionDate", "AcquisitionTime"), ("ContentDate", "ContentTime"))
+DICOM_TIMEZONE = "TimezoneOffsetFromUTC"
+DICOM_START_KEYWORDS = (*(k for source in DICOM_START_SOURCES for k in source), DICOM_TIMEZONE)
+
+
+def utc_offset(text: str) -> timezone | None:
+    """A ``+HHMM`` or ``-HHMM`` offset from UTC, within the -12:00 to +14:00 of DICOM and of the world's
+    clocks; None when it is not one."""
+    match = _UTC_OFFSET.match(text)
+    if match is None:
+        return None
+    hours, minutes = int(match[2]), int(match[3])
+    if minutes > 59 or hours * 60 + minutes > (12 if match[1] == "-" else 14) * 60:
+        return None
+    offset = timedelta(hours=hours, minutes=minutes)
+    return timezone(-offset if match[1] == "-" else offset)
+
+
+def stamp_start(text: str) -> datetime | None:
+    """The start a DICOM DT or HL7 TS value names: naive, or aware when it states its UTC offset. None when it
+    stops before the hour (a date is no start), or is not a valid date and time."""
+    match = _STAMP.match(text.strip())
+    if match is None or match[4] is None:
+        return None
+    year, month, day, hour, minute, second = (int(part or 0) for part in match.groups()[:6])
+    clock = _time(hour, minute, second, int((match[7] or "0")[:6].ljust(6, "0")))
+    start_date = _date(year, month, day)
+    if clock is None or start_date is None:
+        return None
+    if match[8] is None:
+        return datetime.combine(start_date, clock)
+    zone = utc_offset(match[8])
+    return datetime.combine(start_date, clock, tzinfo=zone) if zone else None
+
+
+def _dicom_text(values: Mapping[str, object], keyword: str) -> str | None:
+    """An attribute's text, "" when it is absent or empty; None when it is not one text (several values)."""
+    value = values.get(keyword)
+    if value is None:
+        return ""
+    return value.strip() if isinstance(value, str) else None
+
+
+def dicom_start(values: Mapping[str, object]) -> datetime | None:
+    """The start a DICOM ECG states, from its attributes' values by keyword (:data:`DICOM_START_KEYWORDS`).
+
+    AcquisitionDateTime (DT) when present, else AcquisitionDate and AcquisitionTime (DA ``YYYYMMDD``, TM
+    ``HH[MM[SS[.FFFFFF]]]``), else ContentDate and ContentTime. The first source present decides: a value
+    there that is malformed or partial (a date without its time) leaves the start unknown rather than taking
+    a later source's, which may be another moment (content is often written after the acquisition). The
+    offset a DT states is its own; else TimezoneOffsetFromUTC, when present, is the offset of every date and
+    time of the file, and a malformed one leaves the start unknown.
+    """
+    texts = {keyword: _dicom_text(values, keyword) for keyword in DICOM_START_KEYWORDS}
+    for source in DICOM_START_SOURCES:
+        if all(texts[keyword] == "" for keyword in source):
+            continue
+        if len(source) == 1:
+            text = texts[source[0]]
+            start = stamp_start(text) if text is not None else None
+        else:
+            day, clock = (texts[keyword] for keyword in source)
+            valid = day is not None and clock is not None and _DICOM_DA.match(day) and _DICOM_TM.match(clock)
+            start = stamp_start(f"{day}{clock}") if valid else None
+        break
+    else:
+        return None
+    zone_text = texts[DICOM_TIMEZONE]
+    if start is None or start.tzinfo is not None or zone_text == "":
+        return start
+    zone = utc_offset(zone_text) if zone_text is not None else None
+    return start.replace(tzinfo=zone) if zone else None
+
+
+def aecg_start(series_low: str | None, document_low: str | None) -> datetime | None:
+    """The start an HL7 aECG states: its series' ``effectiveTime/low/@value`` (a TS,
+    ``YYYYMMDDHHMMSS[.S][+/-ZZZZ]``), or the AnnotatedECG's own when the series states none."""
+    series_low = (series_low or "").strip()
+    text = series_low or (document_low or "").strip()
+    return stamp_start(text) if text else None

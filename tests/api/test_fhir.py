@@ -222,6 +222,55 @@ def test_the_results_are_effective_when_the_recording_started_as_its_file_states
     assert report["issued"] == recording.diagnosis.created_at.isoformat()  # when the result was made, as before
 
 
+@pytest.mark.parametrize(
+    ("fmt", "stated", "start", "end"),
+    [  # the site is in Berlin: +01:00 in December, +02:00 in July
+        (
+            "dicom",
+            {"AcquisitionDateTime": "20261204225955.5+0000"},
+            "2026-12-04T23:59:55.500000+01:00",
+            "2026-12-05T00:00:05.500000+01:00",
+        ),
+        (
+            "dicom",
+            {"AcquisitionDate": "20261204", "AcquisitionTime": "235955"},
+            "2026-12-04T23:59:55+01:00",
+            "2026-12-05T00:00:05+01:00",
+        ),
+        (
+            "aecg",
+            {"series": "20260704101500-0400", "document": "20260703090000"},
+            "2026-07-04T16:15:00+02:00",
+            "2026-07-04T16:15:10+02:00",
+        ),
+    ],
+)
+def test_a_cart_file_is_effective_when_it_states_it_was_acquired_at_its_utc_offset_or_the_sites(
+    api_as, staff_a, patient_a, active_models, settings, fmt, stated, start, end
+):
+    from ecg.datasets.carts import synthetic_twelve_lead
+    from tests.helpers import aecg_stating, dicom_stating, upload
+
+    settings.TIME_ZONE = "Europe/Berlin"
+    api = api_as(staff_a)
+    leads = synthetic_twelve_lead(seconds=10.0, fs=500.0)
+    data, name = (
+        (dicom_stating(leads, 500.0, **stated), "ecg.dcm")
+        if fmt == "dicom"
+        else (aecg_stating(leads, 500.0, **stated), "ecg.xml")
+    )
+    created = api.post("/api/v1/recordings", {"patient": patient_a.pk, "kind": "signal", "file": upload(name, data)})
+    assert created.status_code == 201, created.content[:500]
+    assert created.json()["input_format"] == fmt and created.json()["recorded_at"] == start
+    recording = ECGRecording.objects.get(pk=created.json()["id"])
+    assert api.get(f"/api/v1/recordings/{recording.pk}").json()["recorded_at"] == start
+    classify_by_hand(recording, active_models, beats=np.zeros((4, 187), dtype=np.float32), heart_rate=75.0)
+    data = fetch_valid_bundle(api, recording)
+    (report,) = resources(data, "DiagnosticReport")
+    assert report["effectivePeriod"] == {"start": start, "end": end} and "effectiveDateTime" not in report
+    assert {o["effectiveDateTime"] for o in resources(data, "Observation")} == {start}
+
+
 def test_without_a_stated_start_the_results_are_effective_when_uploaded(api_as, staff_a, done_recording):
     data = fetch_valid_bundle(api_as(staff_a), done_recording)
     (report,) = resources(data, "DiagnosticReport")
