@@ -14,7 +14,7 @@ class Migration(migrations.Migration):
             name="recorded_at",
             field=models.DateTimeField(
                 blank=True,
-                help_text="When the recording started, as its file states it (a wall-clock time read in TIME_ZONE); null when the file does not say",
+                help_text="When the recording started, as its file states it (a wall-clock time read in TIME_ZONE, or at the UTC offset the file states); null when the file does not say",
                 null=True,
             ),
         ),
