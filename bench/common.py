@@ -1,9 +1,11 @@
 """Shared helpers of the performance benches: the shipped models, a private stack, process memory."""
 
+import argparse
 import json
 import os
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from ecg.datasets import paths
@@ -106,3 +108,23 @@ def write_result(path: Path, result: dict) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))
+
+
+def arguments(
+    doc: str,
+    output: Path,
+    markdown: Callable[[dict], str],
+    add: Callable[[argparse.ArgumentParser], None] | None = None,
+) -> argparse.Namespace | None:
+    """The command line every bench shares: ``--markdown`` prints the tables of its results file
+    (``output``) and returns None, as there is nothing to run; else the parsed arguments (``add``
+    declares a bench's own)."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--markdown", action="store_true", help="print the tables of the results file")
+    if add is not None:
+        add(parser)
+    args = parser.parse_args()
+    if args.markdown:
+        print(markdown(json.loads(output.read_text())))
+        return None
+    return args

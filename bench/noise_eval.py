@@ -16,8 +16,6 @@ it runs the same analysis. Product beats come from `bench.rhythm_eval`'s cache (
 Results: bench/results/noise_eval.json.
 """
 
-import argparse
-import json
 import os
 import time
 
@@ -26,7 +24,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np
 
 from bench import rhythm_eval as re_
-from bench.common import REPO, machine, write_result
+from bench.common import REPO, arguments, machine, write_result
 from ecg.rhythm import noise
 
 OUTPUT = REPO / "bench" / "results" / "noise_eval.json"
@@ -183,11 +181,7 @@ def markdown(result: dict) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--markdown", action="store_true", help="print the tables of the results file")
-    args = parser.parse_args()
-    if args.markdown:
-        print(markdown(json.loads(OUTPUT.read_text())))
+    if arguments(__doc__, OUTPUT, markdown) is None:
         return
     load_before = os.getloadavg()
     model = re_._model_loader()

@@ -10,12 +10,10 @@ the false ones listed. Writes bench/results/pauses_one_lead.json (about 2 minute
 the beats are cached beside rhythm_eval's).
 """
 
-import argparse
-import json
 import os
 import time
 
-from bench.common import REPO, machine, write_result
+from bench.common import REPO, arguments, machine, write_result
 from bench.rhythm_eval import (
     _add,
     _model_loader,
@@ -77,13 +75,8 @@ def markdown(result: dict) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--markdown", action="store_true", help="print the tables of the results file")
-    args = parser.parse_args()
-    if args.markdown:
-        print(markdown(json.loads(RESULT.read_text())))
-        return
-    write_result(RESULT, run())
+    if arguments(__doc__, RESULT, markdown) is not None:
+        write_result(RESULT, run())
 
 
 if __name__ == "__main__":

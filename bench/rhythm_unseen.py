@@ -18,8 +18,6 @@ arrhythmia evaluation). Results: bench/results/rhythm_unseen.json.
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
 import time
 
@@ -29,7 +27,7 @@ import numpy as np
 
 from bench import heartbeat_protocols as hp
 from bench import rhythm_eval as re_
-from bench.common import REPO, machine, write_result
+from bench.common import REPO, arguments, machine, write_result
 from ecg.constants import AAMI_CLASSES
 from ecg.training import record as rt
 
@@ -118,11 +116,7 @@ def markdown(result: dict) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--markdown", action="store_true", help="print the tables of the results file")
-    args = parser.parse_args()
-    if args.markdown:
-        print(markdown(json.loads(OUTPUT.read_text())))
+    if arguments(__doc__, OUTPUT, markdown) is None:
         return
     load_before = os.getloadavg()
     started = time.perf_counter()

@@ -31,7 +31,6 @@ Per fold the stacker's probabilities are kept (training-runs/oof/context_stacker
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import time
@@ -41,7 +40,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np
 
 from bench import heartbeat_protocols as hp
-from bench.common import REPO, machine, write_result
+from bench.common import REPO, arguments, machine, write_result
 from ecg.constants import AAMI_CLASSES
 from ecg.evaluation import protocols
 from ecg.processing.context import MAX_RR_S, baseline_rr
@@ -353,12 +352,13 @@ def markdown(result: dict) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--models", default="trees", help="trees and/or gru, comma-separated")
-    parser.add_argument("--markdown", action="store_true", help="print the tables of the results file")
-    args = parser.parse_args()
-    if args.markdown:
-        print(markdown(json.loads(OUTPUT.read_text())))
+    args = arguments(
+        __doc__,
+        OUTPUT,
+        markdown,
+        lambda parser: parser.add_argument("--models", default="trees", help="trees and/or gru, comma-separated"),
+    )
+    if args is None:
         return
     load_before = os.getloadavg()
     started = time.perf_counter()
