@@ -180,7 +180,8 @@ def _second_measures(values: np.ndarray, fs: float, r_peaks: np.ndarray) -> tupl
         quarters = windows.max(axis=1) - windows.min(axis=1)
         per_second = block // quarter
         mine_q = quarters[(first - lo) * per_second : (last - lo) * per_second]
-        swing[first : first + len(mine_q) // per_second] = mine_q.reshape(-1, per_second).max(axis=1)
+        whole = len(mine_q) // per_second  # a rate that resamples a sample short leaves a part second
+        swing[first : first + whole] = mine_q[: whole * per_second].reshape(-1, per_second).max(axis=1)
     if len(peaks) == 0:
         return np.zeros(n_seconds), np.zeros(n_seconds), np.zeros(n_seconds)
     height = qrs_height / np.maximum(median_filter(qrs_height, size=REFERENCE_BEATS, mode="nearest"), 1e-12)
@@ -225,9 +226,10 @@ def clipped_seconds(values: np.ndarray, fs: float, n_seconds: int) -> np.ndarray
         piece = values[first : first + step + least]  # a run across the edge is seen whole
         for rail in (top, bottom):
             edges = np.diff(np.concatenate([[0], (piece == rail).astype(np.int8), [0]]))
-            for a, b in zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1), strict=True):
-                if b - a >= least:
-                    out[int((first + a) // fs) : int((first + b - 1) // fs) + 1] = True
+            starts, stops = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+            long = stops - starts >= least
+            for a, b in zip(starts[long], stops[long], strict=True):
+                out[int((first + a) // fs) : int((first + b - 1) // fs) + 1] = True
     return out
 
 

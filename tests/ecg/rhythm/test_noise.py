@@ -248,3 +248,17 @@ def test_recovery_lasts_while_the_beats_are_squashed_and_no_longer():
     assert list(np.flatnonzero(out)) == [*range(2, 13), *range(20, 24)]
     squashed[8] = False  # whole beats end the recovery
     assert list(np.flatnonzero(noise.recovering(saturated, squashed))) == [*range(2, 8), *range(20, 24)]
+
+
+@pytest.mark.parametrize("fs", [100.3, 102.4, 110.7])
+@pytest.mark.parametrize("seconds", [12, 13, 17, 26, 37])
+def test_a_rate_that_resamples_a_sample_short_is_read(fs, seconds):
+    # at these rates and lengths the 128-Hz piece comes out a sample short of its whole seconds
+    rng = np.random.default_rng(0)
+    n = int(seconds * fs) + 1
+    values = rng.normal(0, 0.02, n)
+    r_peaks = (np.arange(0.5, seconds - 0.5, 0.8) * fs).astype(int)
+    for p in r_peaks:
+        values[p - 2 : p + 3] += [0.2, 0.6, 1.0, 0.6, 0.2]
+    assert noise.noisy(values, fs, r_peaks) == []
+    assert len(noise.step_scores(values, fs, r_peaks)) == int(n // fs)
