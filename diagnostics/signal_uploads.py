@@ -6,7 +6,7 @@ import os
 import tempfile
 import zipfile
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import cast
 
@@ -116,18 +116,29 @@ def parse_signal_upload(
     return parsed, data, filename
 
 
+EARLIEST_START = 1950  # the year before which no stated start is taken (Holter recording began in the 1960s)
+
+
 def recorded_at(start: datetime | None) -> datetime | None:
     """A file's stated start as a moment, in the site's TIME_ZONE (the zone the pages and reports are written in).
 
     A naive start, the file's own wall-clock time without a zone, is read as a time in TIME_ZONE, so the pages
     show the time the file says. An aware one, from a file that states its offset from UTC (DICOM, HL7 aECG),
     already names its moment: it is kept, and shown as the site's wall clock then.
+
+    A start before ``EARLIEST_START`` or more than a day after now is no start a recorder could have
+    made (a clock never set, or a hostile header at year 1 or 9999, whose arithmetic overflows): unknown.
     """
     if start is None:
         return None
-    if timezone.is_aware(start):
-        return timezone.localtime(start, timezone.get_default_timezone())
-    return timezone.make_aware(start, timezone.get_default_timezone())
+    zone = timezone.get_default_timezone()
+    try:
+        moment = timezone.localtime(start, zone) if timezone.is_aware(start) else timezone.make_aware(start, zone)
+    except (OverflowError, ValueError):
+        return None
+    if moment.year < EARLIEST_START or moment > timezone.now() + timedelta(days=1):
+        return None
+    return moment
 
 
 def parse_streamed_signal_upload(uploads: list, *, fs: float | None, lead: str | None):

@@ -271,6 +271,33 @@ def test_a_cart_file_is_effective_when_it_states_it_was_acquired_at_its_utc_offs
     assert {o["effectiveDateTime"] for o in resources(data, "Observation")} == {start}
 
 
+@pytest.mark.parametrize(
+    "stated",
+    [
+        {"AcquisitionDateTime": "00010101000000+0100"},  # year 1 at an offset: overflows the site's zone
+        {"AcquisitionDateTime": "99991231235959-0100"},
+        {"AcquisitionDate": "99991231", "AcquisitionTime": "235959"},  # naive, far in the future
+        {"AcquisitionDate": "19000101", "AcquisitionTime": "000000"},  # a clock never set
+    ],
+)
+def test_a_start_no_recorder_could_have_made_is_unknown_not_a_server_error(
+    api_as, staff_a, patient_a, active_models, settings, stated
+):
+    from ecg.datasets.carts import synthetic_twelve_lead
+    from tests.helpers import dicom_stating, upload
+
+    settings.TIME_ZONE = "Europe/Berlin"
+    api = api_as(staff_a)
+    data = dicom_stating(synthetic_twelve_lead(seconds=10.0, fs=500.0), 500.0, **stated)
+    created = api.post("/api/v1/recordings", {"patient": patient_a.pk, "kind": "signal", "file": upload("e.dcm", data)})
+    assert created.status_code == 201, created.content[:500]
+    assert created.json()["recorded_at"] is None
+    recording = ECGRecording.objects.get(pk=created.json()["id"])
+    classify_by_hand(recording, active_models, beats=np.zeros((4, 187), dtype=np.float32), heart_rate=75.0)
+    (report,) = resources(fetch_valid_bundle(api, recording), "DiagnosticReport")
+    assert "effectiveDateTime" in report  # the upload time, as without a stated start
+
+
 def test_without_a_stated_start_the_results_are_effective_when_uploaded(api_as, staff_a, done_recording):
     data = fetch_valid_bundle(api_as(staff_a), done_recording)
     (report,) = resources(data, "DiagnosticReport")
