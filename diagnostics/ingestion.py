@@ -130,10 +130,12 @@ def _is_header(cells: list[str], decimal_comma: bool) -> bool:
 
 
 def _column_numbers(cells: list[str]) -> bool:
-    """Whether the cells are the columns' numbers, 0, 1, 2, ... or 1, 2, 3, ... (a data frame's export)."""
-    if not all(c.isdigit() for c in cells):
+    """Whether the beat columns are headed by their numbers, 0, 1, 2, ... or 1, 2, 3, ... (a data frame's
+    export), the label column by its number or a name."""
+    beat = cells[:BEAT_LENGTH]
+    if not all(c.isdigit() for c in beat):
         return False
-    numbers = [int(c) for c in cells]
+    numbers = [int(c) for c in beat]
     return numbers[0] in (0, 1) and numbers == list(range(numbers[0], numbers[0] + len(numbers)))
 
 
@@ -240,17 +242,21 @@ def parse_beat_csv(data: bytes) -> np.ndarray:
 
 
 def parse_beat_text(text: str) -> np.ndarray:
-    """Values pasted into a text box: one beat per line, separated by commas or spaces."""
+    """Values pasted into a text box: one beat per line, separated by commas, semicolons or spaces; with
+    semicolons or tabs between them a comma is a decimal comma, as in a file."""
     if not text.strip():
         raise UploadRefused("no values were pasted", field="text")
     rows = []
+    lines = text.strip().splitlines()
+    decimal_comma = sniff_delimiter(lines[0]) in (";", "\t")
+    separators = r"[;\s]+" if decimal_comma else r"[,;\s]+"
     try:
-        for number, line in enumerate(text.strip().splitlines(), start=1):
-            cells = re.split(r"[,;\s]+", line.strip(), maxsplit=_max_columns())
+        for number, line in enumerate(lines, start=1):
+            cells = re.split(separators, line.strip(), maxsplit=_max_columns())
             if len(cells) > _max_columns():
                 raise too_wide(number)
             rows.append(cells)
-        return rows_to_beats(rows)
+        return rows_to_beats(rows, decimal_comma=decimal_comma)
     except UploadRefused as exc:
         exc.field = "text"
         raise

@@ -94,12 +94,13 @@ def test_a_header_row_of_column_names_is_still_dropped_even_with_a_number_among_
 
 
 @pytest.mark.parametrize("first", [0, 1])
-@pytest.mark.parametrize("label", [False, True])
+@pytest.mark.parametrize("label", ["", "number", "label"])
 @pytest.mark.django_db
 def test_a_header_row_of_column_numbers_is_dropped(post, first, label):
-    # a data frame written with its column index: 0,1,...,186 (and 187 for the label)
-    lines = beat_csv(5, label=label).decode().splitlines()
-    numbers = ",".join(str(first + i) for i in range(187 + label))
+    # a data frame written with its column index: 0,1,...,186 (and 187, or a name, for the label)
+    lines = beat_csv(5, label=bool(label)).decode().splitlines()
+    numbers = ",".join(str(first + i) for i in range(187 + (label == "number")))
+    numbers += ",label" if label == "label" else ""
     response = _file(post, "beats.csv", ("\n".join([numbers, *lines]) + "\n").encode())
     assert response.status_code == 302, response.content.decode()[-500:]
     assert ECGRecording.objects.get().input_beat_count == 5
@@ -252,6 +253,23 @@ def test_it_accepts_pasted_values(post):
     assert response.status_code == 302
     recording = ECGRecording.objects.get()
     assert (recording.input_format, recording.input_beat_count) == ("text", 1)
+
+
+@pytest.mark.parametrize("separator", [";", "\t", "; "])
+@pytest.mark.django_db
+def test_it_accepts_pasted_values_with_decimal_commas(post, separator):
+    # as a European spreadsheet copies them: semicolons or tabs between values, a comma as the decimal mark
+    text = "\n".join(separator.join(["0,5"] * 187) for _ in range(2))
+    response = post({"kind": "beats", "text": text})
+    assert response.status_code == 302, response.content.decode()[-500:]
+    recording = ECGRecording.objects.get()
+    assert (recording.input_format, recording.input_beat_count) == ("text", 2)
+
+
+@pytest.mark.django_db
+def test_it_names_a_bad_pasted_value_among_decimal_commas(post):
+    text = ";".join(["0,5"] * 186 + ["0,5x"])
+    assert_refused(post({"kind": "beats", "text": text}), 400, "row 1, column 187:", "0,5x", "is not a number")
 
 
 @pytest.mark.django_db
