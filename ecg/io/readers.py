@@ -930,8 +930,9 @@ def read_csv_signal(
 
     fs = check_fs(fs)
     text = _decode_text(data, "CSV file")
-    # whole-line comments ("# exported by ...") are skipped; a '#' inside a line is text ("Sample #")
-    lines = [ln for ln in text.splitlines() if not ln.lstrip().startswith("#")]
+    # whole-line comments ("# exported by ...") are skipped as blank lines are, so a row keeps its line's
+    # number in messages; a '#' inside a line is text ("Sample #")
+    lines = ["" if ln.lstrip().startswith("#") else ln for ln in text.splitlines()]
     text = "\n".join(lines)
     first = next((ln for ln in lines if ln.strip()), None)
     if first is None:

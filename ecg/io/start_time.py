@@ -24,7 +24,7 @@ _WFDB_TIME = re.compile(r"^(\d{1,2}):(\d{1,2}):(\d{1,2})(?:\.(\d{1,6}))?$")
 _WFDB_DATE = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})$")
 _EDF_FIELD = re.compile(rb"^(\d\d)\.(\d\d)\.(\d\d)$")
 _MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
-_EDFPLUS_DATE = re.compile(r"^(\d\d)-([A-Za-z]{3})-(\d{4})$")
+_EDFPLUS_DATE = re.compile(r"^(\d\d)-([A-Z]{3})-(\d{4})$")  # EDF+ writes the month in capitals
 EDF_UNKNOWN_START = b"01.01.8500.00.00"  # a valid date and time that say nothing
 
 
@@ -117,13 +117,14 @@ def _edfplus_startdate(header: bytes) -> tuple[str | None, date | None]:
     text = header[98:168].decode("ascii", "replace").split()
     token = text[0] if text else ""
     match = _EDFPLUS_DATE.match(token)
-    if match is None or match[2].upper() not in _MONTHS:
+    if match is None or match[2] not in _MONTHS:
         return token, None
-    return token, _date(int(match[3]), _MONTHS.index(match[2].upper()) + 1, int(match[1]))
+    return token, _date(int(match[3]), _MONTHS.index(match[2]) + 1, int(match[1]))
 
 
 def _agrees(full: date, short: date | None) -> bool:
-    return short is not None and (full.day, full.month, full.year % 100) == (short.day, short.month, short.year % 100)
+    """Whether the EDF+ four-digit date is the fixed field's (whose two-digit year is 1985-2084)."""
+    return short is not None and full == short
 
 
 def edf_start(header: bytes) -> datetime | None:

@@ -343,6 +343,9 @@ def test_read_csv_comment_lines_are_skipped_and_a_hash_in_a_name_is_kept(record_
     signal = read_csv_signal("\n".join(rows).encode(), fs=FS)
     assert list(signal.leads) == ["ECG #1"]  # "Sample #" is the sample-number column, skipped
     np.testing.assert_allclose(signal.lead(), mlii, atol=5e-4)
+    rows[10] = "7,abc"  # line 11 of the file
+    with pytest.raises(SignalError, match="row 11, column 'ECG #1': value 'abc' is not a number"):
+        read_csv_signal("\n".join(rows).encode(), fs=FS)
 
 
 def test_read_csv_headerless_semicolons_with_decimal_commas(record_100):

@@ -157,6 +157,8 @@ def test_an_edfplus_startdate_gives_the_four_digit_year(tmp_path):
         (176, b"        ", None),
         (98, b"05-DEC-2026", None),  # EDF+ startdate disagreeing with the fixed field
         (98, b"31-FEB-2026", None),
+        (98, b"04-dec-2026", None),  # EDF+ writes the month in capitals: the library refuses it otherwise
+        (98, b"04-DEC-1926", None),  # the fixed field's "26" is 2026 (1985-2084)
         (168, b"xx.yy.zz", datetime(2026, 12, 4, 23, 50)),  # the EDF+ startdate still says
     ],
 )
