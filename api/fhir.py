@@ -307,7 +307,7 @@ def _rhythm_observations(
     )
     n_out = int(rhythm.get("beats_left_out") or 0)
     left_out = (
-        f"Over the beats outside VF/VFL and stretches without signal; the {n_out} detection"
+        f"Over the beats outside VF/VFL, stretches without signal and noise; the {n_out} detection"
         f"{'s' if n_out != 1 else ''} there {'are' if n_out != 1 else 'is'} in the beat-class counts only."
         if n_out
         else ""
@@ -316,7 +316,10 @@ def _rhythm_observations(
         figures = rhythm.get(kind, {})
         components = [
             {
-                "code": {"coding": [_coding(LOCAL, f"{kind}-{name}")], "text": f"{label} {name.replace('_', ' ')}"},
+                "code": {
+                    "coding": [_coding(LOCAL, f"{kind}-{name.replace('_', '-')}")],
+                    "text": f"{label} {name.replace('_', ' ')}",
+                },
                 "valueInteger": int(figures.get(name, 0)),
             }
             for name in ("isolated", "couplets", "runs", "bigeminy_episodes", "trigeminy_episodes")

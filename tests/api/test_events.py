@@ -119,6 +119,11 @@ def test_fhir_carries_heart_rate_extremes_af_burden_and_ectopy(api_as, staff_a, 
     assert by_code(observations, "af-burden")["valueQuantity"]["code"] == "%"
     ventricular = by_code(observations, "ventricular-ectopic-beats")
     assert ventricular["valueQuantity"]["value"] == rhythm["ventricular"]["total"]
+    counts = {c["code"]["coding"][0]["code"]: c["valueInteger"] for c in ventricular["component"]}
+    # the project's codes are words joined by hyphens, as every other code of the bundle
+    assert counts["ventricular-couplets"] == rhythm["ventricular"]["couplets"]
+    assert counts["ventricular-bigeminy-episodes"] == rhythm["ventricular"]["bigeminy_episodes"]
+    assert all(set(code) <= set("abcdefghijklmnopqrstuvwxyz-") for code in counts)
 
 
 def test_fhir_tells_of_life_threatening_episodes_first(api_as, staff_a, rhythm_recording):
