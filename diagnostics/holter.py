@@ -2,7 +2,7 @@
 event list with strips, the most significant events."""
 
 import math
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.core.paginator import Paginator
 from django.utils import timezone
@@ -18,13 +18,21 @@ STRIP_LEAD_IN_S = 2.0
 STRIP_S = 10.0
 
 
+def wall_clock(recording: ECGRecording, seconds: float) -> datetime:
+    """The time of day ``seconds`` into a recording whose start is known, on the recorder's clock: its
+    start as the site's wall clock, plus the time elapsed (a recorder does not change its clock when the
+    zone changes to or from summer time during a recording)."""
+    assert recording.recorded_at is not None
+    return timezone.localtime(recording.recorded_at).replace(tzinfo=None) + timedelta(seconds=seconds)
+
+
 def at(recording: ECGRecording, seconds: float | None) -> str:
     """A moment of the recording as the pages write it: its time into the recording ("0:12:05"), and, where
     the file stated when the recording started, the time of day first ("00:02:05 (0:12:05 in)")."""
     if recording.recorded_at is None or seconds is None or not math.isfinite(seconds):
         return clock(seconds)
     whole = round(seconds)
-    return f"{timezone.localtime(recording.recorded_at + timedelta(seconds=whole)):%H:%M:%S} ({clock(whole)} in)"
+    return f"{wall_clock(recording, whole):%H:%M:%S} ({clock(whole)} in)"
 
 
 def hourly_rows(recording: ECGRecording, rhythm: dict) -> list[dict]:
@@ -37,7 +45,7 @@ def hourly_rows(recording: ECGRecording, rhythm: dict) -> list[dict]:
         if recording.recorded_at is not None:
             start_s = 3600 * row["hour"]
             stop_s = min(start_s + 3600, end) if end else start_s + 3600
-            first, last = (timezone.localtime(recording.recorded_at + timedelta(seconds=s)) for s in (start_s, stop_s))
+            first, last = (wall_clock(recording, s) for s in (start_s, stop_s))
             label = f"{first:%H:%M}–{last:%H:%M}"
         rows.append({**row, "label": label})
     return rows

@@ -6,7 +6,7 @@ import os
 import tempfile
 import zipfile
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import cast
 
@@ -127,13 +127,17 @@ def recorded_at(start: datetime | None) -> datetime | None:
     already names its moment: it is kept, and shown as the site's wall clock then.
 
     A start before ``EARLIEST_START`` or more than a day after now is no start a recorder could have
-    made (a clock never set, or a hostile header at year 1 or 9999, whose arithmetic overflows): unknown.
+    made (a clock never set, or a hostile header at year 1 or 9999, whose arithmetic overflows): unknown;
+    so is a naive time the zone skips when its clocks go forward. One it repeats when they go back is
+    read as the first (summer time).
     """
     if start is None:
         return None
     zone = timezone.get_default_timezone()
     try:
         moment = timezone.localtime(start, zone) if timezone.is_aware(start) else timezone.make_aware(start, zone)
+        if timezone.is_naive(start) and moment.astimezone(UTC).astimezone(zone).replace(tzinfo=None) != start:
+            return None  # a time of day the zone skips (the hour clocks go forward): no moment had it
     except (OverflowError, ValueError):
         return None
     if moment.year < EARLIEST_START or moment > timezone.now() + timedelta(days=1):

@@ -162,9 +162,34 @@ def test_where_the_start_is_known_the_pages_give_times_of_day_beside_the_offsets
     holter_recording.save(update_fields=["recorded_at"])
     wall = f"{start + timedelta(seconds=offset):%H:%M:%S} ({clock(offset)} in)"
     page = viewer.get(detail).content.decode()
-    assert '<dt>Recorded</dt><dd><time datetime="2026-12-04T23:59:30+01:00">2026-12-04 23:59:30</time></dd>' in page
+    assert '<dt>Recorded</dt><dd><time datetime="2026-12-04T23:59:30+01:00">2026-12-04 23:59:30 CET</time></dd>' in page
     assert f"at {wall}<" in page  # the event list
     assert f"Ventricular flutter / fibrillation</strong> at {wall}" in page  # the life-threatening alarm
     printed = viewer.get(report).content.decode()
     assert "<dt>Recorded</dt>" in printed
     assert '<th scope="col">Time of day</th>' in printed and "<td>23:59–00:00</td>" in printed
+
+
+@pytest.mark.parametrize(
+    ("start", "rows"),
+    [
+        # 26/27 October 2024: Berlin's clocks go back at 03:00; the recorder's do not
+        ((2024, 10, 26, 23, 0), ["23:00–00:00", "00:00–01:00", "01:00–02:00", "02:00–03:00", "03:00–04:00"]),
+        # 30/31 March 2024: forward at 02:00
+        ((2024, 3, 30, 23, 0), ["23:00–00:00", "00:00–01:00", "01:00–02:00", "02:00–03:00", "03:00–04:00"]),
+    ],
+)
+def test_times_of_day_follow_the_recorders_clock_across_a_change_of_summer_time(settings, start, rows):
+    from datetime import UTC, datetime
+    from zoneinfo import ZoneInfo
+
+    from diagnostics import holter
+    from diagnostics.models import ECGRecording
+
+    settings.TIME_ZONE = "Europe/Berlin"
+    # in UTC, as the database gives it back (Python adds a timedelta to a zoned time on its wall clock)
+    moment = datetime(*start, tzinfo=ZoneInfo("Europe/Berlin")).astimezone(UTC)
+    recording = ECGRecording(recorded_at=moment, sampling_rate=250, sample_count=250 * 5 * 3600)
+    hourly = holter.hourly_rows(recording, {"hourly": [{"hour": h} for h in range(5)]})
+    assert [row["label"] for row in hourly] == rows
+    assert holter.at(recording, 4 * 3600 + 30) == "03:00:30 (4:00:30 in)"

@@ -243,3 +243,14 @@ def test_a_lead_mostly_lost_beside_the_analysed_one_is_shown_with_its_gaps_as_nu
     assert None in data["min"] and data["min"][0] is not None and data["lost"] == [[1000, 8999]]
     raw = client.get(url, {"start": 990, "end": 1010, "lead": "V5"}).json()
     assert raw["min"][:10] == pytest.approx(list(np.round(v5[990:1000], 4))) and raw["min"][10:] == [None] * 10
+
+
+def test_a_stated_start_the_zone_skips_is_unknown_and_one_it_repeats_is_the_first(settings):
+    from datetime import UTC, datetime
+
+    from diagnostics.signal_uploads import recorded_at
+
+    settings.TIME_ZONE = "Europe/Berlin"
+    assert recorded_at(datetime(2024, 3, 31, 2, 30)) is None  # clocks went from 02:00 to 03:00
+    assert recorded_at(datetime(2024, 10, 27, 2, 30)).astimezone(UTC) == datetime(2024, 10, 27, 0, 30, tzinfo=UTC)
+    assert recorded_at(datetime(2024, 6, 1, 12, 0)).astimezone(UTC) == datetime(2024, 6, 1, 10, 0, tzinfo=UTC)
