@@ -954,6 +954,8 @@ def read_csv_signal(
         )
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
         raise SignalError(f"CSV file cannot be parsed: {without_paths(str(exc).strip())}") from None
+    while table.shape[1] > 1 and (table.iloc[:, -1].astype(str).str.strip() == "").all():
+        table = table.iloc[:, :-1]  # a delimiter at the end of every line: an empty last column, no lead
     first_row = [str(c).strip() for c in table.iloc[0]]
     has_header = not all(_is_number(c.replace(",", ".") if decimal_comma else c) for c in first_row if c)
     if has_header:

@@ -348,6 +348,15 @@ def test_read_csv_comment_lines_are_skipped_and_a_hash_in_a_name_is_kept(record_
         read_csv_signal("\n".join(rows).encode(), fs=FS)
 
 
+@pytest.mark.parametrize("header", [True, False])
+def test_read_csv_a_delimiter_ending_every_line_adds_no_lead(record_100, header):
+    mlii, v5 = _ten_seconds(record_100), record_100.lead("V5")[: int(10 * FS)]
+    rows = (["MLII;V5;"] if header else []) + [f"{a:.3f};{b:.3f};".replace(".", ",") for a, b in zip(mlii, v5)]
+    signal = read_csv_signal("\r\n".join(rows).encode(), fs=FS)
+    assert list(signal.leads) == (["MLII", "V5"] if header else ["lead 1", "lead 2"])
+    np.testing.assert_allclose(signal.lead(list(signal.leads)[1]), v5, atol=5e-4)
+
+
 def test_read_csv_headerless_semicolons_with_decimal_commas(record_100):
     # the first line's commas outnumber its semicolons, but each sits between digits: decimal commas
     mlii, v5 = _ten_seconds(record_100), record_100.lead("V5")[: int(10 * FS)]
