@@ -94,7 +94,7 @@ def parse_signal_upload(
         if exc.limit_exceeded:
             setting = "ECG_MAX_SIGNAL_SECONDS" if exc.limit == "seconds" else "ECG_MAX_COLUMNS"
             raise UploadTooLarge(f"{exc} ({setting})") from None
-        raise UploadRefused(str(exc)) from None
+        raise UploadRefused(str(exc), field=exc.about or "file") from None
     if len(files) > 1:  # keep a WFDB record as one zip, under a server-chosen name
         buffer = io.BytesIO()
         with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
@@ -188,7 +188,7 @@ def parse_streamed_signal_upload(uploads: list, *, fs: float | None, lead: str |
     except SignalError as exc:
         if exc.limit_exceeded:
             raise UploadTooLarge(f"{exc} (ECG_MAX_COLUMNS)") from None
-        raise UploadRefused(str(exc)) from None
+        raise UploadRefused(str(exc), field=exc.about or "file") from None
     _check_form_rate(header.fs, fs, fmt)
     if len(header.lead) > LEAD_MAX_LENGTH:
         raise UploadRefused(

@@ -3,9 +3,14 @@ class SignalError(ValueError):
 
     ``limit_exceeded`` marks an input refused for its size rather than its content; ``limit`` says
     which: "columns" (columns, leads, signals, channels) or "seconds" (samples for the duration).
+    ``about`` names what the user asked for that the file cannot give ("lead": a lead it does not hold),
+    where that, not the file, is to be corrected; None otherwise.
     """
 
-    def __init__(self, message: str = "", *, limit_exceeded: bool = False, limit: str = "columns"):
+    def __init__(
+        self, message: str = "", *, limit_exceeded: bool = False, limit: str = "columns", about: str | None = None
+    ):
         super().__init__(message)
         self.limit_exceeded = limit_exceeded
         self.limit = limit
+        self.about = about

@@ -128,7 +128,7 @@ def find_lead(names: list[str], name: str) -> str | None:
             return matches[0]
         if matches:
             listed = ", ".join(repr(m) for m in matches[:-1]) + f" and {matches[-1]!r}"
-            raise SignalError(f"lead {name!r} could be {listed}; name one of them as the file does")
+            raise SignalError(f"lead {name!r} could be {listed}; name one of them as the file does", about="lead")
     return None
 
 
@@ -182,7 +182,7 @@ class Signal:
         if name is not None:
             key = find_lead(list(self.leads), name)
             if key is None:
-                raise SignalError(f"lead {name!r} not found; available leads: {', '.join(self.leads)}")
+                raise SignalError(f"lead {name!r} not found; available leads: {', '.join(self.leads)}", about="lead")
             return key
         by_plain: dict[str, str] = {}
         for k in self.leads:
@@ -234,7 +234,7 @@ def check_form_rate(file_fs: float, fs: float | None, source: str) -> None:
     if any(math.isclose(fs, rate, rel_tol=1e-9) for rate in (file_fs, *(round(file_fs, d) for d in range(4)))):
         return
     raise SignalError(
-        f"{source}: the file says {file_fs:g} Hz and the form {fs:g} Hz; "
+        f"{source}: the file says {file_fs:g} Hz and the sampling rate given {fs:g} Hz; "
         "leave the sampling rate empty to use the file's, or correct one of them"
     )
 
@@ -968,7 +968,7 @@ def read_csv_signal(
     table.columns = names
     columns = [n for n in names if not is_time_column(n)] if len(names) > 1 else names
     if lead is not None and has_header and find_lead(columns, lead) is None:
-        raise SignalError(f"CSV file has no column {lead!r}; columns: {', '.join(columns)}")
+        raise SignalError(f"CSV file has no column {lead!r}; columns: {', '.join(columns)}", about="lead")
     if not columns:
         raise SignalError("CSV file has no signal column")
     # Line numbers for messages: count non-blank, non-comment source lines.

@@ -222,11 +222,21 @@ def test_a_rate_given_with_a_wfdb_or_edf_file_must_be_the_files_own(api, patient
         return api.post(URL, {"patient": patient_a.pk, "kind": "signal", "fs": fs, "file": files}, format="multipart")
 
     what = "WFDB record" if fmt == "wfdb" else "EDF file"
-    message = f"{what}: the file says {file_fs:g} Hz and the form {2 * file_fs:g} Hz"
+    message = f"{what}: the file says {file_fs:g} Hz and the sampling rate given {2 * file_fs:g} Hz"
     assert_refused(post(str(2 * file_fs)), 400, "invalid_upload", message, field="fs")
     response = post(f"{file_fs:.2f}")  # the file's rate as rounded for the form
     assert response.status_code == 201, response.content
     assert response.json()["sampling_rate"] == pytest.approx(file_fs)
+
+
+@pytest.mark.parametrize("streamed", [True, False], ids=["streamed", "read-whole"])
+def test_a_lead_the_file_does_not_hold_is_refused_on_the_lead_field(api, patient_a, settings, tmp_path, streamed):
+    settings.ECG_FULL_CHECK_MAX_BYTES = 0 if streamed else 1 << 30
+    files = wfdb_files(tmp_path, {"MLII": np.asarray(ecg_like()), "V5": np.asarray(ecg_like())})
+    response = api.post(
+        URL, {"patient": patient_a.pk, "kind": "signal", "lead": "X9", "file": files}, format="multipart"
+    )
+    assert_refused(response, 400, "invalid_upload", "'X9'", field="lead")
 
 
 def test_the_viewer_accepts_the_analysed_lead_of_a_recording_whose_leads_were_not_listed(

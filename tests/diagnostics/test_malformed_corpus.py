@@ -215,7 +215,7 @@ CASES: dict[str, Case] = {
         "signal",
         lambda: [("100.hea", mitdb("100.hea")), ("100.dat", mitdb("100.dat"))],
         400,
-        "WFDB record: the file says 360 Hz and the form 500 Hz",
+        "WFDB record: the file says 360 Hz and the sampling rate given 500 Hz",
         fields={"fs": "500"},
     ),
     # --- signals: EDF --------------------------------------------------------------
@@ -227,7 +227,7 @@ CASES: dict[str, Case] = {
         "signal",
         lambda: [("x.edf", edf_bytes(np.sin(2 * np.pi * 1.2 * np.arange(250 * 20) / 250) ** 31))],
         400,
-        "EDF file: the file says 250 Hz and the form 500 Hz",
+        "EDF file: the file says 250 Hz and the sampling rate given 500 Hz",
         fields={"fs": "500"},
     ),
     # --- signals: JSON -------------------------------------------------------------
@@ -246,7 +246,7 @@ CASES: dict[str, Case] = {
         "signal",
         [("s.json", json.dumps({"fs": 360, "leads": {"II": list(SINE)}}).encode())],
         400,
-        "JSON signal: the file says 360 Hz and the form 500 Hz",
+        "JSON signal: the file says 360 Hz and the sampling rate given 500 Hz",
         fields={"fs": "500"},
     ),
     "json-null-sample": Case(
@@ -295,14 +295,14 @@ CASES: dict[str, Case] = {
         "signal",
         lambda: [("e.dcm", twelve_lead_dicom())],
         400,
-        "the file says 500 Hz and the form 360 Hz",
+        "the file says 500 Hz and the sampling rate given 360 Hz",
         {"fs": "360"},
     ),
     "aecg-form-rate-contradicts": Case(
         "signal",
         lambda: [("e.xml", twelve_lead_aecg())],
         400,
-        "the file says 500 Hz and the form 250 Hz",
+        "the file says 500 Hz and the sampling rate given 250 Hz",
         {"fs": "250"},
     ),
     "aecg-entity-bomb": Case("signal", [("e.xml", XML_BOMB)], 400, "DTDs and entities are not accepted"),

@@ -577,7 +577,7 @@ def test_amplitudes_no_ecg_reaches_are_refused_with_where_they_are(record_100):
 def test_a_json_files_rate_and_the_forms_must_agree(record_100):
     obj = {"fs": 360, "leads": {"II": _ten_seconds(record_100).tolist()}}
     assert read_json_signal(json.dumps(obj), fs=360.0).fs == 360.0
-    with pytest.raises(SignalError, match="the file says 360 Hz and the form 250 Hz"):
+    with pytest.raises(SignalError, match="the file says 360 Hz and the sampling rate given 250 Hz"):
         read_json_signal(json.dumps(obj), fs=250.0)
 
 
@@ -599,7 +599,9 @@ def test_a_rate_given_beside_a_file_may_be_the_files_rounded(file_fs, form_fs):
 
 @pytest.mark.parametrize("file_fs, form_fs", [(360.0, 500.0), (360.0, 360.4), (173.611, 173.0), (173.611, 173.62)])
 def test_a_rate_given_beside_a_file_that_states_another_is_refused(file_fs, form_fs):
-    with pytest.raises(SignalError, match=f"WFDB record: the file says {file_fs:g} Hz and the form {form_fs:g} Hz"):
+    with pytest.raises(
+        SignalError, match=f"WFDB record: the file says {file_fs:g} Hz and the sampling rate given {form_fs:g} Hz"
+    ):
         check_form_rate(file_fs, form_fs, "WFDB record")
 
 
