@@ -461,6 +461,9 @@ def detection_leads(leads: dict[str, np.ndarray], analysed: str) -> list[np.ndar
     ]
 
 
+NO_SIGNAL_EDGE_S = 1.0  # a stretch without signal is found in whole seconds: its steps lie within one of it
+
+
 def analyse(
     values: np.ndarray,
     fs: float,
@@ -473,16 +476,23 @@ def analyse(
     and the record-level model's inputs, one row per R-peak, the first and last included. Beats are
     found on the analysed lead, the second and ``more`` leads (a 12-lead record's I, V2, V5); none
     on the samples the file marks as lost (``lost``: sorted spans, end inclusive, which the reader
-    bridged with a straight line whose corners a detector may take for a QRS)."""
+    bridged with a straight line whose corners a detector may take for a QRS), nor in a stretch where
+    the analysed lead carries no signal (``signal_loss.no_signal``: a lead off, the amplifier held at
+    a value) or within ``NO_SIGNAL_EDGE_S`` of one: the step into and out of it reads as a QRS, and a
+    beat there, anchored on the gap, made every later beat of a sinus record S."""
+    from ecg.rhythm.signal_loss import no_signal, overlapping
+
     from .segmenting import segment_every_peak
 
     leads = [values] if second is None else [values, second]
     each: list[np.ndarray] = []
     r_peaks = detect_beats([*leads, *(more or [])], fs, each)
     if lost:
-        from ecg.rhythm.signal_loss import overlapping
-
         r_peaks = r_peaks[~overlapping(lost, r_peaks, r_peaks)]
+    flat = no_signal(values, fs)
+    if flat:
+        edge = int(round(NO_SIGNAL_EDGE_S * fs))
+        r_peaks = r_peaks[~overlapping([(a - edge, b + edge) for a, b in flat], r_peaks, r_peaks)]
     beats = segment_every_peak(values, fs, r_peaks)
     context = record_context(leads, fs, r_peaks)
     context.lead_peaks = tuple(each[: len(leads)])

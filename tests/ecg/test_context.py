@@ -124,3 +124,22 @@ def test_a_holter_length_signal_is_cleaned_in_pieces_as_if_whole():
     assert pieces.dtype == np.float32 and len(pieces) == n
     np.testing.assert_allclose(pieces, whole, atol=1e-4)
     assert np.abs(whole).max() > 0.5  # the test signal is not filtered away
+
+
+@pytest.mark.parametrize("held_at", ["minimum", "baseline"])
+def test_no_beat_is_found_in_or_at_the_steps_of_a_stretch_without_signal(held_at):
+    # MIT-BIH 100's first 3 minutes with both leads held for 6 s (a lead off; the amplifier at its lowest
+    # value): the steps into and out of it read as QRS complexes, and a beat there, after the gap, made
+    # the rest of the record an S run
+    import wfdb
+
+    signal = wfdb.rdrecord(str(mitdb_dir() / "100"), sampto=360 * 180).p_signal
+    a, b = 60 * 360, 66 * 360
+    signal[a:b] = signal.min(axis=0) if held_at == "minimum" else signal[a]
+    _, ctx = analyse(signal[:, 0], 360.0, signal[:, 1])
+    peaks_s = ctx.r_peaks / 360.0
+    assert not ((peaks_s > 59.0) & (peaks_s < 67.0)).any()
+    assert ((peaks_s > 67.0) & (peaks_s < 70.0)).sum() >= 3  # the beats after it are found
+    reference = wfdb.rdann(str(mitdb_dir() / "100"), "atr", sampto=360 * 180).sample / 360.0
+    kept = reference[(reference < 59.0) | (reference > 67.0)]
+    assert abs(len(ctx.r_peaks) - len(kept)) <= 3
