@@ -132,11 +132,11 @@ def _is_header(cells: list[str], decimal_comma: bool) -> bool:
 def _column_numbers(cells: list[str]) -> bool:
     """Whether the beat columns are headed by their numbers, 0, 1, 2, ... or 1, 2, 3, ... (a data frame's
     export), the label column by its number or a name."""
-    beat = cells[:BEAT_LENGTH]
-    if not all(c.isdigit() for c in beat):
+    try:  # written as integers or, by some exports, as floats ("0.0, 1.0, ...")
+        numbers = [float(c) for c in cells[:BEAT_LENGTH]]
+    except ValueError:
         return False
-    numbers = [int(c) for c in beat]
-    return numbers[0] in (0, 1) and numbers == list(range(numbers[0], numbers[0] + len(numbers)))
+    return numbers[0] in (0, 1) and numbers == list(range(int(numbers[0]), int(numbers[0]) + len(numbers)))
 
 
 def _cells(row: list[str]) -> list[str]:
@@ -222,6 +222,9 @@ def _split(line: str, delimiter: str | None, number: int) -> list[str]:
     return line.split(delimiter)
 
 
+_DECIMAL_COMMA = re.compile(r"\d,\d")  # between values separated by spaces, a comma is a decimal comma
+
+
 def parse_beat_csv(data: bytes) -> np.ndarray:
     """Rows of values separated by commas, semicolons, tabs or spaces (as the first line shows); with
     semicolons or tabs a comma is a decimal comma, as a European spreadsheet writes them."""
@@ -229,8 +232,9 @@ def parse_beat_csv(data: bytes) -> np.ndarray:
         raise UploadRefused("the file is empty")
     text = _decode_text(data, "file")
     lines = text.splitlines()
-    delimiter = sniff_delimiter(next((line for line in lines if line.strip()), ""))
-    decimal_comma = delimiter in (";", "\t")
+    first = next((line for line in lines if line.strip()), "")
+    delimiter = sniff_delimiter(first)
+    decimal_comma = delimiter in (";", "\t") or (delimiter is None and _DECIMAL_COMMA.search(text[:4096]) is not None)
     if len(lines) > max_beat_rows() + 1 and sum(1 for line in lines if line.strip()) > max_beat_rows() + 1:
         # a long file of narrow rows is a signal sent as beats: its first rows say so before its length
         rows_to_beats([_split(line, delimiter, n) for n, line in enumerate(lines[:2], 1)], decimal_comma=decimal_comma)
@@ -248,7 +252,8 @@ def parse_beat_text(text: str) -> np.ndarray:
         raise UploadRefused("no values were pasted", field="text")
     rows = []
     lines = text.strip().splitlines()
-    decimal_comma = sniff_delimiter(lines[0]) in (";", "\t")
+    delimiter = sniff_delimiter(lines[0])
+    decimal_comma = delimiter in (";", "\t") or (delimiter is None and _DECIMAL_COMMA.search(text[:4096]) is not None)
     separators = r"[;\s]+" if decimal_comma else r"[,;\s]+"
     try:
         for number, line in enumerate(lines, start=1):

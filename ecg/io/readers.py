@@ -884,7 +884,7 @@ _NOT_A_DECIMAL_COMMA = re.compile(r"(?<!\d),|,(?!\d)")
 
 def sniff_delimiter(line: str) -> str | None:
     """The delimiter of a table whose first line is ``line``: ",", ";" or a tab; None when its values are
-    separated by spaces only.
+    separated by spaces only (their commas, if any, decimal commas).
 
     Semicolons or tabs win over more commas when every comma sits between two digits: the decimal
     commas of a European spreadsheet ("0,5;0,7").
@@ -892,6 +892,8 @@ def sniff_delimiter(line: str) -> str | None:
     counts = {d: line.count(d) for d in (",", ";", "\t")}
     if (counts[";"] or counts["\t"]) and not _NOT_A_DECIMAL_COMMA.search(line):
         return ";" if counts[";"] >= counts["\t"] else "\t"
+    if counts[","] and not _NOT_A_DECIMAL_COMMA.search(line) and len(line.split()) > 1:
+        return None  # values separated by spaces, each with a decimal comma ("0,5 0,7")
     delimiter = max(counts, key=counts.__getitem__)
     if counts[delimiter]:
         return delimiter
