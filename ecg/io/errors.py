@@ -3,8 +3,9 @@ class SignalError(ValueError):
 
     ``limit_exceeded`` marks an input refused for its size rather than its content; ``limit`` says
     which: "columns" (columns, leads, signals, channels) or "seconds" (samples for the duration).
-    ``about`` names what the user asked for that the file cannot give ("lead": a lead it does not hold),
-    where that, not the file, is to be corrected; None otherwise.
+    ``about`` names what the user gave that the file cannot go with ("lead": a lead it does not hold;
+    "fs": a sampling rate it contradicts), where that, not the file, may be what to correct; None
+    otherwise.
     """
 
     def __init__(

@@ -235,7 +235,8 @@ def check_form_rate(file_fs: float, fs: float | None, source: str) -> None:
         return
     raise SignalError(
         f"{source}: the file says {file_fs:g} Hz and the sampling rate given {fs:g} Hz; "
-        "leave the sampling rate empty to use the file's, or correct one of them"
+        "leave the sampling rate empty to use the file's, or correct one of them",
+        about="fs",
     )
 
 

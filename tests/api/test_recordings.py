@@ -229,6 +229,16 @@ def test_a_rate_given_with_a_wfdb_or_edf_file_must_be_the_files_own(api, patient
     assert response.json()["sampling_rate"] == pytest.approx(file_fs)
 
 
+def test_a_rate_given_with_a_json_file_that_states_another_is_refused_on_fs_as_for_every_format(api, patient_a):
+    data = json.dumps({"fs": 360, "leads": {"II": ecg_like()}}).encode()
+    response = api.post(
+        URL,
+        {"patient": patient_a.pk, "kind": "signal", "fs": "500", "file": upload("s.json", data)},
+        format="multipart",
+    )
+    assert_refused(response, 400, "invalid_upload", "the file says 360 Hz", field="fs")
+
+
 @pytest.mark.parametrize("streamed", [True, False], ids=["streamed", "read-whole"])
 def test_a_lead_the_file_does_not_hold_is_refused_on_the_lead_field(api, patient_a, settings, tmp_path, streamed):
     settings.ECG_FULL_CHECK_MAX_BYTES = 0 if streamed else 1 << 30
