@@ -178,6 +178,25 @@ def recordings_requeue_waiting() -> int:
     return len(ids)
 
 
+def recordings_fill_lead_names() -> tuple[int, list[tuple[int, str]]]:
+    """Name the leads of every signal recording stored without them, from its stored file: large uploads
+    accepted before their header's lead names were kept. Returns how many were filled and, per
+    recording that could not be read, its id and the reason (the others are filled all the same)."""
+    from .selectors import recording_stored_signal
+
+    filled, failed = 0, []
+    missing = ECGRecording.objects.filter(kind=ECGRecording.Kind.SIGNAL, leads=[]).order_by("pk")
+    for recording in missing.iterator():
+        try:
+            names = list(recording_stored_signal(recording=recording).lead_order)
+        except Exception as exc:  # reported, and the other recordings are still filled
+            failed.append((recording.pk, f"{type(exc).__name__}: {exc}"))
+            continue
+        ECGRecording.objects.filter(pk=recording.pk, leads=[]).update(leads=names)
+        filled += 1
+    return filled, failed
+
+
 def recordings_requeue_stale(*, older_than: timedelta) -> int:
     """Re-enqueue recordings queued for longer than ``older_than`` (a lost message) or whose lease was not
     renewed for that long (a dead worker or host: a live one renews it while it works, see RecordingLease).

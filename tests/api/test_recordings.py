@@ -1,3 +1,4 @@
+import io
 import json
 
 import numpy as np
@@ -247,6 +248,29 @@ def test_a_lead_the_file_does_not_hold_is_refused_on_the_lead_field(api, patient
         URL, {"patient": patient_a.pk, "kind": "signal", "lead": "X9", "file": files}, format="multipart"
     )
     assert_refused(response, 400, "invalid_upload", "'X9'", field="lead")
+
+
+def test_recordings_stored_without_their_lead_names_get_them_from_their_files(api, patient_a, tmp_path):
+    from django.core.files.storage import default_storage
+    from django.core.management import call_command
+
+    files = wfdb_files(tmp_path, {"MLII": np.asarray(ecg_like()), "V5": np.asarray(ecg_like())})
+    response = api.post(URL, {"patient": patient_a.pk, "kind": "signal", "file": files}, format="multipart")
+    assert response.status_code == 201, response.content
+    good = ECGRecording.objects.get(pk=response.json()["id"])
+    broken = ECGRecording.objects.get(pk=good.pk)
+    broken.pk, broken.sha256 = None, "0" * 64
+    broken.file.name = default_storage.save("recordings/broken.zip", io.BytesIO(b"not a zip"))
+    broken.save()
+    ECGRecording.objects.update(leads=[])  # as large uploads were stored before their names were kept
+    out, err = io.StringIO(), io.StringIO()
+    call_command("fill_lead_names", stdout=out, stderr=err)
+    good.refresh_from_db()
+    broken.refresh_from_db()
+    assert good.leads == ["MLII", "V5"] and broken.leads == []
+    assert "Named the leads of 1 recording(s); 1 could not be read." in out.getvalue()
+    assert f"Recording {broken.pk}:" in err.getvalue()
+    assert api.get(f"{URL}/{good.pk}").json()["leads"] == ["MLII", "V5"]
 
 
 def test_the_viewer_accepts_the_analysed_lead_of_a_recording_whose_leads_were_not_listed(
