@@ -20,7 +20,7 @@ from django.core.exceptions import ValidationError
 
 from ecg.constants import BEAT_LENGTH
 from ecg.io.errors import SignalError
-from ecg.io.readers import check_fs, sniff_delimiter
+from ecg.io.readers import check_fs, decimal_commas, sniff_delimiter
 from ecgsite.errors import UnsupportedUpload, UploadRefused, UploadTooLarge
 
 BEAT_EXTENSIONS = {".csv", ".txt", ".xlsx"}
@@ -222,9 +222,6 @@ def _split(line: str, delimiter: str | None, number: int) -> list[str]:
     return line.split(delimiter)
 
 
-_DECIMAL_COMMA = re.compile(r"\d,\d")  # between values separated by spaces, a comma is a decimal comma
-
-
 def parse_beat_csv(data: bytes) -> np.ndarray:
     """Rows of values separated by commas, semicolons, tabs or spaces (as the first line shows); with
     semicolons or tabs a comma is a decimal comma, as a European spreadsheet writes them."""
@@ -234,7 +231,7 @@ def parse_beat_csv(data: bytes) -> np.ndarray:
     lines = text.splitlines()
     first = next((line for line in lines if line.strip()), "")
     delimiter = sniff_delimiter(first)
-    decimal_comma = delimiter in (";", "\t") or (delimiter is None and _DECIMAL_COMMA.search(text[:4096]) is not None)
+    decimal_comma = decimal_commas(delimiter, text)
     if len(lines) > max_beat_rows() + 1 and sum(1 for line in lines if line.strip()) > max_beat_rows() + 1:
         # a long file of narrow rows is a signal sent as beats: its first rows say so before its length
         rows_to_beats([_split(line, delimiter, n) for n, line in enumerate(lines[:2], 1)], decimal_comma=decimal_comma)
@@ -253,7 +250,7 @@ def parse_beat_text(text: str) -> np.ndarray:
     rows = []
     lines = text.strip().splitlines()
     delimiter = sniff_delimiter(lines[0])
-    decimal_comma = delimiter in (";", "\t") or (delimiter is None and _DECIMAL_COMMA.search(text[:4096]) is not None)
+    decimal_comma = decimal_commas(delimiter, text)
     separators = r"[;\s]+" if decimal_comma else r"[,;\s]+"
     try:
         for number, line in enumerate(lines, start=1):

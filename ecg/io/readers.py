@@ -901,6 +901,13 @@ def sniff_delimiter(line: str) -> str | None:
     return None if len(line.split()) > 1 else ","
 
 
+def decimal_commas(delimiter: str | None, text: str) -> bool:
+    """Whether the commas of a table separated by ``delimiter`` (as :func:`sniff_delimiter` gives it; None
+    or ``\\s+`` for spaces) are decimal commas: with semicolons, tabs or spaces between values, a comma
+    between digits ("0,5") is one."""
+    return delimiter in (";", "\t", None, r"\s+") and re.search(r"\d,\d", text[:4096]) is not None
+
+
 def is_time_column(name: str) -> bool:
     """Whether a column named ``name`` holds each row's time or sample number: "time", "Time [ms]",
     "time_s", "Elapsed time (hh:mm:ss)", "sample_index", "ms"..."""
@@ -944,7 +951,7 @@ def read_csv_signal(
     columns_in_first = len(first.split()) if delimiter == r"\s+" else first.count(delimiter) + 1
     if columns_in_first > max_columns:
         raise too_many_columns("CSV file", columns_in_first, "columns", max_columns)
-    decimal_comma = delimiter in (";", "\t", r"\s+") and re.search(r"\d,\d", text[:4096]) is not None
+    decimal_comma = decimal_commas(delimiter, text)
     try:
         table = pd.read_csv(
             io.StringIO(text),
