@@ -185,11 +185,11 @@ def parse_streamed_signal_upload(uploads: list, *, fs: float | None, lead: str |
                 header = readers.scan_wfdb(
                     Path(tmp) / headers[0][:-4], lead, max_seconds=settings.ECG_MAX_SIGNAL_SECONDS, **reader_limits()
                 )
+        _check_form_rate(header.fs, fs, fmt)
     except SignalError as exc:
         if exc.limit_exceeded:
             raise UploadTooLarge(f"{exc} (ECG_MAX_COLUMNS)") from None
         raise UploadRefused(str(exc), field=exc.about or "file") from None
-    _check_form_rate(header.fs, fs, fmt)
     if len(header.lead) > LEAD_MAX_LENGTH:
         raise UploadRefused(
             f"the lead name {header.lead[:20]!r}… is {len(header.lead)} characters; at most {LEAD_MAX_LENGTH} "
@@ -213,12 +213,10 @@ def parse_streamed_signal_upload(uploads: list, *, fs: float | None, lead: str |
 
 
 def _check_form_rate(file_fs: float, fs: float | None, fmt: str) -> None:
-    """Refuse a sampling rate given with a file that states another (JSON files check their own)."""
+    """Refuse a sampling rate given with a file that states another (JSON files check their own); the
+    error names ``fs`` (``SignalError.about``), which the callers' handler makes the refusal's field."""
     if fmt in RATE_STATED_BY:
-        try:
-            readers.check_form_rate(file_fs, fs, RATE_STATED_BY[fmt])
-        except SignalError as exc:
-            raise UploadRefused(str(exc), field="fs") from None
+        readers.check_form_rate(file_fs, fs, RATE_STATED_BY[fmt])
 
 
 def wfdb_display_name(names) -> str:
