@@ -338,9 +338,23 @@ def _rhythm_observations(
                 },
                 component=components,
             )
-            | _note(left_out)
+            | _note(
+                " ".join(
+                    part for part in (left_out, _in_af_note(figures) if kind == "supraventricular" else "") if part
+                )
+            )
         )
     return out
+
+
+def _in_af_note(figures: dict) -> str:
+    n = int(figures.get("in_af") or 0)
+    return (
+        f"{n} beat{'s' if n != 1 else ''} called S inside atrial fibrillation or flutter {'are' if n != 1 else 'is'}"
+        " not counted as ectopy."
+        if n
+        else ""
+    )
 
 
 def bundle(*, recording: ECGRecording, diagnosis: Diagnosis, signal=None, beats=None) -> dict:

@@ -138,17 +138,27 @@ def analyse_rhythm(
     if "atrial_organisation" in kept:
         af_found = flutter.split_flutter(af_found, peaks, fs, kept["atrial_frequency"], kept["atrial_organisation"])
     v_events, v_summary = ectopy.ectopic_events(peaks, cls, fs, kind="V", gaps=across)
+    # An irregular rhythm makes S labels meaningless: no S beat inside AF or flutter is supraventricular
+    # ectopy (not in the totals or the hourly table; counted apart), and no SVT or S couplet overlaps it.
+    s_in_af = (cls == "S") & in_af
+    ectopy_cls = np.where(s_in_af, "N", cls)
     s_events, s_summary = ectopy.ectopic_events(peaks, cls, fs, kind="S", gaps=across)
-    # An irregular rhythm makes S labels meaningless: no SVT or S couplet inside AF.
+    s_summary |= {
+        k: v
+        for k, v in ectopy.ectopic_events(peaks, ectopy_cls, fs, kind="S", gaps=across)[1].items()
+        if k in ("total", "isolated")
+    }
+    s_summary["in_af"] = int(s_in_af.sum())
     s_events = [e for e in s_events if not _overlaps(e, af_found)]
     s_summary |= ectopy.run_summary(s_events)  # the summary counts what the event list holds
     patterns = ectopy.pattern_events(peaks, cls, fs, gaps=across)
-    rates = pauses.rate_episodes(peaks, fs, excluded=_inside(peaks, af_found + v_events), gaps=across)
+    # bradycardia and tachycardia are of the underlying rhythm: not where AF or ectopic runs set the rate
+    rates = pauses.rate_episodes(peaks, fs, excluded=_inside(peaks, af_found + v_events + s_events), gaps=across)
 
     events = sort_events(vf_found + asystole + af_found + v_events + s_events + patterns + pause_list + rates)
 
     minutes = heart_rate.per_minute(peaks, fs, n_samples, gaps=across)
-    hours = heart_rate.per_hour(peaks, cls, fs, n_samples, minutes)
+    hours = heart_rate.per_hour(peaks, ectopy_cls, fs, n_samples, gaps=across)
     nn_ms, nn_t = heart_rate.nn_intervals(peaks, cls, fs, excluded=in_af)
     hrv = heart_rate.hrv_time(nn_ms, nn_t)
     if hrv["reason"] and len(peaks):

@@ -102,16 +102,41 @@ def nn_intervals(
     return 1000.0 * rr[ok], r_peaks[1:][ok] / fs
 
 
-MIN_NN = 30  # normal-to-normal intervals HRV is computed from at the least
+MIN_NN = 30  # normal-to-normal intervals HRV is computed from at the least ...
+MIN_NN_S = 240.0  # ... and the time they cover: short-term HRV is read from a 5-minute recording, 4 of its minutes
+SDANN_SEGMENT_S = 300.0  # SDANN: the standard deviation of the mean NN interval of 5-minute segments ...
+SDANN_COVER = 0.5  # ... each counted where its NN intervals cover at least this share of it ...
+SDANN_SEGMENTS = 12  # ... over at least this many such segments (an hour; the measure is meant for 24 hours)
+
+
+def sdann(nn_ms: np.ndarray, nn_time_s: np.ndarray) -> float | None:
+    """SDANN (ms) over 5-minute segments of the recording's time, only those its NN intervals cover well
+    (a segment of a few NN intervals between atrial fibrillation or ectopic beats has a mean that says
+    nothing of the autonomic trend; with such segments it can read above SDNN); None with too few."""
+    nn_ms, nn_time_s = np.asarray(nn_ms, float), np.asarray(nn_time_s, float)
+    if not len(nn_ms):
+        return None
+    segment = ((nn_time_s - nn_time_s[0]) // SDANN_SEGMENT_S).astype(np.int64)
+    covered = np.bincount(segment, weights=nn_ms / 1000.0)
+    total = np.bincount(segment, weights=nn_ms)
+    count = np.bincount(segment)
+    good = covered >= SDANN_COVER * SDANN_SEGMENT_S
+    if good.sum() < SDANN_SEGMENTS:
+        return None
+    return round(float(np.std(total[good] / count[good], ddof=1)), 1)
 
 
 def hrv_time(nn_ms: np.ndarray, nn_time_s: np.ndarray) -> dict[str, Any]:
-    """SDNN, SDANN (5-minute means), rMSSD and pNN50 over NN intervals, gaps respected (NeuroKit2)."""
-    keys = {"sdnn_ms": "HRV_SDNN", "sdann_ms": "HRV_SDANN5", "rmssd_ms": "HRV_RMSSD", "pnn50_pct": "HRV_pNN50"}
-    if len(nn_ms) < MIN_NN:
+    """SDNN, SDANN (5-minute means, ``sdann``), rMSSD and pNN50 over NN intervals, gaps respected (NeuroKit2)."""
+    keys = {"sdnn_ms": "HRV_SDNN", "rmssd_ms": "HRV_RMSSD", "pnn50_pct": "HRV_pNN50"}
+    covered_s = float(np.sum(nn_ms)) / 1000.0
+    if len(nn_ms) < MIN_NN or covered_s < MIN_NN_S:
         # ``reason``: why the figures are blank, for the page and the API (None where they are computed)
-        reason = f"{len(nn_ms)} normal-to-normal interval{'' if len(nn_ms) == 1 else 's'}; HRV needs {MIN_NN}"
-        return {k: None for k in keys} | {"nn_count": len(nn_ms), "reason": reason}
+        reason = (
+            f"{len(nn_ms)} normal-to-normal interval{'' if len(nn_ms) == 1 else 's'} over {covered_s / 60.0:.1f} min;"
+            f" HRV needs {MIN_NN_S / 60.0:.0f} min of them"
+        )
+        return {k: None for k in keys} | {"sdann_ms": None, "nn_count": len(nn_ms), "reason": reason}
     import warnings
 
     import neurokit2 as nk
@@ -119,38 +144,46 @@ def hrv_time(nn_ms: np.ndarray, nn_time_s: np.ndarray) -> dict[str, Any]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         table = nk.hrv_time({"RRI": nn_ms, "RRI_Time": nn_time_s})
-    out = {}
+    out: dict[str, Any] = {}
     for key, column in keys.items():
         value = float(table[column].iloc[0]) if column in table else float("nan")
         out[key] = None if not np.isfinite(value) else round(value, 1)
+    out = {"sdnn_ms": out["sdnn_ms"], "sdann_ms": sdann(nn_ms, nn_time_s), **out}
     out["nn_count"] = len(nn_ms)
     out["reason"] = None
     return out
 
 
 def per_hour(
-    r_peaks: np.ndarray, classes: np.ndarray, fs: float, n_samples: int, minutes: dict[str, np.ndarray]
+    r_peaks: np.ndarray, classes: np.ndarray, fs: float, n_samples: int, gaps: np.ndarray | None = None
 ) -> list[dict[str, Any]]:
-    """Per hour: beats, HR min / mean / max (from the minute trend), V and S counts."""
+    """Per hour: beats, HR min / mean / max, V and S counts, by the summary's own definitions so the
+    table and the summary agree: the mean over the hour's R-R intervals (beats per minute of time, as
+    the recording's mean; an average of minute rates weighted by beats leans to the fast minutes), the
+    extremes over 8 beats (the overall minimum is the lowest hour's). An interval or window belongs to
+    the hour of the beat that closes it; the ``gaps`` are left out of every rate."""
+    r_peaks = np.asarray(r_peaks, np.int64)
     classes = np.asarray([str(c)[:1].upper() for c in classes])
     hours = max(1, int(np.ceil(n_samples / (3600.0 * fs))))
     which = np.minimum((r_peaks / (3600.0 * fs)).astype(int), hours - 1)
+    rr = np.diff(r_peaks).astype(float)
+    counted = np.ones(len(rr), bool) if gaps is None else ~np.asarray(gaps, bool)
+    rr_hour = which[1:]
+    total = np.bincount(rr_hour[counted], weights=rr[counted], minlength=hours)
+    count = np.bincount(rr_hour[counted], minlength=hours)
+    rate = rolling_rate(r_peaks, fs, gaps=gaps)
+    valid = ~np.isnan(rate)
     rows = []
     for h in range(hours):
         in_hour = which == h
-        span = slice(60 * h, 60 * (h + 1))
-        beats = minutes["beats"][span]
-        hr_mean = minutes["hr_mean"][span]
-        have = ~np.isnan(hr_mean)
+        windows = rate[in_hour & valid]
         rows.append(
             {
                 "hour": h,
                 "beats": int(in_hour.sum()),
-                "hr_min": _round(np.nanmin(minutes["hr_min"][span])) if have.any() else None,
-                "hr_mean": _round(np.average(hr_mean[have], weights=beats[have]))
-                if have.any() and beats[have].sum()
-                else None,
-                "hr_max": _round(np.nanmax(minutes["hr_max"][span])) if have.any() else None,
+                "hr_min": _round(windows.min()) if len(windows) else None,
+                "hr_mean": _round(60.0 * fs * count[h] / total[h]) if count[h] and total[h] > 0 else None,
+                "hr_max": _round(windows.max()) if len(windows) else None,
                 "v": int(np.sum(classes[in_hour] == "V")),
                 "s": int(np.sum(classes[in_hour] == "S")),
             }

@@ -22,7 +22,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from .events import Event
-from .heart_rate import rolling_rate
+from .heart_rate import EXTREME_BEATS, rolling_rate
 
 PAUSE_S = 2.0
 BRADY_BPM = 50.0
@@ -102,12 +102,17 @@ def rate_episodes(
     """Sustained bradycardia (< 50 bpm) and tachycardia (> 100 bpm) over the 8-beat rate (no window
     holding one of the ``gaps``, intervals that are no R-R interval of a rhythm, e.g. across VF)."""
     rate = rolling_rate(r_peaks, fs, gaps=gaps)
+    # per beat: the last excluded beat at or before it (-1: none), so no episode reaches back into one
+    last_excluded = np.full(len(r_peaks), -1)
+    if excluded is not None and np.any(excluded):
+        last_excluded = np.maximum.accumulate(np.where(np.asarray(excluded, bool), np.arange(len(r_peaks)), -1))
     events = []
     for name, mask in (("brady", rate < BRADY_BPM), ("tachy", rate > TACHY_BPM)):
         if excluded is not None:
             mask &= ~excluded
         for first, last in _stretches(mask):
-            start = max(0, first - 8)  # the first flagged beat's rate spans the 8 intervals before it
+            # the first flagged beat's rate spans the 8 intervals before it, but not an excluded beat's (AF, a run)
+            start = max(0, first - EXTREME_BEATS, int(last_excluded[first]) + 1)
             if (r_peaks[last] - r_peaks[start]) / fs < SUSTAINED_S:
                 continue
             n = last - start + 1

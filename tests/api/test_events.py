@@ -231,3 +231,19 @@ def test_a_lead_off_stored_by_the_worker_is_signal_loss_not_vf_or_asystole(
     assert 65 < recording.diagnosis.heart_rate_bpm < 85
     html = client_for(client, staff_a).get(reverse("recording-detail", args=[recording.pk])).content.decode()
     assert "<dt>No signal</dt><dd>20 s in 1 stretch (a lead off" in html
+
+
+def test_s_calls_inside_atrial_fibrillation_are_said_to_be_left_out_of_the_ectopy(
+    api_as, client, staff_a, rhythm_recording
+):
+    diagnosis = rhythm_recording.diagnosis
+    diagnosis.rhythm["supraventricular"]["in_af"] = 7
+    diagnosis.save(update_fields=["rhythm"])
+    observations = resources(fetch_valid_bundle(api_as(staff_a), rhythm_recording), "Observation")
+    notes = " ".join(n["text"] for n in by_code(observations, "supraventricular-ectopic-beats").get("note", []))
+    assert "7 beats called S inside atrial fibrillation or flutter are not counted as ectopy." in notes
+    assert "called S inside" not in " ".join(
+        n["text"] for n in by_code(observations, "ventricular-ectopic-beats").get("note", [])
+    )
+    html = client_for(client, staff_a).get(reverse("recording-detail", args=[rhythm_recording.pk])).content.decode()
+    assert "(and 7 beats called S inside atrial fibrillation or flutter, not counted as ectopy)" in html

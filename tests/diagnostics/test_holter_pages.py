@@ -61,7 +61,7 @@ def test_the_page_says_why_hrv_is_blank(client, staff_a, holter_recording):
     html = client_for(client, staff_a).get(url).content.decode()
     assert "SDNN 41.5 ms" in html and "Not computed" not in html
     assert "pNN50 0.0 %" in html  # a real 0 is no blank
-    assert "SDANN — (needs three 5-minute segments)" in html
+    assert "SDANN — (needs an hour of 5-minute segments)" in html
 
 
 def test_the_rhythm_data_has_the_minute_trend_and_every_event(client, staff_a, staff_b, holter_recording):

@@ -49,7 +49,9 @@ def test_hrv_left_blank_in_atrial_fibrillation_says_why():
     r_peaks = from_rr(rr)
     hrv = analyse_rhythm(signal=None, fs=FS, r_peaks=r_peaks, classes=["N"] * len(r_peaks)).summary["hrv"]
     assert hrv["sdnn_ms"] is None and hrv["nn_count"] < 30
-    assert "HRV needs 30" in hrv["reason"] and "100 % of the beats lie in atrial fibrillation" in hrv["reason"]
+    assert (
+        "HRV needs 4 min of them" in hrv["reason"] and "100 % of the beats lie in atrial fibrillation" in hrv["reason"]
+    )
     assert "not classed N" not in hrv["reason"]
     # frequent ectopic beats, no AF: the reason names them, not AF
     classes = np.where(np.arange(600) % 2 == 0, "N", "S")
@@ -124,3 +126,76 @@ def test_heart_rate_figures_leave_out_a_vf_episode_between_beats():
     # without the episode the same beats are a 60-s asystole, and its slow rate counts
     report = analyse_rhythm(signal=None, fs=FS, r_peaks=r_peaks, classes=["N"] * len(r_peaks))
     assert report.summary["heart_rate"]["mean_bpm"] < 60 and "asystole" in [e.type for e in report.events]
+
+
+def test_the_hourly_table_agrees_with_the_summary():
+    # one hour: 30 minutes at 75 bpm and 30 at 120; a beat-weighted average of minute rates leans to the
+    # fast half (120 x 3600 + 75 x 2250 beats: 102.7), the recording's mean is beats over time (97.5)
+    rr = np.concatenate([np.full(2250, 0.8), np.full(3599, 0.5)])  # just under the hour
+    report = analyse_rhythm(signal=None, fs=FS, r_peaks=from_rr(rr), classes=["N"] * len(rr))
+    (hour,) = report.hours
+    heart = report.summary["heart_rate"]
+    assert hour["hr_mean"] == pytest.approx(heart["mean_bpm"], abs=0.1) == pytest.approx(97.5, abs=0.1)
+    # extremes over 8 beats, as the summary's: one short interval does not set the hour's maximum
+    rr = np.full(4000, 0.8)
+    rr[2000] = 0.4
+    report = analyse_rhythm(signal=None, fs=FS, r_peaks=from_rr(rr), classes=["N"] * len(rr))
+    heart, hours = report.summary["heart_rate"], report.hours
+    assert max(h["hr_max"] for h in hours) == heart["hr_max"]["bpm"] == pytest.approx(60 * 8 / 6.0, abs=0.1)
+    assert min(h["hr_min"] for h in hours) == heart["hr_min"]["bpm"]
+
+
+def test_a_tachycardia_episode_leaves_out_an_svt_and_does_not_reach_back_into_af():
+    rng = np.random.default_rng(4)
+    # sinus, a 60-s SVT at 150 /min, sinus, AF, then 60 s of sinus tachycardia at 120 /min
+    rr = np.concatenate(
+        [np.full(60, 0.8), np.full(150, 0.4), np.full(60, 0.8), rng.uniform(0.35, 0.9, 200), np.full(120, 0.5)]
+    )
+    classes = np.array(["N"] * len(rr))
+    classes[60:210] = "S"
+    report = analyse_rhythm(signal=None, fs=FS, r_peaks=from_rr(rr), classes=classes)
+    types = [e.type for e in report.events]
+    assert "svt" in types and "af" in types
+    tachy = [e for e in report.events if e.type == "tachy"]
+    (af,) = [e for e in report.events if e.type == "af"]
+    (svt,) = [e for e in report.events if e.type == "svt"]
+    assert tachy and all(e.start > af.end or e.end < af.start for e in tachy)  # no tachy over the AF
+    assert all(e.start > svt.end or e.end < svt.start for e in tachy)  # nor over the SVT
+
+
+def test_hrv_needs_minutes_of_normal_to_normal_intervals_and_sdann_an_hour():
+    rng = np.random.default_rng(5)
+    short = 0.8 + 0.03 * rng.standard_normal(200)  # 160 s of sinus rhythm: 199 intervals, under 4 minutes
+    hrv = hrv_time(*nn_intervals(from_rr(short), ["N"] * 200, FS))
+    assert hrv["sdnn_ms"] is None and hrv["reason"].startswith("199 normal-to-normal intervals over 2.")
+    assert "HRV needs 4 min of them" in hrv["reason"]
+    # 30 minutes: SDNN and the others, no SDANN (a 24-hour measure; under an hour of 5-minute segments)
+    half_hour = 0.8 + 0.03 * rng.standard_normal(2250)
+    hrv = hrv_time(*nn_intervals(from_rr(half_hour), ["N"] * 2250, FS))
+    assert hrv["sdnn_ms"] is not None and hrv["reason"] is None and hrv["sdann_ms"] is None
+    # two hours whose 5-minute means alternate between 0.8 and 0.9 s: SDANN is their spread
+    from ecg.rhythm.heart_rate import sdann
+
+    t = np.concatenate([300.0 * k + np.arange(1, 330) * 0.9 for k in range(24)])
+    nn = np.concatenate([np.full(329, 800.0 if k % 2 else 900.0) for k in range(24)])
+    assert sdann(nn, t) == pytest.approx(np.std([800.0, 900.0] * 12, ddof=1), abs=0.1)
+    assert sdann(nn[t < 3300], t[t < 3300]) is None  # 11 segments: under an hour
+
+
+def test_sdann_leaves_out_segments_with_few_normal_intervals():
+    # 5-minute segments of steady sinus at 0.8 s, but every other one is mostly AF: those hold a handful of
+    # NN intervals, their means are not the trend, and with them SDANN would read what they hold
+    t, nn = [], []
+    for segment in range(24):
+        base = 300.0 * segment
+        if segment % 2:
+            times = base + np.arange(5) * 0.5  # 5 NN intervals of 0.5 s, the rest AF
+            values = np.full(5, 500.0)
+        else:
+            times = base + np.arange(1, 370) * 0.8
+            values = np.full(369, 800.0)
+        t.append(times)
+        nn.append(values)
+    from ecg.rhythm.heart_rate import sdann
+
+    assert sdann(np.concatenate(nn), np.concatenate(t)) == pytest.approx(0.0, abs=0.1)
