@@ -82,12 +82,15 @@ def run_summary(events: list[Event]) -> dict[str, Any]:
 def pattern_events(
     r_peaks: np.ndarray, classes: np.ndarray, fs: float, *, gaps: np.ndarray | None = None
 ) -> list[Event]:
-    """Ventricular bigeminy (N V N V ...) and trigeminy (N N V N N V ...) episodes, none across ``gaps``."""
+    """Ventricular bigeminy (N V N V ...) and trigeminy (N N V N N V ...) episodes, none across ``gaps``.
+
+    An episode ends with the last V beat that is not the first of a couplet or run: that beat is the
+    run's, and one beat is not reported in two events."""
     events = []
     for part in segments(len(r_peaks), gaps):
         peaks, text = r_peaks[part], _class_string(classes[part])
         for name, cycle in (("bigeminy", "NV"), ("trigeminy", "NNV")):
-            for m in re.finditer(f"(?:{cycle}){{{MIN_CYCLES},}}", text):
+            for m in re.finditer(f"(?:{cycle}){{{MIN_CYCLES},}}(?!V)", text):
                 first, last = m.start(), m.end() - 1
                 rate = run_rate(peaks, first + 1, last, fs)
                 events.append(Event(name, int(peaks[first]), int(peaks[last]), last - first + 1, rate))

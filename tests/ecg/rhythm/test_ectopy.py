@@ -82,3 +82,14 @@ def test_no_run_or_pattern_reaches_across_a_vf_episode():
     gaps[7] = True
     assert [e.type for e in pattern_events(r_peaks, classes, FS)] == ["bigeminy"]
     assert pattern_events(r_peaks, classes, FS, gaps=gaps) == []
+
+
+def test_a_bigeminy_before_a_run_ends_at_the_beat_before_the_run():
+    # MIT-BIH 203 at 19:13: the bigeminy's last V beat was also the first of the VT after it
+    r_peaks, classes = beats("NNN" + "NV" * 5 + "VV" + "NNN" + "NNV" * 4 + "V" + "NNN")
+    patterns = pattern_events(r_peaks, classes, FS)
+    runs, _ = ectopic_events(r_peaks, classes, FS, kind="V")
+    assert [(e.type, e.beats) for e in patterns] == [("bigeminy", 8), ("trigeminy", 9)]
+    assert [(e.type, e.beats) for e in runs] == [("vt", 3), ("v_couplet", 2)]
+    for pattern in patterns:
+        assert all(pattern.end < run.start or run.end < pattern.start for run in runs)
