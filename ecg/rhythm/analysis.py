@@ -139,17 +139,15 @@ def analyse_rhythm(
         af_found = flutter.split_flutter(af_found, peaks, fs, kept["atrial_frequency"], kept["atrial_organisation"])
     v_events, v_summary = ectopy.ectopic_events(peaks, cls, fs, kind="V", gaps=across)
     # An irregular rhythm makes S labels meaningless: no S beat inside AF or flutter is supraventricular
-    # ectopy (not in the totals or the hourly table; counted apart), and no SVT or S couplet overlaps it.
-    s_in_af = (cls == "S") & in_af
-    ectopy_cls = np.where(s_in_af, "N", cls)
+    # ectopy, nor one of a couplet or run that reaches into it (svdb 854: an atrial run whose last beat
+    # is the AF's first); they are in no total, no event and no hourly count, and counted apart.
     s_events, s_summary = ectopy.ectopic_events(peaks, cls, fs, kind="S", gaps=across)
-    s_summary |= {
-        k: v
-        for k, v in ectopy.ectopic_events(peaks, ectopy_cls, fs, kind="S", gaps=across)[1].items()
-        if k in ("total", "isolated")
-    }
-    s_summary["in_af"] = int(s_in_af.sum())
+    into_af = [e for e in s_events if _overlaps(e, af_found)]
     s_events = [e for e in s_events if not _overlaps(e, af_found)]
+    s_in_af = (cls == "S") & _inside(peaks, af_found + into_af)
+    ectopy_cls = np.where(s_in_af, "N", cls)
+    _, counted = ectopy.ectopic_events(peaks, ectopy_cls, fs, kind="S", gaps=across)
+    s_summary |= {"total": counted["total"], "isolated": counted["isolated"], "in_af": int(s_in_af.sum())}
     s_summary |= ectopy.run_summary(s_events)  # the summary counts what the event list holds
     patterns = ectopy.pattern_events(peaks, cls, fs, gaps=across)
     # bradycardia and tachycardia are of the underlying rhythm: not where AF or ectopic runs set the rate

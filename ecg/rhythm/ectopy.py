@@ -85,13 +85,23 @@ def pattern_events(
     """Ventricular bigeminy (N V N V ...) and trigeminy (N N V N N V ...) episodes, none across ``gaps``.
 
     An episode ends with the last V beat that is not the first of a couplet or run: that beat is the
-    run's, and one beat is not reported in two events."""
-    events = []
+    run's, and one beat is not reported in two events. Where a trigeminy turns into a bigeminy (or
+    back) the later episode starts after the earlier one's last beat, and needs its three cycles
+    without it (MIT-BIH 119: the trigeminy's last N V was the bigeminy's first cycle)."""
+    found: list[tuple[int, int, str, int]] = []  # (first, last) beat indices in r_peaks, name, cycle length
     for part in segments(len(r_peaks), gaps):
-        peaks, text = r_peaks[part], _class_string(classes[part])
+        text = _class_string(classes[part])
         for name, cycle in (("bigeminy", "NV"), ("trigeminy", "NNV")):
             for m in re.finditer(f"(?:{cycle}){{{MIN_CYCLES},}}(?!V)", text):
-                first, last = m.start(), m.end() - 1
-                rate = run_rate(peaks, first + 1, last, fs)
-                events.append(Event(name, int(peaks[first]), int(peaks[last]), last - first + 1, rate))
+                found.append((part.start + m.start(), part.start + m.end() - 1, name, len(cycle)))
+    events = []
+    last_kept = -1
+    for first, last, name, size in sorted(found):
+        if first <= last_kept:
+            first += -(-(last_kept + 1 - first) // size) * size  # whole cycles after the earlier episode
+        if (last - first + 1) // size < MIN_CYCLES:
+            continue
+        rate = run_rate(r_peaks, first + 1, last, fs)
+        events.append(Event(name, int(r_peaks[first]), int(r_peaks[last]), last - first + 1, rate))
+        last_kept = last
     return sorted(events, key=lambda e: e.start)

@@ -110,12 +110,15 @@ def rate_episodes(
     for name, mask in (("brady", rate < BRADY_BPM), ("tachy", rate > TACHY_BPM)):
         if excluded is not None:
             mask &= ~excluded
+        previous = -1  # the last beat of this kind's episode before
         for first, last in _stretches(mask):
-            # the first flagged beat's rate spans the 8 intervals before it, but not an excluded beat's (AF, a run)
-            start = max(0, first - EXTREME_BEATS, int(last_excluded[first]) + 1)
+            # the first flagged beat's rate spans the 8 intervals before it, but not an excluded beat's (AF,
+            # a run) nor the episode before's (MIT-BIH 233: two tachycardias 8 beats apart overlapped)
+            start = max(0, first - EXTREME_BEATS, int(last_excluded[first]) + 1, previous + 1)
             if (r_peaks[last] - r_peaks[start]) / fs < SUSTAINED_S:
                 continue
             n = last - start + 1
             bpm = round(60.0 * fs * float(n - 1) / float(r_peaks[last] - r_peaks[start]), 1)
             events.append(Event(name, int(r_peaks[start]), int(r_peaks[last]), int(n), bpm))
+            previous = last
     return events

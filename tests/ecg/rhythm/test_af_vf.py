@@ -284,3 +284,23 @@ def test_no_af_episode_reaches_across_a_gap():
     assert len(split) == 2
     assert split[0].end == r_peaks[middle - 1] and split[1].start == r_peaks[middle]
     assert (covered == whole_covered).all()  # the same beats, in two episodes
+
+
+def test_an_atrial_run_into_af_is_neither_listed_nor_counted_as_ectopy():
+    # svdb 854: a 4-beat atrial run whose last beat is the AF's first; the run was dropped from the
+    # events but its beats outside the AF stayed in the total (97 against 94 isolated, couplets and runs)
+    rng = np.random.default_rng(6)
+    rr = np.concatenate([np.full(300, 0.8), np.full(3, 0.45), rng.uniform(0.4, 1.1, 300), np.full(300, 0.8)])
+    r_peaks = np.round(np.cumsum(rr) * FS).astype(int)
+    classes = np.array(["N"] * len(r_peaks))
+    classes[[50, 120, 700]] = "S"  # isolated, in sinus rhythm
+    af = analyse_rhythm(signal=None, fs=FS, r_peaks=r_peaks, classes=classes).events
+    (episode,) = [e for e in af if e.type == "af"]
+    first_af = int(np.searchsorted(r_peaks, episode.start))
+    classes[first_af - 3 : first_af + 1] = "S"  # a run ending on the AF's first beat
+    report = analyse_rhythm(signal=None, fs=FS, r_peaks=r_peaks, classes=classes)
+    s = report.summary["supraventricular"]
+    listed = [e for e in report.events if e.type in ("svt", "s_run", "s_couplet")]
+    assert listed == [] and (s["runs"], s["couplets"]) == (0, 0)
+    assert (s["total"], s["isolated"], s["in_af"]) == (3, 3, 4)
+    assert s["total"] == s["isolated"] + sum(e.beats for e in listed)

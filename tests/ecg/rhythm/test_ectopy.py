@@ -3,6 +3,8 @@ import pytest
 
 from ecg.rhythm import analyse_rhythm
 from ecg.rhythm.ectopy import ectopic_events, pattern_events
+from ecg.rhythm.heart_rate import rolling_rate
+from ecg.rhythm.pauses import rate_episodes
 
 FS = 250.0
 
@@ -93,3 +95,27 @@ def test_a_bigeminy_before_a_run_ends_at_the_beat_before_the_run():
     assert [(e.type, e.beats) for e in runs] == [("vt", 3), ("v_couplet", 2)]
     for pattern in patterns:
         assert all(pattern.end < run.start or run.end < pattern.start for run in runs)
+
+
+def test_a_trigeminy_turning_into_bigeminy_shares_no_beat_with_it():
+    # MIT-BIH 119 at 12:36: the trigeminy's last N V was also the bigeminy's first cycle
+    r_peaks, classes = beats("NNN" + "NNV" * 4 + "NV" * 3 + "NNNN" + "NNV" * 3 + "NV" * 4 + "NNN")
+    found = pattern_events(r_peaks, classes, FS)
+    assert [(e.type, e.beats) for e in found] == [("trigeminy", 12), ("bigeminy", 6), ("trigeminy", 9), ("bigeminy", 8)]
+    assert all(a.end < b.start for a, b in zip(found, found[1:]))
+    # the bigeminy after the first trigeminy had three cycles only with the trigeminy's last one
+    r_peaks, classes = beats("NNN" + "NNV" * 4 + "NV" * 2 + "NNNN")
+    assert [e.type for e in pattern_events(r_peaks, classes, FS)] == ["trigeminy"]
+
+
+def test_two_tachycardias_a_few_beats_apart_do_not_overlap():
+    # MIT-BIH 233: the second episode started 8 beats back, inside the first
+    rr = [0.8] * 20 + [0.5] * 80 + [0.65] * 8 + [0.5] * 80 + [0.8] * 20  # a dip to about 94 /min
+    r_peaks = np.round(np.cumsum(rr) * FS).astype(int)
+    found = rate_episodes(r_peaks, FS)
+    assert [e.type for e in found] == ["tachy", "tachy"]
+    assert found[0].end < found[1].start
+    # 8 beats before the second episode's first fast 8-beat rate lie inside the first episode
+    fast = np.flatnonzero(rolling_rate(r_peaks, FS) > 100)
+    second_first = fast[np.flatnonzero(np.diff(fast) > 1)[0] + 1]
+    assert r_peaks[second_first - 8] <= found[0].end
