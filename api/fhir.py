@@ -350,7 +350,7 @@ def _rhythm_observations(
 def _in_af_note(figures: dict) -> str:
     n = int(figures.get("in_af") or 0)
     return (
-        f"{n} beat{'s' if n != 1 else ''} called S inside atrial fibrillation or flutter {'are' if n != 1 else 'is'}"
+        f"{n} beat{'s' if n != 1 else ''} called S inside or running into atrial fibrillation or flutter {'are' if n != 1 else 'is'}"
         " not counted as ectopy."
         if n
         else ""

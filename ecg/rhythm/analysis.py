@@ -150,8 +150,10 @@ def analyse_rhythm(
     s_summary |= {"total": counted["total"], "isolated": counted["isolated"], "in_af": int(s_in_af.sum())}
     s_summary |= ectopy.run_summary(s_events)  # the summary counts what the event list holds
     patterns = ectopy.pattern_events(peaks, cls, fs, gaps=across)
-    # bradycardia and tachycardia are of the underlying rhythm: not where AF or ectopic runs set the rate
-    rates = pauses.rate_episodes(peaks, fs, excluded=_inside(peaks, af_found + v_events + s_events), gaps=across)
+    # bradycardia and tachycardia are of the underlying rhythm: not where AF or an ectopic run sets the
+    # rate (a couplet does not split a sinus tachycardia in two)
+    runs = [e for e in v_events + s_events if not e.type.endswith("_couplet")]
+    rates = pauses.rate_episodes(peaks, fs, excluded=_inside(peaks, af_found + runs), gaps=across)
 
     events = sort_events(vf_found + asystole + af_found + v_events + s_events + patterns + pause_list + rates)
 
@@ -214,5 +216,7 @@ def analyse_rhythm(
         },
         "event_counts": {t: sum(1 for e in events if e.type == t) for t in sorted({e.type for e in events})},
         "hourly": hours,
+        # the hourly extremes' window (reports stored before it was the summary's 8 used 4 beats)
+        "hourly_extreme_beats": heart_rate.EXTREME_BEATS,
     }
     return RhythmReport(events=events, summary=summary, minutes=minutes, hours=hours)

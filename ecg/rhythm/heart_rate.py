@@ -102,15 +102,15 @@ def nn_intervals(
     return 1000.0 * rr[ok], r_peaks[1:][ok] / fs
 
 
-MIN_NN = 30  # normal-to-normal intervals HRV is computed from at the least ...
-MIN_NN_S = 240.0  # ... and the time they cover: short-term HRV is read from a 5-minute recording, 4 of its minutes
+MIN_NN_S = 240.0  # the time the NN intervals HRV is computed from cover at the least: short-term HRV is
+# read from a 5-minute recording, 4 of its minutes (NN intervals are at most 2 s: 120 of them or more)
 SDANN_SEGMENT_S = 300.0  # SDANN: the standard deviation of the mean NN interval of 5-minute segments ...
 SDANN_COVER = 0.5  # ... each counted where its NN intervals cover at least this share of it ...
 SDANN_SEGMENTS = 12  # ... over at least this many such segments (an hour; the measure is meant for 24 hours)
 
 
 def sdann(nn_ms: np.ndarray, nn_time_s: np.ndarray) -> float | None:
-    """SDANN (ms) over 5-minute segments of the recording's time, only those its NN intervals cover well
+    """SDANN (ms) over 5-minute segments from the first NN interval on, only those its NN intervals cover well
     (a segment of a few NN intervals between atrial fibrillation or ectopic beats has a mean that says
     nothing of the autonomic trend; with such segments it can read above SDNN); None with too few."""
     nn_ms, nn_time_s = np.asarray(nn_ms, float), np.asarray(nn_time_s, float)
@@ -130,7 +130,7 @@ def hrv_time(nn_ms: np.ndarray, nn_time_s: np.ndarray) -> dict[str, Any]:
     """SDNN, SDANN (5-minute means, ``sdann``), rMSSD and pNN50 over NN intervals, gaps respected (NeuroKit2)."""
     keys = {"sdnn_ms": "HRV_SDNN", "rmssd_ms": "HRV_RMSSD", "pnn50_pct": "HRV_pNN50"}
     covered_s = float(np.sum(nn_ms)) / 1000.0
-    if len(nn_ms) < MIN_NN or covered_s < MIN_NN_S:
+    if covered_s < MIN_NN_S:
         # ``reason``: why the figures are blank, for the page and the API (None where they are computed)
         reason = (
             f"{len(nn_ms)} normal-to-normal interval{'' if len(nn_ms) == 1 else 's'} over {covered_s / 60.0:.1f} min;"

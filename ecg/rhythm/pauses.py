@@ -106,19 +106,21 @@ def rate_episodes(
     last_excluded = np.full(len(r_peaks), -1)
     if excluded is not None and np.any(excluded):
         last_excluded = np.maximum.accumulate(np.where(np.asarray(excluded, bool), np.arange(len(r_peaks)), -1))
-    events = []
+    stretches = []
     for name, mask in (("brady", rate < BRADY_BPM), ("tachy", rate > TACHY_BPM)):
         if excluded is not None:
             mask &= ~excluded
-        previous = -1  # the last beat of this kind's episode before
-        for first, last in _stretches(mask):
-            # the first flagged beat's rate spans the 8 intervals before it, but not an excluded beat's (AF,
-            # a run) nor the episode before's (MIT-BIH 233: two tachycardias 8 beats apart overlapped)
-            start = max(0, first - EXTREME_BEATS, int(last_excluded[first]) + 1, previous + 1)
-            if (r_peaks[last] - r_peaks[start]) / fs < SUSTAINED_S:
-                continue
-            n = last - start + 1
-            bpm = round(60.0 * fs * float(n - 1) / float(r_peaks[last] - r_peaks[start]), 1)
-            events.append(Event(name, int(r_peaks[start]), int(r_peaks[last]), int(n), bpm))
-            previous = last
+        stretches += [(int(first), int(last), name) for first, last in _stretches(mask)]
+    events = []
+    previous = -1  # the last beat of the episode before, of either kind
+    for first, last, name in sorted(stretches):
+        # the first flagged beat's rate spans the 8 intervals before it, but not an excluded beat's (AF, a
+        # run) nor the episode before's (MIT-BIH 233: two tachycardias 8 beats apart overlapped)
+        start = max(0, first - EXTREME_BEATS, int(last_excluded[first]) + 1, previous + 1)
+        if (r_peaks[last] - r_peaks[start]) / fs < SUSTAINED_S:
+            continue
+        n = last - start + 1
+        bpm = round(60.0 * fs * float(n - 1) / float(r_peaks[last] - r_peaks[start]), 1)
+        events.append(Event(name, int(r_peaks[start]), int(r_peaks[last]), int(n), bpm))
+        previous = last
     return events

@@ -241,9 +241,9 @@ def test_s_calls_inside_atrial_fibrillation_are_said_to_be_left_out_of_the_ectop
     diagnosis.save(update_fields=["rhythm"])
     observations = resources(fetch_valid_bundle(api_as(staff_a), rhythm_recording), "Observation")
     notes = " ".join(n["text"] for n in by_code(observations, "supraventricular-ectopic-beats").get("note", []))
-    assert "7 beats called S inside atrial fibrillation or flutter are not counted as ectopy." in notes
+    assert "7 beats called S inside or running into atrial fibrillation or flutter are not counted as ectopy." in notes
     assert "called S inside" not in " ".join(
         n["text"] for n in by_code(observations, "ventricular-ectopic-beats").get("note", [])
     )
     html = client_for(client, staff_a).get(reverse("recording-detail", args=[rhythm_recording.pk])).content.decode()
-    assert "(and 7 beats called S inside atrial fibrillation or flutter, not counted as ectopy)" in html
+    assert "(and 7 beats called S inside or running into atrial fibrillation or flutter, not counted as ectopy)" in html

@@ -199,3 +199,20 @@ def test_sdann_leaves_out_segments_with_few_normal_intervals():
     from ecg.rhythm.heart_rate import sdann
 
     assert sdann(np.concatenate(nn), np.concatenate(t)) == pytest.approx(0.0, abs=0.1)
+
+
+def test_a_couplet_does_not_split_a_sinus_tachycardia():
+    rr = np.full(1200, 0.5)  # ten minutes at 120 /min
+    classes = np.array(["N"] * 1200)
+    classes[600:602] = "S"
+    report = analyse_rhythm(signal=None, fs=FS, r_peaks=from_rr(rr), classes=classes)
+    assert sorted(e.type for e in report.events) == ["s_couplet", "tachy"]
+
+
+def test_a_tachycardia_followed_by_bradycardia_do_not_share_beats():
+    r_peaks = from_rr([0.5] * 120 + [1.5] * 40)
+    found = rate_episodes(r_peaks, FS)
+    assert [e.type for e in found] == ["tachy", "brady"] and found[0].end < found[1].start
+    r_peaks = from_rr([1.5] * 40 + [0.5] * 120)
+    found = rate_episodes(r_peaks, FS)
+    assert [e.type for e in found] == ["brady", "tachy"] and found[0].end < found[1].start
