@@ -142,29 +142,55 @@ def af_events(
     *,
     p_repetition: np.ndarray | None = None,
     gaps: np.ndarray | None = None,
+    bridges: np.ndarray | None = None,
 ) -> tuple[list[Event], np.ndarray]:
     """AF episodes (merged across short gaps, at least 20 s long) and the per-beat mask they cover.
 
     No episode reaches across one of the ``gaps`` (per interval between beats k and k + 1: it spans a
-    VF/VFL episode or a stretch without signal): what the rhythm was there is not AF's to say."""
+    VF/VFL episode or a stretch without signal): what the rhythm was there is not AF's to say. Those
+    of them that are ``bridges`` (stretches too noisy to read or without signal, not VF) an episode
+    reaches across where AF holds on both sides (each an episode on its own) within ``MERGE_GAP_S`` of
+    readable time: AF that goes on through a noisy stretch is one episode (MIT-BIH 203 read as eight
+    pieces more), though the noisy time is none of it (``MIN_EPISODE_S`` and the rate count the
+    readable time only)."""
     mask = af_mask(r_peaks, classes, fs, p_repetition=p_repetition)
+    intervals = np.diff(np.asarray(r_peaks, np.float64)) / fs
+    unread = np.zeros(len(intervals), bool) if gaps is None else np.asarray(gaps, bool)
+    bridged = unread & (np.zeros(len(intervals), bool) if bridges is None else np.asarray(bridges, bool))
+    readable = np.concatenate([[0.0], np.cumsum(np.where(unread, 0.0, intervals))])  # readable s up to beat k
+    blocking = np.concatenate([[0], np.cumsum(unread & ~bridged)])  # gaps no episode reaches across, up to k
     merged: list[list[int]] = []
     for part in segments(len(r_peaks), gaps):
         edges = np.diff(np.concatenate([[0], mask[part].astype(np.int8), [0]]))
-        opened = len(merged)  # no stretch joins one before the gap
+        opened = len(merged)  # no stretch joins one before the gap ...
         for a, b in zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1) - 1, strict=True):
             first, last = part.start + int(a), part.start + int(b)
             if len(merged) > opened and (r_peaks[first] - r_peaks[merged[-1][1]]) / fs <= MERGE_GAP_S:
                 merged[-1][1] = last
             else:
                 merged.append([first, last])
+    # ... but an episode that stands on its own reaches across a bridge to the next one that does: the
+    # pieces of irregular rhythm that noise leaves between its stretches (nstdb) stand on their own nowhere
+    standing = [m for m in merged if readable[m[1]] - readable[m[0]] >= MIN_EPISODE_S]
+    merged = []
+    for first, last in standing:
+        if (
+            merged
+            and blocking[first] == blocking[merged[-1][1]]
+            and readable[first] - readable[merged[-1][1]] <= MERGE_GAP_S
+        ):
+            merged[-1][1] = last
+        else:
+            merged.append([first, last])
     events = []
     covered = np.zeros(len(r_peaks), bool)
     for first, last in merged:
-        if (r_peaks[last] - r_peaks[first]) / fs < MIN_EPISODE_S:
+        seconds = readable[last] - readable[first]
+        if seconds < MIN_EPISODE_S:
             continue
         n = last - first + 1
-        rate = round(60.0 * fs * float(n - 1) / float(r_peaks[last] - r_peaks[first]), 1)
+        counted = n - 1 - int(np.sum(unread[first:last]))  # the R-R intervals of the episode, none across a gap
+        rate = round(60.0 * counted / seconds, 1) if counted > 0 else None
         events.append(Event("af", int(r_peaks[first]), int(r_peaks[last]), int(n), rate))
         covered[first : last + 1] = True
     return events, covered

@@ -1,6 +1,6 @@
 """One recording's rhythm: events and the Holter summary, from the signal, its beats and their classes."""
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -55,6 +55,24 @@ def _spanning(r_peaks: np.ndarray, events: list[Event]) -> np.ndarray:
 
 def _overlaps(event: Event, spans: list[Event]) -> bool:
     return any(event.start <= s.end and s.start <= event.end for s in spans)
+
+
+def _overlap_s(events: list[Event], spans: list[Event], fs: float) -> float:
+    """Seconds of ``spans`` (disjoint) that lie inside ``events``, as ``Event.duration_s`` counts time."""
+    return sum(max(0, min(e.end, s.end) - max(e.start, s.start)) for e in events for s in spans) / fs
+
+
+def _readable_rate(event: Event, r_peaks: np.ndarray, fs: float, gaps: np.ndarray) -> Event:
+    """``event`` with its rate over its R-R intervals, none across one of the ``gaps`` (an AF episode
+    that goes on through noise: the noisy time holds no beat of it)."""
+    first = int(np.searchsorted(r_peaks, event.start))
+    last = int(np.searchsorted(r_peaks, event.end, side="right")) - 1
+    if last <= first or not np.any(gaps[first:last]):
+        return event
+    keep = ~gaps[first:last]
+    seconds = float(np.sum(np.diff(r_peaks[first : last + 1])[keep])) / fs
+    rate = round(60.0 * int(keep.sum()) / seconds, 1) if seconds > 0 else None
+    return replace(event, rate_bpm=rate)
 
 
 def analyse_rhythm(
@@ -134,9 +152,12 @@ def analyse_rhythm(
     # read) to the first after it is no R-R interval: no heart-rate figure holds it (counted in, it reads
     # as a slow rate), and no AF episode, run or pattern of ectopic beats reaches across it.
     across = _spanning(peaks, vf_found + lost_or_noisy)
-    af_found, in_af = af.af_events(peaks, cls, fs, p_repetition=kept.get("p_repetition"), gaps=across)
+    # AF goes on through a stretch it cannot be read in (noise, a lead off), not through VF
+    bridges = _spanning(peaks, lost_or_noisy) & ~_spanning(peaks, vf_found)
+    af_found, in_af = af.af_events(peaks, cls, fs, p_repetition=kept.get("p_repetition"), gaps=across, bridges=bridges)
     if "atrial_organisation" in kept:
         af_found = flutter.split_flutter(af_found, peaks, fs, kept["atrial_frequency"], kept["atrial_organisation"])
+        af_found = [_readable_rate(e, peaks, fs, across) for e in af_found]
     v_events, v_summary = ectopy.ectopic_events(peaks, cls, fs, kind="V", gaps=across)
     # An irregular rhythm makes S labels meaningless: no S beat inside AF or flutter is supraventricular
     # ectopy, nor one of a couplet or run that reaches into it (svdb 854: an atrial run whose last beat
@@ -176,7 +197,8 @@ def analyse_rhythm(
     analysed_s = n_samples / fs
     noisy_s = sum(e.end - e.start + 1 for e in artefact) / fs
     readable_s = analysed_s - sum(e.end - e.start + 1 for e in lost) / fs - noisy_s
-    af_s = sum(e.duration_s(fs) for e in af_found)
+    # the AF time is what could be read of it: an episode that goes on through noise holds that noise
+    af_s = sum(e.duration_s(fs) for e in af_found) - _overlap_s(af_found, lost_or_noisy, fs)
     longest_pause = max(pause_list + asystole, key=lambda e: e.end - e.start, default=None)
     mean_bpm = heart_rate.mean_rate(peaks, fs, across)
     summary = {

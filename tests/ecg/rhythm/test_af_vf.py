@@ -4,6 +4,7 @@ import wfdb
 
 from ecg.rhythm import analyse_rhythm, vf
 from ecg.rhythm.af import af_events
+from ecg.rhythm.events import Event
 
 from ...data import DATA_DIR, mitdb_dir, require
 
@@ -304,3 +305,29 @@ def test_an_atrial_run_into_af_is_neither_listed_nor_counted_as_ectopy():
     assert listed == [] and (s["runs"], s["couplets"]) == (0, 0)
     assert (s["total"], s["isolated"], s["in_af"]) == (3, 3, 4)
     assert s["total"] == s["isolated"] + sum(e.beats for e in listed)
+
+
+def test_af_goes_on_through_a_noisy_stretch_as_one_episode_but_not_through_vf():
+    # MIT-BIH 203 and 210: AF on both sides of a stretch too noisy to read was two episodes
+    rng = np.random.default_rng(7)
+    rr = np.concatenate([np.full(100, 0.8), rng.uniform(0.4, 1.1, 400), np.full(100, 0.8)])
+    r_peaks = np.round(np.cumsum(rr) * FS).astype(int)
+    classes = ["N"] * len(r_peaks)
+    middle = int(r_peaks[300])
+    noisy = [(middle, middle + int(8 * FS))]
+    report = analyse_rhythm(signal=None, fs=FS, r_peaks=r_peaks, classes=classes, noisy=noisy)
+    (episode,) = [e for e in report.events if e.type == "af"]
+    assert episode.start < noisy[0][0] and noisy[0][1] < episode.end
+    af = report.summary["af"]
+    assert af["episodes"] == 1
+    # the noisy 8 s are none of the AF time, and the rate is over the episode's own intervals
+    assert af["duration_s"] == pytest.approx((episode.end - episode.start) / FS - 8.0, abs=0.1)
+    inside = (
+        (r_peaks >= episode.start) & (r_peaks <= episode.end) & ~((r_peaks >= noisy[0][0]) & (r_peaks <= noisy[0][1]))
+    )
+    intervals = np.diff(r_peaks[inside]) / FS
+    assert episode.rate_bpm == pytest.approx(60.0 / np.mean(intervals[intervals < 2.0]), rel=0.02)
+    # through VF it is not: what the rhythm was after it is for the beats after it to say
+    vf_episode = Event("vf", noisy[0][0], noisy[0][1], 0, None)
+    report = analyse_rhythm(signal=None, fs=FS, r_peaks=r_peaks, classes=classes, noisy=[], vf_found=[vf_episode])
+    assert [e.type for e in report.events if e.type in ("af", "vf")] == ["af", "vf", "af"]
