@@ -1,6 +1,6 @@
-"""Episode matching of the rhythm bench (bench.rhythm_eval.episode_match): every sample counted once."""
+"""EC57 episode matching (ecg.evaluation.episodes, used by bench.rhythm_eval): every sample counted once."""
 
-from bench.rhythm_eval import _rates, episode_match
+from ecg.evaluation.episodes import episode_match, rates
 
 
 def test_two_reference_pauses_sharing_a_beat_found_as_one_read_100_percent_not_more():
@@ -8,15 +8,15 @@ def test_two_reference_pauses_sharing_a_beat_found_as_one_read_100_percent_not_m
     m = episode_match([(0, 1000), (1000, 2000)], [(0, 2000)])
     assert (m["ref"], m["ref_detected"], m["test"], m["test_true"]) == (2, 2, 1, 1)
     assert m["ref_samples"] == m["test_samples"] == m["overlap_samples"] == 2001
-    rates = _rates(m)
-    assert rates["duration_se"] == rates["duration_ppv"] == 100.0
+    figures = rates(m)
+    assert figures["duration_se"] == figures["duration_ppv"] == 100.0
 
 
 def test_overlapping_detections_count_their_shared_time_once():
     m = episode_match([(100, 199)], [(0, 149), (120, 300)])
     assert m["test_samples"] == 301  # 0..300, not 150 + 181
     assert m["overlap_samples"] == 100
-    assert _rates(m)["duration_ppv"] == round(100 * 100 / 301, 2)
+    assert rates(m)["duration_ppv"] == round(100 * 100 / 301, 2)
 
 
 def test_disjoint_spans_keep_their_plain_sums():
