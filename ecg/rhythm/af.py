@@ -17,7 +17,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from scipy import signal as sps
 
 from .ectopy import segments
-from .events import Event
+from .events import Event, episode_rate
 
 WINDOW = 32  # intervals per window
 TRIM = 4  # the largest and smallest intervals of a window left out (ectopy the classes missed)
@@ -188,9 +188,7 @@ def af_events(
         seconds = readable[last] - readable[first]
         if seconds < MIN_EPISODE_S:
             continue
-        n = last - first + 1
-        counted = n - 1 - int(np.sum(unread[first:last]))  # the R-R intervals of the episode, none across a gap
-        rate = round(60.0 * counted / seconds, 1) if counted > 0 else None
-        events.append(Event("af", int(r_peaks[first]), int(r_peaks[last]), int(n), rate))
+        rate = episode_rate(r_peaks, first, last, fs, unread)
+        events.append(Event("af", int(r_peaks[first]), int(r_peaks[last]), last - first + 1, rate))
         covered[first : last + 1] = True
     return events, covered

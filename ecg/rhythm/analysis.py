@@ -1,6 +1,6 @@
 """One recording's rhythm: events and the Holter summary, from the signal, its beats and their classes."""
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -60,19 +60,6 @@ def _overlaps(event: Event, spans: list[Event]) -> bool:
 def _overlap_s(events: list[Event], spans: list[Event], fs: float) -> float:
     """Seconds of ``spans`` (disjoint) that lie inside ``events``, as ``Event.duration_s`` counts time."""
     return sum(max(0, min(e.end, s.end) - max(e.start, s.start)) for e in events for s in spans) / fs
-
-
-def _readable_rate(event: Event, r_peaks: np.ndarray, fs: float, gaps: np.ndarray) -> Event:
-    """``event`` with its rate over its R-R intervals, none across one of the ``gaps`` (an AF episode
-    that goes on through noise: the noisy time holds no beat of it)."""
-    first = int(np.searchsorted(r_peaks, event.start))
-    last = int(np.searchsorted(r_peaks, event.end, side="right")) - 1
-    if last <= first or not np.any(gaps[first:last]):
-        return event
-    keep = ~gaps[first:last]
-    seconds = float(np.sum(np.diff(r_peaks[first : last + 1])[keep])) / fs
-    rate = round(60.0 * int(keep.sum()) / seconds, 1) if seconds > 0 else None
-    return replace(event, rate_bpm=rate)
 
 
 def analyse_rhythm(
@@ -156,8 +143,9 @@ def analyse_rhythm(
     bridges = _spanning(peaks, lost_or_noisy) & ~_spanning(peaks, vf_found)
     af_found, in_af = af.af_events(peaks, cls, fs, p_repetition=kept.get("p_repetition"), gaps=across, bridges=bridges)
     if "atrial_organisation" in kept:
-        af_found = flutter.split_flutter(af_found, peaks, fs, kept["atrial_frequency"], kept["atrial_organisation"])
-        af_found = [_readable_rate(e, peaks, fs, across) for e in af_found]
+        af_found = flutter.split_flutter(
+            af_found, peaks, fs, kept["atrial_frequency"], kept["atrial_organisation"], gaps=across
+        )
     v_events, v_summary = ectopy.ectopic_events(peaks, cls, fs, kind="V", gaps=across)
     # An irregular rhythm makes S labels meaningless: no S beat inside AF or flutter is supraventricular
     # ectopy, nor one of a couplet or run that reaches into it (svdb 854: an atrial run whose last beat
@@ -167,9 +155,10 @@ def analyse_rhythm(
     s_events = [e for e in s_events if not _overlaps(e, af_found)]
     s_in_af = (cls == "S") & _inside(peaks, af_found + into_af)
     ectopy_cls = np.where(s_in_af, "N", cls)
-    _, counted = ectopy.ectopic_events(peaks, ectopy_cls, fs, kind="S", gaps=across)
-    s_summary |= {"total": counted["total"], "isolated": counted["isolated"], "in_af": int(s_in_af.sum())}
-    s_summary |= ectopy.run_summary(s_events)  # the summary counts what the event list holds
+    # every S beat left is isolated or in a listed event: the summary counts what the event list holds
+    total = int(np.sum(ectopy_cls == "S"))
+    isolated = total - sum(e.beats for e in s_events)
+    s_summary |= {"total": total, "isolated": isolated, "in_af": int(s_in_af.sum())} | ectopy.run_summary(s_events)
     patterns = ectopy.pattern_events(peaks, cls, fs, gaps=across)
     # bradycardia and tachycardia are of the underlying rhythm: not where AF or an ectopic run sets the
     # rate (a couplet does not split a sinus tachycardia in two)

@@ -53,3 +53,14 @@ def run_rate(r_peaks: np.ndarray, first: int, last: int, fs: float) -> float | N
     if last <= begin:
         return None
     return round(60.0 * fs * (last - begin) / float(r_peaks[last] - r_peaks[begin]), 1)
+
+
+def episode_rate(r_peaks: np.ndarray, first: int, last: int, fs: float, gaps: np.ndarray | None = None) -> float | None:
+    """Mean rate (bpm) over the R-R intervals from beat ``first`` to beat ``last``, none of the ``gaps``
+    (per interval: True where it is no R-R interval of a rhythm, e.g. across noise an episode goes on
+    through): the time there holds no beat of the episode."""
+    intervals = np.diff(np.asarray(r_peaks[first : last + 1], np.float64))
+    if gaps is not None:
+        intervals = intervals[~np.asarray(gaps[first:last], bool)]
+    seconds = float(intervals.sum()) / fs
+    return round(60.0 * len(intervals) / seconds, 1) if len(intervals) and seconds > 0 else None

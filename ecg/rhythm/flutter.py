@@ -14,7 +14,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 from scipy import signal as sps
 
-from .events import Event
+from .events import Event, episode_rate
 
 BEAT_S = (0.25, 0.45)  # the QRS-T stretch around an R-peak that the average beat replaces
 NEIGHBOURS = 15  # beats either side whose median is the average beat
@@ -84,9 +84,15 @@ def atrial_organisation(values: np.ndarray, fs: float, r_peaks: np.ndarray) -> t
 
 
 def split_flutter(
-    events: list[Event], r_peaks: np.ndarray, fs: float, freq: np.ndarray, org: np.ndarray
+    events: list[Event],
+    r_peaks: np.ndarray,
+    fs: float,
+    freq: np.ndarray,
+    org: np.ndarray,
+    gaps: np.ndarray | None = None,
 ) -> list[Event]:
-    """AF episodes with their organised stretches (at least ``MIN_FLUTTER_S``) typed ``afl``."""
+    """AF episodes with their organised stretches (at least ``MIN_FLUTTER_S``) typed ``afl``; each
+    piece's rate over its own R-R intervals, none of the ``gaps`` (noise an episode goes on through)."""
     flutter = (org >= ORGANISED) & (freq >= FLUTTER_HZ[0]) & (freq <= FLUTTER_HZ[1])
     out: list[Event] = []
     for e in events:
@@ -119,7 +125,5 @@ def split_flutter(
                 a = joined.pop()[1]
             joined.append((kind, a, b))
         for kind, a, b in joined:
-            span = float(r_peaks[b] - r_peaks[a])
-            rate = round(60.0 * fs * (b - a) / span, 1) if span > 0 else None
-            out.append(Event(kind, int(r_peaks[a]), int(r_peaks[b]), b - a + 1, rate))
+            out.append(Event(kind, int(r_peaks[a]), int(r_peaks[b]), b - a + 1, episode_rate(r_peaks, a, b, fs, gaps)))
     return out
