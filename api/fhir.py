@@ -294,7 +294,7 @@ def _rhythm_observations(
             effective=effective,
             code={
                 "coding": [_coding(LOCAL, "af-burden", "Atrial fibrillation burden")],
-                "text": "Atrial fibrillation burden (share of the analysed time)",
+                "text": "Atrial fibrillation burden (share of the time whose rhythm could be read: no signal, noise and VF/VFL left out)",
             },
             valueQuantity={"value": af.get("burden_pct", 0.0), "unit": "%", "system": UCUM, "code": "%"},
             component=[

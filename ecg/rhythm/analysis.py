@@ -185,7 +185,9 @@ def analyse_rhythm(
             hrv["reason"] += f" ({'; '.join(causes)})"
     analysed_s = n_samples / fs
     noisy_s = sum(e.end - e.start + 1 for e in artefact) / fs
-    readable_s = analysed_s - sum(e.end - e.start + 1 for e in lost) / fs - noisy_s
+    # VF/VFL time holds no atrial rhythm to read either (noise was marked outside it already)
+    vf_s = sum(e.end - e.start + 1 for e in vf_found) / fs - _overlap_s(vf_found, lost, fs)
+    readable_s = analysed_s - sum(e.end - e.start + 1 for e in lost) / fs - noisy_s - vf_s
     # the AF time is what could be read of it: an episode that goes on through noise holds that noise
     af_s = sum(e.duration_s(fs) for e in af_found) - _overlap_s(af_found, lost_or_noisy, fs)
     longest_pause = max(pause_list + asystole, key=lambda e: e.end - e.start, default=None)
@@ -218,7 +220,7 @@ def analyse_rhythm(
             "episodes": len(af_found),
             "flutter_episodes": sum(1 for e in af_found if e.type == "afl"),
             "duration_s": round(af_s, 1),
-            # over the time that could be read: a lead off or noise is no time in sinus rhythm
+            # over the time whose rhythm could be read: a lead off, noise or VF/VFL is no time in sinus rhythm
             "burden_pct": round(100.0 * af_s / readable_s, 2) if readable_s > 0 else 0.0,
         },
         "pauses": {

@@ -76,3 +76,26 @@ def test_af_burden_is_over_the_time_with_signal():
     ratio = (n / FS) / (n / FS - with_loss["no_signal_s"])
     assert with_loss["af"]["burden_pct"] == pytest.approx(without["af"]["burden_pct"] * ratio, rel=0.01)
     assert without["asystole"] and with_loss["asystole"] == []  # unmarked, the 100 s read as asystole
+
+
+def test_af_burden_leaves_vf_time_out_of_the_readable_time():
+    """cu05: the minutes in VF/VFL counted as time in sinus rhythm and lowered the AF burden."""
+    from ecg.rhythm.events import Event
+
+    rng = np.random.default_rng(3)
+    rr = np.concatenate([np.full(300, 0.8), rng.uniform(0.4, 1.1, 300), [100.0], np.full(300, 0.8)])
+    r_peaks = np.round(np.cumsum(rr) * FS).astype(int)
+    n = int(r_peaks[-1]) + 1
+    vf = Event("vf", int(r_peaks[599]) + int(FS), int(r_peaks[600]) - int(FS), 0, None)
+    kwargs = {"signal": None, "fs": FS, "r_peaks": r_peaks, "classes": ["N"] * len(r_peaks), "n_samples": n}
+    without = analyse_rhythm(**kwargs, vf_found=[]).summary
+    with_vf = analyse_rhythm(**kwargs, vf_found=[vf]).summary
+    assert with_vf["af"]["episodes"] == without["af"]["episodes"] == 1
+    assert with_vf["af"]["duration_s"] == without["af"]["duration_s"]
+    vf_s = (vf.end - vf.start + 1) / FS
+    ratio = (n / FS) / (n / FS - vf_s)
+    assert with_vf["af"]["burden_pct"] == pytest.approx(without["af"]["burden_pct"] * ratio, rel=0.01)
+    # a stretch without signal inside the VF is left out once
+    lost = (vf.start + int(10 * FS), vf.start + int(20 * FS))
+    both = analyse_rhythm(**kwargs, vf_found=[vf], no_signal=[lost]).summary
+    assert both["af"]["burden_pct"] == pytest.approx(with_vf["af"]["burden_pct"], rel=0.001)
