@@ -801,3 +801,72 @@ def test_the_tachycardia_onset_rule_takes_records_of_any_length():
         assert out.shape == (n,)
         if n < shortest:
             assert (out == N).all()
+
+
+def _pair_record():
+    """Sinus rhythm at 0.8 s (narrow QRS) with ventricular pairs (wide QRS) whose other beat the classifier
+    called N, and the beats that only look like one. Returns (peaks, classes, V probabilities, kinds,
+    {case: beat})."""
+    from ecg.models.decision import V_PAIR_PROBABILITY_MIN
+
+    rr, kinds, classes, cases = [], [], [], {}
+
+    def beat(interval, kind, cls, case=None):
+        if case:
+            cases[case] = len(rr)
+        rr.append(interval)
+        kinds.append(kind)
+        classes.append(cls)
+
+    def sinus(k=6):
+        for _ in range(k):
+            beat(0.8, 0, N)
+
+    sinus()
+    beat(0.5, 1, V), beat(0.45, 1, N, "second"), beat(1.3, 0, N)  # couplet, its second beat called N
+    sinus()
+    beat(0.5, 1, N, "first"), beat(0.45, 1, V), beat(1.3, 0, N)  # couplet, its first beat called N
+    sinus()
+    beat(0.5, 1, V), beat(0.48, 1, N, "in_run"), beat(0.48, 1, V), beat(0.48, 1, V), beat(1.3, 0, N)  # a run
+    sinus()
+    beat(0.5, 1, V), beat(1.1, 0, N, "sinus_after"), beat(0.8, 0, N)  # the sinus beat after a V beat
+    sinus()
+    beat(0.5, 1, V), beat(0.45, 0, N, "narrow"), beat(1.3, 0, N)  # early, but another shape
+    sinus()
+    beat(0.5, 1, V), beat(0.45, 1, N, "improbable"), beat(1.3, 0, N)  # V all but ruled out
+    sinus()
+    beat(0.5, 1, V), beat(0.45, 1, N, "no_pause"), beat(0.45, 0, N), beat(0.8, 0, N)  # nothing pair-like after
+    sinus()
+    beat(0.5, 1, V), beat(0.6, 1, N, "later"), beat(1.3, 0, N)  # after a longer interval than the V came at
+    sinus()
+    beat(0.78, 1, N, "not_premature"), beat(0.45, 1, V), beat(1.3, 0, N)  # on time, not premature
+    sinus()
+    peaks = (np.cumsum(rr) * FS).astype(np.int64)
+    p_v = np.full(len(rr), 2 * V_PAIR_PROBABILITY_MIN)
+    p_v[cases["improbable"]] = V_PAIR_PROBABILITY_MIN / 2
+    return peaks, np.array(classes), p_v, np.array(kinds), cases
+
+
+def test_the_beat_beside_a_v_beat_with_its_shape_and_a_ventricular_pairs_timing_is_v():
+    """MIT-BIH 200's couplets on unseen patients: the second beat, narrow in MLII, was called N or S."""
+    from ecg.models.decision import ventricular_pair_beats
+
+    peaks, classes, p_v, kinds, cases = _pair_record()
+    morph = _shapes(kinds)
+    out = ventricular_pair_beats(peaks, FS, classes, p_v, morph, n=N, s=S, v=V)
+    made_v = {case for case, k in cases.items() if out[k] == V}
+    assert made_v == {"second", "first", "in_run"}
+    assert (out[classes == V] == V).all() and (
+        np.delete(out, list(cases.values())) == classes[np.delete(np.arange(len(classes)), list(cases.values()))]
+    ).all()
+    s_calls = np.where(np.isin(np.arange(len(classes)), [cases["second"]]), S, classes)  # an S call is taken too
+    assert ventricular_pair_beats(peaks, FS, s_calls, p_v, morph, n=N, s=S, v=V)[cases["second"]] == V
+    # through the whole decision: only given the beats' morphology
+    scores = np.zeros((len(classes), 5))
+    scores[np.arange(len(classes)), classes] = 0.8
+    scores[:, :3] += 0.05
+    scores[:, 2] = np.where(classes == V, scores[:, 2], 0.12)
+    labels = ["N", "S", "V", "F", "Q"]
+    assert record_classes(scores, labels, peaks, FS)[cases["second"]] == "N"
+    decided = record_classes(scores, labels, peaks, FS, morphology=morph)
+    assert decided[cases["second"]] == "V" and decided[cases["first"]] == "V" and decided[cases["sinus_after"]] == "N"
