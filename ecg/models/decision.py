@@ -204,8 +204,8 @@ shape sharing reads it) correlates ``V_PAIR_QRS_CORRELATION_MIN`` or more with t
 probability after sharing is ``V_PAIR_PROBABILITY_MIN`` or more, and its timing is that of a
 ventricular pair, not of a sinus beat: after the V beat, it comes no later than the V beat came (no
 compensatory pause between them) and is followed by a pause (``V_PAIR_PAUSE`` times its own interval)
-or by another V beat at its rate (within ``V_PAIR_RUN_TOLERANCE``); before the V beat (itself not
-after a V beat), it is premature (at most ``V_PAIR_PREMATURE`` of the interval before it) and the V
+or by another V beat at its rate (no later than ``V_PAIR_RUN_TOLERANCE`` times it); before the V beat
+(and not itself after a V beat), it is premature (at most ``V_PAIR_PREMATURE`` of the interval before it) and the V
 beat follows at its rate or faster. A patient's couplets are mostly of one shape, and a couplet needs
 both its beats called V: on unseen patients the classifier called one beat of a couplet N or S where
 the other was V (MIT-BIH 208, svdb 881), while a sinus beat after a V beat comes after a compensatory
@@ -213,12 +213,12 @@ pause with the patient's own QRS. On the record-wise CV's out-of-fold probabilit
 product's own beats and run logic (``bench.rhythm_unseen``): couplets 81.3 / 83.0 -> 85.5 / 82.9 %,
 short runs 80.6 / 81.0 -> 83.3 / 82.2 %, long runs 94.7 / 83.3 -> 94.7 / 84.2 % (Se / +P); V beats
 95.0 / 92.4 -> 95.3 / 92.3 % (208 +21 found, 881 +15; 852 3 false, 108 and 222 2 each); MIT-BIH ->
-svdb V 90.0 / 81.1 -> 90.3 / 81.1 % (bench.experiments.v_pairs).
+svdb V 90.0 / 81.1 -> 90.3 / 81.0 % (bench.experiments.v_pairs).
 
 Both atrial rules need the analysed lead's waveform measures
 (``ecg.rhythm.analysis.waveform_measures``), and the shape sharing, the repolarisation rule, the atrial
-runs' onset and sinus arrhythmia need the beats' morphology (``ecg.processing.context``); atrial premature beats need
-both. Without them those steps are skipped.
+runs' onset, sinus arrhythmia and ventricular pairs need the beats' morphology (``ecg.processing.context``);
+atrial premature beats need both. Without them those steps are skipped.
 
 Measured on the record-wise CV's out-of-fold probabilities (``bench.heartbeat_protocols``, its
 ``cv_blend`` result keeps the figures without the rule beside those with it; bench/README.md).
@@ -638,11 +638,16 @@ def sinus_arrhythmia_beats(
 
 
 def _qrs_correlation(morphology: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Correlation of beats ``a`` and ``b``'s QRS in the first lead (the shape sharing's window), pairwise."""
-    x = np.asarray(morphology[:, SHAPE_QRS, 0], np.float64)
-    x = x - x.mean(axis=1, keepdims=True)
-    x /= np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
-    out: np.ndarray = np.einsum("ij,ij->i", x[a], x[b])
+    """Correlation of beats ``a`` and ``b``'s QRS in the first lead (the shape sharing's window), pairwise
+    (only those rows are copied: a 24-hour recording has some 100,000 beats)."""
+
+    def unit(rows: np.ndarray) -> np.ndarray:
+        x = np.asarray(morphology[rows][:, SHAPE_QRS, 0], np.float64)
+        x = x - x.mean(axis=1, keepdims=True)
+        norm: np.ndarray = x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+        return norm
+
+    out: np.ndarray = np.einsum("ij,ij->i", unit(np.asarray(a)), unit(np.asarray(b)))
     return out
 
 
@@ -660,10 +665,10 @@ def ventricular_pair_beats(
     """``classes`` with a beat called N or S beside a beat called V made V where it has that beat's QRS
     (correlation ``V_PAIR_QRS_CORRELATION_MIN`` or more), V at ``V_PAIR_PROBABILITY_MIN`` or more and a
     ventricular pair's timing: after the V beat, no later than the V beat came and followed by a pause
-    (``V_PAIR_PAUSE`` times its interval) or by a V beat at its rate (``V_PAIR_RUN_TOLERANCE``); before
-    it (the V beat itself not after a V beat), premature (``V_PAIR_PREMATURE`` of the interval before it)
-    with the V beat at its rate or faster. Decided on the classes as they came in, so a changed beat
-    changes no other."""
+    (``V_PAIR_PAUSE`` times its interval) or by a V beat no later than ``V_PAIR_RUN_TOLERANCE`` times
+    its interval; before it (and not itself after a V beat), premature (``V_PAIR_PREMATURE`` of the
+    interval before it) with the V beat at its rate or faster. Decided on the classes as they came in,
+    so a changed beat changes no other; the first two beats and the last are left as they are."""
     out = np.array(classes, copy=True)
     if len(out) < 4 or not np.isfinite(V_PAIR_QRS_CORRELATION_MIN):
         return out
@@ -678,9 +683,9 @@ def ventricular_pair_beats(
         & ((rr[k + 1] >= V_PAIR_PAUSE * rr[k]) | (is_v[k + 1] & (rr[k + 1] <= V_PAIR_RUN_TOLERANCE * rr[k])))
     )
     before = open_ & ~is_v[k - 1] & is_v[k + 1] & (rr[k + 1] <= rr[k]) & (rr[k] <= V_PAIR_PREMATURE * rr[k - 1])
-    alike_before = after & (_qrs_correlation(morphology, k, k - 1) >= V_PAIR_QRS_CORRELATION_MIN)
-    alike_after = before & (_qrs_correlation(morphology, k, k + 1) >= V_PAIR_QRS_CORRELATION_MIN)
-    out[k[alike_before | alike_after]] = v
+    j, i = k[after], k[before]  # the candidates only
+    out[j[_qrs_correlation(morphology, j, j - 1) >= V_PAIR_QRS_CORRELATION_MIN]] = v
+    out[i[_qrs_correlation(morphology, i, i + 1) >= V_PAIR_QRS_CORRELATION_MIN]] = v
     return out
 
 

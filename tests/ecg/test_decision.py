@@ -841,6 +841,12 @@ def _pair_record():
     sinus()
     beat(0.78, 1, N, "not_premature"), beat(0.45, 1, V), beat(1.3, 0, N)  # on time, not premature
     sinus()
+    beat(0.5, 1, V), beat(0.45, 1, N, "v_too_late"), beat(0.55, 1, V), beat(1.3, 0, N)  # no pause, next V too late
+    sinus()
+    beat(0.5, 1, N, "v_after_later"), beat(0.6, 1, V), beat(1.3, 0, N)  # premature, but the V beat comes later
+    sinus()
+    beat(0.5, 1, V), beat(0.45, 1, V), beat(0.45, 1, N, "third"), beat(1.3, 0, N)  # after two: a run's last beat
+    sinus()
     peaks = (np.cumsum(rr) * FS).astype(np.int64)
     p_v = np.full(len(rr), 2 * V_PAIR_PROBABILITY_MIN)
     p_v[cases["improbable"]] = V_PAIR_PROBABILITY_MIN / 2
@@ -848,14 +854,15 @@ def _pair_record():
 
 
 def test_the_beat_beside_a_v_beat_with_its_shape_and_a_ventricular_pairs_timing_is_v():
-    """MIT-BIH 200's couplets on unseen patients: the second beat, narrow in MLII, was called N or S."""
+    """On unseen patients one beat of a couplet was called N or S while the other was V (MIT-BIH 208,
+    svdb 881); a sinus beat after a V beat comes after a pause with the patient's own QRS."""
     from ecg.models.decision import ventricular_pair_beats
 
     peaks, classes, p_v, kinds, cases = _pair_record()
     morph = _shapes(kinds)
     out = ventricular_pair_beats(peaks, FS, classes, p_v, morph, n=N, s=S, v=V)
     made_v = {case for case, k in cases.items() if out[k] == V}
-    assert made_v == {"second", "first", "in_run"}
+    assert made_v == {"second", "first", "in_run", "third"}
     assert (out[classes == V] == V).all() and (
         np.delete(out, list(cases.values())) == classes[np.delete(np.arange(len(classes)), list(cases.values()))]
     ).all()
