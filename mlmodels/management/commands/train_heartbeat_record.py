@@ -477,7 +477,7 @@ TRIED = (
     "at most 0.9 of the interval before and the V beat at its rate or faster): a couplet needs both its beats "
     "called V (CV V 95.0 / 92.4 -> 95.3 / 92.3 %, MIT-BIH 208 +21 found, svdb 881 +15; V couplets with the "
     "product's beats on unseen patients 81.3 / 83.0 -> 85.5 / 82.9 %, short runs 80.6 / 81.0 -> 83.3 / 82.2 %; "
-    "MIT-BIH -> svdb V 90.0 / 81.1 -> 90.3 / 81.1 %; correlation 0.8: couplets 85.8 / 81.1 %, 0.95: 84.9 / "
+    "MIT-BIH -> svdb V 90.0 / 81.1 -> 90.3 / 81.0 %; correlation 0.8: couplets 85.8 / 81.1 %, 0.95: 84.9 / "
     "83.2 %; the QRS of either lead: 85.6 / 79.6 %, of both: 83.9 / 83.0 %; bench.experiments.v_pairs; shipped). "
     "MIT-BIH -> svdb stays near its target mostly through aberrant S beats "
     "called V (svdb 881, 852, 861, 877: about 760) and atrial premature beats called N inside irregular "
