@@ -51,29 +51,40 @@ def out_of_fold(records, ids) -> dict[str, np.ndarray]:
     return {r: np.mean([p[r] for p in seeds], axis=0) + trees[r] for r in ids}
 
 
-def evaluate(rid: str, record: rt.RecordData, probs: np.ndarray) -> dict:
+def signal_inputs(rid: str, record: rt.RecordData) -> tuple[np.ndarray, list, list]:
+    """Record ``rid``'s analysed lead as an upload reads it (lost samples bridged and listed), its
+    stretches without signal and its noise, as the worker marks them."""
     from ecg.io import readers
     from ecg.processing.context import other_lead
     from ecg.processing.detection import detect_r_peaks
-    from ecg.rhythm import analyse_rhythm, noise, signal_loss
+    from ecg.rhythm import noise, signal_loss
+
+    db, name = rid.split("/")
+    signal = readers.read_wfdb(re_.DATA_DIR / db / name)
+    lead = signal.lead_name(None)
+    values = signal.validated(lead)
+    second = other_lead(signal.leads, lead)
+    # as the worker marks noise: each lead's own beats compared (BeatContext.lead_peaks)
+    lead_peaks = (detect_r_peaks(values, record.fs), detect_r_peaks(second, record.fs)) if second is not None else ()
+    no_signal = signal_loss.stretches(values, record.fs, signal.lost_spans(lead))
+    return values, no_signal, noise.noisy(values, record.fs, record.r_peaks, lead_peaks)
+
+
+def evaluate(rid: str, record: rt.RecordData, probs: np.ndarray) -> dict:
+    from ecg.rhythm import analyse_rhythm
 
     db, name = rid.split("/")
     ref = re_.reference(db, name)
     classes = np.array(AAMI_CLASSES)[hp.decide(probs, record)]
-    signal = readers.read_wfdb(re_.DATA_DIR / db / name)
-    lead = signal.lead_name(None)
-    values = signal.validated(lead)  # lost samples bridged and listed, as for an upload
-    second = other_lead(signal.leads, lead)
-    # as the worker marks noise: each lead's own beats compared (BeatContext.lead_peaks)
-    lead_peaks = (detect_r_peaks(values, record.fs), detect_r_peaks(second, record.fs)) if second is not None else ()
+    values, no_signal, noisy = signal_inputs(rid, record)
     rep = analyse_rhythm(
         signal=values,
         fs=record.fs,
         r_peaks=record.r_peaks,
         classes=classes,
         n_samples=ref["n_samples"],
-        no_signal=signal_loss.stretches(values, record.fs, signal.lost_spans(lead)),
-        noisy=noise.noisy(values, record.fs, record.r_peaks, lead_peaks),
+        no_signal=no_signal,
+        noisy=noisy,
     )
     ref_runs = re_._run_spans(ref["r_peaks"], ref["classes"])
     return {"db": db, "record": name, "runs_product": re_.run_match(ref_runs, re_._runs_from_events(rep.events))}

@@ -26,6 +26,7 @@ import numpy as np
 
 from bench import heartbeat_protocols as hp
 from bench import rhythm_eval as re_
+from bench import rhythm_unseen
 from bench.common import REPO, machine, write_result
 from bench.experiments.prior_shift import class_changes, decided_confusions, decision_settings, protocol_inputs
 from ecg.constants import AAMI_CLASSES
@@ -43,23 +44,14 @@ SETTINGS = (
 
 def signal_context(rid: str, record) -> dict:
     """What the rhythm logic reads from the signal for V runs: VF/VFL, stretches without signal, noise
-    (as `bench.rhythm_unseen` computes them)."""
-    from ecg.io import readers
-    from ecg.processing.context import other_lead
-    from ecg.processing.detection import detect_r_peaks
-    from ecg.rhythm import noise, signal_loss, vf
+    (`bench.rhythm_unseen.signal_inputs`), and the reference runs."""
+    from ecg.rhythm import vf
 
-    db, name = rid.split("/")
-    signal = readers.read_wfdb(re_.DATA_DIR / db / name)
-    lead = signal.lead_name(None)
-    values = signal.validated(lead)
-    second = other_lead(signal.leads, lead)
-    lead_peaks = (detect_r_peaks(values, record.fs), detect_r_peaks(second, record.fs)) if second is not None else ()
-    no_signal = signal_loss.stretches(values, record.fs, signal.lost_spans(lead))
+    values, no_signal, noisy = rhythm_unseen.signal_inputs(rid, record)
     return {
         "n_samples": len(values),
         "no_signal": no_signal,
-        "noisy": noise.noisy(values, record.fs, record.r_peaks, lead_peaks),
+        "noisy": noisy,
         "vf_found": vf.vf_events(values, record.fs, record.r_peaks, no_signal),
         "reference": re_.reference_runs(rid),
     }
