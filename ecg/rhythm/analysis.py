@@ -8,6 +8,8 @@ import numpy as np
 from . import af, ectopy, flutter, heart_rate, noise, pauses, signal_loss, vf
 from .events import Event, sort_events
 
+BURDEN_OF = "the time whose rhythm could be read: no signal, noise and VF/VFL left out"
+BURDEN_OF_BEFORE = "the time with signal"  # reports stored before burden_of was written
 ASYSTOLE_S = 4.0  # no beat and no VF for this long is reported as asystole rather than a pause
 
 
@@ -222,6 +224,8 @@ def analyse_rhythm(
             "duration_s": round(af_s, 1),
             # over the time whose rhythm could be read: a lead off, noise or VF/VFL is no time in sinus rhythm
             "burden_pct": round(100.0 * af_s / readable_s, 2) if readable_s > 0 else 0.0,
+            # what the burden is a share of (reports stored before it left VF/VFL time in)
+            "burden_of": BURDEN_OF,
         },
         "pauses": {
             "count": len(pause_list) + len(asystole),

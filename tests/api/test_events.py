@@ -116,7 +116,11 @@ def test_fhir_carries_heart_rate_extremes_af_burden_and_ectopy(api_as, staff_a, 
     rhythm = rhythm_recording.diagnosis.rhythm
     assert by_code(observations, "heart-rate-min")["valueQuantity"]["value"] == rhythm["heart_rate"]["hr_min"]["bpm"]
     assert by_code(observations, "heart-rate-max")["valueQuantity"]["value"] == rhythm["heart_rate"]["hr_max"]["bpm"]
-    assert by_code(observations, "af-burden")["valueQuantity"]["code"] == "%"
+    burden = by_code(observations, "af-burden")
+    assert burden["valueQuantity"]["code"] == "%"
+    assert burden["code"]["text"].endswith(
+        "(share of the time whose rhythm could be read: no signal, noise and VF/VFL left out)"
+    )
     ventricular = by_code(observations, "ventricular-ectopic-beats")
     assert ventricular["valueQuantity"]["value"] == rhythm["ventricular"]["total"]
     counts = {c["code"]["coding"][0]["code"]: c["valueInteger"] for c in ventricular["component"]}

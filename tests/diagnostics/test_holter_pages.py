@@ -109,12 +109,15 @@ def test_the_report_carries_the_summary_trend_hourly_table_and_significant_strip
     assert "Hourly table" in html and "Significant events" in html and "VF/VFL onset" in html
     # the hourly extremes are over 8 beats, as the summary's: the table says so
     assert "HR min (8 beats)" in html and "HR max (8 beats)" in html and "as the summary's" in html
-    # a report stored before (its hourly extremes over 4 beats) keeps its own label
+    assert "% of the time whose rhythm could be read: no signal, noise and VF/VFL left out</dd>" in html
+    # a report stored before (its hourly extremes over 4 beats, VF time in its AF burden) keeps its labels
     diagnosis = holter_recording.diagnosis
     del diagnosis.rhythm["hourly_extreme_beats"]
+    del diagnosis.rhythm["af"]["burden_of"]
     diagnosis.save(update_fields=["rhythm"])
     html = client_for(client, staff_a).get(reverse("recording-report", args=[holter_recording.pk])).content.decode()
     assert "HR min (4 beats)" in html and "reach further than the summary's 8-beat extremes" in html
+    assert "% of the time with signal</dd>" in html and "VF/VFL left out" not in html
     assert "<dt>Analysed</dt><dd>0:01:10 (70 s)</dd>" in html  # as the event list writes times
 
 
