@@ -9,7 +9,7 @@ from . import af, ectopy, flutter, heart_rate, noise, pauses, signal_loss, vf
 from .events import Event, sort_events
 
 BURDEN_OF = "the time whose rhythm could be read: no signal, noise and VF/VFL left out"
-BURDEN_OF_BEFORE = "the time with signal"  # reports stored before burden_of was written
+BURDEN_OF_BEFORE = "the time with signal, VF/VFL included"  # reports stored before burden_of was written
 ASYSTOLE_S = 4.0  # no beat and no VF for this long is reported as asystole rather than a pause
 
 

@@ -117,7 +117,7 @@ def test_the_report_carries_the_summary_trend_hourly_table_and_significant_strip
     diagnosis.save(update_fields=["rhythm"])
     html = client_for(client, staff_a).get(reverse("recording-report", args=[holter_recording.pk])).content.decode()
     assert "HR min (4 beats)" in html and "reach further than the summary's 8-beat extremes" in html
-    assert "% of the time with signal</dd>" in html and "VF/VFL left out" not in html
+    assert "% of the time with signal, VF/VFL included</dd>" in html and "VF/VFL left out" not in html
     assert "<dt>Analysed</dt><dd>0:01:10 (70 s)</dd>" in html  # as the event list writes times
 
 
