@@ -11,7 +11,7 @@ from diagnostics import selectors
 from diagnostics.models import Diagnosis, ECGRecording, Review
 from ecg.clock import seconds_cut
 from ecg.constants import AAMI_CLASSES, AAMI_NAMES
-from ecg.rhythm.analysis import BURDEN_OF_BEFORE
+from ecg.rhythm.analysis import burden_of
 
 MDC = "urn:oid:2.16.840.1.113883.6.24"
 LOINC = "http://loinc.org"
@@ -295,7 +295,7 @@ def _rhythm_observations(
             effective=effective,
             code={
                 "coding": [_coding(LOCAL, "af-burden", "Atrial fibrillation burden")],
-                "text": f"Atrial fibrillation burden (share of {af.get('burden_of', BURDEN_OF_BEFORE)})",
+                "text": f"Atrial fibrillation burden (share of {burden_of(af)})",
             },
             valueQuantity={"value": af.get("burden_pct", 0.0), "unit": "%", "system": UCUM, "code": "%"},
             component=[

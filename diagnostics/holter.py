@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from ecg.clock import clock, seconds_cut
 from ecg.io.readers import lead_phrase
-from ecg.rhythm.analysis import BURDEN_OF_BEFORE
+from ecg.rhythm.analysis import burden_of
 
 from . import plots, selectors
 from .models import ECGRecording, Event
@@ -130,7 +130,7 @@ def summary_context(recording: ECGRecording, rhythm: dict) -> dict:
         "life_threatening_standing": standing,
         "holter": rhythm,
         # what the AF burden is a share of, as the report was computed (stored reports keep theirs)
-        "af_burden_of": (rhythm.get("af") or {}).get("burden_of", BURDEN_OF_BEFORE),
+        "af_burden_of": burden_of(rhythm.get("af") or {}),
         "holter_times": times,
         "longest_pause_s": seconds_cut((longest["end"] - longest["start"]) / fs) if longest and fs else None,
         "longest_pause_at": at(recording, longest["start"] / fs) if longest and fs else None,

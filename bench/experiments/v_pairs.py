@@ -81,28 +81,23 @@ def run_figures(ids, records, probs, contexts) -> dict:
     return re_.run_totals(per, "runs_product", lambda x: True)
 
 
-def _lead_correlation(morphology: np.ndarray, a: np.ndarray, b: np.ndarray, channel: int) -> np.ndarray:
-    x = np.asarray(morphology[:, decision.SHAPE_QRS, channel], np.float64)
-    x = x - x.mean(axis=1, keepdims=True)
-    x /= np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
-    out: np.ndarray = np.einsum("ij,ij->i", x[a], x[b])
-    return out
+_lead_correlation = decision._qrs_correlation  # the shipped one, kept before a variant replaces it
 
 
 def either_lead(morphology: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """The QRS correlation of whichever lead has it higher (the first alone on one lead)."""
-    first = _lead_correlation(morphology, a, b, 0)
+    first = _lead_correlation(morphology, a, b)
     if morphology.shape[-1] < 3:
         return first
-    return np.maximum(first, _lead_correlation(morphology, a, b, 2))
+    return np.maximum(first, _lead_correlation(morphology, a, b, channel=2))
 
 
 def both_leads(morphology: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """The QRS correlation of whichever lead has it lower (the first alone on one lead)."""
-    first = _lead_correlation(morphology, a, b, 0)
+    first = _lead_correlation(morphology, a, b)
     if morphology.shape[-1] < 3:
         return first
-    return np.minimum(first, _lead_correlation(morphology, a, b, 2))
+    return np.minimum(first, _lead_correlation(morphology, a, b, channel=2))
 
 
 def main() -> None:

@@ -635,12 +635,13 @@ def sinus_arrhythmia_beats(
     return out
 
 
-def _qrs_correlation(morphology: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Correlation of beats ``a`` and ``b``'s QRS in the first lead (the shape sharing's window), pairwise
-    (only those rows are copied: a 24-hour recording has some 100,000 beats)."""
+def _qrs_correlation(morphology: np.ndarray, a: np.ndarray, b: np.ndarray, channel: int = 0) -> np.ndarray:
+    """Correlation of beats ``a`` and ``b``'s QRS in the first lead (the shape sharing's window; another
+    morphology ``channel`` if given), pairwise (only those rows are copied: a 24-hour recording has some
+    100,000 beats)."""
 
     def unit(rows: np.ndarray) -> np.ndarray:
-        x = np.asarray(morphology[rows][:, SHAPE_QRS, 0], np.float64)
+        x = np.asarray(morphology[rows][:, SHAPE_QRS, channel], np.float64)
         x = x - x.mean(axis=1, keepdims=True)
         norm: np.ndarray = x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
         return norm

@@ -10,6 +10,14 @@ from .events import Event, sort_events
 
 BURDEN_OF = "the time whose rhythm could be read: no signal, noise and VF/VFL left out"
 BURDEN_OF_BEFORE = "the time with signal, VF/VFL included"  # reports stored before burden_of was written
+
+
+def burden_of(af_summary: dict[str, Any]) -> str:
+    """What a stored summary's AF burden is a share of (``summary["af"]``; reports stored before the
+    phrase was written were over the time with signal, VF/VFL included)."""
+    return str(af_summary.get("burden_of", BURDEN_OF_BEFORE))
+
+
 ASYSTOLE_S = 4.0  # no beat and no VF for this long is reported as asystole rather than a pause
 
 
@@ -140,9 +148,10 @@ def analyse_rhythm(
     # An interval from the last beat before a VF/VFL episode (or a stretch without signal or too noisy to
     # read) to the first after it is no R-R interval: no heart-rate figure holds it (counted in, it reads
     # as a slow rate), and no AF episode, run or pattern of ectopic beats reaches across it.
-    across = _spanning(peaks, vf_found + lost_or_noisy)
+    unread, across_vf = _spanning(peaks, lost_or_noisy), _spanning(peaks, vf_found)
+    across = unread | across_vf
     # AF goes on through a stretch it cannot be read in (noise, a lead off), not through VF
-    bridges = _spanning(peaks, lost_or_noisy) & ~_spanning(peaks, vf_found)
+    bridges = unread & ~across_vf
     af_found, in_af = af.af_events(peaks, cls, fs, p_repetition=kept.get("p_repetition"), gaps=across, bridges=bridges)
     if "atrial_organisation" in kept:
         af_found = flutter.split_flutter(

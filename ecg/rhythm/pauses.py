@@ -21,7 +21,7 @@ from typing import cast
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from .events import Event
+from .events import Event, episode_rate
 from .heart_rate import EXTREME_BEATS, rolling_rate
 
 PAUSE_S = 2.0
@@ -119,8 +119,7 @@ def rate_episodes(
         start = max(0, first - EXTREME_BEATS, int(last_excluded[first]) + 1, previous + 1)
         if (r_peaks[last] - r_peaks[start]) / fs < SUSTAINED_S:
             continue
-        n = last - start + 1
-        bpm = round(60.0 * fs * float(n - 1) / float(r_peaks[last] - r_peaks[start]), 1)
-        events.append(Event(name, int(r_peaks[start]), int(r_peaks[last]), int(n), bpm))
+        bpm = episode_rate(r_peaks, start, last, fs)
+        events.append(Event(name, int(r_peaks[start]), int(r_peaks[last]), last - start + 1, bpm))
         previous = last
     return events
