@@ -283,6 +283,8 @@ V_PAIR_PROBABILITY_MIN = 0.05  # ... V this probable after sharing ...
 V_PAIR_PAUSE = 1.3  # ... after the V beat, no later than it came, then a pause this many times its interval ...
 V_PAIR_RUN_TOLERANCE = 1.15  # ... or a V beat no later than this many times its interval ...
 V_PAIR_PREMATURE = 0.9  # ... or before the V beat, at most this share of the interval before it: V
+CONDUCTED_QRS_CORRELATION_MIN = 0.9  # a V call with the QRS of the N beat before it (both leads) this closely ...
+CONDUCTED_OF_CYCLE_MIN = 0.95  # ... at no less than this share of that N beat's interval is N (np.inf: off)
 AF_P_REPETITION_MAX = 0.35  # below it P waves do not repeat: fibrillation, not atrial ectopy
 FLUTTER_ORGANISATION_MIN = 0.5
 FLUTTER_ORGANISATION_KEEP = 0.3  # once found, flutter holds while its organisation stays at this or more
@@ -688,6 +690,44 @@ def ventricular_pair_beats(
     return out
 
 
+def conducted_v_calls(
+    r_peaks: np.ndarray, fs: float, classes: np.ndarray, morphology: np.ndarray, *, n: int, v: int
+) -> np.ndarray:
+    """``classes`` with a beat called V made N where it is the sinus rhythm going on: its QRS is the QRS
+    of the beat called N before it (the last before its run of V calls), correlation
+    ``CONDUCTED_QRS_CORRELATION_MIN`` or more in both leads, and it comes no sooner than
+    ``CONDUCTED_OF_CYCLE_MIN`` of that N beat's own interval. Not on one lead: there the V beats of
+    MIT-BIH 223 and svdb 859 and 868 have the N beat's QRS (bench.experiments.conducted_v). A ventricular beat is another QRS;
+    on time, with the patient's own QRS, it is a conducted one (MIT-BIH 108's stretches of sinus beats
+    at 57 /min, called V by a classifier that never saw the patient, read as ventricular runs). A
+    premature beat with that QRS is left to the atrial rules; an accelerated idioventricular rhythm at
+    the sinus rate has another QRS (MIT-BIH 124)."""
+    out = np.array(classes, copy=True)
+    if len(out) < 3 or not np.isfinite(CONDUCTED_OF_CYCLE_MIN):
+        return out
+    calls = np.flatnonzero(out == v)
+    others = np.flatnonzero(out != v)
+    before = np.searchsorted(others, calls) - 1  # the last beat not called V before each V call
+    keep = before >= 0
+    calls, sinus = calls[keep], others[before[keep]]
+    keep = (out[sinus] == n) & (sinus >= 1)
+    calls, sinus = calls[keep], sinus[keep]
+    if not len(calls):
+        return out
+    rr = np.r_[np.nan, _intervals(r_peaks, fs)]  # rr[k]: the interval into beat k
+    on_time = rr[calls] >= CONDUCTED_OF_CYCLE_MIN * rr[sinus]
+    calls, sinus = calls[on_time], sinus[on_time]
+    if morphology.shape[-1] < 3:
+        return out
+    recorded = np.abs(morphology[calls][:, SHAPE_QRS, 2]).max(axis=1) > 0  # a second lead (one-lead: zeros)
+    calls, sinus = calls[recorded], sinus[recorded]
+    alike = (_qrs_correlation(morphology, calls, sinus) >= CONDUCTED_QRS_CORRELATION_MIN) & (
+        _qrs_correlation(morphology, calls, sinus, channel=2) >= CONDUCTED_QRS_CORRELATION_MIN
+    )
+    out[calls[alike]] = n
+    return out
+
+
 def repolarisation_beats(
     idx: np.ndarray, v_probability: np.ndarray, morphology: np.ndarray, *, s: int, v: int
 ) -> np.ndarray:
@@ -868,8 +908,8 @@ def record_class_indices(
     abrupt regular tachycardia, the run rules, (given the morphology) mildly
     premature beats followed by a pause and atrial bigeminy, (given the analysed lead's
     waveform ``measures``) no S beat inside atrial fibrillation or flutter and (given the morphology)
-    no isolated S call on sinus arrhythmia, and (given the morphology) the beat beside a V beat with its
-    shape and a ventricular pair's timing V."""
+    no isolated S call on sinus arrhythmia, (given the morphology) the beat beside a V beat with its
+    shape and a ventricular pair's timing V, and a V call on time with the QRS of the N beat before it N."""
     p = np.asarray(scores, np.float64)
     upper = [str(label).upper() for label in labels]
     if morphology is not None and "V" in upper and len(p):
@@ -906,6 +946,7 @@ def record_class_indices(
             idx = sinus_arrhythmia_beats(r_peaks, fs, idx, morphology, s=s, n=n)
         if morphology is not None and v_index is not None:
             idx = ventricular_pair_beats(r_peaks, fs, idx, share[:, v_index], morphology, n=n, s=s, v=v_index)
+            idx = conducted_v_calls(r_peaks, fs, idx, morphology, n=n, v=v_index)
     return idx
 
 

@@ -877,3 +877,55 @@ def test_the_beat_beside_a_v_beat_with_its_shape_and_a_ventricular_pairs_timing_
     assert record_classes(scores, labels, peaks, FS)[cases["second"]] == "N"
     decided = record_classes(scores, labels, peaks, FS, morphology=morph)
     assert decided[cases["second"]] == "V" and decided[cases["first"]] == "V" and decided[cases["sinus_after"]] == "N"
+
+
+def test_a_v_call_on_time_with_the_qrs_of_the_n_beat_before_it_is_n():
+    """MIT-BIH 108's sinus beats at 57 /min, called V by a classifier that never saw the patient, read as
+    ventricular runs: on time and with the patient's own QRS in each lead, a beat is conducted. An
+    accelerated idioventricular rhythm at the sinus rate keeps its V (another QRS), as does a premature
+    beat (left to the atrial rules), a beat whose QRS differs in the second lead only, and every beat of a
+    one-lead recording."""
+    from ecg.models.decision import conducted_v_calls
+
+    rr, kinds, second, classes, cases = [], [], [], [], {}
+
+    def beat(interval, kind, cls, case=None, other=None):
+        if case:
+            cases.setdefault(case, []).append(len(rr))
+        rr.append(interval), kinds.append(kind), second.append(kind if other is None else other), classes.append(cls)
+
+    def sinus(k=6):
+        for _ in range(k):
+            beat(1.0, 0, N)
+
+    sinus()
+    for _ in range(4):
+        beat(1.02, 0, V, "conducted")  # the sinus rhythm going on, called V
+    sinus()
+    for _ in range(4):
+        beat(1.0, 1, V, "idioventricular")  # at the sinus rate, another QRS
+    sinus()
+    beat(0.7, 0, V, "premature"), beat(1.3, 0, N)
+    sinus()
+    beat(1.0, 0, V, "second_lead_differs", other=1)
+    sinus()
+    peaks = (np.cumsum(rr) * FS).astype(np.int64)
+    classes = np.array(classes)
+    morph = _shapes(np.array(kinds))
+    morph[:, :, 2] = _shapes(np.array(second), seed=1)[:, :, 0]
+    out = conducted_v_calls(peaks, FS, classes, morph, n=N, v=V)
+    made_n = {case for case, ks in cases.items() if (out[ks] == N).any()}
+    assert made_n == {"conducted"} and (out[cases["conducted"]] == N).all()
+    assert (out[classes == N] == N).all()
+    # a recording of one lead (the second lead's channels empty): V beats can share its N beat's QRS there
+    one_lead = morph.copy()
+    one_lead[:, :, 2:] = 0.0
+    assert (conducted_v_calls(peaks, FS, classes, one_lead, n=N, v=V) == classes).all()
+    assert (conducted_v_calls(peaks, FS, classes, morph[..., :2], n=N, v=V) == classes).all()
+    # through the whole decision: only given the beats' morphology
+    scores = np.zeros((len(classes), 5))
+    scores[np.arange(len(classes)), classes] = 0.8
+    labels = ["N", "S", "V", "F", "Q"]
+    assert (record_classes(scores, labels, peaks, FS)[cases["conducted"]] == "V").all()
+    decided = record_classes(scores, labels, peaks, FS, morphology=morph)
+    assert (decided[cases["conducted"]] == "N").all() and (decided[cases["idioventricular"]] == "V").all()
