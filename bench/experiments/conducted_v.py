@@ -1,10 +1,10 @@
 """EXPERIMENT: a V call on time with the QRS of the N beat before it is N (issue 14).
 
 On patients the classifier never saw, MIT-BIH 108's sinus beats at 57 /min were called V for
-stretches of 2 to 19 beats, read as 3 false long runs, 4 short runs and couplets of the 19 long runs
-`bench.rhythm_unseen` finds. A ventricular beat has another QRS than the patient's conducted one; a
-beat called V that comes on time (``CONDUCTED_OF_CYCLE_MIN`` of the interval into the N beat before its
-run of V calls, or later) with that N beat's QRS in both leads (correlation ``CONDUCTED_QRS_CORRELATION_MIN`` or more) is made N
+stretches of 2 to 19 beats: 3 of the 19 long runs `bench.rhythm_unseen` finds, 4 of its false short
+runs and false couplets. A ventricular beat has another QRS than the patient's conducted one; a beat
+called V whose interval is at least ``CONDUCTED_OF_CYCLE_MIN`` of the interval into the beat called N
+just before its run of V calls, with that N beat's QRS in both leads (correlation ``CONDUCTED_QRS_CORRELATION_MIN`` or more) is made N
 (``ecg.models.decision.conducted_v_calls``). Over a grid of the two bounds, and with the first lead alone
 (why a one-lead recording is left as it is), on the shipped
 recipe's kept probabilities: beat figures of the record-wise CV's out-of-fold ones (chosen on) and the
@@ -23,11 +23,9 @@ import os
 
 import numpy as np
 
-from bench import heartbeat_protocols as hp
-from bench import rhythm_eval as re_
 from bench.common import REPO, machine, write_result
-from bench.experiments.prior_shift import class_changes, decided_confusions, decision_settings, protocol_inputs
-from bench.experiments.v_pairs import run_figures, signal_context
+from bench.experiments.prior_shift import protocol_inputs
+from bench.experiments.v_pairs import score_variants, signal_context
 from ecg.models import decision
 
 OUTPUT = REPO / "bench" / "results" / "conducted_v.json"
@@ -53,32 +51,7 @@ def main() -> None:
         for c, t in [(0.9, 0.95), (0.9, 0.9), (0.9, 0.92), (0.92, 0.92), (0.85, 0.95), (0.95, 0.9)]
     ]
     variants += [("shipped bounds, the first lead alone", {"conducted_v_calls": first_lead_only})]
-    results: dict = {}
-    before = None
-    for name, values in variants:
-        with decision_settings(**values):
-            cv = decided_confusions(probs["cv"], records, measures)
-            out = {
-                "settings": {
-                    k: (getattr(v, "__name__", None) or (v if np.isfinite(v) else str(v))) for k, v in values.items()
-                },
-                "cv": hp.figures_by_database(cv),
-            }
-            for t in ("ds1_ds2", "mitdb_svdb"):
-                out[t] = hp.figures_by_database(decided_confusions(probs[t], records, measures), ("all",))["all"]
-            out["runs_unseen"] = run_figures(ids, records, probs["cv"], contexts)
-        before = before or cv
-        out["cv_changed_records"] = class_changes(cv, before, "V", top=10)
-        results[name] = out
-        c, s, runs = out["cv"]["all"], out["cv"]["svdb"], out["runs_unseen"]
-        print(
-            f"{name:62s} CV S {c['S']['se']:.4f}/{c['S']['ppv']:.4f} V {c['V']['se']:.4f}/{c['V']['ppv']:.4f}"
-            f" svdb V {s['V']['se']:.4f}/{s['V']['ppv']:.4f}"
-            f" ds2 V {out['ds1_ds2']['V']['se']:.4f}/{out['ds1_ds2']['V']['ppv']:.4f}"
-            f" m->s V {out['mitdb_svdb']['V']['se']:.4f}/{out['mitdb_svdb']['V']['ppv']:.4f} | "
-            + " ".join(f"{k} {runs[k]['se']}/{runs[k]['ppv']}" for k in re_.RUN_CLASSES),
-            flush=True,
-        )
+    results = score_variants(variants, ids, records, probs, measures, contexts)
     write_result(OUTPUT, {"machine": machine(load_before), "records": len(ids), "shipped": shipped, "results": results})
 
 

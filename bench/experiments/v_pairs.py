@@ -81,6 +81,40 @@ def run_figures(ids, records, probs, contexts) -> dict:
     return re_.run_totals(per, "runs_product", lambda x: True)
 
 
+def score_variants(variants: list[tuple[str, dict]], ids, records, probs, measures, contexts) -> dict:
+    """Each named variant of the decision's settings (`prior_shift.decision_settings`) scored as this
+    experiment scores it: the CV's out-of-fold beat figures, the transfer protocols' V and S, the V runs
+    on unseen patients (`run_figures`) and the records whose V calls changed against the first variant;
+    a line printed per variant."""
+    results: dict = {}
+    before = None
+    for name, values in variants:
+        with decision_settings(**values):
+            cv = decided_confusions(probs["cv"], records, measures)
+            out = {
+                "settings": {
+                    k: (getattr(v, "__name__", None) or (v if np.isfinite(v) else str(v))) for k, v in values.items()
+                },
+                "cv": hp.figures_by_database(cv),
+            }
+            for t in ("ds1_ds2", "mitdb_svdb"):
+                out[t] = hp.figures_by_database(decided_confusions(probs[t], records, measures), ("all",))["all"]
+            out["runs_unseen"] = run_figures(ids, records, probs["cv"], contexts)
+        before = before or cv
+        out["cv_changed_records"] = class_changes(cv, before, "V", top=10)
+        results[name] = out
+        c, s, runs = out["cv"]["all"], out["cv"]["svdb"], out["runs_unseen"]
+        print(
+            f"{name:62s} CV S {c['S']['se']:.4f}/{c['S']['ppv']:.4f} V {c['V']['se']:.4f}/{c['V']['ppv']:.4f}"
+            f" svdb V {s['V']['se']:.4f}/{s['V']['ppv']:.4f}"
+            f" ds2 V {out['ds1_ds2']['V']['se']:.4f}/{out['ds1_ds2']['V']['ppv']:.4f}"
+            f" m->s V {out['mitdb_svdb']['V']['se']:.4f}/{out['mitdb_svdb']['V']['ppv']:.4f} | "
+            + " ".join(f"{k} {runs[k]['se']}/{runs[k]['ppv']}" for k in re_.RUN_CLASSES),
+            flush=True,
+        )
+    return results
+
+
 _lead_correlation = decision._qrs_correlation  # the shipped one, kept before a variant replaces it
 
 
@@ -136,32 +170,7 @@ def main() -> None:
             dict(zip(SETTINGS, (-1.0, 0.1, 0.0, 1.15, 0.0))),
         ),
     ]
-    results: dict = {}
-    before = None
-    for name, values in variants:
-        with decision_settings(**values):
-            cv = decided_confusions(probs["cv"], records, measures)
-            out = {
-                "settings": {
-                    k: (getattr(v, "__name__", None) or (v if np.isfinite(v) else str(v))) for k, v in values.items()
-                },
-                "cv": hp.figures_by_database(cv),
-            }
-            for t in ("ds1_ds2", "mitdb_svdb"):
-                out[t] = hp.figures_by_database(decided_confusions(probs[t], records, measures), ("all",))["all"]
-            out["runs_unseen"] = run_figures(ids, records, probs["cv"], contexts)
-        before = before or cv
-        out["cv_changed_records"] = class_changes(cv, before, "V", top=10)
-        results[name] = out
-        c, s, runs = out["cv"]["all"], out["cv"]["svdb"], out["runs_unseen"]
-        print(
-            f"{name:62s} CV S {c['S']['se']:.4f}/{c['S']['ppv']:.4f} V {c['V']['se']:.4f}/{c['V']['ppv']:.4f}"
-            f" svdb V {s['V']['se']:.4f}/{s['V']['ppv']:.4f}"
-            f" ds2 V {out['ds1_ds2']['V']['se']:.4f}/{out['ds1_ds2']['V']['ppv']:.4f}"
-            f" m->s V {out['mitdb_svdb']['V']['se']:.4f}/{out['mitdb_svdb']['V']['ppv']:.4f} | "
-            + " ".join(f"{k} {runs[k]['se']}/{runs[k]['ppv']}" for k in re_.RUN_CLASSES),
-            flush=True,
-        )
+    results = score_variants(variants, ids, records, probs, measures, contexts)
     write_result(OUTPUT, {"machine": machine(load_before), "records": len(ids), "shipped": shipped, "results": results})
 
 

@@ -283,8 +283,8 @@ V_PAIR_PROBABILITY_MIN = 0.05  # ... V this probable after sharing ...
 V_PAIR_PAUSE = 1.3  # ... after the V beat, no later than it came, then a pause this many times its interval ...
 V_PAIR_RUN_TOLERANCE = 1.15  # ... or a V beat no later than this many times its interval ...
 V_PAIR_PREMATURE = 0.9  # ... or before the V beat, at most this share of the interval before it: V
-CONDUCTED_QRS_CORRELATION_MIN = 0.9  # a V call with the QRS of the N beat before it (both leads) this closely ...
-CONDUCTED_OF_CYCLE_MIN = 0.95  # ... at no less than this share of that N beat's interval is N (np.inf: off)
+CONDUCTED_QRS_CORRELATION_MIN = 0.9  # a V call with the QRS of the N beat just before its run (both leads) ...
+CONDUCTED_OF_CYCLE_MIN = 0.95  # ... and an interval this share of that N beat's or more is N (np.inf: off)
 AF_P_REPETITION_MAX = 0.35  # below it P waves do not repeat: fibrillation, not atrial ectopy
 FLUTTER_ORGANISATION_MIN = 0.5
 FLUTTER_ORGANISATION_KEEP = 0.3  # once found, flutter holds while its organisation stays at this or more
@@ -643,7 +643,7 @@ def _qrs_correlation(morphology: np.ndarray, a: np.ndarray, b: np.ndarray, chann
     100,000 beats)."""
 
     def unit(rows: np.ndarray) -> np.ndarray:
-        x = np.asarray(morphology[rows][:, SHAPE_QRS, channel], np.float64)
+        x = np.asarray(morphology[rows, SHAPE_QRS, channel], np.float64)
         x = x - x.mean(axis=1, keepdims=True)
         norm: np.ndarray = x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
         return norm
@@ -693,10 +693,10 @@ def ventricular_pair_beats(
 def conducted_v_calls(
     r_peaks: np.ndarray, fs: float, classes: np.ndarray, morphology: np.ndarray, *, n: int, v: int
 ) -> np.ndarray:
-    """``classes`` with a beat called V made N where it is the sinus rhythm going on: its QRS is the QRS
-    of the beat called N before it (the last before its run of V calls), correlation
-    ``CONDUCTED_QRS_CORRELATION_MIN`` or more in both leads, and it comes no sooner than
-    ``CONDUCTED_OF_CYCLE_MIN`` of that N beat's own interval. Not on one lead: there the V beats of
+    """``classes`` with a beat called V made N where it is the sinus rhythm going on: the beat just before
+    its run of V calls is called N (not S, F or Q), its QRS correlates ``CONDUCTED_QRS_CORRELATION_MIN``
+    or more with that N beat's in both leads, and its own interval (from the beat before it) is at least
+    ``CONDUCTED_OF_CYCLE_MIN`` of the interval into that N beat. Not on one lead: there the V beats of
     MIT-BIH 223 and svdb 859 and 868 have the N beat's QRS (bench.experiments.conducted_v). A ventricular beat is another QRS;
     on time, with the patient's own QRS, it is a conducted one (MIT-BIH 108's stretches of sinus beats
     at 57 /min, called V by a classifier that never saw the patient, read as ventricular runs). A
@@ -719,7 +719,7 @@ def conducted_v_calls(
     calls, sinus = calls[on_time], sinus[on_time]
     if morphology.shape[-1] < 3:
         return out
-    recorded = np.abs(morphology[calls][:, SHAPE_QRS, 2]).max(axis=1) > 0  # a second lead (one-lead: zeros)
+    recorded = np.abs(morphology[calls, SHAPE_QRS, 2]).max(axis=1) > 0  # a second lead (one-lead: zeros)
     calls, sinus = calls[recorded], sinus[recorded]
     alike = (_qrs_correlation(morphology, calls, sinus) >= CONDUCTED_QRS_CORRELATION_MIN) & (
         _qrs_correlation(morphology, calls, sinus, channel=2) >= CONDUCTED_QRS_CORRELATION_MIN

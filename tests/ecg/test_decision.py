@@ -929,3 +929,22 @@ def test_a_v_call_on_time_with_the_qrs_of_the_n_beat_before_it_is_n():
     assert (record_classes(scores, labels, peaks, FS)[cases["conducted"]] == "V").all()
     decided = record_classes(scores, labels, peaks, FS, morphology=morph)
     assert (decided[cases["conducted"]] == "N").all() and (decided[cases["idioventricular"]] == "V").all()
+
+
+def test_a_v_call_after_an_s_beat_or_at_the_recordings_start_stays_v():
+    """The rule reads the beat called N just before a run of V calls: after an S beat (an atrial beat
+    before the run) or with no interval before that beat, nothing is changed."""
+    from ecg.models.decision import conducted_v_calls
+
+    kinds = np.zeros(12, np.int64)
+    rr = np.full(12, 1.0)
+    peaks = (np.cumsum(rr) * FS).astype(np.int64)
+    morph = _shapes(kinds)
+    morph[:, :, 2] = _shapes(kinds, seed=1)[:, :, 0]
+    classes = np.full(12, N)
+    classes[[1, 6, 7]] = V
+    classes[5] = S
+    out = conducted_v_calls(peaks, FS, classes, morph, n=N, v=V)
+    assert out[1] == V and (out[[6, 7]] == V).all()  # beat 0 has no interval before it; beat 5 is S
+    classes[5] = N
+    assert (conducted_v_calls(peaks, FS, classes, morph, n=N, v=V)[[6, 7]] == N).all()
