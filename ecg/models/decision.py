@@ -696,12 +696,12 @@ def conducted_v_calls(
     """``classes`` with a beat called V made N where it is the sinus rhythm going on: the beat just before
     its run of V calls is called N (not S, F or Q), its QRS correlates ``CONDUCTED_QRS_CORRELATION_MIN``
     or more with that N beat's in both leads, and its own interval (from the beat before it) is at least
-    ``CONDUCTED_OF_CYCLE_MIN`` of the interval into that N beat. Not on one lead: there the V beats of
-    MIT-BIH 223 and svdb 859 and 868 have the N beat's QRS (bench.experiments.conducted_v). A ventricular beat is another QRS;
-    on time, with the patient's own QRS, it is a conducted one (MIT-BIH 108's stretches of sinus beats
-    at 57 /min, called V by a classifier that never saw the patient, read as ventricular runs). A
-    premature beat with that QRS is left to the atrial rules; an accelerated idioventricular rhythm at
-    the sinus rate has another QRS (MIT-BIH 124)."""
+    ``CONDUCTED_OF_CYCLE_MIN`` of the interval into that N beat. A ventricular beat is another QRS; on
+    time, with the patient's own QRS, it is a conducted one (MIT-BIH 108's stretches of sinus beats at
+    57 /min, called V by a classifier that never saw the patient, read as ventricular runs). A premature
+    beat with that QRS is left to the atrial rules; an accelerated idioventricular rhythm at the sinus
+    rate has another QRS (MIT-BIH 124). Not on one lead: there the V beats of MIT-BIH 223 and svdb 859
+    and 868 have the N beat's QRS (bench.experiments.conducted_v)."""
     out = np.array(classes, copy=True)
     if len(out) < 3 or not np.isfinite(CONDUCTED_OF_CYCLE_MIN):
         return out
