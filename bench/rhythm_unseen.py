@@ -70,24 +70,44 @@ def signal_inputs(rid: str, record: rt.RecordData) -> tuple[np.ndarray, list, li
     return values, no_signal, noise.noisy(values, record.fs, record.r_peaks, lead_peaks)
 
 
-def evaluate(rid: str, record: rt.RecordData, probs: np.ndarray) -> dict:
+def record_context(rid: str, record: rt.RecordData) -> dict:
+    """What the rhythm logic reads from record ``rid``'s signal for V runs: VF/VFL, stretches without
+    signal and noise (`signal_inputs`), found once per record, and the reference runs."""
+    from ecg.rhythm import vf
+
+    values, no_signal, noisy = signal_inputs(rid, record)
+    return {
+        "n_samples": len(values),
+        "no_signal": no_signal,
+        "noisy": noisy,
+        "vf_found": vf.vf_events(values, record.fs, record.r_peaks, no_signal),
+        "reference": re_.reference_runs(rid),
+    }
+
+
+def product_runs(record: rt.RecordData, probs: np.ndarray, context: dict) -> dict:
+    """The V couplets and runs of ``record``'s classes (decided from ``probs`` as the worker decides
+    them, without the waveform measures) through the worker's rhythm logic, matched with the reference
+    runs of its ``context`` (`record_context`) as EC57 matches them."""
     from ecg.rhythm import analyse_rhythm
 
-    db, name = rid.split("/")
-    ref = re_.reference(db, name)
     classes = np.array(AAMI_CLASSES)[hp.decide(probs, record)]
-    values, no_signal, noisy = signal_inputs(rid, record)
-    rep = analyse_rhythm(
-        signal=values,
+    report = analyse_rhythm(
+        signal=None,
         fs=record.fs,
         r_peaks=record.r_peaks,
         classes=classes,
-        n_samples=ref["n_samples"],
-        no_signal=no_signal,
-        noisy=noisy,
+        n_samples=context["n_samples"],
+        vf_found=context["vf_found"],
+        no_signal=context["no_signal"],
+        noisy=context["noisy"],
     )
-    ref_runs = re_._run_spans(ref["r_peaks"], ref["classes"])
-    return {"db": db, "record": name, "runs_product": re_.run_match(ref_runs, re_._runs_from_events(rep.events))}
+    return re_.run_match(context["reference"], re_._runs_from_events(report.events))
+
+
+def evaluate(rid: str, record: rt.RecordData, probs: np.ndarray) -> dict:
+    db, name = rid.split("/")
+    return {"db": db, "record": name, "runs_product": product_runs(record, probs, record_context(rid, record))}
 
 
 def totals(per_record: list[dict]) -> dict:

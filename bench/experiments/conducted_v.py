@@ -23,9 +23,10 @@ import os
 
 import numpy as np
 
+from bench import rhythm_unseen
 from bench.common import REPO, machine, write_result
 from bench.experiments.prior_shift import protocol_inputs
-from bench.experiments.v_pairs import score_variants, signal_context
+from bench.experiments.v_pairs import score_variants
 from ecg.models import decision
 
 OUTPUT = REPO / "bench" / "results" / "conducted_v.json"
@@ -43,7 +44,7 @@ def first_lead_only(r_peaks, fs, classes, morphology, *, n, v):
 def main() -> None:
     load_before = os.getloadavg()
     ids, records, probs, measures = protocol_inputs()
-    contexts = {rid: signal_context(rid, records[rid]) for rid in ids}
+    contexts = {rid: rhythm_unseen.record_context(rid, records[rid]) for rid in ids}
     shipped = {name: getattr(decision, name) for name in SETTINGS}
     variants: list[tuple[str, dict]] = [("off (before)", {"CONDUCTED_OF_CYCLE_MIN": float("inf")})]
     variants += [

@@ -29,7 +29,6 @@ from bench import rhythm_eval as re_
 from bench import rhythm_unseen
 from bench.common import REPO, machine, write_result
 from bench.experiments.prior_shift import class_changes, decided_confusions, decision_settings, protocol_inputs
-from ecg.constants import AAMI_CLASSES
 from ecg.models import decision
 
 OUTPUT = REPO / "bench" / "results" / "v_pairs.json"
@@ -42,42 +41,13 @@ SETTINGS = (
 )
 
 
-def signal_context(rid: str, record) -> dict:
-    """What the rhythm logic reads from the signal for V runs: VF/VFL, stretches without signal, noise
-    (`bench.rhythm_unseen.signal_inputs`), and the reference runs."""
-    from ecg.rhythm import vf
-
-    values, no_signal, noisy = rhythm_unseen.signal_inputs(rid, record)
-    return {
-        "n_samples": len(values),
-        "no_signal": no_signal,
-        "noisy": noisy,
-        "vf_found": vf.vf_events(values, record.fs, record.r_peaks, no_signal),
-        "reference": re_.reference_runs(rid),
-    }
-
-
 def run_figures(ids, records, probs, contexts) -> dict:
-    """V couplets and runs of the CV's classes (decided as `bench.rhythm_unseen` decides them: no
-    waveform measures) through the worker's rhythm logic, pooled over every record."""
-    from ecg.rhythm import analyse_rhythm
-
-    per = []
-    for rid in ids:
-        r, c = records[rid], contexts[rid]
-        classes = np.array(AAMI_CLASSES)[hp.decide(probs[rid], r)]
-        report = analyse_rhythm(
-            signal=None,
-            fs=r.fs,
-            r_peaks=r.r_peaks,
-            classes=classes,
-            n_samples=c["n_samples"],
-            vf_found=c["vf_found"],
-            no_signal=c["no_signal"],
-            noisy=c["noisy"],
-        )
-        found = re_.run_match(c["reference"], re_._runs_from_events(report.events))
-        per.append({"db": rid.split("/")[0], "runs_product": found})
+    """V couplets and runs of the CV's classes through the worker's rhythm logic
+    (`bench.rhythm_unseen.product_runs`), pooled over every record."""
+    per = [
+        {"db": rid.split("/")[0], "runs_product": rhythm_unseen.product_runs(records[rid], probs[rid], contexts[rid])}
+        for rid in ids
+    ]
     return re_.run_totals(per, "runs_product", lambda x: True)
 
 
@@ -137,7 +107,7 @@ def both_leads(morphology: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarr
 def main() -> None:
     load_before = os.getloadavg()
     ids, records, probs, measures = protocol_inputs()
-    contexts = {rid: signal_context(rid, records[rid]) for rid in ids}
+    contexts = {rid: rhythm_unseen.record_context(rid, records[rid]) for rid in ids}
     shipped = {name: getattr(decision, name) for name in SETTINGS}
     off = float("inf")
     variants: list[tuple[str, dict]] = [("off (before)", {"V_PAIR_QRS_CORRELATION_MIN": off})]
