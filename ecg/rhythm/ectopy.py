@@ -10,6 +10,10 @@ from .events import Event, run_rate
 VT_RATE_BPM = 100.0
 # A pattern counts as bigeminy / trigeminy from three cycles on, as Holter systems report it.
 MIN_CYCLES = 3
+# The classes whose consecutive beats make a run of each kind: a ventricular run is consecutive
+# ventricular ectopic or fusion beats, as AAMI EC57 and EC38 count runs (a fusion beat is a
+# ventricular discharge meeting a conducted one: F V is two ventricular beats in a row).
+RUN_MEMBERS = {"V": "VF", "S": "S"}
 
 
 def _class_string(classes: np.ndarray) -> str:
@@ -17,8 +21,9 @@ def _class_string(classes: np.ndarray) -> str:
 
 
 def runs(classes: np.ndarray, target: str) -> list[tuple[int, int]]:
-    """(first, last) beat indices of every maximal run of ``target`` beats."""
-    return [(m.start(), m.end() - 1) for m in re.finditer(f"{target}+", _class_string(classes))]
+    """(first, last) beat indices of every maximal run of beats whose class is one of ``target``'s
+    letters ("V"; "VF" for V and F beats in any order)."""
+    return [(m.start(), m.end() - 1) for m in re.finditer(f"[{target}]+", _class_string(classes))]
 
 
 def segments(n_beats: int, gaps: np.ndarray | None) -> list[slice]:
@@ -33,7 +38,8 @@ def segments(n_beats: int, gaps: np.ndarray | None) -> list[slice]:
 def ectopic_events(
     r_peaks: np.ndarray, classes: np.ndarray, fs: float, *, kind: str, gaps: np.ndarray | None = None
 ) -> tuple[list[Event], dict[str, Any]]:
-    """Couplets and runs of V (``kind="V"``) or S beats, with counts, the longest and fastest run.
+    """Couplets and runs of V (``kind="V"``, fusion beats among them: `RUN_MEMBERS`) or S beats, with
+    counts, the longest and fastest run.
 
     No run, couplet or rate reaches across one of the ``gaps``: the beats either side of a VF/VFL
     episode are not neighbours (MIT-BIH 207's idioventricular rhythm after VF read as an 88-beat run at
@@ -45,10 +51,12 @@ def ectopic_events(
     isolated = 0
     for part in segments(len(r_peaks), gaps):
         peaks = r_peaks[part]
-        for first, last in runs(classes[part], kind):
+        text = _class_string(classes[part])
+        for first, last in runs(classes[part], RUN_MEMBERS[kind]):
             n = last - first + 1
             if n == 1:
-                isolated += 1
+                if text[first] == kind:  # a lone fusion beat is no isolated ectopic beat
+                    isolated += 1
                 continue
             rate = run_rate(peaks, first, last, fs)
             if n == 2:
