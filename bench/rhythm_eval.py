@@ -13,8 +13,12 @@
 - pauses >= 2 s (reference: annotated beats 2 s or more apart, outside VF/VFL): Se / +P with the
   product's R-peaks.
 
-A reference episode is detected when a detected one overlaps it; a detected episode is a true
-positive when it overlaps a reference one (EC57's run and episode matching by overlap).
+V runs are compared by EC57's run-by-run comparison (`ecg.evaluation.runs`, the algorithm of
+PhysioNet's rxr: fusion beats extend runs, a run is matched by the longest run within 150 ms of its
+first and last beat, and its length must agree: a short run needs 3 or more beats found, a long run
+6 or more; ``*_ec57``), and, as in earlier results, by overlap alone (any run overlapping a run of the
+other side). A reference episode (AF, VF/VFL, pause) is detected when a detected one overlaps it; a
+detected episode is a true positive when it overlaps a reference one.
 Per-record product beats are cached under bench/_work/rhythm/; the figures go to
 bench/results/rhythm_eval.json. `--fit-vf` refits the VF window model and prints its constants.
 """
@@ -33,6 +37,7 @@ import numpy as np
 
 from bench.common import DATA_DIR, REPO, machine, newest_artifact, write_result
 from ecg.constants import AAMI_CLASSES
+from ecg.evaluation import runs as ec57_runs
 from ecg.evaluation.episodes import episode_match
 from ecg.evaluation.episodes import overlap as _overlap
 from ecg.evaluation.episodes import rates as _rates
@@ -80,6 +85,8 @@ def reference(db: str, record: str) -> dict:
     if opened is not None:
         vf_spans.append((opened, header.sig_len - 1))
     noise = samples[(symbols == "~") | (symbols == "|")]
+    # `~` with subtype bits 0x30 set: the signal becomes unreadable there (it ends a run in EC57)
+    unreadable = samples[(symbols == "~") & ((np.asarray(ann.subtype) & 0x30) == 0x30)]
     return {
         "fs": float(header.fs),
         "n_samples": int(header.sig_len),
@@ -88,6 +95,7 @@ def reference(db: str, record: str) -> dict:
         "rhythm": spans,
         "vf": vf_spans,
         "noise": noise,
+        "unreadable": unreadable,
     }
 
 
@@ -189,7 +197,8 @@ def _add(total: dict, part: dict) -> None:
 
 
 def reference_runs(rid: str) -> dict[str, list[tuple[int, int]]]:
-    """The reference V runs of record ``rid`` ("db/name") by length class, as spans in samples."""
+    """The reference V runs (fusion beats among them) of record ``rid`` ("db/name") by length class,
+    as spans in samples."""
     db, name = rid.split("/")
     ref = reference(db, name)
     return _run_spans(ref["r_peaks"], ref["classes"])
@@ -197,7 +206,7 @@ def reference_runs(rid: str) -> dict[str, list[tuple[int, int]]]:
 
 def _run_spans(r_peaks, classes) -> dict[str, list[tuple[int, int]]]:
     out: dict[str, list[tuple[int, int]]] = {k: [] for k in RUN_CLASSES}
-    for first, last in ectopy.runs(classes, "V"):
+    for first, last in ectopy.runs(classes, ectopy.RUN_MEMBERS["V"]):
         n = last - first + 1
         for name, (lo, hi) in RUN_CLASSES.items():
             if lo <= n <= hi:
@@ -262,8 +271,13 @@ def evaluate_record(db: str, record: str, model) -> dict:
     if db != "mitdb":
         return out
     ref_runs = _run_spans(ref["r_peaks"], ref["classes"])
-    out["runs_reference_labels"] = run_match(ref_runs, _runs_from_events(with_ref.events))
-    out["runs_product"] = run_match(ref_runs, _runs_from_events(with_prod.events))
+    ref_stream = reference_stream(ref)
+    for key, r_peaks, classes, rep in (
+        ("runs_reference_labels", ref["r_peaks"], ref["classes"], with_ref),
+        ("runs_product", prod["r_peaks"], prod["classes"], with_prod),
+    ):
+        out[f"{key}_ec57"] = ec57_runs.compare(ref_stream, report_stream(r_peaks, classes, rep.events), fs)
+        out[key] = run_match(ref_runs, _runs_from_events(rep.events))
     ref_af = sorted(ref["rhythm"].get("AFIB", []) + ref["rhythm"].get("AFL", []))
     for key, rep in (("af_reference_labels", with_ref), ("af_product", with_prod)):
         out[key] = episode_match(ref_af, [(e.start, e.end) for e in rep.events if e.type in ("af", "afl")])
@@ -303,6 +317,32 @@ def _runs_from_events(events) -> dict[str, list[tuple[int, int]]]:
     return out
 
 
+def reference_stream(ref: dict) -> list[tuple[int, str]]:
+    """The reference annotations of `reference` as EC57's run comparison reads them: every beat's
+    class (fusion beats extend ventricular runs), VF/VFL episodes, unreadable signal."""
+    return ec57_runs.beat_stream(ref["r_peaks"], ref["classes"], ref["vf"], ref["unreadable"])
+
+
+def report_stream(r_peaks: np.ndarray, classes: np.ndarray, events) -> list[tuple[int, str]]:
+    """A rhythm report as EC57's run comparison reads a test annotation file: the beats of its V
+    couplets and runs (``v_couplet``, ``v_run``, ``vt``) are V, its VF/VFL episodes are episodes, an
+    isolated V or F beat is V; a V or F beat beside another that the report holds in no run (across a
+    gap, in noise) ends runs (Q); every other beat keeps its class."""
+    r_peaks = np.asarray(r_peaks)
+    labels = np.asarray(classes, dtype="<U1").copy()
+    ventricular = np.isin(labels, ["V", "F"])
+    beside = np.zeros(len(labels), bool)
+    beside[1:] |= ventricular[:-1]
+    beside[:-1] |= ventricular[1:]
+    labels[ventricular & beside] = "Q"
+    labels[ventricular & ~beside] = "V"
+    for e in events:
+        if e.type in ("v_couplet", "v_run", "vt"):
+            labels[(r_peaks >= e.start) & (r_peaks <= e.end)] = "V"
+    vf_spans = [(e.start, e.end) for e in events if e.type == "vf"]
+    return ec57_runs.beat_stream(r_peaks, labels, vf_spans)
+
+
 def run_totals(per_record: list[dict], key: str, keep) -> dict:
     """Run counts of the records ``keep`` accepts, summed per length class, with Se and +P (%)."""
     agg: dict = {}
@@ -323,9 +363,12 @@ def run_totals(per_record: list[dict], key: str, keep) -> dict:
 def totals(per_record: list[dict]) -> dict:
     out: dict = {}
     scopes = (
+        ("runs_reference_labels_ec57", "runs_reference_labels_ec57", lambda r: True),
+        ("runs_product_ec57", "runs_product_ec57", lambda r: True),
+        # The paced records (102, 104, 107, 217), left out of the inter-patient protocol as in EC57.
+        ("runs_product_ec57_without_paced", "runs_product_ec57", lambda r: r["record"] not in PACED),
         ("runs_reference_labels", "runs_reference_labels", lambda r: True),
         ("runs_product", "runs_product", lambda r: True),
-        # The paced records (102, 104, 107, 217), left out of the inter-patient protocol as in EC57.
         ("runs_product_without_paced", "runs_product", lambda r: r["record"] not in PACED),
     )
     for out_key, key, keep in scopes:
@@ -449,7 +492,7 @@ def markdown(result: dict) -> str:
             "| "
             + " | ".join(
                 [r["record"]]
-                + [cell(r[k][n], n) for k in ("runs_reference_labels", "runs_product") for n in RUN_CLASSES]
+                + [cell(r[k][n], n) for k in ("runs_reference_labels_ec57", "runs_product_ec57") for n in RUN_CLASSES]
                 + [
                     cell(af_m, "") if af_m["ref"] or af_m["test"] else "",
                     dur,

@@ -10,9 +10,9 @@ trees, then the supraventricular-run rule) trained by the record-wise 5-fold cro
 `bench.heartbeat_protocols` (the same folds and the same out-of-fold probabilities, kept in
 training-runs/oof, so an interrupted run resumes). The R-peaks are the product's own (both leads,
 `ecg.processing.context.detect_beats`), the run logic is the worker's (`ecg.rhythm.analyse_rhythm`),
-and the reference runs are maximal runs of V/E beats in the `.atr` files, matched by overlap as in
-`bench.rhythm_eval` (EC57's run statistics), on MIT-BIH's 44 non-paced records and the 52 svdb
-records. The paced records are in neither the training nor this set (EC57 leaves them out of
+and the reference is the `.atr` files, compared as in `bench.rhythm_eval`: by EC57's run-by-run
+comparison (`ecg.evaluation.runs`: V and fusion beats make runs, lengths must agree) and by overlap
+alone, on MIT-BIH's 44 non-paced records and the 52 svdb records. The paced records are in neither the training nor this set (EC57 leaves them out of
 arrhythmia evaluation). Results: bench/results/rhythm_unseen.json.
 """
 
@@ -72,23 +72,28 @@ def signal_inputs(rid: str, record: rt.RecordData) -> tuple[np.ndarray, list, li
 
 def record_context(rid: str, record: rt.RecordData) -> dict:
     """What the rhythm logic reads from record ``rid``'s signal for V runs: VF/VFL, stretches without
-    signal and noise (`signal_inputs`), found once per record, and the reference runs."""
+    signal and noise (`signal_inputs`), found once per record, and the reference runs (as spans, and
+    as the stream EC57's run comparison reads)."""
     from ecg.rhythm import vf
 
     values, no_signal, noisy = signal_inputs(rid, record)
+    reference = re_.reference(*rid.split("/"))
     return {
         "n_samples": len(values),
         "no_signal": no_signal,
         "noisy": noisy,
         "vf_found": vf.vf_events(values, record.fs, record.r_peaks, no_signal),
-        "reference": re_.reference_runs(rid),
+        "reference": re_._run_spans(reference["r_peaks"], reference["classes"]),
+        "reference_stream": re_.reference_stream(reference),
     }
 
 
 def product_runs(record: rt.RecordData, probs: np.ndarray, context: dict) -> dict:
     """The V couplets and runs of ``record``'s classes (decided from ``probs`` as the worker decides
-    them, without the waveform measures) through the worker's rhythm logic, matched with the reference
-    runs of its ``context`` (`record_context`) as EC57 matches them."""
+    them, without the waveform measures) through the worker's rhythm logic, against the reference
+    runs of its ``context`` (`record_context`): by EC57's run-by-run comparison (``runs_product_ec57``,
+    `ecg.evaluation.runs`) and by overlap alone (``runs_product``)."""
+    from ecg.evaluation import runs as ec57_runs
     from ecg.rhythm import analyse_rhythm
 
     classes = np.array(AAMI_CLASSES)[hp.decide(probs, record)]
@@ -102,47 +107,56 @@ def product_runs(record: rt.RecordData, probs: np.ndarray, context: dict) -> dic
         no_signal=context["no_signal"],
         noisy=context["noisy"],
     )
-    return re_.run_match(context["reference"], re_._runs_from_events(report.events))
+    return {
+        "runs_product_ec57": ec57_runs.compare(
+            context["reference_stream"], re_.report_stream(record.r_peaks, classes, report.events), record.fs
+        ),
+        "runs_product": re_.run_match(context["reference"], re_._runs_from_events(report.events)),
+    }
 
 
 def evaluate(rid: str, record: rt.RecordData, probs: np.ndarray) -> dict:
     db, name = rid.split("/")
-    return {"db": db, "record": name, "runs_product": product_runs(record, probs, record_context(rid, record))}
+    return {"db": db, "record": name, **product_runs(record, probs, record_context(rid, record))}
 
 
 def totals(per_record: list[dict]) -> dict:
     out: dict = {}
-    for scope, keep in (
-        ("mitdb", lambda r: r["db"] == "mitdb"),
-        ("svdb", lambda r: r["db"] == "svdb"),
-        ("all", lambda r: True),
-    ):
-        out[scope] = re_.run_totals(per_record, "runs_product", keep)
+    for key, name in (("runs_product_ec57", "ec57"), ("runs_product", "overlap")):
+        for scope, keep in (
+            ("mitdb", lambda r: r["db"] == "mitdb"),
+            ("svdb", lambda r: r["db"] == "svdb"),
+            ("all", lambda r: True),
+        ):
+            out.setdefault(name, {})[scope] = re_.run_totals(per_record, key, keep)
     return out
 
 
 def markdown(result: dict) -> str:
     lines = [
-        "| scope | couplets Se / +P | short runs 3-5 Se / +P | long runs >= 6 Se / +P |",
-        "|---|---|---|---|",
+        "| comparison | scope | couplets Se / +P | short runs 3-5 Se / +P | long runs >= 6 Se / +P |",
+        "|---|---|---|---|---|",
     ]
-    for scope, m in result["totals"].items():
-        cells = [
-            f"{m[c]['se']} % ({m[c]['ref_detected']}/{m[c]['ref']}) / {m[c]['ppv']} % ({m[c]['test_true']}/{m[c]['test']})"
-            for c in re_.RUN_CLASSES
-        ]
-        lines.append(f"| {scope} | " + " | ".join(cells) + " |")
-    lines += ["", "| record | " + " | ".join(f"{c} ref / found / detected / true" for c in re_.RUN_CLASSES) + " |"]
-    lines.append("|---|" + "---|" * len(re_.RUN_CLASSES))
-    for r in result["records"]:
-        runs = r["runs_product"]
-        if not any(runs[c]["ref"] or runs[c]["test"] for c in runs):
-            continue
-        cells = [
-            f"{runs[c]['ref']} / {runs[c]['ref_detected']} / {runs[c]['test']} / {runs[c]['test_true']}"
-            for c in re_.RUN_CLASSES
-        ]
-        lines.append(f"| {r['db']}/{r['record']} | " + " | ".join(cells) + " |")
+    for name, scopes in result["totals"].items():
+        for scope, m in scopes.items():
+            cells = [
+                f"{m[c]['se']} % ({m[c]['ref_detected']}/{m[c]['ref']}) / {m[c]['ppv']} % ({m[c]['test_true']}/{m[c]['test']})"
+                for c in re_.RUN_CLASSES
+            ]
+            lines.append(f"| {name} | {scope} | " + " | ".join(cells) + " |")
+    for key in ("runs_product_ec57", "runs_product"):
+        lines += ["", f"`{key}`:", ""]
+        lines += ["| record | " + " | ".join(f"{c} ref / found / detected / true" for c in re_.RUN_CLASSES) + " |"]
+        lines.append("|---|" + "---|" * len(re_.RUN_CLASSES))
+        for r in result["records"]:
+            runs = r[key]
+            if not any(runs[c]["ref"] or runs[c]["test"] for c in runs):
+                continue
+            cells = [
+                f"{runs[c]['ref']} / {runs[c]['ref_detected']} / {runs[c]['test']} / {runs[c]['test_true']}"
+                for c in re_.RUN_CLASSES
+            ]
+            lines.append(f"| {r['db']}/{r['record']} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 

@@ -43,28 +43,39 @@ SETTINGS = (
 
 def run_figures(ids, records, probs, contexts) -> dict:
     """V couplets and runs of the CV's classes through the worker's rhythm logic
-    (`bench.rhythm_unseen.product_runs`), pooled over every record."""
+    (`bench.rhythm_unseen.product_runs`), pooled over every record: by EC57's run-by-run comparison
+    (``ec57``) and by overlap alone (``overlap``, the comparison of the results before session 26)."""
     per = [
-        {"db": rid.split("/")[0], "runs_product": rhythm_unseen.product_runs(records[rid], probs[rid], contexts[rid])}
-        for rid in ids
+        {"db": rid.split("/")[0], **rhythm_unseen.product_runs(records[rid], probs[rid], contexts[rid])} for rid in ids
     ]
-    return re_.run_totals(per, "runs_product", lambda x: True)
+    return {
+        "ec57": re_.run_totals(per, "runs_product_ec57", lambda x: True),
+        "overlap": re_.run_totals(per, "runs_product", lambda x: True),
+    }
+
+
+def _setting(value):
+    """A decision setting as the results file writes it: a function by its name, a bound (or each of a
+    tuple of bounds) as a number, an infinite one as text."""
+    if callable(value):
+        return value.__name__
+    if isinstance(value, tuple):
+        return [_setting(v) for v in value]
+    return value if np.isfinite(value) else str(value)
 
 
 def score_variants(variants: list[tuple[str, dict]], ids, records, probs, measures, contexts) -> dict:
     """Each named variant of the decision's settings (`prior_shift.decision_settings`) scored as this
     experiment scores it: the CV's out-of-fold beat figures, the transfer protocols' V and S, the V runs
-    on unseen patients (`run_figures`) and the records whose V calls changed against the first variant;
-    a line printed per variant."""
+    on unseen patients (`run_figures`; EC57's comparison printed) and the records whose V calls changed
+    against the first variant; a line printed per variant."""
     results: dict = {}
     before = None
     for name, values in variants:
         with decision_settings(**values):
             cv = decided_confusions(probs["cv"], records, measures)
             out = {
-                "settings": {
-                    k: (getattr(v, "__name__", None) or (v if np.isfinite(v) else str(v))) for k, v in values.items()
-                },
+                "settings": {k: _setting(v) for k, v in values.items()},
                 "cv": hp.figures_by_database(cv),
             }
             for t in ("ds1_ds2", "mitdb_svdb"):
@@ -73,7 +84,7 @@ def score_variants(variants: list[tuple[str, dict]], ids, records, probs, measur
         before = before or cv
         out["cv_changed_records"] = class_changes(cv, before, "V", top=10)
         results[name] = out
-        c, s, runs = out["cv"]["all"], out["cv"]["svdb"], out["runs_unseen"]
+        c, s, runs = out["cv"]["all"], out["cv"]["svdb"], out["runs_unseen"]["ec57"]
         print(
             f"{name:62s} CV S {c['S']['se']:.4f}/{c['S']['ppv']:.4f} V {c['V']['se']:.4f}/{c['V']['ppv']:.4f}"
             f" svdb V {s['V']['se']:.4f}/{s['V']['ppv']:.4f}"
