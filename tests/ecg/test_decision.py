@@ -948,3 +948,21 @@ def test_a_v_call_after_an_s_beat_or_at_the_recordings_start_stays_v():
     assert out[1] == V and (out[[6, 7]] == V).all()  # beat 0 has no interval before it; beat 5 is S
     classes[5] = N
     assert (conducted_v_calls(peaks, FS, classes, morph, n=N, v=V)[[6, 7]] == N).all()
+
+
+def test_an_f_call_beside_a_v_or_f_call_is_n_and_an_isolated_one_stays_f():
+    from ecg.models.decision import fusion_in_run_calls
+
+    F = 3
+    classes = np.array([N, F, V, N, N, V, F, N, N, F, F, N, N, F, N, V, N])
+    out = fusion_in_run_calls(classes, n=N, v=V, f=F)
+    assert out.tolist() == [N, N, V, N, N, V, N, N, N, N, N, N, N, F, N, V, N]
+    # through the whole decision: the classifier's F call beside its V call makes no couplet
+    peaks = _peaks((60, 0.8))
+    scores = np.zeros((len(peaks), 5))
+    scores[:, 0] = 1.0
+    scores[20, :] = [0.1, 0.0, 0.0, 0.9, 0.0]  # F
+    scores[21, :] = [0.1, 0.0, 0.9, 0.0, 0.0]  # V
+    scores[40, :] = [0.1, 0.0, 0.0, 0.9, 0.0]  # an isolated F
+    out = record_classes(scores, ["N", "S", "V", "F", "Q"], peaks, FS)
+    assert (out[20], out[21], out[40]) == ("N", "V", "F")
