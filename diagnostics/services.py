@@ -397,7 +397,9 @@ def _classify_claimed(recording_id: int, claim_token: str, models: dict, lease: 
             morphology=inputs.context.morphology,
         )
     else:
-        predicted = np.array(labels)[class_scores.argmax(axis=1)]
+        from ecg.models.decision import most_probable_classes  # a beat-format model's classes
+
+        predicted = most_probable_classes(class_scores, labels)
     screen = _mi_screen(
         mi_input,
         predicted=predicted,

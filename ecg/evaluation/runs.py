@@ -82,21 +82,25 @@ def _pass(a: Stream, b: Stream, window: int) -> np.ndarray:
     the runs of length ``la`` (0-6) in ``a`` whose window in ``b`` holds at most a run of ``lb``."""
     m = np.zeros((MAX_LENGTH + 1, MAX_LENGTH + 1), np.int64)
     b_vf = _vf_spans(b)
-    length, start, end = 0, 0, 0
-    for t, label in [*a, (np.iinfo(np.int64).max, "Q")]:  # the stream's end ends a run in progress
+    length, start, end, in_vf = 0, 0, 0, False
+    # The stream's end ends a run in progress (rxr reads its last annotation again as unclassifiable),
+    # and an episode still open there lasts to the end.
+    for t, label in [*a, (np.iinfo(np.int64).max, "Q")]:
         if length:
             if label in _ENDS_RUN:
+                if in_vf:  # an episode with no `]`: it lasted to here, as `_vf_spans` reads it
+                    end = t
                 m[length, longest_run(b, b_vf, start, end)] += 1
-                length = 0
+                length, in_vf = 0, False
             elif label in _EXTENDS_RUN:
                 length = min(length + 1, MAX_LENGTH)
                 end = t + window
             elif label == "]":
-                end = t + window
+                end, in_vf = t + window, False
         elif label in _EXTENDS_RUN:
             length, start, end = 1, t - window, t + window
         elif label == "[":
-            length, start, end = MAX_LENGTH, t - window, t + window
+            length, start, end, in_vf = MAX_LENGTH, t - window, t + window, True
     return m
 
 

@@ -112,7 +112,9 @@ def classify_signal(
         classes = record_classes(scores, labels, r_peaks, signal.fs, measures=measures, morphology=context.morphology)
         predicted = [str(c) for c in classes]
     else:
-        predicted = [labels[i] for i in scores.argmax(axis=1)]
+        from ecg.models.decision import most_probable_classes
+
+        predicted = [str(c) for c in most_probable_classes(scores, labels)]
     p_n = scores[:, labels.index("N")]
     mi_in = mi_input(signal.leads, signal.fs, r_peaks, analysed=lead, analysed_beats=beats, accept_mlii=accept_mlii)
     mi_probs = None

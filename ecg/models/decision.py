@@ -763,8 +763,9 @@ def fusion_couplet_beats(
     k = np.flatnonzero((out[1:-1] == n) & (out[2:] == v) & (out[:-2] == n)) + 1
     rr = np.r_[np.nan, _intervals(r_peaks, fs)]
     k = k[rr[k] <= FUSION_OF_CYCLE * rr[k - 1]]
-    recorded = np.abs(morphology[k, SHAPE_QRS, 2]).max(axis=1) > 0 if len(k) else np.zeros(0, bool)
-    k = k[recorded]
+    if len(k):  # the second lead recorded at the beat and at both beats it is compared with
+        second = np.abs(morphology[:, SHAPE_QRS, 2]).max(axis=1) > 0
+        k = k[second[k - 1] & second[k] & second[k + 1]]
     if not len(k):
         return out
     sinus_1, sinus_2 = (_qrs_correlation(morphology, k, k - 1, channel=c) for c in (0, 2))
@@ -960,7 +961,7 @@ def record_class_indices(
     waveform ``measures``) no S beat inside atrial fibrillation or flutter and (given the morphology)
     no isolated S call on sinus arrhythmia, (given the morphology) the beat beside a V beat with its
     shape and a ventricular pair's timing V, and a V call on time with the QRS of the N beat before it N;
-    last, an F call beside a V or F call N."""
+    last, an F call beside a V or F call N and (given the morphology) the fusion beat opening a couplet F."""
     p = np.asarray(scores, np.float64)
     upper = [str(label).upper() for label in labels]
     if morphology is not None and "V" in upper and len(p):
@@ -1004,6 +1005,18 @@ def record_class_indices(
         if morphology is not None and np.isfinite(FUSION_V_CORRELATION_MIN):
             idx = fusion_couplet_beats(r_peaks, fs, idx, morphology, n=n, v=v, f=f)
     return idx
+
+
+def most_probable_classes(scores: np.ndarray, labels: list[str]) -> np.ndarray:
+    """Each beat's most probable class label (``labels``' spelling), as a beat-format model decides, with
+    an F call beside a V or F call N (`fusion_in_run_calls`): fusion beats join ventricular runs, and no
+    couplet or run rests on a model's fusion calls."""
+    idx = np.asarray(scores).argmax(axis=1) if len(scores) else np.zeros(0, np.int64)
+    upper = [str(label).upper() for label in labels]
+    if {"N", "V", "F"} <= set(upper):
+        idx = fusion_in_run_calls(idx, n=upper.index("N"), v=upper.index("V"), f=upper.index("F"))
+    out: np.ndarray = np.asarray(labels)[idx]
+    return out
 
 
 def record_classes(scores: np.ndarray, labels: list[str], r_peaks: np.ndarray, fs: float, **context: Any) -> np.ndarray:

@@ -100,7 +100,7 @@ def pattern_events(
     for part in segments(len(r_peaks), gaps):
         text = _class_string(classes[part])
         for name, cycle in (("bigeminy", "NV"), ("trigeminy", "NNV")):
-            for m in re.finditer(f"(?:{cycle}){{{MIN_CYCLES},}}(?!V)", text):
+            for m in re.finditer(f"(?:{cycle}){{{MIN_CYCLES},}}(?![{RUN_MEMBERS['V']}])", text):
                 found.append((part.start + m.start(), part.start + m.end() - 1, name, len(cycle)))
     events = []
     last_kept = -1

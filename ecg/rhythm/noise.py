@@ -316,14 +316,14 @@ def without(spans: list[tuple[int, int]], taken: list[tuple[int, int]]) -> list[
 
 
 def regular_runs(r_peaks: np.ndarray, classes: np.ndarray) -> list[tuple[int, int]]:
-    """(first, last) R-peak samples of every run of ``RUN_MIN_BEATS`` or more beats classed V, or
-    classed S, whose R-R intervals vary by at most ``RUN_MAX_RR_CV`` (coefficient of variation):
+    """(first, last) R-peak samples of every run of ``RUN_MIN_BEATS`` or more beats classed V (fusion
+    beats among them), or classed S, whose R-R intervals vary by at most ``RUN_MAX_RR_CV`` (coefficient of variation):
     kept out of the noise. Noise makes irregular detections; a tachycardia is regular."""
-    from .ectopy import runs
+    from .ectopy import RUN_MEMBERS, runs
 
     out = []
     for kind in ("V", "S"):
-        for first, last in runs(np.asarray(classes), kind):
+        for first, last in runs(np.asarray(classes), RUN_MEMBERS[kind]):
             if last - first + 1 < RUN_MIN_BEATS:
                 continue
             rr = np.diff(np.asarray(r_peaks[first : last + 1], dtype=np.float64))

@@ -74,3 +74,22 @@ def test_unreadable_signal_ends_a_run():
     assert counts(compare(ref, cut, FS), "long_run") == (1, 0, 0, 0)
     vf_free: list[tuple[int, int]] = []
     assert longest_run(cut, vf_free, 0, int(times[-1])) == 4
+
+
+def test_the_match_window_is_150_ms_either_side_inclusive():
+    ref, _ = stream("NNNNVVNNNN")
+    window = int(round(0.15 * FS))  # 38 samples at 250 Hz
+    on_edge, _ = stream("NNNNVVNNNN", shift_s=window / FS)
+    past_edge, _ = stream("NNNNVVNNNN", shift_s=(window + 1) / FS)
+    assert counts(compare(ref, on_edge, FS), "couplet") == (1, 1, 1, 1)
+    assert counts(compare(ref, past_edge, FS), "couplet") == (1, 0, 1, 0)
+
+
+def test_a_run_at_the_end_of_the_stream_and_an_episode_left_open_are_scored():
+    ref, times = stream("NNNNNNVVV")
+    test, _ = stream("NNNNNNVVV")
+    assert counts(compare(ref, test, FS), "short_run") == (1, 1, 1, 1)
+    # a VF onset with no end lasts to the end of the stream on either side
+    open_ref = [(int(times[0]), "N"), (int(times[1]), "[")]
+    late_run, _ = stream("NN" + "V" * 7, shift_s=2.0)
+    assert counts(compare(open_ref, late_run, FS), "long_run") == (1, 1, 1, 1)

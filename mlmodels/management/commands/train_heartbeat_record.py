@@ -517,7 +517,7 @@ TRIED = (
     "and a V call, at most 0.8 of the N beat's interval, its QRS correlating under 0.95 / 0.9 (first / second "
     "lead) with the N beat's and over 0.7 with the V beat's in both leads, is F (129 beats of MIT-BIH 208, all "
     "reference F or V, for 3 others in svdb 887: couplets 67.0 / 88.7 -> 78.6 / 89.9 %; at 0.85 of the interval "
-    "79.4 / 89.6 %; V correlation over 0.5: 81.3 / 88.0 %, 33 others taken; the sinus bound on the second lead "
+    "79.4 / 89.6 %; at 0.85 with V correlation over 0.5: 81.3 / 88.0 %, 33 others taken; the sinus bound on the second lead "
     "alone: 79.3 / 89.8 %, 8 others; bench.experiments.fusion_couplets; shipped). "
     "MIT-BIH -> svdb stays near its target mostly through aberrant S beats "
     "called V (svdb 881, 852, 861, 877: about 760) and atrial premature beats called N inside irregular "

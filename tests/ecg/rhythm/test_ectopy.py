@@ -130,3 +130,11 @@ def test_two_tachycardias_a_few_beats_apart_do_not_overlap():
     fast = np.flatnonzero(rolling_rate(r_peaks, FS) > 100)
     second_first = fast[np.flatnonzero(np.diff(fast) > 1)[0] + 1]
     assert r_peaks[second_first - 8] <= found[0].end
+
+
+def test_a_bigeminy_does_not_take_the_first_beat_of_a_couplet_a_fusion_beat_completes():
+    r_peaks, classes = beats("NNN" + "NV" * 4 + "FNNNN", {"F": 0.5})
+    found = pattern_events(r_peaks, classes, FS)
+    events, _ = ectopic_events(r_peaks, classes, FS, kind="V")
+    assert [(e.type, e.beats) for e in events] == [("v_couplet", 2)]
+    assert [e.type for e in found] == ["bigeminy"] and found[0].end < events[0].start
