@@ -92,7 +92,8 @@ def product_runs(record: rt.RecordData, probs: np.ndarray, context: dict) -> dic
     """The V couplets and runs of ``record``'s classes (decided from ``probs`` as the worker decides
     them, without the waveform measures) through the worker's rhythm logic, against the reference
     runs of its ``context`` (`record_context`): by EC57's run-by-run comparison (``runs_product_ec57``,
-    `ecg.evaluation.runs`) and by overlap alone (``runs_product``)."""
+    `ecg.evaluation.runs`; ``runs_product_ec57_from_5_min`` over EC57's test period, from 5 minutes in,
+    as rxr compares by default) and by overlap alone (``runs_product``)."""
     from ecg.evaluation import runs as ec57_runs
     from ecg.rhythm import analyse_rhythm
 
@@ -107,9 +108,11 @@ def product_runs(record: rt.RecordData, probs: np.ndarray, context: dict) -> dic
         no_signal=context["no_signal"],
         noisy=context["noisy"],
     )
+    test = re_.report_stream(record.r_peaks, classes, report.events)
     return {
-        "runs_product_ec57": ec57_runs.compare(
-            context["reference_stream"], re_.report_stream(record.r_peaks, classes, report.events), record.fs
+        "runs_product_ec57": ec57_runs.compare(context["reference_stream"], test, record.fs),
+        "runs_product_ec57_from_5_min": ec57_runs.compare(
+            context["reference_stream"], test, record.fs, start_s=ec57_runs.TEST_PERIOD_START_S
         ),
         "runs_product": re_.run_match(context["reference"], re_._runs_from_events(report.events)),
     }
@@ -122,7 +125,11 @@ def evaluate(rid: str, record: rt.RecordData, probs: np.ndarray) -> dict:
 
 def totals(per_record: list[dict]) -> dict:
     out: dict = {}
-    for key, name in (("runs_product_ec57", "ec57"), ("runs_product", "overlap")):
+    for key, name in (
+        ("runs_product_ec57", "ec57"),
+        ("runs_product_ec57_from_5_min", "ec57_from_5_min"),
+        ("runs_product", "overlap"),
+    ):
         for scope, keep in (
             ("mitdb", lambda r: r["db"] == "mitdb"),
             ("svdb", lambda r: r["db"] == "svdb"),

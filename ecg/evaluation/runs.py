@@ -15,8 +15,8 @@ run lengths, not by overlap alone:
 
 A stream is a time-ordered list of ``(sample, label)`` with labels ``N``, ``S``, ``V``, ``F``,
 ``Q``, ``U`` (unreadable signal begins) and ``[`` / ``]`` (VF/VFL begins / ends); `beat_stream`
-builds one from beats and classes. The whole stream is compared (EC57's reports begin 5 minutes in,
-after a learning period this product does not have).
+builds one from beats and classes. The whole stream is compared unless a start is given (EC57's
+reports begin 5 minutes in, after a learning period this product does not have).
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 
 MATCH_WINDOW_S = 0.15  # EC57's match window around a run's first and last beat
+TEST_PERIOD_START_S = 300.0  # EC57's test period starts 5 minutes into a record (rxr's default)
 MAX_LENGTH = 6  # run lengths are counted up to 6 (a long run); a VF/VFL episode counts as 6
 RUN_CLASSES = {"couplet": (2, 2), "short_run": (3, 5), "long_run": (6, MAX_LENGTH)}
 
@@ -104,10 +105,22 @@ def _pass(a: Stream, b: Stream, window: int) -> np.ndarray:
     return m
 
 
-def compare(reference: Stream, test: Stream, fs: float) -> dict[str, dict[str, int]]:
+def from_sample(stream: Stream, start: int) -> list[tuple[int, str]]:
+    """``stream`` from sample ``start`` on, as rxr reads a record from its test period's start: what
+    came before is dropped, except a VF/VFL episode in progress, which opens there."""
+    in_vf = any(s < start <= e for s, e in _vf_spans(stream))
+    kept = [a for a in stream if a[0] >= start]
+    return [(start, "["), *kept] if in_vf and not (kept and kept[0] == (start, "[")) else kept
+
+
+def compare(reference: Stream, test: Stream, fs: float, start_s: float = 0.0) -> dict[str, dict[str, int]]:
     """EC57 run statistics of ``test`` against ``reference``: per length class, the reference runs
     (``ref``), those detected (``ref_detected``), the test runs (``test``) and those true
-    (``test_true``)."""
+    (``test_true``); from ``start_s`` seconds on (EC57's test period starts at 5 minutes, rxr's
+    default)."""
+    if start_s > 0:
+        start = int(round(start_s * fs))
+        reference, test = from_sample(reference, start), from_sample(test, start)
     window = int(round(MATCH_WINDOW_S * fs))
     se = _pass(reference, test, window)  # [reference length, test length]
     pp = _pass(test, reference, window)  # [test length, reference length]

@@ -3,7 +3,7 @@ run lengths, not overlap alone, decide a match; fusion beats extend runs; VF cou
 
 import numpy as np
 
-from ecg.evaluation.runs import beat_stream, compare, longest_run
+from ecg.evaluation.runs import beat_stream, compare, from_sample, longest_run
 
 FS = 250.0
 
@@ -93,3 +93,19 @@ def test_a_run_at_the_end_of_the_stream_and_an_episode_left_open_are_scored():
     open_ref = [(int(times[0]), "N"), (int(times[1]), "[")]
     late_run, _ = stream("NN" + "V" * 7, shift_s=2.0)
     assert counts(compare(open_ref, late_run, FS), "long_run") == (1, 1, 1, 1)
+
+
+def test_from_five_minutes_on_only_the_test_period_counts_and_vf_in_progress_opens_it():
+    times = np.round(np.arange(290.0, 320.0, 0.6) * FS).astype(int)
+    labels = ["N"] * len(times)
+    before = int(np.searchsorted(times, 300 * FS)) - 1  # the last beat before 5 min
+    for k in (before - 1, before, before + 1, before + 2):  # a run of 4 straddling the start
+        labels[k] = "V"
+    ref = beat_stream(times, labels)
+    assert counts(compare(ref, ref, FS), "short_run") == (1, 1, 1, 1)
+    # from 5 min on, the run's two beats after the start are a couplet
+    assert counts(compare(ref, ref, FS, start_s=300.0), "couplet") == (1, 1, 1, 1)
+    assert counts(compare(ref, ref, FS, start_s=300.0), "short_run") == (0, 0, 0, 0)
+    vf = beat_stream(times, ["N"] * len(times), vf=[(int(295 * FS), int(305 * FS))])
+    assert from_sample(vf, int(300 * FS))[0] == (int(300 * FS), "[")
+    assert counts(compare(vf, vf, FS, start_s=300.0), "long_run") == (1, 1, 1, 1)
