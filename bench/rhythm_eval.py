@@ -206,7 +206,7 @@ def reference_runs(rid: str) -> dict[str, list[tuple[int, int]]]:
 
 def _run_spans(r_peaks, classes) -> dict[str, list[tuple[int, int]]]:
     out: dict[str, list[tuple[int, int]]] = {k: [] for k in RUN_CLASSES}
-    for first, last in ectopy.runs(classes, ectopy.RUN_MEMBERS["V"]):
+    for first, last in ectopy.runs(classes, ectopy.RUN_MEMBERS["V"], holding="V"):
         n = last - first + 1
         for name, (lo, hi) in RUN_CLASSES.items():
             if lo <= n <= hi:
@@ -276,7 +276,7 @@ def evaluate_record(db: str, record: str, model) -> dict:
         ("runs_reference_labels", ref["r_peaks"], ref["classes"], with_ref),
         ("runs_product", prod["r_peaks"], prod["classes"], with_prod),
     ):
-        out[f"{key}_ec57"] = ec57_runs.compare(ref_stream, report_stream(r_peaks, classes, rep.events), fs)
+        out[f"{key}_ec57"] = ec57_runs.compare(ref_stream, ec57_runs.report_stream(r_peaks, classes, rep.events), fs)
         out[key] = run_match(ref_runs, _runs_from_events(rep.events))
     ref_af = sorted(ref["rhythm"].get("AFIB", []) + ref["rhythm"].get("AFL", []))
     for key, rep in (("af_reference_labels", with_ref), ("af_product", with_prod)):
@@ -321,26 +321,6 @@ def reference_stream(ref: dict) -> list[tuple[int, str]]:
     """The reference annotations of `reference` as EC57's run comparison reads them: every beat's
     class (fusion beats extend ventricular runs), VF/VFL episodes, unreadable signal."""
     return ec57_runs.beat_stream(ref["r_peaks"], ref["classes"], ref["vf"], ref["unreadable"])
-
-
-def report_stream(r_peaks: np.ndarray, classes: np.ndarray, events) -> list[tuple[int, str]]:
-    """A rhythm report as EC57's run comparison reads a test annotation file: the beats of its V
-    couplets and runs (``v_couplet``, ``v_run``, ``vt``) are V, its VF/VFL episodes are episodes, an
-    isolated V or F beat is V; a V or F beat beside another that the report holds in no run (across a
-    gap, in noise) ends runs (Q); every other beat keeps its class."""
-    r_peaks = np.asarray(r_peaks)
-    labels = np.asarray(classes, dtype="<U1").copy()
-    ventricular = np.isin(labels, ["V", "F"])
-    beside = np.zeros(len(labels), bool)
-    beside[1:] |= ventricular[:-1]
-    beside[:-1] |= ventricular[1:]
-    labels[ventricular & beside] = "Q"
-    labels[ventricular & ~beside] = "V"
-    for e in events:
-        if e.type in ("v_couplet", "v_run", "vt"):
-            labels[(r_peaks >= e.start) & (r_peaks <= e.end)] = "V"
-    vf_spans = [(e.start, e.end) for e in events if e.type == "vf"]
-    return ec57_runs.beat_stream(r_peaks, labels, vf_spans)
 
 
 def run_totals(per_record: list[dict], key: str, keep) -> dict:

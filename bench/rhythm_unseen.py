@@ -108,7 +108,7 @@ def product_runs(record: rt.RecordData, probs: np.ndarray, context: dict) -> dic
         no_signal=context["no_signal"],
         noisy=context["noisy"],
     )
-    test = re_.report_stream(record.r_peaks, classes, report.events)
+    test = ec57_runs.report_stream(record.r_peaks, classes, report.events)
     return {
         "runs_product_ec57": ec57_runs.compare(context["reference_stream"], test, record.fs),
         "runs_product_ec57_from_5_min": ec57_runs.compare(

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -48,6 +49,28 @@ def beat_stream(
     out += [(s, "[") for s, _ in spans] + [(e, "]") for _, e in spans] + [(int(t), "U") for t in unreadable]
     order = {"[": 0, "U": 1, "]": 2}  # at one sample: an episode opens before beats, closes after them
     return sorted(out, key=lambda a: (a[0], order.get(a[1], 1)))
+
+
+def report_stream(r_peaks: np.ndarray, classes: np.ndarray, events: Iterable[Any]) -> list[tuple[int, str]]:
+    """A rhythm report (`ecg.rhythm.analyse_rhythm`'s events over its beats and classes) as EC57's run
+    comparison reads a test annotation file: the beats of its V couplets and runs (``v_couplet``,
+    ``v_run``, ``vt``) are V, its VF/VFL episodes are episodes, an isolated V or F beat is V; a V or F
+    beat beside another that the report holds in no run (across a gap, in noise, fusion beats alone)
+    ends runs (Q); every other beat keeps its class."""
+    r_peaks = np.asarray(r_peaks)
+    labels = np.asarray(classes, dtype="<U1").copy()
+    ventricular = np.isin(labels, ["V", "F"])
+    beside = np.zeros(len(labels), bool)
+    beside[1:] |= ventricular[:-1]
+    beside[:-1] |= ventricular[1:]
+    labels[ventricular & beside] = "Q"
+    labels[ventricular & ~beside] = "V"
+    events = list(events)
+    for e in events:
+        if e.type in ("v_couplet", "v_run", "vt"):
+            labels[(r_peaks >= e.start) & (r_peaks <= e.end)] = "V"
+    vf_spans = [(e.start, e.end) for e in events if e.type == "vf"]
+    return beat_stream(r_peaks, labels, vf_spans)
 
 
 def _vf_spans(stream: Stream) -> list[tuple[int, int]]:

@@ -732,17 +732,17 @@ def conducted_v_calls(
 
 
 def fusion_in_run_calls(classes: np.ndarray, *, n: int, v: int, f: int) -> np.ndarray:
-    """``classes`` with a beat called F made N where the beat before or after it is called V or F. A
-    fusion beat beside a ventricular or fusion beat makes a couplet or run (as EC57 counts runs:
-    `ecg.rhythm.ectopy`), so such a call claims a ventricular run on the classifier's least reliable
-    class: on patients it never saw, 89 of its 90 F calls beside a V or F call were normal beats (88 in
-    MIT-BIH 203), turning isolated V beats and normal ones into false couplets and runs
-    (bench.rhythm_unseen). An isolated F call stays F."""
+    """``classes`` with a beat called F made N where the beat before or after it is called V. A fusion
+    beat beside a ventricular beat makes a couplet or run (as EC57 counts runs: `ecg.rhythm.ectopy`),
+    so such a call claims a ventricular run on the classifier's least reliable class: on patients it
+    never saw, its 28 F calls beside a V call were 27 normal beats and a V beat (26 in MIT-BIH 203),
+    turning isolated V beats into false couplets and runs (bench.rhythm_unseen). An F call elsewhere,
+    beside other F calls too, stays F (fusion beats alone make no run)."""
     out = np.array(classes, copy=True)
-    ventricular = (out == v) | (out == f)
+    called_v = out == v
     beside = np.zeros(len(out), bool)
-    beside[1:] |= ventricular[:-1]
-    beside[:-1] |= ventricular[1:]
+    beside[1:] |= called_v[:-1]
+    beside[:-1] |= called_v[1:]
     out[(out == f) & beside] = n
     return out
 
@@ -961,7 +961,7 @@ def record_class_indices(
     waveform ``measures``) no S beat inside atrial fibrillation or flutter and (given the morphology)
     no isolated S call on sinus arrhythmia, (given the morphology) the beat beside a V beat with its
     shape and a ventricular pair's timing V, and a V call on time with the QRS of the N beat before it N;
-    last, an F call beside a V or F call N and (given the morphology) the fusion beat opening a couplet F."""
+    last, an F call beside a V call N and (given the morphology) the fusion beat opening a couplet F."""
     p = np.asarray(scores, np.float64)
     upper = [str(label).upper() for label in labels]
     if morphology is not None and "V" in upper and len(p):
@@ -1009,7 +1009,7 @@ def record_class_indices(
 
 def most_probable_classes(scores: np.ndarray, labels: list[str]) -> np.ndarray:
     """Each beat's most probable class label (``labels``' spelling), as a beat-format model decides, with
-    an F call beside a V or F call N (`fusion_in_run_calls`): fusion beats join ventricular runs, and no
+    an F call beside a V call N (`fusion_in_run_calls`): fusion beats join ventricular runs, and no
     couplet or run rests on a model's fusion calls."""
     idx = np.asarray(scores).argmax(axis=1) if len(scores) else np.zeros(0, np.int64)
     upper = [str(label).upper() for label in labels]

@@ -11,8 +11,9 @@ VT_RATE_BPM = 100.0
 # A pattern counts as bigeminy / trigeminy from three cycles on, as Holter systems report it.
 MIN_CYCLES = 3
 # The classes whose consecutive beats make a run of each kind: a ventricular run is consecutive
-# ventricular ectopic or fusion beats, as AAMI EC57 and EC38 count runs (a fusion beat is a
-# ventricular discharge meeting a conducted one: F V is two ventricular beats in a row).
+# ventricular ectopic or fusion beats holding at least one ventricular beat, as AAMI EC57 and EC38 count
+# runs (a fusion beat is a ventricular discharge meeting a conducted one: F V is two ventricular beats
+# in a row), except that fusion beats alone make no run (EC57 counts them: 4 of MIT-BIH's 883 runs).
 RUN_MEMBERS = {"V": "VF", "S": "S"}
 
 
@@ -20,10 +21,15 @@ def _class_string(classes: np.ndarray) -> str:
     return "".join(str(c)[:1].upper() for c in classes)
 
 
-def runs(classes: np.ndarray, target: str) -> list[tuple[int, int]]:
+def runs(classes: np.ndarray, target: str, holding: str = "") -> list[tuple[int, int]]:
     """(first, last) beat indices of every maximal run of beats whose class is one of ``target``'s
-    letters ("V"; "VF" for V and F beats in any order)."""
-    return [(m.start(), m.end() - 1) for m in re.finditer(f"[{target}]+", _class_string(classes))]
+    letters ("V"; "VF" for V and F beats in any order), given ``holding``, those that hold a beat of
+    that class."""
+    return [
+        (m.start(), m.end() - 1)
+        for m in re.finditer(f"[{target}]+", _class_string(classes))
+        if not holding or holding in m.group()
+    ]
 
 
 def segments(n_beats: int, gaps: np.ndarray | None) -> list[slice]:
@@ -51,12 +57,10 @@ def ectopic_events(
     isolated = 0
     for part in segments(len(r_peaks), gaps):
         peaks = r_peaks[part]
-        text = _class_string(classes[part])
-        for first, last in runs(classes[part], RUN_MEMBERS[kind]):
+        for first, last in runs(classes[part], RUN_MEMBERS[kind], holding=kind):
             n = last - first + 1
             if n == 1:
-                if text[first] == kind:  # a lone fusion beat is no isolated ectopic beat
-                    isolated += 1
+                isolated += 1
                 continue
             rate = run_rate(peaks, first, last, fs)
             if n == 2:

@@ -323,7 +323,7 @@ def regular_runs(r_peaks: np.ndarray, classes: np.ndarray) -> list[tuple[int, in
 
     out = []
     for kind in ("V", "S"):
-        for first, last in runs(np.asarray(classes), RUN_MEMBERS[kind]):
+        for first, last in runs(np.asarray(classes), RUN_MEMBERS[kind], holding=kind):
             if last - first + 1 < RUN_MIN_BEATS:
                 continue
             rr = np.diff(np.asarray(r_peaks[first : last + 1], dtype=np.float64))

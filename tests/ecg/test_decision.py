@@ -950,13 +950,13 @@ def test_a_v_call_after_an_s_beat_or_at_the_recordings_start_stays_v():
     assert (conducted_v_calls(peaks, FS, classes, morph, n=N, v=V)[[6, 7]] == N).all()
 
 
-def test_an_f_call_beside_a_v_or_f_call_is_n_and_an_isolated_one_stays_f():
+def test_an_f_call_beside_a_v_call_is_n_and_other_f_calls_stay_f():
     from ecg.models.decision import fusion_in_run_calls
 
     F = 3
     classes = np.array([N, F, V, N, N, V, F, N, N, F, F, N, N, F, N, V, N])
     out = fusion_in_run_calls(classes, n=N, v=V, f=F)
-    assert out.tolist() == [N, N, V, N, N, V, N, N, N, N, N, N, N, F, N, V, N]
+    assert out.tolist() == [N, N, V, N, N, V, N, N, N, F, F, N, N, F, N, V, N]
     # through the whole decision: the classifier's F call beside its V call makes no couplet
     peaks = _peaks((60, 0.8))
     scores = np.zeros((len(peaks), 5))
@@ -1026,5 +1026,5 @@ def test_a_beat_format_models_f_call_beside_a_v_call_is_n():
         [[0.9, 0, 0, 0.1, 0], [0.2, 0, 0, 0.8, 0], [0.1, 0, 0.9, 0, 0], [0.2, 0, 0, 0.8, 0], [1, 0, 0, 0, 0]]
     )
     assert most_probable_classes(scores, ["N", "S", "V", "F", "Q"]).tolist() == ["N", "N", "V", "N", "N"]
-    assert most_probable_classes(scores[[0, 3, 4]], ["N", "S", "V", "F", "Q"]).tolist() == ["N", "F", "N"]
+    assert most_probable_classes(scores[[0, 3, 1, 4]], ["N", "S", "V", "F", "Q"]).tolist() == ["N", "F", "F", "N"]
     assert most_probable_classes(np.zeros((0, 5)), ["N", "S", "V", "F", "Q"]).tolist() == []

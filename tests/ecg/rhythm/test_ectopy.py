@@ -45,11 +45,12 @@ def test_isolated_ectopic_beats_are_counted_not_listed():
 
 
 def test_a_fusion_beat_beside_a_ventricular_beat_is_part_of_its_run_as_ec57_counts_it():
-    r_peaks, classes = beats("NNNNFVNNNNVFVNNNNFNNNNVNNNSFVNN", {"V": 0.5, "F": 0.5})
+    r_peaks, classes = beats("NNNNFVNNNNVFVNNNNFNNNNVNNNSFVNNNNFFNN", {"V": 0.5, "F": 0.5})
     events, summary = ectopic_events(r_peaks, classes, FS, kind="V")
+    # fusion beats alone (F F) make no run
     assert [(e.type, e.beats) for e in events] == [("v_couplet", 2), ("vt", 3), ("v_couplet", 2)]
     assert events[0].start == r_peaks[4] and events[0].end == r_peaks[5]
-    # the lone fusion beat is neither a run nor an isolated ventricular beat; V beats are counted alone
+    # a lone fusion beat is neither a run nor an isolated ventricular beat; V beats are counted alone
     assert (summary["isolated"], summary["total"]) == (1, 5)
     s_events, _ = ectopic_events(r_peaks, classes, FS, kind="S")
     assert s_events == []

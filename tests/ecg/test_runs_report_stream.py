@@ -1,9 +1,8 @@
-"""What bench.rhythm_eval hands EC57's run comparison: a rhythm report read as a test annotation file."""
+"""What EC57's run comparison reads of a rhythm report (ecg.evaluation.runs.report_stream): a test annotation file."""
 
 import numpy as np
 
-from bench.rhythm_eval import report_stream
-from ecg.evaluation.runs import compare
+from ecg.evaluation.runs import compare, report_stream
 from ecg.rhythm.events import Event
 
 FS = 250.0
