@@ -12,8 +12,8 @@ training-runs/oof, so an interrupted run resumes). The R-peaks are the product's
 `ecg.processing.context.detect_beats`), the run logic is the worker's (`ecg.rhythm.analyse_rhythm`),
 and the reference is the `.atr` files, compared as in `bench.rhythm_eval`: by EC57's run-by-run
 comparison (`ecg.evaluation.runs`: V and fusion beats make runs, lengths must agree) and by overlap
-alone, on MIT-BIH's 44 non-paced records and the 52 svdb records. The paced records are in neither the training nor this set (EC57 leaves them out of
-arrhythmia evaluation). Results: bench/results/rhythm_unseen.json.
+alone, on MIT-BIH's 44 non-paced records and the 52 svdb records. The paced records are in neither
+the training nor this set (EC57 leaves them out of arrhythmia evaluation). Results: bench/results/rhythm_unseen.json.
 """
 
 from __future__ import annotations

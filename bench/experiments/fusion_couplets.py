@@ -55,17 +55,15 @@ def scan(ids, records, probs) -> dict:
     with decision_settings(**OFF):
         for rid in ids:
             rec = records[rid]
-            cls = labels[hp.decide(probs[rid], rec)]
-            k = np.flatnonzero((cls[1:-1] == "N") & (cls[2:] == "V") & (cls[:-2] == "N")) + 1
-            if not len(k):
-                continue
-            rr = np.r_[np.nan, np.diff(rec.r_peaks) / rec.fs]
-            m = rec.morphology
+            idx = hp.decide(probs[rid], rec)
+            k, cyc, sin, ven = decision.fusion_couplet_measures(
+                rec.r_peaks, rec.fs, idx, rec.morphology, n=AAMI_CLASSES.index("N"), v=AAMI_CLASSES.index("V")
+            )
             ref.append(labels[rec.labels[k]])
             where += [rid] * len(k)
-            of_cycle.append(rr[k] / rr[k - 1])
-            sinus.append(np.stack([decision._qrs_correlation(m, k, k - 1, channel=c) for c in (0, 2)], axis=1))
-            ventricular.append(np.stack([decision._qrs_correlation(m, k, k + 1, channel=c) for c in (0, 2)], axis=1))
+            of_cycle.append(cyc)
+            sinus.append(sin)
+            ventricular.append(ven)
     ref_a, where_a = np.concatenate(ref), np.array(where)
     cyc, sin, ven = np.concatenate(of_cycle), np.concatenate(sinus), np.concatenate(ventricular)
     ventricular_ref = np.isin(ref_a, ["V", "F"])

@@ -747,6 +747,25 @@ def fusion_in_run_calls(classes: np.ndarray, *, n: int, v: int, f: int) -> np.nd
     return out
 
 
+def fusion_couplet_measures(
+    r_peaks: np.ndarray, fs: float, classes: np.ndarray, morphology: np.ndarray, *, n: int, v: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """What `fusion_couplet_beats` reads of each beat called N between a beat called N and a V call,
+    where the second lead is recorded at all three: the beats' indices, their interval as a share of
+    the N beat's, and their QRS correlations (first, second lead; one row per beat) with the N beat's
+    and with the V beat's."""
+    none = np.zeros(0, np.int64)
+    if len(classes) < 3 or morphology.shape[-1] < 3:
+        return none, np.zeros(0), np.zeros((0, 2)), np.zeros((0, 2))
+    k = np.flatnonzero((classes[1:-1] == n) & (classes[2:] == v) & (classes[:-2] == n)) + 1
+    second = np.abs(morphology[:, SHAPE_QRS, 2]).max(axis=1) > 0
+    k = k[second[k - 1] & second[k] & second[k + 1]]
+    rr = np.r_[np.nan, _intervals(r_peaks, fs)]
+    sinus = np.stack([_qrs_correlation(morphology, k, k - 1, channel=c) for c in (0, 2)], axis=1)
+    ventricular = np.stack([_qrs_correlation(morphology, k, k + 1, channel=c) for c in (0, 2)], axis=1)
+    return k, rr[k] / rr[k - 1], sinus, ventricular
+
+
 def fusion_couplet_beats(
     r_peaks: np.ndarray, fs: float, classes: np.ndarray, morphology: np.ndarray, *, n: int, v: int, f: int
 ) -> np.ndarray:
@@ -756,24 +775,15 @@ def fusion_couplet_beats(
     second lead) and like the V beat's (over ``FUSION_V_CORRELATION_MIN`` in both). A premature beat
     with the ventricular beat's QRS, partly the sinus beat's, is a fusion of the two, and with the V
     beat it is a couplet as EC57 counts runs (MIT-BIH 208's fusion-then-V couplets, which a classifier
-    that never saw the patient calls N then V: bench.experiments.fusion_couplets). Needs the second lead."""
+    that never saw the patient calls N then V: bench.experiments.fusion_couplets). Needs the second lead
+    (`fusion_couplet_measures`)."""
     out = np.array(classes, copy=True)
-    if len(out) < 3 or morphology.shape[-1] < 3:
-        return out
-    k = np.flatnonzero((out[1:-1] == n) & (out[2:] == v) & (out[:-2] == n)) + 1
-    rr = np.r_[np.nan, _intervals(r_peaks, fs)]
-    k = k[rr[k] <= FUSION_OF_CYCLE * rr[k - 1]]
-    if len(k):  # the second lead recorded at the beat and at both beats it is compared with
-        second = np.abs(morphology[:, SHAPE_QRS, 2]).max(axis=1) > 0
-        k = k[second[k - 1] & second[k] & second[k + 1]]
-    if not len(k):
-        return out
-    sinus_1, sinus_2 = (_qrs_correlation(morphology, k, k - 1, channel=c) for c in (0, 2))
-    ventricular_1, ventricular_2 = (_qrs_correlation(morphology, k, k + 1, channel=c) for c in (0, 2))
+    k, of_cycle, sinus, ventricular = fusion_couplet_measures(r_peaks, fs, out, morphology, n=n, v=v)
     fused = (
-        (sinus_1 < FUSION_SINUS_CORRELATION_MAX[0])
-        & (sinus_2 < FUSION_SINUS_CORRELATION_MAX[1])
-        & (np.minimum(ventricular_1, ventricular_2) > FUSION_V_CORRELATION_MIN)
+        (of_cycle <= FUSION_OF_CYCLE)
+        & (sinus[:, 0] < FUSION_SINUS_CORRELATION_MAX[0])
+        & (sinus[:, 1] < FUSION_SINUS_CORRELATION_MAX[1])
+        & (ventricular.min(axis=1) > FUSION_V_CORRELATION_MIN)
     )
     out[k[fused]] = f
     return out
