@@ -452,7 +452,7 @@ def bundle(*, recording: ECGRecording, diagnosis: Diagnosis, signal=None, beats=
                     "text": "Flagged for myocardial infarction review",
                 },
                 valueBoolean=bool(diagnosis.mi_flag),
-                interpretation=[{"coding": [_coding(INTERPRETATION, "A" if diagnosis.mi_flag else "N")]}],
+                interpretation=[{"coding": [_coding(INTERPRETATION, _mi_flag_interpretation(diagnosis, mi_review))]}],
                 **_mi_review_parts(mi_review),
             )
         )
@@ -552,6 +552,16 @@ def _reviewed_by(review: Review) -> str:
     return (
         f"{review.get_decision_display()}, by {review.reviewer.display_name} on {review.created_at.date().isoformat()}"
     )
+
+
+def _mi_flag_interpretation(diagnosis: Diagnosis, review: Review | None) -> str:
+    """The MI flag's interpretation code: abnormal (A) while the model's flag stands, normal (N) when it
+    did not flag or when the latest review by a doctor rejected it. The value stays the model's flag and
+    the review is in the component and note; a receiving system that alerts on the interpretation must
+    not raise an MI a doctor has dismissed, as for rejected VF/VFL and asystole episodes."""
+    if not diagnosis.mi_flag:
+        return "N"
+    return "N" if review is not None and review.decision == Review.Decision.REJECT else "A"
 
 
 def _mi_review_parts(review: Review | None) -> dict:

@@ -190,11 +190,28 @@ def test_the_mi_flags_review_reaches_fhir(api_as, staff_a, doctor_a, done_record
     services.review_create(user=doctor_a, diagnosis=done_recording.diagnosis, decision="reject", note="second look")
     bundle = fetch_valid_bundle(api_as(staff_a), done_recording)
     flag = by_code(resources(bundle, "Observation"), "mi-flag")
-    assert flag["valueBoolean"] is True
+    assert flag["valueBoolean"] is True  # the model's flag
+    assert flag["interpretation"][0]["coding"][0]["code"] == "N"  # ... which a doctor dismissed
     assert flag["component"][0]["valueCodeableConcept"]["coding"][0]["code"] == "mi-review-reject"
     assert "second look" in flag["note"][0]["text"]
     (report,) = resources(bundle, "DiagnosticReport")
     assert "Doctor's review: Reject (no MI), by" in report["conclusion"]
+
+
+def test_a_confirmed_mi_flag_stays_abnormal_and_the_latest_review_decides(api_as, staff_a, doctor_a, done_recording):
+    from diagnostics.models import Diagnosis
+
+    def interpretation() -> str:
+        bundle = fetch_valid_bundle(api_as(staff_a), done_recording)
+        flag = by_code(resources(bundle, "Observation"), "mi-flag")
+        return flag["interpretation"][0]["coding"][0]["code"]
+
+    Diagnosis.objects.filter(recording=done_recording).update(mi_flag=True)
+    assert interpretation() == "A"  # flagged, not yet reviewed
+    services.review_create(user=doctor_a, diagnosis=done_recording.diagnosis, decision="reject", note="")
+    assert interpretation() == "N"
+    services.review_create(user=doctor_a, diagnosis=done_recording.diagnosis, decision="confirm", note="on reflection")
+    assert interpretation() == "A"
 
 
 def test_the_csv_export_lists_the_events_after_the_beats(client, staff_a, doctor_a, rhythm_recording):
