@@ -3,7 +3,8 @@
 Every size the file declares (channels, samples, bits) is checked against the limits and against
 the bytes of WaveformData before any array is built; the samples are then scaled to mV with each
 channel's sensitivity, its units, correction factor and baseline (PS3.3 C.10.9). The start is the
-acquisition date and time the file states (:func:`ecg.io.start_time.dicom_start`), from the same dataset.
+acquisition date and time the file states (:func:`ecg.io.start_time.dicom_start`), from the same dataset,
+moved by the group's MultiplexGroupTimeOffset.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import numpy as np
 
 from ecg.io.errors import SignalError
 from ecg.io.readers import check_fs
-from ecg.io.start_time import DICOM_START_KEYWORDS, dicom_start
+from ecg.io.start_time import DICOM_GROUP_OFFSET, DICOM_START_KEYWORDS, dicom_start
 
 TWELVE_LEAD_ECG = "1.2.840.10008.5.1.4.1.1.9.1.1"
 GENERAL_ECG = "1.2.840.10008.5.1.4.1.1.9.1.2"
@@ -48,7 +49,11 @@ def read_dicom_ecg(
         raise SignalError(f"{source} is not DICOM (no 'DICM' marker at byte 128)")
     try:
         ds = pydicom.dcmread(io.BytesIO(data), defer_size=None)
-        return (*_read(ds, max_columns, max_seconds, source), _stated_start(ds))
+        group = _group(ds, max_columns, source)
+        return (
+            *_read_group(group, max_columns=max_columns, max_seconds=max_seconds, source=source),
+            _stated_start(ds, group),
+        )
     except SignalError:
         raise
     except MemoryError:
@@ -57,18 +62,19 @@ def read_dicom_ecg(
         raise SignalError(f"{source} cannot be read: {type(exc).__name__}: {str(exc)[:200]}") from None
 
 
-def _stated_start(ds: Any) -> datetime | None:
-    """The start the dataset states; None when it states none, or an attribute of it cannot be decoded (a
-    damaged date refuses no waveform)."""
+def _stated_start(ds: Any, group: Any) -> datetime | None:
+    """The start the dataset states for the waveform ``group`` read (its acquisition time moved by the
+    group's MultiplexGroupTimeOffset); None when it states none, or an attribute of it cannot be decoded
+    (a damaged date refuses no waveform)."""
     try:
-        return dicom_start({keyword: ds.get(keyword) for keyword in DICOM_START_KEYWORDS})
+        values = {keyword: ds.get(keyword) for keyword in DICOM_START_KEYWORDS}
+        return dicom_start(values, offset=group.get(DICOM_GROUP_OFFSET))
     except Exception:  # pydicom decodes a value when it is first asked for, and may raise then
         return None
 
 
-def _read(
-    ds: Any, max_columns: int, max_seconds: float, source: str
-) -> tuple[float, dict[str, np.ndarray], dict[str, str]]:
+def _group(ds: Any, max_columns: int, source: str) -> Any:
+    """The multiplex group read: the longest of an ECG's WaveformSequence."""
     sop_class = str(ds.get("SOPClassUID", ""))
     groups = list(ds.get("WaveformSequence", []))
     if sop_class not in ECG_SOP_CLASSES:
@@ -82,8 +88,7 @@ def _read(
         raise SignalError(
             f"{source} has {len(groups)} waveform groups; at most {max_columns} are accepted", limit_exceeded=True
         )
-    group = max(groups, key=lambda g: _int(g, "NumberOfWaveformSamples", source))
-    return _read_group(group, max_columns=max_columns, max_seconds=max_seconds, source=source)
+    return max(groups, key=lambda g: _int(g, "NumberOfWaveformSamples", source))
 
 
 def _int(item: Any, keyword: str, source: str) -> int:

@@ -173,11 +173,18 @@ def edf_header_readable(header: bytes) -> bytes | None:
 _STAMP = re.compile(r"^(\d{4})(?:(\d\d)(?:(\d\d)(?:(\d\d)(?:(\d\d)(?:(\d\d)(?:\.(\d+))?)?)?)?)?)?([+-]\d{4})?$")
 _DICOM_DA = re.compile(r"^\d{8}$")
 _DICOM_TM = re.compile(r"^\d\d(?:\d\d(?:\d\d(?:\.\d{1,6})?)?)?$")
+# The forms of the standard before version 3.0, which PS3.5 6.2 recommends a reader still accepts: DA
+# ``yyyy.mm.dd`` and TM ``hh:mm:ss.frac`` (older carts and archives write them).
+_ACR_NEMA_DA = re.compile(r"^(\d{4})\.(\d\d)\.(\d\d)$")
+_ACR_NEMA_TM = re.compile(r"^(\d\d)(?::(\d\d)(?::(\d\d(?:\.\d{1,6})?))?)?$")
 _UTC_OFFSET = re.compile(r"^([+-])(\d\d)(\d\d)$")
 # The attributes a DICOM ECG's start is read from, in the order they are preferred (a pair is one source).
 DICOM_START_SOURCES = (("AcquisitionDateTime",), ("AcquisitionDate", "AcquisitionTime"), ("ContentDate", "ContentTime"))
 DICOM_TIMEZONE = "TimezoneOffsetFromUTC"
 DICOM_START_KEYWORDS = (*(k for source in DICOM_START_SOURCES for k in source), DICOM_TIMEZONE)
+# The waveform group's first sample, in ms after the acquisition's reference time (PS3.3 C.10.9.1; DS).
+DICOM_GROUP_OFFSET = "MultiplexGroupTimeOffset"
+DICOM_GROUP_OFFSET_MAX_MS = 86_400_000.0  # a day: beyond it the offset is no offset within one acquisition
 
 
 def utc_offset(text: str) -> timezone | None:
@@ -218,15 +225,52 @@ def _dicom_text(values: Mapping[str, object], keyword: str) -> str | None:
     return value.strip() if isinstance(value, str) else None
 
 
-def dicom_start(values: Mapping[str, object]) -> datetime | None:
+def _dicom_date(text: str) -> str | None:
+    """A DA value as ``YYYYMMDD`` (the form before version 3.0 accepted); None when it is neither form."""
+    if _DICOM_DA.match(text):
+        return text
+    old = _ACR_NEMA_DA.match(text)
+    return "".join(old.groups()) if old else None
+
+
+def _dicom_time(text: str) -> str | None:
+    """A TM value as ``HH[MM[SS[.FFFFFF]]]`` (the form before version 3.0 accepted); None when it is
+    neither form."""
+    if _DICOM_TM.match(text):
+        return text
+    old = _ACR_NEMA_TM.match(text)
+    return "".join(part for part in old.groups() if part) if old else None
+
+
+def group_offset(value: object) -> timedelta | None:
+    """A waveform group's MultiplexGroupTimeOffset (DS, milliseconds) as a time: zero when it is absent
+    or empty, None when it is not one finite number within a day either way."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return timedelta(0)
+    try:
+        ms = float(str(value).strip())
+    except ValueError:
+        return None
+    if not (abs(ms) <= DICOM_GROUP_OFFSET_MAX_MS):  # NaN and infinities too
+        return None
+    return timedelta(milliseconds=ms)
+
+
+def dicom_start(values: Mapping[str, object], offset: object = None) -> datetime | None:
     """The start a DICOM ECG states, from its attributes' values by keyword (:data:`DICOM_START_KEYWORDS`).
 
     AcquisitionDateTime (DT) when present, else AcquisitionDate and AcquisitionTime (DA ``YYYYMMDD``, TM
-    ``HH[MM[SS[.FFFFFF]]]``), else ContentDate and ContentTime. The first source present decides: a value
+    ``HH[MM[SS[.FFFFFF]]]``, or the forms before version 3.0, ``YYYY.MM.DD`` and ``HH:MM:SS.FFFFFF``), else
+    ContentDate and ContentTime. The first source present decides: a value
     there that is malformed or partial (a date without its time) leaves the start unknown rather than taking
     a later source's, which may be another moment (content is often written after the acquisition). The
     offset a DT states is its own; else TimezoneOffsetFromUTC, when present, is the offset of every date and
     time of the file, and a malformed one leaves the start unknown.
+
+    ``offset`` is the waveform group's MultiplexGroupTimeOffset (`group_offset`): its first sample comes
+    that long after the acquisition's time, so an acquisition start is moved by it (a content date and
+    time is when the file was written, no reference of the offset); a malformed one leaves the start
+    unknown.
     """
     texts = {keyword: _dicom_text(values, keyword) for keyword in DICOM_START_KEYWORDS}
     for source in DICOM_START_SOURCES:
@@ -237,8 +281,15 @@ def dicom_start(values: Mapping[str, object]) -> datetime | None:
             start = stamp_start(text) if text is not None else None
         else:
             day, clock = (texts[keyword] for keyword in source)
-            valid = day is not None and clock is not None and _DICOM_DA.match(day) and _DICOM_TM.match(clock)
-            start = stamp_start(f"{day}{clock}") if valid else None
+            day = _dicom_date(day) if day is not None else None
+            clock = _dicom_time(clock) if clock is not None else None
+            start = stamp_start(f"{day}{clock}") if day is not None and clock is not None else None
+        if start is not None and source[0].startswith("Acquisition"):
+            shift = group_offset(offset)
+            try:
+                start = start + shift if shift is not None else None
+            except OverflowError:  # moved past the calendar's first or last day
+                start = None
         break
     else:
         return None

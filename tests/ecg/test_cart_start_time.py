@@ -1,6 +1,7 @@
 """The recording's start as DICOM ECG waveforms and HL7 aECG documents state it, with their UTC offsets, and
 files whose stated start is partial or malformed."""
 
+import io
 from datetime import datetime, timedelta, timezone
 
 import numpy as np
@@ -115,7 +116,18 @@ def test_a_utc_offset_is_within_the_worlds_clocks():
         ({"AcquisitionDate": "20260230", "AcquisitionTime": "101500"}, None),
         ({"AcquisitionDate": "202612", "AcquisitionTime": "0410"}, None),  # not read as 4 December 10:00
         ({"AcquisitionDate": "20261204", "AcquisitionTime": "101500+0100"}, None),  # TM states no offset
-        ({"AcquisitionDate": "2026.12.04", "AcquisitionTime": "10:15:00"}, None),
+        # the forms before version 3.0, which PS3.5 6.2 recommends a reader accepts
+        ({"AcquisitionDate": "2026.12.04", "AcquisitionTime": "10:15:00"}, datetime(2026, 12, 4, 10, 15)),
+        (
+            {"AcquisitionDate": "2026.12.04", "AcquisitionTime": "10:15:00.25"},
+            datetime(2026, 12, 4, 10, 15, 0, 250_000),
+        ),
+        ({"AcquisitionDate": "2026.12.04", "AcquisitionTime": "10:15"}, datetime(2026, 12, 4, 10, 15)),
+        ({"ContentDate": "2026.12.04", "ContentTime": "101500"}, datetime(2026, 12, 4, 10, 15)),
+        ({"AcquisitionDate": "2026.12.4", "AcquisitionTime": "10:15:00"}, None),
+        ({"AcquisitionDate": "2026-12-04", "AcquisitionTime": "10:15:00"}, None),
+        ({"AcquisitionDate": "20261204", "AcquisitionTime": "10:1500"}, None),
+        ({"AcquisitionDate": "20261204", "AcquisitionTime": "10:15:00:00"}, None),
         ({"AcquisitionDate": "20261204", "AcquisitionTime": "101500.1234567"}, None),
         ({"AcquisitionDateTime": ["20261204101500", "20261204111500"]}, None),  # several values
         ({"AcquisitionDateTime": "garbage"}, None),
@@ -123,6 +135,39 @@ def test_a_utc_offset_is_within_the_worlds_clocks():
 )
 def test_a_dicom_ecg_states_its_start_by_acquisition_then_content_date_and_time(attributes, start):
     assert dicom_start(attributes) == start
+
+
+@pytest.mark.parametrize(
+    "attributes, offset, start",
+    [
+        ({"AcquisitionDateTime": "20261204101500"}, "1500", datetime(2026, 12, 4, 10, 15, 1, 500_000)),
+        ({"AcquisitionDateTime": "20261204101500"}, " -250.5 ", datetime(2026, 12, 4, 10, 14, 59, 749_500)),
+        ({"AcquisitionDate": "20261204", "AcquisitionTime": "235959"}, 2000.0, datetime(2026, 12, 5, 0, 0, 1)),
+        ({"AcquisitionDateTime": "20261204101500"}, "", datetime(2026, 12, 4, 10, 15)),
+        ({"AcquisitionDateTime": "20261204101500"}, None, datetime(2026, 12, 4, 10, 15)),
+        # a content date and time is when the file was written: no reference of the group's offset
+        ({"ContentDate": "20261204", "ContentTime": "101500"}, "1500", datetime(2026, 12, 4, 10, 15)),
+        ({"AcquisitionDateTime": "20261204101500"}, "soon", None),
+        ({"AcquisitionDateTime": "20261204101500"}, "nan", None),
+        ({"AcquisitionDateTime": "20261204101500"}, "1e30", None),
+        ({"AcquisitionDateTime": "20261204101500"}, "86400001", None),
+        ({"AcquisitionDateTime": "99991231235959"}, "1000", None),  # past the calendar's last day
+    ],
+)
+def test_a_dicom_ecg_start_is_moved_by_its_waveform_groups_time_offset(attributes, offset, start):
+    assert dicom_start(attributes, offset=offset) == start
+
+
+def test_a_dicom_ecg_read_starts_at_its_waveform_groups_offset(leads):
+    import pydicom
+
+    data = dicom_stating(leads, FS, AcquisitionDateTime="20261204101500")
+    ds = pydicom.dcmread(io.BytesIO(data))
+    for group in ds.WaveformSequence:
+        group.MultiplexGroupTimeOffset = "2500"
+    out = io.BytesIO()
+    ds.save_as(out)
+    assert read_dicom(out.getvalue()).start == datetime(2026, 12, 4, 10, 15, 2, 500_000)
 
 
 @pytest.mark.parametrize(
