@@ -8,6 +8,7 @@ from django.contrib.auth.models import AnonymousUser
 from django.contrib.auth.views import redirect_to_login
 from django.http import HttpResponse, HttpResponseRedirect
 from django.urls import reverse
+from django_htmx.http import HttpResponseClientRedirect
 
 # Paths reachable without logging in; everything else requires a login.
 PUBLIC_PREFIXES = ("/accounts/login/", "/admin/login/", "/static/", "/healthz")
@@ -24,6 +25,29 @@ def has_session_cookie(request) -> bool:
     return settings.SESSION_COOKIE_NAME in request.COOKIES
 
 
+def _page_path(request) -> str:
+    """The path to come back to: for an htmx request the page it was made from (its HX-Current-URL, on
+    this site only), not the fragment it asked for; else the request's own."""
+    htmx = getattr(request, "htmx", None)
+    if htmx:
+        return htmx.current_url_abs_path or "/"
+    return request.get_full_path()
+
+
+def to_page(request, url: str) -> HttpResponseRedirect | HttpResponseClientRedirect:
+    """A redirect to ``url``. An htmx request (a polled status, a page of beats) gets HX-Redirect, so the
+    whole page goes there: a plain redirect is followed inside the request, and the login page would be
+    swapped into the fragment."""
+    if getattr(request, "htmx", None):
+        return HttpResponseClientRedirect(url)
+    return HttpResponseRedirect(url)
+
+
+def to_login(request, login_url: str) -> HttpResponseRedirect | HttpResponseClientRedirect:
+    """The login page, then back to the page the request came from (`_page_path`)."""
+    return to_page(request, redirect_to_login(_page_path(request), login_url).url)
+
+
 class LoginRequiredMiddleware:
     """Deny by default: every page requires a logged-in user."""
 
@@ -36,8 +60,8 @@ class LoginRequiredMiddleware:
         if path.startswith(PUBLIC_PREFIXES) or path.startswith("/api/") or request.user.is_authenticated:
             return self.get_response(request)
         if path.startswith("/admin/"):
-            return redirect_to_login(request.get_full_path(), reverse("admin:login"))
-        return redirect_to_login(request.get_full_path(), settings.LOGIN_URL)
+            return to_login(request, reverse("admin:login"))
+        return to_login(request, settings.LOGIN_URL)
 
 
 class IdleTimeoutMiddleware:
@@ -55,7 +79,7 @@ class IdleTimeoutMiddleware:
                 if request.path.startswith("/api/"):
                     # DRF's session authentication now finds no user: a token still works, the idle session does not.
                     return self.get_response(request)
-                return redirect_to_login(request.get_full_path(), settings.LOGIN_URL)
+                return to_login(request, settings.LOGIN_URL)
             response = self.get_response(request)
             match = getattr(request, "resolver_match", None)
             if (
@@ -117,5 +141,5 @@ class SecondFactorMiddleware:
             if request.path_info.startswith("/api/"):
                 request.user = AnonymousUser()
                 return self.get_response(request)
-            return HttpResponseRedirect(f"{reverse('two-factor')}?{urlencode({'next': request.get_full_path()})}")
+            return to_page(request, f"{reverse('two-factor')}?{urlencode({'next': _page_path(request)})}")
         return self.get_response(request)

@@ -121,3 +121,34 @@ def test_api_reads_keep_a_session_alive(client, staff_a, settings):
     session.save()
     assert client.get("/api/v1/patients").status_code == 200
     assert time.time() - client.session["last_activity"] < 5
+
+
+def _htmx(page: str) -> dict:
+    """The headers htmx sends with a request made from ``page`` (a path on the test server)."""
+    return {"HTTP_HX_REQUEST": "true", "HTTP_HX_CURRENT_URL": f"http://testserver{page}"}
+
+
+@pytest.mark.django_db
+def test_an_htmx_request_after_the_session_ended_sends_the_whole_page_to_the_login(client, staff_a, settings):
+    import time
+
+    # A recording page polls its status; the poll that finds the session idle must not swap the login
+    # page into the status box (a plain redirect is followed inside the request), and the login must
+    # come back to the page, not to the bare status fragment.
+    login(client)
+    session = client.session
+    session["last_activity"] = time.time() - settings.ECG_IDLE_TIMEOUT_SECONDS - 5
+    session.save()
+    poll = reverse("recording-status", args=[1]) + "?was=queued"
+    response = client.get(poll, **_htmx("/recordings/1/"))
+    assert response.status_code == 200 and "Location" not in response
+    assert response["HX-Redirect"] == f"{reverse('login')}?next=/recordings/1/"
+    # now logged out: the same request is refused the same way by the login requirement
+    response = client.get(poll, **_htmx("/recordings/1/?tab=beats"))
+    assert response["HX-Redirect"] == f"{reverse('login')}?next=/recordings/1/%3Ftab%3Dbeats"
+    # a page from another site is no page to come back to
+    response = client.get(poll, HTTP_HX_REQUEST="true", HTTP_HX_CURRENT_URL="https://elsewhere.example/x")
+    assert response["HX-Redirect"] == f"{reverse('login')}?next=/"
+    # an ordinary request still gets an ordinary redirect, back to itself
+    response = client.get(poll)
+    assert response.status_code == 302 and response["Location"] == f"{reverse('login')}?next=/recordings/1/status/%3Fwas%3Dqueued"

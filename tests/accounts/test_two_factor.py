@@ -52,6 +52,17 @@ def test_a_doctor_with_only_the_password_cannot_open_or_post_to_the_review_pages
     assert response.status_code == 302 and response["Location"].startswith(reverse("two-factor"))
 
 
+def test_an_htmx_request_before_the_second_step_sends_the_whole_page_there(client, doctor_a):
+    enrolled(doctor_a)
+    password_login(client, doctor_a)
+    page = "/recordings/1/"
+    response = client.get(
+        reverse("recording-status", args=[1]), HTTP_HX_REQUEST="true", HTTP_HX_CURRENT_URL=f"http://testserver{page}"
+    )
+    assert response.status_code == 200 and "Location" not in response
+    assert response["HX-Redirect"] == f"{reverse('two-factor')}?next=%2Frecordings%2F1%2F"
+
+
 def test_staff_need_no_second_step(client, staff_a):
     assert password_login(client, staff_a).get(reverse("dashboard")).status_code == 200
 

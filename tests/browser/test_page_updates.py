@@ -1,0 +1,59 @@
+"""Parts of a page that htmx updates: what the user sees when an update fails or the session ended."""
+
+import re
+import time
+
+import pytest
+from playwright.sync_api import expect
+
+from ..conftest import PASSWORD
+from ..helpers import beat_recording
+from .conftest import assert_accessible, log_in
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def recording(staff_a, patient_a, active_models):
+    return beat_recording(staff_a, patient_a, beats=60)
+
+
+def test_a_failed_update_says_so_and_a_working_one_clears_it(page, shot, staff_a, recording):
+    log_in(page, staff_a.username)
+    page.goto(f"/recordings/{recording.pk}/")
+    notice = page.locator("#update-failed")
+    expect(notice).to_be_hidden()
+    # a beat the recording does not hold (a stale page after a reprocessing, a hand-made address)
+    page.evaluate(f"htmx.ajax('GET', '/recordings/{recording.pk}/beats/99999/plot/', '#beat-plot')")
+    expect(notice).to_be_visible()
+    expect(notice).to_contain_text("could not be updated: it is not in this recording")
+    expect(page.locator("#beat-plot")).to_contain_text("Select a beat number")  # nothing swapped in
+    assert_accessible(page)
+    shot(page, "45-update-failed-notice", full_page=False)
+    page.get_by_role("button", name="Plot beat 3", exact=True).click()
+    expect(page.locator("#beat-plot svg")).to_be_visible()
+    expect(notice).to_be_hidden()  # the next update that worked took it away
+    assert [e for e in page.js_errors if "404" not in e] == []
+
+
+def test_an_update_after_the_session_ended_takes_the_page_to_the_login_and_back(page, client, staff_a, recording):
+    from django.conf import settings
+    from django.contrib.sessions.models import Session
+
+    log_in(page, staff_a.username)
+    page.goto(f"/recordings/{recording.pk}/")
+    # the session idles out on the server while the page stays open
+    (cookie,) = [c for c in page.context.cookies() if c["name"] == settings.SESSION_COOKIE_NAME]
+    session = Session.objects.get(session_key=cookie["value"])
+    data = session.get_decoded()
+    data["last_activity"] = time.time() - settings.ECG_IDLE_TIMEOUT_SECONDS - 5
+    Session.objects.filter(pk=session.pk).update(session_data=Session.objects.encode(data))
+    page.get_by_role("button", name="Plot beat 3", exact=True).click()
+    # the whole page goes to the login, not the login form into the plot's box
+    page.wait_for_url(re.compile(rf"/accounts/login/\?next=/recordings/{recording.pk}/$"))
+    expect(page.locator("#beat-plot")).to_have_count(0)
+    page.get_by_label("Username").fill(staff_a.username)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(f"**/recordings/{recording.pk}/")
+    expect(page.locator("#beat-plot")).to_be_visible()
