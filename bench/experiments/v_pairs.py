@@ -99,16 +99,22 @@ def score_variants(variants: list[tuple[str, dict]], ids, records, probs, measur
 _lead_correlation = decision._qrs_correlation  # the shipped one, kept before a variant replaces it
 
 
-def either_lead(morphology: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """The QRS correlation of whichever lead has it higher (the first alone on one lead)."""
+def either_lead(morphology: np.ndarray, a: np.ndarray, b: np.ndarray, channel: int = 0) -> np.ndarray:
+    """The QRS correlation of whichever lead has it higher (the first alone on one lead). A rule that asks
+    for another channel by name (the later rules read the second lead themselves) gets that channel's."""
+    if channel:
+        return _lead_correlation(morphology, a, b, channel=channel)
     first = _lead_correlation(morphology, a, b)
     if morphology.shape[-1] < 3:
         return first
     return np.maximum(first, _lead_correlation(morphology, a, b, channel=2))
 
 
-def both_leads(morphology: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """The QRS correlation of whichever lead has it lower (the first alone on one lead)."""
+def both_leads(morphology: np.ndarray, a: np.ndarray, b: np.ndarray, channel: int = 0) -> np.ndarray:
+    """The QRS correlation of whichever lead has it lower (the first alone on one lead); another channel
+    asked for by name as `either_lead`."""
+    if channel:
+        return _lead_correlation(morphology, a, b, channel=channel)
     first = _lead_correlation(morphology, a, b)
     if morphology.shape[-1] < 3:
         return first
@@ -143,6 +149,7 @@ def main() -> None:
     ]
     shipped_values = dict(zip(SETTINGS, (0.9, 0.05, 1.3, 1.15, 0.9)))
     variants += [
+        # the decision's one QRS correlation replaced: the later rules' first-lead readings change with it
         ("shipped bounds, the QRS of either lead", shipped_values | {"_qrs_correlation": either_lead}),
         ("shipped bounds, the QRS of both leads", shipped_values | {"_qrs_correlation": both_leads}),
         # timing alone, after a V beat: no shape bound, no pause needed, nothing before a V beat
