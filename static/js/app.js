@@ -8,10 +8,16 @@
     return document.getElementById("update-failed");
   }
 
+  function hide(box) {
+    box.hidden = true;
+    box.removeAttribute("role");
+  }
+
   function show(text) {
     var box = notice();
     if (!box) return;
     box.querySelector("[data-text]").textContent = text;
+    box.setAttribute("role", "alert"); // an alert only while it says something
     box.hidden = false;
   }
 
@@ -32,11 +38,11 @@
   document.addEventListener("htmx:afterRequest", function (event) {
     // a later request that worked clears the notice (a poll that recovered after a restart)
     var box = notice();
-    if (box && !box.hidden && event.detail.successful) box.hidden = true;
+    if (box && !box.hidden && event.detail.successful) hide(box);
   });
 
   document.addEventListener("click", function (event) {
     var button = event.target.closest ? event.target.closest("#update-failed [data-dismiss]") : null;
-    if (button) notice().hidden = true;
+    if (button) hide(notice());
   });
 })();
