@@ -52,8 +52,11 @@ def tree_channels(channels: int) -> Iterator[None]:
         trees.MORPH_CHANNELS = before
 
 
+SHIPPED_CHANNELS = trees.MORPH_CHANNELS  # what the shipped trees read (their kept files have no suffix)
+
+
 def _name(base: str, channels: int) -> str:
-    return base if channels == trees.MORPH_CHANNELS else f"{base}_ch{channels}"
+    return base if channels == SHIPPED_CHANNELS else f"{base}_ch{channels}"
 
 
 def cv_trees(records, ids, channels: int) -> dict[str, np.ndarray]:
@@ -66,7 +69,7 @@ def cv_trees(records, ids, channels: int) -> dict[str, np.ndarray]:
 def transfer_trees(records, name: str, channels: int) -> dict[str, np.ndarray]:
     """Probabilities of the test records of transfer protocol ``name`` from trees reading ``channels``
     channels, fitted on its training records as the shipped recipe fits them (kept)."""
-    path = hp.TREE_OOF / f"transfer_{name}_trees{'' if channels == 2 else f'_ch{channels}'}.npz"
+    path = hp.TREE_OOF / f"{_name(f'transfer_{name}_trees', channels)}.npz"
     if path.exists():
         return dict(np.load(path))
     data = hp.data_dir(None)
@@ -88,7 +91,7 @@ def main() -> None:
     seeds = [dict(np.load(hp.TREE_OOF / f"{hp.seed_oof_name(rhythm_unseen.CONFIG, s)}.npz")) for s in range(hp.SEEDS)]
     network = {r: np.mean([s[r] for s in seeds], axis=0) for r in ids}
     contexts = {rid: rhythm_unseen.record_context(rid, records[rid]) for rid in ids}
-    first = {name: transfer_trees(records, name, 2) for name in TRANSFERS}
+    first = {name: transfer_trees(records, name, SHIPPED_CHANNELS) for name in TRANSFERS}
     results: dict = {}
     before = None
     for reading, channels in READINGS.items():
@@ -100,7 +103,7 @@ def main() -> None:
             kept = shipped[name]
             replaced = transfer_trees(records, name, channels)
             probs = {t: kept[t] - 0.5 * first[name][t] + 0.5 * replaced[t] for t in kept}
-            if channels == 2:  # the network's part recovered: the shipped blend again
+            if channels == SHIPPED_CHANNELS:  # the network's part recovered: the shipped blend again
                 out[f"{name}_reconstruction_max_error"] = float(max(np.abs(probs[t] - kept[t]).max() for t in kept))
             mats = decided_confusions(probs, records, {t: measures[t] for t in kept})
             out[name] = hp.figures_by_database(mats, ("all",))["all"]
