@@ -32,7 +32,7 @@ from bench import heartbeat_protocols as hp
 from bench import rhythm_unseen
 from bench.common import REPO, machine, write_result
 from bench.experiments.prior_shift import class_changes, decided_confusions, protocol_inputs
-from bench.experiments.v_pairs import run_figures
+from bench.experiments.v_pairs import run_figures, summary_line
 from ecg.models import trees
 from ecg.training import record as rt
 
@@ -111,17 +111,7 @@ def main() -> None:
         before = before or cv
         out["cv_changed_records"] = {k: class_changes(cv, before, k, top=10) for k in ("S", "V")}
         results[reading] = out
-        c, s, runs = out["cv"]["all"], out["cv"]["svdb"], out["runs_unseen"]["ec57"]
-        print(
-            f"{reading:22s} CV S {c['S']['se']:.4f}/{c['S']['ppv']:.4f} V {c['V']['se']:.4f}/{c['V']['ppv']:.4f}"
-            f" svdb S {s['S']['se']:.4f}/{s['S']['ppv']:.4f} V {s['V']['se']:.4f}/{s['V']['ppv']:.4f}"
-            f" ds2 S {out['ds1_ds2']['S']['se']:.4f}/{out['ds1_ds2']['S']['ppv']:.4f}"
-            f" V {out['ds1_ds2']['V']['se']:.4f}/{out['ds1_ds2']['V']['ppv']:.4f}"
-            f" m->s S {out['mitdb_svdb']['S']['se']:.4f}/{out['mitdb_svdb']['S']['ppv']:.4f}"
-            f" V {out['mitdb_svdb']['V']['se']:.4f}/{out['mitdb_svdb']['V']['ppv']:.4f} | "
-            + " ".join(f"{k} {v['se']}/{v['ppv']}" for k, v in runs.items()),
-            flush=True,
-        )
+        print(summary_line(reading, out, width=22, classes=("S", "V")), flush=True)
     write_result(OUTPUT, {"machine": machine(load_before), "records": len(ids), "results": results})
 
 

@@ -84,16 +84,27 @@ def score_variants(variants: list[tuple[str, dict]], ids, records, probs, measur
         before = before or cv
         out["cv_changed_records"] = class_changes(cv, before, "V", top=10)
         results[name] = out
-        c, s, runs = out["cv"]["all"], out["cv"]["svdb"], out["runs_unseen"]["ec57"]
-        print(
-            f"{name:62s} CV S {c['S']['se']:.4f}/{c['S']['ppv']:.4f} V {c['V']['se']:.4f}/{c['V']['ppv']:.4f}"
-            f" svdb V {s['V']['se']:.4f}/{s['V']['ppv']:.4f}"
-            f" ds2 V {out['ds1_ds2']['V']['se']:.4f}/{out['ds1_ds2']['V']['ppv']:.4f}"
-            f" m->s V {out['mitdb_svdb']['V']['se']:.4f}/{out['mitdb_svdb']['V']['ppv']:.4f} | "
-            + " ".join(f"{k} {runs[k]['se']}/{runs[k]['ppv']}" for k in re_.RUN_CLASSES),
-            flush=True,
-        )
+        print(summary_line(name, out), flush=True)
     return results
+
+
+def summary_line(name: str, out: dict, *, width: int = 62, classes: tuple[str, ...] = ("V",)) -> str:
+    """One variant's figures on a line: the CV's S and V, then ``classes`` on the svdb records and the
+    transfer protocols, then the V runs on unseen patients by EC57's comparison."""
+
+    def pair(m: dict, k: str) -> str:
+        return f"{k} {m[k]['se']:.4f}/{m[k]['ppv']:.4f}"
+
+    c, s, runs = out["cv"]["all"], out["cv"]["svdb"], out["runs_unseen"]["ec57"]
+    return (
+        f"{name:{width}s} CV {pair(c, 'S')} {pair(c, 'V')}"
+        + "".join(
+            f" {label} " + " ".join(pair(m, k) for k in classes)
+            for label, m in (("svdb", s), ("ds2", out["ds1_ds2"]), ("m->s", out["mitdb_svdb"]))
+        )
+        + " | "
+        + " ".join(f"{k} {runs[k]['se']}/{runs[k]['ppv']}" for k in re_.RUN_CLASSES)
+    )
 
 
 _lead_correlation = decision._qrs_correlation  # the shipped one, kept before a variant replaces it
