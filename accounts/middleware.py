@@ -30,7 +30,10 @@ def _page_path(request) -> str:
     this site only), not the fragment it asked for; else the request's own."""
     htmx = getattr(request, "htmx", None)
     if htmx:
-        return htmx.current_url_abs_path or "/"
+        try:
+            return htmx.current_url_abs_path or "/"
+        except ValueError:  # a header that is no URL (urlsplit refuses it): no page to come back to
+            return "/"
     return request.get_full_path()
 
 

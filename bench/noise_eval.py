@@ -70,9 +70,7 @@ def ec57_in(reference, test, stretches: list[tuple[int, int]], fs: float) -> dic
     total: dict = {}
     for a, b in stretches:
         for name, counts in ec57_runs.compare(within(reference, a, b), within(test, a, b), fs).items():
-            for k, v in counts.items():
-                total.setdefault(name, {}).setdefault(k, 0)
-                total[name][k] += v
+            re_._add(total.setdefault(name, {}), counts)
     return total
 
 

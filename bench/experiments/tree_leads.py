@@ -63,7 +63,8 @@ def cv_trees(records, ids, channels: int) -> dict[str, np.ndarray]:
     """Out-of-fold probabilities of trees reading ``channels`` channels, by the CV's folds (kept)."""
     params = dict(rt.CONFIGS[rhythm_unseen.CONFIG].tree_params)
     with tree_channels(channels):
-        return hp._oof(_name("trees_ld", channels), records, ids, hp.tree_fold(records, rt.TREE_LEAD_DROPOUT, params))
+        name = _name(hp.tree_oof_name(rhythm_unseen.CONFIG), channels)  # the shipped trees' kept file, or its twin
+        return hp._oof(name, records, ids, hp.tree_fold(records, rt.TREE_LEAD_DROPOUT, params))
 
 
 def transfer_trees(records, name: str, channels: int) -> dict[str, np.ndarray]:

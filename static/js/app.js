@@ -1,8 +1,14 @@
 // Every page: say so when part of the page could not be updated. htmx leaves the page as it was when a
 // request fails (the server answered with an error, or did not answer), which reads as "nothing
 // happened"; a status box or a beat plot that silently stops updating is worse than a message.
+// The notice stays until that part of the page is updated again (another part's poll working says
+// nothing about it), is said once however often a poll fails, and stays away once dismissed until
+// that part works again.
 (function () {
   "use strict";
+
+  var failed = null; // the element whose update failed
+  var dismissed = false;
 
   function notice() {
     return document.getElementById("update-failed");
@@ -13,9 +19,14 @@
     box.removeAttribute("role");
   }
 
-  function show(text) {
+  function show(target, text) {
     var box = notice();
     if (!box) return;
+    var same = failed === target && box.querySelector("[data-text]").textContent === text;
+    failed = target;
+    if (dismissed && same) return;
+    if (same && !box.hidden) return; // a poll failing again: said once
+    dismissed = false;
     box.querySelector("[data-text]").textContent = text;
     box.setAttribute("role", "alert"); // an alert only while it says something
     box.hidden = false;
@@ -24,25 +35,30 @@
   document.addEventListener("htmx:responseError", function (event) {
     var status = event.detail.xhr ? event.detail.xhr.status : 0;
     var what = status === 404
-      ? "it is not in this recording, or no longer exists"
+      ? "what it asked for was not found (it may no longer exist)"
       : status === 403
         ? "your account may not open it"
         : "the server answered with an error (" + status + ")";
-    show("Part of this page could not be updated: " + what + ". Reload the page to try again.");
+    show(event.detail.target, "Part of this page could not be updated: " + what + ". Reload the page to try again.");
   });
 
-  document.addEventListener("htmx:sendError", function () {
-    show("Part of this page could not be updated: the server did not answer. Check the connection, then reload the page.");
+  document.addEventListener("htmx:sendError", function (event) {
+    show(event.detail.target, "Part of this page could not be updated: the server did not answer. Check the connection, then reload the page.");
   });
 
   document.addEventListener("htmx:afterRequest", function (event) {
-    // a later request that worked clears the notice (a poll that recovered after a restart)
+    // the part that failed updated after all (a poll that recovered after a restart, another beat plotted)
+    if (!event.detail.successful || failed === null || event.detail.target !== failed) return;
+    failed = null;
+    dismissed = false;
     var box = notice();
-    if (box && !box.hidden && event.detail.successful) hide(box);
+    if (box) hide(box);
   });
 
   document.addEventListener("click", function (event) {
     var button = event.target.closest ? event.target.closest("#update-failed [data-dismiss]") : null;
-    if (button) hide(notice());
+    if (!button) return;
+    dismissed = true;
+    hide(notice());
   });
 })();

@@ -146,9 +146,13 @@ def test_an_htmx_request_after_the_session_ended_sends_the_whole_page_to_the_log
     # now logged out: the same request is refused the same way by the login requirement
     response = client.get(poll, **_htmx("/recordings/1/?tab=beats"))
     assert response["HX-Redirect"] == f"{reverse('login')}?next=/recordings/1/%3Ftab%3Dbeats"
-    # a page from another site is no page to come back to
-    response = client.get(poll, HTTP_HX_REQUEST="true", HTTP_HX_CURRENT_URL="https://elsewhere.example/x")
-    assert response["HX-Redirect"] == f"{reverse('login')}?next=/"
+    # a page from another site, or a header that is no URL, is no page to come back to
+    for elsewhere in ("https://elsewhere.example/x", "http://[::1", "not a url"):
+        response = client.get(poll, HTTP_HX_REQUEST="true", HTTP_HX_CURRENT_URL=elsewhere)
+        assert response["HX-Redirect"] == f"{reverse('login')}?next=/", elsewhere
     # an ordinary request still gets an ordinary redirect, back to itself
     response = client.get(poll)
-    assert response.status_code == 302 and response["Location"] == f"{reverse('login')}?next=/recordings/1/status/%3Fwas%3Dqueued"
+    assert (
+        response.status_code == 302
+        and response["Location"] == f"{reverse('login')}?next=/recordings/1/status/%3Fwas%3Dqueued"
+    )

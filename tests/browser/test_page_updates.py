@@ -27,14 +27,27 @@ def test_a_failed_update_says_so_and_a_working_one_clears_it(page, shot, staff_a
     page.evaluate(f"htmx.ajax('GET', '/recordings/{recording.pk}/beats/99999/plot/', '#beat-plot')")
     expect(notice).to_be_visible()
     expect(notice).to_have_attribute("role", "alert")
-    expect(notice).to_contain_text("could not be updated: it is not in this recording")
+    expect(notice).to_contain_text("could not be updated: what it asked for was not found")
     expect(page.locator("#beat-plot")).to_contain_text("Select a beat number")  # nothing swapped in
     assert_accessible(page)
     shot(page, "45-update-failed-notice", full_page=False)
-    page.get_by_role("button", name="Plot beat 3", exact=True).click()
+    # another part of the page updating says nothing about the plot: the notice stays
+    page.locator("#beats").get_by_role("link", name="Next").click()
+    expect(page.get_by_role("button", name="Plot beat 53", exact=True)).to_be_visible()
+    expect(notice).to_be_visible()
+    # the plot itself updating takes it away
+    page.get_by_role("button", name="Plot beat 53", exact=True).click()
     expect(page.locator("#beat-plot svg")).to_be_visible()
-    expect(notice).to_be_hidden()  # the next update that worked took it away
+    expect(notice).to_be_hidden()
     assert notice.get_attribute("role") is None
+    # dismissed, a failure said again only after that part worked in between
+    page.evaluate(f"htmx.ajax('GET', '/recordings/{recording.pk}/beats/99999/plot/', '#beat-plot')")
+    expect(notice).to_be_visible()
+    notice.get_by_role("button", name="Dismiss").click()
+    expect(notice).to_be_hidden()
+    page.evaluate(f"htmx.ajax('GET', '/recordings/{recording.pk}/beats/99999/plot/', '#beat-plot')")
+    page.wait_for_load_state("networkidle")
+    expect(notice).to_be_hidden()
     assert [e for e in page.js_errors if "404" not in e] == []
 
 

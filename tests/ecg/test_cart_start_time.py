@@ -1,6 +1,7 @@
 """The recording's start as DICOM ECG waveforms and HL7 aECG documents state it, with their UTC offsets, and
 files whose stated start is partial or malformed."""
 
+import copy
 import io
 from datetime import datetime, timedelta, timezone
 
@@ -163,11 +164,22 @@ def test_a_dicom_ecg_read_starts_at_its_waveform_groups_offset(leads):
 
     data = dicom_stating(leads, FS, AcquisitionDateTime="20261204101500")
     ds = pydicom.dcmread(io.BytesIO(data))
-    for group in ds.WaveformSequence:
-        group.MultiplexGroupTimeOffset = "2500"
+    (group,) = ds.WaveformSequence
+    group.MultiplexGroupTimeOffset = "2500"
+    # a shorter group (a rhythm strip's first second, say) with an offset of its own: not the one read
+    short = copy.deepcopy(group)
+    channels, samples = int(short.NumberOfWaveformChannels), int(short.NumberOfWaveformSamples)
+    kept = samples // 4
+    width = len(short.WaveformData) // (channels * samples)
+    short.NumberOfWaveformSamples = kept
+    short.WaveformData = short.WaveformData[: kept * channels * width]
+    short.MultiplexGroupTimeOffset = "9000"
+    ds.WaveformSequence = [short, group]
     out = io.BytesIO()
     ds.save_as(out)
-    assert read_dicom(out.getvalue()).start == datetime(2026, 12, 4, 10, 15, 2, 500_000)
+    signal = read_dicom(out.getvalue())
+    assert signal.start == datetime(2026, 12, 4, 10, 15, 2, 500_000)
+    assert len(next(iter(signal.leads.values()))) == samples  # the longest group, whose offset it is
 
 
 @pytest.mark.parametrize(
