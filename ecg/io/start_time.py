@@ -225,20 +225,12 @@ def _dicom_text(values: Mapping[str, object], keyword: str) -> str | None:
     return value.strip() if isinstance(value, str) else None
 
 
-def _dicom_date(text: str) -> str | None:
-    """A DA value as ``YYYYMMDD`` (the form before version 3.0 accepted); None when it is neither form."""
-    if _DICOM_DA.match(text):
+def _either_form(text: str, current: re.Pattern[str], before_v3: re.Pattern[str]) -> str | None:
+    """A DA or TM value in its current form (``YYYYMMDD``, ``HH[MM[SS[.FFFFFF]]]``), the form before
+    version 3.0 accepted; None when it is neither."""
+    if current.match(text):
         return text
-    old = _ACR_NEMA_DA.match(text)
-    return "".join(old.groups()) if old else None
-
-
-def _dicom_time(text: str) -> str | None:
-    """A TM value as ``HH[MM[SS[.FFFFFF]]]`` (the form before version 3.0 accepted); None when it is
-    neither form."""
-    if _DICOM_TM.match(text):
-        return text
-    old = _ACR_NEMA_TM.match(text)
+    old = before_v3.match(text)
     return "".join(part for part in old.groups() if part) if old else None
 
 
@@ -281,8 +273,8 @@ def dicom_start(values: Mapping[str, object], offset: object = None) -> datetime
             start = stamp_start(text) if text is not None else None
         else:
             day, clock = (texts[keyword] for keyword in source)
-            day = _dicom_date(day) if day is not None else None
-            clock = _dicom_time(clock) if clock is not None else None
+            day = _either_form(day, _DICOM_DA, _ACR_NEMA_DA) if day is not None else None
+            clock = _either_form(clock, _DICOM_TM, _ACR_NEMA_TM) if clock is not None else None
             start = stamp_start(f"{day}{clock}") if day is not None and clock is not None else None
         if start is not None and source[0].startswith("Acquisition"):
             shift = group_offset(offset)
