@@ -246,10 +246,27 @@ def _oof(name: str, records, ids, fit_predict) -> dict[str, np.ndarray]:
     return out
 
 
+def tree_reading() -> str:
+    """What the trees read, in a kept file's name: nothing for the first lead's channels (the names
+    kept files had before the trees read both leads), else ``_ch`` and the channel count."""
+    from ecg.models import trees
+
+    channels = _tree_channels()
+    return "" if channels == trees.FIRST_LEAD_CHANNELS else f"_ch{channels}"
+
+
+def _tree_channels() -> int:
+    from ecg.models import trees
+
+    return trees.MORPH_CHANNELS
+
+
 def tree_oof_name(config: str) -> str:
     """The kept out-of-fold file of the trees blended with ``config``'s network: ``trees_ld`` for the
-    shipped tree settings (the name it has always had), else named by the configuration."""
-    return f"trees_ld_{config}" if CONFIGS[config].tree_params else "trees_ld"
+    shipped tree settings (the name it has always had), else named by the configuration; either
+    followed by :func:`tree_reading`."""
+    base = f"trees_ld_{config}" if CONFIGS[config].tree_params else "trees_ld"
+    return base + tree_reading()
 
 
 def tree_fold(records, lead_dropout: float = 0.0, params: dict | None = None):
@@ -283,7 +300,7 @@ def step_trees(records, ids, config: str) -> None:
     if load("trees") is not None:
         return
     probs = {
-        "trees": _oof("trees", records, ids, tree_fold(records)),
+        "trees": _oof("trees" + tree_reading(), records, ids, tree_fold(records)),
         config: _oof(f"cv_{config}", records, ids, network_fold(records, config)),
     }
     blends = {"trees": 0.0, config: 1.0, f"{config} + trees, equal weights": 0.5}
@@ -359,6 +376,7 @@ def step_cv_blend(records, ids, config: str, data: Path) -> None:
                 **CONFIGS[config].__dict__,
                 "trees": rt.tree_settings(CONFIGS[config]),
                 "tree_lead_dropout": rt.TREE_LEAD_DROPOUT,
+                "tree_channels": _tree_channels(),
             },
             "network_seeds": SEEDS,
             "decision": "the V probability shared among beats of one shape and weighted, the most probable class "
@@ -384,7 +402,7 @@ def step_transfer(
 ) -> None:
     """Train on ``train_set``, test on ``test_set``: the network's seeds averaged, and with ``blend``
     averaged again with trees fitted on the same training records (the shipped recipe)."""
-    kept_name = f"transfer_{name}_blend" if blend else f"transfer_{name}"
+    kept_name = f"transfer_{name}_blend{tree_reading()}" if blend else f"transfer_{name}"
     name = named(f"{name}_blend" if blend else name, config)
     if load(name) is not None:
         return

@@ -1,14 +1,14 @@
 """EXPERIMENT: the gradient-boosted trees reading the second lead's beat too (issue 14, session 27).
 
-The shipped blend averages the network, which sees both leads, with trees that see the record-level
-features and the *first* lead's beat and beat - template at 32 Hz (`ecg.models.trees.tree_inputs`,
-``MORPH_CHANNELS`` 2). The V beats the classifier misses on patients it never saw are often narrow
+The blend shipped until heartbeat_record-2026.12-ctx3 averaged the network, which sees both leads,
+with trees that saw the record-level features and the *first* lead's beat and beat - template at
+32 Hz (`ecg.models.trees.tree_inputs` with ``FIRST_LEAD_CHANNELS``, 2). The V beats the classifier misses on patients it never saw are often narrow
 in the first lead and wide only in the second (svdb 881, MIT-BIH 200: bench/README.md). Here the
-trees also read the second lead's beat and beat - template (``MORPH_CHANNELS`` 4), everything else
-as shipped, scored as the shipped recipe is:
+trees also read the second lead's beat and beat - template (4 channels, shipped since ctx4 on these
+figures), everything else as shipped, scored as the shipped recipe is:
 
 - record-wise CV: the kept out-of-fold network probabilities (three seeds) averaged with trees fitted
-  by the same folds (kept as ``trees_ld_ch4``, so a run resumes);
+  by the same folds (kept as ``trees_ld`` and ``trees_ld_ch4``, so a run resumes);
 - the transfer protocols (DS1 -> DS2, MIT-BIH -> svdb): their kept blended probabilities with the
   shipped trees' part replaced by trees of each reading fitted on the same training records (the
   network's part is the blend's minus the shipped trees', which the first row reproduces exactly);
@@ -37,7 +37,7 @@ from ecg.models import trees
 from ecg.training import record as rt
 
 OUTPUT = REPO / "bench" / "results" / "tree_leads.json"
-READINGS = {"first lead (shipped)": 2, "both leads": 4}
+READINGS = {"first lead (ctx3)": trees.FIRST_LEAD_CHANNELS, "both leads (ctx4)": 4}
 TRANSFERS = {"ds1_ds2": ("ds1", "ds2"), "mitdb_svdb": ("mitdb", "svdb")}
 
 
@@ -52,25 +52,23 @@ def tree_channels(channels: int) -> Iterator[None]:
         trees.MORPH_CHANNELS = before
 
 
-SHIPPED_CHANNELS = trees.MORPH_CHANNELS  # what the shipped trees read (their kept files have no suffix)
-
-
-def _name(base: str, channels: int) -> str:
-    return base if channels == SHIPPED_CHANNELS else f"{base}_ch{channels}"
+SHIPPED_CHANNELS = trees.MORPH_CHANNELS  # what the shipped trees read
 
 
 def cv_trees(records, ids, channels: int) -> dict[str, np.ndarray]:
-    """Out-of-fold probabilities of trees reading ``channels`` channels, by the CV's folds (kept)."""
+    """Out-of-fold probabilities of trees reading ``channels`` channels, by the CV's folds (kept under
+    the name the CV gives trees of that reading, so the shipped trees' file is shared with it)."""
     params = dict(rt.CONFIGS[rhythm_unseen.CONFIG].tree_params)
     with tree_channels(channels):
-        name = _name(hp.tree_oof_name(rhythm_unseen.CONFIG), channels)  # the shipped trees' kept file, or its twin
+        name = hp.tree_oof_name(rhythm_unseen.CONFIG)
         return hp._oof(name, records, ids, hp.tree_fold(records, rt.TREE_LEAD_DROPOUT, params))
 
 
 def transfer_trees(records, name: str, channels: int) -> dict[str, np.ndarray]:
     """Probabilities of the test records of transfer protocol ``name`` from trees reading ``channels``
     channels, fitted on its training records as the shipped recipe fits them (kept)."""
-    path = hp.TREE_OOF / f"{_name(f'transfer_{name}_trees', channels)}.npz"
+    with tree_channels(channels):
+        path = hp.TREE_OOF / f"transfer_{name}_trees{hp.tree_reading()}.npz"
     if path.exists():
         return dict(np.load(path))
     data = hp.data_dir(None)

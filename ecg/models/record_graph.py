@@ -226,7 +226,8 @@ def fast_graph(model: Any, *, layout: str = "auto", jit_compile: bool = False) -
 
             def blended_walk(morph: Any, feats: Any) -> np.ndarray:
                 net = np.asarray(inner(morph, feats))
-                out: np.ndarray = (net + walk(tree_inputs(np.asarray(morph), np.asarray(feats)))) * 0.5
+                rows_in = tree_inputs(np.asarray(morph), np.asarray(feats), rows.channels)
+                out: np.ndarray = (net + walk(rows_in)) * 0.5
                 return out
 
             return blended_walk

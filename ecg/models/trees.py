@@ -22,15 +22,21 @@ from ecg.constants import AAMI_CLASSES
 
 logger = logging.getLogger(__name__)
 
-# What the trees see: the record-level features and the first lead's beat and beat - template at
-# a quarter of the 128 Hz rate (bench.heartbeat_protocols.tree_inputs).
+# What the trees see: the record-level features and both leads' beat and beat - template at a
+# quarter of the 128 Hz rate. Trees shipped before heartbeat_record-2026.12-ctx4 read the first
+# lead's two channels only (FIRST_LEAD_CHANNELS; their artifacts say nothing of it): the V beats
+# narrow in the first lead and wide in the second were theirs to miss
+# (bench.experiments.tree_leads, bench/README.md).
 MORPH_STEP = 4
-MORPH_CHANNELS = 2
+MORPH_CHANNELS = 4
+FIRST_LEAD_CHANNELS = 2
 
 
-def tree_inputs(morphology: np.ndarray, features: np.ndarray) -> np.ndarray:
-    """The trees' input rows, as :class:`TreeInputs` builds them in the model (numpy, for training)."""
-    morph = morphology[:, ::MORPH_STEP, :MORPH_CHANNELS].reshape(len(morphology), -1)
+def tree_inputs(morphology: np.ndarray, features: np.ndarray, channels: int | None = None) -> np.ndarray:
+    """The trees' input rows, as :class:`TreeInputs` builds them in the model (numpy, for training):
+    the features, then the first ``channels`` morphology channels (default :data:`MORPH_CHANNELS`)."""
+    channels = MORPH_CHANNELS if channels is None else channels
+    morph = morphology[:, ::MORPH_STEP, :channels].reshape(len(morphology), -1)
     return np.concatenate([features, morph], axis=1).astype(np.float32)
 
 
@@ -151,21 +157,37 @@ class TreeEnsemble(keras.layers.Layer):
 
 @keras.saving.register_keras_serializable(package="ecg")
 class TreeInputs(keras.layers.Layer):
-    """The trees' input rows from the network's inputs ``[morphology, features]`` (see tree_inputs)."""
+    """The trees' input rows from the network's inputs ``[morphology, features]`` (see tree_inputs),
+    reading the first ``channels`` morphology channels."""
+
+    def __init__(self, channels: int = MORPH_CHANNELS, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.channels = int(channels)
 
     def call(self, inputs: Any) -> Any:
         morphology, features = inputs
-        morph = morphology[:, ::MORPH_STEP, :MORPH_CHANNELS]
+        morph = morphology[:, ::MORPH_STEP, : self.channels]
         flat = ops.reshape(morph, (ops.shape(morph)[0], -1))
         return ops.concatenate([features, flat], axis=1)
 
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "channels": self.channels}
 
-def blend(network: Any, trees: TreeEnsemble, name: str = "record_beat_classifier") -> Any:
-    """One model averaging the network's class probabilities and the trees' (equal weights)."""
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> TreeInputs:
+        # an artifact saved before the layer kept its channel count read the first lead only
+        return cls(**{"channels": FIRST_LEAD_CHANNELS, **config})
+
+
+def blend(
+    network: Any, trees: TreeEnsemble, name: str = "record_beat_classifier", channels: int = MORPH_CHANNELS
+) -> Any:
+    """One model averaging the network's class probabilities and the trees' (equal weights); the
+    trees read the first ``channels`` morphology channels, as they were fitted."""
     morph = keras.Input(network.inputs[0].shape[1:], name="morphology")
     feats = keras.Input(network.inputs[1].shape[1:], name="features")
     network.name = "network"
-    rows = TreeInputs(name="tree_inputs")([morph, feats])
+    rows = TreeInputs(channels=channels, name="tree_inputs")([morph, feats])
     out = keras.layers.Average(name="blend")([network([morph, feats]), trees(rows)])
     return keras.Model([morph, feats], out, name=name)
 

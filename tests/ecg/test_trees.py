@@ -195,3 +195,37 @@ def test_a_configuration_sets_the_blends_trees():
     clf = rt.fit_trees({"a": record}, ["a"], params=dict(fewer.tree_params), n_keep=1.0)
     assert clf.n_iter_ == 4 and len(trees.export(clf)["roots"]) == 4 * 3  # three classes seen
     assert rt.fit_trees({"a": record}, ["a"], n_keep=1.0).n_iter_ == rt.TREE_PARAMS["max_iter"]
+
+
+def test_a_blend_keeps_which_channels_its_trees_read(tmp_path):
+    """Trees fitted on the first lead's channels only (the versions shipped before the trees read
+    both leads) keep reading those after saving and loading, by Keras and by the product's path."""
+    import keras
+
+    from ecg.models import record as record_model
+    from ecg.processing.context import MORPH_CHANNELS, N_FEATURES, WINDOW
+
+    rng = np.random.default_rng(4)
+    morph = rng.standard_normal((400, WINDOW, MORPH_CHANNELS)).astype(np.float32)
+    feats = rng.standard_normal((400, N_FEATURES)).astype(np.float32)
+    first = trees.tree_inputs(morph, feats, trees.FIRST_LEAD_CHANNELS)
+    both = trees.tree_inputs(morph, feats)
+    assert both.shape[1] - N_FEATURES == 2 * (first.shape[1] - N_FEATURES)  # the default reads the second lead too
+    y = (np.abs(first[:, -1]) * 3).astype(int) % 5  # depends on a channel of the first lead only
+    clf = HistGradientBoostingClassifier(max_iter=8, random_state=0).fit(first, y)
+    network = record_model.build(feats, seed=0, width=8)
+    model = trees.blend(network, trees.TreeEnsemble.from_export(trees.export(clf)), channels=trees.FIRST_LEAD_CHANNELS)
+    model.save(tmp_path / "blend.keras")
+    loaded = keras.models.load_model(tmp_path / "blend.keras", compile=False)
+    (rows,) = [layer for layer in loaded.layers if isinstance(layer, trees.TreeInputs)]
+    assert rows.channels == trees.FIRST_LEAD_CHANNELS
+    expected = (network.predict([morph, feats], verbose=0) + clf.predict_proba(first)) / 2
+    np.testing.assert_allclose(record_model.predict(loaded, morph, feats), expected, atol=1e-5)
+
+
+def test_a_tree_input_layer_saved_without_its_channels_reads_the_first_lead():
+    """Artifacts saved before the layer kept its channel count (heartbeat_record-2026.12-ctx3)."""
+    config = trees.TreeInputs(name="tree_inputs").get_config()
+    assert config["channels"] == trees.MORPH_CHANNELS
+    del config["channels"]
+    assert trees.TreeInputs.from_config(config).channels == trees.FIRST_LEAD_CHANNELS

@@ -743,6 +743,7 @@ class Command(BaseCommand):
             "depth": int(arrays["depth"]),
             "params": rt.tree_settings(rt.CONFIGS[config]),
             "lead_dropout": rt.TREE_LEAD_DROPOUT,
+            "channels": trees.MORPH_CHANNELS,  # of the morphology: both leads' beat and beat - template
         }
         return trees.blend(network, trees.TreeEnsemble.from_export(arrays, name="trees")), info
 
@@ -782,6 +783,8 @@ class Command(BaseCommand):
         self.stdout.write(f"wrote the card of {path.stem} again")
 
     def _card(self, model, version, config, seeds, ids, infos, tree_info=None) -> dict:
+        from ecg.models import trees
+
         metrics = self._metrics(bool(tree_info), config)
         cfg = rt.CONFIGS[config]
         return {
@@ -802,8 +805,13 @@ class Command(BaseCommand):
                 f"(width {cfg.width}) joined with the standardised features, Dense 64-32, 5 softmax"
                 + (
                     f"; their average averaged again with gradient-boosted trees ({tree_info['trees']} trees, "
-                    f"{tree_info['nodes']} nodes, depth {tree_info['depth']}) over the features and the first "
-                    "lead's beat and beat - template at 32 Hz, evaluated inside the Keras model"
+                    f"{tree_info['nodes']} nodes, depth {tree_info['depth']}) over the features and "
+                    + (
+                        "both leads'"
+                        if tree_info.get("channels", trees.FIRST_LEAD_CHANNELS) > trees.FIRST_LEAD_CHANNELS
+                        else "the first lead's"
+                    )
+                    + " beat and beat - template at 32 Hz, evaluated inside the Keras model"
                     if tree_info
                     else ""
                 )
