@@ -51,7 +51,7 @@ CACHE = REPO / "training-runs" / "cache"
 FOLDS = 5
 SEEDS = 3  # models averaged in the transfer protocols, as in the shipped model
 CONFIGS = rt.CONFIGS
-SHIPPED = "cnn_a05"  # the shipped model's configuration (heartbeat_record-2026.12-ctx3)
+SHIPPED = "cnn_a05"  # the shipped model's configuration (heartbeat_record-2026.12-ctx4)
 
 
 def named(base: str, config: str) -> str:

@@ -32,7 +32,7 @@ from ecg.constants import AAMI_CLASSES
 from ecg.training import record as rt
 
 OUTPUT = REPO / "bench" / "results" / "rhythm_unseen.json"
-CONFIG = "cnn_a05"  # the shipped configuration (heartbeat_record-2026.12-ctx3)
+CONFIG = "cnn_a05"  # the shipped configuration (heartbeat_record-2026.12-ctx4)
 
 
 def out_of_fold(records, ids) -> dict[str, np.ndarray]:
@@ -177,7 +177,7 @@ def main() -> None:
     per_record = [evaluate(rid, records[rid], probs[rid]) for rid in ids]
     result = {
         "command": "python -m bench.rhythm_unseen",
-        "classifier": f"{CONFIG}: 3 seeds + trees per record-wise CV fold (heartbeat_record-2026.12-ctx3's recipe)",
+        "classifier": f"{CONFIG}: 3 seeds + trees per record-wise CV fold (heartbeat_record-2026.12-ctx4's recipe, the trees reading both leads)",
         "totals": totals(per_record),
         "records": per_record,
         "seconds": round(time.perf_counter() - started, 1),

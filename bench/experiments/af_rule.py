@@ -47,7 +47,7 @@ def main() -> None:
     records = rt.load_records(data, ids, hp.CACHE)
 
     trees = hp.tree_fold(records, rt.TREE_LEAD_DROPOUT)
-    probs = {"trees, second lead hidden on 20 %": hp._oof("trees_ld", records, ids, trees)}
+    probs = {"trees, second lead hidden on 20 %": hp._oof(hp.tree_oof_name(hp.SHIPPED), records, ids, trees)}
     net = hp.TREE_OOF / "cv_cnn_a05.npz"
     if net.exists():
         p_net = dict(np.load(net))

@@ -58,7 +58,7 @@ def main() -> None:
     args = parser.parse_args()
     load_before = os.getloadavg()
     ids, records = hp.all_records()
-    trees = dict(np.load(hp.TREE_OOF / "trees_ld.npz"))
+    trees = dict(np.load(hp.TREE_OOF / f"{hp.tree_oof_name(hp.SHIPPED)}.npz"))
     measures = hp.all_measures(hp.data_dir(None), records, ids)
     result = json.loads(OUTPUT.read_text())["results"] if OUTPUT.exists() else {}
     result["shipped (cnn_a05)"] = scored(oof_probabilities(ids), measures, records, ids)

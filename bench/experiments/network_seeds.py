@@ -41,7 +41,7 @@ def main() -> None:
         )
         for seed in range(SEEDS)
     ]
-    trees = hp._oof("trees_ld", records, ids, hp.tree_fold(records, rt.TREE_LEAD_DROPOUT))
+    trees = hp._oof(hp.tree_oof_name(hp.SHIPPED), records, ids, hp.tree_fold(records, rt.TREE_LEAD_DROPOUT))
     measures = hp.all_measures(hp.data_dir(None), records, ids)
     combos = [c for c in itertools.combinations(range(SEEDS), 3)] + [tuple(range(SEEDS))]
     results: dict = {}

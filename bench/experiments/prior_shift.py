@@ -36,7 +36,7 @@ CONFIG = "cnn_a05"
 def oof_probabilities(ids) -> dict[str, np.ndarray]:
     parts = [hp.seed_oof_name(CONFIG, seed) for seed in range(hp.SEEDS)]
     seeds = [dict(np.load(hp.TREE_OOF / f"{p}.npz")) for p in parts if (hp.TREE_OOF / f"{p}.npz").exists()]
-    trees = dict(np.load(hp.TREE_OOF / "trees_ld.npz"))
+    trees = dict(np.load(hp.TREE_OOF / f"{hp.tree_oof_name(hp.SHIPPED)}.npz"))
     return {r: (np.mean([s[r] for s in seeds], axis=0) + trees[r]) / 2 for r in ids}
 
 
@@ -52,7 +52,7 @@ def protocol_probabilities(ids) -> dict[str, dict[str, np.ndarray]]:
     transfer protocols' test records (``ds1_ds2``, ``mitdb_svdb``)."""
     out = {"cv": oof_probabilities(ids)}
     for name in ("ds1_ds2", "mitdb_svdb"):
-        out[name] = dict(np.load(hp.TREE_OOF / f"transfer_{name}_blend.npz"))
+        out[name] = dict(np.load(hp.TREE_OOF / f"transfer_{name}_blend{hp.tree_reading()}.npz"))
     return out
 
 

@@ -100,7 +100,7 @@ def tree_oof(name: str, records, ids) -> dict[str, np.ndarray] | None:
     params = TREES[name]
     if params is None:
         return None
-    oof_name = "trees_ld" if not params else f"trees_ld_{name}"
+    oof_name = ("trees_ld" if not params else f"trees_ld_{name}") + hp.tree_reading()
     return hp._oof(oof_name, records, ids, hp.tree_fold(records, rt.TREE_LEAD_DROPOUT, params))
 
 

@@ -5,7 +5,7 @@ from pathlib import Path
 
 from ecg.training.record_card import render_markdown, roofline_check, steps
 
-CARD = Path(__file__).resolve().parents[2] / "mlmodels" / "artifacts" / "heartbeat_record-2026.12-ctx3.json"
+CARD = Path(__file__).resolve().parents[2] / "mlmodels" / "artifacts" / "heartbeat_record-2026.12-ctx4.json"
 
 
 def test_the_roofline_target_is_checked_from_the_bench_result():

@@ -64,19 +64,19 @@ def test_card_only_writes_the_shipped_card_again_from_the_evaluation_results(tmp
     without training, and the model file is not touched."""
     from mlmodels.management.commands import train_heartbeat_record as cmd
 
-    shipped = cmd.ARTIFACTS_DIR / "heartbeat_record-2026.12-ctx3.json"
+    shipped = cmd.ARTIFACTS_DIR / "heartbeat_record-2026.12-ctx4.json"
     card = json.loads(shipped.read_text())
     card["metrics"]["cv_all"]["classes"]["S"]["se"] = 0.01  # a stale figure
     card["targets"] = []
     (tmp_path / shipped.name).write_text(json.dumps(card))
     monkeypatch.setattr(cmd, "ARTIFACTS_DIR", tmp_path)
-    call_command("train_heartbeat_record", "--card-only", "--model-version", "2026.12-ctx3", stdout=StringIO())
+    call_command("train_heartbeat_record", "--card-only", "--model-version", "2026.12-ctx4", stdout=StringIO())
     fresh = json.loads((tmp_path / shipped.name).read_text())
     results = json.loads((cmd.RESULTS_DIR / "cv_blend.json").read_text())
     assert fresh["metrics"]["cv_all"]["classes"]["S"]["se"] == results["classes"]["S"]["se"]
     assert {t["target"] for t in fresh["targets"]} >= {"record-wise CV (all patients) S sensitivity"}
     assert fresh["hyperparameters"] == card["hyperparameters"] and fresh["card_updated"]
-    assert "## Targets" in (tmp_path / "heartbeat_record-2026.12-ctx3.md").read_text()
+    assert "## Targets" in (tmp_path / "heartbeat_record-2026.12-ctx4.md").read_text()
     assert not list(tmp_path.glob("*.keras"))
 
 
