@@ -349,8 +349,8 @@ HISTORY = [
         "+ premature atrial beats + tachycardia onset + run rules + paused premature beats + atrial bigeminy + AF "
         "and flutter rules (atrial premature beats in flutter's dips kept) + sinus arrhythmia + ventricular pairs "
         "+ conducted V calls + fusion rules",
-        "S": "S_CV",
-        "V": "V_CV",
+        "S": "85.1 / 71.1",
+        "V": "95.6 / 92.7",
     },
 ]
 
