@@ -76,7 +76,7 @@ def main() -> None:
     parts = record_graph.blend_parts(model)
     network_alone = tree_walk = None
     if parts is not None:  # the blend's two halves, each timed alone in the same rounds
-        network, _, tree_layer = parts
+        network, row_layer, tree_layer = parts
         network_alone = record_graph.fast_graph(network)
         tree_walk = trees.fast_predictor(tree_layer)
         if network_alone is not None:  # the network's own probabilities, by its fast graph
@@ -104,7 +104,9 @@ def main() -> None:
             parts_timed["network_roofline_fraction"] = round(beats * 2 * macs / flops_cpu, 3)
             parts_timed["network_cpu_us_per_beat"] = round(1e6 / beats, 2)
         if tree_walk is not None:
-            beats = rate(lambda x: tree_walk(trees.tree_inputs(x[0], x[1])), Pair(morph, feats), args.seconds)[1]
+            beats = rate(
+                lambda x: tree_walk(trees.tree_inputs(x[0], x[1], row_layer.channels)), Pair(morph, feats), args.seconds
+            )[1]
             parts_timed["trees_cpu_us_per_beat"] = round(1e6 / beats, 2)
         cpu = time.process_time()
         record_context(leads, rec.fs, peaks)

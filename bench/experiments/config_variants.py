@@ -3,7 +3,8 @@
 Each variant of the shipped configuration (``cnn_a05``) is trained by the record-wise CV folds of
 `bench.heartbeat_protocols` with three seeds per fold (out-of-fold probabilities kept in
 training-runs/oof as ``cv_<variant>_seed<k>.npz``, so a run resumes), averaged, averaged again with the
-shipped trees' out-of-fold probabilities (``trees_ld``), and decided as the product decides (the run
+shipped trees' out-of-fold probabilities (``trees_ld``, ``trees_ld_ch4`` since the trees read both
+leads), and decided as the product decides (the run
 rules, then no S in atrial fibrillation or flutter, from each record's waveform measures). Pooled
 figures over all 96 records, and over svdb's and MIT-BIH's records apart (the held-back scorer's
 records are svdb's).

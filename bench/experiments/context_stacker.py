@@ -2,7 +2,7 @@
 
     .venv/bin/python -m bench.experiments.context_stacker [--models trees,gru] [--markdown]
 
-The record-level classifier (heartbeat_record-2026.12-ctx3) sees one beat, two neighbours' timing and
+The record-level classifier (heartbeat_record-2026.12-ctx3 when this was run) sees one beat, two neighbours' timing and
 shape and a few rhythm summaries; its largest S errors are about context: N beats called S all
 through an atrial fibrillation or sinus arrhythmia record (MIT-BIH 201-203, 219, 222; svdb 804, 859,
 867), and S runs whose later beats look like the patient's own. Here a second model reads, per beat,
@@ -258,7 +258,7 @@ def gru_fold(records, probs, k_fold, train, test, log, epochs: int = 6) -> tuple
 
 def stacked(name: str, fold_fn, records, probs, ids, log) -> tuple[dict[str, np.ndarray], dict]:
     """Out-of-fold stacker probabilities by the first stage's record-wise folds (kept per fold)."""
-    path = hp.TREE_OOF / f"context_stacker_{name}.npz"
+    path = hp.TREE_OOF / f"context_stacker_{name}{hp.tree_reading()}.npz"  # its first stage's trees' reading
     meta_path = path.with_suffix(".json")
     out = dict(np.load(path)) if path.exists() else {}
     meta = json.loads(meta_path.read_text()) if meta_path.exists() else {}

@@ -8,7 +8,7 @@ width 32, or width 64) and a tree model (the shipped 150 iterations, fewer, or n
 * by the record-wise CV folds of `bench.heartbeat_protocols`, three network seeds per fold averaged
   (out-of-fold probabilities kept in training-runs/oof: the shipped network's ``cv_cnn_a05*``, the
   wider one's ``cv_width64_seed<k>`` as `bench.experiments.config_variants` names them, each tree
-  model's ``trees_ld`` or ``trees_ld_<variant>``), averaged with the trees and decided as the product
+  model's ``trees_ld`` or ``trees_ld_<variant>``, with ``_ch4`` for trees on both leads), averaged with the trees and decided as the product
   decides (`ecg.models.decision`), pooled over all 96 records and over svdb's and MIT-BIH's apart;
 * with ``--timing``, by speed: each tree model's CPU time per beat through the product's walk at batch
   1024 (`ecg.models.trees.fast_predictor`; trees fitted on the first fold's training records, walked

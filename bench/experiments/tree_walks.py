@@ -55,7 +55,7 @@ def main() -> None:
     if parts is None:
         raise SystemExit(f"{path.name} is not a blend of network and trees")
     layer = parts[2]
-    rows = trees.tree_inputs(*record_batch()[3:])
+    rows = trees.tree_inputs(*record_batch()[3:], parts[1].channels)
     arrays = trees.packed(layer)
 
     walks = {

@@ -160,9 +160,9 @@ class TreeInputs(keras.layers.Layer):
     """The trees' input rows from the network's inputs ``[morphology, features]`` (see tree_inputs),
     reading the first ``channels`` morphology channels."""
 
-    def __init__(self, channels: int = MORPH_CHANNELS, **kwargs: Any) -> None:
+    def __init__(self, channels: int | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.channels = int(channels)
+        self.channels = MORPH_CHANNELS if channels is None else int(channels)
 
     def call(self, inputs: Any) -> Any:
         morphology, features = inputs
@@ -179,11 +179,10 @@ class TreeInputs(keras.layers.Layer):
         return cls(**{"channels": FIRST_LEAD_CHANNELS, **config})
 
 
-def blend(
-    network: Any, trees: TreeEnsemble, name: str = "record_beat_classifier", channels: int = MORPH_CHANNELS
-) -> Any:
+def blend(network: Any, trees: TreeEnsemble, name: str = "record_beat_classifier", channels: int | None = None) -> Any:
     """One model averaging the network's class probabilities and the trees' (equal weights); the
-    trees read the first ``channels`` morphology channels, as they were fitted."""
+    trees read the first ``channels`` morphology channels, as they were fitted (default
+    :data:`MORPH_CHANNELS`)."""
     morph = keras.Input(network.inputs[0].shape[1:], name="morphology")
     feats = keras.Input(network.inputs[1].shape[1:], name="features")
     network.name = "network"

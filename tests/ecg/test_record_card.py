@@ -57,3 +57,17 @@ def test_the_card_shows_each_missed_targets_attempts_and_always_the_history():
 
 def test_what_was_tried_splits_at_semicolons_outside_parentheses():
     assert steps("a (x; y); b; c (z)") == ["a (x; y)", "b", "c (z)"]
+
+
+def test_every_attempt_text_of_the_card_nests_its_brackets():
+    """The card lists one attempt per line by splitting at semicolons outside brackets: a stray
+    bracket would run the rest of the text into one line."""
+    card = json.loads(CARD.read_text())
+    texts = [card["what_was_tried"]] + [t["what_was_tried"] for t in card["targets"] if t.get("what_was_tried")]
+    for text in texts:
+        depth = 0
+        for ch in text:
+            depth += {"(": 1, ")": -1}.get(ch, 0)
+            assert depth >= 0, text[:80]
+        assert depth == 0, text[:80]
+    assert max(len(step) for step in steps(card["what_was_tried"])) < 1200

@@ -188,8 +188,13 @@ def test_a_real_records_beats_get_the_shipped_models_probabilities(three_members
     ctx = record_context(leads, rec.fs, detect_r_peaks(leads[0], rec.fs))
     assert len(ctx.features) > 300
     shipped = sorted((REPO_ROOT / "mlmodels" / "artifacts").glob("heartbeat_record-*.keras"))
-    # every bundled version: the trees of the earlier blend read the first lead only, the later both
-    models = [three_members, native_members] + [keras.models.load_model(p, compile=False) for p in shipped]
+    # every bundled version: the trees of ctx3 read the first lead only (its artifact predates the layer's
+    # channel count), ctx4's both leads
+    bundled = {p.stem: keras.models.load_model(p, compile=False) for p in shipped}
+    parts = {name: record_graph.blend_parts(m) for name, m in bundled.items()}
+    reading = {name: p[1].channels for name, p in parts.items() if p is not None}
+    assert reading["heartbeat_record-2026.12-ctx3"] == 2 and reading["heartbeat_record-2026.12-ctx4"] == 4
+    models = [three_members, native_members, *bundled.values()]
     for model in models:
         expected = model([ctx.morphology, ctx.features], training=False).numpy()
         np.testing.assert_allclose(record.predict(model, ctx.morphology, ctx.features), expected, **TOL)
