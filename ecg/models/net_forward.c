@@ -1,12 +1,15 @@
 /* The record-level model's network (ecg.models.record.build members, averaged), computed for many
- * beats with the processor's 8-wide fused multiply-adds (see net_forward.py).
+ * beats with the processor's 8-wide fused multiply-adds, or 16-wide where it has AVX-512 (see
+ * net_forward.py).
  *
  * Every layer is one shape of product: rows of an input times a (K x n_out) kernel, plus a bias,
  * then ReLU. A "same" convolution over channels-last samples is such a product whose row t starts
  * at sample t of the zero-padded input and runs K = taps x c_in values on (the rows overlap, so no
  * copy of patches is made); a dense layer's rows are the beats of a block. One kernel (tile) holds a
  * block of 3 rows x 32 outputs (or 6 x 16, 12 x 8) in twelve registers while K runs, so each value
- * loaded feeds several multiply-adds. Max-pooling follows in a pass over the few outputs kept.
+ * loaded feeds several multiply-adds. Max-pooling follows in a pass over the few outputs kept. With
+ * AVX-512 the widths of 32 and 16 take 16-wide tiles of 12 rows (24 of the 32 registers accumulate),
+ * a width of 8 the 8-wide tile.
  *
  * Layout of the arguments (net_forward.py builds them):
  *   shape = [members, window, channels, n_features, n_conv, n_dense,
@@ -20,11 +23,17 @@
 #if !defined(__x86_64__)
 /* Other processors: the caller keeps TensorFlow's graph. */
 int net_supported(void) { return 0; }
+int net_lanes(void) { return 0; }
+int forward_lanes(const float *morph, const float *features, int64_t n, const int64_t *shape, const float *weights,
+                  float *out, int lanes)
+{
+    (void)morph, (void)features, (void)n, (void)shape, (void)weights, (void)out, (void)lanes;
+    return -1;
+}
 int forward(const float *morph, const float *features, int64_t n, const int64_t *shape, const float *weights,
             float *out)
 {
-    (void)morph, (void)features, (void)n, (void)shape, (void)weights, (void)out;
-    return -1;
+    return forward_lanes(morph, features, n, shape, weights, out, 0);
 }
 #else
 #include <immintrin.h>
@@ -33,6 +42,7 @@ int forward(const float *morph, const float *features, int64_t n, const int64_t 
 #include <string.h>
 
 #define TARGET __attribute__((target("avx2,fma")))
+#define TARGET512 __attribute__((target("avx512f,avx2,fma")))
 #define BLOCK 48 /* beats per block: a multiple of every tile's rows (3, 6, 12) */
 #define MAX_LAYERS 8
 
@@ -40,6 +50,14 @@ int net_supported(void)
 {
     __builtin_cpu_init();
     return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+}
+
+/* The widest vectors the processor offers the kernel: 16 floats (AVX-512), 8 (AVX2 and FMA) or 0. */
+int net_lanes(void)
+{
+    if (!net_supported())
+        return 0;
+    return __builtin_cpu_supports("avx512f") ? 16 : 8;
 }
 
 /* y[t][o] = start[t * ldstart + o] + sum_k a[t * lda + k] * w[k * ldw + o] for t < T, o < 8V (V and T
@@ -120,6 +138,68 @@ static TARGET void product(const float *a, int64_t lda, int64_t K, const float *
     }
 }
 
+/* tile() with 16-wide vectors: T rows x 16V outputs (T x V at most 24 accumulators, of 32 registers). */
+static inline __attribute__((always_inline)) TARGET512 void tile512(const float *a, int64_t lda, int64_t K,
+                                                                    const float *w, int64_t ldw, const float *start,
+                                                                    int64_t ldstart, float *y, int64_t ldy,
+                                                                    const int V, const int T)
+{
+    __m512 acc[12][2];
+    for (int t = 0; t < T; t++)
+        for (int v = 0; v < V; v++)
+            acc[t][v] = _mm512_loadu_ps(start + t * ldstart + 16 * v);
+    for (int64_t k = 0; k < K; k++) {
+        const float *wk = w + k * ldw;
+        __m512 wv[2];
+        for (int v = 0; v < V; v++) {
+            wv[v] = _mm512_loadu_ps(wk + 16 * v);
+            __asm__("" : "+v"(wv[v]));
+        }
+        for (int t = 0; t < T; t++) {
+            __m512 at = _mm512_set1_ps(a[t * lda + k]);
+            for (int v = 0; v < V; v++)
+                acc[t][v] = _mm512_fmadd_ps(at, wv[v], acc[t][v]);
+        }
+    }
+    for (int t = 0; t < T; t++)
+        for (int v = 0; v < V; v++)
+            _mm512_storeu_ps(y + t * ldy + 16 * v, acc[t][v]);
+}
+
+/* product() with the 16-wide tiles where the outputs fill them (the rest 8-wide). */
+static TARGET512 void product512(const float *a, int64_t lda, int64_t K, const float *w, int64_t n_out,
+                                 const float *bias, float *y, int64_t ldy, int64_t rows, int relu)
+{
+    for (int64_t k0 = 0; k0 < K; k0 += K_SLICE) {
+        int64_t k = K - k0 < K_SLICE ? K - k0 : K_SLICE;
+        const float *as = a + k0, *ws = w + k0 * n_out;
+        int64_t o = 0;
+#define TILES(fn, V, T)                                                                                       \
+    for (int64_t t = 0; t < rows; t += T) {                                                                   \
+        float *yt = y + t * ldy + o;                                                                          \
+        fn(as + t * lda, lda, k, ws + o, n_out, k0 ? yt : bias + o, k0 ? ldy : 0, yt, ldy, V, T);             \
+    }
+        for (; o + 32 <= n_out; o += 32)
+            TILES(tile512, 2, 12)
+        for (; o + 16 <= n_out; o += 16)
+            TILES(tile512, 1, 12)
+        for (; o + 8 <= n_out; o += 8)
+            TILES(tile, 1, 12)
+#undef TILES
+    }
+    if (relu) {
+        __m512 zero = _mm512_setzero_ps();
+        for (int64_t t = 0; t < rows; t++) {
+            int64_t o = 0;
+            for (; o + 16 <= n_out; o += 16)
+                _mm512_storeu_ps(y + t * ldy + o, _mm512_max_ps(_mm512_loadu_ps(y + t * ldy + o), zero));
+            for (; o < n_out; o += 8)
+                _mm256_storeu_ps(y + t * ldy + o,
+                                 _mm256_max_ps(_mm256_loadu_ps(y + t * ldy + o), _mm512_castps512_ps256(zero)));
+        }
+    }
+}
+
 typedef struct {
     int64_t taps, c_in, c_out, pool, relu, steps, kept, left;
 } Conv;
@@ -143,11 +223,20 @@ static TARGET void pool(const float *y, const Conv *c, int64_t steps, float *out
         }
 }
 
-/* out (n x n_real of the last layer) = the members' mean probabilities. Returns 0, or -1 when the
- * shapes are not supported (every width a multiple of 8, the last layer a softmax) or memory fails. */
-TARGET int forward(const float *morph, const float *features, int64_t n, const int64_t *shape, const float *weights,
-                   float *out)
+/* out (n x n_real of the last layer) = the members' mean probabilities, with vectors of ``lanes``
+ * floats (16 or 8; 0: the widest the processor has). Returns 0, or -1 when the shapes are not
+ * supported (every width a multiple of 8, the last layer a softmax), the processor lacks the lanes
+ * asked for, or memory fails. */
+TARGET int forward_lanes(const float *morph, const float *features, int64_t n, const int64_t *shape,
+                         const float *weights, float *out, int lanes)
 {
+    int widest_lanes = net_lanes();
+    if (lanes == 0)
+        lanes = widest_lanes;
+    if (!widest_lanes || (lanes != 8 && lanes != 16) || lanes > widest_lanes)
+        return -1;
+    void (*mul)(const float *, int64_t, int64_t, const float *, int64_t, const float *, float *, int64_t, int64_t,
+                int) = lanes == 16 ? product512 : product;
     int64_t members = shape[0], window = shape[1], channels = shape[2], n_features = shape[3];
     int64_t n_conv = shape[4], n_dense = shape[5];
     if (n_conv < 1 || n_conv > MAX_LAYERS || n_dense < 1 || n_dense > MAX_LAYERS || members < 1)
@@ -216,7 +305,7 @@ TARGET int forward(const float *morph, const float *features, int64_t n, const i
                     else /* the previous layer's outputs, max-pooled, into this one's padded input */
                         pool(y, &conv[i - 1], c->steps, x + c->left * c->c_in);
                     int64_t K = c->taps * c->c_in;
-                    product(x, c->c_in, K, wl, c->c_out, wl + K * c->c_out, y, c->c_out, c->kept, 0); /* ReLU: pool */
+                    mul(x, c->c_in, K, wl, c->c_out, wl + K * c->c_out, y, c->c_out, c->kept, 0); /* ReLU: pool */
                     wl += K * c->c_out + c->c_out;
                 }
                 pool(y, &conv[n_conv - 1], length, row);
@@ -225,8 +314,7 @@ TARGET int forward(const float *morph, const float *features, int64_t n, const i
             float *a = h, *z = g;
             for (int64_t i = 0; i < n_dense; i++) {
                 Dense *d = &dense[i];
-                product(a, widest, d->n_in, wl, d->n_out, wl + d->n_in * d->n_out, z, widest, BLOCK,
-                        d->activation == 1);
+                mul(a, widest, d->n_in, wl, d->n_out, wl + d->n_in * d->n_out, z, widest, BLOCK, d->activation == 1);
                 wl += d->n_in * d->n_out + d->n_out;
                 float *swap = a;
                 a = z, z = swap;
@@ -246,5 +334,11 @@ TARGET int forward(const float *morph, const float *features, int64_t n, const i
     }
     free(buf);
     return 0;
+}
+
+int forward(const float *morph, const float *features, int64_t n, const int64_t *shape, const float *weights,
+            float *out)
+{
+    return forward_lanes(morph, features, n, shape, weights, out, 0);
 }
 #endif

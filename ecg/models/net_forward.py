@@ -1,5 +1,6 @@
 """The record-level network computed by the project's own kernel (``net_forward.c``, built beside
-this file by ``make`` as ``libnet_forward.so.1``), for processors with AVX2 and FMA.
+this file by ``make`` as ``libnet_forward.so.1``), for processors with AVX2 and FMA, with 16-wide
+vectors where the processor has AVX-512 (its matrix multiply then runs at twice the 8-wide rate).
 
 TensorFlow runs the network's narrow convolutions (16 and 32 channels over 108 samples) at about
 half the processor's matrix-multiply rate and max-pools in separate passes over memory
@@ -41,13 +42,23 @@ def library() -> Any | None:
         logger.info("this processor has no AVX2/FMA: the record-level network runs in TensorFlow")
         return None
     f32 = native.array(np.float32)
-    lib.forward.argtypes = [f32, f32, ctypes.c_int64, native.array(np.int64), f32, f32]
-    lib.forward.restype = ctypes.c_int
+    lib.net_lanes.argtypes = []
+    lib.net_lanes.restype = ctypes.c_int
+    lib.forward_lanes.argtypes = [f32, f32, ctypes.c_int64, native.array(np.int64), f32, f32, ctypes.c_int]
+    lib.forward_lanes.restype = ctypes.c_int
     return lib
 
 
 def available() -> bool:
     return library() is not None
+
+
+def lane_widths() -> tuple[int, ...]:
+    """The vector widths (floats) the kernel can run here, narrowest first; () without the library."""
+    lib = library()
+    if lib is None:
+        return ()
+    return (8, 16) if lib.net_lanes() == 16 else (8,)
 
 
 def _padded(a: np.ndarray, rows: int, cols: int) -> np.ndarray:
@@ -89,11 +100,16 @@ def pack(plan: Any, window: int, channels: int, n_features: int, first: tuple[np
     return np.asarray(shape, np.int64), weights
 
 
-def network(plan: Any, window: int, channels: int, n_features: int, first: tuple[np.ndarray, np.ndarray]) -> Any:
-    """``(morphology, features) -> probabilities`` (numpy) by the kernel, or None (see the module)."""
+def network(
+    plan: Any, window: int, channels: int, n_features: int, first: tuple[np.ndarray, np.ndarray], lanes: int = 0
+) -> Any:
+    """``(morphology, features) -> probabilities`` (numpy) by the kernel, or None (see the module);
+    ``lanes``: the vector width (one of :func:`lane_widths`), 0 for the widest."""
     lib = library()
     if lib is None:
         return None
+    if lanes and lanes not in lane_widths():
+        raise ValueError(f"this processor runs the kernel with {lane_widths()} floats per vector, not {lanes}")
     packed = pack(plan, window, channels, n_features, first)
     if packed is None:
         return None
@@ -108,7 +124,7 @@ def network(plan: Any, window: int, channels: int, n_features: int, first: tuple
         if not (np.isfinite(m).all() and np.isfinite(f).all()):  # the kernel's max-pooling and ReLU drop NaN
             raise ValueError("the network's inputs must be finite (the beat context replaces missing values)")
         out = np.empty((len(m), classes), np.float32)
-        if len(m) and lib.forward(m, f, len(m), shape, weights, out) != 0:
+        if len(m) and lib.forward_lanes(m, f, len(m), shape, weights, out, lanes) != 0:
             raise MemoryError("the record-level network's kernel could not allocate its buffers")
         return out
 

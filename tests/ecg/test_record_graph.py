@@ -120,6 +120,25 @@ def test_the_compiled_network_gives_the_keras_models_probabilities(request, memb
             fn(morph, feats)
 
 
+@pytest.mark.parametrize("lanes", [8, 16])
+@pytest.mark.parametrize("members", ["native_member", "native_members"])
+def test_every_vector_width_of_the_kernel_gives_the_keras_models_probabilities(request, monkeypatch, members, lanes):
+    """The 8-wide tiles (AVX2) and the 16-wide ones (AVX-512), whichever the processor would pick."""
+    import functools
+
+    net_forward = _native()
+    if lanes not in net_forward.lane_widths():
+        pytest.skip(
+            f"this processor has no {lanes}-float vectors (AVX-512): the kernel runs {net_forward.lane_widths()}"
+        )
+    monkeypatch.setattr(net_forward, "network", functools.partial(net_forward.network, lanes=lanes))
+    model = request.getfixturevalue(members)
+    fn = record_graph.fast_graph(model, layout="native")
+    for n in (1, 12, 49, 1100):
+        morph, feats = _inputs(n, seed=40 + n)
+        np.testing.assert_allclose(fn(morph, feats), model([morph, feats], training=False).numpy(), **TOL)
+
+
 def test_the_product_path_uses_the_compiled_network_where_it_runs(native_members, three_members):
     _native()
     assert record._graph(native_members).__module__ == "ecg.models.net_forward"
