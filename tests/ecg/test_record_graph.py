@@ -139,6 +139,28 @@ def test_every_vector_width_of_the_kernel_gives_the_keras_models_probabilities(r
         np.testing.assert_allclose(fn(morph, feats), model([morph, feats], training=False).numpy(), **TOL)
 
 
+@pytest.mark.parametrize("window", [50, 60])
+def test_the_16_wide_tiles_fit_any_count_of_rows(monkeypatch, window):
+    """Their height follows a layer's rows (tiles of 12, 9 or 6): other windows give the convolutions
+    rows the shipped one does not (60: 60, 30 and 14 rows; 50: 50, 24 and 12)."""
+    import functools
+
+    net_forward = _native()
+    if 16 not in net_forward.lane_widths():
+        pytest.skip(f"this processor has no 16-float vectors (AVX-512): the kernel runs {net_forward.lane_widths()}")
+    from ecg.processing import context
+
+    monkeypatch.setattr(record, "WINDOW", window)
+    monkeypatch.setattr(context, "WINDOW", window)  # the ensemble's input
+    model = ensemble([_model(50 + k, width=32) for k in range(2)])
+    monkeypatch.setattr(net_forward, "network", functools.partial(net_forward.network, lanes=16))
+    fn = record_graph.fast_graph(model, layout="native")
+    rng = np.random.default_rng(window)
+    morph = rng.normal(size=(49, window, MORPH_CHANNELS)).astype(np.float32)
+    feats = rng.normal(size=(49, N_FEATURES)).astype(np.float32)
+    np.testing.assert_allclose(fn(morph, feats), model([morph, feats], training=False).numpy(), **TOL)
+
+
 def test_the_product_path_uses_the_compiled_network_where_it_runs(native_members, three_members):
     _native()
     assert record._graph(native_members).__module__ == "ecg.models.net_forward"
