@@ -43,7 +43,8 @@ int forward(const float *morph, const float *features, int64_t n, const int64_t 
 
 #define TARGET __attribute__((target("avx2,fma")))
 #define TARGET512 __attribute__((target("avx512f,avx2,fma")))
-#define BLOCK 48 /* beats per block: a multiple of every tile's rows (3, 6, 12) */
+#define BLOCK 48 /* beats per block: a multiple of the dense layers' tiles' rows (3, 6, 12; 12 at 16 lanes) */
+_Static_assert(BLOCK % 12 == 0, "the dense layers' tiles must not run past a block (their slack is 0)");
 #define MAX_LAYERS 8
 
 int net_supported(void)
@@ -184,7 +185,8 @@ static int64_t tile_rows(int64_t rows, int64_t slack, const int64_t *choices, in
 /* product() with the 16-wide tiles where the outputs fill them (the rest 8-wide), each as tall as
  * suits ``rows``: a convolution's 54 or 26 rows take tiles of 9 (of 12, 60 and 36 rows would be
  * computed; the network 13 % faster). Tiles of 18 rows for 16 outputs were slower than of 12.
- * ``slack``: rows the buffers hold beyond ``rows`` (at least 5: tiles of 6 always fit). */
+ * ``slack``: rows the buffers hold beyond ``rows``: 12 for a convolution (tiles of 6 always fit), 0 for
+ * the dense layers, whose BLOCK rows tiles of 12 fill (asserted above), so a fit is always found. */
 static TARGET512 void product512(const float *a, int64_t lda, int64_t K, const float *w, int64_t n_out,
                                  const float *bias, float *y, int64_t ldy, int64_t rows, int relu, int64_t slack)
 {
@@ -295,7 +297,8 @@ TARGET int forward_lanes(const float *morph, const float *features, int64_t n, c
     void (*pooled)(const float *, const Conv *, int64_t, float *) = lanes == 16 ? pool512 : pool;
     int64_t members = shape[0], window = shape[1], channels = shape[2], n_features = shape[3];
     int64_t n_conv = shape[4], n_dense = shape[5];
-    if (n_conv < 1 || n_conv > MAX_LAYERS || n_dense < 1 || n_dense > MAX_LAYERS || members < 1)
+    if (n_conv < 1 || n_conv > MAX_LAYERS || n_dense < 1 || n_dense > MAX_LAYERS || members < 1 || window < 1 ||
+        channels < 1 || n_features < 0)
         return -1;
     Conv conv[MAX_LAYERS];
     Dense dense[MAX_LAYERS];
@@ -304,7 +307,7 @@ TARGET int forward_lanes(const float *morph, const float *features, int64_t n, c
     for (int64_t i = 0; i < n_conv; i++, s += 5) {
         Conv *c = &conv[i];
         c->taps = s[0], c->c_in = s[1], c->c_out = s[2], c->pool = s[3], c->relu = s[4];
-        if (c->c_in != c_prev || c->c_out % 8 || c->pool < 1 || c->taps < 1)
+        if (c->c_in != c_prev || c->c_out < 8 || c->c_out % 8 || c->pool < 1 || c->taps < 1)
             return -1;
         c->steps = length;
         c->kept = length / c->pool * c->pool; /* outputs the pooling drops are not computed */
@@ -320,7 +323,7 @@ TARGET int forward_lanes(const float *morph, const float *features, int64_t n, c
     for (int64_t i = 0; i < n_dense; i++, s += 4) {
         Dense *d = &dense[i];
         d->n_in = s[0], d->n_out = s[1], d->n_real = s[2], d->activation = s[3];
-        if (d->n_in != n_in || d->n_out % 8 || d->n_real > d->n_out || d->n_real < 1)
+        if (d->n_in != n_in || d->n_out < 8 || d->n_out % 8 || d->n_real > d->n_out || d->n_real < 1)
             return -1;
         if ((d->activation == 2) != (i == n_dense - 1))
             return -1;

@@ -42,6 +42,9 @@ def library() -> Any | None:
         logger.info("this processor has no AVX2/FMA: the record-level network runs in TensorFlow")
         return None
     f32 = native.array(np.float32)
+    if not hasattr(lib, "forward_lanes"):  # built from an older source: the network runs in TensorFlow
+        logger.warning("%s predates this version's kernel: run make native", LIBRARY.name)
+        return None
     lib.net_lanes.argtypes = []
     lib.net_lanes.restype = ctypes.c_int
     lib.forward_lanes.argtypes = [f32, f32, ctypes.c_int64, native.array(np.int64), f32, f32, ctypes.c_int]

@@ -139,10 +139,12 @@ def test_every_vector_width_of_the_kernel_gives_the_keras_models_probabilities(r
         np.testing.assert_allclose(fn(morph, feats), model([morph, feats], training=False).numpy(), **TOL)
 
 
+@pytest.mark.parametrize("width", [32, 48])
 @pytest.mark.parametrize("window", [50, 60])
-def test_the_16_wide_tiles_fit_any_count_of_rows(monkeypatch, window):
+def test_the_16_wide_tiles_fit_any_count_of_rows(monkeypatch, window, width):
     """Their height follows a layer's rows (tiles of 12, 9 or 6): other windows give the convolutions
-    rows the shipped one does not (60: 60, 30 and 14 rows; 50: 50, 24 and 12)."""
+    rows the shipped one does not (60: 60, 30 and 14 rows; 50: 50, 24 and 12); width 48 gives 24 and 48
+    channels, a 16-wide part and an 8-wide rest."""
     import functools
 
     net_forward = _native()
@@ -152,7 +154,7 @@ def test_the_16_wide_tiles_fit_any_count_of_rows(monkeypatch, window):
 
     monkeypatch.setattr(record, "WINDOW", window)
     monkeypatch.setattr(context, "WINDOW", window)  # the ensemble's input
-    model = ensemble([_model(50 + k, width=32) for k in range(2)])
+    model = ensemble([_model(50 + k, width=width) for k in range(2)])
     monkeypatch.setattr(net_forward, "network", functools.partial(net_forward.network, lanes=16))
     fn = record_graph.fast_graph(model, layout="native")
     rng = np.random.default_rng(window)
@@ -189,6 +191,25 @@ def test_a_damaged_network_library_is_not_loaded(tmp_path, monkeypatch, caplog, 
         assert net_forward.library() is None and "make native" in caplog.text
         assert record_graph.fast_graph(native_members, layout="native") is None
         assert record_graph.fast_graph(native_members).python_function.__module__ == "ecg.models.record_graph"
+
+
+def test_a_network_library_built_from_an_older_source_is_not_used(tmp_path, monkeypatch, caplog, native_members):
+    """One that loads but lacks this version's entry points (built before it, not rebuilt)."""
+    import subprocess
+
+    from ecg.models import net_forward
+
+    source = tmp_path / "old.c"
+    source.write_text("int net_supported(void) { return 1; }\nint forward(void) { return -1; }\n")
+    old = tmp_path / net_forward.LIBRARY.name
+    subprocess.run(["cc", "-shared", "-fPIC", "-o", str(old), str(source)], check=True)
+    monkeypatch.setattr(net_forward, "LIBRARY", old)
+    net_forward.library.cache_clear()
+    try:
+        assert net_forward.library() is None and "make native" in caplog.text
+        assert record_graph.fast_graph(native_members, layout="native") is None
+    finally:
+        net_forward.library.cache_clear()
 
 
 def test_a_fast_graph_that_differs_from_the_model_is_not_used(monkeypatch, caplog):
