@@ -70,4 +70,3 @@ def test_every_attempt_text_of_the_card_nests_its_brackets():
             depth += {"(": 1, ")": -1}.get(ch, 0)
             assert depth >= 0, text[:80]
         assert depth == 0, text[:80]
-    assert max(len(step) for step in steps(card["what_was_tried"])) < 1200
