@@ -201,24 +201,22 @@ static TARGET512 void product512(const float *a, int64_t lda, int64_t K, const f
         float *yt = y + t * ldy + o;                                                                          \
         fn(as + t * lda, lda, k, ws + o, n_out, k0 ? yt : bias + o, k0 ? ldy : 0, yt, ldy, V, T);             \
     }
+#define TALL_TILES(V)                                                                                         \
+    if (tall == 12)                                                                                           \
+        TILES(tile512, V, 12)                                                                                 \
+    else if (tall == 9)                                                                                       \
+        TILES(tile512, V, 9)                                                                                  \
+    else                                                                                                      \
+        TILES(tile512, V, 6)
         for (; o + 32 <= n_out; o += 32) {
-            if (tall == 12)
-                TILES(tile512, 2, 12)
-            else if (tall == 9)
-                TILES(tile512, 2, 9)
-            else
-                TILES(tile512, 2, 6)
+            TALL_TILES(2)
         }
         for (; o + 16 <= n_out; o += 16) {
-            if (tall == 12)
-                TILES(tile512, 1, 12)
-            else if (tall == 9)
-                TILES(tile512, 1, 9)
-            else
-                TILES(tile512, 1, 6)
+            TALL_TILES(1)
         }
         for (; o + 8 <= n_out; o += 8)
             TILES(tile, 1, 12)
+#undef TALL_TILES
 #undef TILES
     }
     if (relu) {
