@@ -251,14 +251,8 @@ def tree_reading() -> str:
     kept files had before the trees read both leads), else ``_ch`` and the channel count."""
     from ecg.models import trees
 
-    channels = _tree_channels()
+    channels = trees.MORPH_CHANNELS
     return "" if channels == trees.FIRST_LEAD_CHANNELS else f"_ch{channels}"
-
-
-def _tree_channels() -> int:
-    from ecg.models import trees
-
-    return trees.MORPH_CHANNELS
 
 
 def tree_oof_name(config: str) -> str:
@@ -327,6 +321,8 @@ def step_cv_blend(records, ids, config: str, data: Path) -> None:
     """Record-wise CV of the shipped recipe, by the CV folds: SEEDS network seeds averaged, then
     averaged with one tree model per fold (out-of-fold probabilities of each seed and of the trees
     kept in training-runs/oof, so a run resumes). The figures of the first seed alone are kept beside."""
+    from ecg.models import trees
+
     result_name = named("cv_blend", config)
     if load(result_name) is not None:
         return
@@ -376,7 +372,7 @@ def step_cv_blend(records, ids, config: str, data: Path) -> None:
                 **CONFIGS[config].__dict__,
                 "trees": rt.tree_settings(CONFIGS[config]),
                 "tree_lead_dropout": rt.TREE_LEAD_DROPOUT,
-                "tree_channels": _tree_channels(),
+                "tree_channels": trees.MORPH_CHANNELS,
             },
             "network_seeds": SEEDS,
             "decision": "the V probability shared among beats of one shape and weighted, the most probable class "

@@ -120,10 +120,8 @@ def test_the_compiled_network_gives_the_keras_models_probabilities(request, memb
             fn(morph, feats)
 
 
-@pytest.mark.parametrize("lanes", [8, 16])
-@pytest.mark.parametrize("members", ["native_member", "native_members"])
-def test_every_vector_width_of_the_kernel_gives_the_keras_models_probabilities(request, monkeypatch, members, lanes):
-    """The 8-wide tiles (AVX2) and the 16-wide ones (AVX-512), whichever the processor would pick."""
+def _native_at(lanes: int, monkeypatch) -> None:
+    """The kernel's fast graphs built with vectors of ``lanes`` floats (skipped where it has none)."""
     import functools
 
     net_forward = _native()
@@ -132,6 +130,13 @@ def test_every_vector_width_of_the_kernel_gives_the_keras_models_probabilities(r
             f"this processor has no {lanes}-float vectors (AVX-512): the kernel runs {net_forward.lane_widths()}"
         )
     monkeypatch.setattr(net_forward, "network", functools.partial(net_forward.network, lanes=lanes))
+
+
+@pytest.mark.parametrize("lanes", [8, 16])
+@pytest.mark.parametrize("members", ["native_member", "native_members"])
+def test_every_vector_width_of_the_kernel_gives_the_keras_models_probabilities(request, monkeypatch, members, lanes):
+    """The 8-wide tiles (AVX2) and the 16-wide ones (AVX-512), whichever the processor would pick."""
+    _native_at(lanes, monkeypatch)
     model = request.getfixturevalue(members)
     fn = record_graph.fast_graph(model, layout="native")
     for n in (1, 12, 49, 1100):
@@ -145,17 +150,12 @@ def test_the_16_wide_tiles_fit_any_count_of_rows(monkeypatch, window, width):
     """Their height follows a layer's rows (tiles of 12, 9 or 6): other windows give the convolutions
     rows the shipped one does not (60: 60, 30 and 14 rows; 50: 50, 24 and 12); width 48 gives 24 and 48
     channels, a 16-wide part and an 8-wide rest."""
-    import functools
-
-    net_forward = _native()
-    if 16 not in net_forward.lane_widths():
-        pytest.skip(f"this processor has no 16-float vectors (AVX-512): the kernel runs {net_forward.lane_widths()}")
     from ecg.processing import context
 
+    _native_at(16, monkeypatch)
     monkeypatch.setattr(record, "WINDOW", window)
     monkeypatch.setattr(context, "WINDOW", window)  # the ensemble's input
     model = ensemble([_model(50 + k, width=width) for k in range(2)])
-    monkeypatch.setattr(net_forward, "network", functools.partial(net_forward.network, lanes=16))
     fn = record_graph.fast_graph(model, layout="native")
     rng = np.random.default_rng(window)
     morph = rng.normal(size=(49, window, MORPH_CHANNELS)).astype(np.float32)

@@ -820,6 +820,11 @@ class Command(BaseCommand):
 
         metrics = self._metrics(bool(tree_info), config)
         cfg = rt.CONFIGS[config]
+        tree_leads = (
+            "both leads'"
+            if tree_info and tree_info.get("channels", trees.FIRST_LEAD_CHANNELS) > trees.FIRST_LEAD_CHANNELS
+            else "the first lead's"
+        )
         return {
             "task": "heartbeat_record",
             "version": version,
@@ -838,13 +843,8 @@ class Command(BaseCommand):
                 f"(width {cfg.width}) joined with the standardised features, Dense 64-32, 5 softmax"
                 + (
                     f"; their average averaged again with gradient-boosted trees ({tree_info['trees']} trees, "
-                    f"{tree_info['nodes']} nodes, depth {tree_info['depth']}) over the features and "
-                    + (
-                        "both leads'"
-                        if tree_info.get("channels", trees.FIRST_LEAD_CHANNELS) > trees.FIRST_LEAD_CHANNELS
-                        else "the first lead's"
-                    )
-                    + " beat and beat - template at 32 Hz, evaluated inside the Keras model"
+                    f"{tree_info['nodes']} nodes, depth {tree_info['depth']}) over the features and {tree_leads} "
+                    "beat and beat - template at 32 Hz, evaluated inside the Keras model"
                     if tree_info
                     else ""
                 )
