@@ -6,6 +6,7 @@ each issue target is checked against them and a miss is written beside it with w
 
 from __future__ import annotations
 
+import statistics
 from collections.abc import Sequence
 from typing import Any
 
@@ -52,7 +53,11 @@ def roofline_check(result: dict[str, Any] | None, tried: str) -> list[dict[str, 
             f"in the same rounds the network alone reads {_pct(network)} of the roofline, and the trees take "
             f"{trees_us:.1f} us of CPU per beat against the network's {net_us:.1f}; {tried}"
         )
-    return [_check(name, target, float(result["roofline_fraction_median"]), tried)]
+    row = _check(name, target, float(result["roofline_fraction_median"]), tried)
+    rates = [r["matmul_gflop_per_cpu_s"] for r in result.get("rounds", []) if r.get("matmul_gflop_per_cpu_s")]
+    if rates:  # the share is the machine's: say against which matmul rate it was read
+        row["roofline_gflop_per_cpu_s"] = round(statistics.median(rates), 1)
+    return [row]
 
 
 def target_checks(metrics: dict[str, Any], tried: str) -> list[dict[str, Any]]:
@@ -90,6 +95,12 @@ def steps(text: str) -> list[str]:
 
 def _tried(heading: str, text: str) -> list[str]:
     return ["", f"{heading}:", ""] + [f"- {step}" for step in steps(text)]
+
+
+def _against(check: dict[str, Any]) -> str:
+    """The matmul rate a roofline share was read against, which differs from machine to machine."""
+    rate = check.get("roofline_gflop_per_cpu_s")
+    return f" (against a matmul of {rate:.0f} GFLOP per CPU-second)" if rate else ""
 
 
 def _pct(value: float | None) -> str:
@@ -158,7 +169,7 @@ def render_markdown(card: dict[str, Any]) -> str:
     lines += ["", "## Targets", "", "| target | required | measured | met |", "|---|---|---|---|"]
     for check in card["targets"]:
         lines.append(
-            f"| {check['target']} | {check['required']} | {_pct(check['measured'])} | "
+            f"| {check['target']} | {check['required']} | {_pct(check['measured'])}{_against(check)} | "
             f"{'yes' if check['met'] else 'no, short by ' + _points(check['short_by'])} |"
         )
     for check in card["targets"]:

@@ -16,6 +16,18 @@ def test_the_roofline_target_is_checked_from_the_bench_result():
     assert roofline_check(None, "wider layers") == []
 
 
+def test_the_roofline_row_names_the_matmul_rate_it_was_read_against():
+    rounds = [{"matmul_gflop_per_cpu_s": g} for g in (104.2, 110.1, 111.2)]
+    (row,) = roofline_check({"roofline_fraction_median": 0.698, "rounds": rounds}, "wider layers")
+    assert row["roofline_gflop_per_cpu_s"] == 110.1
+    card = json.loads(CARD.read_text())
+    card["targets"] = [row]
+    assert "| >= 0.60 | 69.8 % (against a matmul of 110 GFLOP per CPU-second) | yes |" in render_markdown(card)
+    (row,) = roofline_check({"roofline_fraction_median": 0.698}, "wider layers")  # an older result: no rate
+    card["targets"] = [row]
+    assert "| >= 0.60 | 69.8 % | yes |" in render_markdown(card)
+
+
 def test_the_roofline_row_says_how_the_share_splits_between_network_and_trees():
     result = {
         "roofline_fraction_median": 0.243,
