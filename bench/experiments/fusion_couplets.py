@@ -16,7 +16,11 @@ as `bench.rhythm_unseen` compares them):
   that opens a couplet (MIT-BIH 208: 236 of its 461 reference couplets are a fusion beat then a V
   beat, which the classifier calls N then V). The bounds come from a scan of the 8,394 beats called N
   between an N beat and a V call over the 96 records (`scan`: reference class against prematurity
-  and the QRS correlations with the beats either side).
+  and the QRS correlations with the beats either side). Session 29: a fusion beat need not be
+  premature (the sinus impulse and the ventricular focus meet at about the sinus beat's time), so
+  such a beat up to 1.1 of the cycle is F as well where its QRS is unlike the N beat's and like the
+  V beat's by looser bounds and the classifier gives V and F together some probability
+  (``FUSION_ON_TIME_*``; the variants "on time", each with the premature bounds as shipped).
 
     .venv/bin/python -m bench.experiments.fusion_couplets
 
@@ -40,7 +44,14 @@ from ecg.models import decision
 
 OUTPUT = REPO / "bench" / "results" / "fusion_couplets.json"
 SETTINGS = ("FUSION_OF_CYCLE", "FUSION_SINUS_CORRELATION_MAX", "FUSION_V_CORRELATION_MIN")
+ON_TIME = (
+    "FUSION_ON_TIME_OF_CYCLE",
+    "FUSION_ON_TIME_SINUS_CORRELATION_MAX",
+    "FUSION_ON_TIME_V_CORRELATION_MIN",
+    "FUSION_ON_TIME_PROBABILITY_MIN",
+)
 OFF = {"FUSION_V_CORRELATION_MIN": float("inf")}
+PREMATURE_ONLY = {"FUSION_ON_TIME_OF_CYCLE": 0.0}  # session 26's rule: premature fusion beats alone
 
 
 def _unchanged(classes, **_):
@@ -114,7 +125,7 @@ def main() -> None:
     load_before = os.getloadavg()
     ids, records, probs, measures = protocol_inputs()
     contexts = {rid: rhythm_unseen.record_context(rid, records[rid]) for rid in ids}
-    shipped = {name: getattr(decision, name) for name in SETTINGS}
+    shipped = {name: getattr(decision, name) for name in SETTINGS + ON_TIME}
     found = scan(ids, records, probs["cv"])
     variants: list[tuple[str, dict]] = [
         ("neither rule (before)", {"fusion_in_run_calls": _unchanged, **OFF}),
@@ -123,13 +134,27 @@ def main() -> None:
     variants += [
         (
             f"... and N before V F: at most {oc} of the cycle, sinus QRS corr < {s}, V QRS corr > {v}",
-            dict(zip(SETTINGS, (oc, s, v))),
+            {**dict(zip(SETTINGS, (oc, s, v))), **PREMATURE_ONLY},
         )
         for oc, s, v in [
             (0.8, (0.95, 0.9), 0.7),
             (0.85, (0.95, 0.9), 0.7),
             (0.85, (0.95, 0.9), 0.5),
             (0.8, (1.01, 0.9), 0.7),
+        ]
+    ]
+    variants += [
+        (
+            f"... and on time (the premature bounds as shipped): up to 1.1 of the cycle, sinus QRS corr < {s}, "
+            f"V QRS corr > {v}, V + F probability >= {pvf}",
+            dict(zip(ON_TIME, (1.1, s, v, pvf))),
+        )
+        for s, v, pvf in [
+            ((0.97, 0.95), 0.6, 0.05),
+            ((0.97, 0.95), 0.6, 0.02),
+            ((0.97, 0.95), 0.6, 0.1),
+            ((0.97, 0.95), 0.5, 0.05),
+            ((0.95, 0.9), 0.7, 0.05),
         ]
     ]
     results = score_variants(variants, ids, records, probs, measures, contexts)

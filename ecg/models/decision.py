@@ -292,6 +292,10 @@ CONDUCTED_OF_CYCLE_MIN = 0.95  # ... and an interval this share of that N beat's
 FUSION_OF_CYCLE = 0.8  # a beat called N between an N beat and a V call, at most this share of the N beat's interval,
 FUSION_SINUS_CORRELATION_MAX = (0.95, 0.9)  # ... with a QRS this unlike the N beat's (first, second lead) ...
 FUSION_V_CORRELATION_MIN = 0.7  # ... and this like the V beat's (both leads) is F, opening a couplet (np.inf: off)
+FUSION_ON_TIME_OF_CYCLE = 1.1  # such a beat later than FUSION_OF_CYCLE, up to this share (on time; 0: off), ...
+FUSION_ON_TIME_SINUS_CORRELATION_MAX = (0.97, 0.95)  # ... with a QRS this unlike the N beat's ...
+FUSION_ON_TIME_V_CORRELATION_MIN = 0.6  # ... this like the V beat's (both leads) ...
+FUSION_ON_TIME_PROBABILITY_MIN = 0.05  # ... and V and F this probable together (after sharing) is F as well
 AF_P_REPETITION_MAX = 0.35  # below it P waves do not repeat: fibrillation, not atrial ectopy
 FLUTTER_ORGANISATION_MIN = 0.5
 FLUTTER_ORGANISATION_KEEP = 0.3  # once found, flutter holds while its organisation stays at this or more
@@ -771,7 +775,15 @@ def fusion_couplet_measures(
 
 
 def fusion_couplet_beats(
-    r_peaks: np.ndarray, fs: float, classes: np.ndarray, morphology: np.ndarray, *, n: int, v: int, f: int
+    r_peaks: np.ndarray,
+    fs: float,
+    classes: np.ndarray,
+    morphology: np.ndarray,
+    *,
+    n: int,
+    v: int,
+    f: int,
+    ventricular_share: np.ndarray | None = None,
 ) -> np.ndarray:
     """``classes`` with a beat called N made F where it opens a ventricular couplet: the beat after it is
     called V and the one before it N, it comes at most ``FUSION_OF_CYCLE`` of that N beat's interval,
@@ -780,7 +792,14 @@ def fusion_couplet_beats(
     with the ventricular beat's QRS, partly the sinus beat's, is a fusion of the two, and with the V
     beat it is a couplet as EC57 counts runs (MIT-BIH 208's fusion-then-V couplets, which a classifier
     that never saw the patient calls N then V: bench.experiments.fusion_couplets). Needs the second lead
-    (`fusion_couplet_measures`)."""
+    (`fusion_couplet_measures`).
+
+    A fusion beat need not be premature: the sinus impulse and the ventricular focus meet at about the
+    sinus beat's time. Given each beat's V and F probabilities summed (``ventricular_share``, after
+    sharing), such a beat later than ``FUSION_OF_CYCLE``, up to ``FUSION_ON_TIME_OF_CYCLE`` of the cycle,
+    is F too where its QRS is unlike the N beat's and like the V beat's by the looser
+    ``FUSION_ON_TIME_*`` bounds and the classifier sees some of the ventricular beat in it
+    (``FUSION_ON_TIME_PROBABILITY_MIN``)."""
     out = np.array(classes, copy=True)
     k, of_cycle, sinus, ventricular = fusion_couplet_measures(r_peaks, fs, out, morphology, n=n, v=v)
     fused = (
@@ -789,6 +808,15 @@ def fusion_couplet_beats(
         & (sinus[:, 1] < FUSION_SINUS_CORRELATION_MAX[1])
         & (ventricular.min(axis=1) > FUSION_V_CORRELATION_MIN)
     )
+    if ventricular_share is not None and FUSION_ON_TIME_OF_CYCLE > FUSION_OF_CYCLE:
+        fused |= (
+            (of_cycle > FUSION_OF_CYCLE)
+            & (of_cycle <= FUSION_ON_TIME_OF_CYCLE)
+            & (sinus[:, 0] < FUSION_ON_TIME_SINUS_CORRELATION_MAX[0])
+            & (sinus[:, 1] < FUSION_ON_TIME_SINUS_CORRELATION_MAX[1])
+            & (ventricular.min(axis=1) > FUSION_ON_TIME_V_CORRELATION_MIN)
+            & (np.asarray(ventricular_share)[k] >= FUSION_ON_TIME_PROBABILITY_MIN)
+        )
     out[k[fused]] = f
     return out
 
@@ -1017,7 +1045,9 @@ def record_class_indices(
         n, v, f = upper.index("N"), upper.index("V"), upper.index("F")
         idx = fusion_in_run_calls(idx, n=n, v=v, f=f)
         if morphology is not None and np.isfinite(FUSION_V_CORRELATION_MIN):
-            idx = fusion_couplet_beats(r_peaks, fs, idx, morphology, n=n, v=v, f=f)
+            total = p.sum(axis=1)
+            ventricular_share = (p[:, v] + p[:, f]) / np.where(total > 0, total, 1.0)
+            idx = fusion_couplet_beats(r_peaks, fs, idx, morphology, n=n, v=v, f=f, ventricular_share=ventricular_share)
     return idx
 
 

@@ -968,7 +968,7 @@ def test_an_f_call_beside_a_v_call_is_n_and_other_f_calls_stay_f():
     assert (out[20], out[21], out[40]) == ("N", "V", "F")
 
 
-def test_a_premature_beat_with_the_v_beats_qrs_before_it_opens_a_couplet_as_a_fusion_beat():
+def test_a_premature_beat_with_the_v_beats_qrs_before_it_opens_a_couplet_as_a_fusion_beat(monkeypatch):
     """MIT-BIH 208's couplets open with a fusion beat the classifier calls N: premature, its QRS unlike
     the sinus beat's and like the V beat after it, in both leads. Not on time, not with the sinus QRS,
     not on one lead."""
@@ -1016,7 +1016,69 @@ def test_a_premature_beat_with_the_v_beats_qrs_before_it_opens_a_couplet_as_a_fu
     decided = record_classes(scores, labels, peaks, FS, morphology=morph)
     fusion = cases["fusion"]
     assert decided[fusion] in ("F", "V") and decided[fusion + 1] == "V"  # (the pair rule may call it V first)
-    assert decided[cases["on_time"]] == "N" and decided[cases["sinus_qrs"]] == "N"
+    assert decided[cases["sinus_qrs"]] == "N"
+    # the fused beat on time: the V beats' probability shared with its shape makes it F by the on-time
+    # bounds (test_a_fusion_beat_on_time_opens_a_couplet_...); without them, N
+    assert decided[cases["on_time"]] == "F"
+    from ecg.models import decision
+
+    monkeypatch.setattr(decision, "FUSION_ON_TIME_OF_CYCLE", 0.0)
+    assert record_classes(scores, labels, peaks, FS, morphology=morph)[cases["on_time"]] == "N"
+
+
+def test_a_fusion_beat_on_time_opens_a_couplet_where_the_classifier_sees_the_ventricular_beat_in_it(monkeypatch):
+    """A fusion beat need not be premature: the sinus impulse and the ventricular focus meet at about the
+    sinus beat's time (MIT-BIH 208's fusion beats up to 1.05 of the cycle). On time, it is F only where
+    the classifier gives V and F together some probability, and never where it comes late."""
+    from ecg.models import decision
+    from ecg.models.decision import fusion_couplet_beats
+
+    F = 3
+    rr, kinds, classes, cases = [], [], [], {}
+
+    def beat(interval, kind, cls, case=None):
+        if case:
+            cases[case] = len(rr)
+        rr.append(interval), kinds.append(kind), classes.append(cls)
+
+    def sinus(k=5):
+        for _ in range(k):
+            beat(1.0, 0, N)
+
+    sinus()
+    for case, interval in (("on_time", 1.0), ("unseen", 1.0), ("late", 1.2)):
+        beat(interval, 2, N, case), beat(0.5, 1, V), beat(1.5, 0, N)
+        sinus()
+    peaks = (np.cumsum(rr) * FS).astype(np.int64)
+    classes = np.array(classes)
+    kinds = np.array(kinds)
+    morph = _shapes(np.where(kinds == 2, 1, kinds))
+    plain = _shapes(np.zeros(len(kinds), int), seed=2)[:, :, 0]
+    mixed = kinds == 2
+    morph[mixed, :, 0] = 0.3 * plain[mixed] + 0.7 * morph[mixed, :, 0]  # a fusion of the two
+    morph[:, :, 2] = morph[:, :, 0] + np.random.default_rng(3).normal(0, 0.03, morph.shape[:2])
+    share = np.zeros(len(classes))
+    share[[cases["on_time"], cases["late"]]] = 0.2  # the classifier sees some of the V beat in them
+    assert decision.FUSION_ON_TIME_OF_CYCLE == 1.1
+    out = fusion_couplet_beats(peaks, FS, classes, morph, n=N, v=V, f=F, ventricular_share=share)
+    assert out[cases["on_time"]] == F
+    assert out[cases["unseen"]] == N and out[cases["late"]] == N
+    assert ((out == classes) | (np.arange(len(out)) == cases["on_time"])).all()
+    # without the probabilities, or with the branch off, the premature rule alone: all N
+    assert (fusion_couplet_beats(peaks, FS, classes, morph, n=N, v=V, f=F) == classes).all()
+    with monkeypatch.context() as patched:
+        patched.setattr(decision, "FUSION_ON_TIME_OF_CYCLE", 0.0)
+        off = fusion_couplet_beats(peaks, FS, classes, morph, n=N, v=V, f=F, ventricular_share=share)
+    assert (off == classes).all()
+    # through the whole decision: V probability in the scores (shared among beats of one shape, so the
+    # two fused beats on time read alike), the late one still N
+    scores = np.zeros((len(classes), 5))
+    scores[np.arange(len(classes)), classes] = 0.8
+    scores[cases["on_time"], 2] = 0.1
+    decided = record_classes(scores, ["N", "S", "V", "F", "Q"], peaks, FS, morphology=morph)
+    assert decided[cases["on_time"]] == "F" and decided[cases["on_time"] + 1] == "V"
+    assert decided[cases["late"]] == "N"
+    assert record_classes(scores, ["N", "S", "V", "F", "Q"], peaks, FS)[cases["on_time"]] == "N"  # no shapes
 
 
 def test_a_beat_format_models_f_call_beside_a_v_call_is_n():
