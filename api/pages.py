@@ -21,7 +21,7 @@ from collections.abc import Callable
 
 from django.core.exceptions import EmptyResultSet, FullResultSet
 from django.core.paginator import Page, Paginator
-from django.db import connections
+from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.models import QuerySet
 from django.db.models.expressions import RawSQL
 from django.db.models.sql import Query
@@ -169,6 +169,11 @@ def _execute(connection, cursor, sql: str, params: tuple) -> None:
 _shaped: dict[tuple, tuple[str, str]] = {}
 
 
+def _database(values: QuerySet | Callable[[], QuerySet]) -> str:
+    """The database alias a list's queryset reads (the default one for a queryset not yet built)."""
+    return values.db if isinstance(values, QuerySet) else DEFAULT_DB_ALIAS
+
+
 def _read(
     view, values: QuerySet | Callable[[], QuerySet], select: str, select_params: tuple, shape: tuple | None = None
 ) -> tuple[list[tuple], Query | None, str] | None:
@@ -183,6 +188,8 @@ def _read(
     django_request = request._request
     paginator = view.paginator
     if request.method != "GET" or "HTTP_IF_NONE_MATCH" in request.META or paginator is None:
+        return None
+    if connections[_database(values)].vendor != "postgresql":  # the statement is PostgreSQL's alone
         return None
     size = paginator.get_page_size(request)
     number = page_number(request, paginator)
