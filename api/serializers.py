@@ -1,5 +1,4 @@
 from django.urls import reverse
-from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -75,11 +74,6 @@ class PatientSerializer(StrictFields, serializers.ModelSerializer):
         model = Patient
         fields = ["id", "mrn", "family_name", "given_name", "date_of_birth", "sex", "created_at", "updated_at"]
         read_only_fields = ["id", "created_at", "updated_at"]
-
-    def validate_date_of_birth(self, value):
-        if value is not None and value > timezone.localdate():
-            raise serializers.ValidationError("The date of birth is in the future.")
-        return value
 
 
 class PatientUpdateSerializer(PatientSerializer):

@@ -1,6 +1,23 @@
+import datetime
+
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models.functions import Lower
+from django.utils import timezone
+
+EARLIEST_BIRTH = datetime.date(1900, 1, 1)  # no one living was born before it
+
+
+def validate_date_of_birth(value: datetime.date | None) -> None:
+    """A date of birth a living patient can have: not in the future, not before 1900. The web form and
+    the API both take it from the model field, so the two paths refuse the same dates."""
+    if value is None:
+        return
+    if value > timezone.localdate():
+        raise ValidationError("The date of birth is in the future.", code="future")
+    if value < EARLIEST_BIRTH:
+        raise ValidationError("The date of birth is before 1900.", code="too_early")
 
 
 class Patient(models.Model):
@@ -14,7 +31,7 @@ class Patient(models.Model):
     mrn = models.CharField("medical record number", max_length=64)
     family_name = models.CharField(max_length=150)
     given_name = models.CharField(max_length=150, blank=True)
-    date_of_birth = models.DateField(null=True, blank=True)
+    date_of_birth = models.DateField(null=True, blank=True, validators=[validate_date_of_birth])
     sex = models.CharField(max_length=10, choices=Sex.choices, default=Sex.UNKNOWN)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"

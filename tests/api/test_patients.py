@@ -67,6 +67,7 @@ def test_it_names_the_missing_field(api):
     [
         {"sex": "robot"},
         {"date_of_birth": "2999-01-01"},
+        {"date_of_birth": "1850-06-01"},
         {"date_of_birth": "31.12.1950"},
         {"mrn": "x" * 65},
         {"mrn": "a\x00b"},

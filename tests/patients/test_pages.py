@@ -92,6 +92,24 @@ def test_a_duplicate_mrn_in_the_clinic_is_refused(client, staff_a, patient_a):
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize(
+    "born, message", [("2999-01-01", "The date of birth is in the future."), ("1850-06-01", "before 1900")]
+)
+def test_a_date_of_birth_no_living_patient_has_is_refused_as_the_api_refuses_it(
+    client, staff_a, patient_a, born, message
+):
+    client_for(client, staff_a)
+    body = {"mrn": "X-2", "family_name": "Later", "date_of_birth": born, "sex": "unknown"}
+    response = client.post(reverse("patient-create"), body)
+    assert response.status_code == 400 and message in response.content.decode()
+    assert not Patient.objects.filter(mrn="X-2").exists()
+    edit = client.post(reverse("patient-edit", args=[patient_a.pk]), {**body, "mrn": patient_a.mrn})
+    assert edit.status_code == 400 and message in edit.content.decode()
+    patient_a.refresh_from_db()
+    assert patient_a.family_name != "Later"
+
+
+@pytest.mark.django_db
 def test_the_same_mrn_is_allowed_in_another_clinic(client, staff_b, patient_a):
     client_for(client, staff_b)
     client.post(reverse("patient-create"), {"mrn": patient_a.mrn, "family_name": "Other", "sex": "unknown"})
