@@ -611,6 +611,22 @@
     this.info.replaceChildren(title);
   };
 
+  /* The event list's "Show in viewer": that event, as "Next event" shows it (its place, its
+   * description and its mark); at its start alone while the events are still loading. */
+  SignalViewer.prototype.showEventById = function (id, sample) {
+    var ev = this.events || [];
+    for (var i = 0; i < ev.length; i++) if (String(ev[i].id) === String(id)) { this.showEvent(i); return; }
+    this.showMoment(sample);
+  };
+
+  /* A moment chosen outside the event list (the trend chart): no event is described any more. */
+  SignalViewer.prototype.showMoment = function (sample) {
+    this.eventIndex = null;
+    delete this.root.dataset.event;
+    this.goTo(sample);
+    this.info.textContent = "Showing " + clock(Math.max(0, sample) / this.fs) + ".";
+  };
+
   SignalViewer.prototype.drawEvents = function (ctx, pps, w) {
     if (!this.events) return;
     var start = this.start, end = start + this.visible();

@@ -13,10 +13,11 @@
     return root && root.ecgViewer && root.ecgViewer.goTo ? root.ecgViewer : null;
   }
 
-  function showInViewer(sample) {
+  function showInViewer(sample, eventId) {
     var v = viewer();
     if (!v) return;
-    v.goTo(sample);
+    if (eventId) v.showEventById(eventId, sample);
+    else v.showMoment(sample);
     v.root.scrollIntoView({ block: "center" });
     v.canvas.focus({ preventScroll: true });
   }
@@ -153,7 +154,7 @@
 
   document.addEventListener("click", function (e) {
     var trigger = e.target.closest && e.target.closest("[data-goto-sample]");
-    if (trigger) showInViewer(parseInt(trigger.dataset.gotoSample, 10));
+    if (trigger) showInViewer(parseInt(trigger.dataset.gotoSample, 10), trigger.dataset.eventId);
   });
 
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init);

@@ -56,6 +56,7 @@ def test_a_doctor_reads_and_signs_off_the_holter_report_of_record_203(
     jumped = trend.get_attribute("data-jumped-to")
     assert jumped and 0.4 * 650000 < int(jumped) < 0.6 * 650000
     expect(viewer).to_have_attribute("data-position", jumped)
+    expect(viewer.locator("[data-info]")).to_contain_text("Showing ")
 
     # "Next event" steps through the events in the viewer, marked along the strip.
     viewer.get_by_role("button", name="Next event").click()
@@ -81,6 +82,12 @@ def test_a_doctor_reads_and_signs_off_the_holter_report_of_record_203(
     sample = first.get_by_role("button", name="Show in viewer").get_attribute("data-goto-sample")
     first.get_by_role("button", name="Show in viewer").click()
     expect(viewer).to_have_attribute("data-position", sample)
+    # the viewer describes the event shown, not the one "Next event" showed before
+    shown = Event.objects.get(pk=int(first.get_attribute("id").removeprefix("event-")))
+    expect(viewer).to_have_attribute("data-event", str(shown.pk))
+    expect(viewer.locator("[data-info] .event-title")).to_contain_text(shown.get_type_display())
+    index = list(Event.objects.order_by("start", "id").values_list("pk", flat=True)).index(shown.pk)
+    expect(viewer.locator("[data-info] .event-title")).to_contain_text(f"Event {index + 1} of ")
     page.locator("#events").screenshot(path=str(shot.dir / "23-event-list-with-strips.png"))
     first.get_by_label("Note").fill("Seen on the strip.")
     first.get_by_role("button", name="Confirm").click()
