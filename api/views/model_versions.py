@@ -9,6 +9,7 @@ from rest_framework.response import Response
 from diagnostics.models import ECGRecording
 from mlmodels import selectors as mlmodels_selectors
 from mlmodels import services as mlmodels_services
+from mlmodels.models import ModelVersion
 
 from .. import serializers
 from ..parsers import BoundedJSONParser
@@ -20,7 +21,7 @@ from .base import IF_NONE_MATCH, ApiViewSet
     list=extend_schema(
         summary="List model versions (shared by all clinics)",
         parameters=[
-            OpenApiParameter("task", OpenApiTypes.STR, enum=["heartbeat", "mi"]),
+            OpenApiParameter("task", OpenApiTypes.STR, enum=list(ModelVersion.Task.values)),
             OpenApiParameter("active", OpenApiTypes.BOOL),
             IF_NONE_MATCH,
         ],
@@ -42,8 +43,8 @@ class ModelVersionViewSet(ApiViewSet):
         versions = mlmodels_selectors.model_version_list()
         task = request.query_params.get("task")
         if task:
-            if task not in ("heartbeat", "mi"):
-                raise ValidationError({"task": "Expected heartbeat or mi."})
+            if task not in ModelVersion.Task.values:
+                raise ValidationError({"task": "Expected one of " + ", ".join(ModelVersion.Task.values) + "."})
             versions = versions.filter(task=task)
         active = self.query_bool("active")
         if active is not None:

@@ -67,6 +67,21 @@ def test_model_versions_are_shared_by_clinics(api_as, staff_b, active_models):
     assert {(v["task"], v["version"]) for v in versions} == {("heartbeat", "tiny-1"), ("mi", "tiny-high")}
 
 
+def test_model_versions_filter_by_every_task(api_as, staff_a, active_models):
+    from mlmodels.models import ModelVersion
+
+    record_level = ModelVersion.objects.create(
+        task="heartbeat_record", version="ctx-test", sha256="1" * 64, class_labels=["N", "S", "V", "F", "Q"]
+    )
+    api = api_as(staff_a)
+    for task, expected in (("heartbeat_record", {record_level.pk}), ("mi", {active_models["mi"].pk})):
+        body = api.get("/api/v1/model-versions", {"task": task}).json()
+        assert {v["id"] for v in body["results"]} == expected
+    refused = api.get("/api/v1/model-versions", {"task": "ecg"})
+    assert refused.status_code == 400
+    assert refused.json()["error"]["message"] == "Expected one of heartbeat, heartbeat_record, mi."
+
+
 @pytest.mark.slow
 def test_an_admin_uploads_and_activates_a_model_version(api_as, admin_a, active_models, tiny_model_dir):
     api = api_as(admin_a)
