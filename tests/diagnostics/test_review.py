@@ -136,3 +136,33 @@ def test_the_review_page_says_how_a_beat_files_score_was_made(client, staff_a, d
     html = client_for(client, doctor_a).get(reverse("recording-review", args=[recording.pk])).content.decode()
     assert "score = mean of their MI probabilities" in html and "every row, whatever its class" in html
     assert "median of their MI probabilities" not in html and "are not scored" not in html
+
+
+@pytest.mark.django_db
+def test_staff_pages_show_the_doctors_decision_beside_the_flag(client, staff_a, doctor_a, patient_a, active_models):
+    """A flag a doctor rejected no longer reads as an open MI flag in red on the dashboard, the patient's
+    page, the recording page or the printed report; a confirmed one says so."""
+    recording = classified(staff_a, patient_a)
+    assert recording.diagnosis.mi_flag
+    client_for(client, staff_a)
+    pages = (
+        reverse("dashboard"),
+        reverse("patient-detail", args=[patient_a.pk]),
+        reverse("recording-detail", args=[recording.pk]),
+        reverse("recording-report", args=[recording.pk]),
+    )
+    before = [client.get(url).content.decode() for url in pages]
+    assert all("MI flagged" in page for page in before[:2])
+    assert all("flagged for a doctor's review" in page for page in before[2:])
+    services.review_create(user=doctor_a, diagnosis=recording.diagnosis, decision="reject", note="artefact")
+    rejected = [client.get(url).content.decode() for url in pages]
+    assert all("MI flag rejected by" in page and "MI flagged" not in page for page in rejected[:2])
+    for page in rejected[2:]:
+        assert "flagged for a doctor's review" not in page and "<strong>rejected</strong> by" in page
+        assert 'class="mi-gauge flagged"' not in page
+    services.review_create(user=doctor_a, diagnosis=recording.diagnosis, decision="confirm")
+    confirmed = [client.get(url).content.decode() for url in pages]
+    assert all("MI confirmed by" in page for page in confirmed[:2])
+    assert all(
+        "<strong>MI confirmed</strong> by" in page and 'class="mi-gauge flagged"' in page for page in confirmed[2:]
+    )
