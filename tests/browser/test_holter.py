@@ -45,6 +45,11 @@ def test_a_doctor_reads_and_signs_off_the_holter_report_of_record_203(
     expect(trend).to_have_attribute("data-loaded", "true")
     viewer = page.locator("[data-ecg-viewer]")
     expect(viewer).to_have_attribute("data-events", str(Event.objects.count()))
+    # the summary's two lists each as tall as their own rows (they had stretched to the taller one's height,
+    # spreading the shorter list's rows apart)
+    lists = holter.locator(".holter-grid > dl.facts")
+    left, right = lists.nth(0).bounding_box(), lists.nth(1).bounding_box()
+    assert abs(left["y"] - right["y"]) < 1 and right["height"] < 0.8 * left["height"]
     assert_accessible(page)
     shot(page, "20-holter-recording-page")
     holter.screenshot(path=str(shot.dir / "21-holter-summary-and-trend.png"))
@@ -96,9 +101,11 @@ def test_a_doctor_reads_and_signs_off_the_holter_report_of_record_203(
     assert review.decision == "confirm" and review.event.start == int(sample) and review.note == "Seen on the strip."
     expect(page.locator(f"#event-{review.event_id}")).to_contain_text("Confirmed by doctor_a")
 
-    # Tablet width: nothing spills sideways, the panel still reads.
+    # Tablet width: nothing spills sideways, the panel still reads, its two lists one under the other.
     page.set_viewport_size(TABLET)
     expect(trend).to_be_visible()
+    left, right = lists.nth(0).bounding_box(), lists.nth(1).bounding_box()
+    assert right["y"] >= left["y"] + left["height"] - 1 and abs(right["x"] - left["x"]) < 1
     assert _fits(page, TABLET["width"])
     assert_accessible(page)
     shot(page, "24-holter-recording-page-tablet")
