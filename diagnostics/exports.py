@@ -22,6 +22,7 @@ EVENT_COLUMNS = [
     "beats",
     "rate_bpm",
     "review",
+    "event_id",  # the event's id in the API (`event` numbers the recording's events in order, as the pages do)
 ]
 
 # A cell starting with one of these is taken for a formula by spreadsheet programs.
@@ -62,6 +63,7 @@ def recording_export(request, recording_id: int):
                 "p_f",
                 "p_q",
                 "mi_probability",
+                "beat_index",  # the beat's index in the API, from 0 (`beat` counts from 1, as the pages do)
             ]
         )
         for b in selectors.beat_list(recording=recording).iterator(chunk_size=2000):
@@ -75,6 +77,7 @@ def recording_export(request, recording_id: int):
                     b.aami_class,
                     *(f"{p:.6f}" for p in b.probabilities.values()),
                     "" if b.mi_probability is None else f"{b.mi_probability:.6f}",
+                    b.index,
                 ]
             )
         events = list(selectors.event_list(recording=recording))
@@ -97,6 +100,7 @@ def recording_export(request, recording_id: int):
                         e.beats,
                         "" if e.rate_bpm is None else e.rate_bpm,
                         review.decision if review else "",
+                        e.pk,
                     ]
                 )
 

@@ -214,18 +214,30 @@ def test_a_confirmed_mi_flag_stays_abnormal_and_the_latest_review_decides(api_as
     assert interpretation() == "A"
 
 
-def test_the_csv_export_lists_the_events_after_the_beats(client, staff_a, doctor_a, rhythm_recording):
+def test_the_csv_export_lists_the_events_after_the_beats(client, api_as, staff_a, doctor_a, rhythm_recording):
     event = rhythm_recording.events.get(type="vf")
     services.event_review_create(user=doctor_a, event=event, decision="reject", note="artefact")
     response = client_for(client, staff_a).get(reverse("recording-export", args=[rhythm_recording.pk]))
     rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
     header = rows.index(EVENT_COLUMNS)
-    assert EVENT_COLUMNS[3:6] == ["type", "start_sample", "end_sample"] and EVENT_COLUMNS[-2:] == ["rate_bpm", "review"]
+    assert EVENT_COLUMNS[3:6] == ["type", "start_sample", "end_sample"] and EVENT_COLUMNS[-3:-1] == [
+        "rate_bpm",
+        "review",
+    ]
     assert header == 1 + rhythm_recording.beats.count() + 1  # beats, a blank line, then the events
     events = rows[header + 1 :]
     assert len(events) == rhythm_recording.events.count()
     vf_row = next(r for r in events if r[3] == "vf")
     assert int(vf_row[4]) == event.start and vf_row[10] == "reject"
+    # joined to the API by its id and index; numbered from 1 as the pages number them
+    listed = api_as(staff_a).get(f"/api/v1/recordings/{rhythm_recording.pk}/events", {"page_size": 1000}).json()
+    api = {e["id"]: e for e in listed["results"]}
+    assert [int(r[EVENT_COLUMNS.index("event")]) for r in events] == list(range(1, len(events) + 1))
+    for r in events:
+        assert api[int(r[EVENT_COLUMNS.index("event_id")])]["start"] == int(r[EVENT_COLUMNS.index("start_sample")])
+    beats = rows[1 : header - 1]
+    assert rows[0][3] == "beat" and rows[0][-1] == "beat_index"
+    assert [(int(r[3]), int(r[-1])) for r in beats[:3]] == [(1, 0), (2, 1), (3, 2)]
 
 
 def test_only_doctors_review_events_and_every_decision_is_kept(staff_a, doctor_a, doctor_b, rhythm_recording):
