@@ -99,7 +99,7 @@ def test_a_doctor_reads_and_signs_off_the_holter_report_of_record_203(
     expect(page.locator(".messages")).to_contain_text("confirmed")
     review = EventReview.objects.get()
     assert review.decision == "confirm" and review.event.start == int(sample) and review.note == "Seen on the strip."
-    expect(page.locator(f"#event-{review.event_id}")).to_contain_text("Confirmed by doctor_a")
+    expect(page.locator(f"#event-{review.event_id}")).to_contain_text("Confirmed by doctor_a: “Seen on the strip.”")
 
     # Tablet width: nothing spills sideways, the panel still reads, its two lists one under the other.
     page.set_viewport_size(TABLET)
