@@ -75,12 +75,15 @@ def test_staff_create_and_edit_a_patient(client, staff_a):
     assert response["Location"] == reverse("patient-detail", args=[patient.pk])
     assert (patient.mrn, patient.clinic, patient.created_by) == ("X-1", staff_a.clinic, staff_a)
     client.post(
-        reverse("patient-edit", args=[patient.pk]), {"mrn": "X-1", "family_name": "Nakamura-Ito", "sex": "female"}
+        reverse("patient-edit", args=[patient.pk]),
+        {"mrn": "X-1", "family_name": "Nakamura-Ito", "date_of_birth": "1970-02-03", "sex": "female"},
     )
     patient.refresh_from_db()
     assert patient.family_name == "Nakamura-Ito"
     page = client.get(reverse("patient-detail", args=[patient.pk])).content.decode()
     assert "Nakamura-Ito" in page and "No recordings yet" in page
+    assert "1970-02-03" in page  # as every other page writes dates
+    assert "1970-02-03" in client.get(reverse("patient-list")).content.decode()
 
 
 @pytest.mark.django_db
