@@ -113,7 +113,7 @@ def pattern_events(
             first += -(-(last_kept + 1 - first) // size) * size  # whole cycles after the earlier episode
         if (last - first + 1) // size < MIN_CYCLES:
             continue
-        rate = run_rate(r_peaks, first + 1, last, fs)
+        rate = run_rate(r_peaks, first, last, fs)
         events.append(Event(name, int(r_peaks[first]), int(r_peaks[last]), last - first + 1, rate))
         last_kept = last
     return sorted(events, key=lambda e: e.start)

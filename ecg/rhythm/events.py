@@ -48,11 +48,12 @@ def sort_events(events: list[Event]) -> list[Event]:
 
 
 def run_rate(r_peaks: np.ndarray, first: int, last: int, fs: float) -> float | None:
-    """Mean rate (bpm) over the intervals ending at beats ``first``..``last`` (the coupling interval included)."""
-    begin = first - 1 if first > 0 else first
-    if last <= begin:
+    """Mean rate (bpm) over the R-R intervals between beats ``first`` and ``last``: a run's own rate, as
+    Holter reports give it. The coupling interval before its first beat is that beat's prematurity, not
+    the run's rate (a couplet's rate is its one interval)."""
+    if last <= first:
         return None
-    return round(60.0 * fs * (last - begin) / float(r_peaks[last] - r_peaks[begin]), 1)
+    return round(60.0 * fs * (last - first) / float(r_peaks[last] - r_peaks[first]), 1)
 
 
 def episode_rate(r_peaks: np.ndarray, first: int, last: int, fs: float, gaps: np.ndarray | None = None) -> float | None:

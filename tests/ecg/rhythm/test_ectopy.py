@@ -30,6 +30,17 @@ def test_it_tells_couplets_runs_and_ventricular_tachycardia_apart():
     assert summary["couplets"] == 1 and summary["runs"] == 2 and summary["longest_run"]["beats"] == 7
 
 
+def test_a_runs_rate_is_over_its_own_intervals_not_the_coupling_interval_before_it():
+    # V beats 0.4 s after the sinus beat, then 0.6 s apart: the run is at 100 /min, the couplet at 100
+    # (the coupling interval counted in, they read 109 and 120 /min)
+    r_peaks, classes = beats("NNNN" + "VVV" + "NNNN" + "VV" + "NNNN", {"V": 0.6})
+    for i in (4, 11):
+        r_peaks[i:] -= int(0.2 * FS)
+    events, summary = ectopic_events(r_peaks, classes, FS, kind="V")
+    assert [(e.type, e.rate_bpm) for e in events] == [("vt", 100.0), ("v_couplet", 100.0)]
+    assert summary["fastest_run"]["rate_bpm"] == 100.0
+
+
 def test_a_slow_ventricular_run_is_not_called_tachycardia():
     r_peaks, classes = beats("NNNNVVVVNNNN", {"V": 0.9})
     events, _ = ectopic_events(r_peaks, classes, FS, kind="V")
