@@ -20,7 +20,11 @@ as `bench.rhythm_unseen` compares them):
   premature (the sinus impulse and the ventricular focus meet at about the sinus beat's time), so
   such a beat up to 1.1 of the cycle is F as well where its QRS is unlike the N beat's and like the
   V beat's by looser bounds and the classifier gives V and F together some probability
-  (``FUSION_ON_TIME_*``; the variants "on time", each with the premature bounds as shipped).
+  (``FUSION_ON_TIME_*``; the variants "on time", each with the premature bounds as shipped). Each
+  variant's V runs are also read on the svdb records by the classifier trained on MIT-BIH alone
+  (``runs_mitdb_svdb``: the transfer protocol's kept probabilities), patients of another database:
+  there the on-time fusion beats are all false, so they are not shipped (``FUSION_ON_TIME_OF_CYCLE``
+  0).
 
     .venv/bin/python -m bench.experiments.fusion_couplets
 
@@ -38,7 +42,7 @@ from bench import heartbeat_protocols as hp
 from bench import rhythm_unseen
 from bench.common import REPO, machine, write_result
 from bench.experiments.prior_shift import decision_settings, protocol_inputs
-from bench.experiments.v_pairs import score_variants
+from bench.experiments.v_pairs import run_figures, score_variants
 from ecg.constants import AAMI_CLASSES
 from ecg.models import decision
 
@@ -158,6 +162,12 @@ def main() -> None:
         ]
     ]
     results = score_variants(variants, ids, records, probs, measures, contexts)
+    svdb = sorted(probs["mitdb_svdb"])  # trained on MIT-BIH alone: patients of another database
+    for name, values in variants:
+        with decision_settings(**values):
+            results[name]["runs_mitdb_svdb"] = run_figures(svdb, records, probs["mitdb_svdb"], contexts)
+        runs = results[name]["runs_mitdb_svdb"]["ec57"]
+        print(f"{name[:62]:62s} MIT-BIH -> svdb " + " ".join(f"{k} {runs[k]['se']}/{runs[k]['ppv']}" for k in runs))
     write_result(
         OUTPUT,
         {"machine": machine(load_before), "records": len(ids), "shipped": shipped, "scan": found, "results": results},
