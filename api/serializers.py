@@ -1,3 +1,4 @@
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -8,7 +9,7 @@ from ecg.clock import seconds_cut
 from ecg.constants import AAMI_CLASSES
 from ecg.io.readers import MAX_FS, MIN_FS
 from mlmodels.models import ModelVersion
-from patients.models import Patient
+from patients.models import Patient, validate_date_of_birth
 
 MAX_ID = 2**63 - 1
 
@@ -74,6 +75,13 @@ class PatientSerializer(StrictFields, serializers.ModelSerializer):
         model = Patient
         fields = ["id", "mrn", "family_name", "given_name", "date_of_birth", "sex", "created_at", "updated_at"]
         read_only_fields = ["id", "created_at", "updated_at"]
+
+    def validate_date_of_birth(self, value):
+        try:
+            validate_date_of_birth(value, stored=self.instance.date_of_birth if self.instance is not None else None)
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(exc.messages) from None
+        return value
 
 
 class PatientUpdateSerializer(PatientSerializer):

@@ -1,6 +1,6 @@
 from django import forms
 
-from .models import Patient
+from .models import Patient, validate_date_of_birth
 
 
 class PatientForm(forms.ModelForm):
@@ -8,3 +8,8 @@ class PatientForm(forms.ModelForm):
         model = Patient
         fields = ["mrn", "family_name", "given_name", "date_of_birth", "sex"]
         widgets = {"date_of_birth": forms.DateInput(attrs={"type": "date"})}
+
+    def clean_date_of_birth(self):
+        value = self.cleaned_data.get("date_of_birth")
+        validate_date_of_birth(value, stored=self.instance.date_of_birth if self.instance.pk else None)
+        return value

@@ -1,3 +1,5 @@
+from datetime import date
+
 import pytest
 
 from patients.models import Patient
@@ -77,6 +79,25 @@ def test_it_refuses_invalid_values(api, body):
     response = api.post(URL, {"mrn": "A-3", "family_name": "V", **body}, format="json")
     assert response.status_code == 400
     assert response.json()["error"]["field"] == next(iter(body))
+
+
+def test_a_date_of_birth_kept_from_before_the_check_blocks_no_other_change(api, patient_a, client, staff_a):
+    from django.urls import reverse
+
+    from ..conftest import client_for
+
+    Patient.objects.filter(pk=patient_a.pk).update(date_of_birth=date(1850, 6, 1))  # stored before the check
+    assert api.patch(f"{URL}/{patient_a.pk}", {"family_name": "Kept"}, format="json").status_code == 200
+    body = api.get(f"{URL}/{patient_a.pk}").json() | {"given_name": "Also"}
+    assert api.put(f"{URL}/{patient_a.pk}", body, format="json").status_code == 200
+    client_for(client, staff_a)
+    form = {"mrn": patient_a.mrn, "family_name": "Web", "date_of_birth": "1850-06-01", "sex": "unknown"}
+    assert client.post(reverse("patient-edit", args=[patient_a.pk]), form).status_code == 302
+    patient_a.refresh_from_db()
+    assert (patient_a.family_name, patient_a.date_of_birth) == ("Web", date(1850, 6, 1))
+    # a new date must be one a living patient can have
+    refused = api.patch(f"{URL}/{patient_a.pk}", {"date_of_birth": "1850-06-02"}, format="json")
+    assert refused.status_code == 400 and refused.json()["error"]["field"] == "date_of_birth"
 
 
 def test_an_unknown_field_is_refused_and_nothing_is_stored(api, patient_a):
