@@ -86,7 +86,7 @@ def recording_export(request, recording_id: int):
             yield writer.writerow(EVENT_COLUMNS)
             fs = recording.sampling_rate or 0
             for n, e in enumerate(events, 1):
-                review = e.latest_review()
+                review = next(iter(e.reviews.all()), None)  # prefetched by event_list, newest first
                 yield writer.writerow(
                     [
                         safe_cell(patient.mrn),

@@ -566,7 +566,8 @@
         self.events = (data.events || []).slice().sort(function (a, b) { return a.start - b.start; });
         self.root.dataset.events = String(self.events.length);
         self.draw();
-        if (self.pendingEvent) { var d = self.pendingEvent; self.pendingEvent = null; self.stepEvent(d); }
+        if (self.pendingEventId) { var p = self.pendingEventId; self.pendingEventId = null; self.showEventById(p[0], p[1]); }
+        else if (self.pendingEvent) { var d = self.pendingEvent; self.pendingEvent = null; self.stepEvent(d); }
       })
       .catch(function () { self.events = []; });
   };
@@ -614,8 +615,8 @@
   /* The event list's "Show in viewer": that event, as "Next event" shows it (its place, its
    * description and its mark); at its start alone while the events are still loading. */
   SignalViewer.prototype.showEventById = function (id, sample) {
-    var ev = this.events || [];
-    for (var i = 0; i < ev.length; i++) if (String(ev[i].id) === String(id)) { this.showEvent(i); return; }
+    if (!this.events) { this.pendingEventId = [id, sample]; this.goTo(sample); return; } // shown once they load
+    for (var i = 0; i < this.events.length; i++) if (String(this.events[i].id) === String(id)) { this.showEvent(i); return; }
     this.showMoment(sample);
   };
 

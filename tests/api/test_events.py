@@ -5,6 +5,8 @@ import io
 
 import pytest
 import wfdb
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from accounts.models import AuditEvent
@@ -217,8 +219,12 @@ def test_a_confirmed_mi_flag_stays_abnormal_and_the_latest_review_decides(api_as
 def test_the_csv_export_lists_the_events_after_the_beats(client, api_as, staff_a, doctor_a, rhythm_recording):
     event = rhythm_recording.events.get(type="vf")
     services.event_review_create(user=doctor_a, event=event, decision="reject", note="artefact")
+    services.event_review_create(user=doctor_a, event=event, decision="confirm", note="on a second look")
+    services.event_review_create(user=doctor_a, event=event, decision="reject", note="artefact after all")
     response = client_for(client, staff_a).get(reverse("recording-export", args=[rhythm_recording.pk]))
-    rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
+    with CaptureQueriesContext(connection) as queries:  # the events' reviews in one query, not one per event
+        rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
+    assert sum("diagnostics_eventreview" in q["sql"] for q in queries.captured_queries) == 1
     header = rows.index(EVENT_COLUMNS)
     assert EVENT_COLUMNS[3:6] == ["type", "start_sample", "end_sample"] and EVENT_COLUMNS[-3:-1] == [
         "rate_bpm",

@@ -166,3 +166,16 @@ def test_staff_pages_show_the_doctors_decision_beside_the_flag(client, staff_a, 
     assert all(
         "<strong>MI confirmed</strong> by" in page and 'class="mi-gauge flagged"' in page for page in confirmed[2:]
     )
+
+
+@pytest.mark.django_db
+def test_the_review_page_lists_earlier_recordings_with_the_decision_on_their_flag(
+    client, staff_a, doctor_a, patient_a, active_models
+):
+    earlier = classified(staff_a, patient_a)
+    later = classified(staff_a, patient_a, seed=1)
+    services.review_create(user=doctor_a, diagnosis=earlier.diagnosis, decision="reject", note="artefact")
+    page = client_for(client, doctor_a).get(reverse("recording-review", args=[later.pk])).content.decode()
+    table = page[page.index("Earlier recordings of this patient") :]
+    assert "MI flag rejected by" in table and 'class="flag"' not in table.split("</table>")[0]
+    assert "flagged for a doctor's review" in page  # the recording under review, not yet decided
