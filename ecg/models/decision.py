@@ -292,7 +292,9 @@ CONDUCTED_OF_CYCLE_MIN = 0.95  # ... and an interval this share of that N beat's
 FUSION_OF_CYCLE = 0.8  # a beat called N between an N beat and a V call, at most this share of the N beat's interval,
 FUSION_SINUS_CORRELATION_MAX = (0.95, 0.9)  # ... with a QRS this unlike the N beat's (first, second lead) ...
 FUSION_V_CORRELATION_MIN = 0.7  # ... and this like the V beat's (both leads) is F, opening a couplet (np.inf: off)
-FUSION_ON_TIME_OF_CYCLE = 0.0  # such a beat later than FUSION_OF_CYCLE, up to this share (on time; 0: off, as shipped), ...
+FUSION_ON_TIME_OF_CYCLE = (
+    0.0  # such a beat later than FUSION_OF_CYCLE, up to this share (on time; 0: off, as shipped), ...
+)
 FUSION_ON_TIME_SINUS_CORRELATION_MAX = (0.97, 0.95)  # ... with a QRS this unlike the N beat's ...
 FUSION_ON_TIME_V_CORRELATION_MIN = 0.6  # ... this like the V beat's (both leads) ...
 FUSION_ON_TIME_PROBABILITY_MIN = 0.05  # ... and V and F this probable together (after sharing) is F as well
@@ -1048,7 +1050,8 @@ def record_class_indices(
         idx = fusion_in_run_calls(idx, n=n, v=v, f=f)
         if morphology is not None and np.isfinite(FUSION_V_CORRELATION_MIN):
             total = p.sum(axis=1)
-            ventricular_share = (p[:, v] + p[:, f]) / np.where(total > 0, total, 1.0)
+            on_time = FUSION_ON_TIME_OF_CYCLE > FUSION_OF_CYCLE  # (off as shipped)
+            ventricular_share = (p[:, v] + p[:, f]) / np.where(total > 0, total, 1.0) if on_time else None
             idx = fusion_couplet_beats(r_peaks, fs, idx, morphology, n=n, v=v, f=f, ventricular_share=ventricular_share)
     return idx
 
