@@ -7,15 +7,18 @@ import pytest
 from .data import REPO_ROOT
 
 
-def start(**env) -> subprocess.CompletedProcess:
+def start(code: str = "import django; django.setup()", **env) -> subprocess.CompletedProcess:
+    """Run ``code`` in a child process with the project's settings, the database and broker of this
+    environment left out (the embedded set-up: SQLite under ECG_VAR_DIR, tasks in process) and ``env``."""
     full_env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "CELERY_BROKER_URL"}}
     full_env.update(env)
     return subprocess.run(
-        [sys.executable, "-c", "import django; django.setup()"],
+        [sys.executable, "-c", code],
         cwd=REPO_ROOT,
         env={**full_env, "DJANGO_SETTINGS_MODULE": "ecgsite.settings"},
         capture_output=True,
         text=True,
+        timeout=300,
     )
 
 
@@ -48,14 +51,7 @@ def test_with_no_environment_it_runs_embedded(tmp_path):
         "import django; django.setup(); from django.conf import settings; "
         "print(settings.DATABASES['default']['ENGINE'], settings.CELERY_TASK_ALWAYS_EAGER)"
     )
-    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "CELERY_BROKER_URL"}}
-    result = subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        env={**env, "DJANGO_SETTINGS_MODULE": "ecgsite.settings", "ECG_VAR_DIR": str(tmp_path)},
-    )
+    result = start(code, ECG_VAR_DIR=str(tmp_path))
     assert result.stdout.split() == ["django.db.backends.sqlite3", "True"], result.stderr
 
 

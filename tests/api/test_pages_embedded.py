@@ -6,11 +6,8 @@ a child process, since the suite's own database is PostgreSQL.
 """
 
 import json
-import os
-import subprocess
-import sys
 
-from tests.test_settings import REPO_ROOT
+from tests.test_settings import start
 
 SCRIPT = """
 import json
@@ -49,15 +46,7 @@ print(json.dumps(out))
 
 
 def test_the_api_lists_answer_on_the_embedded_sqlite_database(tmp_path):
-    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "CELERY_BROKER_URL"}}
-    result = subprocess.run(
-        [sys.executable, "-c", SCRIPT],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**env, "DJANGO_SETTINGS_MODULE": "ecgsite.settings", "ECG_VAR_DIR": str(tmp_path)},
-    )
+    result = start(SCRIPT, ECG_VAR_DIR=str(tmp_path))
     assert result.returncode == 0, result.stderr[-3000:]
     out = json.loads(result.stdout.strip().splitlines()[-1])
     patients = out["/api/v1/patients"]

@@ -968,13 +968,10 @@ def test_an_f_call_beside_a_v_call_is_n_and_other_f_calls_stay_f():
     assert (out[20], out[21], out[40]) == ("N", "V", "F")
 
 
-def test_a_premature_beat_with_the_v_beats_qrs_before_it_opens_a_couplet_as_a_fusion_beat(monkeypatch):
-    """MIT-BIH 208's couplets open with a fusion beat the classifier calls N: premature, its QRS unlike
-    the sinus beat's and like the V beat after it, in both leads. Not on time, not with the sinus QRS,
-    not on one lead."""
-    from ecg.models.decision import fusion_couplet_beats
-
-    F = 3
+def _couplet_openings(openings):
+    """Sinus rhythm in which each of ``openings``, (case, interval, kind), is a beat called N at that
+    interval, then a V call and a pause: kind 0 has the sinus QRS, kind 2 a fusion of the sinus and V
+    QRS. (R-peaks, classes, two-lead morphology, each case's beat index.)"""
     rr, kinds, classes, cases = [], [], [], {}
 
     def beat(interval, kind, cls, case=None):
@@ -987,20 +984,26 @@ def test_a_premature_beat_with_the_v_beats_qrs_before_it_opens_a_couplet_as_a_fu
             beat(1.0, 0, N)
 
     sinus()
-    beat(0.75, 2, N, "fusion"), beat(0.5, 1, V), beat(1.5, 0, N)
-    sinus()
-    beat(1.0, 2, N, "on_time"), beat(0.5, 1, V), beat(1.5, 0, N)
-    sinus()
-    beat(0.75, 0, N, "sinus_qrs"), beat(0.5, 1, V), beat(1.5, 0, N)
-    sinus()
-    peaks = (np.cumsum(rr) * FS).astype(np.int64)
-    classes = np.array(classes)
-    kinds = np.array(kinds)
-    morph = _shapes(np.where(kinds == 2, 1, kinds))
-    plain = _shapes(np.zeros(len(kinds), int), seed=2)[:, :, 0]  # the narrow QRS alone
-    mixed = kinds == 2
+    for case, interval, kind in openings:
+        beat(interval, kind, N, case), beat(0.5, 1, V), beat(1.5, 0, N)
+        sinus()
+    kinds_a = np.array(kinds)
+    morph = _shapes(np.where(kinds_a == 2, 1, kinds_a))
+    plain = _shapes(np.zeros(len(kinds_a), int), seed=2)[:, :, 0]  # the narrow QRS alone
+    mixed = kinds_a == 2
     morph[mixed, :, 0] = 0.3 * plain[mixed] + 0.7 * morph[mixed, :, 0]  # a fusion of the two
     morph[:, :, 2] = morph[:, :, 0] + np.random.default_rng(3).normal(0, 0.03, morph.shape[:2])
+    return (np.cumsum(rr) * FS).astype(np.int64), np.array(classes), morph, cases
+
+
+def test_a_premature_beat_with_the_v_beats_qrs_before_it_opens_a_couplet_as_a_fusion_beat(monkeypatch):
+    """MIT-BIH 208's couplets open with a fusion beat the classifier calls N: premature, its QRS unlike
+    the sinus beat's and like the V beat after it, in both leads. Not on time, not with the sinus QRS,
+    not on one lead."""
+    from ecg.models.decision import fusion_couplet_beats
+
+    F = 3
+    peaks, classes, morph, cases = _couplet_openings([("fusion", 0.75, 2), ("on_time", 1.0, 2), ("sinus_qrs", 0.75, 0)])
     out = fusion_couplet_beats(peaks, FS, classes, morph, n=N, v=V, f=F)
     assert out[cases["fusion"]] == F
     assert out[cases["on_time"]] == N and out[cases["sinus_qrs"]] == N
@@ -1035,29 +1038,7 @@ def test_a_fusion_beat_on_time_opens_a_couplet_where_the_classifier_sees_the_ven
     from ecg.models.decision import fusion_couplet_beats
 
     F = 3
-    rr, kinds, classes, cases = [], [], [], {}
-
-    def beat(interval, kind, cls, case=None):
-        if case:
-            cases[case] = len(rr)
-        rr.append(interval), kinds.append(kind), classes.append(cls)
-
-    def sinus(k=5):
-        for _ in range(k):
-            beat(1.0, 0, N)
-
-    sinus()
-    for case, interval in (("on_time", 1.0), ("unseen", 1.0), ("late", 1.2)):
-        beat(interval, 2, N, case), beat(0.5, 1, V), beat(1.5, 0, N)
-        sinus()
-    peaks = (np.cumsum(rr) * FS).astype(np.int64)
-    classes = np.array(classes)
-    kinds = np.array(kinds)
-    morph = _shapes(np.where(kinds == 2, 1, kinds))
-    plain = _shapes(np.zeros(len(kinds), int), seed=2)[:, :, 0]
-    mixed = kinds == 2
-    morph[mixed, :, 0] = 0.3 * plain[mixed] + 0.7 * morph[mixed, :, 0]  # a fusion of the two
-    morph[:, :, 2] = morph[:, :, 0] + np.random.default_rng(3).normal(0, 0.03, morph.shape[:2])
+    peaks, classes, morph, cases = _couplet_openings([("on_time", 1.0, 2), ("unseen", 1.0, 2), ("late", 1.2, 2)])
     share = np.zeros(len(classes))
     share[[cases["on_time"], cases["late"]]] = 0.2  # the classifier sees some of the V beat in them
     assert decision.FUSION_ON_TIME_OF_CYCLE == 0.0  # off as shipped
