@@ -924,7 +924,12 @@ def _rises_at_every_sample(values: np.ndarray, fs: float) -> bool:
 
 
 def read_csv_signal(
-    data: bytes, fs: float, lead: str | None = None, *, max_columns: int = DEFAULT_MAX_COLUMNS
+    data: bytes,
+    fs: float,
+    lead: str | None = None,
+    *,
+    max_columns: int = DEFAULT_MAX_COLUMNS,
+    empty_lines_skipped: bool = False,
 ) -> Signal:
     """One column of numbers, or several columns named in a header row, sampled at ``fs``.
 
@@ -934,7 +939,8 @@ def read_csv_signal(
     Any other column that rises at every row is refused, never kept as a lead. Every other column is
     kept, as every reader keeps every lead (the viewer, the 12-lead layout and FHIR show them);
     ``lead`` must name one of them.  A first line wider than ``max_columns`` is refused before
-    anything is converted.
+    anything is converted. An empty line among the samples is refused (skipped, it would move every
+    later sample one earlier); ``empty_lines_skipped`` reads a file stored before that as it was read then.
     """
     import pandas as pd
 
@@ -942,11 +948,20 @@ def read_csv_signal(
     text = _decode_text(data, "CSV file")
     # whole-line comments ("# exported by ...") are skipped as blank lines are, so a row keeps its line's
     # number in messages; a '#' inside a line is text ("Sample #")
-    lines = ["" if ln.lstrip().startswith("#") else ln for ln in text.splitlines()]
+    source = text.splitlines()
+    lines = ["" if ln.lstrip().startswith("#") else ln for ln in source]
     text = "\n".join(lines)
     first = next((ln for ln in lines if ln.strip()), None)
     if first is None:
         raise SignalError("CSV file is empty")
+    # an empty line among the rows is no sample: skipped, it would move every later sample earlier by one
+    filled = [i for i, ln in enumerate(lines) if ln.strip()]
+    gap = next((i for i in range(filled[0], filled[-1]) if not source[i].strip()), None)
+    if gap is not None and not empty_lines_skipped:
+        raise SignalError(
+            f"CSV file, row {gap + 1} is an empty line among the samples: write nan for each lost sample, "
+            "so that the samples after it keep their time"
+        )
     delimiter = sniff_delimiter(first) or r"\s+"
     columns_in_first = len(first.split()) if delimiter == r"\s+" else first.count(delimiter) + 1
     if columns_in_first > max_columns:
@@ -1176,6 +1191,6 @@ def sniff_format(filename: str, head: bytes) -> str:
         if is_aecg(head):
             return "aecg"
         raise SignalError(f"{filename} is XML but not an HL7 aECG document (no AnnotatedECG element)")
-    if not re.search(r"\d", text):
+    if not re.search(r"\d|\bnan\b", text, re.IGNORECASE):  # a lead off at the start reads nan for a while
         raise junk
     return "csv"

@@ -348,6 +348,28 @@ def test_read_csv_comment_lines_are_skipped_and_a_hash_in_a_name_is_kept(record_
         read_csv_signal("\n".join(rows).encode(), fs=FS)
 
 
+def test_read_csv_an_empty_line_among_the_samples_is_refused_not_skipped(record_100):
+    # skipped, it moved every later sample one earlier: beats after it mistimed, a sinus beat read as S
+    mlii = _ten_seconds(record_100)
+    rows = ["MLII"] + [f"{v:.3f}" for v in mlii]
+    rows[1001] = ""  # line 1002 of the file
+    with pytest.raises(SignalError, match="row 1002 is an empty line among the samples: write nan"):
+        read_csv_signal("\n".join(rows).encode(), fs=FS)
+    stored = read_csv_signal("\n".join(rows).encode(), fs=FS, empty_lines_skipped=True)  # accepted before
+    assert len(stored.lead()) == len(mlii) - 1
+    rows[1001] = "nan"  # a lost sample keeps the time of those after it
+    signal = read_csv_signal(("\n".join(rows) + "\n\n\n").encode(), fs=FS)  # blank lines at the end: none
+    assert len(signal.lead()) == len(mlii) and signal.lost_spans() == [(1000, 1000)]
+    rows[1001] = "# the lead was touched here"  # a comment line is no sample either, and says so
+    assert len(read_csv_signal("\n".join(rows).encode(), fs=FS).lead()) == len(mlii) - 1
+
+
+def test_sniff_a_csv_that_opens_with_lost_samples_is_a_csv():
+    head = ("MLII\n" + "nan\n" * 2000).encode()[:4096]  # a lead off for the first seconds
+    assert sniff_format("leadoff.csv", head) == "csv"
+    assert sniff_format("leadoff.csv", ("NaN\n" * 2000).encode()[:4096]) == "csv"
+
+
 @pytest.mark.parametrize("header", [True, False])
 def test_read_csv_a_delimiter_ending_every_line_adds_no_lead(record_100, header):
     mlii, v5 = _ten_seconds(record_100), record_100.lead("V5")[: int(10 * FS)]
