@@ -77,6 +77,12 @@ class IdempotencyKeyReused(Conflict):
         super().__init__(message, field="Idempotency-Key")
 
 
+class ArtifactRegistered(Conflict):
+    """An artifact registered already, asked for under another version name or threshold."""
+
+    code = "artifact_registered"
+
+
 class ModelRejected(Invalid):
     """A model artifact that cannot be registered (unreadable, wrong shape, a taken version)."""
 

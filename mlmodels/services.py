@@ -14,7 +14,7 @@ from django.utils import timezone
 from ecg.constants import AAMI_CLASSES, BEAT_FS, BEAT_LENGTH, MI_LABELS
 from ecg.io.readers import without_paths
 from ecg.processing import context
-from ecgsite.errors import ModelRejected, UnsupportedUpload, UploadTooLarge
+from ecgsite.errors import ArtifactRegistered, ModelRejected, UnsupportedUpload, UploadTooLarge
 
 from .models import ModelVersion
 from .signals import model_version_activated
@@ -151,6 +151,23 @@ def model_version_register(
         )
 
 
+def _registered_again(existing: ModelVersion, *, version: str, threshold: float | None, activate: bool) -> ModelVersion:
+    """The version an artifact was registered as, asked for again: the same request repeated returns it
+    (activated if asked). Under another version name or with another threshold it is refused: a version's
+    artifact and threshold do not change, and the existing version was silently returned before."""
+    same_threshold = threshold is None or (
+        existing.threshold is not None and abs(float(existing.threshold) - float(threshold)) < 1e-9
+    )
+    if existing.version != version or not same_threshold:
+        kept = "no threshold" if existing.threshold is None else f"threshold {existing.threshold:g}"
+        raise ArtifactRegistered(
+            f"This artifact is already registered as {existing.task} version {existing.version!r} ({kept}); "
+            "a version's artifact and threshold do not change: register another artifact, or activate that version.",
+            field="artifact",
+        )
+    return model_version_activate(model_version=existing) if activate else existing
+
+
 def _register(
     *, task, version, source: Path, created_by, class_labels, threshold, metrics, report, provenance, activate
 ) -> ModelVersion:
@@ -164,13 +181,13 @@ def _register(
             source_sha = sha256_of(source)
             existing = ModelVersion.objects.filter(task=task, sha256=source_sha).first()
             if existing:
-                return model_version_activate(model_version=existing) if activate else existing
+                return _registered_again(existing, version=version, threshold=threshold, activate=activate)
         info = artifact_convert(src=source, dst=converted)
         stored_from = source if source.suffix.lower() == ".keras" else converted
         sha = sha256_of(stored_from)
         existing = ModelVersion.objects.filter(task=task, sha256=sha).first()
         if existing:
-            return model_version_activate(model_version=existing) if activate else existing
+            return _registered_again(existing, version=version, threshold=threshold, activate=activate)
         if ModelVersion.objects.filter(task=task, version=version).exists():
             raise ModelRejected(f"{task} version {version!r} already exists with a different artifact", field="version")
         _check_input(task, info.get("input_kind", "beat"))

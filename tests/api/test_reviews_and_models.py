@@ -86,10 +86,24 @@ def test_model_versions_filter_by_every_task(api_as, staff_a, active_models):
 def test_an_admin_uploads_and_activates_a_model_version(api_as, admin_a, active_models, tiny_model_dir):
     api = api_as(admin_a)
     artifact = (tiny_model_dir / "mi-high.keras").read_bytes()
-    # Same bytes under another name: a new version needs a new artifact, so the service returns the existing one.
+    # Same bytes under another name or threshold: a version's artifact and threshold do not change, so it
+    # is refused naming the version it is (it was answered 201 with that version, the new name and
+    # threshold silently dropped)
+    for version, threshold in (("again", "0.4"), ("tiny-high", "0.4"), ("again", "0.5")):
+        response = api.post(
+            "/api/v1/model-versions",
+            {"task": "mi", "version": version, "threshold": threshold, "artifact": upload("mi.keras", artifact)},
+            format="multipart",
+        )
+        assert response.status_code == 409, response.content
+        error = response.json()["error"]
+        assert error["code"] == "artifact_registered" and error["field"] == "artifact"
+        assert "already registered as mi version 'tiny-high' (threshold 0.5)" in error["message"]
+    assert ModelVersion.objects.filter(task="mi").count() == 1
+    # the same request repeated returns that version
     response = api.post(
         "/api/v1/model-versions",
-        {"task": "mi", "version": "again", "threshold": "0.4", "artifact": upload("mi.keras", artifact)},
+        {"task": "mi", "version": "tiny-high", "threshold": "0.5", "artifact": upload("mi.keras", artifact)},
         format="multipart",
     )
     assert response.status_code == 201, response.content
