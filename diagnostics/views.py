@@ -176,11 +176,9 @@ def review_create(request, diagnosis_id: int):
         raise PermissionDenied("Only doctors and administrators review MI cases.")
     diagnosis = selectors.diagnosis_get(user=request.user, diagnosis_id=diagnosis_id)
     form = ReviewForm(request.POST)
-    if not form.is_valid():
-        messages.error(
-            request, "Choose confirm or reject; " + " ".join(str(m) for ms in form.errors.values() for m in ms)
-        )
-        return redirect("recording-detail", recording_id=diagnosis.recording_id)
+    if not form.is_valid():  # the review page again, the note kept and the error beside the decision
+        recording = selectors.recording_get(user=request.user, recording_id=diagnosis.recording_id)
+        return _review_page(request, recording, form, status=400)
     services.review_create(user=request.user, diagnosis=diagnosis, **form.cleaned_data)
     messages.success(request, "Review recorded.")
     if request.POST.get("next") == "queue":
@@ -363,14 +361,18 @@ def recording_review(request, recording_id: int):
     from, history, decision."""
     _require_reviewer(request.user)
     recording = selectors.recording_get(user=request.user, recording_id=recording_id)
+    return _review_page(request, recording, ReviewForm())
+
+
+def _review_page(request, recording: ECGRecording, form: ReviewForm, status: int = 200):
     context = _result_context(request, recording)
     context.update(
         mi_explanation=_mi_explanation(recording, context["diagnosis"]),
         earlier=selectors.recording_list_earlier(user=request.user, recording=recording)[:10],
-        review_form=ReviewForm() if context["diagnosis"] else None,
+        review_form=form if context["diagnosis"] else None,
         models_missing=_missing_models() if recording.is_pending else [],
     )
-    return render(request, "diagnostics/review.html", context)
+    return render(request, "diagnostics/review.html", context, status=status)
 
 
 def recording_report(request, recording_id: int):

@@ -179,3 +179,19 @@ def test_the_review_page_lists_earlier_recordings_with_the_decision_on_their_fla
     table = page[page.index("Earlier recordings of this patient") :]
     assert "MI flag rejected by" in table and 'class="flag"' not in table.split("</table>")[0]
     assert "flagged for a doctor's review" in page  # the recording under review, not yet decided
+
+
+@pytest.mark.django_db
+def test_a_review_without_a_decision_comes_back_to_the_review_page_with_the_note_kept(
+    client, staff_a, doctor_a, patient_a, active_models
+):
+    recording = classified(staff_a, patient_a)
+    client_for(client, doctor_a)
+    response = client.post(
+        reverse("review-create", args=[recording.diagnosis.pk]), {"note": "ST elevation in V2", "next": "review"}
+    )
+    page = response.content.decode()
+    assert response.status_code == 400 and "Your decision" in page
+    assert 'id="decision-error"' in page and 'aria-describedby="decision-error"' in page
+    assert "ST elevation in V2" in page  # the note typed is not lost
+    assert not Review.objects.exists()
