@@ -6,7 +6,7 @@ from django.conf import settings
 from django.contrib.auth import logout
 from django.contrib.auth.models import AnonymousUser
 from django.contrib.auth.views import redirect_to_login
-from django.http import HttpResponse, HttpResponseRedirect
+from django.http import HttpResponseRedirect
 from django.urls import reverse
 from django_htmx.http import HttpResponseClientRedirect
 
@@ -95,6 +95,26 @@ class IdleTimeoutMiddleware:
         return self.get_response(request)
 
 
+def _locked_out(request, wait: int):
+    """The login page again (429), saying how long to wait, the name and the page asked for kept."""
+    from django.contrib.auth.forms import AuthenticationForm
+    from django.shortcuts import render
+
+    if wait >= 120:
+        when = f"{math.ceil(wait / 60)} minutes"
+    else:
+        when = "1 second" if wait == 1 else f"{wait} seconds"
+    form = AuthenticationForm(request, initial={"username": request.POST.get("username", "")})
+    context = {
+        "form": form,
+        "next": request.POST.get("next", ""),
+        "lockout_message": f"Too many failed logins. Try again in {when}.",
+    }
+    response = render(request, "registration/login.html", context, status=429)
+    response["Retry-After"] = str(wait)
+    return response
+
+
 class LoginLockoutMiddleware:
     """Refuse password logins with 429 while accounts.lockout says this name must wait at this address."""
 
@@ -111,13 +131,7 @@ class LoginLockoutMiddleware:
             wait = login_wait_seconds(username=username, ip=audit.client_ip(request))
             if wait:
                 audit.record(request, AuditEvent.Action.LOCKED_OUT, username=username, status_code=429)
-                when = f"{math.ceil(wait / 60)} minutes" if wait >= 120 else f"{wait} seconds"
-                return HttpResponse(
-                    f"Too many failed logins. Try again in {when}.",
-                    status=429,
-                    content_type="text/plain",
-                    headers={"Retry-After": str(wait)},
-                )
+                return _locked_out(request, wait)
         return self.get_response(request)
 
 

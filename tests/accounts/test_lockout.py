@@ -57,7 +57,7 @@ def test_each_failure_doubles_the_wait_before_the_next_try_from_that_address(cli
     assert login(client, password="wrong").status_code == 200  # one mistyped password costs nothing
     refused = login(client, password="wrong")
     assert refused.status_code == 429 and refused["Retry-After"] == "1"
-    assert "Try again in 1 seconds" in refused.content.decode()
+    assert "Try again in 1 second." in refused.content.decode()
     time.sleep(1.1)
     assert login(client, password="wrong").status_code == 200
     assert login(client, password="wrong")["Retry-After"] == "2"

@@ -18,6 +18,9 @@ def test_repeated_failures_lock_the_account_with_429(client, staff_a, settings):
         assert login(client, "wrong").status_code == 200
     response = login(client)  # even the right password is refused during the cool-off
     assert response.status_code == 429 and "Too many failed logins" in response.content.decode()
+    # on the login page again (it was a bare text/plain page), the name kept
+    assert response["Content-Type"].startswith("text/html") and 'name="password"' in response.content.decode()
+    assert 'value="staff_a"' in response.content.decode()
     assert response["Retry-After"] == str(settings.ECG_LOCKOUT_SECONDS)
     assert AuditEvent.objects.filter(action="locked_out", username="staff_a").count() == 1
     assert client.get(reverse("dashboard")).status_code == 302
