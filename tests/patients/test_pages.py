@@ -142,3 +142,21 @@ def test_a_user_of_clinic_b_gets_404_for_clinic_a_pages(client, staff_b, staff_a
         == 404
     )
     assert "No patients match" in client.get(reverse("patient-list"), {"q": "Meyer"}).content.decode()
+
+
+@pytest.mark.django_db
+def test_form_help_and_errors_are_tied_to_their_fields(client, staff_a):
+    """Every id a field's aria-describedby names is on the page: its help text and its errors (the
+    widgets named ids no element had)."""
+    import re
+
+    client_for(client, staff_a)
+    for page in (
+        client.get(reverse("patient-create")).content.decode(),
+        client.post(
+            reverse("patient-create"), {"mrn": "", "family_name": "", "date_of_birth": "2999-01-01"}
+        ).content.decode(),
+    ):
+        described = [i for ids in re.findall(r'aria-describedby="([^"]+)"', page) for i in ids.split()]
+        assert all(f'id="{i}"' in page for i in described), described
+    assert "id_date_of_birth_error" in described and 'id="id_date_of_birth_error"' in page
