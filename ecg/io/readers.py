@@ -403,6 +403,17 @@ def _unique_names(names: list[str]) -> list[str]:
 # --- WFDB ---------------------------------------------------------------------------------
 
 
+def _wfdb_unreadable(name: str, exc: Exception) -> SignalError:
+    """What wfdb's error means to the person who uploaded the record: a data file shorter than its
+    header declares reads as a reshape or loading failure inside wfdb."""
+    text = str(exc)
+    if any(m in text for m in ("Samples were not loaded correctly", "cannot reshape array", "could not broadcast")):
+        return SignalError(
+            f"WFDB record {name}: its data file holds fewer samples than its header declares (cut short?)"
+        )
+    return SignalError(f"WFDB record {name} could not be read: {without_paths(text)}")
+
+
 def read_wfdb(record_path: str | Path, *, max_columns: int = DEFAULT_MAX_COLUMNS) -> Signal:
     """A WFDB record given as its path without extension (e.g. ``.../mitdb/100``)."""
     import wfdb
@@ -426,7 +437,7 @@ def read_wfdb(record_path: str | Path, *, max_columns: int = DEFAULT_MAX_COLUMNS
     except MemoryError:
         raise SignalError(f"WFDB record {name} declares more samples than its data holds") from None
     except Exception as exc:  # wfdb raises many types for malformed headers/data
-        raise SignalError(f"WFDB record {name} could not be read: {without_paths(str(exc))}") from None
+        raise _wfdb_unreadable(name, exc) from None
     if record.p_signal is None or record.fs is None:
         raise SignalError(f"WFDB record {name} contains no signals")
     names = _unique_names([str(s) for s in (record.sig_name or [])])
@@ -706,7 +717,7 @@ def scan_wfdb(
                         str(readable), sampfrom=start, sampto=stop, channels=[index], physical=True, return_res=32
                     )
                 except Exception as exc:  # a data file shorter or other than its header says
-                    raise SignalError(f"WFDB record {name} could not be read: {without_paths(str(exc))}") from None
+                    raise _wfdb_unreadable(name, exc) from None
                 if part.p_signal is None or len(part.p_signal) != stop - start:
                     raise SignalError(f"WFDB record {name}: the data ends before sample {stop} its header declares")
                 yield part.p_signal[:, 0]

@@ -150,6 +150,15 @@ def test_read_wfdb_upload_missing_data_file():
         read_wfdb_upload(files)
 
 
+@pytest.mark.parametrize("keep", [0.5, 0.9999])  # cut in half, and mid-frame near the end
+def test_a_wfdb_data_file_shorter_than_its_header_says_is_named_so(keep):
+    files = _record_files()
+    files["100.dat"] = files["100.dat"][: int(len(files["100.dat"]) * keep)]
+    with pytest.raises(SignalError, match="its data file holds fewer samples than its header declares") as raised:
+        read_wfdb_upload(files)
+    assert "reshape" not in str(raised.value) and "not loaded correctly" not in str(raised.value)
+
+
 def test_read_wfdb_upload_two_records():
     files = {**_record_files("100"), **_record_files("101")}
     with pytest.raises(SignalError, match="one WFDB record, found headers 100.hea, 101.hea"):
