@@ -857,7 +857,17 @@ def _read_edf_path(path: Path, lead: str | None, source: str, pyedflib: Any, sta
             raise SignalError(f"{source} has no signal channels")
         probe = Signal(fs=1.0, leads={labels[i]: np.zeros(0) for i in channels})
         chosen = labels.index(probe.lead_name(lead))
+        if lead is None and rates[chosen] < MIN_FS:  # e.g. a pulse or respiration channel first
+            ecg_rate = [i for i in channels if rates[i] >= MIN_FS]
+            named = [i for i in ecg_rate if "ecg" in labels[i].lower() or "ekg" in labels[i].lower()]
+            chosen = (named or ecg_rate or [chosen])[0]
         fs = rates[chosen]
+        if fs < MIN_FS:
+            raise SignalError(
+                f"{source}: channel {labels[chosen]!r} is sampled at {fs:g} Hz, below the minimum of {MIN_FS:g} Hz"
+                + ("" if lead is not None else ", and so is every other channel"),
+                about="lead" if lead is not None else None,
+            )
         keep = [i for i in channels if rates[i] == fs]
         try:
             leads = {labels[i]: reader.readSignal(i) for i in keep}

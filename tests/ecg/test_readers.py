@@ -281,11 +281,9 @@ def test_an_exact_lead_name_wins_and_a_loose_one_must_fit_one_lead():
         two.lead_name("V2")
 
 
-def test_read_edf_mixed_rates_keeps_the_ecg_rate(tmp_path):
+def _mixed_edf(path, channels):
     import pyedflib
 
-    path = tmp_path / "mixed.edf"
-    channels = (("Resp", 128), ("ECG II", 256), ("ECG V1", 256))
     with pyedflib.EdfWriter(str(path), len(channels), file_type=pyedflib.FILETYPE_EDFPLUS) as writer:
         writer.setSignalHeaders(
             [
@@ -305,11 +303,28 @@ def test_read_edf_mixed_rates_keeps_the_ecg_rate(tmp_path):
         )
         writer.writeSamples([np.zeros(fs * 10) for _, fs in channels])
         writer.writeAnnotation(1.0, -1, "event")
+    return path
+
+
+def test_read_edf_mixed_rates_keeps_the_ecg_rate(tmp_path):
+    path = _mixed_edf(tmp_path / "mixed.edf", (("Resp", 128), ("ECG II", 256), ("ECG V1", 256)))
     signal = read_edf(path)
     assert signal.fs == 256 and list(signal.leads) == ["ECG II", "ECG V1"]  # annotations, Resp left out
     assert signal.lead_name() == "ECG II"
     resp = read_edf(path, lead="resp")
     assert resp.fs == 128 and list(resp.leads) == ["Resp"]
+
+
+def test_read_edf_a_slow_first_channel_gives_way_to_the_ecg(tmp_path):
+    # a pulse oximeter's channel first: it was chosen and the file refused for its 50 Hz
+    path = _mixed_edf(tmp_path / "pleth.edf", (("Pleth", 50), ("ECG", 250)))
+    signal = read_edf(path)
+    assert signal.fs == 250 and signal.lead_name() == "ECG"
+    with pytest.raises(SignalError, match="channel 'Pleth' is sampled at 50 Hz, below the minimum of 100 Hz$"):
+        read_edf(path, lead="Pleth")
+    slow = _mixed_edf(tmp_path / "slow.edf", (("Pleth", 50), ("Resp", 25)))
+    with pytest.raises(SignalError, match="channel 'Pleth' is sampled at 50 Hz.*and so is every other channel"):
+        read_edf(slow)
 
 
 def test_read_edf_junk():
