@@ -301,7 +301,13 @@ def parse_beat_xlsx(data: bytes) -> np.ndarray:
         while cells and cells[-1] == "":
             cells.pop()
         rows.append(cells)
+    others = len(workbook.worksheets) - 1
     workbook.close()
+    if others and not any(any(c.strip() for c in r) for r in rows):
+        raise UploadRefused(
+            f"the workbook's first sheet, {sheet.title!r}, is empty: the beats are read from the first sheet "
+            f"(the workbook has {others} other sheet{'s' if others > 1 else ''}); move them there"
+        )
     return rows_to_beats(rows)
 
 

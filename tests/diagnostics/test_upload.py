@@ -250,6 +250,24 @@ def test_it_names_the_row_in_an_xlsx(post):
 
 
 @pytest.mark.django_db
+def test_an_xlsx_whose_beats_are_not_on_its_first_sheet_is_refused_saying_so(post):
+    workbook = openpyxl.Workbook()
+    workbook.active.title = "Notes"
+    beats = workbook.create_sheet("Beats")
+    for row in beat_rows(4):
+        beats.append([float(v) for v in row])
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    assert_refused(
+        _file(post, "beats.xlsx", buffer.getvalue()),
+        400,
+        "first sheet",
+        "Notes",
+        "is empty: the beats are read from the first sheet",
+    )
+
+
+@pytest.mark.django_db
 def test_it_accepts_pasted_values(post):
     text = ", ".join(f"{v:.4f}" for v in beat_rows(1)[0])
     response = post({"kind": "beats", "text": text})
