@@ -52,6 +52,8 @@ NOT_AUDITED_ROUTES = {
     "logout",
     "two-factor",  # records its own login and failed-login events (object type second_factor)
     "two-factor-setup",
+    "password-change",  # records its own update event (object type password) when the password changes
+    "password-change-done",
     "dashboard",
     "recording-status",
     "healthz",
