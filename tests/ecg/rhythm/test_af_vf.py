@@ -112,6 +112,20 @@ def test_vf_is_not_reported_where_105_is_clean():
         assert np.any((noise >= e.start - 3600) & (noise <= e.end + 3600)), (e.start / 360, e.end / 360)
 
 
+def test_muscle_artefact_without_any_ecg_is_no_vf(monkeypatch):
+    # the Noise Stress Test Database's muscle-artefact record holds no ECG: uploaded alone, it raised VF
+    # episodes and the life-threatening alarm (its power lies above 12 Hz, VF's below)
+    record = str(require(DATA_DIR / "nstdb" / "noise_only" / "ma.hea", "Noise Stress Test Database noise records"))
+    signal = wfdb.rdrecord(record[: -len(".hea")]).p_signal[: 360 * 300]
+    beats = _product_beats(signal, 360.0)
+    for lead in range(signal.shape[1]):
+        assert vf.vf_events(signal[:, lead], 360.0, beats) == []
+    feats, _ = vf.window_features(signal[:, 0], 360.0, beats)
+    assert np.median(feats[:, vf.FEATURES.index("high_fraction")]) > vf.HIGH_FRACTION_MAX
+    monkeypatch.setattr(vf, "HIGH_FRACTION_MAX", np.inf)  # the window model alone reads VF there
+    assert vf.vf_events(signal[:, 0], 360.0, beats)
+
+
 def test_every_vf_episode_of_207_is_found_within_10_s_of_its_onset():
     record = str(mitdb_dir() / "207")
     signal = wfdb.rdrecord(record).p_signal
