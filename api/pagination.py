@@ -1,3 +1,4 @@
+from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.utils.urls import replace_query_param
 
@@ -6,6 +7,14 @@ class Pagination(PageNumberPagination):
     page_size = 50
     page_size_query_param = "page_size"
     max_page_size = 1000
+
+    def get_page_size(self, request):
+        """DRF's, except that a ``page_size`` that is no whole number of 1 or more is refused (400) rather
+        than ignored for the default (and carried into the next page's link as it was)."""
+        raw = request.query_params.get(self.page_size_query_param)
+        if raw is not None and not (raw.isascii() and raw.isdigit() and 0 < int(raw[:9] or "0")):
+            raise ValidationError({self.page_size_query_param: "Expected a whole number of 1 or more."})
+        return super().get_page_size(request)
 
     def get_next_link(self):
         if not self.page.has_next():

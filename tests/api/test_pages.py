@@ -169,3 +169,14 @@ def test_a_statement_compiled_once_serves_each_clinic_its_own_rows(api_as, staff
     assert [p["mrn"] for p in first_b["results"]] == ["B-1"]
     assert from_b == {"count": 0, "next": None, "previous": None, "results": []}
     assert a.get("/api/v1/patients", {"search": "Family3"}, **GENERIC).json() == first_a
+
+
+@pytest.mark.parametrize("size", ["0", "abc", "-3", "1.5", ""])
+def test_a_page_size_that_is_no_whole_number_is_refused_not_ignored(api_as, staff_a, patients, size):
+    client = api_as(staff_a)
+    for headers in ({}, GENERIC):  # the one-statement page and DRF's paginator alike
+        response = client.get("/api/v1/patients", {"page_size": size}, **headers)
+        assert response.status_code == 400, (size, response.content)
+        error = response.json()["error"]
+        assert error["field"] == "page_size" and error["message"] == "Expected a whole number of 1 or more."
+    assert client.get("/api/v1/patients", {"page_size": "5000"}).status_code == 200  # above the maximum: 1000
