@@ -14,6 +14,11 @@ class PasswordChange(auth_views.PasswordChangeView):
 
     success_url = reverse_lazy("password-change-done")
 
+    def form_invalid(self, form):
+        response = super().form_invalid(form)
+        response.status_code = 400  # as every form of the project answers a refused submission
+        return response
+
     def form_valid(self, form):
         response = super().form_valid(form)
         audit.record(self.request, AuditEvent.Action.UPDATE, user=self.request.user, object_type="password")

@@ -36,7 +36,10 @@ MATRIX: dict[str, dict[str, list]] = {
     "recording-rhythm": {"GET": [LOGIN, 200, 200, 200, 404]},
     "event-review": {"POST": [LOGIN, 403, 302, 302, (403, 404)]},
     "review-queue": {"GET": [LOGIN, 403, 200, 200, 403]},
-    "review-create": {"POST": [LOGIN, 403, 302, 302, (403, 404)]},
+    "review-create": {"POST": [LOGIN, 403, 400, 400, (403, 404)]},  # an empty form: the review page again
+    # every signed-in user changes their own password; an empty form is refused
+    "password-change": {"GET": [LOGIN, 200, 200, 200, 200], "POST": [LOGIN, 400, 400, 400, 400]},
+    "password-change-done": {"GET": [LOGIN, 200, 200, 200, 200]},
     # Without an authenticator the second step sends each role to enrol; enrolling is open to every role.
     "two-factor": {"GET": [LOGIN, 302, 302, 302, 302], "POST": [LOGIN, 302, 302, 302, 302]},
     "two-factor-setup": {"GET": [LOGIN, 200, 200, 200, 200], "POST": [LOGIN, 400, 400, 400, 400]},
