@@ -69,6 +69,7 @@ class ModelVersionAdmin(admin.ModelAdmin):
                     task=fields["task"],
                     version=fields["version"],
                     upload=fields["artifact"],
+                    refuse_changes=True,
                     class_labels=fields.get("class_labels"),
                     threshold=fields.get("threshold"),
                     report=fields.get("report", ""),

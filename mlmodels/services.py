@@ -105,10 +105,15 @@ def model_version_register(
     report: str = "",
     provenance: str = "",
     activate: bool = False,
+    refuse_changes: bool = False,
 ) -> ModelVersion:
     """Convert and store an artifact (a ``source`` file or an ``upload``) as a new version.
 
     The same artifact twice returns the first version. Used by the admin, the API and the commands.
+    With ``refuse_changes`` (the admin's and the API's registrations) an artifact already registered,
+    sent under another version name or threshold, is refused (ArtifactRegistered) rather than returned
+    with the new name and threshold dropped; the commands (start-up's registration of the bundled models
+    among them) take the existing version whatever an administrator has changed since.
     """
     if upload is not None:
         suffix = Path(upload.name or "").suffix.lower()
@@ -133,6 +138,7 @@ def model_version_register(
                 report=report,
                 provenance=provenance,
                 activate=activate,
+                refuse_changes=refuse_changes,
             )
     if source is None:
         raise TypeError("model_version_register needs a source file or an upload")
@@ -148,17 +154,20 @@ def model_version_register(
             report=report,
             provenance=provenance,
             activate=activate,
+            refuse_changes=refuse_changes,
         )
 
 
-def _registered_again(existing: ModelVersion, *, version: str, threshold: float | None, activate: bool) -> ModelVersion:
+def _registered_again(
+    existing: ModelVersion, *, version: str, threshold: float | None, activate: bool, refuse_changes: bool
+) -> ModelVersion:
     """The version an artifact was registered as, asked for again: the same request repeated returns it
     (activated if asked). Under another version name or with another threshold it is refused: a version's
     artifact and threshold do not change, and the existing version was silently returned before."""
     same_threshold = threshold is None or (
         existing.threshold is not None and abs(float(existing.threshold) - float(threshold)) < 1e-9
     )
-    if existing.version != version or not same_threshold:
+    if refuse_changes and (existing.version != version or not same_threshold):
         kept = "no threshold" if existing.threshold is None else f"threshold {existing.threshold:g}"
         raise ArtifactRegistered(
             f"This artifact is already registered as {existing.task} version {existing.version!r} ({kept}); "
@@ -169,7 +178,18 @@ def _registered_again(existing: ModelVersion, *, version: str, threshold: float 
 
 
 def _register(
-    *, task, version, source: Path, created_by, class_labels, threshold, metrics, report, provenance, activate
+    *,
+    task,
+    version,
+    source: Path,
+    created_by,
+    class_labels,
+    threshold,
+    metrics,
+    report,
+    provenance,
+    activate,
+    refuse_changes: bool = False,
 ) -> ModelVersion:
     if task not in ModelVersion.Task.values:
         raise ModelRejected(
@@ -181,13 +201,17 @@ def _register(
             source_sha = sha256_of(source)
             existing = ModelVersion.objects.filter(task=task, sha256=source_sha).first()
             if existing:
-                return _registered_again(existing, version=version, threshold=threshold, activate=activate)
+                return _registered_again(
+                    existing, version=version, threshold=threshold, activate=activate, refuse_changes=refuse_changes
+                )
         info = artifact_convert(src=source, dst=converted)
         stored_from = source if source.suffix.lower() == ".keras" else converted
         sha = sha256_of(stored_from)
         existing = ModelVersion.objects.filter(task=task, sha256=sha).first()
         if existing:
-            return _registered_again(existing, version=version, threshold=threshold, activate=activate)
+            return _registered_again(
+                existing, version=version, threshold=threshold, activate=activate, refuse_changes=refuse_changes
+            )
         if ModelVersion.objects.filter(task=task, version=version).exists():
             raise ModelRejected(f"{task} version {version!r} already exists with a different artifact", field="version")
         _check_input(task, info.get("input_kind", "beat"))

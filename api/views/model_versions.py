@@ -61,7 +61,7 @@ class ModelVersionViewSet(ApiViewSet):
         serializer.is_valid(raise_exception=True)
         fields = dict(serializer.validated_data)
         version = mlmodels_services.model_version_register(
-            upload=fields.pop("artifact"), created_by=request.user, **fields
+            upload=fields.pop("artifact"), created_by=request.user, refuse_changes=True, **fields
         )
         return Response(serializers.ModelVersionSerializer(version).data, status=status.HTTP_201_CREATED)
 

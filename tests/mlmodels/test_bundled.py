@@ -20,3 +20,15 @@ def test_the_newest_bundled_model_of_each_task_is_activated_and_a_chosen_one_is_
     chosen = model_version_from(tiny_model_dir / "heartbeat.keras", task="heartbeat", version="admin-choice")
     call_command("register_bundled_models", stdout=StringIO())
     assert ModelVersion.objects.get(task="heartbeat", is_active=True) == chosen
+
+
+@pytest.mark.django_db
+def test_start_up_takes_a_bundled_version_an_administrator_has_changed_since(settings):
+    # an administrator may change a version's threshold (the admin's change form) or have registered the
+    # same artifact under another name: start-up's registration must not refuse it (it runs under set -e)
+    call_command("register_bundled_models", stdout=StringIO())
+    mi = ModelVersion.objects.get(task="mi", is_active=True)
+    ModelVersion.objects.filter(pk=mi.pk).update(threshold=0.3, version="renamed-by-admin")
+    call_command("register_bundled_models", stdout=StringIO())
+    assert ModelVersion.objects.filter(task="mi").count() == 1
+    assert ModelVersion.objects.get(pk=mi.pk).threshold == 0.3
