@@ -754,6 +754,24 @@ def scan_edf(
     return header
 
 
+def _edf_channel(labels: list[str], rates: list[float], channels: list[int], lead: str | None, source: str) -> int:
+    """The EDF channel to analyse: ``lead``, else MLII, II, then the first channel; with no lead named, a
+    channel sampled under MIN_FS (a pulse or respiration channel recorded first) gives way to the first
+    ECG-named channel at MIN_FS or more, else the first such channel. A refusal names the channel."""
+    chosen = labels.index(_choose_lead([labels[i] for i in channels], lead))
+    if lead is None and rates[chosen] < MIN_FS:
+        fast = [i for i in channels if rates[i] >= MIN_FS]
+        named = [i for i in fast if "ecg" in labels[i].lower() or "ekg" in labels[i].lower()]
+        chosen = (named or fast or [chosen])[0]
+    if rates[chosen] < MIN_FS:
+        raise SignalError(
+            f"{source}: channel {labels[chosen]!r} is sampled at {rates[chosen]:g} Hz, below the minimum of "
+            f"{MIN_FS:g} Hz" + ("" if lead is not None else ", and so is every other channel"),
+            about="lead" if lead is not None else None,
+        )
+    return chosen
+
+
 def _scan_edf_path(
     path: Path, lead: str | None, source: str, pyedflib: Any, max_seconds: float, chunk_samples: int
 ) -> SignalHeader:
@@ -767,9 +785,10 @@ def _scan_edf_path(
         channels = [i for i, lab in enumerate(labels) if "annotation" not in lab.lower()]
         if not channels:
             raise SignalError(f"{source} has no signal channels")
-        key = _choose_lead([labels[i] for i in channels], lead)
-        chosen = labels.index(key)
-        fs = check_fs(reader.getSampleFrequency(chosen))
+        rates = [float(reader.getSampleFrequency(i)) for i in range(reader.signals_in_file)]
+        chosen = _edf_channel(labels, rates, channels, lead, source)
+        key = labels[chosen]
+        fs = check_fs(rates[chosen])
         n_samples = int(reader.getNSamples()[chosen])
         _check_length(n_samples, fs, key, max_seconds)
         unit = reader.getPhysicalDimension(chosen) or None
@@ -855,20 +874,10 @@ def _read_edf_path(path: Path, lead: str | None, source: str, pyedflib: Any, sta
         channels = [i for i, lab in enumerate(labels) if "annotation" not in lab.lower()]
         if not channels:
             raise SignalError(f"{source} has no signal channels")
-        probe = Signal(fs=1.0, leads={labels[i]: np.zeros(0) for i in channels})
-        chosen = labels.index(probe.lead_name(lead))
-        if lead is None and rates[chosen] < MIN_FS:  # e.g. a pulse or respiration channel first
-            ecg_rate = [i for i in channels if rates[i] >= MIN_FS]
-            named = [i for i in ecg_rate if "ecg" in labels[i].lower() or "ekg" in labels[i].lower()]
-            chosen = (named or ecg_rate or [chosen])[0]
+        chosen = _edf_channel(labels, rates, channels, lead, source)
         fs = rates[chosen]
-        if fs < MIN_FS:
-            raise SignalError(
-                f"{source}: channel {labels[chosen]!r} is sampled at {fs:g} Hz, below the minimum of {MIN_FS:g} Hz"
-                + ("" if lead is not None else ", and so is every other channel"),
-                about="lead" if lead is not None else None,
-            )
-        keep = [i for i in channels if rates[i] == fs]
+        # the chosen channel first, so that it is the lead analysed when no lead was named
+        keep = [chosen] + [i for i in channels if rates[i] == fs and i != chosen]
         try:
             leads = {labels[i]: reader.readSignal(i) for i in keep}
         except MemoryError:

@@ -15,6 +15,7 @@ from ecg.io.readers import (
     read_wfdb,
     read_wfdb_upload,
     read_wfdb_zip,
+    scan_edf,
     sniff_format,
     validate_signal,
 )
@@ -301,7 +302,7 @@ def _mixed_edf(path, channels):
                 for label, fs in channels
             ]
         )
-        writer.writeSamples([np.zeros(fs * 10) for _, fs in channels])
+        writer.writeSamples([1000 * np.sin(2 * np.pi * 1.2 * np.arange(fs * 10) / fs) for _, fs in channels])
         writer.writeAnnotation(1.0, -1, "event")
     return path
 
@@ -322,6 +323,12 @@ def test_read_edf_a_slow_first_channel_gives_way_to_the_ecg(tmp_path):
     assert signal.fs == 250 and signal.lead_name() == "ECG"
     with pytest.raises(SignalError, match="channel 'Pleth' is sampled at 50 Hz, below the minimum of 100 Hz$"):
         read_edf(path, lead="Pleth")
+    # with another channel at the ECG's rate recorded before it, the ECG is still the lead analysed
+    eeg = read_edf(_mixed_edf(tmp_path / "psg.edf", (("Pleth", 50), ("EEG C3", 250), ("ECG", 250))))
+    assert eeg.lead_name() == "ECG" and set(eeg.leads) == {"EEG C3", "ECG"}
+    # and the streamed check of large uploads chooses as the reader does
+    header = scan_edf(tmp_path / "psg.edf")
+    assert (header.lead, header.fs) == ("ECG", 250)
     slow = _mixed_edf(tmp_path / "slow.edf", (("Pleth", 50), ("Resp", 25)))
     with pytest.raises(SignalError, match="channel 'Pleth' is sampled at 50 Hz.*and so is every other channel"):
         read_edf(slow)
