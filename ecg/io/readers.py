@@ -876,8 +876,9 @@ def _read_edf_path(path: Path, lead: str | None, source: str, pyedflib: Any, sta
             raise SignalError(f"{source} has no signal channels")
         chosen = _edf_channel(labels, rates, channels, lead, source)
         fs = rates[chosen]
-        # the chosen channel first, so that it is the lead analysed when no lead was named
-        keep = [chosen] + [i for i in channels if rates[i] == fs and i != chosen]
+        keep = [i for i in channels if rates[i] == fs]
+        if lead is None:  # the chosen channel first, so that it is the lead analysed when none was named
+            keep = [chosen] + [i for i in keep if i != chosen]
         try:
             leads = {labels[i]: reader.readSignal(i) for i in keep}
         except MemoryError:
@@ -984,9 +985,12 @@ def read_csv_signal(
     first = next((ln for ln in lines if ln.strip()), None)
     if first is None:
         raise SignalError("CSV file is empty")
-    # an empty line among the rows is no sample: skipped, it would move every later sample earlier by one
+    # an empty line among the samples is no sample: skipped, it would move every later sample earlier by
+    # one (one between a header row and the first sample moves none)
     filled = [i for i, ln in enumerate(lines) if ln.strip()]
-    gap = next((i for i in range(filled[0], filled[-1]) if not source[i].strip()), None)
+    header_row = any(c.strip() and not _is_number(c.strip().replace(",", ".")) for c in re.split(r"[,;\t ]", first))
+    samples_from = filled[1] if header_row and len(filled) > 1 else filled[0]
+    gap = next((i for i in range(samples_from, filled[-1]) if not source[i].strip()), None)
     if gap is not None and not empty_lines_skipped:
         raise SignalError(
             f"CSV file, row {gap + 1} is an empty line among the samples: write nan for each lost sample, "

@@ -388,6 +388,8 @@ def test_read_csv_an_empty_line_among_the_samples_is_refused_not_skipped(record_
         read_csv_signal("\n".join(rows).encode(), fs=FS)
     stored = read_csv_signal("\n".join(rows).encode(), fs=FS, empty_lines_skipped=True)  # accepted before
     assert len(stored.lead()) == len(mlii) - 1
+    spaced = ["MLII", ""] + rows[1:1001]  # an empty line between the header row and the samples moves none
+    assert len(read_csv_signal("\n".join(spaced).encode(), fs=FS).lead()) == 1000
     rows[1001] = "nan"  # a lost sample keeps the time of those after it
     signal = read_csv_signal(("\n".join(rows) + "\n\n\n").encode(), fs=FS)  # blank lines at the end: none
     assert len(signal.lead()) == len(mlii) and signal.lost_spans() == [(1000, 1000)]
