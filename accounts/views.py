@@ -5,16 +5,38 @@ from django.contrib.auth import views as auth_views
 from django.urls import reverse_lazy
 
 from . import audit
+from .lockout import login_wait_seconds
 from .models import AuditEvent
 
 
 class PasswordChange(auth_views.PasswordChangeView):
     """Django's view (old password, the new one twice, the project's password validators; the session
-    kept), with the change audited."""
+    kept), with the change audited. A wrong old password is a failed login (audited, object type
+    password) and counts toward the login lockout, so a borrowed session cannot guess it freely."""
 
     success_url = reverse_lazy("password-change-done")
 
+    def post(self, request, *args, **kwargs):
+        wait = login_wait_seconds(username=request.user.username, ip=audit.client_ip(request))
+        if wait:
+            form = self.get_form()
+            when = "1 second" if wait == 1 else f"{wait} seconds" if wait < 120 else f"{-(-wait // 60)} minutes"
+            response = self.render_to_response(
+                self.get_context_data(form=form, lockout_message=f"Too many wrong passwords. Try again in {when}.")
+            )
+            response.status_code = 429
+            response["Retry-After"] = str(wait)
+            return response
+        return super().post(request, *args, **kwargs)
+
     def form_invalid(self, form):
+        if "old_password" in form.errors:
+            audit.record(
+                self.request,
+                AuditEvent.Action.LOGIN_FAILED,
+                username=self.request.user.username,
+                object_type="password",
+            )
         response = super().form_invalid(form)
         response.status_code = 400  # as every form of the project answers a refused submission
         return response

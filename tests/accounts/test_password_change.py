@@ -40,3 +40,20 @@ def test_a_user_changes_their_password_and_stays_signed_in(client, doctor_a):
 def test_the_password_page_needs_a_login(client):
     response = client.get(reverse("password-change"))
     assert response.status_code == 302 and reverse("login") in response["Location"]
+
+
+@pytest.mark.django_db
+def test_wrong_old_passwords_are_failed_logins_and_lock_as_logins_do(client, doctor_a, settings):
+    settings.ECG_LOCKOUT_FAILURES = 3
+    settings.ECG_LOCKOUT_DELAY_SECONDS = 0
+    client_for(client, doctor_a)
+    wrong = {"old_password": "guess", "new_password1": NEW, "new_password2": NEW}
+    for _ in range(3):
+        assert client.post(reverse("password-change"), wrong).status_code == 400
+    failed = AuditEvent.objects.filter(action="login_failed", username=doctor_a.username, object_type="password")
+    assert failed.count() == 3
+    right = {"old_password": PASSWORD, "new_password1": NEW, "new_password2": NEW}
+    refused = client.post(reverse("password-change"), right)  # even the right one, during the cool-off
+    assert refused.status_code == 429 and "Too many wrong passwords" in refused.content.decode()
+    doctor_a.refresh_from_db()
+    assert doctor_a.check_password(PASSWORD)
