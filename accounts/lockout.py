@@ -27,6 +27,13 @@ def username_clean(raw: str) -> str:
     return unicodedata.normalize("NFKC", (raw or "").strip())[:150]
 
 
+def wait_phrase(wait: int) -> str:
+    """How long a refused login waits, as the pages say it: "1 second", "40 seconds", "15 minutes"."""
+    if wait >= 120:
+        return f"{math.ceil(wait / 60)} minutes"
+    return "1 second" if wait == 1 else f"{wait} seconds"
+
+
 def _failures(since):
     return AuditEvent.objects.filter(action=AuditEvent.Action.LOGIN_FAILED, created_at__gte=since).exclude(
         channel="token"

@@ -1,4 +1,3 @@
-import math
 import time
 from urllib.parse import urlencode
 
@@ -100,15 +99,13 @@ def _locked_out(request, wait: int):
     from django.contrib.auth.forms import AuthenticationForm
     from django.shortcuts import render
 
-    if wait >= 120:
-        when = f"{math.ceil(wait / 60)} minutes"
-    else:
-        when = "1 second" if wait == 1 else f"{wait} seconds"
+    from .lockout import wait_phrase
+
     form = AuthenticationForm(request, initial={"username": request.POST.get("username", "")})
     context = {
         "form": form,
         "next": request.POST.get("next", ""),
-        "lockout_message": f"Too many failed logins. Try again in {when}.",
+        "lockout_message": f"Too many failed logins. Try again in {wait_phrase(wait)}.",
     }
     response = render(request, "registration/login.html", context, status=429)
     response["Retry-After"] = str(wait)

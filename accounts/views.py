@@ -5,7 +5,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import reverse_lazy
 
 from . import audit
-from .lockout import login_wait_seconds
+from .lockout import login_wait_seconds, wait_phrase
 from .models import AuditEvent
 
 
@@ -20,10 +20,8 @@ class PasswordChange(auth_views.PasswordChangeView):
         wait = login_wait_seconds(username=request.user.username, ip=audit.client_ip(request))
         if wait:
             form = self.get_form()
-            when = "1 second" if wait == 1 else f"{wait} seconds" if wait < 120 else f"{-(-wait // 60)} minutes"
-            response = self.render_to_response(
-                self.get_context_data(form=form, lockout_message=f"Too many wrong passwords. Try again in {when}.")
-            )
+            message = f"Too many wrong passwords. Try again in {wait_phrase(wait)}."
+            response = self.render_to_response(self.get_context_data(form=form, lockout_message=message))
             response.status_code = 429
             response["Retry-After"] = str(wait)
             return response
