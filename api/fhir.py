@@ -280,11 +280,10 @@ def _rhythm_observations(
                 _observation(
                     subject=subject,
                     effective=effective,
-                    category="vital-signs",
-                    code={
-                        "coding": [_coding(LOINC, "8867-4", "Heart rate"), _coding(LOCAL, f"heart-rate-{key[3:]}")],
-                        "text": text,
-                    },
+                    # a statistic of the recording, not a vital sign taken then: LOINC 8867-4 and the
+                    # vital-signs category stay the mean's alone, so a receiver charting vitals by code
+                    # does not chart three rates at one instant
+                    code={"coding": [_coding(LOCAL, f"heart-rate-{key[3:]}", text)], "text": text},
                     valueQuantity={"value": extreme["bpm"], "unit": "beats/minute", "system": UCUM, "code": "/min"},
                 )
             )

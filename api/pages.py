@@ -54,7 +54,7 @@ STATUS = 200
 
 def page_number(request, paginator) -> int | None:
     """The requested page when it is a plain page number (DRF's default: 1), else None (the generic path)."""
-    raw = request.query_params.get(paginator.page_query_param) or "1"
+    raw = request.query_params.get(paginator.page_query_param, "1")  # "" and the rest: the paginator refuses them
     if not (raw.isascii() and raw.isdigit()) or len(raw) > 9 or int(raw) < 1:
         return None
     return int(raw)

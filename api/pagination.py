@@ -16,6 +16,28 @@ class Pagination(PageNumberPagination):
             raise ValidationError({self.page_size_query_param: "Expected a whole number of 1 or more."})
         return super().get_page_size(request)
 
+    invalid_page_message = "Page {page_number} does not exist: {message}."
+
+    def get_page_number(self, request, paginator):
+        """DRF's (a whole number, or ``last``), except that anything else is refused (400, naming the
+        parameter) rather than answered 404 as if the page were merely past the end."""
+        raw = request.query_params.get(self.page_query_param)
+        if raw is not None and raw not in self.last_page_strings:
+            if not (raw.isascii() and raw.isdigit() and 0 < int(raw[:9] or "0")):
+                raise ValidationError({self.page_query_param: "Expected a whole number of 1 or more, or 'last'."})
+        return super().get_page_number(request, paginator)
+
+    def get_schema_operation_parameters(self, view):
+        """DRF's, with the bounds the list enforces."""
+        parameters = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            parameter["schema"]["minimum"] = 1
+            if parameter["name"] == self.page_size_query_param:
+                parameter["description"] = (
+                    f"Results per page (default {self.page_size}; more than {self.max_page_size} give {self.max_page_size})."
+                )
+        return parameters
+
     def get_next_link(self):
         if not self.page.has_next():
             return None

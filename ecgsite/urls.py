@@ -1,6 +1,7 @@
 from django.contrib import admin
-from django.http import HttpResponse
+from django.http import HttpResponse, JsonResponse
 from django.urls import include, path
+from django.views import defaults
 
 admin.site.site_header = "ECG Analyzer administration"
 admin.site.site_title = "ECG Analyzer admin"
@@ -8,6 +9,18 @@ admin.site.site_title = "ECG Analyzer admin"
 
 def healthz(request):
     return HttpResponse("ok", content_type="text/plain")
+
+
+def server_error(request):
+    """A failure no view handled (logged by Django before this runs): the API's clients parse
+    ``error.code``, so under /api/ it is the API's JSON error; the pages keep the error page."""
+    if request.path.startswith("/api/"):
+        message = "Internal error; please retry or contact support."
+        return JsonResponse({"error": {"code": "server_error", "message": message}}, status=500)
+    return defaults.server_error(request)
+
+
+handler500 = server_error
 
 
 # The API first: a path is matched against each include in turn, and each that fails costs an exception.

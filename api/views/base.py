@@ -35,11 +35,17 @@ class ApiViewSet(viewsets.GenericViewSet):
         response = super().finalize_response(request, response, *args, **kwargs)
         if request.method in ("GET", "HEAD") and response.status_code == 200 and hasattr(response, "render"):
             response.render()
-            etag = '"%s"' % hashlib.sha256(response.content).hexdigest()[:32]
+            # the media type is part of the tag: /fhir's JSON and FHIR JSON are two representations
+            digest = hashlib.sha256(response.content)
+            digest.update(b"\0" + response.get("Content-Type", "").encode())
+            etag = '"%s"' % digest.hexdigest()[:32]
             response["ETag"] = etag
             response["Cache-Control"] = "private, no-cache"
             if_none_match = request.META.get("HTTP_IF_NONE_MATCH")
-            if if_none_match is not None and (etag in parse_etags(if_none_match) or if_none_match == "*"):
+            # weak comparison (RFC 9110 13.1.2): a proxy that compresses the body marks the tag weak
+            if if_none_match is not None and (
+                etag in {tag.removeprefix("W/") for tag in parse_etags(if_none_match)} or if_none_match == "*"
+            ):
                 not_modified = HttpResponseNotModified()
                 not_modified["ETag"] = etag
                 not_modified["Cache-Control"] = "private, no-cache"

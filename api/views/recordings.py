@@ -40,6 +40,13 @@ def _parse_when(name: str, raw: str, *, end: bool) -> datetime:
     return value
 
 
+def _require_done(recording: ECGRecording, what: str) -> None:
+    """409 ``not_ready`` unless the analysis has finished: an empty result must mean nothing was
+    found, never that it has not run (or failed)."""
+    if recording.status != ECGRecording.Status.DONE or getattr(recording, "diagnosis", None) is None:
+        raise Conflict(f"The recording is {recording.status}; its {what} exist once it is done.", code="not_ready")
+
+
 class FhirJsonRenderer(JSONRenderer):
     media_type = "application/fhir+json"
 
@@ -198,11 +205,13 @@ class RecordingViewSet(ApiViewSet):
     @extend_schema(
         summary="The recording's classified beats",
         parameters=[IF_NONE_MATCH],
+        description="409 `not_ready` until the recording is done (an empty list means no beats, never not yet).",
         responses={200: serializers.BeatSerializer(many=True)},
     )
     @action(detail=True, methods=["get"], url_path="beats", url_name="beats")
     def beats(self, request, pk):
         recording = diagnostics_selectors.recording_get(user=request.user, recording_id=int(pk))
+        _require_done(recording, "beats")
         return self.paginated(diagnostics_selectors.beat_list(recording=recording), serializers.BeatSerializer)
 
     @extend_schema(
@@ -210,7 +219,8 @@ class RecordingViewSet(ApiViewSet):
         description=(
             "VF/VFL, asystole, VT and ventricular runs, AF, SVT, couplets, bigeminy, trigeminy, pauses, brady- and "
             "tachycardia, in time order; `start` and `end` are samples of the original signal (`end` inclusive). "
-            "Filter with `type` (repeat it, or separate types by commas)."
+            "Filter with `type` (repeat it, or separate types by commas). 409 `not_ready` until the recording is "
+            "done: an empty list means no events were found, never that the analysis has not run."
         ),
         parameters=[
             IF_NONE_MATCH,
@@ -228,6 +238,7 @@ class RecordingViewSet(ApiViewSet):
     @action(detail=True, methods=["get"], url_path="events", url_name="events")
     def events(self, request, pk):
         recording = diagnostics_selectors.recording_get(user=request.user, recording_id=int(pk))
+        _require_done(recording, "events")
         wanted = [t for raw in request.query_params.getlist("type") for t in raw.split(",") if t]
         unknown = sorted(set(wanted) - set(Event.Type.values))
         if unknown:
@@ -258,11 +269,8 @@ class RecordingViewSet(ApiViewSet):
     )
     def fhir(self, request, pk):
         recording = diagnostics_selectors.recording_get(user=request.user, recording_id=int(pk))
-        diagnosis = getattr(recording, "diagnosis", None)
-        if recording.status != ECGRecording.Status.DONE or diagnosis is None:
-            raise Conflict(
-                f"The recording is {recording.status}; its FHIR report exists once it is done.", code="not_ready"
-            )
+        _require_done(recording, "FHIR report and its parts")
+        diagnosis = recording.diagnosis
         signal = (
             diagnostics_selectors.recording_stored_signal(recording=recording)
             if recording.kind == ECGRecording.Kind.SIGNAL

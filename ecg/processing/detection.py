@@ -326,7 +326,8 @@ def _detect_lead(signal: np.ndarray, fs: float) -> tuple[np.ndarray, np.ndarray,
         pieces[1].append(tested[inside])
         pieces[2].append(snr[inside])
     peaks, tested, snr = (np.concatenate(p) for p in pieces)
-    keep = np.r_[True, np.diff(peaks) >= REFRACTORY_S * fs]  # a beat on a chunk boundary
+    keep = np.ones(len(peaks), dtype=bool)  # (no beat at all in a long recording is an answer too)
+    keep[1:] = np.diff(peaks) >= REFRACTORY_S * fs  # a beat on a chunk boundary
     return peaks[keep], tested, snr
 
 

@@ -118,6 +118,9 @@ def test_fhir_carries_heart_rate_extremes_af_burden_and_ectopy(api_as, staff_a, 
     rhythm = rhythm_recording.diagnosis.rhythm
     assert by_code(observations, "heart-rate-min")["valueQuantity"]["value"] == rhythm["heart_rate"]["hr_min"]["bpm"]
     assert by_code(observations, "heart-rate-max")["valueQuantity"]["value"] == rhythm["heart_rate"]["hr_max"]["bpm"]
+    # one heart-rate vital sign (the mean): the minimum and maximum are statistics of the recording
+    vitals = [o for o in observations if any(c["code"] == "8867-4" for c in o["code"]["coding"])]
+    assert len(vitals) == 1 and vitals[0]["code"]["text"] == "Mean heart rate"
     burden = by_code(observations, "af-burden")
     assert burden["valueQuantity"]["code"] == "%"
     assert burden["code"]["text"].endswith(

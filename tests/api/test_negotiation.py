@@ -32,3 +32,14 @@ def test_the_fhir_view_negotiates_its_own_media_type(api_as, staff_a, done_recor
     response = client.get(url, HTTP_ACCEPT="application/fhir+json")
     assert response.status_code == 200
     assert response["Content-Type"].startswith("application/fhir+json")
+
+
+def test_the_fhir_views_two_media_types_have_two_etags(api_as, staff_a, done_recording):
+    # a cache revalidating one representation must not be told the other is unchanged
+    client = api_as(staff_a)
+    url = f"/api/v1/recordings/{done_recording.pk}/fhir"
+    plain = client.get(url)
+    fhir = client.get(url, HTTP_ACCEPT="application/fhir+json")
+    assert plain.content == fhir.content and plain["ETag"] != fhir["ETag"]
+    assert client.get(url, HTTP_ACCEPT="application/fhir+json", HTTP_IF_NONE_MATCH=plain["ETag"]).status_code == 200
+    assert client.get(url, HTTP_ACCEPT="application/fhir+json", HTTP_IF_NONE_MATCH=fhir["ETag"]).status_code == 304

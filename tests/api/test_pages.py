@@ -101,12 +101,12 @@ def test_a_page_past_the_last_is_404_and_leaves_no_audit_row(api_as, staff_a, pa
     assert AuditEvent.objects.count() == before
 
 
-@pytest.mark.parametrize("page", ["0", "-1", "1.0", "x", "9" * 12])
-def test_a_page_that_is_not_a_page_number_is_answered_as_before(api_as, staff_a, patients, page):
+@pytest.mark.parametrize("page, status", [("0", 400), ("-1", 400), ("1.0", 400), ("x", 400), ("9" * 12, 404)])
+def test_a_page_that_is_not_a_page_number_is_answered_as_before(api_as, staff_a, patients, page, status):
     client = api_as(staff_a)
     before = AuditEvent.objects.count()
     response = client.get("/api/v1/patients", {"page": page})
-    assert response.status_code == 404
+    assert response.status_code == status  # no whole number of 1 or more: 400; past the last page: 404
     assert AuditEvent.objects.count() == before
 
 
@@ -180,3 +180,16 @@ def test_a_page_size_that_is_no_whole_number_is_refused_not_ignored(api_as, staf
         error = response.json()["error"]
         assert error["field"] == "page_size" and error["message"] == "Expected a whole number of 1 or more."
     assert client.get("/api/v1/patients", {"page_size": "5000"}).status_code == 200  # above the maximum: 1000
+
+
+@pytest.mark.parametrize("number", ["0", "abc", "-1", "1.5", ""])
+def test_a_page_that_is_no_whole_number_is_refused_naming_the_parameter(api_as, staff_a, patients, number):
+    client = api_as(staff_a)
+    for headers in ({}, GENERIC):
+        response = client.get("/api/v1/patients", {"page": number}, **headers)
+        assert response.status_code == 400, (number, response.content)
+        error = response.json()["error"]
+        assert error["field"] == "page" and "whole number of 1 or more" in error["message"]
+    past = client.get("/api/v1/patients", {"page": "999"})
+    assert past.status_code == 404 and past.json()["error"]["message"].startswith("Page 999 does not exist")
+    assert client.get("/api/v1/patients", {"page": "last"}).status_code == 200

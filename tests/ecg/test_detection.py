@@ -114,6 +114,20 @@ def test_chunked_processing_matches_whole(record_100, monkeypatch):
     np.testing.assert_array_equal(chunked, whole)
 
 
+def test_a_recording_longer_than_one_chunk_without_a_beat_has_no_r_peaks():
+    # more than CHUNK_S + 2 MARGIN_S (30.5 min) of slow baseline: every chunk finds nothing, which
+    # the chunk-boundary rule had turned into an IndexError (a 500 for a JSON upload, a failed
+    # recording for a large WFDB one) instead of "no heartbeats detected"
+    import ecg.processing.detection as detection
+
+    fs = 100.0
+    n = int((detection.CHUNK_S + 2 * detection.MARGIN_S) * fs) + 6000
+    t = np.arange(n) / fs
+    peaks = detect_r_peaks(np.sin(2 * np.pi * 0.05 * t), fs)
+    assert peaks.shape == (0,)
+    assert detect_r_peaks_multilead(np.vstack([np.sin(2 * np.pi * 0.05 * t)] * 2), fs).shape == (0,)
+
+
 def test_a_fast_supraventricular_run_with_tall_t_waves_is_not_dropped_as_unreadable():
     # svdb 865, ECG1, 690-730 s: SVT at ~150 bpm whose T waves fill the baseline, so each QRS stands
     # only ~2.5x above the median slope; the beats are alike, which noise is not

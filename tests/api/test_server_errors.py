@@ -1,0 +1,36 @@
+"""A failure no view handled is still the API's JSON error (its clients parse ``error.code``)."""
+
+import pytest
+from django.test import Client
+
+from api.views.patients import PatientViewSet
+
+
+def _fail(self, request):
+    raise RuntimeError("boom")
+
+
+@pytest.mark.django_db
+def test_an_unhandled_failure_under_the_api_is_a_json_500(staff_a, token_for, monkeypatch):
+    monkeypatch.setattr(PatientViewSet, "list", _fail)
+    client = Client(raise_request_exception=False)
+    response = client.get("/api/v1/patients", HTTP_AUTHORIZATION=f"Token {token_for(staff_a)}")
+    assert response.status_code == 500
+    assert response["Content-Type"] == "application/json"
+    assert response.json()["error"]["code"] == "server_error"
+    assert "boom" not in response.content.decode()  # nothing of the failure's inside is shown
+
+
+@pytest.mark.django_db
+def test_an_unhandled_failure_on_a_page_keeps_the_error_page(staff_a, monkeypatch):
+    from patients import views
+
+    def fail(*args, **kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(views.selectors, "patient_list", fail)
+    client = Client(raise_request_exception=False)
+    client.force_login(staff_a)
+    response = client.get("/patients/")
+    assert response.status_code == 500
+    assert response["Content-Type"].startswith("text/html")
