@@ -157,15 +157,33 @@ def trend_svg(trend: dict | None) -> str:
     top = 200.0
     n = max(1, len(minutes) - 1)
 
-    def x(i: int) -> float:
+    def x(i: float) -> float:
         return pad + (w - 2 * pad) * i / n
 
     def y(bpm: float) -> float:
         return h - pad - (h - 2 * pad) * min(bpm, top) / top
 
-    band = [(x(i), y(v)) for i, v in enumerate(trend["hr_max"]) if v is not None]
-    band += [(x(i), y(v)) for i, v in reversed(list(enumerate(trend["hr_min"]))) if v is not None]
-    mean = [(x(i), y(v)) for i, v in enumerate(trend["hr_mean"]) if v is not None]
+    def points(pairs) -> str:
+        return " ".join(f"{a:.1f},{b:.1f}" for a, b in pairs)
+
+    # One band and one line per run of minutes with a rate: a minute without one (VF, no signal,
+    # noise) breaks them, so the paper never shows a rate through it; a lone minute is a short bar.
+    shapes = []
+    for run in _rated_runs(trend):
+        if len(run) == 1:
+            i = run[0]
+            a, b = x(i - 0.25) if n > 1 else x(i), x(i + 0.25) if n > 1 else x(i) + 6
+            shapes.append(
+                f'<rect x="{a:.1f}" y="{y(trend["hr_max"][i]):.1f}" width="{b - a:.1f}" '
+                f'height="{max(1.0, y(trend["hr_min"][i]) - y(trend["hr_max"][i])):.1f}" class="band"/>'
+                f'<line x1="{a:.1f}" y1="{y(trend["hr_mean"][i]):.1f}" x2="{b:.1f}" y2="{y(trend["hr_mean"][i]):.1f}" class="mean"/>'
+            )
+            continue
+        band = [(x(i), y(trend["hr_max"][i])) for i in run] + [(x(i), y(trend["hr_min"][i])) for i in reversed(run)]
+        shapes.append(
+            f'<polygon points="{points(band)}" class="band"/>'
+            f'<polyline points="{points((x(i), y(trend["hr_mean"][i])) for i in run)}" class="mean"/>'
+        )
     grid = "".join(
         f'<line x1="{pad}" y1="{y(b):.1f}" x2="{w - pad}" y2="{y(b):.1f}" class="minor"/>'
         f'<text x="{pad - 4}" y="{y(b) + 4:.1f}" text-anchor="end" class="note">{b}</text>'
@@ -179,7 +197,20 @@ def trend_svg(trend: dict | None) -> str:
     return (
         f'<svg viewBox="0 0 {w:.0f} {h:.0f}" role="img" aria-label="Heart rate per minute: minimum to maximum band and mean" class="trend">'
         f"<title>Heart rate per minute (bpm)</title>{grid}{hours}"
-        f'<polygon points="{" ".join(f"{a:.1f},{b:.1f}" for a, b in band)}" class="band"/>'
-        f'<polyline points="{" ".join(f"{a:.1f},{b:.1f}" for a, b in mean)}" class="mean"/>'
-        "</svg>"
+        f"{''.join(shapes)}</svg>"
     )
+
+
+def _rated_runs(trend: dict) -> list[list[int]]:
+    """Runs of consecutive minutes with a minimum, mean and maximum rate."""
+    runs: list[list[int]] = []
+    previous = None
+    for i, values in enumerate(zip(trend["hr_min"], trend["hr_mean"], trend["hr_max"])):
+        if any(v is None for v in values):
+            continue
+        if previous == i - 1:
+            runs[-1].append(i)
+        else:
+            runs.append([i])
+        previous = i
+    return runs

@@ -4,7 +4,7 @@ from typing import cast
 import numpy as np
 from django.conf import settings
 from django.core.files.storage import default_storage
-from django.db.models import Exists, OuterRef, Prefetch, QuerySet
+from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
 from django.shortcuts import get_object_or_404
 
 from accounts.models import User
@@ -83,6 +83,20 @@ def life_threatening_reviews(*, recording: ECGRecording) -> dict[tuple[str, int,
         if reviews:
             latest[(event.type, event.start, event.end)] = reviews[0]
     return latest
+
+
+def life_threatening_awaiting(*, user: User) -> QuerySet[ECGRecording]:
+    """The clinic's analysed recordings with a VF/VFL or asystole episode no doctor has decided on,
+    newest first, each with how many such episodes (``unreviewed_events``)."""
+    unreviewed = Q(events__type__in=LIFE_THREATENING, events__reviews__isnull=True)
+    waiting = Event.objects.filter(recording=OuterRef("pk"), type__in=LIFE_THREATENING, reviews__isnull=True)
+    return (
+        ECGRecording.objects.filter(clinic_id=user.clinic_id, status=ECGRecording.Status.DONE)  # type: ignore[misc]
+        .filter(Exists(waiting))
+        .annotate(unreviewed_events=Count("events", filter=unreviewed, distinct=True))
+        .select_related("patient")
+        .order_by("-created_at", "-id")
+    )
 
 
 def rejected_on_review(reviews: dict[tuple[str, int, int], EventReview]) -> set[tuple[str, int, int]]:

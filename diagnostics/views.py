@@ -31,7 +31,9 @@ def dashboard(request):
     pending = recordings.filter(status__in=[ECGRecording.Status.QUEUED, ECGRecording.Status.PROCESSING])
     failed = recordings.filter(status=ECGRecording.Status.FAILED)
     awaiting = selectors.review_queue(user=request.user).filter(reviewed=False)
+    life_threatening = selectors.life_threatening_awaiting(user=request.user)
     context = {
+        "life_threatening": life_threatening[:20],
         "today_date": today,
         "today": today_qs[:20],
         "pending": pending[:20],
@@ -42,6 +44,7 @@ def dashboard(request):
             "pending": pending.count(),
             "failed": failed.count(),
             "awaiting": awaiting.count(),
+            "life_threatening": life_threatening.count(),
         },
         "models_missing": _missing_models(),
     }
@@ -116,7 +119,10 @@ def event_review(request, event_id: int):
     if not request.user.can_review:
         raise PermissionDenied("Only doctors and administrators review rhythm events.")
     event = selectors.event_get(user=request.user, event_id=event_id)
-    target = reverse("recording-detail", args=[event.recording_id]) + f"#event-{event.pk}"
+    # back to the page of events the doctor was on (a later page of a long Holter's events)
+    page = request.POST.get("events_page", "")
+    query = f"?events_page={int(page)}" if page.isascii() and page.isdigit() and 1 < int(page[:9]) else ""
+    target = reverse("recording-detail", args=[event.recording_id]) + f"{query}#event-{event.pk}"
     form = EventReviewForm(request.POST)
     if not form.is_valid():
         messages.error(request, "Choose confirm or reject for the event.")

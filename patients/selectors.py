@@ -1,3 +1,5 @@
+import re
+
 from django.db.models import Q, QuerySet
 from django.shortcuts import get_object_or_404
 
@@ -8,7 +10,10 @@ from .models import Patient
 
 def patient_list(*, user: User, search: str = "") -> QuerySet[Patient]:
     qs = Patient.objects.filter(clinic_id=user.clinic_id)  # type: ignore[misc]  # None (no clinic) matches nothing
-    for term in search.split():
+    # "Meyer, Anna" as the pages write names; a NUL (which PostgreSQL refuses in a string) separates too
+    for term in re.split(r"[\s,;\x00]+", search):
+        if not term:
+            continue
         qs = qs.filter(Q(mrn__icontains=term) | Q(family_name__icontains=term) | Q(given_name__icontains=term))
     return qs
 

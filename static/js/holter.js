@@ -106,11 +106,21 @@
     ctx.textAlign = "center"; ctx.textBaseline = "top";
     for (var m = 0; m <= n; m += every) ctx.fillText(every === 60 ? (m / 60) + " h" : m + " min", this.x(m), this.height - PAD_B + 16);
     // Band from the minute minimum to maximum, then the mean.
-    ctx.fillStyle = "rgba(11, 92, 173, 0.22)"; ctx.beginPath();
-    var started = false, i;
-    for (i = 0; i < n; i++) if (t.hr_max[i] !== null) { ctx[started ? "lineTo" : "moveTo"](this.x(i + 0.5), this.y(t.hr_max[i])); started = true; }
-    for (i = n - 1; i >= 0; i--) if (t.hr_min[i] !== null) ctx.lineTo(this.x(i + 0.5), this.y(t.hr_min[i]));
-    ctx.closePath(); ctx.fill();
+    // A minute without a rate (VF, no signal, noise) breaks both: one band per run of minutes with one.
+    ctx.fillStyle = "rgba(11, 92, 173, 0.22)";
+    var started = false, i, k, first = -1;
+    for (i = 0; i <= n; i++) {
+      var rated = i < n && t.hr_min[i] !== null && t.hr_max[i] !== null;
+      if (rated && first < 0) first = i;
+      if (rated || first < 0) continue;
+      if (i - first > 1) {
+        ctx.beginPath();
+        for (k = first; k < i; k++) ctx[k === first ? "moveTo" : "lineTo"](this.x(k + 0.5), this.y(t.hr_max[k]));
+        for (k = i - 1; k >= first; k--) ctx.lineTo(this.x(k + 0.5), this.y(t.hr_min[k]));
+        ctx.closePath(); ctx.fill();
+      }
+      first = -1;
+    }
     ctx.strokeStyle = "#084a8c"; ctx.lineWidth = 1.5; ctx.beginPath(); started = false;
     for (i = 0; i < n; i++) {
       if (t.hr_mean[i] === null) { started = false; continue; }

@@ -34,3 +34,6 @@ def test_an_unhandled_failure_on_a_page_keeps_the_error_page(staff_a, monkeypatc
     response = client.get("/patients/")
     assert response.status_code == 500
     assert response["Content-Type"].startswith("text/html")
+    page = response.content.decode()
+    assert "Something went wrong on our side" in page and "css/app.css" in page  # the site's page, not a bare one
+    assert "boom" not in page

@@ -94,7 +94,16 @@ def test_a_doctor_confirms_then_rejects_an_event_and_both_are_kept(client, docto
         == [("event", str(event.pk), "doctor_a")] * 2
     )
     page = doctor.get(reverse("recording-detail", args=[holter_recording.pk])).content.decode()
-    assert "Rejected" in page and "Earlier: Confirm" in page
+    assert "Rejected" in page and "Earlier: Confirmed" in page
+    # Enter in the note submits by the form's first button, which is disabled: Enter decides nothing
+    form = page[page.index(f'action="{url}"') :]
+    form = form[: form.index("</form>")]
+    assert form.index("disabled hidden") < form.index('value="confirm"')
+    # a review from a later page of events goes back to that page; a page that is no number is dropped
+    response = doctor.post(url, {"decision": "confirm", "events_page": "3"})
+    assert response["Location"].endswith(f"?events_page=3#event-{event.pk}")
+    response = doctor.post(url, {"decision": "confirm", "events_page": "x"})
+    assert response["Location"].endswith(f"/#event-{event.pk}") or "events_page" not in response["Location"]
 
 
 def test_a_bad_decision_stores_nothing(client, doctor_a, holter_recording):
@@ -202,3 +211,38 @@ def test_times_of_day_follow_the_recorders_clock_across_a_change_of_summer_time(
     hourly = holter.hourly_rows(recording, {"hourly": [{"hour": h} for h in range(5)]})
     assert [row["label"] for row in hourly] == rows
     assert holter.at(recording, 4 * 3600 + 30) == "03:00:30 (4:00:30 in)"
+
+
+def test_the_printed_trend_breaks_where_a_minute_has_no_rate():
+    # minute 2 lies in VF: no rate, so neither the band nor the mean may join minute 1 to minute 3
+    from diagnostics.holter import trend_svg
+
+    nan = None
+    trend = {
+        "minute": [0, 1, 2, 3, 4, 5],
+        "hr_min": [60, 62, nan, 70, 71, nan],
+        "hr_mean": [65, 66, nan, 75, 76, nan],
+        "hr_max": [70, 72, nan, 80, 82, nan],
+    }
+    svg = trend_svg(trend)
+    assert svg.count("<polygon") == 2 and svg.count("<polyline") == 2
+    polylines = re.findall(r'<polyline points="([^"]+)"', svg)
+    assert [len(p.split()) for p in polylines] == [2, 2]
+    # a lone minute with a rate between gaps is drawn as a short bar, not dropped
+    trend["hr_min"][4] = trend["hr_mean"][4] = trend["hr_max"][4] = None
+    svg = trend_svg(trend)
+    assert svg.count("<polygon") == 1 and svg.count("<rect") == 1
+
+
+def test_the_dashboard_lists_unreviewed_vf_until_a_doctor_decides(client, doctor_a, staff_b, holter_recording):
+    dashboard = reverse("dashboard")
+    doctor = client_for(client, doctor_a)
+    page = doctor.get(dashboard).content.decode()
+    assert "<strong>1</strong> VF or asystole awaiting review" in page
+    assert f'href="{reverse("recording-detail", args=[holter_recording.pk])}#events"' in page
+    event = holter_recording.events.get(type="vf")
+    doctor.post(reverse("event-review", args=[event.pk]), {"decision": "reject", "note": "artefact"})
+    page = doctor.get(dashboard).content.decode()
+    assert "<strong>0</strong> VF or asystole awaiting review" in page
+    other = client_for(client, staff_b).get(dashboard).content.decode()  # another clinic sees none of it
+    assert "<strong>0</strong> VF or asystole awaiting review" in other
