@@ -1,3 +1,7 @@
+import hashlib
+import json
+import uuid
+
 from django import forms
 
 from ecg.io.readers import MAX_FS, MIN_FS
@@ -47,6 +51,24 @@ class UploadForm(forms.Form):
     lead = forms.CharField(
         required=False, max_length=32, label="Lead", help_text="Default: MLII, else II, else the first."
     )
+    # One per page shown: a second click (or a resent form) of the same upload returns the first's recording.
+    submission = forms.RegexField(regex=r"^[0-9a-f]{32}$", required=False, widget=forms.HiddenInput)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["submission"].initial = uuid.uuid4().hex
+
+    def submission_fingerprint(self) -> str:
+        """A digest of what was sent (the fields and every file's name and bytes)."""
+        digest = hashlib.sha256()
+        fields = {k: str(self.cleaned_data.get(k) or "") for k in ("kind", "text", "fs", "lead")}
+        digest.update(json.dumps(fields, sort_keys=True).encode())
+        for upload in self.cleaned_data.get("files") or []:
+            digest.update(b"\0" + upload.name.encode() + b"\0")
+            for chunk in upload.chunks():
+                digest.update(chunk)
+            upload.seek(0)
+        return digest.hexdigest()
 
     def parse(self) -> tuple[ingestion.ParsedUpload, bytes, str]:
         """Validate the upload's content; raises UploadRefused naming the defect."""

@@ -11,7 +11,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from ecg.constants import AAMI_NAMES, BEAT_FS
 from ecg.io.errors import SignalError
-from ecgsite.errors import UploadRefused
+from ecgsite.errors import IdempotencyKeyReused, UploadRefused
 from ecgsite.http import status_for
 from mlmodels.models import ModelVersion
 from mlmodels.selectors import active_model_versions
@@ -69,9 +69,7 @@ def recording_upload(request, patient_id: int):
                 form.add_error(exc.field if exc.field in form.fields else None, exc.message)
                 status = status_for(exc)
             else:
-                recording = services.recording_submit(
-                    user=request.user, patient=patient, parsed=parsed, data=data, filename=filename
-                )
+                recording = _submit_once(request, form, patient=patient, parsed=parsed, data=data, filename=filename)
                 messages.success(request, "Upload accepted; classification is queued.")
                 return redirect("recording-detail", recording_id=recording.pk)
         else:
@@ -82,6 +80,24 @@ def recording_upload(request, patient_id: int):
         {"form": form, "patient": patient, "models_missing": _missing_models()},
         status=status,
     )
+
+
+def _submit_once(request, form, **upload) -> ECGRecording:
+    """The upload's recording: the one already made for this page's submission when the same upload
+    arrives again (a double click, a resent form), a new one otherwise (the page's form reused, by the
+    back button, for another file)."""
+    submission = form.cleaned_data.get("submission")
+    if submission:
+        try:
+            return services.recording_submit(
+                user=request.user,
+                idempotency_key=f"upload-page:{submission}",
+                fingerprint=form.submission_fingerprint(),
+                **upload,
+            )
+        except IdempotencyKeyReused:
+            pass
+    return services.recording_submit(user=request.user, **upload)
 
 
 def recording_detail(request, recording_id: int):

@@ -35,6 +35,65 @@
 
   function el(root, sel) { return root.querySelector(sel); }
 
+  /* The viewer's JSON requests (the signal, a beat, the rhythm events). A session that has ended (logged
+   * out after ECG_IDLE_TIMEOUT_SECONDS idle, or its cookie gone) is answered with a redirect to the login
+   * page (accounts.middleware.to_login), which fetch follows to an HTML page: the browser then goes to
+   * that page itself, to come back to this page rather than to the JSON asked for. Anything else that is
+   * not JSON rejects with a message to show ("Could not load the signal (HTTP 500); try again."); a
+   * rejection with ``leaving`` set only says that the page is going to the login. */
+  var LOGIN_PATH = "/accounts/login/";
+
+  function loadError(message, status, leaving) {
+    var err = new Error(message);
+    err.status = status;
+    err.leaving = !!leaving;
+    return err;
+  }
+
+  function isJson(r) { return /^application\/([\w.-]+\+)?json\b/i.test(r.headers.get("Content-Type") || ""); }
+
+  // The sign-in page a request was redirected to (the login, or the second sign-in step, which
+  // ask where to come back to), on this site; else null.
+  function signInPath(r) {
+    if (!r.redirected || !r.url) return null;
+    var url;
+    try { url = new URL(r.url, window.location.href); } catch (e) { return null; }
+    if (url.origin !== window.location.origin) return null;
+    return url.pathname.indexOf(LOGIN_PATH) === 0 || url.searchParams.has("next") ? url.pathname : null;
+  }
+
+  var goneToLogin = false; // one navigation, however many requests find the session ended
+
+  function getJson(url, what, init) {
+    var options = { credentials: "same-origin", headers: { Accept: "application/json" } };
+    for (var k in init || {}) options[k] = init[k];
+    return fetch(url, options).then(function (r) {
+      var json = isJson(r), signIn = json ? null : signInPath(r);
+      if (signIn || (r.status === 401 && !json)) {
+        if (!goneToLogin) {
+          goneToLogin = true;
+          var here = window.location.pathname + window.location.search;
+          // a moment later: another part of the page that found the session ended (htmx) may already
+          // be taking the page to the login, and a second navigation would abort it
+          window.setTimeout(function () {
+            window.location.assign((signIn || LOGIN_PATH) + "?next=" + encodeURIComponent(here));
+          }, 400);
+        }
+        throw loadError("Your session has ended; opening the login page.", r.status, true);
+      }
+      if (!r.ok) throw loadError("Could not load " + what + " (HTTP " + r.status + "); try again.", r.status);
+      if (!json) throw loadError("Could not load " + what + " (the server did not answer with data); try again.", r.status);
+      return r.json();
+    });
+  }
+
+  // What a failed request leaves in the info box (while the page goes to the login: that it does).
+  function showLoadError(info, err, what) {
+    if (!info || err.name === "AbortError") return;
+    if (err.leaving) { info.textContent = err.message; return; }
+    info.textContent = err.status !== undefined ? err.message : "Could not load " + what + " (" + err.message + "); try again.";
+  }
+
   function setupCanvas(canvas, cssHeight) {
     var dpr = window.devicePixelRatio || 1;
     var w = Math.max(200, Math.floor(canvas.clientWidth || canvas.parentNode.clientWidth));
@@ -309,9 +368,7 @@
     this.pending = controller;
     var self = this;
     this.root.setAttribute("aria-busy", "true");
-    fetch(this.signalQuery(from, to, px),
-      { credentials: "same-origin", signal: controller && controller.signal })
-      .then(function (r) { if (!r.ok) throw new Error("HTTP " + r.status); return r.json(); })
+    getJson(this.signalQuery(from, to, px), "the signal", { signal: controller && controller.signal })
       .then(function (data) {
         var n = data.min.length;
         data.end = data.start + data.step * n;
@@ -324,17 +381,18 @@
       })
       .catch(function (err) {
         if (err.name === "AbortError") return;
+        if (self.pending === controller) self.pending = null;
         self.root.setAttribute("aria-busy", "false");
-        self.info.textContent = "The signal could not be loaded (" + err.message + "). Reload the page to try again.";
+        showLoadError(self.info, err, "the signal");
       });
   };
 
   SignalViewer.prototype.loadOverview = function () {
     var self = this;
-    fetch(this.signalQuery(0, this.samples, Math.max(200, Math.min(2000, this.owidth))),
-      { credentials: "same-origin" })
-      .then(function (r) { return r.json(); })
+    var lead = this.lead;
+    getJson(this.signalQuery(0, this.samples, Math.max(200, Math.min(2000, this.owidth))), "the whole recording")
       .then(function (data) {
+        if (self.lead !== lead) return; // another lead was chosen meanwhile: its own overview follows
         self.whole = data;
         self.inMv = data.units === "mV";
         var mids = [];
@@ -360,7 +418,9 @@
         }
         self.draw();
         if (self.pendingAbnormal) { var direction = self.pendingAbnormal; self.pendingAbnormal = null; self.stepAbnormal(direction); }
-      });
+        if (self.pendingBeat) { var step = self.pendingBeat; self.pendingBeat = null; self.stepBeat(step); }
+      })
+      .catch(function (err) { showLoadError(self.info, err, "the whole recording"); });
   };
 
   SignalViewer.prototype.baseline = function () {
@@ -523,34 +583,57 @@
     if (best !== null) this.select(best, false);
   };
 
+  /* Whether stepping beats goes on from the selected beat: only while it is in view. Once the view has
+   * moved away from it (an event, the trend, Home / End, panning), stepping starts from the view. */
+  SignalViewer.prototype.selectionInView = function () {
+    if (this.selected === null) return false;
+    var p = this.selectedPosition;
+    if (p === null || p === undefined) return true; // a beat without a place: the neighbour is all there is
+    return p >= this.start && p <= this.start + this.visible();
+  };
+
+  /* Where stepping from the view starts: the moment the view was sent to (an event's start, a trend
+   * click: a fifth into the strip) while it stays there, else the middle of the view. */
+  SignalViewer.prototype.viewFocus = function () {
+    if (this.moment !== null && this.moment !== undefined && this.start === this.momentViewStart) return this.moment;
+    return this.start + this.visible() / 2;
+  };
+
   SignalViewer.prototype.stepBeat = function (direction) {
-    var index = this.selected;
-    if (index === null) {
-      // The first beat at or after the middle of the view (or before it, going back).
-      var c = this.cache, centre = this.start + this.visible() / 2;
-      if (c && c.beats.index.length) {
-        var pos = c.beats.position, pick = direction > 0 ? pos.length - 1 : 0;
-        for (var i = 0; i < pos.length; i++) {
-          if (direction > 0 && pos[i] >= centre) { pick = i; break; }
-          if (direction < 0 && pos[i] <= centre) pick = i;
-        }
-        index = c.beats.index[pick];
-      } else index = 0;
-    } else index += direction;
+    var index;
+    if (this.selectionInView()) index = this.selected + direction;
+    else {
+      // The first beat at or after the view's focus (or the last at or before it, going back), from the
+      // whole-record beat list of the overview, else from the window loaded if it reaches there.
+      var from = this.viewFocus(), b = this.whole && this.whole.beats, c = this.cache;
+      if (!b && c && c.beats && c.beats.index.length && c.start <= from && c.end >= from) b = c.beats;
+      if (!b) { this.pendingBeat = direction; return; } // run once the overview has loaded
+      if (!b.index.length) return;
+      var pos = b.position, pick = null;
+      for (var i = 0; i < pos.length; i++) {
+        if (direction > 0 && pos[i] >= from) { pick = i; break; }
+        if (direction < 0 && pos[i] <= from) pick = i;
+      }
+      if (pick === null) pick = direction > 0 ? pos.length - 1 : 0;
+      index = b.index[pick];
+    }
     if (index < 0) return;
     this.select(index, true);
   };
 
-  /* The next (or previous) beat not classed N, from the whole-record beat list of the overview. */
+  /* The next (or previous) beat not classed N, from the whole-record beat list of the overview: after
+   * the selected beat while it is in view, else from the view's focus (a beat there counts). */
   SignalViewer.prototype.stepAbnormal = function (direction) {
     var b = this.whole && this.whole.beats;
     if (!b) { this.pendingAbnormal = direction; return; } // run once the overview has loaded
-    var from = this.selectedPosition !== null && this.selectedPosition !== undefined ? this.selectedPosition : this.start + this.visible() / 2;
+    var fromSelected = this.selectionInView() && this.selectedPosition !== null && this.selectedPosition !== undefined;
+    var from = fromSelected ? this.selectedPosition : this.viewFocus();
+    function beyond(p) { return p === from ? !fromSelected : direction > 0 ? p > from : p < from; }
     var i, found = null;
     if (direction > 0) {
-      for (i = 0; i < b.index.length; i++) if (b["class"][i] !== "N" && b.position[i] > from) { found = i; break; }
+      for (i = 0; i < b.index.length; i++) if (b["class"][i] !== "N" && beyond(b.position[i])) { found = i; break; }
     } else {
-      for (i = b.index.length - 1; i >= 0; i--) if (b["class"][i] !== "N" && b.position[i] < from) { found = i; break; }
+      for (i = b.index.length - 1; i >= 0; i--) if (b["class"][i] !== "N" && beyond(b.position[i])) { found = i; break; }
     }
     if (found === null) { this.info.textContent = "No " + (direction > 0 ? "later" : "earlier") + " beat outside class N."; return; }
     this.select(b.index[found], true);
@@ -560,8 +643,7 @@
    * "Previous / Next event", and the target of the trend chart and the event list's "Show in viewer". */
   SignalViewer.prototype.loadEvents = function () {
     var self = this;
-    fetch(this.rhythmUrl, { credentials: "same-origin" })
-      .then(function (r) { if (!r.ok) throw new Error("HTTP " + r.status); return r.json(); })
+    getJson(this.rhythmUrl, "the rhythm events")
       .then(function (data) {
         self.events = (data.events || []).slice().sort(function (a, b) { return a.start - b.start; });
         self.root.dataset.events = String(self.events.length);
@@ -569,13 +651,18 @@
         if (self.pendingEventId) { var p = self.pendingEventId; self.pendingEventId = null; self.showEventById(p[0], p[1]); }
         else if (self.pendingEvent) { var d = self.pendingEvent; self.pendingEvent = null; self.stepEvent(d); }
       })
-      .catch(function () { self.events = []; });
+      .catch(function (err) {
+        self.events = [];
+        showLoadError(self.info, err, "the rhythm events");
+      });
   };
 
   SignalViewer.prototype.goTo = function (sample) {
     this.start = sample - this.visible() * 0.2; // the moment sits a fifth into the strip, with its lead-in visible
     this.root.dataset.position = String(Math.round(sample));
     this.changed();
+    this.moment = sample; // where "Next beat" starts while the view stays here
+    this.momentViewStart = this.start;
   };
 
   SignalViewer.prototype.stepEvent = function (direction) {
@@ -651,8 +738,7 @@
 
   SignalViewer.prototype.select = function (index, centre) {
     var self = this;
-    fetch(this.beatUrl.replace("{i}", index), { credentials: "same-origin" })
-      .then(function (r) { if (!r.ok) throw new Error(r.status === 404 ? "no such beat" : "HTTP " + r.status); return r.json(); })
+    getJson(this.beatUrl.replace("{i}", index), "beat " + (index + 1))
       .then(function (data) {
         self.selected = data.index;
         self.selectedPosition = data.position;
@@ -664,7 +750,10 @@
         }
         self.changed();
       })
-      .catch(function (err) { self.info.textContent = "Beat " + (index + 1) + ": " + err.message + "."; });
+      .catch(function (err) {
+        if (err.status === 404) self.info.textContent = "Beat " + (index + 1) + ": no such beat.";
+        else showLoadError(self.info, err, "beat " + (index + 1));
+      });
   };
 
   /* ---------------------------------------------------------------- one beat at a time */
@@ -721,8 +810,7 @@
   BeatViewer.prototype.show = function (index) {
     if (index < 0 || index >= this.count) return;
     var self = this;
-    fetch(this.beatUrl.replace("{i}", index), { credentials: "same-origin" })
-      .then(function (r) { if (!r.ok) throw new Error("HTTP " + r.status); return r.json(); })
+    getJson(this.beatUrl.replace("{i}", index), "beat " + (index + 1))
       .then(function (data) {
         self.index = data.index; self.data = data;
         self.info.replaceChildren(describeBeat(data, null));
@@ -730,7 +818,7 @@
         self.root.dataset.loaded = "true";
         self.draw();
       })
-      .catch(function (err) { self.info.textContent = "Beat " + (index + 1) + " could not be loaded (" + err.message + ")."; });
+      .catch(function (err) { showLoadError(self.info, err, "beat " + (index + 1)); });
   };
 
   BeatViewer.prototype.draw = function () {

@@ -47,6 +47,7 @@
       else return;
       e.preventDefault();
       self.draw();
+      self.say();
     });
     if (window.ResizeObserver) new ResizeObserver(function () { self.draw(); }).observe(canvas);
     fetch(canvas.dataset.rhythmUrl, { credentials: "same-origin" })
@@ -58,6 +59,18 @@
       })
       .catch(function (err) { canvas.setAttribute("aria-label", "The heart-rate trend could not be loaded (" + err.message + ")."); });
   }
+
+  // What the keyboard cursor points at, for screen readers (the chart itself is only pixels).
+  TrendChart.prototype.say = function () {
+    var live = document.getElementById(this.canvas.getAttribute("data-cursor-live") || "");
+    if (!live || this.cursor === null || !this.data || !this.data.trend) return;
+    var t = this.data.trend, i = this.cursor;
+    var text = "Minute " + (i + 1) + " (from " + clock(i * 60) + "): ";
+    text += t.hr_mean[i] === null
+      ? "no heart rate (no signal, noise or VF)."
+      : Math.round(t.hr_min[i]) + " to " + Math.round(t.hr_max[i]) + " bpm, mean " + Math.round(t.hr_mean[i]) + ". Enter shows it in the viewer.";
+    live.textContent = text;
+  };
 
   TrendChart.prototype.minutes = function () { return this.data && this.data.trend ? this.data.trend.minute.length : 0; };
 

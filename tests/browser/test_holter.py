@@ -1,5 +1,7 @@
 """A Holter report in a real Chromium: a 30-minute MIT-BIH record with AF and ventricular runs (203)."""
 
+import re
+
 import pytest
 from playwright.sync_api import expect
 
@@ -62,6 +64,12 @@ def test_a_doctor_reads_and_signs_off_the_holter_report_of_record_203(
     assert jumped and 0.4 * 650000 < int(jumped) < 0.6 * 650000
     expect(viewer).to_have_attribute("data-position", jumped)
     expect(viewer.locator("[data-info]")).to_contain_text("Showing ")
+    # from the keyboard the cursor's minute and rates are said (the chart itself is only pixels)
+    trend.focus()
+    page.keyboard.press("ArrowRight")
+    expect(page.locator("#trend-cursor")).to_contain_text(
+        re.compile(r"^Minute \d+ \(from \d:\d\d:\d\d\): (\d+ to \d+ bpm|no heart rate)")
+    )
 
     # "Next event" steps through the events in the viewer, marked along the strip.
     viewer.get_by_role("button", name="Next event").click()

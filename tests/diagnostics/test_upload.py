@@ -1,4 +1,5 @@
 import io
+import re
 
 import numpy as np
 import openpyxl
@@ -49,6 +50,24 @@ def test_it_accepts_a_beat_csv_and_queues_it(post, patient_a):
     assert (recording.status, recording.kind, recording.input_beat_count) == ("queued", "beats", 12)
     assert recording.patient == patient_a and recording.clinic_id == patient_a.clinic_id
     assert recording.file.name.startswith("recordings/") and "beats" not in recording.file.name
+
+
+@pytest.mark.django_db
+def test_the_same_upload_sent_twice_from_one_page_makes_one_recording(client, post, patient_a):
+    # a double click on "Upload and classify" (or the form sent again) must not queue the upload twice
+    page = client.get(reverse("recording-upload", args=[patient_a.pk])).content.decode()
+    submission = re.search(r'name="submission" value="([0-9a-f]{32})"', page).group(1)
+    first = _file(post, "beats.csv", beat_csv(12), submission=submission)
+    again = _file(post, "beats.csv", beat_csv(12), submission=submission)
+    recording = ECGRecording.objects.get()
+    assert first["Location"] == again["Location"] == reverse("recording-detail", args=[recording.pk])
+    # the same page's form sent with another file (back, choose another) is another recording
+    other = _file(post, "beats.csv", beat_csv(13), submission=submission)
+    assert other.status_code == 302 and ECGRecording.objects.count() == 2
+    # a page shown again gets another submission; without one (an old page) each upload is new
+    assert submission not in client.get(reverse("recording-upload", args=[patient_a.pk])).content.decode()
+    _file(post, "beats.csv", beat_csv(12))
+    assert ECGRecording.objects.count() == 3
 
 
 @pytest.mark.django_db
