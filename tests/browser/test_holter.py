@@ -134,8 +134,24 @@ def test_a_doctor_reads_and_signs_off_the_holter_report_of_record_203(
     shot(page, "25-holter-report")
     page.emulate_media(media="print")
     shot(page, "26-holter-report-print")
+    # On paper every page names the patient and the recording and is numbered, at A4 and Letter.
+    recording_id = Event.objects.values_list("recording_id", flat=True).first()
+    for paper in ("A4", "Letter"):
+        pages = _printed_pages(page, paper, shot.dir / f"26-holter-report-{paper}.pdf")
+        assert len(pages) >= 2
+        for number, text in enumerate(pages, 1):
+            assert patient_a.display_name in text and f"Recording {recording_id} " in text, (paper, number)
+            assert f"Page {number} of {len(pages)}" in text, (paper, number)
     page.emulate_media(media="screen")
     page.set_viewport_size(TABLET)
     assert _fits(page, TABLET["width"])
     shot(page, "27-holter-report-tablet")
     assert page.js_errors == []
+
+
+def _printed_pages(page, paper: str, path) -> list[str]:
+    """The report printed by Chromium on ``paper`` (the page's own @page margins), each page's text."""
+    from pypdf import PdfReader
+
+    page.pdf(path=str(path), format=paper, landscape=True, prefer_css_page_size=False, print_background=True)
+    return [p.extract_text() for p in PdfReader(str(path)).pages]
