@@ -50,4 +50,7 @@ class SecurityHeadersMiddleware:
         response = self.get_response(request)
         response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
         response.headers.setdefault("Permissions-Policy", PERMISSIONS_POLICY)
+        # Pages hold patient data: no copy kept by the browser (disk cache, back/forward cache) for the
+        # next person at a shared clinic computer. Static files and the API's ETag reads set their own.
+        response.headers.setdefault("Cache-Control", "no-store")
         return response

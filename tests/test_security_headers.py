@@ -20,6 +20,15 @@ def test_every_response_carries_the_policies(client, staff_a, path):
     assert "camera=()" in response["Permissions-Policy"] and "geolocation=()" in response["Permissions-Policy"]
 
 
+@pytest.mark.django_db
+def test_pages_are_not_kept_by_the_browser_but_static_files_and_api_reads_keep_their_caching(client, staff_a):
+    # a page of patient data must not come back from the disk or back/forward cache at a shared computer
+    signed_in = client_for(client, staff_a)
+    for path in ("/", "/patients/", "/accounts/login/"):
+        assert "no-store" in signed_in.get(path)["Cache-Control"], path
+    assert signed_in.get("/api/v1/patients")["Cache-Control"] == "private, no-cache"  # ETag revalidation
+
+
 INLINE = re.compile(r"<script(?![^>]*\bsrc=)[^>]*>|<style\b|\sstyle=|\son[a-z]+=", re.IGNORECASE)
 
 
