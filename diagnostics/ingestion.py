@@ -10,6 +10,7 @@ import json
 import math
 import re
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from datetime import datetime
 from xml.etree.ElementTree import ParseError, iterparse
@@ -37,6 +38,9 @@ _REL_NS = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}
 _PACKAGE_REL_NS = "{http://schemas.openxmlformats.org/package/2006/relationships}"
 _CELL_COLUMN = re.compile(r"[A-Z]{1,3}")
 _SHARED_STRING_TAG = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?si[\s>/]")
+# What reading a damaged workbook raises besides openpyxl's own errors: a deflate stream that does not
+# inflate, a zip version or compression not known, a member cut short, malformed XML.
+_XLSX_DAMAGED = (zipfile.BadZipFile, zlib.error, NotImplementedError, RuntimeError, OSError, EOFError, ParseError)
 
 
 @dataclass
@@ -290,9 +294,28 @@ def parse_beat_xlsx(data: bytes) -> np.ndarray:
         workbook = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except Exception:
         raise UploadRefused("the XLSX workbook could not be read (damaged file)") from None
-    sheet = workbook.worksheets[0]
-    if (sheet.max_column or 0) > _max_columns():
-        sheet.reset_dimensions()  # a declared <dimension> wider than any row would pad every row to its width
+    try:
+        sheet = workbook.worksheets[0]
+        if (sheet.max_column or 0) > _max_columns():
+            sheet.reset_dimensions()  # a declared <dimension> wider than any row would pad every row to its width
+        rows = _xlsx_rows(sheet)
+        others = len(workbook.worksheets) - 1
+    except (UploadRefused, MemoryError):
+        raise
+    except Exception as exc:  # openpyxl raises what its cell parsers raise: ValueError, IndexError, TypeError...
+        raise _xlsx_damaged(exc) from None
+    finally:
+        workbook.close()
+    if others and not any(any(c.strip() for c in r) for r in rows):
+        raise UploadRefused(
+            f"the workbook's first sheet, {sheet.title!r}, is empty: the beats are read from the first sheet "
+            f"(the workbook has {others} other sheet{'s' if others > 1 else ''}); move them there"
+        )
+    return rows_to_beats(rows)
+
+
+def _xlsx_rows(sheet) -> list[list[str]]:
+    """The first sheet's rows as text cells, without the empty cells at their ends."""
     rows: list[list[str]] = []
     for values in sheet.iter_rows(values_only=True):
         if len(rows) > max_beat_rows() + 1:
@@ -301,14 +324,13 @@ def parse_beat_xlsx(data: bytes) -> np.ndarray:
         while cells and cells[-1] == "":
             cells.pop()
         rows.append(cells)
-    others = len(workbook.worksheets) - 1
-    workbook.close()
-    if others and not any(any(c.strip() for c in r) for r in rows):
-        raise UploadRefused(
-            f"the workbook's first sheet, {sheet.title!r}, is empty: the beats are read from the first sheet "
-            f"(the workbook has {others} other sheet{'s' if others > 1 else ''}); move them there"
-        )
-    return rows_to_beats(rows)
+    return rows
+
+
+def _xlsx_damaged(exc: BaseException) -> UploadRefused:
+    """The refusal of a workbook whose parts do not read: what failed, in a few words."""
+    detail = f"{type(exc).__name__}: {str(exc)[:120]}" if str(exc) else type(exc).__name__
+    return UploadRefused(f"the XLSX workbook could not be read: it is damaged ({detail})")
 
 
 def _first_sheet_path(archive: zipfile.ZipFile) -> str:
@@ -321,8 +343,8 @@ def _first_sheet_path(archive: zipfile.ZipFile) -> str:
             rel = next(
                 el for _, el in iterparse(fh) if el.tag == f"{_PACKAGE_REL_NS}Relationship" and el.get("Id") == rel_id
             )
-    except (KeyError, StopIteration, ParseError, zipfile.BadZipFile, OSError):
-        raise damaged from None
+    except (KeyError, StopIteration, ValueError, *_XLSX_DAMAGED) as exc:
+        raise _xlsx_damaged(exc) if not isinstance(exc, (KeyError, StopIteration)) else damaged from None
     target = rel.get("Target", "")
     path = target.lstrip("/") if target.startswith("/") else f"xl/{target}"
     if path not in archive.namelist():
@@ -396,8 +418,8 @@ def _xlsx_bounds_check(archive: zipfile.ZipFile) -> None:
                 column = cell_column.match(piece, last) if last >= 0 else None
                 if cells > limit or (column and _column_number(column.group(1).decode()) > limit):
                     raise too_wide(rows, what="cells")
-    except (zipfile.BadZipFile, OSError, EOFError):
-        raise UploadRefused("the XLSX workbook could not be read (damaged file)") from None
+    except (ValueError, *_XLSX_DAMAGED) as exc:
+        raise _xlsx_damaged(exc) from None
 
 
 def parse_beats(*, filename: str, data: bytes) -> ParsedUpload:

@@ -37,13 +37,13 @@ def reader_limits() -> dict:
 
 
 def timed_reader_limits() -> dict:
-    """The limits of readers whose files declare their length before the samples (DICOM, aECG)."""
+    """The limits of readers whose files declare their length before the samples (DICOM, aECG, WFDB)."""
     return reader_limits() | {"max_seconds": settings.ECG_MAX_SIGNAL_SECONDS}
 
 
 def _read(files: dict[str, bytes], *, fs: float | None, lead: str | None) -> tuple[readers.Signal, str]:
     if len(files) > 1:
-        return readers.read_wfdb_upload(files, max_bytes=settings.ECG_MAX_UPLOAD_BYTES, **reader_limits()), "wfdb"
+        return readers.read_wfdb_upload(files, max_bytes=settings.ECG_MAX_UPLOAD_BYTES, **timed_reader_limits()), "wfdb"
     ((name, data),) = files.items()
     if name.lower().endswith((".hea", ".dat")):
         missing = ".dat" if name.lower().endswith(".hea") else ".hea"
@@ -52,7 +52,7 @@ def _read(files: dict[str, bytes], *, fs: float | None, lead: str | None) -> tup
         )
     fmt = readers.sniff_format(name, data[:4096])
     if fmt == "wfdb-zip":
-        return readers.read_wfdb_zip(data, max_bytes=settings.ECG_MAX_UPLOAD_BYTES * 4, **reader_limits()), "wfdb"
+        return readers.read_wfdb_zip(data, max_bytes=settings.ECG_MAX_UPLOAD_BYTES * 4, **timed_reader_limits()), "wfdb"
     if fmt == "dicom":
         return readers.read_dicom(data, **timed_reader_limits()), "dicom"
     if fmt == "aecg":

@@ -11,6 +11,7 @@ digit, in the unit of ``scale``). The start is that series' ``effectiveTime/low`
 from __future__ import annotations
 
 import io
+import math
 import re
 from datetime import datetime
 from typing import Any
@@ -18,12 +19,15 @@ from typing import Any
 import numpy as np
 
 from ecg.io.errors import SignalError
-from ecg.io.readers import check_fs, lead_phrase
+from ecg.io.readers import MAX_FS, check_fs, lead_phrase
 from ecg.io.start_time import aecg_start
 
 NS = "{urn:hl7-org:v3}"
 XSI_TYPE = "{http://www.w3.org/2001/XMLSchema-instance}type"
 MAX_DEPTH = 64
+# Elements parsed at most: a 12-lead aECG of ten seconds holds about a hundred; one with a wave annotation per
+# beat and lead a few thousand. Parsed past this, the tree alone would take hundreds of MB and many seconds.
+MAX_ELEMENTS = 200_000
 SOURCE = "aECG file"
 _SECONDS = {"s": 1.0, "ms": 1e-3, "us": 1e-6, "min": 60.0}
 _TO_MV = {"mv": 1.0, "uv": 1e-3, "v": 1e3, "nv": 1e-6}
@@ -47,22 +51,31 @@ def _parse(data: bytes, source: str) -> Any:
     from defusedxml import DefusedXmlException
     from defusedxml.ElementTree import iterparse
 
-    depth = 0
+    depth = elements = 0
     root = None
     try:
         for event, element in iterparse(io.BytesIO(data), events=("start", "end"), forbid_dtd=True):
             if event == "start":
                 depth += 1
+                elements += 1
                 if root is None:
                     root = element
                 if depth > MAX_DEPTH:
                     raise SignalError(f"{source} is nested more than {MAX_DEPTH} elements deep")
+                if elements > MAX_ELEMENTS:
+                    raise SignalError(
+                        f"{source} holds more than {MAX_ELEMENTS} XML elements; an HL7 aECG holds far fewer"
+                    )
             else:
                 depth -= 1
     except DefusedXmlException as exc:
         raise SignalError(f"{source} is refused: {type(exc).__name__} (DTDs and entities are not accepted)") from None
     except ParseError as exc:
         raise SignalError(f"{source} is not well-formed XML: {exc}") from None
+    except SignalError:
+        raise
+    except (LookupError, ValueError) as exc:  # an encoding the XML parser does not know, and the like
+        raise SignalError(f"{source} is not readable XML: {str(exc)[:200]}") from None
     if root is None or root.tag != f"{NS}AnnotatedECG":
         tag = "nothing" if root is None else root.tag
         raise SignalError(f"{source}: the root element is {tag}, not an HL7 v3 AnnotatedECG")
@@ -105,7 +118,7 @@ def _digits(text: str, where: str, max_samples: int) -> np.ndarray:
     if bad.any():
         at = int(np.argmax(bad))
         first = int(np.flatnonzero(starts[: at + 1])[-1])
-        token = text[first:].split(None, 1)[0]
+        token = re.split(r"[ \t\n\r]", text[first:], maxsplit=1)[0]  # split as counted: at ASCII spaces only
         raise SignalError(f"{where}: digit {int(starts[: at + 1].sum())} ({token[:20]!r}) is not an integer")
     return np.fromstring(text, dtype=np.float64, sep=" ")
 
@@ -146,9 +159,14 @@ def read_aecg(
     )
     if unit not in _SECONDS:
         raise SignalError(f"{source}: time increment unit {unit!r} is not one of {', '.join(_SECONDS)}")
-    if increment <= 0:
-        raise SignalError(f"{source}: time increment {increment:g} {unit} is not positive")
-    fs = check_fs(1.0 / (increment * _SECONDS[unit]))
+    seconds = increment * _SECONDS[unit]  # a denormal increment in ms is 0 s
+    if not (math.isfinite(seconds) and seconds > 0):
+        raise SignalError(f"{source}: time increment {increment:g} {unit} is not a positive duration")
+    if seconds * MAX_FS < 1 - 1e-9:  # 1 / seconds may be beyond any float
+        raise SignalError(
+            f"{source}: time increment {increment:g} {unit} is a sampling rate above the maximum of {MAX_FS:g} Hz"
+        )
+    fs = check_fs(1.0 / seconds)
     max_samples = int(max_seconds * fs) + 1
     leads: dict[str, np.ndarray] = {}
     units: dict[str, str] = {}

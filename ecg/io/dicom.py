@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from ecg.io.errors import SignalError
-from ecg.io.readers import check_fs
+from ecg.io.readers import _unique_names, check_fs
 from ecg.io.start_time import DICOM_GROUP_OFFSET, DICOM_START_KEYWORDS, dicom_start
 
 TWELVE_LEAD_ECG = "1.2.840.10008.5.1.4.1.1.9.1.1"
@@ -50,8 +50,11 @@ def read_dicom_ecg(
     try:
         ds = pydicom.dcmread(io.BytesIO(data), defer_size=None)
         group = _group(ds, max_columns, source)
+        little_endian = ds.original_encoding[1] is not False  # None: no transfer syntax said; little endian
         return (
-            *_read_group(group, max_columns=max_columns, max_seconds=max_seconds, source=source),
+            *_read_group(
+                group, max_columns=max_columns, max_seconds=max_seconds, source=source, little_endian=little_endian
+            ),
             _stated_start(ds, group),
         )
     except SignalError:
@@ -115,9 +118,18 @@ def _float(item: Any, keyword: str, source: str, default: float | None = None) -
     return number
 
 
+def _channel_name(channel: Any, i: int) -> str:
+    """A channel's lead name from its source's code meaning, else "channel N"."""
+    sources = list(channel.get("ChannelSourceSequence", []))
+    meaning = str(sources[0].get("CodeMeaning", "")) if sources else ""
+    return lead_label(meaning) if meaning else f"channel {i + 1}"
+
+
 def _read_group(
-    group: Any, *, max_columns: int, max_seconds: float, source: str
+    group: Any, *, max_columns: int, max_seconds: float, source: str, little_endian: bool = True
 ) -> tuple[float, dict[str, np.ndarray], dict[str, str]]:
+    """The channels of a multiplex ``group`` in mV; WaveformData is read in the dataset's byte order (pydicom
+    keeps an OW value's bytes as the file holds them: big-endian in Explicit VR Big Endian)."""
     channels = _int(group, "NumberOfWaveformChannels", source)
     samples = _int(group, "NumberOfWaveformSamples", source)
     fs = check_fs(_float(group, "SamplingFrequency", source))
@@ -152,17 +164,15 @@ def _read_group(
             f"{source}: WaveformData holds {have} bytes; {channels} channels × {samples} samples × {bits // 8} bytes "
             f"need {expected} (truncated file?)"
         )
+    if not little_endian:
+        dtype = dtype.replace("<", ">")
     values = np.frombuffer(bytes(raw[:expected]), dtype=dtype).reshape(samples, channels).astype(np.float64)
-    names: list[str] = []
+    # each channel its own name: "II", "II" and "II_2" are read as "II", "II_3" and "II_2"
+    names = _unique_names([_channel_name(channel, i) for i, channel in enumerate(definitions)])
     leads: dict[str, np.ndarray] = {}
     units: dict[str, str] = {}
-    for i, channel in enumerate(definitions):
+    for i, (channel, name) in enumerate(zip(definitions, names, strict=True)):
         where = f"{source}, channel {i + 1}"
-        sources = list(channel.get("ChannelSourceSequence", []))
-        meaning = str(sources[0].get("CodeMeaning", "")) if sources else ""
-        name = lead_label(meaning) if meaning else f"channel {i + 1}"
-        name = name if name not in names else f"{name}_{i + 1}"
-        names.append(name)
         sensitivity = _float(channel, "ChannelSensitivity", where, default=1.0)
         correction = _float(channel, "ChannelSensitivityCorrectionFactor", where, default=1.0)
         baseline = _float(channel, "ChannelBaseline", where, default=0.0)

@@ -23,8 +23,11 @@ import math
 import os
 import re
 import shutil
+import sys
 import tempfile
+import unicodedata
 import zipfile
+import zlib
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -148,6 +151,8 @@ class Signal:
     lost: dict[str, list[tuple[int, int]]] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
+        for name in self.leads:
+            check_lead_name(name)
         self.fs = float(self.fs)
         self.leads = {name: np.asarray(v, dtype=np.float64) for name, v in self.leads.items()}
         self.lead_order = list(self.leads)
@@ -211,11 +216,24 @@ class Signal:
 # --- validation -------------------------------------------------------------------------
 
 
+def check_lead_name(name: str) -> None:
+    """Refuse a lead name holding a control character (NUL, a line break...): no file names a lead so,
+    and the database refuses to store some of them."""
+    bad = next((ch for ch in str(name) if unicodedata.category(ch) == "Cc"), None)
+    if bad is not None:
+        raise SignalError(
+            f"the lead name {str(name)[:40]!r} holds a control character (U+{ord(bad):04X}); "
+            "rename the lead in the file"
+        )
+
+
 def check_fs(fs: object) -> float:
     try:
         value = float(fs)  # type: ignore[arg-type]
     except (TypeError, ValueError):
-        raise SignalError(f"sampling rate {fs!r} is not a number") from None
+        raise SignalError(f"sampling rate {str(fs)[:30]!r} is not a number") from None
+    except OverflowError:  # an integer beyond the range of a float (JSON allows any number of digits)
+        raise SignalError(f"sampling rate {str(fs)[:20]}… is too large a number") from None
     if not math.isfinite(value):
         raise SignalError(f"sampling rate {fs!r} is not a positive finite number")
     if value < MIN_FS:  # zero and negative rates too: one message for every rate out of range
@@ -390,13 +408,20 @@ def too_many_columns(source: str, count: int, what: str, limit: int) -> SignalEr
 
 
 def _unique_names(names: list[str]) -> list[str]:
-    seen: dict[str, int] = {}
+    """``names`` without the spaces around them (a blank one "ECG"), each one once compared without case: a
+    name given again gets the first free suffix ("x", "x" → "x", "x_2"), never one another lead has
+    ("x", "x", "x_2" → "x", "x_3", "x_2")."""
+    stripped = [name.strip() or "ECG" for name in names]
+    given = {name.lower() for name in stripped}
+    used: set[str] = set()
     result = []
-    for name in names:
-        name = name.strip() or "ECG"
-        count = seen.get(name.lower(), 0)
-        seen[name.lower()] = count + 1
-        result.append(name if count == 0 else f"{name}_{count + 1}")
+    for name in stripped:
+        unique, count = name, 1
+        while unique.lower() in used or (count > 1 and unique.lower() in given):
+            count += 1
+            unique = f"{name}_{count}"
+        used.add(unique.lower())
+        result.append(unique)
     return result
 
 
@@ -414,8 +439,12 @@ def _wfdb_unreadable(name: str, exc: Exception) -> SignalError:
     return SignalError(f"WFDB record {name} could not be read: {without_paths(text)}")
 
 
-def read_wfdb(record_path: str | Path, *, max_columns: int = DEFAULT_MAX_COLUMNS) -> Signal:
-    """A WFDB record given as its path without extension (e.g. ``.../mitdb/100``)."""
+def read_wfdb(
+    record_path: str | Path, *, max_columns: int = DEFAULT_MAX_COLUMNS, max_seconds: float | None = None
+) -> Signal:
+    """A WFDB record given as its path without extension (e.g. ``.../mitdb/100``).
+
+    With ``max_seconds`` a header declaring a longer recording is refused before any sample is read."""
     import wfdb
 
     path = Path(record_path)
@@ -427,7 +456,9 @@ def read_wfdb(record_path: str | Path, *, max_columns: int = DEFAULT_MAX_COLUMNS
     header = path.with_suffix(".hea")
     header_bytes = header.read_bytes()
     data_bytes = sum(p.stat().st_size for p in path.parent.glob(f"{name}*") if p.suffix != ".hea")
-    needed = _header_data_files(header_bytes, header.name, max_columns=max_columns, data_bytes=data_bytes)
+    needed = _header_data_files(
+        header_bytes, header.name, max_columns=max_columns, data_bytes=data_bytes, max_seconds=max_seconds
+    )
     text = header_bytes.decode("ascii")  # checked above
     try:
         with _wfdb_readable(path, text, needed) as readable:
@@ -468,43 +499,127 @@ def _safe_name(name: str, what: str) -> str:
     return name
 
 
+# WFDB header fields, as the spec writes them and the WFDB library reads them whole (a field it reads in part
+# it reads leniently: "nan" or a missing rate becomes 250 Hz, "1,5/mV" a gain of 1 and a lead named "5/mV...")
+_WFDB_NUMBER = r"(?:\d+\.?\d*|\.\d+)"
+_WFDB_FS = re.compile(rf"^(?P<fs>{_WFDB_NUMBER})(?:/-?{_WFDB_NUMBER}(?:\(-?{_WFDB_NUMBER}\))?)?$")
+_WFDB_FORMAT = re.compile(r"^(?P<fmt>\d+)(?:x(?P<frame>\d+))?(?::\d+)?(?:\+\d+)?$")
+_WFDB_GAIN = re.compile(
+    rf"^(?P<gain>-?{_WFDB_NUMBER}(?:e[+-]?\d+)?)(?:\((?P<baseline>-?\d+)\))?(?:/(?P<units>[\w^?%/-]+))?$"
+)
+# the sample formats the WFDB library reads (wfdb.io._signal.DAT_FMTS; 508, 516 and 524 are FLAC)
+WFDB_FORMATS = ("8", "16", "24", "32", "61", "80", "160", "212", "310", "311", "508", "516", "524")
+_WFDB_INT_RANGE = 2**31  # baselines, ADC zeros and initial values are C ints in the WFDB library
+
+
 def _header_data_files(
-    header: bytes, header_name: str, *, max_columns: int = DEFAULT_MAX_COLUMNS, data_bytes: int | None = None
+    header: bytes,
+    header_name: str,
+    *,
+    max_columns: int = DEFAULT_MAX_COLUMNS,
+    data_bytes: int | None = None,
+    max_seconds: float | None = None,
 ) -> set[str]:
-    """File names the WFDB header's signal lines refer to, once its declared sizes are plausible."""
+    """File names the WFDB header's signal lines refer to, once its declared sizes are plausible and its
+    sampling frequency, sample formats and gains are what the WFDB library reads whole (a field it would
+    read in part, or default, is refused naming its line). With ``max_seconds`` a record declaring a longer
+    duration is refused before any sample is read."""
     try:
         text = header.decode("ascii")
     except UnicodeDecodeError:
         raise SignalError(f"{header_name} is not a WFDB header (not ASCII text)") from None
-    lines = [ln.strip() for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
-    if not lines:
+    numbered = [
+        (number, ln.strip())
+        for number, ln in enumerate(text.splitlines(), start=1)
+        if ln.strip() and not ln.lstrip().startswith("#")
+    ]
+    if not numbered:
         raise SignalError(f"{header_name} is empty")
+    lines = [ln for _, ln in numbered]
+    record_at = f"{header_name}, line {numbered[0][0]}"
     fields = lines[0].split()
     try:
         n_sig = int(fields[1]) if len(fields) > 1 else 0
     except ValueError:
-        raise SignalError(f"{header_name}, line 1: number of signals {fields[1]!r} is not an integer") from None
+        raise SignalError(f"{record_at}: number of signals {fields[1]!r} is not an integer") from None
     if "/" in fields[0]:
         raise SignalError(f"{header_name}: multi-segment WFDB records are not supported")
     if n_sig < 1:
         raise SignalError(f"{header_name}: the record has no signals")
     if n_sig > max_columns:
         raise too_many_columns(header_name, n_sig, "signals", max_columns)
-    try:
-        sig_len = int(fields[3]) if len(fields) > 3 else 0
-    except ValueError:
-        raise SignalError(f"{header_name}, line 1: number of samples {fields[3]!r} is not an integer") from None
+    fs = _wfdb_fs(fields, record_at)
+    if len(fields) > 3 and not fields[3].isdigit():
+        raise SignalError(f"{record_at}: number of samples {fields[3][:30]!r} is not an integer")
+    sig_len = int(fields[3]) if len(fields) > 3 else 0
+    if max_seconds is not None and sig_len / fs > max_seconds:
+        raise SignalError(
+            f"{header_name} declares {sig_len} samples at {fs:g} Hz ({sig_len / fs:.0f} s); "
+            f"the maximum is {max_seconds:.0f} s"
+        )  # refused as a recording too long is once read (validate_signal): the same file, the same refusal
     # No WFDB storage format packs a sample into less than a byte, even compressed formats come close:
     # a header declaring more samples than that is refused before anything is allocated for them.
     if data_bytes is not None and sig_len * n_sig > 8 * max(data_bytes, 1):
         raise SignalError(f"{header_name} declares {sig_len} samples per signal; its data files hold far fewer")
     if len(lines) < 1 + n_sig:
         raise SignalError(f"{header_name}: expected {n_sig} signal lines, found {len(lines) - 1}")
+    for number, line in numbered[1 : 1 + n_sig]:
+        _wfdb_signal_line(line.split(), f"{header_name}, line {number}")
     return {ln.split()[0] for ln in lines[1 : 1 + n_sig]}
 
 
+def _wfdb_fs(fields: list[str], where: str) -> float:
+    """The sampling frequency of a WFDB record line ``fields``: present, a finite positive number (with the
+    counter frequency and base counter value the spec allows after it)."""
+    if len(fields) < 3:
+        raise SignalError(f"{where}: the record line states no sampling frequency")
+    match = _WFDB_FS.match(fields[2])
+    fs = float(match.group("fs")) if match else math.nan
+    if not (math.isfinite(fs) and fs > 0):
+        raise SignalError(f"{where}: sampling frequency {fields[2][:30]!r} is not a positive number")
+    return fs
+
+
+def _wfdb_signal_line(fields: list[str], where: str) -> None:
+    """Refuse a signal line whose sample format the readers do not read, whose gain is no finite number of 0
+    (uncalibrated, read as 200 per mV as the WFDB library does) or more, or whose baseline or integer
+    fields are beyond the WFDB library's integers."""
+    if len(fields) < 2:
+        raise SignalError(f"{where}: the signal line states no sample format")
+    fmt = _WFDB_FORMAT.match(fields[1])
+    if fmt is None:
+        raise SignalError(f"{where}: sample format field {fields[1][:30]!r} is malformed")
+    if fmt.group("fmt") not in WFDB_FORMATS:
+        raise SignalError(
+            f"{where}: unsupported WFDB sample format {fmt.group('fmt')[:10]} (supported: {', '.join(WFDB_FORMATS)})"
+        )
+    if fmt.group("frame") is not None and int(fmt.group("frame")) < 1:
+        raise SignalError(f"{where}: sample format field {fields[1]!r} has no samples per frame")
+    if len(fields) < 3:
+        return  # no gain: the spec's default, 200 per mV
+    gain = _WFDB_GAIN.match(fields[2])
+    value = float(gain.group("gain")) if gain else math.nan
+    if not math.isfinite(value):
+        raise SignalError(
+            f"{where}: gain field {fields[2][:30]!r} is not a number of ADC units per physical unit "
+            "(a number, optionally followed by (baseline) and /units, as in 200(1024)/mV)"
+        )
+    assert gain is not None  # matched: value is a number
+    if value < 0:
+        raise SignalError(f"{where}: gain {gain.group('gain')[:30]} is negative")
+    if gain.group("baseline") is not None and abs(int(gain.group("baseline"))) >= _WFDB_INT_RANGE:
+        raise SignalError(f"{where}: baseline {gain.group('baseline')[:30]} out of range")
+    for name, token in zip(("ADC resolution", "ADC zero", "initial value"), fields[3:6], strict=False):
+        if re.fullmatch(r"-?\d+", token) and abs(int(token)) >= _WFDB_INT_RANGE:
+            raise SignalError(f"{where}: {name} {token[:30]} out of range")
+
+
 def read_wfdb_upload(
-    files: dict[str, bytes], *, max_bytes: int = DEFAULT_MAX_BYTES, max_columns: int = DEFAULT_MAX_COLUMNS
+    files: dict[str, bytes],
+    *,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    max_columns: int = DEFAULT_MAX_COLUMNS,
+    max_seconds: float | None = None,
 ) -> Signal:
     """A WFDB record uploaded as files (``100.hea``, ``100.dat``; ``.atr`` etc. ignored)."""
     if sum(len(b) for b in files.values()) > max_bytes:
@@ -517,7 +632,7 @@ def read_wfdb_upload(
         raise SignalError(f"upload must contain one WFDB record, found headers {', '.join(sorted(headers))}")
     header = headers[0]
     record = header[:-4]
-    needed = _header_data_files(names[header], header, max_columns=max_columns)
+    needed = _header_data_files(names[header], header, max_columns=max_columns, max_seconds=max_seconds)
     for data_name in needed:
         _safe_name(data_name, header)
         if data_name not in names:
@@ -526,9 +641,14 @@ def read_wfdb_upload(
     with tempfile.TemporaryDirectory(prefix="ecg-wfdb-") as tmp:
         for name in {header, *needed}:
             (Path(tmp) / name).write_bytes(names[name])
-        signal = read_wfdb(Path(tmp) / record, max_columns=max_columns)
+        signal = read_wfdb(Path(tmp) / record, max_columns=max_columns, max_seconds=max_seconds)
     signal.source_format = "wfdb-upload"
     return signal
+
+
+# what the zip module raises for a damaged archive besides BadZipFile: a deflate stream that does not
+# inflate, a version or compression it does not know, an offset before the start of the file...
+_ZIP_DAMAGED = (NotImplementedError, ValueError, zlib.error, OSError, EOFError, RuntimeError)
 
 
 def read_wfdb_zip(
@@ -537,6 +657,7 @@ def read_wfdb_zip(
     max_bytes: int = DEFAULT_MAX_BYTES,
     max_members: int = DEFAULT_MAX_MEMBERS,
     max_columns: int = DEFAULT_MAX_COLUMNS,
+    max_seconds: float | None = None,
 ) -> Signal:
     """A zip (its bytes, or a seekable file) holding one WFDB record (at top level or in one folder).
 
@@ -547,6 +668,8 @@ def read_wfdb_zip(
         archive = zipfile.ZipFile(io.BytesIO(data) if isinstance(data, (bytes, bytearray)) else data)
     except zipfile.BadZipFile:
         raise SignalError("upload is not a valid zip file") from None
+    except _ZIP_DAMAGED as exc:
+        raise SignalError(f"the ZIP archive is damaged: {without_paths(str(exc))[:200]}") from None
     with archive, tempfile.TemporaryDirectory(prefix="ecg-wfdb-") as tmp:
         members = [
             m
@@ -581,16 +704,18 @@ def read_wfdb_zip(
                         if size > budget:
                             raise SignalError(f"zip expands to more than the limit of {max_bytes} bytes")
                         dst.write(chunk)
-            except (RuntimeError, NotImplementedError, zipfile.BadZipFile, OSError, EOFError) as exc:
-                raise SignalError(f"zip member {raw!r} cannot be extracted: {without_paths(str(exc))}") from None
+            except (zipfile.BadZipFile, *_ZIP_DAMAGED) as exc:
+                raise SignalError(
+                    f"the ZIP archive is damaged: zip member {raw!r} cannot be extracted: {without_paths(str(exc))[:200]}"
+                ) from None
             budget -= size
             sizes[name] = size
-        signal = _read_wfdb_folder(Path(tmp), sizes, max_columns=max_columns)
+        signal = _read_wfdb_folder(Path(tmp), sizes, max_columns=max_columns, max_seconds=max_seconds)
     signal.source_format = "wfdb-zip"
     return signal
 
 
-def _read_wfdb_folder(folder: Path, sizes: dict[str, int], *, max_columns: int) -> Signal:
+def _read_wfdb_folder(folder: Path, sizes: dict[str, int], *, max_columns: int, max_seconds: float | None) -> Signal:
     """The one WFDB record among files already written to ``folder`` (names checked, sizes given)."""
     headers = [n for n in sizes if n.lower().endswith(".hea")]
     if not headers:
@@ -599,7 +724,7 @@ def _read_wfdb_folder(folder: Path, sizes: dict[str, int], *, max_columns: int) 
         raise SignalError(f"upload must contain one WFDB record, found headers {', '.join(sorted(headers))}")
     header = headers[0]
     header_bytes = (folder / header).read_bytes()
-    needed = _header_data_files(header_bytes, header, max_columns=max_columns)
+    needed = _header_data_files(header_bytes, header, max_columns=max_columns, max_seconds=max_seconds)
     for data_name in needed:
         _safe_name(data_name, header)
         if data_name not in sizes:
@@ -607,7 +732,7 @@ def _read_wfdb_folder(folder: Path, sizes: dict[str, int], *, max_columns: int) 
     _header_data_files(header_bytes, header, max_columns=max_columns, data_bytes=sum(sizes[n] for n in needed))
     for name in set(sizes) - {header, *needed}:  # annotations and the like are not read
         (folder / name).unlink()
-    return read_wfdb(folder / header[:-4], max_columns=max_columns)
+    return read_wfdb(folder / header[:-4], max_columns=max_columns, max_seconds=max_seconds)
 
 
 # --- structure checks in bounded memory ---------------------------------------------------------
@@ -689,7 +814,9 @@ def scan_wfdb(
     header = path.with_suffix(".hea")
     if not header.is_file():
         raise SignalError(f"WFDB record {name}: header file {name}.hea not found")
-    needed = _header_data_files(header.read_bytes(), header.name, max_columns=max_columns)
+    needed = _header_data_files(header.read_bytes(), header.name, max_columns=max_columns, max_seconds=max_seconds)
+    for data_name in needed:
+        _safe_name(data_name, header.name)
     missing = sorted(n for n in needed if not (path.parent / n).is_file())
     if missing:
         raise SignalError(f"{header.name} refers to data file {missing[0]}, which is missing from the upload")
@@ -1013,6 +1140,9 @@ def read_csv_signal(
         )
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
         raise SignalError(f"CSV file cannot be parsed: {without_paths(str(exc).strip())}") from None
+    # a row shorter than the first: its missing cells are empty, as the comma-separated reader gives them
+    # (the reader of space-separated values leaves them NaN), and refused below as empty cells
+    table = table.fillna("")
     while table.shape[1] > 1 and (table.iloc[:, -1].astype(str).str.strip() == "").all():
         table = table.iloc[:, :-1]  # a delimiter at the end of every line: an empty last column, no lead
     first_row = [str(c).strip() for c in table.iloc[0]]
@@ -1070,7 +1200,11 @@ def _json_numbers(values: object, where: str) -> np.ndarray:
     for i, v in enumerate(values):
         if isinstance(v, bool) or not isinstance(v, (int, float)):
             raise SignalError(f"{where}: element {i} ({json.dumps(v)[:30]}) is not a number")
-    return np.asarray(values, dtype=np.float64)
+    try:
+        return np.asarray(values, dtype=np.float64)
+    except OverflowError:  # an integer beyond the range of a float: JSON allows any number of digits
+        i = next(i for i, v in enumerate(values) if isinstance(v, int) and abs(v) > sys.float_info.max)
+        raise SignalError(f"{where}: element {i} ({str(values[i])[:20]}…) is too large a number") from None
 
 
 def read_json_signal(obj: object, fs: float | None = None, *, max_columns: int = DEFAULT_MAX_COLUMNS) -> Signal:
@@ -1110,6 +1244,8 @@ def read_json_signal(obj: object, fs: float | None = None, *, max_columns: int =
                 "(lead names are compared without case)"
             )
         seen[name.strip().lower()] = name
+    if isinstance(file_fs, int) and not isinstance(file_fs, bool) and abs(file_fs) > sys.float_info.max:
+        raise SignalError(f'JSON signal: field "fs" ({str(file_fs)[:20]}…) is too large a number')
     if file_fs is not None and _is_number(str(file_fs)):
         check_form_rate(float(file_fs), fs, "JSON signal")
     # names as given, without the spaces around them (" II " is II)
@@ -1160,7 +1296,7 @@ def _zip_member_names(head: bytes) -> list[str]:
     try:
         with zipfile.ZipFile(io.BytesIO(head)) as archive:
             return archive.namelist()
-    except zipfile.BadZipFile:
+    except (zipfile.BadZipFile, *_ZIP_DAMAGED):
         pass
     names = []
     for match in re.finditer(rb"PK\x03\x04", head):
@@ -1175,7 +1311,7 @@ def _zip_member_names(head: bytes) -> list[str]:
 def _is_complete_zip(data: bytes) -> bool:
     try:
         zipfile.ZipFile(io.BytesIO(data)).close()
-    except zipfile.BadZipFile:
+    except (zipfile.BadZipFile, *_ZIP_DAMAGED):
         return False
     return True
 
