@@ -57,6 +57,7 @@ NOT_AUDITED_ROUTES = {
     "dashboard",
     "recording-status",
     "healthz",
+    "favicon",
     "api:schema",
     "api:docs",
     "api:not-found",

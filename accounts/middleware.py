@@ -10,7 +10,7 @@ from django.urls import reverse
 from django_htmx.http import HttpResponseClientRedirect
 
 # Paths reachable without logging in; everything else requires a login.
-PUBLIC_PREFIXES = ("/accounts/login/", "/admin/login/", "/static/", "/healthz")
+PUBLIC_PREFIXES = ("/accounts/login/", "/admin/login/", "/static/", "/healthz", "/favicon.ico")
 LOGIN_PATHS = ("/accounts/login/", "/admin/login/")
 # Paths a user who still owes the second sign-in step may reach.
 SECOND_FACTOR_EXEMPT = ("/accounts/login/", "/accounts/logout/", "/accounts/two-factor/", "/admin/logout/", "/static/")

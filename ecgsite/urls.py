@@ -1,7 +1,9 @@
 from django.contrib import admin
 from django.http import HttpResponse, JsonResponse
+from django.templatetags.static import static
 from django.urls import include, path
 from django.views import defaults
+from django.views.generic import RedirectView
 
 admin.site.site_header = "ECG Analyzer administration"
 admin.site.site_title = "ECG Analyzer admin"
@@ -30,6 +32,8 @@ urlpatterns = [
     path("accounts/", include("accounts.urls")),
     path("patients/", include("patients.urls")),
     path("healthz", healthz, name="healthz"),
+    # browsers ask for it on pages that name no icon (the admin's): the site's own, not a 404
+    path("favicon.ico", RedirectView.as_view(url=static("img/favicon.svg"), permanent=True), name="favicon"),
     path("", include("diagnostics.exports")),
     path("", include("diagnostics.urls")),
 ]

@@ -37,3 +37,8 @@ def test_an_unhandled_failure_on_a_page_keeps_the_error_page(staff_a, monkeypatc
     page = response.content.decode()
     assert "Something went wrong on our side" in page and "css/app.css" in page  # the site's page, not a bare one
     assert "boom" not in page
+
+
+def test_the_favicon_the_admin_pages_ask_for_is_the_sites_own(client):
+    response = client.get("/favicon.ico")
+    assert response.status_code == 301 and response["Location"].endswith("img/favicon.svg")

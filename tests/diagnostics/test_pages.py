@@ -26,6 +26,12 @@ def test_the_recording_page_shows_counts_mi_and_versions(client, staff_a, done_r
     assert "MI score <strong>0.881</strong> against threshold 0.500" in page
     assert "heartbeat tiny-1, MI tiny-high" in page
     assert "Beats 1–50 of 120" in page
+    assert f'href="{reverse("recording-export", args=[done_recording.pk])}" download' in page
+    # a failed recording's page leads on to a new upload for the same patient
+    done_recording.status = "failed"
+    done_recording.save(update_fields=["status"])
+    page = client.get(reverse("recording-detail", args=[done_recording.pk])).content.decode()
+    assert f'href="{reverse("recording-upload", args=[done_recording.patient.pk])}">Upload again' in page
 
 
 @pytest.mark.django_db
