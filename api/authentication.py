@@ -120,10 +120,12 @@ class ApiTokenAuthentication(authentication.BaseAuthentication):
         prefix, _sep, _rest = secret.partition(".")
         well_formed = bool(_PREFIX.fullmatch(prefix) and _sep)
         # A token this process has just seen valid is no guess: it skips the address's failure count (a
-        # Redis round trip); any other is refused with 429 before it is looked up once the address has
-        # failed too often.
-        if not (well_formed and _known_valid(prefix, secret)):
-            self._refuse_a_guessing_address(request)
+        # Redis round trip). Once the address has failed too often, what is not a valid token is refused
+        # with 429, uncounted; a valid one still gets in, so guesses from a shared address (a hospital's
+        # NAT or proxy) cannot lock its integrations out.
+        locked = not (well_formed and _known_valid(prefix, secret)) and self._address_locked(request)
+        if locked and not well_formed:
+            raise self._throttled()
         if len(header) != 2:
             _token_failed(request, "")
             raise exceptions.AuthenticationFailed(_("Malformed Authorization header; expected 'Token <token>'."))
@@ -134,6 +136,8 @@ class ApiTokenAuthentication(authentication.BaseAuthentication):
         if well_formed:
             token, cached = _token_by_prefix(prefix)
         if token is None or not hmac.compare_digest(token.key_hash, token_hash(secret)):
+            if locked:
+                raise self._throttled()
             _token_failed(request, prefix if _PREFIX.fullmatch(prefix) else "")
             raise exceptions.AuthenticationFailed(_("Invalid token."))
         if not token.is_usable:
@@ -146,13 +150,16 @@ class ApiTokenAuthentication(authentication.BaseAuthentication):
         return token.user, token
 
     @staticmethod
-    def _refuse_a_guessing_address(request) -> None:
+    def _address_locked(request) -> bool:
         from accounts.audit import client_ip
 
-        if (caches["api"].get(_failures_key(client_ip(request))) or 0) >= settings.API_TOKEN_FAILURES:
-            raise exceptions.Throttled(
-                wait=settings.ECG_LOCKOUT_SECONDS, detail="Too many invalid tokens from this address."
-            )
+        return (caches["api"].get(_failures_key(client_ip(request))) or 0) >= settings.API_TOKEN_FAILURES
+
+    @staticmethod
+    def _throttled() -> exceptions.Throttled:
+        return exceptions.Throttled(
+            wait=settings.ECG_LOCKOUT_SECONDS, detail="Too many invalid tokens from this address."
+        )
 
     def authenticate_header(self, request):
         return self.keyword
