@@ -40,6 +40,7 @@ AUDITED_ROUTES: dict[str, tuple[str, str | None, str]] = {
     "api:recording-beats": ("recording", "pk", A.VIEW),
     "api:recording-events": ("recording", "pk", A.VIEW),
     "api:recording-fhir": ("recording", "pk", A.EXPORT),
+    "api:recording-export": ("recording", "pk", A.EXPORT),
     "api:diagnosis-list": ("diagnosis", None, A.VIEW),
     "api:diagnosis-detail": ("diagnosis", "pk", A.VIEW),
     "api:review-list": ("diagnosis", None, A.REVIEW),

@@ -106,6 +106,7 @@ class WebhookDeliveryAdmin(ClinicScopedAdmin):
         "event",
         "token",
         "diagnosis",
+        "recording",
         "url",
         "status",
         "attempts",

@@ -93,10 +93,13 @@ def _with_lost(tokens: list[str], lost: list[tuple[int, int]]) -> list[str]:
     return tokens
 
 
-def _observation(*, subject: str, effective: str, code: dict, category: str = "procedure", **value: object) -> dict:
+def _observation(
+    *, subject: str, effective: str, code: dict, category: str = "procedure", status: str = "final", **value: object
+) -> dict:
+    """``status`` is "amended" for an Observation whose content a doctor's review changed (see ``bundle``)."""
     return {
         "resourceType": "Observation",
-        "status": "final",
+        "status": status,
         "category": [{"coding": [_coding(OBSERVATION_CATEGORY, category)]}],
         "code": code,
         "subject": {"reference": subject},
@@ -186,14 +189,21 @@ def _standing(rhythm: dict, key: str, rejected: set[tuple[str, int, int]]) -> li
 
 
 def _episode_observations(
-    rhythm: dict, *, subject: str, effective: str, fs: float | None, rejected: set[tuple[str, int, int]]
+    rhythm: dict,
+    *,
+    subject: str,
+    effective: str,
+    fs: float | None,
+    rejected: set[tuple[str, int, int]],
+    reviewed: set[str] | None = None,
 ) -> list[dict]:
     """One Observation per kind of ``RHYTHM_EPISODES``: how many, their total duration and the first's
     onset in seconds from the start of the recording (none found: 0, interpretation normal).
 
     VF/VFL and asystole episodes a doctor rejected on review (``rejected``: type, start, end) are left
     out of the count, the durations and the interpretation, and counted in a component of their own: a
-    receiving system must not raise a critical alarm a doctor has dismissed."""
+    receiving system must not raise a critical alarm a doctor has dismissed. The kinds a doctor reviewed
+    an episode of (``reviewed``) are "amended"."""
     out = []
     counts = rhythm.get("event_counts") or {}
     for key, code, text in RHYTHM_EPISODES:
@@ -230,6 +240,7 @@ def _episode_observations(
         observation = _observation(
             subject=subject,
             effective=effective,
+            status="amended" if key in (reviewed or ()) else "final",
             code={"coding": [_coding(LOCAL, code)], "text": text},
             valueQuantity={"value": count, "unit": "episodes", "system": UCUM, "code": "{episodes}"},
             interpretation=[{"coding": [_coding(INTERPRETATION, flag)]}],
@@ -267,12 +278,15 @@ def _rhythm_observations(
     effective: str,
     fs: float | None = None,
     rejected: set[tuple[str, int, int]] | None = None,
+    reviewed: set[str] | None = None,
 ) -> list[dict]:
     """HR minimum / maximum (over 8 beats), AF burden, ectopy counts and the episodes a receiving
     system must hear of (VF/VFL, asystole, VT, pauses) of the Holter summary."""
     if not rhythm:
         return []
-    out = _episode_observations(rhythm, subject=subject, effective=effective, fs=fs, rejected=rejected or set())
+    out = _episode_observations(
+        rhythm, subject=subject, effective=effective, fs=fs, rejected=rejected or set(), reviewed=reviewed or set()
+    )
     for key, text in (("hr_min", "Minimum heart rate (8 beats)"), ("hr_max", "Maximum heart rate (8 beats)")):
         extreme = rhythm.get("heart_rate", {}).get(key)
         if extreme:
@@ -361,7 +375,6 @@ def bundle(*, recording: ECGRecording, diagnosis: Diagnosis, signal=None, beats=
     patient = recording.patient
     patient_ref = _urn("patient", patient.pk)
     effective, report_effective = _effective(recording)
-    issued = diagnosis.created_at.isoformat()
     patient_resource = {
         "resourceType": "Patient",
         "identifier": [{"system": f"urn:ecg-analyzer:clinic:{patient.clinic_id}:mrn", "value": patient.mrn}],
@@ -371,8 +384,14 @@ def bundle(*, recording: ECGRecording, diagnosis: Diagnosis, signal=None, beats=
     if patient.date_of_birth:
         patient_resource["birthDate"] = patient.date_of_birth.isoformat()
 
-    rejected = selectors.rejected_on_review(selectors.life_threatening_reviews(recording=recording))
+    episode_reviews = selectors.life_threatening_reviews(recording=recording)
+    rejected = selectors.rejected_on_review(episode_reviews)
     mi_review = diagnosis.reviews.select_related("reviewer").order_by("-created_at", "-id").first()
+    # A doctor's review changes the MI flag's interpretation, the episodes' counts and the conclusion: the
+    # report is then "amended", issued when the latest review was made, and so are the Observations it changed.
+    reviewed_at = [r.created_at for r in episode_reviews.values()] + ([mi_review.created_at] if mi_review else [])
+    amended = bool(reviewed_at)
+    issued = max(reviewed_at, default=diagnosis.created_at).isoformat()
     observations: list[dict] = []
     for aami, count, percent in diagnosis.class_counts():
         observations.append(
@@ -450,6 +469,7 @@ def bundle(*, recording: ECGRecording, diagnosis: Diagnosis, signal=None, beats=
                     "coding": [_coding(LOCAL, "mi-flag", "MI flag")],
                     "text": "Flagged for myocardial infarction review",
                 },
+                status="amended" if mi_review is not None else "final",
                 valueBoolean=bool(diagnosis.mi_flag),
                 interpretation=[{"coding": [_coding(INTERPRETATION, _mi_flag_interpretation(diagnosis, mi_review))]}],
                 **_mi_review_parts(mi_review),
@@ -474,7 +494,12 @@ def bundle(*, recording: ECGRecording, diagnosis: Diagnosis, signal=None, beats=
             )
         )
     observations += _rhythm_observations(
-        diagnosis.rhythm, subject=patient_ref, effective=effective, fs=recording.sampling_rate, rejected=rejected
+        diagnosis.rhythm,
+        subject=patient_ref,
+        effective=effective,
+        fs=recording.sampling_rate,
+        rejected=rejected,
+        reviewed={episode_type for episode_type, _start, _end in episode_reviews},
     )
     waveform = _waveform(
         recording=recording,
@@ -492,7 +517,7 @@ def bundle(*, recording: ECGRecording, diagnosis: Diagnosis, signal=None, beats=
     report = {
         "resourceType": "DiagnosticReport",
         "identifier": [{"system": "urn:ecg-analyzer:recording", "value": str(recording.pk)}],
-        "status": "final",
+        "status": "amended" if amended else "final",
         "category": [
             {
                 "coding": [
@@ -593,3 +618,23 @@ def _mi_conclusion(diagnosis: Diagnosis, review: Review | None = None) -> str:
 def _note(text: str) -> dict[str, list[dict[str, str]]]:
     """A resource's ``note`` (FHIR allows no empty list)."""
     return {"note": [{"text": text}]} if text else {}
+
+
+# The FHIR IssueType of an error answer, by HTTP status (anything else: "exception").
+ISSUE_TYPES = {400: "invalid", 401: "security", 403: "security", 404: "not-found", 409: "conflict"}
+
+
+def operation_outcome(*, status_code: int, code: str, message: str) -> dict:
+    """An error answer as FHIR clients read it: the project's error (``code``, ``message``) as an
+    OperationOutcome's one issue, the stable code in ``details.text``."""
+    return {
+        "resourceType": "OperationOutcome",
+        "issue": [
+            {
+                "severity": "error",
+                "code": ISSUE_TYPES.get(status_code, "exception"),
+                "diagnostics": message,
+                "details": {"text": code},
+            }
+        ],
+    }

@@ -66,6 +66,10 @@ class WebhookDelivery(models.Model):
     clinic = models.ForeignKey("accounts.Clinic", on_delete=models.PROTECT, related_name="+")
     # Kept when a diagnosis is replaced (a recording classified again): the log outlives it.
     diagnosis = models.ForeignKey("diagnostics.Diagnosis", on_delete=models.SET_NULL, null=True, related_name="+")
+    # The recording of a notice about a recording (recording.failed), which has no diagnosis.
+    recording = models.ForeignKey(
+        "diagnostics.ECGRecording", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     event = models.CharField(max_length=32, default="diagnosis.created")
     url = models.URLField(max_length=500)
     status = models.CharField(max_length=8, choices=Status.choices, default=Status.PENDING)

@@ -1,6 +1,7 @@
 import orjson
+from rest_framework.exceptions import NotAcceptable
 from rest_framework.negotiation import DefaultContentNegotiation
-from rest_framework.renderers import JSONRenderer
+from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.utils.encoders import JSONEncoder
 
 _drf = JSONEncoder()
@@ -54,3 +55,41 @@ class JsonFirstNegotiation(DefaultContentNegotiation):
         ):
             return renderers[0], renderers[0].media_type
         return super().select_renderer(request, renderers, format_suffix)
+
+
+class CsvRenderer(BaseRenderer):
+    """Names text/csv for negotiation (``Accept: text/csv``, ``?format=csv``); the view streams the CSV itself,
+    and its errors are rendered as JSON (api.views.recordings.RecordingViewSet.handle_exception)."""
+
+    media_type = "text/csv"
+    format = "csv"
+    charset = "utf-8"
+
+    def render(self, data, accepted_media_type=None, renderer_context=None):
+        return dumps(data)
+
+
+FHIR_JSON = "application/fhir+json"
+# FHIR's ``_format`` values for JSON (FHIR R4 3.1.0.1.9): each means FHIR JSON. A "+" sent unencoded
+# arrives as a space.
+FHIR_JSON_FORMATS = {"json", "application/json", FHIR_JSON, "application/fhir json"}
+
+
+class FhirJsonRenderer(JSONRenderer):
+    media_type = FHIR_JSON
+
+
+class FhirNegotiation(JsonFirstNegotiation):
+    """For FHIR routes: FHIR's ``_format`` parameter, as FHIR clients send it, overrides the Accept header
+    (``json``, ``application/json`` or ``application/fhir+json``: FHIR JSON; anything else 406). Without
+    it, negotiation as everywhere (Accept, DRF's ``?format=``)."""
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        wanted = request.query_params.get("_format")
+        if wanted is None:
+            return super().select_renderer(request, renderers, format_suffix)
+        if wanted.strip().lower() in FHIR_JSON_FORMATS:
+            for renderer in renderers:
+                if renderer.media_type == FHIR_JSON:
+                    return renderer, renderer.media_type
+        raise NotAcceptable(f"_format {wanted[:50]!r} is not served; ask for json or {FHIR_JSON}.")

@@ -63,6 +63,24 @@ class ErrorSerializer(serializers.Serializer):
     error = ErrorDetailSerializer()
 
 
+class OperationOutcomeDetailsSerializer(serializers.Serializer):
+    text = serializers.CharField(help_text="The error's stable code, as in the error JSON (e.g. not_ready).")
+
+
+class OperationOutcomeIssueSerializer(serializers.Serializer):
+    severity = serializers.CharField(help_text="error")
+    code = serializers.CharField(help_text="The FHIR issue type: not-found, security, conflict, invalid or exception.")
+    diagnostics = serializers.CharField(help_text="The error's message, for people.")
+    details = OperationOutcomeDetailsSerializer()
+
+
+class OperationOutcomeSerializer(serializers.Serializer):
+    """An error of a FHIR route, to a client that asked for application/fhir+json (api.fhir.operation_outcome)."""
+
+    resourceType = serializers.CharField(help_text="OperationOutcome")
+    issue = OperationOutcomeIssueSerializer(many=True)
+
+
 # --- patients -----------------------------------------------------------------------------
 
 

@@ -88,12 +88,24 @@ def api_token_touch(*, token: ApiToken, min_interval_seconds: int = 60) -> None:
         token.last_used_at = now
 
 
-def webhook_deliveries_create(*, diagnosis, tokens, event: str = "diagnosis.created") -> list[WebhookDelivery]:
-    """Log a notice of ``event`` on ``diagnosis`` for each token and send them once the transaction commits."""
+def webhook_deliveries_create(
+    *, tokens, event: str = "diagnosis.created", diagnosis=None, recording=None
+) -> list[WebhookDelivery]:
+    """Log a notice of ``event`` on ``diagnosis`` (or, for ``recording.failed``, on ``recording``) for each
+    token and send them once the transaction commits."""
+    subject = diagnosis if diagnosis is not None else recording
+    if subject is None:
+        raise ValueError("a webhook notice is about a diagnosis or a recording")
+    recording_id = diagnosis.recording_id if diagnosis is not None else recording.pk
     deliveries = WebhookDelivery.objects.bulk_create(
         [
             WebhookDelivery(
-                token=token, clinic_id=diagnosis.clinic_id, diagnosis=diagnosis, url=token.webhook_url, event=event
+                token=token,
+                clinic_id=subject.clinic_id,
+                diagnosis=diagnosis,
+                recording_id=recording_id,
+                url=token.webhook_url,
+                event=event,
             )
             for token in tokens
         ]
@@ -137,15 +149,21 @@ def webhook_deliver(*, delivery_id: int) -> str:
     )
     if not claimed:
         return "not-due"  # sent, given up, or another worker is sending it
-    delivery = WebhookDelivery.objects.select_related("token", "diagnosis").get(pk=delivery_id)
+    delivery = WebhookDelivery.objects.select_related("token", "diagnosis", "recording").get(pk=delivery_id)
     log: dict = {"last_attempt_at": now, "attempts": delivery.attempts + 1, "last_status_code": None}
-    token, diagnosis = delivery.token, delivery.diagnosis
-    if diagnosis is None or not token.is_usable or not token.webhook_url or token.webhook_url != delivery.url:
-        reason = "the diagnosis was replaced" if diagnosis is None else "the token was revoked or its URL changed"
+    token = delivery.token
+    subject = delivery.recording if delivery.event == webhooks.RECORDING_FAILED else delivery.diagnosis
+    if subject is None or not token.is_usable or not token.webhook_url or token.webhook_url != delivery.url:
+        if subject is not None:
+            reason = "the token was revoked or its URL changed"
+        elif delivery.event == webhooks.RECORDING_FAILED:
+            reason = "the recording was deleted"
+        else:
+            reason = "the diagnosis was replaced"
         _delivery_log(delivery_id, status=WebhookDelivery.Status.FAILED, last_error=f"Not sent: {reason}.")
         return "skipped"
     try:
-        code = webhooks.post(token, diagnosis, delivery.event)
+        code = webhooks.post(token, subject, delivery.event)
     except ValidationError as exc:  # the URL now resolves somewhere it may not go: retrying cannot help
         _delivery_log(delivery_id, **log, status=WebhookDelivery.Status.FAILED, last_error=" ".join(exc.messages))
         return "refused"

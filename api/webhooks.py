@@ -1,8 +1,9 @@
 """Optional per-token webhooks: a POST to the token's URL whenever a diagnosis of its clinic is written,
-and whenever a doctor reviews its MI flag or one of its rhythm events.
+whenever a doctor reviews its MI flag or one of its rhythm events, and whenever one of its recordings fails.
 
 The body is ``{"event": "diagnosis.created" | "diagnosis.reviewed" | "event.reviewed", "recording": id, "diagnosis": id, "mi_status": "screened" |
-"not_applicable" | "not_assessable", "mi_flag": bool, "url": path}``,
+"not_applicable" | "not_assessable", "mi_flag": bool, "url": path}``, or for a failed recording
+``{"event": "recording.failed", "recording": id, "error": the recording's error message, "url": path}``,
 signed with ``X-ECG-Signature: sha256=<HMAC-SHA256 of the body>`` keyed with the token's signing secret,
 shown to the administrator once. The secret is an HMAC of a random per-token salt under the server's
 SECRET_KEY, so reading the database is not enough to forge a signature.
@@ -31,7 +32,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
-from diagnostics.models import Diagnosis, EventReview, Review
+from diagnostics.models import Diagnosis, ECGRecording, EventReview, Review
+from diagnostics.services import recording_failed
 
 from .models import ApiToken
 
@@ -39,6 +41,7 @@ logger = logging.getLogger(__name__)
 DIAGNOSIS_CREATED = "diagnosis.created"
 DIAGNOSIS_REVIEWED = "diagnosis.reviewed"  # a doctor's decision on the MI flag
 EVENT_REVIEWED = "event.reviewed"  # a doctor's decision on a rhythm event
+RECORDING_FAILED = "recording.failed"  # the analysis of a recording failed: no diagnosis will come
 TIMEOUT_SECONDS = 10
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
 
@@ -159,9 +162,30 @@ def _event_review_written(sender, instance: EventReview, created: bool, **kwargs
         webhook_deliveries_create(diagnosis=diagnosis, tokens=tokens, event=EVENT_REVIEWED)
 
 
-def payload(diagnosis: Diagnosis, event: str = DIAGNOSIS_CREATED) -> bytes:
+@receiver(recording_failed, dispatch_uid="api-recording-failed-webhooks")
+def _recording_failed(sender, recording_id: int, **kwargs):
+    """A recording became failed (sent once per failure, in its transaction): the uploader stops waiting."""
+    recording = ECGRecording.objects.only("pk", "clinic_id").get(pk=recording_id)
+    from .services import webhook_deliveries_create
+
+    tokens = subscribed_tokens(recording.clinic_id)
+    webhook_deliveries_create(recording=recording, tokens=tokens, event=RECORDING_FAILED)
+
+
+def payload(subject: Diagnosis | ECGRecording, event: str = DIAGNOSIS_CREATED) -> bytes:
     """The notice's body: what happened and where to read it (the receiver fetches the recording, its
-    events or its FHIR Bundle, which carry the doctors' decisions)."""
+    events or its FHIR Bundle, which carry the doctors' decisions). ``subject`` is the diagnosis, or for
+    ``recording.failed`` the recording."""
+    if isinstance(subject, ECGRecording):
+        return json.dumps(
+            {
+                "event": event,
+                "recording": subject.pk,
+                "error": subject.error_message,
+                "url": reverse("api:recording-detail", args=[subject.pk]),
+            }
+        ).encode()
+    diagnosis = subject
     return json.dumps(
         {
             "event": event,
@@ -207,9 +231,9 @@ class _PinnedHTTPSConnection(http.client.HTTPSConnection):
         self.sock = self._context.wrap_socket(sock, server_hostname=self.host)
 
 
-def post(token: ApiToken, diagnosis: Diagnosis, event: str = DIAGNOSIS_CREATED) -> int:
+def post(token: ApiToken, subject: Diagnosis | ECGRecording, event: str = DIAGNOSIS_CREATED) -> int:
     parts, host, port, addresses = webhook_url_check(token.webhook_url)
-    body = payload(diagnosis, event)
+    body = payload(subject, event)
     connection_class = _PinnedHTTPSConnection if parts.scheme == "https" else _PinnedHTTPConnection
     connection = connection_class(host, port, addresses[0], timeout=TIMEOUT_SECONDS)
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")

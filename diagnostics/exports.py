@@ -1,6 +1,7 @@
 """CSV exports of a recording's results, safe to open in a spreadsheet."""
 
 import csv
+from collections.abc import Iterator
 
 from django.http import HttpResponse, StreamingHttpResponse
 from django.urls import path
@@ -8,6 +9,7 @@ from django.urls import path
 from ecg.clock import seconds_cut
 
 from . import selectors
+from .models import ECGRecording
 
 # The events table that follows the beats, one row per rhythm event.
 EVENT_COLUMNS = [
@@ -45,6 +47,19 @@ def recording_export(request, recording_id: int):
     recording = selectors.recording_get(user=request.user, recording_id=recording_id)
     if recording.status != recording.Status.DONE:
         return HttpResponse("The recording has no results yet.", status=409, content_type="text/plain")
+    return recording_csv_response(recording)
+
+
+def recording_csv_response(recording: ECGRecording) -> StreamingHttpResponse:
+    """The CSV of a done recording (its beats, then its events), streamed as an attachment; the page's
+    export and the API's (api.views.recordings) send the same bytes. The caller scopes and checks it."""
+    response = StreamingHttpResponse(_csv_rows(recording), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="recording-{recording.pk}-beats.csv"'
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+def _csv_rows(recording: ECGRecording) -> Iterator[str]:
     patient = recording.patient
     writer = csv.writer(_Echo())
 
@@ -104,10 +119,7 @@ def recording_export(request, recording_id: int):
                     ]
                 )
 
-    response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="recording-{recording.pk}-beats.csv"'
-    response["X-Content-Type-Options"] = "nosniff"
-    return response
+    return rows()
 
 
 urlpatterns = [path("recordings/<int:recording_id>/export.csv", recording_export, name="recording-export")]

@@ -2,7 +2,7 @@ import hashlib
 import io
 import logging
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import numpy as np
 from django.conf import settings
@@ -10,7 +10,8 @@ from django.core.files import File
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
-from django.db.models import F, Q
+from django.db.models import F, Q, QuerySet
+from django.dispatch import Signal
 from django.utils import timezone
 
 from accounts.models import User
@@ -29,6 +30,9 @@ PROGRESS_CHUNK = 4096
 QUEUED_RESEND_FACTOR = 4
 BEAT_INSERT_CHUNK = 10000
 SIGNAL_EXTENSIONS = {"wfdb": ".zip", "edf": ".edf", "csv": ".csv", "json": ".json", "dicom": ".dcm", "aecg": ".xml"}
+# Sent, with ``recording_id``, when a recording becomes failed (_mark_failed): once per failure, inside the
+# failing transaction, so a receiver's writes commit or roll back with it (api.webhooks: recording.failed).
+recording_failed = Signal()
 
 
 def recording_submit(
@@ -308,11 +312,11 @@ def _claim(recording_id: int, claim_token: str, max_attempts: int = 3) -> bool:
         error_message="",
     )
     if updated == 0:
-        claimable.filter(attempts__gte=max_attempts).update(
-            status=ECGRecording.Status.FAILED,
-            error_message=f"Gave up after {max_attempts} attempts; the analysis kept crashing. "
-            "Check the file, or contact support.",
-            finished_at=now,
+        _mark_failed(
+            claimable.filter(attempts__gte=max_attempts),
+            recording_id,
+            f"Gave up after {max_attempts} attempts; the analysis kept crashing. Check the file, or contact support.",
+            now=now,
         )
     return updated == 1
 
@@ -545,17 +549,28 @@ def rhythm_summary(report) -> dict:
     }
 
 
+def _mark_failed(rows: QuerySet[ECGRecording], recording_id: int, reason: str, *, now: datetime | None = None) -> bool:
+    """The one place a recording becomes failed: ``rows`` (the recording ``recording_id``, filtered by the
+    caller's conditions) if it is neither done nor failed already, so each failure keeps its first reason
+    and is announced once (``recording_failed``). True if it was marked."""
+    with transaction.atomic():  # the failure and its notices (api.webhooks) commit together
+        marked = (
+            rows.filter(pk=recording_id)
+            .exclude(status__in=[ECGRecording.Status.DONE, ECGRecording.Status.FAILED])
+            .update(status=ECGRecording.Status.FAILED, error_message=reason[:2000], finished_at=now or timezone.now())
+        )
+        if marked:
+            recording_failed.send(sender=ECGRecording, recording_id=recording_id)
+    return bool(marked)
+
+
 def _fail(recording_id: int, claim_token: str, reason: str) -> None:
-    ECGRecording.objects.filter(pk=recording_id, claim_token=claim_token).update(
-        status=ECGRecording.Status.FAILED, error_message=reason[:2000], finished_at=timezone.now()
-    )
+    _mark_failed(ECGRecording.objects.filter(claim_token=claim_token), recording_id, reason)
 
 
 def recording_fail(*, recording_id: int, reason: str) -> None:
-    """Mark a recording failed whatever its claim (the task gave up on it)."""
-    ECGRecording.objects.filter(pk=recording_id).exclude(status=ECGRecording.Status.DONE).update(
-        status=ECGRecording.Status.FAILED, error_message=reason[:2000], finished_at=timezone.now()
-    )
+    """Mark a recording failed whatever its claim (the task gave up on it); one already failed keeps its reason."""
+    _mark_failed(ECGRecording.objects.all(), recording_id, reason)
 
 
 @transaction.atomic

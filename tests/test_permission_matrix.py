@@ -45,7 +45,7 @@ MATRIX: dict[str, dict[str, list]] = {
     "two-factor-setup": {"GET": [LOGIN, 200, 200, 200, 200], "POST": [LOGIN, 400, 400, 400, 400]},
 }
 # Routes anyone may reach, and routes whose permissions are tested elsewhere.
-PUBLIC = {"login", "logout", "healthz"}
+PUBLIC = {"login", "logout", "healthz", "favicon"}
 DELEGATED_NAMESPACES = {
     "admin": "tests/mlmodels/test_admin.py and tests/accounts/test_audit.py (the admin's own permission checks)",
     "api": "tests/api/test_permissions.py (its own matrix over every API route)",

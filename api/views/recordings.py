@@ -12,6 +12,7 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
+from diagnostics import exports as diagnostics_exports
 from diagnostics import selectors as diagnostics_selectors
 from diagnostics import services as diagnostics_services
 from diagnostics.models import ECGRecording, Event
@@ -20,6 +21,8 @@ from patients import selectors as patients_selectors
 from .. import fhir, rows, serializers, uploads
 from ..exceptions import ApiError, Conflict
 from ..parsers import BoundedJSONParser
+from ..renderers import FHIR_JSON, CsvRenderer, FhirJsonRenderer, FhirNegotiation, OrjsonRenderer
+from ..schema import ERRORS
 from .base import IF_NONE_MATCH, ApiViewSet
 
 
@@ -47,8 +50,22 @@ def _require_done(recording: ECGRecording, what: str) -> None:
         raise Conflict(f"The recording is {recording.status}; its {what} exist once it is done.", code="not_ready")
 
 
-class FhirJsonRenderer(JSONRenderer):
-    media_type = "application/fhir+json"
+def _fhir_responses() -> dict:
+    """The FHIR route's answers: the Bundle in either media type; errors as the error JSON, or as an
+    OperationOutcome to a client that negotiated FHIR JSON."""
+    bundle = OpenApiResponse(OpenApiTypes.OBJECT, description="A FHIR R4 Bundle resource.")
+    responses: dict = {(200, "application/json"): bundle, (200, FHIR_JSON): bundle}
+    errors = {code: ERRORS[code] for code in ("400", "401", "403", "404", "409", "429")}
+    errors["406"] = "A media type or _format this route does not write"
+    for code, description in errors.items():
+        responses[(int(code), "application/json")] = OpenApiResponse(
+            serializers.ErrorSerializer, description=description
+        )
+        if code != "406":  # refused before FHIR JSON was agreed on
+            responses[(int(code), FHIR_JSON)] = OpenApiResponse(
+                serializers.OperationOutcomeSerializer, description=f"{description} (an OperationOutcome)"
+            )
+    return responses
 
 
 @extend_schema_view(
@@ -195,6 +212,19 @@ class RecordingViewSet(ApiViewSet):
         )
         return self._created(recording)
 
+    def handle_exception(self, exc):
+        response = super().handle_exception(exc)
+        renderer = getattr(self.request, "accepted_renderer", None)
+        if getattr(self, "action", None) == "export_csv":  # errors are JSON, whatever the client accepts
+            self.request.accepted_renderer, self.request.accepted_media_type = OrjsonRenderer(), "application/json"
+        elif isinstance(renderer, FhirJsonRenderer) and isinstance(getattr(response, "data", None), dict):
+            error = response.data.get("error")
+            if isinstance(error, dict):  # a FHIR client reads an OperationOutcome
+                response.data = fhir.operation_outcome(
+                    status_code=response.status_code, code=str(error["code"]), message=str(error["message"])
+                )
+        return response
+
     def _created(self, recording):
         body = serializers.RecordingSerializer(recording).data
         headers = {"Location": body["links"]["self"]}
@@ -255,10 +285,22 @@ class RecordingViewSet(ApiViewSet):
         description=(
             "A Bundle (type collection) with the Patient, a DiagnosticReport, Observations for the beat-class counts, "
             "the MI score and flag, the heart rate (signals), and the ECG as an Observation with valueSampledData "
-            "(MDC 131328 and one component per lead). 409 until the recording is done."
+            "(MDC 131328 and one component per lead). 409 until the recording is done. Once a doctor has reviewed the "
+            "MI flag or a VF/VFL or asystole episode, the report is `amended`, issued at the latest review. Asked for "
+            "application/fhir+json (Accept, or FHIR's `_format`), errors are OperationOutcomes."
         ),
-        parameters=[IF_NONE_MATCH],
-        responses={200: OpenApiResponse(OpenApiTypes.OBJECT, description="A FHIR R4 Bundle resource.")},
+        parameters=[
+            IF_NONE_MATCH,
+            OpenApiParameter(
+                "_format",
+                OpenApiTypes.STR,
+                OpenApiParameter.QUERY,
+                required=False,
+                enum=["json", "application/json", FHIR_JSON],
+                description=f"FHIR's format parameter: each value asks for {FHIR_JSON} (it overrides Accept).",
+            ),
+        ],
+        responses=_fhir_responses(),
     )
     @action(
         detail=True,
@@ -266,6 +308,7 @@ class RecordingViewSet(ApiViewSet):
         url_path="fhir",
         url_name="fhir",
         renderer_classes=[JSONRenderer, FhirJsonRenderer],
+        content_negotiation_class=FhirNegotiation,
     )
     def fhir(self, request, pk):
         recording = diagnostics_selectors.recording_get(user=request.user, recording_id=int(pk))
@@ -278,3 +321,26 @@ class RecordingViewSet(ApiViewSet):
         )
         beats = diagnostics_selectors.recording_model_input(recording=recording) if signal is None else None
         return Response(fhir.bundle(recording=recording, diagnosis=diagnosis, signal=signal, beats=beats))
+
+    @extend_schema(
+        summary="The recording's results as CSV (the page's export)",
+        description=(
+            "The beats (one row each: class, probabilities, MI probability), then, if any, a second table of the "
+            "rhythm events, as the recording page's CSV export writes them (cells a spreadsheet would take for "
+            "formulas are quoted). Sent as an attachment. 409 `not_ready` until the recording is done; errors are JSON."
+        ),
+        responses={
+            (200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="The CSV (UTF-8), as an attachment."),
+        },
+    )
+    @action(
+        detail=True,
+        methods=["get"],
+        url_path=r"export\.csv",
+        url_name="export",  # api:recording-export, as the page's is recording-export
+        renderer_classes=[CsvRenderer, OrjsonRenderer],
+    )
+    def export_csv(self, request, pk):
+        recording = diagnostics_selectors.recording_get(user=request.user, recording_id=int(pk))
+        _require_done(recording, "results")
+        return diagnostics_exports.recording_csv_response(recording)

@@ -16,6 +16,8 @@ def _body_recording(ctx):
 
 
 # (method, path, body, format, expected status per role in ROLES order)
+# A success is JSON except where listed here; every error is JSON.
+SUCCESS_CONTENT_TYPES = {"/api/v1/recordings/{recording}/export.csv": "text/csv; charset=utf-8"}
 MATRIX = [
     ("get", "/api/v1/patients", None, None, [200, 200, 200, 200, 401]),
     ("post", "/api/v1/patients", lambda ctx: {"mrn": "NEW-1", "family_name": "Neu"}, "json", [201, 201, 201, 201, 401]),
@@ -34,6 +36,7 @@ MATRIX = [
     ("get", "/api/v1/recordings/{recording}/beats", None, None, [200, 200, 200, 404, 401]),
     ("get", "/api/v1/recordings/{recording}/events", None, None, [200, 200, 200, 404, 401]),
     ("get", "/api/v1/recordings/{recording}/fhir", None, None, [200, 200, 200, 404, 401]),
+    ("get", "/api/v1/recordings/{recording}/export.csv", None, None, [200, 200, 200, 404, 401]),
     ("get", "/api/v1/diagnoses", None, None, [200, 200, 200, 200, 401]),
     ("get", "/api/v1/diagnoses/{diagnosis}", None, None, [200, 200, 200, 404, 401]),
     ("get", "/api/v1/reviews", None, None, [200, 200, 200, 200, 401]),
@@ -100,7 +103,10 @@ def test_it_answers_each_role_as_intended(ctx, client_as, role, method, path, bo
         kwargs["data"] = body(ctx)
     response = getattr(client, method)(url, **kwargs)
     assert response.status_code == expected[ROLES.index(role)], response.content[:300]
-    assert response["Content-Type"].startswith("application/json")
+    success = response.status_code < 400
+    assert response["Content-Type"].startswith(
+        SUCCESS_CONTENT_TYPES.get(path, "application/json") if success else "application/json"
+    )
     if response.status_code >= 400:
         error = response.json()["error"]
         assert error["code"] and error["message"]

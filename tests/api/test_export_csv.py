@@ -1,0 +1,86 @@
+"""The recording's CSV export through the API: a hospital system holding a token gets the very bytes the
+page's export gives a signed-in user, scoped, refused until done and audited as an export."""
+
+import pytest
+
+from accounts.models import AuditEvent
+from diagnostics.models import Event
+
+from .conftest import submit_beats
+
+pytestmark = pytest.mark.django_db
+
+
+def url(recording_id) -> str:
+    return f"/api/v1/recordings/{recording_id}/export.csv"
+
+
+def body(response) -> bytes:
+    return b"".join(response.streaming_content) if response.streaming else response.content
+
+
+def test_a_token_gets_the_same_csv_as_the_page(api_as, client, staff_a, done_recording):
+    Event.objects.create(
+        recording=done_recording, clinic=done_recording.clinic, type="pause", start=10, end=900, beats=2
+    )
+    response = api_as(staff_a).get(url(done_recording.pk))
+    assert response.status_code == 200, body(response)[:300]
+    assert response["Content-Type"] == "text/csv; charset=utf-8"
+    assert response["Content-Disposition"] == f'attachment; filename="recording-{done_recording.pk}-beats.csv"'
+    client.force_login(staff_a)
+    page = client.get(f"/recordings/{done_recording.pk}/export.csv")
+    assert page.status_code == 200
+    csv = body(response)
+    assert csv == body(page)
+    assert csv.startswith(b"patient_mrn,patient_name,recording,beat,") and b"event_id" in csv
+
+
+def test_the_session_works_too(client, doctor_a, done_recording):
+    client.force_login(doctor_a)
+    response = client.get(url(done_recording.pk), HTTP_ACCEPT="text/csv")
+    assert response.status_code == 200 and response["Content-Type"] == "text/csv; charset=utf-8"
+
+
+def test_it_is_audited_as_an_export(api_as, staff_a, done_recording):
+    assert api_as(staff_a).get(url(done_recording.pk)).status_code == 200
+    event = AuditEvent.objects.get(action="export", object_type="recording", object_id=str(done_recording.pk))
+    assert (event.user, event.channel, event.status_code) == (staff_a, "token", 200)
+
+
+def test_another_clinics_recording_is_404_and_audited_as_refused(api_as, doctor_b, done_recording):
+    response = api_as(doctor_b).get(url(done_recording.pk))
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/json"
+    assert response.json()["error"]["code"] == "not_found"
+    assert AuditEvent.objects.filter(action="denied", object_id=str(done_recording.pk)).exists()
+
+
+@pytest.mark.parametrize("accept", [None, "text/csv"])
+def test_it_is_409_not_ready_in_json_until_done(api_as, staff_a, patient_a, accept):
+    recording = submit_beats(staff_a, patient_a)
+    extra = {} if accept is None else {"HTTP_ACCEPT": accept}
+    response = api_as(staff_a).get(url(recording.pk), **extra)
+    assert response.status_code == 409
+    assert response["Content-Type"] == "application/json"
+    assert response.json()["error"]["code"] == "not_ready"
+
+
+def test_without_credentials_it_is_401_json_not_a_login_redirect(client, done_recording):
+    response = client.get(url(done_recording.pk), HTTP_ACCEPT="text/csv")
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "not_authenticated"
+
+
+def test_the_schema_documents_it_as_csv(client):
+    schema = client.get("/api/v1/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+    operation = schema["paths"]["/api/v1/recordings/{id}/export.csv"]["get"]
+    assert "text/csv" in operation["responses"]["200"]["content"]
+    assert "application/json" in operation["responses"]["409"]["content"]
+
+
+def test_drfs_format_parameter_names_it_and_a_type_it_does_not_write_is_406_json(api_as, staff_a, done_recording):
+    api = api_as(staff_a)
+    assert api.get(url(done_recording.pk), {"format": "csv"})["Content-Type"] == "text/csv; charset=utf-8"
+    refused = api.get(url(done_recording.pk), HTTP_ACCEPT="text/html")
+    assert refused.status_code == 406 and refused["Content-Type"] == "application/json"
+    assert refused.json()["error"]["code"] == "not_acceptable"
