@@ -57,6 +57,10 @@ class ParsedUpload:
     extras: dict = field(default_factory=dict)
 
 
+# A beat file's row holds 187 values; one of at most this many columns, among more rows, is a lead table.
+SIGNAL_LIKE_COLUMNS = 16
+
+
 def max_beat_rows() -> int:
     return settings.ECG_MAX_BEAT_ROWS
 
@@ -174,9 +178,17 @@ def rows_to_beats(rows: list[list[str]], *, first_row_number: int = 1, decimal_c
     for i, (number, row) in enumerate(numbered):
         cells = _cells(row)
         if len(cells) not in (BEAT_LENGTH, BEAT_LENGTH + 1):
+            # a table of a few columns (one per lead, a sample per row) is a signal, not beats: say how to send it
+            signal_like = 1 < len(cells) <= SIGNAL_LIKE_COLUMNS and len(numbered) > SIGNAL_LIKE_COLUMNS
+            hint = (
+                "; a table of one column per lead and a sample per row is a continuous signal: save it as CSV "
+                "and upload it as 'Continuous signal' with its sampling rate"
+                if signal_like
+                else ""
+            )
             raise UploadRefused(
                 f"row {number} has {len(cells)} value{'' if len(cells) == 1 else 's'}; expected {BEAT_LENGTH} or {BEAT_LENGTH + 1} "
-                f"(187 beat values, optionally followed by a class label)"
+                f"(187 beat values, optionally followed by a class label){hint}"
             )
         if width is None:
             width = len(cells)

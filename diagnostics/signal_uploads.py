@@ -67,7 +67,10 @@ def _read(files: dict[str, bytes], *, fs: float | None, lead: str | None) -> tup
     if fmt == "json":
         return readers.read_json_signal(json_loads(data), fs, **reader_limits()), "json"
     if fmt == "xlsx":
-        raise UploadRefused("XLSX files hold beat rows; choose 'Beat file' to upload them")
+        raise UploadRefused(
+            "XLSX files are read as beat rows (choose 'Beat file'); a signal in a spreadsheet, one column per "
+            "lead, must be saved as CSV and uploaded with its sampling rate"
+        )
     raise UnsupportedUpload(f"{name!r} is not a WFDB, EDF, DICOM, HL7 aECG, CSV or JSON signal")
 
 

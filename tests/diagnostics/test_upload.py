@@ -75,6 +75,23 @@ def test_it_rejects_a_row_with_186_values(post):
     cells = beat_csv(10).decode().splitlines()[6].split(",")[:186]
     response = _file(post, "beats.csv", _rows_with(7, cells))
     assert_refused(response, 400, "row 7 has 186 values; expected 187 or 188")
+    assert "continuous signal" not in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_a_lead_table_sent_as_beats_or_an_xlsx_sent_as_a_signal_is_told_how_to_send_it(post):
+    # a 12-lead table (a sample per row) chosen as a beat file, as a spreadsheet user does
+    table = "\n".join(",".join(f"{0.01 * (i + j):.2f}" for j in range(15)) for i in range(40)).encode()
+    response = _file(post, "ptb.csv", table)
+    assert_refused(
+        response, 400, "row 1 has 15 values", "save it as CSV and upload it as &#x27;Continuous signal&#x27;"
+    )
+    book = openpyxl.Workbook()
+    book.active.append([0.1] * 15)
+    buffer = io.BytesIO()
+    book.save(buffer)
+    response = post({"kind": "signal", "files": upload("ptb.xlsx", buffer.getvalue())})
+    assert_refused(response, 400, "must be saved as CSV and uploaded with its sampling rate")
 
 
 @pytest.mark.django_db
