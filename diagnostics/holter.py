@@ -184,11 +184,15 @@ def trend_svg(trend: dict | None) -> str:
             f'<polygon points="{points(band)}" class="band"/>'
             f'<polyline points="{points((x(i), y(trend["hr_mean"][i])) for i in run)}" class="mean"/>'
         )
-    grid = "".join(
-        f'<line x1="{pad}" y1="{y(b):.1f}" x2="{w - pad}" y2="{y(b):.1f}" class="minor"/>'
-        f'<text x="{pad - 4}" y="{y(b) + 4:.1f}" text-anchor="end" class="note">{b}</text>'
-        for b in (50, 100, 150)
+    grid = (
+        "".join(
+            f'<line x1="{pad}" y1="{y(b):.1f}" x2="{w - pad}" y2="{y(b):.1f}" class="minor"/>'
+            f'<text x="{pad - 4}" y="{y(b) + 4:.1f}" text-anchor="end" class="note">{b}</text>'
+            for b in (50, 100, 150)
+        )
+        + f'<text x="{pad - 4}" y="12" text-anchor="end" class="note">bpm</text>'
     )
+
     every = 60 if len(minutes) > 180 else 5
     hours = "".join(
         f'<text x="{x(m):.1f}" y="{h - 8}" text-anchor="middle" class="note">{f"{m // 60} h" if every == 60 else f"{m} min"}</text>'

@@ -115,6 +115,8 @@
       ctx.beginPath(); ctx.moveTo(PAD_L, self.y(b)); ctx.lineTo(self.width - PAD_R, self.y(b)); ctx.stroke();
       ctx.fillText(String(b), PAD_L - 4, self.y(b));
     });
+    ctx.textBaseline = "top"; ctx.fillText("bpm", PAD_L - 4, 0);
+    ctx.textBaseline = "middle";
     var every = n > 180 ? 60 : n > 30 ? 5 : 1;
     ctx.textAlign = "center"; ctx.textBaseline = "top";
     for (var m = 0; m <= n; m += every) ctx.fillText(every === 60 ? (m / 60) + " h" : m + " min", this.x(m), this.height - PAD_B + 16);

@@ -226,6 +226,7 @@ def test_the_printed_trend_breaks_where_a_minute_has_no_rate():
     }
     svg = trend_svg(trend)
     assert svg.count("<polygon") == 2 and svg.count("<polyline") == 2
+    assert ">bpm</text>" in svg  # the axis says its unit
     polylines = re.findall(r'<polyline points="([^"]+)"', svg)
     assert [len(p.split()) for p in polylines] == [2, 2]
     # a lone minute with a rate between gaps is drawn as a short bar, not dropped
