@@ -180,7 +180,8 @@ def recording_stored_signal(*, recording: ECGRecording) -> readers.Signal:
     fmt, lead, limits = recording.input_format, recording.lead or None, reader_limits()
     if fmt == "wfdb":  # extracted from the stored zip straight to a temporary folder, never held as bytes
         with default_storage.open(recording.file.name, "rb") as fh:
-            return readers.read_wfdb_zip(fh, max_bytes=settings.ECG_MAX_UPLOAD_BYTES * 4, **timed_reader_limits())
+            # as it was accepted: no header check or duration limit added since refuses a stored record
+            return readers.read_wfdb_zip(fh, max_bytes=settings.ECG_MAX_UPLOAD_BYTES * 4, strict=False, **limits)
     with default_storage.open(recording.file.name, "rb") as fh:
         data = fh.read()
     if fmt == "edf":

@@ -83,6 +83,8 @@ def parse_signal_upload(
     check_size(sum(len(d) for d in files.values()))
     try:
         signal, fmt = _read(files, fs=fs, lead=lead)
+        for name in signal.leads:
+            readers.check_lead_name(name)
         _check_form_rate(signal.fs, fs, fmt)
         lead_name = signal.lead_name(lead)
         if len(lead_name) > LEAD_MAX_LENGTH:
@@ -189,6 +191,8 @@ def parse_streamed_signal_upload(uploads: list, *, fs: float | None, lead: str |
                     Path(tmp) / headers[0][:-4], lead, max_seconds=settings.ECG_MAX_SIGNAL_SECONDS, **reader_limits()
                 )
         _check_form_rate(header.fs, fs, fmt)
+        for name in header.leads:
+            readers.check_lead_name(name)
     except SignalError as exc:
         if exc.limit_exceeded:
             raise UploadTooLarge(f"{exc} (ECG_MAX_COLUMNS)") from None

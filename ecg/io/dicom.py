@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from ecg.io.errors import SignalError
-from ecg.io.readers import _unique_names, check_fs
+from ecg.io.readers import check_fs
 from ecg.io.start_time import DICOM_GROUP_OFFSET, DICOM_START_KEYWORDS, dicom_start
 
 TWELVE_LEAD_ECG = "1.2.840.10008.5.1.4.1.1.9.1.1"
@@ -125,6 +125,19 @@ def _channel_name(channel: Any, i: int) -> str:
     return lead_label(meaning) if meaning else f"channel {i + 1}"
 
 
+def _channel_names(given: list[str]) -> list[str]:
+    """Each channel its own name: a name given again takes its channel's number ("I", "II", "II" -> "I",
+    "II", "II_3", as recordings were stored under), and where that too is taken, the next free one."""
+    names: list[str] = []
+    for i, name in enumerate(given):
+        unique, number = name, i + 1
+        while unique in names:
+            unique = f"{name}_{number}"
+            number += 1
+        names.append(unique)
+    return names
+
+
 def _read_group(
     group: Any, *, max_columns: int, max_seconds: float, source: str, little_endian: bool = True
 ) -> tuple[float, dict[str, np.ndarray], dict[str, str]]:
@@ -167,8 +180,7 @@ def _read_group(
     if not little_endian:
         dtype = dtype.replace("<", ">")
     values = np.frombuffer(bytes(raw[:expected]), dtype=dtype).reshape(samples, channels).astype(np.float64)
-    # each channel its own name: "II", "II" and "II_2" are read as "II", "II_3" and "II_2"
-    names = _unique_names([_channel_name(channel, i) for i, channel in enumerate(definitions)])
+    names = _channel_names([_channel_name(channel, i) for i, channel in enumerate(definitions)])
     leads: dict[str, np.ndarray] = {}
     units: dict[str, str] = {}
     for i, (channel, name) in enumerate(zip(definitions, names, strict=True)):

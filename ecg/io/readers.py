@@ -152,7 +152,7 @@ class Signal:
 
     def __post_init__(self) -> None:
         for name in self.leads:
-            check_lead_name(name)
+            check_lead_name(name, only="\x00")  # what the database refuses; uploads are checked in full
         self.fs = float(self.fs)
         self.leads = {name: np.asarray(v, dtype=np.float64) for name, v in self.leads.items()}
         self.lead_order = list(self.leads)
@@ -216,10 +216,11 @@ class Signal:
 # --- validation -------------------------------------------------------------------------
 
 
-def check_lead_name(name: str) -> None:
+def check_lead_name(name: str, *, only: str | None = None) -> None:
     """Refuse a lead name holding a control character (NUL, a line break...): no file names a lead so,
-    and the database refuses to store some of them."""
-    bad = next((ch for ch in str(name) if unicodedata.category(ch) == "Cc"), None)
+    and the database refuses to store some of them. With ``only``, just those characters (every signal
+    read, stored ones among them, is refused a NUL, which no stored recording can hold)."""
+    bad = next((ch for ch in str(name) if (ch in only if only is not None else unicodedata.category(ch) == "Cc")), None)
     if bad is not None:
         raise SignalError(
             f"the lead name {str(name)[:40]!r} holds a control character (U+{ord(bad):04X}); "
@@ -440,7 +441,11 @@ def _wfdb_unreadable(name: str, exc: Exception) -> SignalError:
 
 
 def read_wfdb(
-    record_path: str | Path, *, max_columns: int = DEFAULT_MAX_COLUMNS, max_seconds: float | None = None
+    record_path: str | Path,
+    *,
+    max_columns: int = DEFAULT_MAX_COLUMNS,
+    max_seconds: float | None = None,
+    strict: bool = True,
 ) -> Signal:
     """A WFDB record given as its path without extension (e.g. ``.../mitdb/100``).
 
@@ -457,7 +462,12 @@ def read_wfdb(
     header_bytes = header.read_bytes()
     data_bytes = sum(p.stat().st_size for p in path.parent.glob(f"{name}*") if p.suffix != ".hea")
     needed = _header_data_files(
-        header_bytes, header.name, max_columns=max_columns, data_bytes=data_bytes, max_seconds=max_seconds
+        header_bytes,
+        header.name,
+        max_columns=max_columns,
+        data_bytes=data_bytes,
+        max_seconds=max_seconds,
+        strict=strict,
     )
     text = header_bytes.decode("ascii")  # checked above
     try:
@@ -502,11 +512,11 @@ def _safe_name(name: str, what: str) -> str:
 # WFDB header fields, as the spec writes them and the WFDB library reads them whole (a field it reads in part
 # it reads leniently: "nan" or a missing rate becomes 250 Hz, "1,5/mV" a gain of 1 and a lead named "5/mV...")
 _WFDB_NUMBER = r"(?:\d+\.?\d*|\.\d+)"
-_WFDB_FS = re.compile(rf"^(?P<fs>{_WFDB_NUMBER})(?:/-?{_WFDB_NUMBER}(?:\(-?{_WFDB_NUMBER}\))?)?$")
+_WFDB_FS = re.compile(rf"^(?P<fs>{_WFDB_NUMBER})(?:/-?{_WFDB_NUMBER})?(?:\(-?{_WFDB_NUMBER}\))?$")
 _WFDB_FORMAT = re.compile(r"^(?P<fmt>\d+)(?:x(?P<frame>\d+))?(?::\d+)?(?:\+\d+)?$")
-_WFDB_GAIN = re.compile(
-    rf"^(?P<gain>-?{_WFDB_NUMBER}(?:e[+-]?\d+)?)(?:\((?P<baseline>-?\d+)\))?(?:/(?P<units>[\w^?%/-]+))?$"
-)
+_WFDB_GAIN = re.compile(rf"^(?P<gain>-?{_WFDB_NUMBER}(?:e[+-]?\d+)?)(?:\((?P<baseline>-?\d+)\))?(?:/(?P<units>\S+))?$")
+_WFDB_UNITS = re.compile(r"^[\w^?%/-]+$")  # what the WFDB library reads as units whole (else it shifts the fields)
+WFDB_DEFAULT_FS = 250.0  # the spec's sampling frequency for a record line that states none
 # the sample formats the WFDB library reads (wfdb.io._signal.DAT_FMTS; 508, 516 and 524 are FLAC)
 WFDB_FORMATS = ("8", "16", "24", "32", "61", "80", "160", "212", "310", "311", "508", "516", "524")
 _WFDB_INT_RANGE = 2**31  # baselines, ADC zeros and initial values are C ints in the WFDB library
@@ -519,11 +529,13 @@ def _header_data_files(
     max_columns: int = DEFAULT_MAX_COLUMNS,
     data_bytes: int | None = None,
     max_seconds: float | None = None,
+    strict: bool = True,
 ) -> set[str]:
     """File names the WFDB header's signal lines refer to, once its declared sizes are plausible and its
     sampling frequency, sample formats and gains are what the WFDB library reads whole (a field it would
     read in part, or default, is refused naming its line). With ``max_seconds`` a record declaring a longer
-    duration is refused before any sample is read."""
+    duration is refused before any sample is read. Without ``strict`` (a stored record, accepted before
+    these checks) the sampling frequency, formats and gains are left to the library, as they were read."""
     try:
         text = header.decode("ascii")
     except UnicodeDecodeError:
@@ -548,7 +560,7 @@ def _header_data_files(
         raise SignalError(f"{header_name}: the record has no signals")
     if n_sig > max_columns:
         raise too_many_columns(header_name, n_sig, "signals", max_columns)
-    fs = _wfdb_fs(fields, record_at)
+    fs = _wfdb_fs(fields, record_at) if strict else _wfdb_fs_lenient(fields)
     if len(fields) > 3 and not fields[3].isdigit():
         raise SignalError(f"{record_at}: number of samples {fields[3][:30]!r} is not an integer")
     sig_len = int(fields[3]) if len(fields) > 3 else 0
@@ -563,16 +575,23 @@ def _header_data_files(
         raise SignalError(f"{header_name} declares {sig_len} samples per signal; its data files hold far fewer")
     if len(lines) < 1 + n_sig:
         raise SignalError(f"{header_name}: expected {n_sig} signal lines, found {len(lines) - 1}")
-    for number, line in numbered[1 : 1 + n_sig]:
+    for number, line in numbered[1 : 1 + n_sig] if strict else ():
         _wfdb_signal_line(line.split(), f"{header_name}, line {number}")
     return {ln.split()[0] for ln in lines[1 : 1 + n_sig]}
 
 
+def _wfdb_fs_lenient(fields: list[str]) -> float:
+    """The sampling frequency as far as it reads as one (the size checks' estimate), else the default."""
+    match = _WFDB_FS.match(fields[2]) if len(fields) > 2 else None
+    fs = float(match.group("fs")) if match else WFDB_DEFAULT_FS
+    return fs if math.isfinite(fs) and fs > 0 else WFDB_DEFAULT_FS
+
+
 def _wfdb_fs(fields: list[str], where: str) -> float:
-    """The sampling frequency of a WFDB record line ``fields``: present, a finite positive number (with the
-    counter frequency and base counter value the spec allows after it)."""
+    """The sampling frequency of a WFDB record line ``fields``: the spec's 250 Hz when it states none, else a
+    finite positive number (with the counter frequency and base counter value the spec allows after it)."""
     if len(fields) < 3:
-        raise SignalError(f"{where}: the record line states no sampling frequency")
+        return WFDB_DEFAULT_FS
     match = _WFDB_FS.match(fields[2])
     fs = float(match.group("fs")) if match else math.nan
     if not (math.isfinite(fs) and fs > 0):
@@ -604,9 +623,13 @@ def _wfdb_signal_line(fields: list[str], where: str) -> None:
             f"{where}: gain field {fields[2][:30]!r} is not a number of ADC units per physical unit "
             "(a number, optionally followed by (baseline) and /units, as in 200(1024)/mV)"
         )
-    assert gain is not None  # matched: value is a number
-    if value < 0:
-        raise SignalError(f"{where}: gain {gain.group('gain')[:30]} is negative")
+    assert gain is not None  # matched: value is a number (a negative one: an inverted lead, as the spec allows)
+    units = gain.group("units")
+    if units is not None and not _WFDB_UNITS.match(units):
+        raise SignalError(
+            f"{where}: units {units[:30]!r} are written with characters the WFDB library cannot read whole "
+            "(letters, digits and ^ ? % / - only); rename the units, e.g. mV"
+        )
     if gain.group("baseline") is not None and abs(int(gain.group("baseline"))) >= _WFDB_INT_RANGE:
         raise SignalError(f"{where}: baseline {gain.group('baseline')[:30]} out of range")
     for name, token in zip(("ADC resolution", "ADC zero", "initial value"), fields[3:6], strict=False):
@@ -658,11 +681,13 @@ def read_wfdb_zip(
     max_members: int = DEFAULT_MAX_MEMBERS,
     max_columns: int = DEFAULT_MAX_COLUMNS,
     max_seconds: float | None = None,
+    strict: bool = True,
 ) -> Signal:
     """A zip (its bytes, or a seekable file) holding one WFDB record (at top level or in one folder).
 
     Members are extracted straight into a temporary folder, so a stored 24-hour record is never
-    held in memory as bytes besides its samples.
+    held in memory as bytes besides its samples. ``strict=False`` reads a stored record as it was
+    accepted (see ``_header_data_files``).
     """
     try:
         archive = zipfile.ZipFile(io.BytesIO(data) if isinstance(data, (bytes, bytearray)) else data)
@@ -710,12 +735,14 @@ def read_wfdb_zip(
                 ) from None
             budget -= size
             sizes[name] = size
-        signal = _read_wfdb_folder(Path(tmp), sizes, max_columns=max_columns, max_seconds=max_seconds)
+        signal = _read_wfdb_folder(Path(tmp), sizes, max_columns=max_columns, max_seconds=max_seconds, strict=strict)
     signal.source_format = "wfdb-zip"
     return signal
 
 
-def _read_wfdb_folder(folder: Path, sizes: dict[str, int], *, max_columns: int, max_seconds: float | None) -> Signal:
+def _read_wfdb_folder(
+    folder: Path, sizes: dict[str, int], *, max_columns: int, max_seconds: float | None, strict: bool = True
+) -> Signal:
     """The one WFDB record among files already written to ``folder`` (names checked, sizes given)."""
     headers = [n for n in sizes if n.lower().endswith(".hea")]
     if not headers:
@@ -724,15 +751,17 @@ def _read_wfdb_folder(folder: Path, sizes: dict[str, int], *, max_columns: int, 
         raise SignalError(f"upload must contain one WFDB record, found headers {', '.join(sorted(headers))}")
     header = headers[0]
     header_bytes = (folder / header).read_bytes()
-    needed = _header_data_files(header_bytes, header, max_columns=max_columns, max_seconds=max_seconds)
+    needed = _header_data_files(header_bytes, header, max_columns=max_columns, max_seconds=max_seconds, strict=strict)
     for data_name in needed:
         _safe_name(data_name, header)
         if data_name not in sizes:
             raise SignalError(f"{header} refers to data file {data_name}, which is missing from the upload")
-    _header_data_files(header_bytes, header, max_columns=max_columns, data_bytes=sum(sizes[n] for n in needed))
+    _header_data_files(
+        header_bytes, header, max_columns=max_columns, data_bytes=sum(sizes[n] for n in needed), strict=strict
+    )
     for name in set(sizes) - {header, *needed}:  # annotations and the like are not read
         (folder / name).unlink()
-    return read_wfdb(folder / header[:-4], max_columns=max_columns, max_seconds=max_seconds)
+    return read_wfdb(folder / header[:-4], max_columns=max_columns, max_seconds=max_seconds, strict=strict)
 
 
 # --- structure checks in bounded memory ---------------------------------------------------------

@@ -186,7 +186,16 @@ def test_a_dicom_naming_two_channels_alike_keeps_all_three():
     out = io.BytesIO()
     ds.save_as(out)
     signal = read_dicom(out.getvalue())
-    assert {k: round(float(v.max()), 2) for k, v in signal.leads.items()} == {"x": 1.0, "x_3": 0.5, "x_2": 0.25}
+    # a name given again takes its channel's number, as recordings were stored under; where that is
+    # taken too, the next free one
+    assert {k: round(float(v.max()), 2) for k, v in signal.leads.items()} == {"x": 1.0, "x_2": 0.5, "x_2_3": 0.25}
+
+
+def test_dicom_channel_names_given_twice_keep_the_names_stored_recordings_have():
+    from ecg.io.dicom import _channel_names
+
+    assert _channel_names(["I", "II", "II"]) == ["I", "II", "II_3"]
+    assert _channel_names(["II", "II", "II"]) == ["II", "II_2", "II_3"]
 
 
 # --- 5. damaged WFDB zips ----------------------------------------------------------------------------------
@@ -238,15 +247,25 @@ def test_a_streamed_wfdb_lead_name_holding_a_nul_is_refused(tmp_path):
 
 @pytest.mark.parametrize("name", ["II\x00", "V\x015", "a\x7fb", "I\nI"])
 def test_a_json_or_csv_lead_name_holding_a_control_character_is_refused(name):
+    import json
+
+    from diagnostics.signal_uploads import parse_signal_upload
+
     values = _ecg().round(3).tolist()
-    with pytest.raises(SignalError, match=r"holds a control character"):
-        read_json_signal({"fs": FS, "leads": {name: values}})
+    # an upload is refused any control character; every read (stored files among them) a NUL
+    with pytest.raises(UploadRefused, match=r"holds a control character"):
+        parse_signal_upload({"s.json": json.dumps({"fs": FS, "leads": {name: values}}).encode()}, fs=None, lead=None)
+    if "\x00" in name:
+        with pytest.raises(SignalError, match=r"holds a control character"):
+            read_json_signal({"fs": FS, "leads": {name: values}})
+    else:
+        assert name in read_json_signal({"fs": FS, "leads": {name: values}}).leads
     text = f"{name};II\n".encode() + b"".join(f"{v};{v}\n".encode() for v in values)
     # a CSV holding a NUL is no text; a line break in a name ends its line
-    expected = {"\x00": "is not a text file", "\n": "cannot be parsed|not a number"}
+    expected = {"\x00": "is not a (text file|CSV)", "\n": "cannot be parsed|not a number"}
     message = next((m for ch, m in expected.items() if ch in name), r"holds a control character")
-    with pytest.raises(SignalError, match=message):
-        read_csv_signal(text, FS)
+    with pytest.raises((SignalError, UploadRefused), match=message):
+        parse_signal_upload({"s.csv": text}, fs=FS, lead=None)
 
 
 # --- 7. aECG: a time increment that is no duration, an unknown encoding, a flood of elements ----------------
@@ -331,14 +350,13 @@ SIGNAL = "r.dat 16 1000/mV 16 0 0 0 0 II"
     [
         (f"r 1 -360 {FS * SECONDS}", SIGNAL, r"line 1: sampling frequency '-360' is not a positive number"),
         (f"r 1 nan {FS * SECONDS}", SIGNAL, r"line 1: sampling frequency 'nan' is not a positive number"),
-        ("r 1", SIGNAL, r"line 1: the record line states no sampling frequency"),
         (f"r 1 0 {FS * SECONDS}", SIGNAL, r"sampling frequency '0' is not a positive number"),
         (f"r 1 3.6e2 {FS * SECONDS}", SIGNAL, r"sampling frequency '3.6e2' is not a positive number"),
         (f"r 1 {FS} -5", SIGNAL, r"line 1: number of samples '-5' is not an integer"),
         (f"r 1 {FS} {FS * SECONDS}", "r.dat 16 1,5/mV 16 0 0 0 0 II", r"line 2: gain field '1,5/mV' is not a number"),
         (f"r 1 {FS} {FS * SECONDS}", "r.dat 16 nan/mV 16 0 0 0 0 II", r"line 2: gain field 'nan/mV' is not a number"),
         (f"r 1 {FS} {FS * SECONDS}", "r.dat 16 1e999/mV 16 0 0 0 0 II", r"line 2: gain field '1e999/mV'"),
-        (f"r 1 {FS} {FS * SECONDS}", "r.dat 16 -1000/mV 16 0 0 0 0 II", r"line 2: gain -1000 is negative"),
+        (f"r 1 {FS} {FS * SECONDS}", "r.dat 16 1000/a.u. 16 0 0 0 0 II", r"line 2: units 'a.u.' are written with"),
         (f"r 1 {FS} {FS * SECONDS}", "r.dat 16+-100 1000/mV 16 0 0 0 0 II", r"line 2: sample format field '16\+-100'"),
         (f"r 1 {FS} {FS * SECONDS}", "r.dat", r"line 2: the signal line states no sample format"),
     ],
@@ -356,7 +374,12 @@ def test_a_wfdb_header_line_number_counts_its_comments():
 
 @pytest.mark.parametrize(
     "record_line",
-    [f"r 1 {FS} {FS * SECONDS}", f"r 1 {FS}.0 {FS * SECONDS}", f"r 1 {FS}/1000(0) {FS * SECONDS} 10:00:00 1/2/2020"],
+    [
+        f"r 1 {FS} {FS * SECONDS}",
+        f"r 1 {FS}.0 {FS * SECONDS}",
+        f"r 1 {FS}/1000(0) {FS * SECONDS} 10:00:00 1/2/2020",
+        f"r 1 {FS}(0) {FS * SECONDS}",
+    ],
 )
 @pytest.mark.parametrize(
     "signal_line",
@@ -433,3 +456,27 @@ def test_an_aecg_digit_holding_a_non_ascii_space_is_named_whole():
     data = _aecg().replace(b"<digits>", "<digits>0\u00a01 ".encode(), 1)
     with pytest.raises(SignalError, match=r"lead I: digit 1 \('0\\xa01'\) is not an integer"):
         read_aecg(data)
+
+
+def test_a_wfdb_record_line_without_a_rate_is_read_at_the_specs_250_hz():
+    signal = read_wfdb_upload(_wfdb("r 1", SIGNAL))
+    assert signal.fs == 250.0
+
+
+def test_a_negative_wfdb_gain_is_an_inverted_lead():
+    signal = read_wfdb_upload(_wfdb(f"r 1 {FS} {FS * SECONDS}", "r.dat 16 -1000/mV 16 0 0 0 0 II"))
+    assert round(float(signal.leads["II"].min()), 2) == -1.0
+
+
+def test_a_stored_wfdb_record_is_read_as_it_was_accepted_before_the_header_checks():
+    # a recording stored before the checks (a 'nan' rate the library reads as 250 Hz) stays readable
+    import zipfile
+
+    files = _wfdb(f"r 1 nan {FS * SECONDS}", SIGNAL)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, data in files.items():
+            archive.writestr(name, data)
+    with pytest.raises(SignalError, match="sampling frequency 'nan'"):
+        read_wfdb_zip(buffer.getvalue())
+    assert read_wfdb_zip(buffer.getvalue(), strict=False).fs == 250.0
