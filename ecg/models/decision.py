@@ -960,9 +960,20 @@ def shape_neighbours(
         d[rows - start, rows - lo] = np.inf  # not itself
         cols = np.arange(lo, hi)
         d[np.abs(rows[:, None] - cols[None, :]) > window] = np.inf  # only beats within the window
-        part = np.argpartition(d, k - 1, axis=1)[:, :k]
-        out[start:stop] = part + lo
+        out[start:stop] = _k_smallest(d, k) + lo
     return out
+
+
+def _k_smallest(d: np.ndarray, k: int) -> np.ndarray:
+    """Per row of ``d``, the columns of its ``k`` smallest values, ties at the k-th value broken by the
+    lower column (np.argpartition breaks them as its SIMD path for the processor does, so a record of
+    identical shapes read differently on another machine). Columns in increasing order."""
+    kth = np.partition(d, k - 1, axis=1)[:, k - 1 : k]
+    less = d < kth
+    equal = d == kth
+    need = k - less.sum(axis=1, keepdims=True)
+    take = less | (equal & (np.cumsum(equal, axis=1) <= need))
+    return np.nonzero(take)[1].reshape(len(d), k)
 
 
 def share_v_by_shape(

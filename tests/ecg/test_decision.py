@@ -723,6 +723,14 @@ def _svt_after_bigeminy(svt_p_wave: float = -1.0, ramp: int = 0, svt_beats: int 
     t = np.arange(P_WAVE.stop - P_WAVE.start)
     morph[:, P_WAVE, 0] = np.exp(-0.5 * ((t - len(t) / 2) / 4.0) ** 2)
     morph[svt, P_WAVE, 0] *= svt_p_wave
+    # the V beats' QRS unlike the others' (their shape neighbours are V beats, and the N beats' N beats:
+    # with every QRS alike, which beats are nearest is a matter of ties)
+    from ecg.models.decision import SHAPE_QRS
+
+    is_v = np.asarray(classes) == V
+    q = np.arange(SHAPE_QRS.stop - SHAPE_QRS.start)
+    morph[:, SHAPE_QRS, 0] += np.exp(-0.5 * ((q - len(q) / 2) / 2.0) ** 2)
+    morph[is_v, SHAPE_QRS, 0] = -2.0 * np.exp(-0.5 * ((q - len(q) / 2) / 6.0) ** 2)
     s_probability = np.full(n, 0.005)
     s_probability[svt] = 0.05
     s_probability[svt[0]] = 0.3
@@ -1070,3 +1078,14 @@ def test_a_beat_format_models_f_call_beside_a_v_call_is_n():
     assert most_probable_classes(scores, ["N", "S", "V", "F", "Q"]).tolist() == ["N", "N", "V", "N", "N"]
     assert most_probable_classes(scores[[0, 3, 1, 4]], ["N", "S", "V", "F", "Q"]).tolist() == ["N", "F", "F", "N"]
     assert most_probable_classes(np.zeros((0, 5)), ["N", "S", "V", "F", "Q"]).tolist() == []
+
+
+def test_shape_neighbours_break_ties_by_the_earlier_beat_whatever_the_processor():
+    # identical shapes: np.argpartition alone picks among equal distances as its SIMD path does, so the
+    # same record was read differently on another processor
+    from ecg.models.decision import SHAPE_QRS, shape_neighbours
+
+    morph = np.zeros((40, SHAPE_QRS.stop + 5, 1), np.float32)
+    morph[::2, SHAPE_QRS, 0] = 1.0
+    nearest = shape_neighbours(morph, k=3, window=40)
+    assert nearest.tolist()[1] == [3, 5, 7] and nearest.tolist()[0] == [2, 4, 6]
