@@ -14,8 +14,10 @@ PUBLIC_PREFIXES = ("/accounts/login/", "/admin/login/", "/static/", "/healthz", 
 LOGIN_PATHS = ("/accounts/login/", "/admin/login/")
 # Paths a user who still owes the second sign-in step may reach.
 SECOND_FACTOR_EXEMPT = ("/accounts/login/", "/accounts/logout/", "/accounts/two-factor/", "/admin/logout/", "/static/")
-# Requests that do not count as activity for the idle timeout (a page polling its status).
+# Requests that do not count as activity for the idle timeout (a page polling its status) ...
 PASSIVE_VIEWS = {"recording-status"}
+# ... and views whose htmx polls do not either (the dashboard refreshing while uploads wait).
+PASSIVE_POLLS = {"dashboard"}
 
 
 def has_session_cookie(request) -> bool:
@@ -86,6 +88,7 @@ class IdleTimeoutMiddleware:
             match = getattr(request, "resolver_match", None)
             if (
                 (match is None or match.view_name not in PASSIVE_VIEWS)
+                and not (match is not None and match.view_name in PASSIVE_POLLS and request.headers.get("HX-Request"))
                 and hasattr(request, "user")
                 and request.user.is_authenticated
             ):

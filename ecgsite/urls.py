@@ -1,9 +1,8 @@
 from django.contrib import admin
-from django.http import HttpResponse, JsonResponse
+from django.http import HttpResponse, HttpResponsePermanentRedirect, JsonResponse
 from django.templatetags.static import static
 from django.urls import include, path
 from django.views import defaults
-from django.views.generic import RedirectView
 
 admin.site.site_header = "ECG Analyzer administration"
 admin.site.site_title = "ECG Analyzer admin"
@@ -16,13 +15,18 @@ def healthz(request):
 def server_error(request):
     """A failure no view handled (logged by Django before this runs): the API's clients parse
     ``error.code``, so under /api/ it is the API's JSON error; the pages keep the error page."""
-    if request.path.startswith("/api/"):
+    if request.path_info.startswith("/api/"):
         message = "Internal error; please retry or contact support."
         return JsonResponse({"error": {"code": "server_error", "message": message}}, status=500)
     return defaults.server_error(request)
 
 
 handler500 = server_error
+
+
+def favicon(request):
+    # resolved per request: the static files' manifest may not exist when the URLs are first imported
+    return HttpResponsePermanentRedirect(static("img/favicon.svg"))
 
 
 # The API first: a path is matched against each include in turn, and each that fails costs an exception.
@@ -33,7 +37,7 @@ urlpatterns = [
     path("patients/", include("patients.urls")),
     path("healthz", healthz, name="healthz"),
     # browsers ask for it on pages that name no icon (the admin's): the site's own, not a 404
-    path("favicon.ico", RedirectView.as_view(url=static("img/favicon.svg"), permanent=True), name="favicon"),
+    path("favicon.ico", favicon, name="favicon"),
     path("", include("diagnostics.exports")),
     path("", include("diagnostics.urls")),
 ]

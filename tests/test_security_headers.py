@@ -41,6 +41,17 @@ def test_no_template_holds_inline_script_or_style():
     assert found == []
 
 
+def test_no_template_comment_runs_over_lines():
+    # Django's {# #} ends at its line: one that runs on is printed on the page as text
+    found = [
+        f"{path.relative_to(REPO_ROOT)}:{number}"
+        for path in (REPO_ROOT / "templates").rglob("*.html")
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        if "{#" in line and "#}" not in line[line.index("{#") :]
+    ]
+    assert found == []
+
+
 def test_the_viewer_builds_nodes_instead_of_writing_html():
     assert "innerHTML" not in (REPO_ROOT / "static" / "js" / "ecg-viewer.js").read_text()
 

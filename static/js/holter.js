@@ -39,7 +39,7 @@
       if (minute !== null) self.jump(minute);
     });
     canvas.addEventListener("keydown", function (e) {
-      if (!self.data) return;
+      if (!self.data || !self.data.trend || !self.data.trend.minute.length) return;
       var last = self.data.trend.minute.length - 1;
       if (e.key === "ArrowRight") self.cursor = Math.min(last, (self.cursor === null ? -1 : self.cursor) + 1);
       else if (e.key === "ArrowLeft") self.cursor = Math.max(0, (self.cursor === null ? 1 : self.cursor) - 1);
@@ -63,7 +63,7 @@
   // What the keyboard cursor points at, for screen readers (the chart itself is only pixels).
   TrendChart.prototype.say = function () {
     var live = document.getElementById(this.canvas.getAttribute("data-cursor-live") || "");
-    if (!live || this.cursor === null || !this.data || !this.data.trend) return;
+    if (!live || this.cursor === null || !this.data || !this.data.trend || !this.data.trend.minute.length) return;
     var t = this.data.trend, i = this.cursor;
     var text = "Minute " + (i + 1) + " (from " + clock(i * 60) + "): ";
     text += t.hr_mean[i] === null

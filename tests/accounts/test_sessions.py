@@ -126,6 +126,22 @@ def test_api_reads_keep_a_session_alive(client, staff_a, settings):
     assert time.time() - client.session["last_activity"] < 5
 
 
+@pytest.mark.django_db
+def test_the_dashboard_polling_while_uploads_wait_is_no_activity_but_a_visit_is(client, staff_a, settings):
+    # a shared computer left on the dashboard while uploads wait must still log out when idle
+    import time
+
+    login(client)
+    session = client.session
+    idle_since = time.time() - 120
+    session["last_activity"] = idle_since
+    session.save()
+    assert client.get("/", **_htmx("/")).status_code == 200
+    assert client.session["last_activity"] == idle_since
+    assert client.get("/").status_code == 200
+    assert time.time() - client.session["last_activity"] < 5
+
+
 def _htmx(page: str) -> dict:
     """The headers htmx sends with a request made from ``page`` (a path on the test server)."""
     return {"HTTP_HX_REQUEST": "true", "HTTP_HX_CURRENT_URL": f"http://testserver{page}"}

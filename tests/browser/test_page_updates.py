@@ -75,3 +75,25 @@ def test_an_update_after_the_session_ended_takes_the_page_to_the_login_and_back(
     page.get_by_role("button", name="Log in").click()
     page.wait_for_url(f"**/recordings/{recording.pk}/")
     expect(page.locator("#beat-plot")).to_be_visible()
+
+
+def test_the_dashboard_tiles_and_lists_follow_the_pending_list_and_stop_polling(page, staff_a, patient_a):
+    # while uploads wait the pending list polls, and the tiles and the other lists come with it: when the
+    # upload fails, the tile, the pending list and the failed list all say so, and the polling stops
+    from diagnostics import services
+
+    from ..api.conftest import submit_beats
+
+    recording = submit_beats(staff_a, patient_a)
+    log_in(page, staff_a.username)
+    page.goto("/")
+    tiles = page.locator("#tiles")
+    expect(tiles).to_contain_text("1 pending")
+    expect(page.locator("#pending")).to_contain_text(patient_a.display_name)
+    services.recording_fail(recording_id=recording.pk, reason="the analysis crashed")
+    expect(tiles).to_contain_text("0 pending", timeout=10_000)
+    expect(tiles).to_contain_text("1 failed")
+    expect(page.locator("#pending")).to_contain_text("None.")
+    expect(page.locator("#failed")).to_contain_text("the analysis crashed")
+    expect(page.locator("#pending")).not_to_have_attribute("hx-trigger", re.compile("every"))
+    assert page.js_errors == []
