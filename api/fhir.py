@@ -621,7 +621,15 @@ def _note(text: str) -> dict[str, list[dict[str, str]]]:
 
 
 # The FHIR IssueType of an error answer, by HTTP status (anything else: "exception").
-ISSUE_TYPES = {400: "invalid", 401: "security", 403: "security", 404: "not-found", 409: "conflict"}
+ISSUE_TYPES = {
+    400: "invalid",
+    401: "login",
+    403: "forbidden",
+    404: "not-found",
+    406: "not-supported",
+    409: "conflict",
+    429: "throttled",
+}
 
 
 def operation_outcome(*, status_code: int, code: str, message: str) -> dict:

@@ -1,5 +1,6 @@
 import hashlib
 import json
+import re
 import uuid
 
 from django import forms
@@ -52,16 +53,24 @@ class UploadForm(forms.Form):
         required=False, max_length=32, label="Lead", help_text="Default: MLII, else II, else the first."
     )
     # One per page shown: a second click (or a resent form) of the same upload returns the first's recording.
-    submission = forms.RegexField(regex=r"^[0-9a-f]{32}$", required=False, widget=forms.HiddenInput)
+    # (a value not of this form is ignored: the upload is then simply new; autocomplete off, so a browser
+    # does not restore an earlier page's key into a page shown again)
+    submission = forms.CharField(required=False, widget=forms.HiddenInput(attrs={"autocomplete": "off"}))
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["submission"].initial = uuid.uuid4().hex
 
-    def submission_fingerprint(self) -> str:
-        """A digest of what was sent (the fields and every file's name and bytes)."""
+    def submission_key(self) -> str | None:
+        """This page's submission key, if the form sent a well-formed one."""
+        value = self.cleaned_data.get("submission") or ""
+        return value if re.fullmatch(r"[0-9a-f]{32}", value) else None
+
+    def submission_fingerprint(self, patient_id: int) -> str:
+        """A digest of what was sent for patient ``patient_id`` (the fields and every file's name and bytes)."""
         digest = hashlib.sha256()
         fields = {k: str(self.cleaned_data.get(k) or "") for k in ("kind", "text", "fs", "lead")}
+        fields["patient"] = str(patient_id)
         digest.update(json.dumps(fields, sort_keys=True).encode())
         for upload in self.cleaned_data.get("files") or []:
             digest.update(b"\0" + upload.name.encode() + b"\0")

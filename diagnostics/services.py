@@ -560,7 +560,11 @@ def _mark_failed(rows: QuerySet[ECGRecording], recording_id: int, reason: str, *
             .update(status=ECGRecording.Status.FAILED, error_message=reason[:2000], finished_at=now or timezone.now())
         )
         if marked:
-            recording_failed.send(sender=ECGRecording, recording_id=recording_id)
+            try:  # in a savepoint: a fault writing the notices never keeps the recording from failing
+                with transaction.atomic():
+                    recording_failed.send(sender=ECGRecording, recording_id=recording_id)
+            except Exception:
+                logger.exception("recording %s failed; its failure notices could not be written", recording_id)
     return bool(marked)
 
 

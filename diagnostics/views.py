@@ -86,17 +86,20 @@ def _submit_once(request, form, **upload) -> ECGRecording:
     """The upload's recording: the one already made for this page's submission when the same upload
     arrives again (a double click, a resent form), a new one otherwise (the page's form reused, by the
     back button, for another file)."""
-    submission = form.cleaned_data.get("submission")
+    submission = form.submission_key()
     if submission:
         try:
-            return services.recording_submit(
+            recording = services.recording_submit(
                 user=request.user,
                 idempotency_key=f"upload-page:{submission}",
-                fingerprint=form.submission_fingerprint(),
+                fingerprint=form.submission_fingerprint(upload["patient"].pk),
                 **upload,
             )
         except IdempotencyKeyReused:
             pass
+        else:
+            if recording.status != ECGRecording.Status.FAILED:  # sending a failed upload again is a retry
+                return recording
     return services.recording_submit(user=request.user, **upload)
 
 

@@ -47,10 +47,10 @@ def test_another_clinics_recording_is_a_not_found_outcome(api_as, doctor_b, done
 def test_no_token_is_a_security_outcome(done_recording):
     response = APIClient().get(fhir_url(done_recording.pk), HTTP_ACCEPT=FHIR)
     assert response.status_code == 401
-    outcome_of(response, "security", "not_authenticated")
+    outcome_of(response, "login", "not_authenticated")
     bad = APIClient(HTTP_AUTHORIZATION="Token nope.nope").get(fhir_url(done_recording.pk), HTTP_ACCEPT=FHIR)
     assert bad.status_code == 401
-    outcome_of(bad, "security", "authentication_failed")
+    outcome_of(bad, "login", "authentication_failed")
 
 
 @pytest.mark.parametrize("accept", [None, "application/json"])

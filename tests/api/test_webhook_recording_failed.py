@@ -143,3 +143,18 @@ def test_a_failure_notice_is_retried_like_the_others(
     delivery.refresh_from_db()
     assert (delivery.status, delivery.attempts) == ("sent", 2)
     assert [body["error"] for body in bodies] == ["boom", "boom"]
+
+
+def test_a_fault_writing_the_notices_never_keeps_a_recording_from_failing(staff_a, patient_a, monkeypatch):
+    # the notices are written in a savepoint: a receiver that raises (a database fault) is logged
+    def broken(**kwargs):
+        raise RuntimeError("notices table unavailable")
+
+    services.recording_failed.connect(broken, dispatch_uid="broken-receiver")
+    try:
+        recording = submit_beats(staff_a, patient_a)
+        services.recording_fail(recording_id=recording.pk, reason="the analysis crashed")
+    finally:
+        services.recording_failed.disconnect(dispatch_uid="broken-receiver")
+    recording.refresh_from_db()
+    assert recording.status == ECGRecording.Status.FAILED and recording.error_message == "the analysis crashed"

@@ -68,6 +68,28 @@ def test_the_same_upload_sent_twice_from_one_page_makes_one_recording(client, po
     assert submission not in client.get(reverse("recording-upload", args=[patient_a.pk])).content.decode()
     _file(post, "beats.csv", beat_csv(12))
     assert ECGRecording.objects.count() == 3
+    # the same file sent again after it failed is a retry: a new recording
+    recording.status = ECGRecording.Status.FAILED
+    recording.save(update_fields=["status"])
+    retried = _file(post, "beats.csv", beat_csv(12), submission=submission)
+    assert ECGRecording.objects.count() == 4 and retried["Location"] != first["Location"]
+    # a key that is not this form's is ignored, not refused
+    assert _file(post, "beats.csv", beat_csv(12), submission="not-a-key").status_code == 302
+
+
+@pytest.mark.django_db
+def test_a_page_key_sent_with_another_patients_upload_makes_that_patients_recording(client, staff_a, patient_a):
+    from ..factories import PatientFactory
+
+    other = PatientFactory(clinic=patient_a.clinic)
+    client_for(client, staff_a)
+    submission = "a" * 32
+    for patient in (patient_a, other):
+        client.post(
+            reverse("recording-upload", args=[patient.pk]),
+            {"kind": "beats", "files": upload("beats.csv", beat_csv(12)), "submission": submission},
+        )
+    assert sorted(ECGRecording.objects.values_list("patient_id", flat=True)) == sorted([patient_a.pk, other.pk])
 
 
 @pytest.mark.django_db
