@@ -50,7 +50,9 @@ class UserAdmin(ClinicScopedAdmin, BaseUserAdmin):
 
     def get_queryset(self, request):
         qs = super().get_queryset(request)
-        return qs if request.user.is_superuser else qs.filter(clinic_id=request.user.clinic_id)
+        # a superuser who has a clinic set is still no user its administrator manages: reachable, their
+        # password could be changed and the account taken over, and with it every clinic's records
+        return qs if request.user.is_superuser else qs.filter(clinic_id=request.user.clinic_id, is_superuser=False)
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         if db_field.name == "clinic" and not request.user.is_superuser:

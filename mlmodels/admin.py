@@ -122,7 +122,9 @@ class ModelVersionAdmin(admin.ModelAdmin):
     def get_readonly_fields(self, request, obj=None):
         if obj is None:
             return []
-        return [*self.readonly_fields, "task", "version", "class_labels", "input_length", "input_fs"]
+        # a version's artifact and threshold do not change (diagnoses record the version that made them):
+        # another threshold is another version
+        return [*self.readonly_fields, "task", "version", "class_labels", "threshold", "input_length", "input_fs"]
 
     @admin.action(description="Activate the selected version (one per task)")
     def activate(self, request, queryset):

@@ -1,5 +1,6 @@
 import hashlib
 import json
+import math
 import subprocess
 import sys
 import tempfile
@@ -65,6 +66,30 @@ def artifact_convert(*, src: Path, dst: Path) -> dict:
     return info
 
 
+def _check_labels(task: str, labels: list[str]) -> None:
+    """Labels the product reads its outputs by: a heartbeat model's are the five AAMI classes in some order
+    (every beat of an upload failed with 'SVEB' among them); an MI model's score is its last output, so its
+    last label is "mi" (a model labelled the other way round would have had its scores read inverted)."""
+    if task == ModelVersion.Task.MI:
+        if labels[-1].lower() != "mi":
+            raise ModelRejected(
+                f"an MI model's last output is its MI score: its labels end with 'mi', not {labels[-1]!r}",
+                field="class_labels",
+            )
+        return
+    wanted = list(DEFAULT_LABELS[task])
+    if sorted(labels) != sorted(wanted):
+        raise ModelRejected(
+            f"class labels {', '.join(labels)} are not the classes {', '.join(wanted)} (in the model's output order)",
+            field="class_labels",
+        )
+
+
+def _check_threshold(threshold: float | None) -> None:
+    if threshold is not None and not (math.isfinite(float(threshold)) and 0.0 <= float(threshold) <= 1.0):
+        raise ModelRejected(f"the threshold {threshold!r} is no score between 0 and 1", field="threshold")
+
+
 def _check_input(task: str, input_kind: str) -> None:
     """A record-level model needs its recording's context; the other tasks take single beats."""
     wanted = "record" if task == ModelVersion.Task.HEARTBEAT_RECORD else "beat"
@@ -82,6 +107,7 @@ def _check_input(task: str, input_kind: str) -> None:
 
 def _check_outputs(task: str, outputs: int, labels: list[str]) -> list[str]:
     labels = labels or list(DEFAULT_LABELS[task])
+    _check_labels(task, labels)
     if task == ModelVersion.Task.MI and outputs == 1:
         return labels
     if outputs != len(labels):
@@ -115,6 +141,7 @@ def model_version_register(
     with the new name and threshold dropped; the commands (start-up's registration of the bundled models
     among them) take the existing version whatever an administrator has changed since.
     """
+    _check_threshold(threshold)
     if upload is not None:
         suffix = Path(upload.name or "").suffix.lower()
         if suffix not in ARTIFACT_SUFFIXES:

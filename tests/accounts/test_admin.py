@@ -38,3 +38,29 @@ def test_a_superuser_still_sees_every_clinic_in_the_filters(client, admin_a, sta
     client.force_login(root)
     page = client.get("/admin/accounts/user/").content.decode()
     assert "Clinic A" in page and "Clinic B" in page
+
+
+def test_a_clinic_admin_cannot_reach_a_superuser_who_has_their_clinic(client, admin_a, clinic_a):
+    # a superuser with the clinic set was in the clinic's user list: its administrator could change the
+    # superuser's password and, logged in as them, reach every clinic's records
+    root = User.objects.create_superuser("root", password=PASSWORD, clinic=clinic_a)
+    client.force_login(admin_a)
+    assert "root" not in client.get("/admin/accounts/user/").content.decode()
+    for path in (f"/admin/accounts/user/{root.pk}/change/", f"/admin/accounts/user/{root.pk}/password/"):
+        response = client.get(path)
+        assert response.status_code in (302, 404), path
+    response = client.post(
+        f"/admin/accounts/user/{root.pk}/password/", {"password1": "Taken-over-9876", "password2": "Taken-over-9876"}
+    )
+    assert response.status_code in (302, 404)
+    root.refresh_from_db()
+    assert root.check_password(PASSWORD) and root.is_active
+
+
+def test_the_demo_data_command_refuses_to_run_in_production(settings, admin_a):
+    from django.core.management import CommandError, call_command
+
+    settings.DJANGO_ENV = "production"
+    with pytest.raises(CommandError, match="refuses to run with DJANGO_ENV=production"):
+        call_command("seed_demo")
+    assert not User.objects.filter(username="staff_b").exists()

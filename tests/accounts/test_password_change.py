@@ -57,3 +57,12 @@ def test_wrong_old_passwords_are_failed_logins_and_lock_as_logins_do(client, doc
     assert refused.status_code == 429 and "Too many wrong passwords" in refused.content.decode()
     doctor_a.refresh_from_db()
     assert doctor_a.check_password(PASSWORD)
+
+
+@pytest.mark.django_db
+def test_the_admin_sites_password_page_is_the_sites_own(client, admin_a):
+    # Django's admin page audited nothing and let a borrowed session guess the old password freely
+    client.force_login(admin_a)
+    for method in (client.get, client.post):
+        response = method("/admin/password_change/")
+        assert response.status_code == 302 and response["Location"] == "/accounts/password/"

@@ -81,3 +81,37 @@ def test_activating_two_versions_of_one_task_at_once_is_refused(client, admin_a,
         {"action": "activate", "_selected_action": [other.pk, active_models["heartbeat"].pk]},
     )
     assert ModelVersion.objects.get(task="heartbeat", is_active=True) == active_models["heartbeat"]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "task, labels, threshold, message",
+    [
+        ("heartbeat", ["N", "SVEB", "VEB", "F", "Q"], None, "are not the classes N, S, V, F, Q"),
+        ("mi", ["mi", "normal"], 0.5, "its labels end with 'mi'"),
+        ("mi", None, 7.0, "no score between 0 and 1"),
+        ("mi", None, -0.1, "no score between 0 and 1"),
+    ],
+)
+def test_labels_the_product_cannot_read_by_and_thresholds_outside_0_1_are_refused(
+    tiny_model_dir, task, labels, threshold, message
+):
+    # 'SVEB' failed every later upload; an MI model labelled the other way round had its scores read
+    # inverted; a threshold of 7 flagged nothing, in every clinic, silently
+    from ecgsite.errors import ModelRejected
+    from mlmodels.services import model_version_register
+
+    name = "heartbeat.keras" if task == "heartbeat" else "mi-high.keras"
+    with pytest.raises(ModelRejected, match=message):
+        model_version_register(
+            task=task, version="bad", source=tiny_model_dir / name, class_labels=labels, threshold=threshold
+        )
+    assert not ModelVersion.objects.filter(version="bad").exists()
+
+
+@pytest.mark.django_db
+def test_a_versions_threshold_cannot_be_edited_in_the_admin(client, admin_a, active_models):
+    mi = active_models["mi"]
+    client_for(client, admin_a)
+    page = client.get(reverse("admin:mlmodels_modelversion_change", args=[mi.pk])).content.decode()
+    assert 'name="threshold"' not in page

@@ -1,7 +1,8 @@
 import os
 import secrets
 
-from django.core.management.base import BaseCommand
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from accounts.models import Clinic, User
@@ -26,6 +27,10 @@ class Command(BaseCommand):
 
     @transaction.atomic
     def handle(self, *args, **options):
+        if settings.DJANGO_ENV == "production":
+            # it would create demo clinics and an administrator, and reset the passwords of any accounts
+            # that happen to have the demo users' names
+            raise CommandError("seed_demo creates demo users and data; it refuses to run with DJANGO_ENV=production")
         password = os.environ.get("DEMO_PASSWORD")
         clinics = {name: Clinic.objects.get_or_create(name=name)[0] for name in {c for _, c, *_ in USERS}}
         created = []
