@@ -55,6 +55,13 @@ class User(AbstractUser):
     def is_clinic_admin(self) -> bool:
         return self.role == self.Role.ADMIN or self.is_superuser
 
+    @property
+    def manages_models(self) -> bool:
+        """Model versions serve every clinic of the installation: registering or activating one is the
+        installation's administrators' (superusers'), not one clinic's (which would decide how the other
+        clinics' patients are diagnosed)."""
+        return self.is_active and self.is_superuser
+
 
 class AuditEvent(models.Model):
     """Who did what to which record, when and from where. Append-only."""

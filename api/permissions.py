@@ -18,7 +18,10 @@ class CanReviewOrReadOnly(BasePermission):
 
 
 class IsAdminOrReadOnly(BasePermission):
-    message = "Only administrators create or activate model versions."
+    message = (
+        "Only the installation's administrators (superusers) create or activate model versions: "
+        "they serve every clinic."
+    )
 
     def has_permission(self, request, view):
-        return request.method in SAFE_METHODS or request.user.is_clinic_admin
+        return request.method in SAFE_METHODS or request.user.manages_models

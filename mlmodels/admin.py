@@ -43,11 +43,12 @@ class ModelVersionAdmin(admin.ModelAdmin):
     def has_view_permission(self, request, obj=None):
         return self.has_module_permission(request)
 
+    # clinic administrators see the versions; the installation's administrators register and activate them
     def has_add_permission(self, request):
-        return self.has_module_permission(request)
+        return request.user.manages_models
 
     def has_change_permission(self, request, obj=None):
-        return self.has_module_permission(request)
+        return request.user.manages_models
 
     def has_delete_permission(self, request, obj=None):
         return False  # diagnoses keep pointing at the versions that produced them
@@ -126,7 +127,7 @@ class ModelVersionAdmin(admin.ModelAdmin):
         # another threshold is another version
         return [*self.readonly_fields, "task", "version", "class_labels", "threshold", "input_length", "input_fs"]
 
-    @admin.action(description="Activate the selected version (one per task)")
+    @admin.action(description="Activate the selected version (one per task)", permissions=["change"])
     def activate(self, request, queryset):
         chosen = list(queryset)
         if len({mv.task for mv in chosen}) != len(chosen):

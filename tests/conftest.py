@@ -99,6 +99,13 @@ def admin_a(clinic_a):
 
 
 @pytest.fixture
+def platform_admin(clinic_a):
+    """The installation's administrator (a superuser, here with a clinic so the API serves them): model
+    versions serve every clinic, so only they register and activate them."""
+    return UserFactory(username="root", clinic=clinic_a, role=User.Role.ADMIN, is_superuser=True)
+
+
+@pytest.fixture
 def staff_b(clinic_b):
     return UserFactory(username="staff_b", clinic=clinic_b, role=User.Role.STAFF)
 

@@ -155,14 +155,14 @@ def test_an_upload_is_stored_in_the_object_store_and_classified_by_a_worker_read
 
 
 def test_a_model_version_uploaded_by_an_admin_is_loaded_by_the_worker_from_the_store(
-    client, staff_a, admin_a, patient_a, tiny_model_dir, on_the_store, store_worker
+    client, staff_a, platform_admin, patient_a, tiny_model_dir, on_the_store, store_worker
 ):
     from api.services import api_token_create
 
     s3, web_media = on_the_store
     _worker, worker_media, worker_tmp = store_worker
     model_version_from(tiny_model_dir / "mi-high.keras", task="mi", version="s3-1", threshold=0.5)
-    raw = api_token_create(user=admin_a)[1]
+    raw = api_token_create(user=platform_admin)[1]
     response = client.post(
         "/api/v1/model-versions",
         {

@@ -50,15 +50,16 @@ MATRIX = [
     ("get", "/api/v1/reviews/{review}", None, None, [200, 200, 200, 404, 401]),
     ("get", "/api/v1/model-versions", None, None, [200, 200, 200, 200, 401]),
     ("get", "/api/v1/model-versions/{model_version}", None, None, [200, 200, 200, 200, 401]),
-    # An administrator passes authorisation and reaches validation (a .txt is not a model: 415).
+    # Model versions serve every clinic: a clinic's administrator may not register or activate them (the
+    # installation's administrators may: test_the_installations_administrator_registers_and_activates_models).
     (
         "post",
         "/api/v1/model-versions",
         lambda ctx: {"task": "mi", "version": "x", "artifact": upload("m.txt", b"no")},
         "multipart",
-        [403, 403, 415, 403, 401],
+        [403, 403, 403, 403, 401],
     ),
-    ("post", "/api/v1/model-versions/{model_version}/activate", None, "json", [403, 403, 200, 403, 401]),
+    ("post", "/api/v1/model-versions/{model_version}/activate", None, "json", [403, 403, 403, 403, 401]),
 ]
 
 
@@ -135,3 +136,14 @@ def test_every_api_route_is_in_the_matrix():
     documentation = {"schema/", "docs/", ""}  # "" is the JSON 404 for unknown paths
     missing = {normal(r) for r in routes} - {re.sub(r"\{\w+\}", "{x}", p) for p in listed} - documentation
     assert not missing, f"routes missing from the permission matrix: {missing}"
+
+
+@pytest.mark.django_db
+def test_the_installations_administrator_registers_and_activates_models(ctx, api_as, platform_admin):
+    api = api_as(platform_admin)
+    response = api.post(
+        "/api/v1/model-versions", {"task": "mi", "version": "x", "artifact": upload("m.txt", b"no")}, format="multipart"
+    )
+    assert response.status_code == 415  # past authorisation, refused as no model
+    response = api.post(f"/api/v1/model-versions/{ctx['model_version'].pk}/activate")
+    assert response.status_code == 200

@@ -83,8 +83,8 @@ def test_model_versions_filter_by_every_task(api_as, staff_a, active_models):
 
 
 @pytest.mark.slow
-def test_an_admin_uploads_and_activates_a_model_version(api_as, admin_a, active_models, tiny_model_dir):
-    api = api_as(admin_a)
+def test_an_admin_uploads_and_activates_a_model_version(api_as, platform_admin, active_models, tiny_model_dir):
+    api = api_as(platform_admin)
     artifact = (tiny_model_dir / "mi-high.keras").read_bytes()
     # Same bytes under another name or threshold: a version's artifact and threshold do not change, so it
     # is refused naming the version it is (it was answered 201 with that version, the new name and
@@ -118,8 +118,8 @@ def test_an_admin_uploads_and_activates_a_model_version(api_as, admin_a, active_
 
 
 @pytest.mark.slow
-def test_a_file_that_is_not_a_model_is_refused(api_as, admin_a, db):
-    response = api_as(admin_a).post(
+def test_a_file_that_is_not_a_model_is_refused(api_as, platform_admin, db):
+    response = api_as(platform_admin).post(
         "/api/v1/model-versions",
         {"task": "mi", "version": "bad", "artifact": upload("m.keras", b"not a model")},
         format="multipart",

@@ -16,10 +16,10 @@ def test_staff_cannot_reach_the_model_admin(client, staff_a, doctor_a):
 
 
 @pytest.mark.django_db
-def test_an_admin_uploads_the_seed_h5_models_and_activates_them(client, admin_a):
+def test_an_admin_uploads_the_seed_h5_models_and_activates_them(client, platform_admin):
     from ..data import seed_dir
 
-    client_for(client, admin_a)
+    client_for(client, platform_admin)
     for task, name in [("heartbeat", "model_ECG_final.h5"), ("mi", "model_MI_final.h5")]:
         with open(seed_dir() / name, "rb") as fh:
             response = client.post(
@@ -49,8 +49,8 @@ def test_an_admin_uploads_the_seed_h5_models_and_activates_them(client, admin_a)
 
 
 @pytest.mark.django_db
-def test_a_file_that_is_not_a_model_is_refused(client, admin_a, tmp_path):
-    client_for(client, admin_a)
+def test_a_file_that_is_not_a_model_is_refused(client, platform_admin, tmp_path):
+    client_for(client, platform_admin)
     bogus = tmp_path / "model.keras"
     bogus.write_bytes(b"not a model")
     with open(bogus, "rb") as fh:
@@ -71,11 +71,11 @@ def test_a_file_that_is_not_a_model_is_refused(client, admin_a, tmp_path):
 
 
 @pytest.mark.django_db
-def test_activating_two_versions_of_one_task_at_once_is_refused(client, admin_a, active_models, tiny_model_dir):
+def test_activating_two_versions_of_one_task_at_once_is_refused(client, platform_admin, active_models, tiny_model_dir):
     from ..conftest import model_version_from
 
     other = model_version_from(tiny_model_dir / "heartbeat.keras", task="heartbeat", version="tiny-2", active=False)
-    client_for(client, admin_a)
+    client_for(client, platform_admin)
     client.post(
         reverse("admin:mlmodels_modelversion_changelist"),
         {"action": "activate", "_selected_action": [other.pk, active_models["heartbeat"].pk]},
@@ -115,3 +115,21 @@ def test_a_versions_threshold_cannot_be_edited_in_the_admin(client, admin_a, act
     client_for(client, admin_a)
     page = client.get(reverse("admin:mlmodels_modelversion_change", args=[mi.pk])).content.decode()
     assert 'name="threshold"' not in page
+
+
+@pytest.mark.django_db
+def test_a_clinic_administrator_sees_the_versions_but_cannot_register_or_activate_them(
+    client, admin_a, active_models, tiny_model_dir
+):
+    # the versions serve every clinic: one clinic's administrator must not decide the others' diagnoses
+    from ..conftest import model_version_from
+
+    other = model_version_from(tiny_model_dir / "heartbeat.keras", task="heartbeat", version="tiny-2", active=False)
+    client_for(client, admin_a)
+    assert client.get(reverse("admin:mlmodels_modelversion_changelist")).status_code == 200
+    assert client.get(reverse("admin:mlmodels_modelversion_add")).status_code == 403
+    client.post(
+        reverse("admin:mlmodels_modelversion_changelist"), {"action": "activate", "_selected_action": [other.pk]}
+    )
+    other.refresh_from_db()
+    assert not other.is_active

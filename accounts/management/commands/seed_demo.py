@@ -37,7 +37,14 @@ class Command(BaseCommand):
         for username, clinic, role, first, last in USERS:
             user, was_created = User.objects.get_or_create(
                 username=username,
-                defaults={"clinic": clinics[clinic], "role": role, "first_name": first, "last_name": last},
+                defaults={
+                    "clinic": clinics[clinic],
+                    "role": role,
+                    "first_name": first,
+                    "last_name": last,
+                    # the demo's administrator is the installation's: model versions serve every clinic
+                    "is_superuser": username == "admin",
+                },
             )
             if was_created or password:
                 user_password = password or secrets.token_urlsafe(12)
