@@ -1,10 +1,33 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 
+from . import audit
 from .models import AuditEvent, Clinic, User
 
 
-class ClinicScopedAdmin(admin.ModelAdmin):
+class AuditedAdmin(admin.ModelAdmin):
+    """What an administrator adds or changes in the admin is in the audit trail too (channel admin), not
+    only in Django's admin log: user accounts, passwords, tokens, model versions."""
+
+    def log_addition(self, request, obj, message):
+        audit.record(request, AuditEvent.Action.CREATE, **_admin_object(obj))
+        return super().log_addition(request, obj, message)
+
+    def log_change(self, request, obj, message):
+        audit.record(request, AuditEvent.Action.UPDATE, **_admin_object(obj))
+        return super().log_change(request, obj, message)
+
+
+def _admin_object(obj) -> dict:
+    return {"object_type": obj._meta.model_name, "object_id": obj.pk, "channel": "admin"}
+
+
+def audit_admin_action(request, action: str, obj) -> None:
+    """An admin action's write (activation, revocation) in the audit trail."""
+    audit.record(request, action, **_admin_object(obj))
+
+
+class ClinicScopedAdmin(AuditedAdmin):
     """Administrators manage their own clinic; superusers see everything."""
 
     def has_module_permission(self, request):

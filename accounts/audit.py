@@ -55,7 +55,7 @@ NOT_AUDITED_ROUTES = {
     "two-factor-setup",
     "password-change",  # records its own update event (object type password) when the password changes
     "password-change-done",
-    "dashboard",
+    "dashboard",  # audited by its view: a visit, not each poll while uploads wait
     "recording-status",
     "healthz",
     "favicon",

@@ -2,7 +2,8 @@ from django import forms
 from django.contrib import admin, messages
 from django.utils import timezone
 
-from accounts.admin import ClinicScopedAdmin
+from accounts.admin import ClinicScopedAdmin, audit_admin_action
+from accounts.models import AuditEvent
 
 from .models import ApiToken, WebhookDelivery
 from .services import api_token_create, api_token_revoke, api_token_webhook_set
@@ -90,9 +91,15 @@ class ApiTokenAdmin(ClinicScopedAdmin):
 
     @admin.action(description="Revoke the selected tokens")
     def revoke(self, request, queryset):
+        revoked = 0
         for token in queryset.filter(revoked_at__isnull=True):
             api_token_revoke(token=token)
-        self.message_user(request, f"Revoked at {timezone.now():%Y-%m-%d %H:%M} UTC.")
+            audit_admin_action(request, AuditEvent.Action.UPDATE, token)
+            revoked += 1
+        if revoked:
+            self.message_user(request, f"Revoked {revoked} token(s) at {timezone.now():%Y-%m-%d %H:%M} UTC.")
+        else:
+            self.message_user(request, "The selected tokens were revoked already; nothing changed.", messages.WARNING)
 
 
 @admin.register(WebhookDelivery)

@@ -9,6 +9,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
+from accounts import audit
+from accounts.models import AuditEvent
 from ecg.constants import AAMI_NAMES, BEAT_FS
 from ecg.io.errors import SignalError
 from ecgsite.errors import IdempotencyKeyReused, UploadRefused
@@ -25,6 +27,8 @@ BEATS_PER_PAGE = 50
 
 
 def dashboard(request):
+    if not request.htmx:  # it lists patients, scores and flags: a visit is audited, its polls are not
+        audit.record(request, AuditEvent.Action.VIEW, object_type="dashboard")
     recordings = selectors.recording_list(user=request.user)
     today = timezone.localdate()
     today_qs = recordings.filter(created_at__date=today)

@@ -6,6 +6,8 @@ from django.contrib.admin import helpers
 from django.shortcuts import redirect
 from django.utils.html import format_html
 
+from accounts.admin import AuditedAdmin, audit_admin_action
+from accounts.models import AuditEvent
 from ecgsite.errors import ApplicationError
 
 from . import services
@@ -31,7 +33,7 @@ class ModelVersionUploadForm(forms.ModelForm):
 
 
 @admin.register(ModelVersion)
-class ModelVersionAdmin(admin.ModelAdmin):
+class ModelVersionAdmin(AuditedAdmin):
     list_display = ["task", "version", "is_active", "threshold", "headline_metric", "created_at", "created_by"]
     list_filter = ["task", "is_active"]
     actions = ["activate"]
@@ -135,6 +137,7 @@ class ModelVersionAdmin(admin.ModelAdmin):
             return redirect(request.get_full_path())
         for mv in chosen:
             services.model_version_activate(model_version=mv)
+            audit_admin_action(request, AuditEvent.Action.ACTIVATE, mv)
             self.message_user(request, f"Activated {mv}.", messages.SUCCESS)
         return None
 

@@ -2,7 +2,7 @@ import pytest
 from django.db import DatabaseError, transaction
 from django.urls import reverse
 
-from accounts.models import AuditEvent
+from accounts.models import AuditEvent, User
 
 from ..conftest import PASSWORD, client_for
 from ..helpers import beat_csv, upload
@@ -146,3 +146,45 @@ def test_api_calls_with_a_token_are_audited(staff_a, patient_a):
     )
     created = str(Patient.objects.get(mrn="T-9").pk)
     assert trail == [("view", "patient", str(patient_a.pk)), ("create", "patient", created), ("token_use", "", "")]
+
+
+def test_what_an_administrator_writes_in_the_admin_is_in_the_trail(client, admin_a, platform_admin, clinic_a, db):
+    # user accounts, passwords, token revocations and model activations had been only in Django's admin
+    # log, or nowhere
+    from api.models import ApiToken
+    from api.services import api_token_create
+    from mlmodels.models import ModelVersion
+
+    client.force_login(admin_a)
+    response = client.post(
+        "/admin/accounts/user/add/",
+        {"username": "newcomer", "clinic": clinic_a.pk, "role": "staff", "password1": PASSWORD, "password2": PASSWORD},
+    )
+    assert response.status_code == 302
+    newcomer = User.objects.get(username="newcomer")
+    client.post(
+        f"/admin/accounts/user/{newcomer.pk}/password/",
+        {"password1": "Another-pass-4321", "password2": "Another-pass-4321", "set_usable_password": "true"},
+    )
+    token = api_token_create(user=newcomer)[0]
+    client.post("/admin/api/apitoken/", {"action": "revoke", "_selected_action": [token.pk]})
+    assert ApiToken.objects.get(pk=token.pk).revoked_at is not None
+    spare = ModelVersion.objects.create(task="heartbeat", version="spare", sha256="0" * 64, class_labels=list("NSVFQ"))
+    client.force_login(platform_admin)
+    client.post("/admin/mlmodels/modelversion/", {"action": "activate", "_selected_action": [spare.pk]})
+    rows = list(
+        AuditEvent.objects.filter(channel="admin").values_list("username", "action", "object_type", "object_id")
+    )
+    assert ("admin", "create", "user", str(newcomer.pk)) in rows
+    assert rows.count(("admin", "update", "user", str(newcomer.pk))) >= 1  # the password change
+    assert ("admin", "update", "apitoken", str(token.pk)) in rows
+    assert ("root", "activate", "modelversion", str(spare.pk)) in rows
+
+
+def test_a_dashboard_visit_is_audited_but_not_its_polls(client, staff_a):
+    # the dashboard lists patients with their MI scores and rhythm alarms
+    client.force_login(staff_a)
+    before = AuditEvent.objects.filter(object_type="dashboard").count()
+    client.get("/")
+    client.get("/", HTTP_HX_REQUEST="true")
+    assert events(object_type="dashboard")[before:] == [("view", "dashboard", "", "staff_a")]
