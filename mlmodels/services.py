@@ -1,9 +1,11 @@
 import hashlib
 import json
 import math
+import re
 import subprocess
 import sys
 import tempfile
+import zipfile
 from pathlib import Path
 
 from django.conf import settings
@@ -26,6 +28,7 @@ DEFAULT_LABELS: dict[str, list[str]] = {
     ModelVersion.Task.MI: list(MI_LABELS),
 }
 IMPORT_TIMEOUT_SECONDS = 180
+VERSION_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 ARTIFACT_SUFFIXES = {".keras", ".h5", ".hdf5"}
 
 
@@ -44,6 +47,12 @@ def artifact_convert(*, src: Path, dst: Path) -> dict:
     """
     if src.suffix.lower() not in ARTIFACT_SUFFIXES:
         raise UnsupportedUpload(f"{src.name}: expected a .keras file or a Keras 2 .h5 file", field="artifact")
+    if src.suffix.lower() == ".keras" and not zipfile.is_zipfile(src):
+        # Keras itself says "File not found" of a file that is there
+        raise ModelRejected(
+            "the file is not a usable model: a .keras model is a zip archive, and this file is none",
+            field="artifact",
+        )
     try:
         proc = subprocess.run(
             [sys.executable, "-m", "ecg.models.keras_import", str(src), str(dst)],
@@ -142,6 +151,12 @@ def model_version_register(
     among them) take the existing version whatever an administrator has changed since.
     """
     _check_threshold(threshold)
+    if not VERSION_NAME.fullmatch(version or ""):
+        raise ModelRejected(
+            f"version {version[:40]!r}: use 1-64 letters, digits, dots, dashes or underscores, starting with a "
+            "letter or digit (e.g. 2026.12-mi3)",
+            field="version",
+        )
     if upload is not None:
         suffix = Path(upload.name or "").suffix.lower()
         if suffix not in ARTIFACT_SUFFIXES:

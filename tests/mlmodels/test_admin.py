@@ -133,3 +133,28 @@ def test_a_clinic_administrator_sees_the_versions_but_cannot_register_or_activat
     )
     other.refresh_from_db()
     assert not other.is_active
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "version, content, message",
+    [
+        ("a/b", None, "use 1-64 letters, digits, dots, dashes or underscores"),
+        ("../x", None, "use 1-64 letters"),
+        ("ok-1", b"not a zip", "is not a usable model: a .keras model is a zip archive, and this file is none"),
+    ],
+)
+def test_a_version_name_that_is_no_name_or_a_keras_file_that_is_no_zip_is_told_so(
+    tmp_path, tiny_model_dir, version, content, message
+):
+    # they had been "upload.h5 is not a usable model: FileNotFoundError: 'b.keras'" and Keras's
+    # "File not found: filepath=upload.keras" of a file that was there
+    from ecgsite.errors import ModelRejected
+    from mlmodels.services import model_version_register
+
+    source = tiny_model_dir / "heartbeat.keras"
+    if content is not None:
+        source = tmp_path / "m.keras"
+        source.write_bytes(content)
+    with pytest.raises(ModelRejected, match=message):
+        model_version_register(task="heartbeat", version=version, source=source)
