@@ -4,6 +4,7 @@ import csv
 import io
 import logging
 import os
+import re
 import secrets
 import subprocess
 import sys
@@ -143,3 +144,21 @@ def test_a_backup_restores_the_database_and_the_stored_files(staff_a, patient_a,
         assert trigger == "1"
     finally:
         subprocess.run(["dropdb", "-h", db["HOST"], "-p", str(db["PORT"]), "-U", db["USER"], restored], check=False)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "command, message",
+    [
+        (["create_api_token", "--user", "staff_a", "--expires-days", "99999999"], "from 1 to 36500"),
+        (["requeue_recordings", "--older-than", "99999999999999"], "from 0 to ten years"),
+        (["requeue_recordings", "--older-than", "-5"], "from 0 to ten years"),
+        (["storage_archive", "export", "/nonexistent-directory/x.tar"], "No such file or directory"),
+        (["storage_archive", "export", "."], "Is a directory"),
+    ],
+)
+def test_an_operators_command_with_a_bad_argument_says_so_without_a_traceback(staff_a, command, message):
+    from django.core.management import CommandError, call_command
+
+    with pytest.raises(CommandError, match=re.escape(message)):
+        call_command(*command)

@@ -23,8 +23,8 @@ class Command(BaseCommand):
         account = User.objects.filter(username=user).first()
         if account is None:
             raise CommandError(f"no user named {user!r}")
-        if expires_days is not None and expires_days < 1:
-            raise CommandError("--expires-days must be at least 1")
+        if expires_days is not None and not 1 <= expires_days <= 36500:
+            raise CommandError("--expires-days must be from 1 to 36500 (100 years)")
         expires_at = timezone.now() + timedelta(days=expires_days) if expires_days else None
         try:
             token, secret = api_token_create(user=account, name=name, expires_at=expires_at, webhook_url=webhook_url)

@@ -1,6 +1,6 @@
 from datetime import timedelta
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 from diagnostics import services
 
@@ -12,6 +12,8 @@ class Command(BaseCommand):
         parser.add_argument("--older-than", type=int, default=0)
 
     def handle(self, *args, older_than: int, **options):
+        if not 0 <= older_than <= 10 * 365 * 86400:
+            raise CommandError("--older-than is a number of seconds from 0 to ten years")
         if older_than:
             count = services.recordings_requeue_stale(older_than=timedelta(seconds=older_than))
         else:

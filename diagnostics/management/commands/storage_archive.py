@@ -37,6 +37,14 @@ class Command(BaseCommand):
         parser.add_argument("archive")
 
     def handle(self, *args, action: str, archive: str, **options):
+        try:
+            self._run(action, archive)
+        except (OSError, tarfile.TarError) as exc:  # a folder, a missing directory, not a gzipped tar...
+            raise CommandError(
+                f"{archive}: {exc.strerror or exc}" if isinstance(exc, OSError) else f"{archive}: {exc}"
+            ) from None
+
+    def _run(self, action: str, archive: str) -> None:
         if action == "export":
             count = 0
             with tarfile.open(archive, "w:gz") as tar:
