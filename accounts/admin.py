@@ -1,5 +1,7 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django_otp.plugins.otp_static.models import StaticDevice
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from . import audit
 from .models import AuditEvent, Clinic, User
@@ -128,3 +130,36 @@ class AuditEventAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+# Second-factor devices: django-otp's admin pages show each device's secret key (and the recovery codes),
+# with which anyone who can open them passes that user's second sign-in step. Here a superuser sees only
+# whose device it is and may delete it (a lost phone: the user enrols again at the next sign-in).
+def _otp_device_admin(model):
+    class DeviceAdmin(admin.ModelAdmin):
+        list_display = ["user", "name", "confirmed"]
+        fields = ["user", "name", "confirmed"]
+        readonly_fields = fields
+
+        def has_module_permission(self, request):
+            return request.user.is_active and request.user.is_superuser
+
+        def has_view_permission(self, request, obj=None):
+            return self.has_module_permission(request)
+
+        def has_delete_permission(self, request, obj=None):
+            return self.has_module_permission(request)
+
+        def has_add_permission(self, request):
+            return False
+
+        def has_change_permission(self, request, obj=None):
+            return False
+
+    if admin.site.is_registered(model):
+        admin.site.unregister(model)
+    admin.site.register(model, DeviceAdmin)
+
+
+_otp_device_admin(TOTPDevice)
+_otp_device_admin(StaticDevice)

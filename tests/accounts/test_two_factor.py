@@ -145,3 +145,27 @@ def test_an_unverified_session_does_not_reach_the_api_but_a_token_does(client, a
 def test_with_the_setting_off_the_password_alone_opens_the_admin(client, admin_a, settings):
     settings.ECG_REQUIRE_2FA = False
     assert password_login(client, admin_a).get("/admin/").status_code == 200
+
+
+@pytest.mark.django_db
+def test_the_admin_shows_whose_second_factor_device_it_is_but_never_its_key(client, doctor_a, settings):
+    # with a device's key anyone who opens the page passes that user's second sign-in step
+    from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    from accounts.models import User
+
+    device = TOTPDevice.objects.create(user=doctor_a, name="authenticator", confirmed=True)
+    codes = StaticDevice.objects.create(user=doctor_a, name="recovery", confirmed=True)
+    StaticToken.objects.create(device=codes, token="recovery1")
+    settings.ECG_REQUIRE_2FA = False  # the superuser's own second step is not what this is about
+    root = User.objects.create_superuser("root", password="Unused-pass-123")
+    client.force_login(root)
+    for path in (
+        f"/admin/otp_totp/totpdevice/{device.pk}/change/",
+        f"/admin/otp_static/staticdevice/{codes.pk}/change/",
+    ):
+        page = client.get(path).content.decode()
+        assert "doctor_a" in page and device.key not in page and "recovery1" not in page, path
+    assert client.post(f"/admin/otp_totp/totpdevice/{device.pk}/delete/", {"post": "yes"}).status_code == 302
+    assert not TOTPDevice.objects.filter(pk=device.pk).exists()
