@@ -108,3 +108,18 @@ def done_recording(staff_a, patient_a, active_models):
     classify_by_hand(recording, active_models)
     recording.refresh_from_db()
     return recording
+
+
+@pytest.fixture
+def receiver():
+    """An HTTP server on this machine answering 204 to every notice: (its URL, the (headers, body) received)."""
+    from ..helpers import http_receiver
+
+    received: list = []
+
+    def answer(headers, body):
+        received.append((headers, body))
+        return 204
+
+    with http_receiver(answer) as url:
+        yield url, received

@@ -19,25 +19,19 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def receiver(monkeypatch, settings):
+def delivered(receiver, monkeypatch, settings):
+    """The shared receiver, with notices delivered in this process as soon as they are sent."""
     from api.tasks import deliver_webhook
 
     settings.API_WEBHOOK_ALLOWED_HOSTS = ["127.0.0.1"]  # the receiver runs on this machine
     monkeypatch.setattr(deliver_webhook, "delay", lambda *args: deliver_webhook.apply(args=args))
-    received: list[tuple[dict, bytes]] = []
-
-    def answer(headers, body):
-        received.append((headers, body))
-        return 204
-
-    with http_receiver(answer) as url:
-        yield url, received
+    return receiver
 
 
 def test_a_failed_recording_is_told_signed_to_its_clinics_webhooks(
-    receiver, staff_a, staff_b, patient_a, django_capture_on_commit_callbacks
+    delivered, staff_a, staff_b, patient_a, django_capture_on_commit_callbacks
 ):
-    url, received = receiver
+    url, received = delivered
     token, _secret = api_token_create(user=staff_a, webhook_url=url)
     api_token_create(user=staff_b, webhook_url=url + "/b")  # another clinic: not told
     recording = submit_beats(staff_a, patient_a)
@@ -64,8 +58,8 @@ def test_a_failed_recording_is_told_signed_to_its_clinics_webhooks(
     )
 
 
-def test_nothing_is_sent_before_the_failure_commits(receiver, staff_a, patient_a, django_capture_on_commit_callbacks):
-    url, received = receiver
+def test_nothing_is_sent_before_the_failure_commits(delivered, staff_a, patient_a, django_capture_on_commit_callbacks):
+    url, received = delivered
     api_token_create(user=staff_a, webhook_url=url)
     recording = submit_beats(staff_a, patient_a)
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
@@ -75,9 +69,9 @@ def test_nothing_is_sent_before_the_failure_commits(receiver, staff_a, patient_a
     assert len(received) == 1
 
 
-def test_a_recording_that_fails_twice_is_told_once(receiver, staff_a, patient_a, django_capture_on_commit_callbacks):
+def test_a_recording_that_fails_twice_is_told_once(delivered, staff_a, patient_a, django_capture_on_commit_callbacks):
     # the worker marks it failed (an unreadable file), then the task's error handler marks it failed again
-    url, received = receiver
+    url, received = delivered
     api_token_create(user=staff_a, webhook_url=url)
     recording = submit_beats(staff_a, patient_a)
     with django_capture_on_commit_callbacks(execute=True):
@@ -90,10 +84,10 @@ def test_a_recording_that_fails_twice_is_told_once(receiver, staff_a, patient_a,
 
 
 def test_a_recording_given_up_after_its_retries_is_told_once(
-    receiver, staff_a, patient_a, django_capture_on_commit_callbacks
+    delivered, staff_a, patient_a, django_capture_on_commit_callbacks
 ):
     # each attempt crashed the worker; the redelivered task gives up, and a further redelivery changes nothing
-    url, received = receiver
+    url, received = delivered
     api_token_create(user=staff_a, webhook_url=url)
     recording = submit_beats(staff_a, patient_a)
     ECGRecording.objects.filter(pk=recording.pk).update(status="processing", attempts=3, claimed_at=None)
@@ -107,8 +101,8 @@ def test_a_recording_given_up_after_its_retries_is_told_once(
     assert body["event"] == "recording.failed" and body["error"].startswith("Gave up after 3 attempts")
 
 
-def test_a_done_recording_is_not_told_failed(receiver, done_recording, django_capture_on_commit_callbacks):
-    url, received = receiver
+def test_a_done_recording_is_not_told_failed(delivered, done_recording, django_capture_on_commit_callbacks):
+    url, received = delivered
     api_token_create(user=done_recording.uploaded_by, webhook_url=url)
     with django_capture_on_commit_callbacks(execute=True):
         services.recording_fail(recording_id=done_recording.pk, reason="late")

@@ -6,22 +6,9 @@ import pytest
 
 from api.services import api_token_create
 
-from ..helpers import http_receiver
 from .conftest import classify_by_hand, submit_beats
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def receiver():
-    received = []
-
-    def answer(headers, body):
-        received.append((headers, body))
-        return 204
-
-    with http_receiver(answer) as url:
-        yield url, received
 
 
 def test_a_token_with_a_webhook_is_told_when_a_diagnosis_is_written(
