@@ -37,7 +37,15 @@ class ModelVersionAdmin(AuditedAdmin):
     list_display = ["task", "version", "is_active", "threshold", "headline_metric", "created_at", "created_by"]
     list_filter = ["task", "is_active"]
     actions = ["activate"]
-    readonly_fields = ["sha256", "is_active", "activated_at", "created_by", "created_at", "metrics_pretty", "artifact"]
+    readonly_fields = [
+        "sha256",
+        "is_active",
+        "activated_at",
+        "created_by",
+        "created_at",
+        "metrics_pretty",
+        "artifact_stored",
+    ]
 
     def has_module_permission(self, request):
         return request.user.is_active and request.user.is_clinic_admin
@@ -109,7 +117,7 @@ class ModelVersionAdmin(AuditedAdmin):
         return [
             "task",
             "version",
-            "artifact",
+            "artifact_stored",
             "sha256",
             "is_active",
             "activated_at",
@@ -140,6 +148,11 @@ class ModelVersionAdmin(AuditedAdmin):
             audit_admin_action(request, AuditEvent.Action.ACTIVATE, mv)
             self.message_user(request, f"Activated {mv}.", messages.SUCCESS)
         return None
+
+    @admin.display(description="artifact")
+    def artifact_stored(self, obj):
+        # its name in the store, not a link: stored files are not served over the web (MEDIA_URL)
+        return obj.artifact.name or "—"
 
     @admin.display(description="metrics")
     def metrics_pretty(self, obj):

@@ -115,6 +115,8 @@ def test_a_versions_threshold_cannot_be_edited_in_the_admin(client, admin_a, act
     client_for(client, admin_a)
     page = client.get(reverse("admin:mlmodels_modelversion_change", args=[mi.pk])).content.decode()
     assert 'name="threshold"' not in page
+    # the artifact is named, not linked (stored files are not served over the web: the link was a 404)
+    assert mi.artifact.name in page and f'href="{mi.artifact.url}"' not in page
 
 
 @pytest.mark.django_db
