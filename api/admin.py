@@ -25,6 +25,13 @@ class ApiTokenForm(forms.ModelForm):
             raise forms.ValidationError("API tokens act within a clinic: choose an active user of a clinic.")
         return user
 
+    def clean_expires_at(self):
+        expires_at = self.cleaned_data.get("expires_at")
+        if expires_at is not None and self.instance.pk is None and expires_at <= timezone.now():
+            # its secret would be shown once, for a token that never works
+            raise forms.ValidationError("The expiry is in the past: the token would never work.")
+        return expires_at
+
 
 @admin.register(ApiToken)
 class ApiTokenAdmin(ClinicScopedAdmin):

@@ -126,6 +126,23 @@ def test_an_admin_creates_a_token_in_the_admin_and_sees_it_once(client, admin_a,
     assert with_token(secret).get(URL).status_code == 200
 
 
+def test_a_token_already_expired_is_not_created_in_the_admin(client, admin_a, staff_a):
+    # its secret would have been shown once, for a token that never works
+    client.force_login(admin_a)
+    response = client.post(
+        "/admin/api/apitoken/add/",
+        {
+            "user": staff_a.pk,
+            "name": "HIS",
+            "expires_at_0": "2020-01-01",
+            "expires_at_1": "00:00:00",
+            "webhook_url": "",
+        },
+    )
+    assert response.status_code == 200 and "The expiry is in the past" in response.content.decode()
+    assert not ApiToken.objects.exists()
+
+
 def test_an_admin_revokes_tokens_in_the_admin(client, admin_a, staff_a):
     token, secret = api_token_create(user=staff_a)
     client.force_login(admin_a)
