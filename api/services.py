@@ -163,7 +163,7 @@ def webhook_deliver(*, delivery_id: int) -> str:
         _delivery_log(delivery_id, status=WebhookDelivery.Status.FAILED, last_error=f"Not sent: {reason}.")
         return "skipped"
     try:
-        code = webhooks.post(token, subject, delivery.event)
+        code = webhooks.post(token, subject, delivery.event, delivery_id=delivery.pk)
     except ValidationError as exc:  # the URL now resolves somewhere it may not go: retrying cannot help
         _delivery_log(delivery_id, **log, status=WebhookDelivery.Status.FAILED, last_error=" ".join(exc.messages))
         return "refused"

@@ -22,6 +22,7 @@ import json
 import logging
 import socket
 import ssl
+import time
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -231,23 +232,33 @@ class _PinnedHTTPSConnection(http.client.HTTPSConnection):
         self.sock = self._context.wrap_socket(sock, server_hostname=self.host)
 
 
-def post(token: ApiToken, subject: Diagnosis | ECGRecording, event: str = DIAGNOSIS_CREATED) -> int:
+def timed_signature(token: ApiToken, timestamp: str, body: bytes) -> str:
+    """The signature of ``timestamp`` "." ``body``: a receiver that checks it and refuses old timestamps
+    refuses a notice replayed later (the body's own signature alone cannot tell)."""
+    message = timestamp.encode() + b"." + body
+    return "sha256=" + hmac.new(signing_secret(token).encode(), message, hashlib.sha256).hexdigest()
+
+
+def post(
+    token: ApiToken, subject: Diagnosis | ECGRecording, event: str = DIAGNOSIS_CREATED, delivery_id: int | None = None
+) -> int:
     parts, host, port, addresses = webhook_url_check(token.webhook_url)
     body = payload(subject, event)
+    timestamp = str(int(time.time()))
+    headers = {
+        "Content-Type": "application/json",
+        "X-ECG-Signature": signature(token, body),
+        "X-ECG-Timestamp": timestamp,
+        "X-ECG-Signature-Timed": timed_signature(token, timestamp, body),
+        "User-Agent": "ecg-analyzer",
+    }
+    if delivery_id is not None:  # the same on every attempt: a receiver drops a notice it already has
+        headers["X-ECG-Delivery"] = str(delivery_id)
     connection_class = _PinnedHTTPSConnection if parts.scheme == "https" else _PinnedHTTPConnection
     connection = connection_class(host, port, addresses[0], timeout=TIMEOUT_SECONDS)
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     try:
-        connection.request(
-            "POST",
-            path,
-            body=body,
-            headers={
-                "Content-Type": "application/json",
-                "X-ECG-Signature": signature(token, body),
-                "User-Agent": "ecg-analyzer",
-            },
-        )
+        connection.request("POST", path, body=body, headers=headers)
         status = connection.getresponse().status
     finally:
         connection.close()

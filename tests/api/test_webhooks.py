@@ -1,9 +1,11 @@
 import hashlib
 import hmac
 import json
+import time
 
 import pytest
 
+from api.models import WebhookDelivery
 from api.services import api_token_create
 
 from .conftest import classify_by_hand, submit_beats
@@ -38,6 +40,13 @@ def test_a_token_with_a_webhook_is_told_when_a_diagnosis_is_written(
     }
     key = signing_secret(token).encode()
     assert headers["x-ecg-signature"] == "sha256=" + hmac.new(key, body, hashlib.sha256).hexdigest()
+    # the timed signature covers when it was sent, so a receiver can refuse a notice replayed later, and
+    # the delivery's id (the same on every attempt) lets it drop one it already has
+    timestamp = headers["x-ecg-timestamp"]
+    assert abs(int(timestamp) - time.time()) < 60
+    timed = hmac.new(key, timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+    assert headers["x-ecg-signature-timed"] == "sha256=" + timed
+    assert headers["x-ecg-delivery"] == str(WebhookDelivery.objects.get(token=token).pk)
 
 
 def test_a_doctors_review_is_told_too(
