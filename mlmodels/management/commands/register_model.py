@@ -24,7 +24,9 @@ class Command(BaseCommand):
         task = task or card.get("task")
         version = model_version or card.get("version") or path.stem
         if not task:
-            raise CommandError("give --task (heartbeat or mi); the artifact has no model card naming it")
+            raise CommandError(
+                f"give --task ({', '.join(ModelVersion.Task.values)}); the artifact has no model card naming it"
+            )
         md = path.with_suffix(".md")
         try:
             mv = services.model_version_register(
