@@ -1,6 +1,5 @@
 """Turning an API request into a validated upload, with the same parsers as the upload page."""
 
-import hashlib
 import json
 import numbers
 
@@ -68,14 +67,8 @@ def from_files(*, kind: str, files: list, text: str = "", fs: float | None = Non
 
 
 def fingerprint(data, files=()) -> str:
-    """A digest of what a request asks for, independent of multipart boundaries and key order."""
-    digest = hashlib.sha256()
+    """A digest of what a request asks for (``ingestion.submission_fingerprint``), its files left out of
+    the fields and read as files."""
     if hasattr(data, "lists"):
         data = {k: v for k, v in data.lists() if k not in {"file"}}
-    digest.update(json.dumps(data, sort_keys=True, default=str).encode())
-    for upload in files:
-        digest.update(upload.name.encode())
-        for chunk in upload.chunks():
-            digest.update(chunk)
-        upload.seek(0)
-    return digest.hexdigest()
+    return ingestion.submission_fingerprint(data, files)

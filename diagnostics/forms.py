@@ -1,5 +1,3 @@
-import hashlib
-import json
 import re
 import uuid
 
@@ -68,16 +66,10 @@ class UploadForm(forms.Form):
 
     def submission_fingerprint(self, patient_id: int) -> str:
         """A digest of what was sent for patient ``patient_id`` (the fields and every file's name and bytes)."""
-        digest = hashlib.sha256()
         fields = {k: str(self.cleaned_data.get(k) or "") for k in ("kind", "text", "fs", "lead")}
-        fields["patient"] = str(patient_id)
-        digest.update(json.dumps(fields, sort_keys=True).encode())
-        for upload in self.cleaned_data.get("files") or []:
-            digest.update(b"\0" + upload.name.encode() + b"\0")
-            for chunk in upload.chunks():
-                digest.update(chunk)
-            upload.seek(0)
-        return digest.hexdigest()
+        return ingestion.submission_fingerprint(
+            fields | {"patient": str(patient_id)}, self.cleaned_data.get("files") or []
+        )
 
     def parse(self) -> tuple[ingestion.ParsedUpload, bytes, str]:
         """Validate the upload's content; raises UploadRefused naming the defect."""

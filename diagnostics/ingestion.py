@@ -5,6 +5,7 @@ that names the row, column or field.  The same parsers read the
 stored file again in the worker, so what was accepted is what gets analysed.
 """
 
+import hashlib
 import io
 import json
 import math
@@ -489,3 +490,17 @@ def upload_parse(*, kind: str, uploads: list, text: str = "", fs: float | None =
         if streamed is not None:
             return streamed
     return parse_signal_upload({u.name: u.read() for u in uploads}, fs=fs, lead=lead or None)
+
+
+def submission_fingerprint(fields: dict, files=()) -> str:
+    """A digest of what an upload asks for (its fields, then each file's name and bytes), independent of
+    multipart boundaries and key order: the same digest means the same upload (idempotency keys, the
+    upload page's submission key). Files are read through and put back at their start."""
+    digest = hashlib.sha256()
+    digest.update(json.dumps(fields, sort_keys=True, default=str).encode())
+    for upload in files:
+        digest.update(upload.name.encode())
+        for chunk in upload.chunks():
+            digest.update(chunk)
+        upload.seek(0)
+    return digest.hexdigest()

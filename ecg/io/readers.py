@@ -560,7 +560,7 @@ def _header_data_files(
         raise SignalError(f"{header_name}: the record has no signals")
     if n_sig > max_columns:
         raise too_many_columns(header_name, n_sig, "signals", max_columns)
-    fs = _wfdb_fs(fields, record_at) if strict else _wfdb_fs_lenient(fields)
+    fs = _wfdb_fs(fields, record_at, strict=strict)
     if len(fields) > 3 and not fields[3].isdigit():
         raise SignalError(f"{record_at}: number of samples {fields[3][:30]!r} is not an integer")
     sig_len = int(fields[3]) if len(fields) > 3 else 0
@@ -580,21 +580,17 @@ def _header_data_files(
     return {ln.split()[0] for ln in lines[1 : 1 + n_sig]}
 
 
-def _wfdb_fs_lenient(fields: list[str]) -> float:
-    """The sampling frequency as far as it reads as one (the size checks' estimate), else the default."""
-    match = _WFDB_FS.match(fields[2]) if len(fields) > 2 else None
-    fs = float(match.group("fs")) if match else WFDB_DEFAULT_FS
-    return fs if math.isfinite(fs) and fs > 0 else WFDB_DEFAULT_FS
-
-
-def _wfdb_fs(fields: list[str], where: str) -> float:
+def _wfdb_fs(fields: list[str], where: str, *, strict: bool = True) -> float:
     """The sampling frequency of a WFDB record line ``fields``: the spec's 250 Hz when it states none, else a
-    finite positive number (with the counter frequency and base counter value the spec allows after it)."""
+    finite positive number (with the counter frequency and base counter value the spec allows after it).
+    Without ``strict`` one that is none is taken as the default too (the size checks' estimate)."""
     if len(fields) < 3:
         return WFDB_DEFAULT_FS
     match = _WFDB_FS.match(fields[2])
     fs = float(match.group("fs")) if match else math.nan
     if not (math.isfinite(fs) and fs > 0):
+        if not strict:
+            return WFDB_DEFAULT_FS
         raise SignalError(f"{where}: sampling frequency {fields[2][:30]!r} is not a positive number")
     return fs
 

@@ -68,25 +68,22 @@
 // page's own submission key makes the server answer a resent one with the first's result anyway.
 (function () {
   "use strict";
+  function sending(form, on) {
+    if (on) form.setAttribute("data-sending", "1"); else form.removeAttribute("data-sending");
+    form.querySelectorAll("button[type=submit]:not([hidden]), button:not([type]):not([hidden])").forEach(function (b) { b.disabled = on; });
+    var busy = form.querySelector("[data-busy]");
+    if (busy) busy.hidden = !on;
+  }
   document.addEventListener("submit", function (event) {
     var form = event.target;
     if (!form.hasAttribute || !form.hasAttribute("data-submit-once")) return;
     if (form.getAttribute("data-sending") === "1") { event.preventDefault(); return; }
     form.setAttribute("data-sending", "1");
-    window.setTimeout(function () {
-      form.querySelectorAll("button[type=submit]:not([hidden]), button:not([type]):not([hidden])").forEach(function (b) { b.disabled = true; });
-      var busy = form.querySelector("[data-busy]");
-      if (busy) busy.hidden = false;
-    }, 0);
+    window.setTimeout(function () { sending(form, true); }, 0);
   });
   // Back to a page kept by the browser: its form can be sent again.
   window.addEventListener("pageshow", function (event) {
     if (!event.persisted) return;
-    document.querySelectorAll("form[data-submit-once]").forEach(function (form) {
-      form.removeAttribute("data-sending");
-      form.querySelectorAll("button[type=submit]:not([hidden]), button:not([type]):not([hidden])").forEach(function (b) { b.disabled = false; });
-      var busy = form.querySelector("[data-busy]");
-      if (busy) busy.hidden = true;
-    });
+    document.querySelectorAll("form[data-submit-once]").forEach(function (form) { sending(form, false); });
   });
 })();
