@@ -45,19 +45,25 @@ def _wait(doublings: int, last, now) -> int:
     return max(0, math.ceil(delay - (now - last).total_seconds()))
 
 
+def _until_fewer(failures, index: int, window: int, now) -> int:
+    """Seconds until the failure at ``index`` (oldest first) leaves the window, and the count falls under the limit."""
+    oldest = failures.order_by("created_at", "id").values_list("created_at", flat=True)[index]
+    return max(1, math.ceil(window - (now - oldest).total_seconds()))
+
+
 def login_wait_seconds(*, username: str, ip: str | None) -> int:
     """Seconds before ``username`` may try a password from ``ip`` again; 0 when it may try now."""
     now = timezone.now()
     window = settings.ECG_LOCKOUT_SECONDS
     limit = settings.ECG_LOCKOUT_FAILURES
     failures = _failures(now - timedelta(seconds=window))
-    if ip and failures.filter(ip=ip).count() >= 4 * limit:
-        return window
+    if ip and (n := failures.filter(ip=ip).count()) >= 4 * limit:
+        return _until_fewer(failures.filter(ip=ip), n - 4 * limit, window, now)
     if not username:
         return 0
     pair = failures.filter(username=username, ip=ip).aggregate(n=Count("id"), last=Max("created_at"))
     if pair["n"] >= limit:
-        return window
+        return _until_fewer(failures.filter(username=username, ip=ip), pair["n"] - limit, window, now)
     if pair["n"] >= 2 and (wait := _wait(pair["n"] - 2, pair["last"], now)):
         return wait
     account = failures.filter(username=username).aggregate(n=Count("id"), last=Max("created_at"))

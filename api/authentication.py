@@ -1,4 +1,5 @@
 import hmac
+import math
 import re
 import threading
 import time
@@ -86,11 +87,14 @@ def _token_failed(request, prefix: str) -> None:
 
     cache = caches["api"]
     key = _failures_key(audit.client_ip(request))
-    cache.add(key, 0, timeout=settings.ECG_LOCKOUT_SECONDS)
+    window = settings.ECG_LOCKOUT_SECONDS
+    if cache.add(key, 0, timeout=window):  # a new window: when it ends is what a refused address is told
+        cache.set(f"{key}:until", time.time() + window, timeout=window)
     try:
         cache.incr(key)
     except ValueError:  # expired between add and incr
-        cache.set(key, 1, timeout=settings.ECG_LOCKOUT_SECONDS)
+        cache.set(key, 1, timeout=window)
+        cache.set(f"{key}:until", time.time() + window, timeout=window)
     audit.record(
         request._request,
         AuditEvent.Action.LOGIN_FAILED,
@@ -125,7 +129,7 @@ class ApiTokenAuthentication(authentication.BaseAuthentication):
         # NAT or proxy) cannot lock its integrations out.
         locked = not (well_formed and _known_valid(prefix, secret)) and self._address_locked(request)
         if locked and not well_formed:
-            raise self._throttled()
+            raise self._throttled(request)
         if len(header) != 2:
             _token_failed(request, "")
             raise exceptions.AuthenticationFailed(_("Malformed Authorization header; expected 'Token <token>'."))
@@ -137,7 +141,7 @@ class ApiTokenAuthentication(authentication.BaseAuthentication):
             token, cached = _token_by_prefix(prefix)
         if token is None or not hmac.compare_digest(token.key_hash, token_hash(secret)):
             if locked:
-                raise self._throttled()
+                raise self._throttled(request)
             _token_failed(request, prefix if _PREFIX.fullmatch(prefix) else "")
             raise exceptions.AuthenticationFailed(_("Invalid token."))
         if not token.is_usable:
@@ -156,10 +160,13 @@ class ApiTokenAuthentication(authentication.BaseAuthentication):
         return (caches["api"].get(_failures_key(client_ip(request))) or 0) >= settings.API_TOKEN_FAILURES
 
     @staticmethod
-    def _throttled() -> exceptions.Throttled:
-        return exceptions.Throttled(
-            wait=settings.ECG_LOCKOUT_SECONDS, detail="Too many invalid tokens from this address."
-        )
+    def _throttled(request) -> exceptions.Throttled:
+        """429, with the seconds until the address's window of failures ends (the whole window if unknown)."""
+        from accounts.audit import client_ip
+
+        until = caches["api"].get(f"{_failures_key(client_ip(request))}:until")
+        wait = settings.ECG_LOCKOUT_SECONDS if until is None else min(settings.ECG_LOCKOUT_SECONDS, until - time.time())
+        return exceptions.Throttled(wait=max(1, math.ceil(wait)), detail="Too many invalid tokens from this address.")
 
     def authenticate_header(self, request):
         return self.keyword

@@ -78,3 +78,40 @@ def test_an_address_failing_for_many_names_is_locked_whole(client, staff_a, doct
     for i in range(12):
         login(client, username=f"nobody{i}", password="wrong")
     assert login(client, username="doctor_a").status_code == 429
+
+
+@pytest.fixture
+def later(monkeypatch):
+    """Move the clock on by a number of seconds (audit events are append-only, so their times cannot be aged)."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    real_now = timezone.now
+
+    def move(seconds):
+        monkeypatch.setattr(timezone, "now", lambda: real_now() + timedelta(seconds=seconds))
+
+    return move
+
+
+def test_retry_after_is_the_time_left_until_the_oldest_counted_failure_leaves_the_window(
+    client, staff_a, no_delay, later
+):
+    for _ in range(3):
+        login(client, password="wrong")
+    later(600)  # the three failures were ten minutes ago: five of the fifteen minutes are left
+    refused = login(client)
+    assert refused.status_code == 429
+    assert 295 <= int(refused["Retry-After"]) <= 300, refused["Retry-After"]
+    assert "Try again in 5 minutes." in refused.content.decode()
+
+
+def test_an_address_locked_whole_waits_only_until_its_oldest_counted_failure_ages_out(
+    client, staff_a, doctor_a, no_delay, later
+):
+    for i in range(12):
+        login(client, username=f"nobody{i}", password="wrong")
+    later(890)
+    refused = login(client, username="doctor_a")
+    assert refused.status_code == 429 and 1 <= int(refused["Retry-After"]) <= 10, refused["Retry-After"]

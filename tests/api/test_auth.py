@@ -183,6 +183,25 @@ def test_bad_tokens_from_one_address_are_audited_then_throttled(staff_a, setting
     assert events.count() == 3  # refused before it was checked
 
 
+def test_a_throttled_address_is_told_the_time_left_in_its_window_not_the_whole_window(staff_a, settings, monkeypatch):
+    import time
+    import types
+
+    from api import authentication
+
+    settings.API_TOKEN_FAILURES = 2
+    for i in range(2):
+        assert with_token(f"0123abcd.guess{i}").get("/api/v1/patients").status_code == 401
+    real = time.time
+    monkeypatch.setattr(
+        authentication, "time", types.SimpleNamespace(time=lambda: real() + 600, monotonic=time.monotonic)
+    )
+    response = with_token("0123abcd.guess9").get("/api/v1/patients")
+    assert response.status_code == 429
+    window = settings.ECG_LOCKOUT_SECONDS
+    assert window - 605 <= int(response["Retry-After"]) <= window - 595, response["Retry-After"]
+
+
 def test_bad_tokens_do_not_count_towards_the_password_lockout(client, staff_a, settings):
     settings.API_TOKEN_FAILURES = 100
     for i in range(25):
