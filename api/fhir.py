@@ -1,5 +1,7 @@
 """The result of a recording as a FHIR R4 Bundle (validated in the tests with fhir.resources)."""
 
+import hashlib
+import hmac
 import uuid
 from datetime import timedelta
 
@@ -41,12 +43,19 @@ HEART_RATE = ("147842", "MDC_ECG_HEART_RATE")
 SEX = {"female": "female", "male": "male", "other": "other", "unknown": "unknown"}
 
 
-NAMESPACE = uuid.UUID("5b0c7a52-8a35-4d1e-9a0e-3f1f3c2b7e11")
+def _namespace() -> uuid.UUID:
+    """This installation's namespace for the Bundle's ids, derived from its SECRET_KEY (never sent).
+
+    A fixed namespace made every installation give its recording 7 the same ids, so a hospital receiving from
+    two clinics' installations would have read two patients as one.
+    """
+    digest = hmac.new(settings.SECRET_KEY.encode(), b"ecg-analyzer fhir urn namespace", hashlib.sha256).digest()
+    return uuid.UUID(bytes=digest[:16])
 
 
 def _urn(*parts) -> str:
-    """Stable ids, so the same result gives the same Bundle (and ETag) on every request."""
-    return f"urn:uuid:{uuid.uuid5(NAMESPACE, ':'.join(map(str, parts)))}"
+    """Stable ids, so the same result gives the same Bundle (and ETag) on every request of this installation."""
+    return f"urn:uuid:{uuid.uuid5(_namespace(), ':'.join(map(str, parts)))}"
 
 
 def _coding(system: str, code: str, display: str | None = None) -> dict:

@@ -304,3 +304,19 @@ def test_without_a_stated_start_the_results_are_effective_when_uploaded(api_as, 
     assert done_recording.recorded_at is None
     assert report["effectiveDateTime"] == done_recording.created_at.isoformat() and "effectivePeriod" not in report
     assert {o["effectiveDateTime"] for o in resources(data, "Observation")} == {done_recording.created_at.isoformat()}
+
+
+def test_bundle_ids_are_this_installations_own(api_as, staff_a, done_recording, settings):
+    """Two installations' recording 7 are two resources to a hospital receiving from both."""
+
+    def full_urls():
+        return [
+            entry["fullUrl"]
+            for entry in api_as(staff_a).get(f"/api/v1/recordings/{done_recording.pk}/fhir").json()["entry"]
+        ]
+
+    here = full_urls()
+    assert all(url.startswith("urn:uuid:") for url in here) and len(set(here)) == len(here)
+    settings.SECRET_KEY = "another installation's secret key, fifty characters or more long"
+    elsewhere = full_urls()
+    assert not set(here) & set(elsewhere)
