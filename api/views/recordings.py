@@ -7,7 +7,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import status
 from rest_framework.decorators import action
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import NotAcceptable, ValidationError
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
@@ -24,6 +24,11 @@ from ..parsers import BoundedJSONParser
 from ..renderers import FHIR_JSON, CsvRenderer, FhirJsonRenderer, FhirNegotiation, OrjsonRenderer
 from ..schema import ERRORS
 from .base import IF_NONE_MATCH, ApiViewSet
+
+CSV_ONLY = (
+    "export.csv answers text/csv only: send Accept: text/csv (or */*); the beats and events are JSON at "
+    "recordings/{id}/beats and recordings/{id}/events."
+)
 
 
 def _parse_when(name: str, raw: str, *, end: bool) -> datetime:
@@ -212,6 +217,14 @@ class RecordingViewSet(ApiViewSet):
         )
         return self._created(recording)
 
+    def perform_content_negotiation(self, request, force=False):
+        try:
+            return super().perform_content_negotiation(request, force=force)
+        except NotAcceptable:
+            if getattr(self, "action", None) == "export_csv":
+                raise NotAcceptable(CSV_ONLY) from None
+            raise
+
     def handle_exception(self, exc):
         response = super().handle_exception(exc)
         renderer = getattr(self.request, "accepted_renderer", None)
@@ -327,10 +340,14 @@ class RecordingViewSet(ApiViewSet):
         description=(
             "The beats (one row each: class, probabilities, MI probability), then, if any, a second table of the "
             "rhythm events, as the recording page's CSV export writes them (cells a spreadsheet would take for "
-            "formulas are quoted). Sent as an attachment. 409 `not_ready` until the recording is done; errors are JSON."
+            "formulas are quoted). Sent as an attachment. 409 `not_ready` until the recording is done; 406 to a client that "
+            "accepts JSON only; errors are JSON."
         ),
         responses={
             (200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="The CSV (UTF-8), as an attachment."),
+            (406, "application/json"): OpenApiResponse(
+                serializers.ErrorSerializer, description="The client accepts no text/csv"
+            ),
         },
     )
     @action(
@@ -341,6 +358,8 @@ class RecordingViewSet(ApiViewSet):
         renderer_classes=[CsvRenderer, OrjsonRenderer],
     )
     def export_csv(self, request, pk):
+        if not isinstance(request.accepted_renderer, CsvRenderer):  # JSON is for its errors, not its body
+            raise NotAcceptable(CSV_ONLY)
         recording = diagnostics_selectors.recording_get(user=request.user, recording_id=int(pk))
         _require_done(recording, "results")
         return diagnostics_exports.recording_csv_response(recording)

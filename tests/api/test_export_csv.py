@@ -84,3 +84,17 @@ def test_drfs_format_parameter_names_it_and_a_type_it_does_not_write_is_406_json
     refused = api.get(url(done_recording.pk), HTTP_ACCEPT="text/html")
     assert refused.status_code == 406 and refused["Content-Type"] == "application/json"
     assert refused.json()["error"]["code"] == "not_acceptable"
+
+
+@pytest.mark.parametrize("accept", ["application/json", "application/fhir+json"])
+def test_a_client_accepting_only_json_is_told_406_not_sent_csv(api_as, staff_a, done_recording, accept):
+    response = api_as(staff_a).get(url(done_recording.pk), HTTP_ACCEPT=accept)
+    assert response.status_code == 406
+    assert response["Content-Type"] == "application/json"
+    assert response.json()["error"]["code"] == "not_acceptable" and "text/csv" in response.json()["error"]["message"]
+    assert not AuditEvent.objects.filter(action="export").exists()
+
+
+def test_a_browser_like_accept_gets_the_csv(api_as, staff_a, done_recording):
+    response = api_as(staff_a).get(url(done_recording.pk), HTTP_ACCEPT="text/html,application/xhtml+xml,*/*;q=0.8")
+    assert response.status_code == 200 and response["Content-Type"] == "text/csv; charset=utf-8"
