@@ -72,6 +72,25 @@ class UserAdmin(ClinicScopedAdmin, BaseUserAdmin):
         (None, {"classes": ("wide",), "fields": ("username", "clinic", "role", "password1", "password2")}),
     )
     readonly_fields = ["last_login", "date_joined"]
+    actions = ["reset_second_factor"]
+
+    @admin.action(description="Reset the second factor of the selected users (they enrol again at next sign-in)")
+    def reset_second_factor(self, request, queryset):
+        """A lost or replaced phone: the user's authenticator and recovery codes go, and the next sign-in enrols
+        a new one. The queryset is the admin's own (their clinic's users, superusers left out)."""
+        reset = 0
+        for user in queryset:
+            removed = reset_second_factor(user)
+            if removed:
+                audit.record(
+                    request, AuditEvent.Action.UPDATE, object_type="second_factor", object_id=user.pk, channel="admin"
+                )
+                reset += 1
+        skipped = queryset.count() - reset
+        message = f"Second factor reset for {reset} user{'s' if reset != 1 else ''}; they enrol again at next sign-in."
+        if skipped:
+            message += f" {skipped} had none."
+        self.message_user(request, message)
 
     def get_queryset(self, request):
         qs = super().get_queryset(request)
@@ -132,6 +151,14 @@ class AuditEventAdmin(admin.ModelAdmin):
         return False
 
 
+def reset_second_factor(user) -> int:
+    """Delete every second-factor device (authenticator, recovery codes) of ``user``; how many there were."""
+    removed = 0
+    for model in (TOTPDevice, StaticDevice):
+        removed += model.objects.filter(user=user).delete()[1].get(model._meta.label, 0)
+    return removed
+
+
 # Second-factor devices: django-otp's admin pages show each device's secret key (and the recovery codes),
 # with which anyone who can open them passes that user's second sign-in step. Here a superuser sees only
 # whose device it is and may delete it (a lost phone: the user enrols again at the next sign-in).
@@ -155,6 +182,17 @@ def _otp_device_admin(model):
 
         def has_change_permission(self, request, obj=None):
             return False
+
+        def log_deletions(self, request, queryset):
+            for device in queryset:  # a removed device is a reset second factor, in the audit trail
+                audit.record(
+                    request,
+                    AuditEvent.Action.UPDATE,
+                    object_type="second_factor",
+                    object_id=device.user_id,
+                    channel="admin",
+                )
+            return super().log_deletions(request, queryset)
 
     if admin.site.is_registered(model):
         admin.site.unregister(model)

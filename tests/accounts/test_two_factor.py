@@ -169,3 +169,46 @@ def test_the_admin_shows_whose_second_factor_device_it_is_but_never_its_key(clie
         assert "doctor_a" in page and device.key not in page and "recovery1" not in page, path
     assert client.post(f"/admin/otp_totp/totpdevice/{device.pk}/delete/", {"post": "yes"}).status_code == 302
     assert not TOTPDevice.objects.filter(pk=device.pk).exists()
+
+
+def _reset_as(client, admin_user, *users):
+    client.force_login(admin_user)
+    if hasattr(client, "session"):  # the admin's own second step is not what these tests are about
+        from django_otp.plugins.otp_totp.models import TOTPDevice as Device
+
+        device = Device.objects.create(user=admin_user, name="admin's", confirmed=True)
+        session = client.session
+        session["otp_device_id"] = device.persistent_id
+        session.save()
+    return client.post(
+        "/admin/accounts/user/",
+        {"action": "reset_second_factor", "_selected_action": [u.pk for u in users]},
+        follow=True,
+    )
+
+
+def test_a_clinic_administrator_resets_a_lost_authenticator_and_the_user_enrols_again(
+    client, admin_a, doctor_a, staff_a
+):
+    from django.test import Client
+    from django_otp.plugins.otp_static.models import StaticDevice
+
+    enrolled(doctor_a)
+    StaticDevice.objects.create(user=doctor_a, name="recovery", confirmed=True)
+    response = _reset_as(client, admin_a, doctor_a, staff_a)
+    assert response.status_code == 200
+    assert "Second factor reset for 1 user" in response.content.decode() and "1 had none" in response.content.decode()
+    assert not TOTPDevice.objects.filter(user=doctor_a).exists() and not StaticDevice.objects.filter(user=doctor_a)
+    event = AuditEvent.objects.get(action="update", object_type="second_factor")
+    assert (event.user, event.object_id, event.channel) == (admin_a, str(doctor_a.pk), "admin")
+    doctor = password_login(Client(), doctor_a)
+    assert doctor.get("/reviews/", follow=True).redirect_chain[-1][0].startswith(reverse("two-factor-setup"))
+
+
+def test_another_clinics_user_or_a_superuser_cannot_be_reset_by_a_clinic_administrator(
+    client, admin_a, staff_b, platform_admin
+):
+    theirs, root = enrolled(staff_b), enrolled(platform_admin)
+    _reset_as(client, admin_a, staff_b, platform_admin)
+    assert TOTPDevice.objects.filter(pk__in=[theirs.pk, root.pk]).count() == 2
+    assert not AuditEvent.objects.filter(object_type="second_factor", action="update").exists()
