@@ -317,7 +317,15 @@ def _viewer(recording: ECGRecording) -> dict:
         "rhythm_url": reverse("recording-rhythm", args=[recording.pk])
         if recording.kind == ECGRecording.Kind.SIGNAL
         else "",
+        # where the file stated when it started: the seconds after midnight of its first sample, so the viewer
+        # writes times of day as the event list does
+        "start_of_day": "" if recording.recorded_at is None else f"{_seconds_after_midnight(recording):.3f}",
     }
+
+
+def _seconds_after_midnight(recording: ECGRecording) -> float:
+    start = holter.wall_clock(recording, 0.0)
+    return start.hour * 3600 + start.minute * 60 + start.second + start.microsecond / 1e6
 
 
 def _require_reviewer(user) -> None:

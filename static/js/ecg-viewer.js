@@ -33,6 +33,28 @@
     return text;
   }
 
+  // The time of day (hh:mm:ss, past midnight again after 24 h) of a moment ``seconds`` after midnight,
+  // rounded as clock() rounds.
+  function timeOfDay(seconds, withFraction) {
+    var scale = withFraction ? 100 : 1, day = 86400 * scale;
+    var units = ((Math.round(seconds * scale) % day) + day) % day;
+    var whole = Math.floor(units / scale);
+    function two(n) { return (n < 10 ? "0" : "") + n; }
+    var text = two(Math.floor(whole / 3600)) + ":" + two(Math.floor(whole / 60) % 60) + ":" + two(whole % 60);
+    if (withFraction) text += "." + two(units % scale);
+    return text;
+  }
+
+  // A moment of the recording as the pages write it: the time into it, and the time of day first where the
+  // file stated when it started ("10:02:05 (12:05 in)"), so the viewer and the event list agree.
+  function moment(seconds, dayStart, withFraction) {
+    if (dayStart === null || !isFinite(dayStart)) return clock(seconds, withFraction);
+    seconds = Math.max(0, seconds);
+    // whole seconds as the pages write them: the start's second plus the rounded time into the recording
+    var at = withFraction ? dayStart + seconds : Math.floor(dayStart) + Math.round(seconds);
+    return timeOfDay(at, withFraction) + " (" + clock(seconds, withFraction) + " in)";
+  }
+
   function el(root, sel) { return root.querySelector(sel); }
 
   /* The viewer's JSON requests (the signal, a beat, the rhythm events). A session that has ended (logged
@@ -168,8 +190,8 @@
     return list;
   }
 
-  function describeBeat(data, fs) {
-    var where = data.position !== null && fs ? " at " + clock(data.position / fs, true) : "";
+  function describeBeat(data, fs, dayStart) {
+    var where = data.position !== null && fs ? " at " + moment(data.position / fs, dayStart === undefined ? null : dayStart, true) : "";
     var title = node("p", "beat-title"), cls = String(data["class"]);
     title.append(node("strong", "", "Beat " + (data.index + 1)), " of " + data.count + where + ": ",
       node("span", "cls cls-" + cls, cls), " " + (data.class_name || NAMES[cls] || ""));
@@ -191,6 +213,7 @@
     this.beatUrl = root.dataset.beatUrl;
     this.fs = parseFloat(root.dataset.fs);
     this.samples = parseInt(root.dataset.samples, 10);
+    this.dayStart = root.dataset.startOfDay ? parseFloat(root.dataset.startOfDay) : null;
     this.zoomIndex = SIGNAL_ZOOMS.indexOf(1);
     this.gain = 10; // mm per mV
     this.start = 0;
@@ -478,7 +501,12 @@
     }
     this.drawOverview();
     var end = Math.min(this.samples, start + this.visible());
-    this.readout.textContent = clock(start / this.fs, true) + " – " + clock(end / this.fs, true) + " of " + clock(this.samples / this.fs);
+    var shown = clock(start / this.fs, true) + " – " + clock(end / this.fs, true) + " of " + clock(this.samples / this.fs);
+    if (this.dayStart !== null) {
+      shown = timeOfDay(this.dayStart + start / this.fs, true) + " – " + timeOfDay(this.dayStart + end / this.fs, true) +
+        " (" + shown + " in)";
+    }
+    this.readout.textContent = shown;
     this.scale.textContent = (MM_PER_S * zoom).toFixed(zoom < 1 ? 2 : 0).replace(/\.?0+$/, "") + " mm/s · " +
       (this.inMv ? this.gain + " mm/mV" : "amplitude auto-scaled (units unknown)");
   };
@@ -687,7 +715,7 @@
     this.root.dataset.event = String(e.id);
     this.goTo(e.start);
     this.eventViewStart = this.start;
-    var parts = [clock(e.start / this.fs)];
+    var parts = [moment(e.start / this.fs, this.dayStart)];
     if (e.end > e.start) parts.push(((e.end - e.start) / this.fs).toFixed(1) + " s");
     if (e.beats) parts.push(e.beats + " beats");
     if (e.rate_bpm) parts.push(e.rate_bpm + " bpm");
@@ -712,7 +740,7 @@
     this.eventIndex = null;
     delete this.root.dataset.event;
     this.goTo(sample);
-    this.info.textContent = "Showing " + clock(Math.max(0, sample) / this.fs) + ".";
+    this.info.textContent = "Showing " + moment(Math.max(0, sample) / this.fs, this.dayStart) + ".";
   };
 
   SignalViewer.prototype.drawEvents = function (ctx, pps, w) {
@@ -742,7 +770,7 @@
       .then(function (data) {
         self.selected = data.index;
         self.selectedPosition = data.position;
-        self.info.replaceChildren(describeBeat(data, self.fs));
+        self.info.replaceChildren(describeBeat(data, self.fs, self.dayStart));
         self.root.dataset.selected = String(data.index);
         if (centre && data.position !== null) {
           var x = (data.position - self.start) * self.pxPerSample();

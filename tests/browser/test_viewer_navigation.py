@@ -5,13 +5,16 @@ Record 203 of MIT-BIH (30 minutes, two leads, many ventricular beats and rhythm 
 
 import re
 import time
+from datetime import datetime
 from importlib import import_module
 from urllib.parse import parse_qs, urlparse
 
 import pytest
 from django.conf import settings
+from django.utils import timezone
 from playwright.sync_api import expect
 
+from diagnostics import holter
 from diagnostics.models import Beat, ECGRecording, Event
 
 from ..conftest import PASSWORD
@@ -98,6 +101,24 @@ def test_stepping_beats_starts_from_the_view_once_it_has_moved_away_from_the_sel
     expect(viewer).to_have_attribute("data-selected", str(last.index), timeout=STEP_MS)
     page.keyboard.press("[")
     expect(viewer).to_have_attribute("data-selected", str(last.index - 1), timeout=STEP_MS)
+    assert page.js_errors == []
+
+    # Where the file stated when the recording started, the viewer writes times of day as the event list
+    # does (it had written only the time into the recording beside the list's time of day).
+    recording.recorded_at = timezone.make_aware(datetime(2024, 3, 1, 23, 58, 30))
+    recording.save(update_fields=["recorded_at"])
+    page.reload()
+    expect(viewer).to_have_attribute("data-loaded", "true")
+    expect(viewer.locator("[data-readout]")).to_contain_text(
+        re.compile(r"^23:58:30\.00 – 23:58:\d\d\.\d\d \(00:00\.00 – ")
+    )
+    viewer.locator("canvas.ecg").focus()
+    for _ in range(5):
+        page.keyboard.press(".")
+    shown = _shown_event(viewer)
+    written = holter.at(recording, shown.start / recording.sampling_rate)
+    assert re.fullmatch(r"\d\d:\d\d:\d\d \(\d+:\d\d(:\d\d)? in\)", written), written
+    expect(viewer.locator("[data-info]")).to_contain_text(written.replace("(0:", "("))
     assert page.js_errors == []
 
 
