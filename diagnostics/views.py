@@ -118,7 +118,21 @@ def recording_detail(request, recording_id: int):
             context.update(holter.summary_context(recording, diagnosis.rhythm))
             context["events_page"], context["event_rows"] = holter.events_page(request, recording)
             context["event_review_form"] = EventReviewForm() if request.user.can_review else None
+            _messages_beside_events(request, context)
     return render(request, "diagnostics/recording_detail.html", context)
+
+
+def _messages_beside_events(request, context: dict) -> None:
+    """An event review's message beside that event, where the page scrolls to, not at the page's top out of
+    view (the messages for events not on this page stay at the top)."""
+    rows = {f"event-{row['event'].pk}": row for row in context["event_rows"]}
+    top = []
+    for message in messages.get_messages(request):
+        if message.extra_tags in rows:
+            rows[message.extra_tags].setdefault("messages", []).append(message)
+        else:
+            top.append(message)
+    context["messages"] = top
 
 
 def recording_rhythm(request, recording_id: int):
@@ -148,10 +162,12 @@ def event_review(request, event_id: int):
     target = reverse("recording-detail", args=[event.recording_id]) + f"{query}#event-{event.pk}"
     form = EventReviewForm(request.POST)
     if not form.is_valid():
-        messages.error(request, "Choose confirm or reject for the event.")
+        messages.error(request, "Choose confirm or reject for the event.", extra_tags=f"event-{event.pk}")
         return redirect(target)
     services.event_review_create(user=request.user, event=event, **form.cleaned_data)
-    messages.success(request, f"{event.get_type_display()} {form.cleaned_data['decision']}ed.")
+    messages.success(
+        request, f"{event.get_type_display()} {form.cleaned_data['decision']}ed.", extra_tags=f"event-{event.pk}"
+    )
     return redirect(target)
 
 

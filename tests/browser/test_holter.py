@@ -104,8 +104,11 @@ def test_a_doctor_reads_and_signs_off_the_holter_report_of_record_203(
     page.locator("#events").screenshot(path=str(shot.dir / "23-event-list-with-strips.png"))
     first.get_by_label("Note").fill("Seen on the strip.")
     first.get_by_role("button", name="Confirm").click()
-    expect(page.locator(".messages")).to_contain_text("confirmed")
+    expect(page.locator("#events .messages")).to_contain_text("confirmed")  # the page is back
     review = EventReview.objects.get()
+    # the message beside the event the page scrolls back to, in view (it had been at the page's top)
+    expect(page.locator(f"#event-{review.event_id} .messages")).to_contain_text("confirmed")
+    expect(page.locator(f"#event-{review.event_id} .messages")).to_be_in_viewport()
     assert review.decision == "confirm" and review.event.start == int(sample) and review.note == "Seen on the strip."
     expect(page.locator(f"#event-{review.event_id}")).to_contain_text("Confirmed by doctor_a: “Seen on the strip.”")
 

@@ -112,6 +112,24 @@ def test_a_bad_decision_stores_nothing(client, doctor_a, holter_recording):
     assert not EventReview.objects.exists()
 
 
+def test_a_reviews_message_is_beside_its_event_where_the_page_scrolls_not_at_the_top(
+    client, doctor_a, holter_recording
+):
+    event = holter_recording.events.get(type="vf")
+    doctor = client_for(client, doctor_a)
+    page = doctor.post(reverse("event-review", args=[event.pk]), {"decision": "confirm"}, follow=True)
+    html = page.content.decode()
+    item = html[html.index(f'<li id="event-{event.pk}"') :]
+    item = item[: item.index('<form method="post"')]
+    assert "confirmed." in item and 'role="status"' in item
+    main = html[html.index('<main id="main"') :]
+    assert "confirmed." not in main[: main.index('<li id="event-')], "shown at the top too"
+    html = doctor.post(reverse("event-review", args=[event.pk]), {"decision": ""}, follow=True).content.decode()
+    item = html[html.index(f'<li id="event-{event.pk}"') :]
+    assert "Choose confirm or reject for the event." in item[: item.index("</li>")]
+    assert "Choose confirm" not in doctor.get(reverse("recording-detail", args=[holter_recording.pk])).content.decode()
+
+
 def test_the_report_carries_the_summary_trend_hourly_table_and_significant_strips(client, staff_a, holter_recording):
     html = client_for(client, staff_a).get(reverse("recording-report", args=[holter_recording.pk])).content.decode()
     assert "Holter summary" in html and "Heart rate per minute" in html and 'class="trend"' in html
