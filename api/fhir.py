@@ -330,7 +330,7 @@ def _rhythm_observations(
     )
     n_out = int(rhythm.get("beats_left_out") or 0)
     left_out = (
-        f"Over the beats outside VF/VFL, stretches without signal and noise; the {n_out} detection"
+        f"Over the beats outside VF/VFL, stretches without signal and noise and faint marks inside pauses; the {n_out} detection"
         f"{'s' if n_out != 1 else ''} there {'are' if n_out != 1 else 'is'} in the beat-class counts only."
         if n_out
         else ""

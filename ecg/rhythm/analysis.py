@@ -51,6 +51,15 @@ def waveform_measures(signal: np.ndarray, fs: float, r_peaks: np.ndarray) -> dic
     }
 
 
+def _within(r_peaks: np.ndarray, events: list[Event]) -> np.ndarray:
+    """Per beat: strictly between the start and end of one of ``events`` (its own ends are beats)."""
+    depth = np.zeros(len(r_peaks) + 1, np.int64)
+    if events:
+        np.add.at(depth, np.searchsorted(r_peaks, [e.start for e in events], side="right"), 1)
+        np.add.at(depth, np.searchsorted(r_peaks, [e.end for e in events], side="left"), -1)
+    return np.cumsum(depth)[:-1] > 0
+
+
 def _spanning(r_peaks: np.ndarray, events: list[Event]) -> np.ndarray:
     """Per interval between consecutive beats: whether it overlaps any of ``events`` (for beats that
     lie outside them, the intervals that span one)."""
@@ -144,6 +153,13 @@ def analyse_rhythm(
         if e.duration_s(fs) >= ASYSTOLE_S and not _overlaps(e, vf_found + lost_or_noisy)
     ]
     pause_list = [e for e in gaps if e.duration_s(fs) < ASYSTOLE_S and not _overlaps(e, vf_found + lost_or_noisy)]
+    # The faint marks a pause or asystole was read through (a P or T wave, a ripple: pauses.pause_events) are no
+    # beats to any other figure either: counted in, they made MIT-BIH 207's idioventricular run begin inside
+    # the pause after its VF and a second pause lie inside that run, and an 8-beat rate count a T wave.
+    in_pause = _within(peaks, pause_list + asystole)
+    if np.any(in_pause):
+        peaks, cls = peaks[~in_pause], cls[~in_pause]
+        kept = {name: values[~in_pause] for name, values in kept.items()}
 
     # An interval from the last beat before a VF/VFL episode (or a stretch without signal or too noisy to
     # read) to the first after it is no R-R interval: no heart-rate figure holds it (counted in, it reads
@@ -205,7 +221,8 @@ def analyse_rhythm(
     mean_bpm = heart_rate.mean_rate(peaks, fs, across)
     summary = {
         "duration_s": round(analysed_s, 1),
-        # detections inside VF/VFL, a stretch without signal or noise: in the class counts of every detected beat,
+        # detections inside VF/VFL, a stretch without signal or noise, and faint marks inside a pause: in the class
+        # counts of every detected beat,
         # in no rhythm figure (the ectopy totals, the hourly table), so a page can say why they differ
         "beats_analysed": int(len(peaks)),
         "beats_left_out": int(len(r_peaks) - len(peaks)),

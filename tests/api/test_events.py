@@ -182,7 +182,7 @@ def test_detections_inside_vf_are_counted_once_and_said_to_be_left_out(api_as, c
     assert rhythm["beats_left_out"] == inside
     assert rhythm["beats_analysed"] + inside == rhythm_recording.beats.count()
     html = client_for(client, staff_a).get(reverse("recording-detail", args=[rhythm_recording.pk])).content.decode()
-    assert f"{inside} detections inside VF/VFL, without signal or in noise left out" in html
+    assert f"{inside} detections inside VF/VFL, without signal, in noise or faint inside a pause left out" in html
     observations = resources(fetch_valid_bundle(api_as(staff_a), rhythm_recording), "Observation")
     note = by_code(observations, "ventricular-ectopic-beats")["note"][0]["text"]
     assert f"the {inside} detections there are in the beat-class counts only" in note

@@ -345,3 +345,31 @@ def test_af_goes_on_through_a_noisy_stretch_as_one_episode_but_not_through_vf():
     vf_episode = Event("vf", noisy[0][0], noisy[0][1], 0, None)
     report = analyse_rhythm(signal=None, fs=FS, r_peaks=r_peaks, classes=classes, noisy=[], vf_found=[vf_episode])
     assert [e.type for e in report.events if e.type in ("af", "vf")] == ["af", "vf", "af"]
+
+
+def test_a_faint_mark_a_pause_is_read_through_is_no_beat_to_the_rest_of_the_report():
+    # MIT-BIH 207 after its VF: a faint mark called V inside a 2.2-s pause opened an 89-beat idioventricular
+    # run, so the report listed a pause that began before the run and a second pause inside it
+    fs = 100.0
+    times = np.r_[np.arange(0.0, 11.0), 11.2, np.arange(12.5, 40.0)]  # a 2.5-s pause 10 -> 12.5 s, a mark at 11.2 s
+    r_peaks = np.round(times * fs).astype(np.int64)
+    classes = np.array(["N"] * len(r_peaks))
+    mark = 11
+    classes[mark] = classes[mark + 1] = "V"  # the mark, then a real ventricular beat
+    amplitude = np.ones(len(r_peaks))
+    amplitude[mark] = 0.1
+    report = analyse_rhythm(
+        signal=None,
+        fs=fs,
+        r_peaks=r_peaks,
+        classes=classes,
+        n_samples=int(r_peaks[-1]) + 1,
+        measures={"qrs_amplitude": amplitude},
+        no_signal=[],
+        noisy=[],
+    )
+    pauses = [(e.start, e.end) for e in report.events if e.type == "pause"]
+    assert pauses == [(int(r_peaks[mark - 1]), int(r_peaks[mark + 1]))]
+    assert not [e for e in report.events if e.type.startswith("v_")], "the mark and the V beat after it made a couplet"
+    assert report.summary["ventricular"]["total"] == 1 and report.summary["beats_left_out"] == 1
+    assert report.summary["heart_rate"]["hr_min"]["bpm"] < 55  # the 8 intervals over the pause: 9.5 s, not 8.5
