@@ -16,6 +16,8 @@ class ModelVersion(models.Model):
     version = models.CharField(max_length=64)
     artifact = models.FileField(upload_to="models/", help_text="A .keras file (Keras 2 .h5 files are converted).")
     sha256 = models.CharField(max_length=64, editable=False)
+    # the uploaded file's digest (a Keras 2 .h5 is stored converted, under the converted file's sha256)
+    source_sha256 = models.CharField(max_length=64, editable=False, blank=True, db_index=True)
     input_length = models.PositiveIntegerField(default=BEAT_LENGTH)
     input_fs = models.FloatField("input sampling rate (Hz)", default=BEAT_FS)
     class_labels = models.JSONField(default=list, blank=True)

@@ -11,7 +11,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.files import File
 from django.core.files.uploadedfile import UploadedFile
-from django.db import transaction
+from django.db import models, transaction
 from django.utils import timezone
 
 from ecg.constants import AAMI_CLASSES, BEAT_FS, BEAT_LENGTH, MI_LABELS
@@ -239,13 +239,18 @@ def _register(
         )
     with tempfile.TemporaryDirectory() as tmp:
         converted = Path(tmp) / f"{task}-{version}.keras"
-        if source.suffix.lower() == ".keras":
-            source_sha = sha256_of(source)
-            existing = ModelVersion.objects.filter(task=task, sha256=source_sha).first()
-            if existing:
-                return _registered_again(
-                    existing, version=version, threshold=threshold, activate=activate, refuse_changes=refuse_changes
-                )
+        # the file as uploaded: a Keras 2 .h5 converts to different bytes each time, so the same .h5 sent again
+        # is known by its own digest, not the converted file's
+        source_sha = sha256_of(source)
+        existing = (
+            ModelVersion.objects.filter(task=task)
+            .filter(models.Q(sha256=source_sha) | models.Q(source_sha256=source_sha))
+            .first()
+        )
+        if existing:
+            return _registered_again(
+                existing, version=version, threshold=threshold, activate=activate, refuse_changes=refuse_changes
+            )
         info = artifact_convert(src=source, dst=converted)
         stored_from = source if source.suffix.lower() == ".keras" else converted
         sha = sha256_of(stored_from)
@@ -265,6 +270,7 @@ def _register(
             task=task,
             version=version,
             sha256=sha,
+            source_sha256=source_sha,
             class_labels=labels,
             threshold=threshold,
             metrics=metrics or {},

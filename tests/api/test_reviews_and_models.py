@@ -128,3 +128,28 @@ def test_a_file_that_is_not_a_model_is_refused(api_as, platform_admin, db):
     assert response.status_code == 400 and "not a usable model" in error["message"]
     assert error["code"] == "invalid_model" and "/tmp" not in error["message"]  # no server path in the words
     assert not ModelVersion.objects.exists()
+
+
+@pytest.mark.slow
+def test_a_keras_2_h5_sent_again_is_known_as_the_version_it_made(api_as, platform_admin):
+    # the .h5 is stored converted, and the conversion's bytes differ each time: it had made a second version
+    from ..data import seed_dir
+
+    api = api_as(platform_admin)
+    artifact = (seed_dir() / "model_MI_final.h5").read_bytes()
+
+    def send(version):
+        return api.post(
+            "/api/v1/model-versions",
+            {"task": "mi", "version": version, "threshold": "0.5", "artifact": upload("mi.h5", artifact)},
+            format="multipart",
+        )
+
+    first = send("seed-mi")
+    assert first.status_code == 201, first.content
+    again = send("seed-mi")
+    assert again.status_code == 201 and again.json()["id"] == first.json()["id"]
+    renamed = send("seed-mi-2")
+    assert renamed.status_code == 409 and renamed.json()["error"]["code"] == "artifact_registered"
+    assert ModelVersion.objects.filter(task="mi").count() == 1
+    assert ModelVersion.objects.get().source_sha256 != ModelVersion.objects.get().sha256
