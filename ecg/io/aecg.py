@@ -41,9 +41,10 @@ def is_aecg(head: bytes) -> bool:
 
 
 def lead_name(code: str) -> str:
-    """ "MDC_ECG_LEAD_II" → "II", "MDC_ECG_LEAD_AVR" → "aVR"."""
-    name = re.sub(r"^MDC_ECG_LEAD_", "", code.strip(), flags=re.IGNORECASE)
-    return re.sub(r"^AV([RLF])$", lambda m: "aV" + m.group(1), name, flags=re.IGNORECASE) or "ECG"
+    """ "MDC_ECG_LEAD_II" → "II", "MDC_ECG_LEAD_AVR" → "aVR"; codes are read whatever their case ("mdc_ecg_lead_ii"
+    is II, so "II" and "ii" in one file are one lead twice, and the analysed lead is found by its name)."""
+    name = re.sub(r"^MDC_ECG_LEAD_", "", code.strip(), flags=re.IGNORECASE).upper()
+    return re.sub(r"^AV([RLF])$", lambda m: "aV" + m.group(1), name) or "ECG"
 
 
 def _parse(data: bytes, source: str) -> Any:
@@ -144,7 +145,9 @@ def read_aecg(
     sequences = [c.find(f"{NS}sequence") for c in sequence_set.findall(f"{NS}component")]
     sequences = [s for s in sequences if s is not None]
     time = [
-        s for s in sequences if (s.find(f"{NS}code") is not None and "TIME" in (s.find(f"{NS}code").get("code") or ""))
+        s
+        for s in sequences
+        if (s.find(f"{NS}code") is not None and "TIME" in (s.find(f"{NS}code").get("code") or "").upper())
     ]
     leads_xml = [s for s in sequences if s not in time]
     if not time:

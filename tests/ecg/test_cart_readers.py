@@ -151,3 +151,17 @@ def test_dicom_lead_names_come_from_their_code_meanings(meaning, name):
     from ecg.io.dicom import lead_label
 
     assert lead_label(meaning) == name
+
+
+def test_aecg_lead_and_time_codes_are_read_whatever_their_case(leads):
+    data = aecg_twelve_lead(leads, FS).decode()
+    lower = data.replace("MDC_ECG_LEAD_", "mdc_ecg_lead_").replace("TIME_ABSOLUTE", "time_absolute")
+    lower = lower.replace("TIME_RELATIVE", "time_relative")
+    assert lower != data
+    signal = readers.read_aecg(lower.encode())
+    assert signal.lead_order == list(STANDARD_LEADS) and signal.lead_name() == "II"
+    # the same lead twice, in two spellings, is refused as one lead twice
+    twice = data.replace('code="MDC_ECG_LEAD_III"', 'code="mdc_ecg_lead_ii"', 1)
+    assert twice != data
+    with pytest.raises(SignalError, match="appears twice"):
+        readers.read_aecg(twice.encode())
