@@ -29,12 +29,14 @@ class RhythmReport:
     hours: list[dict[str, Any]] = field(repr=False)
 
 
-def _inside(r_peaks: np.ndarray, events: list[Event]) -> np.ndarray:
-    """Per beat: whether it lies within any of ``events`` (linear in beats and events)."""
+def _inside(r_peaks: np.ndarray, events: list[Event], *, strictly: bool = False) -> np.ndarray:
+    """Per beat: whether it lies within any of ``events`` (linear in beats and events); ``strictly``, between
+    an event's start and end, not on them (a pause's own ends are beats)."""
     depth = np.zeros(len(r_peaks) + 1, np.int64)
     if events:
-        np.add.at(depth, np.searchsorted(r_peaks, [e.start for e in events], side="left"), 1)
-        np.add.at(depth, np.searchsorted(r_peaks, [e.end for e in events], side="right"), -1)
+        first, last = ("right", "left") if strictly else ("left", "right")
+        np.add.at(depth, np.searchsorted(r_peaks, [e.start for e in events], side=first), 1)
+        np.add.at(depth, np.searchsorted(r_peaks, [e.end for e in events], side=last), -1)
     return np.cumsum(depth)[:-1] > 0
 
 
@@ -49,15 +51,6 @@ def waveform_measures(signal: np.ndarray, fs: float, r_peaks: np.ndarray) -> dic
         "atrial_organisation": organisation,
         "qrs_amplitude": pauses.qrs_amplitude(signal, fs, r_peaks),
     }
-
-
-def _within(r_peaks: np.ndarray, events: list[Event]) -> np.ndarray:
-    """Per beat: strictly between the start and end of one of ``events`` (its own ends are beats)."""
-    depth = np.zeros(len(r_peaks) + 1, np.int64)
-    if events:
-        np.add.at(depth, np.searchsorted(r_peaks, [e.start for e in events], side="right"), 1)
-        np.add.at(depth, np.searchsorted(r_peaks, [e.end for e in events], side="left"), -1)
-    return np.cumsum(depth)[:-1] > 0
 
 
 def _spanning(r_peaks: np.ndarray, events: list[Event]) -> np.ndarray:
@@ -156,7 +149,7 @@ def analyse_rhythm(
     # The faint marks a pause or asystole was read through (a P or T wave, a ripple: pauses.pause_events) are no
     # beats to any other figure either: counted in, they made MIT-BIH 207's idioventricular run begin inside
     # the pause after its VF and a second pause lie inside that run, and an 8-beat rate count a T wave.
-    in_pause = _within(peaks, pause_list + asystole)
+    in_pause = _inside(peaks, pause_list + asystole, strictly=True)
     if np.any(in_pause):
         peaks, cls = peaks[~in_pause], cls[~in_pause]
         kept = {name: values[~in_pause] for name, values in kept.items()}
