@@ -34,9 +34,9 @@ def _inside(r_peaks: np.ndarray, events: list[Event], *, strictly: bool = False)
     an event's start and end, not on them (a pause's own ends are beats)."""
     depth = np.zeros(len(r_peaks) + 1, np.int64)
     if events:
-        first, last = ("right", "left") if strictly else ("left", "right")
-        np.add.at(depth, np.searchsorted(r_peaks, [e.start for e in events], side=first), 1)
-        np.add.at(depth, np.searchsorted(r_peaks, [e.end for e in events], side=last), -1)
+        starts, ends = [e.start for e in events], [e.end for e in events]
+        np.add.at(depth, np.searchsorted(r_peaks, starts, side="right" if strictly else "left"), 1)
+        np.add.at(depth, np.searchsorted(r_peaks, ends, side="left" if strictly else "right"), -1)
     return np.cumsum(depth)[:-1] > 0
 
 
