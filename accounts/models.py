@@ -1,4 +1,5 @@
 from django.contrib.auth.models import AbstractUser
+from django.core.validators import RegexValidator
 from django.db import models
 
 
@@ -6,6 +7,20 @@ class Clinic(models.Model):
     """A tenant: every patient, recording, diagnosis and review belongs to one clinic."""
 
     name = models.CharField(max_length=200, unique=True)
+    mrn_system = models.CharField(
+        "MRN identifier system",
+        max_length=255,
+        blank=True,
+        validators=[
+            RegexValidator(
+                r"^(urn:[A-Za-z0-9][A-Za-z0-9-]{0,31}:\S+|https?://\S+)$",
+                "Enter a URI: urn:oid:…, urn:…, or http(s)://…",
+            )
+        ],
+        help_text="The URI of the system that assigns this clinic's MRNs (the hospital's, e.g. urn:oid:1.2.36.146.595.217.0.1), "
+        "sent as the Patient's identifier system in FHIR so the receiving system can match its patients. Blank: an "
+        "identifier system of this installation's own.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -53,6 +53,17 @@ def _namespace() -> uuid.UUID:
     return uuid.UUID(bytes=digest[:16])
 
 
+def installation() -> str:
+    """A short name of this installation, derived from its SECRET_KEY, for identifier systems of its own."""
+    return hmac.new(settings.SECRET_KEY.encode(), b"ecg-analyzer installation", hashlib.sha256).hexdigest()[:12]
+
+
+def mrn_system(clinic) -> str:
+    """The Patient identifier's system: the clinic's MRN system where its administrator set one (the hospital's),
+    else one of this installation's own (two installations' clinic 1 are two systems)."""
+    return clinic.mrn_system or f"urn:ecg-analyzer:{installation()}:clinic:{clinic.pk}:mrn"
+
+
 def _urn(*parts) -> str:
     """Stable ids, so the same result gives the same Bundle (and ETag) on every request of this installation."""
     return f"urn:uuid:{uuid.uuid5(_namespace(), ':'.join(map(str, parts)))}"
@@ -386,7 +397,7 @@ def bundle(*, recording: ECGRecording, diagnosis: Diagnosis, signal=None, beats=
     effective, report_effective = _effective(recording)
     patient_resource = {
         "resourceType": "Patient",
-        "identifier": [{"system": f"urn:ecg-analyzer:clinic:{patient.clinic_id}:mrn", "value": patient.mrn}],
+        "identifier": [{"system": mrn_system(patient.clinic), "value": patient.mrn}],
         "name": [{"family": patient.family_name, **({"given": [patient.given_name]} if patient.given_name else {})}],
         "gender": SEX.get(patient.sex, "unknown"),
     }
@@ -525,7 +536,7 @@ def bundle(*, recording: ECGRecording, diagnosis: Diagnosis, signal=None, beats=
     counts = ", ".join(f"{c} {getattr(diagnosis, f'count_{c.lower()}')}" for c in AAMI_CLASSES)
     report = {
         "resourceType": "DiagnosticReport",
-        "identifier": [{"system": "urn:ecg-analyzer:recording", "value": str(recording.pk)}],
+        "identifier": [{"system": f"urn:ecg-analyzer:{installation()}:recording", "value": str(recording.pk)}],
         "status": "amended" if amended else "final",
         "category": [
             {

@@ -320,3 +320,39 @@ def test_bundle_ids_are_this_installations_own(api_as, staff_a, done_recording, 
     settings.SECRET_KEY = "another installation's secret key, fifty characters or more long"
     elsewhere = full_urls()
     assert not set(here) & set(elsewhere)
+
+
+def test_the_patient_carries_the_clinics_mrn_system_so_the_hospital_can_match_it(api_as, staff_a, done_recording):
+    from api.fhir import installation
+
+    def identifiers():
+        entries = api_as(staff_a).get(f"/api/v1/recordings/{done_recording.pk}/fhir").json()["entry"]
+        kinds = {e["resource"]["resourceType"]: e["resource"]["identifier"][0] for e in entries[:2]}
+        return kinds["Patient"], kinds["DiagnosticReport"]
+
+    patient, report = identifiers()
+    clinic = done_recording.clinic
+    mrn = done_recording.patient.mrn
+    assert patient == {"system": f"urn:ecg-analyzer:{installation()}:clinic:{clinic.pk}:mrn", "value": mrn}
+    assert report["system"] == f"urn:ecg-analyzer:{installation()}:recording"
+    clinic.mrn_system = "urn:oid:1.2.36.146.595.217.0.1"
+    clinic.save()
+    patient, _ = identifiers()
+    assert patient == {"system": "urn:oid:1.2.36.146.595.217.0.1", "value": mrn}
+
+
+@pytest.mark.parametrize("value", ["urn:oid:1.2.3", "https://hospital.example/mrn", ""])
+def test_a_clinics_mrn_system_is_a_uri_or_blank(value):
+    from accounts.models import Clinic
+
+    Clinic(name="X", mrn_system=value).full_clean()
+
+
+@pytest.mark.parametrize("value", ["1.2.3", "MRN", "urn:", "ftp://x", "https://with space"])
+def test_a_clinics_mrn_system_that_is_no_uri_is_refused(value):
+    from django.core.exceptions import ValidationError
+
+    from accounts.models import Clinic
+
+    with pytest.raises(ValidationError, match="Enter a URI"):
+        Clinic(name="X", mrn_system=value).full_clean()
