@@ -21,7 +21,9 @@ def test_repeated_failures_lock_the_account_with_429(client, staff_a, settings):
     # on the login page again (it was a bare text/plain page), the name kept
     assert response["Content-Type"].startswith("text/html") and 'name="password"' in response.content.decode()
     assert 'value="staff_a"' in response.content.decode()
-    assert response["Retry-After"] == str(settings.ECG_LOCKOUT_SECONDS)
+    # the time left until the oldest failure leaves the window: the whole window, less the seconds the
+    # failures took on a loaded machine
+    assert settings.ECG_LOCKOUT_SECONDS - 30 <= int(response["Retry-After"]) <= settings.ECG_LOCKOUT_SECONDS
     assert AuditEvent.objects.filter(action="locked_out", username="staff_a").count() == 1
     assert client.get(reverse("dashboard")).status_code == 302
 
