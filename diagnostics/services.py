@@ -1,6 +1,7 @@
 import hashlib
 import io
 import logging
+import time
 import uuid
 from datetime import datetime, timedelta
 
@@ -271,14 +272,25 @@ class RecordingLease:
     def _run(self) -> None:
         from django.db import connection
 
+        renewed_at = time.monotonic()
         try:
             while not self._stop.wait(self.renew_every):
                 try:
                     if not self.renew():
                         logger.warning("recording %s: claim lost to another worker; stopping", self.recording_id)
                         return
+                    renewed_at = time.monotonic()
                 except Exception:  # the database is restarting: keep trying; the final write checks the claim
                     logger.exception("recording %s: could not renew the lease", self.recording_id)
+                    # a dropped connection stays closed in this thread until it is closed here: without this
+                    # every later renewal failed with "connection already closed" while the database was back
+                    connection.close()
+                    if time.monotonic() - renewed_at > settings.ECG_PROCESSING_LEASE_SECONDS:
+                        # the lease has run out: the sweep gives the recording to another worker; stop now
+                        # rather than finish work whose result the claim check will throw away
+                        logger.warning("recording %s: lease expired unrenewed; stopping", self.recording_id)
+                        self.lost.set()
+                        return
         finally:
             connection.close()
 
@@ -423,17 +435,66 @@ def _classify_claimed(recording_id: int, claim_token: str, models: dict, lease: 
 
     if lease.lost.is_set():
         return "lost-claim"
-    beats_name = f"recordings/{recording.file.name.rsplit('/', 1)[-1].split('.')[0]}.beats.npy"
+    # This attempt's own file (another worker that took the recording over writes its own): removed again unless
+    # the results that name it are committed, so a failed write or a lost claim leaves no file behind, and an
+    # earlier attempt's file is removed once these results replace it.
+    stem = recording.file.name.rsplit("/", 1)[-1].split(".")[0]
     buffer = io.BytesIO()
     np.save(buffer, beats.astype(np.float32))
-    if default_storage.exists(beats_name):
+    beats_name = default_storage.save(
+        f"recordings/{stem}.{uuid.uuid4().hex[:8]}.beats.npy", ContentFile(buffer.getvalue())
+    )
+    try:
+        outcome, replaced = _write_results(
+            recording_id,
+            claim_token,
+            beats=beats,
+            positions=positions,
+            predicted=predicted,
+            class_scores=class_scores,
+            column=column,
+            mi_scores=mi_scores,
+            heart_rate=heart_rate,
+            screen=screen,
+            classifier=classifier,
+            mi=mi,
+            rhythm=rhythm,
+            beats_name=beats_name,
+        )
+    except BaseException:
         default_storage.delete(beats_name)
-    beats_name = default_storage.save(beats_name, ContentFile(buffer.getvalue()))
+        raise
+    if outcome != "done":
+        default_storage.delete(beats_name)
+    elif replaced and replaced != beats_name:
+        default_storage.delete(replaced)
+    return outcome
 
+
+def _write_results(
+    recording_id: int,
+    claim_token: str,
+    *,
+    beats,
+    positions,
+    predicted,
+    class_scores,
+    column,
+    mi_scores,
+    heart_rate,
+    screen,
+    classifier,
+    mi,
+    rhythm,
+    beats_name: str,
+) -> tuple[str, str]:
+    """One transaction: the results in, the recording done; ("lost-claim", "") if another worker holds it now.
+    Also the name of the beats file these results replace ("" if none)."""
     with transaction.atomic():
         locked = ECGRecording.objects.select_for_update().get(pk=recording_id)
         if locked.status != ECGRecording.Status.PROCESSING or locked.claim_token != claim_token:
-            return "lost-claim"  # another worker took it over; it writes the results
+            return "lost-claim", ""  # another worker took it over; it writes the results
+        replaced = locked.beats_file.name or ""
         Beat.objects.filter(recording_id=recording_id).delete()
         Event.objects.filter(recording_id=recording_id).delete()
         Diagnosis.objects.filter(recording_id=recording_id).delete()
@@ -484,7 +545,7 @@ def _classify_claimed(recording_id: int, claim_token: str, models: dict, lease: 
         locked.progress_done = len(beats)
         locked.beats_file.name = beats_name
         locked.save(update_fields=["status", "finished_at", "progress_done", "beats_file"])
-    return "done"
+    return "done", replaced
 
 
 def _mi_screen(

@@ -14,7 +14,12 @@ MAX_ATTEMPTS = 3
 def classify_recording(self, recording_id: int) -> str:
     token = self.request.id or uuid.uuid4().hex
     try:
-        return services.recording_classify(recording_id=recording_id, claim_token=token, max_attempts=MAX_ATTEMPTS)
+        # A database restart retries the task (below), and the retry claims the recording again: each such retry
+        # adds an attempt to the budget, so only crashes (a worker killed, redelivering the same message) use it
+        # up; three restarts had failed a good upload as "kept crashing".
+        return services.recording_classify(
+            recording_id=recording_id, claim_token=token, max_attempts=MAX_ATTEMPTS + (self.request.retries or 0)
+        )
     except (OperationalError, InterfaceError) as exc:  # database restarting: try again shortly
         raise self.retry(exc=exc, countdown=min(60, 5 * 2**self.request.retries))
     except Exception as exc:

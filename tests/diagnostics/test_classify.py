@@ -130,3 +130,53 @@ def test_the_database_allows_one_active_version_per_task(active_models, tiny_mod
     other = model_version_from(tiny_model_dir / "mi-low.keras", task="mi", version="tiny-low", active=False)
     with pytest.raises(IntegrityError):
         ModelVersion.objects.filter(pk=other.pk).update(is_active=True)
+
+
+def _beat_files():
+    from django.core.files.storage import default_storage
+
+    return {name for name in default_storage.listdir("recordings")[1] if name.endswith(".beats.npy")}
+
+
+@pytest.mark.django_db
+def test_a_claim_lost_before_the_results_are_written_leaves_no_beats_file(recording, active_models, monkeypatch):
+    before = _beat_files()
+    real = services._write_results
+
+    def taken_over_meanwhile(recording_id, claim_token, **kw):  # the sweep gave the recording to another worker
+        ECGRecording.objects.filter(pk=recording_id).update(claim_token="another-worker")
+        return real(recording_id, claim_token, **kw)
+
+    monkeypatch.setattr(services, "_write_results", taken_over_meanwhile)
+    assert services.recording_classify(recording_id=recording.pk, claim_token="t1") == "lost-claim"
+    assert _beat_files() == before
+    assert not Beat.objects.filter(recording=recording).exists()
+
+
+@pytest.mark.django_db
+def test_results_written_again_replace_the_earlier_beats_file(recording, active_models):
+    assert services.recording_classify(recording_id=recording.pk, claim_token="t1") == "done"
+    first = ECGRecording.objects.get(pk=recording.pk).beats_file.name
+    ECGRecording.objects.filter(pk=recording.pk).update(status="queued")
+    assert services.recording_classify(recording_id=recording.pk, claim_token="t2") == "done"
+    second = ECGRecording.objects.get(pk=recording.pk).beats_file.name
+    assert second != first and first.rsplit("/", 1)[-1] not in _beat_files()
+    assert second.rsplit("/", 1)[-1] in _beat_files()
+
+
+@pytest.mark.django_db
+def test_a_retry_after_a_database_restart_does_not_use_up_the_crash_budget(recording, active_models):
+    from diagnostics.tasks import MAX_ATTEMPTS, classify_recording
+
+    # three claims so far, the last by this very message before the database went away under it
+    ECGRecording.objects.filter(pk=recording.pk).update(
+        status="processing", claim_token="message-1", attempts=MAX_ATTEMPTS
+    )
+    assert classify_recording.apply(args=(recording.pk,), task_id="message-1", retries=2).get() == "done"
+    recording.refresh_from_db()
+    assert recording.status == "done" and recording.attempts == MAX_ATTEMPTS + 1
+    # a message redelivered after crashes (no retry of its own) still gives up at the budget
+    ECGRecording.objects.filter(pk=recording.pk).update(status="processing", claim_token="message-2", attempts=3)
+    assert classify_recording.apply(args=(recording.pk,), task_id="message-2").get() == "not-claimed"
+    recording.refresh_from_db()
+    assert recording.status == "failed" and "Gave up after 3 attempts" in recording.error_message

@@ -46,6 +46,37 @@ def test_a_renewal_that_finds_the_claim_taken_over_marks_the_lease_lost(claimed)
     assert claimed.claim_token == "worker-2"
 
 
+def _terminate_other_backends() -> int:
+    """End every other session of this database (the lease thread's among them), as a restart or a pooler does."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        return cursor.fetchone()[0]
+
+
+def test_a_renewal_after_the_database_dropped_the_connection_reconnects(claimed):
+    with services.RecordingLease(claimed.pk, "worker-1", renew_every=0.2) as lease:
+        time.sleep(0.5)  # the thread has its own connection now
+        assert _terminate_other_backends() >= 1
+        time.sleep(0.3)  # a renewal fails on the dropped connection...
+        ECGRecording.objects.filter(pk=claimed.pk).update(claimed_at=timezone.now() - timedelta(seconds=30))
+        time.sleep(1.0)  # ... and the next ones reconnect and move the claim forward again
+    claimed.refresh_from_db()
+    assert not lease.lost.is_set()
+    assert (timezone.now() - claimed.claimed_at).total_seconds() < 2
+
+
+def test_a_lease_left_unrenewed_past_its_length_is_given_up(claimed, settings, monkeypatch):
+    settings.ECG_PROCESSING_LEASE_SECONDS = 1
+    monkeypatch.setattr(services.RecordingLease, "renew", lambda self: 1 / 0)  # the database unreachable
+    with services.RecordingLease(claimed.pk, "worker-1", renew_every=0.2) as lease:
+        assert lease.lost.wait(5), "kept working on a claim the sweep has given to another worker"
+
+
 def test_work_that_lost_its_claim_writes_no_results(claimed, active_models):
     lease = services.RecordingLease(claimed.pk, "worker-1", renew_every=60)
     lease.lost.set()  # as the renewal thread does when another worker took the recording over
