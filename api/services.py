@@ -129,8 +129,17 @@ def webhook_retry_delay(attempts: int) -> timedelta:
     return timedelta(seconds=min(3600, settings.API_WEBHOOK_RETRY_SECONDS * 2 ** max(0, attempts - 1)))
 
 
-# A delivery in flight is not sent again by the sweep for this long (a worker that died mid-send).
-SENDING_LEASE = timedelta(seconds=60)
+# How much longer than an attempt's deadline (api.webhooks.DEADLINE_SECONDS) its sending lease is held:
+# the URL's check (a DNS answer), reading the delivery and logging the outcome take time too.
+SENDING_LEASE_MARGIN_SECONDS = 30
+
+
+def webhook_sending_lease() -> timedelta:
+    """How long a delivery in flight is not sent again by the sweep (a worker that died mid-send): longer
+    than an attempt may last, so a second worker never POSTs it while the first still may."""
+    from .webhooks import DEADLINE_SECONDS
+
+    return timedelta(seconds=DEADLINE_SECONDS + SENDING_LEASE_MARGIN_SECONDS)
 
 
 def webhook_deliver(*, delivery_id: int) -> str:
@@ -140,17 +149,16 @@ def webhook_deliver(*, delivery_id: int) -> str:
     from . import webhooks
 
     now = timezone.now()
-    due = Q(next_retry_at__isnull=True) | Q(next_retry_at__lte=now)
-    claimed = (
-        WebhookDelivery.objects.filter(
-            due, pk=delivery_id, status__in=[WebhookDelivery.Status.PENDING, WebhookDelivery.Status.RETRYING]
-        ).update(next_retry_at=now + SENDING_LEASE)
-        == 1
+    due = WebhookDelivery.objects.filter(
+        Q(next_retry_at__isnull=True) | Q(next_retry_at__lte=now),
+        pk=delivery_id,
+        status__in=[WebhookDelivery.Status.PENDING, WebhookDelivery.Status.RETRYING],
     )
-    if not claimed:
+    delivery = due.select_related("token", "diagnosis", "recording").first()
+    if delivery is None:
         return "not-due"  # sent, given up, or another worker is sending it
-    delivery = WebhookDelivery.objects.select_related("token", "diagnosis", "recording").get(pk=delivery_id)
-    log: dict = {"last_attempt_at": now, "attempts": delivery.attempts + 1, "last_status_code": None}
+    # The attempts read stay part of the condition: a worker that claimed it since has counted one more.
+    due = due.filter(attempts=delivery.attempts)
     token = delivery.token
     subject = delivery.recording if delivery.event == webhooks.RECORDING_FAILED else delivery.diagnosis
     if subject is None or not token.is_usable or not token.webhook_url or token.webhook_url != delivery.url:
@@ -160,19 +168,27 @@ def webhook_deliver(*, delivery_id: int) -> str:
             reason = "the recording was deleted"
         else:
             reason = "the diagnosis was replaced"
-        _delivery_log(delivery_id, status=WebhookDelivery.Status.FAILED, last_error=f"Not sent: {reason}.")
+        if not due.update(status=WebhookDelivery.Status.FAILED, next_retry_at=None, last_error=f"Not sent: {reason}."):
+            return "not-due"
         return "skipped"
+    # The attempt is counted as its lease is taken, before the POST starts: a worker killed mid-POST has
+    # counted it, and the sweep's re-send after the lease counts another.
+    attempts = delivery.attempts + 1
+    claimed = due.update(next_retry_at=now + webhook_sending_lease(), attempts=attempts, last_attempt_at=now) == 1
+    if not claimed:
+        return "not-due"
+    log: dict = {"last_status_code": None}
     try:
         code = webhooks.post(token, subject, delivery.event, delivery_id=delivery.pk)
     except ValidationError as exc:  # the URL now resolves somewhere it may not go: retrying cannot help
         _delivery_log(delivery_id, **log, status=WebhookDelivery.Status.FAILED, last_error=" ".join(exc.messages))
         return "refused"
-    except Exception as exc:  # network errors, non-2xx answers: later, with back-off
+    except Exception as exc:  # network errors, a deadline overrun, non-2xx answers: later, with back-off
         log.update(last_error=f"{type(exc).__name__}: {exc}"[:2000], last_status_code=getattr(exc, "status_code", None))
-        if log["attempts"] >= settings.API_WEBHOOK_MAX_ATTEMPTS:
+        if attempts >= settings.API_WEBHOOK_MAX_ATTEMPTS:
             _delivery_log(delivery_id, **log, status=WebhookDelivery.Status.FAILED)
             return "failed"
-        retry_at = now + webhook_retry_delay(log["attempts"])  # counted from the attempt's start
+        retry_at = now + webhook_retry_delay(attempts)  # counted from the attempt's start
         _delivery_log(delivery_id, **log, status=WebhookDelivery.Status.RETRYING, next_retry_at=retry_at)
         return "retrying"
     log.update(last_status_code=code, status=WebhookDelivery.Status.SENT, sent_at=timezone.now())
@@ -191,7 +207,11 @@ def webhook_deliveries_due() -> int:
     now = timezone.now()
     due = WebhookDelivery.objects.filter(
         Q(status=WebhookDelivery.Status.RETRYING, next_retry_at__lte=now)
-        | Q(status=WebhookDelivery.Status.PENDING, next_retry_at__isnull=True, created_at__lt=now - SENDING_LEASE)
+        | Q(
+            status=WebhookDelivery.Status.PENDING,
+            next_retry_at__isnull=True,
+            created_at__lt=now - webhook_sending_lease(),
+        )
         | Q(status=WebhookDelivery.Status.PENDING, next_retry_at__lte=now)
     ).values_list("pk", flat=True)
     ids = list(due)

@@ -12,6 +12,10 @@ The URL is an administrator's input that the server will connect to: it must nam
 (no loopback, private, link-local, multicast, reserved or unspecified address, IPv4 or IPv6, mapped or
 embedded) unless API_WEBHOOK_ALLOWED_HOSTS names it, and use https in production. Delivery checks it
 again, connects to the very address it checked (no second DNS answer) and follows no redirect.
+
+A receiver cannot hold a worker (shared with classification) for longer than DEADLINE_SECONDS per
+attempt: every wait on its socket is cut to what is left of that, so answering one byte at a time does
+not keep the delivery going. The sending lease (api.services.webhook_sending_lease) is derived from it.
 """
 
 import hashlib
@@ -20,9 +24,11 @@ import http.client
 import ipaddress
 import json
 import logging
+import math
 import socket
 import ssl
 import time
+from typing import cast
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -43,7 +49,9 @@ DIAGNOSIS_CREATED = "diagnosis.created"
 DIAGNOSIS_REVIEWED = "diagnosis.reviewed"  # a doctor's decision on the MI flag
 EVENT_REVIEWED = "event.reviewed"  # a doctor's decision on a rhythm event
 RECORDING_FAILED = "recording.failed"  # the analysis of a recording failed: no diagnosis will come
-TIMEOUT_SECONDS = 10
+TIMEOUT_SECONDS = 10  # the longest wait for one step (connecting, a send, a read) of a delivery
+# The longest one attempt may take, whatever the receiver does: connecting, sending, its whole answer.
+DEADLINE_SECONDS = 15
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
 
 
@@ -209,27 +217,93 @@ def signature(token: ApiToken, body: bytes) -> str:
     return "sha256=" + hmac.new(signing_secret(token).encode(), body, hashlib.sha256).hexdigest()
 
 
-class _PinnedHTTPConnection(http.client.HTTPConnection):
-    """Connects to an address checked beforehand; the Host header still names the host."""
+class _DeadlineSocket(socket.socket):
+    """A socket whose every wait is at most TIMEOUT_SECONDS and at most what is left before ``deadline``
+    (time.monotonic()), past which it raises socket.timeout: a timeout per read alone lets a receiver
+    that answers one byte every few seconds keep the delivery going for as long as it likes."""
 
-    def __init__(self, host: str, port: int, address: str, **kwargs):
+    deadline = math.inf
+
+    def shorten_timeout(self) -> None:
+        remaining = self.deadline - time.monotonic()
+        if remaining <= 0:
+            raise self._overrun()
+        self.settimeout(min(TIMEOUT_SECONDS, remaining))
+
+    def _overrun(self) -> TimeoutError:
+        return TimeoutError(f"the receiver took longer than the {DEADLINE_SECONDS} s deadline of a delivery")
+
+    def within_deadline(self, operation, *args, **kwargs):
+        self.shorten_timeout()
+        try:
+            return operation(*args, **kwargs)
+        except TimeoutError:
+            if time.monotonic() >= self.deadline:  # the deadline, not a silence of TIMEOUT_SECONDS: say so
+                raise self._overrun() from None
+            raise
+
+    def connect(self, *args, **kwargs):
+        return self.within_deadline(super().connect, *args, **kwargs)
+
+    def send(self, *args, **kwargs):
+        return self.within_deadline(super().send, *args, **kwargs)
+
+    def sendall(self, *args, **kwargs):
+        return self.within_deadline(super().sendall, *args, **kwargs)
+
+    def recv(self, *args, **kwargs):
+        return self.within_deadline(super().recv, *args, **kwargs)
+
+    def recv_into(self, *args, **kwargs):
+        return self.within_deadline(super().recv_into, *args, **kwargs)
+
+
+class _DeadlineSSLSocket(_DeadlineSocket, ssl.SSLSocket):
+    """As above over TLS (http.client reads through recv_into, which the deadline comes before)."""
+
+
+def _connect(address: str, port: int, deadline: float) -> _DeadlineSocket:
+    """A TCP connection to ``address``, an IP address checked beforehand (never a name to resolve)."""
+    family = socket.AF_INET6 if ipaddress.ip_address(address).version == 6 else socket.AF_INET
+    sock = _DeadlineSocket(family, socket.SOCK_STREAM)
+    sock.deadline = deadline
+    try:
+        sock.connect((address, port))
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+class _PinnedHTTPConnection(http.client.HTTPConnection):
+    """Connects to an address checked beforehand; the Host header still names the host. No wait on the
+    receiver goes past ``deadline`` (time.monotonic())."""
+
+    def __init__(self, host: str, port: int, address: str, *, deadline: float, **kwargs):
         super().__init__(host, port, **kwargs)
         self._address = address
+        self._deadline = deadline
 
     def connect(self):
-        self.sock = socket.create_connection((self._address, self.port), self.timeout)
+        self.sock = _connect(self._address, self.port, self._deadline)
 
 
 class _PinnedHTTPSConnection(http.client.HTTPSConnection):
     """As above, with TLS verified against the host's name."""
 
-    def __init__(self, host: str, port: int, address: str, **kwargs):
-        super().__init__(host, port, context=ssl.create_default_context(), **kwargs)
+    def __init__(self, host: str, port: int, address: str, *, deadline: float, **kwargs):
+        context = ssl.create_default_context()
+        context.sslsocket_class = _DeadlineSSLSocket
+        super().__init__(host, port, context=context, **kwargs)
         self._address = address
+        self._deadline = deadline
 
     def connect(self):
-        sock = socket.create_connection((self._address, self.port), self.timeout)
-        self.sock = self._context.wrap_socket(sock, server_hostname=self.host)
+        sock = _connect(self._address, self.port, self._deadline)
+        # The handshake waits at most what is left (the TLS socket takes the timeout over).
+        tls = cast(_DeadlineSSLSocket, sock.within_deadline(self._context.wrap_socket, sock, server_hostname=self.host))
+        tls.deadline = self._deadline
+        self.sock = tls
 
 
 def timed_signature(token: ApiToken, timestamp: str, body: bytes) -> str:
@@ -242,6 +316,9 @@ def timed_signature(token: ApiToken, timestamp: str, body: bytes) -> str:
 def post(
     token: ApiToken, subject: Diagnosis | ECGRecording, event: str = DIAGNOSIS_CREATED, delivery_id: int | None = None
 ) -> int:
+    """POST the notice; its status code, or WebhookError for another answer, socket.timeout past
+    DEADLINE_SECONDS (counted from here: the URL's check again takes part of it) or another OSError."""
+    deadline = time.monotonic() + DEADLINE_SECONDS
     parts, host, port, addresses = webhook_url_check(token.webhook_url)
     body = payload(subject, event)
     timestamp = str(int(time.time()))
@@ -255,7 +332,7 @@ def post(
     if delivery_id is not None:  # the same on every attempt: a receiver drops a notice it already has
         headers["X-ECG-Delivery"] = str(delivery_id)
     connection_class = _PinnedHTTPSConnection if parts.scheme == "https" else _PinnedHTTPConnection
-    connection = connection_class(host, port, addresses[0], timeout=TIMEOUT_SECONDS)
+    connection = connection_class(host, port, addresses[0], deadline=deadline, timeout=TIMEOUT_SECONDS)
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     try:
         connection.request("POST", path, body=body, headers=headers)
