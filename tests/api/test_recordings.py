@@ -576,3 +576,32 @@ def test_a_beat_value_too_large_for_a_float_is_400(api, patient_a):
     rows = beat_rows(2).tolist()
     body = json.dumps({"patient": patient_a.pk, "kind": "beats", "beats": rows}).replace(str(rows[1][5]), "1e400", 1)
     assert_refused(api.post(URL, body, content_type="application/json"), 400, "validation_error", field="beats")
+
+
+@pytest.fixture
+def audit_inserts_fail():
+    """The audit table refuses new rows (a lock timeout, a restart between the write and its audit row)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "CREATE FUNCTION test_refuse_audit() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'audit refused'; END $$"
+            " LANGUAGE plpgsql; CREATE TRIGGER test_refuse_audit BEFORE INSERT ON accounts_auditevent"
+            " FOR EACH ROW EXECUTE FUNCTION test_refuse_audit();"
+        )
+    yield
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TRIGGER test_refuse_audit ON accounts_auditevent; DROP FUNCTION test_refuse_audit();")
+
+
+def test_an_upload_committed_is_answered_201_though_its_audit_row_could_not_be_written(
+    api_as, staff_a, patient_a, audit_inserts_fail, caplog
+):
+    api = api_as(staff_a)
+    response = api.post(URL, {"patient": patient_a.pk, "kind": "beats", "beats": beat_rows(7).tolist()}, format="json")
+    assert response.status_code == 201, response.content  # a 500 had the client send it again: two recordings
+    assert ECGRecording.objects.count() == 1
+    assert "audit row not written for a committed POST" in caplog.text and "'action': 'create'" in caplog.text
+    # a read whose audit row cannot be written is refused, as before
+    with pytest.raises(Exception, match="audit refused"):
+        api.get(f"/api/v1/recordings/{response.json()['id']}")
