@@ -18,7 +18,7 @@ from django.utils import timezone
 from accounts.models import User
 from ecg.constants import AAMI_CLASSES
 from ecg.io.errors import SignalError
-from ecgsite.errors import IdempotencyKeyReused, Invalid, NotAllowed, ReviewRefused, UploadRefused
+from ecgsite.errors import IdempotencyKeyReused, Invalid, NotAllowed, ReviewRefused, StorageUnavailable, UploadRefused
 from mlmodels.models import ModelVersion
 from mlmodels.selectors import active_model_versions
 from patients.models import Patient
@@ -72,8 +72,17 @@ def recording_submit(
         for chunk in content.chunks():  # a large upload is never read whole
             digest.update(chunk)
         sha256 = digest.hexdigest()
+    name = f"recordings/{uuid.uuid4().hex}{ext}"
     try:
-        stored_name = default_storage.save(f"recordings/{uuid.uuid4().hex}{ext}", content)
+        stored_name = default_storage.save(name, content)
+    except OSError as exc:
+        # A full or failing disk: what was written of the file goes too (a part of it had stayed behind),
+        # and the client is told to try later, not that the request was wrong.
+        logger.exception("could not store an upload as %s", name)
+        _delete_quietly(name)
+        raise StorageUnavailable(
+            "The server could not store the upload (its storage is full or failing); nothing was kept. Try again later."
+        ) from exc
     finally:
         # The local storage moves a temporary upload file into place; its close() knows the file may be
         # gone, whereas left open it is unlinked again when collected and the failure logged.
@@ -116,6 +125,13 @@ def recording_submit(
         raise
     recording.replayed = False
     return recording
+
+
+def _delete_quietly(name: str) -> None:
+    try:
+        default_storage.delete(name)
+    except Exception:  # nothing there, or the storage failing still: the failure was logged already
+        logger.warning("could not remove the partial upload %s", name)
 
 
 def recording_submission_replay(*, user: User, idempotency_key: str, fingerprint: str) -> ECGRecording | None:

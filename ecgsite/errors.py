@@ -57,6 +57,12 @@ class UnsupportedUpload(UploadRefused):
     code = "unsupported_media_type"
 
 
+class StorageUnavailable(ApplicationError):
+    """The server could not store an upload (its disk or store full or failing); nothing of it is kept."""
+
+    code = "storage_unavailable"
+
+
 class MrnTaken(Conflict):
     code = "mrn_taken"
 

@@ -2,7 +2,15 @@
 
 from django.shortcuts import render
 
-from .errors import ApplicationError, Conflict, NotAllowed, NotFound, UnsupportedUpload, UploadTooLarge
+from .errors import (
+    ApplicationError,
+    Conflict,
+    NotAllowed,
+    NotFound,
+    StorageUnavailable,
+    UnsupportedUpload,
+    UploadTooLarge,
+)
 
 STATUS_BY_ERROR: tuple[tuple[type[ApplicationError], int], ...] = (
     (UploadTooLarge, 413),
@@ -10,6 +18,7 @@ STATUS_BY_ERROR: tuple[tuple[type[ApplicationError], int], ...] = (
     (NotAllowed, 403),
     (NotFound, 404),
     (Conflict, 409),
+    (StorageUnavailable, 503),
     (ApplicationError, 400),
 )
 

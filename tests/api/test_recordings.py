@@ -605,3 +605,41 @@ def test_an_upload_committed_is_answered_201_though_its_audit_row_could_not_be_w
     # a read whose audit row cannot be written is refused, as before
     with pytest.raises(Exception, match="audit refused"):
         api.get(f"/api/v1/recordings/{response.json()['id']}")
+
+
+@pytest.fixture
+def file_size_limit():
+    """Files this process writes stop growing at a limit (EFBIG), as a full disk stops them mid-write."""
+    import resource
+    import signal
+
+    previous_handler = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    previous = resource.getrlimit(resource.RLIMIT_FSIZE)
+
+    def limit(size: int) -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (size, previous[1]))
+
+    yield limit
+    resource.setrlimit(resource.RLIMIT_FSIZE, previous)
+    signal.signal(signal.SIGXFSZ, previous_handler)
+
+
+def test_an_upload_the_storage_cannot_hold_is_503_and_leaves_nothing(api_as, staff_a, patient_a, file_size_limit):
+    from pathlib import Path
+
+    from django.conf import settings
+
+    stored = Path(settings.MEDIA_ROOT) / "recordings"
+    stored.mkdir(parents=True, exist_ok=True)
+    before = set(stored.iterdir())
+    data = beat_csv(600)  # stored as sent
+    assert len(data) > 100_000
+    file_size_limit(len(data) // 3)
+    response = api_as(staff_a).post(
+        URL, {"patient": patient_a.pk, "kind": "beats", "file": upload("beats.csv", data)}, format="multipart"
+    )
+    assert response.status_code == 503, response.content
+    assert response.json()["error"]["code"] == "storage_unavailable"
+    assert "nothing was kept" in response.json()["error"]["message"]
+    assert set(stored.iterdir()) == before, "a part of the file stayed behind"
+    assert not ECGRecording.objects.exists()
