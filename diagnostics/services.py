@@ -457,10 +457,9 @@ def _classify_claimed(recording_id: int, claim_token: str, models: dict, lease: 
     stem = recording.file.name.rsplit("/", 1)[-1].split(".")[0]
     buffer = io.BytesIO()
     np.save(buffer, beats.astype(np.float32))
-    beats_name = default_storage.save(
-        f"recordings/{stem}.{uuid.uuid4().hex[:8]}.beats.npy", ContentFile(buffer.getvalue())
-    )
+    beats_name = f"recordings/{stem}.{uuid.uuid4().hex[:8]}.beats.npy"
     try:
+        beats_name = default_storage.save(beats_name, ContentFile(buffer.getvalue()))
         outcome, replaced = _write_results(
             recording_id,
             claim_token,
@@ -478,7 +477,7 @@ def _classify_claimed(recording_id: int, claim_token: str, models: dict, lease: 
             beats_name=beats_name,
         )
     except BaseException:
-        default_storage.delete(beats_name)
+        _delete_quietly(beats_name)  # a part of it, where the storage failed while writing it
         raise
     if outcome != "done":
         default_storage.delete(beats_name)

@@ -1,3 +1,4 @@
+import errno
 import logging
 import uuid
 
@@ -8,6 +9,7 @@ from . import services
 
 logger = logging.getLogger(__name__)
 MAX_ATTEMPTS = 3
+STORAGE_FULL = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
 
 
 @shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=5)
@@ -23,11 +25,18 @@ def classify_recording(self, recording_id: int) -> str:
     except (OperationalError, InterfaceError) as exc:  # database restarting: try again shortly
         raise self.retry(exc=exc, countdown=min(60, 5 * 2**self.request.retries))
     except Exception as exc:
-        logger.exception("classifying recording %s failed", recording_id)
-        services.recording_fail(
-            recording_id=recording_id,
-            reason=f"Internal error while classifying ({type(exc).__name__}); please retry or contact support.",
-        )
+        if isinstance(exc, OSError) and exc.errno in STORAGE_FULL:
+            # The results could not be stored (a full disk or store, which may pass): later, not failed at once
+            logger.exception("storing the results of recording %s failed", recording_id)
+            if self.request.retries < self.max_retries:
+                raise self.retry(exc=exc, countdown=min(300, 30 * 2**self.request.retries)) from exc
+            reason = (
+                "The results could not be stored (the server's storage is full); please retry later or contact support."
+            )
+        else:
+            logger.exception("classifying recording %s failed", recording_id)
+            reason = f"Internal error while classifying ({type(exc).__name__}); please retry or contact support."
+        services.recording_fail(recording_id=recording_id, reason=reason)
         return "failed"
 
 
