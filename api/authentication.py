@@ -13,6 +13,7 @@ from rest_framework import authentication, exceptions
 
 from .models import ApiToken
 from .services import TOKEN_PREFIX_LENGTH, api_token_touch, token_hash
+from .throttling import api_cache_call
 
 _PREFIX = re.compile(f"[0-9a-f]{{{TOKEN_PREFIX_LENGTH}}}")
 
@@ -80,13 +81,8 @@ def token_failures_reset(*, ip: str | None) -> None:
     caches["api"].delete(_failures_key(ip))
 
 
-def _token_failed(request, prefix: str) -> None:
-    """Audit a refused token and count it against the address (DRF throttles only after authentication)."""
-    from accounts import audit
-    from accounts.models import AuditEvent
-
+def _count_failure(key: str) -> None:
     cache = caches["api"]
-    key = _failures_key(audit.client_ip(request))
     window = settings.ECG_LOCKOUT_SECONDS
     if cache.add(key, 0, timeout=window):  # a new window: when it ends is what a refused address is told
         cache.set(f"{key}:until", time.time() + window, timeout=window)
@@ -95,6 +91,17 @@ def _token_failed(request, prefix: str) -> None:
     except ValueError:  # expired between add and incr
         cache.set(key, 1, timeout=window)
         cache.set(f"{key}:until", time.time() + window, timeout=window)
+
+
+def _token_failed(request, prefix: str) -> None:
+    """Audit a refused token and count it against the address (DRF throttles only after authentication).
+
+    While the API cache is unreachable the failure is audited but not counted."""
+    from accounts import audit
+    from accounts.models import AuditEvent
+
+    key = _failures_key(audit.client_ip(request))
+    api_cache_call(lambda: _count_failure(key), None)
     audit.record(
         request._request,
         AuditEvent.Action.LOGIN_FAILED,
@@ -155,16 +162,20 @@ class ApiTokenAuthentication(authentication.BaseAuthentication):
 
     @staticmethod
     def _address_locked(request) -> bool:
+        """Whether the address has failed too often; not while the API cache is unreachable (nothing is
+        counted then: the token is still checked against the database, a secret no one guesses)."""
         from accounts.audit import client_ip
 
-        return (caches["api"].get(_failures_key(client_ip(request))) or 0) >= settings.API_TOKEN_FAILURES
+        key = _failures_key(client_ip(request))
+        return (api_cache_call(lambda: caches["api"].get(key), None) or 0) >= settings.API_TOKEN_FAILURES
 
     @staticmethod
     def _throttled(request) -> exceptions.Throttled:
         """429, with the seconds until the address's window of failures ends (the whole window if unknown)."""
         from accounts.audit import client_ip
 
-        until = caches["api"].get(f"{_failures_key(client_ip(request))}:until")
+        key = f"{_failures_key(client_ip(request))}:until"
+        until = api_cache_call(lambda: caches["api"].get(key), None)
         wait = settings.ECG_LOCKOUT_SECONDS if until is None else min(settings.ECG_LOCKOUT_SECONDS, until - time.time())
         return exceptions.Throttled(wait=max(1, math.ceil(wait)), detail="Too many invalid tokens from this address.")
 

@@ -1,11 +1,67 @@
+import logging
 import threading
 import time
+from collections.abc import Callable
+from typing import TypeVar
 
 from django.core.cache import caches
 from django.core.cache.backends.redis import RedisCache
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from rest_framework.throttling import SimpleRateThrottle
 
 from .models import ApiToken
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
+
+# While the API cache (Redis) is unreachable the API goes on without it, as the staff pages do: requests
+# are not throttled and refused tokens are not counted against their address (a token is still checked
+# against the database). After a failure this process leaves Redis alone for this many seconds, then one
+# request tries it again, so a Redis that hangs costs a request its socket timeout now and then, not
+# every request two of them.
+API_CACHE_RETRY_SECONDS = 5
+_outage_since: float | None = None  # monotonic time of the failure that began the outage
+_retry_at = 0.0
+_outage_lock = threading.Lock()
+
+
+def api_cache_call(call: Callable[[], T], default: T) -> T:
+    """``call()`` against the API cache, or ``default`` while the cache cannot be reached.
+
+    An outage is logged once per process when it begins (WARNING) and once when it ends (INFO)."""
+    global _outage_since, _retry_at
+    if _outage_since is not None:
+        with _outage_lock:
+            now = time.monotonic()
+            if _outage_since is not None:
+                if now < _retry_at:
+                    return default
+                _retry_at = now + API_CACHE_RETRY_SECONDS  # this request tries; the others go on without
+    try:
+        result = call()
+    except (RedisConnectionError, RedisTimeoutError) as exc:
+        with _outage_lock:
+            _retry_at = time.monotonic() + API_CACHE_RETRY_SECONDS
+            if _outage_since is None:
+                _outage_since = time.monotonic()
+                logger.warning(
+                    "The API cache (Redis) cannot be reached (%s): API requests are not throttled and refused "
+                    "tokens are not counted toward the address lockout until it answers; trying again every %d s",
+                    exc,
+                    API_CACHE_RETRY_SECONDS,
+                )
+        return default
+    if _outage_since is not None:
+        with _outage_lock:
+            if _outage_since is not None:
+                logger.info(
+                    "The API cache (Redis) answers again after %.0f s: throttling and the token lockout resume",
+                    time.monotonic() - _outage_since,
+                )
+                _outage_since = None
+    return result
+
 
 # Redis runs a script atomically: the counter never exists without its expiry.
 _INCR_WITH_EXPIRY = """
@@ -61,7 +117,9 @@ class TokenRateThrottle(SimpleRateThrottle):
                 _leases[window_key] = left - 1
                 return True
         lease = min(LEASE_MAX, max(1, self.num_requests // LEASE_FRACTION))
-        count = self._count(window_key, lease)
+        count = api_cache_call(lambda: self._count(window_key, lease), None)
+        if count is None:  # the API cache is unreachable: served unthrottled rather than refused
+            return True
         granted = min(lease, self.num_requests - (count - lease))  # the part of the lease within the rate
         if granted <= 0:
             return False

@@ -278,6 +278,13 @@ CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_QUEUE", "ecg")
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     # A message whose worker died is redelivered after this many seconds.
     "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 900, minimum=1),
+    # A broker that hangs (accepts connections but answers nothing) fails a publish attempt after this
+    # many seconds instead of holding the upload's request, and its thread, for as long as it hangs: with
+    # the retries of CELERY_TASK_PUBLISH_RETRY_POLICY about 20 s on a connection that was open, 5 s after.
+    # Well above the 1 s a worker's BRPOP poll waits for the broker's reply.
+    "socket_timeout": 5,
+    # The TCP connect: CELERY_BROKER_CONNECTION_TIMEOUT bounds kombu's retries, not Redis's socket.
+    "socket_connect_timeout": 3,
 }
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # An upload must not hang while the broker is down: the recording stays queued and the sweep
@@ -339,6 +346,9 @@ CACHES = {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
         "LOCATION": API_CACHE_URL,
         "KEY_PREFIX": "ecg-api",
+        # A Redis that hangs costs a request at most about a second: the API then goes on without it
+        # (api.throttling.api_cache_call). Its commands answer in well under a millisecond.
+        "OPTIONS": {"socket_timeout": 1, "socket_connect_timeout": 1},
     }
     if API_CACHE_URL
     else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "ecg-api"},
