@@ -190,10 +190,12 @@ def _route_event(request, response, *, status_code: int | None = None) -> dict |
         action = A.EXPORT if write_action == A.EXPORT else A.VIEW
     elif request.method in _WRITES and not (not api and status_code == 200):
         action = write_action  # (a page answering 200 to a POST showed its form again: nothing was written)
+        if response is not None and response.get("Idempotent-Replayed") == "true":
+            action = A.VIEW  # the same request again, answered with what it made: nothing was created twice
     else:
         return None
     object_id = match.kwargs.get(kwarg, "") if kwarg else ""
-    if not object_id and action in {A.CREATE, A.REVIEW}:
+    if not object_id and (action in {A.CREATE, A.REVIEW} or request.method in _WRITES):
         if response is None:  # known only from the response
             return None
         object_id = _created_id(response, object_type)

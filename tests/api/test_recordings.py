@@ -326,6 +326,11 @@ def test_the_same_idempotency_key_and_body_return_the_same_recording(api, patien
     assert first.json()["id"] == again.json()["id"]
     assert again["Idempotent-Replayed"] == "true"
     assert ECGRecording.objects.count() == 1 and IdempotencyRecord.objects.count() == 1
+    # the trail says it was created once and then asked for again (it had two "create" rows)
+    from accounts.models import AuditEvent
+
+    actions = AuditEvent.objects.filter(object_type="recording", object_id=str(first.json()["id"]))
+    assert sorted(actions.values_list("action", flat=True)) == ["create", "view"]
 
 
 def test_the_same_idempotency_key_with_another_body_is_409(api, patient_a):
