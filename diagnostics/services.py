@@ -341,7 +341,12 @@ def _claim(recording_id: int, claim_token: str, max_attempts: int = 3) -> bool:
     )
     if updated == 0:
         _mark_failed(
-            claimable.filter(attempts__gte=max_attempts),
+            # not while an attempt holds a live lease: a second copy of its message (a broker's redelivery) had
+            # failed a recording whose last attempt was running normally. A crashed attempt's lease runs out,
+            # and the sweep's new message then finds the budget spent.
+            claimable.filter(attempts__gte=max_attempts).exclude(
+                status=ECGRecording.Status.PROCESSING, claimed_at__gte=lease
+            ),
             recording_id,
             f"Gave up after {max_attempts} attempts; the analysis kept crashing. Check the file, or contact support.",
             now=now,

@@ -175,8 +175,11 @@ def test_a_retry_after_a_database_restart_does_not_use_up_the_crash_budget(recor
     assert classify_recording.apply(args=(recording.pk,), task_id="message-1", retries=2).get() == "done"
     recording.refresh_from_db()
     assert recording.status == "done" and recording.attempts == MAX_ATTEMPTS + 1
-    # a message redelivered after crashes (no retry of its own) still gives up at the budget
-    ECGRecording.objects.filter(pk=recording.pk).update(status="processing", claim_token="message-2", attempts=3)
+    # a message redelivered after crashes (no retry of its own; the crashed attempt's lease run out) still gives
+    # up at the budget
+    ECGRecording.objects.filter(pk=recording.pk).update(
+        status="processing", claim_token="message-2", attempts=3, claimed_at=None
+    )
     assert classify_recording.apply(args=(recording.pk,), task_id="message-2").get() == "not-claimed"
     recording.refresh_from_db()
     assert recording.status == "failed" and "Gave up after 3 attempts" in recording.error_message
@@ -205,3 +208,22 @@ def test_results_the_storage_cannot_hold_are_retried_before_the_recording_fails(
     assert recording.attempts == 1 + classify_recording.max_retries
     assert recording.status == "failed" and "could not be stored" in recording.error_message
     assert _beat_files() == before  # no part of a beats file left behind
+
+
+@pytest.mark.django_db
+def test_a_second_copy_of_the_message_does_not_fail_a_last_attempt_that_is_running(recording, settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    running = {"status": "processing", "claim_token": "message-1", "attempts": 3}
+    ECGRecording.objects.filter(pk=recording.pk).update(**running, claimed_at=timezone.now())
+    assert not services._claim(recording.pk, "message-1", max_attempts=3)
+    recording.refresh_from_db()
+    assert recording.status == "processing" and not recording.error_message  # its lease is being renewed
+    # once that lease has run out (the attempt crashed), the budget is spent: failed
+    stale = timezone.now() - timedelta(seconds=settings.ECG_PROCESSING_LEASE_SECONDS + 1)
+    ECGRecording.objects.filter(pk=recording.pk).update(claimed_at=stale)
+    assert not services._claim(recording.pk, "sweep-message", max_attempts=3)
+    recording.refresh_from_db()
+    assert recording.status == "failed" and "Gave up after 3 attempts" in recording.error_message
