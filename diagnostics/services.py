@@ -10,7 +10,7 @@ from django.conf import settings
 from django.core.files import File
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, transaction
 from django.db.models import F, Q, QuerySet
 from django.dispatch import Signal
 from django.utils import timezone
@@ -311,6 +311,15 @@ class RecordingLease:
             connection.close()
 
 
+def recording_claim_hold(*, recording_id: int, claim_token: str, seconds: float) -> bool:
+    """Keep ``claim_token``'s claim for ``seconds`` more (a retry to come): the lease counts from then."""
+    return bool(
+        ECGRecording.objects.filter(
+            pk=recording_id, status=ECGRecording.Status.PROCESSING, claim_token=claim_token
+        ).update(claimed_at=timezone.now() + timedelta(seconds=seconds))
+    )
+
+
 def lease_renew_seconds() -> float:
     """How often a worker renews its lease: four times per lease, at most every 10 s."""
     return min(10.0, settings.ECG_PROCESSING_LEASE_SECONDS / 4)
@@ -481,14 +490,29 @@ def _classify_claimed(recording_id: int, claim_token: str, models: dict, lease: 
             rhythm=rhythm,
             beats_name=beats_name,
         )
-    except BaseException:
-        _delete_quietly(beats_name)  # a part of it, where the storage failed while writing it
+    except BaseException as exc:
+        # A connection lost during COMMIT may have committed: the file goes only once the recording is read not
+        # to name it (kept, an orphan, when that cannot be read either)
+        if not isinstance(exc, DatabaseError) or not _names_beats_file(recording_id, beats_name):
+            _delete_quietly(beats_name)  # a part of it, where the storage failed while writing it
         raise
     if outcome != "done":
         default_storage.delete(beats_name)
     elif replaced and replaced != beats_name:
         default_storage.delete(replaced)
     return outcome
+
+
+def _names_beats_file(recording_id: int, beats_name: str) -> bool:
+    """Whether the recording names ``beats_name`` (True when the database cannot say)."""
+    from django.db import connection
+
+    try:
+        if not connection.in_atomic_block:
+            connection.close()  # the one that failed; a new one reads what was committed
+        return ECGRecording.objects.filter(pk=recording_id, beats_file=beats_name).exists()
+    except DatabaseError:
+        return True
 
 
 def _write_results(

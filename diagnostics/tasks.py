@@ -3,6 +3,7 @@ import logging
 import uuid
 
 from celery import shared_task
+from django.conf import settings
 from django.db import InterfaceError, OperationalError
 
 from . import services
@@ -23,13 +24,20 @@ def classify_recording(self, recording_id: int) -> str:
             recording_id=recording_id, claim_token=token, max_attempts=MAX_ATTEMPTS + (self.request.retries or 0)
         )
     except (OperationalError, InterfaceError) as exc:  # database restarting: try again shortly
-        raise self.retry(exc=exc, countdown=min(60, 5 * 2**self.request.retries))
+        # within half the lease, so the retry comes while the claim still holds (its last renewal is at most a
+        # renewal period old) and the sweep has not sent the recording to another worker meanwhile
+        countdown = min(5 * 2**self.request.retries, settings.ECG_PROCESSING_LEASE_SECONDS / 2)
+        raise self.retry(exc=exc, countdown=countdown)
     except Exception as exc:
         if isinstance(exc, OSError) and exc.errno in STORAGE_FULL:
             # The results could not be stored (a full disk or store, which may pass): later, not failed at once
             logger.exception("storing the results of recording %s failed", recording_id)
             if self.request.retries < self.max_retries:
-                raise self.retry(exc=exc, countdown=min(300, 30 * 2**self.request.retries)) from exc
+                countdown = min(300, 30 * 2**self.request.retries)
+                # the claim is held until the retry comes, or the sweep would send the recording to another
+                # worker as abandoned and a fresh message would find the crash budget spent
+                services.recording_claim_hold(recording_id=recording_id, claim_token=token, seconds=countdown)
+                raise self.retry(exc=exc, countdown=countdown) from exc
             reason = (
                 "The results could not be stored (the server's storage is full); please retry later or contact support."
             )

@@ -227,3 +227,22 @@ def test_a_second_copy_of_the_message_does_not_fail_a_last_attempt_that_is_runni
     assert not services._claim(recording.pk, "sweep-message", max_attempts=3)
     recording.refresh_from_db()
     assert recording.status == "failed" and "Gave up after 3 attempts" in recording.error_message
+
+
+@pytest.mark.django_db
+def test_a_connection_lost_after_the_results_committed_keeps_the_beats_file_they_name(
+    recording, active_models, monkeypatch
+):
+    from django.db import OperationalError
+
+    real = services._write_results
+
+    def committed_then_lost(*args, **kw):
+        real(*args, **kw)
+        raise OperationalError("server closed the connection unexpectedly")  # during COMMIT, after it took
+
+    monkeypatch.setattr(services, "_write_results", committed_then_lost)
+    with pytest.raises(OperationalError):
+        services.recording_classify(recording_id=recording.pk, claim_token="t1")
+    recording.refresh_from_db()
+    assert recording.status == "done" and recording.beats_file.name.rsplit("/", 1)[-1] in _beat_files()

@@ -77,6 +77,18 @@ def test_a_lease_left_unrenewed_past_its_length_is_given_up(claimed, settings, m
         assert lease.lost.wait(5), "kept working on a claim the sweep has given to another worker"
 
 
+def test_a_claim_held_for_a_retry_is_not_taken_over_by_the_sweep_meanwhile(claimed, settings):
+    # the claimed fixture's lease ran out 30 s ago; a worker waiting to retry (a full disk) holds it on
+    lease = timedelta(seconds=settings.ECG_PROCESSING_LEASE_SECONDS)
+    assert services.recording_claim_hold(recording_id=claimed.pk, claim_token="worker-1", seconds=120)
+    assert services.recordings_requeue_stale(older_than=lease) == 0
+    claimed.refresh_from_db()
+    assert claimed.status == "processing" and claimed.claim_token == "worker-1"
+    assert services._claim(claimed.pk, "worker-1")  # the retry itself claims it again
+    ECGRecording.objects.filter(pk=claimed.pk).update(claimed_at=timezone.now() - lease - timedelta(seconds=1))
+    assert not services.recording_claim_hold(recording_id=claimed.pk, claim_token="another", seconds=120)
+
+
 def test_work_that_lost_its_claim_writes_no_results(claimed, active_models):
     lease = services.RecordingLease(claimed.pk, "worker-1", renew_every=60)
     lease.lost.set()  # as the renewal thread does when another worker took the recording over
