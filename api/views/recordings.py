@@ -31,6 +31,23 @@ CSV_ONLY = (
 )
 
 
+def _accepts_csv(request) -> bool:
+    """Whether the Accept header admits text/csv (*/* and text/* do; a range with q=0 does not). DRF's choice of
+    renderer goes by specificity, not by q, so "application/json, */*" (axios's default) chose JSON."""
+    from rest_framework.utils.mediatypes import _MediaType, media_type_matches
+
+    header = request.META.get("HTTP_ACCEPT", "").strip() or "*/*"
+    for part in header.split(","):
+        if not part.strip():
+            continue
+        media = _MediaType(part.strip())
+        if media.params.get("q", "1").strip() in ("0", "0.0", "0.00", "0.000"):
+            continue
+        if media_type_matches("text/csv", part.strip().split(";")[0].strip()):
+            return True
+    return False
+
+
 def _parse_when(name: str, raw: str, *, end: bool) -> datetime:
     invalid = ValidationError({name: "Expected a date (YYYY-MM-DD) or an ISO 8601 date-time."})
     try:
@@ -358,8 +375,9 @@ class RecordingViewSet(ApiViewSet):
         renderer_classes=[CsvRenderer, OrjsonRenderer],
     )
     def export_csv(self, request, pk):
-        if not isinstance(request.accepted_renderer, CsvRenderer):  # JSON is for its errors, not its body
+        if not _accepts_csv(request):  # JSON is for its errors, not its body
             raise NotAcceptable(CSV_ONLY)
+        request.accepted_renderer, request.accepted_media_type = CsvRenderer(), CsvRenderer.media_type
         recording = diagnostics_selectors.recording_get(user=request.user, recording_id=int(pk))
         _require_done(recording, "results")
         return diagnostics_exports.recording_csv_response(recording)

@@ -95,6 +95,20 @@ def test_a_client_accepting_only_json_is_told_406_not_sent_csv(api_as, staff_a, 
     assert not AuditEvent.objects.filter(action="export").exists()
 
 
-def test_a_browser_like_accept_gets_the_csv(api_as, staff_a, done_recording):
-    response = api_as(staff_a).get(url(done_recording.pk), HTTP_ACCEPT="text/html,application/xhtml+xml,*/*;q=0.8")
+@pytest.mark.parametrize(
+    "accept",
+    [
+        "text/html,application/xhtml+xml,*/*;q=0.8",  # a browser
+        "application/json, text/plain, */*",  # axios's and Angular's default
+        "application/json, */*;q=0.1",
+        "text/*",
+    ],
+)
+def test_a_client_accepting_csv_among_others_gets_the_csv(api_as, staff_a, done_recording, accept):
+    response = api_as(staff_a).get(url(done_recording.pk), HTTP_ACCEPT=accept)
     assert response.status_code == 200 and response["Content-Type"] == "text/csv; charset=utf-8"
+
+
+def test_csv_refused_with_q_0_is_406(api_as, staff_a, done_recording):
+    response = api_as(staff_a).get(url(done_recording.pk), HTTP_ACCEPT="application/json, text/csv;q=0")
+    assert response.status_code == 406
