@@ -1,6 +1,23 @@
+import uuid
+
 from django.contrib.auth.models import AbstractUser
 from django.core.validators import RegexValidator
-from django.db import models
+from django.db import IntegrityError, models
+
+
+class Installation(models.Model):
+    """This installation's own id, made once and kept whatever its keys: the identifier systems and ids it sends
+    other systems (FHIR) carry it, so two installations' records are never taken for one."""
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1, editable=False)
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+
+    @classmethod
+    def current(cls) -> "Installation":
+        try:
+            return cls.objects.get_or_create(pk=1)[0]
+        except IntegrityError:  # made at the same moment by another process
+            return cls.objects.get(pk=1)
 
 
 class Clinic(models.Model):

@@ -1,7 +1,5 @@
 """The result of a recording as a FHIR R4 Bundle (validated in the tests with fhir.resources)."""
 
-import hashlib
-import hmac
 import uuid
 from datetime import timedelta
 
@@ -43,30 +41,24 @@ HEART_RATE = ("147842", "MDC_ECG_HEART_RATE")
 SEX = {"female": "female", "male": "male", "other": "other", "unknown": "unknown"}
 
 
-def _namespace() -> uuid.UUID:
-    """This installation's namespace for the Bundle's ids, derived from its SECRET_KEY (never sent).
-
-    A fixed namespace made every installation give its recording 7 the same ids, so a hospital receiving from
-    two clinics' installations would have read two patients as one.
-    """
-    digest = hmac.new(settings.SECRET_KEY.encode(), b"ecg-analyzer fhir urn namespace", hashlib.sha256).digest()
-    return uuid.UUID(bytes=digest[:16])
-
-
 def installation() -> str:
-    """A short name of this installation, derived from its SECRET_KEY, for identifier systems of its own."""
-    return hmac.new(settings.SECRET_KEY.encode(), b"ecg-analyzer installation", hashlib.sha256).hexdigest()[:12]
+    """This installation's id (accounts.Installation: made once, kept whatever its keys), in the identifier
+    systems of its own and the namespace of the Bundle's ids."""
+    from accounts.models import Installation
+
+    return str(Installation.current().uuid)
 
 
-def mrn_system(clinic) -> str:
+def mrn_system(clinic, here: str | None = None) -> str:
     """The Patient identifier's system: the clinic's MRN system where its administrator set one (the hospital's),
     else one of this installation's own (two installations' clinic 1 are two systems)."""
-    return clinic.mrn_system or f"urn:ecg-analyzer:{installation()}:clinic:{clinic.pk}:mrn"
+    return clinic.mrn_system or f"urn:ecg-analyzer:{here or installation()}:clinic:{clinic.pk}:mrn"
 
 
-def _urn(*parts) -> str:
-    """Stable ids, so the same result gives the same Bundle (and ETag) on every request of this installation."""
-    return f"urn:uuid:{uuid.uuid5(_namespace(), ':'.join(map(str, parts)))}"
+def _urn(*parts, namespace: str) -> str:
+    """Stable ids, so the same result gives the same Bundle (and ETag) on every request; this installation's own
+    (a fixed namespace had given every installation's recording 7 the same ids)."""
+    return f"urn:uuid:{uuid.uuid5(uuid.UUID(namespace), ':'.join(map(str, parts)))}"
 
 
 def _coding(system: str, code: str, display: str | None = None) -> dict:
@@ -393,11 +385,12 @@ def _in_af_note(figures: dict) -> str:
 
 def bundle(*, recording: ECGRecording, diagnosis: Diagnosis, signal=None, beats=None) -> dict:
     patient = recording.patient
-    patient_ref = _urn("patient", patient.pk)
+    here = installation()
+    patient_ref = _urn("patient", patient.pk, namespace=here)
     effective, report_effective = _effective(recording)
     patient_resource = {
         "resourceType": "Patient",
-        "identifier": [{"system": mrn_system(patient.clinic), "value": patient.mrn}],
+        "identifier": [{"system": mrn_system(patient.clinic, here), "value": patient.mrn}],
         "name": [{"family": patient.family_name, **({"given": [patient.given_name]} if patient.given_name else {})}],
         "gender": SEX.get(patient.sex, "unknown"),
     }
@@ -532,11 +525,11 @@ def bundle(*, recording: ECGRecording, diagnosis: Diagnosis, signal=None, beats=
     if waveform is not None:
         observations.append(waveform)
 
-    observation_refs = [_urn("observation", diagnosis.pk, i) for i in range(len(observations))]
+    observation_refs = [_urn("observation", diagnosis.pk, i, namespace=here) for i in range(len(observations))]
     counts = ", ".join(f"{c} {getattr(diagnosis, f'count_{c.lower()}')}" for c in AAMI_CLASSES)
     report = {
         "resourceType": "DiagnosticReport",
-        "identifier": [{"system": f"urn:ecg-analyzer:{installation()}:recording", "value": str(recording.pk)}],
+        "identifier": [{"system": f"urn:ecg-analyzer:{here}:recording", "value": str(recording.pk)}],
         "status": "amended" if amended else "final",
         "category": [
             {
@@ -563,7 +556,7 @@ def bundle(*, recording: ECGRecording, diagnosis: Diagnosis, signal=None, beats=
     }
     entries = [
         {"fullUrl": patient_ref, "resource": patient_resource},
-        {"fullUrl": _urn("report", diagnosis.pk), "resource": report},
+        {"fullUrl": _urn("report", diagnosis.pk, namespace=here), "resource": report},
     ]
     entries += [{"fullUrl": ref, "resource": obs} for ref, obs in zip(observation_refs, observations)]
     return {

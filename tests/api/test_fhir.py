@@ -306,20 +306,23 @@ def test_without_a_stated_start_the_results_are_effective_when_uploaded(api_as, 
     assert {o["effectiveDateTime"] for o in resources(data, "Observation")} == {done_recording.created_at.isoformat()}
 
 
-def test_bundle_ids_are_this_installations_own(api_as, staff_a, done_recording, settings):
-    """Two installations' recording 7 are two resources to a hospital receiving from both."""
+def test_bundle_ids_are_this_installations_own_and_survive_a_new_secret_key(api_as, staff_a, done_recording, settings):
+    """Two installations' recording 7 are two resources to a hospital receiving from both; a rotated key
+    changes nothing a receiver matches on."""
+    import uuid
+
+    from accounts.models import Installation
 
     def full_urls():
-        return [
-            entry["fullUrl"]
-            for entry in api_as(staff_a).get(f"/api/v1/recordings/{done_recording.pk}/fhir").json()["entry"]
-        ]
+        path = f"/api/v1/recordings/{done_recording.pk}/fhir"
+        return [entry["fullUrl"] for entry in api_as(staff_a).get(path).json()["entry"]]
 
     here = full_urls()
     assert all(url.startswith("urn:uuid:") for url in here) and len(set(here)) == len(here)
-    settings.SECRET_KEY = "another installation's secret key, fifty characters or more long"
-    elsewhere = full_urls()
-    assert not set(here) & set(elsewhere)
+    settings.SECRET_KEY = "another secret key after a rotation, fifty characters or more long"
+    assert full_urls() == here
+    Installation.objects.filter(pk=1).update(uuid=uuid.uuid4())  # another installation
+    assert not set(here) & set(full_urls())
 
 
 def test_the_patient_carries_the_clinics_mrn_system_so_the_hospital_can_match_it(api_as, staff_a, done_recording):
