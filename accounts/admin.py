@@ -152,10 +152,22 @@ class AuditEventAdmin(admin.ModelAdmin):
 
 
 def reset_second_factor(user) -> int:
-    """Delete every second-factor device (authenticator, recovery codes) of ``user``; how many there were."""
+    """Delete every second-factor device (authenticator, recovery codes) of ``user`` and end their sessions (one
+    left signed in with the password alone would enrol the next authenticator: whoever holds it); how many
+    devices there were."""
+    from django.contrib.sessions.models import Session
+    from django.utils import timezone
+
     removed = 0
     for model in (TOTPDevice, StaticDevice):
         removed += model.objects.filter(user=user).delete()[1].get(model._meta.label, 0)
+    if removed:
+        theirs = [
+            s.pk
+            for s in Session.objects.filter(expire_date__gt=timezone.now()).iterator()
+            if s.get_decoded().get("_auth_user_id") == str(user.pk)
+        ]
+        Session.objects.filter(pk__in=theirs).delete()
     return removed
 
 

@@ -195,12 +195,15 @@ def test_a_clinic_administrator_resets_a_lost_authenticator_and_the_user_enrols_
 
     enrolled(doctor_a)
     StaticDevice.objects.create(user=doctor_a, name="recovery", confirmed=True)
+    elsewhere = password_login(Client(), doctor_a)  # a session left open somewhere, past the password
     response = _reset_as(client, admin_a, doctor_a, staff_a)
     assert response.status_code == 200
     assert "Second factor reset for 1 user" in response.content.decode() and "1 had none" in response.content.decode()
     assert not TOTPDevice.objects.filter(user=doctor_a).exists() and not StaticDevice.objects.filter(user=doctor_a)
     event = AuditEvent.objects.get(action="update", object_type="second_factor")
     assert (event.user, event.object_id, event.channel) == (admin_a, str(doctor_a.pk), "admin")
+    # that session is ended: it cannot enrol the next authenticator for whoever holds it
+    assert elsewhere.get("/reviews/")["Location"].startswith(reverse("login"))
     doctor = password_login(Client(), doctor_a)
     assert doctor.get("/reviews/", follow=True).redirect_chain[-1][0].startswith(reverse("two-factor-setup"))
 
