@@ -159,6 +159,15 @@ def webhook_deliver(*, delivery_id: int) -> str:
         return "not-due"  # sent, given up, or another worker is sending it
     # The attempts read stay part of the condition: a worker that claimed it since has counted one more.
     due = due.filter(attempts=delivery.attempts)
+    if delivery.attempts >= settings.API_WEBHOOK_MAX_ATTEMPTS:
+        # every attempt started (a worker killed mid-POST counts its own, and the sweep sent it again): given up
+        # as a failed POST would be, not sent for ever
+        due.update(
+            status=WebhookDelivery.Status.FAILED,
+            next_retry_at=None,
+            last_error=f"Given up after {delivery.attempts} attempts (the last one did not finish).",
+        )
+        return "failed"
     token = delivery.token
     subject = delivery.recording if delivery.event == webhooks.RECORDING_FAILED else delivery.diagnosis
     if subject is None or not token.is_usable or not token.webhook_url or token.webhook_url != delivery.url:

@@ -255,3 +255,31 @@ def test_the_delivery_socket_refuses_to_wait_past_its_deadline():
             sock.recv(1)  # not even tried
     finally:
         sock.close()
+
+
+@pytest.mark.django_db
+def test_a_delivery_whose_attempts_are_spent_is_given_up_not_sent_again(settings, staff_a, done_recording):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from api.models import WebhookDelivery
+    from api.services import api_token_create, webhook_deliver
+
+    settings.API_WEBHOOK_ALLOWED_HOSTS = ["127.0.0.1"]
+    token, _ = api_token_create(user=staff_a, webhook_url="http://127.0.0.1:9/hook")
+    delivery = WebhookDelivery.objects.create(
+        token=token,
+        clinic=done_recording.clinic,
+        diagnosis=done_recording.diagnosis,
+        recording=done_recording,
+        event="diagnosis.created",
+        url=token.webhook_url,
+        status=WebhookDelivery.Status.PENDING,
+        attempts=settings.API_WEBHOOK_MAX_ATTEMPTS,  # the last one's worker was killed mid-POST
+        next_retry_at=timezone.now() - timedelta(seconds=1),
+    )
+    assert webhook_deliver(delivery_id=delivery.pk) == "failed"
+    delivery.refresh_from_db()
+    assert delivery.status == WebhookDelivery.Status.FAILED and delivery.attempts == settings.API_WEBHOOK_MAX_ATTEMPTS
+    assert "Given up after" in delivery.last_error
