@@ -131,7 +131,7 @@ def _delete_quietly(name: str) -> None:
     try:
         default_storage.delete(name)
     except Exception:  # nothing there, or the storage failing still: the failure was logged already
-        logger.warning("could not remove the partial upload %s", name)
+        logger.warning("could not remove the stored file %s", name)
 
 
 def recording_submission_replay(*, user: User, idempotency_key: str, fingerprint: str) -> ECGRecording | None:
