@@ -10,7 +10,7 @@ import re
 from typing import Any
 
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
-from django.db import DatabaseError, transaction
+from django.db import DatabaseError
 from django.dispatch import receiver
 
 from .models import AuditEvent
@@ -132,8 +132,7 @@ class AuditMiddleware:
         event = _route_event(request, response)
         if event is not None:
             try:
-                with transaction.atomic():  # a failed insert leaves the connection usable
-                    AuditEvent.objects.create(**event)
+                AuditEvent.objects.create(**event)  # after the view's transaction: in autocommit, on its own
             except DatabaseError:
                 # A write has committed by now (an upload, a review): answering 500 would have the client send
                 # it again, and make it twice (a fault-injection run did). The row goes to the error log whole,

@@ -599,6 +599,7 @@ def audit_inserts_fail():
         cursor.execute("DROP TRIGGER test_refuse_audit ON accounts_auditevent; DROP FUNCTION test_refuse_audit();")
 
 
+@pytest.mark.django_db(transaction=True)  # as served: the audit row written in autocommit, after the upload's
 def test_an_upload_committed_is_answered_201_though_its_audit_row_could_not_be_written(
     api_as, staff_a, patient_a, audit_inserts_fail, caplog
 ):
