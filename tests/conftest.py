@@ -271,3 +271,20 @@ def copy_to(tmp_path):
         return dst
 
     return _copy
+
+
+@pytest.fixture
+def file_size_limit():
+    """Files this process writes stop growing at a limit (EFBIG), as a full disk stops them mid-write."""
+    import resource
+    import signal
+
+    previous_handler = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    previous = resource.getrlimit(resource.RLIMIT_FSIZE)
+
+    def limit(size: int | None) -> None:  # None: no limit again
+        resource.setrlimit(resource.RLIMIT_FSIZE, previous if size is None else (size, previous[1]))
+
+    yield limit
+    resource.setrlimit(resource.RLIMIT_FSIZE, previous)
+    signal.signal(signal.SIGXFSZ, previous_handler)

@@ -613,23 +613,6 @@ def test_an_upload_committed_is_answered_201_though_its_audit_row_could_not_be_w
         api.get(f"/api/v1/recordings/{response.json()['id']}")
 
 
-@pytest.fixture
-def file_size_limit():
-    """Files this process writes stop growing at a limit (EFBIG), as a full disk stops them mid-write."""
-    import resource
-    import signal
-
-    previous_handler = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-    previous = resource.getrlimit(resource.RLIMIT_FSIZE)
-
-    def limit(size: int) -> None:
-        resource.setrlimit(resource.RLIMIT_FSIZE, (size, previous[1]))
-
-    yield limit
-    resource.setrlimit(resource.RLIMIT_FSIZE, previous)
-    signal.signal(signal.SIGXFSZ, previous_handler)
-
-
 def test_an_upload_the_storage_cannot_hold_is_503_and_leaves_nothing(api_as, staff_a, patient_a, file_size_limit):
     from pathlib import Path
 

@@ -186,21 +186,17 @@ def test_a_retry_after_a_database_restart_does_not_use_up_the_crash_budget(recor
 
 
 @pytest.mark.django_db
-def test_results_the_storage_cannot_hold_are_retried_before_the_recording_fails(recording, active_models):
-    import resource
-    import signal
-
+def test_results_the_storage_cannot_hold_are_retried_before_the_recording_fails(
+    recording, active_models, file_size_limit
+):
     from diagnostics.tasks import classify_recording
 
     before = _beat_files()
-    previous_handler = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-    previous = resource.getrlimit(resource.RLIMIT_FSIZE)
-    resource.setrlimit(resource.RLIMIT_FSIZE, (1000, previous[1]))  # the beats file (5 x 187 floats) stops at 1 kB
+    file_size_limit(1000)  # the beats file (5 x 187 floats) stops at 1 kB
     try:
         result = classify_recording.apply(args=(recording.pk,), task_id="message-1")
     finally:
-        resource.setrlimit(resource.RLIMIT_FSIZE, previous)
-        signal.signal(signal.SIGXFSZ, previous_handler)
+        file_size_limit(None)
     # retried (inline here: a worker waits 30 s, then twice as long each time), each retry with an attempt of
     # its own, and only then failed, saying why
     assert result.get() == "failed"
