@@ -15,7 +15,8 @@ again, connects to the very address it checked (no second DNS answer) and follow
 
 A receiver cannot hold a worker (shared with classification) for longer than DEADLINE_SECONDS per
 attempt: every wait on its socket is cut to what is left of that, so answering one byte at a time does
-not keep the delivery going. The sending lease (api.services.webhook_sending_lease) is derived from it.
+not keep the delivery going, and the host's lookup has TIMEOUT_SECONDS of it. The sending lease
+(api.services.webhook_sending_lease) is derived from it.
 """
 
 import hashlib
@@ -27,6 +28,7 @@ import logging
 import math
 import socket
 import ssl
+import threading
 import time
 from typing import cast
 from urllib.parse import urlsplit
@@ -61,12 +63,50 @@ class WebhookError(Exception):
         self.status_code = status_code
 
 
+class LookupFailed(OSError):
+    """The webhook host's name found no address, or none in time: at delivery, tried again later (a name
+    server's outage passes); when an administrator saves the URL, a refusal."""
+
+
 def _resolve(host: str, port: int) -> list[str]:
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError):
         return []
     return list(dict.fromkeys(str(info[4][0]).split("%")[0] for info in infos))
+
+
+# Lookups under way at once in this process. The system's resolver cannot be interrupted, so a lookup
+# that hangs keeps its (daemon) thread until the resolver gives up; these slots bound how many can.
+_LOOKUP_SLOTS = threading.BoundedSemaphore(8)
+
+
+def _resolve_within(host: str, port: int, seconds: float) -> list[str]:
+    """`_resolve` given at most ``seconds``: a name server that does not answer held a delivery's worker for
+    as long as the system resolver waits (its timeout times its attempts times the name servers), on top
+    of the delivery's deadline."""
+    started = time.monotonic()
+    too_long = LookupFailed(f"the lookup of the webhook host {host!r} took longer than {max(seconds, 0):.0f} s")
+    if seconds <= 0 or not _LOOKUP_SLOTS.acquire(timeout=seconds):
+        raise too_long
+    answer: dict = {}
+    done = threading.Event()
+
+    def look_up() -> None:
+        try:
+            answer["addresses"] = _resolve(host, port)
+        except BaseException as exc:  # handed to the caller
+            answer["error"] = exc
+        finally:
+            _LOOKUP_SLOTS.release()
+            done.set()
+
+    threading.Thread(target=look_up, name="webhook-lookup", daemon=True).start()
+    if not done.wait(max(0.0, seconds - (time.monotonic() - started))):
+        raise too_long
+    if "error" in answer:
+        raise answer["error"]
+    return answer["addresses"]
 
 
 def _embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
@@ -100,8 +140,10 @@ def _allow_listed(host: str, ip: ipaddress.IPv4Address | ipaddress.IPv6Address) 
     return False
 
 
-def webhook_url_check(url: str) -> tuple:
-    """The URL's parts and the addresses to connect to; ValidationError when the URL may not be used."""
+def webhook_url_check(url: str, *, lookup_seconds: float = TIMEOUT_SECONDS, delivering: bool = False) -> tuple:
+    """The URL's parts and the addresses to connect to; ValidationError when the URL may not be used. The
+    host's lookup takes at most ``lookup_seconds``; when ``delivering``, a lookup that finds no address (or
+    none in time) is LookupFailed, to be tried again, not a refusal."""
     parts = urlsplit(url)
     schemes = {"https"} if settings.PRODUCTION else {"https", "http"}
     if parts.scheme not in schemes:
@@ -116,9 +158,14 @@ def webhook_url_check(url: str) -> tuple:
         raise ValidationError("the webhook URL has a malformed port") from None
     if not host:
         raise ValidationError("the webhook URL names no host")
-    addresses = _resolve(host, port)
-    if not addresses:
-        raise ValidationError(f"the webhook host {host!r} does not resolve to an address")
+    try:
+        addresses = _resolve_within(host, port, lookup_seconds)
+        if not addresses:
+            raise LookupFailed(f"the webhook host {host!r} does not resolve to an address")
+    except LookupFailed as exc:
+        if delivering:
+            raise
+        raise ValidationError(str(exc)) from None
     for address in addresses:
         ip = ipaddress.ip_address(address)
         if not _is_public(ip) and not _allow_listed(host, ip):
@@ -317,9 +364,12 @@ def post(
     token: ApiToken, subject: Diagnosis | ECGRecording, event: str = DIAGNOSIS_CREATED, delivery_id: int | None = None
 ) -> int:
     """POST the notice; its status code, or WebhookError for another answer, socket.timeout past
-    DEADLINE_SECONDS (counted from here: the URL's check again takes part of it) or another OSError."""
+    DEADLINE_SECONDS (counted from here: the URL's check again, its lookup included, takes part of it),
+    LookupFailed or another OSError."""
     deadline = time.monotonic() + DEADLINE_SECONDS
-    parts, host, port, addresses = webhook_url_check(token.webhook_url)
+    parts, host, port, addresses = webhook_url_check(
+        token.webhook_url, lookup_seconds=min(TIMEOUT_SECONDS, DEADLINE_SECONDS), delivering=True
+    )
     body = payload(subject, event)
     timestamp = str(int(time.time()))
     headers = {

@@ -283,3 +283,41 @@ def test_a_delivery_whose_attempts_are_spent_is_given_up_not_sent_again(settings
     delivery.refresh_from_db()
     assert delivery.status == WebhookDelivery.Status.FAILED and delivery.attempts == settings.API_WEBHOOK_MAX_ATTEMPTS
     assert "Given up after" in delivery.last_error
+
+
+@pytest.mark.django_db
+def test_a_name_server_that_does_not_answer_ends_the_attempt_within_the_lookups_time(
+    quick_deadline, staff_a, patient_a, monkeypatch
+):
+    # the system resolver (which no test here can make hang) stands in for a name server that never answers:
+    # its wait came on top of the deadline, as long as the resolver's timeouts times its attempts and servers
+    monkeypatch.setattr(webhooks, "TIMEOUT_SECONDS", 1)
+    delivery = failure_notice(staff_a, patient_a, "http://127.0.0.1:9/hook")
+    unanswered = threading.Event()
+    monkeypatch.setattr(webhooks, "_resolve", lambda host, port: unanswered.wait(DRIP_FOR_SECONDS) and [])
+    started = time.monotonic()
+    try:
+        assert webhook_deliver(delivery_id=delivery.pk) == "retrying"  # a name server's outage passes
+        elapsed = time.monotonic() - started
+    finally:
+        unanswered.set()
+    assert 0.9 <= elapsed < 3 * DEADLINE
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.attempts) == ("retrying", 1)
+    assert "lookup of the webhook host '127.0.0.1' took longer than 1 s" in delivery.last_error
+
+
+@pytest.mark.django_db
+def test_a_name_without_an_address_at_delivery_is_tried_again_and_refused_when_saved(
+    quick_deadline, staff_a, patient_a, monkeypatch
+):
+    from django.core.exceptions import ValidationError
+
+    monkeypatch.setattr(webhooks, "_resolve", lambda host, port: ["93.184.216.34"])  # when it was saved
+    delivery = failure_notice(staff_a, patient_a, "http://hooks.example.org/hook")
+    monkeypatch.setattr(webhooks, "_resolve", lambda host, port: [])  # NXDOMAIN, or a resolver's failure
+    assert webhook_deliver(delivery_id=delivery.pk) == "retrying"  # it had been given up for good at once
+    delivery.refresh_from_db()
+    assert delivery.status == "retrying" and "does not resolve to an address" in delivery.last_error
+    with pytest.raises(ValidationError, match="does not resolve to an address"):  # the administrator's form
+        webhooks.webhook_url_check("http://hooks.example.org/hook")
