@@ -3,6 +3,7 @@ import io
 import logging
 import time
 import uuid
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 import numpy as np
@@ -325,8 +326,15 @@ def lease_renew_seconds() -> float:
     return min(10.0, settings.ECG_PROCESSING_LEASE_SECONDS / 4)
 
 
-def _claim(recording_id: int, claim_token: str, max_attempts: int = 3) -> bool:
-    """queued → processing, only if still queued (or abandoned by a dead worker).
+def _claim(recording_id: int, claim_token: str, max_attempts: int = 3, *, takes_over: Sequence[str] = ()) -> bool:
+    """queued → processing, only if still queued (or abandoned by a dead worker, or held by ``takes_over``).
+
+    ``takes_over`` names the claims of the same task's earlier tries (a retry after a database error or a
+    full disk takes over the claim its try held for it). A claim under ``claim_token`` itself is not taken
+    again while its lease lives: that is a second copy of the message running (a broker redelivers a message
+    still being worked on after its visibility timeout, or delivers it twice), and both copies had run to the
+    end, each counting an attempt. A copy redelivered after its worker died finds the lease run out, as the
+    sweep does.
 
     A recording whose earlier attempts all died (a crash that takes the worker down) is
     marked failed instead of being claimed again, so redelivery is bounded.
@@ -336,7 +344,7 @@ def _claim(recording_id: int, claim_token: str, max_attempts: int = 3) -> bool:
     claimable = ECGRecording.objects.filter(
         Q(status=ECGRecording.Status.QUEUED)
         | Q(status=ECGRecording.Status.PROCESSING, claimed_at__lt=lease)
-        | Q(status=ECGRecording.Status.PROCESSING, claim_token=claim_token),
+        | Q(status=ECGRecording.Status.PROCESSING, claim_token__in=list(takes_over)),
         pk=recording_id,
     )
     updated = claimable.filter(attempts__lt=max_attempts).update(
@@ -378,13 +386,16 @@ def _load_input(recording: ECGRecording, *, with_context: bool):
     return SignalInput(parsed.beats, None, None, None)
 
 
-def recording_classify(*, recording_id: int, claim_token: str, max_attempts: int = 3) -> str:
-    """Classify one recording; safe to call again for the same recording (redelivery)."""
+def recording_classify(
+    *, recording_id: int, claim_token: str, max_attempts: int = 3, takes_over: Sequence[str] = ()
+) -> str:
+    """Classify one recording; safe to call again for the same recording (redelivery). ``claim_token`` is
+    this try's own; ``takes_over`` the claims of the same task's earlier tries (`_claim`)."""
     models = active_model_versions()
     heartbeat, mi = models.get(ModelVersion.Task.HEARTBEAT), models.get(ModelVersion.Task.MI)
     if heartbeat is None or mi is None:
         return "waiting-for-models"  # stays queued; activation re-enqueues it
-    if not _claim(recording_id, claim_token, max_attempts):
+    if not _claim(recording_id, claim_token, max_attempts, takes_over=takes_over):
         return "not-claimed"
     with RecordingLease(recording_id, claim_token, renew_every=lease_renew_seconds()) as lease:
         return _classify_claimed(recording_id, claim_token, models, lease)

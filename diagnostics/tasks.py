@@ -13,15 +13,26 @@ MAX_ATTEMPTS = 3
 STORAGE_FULL = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
 
 
+def try_token(task_id: str, tries: int) -> str:
+    """The claim token of one try of a classification task (a retry is a try of the same task id)."""
+    return f"{task_id}.{tries}"
+
+
 @shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=5)
 def classify_recording(self, recording_id: int) -> str:
-    token = self.request.id or uuid.uuid4().hex
+    task_id, tries = self.request.id or uuid.uuid4().hex, self.request.retries or 0
+    # Each try claims under its own token and takes over the claim its earlier tries held for it; a second
+    # copy of one try's message (a broker's redelivery while it runs) finds the claim live and stops.
+    token = try_token(task_id, tries)
     try:
         # A database restart retries the task (below), and the retry claims the recording again: each such retry
         # adds an attempt to the budget, so only crashes (a worker killed, redelivering the same message) use it
         # up; three restarts had failed a good upload as "kept crashing".
         return services.recording_classify(
-            recording_id=recording_id, claim_token=token, max_attempts=MAX_ATTEMPTS + (self.request.retries or 0)
+            recording_id=recording_id,
+            claim_token=token,
+            max_attempts=MAX_ATTEMPTS + tries,
+            takes_over=[try_token(task_id, earlier) for earlier in range(tries)],
         )
     except (OperationalError, InterfaceError) as exc:  # database restarting: try again shortly
         # within half the lease, so the retry comes while the claim still holds (its last renewal is at most a

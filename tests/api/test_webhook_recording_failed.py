@@ -4,8 +4,10 @@ same signed, logged and retried delivery as the diagnosis notices."""
 import hashlib
 import hmac
 import json
+from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 
 from api.models import WebhookDelivery
 from api.services import api_token_create
@@ -84,13 +86,14 @@ def test_a_recording_that_fails_twice_is_told_once(delivered, staff_a, patient_a
 
 
 def test_a_recording_given_up_after_its_retries_is_told_once(
-    delivered, staff_a, patient_a, django_capture_on_commit_callbacks
+    delivered, staff_a, patient_a, django_capture_on_commit_callbacks, settings
 ):
     # each attempt crashed the worker; the redelivered task gives up, and a further redelivery changes nothing
     url, received = delivered
     api_token_create(user=staff_a, webhook_url=url)
     recording = submit_beats(staff_a, patient_a)
-    ECGRecording.objects.filter(pk=recording.pk).update(status="processing", attempts=3, claimed_at=None)
+    stale = timezone.now() - timedelta(seconds=settings.ECG_PROCESSING_LEASE_SECONDS + 1)  # the crash's lease
+    ECGRecording.objects.filter(pk=recording.pk).update(status="processing", attempts=3, claimed_at=stale)
     ECGRecording.objects.filter(pk=recording.pk).update(claim_token="dead-worker")
     with django_capture_on_commit_callbacks(execute=True):
         assert not services._claim(recording.pk, "dead-worker", max_attempts=3)

@@ -165,20 +165,25 @@ def test_results_written_again_replace_the_earlier_beats_file(recording, active_
 
 
 @pytest.mark.django_db
-def test_a_retry_after_a_database_restart_does_not_use_up_the_crash_budget(recording, active_models):
-    from diagnostics.tasks import MAX_ATTEMPTS, classify_recording
+def test_a_retry_after_a_database_restart_does_not_use_up_the_crash_budget(recording, active_models, settings):
+    from datetime import timedelta
 
-    # three claims so far, the last by this very message before the database went away under it
+    from django.utils import timezone
+
+    from diagnostics.tasks import MAX_ATTEMPTS, classify_recording, try_token
+
+    # three claims so far, the last by this very message's try before, just before the database went away
     ECGRecording.objects.filter(pk=recording.pk).update(
-        status="processing", claim_token="message-1", attempts=MAX_ATTEMPTS
+        status="processing", claim_token=try_token("message-1", 1), attempts=MAX_ATTEMPTS, claimed_at=timezone.now()
     )
     assert classify_recording.apply(args=(recording.pk,), task_id="message-1", retries=2).get() == "done"
     recording.refresh_from_db()
     assert recording.status == "done" and recording.attempts == MAX_ATTEMPTS + 1
     # a message redelivered after crashes (no retry of its own; the crashed attempt's lease run out) still gives
     # up at the budget
+    stale = timezone.now() - timedelta(seconds=settings.ECG_PROCESSING_LEASE_SECONDS + 1)
     ECGRecording.objects.filter(pk=recording.pk).update(
-        status="processing", claim_token="message-2", attempts=3, claimed_at=None
+        status="processing", claim_token=try_token("message-2", 0), attempts=3, claimed_at=stale
     )
     assert classify_recording.apply(args=(recording.pk,), task_id="message-2").get() == "not-claimed"
     recording.refresh_from_db()
@@ -223,6 +228,44 @@ def test_a_second_copy_of_the_message_does_not_fail_a_last_attempt_that_is_runni
     assert not services._claim(recording.pk, "sweep-message", max_attempts=3)
     recording.refresh_from_db()
     assert recording.status == "failed" and "Gave up after 3 attempts" in recording.error_message
+
+
+@pytest.mark.django_db
+def test_a_second_copy_of_a_running_message_stops_without_counting_an_attempt(recording, active_models, settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from diagnostics.tasks import classify_recording, try_token
+
+    # the first copy claimed it and renews its lease; the broker delivers the message again (its visibility
+    # timeout passed on a long recording): the copy does not run the analysis a second time
+    running = {"status": "processing", "claim_token": try_token("message-1", 0), "attempts": 1}
+    ECGRecording.objects.filter(pk=recording.pk).update(**running, claimed_at=timezone.now())
+    assert classify_recording.apply(args=(recording.pk,), task_id="message-1").get() == "not-claimed"
+    recording.refresh_from_db()
+    assert (recording.status, recording.attempts, recording.claim_token) == ("processing", 1, "message-1.0")
+    # the same copy after the first one's worker died (its lease not renewed since): it takes over
+    stale = timezone.now() - timedelta(seconds=settings.ECG_PROCESSING_LEASE_SECONDS + 1)
+    ECGRecording.objects.filter(pk=recording.pk).update(claimed_at=stale)
+    assert classify_recording.apply(args=(recording.pk,), task_id="message-1").get() == "done"
+    recording.refresh_from_db()
+    assert (recording.status, recording.attempts) == ("done", 2)
+
+
+@pytest.mark.django_db
+def test_a_retry_takes_over_only_its_own_tasks_claim(recording, active_models):
+    from django.utils import timezone
+
+    from diagnostics.tasks import try_token
+
+    held = {"status": "processing", "claim_token": try_token("message-1", 0), "attempts": 1}
+    ECGRecording.objects.filter(pk=recording.pk).update(**held, claimed_at=timezone.now())
+    # another task's retry finds the claim live
+    assert not services._claim(recording.pk, try_token("message-2", 1), takes_over=[try_token("message-2", 0)])
+    assert services._claim(recording.pk, try_token("message-1", 1), takes_over=[try_token("message-1", 0)])
+    recording.refresh_from_db()
+    assert (recording.claim_token, recording.attempts) == ("message-1.1", 2)
 
 
 @pytest.mark.django_db

@@ -84,7 +84,7 @@ def test_a_claim_held_for_a_retry_is_not_taken_over_by_the_sweep_meanwhile(claim
     assert services.recordings_requeue_stale(older_than=lease) == 0
     claimed.refresh_from_db()
     assert claimed.status == "processing" and claimed.claim_token == "worker-1"
-    assert services._claim(claimed.pk, "worker-1")  # the retry itself claims it again
+    assert services._claim(claimed.pk, "worker-1.1", takes_over=["worker-1"])  # the retry itself claims it again
     ECGRecording.objects.filter(pk=claimed.pk).update(claimed_at=timezone.now() - lease - timedelta(seconds=1))
     assert not services.recording_claim_hold(recording_id=claimed.pk, claim_token="another", seconds=120)
 
