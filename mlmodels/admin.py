@@ -160,9 +160,34 @@ class ModelVersionAdmin(AuditedAdmin):
 
     @admin.display(description="headline")
     def headline_metric(self, obj):
-        m = obj.metrics or {}
-        for key in ("macro_f1", "roc_auc", "accuracy"):
-            for scope in (m, m.get("inter_patient", {}), m.get("recording_level", {})):
-                if isinstance(scope, dict) and isinstance(scope.get(key), (int, float)):
-                    return f"{key} {scope[key]:.3f}"
-        return "—"
+        return headline(obj.metrics or {})
+
+
+def _number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def headline(metrics: dict) -> str:
+    """A card's key figure on patients the model never saw, for the versions list: a record-level heartbeat
+    model's cross-validated S and V sensitivity / +P, an MI model's recording-level figures (transfer
+    protocol, confident MI), an older card's inter-patient macro F1; "—" for a card with none of them (the
+    list had shown "—" for every record-level and MI card)."""
+    classes = (metrics.get("cv_all") or {}).get("classes") or {}
+    shown = [
+        f"{name} Se {classes[name]['se']:.1%} +P {classes[name]['ppv']:.1%}"
+        for name in ("S", "V")
+        if isinstance(classes.get(name), dict)
+        and _number(classes[name].get("se"))
+        and _number(classes[name].get("ppv"))
+    ]
+    if shown:
+        return "CV " + ", ".join(shown)
+    recording = (((metrics.get("transfer") or {}).get("confident_mi") or {}).get("recording")) or {}
+    figures = [(key, recording.get(key)) for key in ("roc_auc", "recall", "specificity")]
+    if all(_number(value) for _key, value in figures):
+        return "recordings: " + ", ".join(f"{key.replace('_', ' ')} {value:.3f}" for key, value in figures)
+    for key in ("macro_f1", "roc_auc", "accuracy"):
+        for scope in (metrics, metrics.get("inter_patient", {}), metrics.get("recording_level", {})):
+            if isinstance(scope, dict) and _number(scope.get(key)):
+                return f"{key} {scope[key]:.3f}"
+    return "—"

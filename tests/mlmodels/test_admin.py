@@ -160,3 +160,22 @@ def test_a_version_name_that_is_no_name_or_a_keras_file_that_is_no_zip_is_told_s
         source.write_bytes(content)
     with pytest.raises(ModelRejected, match=message):
         model_version_register(task="heartbeat", version=version, source=source)
+
+
+@pytest.mark.django_db
+def test_the_versions_list_heads_each_card_with_its_figure_on_unseen_patients(client, platform_admin, tiny_model_dir):
+    import json
+    from pathlib import Path
+
+    from ..conftest import model_version_from
+
+    cards = Path(__file__).resolve().parents[2] / "mlmodels" / "artifacts"
+    for name, task in [("heartbeat_record-2026.12-ctx4", "heartbeat_record"), ("mi-2026.11-mi2", "mi")]:
+        metrics = json.loads((cards / f"{name}.json").read_text())["metrics"]
+        model_version_from(tiny_model_dir / "heartbeat.keras", task=task, version=name, active=False, metrics=metrics)
+    client_for(client, platform_admin)
+    page = client.get(reverse("admin:mlmodels_modelversion_changelist")).content.decode()
+    # the record-level card's cross-validated S and V figures, the MI card's recording-level ones (both "—")
+    assert "CV S Se 85.1% +P 71.1%, V Se 95.6% +P 92.7%" in page
+    assert "recordings: roc auc 0.983, recall 0.916, specificity 0.847" in page
+    assert '<td class="field-headline_metric">—</td>' not in page
