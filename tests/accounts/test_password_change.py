@@ -37,6 +37,24 @@ def test_a_user_changes_their_password_and_stays_signed_in(client, doctor_a):
 
 
 @pytest.mark.django_db
+def test_a_password_change_ends_the_users_other_sessions_and_leaves_their_api_tokens_working(staff_a):
+    from django.test import Client
+
+    from api.services import api_token_create
+
+    token, secret = api_token_create(user=staff_a, name="hospital system")
+    here, elsewhere = Client(), Client()
+    for browser in (here, elsewhere):
+        assert browser.post(reverse("login"), {"username": staff_a.username, "password": PASSWORD}).status_code == 302
+    assert elsewhere.get(reverse("dashboard")).status_code == 200
+    done = here.post(reverse("password-change"), {"old_password": PASSWORD, "new_password1": NEW, "new_password2": NEW})
+    assert done.status_code == 302 and here.get(reverse("dashboard")).status_code == 200
+    assert elsewhere.get(reverse("dashboard")).status_code == 302  # signed out: the README says so
+    api = Client().get("/api/v1/patients", HTTP_AUTHORIZATION=f"Token {secret}", HTTP_ACCEPT="application/json")
+    assert api.status_code == 200  # a credential of its own (README, Tokens): revoked in the admin
+
+
+@pytest.mark.django_db
 def test_the_password_page_needs_a_login(client):
     response = client.get(reverse("password-change"))
     assert response.status_code == 302 and reverse("login") in response["Location"]
