@@ -8,8 +8,12 @@ from accounts.models import User
 from .models import Patient
 
 
-def patient_list(*, user: User, search: str = "") -> QuerySet[Patient]:
+def patient_list(*, user: User, search: str = "", mrn: str | None = None) -> QuerySet[Patient]:
+    """The clinic's patients whose MRN or names hold every word of ``search``; with ``mrn``, only the one
+    whose MRN is that, compared without case (as MRNs are unique)."""
     qs = Patient.objects.filter(clinic_id=user.clinic_id)  # type: ignore[misc]  # None (no clinic) matches nothing
+    if mrn is not None:
+        qs = qs.filter(mrn__iexact=mrn.strip())
     # "Meyer, Anna" as the pages write names; a NUL (which PostgreSQL refuses in a string) separates too
     for term in re.split(r"[\s,;\x00]+", search):
         if not term:

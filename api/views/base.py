@@ -20,16 +20,37 @@ IF_NONE_MATCH = OpenApiParameter(
 )
 
 
+# Every endpoint's: DRF's format override (``?format=json``).
+COMMON_QUERY_PARAMETERS = ("format",)
+PAGE_QUERY_PARAMETERS = ("page", "page_size")
+
+
 # Common to every endpoint: clinic scope, JSON errors, and ETags on reads.
 class ApiViewSet(viewsets.GenericViewSet):
     permission_classes = [IsClinicMember]
     lookup_value_regex = ID_PATTERN
+    # The query parameters each action reads, by action name; the paginated actions take the page's too. Any
+    # other is a validation_error naming it: a misspelt filter (``?flaged=true``) or one an endpoint does not
+    # have had been ignored, and the answer was every row (an integration taking the first patient of
+    # ``?mrn=...`` took the wrong one). tests/api/test_query_parameters.py holds these to the schema's.
+    query_parameters: dict[str, tuple[str, ...]] = {}
+    paginated_actions: tuple[str, ...] = ("list",)
+
+    def accepted_query_parameters(self) -> tuple[str, ...]:
+        action = getattr(self, "action", None) or ""
+        page = PAGE_QUERY_PARAMETERS if action in self.paginated_actions else ()
+        return (*self.query_parameters.get(action, ()), *page, *COMMON_QUERY_PARAMETERS)
 
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)
         for name, values in request.query_params.lists():
             if any("\x00" in v for v in values):
                 raise ValidationError({name: "The value contains a NUL character."})
+        accepted = self.accepted_query_parameters()
+        unknown = sorted(name for name in request.query_params if name not in accepted)
+        if unknown:
+            takes = ", ".join(name for name in accepted if name not in COMMON_QUERY_PARAMETERS) or "none"
+            raise ValidationError({unknown[0]: f"unknown query parameter; this request takes {takes}."})
 
     def finalize_response(self, request, response, *args, **kwargs):
         response = super().finalize_response(request, response, *args, **kwargs)

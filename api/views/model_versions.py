@@ -35,6 +35,7 @@ from .base import IF_NONE_MATCH, ApiViewSet
 )
 class ModelVersionViewSet(ApiViewSet):
     serializer_class = serializers.ModelVersionSerializer
+    query_parameters = {"list": ("task", "active")}
     queryset = ECGRecording.objects.none()
     permission_classes = [IsClinicMember, IsAdminOrReadOnly]
     parser_classes = [MultiPartParser, FormParser]

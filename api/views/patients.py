@@ -16,6 +16,11 @@ from .base import IF_NONE_MATCH, ApiViewSet
         summary="List the clinic's patients",
         parameters=[
             OpenApiParameter("search", OpenApiTypes.STR, description="Words matched against MRN and names."),
+            OpenApiParameter(
+                "mrn",
+                OpenApiTypes.STR,
+                description="Only the patient with this medical record number (exact, compared without case).",
+            ),
             IF_NONE_MATCH,
         ],
     ),
@@ -29,16 +34,21 @@ from .base import IF_NONE_MATCH, ApiViewSet
 class PatientViewSet(ApiViewSet):
     serializer_class = serializers.PatientSerializer
     queryset = Patient.objects.none()
+    query_parameters = {"list": ("search", "mrn")}
 
     def list(self, request):
         search = request.query_params.get("search", "")[:200]
+        mrn = request.query_params.get("mrn")
         clinic_id = request.user.clinic_id
         return self.page_of_rows(
-            lambda: rows.patient_values(patients_selectors.patient_list(user=request.user, search=search)),
+            lambda: rows.patient_values(patients_selectors.patient_list(user=request.user, search=search, mrn=mrn)),
             rows.patient_rows,
             json=(rows.PATIENT_JSON, (), rows.page_results),
-            # A search's words are matched with LIKE patterns the ORM writes: those pages build their query.
-            shape=(("patients",), (clinic_id,)) if not search.split() and clinic_id is not None else None,
+            # A search's words are matched with LIKE patterns the ORM writes, an MRN without case: those pages
+            # build their query.
+            shape=(("patients",), (clinic_id,))
+            if not search.split() and mrn is None and clinic_id is not None
+            else None,
         )
 
     def retrieve(self, request, pk):

@@ -113,6 +113,12 @@ def _fhir_responses() -> dict:
 )
 class RecordingViewSet(ApiViewSet):
     serializer_class = serializers.RecordingSerializer
+    query_parameters = {
+        "list": ("patient", "status", "created_after", "created_before"),
+        "events": ("type",),
+        "fhir": ("_format",),
+    }
+    paginated_actions = ("list", "beats", "events")
     queryset = ECGRecording.objects.none()
     parser_classes = [BoundedJSONParser, MultiPartParser, FormParser]
 

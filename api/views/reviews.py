@@ -27,6 +27,7 @@ from .base import IF_NONE_MATCH, ApiViewSet
 )
 class DiagnosisViewSet(ApiViewSet):
     serializer_class = serializers.DiagnosisSerializer
+    query_parameters = {"list": ("flagged", "recording")}
     queryset = ECGRecording.objects.none()
 
     def list(self, request):
@@ -63,6 +64,7 @@ class DiagnosisViewSet(ApiViewSet):
 )
 class ReviewViewSet(ApiViewSet):
     serializer_class = serializers.ReviewSerializer
+    query_parameters = {"list": ("diagnosis",)}
     queryset = ECGRecording.objects.none()
     permission_classes = [IsClinicMember, CanReviewOrReadOnly]
 

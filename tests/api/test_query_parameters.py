@@ -1,0 +1,71 @@
+"""A query parameter an endpoint does not take is refused, naming it: a misspelt filter, or one an endpoint
+does not have, had been ignored and the answer was every row."""
+
+import re
+
+import pytest
+from django.urls import resolve
+
+from ..factories import PatientFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def api(api_as, staff_a):
+    return api_as(staff_a)
+
+
+@pytest.mark.parametrize(
+    "url, name",
+    [
+        ("/api/v1/patients?mrn_=A-0001", "mrn_"),
+        ("/api/v1/diagnoses?flaged=true", "flaged"),
+        ("/api/v1/recordings?patient_id=999", "patient_id"),
+        ("/api/v1/recordings?status=done&page=1&sort=created_at", "sort"),
+        ("/api/v1/model-versions?task=mi&taks=mi", "taks"),
+        ("/api/v1/patients/1?search=x", "search"),  # a list's filter on a single resource
+    ],
+)
+def test_an_unknown_query_parameter_is_a_validation_error_naming_it(api, patient_a, url, name):
+    response = api.get(url)
+    assert response.status_code == 400, response.content
+    error = response.json()["error"]
+    assert error["code"] == "validation_error" and error["field"] == name
+    assert "unknown query parameter" in error["message"]
+
+
+def test_the_refusal_says_what_the_endpoint_takes(api):
+    message = api.get("/api/v1/recordings?patient_id=1").json()["error"]["message"]
+    assert message == (
+        "unknown query parameter; this request takes patient, status, created_after, created_before, page, page_size."
+    )
+    assert "takes none" in api.get("/api/v1/patients/1?page=2").json()["error"]["message"]
+
+
+def test_a_patient_is_found_by_exact_mrn_without_case(api, clinic_a, clinic_b, patient_a):
+    PatientFactory(clinic=clinic_a, mrn="A-00011", family_name="Near")  # holds A-0001: a search finds both
+    PatientFactory(clinic=clinic_b, mrn="A-0002", family_name="Elsewhere")
+    assert {p["mrn"] for p in api.get("/api/v1/patients", {"search": "A-0001"}).json()["results"]} == {
+        "A-0001",
+        "A-00011",
+    }
+    found = api.get("/api/v1/patients", {"mrn": "a-0001"}).json()
+    assert [p["id"] for p in found["results"]] == [patient_a.pk] and found["count"] == 1
+    assert api.get("/api/v1/patients", {"mrn": "A-0002"}).json()["count"] == 0  # another clinic's
+    assert api.get("/api/v1/patients", {"mrn": "A-000"}).json()["count"] == 0  # not a part of one
+
+
+def test_every_endpoint_takes_exactly_the_query_parameters_its_schema_documents(client):
+    schema = client.get("/api/v1/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+    checked = 0
+    for path, operations in schema["paths"].items():
+        match = resolve(re.sub(r"\{\w+\}", "1", path))
+        for method, operation in operations.items():
+            if method not in {"get", "post", "put", "patch", "delete"}:
+                continue
+            view = match.func.cls(action=match.func.actions[method])
+            documented = {p["name"] for p in operation.get("parameters", []) if p["in"] == "query"}
+            assert documented - {"format"} == set(view.accepted_query_parameters()) - {"format"}, (method, path)
+            checked += 1
+    assert checked >= 21
