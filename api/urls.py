@@ -29,9 +29,32 @@ urlpatterns = [
         ),
         name="docs",
     ),
+    path("", csrf_exempt(lambda request: root(request)), name="root"),
     *router.urls,
     re_path(r"^", csrf_exempt(lambda request: not_found(request)), name="not-found"),
 ]
+
+
+def root(request):
+    """The API's base URL: where its resources, schema and documentation are (public, as the schema is). It
+    had redirected to itself for ever (its path matched no endpoint, so the trailing slash was dropped, and
+    APPEND_SLASH put it back)."""
+    if request.method not in ("GET", "HEAD"):
+        return JsonResponse(
+            {"error": {"code": "method_not_allowed", "message": f'Method "{request.method}" not allowed.'}},
+            status=405,
+            headers={"Allow": "GET, HEAD"},
+        )
+    base = request.path
+    response = JsonResponse(
+        {
+            "resources": {prefix: f"{base}{prefix}" for prefix, _viewset, _basename in router.registry},
+            "schema": f"{base}schema/",
+            "docs": f"{base}docs/",
+        }
+    )
+    response["Cache-Control"] = "public, max-age=3600"
+    return response
 
 
 def not_found(request):

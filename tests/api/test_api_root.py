@@ -1,0 +1,21 @@
+"""The API's base URL answers with where its resources are; it had redirected to itself for ever."""
+
+import pytest
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.mark.parametrize("url", ["/api/v1/", "/api/v1"])
+def test_the_base_url_names_the_resources_schema_and_docs(client, url):
+    response = client.get(url, follow=True)
+    assert response.status_code == 200 and len(response.redirect_chain) <= 1
+    body = response.json()
+    assert body["resources"]["patients"] == "/api/v1/patients"
+    assert set(body["resources"]) == {"patients", "recordings", "diagnoses", "reviews", "model-versions"}
+    assert client.get(body["schema"]).status_code == 200 and client.get(body["docs"]).status_code == 200
+
+
+def test_the_base_url_takes_no_post(client):
+    response = client.post("/api/v1/", {})
+    assert response.status_code == 405 and response.json()["error"]["code"] == "method_not_allowed"
+    assert client.get("/api/v1/nothing-here").json()["error"]["code"] == "not_found"  # the rest stays 404
