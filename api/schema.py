@@ -1,5 +1,8 @@
+import re
+
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.plumbing import ResolvedComponent
 
 from .serializers import ErrorSerializer
 
@@ -15,20 +18,90 @@ ERRORS = {
 }
 READ_ERRORS = ("400", "401", "403", "404", "429")
 
+# Response headers the API sends (api.views.base.ApiViewSet.finalize_response, RecordingViewSet._created, DRF's
+# throttling), documented where they are sent (as components/headers, referred to by name).
+HEADERS = {
+    "ETag": {
+        "description": "The representation's tag; send it back in If-None-Match to get 304 if nothing changed.",
+        "required": True,
+        "schema": {"type": "string"},
+    },
+    "Cache-Control": {"description": "`private, no-cache`", "required": True, "schema": {"type": "string"}},
+    "Location": {
+        "description": "The new recording's URL (its `links.self`).",
+        "required": True,
+        "schema": {"type": "string"},
+    },
+    "Idempotent-Replayed": {
+        "description": "`true` when an earlier request with the same Idempotency-Key made this recording.",
+        "schema": {"type": "string", "enum": ["true"]},
+    },
+    "Retry-After": {
+        "description": "Seconds until the token's rate window lets requests through again.",
+        "schema": {"type": "integer", "minimum": 0},
+    },
+    "Content-Disposition": {
+        "description": 'Sent as an attachment: `attachment; filename="recording-<id>-beats.csv"`.',
+        "required": True,
+        "schema": {"type": "string"},
+    },
+}
+
 
 class ApiAutoSchema(AutoSchema):
-    """Documents the JSON error body for every status an operation can answer, and 304 for reads."""
+    """Documents the JSON error body for every status an operation can answer, 304 for reads, and the response
+    headers the API sends."""
+
+    def _streams_csv(self) -> bool:
+        # recordings/{id}/export.csv: a streamed CSV (no ETag, so never 304) and errors always JSON
+        # (RecordingViewSet.handle_exception), whatever the client accepts
+        return getattr(self.view, "action", None) == "export_csv"
+
+    def _get_format_parameters(self):
+        # export.csv answers CSV whatever ?format= says (it goes by Accept): the parameter would mislead
+        return [] if self._streams_csv() else super()._get_format_parameters()
 
     def _get_response_bodies(self, direction="response"):
         responses = super()._get_response_bodies(direction)
         codes = READ_ERRORS + ("409",) if self.method == "GET" else tuple(ERRORS)
+        media_types = ["application/json"] if self._streams_csv() else None
         for code in codes:
             if code not in responses:
-                responses[code] = self._get_response_for_code(ErrorSerializer, code, direction=direction)
+                responses[code] = self._get_response_for_code(
+                    ErrorSerializer, code, media_types=media_types, direction=direction
+                )
                 responses[code]["description"] = ERRORS[code]
-        if self.method == "GET":
-            responses["304"] = {"description": "Not modified since the ETag sent in If-None-Match"}
+        if self.method == "GET" and not self._streams_csv():
+            responses["304"] = {
+                "description": "Not modified since the ETag sent in If-None-Match",
+                "headers": self._headers("ETag", "Cache-Control"),
+            }
         return responses
+
+    def _get_response_headers_for_code(self, status_code, direction="response") -> dict:
+        headers = super()._get_response_headers_for_code(status_code, direction)
+        names: tuple[str, ...] = ()
+        if status_code == "200" and self.method == "GET":
+            names = ("Content-Disposition",) if self._streams_csv() else ("ETag", "Cache-Control")
+        elif status_code == "201" and getattr(self.view, "action", None) == "create" and self._is_recordings():
+            names = ("Location", "Idempotent-Replayed")
+        elif status_code == "429":
+            names = ("Retry-After",)
+        return {**self._headers(*names), **headers}
+
+    def _headers(self, *names: str) -> dict:
+        """References to HEADERS' entries, each registered as a component (components/headers) on first use."""
+        refs = {}
+        for name in names:
+            component = ResolvedComponent(name=name, type=ResolvedComponent.HEADER, schema=HEADERS[name], object=name)
+            self.registry.register_on_missing(component)
+            refs[name] = component.ref
+        return refs
+
+    def _is_recordings(self) -> bool:
+        from .views.recordings import RecordingViewSet
+
+        return isinstance(self.view, RecordingViewSet)
 
 
 class ApiTokenScheme(OpenApiAuthenticationExtension):
@@ -42,3 +115,63 @@ class ApiTokenScheme(OpenApiAuthenticationExtension):
             "name": "Authorization",
             "description": "`Token <token>`; tokens are created by administrators (admin or `manage.py create_api_token`).",
         }
+
+
+# --- postprocessing (SPECTACULAR_SETTINGS["POSTPROCESSING_HOOKS"]) ---------------------------------------------
+
+
+def _null_allowed(schema: dict) -> dict:
+    """``schema`` with ``nullable: true`` written as OpenAPI 3.1 (JSON Schema) does: null among its types."""
+    schema = dict(schema)
+    del schema["nullable"]
+    if "type" in schema:
+        types = schema["type"] if isinstance(schema["type"], list) else [schema["type"]]
+        schema["type"] = types if "null" in types else [*types, "null"]
+        if "enum" in schema and None not in schema["enum"]:
+            schema["enum"] = [*schema["enum"], None]
+        return schema
+    for combinator in ("oneOf", "anyOf"):
+        if combinator in schema:
+            schema[combinator] = [*schema[combinator], {"type": "null"}]
+            return schema
+    if "allOf" in schema:
+        schema["oneOf"] = [{"allOf": schema.pop("allOf")}, {"type": "null"}]
+        return schema
+    if "$ref" in schema:
+        schema["oneOf"] = [{"$ref": schema.pop("$ref")}, {"type": "null"}]
+        return schema
+    return schema  # no constraint at all: null is allowed already
+
+
+def _nullable_as_3_1(node):
+    """OpenAPI 3.1 has no ``nullable``; drf-spectacular converts its own, not those in schemas given as dicts
+    (a paginator's ``next`` and ``previous``, extend_schema_field dicts), which a 3.1 validator then reads as
+    not allowing null."""
+    if isinstance(node, list):
+        return [_nullable_as_3_1(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    node = {key: _nullable_as_3_1(value) for key, value in node.items()}
+    if isinstance(node.get("nullable"), bool):
+        if node["nullable"]:
+            return _null_allowed(node)
+        del node["nullable"]
+    return node
+
+
+def postprocess(result, generator, request, public):
+    """Makes the schema one that strict validators and client generators take:
+
+    - under OpenAPI 3.1, any ``nullable`` left is written as a null type (``_nullable_as_3_1``);
+    - every operationId is a plain identifier: ``recordings_export.csv_retrieve`` (from the path
+      ``export.csv``) stops some code generators, so any other character becomes ``_``."""
+    if str(result.get("openapi", "")).startswith("3.1"):
+        result["paths"] = _nullable_as_3_1(result.get("paths", {}))
+        components = result.get("components", {})
+        if "schemas" in components:
+            components["schemas"] = _nullable_as_3_1(components["schemas"])
+    for operations in result.get("paths", {}).values():
+        for operation in operations.values():
+            if isinstance(operation, dict) and "operationId" in operation:
+                operation["operationId"] = re.sub(r"[^A-Za-z0-9_]", "_", operation["operationId"])
+    return result
