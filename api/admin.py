@@ -55,7 +55,12 @@ class ApiTokenAdmin(ClinicScopedAdmin):
 
     def get_queryset(self, request):
         qs = super().get_queryset(request).select_related("user")
-        return qs if request.user.is_superuser else qs.filter(user__clinic_id=request.user.clinic_id)
+        # a clinic's administrator sees its users' tokens, not those of a superuser whose account sits in it
+        return (
+            qs
+            if request.user.is_superuser
+            else qs.filter(user__clinic_id=request.user.clinic_id, user__is_superuser=False)
+        )
 
     def get_readonly_fields(self, request, obj=None):
         return self.readonly_fields + (["user"] if obj else [])
@@ -64,7 +69,11 @@ class ApiTokenAdmin(ClinicScopedAdmin):
         if db_field.name == "user" and not request.user.is_superuser:
             from accounts.models import User
 
-            kwargs["queryset"] = User.objects.filter(clinic_id=request.user.clinic_id, is_active=True)
+            # Not a superuser whose account sits in the clinic: a token acts as its user, and one of theirs
+            # registers and activates the models every clinic is diagnosed with (as the users list hides them).
+            kwargs["queryset"] = User.objects.filter(
+                clinic_id=request.user.clinic_id, is_active=True, is_superuser=False
+            )
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def save_model(self, request, obj, form, change):

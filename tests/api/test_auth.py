@@ -162,6 +162,27 @@ def test_the_admin_refuses_a_token_for_a_user_without_a_clinic(client, db):
     assert not ApiToken.objects.exists()
 
 
+def test_a_clinic_administrator_cannot_make_or_see_a_token_of_a_superuser_in_their_clinic(
+    client, admin_a, platform_admin
+):
+    # a token acts as its user: one of the superuser's registers and activates every clinic's models
+    theirs, _secret = api_token_create(user=platform_admin, name="installation")
+    client.force_login(admin_a)
+    form = client.get("/admin/api/apitoken/add/").content.decode()
+    assert f'<option value="{platform_admin.pk}"' not in form and f'<option value="{admin_a.pk}"' in form
+    response = client.post(
+        "/admin/api/apitoken/add/",
+        {"user": platform_admin.pk, "name": "x", "expires_at_0": "", "expires_at_1": "", "webhook_url": ""},
+    )
+    assert response.status_code == 200 and "Select a valid choice" in response.content.decode()
+    assert list(ApiToken.objects.values_list("pk", flat=True)) == [theirs.pk]
+    assert theirs.prefix not in client.get("/admin/api/apitoken/").content.decode()  # nor listed, nor revoked
+    assert client.get(f"/admin/api/apitoken/{theirs.pk}/change/").status_code in (302, 404)
+    client.post("/admin/api/apitoken/", {"action": "revoke", "_selected_action": [theirs.pk]})
+    theirs.refresh_from_db()
+    assert theirs.revoked_at is None
+
+
 def test_clinic_staff_cannot_reach_tokens_in_the_admin(client, staff_a):
     client.force_login(staff_a)
     assert client.get("/admin/api/apitoken/").status_code in (302, 403)
