@@ -17,6 +17,7 @@ are refused wherever they are: a converter does not write them for a gap.
 
 from __future__ import annotations
 
+import codecs
 import io
 import json
 import math
@@ -1044,15 +1045,63 @@ def _read_edf_path(path: Path, lead: str | None, source: str, pyedflib: Any, sta
 # --- CSV ----------------------------------------------------------------------------------
 
 
+# What sniff_format is given of a file, and what a CSV file's encoding is judged by.
+TEXT_HEAD_BYTES = 4096
+
+
+def _utf8_error(head: bytes) -> int | None:
+    """The offset of the first byte of ``head`` that is not UTF-8, or None; a character cut by the end of
+    ``head`` (in its last 4 bytes) is no error."""
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if exc.start < len(head) - 4:
+            return exc.start
+    return None
+
+
+def text_encoding(head: bytes) -> str:
+    """The encoding of a text file that starts with ``head`` (its first ``TEXT_HEAD_BYTES`` bytes):
+
+    - "utf-16" after a UTF-16 byte-order mark, little- or big-endian (what Excel writes as "Unicode text");
+    - "utf-8-sig" when ``head`` is UTF-8, with or without a byte-order mark (every file read before other
+      encodings were, so a stored one is decoded as it was then);
+    - else "cp1252", Windows-1252, what Excel's "CSV" writes on a Western-European Windows ("µV" as the
+      byte 0xB5). Its samples are ASCII numbers, so only its header and comments are decoded so, and
+      a byte among the samples that is not ASCII is refused as not a number, whatever the encoding.
+    """
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
+    return "utf-8-sig" if _utf8_error(head) is None else "cp1252"
+
+
+def _line_of(data: bytes, offset: int) -> int:
+    return data.count(b"\n", 0, offset) + 1
+
+
 def _decode_text(data: bytes, source: str) -> str:
-    if b"\x00" in data[:4096]:
+    """A whole CSV file as text, decoded once in the encoding its head shows (:func:`text_encoding`)."""
+    head = data[:TEXT_HEAD_BYTES]
+    encoding = text_encoding(head)
+    if encoding != "utf-16" and b"\x00" in head:
         raise SignalError(f"{source} is not a text file")
-    for encoding in ("utf-8-sig", "latin-1"):
-        try:
-            return data.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-    raise SignalError(f"{source} is not a text file")  # pragma: no cover - latin-1 decodes anything
+    try:
+        text = data.decode(encoding)
+    except UnicodeDecodeError as exc:
+        if encoding == "utf-8-sig":
+            # UTF-8 at its start only: read as such files always were (a stored one reads as it was accepted)
+            return data.decode("latin-1")
+        if encoding == "cp1252":
+            raise SignalError(
+                f"{source} is neither UTF-8 nor Windows-1252 text (byte 0x{data[exc.start]:02X} at line "
+                f"{_line_of(data, exc.start)}); save it as CSV UTF-8"
+            ) from None
+        raise SignalError(
+            f"{source} is not UTF-16 text throughout ({exc.reason} at byte {exc.start}); save it as CSV UTF-8"
+        ) from None
+    if encoding == "utf-16" and "\x00" in text[:TEXT_HEAD_BYTES]:
+        raise SignalError(f"{source} is not a text file")
+    return text
 
 
 def _is_number(text: str) -> bool:
@@ -1365,27 +1414,91 @@ def sniff_format(filename: str, head: bytes) -> str:
         return "edf"
     if head.startswith(b"\xffBIOSEMI"):
         raise SignalError(f"{filename} is a BDF file; only EDF/EDF+ is supported")
-    text_head = head[3:] if head.startswith(b"\xef\xbb\xbf") else head
-    stripped = text_head.lstrip()
-    if b"\x00" in text_head:
-        raise junk
-    try:
-        text = stripped.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        if exc.start < len(stripped) - 4:  # not just a character cut at the end of head
-            raise junk from None
-        text = stripped[: exc.start].decode("utf-8")
+    encoding = text_encoding(head)
+    if encoding == "utf-16":
+        try:  # not final: a character cut by the end of head is left out
+            text = codecs.getincrementaldecoder("utf-16")().decode(head).lstrip()
+        except UnicodeDecodeError:
+            raise junk from None  # an unpaired surrogate: no text
+        if "\x00" in text:
+            raise junk
+    else:
+        text_head = head[3:] if head.startswith(b"\xef\xbb\xbf") else head
+        stripped = text_head.lstrip()
+        if b"\x00" in text_head:
+            raise _utf16_without_bom(filename, text_head) or junk
+        if encoding == "cp1252":  # judged below; an undefined byte is U+FFFD
+            text = stripped.decode("cp1252", "replace")
+        else:
+            try:
+                text = stripped.decode("utf-8")
+            except UnicodeDecodeError as exc:  # a character cut by the end of head (text_encoding)
+                text = stripped[: exc.start].decode("utf-8")
     if not text:
         raise SignalError(f"{filename} is empty")
     printable = sum(ch.isprintable() or ch in "\r\n\t" for ch in text)
     if printable < 0.98 * len(text):
         raise junk
+    if encoding != "utf-8-sig":
+        _foreign_text_check(filename, head, text, encoding, junk)
     if text[0] in "[{":
         return "json"
     if text[0] == "<":
         if is_aecg(head):
             return "aecg"
         raise SignalError(f"{filename} is XML but not an HL7 aECG document (no AnnotatedECG element)")
-    if not re.search(r"\d|\bnan\b", text, re.IGNORECASE):  # a lead off at the start reads nan for a while
+    flags = re.IGNORECASE if encoding == "utf-8-sig" else re.IGNORECASE | re.ASCII
+    if not re.search(r"\d|\bnan\b", text, flags):  # a lead off at the start reads nan for a while
         raise junk
     return "csv"
+
+
+def _foreign_text_check(filename: str, head: bytes, text: str, encoding: str, junk: SignalError) -> None:
+    """Refuse a head in UTF-16 or Windows-1252 that is no table of numbers (``junk``), or a file in one
+    of them that cannot be read, with the reason.
+
+    Half its characters at least must be ASCII: a CSV's samples are ASCII numbers in any encoding (only
+    its header and comments may hold other characters), and a binary file that starts as a byte-order
+    mark does, such as a WFDB .dat whose first sample is -257, is no such table. JSON or XML in UTF-16,
+    and JSON in Windows-1252, are refused (JSON is UTF-8; XML in Windows-1252 is read as its declaration
+    says), as is a byte Windows-1252 does not define.
+    """
+    if len(text.encode("ascii", "ignore")) < 0.5 * len(text):
+        raise junk
+    if encoding == "utf-16":
+        if re.match(r"<[?!A-Za-z]|[\[{]\s*[-\"\[{\]}0-9]", text):
+            raise SignalError(f"{filename} is UTF-16 text; a JSON or XML file must be UTF-8 (only CSV may be UTF-16)")
+        if text[0] in "[{<":
+            raise junk
+        return
+    if "\ufffd" in text:
+        undefined = next(i for i, b in enumerate(head) if b in _CP1252_UNDEFINED)
+        raise SignalError(
+            f"{filename} is neither UTF-8 nor Windows-1252 text (byte 0x{head[undefined]:02X} at line "
+            f"{_line_of(head, undefined)}); save it as CSV UTF-8"
+        )
+    if text[0] in "[{":
+        first_error = _utf8_error(head)
+        assert first_error is not None  # else the head is UTF-8
+        raise SignalError(
+            f"{filename} is not UTF-8 text (byte 0x{head[first_error]:02X} at line {_line_of(head, first_error)}); "
+            "a JSON file must be UTF-8: save it as UTF-8"
+        )
+
+
+_CP1252_UNDEFINED = frozenset(b"\x81\x8d\x8f\x90\x9d")
+
+
+def _utf16_without_bom(filename: str, head: bytes) -> SignalError | None:
+    """The refusal of UTF-16 text without a byte-order mark (characters up to U+00FF with a NUL byte
+    before or after each), which is not told from binary data safely; None for anything else."""
+    even, odd = head[0::2][: len(head) // 2], head[1::2]
+    for zeros, chars in ((odd, even), (even, odd)):
+        if chars and zeros.count(0) == len(zeros) and 0 not in chars:
+            text = chars.decode("latin-1")
+            if all(ch.isprintable() or ch in "\r\n\t" for ch in text) and re.search(r"[0-9]", text):
+                return SignalError(
+                    f"{filename} is UTF-16 text without a byte-order mark; save it as CSV UTF-8 "
+                    "(or as Unicode text, which starts with one)"
+                )
+    return None
