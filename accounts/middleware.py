@@ -1,12 +1,14 @@
 import time
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth import logout
 from django.contrib.auth.models import AnonymousUser
 from django.contrib.auth.views import redirect_to_login
 from django.http import HttpResponseRedirect
 from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django_htmx.http import HttpResponseClientRedirect
 
 # Paths reachable without logging in; everything else requires a login.
@@ -28,13 +30,23 @@ def has_session_cookie(request) -> bool:
 
 def _page_path(request) -> str:
     """The path to come back to: for an htmx request the page it was made from (its HX-Current-URL, on
-    this site only), not the fragment it asked for; else the request's own."""
+    this site only), not the fragment it asked for; for a form's POST the page it was sent from (its
+    Referer, on this site only; the login's GET of a POST-only path had answered 405 with an empty page);
+    else the request's own."""
     htmx = getattr(request, "htmx", None)
     if htmx:
         try:
             return htmx.current_url_abs_path or "/"
         except ValueError:  # a header that is no URL (urlsplit refuses it): no page to come back to
             return "/"
+    if request.method not in ("GET", "HEAD"):
+        referer = request.headers.get("Referer", "")
+        if referer and url_has_allowed_host_and_scheme(
+            referer, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+        ):
+            parts = urlsplit(referer)
+            return parts.path + (f"?{parts.query}" if parts.query else "") or "/"
+        return "/"
     return request.get_full_path()
 
 
@@ -83,6 +95,12 @@ class IdleTimeoutMiddleware:
                 if request.path.startswith("/api/"):
                     # DRF's session authentication now finds no user: a token still works, the idle session does not.
                     return self.get_response(request)
+                minutes = max(1, round(settings.ECG_IDLE_TIMEOUT_SECONDS / 60))
+                said = f"You were signed out after {minutes} minute{'s' if minutes != 1 else ''} without activity"
+                if request.method not in ("GET", "HEAD"):
+                    # a doctor's decision sent after the timeout: say it was not kept, on the page it came from
+                    said += "; what you sent was not saved. Sign in and send it again"
+                messages.warning(request, said + ".")
                 return to_login(request, settings.LOGIN_URL)
             response = self.get_response(request)
             match = getattr(request, "resolver_match", None)

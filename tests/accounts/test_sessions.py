@@ -93,6 +93,39 @@ def test_an_idle_session_is_logged_out(client, staff_a, settings):
 
 
 @pytest.mark.django_db
+def test_a_form_sent_after_the_idle_timeout_comes_back_to_its_page_saying_it_was_not_saved(client, doctor_a, settings):
+    import time
+
+    login(client, username="doctor_a")
+    session = client.session
+    session["last_activity"] = time.time() - settings.ECG_IDLE_TIMEOUT_SECONDS - 5
+    session.save()
+    page = "http://testserver/recordings/7/?events=2"
+    response = client.post("/events/85/reviews/", {"decision": "confirmed"}, HTTP_REFERER=page)
+    # the login then returns to the recording's page, not to the POST-only path (405, an empty page)
+    assert (
+        response.status_code == 302 and response["Location"] == f"{reverse('login')}?next=/recordings/7/%3Fevents%3D2"
+    )
+    shown = [str(m) for m in client.get(response["Location"]).context["messages"]]
+    assert shown == [
+        f"You were signed out after {settings.ECG_IDLE_TIMEOUT_SECONDS // 60} minutes without activity; what you sent "
+        "was not saved. Sign in and send it again."
+    ]
+
+
+@pytest.mark.django_db
+def test_a_form_sent_from_another_site_after_the_timeout_comes_back_to_the_start_page(client, staff_a, settings):
+    import time
+
+    login(client)
+    session = client.session
+    session["last_activity"] = time.time() - settings.ECG_IDLE_TIMEOUT_SECONDS - 5
+    session.save()
+    response = client.post("/events/85/reviews/", {}, HTTP_REFERER="https://elsewhere.example/recordings/7/")
+    assert response.status_code == 302 and response["Location"] == f"{reverse('login')}?next=/"
+
+
+@pytest.mark.django_db
 def test_weak_passwords_are_refused(staff_a):
     from django.contrib.auth.password_validation import validate_password
     from django.core.exceptions import ValidationError
