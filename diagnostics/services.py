@@ -286,6 +286,16 @@ class RecordingLease:
             self.lost.set()
         return bool(renewed)
 
+    def finished_here(self) -> bool:
+        """Whether this claim's own work ended the processing (its results or its failure written, the
+        claim token still its own): a renewal between that write and the lease's end finds no row to
+        renew, and had been logged as a claim lost to another worker."""
+        return (
+            ECGRecording.objects.filter(pk=self.recording_id, claim_token=self.claim_token)
+            .exclude(status__in=[ECGRecording.Status.PROCESSING, ECGRecording.Status.QUEUED])
+            .exists()
+        )
+
     def _run(self) -> None:
         from django.db import connection
 
@@ -294,7 +304,8 @@ class RecordingLease:
             while not self._stop.wait(self.renew_every):
                 try:
                     if not self.renew():
-                        logger.warning("recording %s: claim lost to another worker; stopping", self.recording_id)
+                        if not self.finished_here():
+                            logger.warning("recording %s: claim lost to another worker; stopping", self.recording_id)
                         return
                     renewed_at = time.monotonic()
                 except Exception:  # the database is restarting: keep trying; the final write checks the claim

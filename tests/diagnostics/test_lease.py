@@ -46,6 +46,23 @@ def test_a_renewal_that_finds_the_claim_taken_over_marks_the_lease_lost(claimed)
     assert claimed.claim_token == "worker-2"
 
 
+def test_a_renewal_after_the_work_itself_finished_is_no_lost_claim(claimed, caplog):
+    # a 24-hour recording's results were written a second before a renewal came: it had been logged as
+    # "claim lost to another worker"
+    with caplog.at_level("WARNING", logger="diagnostics.services"):
+        with services.RecordingLease(claimed.pk, "worker-1", renew_every=0.1) as lease:
+            ECGRecording.objects.filter(pk=claimed.pk).update(status="done")
+            assert lease.lost.wait(2)  # nothing left to renew: the lease stops
+            assert lease.finished_here()
+    assert "claim lost" not in caplog.text
+    ECGRecording.objects.filter(pk=claimed.pk).update(status="processing", claim_token="worker-2")
+    with caplog.at_level("WARNING", logger="diagnostics.services"):
+        with services.RecordingLease(claimed.pk, "worker-1", renew_every=0.1) as lease:
+            assert lease.lost.wait(2) and not lease.finished_here()
+            time.sleep(0.2)
+    assert "claim lost to another worker" in caplog.text
+
+
 def _terminate_other_backends() -> int:
     """End every other session of this database (the lease thread's among them), as a restart or a pooler does."""
     from django.db import connection
