@@ -32,7 +32,7 @@ def at(recording: ECGRecording, seconds: float | None) -> str:
     the file stated when the recording started, the time of day first ("00:02:05 (0:12:05 in)")."""
     if recording.recorded_at is None or seconds is None or not math.isfinite(seconds):
         return clock(seconds)
-    whole = round(seconds)
+    whole = math.floor(seconds + 1e-9)  # the second it falls in, as `clock` writes it
     return f"{wall_clock(recording, whole):%H:%M:%S} ({clock(whole)} in)"
 
 

@@ -4,10 +4,11 @@ import math
 
 
 def clock(seconds: float | None) -> str:
-    """``h:mm:ss``, rounded to the nearest second ("—" for no time)."""
+    """``h:mm:ss`` of the second the moment falls in ("—" for no time): 42.5 s is 0:00:42 on every page,
+    the report and the viewer alike (Python's round took it to 42 and the viewer's to 43)."""
     if seconds is None or not math.isfinite(seconds):
         return "—"
-    whole = int(round(seconds))
+    whole = math.floor(seconds + 1e-9)
     return f"{whole // 3600}:{whole % 3600 // 60:02d}:{whole % 60:02d}"
 
 

@@ -185,7 +185,7 @@ def test_where_the_start_is_known_the_pages_give_times_of_day_beside_the_offsets
 
     settings.TIME_ZONE = "Europe/Berlin"
     vf = holter_recording.events.get(type="vf")
-    offset = round(vf.start / holter_recording.sampling_rate)
+    offset = int(vf.start / holter_recording.sampling_rate)  # the second it falls in (ecg.clock.clock)
     detail = reverse("recording-detail", args=[holter_recording.pk])
     report = reverse("recording-report", args=[holter_recording.pk])
     viewer = client_for(client, staff_a)
