@@ -80,6 +80,12 @@ def event_row(recording: ECGRecording, event: Event, *, strip: bool = True) -> d
     }
 
 
+def event_place(position: int, event_id: int) -> str:
+    """Where an event is on the recording's page: the event list's page holding the event ``position``
+    events in (from 0, in time order) and its anchor, to append to the page's URL."""
+    return f"?events_page={position // EVENTS_PER_PAGE + 1}#event-{event_id}"
+
+
 def events_page(request, recording: ECGRecording):
     page = Paginator(selectors.event_list(recording=recording), EVENTS_PER_PAGE).get_page(
         request.GET.get("events_page")
@@ -124,6 +130,18 @@ def summary_context(recording: ECGRecording, rhythm: dict) -> dict:
     times["duration"] = clock(rhythm.get("duration_s"))
     reviewed = selectors.life_threatening_reviews(recording=recording)
     alarms = (rhythm.get("vf") or []) + (rhythm.get("asystole") or [])
+    # each episode links to its event in the list, where a doctor decides on it
+    places = (
+        {
+            (kind, start, end): event_place(position, pk)
+            for position, (pk, kind, start, end) in enumerate(
+                recording.events.order_by("start", "id").values_list("id", "type", "start", "end")
+            )
+            if kind in selectors.LIFE_THREATENING
+        }
+        if alarms
+        else {}
+    )
     rejected = selectors.rejected_on_review(reviewed)
     standing = sum(1 for e in alarms if (e["type"], e["start"], e["end"]) not in rejected)
     return {
@@ -142,6 +160,7 @@ def summary_context(recording: ECGRecording, rhythm: dict) -> dict:
                 "duration_s": seconds_cut((e["end"] - e["start"]) / fs) if fs else None,
                 # a doctor's latest decision on the episode, shown beside it (a rejected VF is no alarm)
                 "review": reviewed.get((e["type"], e["start"], e["end"])),
+                "place": places.get((e["type"], e["start"], e["end"]), ""),
             }
             for e in alarms
         ],

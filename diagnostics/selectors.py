@@ -4,7 +4,8 @@ from typing import cast
 import numpy as np
 from django.conf import settings
 from django.core.files.storage import default_storage
-from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 from django.shortcuts import get_object_or_404
 
 from accounts.models import User
@@ -87,13 +88,32 @@ def life_threatening_reviews(*, recording: ECGRecording) -> dict[tuple[str, int,
 
 def life_threatening_awaiting(*, user: User) -> QuerySet[ECGRecording]:
     """The clinic's analysed recordings with a VF/VFL or asystole episode no doctor has decided on,
-    newest first, each with how many such episodes (``unreviewed_events``)."""
+    newest first, each with how many such episodes (``unreviewed_events``), the first of them
+    (``first_unreviewed_id``) and how many events of the recording come before it in the event list
+    (``first_unreviewed_after``), so a link opens the list's page that holds it."""
     unreviewed = Q(events__type__in=LIFE_THREATENING, events__reviews__isnull=True)
     waiting = Event.objects.filter(recording=OuterRef("pk"), type__in=LIFE_THREATENING, reviews__isnull=True)
+    first = waiting.order_by("start", "id")
+    earlier = (
+        Event.objects.filter(recording=OuterRef("pk"))
+        .filter(
+            Q(start__lt=OuterRef("first_unreviewed_start"))
+            | Q(start=OuterRef("first_unreviewed_start"), id__lt=OuterRef("first_unreviewed_id"))
+        )
+        .order_by()
+        .values("recording")
+        .annotate(n=Count("id"))
+        .values("n")
+    )
     return (
         ECGRecording.objects.filter(clinic_id=user.clinic_id, status=ECGRecording.Status.DONE)  # type: ignore[misc]
         .filter(Exists(waiting))
-        .annotate(unreviewed_events=Count("events", filter=unreviewed, distinct=True))
+        .annotate(
+            unreviewed_events=Count("events", filter=unreviewed, distinct=True),
+            first_unreviewed_id=Subquery(first.values("id")[:1]),
+            first_unreviewed_start=Subquery(first.values("start")[:1]),
+        )
+        .annotate(first_unreviewed_after=Coalesce(Subquery(earlier), 0))
         .select_related("patient")
         .order_by("-created_at", "-id")
     )

@@ -36,8 +36,11 @@ def dashboard(request):
     failed = recordings.filter(status=ECGRecording.Status.FAILED)
     awaiting = selectors.review_queue(user=request.user).filter(reviewed=False)
     life_threatening = selectors.life_threatening_awaiting(user=request.user)
+    alarms = list(life_threatening[:20])
+    for r in alarms:  # the first episode awaiting a decision, on the event list's page that holds it
+        r.alarm_place = holter.event_place(r.first_unreviewed_after, r.first_unreviewed_id)
     context = {
-        "life_threatening": life_threatening[:20],
+        "life_threatening": alarms,
         "today_date": today,
         "today": today_qs[:20],
         "pending": pending[:20],
@@ -425,6 +428,11 @@ def _review_page(request, recording: ECGRecording, form: ReviewForm, status: int
         review_form=form if context["diagnosis"] else None,
         models_missing=_missing_models() if recording.is_pending else [],
     )
+    # VF/VFL and asystole are decided in the recording page's event list, not here: say so, and where
+    waiting = selectors.life_threatening_awaiting(user=request.user).filter(pk=recording.pk).first()
+    if waiting is not None:
+        context["alarms_waiting"] = waiting.unreviewed_events
+        context["alarm_place"] = holter.event_place(waiting.first_unreviewed_after, waiting.first_unreviewed_id)
     return render(request, "diagnostics/review.html", context, status=status)
 
 

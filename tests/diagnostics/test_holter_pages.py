@@ -200,7 +200,7 @@ def test_where_the_start_is_known_the_pages_give_times_of_day_beside_the_offsets
     page = viewer.get(detail).content.decode()
     assert '<dt>Recorded</dt><dd><time datetime="2026-12-04T23:59:30+01:00">2026-12-04 23:59:30 CET</time></dd>' in page
     assert f"at {wall}<" in page  # the event list
-    assert f"Ventricular flutter / fibrillation</strong> at {wall}" in page  # the life-threatening alarm
+    assert f"Ventricular flutter / fibrillation</a></strong> at {wall}" in page  # the life-threatening alarm
     printed = viewer.get(report).content.decode()
     assert "<dt>Recorded</dt>" in printed
     assert '<th scope="col">Time of day</th>' in printed and "<td>23:59–00:00</td>" in printed
@@ -258,10 +258,36 @@ def test_the_dashboard_lists_unreviewed_vf_until_a_doctor_decides(client, doctor
     doctor = client_for(client, doctor_a)
     page = doctor.get(dashboard).content.decode()
     assert "<strong>1</strong> VF or asystole awaiting review" in page
-    assert f'href="{reverse("recording-detail", args=[holter_recording.pk])}#events"' in page
     event = holter_recording.events.get(type="vf")
+    before = holter_recording.events.filter(start__lt=event.start).count()
+    # the VF event itself, on the event list's page that holds it (the list had opened on its first event)
+    place = f"?events_page={before // 10 + 1}#event-{event.pk}"
+    assert f'href="{reverse("recording-detail", args=[holter_recording.pk])}{place}"' in page
+    recording_page = doctor.get(reverse("recording-detail", args=[holter_recording.pk])).content.decode()
+    alarm = recording_page[
+        recording_page.index('class="alarm"') : recording_page.index("</div>", recording_page.index('class="alarm"'))
+    ]
+    assert f'<a href="{place}">Ventricular flutter / fibrillation</a>' in alarm  # the alarm box links to it too
+    assert f'id="event-{event.pk}"' in recording_page
+    report = doctor.get(reverse("recording-report", args=[holter_recording.pk])).content.decode()
+    assert "<strong>Ventricular flutter / fibrillation</strong>" in report  # paper: no link
+    review = doctor.get(reverse("recording-review", args=[holter_recording.pk])).content.decode()
+    # the doctor's review page says the VF is decided in the event list, and links to it
+    assert "1 VF/VFL or asystole episode of this recording awaits your decision" in review
+    assert f'href="{reverse("recording-detail", args=[holter_recording.pk])}{place}"' in review
     doctor.post(reverse("event-review", args=[event.pk]), {"decision": "reject", "note": "artefact"})
     page = doctor.get(dashboard).content.decode()
     assert "<strong>0</strong> VF or asystole awaiting review" in page
     other = client_for(client, staff_b).get(dashboard).content.decode()  # another clinic sees none of it
     assert "<strong>0</strong> VF or asystole awaiting review" in other
+
+
+def test_an_events_place_is_the_list_page_that_holds_it():
+    from diagnostics.holter import event_place
+
+    assert [event_place(i, 7) for i in (0, 9, 10, 25)] == [
+        "?events_page=1#event-7",
+        "?events_page=1#event-7",
+        "?events_page=2#event-7",
+        "?events_page=3#event-7",
+    ]

@@ -125,7 +125,11 @@ def test_only_screened_and_flagged_diagnoses_are_queued_and_the_database_holds_t
     with pytest.raises(Exception, match="screened and flagged"):
         services.review_create(user=doctor_a, diagnosis=other.diagnosis, decision="confirm")
     page = client_for(client, doctor_a).get(reverse("recording-review", args=[other.pk])).content.decode()
-    assert "not assessable" in page and "Only recordings the MI screen screened and flagged are reviewed." in page
+    assert "not assessable" in page
+    assert (
+        "An MI decision is made only on recordings the MI screen screened and flagged; this one was not screened."
+        in page
+    )
 
 
 @pytest.mark.django_db
