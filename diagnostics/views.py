@@ -430,9 +430,12 @@ def _review_page(request, recording: ECGRecording, form: ReviewForm, status: int
     )
     # VF/VFL and asystole are decided in the recording page's event list, not here: say so, and where
     waiting = selectors.life_threatening_awaiting(user=request.user).filter(pk=recording.pk).first()
-    if waiting is not None:
-        context["alarms_waiting"] = waiting.unreviewed_events
-        context["alarm_place"] = holter.event_place(waiting.first_unreviewed_after, waiting.first_unreviewed_id)
+    if waiting is not None:  # annotated by the selector
+        context["alarms_waiting"] = waiting.unreviewed_events  # type: ignore[attr-defined]
+        context["alarm_place"] = holter.event_place(
+            waiting.first_unreviewed_after,  # type: ignore[attr-defined]
+            waiting.first_unreviewed_id,  # type: ignore[attr-defined]
+        )
     return render(request, "diagnostics/review.html", context, status=status)
 
 
