@@ -22,11 +22,21 @@ def _no_surrogates(value: str) -> None:
 
 
 class Text(serializers.CharField):
-    """A CharField that refuses lone surrogates (PostgreSQL cannot store them)."""
+    """A CharField that refuses lone surrogates (PostgreSQL cannot store them) and anything but text: DRF's
+    turns a JSON number into its digits, so ``{"family_name": 1e400}`` was stored as the name "inf" and
+    ``{"mrn": 12345}`` as "12345" (a form's values are always text)."""
+
+    default_error_messages = {"not_text": "Expected text (a JSON string), not {kind}."}
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         self.validators.append(_no_surrogates)
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            kind = {bool: "true or false", int: "a number", float: "a number", list: "a list", dict: "an object"}
+            self.fail("not_text", kind=kind.get(type(data), type(data).__name__))
+        return super().to_internal_value(data)
 
 
 class ObjectId(serializers.IntegerField):

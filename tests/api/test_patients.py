@@ -137,3 +137,15 @@ def test_a_search_with_a_nul_character_is_400(api):
 def test_delete_is_not_allowed(api, patient_a):
     response = api.delete(f"{URL}/{patient_a.pk}")
     assert response.status_code == 405 and response.json()["error"]["code"] == "method_not_allowed"
+
+
+@pytest.mark.parametrize("value", ["12345", "1e400", "true", '["A"]', '{"a": 1}'])
+def test_text_fields_take_only_text(api, patient_a, value):
+    # DRF's CharField had turned JSON numbers into their digits: 1e400 was stored as the name "inf"
+    body = '{"family_name": %s}' % value
+    response = api.patch(f"{URL}/{patient_a.pk}", body, content_type="application/json")
+    assert response.status_code == 400, response.content
+    error = response.json()["error"]
+    assert error["field"] == "family_name" and error["message"].startswith("Expected text (a JSON string), not ")
+    patient_a.refresh_from_db()
+    assert patient_a.family_name == "Meyer"
