@@ -67,7 +67,11 @@ def _parse_when(name: str, raw: str, *, end: bool) -> datetime:
 
 def _require_done(recording: ECGRecording, what: str) -> None:
     """409 ``not_ready`` unless the analysis has finished: an empty result must mean nothing was
-    found, never that it has not run (or failed)."""
+    found, never that it has not run. A failed recording is 409 ``recording_failed``, with its reason: it
+    will never be done, and a client that waits out ``not_ready`` had polled it for ever."""
+    if recording.status == ECGRecording.Status.FAILED:
+        reason = f": {recording.error_message}" if recording.error_message else "."
+        raise Conflict(f"The analysis of this recording failed, so it has no {what}{reason}", code="recording_failed")
     if recording.status != ECGRecording.Status.DONE or getattr(recording, "diagnosis", None) is None:
         raise Conflict(f"The recording is {recording.status}; its {what} exist once it is done.", code="not_ready")
 
@@ -271,7 +275,10 @@ class RecordingViewSet(ApiViewSet):
     @extend_schema(
         summary="The recording's classified beats",
         parameters=[IF_NONE_MATCH],
-        description="409 `not_ready` until the recording is done (an empty list means no beats, never not yet).",
+        description=(
+            "409 `not_ready` until the recording is done (an empty list means no beats, never not yet), "
+            "`recording_failed` once its analysis failed."
+        ),
         responses={200: serializers.BeatSerializer(many=True)},
     )
     @action(detail=True, methods=["get"], url_path="beats", url_name="beats")
@@ -286,7 +293,8 @@ class RecordingViewSet(ApiViewSet):
             "VF/VFL, asystole, VT and ventricular runs, AF, SVT, couplets, bigeminy, trigeminy, pauses, brady- and "
             "tachycardia, in time order; `start` and `end` are samples of the original signal (`end` inclusive). "
             "Filter with `type` (repeat it, or separate types by commas). 409 `not_ready` until the recording is "
-            "done: an empty list means no events were found, never that the analysis has not run."
+            "done: an empty list means no events were found, never that the analysis has not run "
+            "(`recording_failed` once it failed)."
         ),
         parameters=[
             IF_NONE_MATCH,
@@ -363,7 +371,8 @@ class RecordingViewSet(ApiViewSet):
         description=(
             "The beats (one row each: class, probabilities, MI probability), then, if any, a second table of the "
             "rhythm events, as the recording page's CSV export writes them (cells a spreadsheet would take for "
-            "formulas are quoted). Sent as an attachment. 409 `not_ready` until the recording is done; 406 to a client that "
+            "formulas are quoted). Sent as an attachment. 409 `not_ready` until the recording is done "
+            "(`recording_failed` once it failed); 406 to a client that "
             "accepts JSON only; errors are JSON."
         ),
         responses={

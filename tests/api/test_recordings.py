@@ -432,17 +432,24 @@ def test_beats_are_paginated(api, done_recording):
     assert api.get(f"{URL}/{done_recording.pk}/beats", {"page": 99}).status_code == 404
 
 
-@pytest.mark.parametrize("part", ["fhir", "beats", "events"])
-def test_the_results_of_a_recording_not_yet_done_or_failed_are_409(api, staff_a, patient_a, part):
+@pytest.mark.parametrize(
+    "part, what", [("fhir", "FHIR report and its parts"), ("beats", "beats"), ("events", "events")]
+)
+def test_the_results_of_a_recording_not_yet_done_or_failed_are_409(api, staff_a, patient_a, part, what):
     # an empty list of beats or events would read as "analysed, nothing found"
     recording = submit_beats(staff_a, patient_a)
     response = api.get(f"{URL}/{recording.pk}/{part}")
     assert response.status_code == 409 and response.json()["error"]["code"] == "not_ready"
     assert "queued" in response.json()["error"]["message"]
-    recording.status = ECGRecording.Status.FAILED
-    recording.save(update_fields=["status"])
+    recording.status, recording.error_message = ECGRecording.Status.FAILED, "the file has no readable lead"
+    recording.save(update_fields=["status", "error_message"])
     response = api.get(f"{URL}/{recording.pk}/{part}")
-    assert response.status_code == 409 and "failed" in response.json()["error"]["message"]
+    # a code of its own, with the reason: a failed recording is never done, and a client waiting out
+    # not_ready had polled it for ever
+    assert response.status_code == 409 and response.json()["error"] == {
+        "code": "recording_failed",
+        "message": f"The analysis of this recording failed, so it has no {what}: the file has no readable lead",
+    }
 
 
 def test_an_id_too_large_for_the_database_is_404(api):
