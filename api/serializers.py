@@ -103,6 +103,10 @@ class PatientSerializer(StrictFields, serializers.ModelSerializer):
         model = Patient
         fields = ["id", "mrn", "family_name", "given_name", "date_of_birth", "sex", "created_at", "updated_at"]
         read_only_fields = ["id", "created_at", "updated_at"]
+        # PUT replaces the patient (RFC 9110 9.3.4): a field left out is cleared, as given_name always was; a
+        # date of birth and sex left out had been kept, so a sync meaning "unknown" kept a stale one. PATCH
+        # (PatientUpdateSerializer, partial) changes only what it sends.
+        extra_kwargs = {"date_of_birth": {"default": None}, "sex": {"default": Patient.Sex.UNKNOWN}}
 
     def validate_date_of_birth(self, value):
         try:

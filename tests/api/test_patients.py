@@ -149,3 +149,23 @@ def test_text_fields_take_only_text(api, patient_a, value):
     assert error["field"] == "family_name" and error["message"].startswith("Expected text (a JSON string), not ")
     patient_a.refresh_from_db()
     assert patient_a.family_name == "Meyer"
+
+
+def test_put_replaces_the_patient_and_patch_changes_only_what_it_sends(api, clinic_a):
+    created = api.post(
+        URL,
+        {"mrn": "A-77", "family_name": "Lund", "given_name": "Paula", "date_of_birth": "1970-05-05", "sex": "female"},
+        format="json",
+    ).json()
+    patched = api.patch(f"{URL}/{created['id']}", {"family_name": "Lund-Berg"}, format="json").json()
+    assert (patched["given_name"], patched["date_of_birth"], patched["sex"]) == ("Paula", "1970-05-05", "female")
+    put = api.put(f"{URL}/{created['id']}", {"mrn": "A-77", "family_name": "Lund"}, format="json")
+    assert put.status_code == 200
+    # what a PUT leaves out is cleared: the date of birth and sex had been kept
+    assert {k: put.json()[k] for k in ("given_name", "date_of_birth", "sex")} == {
+        "given_name": "",
+        "date_of_birth": None,
+        "sex": "unknown",
+    }
+    stored = Patient.objects.get(pk=created["id"])
+    assert (stored.given_name, stored.date_of_birth, stored.sex) == ("", None, "unknown")
