@@ -1,14 +1,17 @@
 import hashlib
+from datetime import datetime
 
 from django.http import HttpResponseNotModified
-from django.utils.http import parse_etags
+from django.utils.http import parse_etags, parse_http_date_safe
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework import viewsets
 from rest_framework.exceptions import ValidationError
 
 from .. import pages
+from ..exceptions import ApiError
 from ..permissions import IsClinicMember
+from ..renderers import OrjsonRenderer
 
 ID_PATTERN = r"[0-9]{1,18}"
 IF_NONE_MATCH = OpenApiParameter(
@@ -18,6 +21,60 @@ IF_NONE_MATCH = OpenApiParameter(
     required=False,
     description="An ETag from an earlier response; 304 Not Modified if nothing changed.",
 )
+IF_MATCH = OpenApiParameter(
+    "If-Match",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    required=False,
+    description="The ETag of the resource as last read; 412 precondition_failed if it has changed since.",
+)
+IF_UNMODIFIED_SINCE = OpenApiParameter(
+    "If-Unmodified-Since",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    required=False,
+    description="An HTTP date; 412 precondition_failed if the resource changed after it (If-Match comes first).",
+)
+
+
+def representation_etag(content: bytes, content_type: str) -> str:
+    """The ETag of a response body: the media type is part of the tag (/fhir's JSON and FHIR JSON are two
+    representations)."""
+    digest = hashlib.sha256(content)
+    digest.update(b"\0" + content_type.encode())
+    return '"%s"' % digest.hexdigest()[:32]
+
+
+def check_preconditions(request, representation: dict, modified_at: datetime | None) -> None:
+    """A write's preconditions (RFC 9110 13.1.1, 13.1.4): with If-Match it goes ahead only if the resource's
+    JSON still has one of the given ETags (compared strongly; ``*`` matches any), else with
+    If-Unmodified-Since only if it has not changed since then; otherwise 412 ``precondition_failed``. Two
+    systems editing one patient had each overwritten the other's change without a word."""
+    if_match = request.headers.get("If-Match")
+    if if_match is not None:
+        if if_match.strip() == "*":
+            return
+        current = representation_etag(OrjsonRenderer().render(representation), "application/json")
+        if current not in {tag for tag in parse_etags(if_match) if not tag.startswith("W/")}:
+            raise ApiError(
+                "The resource has changed since the ETag given in If-Match (or the tag is weak): read it again, "
+                "then send the change.",
+                status_code=412,
+                code="precondition_failed",
+                field="If-Match",
+            )
+        return
+    since = request.headers.get("If-Unmodified-Since")
+    if since is not None and modified_at is not None:
+        limit = parse_http_date_safe(since)
+        if limit is not None and int(modified_at.timestamp()) > limit:
+            raise ApiError(
+                "The resource has changed since the time given in If-Unmodified-Since: read it again, then send "
+                "the change.",
+                status_code=412,
+                code="precondition_failed",
+                field="If-Unmodified-Since",
+            )
 
 
 # Every endpoint's: DRF's format override (``?format=json``).
@@ -56,10 +113,7 @@ class ApiViewSet(viewsets.GenericViewSet):
         response = super().finalize_response(request, response, *args, **kwargs)
         if request.method in ("GET", "HEAD") and response.status_code == 200 and hasattr(response, "render"):
             response.render()
-            # the media type is part of the tag: /fhir's JSON and FHIR JSON are two representations
-            digest = hashlib.sha256(response.content)
-            digest.update(b"\0" + response.get("Content-Type", "").encode())
-            etag = '"%s"' % digest.hexdigest()[:32]
+            etag = representation_etag(response.content, response.get("Content-Type", ""))
             response["ETag"] = etag
             response["Cache-Control"] = "private, no-cache"
             if_none_match = request.META.get("HTTP_IF_NONE_MATCH")

@@ -8,7 +8,7 @@ from patients import services as patients_services
 from patients.models import Patient
 
 from .. import rows, serializers
-from .base import IF_NONE_MATCH, ApiViewSet
+from .base import IF_MATCH, IF_NONE_MATCH, IF_UNMODIFIED_SINCE, ApiViewSet, check_preconditions
 
 
 @extend_schema_view(
@@ -26,9 +26,15 @@ from .base import IF_NONE_MATCH, ApiViewSet
     ),
     retrieve=extend_schema(summary="A patient", parameters=[IF_NONE_MATCH]),
     create=extend_schema(summary="Create a patient", request=serializers.PatientSerializer),
-    update=extend_schema(summary="Replace a patient's details", request=serializers.PatientSerializer),
+    update=extend_schema(
+        summary="Replace a patient's details",
+        request=serializers.PatientSerializer,
+        parameters=[IF_MATCH, IF_UNMODIFIED_SINCE],
+    ),
     partial_update=extend_schema(
-        summary="Change some of a patient's details", request=serializers.PatientUpdateSerializer
+        summary="Change some of a patient's details",
+        request=serializers.PatientUpdateSerializer,
+        parameters=[IF_MATCH, IF_UNMODIFIED_SINCE],
     ),
 )
 class PatientViewSet(ApiViewSet):
@@ -63,6 +69,7 @@ class PatientViewSet(ApiViewSet):
 
     def update(self, request, pk, partial=False):
         patient = patients_selectors.patient_get(user=request.user, patient_id=int(pk))
+        check_preconditions(request, serializers.PatientSerializer(patient).data, patient.updated_at)
         serializer_class = serializers.PatientUpdateSerializer if partial else serializers.PatientSerializer
         serializer = serializer_class(patient, data=request.data, partial=partial)
         serializer.is_valid(raise_exception=True)

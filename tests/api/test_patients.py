@@ -169,3 +169,33 @@ def test_put_replaces_the_patient_and_patch_changes_only_what_it_sends(api, clin
     }
     stored = Patient.objects.get(pk=created["id"])
     assert (stored.given_name, stored.date_of_birth, stored.sex) == ("", None, "unknown")
+
+
+def test_a_write_with_a_stale_if_match_is_412_and_changes_nothing(api, patient_a):
+    url = f"{URL}/{patient_a.pk}"
+    read = api.get(url)
+    etag = read["ETag"]
+    # another system changes the patient meanwhile
+    assert api.patch(url, {"given_name": "Annette"}, format="json").status_code == 200
+    stale = api.patch(url, {"family_name": "Meier"}, format="json", HTTP_IF_MATCH=etag)
+    assert stale.status_code == 412 and stale.json()["error"]["code"] == "precondition_failed"
+    patient_a.refresh_from_db()
+    assert (patient_a.family_name, patient_a.given_name) == ("Meyer", "Annette")
+    fresh = api.get(url)["ETag"]
+    assert api.patch(url, {"family_name": "Meier"}, format="json", HTTP_IF_MATCH=f'"x", {fresh}').status_code == 200
+    assert (
+        api.patch(url, {"family_name": "Meyer"}, format="json", HTTP_IF_MATCH=f"W/{api.get(url)['ETag']}").status_code
+        == 412
+    )
+    assert api.put(url, {"mrn": "A-0001", "family_name": "Meyer"}, format="json", HTTP_IF_MATCH="*").status_code == 200
+
+
+def test_a_write_after_if_unmodified_since_is_412(api, patient_a):
+    from django.utils.http import http_date
+
+    url = f"{URL}/{patient_a.pk}"
+    refused = api.patch(url, {"family_name": "Meier"}, format="json", HTTP_IF_UNMODIFIED_SINCE=http_date(946684800))
+    assert refused.status_code == 412 and refused.json()["error"]["field"] == "If-Unmodified-Since"
+    assert (
+        api.patch(url, {"family_name": "Meier"}, format="json", HTTP_IF_UNMODIFIED_SINCE=http_date()).status_code == 200
+    )
