@@ -12,6 +12,7 @@ ERRORS = {
     "403": "Your role may not do this",
     "404": "No such object in your clinic",
     "409": "Conflict with the current state",
+    "412": "Changed since the ETag in If-Match (or the time in If-Unmodified-Since)",
     "413": "Too large",
     "415": "Unsupported content or file type",
     "429": "Too many requests for this token",
@@ -64,6 +65,8 @@ class ApiAutoSchema(AutoSchema):
     def _get_response_bodies(self, direction="response"):
         responses = super()._get_response_bodies(direction)
         codes = READ_ERRORS + ("409",) if self.method == "GET" else tuple(ERRORS)
+        if self.method not in ("PUT", "PATCH"):  # the preconditions of a patient's change (check_preconditions)
+            codes = tuple(code for code in codes if code != "412")
         media_types = ["application/json"] if self._streams_csv() else None
         for code in codes:
             if code not in responses:
