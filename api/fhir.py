@@ -586,9 +586,7 @@ def _effective(recording: ECGRecording) -> tuple[str, dict]:
 
 
 def _reviewed_by(review: Review) -> str:
-    return (
-        f"{review.get_decision_display()}, by {review.reviewer.display_name} on {review.created_at.date().isoformat()}"
-    )
+    return f"{review.outcome}, by {review.reviewer.display_name} on {review.created_at.date().isoformat()}"
 
 
 def _mi_flag_interpretation(diagnosis: Diagnosis, review: Review | None) -> str:
@@ -611,8 +609,8 @@ def _mi_review_parts(review: Review | None) -> dict:
             {
                 "code": {"coding": [_coding(LOCAL, "mi-review", "MI review")], "text": "Doctor's review"},
                 "valueCodeableConcept": {
-                    "coding": [_coding(LOCAL, f"mi-review-{review.decision}", review.get_decision_display())],
-                    "text": review.get_decision_display(),
+                    "coding": [_coding(LOCAL, f"mi-review-{review.decision}", review.outcome)],
+                    "text": review.outcome,
                 },
             }
         ],

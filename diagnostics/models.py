@@ -181,6 +181,14 @@ class Review(models.Model):
     class Meta:
         ordering = ["-created_at"]
 
+    # What was decided, for the pages and reports that tell it (the choices' labels are what a doctor chooses:
+    # "Confirm MI by Dana Doctor" had read as an instruction).
+    OUTCOMES: dict[str, str] = {Decision.CONFIRM: "MI confirmed", Decision.REJECT: "MI rejected (no MI)"}
+
+    @property
+    def outcome(self) -> str:
+        return self.OUTCOMES.get(self.decision, self.decision)
+
 
 class IdempotencyRecord(models.Model):
     """A submission seen with an idempotency key, so a retried request returns the same recording."""
@@ -254,3 +262,9 @@ class EventReview(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+
+    OUTCOMES: dict[str, str] = {Decision.CONFIRM: "Confirmed", Decision.REJECT: "Rejected"}  # as pages tell it
+
+    @property
+    def outcome(self) -> str:
+        return self.OUTCOMES.get(self.decision, self.decision)

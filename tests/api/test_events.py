@@ -200,7 +200,7 @@ def test_the_mi_flags_review_reaches_fhir(api_as, staff_a, doctor_a, done_record
     assert flag["component"][0]["valueCodeableConcept"]["coding"][0]["code"] == "mi-review-reject"
     assert "second look" in flag["note"][0]["text"]
     (report,) = resources(bundle, "DiagnosticReport")
-    assert "Doctor's review: Reject (no MI), by" in report["conclusion"]
+    assert "Doctor's review: MI rejected (no MI), by" in report["conclusion"]
 
 
 def test_a_confirmed_mi_flag_stays_abnormal_and_the_latest_review_decides(api_as, staff_a, doctor_a, done_recording):

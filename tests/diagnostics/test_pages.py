@@ -161,7 +161,7 @@ def test_the_review_page_shows_the_score_earlier_recordings_and_records_a_decisi
     )
     assert response["Location"] == url
     page = client.get(url).content.decode()
-    assert "Confirm MI</strong> by doctor_a" in page and "ST up" in page
+    assert "MI confirmed</strong> by doctor_a" in page and "ST up" in page
 
 
 @pytest.mark.django_db
@@ -173,7 +173,7 @@ def test_the_report_names_patient_versions_reviewer_and_decision(client, staff_a
         "A-0001",
         "tiny-1",
         "tiny-high",
-        "Reject (no MI)",
+        "MI rejected (no MI)",
         "doctor_a",
         "artefact",
         "<svg viewBox",

@@ -65,7 +65,7 @@ def test_a_doctor_confirms_and_staff_see_the_outcome(client, staff_a, doctor_a, 
     assert response.status_code == 302
     client.logout()
     page = client_for(client, staff_a).get(reverse("recording-detail", args=[recording.pk])).content.decode()
-    assert "Confirm MI" in page and "ST elevation V2-V4" in page and "doctor_a" in page
+    assert "MI confirmed" in page and "ST elevation V2-V4" in page and "doctor_a" in page
 
 
 @pytest.mark.django_db
