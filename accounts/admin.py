@@ -59,9 +59,14 @@ class ClinicAdmin(ClinicScopedAdmin):
 
 @admin.register(User)
 class UserAdmin(ClinicScopedAdmin, BaseUserAdmin):
-    list_display = ["username", "get_full_name", "clinic", "role", "is_active", "last_login"]
+    list_display = ["username", "full_name", "clinic", "role", "is_active", "last_login"]
     # Only the clinics of the users listed (the admin's own clinic), not every clinic's name.
     list_filter = ["role", "is_active", ("clinic", admin.RelatedOnlyFieldListFilter)]
+
+    @admin.display(description="name", ordering="last_name")
+    def full_name(self, obj):
+        return obj.get_full_name()
+
     fieldsets = (
         (None, {"fields": ("username", "password")}),
         ("Person", {"fields": ("first_name", "last_name", "email")}),

@@ -7,3 +7,21 @@ class AccountsConfig(AppConfig):
 
     def ready(self):
         from . import audit  # noqa: F401 - connects the login signal receivers
+
+
+class AuthenticatorAppsConfig(AppConfig):
+    """django_otp's TOTP plugin, headed in the admin as what it holds (it read "OTP_TOTP")."""
+
+    name = "django_otp.plugins.otp_totp"
+    label = "otp_totp"
+    verbose_name = "Second factor: authenticator apps"
+    default_auto_field = "django.db.models.AutoField"
+
+
+class RecoveryCodesConfig(AppConfig):
+    """django_otp's static-token plugin, headed in the admin as what it holds (it read "OTP_STATIC")."""
+
+    name = "django_otp.plugins.otp_static"
+    label = "otp_static"
+    verbose_name = "Second factor: recovery codes"
+    default_auto_field = "django.db.models.AutoField"

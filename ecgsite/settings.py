@@ -125,8 +125,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_htmx",
     "django_otp",
-    "django_otp.plugins.otp_totp",
-    "django_otp.plugins.otp_static",
+    "accounts.apps.AuthenticatorAppsConfig",  # django_otp.plugins.otp_totp, with an admin heading
+    "accounts.apps.RecoveryCodesConfig",  # django_otp.plugins.otp_static, likewise
     "accounts",
     "patients",
     "mlmodels",

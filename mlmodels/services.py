@@ -96,7 +96,7 @@ def _check_labels(task: str, labels: list[str]) -> None:
 
 def _check_threshold(threshold: float | None) -> None:
     if threshold is not None and not (math.isfinite(float(threshold)) and 0.0 <= float(threshold) <= 1.0):
-        raise ModelRejected(f"the threshold {threshold!r} is no score between 0 and 1", field="threshold")
+        raise ModelRejected(f"the threshold must be a score from 0 to 1; {threshold!r} is not", field="threshold")
 
 
 def _check_input(task: str, input_kind: str) -> None:

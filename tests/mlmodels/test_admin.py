@@ -89,8 +89,8 @@ def test_activating_two_versions_of_one_task_at_once_is_refused(client, platform
     [
         ("heartbeat", ["N", "SVEB", "VEB", "F", "Q"], None, "are not the classes N, S, V, F, Q"),
         ("mi", ["mi", "normal"], 0.5, "its labels end with 'mi'"),
-        ("mi", None, 7.0, "no score between 0 and 1"),
-        ("mi", None, -0.1, "no score between 0 and 1"),
+        ("mi", None, 7.0, "must be a score from 0 to 1; 7.0 is not"),
+        ("mi", None, -0.1, "must be a score from 0 to 1; -0.1 is not"),
     ],
 )
 def test_labels_the_product_cannot_read_by_and_thresholds_outside_0_1_are_refused(

@@ -1,0 +1,19 @@
+"""The admin's headings and columns read as words, not as code names."""
+
+import re
+
+import pytest
+from django.urls import reverse
+
+pytestmark = pytest.mark.django_db
+
+
+def test_the_admin_index_and_users_list_read_as_words(client, platform_admin, staff_a):
+    client.force_login(platform_admin)
+    index = client.get(reverse("admin:index")).content.decode()
+    headings = re.findall(r'<caption>\s*<a [^>]*class="section"[^>]*>([^<]*)</a>', index)
+    assert "Second factor: authenticator apps" in headings and "Second factor: recovery codes" in headings
+    assert not [h for h in headings if "otp" in h.lower()]  # they read "OTP_TOTP" and "OTP_STATIC"
+    users = client.get(reverse("admin:accounts_user_changelist")).content.decode()
+    columns = re.findall(r'<th scope="col" class="[^"]*column-(\w+)[^"]*">.*?<a [^>]*>([^<]*)</a>', users, re.S)
+    assert ("full_name", "Name") in columns and "Get full name" not in users
