@@ -1,4 +1,5 @@
 import datetime
+import unicodedata
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -19,6 +20,28 @@ def validate_date_of_birth(value: datetime.date | None, *, stored: datetime.date
         raise ValidationError("The date of birth is in the future.", code="future")
     if value < EARLIEST_BIRTH:
         raise ValidationError("The date of birth is before 1900.", code="too_early")
+
+
+# Bidirectional embeddings, overrides and isolates: invisible, they reorder the text after them ("Zoë" shown
+# as "ëoZ" in every list), so an identity could be made to read as another.
+BIDI_CONTROLS = frozenset(chr(c) for c in (*range(0x202A, 0x202F), *range(0x2066, 0x206A)))
+
+
+def identity_text_check(value: str, what: str) -> None:
+    """A patient's name or MRN holds no control character (a line break, a tab, NUL...) and no bidirectional
+    control: they reached lists, the CSV and FHIR as they were."""
+    for ch in value:
+        if ch in BIDI_CONTROLS or unicodedata.category(ch) == "Cc":
+            raise ValidationError(
+                f"The {what} contains an invisible control character (U+{ord(ch):04X}); type it as plain text.",
+                code="control_character",
+            )
+
+
+def normal_mrn(value: str) -> str:
+    """An MRN as stored and compared: Unicode-compatible forms made plain (NFKC: a full-width "Ａ-1001" from an
+    East Asian keyboard is "A-1001", which it had been stored beside as a second identity), outer spaces off."""
+    return unicodedata.normalize("NFKC", value).strip()
 
 
 class Patient(models.Model):
@@ -50,6 +73,24 @@ class Patient(models.Model):
 
     def __str__(self) -> str:
         return f"{self.display_name} ({self.mrn})"
+
+    def clean(self):
+        super().clean()
+        self.mrn = normal_mrn(self.mrn)
+        self.family_name = unicodedata.normalize("NFC", self.family_name)
+        self.given_name = unicodedata.normalize("NFC", self.given_name)
+        errors = {}
+        for name, what in (
+            ("mrn", "medical record number"),
+            ("family_name", "family name"),
+            ("given_name", "given name"),
+        ):
+            try:
+                identity_text_check(getattr(self, name), what)
+            except ValidationError as exc:
+                errors[name] = exc.messages
+        if errors:
+            raise ValidationError(errors)
 
     @property
     def display_name(self) -> str:

@@ -5,7 +5,7 @@ from django.shortcuts import get_object_or_404
 
 from accounts.models import User
 
-from .models import Patient
+from .models import Patient, normal_mrn
 
 
 def patient_list(*, user: User, search: str = "", mrn: str | None = None) -> QuerySet[Patient]:
@@ -13,7 +13,7 @@ def patient_list(*, user: User, search: str = "", mrn: str | None = None) -> Que
     whose MRN is that, compared without case (as MRNs are unique)."""
     qs = Patient.objects.filter(clinic_id=user.clinic_id)  # type: ignore[misc]  # None (no clinic) matches nothing
     if mrn is not None:
-        qs = qs.filter(mrn__iexact=mrn.strip())
+        qs = qs.filter(mrn__iexact=normal_mrn(mrn))
     # "Meyer, Anna" as the pages write names; a NUL (which PostgreSQL refuses in a string) separates too
     for term in re.split(r"[\s,;\x00]+", search):
         if not term:

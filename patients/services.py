@@ -5,7 +5,7 @@ from django.db import IntegrityError, transaction
 from accounts.models import User
 from ecgsite.errors import MrnTaken
 
-from .models import Patient
+from .models import Patient, normal_mrn
 
 
 @transaction.atomic
@@ -48,6 +48,7 @@ def _save(patient: Patient) -> None:
 
     Numbers are compared without case: "a-1001" beside "A-1001" would be a second identity for one
     patient in the clinic's records."""
+    patient.mrn = normal_mrn(patient.mrn)  # as it is stored (Patient.clean), before it is compared
     clash = Patient.objects.filter(clinic_id=patient.clinic_id, mrn__iexact=patient.mrn).exclude(pk=patient.pk)
     if clash.exists():
         raise MrnTaken()

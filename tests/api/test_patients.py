@@ -199,3 +199,11 @@ def test_a_write_after_if_unmodified_since_is_412(api, patient_a):
     assert (
         api.patch(url, {"family_name": "Meier"}, format="json", HTTP_IF_UNMODIFIED_SINCE=http_date()).status_code == 200
     )
+
+
+def test_a_name_with_a_bidirectional_override_is_a_validation_error(api):
+    response = api.post(URL, {"mrn": "A-58", "family_name": "Z\u202eoë"}, format="json")
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["field"] == "family_name" and "U+202E" in error["message"]
+    assert not Patient.objects.filter(mrn="A-58").exists()

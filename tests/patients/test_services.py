@@ -31,3 +31,34 @@ def test_the_database_holds_one_mrn_in_any_case_when_the_services_check_is_raced
     Patient.objects.create(clinic=staff_a.clinic, mrn="RC-1", family_name="One")
     with pytest.raises(IntegrityError), transaction.atomic():
         Patient.objects.create(clinic=staff_a.clinic, mrn="rc-1", family_name="Two")
+
+
+@pytest.mark.django_db
+def test_a_full_width_mrn_is_the_same_number(staff_a, patient_a):
+    # "Ａ-０００１" from an East Asian keyboard had been stored beside "A-0001" as a second identity
+    with pytest.raises(MrnTaken):
+        services.patient_create(user=staff_a, mrn="Ａ-０００１", family_name="Other")
+    typed = services.patient_create(user=staff_a, mrn="Ｂ-７", family_name="Other")
+    assert Patient.objects.get(pk=typed.pk).mrn == "B-7"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "field, value, code",
+    [
+        ("family_name", "Z\u202eoë", "U+202E"),  # shown reversed after it in every list
+        ("given_name", "Anna\nMarie", "U+000A"),  # a line break into the CSV and FHIR
+        ("family_name", "Meyer\u2066", "U+2066"),
+        ("mrn", "A-\x07", "U+0007"),
+    ],
+)
+def test_a_name_or_mrn_with_an_invisible_control_character_is_refused(staff_a, field, value, code):
+    from django.core.exceptions import ValidationError
+
+    fields = {"mrn": "A-55", "family_name": "Lund", field: value}
+    with pytest.raises(ValidationError) as refused:
+        services.patient_create(user=staff_a, **fields)
+    assert field in refused.value.message_dict and code in refused.value.message_dict[field][0]
+    assert not Patient.objects.filter(mrn="A-55").exists()
+    # names in any script, with their accents, are fine
+    services.patient_create(user=staff_a, mrn="A-56", family_name="Şmith-Ōtake", given_name="Zoë أنا")
