@@ -729,6 +729,14 @@ def event_review_create(*, user: User, event: Event, decision: str, note: str = 
         raise NotAllowed("the event belongs to another clinic")
     if decision not in EventReview.Decision.values:
         raise Invalid(f"decision must be one of {', '.join(EventReview.Decision.values)}", field="decision")
+    from .selectors import LIFE_THREATENING
+
+    if decision == EventReview.Decision.REJECT and event.type in LIFE_THREATENING and not note.strip():
+        # one click next to Confirm cleared a life-threatening alarm from the dashboard, saying nothing of why
+        raise Invalid(
+            "Say why in the note: rejecting a VF/VFL or asystole episode needs a reason (e.g. artefact).",
+            field="note",
+        )
     return EventReview.objects.create(
         event=event, clinic_id=event.clinic_id, reviewer=user, decision=decision, note=note.strip()
     )

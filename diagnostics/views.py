@@ -13,7 +13,7 @@ from accounts import audit
 from accounts.models import AuditEvent
 from ecg.constants import AAMI_NAMES, BEAT_FS
 from ecg.io.errors import SignalError
-from ecgsite.errors import IdempotencyKeyReused, UploadRefused
+from ecgsite.errors import IdempotencyKeyReused, Invalid, UploadRefused
 from ecgsite.http import status_for
 from mlmodels.models import ModelVersion
 from mlmodels.selectors import active_model_versions
@@ -167,7 +167,11 @@ def event_review(request, event_id: int):
     if not form.is_valid():
         messages.error(request, "Choose confirm or reject for the event.", extra_tags=f"event-{event.pk}")
         return redirect(target)
-    services.event_review_create(user=request.user, event=event, **form.cleaned_data)
+    try:
+        services.event_review_create(user=request.user, event=event, **form.cleaned_data)
+    except Invalid as exc:  # a VF/asystole rejection without its reason
+        messages.error(request, exc.message, extra_tags=f"event-{event.pk}")
+        return redirect(target)
     messages.success(
         request, f"{event.get_type_display()} {form.cleaned_data['decision']}ed.", extra_tags=f"event-{event.pk}"
     )

@@ -73,7 +73,7 @@ def test_a_reviewed_vf_episode_amends_the_report_and_its_observation(api_as, sta
     before = fetch_valid_bundle(api, vf_recording)
     assert report_of(before)["status"] == "final" and set(statuses(before).values()) == {"final"}
     event = Event.objects.get(recording=vf_recording, type="vf")
-    review = services.event_review_create(user=doctor_a, event=event, decision=decision)
+    review = services.event_review_create(user=doctor_a, event=event, decision=decision, note="seen on the strip")
     after = fetch_valid_bundle(api, vf_recording)
     report = report_of(after)
     assert report["status"] == "amended"

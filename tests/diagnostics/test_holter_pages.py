@@ -106,6 +106,24 @@ def test_a_doctor_confirms_then_rejects_an_event_and_both_are_kept(client, docto
     assert response["Location"] == reverse("recording-detail", args=[holter_recording.pk]) + f"#event-{event.pk}"
 
 
+def test_rejecting_vf_needs_a_reason_in_the_note(client, doctor_a, holter_recording):
+    # one click beside Confirm had cleared the life-threatening alarm, saying nothing of why
+    event = holter_recording.events.get(type="vf")
+    doctor = client_for(client, doctor_a)
+    page = doctor.post(reverse("event-review", args=[event.pk]), {"decision": "reject", "note": " "}, follow=True)
+    assert not EventReview.objects.exists()
+    html = page.content.decode()
+    row = html[html.index(f'<li id="event-{event.pk}"') :]
+    row = row[: row.index("</form>")]  # the event's heading, its messages, its strip and its form
+    assert "rejecting a VF/VFL or asystole episode needs a reason" in row and "(needed to reject)" in row
+    doctor.post(reverse("event-review", args=[event.pk]), {"decision": "reject", "note": "electrode artefact"})
+    assert EventReview.objects.get().note == "electrode artefact"
+    other = holter_recording.events.exclude(type__in=["vf", "asystole"]).first()
+    if other is not None:  # other events are rejected without one
+        doctor.post(reverse("event-review", args=[other.pk]), {"decision": "reject"})
+        assert EventReview.objects.filter(event=other, decision="reject").exists()
+
+
 def test_a_bad_decision_stores_nothing(client, doctor_a, holter_recording):
     event = holter_recording.events.get(type="vf")
     client_for(client, doctor_a).post(reverse("event-review", args=[event.pk]), {"decision": "maybe"})
