@@ -449,11 +449,23 @@ def file_extension(filename: str) -> str:
     return name[name.rfind(".") :] if "." in name else ""
 
 
-def check_size(size: int) -> None:
-    if size > settings.ECG_MAX_UPLOAD_BYTES:
-        raise UploadTooLarge(
-            f"the file is {size / 1e6:.1f} MB; the limit is {settings.ECG_MAX_UPLOAD_BYTES / 1e6:.1f} MB"
-        )
+def check_size(size: int, names: list[str] | None = None) -> None:
+    """UploadTooLarge past ECG_MAX_UPLOAD_BYTES, in MiB as the README states the limit. Of several files (a
+    WFDB record's .hea and .dat) the message speaks of them together, and a record that is too large as files
+    is often not as one .zip (a .dat compresses several-fold): it says so."""
+    limit = settings.ECG_MAX_UPLOAD_BYTES
+    if size <= limit:
+        return
+    mib = 1024 * 1024
+    what = (
+        f"the {len(names)} files are {size / mib:.1f} MiB together"
+        if names and len(names) > 1
+        else (f"the file is {size / mib:.1f} MiB")
+    )
+    hint = ""
+    if names and any(file_extension(name) in (".dat", ".mat", ".hea") for name in names):
+        hint = "; a WFDB record usually fits as one .zip of its files (send the .zip instead)"
+    raise UploadTooLarge(f"{what}; the limit is {limit / mib:.1f} MiB{hint}")
 
 
 def upload_parse(*, kind: str, uploads: list, text: str = "", fs: float | None = None, lead: str = ""):
@@ -473,8 +485,7 @@ def upload_parse(*, kind: str, uploads: list, text: str = "", fs: float | None =
         beats = parse_beat_text(text)
         data = "\n".join(",".join(f"{v:.6g}" for v in row) for row in beats).encode() + b"\n"
         return ParsedUpload(kind="beats", input_format="text", beats=beats), data, "pasted.csv"
-    for upload in uploads:
-        check_size(upload.size)
+    check_size(sum(upload.size for upload in uploads), [upload.name for upload in uploads])  # together
     if kind == "beats":
         if len(uploads) != 1:
             if any(u.name.lower().endswith((".hea", ".dat")) for u in uploads):

@@ -80,7 +80,7 @@ def parse_signal_upload(
     """Validate a signal upload; returns it parsed, with the bytes to store and their name."""
     if not files:
         raise UploadRefused("choose a file to upload")
-    check_size(sum(len(d) for d in files.values()))
+    check_size(sum(len(d) for d in files.values()), list(files))
     try:
         signal, fmt = _read(files, fs=fs, lead=lead)
         for name in signal.leads:

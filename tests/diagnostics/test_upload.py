@@ -279,7 +279,21 @@ def test_it_refuses_too_many_rows(post, settings):
 @pytest.mark.django_db
 def test_it_refuses_a_file_over_the_size_limit(post, settings):
     settings.ECG_MAX_UPLOAD_BYTES = 2000
-    assert_refused(_file(post, "beats.csv", beat_csv(3)), 413, "the limit is")
+    assert_refused(_file(post, "beats.csv", beat_csv(3)), 413, "the file is 0.0 MiB; the limit is 0.0 MiB")
+
+
+@pytest.mark.django_db
+def test_a_wfdb_record_over_the_limit_is_told_its_size_together_and_that_a_zip_may_fit(post, settings):
+    # a 24-hour .hea + .dat was told "the file is 33.2 MB; the limit is 26.2 MB" (the README says 25 MiB) though
+    # two files were chosen, and the same record as one .zip fits
+    settings.ECG_MAX_UPLOAD_BYTES = 3 * 1024 * 1024
+    files = [upload("r.hea", b"r 1 360 1800000\n"), upload("r.dat", bytes(3 * 1024 * 1024))]
+    response = post({"kind": "signal", "files": files, "fs": ""})
+    assert_refused(
+        response,
+        413,
+        "the 2 files are 3.0 MiB together; the limit is 3.0 MiB; a WFDB record usually fits as one .zip",
+    )
 
 
 @pytest.mark.django_db
