@@ -19,6 +19,9 @@
   var PAPER = "#fffafa", MINOR = "#f7d4d4", MAJOR = "#e59a9a", SECOND = "#c96b6b", TRACE = "#111";
   var SIGNAL_ZOOMS = [1 / 128, 1 / 64, 1 / 32, 1 / 16, 1 / 8, 1 / 4, 1 / 2, 1, 2, 4];
   var BEAT_ZOOMS = [1, 2, 4, 8];
+  // The strip's top, from its edge down: a bar per rhythm event, their labels (two rows where events overlap), then
+  // the beat letters, each band its own, so an episode's name never covers a beat's class.
+  var EVENT_BAR = 5, EVENT_ROW = 13, EVENT_ROWS = 2;
   var EVENT_COLOURS = { vf: "#a4161a", asystole: "#a4161a", vt: "#a4161a", v_run: "#b3141b", v_couplet: "#b3141b",
     bigeminy: "#b3141b", trigeminy: "#b3141b", af: "#0b5cad", afl: "#0b5cad", svt: "#8a5a00", s_run: "#8a5a00",
     s_couplet: "#8a5a00", pause: "#6a3d9a", brady: "#4d5560", tachy: "#4d5560" };
@@ -460,6 +463,7 @@
   SignalViewer.prototype.draw = function () {
     if (!this.ctx) return;
     var ctx = this.ctx, w = this.width, h = this.height, pps = this.pxPerSample();
+    this.drawn = { beats: [], events: [] }; // the boxes of the beat marks and event labels drawn (the tests read them)
     var zoom = SIGNAL_ZOOMS[this.zoomIndex];
     var offsetMm = this.start / this.fs * MM_PER_S;
     drawGrid(ctx, w, h, PX_PER_MM * zoom, offsetMm);
@@ -511,18 +515,26 @@
       (this.inMv ? this.gain + " mm/mV" : "amplitude auto-scaled (units unknown)");
   };
 
+  /* Where each band of the strip's top begins: the event labels' rows only once the recording has events (they
+   * are reserved whether or not one is in view, so the beat letters keep their place while panning). */
+  SignalViewer.prototype.bands = function () {
+    var rows = this.events && this.events.length ? EVENT_ROWS : 0;
+    var beats = rows ? EVENT_BAR + 2 + EVENT_ROW * rows + 3 : 3;
+    return { eventRows: rows, beats: beats, notes: beats + 27 };
+  };
+
   // Samples the file marks as lost: a grey band (the trace across it is the straight line the
   // analysis drew there); stretches the rhythm analysis left out as too noisy to read: an amber one
   // (the beats found there keep their classes; no rhythm event is taken from them). Each labelled
   // when there is room; the root says how many of each are in view.
   SignalViewer.prototype.drawLost = function (ctx, lost, pps, w, h) {
     this.root.dataset.lostShown = String(this.drawBands(ctx, lost, pps, w, h,
-      { fill: "rgba(77, 85, 96, 0.22)", ink: "#3d4550", label: "No signal", room: 70, y: 30 }));
+      { fill: "rgba(77, 85, 96, 0.22)", ink: "#3d4550", label: "No signal", room: 70, y: this.bands().notes }));
   };
 
   SignalViewer.prototype.drawNoise = function (ctx, noise, pps, w, h) {
     this.root.dataset.noiseShown = String(this.drawBands(ctx, noise, pps, w, h,
-      { fill: "rgba(191, 120, 0, 0.16)", ink: "#6b4400", label: "Noise: no rhythm read here", room: 150, y: 46 }));
+      { fill: "rgba(191, 120, 0, 0.16)", ink: "#6b4400", label: "Noise: no rhythm read here", room: 150, y: this.bands().notes + 16 }));
   };
 
   SignalViewer.prototype.drawBands = function (ctx, spans, pps, w, h, style) {
@@ -548,7 +560,7 @@
     if (!beats) return;
     var n = beats.index.length, start = this.start, spacing = w;
     if (n > 1) spacing = (beats.position[n - 1] - beats.position[0]) * pps / (n - 1);
-    var letters = spacing >= 16;
+    var letters = spacing >= 16, top = this.bands().beats, drawn = this.drawn.beats;
     ctx.textAlign = "center"; ctx.textBaseline = "top"; ctx.font = "bold 12px system-ui, sans-serif";
     for (var i = 0; i < n; i++) {
       var x = (beats.position[i] - start) * pps;
@@ -560,10 +572,12 @@
       }
       ctx.fillStyle = colour;
       if (letters) {
-        ctx.beginPath(); ctx.moveTo(x - 5, 18); ctx.lineTo(x + 5, 18); ctx.lineTo(x, 24); ctx.fill();
-        ctx.fillText(cls, x, 3);
+        ctx.beginPath(); ctx.moveTo(x - 5, top + 15); ctx.lineTo(x + 5, top + 15); ctx.lineTo(x, top + 21); ctx.fill();
+        ctx.fillText(cls, x, top);
+        drawn.push([x - 5, top, x + 5, top + 21]);
       } else if (cls !== "N" || spacing >= 3) {
-        ctx.fillRect(x - 1, cls === "N" ? 8 : 2, 2, cls === "N" ? 8 : 16);
+        ctx.fillRect(x - 1, cls === "N" ? top + 5 : top - 1, 2, cls === "N" ? 8 : 16);
+        drawn.push([x - 1, top - 1, x + 1, top + 15]);
       }
     }
     ctx.textAlign = "start";
@@ -743,10 +757,12 @@
     this.info.textContent = "Showing " + moment(Math.max(0, sample) / this.fs, this.dayStart) + ".";
   };
 
+  /* Each event in view: a bar along the strip's top edge, its label in the band below the bar and above the beat
+   * letters (this.bands()), on the paper's colour so a tall wave crossing the band does not hide it. */
   SignalViewer.prototype.drawEvents = function (ctx, pps, w) {
     if (!this.events) return;
-    var start = this.start, end = start + this.visible();
-    ctx.font = "bold 11px system-ui, sans-serif"; ctx.textBaseline = "top";
+    var start = this.start, end = start + this.visible(), band = this.bands();
+    ctx.font = "bold 11px system-ui, sans-serif"; ctx.textBaseline = "top"; ctx.textAlign = "start";
     var rows = []; // per label row, where its last label ends: labels of overlapping events stack, not overprint
     for (var i = 0; i < this.events.length; i++) {
       var e = this.events[i];
@@ -754,13 +770,18 @@
       var x0 = Math.max(0, (e.start - start) * pps), x1 = Math.min(w, Math.max((e.end - start) * pps, x0 + 3));
       ctx.fillStyle = EVENT_COLOURS[e.type] || "#4d5560";
       ctx.globalAlpha = i === this.eventIndex ? 0.9 : 0.55;
-      ctx.fillRect(x0, 0, x1 - x0, 5);
+      ctx.fillRect(x0, 0, x1 - x0, EVENT_BAR);
       ctx.globalAlpha = 1;
       var row = 0;
       while (row < rows.length && rows[row] > x0) row++;
-      if (row > 2) continue; // three rows at most; the bar above still marks the event
-      rows[row] = x0 + ctx.measureText(e.label).width + 8;
-      ctx.fillText(e.label, x0 + 2, 7 + 13 * row);
+      if (row >= band.eventRows) continue; // the bar still marks the event (and "Next event" describes it)
+      var width = ctx.measureText(e.label).width, y = EVENT_BAR + 2 + EVENT_ROW * row;
+      rows[row] = x0 + width + 8;
+      ctx.fillStyle = "rgba(255, 250, 250, 0.85)";
+      ctx.fillRect(x0 + 1, y - 1, width + 2, EVENT_ROW - 1);
+      ctx.fillStyle = EVENT_COLOURS[e.type] || "#4d5560";
+      ctx.fillText(e.label, x0 + 2, y);
+      this.drawn.events.push([x0 + 1, y - 1, x0 + width + 3, y + EVENT_ROW - 2]);
     }
   };
 
