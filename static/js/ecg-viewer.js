@@ -26,10 +26,25 @@
     bigeminy: "#b3141b", trigeminy: "#b3141b", af: "#0b5cad", afl: "#0b5cad", svt: "#8a5a00", s_run: "#8a5a00",
     s_couplet: "#8a5a00", pause: "#6a3d9a", brady: "#4d5560", tachy: "#4d5560" };
 
-  // mm:ss, or h:mm:ss from an hour on, rounded to the nearest unit shown (whole seconds, or hundredths
-  // withFraction) before it is split, so 9.997 s reads 00:10.00 and 59.6 s 01:00 (as the event list rounds)
+  // Whole units (seconds, or hundredths withFraction) of a moment, cut rather than rounded, as the event list
+  // writes an event's start: 42.50 s is 0:00:42 there, so 00:42 here, not 00:43. (The epsilon keeps a moment
+  // that is a whole second, 29 / 100 s, from reading a unit early through floating point.)
+  function cut(seconds, scale) { return Math.floor(seconds * scale + 1e-6); }
+
+  // A duration in seconds to one decimal, as the event list writes it: rounded (18.99 s reads 19.0), an exact
+  // tie (18.25 s) to the even tenth, as Python's round() does on the server.
+  function tenths(seconds) {
+    if (Math.abs(seconds * 4) % 2 === 1) { // n / 4 with n odd: a tie, exactly, in binary
+      var t = Math.round(seconds * 10);
+      return ((t % 2 ? t - 1 : t) / 10).toFixed(1);
+    }
+    return seconds.toFixed(1);
+  }
+
+  // mm:ss, or h:mm:ss from an hour on, in whole units shown (seconds, or hundredths withFraction) cut, not
+  // rounded, before it is split, so 9.997 s reads 00:09.99 and 59.6 s 00:59 (as the event list writes times)
   function clock(seconds, withFraction) {
-    var scale = withFraction ? 100 : 1, units = Math.round(Math.max(0, seconds) * scale);
+    var scale = withFraction ? 100 : 1, units = cut(Math.max(0, seconds), scale);
     var whole = Math.floor(units / scale), h = Math.floor(whole / 3600), m = Math.floor(whole / 60) % 60, s = whole % 60;
     var text = (h ? h + ":" : "") + (m < 10 ? "0" : "") + m + ":" + (s < 10 ? "0" : "") + s;
     if (withFraction) text += "." + (units % scale < 10 ? "0" : "") + (units % scale);
@@ -37,10 +52,10 @@
   }
 
   // The time of day (hh:mm:ss, past midnight again after 24 h) of a moment ``seconds`` after midnight,
-  // rounded as clock() rounds.
+  // cut as clock() cuts.
   function timeOfDay(seconds, withFraction) {
     var scale = withFraction ? 100 : 1, day = 86400 * scale;
-    var units = ((Math.round(seconds * scale) % day) + day) % day;
+    var units = ((cut(seconds, scale) % day) + day) % day;
     var whole = Math.floor(units / scale);
     function two(n) { return (n < 10 ? "0" : "") + n; }
     var text = two(Math.floor(whole / 3600)) + ":" + two(Math.floor(whole / 60) % 60) + ":" + two(whole % 60);
@@ -53,8 +68,8 @@
   function moment(seconds, dayStart, withFraction) {
     if (dayStart === null || !isFinite(dayStart)) return clock(seconds, withFraction);
     seconds = Math.max(0, seconds);
-    // whole seconds as the pages write them: the start's second plus the rounded time into the recording
-    var at = withFraction ? dayStart + seconds : Math.floor(dayStart) + Math.round(seconds);
+    // whole seconds as the pages write them: the start's second plus the whole seconds into the recording
+    var at = withFraction ? dayStart + seconds : Math.floor(dayStart) + cut(seconds, 1);
     return timeOfDay(at, withFraction) + " (" + clock(seconds, withFraction) + " in)";
   }
 
@@ -730,7 +745,7 @@
     this.goTo(e.start);
     this.eventViewStart = this.start;
     var parts = [moment(e.start / this.fs, this.dayStart)];
-    if (e.end > e.start) parts.push(((e.end - e.start) / this.fs).toFixed(1) + " s");
+    if (e.end > e.start) parts.push(tenths((e.end - e.start) / this.fs) + " s");
     if (e.beats) parts.push(e.beats + " beats");
     if (e.rate_bpm) parts.push(e.rate_bpm + " bpm");
     var title = document.createElement("p"), strong = document.createElement("strong");
