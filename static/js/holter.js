@@ -4,7 +4,12 @@
 (function () {
   "use strict";
 
-  var TOP_BPM = 200, PAD_L = 38, PAD_R = 10, PAD_T = 10, PAD_B = 40;
+  // PAD_T: room above the 200 line for the axis' unit ("bpm", over the tick labels' column) and for the marks of
+  // minutes whose rate goes past the top of the scale
+  var TOP_BPM = 200, PAD_L = 38, PAD_R = 10, PAD_T = 24, PAD_B = 40;
+  var OVER_COLOUR = "#a4161a";
+  // steps between time ticks: minutes, or hours for a recording over three hours
+  var MINUTE_STEPS = [1, 2, 5, 10, 15, 30, 60], HOUR_STEPS = [60, 120, 180, 240, 360, 720];
   var SEVERE = { vf: 1, asystole: 1, vt: 1 };
   var COLOURS = { vf: "#a4161a", asystole: "#a4161a", vt: "#a4161a", af: "#0b5cad", afl: "#0b5cad", pause: "#6a3d9a" };
 
@@ -22,8 +27,9 @@
     v.canvas.focus({ preventScroll: true });
   }
 
+  // h:mm:ss, whole seconds cut (not rounded), as the event list writes times
   function clock(seconds) {
-    seconds = Math.max(0, Math.round(seconds));
+    seconds = Math.max(0, Math.floor(seconds + 1e-6));
     var h = Math.floor(seconds / 3600), m = Math.floor(seconds % 3600 / 60), s = seconds % 60;
     return h + ":" + (m < 10 ? "0" : "") + m + ":" + (s < 10 ? "0" : "") + s;
   }
@@ -55,6 +61,7 @@
       .then(function (data) {
         self.data = data;
         canvas.dataset.loaded = "true";
+        if (data.trend) self.describeOver();
         self.draw();
       })
       .catch(function (err) { canvas.setAttribute("aria-label", "The heart-rate trend could not be loaded (" + err.message + ")."); });
@@ -68,8 +75,42 @@
     var text = "Minute " + (i + 1) + " (from " + clock(i * 60) + "): ";
     text += t.hr_mean[i] === null
       ? "no heart rate (no signal, noise or VF)."
-      : Math.round(t.hr_min[i]) + " to " + Math.round(t.hr_max[i]) + " bpm, mean " + Math.round(t.hr_mean[i]) + ". Enter shows it in the viewer.";
+      : Math.round(t.hr_min[i]) + " to " + Math.round(t.hr_max[i]) + " bpm" +
+        (t.hr_max[i] > TOP_BPM ? " (above the chart's scale of " + TOP_BPM + ")" : "") +
+        ", mean " + Math.round(t.hr_mean[i]) + ". Enter shows it in the viewer.";
     live.textContent = text;
+  };
+
+  // The minutes whose maximum rate is past the top of the scale (drawn clipped there, with a mark above), said
+  // in a note under the chart that the chart's description includes.
+  TrendChart.prototype.over = function () {
+    var t = this.data && this.data.trend, minutes = [];
+    for (var i = 0; t && i < t.minute.length; i++) if (t.hr_max[i] !== null && t.hr_max[i] > TOP_BPM) minutes.push(i);
+    return minutes;
+  };
+
+  TrendChart.prototype.describeOver = function () {
+    var canvas = this.canvas, over = this.over(), t = this.data.trend;
+    if (!canvas.id) canvas.id = "hr-trend-" + Math.random().toString(36).slice(2, 8);
+    var id = canvas.id + "-over", note = document.getElementById(id);
+    if (!over.length) { if (note) note.hidden = true; return; }
+    if (!note) {
+      note = document.createElement("p");
+      note.id = id;
+      note.className = "muted small trend-over";
+      canvas.insertAdjacentElement("afterend", note);
+      var described = (canvas.getAttribute("aria-describedby") || "").split(/\s+/).filter(Boolean);
+      if (described.indexOf(id) < 0) canvas.setAttribute("aria-describedby", described.concat([id]).join(" "));
+    }
+    var top = over[0];
+    over.forEach(function (i) { if (t.hr_max[i] > t.hr_max[top]) top = i; });
+    var mark = document.createElement("span");
+    mark.setAttribute("aria-hidden", "true");
+    mark.textContent = "▲ ";
+    note.replaceChildren(mark, "Rates above " + TOP_BPM + " bpm, past the top of the chart, are marked at its top edge: " +
+      over.length + (over.length === 1 ? " minute" : " minutes") + ", the highest " + Math.round(t.hr_max[top]) +
+      " bpm in the minute from " + clock(top * 60) + ".");
+    note.hidden = false;
   };
 
   TrendChart.prototype.minutes = function () { return this.data && this.data.trend ? this.data.trend.minute.length : 0; };
@@ -109,17 +150,34 @@
     ctx.font = "11px system-ui, sans-serif"; ctx.fillStyle = "#4d5560";
     if (!d || !d.trend) { ctx.fillText(d ? "No heart-rate trend for this recording." : "Loading…", PAD_L, this.height / 2); return; }
     var t = d.trend, n = t.minute.length, self = this;
-    // Grid: 50, 100, 150 bpm, and hour (or 5-minute) ticks.
-    ctx.strokeStyle = "#e2e6ea"; ctx.lineWidth = 1; ctx.textBaseline = "middle"; ctx.textAlign = "right";
+    var labels = this.labels = []; // each text's box, for the tests: none overlaps another or leaves the canvas
+    function label(text, x, y, align, baseline) {
+      ctx.textAlign = align; ctx.textBaseline = baseline; ctx.fillText(text, x, y);
+      var w = ctx.measureText(text).width, x0 = align === "right" ? x - w : align === "center" ? x - w / 2 : x;
+      var y0 = baseline === "middle" ? y - 6 : y;
+      labels.push({ text: text, x0: x0, x1: x0 + w, y0: y0, y1: y0 + 12 });
+    }
+    // Grid: 50 to 200 bpm, the unit above the scale, and time ticks as far apart as their labels need.
+    ctx.strokeStyle = "#e2e6ea"; ctx.lineWidth = 1;
     [50, 100, 150, 200].forEach(function (b) {
       ctx.beginPath(); ctx.moveTo(PAD_L, self.y(b)); ctx.lineTo(self.width - PAD_R, self.y(b)); ctx.stroke();
-      ctx.fillText(String(b), PAD_L - 4, self.y(b));
+      label(String(b), PAD_L - 4, self.y(b), "right", "middle");
     });
-    ctx.textBaseline = "top"; ctx.fillText("bpm", PAD_L - 4, 0);
-    ctx.textBaseline = "middle";
-    var every = n > 180 ? 60 : n > 30 ? 5 : 1;
-    ctx.textAlign = "center"; ctx.textBaseline = "top";
-    for (var m = 0; m <= n; m += every) ctx.fillText(every === 60 ? (m / 60) + " h" : m + " min", this.x(m), this.height - PAD_B + 16);
+    label("bpm", PAD_L - 4, 2, "right", "top");
+    var hours = n > 180, text = function (m) { return hours ? (m / 60) + " h" : m + " min"; };
+    var room = ctx.measureText(text(n)).width + 14, pxPerMinute = (this.width - PAD_L - PAD_R) / Math.max(1, n);
+    var steps = hours ? HOUR_STEPS : MINUTE_STEPS, every = steps[steps.length - 1];
+    for (var s = 0; s < steps.length; s++) if (steps[s] * pxPerMinute >= room) { every = steps[s]; break; }
+    var ticks = [];
+    for (var m = 0; m <= n; m += every) {
+      var w = ctx.measureText(text(m)).width;
+      // inside the canvas: the last label ("24 h" at the right edge) ends at the edge rather than past it
+      ticks.push({ m: m, x: Math.min(Math.max(this.x(m), w / 2 + 1), this.width - w / 2 - 1), w: w });
+    }
+    // the last label kept, and its neighbour dropped where pulling it inside brought them together
+    var end = ticks.length - 1;
+    if (end > 0 && ticks[end].x - ticks[end].w / 2 < ticks[end - 1].x + ticks[end - 1].w / 2 + 6) ticks.splice(end - 1, 1);
+    ticks.forEach(function (tick) { label(text(tick.m), tick.x, self.height - PAD_B + 16, "center", "top"); });
     // Band from the minute minimum to maximum, then the mean.
     // A minute without a rate (VF, no signal, noise) breaks both: one band per run of minutes with one.
     ctx.fillStyle = "rgba(11, 92, 173, 0.22)";
@@ -142,6 +200,12 @@
       ctx[started ? "lineTo" : "moveTo"](this.x(i + 0.5), this.y(t.hr_mean[i])); started = true;
     }
     ctx.stroke();
+    // Past the top of the scale: the band is cut at 200 bpm; a mark above the line says the rate went further.
+    ctx.fillStyle = OVER_COLOUR;
+    this.over().forEach(function (i) {
+      var x = self.x(i + 0.5);
+      ctx.beginPath(); ctx.moveTo(x - 4, PAD_T - 2); ctx.lineTo(x + 4, PAD_T - 2); ctx.lineTo(x, PAD_T - 9); ctx.fill();
+    });
     // A minute with no minute beside it (a recording under two minutes, or one between gaps) draws
     // nothing as a polygon or a line: its band and mean across the middle half of the minute.
     for (i = 0; i < n; i++) {
@@ -166,8 +230,8 @@
       ctx.strokeStyle = "#f0a202"; ctx.lineWidth = 2; ctx.beginPath();
       ctx.moveTo(this.x(this.cursor + 0.5), PAD_T); ctx.lineTo(this.x(this.cursor + 0.5), this.height - PAD_B); ctx.stroke();
       ctx.fillStyle = "#1b1f24"; ctx.textAlign = "left"; ctx.textBaseline = "top";
-      var label = clock(this.cursor * 60) + (t.hr_mean[this.cursor] !== null ? " · " + t.hr_mean[this.cursor] + " bpm" : "");
-      ctx.fillText(label, Math.min(this.x(this.cursor + 0.5) + 4, this.width - 120), PAD_T);
+      var caption = clock(this.cursor * 60) + (t.hr_mean[this.cursor] !== null ? " · " + t.hr_mean[this.cursor] + " bpm" : "");
+      ctx.fillText(caption, Math.min(this.x(this.cursor + 0.5) + 4, this.width - 120), PAD_T);
     }
   };
 
