@@ -63,6 +63,7 @@ NOT_AUDITED_ROUTES = {
     "recording-status",
     "healthz",
     "favicon",
+    "api:root",  # where the resources are: no record in it
     "api:schema",
     "api:docs",
     "api:not-found",

@@ -69,12 +69,18 @@ def test_a_signal_is_classified_in_context_with_every_detected_beat(
 
 @pytest.mark.django_db
 def test_a_redelivered_signal_task_keeps_one_set_of_beats_and_events(
-    client, staff_a, patient_a, active_models, record_model
+    client, staff_a, patient_a, active_models, record_model, settings
 ):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
     recording = _upload_record(client, staff_a, patient_a, "119")
     assert services.recording_classify(recording_id=recording.pk, claim_token="t1") == "done"
     first, first_events = recording.beats.count(), recording.events.count()
-    ECGRecording.objects.filter(pk=recording.pk).update(status="processing", claim_token="t2")
+    # the message again after its worker died mid-write: its lease has run out (a live one is another copy's)
+    stale = timezone.now() - timedelta(seconds=settings.ECG_PROCESSING_LEASE_SECONDS + 1)
+    ECGRecording.objects.filter(pk=recording.pk).update(status="processing", claim_token="t2", claimed_at=stale)
     assert services.recording_classify(recording_id=recording.pk, claim_token="t2") == "done"
     assert recording.beats.count() == first
     assert recording.events.count() == first_events
