@@ -29,7 +29,7 @@ HEADERS = {
     },
     "Cache-Control": {"description": "`private, no-cache`", "required": True, "schema": {"type": "string"}},
     "Location": {
-        "description": "The new recording's URL (its `links.self`).",
+        "description": "The new resource's URL (a recording's is its `links.self`).",
         "required": True,
         "schema": {"type": "string"},
     },
@@ -86,8 +86,9 @@ class ApiAutoSchema(AutoSchema):
         names: tuple[str, ...] = ()
         if status_code == "200" and self.method == "GET":
             names = ("Content-Disposition",) if self._streams_csv() else ("ETag", "Cache-Control")
-        elif status_code == "201" and getattr(self.view, "action", None) == "create" and self._is_recordings():
-            names = ("Location", "Idempotent-Replayed")
+        elif status_code == "201" and getattr(self.view, "action", None) == "create":
+            # every create names what it made; only a recording's upload takes an Idempotency-Key
+            names = ("Location", "Idempotent-Replayed") if self._is_recordings() else ("Location",)
         elif status_code == "429":
             names = ("Retry-After",)
         return {**self._headers(*names), **headers}

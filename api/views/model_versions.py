@@ -1,3 +1,4 @@
+from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import status
@@ -64,7 +65,11 @@ class ModelVersionViewSet(ApiViewSet):
         version = mlmodels_services.model_version_register(
             upload=fields.pop("artifact"), created_by=request.user, refuse_changes=True, **fields
         )
-        return Response(serializers.ModelVersionSerializer(version).data, status=status.HTTP_201_CREATED)
+        return Response(
+            serializers.ModelVersionSerializer(version).data,
+            status=status.HTTP_201_CREATED,
+            headers={"Location": reverse("api:model-version-detail", args=[version.pk])},
+        )
 
     @extend_schema(
         summary="Make this the task's active version (administrators)",

@@ -1,3 +1,4 @@
+from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import status
@@ -65,7 +66,11 @@ class PatientViewSet(ApiViewSet):
         serializer = serializers.PatientSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         patient = patients_services.patient_create(user=request.user, **serializer.validated_data)
-        return Response(serializers.PatientSerializer(patient).data, status=status.HTTP_201_CREATED)
+        return Response(
+            serializers.PatientSerializer(patient).data,
+            status=status.HTTP_201_CREATED,
+            headers={"Location": reverse("api:patient-detail", args=[patient.pk])},
+        )
 
     def update(self, request, pk, partial=False):
         patient = patients_selectors.patient_get(user=request.user, patient_id=int(pk))

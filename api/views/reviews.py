@@ -1,4 +1,5 @@
 from django.shortcuts import get_object_or_404
+from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import status
@@ -87,4 +88,8 @@ class ReviewViewSet(ApiViewSet):
         review = diagnostics_services.review_create(
             user=request.user, diagnosis=diagnosis, decision=fields["decision"], note=fields["note"]
         )
-        return Response(serializers.ReviewSerializer(review).data, status=status.HTTP_201_CREATED)
+        return Response(
+            serializers.ReviewSerializer(review).data,
+            status=status.HTTP_201_CREATED,
+            headers={"Location": reverse("api:review-detail", args=[review.pk])},
+        )

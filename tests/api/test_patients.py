@@ -207,3 +207,19 @@ def test_a_name_with_a_bidirectional_override_is_a_validation_error(api):
     error = response.json()["error"]
     assert error["field"] == "family_name" and "U+202E" in error["message"]
     assert not Patient.objects.filter(mrn="A-58").exists()
+
+
+def test_every_create_says_where_the_new_resource_is(api, api_as, doctor_a, staff_a, patient_a, active_models):
+    from diagnostics.models import Review
+
+    from ..helpers import beat_recording
+
+    created = api.post(URL, {"mrn": "A-61", "family_name": "Lund"}, format="json")
+    assert created["Location"] == f"{URL}/{created.json()['id']}"
+    assert api.get(created["Location"]).json()["mrn"] == "A-61"
+    recording = beat_recording(staff_a, patient_a, beats=30)
+    assert recording.diagnosis.mi_flag  # the tiny MI model flags every recording: it can be reviewed
+    reviewed = api_as(doctor_a).post(
+        "/api/v1/reviews", {"diagnosis": recording.diagnosis.pk, "decision": "confirm"}, format="json"
+    )
+    assert reviewed.status_code == 201 and reviewed["Location"] == f"/api/v1/reviews/{Review.objects.get().pk}"
