@@ -31,15 +31,10 @@
   // that is a whole second, 29 / 100 s, from reading a unit early through floating point.)
   function cut(seconds, scale) { return Math.floor(seconds * scale + 1e-6); }
 
-  // A duration in seconds to one decimal, as the event list writes it: rounded (18.99 s reads 19.0), an exact
-  // tie (18.25 s) to the even tenth, as Python's round() does on the server.
-  function tenths(seconds) {
-    if (Math.abs(seconds * 4) % 2 === 1) { // n / 4 with n odd: a tie, exactly, in binary
-      var t = Math.round(seconds * 10);
-      return ((t % 2 ? t - 1 : t) / 10).toFixed(1);
-    }
-    return seconds.toFixed(1);
-  }
+  // A duration in seconds to one decimal, as the event list, report and API write it (ecg.clock.seconds_cut):
+  // cut, not rounded, so no duration reads longer than it is (a 3.997-s pause reads 3.9, under asystole's 4 s;
+  // 18.99 s reads 18.9).
+  function tenths(seconds) { return (cut(seconds, 10) / 10).toFixed(1); }
 
   // mm:ss, or h:mm:ss from an hour on, in whole units shown (seconds, or hundredths withFraction) cut, not
   // rounded, before it is split, so 9.997 s reads 00:09.99 and 59.6 s 00:59 (as the event list writes times)

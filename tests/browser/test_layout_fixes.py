@@ -15,6 +15,7 @@ import pytest
 from playwright.sync_api import expect
 
 from diagnostics.models import Beat, ECGRecording, Event, Review
+from ecg.clock import seconds_cut
 
 from ..data import DATA_DIR, mitdb_dir, require
 from ..factories import PatientFactory, done_recordings
@@ -147,11 +148,11 @@ def test_record_203_viewer_bands_times_trend_long_note_and_printed_running_line(
     viewer.screenshot(path=str(shot.dir / "40-viewer-episode-labels-above-the-beat-letters.png"))
 
     # Times as the event list writes them: a start cut to whole seconds (42.50 s is 00:42, not 00:43), a
-    # duration rounded to a tenth as Python's round() (18.99 s is 19.0; the exact tie 18.25 s is 18.2).
+    # duration cut to a tenth as ecg.clock.seconds_cut (18.99 s is 18.9: no duration reads longer than it is).
     for start, end in [(15300, 15300 + 6836), (21456, 21456 + 6570), (3600 * 360 + 180, 3600 * 360 + 180 + 6822)]:
         text = page.evaluate(DESCRIBE_EVENT, [start, end])
-        assert f" · {_clock(start / fs)} · {round((end - start) / fs, 1):.1f} s" in text, text
-    assert "00:42 · 19.0 s" in page.evaluate(DESCRIBE_EVENT, [15300, 15300 + 6836])
+        assert f" · {_clock(start / fs)} · {seconds_cut((end - start) / fs):.1f} s" in text, text
+    assert "00:42 · 18.9 s" in page.evaluate(DESCRIBE_EVENT, [15300, 15300 + 6836])
     # a beat's place, to the hundredth, cut too
     canvas = viewer.locator("canvas.ecg")
     canvas.focus()
