@@ -90,6 +90,14 @@ class Beat(models.Model):
     def probabilities(self) -> dict[str, float]:
         return {"N": self.p_n, "S": self.p_s, "V": self.p_v, "F": self.p_f, "Q": self.p_q}
 
+    @property
+    def by_rule(self) -> bool:
+        """Whether the class is not the classifier's most probable one: the decision's rules set it from the
+        beat's context (its rhythm, its neighbours' classes and shapes; ecg.models.decision). Pages say so
+        beside the class, which had read as a contradiction of the probabilities shown with it."""
+        probabilities = self.probabilities
+        return self.aami_class in probabilities and probabilities[self.aami_class] < max(probabilities.values())
+
 
 class Diagnosis(models.Model):
     class MiStatus(models.TextChoices):

@@ -320,6 +320,7 @@ def beat_data(request, recording_id: int, index: int):
             "position": beat.position,
             "class": beat.aami_class,
             "class_name": AAMI_NAMES.get(beat.aami_class, ""),
+            "by_rule": beat.by_rule,
             "probabilities": {c: round(p, 4) for c, p in beat.probabilities.items()},
             "mi_probability": None if beat.mi_probability is None else round(beat.mi_probability, 4),
             "fs": BEAT_FS,

@@ -210,6 +210,10 @@
       node("span", "cls cls-" + cls, cls), " " + (data.class_name || NAMES[cls] || ""));
     var fragment = document.createDocumentFragment();
     fragment.append(title, probabilityList(data));
+    if (data.by_rule) { // the class is not the most probable one: say why, or it reads as a contradiction
+      fragment.append(node("p", "muted small by-rule-note", "Class " + cls + " was set by a rule from the beat's " +
+        "context (the rhythm, its neighbours' classes and QRS shapes), not by its highest probability."));
+    }
     return fragment;
   }
 

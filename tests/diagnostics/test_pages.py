@@ -198,3 +198,23 @@ def test_a_signal_window_parameter_that_is_not_a_finite_number_is_a_clear_400(
     response = client_for(client, staff_a).get(reverse("recording-signal", args=[signal_recording.pk]), params)
     assert response.status_code == 400
     assert response.json() == {"error": f"{name} must be a finite number of samples"}
+
+
+@pytest.mark.django_db
+def test_a_class_set_by_a_rule_is_said_to_be_beside_the_probabilities_that_disagree(client, staff_a, done_recording):
+    # a UX review read "S" beside P(N) 0.788 as a contradiction: nothing said a rule had set it
+    from diagnostics.models import Beat
+
+    beat = done_recording.beats.get(index=2)
+    Beat.objects.filter(pk=beat.pk).update(aami_class="S", p_n=0.788, p_s=0.193, p_v=0.01, p_f=0.005, p_q=0.004)
+    other = done_recording.beats.get(index=3)
+    Beat.objects.filter(pk=other.pk).update(aami_class="N", p_n=0.9, p_s=0.05, p_v=0.03, p_f=0.01, p_q=0.01)
+    client_for(client, staff_a)
+    assert client.get(reverse("beat-data", args=[done_recording.pk, 2])).json()["by_rule"] is True
+    assert client.get(reverse("beat-data", args=[done_recording.pk, 3])).json()["by_rule"] is False
+    plot = client.get(reverse("beat-plot", args=[done_recording.pk, 2])).content.decode()
+    assert "Class S was set by a rule from the beat's context" in plot
+    assert "set by a rule" not in client.get(reverse("beat-plot", args=[done_recording.pk, 3])).content.decode()
+    table = client.get(reverse("recording-beats", args=[done_recording.pk])).content.decode()
+    rows = table.split("<tr>")[2:]  # after the header row: beat index 0, 1, 2...
+    assert "(set by a rule)" in rows[2] and "(set by a rule)" not in rows[3]
