@@ -21,6 +21,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 
 from ecg.constants import BEAT_LENGTH
+from ecg.io import readers
 from ecg.io.errors import SignalError
 from ecg.io.readers import check_fs, decimal_commas, sniff_delimiter
 from ecgsite.errors import UnsupportedUpload, UploadRefused, UploadTooLarge
@@ -219,12 +220,19 @@ def rows_to_beats(rows: list[list[str]], *, first_row_number: int = 1, decimal_c
 
 
 def _decode_text(data: bytes, what: str) -> str:
-    if b"\x00" in data[:8192]:
+    """A beat file's text in the encoding its head shows, as signal CSVs are read (ecg.io.readers.text_encoding):
+    UTF-8 with or without a byte-order mark, UTF-16 with one (Excel's "Unicode text", which had been refused as
+    binary), else Windows-1252 (only a header's words can hold such bytes; the values are ASCII)."""
+    encoding = readers.text_encoding(data[: readers.TEXT_HEAD_BYTES])
+    if encoding != "utf-16" and b"\x00" in data[:8192]:
         raise UnsupportedUpload(f"the {what} is binary, not text; expected comma-separated values")
     try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise UnsupportedUpload(f"the {what} is not UTF-8 text; expected comma-separated values") from None
+        return data.decode(encoding)
+    except UnicodeDecodeError as exc:
+        raise UnsupportedUpload(
+            f"the {what} is not UTF-8, UTF-16 or Windows-1252 text (byte 0x{data[exc.start]:02X} at offset "
+            f"{exc.start}); save it as CSV UTF-8"
+        ) from None
 
 
 def _split(line: str, delimiter: str | None, number: int) -> list[str]:

@@ -156,7 +156,10 @@ CASES: dict[str, Case] = {
         "beats", lambda: [("b.csv", csv_lines(1, header=True)[0].encode())], 400, "header row but no beats"
     ),
     "csv-binary": Case("beats", [("b.csv", b"\x00\x01\x02" * 500)], 415, "binary"),
-    "csv-not-utf8": Case("beats", [("b.csv", "0,5;é".encode("utf-16"))], 415, "binary, not text"),
+    # UTF-16 with its byte-order mark is read (Excel's "Unicode text"); without one, or as other bytes, it is not text
+    "csv-utf16-read-then-too-short": Case("beats", [("b.csv", "0,5;é".encode("utf-16"))], 400, "row 1"),
+    "csv-utf16-without-bom": Case("beats", [("b.csv", "0,5;é".encode("utf-16-le"))], 415, "binary, not text"),
+    "csv-undefined-bytes": Case("beats", [("b.csv", b"0.5,\x81\x8d\n")], 415, "save it as CSV UTF-8"),
     "csv-too-many-rows": Case(
         "beats", lambda: [("b.csv", beat_csv(12))], 413, "at most 10", settings={"ECG_MAX_BEAT_ROWS": 10}
     ),

@@ -1,3 +1,4 @@
+import codecs
 import io
 import re
 
@@ -201,6 +202,18 @@ def test_tab_space_and_semicolon_files_with_decimal_commas_read_as_the_comma_sep
     expected = ingestion.parse_beats(filename="b.csv", data=beat_csv(5)).beats
     parsed = ingestion.parse_beats(filename="b.txt", data=_separated(delimiter, decimal, header=header, label=label))
     np.testing.assert_array_equal(parsed.beats, expected)
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-be", "cp1252"])
+def test_a_beat_file_in_utf16_or_windows_1252_reads_as_the_utf8_file(encoding):
+    # Excel's "Unicode text" (UTF-16 with a byte-order mark, tab-separated) had been refused as binary
+    expected = ingestion.parse_beats(filename="b.csv", data=beat_csv(5)).beats
+    text = _separated("\t", ",", header=True).decode().replace("c0", "Spannung µV", 1)
+    data = text.encode(encoding)
+    if encoding == "utf-16-be":
+        data = codecs.BOM_UTF16_BE + data
+    assert "Spannung µV" in text and not data.startswith(b"c") and data != text.encode()
+    np.testing.assert_array_equal(ingestion.parse_beats(filename="b.txt", data=data).beats, expected)
 
 
 @pytest.mark.django_db
