@@ -47,7 +47,8 @@ class ObjectId(serializers.IntegerField):
 class StrictFields:
     """A request serializer that refuses a field it does not know (a misspelt ``given_nmae`` or
     ``date_of_brith`` would otherwise be dropped without a word, and the record stored without it).
-    The read-only fields of a resource are known: a client may send back what it was given."""
+    The read-only fields of a resource are known: a client may send back what it was given, but a
+    change to one is refused (``{"id": 99}`` or a new ``created_at`` had been dropped and answered 200)."""
 
     def to_internal_value(self, data):
         if hasattr(data, "keys"):
@@ -56,7 +57,32 @@ class StrictFields:
             if unknown:
                 accepted = ", ".join(n for n, f in self.fields.items() if not f.read_only)  # type: ignore[attr-defined]
                 raise serializers.ValidationError({unknown[0]: f"unknown field; this request takes {accepted}."})
+            instance = getattr(self, "instance", None)
+            if instance is not None:
+                for name, field in self.fields.items():  # type: ignore[attr-defined]
+                    if field.read_only and name in data and not _unchanged(field, instance, data[name]):
+                        raise serializers.ValidationError(
+                            {name: "read-only: it cannot be changed; leave it out or send it back as it was given."}
+                        )
         return super().to_internal_value(data)  # type: ignore[misc]
+
+
+def _unchanged(field: serializers.Field, instance, given) -> bool:
+    """Whether ``given`` is a read-only field's value as the resource has it (a time in any equal form)."""
+    try:
+        current = field.get_attribute(instance)
+    except (AttributeError, KeyError):
+        return False
+    if current is None:
+        return given is None
+    if given == field.to_representation(current):
+        return True
+    if isinstance(field, serializers.DateTimeField) and isinstance(given, str):
+        try:
+            return serializers.DateTimeField().to_internal_value(given) == current
+        except serializers.ValidationError:
+            return False
+    return False
 
 
 # --- errors (documentation only) ----------------------------------------------------------

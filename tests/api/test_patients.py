@@ -223,3 +223,25 @@ def test_every_create_says_where_the_new_resource_is(api, api_as, doctor_a, staf
         "/api/v1/reviews", {"diagnosis": recording.diagnosis.pk, "decision": "confirm"}, format="json"
     )
     assert reviewed.status_code == 201 and reviewed["Location"] == f"/api/v1/reviews/{Review.objects.get().pk}"
+
+
+def test_a_read_only_field_sent_back_as_given_passes_and_a_changed_one_is_refused(api, patient_a):
+    url = f"{URL}/{patient_a.pk}"
+    resource = api.get(url).json()
+    # the whole resource sent back, as a client that read it does: fine
+    assert api.put(url, {**resource, "given_name": "Annette"}, format="json").status_code == 200
+    resource = api.get(url).json()
+    for name, value in (("id", 99), ("created_at", "2000-01-01T00:00:00Z")):
+        refused = api.patch(url, {name: value, "family_name": "Meier"}, format="json")
+        assert refused.status_code == 400 and refused.json()["error"]["field"] == name, refused.content
+        assert "read-only" in refused.json()["error"]["message"]
+    patient_a.refresh_from_db()
+    assert patient_a.family_name == "Meyer"
+    # the same moment written in another zone is the same value
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    created = datetime.fromisoformat(resource["created_at"].replace("Z", "+00:00"))
+    elsewhere = created.astimezone(ZoneInfo("Asia/Tokyo")).isoformat()
+    assert elsewhere != resource["created_at"]
+    assert api.patch(url, {"created_at": elsewhere}, format="json").status_code == 200
