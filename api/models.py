@@ -71,6 +71,9 @@ class WebhookDelivery(models.Model):
         "diagnostics.ECGRecording", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     event = models.CharField(max_length=32, default="diagnosis.created")
+    # What the notice adds about its occasion, fixed when it is logged (a review's id and decision, the rhythm
+    # event decided on, when): the body is the same on every attempt, whatever happens after.
+    detail = models.JSONField(default=dict, blank=True)
     url = models.URLField(max_length=500)
     status = models.CharField(max_length=8, choices=Status.choices, default=Status.PENDING)
     attempts = models.PositiveIntegerField(default=0)

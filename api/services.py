@@ -89,10 +89,10 @@ def api_token_touch(*, token: ApiToken, min_interval_seconds: int = 60) -> None:
 
 
 def webhook_deliveries_create(
-    *, tokens, event: str = "diagnosis.created", diagnosis=None, recording=None
+    *, tokens, event: str = "diagnosis.created", diagnosis=None, recording=None, detail: dict | None = None
 ) -> list[WebhookDelivery]:
     """Log a notice of ``event`` on ``diagnosis`` (or, for ``recording.failed``, on ``recording``) for each
-    token and send them once the transaction commits."""
+    token, with ``detail`` for its body (`api.webhooks.payload`), and send them once the transaction commits."""
     subject = diagnosis if diagnosis is not None else recording
     if subject is None:
         raise ValueError("a webhook notice is about a diagnosis or a recording")
@@ -106,6 +106,7 @@ def webhook_deliveries_create(
                 recording_id=recording_id,
                 url=token.webhook_url,
                 event=event,
+                detail=detail or {},
             )
             for token in tokens
         ]
@@ -188,7 +189,7 @@ def webhook_deliver(*, delivery_id: int) -> str:
         return "not-due"
     log: dict = {"last_status_code": None}
     try:
-        code = webhooks.post(token, subject, delivery.event, delivery_id=delivery.pk)
+        code = webhooks.post(token, subject, delivery.event, delivery_id=delivery.pk, detail=delivery.detail)
     except ValidationError as exc:  # the URL now resolves somewhere it may not go: retrying cannot help
         _delivery_log(delivery_id, **log, status=WebhookDelivery.Status.FAILED, last_error=" ".join(exc.messages))
         return "refused"

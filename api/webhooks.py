@@ -2,7 +2,8 @@
 whenever a doctor reviews its MI flag or one of its rhythm events, and whenever one of its recordings fails.
 
 The body is ``{"event": "diagnosis.created" | "diagnosis.reviewed" | "event.reviewed", "recording": id, "diagnosis": id, "mi_status": "screened" |
-"not_applicable" | "not_assessable", "mi_flag": bool, "url": path}``, or for a failed recording
+"not_applicable" | "not_assessable", "mi_flag": bool, "url": path}`` (a review's notice adds which decision:
+`review_detail`, `event_review_detail`), or for a failed recording
 ``{"event": "recording.failed", "recording": id, "error": the recording's error message, "url": path}``,
 signed with ``X-ECG-Signature: sha256=<HMAC-SHA256 of the body>`` keyed with the token's signing secret,
 shown to the administrator once. The secret is an HMAC of a random per-token salt under the server's
@@ -202,7 +203,9 @@ def _review_written(sender, instance: Review, created: bool, **kwargs):
         from .services import webhook_deliveries_create
 
         tokens = subscribed_tokens(instance.clinic_id)
-        webhook_deliveries_create(diagnosis=instance.diagnosis, tokens=tokens, event=DIAGNOSIS_REVIEWED)
+        webhook_deliveries_create(
+            diagnosis=instance.diagnosis, tokens=tokens, event=DIAGNOSIS_REVIEWED, detail=review_detail(instance)
+        )
 
 
 @receiver(post_save, sender=EventReview, dispatch_uid="api-event-review-webhooks")
@@ -215,7 +218,9 @@ def _event_review_written(sender, instance: EventReview, created: bool, **kwargs
         from .services import webhook_deliveries_create
 
         tokens = subscribed_tokens(instance.clinic_id)
-        webhook_deliveries_create(diagnosis=diagnosis, tokens=tokens, event=EVENT_REVIEWED)
+        webhook_deliveries_create(
+            diagnosis=diagnosis, tokens=tokens, event=EVENT_REVIEWED, detail=event_review_detail(instance)
+        )
 
 
 @receiver(recording_failed, dispatch_uid="api-recording-failed-webhooks")
@@ -228,30 +233,50 @@ def _recording_failed(sender, recording_id: int, **kwargs):
     webhook_deliveries_create(recording=recording, tokens=tokens, event=RECORDING_FAILED)
 
 
-def payload(subject: Diagnosis | ECGRecording, event: str = DIAGNOSIS_CREATED) -> bytes:
+def payload(subject: Diagnosis | ECGRecording, event: str = DIAGNOSIS_CREATED, detail: dict | None = None) -> bytes:
     """The notice's body: what happened and where to read it (the receiver fetches the recording, its
     events or its FHIR Bundle, which carry the doctors' decisions). ``subject`` is the diagnosis, or for
-    ``recording.failed`` the recording."""
+    ``recording.failed`` the recording; ``detail`` (`review_detail`, `event_review_detail`) says which
+    decision a ``diagnosis.reviewed`` or ``event.reviewed`` notice is about."""
     if isinstance(subject, ECGRecording):
-        return json.dumps(
-            {
-                "event": event,
-                "recording": subject.pk,
-                "error": subject.error_message,
-                "url": reverse("api:recording-detail", args=[subject.pk]),
-            }
-        ).encode()
-    diagnosis = subject
-    return json.dumps(
-        {
+        body = {
             "event": event,
-            "recording": diagnosis.recording_id,
-            "diagnosis": diagnosis.pk,
-            "mi_status": diagnosis.mi_status,
-            "mi_flag": diagnosis.mi_flag,
-            "url": reverse("api:recording-detail", args=[diagnosis.recording_id]),
+            "recording": subject.pk,
+            "error": subject.error_message,
+            "url": reverse("api:recording-detail", args=[subject.pk]),
         }
-    ).encode()
+    else:
+        body = {
+            "event": event,
+            "recording": subject.recording_id,
+            "diagnosis": subject.pk,
+            "mi_status": subject.mi_status,
+            "mi_flag": subject.mi_flag,
+            "url": reverse("api:recording-detail", args=[subject.recording_id]),
+        }
+    return json.dumps({**body, **(detail or {})}).encode()
+
+
+def review_detail(review: Review) -> dict:
+    """A ``diagnosis.reviewed`` notice's own part: which decision (two decisions on one flag had sent
+    identical bodies, and after a rejection ``mi_flag`` still reads true: the flag is the screen's)."""
+    return {
+        "review": review.pk,
+        "decision": review.decision,
+        "reviewed_at": review.created_at.isoformat(),
+        "review_url": reverse("api:review-detail", args=[review.pk]),
+    }
+
+
+def event_review_detail(review: EventReview) -> dict:
+    """An ``event.reviewed`` notice's own part: the rhythm event decided on and the decision."""
+    return {
+        "rhythm_event": review.event_id,
+        "rhythm_event_type": review.event.type,
+        "decision": review.decision,
+        "reviewed_at": review.created_at.isoformat(),
+        "events_url": reverse("api:recording-events", args=[review.event.recording_id]),
+    }
 
 
 def signing_secret(token: ApiToken) -> str:
@@ -361,7 +386,11 @@ def timed_signature(token: ApiToken, timestamp: str, body: bytes) -> str:
 
 
 def post(
-    token: ApiToken, subject: Diagnosis | ECGRecording, event: str = DIAGNOSIS_CREATED, delivery_id: int | None = None
+    token: ApiToken,
+    subject: Diagnosis | ECGRecording,
+    event: str = DIAGNOSIS_CREATED,
+    delivery_id: int | None = None,
+    detail: dict | None = None,
 ) -> int:
     """POST the notice; its status code, or WebhookError for another answer, socket.timeout past
     DEADLINE_SECONDS (counted from here: the URL's check again, its lookup included, takes part of it),
@@ -370,7 +399,7 @@ def post(
     parts, host, port, addresses = webhook_url_check(
         token.webhook_url, lookup_seconds=min(TIMEOUT_SECONDS, DEADLINE_SECONDS), delivering=True
     )
-    body = payload(subject, event)
+    body = payload(subject, event, detail)
     timestamp = str(int(time.time()))
     headers = {
         "Content-Type": "application/json",

@@ -72,3 +72,20 @@ def test_a_doctors_review_is_told_too(
     events = [json.loads(body)["event"] for _headers, body in received]
     assert events == ["diagnosis.created", "diagnosis.reviewed", "event.reviewed"]
     assert {json.loads(body)["diagnosis"] for _headers, body in received} == {diagnosis.pk}
+    # each decision's notice says which decision it tells of (two decisions on one flag had sent identical
+    # bodies, and mi_flag stays true after a rejection), fixed when it was logged
+    created, reviewed, event_reviewed = (json.loads(body) for _headers, body in received)
+    review = diagnosis.reviews.get()
+    assert "review" not in created and "decision" not in created
+    assert {k: reviewed[k] for k in ("review", "decision", "reviewed_at", "review_url")} == {
+        "review": review.pk,
+        "decision": "reject",
+        "reviewed_at": review.created_at.isoformat(),
+        "review_url": f"/api/v1/reviews/{review.pk}",
+    }
+    assert {k: event_reviewed[k] for k in ("rhythm_event", "rhythm_event_type", "decision", "events_url")} == {
+        "rhythm_event": event.pk,
+        "rhythm_event_type": "pause",
+        "decision": "confirm",
+        "events_url": f"/api/v1/recordings/{recording.pk}/events",
+    }
