@@ -120,6 +120,8 @@ def recording_detail(request, recording_id: int):
         if diagnosis.rhythm:
             context.update(holter.summary_context(recording, diagnosis.rhythm))
             context["events_page"], context["event_rows"] = holter.events_page(request, recording)
+            context["events_type"] = holter.event_type_wanted(request)
+            context["event_types"] = holter.event_type_counts(recording)
             context["event_review_form"] = EventReviewForm() if request.user.can_review else None
             _messages_beside_events(request, context)
     return render(request, "diagnostics/recording_detail.html", context)
@@ -160,8 +162,10 @@ def event_review(request, event_id: int):
         raise PermissionDenied("Only doctors and administrators review rhythm events.")
     event = selectors.event_get(user=request.user, event_id=event_id)
     # back to the page of events the doctor was on (a later page of a long Holter's events)
-    page = request.POST.get("events_page", "")
+    page, kind = request.POST.get("events_page", ""), request.POST.get("events_type", "")
     query = f"?events_page={int(page)}" if page.isascii() and page.isdigit() and 1 < int(page[:9]) else ""
+    if kind in Event.Type.values:  # and to the list narrowed to one type, as it was
+        query += f"{'&' if query else '?'}events_type={kind}"
     target = reverse("recording-detail", args=[event.recording_id]) + f"{query}#event-{event.pk}"
     form = EventReviewForm(request.POST)
     if not form.is_valid():

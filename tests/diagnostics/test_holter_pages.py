@@ -309,3 +309,29 @@ def test_an_events_place_is_the_list_page_that_holds_it():
         "?events_page=2#event-7",
         "?events_page=3#event-7",
     ]
+
+
+def test_the_event_list_narrows_to_one_type_and_a_review_returns_to_it(client, doctor_a, holter_recording):
+    # a 24-hour recording's 527 events came in pages of 10, with no way to see its VT alone
+    detail = reverse("recording-detail", args=[holter_recording.pk])
+    doctor = client_for(client, doctor_a)
+    kinds = list(holter_recording.events.order_by().values_list("type", flat=True).distinct())
+    assert "vf" in kinds and len(kinds) > 1
+    html = doctor.get(detail).content.decode()
+    nav = html[html.index('class="event-types"') : html.index("</nav>", html.index('class="event-types"'))]
+    vf_count = holter_recording.events.filter(type="vf").count()
+    assert (
+        f'href="?events_type=vf#events">Ventricular flutter / fibrillation <span class="muted">({vf_count})</span>'
+        in nav
+    )
+    narrowed = doctor.get(detail, {"events_type": "vf"}).content.decode()
+    listed = re.findall(r'<li id="event-(\d+)" class="event event-(\w+)"', narrowed)
+    assert listed and {kind for _pk, kind in listed} == {"vf"}
+    assert 'href="?events_type=vf#events" aria-current="true"' in narrowed
+    everything = doctor.get(detail, {"events_type": "nonsense"}).content.decode()  # an unknown type: every event
+    assert len(re.findall(r'<li id="event-\d+"', everything)) == min(10, holter_recording.events.count())
+    event = holter_recording.events.filter(type="vf").first()
+    response = doctor.post(
+        reverse("event-review", args=[event.pk]), {"decision": "confirm", "events_page": "1", "events_type": "vf"}
+    )
+    assert response["Location"] == f"{detail}?events_type=vf#event-{event.pk}"
