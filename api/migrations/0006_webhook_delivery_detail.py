@@ -4,15 +4,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('api', '0005_webhook_delivery_recording'),
+        ("api", "0005_webhook_delivery_recording"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='webhookdelivery',
-            name='detail',
+            model_name="webhookdelivery",
+            name="detail",
             field=models.JSONField(blank=True, default=dict),
         ),
     ]
