@@ -98,6 +98,14 @@ def _sampled(
     }
 
 
+MR_TYPE = {
+    "coding": [
+        {"system": "http://terminology.hl7.org/CodeSystem/v2-0203", "code": "MR", "display": "Medical record number"}
+    ],
+    "text": "Medical record number",
+}
+
+
 def _with_lost(tokens: list[str], lost: list[tuple[int, int]]) -> list[str]:
     for start, end in lost:
         if start < len(tokens):
@@ -390,7 +398,10 @@ def bundle(*, recording: ECGRecording, diagnosis: Diagnosis, signal=None, beats=
     effective, report_effective = _effective(recording)
     patient_resource = {
         "resourceType": "Patient",
-        "identifier": [{"system": mrn_system(patient.clinic, here), "value": patient.mrn}],
+        # typed MR (HL7 v2-0203), so a receiver tells the medical record number from other identifiers
+        "identifier": [
+            {"use": "usual", "type": MR_TYPE, "system": mrn_system(patient.clinic, here), "value": patient.mrn}
+        ],
         "name": [{"family": patient.family_name, **({"given": [patient.given_name]} if patient.given_name else {})}],
         "gender": SEX.get(patient.sex, "unknown"),
     }

@@ -336,12 +336,27 @@ def test_the_patient_carries_the_clinics_mrn_system_so_the_hospital_can_match_it
     patient, report = identifiers()
     clinic = done_recording.clinic
     mrn = done_recording.patient.mrn
-    assert patient == {"system": f"urn:ecg-analyzer:{installation()}:clinic:{clinic.pk}:mrn", "value": mrn}
+    mr = {
+        "coding": [
+            {
+                "system": "http://terminology.hl7.org/CodeSystem/v2-0203",
+                "code": "MR",
+                "display": "Medical record number",
+            }
+        ],
+        "text": "Medical record number",
+    }
+    assert patient == {
+        "use": "usual",
+        "type": mr,
+        "system": f"urn:ecg-analyzer:{installation()}:clinic:{clinic.pk}:mrn",
+        "value": mrn,
+    }
     assert report["system"] == f"urn:ecg-analyzer:{installation()}:recording"
     clinic.mrn_system = "urn:oid:1.2.36.146.595.217.0.1"
     clinic.save()
     patient, _ = identifiers()
-    assert patient == {"system": "urn:oid:1.2.36.146.595.217.0.1", "value": mrn}
+    assert patient == {"use": "usual", "type": mr, "system": "urn:oid:1.2.36.146.595.217.0.1", "value": mrn}
 
 
 @pytest.mark.parametrize("value", ["urn:oid:1.2.3", "https://hospital.example/mrn", ""])
