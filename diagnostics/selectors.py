@@ -72,6 +72,17 @@ def event_list(*, recording: ECGRecording, types: list[str] | None = None) -> Qu
     return events.filter(type__in=types) if types else events
 
 
+def recordings_of_same_file(*, recording: ECGRecording) -> QuerySet[ECGRecording]:
+    """The patient's other recordings of the very same uploaded bytes, oldest first."""
+    return (
+        ECGRecording.objects.filter(
+            patient_id=recording.patient_id, clinic_id=recording.clinic_id, sha256=recording.sha256
+        )
+        .exclude(pk=recording.pk)
+        .order_by("created_at", "id")
+    )
+
+
 LIFE_THREATENING = ("vf", "asystole")
 
 

@@ -115,6 +115,9 @@ def recording_detail(request, recording_id: int):
     context = _result_context(request, recording)
     diagnosis = context["diagnosis"]
     context["models_missing"] = _missing_models() if recording.is_pending else []
+    # the same file uploaded for this patient before (a second upload of one record, or a resend): said, not
+    # refused, as analysing it again with another model is a reason to send it again
+    context["same_file"] = selectors.recordings_of_same_file(recording=recording)[:3]
     if diagnosis:
         context["beat_page"] = _beat_page(request, recording)
         if diagnosis.rhythm:

@@ -218,3 +218,20 @@ def test_a_class_set_by_a_rule_is_said_to_be_beside_the_probabilities_that_disag
     table = client.get(reverse("recording-beats", args=[done_recording.pk])).content.decode()
     rows = table.split("<tr>")[2:]  # after the header row: beat index 0, 1, 2...
     assert "(set by a rule)" in rows[2] and "(set by a rule)" not in rows[3]
+
+
+@pytest.mark.django_db
+def test_the_same_file_uploaded_again_for_a_patient_is_pointed_out(client, staff_a, patient_a, staff_b, patient_b):
+    from ..helpers import beat_recording
+
+    first = beat_recording(staff_a, patient_a, beats=5, classify=False)
+    again = beat_recording(staff_a, patient_a, beats=5, classify=False)
+    other = beat_recording(staff_a, patient_a, beats=6, classify=False)  # another file
+    elsewhere = beat_recording(staff_b, patient_b, beats=5, classify=False)  # the same bytes, another clinic
+    assert again.sha256 == first.sha256 == elsewhere.sha256 != other.sha256
+    client_for(client, staff_a)
+    page = client.get(reverse("recording-detail", args=[again.pk])).content.decode()
+    assert "The same file was uploaded for this patient before" in page
+    assert f'href="{reverse("recording-detail", args=[first.pk])}">recording {first.pk}</a>' in page
+    assert f"recording {elsewhere.pk}<" not in page
+    assert "The same file was uploaded" not in client.get(reverse("recording-detail", args=[other.pk])).content.decode()
