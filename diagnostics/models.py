@@ -2,7 +2,7 @@ from django.conf import settings
 from django.db import models
 
 from ecg.constants import AAMI_CLASSES
-from ecg.io.readers import lead_phrase
+from ecg.io.readers import lead_display, lead_phrase
 
 
 class ECGRecording(models.Model):
@@ -64,6 +64,16 @@ class ECGRecording(models.Model):
     def lead_phrase(self) -> str:
         """The analysed lead as a sentence names it ("lead II"; "lead 1" as it is)."""
         return lead_phrase(self.lead)
+
+    @property
+    def leads_display(self) -> list[str]:
+        """Every lead's label as pages write it (a file's "avr" is aVR)."""
+        return [lead_display(name) for name in self.leads]
+
+    @property
+    def lead_choices(self) -> list[tuple[str, str]]:
+        """Each lead's label in the file (what the viewer asks for) and as pages write it."""
+        return list(zip(self.leads, self.leads_display, strict=True))
 
     @property
     def is_pending(self) -> bool:

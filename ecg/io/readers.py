@@ -102,10 +102,31 @@ _TIME_UNITS = {
 }
 
 
+# The standard leads as ECG paper writes them: PTB's WFDB headers name them "i", "avr", "vx"...
+STANDARD_LEADS = {
+    name.lower(): name
+    for name in ("I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6", "MLII", "Vx", "Vy", "Vz")
+}
+
+
+def lead_display(name: str) -> str:
+    """A lead's label as pages write it: a standard lead in its usual case ("ii" is II, "avr" aVR, as the
+    12-lead panel writes them; a file's "lead ii" is "lead II"), any other label as the file has it."""
+    plain = name.strip()
+    if plain.lower() in STANDARD_LEADS:
+        return STANDARD_LEADS[plain.lower()]
+    match = re.fullmatch(r"(lead[\s_]*)(\w+)", plain, re.IGNORECASE)
+    if match and match.group(2).lower() in STANDARD_LEADS:
+        return f"{match.group(1)}{STANDARD_LEADS[match.group(2).lower()]}"
+    return name
+
+
 def lead_phrase(name: str) -> str:
-    """How a sentence names a lead: "lead II", but "lead 1" and "ECG Lead I" as they are (a file's own
-    label, or the name a headerless table's columns get, may already say it is a lead)."""
-    return name if re.search(r"\blead\b", name, re.IGNORECASE) else f"lead {name}"
+    """How a sentence names a lead: "lead II" (also for a file's "ii" or "lead ii"), but "lead 1" and
+    "ECG Lead I" as they are (a file's own label, or the name a headerless table's columns get, may already
+    say it is a lead)."""
+    shown = lead_display(name)
+    return shown if re.search(r"\blead\b", shown, re.IGNORECASE) else f"lead {shown}"
 
 
 def plain_lead(label: str) -> str:

@@ -382,9 +382,13 @@
     this.cache = null;
     this.whole = null;
     this.root.dataset.lead = name;
+    // the lead as the page writes it (the chosen option's text: a file's "avr" is aVR)
+    var select = this.root.querySelector("select[data-lead]");
+    var option = select && select.selectedOptions && select.selectedOptions[0];
+    var shown = option && option.value === name ? option.textContent : name;
     var title = this.root.querySelector(".viewer-head h2");
-    if (title) title.textContent = "ECG · lead " + name;
-    this.canvas.setAttribute("aria-label", "ECG trace of lead " + name + " on standard ECG paper with beats marked by class");
+    if (title) title.textContent = "ECG · lead " + shown;
+    this.canvas.setAttribute("aria-label", "ECG trace of lead " + shown + " on standard ECG paper with beats marked by class");
     this.loadOverview();
     this.fetchWindow();
   };

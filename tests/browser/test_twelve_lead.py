@@ -60,7 +60,7 @@ def test_a_doctor_sees_the_twelve_lead_page_of_ptb_patient001_and_prints_it(
     viewer = page.locator("[data-ecg-viewer]")
     page.get_by_label("Lead", exact=True).select_option("v5")
     expect(viewer).to_have_attribute("data-lead", "v5")
-    expect(viewer.locator(".viewer-head h2")).to_have_text("ECG · lead v5")
+    expect(viewer.locator(".viewer-head h2")).to_have_text("ECG · lead V5")  # as the 12-lead panel writes it
     expect(viewer).to_have_attribute("aria-busy", "false")
     viewer.screenshot(path=str(shot.dir / "31b-viewer-lead-v5.png"))
 

@@ -616,6 +616,15 @@ def test_a_headerless_tables_flat_column_is_named_once_as_a_lead():
     assert lead_phrase("II") == "lead II"
     assert lead_phrase("ECG Lead I") == "ECG Lead I"
     assert lead_phrase("Leadership") == "lead Leadership"
+    # a standard lead in its usual case, as the 12-lead panel writes it (PTB's headers say "ii", "avr", "vx")
+    assert [lead_phrase(n) for n in ("ii", "avr", "vx", "lead ii", "MLII", "V5")] == [
+        "lead II",
+        "lead aVR",
+        "lead Vx",
+        "lead II",
+        "lead MLII",
+        "lead V5",
+    ]
 
 
 def test_amplitudes_no_ecg_reaches_are_refused_with_where_they_are(record_100):
