@@ -72,10 +72,20 @@ class UploadForm(forms.Form):
         )
 
     def parse(self) -> tuple[ingestion.ParsedUpload, bytes, str]:
-        """Validate the upload's content; raises UploadRefused naming the defect."""
+        """Validate the upload's content; raises UploadRefused naming the defect. Files that can only be a
+        signal (a .zip, a WFDB record's .hea and .dat, EDF, DICOM, aECG) are read as one whatever kind was
+        chosen: sent as a beat file they had been refused, and the file had to be chosen again."""
+        uploads = self.files.getlist("files") if self.files else []  # type: ignore[attr-defined]
+        kind = self.cleaned_data["kind"]
+        if (
+            kind == "beats"
+            and uploads
+            and all(ingestion.file_extension(u.name) in ingestion.SIGNAL_ONLY_EXTENSIONS for u in uploads)
+        ):
+            kind = "signal"
         return ingestion.upload_parse(
-            kind=self.cleaned_data["kind"],
-            uploads=self.files.getlist("files") if self.files else [],  # type: ignore[attr-defined]
+            kind=kind,
+            uploads=uploads,
             text=self.cleaned_data.get("text", ""),
             fs=self.cleaned_data.get("fs"),
             lead=self.cleaned_data.get("lead", ""),

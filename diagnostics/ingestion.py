@@ -27,6 +27,8 @@ from ecg.io.readers import check_fs, decimal_commas, sniff_delimiter
 from ecgsite.errors import UnsupportedUpload, UploadRefused, UploadTooLarge
 
 BEAT_EXTENSIONS = {".csv", ".txt", ".xlsx"}
+# Extensions only a signal upload has (the upload page reads such files as a signal whatever kind was chosen).
+SIGNAL_ONLY_EXTENSIONS = {".zip", ".hea", ".dat", ".mat", ".edf", ".bdf", ".dcm", ".xml"}
 # Kaggle beats are scaled to [0, 1]; allow for rounding in exported files.
 BEAT_VALUE_RANGE = (-0.001, 1.001)
 XLSX_MAX_UNCOMPRESSED = 200 * 1024 * 1024

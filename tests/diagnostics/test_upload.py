@@ -404,3 +404,17 @@ def test_staff_of_another_clinic_cannot_upload_for_the_patient(client, staff_b, 
     )
     assert response.status_code == 404
     assert ECGRecording.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_a_wfdb_record_sent_as_a_beat_file_from_the_page_is_read_as_the_signal_it_is(post, tmp_path):
+    # it had been refused ("choose 'Signal'"), and the files had to be chosen again
+    from ..helpers import wfdb_files
+
+    beats = np.sin(2 * np.pi * 1.2 * np.arange(360 * 20) / 360) ** 31  # sharp peaks at 72 /min
+    response = post({"kind": "beats", "files": wfdb_files(tmp_path, beats), "fs": ""})
+    assert response.status_code == 302, response.content[-600:]
+    recording = ECGRecording.objects.get()
+    assert (recording.kind, recording.input_format, recording.sampling_rate) == ("signal", "wfdb", 360.0)
+    # a file neither kind reads is still refused as before
+    assert _file(post, "beats.pdf", beat_csv(3)).status_code == 415
