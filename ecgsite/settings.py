@@ -316,9 +316,15 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "filters": {"refusal_without_traceback": {"()": "ecgsite.log_filters.RefusalWithoutTraceback"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # a 403 is logged as a line, not with the traceback of the refusal (ecgsite.log_filters)
+        "django.request": {"filters": ["refusal_without_traceback"]},
+        "django.security.csrf": {"filters": ["refusal_without_traceback"]},
+    },
 }
 
 # Serve static files straight from the app directories outside production.
