@@ -2,6 +2,7 @@ from django.apps import AppConfig
 
 
 class AccountsConfig(AppConfig):
+    default = True  # this module holds the django_otp plugins' configs too: "accounts" means this one
     name = "accounts"
     verbose_name = "Clinics and users"
 
