@@ -74,17 +74,35 @@ class Patient(models.Model):
     def __str__(self) -> str:
         return f"{self.display_name} ({self.mrn})"
 
-    def clean(self):
-        super().clean()
+    def normalise(self) -> None:
+        """The MRN in its plain form (NFKC), the names in NFC. Before the length checks: a name can grow under
+        NFC (U+0958 is two characters), and one grown past its column had failed at the database."""
         self.mrn = normal_mrn(self.mrn)
         self.family_name = unicodedata.normalize("NFC", self.family_name)
         self.given_name = unicodedata.normalize("NFC", self.given_name)
+
+    def clean_fields(self, exclude=None):
+        self.normalise()
+        super().clean_fields(exclude=exclude)
+
+    def clean(self):
+        super().clean()
+        self.normalise()
+        # Only what changes is checked: a name stored before this check, a tab in it say, blocks no other
+        # change to the patient (as a stored date of birth does not; validate_date_of_birth)
+        stored = (
+            Patient.objects.filter(pk=self.pk).values("mrn", "family_name", "given_name").first()
+            if self.pk is not None
+            else None
+        ) or {}
         errors = {}
         for name, what in (
             ("mrn", "medical record number"),
             ("family_name", "family name"),
             ("given_name", "given name"),
         ):
+            if stored.get(name) == getattr(self, name):
+                continue
             try:
                 identity_text_check(getattr(self, name), what)
             except ValidationError as exc:

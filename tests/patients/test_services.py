@@ -62,3 +62,47 @@ def test_a_name_or_mrn_with_an_invisible_control_character_is_refused(staff_a, f
     assert not Patient.objects.filter(mrn="A-55").exists()
     # names in any script, with their accents, are fine
     services.patient_create(user=staff_a, mrn="A-56", family_name="Şmith-Ōtake", given_name="Zoë أنا")
+
+
+@pytest.mark.django_db
+def test_a_name_that_grows_under_nfc_past_its_length_is_refused_not_a_server_error(staff_a):
+    from django.core.exceptions import ValidationError
+
+    # U+0958 is two characters in NFC: 150 of them are 300, past the column's 150
+    with pytest.raises(ValidationError) as refused:
+        services.patient_create(user=staff_a, mrn="A-70", family_name="\u0958" * 150)
+    assert "family_name" in refused.value.message_dict
+    assert not Patient.objects.filter(mrn="A-70").exists()
+
+
+@pytest.mark.django_db
+def test_a_control_character_stored_before_the_check_blocks_no_other_change(staff_a, patient_a):
+    Patient.objects.filter(pk=patient_a.pk).update(family_name="Meyer\tAnna")  # stored before the check
+    patient_a.refresh_from_db()
+    services.patient_update(patient=patient_a, sex="male")
+    patient_a.refresh_from_db()
+    assert (patient_a.sex, patient_a.family_name) == ("male", "Meyer\tAnna")
+    from django.core.exceptions import ValidationError
+
+    with pytest.raises(ValidationError):  # a new one is refused
+        services.patient_update(patient=patient_a, given_name="A\tB")
+
+
+@pytest.mark.django_db
+def test_mrns_stored_before_are_made_plain_unless_that_is_another_patients(clinic_a, patient_a, capsys):
+    import importlib
+
+    from django.apps import apps
+
+    from ..factories import PatientFactory
+
+    migration = importlib.import_module("patients.migrations.0005_normalise_stored_mrns")
+    wide = PatientFactory(clinic=clinic_a, family_name="Wide")
+    twin = PatientFactory(clinic=clinic_a, family_name="Twin")
+    Patient.objects.filter(pk=wide.pk).update(mrn="Ｂ-０７ ")
+    Patient.objects.filter(pk=twin.pk).update(mrn="Ａ-０００１")  # patient_a's A-0001 in full width
+    migration.normalise(apps, None)
+    assert Patient.objects.get(pk=wide.pk).mrn == "B-07"
+    assert Patient.objects.get(pk=twin.pk).mrn == "Ａ-０００１"  # left to merge, and said
+    assert f"patient {twin.pk}: MRN 'Ａ-０００１' is another patient's in its plain form" in capsys.readouterr().out
+    assert Patient.objects.get(pk=patient_a.pk).mrn == "A-0001"
