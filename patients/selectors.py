@@ -22,6 +22,8 @@ def patient_list(*, user: User, search: str = "", mrn: str | None = None) -> Que
     return qs
 
 
-def patient_get(*, user: User, patient_id: int) -> Patient:
-    """The patient if it belongs to the user's clinic; 404 otherwise, never 403."""
-    return get_object_or_404(Patient, pk=patient_id, clinic_id=user.clinic_id)
+def patient_get(*, user: User, patient_id: int, for_update: bool = False) -> Patient:
+    """The patient if it belongs to the user's clinic; 404 otherwise, never 403. ``for_update`` locks its row
+    to the end of the caller's transaction."""
+    patients = Patient.objects.select_for_update() if for_update else Patient.objects
+    return get_object_or_404(patients, pk=patient_id, clinic_id=user.clinic_id)

@@ -47,7 +47,7 @@ def representation_etag(content: bytes, content_type: str) -> str:
 
 def check_preconditions(request, representation: dict, modified_at: datetime | None) -> None:
     """A write's preconditions (RFC 9110 13.1.1, 13.1.4): with If-Match it goes ahead only if the resource's
-    JSON still has one of the given ETags (compared strongly; ``*`` matches any), else with
+    JSON still has one of the given ETags (``*`` matches any; a tag a proxy marked weak counts), else with
     If-Unmodified-Since only if it has not changed since then; otherwise 412 ``precondition_failed``. Two
     systems editing one patient had each overwritten the other's change without a word."""
     if_match = request.headers.get("If-Match")
@@ -55,10 +55,11 @@ def check_preconditions(request, representation: dict, modified_at: datetime | N
         if if_match.strip() == "*":
             return
         current = representation_etag(OrjsonRenderer().render(representation), "application/json")
-        if current not in {tag for tag in parse_etags(if_match) if not tag.startswith("W/")}:
+        # The server sends strong tags only: a W/ one is a proxy's mark on one of them (a compressing proxy
+        # adds it), still naming this representation
+        if current not in {tag.removeprefix("W/") for tag in parse_etags(if_match)}:
             raise ApiError(
-                "The resource has changed since the ETag given in If-Match (or the tag is weak): read it again, "
-                "then send the change.",
+                "The resource has changed since the ETag given in If-Match: read it again, then send the change.",
                 status_code=412,
                 code="precondition_failed",
                 field="If-Match",

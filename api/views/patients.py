@@ -1,3 +1,4 @@
+from django.db import transaction
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
@@ -73,12 +74,15 @@ class PatientViewSet(ApiViewSet):
         )
 
     def update(self, request, pk, partial=False):
-        patient = patients_selectors.patient_get(user=request.user, patient_id=int(pk))
-        check_preconditions(request, serializers.PatientSerializer(patient).data, patient.updated_at)
-        serializer_class = serializers.PatientUpdateSerializer if partial else serializers.PatientSerializer
-        serializer = serializer_class(patient, data=request.data, partial=partial)
-        serializer.is_valid(raise_exception=True)
-        patient = patients_services.patient_update(patient=patient, **serializer.validated_data)
+        with transaction.atomic():
+            # locked from the precondition's check to the write: two systems sending a change on one ETag at
+            # once had both passed the check, the second overwriting the first
+            patient = patients_selectors.patient_get(user=request.user, patient_id=int(pk), for_update=True)
+            check_preconditions(request, serializers.PatientSerializer(patient).data, patient.updated_at)
+            serializer_class = serializers.PatientUpdateSerializer if partial else serializers.PatientSerializer
+            serializer = serializer_class(patient, data=request.data, partial=partial)
+            serializer.is_valid(raise_exception=True)
+            patient = patients_services.patient_update(patient=patient, **serializer.validated_data)
         return Response(serializers.PatientSerializer(patient).data)
 
     def partial_update(self, request, pk):

@@ -183,10 +183,10 @@ def test_a_write_with_a_stale_if_match_is_412_and_changes_nothing(api, patient_a
     assert (patient_a.family_name, patient_a.given_name) == ("Meyer", "Annette")
     fresh = api.get(url)["ETag"]
     assert api.patch(url, {"family_name": "Meier"}, format="json", HTTP_IF_MATCH=f'"x", {fresh}').status_code == 200
-    assert (
-        api.patch(url, {"family_name": "Meyer"}, format="json", HTTP_IF_MATCH=f"W/{api.get(url)['ETag']}").status_code
-        == 412
-    )
+    # a tag a compressing proxy marked weak still names the representation (the server sends strong tags only)
+    weak = f"W/{api.get(url)['ETag']}"
+    assert api.patch(url, {"family_name": "Meyer"}, format="json", HTTP_IF_MATCH=weak).status_code == 200
+    assert api.patch(url, {"family_name": "Meier"}, format="json", HTTP_IF_MATCH=weak).status_code == 412  # stale
     assert api.put(url, {"mrn": "A-0001", "family_name": "Meyer"}, format="json", HTTP_IF_MATCH="*").status_code == 200
 
 
