@@ -73,14 +73,13 @@ def event_list(*, recording: ECGRecording, types: list[str] | None = None) -> Qu
 
 
 def recordings_of_same_file(*, recording: ECGRecording) -> QuerySet[ECGRecording]:
-    """The patient's other recordings of the very same uploaded bytes, oldest first."""
-    return (
-        ECGRecording.objects.filter(
-            patient_id=recording.patient_id, clinic_id=recording.clinic_id, sha256=recording.sha256
-        )
-        .exclude(pk=recording.pk)
-        .order_by("created_at", "id")
-    )
+    """The patient's recordings of the very same uploaded bytes made before this one, oldest first."""
+    return ECGRecording.objects.filter(
+        Q(created_at__lt=recording.created_at) | Q(created_at=recording.created_at, pk__lt=recording.pk),
+        patient_id=recording.patient_id,
+        clinic_id=recording.clinic_id,
+        sha256=recording.sha256,
+    ).order_by("created_at", "id")
 
 
 LIFE_THREATENING = ("vf", "asystole")

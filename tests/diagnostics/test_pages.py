@@ -235,3 +235,5 @@ def test_the_same_file_uploaded_again_for_a_patient_is_pointed_out(client, staff
     assert f'href="{reverse("recording-detail", args=[first.pk])}">recording {first.pk}</a>' in page
     assert f"recording {elsewhere.pk}<" not in page
     assert "The same file was uploaded" not in client.get(reverse("recording-detail", args=[other.pk])).content.decode()
+    # the first upload's page names no later one as "before"
+    assert "The same file was uploaded" not in client.get(reverse("recording-detail", args=[first.pk])).content.decode()
