@@ -144,7 +144,12 @@ class WebhookDeliveryAdmin(ClinicScopedAdmin):
 
     def get_queryset(self, request):
         qs = super().get_queryset(request).select_related("token")
-        return qs if request.user.is_superuser else qs.filter(clinic_id=request.user.clinic_id)
+        # not the deliveries of a superuser's token (its URL, its prefix), as the token list leaves those out
+        return (
+            qs
+            if request.user.is_superuser
+            else qs.filter(clinic_id=request.user.clinic_id, token__user__is_superuser=False)
+        )
 
     def has_add_permission(self, request):
         return False

@@ -88,8 +88,10 @@ def _resolve_within(host: str, port: int, seconds: float) -> list[str]:
     of the delivery's deadline."""
     started = time.monotonic()
     too_long = LookupFailed(f"the lookup of the webhook host {host!r} took longer than {max(seconds, 0):.0f} s")
-    if seconds <= 0 or not _LOOKUP_SLOTS.acquire(timeout=seconds):
+    if seconds <= 0:
         raise too_long
+    if not _LOOKUP_SLOTS.acquire(timeout=seconds):
+        raise LookupFailed(f"no lookup of the webhook host {host!r} could start: too many lookups are waiting")
     answer: dict = {}
     done = threading.Event()
 
@@ -102,7 +104,11 @@ def _resolve_within(host: str, port: int, seconds: float) -> list[str]:
             _LOOKUP_SLOTS.release()
             done.set()
 
-    threading.Thread(target=look_up, name="webhook-lookup", daemon=True).start()
+    try:
+        threading.Thread(target=look_up, name="webhook-lookup", daemon=True).start()
+    except BaseException:  # no thread could start: the slot is given back, or eight such failures held them all
+        _LOOKUP_SLOTS.release()
+        raise
     if not done.wait(max(0.0, seconds - (time.monotonic() - started))):
         raise too_long
     if "error" in answer:

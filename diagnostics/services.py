@@ -344,8 +344,10 @@ def _claim(recording_id: int, claim_token: str, max_attempts: int = 3, *, takes_
     full disk takes over the claim its try held for it). A claim under ``claim_token`` itself is not taken
     again while its lease lives: that is a second copy of the message running (a broker redelivers a message
     still being worked on after its visibility timeout, or delivers it twice), and both copies had run to the
-    end, each counting an attempt. A copy redelivered after its worker died finds the lease run out, as the
-    sweep does.
+    end, each counting an attempt. So a copy redelivered at once after its worker process died
+    (reject_on_worker_lost) finds the lease still live and stops too: the sweep sends the recording again
+    once the lease has run out (within ECG_PROCESSING_LEASE_SECONDS and a sweep interval), as for a worker
+    host that died; a copy redelivered after the visibility timeout finds it run out and takes over.
 
     A recording whose earlier attempts all died (a crash that takes the worker down) is
     marked failed instead of being claimed again, so redelivery is bounded.

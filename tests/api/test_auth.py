@@ -181,6 +181,15 @@ def test_a_clinic_administrator_cannot_make_or_see_a_token_of_a_superuser_in_the
     client.post("/admin/api/apitoken/", {"action": "revoke", "_selected_action": [theirs.pk]})
     theirs.refresh_from_db()
     assert theirs.revoked_at is None
+    # nor the log of its webhook notices (its URL, its prefix)
+    from api.models import WebhookDelivery
+
+    WebhookDelivery.objects.create(
+        token=theirs, clinic_id=platform_admin.clinic_id, url="https://installation.example/hook", event="x"
+    )
+    assert "installation.example" not in client.get("/admin/api/webhookdelivery/").content.decode()
+    client.force_login(platform_admin)
+    assert "installation.example" in client.get("/admin/api/webhookdelivery/").content.decode()
 
 
 def test_clinic_staff_cannot_reach_tokens_in_the_admin(client, staff_a):
