@@ -199,7 +199,9 @@ def recording_status(request, recording_id: int):
 
 
 def _beat_page(request, recording):
-    return Paginator(selectors.beat_list(recording=recording), BEATS_PER_PAGE).get_page(request.GET.get("page"))
+    page = Paginator(selectors.beat_list(recording=recording), BEATS_PER_PAGE).get_page(request.GET.get("page"))
+    page.by_rule = any(beat.by_rule for beat in page)  # the table's footnote, only where a beat has the mark
+    return page
 
 
 def recording_beats(request, recording_id: int):

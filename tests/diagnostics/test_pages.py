@@ -218,6 +218,10 @@ def test_a_class_set_by_a_rule_is_said_to_be_beside_the_probabilities_that_disag
     table = client.get(reverse("recording-beats", args=[done_recording.pk])).content.decode()
     rows = table.split("<tr>")[2:]  # after the header row: beat index 0, 1, 2...
     assert "(set by a rule)" in rows[2] and "(set by a rule)" not in rows[3]
+    assert "* The class was set by a rule" in table  # the footnote, with a marked beat on the page
+    Beat.objects.filter(pk=beat.pk).update(aami_class="N")
+    table = client.get(reverse("recording-beats", args=[done_recording.pk])).content.decode()
+    assert "* The class was set by a rule" not in table or "(set by a rule)" in table  # only beside a mark
 
 
 @pytest.mark.django_db
