@@ -288,3 +288,18 @@ def file_size_limit():
     yield limit
     resource.setrlimit(resource.RLIMIT_FSIZE, previous)
     signal.signal(signal.SIGXFSZ, previous_handler)
+
+
+@pytest.fixture
+def post_signal(client, staff_a, patient_a):
+    """POST the upload page's form for ``patient_a`` as ``staff_a``, kind signal: ``post_signal(files, **fields)``."""
+    from django.urls import reverse
+
+    client_for(client, staff_a)
+
+    def _post(files, **fields):
+        return client.post(
+            reverse("recording-upload", args=[patient_a.pk]), {"kind": "signal", "files": files, **fields}
+        )
+
+    return _post

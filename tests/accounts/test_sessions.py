@@ -10,6 +10,15 @@ def login(client, password=PASSWORD, username="staff_a", **extra):
     return client.post(reverse("login"), {"username": username, "password": password}, **extra)
 
 
+def idle(client, settings) -> None:
+    """The signed-in session's last activity moved back past the idle timeout."""
+    import time
+
+    session = client.session
+    session["last_activity"] = time.time() - settings.ECG_IDLE_TIMEOUT_SECONDS - 5
+    session.save()
+
+
 @pytest.mark.django_db
 def test_repeated_failures_lock_the_account_with_429(client, staff_a, settings):
     settings.ECG_LOCKOUT_FAILURES = 3
@@ -81,25 +90,19 @@ def test_the_old_cookie_is_useless_after_logout(client, staff_a):
 
 @pytest.mark.django_db
 def test_an_idle_session_is_logged_out(client, staff_a, settings):
-    import time
 
     login(client)
     assert client.get(reverse("dashboard")).status_code == 200
-    session = client.session
-    session["last_activity"] = time.time() - settings.ECG_IDLE_TIMEOUT_SECONDS - 5
-    session.save()
+    idle(client, settings)
     response = client.get(reverse("dashboard"))
     assert response.status_code == 302 and reverse("login") in response["Location"]
 
 
 @pytest.mark.django_db
 def test_a_form_sent_after_the_idle_timeout_comes_back_to_its_page_saying_it_was_not_saved(client, doctor_a, settings):
-    import time
 
     login(client, username="doctor_a")
-    session = client.session
-    session["last_activity"] = time.time() - settings.ECG_IDLE_TIMEOUT_SECONDS - 5
-    session.save()
+    idle(client, settings)
     page = "http://testserver/recordings/7/?events=2"
     response = client.post("/events/85/reviews/", {"decision": "confirmed"}, HTTP_REFERER=page)
     # the login then returns to the recording's page, not to the POST-only path (405, an empty page)
@@ -115,12 +118,9 @@ def test_a_form_sent_after_the_idle_timeout_comes_back_to_its_page_saying_it_was
 
 @pytest.mark.django_db
 def test_a_form_sent_from_another_site_after_the_timeout_comes_back_to_the_start_page(client, staff_a, settings):
-    import time
 
     login(client)
-    session = client.session
-    session["last_activity"] = time.time() - settings.ECG_IDLE_TIMEOUT_SECONDS - 5
-    session.save()
+    idle(client, settings)
     response = client.post("/events/85/reviews/", {}, HTTP_REFERER="https://elsewhere.example/recordings/7/")
     assert response.status_code == 302 and response["Location"] == f"{reverse('login')}?next=/"
 
@@ -137,13 +137,10 @@ def test_weak_passwords_are_refused(staff_a):
 
 @pytest.mark.django_db
 def test_an_idle_session_cannot_read_the_api(client, staff_a, settings):
-    import time
 
     login(client)
     assert client.get("/api/v1/patients").status_code == 200
-    session = client.session
-    session["last_activity"] = time.time() - settings.ECG_IDLE_TIMEOUT_SECONDS - 5
-    session.save()
+    idle(client, settings)
     response = client.get("/api/v1/patients")
     assert response.status_code in (401, 403) and response.json()["error"]["code"] == "not_authenticated"
     assert client.get(reverse("dashboard")).status_code == 302  # the session is gone, not only refused once
@@ -184,15 +181,12 @@ def _htmx(page: str) -> dict:
 
 @pytest.mark.django_db
 def test_an_htmx_request_after_the_session_ended_sends_the_whole_page_to_the_login(client, staff_a, settings):
-    import time
 
     # A recording page polls its status; the poll that finds the session idle must not swap the login
     # page into the status box (a plain redirect is followed inside the request), and the login must
     # come back to the page, not to the bare status fragment.
     login(client)
-    session = client.session
-    session["last_activity"] = time.time() - settings.ECG_IDLE_TIMEOUT_SECONDS - 5
-    session.save()
+    idle(client, settings)
     poll = reverse("recording-status", args=[1]) + "?was=queued"
     response = client.get(poll, **_htmx("/recordings/1/"))
     assert response.status_code == 200 and "Location" not in response

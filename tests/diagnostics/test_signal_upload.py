@@ -12,21 +12,13 @@ from django.urls import reverse
 from diagnostics import services
 from diagnostics.models import ECGRecording
 
-from ..conftest import client_for
 from ..data import mitdb_dir
 from ..helpers import upload
 
 
 @pytest.fixture
-def post(client, staff_a, patient_a):
-    client_for(client, staff_a)
-
-    def _post(files, **fields):
-        return client.post(
-            reverse("recording-upload", args=[patient_a.pk]), {"kind": "signal", "files": files, **fields}
-        )
-
-    return _post
+def post(post_signal):
+    return post_signal  # tests/conftest.py
 
 
 def _record_files(record: str) -> list:

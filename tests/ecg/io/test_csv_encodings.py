@@ -8,14 +8,12 @@ import tracemalloc
 import numpy as np
 import pytest
 import wfdb
-from django.urls import reverse
 
 from diagnostics.models import ECGRecording
 from diagnostics.selectors import recording_stored_signal
 from ecg.io.errors import SignalError
 from ecg.io.readers import _decode_text, read_csv_signal, sniff_format
 
-from ...conftest import client_for
 from ...data import mitdb_dir
 from ...helpers import edf_bytes, upload
 
@@ -184,15 +182,8 @@ def test_decoding_holds_at_most_two_copies_of_the_file(encoding):
 
 
 @pytest.fixture
-def post(client, staff_a, patient_a):
-    client_for(client, staff_a)
-
-    def _post(files, **fields):
-        return client.post(
-            reverse("recording-upload", args=[patient_a.pk]), {"kind": "signal", "files": files, **fields}
-        )
-
-    return _post
+def post(post_signal):
+    return post_signal  # tests/conftest.py
 
 
 @pytest.mark.parametrize("encoding", ["cp1252", "utf-16", "utf-8-sig"])
