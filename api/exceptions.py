@@ -10,6 +10,8 @@ from rest_framework.views import exception_handler as drf_exception_handler
 from ecgsite.errors import ApplicationError
 from ecgsite.http import status_for
 
+STORAGE_RETRY_AFTER_SECONDS = 60
+
 
 class ApiError(exceptions.APIException):
     """An error with an explicit status and stable code."""
@@ -65,7 +67,10 @@ def _body(code: str, message: str, field: str | None = None, details=None) -> di
 
 def exception_handler(exc, context):
     if isinstance(exc, ApplicationError):
-        return Response(_body(exc.code, exc.message, exc.field), status=status_for(exc))
+        response = Response(_body(exc.code, exc.message, exc.field), status=status_for(exc))
+        if response.status_code == 503:  # the storage full or failing: a client's retry waits this long first
+            response["Retry-After"] = str(STORAGE_RETRY_AFTER_SECONDS)
+        return response
     if isinstance(exc, RequestDataTooBig):
         return Response(_body("payload_too_large", "The request body is too large."), status=413)
     if isinstance(exc, (TooManyFieldsSent, TooManyFilesSent)):

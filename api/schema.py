@@ -16,6 +16,7 @@ ERRORS = {
     "413": "Too large",
     "415": "Unsupported content or file type",
     "429": "Too many requests for this token",
+    "503": "The upload could not be stored (the storage full or failing); nothing of it was kept: send it again later",
 }
 READ_ERRORS = ("400", "401", "403", "404", "429")
 
@@ -38,7 +39,10 @@ HEADERS = {
         "schema": {"type": "string", "enum": ["true"]},
     },
     "Retry-After": {
-        "description": "Seconds until the token's rate window lets requests through again.",
+        "description": (
+            "Seconds to wait before sending again: 429, until the token's rate window lets requests through; 503, "
+            "a minute for the storage to recover."
+        ),
         "schema": {"type": "integer", "minimum": 0},
     },
     "Content-Disposition": {
@@ -67,6 +71,8 @@ class ApiAutoSchema(AutoSchema):
         codes = READ_ERRORS + ("409",) if self.method == "GET" else tuple(ERRORS)
         if self.method not in ("PUT", "PATCH"):  # the preconditions of a patient's change (check_preconditions)
             codes = tuple(code for code in codes if code != "412")
+        if not (getattr(self.view, "action", None) == "create" and self._is_recordings()):  # an upload's storage
+            codes = tuple(code for code in codes if code != "503")
         media_types = ["application/json"] if self._streams_csv() else None
         for code in codes:
             if code not in responses:
@@ -89,7 +95,7 @@ class ApiAutoSchema(AutoSchema):
         elif status_code == "201" and getattr(self.view, "action", None) == "create":
             # every create names what it made; only a recording's upload takes an Idempotency-Key
             names = ("Location", "Idempotent-Replayed") if self._is_recordings() else ("Location",)
-        elif status_code == "429":
+        elif status_code in ("429", "503"):
             names = ("Retry-After",)
         return {**self._headers(*names), **headers}
 

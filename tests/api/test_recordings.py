@@ -636,6 +636,7 @@ def test_an_upload_the_storage_cannot_hold_is_503_and_leaves_nothing(api_as, sta
     )
     assert response.status_code == 503, response.content
     assert response.json()["error"]["code"] == "storage_unavailable"
+    assert response["Retry-After"] == "60"  # a client's retry waits a minute, not at once
     assert "nothing was kept" in response.json()["error"]["message"]
     assert set(stored.iterdir()) == before, "a part of the file stayed behind"
     assert not ECGRecording.objects.exists()
