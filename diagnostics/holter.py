@@ -87,6 +87,12 @@ def event_place(position: int, event_id: int) -> str:
     return f"?events_page={position // EVENTS_PER_PAGE + 1}#event-{event_id}"
 
 
+def first_alarm_place(waiting: ECGRecording) -> str:
+    """`event_place` of the first undecided VF/asystole episode of a recording from
+    `selectors.life_threatening_awaiting` (which annotates it)."""
+    return event_place(waiting.first_unreviewed_after, waiting.first_unreviewed_id)  # type: ignore[attr-defined]
+
+
 def event_type_wanted(request) -> str:
     """The event type the list is narrowed to (``?events_type=``), or "" for every event (an unknown one too)."""
     wanted = request.GET.get("events_type", "")

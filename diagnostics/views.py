@@ -38,7 +38,7 @@ def dashboard(request):
     life_threatening = selectors.life_threatening_awaiting(user=request.user)
     alarms = list(life_threatening[:20])
     for r in alarms:  # the first episode awaiting a decision, on the event list's page that holds it
-        r.alarm_place = holter.event_place(r.first_unreviewed_after, r.first_unreviewed_id)
+        r.alarm_place = holter.first_alarm_place(r)
     context = {
         "life_threatening": alarms,
         "today_date": today,
@@ -446,10 +446,7 @@ def _review_page(request, recording: ECGRecording, form: ReviewForm, status: int
     waiting = selectors.life_threatening_awaiting(user=request.user).filter(pk=recording.pk).first()
     if waiting is not None:  # annotated by the selector
         context["alarms_waiting"] = waiting.unreviewed_events  # type: ignore[attr-defined]
-        context["alarm_place"] = holter.event_place(
-            waiting.first_unreviewed_after,  # type: ignore[attr-defined]
-            waiting.first_unreviewed_id,  # type: ignore[attr-defined]
-        )
+        context["alarm_place"] = holter.first_alarm_place(waiting)
     return render(request, "diagnostics/review.html", context, status=status)
 
 

@@ -86,8 +86,7 @@ class Patient(models.Model):
         super().clean_fields(exclude=exclude)
 
     def clean(self):
-        super().clean()
-        self.normalise()
+        super().clean()  # full_clean normalised the fields first (clean_fields)
         # Only what changes is checked: a name stored before this check, a tab in it say, blocks no other
         # change to the patient (as a stored date of birth does not; validate_date_of_birth)
         stored = (
