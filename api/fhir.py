@@ -114,21 +114,22 @@ def _with_lost(tokens: list[str], lost: list[tuple[int, int]]) -> list[str]:
 
 
 def _observation(
-    *, subject: str, effective: str, code: dict, category: str = "procedure", status: str = "final", **value: object
+    *, subject: str, effective: dict, code: dict, category: str = "procedure", status: str = "final", **value: object
 ) -> dict:
-    """``status`` is "amended" for an Observation whose content a doctor's review changed (see ``bundle``)."""
+    """``status`` is "amended" for an Observation whose content a doctor's review changed (see ``bundle``);
+    ``effective`` is its ``effectiveDateTime`` or ``effectivePeriod`` (see ``_effective``)."""
     return {
         "resourceType": "Observation",
         "status": status,
         "category": [{"coding": [_coding(OBSERVATION_CATEGORY, category)]}],
         "code": code,
         "subject": {"reference": subject},
-        "effectiveDateTime": effective,
+        **effective,
         **value,
     }
 
 
-def _waveform(*, recording: ECGRecording, signal, beats, subject: str, effective: str, input_fs: float) -> dict | None:
+def _waveform(*, recording: ECGRecording, signal, beats, subject: str, effective: dict, input_fs: float) -> dict | None:
     limit = settings.API_FHIR_MAX_SAMPLES
     note = None
     if signal is not None:
@@ -212,7 +213,7 @@ def _episode_observations(
     rhythm: dict,
     *,
     subject: str,
-    effective: str,
+    effective: dict,
     fs: float | None,
     rejected: set[tuple[str, int, int]],
     reviewed: set[str] | None = None,
@@ -295,7 +296,7 @@ def _rhythm_observations(
     rhythm: dict | None,
     *,
     subject: str,
-    effective: str,
+    effective: dict,
     fs: float | None = None,
     rejected: set[tuple[str, int, int]] | None = None,
     reviewed: set[str] | None = None,
@@ -395,7 +396,7 @@ def bundle(*, recording: ECGRecording, diagnosis: Diagnosis, signal=None, beats=
     patient = recording.patient
     here = installation()
     patient_ref = _urn("patient", patient.pk, namespace=here)
-    effective, report_effective = _effective(recording)
+    start, effective = _effective(recording)
     patient_resource = {
         "resourceType": "Patient",
         # typed MR (HL7 v2-0203), so a receiver tells the medical record number from other identifiers
@@ -530,7 +531,7 @@ def bundle(*, recording: ECGRecording, diagnosis: Diagnosis, signal=None, beats=
         signal=signal,
         beats=beats,
         subject=patient_ref,
-        effective=effective,
+        effective={"effectiveDateTime": start},  # the first sample's time: the SampledData's origin
         input_fs=diagnosis.heartbeat_model.input_fs,
     )
     if waveform is not None:
@@ -556,7 +557,7 @@ def bundle(*, recording: ECGRecording, diagnosis: Diagnosis, signal=None, beats=
             "text": "ECG heartbeat classification and MI screening",
         },
         "subject": {"reference": patient_ref},
-        **report_effective,
+        **effective,
         "issued": issued,
         "result": [{"reference": ref} for ref in observation_refs],
         "conclusion": (
@@ -579,10 +580,12 @@ def bundle(*, recording: ECGRecording, diagnosis: Diagnosis, signal=None, beats=
 
 
 def _effective(recording: ECGRecording) -> tuple[str, dict]:
-    """When the results are about: the Observations' effectiveDateTime, and the DiagnosticReport's effective[x].
+    """When the results are about: the recording's start, and the effective[x] of the DiagnosticReport
+    and of the Observations that summarise the recording.
 
-    That is when the recording started, as its file states it (the report's is then a period over the
-    recording, when its length is known); for a file that does not say, when it was uploaded.
+    The start is when the recording started, as its file states it; the effective[x] is then a period
+    over the recording, when its length is known. For a file that does not say, both are the upload's time.
+    The waveform's Observation takes the start alone (its SampledData's origin).
     """
     if recording.recorded_at is None:
         uploaded = (recording.created_at or timezone.now()).isoformat()

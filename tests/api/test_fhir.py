@@ -218,7 +218,11 @@ def test_the_results_are_effective_when_the_recording_started_as_its_file_states
     assert report["effectivePeriod"] == {"start": "2026-12-04T23:59:55+01:00", "end": "2026-12-05T00:00:05+01:00"}
     observations = resources(data, "Observation")
     assert len(observations) > 5
-    assert {o["effectiveDateTime"] for o in observations} == {"2026-12-04T23:59:55+01:00"}
+    # the figures summarise the recording: over its period; the waveform's samples start at its start
+    waveform = [o for o in observations if "valueSampledData" in str(o)]
+    summaries = [o for o in observations if o not in waveform]
+    assert len(waveform) == 1 and waveform[0]["effectiveDateTime"] == "2026-12-04T23:59:55+01:00"
+    assert all(o["effectivePeriod"] == report["effectivePeriod"] and "effectiveDateTime" not in o for o in summaries)
     assert report["issued"] == recording.diagnosis.created_at.isoformat()  # when the result was made, as before
 
 
@@ -268,7 +272,9 @@ def test_a_cart_file_is_effective_when_it_states_it_was_acquired_at_its_utc_offs
     data = fetch_valid_bundle(api, recording)
     (report,) = resources(data, "DiagnosticReport")
     assert report["effectivePeriod"] == {"start": start, "end": end} and "effectiveDateTime" not in report
-    assert {o["effectiveDateTime"] for o in resources(data, "Observation")} == {start}
+    observations = resources(data, "Observation")
+    assert {o["effectiveDateTime"] for o in observations if "effectiveDateTime" in o} == {start}  # the waveform's
+    assert {o["effectivePeriod"]["end"] for o in observations if "effectivePeriod" in o} == {end}
 
 
 @pytest.mark.parametrize(
