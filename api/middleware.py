@@ -1,3 +1,4 @@
+from django.middleware.gzip import GZipMiddleware
 from django.urls import Resolver404, resolve
 
 API_PREFIX = "/api/"
@@ -21,3 +22,16 @@ class TrailingSlashMiddleware:
             if unmatched:
                 request.path_info = path.rstrip("/")
         return self.get_response(request)
+
+
+class CompressionMiddleware(GZipMiddleware):
+    """API answers compressed for a client that accepts gzip (a 30-minute recording's FHIR Bundle is
+    megabytes of JSON and SampledData digits, its beats page hundreds of rows). Only the API: the staff
+    pages carry a CSRF token beside what a user typed, which compression would expose to a BREACH-style
+    guess. Django marks the ETag weak (``W/``); the API compares tags weakly (``api.views.base``), so a
+    tag read compressed still matches in If-None-Match and If-Match."""
+
+    def process_response(self, request, response):
+        if not request.path_info.startswith(API_PREFIX):
+            return response
+        return super().process_response(request, response)

@@ -1,0 +1,57 @@
+"""API answers are gzip-compressed for a client that accepts it, and their ETags still revalidate; the
+staff pages are not compressed (their CSRF token sits beside what a user typed)."""
+
+import gzip
+import json
+
+import pytest
+
+from .test_export_csv import body, url
+
+pytestmark = pytest.mark.django_db
+
+GZIP = {"HTTP_ACCEPT_ENCODING": "gzip, deflate"}
+
+
+def test_a_fhir_bundle_is_compressed_and_reads_the_same(api_as, staff_a, done_recording):
+    client = api_as(staff_a)
+    fhir = f"/api/v1/recordings/{done_recording.pk}/fhir"
+    plain = client.get(fhir)
+    packed = client.get(fhir, **GZIP)
+    assert plain.status_code == packed.status_code == 200
+    assert "Content-Encoding" not in plain and packed["Content-Encoding"] == "gzip"
+    assert "Accept-Encoding" in packed["Vary"]
+    assert len(packed.content) < len(plain.content) / 2
+    assert json.loads(gzip.decompress(packed.content)) == plain.json()
+
+
+def test_a_compressed_answers_weak_etag_revalidates_and_guards_a_change(api_as, staff_a, patient_a):
+    type(patient_a).objects.filter(pk=patient_a.pk).update(given_name="Alexandrina Maria Theodora Konstantina")
+    client = api_as(staff_a)
+    patient = f"/api/v1/patients/{patient_a.pk}"  # 200 bytes or more: Django leaves shorter bodies alone
+    packed = client.get(patient, **GZIP)
+    assert packed.get("Content-Encoding") == "gzip", len(packed.content)
+    tag = packed["ETag"]
+    assert tag.strip('W/"') == client.get(patient)["ETag"].strip('"')  # the same tag, marked weak when compressed
+    assert client.get(patient, HTTP_IF_NONE_MATCH=tag, **GZIP).status_code == 304
+    changed = client.patch(patient, {"given_name": "Ada"}, format="json", HTTP_IF_MATCH=tag)
+    assert changed.status_code == 200, changed.content
+    assert client.patch(patient, {"given_name": "Eve"}, format="json", HTTP_IF_MATCH=tag).status_code == 412
+
+
+def test_a_list_page_and_the_streamed_csv_are_compressed(api_as, staff_a, done_recording):
+    client = api_as(staff_a)
+    page = client.get("/api/v1/recordings", **GZIP)
+    assert page["Content-Encoding"] == "gzip"
+    assert json.loads(gzip.decompress(page.content))["results"][0]["id"] == done_recording.pk
+    csv = client.get(url(done_recording.pk), **GZIP)
+    assert csv.status_code == 200 and csv["Content-Encoding"] == "gzip"
+    assert gzip.decompress(body(csv)) == body(client.get(url(done_recording.pk)))
+
+
+def test_the_staff_pages_are_not_compressed(client, staff_a, done_recording):
+    client.force_login(staff_a)
+    for path in (f"/recordings/{done_recording.pk}/", "/patients/", f"/recordings/{done_recording.pk}/export.csv"):
+        response = client.get(path, **GZIP)
+        assert response.status_code == 200, path
+        assert "Content-Encoding" not in response, path
