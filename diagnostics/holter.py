@@ -198,7 +198,7 @@ def trend_svg(trend: dict | None) -> str:
         return ""
     minutes = trend["minute"]
     w, h, pad = 720.0, 180.0, 30.0
-    top = 200.0
+    top = TREND_TOP_BPM
     n = max(1, len(minutes) - 1)
 
     def x(i: float) -> float:
@@ -237,6 +237,12 @@ def trend_svg(trend: dict | None) -> str:
         + f'<text x="{pad - 4}" y="12" text-anchor="end" class="note">bpm</text>'
     )
 
+    # past the top of the scale the band is cut at 200 bpm: a mark above the top line says the rate went
+    # further (as on the page's chart; ``trend_over`` says how far)
+    over = "".join(
+        f'<path d="M{x(i) - 4:.1f},{pad - 2:.1f} L{x(i) + 4:.1f},{pad - 2:.1f} L{x(i):.1f},{pad - 9:.1f} Z" class="over"/>'
+        for i in _over_top(trend, top)
+    )
     every = 60 if len(minutes) > 180 else 5
     hours = "".join(
         f'<text x="{x(m):.1f}" y="{h - 8}" text-anchor="middle" class="note">{f"{m // 60} h" if every == 60 else f"{m} min"}</text>'
@@ -245,7 +251,28 @@ def trend_svg(trend: dict | None) -> str:
     return (
         f'<svg viewBox="0 0 {w:.0f} {h:.0f}" role="img" aria-label="Heart rate per minute: minimum to maximum band and mean" class="trend">'
         f"<title>Heart rate per minute (bpm)</title>{grid}{hours}"
-        f"{''.join(shapes)}</svg>"
+        f"{''.join(shapes)}{over}</svg>"
+    )
+
+
+TREND_TOP_BPM = 200.0  # the printed and the page's charts' scale ends here (static/js/holter.js: TOP_BPM)
+
+
+def _over_top(trend: dict, top: float = TREND_TOP_BPM) -> list[int]:
+    return [i for i, v in enumerate(trend.get("hr_max") or []) if v is not None and v > top]
+
+
+def trend_over(trend: dict | None) -> str:
+    """The printed trend's note on rates past the top of its scale (the page's chart writes the same)."""
+    over = _over_top(trend or {})
+    if not trend or not over:
+        return ""
+    maxima = trend["hr_max"]
+    highest = max(over, key=lambda i: maxima[i])
+    return (
+        f"Rates above {TREND_TOP_BPM:.0f} bpm, past the top of the chart, are marked at its top edge: {len(over)} "
+        f"minute{'s' if len(over) != 1 else ''}, the highest {round(maxima[highest])} bpm in the minute "
+        f"from {clock(highest * 60)}."
     )
 
 

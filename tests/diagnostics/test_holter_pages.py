@@ -335,3 +335,32 @@ def test_the_event_list_narrows_to_one_type_and_a_review_returns_to_it(client, d
         reverse("event-review", args=[event.pk]), {"decision": "confirm", "events_page": "1", "events_type": "vf"}
     )
     assert response["Location"] == f"{detail}?events_type=vf#event-{event.pk}"
+
+
+def test_the_printed_trend_marks_rates_past_its_top_and_says_how_far():
+    from diagnostics.holter import trend_over, trend_svg
+
+    trend = {"minute": [0, 1, 2, 3], "hr_min": [60, 90, 150, 70], "hr_mean": [65, 150, 190, 75]}
+    trend["hr_max"] = [70, 210.4, 236.6, 80]  # minutes 1 and 2 went past the 200-bpm top
+    svg = trend_svg(trend)
+    assert svg.count('class="over"') == 2
+    assert trend_over(trend) == (
+        "Rates above 200 bpm, past the top of the chart, are marked at its top edge: 2 minutes, "
+        "the highest 237 bpm in the minute from 0:02:00."
+    )
+    trend["hr_max"] = [70, 200, 199, 80]  # at the top is not past it
+    assert 'class="over"' not in trend_svg(trend) and trend_over(trend) == ""
+    assert trend_over(None) == ""
+
+
+def test_the_printed_report_notes_rates_past_the_trends_top(client, staff_a, holter_recording):
+    url = reverse("recording-report", args=[holter_recording.pk])
+    assert "past the top of the chart" not in client_for(client, staff_a).get(url).content.decode()
+    diagnosis = holter_recording.diagnosis
+    diagnosis.rhythm["trend"]["hr_max"][0] = 231.0
+    diagnosis.save(update_fields=["rhythm"])
+    html = client_for(client, staff_a).get(url).content.decode()
+    figure = html[html.index('<figure class="trend-figure">') :]
+    figure = figure[: figure.index("</figure>")]
+    assert figure.count('class="over"') == 1
+    assert "1 minute, the highest 231 bpm in the minute from 0:00:00." in figure
