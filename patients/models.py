@@ -3,9 +3,11 @@ import unicodedata
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import models
+from django.db import models, transaction
 from django.db.models.functions import Lower
 from django.utils import timezone
+
+from .search import search_text
 
 EARLIEST_BIRTH = datetime.date(1900, 1, 1)  # no one living was born before it
 
@@ -44,6 +46,44 @@ def normal_mrn(value: str) -> str:
     return unicodedata.normalize("NFKC", value).strip()
 
 
+# What a patient's search_text is folded from
+SEARCHED_FIELDS = frozenset({"mrn", "family_name", "given_name"})
+
+
+class PatientQuerySet(models.QuerySet["Patient"]):
+    """Writes that go past Patient.save keep search_text in step with the MRN and names too."""
+
+    def bulk_create(self, objs, *args, **kwargs):
+        objs = list(objs)
+        for patient in objs:
+            patient.search_text = patient.folded_search_text()
+        return super().bulk_create(objs, *args, **kwargs)
+
+    def bulk_update(self, objs, fields, *args, **kwargs):
+        if not SEARCHED_FIELDS.isdisjoint(fields):
+            objs = list(objs)
+            for patient in objs:
+                patient.search_text = patient.folded_search_text()
+            fields = [*fields, "search_text"]
+        return super().bulk_update(objs, fields, *args, **kwargs)
+
+    def update(self, **kwargs):
+        """As QuerySet.update; a change to an MRN or name refolds the search_text of the rows it changed (the new
+        value can be an expression, so they are read back). The rows are locked and taken by key first: the
+        filter can be on the very field that changes."""
+        if SEARCHED_FIELDS.isdisjoint(kwargs):
+            return super().update(**kwargs)
+        with transaction.atomic(using=self.db):
+            pks = list(self.select_for_update(of=("self",)).values_list("pk", flat=True))
+            rows = models.QuerySet(self.model, using=self.db).filter(pk__in=pks)
+            count = rows.update(**kwargs)
+            patients = list(rows.only("pk", *SEARCHED_FIELDS))
+            for patient in patients:
+                patient.search_text = patient.folded_search_text()
+            rows.bulk_update(patients, ["search_text"], batch_size=1000)
+        return count
+
+
 class Patient(models.Model):
     class Sex(models.TextChoices):
         FEMALE = "female", "Female"
@@ -62,6 +102,11 @@ class Patient(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # The MRN and names folded (patients.search), for a search without case or accents; written on every save.
+    # Not indexed: a search matches inside it (LIKE '%word%'), which a B-tree cannot serve.
+    search_text = models.TextField(editable=False, blank=True, default="")
+
+    objects = PatientQuerySet.as_manager()
 
     class Meta:
         ordering = ["family_name", "given_name", "mrn"]
@@ -73,6 +118,16 @@ class Patient(models.Model):
 
     def __str__(self) -> str:
         return f"{self.display_name} ({self.mrn})"
+
+    def save(self, *args, **kwargs):
+        self.search_text = self.folded_search_text()
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and not SEARCHED_FIELDS.isdisjoint(update_fields):
+            kwargs["update_fields"] = {*update_fields, "search_text"}
+        super().save(*args, **kwargs)
+
+    def folded_search_text(self) -> str:
+        return search_text(mrn=self.mrn, family_name=self.family_name, given_name=self.given_name)
 
     def normalise(self) -> None:
         """The MRN in its plain form (NFKC), the names in NFC. Before the length checks: a name can grow under

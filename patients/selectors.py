@@ -1,24 +1,21 @@
-import re
-
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 
 from accounts.models import User
 
 from .models import Patient, normal_mrn
+from .search import search_words
 
 
 def patient_list(*, user: User, search: str = "", mrn: str | None = None) -> QuerySet[Patient]:
-    """The clinic's patients whose MRN or names hold every word of ``search``; with ``mrn``, only the one
-    whose MRN is that, compared without case (as MRNs are unique)."""
+    """The clinic's patients whose MRN or names hold every word of ``search``, compared without case or accents
+    ("muller" finds "Müller", "José" finds "Jose"); with ``mrn``, only the one whose MRN is that, compared without
+    case (as MRNs are unique)."""
     qs = Patient.objects.filter(clinic_id=user.clinic_id)  # type: ignore[misc]  # None (no clinic) matches nothing
     if mrn is not None:
         qs = qs.filter(mrn__iexact=normal_mrn(mrn))
-    # "Meyer, Anna" as the pages write names; a NUL (which PostgreSQL refuses in a string) separates too
-    for term in re.split(r"[\s,;\x00]+", search):
-        if not term:
-            continue
-        qs = qs.filter(Q(mrn__icontains=term) | Q(family_name__icontains=term) | Q(given_name__icontains=term))
+    for word in search_words(search):
+        qs = qs.filter(search_text__contains=word)
     return qs
 
 

@@ -17,7 +17,9 @@ from .base import IF_MATCH, IF_NONE_MATCH, IF_UNMODIFIED_SINCE, ApiViewSet, chec
     list=extend_schema(
         summary="List the clinic's patients",
         parameters=[
-            OpenApiParameter("search", OpenApiTypes.STR, description="Words matched against MRN and names."),
+            OpenApiParameter(
+                "search", OpenApiTypes.STR, description="Words matched against MRN and names, without case or accents."
+            ),
             OpenApiParameter(
                 "mrn",
                 OpenApiTypes.STR,
