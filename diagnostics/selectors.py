@@ -60,8 +60,20 @@ def recording_get(*, user: User, recording_id: int) -> ECGRecording:
     )
 
 
-def beat_list(*, recording: ECGRecording) -> QuerySet[Beat]:
-    return recording.beats.all()
+def beat_list(*, recording: ECGRecording, aami_class: str | None = None) -> QuerySet[Beat]:
+    """A recording's beats in order, or only those of one AAMI class."""
+    beats = recording.beats.all()
+    return beats.filter(aami_class=aami_class) if aami_class else beats
+
+
+def beat_first_at(*, recording: ECGRecording, aami_class: str | None = None, position: int) -> tuple[Beat, int] | None:
+    """The first beat of ``beat_list`` (of one class or of all) whose R-peak is at or after sample ``position``,
+    and how many beats of that list come before it; None where no beat is."""
+    beats = beat_list(recording=recording, aami_class=aami_class)
+    first = beats.filter(position__gte=position).order_by("index").first()
+    if first is None:
+        return None
+    return first, beats.filter(index__lt=first.index).count()
 
 
 def event_list(*, recording: ECGRecording, types: list[str] | None = None) -> QuerySet[Event]:

@@ -1,4 +1,6 @@
 import math
+import re
+from typing import NamedTuple
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
@@ -11,7 +13,8 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts import audit
 from accounts.models import AuditEvent
-from ecg.constants import AAMI_NAMES, BEAT_FS
+from ecg.clock import clock
+from ecg.constants import AAMI_CLASSES, AAMI_NAMES, BEAT_FS
 from ecg.io.errors import SignalError
 from ecgsite.errors import IdempotencyKeyReused, Invalid, UploadRefused
 from ecgsite.http import status_for
@@ -21,7 +24,7 @@ from patients.selectors import patient_get
 
 from . import holter, plots, selectors, services, twelve_lead
 from .forms import EventReviewForm, ReviewForm, UploadForm
-from .models import ECGRecording, Event
+from .models import Beat, Diagnosis, ECGRecording, Event
 
 BEATS_PER_PAGE = 50
 
@@ -119,7 +122,7 @@ def recording_detail(request, recording_id: int):
     # refused, as analysing it again with another model is a reason to send it again
     context["same_file"] = selectors.recordings_of_same_file(recording=recording)[:3]
     if diagnosis:
-        context["beat_page"] = _beat_page(request, recording)
+        context.update(_beat_table(request, recording), beat_classes=_beat_class_choices(diagnosis))
         if diagnosis.rhythm:
             context.update(holter.summary_context(recording, diagnosis.rhythm))
             context["events_page"], context["event_rows"] = holter.events_page(request, recording)
@@ -198,17 +201,122 @@ def recording_status(request, recording_id: int):
     return response
 
 
-def _beat_page(request, recording):
-    page = Paginator(selectors.beat_list(recording=recording), BEATS_PER_PAGE).get_page(request.GET.get("page"))
-    page.by_rule = any(beat.by_rule for beat in page)  # the table's footnote, only where a beat has the mark
-    return page
+BEAT_TABLE_PARAMS = ("page", "beats_class", "beats_at")
+# a time into the recording: h:mm:ss, m:ss or seconds, the last part with decimals or not
+_CLOCK_PART = re.compile(r"[0-9]{1,9}")
+_CLOCK_SECONDS = re.compile(r"[0-9]{1,9}(\.[0-9]{1,6})?")
+
+
+def _seconds_into(text: str) -> float | None:
+    """Seconds into a recording written as h:mm:ss, m:ss or seconds ("1:23:45", "83:45", "5025"); None for
+    anything else (minutes or seconds of 60 or more after a colon, a negative number, a word)."""
+    *whole, last = text.split(":")
+    if len(whole) > 2 or not all(_CLOCK_PART.fullmatch(p) for p in whole) or not _CLOCK_SECONDS.fullmatch(last):
+        return None
+    parts = [int(p) for p in whole] + [float(last)]
+    if any(p >= 60 for p in parts[1:]):
+        return None
+    seconds = 0.0
+    for part in parts:
+        seconds = seconds * 60 + part
+    return seconds
+
+
+class _Jump(NamedTuple):
+    page: int | None  # the page to show (None: the one asked for)
+    beat: Beat | None  # the beat gone to
+    note: str  # where the table went
+    error: str  # why it went nowhere, or to the last page
+
+
+def _beat_jump(recording: ECGRecording, aami_class: str, asked: str, paginator: Paginator) -> _Jump:
+    """The page of ``paginator`` (the beats of ``aami_class``, or of every class) holding the first beat at or
+    after the time ``asked``; the last page where the time is after its last beat."""
+    fs = recording.sampling_rate
+    if recording.kind != ECGRecording.Kind.SIGNAL or not fs:
+        return _Jump(None, None, "", "This recording holds beat rows, not a signal: its beats have no time to go to.")
+    seconds = _seconds_into(asked)
+    if seconds is None:
+        return _Jump(
+            None,
+            None,
+            "",
+            f"“{asked[:20]}” is not a time into the recording: write h:mm:ss, m:ss or seconds (1:23:45, 83:45 "
+            "or 5025).",
+        )
+    seconds = math.floor(seconds)  # the second it falls in, as the page writes times: the table goes where it says
+    kind = f"{aami_class} beat" if aami_class else "beat"
+    if recording.sample_count is not None and seconds * fs >= recording.sample_count:
+        length = clock(recording.sample_count / fs)
+        error = f"{holter.at(recording, seconds)} is past the end of the recording, which is {length} long."
+        return _Jump(paginator.num_pages, None, "", error)
+    found = selectors.beat_first_at(
+        recording=recording, aami_class=aami_class or None, position=math.ceil(seconds * fs)
+    )
+    if found is None:
+        return _Jump(paginator.num_pages, None, "", f"No {kind} at or after {holter.at(recording, seconds)}.")
+    beat, before = found
+    assert beat.position is not None  # beat_first_at compares it
+    note = (
+        f"Beat {beat.index + 1} at {holter.at(recording, beat.position / fs)} is the first {kind} at or after "
+        f"{holter.at(recording, seconds)}."
+    )
+    return _Jump(before // BEATS_PER_PAGE + 1, beat, note, "")
+
+
+def _beat_table(request, recording: ECGRecording) -> dict:
+    """The beat table's page and the line above it: the beats of one class (``?beats_class=``) or all, at the page
+    asked for (``?page=``) or at the page holding the first beat at or after a time into the recording
+    (``?beats_at=``). An input it cannot follow is said on that line, beside the form, and the table shown as if
+    it had not been given: never an error status, which an htmx swap of the table would drop unsaid. The page's
+    other query parameters are kept by the form and the pager's links."""
+    kept = request.GET.copy()
+    for name in BEAT_TABLE_PARAMS:
+        kept.pop(name, None)
+    asked_class = request.GET.get("beats_class", "").strip()
+    aami_class = asked_class.upper() if asked_class.upper() in AAMI_CLASSES else ""
+    class_error = ""
+    if asked_class and not aami_class:
+        class_error = f"There is no beat class “{asked_class[:20]}”: choose N, S, V, F or Q. Every beat is shown."
+    paginator = Paginator(selectors.beat_list(recording=recording, aami_class=aami_class or None), BEATS_PER_PAGE)
+    page_number: int | str | None = request.GET.get("page")
+    asked_at = request.GET.get("beats_at", "").strip()
+    jump = _beat_jump(recording, aami_class, asked_at, paginator) if asked_at else None
+    if jump is not None:
+        page_number = jump.page or page_number
+    page = paginator.get_page(page_number)
+    fs = recording.sampling_rate if recording.kind == ECGRecording.Kind.SIGNAL else None
+    query = kept.copy()
+    if aami_class:
+        query["beats_class"] = aami_class
+    return {
+        "beat_page": page,
+        "beat_rows": [
+            (b, holter.at(recording, b.position / fs) if fs and b.position is not None else "—") for b in page
+        ],
+        "beats_by_rule": any(b.by_rule for b in page),  # the table's footnote, only where a beat has the mark
+        "beats_class": aami_class,
+        "beats_at": asked_at,
+        "beats_class_error": class_error,
+        "beats_at_error": "" if jump is None else jump.error,
+        "beats_landed": None if jump is None or jump.beat is None else jump.beat.index,
+        "beats_landed_note": "" if jump is None else jump.note,
+        "beats_query": query.urlencode(),
+        "beats_kept": [(name, value) for name, values in kept.lists() for value in values],
+    }
+
+
+def _beat_class_choices(diagnosis: Diagnosis) -> list[tuple[str, str, int]]:
+    """The beat table's class filter: (class, name, beats), All first; the counts are the diagnosis's, not a count
+    of a 24-hour recording's beats per class at each visit."""
+    return [("", "All", diagnosis.beat_count)] + [(c, AAMI_NAMES[c], n) for c, n, _ in diagnosis.class_counts()]
 
 
 def recording_beats(request, recording_id: int):
+    """The beat table alone, for htmx (its pager and its form), with the line above it out of band."""
     recording = selectors.recording_get(user=request.user, recording_id=recording_id)
-    return render(
-        request, "diagnostics/_beats.html", {"recording": recording, "beat_page": _beat_page(request, recording)}
-    )
+    context = {"recording": recording, "beats_fragment": True, **_beat_table(request, recording)}
+    return render(request, "diagnostics/_beats.html", context)
 
 
 def beat_plot(request, recording_id: int, index: int):

@@ -1,0 +1,73 @@
+"""The beat table's class filter and time jump in a real Chromium: by htmx, and without JavaScript."""
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from ..diagnostics.test_beat_table import known_beats_recording
+from .conftest import assert_accessible, log_in
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def recording(clinic_a, staff_a, patient_a, active_models):
+    return known_beats_recording(clinic_a, staff_a, patient_a, active_models)
+
+
+def test_a_clinician_shows_the_v_beats_and_goes_to_a_time(page, shot, staff_a, recording):
+    log_in(page, staff_a.username)
+    page.goto(f"/recordings/{recording.pk}/")
+    status, table = page.locator("#beats-status"), page.locator("#beats")
+    expect(status).to_have_text("Beats 1–50 of 600.")
+    page.get_by_label("V Ventricular ectopic (60)").check()
+    page.get_by_role("button", name="Show beats").click()
+    expect(status).to_have_text("V beats 1–50 of 60.")
+    classes = table.locator("tbody td:nth-child(4) .cls")
+    expect(classes).to_have_count(50)
+    assert set(classes.all_inner_texts()) == {"V"}
+    assert page.url.endswith(f"/recordings/{recording.pk}/")  # swapped in, not a new page
+    table.get_by_role("link", name="Next").click()
+    expect(status).to_have_text("V beats 51–60 of 60.")
+    expect(classes).to_have_count(10)
+
+    page.get_by_label("Go to time into the recording").fill("8:30")
+    page.get_by_role("button", name="Show beats").click()
+    expect(status).to_have_text(
+        "Beat 514 at 0:08:33 is the first V beat at or after 0:08:30. V beats 51–60 of 60.", use_inner_text=True
+    )
+    expect(table.locator("tr.landed")).to_contain_text("0:08:33")
+    # the form was not swapped: what was typed and the focus stay
+    assert page.evaluate("document.activeElement.textContent") == "Show beats"
+    expect(page.get_by_label("Go to time into the recording")).to_have_value("8:30")
+    assert_accessible(page)
+    shot(page, "60-beat-table-v-beats-at-a-time")
+
+    page.get_by_label("Go to time into the recording").fill("1:75")
+    page.get_by_role("button", name="Show beats").click()
+    expect(status.locator(".error")).to_have_text(
+        "“1:75” is not a time into the recording: write h:mm:ss, m:ss or seconds (1:23:45, 83:45 or 5025)."
+    )
+    expect(page.locator("#update-failed")).to_be_hidden()  # said beside the form, not as a failed update
+    assert_accessible(page)
+    shot(page, "61-beat-table-time-not-understood", full_page=False)
+
+
+def test_the_filter_works_without_javascript(browser, live_server, staff_a, recording):
+    context = browser.new_context(java_script_enabled=False, base_url=live_server.url)
+    page = context.new_page()
+    try:
+        log_in(page, staff_a.username)
+        page.goto(f"/recordings/{recording.pk}/?events_page=1")
+        page.get_by_label("S Supraventricular ectopic (30)").check()
+        page.get_by_label("Go to time into the recording").fill("5:00")
+        page.get_by_role("button", name="Show beats").click()
+        page.wait_for_url(re.compile(r"beats_class=S"))
+        assert "events_page=1" in page.url and page.url.endswith("#beat-filter")
+        expect(page.locator("#beats-status")).to_have_text(
+            "Beat 308 at 0:05:07 is the first S beat at or after 0:05:00. S beats 1–30 of 30."
+        )
+        expect(page.get_by_label("S Supraventricular ectopic (30)")).to_be_checked()
+    finally:
+        context.close()
