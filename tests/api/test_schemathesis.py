@@ -73,7 +73,9 @@ def test_the_api_answers_every_generated_request_within_its_schema(api_schema, f
     assert api_schema.raw_schema["openapi"] == "3.1.0"
     operations = [result.ok() for result in api_schema.get_all_operations()]
     assert len(operations) >= 19
-    headers = {"Authorization": f"Token {fuzz_context['token']}"}
+    # identity: schemathesis' WSGI transport asks for gzip and does not decode it (tests/api/test_compression.py
+    # holds the compressed answers to the plain ones)
+    headers = {"Authorization": f"Token {fuzz_context['token']}", "Accept-Encoding": "identity"}
     checks = [
         not_a_server_error,
         response_schema_conformance,
