@@ -60,10 +60,26 @@ def recording_get(*, user: User, recording_id: int) -> ECGRecording:
     )
 
 
-def beat_list(*, recording: ECGRecording, aami_class: str | None = None) -> QuerySet[Beat]:
-    """A recording's beats in order, or only those of one AAMI class."""
+def beat_list(
+    *,
+    recording: ECGRecording,
+    aami_class: str | None = None,
+    classes: list[str] | None = None,
+    start: int | None = None,
+    end: int | None = None,
+) -> QuerySet[Beat]:
+    """A recording's beats in order, or only those of one AAMI class (or of ``classes``), or only those whose
+    R-peak lies from sample ``start`` to sample ``end`` (inclusive)."""
     beats = recording.beats.all()
-    return beats.filter(aami_class=aami_class) if aami_class else beats
+    if aami_class:
+        beats = beats.filter(aami_class=aami_class)
+    if classes:
+        beats = beats.filter(aami_class__in=classes)
+    if start is not None:
+        beats = beats.filter(position__gte=start)
+    if end is not None:
+        beats = beats.filter(position__lte=end)
+    return beats
 
 
 def beat_first_at(*, recording: ECGRecording, aami_class: str | None = None, position: int) -> tuple[Beat, int] | None:

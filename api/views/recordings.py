@@ -16,6 +16,7 @@ from diagnostics import exports as diagnostics_exports
 from diagnostics import selectors as diagnostics_selectors
 from diagnostics import services as diagnostics_services
 from diagnostics.models import ECGRecording, Event
+from ecg.constants import AAMI_CLASSES
 from patients import selectors as patients_selectors
 
 from .. import fhir, rows, serializers, uploads
@@ -119,6 +120,7 @@ class RecordingViewSet(ApiViewSet):
     serializer_class = serializers.RecordingSerializer
     query_parameters = {
         "list": ("patient", "status", "created_after", "created_before"),
+        "beats": ("aami_class", "start", "end"),
         "events": ("type",),
         "fhir": ("_format",),
     }
@@ -274,9 +276,34 @@ class RecordingViewSet(ApiViewSet):
 
     @extend_schema(
         summary="The recording's classified beats",
-        parameters=[IF_NONE_MATCH],
+        parameters=[
+            IF_NONE_MATCH,
+            OpenApiParameter(
+                "aami_class",
+                OpenApiTypes.STR,
+                OpenApiParameter.QUERY,
+                required=False,
+                pattern=rf"^[{''.join(AAMI_CLASSES)}](,[{''.join(AAMI_CLASSES)}])*$",
+                description="Only beats of these AAMI classes, comma-separated (e.g. V,S).",
+            ),
+            OpenApiParameter(
+                "start",
+                OpenApiTypes.INT,
+                OpenApiParameter.QUERY,
+                required=False,
+                description="Only beats whose R-peak is at this sample of the original signal or later (signals only).",
+            ),
+            OpenApiParameter(
+                "end",
+                OpenApiTypes.INT,
+                OpenApiParameter.QUERY,
+                required=False,
+                description="Only beats whose R-peak is at this sample or earlier (inclusive, as an event's `end`; "
+                "signals only): an event's `start` and `end` give its beats.",
+            ),
+        ],
         description=(
-            "409 `not_ready` until the recording is done (an empty list means no beats, never not yet), "
+            "In order. 409 `not_ready` until the recording is done (an empty list means no beats, never not yet), "
             "`recording_failed` once its analysis failed."
         ),
         responses={200: serializers.BeatSerializer(many=True)},
@@ -285,7 +312,20 @@ class RecordingViewSet(ApiViewSet):
     def beats(self, request, pk):
         recording = diagnostics_selectors.recording_get(user=request.user, recording_id=int(pk))
         _require_done(recording, "beats")
-        return self.paginated(diagnostics_selectors.beat_list(recording=recording), serializers.BeatSerializer)
+        wanted = [c for raw in request.query_params.getlist("aami_class") for c in raw.split(",") if c]
+        unknown = sorted(set(wanted) - set(AAMI_CLASSES))
+        if unknown:
+            raise ValidationError(
+                {"aami_class": f"Unknown beat class {unknown[0]!r}; expected one of {', '.join(AAMI_CLASSES)}."}
+            )
+        start, end = self.query_int("start"), self.query_int("end")
+        if (start is not None or end is not None) and recording.kind != ECGRecording.Kind.SIGNAL:
+            name = "start" if start is not None else "end"
+            raise ValidationError({name: "This recording holds beat rows, not a signal: its beats have no sample."})
+        if start is not None and end is not None and end < start:
+            raise ValidationError({"end": f"{end} is before start ({start})."})
+        beats = diagnostics_selectors.beat_list(recording=recording, classes=wanted or None, start=start, end=end)
+        return self.paginated(beats, serializers.BeatSerializer)
 
     @extend_schema(
         summary="The recording's rhythm events (Holter episodes)",
