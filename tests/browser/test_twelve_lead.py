@@ -1,6 +1,8 @@
 """A 12-lead resting ECG in a real Chromium: PTB patient001 uploaded as its WFDB files, then its
 12-lead page on the recording page, the review page and the printed report."""
 
+import io
+
 import pytest
 from playwright.sync_api import expect
 
@@ -73,4 +75,10 @@ def test_a_doctor_sees_the_twelve_lead_page_of_ptb_patient001_and_prints_it(
     _assert_twelve_lead(page)
     expect(page.get_by_role("button", name="Print")).to_be_hidden()
     shot(page, "33-twelve-lead-printed-report")
+    # printed, it reads across whatever paper the dialog is set to (an ambulatory report prints portrait)
+    from pypdf import PdfReader
+
+    for paper in ("A4", "Letter"):
+        first = PdfReader(io.BytesIO(page.pdf(format=paper, print_background=True))).pages[0].mediabox
+        assert float(first.width) > float(first.height), paper
     page.emulate_media(media="screen")
