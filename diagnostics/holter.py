@@ -37,6 +37,37 @@ def at(recording: ECGRecording, seconds: float | None) -> str:
     return f"{wall_clock(recording, whole):%H:%M:%S} ({clock(whole)} in)"
 
 
+def brief(rhythm: dict | None, alarms_standing: int = 0) -> list[dict]:
+    """A recording's rhythm in a few words for a list of a patient's recordings, so that serial recordings
+    compare at a glance: the VF/VFL and asystole episodes no doctor rejected first, then the heart rate (mean,
+    8-beat minimum and maximum), AF burden, VT, ventricular and supraventricular ectopic beats and pauses,
+    each only where there is something to say. Each item: ``text`` and ``tone`` ("danger", "warn" or "")."""
+    if not rhythm:
+        return []
+    items = []
+    if alarms_standing:
+        items.append({"text": f"VF/VFL or asystole: {alarms_standing}", "tone": "danger"})
+    rate = rhythm.get("heart_rate") or {}
+    if rate.get("mean_bpm") is not None:
+        low, high = rate.get("hr_min"), rate.get("hr_max")
+        extremes = f" ({low['bpm']:.0f}–{high['bpm']:.0f})" if low and high else ""
+        items.append({"text": f"HR {rate['mean_bpm']:.0f}{extremes} /min", "tone": ""})
+    burden = (rhythm.get("af") or {}).get("burden_pct") or 0.0
+    if burden:
+        items.append({"text": f"AF {burden:.1f} %" if burden >= 0.1 else "AF < 0.1 %", "tone": "warn"})
+    counts = rhythm.get("event_counts") or {}
+    if counts.get("vt"):
+        items.append({"text": f"VT {counts['vt']}", "tone": "warn"})
+    for key, label in (("ventricular", "V"), ("supraventricular", "S")):
+        total = int((rhythm.get(key) or {}).get("total") or 0)
+        if total:
+            items.append({"text": f"{label} {total:,}", "tone": ""})
+    pauses = int((rhythm.get("pauses") or {}).get("count") or 0)
+    if pauses:
+        items.append({"text": f"{pauses} pause{'s' if pauses != 1 else ''}", "tone": "warn"})
+    return items
+
+
 def hourly_rows(recording: ECGRecording, rhythm: dict) -> list[dict]:
     """The hourly table's rows, each labelled with its hour into the recording or, where the start is known,
     the times of day it spans (the last to the recording's end)."""

@@ -3,7 +3,9 @@ from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
+from diagnostics import holter
 from diagnostics.selectors import recording_list_for_patient
+from ecg.clock import clock
 from ecgsite.errors import MrnTaken
 
 from . import selectors, services
@@ -53,5 +55,9 @@ def patient_edit(request, patient_id: int):
 
 def patient_detail(request, patient_id: int):
     patient = selectors.patient_get(user=request.user, patient_id=patient_id)
-    recordings = recording_list_for_patient(user=request.user, patient=patient)
+    recordings = list(recording_list_for_patient(user=request.user, patient=patient))
+    for r in recordings:  # the rhythm column: serial recordings compared at a glance
+        diagnosis = getattr(r, "diagnosis", None) if r.status == "done" else None
+        r.rhythm_brief = holter.brief(diagnosis.rhythm if diagnosis else None, r.alarms_standing)
+        r.length = clock(r.sample_count / r.sampling_rate) if r.sample_count and r.sampling_rate else ""
     return render(request, "patients/detail.html", {"patient": patient, "recordings": recordings})

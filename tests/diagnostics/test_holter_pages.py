@@ -364,3 +364,44 @@ def test_the_printed_report_notes_rates_past_the_trends_top(client, staff_a, hol
     figure = figure[: figure.index("</figure>")]
     assert figure.count('class="over"') == 1
     assert "1 minute, the highest 231 bpm in the minute from 0:00:00." in figure
+
+
+def test_the_patient_page_sums_each_recordings_rhythm_and_drops_a_rejected_vf(client, doctor_a, holter_recording):
+    doctor = client_for(client, doctor_a)
+    url = reverse("patient-detail", args=[holter_recording.patient_id])
+    rhythm = holter_recording.diagnosis.rhythm
+    rate = rhythm["heart_rate"]
+    row = doctor.get(url).content.decode()
+    row = row[row.index(f'href="{reverse("recording-detail", args=[holter_recording.pk])}"') :]
+    row = row[: row.index("</tr>")]
+    assert '<a class="rhythm-item danger"' in row and "VF/VFL or asystole: 1" in row
+    assert f"HR {rate['mean_bpm']:.0f} ({rate['hr_min']['bpm']:.0f}–{rate['hr_max']['bpm']:.0f}) /min" in row
+    assert f"V {rhythm['ventricular']['total']:,}" in row and "1:10 long" in row
+    event = holter_recording.events.get(type="vf")
+    doctor.post(reverse("event-review", args=[event.pk]), {"decision": "confirm", "note": ""})
+    assert "VF/VFL or asystole: 1" in doctor.get(url).content.decode()  # confirmed: it stands
+    doctor.post(reverse("event-review", args=[event.pk]), {"decision": "reject", "note": "artefact"})
+    page = doctor.get(url).content.decode()
+    assert "VF/VFL or asystole" not in page and "HR " in page  # the latest decision rejects it
+
+
+def test_a_rhythm_brief_says_only_what_there_is():
+    from diagnostics.holter import brief
+
+    assert brief(None) == [] and brief({}) == []
+    rhythm = {
+        "heart_rate": {"mean_bpm": 71.6, "hr_min": {"bpm": 48.2}, "hr_max": {"bpm": 131.0}},
+        "af": {"burden_pct": 0.04},
+        "event_counts": {"vt": 2, "pause": 1},
+        "ventricular": {"total": 1234},
+        "supraventricular": {"total": 0},
+        "pauses": {"count": 1},
+    }
+    assert [(i["text"], i["tone"]) for i in brief(rhythm, alarms_standing=2)] == [
+        ("VF/VFL or asystole: 2", "danger"),
+        ("HR 72 (48–131) /min", ""),
+        ("AF < 0.1 %", "warn"),
+        ("VT 2", "warn"),
+        ("V 1,234", ""),
+        ("1 pause", "warn"),
+    ]
