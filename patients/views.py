@@ -55,9 +55,11 @@ def patient_edit(request, patient_id: int):
 
 def patient_detail(request, patient_id: int):
     patient = selectors.patient_get(user=request.user, patient_id=patient_id)
-    recordings = list(recording_list_for_patient(user=request.user, patient=patient))
-    for r in recordings:  # the rhythm column: serial recordings compared at a glance
+    rows = []
+    for r in recording_list_for_patient(user=request.user, patient=patient):
+        # the rhythm column, so serial recordings compare at a glance, and how long each is
         diagnosis = getattr(r, "diagnosis", None) if r.status == "done" else None
-        r.rhythm_brief = holter.brief(diagnosis.rhythm if diagnosis else None, r.alarms_standing)
-        r.length = clock(r.sample_count / r.sampling_rate) if r.sample_count and r.sampling_rate else ""
-    return render(request, "patients/detail.html", {"patient": patient, "recordings": recordings})
+        brief = holter.brief(diagnosis.rhythm if diagnosis else None, getattr(r, "alarms_standing", 0))
+        length = clock(r.sample_count / r.sampling_rate) if r.sample_count and r.sampling_rate else ""
+        rows.append((r, brief, length))
+    return render(request, "patients/detail.html", {"patient": patient, "rows": rows})
