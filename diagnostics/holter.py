@@ -274,9 +274,11 @@ def trend_svg(trend: dict | None) -> str:
         f'<path d="M{x(i) - 4:.1f},{pad - 2:.1f} L{x(i) + 4:.1f},{pad - 2:.1f} L{x(i):.1f},{pad - 9:.1f} Z" class="over"/>'
         for i in _over_top(trend, top)
     )
-    every = 60 if len(minutes) > 180 else 5
+    # time labels as far apart as they need on the 720-unit width: every 5 minutes up to 3 hours, every hour up
+    # to 12, every 2 hours beyond (a 24-hour recording's 25 hourly labels had run into each other)
+    every = 120 if len(minutes) > 720 else 60 if len(minutes) > 180 else 5
     hours = "".join(
-        f'<text x="{x(m):.1f}" y="{h - 8}" text-anchor="middle" class="note">{f"{m // 60} h" if every == 60 else f"{m} min"}</text>'
+        f'<text x="{x(m):.1f}" y="{h - 8}" text-anchor="middle" class="note">{f"{m // 60} h" if every >= 60 else f"{m} min"}</text>'
         for m in range(0, len(minutes) + 1, every)
     )
     return (

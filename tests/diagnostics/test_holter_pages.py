@@ -405,3 +405,24 @@ def test_a_rhythm_brief_says_only_what_there_is():
         ("V 1,234", ""),
         ("1 pause", "warn"),
     ]
+
+
+@pytest.mark.parametrize(
+    ("minutes", "labels"),
+    [
+        (30, "0 min 5 min 10 min 15 min 20 min 25 min 30 min"),
+        (360, "0 h 1 h 2 h 3 h 4 h 5 h 6 h"),
+        (1440, "0 h 2 h 4 h 6 h 8 h 10 h 12 h 14 h 16 h 18 h 20 h 22 h 24 h"),
+    ],
+)
+def test_the_printed_trends_time_labels_leave_room_between_them(minutes, labels):
+    from diagnostics.holter import trend_svg
+
+    trend = {
+        "minute": list(range(minutes)),
+        "hr_min": [60] * minutes,
+        "hr_mean": [70] * minutes,
+        "hr_max": [80] * minutes,
+    }
+    svg = trend_svg(trend)
+    assert " ".join(re.findall(r'class="note">([^<]*(?:min|h))</text>', svg)) == labels
