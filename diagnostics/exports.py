@@ -1,6 +1,7 @@
 """CSV exports of a recording's results, safe to open in a spreadsheet."""
 
 import csv
+import itertools
 from collections.abc import Iterator
 
 from django.http import HttpResponse, StreamingHttpResponse
@@ -47,13 +48,22 @@ def recording_export(request, recording_id: int):
     recording = selectors.recording_get(user=request.user, recording_id=recording_id)
     if recording.status != recording.Status.DONE:
         return HttpResponse("The recording has no results yet.", status=409, content_type="text/plain")
-    return recording_csv_response(recording)
+    return recording_csv_response(recording, spreadsheet=True)
 
 
-def recording_csv_response(recording: ECGRecording) -> StreamingHttpResponse:
-    """The CSV of a done recording (its beats, then its events), streamed as an attachment; the page's
-    export and the API's (api.views.recordings) send the same bytes. The caller scopes and checks it."""
-    response = StreamingHttpResponse(_csv_rows(recording), content_type="text/csv; charset=utf-8")
+# Spreadsheet programs (Excel) read a CSV without it in the machine's legacy code page: "Müller" opens as "MÃ¼ller"
+BYTE_ORDER_MARK = "\ufeff"
+
+
+def recording_csv_response(recording: ECGRecording, *, spreadsheet: bool = False) -> StreamingHttpResponse:
+    """The CSV of a done recording (its beats, then its events), streamed as an attachment. The page's export
+    (``spreadsheet``: for a person to open) starts with a UTF-8 byte-order mark; the API's (api.views.recordings)
+    sends the same bytes without it, which a program's CSV reader would take into the first column's name. The
+    caller scopes and checks it."""
+    rows = _csv_rows(recording)
+    if spreadsheet:
+        rows = itertools.chain([BYTE_ORDER_MARK], rows)
+    response = StreamingHttpResponse(rows, content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="recording-{recording.pk}-beats.csv"'
     response["X-Content-Type-Options"] = "nosniff"
     return response

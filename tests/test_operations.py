@@ -46,7 +46,7 @@ def test_the_csv_export_is_safe_against_formula_injection(client, staff_a, clini
     recording = _classified(staff_a, patient)
     response = client_for(client, staff_a).get(reverse("recording-export", args=[recording.pk]))
     assert response.status_code == 200 and response["Content-Type"].startswith("text/csv")
-    rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
+    rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode("utf-8-sig"))))
     assert rows[0][:3] == ["patient_mrn", "patient_name", "recording"]
     assert len(rows) == 1 + 4
     for row in rows[1:]:
@@ -162,3 +162,13 @@ def test_an_operators_command_with_a_bad_argument_says_so_without_a_traceback(st
 
     with pytest.raises(CommandError, match=re.escape(message)):
         call_command(*command)
+
+
+def test_the_pages_csv_export_opens_in_a_spreadsheet_with_its_accents(client, staff_a, clinic_a, active_models):
+    from .factories import PatientFactory
+
+    patient = PatientFactory(clinic=clinic_a, mrn="M-1", family_name="Müller", given_name="José")
+    recording = _classified(staff_a, patient)
+    data = b"".join(client_for(client, staff_a).get(reverse("recording-export", args=[recording.pk])).streaming_content)
+    assert data.startswith(b"\xef\xbb\xbfpatient_mrn,")  # the byte-order mark Excel reads UTF-8 by
+    assert "Müller" in data.decode("utf-8-sig") and data.count(b"\xef\xbb\xbf") == 1

@@ -226,7 +226,7 @@ def test_the_csv_export_lists_the_events_after_the_beats(client, api_as, staff_a
     services.event_review_create(user=doctor_a, event=event, decision="reject", note="artefact after all")
     response = client_for(client, staff_a).get(reverse("recording-export", args=[rhythm_recording.pk]))
     with CaptureQueriesContext(connection) as queries:  # the events' reviews in one query, not one per event
-        rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
+        rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode("utf-8-sig"))))
     assert sum("diagnostics_eventreview" in q["sql"] for q in queries.captured_queries) == 1
     header = rows.index(EVENT_COLUMNS)
     assert EVENT_COLUMNS[3:6] == ["type", "start_sample", "end_sample"] and EVENT_COLUMNS[-3:-1] == [
