@@ -34,7 +34,10 @@ def at(recording: ECGRecording, seconds: float | None) -> str:
     if recording.recorded_at is None or seconds is None or not math.isfinite(seconds):
         return clock(seconds)
     whole = math.floor(seconds + 1e-9)  # the second it falls in, as `clock` writes it
-    return f"{wall_clock(recording, whole):%H:%M:%S} ({clock(whole)} in)"
+    try:
+        return f"{wall_clock(recording, whole):%H:%M:%S} ({clock(whole)} in)"
+    except OverflowError:  # a moment no calendar holds (a time typed far past any recording's end)
+        return clock(whole)
 
 
 def brief(rhythm: dict | None, alarms_standing: int = 0) -> list[dict]:

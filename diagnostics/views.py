@@ -248,7 +248,7 @@ def _beat_jump(recording: ECGRecording, aami_class: str, asked: str, paginator: 
     kind = f"{aami_class} beat" if aami_class else "beat"
     if recording.sample_count is not None and seconds * fs >= recording.sample_count:
         length = clock(recording.sample_count / fs)
-        error = f"{holter.at(recording, seconds)} is past the end of the recording, which is {length} long."
+        error = f"{clock(seconds)} is past the end of the recording, which is {length} long."
         return _Jump(paginator.num_pages, None, "", error)
     found = selectors.beat_first_at(
         recording=recording, aami_class=aami_class or None, position=math.ceil(seconds * fs)

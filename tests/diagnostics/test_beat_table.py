@@ -235,3 +235,19 @@ def test_a_beat_file_recording_has_the_class_filter_but_no_time(client, staff_a,
     assert status_line(html) == (
         "This recording holds beat rows, not a signal: its beats have no time to go to. Beats 1–50 of 60."
     )
+
+
+@pytest.mark.parametrize("length_known", [True, False])
+def test_a_time_past_every_calendar_is_said_where_the_file_stated_its_start(client, staff_a, holter, length_known):
+    # a time of day 99,999,999 hours after the start overflows the calendar: it had been a 500
+    from datetime import datetime
+
+    from django.utils import timezone
+
+    holter.recorded_at = timezone.make_aware(datetime(2026, 3, 2, 23, 58, 0))
+    holter.sample_count = holter.sample_count if length_known else None
+    holter.save(update_fields=["recorded_at", "sample_count"])
+    client_for(client, staff_a)
+    said = "99999999:00:00 is past the end of the recording" if length_known else "No beat at or after 99999999:00:00."
+    assert said in status_line(fragment(client, holter, beats_at="99999999:00:00"))
+    assert said in status_line(page(client, holter, beats_at="99999999:00:00"))
