@@ -57,9 +57,13 @@ class PatientQuerySet(models.QuerySet["Patient"]):
         objs = list(objs)
         for patient in objs:
             patient.search_text = patient.folded_search_text()
+        update_fields = kwargs.get("update_fields")  # an upsert (update_conflicts) rewrites these on a clash
+        if update_fields and not SEARCHED_FIELDS.isdisjoint(update_fields):
+            kwargs["update_fields"] = [*update_fields, "search_text"]
         return super().bulk_create(objs, *args, **kwargs)
 
     def bulk_update(self, objs, fields, *args, **kwargs):
+        fields = list(fields)  # read twice below: a generator would be spent by the first
         if not SEARCHED_FIELDS.isdisjoint(fields):
             objs = list(objs)
             for patient in objs:
@@ -69,12 +73,12 @@ class PatientQuerySet(models.QuerySet["Patient"]):
 
     def update(self, **kwargs):
         """As QuerySet.update; a change to an MRN or name refolds the search_text of the rows it changed (the new
-        value can be an expression, so they are read back). The rows are locked and taken by key first: the
-        filter can be on the very field that changes."""
-        if SEARCHED_FIELDS.isdisjoint(kwargs):
+        value can be an expression, so they are read back). The rows are taken by key first: the filter can be
+        on the very field that changes. A sliced queryset is refused, as by QuerySet.update."""
+        if SEARCHED_FIELDS.isdisjoint(kwargs) or self.query.is_sliced:
             return super().update(**kwargs)
         with transaction.atomic(using=self.db):
-            pks = list(self.select_for_update(of=("self",)).values_list("pk", flat=True))
+            pks = list(self.values_list("pk", flat=True))
             rows = models.QuerySet(self.model, using=self.db).filter(pk__in=pks)
             count = rows.update(**kwargs)
             patients = list(rows.only("pk", *SEARCHED_FIELDS))

@@ -1,6 +1,6 @@
 """Patients' MRN and names folded for a search without case or accents (Patient.search_text), filled for the
 patients stored before it. The folding is patients.search's own, not a copy: the rows filled here must fold as
-every search does."""
+every search does; a change to the folding needs a migration that fills the rows again."""
 
 from django.db import migrations, models
 

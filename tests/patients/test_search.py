@@ -4,7 +4,9 @@ import importlib
 import re
 
 import pytest
-from django.apps import apps
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
+from django.db.models import Count
 from django.urls import reverse
 
 from patients.models import Patient
@@ -133,6 +135,23 @@ def test_writes_that_go_past_save_keep_the_search_text(staff_a, clinic_a):
     patient.save(update_fields=["given_name"])
     assert found(staff_a, "emile") == {"A-1"}
 
+    # an upsert rewrites the name of the row it clashes with; fields given as a generator; an annotated filter
+    Patient.objects.bulk_create(
+        [Patient(pk=patient.pk, clinic=clinic_a, mrn="A-1", family_name="Øberg")],
+        update_conflicts=True,
+        unique_fields=["id"],
+        update_fields=["family_name"],
+    )
+    assert found(staff_a, "oberg") == {"A-1"} and found(staff_a, "þorsdottir") == set()
+    patient.refresh_from_db()
+    patient.family_name = "Łukasz"
+    Patient.objects.bulk_update([patient], (f for f in ["family_name"]))
+    assert found(staff_a, "lukasz") == {"A-1"}
+    Patient.objects.annotate(n=Count("recordings")).filter(n=0, mrn="A-1").update(family_name="Ærø")
+    assert found(staff_a, "aero") == {"A-1"}
+    with pytest.raises(TypeError, match="slice"):
+        Patient.objects.all()[:1].update(family_name="Sliced")  # refused, as QuerySet.update refuses it
+
 
 def test_the_migration_fills_the_patients_stored_before_it(staff_a, clinic_a, clinic_b):
     migration = importlib.import_module("patients.migrations.0006_patient_search_text")
@@ -140,7 +159,9 @@ def test_the_migration_fills_the_patients_stored_before_it(staff_a, clinic_a, cl
     PatientFactory(clinic=clinic_b, mrn="B-FR", family_name="Dubois", given_name="François")
     Patient.objects.update(search_text="")  # as every patient was before the field
     assert found(staff_a, "muller") == set()
-    migration.fill(apps, None)
+    # the model as it stood at the migration, as migrate runs it
+    at_migration = MigrationExecutor(connection).loader.project_state(("patients", "0006_patient_search_text")).apps
+    migration.fill(at_migration, None)
     assert dict(Patient.objects.values_list("mrn", "search_text")) == {
         "A-MU": "a-mu\nmuller\njose",
         "B-FR": "b-fr\ndubois\nfrancois",
