@@ -2,6 +2,7 @@ import hashlib
 from datetime import datetime
 
 from django.http import HttpResponseNotModified
+from django.utils.cache import patch_vary_headers
 from django.utils.http import parse_etags, parse_http_date_safe
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter
@@ -117,14 +118,21 @@ class ApiViewSet(viewsets.GenericViewSet):
             etag = representation_etag(response.content, response.get("Content-Type", ""))
             response["ETag"] = etag
             response["Cache-Control"] = "private, no-cache"
+            # the answer is gzipped for a client that asks (api.middleware.CompressionMiddleware): a cache keys it so
+            patch_vary_headers(response, ("Accept-Encoding",))
             if_none_match = request.META.get("HTTP_IF_NONE_MATCH")
-            # weak comparison (RFC 9110 13.1.2): a proxy that compresses the body marks the tag weak
-            if if_none_match is not None and (
-                etag in {tag.removeprefix("W/") for tag in parse_etags(if_none_match)} or if_none_match == "*"
-            ):
+            # weak comparison (RFC 9110 13.1.2): compression (ours or a proxy's) marks the tag weak
+            matched = next(
+                (tag for tag in parse_etags(if_none_match or "") if tag.removeprefix("W/") == etag),
+                etag if if_none_match == "*" else None,
+            )
+            if matched is not None:
                 not_modified = HttpResponseNotModified()
-                not_modified["ETag"] = etag
+                # the tag of the answer the client holds, weak where it was compressed (RFC 9110 15.4.5: a 304
+                # carries the ETag and Vary a 200 would have)
+                not_modified["ETag"] = matched
                 not_modified["Cache-Control"] = "private, no-cache"
+                patch_vary_headers(not_modified, ("Accept-Encoding",))
                 return not_modified
         return response
 
