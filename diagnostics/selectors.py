@@ -50,6 +50,10 @@ def diagnoses_of_recordings(*, user: User, recording_ids: list[int]) -> dict[int
 
 
 def recording_list_for_patient(*, user: User, patient: Patient) -> QuerySet[ECGRecording]:
+    return recording_list(user=user).filter(patient=patient)
+
+
+def recording_list_with_alarms(*, user: User, patient: Patient) -> QuerySet[ECGRecording]:
     """The patient's recordings, each with how many of its VF/VFL and asystole episodes stand (``alarms_standing``:
     no doctor's latest decision rejects them), for the patient page's rhythm column."""
     latest_decision = EventReview.objects.filter(event=OuterRef("pk")).order_by("-created_at", "-id").values("decision")
@@ -61,7 +65,9 @@ def recording_list_for_patient(*, user: User, patient: Patient) -> QuerySet[ECGR
         .annotate(n=Count("pk"))
         .values("n")
     )
-    return recording_list(user=user).filter(patient=patient).annotate(alarms_standing=Coalesce(Subquery(standing), 0))
+    return recording_list_for_patient(user=user, patient=patient).annotate(
+        alarms_standing=Coalesce(Subquery(standing), 0)
+    )
 
 
 def recording_get(*, user: User, recording_id: int) -> ECGRecording:

@@ -4,7 +4,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
 from diagnostics import holter
-from diagnostics.selectors import recording_list_for_patient
+from diagnostics.selectors import recording_list_with_alarms
 from ecg.clock import clock
 from ecgsite.errors import MrnTaken
 
@@ -56,7 +56,7 @@ def patient_edit(request, patient_id: int):
 def patient_detail(request, patient_id: int):
     patient = selectors.patient_get(user=request.user, patient_id=patient_id)
     rows = []
-    for r in recording_list_for_patient(user=request.user, patient=patient):
+    for r in recording_list_with_alarms(user=request.user, patient=patient):
         # the rhythm column, so serial recordings compare at a glance, and how long each is
         diagnosis = getattr(r, "diagnosis", None) if r.status == "done" else None
         brief = holter.brief(diagnosis.rhythm if diagnosis else None, getattr(r, "alarms_standing", 0))
