@@ -66,6 +66,9 @@ def _parse_when(name: str, raw: str, *, end: bool) -> datetime:
     return value
 
 
+CLASS_LETTERS = "".join(AAMI_CLASSES) + "".join(AAMI_CLASSES).lower()  # ?aami_class= takes either case, as the page
+
+
 def _require_done(recording: ECGRecording, what: str) -> None:
     """409 ``not_ready`` unless the analysis has finished: an empty result must mean nothing was
     found, never that it has not run. A failed recording is 409 ``recording_failed``, with its reason: it
@@ -283,8 +286,8 @@ class RecordingViewSet(ApiViewSet):
                 OpenApiTypes.STR,
                 OpenApiParameter.QUERY,
                 required=False,
-                pattern=rf"^[{''.join(AAMI_CLASSES)}](,[{''.join(AAMI_CLASSES)}])*$",
-                description="Only beats of these AAMI classes, comma-separated (e.g. V,S).",
+                pattern=rf"^[{CLASS_LETTERS}](,[{CLASS_LETTERS}])*$",
+                description="Only beats of these AAMI classes, comma-separated, in either case (e.g. V,S).",
             ),
             OpenApiParameter(
                 "start",
@@ -312,7 +315,7 @@ class RecordingViewSet(ApiViewSet):
     def beats(self, request, pk):
         recording = diagnostics_selectors.recording_get(user=request.user, recording_id=int(pk))
         _require_done(recording, "beats")
-        wanted = [c for raw in request.query_params.getlist("aami_class") for c in raw.split(",") if c]
+        wanted = [c.upper() for raw in request.query_params.getlist("aami_class") for c in raw.split(",") if c]
         unknown = sorted(set(wanted) - set(AAMI_CLASSES))
         if unknown:
             raise ValidationError(

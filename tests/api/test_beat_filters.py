@@ -28,6 +28,7 @@ def test_only_the_classes_asked_for(api_as, staff_a, holter):
     assert both["count"] == 90 and {b["aami_class"] for b in both["results"]} == {"V", "S"}
     assert [b["index"] for b in both["results"]] == sorted(b["index"] for b in both["results"])  # in order
     assert beats(api, holter, aami_class="Q")["count"] == 0
+    assert beats(api, holter, aami_class="v,s")["count"] == 90  # either case, as the page takes it
 
 
 def test_the_beats_of_a_stretch_ends_included(api_as, staff_a, holter):
@@ -49,7 +50,7 @@ def test_the_beats_of_a_stretch_ends_included(api_as, staff_a, holter):
     ("params", "name", "says"),
     [
         ({"aami_class": "X"}, "aami_class", "Unknown beat class 'X'"),
-        ({"aami_class": "v"}, "aami_class", "Unknown beat class 'v'"),
+        ({"aami_class": "V,x"}, "aami_class", "Unknown beat class 'X'"),
         ({"start": "-1"}, "start", "positive whole number"),
         ({"end": "ten"}, "end", "positive whole number"),
         ({"start": "100", "end": "99"}, "end", "99 is before start (100)"),
