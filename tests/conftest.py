@@ -116,6 +116,17 @@ def patient_a(clinic_a):
 
 
 @pytest.fixture
+def accented_names(clinic_a, clinic_b):
+    """Patients whose names differ only in accents (and one in another clinic), for the search tests."""
+    PatientFactory(clinic=clinic_a, mrn="A-MU", family_name="Müller", given_name="Anna")
+    PatientFactory(clinic=clinic_a, mrn="A-MP", family_name="Muller", given_name="Peter")
+    PatientFactory(clinic=clinic_a, mrn="A-JO", family_name="García", given_name="José")
+    PatientFactory(clinic=clinic_a, mrn="A-JP", family_name="Garcia", given_name="Jose")
+    PatientFactory(clinic=clinic_a, mrn="A-FR", family_name="Dubois", given_name="François")
+    PatientFactory(clinic=clinic_b, mrn="B-MU", family_name="Müller", given_name="José")
+
+
+@pytest.fixture
 def patient_b(clinic_b):
     return PatientFactory(clinic=clinic_b, mrn="B-0001", family_name="Rossi", given_name="Marco")
 

@@ -2,8 +2,6 @@
 
 import pytest
 
-from ..factories import PatientFactory
-
 pytestmark = pytest.mark.django_db
 URL = "/api/v1/patients"
 
@@ -13,45 +11,36 @@ def api(api_as, staff_a):
     return api_as(staff_a)
 
 
-@pytest.fixture
-def names(clinic_a, clinic_b):
-    PatientFactory(clinic=clinic_a, mrn="A-MU", family_name="Müller", given_name="Anna")
-    PatientFactory(clinic=clinic_a, mrn="A-MP", family_name="Muller", given_name="Peter")
-    PatientFactory(clinic=clinic_a, mrn="A-JO", family_name="García", given_name="José")
-    PatientFactory(clinic=clinic_a, mrn="A-FR", family_name="Dubois", given_name="François")
-    PatientFactory(clinic=clinic_b, mrn="B-MU", family_name="Müller", given_name="José")
-
-
 def searched(api, search: str) -> set[str]:
     response = api.get(URL, {"search": search})
     assert response.status_code == 200, response.content
     return {p["mrn"] for p in response.json()["results"]}
 
 
-def test_an_accented_name_is_found_by_its_plain_spelling(api, names):
+def test_an_accented_name_is_found_by_its_plain_spelling(api, accented_names):
     assert searched(api, "Muller") == {"A-MU", "A-MP"}
-    assert searched(api, "Jose") == {"A-JO"}
+    assert searched(api, "Jose") == {"A-JO", "A-JP"}
     assert searched(api, "Francois") == {"A-FR"}
 
 
-def test_a_plain_name_is_found_by_its_accented_spelling(api, names):
+def test_a_plain_name_is_found_by_its_accented_spelling(api, accented_names):
     assert searched(api, "Müller") == {"A-MU", "A-MP"}
     assert searched(api, "Pétér") == {"A-MP"}
 
 
-def test_case_is_still_ignored(api, names):
+def test_case_is_still_ignored(api, accented_names):
     for search in ("muller", "MÜLLER", "MULLER", "mÜller"):
         assert searched(api, search) == {"A-MU", "A-MP"}, search
     assert searched(api, "a-jo") == {"A-JO"}
 
 
-def test_every_word_must_match(api, names):
+def test_every_word_must_match(api, accented_names):
     assert searched(api, "muller anna") == {"A-MU"}
     assert searched(api, "Müller, Peter") == {"A-MP"}
     assert searched(api, "muller jose") == set()
 
 
-def test_another_clinics_patient_is_never_found(api, api_as, staff_b, names):
+def test_another_clinics_patient_is_never_found(api, api_as, staff_b, accented_names):
     assert searched(api, "B-MU") == set() and "B-MU" not in searched(api, "müller")
     assert searched(api_as(staff_b), "muller") == {"B-MU"}
 
