@@ -8,7 +8,7 @@ from playwright.sync_api import expect
 from diagnostics.models import ECGRecording, Review
 
 from ..data import mitdb_dir
-from .conftest import DESKTOP, TABLET, assert_accessible, log_in, log_out
+from .conftest import DESKTOP, TABLET, assert_accessible, log_in, log_out, upload_signal
 
 pytestmark = [pytest.mark.worker, pytest.mark.slow]
 DONE_TIMEOUT_MS = 150_000
@@ -22,6 +22,13 @@ def _wait_done(page):
 
 def _recording_id(page) -> int:
     return int(re.search(r"/recordings/(\d+)/", page.url).group(1))
+
+
+def analysed(page, patient, files) -> ECGRecording:
+    """``files`` uploaded for ``patient`` from the upload page, analysed by the worker: the recording."""
+    upload_signal(page, patient, files)
+    _wait_done(page)
+    return ECGRecording.objects.get(pk=_recording_id(page))
 
 
 @pytest.mark.django_db(transaction=True)

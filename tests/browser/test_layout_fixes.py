@@ -14,13 +14,13 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from diagnostics.models import Beat, ECGRecording, Event, Review
+from diagnostics.models import Beat, Event, Review
 from ecg.clock import seconds_cut
 
 from ..data import DATA_DIR, mitdb_dir, require
 from ..factories import PatientFactory, done_recordings
 from .conftest import DESKTOP, assert_accessible, log_in, upload_signal
-from .test_clinic_flow import _recording_id, _wait_done
+from .test_clinic_flow import _recording_id, _wait_done, analysed
 from .test_holter import (
     PHONE,
     _fits,
@@ -123,9 +123,7 @@ def test_record_203_viewer_bands_times_trend_long_note_and_printed_running_line(
 ):
     mitdb = mitdb_dir()
     log_in(page, "doctor_a")
-    upload_signal(page, patient_a, [mitdb / "203.hea", mitdb / "203.dat"])
-    _wait_done(page)
-    recording = ECGRecording.objects.get(pk=_recording_id(page))
+    recording = analysed(page, patient_a, [mitdb / "203.hea", mitdb / "203.dat"])
     fs = recording.sampling_rate
     events = list(Event.objects.filter(recording=recording).order_by("start", "id"))
     viewer = page.locator("[data-ecg-viewer]")

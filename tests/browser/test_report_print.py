@@ -12,8 +12,8 @@ import pytest
 from diagnostics.models import ECGRecording
 
 from ..data import mitdb_dir
-from .conftest import log_in, upload_signal
-from .test_clinic_flow import _recording_id, _wait_done
+from .conftest import log_in
+from .test_clinic_flow import analysed
 from .test_holter import shipped_heartbeat_model  # noqa: F401  (a fixture, used by name)
 
 pytestmark = [pytest.mark.worker, pytest.mark.slow]
@@ -82,9 +82,7 @@ def test_the_printed_holter_report_is_a_few_dense_pages_with_the_summary_and_tre
 ):
     mitdb = mitdb_dir()
     log_in(page, "doctor_a")
-    upload_signal(page, patient_a, [mitdb / "203.hea", mitdb / "203.dat"])
-    _wait_done(page)
-    recording = ECGRecording.objects.get(pk=_recording_id(page))
+    recording = analysed(page, patient_a, [mitdb / "203.hea", mitdb / "203.dat"])
     page.goto(f"/recordings/{recording.pk}/report/")
     significant = page.locator("figure.event-strip").count()
     assert significant >= 2
