@@ -87,3 +87,23 @@
     document.querySelectorAll("form[data-submit-once]").forEach(function (form) { sending(form, false); });
   });
 })();
+
+// The beat table after its form or a pager link swapped it (#beats): the row a time went to in view, else the
+// line saying what the table shows at the top of the view (the pager sits under fifty rows); the keyboard focus
+// on that line where the link that held it is gone (Previous on the first page, Next on the last).
+(function () {
+  "use strict";
+  document.addEventListener("htmx:afterSettle", function (event) {
+    var path = event.detail.requestConfig && event.detail.requestConfig.path;
+    if (!path || !/\/recordings\/\d+\/beats\//.test(path)) return;
+    var status = document.getElementById("beats-status");
+    var landed = document.querySelector("#beats tr.landed");
+    var lost = !document.activeElement || document.activeElement === document.body;
+    if (landed) landed.scrollIntoView({ block: "center" });
+    else if (status) status.scrollIntoView({ block: "start" });
+    if (lost && status) {
+      status.setAttribute("tabindex", "-1");
+      status.focus({ preventScroll: true });
+    }
+  });
+})();

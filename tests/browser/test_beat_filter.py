@@ -31,6 +31,10 @@ def test_a_clinician_shows_the_v_beats_and_goes_to_a_time(page, shot, staff_a, r
     table.get_by_role("link", name="Next").click()
     expect(status).to_have_text("V beats 51–60 of 60.")
     expect(classes).to_have_count(10)
+    # the pager sits under the rows: after it, the line saying what the table shows is in view, and the focus,
+    # the Next link being gone from the last page, on that line rather than lost to the page's top
+    expect(status).to_be_in_viewport()
+    assert page.evaluate("document.activeElement.id") == "beats-status"
 
     page.get_by_label("Go to time into the recording").fill("8:30")
     page.get_by_role("button", name="Show beats").click()
@@ -38,6 +42,7 @@ def test_a_clinician_shows_the_v_beats_and_goes_to_a_time(page, shot, staff_a, r
         "Beat 514 at 0:08:33 is the first V beat at or after 0:08:30. V beats 51–60 of 60.", use_inner_text=True
     )
     expect(table.locator("tr.landed")).to_contain_text("0:08:33")
+    expect(table.locator("tr.landed")).to_be_in_viewport()  # the row gone to is shown, not left below the view
     # the form was not swapped: what was typed and the focus stay
     assert page.evaluate("document.activeElement.textContent") == "Show beats"
     expect(page.get_by_label("Go to time into the recording")).to_have_value("8:30")
