@@ -54,17 +54,18 @@ def brief(rhythm: dict | None, alarms_standing: int = 0) -> list[dict]:
     if rate.get("mean_bpm") is not None:
         low, high = rate.get("hr_min"), rate.get("hr_max")
         extremes = f" ({low['bpm']:.0f}–{high['bpm']:.0f})" if low and high else ""
-        items.append({"text": f"HR {rate['mean_bpm']:.0f}{extremes} /min", "tone": ""})
+        items.append({"text": f"HR {rate['mean_bpm']:.0f}{extremes} bpm", "tone": ""})
     burden = (rhythm.get("af") or {}).get("burden_pct") or 0.0
     if burden:
         items.append({"text": f"AF {burden:.1f} %" if burden >= 0.1 else "AF < 0.1 %", "tone": "warn"})
     counts = rhythm.get("event_counts") or {}
     if counts.get("vt"):
         items.append({"text": f"VT {counts['vt']}", "tone": "warn"})
+    # ectopy as the Holter summary counts it (beats in AF or flutter, noise or VF left out), beside the class counts
     for key, label in (("ventricular", "V"), ("supraventricular", "S")):
         total = int((rhythm.get(key) or {}).get("total") or 0)
         if total:
-            items.append({"text": f"{label} {total:,}", "tone": ""})
+            items.append({"text": f"{label} ectopy {total}", "tone": ""})
     pauses = int((rhythm.get("pauses") or {}).get("count") or 0)
     if pauses:
         items.append({"text": f"{pauses} pause{'s' if pauses != 1 else ''}", "tone": "warn"})
@@ -266,7 +267,7 @@ def trend_svg(trend: dict | None) -> str:
         "".join(
             f'<line x1="{pad}" y1="{y(b):.1f}" x2="{w - pad}" y2="{y(b):.1f}" class="minor"/>'
             f'<text x="{pad - 4}" y="{y(b) + 4:.1f}" text-anchor="end" class="note">{b}</text>'
-            for b in (50, 100, 150)
+            for b in (50, 100, 150, 200)
         )
         + f'<text x="{pad - 4}" y="12" text-anchor="end" class="note">bpm</text>'
     )
@@ -280,8 +281,10 @@ def trend_svg(trend: dict | None) -> str:
     # time labels as far apart as they need on the 720-unit width: every 5 minutes up to 3 hours, every hour up
     # to 12, every 2 hours beyond (a 24-hour recording's 25 hourly labels had run into each other)
     every = 120 if len(minutes) > 720 else 60 if len(minutes) > 180 else 5
+    # the last label ends at the chart's right edge rather than running past it ("30 min" had printed as "30 m")
     hours = "".join(
-        f'<text x="{x(m):.1f}" y="{h - 8}" text-anchor="middle" class="note">{f"{m // 60} h" if every >= 60 else f"{m} min"}</text>'
+        f'<text x="{min(x(m), w - pad):.1f}" y="{h - 8}" text-anchor="{"end" if x(m) >= w - pad - 20 else "middle"}" '
+        f'class="note">{f"{m // 60} h" if every >= 60 else f"{m} min"}</text>'
         for m in range(0, len(minutes) + 1, every)
     )
     return (
@@ -298,17 +301,19 @@ def _over_top(trend: dict, top: float = TREND_TOP_BPM) -> list[int]:
     return [i for i, v in enumerate(trend.get("hr_max") or []) if v is not None and v > top]
 
 
-def trend_over(trend: dict | None) -> str:
-    """The printed trend's note on rates past the top of its scale (the page's chart writes the same)."""
+def trend_over(trend: dict | None, recording: ECGRecording | None = None) -> str:
+    """The printed trend's note on rates past the top of its scale (the page's chart writes the same), its minute
+    written as the report writes times (``at``: the time of day first where the file stated the start)."""
     over = _over_top(trend or {})
     if not trend or not over:
         return ""
     maxima = trend["hr_max"]
     highest = max(over, key=lambda i: maxima[i])
+    when = at(recording, highest * 60) if recording is not None else clock(highest * 60)
     return (
-        f"Rates above {TREND_TOP_BPM:.0f} bpm, past the top of the chart, are marked at its top edge: {len(over)} "
-        f"minute{'s' if len(over) != 1 else ''}, the highest {round(maxima[highest])} bpm in the minute "
-        f"from {clock(highest * 60)}."
+        f"Rates above {TREND_TOP_BPM:.0f} bpm over 4 beats, past the top of the chart, are marked at its top edge: "
+        f"{len(over)} minute{'s' if len(over) != 1 else ''}, the highest {round(maxima[highest])} bpm in the minute "
+        f"from {when}."
     )
 
 

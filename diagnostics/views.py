@@ -569,7 +569,7 @@ def recording_report(request, recording_id: int):
         if rhythm:
             context.update(holter.summary_context(recording, rhythm))
             context["trend_svg"] = holter.trend_svg(rhythm.get("trend"))
-            context["trend_over"] = holter.trend_over(rhythm.get("trend"))
+            context["trend_over"] = holter.trend_over(rhythm.get("trend"), recording)
             context["significant"] = holter.significant_events(recording)
     context["printed_at"] = timezone.now()
     return render(request, "diagnostics/report.html", context)

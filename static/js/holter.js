@@ -107,7 +107,7 @@
     var mark = document.createElement("span");
     mark.setAttribute("aria-hidden", "true");
     mark.textContent = "▲ ";
-    note.replaceChildren(mark, "Rates above " + TOP_BPM + " bpm, past the top of the chart, are marked at its top edge: " +
+    note.replaceChildren(mark, "Rates above " + TOP_BPM + " bpm over 4 beats, past the top of the chart, are marked at its top edge: " +
       over.length + (over.length === 1 ? " minute" : " minutes") + ", the highest " + Math.round(t.hr_max[top]) +
       " bpm in the minute from " + clock(top * 60) + ".");
     note.hidden = false;

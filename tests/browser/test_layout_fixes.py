@@ -210,7 +210,7 @@ def test_record_203_viewer_bands_times_trend_long_note_and_printed_running_line(
     assert "bpm" in texts and "24 h" in texts, texts
     note = page.locator("p.trend-over")
     expect(note).to_have_text(
-        "▲ Rates above 200 bpm, past the top of the chart, are marked at its top edge: "
+        "▲ Rates above 200 bpm over 4 beats, past the top of the chart, are marked at its top edge: "
         "3 minutes, the highest 243 bpm in the minute from 2:01:00."
     )
     assert note.get_attribute("id") in trend.get_attribute("aria-describedby").split()

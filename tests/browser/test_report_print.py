@@ -53,7 +53,7 @@ def _assert_dense(printed: list[tuple[str, float]], *, at_most: int, where) -> N
     first = pages[0]
     for heading in ("ECG report", "Holter summary", "Mean heart rate", "Ventricular ectopy", "Heart rate per minute"):
         assert heading in first, (where, heading)
-    assert "Minimum to maximum band and mean, bpm." in first, where  # the trend's caption: the chart is there too
+    assert "lowest to highest rate over 4 beats" in first, where  # the trend's caption: the chart is there too
     # no near-empty page: each but the last is filled at least 60 % of the way down (sections had each begun a
     # new page, leaving half of the one before blank)
     for number, (_, filled) in enumerate(printed[:-1], 1):

@@ -345,7 +345,7 @@ def test_the_printed_trend_marks_rates_past_its_top_and_says_how_far():
     svg = trend_svg(trend)
     assert svg.count('class="over"') == 2
     assert trend_over(trend) == (
-        "Rates above 200 bpm, past the top of the chart, are marked at its top edge: 2 minutes, "
+        "Rates above 200 bpm over 4 beats, past the top of the chart, are marked at its top edge: 2 minutes, "
         "the highest 237 bpm in the minute from 0:02:00."
     )
     trend["hr_max"] = [70, 200, 199, 80]  # at the top is not past it
@@ -375,8 +375,8 @@ def test_the_patient_page_sums_each_recordings_rhythm_and_drops_a_rejected_vf(cl
     row = row[row.index(f'href="{reverse("recording-detail", args=[holter_recording.pk])}"') :]
     row = row[: row.index("</tr>")]
     assert '<a class="rhythm-item danger"' in row and "VF/VFL or asystole: 1" in row
-    assert f"HR {rate['mean_bpm']:.0f} ({rate['hr_min']['bpm']:.0f}–{rate['hr_max']['bpm']:.0f}) /min" in row
-    assert f"V {rhythm['ventricular']['total']:,}" in row and "1:10 long" in row
+    assert f"HR {rate['mean_bpm']:.0f} ({rate['hr_min']['bpm']:.0f}–{rate['hr_max']['bpm']:.0f}) bpm" in row
+    assert f"V ectopy {rhythm['ventricular']['total']}" in row and "1:10 long" in row
     event = holter_recording.events.get(type="vf")
     doctor.post(reverse("event-review", args=[event.pk]), {"decision": "confirm", "note": ""})
     assert "VF/VFL or asystole: 1" in doctor.get(url).content.decode()  # confirmed: it stands
@@ -399,10 +399,10 @@ def test_a_rhythm_brief_says_only_what_there_is():
     }
     assert [(i["text"], i["tone"]) for i in brief(rhythm, alarms_standing=2)] == [
         ("VF/VFL or asystole: 2", "danger"),
-        ("HR 72 (48–131) /min", ""),
+        ("HR 72 (48–131) bpm", ""),
         ("AF < 0.1 %", "warn"),
         ("VT 2", "warn"),
-        ("V 1,234", ""),
+        ("V ectopy 1234", ""),
         ("1 pause", "warn"),
     ]
 
@@ -426,3 +426,6 @@ def test_the_printed_trends_time_labels_leave_room_between_them(minutes, labels)
     }
     svg = trend_svg(trend)
     assert " ".join(re.findall(r'class="note">([^<]*(?:min|h))</text>', svg)) == labels
+    last = " ".join(labels.split()[-2:])
+    # the last label ends at the chart's right edge (it had run past it), and the 200 line is on the scale
+    assert re.search(rf'x="690\.0" y="172\.0" text-anchor="end" class="note">{last}', svg) and '">200</text>' in svg
