@@ -249,6 +249,9 @@ def _beat_jump(recording: ECGRecording, aami_class: str, asked: str, paginator: 
     if recording.sample_count is not None and seconds * fs >= recording.sample_count:
         length = clock(recording.sample_count / fs)
         error = f"{clock(seconds)} is past the end of the recording, which is {length} long."
+        if recording.recorded_at is not None:  # a time of day typed for the time into the recording
+            started = holter.wall_clock(recording, 0)
+            error += f" It started at {started:%H:%M:%S}: the time is counted from there (0:00:00)."
         return _Jump(paginator.num_pages, None, "", error)
     found = selectors.beat_first_at(
         recording=recording, aami_class=aami_class or None, position=math.ceil(seconds * fs)

@@ -249,5 +249,7 @@ def test_a_time_past_every_calendar_is_said_where_the_file_stated_its_start(clie
     holter.save(update_fields=["recorded_at", "sample_count"])
     client_for(client, staff_a)
     said = "99999999:00:00 is past the end of the recording" if length_known else "No beat at or after 99999999:00:00."
+    if length_known:  # the time of day it started, for one who typed a time of day
+        said += ", which is 0:10:00 long. It started at 23:58:00: the time is counted from there (0:00:00)."
     assert said in status_line(fragment(client, holter, beats_at="99999999:00:00"))
     assert said in status_line(page(client, holter, beats_at="99999999:00:00"))
