@@ -298,6 +298,8 @@ def _beat_table(request, recording: ECGRecording) -> dict:
             (b, holter.at(recording, b.position / fs) if fs and b.position is not None else "—") for b in page
         ],
         "beats_by_rule": any(b.by_rule for b in page),  # the table's footnote, only where a beat has the mark
+        # the MI probability column where the MI screen scored the recording (a Holter's column was empty throughout)
+        "beats_mi": bool(getattr(getattr(recording, "diagnosis", None), "mi_screened", False)),
         "beats_class": aami_class,
         "beats_at": asked_at,
         "beats_class_error": class_error,

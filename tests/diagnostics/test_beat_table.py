@@ -253,3 +253,14 @@ def test_a_time_past_every_calendar_is_said_where_the_file_stated_its_start(clie
         said += ", which is 0:10:00 long. It started at 23:58:00: the time is counted from there (0:00:00)."
     assert said in status_line(fragment(client, holter, beats_at="99999999:00:00"))
     assert said in status_line(page(client, holter, beats_at="99999999:00:00"))
+
+
+def test_the_mi_probability_column_shows_only_where_the_mi_screen_scored_the_recording(client, staff_a, holter):
+    client_for(client, staff_a)
+    diagnosis = holter.diagnosis
+    diagnosis.mi_status = Diagnosis.MiStatus.NOT_APPLICABLE
+    diagnosis.save(update_fields=["mi_status"])
+    assert "P(MI)" not in page(client, holter) and "P(MI)" not in fragment(client, holter, page="2")
+    diagnosis.mi_status = Diagnosis.MiStatus.SCREENED
+    diagnosis.save(update_fields=["mi_status"])
+    assert '<th scope="col">P(MI)</th>' in page(client, holter) and "P(MI)" in fragment(client, holter, page="2")
