@@ -429,3 +429,11 @@ def test_the_printed_trends_time_labels_leave_room_between_them(minutes, labels)
     last = " ".join(labels.split()[-2:])
     # the last label ends at the chart's right edge (it had run past it), and the 200 line is on the scale
     assert re.search(rf'x="690\.0" y="172\.0" text-anchor="end" class="note">{last}', svg) and '">200</text>' in svg
+
+
+def test_the_recording_page_says_what_is_on_it_and_links_each_part(client, staff_a, holter_recording):
+    html = client_for(client, staff_a).get(reverse("recording-detail", args=[holter_recording.pk])).content.decode()
+    nav = html[html.index('<nav class="page-nav') : html.index("</nav>", html.index('<nav class="page-nav'))]
+    targets = re.findall(r'href="#([a-z-]+)"', nav)
+    assert targets == ["results", "viewer", "holter", "events", "beat-table"]  # the beat table ends a long page
+    assert all(html.count(f'id="{t}"') == 1 for t in targets)
