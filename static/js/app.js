@@ -93,6 +93,12 @@
 // on that line where the link that held it is gone (Previous on the first page, Next on the last).
 (function () {
   "use strict";
+  // a class chosen shows its beats at once (the button stays, for a time typed and for pages without scripts)
+  document.addEventListener("change", function (event) {
+    var input = event.target;
+    if (input.name !== "beats_class" || !input.form || input.form.id !== "beat-filter") return;
+    if (input.form.requestSubmit) input.form.requestSubmit();
+  });
   document.addEventListener("htmx:afterSettle", function (event) {
     var path = event.detail.requestConfig && event.detail.requestConfig.path;
     if (!path || !/\/recordings\/\d+\/beats\//.test(path)) return;
