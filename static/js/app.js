@@ -101,7 +101,7 @@
   });
   document.addEventListener("htmx:afterSettle", function (event) {
     var path = event.detail.requestConfig && event.detail.requestConfig.path;
-    if (!path || !/\/recordings\/\d+\/beats\//.test(path)) return;
+    if (!path || !/\/recordings\/\d+\/beats\/(\?|$)/.test(path)) return;  // the table, not a beat's plot
     var status = document.getElementById("beats-status");
     var landed = document.querySelector("#beats tr.landed");
     var lost = !document.activeElement || document.activeElement === document.body;

@@ -33,7 +33,15 @@ def test_a_clinician_shows_the_v_beats_and_goes_to_a_time(page, shot, staff_a, r
     # the pager sits under the rows: after it, the line saying what the table shows is in view, and the focus,
     # the Next link being gone from the last page, on that line rather than lost to the page's top
     expect(status).to_be_in_viewport()
-    assert page.evaluate("document.activeElement.id") == "beats-status"
+    expect(status).to_be_focused()
+    # plotting a beat is no page turn: the view stays where the clinician clicked
+    row = table.get_by_role("button", name="Plot beat 594")
+    row.scroll_into_view_if_needed()
+    before = page.evaluate("window.scrollY")
+    row.click()
+    expect(page.locator("#beat-plot")).to_contain_text("594")
+    page.wait_for_timeout(200)  # past htmx's settle, when a page turn would scroll
+    assert page.evaluate("window.scrollY") == before
 
     page.get_by_label("Go to time into the recording").fill("8:30")
     page.get_by_role("button", name="Show beats").click()
