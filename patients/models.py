@@ -57,10 +57,17 @@ class PatientQuerySet(models.QuerySet["Patient"]):
         objs = list(objs)
         for patient in objs:
             patient.search_text = patient.folded_search_text()
-        update_fields = kwargs.get("update_fields")  # an upsert (update_conflicts) rewrites these on a clash
-        if update_fields and not SEARCHED_FIELDS.isdisjoint(update_fields):
-            kwargs["update_fields"] = [*update_fields, "search_text"]
-        return super().bulk_create(objs, *args, **kwargs)
+        created = super().bulk_create(objs, *args, **kwargs)
+        update_fields = kwargs.get("update_fields")
+        if kwargs.get("update_conflicts") and update_fields and not SEARCHED_FIELDS.isdisjoint(update_fields):
+            # an upsert rewrote only these fields of the rows it clashed with: their search_text is refolded from
+            # what the rows hold now, not from the objects given
+            rows = models.QuerySet(self.model, using=self.db).filter(pk__in=[p.pk for p in created if p.pk])
+            patients = list(rows.only("pk", *SEARCHED_FIELDS))
+            for patient in patients:
+                patient.search_text = patient.folded_search_text()
+            rows.bulk_update(patients, ["search_text"], batch_size=1000)
+        return created
 
     def bulk_update(self, objs, fields, *args, **kwargs):
         fields = list(fields)  # read twice below: a generator would be spent by the first
@@ -78,8 +85,11 @@ class PatientQuerySet(models.QuerySet["Patient"]):
         if SEARCHED_FIELDS.isdisjoint(kwargs) or self.query.is_sliced:
             return super().update(**kwargs)
         with transaction.atomic(using=self.db):
-            pks = list(self.values_list("pk", flat=True))
-            rows = models.QuerySet(self.model, using=self.db).filter(pk__in=pks)
+            # the rows the filter takes, locked (through a subquery: FOR UPDATE cannot go with an annotated
+            # filter's GROUP BY) so none changes between being taken and being written
+            plain = models.QuerySet(self.model, using=self.db)
+            pks = list(plain.filter(pk__in=self.values("pk")).select_for_update().values_list("pk", flat=True))
+            rows = plain.filter(pk__in=pks)
             count = rows.update(**kwargs)
             patients = list(rows.only("pk", *SEARCHED_FIELDS))
             for patient in patients:
