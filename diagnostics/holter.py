@@ -279,8 +279,8 @@ def trend_svg(trend: dict | None) -> str:
         for i in _over_top(trend, top)
     )
     # time labels as far apart as they need on the 720-unit width: every 5 minutes up to 3 hours, every hour up
-    # to 12, every 2 hours beyond (a 24-hour recording's 25 hourly labels had run into each other)
-    every = 120 if len(minutes) > 720 else 60 if len(minutes) > 180 else 5
+    # to 12, beyond that about a dozen (a 24-hour recording's 25 hourly labels had run into each other)
+    every = 60 * math.ceil(len(minutes) / 720) if len(minutes) > 720 else 60 if len(minutes) > 180 else 5
     # the last label ends at the chart's right edge rather than running past it ("30 min" had printed as "30 m")
     hours = "".join(
         f'<text x="{min(x(m), w - pad):.1f}" y="{h - 8}" text-anchor="{"end" if x(m) >= w - pad - 20 else "middle"}" '

@@ -299,7 +299,9 @@ def _beat_table(request, recording: ECGRecording) -> dict:
         ],
         "beats_by_rule": any(b.by_rule for b in page),  # the table's footnote, only where a beat has the mark
         # the MI probability column where the MI screen scored the recording (a Holter's column was empty throughout)
-        "beats_mi": bool(getattr(getattr(recording, "diagnosis", None), "mi_screened", False)),
+        # (the MI model reads the beats wherever the screen applies, also where it could not assess the recording)
+        "beats_mi": getattr(getattr(recording, "diagnosis", None), "mi_status", Diagnosis.MiStatus.NOT_APPLICABLE)
+        != Diagnosis.MiStatus.NOT_APPLICABLE,
         "beats_class": aami_class,
         "beats_at": asked_at,
         "beats_class_error": class_error,

@@ -315,8 +315,9 @@ class RecordingViewSet(ApiViewSet):
     def beats(self, request, pk):
         recording = diagnostics_selectors.recording_get(user=request.user, recording_id=int(pk))
         _require_done(recording, "beats")
-        wanted = [c.upper() for raw in request.query_params.getlist("aami_class") for c in raw.split(",") if c]
-        unknown = sorted(set(wanted) - set(AAMI_CLASSES))
+        asked = [c for raw in request.query_params.getlist("aami_class") for c in raw.split(",") if c]
+        wanted = [c.upper() for c in asked]
+        unknown = sorted(c for c in set(asked) if c.upper() not in AAMI_CLASSES)
         if unknown:
             raise ValidationError(
                 {"aami_class": f"Unknown beat class {unknown[0]!r}; expected one of {', '.join(AAMI_CLASSES)}."}

@@ -35,7 +35,8 @@ def patterns(record, classes: np.ndarray, ref: dict, spans: list[tuple[int, int]
         for p in ref["r_peaks"][(ref["r_peaks"] >= s) & (ref["r_peaks"] <= e)]:
             j = int(np.searchsorted(record.r_peaks, p))
             near = [k for k in (j - 1, j) if 0 <= k < len(record.r_peaks) and abs(record.r_peaks[k] - p) <= tol]
-            got.append(str(classes[near[0]]) if near else "-")
+            nearest = min(near, key=lambda k: abs(int(record.r_peaks[k]) - int(p)), default=None)
+            got.append("-" if nearest is None else str(classes[nearest]))
         out.append("".join(got))
     return out
 

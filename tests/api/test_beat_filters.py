@@ -50,7 +50,7 @@ def test_the_beats_of_a_stretch_ends_included(api_as, staff_a, holter):
     ("params", "name", "says"),
     [
         ({"aami_class": "X"}, "aami_class", "Unknown beat class 'X'"),
-        ({"aami_class": "V,x"}, "aami_class", "Unknown beat class 'X'"),
+        ({"aami_class": "V,x"}, "aami_class", "Unknown beat class 'x'"),
         ({"start": "-1"}, "start", "positive whole number"),
         ({"end": "ten"}, "end", "positive whole number"),
         ({"start": "100", "end": "99"}, "end", "99 is before start (100)"),

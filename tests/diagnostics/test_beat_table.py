@@ -261,6 +261,7 @@ def test_the_mi_probability_column_shows_only_where_the_mi_screen_scored_the_rec
     diagnosis.mi_status = Diagnosis.MiStatus.NOT_APPLICABLE
     diagnosis.save(update_fields=["mi_status"])
     assert "P(MI)" not in page(client, holter) and "P(MI)" not in fragment(client, holter, page="2")
-    diagnosis.mi_status = Diagnosis.MiStatus.SCREENED
-    diagnosis.save(update_fields=["mi_status"])
-    assert '<th scope="col">P(MI)</th>' in page(client, holter) and "P(MI)" in fragment(client, holter, page="2")
+    for status in (Diagnosis.MiStatus.SCREENED, Diagnosis.MiStatus.NOT_ASSESSABLE):  # scored, or read and not judged
+        diagnosis.mi_status = status
+        diagnosis.save(update_fields=["mi_status"])
+        assert '<th scope="col">P(MI)</th>' in page(client, holter) and "P(MI)" in fragment(client, holter, page="2")

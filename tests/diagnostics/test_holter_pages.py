@@ -413,6 +413,7 @@ def test_a_rhythm_brief_says_only_what_there_is():
         (30, "0 min 5 min 10 min 15 min 20 min 25 min 30 min"),
         (360, "0 h 1 h 2 h 3 h 4 h 5 h 6 h"),
         (1440, "0 h 2 h 4 h 6 h 8 h 10 h 12 h 14 h 16 h 18 h 20 h 22 h 24 h"),
+        (2880, "0 h 4 h 8 h 12 h 16 h 20 h 24 h 28 h 32 h 36 h 40 h 44 h 48 h"),
     ],
 )
 def test_the_printed_trends_time_labels_leave_room_between_them(minutes, labels):
