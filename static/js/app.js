@@ -105,8 +105,10 @@
     var status = document.getElementById("beats-status");
     var landed = document.querySelector("#beats tr.landed");
     var lost = !document.activeElement || document.activeElement === document.body;
-    if (landed) landed.scrollIntoView({ block: "center" });
-    else if (status) status.scrollIntoView({ block: "start" });
+    // only what is out of view is scrolled to: after the form (just above the line) the view stays put
+    var inView = function (el) { var box = el.getBoundingClientRect(); return box.top >= 0 && box.bottom <= window.innerHeight; };
+    if (landed) { if (!inView(landed)) landed.scrollIntoView({ block: "center" }); }
+    else if (status && !inView(status)) status.scrollIntoView({ block: "start" });
     if (lost && status) {
       status.setAttribute("tabindex", "-1");
       status.focus({ preventScroll: true });

@@ -21,8 +21,12 @@ def test_a_clinician_shows_the_v_beats_and_goes_to_a_time(page, shot, staff_a, r
     page.goto(f"/recordings/{recording.pk}/")
     status, table = page.locator("#beats-status"), page.locator("#beats")
     expect(status).to_have_text("Beats 1–50 of 600.")
+    page.get_by_label("V Ventricular ectopic (60)").scroll_into_view_if_needed()
+    form_at = page.locator("#beat-filter").bounding_box()["y"]
     page.get_by_label("V Ventricular ectopic (60)").check()  # shown at once, without pressing the button
     expect(status).to_have_text("V beats 1–50 of 60.")
+    page.wait_for_timeout(200)  # past htmx's settle
+    assert page.locator("#beat-filter").bounding_box()["y"] == form_at  # the form used stays where it was
     classes = table.locator("tbody td:nth-child(4) .cls")
     expect(classes).to_have_count(50)
     assert set(classes.all_inner_texts()) == {"V"}
