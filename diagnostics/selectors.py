@@ -80,16 +80,13 @@ def recording_get(*, user: User, recording_id: int) -> ECGRecording:
 def beat_list(
     *,
     recording: ECGRecording,
-    aami_class: str | None = None,
     classes: list[str] | None = None,
     start: int | None = None,
     end: int | None = None,
 ) -> QuerySet[Beat]:
-    """A recording's beats in order, or only those of one AAMI class (or of ``classes``), or only those whose
-    R-peak lies from sample ``start`` to sample ``end`` (inclusive)."""
+    """A recording's beats in order, or only those of the AAMI ``classes``, or only those whose R-peak lies from
+    sample ``start`` to sample ``end`` (inclusive)."""
     beats = recording.beats.all()
-    if aami_class:
-        beats = beats.filter(aami_class=aami_class)
     if classes:
         beats = beats.filter(aami_class__in=classes)
     if start is not None:
@@ -99,10 +96,12 @@ def beat_list(
     return beats
 
 
-def beat_first_at(*, recording: ECGRecording, aami_class: str | None = None, position: int) -> tuple[Beat, int] | None:
-    """The first beat of ``beat_list`` (of one class or of all) whose R-peak is at or after sample ``position``,
-    and how many beats of that list come before it; None where no beat is."""
-    beats = beat_list(recording=recording, aami_class=aami_class)
+def beat_first_at(
+    *, recording: ECGRecording, classes: list[str] | None = None, position: int
+) -> tuple[Beat, int] | None:
+    """The first beat of ``beat_list`` (of the ``classes`` or of all) whose R-peak is at or after sample
+    ``position``, and how many beats of that list come before it; None where no beat is."""
+    beats = beat_list(recording=recording, classes=classes)
     first = beats.filter(position__gte=position).order_by("index").first()
     if first is None:
         return None

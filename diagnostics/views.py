@@ -1,5 +1,4 @@
 import math
-import re
 from typing import NamedTuple
 
 from django.contrib import messages
@@ -13,7 +12,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts import audit
 from accounts.models import AuditEvent
-from ecg.clock import clock
+from ecg.clock import clock, seconds_from_clock
 from ecg.constants import AAMI_CLASSES, AAMI_NAMES, BEAT_FS
 from ecg.io.errors import SignalError
 from ecgsite.errors import IdempotencyKeyReused, Invalid, UploadRefused
@@ -202,24 +201,6 @@ def recording_status(request, recording_id: int):
 
 
 BEAT_TABLE_PARAMS = ("page", "beats_class", "beats_at")
-# a time into the recording: h:mm:ss, m:ss or seconds, the last part with decimals or not
-_CLOCK_PART = re.compile(r"[0-9]{1,9}")
-_CLOCK_SECONDS = re.compile(r"[0-9]{1,9}(\.[0-9]{1,6})?")
-
-
-def _seconds_into(text: str) -> float | None:
-    """Seconds into a recording written as h:mm:ss, m:ss or seconds ("1:23:45", "83:45", "5025"); None for
-    anything else (minutes or seconds of 60 or more after a colon, a negative number, a word)."""
-    *whole, last = text.split(":")
-    if len(whole) > 2 or not all(_CLOCK_PART.fullmatch(p) for p in whole) or not _CLOCK_SECONDS.fullmatch(last):
-        return None
-    parts = [int(p) for p in whole] + [float(last)]
-    if any(p >= 60 for p in parts[1:]):
-        return None
-    seconds = 0.0
-    for part in parts:
-        seconds = seconds * 60 + part
-    return seconds
 
 
 class _Jump(NamedTuple):
@@ -235,7 +216,7 @@ def _beat_jump(recording: ECGRecording, aami_class: str, asked: str, paginator: 
     fs = recording.sampling_rate
     if recording.kind != ECGRecording.Kind.SIGNAL or not fs:
         return _Jump(None, None, "", "This recording holds beat rows, not a signal: its beats have no time to go to.")
-    seconds = _seconds_into(asked)
+    seconds = seconds_from_clock(asked)
     if seconds is None:
         return _Jump(
             None,
@@ -254,7 +235,7 @@ def _beat_jump(recording: ECGRecording, aami_class: str, asked: str, paginator: 
             error += f" It started at {started:%H:%M:%S}: the time is counted from there (0:00:00)."
         return _Jump(paginator.num_pages, None, "", error)
     found = selectors.beat_first_at(
-        recording=recording, aami_class=aami_class or None, position=math.ceil(seconds * fs)
+        recording=recording, classes=[aami_class] if aami_class else None, position=math.ceil(seconds * fs)
     )
     if found is None:
         return _Jump(paginator.num_pages, None, "", f"No {kind} at or after {holter.at(recording, seconds)}.")
@@ -281,7 +262,8 @@ def _beat_table(request, recording: ECGRecording) -> dict:
     class_error = ""
     if asked_class and not aami_class:
         class_error = f"There is no beat class “{asked_class[:20]}”: choose N, S, V, F or Q. Every beat is shown."
-    paginator = Paginator(selectors.beat_list(recording=recording, aami_class=aami_class or None), BEATS_PER_PAGE)
+    classes = [aami_class] if aami_class else None
+    paginator = Paginator(selectors.beat_list(recording=recording, classes=classes), BEATS_PER_PAGE)
     page_number: int | str | None = request.GET.get("page")
     asked_at = request.GET.get("beats_at", "").strip()
     jump = _beat_jump(recording, aami_class, asked_at, paginator) if asked_at else None
@@ -289,6 +271,7 @@ def _beat_table(request, recording: ECGRecording) -> dict:
         page_number = jump.page or page_number
     page = paginator.get_page(page_number)
     fs = recording.sampling_rate if recording.kind == ECGRecording.Kind.SIGNAL else None
+    diagnosis = getattr(recording, "diagnosis", None)
     query = kept.copy()
     if aami_class:
         query["beats_class"] = aami_class
@@ -298,10 +281,9 @@ def _beat_table(request, recording: ECGRecording) -> dict:
             (b, holter.at(recording, b.position / fs) if fs and b.position is not None else "—") for b in page
         ],
         "beats_by_rule": any(b.by_rule for b in page),  # the table's footnote, only where a beat has the mark
-        # the MI probability column where the MI screen scored the recording (a Holter's column was empty throughout)
-        # (the MI model reads the beats wherever the screen applies, also where it could not assess the recording)
-        "beats_mi": getattr(getattr(recording, "diagnosis", None), "mi_status", Diagnosis.MiStatus.NOT_APPLICABLE)
-        != Diagnosis.MiStatus.NOT_APPLICABLE,
+        # the MI probability column wherever the MI model read the beats: where the screen applies, assessed or not
+        # (an ambulatory recording's column was empty throughout)
+        "beats_mi": diagnosis is not None and diagnosis.mi_status != Diagnosis.MiStatus.NOT_APPLICABLE,
         "beats_class": aami_class,
         "beats_at": asked_at,
         "beats_class_error": class_error,
