@@ -1,7 +1,7 @@
 """The result of a recording as a FHIR R4 Bundle (validated in the tests with fhir.resources)."""
 
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import numpy as np
 from django.conf import settings
@@ -300,9 +300,13 @@ def _rhythm_observations(
     fs: float | None = None,
     rejected: set[tuple[str, int, int]] | None = None,
     reviewed: set[str] | None = None,
+    origin: datetime | None = None,
 ) -> list[dict]:
     """HR minimum / maximum (over 8 beats), AF burden, ectopy counts and the episodes a receiving
-    system must hear of (VF/VFL, asystole, VT, pauses) of the Holter summary."""
+    system must hear of (VF/VFL, asystole, VT, pauses) of the Holter summary.
+
+    The HR extremes are effective over their own 8 beats where the recording's start (``origin``) is
+    known, and say where those beats begin and end in seconds from the start wherever the rate is."""
     if not rhythm:
         return []
     out = _episode_observations(
@@ -311,15 +315,29 @@ def _rhythm_observations(
     for key, text in (("hr_min", "Minimum heart rate (8 beats)"), ("hr_max", "Maximum heart rate (8 beats)")):
         extreme = rhythm.get("heart_rate", {}).get(key)
         if extreme:
+            window: dict = {}
+            if fs:
+                in_seconds = {"unit": "s", "system": UCUM, "code": "s"}
+                window["component"] = [
+                    {
+                        "code": {"coding": [_coding(LOCAL, f"heart-rate-{key[3:]}-{edge}")], "text": label},
+                        "valueQuantity": {"value": seconds_cut(extreme[edge] / fs), **in_seconds},
+                    }
+                    for edge, label in (
+                        ("start", "First of its beats, from the start"),
+                        ("end", "Last of its beats, from the start"),
+                    )
+                ]
             out.append(
                 _observation(
                     subject=subject,
-                    effective=effective,
+                    effective=_window_effective(origin, extreme, fs) or effective,
                     # a statistic of the recording, not a vital sign taken then: LOINC 8867-4 and the
                     # vital-signs category stay the mean's alone, so a receiver charting vitals by code
                     # does not chart three rates at one instant
                     code={"coding": [_coding(LOCAL, f"heart-rate-{key[3:]}", text)], "text": text},
                     valueQuantity={"value": extreme["bpm"], "unit": "beats/minute", "system": UCUM, "code": "/min"},
+                    **window,
                 )
             )
     af = rhythm.get("af", {})
@@ -380,6 +398,18 @@ def _rhythm_observations(
             )
         )
     return out
+
+
+def _window_effective(origin: datetime | None, window: dict, fs: float | None) -> dict | None:
+    """The effectivePeriod of a stretch of the recording (``start`` and ``end`` samples) where its start is known."""
+    if origin is None or not fs:
+        return None
+    return {
+        "effectivePeriod": {
+            "start": (origin + timedelta(seconds=window["start"] / fs)).isoformat(),
+            "end": (origin + timedelta(seconds=window["end"] / fs)).isoformat(),
+        }
+    }
 
 
 def _in_af_note(figures: dict) -> str:
@@ -525,6 +555,7 @@ def bundle(*, recording: ECGRecording, diagnosis: Diagnosis, signal=None, beats=
         fs=recording.sampling_rate,
         rejected=rejected,
         reviewed={episode_type for episode_type, _start, _end in episode_reviews},
+        origin=timezone.localtime(recording.recorded_at) if recording.recorded_at else None,
     )
     waveform = _waveform(
         recording=recording,

@@ -135,6 +135,37 @@ def test_fhir_carries_heart_rate_extremes_af_burden_and_ectopy(api_as, staff_a, 
     assert all(set(code) <= set("abcdefghijklmnopqrstuvwxyz-") for code in counts)
 
 
+def test_fhir_heart_rate_extremes_are_effective_over_their_own_eight_beats(api_as, staff_a, rhythm_recording, settings):
+    """A receiver charting the slowest and fastest rate puts each at its own time, not over the whole recording."""
+    from datetime import datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    settings.TIME_ZONE = "Europe/Berlin"
+    started = datetime(2026, 12, 4, 23, 59, 50, tzinfo=ZoneInfo("Europe/Berlin"))
+    ECGRecording.objects.filter(pk=rhythm_recording.pk).update(recorded_at=started)
+    rhythm_recording.refresh_from_db()
+    fs = rhythm_recording.sampling_rate
+    observations = resources(fetch_valid_bundle(api_as(staff_a), rhythm_recording), "Observation")
+    recording_period = by_code(observations, "af-burden")["effectivePeriod"]
+    for key in ("min", "max"):
+        extreme = rhythm_recording.diagnosis.rhythm["heart_rate"][f"hr_{key}"]
+        observation = by_code(observations, f"heart-rate-{key}")
+        assert observation["effectivePeriod"] == {
+            "start": (started + timedelta(seconds=extreme["start"] / fs)).isoformat(),
+            "end": (started + timedelta(seconds=extreme["end"] / fs)).isoformat(),
+        }
+        assert observation["effectivePeriod"] != recording_period  # not the recording's 70 s
+        assert 0 < extreme["end"] - extreme["start"] < 10 * fs  # 8 beats
+        edges = {c["code"]["coding"][0]["code"]: c["valueQuantity"] for c in observation["component"]}
+        assert edges[f"heart-rate-{key}-start"] == {
+            "value": seconds_cut(extreme["start"] / fs),
+            "unit": "s",
+            "system": "http://unitsofmeasure.org",
+            "code": "s",
+        }
+        assert edges[f"heart-rate-{key}-end"]["value"] == seconds_cut(extreme["end"] / fs)
+
+
 def test_fhir_tells_of_life_threatening_episodes_first(api_as, staff_a, rhythm_recording):
     bundle = fetch_valid_bundle(api_as(staff_a), rhythm_recording)
     observations = resources(bundle, "Observation")
