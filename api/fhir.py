@@ -401,13 +401,15 @@ def _rhythm_observations(
 
 
 def _window_effective(origin: datetime | None, window: dict, fs: float | None) -> dict | None:
-    """The effectivePeriod of a stretch of the recording (``start`` and ``end`` samples) where its start is known."""
+    """The effectivePeriod of a stretch of the recording (``start`` and ``end`` samples) where its start
+    (``origin``, an aware time) is known: the time elapsed is added to the instant, then written in the site's
+    zone (added to the wall-clock time, a stretch after a change of summer time would read an hour off)."""
     if origin is None or not fs:
         return None
     return {
         "effectivePeriod": {
-            "start": (origin + timedelta(seconds=window["start"] / fs)).isoformat(),
-            "end": (origin + timedelta(seconds=window["end"] / fs)).isoformat(),
+            edge: timezone.localtime(origin + timedelta(seconds=window[edge] / fs)).isoformat()
+            for edge in ("start", "end")
         }
     }
 
@@ -555,7 +557,7 @@ def bundle(*, recording: ECGRecording, diagnosis: Diagnosis, signal=None, beats=
         fs=recording.sampling_rate,
         rejected=rejected,
         reviewed={episode_type for episode_type, _start, _end in episode_reviews},
-        origin=timezone.localtime(recording.recorded_at) if recording.recorded_at else None,
+        origin=recording.recorded_at,
     )
     waveform = _waveform(
         recording=recording,

@@ -135,26 +135,38 @@ def test_fhir_carries_heart_rate_extremes_af_burden_and_ectopy(api_as, staff_a, 
     assert all(set(code) <= set("abcdefghijklmnopqrstuvwxyz-") for code in counts)
 
 
-def test_fhir_heart_rate_extremes_are_effective_over_their_own_eight_beats(api_as, staff_a, rhythm_recording, settings):
+@pytest.mark.parametrize(
+    "started",
+    [
+        "2026-12-04T23:59:50+01:00",  # over midnight
+        "2024-10-27T02:59:30+02:00",  # into the hour Berlin's clocks repeat: the instant, not the wall clock
+    ],
+)
+def test_fhir_heart_rate_extremes_are_effective_over_their_own_eight_beats(
+    api_as, staff_a, rhythm_recording, settings, started
+):
     """A receiver charting the slowest and fastest rate puts each at its own time, not over the whole recording."""
-    from datetime import datetime, timedelta
-    from zoneinfo import ZoneInfo
+    from datetime import UTC, datetime, timedelta
 
     settings.TIME_ZONE = "Europe/Berlin"
-    started = datetime(2026, 12, 4, 23, 59, 50, tzinfo=ZoneInfo("Europe/Berlin"))
-    ECGRecording.objects.filter(pk=rhythm_recording.pk).update(recorded_at=started)
+    origin = datetime.fromisoformat(started)
+    ECGRecording.objects.filter(pk=rhythm_recording.pk).update(recorded_at=origin)
     rhythm_recording.refresh_from_db()
     fs = rhythm_recording.sampling_rate
     observations = resources(fetch_valid_bundle(api_as(staff_a), rhythm_recording), "Observation")
-    recording_period = by_code(observations, "af-burden")["effectivePeriod"]
+    period = by_code(observations, "af-burden")["effectivePeriod"]
+    assert period["start"] == started
     for key in ("min", "max"):
         extreme = rhythm_recording.diagnosis.rhythm["heart_rate"][f"hr_{key}"]
         observation = by_code(observations, f"heart-rate-{key}")
-        assert observation["effectivePeriod"] == {
-            "start": (started + timedelta(seconds=extreme["start"] / fs)).isoformat(),
-            "end": (started + timedelta(seconds=extreme["end"] / fs)).isoformat(),
-        }
-        assert observation["effectivePeriod"] != recording_period  # not the recording's 70 s
+        window = {edge: datetime.fromisoformat(observation["effectivePeriod"][edge]) for edge in ("start", "end")}
+        assert window == {edge: origin + timedelta(seconds=extreme[edge] / fs) for edge in ("start", "end")}
+        # inside the recording's period, in the site's zone at that instant
+        assert datetime.fromisoformat(period["start"]) <= window["start"] < window["end"]
+        assert window["end"] <= datetime.fromisoformat(period["end"])
+        for edge in ("start", "end"):
+            at = window[edge].astimezone(UTC)
+            assert window[edge].utcoffset() == timedelta(hours=1 if at >= datetime(2024, 10, 27, 1, tzinfo=UTC) else 2)
         assert 0 < extreme["end"] - extreme["start"] < 10 * fs  # 8 beats
         edges = {c["code"]["coding"][0]["code"]: c["valueQuantity"] for c in observation["component"]}
         assert edges[f"heart-rate-{key}-start"] == {
