@@ -56,6 +56,15 @@ class JsonFirstNegotiation(DefaultContentNegotiation):
             return renderers[0], renderers[0].media_type
         return super().select_renderer(request, renderers, format_suffix)
 
+    def filter_renderers(self, renderers, format):
+        """The renderers of ``?format=``; none is 406 naming what is written (DRF answered 404 "Not found.",
+        which a client reads as the resource being gone)."""
+        kept = [renderer for renderer in renderers if renderer.format == format]
+        if not kept:
+            known = ", ".join(dict.fromkeys(renderer.format for renderer in renderers))
+            raise NotAcceptable(f"format {str(format)[:50]!r} is not served here; ask for {known}.")
+        return kept
+
 
 class CsvRenderer(BaseRenderer):
     """Names text/csv for negotiation (``Accept: text/csv``, ``?format=csv``); the view streams the CSV itself,

@@ -63,7 +63,7 @@ class ApiAutoSchema(AutoSchema):
         return getattr(self.view, "action", None) == "export_csv"
 
     def _get_format_parameters(self):
-        # export.csv answers CSV whatever ?format= says (it goes by Accept): the parameter would mislead
+        # export.csv answers CSV only (it goes by Accept; a ?format= other than csv is 406): the parameter would mislead
         return [] if self._streams_csv() else super()._get_format_parameters()
 
     def _get_response_bodies(self, direction="response"):

@@ -16,19 +16,19 @@ router.register("diagnoses", views.DiagnosisViewSet, basename="diagnosis")
 router.register("reviews", views.ReviewViewSet, basename="review")
 router.register("model-versions", views.ModelVersionViewSet, basename="model-version")
 
+# The schema and its documentation are public: integrators read them before they hold a token.
+schema_view = SpectacularAPIView.as_view(permission_classes=[AllowAny], authentication_classes=[])
+# The split view serves its start-up script as a file of its own (?script), as the CSP requires.
+docs_view = SpectacularSwaggerSplitView.as_view(
+    url_name="api:schema", permission_classes=[AllowAny], authentication_classes=[]
+)
+
 urlpatterns = [
-    # The schema and its documentation are public: integrators read them before they hold a token.
-    path(
-        "schema/", SpectacularAPIView.as_view(permission_classes=[AllowAny], authentication_classes=[]), name="schema"
-    ),
-    path(
-        "docs/",
-        # The split view serves its start-up script as a file of its own (?script), as the CSP requires.
-        SpectacularSwaggerSplitView.as_view(
-            url_name="api:schema", permission_classes=[AllowAny], authentication_classes=[]
-        ),
-        name="docs",
-    ),
+    path("schema/", schema_view, name="schema"),
+    path("docs/", docs_view, name="docs"),
+    # and without the slash, as every other API path is written (they had been 404 "No such API endpoint.")
+    path("schema", schema_view),
+    path("docs", docs_view),
     path("", csrf_exempt(lambda request: root(request)), name="root"),
     *router.urls,
     re_path(r"^", csrf_exempt(lambda request: not_found(request)), name="not-found"),

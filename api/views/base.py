@@ -102,6 +102,8 @@ class ApiViewSet(viewsets.GenericViewSet):
 
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)
+        if request.method.lower() not in self.http_method_names or not hasattr(self, request.method.lower()):
+            return  # the dispatch answers 405: a method the endpoint lacks is not a query's fault
         for name, values in request.query_params.lists():
             if any("\x00" in v for v in values):
                 raise ValidationError({name: "The value contains a NUL character."})

@@ -66,6 +66,8 @@ def _parse_when(name: str, raw: str, *, end: bool) -> datetime:
     return value
 
 
+# ?type= takes either case too: each type's letters as a character class of both (v_run: [vV]_[rR][uU][nN])
+EVENT_TYPES = "|".join("".join(f"[{c}{c.upper()}]" if c.isalpha() else c for c in value) for value in Event.Type.values)
 CLASS_LETTERS = "".join(AAMI_CLASSES) + "".join(AAMI_CLASSES).lower()  # ?aami_class= takes either case, as the page
 
 
@@ -347,8 +349,8 @@ class RecordingViewSet(ApiViewSet):
                 OpenApiTypes.STR,
                 OpenApiParameter.QUERY,
                 required=False,
-                pattern=rf"^({'|'.join(Event.Type.values)})(,({'|'.join(Event.Type.values)}))*$",
-                description=f"Only events of these types, comma-separated (e.g. vf,vt); one of {', '.join(Event.Type.values)}.",
+                pattern=rf"^({EVENT_TYPES})(,({EVENT_TYPES}))*$",
+                description=f"Only events of these types, comma-separated (e.g. vf,vt), in either case; one of {', '.join(Event.Type.values)}.",
             ),
         ],
         responses={200: serializers.EventSerializer(many=True)},
@@ -357,7 +359,8 @@ class RecordingViewSet(ApiViewSet):
     def events(self, request, pk):
         recording = diagnostics_selectors.recording_get(user=request.user, recording_id=int(pk))
         _require_done(recording, "events")
-        wanted = [t for raw in request.query_params.getlist("type") for t in raw.split(",") if t]
+        # either case, as ?aami_class= (VT and vt are one type)
+        wanted = [t.lower() for raw in request.query_params.getlist("type") for t in raw.split(",") if t]
         unknown = sorted(set(wanted) - set(Event.Type.values))
         if unknown:
             raise ValidationError(

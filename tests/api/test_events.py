@@ -82,11 +82,14 @@ def test_the_events_endpoint_lists_filters_and_pages(api_as, staff_a, rhythm_rec
     assert [e["start"] for e in everything["results"]] == sorted(e["start"] for e in everything["results"])
     only_vf = api.get(url, {"type": "vf"}).json()
     assert only_vf["count"] == 1 and only_vf["results"][0]["duration_s"] > 5
+    assert api.get(url, {"type": "VF,Pause"}).json()["results"] == [  # either case, as ?aami_class=
+        e for e in everything["results"] if e["type"] in ("vf", "pause")
+    ]
     assert api.get(url, {"page_size": 1}).json()["results"] == everything["results"][:1]
     refused = api.get(url, {"type": "torsades"})
     assert refused.status_code == 400 and "torsades" in refused.json()["error"]["message"]
     reads = AuditEvent.objects.filter(action="view", object_type="recording", object_id=str(rhythm_recording.pk))
-    assert reads.filter(path=url).count() == 3  # every list served, not the refused one
+    assert reads.filter(path=url).count() == 4  # every list served, not the refused one
 
 
 def test_the_events_endpoint_costs_a_constant_number_of_queries(

@@ -87,7 +87,7 @@ def test_a_format_not_served_is_refused_as_not_acceptable(api_as, staff_a, done_
 def test_drfs_format_parameter_is_unchanged(api_as, staff_a, done_recording):
     api = api_as(staff_a)
     assert api.get(fhir_url(done_recording.pk), {"format": "json"})["Content-Type"] == "application/json"
-    assert api.get(fhir_url(done_recording.pk), {"format": "xml"}).status_code == 404
+    assert api.get(fhir_url(done_recording.pk), {"format": "xml"}).status_code == 406  # not "Not found."
 
 
 def test_the_schema_documents_the_outcomes(client):

@@ -139,6 +139,14 @@ def test_delete_is_not_allowed(api, patient_a):
     assert response.status_code == 405 and response.json()["error"]["code"] == "method_not_allowed"
 
 
+@pytest.mark.parametrize("method", ["delete", "trace"])
+def test_a_method_not_allowed_is_405_whatever_the_query(api, patient_a, method):
+    # the query was checked first: 400 "unknown query parameter" for a method the endpoint does not have
+    for path in (f"{URL}/{patient_a.pk}?page=1", "/api/v1/recordings/0/events?page=1"):
+        response = api.generic(method.upper(), path)
+        assert response.status_code == 405 and response.json()["error"]["code"] == "method_not_allowed", path
+
+
 @pytest.mark.parametrize("value", ["12345", "1e400", "true", '["A"]', '{"a": 1}'])
 def test_text_fields_take_only_text(api, patient_a, value):
     # DRF's CharField had turned JSON numbers into their digits: 1e400 was stored as the name "inf"

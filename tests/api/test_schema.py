@@ -18,7 +18,7 @@ def test_the_schema_is_openapi_3_and_lists_every_endpoint(client):
         re.sub(r"\(\?P<\w+>[^)]*\)", "{id}", str(p.pattern)).strip("^$").replace("\\.", ".")  # export\.csv
         for p in api.url_patterns
     }
-    routes -= {"schema/", "docs/", ""}
+    routes -= {"schema/", "docs/", "schema", "docs", ""}
     assert {f"/api/v1/{r}" for r in routes} == {path for path, _ in documented}
     assert len(documented) == 21
     assert schema["components"]["securitySchemes"]["tokenAuth"]["name"] == "Authorization"
@@ -51,6 +51,12 @@ def test_swagger_ui_is_served_from_local_static_files(client):
     assert any("swagger-ui-bundle.js" in a for a in assets)
     for asset in assets:
         assert client.get(asset).status_code == 200, asset
+
+
+def test_the_schema_and_docs_answer_without_the_slash_as_every_api_path_is_written(client):
+    assert client.get("/api/v1/schema", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()["openapi"] >= "3.1"
+    script = client.get("/api/v1/docs", {"script": ""})  # the page's start-up script names the schema's URL
+    assert client.get("/api/v1/docs").status_code == 200 and b"/api/v1/schema" in script.content
 
 
 def test_the_schema_validates_as_openapi_3_1_for_client_generators(client):
