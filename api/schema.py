@@ -24,7 +24,15 @@ READ_ERRORS = ("400", "401", "403", "404", "429")
 # throttling), documented where they are sent (as components/headers, referred to by name).
 HEADERS = {
     "ETag": {
-        "description": "The representation's tag; send it back in If-None-Match to get 304 if nothing changed.",
+        "description": (
+            "The representation's tag; send it back in If-None-Match to get 304 if nothing changed (after a change "
+            "of a patient, in If-Match to change it again)."
+        ),
+        "required": True,
+        "schema": {"type": "string"},
+    },
+    "Last-Modified": {
+        "description": "When the patient last changed (whole seconds); send it in If-Unmodified-Since with a change.",
         "required": True,
         "schema": {"type": "string"},
     },
@@ -90,13 +98,22 @@ class ApiAutoSchema(AutoSchema):
     def _get_response_headers_for_code(self, status_code, direction="response") -> dict:
         headers = super()._get_response_headers_for_code(status_code, direction)
         names: tuple[str, ...] = ()
+        patient = self._is_patients() and getattr(self.view, "action", None) in (
+            "retrieve",
+            "create",
+            "update",
+            "partial_update",
+        )
         if status_code == "200" and self.method == "GET":
             names = ("Content-Disposition",) if self._streams_csv() else ("ETag", "Cache-Control")
+        elif status_code == "200" and self.method in ("PUT", "PATCH"):
+            names = ("ETag",)  # the changed resource's, as a read would give it (ApiViewSet.finalize_response)
         elif status_code == "201" and getattr(self.view, "action", None) == "create":
             # every create names what it made; only a recording's upload takes an Idempotency-Key
             names = ("Location", "Idempotent-Replayed") if self._is_recordings() else ("Location",)
         elif status_code in ("429", "503"):
             names = ("Retry-After",)
+        names += ("Last-Modified",) if patient and status_code in ("200", "201") else ()
         return {**self._headers(*names), **headers}
 
     def _headers(self, *names: str) -> dict:
@@ -107,6 +124,11 @@ class ApiAutoSchema(AutoSchema):
             self.registry.register_on_missing(component)
             refs[name] = component.ref
         return refs
+
+    def _is_patients(self) -> bool:
+        from .views.patients import PatientViewSet
+
+        return isinstance(self.view, PatientViewSet)
 
     def _is_recordings(self) -> bool:
         from .views.recordings import RecordingViewSet

@@ -11,6 +11,8 @@ from ecg.io.readers import MAX_FS, MIN_FS
 from mlmodels.models import ModelVersion
 from patients.models import Patient, validate_date_of_birth
 
+from .exceptions import ApiError
+
 MAX_ID = 2**63 - 1
 
 
@@ -44,6 +46,10 @@ class ObjectId(serializers.IntegerField):
         super().__init__(min_value=1, max_value=MAX_ID, **kwargs)
 
 
+# Read-only fields that change with every write: one sent back changed is a copy read before another's change
+VERSION_FIELDS = ("updated_at",)
+
+
 class StrictFields:
     """A request serializer that refuses a field it does not know (a misspelt ``given_nmae`` or
     ``date_of_brith`` would otherwise be dropped without a word, and the record stored without it).
@@ -61,6 +67,15 @@ class StrictFields:
             if instance is not None:
                 for name, field in self.fields.items():  # type: ignore[attr-defined]
                     if field.read_only and name in data and not _unchanged(field, instance, data[name]):
+                        if name in VERSION_FIELDS:  # sent back as read, changed since by someone else
+                            raise ApiError(
+                                f"The resource has changed since it was read (its {name} is now "
+                                f"{field.to_representation(field.get_attribute(instance))}): read it again, then "
+                                "send the change.",
+                                status_code=412,
+                                code="precondition_failed",
+                                field=name,
+                            )
                         raise serializers.ValidationError(
                             {name: "read-only: it cannot be changed; leave it out or send it back as it was given."}
                         )

@@ -136,6 +136,11 @@ class ApiViewSet(viewsets.GenericViewSet):
                 not_modified["Cache-Control"] = "private, no-cache"
                 patch_vary_headers(not_modified, ("Accept-Encoding",))
                 return not_modified
+        elif request.method in ("PUT", "PATCH") and response.status_code == 200 and hasattr(response, "render"):
+            # the changed resource's tag, as a read of it would give: the client's next If-Match, without a read
+            response.render()
+            response["ETag"] = representation_etag(response.content, response.get("Content-Type", ""))
+            patch_vary_headers(response, ("Accept-Encoding",))
         return response
 
     def query_int(self, name: str) -> int | None:

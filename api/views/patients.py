@@ -1,5 +1,6 @@
 from django.db import transaction
 from django.urls import reverse
+from django.utils.http import http_date
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import status
@@ -63,7 +64,7 @@ class PatientViewSet(ApiViewSet):
 
     def retrieve(self, request, pk):
         patient = patients_selectors.patient_get(user=request.user, patient_id=int(pk))
-        return Response(serializers.PatientSerializer(patient).data)
+        return Response(serializers.PatientSerializer(patient).data, headers=_last_modified(patient))
 
     def create(self, request):
         serializer = serializers.PatientSerializer(data=request.data)
@@ -72,7 +73,7 @@ class PatientViewSet(ApiViewSet):
         return Response(
             serializers.PatientSerializer(patient).data,
             status=status.HTTP_201_CREATED,
-            headers={"Location": reverse("api:patient-detail", args=[patient.pk])},
+            headers={"Location": reverse("api:patient-detail", args=[patient.pk]), **_last_modified(patient)},
         )
 
     def update(self, request, pk, partial=False):
@@ -85,7 +86,12 @@ class PatientViewSet(ApiViewSet):
             serializer = serializer_class(patient, data=request.data, partial=partial)
             serializer.is_valid(raise_exception=True)
             patient = patients_services.patient_update(patient=patient, **serializer.validated_data)
-        return Response(serializers.PatientSerializer(patient).data)
+        return Response(serializers.PatientSerializer(patient).data, headers=_last_modified(patient))
 
     def partial_update(self, request, pk):
         return self.update(request, pk, partial=True)
+
+
+def _last_modified(patient: Patient) -> dict[str, str]:
+    """Last-Modified, for a client's If-Unmodified-Since (whole seconds, as HTTP dates and the check count them)."""
+    return {"Last-Modified": http_date(patient.updated_at.timestamp())} if patient.updated_at else {}

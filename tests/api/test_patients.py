@@ -253,3 +253,37 @@ def test_a_read_only_field_sent_back_as_given_passes_and_a_changed_one_is_refuse
     elsewhere = created.astimezone(ZoneInfo("Asia/Tokyo")).isoformat()
     assert elsewhere != resource["created_at"]
     assert api.patch(url, {"created_at": elsewhere}, format="json").status_code == 200
+
+
+def test_a_copy_read_before_anothers_change_is_412_not_a_read_only_error(api, patient_a):
+    """A read-modify-write sends ``updated_at`` back as read: changed since, the copy is stale (412), as
+    with If-Match; it had been 400 "read-only: it cannot be changed", though it was sent back as given."""
+    url = f"{URL}/{patient_a.pk}"
+    read = api.get(url).json()
+    assert api.patch(url, {"given_name": "Anne"}, format="json").status_code == 200  # another system's change
+    stale = api.patch(url, {**read, "mrn": "A-1001"}, format="json")
+    assert stale.status_code == 412, stale.content
+    error = stale.json()["error"]
+    assert error["code"] == "precondition_failed" and error["field"] == "updated_at"
+    patient_a.refresh_from_db()
+    assert (patient_a.mrn, patient_a.given_name) == ("A-0001", "Anne")
+    fresh = api.get(url).json()
+    assert api.patch(url, {**fresh, "mrn": "A-1001"}, format="json").status_code == 200
+
+
+def test_a_change_answers_the_tag_and_time_of_what_it_wrote(api, patient_a):
+    """The next If-Match or If-Unmodified-Since without reading the patient again."""
+    url = f"{URL}/{patient_a.pk}"
+    read = api.get(url)
+    assert read["Last-Modified"]
+    changed = api.patch(url, {"given_name": "Anne"}, format="json", HTTP_IF_MATCH=read["ETag"])
+    assert changed.status_code == 200 and changed["ETag"] != read["ETag"]
+    reread = api.get(url)
+    assert changed["ETag"] == reread["ETag"] and changed["Last-Modified"] == reread["Last-Modified"]
+    again = api.put(url, {"mrn": "A-0001", "family_name": "Meier"}, format="json", HTTP_IF_MATCH=changed["ETag"])
+    assert again.status_code == 200 and again["ETag"] == api.get(url)["ETag"]
+    assert api.patch(url, {"given_name": "X"}, format="json", HTTP_IF_MATCH=changed["ETag"]).status_code == 412
+    unmodified = api.patch(url, {"given_name": "Y"}, format="json", HTTP_IF_UNMODIFIED_SINCE=again["Last-Modified"])
+    assert unmodified.status_code == 200
+    created = api.post(URL, {"mrn": "A-77", "family_name": "Lund"}, format="json")
+    assert created.status_code == 201 and created["Last-Modified"] == api.get(created["Location"])["Last-Modified"]

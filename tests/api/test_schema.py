@@ -137,6 +137,12 @@ def test_the_response_headers_are_documented(client):
             if method == "get" and not path.endswith("/export.csv"):
                 assert {"ETag", "Cache-Control"} <= names(responses["200"]), (method, path)
                 assert "ETag" in names(responses["304"]), (method, path)
+            if method in ("put", "patch"):  # the changed resource's tag: the next If-Match
+                assert "ETag" in names(responses["200"]), (method, path)
     created = schema["paths"]["/api/v1/recordings"]["post"]["responses"]["201"]
     assert names(created) == {"Location", "Idempotent-Replayed"}
+    patient = schema["paths"]["/api/v1/patients/{id}"]
+    assert all("Last-Modified" in names(patient[m]["responses"]["200"]) for m in ("get", "put", "patch"))
+    assert "Last-Modified" in names(schema["paths"]["/api/v1/patients"]["post"]["responses"]["201"])
+    assert "Last-Modified" not in names(schema["paths"]["/api/v1/patients"]["get"]["responses"]["200"])
     assert headers["Location"]["required"] is True
