@@ -13,12 +13,13 @@ ERRORS = {
     "404": "No such object in your clinic",
     "409": "Conflict with the current state",
     "412": "Changed since the ETag in If-Match (or the time in If-Unmodified-Since)",
+    "406": "The Accept header or ?format= names no type this endpoint writes",
     "413": "Too large",
     "415": "Unsupported content or file type",
     "429": "Too many requests for this token",
     "503": "The upload could not be stored (the storage full or failing); nothing of it was kept: send it again later",
 }
-READ_ERRORS = ("400", "401", "403", "404", "429")
+READ_ERRORS = ("400", "401", "403", "404", "406", "429")
 
 # Response headers the API sends (api.views.base.ApiViewSet.finalize_response, RecordingViewSet._created, DRF's
 # throttling), documented where they are sent (as components/headers, referred to by name).

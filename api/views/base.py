@@ -79,6 +79,9 @@ def check_preconditions(request, representation: dict, modified_at: datetime | N
             )
 
 
+# The schema of a query parameter ``query_int`` reads: a whole number of at most 18 digits.
+WHOLE_NUMBER = {"type": "integer", "minimum": 0, "maximum": 10**18 - 1}
+
 # Every endpoint's: DRF's format override (``?format=json``).
 COMMON_QUERY_PARAMETERS = ("format",)
 PAGE_QUERY_PARAMETERS = ("page", "page_size")

@@ -24,7 +24,7 @@ from ..exceptions import ApiError, Conflict
 from ..parsers import BoundedJSONParser
 from ..renderers import FHIR_JSON, CsvRenderer, FhirJsonRenderer, FhirNegotiation, OrjsonRenderer
 from ..schema import ERRORS
-from .base import IF_NONE_MATCH, ApiViewSet
+from .base import IF_NONE_MATCH, WHOLE_NUMBER, ApiViewSet
 
 CSV_ONLY = (
     "export.csv answers text/csv only: send Accept: text/csv (or */*); the beats and events are JSON at "
@@ -104,7 +104,7 @@ def _fhir_responses() -> dict:
     list=extend_schema(
         summary="List the clinic's recordings",
         parameters=[
-            OpenApiParameter("patient", OpenApiTypes.INT, description="Only this patient's recordings."),
+            OpenApiParameter("patient", WHOLE_NUMBER, description="Only this patient's recordings."),
             OpenApiParameter("status", OpenApiTypes.STR, enum=ECGRecording.Status.values),
             OpenApiParameter(
                 "created_after", OpenApiTypes.STR, description="A date or ISO 8601 date-time (inclusive)."
@@ -293,14 +293,14 @@ class RecordingViewSet(ApiViewSet):
             ),
             OpenApiParameter(
                 "start",
-                OpenApiTypes.INT,
+                WHOLE_NUMBER,
                 OpenApiParameter.QUERY,
                 required=False,
                 description="Only beats whose R-peak is at this sample of the original signal or later (signals only).",
             ),
             OpenApiParameter(
                 "end",
-                OpenApiTypes.INT,
+                WHOLE_NUMBER,
                 OpenApiParameter.QUERY,
                 required=False,
                 description="Only beats whose R-peak is at this sample or earlier (inclusive, as an event's `end`; "

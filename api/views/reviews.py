@@ -11,7 +11,7 @@ from diagnostics.models import ECGRecording
 
 from .. import serializers
 from ..permissions import CanReviewOrReadOnly, IsClinicMember
-from .base import IF_NONE_MATCH, ApiViewSet
+from .base import IF_NONE_MATCH, WHOLE_NUMBER, ApiViewSet
 
 
 @extend_schema_view(
@@ -20,7 +20,7 @@ from .base import IF_NONE_MATCH, ApiViewSet
         description="With flagged=true: the doctors' queue order (unreviewed first, then highest MI score).",
         parameters=[
             OpenApiParameter("flagged", OpenApiTypes.BOOL, description="Only diagnoses whose MI flag is (not) set."),
-            OpenApiParameter("recording", OpenApiTypes.INT),
+            OpenApiParameter("recording", WHOLE_NUMBER),
             IF_NONE_MATCH,
         ],
     ),
@@ -54,7 +54,7 @@ class DiagnosisViewSet(ApiViewSet):
 @extend_schema_view(
     list=extend_schema(
         summary="List the clinic's reviews, newest first",
-        parameters=[OpenApiParameter("diagnosis", OpenApiTypes.INT), IF_NONE_MATCH],
+        parameters=[OpenApiParameter("diagnosis", WHOLE_NUMBER), IF_NONE_MATCH],
     ),
     retrieve=extend_schema(summary="A review", parameters=[IF_NONE_MATCH]),
     create=extend_schema(
