@@ -56,6 +56,17 @@ STATUS_CODES = {
 }
 
 
+def _as_lists(detail):
+    """A validation error's details in one shape, a serializer's: every field's messages as a list of strings
+    (``{"type": "Unknown event type"}`` beside ``{"mrn": ["This field is required."]}`` had made a client handle
+    both); a nested field's errors stay nested."""
+    if isinstance(detail, dict):
+        return {str(key): _as_lists(value) for key, value in detail.items()}
+    if isinstance(detail, list):
+        return [_as_lists(item) if isinstance(item, (dict, list)) else str(item) for item in detail]
+    return [str(detail)]
+
+
 def _body(code: str, message: str, field: str | None = None, details=None) -> dict:
     error = {"code": code, "message": message}
     if field:
@@ -78,7 +89,7 @@ def exception_handler(exc, context):
     if isinstance(exc, DjangoValidationError):
         messages = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
         message, field = _first_message(messages)
-        return Response(_body("validation_error", message, field, messages), status=400)
+        return Response(_body("validation_error", message, field, _as_lists(messages)), status=400)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound("Not found.")
     elif isinstance(exc, PermissionDenied):
@@ -92,7 +103,7 @@ def exception_handler(exc, context):
     details = None
     if isinstance(exc, exceptions.ValidationError):
         message, field = _first_message(exc.detail)
-        details = exc.detail
+        details = _as_lists(exc.detail)
     elif isinstance(exc, ApiError):
         code = exc.get_codes()
         message = str(exc.detail)

@@ -69,3 +69,22 @@ def test_every_endpoint_takes_exactly_the_query_parameters_its_schema_documents(
             assert documented - {"format"} == set(view.accepted_query_parameters()) - {"format"}, (method, path)
             checked += 1
     assert checked >= 21
+
+
+@pytest.mark.parametrize(
+    "send",
+    [
+        lambda api: api.get("/api/v1/patients?mrn_=A-0001"),  # raised by the view, a message per field
+        lambda api: api.post("/api/v1/patients", {"family_name": "Lund"}, format="json"),  # by a serializer
+        lambda api: api.post("/api/v1/patients", {"mrn": "A-1", "family_name": "L", "sex": "x"}, format="json"),
+    ],
+)
+def test_a_validation_errors_details_are_lists_of_messages_by_field(api, send):
+    """One shape for a client to read, whichever part of the server refused the request."""
+    error = send(api).json()["error"]
+    assert error["code"] == "validation_error" and error["details"]
+    assert all(
+        isinstance(messages, list) and all(isinstance(m, str) for m in messages)
+        for messages in error["details"].values()
+    )
+    assert error["details"][error["field"]][0] == error["message"]
