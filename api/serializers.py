@@ -12,6 +12,7 @@ from mlmodels.models import ModelVersion
 from patients.models import Patient, validate_date_of_birth
 
 from .exceptions import ApiError
+from .rhythm_schema import RhythmSummarySerializer
 
 MAX_ID = 2**63 - 1
 
@@ -312,7 +313,7 @@ class DiagnosisSerializer(serializers.ModelSerializer):
         review = obj.latest_review()
         return ReviewSerializer(review).data if review else None
 
-    @extend_schema_field({"type": "object", "nullable": True, "additionalProperties": True})
+    @extend_schema_field(RhythmSummarySerializer(allow_null=True))
     def get_rhythm(self, obj: Diagnosis):
         if obj.rhythm is None:
             return None

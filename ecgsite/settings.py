@@ -411,5 +411,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "ReviewDecisionEnum": "diagnostics.models.Review.Decision",
         "EventReviewDecisionEnum": "diagnostics.models.EventReview.Decision",
+        # a rhythm event's type, in the events list and in the Holter summary's episodes alike
+        "EventTypeEnum": "diagnostics.models.Event.Type",
     },
 }

@@ -2,7 +2,9 @@
 
 import csv
 import io
+import json
 
+import numpy as np
 import pytest
 import wfdb
 from django.db import connection
@@ -114,6 +116,54 @@ def test_the_recording_resource_carries_the_rhythm_summary(api_as, staff_a, rhyt
     assert {"heart_rate", "hrv", "ventricular", "supraventricular", "af", "pauses", "vf", "hourly"} <= set(rhythm)
     assert "trend" not in rhythm
     assert body["links"]["events"] == f"/api/v1/recordings/{rhythm_recording.pk}/events"
+
+
+def _strict(node):
+    """The schema with every object closed to keys it does not name (a map such as event_counts stays open)."""
+    if isinstance(node, dict):
+        node = {key: _strict(value) for key, value in node.items()}
+        if "properties" in node and "additionalProperties" not in node:
+            node["additionalProperties"] = False
+        if isinstance(node.get("$ref"), str):
+            node["$ref"] = node["$ref"].replace("#/components/schemas/", "#/$defs/")
+        return node
+    return [_strict(item) for item in node] if isinstance(node, list) else node
+
+
+def test_the_rhythm_summary_is_the_shape_the_schema_documents(api_as, staff_a, client, rhythm_recording):
+    """An integration generates its models from the schema: the summary served has no key the schema does not
+    name, none of the type it gives, and every key it requires (it had been an untyped object)."""
+    import jsonschema_rs
+
+    components = client.get("/api/v1/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()["components"]
+    rhythm_schema = components["schemas"]["Diagnosis"]["properties"]["rhythm"]
+    assert {"$ref": "#/components/schemas/RhythmSummary"} in rhythm_schema["oneOf"]
+    validator = jsonschema_rs.Draft202012Validator(
+        {"$ref": "#/$defs/RhythmSummary", "$defs": _strict(components["schemas"])}
+    )
+    served = api_as(staff_a).get(f"/api/v1/recordings/{rhythm_recording.pk}").json()["diagnosis"]["rhythm"]
+    assert served["vf"] and served["heart_rate"]["hr_max"] and served["hourly"]  # parts with nested objects
+    validator.validate(served)  # raises naming the first difference
+    stored = dict(rhythm_recording.diagnosis.rhythm)
+    stored.pop("trend")
+    assert served == stored  # what is served is what was stored, less its trend
+    broken = served | {"heart_rate": served["heart_rate"] | {"hr_max": {"bpm": "fast"}}}
+    assert not validator.is_valid(broken) and not validator.is_valid(served | {"unknown": 1})
+    # and a summary with more parts filled: MIT-BIH 203's first 10 minutes (AF, V runs and couplets) by
+    # its reference beats, as the rhythm analysis writes it for the worker
+    from ecg.constants import SYMBOL_TO_AAMI
+    from ecg.datasets.mitdb import read_record
+    from ecg.rhythm.analysis import analyse_rhythm
+
+    signal, fs, _lead, samples, symbols = read_record(mitdb_dir(), "203")
+    end = int(600 * fs)
+    beats = [(p, SYMBOL_TO_AAMI[s]) for p, s in zip(samples, symbols) if s in SYMBOL_TO_AAMI and p < end]
+    summary = analyse_rhythm(
+        signal=signal[:end], fs=fs, r_peaks=np.array([p for p, _ in beats]), classes=np.array([c for _, c in beats])
+    ).summary
+    filled = json.loads(json.dumps(summary))
+    assert filled["af"]["episodes"] and filled["ventricular"]["longest_run"] and filled["ventricular"]["couplets"]
+    validator.validate(filled)
 
 
 def test_fhir_carries_heart_rate_extremes_af_burden_and_ectopy(api_as, staff_a, rhythm_recording):

@@ -1,0 +1,119 @@
+"""The Holter summary's shape (``diagnosis.rhythm``, ecg.rhythm.analysis), for the OpenAPI schema only: the
+API serves the stored summary as it is (without its per-minute trend), and tests/api/test_rhythm_schema.py holds
+a real recording's summary to this schema, no key more or fewer. Keys added after the first summaries were
+stored are not required: a recording analysed before them lacks them."""
+
+from rest_framework import serializers
+
+from diagnostics.models import Event
+
+SAMPLE = "Sample of the original signal"
+
+
+class RhythmSpanSerializer(serializers.Serializer):
+    start = serializers.IntegerField(help_text=SAMPLE)
+    end = serializers.IntegerField(help_text=f"{SAMPLE}, inclusive")
+
+
+class RhythmEpisodeSerializer(serializers.Serializer):
+    type = serializers.ChoiceField(choices=Event.Type.choices)
+    start = serializers.IntegerField(help_text=SAMPLE)
+    end = serializers.IntegerField(help_text=f"{SAMPLE}, inclusive")
+    beats = serializers.IntegerField()
+    rate_bpm = serializers.FloatField(allow_null=True, help_text="null where the episode has no rate (VF/VFL)")
+
+
+class HeartRateExtremeSerializer(serializers.Serializer):
+    bpm = serializers.FloatField()
+    start = serializers.IntegerField(help_text=f"{SAMPLE}: the first of the 8 beats' R-peak")
+    end = serializers.IntegerField(help_text=f"{SAMPLE}: the last of the 8 beats' R-peak")
+
+
+class HeartRateSummarySerializer(serializers.Serializer):
+    mean_bpm = serializers.FloatField(allow_null=True, help_text="Over the R-R intervals outside VF, noise and gaps")
+    hr_min = HeartRateExtremeSerializer(allow_null=True, help_text="The slowest 8 beats")
+    hr_max = HeartRateExtremeSerializer(allow_null=True, help_text="The fastest 8 beats")
+
+
+class HrvSerializer(serializers.Serializer):
+    sdnn_ms = serializers.FloatField(allow_null=True)
+    sdann_ms = serializers.FloatField(allow_null=True, help_text="null under an hour of 5-minute segments")
+    rmssd_ms = serializers.FloatField(allow_null=True)
+    pnn50_pct = serializers.FloatField(allow_null=True)
+    nn_count = serializers.IntegerField(help_text="Normal-to-normal intervals the figures are over")
+    reason = serializers.CharField(allow_null=True, help_text="Why the figures are null, where they are")
+
+
+class EctopySerializer(serializers.Serializer):
+    total = serializers.IntegerField()
+    isolated = serializers.IntegerField()
+    couplets = serializers.IntegerField()
+    runs = serializers.IntegerField(help_text="Runs of 3 beats or more")
+    longest_run = RhythmEpisodeSerializer(allow_null=True)
+    fastest_run = RhythmEpisodeSerializer(allow_null=True)
+
+
+class VentricularEctopySerializer(EctopySerializer):
+    bigeminy_episodes = serializers.IntegerField()
+    trigeminy_episodes = serializers.IntegerField()
+
+
+class SupraventricularEctopySerializer(EctopySerializer):
+    in_af = serializers.IntegerField(
+        required=False, help_text="Beats called S inside or running into AF or flutter, not counted as ectopy"
+    )
+
+
+class AfSummarySerializer(serializers.Serializer):
+    episodes = serializers.IntegerField(help_text="AF and flutter episodes")
+    flutter_episodes = serializers.IntegerField()
+    duration_s = serializers.FloatField()
+    burden_pct = serializers.FloatField(help_text="AF time over the time whose rhythm could be read (`burden_of`)")
+    burden_of = serializers.CharField(required=False, help_text="What the burden is a share of, in words")
+
+
+class PauseSummarySerializer(serializers.Serializer):
+    count = serializers.IntegerField(help_text="Pauses of 2 s or more, asystole among them")
+    longest = RhythmEpisodeSerializer(allow_null=True)
+
+
+class HourlyRowSerializer(serializers.Serializer):
+    hour = serializers.IntegerField(help_text="From the start of the recording, from 0")
+    beats = serializers.IntegerField()
+    hr_min = serializers.FloatField(allow_null=True)
+    hr_mean = serializers.FloatField(allow_null=True)
+    hr_max = serializers.FloatField(allow_null=True)
+    v = serializers.IntegerField()
+    s = serializers.IntegerField()
+
+
+class RhythmSummarySerializer(serializers.Serializer):
+    duration_s = serializers.FloatField()
+    beats_analysed = serializers.IntegerField(
+        required=False, help_text="Beats the rhythm figures are over (outside VF/VFL, noise and gaps)"
+    )
+    beats_left_out = serializers.IntegerField(
+        required=False,
+        help_text="Detections inside VF/VFL, noise or a gap, or faint marks inside a pause: in the class counts only",
+    )
+    vf = RhythmEpisodeSerializer(many=True, help_text="VF/VFL episodes (with those a doctor rejected: see the events)")
+    asystole = RhythmEpisodeSerializer(many=True, required=False)
+    no_signal = RhythmSpanSerializer(
+        many=True, required=False, help_text="Stretches without signal (lost samples, a lead off)"
+    )
+    no_signal_s = serializers.FloatField(required=False)
+    noise = RhythmSpanSerializer(many=True, required=False, help_text="Stretches too noisy to read")
+    noise_s = serializers.FloatField(required=False)
+    heart_rate = HeartRateSummarySerializer()
+    hrv = HrvSerializer()
+    ventricular = VentricularEctopySerializer()
+    supraventricular = SupraventricularEctopySerializer()
+    af = AfSummarySerializer()
+    pauses = PauseSummarySerializer()
+    event_counts = serializers.DictField(
+        child=serializers.IntegerField(), required=False, help_text="Events by type (the events' own list pages them)"
+    )
+    hourly = HourlyRowSerializer(many=True)
+    hourly_extreme_beats = serializers.IntegerField(
+        required=False, help_text="Beats the hourly minimum and maximum are over"
+    )
