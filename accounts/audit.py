@@ -66,6 +66,8 @@ NOT_AUDITED_ROUTES = {
     "api:root",  # where the resources are: no record in it
     "api:schema",
     "api:docs",
+    "api:schema-without-slash",
+    "api:docs-without-slash",
     "api:not-found",
     "api:model-version-list",
     "api:model-version-detail",

@@ -27,8 +27,8 @@ urlpatterns = [
     path("schema/", schema_view, name="schema"),
     path("docs/", docs_view, name="docs"),
     # and without the slash, as every other API path is written (they had been 404 "No such API endpoint.")
-    path("schema", schema_view),
-    path("docs", docs_view),
+    path("schema", schema_view, name="schema-without-slash"),
+    path("docs", docs_view, name="docs-without-slash"),
     path("", csrf_exempt(lambda request: root(request)), name="root"),
     *router.urls,
     re_path(r"^", csrf_exempt(lambda request: not_found(request)), name="not-found"),
