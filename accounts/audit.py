@@ -37,12 +37,14 @@ AUDITED_ROUTES: dict[str, tuple[str, str | None, str]] = {
     "review-queue": ("diagnosis", None, A.VIEW),
     "review-create": ("diagnosis", "diagnosis_id", A.REVIEW),
     "event-review": ("event", "event_id", A.REVIEW),
+    "recording-interpret": ("recording", "recording_id", A.REVIEW),  # a doctor signs its interpretation
     "api:patient-list": ("patient", None, A.CREATE),
     "api:patient-detail": ("patient", "pk", A.UPDATE),
     "api:recording-list": ("recording", None, A.CREATE),
     "api:recording-detail": ("recording", "pk", A.UPDATE),
     "api:recording-beats": ("recording", "pk", A.VIEW),
     "api:recording-events": ("recording", "pk", A.VIEW),
+    "api:recording-interpretations": ("recording", "pk", A.REVIEW),  # GET: a view; POST: a signing
     "api:recording-fhir": ("recording", "pk", A.EXPORT),
     "api:recording-export": ("recording", "pk", A.EXPORT),
     "api:diagnosis-list": ("diagnosis", None, A.VIEW),

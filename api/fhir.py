@@ -8,7 +8,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from diagnostics import selectors
-from diagnostics.models import Diagnosis, ECGRecording, Review
+from diagnostics.models import Diagnosis, ECGRecording, Interpretation, Review
 from ecg.clock import seconds_cut
 from ecg.constants import AAMI_CLASSES, AAMI_NAMES
 from ecg.rhythm.analysis import burden_of
@@ -447,6 +447,10 @@ def bundle(*, recording: ECGRecording, diagnosis: Diagnosis, signal=None, beats=
     # A doctor's review changes the MI flag's interpretation, the episodes' counts and the conclusion: the
     # report is then "amended", issued when the latest review was made, and so are the Observations it changed.
     reviewed_at = [r.created_at for r in episode_reviews.values()] + ([mi_review.created_at] if mi_review else [])
+    # A doctor's signed interpretation makes it a signed report: amended too, and issued when signed if that is later.
+    interpretation = selectors.interpretation_current(recording=recording)
+    if interpretation is not None:
+        reviewed_at.append(interpretation.created_at)
     amended = bool(reviewed_at)
     issued = max(reviewed_at, default=diagnosis.created_at).isoformat()
     observations: list[dict] = []
@@ -594,6 +598,7 @@ def bundle(*, recording: ECGRecording, diagnosis: Diagnosis, signal=None, beats=
         "issued": issued,
         "result": [{"reference": ref} for ref in observation_refs],
         "conclusion": (
+            f"{_interpretation_conclusion(interpretation)}"
             f"{_rhythm_conclusion(diagnosis.rhythm, recording.sampling_rate, rejected)}"
             f"{diagnosis.beat_count} beats: {counts}. {_mi_conclusion(diagnosis, mi_review)} "
             f"Models: heartbeat {diagnosis.heartbeat_model.version}, MI {diagnosis.mi_model.version}."
@@ -603,6 +608,10 @@ def bundle(*, recording: ECGRecording, diagnosis: Diagnosis, signal=None, beats=
         {"fullUrl": patient_ref, "resource": patient_resource},
         {"fullUrl": _urn("report", diagnosis.pk, namespace=here), "resource": report},
     ]
+    if interpretation is not None:
+        interpreter_ref = _urn("practitioner", interpretation.author_id, namespace=here)
+        report["resultsInterpreter"] = [{"reference": interpreter_ref, "display": interpretation.author.display_name}]
+        entries.append({"fullUrl": interpreter_ref, "resource": _practitioner(interpretation.author, here)})
     entries += [{"fullUrl": ref, "resource": obs} for ref, obs in zip(observation_refs, observations)]
     return {
         "resourceType": "Bundle",
@@ -630,6 +639,28 @@ def _effective(recording: ECGRecording) -> tuple[str, dict]:
         recording.recorded_at + timedelta(seconds=recording.sample_count / recording.sampling_rate)
     )
     return start, {"effectivePeriod": {"start": start, "end": end.isoformat()}}
+
+
+def _practitioner(user, here: str) -> dict:
+    """The doctor who signed the interpretation: their name, and their user id in a system of this installation."""
+    name: dict = {"text": user.display_name}
+    if user.last_name:
+        name["family"] = user.last_name
+    if user.first_name:
+        name["given"] = [user.first_name]
+    return {
+        "resourceType": "Practitioner",
+        "identifier": [{"system": f"urn:ecg-analyzer:{here}:user", "value": str(user.pk)}],
+        "name": [name],
+    }
+
+
+def _interpretation_conclusion(interpretation: Interpretation | None) -> str:
+    """The doctor's signed interpretation, leading the report's conclusion before the automatic analysis."""
+    if interpretation is None:
+        return ""
+    signed = timezone.localtime(interpretation.created_at).date().isoformat()
+    return f"Interpretation by {interpretation.author.display_name}, {signed}: {interpretation.text} "
 
 
 def _reviewed_by(review: Review) -> str:

@@ -17,6 +17,10 @@ class CanReviewOrReadOnly(BasePermission):
         return request.method in SAFE_METHODS or request.user.can_review
 
 
+class CanSignOrReadOnly(CanReviewOrReadOnly):
+    message = "Only doctors and administrators sign interpretations."
+
+
 class IsAdminOrReadOnly(BasePermission):
     message = (
         "Only the installation's administrators (superusers) create or activate model versions: "

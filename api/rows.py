@@ -18,7 +18,7 @@ import orjson
 from django.urls import get_script_prefix, reverse
 from django.utils import timezone
 
-from diagnostics.models import Diagnosis, ECGRecording
+from diagnostics.models import Diagnosis, ECGRecording, Interpretation
 from patients.models import Patient
 
 from .renderers import dumps
@@ -144,6 +144,17 @@ def _review(review, recording_id: int) -> dict:
     }
 
 
+def interpretation_row(interpretation: Interpretation, tz=None) -> dict:
+    return {
+        "id": interpretation.id,
+        "recording": interpretation.recording_id,
+        "text": interpretation.text,
+        "signed_by": {"id": interpretation.author_id, "name": interpretation.author.display_name},
+        "signed_at": when(interpretation.created_at, tz),
+        "amends": interpretation.amends_id,
+    }
+
+
 def diagnosis_row(diagnosis: Diagnosis) -> dict:
     review = diagnosis.latest_review()
     rhythm = diagnosis.rhythm
@@ -194,13 +205,18 @@ def recording_values(queryset):
     return queryset.values(*RECORDING_FIELDS)
 
 
-def recording_rows(rows: list[dict], diagnoses: dict[int, Diagnosis]) -> list[dict]:
-    """Rows of a page of recording_values; ``diagnoses`` by recording id, for those that are done."""
+def recording_rows(
+    rows: list[dict], diagnoses: dict[int, Diagnosis], interpretations: dict[int, Interpretation]
+) -> list[dict]:
+    """Rows of a page of recording_values; ``diagnoses`` and current ``interpretations`` by recording id, for those
+    that are done."""
     base = reverse("api:recording-list")
     tz = timezone.get_current_timezone()
     out = []
     for r in rows:
-        diagnosis = diagnoses.get(r["id"]) if r["status"] == ECGRecording.Status.DONE else None
+        done = r["status"] == ECGRecording.Status.DONE
+        diagnosis = diagnoses.get(r["id"]) if done else None
+        interpretation = interpretations.get(r["id"]) if done else None
         link = f"{base}/{r['id']}"
         out.append(
             {
@@ -223,7 +239,14 @@ def recording_rows(rows: list[dict], diagnoses: dict[int, Diagnosis]) -> list[di
                 "started_at": when(r["started_at"], tz),
                 "finished_at": when(r["finished_at"], tz),
                 "diagnosis": diagnosis_row(diagnosis) if diagnosis else None,
-                "links": {"self": link, "beats": f"{link}/beats", "events": f"{link}/events", "fhir": f"{link}/fhir"},
+                "interpretation": interpretation_row(interpretation, tz) if interpretation else None,
+                "links": {
+                    "self": link,
+                    "beats": f"{link}/beats",
+                    "events": f"{link}/events",
+                    "fhir": f"{link}/fhir",
+                    "interpretations": f"{link}/interpretations",
+                },
             }
         )
     return out
@@ -231,7 +254,7 @@ def recording_rows(rows: list[dict], diagnoses: dict[int, Diagnosis]) -> list[di
 
 _DONE = ECGRecording.Status.DONE.value
 assert _DONE.isidentifier()
-_NO_DIAGNOSIS = ',"diagnosis":null,"links":'
+_NO_DIAGNOSIS = ',"diagnosis":null,"interpretation":null,"links":'
 # Names of the leads: an array of strings (anything else is written by recording_rows), most often empty.
 _LEADS_EXACT = (
     "(page.leads = '[]' OR jsonb_typeof(page.leads) = 'null' OR "
@@ -246,8 +269,9 @@ def _sql_link(tail: str) -> str:
     return f"""'"' || %s::text || '/' || page.id || '{tail}"'"""
 
 
-# The rows of recording_rows without their diagnosis, for read_json_page with recording_json_params:
-# (id, the row's JSON text with "diagnosis":null, or NULL when recording_rows must write the row, done).
+# The rows of recording_rows without their diagnosis and interpretation, for read_json_page with
+# recording_json_params: (id, the row's JSON text with "diagnosis":null,"interpretation":null, or NULL when
+# recording_rows must write the row, done).
 RECORDING_JSON = (
     "page.id, CASE WHEN "
     + _sql_float_exact("sampling_rate")
@@ -283,6 +307,7 @@ RECORDING_JSON = (
             ("started_at", _sql_when(ECGRecording, "started_at")),
             ("finished_at", _sql_when(ECGRecording, "finished_at")),
             ("diagnosis", "'null'"),
+            ("interpretation", "'null'"),
             (
                 "links",
                 _sql_object(
@@ -291,6 +316,7 @@ RECORDING_JSON = (
                         ("beats", _sql_link("/beats")),
                         ("events", _sql_link("/events")),
                         ("fhir", _sql_link("/fhir")),
+                        ("interpretations", _sql_link("/interpretations")),
                     ]
                 ),
             ),
@@ -308,32 +334,38 @@ def recording_json_params() -> tuple:
 @functools.lru_cache(maxsize=64)
 def _recording_json_params(script_prefix: str) -> tuple:
     # reverse() cost a fifteenth of a list read; its answer changes only with the script prefix.
-    return (orjson.dumps(reverse("api:recording-list")).decode()[1:-1],) * 4
+    return (orjson.dumps(reverse("api:recording-list")).decode()[1:-1],) * 5
 
 
 def recording_results(
     fetched: list[tuple],
     diagnoses_of: Callable[[list[int]], dict[int, Diagnosis]],
     values_of: Callable[[list[int]], list[dict]],
+    interpretations_of: Callable[[list[int]], dict[int, Interpretation]],
 ) -> orjson.Fragment:
-    """The results of a page of RECORDING_JSON rows, as one JSON array: ``diagnoses_of`` the done recordings'
-    ids, by recording id, and ``values_of`` ids, recording_values of the rows PostgreSQL could not write."""
+    """The results of a page of RECORDING_JSON rows, as one JSON array: ``diagnoses_of`` and
+    ``interpretations_of`` the done recordings' ids, by recording id (the current interpretation of those that
+    have one), and ``values_of`` ids, recording_values of the rows PostgreSQL could not write."""
     done = [id_ for id_, _text, is_done in fetched if is_done]
     unwritten = [id_ for id_, text, _done in fetched if text is None]
     if not done and not unwritten:  # e.g. a page of queued recordings: the rows as PostgreSQL wrote them
         return page_results(fetched)
     diagnoses = diagnoses_of(done)
-    written_here = {r["id"]: r for r in recording_rows(values_of(unwritten), diagnoses)} if unwritten else {}
+    interpretations = interpretations_of(done)
+    written_here = (
+        {r["id"]: r for r in recording_rows(values_of(unwritten), diagnoses, interpretations)} if unwritten else {}
+    )
     texts = []
     for id_, text, _done in fetched:
         if text is None:
             if id_ in written_here:  # else deleted since the page was read
                 texts.append(dumps(written_here[id_]).decode())
             continue
-        diagnosis = diagnoses.get(id_)
-        if diagnosis is not None:
+        diagnosis, interpretation = diagnoses.get(id_), interpretations.get(id_)
+        if diagnosis is not None or interpretation is not None:
             head, _sep, links = text.rpartition(_NO_DIAGNOSIS)
-            diagnosis_text = dumps(diagnosis_row(diagnosis)).decode()
-            text = f'{head},"diagnosis":{diagnosis_text},"links":{links}'
+            diagnosis_text = dumps(diagnosis_row(diagnosis)).decode() if diagnosis is not None else "null"
+            interpretation_text = dumps(interpretation_row(interpretation)).decode() if interpretation else "null"
+            text = f'{head},"diagnosis":{diagnosis_text},"interpretation":{interpretation_text},"links":{links}'
         texts.append(text)
     return orjson.Fragment("[" + ",".join(texts) + "]")

@@ -4,7 +4,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from diagnostics.ingestion import sampling_rate_valid
-from diagnostics.models import Beat, Diagnosis, ECGRecording, Event, EventReview, Review
+from diagnostics.models import Beat, Diagnosis, ECGRecording, Event, EventReview, Interpretation, Review
 from ecg.clock import seconds_cut
 from ecg.constants import AAMI_CLASSES
 from ecg.io.readers import MAX_FS, MIN_FS
@@ -320,12 +320,54 @@ class DiagnosisSerializer(serializers.ModelSerializer):
         return {k: v for k, v in obj.rhythm.items() if k != "trend"}  # the per-minute trend is for the pages
 
 
+# --- interpretations --------------------------------------------------------------------------
+
+
+class SignerSerializer(serializers.Serializer):
+    id = serializers.IntegerField(help_text="The user's id in this installation.")
+    name = serializers.CharField(help_text="As pages, reports and FHIR name the doctor.")
+
+
+class InterpretationSerializer(serializers.ModelSerializer):
+    signed_by = serializers.SerializerMethodField()
+    signed_at = serializers.DateTimeField(source="created_at", read_only=True)
+    amends = serializers.IntegerField(
+        source="amends_id",
+        read_only=True,
+        allow_null=True,
+        help_text="The interpretation this one amends (the current one when it was signed); null for the first.",
+    )
+
+    class Meta:
+        model = Interpretation
+        fields = ["id", "recording", "text", "signed_by", "signed_at", "amends"]
+        read_only_fields = fields
+        extra_kwargs = {"text": {"help_text": "The doctor's interpretation; lines separated by \\n."}}
+
+    @extend_schema_field(SignerSerializer)
+    def get_signed_by(self, obj: Interpretation) -> dict:
+        return {"id": obj.author_id, "name": obj.author.display_name}
+
+
+class InterpretationCreateSerializer(StrictFields, serializers.Serializer):
+    text = Text(
+        trim_whitespace=False,
+        allow_blank=True,  # refused by the service, with its own message, as on the page
+        help_text="The interpretation: at most 4,000 characters once line breaks are written as \\n and the text is "
+        "stripped; not blank; no control characters but line breaks and tabs; to amend, a text that differs from "
+        "the current one.",
+    )
+
+
 # --- recordings ----------------------------------------------------------------------------
 
 
 class RecordingSerializer(serializers.ModelSerializer):
     progress = serializers.SerializerMethodField()
     diagnosis = serializers.SerializerMethodField()
+    interpretation = serializers.SerializerMethodField(
+        help_text="The doctor's current signed interpretation (the newest amendment); null until one is signed."
+    )
     links = serializers.SerializerMethodField()
 
     class Meta:
@@ -350,6 +392,7 @@ class RecordingSerializer(serializers.ModelSerializer):
             "started_at",
             "finished_at",
             "diagnosis",
+            "interpretation",
             "links",
         ]
         read_only_fields = fields
@@ -369,11 +412,18 @@ class RecordingSerializer(serializers.ModelSerializer):
         diagnosis = getattr(obj, "diagnosis", None) if obj.status == ECGRecording.Status.DONE else None
         return DiagnosisSerializer(diagnosis).data if diagnosis else None
 
+    @extend_schema_field(InterpretationSerializer(allow_null=True))
+    def get_interpretation(self, obj: ECGRecording):
+        if obj.status != ECGRecording.Status.DONE:  # only a finished analysis is interpreted
+            return None
+        current = obj.interpretations.select_related("author").order_by("-created_at", "-id").first()
+        return InterpretationSerializer(current).data if current else None
+
     @extend_schema_field(
         {
             "type": "object",
-            "properties": {k: {"type": "string"} for k in ("self", "beats", "events", "fhir")},
-            "required": ["self", "beats", "events", "fhir"],
+            "properties": {k: {"type": "string"} for k in ("self", "beats", "events", "fhir", "interpretations")},
+            "required": ["self", "beats", "events", "fhir", "interpretations"],
         }
     )
     def get_links(self, obj: ECGRecording) -> dict:
@@ -382,6 +432,7 @@ class RecordingSerializer(serializers.ModelSerializer):
             "beats": reverse("api:recording-beats", args=[obj.pk]),
             "events": reverse("api:recording-events", args=[obj.pk]),
             "fhir": reverse("api:recording-fhir", args=[obj.pk]),
+            "interpretations": reverse("api:recording-interpretations", args=[obj.pk]),
         }
 
 

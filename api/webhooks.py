@@ -1,9 +1,11 @@
 """Optional per-token webhooks: a POST to the token's URL whenever a diagnosis of its clinic is written,
-whenever a doctor reviews its MI flag or one of its rhythm events, and whenever one of its recordings fails.
+whenever a doctor reviews its MI flag or one of its rhythm events, whenever a doctor signs (or amends) a
+recording's interpretation, and whenever one of its recordings fails.
 
-The body is ``{"event": "diagnosis.created" | "diagnosis.reviewed" | "event.reviewed", "recording": id, "diagnosis": id, "mi_status": "screened" |
-"not_applicable" | "not_assessable", "mi_flag": bool, "url": path}`` (a review's notice adds which decision:
-`review_detail`, `event_review_detail`), or for a failed recording
+The body is ``{"event": "diagnosis.created" | "diagnosis.reviewed" | "event.reviewed" | "recording.interpreted",
+"recording": id, "diagnosis": id, "mi_status": "screened" | "not_applicable" | "not_assessable", "mi_flag": bool,
+"url": path}`` (a review's notice adds which decision: `review_detail`, `event_review_detail`; a signature's which
+interpretation, by whom and when: `interpretation_detail`), or for a failed recording
 ``{"event": "recording.failed", "recording": id, "error": the recording's error message, "url": path}``,
 signed with ``X-ECG-Signature: sha256=<HMAC-SHA256 of the body>`` keyed with the token's signing secret,
 shown to the administrator once. The secret is an HMAC of a random per-token salt under the server's
@@ -42,7 +44,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
-from diagnostics.models import Diagnosis, ECGRecording, EventReview, Review
+from diagnostics.models import Diagnosis, ECGRecording, EventReview, Interpretation, Review
 from diagnostics.services import recording_failed
 
 from .models import ApiToken
@@ -51,6 +53,7 @@ logger = logging.getLogger(__name__)
 DIAGNOSIS_CREATED = "diagnosis.created"
 DIAGNOSIS_REVIEWED = "diagnosis.reviewed"  # a doctor's decision on the MI flag
 EVENT_REVIEWED = "event.reviewed"  # a doctor's decision on a rhythm event
+RECORDING_INTERPRETED = "recording.interpreted"  # a doctor signed the recording's interpretation, or amended it
 RECORDING_FAILED = "recording.failed"  # the analysis of a recording failed: no diagnosis will come
 TIMEOUT_SECONDS = 10  # the longest wait for one step (connecting, a send, a read) of a delivery
 # The longest one attempt may take, whatever the receiver does: connecting, sending, its whole answer.
@@ -229,6 +232,21 @@ def _event_review_written(sender, instance: EventReview, created: bool, **kwargs
         )
 
 
+@receiver(post_save, sender=Interpretation, dispatch_uid="api-interpretation-webhooks")
+def _interpretation_written(sender, instance: Interpretation, created: bool, **kwargs):
+    """A doctor signed the recording's interpretation (or an amendment): the report is now a signed one."""
+    if not created:
+        return
+    diagnosis = Diagnosis.objects.filter(recording_id=instance.recording_id).first()
+    if diagnosis is not None:  # always, as only a finished analysis is interpreted
+        from .services import webhook_deliveries_create
+
+        tokens = subscribed_tokens(instance.clinic_id)
+        webhook_deliveries_create(
+            diagnosis=diagnosis, tokens=tokens, event=RECORDING_INTERPRETED, detail=interpretation_detail(instance)
+        )
+
+
 @receiver(recording_failed, dispatch_uid="api-recording-failed-webhooks")
 def _recording_failed(sender, recording_id: int, **kwargs):
     """A recording became failed (sent once per failure, in its transaction): the uploader stops waiting."""
@@ -242,8 +260,9 @@ def _recording_failed(sender, recording_id: int, **kwargs):
 def payload(subject: Diagnosis | ECGRecording, event: str = DIAGNOSIS_CREATED, detail: dict | None = None) -> bytes:
     """The notice's body: what happened and where to read it (the receiver fetches the recording, its
     events or its FHIR Bundle, which carry the doctors' decisions). ``subject`` is the diagnosis, or for
-    ``recording.failed`` the recording; ``detail`` (`review_detail`, `event_review_detail`) says which
-    decision a ``diagnosis.reviewed`` or ``event.reviewed`` notice is about."""
+    ``recording.failed`` the recording; ``detail`` (`review_detail`, `event_review_detail`,
+    `interpretation_detail`) says which decision or signature a ``diagnosis.reviewed``, ``event.reviewed`` or
+    ``recording.interpreted`` notice is about."""
     if isinstance(subject, ECGRecording):
         body = {
             "event": event,
@@ -282,6 +301,17 @@ def event_review_detail(review: EventReview) -> dict:
         "decision": review.decision,
         "reviewed_at": review.created_at.isoformat(),
         "events_url": reverse("api:recording-events", args=[review.event.recording_id]),
+    }
+
+
+def interpretation_detail(interpretation: Interpretation) -> dict:
+    """A ``recording.interpreted`` notice's own part: which interpretation, who signed it and when (the text is
+    read from the recording or its interpretations, over the API)."""
+    return {
+        "interpretation": interpretation.pk,
+        "signed_by": interpretation.author.display_name,
+        "signed_at": interpretation.created_at.isoformat(),
+        "interpretations_url": reverse("api:recording-interpretations", args=[interpretation.recording_id]),
     }
 
 

@@ -6,7 +6,7 @@ from django import forms
 from ecg.io.readers import MAX_FS, MIN_FS
 
 from . import ingestion
-from .models import EventReview, Review
+from .models import EventReview, Interpretation, Review
 
 
 class MultipleFileInput(forms.ClearableFileInput):
@@ -100,3 +100,14 @@ class ReviewForm(forms.Form):
 class EventReviewForm(forms.Form):
     decision = forms.ChoiceField(choices=EventReview.Decision.choices)
     note = forms.CharField(required=False, max_length=4000)
+
+
+class InterpretationForm(forms.Form):
+    # Not stripped or limited here: the service cleans the text and says what is wrong with it (the browser's
+    # maxlength counts a line break once, which it sends as two characters).
+    text = forms.CharField(
+        required=False,
+        strip=False,
+        label="Interpretation",
+        widget=forms.Textarea(attrs={"rows": 6, "maxlength": Interpretation.MAX_LENGTH}),
+    )

@@ -291,3 +291,41 @@ class EventReview(models.Model):
     @property
     def outcome(self) -> str:
         return self.OUTCOMES.get(self.decision, self.decision)
+
+
+class Interpretation(models.Model):
+    """A doctor's signed interpretation of a recording's report. Append-only: signing again adds an amendment,
+    which names the version it replaces (``amends``); the newest is the current one."""
+
+    MAX_LENGTH = 4000
+
+    recording = models.ForeignKey(ECGRecording, on_delete=models.PROTECT, related_name="interpretations")
+    clinic = models.ForeignKey("accounts.Clinic", on_delete=models.PROTECT, related_name="+")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    text = models.TextField()
+    # One amendment per version, and one first version per recording: two doctors signing at once cannot
+    # both amend the same version (interpretation_sign also locks the recording while it signs).
+    amends = models.OneToOneField(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="amended_by", editable=False
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["recording", "-created_at", "-id"])]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["recording"], condition=models.Q(amends__isnull=True), name="interpretation_one_first_version"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Interpretation {self.pk} of recording {self.recording_id}"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise PermissionError("interpretations are append-only: sign an amendment instead")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise PermissionError("interpretations are append-only")

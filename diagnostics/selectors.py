@@ -13,7 +13,7 @@ from ecg.io import readers
 from ecg.io.errors import SignalError
 from patients.models import Patient
 
-from .models import Beat, Diagnosis, ECGRecording, Event, EventReview, Review
+from .models import Beat, Diagnosis, ECGRecording, Event, EventReview, Interpretation, Review
 from .signal_uploads import reader_limits, timed_reader_limits
 
 
@@ -243,6 +243,41 @@ def diagnosis_list(*, user: User) -> QuerySet[Diagnosis]:
 
 def review_list(*, user: User) -> QuerySet[Review]:
     return Review.objects.filter(clinic_id=user.clinic_id).select_related("reviewer", "diagnosis")  # type: ignore[misc]
+
+
+def interpretation_list(*, recording: ECGRecording) -> QuerySet[Interpretation]:
+    """A recording's signed interpretations, newest (the current one) first, each with its author."""
+    return Interpretation.objects.filter(recording=recording).select_related("author").order_by("-created_at", "-id")
+
+
+def interpretation_current(*, recording: ECGRecording) -> Interpretation | None:
+    return interpretation_list(recording=recording).first()
+
+
+def interpretations_current(*, user: User, recording_ids: list[int]) -> dict[int, Interpretation]:
+    """The current interpretation of each of these recordings of the user's clinic that has one, by recording id,
+    in one query."""
+    if not recording_ids:
+        return {}
+    newest = Interpretation.objects.filter(recording_id=OuterRef("recording_id")).order_by("-created_at", "-id")
+    current = (
+        Interpretation.objects.filter(clinic_id=user.clinic_id, recording_id__in=recording_ids)  # type: ignore[misc]
+        .filter(pk=Subquery(newest.values("pk")[:1]))
+        .select_related("author")
+    )
+    return {i.recording_id: i for i in current}
+
+
+def interpretation_awaiting(*, user: User) -> QuerySet[ECGRecording]:
+    """The clinic's analysed signal recordings no doctor has interpreted yet, newest first: a doctor's worklist."""
+    return (
+        ECGRecording.objects.filter(  # type: ignore[misc]
+            clinic_id=user.clinic_id, status=ECGRecording.Status.DONE, kind=ECGRecording.Kind.SIGNAL
+        )
+        .filter(~Exists(Interpretation.objects.filter(recording=OuterRef("pk"))))
+        .select_related("patient")
+        .order_by("-created_at", "-id")
+    )
 
 
 def recording_stored_signal(*, recording: ECGRecording) -> readers.Signal:

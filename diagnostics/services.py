@@ -1,7 +1,9 @@
 import hashlib
 import io
 import logging
+import re
 import time
+import unicodedata
 import uuid
 from collections.abc import Sequence
 from datetime import datetime, timedelta
@@ -19,13 +21,21 @@ from django.utils import timezone
 from accounts.models import User
 from ecg.constants import AAMI_CLASSES
 from ecg.io.errors import SignalError
-from ecgsite.errors import IdempotencyKeyReused, Invalid, NotAllowed, ReviewRefused, StorageUnavailable, UploadRefused
+from ecgsite.errors import (
+    Conflict,
+    IdempotencyKeyReused,
+    Invalid,
+    NotAllowed,
+    ReviewRefused,
+    StorageUnavailable,
+    UploadRefused,
+)
 from mlmodels.models import ModelVersion
 from mlmodels.selectors import active_model_versions
 from patients.models import Patient
 
 from . import ingestion
-from .models import Beat, Diagnosis, ECGRecording, Event, EventReview, IdempotencyRecord, Review
+from .models import Beat, Diagnosis, ECGRecording, Event, EventReview, IdempotencyRecord, Interpretation, Review
 
 logger = logging.getLogger(__name__)
 PROGRESS_CHUNK = 4096
@@ -741,4 +751,66 @@ def event_review_create(*, user: User, event: Event, decision: str, note: str = 
         )
     return EventReview.objects.create(
         event=event, clinic_id=event.clinic_id, reviewer=user, decision=decision, note=note.strip()
+    )
+
+
+# Line breaks as browsers, word processors and other systems send them; each is stored as a line feed.
+_LINE_BREAKS = re.compile("\r\n|[\r\u0085\u2028\u2029]")
+
+
+def interpretation_text_clean(text: str) -> str:
+    """An interpretation's text as it is signed: every line break a line feed, no blank lines or spaces around
+    it; Invalid (field ``text``) when it is blank, longer than Interpretation.MAX_LENGTH, or holds a control
+    character other than a line break or a tab."""
+    text = _LINE_BREAKS.sub("\n", text).strip()
+    if not text:
+        raise Invalid("Write the interpretation: the text is blank.", field="text", code="validation_error")
+    if len(text) > Interpretation.MAX_LENGTH:
+        raise Invalid(
+            f"The interpretation is {len(text):,} characters long; at most {Interpretation.MAX_LENGTH:,} are allowed.",
+            field="text",
+            code="validation_error",
+        )
+    for line_number, line in enumerate(text.split("\n"), 1):
+        for column, character in enumerate(line, 1):
+            if character != "\t" and unicodedata.category(character) == "Cc":
+                raise Invalid(
+                    f"The text holds a control character (U+{ord(character):04X}) at line {line_number}, column "
+                    f"{column}: only line breaks and tabs are allowed. Remove it and sign again.",
+                    field="text",
+                    code="validation_error",
+                )
+    return text
+
+
+@transaction.atomic
+def interpretation_sign(*, user: User, recording: ECGRecording, text: str) -> Interpretation:
+    """A doctor's signed interpretation of a recording's result, or an amendment of the current one (which it
+    names); earlier versions are kept. Only once the analysis is done, and only a text that differs from the
+    current one."""
+    if not user.can_review:
+        raise NotAllowed("only doctors and administrators sign interpretations")
+    if recording.clinic_id != user.clinic_id:
+        raise NotAllowed("the recording belongs to another clinic")
+    # Locked while signing: two doctors signing at once each amend the version the other did not sign over.
+    locked = ECGRecording.objects.select_for_update().get(pk=recording.pk)
+    if locked.status == ECGRecording.Status.FAILED:
+        raise Conflict(
+            "The analysis of this recording failed: there is no result to interpret.", code="recording_failed"
+        )
+    if locked.status != ECGRecording.Status.DONE or not Diagnosis.objects.filter(recording=locked).exists():
+        raise Conflict(
+            f"The recording is {locked.get_status_display().lower()}: it can be interpreted once its analysis is done.",
+            code="not_ready",
+        )
+    text = interpretation_text_clean(text)
+    current = locked.interpretations.order_by("-created_at", "-id").first()
+    if current is not None and current.text == text:
+        raise Invalid(
+            "The text is unchanged from the current interpretation: change it to sign an amendment.",
+            field="text",
+            code="unchanged",
+        )
+    return Interpretation.objects.create(
+        recording=locked, clinic_id=locked.clinic_id, author=user, text=text, amends=current
     )

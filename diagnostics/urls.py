@@ -14,6 +14,7 @@ urlpatterns = [
     path("recordings/<int:recording_id>/review/", views.recording_review, name="recording-review"),
     path("recordings/<int:recording_id>/report/", views.recording_report, name="recording-report"),
     path("recordings/<int:recording_id>/rhythm/", views.recording_rhythm, name="recording-rhythm"),
+    path("recordings/<int:recording_id>/interpretation/", views.recording_interpret, name="recording-interpret"),
     path("events/<int:event_id>/reviews/", views.event_review, name="event-review"),
     path("reviews/", views.review_queue, name="review-queue"),
     path("diagnoses/<int:diagnosis_id>/reviews/", views.review_create, name="review-create"),

@@ -4,6 +4,7 @@ from typing import NamedTuple
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
+from django.db.models import Count, Window
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -15,14 +16,14 @@ from accounts.models import AuditEvent
 from ecg.clock import clock, seconds_from_clock
 from ecg.constants import AAMI_CLASSES, AAMI_NAMES, BEAT_FS
 from ecg.io.errors import SignalError
-from ecgsite.errors import IdempotencyKeyReused, Invalid, UploadRefused
+from ecgsite.errors import Conflict, IdempotencyKeyReused, Invalid, UploadRefused
 from ecgsite.http import status_for
 from mlmodels.models import ModelVersion
 from mlmodels.selectors import active_model_versions
 from patients.selectors import patient_get
 
 from . import holter, plots, selectors, services, twelve_lead
-from .forms import EventReviewForm, ReviewForm, UploadForm
+from .forms import EventReviewForm, InterpretationForm, ReviewForm, UploadForm
 from .models import Beat, Diagnosis, ECGRecording, Event
 
 BEATS_PER_PAGE = 50
@@ -41,8 +42,14 @@ def dashboard(request):
     alarms = list(life_threatening[:20])
     for r in alarms:  # the first episode awaiting a decision, on the event list's page that holds it
         r.alarm_place = holter.first_alarm_place(r)
+    to_interpret = []
+    if request.user.can_review:  # a doctor's worklist: its rows and how many there are in all, in one query
+        awaiting_interpretation = selectors.interpretation_awaiting(user=request.user)
+        to_interpret = list(awaiting_interpretation.annotate(in_all=Window(Count("pk")))[:20])
     context = {
         "life_threatening": alarms,
+        "to_interpret": to_interpret,
+        "to_interpret_more": to_interpret[0].in_all - len(to_interpret) if to_interpret else 0,  # type: ignore[attr-defined]
         "today_date": today,
         "today": today_qs[:20],
         "pending": pending[:20],
@@ -54,6 +61,7 @@ def dashboard(request):
             "failed": failed.count(),
             "awaiting": awaiting.count(),
             "life_threatening": life_threatening.count(),
+            "to_interpret": to_interpret[0].in_all if to_interpret else 0,  # type: ignore[attr-defined]
         },
         "models_missing": _missing_models(),
     }
@@ -114,6 +122,11 @@ def _submit_once(request, form, **upload) -> ECGRecording:
 
 def recording_detail(request, recording_id: int):
     recording = selectors.recording_get(user=request.user, recording_id=recording_id)
+    return _detail_page(request, recording)
+
+
+def _detail_page(request, recording: ECGRecording, interpretation_form: InterpretationForm | None = None, status=200):
+    """The recording's page; with ``interpretation_form``, the interpretation form as it was sent, with its error."""
     context = _result_context(request, recording)
     diagnosis = context["diagnosis"]
     context["models_missing"] = _missing_models() if recording.is_pending else []
@@ -128,21 +141,71 @@ def recording_detail(request, recording_id: int):
             context["events_type"] = holter.event_type_wanted(request)
             context["event_types"] = holter.event_type_counts(recording)
             context["event_review_form"] = EventReviewForm() if request.user.can_review else None
-            _messages_beside_events(request, context)
-    return render(request, "diagnostics/recording_detail.html", context)
+    context.update(_interpretation_context(request, recording, diagnosis, interpretation_form))
+    _messages_in_place(request, context)
+    return render(request, "diagnostics/recording_detail.html", context, status=status)
 
 
-def _messages_beside_events(request, context: dict) -> None:
-    """An event review's message beside that event, where the page scrolls to, not at the page's top out of
-    view (the messages for events not on this page stay at the top)."""
-    rows = {f"event-{row['event'].pk}": row for row in context["event_rows"]}
+def _interpretation_context(request, recording: ECGRecording, diagnosis, form: InterpretationForm | None) -> dict:
+    """The interpretation section: the current version, the one it amends and the earlier ones, and for a doctor
+    the form (the current text to amend) with how many VF/VFL and asystole episodes await a decision."""
+    versions = list(selectors.interpretation_list(recording=recording)) if diagnosis else []
+    current = versions[0] if versions else None
+    context: dict[str, object] = {
+        "interpretation": current,
+        "interpretation_amends": next((v for v in versions if current and v.pk == current.amends_id), None),
+        "interpretation_earlier": versions[1:],
+        "interpretation_form": form,
+    }
+    if diagnosis and request.user.can_review:
+        if form is None:
+            context["interpretation_form"] = InterpretationForm(initial={"text": current.text} if current else None)
+        waiting = selectors.life_threatening_awaiting(user=request.user).filter(pk=recording.pk).first()
+        if waiting is not None:  # annotated by the selector
+            context["interpretation_alarms"] = waiting.unreviewed_events  # type: ignore[attr-defined]
+            context["interpretation_alarm_place"] = holter.first_alarm_place(waiting)
+    return context
+
+
+def _messages_in_place(request, context: dict) -> None:
+    """An event review's message beside that event, and a signature's in the interpretation section, where the
+    page scrolls to, not at the page's top out of view (the messages for events not on this page stay at the
+    top)."""
+    rows = {f"event-{row['event'].pk}": row for row in context.get("event_rows", [])}
     top = []
     for message in messages.get_messages(request):
-        if message.extra_tags in rows:
+        if message.extra_tags == "interpretation":
+            context.setdefault("interpretation_messages", []).append(message)
+        elif message.extra_tags in rows:
             rows[message.extra_tags].setdefault("messages", []).append(message)
         else:
             top.append(message)
     context["messages"] = top
+
+
+@require_POST
+def recording_interpret(request, recording_id: int):
+    """A doctor signs the recording's interpretation, or an amendment of it; a refusal shows the page again with
+    the text as typed and the reason beside it."""
+    if not request.user.can_review:
+        raise PermissionDenied("Only doctors and administrators sign interpretations.")
+    recording = selectors.recording_get(user=request.user, recording_id=recording_id)
+    form = InterpretationForm(request.POST)
+    status = 400
+    if form.is_valid():
+        try:
+            interpretation = services.interpretation_sign(
+                user=request.user, recording=recording, text=form.cleaned_data["text"]
+            )
+        except (Invalid, Conflict) as exc:
+            form.add_error("text", exc.message)
+            status = status_for(exc)
+        else:
+            what = "Amended interpretation" if interpretation.amends_id else "Interpretation"
+            messages.success(request, f"{what} signed.", extra_tags="interpretation")
+            return redirect(reverse("recording-detail", args=[recording.pk]) + "#interpretation")
+    form.fields["text"].widget.attrs.update({"aria-invalid": "true", "aria-describedby": "interpretation-error"})
+    return _detail_page(request, recording, interpretation_form=form, status=status)
 
 
 def recording_rhythm(request, recording_id: int):
@@ -552,6 +615,7 @@ def recording_report(request, recording_id: int):
     recording = selectors.recording_get(user=request.user, recording_id=recording_id)
     context = _result_context(request, recording)
     if context["diagnosis"]:
+        context["interpretation"] = selectors.interpretation_current(recording=recording)
         beats = list(selectors.beat_list(recording=recording)[:200])
         context["strip"] = plots.report_strip(recording, beats)
         rhythm = context["diagnosis"].rhythm

@@ -22,6 +22,7 @@ from patients import selectors as patients_selectors
 from .. import fhir, rows, serializers, uploads
 from ..exceptions import ApiError, Conflict
 from ..parsers import BoundedJSONParser
+from ..permissions import CanSignOrReadOnly, IsClinicMember
 from ..renderers import FHIR_JSON, CsvRenderer, FhirJsonRenderer, FhirNegotiation, OrjsonRenderer
 from ..schema import ERRORS
 from .base import IF_NONE_MATCH, WHOLE_NUMBER, ApiViewSet
@@ -129,7 +130,7 @@ class RecordingViewSet(ApiViewSet):
         "events": ("type",),
         "fhir": ("_format",),
     }
-    paginated_actions = ("list", "beats", "events")
+    paginated_actions = ("list", "beats", "events", "interpretations")
     queryset = ECGRecording.objects.none()
     parser_classes = [BoundedJSONParser, MultiPartParser, FormParser]
 
@@ -159,13 +160,17 @@ class RecordingViewSet(ApiViewSet):
         def diagnoses_of(ids: list[int]):
             return diagnostics_selectors.diagnoses_of_recordings(user=request.user, recording_ids=ids)
 
+        def interpretations_of(ids: list[int]):
+            return diagnostics_selectors.interpretations_current(user=request.user, recording_ids=ids)
+
         def with_diagnoses(page: list[dict]) -> list[dict]:
-            return rows.recording_rows(
-                page, diagnoses_of([r["id"] for r in page if r["status"] == ECGRecording.Status.DONE])
-            )
+            done = [r["id"] for r in page if r["status"] == ECGRecording.Status.DONE]
+            return rows.recording_rows(page, diagnoses_of(done), interpretations_of(done))
 
         def from_json(fetched: list[tuple]):
-            return rows.recording_results(fetched, diagnoses_of, lambda ids: list(values().filter(id__in=ids)))
+            return rows.recording_results(
+                fetched, diagnoses_of, lambda ids: list(values().filter(id__in=ids)), interpretations_of
+            )
 
         clinic_id = request.user.clinic_id
         shape = None
@@ -372,12 +377,56 @@ class RecordingViewSet(ApiViewSet):
         return self.get_paginated_response(data)
 
     @extend_schema(
+        summary="The doctors' signed interpretations of the recording, newest (the current one) first",
+        description=(
+            "Every version is kept: an amendment names the version it amends (`amends`). The current one is also "
+            "the recording's `interpretation`."
+        ),
+        parameters=[IF_NONE_MATCH],
+        responses={200: serializers.InterpretationSerializer(many=True)},
+    )
+    @action(
+        detail=True,
+        methods=["get"],
+        url_path="interpretations",
+        url_name="interpretations",
+        permission_classes=[IsClinicMember, CanSignOrReadOnly],
+    )
+    def interpretations(self, request, pk):
+        recording = diagnostics_selectors.recording_get(user=request.user, recording_id=int(pk))
+        interpretations = diagnostics_selectors.interpretation_list(recording=recording)
+        return self.paginated(interpretations, serializers.InterpretationSerializer)
+
+    @extend_schema(
+        summary="Sign the recording's interpretation, or an amendment of it (doctors and administrators)",
+        description=(
+            "Once the recording is done (409 `not_ready` before, `recording_failed` once its analysis failed). "
+            "Signing again amends the current interpretation, which is kept: the text must differ from it (400 "
+            "`unchanged`). Line breaks are stored as \\n and the text stripped; at most 4,000 characters, not blank, "
+            "no control characters but line breaks and tabs (400 `validation_error`)."
+        ),
+        request=serializers.InterpretationCreateSerializer,
+        responses={201: serializers.InterpretationSerializer},
+    )
+    @interpretations.mapping.post
+    def interpretation_sign(self, request, pk):
+        recording = diagnostics_selectors.recording_get(user=request.user, recording_id=int(pk))
+        serializer = serializers.InterpretationCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        interpretation = diagnostics_services.interpretation_sign(
+            user=request.user, recording=recording, text=serializer.validated_data["text"]
+        )
+        return Response(serializers.InterpretationSerializer(interpretation).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
         summary="The recording's result as a FHIR R4 Bundle",
         description=(
             "A Bundle (type collection) with the Patient, a DiagnosticReport, Observations for the beat-class counts, "
             "the MI score and flag, the heart rate (signals), and the ECG as an Observation with valueSampledData "
             "(MDC 131328 and one component per lead). 409 until the recording is done. Once a doctor has reviewed the "
-            "MI flag or a VF/VFL or asystole episode, the report is `amended`, issued at the latest review. Asked for "
+            "MI flag or a VF/VFL or asystole episode, or signed an interpretation, the report is `amended`, issued at "
+            "the latest of these; a signed interpretation leads its `conclusion`, and its doctor is the report's "
+            "`resultsInterpreter`, a Practitioner of the Bundle. Asked for "
             "application/fhir+json (Accept, or FHIR's `_format`), errors are OperationOutcomes."
         ),
         parameters=[

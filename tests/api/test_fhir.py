@@ -6,6 +6,7 @@ from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.diagnosticreport import DiagnosticReport
 from fhir.resources.R4B.observation import Observation
 from fhir.resources.R4B.patient import Patient as FhirPatient
+from fhir.resources.R4B.practitioner import Practitioner
 
 from diagnostics.models import ECGRecording
 
@@ -14,7 +15,13 @@ from .test_recordings import ecg_like
 
 pytestmark = pytest.mark.django_db
 MDC = "urn:oid:2.16.840.1.113883.6.24"
-MODELS = {"Bundle": Bundle, "DiagnosticReport": DiagnosticReport, "Observation": Observation, "Patient": FhirPatient}
+MODELS = {
+    "Bundle": Bundle,
+    "DiagnosticReport": DiagnosticReport,
+    "Observation": Observation,
+    "Patient": FhirPatient,
+    "Practitioner": Practitioner,
+}
 
 
 def fetch_valid_bundle(api, recording) -> dict:

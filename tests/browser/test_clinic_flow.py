@@ -139,6 +139,7 @@ def test_staff_upload_a_doctor_confirms_and_staff_see_the_outcome(
     # The doctor finds the flag on the dashboard and in the queue, and confirms it from the keyboard.
     log_in(page, "doctor_a")
     expect(page.locator("#flagged")).to_contain_text("Okafor, Grace")
+    expect(page.locator("#awaiting-interpretation")).to_contain_text("Okafor, Grace")  # the analysed signal
     assert_accessible(page)
     page.get_by_role("link", name="Review queue").click()
     # MIT-BIH's MLII is not a lead the MI screen is valid for: only the beat file is queued.
@@ -167,12 +168,27 @@ def test_staff_upload_a_doctor_confirms_and_staff_see_the_outcome(
     page.set_viewport_size(DESKTOP)
     assert Review.objects.get().decision == "confirm"
 
+    # The doctor signs the recording's interpretation, which the printed report then carries.
+    page.goto(f"/recordings/{beats_id}/#interpretation")
+    section = page.locator("#interpretation")
+    expect(section).to_contain_text("Not yet interpreted")
+    page.get_by_label("Your interpretation").fill("Q waves in the trace.\nMI confirmed; refer to cardiology.")
+    page.get_by_role("button", name="Sign interpretation").click()
+    expect(section.locator(".messages")).to_contain_text("Interpretation signed.")
+    expect(section.locator("[data-interpretation]")).to_contain_text("MI confirmed; refer to cardiology.")
+    expect(section).to_contain_text("Signed by doctor_a on")
+    expect(page.get_by_role("button", name="Sign amended interpretation")).to_be_visible()
+    assert_accessible(page)
+    shot(page, "13b-interpretation-signed")
+
     # The printable report.
     page.get_by_role("link", name="Printable report").click()
     expect(page.get_by_role("heading", name="ECG report")).to_be_visible()
     expect(page.locator("figure.strip:not(.event-strip) svg.paper polyline")).to_have_count(1)
     expect(page.locator(".report")).to_contain_text("MI confirmed")
     expect(page.locator(".report")).to_contain_text("tiny-1")
+    expect(page.locator(".report-interpretation")).to_contain_text("Q waves in the trace.")
+    expect(page.locator(".report-interpretation")).to_contain_text("Electronically signed by doctor_a on")
     assert_accessible(page)
     shot(page, "14-report")
     page.emulate_media(media="print")
@@ -186,6 +202,10 @@ def test_staff_upload_a_doctor_confirms_and_staff_see_the_outcome(
     page.goto(f"/recordings/{beats_id}/")
     expect(page.locator("[data-outcome]")).to_contain_text("MI confirmed")
     expect(page.locator("[data-outcome]")).to_contain_text("doctor_a")
+    expect(page.locator("#interpretation")).to_contain_text("Signed by doctor_a on")
+    expect(page.get_by_role("button", name=re.compile(r"^Sign (amended )?interpretation$"))).to_have_count(
+        0
+    )  # staff read it, sign nothing
     assert_accessible(page)
     shot(page, "16-staff-see-outcome")
     page.set_viewport_size(TABLET)
