@@ -75,8 +75,16 @@ class ApiAutoSchema(AutoSchema):
         # export.csv answers CSV only (it goes by Accept; a ?format= other than csv is 406): the parameter would mislead
         return [] if self._streams_csv() else super()._get_format_parameters()
 
+    def _is_webhook(self) -> bool:
+        # a webhook's notice (api.webhook_schema) is drawn through a stand-in view: the receiver's answers are its own
+        from .views.base import ApiViewSet
+
+        return not isinstance(self.view, ApiViewSet)
+
     def _get_response_bodies(self, direction="response"):
         responses = super()._get_response_bodies(direction)
+        if self._is_webhook():
+            return responses
         codes = READ_ERRORS + ("409",) if self.method == "GET" else tuple(ERRORS)
         if self.method not in ("PUT", "PATCH"):  # the preconditions of a patient's change (check_preconditions)
             codes = tuple(code for code in codes if code != "412")
@@ -98,6 +106,8 @@ class ApiAutoSchema(AutoSchema):
 
     def _get_response_headers_for_code(self, status_code, direction="response") -> dict:
         headers = super()._get_response_headers_for_code(status_code, direction)
+        if self._is_webhook():
+            return headers
         names: tuple[str, ...] = ()
         patient = self._is_patients() and getattr(self.view, "action", None) in (
             "retrieve",
@@ -197,7 +207,8 @@ def postprocess(result, generator, request, public):
 
     - under OpenAPI 3.1, any ``nullable`` left is written as a null type (``_nullable_as_3_1``);
     - every operationId is a plain identifier: ``recordings_export.csv_retrieve`` (from the path
-      ``export.csv``) stops some code generators, so any other character becomes ``_``."""
+      ``export.csv``) stops some code generators, so any other character becomes ``_``;
+    - each webhook carries its signature headers (drf-spectacular draws none for a webhook)."""
     if str(result.get("openapi", "")).startswith("3.1"):
         result["paths"] = _nullable_as_3_1(result.get("paths", {}))
         components = result.get("components", {})
@@ -207,4 +218,8 @@ def postprocess(result, generator, request, public):
         for operation in operations.values():
             if isinstance(operation, dict) and "operationId" in operation:
                 operation["operationId"] = re.sub(r"[^A-Za-z0-9_]", "_", operation["operationId"])
+    from .webhook_schema import SIGNATURE_HEADERS
+
+    for item in result.get("webhooks", {}).values():  # each notice's signature headers
+        item["post"]["parameters"] = SIGNATURE_HEADERS
     return result

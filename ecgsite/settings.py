@@ -405,6 +405,17 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # The notices POSTed to a token's webhook URL (OpenAPI 3.1's webhooks section): their bodies and headers.
+    "WEBHOOKS": [
+        f"api.webhook_schema.{name}"
+        for name in (
+            "diagnosis_created",
+            "diagnosis_reviewed",
+            "event_reviewed",
+            "recording_interpreted",
+            "recording_failed",
+        )
+    ],
     # drf-spectacular's enum hook, then ours: null as 3.1 writes it, operationIds that are identifiers.
     "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "api.schema.postprocess"],
     # Reviews of a diagnosis and of a rhythm event both have a "decision" with different choices.

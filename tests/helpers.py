@@ -148,3 +148,26 @@ def damaged_library(module, directory, monkeypatch) -> Iterator[None]:
         yield
     finally:
         module.library.cache_clear()
+
+
+def _closed(node):
+    """A schema with every object closed to keys it does not name (a map, such as event_counts, stays open), its
+    references into components/schemas made references into $defs."""
+    if isinstance(node, dict):
+        node = {key: _closed(value) for key, value in node.items()}
+        if "properties" in node and "additionalProperties" not in node:
+            node["additionalProperties"] = False
+        if isinstance(node.get("$ref"), str):
+            node["$ref"] = node["$ref"].replace("#/components/schemas/", "#/$defs/")
+        return node
+    return [_closed(item) for item in node] if isinstance(node, list) else node
+
+
+def strict_validator(openapi: dict, component: str):
+    """A JSON Schema validator of the OpenAPI document's ``component`` that refuses a key the schema does not
+    name: what the API sends must be what it documents, no key more or fewer."""
+    import jsonschema_rs
+
+    return jsonschema_rs.Draft202012Validator(
+        {"$ref": f"#/$defs/{component}", "$defs": _closed(openapi["components"]["schemas"])}
+    )

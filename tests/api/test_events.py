@@ -118,29 +118,15 @@ def test_the_recording_resource_carries_the_rhythm_summary(api_as, staff_a, rhyt
     assert body["links"]["events"] == f"/api/v1/recordings/{rhythm_recording.pk}/events"
 
 
-def _strict(node):
-    """The schema with every object closed to keys it does not name (a map such as event_counts stays open)."""
-    if isinstance(node, dict):
-        node = {key: _strict(value) for key, value in node.items()}
-        if "properties" in node and "additionalProperties" not in node:
-            node["additionalProperties"] = False
-        if isinstance(node.get("$ref"), str):
-            node["$ref"] = node["$ref"].replace("#/components/schemas/", "#/$defs/")
-        return node
-    return [_strict(item) for item in node] if isinstance(node, list) else node
-
-
 def test_the_rhythm_summary_is_the_shape_the_schema_documents(api_as, staff_a, client, rhythm_recording):
     """An integration generates its models from the schema: the summary served has no key the schema does not
     name, none of the type it gives, and every key it requires (it had been an untyped object)."""
-    import jsonschema_rs
+    from ..helpers import strict_validator
 
-    components = client.get("/api/v1/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()["components"]
-    rhythm_schema = components["schemas"]["Diagnosis"]["properties"]["rhythm"]
+    openapi = client.get("/api/v1/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+    rhythm_schema = openapi["components"]["schemas"]["Diagnosis"]["properties"]["rhythm"]
     assert {"$ref": "#/components/schemas/RhythmSummary"} in rhythm_schema["oneOf"]
-    validator = jsonschema_rs.Draft202012Validator(
-        {"$ref": "#/$defs/RhythmSummary", "$defs": _strict(components["schemas"])}
-    )
+    validator = strict_validator(openapi, "RhythmSummary")
     served = api_as(staff_a).get(f"/api/v1/recordings/{rhythm_recording.pk}").json()["diagnosis"]["rhythm"]
     assert served["vf"] and served["heart_rate"]["hr_max"] and served["hourly"]  # parts with nested objects
     validator.validate(served)  # raises naming the first difference

@@ -1,0 +1,111 @@
+"""The webhook notices (api.webhooks) in the OpenAPI schema's ``webhooks`` section (OpenAPI 3.1), so a receiver's
+models are generated as the API's are; documentation only: tests/api/test_webhook_schema.py holds the bodies
+api.webhooks.payload writes to these schemas, no key more or fewer."""
+
+from drf_spectacular.utils import OpenApiResponse, OpenApiWebhook, extend_schema
+from rest_framework import serializers
+
+from diagnostics.models import Diagnosis, Event, EventReview, Review
+
+from . import webhooks
+
+
+def _event(name: str) -> serializers.ChoiceField:
+    return serializers.ChoiceField(choices=[name], help_text="What happened")
+
+
+class DiagnosisNoticeSerializer(serializers.Serializer):
+    event = _event(webhooks.DIAGNOSIS_CREATED)
+    recording = serializers.IntegerField()
+    diagnosis = serializers.IntegerField()
+    mi_status = serializers.ChoiceField(choices=Diagnosis.MiStatus.choices)
+    mi_flag = serializers.BooleanField(help_text="The MI screen's flag (a doctor's rejection leaves it true)")
+    url = serializers.CharField(help_text="The recording's path in this API (`/api/v1/recordings/{id}`)")
+
+
+class DiagnosisReviewedNoticeSerializer(DiagnosisNoticeSerializer):
+    event = _event(webhooks.DIAGNOSIS_REVIEWED)
+    review = serializers.IntegerField()
+    decision = serializers.ChoiceField(choices=Review.Decision.choices)
+    reviewed_at = serializers.DateTimeField()
+    review_url = serializers.CharField()
+
+
+class EventReviewedNoticeSerializer(DiagnosisNoticeSerializer):
+    event = _event(webhooks.EVENT_REVIEWED)
+    rhythm_event = serializers.IntegerField()
+    rhythm_event_type = serializers.ChoiceField(choices=Event.Type.choices)
+    decision = serializers.ChoiceField(choices=EventReview.Decision.choices)
+    reviewed_at = serializers.DateTimeField()
+    events_url = serializers.CharField()
+
+
+class RecordingInterpretedNoticeSerializer(DiagnosisNoticeSerializer):
+    event = _event(webhooks.RECORDING_INTERPRETED)
+    interpretation = serializers.IntegerField()
+    signed_by = serializers.CharField(help_text="The signing doctor's name")
+    signed_at = serializers.DateTimeField()
+    interpretations_url = serializers.CharField()
+
+
+class RecordingFailedNoticeSerializer(serializers.Serializer):
+    event = _event(webhooks.RECORDING_FAILED)
+    recording = serializers.IntegerField()
+    error = serializers.CharField(help_text="Why the analysis failed (the recording's `error_message`)")
+    url = serializers.CharField()
+
+
+# Every notice's headers (drf-spectacular draws no parameters for a webhook: api.schema.postprocess adds these).
+SIGNATURE_HEADERS = [
+    {"name": name, "in": "header", "required": True, "schema": {"type": "string"}, "description": description}
+    for name, description in (
+        ("X-ECG-Signature", "`sha256=` and the HMAC-SHA256 of the body, keyed with the token's webhook signing secret"),
+        ("X-ECG-Timestamp", "Unix seconds when sent"),
+        (
+            "X-ECG-Signature-Timed",
+            "`sha256=` and the same HMAC of the timestamp, `.`, then the body: refuse a timestamp minutes old",
+        ),
+        ("X-ECG-Delivery", "The notice's id, the same on every retry: drop one already received"),
+    )
+]
+ACKNOWLEDGED = {
+    "2XX": OpenApiResponse(description="Received: any 2xx. Anything else (or no answer in 15 s) is retried."),
+}
+
+
+def _webhook(name: str, body: type[serializers.Serializer], summary: str) -> OpenApiWebhook:
+    return OpenApiWebhook(
+        name=name,
+        decorator=extend_schema(
+            summary=summary,
+            description="POSTed to the token's webhook URL for each event of its clinic.",
+            request=body,
+            responses=ACKNOWLEDGED,
+        ),
+    )
+
+
+NOTICES = {
+    webhooks.DIAGNOSIS_CREATED: DiagnosisNoticeSerializer,
+    webhooks.DIAGNOSIS_REVIEWED: DiagnosisReviewedNoticeSerializer,
+    webhooks.EVENT_REVIEWED: EventReviewedNoticeSerializer,
+    webhooks.RECORDING_INTERPRETED: RecordingInterpretedNoticeSerializer,
+    webhooks.RECORDING_FAILED: RecordingFailedNoticeSerializer,
+}
+diagnosis_created = _webhook(
+    webhooks.DIAGNOSIS_CREATED, DiagnosisNoticeSerializer, "A recording's analysis is done: its diagnosis is written"
+)
+diagnosis_reviewed = _webhook(
+    webhooks.DIAGNOSIS_REVIEWED, DiagnosisReviewedNoticeSerializer, "A doctor confirmed or rejected the MI flag"
+)
+event_reviewed = _webhook(
+    webhooks.EVENT_REVIEWED, EventReviewedNoticeSerializer, "A doctor confirmed or rejected a rhythm event"
+)
+recording_interpreted = _webhook(
+    webhooks.RECORDING_INTERPRETED,
+    RecordingInterpretedNoticeSerializer,
+    "A doctor signed the recording's interpretation, or an amendment of it",
+)
+recording_failed = _webhook(
+    webhooks.RECORDING_FAILED, RecordingFailedNoticeSerializer, "A recording's analysis failed: no diagnosis will come"
+)
