@@ -43,6 +43,7 @@ from django.dispatch import receiver
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
+from rest_framework import serializers
 
 from diagnostics.models import Diagnosis, ECGRecording, EventReview, Interpretation, Review
 from diagnostics.services import recording_failed
@@ -282,13 +283,18 @@ def payload(subject: Diagnosis | ECGRecording, event: str = DIAGNOSIS_CREATED, d
     return json.dumps({**body, **(detail or {})}).encode()
 
 
+def _instant(moment) -> str:
+    """A time as the API's resources write it (DRF: UTC with ``Z``), so a receiver parses one form."""
+    return serializers.DateTimeField().to_representation(moment)
+
+
 def review_detail(review: Review) -> dict:
     """A ``diagnosis.reviewed`` notice's own part: which decision (two decisions on one flag had sent
     identical bodies, and after a rejection ``mi_flag`` still reads true: the flag is the screen's)."""
     return {
         "review": review.pk,
         "decision": review.decision,
-        "reviewed_at": review.created_at.isoformat(),
+        "reviewed_at": _instant(review.created_at),
         "review_url": reverse("api:review-detail", args=[review.pk]),
     }
 
@@ -299,7 +305,7 @@ def event_review_detail(review: EventReview) -> dict:
         "rhythm_event": review.event_id,
         "rhythm_event_type": review.event.type,
         "decision": review.decision,
-        "reviewed_at": review.created_at.isoformat(),
+        "reviewed_at": _instant(review.created_at),
         "events_url": reverse("api:recording-events", args=[review.event.recording_id]),
     }
 
@@ -310,7 +316,7 @@ def interpretation_detail(interpretation: Interpretation) -> dict:
     return {
         "interpretation": interpretation.pk,
         "signed_by": interpretation.author.display_name,
-        "signed_at": interpretation.created_at.isoformat(),
+        "signed_at": _instant(interpretation.created_at),
         "interpretations_url": reverse("api:recording-interpretations", args=[interpretation.recording_id]),
     }
 

@@ -237,7 +237,7 @@ def test_a_signature_is_told_to_the_clinics_webhooks(
         "url": f"/api/v1/recordings/{done_recording.pk}",
         "interpretation": signed.pk,
         "signed_by": "doctor_a",
-        "signed_at": signed.created_at.isoformat(),
+        "signed_at": signed.created_at.isoformat().replace("+00:00", "Z"),  # as the API writes times
         "interpretations_url": url(done_recording),
     }
     key = signing_secret(token).encode()

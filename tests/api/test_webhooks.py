@@ -80,7 +80,7 @@ def test_a_doctors_review_is_told_too(
     assert {k: reviewed[k] for k in ("review", "decision", "reviewed_at", "review_url")} == {
         "review": review.pk,
         "decision": "reject",
-        "reviewed_at": review.created_at.isoformat(),
+        "reviewed_at": review.created_at.isoformat().replace("+00:00", "Z"),  # as the API writes times
         "review_url": f"/api/v1/reviews/{review.pk}",
     }
     assert {k: event_reviewed[k] for k in ("rhythm_event", "rhythm_event_type", "decision", "events_url")} == {
