@@ -1,5 +1,6 @@
 from django.middleware.gzip import GZipMiddleware
 from django.urls import Resolver404, resolve
+from django.utils.cache import patch_vary_headers
 
 API_PREFIX = "/api/"
 
@@ -34,4 +35,23 @@ class CompressionMiddleware(GZipMiddleware):
     def process_response(self, request, response):
         if not request.path_info.startswith(API_PREFIX):
             return response
+        if _gzip_refused(request.META.get("HTTP_ACCEPT_ENCODING", "")):
+            patch_vary_headers(response, ("Accept-Encoding",))  # as a compressed answer would say
+            return response
         return super().process_response(request, response)
+
+
+def _gzip_refused(accept_encoding: str) -> bool:
+    """Whether the client names gzip with q=0 (RFC 9110 12.5.3: not acceptable), which Django's middleware, looking
+    for the word alone, read as asking for it."""
+    for part in accept_encoding.split(","):
+        coding, _, params = part.strip().partition(";")
+        if coding.strip().lower() == "gzip":
+            for param in params.split(";"):
+                name, _, value = param.strip().partition("=")
+                if name.strip().lower() == "q":
+                    try:
+                        return float(value) == 0.0
+                    except ValueError:
+                        return False
+    return False

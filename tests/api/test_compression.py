@@ -25,6 +25,24 @@ def test_a_fhir_bundle_is_compressed_and_reads_the_same(api_as, staff_a, done_re
     assert json.loads(gzip.decompress(packed.content)) == plain.json()
 
 
+@pytest.mark.parametrize(
+    ("accept_encoding", "gzipped"),
+    [
+        ("gzip;q=0", False),
+        ("deflate, gzip; q=0.0", False),
+        ("GZIP;Q=0", False),
+        ("gzip;q=0.5", True),
+        ("x, gzip", True),
+    ],
+)
+def test_gzip_refused_with_q_0_is_not_sent(api_as, staff_a, done_recording, accept_encoding, gzipped):
+    # RFC 9110 12.5.3: q=0 means not acceptable; Django's middleware looked for the word alone
+    response = api_as(staff_a).get(f"/api/v1/recordings/{done_recording.pk}/fhir", HTTP_ACCEPT_ENCODING=accept_encoding)
+    assert response.status_code == 200 and (response.get("Content-Encoding") == "gzip") is gzipped
+    assert "Accept-Encoding" in response["Vary"]
+    assert json.loads(gzip.decompress(response.content) if gzipped else response.content)["resourceType"] == "Bundle"
+
+
 def test_a_compressed_answers_weak_etag_revalidates_and_guards_a_change(api_as, staff_a, patient_a):
     # Django compresses a body of 200 bytes or more, and only where the result (its header carries up to 100 random
     # bytes against BREACH) is shorter: long, repetitive names make sure of it
