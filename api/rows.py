@@ -246,6 +246,7 @@ def recording_rows(
                     "events": f"{link}/events",
                     "fhir": f"{link}/fhir",
                     "interpretations": f"{link}/interpretations",
+                    "export": f"{link}/export.csv",
                 },
             }
         )
@@ -317,6 +318,7 @@ RECORDING_JSON = (
                         ("events", _sql_link("/events")),
                         ("fhir", _sql_link("/fhir")),
                         ("interpretations", _sql_link("/interpretations")),
+                        ("export", _sql_link("/export.csv")),
                     ]
                 ),
             ),
@@ -334,7 +336,7 @@ def recording_json_params() -> tuple:
 @functools.lru_cache(maxsize=64)
 def _recording_json_params(script_prefix: str) -> tuple:
     # reverse() cost a fifteenth of a list read; its answer changes only with the script prefix.
-    return (orjson.dumps(reverse("api:recording-list")).decode()[1:-1],) * 5
+    return (orjson.dumps(reverse("api:recording-list")).decode()[1:-1],) * RECORDING_JSON.count("%s")
 
 
 def recording_results(

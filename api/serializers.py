@@ -362,6 +362,10 @@ class InterpretationCreateSerializer(StrictFields, serializers.Serializer):
 # --- recordings ----------------------------------------------------------------------------
 
 
+# Where a recording's parts are (its links; export: the CSV of beats and events)
+RECORDING_LINKS = ("self", "beats", "events", "fhir", "interpretations", "export")
+
+
 class RecordingSerializer(serializers.ModelSerializer):
     progress = serializers.SerializerMethodField()
     diagnosis = serializers.SerializerMethodField()
@@ -422,8 +426,8 @@ class RecordingSerializer(serializers.ModelSerializer):
     @extend_schema_field(
         {
             "type": "object",
-            "properties": {k: {"type": "string"} for k in ("self", "beats", "events", "fhir", "interpretations")},
-            "required": ["self", "beats", "events", "fhir", "interpretations"],
+            "properties": {k: {"type": "string"} for k in RECORDING_LINKS},
+            "required": list(RECORDING_LINKS),
         }
     )
     def get_links(self, obj: ECGRecording) -> dict:
@@ -433,6 +437,7 @@ class RecordingSerializer(serializers.ModelSerializer):
             "events": reverse("api:recording-events", args=[obj.pk]),
             "fhir": reverse("api:recording-fhir", args=[obj.pk]),
             "interpretations": reverse("api:recording-interpretations", args=[obj.pk]),
+            "export": reverse("api:recording-export", args=[obj.pk]),
         }
 
 

@@ -116,6 +116,8 @@ def test_the_recording_resource_carries_the_rhythm_summary(api_as, staff_a, rhyt
     assert {"heart_rate", "hrv", "ventricular", "supraventricular", "af", "pauses", "vf", "hourly"} <= set(rhythm)
     assert "trend" not in rhythm
     assert body["links"]["events"] == f"/api/v1/recordings/{rhythm_recording.pk}/events"
+    export = api_as(staff_a).get(body["links"]["export"])  # each part it links to is there
+    assert export.status_code == 200 and export["Content-Type"].startswith("text/csv")
 
 
 def test_the_rhythm_summary_is_the_shape_the_schema_documents(api_as, staff_a, client, rhythm_recording):
