@@ -3,6 +3,8 @@ import re
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.plumbing import ResolvedComponent
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter
 
 from .serializers import ErrorSerializer
 
@@ -44,7 +46,10 @@ HEADERS = {
         "schema": {"type": "string"},
     },
     "Idempotent-Replayed": {
-        "description": "`true` when an earlier request with the same Idempotency-Key made this recording.",
+        "description": (
+            "`true` when an earlier request with the same Idempotency-Key made what this answer names: the first "
+            "answer again, and nothing made or notified twice."
+        ),
         "schema": {"type": "string", "enum": ["true"]},
     },
     "Retry-After": {
@@ -60,6 +65,20 @@ HEADERS = {
         "schema": {"type": "string"},
     },
 }
+
+# The request header of the writes that take one (ApiViewSet.idempotent_actions).
+IDEMPOTENCY_KEY = OpenApiParameter(
+    "Idempotency-Key",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    required=False,
+    description=(
+        "Up to 255 printable ASCII characters chosen by the client, e.g. a UUID, so a retry is safe: the same key "
+        "with the same request returns the first answer (201, `Idempotent-Replayed: true`) and makes nothing; "
+        "with another request (another body or endpoint) it is 409 `idempotency_key_reused`. A refused request "
+        "leaves the key unused; a key is remembered for 24 hours (API_IDEMPOTENCY_KEY_HOURS)."
+    ),
+)
 
 
 class ApiAutoSchema(AutoSchema):
@@ -80,6 +99,13 @@ class ApiAutoSchema(AutoSchema):
         from .views.base import ApiViewSet
 
         return not isinstance(self.view, ApiViewSet)
+
+    def _takes_idempotency_key(self) -> bool:
+        return getattr(self.view, "action", None) in getattr(self.view, "idempotent_actions", ())
+
+    def get_override_parameters(self):
+        parameters = super().get_override_parameters()
+        return [*parameters, IDEMPOTENCY_KEY] if self._takes_idempotency_key() else parameters
 
     def _get_response_bodies(self, direction="response"):
         responses = super()._get_response_bodies(direction)
@@ -119,9 +145,10 @@ class ApiAutoSchema(AutoSchema):
             names = ("Content-Disposition",) if self._streams_csv() else ("ETag", "Cache-Control")
         elif status_code == "200" and self.method in ("PUT", "PATCH"):
             names = ("ETag",)  # the changed resource's, as a read would give it (ApiViewSet.finalize_response)
-        elif status_code == "201" and getattr(self.view, "action", None) == "create":
-            # every create names what it made; only a recording's upload takes an Idempotency-Key
-            names = ("Location", "Idempotent-Replayed") if self._is_recordings() else ("Location",)
+        elif status_code == "201":
+            # every create names what it made (an interpretation has no URL of its own)
+            names = ("Location",) if getattr(self.view, "action", None) == "create" else ()
+            names += ("Idempotent-Replayed",) if self._takes_idempotency_key() else ()
         elif status_code in ("429", "503"):
             names = ("Retry-After",)
         names += ("Last-Modified",) if patient and status_code in ("200", "201") else ()

@@ -200,6 +200,7 @@ class Review(models.Model):
     decision = models.CharField(max_length=8, choices=Decision.choices)
     note = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    replayed: bool  # not stored: set by review_create, True when an idempotent retry returned this review
 
     class Meta:
         ordering = ["-created_at"]
@@ -214,17 +215,31 @@ class Review(models.Model):
 
 
 class IdempotencyRecord(models.Model):
-    """A submission seen with an idempotency key, so a retried request returns the same recording."""
+    """A write seen with an idempotency key, so a retried request returns what the first one made: a recording
+    (an upload), a review or an interpretation, exactly one of them (diagnostics.services.idempotent_write)."""
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     key = models.CharField(max_length=255)
     fingerprint = models.CharField(max_length=64)
-    recording = models.ForeignKey(ECGRecording, on_delete=models.CASCADE, related_name="+")
+    # A foreign key per kind of write, not a generic relation: each keeps the database's integrity and cascade.
+    recording = models.ForeignKey(ECGRecording, on_delete=models.CASCADE, null=True, blank=True, related_name="+")
+    review = models.ForeignKey(Review, on_delete=models.CASCADE, null=True, blank=True, related_name="+")
+    interpretation = models.ForeignKey(
+        "Interpretation", on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         db_table = "api_idempotencyrecord"  # created by the API app, which held this model first
-        constraints = [models.UniqueConstraint(fields=["user", "key"], name="idempotency_key_unique_per_user")]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "key"], name="idempotency_key_unique_per_user"),
+            models.CheckConstraint(
+                condition=models.Q(recording__isnull=False, review__isnull=True, interpretation__isnull=True)
+                | models.Q(recording__isnull=True, review__isnull=False, interpretation__isnull=True)
+                | models.Q(recording__isnull=True, review__isnull=True, interpretation__isnull=False),
+                name="idempotency_record_one_target",
+            ),
+        ]
 
 
 class Event(models.Model):
@@ -309,6 +324,7 @@ class Interpretation(models.Model):
         "self", on_delete=models.PROTECT, null=True, blank=True, related_name="amended_by", editable=False
     )
     created_at = models.DateTimeField(auto_now_add=True)
+    replayed: bool  # not stored: set by interpretation_sign, True when an idempotent retry returned this version
 
     class Meta:
         ordering = ["-created_at", "-id"]

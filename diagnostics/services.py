@@ -1,12 +1,14 @@
 import hashlib
 import io
+import json
 import logging
 import re
 import time
 import unicodedata
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 import numpy as np
 from django.conf import settings
@@ -22,6 +24,7 @@ from accounts.models import User
 from ecg.constants import AAMI_CLASSES
 from ecg.io.errors import SignalError
 from ecgsite.errors import (
+    ApplicationError,
     Conflict,
     IdempotencyKeyReused,
     Invalid,
@@ -118,9 +121,8 @@ def recording_submit(
             recording.file.name = stored_name
             recording.save()
             if idempotency_key is not None:
-                idempotency_records_expired().filter(user=user, key=idempotency_key).delete()
-                IdempotencyRecord.objects.create(
-                    user=user, key=idempotency_key, fingerprint=fingerprint, recording=recording
+                _idempotency_remember(
+                    user=user, idempotency_key=idempotency_key, fingerprint=fingerprint, made=recording
                 )
             transaction.on_commit(lambda: enqueue_classification(recording.pk))
     except IntegrityError:
@@ -147,17 +149,77 @@ def _delete_quietly(name: str) -> None:
 
 def recording_submission_replay(*, user: User, idempotency_key: str, fingerprint: str) -> ECGRecording | None:
     """The recording already submitted with this key (``replayed`` set), None if the key is new."""
+    return idempotency_replay(user=user, idempotency_key=idempotency_key, fingerprint=fingerprint, kind=ECGRecording)
+
+
+# What an Idempotency-Key can stand for, and the field of IdempotencyRecord that names it.
+Made = TypeVar("Made", ECGRecording, Review, Interpretation)
+_IDEMPOTENCY_TARGETS: dict[type, str] = {ECGRecording: "recording", Review: "review", Interpretation: "interpretation"}
+
+
+def idempotency_fingerprint(*, method: str, path: str, body: object) -> str:
+    """The digest an Idempotency-Key is held to for a JSON write: the method, the path and the body as canonical
+    JSON (keys sorted, no spaces), so the same request sent again with other spacing or key order is the same
+    request, and the same body sent to another endpoint (another recording's interpretations) is not."""
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(f"{method.upper()} {path}\n{canonical}".encode()).hexdigest()
+
+
+def idempotency_replay(*, user: User, idempotency_key: str, fingerprint: str, kind: type[Made]) -> Made | None:
+    """The ``kind`` of object the request first sent with this key made (``replayed`` set on it), None if the
+    key is new or has expired. IdempotencyKeyReused if the key went with another request: another fingerprint,
+    or another kind of write."""
+    target = _IDEMPOTENCY_TARGETS[kind]
     seen = (
         IdempotencyRecord.objects.filter(user=user, key=idempotency_key, created_at__gte=_idempotency_cutoff())
-        .select_related("recording")
+        .select_related(target)
         .first()
     )
     if seen is None:
         return None
-    if seen.fingerprint != fingerprint:
+    made = getattr(seen, target)
+    if made is None or seen.fingerprint != fingerprint:
         raise IdempotencyKeyReused()
-    seen.recording.replayed = True
-    return seen.recording
+    made.replayed = True
+    return made
+
+
+def _idempotency_remember(*, user: User, idempotency_key: str, fingerprint: str, made: Made) -> None:
+    """Keep the key for ``made``, in the transaction that makes it: a request racing it with the same key is
+    refused by the unique (user, key) constraint. An expired record of the key gives way."""
+    idempotency_records_expired().filter(user=user, key=idempotency_key).delete()
+    target = {_IDEMPOTENCY_TARGETS[type(made)]: made}
+    IdempotencyRecord.objects.create(user=user, key=idempotency_key, fingerprint=fingerprint, **target)
+
+
+def idempotent_write(
+    *, user: User, idempotency_key: str | None, fingerprint: str, kind: type[Made], write: Callable[[], Made]
+) -> Made:
+    """``write()`` (a service that makes one ``kind``), once per key: with an ``idempotency_key``, the same key and
+    ``fingerprint`` return what the first request made (``replayed`` set; nothing is written, so no webhook is
+    sent), also when both requests race; the same key with another fingerprint raises IdempotencyKeyReused. A
+    write that fails keeps nothing, the key included."""
+    if idempotency_key is not None:
+        seen = idempotency_replay(user=user, idempotency_key=idempotency_key, fingerprint=fingerprint, kind=kind)
+        if seen is not None:
+            return seen
+    try:
+        with transaction.atomic():
+            made = write()
+            if idempotency_key is not None:
+                _idempotency_remember(user=user, idempotency_key=idempotency_key, fingerprint=fingerprint, made=made)
+    except (IntegrityError, ApplicationError):
+        # The same key arrived twice at once and the other request committed first: the unique key refused this
+        # one's record, or the write itself refused it (an interpretation signed twice over is "unchanged").
+        # It is answered as the other was.
+        seen = None
+        if idempotency_key is not None:
+            seen = idempotency_replay(user=user, idempotency_key=idempotency_key, fingerprint=fingerprint, kind=kind)
+        if seen is None:
+            raise
+        return seen
+    made.replayed = False
+    return made
 
 
 def _idempotency_cutoff():
@@ -716,9 +778,27 @@ def recording_fail(*, recording_id: int, reason: str) -> None:
     _mark_failed(ECGRecording.objects.all(), recording_id, reason)
 
 
-@transaction.atomic
-def review_create(*, user: User, diagnosis: Diagnosis, decision: str, note: str = "") -> Review:
-    """A doctor's decision on a diagnosis flagged for MI; every rule of a review is checked here."""
+def review_create(
+    *,
+    user: User,
+    diagnosis: Diagnosis,
+    decision: str,
+    note: str = "",
+    idempotency_key: str | None = None,
+    fingerprint: str = "",
+) -> Review:
+    """A doctor's decision on a diagnosis flagged for MI; every rule of a review is checked here. With an
+    ``idempotency_key``, a retry returns the first review (``idempotent_write``)."""
+    return idempotent_write(
+        user=user,
+        idempotency_key=idempotency_key,
+        fingerprint=fingerprint,
+        kind=Review,
+        write=lambda: _review_create(user=user, diagnosis=diagnosis, decision=decision, note=note),
+    )
+
+
+def _review_create(*, user: User, diagnosis: Diagnosis, decision: str, note: str) -> Review:
     if not user.can_review:
         raise NotAllowed("only doctors and administrators review diagnoses")
     if diagnosis.clinic_id != user.clinic_id:
@@ -783,11 +863,23 @@ def interpretation_text_clean(text: str) -> str:
     return text
 
 
-@transaction.atomic
-def interpretation_sign(*, user: User, recording: ECGRecording, text: str) -> Interpretation:
+def interpretation_sign(
+    *, user: User, recording: ECGRecording, text: str, idempotency_key: str | None = None, fingerprint: str = ""
+) -> Interpretation:
     """A doctor's signed interpretation of a recording's result, or an amendment of the current one (which it
     names); earlier versions are kept. Only once the analysis is done, and only a text that differs from the
-    current one."""
+    current one. With an ``idempotency_key``, a retry returns the version first signed (``idempotent_write``),
+    not a refusal as unchanged."""
+    return idempotent_write(
+        user=user,
+        idempotency_key=idempotency_key,
+        fingerprint=fingerprint,
+        kind=Interpretation,
+        write=lambda: _interpretation_sign(user=user, recording=recording, text=text),
+    )
+
+
+def _interpretation_sign(*, user: User, recording: ECGRecording, text: str) -> Interpretation:
     if not user.can_review:
         raise NotAllowed("only doctors and administrators sign interpretations")
     if recording.clinic_id != user.clinic_id:

@@ -79,7 +79,10 @@ class ReviewRefused(Conflict):
 class IdempotencyKeyReused(Conflict):
     code = "idempotency_key_reused"
 
-    def __init__(self, message: str = "This Idempotency-Key was already used with a different request body."):
+    def __init__(
+        self,
+        message: str = "This Idempotency-Key was already used with a different request (another body or endpoint).",
+    ):
         super().__init__(message, field="Idempotency-Key")
 
 

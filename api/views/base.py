@@ -9,6 +9,8 @@ from drf_spectacular.utils import OpenApiParameter
 from rest_framework import viewsets
 from rest_framework.exceptions import ValidationError
 
+from diagnostics import services as diagnostics_services
+
 from .. import pages
 from ..exceptions import ApiError
 from ..permissions import IsClinicMember
@@ -97,6 +99,9 @@ class ApiViewSet(viewsets.GenericViewSet):
     # ``?mrn=...`` took the wrong one). tests/api/test_query_parameters.py holds these to the schema's.
     query_parameters: dict[str, tuple[str, ...]] = {}
     paginated_actions: tuple[str, ...] = ("list",)
+    # The writes that take an Idempotency-Key (idempotency_key()); the schema documents the header on them and
+    # Idempotent-Replayed on their 201 (api.schema.ApiAutoSchema).
+    idempotent_actions: tuple[str, ...] = ()
 
     def accepted_query_parameters(self) -> tuple[str, ...]:
         action = getattr(self, "action", None) or ""
@@ -145,6 +150,27 @@ class ApiViewSet(viewsets.GenericViewSet):
             response["ETag"] = representation_etag(response.content, response.get("Content-Type", ""))
             patch_vary_headers(response, ("Accept-Encoding",))
         return response
+
+    def idempotency_key(self) -> str | None:
+        """The request's Idempotency-Key, None without one; 400 ``invalid_idempotency_key`` if malformed."""
+        key = self.request.headers.get("Idempotency-Key")
+        if key is not None and not (0 < len(key) <= 255 and key.isprintable() and key.isascii()):
+            raise ApiError(
+                "Idempotency-Key must be 1–255 printable ASCII characters.",
+                code="invalid_idempotency_key",
+                field="Idempotency-Key",
+            )
+        return key
+
+    def request_fingerprint(self) -> str:
+        """What an Idempotency-Key is held to on a JSON write: the method, the path (without the slash
+        TrailingSlashMiddleware forgives) and the body as canonical JSON (a form's single values as values)."""
+        data = self.request.data
+        if hasattr(data, "lists"):
+            data = {name: values[0] if len(values) == 1 else values for name, values in data.lists()}
+        return diagnostics_services.idempotency_fingerprint(
+            method=str(self.request.method), path=self.request.path_info, body=data
+        )
 
     def query_int(self, name: str) -> int | None:
         raw = self.request.query_params.get(name)

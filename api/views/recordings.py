@@ -20,7 +20,7 @@ from ecg.constants import AAMI_CLASSES
 from patients import selectors as patients_selectors
 
 from .. import fhir, rows, serializers, uploads
-from ..exceptions import ApiError, Conflict
+from ..exceptions import Conflict
 from ..parsers import BoundedJSONParser
 from ..permissions import CanSignOrReadOnly, IsClinicMember
 from ..renderers import FHIR_JSON, CsvRenderer, FhirJsonRenderer, FhirNegotiation, OrjsonRenderer
@@ -131,6 +131,7 @@ class RecordingViewSet(ApiViewSet):
         "fhir": ("_format",),
     }
     paginated_actions = ("list", "beats", "events", "interpretations")
+    idempotent_actions = ("create", "interpretation_sign")
     queryset = ECGRecording.objects.none()
     parser_classes = [BoundedJSONParser, MultiPartParser, FormParser]
 
@@ -196,25 +197,10 @@ class RecordingViewSet(ApiViewSet):
             "application/json": serializers.RecordingJsonSerializer,
             "multipart/form-data": serializers.RecordingUploadSerializer,
         },
-        parameters=[
-            OpenApiParameter(
-                "Idempotency-Key",
-                OpenApiTypes.STR,
-                OpenApiParameter.HEADER,
-                required=False,
-                description="Up to 255 printable characters chosen by the client, e.g. a UUID.",
-            )
-        ],
         responses={201: serializers.RecordingSerializer},
     )
     def create(self, request):
-        key = request.headers.get("Idempotency-Key")
-        if key is not None and not (0 < len(key) <= 255 and key.isprintable() and key.isascii()):
-            raise ApiError(
-                "Idempotency-Key must be 1–255 printable ASCII characters.",
-                code="invalid_idempotency_key",
-                field="Idempotency-Key",
-            )
+        key = self.idempotency_key()
         is_json = not hasattr(request.data, "getlist")
         input_serializer = (serializers.RecordingJsonSerializer if is_json else serializers.RecordingUploadSerializer)(
             data=request.data
@@ -410,13 +396,21 @@ class RecordingViewSet(ApiViewSet):
     )
     @interpretations.mapping.post
     def interpretation_sign(self, request, pk):
+        key = self.idempotency_key()
         recording = diagnostics_selectors.recording_get(user=request.user, recording_id=int(pk))
         serializer = serializers.InterpretationCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         interpretation = diagnostics_services.interpretation_sign(
-            user=request.user, recording=recording, text=serializer.validated_data["text"]
+            user=request.user,
+            recording=recording,
+            text=serializer.validated_data["text"],
+            idempotency_key=key,
+            fingerprint=self.request_fingerprint(),
         )
-        return Response(serializers.InterpretationSerializer(interpretation).data, status=status.HTTP_201_CREATED)
+        headers = {"Idempotent-Replayed": "true"} if interpretation.replayed else {}
+        return Response(
+            serializers.InterpretationSerializer(interpretation).data, status=status.HTTP_201_CREATED, headers=headers
+        )
 
     @extend_schema(
         summary="The recording's result as a FHIR R4 Bundle",

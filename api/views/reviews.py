@@ -68,6 +68,7 @@ class ReviewViewSet(ApiViewSet):
     query_parameters = {"list": ("diagnosis",)}
     queryset = ECGRecording.objects.none()
     permission_classes = [IsClinicMember, CanReviewOrReadOnly]
+    idempotent_actions = ("create",)
 
     def list(self, request):
         reviews = diagnostics_selectors.review_list(user=request.user)
@@ -81,15 +82,20 @@ class ReviewViewSet(ApiViewSet):
         return Response(serializers.ReviewSerializer(review).data)
 
     def create(self, request):
+        key = self.idempotency_key()
         serializer = serializers.ReviewCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         fields = serializer.validated_data
         diagnosis = diagnostics_selectors.diagnosis_get(user=request.user, diagnosis_id=fields["diagnosis"])
         review = diagnostics_services.review_create(
-            user=request.user, diagnosis=diagnosis, decision=fields["decision"], note=fields["note"]
+            user=request.user,
+            diagnosis=diagnosis,
+            decision=fields["decision"],
+            note=fields["note"],
+            idempotency_key=key,
+            fingerprint=self.request_fingerprint(),
         )
-        return Response(
-            serializers.ReviewSerializer(review).data,
-            status=status.HTTP_201_CREATED,
-            headers={"Location": reverse("api:review-detail", args=[review.pk])},
-        )
+        headers = {"Location": reverse("api:review-detail", args=[review.pk])}
+        if review.replayed:
+            headers["Idempotent-Replayed"] = "true"
+        return Response(serializers.ReviewSerializer(review).data, status=status.HTTP_201_CREATED, headers=headers)
