@@ -103,11 +103,14 @@ class EventReviewForm(forms.Form):
 
 
 class InterpretationForm(forms.Form):
-    # Not stripped or limited here: the service cleans the text and says what is wrong with it (the browser's
-    # maxlength counts a line break once, which it sends as two characters).
+    # Not stripped or limited here: the service cleans the text and says what is wrong with it, naming its length.
+    # No maxlength either: the browser cut a longer paste mid-word without a word; a script counts the characters
+    # as the service does (static/js/app.js, data-char-limit) and says so past the limit.
     text = forms.CharField(
         required=False,
         strip=False,
         label="Interpretation",
-        widget=forms.Textarea(attrs={"rows": 6, "maxlength": Interpretation.MAX_LENGTH}),
+        widget=forms.Textarea(
+            attrs={"rows": 6, "data-char-limit": Interpretation.MAX_LENGTH, "data-char-count": "interpretation-count"}
+        ),
     )

@@ -4,8 +4,8 @@ from typing import cast
 import numpy as np
 from django.conf import settings
 from django.core.files.storage import default_storage
-from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet, Subquery
-from django.db.models.functions import Coalesce
+from django.db.models import CharField, Count, Exists, OuterRef, Prefetch, Q, QuerySet, Subquery, Value
+from django.db.models.functions import Coalesce, Concat, NullIf, Trim
 from django.shortcuts import get_object_or_404
 
 from accounts.models import User
@@ -146,7 +146,7 @@ def life_threatening_awaiting(*, user: User) -> QuerySet[ECGRecording]:
     (``first_unreviewed_id``) and how many events of the recording come before it in the event list
     (``first_unreviewed_after``), so a link opens the list's page that holds it."""
     unreviewed = Q(events__type__in=LIFE_THREATENING, events__reviews__isnull=True)
-    waiting = Event.objects.filter(recording=OuterRef("pk"), type__in=LIFE_THREATENING, reviews__isnull=True)
+    waiting = _life_threatening_undecided()
     first = waiting.order_by("start", "id")
     earlier = (
         Event.objects.filter(recording=OuterRef("pk"))
@@ -171,6 +171,11 @@ def life_threatening_awaiting(*, user: User) -> QuerySet[ECGRecording]:
         .select_related("patient")
         .order_by("-created_at", "-id")
     )
+
+
+def _life_threatening_undecided() -> QuerySet[Event]:
+    """The VF/VFL and asystole episodes no doctor has decided on of the recording of the outer query."""
+    return Event.objects.filter(recording=OuterRef("pk"), type__in=LIFE_THREATENING, reviews__isnull=True)
 
 
 def rejected_on_review(reviews: dict[tuple[str, int, int], EventReview]) -> set[tuple[str, int, int]]:
@@ -269,15 +274,39 @@ def interpretations_current(*, user: User, recording_ids: list[int]) -> dict[int
 
 
 def interpretation_awaiting(*, user: User) -> QuerySet[ECGRecording]:
-    """The clinic's analysed signal recordings no doctor has interpreted yet, newest first: a doctor's worklist."""
+    """The clinic's analysed recordings no doctor has interpreted yet, signals and beat files alike (their reports
+    say "Preliminary"), oldest first (the order they are due in): a doctor's worklist. Each row has its
+    diagnosis and patient, and, from the selectors that decide them, ``mi_awaiting_review`` (an MI flag no doctor
+    reviewed: ``review_queue``) and ``life_threatening_undecided`` (how many VF/VFL or asystole episodes no doctor
+    decided on: ``life_threatening_awaiting``'s), all in the one query that reads the rows."""
+    mi_awaiting = review_queue(user=user).filter(Q(reviewed=False), recording=OuterRef("pk"))  # its annotation
+    undecided = _life_threatening_undecided().order_by().values("recording").annotate(n=Count("pk")).values("n")
     return (
-        ECGRecording.objects.filter(  # type: ignore[misc]
-            clinic_id=user.clinic_id, status=ECGRecording.Status.DONE, kind=ECGRecording.Kind.SIGNAL
-        )
+        ECGRecording.objects.filter(clinic_id=user.clinic_id, status=ECGRecording.Status.DONE)  # type: ignore[misc]
         .filter(~Exists(Interpretation.objects.filter(recording=OuterRef("pk"))))
-        .select_related("patient")
-        .order_by("-created_at", "-id")
+        .annotate(
+            mi_awaiting_review=Exists(mi_awaiting),
+            life_threatening_undecided=Coalesce(Subquery(undecided), 0),
+        )
+        .select_related("patient", "diagnosis")
+        .defer("diagnosis__rhythm", "diagnosis__mi_scored_beats")  # a day's Holter summary is large: not read here
+        .order_by("created_at", "id")
     )
+
+
+def with_interpretation_state(recordings: QuerySet[ECGRecording]) -> QuerySet[ECGRecording]:
+    """``recordings``, each with ``signed_by``: who signed its current interpretation, as pages name a person
+    (the full name, else the username: User.display_name), None while none is signed (its report is
+    preliminary); one subquery in the query that reads the rows."""
+    author = "author__"
+    full_name = Trim(Concat(f"{author}first_name", Value(" "), f"{author}last_name", output_field=CharField()))
+    current = (
+        Interpretation.objects.filter(recording=OuterRef("pk"))
+        .order_by("-created_at", "-id")
+        .annotate(signer=Coalesce(NullIf(full_name, Value("")), f"{author}username", output_field=CharField()))
+        .values("signer")[:1]
+    )
+    return recordings.annotate(signed_by=Subquery(current, output_field=CharField()))
 
 
 def recording_stored_signal(*, recording: ECGRecording) -> readers.Signal:

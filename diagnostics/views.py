@@ -24,15 +24,17 @@ from patients.selectors import patient_get
 
 from . import holter, plots, selectors, services, twelve_lead
 from .forms import EventReviewForm, InterpretationForm, ReviewForm, UploadForm
-from .models import Beat, Diagnosis, ECGRecording, Event
+from .models import Beat, Diagnosis, ECGRecording, Event, Interpretation
 
 BEATS_PER_PAGE = 50
+INTERPRET_PER_PAGE = 20  # the dashboard's worklist of recordings awaiting interpretation
 
 
 def dashboard(request):
     if not request.htmx:  # it lists patients, scores and flags: a visit is audited, its polls are not
         audit.record(request, AuditEvent.Action.VIEW, object_type="dashboard")
-    recordings = selectors.recording_list(user=request.user)
+    # each done recording says whether its report is signed or preliminary (one subquery in each list's query)
+    recordings = selectors.with_interpretation_state(selectors.recording_list(user=request.user))
     today = timezone.localdate()
     today_qs = recordings.filter(created_at__date=today)
     pending = recordings.filter(status__in=[ECGRecording.Status.QUEUED, ECGRecording.Status.PROCESSING])
@@ -42,14 +44,10 @@ def dashboard(request):
     alarms = list(life_threatening[:20])
     for r in alarms:  # the first episode awaiting a decision, on the event list's page that holds it
         r.alarm_place = holter.first_alarm_place(r)
-    to_interpret = []
-    if request.user.can_review:  # a doctor's worklist: its rows and how many there are in all, in one query
-        awaiting_interpretation = selectors.interpretation_awaiting(user=request.user)
-        to_interpret = list(awaiting_interpretation.annotate(in_all=Window(Count("pk")))[:20])
+    worklist = _interpretation_worklist(request) if request.user.can_review else {"in_all": 0, "page": 1}
     context = {
         "life_threatening": alarms,
-        "to_interpret": to_interpret,
-        "to_interpret_more": to_interpret[0].in_all - len(to_interpret) if to_interpret else 0,  # type: ignore[attr-defined]
+        "to_interpret": worklist,
         "today_date": today,
         "today": today_qs[:20],
         "pending": pending[:20],
@@ -61,11 +59,52 @@ def dashboard(request):
             "failed": failed.count(),
             "awaiting": awaiting.count(),
             "life_threatening": life_threatening.count(),
-            "to_interpret": to_interpret[0].in_all if to_interpret else 0,  # type: ignore[attr-defined]
+            "to_interpret": worklist["in_all"],
         },
         "models_missing": _missing_models(),
     }
     return render(request, "diagnostics/dashboard.html", context)
+
+
+def _interpretation_worklist(request) -> dict:
+    """A doctor's worklist: a page (``interpret_page``) of the recordings awaiting interpretation, oldest first,
+    each with what it is (``what``) and its flags, and how many there are in all, in one query (a page past the
+    end, the list having shortened meanwhile, is the first page: a second)."""
+    awaiting = selectors.interpretation_awaiting(user=request.user).annotate(in_all=Window(Count("pk")))
+    asked = request.GET.get("interpret_page", "")
+    number = int(asked) if asked.isascii() and asked.isdigit() and len(asked) < 7 and int(asked) > 0 else 1
+    rows = list(awaiting[(number - 1) * INTERPRET_PER_PAGE : number * INTERPRET_PER_PAGE])
+    if not rows and number > 1:
+        number, rows = 1, list(awaiting[:INTERPRET_PER_PAGE])
+    for r in rows:
+        r.what = _recording_what(r)  # type: ignore[attr-defined]
+    in_all = rows[0].in_all if rows else 0  # type: ignore[attr-defined]
+    first = (number - 1) * INTERPRET_PER_PAGE
+    return {
+        "rows": rows,
+        "page": number,
+        "in_all": in_all,
+        "first": first + 1,
+        "last": first + len(rows),
+        "more": in_all - first - len(rows),
+        "previous": number - 1,
+        "next": number + 1,
+    }
+
+
+def _recording_what(recording: ECGRecording) -> str:
+    """What a recording holds, in a few words: a signal's length and kind, a beat file's number of beats."""
+    if recording.kind == ECGRecording.Kind.BEATS:
+        beats = recording.diagnosis.beat_count
+        return f"beat file, {beats:,} beat{'' if beats == 1 else 's'}"
+    seconds = (
+        recording.sample_count / recording.sampling_rate if recording.sample_count and recording.sampling_rate else None
+    )
+    if twelve_lead.is_twelve_lead(recording.leads or []):
+        kind = "12-lead"
+    else:  # as the report reads it: a recording that is not a 12-lead is ambulatory, its rhythm first
+        kind = "rhythm strip" if seconds is not None and seconds < 60 else "Holter"
+    return f"{kind}, {clock(seconds)}" if seconds is not None else kind
 
 
 def _missing_models() -> list[str]:
@@ -125,8 +164,9 @@ def recording_detail(request, recording_id: int):
     return _detail_page(request, recording)
 
 
-def _detail_page(request, recording: ECGRecording, interpretation_form: InterpretationForm | None = None, status=200):
-    """The recording's page; with ``interpretation_form``, the interpretation form as it was sent, with its error."""
+def _detail_page(request, recording: ECGRecording):
+    """The recording's page; after a refused signature, the interpretation form with the text as it was sent and
+    the reason (kept in the session by ``recording_interpret``, shown once)."""
     context = _result_context(request, recording)
     diagnosis = context["diagnosis"]
     context["models_missing"] = _missing_models() if recording.is_pending else []
@@ -141,14 +181,48 @@ def _detail_page(request, recording: ECGRecording, interpretation_form: Interpre
             context["events_type"] = holter.event_type_wanted(request)
             context["event_types"] = holter.event_type_counts(recording)
             context["event_review_form"] = EventReviewForm() if request.user.can_review else None
-    context.update(_interpretation_context(request, recording, diagnosis, interpretation_form))
+    context.update(_interpretation_context(request, recording, diagnosis))
     _messages_in_place(request, context)
-    return render(request, "diagnostics/recording_detail.html", context, status=status)
+    return render(request, "diagnostics/recording_detail.html", context)
 
 
-def _interpretation_context(request, recording: ECGRecording, diagnosis, form: InterpretationForm | None) -> dict:
+# The text of a refused signature and the reason, per recording, from the refusing POST to the page it redirects to
+# (at most this many characters of the text: a session holds no megabyte pasted by mistake).
+DRAFT_SESSION_KEY = "interpretation-draft:{}"
+DRAFT_MAX_CHARS = 20 * Interpretation.MAX_LENGTH
+
+
+def _interpretation_refused(request, recording: ECGRecording, text: str, error: str):
+    """Post/redirect/get: the recording's page at its interpretation, which shows the text as typed and why it was
+    refused (a page rendered at the form's URL answered its own relative links, and a reload, with 405)."""
+    request.session[DRAFT_SESSION_KEY.format(recording.pk)] = {"text": text[:DRAFT_MAX_CHARS], "error": error}
+    return redirect(reverse("recording-detail", args=[recording.pk]) + "#interpretation")
+
+
+def _refused_form(request, recording: ECGRecording) -> InterpretationForm | None:
+    """The form of the signature refused just before, as it was sent and with its reason, once; None without one."""
+    draft = request.session.pop(DRAFT_SESSION_KEY.format(recording.pk), None)
+    if not isinstance(draft, dict):
+        return None
+    form = InterpretationForm({"text": str(draft.get("text", ""))})
+    form.errors.pop("text", None)  # (the field's own check, a NUL character, is the reason kept: said once)
+    form.add_error("text", str(draft.get("error") or "The interpretation was not signed."))
+    form.fields["text"].widget.attrs.update(
+        {
+            "aria-invalid": "true",
+            "aria-describedby": "interpretation-error",
+            "autofocus": True,  # the reason and the text, not the top of a long page, 18 tabs away
+            "data-draft-server": "true",  # a script's draft in this tab never replaces it
+        }
+    )
+    return form
+
+
+def _interpretation_context(request, recording: ECGRecording, diagnosis) -> dict:
     """The interpretation section: the current version, the one it amends and the earlier ones, and for a doctor
-    the form (the current text to amend) with how many VF/VFL and asystole episodes await a decision."""
+    the form (the current text to amend, or the text of a refused signature with its reason) with how many VF/VFL
+    and asystole episodes await a decision."""
+    form = _refused_form(request, recording)
     versions = list(selectors.interpretation_list(recording=recording)) if diagnosis else []
     current = versions[0] if versions else None
     context: dict[str, object] = {
@@ -159,7 +233,9 @@ def _interpretation_context(request, recording: ECGRecording, diagnosis, form: I
     }
     if diagnosis and request.user.can_review:
         if form is None:
-            context["interpretation_form"] = InterpretationForm(initial={"text": current.text} if current else None)
+            form = InterpretationForm(initial={"text": current.text} if current else None)
+            context["interpretation_form"] = form
+        form.fields["text"].widget.attrs["data-draft-key"] = DRAFT_SESSION_KEY.format(recording.pk)
         waiting = selectors.life_threatening_awaiting(user=request.user).filter(pk=recording.pk).first()
         if waiting is not None:  # annotated by the selector
             context["interpretation_alarms"] = waiting.unreviewed_events  # type: ignore[attr-defined]
@@ -185,27 +261,35 @@ def _messages_in_place(request, context: dict) -> None:
 
 @require_POST
 def recording_interpret(request, recording_id: int):
-    """A doctor signs the recording's interpretation, or an amendment of it; a refusal shows the page again with
+    """A doctor signs the recording's interpretation, or an amendment of it, and is taken back to it, or with
+    ``then=next`` to the next recording awaiting interpretation; a refusal takes the doctor back to the form with
     the text as typed and the reason beside it."""
     if not request.user.can_review:
         raise PermissionDenied("Only doctors and administrators sign interpretations.")
     recording = selectors.recording_get(user=request.user, recording_id=recording_id)
     form = InterpretationForm(request.POST)
-    status = 400
-    if form.is_valid():
-        try:
-            interpretation = services.interpretation_sign(
-                user=request.user, recording=recording, text=form.cleaned_data["text"]
-            )
-        except (Invalid, Conflict) as exc:
-            form.add_error("text", exc.message)
-            status = status_for(exc)
-        else:
-            what = "Amended interpretation" if interpretation.amends_id else "Interpretation"
-            messages.success(request, f"{what} signed.", extra_tags="interpretation")
-            return redirect(reverse("recording-detail", args=[recording.pk]) + "#interpretation")
-    form.fields["text"].widget.attrs.update({"aria-invalid": "true", "aria-describedby": "interpretation-error"})
-    return _detail_page(request, recording, interpretation_form=form, status=status)
+    typed = request.POST.get("text", "")
+    if not form.is_valid():  # a NUL character: the field's own check
+        return _interpretation_refused(request, recording, typed, " ".join(str(e) for e in form.errors.get("text", [])))
+    try:
+        interpretation = services.interpretation_sign(
+            user=request.user, recording=recording, text=form.cleaned_data["text"]
+        )
+    except (Invalid, Conflict) as exc:
+        return _interpretation_refused(request, recording, typed, exc.message)
+    request.session.pop(DRAFT_SESSION_KEY.format(recording.pk), None)
+    what = "Amended interpretation" if interpretation.amends_id else "Interpretation"
+    if request.POST.get("then") != "next":
+        messages.success(request, f"{what} signed.", extra_tags="interpretation")
+        return redirect(reverse("recording-detail", args=[recording.pk]) + "#interpretation")
+    # a morning's batch: the next recording due (oldest first), at its interpretation
+    following = selectors.interpretation_awaiting(user=request.user).exclude(pk=recording.pk).first()
+    signed = f"{what} of recording {recording.pk} ({recording.patient.display_name}) signed."
+    if following is None:
+        messages.success(request, f"{signed} No other recording awaits interpretation.")
+        return redirect("dashboard")
+    messages.success(request, f"{signed} This is the next awaiting interpretation.", extra_tags="interpretation")
+    return redirect(reverse("recording-detail", args=[following.pk]) + "#interpretation")
 
 
 def recording_rhythm(request, recording_id: int):
@@ -615,7 +699,9 @@ def recording_report(request, recording_id: int):
     recording = selectors.recording_get(user=request.user, recording_id=recording_id)
     context = _result_context(request, recording)
     if context["diagnosis"]:
-        context["interpretation"] = selectors.interpretation_current(recording=recording)
+        # with the version it amends and who signed that: the report names it
+        versions = selectors.interpretation_list(recording=recording).select_related("amends__author")
+        context["interpretation"] = versions.first()
         beats = list(selectors.beat_list(recording=recording)[:200])
         context["strip"] = plots.report_strip(recording, beats)
         rhythm = context["diagnosis"].rhythm

@@ -4,7 +4,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
 from diagnostics import holter
-from diagnostics.selectors import recording_list_with_alarms
+from diagnostics.selectors import recording_list_with_alarms, with_interpretation_state
 from ecg.clock import clock
 from ecgsite.errors import MrnTaken
 
@@ -56,7 +56,8 @@ def patient_edit(request, patient_id: int):
 def patient_detail(request, patient_id: int):
     patient = selectors.patient_get(user=request.user, patient_id=patient_id)
     rows = []
-    for r in recording_list_with_alarms(user=request.user, patient=patient):
+    # each with its report's state (signed, by whom, or preliminary): one subquery in the rows' query
+    for r in with_interpretation_state(recording_list_with_alarms(user=request.user, patient=patient)):
         # the rhythm column, so serial recordings compare at a glance, and how long each is
         diagnosis = getattr(r, "diagnosis", None) if r.status == "done" else None
         brief = holter.brief(diagnosis.rhythm if diagnosis else None, getattr(r, "alarms_standing", 0))

@@ -35,7 +35,7 @@ MATRIX: dict[str, dict[str, list]] = {
     "recording-export": {"GET": [LOGIN, 200, 200, 200, 404]},
     "recording-rhythm": {"GET": [LOGIN, 200, 200, 200, 404]},
     "event-review": {"POST": [LOGIN, 403, 302, 302, (403, 404)]},
-    "recording-interpret": {"POST": [LOGIN, 403, 400, 400, (403, 404)]},  # an empty form: the page, its reason
+    "recording-interpret": {"POST": [LOGIN, 403, 302, 302, (403, 404)]},  # an empty form: back to the page, its reason
     "review-queue": {"GET": [LOGIN, 403, 200, 200, 403]},
     "review-create": {"POST": [LOGIN, 403, 400, 400, (403, 404)]},  # an empty form: the review page again
     # every signed-in user changes their own password; an empty form is refused

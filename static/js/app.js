@@ -115,3 +115,93 @@
     }
   });
 })();
+
+// The interpretation's text (a textarea marked data-char-limit): its characters counted as the server counts them
+// (every line break one character, without the blank around the text), in the line named by data-char-count,
+// which turns into a warning past the limit; a screen reader hears only the crossing, not every keystroke. There is
+// no maxlength: it cut a longer paste mid-word, silently. With data-draft-key, the unsigned text is kept in this
+// tab's sessionStorage, so following the section's link to the event list and back loses nothing: restored into
+// the field as the page gave it (empty, or the signed text to amend), never over a text the server gave back
+// with its reason (data-draft-server), and cleared when the form is sent.
+(function () {
+  "use strict";
+  function number(n) { return n.toLocaleString("en-US"); }
+  function signedLength(text) {
+    return Array.from(text.replace(/\r\n|[\r\u0085\u2028\u2029]/g, "\n").trim()).length;  // by code point
+  }
+  function storage() {
+    try { return window.sessionStorage; } catch (e) { return null; }  // none where the browser refuses it
+  }
+
+  function keepDraft(textarea) {
+    var key = textarea.getAttribute("data-draft-key"), store = storage();
+    if (!key || !store || !textarea.form) return;
+    var fromServer = textarea.hasAttribute("data-draft-server");
+    var given = fromServer ? null : textarea.defaultValue;  // what the page holds that is no draft of this tab
+    function save() {
+      try {
+        if (textarea.value === given || !textarea.value.trim()) store.removeItem(key);
+        else store.setItem(key, textarea.value);
+      } catch (e) { /* full or refused: the draft is simply not kept */ }
+    }
+    var kept = null;
+    try { kept = store.getItem(key); } catch (e) { kept = null; }
+    if (fromServer) {
+      save();  // the refused text is the draft now
+    } else if (kept && kept.trim() && textarea.value === textarea.defaultValue && kept !== textarea.value) {
+      textarea.value = kept;
+      var details = textarea.closest("details");
+      if (details) details.open = true;
+      var note = document.createElement("p");
+      note.className = "muted small";
+      note.setAttribute("data-draft-restored", "");
+      note.textContent = "Your unsigned draft from this tab is restored.";
+      textarea.parentNode.insertBefore(note, textarea);
+    }
+    textarea.addEventListener("input", save);
+    textarea.form.addEventListener("submit", function () {
+      try { store.removeItem(key); } catch (e) { /* nothing kept */ }
+    });
+  }
+
+  function count(textarea) {
+    var limit = parseInt(textarea.getAttribute("data-char-limit"), 10);
+    var box = document.getElementById(textarea.getAttribute("data-char-count") || "");
+    if (!limit || !box) return;
+    var alert = document.getElementById(box.id + "-alert");  // a status of its own: said only when the limit is crossed
+    var wasOver = null;
+    function update() {
+      var n = signedLength(textarea.value), over = n > limit;
+      box.textContent = number(n) + " / " + number(limit) + " characters" +
+        (over ? ": " + number(n - limit) + " too many to sign" : "");
+      box.classList.toggle("over", over);
+      if (wasOver !== null && over !== wasOver && alert) {
+        alert.textContent = over ? "Over the limit of " + number(limit) + " characters." : "Within the limit again.";
+      }
+      wasOver = over;
+    }
+    box.hidden = false;
+    var described = (textarea.getAttribute("aria-describedby") || "").split(" ").filter(Boolean);
+    if (described.indexOf(box.id) < 0) textarea.setAttribute("aria-describedby", described.concat(box.id).join(" "));
+    textarea.addEventListener("input", update);
+    update();
+  }
+
+  document.querySelectorAll("textarea[data-char-limit], textarea[data-draft-key]").forEach(function (textarea) {
+    keepDraft(textarea);  // first: a restored draft is counted
+    if (textarea.hasAttribute("data-char-limit")) count(textarea);
+  });
+
+  // A refused signature's page opens at #interpretation, and a browser runs no autofocus on a page opened at a
+  // fragment: the text gets the focus here once the page has scrolled there, with its reason (the field's first
+  // description) in view, as on a phone it was not.
+  window.addEventListener("load", function () {
+    var field = document.querySelector("textarea[autofocus]");
+    if (!field || document.activeElement === field) return;
+    field.focus({ preventScroll: true });
+    var reason = document.getElementById((field.getAttribute("aria-describedby") || "").split(" ")[0]) || field;
+    if (reason.getBoundingClientRect().top < 0 || field.getBoundingClientRect().bottom > window.innerHeight) {
+      reason.scrollIntoView({ block: "start" });
+    }
+  });
+})();

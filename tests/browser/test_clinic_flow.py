@@ -8,10 +8,16 @@ from playwright.sync_api import expect
 from diagnostics.models import ECGRecording, Review
 
 from ..data import mitdb_dir
+from ..diagnostics.test_holter_pages import holter_recording  # noqa: F401  (a fixture, used by name)
 from .conftest import DESKTOP, TABLET, assert_accessible, log_in, log_out, upload_signal
 
 pytestmark = [pytest.mark.worker, pytest.mark.slow]
 DONE_TIMEOUT_MS = 150_000
+# What a doctor types, 4,840 characters: the textarea's maxlength had cut such a paste at 4,000, mid-word.
+LONG_PASTE = ("Sinus rhythm with frequent ventricular ectopics and a run of ventricular flutter. " * 60)[:4840]
+LINES = """el => { const range = document.createRange(); range.selectNodeContents(el);
+  return new Set([...range.getClientRects()].filter(r => r.width > 0).map(r => Math.round(r.bottom))).size; }"""
+IN_VIEW = "el => { const b = el.getBoundingClientRect(); return b.top >= 0 && b.bottom <= window.innerHeight; }"
 
 
 def _wait_done(page):
@@ -139,7 +145,12 @@ def test_staff_upload_a_doctor_confirms_and_staff_see_the_outcome(
     # The doctor finds the flag on the dashboard and in the queue, and confirms it from the keyboard.
     log_in(page, "doctor_a")
     expect(page.locator("#flagged")).to_contain_text("Okafor, Grace")
-    expect(page.locator("#awaiting-interpretation")).to_contain_text("Okafor, Grace")  # the analysed signal
+    # both await interpretation, the beat file too (its report says "Preliminary"), the older first
+    worklist = page.locator("#awaiting-interpretation tbody tr")
+    expect(worklist).to_have_count(2)
+    expect(worklist.nth(0)).to_contain_text("beat file, 100 beats")
+    expect(worklist.nth(1)).to_contain_text("Holter, 0:30:05")
+    shot(page, "10b-doctor-dashboard-worklist")
     assert_accessible(page)
     page.get_by_role("link", name="Review queue").click()
     # MIT-BIH's MLII is not a lead the MI screen is valid for: only the beat file is queued.
@@ -168,16 +179,42 @@ def test_staff_upload_a_doctor_confirms_and_staff_see_the_outcome(
     page.set_viewport_size(DESKTOP)
     assert Review.objects.get().decision == "confirm"
 
-    # The doctor signs the recording's interpretation, which the printed report then carries.
+    # The doctor signs the recording's interpretation, which the printed report then carries. A paste past the
+    # limit is kept whole, counted, and refused on the recording's own page (post/redirect/get), the focus on it.
     page.goto(f"/recordings/{beats_id}/#interpretation")
     section = page.locator("#interpretation")
     expect(section).to_contain_text("Not yet interpreted")
-    page.get_by_label("Your interpretation").fill("Q waves in the trace.\nMI confirmed; refer to cardiology.")
-    page.get_by_role("button", name="Sign interpretation").click()
-    expect(section.locator(".messages")).to_contain_text("Interpretation signed.")
+    text = page.get_by_label("Your interpretation")
+    text.fill(LONG_PASTE)
+    expect(page.locator("#interpretation-count")).to_have_text("4,840 / 4,000 characters: 840 too many to sign")
+    page.get_by_role("button", name="Sign interpretation", exact=True).click()
+    page.wait_for_url(f"**/recordings/{beats_id}/#interpretation")
+    expect(page.locator("#interpretation-error")).to_have_text(
+        "The interpretation is 4,840 characters long; at most 4,000 are allowed."
+    )
+    expect(text).to_have_value(LONG_PASTE)
+    assert page.evaluate("document.activeElement.id") == "id_text"
+    shot(page, "13a-interpretation-refused")
+    # the page's links without script lead to the recording's pages again (at the form's URL they answered 405)
+    beats_next = page.locator("#beats-next").evaluate("a => a.href")
+    assert f"/recordings/{beats_id}/?" in beats_next, beats_next
+    assert page.request.get(beats_next).status == 200
+    # signed, and straight on to the next recording awaiting interpretation: the signal, uploaded after it
+    text.fill("Q waves in the trace.\nMI confirmed; refer to cardiology.")
+    page.get_by_role("button", name="Sign and open next").click()
+    page.wait_for_url(f"**/recordings/{signal_id}/#interpretation")
+    expect(section.locator(".messages")).to_contain_text(
+        f"Interpretation of recording {beats_id} (Okafor, Grace) signed. This is the next awaiting interpretation."
+    )
+    expect(page.get_by_label("Your interpretation")).to_have_value("")  # nothing of the other's text
+    page.goto(f"/recordings/{beats_id}/#interpretation")
     expect(section.locator("[data-interpretation]")).to_contain_text("MI confirmed; refer to cardiology.")
     expect(section).to_contain_text("Signed by doctor_a on")
-    expect(page.get_by_role("button", name="Sign amended interpretation")).to_be_visible()
+    # the text once, the amendment folded away under "Amend the interpretation" until opened
+    amend = page.get_by_role("button", name="Sign amended interpretation")
+    expect(amend).to_be_hidden()
+    section.get_by_text("Amend the interpretation").click()
+    expect(amend).to_be_visible()
     assert_accessible(page)
     shot(page, "13b-interpretation-signed")
 
@@ -216,6 +253,12 @@ def test_staff_upload_a_doctor_confirms_and_staff_see_the_outcome(
     expect(page.locator("figure.strip:not(.event-strip) svg.paper polyline")).to_have_count(1)
     shot(page, "18-tablet-report-beat-file")
     page.goto("/")
+    # which report is final: the beat file's is signed, the signal's preliminary
+    expect(page.locator('#today [data-report-state="signed"]')).to_have_count(1)
+    expect(page.locator('#today [data-report-state="signed"]')).to_have_attribute(
+        "title", "Interpretation signed by doctor_a"
+    )
+    expect(page.locator('#today [data-report-state="preliminary"]')).to_have_count(1)
     assert_accessible(page)
     shot(page, "19-tablet-dashboard")
 
@@ -239,3 +282,90 @@ def test_swagger_ui_and_the_admin_run_under_the_content_security_policy(page, ad
     expect(page.get_by_label("Webhook url")).to_be_visible()
     assert set(missing) <= {"favicon.ico"}  # the admin's pages name no icon, so Chromium asks for the default
     assert [e for e in page.js_errors if "404 (Not Found)" not in e] == [] and page.csp_violations == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_doctors_draft_survives_the_event_list_a_refusal_and_a_reload(page, shot, doctor_a, request):
+    """The interpretation form on a phone: the draft kept in the tab across the event list the form sends the doctor
+    to, the character count, a refusal shown on the recording's own page (post/redirect/get) with the focus on the
+    text, and once signed the amendment folded away; the unsigned report's title on one line beside its warning."""
+    from .test_holter import PHONE
+
+    recording = request.getfixturevalue("holter_recording")  # 70 s of MIT-BIH 207: a run of ventricular flutter
+    detail = f"/recordings/{recording.pk}/"
+    key = f"interpretation-draft:{recording.pk}"
+    log_in(page, "doctor_a")
+    page.set_viewport_size(PHONE)
+
+    # The unsigned report: its title whole on a phone ("ECG rep/ort" beside the preliminary line before).
+    page.goto(f"{detail}report/")
+    expect(page.locator(".report-preliminary")).to_have_text(
+        "Preliminary: automatic analysis, not yet interpreted by a doctor."
+    )
+    assert page.get_by_role("heading", name="ECG report").evaluate(LINES) == 1
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    shot(page, "13c-unsigned-report-phone", full_page=False)
+
+    # A draft, then the section's own link to the VF episode awaiting a decision: the draft comes back.
+    page.goto(f"{detail}#interpretation")
+    text = page.get_by_label("Your interpretation")
+    counter = page.locator("#interpretation-count")
+    expect(counter).to_have_text("0 / 4,000 characters")
+    text.fill("Sinus rhythm.\nVentricular flutter at")
+    expect(counter).to_have_text("36 / 4,000 characters")  # the line break counted once, as the server counts it
+    assert "interpretation-count" in text.get_attribute("aria-describedby")
+    page.locator("#interpretation").get_by_role("link", name="decide on it in the event list").click()
+    page.wait_for_url(re.compile(r"\?events_page=\d+#event-\d+$"))
+    expect(text).to_have_value("Sinus rhythm.\nVentricular flutter at")
+    expect(page.locator("[data-draft-restored]")).to_have_text("Your unsigned draft from this tab is restored.")
+    page.locator("li.event-vf").first.get_by_role("button", name=re.compile("^Confirm")).click()
+    expect(page.locator("li.event-vf .messages").first).to_contain_text("confirmed")
+    expect(text).to_have_value("Sinus rhythm.\nVentricular flutter at")  # and after deciding on it
+    page.get_by_role("link", name="Back to interpretation").click()
+    page.wait_for_url(re.compile("#interpretation$"))
+    assert text.evaluate(IN_VIEW)
+
+    # A paste past the limit: kept whole, the count a warning; the server refuses it and says why.
+    text.fill(LONG_PASTE)
+    expect(counter).to_have_text("4,840 / 4,000 characters: 840 too many to sign")
+    expect(counter).to_have_class(re.compile(r"\bover\b"))
+    expect(page.locator("[data-count-alert]")).to_have_text("Over the limit of 4,000 characters.")
+    assert text.evaluate("el => el.value.length") == 4840
+    page.get_by_role("button", name="Sign interpretation", exact=True).click()
+    page.wait_for_url(re.compile(rf"{detail}(\?[^#]*)?#interpretation$"))  # the recording's page, not the form's URL
+    error = page.locator("#interpretation-error")
+    expect(error).to_have_text("The interpretation is 4,840 characters long; at most 4,000 are allowed.")
+    assert page.evaluate("document.activeElement.id") == "id_text"  # not the page's body, 18 tabs away
+    assert error.evaluate(IN_VIEW) and text.evaluate(IN_VIEW)  # on the phone too
+    expect(text).to_have_value(LONG_PASTE)
+    expect(text).to_have_attribute("aria-invalid", "true")
+    shot(page, "13d-interpretation-refused-phone", full_page=False)
+    # the page's relative links are the recording's again (they had answered 405), and a reload resends nothing
+    responses = []
+    page.on("response", lambda r: responses.append(r.status) if r.request.resource_type == "document" else None)
+    page.locator(".event-types a").nth(1).click()
+    page.wait_for_url(re.compile(r"\?events_type=\w+#events$"))
+    page.reload()
+    assert responses == [200, 200], responses
+    expect(error).to_have_count(0)  # said once
+    expect(text).to_have_value(LONG_PASTE)  # the refused text: this tab's draft now
+
+    # Signed: the draft is gone, the text is shown once and the amendment folded away.
+    text.fill("Sinus rhythm. A 10-second run of ventricular flutter, confirmed.")
+    page.get_by_role("button", name="Sign interpretation", exact=True).click()
+    section = page.locator("#interpretation")
+    expect(section.locator(".messages")).to_contain_text("Interpretation signed.")
+    assert page.evaluate(f"sessionStorage.getItem('{key}')") is None
+    amend = section.locator("details.interpretation-amend")
+    expect(amend).not_to_have_attribute("open", "")
+    expect(page.get_by_role("button", name="Sign amended interpretation")).to_be_hidden()
+    page.reload()
+    expect(page.locator("[data-draft-restored]")).to_have_count(0)
+    section.get_by_text("Amend the interpretation").click()
+    expect(page.get_by_role("button", name="Sign amended interpretation")).to_be_visible()
+    expect(page.get_by_label("Amended interpretation")).to_have_value(
+        "Sinus rhythm. A 10-second run of ventricular flutter, confirmed."
+    )
+    assert_accessible(page)
+    shot(page, "13e-interpretation-amend-open-phone", full_page=False)
+    assert page.js_errors == []

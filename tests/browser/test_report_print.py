@@ -9,6 +9,7 @@ import re
 
 import pytest
 
+from diagnostics import services
 from diagnostics.models import ECGRecording
 
 from ..data import mitdb_dir
@@ -21,6 +22,13 @@ pytestmark = [pytest.mark.worker, pytest.mark.slow]
 # as the print dialog offers them: portrait first, and landscape (the report had forced it on every paper)
 PAPERS = (("A4", False), ("Letter", False), ("A4", True), ("Letter", True))
 RUNNING_LINE = "· MRN "
+PRELIMINARY = "PRELIMINARY – not interpreted by a doctor"
+# A long interpretation, 3,990 characters in 42 lines: its section had been kept whole (break-inside: avoid), which
+# moved it to page 2 and left page 1 all but blank under the report's header.
+LONG_INTERPRETATION = "\n".join(
+    f"{i:02d}. Sinus rhythm with frequent ventricular ectopics, couplets and a short run; review the strip at {i}:00."
+    for i in range(1, 43)
+)[:3990]
 MARGIN_PT = 12 / 25.4 * 72  # the @page margin
 
 
@@ -95,6 +103,8 @@ def test_the_printed_holter_report_is_a_few_dense_pages_with_the_summary_and_tre
         text = "".join(t for t, _ in pages)
         assert text.count("lead MLII · 25 mm/s") == significant + 1, where
         assert not re.search(r"\bPrint\b|Log out", text), where
+        # unsigned: every page says so in its running line, not the first alone
+        assert all(PRELIMINARY in t for t, _ in pages), where
 
     # A day's recording: its 24-row hourly table runs on after the trend, still a few pages.
     _as_if_24_hours(recording)
@@ -105,4 +115,23 @@ def test_the_printed_holter_report_is_a_few_dense_pages_with_the_summary_and_tre
         pages = _printed(page, shot.dir / f"51-holter-report-24h-{'-'.join(where[1:])}.pdf", paper, landscape)
         _assert_dense(pages, at_most=4, where=where)
         assert f" 23 {beats} " in "".join(t for t, _ in pages), where  # the last hour's row
+
+    # Signed with a long interpretation: the text runs on from page 1 to page 2, its heading with its first lines
+    # and the signature with its last; no page is left near empty, and no page says "preliminary" any more.
+    services.interpretation_sign(user=doctor_a, recording=recording, text=LONG_INTERPRETATION)
+    page.reload()
+    first_line, last_words = LONG_INTERPRETATION.split("\n")[0], LONG_INTERPRETATION.split("\n")[-1][-30:]
+    for paper, landscape in PAPERS:
+        where = ("signed", paper, "landscape" if landscape else "portrait")
+        pages = _printed(page, shot.dir / f"52-holter-report-signed-{'-'.join(where[1:])}.pdf", paper, landscape)
+        texts = [t for t, _ in pages]
+        assert 2 <= len(texts) <= 5, (where, len(texts))
+        for number, (_, filled) in enumerate(pages[:-1], 1):
+            assert filled > 0.6, (where, number, round(filled, 2))
+        assert "ECG report" in texts[0] and "Interpretation" in texts[0], where
+        assert first_line in texts[0] and "02. Sinus rhythm" in texts[0], where  # its first lines, under its heading
+        signed = next(i for i, t in enumerate(texts) if "Electronically signed by doctor_a" in t)
+        assert last_words in texts[signed], where  # the signature with the text's last lines
+        assert not any(PRELIMINARY in t or "Preliminary" in t for t in texts), where
+    shot(page, "52-holter-report-signed-screen")
     assert page.js_errors == []

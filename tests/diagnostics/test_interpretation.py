@@ -18,6 +18,7 @@ from ecgsite.errors import Conflict, Invalid, NotAllowed
 from ..conftest import client_for
 from ..factories import PatientFactory, UserFactory, done_recordings
 from ..helpers import beat_recording
+from .test_holter_pages import holter_recording  # noqa: F401  (a fixture, used by name)
 
 pytestmark = pytest.mark.django_db
 FINDINGS = "Sinus rhythm, 72 /min.\nNo ischaemic changes."
@@ -41,8 +42,22 @@ def page_of(client, recording) -> str:
     return response.content.decode()
 
 
-def sign(client, recording, text: str):
-    return client.post(reverse("recording-interpret", args=[recording.pk]), {"text": text})
+def sign(client, recording, text: str, **more):
+    return client.post(reverse("recording-interpret", args=[recording.pk]), {"text": text, **more})
+
+
+def at_interpretation(recording) -> str:
+    return reverse("recording-detail", args=[recording.pk]) + "#interpretation"
+
+
+def textarea_of(page: str) -> str:
+    return page[page.index("<textarea") : page.index("</textarea>")]
+
+
+def amend_box(page: str) -> str:
+    """The folded amendment form: from its <details> to its end."""
+    start = page.index('<details class="interpretation-amend"')
+    return page[start : page.index("</details>", start)]
 
 
 # --- the rule -------------------------------------------------------------------------------------------------------
@@ -149,9 +164,17 @@ def test_a_doctor_sees_the_form_and_that_nothing_is_interpreted_yet(client, doct
     action = reverse("recording-interpret", args=[recording.pk])
     form = page[page.index(f'action="{action}"') :]
     form = form[: form.index("</form>")]
-    assert 'name="csrfmiddlewaretoken"' in form and 'maxlength="4000"' in form
+    assert 'name="csrfmiddlewaretoken"' in form
+    # no maxlength (it cut a longer paste mid-word, silently): a script counts, the server refuses and says why
+    assert "maxlength" not in textarea_of(form) and 'data-char-limit="4000"' in textarea_of(form)
+    assert 'data-char-count="interpretation-count"' in textarea_of(form)
+    assert '<p class="char-count muted small" id="interpretation-count" data-char-count hidden>' in form
+    assert f'data-draft-key="interpretation-draft:{recording.pk}"' in textarea_of(form)
+    assert "data-draft-server" not in form and "autofocus" not in form and "aria-invalid" not in form
     assert '<label for="id_text">Your interpretation' in form and 'id="id_text"' in form
     assert ">Sign interpretation</button>" in form
+    assert '<button type="submit" name="then" value="next" class="secondary">Sign and open next</button>' in form
+    assert "interpretation-amend" not in page  # nothing signed: nothing to amend, the form is open
 
 
 def test_a_doctor_signs_and_the_page_shows_it_with_who_and_when(client, doctor_a, recording, settings):
@@ -171,7 +194,10 @@ def test_a_doctor_signs_and_the_page_shows_it_with_who_and_when(client, doctor_a
     assert f">{local:%Y-%m-%d %H:%M} {local.tzname()}</time>" in page
     section = page[page.index('id="interpretation"') :]
     assert section.index("Interpretation signed.") < section.index("</section>")  # beside it, not at the top
-    assert NOT_INTERPRETED not in page and ">Sign amended interpretation</button>" in page
+    assert NOT_INTERPRETED not in page and ">Sign amended interpretation</button>" in amend_box(page)
+    # the amendment is folded away (closed), so the signed text is not amended by accident
+    assert '<details class="interpretation-amend" data-interpretation-amend>' in page
+    assert "<summary>Amend the interpretation</summary>" in amend_box(page) and "Sign and open next" not in page
     audited = AuditEvent.objects.get(action=AuditEvent.Action.REVIEW)
     assert (audited.object_type, audited.object_id, audited.user) == ("recording", str(recording.pk), doctor_a)
 
@@ -195,29 +221,65 @@ def test_another_clinics_doctor_gets_404(client, doctor_b, recording):
 def test_a_recording_not_analysed_yet_is_refused_with_the_reason(client, doctor_a, staff_a, patient_a):
     recording = beat_recording(staff_a, patient_a, classify=False)
     response = sign(client_for(client, doctor_a), recording, FINDINGS)
-    assert response.status_code == 409
-    assert "The recording is queued: it can be interpreted once its analysis is done." in response.content.decode()
+    # post/redirect/get: the recording's page says why (it had been rendered at the form's URL, with 409)
+    assert response.status_code == 302 and response["Location"] == at_interpretation(recording)
+    reason = "The recording is queued: it can be interpreted once its analysis is done."
+    page = page_of(client, recording)
+    assert f'<p class="error" id="interpretation-error" role="alert">{reason}</p>' in page
+    assert reason not in page_of(client, recording)  # said once
     assert not Interpretation.objects.exists()
 
 
-def test_a_refusal_keeps_the_text_as_typed_with_the_reason_beside_it(client, doctor_a, recording):
+def test_a_refusal_takes_the_doctor_back_to_the_text_as_typed_with_the_reason_beside_it(client, doctor_a, recording):
     typed = "Sinus rhythm <i>today</i>.\x07"
     response = sign(client_for(client, doctor_a), recording, typed)
-    assert response.status_code == 400
-    page = response.content.decode()
-    textarea = page[page.index("<textarea") : page.index("</textarea>")]
+    # to the recording's own page (rendered at the form's URL, its relative links and a reload answered 405)
+    assert response.status_code == 302 and response["Location"] == at_interpretation(recording)
+    page = page_of(client, recording)
+    textarea = textarea_of(page)
     assert html.escape("Sinus rhythm <i>today</i>.", quote=False) in textarea
     assert 'aria-describedby="interpretation-error"' in textarea and 'aria-invalid="true"' in textarea
+    assert " autofocus" in textarea and "data-draft-server" in textarea  # the focus on it, no draft over it
     error = page[page.index('id="interpretation-error"') :]
     assert error.index("control character (U+0007)") < error.index("<textarea")  # beside the field
+    assert not Interpretation.objects.exists()
+    # shown once: a reload (or a link followed on the page) shows the form as it was
+    again = page_of(client, recording)
+    assert "control character" not in again and "autofocus" not in again and "Sinus rhythm" not in textarea_of(again)
+
+
+def test_a_refused_text_is_kept_per_recording(client, doctor_a, staff_a, patient_a, recording):
+    other = beat_recording(staff_a, patient_a)
+    client_for(client, doctor_a)
+    sign(client, recording, "   ")
+    assert "the text is blank" not in page_of(client, other)  # another recording's page: nothing of it
+    assert "Write the interpretation: the text is blank." in page_of(client, recording)
+
+
+def test_a_nul_character_refused_by_the_form_itself_is_shown_the_same_way(client, doctor_a, recording):
+    assert sign(client_for(client, doctor_a), recording, "Sinus\x00rhythm")["Location"] == at_interpretation(recording)
+    page = page_of(client, recording)
+    assert '<p class="error" id="interpretation-error" role="alert">Null characters are not allowed.</p>' in page
+    assert 'aria-invalid="true"' in textarea_of(page) and not Interpretation.objects.exists()
+
+
+def test_a_text_too_long_is_refused_whole_with_its_length(client, doctor_a, recording):
+    pasted = ("Sinus rhythm with occasional ventricular ectopics. " * 100)[:4840]
+    assert sign(client_for(client, doctor_a), recording, pasted).status_code == 302
+    page = page_of(client, recording)
+    assert "The interpretation is 4,840 characters long; at most 4,000 are allowed." in page
+    assert pasted.rstrip() in textarea_of(page)  # all of it, not cut at 4,000 mid-word
     assert not Interpretation.objects.exists()
 
 
 def test_an_unchanged_amendment_is_refused_on_the_page(client, doctor_a, recording):
     services.interpretation_sign(user=doctor_a, recording=recording, text=FINDINGS)
     response = sign(client_for(client, doctor_a), recording, FINDINGS.replace("\n", "\r\n"))
-    assert response.status_code == 400
-    assert "unchanged from the current interpretation" in response.content.decode()
+    assert response.status_code == 302 and response["Location"] == at_interpretation(recording)
+    page = page_of(client, recording)
+    assert "unchanged from the current interpretation" in amend_box(page)
+    # the folded amendment is open: it holds the error and the text
+    assert '<details class="interpretation-amend" data-interpretation-amend open>' in page
     assert Interpretation.objects.count() == 1
 
 
@@ -225,12 +287,12 @@ def test_an_amendment_shows_what_it_amends_and_the_earlier_version(client, docto
     first = services.interpretation_sign(user=doctor_a, recording=recording, text="Sinus rhythm.")
     services.interpretation_sign(user=admin_a, recording=recording, text="Sinus rhythm with first-degree AV block.")
     page = page_of(client_for(client, doctor_a), recording)
-    assert f'amends the version of <time datetime="{timezone.localtime(first.created_at).isoformat()}">' in page
+    signed_first = f'<time datetime="{timezone.localtime(first.created_at).isoformat()}">'
+    assert f"; amends the version signed by doctor_a on {signed_first}" in page
     details = page[page.index('<details class="interpretation-history">') : page.index("</details>")]
     assert "Earlier version (1)" in details and "Sinus rhythm." in details and "doctor_a" in details
-    textarea = page[page.index("<textarea") : page.index("</textarea>")]
-    assert "Sinus rhythm with first-degree AV block." in textarea  # the current text, to amend
-    assert "Amended interpretation" in page and ">Sign amended interpretation</button>" in page
+    assert "Sinus rhythm with first-degree AV block." in textarea_of(page)  # the current text, to amend
+    assert "Amended interpretation" in amend_box(page) and ">Sign amended interpretation</button>" in amend_box(page)
 
 
 def test_the_form_warns_of_vf_and_asystole_episodes_no_doctor_decided_on(client, doctor_a, recording):
@@ -255,15 +317,36 @@ def test_the_report_says_it_is_preliminary_until_signed_then_carries_the_signatu
     client_for(client, doctor_a)
     url = reverse("recording-report", args=[recording.pk])
     report = client.get(url).content.decode()
-    assert "Preliminary: automatic analysis, not yet interpreted by a doctor." in report
+    # said once beside the title (it had read "Interpretation: Preliminary: …"), and on every printed page
+    assert (
+        '<p class="report-preliminary" id="interpretation">Preliminary: automatic analysis, not yet interpreted'
+        in report
+    )
+    assert "Interpretation:" not in report
+    running = report[report.index('<p class="print-running"') : report.index("</p>", report.index("print-running"))]
+    assert "<strong>PRELIMINARY – not interpreted by a doctor</strong> · " in running and "· MRN " in running
     signed = services.interpretation_sign(user=doctor_a, recording=recording, text=FINDINGS)
     report = client.get(url).content.decode()
-    assert "Preliminary" not in report
+    assert "Preliminary" not in report and "PRELIMINARY" not in report
     assert "Sinus rhythm, 72 /min.<br>No ischaemic changes." in report
     when = timezone.localtime(signed.created_at).strftime("%Y-%m-%d %H:%M")
     assert "Electronically signed by <strong>doctor_a</strong> on <time" in report and when in report
     # near the top: before the ECG strip and the class counts
     assert report.index("<h2>Interpretation</h2>") < report.index("<h2>ECG</h2>")
+    assert "amends" not in report
+
+
+def test_an_amended_report_names_the_version_it_amends_and_who_signed_it(client, doctor_a, admin_a, recording):
+    admin_a.first_name, admin_a.last_name = "Ada", "Admin"
+    admin_a.save()
+    first = services.interpretation_sign(user=admin_a, recording=recording, text=FINDINGS)
+    services.interpretation_sign(user=doctor_a, recording=recording, text=FINDINGS + " PVCs.")
+    report = client_for(client, doctor_a).get(reverse("recording-report", args=[recording.pk])).content.decode()
+    signature = report[report.index('<p class="signature">') : report.index("</p>", report.index('class="signature"'))]
+    when = timezone.localtime(first.created_at)
+    assert "Electronically signed by <strong>doctor_a</strong>" in signature and "(amended)" not in signature
+    assert f'; amends the version signed by Ada Admin on <time datetime="{when.isoformat()}">' in signature
+    assert f">{when:%Y-%m-%d %H:%M} {when.tzname()}</time>" in signature
 
 
 # --- the doctors' worklist --------------------------------------------------------------------------------------------
@@ -275,42 +358,165 @@ def _signal_recordings(n, *, clinic, staff, doctor, models):
     return recordings
 
 
-def _worklist_queries(client) -> tuple[str, int]:
+def _worklist_queries(client, **params) -> tuple[str, int]:
+    """The dashboard, and how many queries read the worklist (the one with its count in all, ``in_all``)."""
     with CaptureQueriesContext(connection) as queries:
-        page = client.get(reverse("dashboard")).content.decode()
-    return page, sum("diagnostics_interpretation" in q["sql"] for q in queries.captured_queries)
+        page = client.get(reverse("dashboard"), params).content.decode()
+    return page, sum('AS "in_all"' in q["sql"] for q in queries.captured_queries)
 
 
-def test_the_dashboard_lists_a_doctors_recordings_awaiting_interpretation(
+def _card(page: str) -> str:
+    card = page[page.index('id="awaiting-interpretation"') :]
+    return card[: card.index("</div>")]
+
+
+def _order(card: str, recordings) -> list[int]:
+    return [card.index(f'href="{at_interpretation(r)}"') for r in recordings]
+
+
+def test_the_dashboard_lists_every_recording_awaiting_interpretation_oldest_first(
     client, clinic_a, clinic_b, staff_a, staff_b, doctor_a, active_models
 ):
     client_for(client, doctor_a)
-    waiting = _signal_recordings(3, clinic=clinic_a, staff=staff_a, doctor=doctor_a, models=active_models)
-    page, queries = _worklist_queries(client)
-    assert queries == 1
-    card = page[page.index('id="awaiting-interpretation"') :]
-    card = card[: card.index("</div>")]
-    links = [f"{reverse('recording-detail', args=[r.pk])}#interpretation" for r in reversed(waiting)]
-    assert [card.index(f'href="{link}"') for link in links] == sorted(card.index(f'href="{link}"') for link in links)
-    assert "more." not in card
-
-    more = _signal_recordings(22, clinic=clinic_a, staff=staff_a, doctor=doctor_a, models=active_models)
-    services.interpretation_sign(user=doctor_a, recording=more[-1], text=FINDINGS)  # interpreted: off the list
-    done_recordings(2, clinic=clinic_a, staff=staff_a, doctor=doctor_a, models=active_models)  # beat files
+    signals = _signal_recordings(3, clinic=clinic_a, staff=staff_a, doctor=doctor_a, models=active_models)
+    beat_files = done_recordings(2, clinic=clinic_a, staff=staff_a, doctor=doctor_a, models=active_models)
+    interpreted = _signal_recordings(1, clinic=clinic_a, staff=staff_a, doctor=doctor_a, models=active_models)[0]
+    services.interpretation_sign(user=doctor_a, recording=interpreted, text=FINDINGS)
     _signal_recordings(2, clinic=clinic_b, staff=staff_b, doctor=doctor_a, models=active_models)  # another clinic's
     queued = beat_recording(staff_a, PatientFactory(clinic=clinic_a), classify=False)
-    ECGRecording.objects.filter(pk=queued.pk).update(kind="signal")
+    twelve = ["I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6"]
+    ECGRecording.objects.filter(pk=signals[0].pk).update(leads=twelve, sampling_rate=500, sample_count=5000)
+    ECGRecording.objects.filter(pk=signals[1].pk).update(leads=["MLII", "V5"], sampling_rate=360, sample_count=650000)
+    # the flags: an MI flag no doctor reviewed, and VF/asystole episodes no doctor decided on (one decided)
+    signals[1].diagnosis.reviews.all().delete()
+    for start, kind in ((100, "vf"), (900, "asystole"), (5000, "vf"), (9000, "pause")):
+        Event.objects.create(recording=signals[2], clinic=clinic_a, type=kind, start=start, end=start + 90, beats=0)
+    services.event_review_create(user=doctor_a, event=Event.objects.get(start=5000), decision="confirm")
+
     page, queries = _worklist_queries(client)
-    assert queries == 1  # the rows and how many in all, in one query, whatever the number of rows
-    card = page[page.index('id="awaiting-interpretation"') :]
-    card = card[: card.index("</div>")]
-    assert card.count("#interpretation") == 20 and "and 4 more." in card  # 24 waiting
-    assert f"{reverse('recording-detail', args=[more[-2].pk])}#interpretation" in card  # the newest first
-    assert f"{reverse('recording-detail', args=[more[-1].pk])}#" not in card
-    assert "<strong>24</strong> awaiting interpretation" in page
+    assert queries == 1  # the rows, their flags and how many in all: one query
+    card = _card(page)
+    waiting = [*signals, *beat_files]  # beat files too: their reports say "Preliminary"
+    assert _order(card, waiting) == sorted(_order(card, waiting))  # oldest first: the order they are due in
+    for absent in (interpreted, queued):
+        assert reverse("recording-detail", args=[absent.pk]) not in card
+    assert "<strong>5</strong> awaiting interpretation" in page and "more" not in card
+    rows = {r.pk: card[card.index(f'href="{at_interpretation(r)}"') :].split("</tr>")[0] for r in waiting}
+    assert "<td>12-lead, 0:00:10</td>" in rows[signals[0].pk]
+    assert "<td>Holter, 0:30:05</td>" in rows[signals[1].pk]
+    assert '<span class="flag" data-worklist-flag="mi">MI flag not reviewed</span>' in rows[signals[1].pk]
+    assert '<span class="flag" data-worklist-flag="vf">2 VF/VFL or asystole undecided</span>' in rows[signals[2].pk]
+    assert "data-worklist-flag" not in rows[signals[0].pk] and "<td>—</td>" in rows[signals[0].pk]
+    assert "<td>beat file, 6 beats</td>" in rows[beat_files[0].pk]
+
+
+def test_the_worklist_pages_on_and_costs_the_same_queries_on_every_page(
+    client, clinic_a, staff_a, doctor_a, active_models
+):
+    client_for(client, doctor_a)
+    waiting = _signal_recordings(25, clinic=clinic_a, staff=staff_a, doctor=doctor_a, models=active_models)
+    beat_recording(staff_a, PatientFactory(clinic=clinic_a), classify=False)  # pending: the dashboard polls
+    with CaptureQueriesContext(connection) as first_page:
+        page = client.get(reverse("dashboard")).content.decode()
+    card = _card(page)
+    assert card.count("#interpretation") == 20 and "Recordings 1–20 of 25." in card
+    assert '<a href="?interpret_page=2#awaiting-interpretation">and 5 more ›</a>' in card
+    assert f'href="{at_interpretation(waiting[19])}"' in card and at_interpretation(waiting[20]) not in card
+    assert f'hx-get="{reverse("dashboard")}"' in page
+    with CaptureQueriesContext(connection) as second_page:
+        page = client.get(reverse("dashboard"), {"interpret_page": "2"}).content.decode()
+    card = _card(page)
+    assert card.count("#interpretation") == 5 and "Recordings 21–25 of 25." in card
+    assert [card.index(at_interpretation(r)) for r in waiting[20:]] == sorted(
+        card.index(at_interpretation(r)) for r in waiting[20:]
+    )
+    assert '<a href="?interpret_page=1#awaiting-interpretation">‹ Previous page</a>' in card and "more" not in card
+    assert f'hx-get="{reverse("dashboard")}?interpret_page=2"' in page  # its poll keeps the page
+    assert len(second_page.captured_queries) == len(first_page.captured_queries)
+    for asked in ("9", "0", "x", "-1", "99999999999"):  # past the end, or no page: the first page
+        card = _card(client.get(reverse("dashboard"), {"interpret_page": asked}).content.decode())
+        assert "Recordings 1–20 of 25." in card, asked
 
 
 def test_staff_have_no_interpretation_worklist(client, clinic_a, staff_a, doctor_a, active_models):
     _signal_recordings(2, clinic=clinic_a, staff=staff_a, doctor=doctor_a, models=active_models)
     page, queries = _worklist_queries(client_for(client, staff_a))
     assert 'id="awaiting-interpretation"' not in page and "awaiting interpretation" not in page and queries == 0
+    assert "interpret_page" not in page
+
+
+def test_the_worklist_flags_an_undecided_vf_and_the_event_list_leads_back(client, doctor_a, request):
+    recording = request.getfixturevalue("holter_recording")  # 70 s of MIT-BIH 207, with a VF run
+    client_for(client, doctor_a)
+    undecided = recording.events.filter(type__in=("vf", "asystole"), reviews__isnull=True).count()
+    assert undecided >= 1
+    row = _card(client.get(reverse("dashboard")).content.decode())
+    assert f'href="{at_interpretation(recording)}"' in row and "<td>Holter, 0:01:10</td>" in row
+    assert f"{undecided} VF/VFL or asystole undecided" in row
+    # the event list, where the section's own link sends the doctor to decide, ends with the way back
+    page = page_of(client, recording)
+    events = page[page.index('id="events"') : page.index("</section>", page.index('id="events"'))]
+    assert events.rstrip().endswith(
+        '<p class="back-link no-print"><a href="#interpretation">Back to interpretation</a></p>'
+    )
+
+
+# --- a morning's batch: sign and open the next -------------------------------------------------------------------
+
+
+def test_sign_and_open_next_goes_to_the_oldest_recording_still_awaiting_then_to_the_dashboard(
+    client, clinic_b, staff_a, staff_b, doctor_a, patient_a, active_models
+):
+    other_clinics = _signal_recordings(1, clinic=clinic_b, staff=staff_b, doctor=doctor_a, models=active_models)
+    first, second, third = (beat_recording(staff_a, patient_a) for _ in range(3))
+    client_for(client, doctor_a)
+    response = sign(client, second, FINDINGS, then="next")
+    assert response.status_code == 302 and response["Location"] == at_interpretation(first)  # the oldest left
+    page = page_of(client, first)
+    section = page[page.index('id="interpretation"') : page.index("</section>", page.index('id="interpretation"'))]
+    assert f"Interpretation of recording {second.pk} (Meyer, Anna) signed. This is the next awaiting" in section
+    assert sign(client, first, FINDINGS, then="next")["Location"] == at_interpretation(third)  # not the signed one
+    # a refusal stays on its recording, with the reason, whatever was asked next
+    refused = sign(client, third, " ", then="next")
+    assert refused["Location"] == at_interpretation(third) and "the text is blank" in page_of(client, third)
+    response = sign(client, third, FINDINGS, then="next")
+    assert response.status_code == 302 and response["Location"] == reverse("dashboard")  # another clinic's: never
+    dashboard = client.get(response["Location"]).content.decode()
+    assert f"Interpretation of recording {third.pk} (Meyer, Anna) signed. No other recording awaits" in dashboard
+    assert Interpretation.objects.filter(recording__in=[first, second, third]).count() == 3
+    assert not Interpretation.objects.filter(recording__in=other_clinics).exists()
+
+
+# --- signed or preliminary, in the lists of recordings -------------------------------------------------------------
+
+
+def test_the_lists_of_recordings_say_whose_report_is_signed_and_which_is_preliminary(
+    client, staff_a, doctor_a, admin_a, patient_a, recording
+):
+    doctor_a.first_name, doctor_a.last_name = "Dana", "Doctor"
+    doctor_a.save()
+    preliminary = beat_recording(staff_a, patient_a)
+    queued = beat_recording(staff_a, patient_a, classify=False)
+    services.interpretation_sign(user=admin_a, recording=recording, text=FINDINGS)
+    services.interpretation_sign(user=doctor_a, recording=recording, text="Amended.")  # the current signer's name
+    client_for(client, staff_a)
+
+    def row(page, r) -> str:
+        at = page.index(f'href="{reverse("recording-detail", args=[r.pk])}"')
+        return page[at : page.index("</tr>", at)]
+
+    today = client.get(reverse("dashboard")).content.decode()
+    today = today[today.index('id="today"') : today.index('id="pending"')]
+    signed = row(today, recording)
+    assert 'data-report-state="signed" title="Interpretation signed by Dana Doctor">Signed' in signed
+    assert '<span class="visually-hidden"> by Dana Doctor</span>' in signed and "admin_a" not in signed
+    assert 'data-report-state="preliminary"' in row(today, preliminary) and ">Preliminary</span>" in row(
+        today, preliminary
+    )
+    assert "data-report-state" not in row(today, queued)  # no result, no report
+    patient = client.get(reverse("patient-detail", args=[patient_a.pk])).content.decode()
+    assert (
+        'data-report-state="signed" title="Interpretation signed by Dana Doctor">Signed by Dana Doctor</span>'
+        in row(patient, recording)
+    )
+    assert ">Preliminary</span>" in row(patient, preliminary) and "data-report-state" not in row(patient, queued)
