@@ -149,6 +149,7 @@ def interpretation_row(interpretation: Interpretation, tz=None) -> dict:
         "id": interpretation.id,
         "recording": interpretation.recording_id,
         "text": interpretation.text,
+        "reason": interpretation.reason,
         "signed_by": {"id": interpretation.author_id, "name": interpretation.author.display_name},
         "signed_at": when(interpretation.created_at, tz),
         "amends": interpretation.amends_id,

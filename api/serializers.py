@@ -340,9 +340,12 @@ class InterpretationSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Interpretation
-        fields = ["id", "recording", "text", "signed_by", "signed_at", "amends"]
+        fields = ["id", "recording", "text", "reason", "signed_by", "signed_at", "amends"]
         read_only_fields = fields
-        extra_kwargs = {"text": {"help_text": "The doctor's interpretation; lines separated by \\n."}}
+        extra_kwargs = {
+            "text": {"help_text": "The doctor's interpretation; lines separated by \\n."},
+            "reason": {"help_text": "Why this amendment was signed; empty for the first version."},
+        }
 
     @extend_schema_field(SignerSerializer)
     def get_signed_by(self, obj: Interpretation) -> dict:
@@ -356,6 +359,27 @@ class InterpretationCreateSerializer(StrictFields, serializers.Serializer):
         help_text="The interpretation: at most 4,000 characters once line breaks are written as \\n and the text is "
         "stripped; not blank; no control characters but line breaks and tabs; to amend, a text that differs from "
         "the current one.",
+    )
+    amends = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        min_value=1,
+        help_text="The id of the interpretation read before signing (null: none was signed): when another doctor has "
+        "signed a newer one since, 409 `interpretation_changed`, so it is not signed over unseen. Left out: not "
+        "checked.",
+    )
+    reason = Text(
+        required=False,
+        allow_blank=True,
+        trim_whitespace=False,
+        help_text="Why the current interpretation is amended: required for an amendment (one line, at most 500 "
+        "characters); not used for the first version.",
+    )
+    acknowledge_undecided = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="Sign although VF/VFL or asystole episodes of the recording await a doctor's decision (without "
+        "it, 409 `episodes_undecided` while any does).",
     )
 
 

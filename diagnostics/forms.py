@@ -114,3 +114,7 @@ class InterpretationForm(forms.Form):
             attrs={"rows": 6, "data-char-limit": Interpretation.MAX_LENGTH, "data-char-count": "interpretation-count"}
         ),
     )
+    # The version the doctor read (none: empty): a colleague's newer one is not signed over unseen.
+    amends = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
+    reason = forms.CharField(required=False, strip=False, label="Reason for the amendment")
+    acknowledge_undecided = forms.BooleanField(required=False, label="Sign with the episodes undecided")

@@ -318,6 +318,7 @@ class Interpretation(models.Model):
     clinic = models.ForeignKey("accounts.Clinic", on_delete=models.PROTECT, related_name="+")
     author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     text = models.TextField()
+    reason = models.CharField(max_length=500, blank=True, help_text="Why an amendment was signed (none for the first)")
     # One amendment per version, and one first version per recording: two doctors signing at once cannot
     # both amend the same version (interpretation_sign also locks the recording while it signs).
     amends = models.OneToOneField(

@@ -273,6 +273,19 @@ def interpretations_current(*, user: User, recording_ids: list[int]) -> dict[int
     return {i.recording_id: i for i in current}
 
 
+def decisions_since(*, recording: ECGRecording, moment) -> dict:
+    """The doctors' decisions on a recording's rhythm events and MI flag made after ``moment`` (an interpretation
+    signed before them may no longer say what the recording shows): how many of each, and when the latest was."""
+    events = EventReview.objects.filter(event__recording=recording, created_at__gt=moment)
+    flags = Review.objects.filter(diagnosis__recording=recording, created_at__gt=moment)
+    latest = [q.order_by("-created_at").values_list("created_at", flat=True).first() for q in (events, flags)]
+    return {
+        "events": events.count(),
+        "mi_flag": flags.count(),
+        "latest": max((t for t in latest if t is not None), default=None),
+    }
+
+
 def interpretation_awaiting(*, user: User) -> QuerySet[ECGRecording]:
     """The clinic's analysed recordings no doctor has interpreted yet, signals and beat files alike (their reports
     say "Preliminary"), oldest first (the order they are due in): a doctor's worklist. Each row has its

@@ -863,23 +863,80 @@ def interpretation_text_clean(text: str) -> str:
     return text
 
 
+# ``amends`` not given: the version signed over is not checked (an API client that does not say which it read)
+UNCHECKED = object()
+REASON_MAX_LENGTH = 500
+
+
 def interpretation_sign(
-    *, user: User, recording: ECGRecording, text: str, idempotency_key: str | None = None, fingerprint: str = ""
+    *,
+    user: User,
+    recording: ECGRecording,
+    text: str,
+    amends: int | None | object = UNCHECKED,
+    reason: str = "",
+    acknowledge_undecided: bool = False,
+    idempotency_key: str | None = None,
+    fingerprint: str = "",
 ) -> Interpretation:
     """A doctor's signed interpretation of a recording's result, or an amendment of the current one (which it
-    names); earlier versions are kept. Only once the analysis is done, and only a text that differs from the
-    current one. With an ``idempotency_key``, a retry returns the version first signed (``idempotent_write``),
-    not a refusal as unchanged."""
+    names, with the ``reason`` it was amended for); earlier versions are kept. Only once the analysis is done,
+    only a text that differs from the current one, and only over the version the doctor read (``amends``: its
+    id, None for none; a colleague's newer version is not signed over unseen). While a VF/VFL or asystole episode
+    of the recording awaits a doctor's decision, only with ``acknowledge_undecided``. With an
+    ``idempotency_key``, a retry returns the version first signed (``idempotent_write``), not a refusal as
+    unchanged."""
     return idempotent_write(
         user=user,
         idempotency_key=idempotency_key,
         fingerprint=fingerprint,
         kind=Interpretation,
-        write=lambda: _interpretation_sign(user=user, recording=recording, text=text),
+        write=lambda: _interpretation_sign(
+            user=user,
+            recording=recording,
+            text=text,
+            amends=amends,
+            reason=reason,
+            acknowledge_undecided=acknowledge_undecided,
+        ),
     )
 
 
-def _interpretation_sign(*, user: User, recording: ECGRecording, text: str) -> Interpretation:
+def interpretation_reason_clean(reason: str) -> str:
+    """An amendment's reason as kept: one line (line breaks as spaces), stripped; Invalid (field ``reason``) when
+    blank, longer than REASON_MAX_LENGTH or holding a control character."""
+    reason = " ".join(reason.split())  # line breaks, tabs and runs of spaces as one space
+    if not reason:
+        raise Invalid(
+            "Say why the interpretation is amended: the reason is kept with the amendment.",
+            field="reason",
+            code="validation_error",
+        )
+    if len(reason) > REASON_MAX_LENGTH:
+        raise Invalid(
+            f"The reason is {len(reason):,} characters long; at most {REASON_MAX_LENGTH} are allowed.",
+            field="reason",
+            code="validation_error",
+        )
+    bad = next((c for c in reason if unicodedata.category(c) == "Cc"), None)
+    if bad is not None:
+        raise Invalid(
+            f"The reason holds a control character (U+{ord(bad):04X}): remove it and sign again.",
+            field="reason",
+            code="validation_error",
+        )
+    return reason
+
+
+def _interpretation_sign(
+    *,
+    user: User,
+    recording: ECGRecording,
+    text: str,
+    amends: int | None | object = UNCHECKED,
+    reason: str = "",
+    acknowledge_undecided: bool = False,
+) -> Interpretation:
     if not user.can_review:
         raise NotAllowed("only doctors and administrators sign interpretations")
     if recording.clinic_id != user.clinic_id:
@@ -896,13 +953,31 @@ def _interpretation_sign(*, user: User, recording: ECGRecording, text: str) -> I
             code="not_ready",
         )
     text = interpretation_text_clean(text)
-    current = locked.interpretations.order_by("-created_at", "-id").first()
+    current = locked.interpretations.select_related("author").order_by("-created_at", "-id").first()
+    if amends is not UNCHECKED and amends != (current.pk if current else None):
+        newer = (
+            f"{current.author.display_name} signed a newer version at "
+            f"{timezone.localtime(current.created_at):%Y-%m-%d %H:%M %Z} since the one you read"
+            if current
+            else "The version you amend is not the recording's current one"
+        )
+        raise Conflict(f"{newer}: read it, then sign again over it.", code="interpretation_changed")
     if current is not None and current.text == text:
         raise Invalid(
             "The text is unchanged from the current interpretation: change it to sign an amendment.",
             field="text",
             code="unchanged",
         )
+    reason = interpretation_reason_clean(reason) if current is not None else ""
+    undecided = locked.events.filter(type__in=("vf", "asystole"), reviews__isnull=True).count()
+    if undecided and not acknowledge_undecided:
+        raise Conflict(
+            f"{undecided} VF/VFL or asystole episode{'s' if undecided != 1 else ''} of this recording "
+            f"await{'s' if undecided == 1 else ''} a doctor's decision: decide on "
+            f"{'it' if undecided == 1 else 'them'} first, or sign saying you sign with "
+            f"{'it' if undecided == 1 else 'them'} undecided.",
+            code="episodes_undecided",
+        )
     return Interpretation.objects.create(
-        recording=locked, clinic_id=locked.clinic_id, author=user, text=text, amends=current
+        recording=locked, clinic_id=locked.clinic_id, author=user, text=text, reason=reason, amends=current
     )

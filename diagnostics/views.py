@@ -192,10 +192,16 @@ DRAFT_SESSION_KEY = "interpretation-draft:{}"
 DRAFT_MAX_CHARS = 20 * Interpretation.MAX_LENGTH
 
 
-def _interpretation_refused(request, recording: ECGRecording, text: str, error: str):
-    """Post/redirect/get: the recording's page at its interpretation, which shows the text as typed and why it was
-    refused (a page rendered at the form's URL answered its own relative links, and a reload, with 405)."""
-    request.session[DRAFT_SESSION_KEY.format(recording.pk)] = {"text": text[:DRAFT_MAX_CHARS], "error": error}
+def _interpretation_refused(request, recording: ECGRecording, text: str, error: str, field: str = "text"):
+    """Post/redirect/get: the recording's page at its interpretation, which shows the text (and an amendment's
+    reason) as typed and why it was refused, beside the field at fault (a page rendered at the form's URL answered
+    its own relative links, and a reload, with 405)."""
+    request.session[DRAFT_SESSION_KEY.format(recording.pk)] = {
+        "text": text[:DRAFT_MAX_CHARS],
+        "reason": request.POST.get("reason", "")[:DRAFT_MAX_CHARS],
+        "error": error,
+        "field": "reason" if field == "reason" else "text",
+    }
     return redirect(reverse("recording-detail", args=[recording.pk]) + "#interpretation")
 
 
@@ -204,17 +210,18 @@ def _refused_form(request, recording: ECGRecording) -> InterpretationForm | None
     draft = request.session.pop(DRAFT_SESSION_KEY.format(recording.pk), None)
     if not isinstance(draft, dict):
         return None
-    form = InterpretationForm({"text": str(draft.get("text", ""))})
+    form = InterpretationForm({"text": str(draft.get("text", "")), "reason": str(draft.get("reason", ""))})
     form.errors.pop("text", None)  # (the field's own check, a NUL character, is the reason kept: said once)
-    form.add_error("text", str(draft.get("error") or "The interpretation was not signed."))
-    form.fields["text"].widget.attrs.update(
+    at_fault = "reason" if draft.get("field") == "reason" else "text"
+    form.add_error(at_fault, str(draft.get("error") or "The interpretation was not signed."))
+    form.fields[at_fault].widget.attrs.update(
         {
             "aria-invalid": "true",
-            "aria-describedby": "interpretation-error",
+            "aria-describedby": "interpretation-reason-error" if at_fault == "reason" else "interpretation-error",
             "autofocus": True,  # the reason and the text, not the top of a long page, 18 tabs away
-            "data-draft-server": "true",  # a script's draft in this tab never replaces it
         }
     )
+    form.fields["text"].widget.attrs["data-draft-server"] = "true"  # a script's draft in this tab never replaces it
     return form
 
 
@@ -229,12 +236,19 @@ def _interpretation_context(request, recording: ECGRecording, diagnosis) -> dict
         "interpretation": current,
         "interpretation_amends": next((v for v in versions if current and v.pk == current.amends_id), None),
         "interpretation_earlier": versions[1:],
+        "interpretation_decisions_since": selectors.decisions_since(recording=recording, moment=current.created_at)
+        if current
+        else None,
         "interpretation_form": form,
     }
     if diagnosis and request.user.can_review:
         if form is None:
             form = InterpretationForm(initial={"text": current.text} if current else None)
             context["interpretation_form"] = form
+        # the version shown is the one signed over: a colleague's newer one, signed since, refuses the signature
+        form.fields["amends"].initial = current.pk if current else None
+        if form.is_bound:  # a refused form's data: the version now shown, not the one it was sent over
+            form.data = {**form.data, "amends": current.pk if current else ""}
         form.fields["text"].widget.attrs["data-draft-key"] = DRAFT_SESSION_KEY.format(recording.pk)
         waiting = selectors.life_threatening_awaiting(user=request.user).filter(pk=recording.pk).first()
         if waiting is not None:  # annotated by the selector
@@ -269,14 +283,21 @@ def recording_interpret(request, recording_id: int):
     recording = selectors.recording_get(user=request.user, recording_id=recording_id)
     form = InterpretationForm(request.POST)
     typed = request.POST.get("text", "")
-    if not form.is_valid():  # a NUL character: the field's own check
-        return _interpretation_refused(request, recording, typed, " ".join(str(e) for e in form.errors.get("text", [])))
+    if not form.is_valid():  # a NUL character (the field's own check), a malformed hidden field
+        said = " ".join(str(e) for errors in form.errors.values() for e in errors)
+        return _interpretation_refused(request, recording, typed, said)
     try:
         interpretation = services.interpretation_sign(
-            user=request.user, recording=recording, text=form.cleaned_data["text"]
+            user=request.user,
+            recording=recording,
+            text=form.cleaned_data["text"],
+            # a page sends the version it showed (empty: none); a form from before the field was added is not checked
+            amends=form.cleaned_data["amends"] if "amends" in request.POST else services.UNCHECKED,
+            reason=form.cleaned_data["reason"],
+            acknowledge_undecided=form.cleaned_data["acknowledge_undecided"],
         )
     except (Invalid, Conflict) as exc:
-        return _interpretation_refused(request, recording, typed, exc.message)
+        return _interpretation_refused(request, recording, typed, exc.message, getattr(exc, "field", None) or "text")
     request.session.pop(DRAFT_SESSION_KEY.format(recording.pk), None)
     what = "Amended interpretation" if interpretation.amends_id else "Interpretation"
     if request.POST.get("then") != "next":
@@ -702,6 +723,10 @@ def recording_report(request, recording_id: int):
         # with the version it amends and who signed that: the report names it
         versions = selectors.interpretation_list(recording=recording).select_related("amends__author")
         context["interpretation"] = versions.first()
+        if context["interpretation"] is not None:
+            context["interpretation_decisions_since"] = selectors.decisions_since(
+                recording=recording, moment=context["interpretation"].created_at
+            )
         beats = list(selectors.beat_list(recording=recording)[:200])
         context["strip"] = plots.report_strip(recording, beats)
         rhythm = context["diagnosis"].rhythm

@@ -400,10 +400,14 @@ class RecordingViewSet(ApiViewSet):
         recording = diagnostics_selectors.recording_get(user=request.user, recording_id=int(pk))
         serializer = serializers.InterpretationCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
+        given = serializer.validated_data
         interpretation = diagnostics_services.interpretation_sign(
             user=request.user,
             recording=recording,
-            text=serializer.validated_data["text"],
+            text=given["text"],
+            amends=given["amends"] if "amends" in given else diagnostics_services.UNCHECKED,
+            reason=given.get("reason", ""),
+            acknowledge_undecided=given.get("acknowledge_undecided", False),
             idempotency_key=key,
             fingerprint=self.request_fingerprint(),
         )

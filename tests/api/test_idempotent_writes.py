@@ -51,8 +51,8 @@ def write(request, done_recording) -> Write:
     url = f"/api/v1/recordings/{done_recording.pk}/interpretations"
     return Write(
         url=url,
-        body={"text": FINDINGS},
-        other={"text": "Sinus rhythm."},
+        body={"text": FINDINGS, "reason": "Amended on review."},  # a reason: some of these sign an amendment
+        other={"text": "Sinus rhythm.", "reason": "Amended on review."},
         refused=[(url, {"text": "  "}, 400), ("/api/v1/recordings/999999999/interpretations", {"text": FINDINGS}, 404)],
         model=Interpretation,
         location=False,

@@ -45,12 +45,14 @@ def test_a_doctor_signs_then_amends_and_both_are_listed_newest_first(api_as, doc
         "id": first.pk,
         "recording": done_recording.pk,
         "text": "Sinus rhythm.\nNo ST changes.",
+        "reason": "",  # a first version's
         "signed_by": {"id": doctor_a.pk, "name": "doctor_a"},
         "signed_at": first.created_at.isoformat().replace("+00:00", "Z"),
         "amends": None,
     }
-    amended = api.post(url(done_recording), {"text": FINDINGS}, format="json")
+    amended = api.post(url(done_recording), {"text": FINDINGS, "reason": " Findings\nadded. "}, format="json")
     assert amended.status_code == 201 and amended.json()["amends"] == first.pk
+    assert amended.json()["reason"] == "Findings added."  # one line, stripped
     listed = api.get(url(done_recording)).json()
     assert listed["count"] == 2
     assert listed["results"] == [amended.json(), created.json()]
@@ -126,7 +128,7 @@ def test_the_recording_carries_its_current_interpretation_and_the_link(api_as, s
     body = api.get(f"/api/v1/recordings/{done_recording.pk}").json()
     assert body["interpretation"] is None and body["links"]["interpretations"] == url(done_recording)
     services.interpretation_sign(user=doctor_a, recording=done_recording, text="First reading.")
-    services.interpretation_sign(user=doctor_a, recording=done_recording, text=FINDINGS)
+    services.interpretation_sign(user=doctor_a, recording=done_recording, text=FINDINGS, reason="Findings added.")
     current = api.get(url(done_recording)).json()["results"][0]
     body = api.get(f"/api/v1/recordings/{done_recording.pk}").json()
     assert body["interpretation"] == current and current["text"] == FINDINGS
@@ -154,7 +156,7 @@ def test_listing_interpretations_costs_a_constant_number_of_queries(
 ):
     for i in range(12):
         services.interpretation_sign(
-            user=admin_a if i % 2 else doctor_a, recording=done_recording, text=f"Reading {i}."
+            user=admin_a if i % 2 else doctor_a, recording=done_recording, text=f"Reading {i}.", reason=f"Reason {i}."
         )
     api = api_as(doctor_a)
     with django_assert_max_num_queries(8):
@@ -202,7 +204,9 @@ def test_the_report_is_issued_at_the_latest_of_the_reviews_and_the_signature(api
     signed = services.interpretation_sign(user=doctor_a, recording=done_recording, text=FINDINGS)
     review = services.review_create(user=doctor_a, diagnosis=done_recording.diagnosis, decision="confirm")
     assert report_of(fetch_valid_bundle(api, done_recording))["issued"] == review.created_at.isoformat()
-    amended = services.interpretation_sign(user=doctor_a, recording=done_recording, text="Amended reading.")
+    amended = services.interpretation_sign(
+        user=doctor_a, recording=done_recording, text="Amended reading.", reason="Corrected."
+    )
     report = report_of(fetch_valid_bundle(api, done_recording))
     assert report["issued"] == amended.created_at.isoformat() > signed.created_at.isoformat()
     assert (
@@ -259,7 +263,9 @@ def test_the_interpretation_answers_conform_to_the_schema(api_as, staff_a, docto
     assert conformance.check(doctor.get(url(done_recording)))["results"] == []
     assert conformance.check(api_as(staff_a).get(f"/api/v1/recordings/{done_recording.pk}"))["interpretation"] is None
     first = conformance.check(doctor.post(url(done_recording), {"text": FINDINGS}, format="json"))
-    amended = conformance.check(doctor.post(url(done_recording), {"text": "Amended."}, format="json"))
+    amended = conformance.check(
+        doctor.post(url(done_recording), {"text": "Amended.", "reason": "Corrected."}, format="json")
+    )
     assert (first["amends"], amended["amends"]) == (None, first["id"])
     assert conformance.check(doctor.post(url(done_recording), {"text": "Amended."}, format="json"))["error"][
         "code"
@@ -269,3 +275,29 @@ def test_the_interpretation_answers_conform_to_the_schema(api_as, staff_a, docto
     recording = conformance.check(doctor.get(f"/api/v1/recordings/{done_recording.pk}"))
     assert recording["interpretation"] == amended
     assert conformance.check(doctor.get("/api/v1/recordings"))["results"][0]["interpretation"] == amended
+
+
+def test_the_api_checks_the_version_read_the_undecided_episodes_and_the_amendments_reason(
+    api_as, doctor_a, admin_a, done_recording
+):
+    from diagnostics.models import Event
+
+    api = api_as(doctor_a)
+    first = api.post(url(done_recording), {"text": FINDINGS, "amends": None}, format="json")
+    assert first.status_code == 201  # over no version: none was signed
+    colleague = services.interpretation_sign(user=admin_a, recording=done_recording, text="SVT.", reason="SVT seen.")
+    stale = api.post(url(done_recording), {"text": "Mine.", "amends": first.json()["id"], "reason": "r"}, format="json")
+    assert stale.status_code == 409 and stale.json()["error"]["code"] == "interpretation_changed"
+    no_reason = api.post(url(done_recording), {"text": "Mine.", "amends": colleague.pk}, format="json")
+    assert no_reason.status_code == 400 and no_reason.json()["error"]["field"] == "reason"
+    Event.objects.create(
+        recording=done_recording, clinic=done_recording.clinic, type="asystole", start=1, end=900, beats=0
+    )
+    body = {"text": "Mine.", "amends": colleague.pk, "reason": "Re-read."}
+    undecided = api.post(url(done_recording), body, format="json")
+    assert undecided.status_code == 409 and undecided.json()["error"]["code"] == "episodes_undecided"
+    assert done_recording.interpretations.count() == 2  # none of the refused ones signed
+    signed = api.post(url(done_recording), body | {"acknowledge_undecided": True}, format="json")
+    assert (
+        signed.status_code == 201 and signed.json()["reason"] == "Re-read." and signed.json()["amends"] == colleague.pk
+    )

@@ -65,7 +65,9 @@ def amend_box(page: str) -> str:
 
 def test_a_doctor_signs_and_an_amendment_keeps_the_earlier_version(doctor_a, admin_a, recording):
     first = services.interpretation_sign(user=doctor_a, recording=recording, text=FINDINGS)
-    second = services.interpretation_sign(user=admin_a, recording=recording, text=FINDINGS + " Occasional PVCs.")
+    second = services.interpretation_sign(
+        user=admin_a, recording=recording, text=FINDINGS + " Occasional PVCs.", reason="PVCs seen on review."
+    )
     assert (first.amends, second.amends) == (None, first)
     assert (first.author, second.author, second.clinic_id) == (doctor_a, admin_a, recording.clinic_id)
     assert list(selectors.interpretation_list(recording=recording)) == [second, first]
@@ -146,7 +148,7 @@ def test_an_interpretation_is_never_changed_or_deleted(doctor_a, recording):
 
 def test_a_recording_has_one_first_version_and_each_version_one_amendment(doctor_a, recording):
     first = services.interpretation_sign(user=doctor_a, recording=recording, text=FINDINGS)
-    services.interpretation_sign(user=doctor_a, recording=recording, text="Amended.")
+    services.interpretation_sign(user=doctor_a, recording=recording, text="Amended.", reason="Corrected.")
     for amends in (None, first):  # what two doctors signing at once without the lock would have written
         with pytest.raises(IntegrityError), transaction.atomic():
             Interpretation.objects.create(
@@ -285,7 +287,12 @@ def test_an_unchanged_amendment_is_refused_on_the_page(client, doctor_a, recordi
 
 def test_an_amendment_shows_what_it_amends_and_the_earlier_version(client, doctor_a, admin_a, recording):
     first = services.interpretation_sign(user=doctor_a, recording=recording, text="Sinus rhythm.")
-    services.interpretation_sign(user=admin_a, recording=recording, text="Sinus rhythm with first-degree AV block.")
+    services.interpretation_sign(
+        user=admin_a,
+        recording=recording,
+        text="Sinus rhythm with first-degree AV block.",
+        reason="PR interval measured.",
+    )
     page = page_of(client_for(client, doctor_a), recording)
     signed_first = f'<time datetime="{timezone.localtime(first.created_at).isoformat()}">'
     assert f"; amends the version signed by doctor_a on {signed_first}" in page
@@ -340,7 +347,7 @@ def test_an_amended_report_names_the_version_it_amends_and_who_signed_it(client,
     admin_a.first_name, admin_a.last_name = "Ada", "Admin"
     admin_a.save()
     first = services.interpretation_sign(user=admin_a, recording=recording, text=FINDINGS)
-    services.interpretation_sign(user=doctor_a, recording=recording, text=FINDINGS + " PVCs.")
+    services.interpretation_sign(user=doctor_a, recording=recording, text=FINDINGS + " PVCs.", reason="PVCs.")
     report = client_for(client, doctor_a).get(reverse("recording-report", args=[recording.pk])).content.decode()
     signature = report[report.index('<p class="signature">') : report.index("</p>", report.index('class="signature"'))]
     when = timezone.localtime(first.created_at)
@@ -498,7 +505,9 @@ def test_the_lists_of_recordings_say_whose_report_is_signed_and_which_is_prelimi
     preliminary = beat_recording(staff_a, patient_a)
     queued = beat_recording(staff_a, patient_a, classify=False)
     services.interpretation_sign(user=admin_a, recording=recording, text=FINDINGS)
-    services.interpretation_sign(user=doctor_a, recording=recording, text="Amended.")  # the current signer's name
+    services.interpretation_sign(  # the current signer's name
+        user=doctor_a, recording=recording, text="Amended.", reason="Corrected."
+    )
     client_for(client, staff_a)
 
     def row(page, r) -> str:
@@ -520,3 +529,95 @@ def test_the_lists_of_recordings_say_whose_report_is_signed_and_which_is_prelimi
         in row(patient, recording)
     )
     assert ">Preliminary</span>" in row(patient, preliminary) and "data-report-state" not in row(patient, queued)
+
+
+# --- what the doctor signs over: a colleague's newer version, undecided episodes, the amendment's reason ---------
+
+
+def test_a_form_read_before_a_colleagues_signature_does_not_sign_over_it(client, doctor_a, admin_a, recording):
+    """A doctor's page showed no interpretation; a colleague signed meanwhile: the doctor's signature is refused,
+    the colleague's text shown and the doctor's kept, and signing again over it (the page now names it) works."""
+    client.force_login(doctor_a)
+    assert 'name="amends" id="id_amends"' in page_of(client, recording)  # the version shown: none
+    colleague = services.interpretation_sign(user=admin_a, recording=recording, text="Paroxysmal SVT; 7-day monitor.")
+    refused = sign(client, recording, "Normal sinus rhythm.", amends="")
+    assert refused.status_code == 302 and refused["Location"] == at_interpretation(recording)
+    assert list(recording.interpretations.all()) == [colleague]
+    page = page_of(client, recording)
+    assert f"{admin_a.display_name} signed a newer version at" in html.unescape(page) and "Paroxysmal SVT" in page
+    assert "Normal sinus rhythm." in textarea_of(page)  # the doctor's text, kept
+    assert f'name="amends" value="{colleague.pk}"' in page  # now over the version shown
+    signed = sign(client, recording, "Normal sinus rhythm.", amends=str(colleague.pk), reason="Re-read the strips.")
+    assert signed.status_code == 302 and recording.interpretations.first().amends == colleague
+    with pytest.raises(Conflict) as stale:  # the service's own rule
+        services.interpretation_sign(user=admin_a, recording=recording, text="X.", amends=colleague.pk, reason="r")
+    assert stale.value.code == "interpretation_changed"
+
+
+def test_signing_with_vf_undecided_takes_saying_so(client, doctor_a, recording):
+    Event.objects.create(recording=recording, clinic=recording.clinic, type="vf", start=100, end=900, beats=0)
+    client.force_login(doctor_a)
+    page = page_of(client, recording)
+    assert 'name="acknowledge_undecided"' in page and "Sign with this episode undecided" in page
+    assert sign(client, recording, FINDINGS, amends="").status_code == 302
+    assert not recording.interpretations.exists()
+    assert "1 VF/VFL or asystole episode of this recording awaits a doctor's decision" in html.unescape(
+        page_of(client, recording)
+    )
+    assert sign(client, recording, FINDINGS, amends="", acknowledge_undecided="on").status_code == 302
+    assert recording.interpretations.get().text == FINDINGS
+    # once decided, no acknowledgement is asked
+    services.event_review_create(user=doctor_a, event=recording.events.get(), decision="confirm")
+    assert 'name="acknowledge_undecided"' not in page_of(client, recording)
+    services.interpretation_sign(user=doctor_a, recording=recording, text=FINDINGS + " VF.", reason="VF confirmed.")
+
+
+def test_an_amendment_needs_its_reason_which_the_page_and_report_keep(client, doctor_a, recording):
+    services.interpretation_sign(user=doctor_a, recording=recording, text=FINDINGS)
+    client.force_login(doctor_a)
+    current = recording.interpretations.get()
+    assert sign(client, recording, FINDINGS + " PVCs.", amends=str(current.pk), reason="  ").status_code == 302
+    page = page_of(client, recording)
+    assert recording.interpretations.count() == 1
+    reason_box = page[page.index('id="interpretation-reason-error"') :]
+    assert "Say why the interpretation is amended" in html.unescape(reason_box[:300])
+    assert 'aria-describedby="interpretation-reason-error"' in page and "PVCs." in textarea_of(page)
+    sign(client, recording, FINDINGS + " PVCs.", amends=str(current.pk), reason="PVCs\nmissed.")
+    amended = recording.interpretations.first()
+    assert amended.reason == "PVCs missed." and amended.amends == current
+    assert "Reason for the amendment: PVCs missed." in page_of(client, recording)
+    report = client.get(reverse("recording-report", args=[recording.pk])).content.decode()
+    assert "(reason: PVCs missed.)" in report
+
+
+def test_decisions_made_after_the_signature_are_said_beside_it(client, doctor_a, recording):
+    services.interpretation_sign(user=doctor_a, recording=recording, text=FINDINGS)
+    client.force_login(doctor_a)
+    assert "data-decisions-since" not in page_of(client, recording)
+    for start in (10, 2000):
+        event = Event.objects.create(
+            recording=recording, clinic=recording.clinic, type="vt", start=start, end=start + 900, beats=4
+        )
+        services.event_review_create(user=doctor_a, event=event, decision="reject", note="artefact")
+    page = page_of(client, recording)
+    since = page[page.index("data-decisions-since") : page.index("</p>", page.index("data-decisions-since"))]
+    assert "2 decisions on rhythm events, the latest on" in since and "amend the interpretation" in since
+    report = client.get(reverse("recording-report", args=[recording.pk])).content.decode()
+    assert "2 decisions on rhythm events, the latest on" in report
+
+
+def test_a_decision_on_the_mi_flag_after_the_signature_is_counted_too(doctor_a, staff_a, patient_a, active_models):
+    flagged = beat_recording(staff_a, patient_a, beats=30)
+    assert flagged.diagnosis.mi_flag  # the tiny MI model flags every recording: it can be reviewed
+    signed = services.interpretation_sign(user=doctor_a, recording=flagged, text=FINDINGS)
+    assert selectors.decisions_since(recording=flagged, moment=signed.created_at) == {
+        "events": 0,
+        "mi_flag": 0,
+        "latest": None,
+    }
+    review = services.review_create(user=doctor_a, diagnosis=flagged.diagnosis, decision="reject", note="")
+    assert selectors.decisions_since(recording=flagged, moment=signed.created_at) == {
+        "events": 0,
+        "mi_flag": 1,
+        "latest": review.created_at,
+    }
