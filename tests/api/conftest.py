@@ -123,3 +123,18 @@ def receiver():
 
     with http_receiver(answer) as url:
         yield url, received
+
+
+@pytest.fixture
+def deliver_here(monkeypatch, settings):
+    """Webhook deliveries run in this process as soon as they are sent (no worker), to receivers on this machine."""
+    from api.tasks import deliver_webhook
+
+    settings.API_WEBHOOK_ALLOWED_HOSTS = ["127.0.0.1"]  # the receiver runs on this machine
+    monkeypatch.setattr(deliver_webhook, "delay", lambda *args: deliver_webhook.apply(args=args))
+
+
+@pytest.fixture
+def delivered(receiver, deliver_here):
+    """The shared receiver, with notices delivered in this process as soon as they are sent."""
+    return receiver

@@ -20,16 +20,6 @@ from .conftest import submit_beats
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def delivered(receiver, monkeypatch, settings):
-    """The shared receiver, with notices delivered in this process as soon as they are sent."""
-    from api.tasks import deliver_webhook
-
-    settings.API_WEBHOOK_ALLOWED_HOSTS = ["127.0.0.1"]  # the receiver runs on this machine
-    monkeypatch.setattr(deliver_webhook, "delay", lambda *args: deliver_webhook.apply(args=args))
-    return receiver
-
-
 def test_a_failed_recording_is_told_signed_to_its_clinics_webhooks(
     delivered, staff_a, staff_b, patient_a, django_capture_on_commit_callbacks
 ):
