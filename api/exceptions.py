@@ -78,7 +78,9 @@ def _body(code: str, message: str, field: str | None = None, details=None) -> di
 
 def exception_handler(exc, context):
     if isinstance(exc, ApplicationError):
-        response = Response(_body(exc.code, exc.message, exc.field), status=status_for(exc))
+        # a rule's refusal of a field carries the same details as a serializer's (README: {"field": [messages]})
+        details = {exc.field: [exc.message]} if exc.code == "validation_error" and exc.field else None
+        response = Response(_body(exc.code, exc.message, exc.field, details), status=status_for(exc))
         if response.status_code == 503:  # the storage full or failing: a client's retry waits this long first
             response["Retry-After"] = str(STORAGE_RETRY_AFTER_SECONDS)
         return response

@@ -660,11 +660,14 @@ def _interpretation_conclusion(interpretation: Interpretation | None) -> str:
     if interpretation is None:
         return ""
     signed = timezone.localtime(interpretation.created_at).date().isoformat()
-    return f"Interpretation by {interpretation.author.display_name}, {signed}: {interpretation.text} "
+    n = interpretation.undecided_at_signing
+    undecided = f" (signed with {n} VF/VFL or asystole episode{'s' if n != 1 else ''} undecided)" if n else ""
+    return f"Interpretation by {interpretation.author.display_name}, {signed}{undecided}: {interpretation.text} "
 
 
 def _reviewed_by(review: Review) -> str:
-    return f"{review.outcome}, by {review.reviewer.display_name} on {review.created_at.date().isoformat()}"
+    # the date in the site's zone, as the interpretation's beside it (in UTC the two could disagree near midnight)
+    return f"{review.outcome}, by {review.reviewer.display_name} on {timezone.localtime(review.created_at).date().isoformat()}"
 
 
 def _mi_flag_interpretation(diagnosis: Diagnosis, review: Review | None) -> str:

@@ -150,6 +150,7 @@ def interpretation_row(interpretation: Interpretation, tz=None) -> dict:
         "recording": interpretation.recording_id,
         "text": interpretation.text,
         "reason": interpretation.reason,
+        "undecided_at_signing": interpretation.undecided_at_signing,
         "signed_by": {"id": interpretation.author_id, "name": interpretation.author.display_name},
         "signed_at": when(interpretation.created_at, tz),
         "amends": interpretation.amends_id,

@@ -340,11 +340,14 @@ class InterpretationSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Interpretation
-        fields = ["id", "recording", "text", "reason", "signed_by", "signed_at", "amends"]
+        fields = ["id", "recording", "text", "reason", "undecided_at_signing", "signed_by", "signed_at", "amends"]
         read_only_fields = fields
         extra_kwargs = {
             "text": {"help_text": "The doctor's interpretation; lines separated by \\n."},
             "reason": {"help_text": "Why this amendment was signed; empty for the first version."},
+            "undecided_at_signing": {
+                "help_text": "VF/VFL or asystole episodes no doctor had decided on when it was signed (acknowledged)."
+            },
         }
 
     @extend_schema_field(SignerSerializer)
@@ -444,7 +447,7 @@ class RecordingSerializer(serializers.ModelSerializer):
     def get_interpretation(self, obj: ECGRecording):
         if obj.status != ECGRecording.Status.DONE:  # only a finished analysis is interpreted
             return None
-        current = obj.interpretations.select_related("author").order_by("-created_at", "-id").first()
+        current = obj.interpretations.select_related("author").order_by("-id").first()
         return InterpretationSerializer(current).data if current else None
 
     @extend_schema_field(

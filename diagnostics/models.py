@@ -319,6 +319,9 @@ class Interpretation(models.Model):
     author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     text = models.TextField()
     reason = models.CharField(max_length=500, blank=True, help_text="Why an amendment was signed (none for the first)")
+    undecided_at_signing = models.PositiveIntegerField(
+        default=0, help_text="VF/VFL or asystole episodes awaiting a doctor's decision when it was signed"
+    )
     # One amendment per version, and one first version per recording: two doctors signing at once cannot
     # both amend the same version (interpretation_sign also locks the recording while it signs).
     amends = models.OneToOneField(
@@ -328,7 +331,9 @@ class Interpretation(models.Model):
     replayed: bool  # not stored: set by interpretation_sign, True when an idempotent retry returned this version
 
     class Meta:
-        ordering = ["-created_at", "-id"]
+        # newest first by id, which is assigned under the recording's lock (the amends chain's order): created_at
+        # comes from the clock of the web host that signed, and two hosts' clocks may disagree
+        ordering = ["-id"]
         indexes = [models.Index(fields=["recording", "-created_at", "-id"])]
         constraints = [
             models.UniqueConstraint(

@@ -252,7 +252,8 @@ def review_list(*, user: User) -> QuerySet[Review]:
 
 def interpretation_list(*, recording: ECGRecording) -> QuerySet[Interpretation]:
     """A recording's signed interpretations, newest (the current one) first, each with its author."""
-    return Interpretation.objects.filter(recording=recording).select_related("author").order_by("-created_at", "-id")
+    # newest by id, assigned while the recording is locked for the signature: two web hosts' clocks may disagree
+    return Interpretation.objects.filter(recording=recording).select_related("author").order_by("-id")
 
 
 def interpretation_current(*, recording: ECGRecording) -> Interpretation | None:
@@ -264,7 +265,7 @@ def interpretations_current(*, user: User, recording_ids: list[int]) -> dict[int
     in one query."""
     if not recording_ids:
         return {}
-    newest = Interpretation.objects.filter(recording_id=OuterRef("recording_id")).order_by("-created_at", "-id")
+    newest = Interpretation.objects.filter(recording_id=OuterRef("recording_id")).order_by("-id")
     current = (
         Interpretation.objects.filter(clinic_id=user.clinic_id, recording_id__in=recording_ids)  # type: ignore[misc]
         .filter(pk=Subquery(newest.values("pk")[:1]))
@@ -315,7 +316,7 @@ def with_interpretation_state(recordings: QuerySet[ECGRecording]) -> QuerySet[EC
     full_name = Trim(Concat(f"{author}first_name", Value(" "), f"{author}last_name", output_field=CharField()))
     current = (
         Interpretation.objects.filter(recording=OuterRef("pk"))
-        .order_by("-created_at", "-id")
+        .order_by("-id")
         .annotate(signer=Coalesce(NullIf(full_name, Value("")), f"{author}username", output_field=CharField()))
         .values("signer")[:1]
     )

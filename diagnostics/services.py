@@ -953,7 +953,7 @@ def _interpretation_sign(
             code="not_ready",
         )
     text = interpretation_text_clean(text)
-    current = locked.interpretations.select_related("author").order_by("-created_at", "-id").first()
+    current = locked.interpretations.select_related("author").order_by("-id").first()
     if amends is not UNCHECKED and amends != (current.pk if current else None):
         newer = (
             f"{current.author.display_name} signed a newer version at "
@@ -979,5 +979,11 @@ def _interpretation_sign(
             code="episodes_undecided",
         )
     return Interpretation.objects.create(
-        recording=locked, clinic_id=locked.clinic_id, author=user, text=text, reason=reason, amends=current
+        recording=locked,
+        clinic_id=locked.clinic_id,
+        author=user,
+        text=text,
+        reason=reason,
+        undecided_at_signing=undecided,
+        amends=current,
     )

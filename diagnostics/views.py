@@ -202,7 +202,13 @@ def _interpretation_refused(request, recording: ECGRecording, text: str, error: 
         "error": error,
         "field": "reason" if field == "reason" else "text",
     }
-    return redirect(reverse("recording-detail", args=[recording.pk]) + "#interpretation")
+    return _refused(redirect(reverse("recording-detail", args=[recording.pk]) + "#interpretation"))
+
+
+def _refused(response):
+    """A redirect back to a form whose write was refused: nothing to record as written (accounts.audit)."""
+    response.write_refused = True
+    return response
 
 
 def _refused_form(request, recording: ECGRecording) -> InterpretationForm | None:
@@ -249,7 +255,11 @@ def _interpretation_context(request, recording: ECGRecording, diagnosis) -> dict
         form.fields["amends"].initial = current.pk if current else None
         if form.is_bound:  # a refused form's data: the version now shown, not the one it was sent over
             form.data = {**form.data, "amends": current.pk if current else ""}
-        form.fields["text"].widget.attrs["data-draft-key"] = DRAFT_SESSION_KEY.format(recording.pk)
+        # this tab's draft belongs to this doctor and to the version shown: another who signs in at this browser,
+        # or a colleague's version signed since, does not get it restored over what the page now shows
+        form.fields["text"].widget.attrs["data-draft-key"] = (
+            f"{DRAFT_SESSION_KEY.format(recording.pk)}:{request.user.pk}:{current.pk if current else 0}"
+        )
         waiting = selectors.life_threatening_awaiting(user=request.user).filter(pk=recording.pk).first()
         if waiting is not None:  # annotated by the selector
             context["interpretation_alarms"] = waiting.unreviewed_events  # type: ignore[attr-defined]
@@ -343,12 +353,12 @@ def event_review(request, event_id: int):
     form = EventReviewForm(request.POST)
     if not form.is_valid():
         messages.error(request, "Choose confirm or reject for the event.", extra_tags=f"event-{event.pk}")
-        return redirect(target)
+        return _refused(redirect(target))
     try:
         services.event_review_create(user=request.user, event=event, **form.cleaned_data)
     except Invalid as exc:  # a VF/asystole rejection without its reason
         messages.error(request, exc.message, extra_tags=f"event-{event.pk}")
-        return redirect(target)
+        return _refused(redirect(target))
     messages.success(
         request, f"{event.get_type_display()} {form.cleaned_data['decision']}ed.", extra_tags=f"event-{event.pk}"
     )

@@ -133,6 +133,18 @@
     try { return window.sessionStorage; } catch (e) { return null; }  // none where the browser refuses it
   }
 
+  // Signed out (the login page shows): no draft of the tab is kept for whoever signs in next at this browser.
+  function forgetDrafts() {
+    var store = storage();
+    if (!store || !document.querySelector('form input[name="username"]')) return;
+    try {
+      for (var i = store.length - 1; i >= 0; i--) {
+        var key = store.key(i);
+        if (key && key.indexOf("interpretation-draft:") === 0) store.removeItem(key);
+      }
+    } catch (e) { /* nothing kept */ }
+  }
+
   function keepDraft(textarea) {
     var key = textarea.getAttribute("data-draft-key"), store = storage();
     if (!key || !store || !textarea.form) return;
@@ -187,6 +199,7 @@
     update();
   }
 
+  forgetDrafts();
   document.querySelectorAll("textarea[data-char-limit], textarea[data-draft-key]").forEach(function (textarea) {
     keepDraft(textarea);  // first: a restored draft is counted
     if (textarea.hasAttribute("data-char-limit")) count(textarea);

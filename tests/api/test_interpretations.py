@@ -46,6 +46,7 @@ def test_a_doctor_signs_then_amends_and_both_are_listed_newest_first(api_as, doc
         "recording": done_recording.pk,
         "text": "Sinus rhythm.\nNo ST changes.",
         "reason": "",  # a first version's
+        "undecided_at_signing": 0,
         "signed_by": {"id": doctor_a.pk, "name": "doctor_a"},
         "signed_at": first.created_at.isoformat().replace("+00:00", "Z"),
         "amends": None,
@@ -287,6 +288,8 @@ def test_the_api_checks_the_version_read_the_undecided_episodes_and_the_amendmen
     assert stale.status_code == 409 and stale.json()["error"]["code"] == "interpretation_changed"
     no_reason = api.post(url(done_recording), {"text": "Mine.", "amends": colleague.pk}, format="json")
     assert no_reason.status_code == 400 and no_reason.json()["error"]["field"] == "reason"
+    error = no_reason.json()["error"]
+    assert error["details"] == {"reason": [error["message"]]}  # as a serializer's refusal gives them
     Event.objects.create(
         recording=done_recording, clinic=done_recording.clinic, type="asystole", start=1, end=900, beats=0
     )
@@ -298,3 +301,4 @@ def test_the_api_checks_the_version_read_the_undecided_episodes_and_the_amendmen
     assert (
         signed.status_code == 201 and signed.json()["reason"] == "Re-read." and signed.json()["amends"] == colleague.pk
     )
+    assert signed.json()["undecided_at_signing"] == 1  # how it was signed, kept

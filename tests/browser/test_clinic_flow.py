@@ -293,7 +293,7 @@ def test_a_doctors_draft_survives_the_event_list_a_refusal_and_a_reload(page, sh
 
     recording = request.getfixturevalue("holter_recording")  # 70 s of MIT-BIH 207: a run of ventricular flutter
     detail = f"/recordings/{recording.pk}/"
-    key = f"interpretation-draft:{recording.pk}"
+    key = f"interpretation-draft:{recording.pk}:{doctor_a.pk}:0"  # this doctor's, over no signed version
     log_in(page, "doctor_a")
     page.set_viewport_size(PHONE)
 
@@ -368,4 +368,9 @@ def test_a_doctors_draft_survives_the_event_list_a_refusal_and_a_reload(page, sh
     )
     assert_accessible(page)
     shot(page, "13e-interpretation-amend-open-phone", full_page=False)
+    # a draft left in the tab is forgotten once signed out: the next doctor at this browser does not get it
+    page.get_by_label("Amended interpretation").fill("An unsigned amendment")
+    assert page.evaluate("Object.keys(sessionStorage).some(k => k.startsWith('interpretation-draft:'))")
+    log_out(page)
+    assert not page.evaluate("Object.keys(sessionStorage).some(k => k.startsWith('interpretation-draft:'))")
     assert page.js_errors == []

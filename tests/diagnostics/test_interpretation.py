@@ -171,7 +171,9 @@ def test_a_doctor_sees_the_form_and_that_nothing_is_interpreted_yet(client, doct
     assert "maxlength" not in textarea_of(form) and 'data-char-limit="4000"' in textarea_of(form)
     assert 'data-char-count="interpretation-count"' in textarea_of(form)
     assert '<p class="char-count muted small" id="interpretation-count" data-char-count hidden>' in form
-    assert f'data-draft-key="interpretation-draft:{recording.pk}"' in textarea_of(form)
+    # this doctor's draft over no signed version: another doctor at this browser, or a colleague's version signed
+    # since, does not get it restored
+    assert f'data-draft-key="interpretation-draft:{recording.pk}:{doctor_a.pk}:0"' in textarea_of(form)
     assert "data-draft-server" not in form and "autofocus" not in form and "aria-invalid" not in form
     assert '<label for="id_text">Your interpretation' in form and 'id="id_text"' in form
     assert ">Sign interpretation</button>" in form
@@ -566,6 +568,10 @@ def test_signing_with_vf_undecided_takes_saying_so(client, doctor_a, recording):
     )
     assert sign(client, recording, FINDINGS, amends="", acknowledge_undecided="on").status_code == 302
     assert recording.interpretations.get().text == FINDINGS
+    assert recording.interpretations.get().undecided_at_signing == 1  # how it was signed, kept and shown
+    assert "Signed with 1 VF/VFL or asystole episode undecided." in page_of(client, recording)
+    report = client.get(reverse("recording-report", args=[recording.pk])).content.decode()
+    assert "Signed with 1 VF/VFL or asystole episode undecided." in report
     # once decided, no acknowledgement is asked
     services.event_review_create(user=doctor_a, event=recording.events.get(), decision="confirm")
     assert 'name="acknowledge_undecided"' not in page_of(client, recording)
@@ -621,3 +627,31 @@ def test_a_decision_on_the_mi_flag_after_the_signature_is_counted_too(doctor_a, 
         "mi_flag": 1,
         "latest": review.created_at,
     }
+
+
+def test_the_current_version_is_the_newest_signed_whatever_the_web_hosts_clocks_say(
+    doctor_a, admin_a, recording, monkeypatch
+):
+    """created_at comes from the signing host's clock: one a little behind made the replaced version current, and
+    every later signature an IntegrityError (it amended a version amended already)."""
+    from datetime import timedelta
+
+    first = services.interpretation_sign(user=doctor_a, recording=recording, text=FINDINGS)
+    behind = timezone.now() - timedelta(seconds=2)
+    monkeypatch.setattr(timezone, "now", lambda: behind)
+    second = services.interpretation_sign(user=admin_a, recording=recording, text="Two.", reason="Re-read.")
+    monkeypatch.undo()
+    assert second.created_at < first.created_at
+    assert selectors.interpretation_current(recording=recording) == second
+    assert selectors.interpretations_current(user=doctor_a, recording_ids=[recording.pk])[recording.pk] == second
+    third = services.interpretation_sign(user=doctor_a, recording=recording, text="Three.", reason="Again.")
+    assert third.amends == second and list(recording.interpretations.all()) == [third, second, first]
+
+
+def test_a_refused_signature_is_not_audited_as_one(client, doctor_a, recording):
+    client.force_login(doctor_a)
+    before = AuditEvent.objects.filter(action="review").count()
+    assert sign(client, recording, "   ", amends="").status_code == 302  # refused, back to the form
+    assert AuditEvent.objects.filter(action="review").count() == before
+    assert sign(client, recording, FINDINGS, amends="").status_code == 302
+    assert AuditEvent.objects.filter(action="review", object_id=str(recording.pk)).count() == before + 1
