@@ -520,6 +520,19 @@ def bundle(*, recording: ECGRecording, diagnosis: Diagnosis, signal=None, beats=
                         "text": "flagged at or above the threshold",
                     }
                 ],
+                # the score against its threshold (H: at or above it), whatever a doctor decided on the flag
+                interpretation=[
+                    {
+                        "coding": [
+                            _coding(
+                                INTERPRETATION,
+                                "H"
+                                if diagnosis.mi_threshold is not None and diagnosis.mi_score >= diagnosis.mi_threshold
+                                else "N",
+                            )
+                        ]
+                    }
+                ],
             )
         )
         observations.append(

@@ -76,7 +76,8 @@ IDEMPOTENCY_KEY = OpenApiParameter(
         "Up to 255 printable ASCII characters chosen by the client, e.g. a UUID, so a retry is safe: the same key "
         "with the same request returns the first answer (201, `Idempotent-Replayed: true`) and makes nothing; "
         "with another request (another body or endpoint) it is 409 `idempotency_key_reused`. A refused request "
-        "leaves the key unused; a key is remembered for 24 hours (API_IDEMPOTENCY_KEY_HOURS)."
+        "leaves the key unused; a key is remembered for the installation's API_IDEMPOTENCY_KEY_HOURS (24 by "
+        "default)."
     ),
 )
 

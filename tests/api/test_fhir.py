@@ -159,6 +159,17 @@ def test_a_screened_recording_exports_its_screen_score_and_flag(api_as, staff_a,
     )
 
 
+@pytest.mark.parametrize(("score", "code"), [(0.9, "H"), (0.5, "H"), (0.49, "N")])
+def test_the_mi_score_is_interpreted_against_its_threshold(api_as, staff_a, done_recording, score, code):
+    """As the flag's Observation is: a receiver reading interpretations sees a score at or above its threshold."""
+    from diagnostics.models import Diagnosis
+
+    Diagnosis.objects.filter(pk=done_recording.diagnosis.pk).update(mi_score=score, mi_threshold=0.5)
+    observations = resources(fetch_valid_bundle(api_as(staff_a), done_recording), "Observation")
+    interpretation = by_code(observations, "mi-score")["interpretation"]
+    assert [c["code"] for i in interpretation for c in i["coding"]] == [code]
+
+
 @pytest.mark.parametrize("fmt", ["dicom", "aecg"])
 def test_a_twelve_lead_cart_file_keeps_and_exports_every_lead(api_as, staff_a, patient_a, active_models, fmt):
     from ecg.datasets.carts import STANDARD_LEADS, aecg_twelve_lead, dicom_twelve_lead, synthetic_twelve_lead
