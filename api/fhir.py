@@ -646,12 +646,12 @@ def _effective(recording: ECGRecording) -> tuple[str, dict]:
         uploaded = (recording.created_at or timezone.now()).isoformat()
         return uploaded, {"effectiveDateTime": uploaded}
     start = timezone.localtime(recording.recorded_at).isoformat()
-    if not (recording.sample_count and recording.sampling_rate):
+    if not recording.sample_count:
         return start, {"effectiveDateTime": start}
-    end = timezone.localtime(
-        recording.recorded_at + timedelta(seconds=recording.sample_count / recording.sampling_rate)
+    whole = _window_effective(
+        recording.recorded_at, {"start": 0, "end": recording.sample_count}, recording.sampling_rate
     )
-    return start, {"effectivePeriod": {"start": start, "end": end.isoformat()}}
+    return start, whole or {"effectiveDateTime": start}
 
 
 def _practitioner(user, here: str) -> dict:

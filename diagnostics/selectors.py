@@ -4,7 +4,7 @@ from typing import cast
 import numpy as np
 from django.conf import settings
 from django.core.files.storage import default_storage
-from django.db.models import CharField, Count, Exists, OuterRef, Prefetch, Q, QuerySet, Subquery, Value
+from django.db.models import CharField, Count, Exists, Max, OuterRef, Prefetch, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce, Concat, NullIf, Trim
 from django.shortcuts import get_object_or_404
 
@@ -277,13 +277,16 @@ def interpretations_current(*, user: User, recording_ids: list[int]) -> dict[int
 def decisions_since(*, recording: ECGRecording, moment) -> dict:
     """The doctors' decisions on a recording's rhythm events and MI flag made after ``moment`` (an interpretation
     signed before them may no longer say what the recording shows): how many of each, and when the latest was."""
-    events = EventReview.objects.filter(event__recording=recording, created_at__gt=moment)
-    flags = Review.objects.filter(diagnosis__recording=recording, created_at__gt=moment)
-    latest = [q.order_by("-created_at").values_list("created_at", flat=True).first() for q in (events, flags)]
+    events, flags = (
+        model.objects.filter(**{f"{parent}__recording": recording, "created_at__gt": moment}).aggregate(
+            n=Count("pk"), latest=Max("created_at")
+        )
+        for model, parent in ((EventReview, "event"), (Review, "diagnosis"))
+    )
     return {
-        "events": events.count(),
-        "mi_flag": flags.count(),
-        "latest": max((t for t in latest if t is not None), default=None),
+        "events": events["n"],
+        "mi_flag": flags["n"],
+        "latest": max((t for t in (events["latest"], flags["latest"]) if t is not None), default=None),
     }
 
 
