@@ -5,10 +5,12 @@ new route is audited by adding it to AUDITED_ROUTES (tests/accounts/test_audit_c
 every route and fails for one that is neither audited nor declared not to touch clinical records).
 """
 
+import ipaddress
 import logging
 import re
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
 from django.db import DatabaseError
 from django.dispatch import receiver
@@ -81,8 +83,23 @@ _CREATED_ID = re.compile(r"/(?:patients|recordings)/(\d+)/")
 
 
 def client_ip(request) -> str | None:
-    # Behind a proxy, configure it to set REMOTE_ADDR (e.g. gunicorn --forwarded-allow-ips).
-    return request.META.get("REMOTE_ADDR") or None
+    """The client's address: the socket's peer, or behind ``ECG_TRUSTED_PROXIES`` proxies the address the
+    outermost of them was reached from. Each proxy appends the address it was reached from to
+    X-Forwarded-For, so with N of them that is the N-th entry from the right; entries further left are
+    whatever the client sent and are never read. A header with fewer entries, or one that is not an
+    address, did not come through the proxies: the peer's address is used."""
+    peer = request.META.get("REMOTE_ADDR") or None
+    hops = settings.ECG_TRUSTED_PROXIES
+    if not hops:
+        return peer
+    forwarded = [a.strip() for a in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")]
+    forwarded = [a for a in forwarded if a]
+    if len(forwarded) < hops:
+        return peer
+    try:
+        return str(ipaddress.ip_address(forwarded[-hops]))
+    except ValueError:
+        return peer
 
 
 def record(request, action: str, **fields: Any) -> AuditEvent:

@@ -6,7 +6,10 @@ address. From the second failure of a pair on, each doubles the wait before the 
 it (a single mistyped password costs nothing). An account that
 fails from many addresses (a distributed guess) makes every address it never logged in from wait
 progressively longer, while the addresses its user did log in from are not slowed. An address
-failing for many names is locked whole.
+failing for many names is locked whole, except for the users who logged in from it before: the
+address of a clinic's network (or of a proxy not configured as trusted, see ``ECG_TRUSTED_PROXIES``)
+failing for made-up names must not lock its staff out. While a name or an address is refused, one
+refusal per window is audited, not every try.
 """
 
 import math
@@ -20,6 +23,7 @@ from django.utils import timezone
 from .models import AuditEvent
 
 KNOWN_ADDRESS_DAYS = 30
+ADDRESS = "address"  # the object type of a refusal that holds every name tried from the address
 
 
 def username_clean(raw: str) -> str:
@@ -53,12 +57,31 @@ def _until_fewer(failures, index: int, window: int, now) -> int:
 
 def login_wait_seconds(*, username: str, ip: str | None) -> int:
     """Seconds before ``username`` may try a password from ``ip`` again; 0 when it may try now."""
+    return login_refusal(username=username, ip=ip)[0]
+
+
+def login_refusal(*, username: str, ip: str | None) -> tuple[int, bool]:
+    """``login_wait_seconds`` and whether the wait holds the whole address (every name tried from it)."""
     now = timezone.now()
     window = settings.ECG_LOCKOUT_SECONDS
     limit = settings.ECG_LOCKOUT_FAILURES
     failures = _failures(now - timedelta(seconds=window))
-    if ip and (n := failures.filter(ip=ip).count()) >= 4 * limit:
-        return _until_fewer(failures.filter(ip=ip), n - 4 * limit, window, now)
+    if ip and (n := failures.filter(ip=ip).count()) >= 4 * limit and not _known_address(username, ip, now):
+        return _until_fewer(failures.filter(ip=ip), n - 4 * limit, window, now), True
+    return _name_wait(failures, username, ip, now, window, limit), False
+
+
+def refusal_audited(*, username: str, ip: str | None, whole_address: bool) -> bool:
+    """Whether a refusal of this name (or, ``whole_address``, of any name) at ``ip`` is already in the
+    audit trail within the lockout window: a flood of refused tries writes one row, not one each."""
+    since = timezone.now() - timedelta(seconds=settings.ECG_LOCKOUT_SECONDS)
+    refused = AuditEvent.objects.filter(action=AuditEvent.Action.LOCKED_OUT, ip=ip, created_at__gte=since)
+    if whole_address:
+        return refused.filter(object_type=ADDRESS).exists()
+    return refused.filter(username=username).exclude(object_type=ADDRESS).exists()
+
+
+def _name_wait(failures, username: str, ip: str | None, now, window: int, limit: int) -> int:
     if not username:
         return 0
     pair = failures.filter(username=username, ip=ip).aggregate(n=Count("id"), last=Max("created_at"))
@@ -74,7 +97,8 @@ def login_wait_seconds(*, username: str, ip: str | None) -> int:
 
 def _known_address(username: str, ip: str | None, now) -> bool:
     return (
-        ip is not None
+        bool(username)
+        and ip is not None
         and AuditEvent.objects.filter(
             action=AuditEvent.Action.LOGIN,
             username=username,

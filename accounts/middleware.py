@@ -142,13 +142,21 @@ class LoginLockoutMiddleware:
     def __call__(self, request):
         if request.method == "POST" and request.path in LOGIN_PATHS:
             from . import audit
-            from .lockout import login_wait_seconds, username_clean
+            from .lockout import ADDRESS, login_refusal, refusal_audited, username_clean
             from .models import AuditEvent
 
             username = username_clean(request.POST.get("username", ""))
-            wait = login_wait_seconds(username=username, ip=audit.client_ip(request))
+            ip = audit.client_ip(request)
+            wait, whole_address = login_refusal(username=username, ip=ip)
             if wait:
-                audit.record(request, AuditEvent.Action.LOCKED_OUT, username=username, status_code=429)
+                if not refusal_audited(username=username, ip=ip, whole_address=whole_address):
+                    audit.record(
+                        request,
+                        AuditEvent.Action.LOCKED_OUT,
+                        username=username,
+                        object_type=ADDRESS if whole_address else "",
+                        status_code=429,
+                    )
                 return _locked_out(request, wait)
         return self.get_response(request)
 

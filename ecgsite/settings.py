@@ -254,6 +254,10 @@ ECG_LOCKOUT_FAILURES = env_int("ECG_LOCKOUT_FAILURES", 5, minimum=1)
 ECG_LOCKOUT_SECONDS = env_int("ECG_LOCKOUT_SECONDS", 15 * 60, minimum=1)
 # The wait after a failed login from a username and address, doubled with each further failure.
 ECG_LOCKOUT_DELAY_SECONDS = env_int("ECG_LOCKOUT_DELAY_SECONDS", 1, minimum=0)
+# How many proxies stand in front of the app and append the address they were reached from to
+# X-Forwarded-For (a TLS proxy: 1; a load balancer before it: 2). 0: the socket's peer is the client.
+# Lockouts, token refusals and the audit trail count by this address (accounts.audit.client_ip).
+ECG_TRUSTED_PROXIES = env_int("ECG_TRUSTED_PROXIES", 0, minimum=0)
 # Failed API token attempts from one address within ECG_LOCKOUT_SECONDS before its token attempts get 429.
 API_TOKEN_FAILURES = env_int("API_TOKEN_FAILURES", 20, minimum=1)
 SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE", 8 * 3600, minimum=60)

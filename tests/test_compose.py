@@ -25,3 +25,11 @@ def test_every_app_service_can_be_switched_to_the_object_store():
         assert env["ECG_STORAGE"] == "${ECG_STORAGE:-local}", name
         assert env["AWS_S3_ENDPOINT_URL"].endswith("http://minio:9000}"), name
         assert {"AWS_STORAGE_BUCKET_NAME", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"} <= set(env), name
+
+
+def test_the_web_port_is_reached_through_the_proxy_only_and_its_address_is_the_clients():
+    web = _compose()["services"]["web"]
+    published = web["ports"][0].split("}")[0]
+    assert published == "${WEB_PUBLISH:-127.0.0.1:8000", "bound to every interface a client could pass the proxy by"
+    # behind the one TLS proxy the README asks for, lockouts and the audit read the address it saw
+    assert web["environment"]["ECG_TRUSTED_PROXIES"] == "${ECG_TRUSTED_PROXIES:-1}"

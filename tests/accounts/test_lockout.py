@@ -115,3 +115,81 @@ def test_an_address_locked_whole_waits_only_until_its_oldest_counted_failure_age
     later(890)
     refused = login(client, username="doctor_a")
     assert refused.status_code == 429 and 1 <= int(refused["Retry-After"]) <= 10, refused["Retry-After"]
+
+
+PROXY = "10.0.0.2"
+
+
+def via_proxy(client, username="staff_a", password=PASSWORD, ip=ATTACKER, sent=""):
+    """A login as the TLS proxy forwards it: from the proxy's address, the client's appended to what it sent."""
+    forwarded = f"{sent}, {ip}" if sent else ip
+    return client.post(
+        reverse("login"),
+        {"username": username, "password": password},
+        REMOTE_ADDR=PROXY,
+        HTTP_X_FORWARDED_FOR=forwarded,
+    )
+
+
+def test_behind_a_trusted_proxy_each_client_counts_by_its_own_address(client, staff_a, doctor_a, no_delay):
+    from django.test import Client
+
+    no_delay.ECG_TRUSTED_PROXIES = 1
+    for i in range(12):  # a stranger failing for made-up names, every request arriving from the proxy
+        via_proxy(client, username=f"nobody{i}", password="wrong")
+    assert via_proxy(client, username="doctor_a").status_code == 429  # the stranger's address is locked
+    assert via_proxy(Client(), username="doctor_a", ip=USER_HOME).status_code == 302  # the clinic is not
+    assert set(AuditEvent.objects.filter(action="login_failed").values_list("ip", flat=True)) == {ATTACKER}
+
+
+def test_an_address_the_client_writes_itself_is_not_read(client, staff_a, no_delay):
+    no_delay.ECG_TRUSTED_PROXIES = 1
+    for i in range(3):  # each try claims another address; the proxy appends the real one
+        via_proxy(client, password="wrong", sent=f"192.0.2.{i + 1}")
+    assert via_proxy(client, sent="192.0.2.99").status_code == 429
+    assert set(AuditEvent.objects.filter(action="login_failed").values_list("ip", flat=True)) == {ATTACKER}
+
+
+@pytest.mark.parametrize(
+    ("hops", "forwarded", "expected"),
+    [
+        (0, "198.51.100.7", "10.0.0.2"),  # no proxy trusted: the header is the client's word
+        (1, "198.51.100.7", "198.51.100.7"),
+        (1, "1.2.3.4, 198.51.100.7", "198.51.100.7"),
+        (2, "1.2.3.4, 198.51.100.7, 10.0.0.9", "198.51.100.7"),  # a load balancer, then the TLS proxy
+        (2, "198.51.100.7", "10.0.0.2"),  # fewer entries than proxies: not through them
+        (1, "not-an-address", "10.0.0.2"),
+        (1, "", "10.0.0.2"),
+        (1, "2001:db8::1", "2001:db8::1"),
+    ],
+)
+def test_the_clients_address_is_the_entry_the_outermost_trusted_proxy_appended(rf, settings, hops, forwarded, expected):
+    from accounts.audit import client_ip
+
+    settings.ECG_TRUSTED_PROXIES = hops
+    request = rf.get("/", REMOTE_ADDR=PROXY, HTTP_X_FORWARDED_FOR=forwarded)
+    assert client_ip(request) == expected
+
+
+def test_an_address_locked_whole_still_lets_in_the_users_who_logged_in_from_it(client, staff_a, doctor_a, no_delay):
+    from django.test import Client
+
+    assert login(Client(), username="doctor_a").status_code == 302  # doctor_a works at this address
+    for i in range(12):
+        login(client, username=f"nobody{i}", password="wrong")
+    assert login(Client(), username="staff_a").status_code == 429  # never logged in from here
+    assert login(Client(), username="doctor_a").status_code == 302
+    assert login(Client(), username="doctor_a", password="wrong").status_code == 200  # still counted per name
+
+
+def test_a_flood_of_refused_tries_is_audited_once(client, staff_a, no_delay):
+    for _ in range(3):
+        login(client, password="wrong")
+    for _ in range(10):
+        assert login(client).status_code == 429
+    assert AuditEvent.objects.filter(action="locked_out", username="staff_a").count() == 1
+    for i in range(12):
+        login(client, username=f"nobody{i}", password="wrong")
+    for i in range(10):
+        assert login(client, username=f"someone{i}").status_code == 429
+    assert AuditEvent.objects.filter(action="locked_out").count() == 2  # the name's, then the address's
