@@ -13,6 +13,8 @@ from ecg.clock import seconds_cut
 from ecg.constants import AAMI_CLASSES, AAMI_NAMES
 from ecg.rhythm.analysis import burden_of
 
+from .serializers import seconds
+
 MDC = "urn:oid:2.16.840.1.113883.6.24"
 LOINC = "http://loinc.org"
 UCUM = "http://unitsofmeasure.org"
@@ -246,8 +248,8 @@ def _episode_observations(
             )
         if episodes and fs:
             in_seconds = {"unit": "s", "system": UCUM, "code": "s"}
-            total = seconds_cut(_total_seconds(episodes, fs))  # as the pages write durations
-            first = seconds_cut(min(e["start"] for e in episodes) / fs)
+            total = seconds(_total_seconds(episodes, fs))  # as the events give an episode's duration
+            first = seconds(min(e["start"] for e in episodes) / fs)
             components += [
                 {
                     "code": {"coding": [_coding(LOCAL, f"{code}-duration")], "text": "Total duration"},
@@ -321,7 +323,7 @@ def _rhythm_observations(
                 window["component"] = [
                     {
                         "code": {"coding": [_coding(LOCAL, f"heart-rate-{key[3:]}-{edge}")], "text": label},
-                        "valueQuantity": {"value": seconds_cut(extreme[edge] / fs), **in_seconds},
+                        "valueQuantity": {"value": seconds(extreme[edge] / fs), **in_seconds},
                     }
                     for edge, label in (
                         ("start", "First of its beats, from the start"),

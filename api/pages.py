@@ -274,6 +274,9 @@ _VERSIONED = "page.id, page.row_version"
 _texts: dict[tuple, tuple[float, dict[int, tuple[str, tuple]]]] = {}
 _TEXTS_MAX = 10_000  # rows per list (about 9 MB of recordings)
 _TEXTS_SECONDS = 600.0
+# Lists kept: a list's parameters hold the host its links are written at (api/rows.py recording_json_params), and
+# the Host header is the client's (within ALLOWED_HOSTS), so the lists kept are bounded too.
+_TEXTS_LISTS_MAX = 16
 
 
 def forget_rows() -> None:
@@ -316,6 +319,8 @@ def read_json_page(
     now = time.monotonic()
     kept = _texts.get((db, select, select_params))
     if kept is None or now - kept[0] > _TEXTS_SECONDS or len(kept[1]) > _TEXTS_MAX:
+        if kept is None and len(_texts) >= _TEXTS_LISTS_MAX:
+            _texts.clear()
         kept = _texts[(db, select, select_params)] = (now, {})
     texts = kept[1]
     out: list[tuple[str, tuple] | None] = []

@@ -54,25 +54,34 @@ class Pagination(PageNumberPagination):
         written directly: parsing and writing the URL again cost a tenth of a list read."""
         request = self.request
         assert request is not None  # set by paginate_queryset
-        meta = request.META
-        if meta.get("QUERY_STRING"):
+        if request.META.get("QUERY_STRING"):
             return replace_query_param(request.build_absolute_uri(), self.page_query_param, number)
-        # Everything get_host reads; the host is validated (against ALLOWED_HOSTS) before an address is kept.
-        key = (
-            request.scheme,
-            meta.get("HTTP_X_FORWARDED_HOST"),
-            meta.get("HTTP_HOST"),
-            meta.get("SERVER_NAME"),
-            meta.get("SERVER_PORT"),
-            request.path,
-        )
-        base = _paths.get(key)
-        if base is None:
-            base = request.build_absolute_uri()
-            if len(_paths) >= 1024:
-                _paths.clear()
-            _paths[key] = base
-        return f"{base}?{self.page_query_param}={number}"
+        return f"{absolute_url(request)}?{self.page_query_param}={number}"
+
+
+def absolute_url(request, path: str | None = None) -> str:
+    """``request.build_absolute_uri(path)``: the address a client reaches ``path`` (one of reverse()'s, without
+    a query string) at, as it reached this request; without ``path``, the request's own (it has no query
+    string). Links are written so, as the pages' next and previous are. Kept by scheme, host headers and path:
+    writing it cost a tenth of a list read."""
+    meta = request.META
+    # Everything get_host reads; the host is validated (against ALLOWED_HOSTS) before an address is kept.
+    key = (
+        request.scheme,
+        meta.get("HTTP_X_FORWARDED_HOST"),
+        meta.get("HTTP_HOST"),
+        meta.get("SERVER_NAME"),
+        meta.get("SERVER_PORT"),
+        request.path if path is None else None,
+        path,
+    )
+    address = _paths.get(key)
+    if address is None:
+        address = request.build_absolute_uri() if path is None else request.build_absolute_uri(path)
+        if len(_paths) >= 1024:
+            _paths.clear()
+        _paths[key] = address
+    return address
 
 
 # The absolute address of a path by scheme and host headers, as build_absolute_uri wrote it.

@@ -1,8 +1,11 @@
+import re
+
 import orjson
 from rest_framework.exceptions import NotAcceptable
 from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.utils.encoders import JSONEncoder
+from rest_framework.utils.mediatypes import _MediaType
 
 _drf = JSONEncoder()
 
@@ -41,20 +44,80 @@ class OrjsonRenderer(JSONRenderer):
             return super().render(data, accepted_media_type, renderer_context)
 
 
+_DECIMAL = re.compile(r"[0-9]{1,9}(\.[0-9]{0,9})?")
+
+
+def _quality(media_range: _MediaType) -> float:
+    """A range's q (RFC 9110 12.4.2: 0 to 1, more taken as 1); 1 when it has none or one that is no number (as
+    DRF, which read none)."""
+    raw = str(media_range.params.get("q", "1")).strip()
+    return min(float(raw), 1.0) if _DECIMAL.fullmatch(raw) else 1.0
+
+
+def _matches(media_type: _MediaType, media_range: _MediaType) -> bool:
+    """Whether ``media_range`` (``*/*``, ``type/*`` or a type, its parameters other than q held to the type's)
+    names ``media_type``; without case, as media types compare."""
+    main, sub = media_range.main_type.strip().lower(), media_range.sub_type.strip().lower()
+    return (
+        main in ("*", media_type.main_type.lower())
+        and sub in ("*", media_type.sub_type.lower())
+        and (main != "*" or sub == "*")
+        and all(media_range.params.get(k) == v for k, v in media_type.params.items() if k != "q")
+    )
+
+
+def quality(ranges: list[_MediaType], media_type: str) -> tuple[float, _MediaType | None]:
+    """The q the Accept ranges give ``media_type``, and the range that gives it: the most specific of those that
+    name it (RFC 9110 12.5.1: ``application/json;q=0, */*`` refuses JSON); (0, None) when none does."""
+    wanted = _MediaType(media_type)
+    chosen = None
+    for media_range in ranges:
+        if _matches(wanted, media_range) and (chosen is None or media_range.precedence > chosen.precedence):
+            chosen = media_range
+    return (_quality(chosen), chosen) if chosen is not None else (0.0, None)
+
+
+def accept_ranges(request) -> list[_MediaType]:
+    """The media ranges of the request's Accept header (``*/*`` without one), as negotiation reads them."""
+    return [_MediaType(token) for token in DefaultContentNegotiation().get_accept_list(request)] or [_MediaType("*/*")]
+
+
+def accepts(request, media_type: str) -> bool:
+    """Whether the request's Accept header admits ``media_type`` with a q above 0."""
+    return quality(accept_ranges(request), media_type)[0] > 0
+
+
 class JsonFirstNegotiation(DefaultContentNegotiation):
-    """DRF's negotiation, skipped where its answer is known: a client that states no preference (no
-    Accept header or ``*/*``, no ``?format=``) gets the first renderer, as DRF would give it. Any other
-    Accept header is negotiated as before (406 for what no renderer writes)."""
+    """Content negotiation by the Accept header's q-values (RFC 9110 12.5.1): each renderer's type takes the q
+    of the most specific range naming it; q=0 is not acceptable (406), and of the acceptable types the highest
+    q wins (equal ones: the more specific range, then the route's order). DRF's went by specificity alone and
+    never read q, so ``application/json;q=0`` was answered JSON.
+
+    A client that states no preference (no Accept header or ``*/*``, no ``?format=``) gets the first
+    renderer without negotiating, as DRF would give it."""
 
     def select_renderer(self, request, renderers, format_suffix=None):
         accept = request.META.get("HTTP_ACCEPT", "*/*").strip()
-        if (
-            accept in ("", "*/*")
-            and not format_suffix
-            and self.settings.URL_FORMAT_OVERRIDE not in request.query_params
-        ):
+        format_given = format_suffix or request.query_params.get(self.settings.URL_FORMAT_OVERRIDE)
+        if accept in ("", "*/*") and not format_given:
             return renderers[0], renderers[0].media_type
-        return super().select_renderer(request, renderers, format_suffix)
+        if format_given:
+            renderers = self.filter_renderers(renderers, format_given)
+        ranges = accept_ranges(request)
+        best = None
+        for order, renderer in enumerate(renderers):
+            q, media_range = quality(ranges, renderer.media_type)
+            if media_range is None or q <= 0:
+                continue
+            rank = (q, media_range.precedence, -order)
+            if best is None or rank > best[0]:
+                best = (rank, renderer, media_range)
+        if best is None:
+            raise NotAcceptable(available_renderers=renderers)
+        _rank, renderer, media_range = best
+        # the range's parameters (``indent=2``) but not its q, which is no parameter of the type answered
+        parameters = [f"{key}={value}" for key, value in media_range.params.items() if key != "q"]
+        return renderer, "; ".join([renderer.media_type, *parameters])
 
     def filter_renderers(self, renderers, format):
         """The renderers of ``?format=``; none is 406 naming what is written (DRF answered 404 "Not found.",

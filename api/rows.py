@@ -15,7 +15,6 @@ from datetime import date, datetime
 from datetime import timezone as datetime_timezone
 
 import orjson
-from django.urls import get_script_prefix, reverse
 from django.utils import timezone
 
 from diagnostics.models import Diagnosis, ECGRecording, Interpretation
@@ -208,11 +207,10 @@ def recording_values(queryset):
 
 
 def recording_rows(
-    rows: list[dict], diagnoses: dict[int, Diagnosis], interpretations: dict[int, Interpretation]
+    rows: list[dict], diagnoses: dict[int, Diagnosis], interpretations: dict[int, Interpretation], *, base: str
 ) -> list[dict]:
     """Rows of a page of recording_values; ``diagnoses`` and current ``interpretations`` by recording id, for those
-    that are done."""
-    base = reverse("api:recording-list")
+    that are done; ``base`` the list's absolute URL, which the rows' links start with."""
     tz = timezone.get_current_timezone()
     out = []
     for r in rows:
@@ -330,15 +328,11 @@ RECORDING_JSON = (
 )
 
 
-def recording_json_params() -> tuple:
-    """RECORDING_JSON's parameters: the links' base as JSON string content, once per link."""
-    return _recording_json_params(get_script_prefix())
-
-
 @functools.lru_cache(maxsize=64)
-def _recording_json_params(script_prefix: str) -> tuple:
-    # reverse() cost a fifteenth of a list read; its answer changes only with the script prefix.
-    return (orjson.dumps(reverse("api:recording-list")).decode()[1:-1],) * RECORDING_JSON.count("%s")
+def recording_json_params(base: str) -> tuple:
+    """RECORDING_JSON's parameters: the links' base (the list's absolute URL) as JSON string content, once per
+    link."""
+    return (orjson.dumps(base).decode()[1:-1],) * RECORDING_JSON.count("%s")
 
 
 def recording_results(
@@ -346,10 +340,13 @@ def recording_results(
     diagnoses_of: Callable[[list[int]], dict[int, Diagnosis]],
     values_of: Callable[[list[int]], list[dict]],
     interpretations_of: Callable[[list[int]], dict[int, Interpretation]],
+    *,
+    base: str,
 ) -> orjson.Fragment:
     """The results of a page of RECORDING_JSON rows, as one JSON array: ``diagnoses_of`` and
     ``interpretations_of`` the done recordings' ids, by recording id (the current interpretation of those that
-    have one), and ``values_of`` ids, recording_values of the rows PostgreSQL could not write."""
+    have one), and ``values_of`` ids, recording_values of the rows PostgreSQL could not write; ``base`` as
+    recording_rows takes it."""
     done = [id_ for id_, _text, is_done in fetched if is_done]
     unwritten = [id_ for id_, text, _done in fetched if text is None]
     if not done and not unwritten:  # e.g. a page of queued recordings: the rows as PostgreSQL wrote them
@@ -357,7 +354,9 @@ def recording_results(
     diagnoses = diagnoses_of(done)
     interpretations = interpretations_of(done)
     written_here = (
-        {r["id"]: r for r in recording_rows(values_of(unwritten), diagnoses, interpretations)} if unwritten else {}
+        {r["id"]: r for r in recording_rows(values_of(unwritten), diagnoses, interpretations, base=base)}
+        if unwritten
+        else {}
     )
     texts = []
     for id_, text, _done in fetched:

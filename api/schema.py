@@ -15,7 +15,7 @@ ERRORS = {
     "404": "No such object in your clinic",
     "409": "Conflict with the current state",
     "412": "Changed since the ETag in If-Match (or the time in If-Unmodified-Since)",
-    "406": "The Accept header or ?format= names no type this endpoint writes",
+    "406": "The Accept header or ?format= names no type this endpoint writes (or refuses each with q=0)",
     "413": "Too large",
     "415": "Unsupported content or file type",
     "429": "Too many requests for this token",
@@ -41,9 +41,9 @@ HEADERS = {
     },
     "Cache-Control": {"description": "`private, no-cache`", "required": True, "schema": {"type": "string"}},
     "Location": {
-        "description": "The new resource's URL (a recording's is its `links.self`).",
+        "description": "The new resource's absolute URL (a recording's is its `links.self`).",
         "required": True,
-        "schema": {"type": "string"},
+        "schema": {"type": "string", "format": "uri"},
     },
     "Idempotent-Replayed": {
         "description": (

@@ -12,6 +12,7 @@ from mlmodels.models import ModelVersion
 from patients.models import Patient, validate_date_of_birth
 
 from .exceptions import ApiError
+from .pagination import absolute_url
 from .rhythm_schema import RhythmSummarySerializer
 
 MAX_ID = 2**63 - 1
@@ -453,18 +454,23 @@ class RecordingSerializer(serializers.ModelSerializer):
     @extend_schema_field(
         {
             "type": "object",
-            "properties": {k: {"type": "string"} for k in RECORDING_LINKS},
+            "description": "Absolute URLs of the recording and its parts, at the host and scheme the request was made "
+            "to, as a list's `next` and `previous` are.",
+            "properties": {k: {"type": "string", "format": "uri"} for k in RECORDING_LINKS},
             "required": list(RECORDING_LINKS),
         }
     )
     def get_links(self, obj: ECGRecording) -> dict:
+        request = self.context.get("request")
+        if request is None:
+            raise ValueError("a recording's links are absolute URLs: serialize it with the request in its context")
         return {
-            "self": reverse("api:recording-detail", args=[obj.pk]),
-            "beats": reverse("api:recording-beats", args=[obj.pk]),
-            "events": reverse("api:recording-events", args=[obj.pk]),
-            "fhir": reverse("api:recording-fhir", args=[obj.pk]),
-            "interpretations": reverse("api:recording-interpretations", args=[obj.pk]),
-            "export": reverse("api:recording-export", args=[obj.pk]),
+            "self": absolute_url(request, reverse("api:recording-detail", args=[obj.pk])),
+            "beats": absolute_url(request, reverse("api:recording-beats", args=[obj.pk])),
+            "events": absolute_url(request, reverse("api:recording-events", args=[obj.pk])),
+            "fhir": absolute_url(request, reverse("api:recording-fhir", args=[obj.pk])),
+            "interpretations": absolute_url(request, reverse("api:recording-interpretations", args=[obj.pk])),
+            "export": absolute_url(request, reverse("api:recording-export", args=[obj.pk])),
         }
 
 
@@ -591,8 +597,22 @@ class EventReviewSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+# Durations and times in seconds where the API gives them (an event's duration, FHIR's episode durations and
+# onsets and the heart-rate extremes' edges), as the CSV export writes them: cut, never rounded up (a 3.997-s
+# pause, under asystole's 4 s, reads 3.99), to hundredths. The pages, for people, show tenths.
+SECONDS_PLACES = 2
+
+
+def seconds(value: float) -> float:
+    """``value`` seconds as the API gives them: cut to SECONDS_PLACES decimals."""
+    return seconds_cut(value, SECONDS_PLACES)
+
+
 class EventSerializer(serializers.ModelSerializer):
-    duration_s = serializers.SerializerMethodField()
+    duration_s = serializers.SerializerMethodField(
+        help_text="Seconds from `start` to `end`, cut (never rounded up) to hundredths, as the FHIR report's episode "
+        "durations; null where the recording has no sampling rate."
+    )
     latest_review = serializers.SerializerMethodField()
 
     class Meta:
@@ -602,7 +622,7 @@ class EventSerializer(serializers.ModelSerializer):
 
     def get_duration_s(self, obj: Event) -> float | None:
         fs = self.context.get("fs")
-        return seconds_cut((obj.end - obj.start) / fs, 2) if fs else None
+        return seconds((obj.end - obj.start) / fs) if fs else None
 
     @extend_schema_field(EventReviewSerializer(allow_null=True))
     def get_latest_review(self, obj: Event):

@@ -1,5 +1,5 @@
 from django.http import JsonResponse
-from django.urls import path, re_path
+from django.urls import path, re_path, reverse
 from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.permissions import AllowAny
@@ -45,7 +45,7 @@ def root(request):
             status=405,
             headers={"Allow": "GET, HEAD"},
         )
-    base = request.path
+    base = request.build_absolute_uri(reverse("api:root"))  # absolute, as every link the API gives
     response = JsonResponse(
         {
             "resources": {prefix: f"{base}{prefix}" for prefix, _viewset, _basename in router.registry},

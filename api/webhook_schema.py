@@ -10,6 +10,11 @@ from diagnostics.models import Diagnosis, Event, EventReview, Review
 from . import webhooks
 
 
+def _link(what: str, path: str) -> serializers.URLField:
+    """A notice's link: absolute, at the installation's address (its SITE_URL setting; api.webhooks.site_address)."""
+    return serializers.URLField(help_text=f"{what}: the installation's address (SITE_URL), then `{path}`")
+
+
 def _event(name: str) -> serializers.ChoiceField:
     return serializers.ChoiceField(choices=[name], help_text="What happened")
 
@@ -20,7 +25,7 @@ class DiagnosisNoticeSerializer(serializers.Serializer):
     diagnosis = serializers.IntegerField()
     mi_status = serializers.ChoiceField(choices=Diagnosis.MiStatus.choices)
     mi_flag = serializers.BooleanField(help_text="The MI screen's flag (a doctor's rejection leaves it true)")
-    url = serializers.CharField(help_text="The recording's path in this API (`/api/v1/recordings/{id}`)")
+    url = _link("The recording's URL", "/api/v1/recordings/{id}")
 
 
 class DiagnosisReviewedNoticeSerializer(DiagnosisNoticeSerializer):
@@ -28,7 +33,7 @@ class DiagnosisReviewedNoticeSerializer(DiagnosisNoticeSerializer):
     review = serializers.IntegerField()
     decision = serializers.ChoiceField(choices=Review.Decision.choices)
     reviewed_at = serializers.DateTimeField()
-    review_url = serializers.CharField()
+    review_url = _link("The review's URL", "/api/v1/reviews/{id}")
 
 
 class EventReviewedNoticeSerializer(DiagnosisNoticeSerializer):
@@ -37,7 +42,7 @@ class EventReviewedNoticeSerializer(DiagnosisNoticeSerializer):
     rhythm_event_type = serializers.ChoiceField(choices=Event.Type.choices)
     decision = serializers.ChoiceField(choices=EventReview.Decision.choices)
     reviewed_at = serializers.DateTimeField()
-    events_url = serializers.CharField()
+    events_url = _link("The URL of the recording's events", "/api/v1/recordings/{id}/events")
 
 
 class RecordingInterpretedNoticeSerializer(DiagnosisNoticeSerializer):
@@ -45,14 +50,14 @@ class RecordingInterpretedNoticeSerializer(DiagnosisNoticeSerializer):
     interpretation = serializers.IntegerField()
     signed_by = serializers.CharField(help_text="The signing doctor's name")
     signed_at = serializers.DateTimeField()
-    interpretations_url = serializers.CharField()
+    interpretations_url = _link("The URL of the recording's interpretations", "/api/v1/recordings/{id}/interpretations")
 
 
 class RecordingFailedNoticeSerializer(serializers.Serializer):
     event = _event(webhooks.RECORDING_FAILED)
     recording = serializers.IntegerField()
     error = serializers.CharField(help_text="Why the analysis failed (the recording's `error_message`)")
-    url = serializers.CharField()
+    url = _link("The recording's URL", "/api/v1/recordings/{id}")
 
 
 # Every notice's headers (drf-spectacular draws no parameters for a webhook: api.schema.postprocess adds these).

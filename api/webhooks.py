@@ -4,12 +4,12 @@ recording's interpretation, and whenever one of its recordings fails.
 
 The body is ``{"event": "diagnosis.created" | "diagnosis.reviewed" | "event.reviewed" | "recording.interpreted",
 "recording": id, "diagnosis": id, "mi_status": "screened" | "not_applicable" | "not_assessable", "mi_flag": bool,
-"url": path}`` (a review's notice adds which decision: `review_detail`, `event_review_detail`; a signature's which
-interpretation, by whom and when: `interpretation_detail`), or for a failed recording
-``{"event": "recording.failed", "recording": id, "error": the recording's error message, "url": path}``,
-signed with ``X-ECG-Signature: sha256=<HMAC-SHA256 of the body>`` keyed with the token's signing secret,
-shown to the administrator once. The secret is an HMAC of a random per-token salt under the server's
-SECRET_KEY, so reading the database is not enough to forge a signature.
+"url": the recording's URL}`` (a review's notice adds which decision: `review_detail`, `event_review_detail`; a
+signature's which interpretation, by whom and when: `interpretation_detail`), or for a failed recording
+``{"event": "recording.failed", "recording": id, "error": the recording's error message, "url": its URL}``,
+every URL absolute at SITE_URL (site_address), signed with ``X-ECG-Signature: sha256=<HMAC-SHA256 of the body>``
+keyed with the token's signing secret, shown to the administrator once. The secret is an HMAC of a random
+per-token salt under the server's SECRET_KEY, so reading the database is not enough to forge a signature.
 
 The URL is an administrator's input that the server will connect to: it must name a public address
 (no loopback, private, link-local, multicast, reserved or unspecified address, IPv4 or IPv6, mapped or
@@ -40,7 +40,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db.models.signals import post_save
 from django.dispatch import receiver
-from django.urls import reverse
+from django.urls import get_script_prefix, reverse
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 from rest_framework import serializers
@@ -269,7 +269,7 @@ def payload(subject: Diagnosis | ECGRecording, event: str = DIAGNOSIS_CREATED, d
             "event": event,
             "recording": subject.pk,
             "error": subject.error_message,
-            "url": reverse("api:recording-detail", args=[subject.pk]),
+            "url": site_address(reverse("api:recording-detail", args=[subject.pk])),
         }
     else:
         body = {
@@ -278,9 +278,16 @@ def payload(subject: Diagnosis | ECGRecording, event: str = DIAGNOSIS_CREATED, d
             "diagnosis": subject.pk,
             "mi_status": subject.mi_status,
             "mi_flag": subject.mi_flag,
-            "url": reverse("api:recording-detail", args=[subject.recording_id]),
+            "url": site_address(reverse("api:recording-detail", args=[subject.recording_id])),
         }
     return json.dumps({**body, **(detail or {})}).encode()
+
+
+def site_address(path: str) -> str:
+    """``path`` (reverse()'s) as an absolute URL at SITE_URL, as the API's resources give their links: a notice is
+    written by a worker or after a request, with no request whose host it could be given at. SITE_URL holds the
+    path the site is served under, which reverse() adds in a request made under it."""
+    return f"{settings.SITE_URL}/{path.removeprefix(get_script_prefix()).lstrip('/')}"
 
 
 def _instant(moment) -> str:
@@ -295,7 +302,7 @@ def review_detail(review: Review) -> dict:
         "review": review.pk,
         "decision": review.decision,
         "reviewed_at": _instant(review.created_at),
-        "review_url": reverse("api:review-detail", args=[review.pk]),
+        "review_url": site_address(reverse("api:review-detail", args=[review.pk])),
     }
 
 
@@ -306,7 +313,7 @@ def event_review_detail(review: EventReview) -> dict:
         "rhythm_event_type": review.event.type,
         "decision": review.decision,
         "reviewed_at": _instant(review.created_at),
-        "events_url": reverse("api:recording-events", args=[review.event.recording_id]),
+        "events_url": site_address(reverse("api:recording-events", args=[review.event.recording_id])),
     }
 
 
@@ -317,7 +324,9 @@ def interpretation_detail(interpretation: Interpretation) -> dict:
         "interpretation": interpretation.pk,
         "signed_by": interpretation.author.display_name,
         "signed_at": _instant(interpretation.created_at),
-        "interpretations_url": reverse("api:recording-interpretations", args=[interpretation.recording_id]),
+        "interpretations_url": site_address(
+            reverse("api:recording-interpretations", args=[interpretation.recording_id])
+        ),
     }
 
 

@@ -105,6 +105,22 @@ def _broker(url: str | None) -> str | None:
     return url
 
 
+def _site_url(raw: str | None) -> str:
+    """The address clients reach the site at (scheme, host, port, and the path it is served under), without a
+    trailing slash: what links the server writes without a request start with (webhook notices, sent by workers)."""
+    value = (raw or "").strip() or "http://127.0.0.1:8000"
+    parsed = urlparse(value)
+    try:
+        parsed.port  # noqa: B018 - raises on a malformed port
+    except ValueError:
+        raise ImproperlyConfigured(f"SITE_URL has a malformed port: {raw!r}") from None
+    if parsed.scheme not in {"http", "https"} or not parsed.hostname or parsed.query or parsed.fragment:
+        raise ImproperlyConfigured(
+            f"SITE_URL={raw!r}; expected the address clients reach the site at, e.g. https://ecg.example.org"
+        )
+    return value.rstrip("/")
+
+
 DJANGO_ENV = os.environ.get("DJANGO_ENV", "development")
 if DJANGO_ENV not in {"development", "production"}:
     raise ImproperlyConfigured(f"DJANGO_ENV={DJANGO_ENV!r}; expected development or production")
@@ -114,6 +130,7 @@ DEBUG = env_bool("DEBUG", False)
 SECRET_KEY = _secret_key()
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+SITE_URL = _site_url(os.environ.get("SITE_URL"))
 
 INSTALLED_APPS = [
     "django.contrib.admin",

@@ -33,3 +33,10 @@ def test_the_web_port_is_reached_through_the_proxy_only_and_its_address_is_the_c
     assert published == "${WEB_PUBLISH:-127.0.0.1:8000", "bound to every interface a client could pass the proxy by"
     # behind the one TLS proxy the README asks for, lockouts and the audit read the address it saw
     assert web["environment"]["ECG_TRUSTED_PROXIES"] == "${ECG_TRUSTED_PROXIES:-1}"
+
+
+def test_the_web_and_the_workers_know_the_sites_address():
+    # workers write the webhook notices' links at SITE_URL; the production recipe in the README sets it
+    services = _compose()["services"]
+    for name in ("web", "worker"):
+        assert services[name]["environment"]["SITE_URL"] == "${SITE_URL:-}", name

@@ -33,6 +33,10 @@ def start(code: str = "import django; django.setup()", **env) -> subprocess.Comp
         ("DATABASE_TRANSACTION_POOLER", "perhaps"),
         ("ECG_MAX_BEAT_ROWS", "lots"),
         ("DJANGO_ENV", "staging"),
+        ("SITE_URL", "ecg.example.org"),
+        ("SITE_URL", "ftp://ecg.example.org"),
+        ("SITE_URL", "https://ecg.example.org/?x=1"),
+        ("SITE_URL", "https://ecg.example.org:port"),
     ],
 )
 def test_a_malformed_value_stops_start_up_naming_the_variable(name, value, tmp_path):
@@ -53,6 +57,23 @@ def test_with_no_environment_it_runs_embedded(tmp_path):
     )
     result = start(code, ECG_VAR_DIR=str(tmp_path))
     assert result.stdout.split() == ["django.db.backends.sqlite3", "True"], result.stderr
+
+
+@pytest.mark.parametrize(
+    "value, expected",
+    [
+        (None, "http://127.0.0.1:8000"),
+        ("https://ecg.example.org/", "https://ecg.example.org"),
+        (" https://hospital.example.org:8443/ecg/ ", "https://hospital.example.org:8443/ecg"),
+    ],
+)
+def test_the_sites_address_is_given_without_its_trailing_slash(tmp_path, monkeypatch, value, expected):
+    # what webhook notices' links start with: a worker has no request whose host it could take
+    code = "import django; django.setup(); from django.conf import settings; print(settings.SITE_URL)"
+    monkeypatch.delenv("SITE_URL", raising=False)  # start() passes this environment on
+    env = {"ECG_VAR_DIR": str(tmp_path)} | ({} if value is None else {"SITE_URL": value})
+    result = start(code, **env)
+    assert result.stdout.strip().splitlines()[-1:] == [expected], result.stderr
 
 
 def test_every_environment_variable_the_settings_read_is_in_the_readmes_table():

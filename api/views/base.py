@@ -83,6 +83,9 @@ def check_preconditions(request, representation: dict, modified_at: datetime | N
 
 # The schema of a query parameter ``query_int`` reads: a whole number of at most 18 digits.
 WHOLE_NUMBER = {"type": "integer", "minimum": 0, "maximum": 10**18 - 1}
+# The schema of a list's text filter: not empty, nor spaces alone (EMPTY_FILTER).
+FILTER_TEXT = {"type": "string", "minLength": 1, "pattern": r"\S"}
+EMPTY_FILTER = "An empty value filters nothing: give a value, or leave the parameter out."
 
 # Every endpoint's: DRF's format override (``?format=json``).
 COMMON_QUERY_PARAMETERS = ("format",)
@@ -120,6 +123,13 @@ class ApiViewSet(viewsets.GenericViewSet):
         if unknown:
             takes = ", ".join(name for name in accepted if name not in COMMON_QUERY_PARAMETERS) or "none"
             raise ValidationError({unknown[0]: f"unknown query parameter; this request takes {takes}."})
+        # A list's filter given empty is refused as a malformed one is: ?patient= had been ignored (every row)
+        # while ?mrn= matched none, and an integration whose variable was unset took another patient's rows.
+        action = getattr(self, "action", None) or ""
+        if action in self.paginated_actions:
+            for name in self.query_parameters.get(action, ()):
+                if any(not value.strip() for value in request.query_params.getlist(name)):
+                    raise ValidationError({name: EMPTY_FILTER})
 
     def finalize_response(self, request, response, *args, **kwargs):
         response = super().finalize_response(request, response, *args, **kwargs)

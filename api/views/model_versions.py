@@ -13,6 +13,7 @@ from mlmodels import services as mlmodels_services
 from mlmodels.models import ModelVersion
 
 from .. import serializers
+from ..pagination import absolute_url
 from ..parsers import BoundedJSONParser
 from ..permissions import IsAdminOrReadOnly, IsClinicMember
 from .base import IF_NONE_MATCH, ApiViewSet
@@ -68,7 +69,7 @@ class ModelVersionViewSet(ApiViewSet):
         return Response(
             serializers.ModelVersionSerializer(version).data,
             status=status.HTTP_201_CREATED,
-            headers={"Location": reverse("api:model-version-detail", args=[version.pk])},
+            headers={"Location": absolute_url(request, reverse("api:model-version-detail", args=[version.pk]))},
         )
 
     @extend_schema(

@@ -1,7 +1,6 @@
 from django.db import transaction
 from django.urls import reverse
 from django.utils.http import http_date
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import status
 from rest_framework.response import Response
@@ -11,7 +10,8 @@ from patients import services as patients_services
 from patients.models import Patient
 
 from .. import rows, serializers
-from .base import IF_MATCH, IF_NONE_MATCH, IF_UNMODIFIED_SINCE, ApiViewSet, check_preconditions
+from ..pagination import absolute_url
+from .base import FILTER_TEXT, IF_MATCH, IF_NONE_MATCH, IF_UNMODIFIED_SINCE, ApiViewSet, check_preconditions
 
 
 @extend_schema_view(
@@ -19,11 +19,11 @@ from .base import IF_MATCH, IF_NONE_MATCH, IF_UNMODIFIED_SINCE, ApiViewSet, chec
         summary="List the clinic's patients",
         parameters=[
             OpenApiParameter(
-                "search", OpenApiTypes.STR, description="Words matched against MRN and names, without case or accents."
+                "search", FILTER_TEXT, description="Words matched against MRN and names, without case or accents."
             ),
             OpenApiParameter(
                 "mrn",
-                OpenApiTypes.STR,
+                FILTER_TEXT,
                 description="Only the patient with this medical record number (exact, compared without case).",
             ),
             IF_NONE_MATCH,
@@ -73,7 +73,10 @@ class PatientViewSet(ApiViewSet):
         return Response(
             serializers.PatientSerializer(patient).data,
             status=status.HTTP_201_CREATED,
-            headers={"Location": reverse("api:patient-detail", args=[patient.pk]), **_last_modified(patient)},
+            headers={
+                "Location": absolute_url(request, reverse("api:patient-detail", args=[patient.pk])),
+                **_last_modified(patient),
+            },
         )
 
     def update(self, request, pk, partial=False):

@@ -1,6 +1,7 @@
 from datetime import datetime, time
 from datetime import timezone as datetime_timezone
 
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 from drf_spectacular.types import OpenApiTypes
@@ -21,11 +22,12 @@ from patients import selectors as patients_selectors
 
 from .. import fhir, rows, serializers, uploads
 from ..exceptions import Conflict
+from ..pagination import absolute_url
 from ..parsers import BoundedJSONParser
 from ..permissions import CanSignOrReadOnly, IsClinicMember
-from ..renderers import FHIR_JSON, CsvRenderer, FhirJsonRenderer, FhirNegotiation, OrjsonRenderer
+from ..renderers import FHIR_JSON, CsvRenderer, FhirJsonRenderer, FhirNegotiation, OrjsonRenderer, accepts
 from ..schema import ERRORS
-from .base import IF_NONE_MATCH, WHOLE_NUMBER, ApiViewSet
+from .base import EMPTY_FILTER, FILTER_TEXT, IF_NONE_MATCH, WHOLE_NUMBER, ApiViewSet
 
 CSV_ONLY = (
     "export.csv answers text/csv only: send Accept: text/csv (or */*); the beats and events are JSON at "
@@ -34,20 +36,10 @@ CSV_ONLY = (
 
 
 def _accepts_csv(request) -> bool:
-    """Whether the Accept header admits text/csv (*/* and text/* do; a range with q=0 does not). DRF's choice of
-    renderer goes by specificity, not by q, so "application/json, */*" (axios's default) chose JSON."""
-    from rest_framework.utils.mediatypes import _MediaType, media_type_matches
-
-    header = request.META.get("HTTP_ACCEPT", "").strip() or "*/*"
-    for part in header.split(","):
-        if not part.strip():
-            continue
-        media = _MediaType(part.strip())
-        if media.params.get("q", "1").strip() in ("0", "0.0", "0.00", "0.000"):
-            continue
-        if media_type_matches("text/csv", part.strip().split(";")[0].strip()):
-            return True
-    return False
+    """Whether the Accept header admits text/csv (``text/csv;q=0, */*`` does not). Negotiation chooses the JSON
+    renderer for "application/json, */*" (axios's default) or "application/json;q=1, text/csv;q=0.5", but CSV is
+    this route's one representation, JSON only its errors'."""
+    return accepts(request, "text/csv")
 
 
 def _parse_when(name: str, raw: str, *, end: bool) -> datetime:
@@ -107,12 +99,8 @@ def _fhir_responses() -> dict:
         parameters=[
             OpenApiParameter("patient", WHOLE_NUMBER, description="Only this patient's recordings."),
             OpenApiParameter("status", OpenApiTypes.STR, enum=ECGRecording.Status.values),
-            OpenApiParameter(
-                "created_after", OpenApiTypes.STR, description="A date or ISO 8601 date-time (inclusive)."
-            ),
-            OpenApiParameter(
-                "created_before", OpenApiTypes.STR, description="A date or ISO 8601 date-time (inclusive)."
-            ),
+            OpenApiParameter("created_after", FILTER_TEXT, description="A date or ISO 8601 date-time (inclusive)."),
+            OpenApiParameter("created_before", FILTER_TEXT, description="A date or ISO 8601 date-time (inclusive)."),
             IF_NONE_MATCH,
         ],
     ),
@@ -164,25 +152,28 @@ class RecordingViewSet(ApiViewSet):
         def interpretations_of(ids: list[int]):
             return diagnostics_selectors.interpretations_current(user=request.user, recording_ids=ids)
 
+        # the links' base: absolute, at the host and scheme asked, as the page's next and previous
+        base = absolute_url(request, reverse("api:recording-list"))
+
         def with_diagnoses(page: list[dict]) -> list[dict]:
             done = [r["id"] for r in page if r["status"] == ECGRecording.Status.DONE]
-            return rows.recording_rows(page, diagnoses_of(done), interpretations_of(done))
+            return rows.recording_rows(page, diagnoses_of(done), interpretations_of(done), base=base)
 
         def from_json(fetched: list[tuple]):
             return rows.recording_results(
-                fetched, diagnoses_of, lambda ids: list(values().filter(id__in=ids)), interpretations_of
+                fetched, diagnoses_of, lambda ids: list(values().filter(id__in=ids)), interpretations_of, base=base
             )
 
         clinic_id = request.user.clinic_id
         shape = None
         if clinic_id is not None:
             shape = (("recordings", *[lookup for lookup, _ in filters]), (clinic_id, *[value for _, value in filters]))
-        json = (rows.RECORDING_JSON, rows.recording_json_params(), from_json)
+        json = (rows.RECORDING_JSON, rows.recording_json_params(base), from_json)
         return self.page_of_rows(values, with_diagnoses, json=json, shape=shape)
 
     def retrieve(self, request, pk):
         recording = diagnostics_selectors.recording_get(user=request.user, recording_id=int(pk))
-        return Response(serializers.RecordingSerializer(recording).data)
+        return Response(serializers.RecordingSerializer(recording, context={"request": request}).data)
 
     @extend_schema(
         summary="Upload a recording (JSON or multipart)",
@@ -264,7 +255,7 @@ class RecordingViewSet(ApiViewSet):
         return response
 
     def _created(self, recording):
-        body = serializers.RecordingSerializer(recording).data
+        body = serializers.RecordingSerializer(recording, context={"request": self.request}).data
         headers = {"Location": body["links"]["self"]}
         if recording.replayed:
             headers["Idempotent-Replayed"] = "true"
@@ -309,6 +300,8 @@ class RecordingViewSet(ApiViewSet):
         recording = diagnostics_selectors.recording_get(user=request.user, recording_id=int(pk))
         _require_done(recording, "beats")
         asked = [c for raw in request.query_params.getlist("aami_class") for c in raw.split(",") if c]
+        if "aami_class" in request.query_params and not asked:  # commas alone: as empty, no class named
+            raise ValidationError({"aami_class": EMPTY_FILTER})
         wanted = [c.upper() for c in asked]
         unknown = sorted(c for c in set(asked) if c.upper() not in AAMI_CLASSES)
         if unknown:
@@ -352,6 +345,8 @@ class RecordingViewSet(ApiViewSet):
         _require_done(recording, "events")
         # either case, as ?aami_class= (VT and vt are one type)
         wanted = [t.lower() for raw in request.query_params.getlist("type") for t in raw.split(",") if t]
+        if "type" in request.query_params and not wanted:  # commas alone: as empty, no type named
+            raise ValidationError({"type": EMPTY_FILTER})
         unknown = sorted(set(wanted) - set(Event.Type.values))
         if unknown:
             raise ValidationError(

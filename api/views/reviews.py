@@ -10,6 +10,7 @@ from diagnostics import services as diagnostics_services
 from diagnostics.models import ECGRecording
 
 from .. import serializers
+from ..pagination import absolute_url
 from ..permissions import CanReviewOrReadOnly, IsClinicMember
 from .base import IF_NONE_MATCH, WHOLE_NUMBER, ApiViewSet
 
@@ -95,7 +96,7 @@ class ReviewViewSet(ApiViewSet):
             idempotency_key=key,
             fingerprint=self.request_fingerprint(),
         )
-        headers = {"Location": reverse("api:review-detail", args=[review.pk])}
+        headers = {"Location": absolute_url(request, reverse("api:review-detail", args=[review.pk]))}
         if review.replayed:
             headers["Idempotent-Replayed"] = "true"
         return Response(serializers.ReviewSerializer(review).data, status=status.HTTP_201_CREATED, headers=headers)

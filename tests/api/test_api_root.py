@@ -10,8 +10,9 @@ def test_the_base_url_names_the_resources_schema_and_docs(client, url):
     response = client.get(url, follow=True)
     assert response.status_code == 200 and len(response.redirect_chain) <= 1
     body = response.json()
-    assert body["resources"]["patients"] == "/api/v1/patients"
+    assert body["resources"]["patients"] == "http://testserver/api/v1/patients"  # absolute, as every link is
     assert set(body["resources"]) == {"patients", "recordings", "diagnoses", "reviews", "model-versions"}
+    assert body["schema"] == "http://testserver/api/v1/schema/"
     assert client.get(body["schema"]).status_code == 200 and client.get(body["docs"]).status_code == 200
 
 

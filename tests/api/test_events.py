@@ -115,7 +115,7 @@ def test_the_recording_resource_carries_the_rhythm_summary(api_as, staff_a, rhyt
     rhythm = body["diagnosis"]["rhythm"]
     assert {"heart_rate", "hrv", "ventricular", "supraventricular", "af", "pauses", "vf", "hourly"} <= set(rhythm)
     assert "trend" not in rhythm
-    assert body["links"]["events"] == f"/api/v1/recordings/{rhythm_recording.pk}/events"
+    assert body["links"]["events"] == f"http://testserver/api/v1/recordings/{rhythm_recording.pk}/events"
     export = api_as(staff_a).get(body["links"]["export"])  # each part it links to is there
     assert export.status_code == 200 and export["Content-Type"].startswith("text/csv")
 
@@ -211,12 +211,12 @@ def test_fhir_heart_rate_extremes_are_effective_over_their_own_eight_beats(
         assert 0 < extreme["end"] - extreme["start"] < 10 * fs  # 8 beats
         edges = {c["code"]["coding"][0]["code"]: c["valueQuantity"] for c in observation["component"]}
         assert edges[f"heart-rate-{key}-start"] == {
-            "value": seconds_cut(extreme["start"] / fs),
+            "value": seconds_cut(extreme["start"] / fs, 2),
             "unit": "s",
             "system": "http://unitsofmeasure.org",
             "code": "s",
         }
-        assert edges[f"heart-rate-{key}-end"]["value"] == seconds_cut(extreme["end"] / fs)
+        assert edges[f"heart-rate-{key}-end"]["value"] == seconds_cut(extreme["end"] / fs, 2)
 
 
 def test_fhir_tells_of_life_threatening_episodes_first(api_as, staff_a, rhythm_recording):
@@ -226,8 +226,8 @@ def test_fhir_tells_of_life_threatening_episodes_first(api_as, staff_a, rhythm_r
     found = by_code(observations, "ventricular-fibrillation-episodes")
     assert found["valueQuantity"]["value"] == 1 and found["interpretation"][0]["coding"][0]["code"] == "AA"
     duration, onset = (c["valueQuantity"]["value"] for c in found["component"])
-    # cut to tenths, as the pages write durations (no duration reads longer than it is)
-    assert duration == seconds_cut((vf["end"] - vf["start"]) / 360) and onset == seconds_cut(vf["start"] / 360)
+    # cut to hundredths, as the events and the CSV export give them (no duration reads longer than it is)
+    assert duration == seconds_cut((vf["end"] - vf["start"]) / 360, 2) and onset == seconds_cut(vf["start"] / 360, 2)
     asystole = by_code(observations, "asystole-episodes")
     assert asystole["valueQuantity"]["value"] == 0 and asystole["interpretation"][0]["coding"][0]["code"] == "N"
     assert "component" not in asystole
@@ -237,6 +237,20 @@ def test_fhir_tells_of_life_threatening_episodes_first(api_as, staff_a, rhythm_r
     (report,) = resources(bundle, "DiagnosticReport")
     whole = seconds_cut((vf["end"] - vf["start"]) / 360, 0)
     assert report["conclusion"].startswith(f"Life-threatening rhythm: VF/VFL 1 episode, {whole:.0f} s in all. ")
+
+
+def test_a_vf_episodes_duration_reads_the_same_in_its_event_and_in_fhir(api_as, staff_a, rhythm_recording):
+    # the event gave hundredths and FHIR tenths of the same episode: 10.29 s beside 10.2 s
+    api = api_as(staff_a)
+    (event,) = api.get(f"/api/v1/recordings/{rhythm_recording.pk}/events", {"type": "vf"}).json()["results"]
+    found = by_code(
+        resources(fetch_valid_bundle(api, rhythm_recording), "Observation"), "ventricular-fibrillation-episodes"
+    )
+    parts = {c["code"]["coding"][0]["code"]: c["valueQuantity"]["value"] for c in found["component"]}
+    seconds = (event["end"] - event["start"]) / 360
+    assert parts["ventricular-fibrillation-episodes-duration"] == event["duration_s"] == seconds_cut(seconds, 2)
+    assert event["duration_s"] != seconds_cut(seconds, 1)  # a duration whose hundredths tell the two apart
+    assert parts["ventricular-fibrillation-episodes-first-onset"] == seconds_cut(event["start"] / 360, 2)
 
 
 def test_a_vf_episode_a_doctor_rejected_raises_no_alarm_in_fhir_or_on_the_page(

@@ -127,7 +127,9 @@ def test_an_unchanged_amendment_is_400_unchanged(api_as, doctor_a, done_recordin
 def test_the_recording_carries_its_current_interpretation_and_the_link(api_as, staff_a, doctor_a, done_recording):
     api = api_as(staff_a)
     body = api.get(f"/api/v1/recordings/{done_recording.pk}").json()
-    assert body["interpretation"] is None and body["links"]["interpretations"] == url(done_recording)
+    assert (
+        body["interpretation"] is None and body["links"]["interpretations"] == f"http://testserver{url(done_recording)}"
+    )
     services.interpretation_sign(user=doctor_a, recording=done_recording, text="First reading.")
     services.interpretation_sign(user=doctor_a, recording=done_recording, text=FINDINGS, reason="Findings added.")
     current = api.get(url(done_recording)).json()["results"][0]
@@ -236,11 +238,11 @@ def test_a_signature_is_told_to_the_clinics_webhooks(
         "diagnosis": done_recording.diagnosis.pk,
         "mi_status": "screened",
         "mi_flag": True,
-        "url": f"/api/v1/recordings/{done_recording.pk}",
+        "url": f"http://127.0.0.1:8000/api/v1/recordings/{done_recording.pk}",  # at SITE_URL
         "interpretation": signed.pk,
         "signed_by": "doctor_a",
         "signed_at": signed.created_at.isoformat().replace("+00:00", "Z"),  # as the API writes times
-        "interpretations_url": url(done_recording),
+        "interpretations_url": f"http://127.0.0.1:8000{url(done_recording)}",
     }
     key = signing_secret(token).encode()
     assert headers["x-ecg-signature"] == "sha256=" + hmac.new(key, body, hashlib.sha256).hexdigest()

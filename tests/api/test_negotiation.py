@@ -1,5 +1,5 @@
-"""Content negotiation: a client that states no preference gets JSON without DRF's negotiation; every
-stated preference is negotiated as before."""
+"""Content negotiation: a client that states no preference gets JSON without DRF's negotiation; a stated
+preference is negotiated by its q-values (q=0 is not acceptable; the highest q wins)."""
 
 import pytest
 
@@ -49,3 +49,51 @@ def test_the_fhir_views_two_media_types_have_two_etags(api_as, staff_a, done_rec
     assert plain.content == fhir.content and plain["ETag"] != fhir["ETag"]
     assert client.get(url, HTTP_ACCEPT="application/fhir+json", HTTP_IF_NONE_MATCH=plain["ETag"]).status_code == 200
     assert client.get(url, HTTP_ACCEPT="application/fhir+json", HTTP_IF_NONE_MATCH=fhir["ETag"]).status_code == 304
+
+
+@pytest.mark.parametrize(
+    "accept",
+    [
+        "application/json;q=0",
+        "application/json; q=0.000",
+        "*/*;q=0",
+        "application/json;q=0, */*",  # the more specific range decides (RFC 9110 12.5.1)
+        "application/*;q=0, */*;q=0.5",
+    ],
+)
+def test_a_media_type_refused_with_q_0_is_not_acceptable(api_as, staff_a, accept):
+    # DRF went by the ranges' specificity and ignored q: "application/json;q=0" was answered JSON
+    response = api_as(staff_a).get("/api/v1/patients", HTTP_ACCEPT=accept)
+    assert response.status_code == 406 and response["Content-Type"] == "application/json"
+    assert response.json()["error"]["code"] == "not_acceptable"
+
+
+@pytest.mark.parametrize(
+    ("accept", "content_type"),
+    [
+        ("application/json;q=0.5, application/fhir+json", "application/fhir+json"),
+        ("application/fhir+json;q=0.2, application/json;q=0.9", "application/json"),
+        ("application/fhir+json;q=0, */*", "application/json"),
+        ("application/json;q=0, */*;q=0.1", "application/fhir+json"),
+        ("*/*;q=0.1, application/fhir+json;q=0.5", "application/fhir+json"),
+        ("application/json, application/fhir+json", "application/json"),  # equal: the route's first, as before
+    ],
+)
+def test_the_highest_q_of_the_acceptable_types_wins(api_as, staff_a, done_recording, accept, content_type):
+    response = api_as(staff_a).get(f"/api/v1/recordings/{done_recording.pk}/fhir", HTTP_ACCEPT=accept)
+    assert response.status_code == 200 and response["Content-Type"] == content_type
+    assert response.json()["resourceType"] == "Bundle"
+
+
+def test_a_csv_export_refused_with_q_0_is_not_acceptable_whatever_else_is(api_as, staff_a, done_recording):
+    url = f"/api/v1/recordings/{done_recording.pk}/export.csv"
+    client = api_as(staff_a)
+    for accept in ("text/csv;q=0, */*", "text/*;q=0, application/json"):
+        response = client.get(url, HTTP_ACCEPT=accept)
+        assert response.status_code == 406 and response.json()["error"]["code"] == "not_acceptable", accept
+    assert client.get(url, HTTP_ACCEPT="application/json;q=1, text/csv;q=0.1")["Content-Type"].startswith("text/csv")
+
+
+def test_an_indented_answer_is_still_asked_for_with_its_parameter(api_as, staff_a, patient_a):
+    response = api_as(staff_a).get("/api/v1/patients", HTTP_ACCEPT="application/json; indent=2; q=0.9")
+    assert response.status_code == 200 and b'\n  "count"' in response.content

@@ -223,14 +223,17 @@ def test_every_create_says_where_the_new_resource_is(api, api_as, doctor_a, staf
     from ..helpers import beat_recording
 
     created = api.post(URL, {"mrn": "A-61", "family_name": "Lund"}, format="json")
-    assert created["Location"] == f"{URL}/{created.json()['id']}"
+    assert created["Location"] == f"http://testserver{URL}/{created.json()['id']}"
     assert api.get(created["Location"]).json()["mrn"] == "A-61"
     recording = beat_recording(staff_a, patient_a, beats=30)
     assert recording.diagnosis.mi_flag  # the tiny MI model flags every recording: it can be reviewed
     reviewed = api_as(doctor_a).post(
         "/api/v1/reviews", {"diagnosis": recording.diagnosis.pk, "decision": "confirm"}, format="json"
     )
-    assert reviewed.status_code == 201 and reviewed["Location"] == f"/api/v1/reviews/{Review.objects.get().pk}"
+    assert (
+        reviewed.status_code == 201
+        and reviewed["Location"] == f"http://testserver/api/v1/reviews/{Review.objects.get().pk}"
+    )
 
 
 def test_a_read_only_field_sent_back_as_given_passes_and_a_changed_one_is_refused(api, patient_a):

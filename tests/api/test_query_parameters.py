@@ -88,3 +88,42 @@ def test_a_validation_errors_details_are_lists_of_messages_by_field(api, send):
         for messages in error["details"].values()
     )
     assert error["details"][error["field"]][0] == error["message"]
+
+
+def _list_filters(client) -> list[tuple[str, str]]:
+    """(path, parameter) of every filter of every list, from the schema: a list is an operation that pages."""
+    schema = client.get("/api/v1/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+    found = []
+    for path, operations in schema["paths"].items():
+        names = {p["name"] for p in operations.get("get", {}).get("parameters", []) if p["in"] == "query"}
+        if "page" in names:
+            found += [(path, name) for name in sorted(names - {"page", "page_size", "format"})]
+    return found
+
+
+@pytest.mark.parametrize("value", ["", " "])
+def test_an_empty_filter_is_a_validation_error_naming_it_on_every_list(api, client, done_recording, value):
+    # ?patient= had been ignored (every recording) while ?mrn= matched none: an integration whose variable was
+    # unset took the first row of every clinic's recordings for its patient's
+    filters = _list_filters(client)
+    assert {name for _path, name in filters} >= {"patient", "mrn", "search", "status", "type", "aami_class", "task"}
+    for path, name in filters:
+        response = api.get(re.sub(r"\{\w+\}", str(done_recording.pk), path), {name: value})
+        assert response.status_code == 400, (path, name, response.content[:300])
+        error = response.json()["error"]
+        assert error["code"] == "validation_error" and error["field"] == name, (path, name)
+        assert error["details"] == {name: [error["message"]]} and "empty" in error["message"]
+
+
+def test_an_empty_filter_is_refused_beside_a_valid_one_and_a_repeated_one(api, done_recording):
+    for query in ("status=done&patient=", f"patient={done_recording.patient_id}&patient="):
+        response = api.get(f"/api/v1/recordings?{query}")
+        assert response.status_code == 400 and response.json()["error"]["field"] == "patient", query
+    assert api.get("/api/v1/recordings", {"patient": done_recording.patient_id}).json()["count"] == 1
+
+
+@pytest.mark.parametrize("name, part", [("aami_class", "beats"), ("type", "events")])
+def test_a_list_of_classes_or_types_that_names_none_is_refused_as_empty(api, done_recording, name, part):
+    response = api.get(f"/api/v1/recordings/{done_recording.pk}/{part}", {name: ",,"})
+    assert response.status_code == 400 and response.json()["error"]["field"] == name
+    assert "empty" in response.json()["error"]["message"]

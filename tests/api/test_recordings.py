@@ -42,7 +42,7 @@ def test_it_accepts_json_beats_and_queues_them(api, patient_a):
     response = api.post(URL, {"patient": patient_a.pk, "kind": "beats", "beats": beat_rows(7).tolist()}, format="json")
     assert response.status_code == 201, response.content
     recording = ECGRecording.objects.get()
-    assert response["Location"] == f"/api/v1/recordings/{recording.pk}"
+    assert response["Location"] == f"http://testserver/api/v1/recordings/{recording.pk}"
     assert (recording.status, recording.kind, recording.input_beat_count, recording.input_format) == (
         "queued",
         "beats",
@@ -398,6 +398,32 @@ def test_the_list_filters_by_patient_status_and_date(api, staff_a, patient_a, ac
     assert api.get(URL, {"created_before": "2000-01-01T00:00:00Z"}).json()["count"] == 0
     assert api.get(URL, {"created_after": "yesterday"}).status_code == 400
     assert api.get(URL, {"status": "finished"}).status_code == 400
+
+
+PARTS = {"self": "", "beats": "/beats", "events": "/events", "fhir": "/fhir", "interpretations": "/interpretations"}
+
+
+@pytest.mark.parametrize("host", ["testserver", "ecg.example.org:8443"])
+def test_a_recordings_links_are_absolute_as_its_lists_next_page_is(
+    api, staff_a, patient_a, active_models, settings, host
+):
+    # links had been paths while next and previous were URLs: a client followed the two differently
+    settings.ALLOWED_HOSTS = ["testserver", "ecg.example.org"]
+    done = submit_beats(staff_a, patient_a)
+    classify_by_hand(done, active_models)  # a done row is written in Python, a queued one by PostgreSQL
+    queued = submit_beats(staff_a, patient_a)
+    base = f"http://{host}/api/v1/recordings"
+    page = api.get(URL, {"page_size": 1}, HTTP_HOST=host).json()
+    assert page["next"] == f"{base}?page=2&page_size=1"
+    listed = page["results"] + api.get(page["next"], HTTP_HOST=host).json()["results"]
+    listed += api.get(URL, HTTP_HOST=host).json()["results"]  # the first page without a query string
+    for body in (*listed, api.get(f"{URL}/{done.pk}", HTTP_HOST=host).json()):
+        expected = {name: f"{base}/{body['id']}{tail}" for name, tail in PARTS.items()}
+        assert body["links"] == {**expected, "export": f"{base}/{body['id']}/export.csv"}
+    assert {body["id"] for body in listed} == {done.pk, queued.pk}
+    created = api.post(URL, {"patient": patient_a.pk, "kind": "beats", "beats": beat_rows(2).tolist()}, format="json")
+    assert created["Location"] == created.json()["links"]["self"] == f"http://testserver{URL}/{created.json()['id']}"
+    assert api.get(created.json()["links"]["self"]).json()["id"] == created.json()["id"]
 
 
 def test_a_done_recording_shows_its_diagnosis(api, done_recording):

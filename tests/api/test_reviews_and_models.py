@@ -108,6 +108,7 @@ def test_an_admin_uploads_and_activates_a_model_version(api_as, platform_admin, 
     )
     assert response.status_code == 201, response.content
     assert response.json()["id"] == active_models["mi"].pk
+    assert response["Location"] == f"http://testserver/api/v1/model-versions/{active_models['mi'].pk}"
     other = ModelVersion.objects.create(
         task="heartbeat", version="spare", sha256="0" * 64, class_labels=["N", "S", "V", "F", "Q"]
     )

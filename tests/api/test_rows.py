@@ -4,6 +4,7 @@ as the serializers that describe them in the schema and serve single objects."""
 import json
 
 import pytest
+from rest_framework.test import APIRequestFactory
 
 from api import serializers
 from api.renderers import OrjsonRenderer
@@ -30,7 +31,10 @@ def test_patient_rows_are_what_the_patient_serializer_writes(api_as, staff_a, cl
 
 def test_recording_rows_are_what_the_recording_serializer_writes(api_as, staff_a, doctor_a, clinic_a, active_models):
     done_recordings(6, clinic=clinic_a, staff=staff_a, doctor=doctor_a, models=active_models)
-    expected = serializers.RecordingSerializer(recording_list(user=staff_a), many=True).data
+    request = APIRequestFactory().get("/api/v1/recordings")  # the links are at the host asked
+    expected = serializers.RecordingSerializer(
+        recording_list(user=staff_a), many=True, context={"request": request}
+    ).data
     response = api_as(staff_a).get("/api/v1/recordings", {"page_size": 1000})
     assert response.status_code == 200
     rows = response.json()["results"]

@@ -35,7 +35,7 @@ def test_a_failed_recording_is_told_signed_to_its_clinics_webhooks(
         "event": "recording.failed",
         "recording": recording.pk,
         "error": "Internal error while classifying (KeyError).",
-        "url": f"/api/v1/recordings/{recording.pk}",
+        "url": f"http://127.0.0.1:8000/api/v1/recordings/{recording.pk}",  # at SITE_URL's default
     }
     from api.webhooks import signing_secret
 

@@ -32,7 +32,7 @@ def test_a_token_with_a_webhook_is_told_when_a_diagnosis_is_written(
         "diagnosis": diagnosis.pk,
         "mi_status": "screened",
         "mi_flag": True,
-        "url": f"/api/v1/recordings/{recording.pk}",
+        "url": f"http://127.0.0.1:8000/api/v1/recordings/{recording.pk}",  # at SITE_URL's default
     }
     key = signing_secret(token).encode()
     assert headers["x-ecg-signature"] == "sha256=" + hmac.new(key, body, hashlib.sha256).hexdigest()
@@ -74,11 +74,53 @@ def test_a_doctors_review_is_told_too(
         "review": review.pk,
         "decision": "reject",
         "reviewed_at": review.created_at.isoformat().replace("+00:00", "Z"),  # as the API writes times
-        "review_url": f"/api/v1/reviews/{review.pk}",
+        "review_url": f"http://127.0.0.1:8000/api/v1/reviews/{review.pk}",
     }
     assert {k: event_reviewed[k] for k in ("rhythm_event", "rhythm_event_type", "decision", "events_url")} == {
         "rhythm_event": event.pk,
         "rhythm_event_type": "pause",
         "decision": "confirm",
-        "events_url": f"/api/v1/recordings/{recording.pk}/events",
+        "events_url": f"http://127.0.0.1:8000/api/v1/recordings/{recording.pk}/events",
+    }
+
+
+@pytest.mark.parametrize("site", ["https://ecg.example.org", "https://hospital.example.org/ecg/"])
+def test_every_link_a_notice_gives_is_absolute_at_the_sites_address(
+    delivered, settings, site, staff_a, doctor_a, patient_a, active_models, django_capture_on_commit_callbacks
+):
+    # url and the *_url had been paths (/api/v1/recordings/5): a notice is written by a worker, without a request
+    # whose host a receiver could take them from; SITE_URL is the address the API is reached at
+    from diagnostics import services
+    from diagnostics.models import Event
+
+    settings.SITE_URL = site.rstrip("/")  # as the settings keep it
+    address, received = delivered
+    api_token_create(user=staff_a, webhook_url=address)
+    recording = submit_beats(staff_a, patient_a)
+    with django_capture_on_commit_callbacks(execute=True):
+        diagnosis = classify_by_hand(recording, active_models)
+    with django_capture_on_commit_callbacks(execute=True):
+        review = services.review_create(user=doctor_a, diagnosis=diagnosis, decision="confirm", note="")
+    event = Event.objects.create(recording=recording, clinic=recording.clinic, type="vt", start=10, end=900, beats=4)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.event_review_create(user=doctor_a, event=event, decision="confirm")
+    with django_capture_on_commit_callbacks(execute=True):
+        services.interpretation_sign(user=doctor_a, recording=recording, text="Sinus rhythm.")
+    failing = submit_beats(staff_a, patient_a)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.recording_fail(recording_id=failing.pk, reason="Internal error.")
+    links = {}
+    for _headers, body in received:
+        notice = json.loads(body)
+        links.update({(notice["event"], k): v for k, v in notice.items() if k == "url" or k.endswith("_url")})
+    api = f"{site.rstrip('/')}/api/v1"
+    assert links == {
+        ("diagnosis.created", "url"): f"{api}/recordings/{recording.pk}",
+        ("diagnosis.reviewed", "url"): f"{api}/recordings/{recording.pk}",
+        ("diagnosis.reviewed", "review_url"): f"{api}/reviews/{review.pk}",
+        ("event.reviewed", "url"): f"{api}/recordings/{recording.pk}",
+        ("event.reviewed", "events_url"): f"{api}/recordings/{recording.pk}/events",
+        ("recording.interpreted", "url"): f"{api}/recordings/{recording.pk}",
+        ("recording.interpreted", "interpretations_url"): f"{api}/recordings/{recording.pk}/interpretations",
+        ("recording.failed", "url"): f"{api}/recordings/{failing.pk}",
     }
