@@ -53,7 +53,8 @@ def _parse_when(name: str, raw: str, *, end: bool) -> datetime:
             value = datetime.combine(day, time.max if end else time.min)
         if timezone.is_naive(value):
             value = timezone.make_aware(value)
-        value.astimezone(datetime_timezone.utc)  # the database compares in UTC
+        # the database compares in UTC, and refuses an offset beyond ±15:59 (-23:59 was a 500)
+        value = value.astimezone(datetime_timezone.utc)
     except (ValueError, OverflowError):
         raise invalid from None
     return value

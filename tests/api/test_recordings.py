@@ -605,6 +605,13 @@ def test_an_impossible_date_filter_is_400(api, value):
     assert api.get(URL, {"created_after": value}).status_code == 400
 
 
+@pytest.mark.parametrize("value", ["0001-01-01T00:00:00-23:59", "2000-01-01T00:00:00+23:59"])
+def test_a_date_filter_with_an_offset_the_database_does_not_take_is_compared_in_utc(api, value):
+    # PostgreSQL refuses offsets beyond 15:59: the filter was handed over with its own and answered 500
+    response = api.get(URL, {"created_after": value})
+    assert response.status_code == 200, response.content
+
+
 def test_a_signal_value_too_large_for_a_float_is_400(api, patient_a):
     body = '{"patient": %d, "kind": "signal", "fs": 360, "signal": [0.1, 1e400, 0.2]}' % patient_a.pk
     assert_refused(api.post(URL, body, content_type="application/json"), 400, "validation_error", field="signal")
