@@ -136,10 +136,16 @@ def _waveform(*, recording: ECGRecording, signal, beats, subject: str, effective
     note = None
     if signal is not None:
         components, uncalibrated = [], []
+        # the bound holds over every lead together: per lead, a small file of many long leads had made each
+        # export of it hundreds of MB (security review)
+        per_lead = max(1, limit // max(1, len(signal.lead_order)))
         for name in signal.lead_order:
             values = signal.leads[name]
-            if len(values) > limit:
-                note = f"Each lead is truncated to its first {limit} of {len(values)} samples."
+            if len(values) > per_lead:
+                note = (
+                    f"Each lead is truncated to its first {per_lead} of {len(values)} samples "
+                    f"({limit} samples over its {len(signal.lead_order)} leads)."
+                )
             unit = (signal.units or {}).get(name)
             if unit is None:  # the file states no units: its own numbers, not millivolts
                 uncalibrated.append(name)
@@ -150,7 +156,11 @@ def _waveform(*, recording: ECGRecording, signal, beats, subject: str, effective
                 {
                     "code": _lead_code(name),
                     "valueSampledData": _sampled(
-                        values[:limit], period_ms=1000.0 / signal.fs, unit=unit, code=code, lost=signal.lost.get(name)
+                        values[:per_lead],
+                        period_ms=1000.0 / signal.fs,
+                        unit=unit,
+                        code=code,
+                        lost=signal.lost.get(name),
                     ),
                 }
             )

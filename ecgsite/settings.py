@@ -391,8 +391,9 @@ API_WEBHOOK_MAX_ATTEMPTS = env_int("API_WEBHOOK_MAX_ATTEMPTS", 8, minimum=1)
 # An Idempotency-Key is remembered this long; the periodic sweep deletes older ones.
 API_IDEMPOTENCY_KEY_HOURS = env_int("API_IDEMPOTENCY_KEY_HOURS", 24, minimum=1)
 API_MAX_MODEL_BYTES = env_int("API_MAX_MODEL_BYTES", 200 * 1024 * 1024, minimum=1024)
-# FHIR export: samples per lead in valueSampledData (longer signals are truncated, with a note).
-API_FHIR_MAX_SAMPLES = env_int("API_FHIR_MAX_SAMPLES", 2_000_000, minimum=1000)
+# FHIR export: samples in valueSampledData over all leads together, shared equally among them (longer
+# leads are truncated, with a note); the default keeps two leads of 2,000,000 whole.
+API_FHIR_MAX_SAMPLES = env_int("API_FHIR_MAX_SAMPLES", 4_000_000, minimum=1000)
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "api.authentication.ApiTokenAuthentication",

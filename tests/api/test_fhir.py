@@ -83,6 +83,22 @@ def test_a_signal_recording_exports_each_lead_as_sampled_data(api_as, staff_a, p
     assert by_code(observations, "mi-flag")["valueBoolean"] is False
 
 
+def test_the_export_bound_holds_over_every_lead_together(api_as, staff_a, patient_a, active_models, settings):
+    # per lead, a small upload of many long leads was exported whole on each (122 MiB from a 114 KiB file)
+    api = api_as(staff_a)
+    leads = {name: ecg_like(10) for name in ("I", "II", "V1", "V2", "V5")}
+    created = api.post(
+        "/api/v1/recordings", {"patient": patient_a.pk, "kind": "signal", "fs": 360, "leads": leads}, format="json"
+    )
+    recording = ECGRecording.objects.get(pk=created.json()["id"])
+    classify_by_hand(recording, active_models, beats=np.zeros((4, 187), dtype=np.float32), mi_score=0.2)
+    settings.API_FHIR_MAX_SAMPLES = 5000
+    waveform = by_code(resources(fetch_valid_bundle(api, recording), "Observation"), "131328")
+    counts = [len(c["valueSampledData"]["data"].split()) for c in waveform["component"]]
+    assert counts == [1000] * 5, counts
+    assert "1000 of 3600 samples (5000 samples over its 5 leads)" in waveform["note"][0]["text"]
+
+
 def test_a_file_without_units_is_exported_uncalibrated_and_no_value_wraps(api_as, staff_a, patient_a, active_models):
     # a JSON file stating no units, its second lead in a converter's counts: FHIR said mV with factor 0.001,
     # and values past 9.2e15 wrapped to -9223372036854775808
