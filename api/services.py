@@ -155,7 +155,7 @@ def webhook_deliver(*, delivery_id: int) -> str:
         pk=delivery_id,
         status__in=[WebhookDelivery.Status.PENDING, WebhookDelivery.Status.RETRYING],
     )
-    delivery = due.select_related("token", "diagnosis", "recording").first()
+    delivery = due.select_related("token__user", "diagnosis", "recording").first()
     if delivery is None:
         return "not-due"  # sent, given up, or another worker is sending it
     # The attempts read stay part of the condition: a worker that claimed it since has counted one more.
@@ -171,9 +171,11 @@ def webhook_deliver(*, delivery_id: int) -> str:
         return "failed"
     token = delivery.token
     subject = delivery.recording if delivery.event == webhooks.RECORDING_FAILED else delivery.diagnosis
-    if subject is None or not token.is_usable or not token.webhook_url or token.webhook_url != delivery.url:
+    # a deactivated user's token is refused by the API (api.authentication): its notices stop with it
+    usable = token.is_usable and token.user.is_active
+    if subject is None or not usable or not token.webhook_url or token.webhook_url != delivery.url:
         if subject is not None:
-            reason = "the token was revoked or its URL changed"
+            reason = "the token was revoked, its user deactivated or its URL changed"
         elif delivery.event == webhooks.RECORDING_FAILED:
             reason = "the recording was deleted"
         else:

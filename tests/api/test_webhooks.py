@@ -45,6 +45,35 @@ def test_a_token_with_a_webhook_is_told_when_a_diagnosis_is_written(
     assert headers["x-ecg-delivery"] == str(WebhookDelivery.objects.get(token=token).pk)
 
 
+def test_a_notice_waiting_for_its_retry_is_not_sent_once_its_tokens_user_is_deactivated(
+    deliver_here, staff_a, patient_a, active_models, django_capture_on_commit_callbacks
+):
+    from api.services import webhook_deliver
+
+    from ..helpers import http_receiver
+
+    received: list = []
+    answers = iter([503, 204])
+
+    def answer(headers, body):
+        received.append(body)
+        return next(answers)
+
+    with http_receiver(answer) as url:
+        api_token_create(user=staff_a, webhook_url=url)
+        with django_capture_on_commit_callbacks(execute=True):
+            classify_by_hand(submit_beats(staff_a, patient_a), active_models)
+        delivery = WebhookDelivery.objects.get()
+        assert len(received) == 1 and delivery.status == WebhookDelivery.Status.RETRYING
+        staff_a.is_active = False  # left the clinic: the API refuses the token from now on
+        staff_a.save(update_fields=["is_active"])
+        WebhookDelivery.objects.filter(pk=delivery.pk).update(next_retry_at=None)
+        assert webhook_deliver(delivery_id=delivery.pk) == "skipped"
+    assert len(received) == 1
+    delivery.refresh_from_db()
+    assert delivery.status == WebhookDelivery.Status.FAILED and "user deactivated" in delivery.last_error
+
+
 def test_a_doctors_review_is_told_too(
     delivered, staff_a, doctor_a, patient_a, active_models, django_capture_on_commit_callbacks
 ):
