@@ -482,8 +482,8 @@ def upload_parse(*, kind: str, uploads: list, text: str = "", fs: float | None =
     """An upload from the page or the API (files, or pasted beat values), validated whole.
 
     Returns (parsed, the bytes or file to store, their name); raises UploadRefused naming the defect.
-    A large WFDB or EDF signal is checked in bounded memory (structure and the chosen lead's samples,
-    no R-peak detector), the rest whole.
+    A WFDB or EDF signal large once extracted from its zip or decoded (ECG_FULL_CHECK_MAX_BYTES) is checked
+    in bounded memory (structure and the chosen lead's samples, no R-peak detector), the rest whole.
     """
     if not uploads and not text.strip():
         raise UploadRefused("Choose a file to upload or paste beat values.")
@@ -506,10 +506,10 @@ def upload_parse(*, kind: str, uploads: list, text: str = "", fs: float | None =
         return parse_beats(filename=upload.name, data=data), data, upload.name
     from .signal_uploads import parse_signal_upload, parse_streamed_signal_upload
 
-    if sum(u.size for u in uploads) > settings.ECG_FULL_CHECK_MAX_BYTES:
-        streamed = parse_streamed_signal_upload(uploads, fs=fs, lead=lead or None)
-        if streamed is not None:
-            return streamed
+    # judged by what the web process would hold, not by the upload's bytes: a small zip or FLAC record holds far more
+    streamed = parse_streamed_signal_upload(uploads, fs=fs, lead=lead or None)
+    if streamed is not None:
+        return streamed
     return parse_signal_upload({u.name: u.read() for u in uploads}, fs=fs, lead=lead or None)
 
 

@@ -41,9 +41,53 @@ def timed_reader_limits() -> dict:
     return reader_limits() | {"max_seconds": settings.ECG_MAX_SIGNAL_SECONDS}
 
 
-def _read(files: dict[str, bytes], *, fs: float | None, lead: str | None) -> tuple[readers.Signal, str]:
+# A zipped WFDB record may expand to this many times ECG_MAX_UPLOAD_BYTES: a 24-hour record too large as
+# .hea + .dat fits as one .zip, as the size refusal tells staff (ingestion.check_size; a UX review's 33 MB
+# Holter record). The web process checks one that large in bounded memory (parse_streamed_signal_upload).
+WFDB_ZIP_EXPANSION = 4
+
+
+def wfdb_max_bytes() -> int:
+    """What a WFDB record's files may hold once extracted from its zip."""
+    return settings.ECG_MAX_UPLOAD_BYTES * WFDB_ZIP_EXPANSION
+
+
+def wfdb_max_samples(*, whole: bool) -> tuple[int, str]:
+    """The most samples, all signals together, a WFDB record may declare, and the settings that say so.
+
+    Any record: what its files may hold once extracted, at one sample a byte (formats 8 and 80, the densest
+    of fixed size; a FLAC record, which packs far more, is held to the same), so that the worker can read
+    whole what the web process checked in chunks. A record the web process reads ``whole``: besides, what
+    ECG_FULL_CHECK_MAX_BYTES holds at one a byte (a record declaring more is checked in chunks instead,
+    :func:`parse_streamed_signal_upload`).
+    """
+    if whole and settings.ECG_FULL_CHECK_MAX_BYTES < wfdb_max_bytes():
+        return settings.ECG_FULL_CHECK_MAX_BYTES, "ECG_FULL_CHECK_MAX_BYTES, one sample a byte"
+    return wfdb_max_bytes(), f"ECG_MAX_UPLOAD_BYTES × {WFDB_ZIP_EXPANSION}, one sample a byte"
+
+
+# The setting behind each kind of limit a reader refuses an upload for (SignalError.limit); a WFDB record's
+# samples are held to the setting its caller names.
+_LIMIT_SETTINGS = {"columns": "ECG_MAX_COLUMNS", "seconds": "ECG_MAX_SIGNAL_SECONDS", "bytes": "ECG_MAX_UPLOAD_BYTES"}
+
+
+def _refusal(exc: SignalError, *, samples_setting: str) -> UploadRefused:
+    """A reader's refusal as the upload's: 413 naming the setting of a limit exceeded, else 400 naming the
+    field at fault (a lead or sampling rate given that the file cannot go with, else the file)."""
+    if exc.limit_exceeded:
+        setting = samples_setting if exc.limit == "samples" else _LIMIT_SETTINGS.get(exc.limit, "ECG_MAX_COLUMNS")
+        return UploadTooLarge(f"{exc} ({setting})")
+    return UploadRefused(str(exc), field=exc.about or "file")
+
+
+def _read(
+    files: dict[str, bytes], *, fs: float | None, lead: str | None, max_samples: int
+) -> tuple[readers.Signal, str]:
     if len(files) > 1:
-        return readers.read_wfdb_upload(files, max_bytes=settings.ECG_MAX_UPLOAD_BYTES, **timed_reader_limits()), "wfdb"
+        signal = readers.read_wfdb_upload(
+            files, max_bytes=settings.ECG_MAX_UPLOAD_BYTES, max_samples=max_samples, **timed_reader_limits()
+        )
+        return signal, "wfdb"
     ((name, data),) = files.items()
     if name.lower().endswith((".hea", ".dat")):
         missing = ".dat" if name.lower().endswith(".hea") else ".hea"
@@ -52,9 +96,12 @@ def _read(files: dict[str, bytes], *, fs: float | None, lead: str | None) -> tup
         )
     fmt = readers.sniff_format(name, data[:4096])
     if fmt == "wfdb-zip":
-        return readers.read_wfdb_zip(data, max_bytes=settings.ECG_MAX_UPLOAD_BYTES * 4, **timed_reader_limits()), "wfdb"
-    if fmt == "dicom":
-        return readers.read_dicom(data, **timed_reader_limits()), "dicom"
+        signal = readers.read_wfdb_zip(
+            data, max_bytes=wfdb_max_bytes(), max_samples=max_samples, **timed_reader_limits()
+        )
+        return signal, "wfdb"
+    if fmt == "dicom":  # a deflated dataset inflates to no more than a plain file may hold
+        return readers.read_dicom(data, max_bytes=settings.ECG_MAX_UPLOAD_BYTES, **timed_reader_limits()), "dicom"
     if fmt == "aecg":
         return readers.read_aecg(data, **timed_reader_limits()), "aecg"
     if fmt == "edf":
@@ -77,12 +124,16 @@ def _read(files: dict[str, bytes], *, fs: float | None, lead: str | None) -> tup
 def parse_signal_upload(
     files: dict[str, bytes], *, fs: float | None, lead: str | None
 ) -> tuple[ParsedUpload, bytes, str]:
-    """Validate a signal upload; returns it parsed, with the bytes to store and their name."""
+    """Validate a signal upload, read whole; returns it parsed, with the bytes to store and their name.
+
+    A WFDB record is read whole only up to ``wfdb_max_samples(whole=True)`` (413 beyond: the upload path
+    checks a larger one in chunks, :func:`parse_streamed_signal_upload`)."""
     if not files:
         raise UploadRefused("choose a file to upload")
     check_size(sum(len(d) for d in files.values()), list(files))
+    max_samples, samples_setting = wfdb_max_samples(whole=True)
     try:
-        signal, fmt = _read(files, fs=fs, lead=lead)
+        signal, fmt = _read(files, fs=fs, lead=lead, max_samples=max_samples)
         for name in signal.leads:
             readers.check_lead_name(name)
         _check_form_rate(signal.fs, fs, fmt)
@@ -96,10 +147,7 @@ def parse_signal_upload(
     except MemoryError:  # a header declaring more than could ever be read; the library's message names sizes only
         raise UploadTooLarge("the file declares more samples than can be read") from None
     except SignalError as exc:
-        if exc.limit_exceeded:
-            setting = "ECG_MAX_SIGNAL_SECONDS" if exc.limit == "seconds" else "ECG_MAX_COLUMNS"
-            raise UploadTooLarge(f"{exc} ({setting})") from None
-        raise UploadRefused(str(exc), field=exc.about or "file") from None
+        raise _refusal(exc, samples_setting=samples_setting) from None
     if len(files) > 1:  # keep a WFDB record as one zip, under a server-chosen name
         buffer = io.BytesIO()
         with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
@@ -151,12 +199,16 @@ def recorded_at(start: datetime | None) -> datetime | None:
 
 
 def parse_streamed_signal_upload(uploads: list, *, fs: float | None, lead: str | None):
-    """A large WFDB (.hea + .dat) or EDF upload checked in bounded memory; None for other formats.
+    """A large WFDB (.hea + .dat, or one .zip) or EDF upload checked in bounded memory; None for other formats,
+    and for one small enough to be read whole (:func:`parse_signal_upload`).
 
-    The web process checks the header, the data size against it and the chosen lead in float32
-    chunks (finite samples, not a flat line), never holding the signal and running no R-peak
-    detector: the worker reads it whole and fails the recording with the reason if no heartbeat
-    can be found. Returns the parsed upload, a file to store (WFDB as one uncompressed zip) and its name.
+    Large is what the web process would hold, against ECG_FULL_CHECK_MAX_BYTES: an EDF file's bytes; a WFDB
+    record's files once extracted from its zip (a small zip expands to much more), or the samples its header
+    declares, all signals together, at one a byte (a FLAC record declares far more samples than its bytes).
+    The web process checks the header, the data size against it and the chosen lead in float32 chunks
+    (finite samples, not a flat line), never holding the signal and running no R-peak detector: the worker
+    reads it whole and fails the recording with the reason if no heartbeat can be found. Returns the parsed
+    upload, a file to store (a zip or EDF file as uploaded, .hea + .dat as one uncompressed zip) and its name.
     """
     if len(uploads) == 1:
         upload = uploads[0]
@@ -167,10 +219,12 @@ def parse_streamed_signal_upload(uploads: list, *, fs: float | None, lead: str |
             fmt = readers.sniff_format(upload.name, head)
         except SignalError:
             return None  # the full reader words the refusal
-        if fmt != "edf":
+        if fmt not in ("edf", "wfdb-zip") or (fmt == "edf" and upload.size <= settings.ECG_FULL_CHECK_MAX_BYTES):
             return None
     else:
         fmt = "wfdb"
+    stored_format = "edf" if fmt == "edf" else "wfdb"
+    max_samples, samples_setting = wfdb_max_samples(whole=False)
     try:
         with tempfile.TemporaryDirectory(prefix="ecg-upload-") as tmp:
             if fmt == "edf":
@@ -181,22 +235,21 @@ def parse_streamed_signal_upload(uploads: list, *, fs: float | None, lead: str |
                     **reader_limits(),
                 )
             else:
-                named = {readers._safe_name(u.name, "upload"): u for u in uploads}
-                headers = [n for n in named if n.lower().endswith(".hea")]
-                if len(headers) != 1:
-                    return None  # none, or two records: the full reader's messages say which
-                for name, upload in named.items():
-                    _local_copy(upload, Path(tmp), name)
+                record = _large_wfdb_record(uploads, Path(tmp), zipped=fmt == "wfdb-zip")
+                if record is None:
+                    return None
                 header = readers.scan_wfdb(
-                    Path(tmp) / headers[0][:-4], lead, max_seconds=settings.ECG_MAX_SIGNAL_SECONDS, **reader_limits()
+                    record,
+                    lead,
+                    max_seconds=settings.ECG_MAX_SIGNAL_SECONDS,
+                    max_samples=max_samples,
+                    **reader_limits(),
                 )
-        _check_form_rate(header.fs, fs, fmt)
+        _check_form_rate(header.fs, fs, stored_format)
         for name in header.leads:
             readers.check_lead_name(name)
     except SignalError as exc:
-        if exc.limit_exceeded:
-            raise UploadTooLarge(f"{exc} (ECG_MAX_COLUMNS)") from None
-        raise UploadRefused(str(exc), field=exc.about or "file") from None
+        raise _refusal(exc, samples_setting=samples_setting) from None
     if len(header.lead) > LEAD_MAX_LENGTH:
         raise UploadRefused(
             f"the lead name {header.lead[:20]!r}… is {len(header.lead)} characters; at most {LEAD_MAX_LENGTH} "
@@ -204,19 +257,49 @@ def parse_streamed_signal_upload(uploads: list, *, fs: float | None, lead: str |
         )
     parsed = ParsedUpload(
         kind=ECGRecording.Kind.SIGNAL,
-        input_format=fmt,
+        input_format=stored_format,
         fs=header.fs,
         lead=header.lead,
         leads=header.leads,  # named by the header, as the worker's full read will find them
         sample_count=header.n_samples,
         recorded_at=recorded_at(header.start),
     )
-    if fmt == "edf":
+    if len(uploads) == 1:  # an EDF file, or a WFDB record's zip
         uploads[0].seek(0)
         return parsed, uploads[0], uploads[0].name
     stored, sha256 = _stored_zip(uploads)
     parsed.extras["sha256"] = sha256
     return parsed, stored, wfdb_display_name({u.name: None for u in uploads})
+
+
+def _large_wfdb_record(uploads: list, folder: Path, *, zipped: bool) -> Path | None:
+    """The WFDB record of ``uploads`` (one zip, extracted, or its files) in ``folder``, as its path without
+    extension; None when it is small enough to be read whole (its files, extracted, and the samples its header
+    declares within ECG_FULL_CHECK_MAX_BYTES), or holds no single header (the full reader's messages say which).
+    """
+    if zipped:
+        uploads[0].seek(0)
+        sizes = readers.extract_wfdb_zip(uploads[0], folder, max_bytes=wfdb_max_bytes())
+        uploads[0].seek(0)
+        headers = [n for n in sizes if n.lower().endswith(".hea")]
+        if len(headers) != 1:
+            return None
+        text, extracted = (folder / headers[0]).read_bytes(), sum(sizes.values())
+    else:
+        named = {readers._safe_name(u.name, "upload"): u for u in uploads}
+        headers = [n for n in named if n.lower().endswith(".hea")]
+        if len(headers) != 1:
+            return None
+        named[headers[0]].seek(0)
+        text, extracted = named[headers[0]].read(), sum(u.size for u in uploads)
+        named[headers[0]].seek(0)
+    limit = settings.ECG_FULL_CHECK_MAX_BYTES
+    if extracted <= limit and readers.wfdb_declared_samples(text, extracted) <= limit:
+        return None
+    if not zipped:
+        for name, upload in named.items():
+            _local_copy(upload, folder, name)
+    return folder / headers[0][:-4]
 
 
 def _check_form_rate(file_fs: float, fs: float | None, fmt: str) -> None:

@@ -1,13 +1,18 @@
 """Hostile upload files made up for the upload-limit tests and bench: parser bombs of a few KB to MB.
 
 Each reproduces an attack of issue 16 (a row of a million XLSX cells, cells in column XFD, a CSV of
-100,000 columns); none is ECG data.
+100,000 columns) or of the security review of December 2026 (a deflated DICOM dataset, a small zip of a
+large WFDB record, a WFDB record in FLAC declaring far more samples than its bytes); none is ECG data.
 """
 
 from __future__ import annotations
 
 import io
+import struct
 import zipfile
+import zlib
+
+import numpy as np
 
 _XLSX_PARTS = {
     "[Content_Types].xml": (
@@ -84,3 +89,79 @@ def csv_wide(columns: int = 100_000, rows: int = 2) -> bytes:
     """A CSV whose rows hold ``columns`` values each (the probe's 1.2 MB, 100,000-column signal)."""
     line = ",".join(["0.5"] * columns)
     return ("\n".join([line] * rows) + "\n").encode()
+
+
+def _dicom_element(group: int, element: int, vr: bytes, value: bytes) -> bytes:
+    """One data element in Explicit VR Little Endian."""
+    if vr in (b"OB", b"OW", b"SQ", b"UN", b"UT"):
+        return struct.pack("<HH", group, element) + vr + b"\0\0" + struct.pack("<I", len(value)) + value
+    return struct.pack("<HH", group, element) + vr + struct.pack("<H", len(value)) + value
+
+
+def _uid(text: str) -> bytes:
+    raw = text.encode()
+    return raw + b"\0" * (len(raw) % 2)
+
+
+def dicom_deflate_bomb(inflated: int) -> bytes:
+    """A DICOM file in Deflated Explicit VR Little Endian whose dataset (a 12-lead ECG's SOP class, then one
+    private OB element of zeros) inflates to ``inflated`` bytes and more: about a thousandth of that, deflated."""
+    ecg = "1.2.840.10008.5.1.4.1.1.9.1.1"
+    meta = (
+        _dicom_element(2, 0x01, b"OB", b"\0\1")
+        + _dicom_element(2, 0x02, b"UI", _uid(ecg))
+        + _dicom_element(2, 0x03, b"UI", _uid("1.2.3.4"))
+        + _dicom_element(2, 0x10, b"UI", _uid("1.2.840.10008.1.2.1.99"))
+    )
+    meta = _dicom_element(2, 0x00, b"UL", struct.pack("<I", len(meta))) + meta
+    head = _dicom_element(8, 0x16, b"UI", _uid(ecg)) + struct.pack("<HH", 0x0009, 0x1001) + b"OB\0\0"
+    deflater = zlib.compressobj(9, zlib.DEFLATED, -zlib.MAX_WBITS)
+    body = [deflater.compress(head + struct.pack("<I", inflated))]
+    block = bytes(1 << 20)
+    for start in range(0, inflated, len(block)):
+        body.append(deflater.compress(block[: inflated - start]))
+    body.append(deflater.flush())
+    return b"\0" * 128 + b"DICM" + meta + b"".join(body)
+
+
+def wfdb_zip_bomb(extracted: int, fs: int = 2000) -> bytes:
+    """A zip of one WFDB record in format 8 (a sample a byte) whose .dat of ``extracted`` bytes repeats a
+    one-second beat-like pattern: deflate shrinks it several hundredfold (100 MiB in about 550 KB)."""
+    t = np.arange(fs)
+    beat = (np.exp(-(((t - 300) / 8.0) ** 2)) * 100 + 5 * np.sin(2 * np.pi * t / fs)).astype(np.int16) + 128
+    dat = np.tile(beat.astype(np.uint8), extracted // fs + 1)[:extracted].tobytes()
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as archive:
+        archive.writestr("bomb.hea", f"bomb 1 {fs} {extracted}\nbomb.dat 80 200/mV 8 0 0 0 0 MLII\n")
+        archive.writestr("bomb.dat", dat)
+    return buffer.getvalue()
+
+
+def wfdb_flac_bomb(samples: int, fs: int = 10_000, data_bytes: int | None = None) -> dict[str, bytes]:
+    """A WFDB record (.hea and .dat) in FLAC format 516 of ``samples`` samples: a spike a second on a flat line,
+    which FLAC stores in a few bytes a block. The .dat is padded with PADDING metadata blocks to ``data_bytes``,
+    by default the fewest with which the header passes the plausibility check of 8 samples a data byte."""
+    import soundfile
+
+    values = np.zeros(samples, dtype=np.int16)
+    values[::fs], values[1::fs] = 400, 200
+    buffer = io.BytesIO()
+    soundfile.write(buffer, values, min(fs, 655_350), format="FLAC", subtype="PCM_16")
+    flac = buffer.getvalue()
+    at, blocks = 4, []  # the metadata blocks after "fLaC", the last one flagged
+    while True:
+        length = int.from_bytes(flac[at + 1 : at + 4], "big")
+        blocks.append(bytearray(flac[at : at + 4 + length]))
+        at += 4 + length
+        if blocks[-1][0] & 0x80:
+            break
+    blocks[-1][0] &= 0x7F
+    frames = flac[at:]
+    pad = max(8, (data_bytes or -(-samples // 8)) - 4 - sum(map(len, blocks)) - len(frames))
+    while pad > 4:
+        length = min(pad - 4, (1 << 24) - 1)
+        blocks.append(bytearray([1]) + length.to_bytes(3, "big") + bytes(length))
+        pad -= 4 + length
+    blocks[-1][0] |= 0x80
+    dat = b"fLaC" + b"".join(map(bytes, blocks)) + frames
+    return {"flac.hea": f"flac 1 {fs} {samples}\nflac.dat 516 200/mV 16 0 0 0 0 MLII\n".encode(), "flac.dat": dat}

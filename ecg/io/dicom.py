@@ -5,19 +5,24 @@ the bytes of WaveformData before any array is built; the samples are then scaled
 channel's sensitivity, its units, correction factor and baseline (PS3.3 C.10.9). The start is the
 acquisition date and time the file states (:func:`ecg.io.start_time.dicom_start`), from the same dataset,
 moved by the group's MultiplexGroupTimeOffset.
+
+A dataset in the Deflated Explicit VR Little Endian transfer syntax is inflated here, to at most the bytes the
+reader is given (``max_bytes``), before pydicom sees it: pydicom inflates it whole, with no limit, before
+anything of it can be checked (a 1 MB file inflates to 1 GB).
 """
 
 from __future__ import annotations
 
 import io
 import re
+import zlib
 from datetime import datetime
 from typing import Any
 
 import numpy as np
 
 from ecg.io.errors import SignalError
-from ecg.io.readers import check_fs
+from ecg.io.readers import DEFAULT_MAX_BYTES, check_fs
 from ecg.io.start_time import DICOM_GROUP_OFFSET, DICOM_START_KEYWORDS, dicom_start
 
 TWELVE_LEAD_ECG = "1.2.840.10008.5.1.4.1.1.9.1.1"
@@ -40,15 +45,21 @@ def lead_label(meaning: str) -> str:
 
 
 def read_dicom_ecg(
-    data: bytes, *, max_columns: int, max_seconds: float, source: str = SOURCE
+    data: bytes,
+    *,
+    max_columns: int,
+    max_seconds: float,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    source: str = SOURCE,
 ) -> tuple[float, dict[str, np.ndarray], dict[str, str], datetime | None]:
-    """(fs, leads in mV, units, start) of the longest multiplex group of a DICOM ECG."""
+    """(fs, leads in mV, units, start) of the longest multiplex group of a DICOM ECG; a deflated dataset is
+    inflated to at most ``max_bytes``."""
     import pydicom
 
     if not is_dicom(data[:132]):
         raise SignalError(f"{source} is not DICOM (no 'DICM' marker at byte 128)")
     try:
-        ds = pydicom.dcmread(io.BytesIO(data), defer_size=None)
+        ds = pydicom.dcmread(io.BytesIO(_inflated(data, max_bytes, source)), defer_size=None)
         group = _group(ds, max_columns, source)
         little_endian = ds.original_encoding[1] is not False  # None: no transfer syntax said; little endian
         return (
@@ -63,6 +74,43 @@ def read_dicom_ecg(
         raise SignalError(f"{source} declares more than can be read", limit_exceeded=True) from None
     except Exception as exc:  # pydicom raises many types (and RecursionError) for damaged files
         raise SignalError(f"{source} cannot be read: {type(exc).__name__}: {str(exc)[:200]}") from None
+
+
+def _inflated(data: bytes, max_bytes: int, source: str) -> bytes:
+    """``data`` as pydicom is to read it: a file in the Deflated Explicit VR Little Endian transfer syntax with
+    its dataset inflated, to at most ``max_bytes``, and said to be in Explicit VR Little Endian (what the dataset
+    is once inflated, PS3.5 A.5); any other file as it is.
+
+    The file meta is read by pydicom's own reader (pinned in requirements.txt), so the transfer syntax judged here
+    is the one pydicom would act on.
+    """
+    from pydicom.filebase import DicomBytesIO
+    from pydicom.filereader import _read_file_meta_info, read_preamble
+    from pydicom.filewriter import write_file_meta_info
+    from pydicom.uid import DeflatedExplicitVRLittleEndian, ExplicitVRLittleEndian
+
+    fp = io.BytesIO(data)
+    read_preamble(fp, False)
+    meta = _read_file_meta_info(fp)
+    if meta.get("TransferSyntaxUID") != DeflatedExplicitVRLittleEndian:
+        return data
+    inflater = zlib.decompressobj(-zlib.MAX_WBITS)
+    try:
+        dataset = inflater.decompress(memoryview(data)[fp.tell() :], max_bytes + 1)
+    except zlib.error as exc:
+        raise SignalError(f"{source}: its deflated dataset does not inflate ({exc})") from None
+    if len(dataset) > max_bytes or inflater.unconsumed_tail:
+        raise SignalError(
+            f"{source}: its deflated dataset inflates to more than {max_bytes} bytes; at most {max_bytes} are accepted",
+            limit_exceeded=True,
+            limit="bytes",
+        )
+    if not inflater.eof:
+        raise SignalError(f"{source}: its deflated dataset ends before its deflate stream does (cut short?)")
+    meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    header = DicomBytesIO()
+    write_file_meta_info(header, meta, enforce_standard=False)
+    return b"".join((data[:132], header.getvalue(), dataset))
 
 
 def _stated_start(ds: Any, group: Any) -> datetime | None:

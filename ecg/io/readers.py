@@ -467,11 +467,13 @@ def read_wfdb(
     *,
     max_columns: int = DEFAULT_MAX_COLUMNS,
     max_seconds: float | None = None,
+    max_samples: int | None = None,
     strict: bool = True,
 ) -> Signal:
     """A WFDB record given as its path without extension (e.g. ``.../mitdb/100``).
 
-    With ``max_seconds`` a header declaring a longer recording is refused before any sample is read."""
+    With ``max_seconds`` a header declaring a longer recording is refused before any sample is read, and with
+    ``max_samples`` one declaring more samples (all signals together), whatever its format packs in a byte."""
     import wfdb
 
     path = Path(record_path)
@@ -489,6 +491,7 @@ def read_wfdb(
         max_columns=max_columns,
         data_bytes=data_bytes,
         max_seconds=max_seconds,
+        max_samples=max_samples,
         strict=strict,
     )
     text = header_bytes.decode("ascii")  # checked above
@@ -551,13 +554,17 @@ def _header_data_files(
     max_columns: int = DEFAULT_MAX_COLUMNS,
     data_bytes: int | None = None,
     max_seconds: float | None = None,
+    max_samples: int | None = None,
     strict: bool = True,
 ) -> set[str]:
     """File names the WFDB header's signal lines refer to, once its declared sizes are plausible and its
     sampling frequency, sample formats and gains are what the WFDB library reads whole (a field it would
     read in part, or default, is refused naming its line). With ``max_seconds`` a record declaring a longer
-    duration is refused before any sample is read. Without ``strict`` (a stored record, accepted before
-    these checks) the sampling frequency, formats and gains are left to the library, as they were read."""
+    duration is refused before any sample is read, and with ``max_samples`` one declaring more samples, all
+    signals together (:func:`wfdb_declared_samples`): the WFDB library allocates what the header declares
+    before it decodes, and a FLAC data file (formats 508, 516, 524) packs thousands of samples in a byte.
+    Without ``strict`` (a stored record, accepted before these checks) the sampling frequency, formats and
+    gains are left to the library, as they were read."""
     try:
         text = header.decode("ascii")
     except UnicodeDecodeError:
@@ -591,8 +598,15 @@ def _header_data_files(
             f"{header_name} declares {sig_len} samples at {fs:g} Hz ({sig_len / fs:.0f} s); "
             f"the maximum is {max_seconds:.0f} s"
         )  # refused as a recording too long is once read (validate_signal): the same file, the same refusal
-    # No WFDB storage format packs a sample into less than a byte, even compressed formats come close:
-    # a header declaring more samples than that is refused before anything is allocated for them.
+    declared = _declared_samples(lines, n_sig, sig_len, data_bytes)
+    if max_samples is not None and declared > max_samples:
+        raise SignalError(
+            f"{header_name} declares {declared} samples (all signals together); at most {max_samples} are accepted",
+            limit_exceeded=True,
+            limit="samples",
+        )
+    # A plausibility check, not the memory bound (max_samples is): the fixed-size formats hold at most one
+    # sample a byte (8, 80), so a header declaring many more is cut short or lying; FLAC may pack more.
     if data_bytes is not None and sig_len * n_sig > 8 * max(data_bytes, 1):
         raise SignalError(f"{header_name} declares {sig_len} samples per signal; its data files hold far fewer")
     if len(lines) < 1 + n_sig:
@@ -600,6 +614,36 @@ def _header_data_files(
     for number, line in numbered[1 : 1 + n_sig] if strict else ():
         _wfdb_signal_line(line.split(), f"{header_name}, line {number}")
     return {ln.split()[0] for ln in lines[1 : 1 + n_sig]}
+
+
+def _declared_samples(lines: list[str], n_sig: int, sig_len: int, data_bytes: int | None) -> int:
+    """The samples of all signals together that a header's record line and signal ``lines`` declare: frames
+    times samples per frame ("16x4" holds four of its signal a frame). A record line stating no length is read
+    to the end of its data, which holds at most one sample a byte (the library cannot size FLAC data so)."""
+    if sig_len == 0:
+        return data_bytes or 0
+    signal_lines = lines[1 : 1 + n_sig]
+    per_frame = n_sig - len(signal_lines)  # a line missing counts one (the header is refused for it)
+    for line in signal_lines:
+        fields = line.split()
+        fmt = _WFDB_FORMAT.match(fields[1]) if len(fields) > 1 else None
+        per_frame += int(fmt.group("frame")) if fmt is not None and fmt.group("frame") else 1
+    return sig_len * per_frame
+
+
+def wfdb_declared_samples(header: bytes, data_bytes: int) -> int:
+    """The samples, all signals together, a WFDB ``header`` declares (its data files holding ``data_bytes``);
+    0 for a header that cannot be read (its reader refuses it, naming why)."""
+    try:
+        lines = [
+            ln.strip() for ln in header.decode("ascii").splitlines() if ln.strip() and not ln.lstrip().startswith("#")
+        ]
+        fields = lines[0].split()
+        n_sig = int(fields[1])
+        sig_len = int(fields[3]) if len(fields) > 3 else 0
+    except (UnicodeDecodeError, IndexError, ValueError):
+        return 0
+    return _declared_samples(lines, max(n_sig, 0), max(sig_len, 0), data_bytes)
 
 
 def _wfdb_fs(fields: list[str], where: str, *, strict: bool = True) -> float:
@@ -661,8 +705,10 @@ def read_wfdb_upload(
     max_bytes: int = DEFAULT_MAX_BYTES,
     max_columns: int = DEFAULT_MAX_COLUMNS,
     max_seconds: float | None = None,
+    max_samples: int | None = None,
 ) -> Signal:
-    """A WFDB record uploaded as files (``100.hea``, ``100.dat``; ``.atr`` etc. ignored)."""
+    """A WFDB record uploaded as files (``100.hea``, ``100.dat``; ``.atr`` etc. ignored), of at most
+    ``max_samples`` samples (all signals together; by default ``max_bytes``, one a byte)."""
     if sum(len(b) for b in files.values()) > max_bytes:
         raise SignalError(f"upload is larger than {max_bytes // (1024 * 1024)} MB")
     names = {_safe_name(n, "upload"): b for n, b in files.items()}
@@ -678,11 +724,18 @@ def read_wfdb_upload(
         _safe_name(data_name, header)
         if data_name not in names:
             raise SignalError(f"{header} refers to data file {data_name}, which is missing from the upload")
-    _header_data_files(names[header], header, max_columns=max_columns, data_bytes=sum(len(names[n]) for n in needed))
+    budget = max_bytes if max_samples is None else max_samples
+    _header_data_files(
+        names[header],
+        header,
+        max_columns=max_columns,
+        data_bytes=sum(len(names[n]) for n in needed),
+        max_samples=budget,
+    )
     with tempfile.TemporaryDirectory(prefix="ecg-wfdb-") as tmp:
         for name in {header, *needed}:
             (Path(tmp) / name).write_bytes(names[name])
-        signal = read_wfdb(Path(tmp) / record, max_columns=max_columns, max_seconds=max_seconds)
+        signal = read_wfdb(Path(tmp) / record, max_columns=max_columns, max_seconds=max_seconds, max_samples=budget)
     signal.source_format = "wfdb-upload"
     return signal
 
@@ -699,21 +752,47 @@ def read_wfdb_zip(
     max_members: int = DEFAULT_MAX_MEMBERS,
     max_columns: int = DEFAULT_MAX_COLUMNS,
     max_seconds: float | None = None,
+    max_samples: int | None = None,
     strict: bool = True,
 ) -> Signal:
     """A zip (its bytes, or a seekable file) holding one WFDB record (at top level or in one folder).
 
-    Members are extracted straight into a temporary folder, so a stored 24-hour record is never
-    held in memory as bytes besides its samples. ``strict=False`` reads a stored record as it was
-    accepted (see ``_header_data_files``).
+    Members are extracted straight into a temporary folder (:func:`extract_wfdb_zip`), so a stored 24-hour
+    record is never held in memory as bytes besides its samples; the record may declare at most
+    ``max_samples`` samples (all signals together; by default ``max_bytes``, one a byte). ``strict=False``
+    reads a stored record as it was accepted (see ``_header_data_files``).
     """
+    with tempfile.TemporaryDirectory(prefix="ecg-wfdb-") as tmp:
+        sizes = extract_wfdb_zip(data, Path(tmp), max_bytes=max_bytes, max_members=max_members)
+        signal = _read_wfdb_folder(
+            Path(tmp),
+            sizes,
+            max_columns=max_columns,
+            max_seconds=max_seconds,
+            max_samples=max_bytes if max_samples is None else max_samples,
+            strict=strict,
+        )
+    signal.source_format = "wfdb-zip"
+    return signal
+
+
+def extract_wfdb_zip(
+    data: bytes | IO[bytes],
+    folder: Path,
+    *,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    max_members: int = DEFAULT_MAX_MEMBERS,
+) -> dict[str, int]:
+    """The files of a zip holding one WFDB record (at top level or in one folder) written to ``folder``: their
+    names and sizes. Paths are checked, and what the members expand to together is held to ``max_bytes`` as
+    they are written (declared sizes in a crafted zip can lie); beyond it ``limit="bytes"``."""
     try:
         archive = zipfile.ZipFile(io.BytesIO(data) if isinstance(data, (bytes, bytearray)) else data)
     except zipfile.BadZipFile:
         raise SignalError("upload is not a valid zip file") from None
     except _ZIP_DAMAGED as exc:
         raise SignalError(f"the ZIP archive is damaged: {without_paths(str(exc))[:200]}") from None
-    with archive, tempfile.TemporaryDirectory(prefix="ecg-wfdb-") as tmp:
+    with archive:
         members = [
             m
             for m in archive.infolist()
@@ -725,7 +804,9 @@ def read_wfdb_zip(
             raise SignalError(f"zip holds {len(members)} files; at most {max_members} are allowed")
         total = sum(m.file_size for m in members)
         if total > max_bytes:
-            raise SignalError(f"zip expands to {total} bytes, over the limit of {max_bytes} bytes")
+            raise SignalError(
+                f"zip expands to {total} bytes, over the limit of {max_bytes} bytes", limit_exceeded=True, limit="bytes"
+            )
         sizes: dict[str, int] = {}
         budget = max_bytes
         for member in members:
@@ -738,14 +819,17 @@ def read_wfdb_zip(
             name = _safe_name(parts[-1], "zip")
             if name in sizes:
                 raise SignalError(f"zip contains {name} twice")
-            # Copied with a hard cap: declared sizes in a crafted zip can lie.
             try:
-                with archive.open(member) as src, open(Path(tmp) / name, "wb") as dst:
+                with archive.open(member) as src, open(folder / name, "wb") as dst:
                     size = 0
                     while chunk := src.read(min(1 << 20, budget - size + 1)):
                         size += len(chunk)
                         if size > budget:
-                            raise SignalError(f"zip expands to more than the limit of {max_bytes} bytes")
+                            raise SignalError(
+                                f"zip expands to more than the limit of {max_bytes} bytes",
+                                limit_exceeded=True,
+                                limit="bytes",
+                            )
                         dst.write(chunk)
             except (zipfile.BadZipFile, *_ZIP_DAMAGED) as exc:
                 raise SignalError(
@@ -753,13 +837,17 @@ def read_wfdb_zip(
                 ) from None
             budget -= size
             sizes[name] = size
-        signal = _read_wfdb_folder(Path(tmp), sizes, max_columns=max_columns, max_seconds=max_seconds, strict=strict)
-    signal.source_format = "wfdb-zip"
-    return signal
+    return sizes
 
 
 def _read_wfdb_folder(
-    folder: Path, sizes: dict[str, int], *, max_columns: int, max_seconds: float | None, strict: bool = True
+    folder: Path,
+    sizes: dict[str, int],
+    *,
+    max_columns: int,
+    max_seconds: float | None,
+    max_samples: int | None = None,
+    strict: bool = True,
 ) -> Signal:
     """The one WFDB record among files already written to ``folder`` (names checked, sizes given)."""
     headers = [n for n in sizes if n.lower().endswith(".hea")]
@@ -775,11 +863,18 @@ def _read_wfdb_folder(
         if data_name not in sizes:
             raise SignalError(f"{header} refers to data file {data_name}, which is missing from the upload")
     _header_data_files(
-        header_bytes, header, max_columns=max_columns, data_bytes=sum(sizes[n] for n in needed), strict=strict
+        header_bytes,
+        header,
+        max_columns=max_columns,
+        data_bytes=sum(sizes[n] for n in needed),
+        max_samples=max_samples,
+        strict=strict,
     )
     for name in set(sizes) - {header, *needed}:  # annotations and the like are not read
         (folder / name).unlink()
-    return read_wfdb(folder / header[:-4], max_columns=max_columns, max_seconds=max_seconds, strict=strict)
+    return read_wfdb(
+        folder / header[:-4], max_columns=max_columns, max_seconds=max_seconds, max_samples=max_samples, strict=strict
+    )
 
 
 # --- structure checks in bounded memory ---------------------------------------------------------
@@ -845,12 +940,15 @@ def scan_wfdb(
     *,
     max_columns: int = DEFAULT_MAX_COLUMNS,
     max_seconds: float = DEFAULT_MAX_SECONDS,
+    max_samples: int | None = None,
     chunk_samples: int = 1 << 21,
 ) -> SignalHeader:
     """Check a WFDB record's header, data size and chosen lead, reading it in float32 chunks.
 
-    Memory stays at one chunk whatever the record's length; no R-peak detector runs (the worker's
-    full read decides whether heartbeats can be found).
+    Memory stays at one chunk whatever the record's length: a chunk is ``chunk_samples`` samples of all
+    signals together, which the library reads to pick the lead from. No R-peak detector runs (the worker's
+    full read decides whether heartbeats can be found); ``max_samples`` refuses a record the worker could not
+    read whole, as :func:`read_wfdb` would.
     """
     import wfdb
 
@@ -861,7 +959,9 @@ def scan_wfdb(
     header = path.with_suffix(".hea")
     if not header.is_file():
         raise SignalError(f"WFDB record {name}: header file {name}.hea not found")
-    needed = _header_data_files(header.read_bytes(), header.name, max_columns=max_columns, max_seconds=max_seconds)
+    needed = _header_data_files(
+        header.read_bytes(), header.name, max_columns=max_columns, max_seconds=max_seconds, max_samples=max_samples
+    )
     for data_name in needed:
         _safe_name(data_name, header.name)
     missing = sorted(n for n in needed if not (path.parent / n).is_file())
@@ -869,7 +969,9 @@ def scan_wfdb(
         raise SignalError(f"{header.name} refers to data file {missing[0]}, which is missing from the upload")
     data_bytes = sum((path.parent / n).stat().st_size for n in needed)
     text = header.read_bytes().decode("ascii")  # checked above
-    _header_data_files(text.encode("ascii"), header.name, max_columns=max_columns, data_bytes=data_bytes)
+    _header_data_files(
+        text.encode("ascii"), header.name, max_columns=max_columns, data_bytes=data_bytes, max_samples=max_samples
+    )
     with _wfdb_readable(path, text, needed) as readable:
         try:
             head = wfdb.rdheader(str(readable))
@@ -882,10 +984,11 @@ def scan_wfdb(
         key = _choose_lead(names, lead)
         index, n_samples = names.index(key), int(head.sig_len)
         _check_length(n_samples, fs, key, max_seconds)
+        frames = max(1, chunk_samples // max(1, sum(int(n or 1) for n in (head.samps_per_frame or [1]))))
 
         def chunks() -> Any:
-            for start in range(0, n_samples, chunk_samples):
-                stop = min(n_samples, start + chunk_samples)
+            for start in range(0, n_samples, frames):
+                stop = min(n_samples, start + frames)
                 try:
                     part = wfdb.rdrecord(
                         str(readable), sampfrom=start, sampto=stop, channels=[index], physical=True, return_res=32
@@ -1364,12 +1467,19 @@ def read_json_signal(obj: object, fs: float | None = None, *, max_columns: int =
 
 
 def read_dicom(
-    data: bytes, *, max_columns: int = DEFAULT_MAX_COLUMNS, max_seconds: float = DEFAULT_MAX_SECONDS
+    data: bytes,
+    *,
+    max_columns: int = DEFAULT_MAX_COLUMNS,
+    max_seconds: float = DEFAULT_MAX_SECONDS,
+    max_bytes: int = DEFAULT_MAX_BYTES,
 ) -> Signal:
-    """A DICOM 12-Lead (or General) ECG waveform: the longest multiplex group, every channel, in mV."""
+    """A DICOM 12-Lead (or General) ECG waveform: the longest multiplex group, every channel, in mV. A deflated
+    dataset is inflated to at most ``max_bytes`` (refused beyond, ``limit="bytes"``)."""
     from ecg.io.dicom import read_dicom_ecg
 
-    fs, leads, units, start = read_dicom_ecg(data, max_columns=max_columns, max_seconds=max_seconds)
+    fs, leads, units, start = read_dicom_ecg(
+        data, max_columns=max_columns, max_seconds=max_seconds, max_bytes=max_bytes
+    )
     return _build(fs, leads, units, "dicom", "DICOM file", start=start)
 
 

@@ -2,13 +2,18 @@
 limit it broke, before the parser builds anything in proportion to the declared content, and nothing is stored."""
 
 import html
+import io
 import json
+import zipfile
 
 import numpy as np
 import pytest
+from django.core.files.storage import default_storage
 from django.urls import reverse
 
 from diagnostics.models import ECGRecording
+from ecg.datasets.hostile import dicom_deflate_bomb, wfdb_flac_bomb, wfdb_zip_bomb
+from ecg.io import readers
 
 from ..conftest import client_for
 from ..data import mitdb_dir
@@ -133,3 +138,84 @@ def test_a_lead_name_longer_than_the_field_is_refused_before_saving(client, staf
     data = (name + "\n" + "\n".join(f"{v:.3f}" for v in values) + "\n").encode()
     response = post(client, staff_a, patient_a, "signal", [("s.csv", data)], fs="360")
     refused(response, 400, "lead name", "333 characters", "at most 32")
+
+
+# --- the security review of December 2026: containers that hold far more than their bytes ---------------------
+
+
+@pytest.fixture
+def read_whole_forbidden(monkeypatch):
+    """Fail the test if a WFDB record is read whole (all its samples at once) in the web process."""
+
+    def read_wfdb(*args, **kwargs):
+        raise AssertionError("the web process read the record whole")
+
+    monkeypatch.setattr(readers, "read_wfdb", read_wfdb)
+
+
+def _zipped(files: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in files.items():
+            archive.writestr(name, data)
+    return buffer.getvalue()
+
+
+def test_a_deflated_dicom_inflating_past_the_upload_limit_is_refused_with_413(client, staff_a, patient_a, settings):
+    settings.ECG_MAX_UPLOAD_BYTES = 1 << 20
+    bomb = dicom_deflate_bomb(4 << 20)  # 4 KB inflating to 4 MiB: no more than a plain DICOM file may hold
+    response = post(client, staff_a, patient_a, "signal", [("ecg.dcm", bomb)])
+    refused(response, 413, "inflates to more than 1048576 bytes", "ECG_MAX_UPLOAD_BYTES")
+
+
+def test_a_small_zip_large_once_extracted_is_checked_in_chunks_not_read_whole(
+    client, staff_a, patient_a, settings, read_whole_forbidden
+):
+    settings.ECG_FULL_CHECK_MAX_BYTES = 64 << 10
+    data = wfdb_zip_bomb(256 << 10)  # 4 KB of zip, 256 KB of samples
+    assert len(data) < settings.ECG_FULL_CHECK_MAX_BYTES // 8
+    response = post(client, staff_a, patient_a, "signal", [("holter.zip", data)])
+    assert response.status_code == 302, html.unescape(response.content.decode())[-600:]
+    recording = ECGRecording.objects.get()
+    assert (recording.input_format, recording.sample_count, recording.original_filename) == (
+        "wfdb",
+        256 << 10,
+        "holter.zip",
+    )
+    with default_storage.open(recording.file.name, "rb") as fh:
+        assert fh.read() == data  # stored as uploaded, for the worker to read whole
+
+
+def test_a_zip_expanding_past_four_times_the_upload_limit_is_refused_with_413(client, staff_a, patient_a, settings):
+    settings.ECG_MAX_UPLOAD_BYTES = 256 << 10
+    data = wfdb_zip_bomb(4 << 20)  # 20 KB expanding to 4 MiB
+    response = post(client, staff_a, patient_a, "signal", [("r.zip", data)])
+    refused(response, 413, "zip expands to", "over the limit of 1048576 bytes", "ECG_MAX_UPLOAD_BYTES")
+
+
+def test_a_zipped_record_larger_than_the_upload_limit_once_extracted_still_fits(client, staff_a, patient_a, settings):
+    # what the size refusal of a .hea + .dat over the limit tells staff: the same record as one .zip fits
+    settings.ECG_MAX_UPLOAD_BYTES = 256 << 10
+    response = post(client, staff_a, patient_a, "signal", [("r.zip", wfdb_zip_bomb(768 << 10))])
+    assert response.status_code == 302, html.unescape(response.content.decode())[-600:]
+
+
+def test_a_flac_record_declaring_more_samples_than_a_record_may_hold_is_refused_with_413(
+    client, staff_a, patient_a, settings
+):
+    settings.ECG_MAX_UPLOAD_BYTES = 256 << 10  # a record may declare 4 × 256 KiB samples, one a byte
+    files = wfdb_flac_bomb(1_500_000, fs=1000)
+    assert sum(map(len, files.values())) < settings.ECG_MAX_UPLOAD_BYTES
+    response = post(client, staff_a, patient_a, "signal", list(files.items()))
+    refused(response, 413, "flac.hea declares 1500000 samples", "at most 1048576", "ECG_MAX_UPLOAD_BYTES")
+
+
+def test_a_small_flac_record_declaring_many_samples_is_checked_in_chunks_not_read_whole(
+    client, staff_a, patient_a, settings, read_whole_forbidden
+):
+    settings.ECG_FULL_CHECK_MAX_BYTES = 64 << 10
+    files = wfdb_flac_bomb(200_000, fs=1000)
+    assert sum(map(len, files.values())) < settings.ECG_FULL_CHECK_MAX_BYTES
+    response = post(client, staff_a, patient_a, "signal", list(files.items()))
+    assert response.status_code == 302, html.unescape(response.content.decode())[-600:]
+    assert ECGRecording.objects.get().sample_count == 200_000

@@ -2,6 +2,7 @@
 with a SignalError (or UploadRefused) naming what is wrong, or read as the file means it."""
 
 import io
+import tracemalloc
 import zipfile
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import pytest
 
 from diagnostics.ingestion import parse_beat_xlsx
 from ecg.datasets.carts import aecg_twelve_lead, dicom_twelve_lead
-from ecg.datasets.hostile import _XLSX_PARTS
+from ecg.datasets.hostile import _XLSX_PARTS, dicom_deflate_bomb, wfdb_flac_bomb
 from ecg.io import aecg as aecg_module
 from ecg.io.errors import SignalError
 from ecg.io.readers import (
@@ -24,6 +25,7 @@ from ecg.io.readers import (
     read_wfdb_upload,
     read_wfdb_zip,
     scan_wfdb,
+    wfdb_declared_samples,
 )
 from ecgsite.errors import UploadRefused
 from tests.helpers import edf_bytes
@@ -480,3 +482,127 @@ def test_a_stored_wfdb_record_is_read_as_it_was_accepted_before_the_header_check
     with pytest.raises(SignalError, match="sampling frequency 'nan'"):
         read_wfdb_zip(buffer.getvalue())
     assert read_wfdb_zip(buffer.getvalue(), strict=False).fs == 250.0
+
+
+# --- 13. DICOM in Deflated Explicit VR Little Endian: inflated within the limit, never whole ------------------
+
+
+def _peak_traced_bytes(read) -> int:
+    """The most memory Python and numpy held at once while ``read()`` ran (whatever it raised)."""
+    tracemalloc.start()
+    try:
+        read()
+    except SignalError:
+        pass
+    finally:
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+    return peak
+
+
+def test_a_deflated_dicom_reads_as_its_explicit_little_endian_original():
+    import pydicom
+    from pydicom.uid import DeflatedExplicitVRLittleEndian
+
+    leads = {"I": _ecg(500), "II": _ecg(500, peak=-0.7), "V1": _ecg(500, peak=0.3) + 0.1}
+    plain = dicom_twelve_lead(leads, 500)
+    ds = pydicom.dcmread(io.BytesIO(plain))
+    ds.file_meta.TransferSyntaxUID = DeflatedExplicitVRLittleEndian
+    out = io.BytesIO()
+    pydicom.dcmwrite(out, ds, enforce_file_format=True)
+    assert len(out.getvalue()) < len(plain) // 4  # deflated
+    expected, read = read_dicom(plain), read_dicom(out.getvalue(), max_bytes=len(plain))
+    assert read.fs == expected.fs and list(read.leads) == list(expected.leads)
+    for name in expected.leads:
+        np.testing.assert_array_equal(read.leads[name], expected.leads[name])
+
+
+def test_a_deflated_dicom_bomb_is_refused_without_inflating_past_the_limit():
+    bomb = dicom_deflate_bomb(64 << 20)  # 64 KB inflating to 64 MiB
+    assert len(bomb) < 100_000
+    with pytest.raises(SignalError, match=r"deflated dataset inflates to more than 1048576 bytes") as refused:
+        read_dicom(bomb, max_bytes=1 << 20)
+    assert (refused.value.limit_exceeded, refused.value.limit) == (True, "bytes")
+    # what was held: the limit's worth of the dataset (pydicom alone inflated all 64 MiB before any check)
+    assert _peak_traced_bytes(lambda: read_dicom(bomb, max_bytes=1 << 20)) < 8 << 20
+
+
+def test_a_deflated_dicom_cut_short_is_refused_naming_it():
+    with pytest.raises(SignalError, match=r"deflated dataset ends before its deflate stream does"):
+        read_dicom(dicom_deflate_bomb(1 << 20)[:-100])
+
+
+# --- 14. WFDB records in FLAC: held to a budget of samples whatever a byte holds ---------------------------
+
+
+def test_a_flac_record_declaring_more_samples_than_its_budget_is_refused_before_it_is_decoded(monkeypatch):
+    import soundfile
+
+    files = wfdb_flac_bomb(1_500_000, fs=1000)  # 1.5 million samples in ~220 KB: 7 a byte, as no fixed format packs
+    assert len(files["flac.dat"]) < 1_500_000 // 6 and wfdb_declared_samples(files["flac.hea"], 0) == 1_500_000
+
+    def decoded(*args, **kwargs):
+        raise AssertionError("the FLAC data was decoded")
+
+    monkeypatch.setattr(soundfile, "SoundFile", decoded)
+    with pytest.raises(SignalError, match=r"flac.hea declares 1500000 samples .*; at most 1048576") as refused:
+        read_wfdb_upload(files, max_bytes=1 << 20)  # by default, one sample a byte the reader may take
+    assert (refused.value.limit_exceeded, refused.value.limit) == (True, "samples")
+    with pytest.raises(SignalError, match=r"declares 1500000 samples"):
+        read_wfdb_zip(bytes(_zip(files)), max_bytes=1 << 20)
+    with pytest.raises(SignalError, match=r"at most 1000000 are accepted"):
+        read_wfdb_upload(files, max_samples=1_000_000)
+
+
+def test_a_flac_record_within_its_budget_still_reads_and_scans(tmp_path):
+    files = wfdb_flac_bomb(20_000, fs=1000)
+    signal = read_wfdb_upload(files, max_bytes=1 << 20)
+    assert (signal.fs, signal.n_samples, float(signal.leads["MLII"].max())) == (1000.0, 20_000, 2.0)
+    for name, data in files.items():
+        (tmp_path / name).write_bytes(data)
+    header = scan_wfdb(tmp_path / "flac", max_samples=20_000, chunk_samples=3000)
+    assert (header.fs, header.n_samples) == (1000.0, 20_000)
+
+
+def test_samples_declared_count_every_signal_and_sample_a_frame():
+    header = b"r 3 360 1000\nr.dat 16x4 200 16 0 0 0 0 I\nr.dat 16 200 16 0 0 0 0 II\nr.dat 16 200 16 0 0 0 0 V\n"
+    assert wfdb_declared_samples(header, 0) == 6000
+    assert wfdb_declared_samples(b"r 1 360\nr.dat 16 200 16 0 0 0 0 I\n", 5000) == 5000  # read to the data's end
+    assert wfdb_declared_samples(b"not a header", 10) == 0
+
+
+# --- 15. the bounded check reads chunks of all signals together, whatever the record's width --------------
+
+
+def test_the_bounded_check_reads_chunks_of_samples_of_all_signals_together(tmp_path, monkeypatch):
+    import wfdb
+
+    n_sig, n = 8, FS * SECONDS
+    lead = _adc(_ecg())
+    files = _wfdb(
+        f"r {n_sig} {FS} {n}",
+        *[f"r.dat 16 1000/mV 16 0 0 0 0 L{i}" for i in range(n_sig)],
+        dat=np.repeat(lead, n_sig).tobytes(),
+    )
+    for name, data in files.items():
+        (tmp_path / name).write_bytes(data)
+    asked: list[int] = []
+    read = wfdb.rdrecord
+
+    def rdrecord(*args, **kwargs):
+        asked.append(kwargs["sampto"] - kwargs["sampfrom"])
+        return read(*args, **kwargs)
+
+    monkeypatch.setattr(wfdb, "rdrecord", rdrecord)
+    header = scan_wfdb(tmp_path / "r", chunk_samples=800)
+    assert header.n_samples == n and max(asked) == 800 // n_sig  # frames of 8 signals: 800 samples a chunk
+
+
+# --- 16. a zip expanding past its limit is refused as a size limit (413 at the upload) ----------------------
+
+
+def test_a_zip_expanding_past_its_limit_is_refused_as_a_size_limit():
+    files = _wfdb(f"r 1 {FS} {FS * SECONDS}", SIGNAL, dat=bytes(4 << 20))
+    with pytest.raises(SignalError, match=r"zip expands to 4194\d+ bytes, over the limit of 1048576 bytes") as refused:
+        read_wfdb_zip(bytes(_zip(files)), max_bytes=1 << 20)
+    assert (refused.value.limit_exceeded, refused.value.limit) == (True, "bytes")
