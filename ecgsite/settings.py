@@ -105,10 +105,12 @@ def _broker(url: str | None) -> str | None:
     return url
 
 
-def _site_url(raw: str | None) -> str:
+def _site_url(raw: str | None, origins: list[str]) -> str:
     """The address clients reach the site at (scheme, host, port, and the path it is served under), without a
-    trailing slash: what links the server writes without a request start with (webhook notices, sent by workers)."""
-    value = (raw or "").strip() or "http://127.0.0.1:8000"
+    trailing slash: what links the server writes without a request start with (webhook notices, sent by workers).
+    Unset, the first of the trusted origins (behind a TLS proxy the site's address, which production sets) or
+    the development server's."""
+    value = (raw or "").strip() or (origins[0] if origins else "http://127.0.0.1:8000")
     parsed = urlparse(value)
     try:
         parsed.port  # noqa: B018 - raises on a malformed port
@@ -130,7 +132,7 @@ DEBUG = env_bool("DEBUG", False)
 SECRET_KEY = _secret_key()
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
-SITE_URL = _site_url(os.environ.get("SITE_URL"))
+SITE_URL = _site_url(os.environ.get("SITE_URL"), CSRF_TRUSTED_ORIGINS)
 
 INSTALLED_APPS = [
     "django.contrib.admin",

@@ -76,6 +76,17 @@ def test_the_sites_address_is_given_without_its_trailing_slash(tmp_path, monkeyp
     assert result.stdout.strip().splitlines()[-1:] == [expected], result.stderr
 
 
+def test_the_sites_address_is_the_first_trusted_origin_unless_it_is_given(tmp_path, monkeypatch):
+    # production sets the TLS proxy's origin for CSRF; webhook links at 127.0.0.1 would reach no one
+    code = "import django; django.setup(); from django.conf import settings; print(settings.SITE_URL)"
+    monkeypatch.delenv("SITE_URL", raising=False)
+    origins = "https://ecg.example.org,https://ecg2.example.org"
+    result = start(code, ECG_VAR_DIR=str(tmp_path), CSRF_TRUSTED_ORIGINS=origins)
+    assert result.stdout.strip().splitlines()[-1:] == ["https://ecg.example.org"], result.stderr
+    given = start(code, ECG_VAR_DIR=str(tmp_path), CSRF_TRUSTED_ORIGINS=origins, SITE_URL="https://h.example.org")
+    assert given.stdout.strip().splitlines()[-1:] == ["https://h.example.org"], given.stderr
+
+
 def test_every_environment_variable_the_settings_read_is_in_the_readmes_table():
     import re
 
