@@ -29,6 +29,20 @@ def audit_admin_action(request, action: str, obj) -> None:
     audit.record(request, action, **_admin_object(obj))
 
 
+class ReadOnlyAdmin:
+    """For rows that are append-only (a database trigger refuses UPDATE and DELETE): shown, never added,
+    changed or deleted through the admin. Put it before the admin class it narrows."""
+
+    def has_add_permission(self, request, obj=None):  # obj=None: as ClinicScopedAdmin's, which it may narrow
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 class ClinicScopedAdmin(AuditedAdmin):
     """Administrators manage their own clinic; superusers see everything."""
 
@@ -118,7 +132,7 @@ class UserAdmin(ClinicScopedAdmin, BaseUserAdmin):
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin):
+class AuditEventAdmin(ReadOnlyAdmin, admin.ModelAdmin):
     """Read-only: the trail is append-only, through the app and the admin alike."""
 
     list_display = [
@@ -145,15 +159,6 @@ class AuditEventAdmin(admin.ModelAdmin):
 
     def has_view_permission(self, request, obj=None):
         return self.has_module_permission(request)
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 def reset_second_factor(user) -> int:

@@ -3,14 +3,14 @@ from django.template.response import TemplateResponse
 from django.utils.text import Truncator
 
 from accounts import audit
-from accounts.admin import ClinicScopedAdmin
+from accounts.admin import ClinicScopedAdmin, ReadOnlyAdmin
 from accounts.models import AuditEvent
 
 from .models import Interpretation
 
 
 @admin.register(Interpretation)
-class InterpretationAdmin(ClinicScopedAdmin):
+class InterpretationAdmin(ReadOnlyAdmin, ClinicScopedAdmin):
     """The doctors' signed interpretations, every version: read only, as the rows are append-only (a database
     trigger refuses UPDATE and DELETE; a doctor amends by signing again). A clinic's administrators see their
     clinic's, superusers every clinic's. Its pages show clinical text: each view is in the audit trail."""
@@ -42,15 +42,6 @@ class InterpretationAdmin(ClinicScopedAdmin):
     @admin.display(description="text")
     def excerpt(self, obj: Interpretation) -> str:
         return Truncator(obj.text).chars(80)
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     def changelist_view(self, request, extra_context=None):
         response = super().changelist_view(request, extra_context)
