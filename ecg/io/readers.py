@@ -760,7 +760,8 @@ def read_wfdb_zip(
     Members are extracted straight into a temporary folder (:func:`extract_wfdb_zip`), so a stored 24-hour
     record is never held in memory as bytes besides its samples; the record may declare at most
     ``max_samples`` samples (all signals together; by default ``max_bytes``, one a byte). ``strict=False``
-    reads a stored record as it was accepted (see ``_header_data_files``).
+    reads a stored record as it was accepted (see ``_header_data_files``): without the sample budget, which
+    came after records were accepted without it, unless ``max_samples`` is given.
     """
     with tempfile.TemporaryDirectory(prefix="ecg-wfdb-") as tmp:
         sizes = extract_wfdb_zip(data, Path(tmp), max_bytes=max_bytes, max_members=max_members)
@@ -769,7 +770,7 @@ def read_wfdb_zip(
             sizes,
             max_columns=max_columns,
             max_seconds=max_seconds,
-            max_samples=max_bytes if max_samples is None else max_samples,
+            max_samples=max_bytes if max_samples is None and strict else max_samples,
             strict=strict,
         )
     signal.source_format = "wfdb-zip"

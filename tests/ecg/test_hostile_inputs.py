@@ -554,6 +554,14 @@ def test_a_flac_record_declaring_more_samples_than_its_budget_is_refused_before_
         read_wfdb_upload(files, max_samples=1_000_000)
 
 
+def test_a_stored_record_over_the_sample_budget_is_read_as_it_was_accepted_before_the_budget():
+    # a FLAC Holter stored before the budget came must stay readable by the worker, the viewer and FHIR
+    data = bytes(_zip(wfdb_flac_bomb(300_000, fs=1000)))  # about 38 KB: 8 samples a byte
+    with pytest.raises(SignalError, match=r"declares 300000 samples"):
+        read_wfdb_zip(data, max_bytes=100_000)
+    assert read_wfdb_zip(data, max_bytes=100_000, strict=False).n_samples == 300_000
+
+
 def test_a_flac_record_within_its_budget_still_reads_and_scans(tmp_path):
     files = wfdb_flac_bomb(20_000, fs=1000)
     signal = read_wfdb_upload(files, max_bytes=1 << 20)
