@@ -97,9 +97,17 @@ def client_ip(request) -> str | None:
     if len(forwarded) < hops:
         return peer
     try:
-        return str(ipaddress.ip_address(forwarded[-hops]))
+        return str(ipaddress.ip_address(_without_port(forwarded[-hops])))
     except ValueError:
         return peer
+
+
+def _without_port(entry: str) -> str:
+    """An X-Forwarded-For entry's address without the port some proxies add (``198.51.100.7:4711``,
+    ``[2001:db8::1]:443``); a bare IPv6 address as it is."""
+    if entry.startswith("["):
+        return entry[1:].split("]", 1)[0]
+    return entry.rsplit(":", 1)[0] if entry.count(":") == 1 else entry
 
 
 def record(request, action: str, **fields: Any) -> AuditEvent:

@@ -6,4 +6,4 @@ class ApiConfig(AppConfig):
     verbose_name = "REST API"
 
     def ready(self):
-        from . import webhooks  # noqa: F401 - connects the diagnosis signal
+        from . import checks, webhooks  # noqa: F401 - the deploy checks; connects the diagnosis signal

@@ -53,7 +53,9 @@ def root(request):
             "docs": f"{base}docs/",
         }
     )
-    response["Cache-Control"] = "public, max-age=3600"
+    # its links are written at the host asked for: a shared cache keyed on the path alone must not keep them
+    response["Cache-Control"] = "private, max-age=3600"
+    response["Vary"] = "Host"
     return response
 
 

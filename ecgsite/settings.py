@@ -110,15 +110,17 @@ def _site_url(raw: str | None, origins: list[str]) -> str:
     trailing slash: what links the server writes without a request start with (webhook notices, sent by workers).
     Unset, the first of the trusted origins (behind a TLS proxy the site's address, which production sets) or
     the development server's."""
-    value = (raw or "").strip() or (origins[0] if origins else "http://127.0.0.1:8000")
+    fallback = [o for o in origins if "*" not in o][:1]  # a wildcard origin names no one address
+    value = (raw or "").strip() or (fallback[0] if fallback else "http://127.0.0.1:8000")
+    name = "SITE_URL" if (raw or "").strip() else "CSRF_TRUSTED_ORIGINS (SITE_URL unset)"
     parsed = urlparse(value)
     try:
         parsed.port  # noqa: B018 - raises on a malformed port
     except ValueError:
-        raise ImproperlyConfigured(f"SITE_URL has a malformed port: {raw!r}") from None
+        raise ImproperlyConfigured(f"{name} has a malformed port: {value!r}") from None
     if parsed.scheme not in {"http", "https"} or not parsed.hostname or parsed.query or parsed.fragment:
         raise ImproperlyConfigured(
-            f"SITE_URL={raw!r}; expected the address clients reach the site at, e.g. https://ecg.example.org"
+            f"{name}: {value!r}; expected the address clients reach the site at, e.g. https://ecg.example.org"
         )
     return value.rstrip("/")
 

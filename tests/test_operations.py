@@ -19,17 +19,30 @@ from .data import REPO_ROOT
 from .helpers import beat_recording
 
 
-def test_the_production_settings_pass_the_deploy_checks():
-    env = {**os.environ, "DJANGO_ENV": "production", "SECRET_KEY": secrets.token_urlsafe(50)}
-    result = subprocess.run(
+def _deploy_check(**env) -> subprocess.CompletedProcess:
+    environ = {k: v for k, v in os.environ.items() if k not in {"SITE_URL", "CSRF_TRUSTED_ORIGINS"}}
+    return subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
         cwd=REPO_ROOT,
-        env=env,
+        env={**environ, "DJANGO_ENV": "production", "SECRET_KEY": secrets.token_urlsafe(50), **env},
         capture_output=True,
         text=True,
     )
+
+
+def test_the_production_settings_pass_the_deploy_checks():
+    result = _deploy_check(CSRF_TRUSTED_ORIGINS="https://ecg.example.org")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
+
+
+@pytest.mark.parametrize(
+    "env", [{}, {"SITE_URL": "http://ecg.example.org"}, {"CSRF_TRUSTED_ORIGINS": "https://*.example.org"}]
+)
+def test_the_deploy_checks_want_the_sites_https_address_for_webhook_links(env):
+    # unset, webhook notices linked to the development server's address, and receivers sent their token there
+    result = _deploy_check(**env)
+    assert result.returncode != 0 and "api.W001" in result.stdout + result.stderr
 
 
 def _classified(user, patient, n=4):

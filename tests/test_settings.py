@@ -37,6 +37,7 @@ def start(code: str = "import django; django.setup()", **env) -> subprocess.Comp
         ("SITE_URL", "ftp://ecg.example.org"),
         ("SITE_URL", "https://ecg.example.org/?x=1"),
         ("SITE_URL", "https://ecg.example.org:port"),
+        ("CSRF_TRUSTED_ORIGINS", "ecg.example.org"),  # taken for SITE_URL, unset: its own name is said
     ],
 )
 def test_a_malformed_value_stops_start_up_naming_the_variable(name, value, tmp_path):

@@ -161,6 +161,9 @@ def test_an_address_the_client_writes_itself_is_not_read(client, staff_a, no_del
         (1, "not-an-address", "10.0.0.2"),
         (1, "", "10.0.0.2"),
         (1, "2001:db8::1", "2001:db8::1"),
+        (1, "198.51.100.7:4711", "198.51.100.7"),  # with the port some gateways add
+        (1, "[2001:db8::1]:443", "2001:db8::1"),
+        (1, "[2001:db8::1]", "2001:db8::1"),
     ],
 )
 def test_the_clients_address_is_the_entry_the_outermost_trusted_proxy_appended(rf, settings, hops, forwarded, expected):

@@ -16,6 +16,14 @@ def test_the_base_url_names_the_resources_schema_and_docs(client, url):
     assert client.get(body["schema"]).status_code == 200 and client.get(body["docs"]).status_code == 200
 
 
+@pytest.mark.parametrize("host", ["testserver", "testserver:31337"])
+def test_the_base_urls_links_at_the_host_asked_for_are_kept_by_no_shared_cache(client, host):
+    response = client.get("/api/v1/", HTTP_HOST=host)
+    assert response.json()["schema"] == f"http://{host}/api/v1/schema/"
+    assert "private" in response["Cache-Control"] and "public" not in response["Cache-Control"]
+    assert "Host" in response["Vary"]
+
+
 def test_the_base_url_takes_no_post(client):
     response = client.post("/api/v1/", {})
     assert response.status_code == 405 and response.json()["error"]["code"] == "method_not_allowed"
