@@ -18,7 +18,9 @@ it does not hold yet (on a list read again and again, none).
 import hashlib
 import time
 from collections.abc import Callable
+from urllib.parse import urlparse
 
+from django.conf import settings
 from django.core.exceptions import EmptyResultSet, FullResultSet
 from django.core.paginator import Page, Paginator
 from django.db import DEFAULT_DB_ALIAS, connections
@@ -274,9 +276,15 @@ _VERSIONED = "page.id, page.row_version"
 _texts: dict[tuple, tuple[float, dict[int, tuple[str, tuple]]]] = {}
 _TEXTS_MAX = 10_000  # rows per list (about 9 MB of recordings)
 _TEXTS_SECONDS = 600.0
-# Lists kept: a list's parameters hold the host its links are written at (api/rows.py recording_json_params), and
-# the Host header is the client's (within ALLOWED_HOSTS), so the lists kept are bounded too.
+# Lists kept: a list's parameters hold the host its links are written at (api/rows.py recording_json_params). Only
+# rows written for a host the site names (ALLOWED_HOSTS as given, with no port added; SITE_URL's) are kept: Django
+# checks a Host's name, not its port, so a client cycling ports would otherwise fill and thrash every clinic's.
 _TEXTS_LISTS_MAX = 16
+
+
+def _kept_host(request) -> bool:
+    host = request.get_host()
+    return host == urlparse(settings.SITE_URL).netloc or host in settings.ALLOWED_HOSTS
 
 
 def forget_rows() -> None:
@@ -318,7 +326,9 @@ def read_json_page(
     page_rows, _query, db = read
     now = time.monotonic()
     kept = _texts.get((db, select, select_params))
-    if kept is None or now - kept[0] > _TEXTS_SECONDS or len(kept[1]) > _TEXTS_MAX:
+    if not _kept_host(request):
+        kept = (now, {})  # written for this answer alone
+    elif kept is None or now - kept[0] > _TEXTS_SECONDS or len(kept[1]) > _TEXTS_MAX:
         if kept is None and len(_texts) >= _TEXTS_LISTS_MAX:
             _texts.clear()
         kept = _texts[(db, select, select_params)] = (now, {})

@@ -214,6 +214,27 @@ def test_a_page_of_recordings_without_diagnoses_is_one_statement_once_its_rows_a
     assert len(queries) == 1 and json_statements(queries) == 0  # rows this process has written
 
 
+def test_rows_written_for_a_host_the_site_does_not_name_are_not_kept(api_as, staff_a, clinic_a, settings):
+    # Django checks a Host's name, not its port: a client cycling ports had filled and thrashed every clinic's rows
+    from api import pages
+
+    from ..factories import PatientFactory
+
+    settings.ALLOWED_HOSTS = ["ecg.example.org"]
+    add_recordings(clinic_a, PatientFactory(clinic=clinic_a), staff_a, [360.0] * 2, [["I"]] * 2)
+    client = api_as(staff_a)
+    client.get("/api/v1/recordings", HTTP_HOST="ecg.example.org")
+    pages.forget_rows()
+    for port in range(8001, 8001 + 2 * pages._TEXTS_LISTS_MAX):
+        odd = client.get("/api/v1/recordings", HTTP_HOST=f"ecg.example.org:{port}")
+        assert odd.json()["results"][0]["links"]["self"].startswith(f"http://ecg.example.org:{port}/api/v1/")
+    assert pages._texts == {}
+    client.get("/api/v1/recordings", HTTP_HOST="ecg.example.org")
+    with CaptureQueriesContext(connection) as queries:
+        client.get("/api/v1/recordings", HTTP_HOST="ecg.example.org")
+    assert json_statements(queries) == 0  # the site's own host: kept
+
+
 def test_a_row_changed_since_this_process_wrote_it_is_written_again(api_as, staff_a, awkward_patients):
     from api import pages
 
