@@ -9,11 +9,9 @@ from django.utils import timezone
 
 from diagnostics import selectors
 from diagnostics.models import Diagnosis, ECGRecording, Interpretation, Review
-from ecg.clock import seconds_cut
+from ecg.clock import data_seconds, seconds_cut
 from ecg.constants import AAMI_CLASSES, AAMI_NAMES
 from ecg.rhythm.analysis import burden_of
-
-from .serializers import seconds
 
 MDC = "urn:oid:2.16.840.1.113883.6.24"
 LOINC = "http://loinc.org"
@@ -258,8 +256,8 @@ def _episode_observations(
             )
         if episodes and fs:
             in_seconds = {"unit": "s", "system": UCUM, "code": "s"}
-            total = seconds(_total_seconds(episodes, fs))  # as the events give an episode's duration
-            first = seconds(min(e["start"] for e in episodes) / fs)
+            total = data_seconds(_total_seconds(episodes, fs))  # as the events give an episode's duration
+            first = data_seconds(min(e["start"] for e in episodes) / fs)
             components += [
                 {
                     "code": {"coding": [_coding(LOCAL, f"{code}-duration")], "text": "Total duration"},
@@ -293,8 +291,8 @@ def _rhythm_conclusion(rhythm: dict | None, fs: float | None, rejected: set[tupl
     for key, label in (("vf", "VF/VFL"), ("asystole", "asystole")):
         episodes = _standing(rhythm, key, rejected)
         if episodes:
-            seconds = f", {seconds_cut(_total_seconds(episodes, fs), 0):.0f} s in all" if fs else ""
-            found.append(f"{label} {len(episodes)} episode{'s' if len(episodes) != 1 else ''}{seconds}")
+            in_all = f", {seconds_cut(_total_seconds(episodes, fs), 0):.0f} s in all" if fs else ""
+            found.append(f"{label} {len(episodes)} episode{'s' if len(episodes) != 1 else ''}{in_all}")
         n = len(rhythm.get(key) or []) - len(episodes)
         if n:
             dismissed.append(f"{label} {n} episode{'s' if n != 1 else ''}")
@@ -333,7 +331,7 @@ def _rhythm_observations(
                 window["component"] = [
                     {
                         "code": {"coding": [_coding(LOCAL, f"heart-rate-{key[3:]}-{edge}")], "text": label},
-                        "valueQuantity": {"value": seconds(extreme[edge] / fs), **in_seconds},
+                        "valueQuantity": {"value": data_seconds(extreme[edge] / fs), **in_seconds},
                     }
                     for edge, label in (
                         ("start", "First of its beats, from the start"),

@@ -5,7 +5,7 @@ from rest_framework import serializers
 
 from diagnostics.ingestion import sampling_rate_valid
 from diagnostics.models import Beat, Diagnosis, ECGRecording, Event, EventReview, Interpretation, Review
-from ecg.clock import seconds_cut
+from ecg.clock import data_seconds
 from ecg.constants import AAMI_CLASSES
 from ecg.io.readers import MAX_FS, MIN_FS
 from mlmodels.models import ModelVersion
@@ -597,17 +597,6 @@ class EventReviewSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-# Durations and times in seconds where the API gives them (an event's duration, FHIR's episode durations and
-# onsets and the heart-rate extremes' edges), as the CSV export writes them: cut, never rounded up (a 3.997-s
-# pause, under asystole's 4 s, reads 3.99), to hundredths. The pages, for people, show tenths.
-SECONDS_PLACES = 2
-
-
-def seconds(value: float) -> float:
-    """``value`` seconds as the API gives them: cut to SECONDS_PLACES decimals."""
-    return seconds_cut(value, SECONDS_PLACES)
-
-
 class EventSerializer(serializers.ModelSerializer):
     duration_s = serializers.SerializerMethodField(
         help_text="Seconds from `start` to `end`, cut (never rounded up) to hundredths, as the FHIR report's episode "
@@ -622,7 +611,7 @@ class EventSerializer(serializers.ModelSerializer):
 
     def get_duration_s(self, obj: Event) -> float | None:
         fs = self.context.get("fs")
-        return seconds((obj.end - obj.start) / fs) if fs else None
+        return data_seconds((obj.end - obj.start) / fs) if fs else None
 
     @extend_schema_field(EventReviewSerializer(allow_null=True))
     def get_latest_review(self, obj: Event):

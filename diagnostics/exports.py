@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from django.http import HttpResponse, StreamingHttpResponse
 from django.urls import path
 
-from ecg.clock import seconds_cut
+from ecg.clock import data_seconds
 
 from . import selectors
 from .models import ECGRecording
@@ -121,7 +121,7 @@ def _csv_rows(recording: ECGRecording) -> Iterator[str]:
                         e.start,
                         e.end,
                         f"{e.start / fs:.2f}" if fs else "",
-                        f"{seconds_cut((e.end - e.start) / fs, 2):.2f}" if fs else "",
+                        f"{data_seconds((e.end - e.start) / fs):.2f}" if fs else "",
                         e.beats,
                         "" if e.rate_bpm is None else e.rate_bpm,
                         review.decision if review else "",

@@ -20,6 +20,17 @@ def seconds_cut(seconds: float, places: int = 1) -> float:
     return float(math.floor(float(seconds) * scale + 1e-9) / scale)
 
 
+# Durations and times in seconds where systems read them (the API's events, FHIR's episode durations and onsets
+# and heart-rate extremes' edges, the CSV export): cut, never rounded up (a 3.997-s pause, under asystole's 4 s,
+# reads 3.99), to hundredths. The pages, for people, show tenths.
+DATA_PLACES = 2
+
+
+def data_seconds(seconds: float) -> float:
+    """``seconds`` as the API, FHIR and the CSV export give them: cut to DATA_PLACES decimals."""
+    return seconds_cut(seconds, DATA_PLACES)
+
+
 _CLOCK_PART = re.compile(r"[0-9]{1,9}")
 _CLOCK_SECONDS = re.compile(r"[0-9]{1,9}(\.[0-9]{1,6})?")
 

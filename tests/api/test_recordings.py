@@ -1,5 +1,7 @@
 import io
 import json
+from datetime import datetime
+from datetime import timezone as dt_timezone
 
 import numpy as np
 import pytest
@@ -605,11 +607,21 @@ def test_an_impossible_date_filter_is_400(api, value):
     assert api.get(URL, {"created_after": value}).status_code == 400
 
 
-@pytest.mark.parametrize("value", ["0001-01-01T00:00:00-23:59", "2000-01-01T00:00:00+23:59"])
-def test_a_date_filter_with_an_offset_the_database_does_not_take_is_compared_in_utc(api, value):
+def test_a_date_filter_with_an_offset_the_database_does_not_take_is_compared_in_utc(api, staff_a, patient_a):
     # PostgreSQL refuses offsets beyond 15:59: the filter was handed over with its own and answered 500
-    response = api.get(URL, {"created_after": value})
-    assert response.status_code == 200, response.content
+    recording = submit_beats(staff_a, patient_a)
+    ECGRecording.objects.filter(pk=recording.pk).update(created_at=datetime(2020, 1, 2, 12, 0, tzinfo=dt_timezone.utc))
+
+    def ids(**query):
+        response = api.get(URL, query)
+        assert response.status_code == 200, response.content
+        return [r["id"] for r in response.json()["results"]]
+
+    # 2020-01-01T13:00-23:59 is 2020-01-02T12:59 UTC, after it; 2020-01-02T12:00+23:59 is 2020-01-01T12:01 UTC
+    assert ids(created_after="2020-01-01T13:00:00-23:59") == []
+    assert ids(created_after="2020-01-01T12:00:00-23:59") == [recording.pk]  # 11:59 UTC on the 2nd
+    assert ids(created_before="2020-01-02T12:00:00+23:59") == []
+    assert ids(created_after="0001-01-01T00:00:00-23:59") == [recording.pk]
 
 
 def test_a_signal_value_too_large_for_a_float_is_400(api, patient_a):
