@@ -60,15 +60,20 @@ def login_wait_seconds(*, username: str, ip: str | None) -> int:
     return login_refusal(username=username, ip=ip)[0]
 
 
-def login_refusal(*, username: str, ip: str | None) -> tuple[int, bool]:
-    """``login_wait_seconds`` and whether the wait holds the whole address (every name tried from it)."""
+def login_refusal(*, username: str, ip: str | None) -> tuple[int, bool, int]:
+    """``login_wait_seconds``, whether the wait holds the whole address (every name tried from it), and the
+    whole address's wait where ``username`` may try all the same, having logged in from it: a wrong password
+    is then answered with that refusal, so that the answers there do not tell which names are known."""
     now = timezone.now()
     window = settings.ECG_LOCKOUT_SECONDS
     limit = settings.ECG_LOCKOUT_FAILURES
     failures = _failures(now - timedelta(seconds=window))
-    if ip and (n := failures.filter(ip=ip).count()) >= 4 * limit and not _known_address(username, ip, now):
-        return _until_fewer(failures.filter(ip=ip), n - 4 * limit, window, now), True
-    return _name_wait(failures, username, ip, now, window, limit), False
+    held = 0
+    if ip and (n := failures.filter(ip=ip).count()) >= 4 * limit:
+        held = _until_fewer(failures.filter(ip=ip), n - 4 * limit, window, now)
+        if not _known_address(username, ip, now):
+            return held, True, 0
+    return _name_wait(failures, username, ip, now, window, limit), False, held
 
 
 def refusal_audited(*, username: str, ip: str | None, whole_address: bool) -> bool:

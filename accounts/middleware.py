@@ -147,7 +147,7 @@ class LoginLockoutMiddleware:
 
             username = username_clean(request.POST.get("username", ""))
             ip = audit.client_ip(request)
-            wait, whole_address = login_refusal(username=username, ip=ip)
+            wait, whole_address, held = login_refusal(username=username, ip=ip)
             if wait:
                 if not refusal_audited(username=username, ip=ip, whole_address=whole_address):
                     audit.record(
@@ -158,6 +158,9 @@ class LoginLockoutMiddleware:
                         status_code=429,
                     )
                 return _locked_out(request, wait)
+            if held:  # signed in (302: on, or to the second factor), or answered as a name not known here is
+                response = self.get_response(request)
+                return response if response.status_code == 302 else _locked_out(request, held)
         return self.get_response(request)
 
 
