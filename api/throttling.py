@@ -100,7 +100,11 @@ class TokenRateThrottle(SimpleRateThrottle):
         elif request.user and request.user.is_authenticated:
             ident = f"user-{request.user.pk}"
         else:
-            ident = f"anon-{self.get_ident(request)}"
+            # the client's address as lockouts and the audit read it (DRF's get_ident took the whole
+            # X-Forwarded-For the client sent: a new one each time was a new budget each time)
+            from accounts.audit import client_ip
+
+            ident = f"anon-{client_ip(request)}"
         return self.cache_format % {"scope": self.scope, "ident": ident}
 
     def allow_request(self, request, view):

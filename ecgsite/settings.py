@@ -157,6 +157,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "ecgsite.middleware.SecurityHeadersMiddleware",
+    # before anything reads a body (CSRF's token, the login lockout's name): refused unread when too large
+    "ecgsite.middleware.RequestBodyLimitMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # after WhiteNoise, which serves its own precompressed files; before whatever reads a response's body
     "api.middleware.CompressionMiddleware",

@@ -36,6 +36,11 @@ def _h5_weights_group(h5: h5py.File) -> h5py.Group:
     return h5["model_weights"] if "model_weights" in h5 else h5
 
 
+# A seed-architecture model's outputs: five AAMI classes, or an MI score (one or two). A file declaring many more
+# had the import build a model of its declared size (13 KB declaring 40,000 outputs: 4.6 GB, a 1 GB .keras).
+MAX_OUTPUTS = 16
+
+
 def h5_n_outputs(path: str | Path) -> int:
     """Number of outputs of a seed-architecture .h5: columns of the last Dense kernel."""
     with h5py.File(path, "r") as h5:
@@ -53,7 +58,10 @@ def h5_n_outputs(path: str | Path) -> int:
                 break
         if not kernels or len(kernels[-1]) != 2:
             raise ValueError(f"{Path(path).name}: no Dense kernel found in its last weighted layer")
-        return int(kernels[-1][1])
+        outputs = int(kernels[-1][1])
+        if not 1 <= outputs <= MAX_OUTPUTS:  # the model is built from it before a weight is read
+            raise ValueError(f"{Path(path).name}: its last layer declares {outputs} outputs; at most {MAX_OUTPUTS}")
+        return outputs
 
 
 def load_keras2_h5(path: str | Path) -> keras.Model:

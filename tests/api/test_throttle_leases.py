@@ -54,3 +54,19 @@ def test_a_lease_belongs_to_its_window(monkeypatch):
     now[0] += 60
     assert TokenRateThrottle().allow_request(request, None)
     assert sorted(throttling._leases.values()) == [2, 2]  # a new window took a new lease from a new counter
+
+
+@pytest.mark.parametrize("hops", [0, 1])
+def test_an_anonymous_budget_is_the_clients_address_not_what_it_writes_in_x_forwarded_for(rf, settings, hops):
+    # DRF's ident was the whole X-Forwarded-For the client sent: a new one each time was a new budget each time
+    from django.contrib.auth.models import AnonymousUser
+
+    settings.ECG_TRUSTED_PROXIES = hops
+
+    def key(sent: str) -> str:
+        request = rf.get("/api/v1/schema/", REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR=f"{sent}, 198.51.100.7")
+        request.auth, request.user = None, AnonymousUser()
+        return TokenRateThrottle().get_cache_key(request, None)
+
+    assert key("203.0.113.1") == key("203.0.113.2")
+    assert key("203.0.113.1").endswith("198.51.100.7" if hops else "10.0.0.2")
