@@ -215,3 +215,81 @@ def test_another_clinics_user_or_a_superuser_cannot_be_reset_by_a_clinic_adminis
     _reset_as(client, admin_a, staff_b, platform_admin)
     assert TOTPDevice.objects.filter(pk__in=[theirs.pk, root.pk]).count() == 2
     assert not AuditEvent.objects.filter(object_type="second_factor", action="update").exists()
+
+
+def shown_key(response) -> str:
+    return re.search(r'id="totp-secret">([A-Z2-7 ]+)<', response.content.decode()).group(1).replace(" ", "")
+
+
+def code_from(key: str) -> str:
+    return f"{totp(base64.b32decode(key)):06d}"
+
+
+def test_a_key_seen_by_someone_with_only_the_password_is_not_the_one_the_user_enrols(client, doctor_a):
+    from django.test import Client
+
+    seen = shown_key(password_login(Client(), doctor_a).get(reverse("two-factor-setup")))
+    doctor = password_login(client, doctor_a)
+    key = shown_key(doctor.get(reverse("two-factor-setup")))
+    assert key != seen
+    assert doctor.post(reverse("two-factor-setup"), {"code": code_from(key)}).status_code == 200
+    device = TOTPDevice.objects.get(user=doctor_a)
+    assert device.confirmed and base64.b32encode(device.bin_key).decode() == key
+
+
+def test_a_code_for_a_key_replaced_from_another_session_is_refused_with_a_new_key(client, doctor_a):
+    from django.test import Client
+
+    doctor = password_login(client, doctor_a)
+    first = shown_key(doctor.get(reverse("two-factor-setup")))
+    intruder = password_login(Client(), doctor_a)
+    theirs = shown_key(intruder.get(reverse("two-factor-setup")))  # opened after the doctor: the doctor's key is gone
+    response = doctor.post(reverse("two-factor-setup"), {"code": code_from(first)})
+    assert response.status_code == 400 and "no longer works" in response.content.decode()
+    fresh = shown_key(response)
+    assert fresh not in (first, theirs) and not TOTPDevice.objects.filter(user=doctor_a, confirmed=True).exists()
+    # the intruder's key went with it: it can no longer be confirmed (and so never works at the code step)
+    assert intruder.post(reverse("two-factor-setup"), {"code": code_from(theirs)}).status_code == 400
+    assert not TOTPDevice.objects.filter(user=doctor_a, confirmed=True).exists()
+
+
+def test_only_the_session_shown_a_key_can_confirm_it(client, doctor_a):
+    from django.test import Client
+
+    key = shown_key(password_login(Client(), doctor_a).get(reverse("two-factor-setup")))
+    response = password_login(client, doctor_a).post(reverse("two-factor-setup"), {"code": code_from(key)})
+    assert response.status_code == 400 and "no longer works" in response.content.decode()
+    assert shown_key(response) != key and not TOTPDevice.objects.filter(user=doctor_a, confirmed=True).exists()
+
+
+def test_reopening_setup_after_the_key_was_replaced_elsewhere_says_so(client, doctor_a):
+    from django.test import Client
+
+    doctor = password_login(client, doctor_a)
+    first = shown_key(doctor.get(reverse("two-factor-setup")))
+    password_login(Client(), doctor_a).get(reverse("two-factor-setup"))
+    response = doctor.get(reverse("two-factor-setup"))
+    assert response.status_code == 200 and "no longer works" in response.content.decode()
+    assert shown_key(response) != first
+
+
+def test_reloading_the_setup_page_keeps_this_sessions_key(client, doctor_a):
+    doctor = password_login(client, doctor_a)
+    key = shown_key(doctor.get(reverse("two-factor-setup")))
+    assert shown_key(doctor.get(reverse("two-factor-setup"))) == key
+    assert TOTPDevice.objects.filter(user=doctor_a).count() == 1
+
+
+def test_code_step_tries_the_throttle_refuses_unchecked_write_one_audit_row_a_window(client, doctor_a, settings):
+    settings.OTP_TOTP_THROTTLE_FACTOR = 60  # each try after a wrong code comes within the wait
+    device = enrolled(doctor_a)
+    password_login(client, doctor_a)
+    wrong = f"{(int(code_for(device)) + 1) % 1_000_000:06d}"
+    assert client.post(reverse("two-factor"), {"code": wrong}).status_code == 400  # checked, and wrong
+    responses = [client.post(reverse("two-factor"), {"code": code}) for code in [wrong] * 20 + [code_for(device)]]
+    events = AuditEvent.objects.filter(user=doctor_a, object_type="second_factor")
+    assert events.filter(action="login_failed").count() == 1
+    assert events.filter(action="locked_out").count() == 1
+    for response in responses:
+        assert response.status_code == 429 and "Too many wrong codes" in response.content.decode()
+    assert client.get(reverse("review-queue")).status_code == 302
