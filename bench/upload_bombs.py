@@ -8,15 +8,18 @@ API: the 60 KB-class XLSX whose one row holds 10^6 numeric cells, an XLSX whose 
 in column XFD, and the 1.2 MB CSV of 100,000 columns (as a beat file and as a signal); and those of the
 security review of December 2026: a 1 MB DICOM file whose deflated dataset inflates to 1 GiB, a 1 MB
 WFDB .zip expanding past its limit (4 x ECG_MAX_UPLOAD_BYTES), and a WFDB record in FLAC declaring more
-samples than a record may hold. For each it records the status, the wall time of the request and the
+samples than a record may hold; and of the second review: XLSX workbooks of 45-66 KB whose styles.xml
+holds 1.5 x 10^6 cell formats, or whose one text cell holds 1.5 x 10^6 rich-text runs. For each it records the status, the wall time of the request and the
 growth of the gunicorn worker's resident memory (sampled every 5 ms during the request, against its
 size just before). Targets: refused in < 1 s, memory growth < 50 MB.
 
 Then the review's uploads that are within the limits but hold far more than their bytes (a 550 KB .zip
 of 99 MiB of samples, a 7.5 MiB FLAC record of 6.3 x 10^7 samples): the web process checks them in
-chunks and accepts them (the worker reads them whole later). Target: memory growth < 50 MB, the time
-reported. Ordinary uploads (100-beat CSV, 1,000-beat XLSX, a 30-minute two-lead MIT-BIH CSV signal) are
-timed too. Writes bench/results/upload_bombs.json.
+chunks and accepts them (the worker reads them whole later), and the second review's 13.5 MiB EDF+ file whose
+annotations channel holds 6 x 10^6 annotations. Target: memory growth < 50 MB, the time
+reported. Then a one-column CSV signal at the 24 MiB size limit, read whole by the web process: target
+memory growth < 10 x its size. Ordinary uploads (100-beat CSV, 1,000-beat XLSX, a 30-minute two-lead
+MIT-BIH CSV signal) are timed too. Writes bench/results/upload_bombs.json.
 """
 
 import argparse
@@ -29,11 +32,16 @@ from pathlib import Path
 from bench.common import DATA_DIR, REPO, api_token, children, machine, rss_mb, write_result
 from bench.stack import AppStack, new_root
 from ecg.datasets.hostile import (
+    csv_long_signal,
     csv_wide,
     dicom_deflate_bomb,
+    edf_annotations_bomb,
     wfdb_flac_bomb,
     wfdb_zip_bomb,
     xlsx_far_cells,
+    xlsx_inline_runs,
+    xlsx_shared_runs,
+    xlsx_styles_bomb,
     xlsx_wide_row,
 )
 from ecg.datasets.synthetic import beat_csv, beat_rows
@@ -104,6 +112,18 @@ def hostile_uploads() -> dict:
             list(wfdb_flac_bomb(120_000_000).items()),
             {"kind": "signal"},
         ),
+        "XLSX, styles.xml of 1.5 x 10^6 cell formats (66 KB)": (
+            [("styles.xlsx", xlsx_styles_bomb())],
+            {"kind": "beats"},
+        ),
+        "XLSX, one inline-string cell of 1.5 x 10^6 rich-text runs": (
+            [("inline.xlsx", xlsx_inline_runs())],
+            {"kind": "beats"},
+        ),
+        "XLSX, one shared string of 1.5 x 10^6 rich-text runs": (
+            [("shared.xlsx", xlsx_shared_runs())],
+            {"kind": "beats"},
+        ),
     }
 
 
@@ -114,6 +134,20 @@ def large_uploads() -> dict:
         "WFDB .hea + FLAC .dat, 7.5 MiB declaring 6.3 x 10^7 samples": (
             list(wfdb_flac_bomb(8 * int(7.5 * 2**20) - 64).items()),
             {"kind": "signal"},
+        ),
+        "EDF+, 13.5 MiB, annotations channel of 6 x 10^6 annotations": (
+            [("annotated.edf", edf_annotations_bomb(3000))],
+            {"kind": "signal"},
+        ),
+    }
+
+
+def read_whole_uploads() -> dict:
+    """Text signals at the size limit, read whole by the web process. Target: memory growth < 10 x the file."""
+    return {
+        "CSV signal, one column, 24 MiB (the size limit)": (
+            [("long.csv", csv_long_signal(24 << 20))],
+            {"kind": "signal", "fs": "360"},
         ),
     }
 
@@ -183,6 +217,7 @@ def main() -> None:
             "targets": {"seconds": TARGET_SECONDS, "rss_growth_mb": TARGET_GROWTH_MB},
             "bombs": [],
             "large_once_extracted": [],
+            "read_whole": [],
             "ordinary_uploads": [],
         }
 
@@ -201,11 +236,16 @@ def main() -> None:
                 row = measure(f"{label} · {channel}", send, files, **fields)
                 row["within_targets"] = row["status"] < 500 and row["rss_growth_mb"] < TARGET_GROWTH_MB
                 result["large_once_extracted"].append(row)
+        for label, (files, fields) in ({} if args.ordinary_only else read_whole_uploads()).items():
+            for channel, send in (("page", page), ("api", via_api)):
+                row = measure(f"{label} · {channel}", send, files, **fields)
+                row["within_targets"] = row["status"] < 500 and row["rss_growth_mb"] < 10 * row["bytes"] / 2**20
+                result["read_whole"].append(row)
         for label, (files, fields) in ordinary.items():
             result["ordinary_uploads"].append(measure(f"{label} · api", via_api, files, **fields))
         if not args.ordinary_only:
             result["all_bombs_within_targets"] = all(
-                row["within_targets"] for row in result["bombs"] + result["large_once_extracted"]
+                row["within_targets"] for row in result["bombs"] + result["large_once_extracted"] + result["read_whole"]
             )
         result["web_worker_after"] = rss_mb(web_worker)
         write_result(args.output, {**result, "machine": machine(load_before)})

@@ -42,6 +42,25 @@ _REL_NS = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}
 _PACKAGE_REL_NS = "{http://schemas.openxmlformats.org/package/2006/relationships}"
 _CELL_COLUMN = re.compile(r"[A-Z]{1,3}")
 _SHARED_STRING_TAG = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?si[\s>/]")
+# Parts openpyxl parses whole at open, even to read values only (the manifest, relationships, the workbook,
+# styles, theme, properties), each element an object of about 0.7 KB: a few KB in the workbooks Excel,
+# LibreOffice and openpyxl write (styles.xml 1.7-2.6 KB, the theme 7-10 KB, in PTB's and the bench's).
+XLSX_MAX_PART_BYTES = 1024 * 1024
+# Parts of any size (bounded by XLSX_MAX_UNCOMPRESSED): the sheets (the first counted row by row, the others
+# never read), the shared strings (counted), and what openpyxl never opens to read values (the calculation
+# chain, pictures, embedded objects, pivot caches, external links; drawings and charts unless a chartsheet
+# shows them).
+_XLSX_UNREAD_PART = re.compile(
+    r"xl/(worksheets/[^/]+\.xml|calcChain\.xml|(media|embeddings|printerSettings|pivotCache|externalLinks)/.*)|"
+    r".*\.bin"
+)
+_XLSX_DRAWING_PART = re.compile(r"xl/(drawings|charts)/.*")
+# Rich-text runs (a text cell in pieces formatted apart; <rPh>, a phonetic reading, likewise): openpyxl builds
+# each as objects, about 0.5 KB; a beat workbook's text is a header row and a few labels.
+XLSX_MAX_TEXT_RUNS = 10_000
+_TEXT_RUN_TAG = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?(?:r|rPh)[\s>/]")
+_CONTENT_TYPES_NS = "{http://schemas.openxmlformats.org/package/2006/content-types}"
+_SHARED_STRINGS_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"
 # What reading a damaged workbook raises besides openpyxl's own errors: a deflate stream that does not
 # inflate, a zip version or compression not known, a member cut short, malformed XML.
 _XLSX_DAMAGED = (zipfile.BadZipFile, zlib.error, NotImplementedError, RuntimeError, OSError, EOFError, ParseError)
@@ -314,7 +333,7 @@ def parse_beat_xlsx(data: bytes) -> np.ndarray:
     import openpyxl
 
     try:
-        workbook = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+        workbook = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True, keep_links=False)
     except Exception:
         raise UploadRefused("the XLSX workbook could not be read (damaged file)") from None
     try:
@@ -410,15 +429,17 @@ def _xlsx_bounds_check(archive: zipfile.ZipFile) -> None:
     """
     limit, max_rows = _max_columns(), max_beat_rows()
     try:
-        if "xl/sharedStrings.xml" in archive.namelist():
-            strings = 0
-            for piece in _pieces(archive, "xl/sharedStrings.xml"):
+        shared_strings = _xlsx_parts_check(archive)
+        if shared_strings in archive.namelist():
+            strings = runs = 0
+            for piece in _pieces(archive, shared_strings):
                 strings += len(_SHARED_STRING_TAG.findall(piece))
                 if strings > XLSX_MAX_SHARED_STRINGS:
                     raise UploadTooLarge(
                         f"the workbook holds more than {XLSX_MAX_SHARED_STRINGS} distinct text cells; "
                         "a beat workbook holds numbers"
                     )
+                runs = _count_text_runs(piece, runs)
         path = _first_sheet_path(archive)
         with archive.open(path) as fh:
             root = re.search(rb"<([A-Za-z_][\w.-]*:)?worksheet[\s>]", fh.read(4096))
@@ -426,8 +447,9 @@ def _xlsx_bounds_check(archive: zipfile.ZipFile) -> None:
         row_tag = re.compile(rb"<" + re.escape(prefix) + rb"row[\s>/]")
         cell_tag, bare_cell_tag = b"<" + prefix + b"c ", b"<" + prefix + b"c>"
         cell_column = re.compile(re.escape(cell_tag) + rb'[^<>]*?\br="([A-Z]+)')
-        rows = cells = 0
+        rows = cells = runs = 0
         for piece in _pieces(archive, path):
+            runs = _count_text_runs(piece, runs)
             bounds = [0, *(match.start() for match in row_tag.finditer(piece)), len(piece)]
             for i in range(len(bounds) - 1):
                 start, end = bounds[i], bounds[i + 1]
@@ -443,6 +465,50 @@ def _xlsx_bounds_check(archive: zipfile.ZipFile) -> None:
                     raise too_wide(rows, what="cells")
     except (ValueError, *_XLSX_DAMAGED) as exc:
         raise _xlsx_damaged(exc) from None
+
+
+def _count_text_runs(piece: bytes, counted: int) -> int:
+    """``counted`` plus the rich-text runs in ``piece`` of a part; refused past XLSX_MAX_TEXT_RUNS."""
+    counted += len(_TEXT_RUN_TAG.findall(piece))
+    if counted > XLSX_MAX_TEXT_RUNS:
+        raise UploadTooLarge(
+            f"the workbook's text holds more than {XLSX_MAX_TEXT_RUNS} rich-text runs (pieces of a text cell "
+            "formatted apart); a beat workbook holds numbers"
+        )
+    return counted
+
+
+def _xlsx_parts_check(archive: zipfile.ZipFile) -> str:
+    """Refuse a part read whole at open that is larger than XLSX_MAX_PART_BYTES unzipped, naming it; return
+    the shared strings' part, where the manifest puts it (openpyxl reads it from there)."""
+    infos = {info.filename: info for info in archive.infolist()}
+    manifest = infos.get("[Content_Types].xml")
+    if manifest is not None and manifest.file_size > XLSX_MAX_PART_BYTES:
+        raise _part_too_large(manifest)
+    overrides: dict[str, str] = {}
+    if manifest is not None:
+        with archive.open(manifest) as fh:
+            for _, el in iterparse(fh):
+                if el.tag == f"{_CONTENT_TYPES_NS}Override":
+                    overrides.setdefault(el.get("ContentType", ""), el.get("PartName", "").lstrip("/"))
+    shared_strings = overrides.get(_SHARED_STRINGS_TYPE, "xl/sharedStrings.xml")
+    # the workbook part openpyxl reads is the manifest's, whatever its name
+    workbooks = {name for kind, name in overrides.items() if kind.endswith(".main+xml")}
+    chartsheets = any(name.startswith("xl/chartsheets/") for name in infos)
+    for name, info in infos.items():
+        unread = _XLSX_UNREAD_PART.fullmatch(name) or (not chartsheets and _XLSX_DRAWING_PART.fullmatch(name))
+        if name == shared_strings or (unread and name not in workbooks and not name.endswith(".rels")):
+            continue
+        if info.file_size > XLSX_MAX_PART_BYTES:
+            raise _part_too_large(info)
+    return shared_strings
+
+
+def _part_too_large(info: zipfile.ZipInfo) -> UploadTooLarge:
+    return UploadTooLarge(
+        f"the workbook's part {info.filename[:100]!r} expands to {info.file_size} bytes; at most "
+        f"{XLSX_MAX_PART_BYTES} are accepted (a workbook's styles, theme and properties hold a few KB)"
+    )
 
 
 def parse_beats(*, filename: str, data: bytes) -> ParsedUpload:

@@ -2,7 +2,9 @@
 
 Each reproduces an attack of issue 16 (a row of a million XLSX cells, cells in column XFD, a CSV of
 100,000 columns) or of the security review of December 2026 (a deflated DICOM dataset, a small zip of a
-large WFDB record, a WFDB record in FLAC declaring far more samples than its bytes); none is ECG data.
+large WFDB record, a WFDB record in FLAC declaring far more samples than its bytes) or of the second
+review (an EDF+ annotations channel packed with annotations, XLSX parts the bounds check did not count,
+a long CSV signal); none but the last is ECG data.
 """
 
 from __future__ import annotations
@@ -83,6 +85,129 @@ def xlsx_far_cells(rows: int = 2, column: str = "XFD") -> bytes:
             f'2006/main"><dimension ref="A1:{column}{rows}"/><sheetData>{body}</sheetData></worksheet>',
         )
     return buffer.getvalue()
+
+
+def _xlsx_with(parts: dict[str, bytes], content_types: str = "") -> bytes:
+    """A one-sheet workbook of ``_XLSX_PARTS`` with ``parts`` added or replacing theirs; ``content_types``
+    adds Override elements to the manifest."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as archive:
+        for name, text in _XLSX_PARTS.items():
+            if name == "[Content_Types].xml":
+                text = text.replace("</Types>", content_types + "</Types>")
+            if name not in parts:
+                archive.writestr(name, text)
+        for name, data in parts.items():
+            archive.writestr(name, data)
+    return buffer.getvalue()
+
+
+_MAIN_NS = b'xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"'
+_ROW_OF_THREE = b'<c r="A1"><v>0.5</v></c><c r="B1"><v>0.5</v></c><c r="C1"><v>0.5</v></c>'
+
+
+def _sheet(cells: bytes = b"") -> bytes:
+    return (
+        b'<?xml version="1.0" encoding="UTF-8"?><worksheet '
+        + _MAIN_NS
+        + b'><sheetData><row r="1">'
+        + _ROW_OF_THREE
+        + cells
+        + b"</row></sheetData></worksheet>"
+    )
+
+
+def xlsx_styles_bomb(entries: int = 1_500_000) -> bytes:
+    """A workbook whose styles.xml holds ``entries`` cell formats (<xf>): openpyxl builds the whole stylesheet
+    at open, even to read values only (1.5 million: 66 KB zipped, 27 MB unzipped)."""
+    styles = (
+        b'<?xml version="1.0" encoding="UTF-8"?><styleSheet '
+        + _MAIN_NS
+        + b"><cellXfs>"
+        + b'<xf numFmtId="0"/>' * entries
+        + b"</cellXfs></styleSheet>"
+    )
+    return _xlsx_with({"xl/styles.xml": styles, "xl/worksheets/sheet1.xml": _sheet()})
+
+
+def xlsx_inline_runs(runs: int = 1_500_000) -> bytes:
+    """A workbook whose one inline-string cell holds ``runs`` rich-text runs (<r><t>1</t></r>), each built
+    as an object by openpyxl."""
+    cell = b'<c r="D1" t="inlineStr"><is>' + b"<r><t>1</t></r>" * runs + b"</is></c>"
+    return _xlsx_with({"xl/worksheets/sheet1.xml": _sheet(cell)})
+
+
+def xlsx_shared_runs(runs: int = 1_500_000) -> bytes:
+    """A workbook whose one shared string holds ``runs`` rich-text runs, used by one cell."""
+    strings = (
+        b'<?xml version="1.0" encoding="UTF-8"?><sst '
+        + _MAIN_NS
+        + b"><si>"
+        + b"<r><t>1</t></r>" * runs
+        + b"</si></sst>"
+    )
+    override = (
+        '<Override PartName="/xl/sharedStrings.xml" '
+        'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"/>'
+    )
+    sheet = _sheet(b'<c r="D1" t="s"><v>0</v></c>')
+    return _xlsx_with({"xl/sharedStrings.xml": strings, "xl/worksheets/sheet1.xml": sheet}, override)
+
+
+def edf_annotations_bomb(records: int = 3000, fs: int = 360, annotation_bytes: int = 4000) -> bytes:
+    """A valid EDF+ file of ``records`` one-second records: one ECG channel (a sine at ``fs``) and an
+    annotations channel of ``annotation_bytes`` a record packed with one-letter annotations ("a\x14", two
+    bytes each), which the EDF library reads into a struct of about 0.5 KiB each at open unless told not to
+    (3,000 records: 13.5 MiB holding 6 x 10^6 annotations)."""
+
+    def field(value: object, width: int) -> bytes:
+        return str(value).ljust(width).encode("ascii")
+
+    labels = ["ECG II", "EDF Annotations"]
+    header = (
+        field(0, 8)
+        + field("X X X X", 80)
+        + field("Startdate 01-JAN-2020 X X X", 80)
+        + field("01.01.20", 8)
+        + field("00.00.00", 8)
+        + field(256 * 3, 8)
+        + field("EDF+C", 44)
+        + field(records, 8)
+        + field(1, 8)
+        + field(2, 4)
+        + b"".join(field(label, 16) for label in labels)
+        + field("", 160)
+        + field("mV", 8)
+        + field("", 8)
+        + field(-5, 8)
+        + field(-1, 8)
+        + field(5, 8)
+        + field(1, 8)
+        + field(-32768, 8) * 2
+        + field(32767, 8) * 2
+        + field("", 160)
+        + field(fs, 8)
+        + field(annotation_bytes // 2, 8)
+        + field("", 64)
+    )
+    ecg = (3000 * np.sin(2 * np.pi * np.arange(fs) / fs)).astype("<i2").tobytes()
+    records_data = []
+    for second in range(records):
+        keeping = f"+{second}\x14\x14\x00".encode()
+        onset = f"+{second}\x14".encode()
+        room = annotation_bytes - len(keeping) - len(onset) - 1
+        tal = keeping + onset + b"a\x14" * (room // 2) + b"\x00"
+        records_data.append(ecg + tal.ljust(annotation_bytes, b"\x00"))
+    return header + b"".join(records_data)
+
+
+def csv_long_signal(size: int = 24 << 20) -> bytes:
+    """An ordinary one-column CSV signal of ``size`` bytes: a sine of about 360 samples a period, written
+    with three decimals: the parser's cost, not a bomb's (the review's was zeros, "0\\n", refused as flat only
+    once parsed)."""
+    period = (np.round(np.sin(2 * np.pi * np.arange(360) / 360), 3)).astype(str)
+    block = ("\n".join(period) + "\n").encode()
+    return (block * (size // len(block) + 1))[:size].rsplit(b"\n", 1)[0] + b"\n"
 
 
 def csv_wide(columns: int = 100_000, rows: int = 2) -> bytes:

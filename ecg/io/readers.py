@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import codecs
 import io
+import itertools
 import json
 import math
 import os
@@ -1050,11 +1051,18 @@ def _edf_channel(labels: list[str], rates: list[float], channels: list[int], lea
     return chosen
 
 
+def _edf_reader(pyedflib: Any, path: Path) -> Any:
+    """The EDF library's reader of ``path``, without its annotations: nothing here reads them (the start is
+    the header's), and the library would read every one into a struct of about 0.5 KiB at open, so that an
+    annotations channel packed with two-byte annotations costs some 260 times its size in memory."""
+    return pyedflib.EdfReader(str(path), annotations_mode=pyedflib.DO_NOT_READ_ANNOTATIONS)
+
+
 def _scan_edf_path(
     path: Path, lead: str | None, source: str, pyedflib: Any, max_seconds: float, chunk_samples: int
 ) -> SignalHeader:
     try:
-        reader = pyedflib.EdfReader(str(path))
+        reader = _edf_reader(pyedflib, path)
     except (OSError, ValueError) as exc:
         detail = without_paths(str(exc).replace(str(path), source))
         raise SignalError(f"{source} is not a readable EDF/EDF+ file: {detail}") from None
@@ -1141,7 +1149,7 @@ def _edf_signal_count_check(header: bytes, source: str, max_columns: int) -> Non
 
 def _read_edf_path(path: Path, lead: str | None, source: str, pyedflib: Any, start: datetime | None) -> Signal:
     try:
-        reader = pyedflib.EdfReader(str(path))
+        reader = _edf_reader(pyedflib, path)
     except (OSError, ValueError) as exc:
         detail = without_paths(str(exc).replace(str(path), source))
         raise SignalError(f"{source} is not a readable EDF/EDF+ file: {detail}") from None
@@ -1280,6 +1288,41 @@ def _rises_at_every_sample(values: np.ndarray, fs: float) -> bool:
     return len(values) >= MIN_SECONDS * fs and bool(np.all(np.diff(values) > 0))
 
 
+# Line breaks other than "\n" that str.splitlines breaks lines at, as the reader always did ("\r\n" first).
+_OTHER_LINE_BREAKS = re.compile("\r\n|[\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")
+_FILLED_LINE = re.compile(r"^[^\S\n]*[^\s#]", re.MULTILINE)  # a line with a value: neither empty nor a comment
+_COMMENT_LINE = re.compile(r"^[^\S\n]*#.*$", re.MULTILINE)
+_EMPTY_LINE = re.compile(r"^[^\S\n]*$", re.MULTILINE)
+_EMPTY_LINE_AFTER = re.compile(r"\n[^\S\n]*(?=\n)")  # the line break before an empty line
+_NOT_PLAIN_NUMBERS = re.compile(r"[^\x00-\x7f]|_")
+# Rows parsed at a time: their cells' strings are all that is held beside the numbers.
+_CSV_CHUNK_ROWS = 1 << 16
+
+
+def _last_filled_line(text: str) -> int:
+    """Where the last line with a value starts (0 when there is none after the first line)."""
+    end = len(text)
+    while end > 0:
+        start = text.rfind("\n", 0, end) + 1
+        if _FILLED_LINE.match(text, start):
+            return start
+        end = start - 1
+    return 0
+
+
+def _filled_line_number(text: str, k: int) -> int:
+    """The line number of the ``k``-th (from 0) line of ``text`` that is not empty: the empty ones before
+    it counted, line by line, without a Python object per line."""
+    line, at, number = k, 0, 0  # line: the 0-based line sought; number: lines counted up to ``at``
+    for empty in _EMPTY_LINE.finditer(text):
+        number += text.count("\n", at, empty.start())
+        at = empty.start()
+        if number > line or empty.start() == len(text):
+            break
+        line += 1
+    return line + 1
+
+
 def read_csv_signal(
     data: bytes,
     fs: float,
@@ -1303,78 +1346,108 @@ def read_csv_signal(
 
     fs = check_fs(fs)
     text = _decode_text(data, "CSV file")
-    # whole-line comments ("# exported by ...") are skipped as blank lines are, so a row keeps its line's
-    # number in messages; a '#' inside a line is text ("Sample #")
-    source = text.splitlines()
-    lines = ["" if ln.lstrip().startswith("#") else ln for ln in source]
-    text = "\n".join(lines)
-    first = next((ln for ln in lines if ln.strip()), None)
-    if first is None:
+    # Read without a Python object per line: the text once, with its line breaks made "\n" (as splitlines
+    # reads them) and its whole-line comments ("# exported by ...") emptied, so that a row keeps its line's
+    # number in messages (a '#' inside a line is text: "Sample #"); then the table in chunks of rows.
+    if _OTHER_LINE_BREAKS.search(text):
+        text = _OTHER_LINE_BREAKS.sub("\n", text)
+    filled = list(itertools.islice(_FILLED_LINE.finditer(text), 2))
+    if not filled:
         raise SignalError("CSV file is empty")
-    # an empty line among the samples is no sample: skipped, it would move every later sample earlier by
-    # one (one between a header row and the first sample moves none)
-    filled = [i for i, ln in enumerate(lines) if ln.strip()]
+    end = text.find("\n", filled[0].start())
+    first = text[filled[0].start() : end if end >= 0 else len(text)]
     header_row = any(c.strip() and not _is_number(c.strip().replace(",", ".")) for c in re.split(r"[,;\t ]", first))
-    samples_from = filled[1] if header_row and len(filled) > 1 else filled[0]
-    gap = next((i for i in range(samples_from, filled[-1]) if not source[i].strip()), None)
+    # an empty line among the samples is no sample: skipped, it would move every later sample earlier by
+    # one (one between a header row and the first sample moves none; a comment line is no empty line)
+    samples_from = filled[1 if header_row and len(filled) > 1 else 0].start()
+    gap = _EMPTY_LINE_AFTER.search(text, samples_from, _last_filled_line(text))
     if gap is not None and not empty_lines_skipped:
         raise SignalError(
-            f"CSV file, row {gap + 1} is an empty line among the samples: write nan for each lost sample, "
-            "so that the samples after it keep their time"
+            f"CSV file, row {text.count(chr(10), 0, gap.start()) + 2} is an empty line among the samples: write "
+            "nan for each lost sample, so that the samples after it keep their time"
         )
+    if _COMMENT_LINE.search(text):
+        text = _COMMENT_LINE.sub("", text)
     delimiter = sniff_delimiter(first) or r"\s+"
     columns_in_first = len(first.split()) if delimiter == r"\s+" else first.count(delimiter) + 1
     if columns_in_first > max_columns:
         raise too_many_columns("CSV file", columns_in_first, "columns", max_columns)
     decimal_comma = decimal_commas(delimiter, text)
+    # float() reads digits other than ASCII ones and underscores between digits, which to_numeric refuses
+    plain = _NOT_PLAIN_NUMBERS.search(text, samples_from) is None
+    names: list[str] = []
+    has_header, header_rows = False, 0
+    parts: list[list[np.ndarray]] = []
+    empty: list[bool] = []  # per column: every cell empty so far
+    bad: list[tuple[int, str] | None] = []  # per column: its first cell that is not a number (row, text)
+    rows = 0
     try:
-        table = pd.read_csv(
-            io.StringIO(text),
+        for chunk in pd.read_csv(
+            io.BytesIO(text.encode("utf-8")),
+            encoding="utf-8",
             sep=delimiter,
             header=None,
             dtype=str,
             skip_blank_lines=True,
             engine="python" if delimiter == r"\s+" else "c",
             keep_default_na=False,
-        )
+            chunksize=_CSV_CHUNK_ROWS,
+        ):
+            # a row shorter than the first: its missing cells are empty, as the comma-separated reader gives
+            # them (the reader of space-separated values leaves them NaN), and refused below as empty cells
+            chunk = chunk.fillna("")
+            if not names:
+                first_row = [str(c).strip() for c in chunk.iloc[0]]
+                has_header = not all(_is_number(c.replace(",", ".") if decimal_comma else c) for c in first_row if c)
+                if has_header:
+                    names = _unique_names([c or f"column {i + 1}" for i, c in enumerate(first_row)])
+                    chunk, header_rows = chunk.iloc[1:], 1
+                elif chunk.shape[1] == 1:
+                    names = [lead or "ECG"]
+                else:
+                    names = [f"lead {i + 1}" for i in range(chunk.shape[1])]
+                parts, bad = [[] for _ in names], [None] * len(names)
+                empty = [not c for c in first_row] if has_header else [True] * len(names)
+            for j in range(len(names)):
+                raw = chunk.iloc[:, j]
+                if decimal_comma:
+                    raw = raw.str.replace(",", ".", regex=False)
+                try:  # float() per cell, some ten times faster than to_numeric, where it reads the same
+                    values = raw.to_numpy(dtype=object).astype(np.float64) if plain else None
+                except ValueError:
+                    values = None
+                if values is None:
+                    values = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=np.float64)
+                lost = np.flatnonzero(np.isnan(values))
+                if len(lost):
+                    cells = raw.iloc[lost].astype(str).str.strip()
+                    wrong = np.flatnonzero(cells.str.lower().to_numpy() != "nan")
+                    if len(wrong) and bad[j] is None:
+                        bad[j] = (rows + int(lost[wrong[0]]), str(cells.iloc[wrong[0]]))
+                    empty[j] = empty[j] and len(lost) == len(values) and bool((cells == "").all())
+                else:
+                    empty[j] = empty[j] and not len(values)
+                parts[j].append(values)
+            rows += len(chunk)
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
         raise SignalError(f"CSV file cannot be parsed: {without_paths(str(exc).strip())}") from None
-    # a row shorter than the first: its missing cells are empty, as the comma-separated reader gives them
-    # (the reader of space-separated values leaves them NaN), and refused below as empty cells
-    table = table.fillna("")
-    while table.shape[1] > 1 and (table.iloc[:, -1].astype(str).str.strip() == "").all():
-        table = table.iloc[:, :-1]  # a delimiter at the end of every line: an empty last column, no lead
-    first_row = [str(c).strip() for c in table.iloc[0]]
-    has_header = not all(_is_number(c.replace(",", ".") if decimal_comma else c) for c in first_row if c)
-    if has_header:
-        names = _unique_names([c or f"column {i + 1}" for i, c in enumerate(first_row)])
-        table = table.iloc[1:]
-        header_rows = 1
-    else:
-        names = [lead or "ECG"] if table.shape[1] == 1 else [f"lead {i + 1}" for i in range(table.shape[1])]
-        header_rows = 0
-    table.columns = names
+    while len(names) > 1 and empty[-1]:  # a delimiter at the end of every line: an empty last column, no lead
+        names, parts, bad, empty = names[:-1], parts[:-1], bad[:-1], empty[:-1]
     columns = [n for n in names if not is_time_column(n)] if len(names) > 1 else names
     if lead is not None and has_header and find_lead(columns, lead) is None:
         raise SignalError(f"CSV file has no column {lead!r}; columns: {', '.join(columns)}", about="lead")
     if not columns:
         raise SignalError("CSV file has no signal column")
-    # Line numbers for messages: count non-blank, non-comment source lines.
-    source_rows = [i + 1 for i, ln in enumerate(lines) if ln.strip() and not ln.lstrip().startswith("#")]
     leads: dict[str, np.ndarray] = {}
     for name in columns:
-        raw = table[name].astype(str).str.strip()
-        if decimal_comma:
-            raw = raw.str.replace(",", ".", regex=False)
-        values = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=np.float64)
-        bad = np.isnan(values) & (raw.str.lower().to_numpy() != "nan")
-        if bad.any():
-            i = int(np.argmax(bad))
-            row = source_rows[header_rows + i] if header_rows + i < len(source_rows) else header_rows + i + 1
-            cell = raw.iloc[i]
+        j = names.index(name)
+        first_bad = bad[j]
+        if first_bad is not None:
+            i, cell = first_bad
             what = "is empty" if cell == "" else f"value {cell[:30]!r} is not a number"
-            raise SignalError(f"CSV file, row {row}, column {name!r}: {what}")
-        leads[name] = values
+            raise SignalError(f"CSV file, row {_filled_line_number(text, header_rows + i)}, column {name!r}: {what}")
+        leads[name] = np.concatenate(parts[j]) if parts[j] else np.empty(0)
+        parts[j] = []
     if all(len(v) == 0 for v in leads.values()):
         raise SignalError("CSV file has a header but no data rows")
     if len(leads) > 1:

@@ -12,7 +12,14 @@ from django.core.files.storage import default_storage
 from django.urls import reverse
 
 from diagnostics.models import ECGRecording
-from ecg.datasets.hostile import dicom_deflate_bomb, wfdb_flac_bomb, wfdb_zip_bomb
+from ecg.datasets.hostile import (
+    dicom_deflate_bomb,
+    wfdb_flac_bomb,
+    wfdb_zip_bomb,
+    xlsx_inline_runs,
+    xlsx_shared_runs,
+    xlsx_styles_bomb,
+)
 from ecg.io import readers
 
 from ..conftest import client_for
@@ -55,6 +62,23 @@ def test_the_xlsx_bomb_is_refused_when_its_sheet_uses_a_namespace_prefix(client,
 def test_an_xlsx_cell_in_a_far_right_column_is_refused_without_padding_the_row(client, staff_a, patient_a):
     response = post(client, staff_a, patient_a, "beats", [("b.xlsx", xlsx_far_cells(rows=3, column="XFD"))])
     refused(response, 413, "row 1 holds more than 256 cells", "ECG_MAX_COLUMNS")
+
+
+def test_an_xlsx_stylesheet_larger_than_a_part_may_be_is_refused_naming_the_part(client, staff_a, patient_a):
+    # 100,000 cell formats: 1.8 MB that openpyxl built whole (1.5 million held the server 75 s and 1.1 GB)
+    response = post(client, staff_a, patient_a, "beats", [("b.xlsx", xlsx_styles_bomb(100_000))])
+    refused(response, 413, "part 'xl/styles.xml' expands to 1800", "at most 1048576")
+
+
+@pytest.mark.parametrize("bomb", [xlsx_inline_runs, xlsx_shared_runs], ids=["inline", "shared"])
+def test_an_xlsx_text_cell_of_many_rich_text_runs_is_refused(client, staff_a, patient_a, bomb):
+    response = post(client, staff_a, patient_a, "beats", [("b.xlsx", bomb(20_000))])
+    refused(response, 413, "more than 10000 rich-text runs")
+
+
+def test_an_xlsx_text_cell_of_a_few_rich_text_runs_is_read_as_any_cell(client, staff_a, patient_a):
+    response = post(client, staff_a, patient_a, "beats", [("b.xlsx", xlsx_inline_runs(3))])
+    refused(response, 400, "row 1 has 4 values")  # read through to the beat check, not refused for its size
 
 
 def test_a_beat_csv_of_100000_columns_is_refused_naming_the_limit(client, staff_a, patient_a):

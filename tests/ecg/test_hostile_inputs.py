@@ -11,7 +11,13 @@ import pytest
 
 from diagnostics.ingestion import parse_beat_xlsx
 from ecg.datasets.carts import aecg_twelve_lead, dicom_twelve_lead
-from ecg.datasets.hostile import _XLSX_PARTS, dicom_deflate_bomb, wfdb_flac_bomb
+from ecg.datasets.hostile import (
+    _XLSX_PARTS,
+    csv_long_signal,
+    dicom_deflate_bomb,
+    edf_annotations_bomb,
+    wfdb_flac_bomb,
+)
 from ecg.io import aecg as aecg_module
 from ecg.io.errors import SignalError
 from ecg.io.readers import (
@@ -614,3 +620,58 @@ def test_a_zip_expanding_past_its_limit_is_refused_as_a_size_limit():
     with pytest.raises(SignalError, match=r"zip expands to 4194\d+ bytes, over the limit of 1048576 bytes") as refused:
         read_wfdb_zip(bytes(_zip(files)), max_bytes=1 << 20)
     assert (refused.value.limit_exceeded, refused.value.limit) == (True, "bytes")
+
+
+# --- 17. an EDF+ annotations channel is never read: one packed with annotations costs nothing --------------
+
+
+# The peak resident memory of a fresh process (VmHWM: ru_maxrss would keep the forking test process's).
+_PEAK_RSS_PROBE = """
+import re, sys
+import numpy, pyedflib
+from ecg.io.readers import read_edf, scan_edf
+def peak():
+    return int(re.search(r"VmHWM:\\s+(\\d+)", open("/proc/self/status").read()).group(1)) // 1024
+before = peak()
+scan_edf(sys.argv[1])
+read_edf(sys.argv[1])
+print(peak() - before)
+"""
+
+
+def test_an_edf_annotations_channel_packed_with_annotations_is_not_read_into_memory(tmp_path):
+    """200,000 two-byte annotations in 460 KB: the EDF library read each into a struct of about 0.5 KiB at
+    open (some 100 MB, paid again at every open); the readers open it without its annotations."""
+    import subprocess
+    import sys
+
+    path = tmp_path / "annotated.edf"
+    path.write_bytes(edf_annotations_bomb(100))
+    done = subprocess.run(
+        [sys.executable, "-c", _PEAK_RSS_PROBE, str(path)],
+        cwd=Path(__file__).resolve().parents[2],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    assert int(done.stdout) < 30  # MB of peak resident memory beyond the imports'
+
+
+# --- 18. a long CSV signal is read in chunks of rows: a small multiple of its size, whatever its length -----
+
+
+def test_a_long_csv_signal_is_read_in_a_small_multiple_of_its_size():
+    data = csv_long_signal(1 << 20)  # 1 MiB, some 150,000 samples: 110 MB held before (a string per line, per cell)
+    assert read_csv_signal(data, FS).n_samples > 140_000
+    assert _peak_traced_bytes(lambda: read_csv_signal(data, FS)) < 10 * len(data)
+
+
+def test_a_bad_cell_past_the_first_chunk_of_rows_is_named_by_its_line():
+    rows = ["# exported by a recorder", "", "time,II", *(f"{i},{v}" for i, v in enumerate(np.tile(_ecg(), 20)))]
+    rows[70_003] = "70000,0.5x"
+    with pytest.raises(SignalError, match=r"CSV file, row 70004, column 'II': value '0.5x' is not a number"):
+        read_csv_signal(("\n".join(rows) + "\n").encode(), FS)
+    rows[70_003] = "70000,"
+    with pytest.raises(SignalError, match=r"CSV file, row 70004, column 'II': is empty"):
+        read_csv_signal(("\r\n".join(rows) + "\r\n").encode(), FS)
