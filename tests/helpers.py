@@ -1,5 +1,6 @@
 import io
 import threading
+import zipfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, HTTPServer
@@ -112,6 +113,15 @@ def beat_recording(user, patient, *, beats: int = 3, classify: bool = True):
         services.recording_classify(recording_id=recording.pk, claim_token=f"t{recording.pk}")
         recording.refresh_from_db()
     return recording
+
+
+def zipped(members: dict[str, bytes]) -> bytes:
+    """A deflated zip of ``members`` (name: bytes), as a client would send a WFDB record."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, content in members.items():
+            archive.writestr(name, content)
+    return buffer.getvalue()
 
 
 @contextmanager

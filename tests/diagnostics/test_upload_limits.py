@@ -2,9 +2,7 @@
 limit it broke, before the parser builds anything in proportion to the declared content, and nothing is stored."""
 
 import html
-import io
 import json
-import zipfile
 
 import numpy as np
 import pytest
@@ -175,14 +173,6 @@ def read_whole_forbidden(monkeypatch):
         raise AssertionError("the web process read the record whole")
 
     monkeypatch.setattr(readers, "read_wfdb", read_wfdb)
-
-
-def _zipped(files: dict[str, bytes]) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for name, data in files.items():
-            archive.writestr(name, data)
-    return buffer.getvalue()
 
 
 def test_a_deflated_dicom_inflating_past_the_upload_limit_is_refused_with_413(client, staff_a, patient_a, settings):

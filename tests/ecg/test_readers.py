@@ -1,6 +1,5 @@
 import io
 import json
-import zipfile
 
 import numpy as np
 import pytest
@@ -20,6 +19,7 @@ from ecg.io.readers import (
     validate_signal,
 )
 from tests.data import DATA_DIR, mitdb_dir, require
+from tests.helpers import zipped
 
 FS = 360.0
 
@@ -32,14 +32,6 @@ def record_100() -> Signal:
 def _record_files(name: str = "100") -> dict[str, bytes]:
     root = mitdb_dir()
     return {f"{name}.{ext}": (root / f"{name}.{ext}").read_bytes() for ext in ("hea", "dat", "atr")}
-
-
-def _zip(members: dict[str, bytes]) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for name, content in members.items():
-            archive.writestr(name, content)
-    return buffer.getvalue()
 
 
 def _ten_seconds(record: Signal) -> np.ndarray:
@@ -181,7 +173,7 @@ def test_read_wfdb_upload_header_pointing_outside():
 
 
 def test_read_wfdb_zip(record_100):
-    data = _zip({f"rec/{k}": v for k, v in _record_files().items()})
+    data = zipped({f"rec/{k}": v for k, v in _record_files().items()})
     assert sniff_format("upload.zip", data) == "wfdb-zip"
     signal = read_wfdb_zip(data)
     assert signal.source_format == "wfdb-zip"
@@ -190,21 +182,21 @@ def test_read_wfdb_zip(record_100):
 
 def test_zip_path_traversal_refused():
     files = _record_files()
-    data = _zip({"100.hea": files["100.hea"], "../../100.dat": files["100.dat"]})
+    data = zipped({"100.hea": files["100.hea"], "../../100.dat": files["100.dat"]})
     with pytest.raises(SignalError, match=r"zip member '../../100.dat' has an unsafe path"):
         read_wfdb_zip(data)
 
 
 def test_zip_bomb_refused():
     files = _record_files()
-    bomb = _zip({"100.hea": files["100.hea"], "100.dat": b"\0" * (50 * 1024 * 1024)})
+    bomb = zipped({"100.hea": files["100.hea"], "100.dat": b"\0" * (50 * 1024 * 1024)})
     assert len(bomb) < 200 * 1024
     with pytest.raises(SignalError, match="zip expands to 52428.* bytes, over the limit of 10485760 bytes"):
         read_wfdb_zip(bomb, max_bytes=10 * 1024 * 1024)
 
 
 def test_zip_too_many_members_refused():
-    data = _zip({f"{i}.txt": b"x" for i in range(30)})
+    data = zipped({f"{i}.txt": b"x" for i in range(30)})
     with pytest.raises(SignalError, match="zip holds 30 files; at most 20 are allowed"):
         read_wfdb_zip(data)
 
@@ -464,7 +456,7 @@ def test_read_csv_ragged_rows():
 
 def test_zip_encrypted_member_refused():
     files = _record_files()
-    data = bytearray(_zip({"100.hea": files["100.hea"], "100.dat": files["100.dat"][:1000]}))
+    data = bytearray(zipped({"100.hea": files["100.hea"], "100.dat": files["100.dat"][:1000]}))
     # set the "encrypted" flag bit on every entry: extraction then needs a password
     for sig in (b"PK\x03\x04", b"PK\x01\x02"):
         start = 0
@@ -600,7 +592,7 @@ def test_sniff_refuses_junk(head):
 
 def test_sniff_refuses_zip_without_record():
     with pytest.raises(SignalError, match="docs.zip is a zip file without a WFDB record"):
-        sniff_format("docs.zip", _zip({"readme.txt": b"hello"}))
+        sniff_format("docs.zip", zipped({"readme.txt": b"hello"}))
 
 
 def test_a_headerless_tables_flat_column_is_named_once_as_a_lead():
