@@ -92,16 +92,24 @@ class RequestBodyLimitMiddleware:
         except ValueError:
             length = 0
         if length > SMALL_BODY_BYTES:
-            from django.urls import Resolver404, resolve
-
-            try:
-                url_name = resolve(request.path_info).view_name
-            except Resolver404:
-                url_name = ""
-            limit = body_limit(url_name)
+            limit = max(body_limit(_view_name(path)) for path in _spellings(request.path_info))
             if length > limit:
                 return _too_large(request, length, limit)
         return self.get_response(request)
+
+
+def _spellings(path: str) -> tuple[str, ...]:
+    # the API takes its paths with a trailing slash too (api.middleware.TrailingSlashMiddleware, later in the chain)
+    return (path, path[:-1]) if path.startswith("/api/") and path.endswith("/") else (path,)
+
+
+def _view_name(path: str) -> str:
+    from django.urls import Resolver404, resolve
+
+    try:
+        return resolve(path).view_name
+    except Resolver404:
+        return ""
 
 
 def _too_large(request, length: int, limit: int):

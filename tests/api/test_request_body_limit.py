@@ -35,6 +35,9 @@ def test_an_upload_route_takes_what_its_own_check_explains_and_no_more(api_as, s
         return api.post("/api/v1/recordings", {"patient": patient_a.pk, "kind": "beats", "file": csv})
 
     over = post(300_000)  # over the upload limit, under twice it: the upload's own check says why
+    csv = SimpleUploadedFile("beats.csv", b"0," * 600_000, content_type="text/csv")  # past 1 MiB
+    slashed = api.post("/api/v1/recordings/", {"patient": patient_a.pk, "kind": "beats", "file": csv})
+    assert slashed.status_code == 413 and "the limit is 0.2 MiB" in slashed.json()["error"]["message"]
     assert over.status_code == 413 and "the limit is 0.2 MiB" in over.json()["error"]["message"]
     far = post(2 * 200_000 + SMALL_BODY_BYTES)
     assert far.status_code == 413 and far.json()["error"]["code"] == "payload_too_large"
