@@ -15,6 +15,7 @@ web process keeps the text of the versions it has had written: a second statemen
 it does not hold yet (on a list read again and again, none).
 """
 
+import functools
 import hashlib
 import time
 from collections.abc import Callable
@@ -284,7 +285,12 @@ _TEXTS_LISTS_MAX = 16
 
 def _kept_host(request) -> bool:
     host = request.get_host()
-    return host == urlparse(settings.SITE_URL).netloc or host in settings.ALLOWED_HOSTS
+    return host == _netloc(settings.SITE_URL) or host in settings.ALLOWED_HOSTS
+
+
+@functools.lru_cache(maxsize=4)
+def _netloc(url: str) -> str:
+    return urlparse(url).netloc  # parsed once, not on every list read
 
 
 def forget_rows() -> None:
