@@ -237,6 +237,7 @@
     this.cache = null;
     this.whole = null;
     this.selected = null;
+    this.asked = null; // the beat last asked for while its answer is awaited: quick presses step on from it
     this.unitScale = 1;
     this.inMv = true;
     this.pending = null;
@@ -661,7 +662,8 @@
 
   SignalViewer.prototype.stepBeat = function (direction) {
     var index;
-    if (this.selectionInView()) index = this.selected + direction;
+    if (this.asked !== null) index = this.asked + direction;
+    else if (this.selectionInView()) index = this.selected + direction;
     else {
       // The first beat at or after the view's focus (or the last at or before it, going back), from the
       // whole-record beat list of the overview, else from the window loaded if it reaches there.
@@ -805,8 +807,11 @@
 
   SignalViewer.prototype.select = function (index, centre) {
     var self = this;
+    this.asked = index;
     getJson(this.beatUrl.replace("{i}", index), "beat " + (index + 1))
       .then(function (data) {
+        if (self.asked !== index) return; // a later beat was asked for: its answer is the one shown
+        self.asked = null;
         self.selected = data.index;
         self.selectedPosition = data.position;
         self.info.replaceChildren(describeBeat(data, self.fs, self.dayStart));
@@ -818,6 +823,8 @@
         self.changed();
       })
       .catch(function (err) {
+        if (self.asked !== index) return;
+        self.asked = null;
         if (err.status === 404) self.info.textContent = "Beat " + (index + 1) + ": no such beat.";
         else showLoadError(self.info, err, "beat " + (index + 1));
       });
