@@ -7,7 +7,10 @@ class AccountsConfig(AppConfig):
     verbose_name = "Clinics and users"
 
     def ready(self):
-        from . import audit  # noqa: F401 - connects the login signal receivers
+        from . import (
+            audit,  # noqa: F401 - connects the login signal receivers
+            lookups,  # noqa: F401 - registers ip__in_network
+        )
 
 
 class AuthenticatorAppsConfig(AppConfig):

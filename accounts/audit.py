@@ -12,7 +12,8 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
-from django.db import DatabaseError
+from django.db import DatabaseError, connection
+from django.db.models import Q
 from django.dispatch import receiver
 
 from .models import AuditEvent
@@ -88,7 +89,7 @@ def client_ip(request) -> str | None:
     X-Forwarded-For, so with N of them that is the N-th entry from the right; entries further left are
     whatever the client sent and are never read. A header with fewer entries, or one that is not an
     address, did not come through the proxies: the peer's address is used."""
-    peer = request.META.get("REMOTE_ADDR") or None
+    peer = _canonical(request.META.get("REMOTE_ADDR") or "") or request.META.get("REMOTE_ADDR") or None
     hops = settings.ECG_TRUSTED_PROXIES
     if not hops:
         return peer
@@ -96,10 +97,44 @@ def client_ip(request) -> str | None:
     forwarded = [a for a in forwarded if a]
     if len(forwarded) < hops:
         return peer
+    return _canonical(_without_port(forwarded[-hops])) or peer
+
+
+def _canonical(text: str) -> str | None:
+    """An address as one client has one: an IPv4 address reached over IPv6 (``::ffff:192.0.2.7``, as a
+    dual-stack socket reports it) is that IPv4 address; ``None`` for what is not an address."""
     try:
-        return str(ipaddress.ip_address(_without_port(forwarded[-hops])))
+        address = ipaddress.ip_address(text)
     except ValueError:
-        return peer
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+        return str(address.ipv4_mapped)
+    return str(address)
+
+
+IPV6_CLIENT_PREFIX = 64
+
+
+def client_network(ip: str | None) -> str | None:
+    """What lockouts and throttles count as one client: an IPv4 address, or the /64 an IPv6 address is in
+    (the block one subscriber is given, whose addresses a host changes at will: counted apart, each one
+    would start afresh)."""
+    try:
+        address = ipaddress.ip_address(ip or "")
+    except ValueError:
+        return ip or None  # a peer that is no address (a Unix socket's): counted as it is
+    if address.version == 4:
+        return ip
+    return str(ipaddress.ip_network(f"{address}/{IPV6_CLIENT_PREFIX}", strict=False))
+
+
+def from_client(ip: str | None) -> Q:
+    """The audit rows of the client at ``ip`` (``client_network``): on PostgreSQL every address of an IPv6
+    address's /64; elsewhere (the development SQLite database) the address itself."""
+    network = client_network(ip)
+    if network is None or network == ip or connection.vendor != "postgresql":
+        return Q(ip=ip)
+    return Q(ip__in_network=network)
 
 
 def _without_port(entry: str) -> str:

@@ -9,7 +9,8 @@ progressively longer, while the addresses its user did log in from are not slowe
 failing for many names is locked whole, except for the users who logged in from it before: the
 address of a clinic's network (or of a proxy not configured as trusted, see ``ECG_TRUSTED_PROXIES``)
 failing for made-up names must not lock its staff out. While a name or an address is refused, one
-refusal per window is audited, not every try.
+refusal per window is audited, not every try. An address is an IPv4 address or an IPv6 address's /64
+(``audit.client_network``): one host's changing IPv6 addresses are one client.
 """
 
 import math
@@ -20,6 +21,7 @@ from django.conf import settings
 from django.db.models import Count, Max
 from django.utils import timezone
 
+from .audit import from_client
 from .models import AuditEvent
 
 KNOWN_ADDRESS_DAYS = 30
@@ -69,8 +71,8 @@ def login_refusal(*, username: str, ip: str | None) -> tuple[int, bool, int]:
     limit = settings.ECG_LOCKOUT_FAILURES
     failures = _failures(now - timedelta(seconds=window))
     held = 0
-    if ip and (n := failures.filter(ip=ip).count()) >= 4 * limit:
-        held = _until_fewer(failures.filter(ip=ip), n - 4 * limit, window, now)
+    if ip and (n := failures.filter(from_client(ip)).count()) >= 4 * limit:
+        held = _until_fewer(failures.filter(from_client(ip)), n - 4 * limit, window, now)
         if not _known_address(username, ip, now):
             return held, True, 0
     return _name_wait(failures, username, ip, now, window, limit), False, held
@@ -80,7 +82,7 @@ def refusal_audited(*, username: str, ip: str | None, whole_address: bool) -> bo
     """Whether a refusal of this name (or, ``whole_address``, of any name) at ``ip`` is already in the
     audit trail within the lockout window: a flood of refused tries writes one row, not one each."""
     since = timezone.now() - timedelta(seconds=settings.ECG_LOCKOUT_SECONDS)
-    refused = AuditEvent.objects.filter(action=AuditEvent.Action.LOCKED_OUT, ip=ip, created_at__gte=since)
+    refused = AuditEvent.objects.filter(from_client(ip), action=AuditEvent.Action.LOCKED_OUT, created_at__gte=since)
     if whole_address:
         return refused.filter(object_type=ADDRESS).exists()
     return refused.filter(username=username, object_type="").exists()  # not the address's, nor the code step's
@@ -89,9 +91,9 @@ def refusal_audited(*, username: str, ip: str | None, whole_address: bool) -> bo
 def _name_wait(failures, username: str, ip: str | None, now, window: int, limit: int) -> int:
     if not username:
         return 0
-    pair = failures.filter(username=username, ip=ip).aggregate(n=Count("id"), last=Max("created_at"))
+    pair = failures.filter(from_client(ip), username=username).aggregate(n=Count("id"), last=Max("created_at"))
     if pair["n"] >= limit:
-        return _until_fewer(failures.filter(username=username, ip=ip), pair["n"] - limit, window, now)
+        return _until_fewer(failures.filter(from_client(ip), username=username), pair["n"] - limit, window, now)
     if pair["n"] >= 2 and (wait := _wait(pair["n"] - 2, pair["last"], now)):
         return wait
     account = failures.filter(username=username).aggregate(n=Count("id"), last=Max("created_at"))
@@ -105,9 +107,9 @@ def _known_address(username: str, ip: str | None, now) -> bool:
         bool(username)
         and ip is not None
         and AuditEvent.objects.filter(
+            from_client(ip),
             action=AuditEvent.Action.LOGIN,
             username=username,
-            ip=ip,
             created_at__gte=now - timedelta(days=KNOWN_ADDRESS_DAYS),
         ).exists()
     )

@@ -74,7 +74,9 @@ def token_cache_forget(prefix: str) -> None:
 
 
 def _failures_key(ip: str | None) -> str:
-    return f"token-failures:{ip or 'unknown'}"
+    from accounts.audit import client_network
+
+    return f"token-failures:{client_network(ip) or 'unknown'}"  # an IPv6 client's /64, as lockouts count
 
 
 def token_failures_reset(*, ip: str | None) -> None:

@@ -102,9 +102,10 @@ class TokenRateThrottle(SimpleRateThrottle):
         else:
             # the client's address as lockouts and the audit read it (DRF's get_ident took the whole
             # X-Forwarded-For the client sent: a new one each time was a new budget each time)
-            from accounts.audit import client_ip
+            # (an IPv6 client's /64: one host may change its address within it at will)
+            from accounts.audit import client_ip, client_network
 
-            ident = f"anon-{client_ip(request)}"
+            ident = f"anon-{client_network(client_ip(request))}"
         return self.cache_format % {"scope": self.scope, "ident": ident}
 
     def allow_request(self, request, view):

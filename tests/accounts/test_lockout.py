@@ -164,6 +164,8 @@ def test_an_address_the_client_writes_itself_is_not_read(client, staff_a, no_del
         (1, "198.51.100.7:4711", "198.51.100.7"),  # with the port some gateways add
         (1, "[2001:db8::1]:443", "2001:db8::1"),
         (1, "[2001:db8::1]", "2001:db8::1"),
+        (1, "::ffff:198.51.100.7", "198.51.100.7"),  # an IPv4 client as a dual-stack proxy writes it
+        (0, "", "10.0.0.2"),
     ],
 )
 def test_the_clients_address_is_the_entry_the_outermost_trusted_proxy_appended(rf, settings, hops, forwarded, expected):
@@ -199,3 +201,46 @@ def test_a_flood_of_refused_tries_is_audited_once(client, staff_a, no_delay):
     for i in range(10):
         assert login(client, username=f"someone{i}").status_code == 429
     assert AuditEvent.objects.filter(action="locked_out").count() == 2  # the name's, then the address's
+
+
+def test_an_ipv4_client_seen_through_an_ipv6_socket_is_one_client(client, staff_a, no_delay):
+    """A dual-stack server reports IPv4 peers as ``::ffff:a.b.c.d``: counted as the IPv4 address, not apart."""
+    for _ in range(2):
+        login(client, password="wrong", ip=f"::ffff:{ATTACKER}")
+    login(client, password="wrong")
+    assert login(client).status_code == 429
+    assert login(client, ip=f"::ffff:{ATTACKER}").status_code == 429
+    assert set(AuditEvent.objects.filter(action="login_failed").values_list("ip", flat=True)) == {ATTACKER}
+
+
+def test_an_ipv6_client_is_its_slash_64_for_the_lockout(client, staff_a, doctor_a, no_delay):
+    """A host may take a new address in its /64 for every try (privacy addresses): still one client. Another /64
+    is another client, and the user's own addresses in the /64 they logged in from stay known."""
+    from django.test import Client
+
+    assert login(Client(), username="doctor_a", ip="2001:db8:7:1::a").status_code == 302
+    for i in range(3):  # one name, a new address each time
+        login(client, password="wrong", ip=f"2001:db8:5:1::{i + 1:x}")
+    assert login(client, ip="2001:db8:5:1:ffff::1").status_code == 429
+    assert login(Client(), ip="2001:db8:5:2::1").status_code == 302  # the next /64: someone else
+    for i in range(12):  # many names, a new address each time: the /64 is locked whole
+        login(client, username=f"nobody{i}", password="wrong", ip=f"2001:db8:7:1:{i + 1:x}::9")
+    assert login(Client(), username="staff_a", ip="2001:db8:7:1::77").status_code == 429
+    assert login(Client(), username="doctor_a", ip="2001:db8:7:1::78").status_code == 302  # known in this /64
+    assert AuditEvent.objects.filter(action="locked_out", object_type="address").count() == 1
+
+
+@pytest.mark.parametrize(
+    ("ip", "expected"),
+    [
+        ("198.51.100.7", "198.51.100.7"),
+        ("2001:db8:1:2:3:4:5:6", "2001:db8:1:2::/64"),
+        ("2001:db8::1", "2001:db8::/64"),
+        (None, None),
+        ("unix-socket", "unix-socket"),
+    ],
+)
+def test_what_counts_as_one_client(ip, expected):
+    from accounts.audit import client_network
+
+    assert client_network(ip) == expected

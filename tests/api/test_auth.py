@@ -213,6 +213,20 @@ def test_bad_tokens_from_one_address_are_audited_then_throttled(staff_a, setting
     assert events.count() == 3  # refused before it was checked
 
 
+def test_bad_tokens_from_one_ipv6_host_count_together_whatever_address_of_its_slash_64_it_takes(staff_a, settings):
+    from api.authentication import token_failures_reset
+
+    for network in ("2001:db8:9:1::", "2001:db8:9:2::"):  # counted in the shared cache, across tests and runs
+        token_failures_reset(ip=network)
+    settings.API_TOKEN_FAILURES = 3
+    for i in range(3):
+        client = with_token(f"0123abcd.guess{i}")
+        assert client.get("/api/v1/patients", REMOTE_ADDR=f"2001:db8:9:1::{i + 1:x}").status_code == 401
+    client = with_token("0123abcd.guess4")
+    assert client.get("/api/v1/patients", REMOTE_ADDR="2001:db8:9:1:abcd::1").status_code == 429
+    assert client.get("/api/v1/patients", REMOTE_ADDR="2001:db8:9:2::1").status_code == 401  # another /64
+
+
 def test_a_throttled_address_is_told_the_time_left_in_its_window_not_the_whole_window(staff_a, settings, monkeypatch):
     import time
     import types

@@ -70,3 +70,16 @@ def test_an_anonymous_budget_is_the_clients_address_not_what_it_writes_in_x_forw
 
     assert key("203.0.113.1") == key("203.0.113.2")
     assert key("203.0.113.1").endswith("198.51.100.7" if hops else "10.0.0.2")
+
+
+def test_an_anonymous_ipv6_budget_is_the_clients_slash_64(rf):
+    from django.contrib.auth.models import AnonymousUser
+
+    def key(address: str) -> str:
+        request = rf.get("/api/v1/schema/", REMOTE_ADDR=address)
+        request.auth, request.user = None, AnonymousUser()
+        return TokenRateThrottle().get_cache_key(request, None)
+
+    assert key("2001:db8:1:2::1") == key("2001:db8:1:2:ffff::9")  # a new address in the /64: the same budget
+    assert key("2001:db8:1:2::1") != key("2001:db8:1:3::1")
+    assert key("::ffff:198.51.100.7") == key("198.51.100.7")
