@@ -289,10 +289,14 @@ def _register(
 
 @transaction.atomic
 def model_version_activate(*, model_version: ModelVersion) -> ModelVersion:
-    """Make this the task's active version; ``model_version_activated`` is sent once it commits."""
-    ModelVersion.objects.select_for_update().filter(task=model_version.task, is_active=True).exclude(
-        pk=model_version.pk
-    ).update(is_active=False)
+    """Make this the task's active version; ``model_version_activated`` is sent once it commits.
+
+    Every version of the task is locked first: locking only the active one let two activations at once each
+    deactivate it and each activate their own, the second refused by the one-active index (a 500)."""
+    list(ModelVersion.objects.select_for_update().filter(task=model_version.task).values_list("pk", flat=True))
+    ModelVersion.objects.filter(task=model_version.task, is_active=True).exclude(pk=model_version.pk).update(
+        is_active=False
+    )
     ModelVersion.objects.filter(pk=model_version.pk).update(is_active=True, activated_at=timezone.now())
     model_version.refresh_from_db()
     transaction.on_commit(lambda: model_version_activated.send(sender=ModelVersion, model_version=model_version))
