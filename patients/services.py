@@ -52,7 +52,9 @@ def _save(patient: Patient) -> None:
     clash = Patient.objects.filter(clinic_id=patient.clinic_id, mrn__iexact=patient.mrn).exclude(pk=patient.pk)
     if clash.exists():
         raise MrnTaken()
-    patient.full_clean()
+    # The number's uniqueness is the insert's to decide (below): re-checked here, a number another request
+    # took since the check above was a ValidationError naming the database constraint, not MrnTaken.
+    patient.full_clean(validate_constraints=False)
     try:
         with transaction.atomic():
             patient.save()

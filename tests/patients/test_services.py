@@ -34,6 +34,34 @@ def test_the_database_holds_one_mrn_in_any_case_when_the_services_check_is_raced
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize("change", ["create", "rename"])
+def test_a_number_taken_by_another_request_after_the_check_is_mrn_taken_not_a_constraint_message(
+    staff_a, monkeypatch, change
+):
+    # Another request's patient committed between the service's check and its validation: the web form answered
+    # 500 and the API a 400 naming the database constraint, not "MRN taken"
+    other = services.patient_create(user=staff_a, mrn="RC-7", family_name="Other") if change == "rename" else None
+    real_full_clean = Patient.full_clean
+
+    def rival_first(self, *args, **kwargs):
+        if not Patient.objects.filter(mrn="RC-2").exists():
+            Patient.objects.create(clinic=staff_a.clinic, mrn="RC-2", family_name="Rival")
+        return real_full_clean(self, *args, **kwargs)
+
+    monkeypatch.setattr(Patient, "full_clean", rival_first)
+    with pytest.raises(MrnTaken):
+        if other is None:
+            services.patient_create(user=staff_a, mrn="rc-2", family_name="Mine")
+        else:
+            services.patient_update(patient=other, mrn="rc-2")
+    # (the rival, inserted in this request's own transaction to stand for the other one, is rolled back with it)
+    assert not Patient.objects.filter(mrn__iexact="RC-2").exists()
+    if other is not None:
+        other.refresh_from_db()
+        assert other.mrn == "RC-7"
+
+
+@pytest.mark.django_db
 def test_a_full_width_mrn_is_the_same_number(staff_a, patient_a):
     # "Ａ-０００１" from an East Asian keyboard had been stored beside "A-0001" as a second identity
     with pytest.raises(MrnTaken):
