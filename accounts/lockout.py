@@ -13,11 +13,15 @@ refusal per window is audited, not every try. An address is an IPv4 address or a
 (``audit.client_network``): one host's changing IPv6 addresses are one client.
 """
 
+import hashlib
 import math
 import unicodedata
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 
 from django.conf import settings
+from django.db import connection, transaction
 from django.db.models import Count, Max
 from django.utils import timezone
 
@@ -38,6 +42,23 @@ def wait_phrase(wait: int) -> str:
     if wait >= 120:
         return f"{math.ceil(wait / 60)} minutes"
     return "1 second" if wait == 1 else f"{wait} seconds"
+
+
+@contextmanager
+def one_try_at_a_time(username: str) -> Iterator[None]:
+    """Hold a login try of ``username`` until the tries of the same name before it have been counted.
+
+    The refusal reads the failures audited so far, and a failure is audited only once the password was
+    checked: tries sent at once all passed the check before any was counted (12 in parallel made 8
+    guesses where 3 are allowed, and a right password among them got in). On PostgreSQL a transaction
+    lock on the name makes them wait their turn; the development SQLite database takes one write at a
+    time anyway."""
+    with transaction.atomic():
+        if username and connection.vendor == "postgresql":
+            digest = hashlib.blake2b(f"login:{username}".encode(), digest_size=8).digest()
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_xact_lock(%s)", [int.from_bytes(digest, "big", signed=True)])
+        yield
 
 
 def _failures(since):

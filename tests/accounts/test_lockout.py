@@ -244,3 +244,33 @@ def test_what_counts_as_one_client(ip, expected):
     from accounts.audit import client_network
 
     assert client_network(ip) == expected
+
+
+@pytest.mark.django_db(transaction=True)
+def test_guesses_sent_at_once_are_counted_one_after_another(staff_a, no_delay):
+    """Tries in parallel had all passed the check before any failure was counted: 12 at once made 8 guesses where
+    3 are allowed, and a right password among them got in. Each waits for the ones before it now."""
+    import threading
+
+    from django.db import connection
+    from django.test import Client
+
+    start = threading.Barrier(12)
+    answers: list[int] = []
+
+    def guess(password: str) -> None:
+        try:
+            start.wait()
+            answers.append(login(Client(), password=password).status_code)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=guess, args=("wrong",)) for _ in range(12)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(answers) == [200] * 3 + [429] * 9
+    assert AuditEvent.objects.filter(action="login_failed").count() == 3
+    assert AuditEvent.objects.filter(action="locked_out").count() == 1
+    assert login(Client()).status_code == 429  # the right password too, until the window passes
