@@ -45,6 +45,9 @@ def timed_reader_limits() -> dict:
 # .hea + .dat fits as one .zip, as the size refusal tells staff (ingestion.check_size; a UX review's 33 MB
 # Holter record). The web process checks one that large in bounded memory (parse_streamed_signal_upload).
 WFDB_ZIP_EXPANSION = 4
+# a WFDB record's files are kept as one zip whose entries carry this time, the earliest a zip can say, not the
+# upload's: the same files make the same bytes, and an upload of them again is known as the same file
+ZIP_ENTRY_TIME = (1980, 1, 1, 0, 0, 0)
 
 
 def wfdb_max_bytes() -> int:
@@ -148,11 +151,13 @@ def parse_signal_upload(
         raise UploadTooLarge("the file declares more samples than can be read") from None
     except SignalError as exc:
         raise _refusal(exc, samples_setting=samples_setting) from None
-    if len(files) > 1:  # keep a WFDB record as one zip, under a server-chosen name
+    if len(files) > 1:  # keep a WFDB record as one zip, under a server-chosen name (the same files, the same bytes)
         buffer = io.BytesIO()
         with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-            for name, data in files.items():
-                archive.writestr(name.rsplit("/", 1)[-1], data)
+            for name, data in sorted((name.rsplit("/", 1)[-1], data) for name, data in files.items()):
+                entry = zipfile.ZipInfo(name, date_time=ZIP_ENTRY_TIME)
+                entry.external_attr = 0o600 << 16
+                archive.writestr(entry, data, compress_type=zipfile.ZIP_DEFLATED)
         data, filename = buffer.getvalue(), wfdb_display_name(files)
     else:
         ((filename, data),) = files.items()
@@ -334,15 +339,19 @@ def _stored_zip(uploads: list) -> tuple[File, str]:
 
     Stored without compression (format-16 data barely compresses, and deflating a 24-hour record
     would cost the request seconds) and hashed as it is written; the local storage then moves the
-    file into place instead of copying it.
+    file into place instead of copying it. The same files make the same bytes: in the order of their
+    names, with no time of upload, so that a record uploaded again is known as the same file.
     """
     out = TemporaryUploadedFile("record.zip", "application/zip", 0, None)
     fh = out.file
     assert fh is not None  # a new temporary file
     writer = _HashingWriter(fh)
+    named = sorted((upload.name.rsplit("/", 1)[-1], index, upload) for index, upload in enumerate(uploads))
     with zipfile.ZipFile(writer, "w", zipfile.ZIP_STORED) as archive:
-        for upload in uploads:
-            with archive.open(upload.name.rsplit("/", 1)[-1], "w", force_zip64=upload.size > 1 << 30) as member:
+        for name, _index, upload in named:
+            entry = zipfile.ZipInfo(name, date_time=ZIP_ENTRY_TIME)
+            entry.external_attr = 0o600 << 16  # as the writer sets for a name
+            with archive.open(entry, "w", force_zip64=upload.size > 1 << 30) as member:
                 for chunk in upload.chunks():
                     member.write(chunk)
     fh.flush()

@@ -75,6 +75,26 @@ def test_a_zipped_wfdb_record_is_accepted(post):
     assert ECGRecording.objects.get().input_format == "wfdb"
 
 
+@pytest.mark.parametrize("read", ["whole", "in pieces"])
+def test_a_wfdb_record_uploaded_again_is_the_same_stored_file(post, client, monkeypatch, settings, read):
+    # Its files are stored as one zip: each member had been stamped with the time of the upload (and the files kept
+    # in the order picked), so the same record never hashed alike and was never pointed out as uploaded before
+    import time
+
+    if read == "in pieces":  # as a record larger than ECG_FULL_CHECK_MAX_BYTES is checked and stored
+        settings.ECG_FULL_CHECK_MAX_BYTES = 0
+    import types
+
+    assert post(_record_files("100")).status_code == 302
+    later = types.SimpleNamespace(**{**vars(time), "time": lambda: time.time() + 3 * 86400})
+    monkeypatch.setattr(zipfile, "time", later)  # the zip writer's clock, three days on
+    response = post(list(reversed(_record_files("100"))))
+    assert response.status_code == 302
+    first, second = ECGRecording.objects.order_by("pk")
+    assert first.sha256 == second.sha256
+    assert "The same file was uploaded for this patient before" in client.get(response["Location"]).content.decode()
+
+
 @pytest.mark.django_db
 def test_a_csv_signal_needs_its_sampling_rate(post):
     values = wfdb.rdrecord(str(mitdb_dir() / "100"), sampto=3600).p_signal[:, 0]
