@@ -24,7 +24,24 @@ class MultipleFileField(forms.FileField):
         return super().clean(data, initial)
 
 
-class UploadForm(forms.Form):
+class SubmittedOnce(forms.Form):
+    """A page's form sent once: a second click (or a resent form) of the same submission is answered with what the
+    first made. One key per page shown; a value not of this form is ignored (the submission is then simply new);
+    autocomplete off, so a browser does not restore an earlier page's key into a page shown again."""
+
+    submission = forms.CharField(required=False, widget=forms.HiddenInput(attrs={"autocomplete": "off"}))
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["submission"].initial = uuid.uuid4().hex
+
+    def submission_key(self) -> str | None:
+        """This page's submission key, if the form sent a well-formed one."""
+        value = self.cleaned_data.get("submission") or ""
+        return value if re.fullmatch(r"[0-9a-f]{32}", value) else None
+
+
+class UploadForm(SubmittedOnce):
     KIND_CHOICES = [
         ("beats", "Beat file: rows of 187 values (CSV, XLSX) or pasted values"),
         ("signal", "Continuous signal: WFDB (.hea + .dat or .mat, or a zip), DICOM ECG, HL7 aECG, EDF, CSV or JSON"),
@@ -50,19 +67,7 @@ class UploadForm(forms.Form):
     lead = forms.CharField(
         required=False, max_length=32, label="Lead", help_text="Default: MLII, else II, else the first."
     )
-    # One per page shown: a second click (or a resent form) of the same upload returns the first's recording.
-    # (a value not of this form is ignored: the upload is then simply new; autocomplete off, so a browser
-    # does not restore an earlier page's key into a page shown again)
-    submission = forms.CharField(required=False, widget=forms.HiddenInput(attrs={"autocomplete": "off"}))
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields["submission"].initial = uuid.uuid4().hex
-
-    def submission_key(self) -> str | None:
-        """This page's submission key, if the form sent a well-formed one."""
-        value = self.cleaned_data.get("submission") or ""
-        return value if re.fullmatch(r"[0-9a-f]{32}", value) else None
+    # (its submission key: a second click of the same upload returns the first's recording)
 
     def submission_fingerprint(self, patient_id: int) -> str:
         """A digest of what was sent for patient ``patient_id`` (the fields and every file's name and bytes)."""
@@ -92,9 +97,13 @@ class UploadForm(forms.Form):
         )
 
 
-class ReviewForm(forms.Form):
+class ReviewForm(SubmittedOnce):
     decision = forms.ChoiceField(choices=Review.Decision.choices, widget=forms.RadioSelect)
     note = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3}), max_length=4000)
+
+    def review(self) -> dict:
+        """The review's fields, as the service takes them."""
+        return {"decision": self.cleaned_data["decision"], "note": self.cleaned_data["note"]}
 
 
 class EventReviewForm(forms.Form):

@@ -22,7 +22,7 @@ from mlmodels.models import ModelVersion
 from mlmodels.selectors import active_model_versions
 from patients.selectors import patient_get
 
-from . import holter, plots, selectors, services, twelve_lead
+from . import holter, ingestion, plots, selectors, services, twelve_lead
 from .forms import EventReviewForm, InterpretationForm, ReviewForm, UploadForm
 from .models import Beat, Diagnosis, ECGRecording, Event, Interpretation
 
@@ -515,13 +515,33 @@ def review_create(request, diagnosis_id: int):
     if not form.is_valid():  # the review page again, the note kept and the error beside the decision
         recording = selectors.recording_get(user=request.user, recording_id=diagnosis.recording_id)
         return _review_page(request, recording, form, status=400)
-    services.review_create(user=request.user, diagnosis=diagnosis, **form.cleaned_data)
+    _review_once(request, form, diagnosis)
     messages.success(request, "Review recorded.")
     if request.POST.get("next") == "queue":
         return redirect("review-queue")
     if request.POST.get("next") == "review":
         return redirect("recording-review", recording_id=diagnosis.recording_id)
     return redirect("recording-detail", recording_id=diagnosis.recording_id)
+
+
+def _review_once(request, form: ReviewForm, diagnosis) -> None:
+    """The review, once for this page's submission: the form sent again (a double click, a resent page) records
+    no second review and sends no second notice; the page's form reused for another decision is a new review."""
+    submission = form.submission_key()
+    if submission:
+        fingerprint = ingestion.submission_fingerprint(form.review() | {"diagnosis": diagnosis.pk})
+        try:
+            services.review_create(
+                user=request.user,
+                diagnosis=diagnosis,
+                idempotency_key=f"review-page:{submission}",
+                fingerprint=fingerprint,
+                **form.review(),
+            )
+            return
+        except IdempotencyKeyReused:
+            pass
+    services.review_create(user=request.user, diagnosis=diagnosis, **form.review())
 
 
 class BadParameter(ValueError):

@@ -199,3 +199,25 @@ def test_a_review_without_a_decision_comes_back_to_the_review_page_with_the_note
     assert 'id="decision-error"' in page and 'aria-describedby="decision-error"' in page
     assert "ST elevation in V2" in page  # the note typed is not lost
     assert not Review.objects.exists()
+
+
+@pytest.mark.django_db
+def test_the_review_form_sent_twice_records_one_review_and_reused_for_another_decision_a_second(
+    client, staff_a, doctor_a, patient_a, active_models
+):
+    # only the browser's submit-once script had kept a double click (or a resent page) from recording two reviews
+    # (and sending two notices)
+    import re
+
+    recording = classified(staff_a, patient_a)
+    client_for(client, doctor_a)
+    page = client.get(reverse("recording-review", args=[recording.pk])).content.decode()
+    (key,) = re.findall(r'name="submission" value="([0-9a-f]{32})"', page)
+    url = reverse("review-create", args=[recording.diagnosis.pk])
+    for _ in range(2):
+        response = client.post(url, {"decision": "confirm", "note": "ST elevation", "submission": key})
+        assert response.status_code == 302
+    assert Review.objects.count() == 1
+    # the same page's form, back in the browser, sent with another decision: a new review, not the first one again
+    assert client.post(url, {"decision": "reject", "note": "artefact", "submission": key}).status_code == 302
+    assert list(Review.objects.order_by("pk").values_list("decision", flat=True)) == ["confirm", "reject"]
