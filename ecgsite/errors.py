@@ -70,6 +70,16 @@ class MrnTaken(Conflict):
         super().__init__(message, field="mrn")
 
 
+class PatientChanged(Conflict):
+    """The patient was saved by someone else since the form was opened: saving it would undo their change."""
+
+    code = "patient_changed"
+
+    def __init__(self, current):
+        self.current = current
+        super().__init__("This patient was changed by someone else since you opened the form.")
+
+
 class ReviewRefused(Conflict):
     """A review the diagnosis does not admit (it is not flagged for MI)."""
 

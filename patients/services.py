@@ -3,7 +3,7 @@ import datetime
 from django.db import IntegrityError, transaction
 
 from accounts.models import User
-from ecgsite.errors import MrnTaken
+from ecgsite.errors import MrnTaken, PatientChanged
 
 from .models import Patient, normal_mrn
 
@@ -32,15 +32,26 @@ def patient_create(
 
 
 @transaction.atomic
-def patient_update(*, patient: Patient, **fields) -> Patient:
+def patient_update(*, patient: Patient, seen_version: str | None = None, **fields) -> Patient:
+    """Change the patient's fields. With ``seen_version`` (``version_of`` the patient as its form was opened), a
+    patient saved by someone else since raises PatientChanged, holding the patient as it is now."""
     allowed = {"mrn", "family_name", "given_name", "date_of_birth", "sex"}
     unknown = set(fields) - allowed
     if unknown:
         raise TypeError(f"cannot update {', '.join(sorted(unknown))}")
+    if seen_version is not None:
+        current = Patient.objects.select_for_update().get(pk=patient.pk)
+        if version_of(current) != seen_version:
+            raise PatientChanged(current)
     for name, value in fields.items():
         setattr(patient, name, value.strip() if isinstance(value, str) else value)
     _save(patient)
     return patient
+
+
+def version_of(patient: Patient) -> str:
+    """What a form keeps of the patient it was opened on, to tell whether it was saved since."""
+    return patient.updated_at.isoformat() if patient.updated_at else ""
 
 
 def _save(patient: Patient) -> None:

@@ -6,7 +6,7 @@ from django.views.decorators.http import require_http_methods
 from diagnostics import holter
 from diagnostics.selectors import recording_list_with_alarms, with_interpretation_state
 from ecg.clock import clock
-from ecgsite.errors import MrnTaken
+from ecgsite.errors import MrnTaken, PatientChanged
 
 from . import selectors, services
 from .forms import PatientForm
@@ -27,7 +27,7 @@ def patient_create(request):
     form = PatientForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         try:
-            patient = services.patient_create(user=request.user, **form.cleaned_data)
+            patient = services.patient_create(user=request.user, **form.patient_fields())
         except MrnTaken as exc:
             form.add_error("mrn", exc.message)
         else:
@@ -43,14 +43,46 @@ def patient_edit(request, patient_id: int):
     if request.method == "POST" and form.is_valid():
         try:
             services.patient_update(
-                patient=selectors.patient_get(user=request.user, patient_id=patient_id), **form.cleaned_data
+                patient=selectors.patient_get(user=request.user, patient_id=patient_id),
+                seen_version=form.cleaned_data["version"] or None,
+                **form.patient_fields(),
             )
         except MrnTaken as exc:
             form.add_error("mrn", exc.message)
+        except PatientChanged as exc:
+            form = _changed_meanwhile(request, exc.current)
+            return render(request, "patients/form.html", {"form": form, "patient": exc.current}, status=409)
         else:
             messages.success(request, "Patient updated.")
             return redirect("patient-detail", patient_id=patient.pk)
     return render(request, "patients/form.html", {"form": form, "patient": patient}, status=400 if form.errors else 200)
+
+
+def _changed_meanwhile(request, current) -> PatientForm:
+    """The form again with what was typed, told what someone else saved since it was opened, and now holding the
+    patient as it is, so that saving again keeps the values shown."""
+    stored = PatientForm(instance=current)  # its initial values: what is saved (before the form below sets its own)
+    data = request.POST.copy()
+    data["version"] = services.version_of(current)
+    form = PatientForm(data, instance=current)
+    form.is_valid()
+    differ = [
+        f"{str(form.fields[name].label).lower()} (saved: “{_shown(stored, name) or 'none'}”)"
+        for name in PatientForm.Meta.fields
+        if str(form.data.get(name, "")).strip() != _shown(stored, name)
+    ]
+    form.add_error(
+        None,
+        "Someone else saved this patient since you opened the form"
+        + (f"; what is saved now differs from yours in {', '.join(differ)}" if differ else "")
+        + ". Your values are below: save again to keep them, or cancel to keep what is saved.",
+    )
+    return form
+
+
+def _shown(form: PatientForm, name: str) -> str:
+    value = form.initial.get(name)
+    return "" if value is None else str(value)
 
 
 def patient_detail(request, patient_id: int):

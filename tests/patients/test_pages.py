@@ -95,6 +95,42 @@ def test_staff_create_and_edit_a_patient(client, staff_a):
 
 
 @pytest.mark.django_db
+def test_a_colleagues_save_since_the_form_was_opened_is_not_undone_unseen(client, staff_a, doctor_a, patient_a):
+    # Two edit forms open on one patient: the second save had silently put back what the first had changed
+    import re
+
+    from django.test import Client
+
+    def opened(who) -> tuple[Client, dict]:
+        browser = client_for(Client(), who)
+        page = browser.get(reverse("patient-edit", args=[patient_a.pk])).content.decode()
+        (version,) = re.findall(r'name="version" value="([^"]+)"', page)
+        fields = {"mrn": patient_a.mrn, "family_name": patient_a.family_name, "given_name": patient_a.given_name}
+        return browser, fields | {
+            "date_of_birth": str(patient_a.date_of_birth or ""),
+            "sex": patient_a.sex,
+            "version": version,
+        }
+
+    (first, first_form), (second, second_form) = opened(staff_a), opened(doctor_a)
+    url = reverse("patient-edit", args=[patient_a.pk])
+    assert first.post(url, first_form | {"given_name": "Changed"}).status_code == 302
+    refused = second.post(url, second_form | {"date_of_birth": "1960-01-02"})
+    assert refused.status_code == 409
+    page = refused.content.decode()
+    assert "Someone else saved this patient since you opened the form" in page
+    assert "given name (saved: “Changed”)" in page and 'value="1960-01-02"' in page  # theirs named, yours kept
+    patient_a.refresh_from_db()
+    assert patient_a.given_name == "Changed" and str(patient_a.date_of_birth) != "1960-01-02"
+    # sent again from the page shown, it is saved: the form now holds the version it showed
+    (version,) = re.findall(r'name="version" value="([^"]+)"', page)
+    again = second_form | {"given_name": "Changed", "date_of_birth": "1960-01-02", "version": version}
+    assert second.post(url, again).status_code == 302
+    patient_a.refresh_from_db()
+    assert (patient_a.given_name, str(patient_a.date_of_birth)) == ("Changed", "1960-01-02")
+
+
+@pytest.mark.django_db
 def test_a_duplicate_mrn_in_the_clinic_is_refused(client, staff_a, patient_a):
     client_for(client, staff_a)
     response = client.post(reverse("patient-create"), {"mrn": patient_a.mrn, "family_name": "Other", "sex": "unknown"})
