@@ -1,6 +1,10 @@
+import sys
+
 from django.contrib import admin
+from django.db import InterfaceError, OperationalError
 from django.http import HttpResponse, HttpResponsePermanentRedirect, JsonResponse
 from django.shortcuts import redirect
+from django.template import loader
 from django.templatetags.static import static
 from django.urls import include, path
 from django.views import defaults
@@ -22,9 +26,25 @@ def healthz(request):
     return HttpResponse("ok", content_type="text/plain")
 
 
+DATABASE_RETRY_AFTER_SECONDS = 30
+
+
 def server_error(request):
     """A failure no view handled (logged by Django before this runs): the API's clients parse
-    ``error.code``, so under /api/ it is the API's JSON error; the pages keep the error page."""
+    ``error.code``, so under /api/ it is the API's JSON error; the pages keep the error page.
+
+    The database out of reach (restarting, failing over, its connections used up) is no fault of the request:
+    503 with Retry-After, which clients and proxies retry, instead of a 500 (what a request had begun to
+    write is rolled back with its transaction)."""
+    if isinstance(sys.exc_info()[1], (OperationalError, InterfaceError)):
+        if request.path_info.startswith("/api/"):
+            message = "The service cannot reach its database just now; send the request again in a moment."
+            response = JsonResponse({"error": {"code": "service_unavailable", "message": message}}, status=503)
+        else:
+            # rendered without the request: its user would be read from the database again
+            response = HttpResponse(loader.get_template("503.html").render(), status=503)
+        response["Retry-After"] = str(DATABASE_RETRY_AFTER_SECONDS)
+        return response
     if request.path_info.startswith("/api/"):
         message = "Internal error; please retry or contact support."
         return JsonResponse({"error": {"code": "server_error", "message": message}}, status=500)

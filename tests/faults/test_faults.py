@@ -117,6 +117,27 @@ def test_the_app_and_the_worker_recover_from_a_database_restart(stack, staff, pa
         stack.start_worker(beat=True)
     first = recording_id(stack.upload(staff, patient_id, [("b.csv", beat_csv(5))]))
     assert wait_done(stack, first) == "done"
+    # While it is down: 503 with Retry-After, a page saying so, and the API's JSON error (they were 500s)
+    form_url = f"{stack.base_url}/patients/{patient_id}/recordings/new/"
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', staff.get(form_url, timeout=30).text).group(1)
+    stack.pg.stop()
+    try:
+        page = staff.get(f"{stack.base_url}/recordings/{first}/", timeout=30)
+        assert page.status_code == 503 and int(page.headers["Retry-After"]) > 0, page.text[-300:]
+        assert "briefly unavailable" in page.text
+        api = staff.get(f"{stack.base_url}/api/v1/recordings/{first}", timeout=30)
+        assert api.status_code == 503 and api.json()["error"]["code"] == "service_unavailable"
+        refused = staff.post(
+            form_url,
+            data={"csrfmiddlewaretoken": token, "kind": "beats"},
+            files=[("files", ("b.csv", beat_csv(6)))],
+            headers={"Referer": stack.base_url},
+            allow_redirects=False,
+            timeout=60,
+        )
+        assert refused.status_code == 503 and "briefly unavailable" in refused.text
+    finally:
+        stack.pg.start()
     stack.pg.restart()
     page = wait_until(
         lambda: (r := staff.get(f"{stack.base_url}/recordings/{first}/", timeout=30)).ok and r, 60, "page after restart"
