@@ -133,7 +133,12 @@ def recording_upload(request, patient_id: int):
     return render(
         request,
         "diagnostics/upload.html",
-        {"form": form, "patient": patient, "models_missing": _missing_models()},
+        {
+            "form": form,
+            "patient": patient,
+            "models_missing": _missing_models(),
+            "files_sent": len(request.FILES.getlist("files")),  # a browser does not keep them on the page shown again
+        },
         status=status,
     )
 

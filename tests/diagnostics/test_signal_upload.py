@@ -181,6 +181,14 @@ def test_bad_signals_are_refused_and_nothing_is_stored(post, values, fs, fragmen
     assert_refused(post([upload("bad.csv", data)], fs=fs), 400, fragment)
 
 
+def test_a_refused_upload_says_its_files_must_be_chosen_again(post):
+    # the page came back with "No file chosen" and nothing saying so (a WFDB record's files all to pick again)
+    page = post(list(reversed(_record_files("100")))[:1] + [upload("x.csv", b"1,2\n")]).content.decode()
+    assert "The files were not kept: choose them again (for a WFDB record, every file of it)." in page
+    page = post([upload("bad.csv", b"0.1\n0.2\n")]).content.decode()
+    assert "The file was not kept: choose it again." in page
+
+
 @pytest.mark.parametrize(
     "fs, message",
     [("0", "sampling rate 0 Hz is below the minimum of 100 Hz"), ("300000", "above the maximum of 10000 Hz")],
