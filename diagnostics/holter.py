@@ -18,6 +18,9 @@ from .models import ECGRecording, Event
 EVENTS_PER_PAGE = 10
 STRIP_LEAD_IN_S = 2.0
 STRIP_S = 10.0
+# events written by their duration alone: VF/VFL has no beats to count (what is detected inside it are waves, not
+# beats) and asystole none at all; a pause is one R-R interval, its two bounding beats no rate
+DURATION_ONLY = frozenset({Event.Type.VF, Event.Type.ASYSTOLE, Event.Type.PAUSE})
 
 
 def wall_clock(recording: ECGRecording, seconds: float) -> datetime:
@@ -88,8 +91,15 @@ def hourly_rows(recording: ECGRecording, rhythm: dict) -> list[dict]:
     return rows
 
 
-def event_strip(recording: ECGRecording, event: Event) -> str:
-    """Ten seconds of ECG paper from just before the event's onset, its beats labelled by class."""
+def vf_spans(recording: ECGRecording) -> list[tuple[int, int]]:
+    """The recording's VF/VFL episodes (start, end in samples, end inclusive), for `event_strip`."""
+    return list(recording.events.filter(type=Event.Type.VF).values_list("start", "end"))
+
+
+def event_strip(recording: ECGRecording, event: Event, vf: list[tuple[int, int]] | None = None) -> str:
+    """Ten seconds of ECG paper from just before the event's onset, its beats labelled by class. Inside VF/VFL
+    (``vf``, from `vf_spans`) nothing is labelled: the episode is marked along the top instead, as a
+    cardiologist reads it (the detections there are waves of the fibrillation, not beats of a class)."""
     try:
         lead = plots.recording_lead(recording)
     except Exception:  # the stored upload no longer decodes: the list still shows the events
@@ -97,22 +107,32 @@ def event_strip(recording: ECGRecording, event: Event) -> str:
     fs, n = lead.fs, len(lead.values)
     a = max(0, int(event.start - STRIP_LEAD_IN_S * fs))
     b = min(n, int(a + STRIP_S * fs))
-    marks = [((pos - a) / fs, cls) for _, pos, cls in selectors.beat_marks(recording=recording, start=a, end=b)]
+    vf = [(start, end) for start, end in (vf_spans(recording) if vf is None else vf) if start < b and end >= a]
+    marks = [
+        ((pos - a) / fs, cls)
+        for _, pos, cls in selectors.beat_marks(recording=recording, start=a, end=b)
+        if not any(start <= pos <= end for start, end in vf)
+    ]
+    episodes = [((max(start, a) - a) / fs, (min(end, b) - a) / fs, "VF/VFL") for start, end in vf]
     note = f"{lead_phrase(lead.name)} · 25 mm/s · " + ("10 mm/mV" if lead.in_mv else "units unknown")
     title = f"{event.get_type_display()} at {at(recording, event.start / fs)}: ECG from {at(recording, a / fs)}"
-    return plots.paper_svg(lead.values[a:b], fs=fs, title=title, marks=marks, units_note=note)
+    return plots.paper_svg(lead.values[a:b], fs=fs, title=title, marks=marks, episodes=episodes, units_note=note)
 
 
-def event_row(recording: ECGRecording, event: Event, *, strip: bool = True) -> dict:
+def event_row(
+    recording: ECGRecording, event: Event, *, strip: bool = True, vf: list[tuple[int, int]] | None = None
+) -> dict:
     fs = recording.sampling_rate or 0
     reviews = list(event.reviews.all())
     return {
         "event": event,
+        # a count of beats and a rate only where the event has them (not VF/VFL, asystole or a pause)
+        "counts_beats": event.type not in DURATION_ONLY,
         "start_clock": at(recording, event.start / fs) if fs else "—",
         "duration_s": seconds_cut((event.end - event.start) / fs) if fs else None,
         "latest_review": reviews[0] if reviews else None,
         "reviews": reviews,
-        "strip": event_strip(recording, event) if strip else "",
+        "strip": event_strip(recording, event, vf) if strip else "",
     }
 
 
@@ -150,7 +170,8 @@ def events_page(request, recording: ECGRecording):
     page = Paginator(
         selectors.event_list(recording=recording, types=[wanted] if wanted else None), EVENTS_PER_PAGE
     ).get_page(request.GET.get("events_page"))
-    return page, [event_row(recording, e) for e in page]
+    vf = vf_spans(recording)
+    return page, [event_row(recording, e, vf=vf) for e in page]
 
 
 def significant_events(recording: ECGRecording) -> list[dict]:
@@ -175,7 +196,8 @@ def significant_events(recording: ECGRecording) -> list[dict]:
     # as the summary counts it: asystole is the longest kind of pause
     pick("Longest pause", [e for e in events if e.type in ("pause", "asystole")], key=lambda e: e.end - e.start)
     pick("AF onset", [e for e in events if e.type in ("af", "afl")], key=lambda e: -e.start)
-    return [{"label": label, **event_row(recording, e)} for label, e in picks]
+    vf = [(e.start, e.end) for e in events if e.type == Event.Type.VF]
+    return [{"label": label, **event_row(recording, e, vf=vf)} for label, e in picks]
 
 
 def summary_context(recording: ECGRecording, rhythm: dict) -> dict:

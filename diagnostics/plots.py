@@ -173,6 +173,7 @@ def beat_svg(values: np.ndarray | None, *, title: str) -> str:
 # --- printable strip on ECG paper -------------------------------------------------------------
 
 MM = 4.0  # SVG user units per millimetre of paper
+LETTER_ROOM = 3.0 * MM  # a beat letter's width and a gap: closer labels would overprint
 
 
 def paper_svg(
@@ -182,6 +183,7 @@ def paper_svg(
     title: str,
     mm_per_unit: float = 10.0,
     marks: Sequence[tuple[float, str]] = (),
+    episodes: Sequence[tuple[float, float, str]] = (),
     units_note: str = "25 mm/s · 10 mm/mV",
     height_mm: float = 40.0,
     baseline: float | None = None,
@@ -189,7 +191,10 @@ def paper_svg(
 ) -> str:
     """A strip on standard ECG paper: 25 mm/s, ``mm_per_unit`` mm per signal unit, 1 mm / 5 mm grid.
 
-    ``marks`` are (seconds from the strip's start, AAMI class) beat labels drawn above the trace.
+    ``marks`` are (seconds from the strip's start, AAMI class) beat labels drawn above the trace; one closer to
+    the last letter than a letter's width is a tick, so crowded labels do not overprint. ``episodes`` are
+    (start, end in seconds from the strip's start, label) spans marked by a bar along the top edge and their label
+    in the letters' band (VF/VFL, whose detections carry no class).
     """
     values = np.asarray(values, dtype=np.float64)
     width_mm = max(5.0, math.ceil(25.0 * len(values) / fs / 5.0) * 5.0)
@@ -209,14 +214,29 @@ def paper_svg(
     xs = np.arange(len(pts)) * step / fs * 25.0 * MM
     ys = np.clip(mid - (pts - baseline) * mm_per_unit * MM, 1, h - 1)
     points = " ".join(f"{x:.1f},{y:.1f}" for x, y in zip(xs, ys))
-    labels = "".join(
-        f'<text x="{t * 25.0 * MM:.1f}" y="{3.5 * MM:.1f}" text-anchor="middle" class="mark cls-fill-{escape(c)}">{escape(c)}</text>'
-        for t, c in marks
-    )
+    labels = []
+    last = -math.inf
+    for t, c in marks:
+        x = t * 25.0 * MM
+        if x - last >= LETTER_ROOM:
+            labels.append(
+                f'<text x="{x:.1f}" y="{3.5 * MM:.1f}" text-anchor="middle" class="mark cls-fill-{escape(c)}">{escape(c)}</text>'
+            )
+            last = x
+        else:
+            labels.append(
+                f'<rect x="{x - 1:.1f}" y="{1.2 * MM:.1f}" width="2" height="{2.3 * MM:.1f}" class="cls-fill-{escape(c)}"/>'
+            )
+    for start, end, label in episodes:
+        x0, x1 = start * 25.0 * MM, max(end * 25.0 * MM, start * 25.0 * MM + 2)
+        labels.append(
+            f'<rect x="{x0:.1f}" y="0" width="{x1 - x0:.1f}" height="{0.8 * MM:.1f}" class="episode"/>'
+            f'<text x="{x0 + 4:.1f}" y="{3.5 * MM:.1f}" class="episode-label">{escape(label)}</text>'
+        )
     return (
         f'<svg viewBox="0 0 {w:.0f} {h:.0f}" role="img" aria-label="{escape(title)}" class="paper">'
         f"<title>{escape(title)}</title>{''.join(lines)}"
-        f'<polyline points="{points}" class="trace"/>{labels}'
+        f'<polyline points="{points}" class="trace"/>{"".join(labels)}'
         f'<text x="{w - 6:.0f}" y="{h - 6:.0f}" text-anchor="end" class="note">{escape(units_note)}</text>'
         "</svg>"
     )

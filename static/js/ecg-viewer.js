@@ -25,6 +25,10 @@
   var EVENT_COLOURS = { vf: "#a4161a", asystole: "#a4161a", vt: "#a4161a", v_run: "#b3141b", v_couplet: "#b3141b",
     bigeminy: "#b3141b", trigeminy: "#b3141b", af: "#0b5cad", afl: "#0b5cad", svt: "#8a5a00", s_run: "#8a5a00",
     s_couplet: "#8a5a00", pause: "#6a3d9a", brady: "#4d5560", tachy: "#4d5560" };
+  // Events described by their duration alone, as the event list: VF/VFL has no beats to count, asystole none, and a
+  // pause is one R-R interval. Inside VF/VFL the detections are waves, not beats: drawn grey, without a class letter.
+  var DURATION_ONLY = { vf: true, asystole: true, pause: true };
+  var IN_VF = "#9aa1a9";
 
   // Whole units (seconds, or hundredths withFraction) of a moment, cut rather than rounded, as the event list
   // writes an event's start: 42.50 s is 0:00:42 there, so 00:42 here, not 00:43. (The epsilon keeps a moment
@@ -181,13 +185,24 @@
     return n;
   }
 
+  // A probability to three places as the beat table writes it (Django's floatformat: the number's shortest decimal
+  // form rounded half up), not as toFixed rounds its binary value (0.3465 is 0.34649999… in binary: toFixed
+  // gives 0.346, the table 0.347).
+  function threePlaces(p) {
+    var s = String(p);
+    if (!/^\d+(\.\d+)?$/.test(s)) return p.toFixed(3); // exponent form: far under 0.0005
+    var parts = s.split("."), digits = (parts[1] || "") + "0000";
+    var thousandths = parseInt(parts[0], 10) * 1000 + parseInt(digits.slice(0, 3), 10) + (digits.charAt(3) >= "5" ? 1 : 0);
+    return Math.floor(thousandths / 1000) + "." + String(thousandths % 1000).padStart(3, "0");
+  }
+
   function probabilityRow(label, p, colour) {
     var li = node("li"), bar = node("span", "bar"), fill = node("span");
     bar.setAttribute("aria-hidden", "true");
     fill.style.width = (100 * p).toFixed(1) + "%"; // CSSOM, which the Content-Security-Policy allows
     fill.style.background = colour;
     bar.appendChild(fill);
-    li.append(node("span", "cls cls-" + label, label), bar, node("span", "", p.toFixed(3)));
+    li.append(node("span", "cls cls-" + label, label), bar, node("span", "", threePlaces(p)));
     return li;
   }
 
@@ -580,14 +595,21 @@
     var n = beats.index.length, start = this.start, spacing = w;
     if (n > 1) spacing = (beats.position[n - 1] - beats.position[0]) * pps / (n - 1);
     var letters = spacing >= 16, top = this.bands().beats, drawn = this.drawn.beats;
+    var vf = (this.events || []).filter(function (e) { return e.type === "vf"; });
     ctx.textAlign = "center"; ctx.textBaseline = "top"; ctx.font = "bold 12px system-ui, sans-serif";
     for (var i = 0; i < n; i++) {
       var x = (beats.position[i] - start) * pps;
       if (x < -10 || x > w + 10) continue;
-      var cls = beats["class"][i], colour = COLOURS[cls] || "#333";
+      var cls = beats["class"][i], colour = COLOURS[cls] || "#333", position = beats.position[i];
       if (beats.index[i] === this.selected) {
         ctx.fillStyle = "rgba(11, 92, 173, 0.14)";
         ctx.fillRect(x - Math.max(6, 0.3 * this.fs * pps), 0, 2 * Math.max(6, 0.3 * this.fs * pps), h);
+      }
+      if (vf.some(function (e) { return e.start <= position && position <= e.end; })) {
+        ctx.fillStyle = IN_VF;
+        ctx.fillRect(x - 1, top + 5, 2, 8);
+        drawn.push([x - 1, top + 5, x + 1, top + 13, "vf"]);
+        continue;
       }
       ctx.fillStyle = colour;
       if (letters) {
@@ -751,8 +773,8 @@
     this.eventViewStart = this.start;
     var parts = [moment(e.start / this.fs, this.dayStart)];
     if (e.end > e.start) parts.push(tenths((e.end - e.start) / this.fs) + " s");
-    if (e.beats) parts.push(e.beats + " beats");
-    if (e.rate_bpm) parts.push(e.rate_bpm + " bpm");
+    if (e.beats && !DURATION_ONLY[e.type]) parts.push(e.beats + " beats");
+    if (e.rate_bpm && !DURATION_ONLY[e.type]) parts.push(e.rate_bpm + " bpm");
     var title = document.createElement("p"), strong = document.createElement("strong");
     title.className = "event-title";
     strong.textContent = "Event " + (i + 1) + " of " + this.events.length + ": " + e.label;

@@ -439,3 +439,64 @@ def test_the_recording_page_says_what_is_on_it_and_links_each_part(client, staff
     # the doctor's interpretation first, the beat table ends a long page
     assert targets == ["interpretation", "results", "viewer", "holter", "events", "beat-table"]
     assert all(html.count(f'id="{t}"') == 1 for t in targets)
+
+
+def _item(html: str, event) -> str:
+    """The event list's item of ``event``, up to its review form or its end."""
+    item = html[html.index(f'<li id="event-{event.pk}"') :]
+    return item[: item.index("</li>")]
+
+
+def test_vf_asystole_and_a_pause_are_written_by_their_duration_alone(client, staff_a, holter_recording):
+    # "Ventricular flutter / fibrillation at 0:03:33 — 292.9 s · 15 beats", "Pause 3.7 s · 2 beats · 16.1 bpm":
+    # VF/VFL has no beats to count, asystole none, and a pause is one R-R interval
+    from diagnostics.models import Event
+
+    fs = holter_recording.sampling_rate
+    vf = holter_recording.events.get(type="vf")
+    vf.beats, vf.rate_bpm = 15, 212.0
+    vf.save(update_fields=["beats", "rate_bpm"])
+    silences = {
+        kind: Event.objects.create(
+            recording=holter_recording,
+            clinic=holter_recording.clinic,
+            type=kind,
+            start=start,
+            end=start + int(seconds * fs),
+            beats=2,
+            rate_bpm=60 / seconds,
+        )
+        for kind, start, seconds in (("pause", 1000, 3.7), ("asystole", 9000, 6.0))
+    }
+    html = client_for(client, staff_a).get(reverse("recording-detail", args=[holter_recording.pk])).content.decode()
+    for event in (vf, *silences.values()):
+        facts = re.search(r'<p class="event-facts">(.*?)</p>', _item(html, event), re.S).group(1)
+        assert re.fullmatch(r"\d+\.\d s", facts.strip()), (event.type, facts)
+    # the other events keep their beats and rate
+    run = holter_recording.events.exclude(type__in=["vf", "pause", "asystole"]).exclude(beats=0).first()
+    assert f"{run.beats} beats" in _item(html, run)
+    report = client.get(reverse("recording-report", args=[holter_recording.pk])).content.decode()
+    captions = re.findall(r"<figcaption><strong>.*?</figcaption>", report, re.S)
+    assert len(captions) >= 2 and not [c for c in captions if "beats" in c or "bpm" in c], captions
+
+
+def test_no_beat_inside_vf_is_labelled_on_a_strip_the_episode_is_marked_instead(client, staff_a, holter_recording):
+    fs = holter_recording.sampling_rate
+    vf = holter_recording.events.get(type="vf")
+    inside = holter_recording.beats.filter(position__gte=vf.start, position__lte=vf.end).count()
+    assert inside > 5  # the detector found the flutter's waves and the classifier gave them classes
+    html = client_for(client, staff_a).get(reverse("recording-detail", args=[holter_recording.pk])).content.decode()
+    strip = _item(html, vf)
+    a = max(0, int(vf.start - 2.0 * fs))
+    x0, x1 = (vf.start - a) / fs * 100, (min(vf.end, a + 10 * fs) - a) / fs * 100
+    letters = [float(x) for x in re.findall(r'<text x="([\d.]+)"[^>]*class="mark ', strip)]
+    assert letters and all(x < x0 or x > x1 for x in letters), (x0, x1, letters)  # the beats before it keep theirs
+    assert 'class="episode-label">VF/VFL</text>' in strip and f'<rect x="{x0:.1f}" y="0"' in strip
+
+
+def test_beat_letters_too_close_to_read_on_a_strip_are_ticks_not_overprinted():
+    from diagnostics.plots import paper_svg
+
+    svg = paper_svg(np.zeros(3600), fs=360.0, title="t", marks=[(1.0, "N"), (1.05, "V"), (1.5, "N")])
+    assert re.findall(r'class="mark cls-fill-(\w)">', svg) == ["N", "N"]  # 1.0 s and 1.5 s
+    assert '<rect x="104.0" y="4.8" width="2" height="9.2" class="cls-fill-V"/>' in svg  # 1.05 s: a tick

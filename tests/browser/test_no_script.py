@@ -1,0 +1,79 @@
+"""The recording page with scripts off, in a real Chromium: no control that needs a script is shown (the viewer's
+toolbar, "Show in viewer", beat numbers that plot by htmx), the viewer and the trend chart say they need JavaScript
+rather than that the browser cannot draw, and what works by links and forms still does."""
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from ..diagnostics.test_holter_pages import holter_recording  # noqa: F401  (a fixture, used by name)
+from .conftest import DESKTOP, assert_controls_labelled, log_in
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+# Controls a script drives: each does nothing where scripts are off.
+SCRIPTED = [
+    "[data-ecg-viewer] [data-act]",
+    "[data-gain]",
+    "[data-goto-sample]",
+    "[data-select-beat]",
+    "[data-ecg-viewer] [data-scale]",
+]
+
+
+def test_with_scripts_off_the_recording_page_shows_no_dead_control_and_says_the_viewer_needs_javascript(
+    browser,
+    live_server,
+    shot,
+    doctor_a,
+    holter_recording,  # noqa: F811
+):
+    context = browser.new_context(java_script_enabled=False, viewport=DESKTOP, base_url=live_server.url)
+    page = context.new_page()
+    try:
+        log_in(page, doctor_a.username)
+        page.goto(f"/recordings/{holter_recording.pk}/")
+        main = page.locator("main")
+        expect(main).to_contain_text("The ECG viewer needs JavaScript")
+        expect(main).to_contain_text("The heart-rate chart needs JavaScript")
+        assert "cannot draw" not in main.inner_text()
+        for selector in SCRIPTED:
+            assert page.locator(selector).count(), selector  # on the page, for when scripts run ...
+            for i in range(page.locator(selector).count()):
+                expect(page.locator(selector).nth(i)).to_be_hidden()  # ... and not shown without them
+        # no "25 mm/s · 10 mm/mV ·" with nothing after it
+        expect(page.locator("[data-ecg-viewer] .scale")).to_be_hidden()
+        expect(page.locator("[data-ecg-viewer] canvas.ecg")).to_be_hidden()
+        # a beat's number is still read in its row, as text
+        expect(page.locator("table.beats tbody tr").first.locator("td").first).to_have_text("1", use_inner_text=True)
+        assert_controls_labelled(page)
+        shot(page, "70-recording-page-without-scripts")
+
+        # what works by forms and links keeps working: a doctor's decision on an event, the beat filter
+        first = page.locator("ol.events > li").first
+        first.get_by_label("Note").fill("Seen on the strip")
+        first.get_by_role("button", name="Confirm").click()
+        expect(page.locator("ol.events > li .event-facts").first).to_contain_text("Confirmed")
+        page.locator("#beats-class-V").check()
+        page.get_by_role("button", name="Show beats").click()
+        page.wait_for_url(re.compile(r"beats_class=V"))
+        expect(page.locator("#beats-status")).to_contain_text("V beats 1–")
+    finally:
+        context.close()
+
+
+def test_with_scripts_on_the_viewers_controls_are_shown_and_the_beat_numbers_are_buttons(
+    page,
+    doctor_a,
+    holter_recording,  # noqa: F811
+):
+    log_in(page, doctor_a.username)
+    page.goto(f"/recordings/{holter_recording.pk}/")
+    for selector in SCRIPTED:
+        expect(page.locator(selector).first).to_be_visible()
+    expect(page.locator("main")).not_to_contain_text("needs JavaScript", use_inner_text=True)
+    expect(page.locator("table.beats tbody tr").first.locator("td").first).to_have_text(
+        "1", use_inner_text=True
+    )  # the button's alone
+    expect(page.get_by_role("button", name="Plot beat 1", exact=True)).to_be_visible()
