@@ -210,6 +210,8 @@ def summary_context(recording: ECGRecording, rhythm: dict) -> dict:
             times[key] = at(recording, extremes[key]["start"] / fs)
     longest = (rhythm.get("pauses") or {}).get("longest")
     times["duration"] = clock(rhythm.get("duration_s"))
+    # whole seconds cut, as the clock beside them cuts them (1805.6 s read "0:30:05 (1806 s)")
+    times["duration_s"] = math.floor(rhythm.get("duration_s") or 0)
     reviewed = selectors.life_threatening_reviews(recording=recording)
     alarms = (rhythm.get("vf") or []) + (rhythm.get("asystole") or [])
     # each episode links to its event in the list, where a doctor decides on it

@@ -72,7 +72,8 @@
     var live = document.getElementById(this.canvas.getAttribute("data-cursor-live") || "");
     if (!live || this.cursor === null || !this.data || !this.data.trend || !this.data.trend.minute.length) return;
     var t = this.data.trend, i = this.cursor;
-    var text = "Minute " + (i + 1) + " (from " + clock(i * 60) + "): ";
+    // the minute by its clock times: "minute 19" of a chart whose axis starts at 0 read as the one from 0:19:00
+    var text = "The minute from " + clock(i * 60) + " to " + clock((i + 1) * 60) + ": ";
     text += t.hr_mean[i] === null
       ? "no heart rate (no signal, noise or VF)."
       : Math.round(t.hr_min[i]) + " to " + Math.round(t.hr_max[i]) + " bpm" +

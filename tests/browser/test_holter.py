@@ -68,7 +68,7 @@ def test_a_doctor_reads_and_signs_off_the_holter_report_of_record_203(
     trend.focus()
     page.keyboard.press("ArrowRight")
     expect(page.locator("#trend-cursor")).to_contain_text(
-        re.compile(r"^Minute \d+ \(from \d:\d\d:\d\d\): (\d+ to \d+ bpm|no heart rate)")
+        re.compile(r"^The minute from (\d:\d\d):00 to \d:\d\d:00: (\d+ to \d+ bpm|no heart rate)")
     )
 
     # "Next event" steps through the events in the viewer, marked along the strip.

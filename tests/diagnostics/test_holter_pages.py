@@ -164,6 +164,11 @@ def test_the_report_carries_the_summary_trend_hourly_table_and_significant_strip
     assert "HR min (4 beats)" in html and "reach further than the summary's 8-beat extremes" in html
     assert "% of the time with signal, VF/VFL included</dd>" in html and "VF/VFL left out" not in html
     assert "<dt>Analysed</dt><dd>0:01:10 (70 s)</dd>" in html  # as the event list writes times
+    # the seconds cut as the clock beside them is (70.6 s had read "0:01:10 (71 s)")
+    diagnosis.rhythm["duration_s"] = 70.6
+    diagnosis.save(update_fields=["rhythm"])
+    html = client_for(client, staff_a).get(reverse("recording-detail", args=[holter_recording.pk])).content.decode()
+    assert "<dt>Analysed</dt><dd>0:01:10 (70 s)</dd>" in html
 
 
 def test_the_longest_pause_is_the_same_on_page_and_report_and_no_pause_reads_as_asystole(holter_recording):
