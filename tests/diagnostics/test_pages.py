@@ -60,6 +60,12 @@ def test_the_status_fragment_polls_while_queued_and_reloads_when_done(client, st
 def test_the_dashboard_lists_pending_and_flagged_cases(client, doctor_a, done_recording):
     page = client_for(client, doctor_a).get(reverse("dashboard")).content.decode()
     assert "Flagged MI awaiting review" in page and done_recording.patient.display_name in page
+    # the score beside its threshold, named ("0.381 / 0.274" read as a fraction)
+    diagnosis = done_recording.diagnosis
+    assert (
+        f'MI score {diagnosis.mi_score:.3f}</span> <span class="muted small">(threshold {diagnosis.mi_threshold:.3f})'
+        in page
+    )
 
 
 # --- viewer data, review page and report -------------------------------------------------
