@@ -218,3 +218,22 @@
     }
   });
 })();
+
+/* The upload form shows the fields of the kind chosen: pasted values for a beat file, the sampling rate and the
+ * lead for a signal (the paste box had stayed in view under "Continuous signal"). A field holding a value or an
+ * error stays shown whatever the kind; without script every field shows, as before. */
+(function () {
+  var kinds = document.querySelectorAll("input[type=radio][name=kind]");
+  if (!kinds.length) return;
+  var owners = { text: "beats", fs: "signal", lead: "signal" };
+  function sync() {
+    var chosen = document.querySelector("input[type=radio][name=kind]:checked");
+    Object.keys(owners).forEach(function (name) {
+      var input = kinds[0].form.elements[name], box = input && input.closest(".field");
+      if (!box) return;
+      box.hidden = chosen !== null && chosen.value !== owners[name] && !input.value && !box.classList.contains("has-error");
+    });
+  }
+  kinds.forEach(function (radio) { radio.addEventListener("change", sync); });
+  sync();
+})();
