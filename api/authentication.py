@@ -23,6 +23,9 @@ _PREFIX = re.compile(f"[0-9a-f]{{{TOKEN_PREFIX_LENGTH}}}")
 _tokens: dict[str, tuple[float, ApiToken]] = {}
 _tokens_lock = threading.Lock()
 _TOKENS_MAX = 10_000
+# prefix → when this process last forgot it (monotonic): a lookup begun before is not kept, or a request that read
+# the token just before its revocation would put it back in the cache just after, valid for API_TOKEN_CACHE_SECONDS
+_forgotten: dict[str, float] = {}
 
 
 def _token_by_prefix(prefix: str) -> tuple[ApiToken | None, ApiToken | None]:
@@ -38,6 +41,8 @@ def _token_by_prefix(prefix: str) -> tuple[ApiToken | None, ApiToken | None]:
         if token is None or not ttl:
             return token, None
         with _tokens_lock:
+            if _forgotten.get(prefix, -math.inf) >= now:  # forgotten since it was read: this request only
+                return token, None
             if len(_tokens) >= _TOKENS_MAX:
                 _tokens.clear()
             _tokens[prefix] = (now + ttl, token)
@@ -68,9 +73,13 @@ def _known_valid(prefix: str, secret: str) -> bool:
 
 
 def token_cache_forget(prefix: str) -> None:
-    """Drop a token from this process's cache (after a revocation here, so it takes effect at once)."""
+    """Drop a token from this process's cache (after a revocation here, so it takes effect at once), and keep a
+    lookup of it begun before from putting it back."""
     with _tokens_lock:
         _tokens.pop(prefix, None)
+        if len(_forgotten) >= _TOKENS_MAX:
+            _forgotten.clear()
+        _forgotten[prefix] = time.monotonic()
 
 
 def _failures_key(ip: str | None) -> str:

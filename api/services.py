@@ -73,6 +73,8 @@ def api_token_revoke(*, token: ApiToken) -> ApiToken:
         token.revoked_at = timezone.now()
         token.save(update_fields=["revoked_at"])
     token_cache_forget(token.prefix)
+    # and once it commits: a lookup until then still reads the token unrevoked
+    transaction.on_commit(lambda: token_cache_forget(token.prefix))
     return token
 
 

@@ -58,6 +58,34 @@ def test_a_revoked_token_is_401(staff_a):
     assert with_token(secret).get(URL).status_code == 401
 
 
+def test_a_token_read_just_before_its_revocation_is_not_put_back_in_the_cache(staff_a, monkeypatch, settings):
+    # A request that had read the token just before another revoked it put it back in the process's cache just
+    # after, where it stayed valid for API_TOKEN_CACHE_SECONDS in the very process that revoked it
+    from api import authentication
+    from api.models import ApiToken
+
+    settings.API_TOKEN_CACHE_SECONDS = 60
+    token, secret = api_token_create(user=staff_a)
+    real_lock = authentication._tokens_lock
+
+    class RevokedMeanwhile:  # the cache's lock, taken after the read: the revocation comes first, once
+        done = False
+
+        def __enter__(self):
+            if not RevokedMeanwhile.done:
+                RevokedMeanwhile.done = True
+                api_token_revoke(token=ApiToken.objects.get(pk=token.pk))
+            return real_lock.__enter__()
+
+        def __exit__(self, *exc):
+            return real_lock.__exit__(*exc)
+
+    monkeypatch.setattr(authentication, "_tokens_lock", RevokedMeanwhile())
+    assert with_token(secret).get(URL).status_code == 200  # read before the revocation: let in, as it was
+    monkeypatch.setattr(authentication, "_tokens_lock", real_lock)
+    assert with_token(secret).get(URL).status_code == 401
+
+
 def test_an_expired_token_is_401(staff_a):
     _token, secret = api_token_create(user=staff_a, expires_at=timezone.now() - timedelta(seconds=1))
     response = with_token(secret).get(URL)
