@@ -204,7 +204,7 @@ def summary_context(recording: ECGRecording, rhythm: dict) -> dict:
     """The stored summary with clock times added where it gives samples."""
     fs = recording.sampling_rate or 0
     extremes = rhythm.get("heart_rate", {})
-    times = {}
+    times: dict[str, str | int] = {}
     for key in ("hr_min", "hr_max"):
         if extremes.get(key) and fs:
             times[key] = at(recording, extremes[key]["start"] / fs)
