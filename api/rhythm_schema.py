@@ -49,6 +49,10 @@ class EctopySerializer(serializers.Serializer):
     isolated = serializers.IntegerField()
     couplets = serializers.IntegerField()
     runs = serializers.IntegerField(help_text="Runs of 3 beats or more")
+    fast_runs = serializers.IntegerField(
+        required=False,
+        help_text="Of the runs, those at 100 /min or faster: VT or SVT events (absent from reports stored before it)",
+    )
     longest_run = RhythmEpisodeSerializer(allow_null=True)
     fastest_run = RhythmEpisodeSerializer(allow_null=True)
 

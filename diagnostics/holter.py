@@ -200,6 +200,17 @@ def significant_events(recording: ECGRecording) -> list[dict]:
     return [{"label": label, **event_row(recording, e, vf=vf)} for label, e in picks]
 
 
+def fast_runs_phrase(ectopy: dict, name: str) -> str:
+    """How many of the runs are tachycardia, after their count ("16 runs" beside "Ventricular tachycardia (16)" in
+    the event list had left it to the reader): "" for no runs, or a report stored before the count was kept."""
+    runs, fast = ectopy.get("runs") or 0, ectopy.get("fast_runs")
+    if not runs or fast is None:
+        return ""
+    if fast == 0:
+        return " (none at 100 bpm or faster)"
+    return f" ({'all' if fast == runs else f'{fast} of them'} {name} tachycardia, at 100 bpm or faster)"
+
+
 def summary_context(recording: ECGRecording, rhythm: dict) -> dict:
     """The stored summary with clock times added where it gives samples."""
     fs = recording.sampling_rate or 0
@@ -234,6 +245,10 @@ def summary_context(recording: ECGRecording, rhythm: dict) -> dict:
         # what the AF burden is a share of, as the report was computed (stored reports keep theirs)
         "af_burden_of": burden_of(rhythm.get("af") or {}),
         "holter_times": times,
+        "holter_fast_runs": {
+            kind: fast_runs_phrase(rhythm.get(kind) or {}, name)
+            for kind, name in (("ventricular", "ventricular"), ("supraventricular", "supraventricular"))
+        },
         "longest_pause_s": seconds_cut((longest["end"] - longest["start"]) / fs) if longest and fs else None,
         "longest_pause_at": at(recording, longest["start"] / fs) if longest and fs else None,
         "holter_hours": hourly_rows(recording, rhythm),

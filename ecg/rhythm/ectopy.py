@@ -86,6 +86,8 @@ def run_summary(events: list[Event]) -> dict[str, Any]:
     return {
         "couplets": sum(1 for e in events if e.type.endswith("_couplet")),
         "runs": len(runs_),
+        # of them, those at 100 /min or faster: ventricular or supraventricular tachycardia (vt, svt events)
+        "fast_runs": sum(1 for e in runs_ if e.type in ("vt", "svt")),
         "longest_run": longest.as_dict() if longest else None,
         "fastest_run": fastest.as_dict() if fastest else None,
     }

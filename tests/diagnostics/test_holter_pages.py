@@ -8,7 +8,7 @@ import wfdb
 from django.urls import reverse
 
 from accounts.models import AuditEvent
-from diagnostics import services
+from diagnostics import holter, services
 from diagnostics.models import EventReview
 from diagnostics.signal_uploads import parse_signal_upload
 
@@ -505,3 +505,27 @@ def test_beat_letters_too_close_to_read_on_a_strip_are_ticks_not_overprinted():
     svg = paper_svg(np.zeros(3600), fs=360.0, title="t", marks=[(1.0, "N"), (1.05, "V"), (1.5, "N")])
     assert re.findall(r'class="mark cls-fill-(\w)">', svg) == ["N", "N"]  # 1.0 s and 1.5 s
     assert '<rect x="104.0" y="4.8" width="2" height="9.2" class="cls-fill-V"/>' in svg  # 1.05 s: a tick
+
+
+@pytest.mark.parametrize(
+    ("runs", "fast", "phrase"),
+    [
+        (16, 16, " (all ventricular tachycardia, at 100 bpm or faster)"),
+        (5, 2, " (2 of them ventricular tachycardia, at 100 bpm or faster)"),
+        (3, 0, " (none at 100 bpm or faster)"),
+        (0, 0, ""),
+        (4, None, ""),  # a report stored before the count was kept
+    ],
+)
+def test_the_summary_says_how_many_runs_are_tachycardia(runs, fast, phrase):
+    # "16 runs" in the summary beside "Ventricular tachycardia (16)" in the event list had left it to the reader
+    ectopy = {"runs": runs} | ({} if fast is None else {"fast_runs": fast})
+    assert holter.fast_runs_phrase(ectopy, "ventricular") == phrase
+
+
+def test_the_page_writes_the_runs_tachycardia_beside_their_count(client, staff_a, holter_recording):
+    diagnosis = holter_recording.diagnosis
+    diagnosis.rhythm["ventricular"] |= {"runs": 3, "fast_runs": 1}
+    diagnosis.save(update_fields=["rhythm"])
+    html = client_for(client, staff_a).get(reverse("recording-detail", args=[holter_recording.pk])).content.decode()
+    assert "3 runs (1 of them ventricular tachycardia, at 100 bpm or faster), bigeminy" in html

@@ -28,6 +28,9 @@ def test_it_tells_couplets_runs_and_ventricular_tachycardia_apart():
     assert events[1].start == r_peaks[10] and events[1].end == r_peaks[12]
     assert events[1].rate_bpm == pytest.approx(120.0)
     assert summary["couplets"] == 1 and summary["runs"] == 2 and summary["longest_run"]["beats"] == 7
+    assert summary["fast_runs"] == 2
+    _, slow = ectopic_events(*beats("NNNNVVVNNNN", {"V": 0.8}), FS, kind="V")  # 75 /min: a run, not tachycardia
+    assert (slow["runs"], slow["fast_runs"]) == (1, 0)
 
 
 def test_a_runs_rate_is_over_its_own_intervals_not_the_coupling_interval_before_it():
