@@ -185,6 +185,9 @@ def test_the_report_names_patient_versions_reviewer_and_decision(client, staff_a
         "<svg viewBox",
     ):
         assert text in page, text
+    # a beat file's windows drawn end to end on ECG paper had been headed "ECG", their padding read as pauses
+    assert done_recording.kind == "beats"
+    assert "<h2>Beats as given to the model</h2>" in page and "Not a continuous ECG" in page
 
 
 @pytest.mark.django_db
