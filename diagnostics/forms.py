@@ -106,7 +106,7 @@ class ReviewForm(SubmittedOnce):
         return {"decision": self.cleaned_data["decision"], "note": self.cleaned_data["note"]}
 
 
-class EventReviewForm(forms.Form):
+class EventReviewForm(ReviewForm):
     decision = forms.ChoiceField(choices=EventReview.Decision.choices)
     note = forms.CharField(required=False, max_length=4000)
 

@@ -2,6 +2,7 @@
 event list with strips, the most significant events."""
 
 import math
+import uuid
 from datetime import datetime, timedelta
 
 from django.core.paginator import Paginator
@@ -131,6 +132,7 @@ def event_row(
         "start_clock": at(recording, event.start / fs) if fs else "—",
         "duration_s": seconds_cut((event.end - event.start) / fs) if fs else None,
         "latest_review": reviews[0] if reviews else None,
+        "submission": uuid.uuid4().hex,  # its decision form's key: sent twice, one decision (views._submitted_once)
         "reviews": reviews,
         "strip": event_strip(recording, event, vf) if strip else "",
     }

@@ -1,3 +1,6 @@
+import functools
+import operator
+
 from django.conf import settings
 from django.db import models
 
@@ -214,9 +217,13 @@ class Review(models.Model):
         return self.OUTCOMES.get(self.decision, self.decision)
 
 
+IDEMPOTENCY_TARGETS = ("recording", "review", "interpretation", "event_review")  # IdempotencyRecord's foreign keys
+
+
 class IdempotencyRecord(models.Model):
     """A write seen with an idempotency key, so a retried request returns what the first one made: a recording
-    (an upload), a review or an interpretation, exactly one of them (diagnostics.services.idempotent_write)."""
+    (an upload), a review, an interpretation or an event's review, exactly one of them
+    (diagnostics.services.idempotent_write)."""
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     key = models.CharField(max_length=255)
@@ -227,16 +234,21 @@ class IdempotencyRecord(models.Model):
     interpretation = models.ForeignKey(
         "Interpretation", on_delete=models.CASCADE, null=True, blank=True, related_name="+"
     )
+    event_review = models.ForeignKey("EventReview", on_delete=models.CASCADE, null=True, blank=True, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         db_table = "api_idempotencyrecord"  # created by the API app, which held this model first
         constraints = [
             models.UniqueConstraint(fields=["user", "key"], name="idempotency_key_unique_per_user"),
-            models.CheckConstraint(
-                condition=models.Q(recording__isnull=False, review__isnull=True, interpretation__isnull=True)
-                | models.Q(recording__isnull=True, review__isnull=False, interpretation__isnull=True)
-                | models.Q(recording__isnull=True, review__isnull=True, interpretation__isnull=False),
+            models.CheckConstraint(  # exactly one target
+                condition=functools.reduce(
+                    operator.or_,
+                    (
+                        models.Q(**{f"{name}__isnull": name != target for name in IDEMPOTENCY_TARGETS})
+                        for target in IDEMPOTENCY_TARGETS
+                    ),
+                ),
                 name="idempotency_record_one_target",
             ),
         ]
@@ -302,6 +314,7 @@ class EventReview(models.Model):
         ordering = ["-created_at", "-id"]
 
     OUTCOMES: dict[str, str] = {Decision.CONFIRM: "Confirmed", Decision.REJECT: "Rejected"}  # as pages tell it
+    replayed: bool  # not stored: set by event_review_create, True when an idempotent retry returned this decision
 
     @property
     def outcome(self) -> str:

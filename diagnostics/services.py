@@ -153,8 +153,13 @@ def recording_submission_replay(*, user: User, idempotency_key: str, fingerprint
 
 
 # What an Idempotency-Key can stand for, and the field of IdempotencyRecord that names it.
-Made = TypeVar("Made", ECGRecording, Review, Interpretation)
-_IDEMPOTENCY_TARGETS: dict[type, str] = {ECGRecording: "recording", Review: "review", Interpretation: "interpretation"}
+Made = TypeVar("Made", ECGRecording, Review, Interpretation, EventReview)
+_IDEMPOTENCY_TARGETS: dict[type, str] = {
+    ECGRecording: "recording",
+    Review: "review",
+    Interpretation: "interpretation",
+    EventReview: "event_review",
+}
 
 
 def idempotency_fingerprint(*, method: str, path: str, body: object) -> str:
@@ -812,9 +817,27 @@ def _review_create(*, user: User, diagnosis: Diagnosis, decision: str, note: str
     )
 
 
-@transaction.atomic
-def event_review_create(*, user: User, event: Event, decision: str, note: str = "") -> EventReview:
-    """A doctor confirms or rejects a rhythm event; earlier decisions stay in the history."""
+def event_review_create(
+    *,
+    user: User,
+    event: Event,
+    decision: str,
+    note: str = "",
+    idempotency_key: str | None = None,
+    fingerprint: str = "",
+) -> EventReview:
+    """A doctor confirms or rejects a rhythm event; earlier decisions stay in the history. With an
+    ``idempotency_key``, a retry returns the first decision (``idempotent_write``)."""
+    return idempotent_write(
+        user=user,
+        idempotency_key=idempotency_key,
+        fingerprint=fingerprint,
+        kind=EventReview,
+        write=lambda: _event_review_create(user=user, event=event, decision=decision, note=note),
+    )
+
+
+def _event_review_create(*, user: User, event: Event, decision: str, note: str) -> EventReview:
     if not user.can_review:
         raise NotAllowed("only doctors and administrators review rhythm events")
     if event.clinic_id != user.clinic_id:

@@ -1,5 +1,6 @@
 import math
-from typing import NamedTuple
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
@@ -127,7 +128,7 @@ def recording_upload(request, patient_id: int):
             else:
                 recording = _submit_once(request, form, patient=patient, parsed=parsed, data=data, filename=filename)
                 messages.success(request, "Upload accepted; classification is queued.")
-                return redirect("recording-detail", recording_id=recording.pk)
+                return _replayed(redirect("recording-detail", recording_id=recording.pk), recording)
         else:
             status = 400
     return render(
@@ -149,19 +150,31 @@ def _submit_once(request, form, **upload) -> ECGRecording:
     back button, for another file)."""
     submission = form.submission_key()
     if submission:
-        try:
-            recording = services.recording_submit(
-                user=request.user,
-                idempotency_key=f"upload-page:{submission}",
-                fingerprint=form.submission_fingerprint(upload["patient"].pk),
-                **upload,
-            )
-        except IdempotencyKeyReused:
-            pass
-        else:
+        fingerprint = form.submission_fingerprint(upload["patient"].pk)
+        for key in _page_keys("upload-page", submission, fingerprint):
+            try:
+                recording = services.recording_submit(
+                    user=request.user, idempotency_key=key, fingerprint=fingerprint, **upload
+                )
+            except IdempotencyKeyReused:
+                continue
             if recording.status != ECGRecording.Status.FAILED:  # sending a failed upload again is a retry
                 return recording
+            break
     return services.recording_submit(user=request.user, **upload)
+
+
+def _page_keys(page: str, submission: str, fingerprint: str) -> tuple[str, str]:
+    """The idempotency keys of a page's submission: its own, then, for the page's form reused for something else
+    (by the back button), one of that submission, so that it too is made once however often it is sent."""
+    return f"{page}:{submission}", f"{page}:{submission}:{fingerprint[:16]}"
+
+
+def _replayed(response, made) -> HttpResponse:
+    """The page's answer, marked as a replay where nothing was made: audited as a view, not a second write."""
+    if getattr(made, "replayed", False):
+        response["Idempotent-Replayed"] = "true"
+    return response
 
 
 def recording_detail(request, recording_id: int):
@@ -360,14 +373,14 @@ def event_review(request, event_id: int):
         messages.error(request, "Choose confirm or reject for the event.", extra_tags=f"event-{event.pk}")
         return _refused(redirect(target))
     try:
-        services.event_review_create(user=request.user, event=event, **form.cleaned_data)
+        made = _submitted_once(request, form, services.event_review_create, page="event-page", event=event)
     except Invalid as exc:  # a VF/asystole rejection without its reason
         messages.error(request, exc.message, extra_tags=f"event-{event.pk}")
         return _refused(redirect(target))
     messages.success(
         request, f"{event.get_type_display()} {form.cleaned_data['decision']}ed.", extra_tags=f"event-{event.pk}"
     )
-    return redirect(target)
+    return _replayed(redirect(target), made)
 
 
 def recording_status(request, recording_id: int):
@@ -520,33 +533,29 @@ def review_create(request, diagnosis_id: int):
     if not form.is_valid():  # the review page again, the note kept and the error beside the decision
         recording = selectors.recording_get(user=request.user, recording_id=diagnosis.recording_id)
         return _review_page(request, recording, form, status=400)
-    _review_once(request, form, diagnosis)
+    made = _submitted_once(request, form, services.review_create, page="review-page", diagnosis=diagnosis)
     messages.success(request, "Review recorded.")
     if request.POST.get("next") == "queue":
-        return redirect("review-queue")
+        return _replayed(redirect("review-queue"), made)
     if request.POST.get("next") == "review":
-        return redirect("recording-review", recording_id=diagnosis.recording_id)
-    return redirect("recording-detail", recording_id=diagnosis.recording_id)
+        return _replayed(redirect("recording-review", recording_id=diagnosis.recording_id), made)
+    return _replayed(redirect("recording-detail", recording_id=diagnosis.recording_id), made)
 
 
-def _review_once(request, form: ReviewForm, diagnosis) -> None:
-    """The review, once for this page's submission: the form sent again (a double click, a resent page) records
-    no second review and sends no second notice; the page's form reused for another decision is a new review."""
+def _submitted_once(request, form: ReviewForm, write: Callable[..., Any], *, page: str, **target) -> Any:
+    """A doctor's decision (``write``: an MI review, an event's review), once for this page's submission: the form
+    sent again (a double click, a resent page) records no second decision and sends no second notice; the page's
+    form reused for another decision is a new one, made once too."""
+    fields = form.review()
     submission = form.submission_key()
     if submission:
-        fingerprint = ingestion.submission_fingerprint(form.review() | {"diagnosis": diagnosis.pk})
-        try:
-            services.review_create(
-                user=request.user,
-                diagnosis=diagnosis,
-                idempotency_key=f"review-page:{submission}",
-                fingerprint=fingerprint,
-                **form.review(),
-            )
-            return
-        except IdempotencyKeyReused:
-            pass
-    services.review_create(user=request.user, diagnosis=diagnosis, **form.review())
+        fingerprint = ingestion.submission_fingerprint(fields | {name: obj.pk for name, obj in target.items()})
+        for key in _page_keys(page, submission, fingerprint):
+            try:
+                return write(user=request.user, idempotency_key=key, fingerprint=fingerprint, **target, **fields)
+            except IdempotencyKeyReused:
+                continue
+    return write(user=request.user, **target, **fields)
 
 
 class BadParameter(ValueError):

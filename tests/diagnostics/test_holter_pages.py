@@ -529,3 +529,21 @@ def test_the_page_writes_the_runs_tachycardia_beside_their_count(client, staff_a
     diagnosis.save(update_fields=["rhythm"])
     html = client_for(client, staff_a).get(reverse("recording-detail", args=[holter_recording.pk])).content.decode()
     assert "3 runs (1 of them ventricular tachycardia, at 100 bpm or faster), bigeminy" in html
+
+
+def test_an_events_decision_sent_twice_is_recorded_once(client, doctor_a, holter_recording):
+    # only the browser's submit-once script had kept a double click (or a resent page) from recording it twice
+    event = holter_recording.events.get(type="vf")
+    doctor = client_for(client, doctor_a)
+    page = doctor.get(reverse("recording-detail", args=[holter_recording.pk])).content.decode()
+    form = page[page.index(f'action="{reverse("event-review", args=[event.pk])}"') :]
+    (key,) = re.findall(r'name="submission" value="([0-9a-f]{32})"', form[: form.index("</form>")])
+    url = reverse("event-review", args=[event.pk])
+    for _ in range(2):
+        assert doctor.post(url, {"decision": "confirm", "submission": key}).status_code == 302
+    assert EventReview.objects.filter(event=event).count() == 1
+    # the page's form reused, back in the browser, for another decision: a new one, once too
+    for _ in range(2):
+        assert doctor.post(url, {"decision": "reject", "note": "artefact", "submission": key}).status_code == 302
+    assert list(EventReview.objects.filter(event=event).values_list("decision", flat=True)) == ["reject", "confirm"]
+    assert AuditEvent.objects.filter(action="review", object_type="event").count() == 2

@@ -218,6 +218,12 @@ def test_the_review_form_sent_twice_records_one_review_and_reused_for_another_de
         response = client.post(url, {"decision": "confirm", "note": "ST elevation", "submission": key})
         assert response.status_code == 302
     assert Review.objects.count() == 1
-    # the same page's form, back in the browser, sent with another decision: a new review, not the first one again
-    assert client.post(url, {"decision": "reject", "note": "artefact", "submission": key}).status_code == 302
+    # the same page's form, back in the browser, sent with another decision: a new review, not the first one
+    # again, and that one too made once however often it is sent
+    for _ in range(2):
+        assert client.post(url, {"decision": "reject", "note": "artefact", "submission": key}).status_code == 302
     assert list(Review.objects.order_by("pk").values_list("decision", flat=True)) == ["confirm", "reject"]
+    # a form sent again is audited as what it is: one review each, not one per click
+    from accounts.models import AuditEvent
+
+    assert AuditEvent.objects.filter(action="review", object_type="diagnosis").count() == 2
