@@ -142,24 +142,35 @@ class LoginLockoutMiddleware:
     def __call__(self, request):
         if request.method == "POST" and request.path in LOGIN_PATHS:
             from . import audit
-            from .lockout import ADDRESS, login_refusal, one_try_at_a_time, refusal_audited, username_clean
+            from .lockout import (
+                ADDRESS,
+                BUSY_RETRY_SECONDS,
+                LoginBusy,
+                login_refusal,
+                one_try_at_a_time,
+                refusal_audited,
+                username_clean,
+            )
             from .models import AuditEvent
 
             username = username_clean(request.POST.get("username", ""))
             ip = audit.client_ip(request)
-            with one_try_at_a_time(username):
-                wait, whole_address, held = login_refusal(username=username, ip=ip)
-                if wait:
-                    if not refusal_audited(username=username, ip=ip, whole_address=whole_address):
-                        audit.record(
-                            request,
-                            AuditEvent.Action.LOCKED_OUT,
-                            username=username,
-                            object_type=ADDRESS if whole_address else "",
-                            status_code=429,
-                        )
-                    return _locked_out(request, wait)
-                response = self.get_response(request)
+            try:
+                with one_try_at_a_time(username, ip):
+                    wait, whole_address, held = login_refusal(username=username, ip=ip)
+                    if wait:
+                        if not refusal_audited(username=username, ip=ip, whole_address=whole_address):
+                            audit.record(
+                                request,
+                                AuditEvent.Action.LOCKED_OUT,
+                                username=username,
+                                object_type=ADDRESS if whole_address else "",
+                                status_code=429,
+                            )
+                        return _locked_out(request, wait)
+                    response = self.get_response(request)
+            except LoginBusy:  # one of a flood of tries at once: not checked, not counted
+                return _locked_out(request, BUSY_RETRY_SECONDS)
             # signed in (302: on, or to the second factor), or answered as a name not known here is
             return response if not held or response.status_code == 302 else _locked_out(request, held)
         return self.get_response(request)

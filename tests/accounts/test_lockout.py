@@ -274,3 +274,56 @@ def test_guesses_sent_at_once_are_counted_one_after_another(staff_a, no_delay):
     assert AuditEvent.objects.filter(action="login_failed").count() == 3
     assert AuditEvent.objects.filter(action="locked_out").count() == 1
     assert login(Client()).status_code == 429  # the right password too, until the window passes
+
+
+@pytest.mark.django_db(transaction=True)
+def test_names_sprayed_at_once_from_an_address_that_has_failed_are_counted_one_after_another(staff_a, no_delay):
+    """Many names at once from one address all passed the address's check before any failure was counted (23
+    failures where 12 lock it). Once the address has failed as often as a name may, its tries wait their turn."""
+    import threading
+
+    from django.db import connection
+    from django.test import Client
+
+    for i in range(3):  # the address has failed as often as one name may
+        login(Client(), username=f"first{i}", password="wrong")
+    start = threading.Barrier(12)
+
+    def guess(i: int) -> None:
+        try:
+            start.wait()
+            login(Client(), username=f"sprayed{i}", password="wrong")
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=guess, args=(i,)) for i in range(12)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert AuditEvent.objects.filter(action="login_failed").count() == 12  # 4 x the limit: the address locked
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_try_that_waits_its_turn_too_long_is_refused_not_left_hanging(staff_a, monkeypatch):
+    """Each try of a name waits for the one before: one of a flood that waited past LOCK_WAIT_SECONDS is a 429,
+    not a request holding a server thread for as long as the flood lasts."""
+    import hashlib
+
+    from django.db import connections
+    from django.test import Client
+
+    from accounts import lockout
+
+    monkeypatch.setattr(lockout, "LOCK_WAIT_SECONDS", 0.5)
+    holder = connections.create_connection("default")  # another request, holding the name's turn
+    try:
+        digest = hashlib.blake2b(b"login:staff_a", digest_size=8).digest()
+        with holder.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_lock(%s)", [int.from_bytes(digest, "big", signed=True)])
+        refused = login(Client(), password=PASSWORD)
+        assert refused.status_code == 429 and refused["Retry-After"] == str(lockout.BUSY_RETRY_SECONDS)
+        assert not AuditEvent.objects.filter(action__in=["login", "login_failed"]).exists()  # not checked, not counted
+    finally:
+        holder.close()
+    assert login(Client()).status_code == 302  # its turn free again
