@@ -1,7 +1,7 @@
 import sys
 
 from django.contrib import admin
-from django.db import InterfaceError, OperationalError
+from django.db import InterfaceError, OperationalError, connection
 from django.http import HttpResponse, HttpResponsePermanentRedirect, JsonResponse
 from django.shortcuts import redirect
 from django.template import loader
@@ -27,6 +27,21 @@ def healthz(request):
 
 
 DATABASE_RETRY_AFTER_SECONDS = 30
+# PostgreSQL's codes for a connection lost or refused: connection exceptions (class 08), the server shutting down
+# or starting (57P01-57P03), too many connections (53300). Other OperationalErrors (a deadlock, a statement
+# cancelled, a disk full) are failures to look into, answered 500 as before.
+_UNREACHABLE_CLASS, _UNREACHABLE_CODES = "08", {"57P01", "57P02", "57P03", "53300"}
+
+
+def _database_out_of_reach(exc: BaseException | None) -> bool:
+    """Whether ``exc`` says the database could not be reached (no code from a server: the client could not
+    connect, or a code of a connection lost), as opposed to one that answered with an error."""
+    if isinstance(exc, InterfaceError):  # the connection already closed
+        return True
+    if not isinstance(exc, OperationalError) or connection.vendor != "postgresql":
+        return False
+    code = getattr(exc.__cause__, "pgcode", None)
+    return code is None or code.startswith(_UNREACHABLE_CLASS) or code in _UNREACHABLE_CODES
 
 
 def server_error(request):
@@ -34,9 +49,8 @@ def server_error(request):
     ``error.code``, so under /api/ it is the API's JSON error; the pages keep the error page.
 
     The database out of reach (restarting, failing over, its connections used up) is no fault of the request:
-    503 with Retry-After, which clients and proxies retry, instead of a 500 (what a request had begun to
-    write is rolled back with its transaction)."""
-    if isinstance(sys.exc_info()[1], (OperationalError, InterfaceError)):
+    503 with Retry-After, which clients and proxies retry, instead of a 500."""
+    if _database_out_of_reach(sys.exc_info()[1]):
         if request.path_info.startswith("/api/"):
             message = "The service cannot reach its database just now; send the request again in a moment."
             response = JsonResponse({"error": {"code": "service_unavailable", "message": message}}, status=503)
