@@ -113,18 +113,21 @@ def _canonical(text: str) -> str | None:
 
 
 IPV6_CLIENT_PREFIX = 64
+NAT64 = ipaddress.ip_network("64:ff9b::/96")  # the well-known prefix: an IPv4 address in its last 32 bits
 
 
 def client_network(ip: str | None) -> str | None:
     """What lockouts and throttles count as one client: an IPv4 address, or the /64 an IPv6 address is in
     (the block one subscriber is given, whose addresses a host changes at will: counted apart, each one
     would start afresh)."""
-    try:
-        address = ipaddress.ip_address(ip or "")
-    except ValueError:
+    canonical = _canonical(ip or "")
+    if canonical is None:
         return ip or None  # a peer that is no address (a Unix socket's): counted as it is
+    address = ipaddress.ip_address(canonical)
     if address.version == 4:
-        return ip
+        return canonical
+    if address in NAT64:  # an IPv4 client reached through a NAT64 gateway: each is its own client
+        return str(ipaddress.IPv4Address(int(address) & 0xFFFFFFFF))
     return str(ipaddress.ip_network(f"{address}/{IPV6_CLIENT_PREFIX}", strict=False))
 
 
@@ -132,8 +135,8 @@ def from_client(ip: str | None) -> Q:
     """The audit rows of the client at ``ip`` (``client_network``): on PostgreSQL every address of an IPv6
     address's /64; elsewhere (the development SQLite database) the address itself."""
     network = client_network(ip)
-    if network is None or network == ip or connection.vendor != "postgresql":
-        return Q(ip=ip)
+    if network is None or "/" not in network or connection.vendor != "postgresql":
+        return Q(ip=ip)  # one address (an IPv4 client's, also through NAT64, as the audit trail holds it)
     return Q(ip__in_network=network)
 
 

@@ -51,7 +51,9 @@ def patient_edit(request, patient_id: int):
             form.add_error("mrn", exc.message)
         except PatientChanged as exc:
             form = _changed_meanwhile(request, exc.current)
-            return render(request, "patients/form.html", {"form": form, "patient": exc.current}, status=409)
+            # the page's heading names the patient as saved (the form holds what was typed)
+            saved = selectors.patient_get(user=request.user, patient_id=patient_id)
+            return render(request, "patients/form.html", {"form": form, "patient": saved}, status=409)
         else:
             messages.success(request, "Patient updated.")
             return redirect("patient-detail", patient_id=patient.pk)

@@ -238,6 +238,8 @@ def test_an_ipv6_client_is_its_slash_64_for_the_lockout(client, staff_a, doctor_
         ("2001:db8::1", "2001:db8::/64"),
         (None, None),
         ("unix-socket", "unix-socket"),
+        ("::ffff:198.51.100.7", "198.51.100.7"),  # however it is handed in
+        ("64:ff9b::c633:6407", "198.51.100.7"),  # through a NAT64 gateway: the IPv4 client, not the gateway's /64
     ],
 )
 def test_what_counts_as_one_client(ip, expected):

@@ -45,6 +45,9 @@ def test_with_scripts_off_the_recording_page_shows_no_dead_control_and_says_the_
         # no "25 mm/s · 10 mm/mV ·" with nothing after it
         expect(page.locator("[data-ecg-viewer] .scale")).to_be_hidden()
         expect(page.locator("[data-ecg-viewer] canvas.ecg")).to_be_hidden()
+        # the class legend stays: the key to the letters of the beat table and the strips; the viewer's keys go
+        expect(page.locator("[data-ecg-viewer] ul.legend")).to_be_visible()
+        expect(page.locator("[data-ecg-viewer] p.keys")).to_be_hidden()
         # a beat's number is still read in its row, as text
         expect(page.locator("table.beats tbody tr").first.locator("td").first).to_have_text("1", use_inner_text=True)
         assert_controls_labelled(page)

@@ -120,6 +120,7 @@ def test_a_colleagues_save_since_the_form_was_opened_is_not_undone_unseen(client
     page = refused.content.decode()
     assert "Someone else saved this patient since you opened the form" in page
     assert "given name (saved: “Changed”)" in page and 'value="1960-01-02"' in page  # theirs named, yours kept
+    assert f"<h1>Edit {patient_a.family_name}, Changed</h1>" in page  # the heading names the patient as saved
     patient_a.refresh_from_db()
     assert patient_a.given_name == "Changed" and str(patient_a.date_of_birth) != "1960-01-02"
     # sent again from the page shown, it is saved: the form now holds the version it showed
