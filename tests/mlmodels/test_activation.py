@@ -1,9 +1,10 @@
 """Two versions of one task activated at once: one ends active, neither request fails (a real PostgreSQL)."""
 
 import threading
+import time
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 
 from mlmodels.models import ModelVersion
 from mlmodels.services import model_version_activate
@@ -11,28 +12,54 @@ from mlmodels.services import model_version_activate
 from ..conftest import model_version_from
 
 
+def _waiting_on_a_lock(timeout: float = 20.0) -> bool:
+    """Whether another connection of this database comes to wait on a lock within ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    with connection.cursor() as cursor:
+        while time.monotonic() < deadline:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND pid <> pg_backend_pid() AND wait_event_type = 'Lock'"
+            )
+            if cursor.fetchone()[0]:
+                return True
+            time.sleep(0.05)
+    return False
+
+
 @pytest.mark.django_db(transaction=True)
-def test_two_versions_of_one_task_activated_at_once_leave_one_active_and_no_error(tiny_model_dir):
+def test_a_version_activated_while_another_activation_commits_becomes_the_active_one(tiny_model_dir):
+    # The second activation, begun while the first had not committed, had locked only the row active when it began:
+    # once the first committed, it activated its own beside the first's and the one-active index refused it (a 500)
     path = tiny_model_dir / "heartbeat.keras"
     model_version_from(path, task="heartbeat", version="first")
-    rivals = [model_version_from(path, task="heartbeat", version=v, active=False) for v in ("second", "third")]
+    second, third = (model_version_from(path, task="heartbeat", version=v, active=False) for v in ("second", "third"))
+    first_done, commit = threading.Event(), threading.Event()
     errors: list[BaseException] = []
-    for _ in range(8):  # the race was lost in most rounds: the unique index refused the second activation (a 500)
-        start = threading.Barrier(len(rivals))
 
-        def activate(mv):
-            try:
-                start.wait()
+    def activate(mv, *, hold: bool) -> None:
+        try:
+            with transaction.atomic():
                 model_version_activate(model_version=mv)
-            except BaseException as exc:  # noqa: BLE001 - collected and asserted below
-                errors.append(exc)
-            finally:
-                connection.close()
+                if hold:  # activated, not yet committed
+                    first_done.set()
+                    assert commit.wait(30)
+        except BaseException as exc:  # noqa: BLE001 - collected and asserted below
+            errors.append(exc)
+        finally:
+            first_done.set()
+            connection.close()
 
-        threads = [threading.Thread(target=activate, args=(mv,)) for mv in rivals]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        assert errors == []
-        assert ModelVersion.objects.filter(task="heartbeat", is_active=True).count() == 1
+    first = threading.Thread(target=activate, args=(second,), kwargs={"hold": True})
+    first.start()
+    assert first_done.wait(30)
+    later = threading.Thread(target=activate, args=(third,), kwargs={"hold": False})
+    later.start()
+    assert _waiting_on_a_lock()  # the second activation waits for the first ...
+    commit.set()  # ... which commits
+    first.join()
+    later.join()
+    assert errors == []
+    assert list(ModelVersion.objects.filter(task="heartbeat", is_active=True).values_list("version", flat=True)) == [
+        "third"
+    ]
