@@ -65,6 +65,9 @@ def test_the_same_upload_sent_twice_from_one_page_makes_one_recording(client, po
     # the same page's form sent with another file (back, choose another) is another recording
     other = _file(post, "beats.csv", beat_csv(13), submission=submission)
     assert other.status_code == 302 and ECGRecording.objects.count() == 2
+    # ... and that one sent twice too is one recording (it had been a new one each time)
+    assert _file(post, "beats.csv", beat_csv(13), submission=submission)["Location"] == other["Location"]
+    assert ECGRecording.objects.count() == 2
     # a page shown again gets another submission; without one (an old page) each upload is new
     assert submission not in client.get(reverse("recording-upload", args=[patient_a.pk])).content.decode()
     _file(post, "beats.csv", beat_csv(12))
