@@ -341,7 +341,7 @@ def test_the_report_says_it_is_preliminary_until_signed_then_carries_the_signatu
     when = timezone.localtime(signed.created_at).strftime("%Y-%m-%d %H:%M")
     assert "Electronically signed by <strong>doctor_a</strong> on <time" in report and when in report
     # near the top: before the ECG strip and the class counts
-    assert report.index("<h2>Interpretation</h2>") < report.index("<h2>ECG</h2>")
+    assert report.index("<h2>Interpretation</h2>") < report.index("<h2>Beats as given to the model</h2>")  # (beats)
     assert "amends" not in report
 
 
