@@ -46,6 +46,7 @@ def wait_phrase(wait: int) -> str:
 
 LOCK_WAIT_SECONDS = 10  # a try waiting its turn longer than this is one of a flood: refused (LoginBusy)
 BUSY_RETRY_SECONDS = 5
+LOCK_NOT_AVAILABLE = "55P03"  # PostgreSQL's code for a lock not had within lock_timeout
 
 
 class LoginBusy(Exception):
@@ -72,21 +73,21 @@ def one_try_at_a_time(username: str, ip: str | None) -> Iterator[None]:
                 keys.append(f"login-address:{client_network(ip)}")
             if username:
                 keys.append(f"login:{username}")
-            with connection.cursor() as cursor:
-                for key in keys:
+            if keys:
+                with connection.cursor() as cursor:
                     cursor.execute(f"SET LOCAL lock_timeout = '{int(LOCK_WAIT_SECONDS * 1000)}ms'")
-                    digest = hashlib.blake2b(key.encode(), digest_size=8).digest()
-                    try:
-                        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [int.from_bytes(digest, "big", signed=True)])
-                    except OperationalError as exc:
-                        if getattr(exc.__cause__, "pgcode", None) == LOCK_NOT_AVAILABLE:
-                            raise LoginBusy() from None
-                        raise
-                cursor.execute("SET LOCAL lock_timeout = DEFAULT")
+                    for key in keys:
+                        digest = hashlib.blake2b(key.encode(), digest_size=8).digest()
+                        try:
+                            cursor.execute(
+                                "SELECT pg_advisory_xact_lock(%s)", [int.from_bytes(digest, "big", signed=True)]
+                            )
+                        except OperationalError as exc:
+                            if getattr(exc.__cause__, "pgcode", None) == LOCK_NOT_AVAILABLE:
+                                raise LoginBusy() from None
+                            raise
+                    cursor.execute("SET LOCAL lock_timeout = DEFAULT")  # the login's own statements as before
         yield
-
-
-LOCK_NOT_AVAILABLE = "55P03"
 
 
 def _failures(since):
