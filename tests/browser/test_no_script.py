@@ -80,3 +80,39 @@ def test_with_scripts_on_the_viewers_controls_are_shown_and_the_beat_numbers_are
         "1", use_inner_text=True
     )  # the button's alone
     expect(page.get_by_role("button", name="Plot beat 1", exact=True)).to_be_visible()
+
+
+def test_with_scripts_off_a_pending_recordings_page_reloads_itself_until_the_analysis_ends(
+    browser, live_server, doctor_a, patient_a
+):
+    """The status updates itself by htmx; without scripts the page says it reloads and does, until the result is
+    there (a clinic's locked-down browser had shown "Queued" until someone pressed reload)."""
+    from diagnostics.models import ECGRecording
+
+    recording = ECGRecording.objects.create(
+        clinic=patient_a.clinic,
+        patient=patient_a,
+        uploaded_by=doctor_a,
+        file="recordings/pending.csv",
+        original_filename="pending.csv",
+        input_format="csv",
+        kind="signal",
+        sha256="0" * 64,
+        status="processing",
+    )
+    context = browser.new_context(java_script_enabled=False, viewport=DESKTOP, base_url=live_server.url)
+    page = context.new_page()
+    try:
+        log_in(page, doctor_a.username)
+        page.goto(f"/recordings/{recording.pk}/")
+        # (Playwright's text matching leaves <noscript> out, so the notice is looked at as itself)
+        notice = page.locator("#status noscript span")
+        expect(notice).to_be_visible()
+        expect(notice).to_have_text("This page reloads itself every 10 s until the analysis ends.")
+        ECGRecording.objects.filter(pk=recording.pk).update(status="failed", error_message="The file held no signal.")
+        # the page reloads on its own: nothing here navigates
+        expect(page.locator("#status")).to_contain_text("The file held no signal.", timeout=20_000)
+        expect(notice).to_have_count(0)
+        assert page.locator('meta[http-equiv="refresh"]').count() == 0  # a finished recording's page stays put
+    finally:
+        context.close()
