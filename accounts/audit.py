@@ -228,7 +228,7 @@ def _route_event(request, response, *, status_code: int | None = None) -> dict |
     user = getattr(request, "user", None)
     if match is None or user is None or not user.is_authenticated or status_code is None:
         return None
-    api = request.path.startswith("/api/")
+    api = request.path_info.startswith("/api/")
     channel = ("token" if request.META.get("HTTP_AUTHORIZATION", "").startswith("Token ") else "api") if api else "web"
     route = AUDITED_ROUTES.get(match.view_name)
     # a signed-in user refused a clinical record (another clinic's id, a role's limit): what a security

@@ -148,7 +148,9 @@ def _name_wait(failures, username: str, ip: str | None, now, window: int, limit:
         return wait
     account = failures.filter(username=username).aggregate(n=Count("id"), last=Max("created_at"))
     if account["n"] >= 4 * limit and not _known_address(username, ip, now):
-        return max(1, _wait(account["n"] - 4 * limit, account["last"], now))
+        # slowed, not barred: the wait doubles with each failure past the bound and is over once it has passed (a
+        # standing refusal let a few guesses a window keep the user out of every new address, told to retry in 1 s)
+        return _wait(account["n"] - 4 * limit, account["last"], now)
     return 0
 
 

@@ -92,7 +92,7 @@ class IdleTimeoutMiddleware:
             last = request.session.get("last_activity", now)
             if now - last > settings.ECG_IDLE_TIMEOUT_SECONDS:
                 logout(request)
-                if request.path.startswith("/api/"):
+                if request.path_info.startswith("/api/"):
                     # DRF's session authentication now finds no user: a token still works, the idle session does not.
                     return self.get_response(request)
                 minutes = max(1, round(settings.ECG_IDLE_TIMEOUT_SECONDS / 60))
@@ -140,7 +140,7 @@ class LoginLockoutMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        if request.method == "POST" and request.path in LOGIN_PATHS:
+        if request.method == "POST" and request.path_info in LOGIN_PATHS:
             from . import audit
             from .lockout import (
                 ADDRESS,

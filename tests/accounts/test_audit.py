@@ -188,3 +188,12 @@ def test_a_dashboard_visit_is_audited_but_not_its_polls(client, staff_a):
     client.get("/")
     client.get("/", HTTP_HX_REQUEST="true")
     assert events(object_type="dashboard")[before:] == [("view", "dashboard", "", "staff_a")]
+
+
+def test_a_token_call_under_a_path_prefix_is_audited_as_the_api(client, staff_a):
+    from api.services import api_token_create
+
+    token = api_token_create(user=staff_a)[1]
+    response = client.get("/api/v1/patients", HTTP_AUTHORIZATION=f"Token {token}", SCRIPT_NAME="/ecg")
+    assert response.status_code == 200
+    assert AuditEvent.objects.filter(action="view").values_list("channel", flat=True).last() == "token"

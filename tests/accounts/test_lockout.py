@@ -67,11 +67,20 @@ def test_each_failure_doubles_the_wait_before_the_next_try_from_that_address(cli
 def test_a_guess_from_many_addresses_slows_new_addresses_but_not_the_users_own(client, staff_a, no_delay):
     from django.test import Client
 
+    no_delay.ECG_LOCKOUT_DELAY_SECONDS = 1
     assert login(Client(), ip=USER_HOME).status_code == 302  # the user logged in from here before
     for i in range(12):  # 4 × the per-address limit, one failure from each of many addresses
-        login(Client(), password="wrong", ip=f"192.0.2.{i + 1}")
-    assert login(Client(), ip="192.0.2.200").status_code == 429
+        assert login(Client(), password="wrong", ip=f"192.0.2.{i + 1}").status_code == 200
+    assert login(Client(), password="wrong", ip="192.0.2.13").status_code == 429  # 1 s after the 12th
+    time.sleep(1.1)
+    assert login(Client(), password="wrong", ip="192.0.2.13").status_code == 200  # checked: a guess slowed
+    refused = login(Client(), ip="192.0.2.200")
+    assert refused.status_code == 429 and refused["Retry-After"] in {"1", "2"}  # 2 s after the 13th failure
     assert login(Client(), ip=USER_HOME).status_code == 302
+    time.sleep(2.1)
+    # slowed, not barred: once the wait has passed a new address is let in (a standing refusal had kept the user
+    # out of every new address for as long as a few guesses a window came in, each told to retry in 1 s)
+    assert login(Client(), ip="192.0.2.201").status_code == 302
 
 
 def test_an_address_failing_for_many_names_is_locked_whole(client, staff_a, doctor_a, no_delay):
@@ -329,3 +338,17 @@ def test_a_try_that_waits_its_turn_too_long_is_refused_not_left_hanging(staff_a,
     finally:
         holder.close()
     assert login(Client()).status_code == 302  # its turn free again
+
+
+def test_the_lockout_holds_where_the_site_is_served_under_a_path(client, staff_a, no_delay):
+    """Served under a prefix (SCRIPT_NAME, `SITE_URL` with a path) the login's path is `/ecg/accounts/login/`: the
+    lockout compared that against its own paths and checked nothing (a review guessed 30 times, then got in)."""
+    for _ in range(3):
+        response = client.post(
+            reverse("login"), {"username": "staff_a", "password": "wrong"}, REMOTE_ADDR=ATTACKER, SCRIPT_NAME="/ecg"
+        )
+        assert response.status_code == 200
+    response = client.post(
+        reverse("login"), {"username": "staff_a", "password": PASSWORD}, REMOTE_ADDR=ATTACKER, SCRIPT_NAME="/ecg"
+    )
+    assert response.status_code == 429
