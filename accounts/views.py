@@ -5,7 +5,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import reverse_lazy
 
 from . import audit
-from .lockout import login_wait_seconds, wait_phrase
+from .lockout import BUSY_RETRY_SECONDS, LoginBusy, login_wait_seconds, one_try_at_a_time, wait_phrase
 from .models import AuditEvent
 
 
@@ -17,15 +17,22 @@ class PasswordChange(auth_views.PasswordChangeView):
     success_url = reverse_lazy("password-change-done")
 
     def post(self, request, *args, **kwargs):
-        wait = login_wait_seconds(username=request.user.username, ip=audit.client_ip(request))
-        if wait:
-            form = self.get_form()
-            message = f"Too many wrong passwords. Try again in {wait_phrase(wait)}."
-            response = self.render_to_response(self.get_context_data(form=form, lockout_message=message))
-            response.status_code = 429
-            response["Retry-After"] = str(wait)
-            return response
-        return super().post(request, *args, **kwargs)
+        username, ip = request.user.username, audit.client_ip(request)
+        try:
+            # one check at a time, as the login's: sent at once, 8 tries had all passed the wait before any wrong one
+            # was counted (7 guesses where 2 are let through, and the right one among them changed the password)
+            with one_try_at_a_time(username, ip):
+                wait = login_wait_seconds(username=username, ip=ip)
+                if not wait:
+                    return super().post(request, *args, **kwargs)
+        except LoginBusy:
+            wait = BUSY_RETRY_SECONDS
+        form = self.get_form()
+        message = f"Too many wrong passwords. Try again in {wait_phrase(wait)}."
+        response = self.render_to_response(self.get_context_data(form=form, lockout_message=message))
+        response.status_code = 429
+        response["Retry-After"] = str(wait)
+        return response
 
     def form_invalid(self, form):
         if "old_password" in form.errors:
