@@ -217,12 +217,13 @@ class Review(models.Model):
         return self.OUTCOMES.get(self.decision, self.decision)
 
 
-IDEMPOTENCY_TARGETS = ("recording", "review", "interpretation", "event_review")  # IdempotencyRecord's foreign keys
+# IdempotencyRecord's foreign keys
+IDEMPOTENCY_TARGETS = ("recording", "review", "interpretation", "event_review", "recording_move")
 
 
 class IdempotencyRecord(models.Model):
     """A write seen with an idempotency key, so a retried request returns what the first one made: a recording
-    (an upload), a review, an interpretation or an event's review, exactly one of them
+    (an upload), a review, an interpretation, an event's review or a recording's move, exactly one of them
     (diagnostics.services.idempotent_write)."""
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
@@ -235,6 +236,9 @@ class IdempotencyRecord(models.Model):
         "Interpretation", on_delete=models.CASCADE, null=True, blank=True, related_name="+"
     )
     event_review = models.ForeignKey("EventReview", on_delete=models.CASCADE, null=True, blank=True, related_name="+")
+    recording_move = models.ForeignKey(
+        "RecordingMove", on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -364,3 +368,42 @@ class Interpretation(models.Model):
 
     def delete(self, *args, **kwargs):
         raise PermissionError("interpretations are append-only")
+
+
+class RecordingMove(models.Model):
+    """A recording filed under the wrong patient, moved to the right one (diagnostics.services.recording_move).
+    Append-only: the rows are the history of whose record the recording was, and on PostgreSQL a trigger refuses
+    to change or remove one."""
+
+    REASON_MAX_LENGTH = 500
+
+    recording = models.ForeignKey(ECGRecording, on_delete=models.PROTECT, related_name="moves")
+    clinic = models.ForeignKey("accounts.Clinic", on_delete=models.PROTECT, related_name="+")
+    from_patient = models.ForeignKey("patients.Patient", on_delete=models.PROTECT, related_name="+")
+    to_patient = models.ForeignKey("patients.Patient", on_delete=models.PROTECT, related_name="+")
+    moved_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    reason = models.CharField(max_length=REASON_MAX_LENGTH)
+    created_at = models.DateTimeField(auto_now_add=True)
+    replayed: bool  # not stored: set by recording_move, True when an idempotent retry returned this move
+
+    class Meta:
+        # in the order made: the id is assigned under the recording's lock, so one move's to_patient is the next
+        # one's from_patient (created_at comes from the clock of the web host that moved it)
+        ordering = ["id"]
+        indexes = [models.Index(fields=["recording", "id"])]
+        constraints = [
+            models.CheckConstraint(
+                condition=~models.Q(from_patient=models.F("to_patient")), name="recording_move_to_another_patient"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Move {self.pk} of recording {self.recording_id}"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise PermissionError("recording moves are append-only: move the recording again instead")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise PermissionError("recording moves are append-only")

@@ -29,6 +29,7 @@ from ecgsite.errors import (
     IdempotencyKeyReused,
     Invalid,
     NotAllowed,
+    NotFound,
     ReviewRefused,
     StorageUnavailable,
     UploadRefused,
@@ -38,7 +39,17 @@ from mlmodels.selectors import active_model_versions
 from patients.models import Patient
 
 from . import ingestion
-from .models import Beat, Diagnosis, ECGRecording, Event, EventReview, IdempotencyRecord, Interpretation, Review
+from .models import (
+    Beat,
+    Diagnosis,
+    ECGRecording,
+    Event,
+    EventReview,
+    IdempotencyRecord,
+    Interpretation,
+    RecordingMove,
+    Review,
+)
 
 logger = logging.getLogger(__name__)
 PROGRESS_CHUNK = 4096
@@ -153,12 +164,13 @@ def recording_submission_replay(*, user: User, idempotency_key: str, fingerprint
 
 
 # What an Idempotency-Key can stand for, and the field of IdempotencyRecord that names it.
-Made = TypeVar("Made", ECGRecording, Review, Interpretation, EventReview)
+Made = TypeVar("Made", ECGRecording, Review, Interpretation, EventReview, RecordingMove)
 _IDEMPOTENCY_TARGETS: dict[type, str] = {
     ECGRecording: "recording",
     Review: "review",
     Interpretation: "interpretation",
     EventReview: "event_review",
+    RecordingMove: "recording_move",
 }
 
 
@@ -928,13 +940,18 @@ def interpretation_sign(
 def interpretation_reason_clean(reason: str) -> str:
     """An amendment's reason as kept: one line (line breaks as spaces), stripped; Invalid (field ``reason``) when
     blank, longer than REASON_MAX_LENGTH or holding a control character."""
-    reason = " ".join(reason.split())  # line breaks, tabs and runs of spaces as one space
+    return _reason_clean(
+        reason, blank="Say why the interpretation is amended: the reason is kept with the amendment.", then="sign"
+    )
+
+
+def _reason_clean(reason: str, *, blank: str, then: str) -> str:
+    """A reason kept with a write: one line (line breaks, tabs and runs of spaces as one space), stripped; Invalid
+    (field ``reason``) saying ``blank`` when it is blank, or that it is too long or holds a control character (to
+    remove before trying to ``then`` again)."""
+    reason = " ".join(reason.split())
     if not reason:
-        raise Invalid(
-            "Say why the interpretation is amended: the reason is kept with the amendment.",
-            field="reason",
-            code="validation_error",
-        )
+        raise Invalid(blank, field="reason", code="validation_error")
     if len(reason) > REASON_MAX_LENGTH:
         raise Invalid(
             f"The reason is {len(reason):,} characters long; at most {REASON_MAX_LENGTH} are allowed.",
@@ -944,7 +961,7 @@ def interpretation_reason_clean(reason: str) -> str:
     bad = next((c for c in reason if unicodedata.category(c) == "Cc"), None)
     if bad is not None:
         raise Invalid(
-            f"The reason holds a control character (U+{ord(bad):04X}): remove it and sign again.",
+            f"The reason holds a control character (U+{ord(bad):04X}): remove it and {then} again.",
             field="reason",
             code="validation_error",
         )
@@ -1009,4 +1026,84 @@ def _interpretation_sign(
         reason=reason,
         undecided_at_signing=undecided,
         amends=current,
+    )
+
+
+@transaction.atomic
+def recording_move(
+    *,
+    recording: ECGRecording,
+    patient: Patient,
+    by: User,
+    reason: str,
+    seen_patient_id: int | None = None,
+    idempotency_key: str | None = None,
+    fingerprint: str = "",
+) -> RecordingMove:
+    """File a recording filed under the wrong patient under ``patient``, the right one, saying why; the move is
+    kept (RecordingMove) and every part of the recording (its results, reviews, interpretations, FHIR report)
+    follows it. Only doctors and administrators of the recording's clinic, only to a patient of that clinic (one of
+    another clinic is not found, as an unknown one), only to another patient than the one it is under. A recording
+    still queued or processing is moved too: the worker never writes the patient. With ``seen_patient_id`` (the
+    patient the page showed it under) a recording moved by someone else since is refused (Conflict), not moved on
+    from a patient the doctor did not see. With an ``idempotency_key``, a retry returns the first move
+    (``idempotent_write``)."""
+    return idempotent_write(
+        user=by,
+        idempotency_key=idempotency_key,
+        fingerprint=fingerprint,
+        kind=RecordingMove,
+        write=lambda: _recording_move(
+            recording=recording, patient=patient, by=by, reason=reason, seen_patient_id=seen_patient_id
+        ),
+    )
+
+
+def _recording_move(
+    *, recording: ECGRecording, patient: Patient, by: User, reason: str, seen_patient_id: int | None
+) -> RecordingMove:
+    if not (by.is_active and by.can_review):
+        raise NotAllowed("Only doctors and administrators move a recording to another patient.")
+    if by.clinic_id is None or recording.clinic_id != by.clinic_id:
+        raise NotFound("No such recording in your clinic.", field="recording")
+    if patient.clinic_id != recording.clinic_id:
+        # said as of a patient that does not exist: another clinic's patients are not to be found from here
+        raise NotFound(f"No patient {patient.pk} in your clinic.", field="patient")
+    reason = _reason_clean(
+        reason, blank="Say why the recording is moved: the reason is kept with the move.", then="move it"
+    )
+    # Locked while moving: two moves at once are made one after the other, each from where the other left it. The
+    # recording alone (no join): a row locked through a join to its patient is not found again once a move
+    # waited for changes the patient.
+    locked = ECGRecording.objects.select_for_update().get(pk=recording.pk)
+    current = locked.patient
+    if seen_patient_id is not None and current.pk != seen_patient_id:
+        last = locked.moves.select_related("moved_by").order_by("-id").first()
+        since = (
+            f" by {last.moved_by.display_name} at {timezone.localtime(last.created_at):%Y-%m-%d %H:%M %Z}"
+            if last is not None
+            else ""
+        )
+        raise Conflict(
+            f"This recording was moved to {current.display_name} (MRN {current.mrn}){since} since you opened the "
+            "form: look at it again before moving it.",
+            code="recording_moved",
+        )
+    if current.pk == patient.pk:
+        raise Invalid(
+            f"The recording is already filed under {current.display_name} (MRN {current.mrn}): choose the patient "
+            "it belongs to.",
+            field="patient",
+            code="validation_error",
+        )
+    locked.patient = patient
+    locked.save(update_fields=["patient"])
+    recording.patient = patient  # the caller's copy reads as stored
+    return RecordingMove.objects.create(
+        recording=locked,
+        clinic_id=locked.clinic_id,
+        from_patient=current,
+        to_patient=patient,
+        moved_by=by,
+        reason=reason,
     )
