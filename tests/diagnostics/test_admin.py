@@ -94,3 +94,34 @@ def test_each_view_of_interpretations_in_the_admin_is_audited(client, admin_a, s
         (AuditEvent.Action.VIEW, "", admin_a.pk),
         (AuditEvent.Action.VIEW, str(signed["a2"].pk), admin_a.pk),
     ]
+
+
+MOVES = reverse("admin:diagnostics_recordingmove_changelist")
+
+
+@pytest.fixture
+def moved(clinic_a, clinic_b, staff_a, doctor_a, staff_b, active_models) -> dict:
+    """A recording of clinic A and one of clinic B, each moved to another patient of its clinic."""
+    from ..factories import PatientFactory
+
+    doctor_b = UserFactory(username="doctor_b", clinic=clinic_b, role=User.Role.DOCTOR)
+    (first,) = done_recordings(1, clinic=clinic_a, staff=staff_a, doctor=doctor_a, models=active_models)
+    (other,) = done_recordings(1, clinic=clinic_b, staff=staff_b, doctor=doctor_b, models=active_models)
+    move = services.recording_move
+    return {
+        "a": move(recording=first, patient=PatientFactory(clinic=clinic_a), by=doctor_a, reason="Wrong patient A."),
+        "b": move(recording=other, patient=PatientFactory(clinic=clinic_b), by=doctor_b, reason="Wrong patient B."),
+    }
+
+
+def test_a_clinics_administrator_lists_their_clinics_moves_read_only_and_each_view_is_audited(client, admin_a, moved):
+    client_for(client, admin_a)
+    response = client.get(MOVES)
+    assert response.status_code == 200 and listed(response) == {moved["a"].pk}
+    assert "Wrong patient A." in response.content.decode() and "Wrong patient B." not in response.content.decode()
+    detail = client.get(reverse("admin:diagnostics_recordingmove_change", args=[moved["a"].pk]))
+    assert detail.status_code == 200 and 'name="_save"' not in detail.content.decode()
+    assert client.get(reverse("admin:diagnostics_recordingmove_add")).status_code == 403
+    assert client.get(reverse("admin:diagnostics_recordingmove_delete", args=[moved["a"].pk])).status_code == 403
+    rows = AuditEvent.objects.filter(object_type="recording_move", channel="admin").order_by("id")
+    assert [(row.action, row.object_id) for row in rows] == [("view", ""), ("view", str(moved["a"].pk))]
