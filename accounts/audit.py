@@ -48,6 +48,8 @@ AUDITED_ROUTES: dict[str, tuple[str, str | None, str]] = {
     "api:recording-beats": ("recording", "pk", A.VIEW),
     "api:recording-events": ("recording", "pk", A.VIEW),
     "api:recording-interpretations": ("recording", "pk", A.REVIEW),  # GET: a view; POST: a signing
+    "api:recording-moves": ("recording", "pk", A.VIEW),
+    "api:recording-move": ("recording", "pk", A.UPDATE),  # filed under another patient
     "api:recording-fhir": ("recording", "pk", A.EXPORT),
     "api:recording-export": ("recording", "pk", A.EXPORT),
     "api:diagnosis-list": ("diagnosis", None, A.VIEW),

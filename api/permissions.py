@@ -21,6 +21,10 @@ class CanSignOrReadOnly(CanReviewOrReadOnly):
     message = "Only doctors and administrators sign interpretations."
 
 
+class CanMoveOrReadOnly(CanReviewOrReadOnly):
+    message = "Only doctors and administrators move a recording to another patient."
+
+
 class IsAdminOrReadOnly(BasePermission):
     message = (
         "Only the installation's administrators (superusers) create or activate model versions: "

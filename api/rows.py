@@ -246,6 +246,7 @@ def recording_rows(
                     "events": f"{link}/events",
                     "fhir": f"{link}/fhir",
                     "interpretations": f"{link}/interpretations",
+                    "moves": f"{link}/moves",
                     "export": f"{link}/export.csv",
                 },
             }
@@ -318,6 +319,7 @@ RECORDING_JSON = (
                         ("events", _sql_link("/events")),
                         ("fhir", _sql_link("/fhir")),
                         ("interpretations", _sql_link("/interpretations")),
+                        ("moves", _sql_link("/moves")),
                         ("export", _sql_link("/export.csv")),
                     ]
                 ),

@@ -74,7 +74,7 @@ IDEMPOTENCY_KEY = OpenApiParameter(
     required=False,
     description=(
         "Up to 255 printable ASCII characters chosen by the client, e.g. a UUID, so a retry is safe: the same key "
-        "with the same request returns the first answer (201, `Idempotent-Replayed: true`) and makes nothing; "
+        "with the same request returns the first answer (its status, `Idempotent-Replayed: true`) and makes nothing; "
         "with another request (another body or endpoint) it is 409 `idempotency_key_reused`. A refused request "
         "leaves the key unused; a key is remembered for the installation's API_IDEMPOTENCY_KEY_HOURS (24 by "
         "default)."
@@ -144,6 +144,8 @@ class ApiAutoSchema(AutoSchema):
         )
         if status_code == "200" and self.method == "GET":
             names = ("Content-Disposition",) if self._streams_csv() else ("ETag", "Cache-Control")
+        elif status_code == "200" and self.method == "POST" and self._takes_idempotency_key():
+            names = ("Idempotent-Replayed",)  # a write that answers with what it changed (a recording's move)
         elif status_code == "200" and self.method in ("PUT", "PATCH"):
             names = ("ETag",)  # the changed resource's, as a read would give it (ApiViewSet.finalize_response)
         elif status_code == "201":

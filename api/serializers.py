@@ -4,7 +4,16 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from diagnostics.ingestion import sampling_rate_valid
-from diagnostics.models import Beat, Diagnosis, ECGRecording, Event, EventReview, Interpretation, Review
+from diagnostics.models import (
+    Beat,
+    Diagnosis,
+    ECGRecording,
+    Event,
+    EventReview,
+    Interpretation,
+    RecordingMove,
+    Review,
+)
 from ecg.clock import data_seconds
 from ecg.constants import AAMI_CLASSES
 from ecg.io.readers import MAX_FS, MIN_FS
@@ -387,11 +396,45 @@ class InterpretationCreateSerializer(StrictFields, serializers.Serializer):
     )
 
 
+class RecordingMoveSerializer(serializers.ModelSerializer):
+    moved_by = serializers.SerializerMethodField()
+    moved_at = serializers.DateTimeField(source="created_at", read_only=True)
+
+    class Meta:
+        model = RecordingMove
+        fields = ["id", "recording", "from_patient", "to_patient", "moved_by", "reason", "moved_at"]
+        read_only_fields = fields
+        extra_kwargs = {
+            "from_patient": {"help_text": "The patient the recording was filed under until this move."},
+            "to_patient": {"help_text": "The patient it was moved to."},
+            "reason": {"help_text": "Why it was moved, as the doctor said it."},
+        }
+
+    @extend_schema_field(SignerSerializer)
+    def get_moved_by(self, obj: RecordingMove) -> dict:
+        return {"id": obj.moved_by_id, "name": obj.moved_by.display_name}
+
+
+class RecordingMoveCreateSerializer(StrictFields, serializers.Serializer):
+    patient = ObjectId(help_text="The patient of the clinic the recording belongs to (404 `not_found` for another).")
+    reason = Text(
+        allow_blank=True,  # refused by the service, with its own message, as on the page
+        trim_whitespace=False,
+        help_text="Why the recording is moved: one line, at most 500 characters once stripped; not blank.",
+    )
+    from_patient = ObjectId(
+        required=False,
+        help_text="The patient the client read the recording under: when it has been moved since, 409 "
+        "`recording_moved`, so it is not moved on from a patient the client did not see. Left out: not checked.",
+    )
+
+
 # --- recordings ----------------------------------------------------------------------------
 
 
-# Where a recording's parts are (its links; export: the CSV of beats and events)
-RECORDING_LINKS = ("self", "beats", "events", "fhir", "interpretations", "export")
+# Where a recording's parts are (its links; export: the CSV of beats and events; moves: the patients it was filed
+# under before)
+RECORDING_LINKS = ("self", "beats", "events", "fhir", "interpretations", "moves", "export")
 
 
 class RecordingSerializer(serializers.ModelSerializer):
@@ -470,6 +513,7 @@ class RecordingSerializer(serializers.ModelSerializer):
             "events": absolute_url(request, reverse("api:recording-events", args=[obj.pk])),
             "fhir": absolute_url(request, reverse("api:recording-fhir", args=[obj.pk])),
             "interpretations": absolute_url(request, reverse("api:recording-interpretations", args=[obj.pk])),
+            "moves": absolute_url(request, reverse("api:recording-moves", args=[obj.pk])),
             "export": absolute_url(request, reverse("api:recording-export", args=[obj.pk])),
         }
 

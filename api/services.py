@@ -93,7 +93,8 @@ def api_token_touch(*, token: ApiToken, min_interval_seconds: int = 60) -> None:
 def webhook_deliveries_create(
     *, tokens, event: str = "diagnosis.created", diagnosis=None, recording=None, detail: dict | None = None
 ) -> list[WebhookDelivery]:
-    """Log a notice of ``event`` on ``diagnosis`` (or, for ``recording.failed``, on ``recording``) for each
+    """Log a notice of ``event`` on ``diagnosis`` (or, for ``recording.failed`` and ``recording.moved``, on
+    ``recording``) for each
     token, with ``detail`` for its body (`api.webhooks.payload`), and send them once the transaction commits."""
     subject = diagnosis if diagnosis is not None else recording
     if subject is None:
@@ -172,13 +173,13 @@ def webhook_deliver(*, delivery_id: int) -> str:
         )
         return "failed"
     token = delivery.token
-    subject = delivery.recording if delivery.event == webhooks.RECORDING_FAILED else delivery.diagnosis
+    subject = delivery.recording if delivery.event in webhooks.RECORDING_EVENTS else delivery.diagnosis
     # a deactivated user's token is refused by the API (api.authentication): its notices stop with it
     usable = token.is_usable and token.user.is_active
     if subject is None or not usable or not token.webhook_url or token.webhook_url != delivery.url:
         if subject is not None:
             reason = "the token was revoked, its user deactivated or its URL changed"
-        elif delivery.event == webhooks.RECORDING_FAILED:
+        elif delivery.event in webhooks.RECORDING_EVENTS:
             reason = "the recording was deleted"
         else:
             reason = "the diagnosis was replaced"

@@ -60,6 +60,20 @@ class RecordingFailedNoticeSerializer(serializers.Serializer):
     url = _link("The recording's URL", "/api/v1/recordings/{id}")
 
 
+class RecordingMovedNoticeSerializer(serializers.Serializer):
+    event = _event(webhooks.RECORDING_MOVED)
+    recording = serializers.IntegerField()
+    url = _link("The recording's URL", "/api/v1/recordings/{id}")
+    move = serializers.IntegerField(help_text="The move's id among the recording's moves")
+    from_patient = serializers.IntegerField(help_text="The patient the recording was filed under until this move")
+    to_patient = serializers.IntegerField(help_text="The patient it was moved to")
+    from_patient_url = _link("The URL of the patient it was filed under", "/api/v1/patients/{id}")
+    to_patient_url = _link("The URL of the patient it was moved to", "/api/v1/patients/{id}")
+    reason = serializers.CharField(help_text="Why it was moved, as the doctor said it")
+    moved_at = serializers.DateTimeField()
+    moves_url = _link("The URL of the recording's moves", "/api/v1/recordings/{id}/moves")
+
+
 # Every notice's headers (drf-spectacular draws no parameters for a webhook: api.schema.postprocess adds these).
 SIGNATURE_HEADERS = [
     {"name": name, "in": "header", "required": True, "schema": {"type": "string"}, "description": description}
@@ -96,6 +110,7 @@ NOTICES = {
     webhooks.EVENT_REVIEWED: EventReviewedNoticeSerializer,
     webhooks.RECORDING_INTERPRETED: RecordingInterpretedNoticeSerializer,
     webhooks.RECORDING_FAILED: RecordingFailedNoticeSerializer,
+    webhooks.RECORDING_MOVED: RecordingMovedNoticeSerializer,
 }
 diagnosis_created = _webhook(
     webhooks.DIAGNOSIS_CREATED, DiagnosisNoticeSerializer, "A recording's analysis is done: its diagnosis is written"
@@ -113,4 +128,9 @@ recording_interpreted = _webhook(
 )
 recording_failed = _webhook(
     webhooks.RECORDING_FAILED, RecordingFailedNoticeSerializer, "A recording's analysis failed: no diagnosis will come"
+)
+recording_moved = _webhook(
+    webhooks.RECORDING_MOVED,
+    RecordingMovedNoticeSerializer,
+    "A recording filed under the wrong patient was moved to the right one",
 )

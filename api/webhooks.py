@@ -1,12 +1,14 @@
 """Optional per-token webhooks: a POST to the token's URL whenever a diagnosis of its clinic is written,
 whenever a doctor reviews its MI flag or one of its rhythm events, whenever a doctor signs (or amends) a
-recording's interpretation, and whenever one of its recordings fails.
+recording's interpretation, whenever one of its recordings fails, and whenever one is moved to another patient.
 
 The body is ``{"event": "diagnosis.created" | "diagnosis.reviewed" | "event.reviewed" | "recording.interpreted",
 "recording": id, "diagnosis": id, "mi_status": "screened" | "not_applicable" | "not_assessable", "mi_flag": bool,
 "url": the recording's URL}`` (a review's notice adds which decision: `review_detail`, `event_review_detail`; a
 signature's which interpretation, by whom and when: `interpretation_detail`), or for a failed recording
-``{"event": "recording.failed", "recording": id, "error": the recording's error message, "url": its URL}``,
+``{"event": "recording.failed", "recording": id, "error": the recording's error message, "url": its URL}``, or
+for a recording moved ``{"event": "recording.moved", "recording": id, "url": its URL}`` with which patients, why
+and when (`move_detail`),
 every URL absolute at SITE_URL (site_address), signed with ``X-ECG-Signature: sha256=<HMAC-SHA256 of the body>``
 keyed with the token's signing secret, shown to the administrator once. The secret is an HMAC of a random
 per-token salt under the server's SECRET_KEY, so reading the database is not enough to forge a signature.
@@ -45,7 +47,7 @@ from django.utils import timezone
 from django.utils.crypto import salted_hmac
 from rest_framework import serializers
 
-from diagnostics.models import Diagnosis, ECGRecording, EventReview, Interpretation, Review
+from diagnostics.models import Diagnosis, ECGRecording, EventReview, Interpretation, RecordingMove, Review
 from diagnostics.services import recording_failed
 
 from .models import ApiToken
@@ -56,6 +58,9 @@ DIAGNOSIS_REVIEWED = "diagnosis.reviewed"  # a doctor's decision on the MI flag
 EVENT_REVIEWED = "event.reviewed"  # a doctor's decision on a rhythm event
 RECORDING_INTERPRETED = "recording.interpreted"  # a doctor signed the recording's interpretation, or amended it
 RECORDING_FAILED = "recording.failed"  # the analysis of a recording failed: no diagnosis will come
+RECORDING_MOVED = "recording.moved"  # a recording filed under the wrong patient was moved to the right one
+# The notices about a recording rather than its diagnosis (a recording may be moved before it has one).
+RECORDING_EVENTS = (RECORDING_FAILED, RECORDING_MOVED)
 TIMEOUT_SECONDS = 10  # the longest wait for one step (connecting, a send, a read) of a delivery
 # The longest one attempt may take, whatever the receiver does: connecting, sending, its whole answer.
 DEADLINE_SECONDS = 15
@@ -258,19 +263,31 @@ def _recording_failed(sender, recording_id: int, **kwargs):
     webhook_deliveries_create(recording=recording, tokens=tokens, event=RECORDING_FAILED)
 
 
+@receiver(post_save, sender=RecordingMove, dispatch_uid="api-recording-move-webhooks")
+def _recording_moved(sender, instance: RecordingMove, created: bool, **kwargs):
+    """A recording was moved to another patient: a receiving system that filed its results under the first one
+    corrects its own records."""
+    if not created:
+        return
+    from .services import webhook_deliveries_create
+
+    tokens = subscribed_tokens(instance.clinic_id)
+    webhook_deliveries_create(
+        recording=instance.recording, tokens=tokens, event=RECORDING_MOVED, detail=move_detail(instance)
+    )
+
+
 def payload(subject: Diagnosis | ECGRecording, event: str = DIAGNOSIS_CREATED, detail: dict | None = None) -> bytes:
     """The notice's body: what happened and where to read it (the receiver fetches the recording, its
     events or its FHIR Bundle, which carry the doctors' decisions). ``subject`` is the diagnosis, or for
-    ``recording.failed`` the recording; ``detail`` (`review_detail`, `event_review_detail`,
-    `interpretation_detail`) says which decision or signature a ``diagnosis.reviewed``, ``event.reviewed`` or
-    ``recording.interpreted`` notice is about."""
+    ``recording.failed`` and ``recording.moved`` the recording; ``detail`` (`review_detail`, `event_review_detail`,
+    `interpretation_detail`, `move_detail`) says which decision, signature or move a ``diagnosis.reviewed``,
+    ``event.reviewed``, ``recording.interpreted`` or ``recording.moved`` notice is about."""
     if isinstance(subject, ECGRecording):
-        body = {
-            "event": event,
-            "recording": subject.pk,
-            "error": subject.error_message,
-            "url": site_address(reverse("api:recording-detail", args=[subject.pk])),
-        }
+        body = {"event": event, "recording": subject.pk}
+        if event == RECORDING_FAILED:
+            body["error"] = subject.error_message
+        body["url"] = site_address(reverse("api:recording-detail", args=[subject.pk]))
     else:
         body = {
             "event": event,
@@ -327,6 +344,21 @@ def interpretation_detail(interpretation: Interpretation) -> dict:
         "interpretations_url": site_address(
             reverse("api:recording-interpretations", args=[interpretation.recording_id])
         ),
+    }
+
+
+def move_detail(move: RecordingMove) -> dict:
+    """A ``recording.moved`` notice's own part: from which patient to which, why and when, fixed as the move was
+    made (the patients' names are read over the API, not sent)."""
+    return {
+        "move": move.pk,
+        "from_patient": move.from_patient_id,
+        "to_patient": move.to_patient_id,
+        "from_patient_url": site_address(reverse("api:patient-detail", args=[move.from_patient_id])),
+        "to_patient_url": site_address(reverse("api:patient-detail", args=[move.to_patient_id])),
+        "reason": move.reason,
+        "moved_at": _instant(move.created_at),
+        "moves_url": site_address(reverse("api:recording-moves", args=[move.recording_id])),
     }
 
 

@@ -13,7 +13,7 @@ from ecg.io import readers
 from ecg.io.errors import SignalError
 from patients.models import Patient
 
-from .models import Beat, Diagnosis, ECGRecording, Event, EventReview, Interpretation, Review
+from .models import Beat, Diagnosis, ECGRecording, Event, EventReview, Interpretation, RecordingMove, Review
 from .signal_uploads import reader_limits, timed_reader_limits
 
 
@@ -75,6 +75,11 @@ def recording_get(*, user: User, recording_id: int) -> ECGRecording:
     return get_object_or_404(
         ECGRecording.objects.select_related("patient", "uploaded_by"), pk=recording_id, clinic_id=user.clinic_id
     )
+
+
+def recording_move_list(*, recording: ECGRecording) -> QuerySet[RecordingMove]:
+    """The recording's moves, in the order made: the patients it was filed under before, who moved it and why."""
+    return recording.moves.select_related("from_patient", "to_patient", "moved_by").order_by("id")
 
 
 def beat_list(

@@ -442,6 +442,7 @@ SPECTACULAR_SETTINGS = {
             "event_reviewed",
             "recording_interpreted",
             "recording_failed",
+            "recording_moved",
         )
     ],
     # drf-spectacular's enum hook, then ours: null as 3.1 writes it, operationIds that are identifiers.

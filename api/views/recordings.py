@@ -21,10 +21,10 @@ from ecg.constants import AAMI_CLASSES
 from patients import selectors as patients_selectors
 
 from .. import fhir, rows, serializers, uploads
-from ..exceptions import Conflict
+from ..exceptions import ApiError, Conflict
 from ..pagination import absolute_url
 from ..parsers import BoundedJSONParser
-from ..permissions import CanSignOrReadOnly, IsClinicMember
+from ..permissions import CanMoveOrReadOnly, CanSignOrReadOnly, IsClinicMember
 from ..renderers import FHIR_JSON, CsvRenderer, FhirJsonRenderer, FhirNegotiation, OrjsonRenderer, accepts
 from ..schema import ERRORS
 from .base import EMPTY_FILTER, FILTER_TEXT, IF_NONE_MATCH, WHOLE_NUMBER, ApiViewSet
@@ -119,8 +119,8 @@ class RecordingViewSet(ApiViewSet):
         "events": ("type",),
         "fhir": ("_format",),
     }
-    paginated_actions = ("list", "beats", "events", "interpretations")
-    idempotent_actions = ("create", "interpretation_sign")
+    paginated_actions = ("list", "beats", "events", "interpretations", "moves")
+    idempotent_actions = ("create", "interpretation_sign", "move")
     queryset = ECGRecording.objects.none()
     parser_classes = [BoundedJSONParser, MultiPartParser, FormParser]
 
@@ -410,6 +410,71 @@ class RecordingViewSet(ApiViewSet):
         headers = {"Idempotent-Replayed": "true"} if interpretation.replayed else {}
         return Response(
             serializers.InterpretationSerializer(interpretation).data, status=status.HTTP_201_CREATED, headers=headers
+        )
+
+    @extend_schema(
+        summary="The recording's moves: the patients it was filed under before, in the order it was moved",
+        description=(
+            "Each move names the patient the recording was filed under until then (`from_patient`), the one it was "
+            "moved to (`to_patient`), who moved it and why. Empty for a recording never moved."
+        ),
+        parameters=[IF_NONE_MATCH],
+        responses={200: serializers.RecordingMoveSerializer(many=True)},
+    )
+    @action(detail=True, methods=["get"], url_path="moves", url_name="moves")
+    def moves(self, request, pk):
+        recording = diagnostics_selectors.recording_get(user=request.user, recording_id=int(pk))
+        return self.paginated(
+            diagnostics_selectors.recording_move_list(recording=recording), serializers.RecordingMoveSerializer
+        )
+
+    @extend_schema(
+        summary="Move a recording filed under the wrong patient to the right one (doctors and administrators)",
+        description=(
+            "The recording, its results, reviews and interpretations are then the patient's: its `patient`, its FHIR "
+            "report's subject, the patient's recordings. Any status (a recording still queued or processing too). "
+            "The patient must be one of the clinic (404 `not_found` for another), not the one the recording is "
+            "under (400 `validation_error`); the reason is required (one line, at most 500 characters). The move "
+            "is kept (`links.moves`) and told to webhooks (`recording.moved`). Answers with the recording as it "
+            "now is."
+        ),
+        request=serializers.RecordingMoveCreateSerializer,
+        responses={200: serializers.RecordingSerializer},
+    )
+    @action(
+        detail=True,
+        methods=["post"],
+        url_path="move",
+        url_name="move",
+        permission_classes=[IsClinicMember, CanMoveOrReadOnly],
+    )
+    def move(self, request, pk):
+        key = self.idempotency_key()
+        recording = diagnostics_selectors.recording_get(user=request.user, recording_id=int(pk))
+        serializer = serializers.RecordingMoveCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        given = serializer.validated_data
+        # another clinic's patient is answered as one that does not exist
+        patient = patients_selectors.patient_list(user=request.user).filter(pk=given["patient"]).first()
+        if patient is None:
+            raise ApiError(
+                f"No patient {given['patient']} in your clinic.", status_code=404, code="not_found", field="patient"
+            )
+        move = diagnostics_services.recording_move(
+            recording=recording,
+            patient=patient,
+            by=request.user,
+            reason=given["reason"],
+            seen_patient_id=given.get("from_patient"),
+            idempotency_key=key,
+            fingerprint=self.request_fingerprint(),
+        )
+        moved = diagnostics_selectors.recording_get(user=request.user, recording_id=recording.pk)
+        headers = {"Idempotent-Replayed": "true"} if move.replayed else {}
+        return Response(
+            serializers.RecordingSerializer(moved, context={"request": request}).data,
+            status=status.HTTP_200_OK,
+            headers=headers,
         )
 
     @extend_schema(

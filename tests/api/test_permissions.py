@@ -6,6 +6,7 @@ from rest_framework.test import APIClient
 
 from diagnostics.models import Review
 
+from ..factories import PatientFactory
 from ..helpers import beat_rows, upload
 
 ROLES = ["staff_a", "doctor_a", "admin_a", "other_clinic", "anonymous"]
@@ -44,6 +45,14 @@ MATRIX = [
         lambda ctx: {"text": "Sinus rhythm."},
         "json",
         [403, 201, 201, 404, 401],
+    ),
+    ("get", "/api/v1/recordings/{recording}/moves", None, None, [200, 200, 200, 404, 401]),
+    (
+        "post",
+        "/api/v1/recordings/{recording}/move",
+        lambda ctx: {"patient": PatientFactory(clinic=ctx["patient"].clinic).pk, "reason": "Filed under another."},
+        "json",
+        [403, 200, 200, 404, 401],
     ),
     ("get", "/api/v1/diagnoses", None, None, [200, 200, 200, 200, 401]),
     ("get", "/api/v1/diagnoses/{diagnosis}", None, None, [200, 200, 200, 404, 401]),

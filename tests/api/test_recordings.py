@@ -402,7 +402,14 @@ def test_the_list_filters_by_patient_status_and_date(api, staff_a, patient_a, ac
     assert api.get(URL, {"status": "finished"}).status_code == 400
 
 
-PARTS = {"self": "", "beats": "/beats", "events": "/events", "fhir": "/fhir", "interpretations": "/interpretations"}
+PARTS = {
+    "self": "",
+    "beats": "/beats",
+    "events": "/events",
+    "fhir": "/fhir",
+    "interpretations": "/interpretations",
+    "moves": "/moves",
+}
 
 
 @pytest.mark.parametrize("host", ["testserver", "ecg.example.org:8443"])

@@ -20,7 +20,7 @@ def test_the_schema_is_openapi_3_and_lists_every_endpoint(client):
     }
     routes -= {"schema/", "docs/", "schema", "docs", ""}
     assert {f"/api/v1/{r}" for r in routes} == {path for path, _ in documented}
-    assert len(documented) == 23
+    assert len(documented) == 25
     assert schema["components"]["securitySchemes"]["tokenAuth"]["name"] == "Authorization"
 
 

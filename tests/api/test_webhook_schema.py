@@ -10,6 +10,7 @@ from api.webhook_schema import NOTICES
 from diagnostics import services
 from diagnostics.models import Event
 
+from ..factories import PatientFactory
 from ..helpers import strict_validator
 from .conftest import classify_by_hand, submit_beats
 
@@ -47,6 +48,10 @@ def test_each_notice_sent_is_the_shape_its_schema_documents(
         services.event_review_create(user=doctor_a, event=event, decision="confirm")
     with django_capture_on_commit_callbacks(execute=True):
         services.interpretation_sign(user=doctor_a, recording=recording, text="Sinus rhythm; a 4-beat VT.")
+    with django_capture_on_commit_callbacks(execute=True):
+        services.recording_move(
+            recording=recording, patient=PatientFactory(clinic=patient_a.clinic), by=doctor_a, reason="Wrong patient."
+        )
     failing = submit_beats(staff_a, patient_a)
     with django_capture_on_commit_callbacks(execute=True):
         services.recording_fail(recording_id=failing.pk, reason="Internal error while classifying (KeyError).")
