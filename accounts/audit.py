@@ -41,6 +41,8 @@ AUDITED_ROUTES: dict[str, tuple[str, str | None, str]] = {
     "review-create": ("diagnosis", "diagnosis_id", A.REVIEW),
     "event-review": ("event", "event_id", A.REVIEW),
     "recording-interpret": ("recording", "recording_id", A.REVIEW),  # a doctor signs its interpretation
+    "recording-move": ("recording", "recording_id", A.VIEW),  # the form; its confirmation audits the patient shown
+    "recording-move-confirm": ("recording", "recording_id", A.UPDATE),  # filed under another patient
     "api:patient-list": ("patient", None, A.CREATE),
     "api:patient-detail": ("patient", "pk", A.UPDATE),
     "api:recording-list": ("recording", None, A.CREATE),

@@ -127,3 +127,27 @@ class InterpretationForm(forms.Form):
     amends = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
     reason = forms.CharField(required=False, strip=False, label="Reason for the amendment")
     acknowledge_undecided = forms.BooleanField(required=False, label="Sign with the episodes undecided")
+
+
+class MoveForm(forms.Form):
+    """Filed under the wrong patient: the right patient's MRN and why (checked by the service's rules, then
+    confirmed on a page naming both patients)."""
+
+    mrn = forms.CharField(label="MRN of the patient it belongs to", max_length=64)
+    # Not stripped or limited here: the service cleans the reason and says what is wrong with it.
+    reason = forms.CharField(
+        required=False,
+        strip=False,
+        label="Why it is moved",
+        help_text="Kept with the move, and shown on the recording's page: at most 500 characters.",
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+
+
+class MoveConfirmForm(SubmittedOnce):
+    """The move as confirmed: the patient chosen, the reason given, and the patient the recording was shown under
+    (a colleague's move since is not moved on from unseen). Its submission key: a second click moves once."""
+
+    patient = forms.IntegerField(min_value=1, widget=forms.HiddenInput)
+    reason = forms.CharField(strip=False, widget=forms.HiddenInput)
+    seen_patient = forms.IntegerField(min_value=1, widget=forms.HiddenInput)

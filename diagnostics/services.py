@@ -1059,6 +1059,14 @@ def recording_move(
     )
 
 
+def recording_move_reason_clean(reason: str) -> str:
+    """A move's reason as kept: one line, stripped; Invalid (field ``reason``) when blank, longer than
+    REASON_MAX_LENGTH or holding a control character (the page checks it before it asks to confirm)."""
+    return _reason_clean(
+        reason, blank="Say why the recording is moved: the reason is kept with the move.", then="move it"
+    )
+
+
 def _recording_move(
     *, recording: ECGRecording, patient: Patient, by: User, reason: str, seen_patient_id: int | None
 ) -> RecordingMove:
@@ -1069,9 +1077,7 @@ def _recording_move(
     if patient.clinic_id != recording.clinic_id:
         # said as of a patient that does not exist: another clinic's patients are not to be found from here
         raise NotFound(f"No patient {patient.pk} in your clinic.", field="patient")
-    reason = _reason_clean(
-        reason, blank="Say why the recording is moved: the reason is kept with the move.", then="move it"
-    )
+    reason = recording_move_reason_clean(reason)
     # Locked while moving: two moves at once are made one after the other, each from where the other left it. The
     # recording alone (no join): a row locked through a join to its patient is not found again once a move
     # waited for changes the patient.

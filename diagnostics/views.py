@@ -17,14 +17,14 @@ from accounts.models import AuditEvent
 from ecg.clock import clock, seconds_from_clock
 from ecg.constants import AAMI_CLASSES, AAMI_NAMES, BEAT_FS
 from ecg.io.errors import SignalError
-from ecgsite.errors import Conflict, IdempotencyKeyReused, Invalid, UploadRefused
+from ecgsite.errors import ApplicationError, Conflict, IdempotencyKeyReused, Invalid, NotFound, UploadRefused
 from ecgsite.http import status_for
 from mlmodels.models import ModelVersion
 from mlmodels.selectors import active_model_versions
-from patients.selectors import patient_get
+from patients.selectors import patient_get, patient_list
 
 from . import holter, ingestion, plots, selectors, services, twelve_lead
-from .forms import EventReviewForm, InterpretationForm, ReviewForm, UploadForm
+from .forms import EventReviewForm, InterpretationForm, MoveConfirmForm, MoveForm, ReviewForm, UploadForm
 from .models import Beat, Diagnosis, ECGRecording, Event, Interpretation
 
 BEATS_PER_PAGE = 50
@@ -191,6 +191,8 @@ def _detail_page(request, recording: ECGRecording):
     # the same file uploaded for this patient before (a second upload of one record, or a resend): said, not
     # refused, as analysing it again with another model is a reason to send it again
     context["same_file"] = selectors.recordings_of_same_file(recording=recording)[:3]
+    # the patients it was filed under before, whose pages no longer list it
+    context["moves"] = list(selectors.recording_move_list(recording=recording))
     if diagnosis:
         context.update(_beat_table(request, recording), beat_classes=_beat_class_choices(diagnosis))
         if diagnosis.rhythm:
@@ -339,6 +341,102 @@ def recording_interpret(request, recording_id: int):
         return redirect("dashboard")
     messages.success(request, f"{signed} This is the next awaiting interpretation.", extra_tags="interpretation")
     return redirect(reverse("recording-detail", args=[following.pk]) + "#interpretation")
+
+
+def _require_mover(user) -> None:
+    if not user.can_review:
+        raise PermissionDenied("Only doctors and administrators move a recording to another patient.")
+
+
+@require_http_methods(["GET", "POST"])
+def recording_move(request, recording_id: int):
+    """Filed under the wrong patient? A doctor gives the right patient's MRN and the reason, then confirms the move
+    on a page naming both patients (``recording_move_confirm`` makes it)."""
+    _require_mover(request.user)
+    recording = selectors.recording_get(user=request.user, recording_id=recording_id)
+    form = MoveForm(request.POST if request.method == "POST" else None)
+    if request.method == "GET" or not form.is_valid():
+        return _move_page(request, recording, form)
+    mrn = form.cleaned_data["mrn"].strip()
+    patient = patient_list(user=request.user, mrn=mrn).first() if mrn else None
+    if patient is None:
+        form.add_error("mrn", f"No patient of your clinic has the MRN “{mrn}”: check it, or create the patient first.")
+        return _move_page(request, recording, form)
+    if patient.pk == recording.patient_id:
+        form.add_error(
+            "mrn",
+            f"The recording is already filed under {patient.display_name} (MRN {patient.mrn}): give the MRN "
+            "of the patient it belongs to.",
+        )
+        return _move_page(request, recording, form)
+    try:
+        reason = services.recording_move_reason_clean(form.cleaned_data["reason"])
+    except Invalid as exc:
+        form.add_error("reason", exc.message)
+        return _move_page(request, recording, form)
+    # the page names the patient asked for: a view of that patient's record
+    audit.record(request, AuditEvent.Action.VIEW, object_type="patient", object_id=patient.pk)
+    confirm = MoveConfirmForm(initial={"patient": patient.pk, "reason": reason, "seen_patient": recording.patient_id})
+    return render(
+        request,
+        "diagnostics/move_confirm.html",
+        {
+            "recording": recording,
+            "from_patient": recording.patient,
+            "to_patient": patient,
+            "reason": reason,
+            "form": confirm,
+        },
+    )
+
+
+def _move_page(request, recording: ECGRecording, form: MoveForm, *, status: int | None = None):
+    context = {"recording": recording, "form": form}
+    return render(request, "diagnostics/move.html", context, status=status or (400 if form.errors else 200))
+
+
+@require_POST
+def recording_move_confirm(request, recording_id: int):
+    """The move confirmed: made once however often the button is pressed, then the recording's page says so. A
+    refusal (the recording moved by someone else since, a reason no longer taken) is the move form again, saying
+    why."""
+    _require_mover(request.user)
+    recording = selectors.recording_get(user=request.user, recording_id=recording_id)
+    form = MoveConfirmForm(request.POST)
+    if not form.is_valid():
+        again = MoveForm({"mrn": "", "reason": request.POST.get("reason", "")})
+        again.is_valid()  # (bound, so that it can say why)
+        again.add_error(None, "The confirmation was incomplete: give the patient's MRN and the reason again.")
+        return _move_page(request, recording, again)
+    fields = form.cleaned_data
+    patient = patient_list(user=request.user).filter(pk=fields["patient"]).first()
+    try:
+        if patient is None:  # another clinic's, or none: as the service says it
+            raise NotFound(f"No patient {fields['patient']} in your clinic.", field="patient")
+        made = _once(
+            form,
+            page="move-page",
+            sent={"recording": recording.pk, "patient": patient.pk, "reason": fields["reason"]},
+            write=lambda **key: services.recording_move(
+                recording=recording,
+                patient=patient,
+                by=request.user,
+                reason=fields["reason"],
+                seen_patient_id=fields["seen_patient"],
+                **key,
+            ),
+        )
+    except ApplicationError as exc:
+        again = MoveForm({"mrn": patient.mrn if patient else "", "reason": fields["reason"]})
+        again.is_valid()
+        again.add_error(None, exc.message)
+        return _move_page(request, recording, again, status=status_for(exc))
+    moved_to = made.to_patient
+    messages.success(
+        request,
+        f"Recording {recording.pk} moved to {moved_to.display_name} (MRN {moved_to.mrn}). Reason: {made.reason}",
+    )
+    return _replayed(redirect("recording-detail", recording_id=recording.pk), made)
 
 
 def recording_rhythm(request, recording_id: int):
@@ -547,15 +645,26 @@ def _submitted_once(request, form: ReviewForm, write: Callable[..., Any], *, pag
     sent again (a double click, a resent page) records no second decision and sends no second notice; the page's
     form reused for another decision is a new one, made once too."""
     fields = form.review()
+    return _once(
+        form,
+        page=page,
+        sent=fields | {name: obj.pk for name, obj in target.items()},
+        write=lambda **key: write(user=request.user, **target, **fields, **key),
+    )
+
+
+def _once(form, *, page: str, sent: dict, write: Callable[..., Any]) -> Any:
+    """``write(idempotency_key=..., fingerprint=...)`` once per submission of the page's ``form`` (SubmittedOnce),
+    ``sent`` being what it asks for; ``write()`` without a key when the form sent none."""
     submission = form.submission_key()
     if submission:
-        fingerprint = ingestion.submission_fingerprint(fields | {name: obj.pk for name, obj in target.items()})
+        fingerprint = ingestion.submission_fingerprint(sent)
         for key in _page_keys(page, submission, fingerprint):
             try:
-                return write(user=request.user, idempotency_key=key, fingerprint=fingerprint, **target, **fields)
+                return write(idempotency_key=key, fingerprint=fingerprint)
             except IdempotencyKeyReused:
                 continue
-    return write(user=request.user, **target, **fields)
+    return write()
 
 
 class BadParameter(ValueError):
