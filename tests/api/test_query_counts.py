@@ -65,3 +65,22 @@ def test_the_beats_of_a_recording_cost_a_constant_number_of_queries(
     with django_assert_max_num_queries(MAX_QUERIES):
         response = client.get(f"/api/v1/recordings/{recording.pk}/beats", {"page_size": ROWS})
     assert len(response.json()["results"]) == ROWS
+
+
+@pytest.mark.django_db
+def test_the_moves_of_a_recording_cost_a_constant_number_of_queries(
+    api_as, doctor_a, admin_a, full_page, django_assert_max_num_queries
+):
+    from diagnostics import services
+
+    from ..factories import PatientFactory
+
+    recording = full_page[0]
+    patients = [PatientFactory(clinic=recording.clinic) for _ in range(2)]
+    for i in range(20):  # back and forth, by two users
+        services.recording_move(recording=recording, patient=patients[i % 2], by=(doctor_a, admin_a)[i % 2], reason="x")
+    client = api_as(doctor_a)
+    with django_assert_max_num_queries(MAX_QUERIES):
+        response = client.get(f"/api/v1/recordings/{recording.pk}/moves", {"page_size": ROWS})
+    moves = response.json()["results"]
+    assert len(moves) == 20 and {m["moved_by"]["id"] for m in moves} == {doctor_a.pk, admin_a.pk}
