@@ -462,7 +462,10 @@ def bundle(*, recording: ECGRecording, diagnosis: Diagnosis, signal=None, beats=
     if interpretation is not None:
         reviewed_at.append(interpretation.created_at)
     amended = bool(reviewed_at)
-    issued = max(reviewed_at, default=diagnosis.created_at).isoformat()
+    # Moved to the right patient after its results were made: the report sent before named another patient, so
+    # it and its Observations are "corrected" (FHIR's amendment that corrects an error), issued when last moved.
+    moved_at = list(recording.moves.filter(created_at__gt=diagnosis.created_at).values_list("created_at", flat=True))
+    issued = max(reviewed_at + moved_at, default=diagnosis.created_at).isoformat()
     observations: list[dict] = []
     for aami, count, percent in diagnosis.class_counts():
         observations.append(
@@ -635,6 +638,9 @@ def bundle(*, recording: ECGRecording, diagnosis: Diagnosis, signal=None, beats=
         interpreter_ref = _urn("practitioner", interpretation.author_id, namespace=here)
         report["resultsInterpreter"] = [{"reference": interpreter_ref, "display": interpretation.author.display_name}]
         entries.append({"fullUrl": interpreter_ref, "resource": _practitioner(interpretation.author, here)})
+    if moved_at:
+        for resource in [report, *observations]:
+            resource["status"] = "corrected"
     entries += [{"fullUrl": ref, "resource": obs} for ref, obs in zip(observation_refs, observations)]
     return {
         "resourceType": "Bundle",

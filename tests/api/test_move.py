@@ -4,6 +4,7 @@ history (recordings/{id}/moves), its audit row, its Idempotency-Key, its webhook
 import hashlib
 import hmac
 import json
+from datetime import timedelta
 
 import pytest
 
@@ -12,7 +13,7 @@ from api.models import WebhookDelivery
 from api.services import api_token_create
 from api.webhooks import signing_secret
 from diagnostics import services
-from diagnostics.models import ECGRecording, IdempotencyRecord, RecordingMove
+from diagnostics.models import Diagnosis, ECGRecording, IdempotencyRecord, RecordingMove
 
 from ..factories import PatientFactory
 from ..helpers import strict_validator
@@ -250,6 +251,25 @@ def test_the_fhir_reports_subject_follows_the_recording(api_as, doctor_a, done_r
         observations = resources(bundle, "Observation")
         assert {o["subject"]["reference"] for o in observations} == {entry["fullUrl"]}
     assert resources(before, "DiagnosticReport")[0]["subject"] != resources(after, "DiagnosticReport")[0]["subject"]
+    # the report sent before named another patient: now corrected, the report and every Observation, issued at the move
+    assert resources(before, "DiagnosticReport")[0]["status"] == "final"
+    (report,) = resources(after, "DiagnosticReport")
+    assert {report["status"]} | {o["status"] for o in resources(after, "Observation")} == {"corrected"}
+    moved_at = done_recording.moves.get().created_at
+    assert report["issued"] == moved_at.isoformat() == after["timestamp"]
+
+
+def test_a_recording_moved_before_its_results_were_made_is_reported_final(
+    api_as, doctor_a, done_recording, right_patient
+):
+    """No report had named the wrong patient: nothing to correct. (The moves are append-only, so the results are
+    dated after the move instead.)"""
+    services.recording_move(recording=done_recording, patient=right_patient, by=doctor_a, reason=REASON)
+    Diagnosis.objects.filter(recording=done_recording).update(
+        created_at=done_recording.moves.get().created_at + timedelta(seconds=1)
+    )
+    (report,) = resources(fetch_valid_bundle(api_as(doctor_a), done_recording), "DiagnosticReport")
+    assert report["status"] == "final"
 
 
 def test_the_moves_list_is_in_the_order_made(api_as, doctor_a, admin_a, recording, patient_a, right_patient):
