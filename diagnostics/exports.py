@@ -2,6 +2,7 @@
 
 import csv
 import itertools
+import re
 from collections.abc import Iterator
 
 from django.http import HttpResponse, StreamingHttpResponse
@@ -30,13 +31,18 @@ EVENT_COLUMNS = [
 
 # A cell starting with one of these is taken for a formula by spreadsheet programs.
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+# ... and a cell starts at the text's start, and, where the spreadsheet's list separator is ";" (Excel in German,
+# French or Dutch settings), after every ";" in it: an MRN "A-9;=cmd|..." opened there held a formula cell.
+_CELL_STARTS = re.compile(r"(^|;)(?=\s*[=+\-@\t\r])")
 
 
 def safe_cell(value) -> str:
+    """A text cell as written: each place a spreadsheet may start a cell at that would start a formula gets a "'"
+    (the text's start, and after each ";"); numbers as they are."""
     text = "" if value is None else str(value)
     if isinstance(value, (int, float)):
         return text
-    return "'" + text if text.startswith(FORMULA_PREFIXES) else text
+    return _CELL_STARTS.sub(r"\1'", text)
 
 
 class _Echo:

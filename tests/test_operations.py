@@ -69,6 +69,25 @@ def test_the_csv_export_is_safe_against_formula_injection(client, staff_a, clini
 
 
 @pytest.mark.django_db
+def test_the_csv_export_is_safe_where_the_spreadsheet_splits_cells_at_semicolons(
+    client, staff_a, clinic_a, active_models
+):
+    """Excel in German, French or Dutch settings reads ";" as the cell separator: a cell of ours holding ";=" then
+    held a formula cell there (an MRN "A-9;=cmd|..." from a security review)."""
+    from .factories import PatientFactory
+
+    patient = PatientFactory(clinic=clinic_a, mrn="A-9;=cmd|' /C calc'!A0;", family_name="Test; @SUM(1);-2")
+    recording = _classified(staff_a, patient)
+    response = client_for(client, staff_a).get(reverse("recording-export", args=[recording.pk]))
+    text = b"".join(response.streaming_content).decode("utf-8-sig")
+    for line in text.splitlines()[1:5]:
+        cells = next(csv.reader([line], delimiter=";"))  # the line as such a spreadsheet splits it
+        assert not any(cell.lstrip().startswith(("=", "+", "-", "@")) for cell in cells), cells
+    row = next(csv.reader(io.StringIO(text.splitlines()[1])))
+    assert row[0] == "A-9;'=cmd|' /C calc'!A0;" and row[1].startswith("Test;' @SUM(1);'-2")
+
+
+@pytest.mark.django_db
 def test_another_clinic_cannot_export(client, staff_a, staff_b, patient_a, active_models):
     recording = _classified(staff_a, patient_a)
     assert client_for(client, staff_b).get(reverse("recording-export", args=[recording.pk])).status_code == 404
