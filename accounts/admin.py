@@ -165,20 +165,25 @@ def reset_second_factor(user) -> int:
     """Delete every second-factor device (authenticator, recovery codes) of ``user`` and end their sessions (one
     left signed in with the password alone would enrol the next authenticator: whoever holds it); how many
     devices there were."""
-    from django.contrib.sessions.models import Session
-    from django.utils import timezone
-
     removed = 0
     for model in (TOTPDevice, StaticDevice):
         removed += model.objects.filter(user=user).delete()[1].get(model._meta.label, 0)
     if removed:
-        theirs = [
-            s.pk
-            for s in Session.objects.filter(expire_date__gt=timezone.now()).iterator()
-            if s.get_decoded().get("_auth_user_id") == str(user.pk)
-        ]
-        Session.objects.filter(pk__in=theirs).delete()
+        end_sessions(user.pk)
     return removed
+
+
+def end_sessions(user_id: int) -> None:
+    """Sign the user out everywhere: their open sessions end."""
+    from django.contrib.sessions.models import Session
+    from django.utils import timezone
+
+    theirs = [
+        s.pk
+        for s in Session.objects.filter(expire_date__gt=timezone.now()).iterator()
+        if s.get_decoded().get("_auth_user_id") == str(user_id)
+    ]
+    Session.objects.filter(pk__in=theirs).delete()
 
 
 # Second-factor devices: django-otp's admin pages show each device's secret key (and the recovery codes),
@@ -215,6 +220,18 @@ def _otp_device_admin(model):
                     channel="admin",
                 )
             return super().log_deletions(request, queryset)
+
+        # A device deleted here is a reset second factor as the users page's action makes it: the user's sessions end
+        # too (one signed in with the password alone would otherwise enrol the next authenticator: whoever holds it).
+        def delete_model(self, request, obj):
+            super().delete_model(request, obj)
+            end_sessions(obj.user_id)
+
+        def delete_queryset(self, request, queryset):
+            users = set(queryset.values_list("user_id", flat=True))
+            super().delete_queryset(request, queryset)
+            for user_id in users:
+                end_sessions(user_id)
 
     if admin.site.is_registered(model):
         admin.site.unregister(model)

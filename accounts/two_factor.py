@@ -150,8 +150,17 @@ def setup(request):
     status = 200
     with transaction.atomic():
         User.objects.select_for_update().filter(pk=request.user.pk).first()  # one enrolment step per user at a time
-        if user_has_device(request.user) and not request.user.is_verified():
-            return redirect(_with_next("two-factor", target))  # replacing a device needs the current one
+        if user_has_device(request.user):
+            if not request.user.is_verified():
+                return redirect(_with_next("two-factor", target))
+            # Enrolled already: a new phone is enrolled after an administrator's reset, not from a signed-in session
+            # (someone at an unattended workstation took the second factor over here, the owner's phone shut out).
+            messages.info(
+                request,
+                "Your authenticator is set up. For a new or lost phone, ask your clinic's administrator to reset "
+                "your second factor; you enrol the new one at your next sign-in.",
+            )
+            return HttpResponseRedirect(target)
         had_pending = PENDING in request.session
         device, created = _pending_device(request)
         if request.method == "POST" and created:  # not the key this session was shown, if it was shown one

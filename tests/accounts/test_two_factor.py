@@ -132,6 +132,19 @@ def test_an_enrolled_user_cannot_replace_the_authenticator_without_it(client, ad
     assert TOTPDevice.objects.filter(user=admin_a).count() == 1
 
 
+def test_a_signed_in_session_cannot_replace_the_authenticator(client, admin_a):
+    """Someone at an unattended workstation had enrolled their own phone here, the owner's shut out; a new phone is
+    enrolled after an administrator's reset (README)."""
+    device = enrolled(admin_a)
+    password_login(client, admin_a)
+    assert client.post(reverse("two-factor"), {"code": code_for(device)}).status_code == 302
+    for response in (client.get(reverse("two-factor-setup")), client.post(reverse("two-factor-setup"), {"code": "1"})):
+        assert response.status_code == 302 and response["Location"] == "/"
+    assert list(TOTPDevice.objects.filter(user=admin_a).values_list("pk", "confirmed")) == [(device.pk, True)]
+    page = client.get("/").content.decode()
+    assert "ask your clinic&#x27;s administrator to reset your second factor" in page
+
+
 def test_an_unverified_session_does_not_reach_the_api_but_a_token_does(client, admin_a):
     from api.services import api_token_create
 
@@ -169,6 +182,32 @@ def test_the_admin_shows_whose_second_factor_device_it_is_but_never_its_key(clie
         assert "doctor_a" in page and device.key not in page and "recovery1" not in page, path
     assert client.post(f"/admin/otp_totp/totpdevice/{device.pk}/delete/", {"post": "yes"}).status_code == 302
     assert not TOTPDevice.objects.filter(pk=device.pk).exists()
+
+
+@pytest.mark.parametrize("how", ["one", "selected"])
+def test_a_device_deleted_in_the_admin_ends_the_users_sessions(client, doctor_a, settings, how):
+    """As the users page's reset does: a session signed in with the password alone had been sent to enrol, and
+    enrolled whoever held it."""
+    from django.test import Client
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    from accounts.models import User
+
+    device = TOTPDevice.objects.create(user=doctor_a, name="authenticator", confirmed=True)
+    intruder = Client()
+    password_login(intruder, doctor_a)
+    assert intruder.get(reverse("two-factor")).status_code == 200  # signed in, owing the code
+    settings.ECG_REQUIRE_2FA = False  # the superuser's own second step is not what this is about
+    client.force_login(User.objects.create_superuser("root", password="Unused-pass-123"))
+    if how == "one":
+        response = client.post(f"/admin/otp_totp/totpdevice/{device.pk}/delete/", {"post": "yes"})
+    else:
+        form = {"action": "delete_selected", "_selected_action": [device.pk], "post": "yes"}
+        response = client.post("/admin/otp_totp/totpdevice/", form)
+    assert response.status_code == 302 and not TOTPDevice.objects.filter(pk=device.pk).exists()
+    settings.ECG_REQUIRE_2FA = True
+    answer = intruder.get(reverse("two-factor-setup"))
+    assert answer.status_code == 302 and answer["Location"].startswith(reverse("login"))  # signed out, not enrolling
 
 
 def _reset_as(client, admin_user, *users):
