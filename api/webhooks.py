@@ -185,10 +185,13 @@ def webhook_url_check(url: str, *, lookup_seconds: float = TIMEOUT_SECONDS, deli
     for address in addresses:
         ip = ipaddress.ip_address(address)
         if not _is_public(ip) and not _allow_listed(host, ip):
+            # The address goes to the log, for the installation's administrator, not into the answer: a clinic's
+            # administrator who sets webhooks would otherwise learn what the network's internal names resolve to.
+            logger.warning("webhook host %r refused: it resolves to %s, not a public address", host, address)
             raise ValidationError(
-                f"the webhook host {host!r} resolves to {address}, which is not a public address "
-                "(loopback, private, link-local, multicast or reserved); list it in API_WEBHOOK_ALLOWED_HOSTS "
-                "if the server may reach it"
+                f"the webhook host {host!r} resolves to an address that is not public (loopback, private, "
+                "link-local, multicast or reserved); the installation's administrator may list it in "
+                "API_WEBHOOK_ALLOWED_HOSTS if the server may reach it"
             )
     return parts, host, port, addresses
 
