@@ -117,7 +117,6 @@ def _canonical(text: str) -> str | None:
 
 
 IPV6_CLIENT_PREFIX = 64
-NAT64 = ipaddress.ip_network("64:ff9b::/96")  # the well-known prefix: an IPv4 address in its last 32 bits
 
 
 def client_network(ip: str | None) -> str | None:
@@ -130,7 +129,8 @@ def client_network(ip: str | None) -> str | None:
     address = ipaddress.ip_address(canonical)
     if address.version == 4:
         return canonical
-    if address in NAT64:  # an IPv4 client reached through a NAT64 gateway: each is its own client
+    if any(address in ipaddress.IPv6Network(p) for p in settings.ECG_NAT64_PREFIXES):
+        # an IPv4 client reached through a NAT64 gateway (its address in the last 32 bits): each is its own client
         return str(ipaddress.IPv4Address(int(address) & 0xFFFFFFFF))
     return str(ipaddress.ip_network(f"{address}/{IPV6_CLIENT_PREFIX}", strict=False))
 

@@ -281,6 +281,25 @@ ECG_LOCKOUT_DELAY_SECONDS = env_int("ECG_LOCKOUT_DELAY_SECONDS", 1, minimum=0)
 # X-Forwarded-For (a TLS proxy: 1; a load balancer before it: 2). 0: the socket's peer is the client.
 # Lockouts, token refusals and the audit trail count by this address (accounts.audit.client_ip).
 ECG_TRUSTED_PROXIES = env_int("ECG_TRUSTED_PROXIES", 0, minimum=0)
+
+
+def _nat64_prefixes(name: str) -> list[str]:
+    import ipaddress
+
+    prefixes = env_list(name, ["64:ff9b::/96"])
+    for prefix in prefixes:
+        try:
+            network = ipaddress.IPv6Network(prefix)
+        except ValueError:
+            raise ImproperlyConfigured(f"{name}: {prefix!r} is not an IPv6 network") from None
+        if network.prefixlen != 96:
+            raise ImproperlyConfigured(f"{name}: {prefix!r} must be a /96 (the IPv4 address in its last 32 bits)")
+    return prefixes
+
+
+# NAT64 gateways' prefixes (RFC 6052, /96 only) in front of the clients: a client reached through one is counted by
+# the IPv4 address in its last 32 bits (lockouts, token refusals, the anonymous API budget), not all as one /64.
+ECG_NAT64_PREFIXES = _nat64_prefixes("ECG_NAT64_PREFIXES")
 # Failed API token attempts from one address within ECG_LOCKOUT_SECONDS before its token attempts get 429.
 API_TOKEN_FAILURES = env_int("API_TOKEN_FAILURES", 20, minimum=1)
 SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE", 8 * 3600, minimum=60)

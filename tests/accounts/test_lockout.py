@@ -257,6 +257,17 @@ def test_what_counts_as_one_client(ip, expected):
     assert client_network(ip) == expected
 
 
+def test_a_nat64_gateway_of_the_operators_own_prefix_is_counted_by_its_clients(settings):
+    """Behind an operator's NAT64 prefix (not the well-known one) every IPv4 client had been one /64, locked together."""
+    from accounts.audit import client_network
+
+    client = "2001:db8:64::c633:6407"
+    assert client_network(client) == "2001:db8:64::/64"  # unknown to us: one IPv6 subscriber
+    settings.ECG_NAT64_PREFIXES = ["64:ff9b::/96", "2001:db8:64::/96"]
+    assert client_network(client) == "198.51.100.7"
+    assert client_network("64:ff9b::c633:6408") == "198.51.100.8"
+
+
 @pytest.mark.django_db(transaction=True)
 def test_guesses_sent_at_once_are_counted_one_after_another(staff_a, no_delay):
     """Tries in parallel had all passed the check before any failure was counted: 12 at once made 8 guesses where
