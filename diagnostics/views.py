@@ -21,6 +21,7 @@ from ecgsite.errors import ApplicationError, Conflict, IdempotencyKeyReused, Inv
 from ecgsite.http import status_for
 from mlmodels.models import ModelVersion
 from mlmodels.selectors import active_model_versions
+from patients.models import Patient
 from patients.selectors import patient_get, patient_list
 
 from . import holter, ingestion, plots, selectors, services, twelve_lead
@@ -354,8 +355,13 @@ def recording_move(request, recording_id: int):
     on a page naming both patients (``recording_move_confirm`` makes it)."""
     _require_mover(request.user)
     recording = selectors.recording_get(user=request.user, recording_id=recording_id)
-    form = MoveForm(request.POST if request.method == "POST" else None)
-    if request.method == "GET" or not form.is_valid():
+    if request.method == "GET":
+        # back from the confirmation (its breadcrumb or the browser's Back): the MRN and reason given are kept
+        pending = _pending_move(request, recording)
+        initial = {"mrn": pending[0].mrn, "reason": pending[1]["reason"]} if pending else None
+        return _move_page(request, recording, MoveForm(initial=initial))
+    form = MoveForm(request.POST)
+    if not form.is_valid():
         return _move_page(request, recording, form)
     mrn = form.cleaned_data["mrn"].strip()
     patient = patient_list(user=request.user, mrn=mrn).first() if mrn else None
@@ -374,9 +380,40 @@ def recording_move(request, recording_id: int):
     except Invalid as exc:
         form.add_error("reason", exc.message)
         return _move_page(request, recording, form)
+    # The confirmation is a page of its own (post/redirect/get): Back from the recording's page after the move, or
+    # a reload, showed the browser's "Confirm Form Resubmission" instead.
+    request.session[_PENDING_MOVE.format(recording.pk)] = {
+        "patient": patient.pk,
+        "reason": reason,
+        "seen_patient": recording.patient_id,
+    }
+    response = redirect("recording-move-confirm", recording_id=recording.pk)
+    response.status_code = 303
+    request.audit_recorded = True  # nothing written, nothing shown yet: the confirmation's page is audited
+    return response
+
+
+_PENDING_MOVE = "move-pending-{}"  # the session's move of a recording, given and not yet confirmed
+
+
+def _pending_move(request, recording: ECGRecording) -> tuple[Patient, dict] | None:
+    """The move of ``recording`` this session has given and not yet confirmed, with its patient (still of the
+    clinic), or None."""
+    pending = request.session.get(_PENDING_MOVE.format(recording.pk))
+    if not isinstance(pending, dict) or not isinstance(pending.get("patient"), int):
+        return None
+    patient = patient_list(user=request.user).filter(pk=pending["patient"]).first()
+    return (patient, pending) if patient is not None else None
+
+
+def _move_confirm_page(request, recording: ECGRecording):
+    pending = _pending_move(request, recording)
+    if pending is None:  # none given in this session (or its patient gone): the form
+        return redirect("recording-move", recording_id=recording.pk)
+    patient, fields = pending
     # the page names the patient asked for: a view of that patient's record
     audit.record(request, AuditEvent.Action.VIEW, object_type="patient", object_id=patient.pk)
-    confirm = MoveConfirmForm(initial={"patient": patient.pk, "reason": reason, "seen_patient": recording.patient_id})
+    confirm = MoveConfirmForm(initial=fields)
     return render(
         request,
         "diagnostics/move_confirm.html",
@@ -384,7 +421,7 @@ def recording_move(request, recording_id: int):
             "recording": recording,
             "from_patient": recording.patient,
             "to_patient": patient,
-            "reason": reason,
+            "reason": fields["reason"],
             "form": confirm,
         },
     )
@@ -395,13 +432,15 @@ def _move_page(request, recording: ECGRecording, form: MoveForm, *, status: int 
     return render(request, "diagnostics/move.html", context, status=status or (400 if form.errors else 200))
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])
 def recording_move_confirm(request, recording_id: int):
-    """The move confirmed: made once however often the button is pressed, then the recording's page says so. A
-    refusal (the recording moved by someone else since, a reason no longer taken) is the move form again, saying
-    why."""
+    """The page naming both patients (GET, from the move this session gave), and the move confirmed (POST): made once
+    however often the button is pressed, then the recording's page says so. A refusal (the recording moved by
+    someone else since, a reason no longer taken) is the move form again, saying why."""
     _require_mover(request.user)
     recording = selectors.recording_get(user=request.user, recording_id=recording_id)
+    if request.method == "GET":
+        return _move_confirm_page(request, recording)
     form = MoveConfirmForm(request.POST)
     if not form.is_valid():
         again = MoveForm({"mrn": "", "reason": request.POST.get("reason", "")})
@@ -432,6 +471,7 @@ def recording_move_confirm(request, recording_id: int):
         again.add_error(None, exc.message)
         return _move_page(request, recording, again, status=status_for(exc))
     moved_to = made.to_patient
+    request.session.pop(_PENDING_MOVE.format(recording.pk), None)
     messages.success(
         request,
         f"Recording {recording.pk} moved to {moved_to.display_name} (MRN {moved_to.mrn}). Reason: {made.reason}",

@@ -38,7 +38,8 @@ MATRIX: dict[str, dict[str, list]] = {
     "recording-interpret": {"POST": [LOGIN, 403, 302, 302, (403, 404)]},  # an empty form: back to the page, its reason
     # an empty form: the move form again (the MRN step), or it again saying the confirmation was incomplete
     "recording-move": {"GET": [LOGIN, 403, 200, 200, (403, 404)], "POST": [LOGIN, 403, 400, 400, (403, 404)]},
-    "recording-move-confirm": {"POST": [LOGIN, 403, 400, 400, (403, 404)]},
+    # its page from the move this session gave; with none, back to the form
+    "recording-move-confirm": {"GET": [LOGIN, 403, 302, 302, (403, 404)], "POST": [LOGIN, 403, 400, 400, (403, 404)]},
     "review-queue": {"GET": [LOGIN, 403, 200, 200, 403]},
     "review-create": {"POST": [LOGIN, 403, 400, 400, (403, 404)]},  # an empty form: the review page again
     # every signed-in user changes their own password; an empty form is refused

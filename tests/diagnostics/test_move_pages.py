@@ -44,7 +44,11 @@ def form_fields(html: str) -> dict:
 
 
 def confirmation(client, recording, mrn=" a-0002 ", reason=REASON):
-    response = client.post(reverse("recording-move", args=[recording.pk]), {"mrn": mrn, "reason": reason})
+    """The form sent, then the confirmation's own page it leads to (post/redirect/get)."""
+    sent = client.post(reverse("recording-move", args=[recording.pk]), {"mrn": mrn, "reason": reason})
+    assert sent.status_code == 303, sent.content.decode()[:2000]
+    assert sent["Location"] == reverse("recording-move-confirm", args=[recording.pk])
+    response = client.get(sent["Location"])
     assert response.status_code == 200, response.content.decode()[:2000]
     return response
 
@@ -91,8 +95,29 @@ def test_the_move_is_audited_once_as_an_update_and_the_patient_shown_as_a_view(
     rows = AuditEvent.objects.filter(user=doctor_a).exclude(action="login").order_by("id")
     assert [(r.action, r.object_type, r.object_id) for r in rows] == [
         ("view", "patient", str(right_patient.pk)),  # the confirmation names the patient asked for
+        ("view", "recording", str(recording.pk)),  # (its page; the form sent before it wrote and showed nothing)
         ("update", "recording", str(recording.pk)),
     ]
+
+
+def test_back_from_the_confirmation_keeps_what_was_given_and_a_reload_shows_it_again(
+    client, doctor_a, recording, right_patient
+):
+    """The confirmation is a page of its own: Back or a reload had met the browser's "Confirm Form Resubmission", and
+    the breadcrumb back to the form an empty form."""
+    client_for(client, doctor_a)
+    first = confirmation(client, recording).content.decode()
+    again = client.get(reverse("recording-move-confirm", args=[recording.pk]))
+    assert again.status_code == 200 and "Brandt, Peter" in again.content.decode()
+    assert form_fields(again.content.decode()).keys() == form_fields(first).keys()
+    form = client.get(reverse("recording-move", args=[recording.pk])).content.decode()
+    assert 'value="A-0002"' in form and REASON in form
+    moved = client.post(reverse("recording-move-confirm", args=[recording.pk]), form_fields(first))
+    assert moved.status_code == 302
+    # once made, the move is no longer pending: the confirmation's address leads to the form, empty
+    after = client.get(reverse("recording-move-confirm", args=[recording.pk]))
+    assert after.status_code == 302 and after["Location"] == reverse("recording-move", args=[recording.pk])
+    assert 'value="A-0002"' not in client.get(after["Location"]).content.decode()
 
 
 def test_a_double_submit_moves_once(client, doctor_a, recording, right_patient):
@@ -103,7 +128,9 @@ def test_a_double_submit_moves_once(client, doctor_a, recording, right_patient):
     assert first.status_code == second.status_code == 302
     assert second["Idempotent-Replayed"] == "true" and "Idempotent-Replayed" not in first
     assert RecordingMove.objects.count() == 1
-    updates = AuditEvent.objects.filter(object_type="recording", path=url).values_list("action", flat=True)
+    updates = AuditEvent.objects.filter(object_type="recording", path=url, method="POST").values_list(
+        "action", flat=True
+    )
     assert sorted(updates) == ["update", "view"]  # moved once, then the same form answered again
 
 
