@@ -112,3 +112,19 @@ def test_on_a_phone_the_holter_summary_stacks_its_labels_over_their_values_and_a
     expect(page.locator("ol.events > li").first.locator(".strip-hint")).to_be_hidden()
     term_box, value_box = term.bounding_box(), value.bounding_box()
     assert abs(value_box["y"] - term_box["y"]) < 2  # beside it where there is room
+
+
+def test_a_recordings_results_and_its_review_fit_the_smallest_phone(
+    page, shot, clinic_a, staff_a, doctor_a, active_models
+):
+    """The results' and the review's two columns of cards had a 320 px minimum each: on a 320 px phone (an iPhone
+    SE's width) the page scrolled sideways by the cards' padding."""
+    (recording,) = done_recordings(1, clinic=clinic_a, staff=staff_a, doctor=doctor_a, models=active_models)
+    log_in(page, doctor_a.username)
+    smallest = {"width": 320, "height": 640}
+    page.set_viewport_size(smallest)
+    for path in (f"/recordings/{recording.pk}/", f"/recordings/{recording.pk}/review/"):
+        page.goto(path)
+        expect(page.locator("section.grid2").first).to_be_visible()
+        assert _fits(page, smallest["width"]), (path, page.evaluate("document.documentElement.scrollWidth"))
+    shot(page, "72-review-smallest-phone")
