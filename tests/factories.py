@@ -40,6 +40,24 @@ class PatientFactory(factory.django.DjangoModelFactory):
     date_of_birth = factory.Faker("date_of_birth", minimum_age=20, maximum_age=90)
 
 
+def signal_recording(*, patient, uploaded_by, status: str, **fields):
+    """A signal recording made directly (no file, no upload, no worker), in ``status``: its page all the same."""
+    from diagnostics.models import ECGRecording
+
+    return ECGRecording.objects.create(
+        clinic=patient.clinic,
+        patient=patient,
+        uploaded_by=uploaded_by,
+        file="recordings/holter.csv",
+        original_filename="holter.csv",
+        input_format="csv",
+        kind="signal",
+        sha256="0" * 64,
+        status=status,
+        **fields,
+    )
+
+
 def done_recordings(n, *, clinic, staff, doctor, models):
     """``n`` classified, MI-flagged recordings, each with a diagnosis and two reviews (no files)."""
     from diagnostics.models import Diagnosis, ECGRecording, Review

@@ -209,6 +209,13 @@
   // fragment: the text gets the focus here once the page has scrolled there, with its reason (the field's first
   // description) in view, as on a phone it was not.
   window.addEventListener("load", function () {
+    // A form sent back with an error: the focus on its first field in error (a keyboard user had tabbed through the
+    // page's header to get back to it), unless the page gave it elsewhere.
+    var refused = document.querySelector(".field.has-error input:not([type=hidden]), .field.has-error select, .field.has-error textarea");
+    if (refused && !document.querySelector("[autofocus]") && document.activeElement === document.body) {
+      refused.focus();
+      return;
+    }
     var field = document.querySelector("textarea[autofocus]");
     if (!field || document.activeElement === field) return;
     field.focus({ preventScroll: true });

@@ -10,7 +10,7 @@ from playwright.sync_api import expect
 
 from diagnostics.models import ECGRecording, RecordingMove
 
-from ..factories import PatientFactory
+from ..factories import PatientFactory, signal_recording
 from .conftest import TABLET, assert_accessible, log_in
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -25,17 +25,8 @@ PHONE = {"width": 320, "height": 700}
 def recording(staff_a, patient_a):
     """A finished (failed) recording made directly, no upload and no worker: its page names its patient all the
     same, and a recording is moved whatever its status."""
-    return ECGRecording.objects.create(
-        clinic=patient_a.clinic,
-        patient=patient_a,
-        uploaded_by=staff_a,
-        file="recordings/holter.csv",
-        original_filename="holter.csv",
-        input_format="csv",
-        kind="signal",
-        sha256="0" * 64,
-        status="failed",
-        error_message="The file held no signal.",
+    return signal_recording(
+        patient=patient_a, uploaded_by=staff_a, status="failed", error_message="The file held no signal."
     )
 
 
@@ -190,6 +181,7 @@ def test_an_unknown_mrn_is_the_form_again_naming_it_and_staff_see_no_link(
     expect(mrn).to_have_attribute("aria-invalid", "true")
     expect(mrn).to_have_accessible_description(re.compile("No patient of your clinic has the MRN “A-9999”"))
     expect(mrn).to_have_value("A-9999")  # what was typed is kept, to correct
+    expect(mrn).to_be_focused()  # to correct at once: not from the top of the page
     expect(page.get_by_label(REASON_FIELD)).to_have_value(REASON)
     assert_accessible(page)
     shot(page, "85-move-unknown-mrn")

@@ -89,17 +89,9 @@ def test_with_scripts_off_a_pending_recordings_page_reloads_itself_until_the_ana
     there (a clinic's locked-down browser had shown "Queued" until someone pressed reload)."""
     from diagnostics.models import ECGRecording
 
-    recording = ECGRecording.objects.create(
-        clinic=patient_a.clinic,
-        patient=patient_a,
-        uploaded_by=doctor_a,
-        file="recordings/pending.csv",
-        original_filename="pending.csv",
-        input_format="csv",
-        kind="signal",
-        sha256="0" * 64,
-        status="processing",
-    )
+    from ..factories import signal_recording
+
+    recording = signal_recording(patient=patient_a, uploaded_by=doctor_a, status="processing")
     context = browser.new_context(java_script_enabled=False, viewport=DESKTOP, base_url=live_server.url)
     page = context.new_page()
     try:
