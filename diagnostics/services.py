@@ -1084,6 +1084,15 @@ def _recording_move(
     locked = ECGRecording.objects.select_for_update().get(pk=recording.pk)
     current = locked.patient
     if seen_patient_id is not None and current.pk != seen_patient_id:
+        if not locked.moves.filter(from_patient_id=seen_patient_id).exists():
+            # never filed under that patient: not a colleague's move since, but a client's mistake (a 409 had said
+            # the recording "was moved", and a client that reads again and retries on it had retried for ever)
+            raise Invalid(
+                f"The recording is filed under {current.display_name} (MRN {current.mrn}) and never was under "
+                f"patient {seen_patient_id}: give the patient it was read under as from_patient, or leave it out.",
+                field="from_patient",
+                code="validation_error",
+            )
         last = locked.moves.select_related("moved_by").order_by("-id").first()
         since = (
             f" by {last.moved_by.display_name} at {timezone.localtime(last.created_at):%Y-%m-%d %H:%M %Z}"

@@ -158,6 +158,22 @@ def test_a_move_from_a_patient_the_client_did_not_read_it_under_is_409(
     assert RecordingMove.objects.count() == 1
 
 
+@pytest.mark.parametrize("given", ["another", "the target"])
+def test_a_from_patient_the_recording_was_never_under_is_400_not_a_move_since(
+    api_as, doctor_a, recording, patient_a, right_patient, given
+):
+    """A 409 had said the recording "was moved" when it never was, and a client that reads again and retries on
+    recording_moved had retried its own mistake for ever."""
+    wrong = PatientFactory(clinic=patient_a.clinic).pk if given == "another" else right_patient.pk
+    response = api_as(doctor_a).post(
+        move_url(recording), {"patient": right_patient.pk, "reason": REASON, "from_patient": wrong}, format="json"
+    )
+    error = response.json()["error"]
+    assert response.status_code == 400 and error["code"] == "validation_error" and error["field"] == "from_patient"
+    assert "never was under" in error["message"] and "was moved" not in error["message"]
+    assert not RecordingMove.objects.exists()
+
+
 def test_a_retry_with_the_same_key_moves_once_and_another_body_with_it_is_409(
     api_as, doctor_a, staff_a, recording, right_patient, settings
 ):
