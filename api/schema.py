@@ -48,7 +48,8 @@ HEADERS = {
     "Idempotent-Replayed": {
         "description": (
             "`true` when an earlier request with the same Idempotency-Key made what this answer names: the first "
-            "answer again, and nothing made or notified twice."
+            "answer again, and nothing made or notified twice (a recording's move answers with the recording as it "
+            "now is, which a later move may have changed: its `links.moves` lists each)."
         ),
         "schema": {"type": "string", "enum": ["true"]},
     },
@@ -74,7 +75,8 @@ IDEMPOTENCY_KEY = OpenApiParameter(
     required=False,
     description=(
         "Up to 255 printable ASCII characters chosen by the client, e.g. a UUID, so a retry is safe: the same key "
-        "with the same request returns the first answer (its status, `Idempotent-Replayed: true`) and makes nothing; "
+        "with the same request returns the first answer (its status, `Idempotent-Replayed: true`; a move's, the "
+        "recording as it now is) and makes nothing; "
         "with another request (another body or endpoint) it is 409 `idempotency_key_reused`. A refused request "
         "leaves the key unused; a key is remembered for the installation's API_IDEMPOTENCY_KEY_HOURS (24 by "
         "default)."
