@@ -930,5 +930,7 @@ def recording_report(request, recording_id: int):
             context["trend_svg"] = holter.trend_svg(rhythm.get("trend"))
             context["trend_over"] = holter.trend_over(rhythm.get("trend"), recording)
             context["significant"] = holter.significant_events(recording)
+    # a report printed before a move named another patient: this one says whose record it was filed under before
+    context["moves"] = list(selectors.recording_move_list(recording=recording))
     context["printed_at"] = timezone.now()
     return render(request, "diagnostics/report.html", context)

@@ -212,3 +212,18 @@ def test_an_incomplete_confirmation_is_the_form_again_saying_so(client, doctor_a
     html = response.content.decode()
     assert response.status_code == 400 and "The confirmation was incomplete" in html and REASON in html
     assert not RecordingMove.objects.exists()
+
+
+def test_the_printed_report_of_a_moved_recording_says_whose_it_was_before(
+    client, doctor_a, staff_a, patient_a, right_patient, active_models
+):
+    """A report printed before the move named another patient: the one printed now says so (FHIR calls it
+    'corrected'), and one never moved says nothing of it."""
+    moved, kept = beat_recording(staff_a, patient_a), beat_recording(staff_a, patient_a)
+    services.recording_move(recording=moved, patient=right_patient, by=doctor_a, reason=REASON)
+    client_for(client, doctor_a)
+    report = client.get(reverse("recording-report", args=[moved.pk])).content.decode()
+    assert "Corrected patient:" in report
+    assert "Filed under Meyer, Anna (MRN A-0001) until <time" in report and REASON in report
+    assert "Brandt, Peter" in report  # whose it is now, as the report's patient
+    assert "Corrected patient:" not in client.get(reverse("recording-report", args=[kept.pk])).content.decode()
