@@ -388,6 +388,16 @@ def _rhythm_observations(
             for name in ("isolated", "couplets", "runs", "bigeminy_episodes", "trigeminy_episodes")
             if name in figures
         ]
+        if "burden_pct" in figures:  # absent from reports stored before it
+            components.append(
+                {
+                    "code": {
+                        "coding": [_coding(LOCAL, f"{kind}-ectopic-burden")],
+                        "text": f"{label} ectopic burden (share of the beats analysed)",
+                    },
+                    "valueQuantity": {"value": figures["burden_pct"], "unit": "%", "system": UCUM, "code": "%"},
+                }
+            )
         out.append(
             _observation(
                 subject=subject,

@@ -55,6 +55,11 @@ class EctopySerializer(serializers.Serializer):
     )
     longest_run = RhythmEpisodeSerializer(allow_null=True)
     fastest_run = RhythmEpisodeSerializer(allow_null=True)
+    burden_pct = serializers.FloatField(
+        required=False,
+        help_text="The ectopic beats (`total`) as a share of the beats analysed (`beats_analysed`), % "
+        "(absent from reports stored before it)",
+    )
 
 
 class VentricularEctopySerializer(EctopySerializer):

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from ecg.clock import clock, seconds_cut
 from ecg.io.readers import lead_phrase
-from ecg.rhythm.analysis import burden_of
+from ecg.rhythm.analysis import burden_of, ectopic_burden
 
 from . import plots, selectors
 from .models import ECGRecording, Event
@@ -66,10 +66,12 @@ def brief(rhythm: dict | None, alarms_standing: int = 0) -> list[dict]:
     if counts.get("vt"):
         items.append({"text": f"VT {counts['vt']}", "tone": "warn"})
     # ectopy as the Holter summary counts it (beats in AF or flutter, noise or VF left out), beside the class counts
+    # and its share of the beats, which compares across recordings of different lengths where a count does not
     for key, label in (("ventricular", "V"), ("supraventricular", "S")):
         total = int((rhythm.get(key) or {}).get("total") or 0)
         if total:
-            items.append({"text": f"{label} ectopy {total}", "tone": ""})
+            share = ectopic_share(rhythm, key)
+            items.append({"text": f"{label} ectopy {total}{f' ({share})' if share else ''}", "tone": ""})
     pauses = int((rhythm.get("pauses") or {}).get("count") or 0)
     if pauses:
         items.append({"text": f"{pauses} pause{'s' if pauses != 1 else ''}", "tone": "warn"})
@@ -202,6 +204,20 @@ def significant_events(recording: ECGRecording) -> list[dict]:
     return [{"label": label, **event_row(recording, e, vf=vf)} for label, e in picks]
 
 
+def ectopic_share(rhythm: dict, kind: str) -> str:
+    """The ectopic burden of ``kind`` ("ventricular" or "supraventricular") as written beside its count: "2.1 %",
+    "< 0.1 %", or "" where there is no ectopy of the kind. A report stored before the burden was kept gives it
+    from its total and the beats it was over, where it kept those; "" where it did not."""
+    ectopy = rhythm.get(kind) or {}
+    total = int(ectopy.get("total") or 0)
+    burden = ectopy.get("burden_pct")
+    if burden is None and rhythm.get("beats_analysed"):
+        burden = ectopic_burden(total, int(rhythm["beats_analysed"]))
+    if not total or burden is None:
+        return ""
+    return "< 0.1 %" if burden < 0.1 else f"{burden:.1f} %"
+
+
 def fast_runs_phrase(ectopy: dict, name: str) -> str:
     """How many of the runs are tachycardia, after their count ("16 runs" beside "Ventricular tachycardia (16)" in
     the event list had left it to the reader): "" for no runs, or a report stored before the count was kept."""
@@ -247,6 +263,10 @@ def summary_context(recording: ECGRecording, rhythm: dict) -> dict:
         # what the AF burden is a share of, as the report was computed (stored reports keep theirs)
         "af_burden_of": burden_of(rhythm.get("af") or {}),
         "holter_times": times,
+        "holter_burden": {
+            kind: f" ({share} of the beats analysed)" if (share := ectopic_share(rhythm, kind)) else ""
+            for kind in ("ventricular", "supraventricular")
+        },
         "holter_fast_runs": {
             kind: fast_runs_phrase(rhythm.get(kind) or {}, name)
             for kind, name in (("ventricular", "ventricular"), ("supraventricular", "supraventricular"))

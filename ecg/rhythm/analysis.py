@@ -29,6 +29,11 @@ class RhythmReport:
     hours: list[dict[str, Any]] = field(repr=False)
 
 
+def ectopic_burden(total: int, beats: int) -> float:
+    """Ectopic beats as a share of the beats analysed, in per cent to two places (0 where there are none)."""
+    return round(100.0 * total / beats, 2) if beats else 0.0
+
+
 def _inside(r_peaks: np.ndarray, events: list[Event], *, strictly: bool = False) -> np.ndarray:
     """Per beat: whether it lies within any of ``events`` (linear in beats and events); ``strictly``, between
     an event's start and end, not on them (a pause's own ends are beats)."""
@@ -212,6 +217,10 @@ def analyse_rhythm(
     af_s = sum(e.duration_s(fs) for e in af_found) - _overlap_s(af_found, lost_or_noisy, fs)
     longest_pause = max(pause_list + asystole, key=lambda e: e.end - e.start, default=None)
     mean_bpm = heart_rate.mean_rate(peaks, fs, across)
+    # ectopic burden: the share of the beats analysed that are V (or S outside AF) beats, as Holter reports give it
+    # beside the count (a ventricular burden of 10 % or more is what a cardiologist weighs for cardiomyopathy)
+    for ectopy_summary in (v_summary, s_summary):
+        ectopy_summary["burden_pct"] = ectopic_burden(ectopy_summary["total"], len(peaks))
     summary = {
         "duration_s": round(analysed_s, 1),
         # detections inside VF/VFL, a stretch without signal or noise, and faint marks inside a pause: in the class

@@ -169,10 +169,14 @@ def test_fhir_carries_heart_rate_extremes_af_burden_and_ectopy(api_as, staff_a, 
     )
     ventricular = by_code(observations, "ventricular-ectopic-beats")
     assert ventricular["valueQuantity"]["value"] == rhythm["ventricular"]["total"]
-    counts = {c["code"]["coding"][0]["code"]: c["valueInteger"] for c in ventricular["component"]}
+    counts = {c["code"]["coding"][0]["code"]: c.get("valueInteger") for c in ventricular["component"]}
     # the project's codes are words joined by hyphens, as every other code of the bundle
     assert counts["ventricular-couplets"] == rhythm["ventricular"]["couplets"]
     assert counts["ventricular-bigeminy-episodes"] == rhythm["ventricular"]["bigeminy_episodes"]
+    # the burden, a share of the beats: a quantity in per cent beside the counts
+    (burden,) = [c for c in ventricular["component"] if c["code"]["coding"][0]["code"] == "ventricular-ectopic-burden"]
+    assert rhythm["ventricular"]["total"] and burden["valueQuantity"]["code"] == "%"
+    assert burden["valueQuantity"]["value"] == rhythm["ventricular"]["burden_pct"] > 0
     assert all(set(code) <= set("abcdefghijklmnopqrstuvwxyz-") for code in counts)
 
 

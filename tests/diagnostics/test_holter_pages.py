@@ -55,6 +55,16 @@ def test_the_recording_page_leads_with_vf_and_lists_events_with_strips(client, s
     assert 'name="decision"' not in html  # staff see decisions, only doctors make them
 
 
+def test_the_summary_and_the_report_give_the_ventricular_burden_beside_its_count(client, staff_a, holter_recording):
+    rhythm = holter_recording.diagnosis.rhythm
+    v = rhythm["ventricular"]
+    assert v["total"] and v["burden_pct"] == round(100 * v["total"] / rhythm["beats_analysed"], 2)
+    share = f"{v['total']} beats ({v['burden_pct']:.1f} % of the beats analysed):"
+    staff = client_for(client, staff_a)
+    for name in ("recording-detail", "recording-report"):
+        assert share in staff.get(reverse(name, args=[holter_recording.pk])).content.decode()
+
+
 def test_the_page_says_why_hrv_is_blank(client, staff_a, holter_recording):
     # 70 s of MIT-BIH 207: flutter, bundle-branch and ectopic beats leave no steady normal-to-normal run
     url = reverse("recording-detail", args=[holter_recording.pk])
@@ -406,8 +416,8 @@ def test_a_rhythm_brief_says_only_what_there_is():
         "heart_rate": {"mean_bpm": 71.6, "hr_min": {"bpm": 48.2}, "hr_max": {"bpm": 131.0}},
         "af": {"burden_pct": 0.04},
         "event_counts": {"vt": 2, "pause": 1},
-        "ventricular": {"total": 1234},
-        "supraventricular": {"total": 0},
+        "ventricular": {"total": 1234, "burden_pct": 1.234},
+        "supraventricular": {"total": 0, "burden_pct": 0.0},
         "pauses": {"count": 1},
     }
     assert [(i["text"], i["tone"]) for i in brief(rhythm, alarms_standing=2)] == [
@@ -415,9 +425,20 @@ def test_a_rhythm_brief_says_only_what_there_is():
         ("HR 72 (48–131) bpm", ""),
         ("AF < 0.1 %", "warn"),
         ("VT 2", "warn"),
-        ("V ectopy 1234", ""),
+        ("V ectopy 1234 (1.2 %)", ""),
         ("1 pause", "warn"),
     ]
+
+
+def test_an_ectopic_burden_is_written_beside_its_count_even_for_a_report_stored_before_it():
+    from diagnostics.holter import ectopic_share
+
+    assert ectopic_share({"ventricular": {"total": 3, "burden_pct": 0.04}}, "ventricular") == "< 0.1 %"
+    assert ectopic_share({"ventricular": {"total": 0, "burden_pct": 0.0}}, "ventricular") == ""
+    # stored before the burden was kept: from the total and the beats the figures were over
+    old = {"beats_analysed": 2000, "supraventricular": {"total": 250}}
+    assert ectopic_share(old, "supraventricular") == "12.5 %"
+    assert ectopic_share({"supraventricular": {"total": 250}}, "supraventricular") == ""  # nothing to take it from
 
 
 @pytest.mark.parametrize(

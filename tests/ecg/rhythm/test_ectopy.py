@@ -90,6 +90,17 @@ def test_the_summary_lists_events_in_time_order_with_counts():
     assert report.summary["ventricular"]["total"] == 6
 
 
+def test_the_summary_gives_each_ectopic_burden_as_a_share_of_the_beats_analysed():
+    # 120 N, 6 V and 3 S beats: the burden is over every beat the figures are over, not over the N beats
+    r_peaks, classes = beats("N" * 40 + "VV" + "N" * 30 + "S" + "N" * 10 + "VVVV" + "N" * 20 + "SS" + "N" * 20)
+    summary = analyse_rhythm(signal=None, fs=FS, r_peaks=r_peaks, classes=classes).summary
+    assert summary["beats_analysed"] == 129
+    assert summary["ventricular"]["burden_pct"] == round(100 * 6 / 129, 2) == 4.65
+    assert summary["supraventricular"]["burden_pct"] == round(100 * 3 / 129, 2)
+    none = analyse_rhythm(signal=None, fs=FS, r_peaks=beats("N" * 30)[0], classes=["N"] * 30).summary
+    assert none["ventricular"]["burden_pct"] == none["supraventricular"]["burden_pct"] == 0.0
+
+
 def test_no_run_or_pattern_reaches_across_a_vf_episode():
     # MIT-BIH 207: the beats either side of a VF episode were neighbours, so an idioventricular rhythm
     # after VF read as a run at 27 /min (its first interval the VF), and bigeminy wrapped the episode
