@@ -41,6 +41,8 @@ AUDITED_ROUTES: dict[str, tuple[str, str | None, str]] = {
     "review-create": ("diagnosis", "diagnosis_id", A.REVIEW),
     "event-review": ("event", "event_id", A.REVIEW),
     "recording-interpret": ("recording", "recording_id", A.REVIEW),  # a doctor signs its interpretation
+    "recording-diary": ("recording", "recording_id", A.UPDATE),  # a symptom from the patient's diary entered
+    "recording-diary-remove": ("diary_entry", "entry_id", A.UPDATE),  # one entered by mistake removed
     "recording-move": ("recording", "recording_id", A.VIEW),  # the form; its confirmation audits the patient shown
     "recording-move-confirm": ("recording", "recording_id", A.UPDATE),  # filed under another patient
     "api:patient-list": ("patient", None, A.CREATE),

@@ -6,7 +6,7 @@ from django import forms
 from ecg.io.readers import MAX_FS, MIN_FS
 
 from . import ingestion
-from .models import EventReview, Interpretation, Review
+from .models import DiaryEntry, EventReview, Interpretation, Review
 
 
 class MultipleFileInput(forms.ClearableFileInput):
@@ -151,3 +151,18 @@ class MoveConfirmForm(SubmittedOnce):
     patient = forms.IntegerField(min_value=1, widget=forms.HiddenInput)
     reason = forms.CharField(strip=False, widget=forms.HiddenInput)
     seen_patient = forms.IntegerField(min_value=1, widget=forms.HiddenInput)
+
+
+class DiaryForm(SubmittedOnce):
+    """A symptom from the patient's Holter diary: when (the time of day or into the recording, read by
+    diagnostics.diary.sample_of), what, and a note (the service checks both; a second click enters it once)."""
+
+    # Not limited here: diagnostics.diary says what is wrong with a time and what to write instead.
+    time = forms.CharField(required=False, label="Time", max_length=40)
+    symptom = forms.ChoiceField(choices=[("", "Choose…"), *DiaryEntry.Symptom.choices], required=False)
+    note = forms.CharField(
+        required=False,
+        strip=False,
+        label="Note",
+        help_text="As the diary says it, if it says more (“after climbing stairs”): at most 500 characters.",
+    )

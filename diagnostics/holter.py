@@ -103,12 +103,21 @@ def event_strip(recording: ECGRecording, event: Event, vf: list[tuple[int, int]]
     """Ten seconds of ECG paper from just before the event's onset, its beats labelled by class. Inside VF/VFL
     (``vf``, from `vf_spans`) nothing is labelled: the episode is marked along the top instead, as a
     cardiologist reads it (the detections there are waves of the fibrillation, not beats of a class)."""
+    fs = recording.sampling_rate or 0.0
+    what = f"{event.get_type_display()} at {at(recording, event.start / fs)}" if fs else event.get_type_display()
+    return strip_at(recording, max(0, int(event.start - STRIP_LEAD_IN_S * fs)), what, vf)
+
+
+def strip_at(recording: ECGRecording, start: int, what: str, vf: list[tuple[int, int]] | None = None) -> str:
+    """Ten seconds of ECG paper from sample ``start``, titled ``what`` and the time it starts at, its beats labelled
+    by class and VF/VFL marked as `event_strip` says ("" where the stored upload no longer decodes: the lists still
+    show what they list)."""
     try:
         lead = plots.recording_lead(recording)
-    except Exception:  # the stored upload no longer decodes: the list still shows the events
+    except Exception:
         return ""
     fs, n = lead.fs, len(lead.values)
-    a = max(0, int(event.start - STRIP_LEAD_IN_S * fs))
+    a = min(start, max(0, n - 1))
     b = min(n, int(a + STRIP_S * fs))
     vf = [(start, end) for start, end in (vf_spans(recording) if vf is None else vf) if start < b and end >= a]
     marks = [
@@ -118,7 +127,7 @@ def event_strip(recording: ECGRecording, event: Event, vf: list[tuple[int, int]]
     ]
     episodes = [((max(start, a) - a) / fs, (min(end, b) - a) / fs, "VF/VFL") for start, end in vf]
     note = f"{lead_phrase(lead.name)} · 25 mm/s · " + ("10 mm/mV" if lead.in_mv else "units unknown")
-    title = f"{event.get_type_display()} at {at(recording, event.start / fs)}: ECG from {at(recording, a / fs)}"
+    title = f"{what}: ECG from {at(recording, a / fs)}"
     return plots.paper_svg(lead.values[a:b], fs=fs, title=title, marks=marks, episodes=episodes, units_note=note)
 
 

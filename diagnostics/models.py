@@ -218,12 +218,12 @@ class Review(models.Model):
 
 
 # IdempotencyRecord's foreign keys
-IDEMPOTENCY_TARGETS = ("recording", "review", "interpretation", "event_review", "recording_move")
+IDEMPOTENCY_TARGETS = ("recording", "review", "interpretation", "event_review", "recording_move", "diary_entry")
 
 
 class IdempotencyRecord(models.Model):
     """A write seen with an idempotency key, so a retried request returns what the first one made: a recording
-    (an upload), a review, an interpretation, an event's review or a recording's move, exactly one of them
+    (an upload), a review, an interpretation, an event's review, a recording's move or a diary entry, exactly one of them
     (diagnostics.services.idempotent_write)."""
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
@@ -239,6 +239,7 @@ class IdempotencyRecord(models.Model):
     recording_move = models.ForeignKey(
         "RecordingMove", on_delete=models.CASCADE, null=True, blank=True, related_name="+"
     )
+    diary_entry = models.ForeignKey("DiaryEntry", on_delete=models.CASCADE, null=True, blank=True, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -407,3 +408,40 @@ class RecordingMove(models.Model):
 
     def delete(self, *args, **kwargs):
         raise PermissionError("recording moves are append-only")
+
+
+class DiaryEntry(models.Model):
+    """A symptom the patient wrote in the Holter diary while wearing the recorder ("palpitations at 14:32"),
+    entered by the clinic: what the heart did at that moment is the question the recording was made to answer
+    (diagnostics.diary gives the rhythm there). The moment is in samples of the original signal, as events'."""
+
+    class Symptom(models.TextChoices):
+        PALPITATIONS = "palpitations", "Palpitations"
+        DIZZINESS = "dizziness", "Dizziness"
+        SYNCOPE = "syncope", "Fainting (syncope)"
+        CHEST_PAIN = "chest_pain", "Chest pain"
+        BREATHLESSNESS = "breathlessness", "Shortness of breath"
+        FATIGUE = "fatigue", "Fatigue"
+        OTHER = "other", "Other (say what in the note)"
+
+    NOTE_MAX_LENGTH = 500
+    MAX_PER_RECORDING = 60  # a diary is a page or two of notes; each entry's strip is drawn on the recording's page
+
+    recording = models.ForeignKey(ECGRecording, on_delete=models.CASCADE, related_name="diary")
+    clinic = models.ForeignKey("accounts.Clinic", on_delete=models.PROTECT, related_name="+")
+    sample = models.BigIntegerField(help_text="The moment noted, in samples of the original signal")
+    symptom = models.CharField(max_length=16, choices=Symptom.choices)
+    note = models.CharField(max_length=NOTE_MAX_LENGTH, blank=True)
+    entered_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    replayed: bool  # not stored: set by diary_entry_add, True when an idempotent retry returned this entry
+
+    class Meta:
+        ordering = ["recording", "sample", "id"]
+        indexes = [models.Index(fields=["recording", "sample"])]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(sample__gte=0), name="diary_entry_sample_not_negative")
+        ]
+
+    def __str__(self) -> str:
+        return f"Diary entry {self.pk} of recording {self.recording_id}"

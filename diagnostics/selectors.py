@@ -13,7 +13,17 @@ from ecg.io import readers
 from ecg.io.errors import SignalError
 from patients.models import Patient
 
-from .models import Beat, Diagnosis, ECGRecording, Event, EventReview, Interpretation, RecordingMove, Review
+from .models import (
+    Beat,
+    Diagnosis,
+    DiaryEntry,
+    ECGRecording,
+    Event,
+    EventReview,
+    Interpretation,
+    RecordingMove,
+    Review,
+)
 from .signal_uploads import reader_limits, timed_reader_limits
 
 
@@ -80,6 +90,18 @@ def recording_get(*, user: User, recording_id: int) -> ECGRecording:
 def recording_move_list(*, recording: ECGRecording) -> QuerySet[RecordingMove]:
     """The recording's moves, in the order made: the patients it was filed under before, who moved it and why."""
     return recording.moves.select_related("from_patient", "to_patient", "moved_by").order_by("id")
+
+
+def diary_list(*, recording: ECGRecording) -> QuerySet[DiaryEntry]:
+    """The recording's diary entries in the order of the moments noted, with who entered them."""
+    return recording.diary.select_related("entered_by").order_by("sample", "id")
+
+
+def diary_entry_get(*, user: User, recording_id: int, entry_id: int) -> DiaryEntry:
+    """One diary entry of a recording of the user's clinic (404 for another clinic's, as for an unknown one)."""
+    return get_object_or_404(
+        DiaryEntry.objects.select_related("recording"), pk=entry_id, recording_id=recording_id, clinic_id=user.clinic_id
+    )
 
 
 def beat_list(

@@ -42,6 +42,7 @@ from . import ingestion
 from .models import (
     Beat,
     Diagnosis,
+    DiaryEntry,
     ECGRecording,
     Event,
     EventReview,
@@ -164,13 +165,14 @@ def recording_submission_replay(*, user: User, idempotency_key: str, fingerprint
 
 
 # What an Idempotency-Key can stand for, and the field of IdempotencyRecord that names it.
-Made = TypeVar("Made", ECGRecording, Review, Interpretation, EventReview, RecordingMove)
+Made = TypeVar("Made", ECGRecording, Review, Interpretation, EventReview, RecordingMove, DiaryEntry)
 _IDEMPOTENCY_TARGETS: dict[type, str] = {
     ECGRecording: "recording",
     Review: "review",
     Interpretation: "interpretation",
     EventReview: "event_review",
     RecordingMove: "recording_move",
+    DiaryEntry: "diary_entry",
 }
 
 
@@ -945,24 +947,24 @@ def interpretation_reason_clean(reason: str) -> str:
     )
 
 
-def _reason_clean(reason: str, *, blank: str, then: str) -> str:
+def _reason_clean(reason: str, *, blank: str | None, then: str, field: str = "reason") -> str:
     """A reason kept with a write: one line (line breaks, tabs and runs of spaces as one space), stripped; Invalid
-    (field ``reason``) saying ``blank`` when it is blank, or that it is too long or holds a control character (to
-    remove before trying to ``then`` again)."""
+    (``field``, the reason or a note) saying ``blank`` when it is blank (None: it may be), or that it is too long
+    or holds a control character (to remove before trying to ``then`` again)."""
     reason = " ".join(reason.split())
-    if not reason:
-        raise Invalid(blank, field="reason", code="validation_error")
+    if not reason and blank is not None:
+        raise Invalid(blank, field=field, code="validation_error")
     if len(reason) > REASON_MAX_LENGTH:
         raise Invalid(
-            f"The reason is {len(reason):,} characters long; at most {REASON_MAX_LENGTH} are allowed.",
-            field="reason",
+            f"The {field} is {len(reason):,} characters long; at most {REASON_MAX_LENGTH} are allowed.",
+            field=field,
             code="validation_error",
         )
     bad = next((c for c in reason if unicodedata.category(c) == "Cc"), None)
     if bad is not None:
         raise Invalid(
-            f"The reason holds a control character (U+{ord(bad):04X}): remove it and {then} again.",
-            field="reason",
+            f"The {field} holds a control character (U+{ord(bad):04X}): remove it and {then} again.",
+            field=field,
             code="validation_error",
         )
     return reason
@@ -1122,3 +1124,74 @@ def _recording_move(
         moved_by=by,
         reason=reason,
     )
+
+
+def diary_entry_add(
+    *,
+    recording: ECGRecording,
+    by: User,
+    sample: int,
+    symptom: str,
+    note: str = "",
+    idempotency_key: str | None = None,
+    fingerprint: str = "",
+) -> DiaryEntry:
+    """Enter a symptom from the patient's Holter diary at ``sample`` of a signal recording of the user's clinic
+    (any member of it: the clinic's staff transcribe diaries); a note is needed for "other" (what the symptom
+    was), one line of at most 500 characters. With an ``idempotency_key``, a retry returns the first entry."""
+    return idempotent_write(
+        user=by,
+        idempotency_key=idempotency_key,
+        fingerprint=fingerprint,
+        kind=DiaryEntry,
+        write=lambda: _diary_entry_add(recording=recording, by=by, sample=sample, symptom=symptom, note=note),
+    )
+
+
+def _diary_entry_add(*, recording: ECGRecording, by: User, sample: int, symptom: str, note: str) -> DiaryEntry:
+    if not by.is_active or by.clinic_id is None or recording.clinic_id != by.clinic_id:
+        raise NotFound("No such recording in your clinic.", field="recording")
+    if recording.kind != ECGRecording.Kind.SIGNAL or not recording.sampling_rate or recording.sample_count is None:
+        raise Invalid(
+            "This recording holds beat rows, not a signal: a diary entry needs a time in it.",
+            field="recording",
+            code="validation_error",
+        )
+    if symptom not in DiaryEntry.Symptom.values:
+        raise Invalid(
+            f"Choose the symptom: one of {', '.join(DiaryEntry.Symptom.values)}.",
+            field="symptom",
+            code="validation_error",
+        )
+    if not 0 <= sample < recording.sample_count:
+        length = recording.sample_count / recording.sampling_rate
+        raise Invalid(
+            f"The moment is outside the recording, which is {length:.0f} s ({recording.sample_count} samples) long.",
+            field="time",
+            code="validation_error",
+        )
+    note = _reason_clean(
+        note,
+        blank="Say what the symptom was in the note." if symptom == DiaryEntry.Symptom.OTHER else None,
+        then="enter it",
+        field="note",
+    )
+    # a diary is a page or two of the patient's notes: bounded, counted under the recording's lock (two at once wait)
+    ECGRecording.objects.select_for_update().filter(pk=recording.pk).first()
+    if recording.diary.count() >= DiaryEntry.MAX_PER_RECORDING:
+        raise Conflict(
+            f"This recording's diary holds {DiaryEntry.MAX_PER_RECORDING} entries, as many as one can: remove one "
+            "entered by mistake first.",
+            code="diary_full",
+        )
+    return DiaryEntry.objects.create(
+        recording=recording, clinic_id=recording.clinic_id, sample=sample, symptom=symptom, note=note, entered_by=by
+    )
+
+
+def diary_entry_remove(*, entry: DiaryEntry, by: User) -> None:
+    """Remove a diary entry entered by mistake (the wrong time or symptom: the diary itself is the record, and the
+    entry is entered again as it says); any member of the entry's clinic. The audit trail keeps who did it."""
+    if not by.is_active or by.clinic_id is None or entry.clinic_id != by.clinic_id:
+        raise NotFound("No such diary entry in your clinic.", field="entry")
+    entry.delete()

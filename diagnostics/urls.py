@@ -15,6 +15,10 @@ urlpatterns = [
     path("recordings/<int:recording_id>/report/", views.recording_report, name="recording-report"),
     path("recordings/<int:recording_id>/rhythm/", views.recording_rhythm, name="recording-rhythm"),
     path("recordings/<int:recording_id>/interpretation/", views.recording_interpret, name="recording-interpret"),
+    path("recordings/<int:recording_id>/diary/", views.recording_diary, name="recording-diary"),
+    path(
+        "recordings/<int:recording_id>/diary/<int:entry_id>/remove/", views.diary_remove, name="recording-diary-remove"
+    ),
     path("recordings/<int:recording_id>/move/", views.recording_move, name="recording-move"),
     path("recordings/<int:recording_id>/move/confirm/", views.recording_move_confirm, name="recording-move-confirm"),
     path("events/<int:event_id>/reviews/", views.event_review, name="event-review"),

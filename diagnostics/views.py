@@ -24,8 +24,16 @@ from mlmodels.selectors import active_model_versions
 from patients.models import Patient
 from patients.selectors import patient_get, patient_list
 
-from . import holter, ingestion, plots, selectors, services, twelve_lead
-from .forms import EventReviewForm, InterpretationForm, MoveConfirmForm, MoveForm, ReviewForm, UploadForm
+from . import diary, holter, ingestion, plots, selectors, services, twelve_lead
+from .forms import (
+    DiaryForm,
+    EventReviewForm,
+    InterpretationForm,
+    MoveConfirmForm,
+    MoveForm,
+    ReviewForm,
+    UploadForm,
+)
 from .models import Beat, Diagnosis, ECGRecording, Event, Interpretation
 
 BEATS_PER_PAGE = 50
@@ -203,8 +211,97 @@ def _detail_page(request, recording: ECGRecording):
             context["event_types"] = holter.event_type_counts(recording)
             context["event_review_form"] = EventReviewForm() if request.user.can_review else None
     context.update(_interpretation_context(request, recording, diagnosis))
+    if diary.keeps_diary(recording):
+        context.update(_diary_context(request, recording, diagnosis))
     _messages_in_place(request, context)
     return render(request, "diagnostics/recording_detail.html", context)
+
+
+# What a refused diary entry was typed as and why, per recording, from the refusing POST to the page it redirects to.
+DIARY_DRAFT_SESSION_KEY = "diary-draft:{}"
+
+
+def _diary_context(request, recording: ECGRecording, diagnosis) -> dict:
+    """The diary section: its entries with the rhythm at each, and the form to enter one (after a refusal, as it
+    was typed, with the reason beside the field at fault)."""
+    rhythm = diagnosis.rhythm if diagnosis else None
+    rows = [diary.entry_row(recording, entry, rhythm) for entry in selectors.diary_list(recording=recording)]
+    form = DiaryForm()
+    draft = request.session.pop(DIARY_DRAFT_SESSION_KEY.format(recording.pk), None)
+    if isinstance(draft, dict):
+        form = DiaryForm({name: str(draft.get(name, ""))[:1000] for name in ("time", "symptom", "note")})
+        form.is_valid()
+        at_fault = str(draft.get("field")) if draft.get("field") in ("time", "symptom", "note") else "time"
+        form.add_error(at_fault, str(draft.get("error") or "The entry was not made."))
+        form.fields[at_fault].widget.attrs.update(
+            {"aria-invalid": "true", "aria-describedby": f"diary-{at_fault}-error", "autofocus": True}
+        )
+    started = holter.wall_clock(recording, 0) if diary.reads_time_of_day(recording) else None
+    return {
+        "diary_rows": rows,
+        "diary_form": form,
+        "diary_started": started,
+        "diary_length": clock(diary.duration_s(recording)),
+    }
+
+
+@require_POST
+def recording_diary(request, recording_id: int):
+    """A symptom from the patient's diary entered (any member of the clinic): back to the diary, at the entry; a
+    refusal goes back to the form as typed, the reason beside the field at fault."""
+    recording = selectors.recording_get(user=request.user, recording_id=recording_id)
+    form = DiaryForm(request.POST)
+    typed = {name: request.POST.get(name, "") for name in ("time", "symptom", "note")}
+    target = reverse("recording-detail", args=[recording.pk])
+
+    def refused(error: str, field: str):
+        request.session[DIARY_DRAFT_SESSION_KEY.format(recording.pk)] = typed | {"error": error, "field": field}
+        return _refused(redirect(target + "#diary-form"))
+
+    if not form.is_valid():
+        field, errors = next(iter(form.errors.items()))
+        return refused(" ".join(str(e) for e in errors), field)
+    fields = form.cleaned_data
+    if not fields["symptom"]:
+        return refused("Choose the symptom the diary names.", "symptom")
+    try:
+        sample = diary.sample_of(recording, fields["time"])
+        sent = {"recording": recording.pk, "sample": sample, "symptom": fields["symptom"], "note": fields["note"]}
+        entry = _once(
+            form,
+            page="diary-page",
+            sent=sent,
+            write=lambda **key: services.diary_entry_add(
+                recording=recording,
+                by=request.user,
+                sample=sample,
+                symptom=fields["symptom"],
+                note=fields["note"],
+                **key,
+            ),
+        )
+    except Invalid as exc:
+        return refused(exc.message, exc.field if exc.field in ("time", "symptom", "note") else "time")
+    except Conflict as exc:  # the diary is full
+        messages.error(request, exc.message, extra_tags="diary")
+        return _refused(redirect(target + "#diary"))
+    messages.success(
+        request,
+        f"{entry.get_symptom_display()} at {diary.moment(recording, entry.sample)} entered.",
+        extra_tags="diary",
+    )
+    return _replayed(redirect(target + f"#diary-entry-{entry.pk}"), entry)
+
+
+@require_POST
+def diary_remove(request, recording_id: int, entry_id: int):
+    """A diary entry entered by mistake removed (any member of the clinic; audited): back to the diary."""
+    entry = selectors.diary_entry_get(user=request.user, recording_id=recording_id, entry_id=entry_id)
+    recording = entry.recording
+    said = f"{entry.get_symptom_display()} at {diary.moment(recording, entry.sample)}"
+    services.diary_entry_remove(entry=entry, by=request.user)
+    messages.success(request, f"The diary entry “{said}” was removed.", extra_tags="diary")
+    return redirect(reverse("recording-detail", args=[recording.pk]) + "#diary")
 
 
 # The text of a refused signature and the reason, per recording, from the refusing POST to the page it redirects to
@@ -297,6 +394,8 @@ def _messages_in_place(request, context: dict) -> None:
     for message in messages.get_messages(request):
         if message.extra_tags == "interpretation":
             context.setdefault("interpretation_messages", []).append(message)
+        elif message.extra_tags == "diary" and "diary_rows" in context:
+            context.setdefault("diary_messages", []).append(message)
         elif message.extra_tags in rows:
             rows[message.extra_tags].setdefault("messages", []).append(message)
         else:
@@ -910,6 +1009,10 @@ def _review_page(request, recording: ECGRecording, form: ReviewForm, status: int
     return render(request, "diagnostics/review.html", context, status=status)
 
 
+# The diary entries a printed report shows with their strips (a page each few): the rest are on the recording's page.
+REPORT_DIARY_MAX = 12
+
+
 def recording_report(request, recording_id: int):
     """A printable report: patient, plot, summary, model versions, reviewer and decision."""
     recording = selectors.recording_get(user=request.user, recording_id=recording_id)
@@ -930,6 +1033,13 @@ def recording_report(request, recording_id: int):
             context["trend_svg"] = holter.trend_svg(rhythm.get("trend"))
             context["trend_over"] = holter.trend_over(rhythm.get("trend"), recording)
             context["significant"] = holter.significant_events(recording)
+            entries = list(selectors.diary_list(recording=recording)[: REPORT_DIARY_MAX + 1])
+            context["diary_rows"] = [diary.entry_row(recording, e, rhythm) for e in entries[:REPORT_DIARY_MAX]]
+            context["diary_more"] = (
+                selectors.diary_list(recording=recording).count() - REPORT_DIARY_MAX
+                if len(entries) > REPORT_DIARY_MAX
+                else 0
+            )
     # a report printed before a move named another patient: this one says whose record it was filed under before
     context["moves"] = list(selectors.recording_move_list(recording=recording))
     context["printed_at"] = timezone.now()

@@ -471,7 +471,7 @@ def test_the_recording_page_says_what_is_on_it_and_links_each_part(client, staff
     nav = html[html.index('<nav class="page-nav') : html.index("</nav>", html.index('<nav class="page-nav'))]
     targets = re.findall(r'href="#([a-z-]+)"', nav)
     # the doctor's interpretation first, the beat table ends a long page
-    assert targets == ["interpretation", "results", "viewer", "holter", "events", "beat-table"]
+    assert targets == ["interpretation", "results", "viewer", "holter", "events", "diary", "beat-table"]
     assert all(html.count(f'id="{t}"') == 1 for t in targets)
 
 

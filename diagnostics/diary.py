@@ -1,0 +1,194 @@
+"""The patient's Holter diary: the moment a symptom was noted, read from what the clinic types, and the rhythm at
+that moment (symptom-rhythm correlation: palpitations during a run of SVT, or dizziness with nothing but sinus
+rhythm, which rules an arrhythmia out as its cause just as firmly)."""
+
+import math
+import re
+from datetime import datetime, timedelta
+
+from django.utils import timezone
+
+from ecg.clock import clock, seconds_from_clock
+from ecgsite.errors import Invalid
+
+from . import holter
+from .models import DiaryEntry, ECGRecording, Event
+
+# Events this close to a noted moment are named beside it: a patient writes the time to the minute at best.
+NEAR_S = 60.0
+# The heart rate and beats at a moment are those of the strip shown for it: 5 s either side.
+AROUND_S = 5.0
+# A time of day is read as the first moment of the recording at that time of day, which is only one moment in
+# recordings up to a day long; longer ones take the time into the recording.
+TIME_OF_DAY_MAX_S = 24 * 3600
+_TIME_OF_DAY = re.compile(r"([01]?[0-9]|2[0-3])[:.h]([0-5][0-9])(?::([0-5][0-9]))?")
+
+
+# A diary goes with an ambulatory recording, not a resting ECG's ten seconds.
+AMBULATORY_MIN_S = 60.0
+
+
+def keeps_diary(recording: ECGRecording) -> bool:
+    """Whether the recording's page has a diary: a signal recording over a minute long whose analysis did not fail."""
+    length = duration_s(recording)
+    return (
+        recording.kind == ECGRecording.Kind.SIGNAL
+        and recording.status != ECGRecording.Status.FAILED
+        and length is not None
+        and length > AMBULATORY_MIN_S
+    )
+
+
+def reads_time_of_day(recording: ECGRecording) -> bool:
+    """Whether the page asks for the time of day (the file stated when the recording started, and it is at most a
+    day long) rather than the time into the recording."""
+    length = duration_s(recording)
+    return recording.recorded_at is not None and length is not None and length <= TIME_OF_DAY_MAX_S
+
+
+def duration_s(recording: ECGRecording) -> float | None:
+    if not recording.sampling_rate or recording.sample_count is None:
+        return None
+    return recording.sample_count / recording.sampling_rate
+
+
+def sample_of(recording: ECGRecording, text: str) -> int:
+    """The sample of the moment ``text`` names: a time of day ("14:32", "14:32:10") where the page asks for one
+    (`reads_time_of_day`), else a time into the recording ("2:15:00", "135:00" or seconds). Invalid (field
+    ``time``) saying what to write for anything else, or for a moment outside the recording."""
+    if recording.kind != ECGRecording.Kind.SIGNAL or not recording.sampling_rate or recording.sample_count is None:
+        raise Invalid("This recording holds beat rows, not a signal: a diary entry needs a time in it.", field="time")
+    text = text.strip()
+    length = recording.sample_count / recording.sampling_rate
+    seconds: float | None
+    if reads_time_of_day(recording):
+        seconds = _seconds_from_time_of_day(recording, text, length)
+    else:
+        seconds = seconds_from_clock(text) if text else None
+        if seconds is None:
+            raise Invalid(
+                f"“{text[:20]}” is not a time into the recording: write h:mm:ss, m:ss or seconds (1:23:45, 83:45 "
+                "or 5025).",
+                field="time",
+            )
+        if seconds >= length:
+            raise Invalid(
+                f"{clock(seconds)} is past the end of the recording, which is {clock(length)} long.", field="time"
+            )
+    return min(int(seconds * recording.sampling_rate), recording.sample_count - 1)
+
+
+def _seconds_from_time_of_day(recording: ECGRecording, text: str, length: float) -> float:
+    started = holter.wall_clock(recording, 0)
+    ended = holter.wall_clock(recording, length)
+    span = f"it ran from {started:%H:%M:%S} to {ended:%H:%M:%S}"
+    found = _TIME_OF_DAY.fullmatch(text)
+    if found is None:
+        raise Invalid(
+            f"“{text[:20]}” is not a time of day: write it as the diary gives it, hours and minutes (14:32 or "
+            f"14:32:10); {span}.",
+            field="time",
+        )
+    hour, minute, second = int(found[1]), int(found[2]), int(found[3] or 0)
+    moment = started.replace(hour=hour, minute=minute, second=second, microsecond=0)
+    if moment < started - timedelta(minutes=1):  # after midnight: the next day's
+        moment += timedelta(days=1)
+    seconds = max(0.0, (moment - started).total_seconds())  # the minute it started in is its start
+    if seconds >= length:
+        raise Invalid(f"{text} is outside the recording: {span}.", field="time")
+    return seconds
+
+
+def moment(recording: ECGRecording, sample: int) -> str:
+    """A noted moment as the pages write times: the time of day first where the start is known."""
+    return holter.at(recording, sample / recording.sampling_rate) if recording.sampling_rate else "—"
+
+
+def moment_datetime(recording: ECGRecording, sample: int) -> datetime | None:
+    """The noted moment as an aware time where the recording's start is known (the API's ``at``)."""
+    if recording.recorded_at is None or not recording.sampling_rate:
+        return None
+    return timezone.localtime(recording.recorded_at + timedelta(seconds=sample / recording.sampling_rate))
+
+
+def rhythm_at(recording: ECGRecording, sample: int, rhythm: dict | None) -> dict:
+    """What the heart did at a noted moment, from the recording's results (``rhythm``, the diagnosis's summary;
+    None before the analysis has finished): the rhythm events under it (``during``) and within NEAR_S of it
+    (``near``, each with its offset), whether the ECG could be read there (``unreadable``: no signal or noise),
+    the beats of the AROUND_S either side by class and their rate, and a ``finding`` in words."""
+    fs = recording.sampling_rate or 0.0
+    if rhythm is None or not fs:
+        return {"finding": "", "during": [], "near": [], "rate_bpm": None, "beats": {}, "unreadable": ""}
+    reach = int(NEAR_S * fs)
+    events = list(
+        recording.events.filter(start__lte=sample + reach, end__gte=sample - reach)
+        .prefetch_related("reviews")
+        .order_by("start", "id")
+    )
+    during, near = [], []
+    for event in events:
+        reviews = list(event.reviews.all())
+        item = {
+            "event": event,
+            "type": event.type,
+            "label": event.get_type_display(),
+            "at": moment(recording, event.start),
+            "rejected": bool(reviews) and reviews[0].decision == "reject",
+        }
+        if event.start <= sample <= event.end:
+            during.append(item)
+        else:
+            gap = (event.start - sample) if event.start > sample else (sample - event.end)
+            item["offset_s"] = math.floor(gap / fs)
+            item["after"] = event.start > sample
+            near.append(item)
+    unreadable = ""
+    for key, what in (("no_signal", "there is no signal"), ("noise", "the ECG is too noisy to read")):
+        if any(span["start"] <= sample <= span["end"] for span in rhythm.get(key) or []):
+            unreadable = what
+    around = int(AROUND_S * fs)
+    marks = recording.beats.filter(position__gte=sample - around, position__lte=sample + around).order_by("position")
+    positions: list[int] = []
+    counts: dict[str, int] = {}
+    for position, cls in marks.values_list("position", "aami_class"):  # position__gte: none without one
+        positions.append(int(position or 0))
+        counts[cls] = counts.get(cls, 0) + 1
+    standing = [d for d in during if not d["rejected"]]
+    no_beats = bool(unreadable) or any(d["type"] in (Event.Type.VF, Event.Type.ASYSTOLE) for d in standing)
+    rate = None
+    if len(positions) >= 3 and not no_beats:
+        rate = round(60.0 * (len(positions) - 1) / ((positions[-1] - positions[0]) / fs))
+    return {
+        "finding": _finding(standing, [n for n in near if not n["rejected"]], unreadable, rate),
+        "during": during,
+        "near": near,
+        "rate_bpm": rate,
+        "beats": dict(sorted(counts.items())),
+        "unreadable": unreadable,
+    }
+
+
+def _finding(during: list[dict], near: list[dict], unreadable: str, rate: float | None) -> str:
+    if during:
+        return "During " + ", ".join(d["label"].lower() for d in during) + "."
+    said = f"At that moment {unreadable}" if unreadable else "No rhythm event at that moment"
+    said += f" (heart rate {rate} bpm)" if rate is not None else ""
+    if near:
+        nearest = min(near, key=lambda n: n["offset_s"])
+        when = "after" if nearest["after"] else "before"
+        return f"{said}; {nearest['label'].lower()} {nearest['offset_s']} s {when} it."
+    return f"{said}; no rhythm event within a minute of it." if unreadable else f"{said}, nor within a minute of it."
+
+
+def entry_row(recording: ECGRecording, entry: DiaryEntry, rhythm: dict | None, *, strip: bool = True) -> dict:
+    """A diary entry as the pages and the report show it: its moment, the rhythm there and ten seconds of ECG
+    around it."""
+    fs = recording.sampling_rate or 0.0
+    start = max(0, int(entry.sample - AROUND_S * fs))
+    title = f"{entry.get_symptom_display()} noted at {moment(recording, entry.sample)}"
+    return {
+        "entry": entry,
+        "at": moment(recording, entry.sample),
+        "rhythm": rhythm_at(recording, entry.sample, rhythm),
+        "strip": holter.strip_at(recording, start, title) if strip and rhythm is not None else "",
+    }

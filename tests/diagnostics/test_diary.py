@@ -1,0 +1,206 @@
+"""The patient's Holter diary: when a symptom was noted, read from what the clinic types, the rhythm at that
+moment, and the diary on the recording's page and in its printed report."""
+
+import re
+from datetime import datetime
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from accounts.models import AuditEvent
+from diagnostics import diary, services
+from diagnostics.models import DiaryEntry
+from ecgsite.errors import Invalid, NotFound
+
+from ..conftest import client_for
+from ..factories import signal_recording
+from ..helpers import beat_recording
+from .test_holter_pages import holter_recording  # noqa: F401  (a fixture, used by name)
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def holter(request):
+    """70 s of MIT-BIH 207 (a VF run from 41.5 s to 61.5 s, supraventricular runs before it), classified."""
+    return request.getfixturevalue("holter_recording")
+
+
+FS = 360.0
+
+
+def entry(recording, user, seconds: float, symptom: str = "palpitations", note: str = "") -> DiaryEntry:
+    return services.diary_entry_add(recording=recording, by=user, sample=int(seconds * FS), symptom=symptom, note=note)
+
+
+def test_a_time_into_the_recording_is_read_as_the_pages_write_times(holter):
+    assert not diary.reads_time_of_day(holter)  # the CSV does not say when it started
+    assert diary.sample_of(holter, "0:00:42") == 42 * 360
+    assert diary.sample_of(holter, " 1:05 ") == 65 * 360
+    with pytest.raises(Invalid, match="0:01:10 is past the end of the recording, which is 0:01:10 long"):
+        diary.sample_of(holter, "70")
+    with pytest.raises(Invalid, match="is not a time into the recording: write h:mm:ss") as refused:
+        diary.sample_of(holter, "ten past")
+    assert refused.value.field == "time"
+
+
+def test_a_time_of_day_is_read_from_the_start_the_file_stated_and_may_fall_after_midnight(holter):
+    # the site's wall clock: a diary's times are those of the clock on the clinic's wall
+    holter.recorded_at = datetime(2026, 12, 1, 23, 59, 30, tzinfo=timezone.get_current_timezone())
+    holter.save(update_fields=["recorded_at"])
+    assert diary.reads_time_of_day(holter)
+    assert diary.sample_of(holter, "00:00:10") == 40 * 360  # the next day's, 40 s in
+    assert diary.sample_of(holter, "0.00") == 30 * 360  # "0.00" as a diary writes it
+    assert diary.sample_of(holter, "23:59") == 0  # the minute it started in is its start
+    with pytest.raises(Invalid, match=r"12:00 is outside the recording: it ran from 23:59:30 to 00:00:40"):
+        diary.sample_of(holter, "12:00")
+    with pytest.raises(Invalid, match="is not a time of day: write it as the diary gives it"):
+        diary.sample_of(holter, "0:00:10:5")
+
+
+def test_an_entry_is_kept_only_as_the_rules_allow(holter, staff_a, staff_b, patient_a):
+    made = entry(holter, staff_a, 50, "other", note="  felt a thump \n in the chest ")
+    assert (made.symptom, made.note, made.entered_by, made.clinic_id) == (
+        "other",
+        "felt a thump in the chest",
+        staff_a,
+        holter.clinic_id,
+    )
+    with pytest.raises(Invalid, match="Say what the symptom was in the note") as refused:
+        entry(holter, staff_a, 50, "other")
+    assert refused.value.field == "note"
+    with pytest.raises(Invalid, match="Choose the symptom"):
+        entry(holter, staff_a, 50, "hiccups")
+    with pytest.raises(Invalid, match="outside the recording"):
+        services.diary_entry_add(recording=holter, by=staff_a, sample=25200, symptom="dizziness")
+    with pytest.raises(Invalid, match="at most 500 are allowed"):
+        entry(holter, staff_a, 50, note="x" * 501)
+    with pytest.raises(NotFound):  # another clinic's recording is not found, as an unknown one
+        entry(holter, staff_b, 50)
+    with pytest.raises(Invalid, match="holds beat rows, not a signal"):
+        entry(beat_recording(staff_a, patient_a, classify=False), staff_a, 0)
+    assert list(DiaryEntry.objects.values_list("pk", flat=True)) == [made.pk]
+
+
+def test_the_rhythm_at_a_noted_moment(holter, staff_a):
+    rhythm = holter.diagnosis.rhythm
+    in_vf = diary.rhythm_at(holter, int(50 * FS), rhythm)
+    assert in_vf["finding"] == "During ventricular flutter / fibrillation."
+    assert in_vf["rate_bpm"] is None  # the waves of VF are no beats to count
+    between = diary.rhythm_at(holter, int(28 * FS), rhythm)
+    assert between["during"] == [] and between["rate_bpm"] and sum(between["beats"].values()) >= 3
+    assert between["finding"].startswith(f"No rhythm event at that moment (heart rate {between['rate_bpm']} bpm); ")
+    assert between["finding"].endswith("supraventricular run 2 s before it.")
+    near = {(n["type"], n["offset_s"], n["after"]) for n in between["near"]}
+    assert {("s_run", 2, False), ("s_run", 3, True), ("vf", 13, True)} <= near
+    assert all(n["offset_s"] <= diary.NEAR_S for n in between["near"])
+    holter.events.all().delete()
+    quiet = diary.rhythm_at(holter, int(28 * FS), rhythm)
+    assert (
+        quiet["finding"]
+        == f"No rhythm event at that moment (heart rate {quiet['rate_bpm']} bpm), nor within a minute of it."
+    )
+    noisy = dict(rhythm, noise=[{"start": int(26 * FS), "end": int(30 * FS)}])
+    assert diary.rhythm_at(holter, int(28 * FS), noisy)["finding"] == (
+        "At that moment the ECG is too noisy to read; no rhythm event within a minute of it."
+    )
+
+
+def test_a_symptom_is_entered_on_the_recording_page_and_shown_with_the_rhythm_then(client, staff_a, holter):
+    staff = client_for(client, staff_a)
+    page_url = reverse("recording-detail", args=[holter.pk])
+    page = staff.get(page_url).content.decode()
+    assert 'id="diary"' in page and "No diary entries." in page and "Time into the recording" in page
+    submission = re.search(r'name="submission" value="([0-9a-f]{32})"[^>]*>\s*<h3>Enter a symptom', page)[1]
+    sent = {"time": "0:00:50", "symptom": "dizziness", "note": "while walking", "submission": submission}
+    response = staff.post(reverse("recording-diary", args=[holter.pk]), sent)
+    made = DiaryEntry.objects.get()
+    assert response.status_code == 302 and response["Location"] == f"{page_url}#diary-entry-{made.pk}"
+    assert (made.sample, made.symptom, made.note) == (50 * 360, "dizziness", "while walking")
+    again = staff.post(reverse("recording-diary", args=[holter.pk]), sent)  # a double click
+    assert again["Idempotent-Replayed"] == "true" and DiaryEntry.objects.count() == 1
+    page = staff.get(page_url).content.decode()
+    section = page[page.index('id="diary"') : page.index("</section>", page.index('id="diary"'))]
+    assert "Dizziness at 0:00:50 entered." in section  # the message where the page scrolls to
+    item = section[section.index(f'id="diary-entry-{made.pk}"') :]
+    assert "“while walking” · entered by" in item and "During ventricular flutter / fibrillation." in item
+    assert '<figure class="strip"><svg' in item and "Dizziness noted at 0:00:50: ECG from 0:00:45" in item
+    assert f'data-goto-sample="{50 * 360}"' in item
+    assert (
+        AuditEvent.objects.filter(
+            action="update", object_type="recording", object_id=str(holter.pk), path__endswith="/diary/"
+        ).count()
+        == 1
+    )  # the replay is no second write
+    report = staff.get(reverse("recording-report", args=[holter.pk])).content.decode()
+    diary_part = report[report.index("<h2>Patient diary</h2>") :]
+    assert "<strong>Dizziness</strong> noted at 0:00:50 (“while walking”): During ventricular" in diary_part
+
+
+def test_a_refused_entry_goes_back_to_the_form_as_typed_with_the_reason(client, staff_a, holter):
+    staff = client_for(client, staff_a)
+    url = reverse("recording-diary", args=[holter.pk])
+    response = staff.post(url, {"time": "2:00", "symptom": "chest_pain", "note": "at rest"})
+    assert response["Location"].endswith("#diary-form") and not DiaryEntry.objects.exists()
+    form = staff.get(response["Location"]).content.decode()
+    form = form[form.index('id="diary-form"') :]
+    assert "0:02:00 is past the end of the recording, which is 0:01:10 long." in form
+    assert 'value="2:00"' in form and 'value="at rest"' in form and '<option value="chest_pain" selected>' in form
+    assert 'aria-invalid="true" autofocus' in form and "has-error" in form
+    # once: the page shown again is a fresh form
+    assert "past the end" not in staff.get(response["Location"]).content.decode()
+    response = staff.post(url, {"time": "0:10", "symptom": "", "note": ""})
+    assert "Choose the symptom the diary names." in staff.get(response["Location"]).content.decode()
+    assert not DiaryEntry.objects.exists()
+
+
+def test_an_entry_made_by_mistake_is_removed_by_the_clinic_alone(client, staff_a, staff_b, holter):
+    made = entry(holter, staff_a, 20, "fatigue")
+    url = reverse("recording-diary-remove", args=[holter.pk, made.pk])
+    assert client_for(client, staff_b).post(url).status_code == 404 and DiaryEntry.objects.exists()
+    client.logout()
+    staff = client_for(client, staff_a)
+    assert staff.get(url).status_code == 405  # a link followed removes nothing
+    response = staff.post(url)
+    assert response["Location"].endswith("#diary") and not DiaryEntry.objects.exists()
+    assert "The diary entry “Fatigue at 0:00:20” was removed." in staff.get(response["Location"]).content.decode()
+    assert AuditEvent.objects.filter(action="update", object_type="diary_entry", object_id=str(made.pk)).exists()
+
+
+def test_a_recording_in_analysis_takes_entries_and_a_resting_ecg_has_no_diary(client, staff_a, patient_a):
+    pending = signal_recording(
+        patient=patient_a, uploaded_by=staff_a, status="queued", sampling_rate=250.0, sample_count=250 * 3600
+    )
+    services.diary_entry_add(recording=pending, by=staff_a, sample=250 * 600, symptom="palpitations")
+    page = client_for(client, staff_a).get(reverse("recording-detail", args=[pending.pk])).content.decode()
+    assert 'Palpitations <span class="muted small">at 0:10:00' in page
+    assert "The rhythm at this moment is shown once the analysis has finished." in page
+    resting = signal_recording(
+        patient=patient_a, uploaded_by=staff_a, status="queued", sampling_rate=500.0, sample_count=5000
+    )
+    assert (
+        'id="diary"'
+        not in client_for(client, staff_a).get(reverse("recording-detail", args=[resting.pk])).content.decode()
+    )
+
+
+def test_a_diary_is_bounded(client, staff_a, holter):
+    DiaryEntry.objects.bulk_create(
+        DiaryEntry(
+            recording=holter,
+            clinic_id=holter.clinic_id,
+            sample=i,
+            symptom="fatigue",
+            entered_by=staff_a,
+        )
+        for i in range(DiaryEntry.MAX_PER_RECORDING)
+    )
+    staff = client_for(client, staff_a)
+    response = staff.post(reverse("recording-diary", args=[holter.pk]), {"time": "0:30", "symptom": "syncope"})
+    assert response["Location"].endswith("#diary")
+    assert (
+        f"diary holds {DiaryEntry.MAX_PER_RECORDING} entries, as many as one can"
+        in staff.get(response["Location"]).content.decode()
+    )
+    assert DiaryEntry.objects.count() == DiaryEntry.MAX_PER_RECORDING
