@@ -53,6 +53,8 @@ AUDITED_ROUTES: dict[str, tuple[str, str | None, str]] = {
     "api:recording-events": ("recording", "pk", A.VIEW),
     "api:recording-interpretations": ("recording", "pk", A.REVIEW),  # GET: a view; POST: a signing
     "api:recording-moves": ("recording", "pk", A.VIEW),
+    "api:recording-diary": ("recording", "pk", A.UPDATE),  # GET: a view; POST: a symptom entered
+    "api:recording-diary-entry": ("diary_entry", "entry_id", A.UPDATE),  # DELETE: one entered by mistake removed
     "api:recording-move": ("recording", "pk", A.UPDATE),  # filed under another patient
     "api:recording-fhir": ("recording", "pk", A.EXPORT),
     "api:recording-export": ("recording", "pk", A.EXPORT),
@@ -84,7 +86,7 @@ NOT_AUDITED_ROUTES = {
     "api:model-version-detail",
 }
 _READS = {"GET", "HEAD"}
-_WRITES = {"POST", "PUT", "PATCH"}
+_WRITES = {"POST", "PUT", "PATCH", "DELETE"}
 
 _CREATED_ID = re.compile(r"/(?:patients|recordings)/(\d+)/")
 

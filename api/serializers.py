@@ -7,6 +7,7 @@ from diagnostics.ingestion import sampling_rate_valid
 from diagnostics.models import (
     Beat,
     Diagnosis,
+    DiaryEntry,
     ECGRecording,
     Event,
     EventReview,
@@ -661,3 +662,122 @@ class EventSerializer(serializers.ModelSerializer):
     def get_latest_review(self, obj: Event):
         reviews = list(obj.reviews.all())  # prefetched, newest first
         return EventReviewSerializer(reviews[0]).data if reviews else None
+
+
+# --- the patient's diary ---------------------------------------------------------------------
+
+
+class DiaryNearSerializer(serializers.Serializer):
+    event = serializers.IntegerField(help_text="The event's id (`recordings/{id}/events`).")
+    type = serializers.ChoiceField(choices=Event.Type.choices)
+    offset_s = serializers.IntegerField(help_text="Whole seconds between the event and the noted moment.")
+    after = serializers.BooleanField(help_text="Whether the event began after the moment (else it ended before).")
+    rejected = serializers.BooleanField(help_text="Whether a doctor's latest decision on the event rejects it.")
+
+
+class DiaryDuringSerializer(serializers.Serializer):
+    event = serializers.IntegerField(help_text="The event's id (`recordings/{id}/events`).")
+    type = serializers.ChoiceField(choices=Event.Type.choices)
+    rejected = serializers.BooleanField(help_text="Whether a doctor's latest decision on the event rejects it.")
+
+
+class DiaryRhythmSerializer(serializers.Serializer):
+    finding = serializers.CharField(help_text="The rhythm at the moment in a sentence, as the page and report say it.")
+    during = DiaryDuringSerializer(many=True, help_text="The rhythm events the moment lies in.")
+    near = DiaryNearSerializer(many=True, help_text="Other rhythm events within 60 s of it.")
+    rate_bpm = serializers.IntegerField(
+        allow_null=True,
+        help_text="The heart rate over the beats 5 s either side of the moment; null with fewer than 3, in VF/VFL or "
+        "asystole, without signal or in noise.",
+    )
+    beats = serializers.DictField(
+        child=serializers.IntegerField(), help_text="The beats 5 s either side of it, by AAMI class."
+    )
+    unreadable = serializers.CharField(help_text="Why the ECG cannot be read there (no signal, noise), or empty.")
+
+
+class DiaryEntrySerializer(serializers.ModelSerializer):
+    at_s = serializers.SerializerMethodField(
+        help_text="Seconds from the start of the recording to the moment noted, cut to hundredths."
+    )
+    at = serializers.SerializerMethodField(
+        help_text="The moment as a date-time, where the recording's file stated when it started; else null."
+    )
+    entered_by = serializers.SerializerMethodField()
+    entered_at = serializers.DateTimeField(source="created_at", read_only=True)
+    rhythm = serializers.SerializerMethodField()
+
+    class Meta:
+        model = DiaryEntry
+        fields = ["id", "recording", "sample", "at_s", "at", "symptom", "note", "entered_by", "entered_at", "rhythm"]
+        read_only_fields = fields
+        extra_kwargs = {
+            "sample": {"help_text": "The moment noted, in samples of the original signal (as events' `start`)."},
+            "note": {"help_text": "What the diary says beside the symptom, if anything."},
+        }
+
+    def get_at_s(self, obj: DiaryEntry) -> float:
+        return data_seconds(obj.sample / (obj.recording.sampling_rate or 1.0))  # a diary is a signal recording's
+
+    @extend_schema_field(serializers.DateTimeField(allow_null=True))
+    def get_at(self, obj: DiaryEntry) -> str | None:
+        from diagnostics.diary import moment_datetime
+
+        when = moment_datetime(obj.recording, obj.sample)
+        return when.isoformat() if when else None
+
+    @extend_schema_field(SignerSerializer)
+    def get_entered_by(self, obj: DiaryEntry) -> dict:
+        return {"id": obj.entered_by_id, "name": obj.entered_by.display_name}
+
+    @extend_schema_field(DiaryRhythmSerializer(allow_null=True))
+    def get_rhythm(self, obj: DiaryEntry) -> dict | None:
+        from diagnostics.diary import rhythm_at
+
+        diagnosis = getattr(obj.recording, "diagnosis", None)
+        rhythm = diagnosis.rhythm if diagnosis is not None else None
+        if rhythm is None:
+            return None
+        found = rhythm_at(obj.recording, obj.sample, rhythm)
+        return {
+            "finding": found["finding"],
+            "during": [{"event": d["event"].pk, "type": d["type"], "rejected": d["rejected"]} for d in found["during"]],
+            "near": [
+                {
+                    "event": n["event"].pk,
+                    "type": n["type"],
+                    "offset_s": n["offset_s"],
+                    "after": n["after"],
+                    "rejected": n["rejected"],
+                }
+                for n in found["near"]
+            ],
+            "rate_bpm": found["rate_bpm"],
+            "beats": found["beats"],
+            "unreadable": found["unreadable"],
+        }
+
+
+class DiaryEntryCreateSerializer(StrictFields, serializers.Serializer):
+    at_s = serializers.FloatField(
+        required=False,
+        min_value=0,
+        help_text="Seconds from the start of the recording to the moment noted (or give `at`).",
+    )
+    at = serializers.DateTimeField(
+        required=False,
+        help_text="The moment noted as an ISO 8601 date-time with its offset, for a recording whose file stated "
+        "when it started (or give `at_s`).",
+    )
+    symptom = serializers.ChoiceField(choices=DiaryEntry.Symptom.choices)
+    note = Text(
+        required=False,
+        allow_blank=True,
+        trim_whitespace=False,
+        help_text="What the diary says beside the symptom: one line, at most 500 characters; required for `other`.",
+    )
+
+    def validate(self, attrs):
+        if ("at_s" in attrs) == ("at" in attrs):
+            raise serializers.ValidationError({"at_s": "Give the moment noted as at_s or as at, one of them."})
+        return attrs

@@ -148,9 +148,13 @@ def rhythm_at(recording: ECGRecording, sample: int, rhythm: dict | None) -> dict
             unreadable = what
     around = int(AROUND_S * fs)
     marks = recording.beats.filter(position__gte=sample - around, position__lte=sample + around).order_by("position")
+    # detections inside VF/VFL are waves of the fibrillation, not beats (as the strips and the summary read them)
+    vf = [(e.start, e.end) for e in events if e.type == Event.Type.VF]
     positions: list[int] = []
     counts: dict[str, int] = {}
     for position, cls in marks.values_list("position", "aami_class"):  # position__gte: none without one
+        if any(start <= (position or 0) <= end for start, end in vf):
+            continue
         positions.append(int(position or 0))
         counts[cls] = counts.get(cls, 0) + 1
     standing = [d for d in during if not d["rejected"]]

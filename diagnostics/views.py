@@ -233,8 +233,10 @@ def _diary_context(request, recording: ECGRecording, diagnosis) -> dict:
         form.is_valid()
         at_fault = str(draft.get("field")) if draft.get("field") in ("time", "symptom", "note") else "time"
         form.add_error(at_fault, str(draft.get("error") or "The entry was not made."))
+        # the focus is put on it by app.js (the first field in error): a page opened at #diary-form does not
+        # autofocus, as browsers leave the focus alone at a fragment
         form.fields[at_fault].widget.attrs.update(
-            {"aria-invalid": "true", "aria-describedby": f"diary-{at_fault}-error", "autofocus": True}
+            {"aria-invalid": "true", "aria-describedby": f"diary-{at_fault}-error"}
         )
     started = holter.wall_clock(recording, 0) if diary.reads_time_of_day(recording) else None
     return {

@@ -119,8 +119,8 @@ class RecordingViewSet(ApiViewSet):
         "events": ("type",),
         "fhir": ("_format",),
     }
-    paginated_actions = ("list", "beats", "events", "interpretations", "moves")
-    idempotent_actions = ("create", "interpretation_sign", "move")
+    paginated_actions = ("list", "beats", "events", "interpretations", "moves", "diary")
+    idempotent_actions = ("create", "interpretation_sign", "move", "diary_entry_add")
     queryset = ECGRecording.objects.none()
     parser_classes = [BoundedJSONParser, MultiPartParser, FormParser]
 
@@ -551,3 +551,80 @@ class RecordingViewSet(ApiViewSet):
         recording = diagnostics_selectors.recording_get(user=request.user, recording_id=int(pk))
         _require_done(recording, "results")
         return diagnostics_exports.recording_csv_response(recording)
+
+    @extend_schema(
+        summary="The patient's diary: the symptoms noted while wearing the recorder, with the rhythm at each",
+        description=(
+            "In the order of the moments noted. Each entry's `rhythm` says what the heart did then: the rhythm "
+            "events the moment lies in and those within 60 s of it, the beats 5 s either side and their rate, and a "
+            "`finding` in words, as the recording's page and report give it; null until the recording is done."
+        ),
+        parameters=[IF_NONE_MATCH],
+        responses={200: serializers.DiaryEntrySerializer(many=True)},
+    )
+    @action(detail=True, methods=["get"], url_path="diary", url_name="diary")
+    def diary(self, request, pk):
+        recording = diagnostics_selectors.recording_get(user=request.user, recording_id=int(pk))
+        entries = diagnostics_selectors.diary_list(recording=recording)
+        page = self.paginate_queryset(entries)
+        for entry in page:
+            entry.recording = recording  # one recording (and diagnosis) read for the page, not one per entry
+        return self.get_paginated_response(serializers.DiaryEntrySerializer(page, many=True).data)
+
+    @extend_schema(
+        summary="Enter a symptom from the patient's diary (any member of the clinic)",
+        description=(
+            "A signal recording's (400 `validation_error` for a beat file). The moment as `at_s`, seconds from its "
+            "start, or as `at`, a date-time, for a recording whose file stated when it started; within the "
+            "recording (400 naming the field). A note is required for `other`. At most 60 entries a recording "
+            "(409 `diary_full`). Any status: a diary may be entered while the recording is analysed."
+        ),
+        request=serializers.DiaryEntryCreateSerializer,
+        responses={201: serializers.DiaryEntrySerializer},
+    )
+    @diary.mapping.post
+    def diary_entry_add(self, request, pk):
+        key = self.idempotency_key()
+        recording = diagnostics_selectors.recording_get(user=request.user, recording_id=int(pk))
+        serializer = serializers.DiaryEntryCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        given = serializer.validated_data
+        fs = recording.sampling_rate
+        if recording.kind != ECGRecording.Kind.SIGNAL or not fs:
+            raise ValidationError({"recording": "This recording holds beat rows, not a signal: a diary needs a time."})
+        if "at" in given:
+            if recording.recorded_at is None:
+                raise ValidationError(
+                    {"at": "The recording's file did not say when it started: give the moment as at_s instead."}
+                )
+            seconds = (given["at"] - recording.recorded_at).total_seconds()
+            field = "at"
+        else:
+            seconds, field = given["at_s"], "at_s"
+        length = (recording.sample_count or 0) / fs
+        if not (0 <= seconds < length):
+            raise ValidationError({field: f"The moment is outside the recording, which is {length:.2f} s long."})
+        entry = diagnostics_services.diary_entry_add(
+            recording=recording,
+            by=request.user,
+            sample=int(seconds * fs),
+            symptom=given["symptom"],
+            note=given.get("note", ""),
+            idempotency_key=key,
+            fingerprint=self.request_fingerprint(),
+        )
+        headers = {"Idempotent-Replayed": "true"} if entry.replayed else {}
+        entry.recording = recording
+        return Response(serializers.DiaryEntrySerializer(entry).data, status=status.HTTP_201_CREATED, headers=headers)
+
+    @extend_schema(
+        summary="Remove a diary entry entered by mistake (any member of the clinic)",
+        description="The diary itself is the record: an entry with the wrong time or symptom is removed and entered again.",
+        request=None,
+        responses={204: None},
+    )
+    @action(detail=True, methods=["delete"], url_path=r"diary/(?P<entry_id>[0-9]{1,18})", url_name="diary-entry")
+    def diary_entry_remove(self, request, pk, entry_id):
+        entry = diagnostics_selectors.diary_entry_get(user=request.user, recording_id=int(pk), entry_id=int(entry_id))
+        diagnostics_services.diary_entry_remove(entry=entry, by=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,103 @@
+"""recordings/{id}/diary: the patient's diary over the API (a hospital's electronic diary sends it), each entry with the
+rhythm at its moment; its audit rows, Idempotency-Key and clinic scope."""
+
+from datetime import datetime, timedelta
+
+import pytest
+from django.utils import timezone
+
+from accounts.models import AuditEvent
+from diagnostics.models import DiaryEntry
+
+from ..diagnostics.test_holter_pages import holter_recording  # noqa: F401  (a fixture, used by name)
+from ..helpers import strict_validator
+from .conftest import submit_beats
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def holter(request):
+    """70 s of MIT-BIH 207 at 360 Hz (VF from 41.5 s to 61.5 s), classified."""
+    return request.getfixturevalue("holter_recording")
+
+
+def diary_url(recording) -> str:
+    return f"/api/v1/recordings/{recording.pk}/diary"
+
+
+def test_an_entry_is_sent_and_read_back_with_the_rhythm_at_its_moment(api_as, staff_a, client, holter):
+    api = api_as(staff_a)
+    sent = {"at_s": 50.5, "symptom": "syncope", "note": "found on the floor"}
+    response = api.post(diary_url(holter), sent, format="json", HTTP_IDEMPOTENCY_KEY="diary-1")
+    assert response.status_code == 201, response.content
+    body = response.json()
+    entry = DiaryEntry.objects.get()
+    assert (body["id"], body["sample"], body["at_s"], body["at"]) == (entry.pk, int(50.5 * 360), 50.5, None)
+    assert body["entered_by"] == {"id": staff_a.pk, "name": staff_a.display_name}
+    vf = holter.events.get(type="vf")
+    assert body["rhythm"]["during"] == [{"event": vf.pk, "type": "vf", "rejected": False}]
+    assert (
+        body["rhythm"]["finding"] == "During ventricular flutter / fibrillation." and body["rhythm"]["rate_bpm"] is None
+    )
+    replay = api.post(diary_url(holter), sent, format="json", HTTP_IDEMPOTENCY_KEY="diary-1")
+    assert replay.status_code == 201 and replay["Idempotent-Replayed"] == "true" and replay.json() == body
+    assert DiaryEntry.objects.count() == 1
+    listed = api.get(diary_url(holter))
+    assert listed.status_code == 200 and listed.json()["results"] == [body]
+    openapi = client.get("/api/v1/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+    strict_validator(openapi, "DiaryEntry").validate(body)  # what is served is what the schema documents
+    writes = AuditEvent.objects.filter(action="update", object_type="recording", object_id=str(holter.pk))
+    assert writes.count() == 1  # the replay is no second write
+    removed = api.delete(f"{diary_url(holter)}/{entry.pk}")
+    assert removed.status_code == 204 and not DiaryEntry.objects.exists()
+    assert AuditEvent.objects.filter(action="update", object_type="diary_entry", object_id=str(entry.pk)).exists()
+    assert api.delete(f"{diary_url(holter)}/{entry.pk}").status_code == 404
+
+
+def test_a_moment_as_a_date_time_needs_the_recordings_start(api_as, staff_a, holter):
+    api = api_as(staff_a)
+    at = "2026-12-01T14:00:30+01:00"
+    refused = api.post(diary_url(holter), {"at": at, "symptom": "palpitations"}, format="json")
+    assert refused.status_code == 400 and refused.json()["error"]["field"] == "at"
+    assert "did not say when it started: give the moment as at_s" in refused.json()["error"]["message"]
+    holter.recorded_at = datetime.fromisoformat("2026-12-01T14:00:00+01:00")
+    holter.save(update_fields=["recorded_at"])
+    made = api.post(diary_url(holter), {"at": at, "symptom": "palpitations"}, format="json")
+    assert made.status_code == 201, made.content
+    assert made.json()["at_s"] == 30.0
+    assert datetime.fromisoformat(made.json()["at"]) == datetime.fromisoformat(at)
+    late = holter.recorded_at + timedelta(seconds=70)
+    outside = api.post(diary_url(holter), {"at": late.isoformat(), "symptom": "dizziness"}, format="json")
+    assert outside.status_code == 400 and outside.json()["error"]["field"] == "at"
+    assert timezone.is_aware(holter.recorded_at)
+
+
+@pytest.mark.parametrize(
+    ("body", "field", "says"),
+    [
+        ({"symptom": "dizziness"}, "at_s", "one of them"),
+        ({"at_s": 1, "at": "2026-12-01T14:00:30+01:00", "symptom": "dizziness"}, "at_s", "one of them"),
+        ({"at_s": 70, "symptom": "dizziness"}, "at_s", "outside the recording, which is 70.00 s long"),
+        ({"at_s": -1, "symptom": "dizziness"}, "at_s", ""),
+        ({"at_s": 10, "symptom": "hiccups"}, "symptom", ""),
+        ({"at_s": 10, "symptom": "other"}, "note", "Say what the symptom was in the note."),
+        ({"at_s": 10, "symptom": "other", "note": 5}, "note", "Expected text"),
+        ({"at_s": 10, "symptom": "fatigue", "when": "now"}, "when", "unknown field"),
+    ],
+)
+def test_a_refused_entry_says_which_field_and_keeps_nothing(api_as, staff_a, holter, body, field, says):
+    response = api_as(staff_a).post(diary_url(holter), body, format="json")
+    assert response.status_code == 400, response.content
+    error = response.json()["error"]
+    assert error["field"] == field and says in error["message"]
+    assert not DiaryEntry.objects.exists()
+
+
+def test_another_clinics_recording_and_a_beat_file_take_no_diary(api_as, staff_a, staff_b, patient_a, holter):
+    assert api_as(staff_b).post(diary_url(holter), {"at_s": 1, "symptom": "fatigue"}, format="json").status_code == 404
+    assert api_as(staff_b).get(diary_url(holter)).status_code == 404
+    beats = submit_beats(staff_a, patient_a)
+    refused = api_as(staff_a).post(diary_url(beats), {"at_s": 0, "symptom": "fatigue"}, format="json")
+    assert refused.status_code == 400 and refused.json()["error"]["field"] == "recording"
+    assert not DiaryEntry.objects.exists()
