@@ -196,3 +196,19 @@ def entry_row(recording: ECGRecording, entry: DiaryEntry, rhythm: dict | None, *
         "rhythm": rhythm_at(recording, entry.sample, rhythm),
         "strip": holter.strip_at(recording, start, title) if strip and rhythm is not None else "",
     }
+
+
+def correlation(rows: list[dict]) -> str:
+    """The diary in one sentence, as a Holter report opens its symptom section: how many symptoms were noted and
+    how many of them fell during a rhythm event (a doctor's rejection withdraws an event), or "" for no entry or
+    before the analysis has finished."""
+    found = [row["rhythm"] for row in rows if row["rhythm"]["finding"]]
+    if not found:
+        return ""
+    during = sum(1 for r in found if any(not d["rejected"] for d in r["during"]))
+    noted = f"{len(found)} symptom{'s' if len(found) != 1 else ''} noted"
+    if not during:
+        return f"{noted}, none during a rhythm event."
+    if during == len(found):
+        return f"{noted}, {'' if during == 1 else 'both ' if during == 2 else 'all '}during a rhythm event."
+    return f"{noted}, {during} of them during a rhythm event."

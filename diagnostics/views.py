@@ -241,6 +241,7 @@ def _diary_context(request, recording: ECGRecording, diagnosis) -> dict:
     started = holter.wall_clock(recording, 0) if diary.reads_time_of_day(recording) else None
     return {
         "diary_rows": rows,
+        "diary_correlation": diary.correlation(rows),
         "diary_form": form,
         "diary_started": started,
         "diary_length": clock(diary.duration_s(recording)),
@@ -1037,6 +1038,7 @@ def recording_report(request, recording_id: int):
             context["significant"] = holter.significant_events(recording)
             entries = list(selectors.diary_list(recording=recording)[: REPORT_DIARY_MAX + 1])
             context["diary_rows"] = [diary.entry_row(recording, e, rhythm) for e in entries[:REPORT_DIARY_MAX]]
+            context["diary_correlation"] = diary.correlation(context["diary_rows"])
             context["diary_more"] = (
                 selectors.diary_list(recording=recording).count() - REPORT_DIARY_MAX
                 if len(entries) > REPORT_DIARY_MAX

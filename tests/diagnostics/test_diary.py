@@ -204,3 +204,20 @@ def test_a_diary_is_bounded(client, staff_a, holter):
         in staff.get(response["Location"]).content.decode()
     )
     assert DiaryEntry.objects.count() == DiaryEntry.MAX_PER_RECORDING
+
+
+def test_the_diary_opens_with_how_many_symptoms_fell_during_a_rhythm_event(client, staff_a, doctor_a, holter):
+    staff = client_for(client, staff_a)
+    page_url = reverse("recording-detail", args=[holter.pk])
+    entry(holter, staff_a, 50, "dizziness")  # in 207's VF
+    assert "1 symptom noted, during a rhythm event." in staff.get(page_url).content.decode()
+    entry(holter, staff_a, 28, "fatigue")  # between two supraventricular runs
+    assert "2 symptoms noted, 1 of them during a rhythm event." in staff.get(page_url).content.decode()
+    report = staff.get(reverse("recording-report", args=[holter.pk])).content.decode()
+    assert "<strong>2 symptoms noted, 1 of them during a rhythm event.</strong>" in report
+    # a doctor's rejection of the VF withdraws it
+    vf = holter.events.get(type="vf")
+    client_for(client, doctor_a).post(
+        reverse("event-review", args=[vf.pk]), {"decision": "reject", "note": "electrode artefact"}
+    )
+    assert "2 symptoms noted, none during a rhythm event." in client_for(client, staff_a).get(page_url).content.decode()
