@@ -49,6 +49,11 @@ class ECGRecording(models.Model):
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(
+        auto_now=True,
+        help_text="When anything the recording shows last changed: its status, progress or results, its patient, its "
+        "interpretation, a doctor's decision on its MI flag or on one of its rhythm events",
+    )
     replayed: bool  # not stored: set by recording_submit, True when an idempotent retry returned this recording
 
     class Meta:
@@ -58,10 +63,20 @@ class ECGRecording(models.Model):
             models.Index(fields=["patient", "-created_at"]),
             # A clinic's list, newest first: its page without sorting every recording of every clinic.
             models.Index(fields=["clinic", "-created_at"]),
+            # A clinic's recordings changed since a time, in the order changed: a sync job's page.
+            models.Index(fields=["clinic", "updated_at", "id"]),
         ]
 
     def __str__(self) -> str:
         return f"Recording {self.pk} of {self.patient}"
+
+    def save(self, *args, **kwargs):
+        # Every save changes what the recording shows, a save of some fields too (auto_now stamps only the fields
+        # written). The services' QuerySet.update() calls stamp updated_at themselves.
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None:
+            kwargs["update_fields"] = {*update_fields, "updated_at"}
+        super().save(*args, **kwargs)
 
     @property
     def lead_phrase(self) -> str:

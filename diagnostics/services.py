@@ -305,7 +305,7 @@ def recordings_fill_lead_names() -> tuple[int, list[tuple[int, str]]]:
         except Exception as exc:  # reported, and the other recordings are still filled
             failed.append((recording.pk, f"{type(exc).__name__}: {exc}"))
             continue
-        ECGRecording.objects.filter(pk=recording.pk, leads=[]).update(leads=names)
+        ECGRecording.objects.filter(pk=recording.pk, leads=[]).update(leads=names, updated_at=timezone.now())
         filled += 1
     return filled, failed
 
@@ -459,6 +459,7 @@ def _claim(recording_id: int, claim_token: str, max_attempts: int = 3, *, takes_
         attempts=F("attempts") + 1,
         progress_done=0,
         error_message="",
+        updated_at=now,
     )
     if updated == 0:
         _mark_failed(
@@ -519,7 +520,7 @@ def _classify_claimed(recording_id: int, claim_token: str, models: dict, lease: 
         return "failed"
     beats, positions, heart_rate = inputs.beats, inputs.positions, inputs.heart_rate
     classifier = record_model if inputs.context is not None and record_model is not None else heartbeat
-    ECGRecording.objects.filter(pk=recording_id).update(progress_total=len(beats))
+    ECGRecording.objects.filter(pk=recording_id).update(progress_total=len(beats), updated_at=timezone.now())
 
     from mlmodels.registry import classify_beats, classify_in_context, mi_probabilities
 
@@ -539,8 +540,9 @@ def _classify_claimed(recording_id: int, claim_token: str, models: dict, lease: 
         if mi_beats is not None:
             mi_parts.append(mi_probabilities(mi_beats[part], mi=mi, batch_size=batch))
         class_parts.append(scores)
+        # a progress tick is a change of what the recording shows (its ``progress``), so of its updated_at too
         ECGRecording.objects.filter(pk=recording_id, claim_token=claim_token).update(
-            progress_done=min(len(beats), start + PROGRESS_CHUNK)
+            progress_done=min(len(beats), start + PROGRESS_CHUNK), updated_at=timezone.now()
         )
     class_scores = np.concatenate(class_parts)
     mi_scores = np.concatenate(mi_parts) if mi_parts else None
@@ -773,11 +775,12 @@ def _mark_failed(rows: QuerySet[ECGRecording], recording_id: int, reason: str, *
     """The one place a recording becomes failed: ``rows`` (the recording ``recording_id``, filtered by the
     caller's conditions) if it is neither done nor failed already, so each failure keeps its first reason
     and is announced once (``recording_failed``). True if it was marked."""
+    now = now or timezone.now()
     with transaction.atomic():  # the failure and its notices (api.webhooks) commit together
         marked = (
             rows.filter(pk=recording_id)
             .exclude(status__in=[ECGRecording.Status.DONE, ECGRecording.Status.FAILED])
-            .update(status=ECGRecording.Status.FAILED, error_message=reason[:2000], finished_at=now or timezone.now())
+            .update(status=ECGRecording.Status.FAILED, error_message=reason[:2000], finished_at=now, updated_at=now)
         )
         if marked:
             try:  # in a savepoint: a fault writing the notices never keeps the recording from failing
@@ -790,6 +793,12 @@ def _mark_failed(rows: QuerySet[ECGRecording], recording_id: int, reason: str, *
 
 def _fail(recording_id: int, claim_token: str, reason: str) -> None:
     _mark_failed(ECGRecording.objects.filter(claim_token=claim_token), recording_id, reason)
+
+
+def _recording_changed(recording_id: int) -> None:
+    """Stamp a recording changed (``updated_at``) by a write to another row it shows or stands for: a signed
+    interpretation, a decision on its MI flag or on one of its rhythm events."""
+    ECGRecording.objects.filter(pk=recording_id).update(updated_at=timezone.now())
 
 
 def recording_fail(*, recording_id: int, reason: str) -> None:
@@ -826,9 +835,11 @@ def _review_create(*, user: User, diagnosis: Diagnosis, decision: str, note: str
         raise ReviewRefused("Only diagnoses screened and flagged for MI are reviewed.", field="diagnosis")
     if decision not in Review.Decision.values:
         raise Invalid(f"decision must be one of {', '.join(Review.Decision.values)}", field="decision")
-    return Review.objects.create(
+    review = Review.objects.create(
         diagnosis=diagnosis, clinic_id=diagnosis.clinic_id, reviewer=user, decision=decision, note=note.strip()
     )
+    _recording_changed(diagnosis.recording_id)
+    return review
 
 
 def event_review_create(
@@ -866,9 +877,11 @@ def _event_review_create(*, user: User, event: Event, decision: str, note: str) 
             "Say why in the note: rejecting a VF/VFL or asystole episode needs a reason (e.g. artefact).",
             field="note",
         )
-    return EventReview.objects.create(
+    review = EventReview.objects.create(
         event=event, clinic_id=event.clinic_id, reviewer=user, decision=decision, note=note.strip()
     )
+    _recording_changed(event.recording_id)  # its events and its FHIR report say the decision
+    return review
 
 
 # Line breaks as browsers, word processors and other systems send them; each is stored as a line feed.
@@ -1020,7 +1033,7 @@ def _interpretation_sign(
             f"{'it' if undecided == 1 else 'them'} undecided.",
             code="episodes_undecided",
         )
-    return Interpretation.objects.create(
+    interpretation = Interpretation.objects.create(
         recording=locked,
         clinic_id=locked.clinic_id,
         author=user,
@@ -1029,6 +1042,8 @@ def _interpretation_sign(
         undecided_at_signing=undecided,
         amends=current,
     )
+    _recording_changed(locked.pk)
+    return interpretation
 
 
 @transaction.atomic
@@ -1114,8 +1129,8 @@ def _recording_move(
             code="validation_error",
         )
     locked.patient = patient
-    locked.save(update_fields=["patient"])
-    recording.patient = patient  # the caller's copy reads as stored
+    locked.save(update_fields=["patient"])  # and updated_at (ECGRecording.save)
+    recording.patient, recording.updated_at = patient, locked.updated_at  # the caller's copy reads as stored
     return RecordingMove.objects.create(
         recording=locked,
         clinic_id=locked.clinic_id,
