@@ -198,6 +198,7 @@ RECORDING_FIELDS = (
     "created_at",
     "started_at",
     "finished_at",
+    "updated_at",
 )
 
 
@@ -238,6 +239,7 @@ def recording_rows(
                 "created_at": when(r["created_at"], tz),
                 "started_at": when(r["started_at"], tz),
                 "finished_at": when(r["finished_at"], tz),
+                "updated_at": when(r["updated_at"], tz),
                 "diagnosis": diagnosis_row(diagnosis) if diagnosis else None,
                 "interpretation": interpretation_row(interpretation, tz) if interpretation else None,
                 "links": {
@@ -308,6 +310,7 @@ RECORDING_JSON = (
             ("created_at", _sql_when(ECGRecording, "created_at")),
             ("started_at", _sql_when(ECGRecording, "started_at")),
             ("finished_at", _sql_when(ECGRecording, "finished_at")),
+            ("updated_at", _sql_when(ECGRecording, "updated_at")),
             ("diagnosis", "'null'"),
             ("interpretation", "'null'"),
             (

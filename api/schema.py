@@ -35,7 +35,10 @@ HEADERS = {
         "schema": {"type": "string"},
     },
     "Last-Modified": {
-        "description": "When the patient last changed (whole seconds); send it in If-Unmodified-Since with a change.",
+        "description": (
+            "When the resource last changed, in whole seconds (a patient's or a recording's `updated_at`); send it in "
+            "If-Unmodified-Since with a change of a patient."
+        ),
         "required": True,
         "schema": {"type": "string"},
     },
@@ -138,12 +141,7 @@ class ApiAutoSchema(AutoSchema):
         if self._is_webhook():
             return headers
         names: tuple[str, ...] = ()
-        patient = self._is_patients() and getattr(self.view, "action", None) in (
-            "retrieve",
-            "create",
-            "update",
-            "partial_update",
-        )
+        action = getattr(self.view, "action", None)
         if status_code == "200" and self.method == "GET":
             names = ("Content-Disposition",) if self._streams_csv() else ("ETag", "Cache-Control")
         elif status_code == "200" and self.method == "POST" and self._takes_idempotency_key():
@@ -156,7 +154,8 @@ class ApiAutoSchema(AutoSchema):
             names += ("Idempotent-Replayed",) if self._takes_idempotency_key() else ()
         elif status_code in ("429", "503"):
             names = ("Retry-After",)
-        names += ("Last-Modified",) if patient and status_code in ("200", "201") else ()
+        if status_code in ("200", "201") and action in getattr(self.view, "last_modified_actions", ()):
+            names += ("Last-Modified",)
         return {**self._headers(*names), **headers}
 
     def _headers(self, *names: str) -> dict:
@@ -167,11 +166,6 @@ class ApiAutoSchema(AutoSchema):
             self.registry.register_on_missing(component)
             refs[name] = component.ref
         return refs
-
-    def _is_patients(self) -> bool:
-        from .views.patients import PatientViewSet
-
-        return isinstance(self.view, PatientViewSet)
 
     def _is_recordings(self) -> bool:
         from .views.recordings import RecordingViewSet

@@ -467,6 +467,7 @@ class RecordingSerializer(serializers.ModelSerializer):
             "created_at",
             "started_at",
             "finished_at",
+            "updated_at",
             "diagnosis",
             "interpretation",
             "links",

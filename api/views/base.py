@@ -3,7 +3,7 @@ from datetime import datetime
 
 from django.http import HttpResponseNotModified
 from django.utils.cache import patch_vary_headers
-from django.utils.http import parse_etags, parse_http_date_safe
+from django.utils.http import http_date, parse_etags, parse_http_date_safe
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework import viewsets
@@ -81,6 +81,11 @@ def check_preconditions(request, representation: dict, modified_at: datetime | N
             )
 
 
+def last_modified(when: datetime | None) -> dict[str, str]:
+    """Last-Modified, for a client's If-Unmodified-Since (whole seconds, as HTTP dates and the check count them)."""
+    return {"Last-Modified": http_date(when.timestamp())} if when else {}
+
+
 # The schema of a query parameter ``query_int`` reads: a whole number of at most 18 digits.
 WHOLE_NUMBER = {"type": "integer", "minimum": 0, "maximum": 10**18 - 1}
 # The schema of a list's text filter: not empty, nor spaces alone (EMPTY_FILTER).
@@ -105,6 +110,8 @@ class ApiViewSet(viewsets.GenericViewSet):
     # The writes that take an Idempotency-Key (idempotency_key()); the schema documents the header on them and
     # Idempotent-Replayed on their 201 (api.schema.ApiAutoSchema).
     idempotent_actions: tuple[str, ...] = ()
+    # The actions whose answer carries Last-Modified (the schema documents it on their 200 or 201).
+    last_modified_actions: tuple[str, ...] = ()
 
     def accepted_query_parameters(self) -> tuple[str, ...]:
         action = getattr(self, "action", None) or ""

@@ -1,6 +1,5 @@
 from django.db import transaction
 from django.urls import reverse
-from django.utils.http import http_date
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import status
 from rest_framework.response import Response
@@ -11,7 +10,15 @@ from patients.models import Patient
 
 from .. import rows, serializers
 from ..pagination import absolute_url
-from .base import FILTER_TEXT, IF_MATCH, IF_NONE_MATCH, IF_UNMODIFIED_SINCE, ApiViewSet, check_preconditions
+from .base import (
+    FILTER_TEXT,
+    IF_MATCH,
+    IF_NONE_MATCH,
+    IF_UNMODIFIED_SINCE,
+    ApiViewSet,
+    check_preconditions,
+    last_modified,
+)
 
 
 @extend_schema_view(
@@ -46,6 +53,7 @@ class PatientViewSet(ApiViewSet):
     serializer_class = serializers.PatientSerializer
     queryset = Patient.objects.none()
     query_parameters = {"list": ("search", "mrn")}
+    last_modified_actions = ("retrieve", "create", "update", "partial_update")
 
     def list(self, request):
         search = request.query_params.get("search", "")[:200]
@@ -64,7 +72,7 @@ class PatientViewSet(ApiViewSet):
 
     def retrieve(self, request, pk):
         patient = patients_selectors.patient_get(user=request.user, patient_id=int(pk))
-        return Response(serializers.PatientSerializer(patient).data, headers=_last_modified(patient))
+        return Response(serializers.PatientSerializer(patient).data, headers=last_modified(patient.updated_at))
 
     def create(self, request):
         serializer = serializers.PatientSerializer(data=request.data)
@@ -75,7 +83,7 @@ class PatientViewSet(ApiViewSet):
             status=status.HTTP_201_CREATED,
             headers={
                 "Location": absolute_url(request, reverse("api:patient-detail", args=[patient.pk])),
-                **_last_modified(patient),
+                **last_modified(patient.updated_at),
             },
         )
 
@@ -89,12 +97,7 @@ class PatientViewSet(ApiViewSet):
             serializer = serializer_class(patient, data=request.data, partial=partial)
             serializer.is_valid(raise_exception=True)
             patient = patients_services.patient_update(patient=patient, **serializer.validated_data)
-        return Response(serializers.PatientSerializer(patient).data, headers=_last_modified(patient))
+        return Response(serializers.PatientSerializer(patient).data, headers=last_modified(patient.updated_at))
 
     def partial_update(self, request, pk):
         return self.update(request, pk, partial=True)
-
-
-def _last_modified(patient: Patient) -> dict[str, str]:
-    """Last-Modified, for a client's If-Unmodified-Since (whole seconds, as HTTP dates and the check count them)."""
-    return {"Last-Modified": http_date(patient.updated_at.timestamp())} if patient.updated_at else {}

@@ -27,7 +27,14 @@ from ..parsers import BoundedJSONParser
 from ..permissions import CanMoveOrReadOnly, CanSignOrReadOnly, IsClinicMember
 from ..renderers import FHIR_JSON, CsvRenderer, FhirJsonRenderer, FhirNegotiation, OrjsonRenderer, accepts
 from ..schema import ERRORS
-from .base import EMPTY_FILTER, FILTER_TEXT, IF_NONE_MATCH, WHOLE_NUMBER, ApiViewSet
+from .base import (
+    EMPTY_FILTER,
+    FILTER_TEXT,
+    IF_NONE_MATCH,
+    WHOLE_NUMBER,
+    ApiViewSet,
+    last_modified,
+)
 
 CSV_ONLY = (
     "export.csv answers text/csv only: send Accept: text/csv (or */*); the beats and events are JSON at "
@@ -59,6 +66,30 @@ def _parse_when(name: str, raw: str, *, end: bool) -> datetime:
         raise invalid from None
     return value
 
+
+# The list's time filters, inclusive: (lookup, whether a date alone means its end).
+TIME_FILTERS = {
+    "created_after": ("created_at__gte", False),
+    "created_before": ("created_at__lte", True),
+    "updated_after": ("updated_at__gte", False),
+    "updated_before": ("updated_at__lte", True),
+}
+# ?ordering=: the columns each orders by (an id breaks a tie, in the same direction).
+ORDERINGS = {
+    "-created_at": ("-created_at", "-id"),
+    "created_at": ("created_at", "id"),
+    "-updated_at": ("-updated_at", "-id"),
+    "updated_at": ("updated_at", "id"),
+}
+SYNC = (
+    "To keep another system in step, page by `updated_at`: ask `ordering=updated_at&updated_after=<the latest "
+    "updated_at seen>`, take the first page, then ask again from the latest `updated_at` on it (inclusive: the rows "
+    "of that time come again; keep each id once), until a page brings nothing new. A page whose rows are all of one "
+    "time is followed by its `next`. Do not follow `next` through a long list: a row changed meanwhile moves to "
+    "the end, and every row after it moves back a place. A change is stamped by the clock of the host writing it, "
+    "just before it commits: start each run a minute before the latest `updated_at` seen, so a write committed "
+    "late, or stamped by a host whose clock is a little behind, is not missed."
+)
 
 # ?type= takes either case too: each type's letters as a character class of both (v_run: [vV]_[rR][uU][nN])
 EVENT_TYPES = "|".join("".join(f"[{c}{c.upper()}]" if c.isalpha() else c for c in value) for value in Event.Type.values)
@@ -102,25 +133,47 @@ def _fhir_responses() -> dict:
             OpenApiParameter("status", OpenApiTypes.STR, enum=ECGRecording.Status.values),
             OpenApiParameter("created_after", FILTER_TEXT, description="A date or ISO 8601 date-time (inclusive)."),
             OpenApiParameter("created_before", FILTER_TEXT, description="A date or ISO 8601 date-time (inclusive)."),
+            OpenApiParameter(
+                "updated_after",
+                FILTER_TEXT,
+                description="A date or ISO 8601 date-time (inclusive): only recordings whose `updated_at` is at it or "
+                "later.",
+            ),
+            OpenApiParameter(
+                "updated_before",
+                FILTER_TEXT,
+                description="A date or ISO 8601 date-time (inclusive): only recordings whose `updated_at` is at it or "
+                "earlier.",
+            ),
+            OpenApiParameter(
+                "ordering",
+                OpenApiTypes.STR,
+                enum=list(ORDERINGS),
+                description="The order of the rows, by `created_at` or `updated_at`, `-` for newest first (rows of one "
+                "time in order of id). Left out: newest created first.",
+            ),
             IF_NONE_MATCH,
         ],
+        description=SYNC,
     ),
     retrieve=extend_schema(
         summary="A recording with its status and, once done, its diagnosis",
-        description="Poll this with If-None-Match: it answers 304 until something changes.",
+        description="Poll this with If-None-Match: it answers 304 until something changes. `Last-Modified` is its "
+        "`updated_at`, for If-Unmodified-Since.",
         parameters=[IF_NONE_MATCH],
     ),
 )
 class RecordingViewSet(ApiViewSet):
     serializer_class = serializers.RecordingSerializer
     query_parameters = {
-        "list": ("patient", "status", "created_after", "created_before"),
+        "list": ("patient", "status", "created_after", "created_before", "updated_after", "updated_before", "ordering"),
         "beats": ("aami_class", "start", "end"),
         "events": ("type",),
         "fhir": ("_format",),
     }
     paginated_actions = ("list", "beats", "events", "interpretations", "moves", "diary")
     idempotent_actions = ("create", "interpretation_sign", "move", "diary_entry_add")
+    last_modified_actions = ("retrieve", "create")
     queryset = ECGRecording.objects.none()
     parser_classes = [BoundedJSONParser, MultiPartParser, FormParser]
 
@@ -134,17 +187,19 @@ class RecordingViewSet(ApiViewSet):
             if wanted not in ECGRecording.Status.values:
                 raise ValidationError({"status": f"Expected one of {', '.join(ECGRecording.Status.values)}."})
             filters.append(("status", wanted))
-        if request.query_params.get("created_after"):
-            after = _parse_when("created_after", request.query_params["created_after"], end=False)
-            filters.append(("created_at__gte", after))
-        if request.query_params.get("created_before"):
-            before = _parse_when("created_before", request.query_params["created_before"], end=True)
-            filters.append(("created_at__lte", before))
+        for name, (lookup, end) in TIME_FILTERS.items():
+            if request.query_params.get(name):
+                filters.append((lookup, _parse_when(name, request.query_params[name], end=end)))
+        ordering = request.query_params.get("ordering")
+        if ordering is not None and ordering not in ORDERINGS:
+            raise ValidationError({"ordering": f"Expected one of {', '.join(ORDERINGS)}."})
 
         def values():
             recordings = diagnostics_selectors.recording_rows(user=request.user)
             for lookup, value in filters:
                 recordings = recordings.filter(**{lookup: value})
+            if ordering is not None:
+                recordings = recordings.order_by(*ORDERINGS[ordering])
             return rows.recording_values(recordings)
 
         def diagnoses_of(ids: list[int]):
@@ -168,13 +223,18 @@ class RecordingViewSet(ApiViewSet):
         clinic_id = request.user.clinic_id
         shape = None
         if clinic_id is not None:
-            shape = (("recordings", *[lookup for lookup, _ in filters]), (clinic_id, *[value for _, value in filters]))
+            # the order is the statement's as the filters are: each its own shape
+            name = ("recordings", *[lookup for lookup, _ in filters], f"ordering={ordering or ''}")
+            shape = (name, (clinic_id, *[value for _, value in filters]))
         json = (rows.RECORDING_JSON, rows.recording_json_params(base), from_json)
         return self.page_of_rows(values, with_diagnoses, json=json, shape=shape)
 
     def retrieve(self, request, pk):
         recording = diagnostics_selectors.recording_get(user=request.user, recording_id=int(pk))
-        return Response(serializers.RecordingSerializer(recording, context={"request": request}).data)
+        return Response(
+            serializers.RecordingSerializer(recording, context={"request": request}).data,
+            headers=last_modified(recording.updated_at),
+        )
 
     @extend_schema(
         summary="Upload a recording (JSON or multipart)",
@@ -257,7 +317,7 @@ class RecordingViewSet(ApiViewSet):
 
     def _created(self, recording):
         body = serializers.RecordingSerializer(recording, context={"request": self.request}).data
-        headers = {"Location": body["links"]["self"]}
+        headers = {"Location": body["links"]["self"], **last_modified(recording.updated_at)}
         if recording.replayed:
             headers["Idempotent-Replayed"] = "true"
         return Response(body, status=status.HTTP_201_CREATED, headers=headers)

@@ -161,6 +161,8 @@ def add_recordings(clinic, patient, staff, rates, leads):
             created_at=stamp.replace(microsecond=i * 1000),
             started_at=stamp if i % 2 else None,
             recorded_at=stamp.replace(hour=i % 24, microsecond=i * 10) if i % 3 else None,
+            # with and without microseconds; later for the earlier made, so the two orders differ
+            updated_at=stamp.replace(day=20 - i, microsecond=0 if i % 2 else 999999),
         )
 
 
@@ -191,7 +193,12 @@ def test_recording_rows_written_by_postgresql_are_the_python_paths_bytes(
     assert [r["leads"] for r in rows if r["id"] in no_leads] == [[]]
     assert len(rows) == 16 and sum(r["diagnosis"] is not None for r in rows) == 4
     assert {r["sampling_rate"] for r in rows if r["sampling_rate"] is not None} >= {360.0, 250.5, 1e-5, 1e15}
-    for query in ({"status": "done"}, {"status": "queued", "page_size": 2}, {"status": "failed", "page_size": 1}):
+    for query in (
+        {"status": "done"},
+        {"status": "queued", "page_size": 2},
+        {"status": "failed", "page_size": 1},
+        {"ordering": "updated_at", "updated_after": "2025-02-10", "page_size": 3},
+    ):
         same_page(client, "/api/v1/recordings", query)
     assert same_page(client, "/api/v1/recordings", {"patient": done[0].patient_id, "page_size": 3, "page": 2})
 
@@ -306,13 +313,21 @@ def test_recording_filters_of_a_known_shape_keep_their_values(api_as, staff_a, s
         ({"created_after": "2025-02-03T04:05:06.001"}, 2),
         ({"created_before": "2025-02-03"}, 3),
         ({"created_before": "2025-02-02"}, 0),
+        ({"updated_after": "2025-02-19T04:05:06Z"}, 2),
+        ({"updated_before": "2025-02-19T04:05:06Z", "updated_after": "2025-02-19"}, 1),
+        ({"ordering": "updated_at"}, 3),
+        ({"ordering": "-created_at"}, 3),
     ):
         assert same_page(a, "/api/v1/recordings", query)["count"] == count
         assert a.get("/api/v1/recordings", query).json()["count"] == count  # from the kept statement
+    # each order its own statement: the newest made first, and the earliest changed first (the newest made)
+    made = [r["id"] for r in a.get("/api/v1/recordings").json()["results"]]
+    assert [r["id"] for r in a.get("/api/v1/recordings", {"ordering": "updated_at"}).json()["results"]] == made
+    assert [r["id"] for r in a.get("/api/v1/recordings", {"ordering": "created_at"}).json()["results"]] == made[::-1]
     assert b.get("/api/v1/recordings", {"patient": mine.id}).json()["count"] == 0  # clinic A's patient
     assert b.get("/api/v1/recordings", {"patient": theirs.id}).json()["count"] == 1
     assert b.get("/api/v1/recordings", {"status": "queued"}).json()["count"] == 1
-    assert len(pages._shaped) == 5  # created_before twice: one shape
+    assert len(pages._shaped) == 11  # created_before twice: one shape; the default order and each one given, one each
 
 
 @pytest.mark.django_db(transaction=True)  # to close the connection

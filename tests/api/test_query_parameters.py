@@ -38,7 +38,8 @@ def test_an_unknown_query_parameter_is_a_validation_error_naming_it(api, patient
 def test_the_refusal_says_what_the_endpoint_takes(api):
     message = api.get("/api/v1/recordings?patient_id=1").json()["error"]["message"]
     assert message == (
-        "unknown query parameter; this request takes patient, status, created_after, created_before, page, page_size."
+        "unknown query parameter; this request takes patient, status, created_after, created_before, updated_after, "
+        "updated_before, ordering, page, page_size."
     )
     assert "takes none" in api.get("/api/v1/patients/1?page=2").json()["error"]["message"]
 

@@ -143,7 +143,10 @@ def test_the_response_headers_are_documented(client):
             if method in ("put", "patch"):  # the changed resource's tag: the next If-Match
                 assert "ETag" in names(responses["200"]), (method, path)
     created = schema["paths"]["/api/v1/recordings"]["post"]["responses"]["201"]
-    assert names(created) == {"Location", "Idempotent-Replayed"}
+    assert names(created) == {"Location", "Idempotent-Replayed", "Last-Modified"}
+    recording = schema["paths"]["/api/v1/recordings/{id}"]["get"]["responses"]["200"]
+    assert "Last-Modified" in names(recording)
+    assert "Last-Modified" not in names(schema["paths"]["/api/v1/recordings"]["get"]["responses"]["200"])
     patient = schema["paths"]["/api/v1/patients/{id}"]
     assert all("Last-Modified" in names(patient[m]["responses"]["200"]) for m in ("get", "put", "patch"))
     assert "Last-Modified" in names(schema["paths"]["/api/v1/patients"]["post"]["responses"]["201"])

@@ -1,4 +1,7 @@
-"""A JSON signal through the API, a real Celery worker and the FHIR export, end to end."""
+"""Recordings through the API and a real Celery worker, end to end: a JSON signal to its FHIR export, and a sync
+job paging by updated_at seeing the results."""
+
+from datetime import datetime
 
 import pytest
 
@@ -32,3 +35,19 @@ def test_a_json_signal_is_classified_by_the_worker_and_exported_as_fhir(
     waveform = by_code(resources(data, "Observation"), "131328")
     assert [c["code"]["text"] for c in waveform["component"]] == ["Lead MLII", "Lead V5"]
     assert len(waveform["component"][0]["valueSampledData"]["data"].split()) == 360 * 30
+
+
+def test_a_sync_job_sees_the_recording_the_worker_finished(api_as, celery_worker, staff_a, patient_a, active_models):
+    api = api_as(staff_a)
+    body = {"patient": patient_a.pk, "kind": "beats", "beats": [[0.5] * 187] * 20}
+    uploaded = api.post("/api/v1/recordings", body, format="json")
+    assert uploaded.status_code == 201, uploaded.content
+    recording = wait_for_status(ECGRecording.objects.get(pk=uploaded.json()["id"]))
+    assert recording.status == "done", recording.error_message
+    # the job's last run saw the upload queued: the results are among the changes since
+    since = {"updated_after": uploaded.json()["updated_at"], "ordering": "updated_at"}
+    (row,) = api.get("/api/v1/recordings", since).json()["results"]
+    assert row["status"] == "done" and row["diagnosis"]["beat_count"] == 20
+    when = {name: datetime.fromisoformat(row[name]) for name in ("updated_at", "finished_at")}
+    assert when["updated_at"] > datetime.fromisoformat(uploaded.json()["updated_at"])
+    assert when["updated_at"] >= when["finished_at"]
