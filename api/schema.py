@@ -28,16 +28,17 @@ READ_ERRORS = ("400", "401", "403", "404", "406", "429")
 HEADERS = {
     "ETag": {
         "description": (
-            "The representation's tag; send it back in If-None-Match to get 304 if nothing changed (after a change "
-            "of a patient, in If-Match to change it again)."
+            "The representation's tag; send it back in If-None-Match to get 304 if nothing changed, or in If-Match "
+            "with a change of a patient, a recording or a diagnosis (a move, a signature, a review) to have it "
+            "refused if another system changed it since."
         ),
         "required": True,
         "schema": {"type": "string"},
     },
     "Last-Modified": {
         "description": (
-            "When the resource last changed, in whole seconds (a patient's or a recording's `updated_at`); send it in "
-            "If-Unmodified-Since with a change of a patient."
+            "When the resource last changed, in whole seconds (a patient's or a recording's `updated_at`; a "
+            "diagnosis's creation or latest review); send it in If-Unmodified-Since with a change."
         ),
         "required": True,
         "schema": {"type": "string"},
@@ -118,7 +119,7 @@ class ApiAutoSchema(AutoSchema):
         if self._is_webhook():
             return responses
         codes = READ_ERRORS + ("409",) if self.method == "GET" else tuple(ERRORS)
-        if self.method not in ("PUT", "PATCH"):  # the preconditions of a patient's change (check_preconditions)
+        if not self._takes_preconditions():  # If-Match, If-Unmodified-Since (check_preconditions)
             codes = tuple(code for code in codes if code != "412")
         if not (getattr(self.view, "action", None) == "create" and self._is_recordings()):  # an upload's storage
             codes = tuple(code for code in codes if code != "503")
@@ -146,6 +147,8 @@ class ApiAutoSchema(AutoSchema):
             names = ("Content-Disposition",) if self._streams_csv() else ("ETag", "Cache-Control")
         elif status_code == "200" and self.method == "POST" and self._takes_idempotency_key():
             names = ("Idempotent-Replayed",)  # a write that answers with what it changed (a recording's move)
+            # as a read would give it (ApiViewSet.finalize_response)
+            names += ("ETag",) if action in getattr(self.view, "tagged_writes", ()) else ()
         elif status_code == "200" and self.method in ("PUT", "PATCH"):
             names = ("ETag",)  # the changed resource's, as a read would give it (ApiViewSet.finalize_response)
         elif status_code == "201":
@@ -166,6 +169,12 @@ class ApiAutoSchema(AutoSchema):
             self.registry.register_on_missing(component)
             refs[name] = component.ref
         return refs
+
+    def _takes_preconditions(self) -> bool:
+        return any(
+            isinstance(parameter, OpenApiParameter) and parameter.name == "If-Match"
+            for parameter in self.get_override_parameters()
+        )
 
     def _is_recordings(self) -> bool:
         from .views.recordings import RecordingViewSet

@@ -60,6 +60,9 @@ SIGNAL_EXTENSIONS = {"wfdb": ".zip", "edf": ".edf", "csv": ".csv", "json": ".jso
 # Sent, with ``recording_id``, when a recording becomes failed (_mark_failed): once per failure, inside the
 # failing transaction, so a receiver's writes commit or roll back with it (api.webhooks: recording.failed).
 recording_failed = Signal()
+# A client's condition on a write to a recording (the API's If-Match): called under the recording's lock before anything
+# is written; what it raises refuses the write.
+Precondition = Callable[[], None]
 
 
 def recording_submit(
@@ -814,19 +817,25 @@ def review_create(
     note: str = "",
     idempotency_key: str | None = None,
     fingerprint: str = "",
+    precondition: Precondition | None = None,
 ) -> Review:
     """A doctor's decision on a diagnosis flagged for MI; every rule of a review is checked here. With an
-    ``idempotency_key``, a retry returns the first review (``idempotent_write``)."""
+    ``idempotency_key``, a retry returns the first review (``idempotent_write``); ``precondition`` as
+    recording_move takes it."""
     return idempotent_write(
         user=user,
         idempotency_key=idempotency_key,
         fingerprint=fingerprint,
         kind=Review,
-        write=lambda: _review_create(user=user, diagnosis=diagnosis, decision=decision, note=note),
+        write=lambda: _review_create(
+            user=user, diagnosis=diagnosis, decision=decision, note=note, precondition=precondition
+        ),
     )
 
 
-def _review_create(*, user: User, diagnosis: Diagnosis, decision: str, note: str) -> Review:
+def _review_create(
+    *, user: User, diagnosis: Diagnosis, decision: str, note: str, precondition: Precondition | None
+) -> Review:
     if not user.can_review:
         raise NotAllowed("only doctors and administrators review diagnoses")
     if diagnosis.clinic_id != user.clinic_id:
@@ -835,6 +844,11 @@ def _review_create(*, user: User, diagnosis: Diagnosis, decision: str, note: str
         raise ReviewRefused("Only diagnoses screened and flagged for MI are reviewed.", field="diagnosis")
     if decision not in Review.Decision.values:
         raise Invalid(f"decision must be one of {', '.join(Review.Decision.values)}", field="decision")
+    # The recording locked while deciding, as while signing or moving: a client's precondition holds until the
+    # decision is written.
+    ECGRecording.objects.select_for_update().only("pk").get(pk=diagnosis.recording_id)
+    if precondition is not None:
+        precondition()
     review = Review.objects.create(
         diagnosis=diagnosis, clinic_id=diagnosis.clinic_id, reviewer=user, decision=decision, note=note.strip()
     )
@@ -928,6 +942,7 @@ def interpretation_sign(
     acknowledge_undecided: bool = False,
     idempotency_key: str | None = None,
     fingerprint: str = "",
+    precondition: Precondition | None = None,
 ) -> Interpretation:
     """A doctor's signed interpretation of a recording's result, or an amendment of the current one (which it
     names, with the ``reason`` it was amended for); earlier versions are kept. Only once the analysis is done,
@@ -935,7 +950,7 @@ def interpretation_sign(
     id, None for none; a colleague's newer version is not signed over unseen). While a VF/VFL or asystole episode
     of the recording awaits a doctor's decision, only with ``acknowledge_undecided``. With an
     ``idempotency_key``, a retry returns the version first signed (``idempotent_write``), not a refusal as
-    unchanged."""
+    unchanged. ``precondition`` as recording_move takes it."""
     return idempotent_write(
         user=user,
         idempotency_key=idempotency_key,
@@ -948,6 +963,7 @@ def interpretation_sign(
             amends=amends,
             reason=reason,
             acknowledge_undecided=acknowledge_undecided,
+            precondition=precondition,
         ),
     )
 
@@ -991,6 +1007,7 @@ def _interpretation_sign(
     amends: int | None | object = UNCHECKED,
     reason: str = "",
     acknowledge_undecided: bool = False,
+    precondition: Precondition | None = None,
 ) -> Interpretation:
     if not user.can_review:
         raise NotAllowed("only doctors and administrators sign interpretations")
@@ -998,6 +1015,8 @@ def _interpretation_sign(
         raise NotAllowed("the recording belongs to another clinic")
     # Locked while signing: two doctors signing at once each amend the version the other did not sign over.
     locked = ECGRecording.objects.select_for_update().get(pk=recording.pk)
+    if precondition is not None:
+        precondition()
     if locked.status == ECGRecording.Status.FAILED:
         raise Conflict(
             "The analysis of this recording failed: there is no result to interpret.", code="recording_failed"
@@ -1056,6 +1075,7 @@ def recording_move(
     seen_patient_id: int | None = None,
     idempotency_key: str | None = None,
     fingerprint: str = "",
+    precondition: Precondition | None = None,
 ) -> RecordingMove:
     """File a recording filed under the wrong patient under ``patient``, the right one, saying why; the move is
     kept (RecordingMove) and every part of the recording (its results, reviews, interpretations, FHIR report)
@@ -1064,14 +1084,21 @@ def recording_move(
     still queued or processing is moved too: the worker never writes the patient. With ``seen_patient_id`` (the
     patient the page showed it under) a recording moved by someone else since is refused (Conflict), not moved on
     from a patient the doctor did not see. With an ``idempotency_key``, a retry returns the first move
-    (``idempotent_write``)."""
+    (``idempotent_write``). ``precondition`` (an API client's If-Match) is called under the recording's lock before
+    anything is written, once the key is known new: what it raises refuses the move, and the same request that won
+    a race with this one is answered instead."""
     return idempotent_write(
         user=by,
         idempotency_key=idempotency_key,
         fingerprint=fingerprint,
         kind=RecordingMove,
         write=lambda: _recording_move(
-            recording=recording, patient=patient, by=by, reason=reason, seen_patient_id=seen_patient_id
+            recording=recording,
+            patient=patient,
+            by=by,
+            reason=reason,
+            seen_patient_id=seen_patient_id,
+            precondition=precondition,
         ),
     )
 
@@ -1085,7 +1112,13 @@ def recording_move_reason_clean(reason: str) -> str:
 
 
 def _recording_move(
-    *, recording: ECGRecording, patient: Patient, by: User, reason: str, seen_patient_id: int | None
+    *,
+    recording: ECGRecording,
+    patient: Patient,
+    by: User,
+    reason: str,
+    seen_patient_id: int | None,
+    precondition: Precondition | None,
 ) -> RecordingMove:
     if not (by.is_active and by.can_review):
         raise NotAllowed("Only doctors and administrators move a recording to another patient.")
@@ -1099,6 +1132,8 @@ def _recording_move(
     # recording alone (no join): a row locked through a join to its patient is not found again once a move
     # waited for changes the patient.
     locked = ECGRecording.objects.select_for_update().get(pk=recording.pk)
+    if precondition is not None:
+        precondition()
     current = locked.patient
     if seen_patient_id is not None and current.pk != seen_patient_id:
         if not locked.moves.filter(from_patient_id=seen_patient_id).exists():

@@ -63,6 +63,13 @@ class StorageUnavailable(ApplicationError):
     code = "storage_unavailable"
 
 
+class PreconditionFailed(ApplicationError):
+    """The resource changed since the client read it (its tag or time, as the client sent it, is no longer the
+    resource's): the write is refused, not made over a change the client did not see."""
+
+    code = "precondition_failed"
+
+
 class MrnTaken(Conflict):
     code = "mrn_taken"
 

@@ -7,6 +7,7 @@ from .errors import (
     Conflict,
     NotAllowed,
     NotFound,
+    PreconditionFailed,
     StorageUnavailable,
     UnsupportedUpload,
     UploadTooLarge,
@@ -18,6 +19,7 @@ STATUS_BY_ERROR: tuple[tuple[type[ApplicationError], int], ...] = (
     (NotAllowed, 403),
     (NotFound, 404),
     (Conflict, 409),
+    (PreconditionFailed, 412),
     (StorageUnavailable, 503),
     (ApplicationError, 400),
 )

@@ -10,6 +10,7 @@ from rest_framework import viewsets
 from rest_framework.exceptions import ValidationError
 
 from diagnostics import services as diagnostics_services
+from ecgsite.errors import PreconditionFailed
 
 from .. import pages
 from ..exceptions import ApiError
@@ -40,6 +41,30 @@ IF_UNMODIFIED_SINCE = OpenApiParameter(
 )
 
 
+def precondition_parameters(resource: str, read: str) -> list[OpenApiParameter]:
+    """If-Match and If-Unmodified-Since of a POST that changes ``resource`` ("the recording"), as ``read`` gives it
+    ("GET recordings/{id}"): the write is checked under the lock it takes (check_preconditions)."""
+    replay = " A retry with the Idempotency-Key of a request already made is answered as that request was, not refused."
+    return [
+        OpenApiParameter(
+            "If-Match",
+            OpenApiTypes.STR,
+            OpenApiParameter.HEADER,
+            required=False,
+            description=f"The ETag of {resource} as read ({read}); 412 `precondition_failed` if it has changed since, "
+            f"and nothing is written.{replay}",
+        ),
+        OpenApiParameter(
+            "If-Unmodified-Since",
+            OpenApiTypes.STR,
+            OpenApiParameter.HEADER,
+            required=False,
+            description=f"An HTTP date (the Last-Modified of {resource} as read, {read}); 412 `precondition_failed` if "
+            f"it changed after it (to the second), and nothing is written. If-Match comes first.{replay}",
+        ),
+    ]
+
+
 def representation_etag(content: bytes, content_type: str) -> str:
     """The ETag of a response body: the media type is part of the tag (/fhir's JSON and FHIR JSON are two
     representations)."""
@@ -52,7 +77,10 @@ def check_preconditions(request, representation: dict, modified_at: datetime | N
     """A write's preconditions (RFC 9110 13.1.1, 13.1.4): with If-Match it goes ahead only if the resource's
     JSON still has one of the given ETags (``*`` matches any; a tag a proxy marked weak counts), else with
     If-Unmodified-Since only if it has not changed since then; otherwise 412 ``precondition_failed``. Two
-    systems editing one patient had each overwritten the other's change without a word."""
+    systems editing one patient had each overwritten the other's change without a word.
+
+    Refused as a domain error (PreconditionFailed): called by a service under its lock (a recording's write), the
+    refusal lets an idempotent write answer a request with the same key that committed first (idempotent_write)."""
     if_match = request.headers.get("If-Match")
     if if_match is not None:
         if if_match.strip() == "*":
@@ -61,10 +89,8 @@ def check_preconditions(request, representation: dict, modified_at: datetime | N
         # The server sends strong tags only: a W/ one is a proxy's mark on one of them (a compressing proxy
         # adds it), still naming this representation
         if current not in {tag.removeprefix("W/") for tag in parse_etags(if_match)}:
-            raise ApiError(
+            raise PreconditionFailed(
                 "The resource has changed since the ETag given in If-Match: read it again, then send the change.",
-                status_code=412,
-                code="precondition_failed",
                 field="If-Match",
             )
         return
@@ -72,13 +98,16 @@ def check_preconditions(request, representation: dict, modified_at: datetime | N
     if since is not None and modified_at is not None:
         limit = parse_http_date_safe(since)
         if limit is not None and int(modified_at.timestamp()) > limit:
-            raise ApiError(
+            raise PreconditionFailed(
                 "The resource has changed since the time given in If-Unmodified-Since: read it again, then send "
                 "the change.",
-                status_code=412,
-                code="precondition_failed",
                 field="If-Unmodified-Since",
             )
+
+
+def conditional(request) -> bool:
+    """Whether the request sends a precondition (If-Match or If-Unmodified-Since) for check_preconditions."""
+    return "If-Match" in request.headers or "If-Unmodified-Since" in request.headers
 
 
 def last_modified(when: datetime | None) -> dict[str, str]:
@@ -112,6 +141,9 @@ class ApiViewSet(viewsets.GenericViewSet):
     idempotent_actions: tuple[str, ...] = ()
     # The actions whose answer carries Last-Modified (the schema documents it on their 200 or 201).
     last_modified_actions: tuple[str, ...] = ()
+    # POST actions answering 200 with the resource as a read of it gives it (a recording's move): tagged as a PUT's
+    # answer is, the client's next If-Match without a read.
+    tagged_writes: tuple[str, ...] = ()
 
     def accepted_query_parameters(self) -> tuple[str, ...]:
         action = getattr(self, "action", None) or ""
@@ -161,7 +193,11 @@ class ApiViewSet(viewsets.GenericViewSet):
                 not_modified["Cache-Control"] = "private, no-cache"
                 patch_vary_headers(not_modified, ("Accept-Encoding",))
                 return not_modified
-        elif request.method in ("PUT", "PATCH") and response.status_code == 200 and hasattr(response, "render"):
+        elif (
+            (request.method in ("PUT", "PATCH") or getattr(self, "action", None) in self.tagged_writes)
+            and response.status_code == 200
+            and hasattr(response, "render")
+        ):
             # the changed resource's tag, as a read of it would give: the client's next If-Match, without a read
             response.render()
             response["ETag"] = representation_etag(response.content, response.get("Content-Type", ""))

@@ -1,3 +1,4 @@
+from collections.abc import Callable
 from datetime import datetime, time
 from datetime import timezone as datetime_timezone
 
@@ -13,6 +14,7 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
+from accounts.models import User
 from diagnostics import exports as diagnostics_exports
 from diagnostics import selectors as diagnostics_selectors
 from diagnostics import services as diagnostics_services
@@ -33,7 +35,10 @@ from .base import (
     IF_NONE_MATCH,
     WHOLE_NUMBER,
     ApiViewSet,
+    check_preconditions,
+    conditional,
     last_modified,
+    precondition_parameters,
 )
 
 CSV_ONLY = (
@@ -173,7 +178,8 @@ class RecordingViewSet(ApiViewSet):
     }
     paginated_actions = ("list", "beats", "events", "interpretations", "moves", "diary")
     idempotent_actions = ("create", "interpretation_sign", "move", "diary_entry_add")
-    last_modified_actions = ("retrieve", "create")
+    last_modified_actions = ("retrieve", "create", "move")
+    tagged_writes = ("move",)
     queryset = ECGRecording.objects.none()
     parser_classes = [BoundedJSONParser, MultiPartParser, FormParser]
 
@@ -235,6 +241,21 @@ class RecordingViewSet(ApiViewSet):
             serializers.RecordingSerializer(recording, context={"request": request}).data,
             headers=last_modified(recording.updated_at),
         )
+
+    def _unchanged_since_read(self, recording_id: int) -> Callable[[], None] | None:
+        """The request's If-Match and If-Unmodified-Since held to the recording as a read of it gives it now (its
+        ETag, its updated_at), for a write to check under the recording's lock; None when it sends neither."""
+        request, user = self.request, self.request.user
+        if not conditional(request):
+            return None
+        assert isinstance(user, User)  # IsClinicMember let only a clinic's user this far
+
+        def check() -> None:
+            current = diagnostics_selectors.recording_get(user=user, recording_id=recording_id)
+            representation = serializers.RecordingSerializer(current, context={"request": request}).data
+            check_preconditions(request, representation, current.updated_at)
+
+        return check
 
     @extend_schema(
         summary="Upload a recording (JSON or multipart)",
@@ -445,10 +466,13 @@ class RecordingViewSet(ApiViewSet):
             "Once the recording is done (409 `not_ready` before, `recording_failed` once its analysis failed). "
             "Signing again amends the current interpretation, which is kept: the text must differ from it (400 "
             "`unchanged`). Line breaks are stored as \\n and the text stripped; at most 4,000 characters, not blank, "
-            "no control characters but line breaks and tabs (400 `validation_error`)."
+            "no control characters but line breaks and tabs (400 `validation_error`). With If-Match (the "
+            "recording's ETag) or If-Unmodified-Since, a recording changed since it was read is 412 "
+            "`precondition_failed`."
         ),
         request=serializers.InterpretationCreateSerializer,
         responses={201: serializers.InterpretationSerializer},
+        parameters=precondition_parameters("the recording", "GET recordings/{id}"),
     )
     @interpretations.mapping.post
     def interpretation_sign(self, request, pk):
@@ -466,6 +490,7 @@ class RecordingViewSet(ApiViewSet):
             acknowledge_undecided=given.get("acknowledge_undecided", False),
             idempotency_key=key,
             fingerprint=self.request_fingerprint(),
+            precondition=self._unchanged_since_read(recording.pk),
         )
         headers = {"Idempotent-Replayed": "true"} if interpretation.replayed else {}
         return Response(
@@ -496,10 +521,12 @@ class RecordingViewSet(ApiViewSet):
             "The patient must be one of the clinic (404 `not_found` for another), not the one the recording is "
             "under (400 `validation_error`); the reason is required (one line, at most 500 characters). The move "
             "is kept (`links.moves`) and told to webhooks (`recording.moved`). Answers with the recording as it "
-            "now is."
+            "now is, with its ETag and Last-Modified. With If-Match (the recording's ETag) or If-Unmodified-Since, a "
+            "recording changed since it was read is 412 `precondition_failed`."
         ),
         request=serializers.RecordingMoveCreateSerializer,
         responses={200: serializers.RecordingSerializer},
+        parameters=precondition_parameters("the recording", "GET recordings/{id}, or the answer of its last move"),
     )
     @action(
         detail=True,
@@ -528,9 +555,12 @@ class RecordingViewSet(ApiViewSet):
             seen_patient_id=given.get("from_patient"),
             idempotency_key=key,
             fingerprint=self.request_fingerprint(),
+            precondition=self._unchanged_since_read(recording.pk),
         )
         moved = diagnostics_selectors.recording_get(user=request.user, recording_id=recording.pk)
-        headers = {"Idempotent-Replayed": "true"} if move.replayed else {}
+        headers = last_modified(moved.updated_at)
+        if move.replayed:
+            headers["Idempotent-Replayed"] = "true"
         return Response(
             serializers.RecordingSerializer(moved, context={"request": request}).data,
             status=status.HTTP_200_OK,

@@ -1,3 +1,6 @@
+from collections.abc import Callable
+from datetime import datetime
+
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
@@ -5,14 +8,23 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema
 from rest_framework import status
 from rest_framework.response import Response
 
+from accounts.models import User
 from diagnostics import selectors as diagnostics_selectors
 from diagnostics import services as diagnostics_services
-from diagnostics.models import ECGRecording
+from diagnostics.models import Diagnosis, ECGRecording
 
 from .. import serializers
 from ..pagination import absolute_url
 from ..permissions import CanReviewOrReadOnly, IsClinicMember
-from .base import IF_NONE_MATCH, WHOLE_NUMBER, ApiViewSet
+from .base import (
+    IF_NONE_MATCH,
+    WHOLE_NUMBER,
+    ApiViewSet,
+    check_preconditions,
+    conditional,
+    last_modified,
+    precondition_parameters,
+)
 
 
 @extend_schema_view(
@@ -25,12 +37,17 @@ from .base import IF_NONE_MATCH, WHOLE_NUMBER, ApiViewSet
             IF_NONE_MATCH,
         ],
     ),
-    retrieve=extend_schema(summary="A diagnosis", parameters=[IF_NONE_MATCH]),
+    retrieve=extend_schema(
+        summary="A diagnosis",
+        description="`Last-Modified` is when it was made or, once reviewed, its latest review, for If-Unmodified-Since.",
+        parameters=[IF_NONE_MATCH],
+    ),
 )
 class DiagnosisViewSet(ApiViewSet):
     serializer_class = serializers.DiagnosisSerializer
     query_parameters = {"list": ("flagged", "recording")}
     queryset = ECGRecording.objects.none()
+    last_modified_actions = ("retrieve",)
 
     def list(self, request):
         flagged = self.query_bool("flagged")
@@ -49,7 +66,15 @@ class DiagnosisViewSet(ApiViewSet):
 
     def retrieve(self, request, pk):
         diagnosis = diagnostics_selectors.diagnosis_get(user=request.user, diagnosis_id=int(pk))
-        return Response(serializers.DiagnosisSerializer(diagnosis).data)
+        return Response(
+            serializers.DiagnosisSerializer(diagnosis).data, headers=last_modified(diagnosis_changed_at(diagnosis))
+        )
+
+
+def diagnosis_changed_at(diagnosis: Diagnosis) -> datetime:
+    """When what a diagnosis shows last changed: when it was made, or its latest review."""
+    review = diagnosis.latest_review()
+    return max(diagnosis.created_at, review.created_at) if review is not None else diagnosis.created_at
 
 
 @extend_schema_view(
@@ -60,8 +85,11 @@ class DiagnosisViewSet(ApiViewSet):
     retrieve=extend_schema(summary="A review", parameters=[IF_NONE_MATCH]),
     create=extend_schema(
         summary="Confirm or reject a flagged diagnosis (doctors and administrators)",
+        description="With If-Match (the diagnosis's ETag) or If-Unmodified-Since, a diagnosis reviewed since it was "
+        "read is 412 `precondition_failed`.",
         request=serializers.ReviewCreateSerializer,
         responses={201: serializers.ReviewSerializer},
+        parameters=precondition_parameters("the diagnosis", "GET diagnoses/{id}"),
     ),
 )
 class ReviewViewSet(ApiViewSet):
@@ -95,8 +123,23 @@ class ReviewViewSet(ApiViewSet):
             note=fields["note"],
             idempotency_key=key,
             fingerprint=self.request_fingerprint(),
+            precondition=self._unchanged_since_read(diagnosis.pk),
         )
         headers = {"Location": absolute_url(request, reverse("api:review-detail", args=[review.pk]))}
         if review.replayed:
             headers["Idempotent-Replayed"] = "true"
         return Response(serializers.ReviewSerializer(review).data, status=status.HTTP_201_CREATED, headers=headers)
+
+    def _unchanged_since_read(self, diagnosis_id: int) -> Callable[[], None] | None:
+        """The request's If-Match and If-Unmodified-Since held to the diagnosis as a read of it gives it now, for the
+        review to check under its recording's lock; None when it sends neither."""
+        request, user = self.request, self.request.user
+        if not conditional(request):
+            return None
+        assert isinstance(user, User)  # IsClinicMember let only a clinic's user this far
+
+        def check() -> None:
+            current = diagnostics_selectors.diagnosis_get(user=user, diagnosis_id=diagnosis_id)
+            check_preconditions(request, serializers.DiagnosisSerializer(current).data, diagnosis_changed_at(current))
+
+        return check

@@ -146,6 +146,9 @@ def test_the_response_headers_are_documented(client):
     assert names(created) == {"Location", "Idempotent-Replayed", "Last-Modified"}
     recording = schema["paths"]["/api/v1/recordings/{id}"]["get"]["responses"]["200"]
     assert "Last-Modified" in names(recording)
+    moved = schema["paths"]["/api/v1/recordings/{id}/move"]["post"]["responses"]["200"]
+    assert names(moved) == {"ETag", "Idempotent-Replayed", "Last-Modified"}  # as a read of it would give them
+    assert "Last-Modified" in names(schema["paths"]["/api/v1/diagnoses/{id}"]["get"]["responses"]["200"])
     assert "Last-Modified" not in names(schema["paths"]["/api/v1/recordings"]["get"]["responses"]["200"])
     patient = schema["paths"]["/api/v1/patients/{id}"]
     assert all("Last-Modified" in names(patient[m]["responses"]["200"]) for m in ("get", "put", "patch"))
