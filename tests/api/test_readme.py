@@ -22,7 +22,8 @@ def readme_blocks() -> list[str]:
 def test_the_readme_has_the_examples():
     blocks = readme_blocks()
     script = "\n".join(blocks)
-    for step in ("create_api_token", "$API/patients", "ECG_Analyzer_test.csv", "If-None-Match", "/beats", "/fhir"):
+    steps = ("create_api_token", "$API/patients", "ECG_Analyzer_test.csv", "If-None-Match", "updated_after", "/beats")
+    for step in (*steps, "/fhir"):
         assert step in script, step
 
 
