@@ -800,7 +800,7 @@ def _fail(recording_id: int, claim_token: str, reason: str) -> None:
 
 def _recording_changed(recording_id: int) -> None:
     """Stamp a recording changed (``updated_at``) by a write to another row it shows or stands for: a signed
-    interpretation, a decision on its MI flag or on one of its rhythm events."""
+    interpretation, a decision on its MI flag or on one of its rhythm events, its diary."""
     ECGRecording.objects.filter(pk=recording_id).update(updated_at=timezone.now())
 
 
@@ -1185,20 +1185,26 @@ def diary_entry_add(
     note: str = "",
     idempotency_key: str | None = None,
     fingerprint: str = "",
+    precondition: Precondition | None = None,
 ) -> DiaryEntry:
     """Enter a symptom from the patient's Holter diary at ``sample`` of a signal recording of the user's clinic
     (any member of it: the clinic's staff transcribe diaries); a note is needed for "other" (what the symptom
-    was), one line of at most 500 characters. With an ``idempotency_key``, a retry returns the first entry."""
+    was), one line of at most 500 characters. With an ``idempotency_key``, a retry returns the first entry;
+    ``precondition`` as recording_move takes it. The recording is stamped changed (a sync job reads its diary)."""
     return idempotent_write(
         user=by,
         idempotency_key=idempotency_key,
         fingerprint=fingerprint,
         kind=DiaryEntry,
-        write=lambda: _diary_entry_add(recording=recording, by=by, sample=sample, symptom=symptom, note=note),
+        write=lambda: _diary_entry_add(
+            recording=recording, by=by, sample=sample, symptom=symptom, note=note, precondition=precondition
+        ),
     )
 
 
-def _diary_entry_add(*, recording: ECGRecording, by: User, sample: int, symptom: str, note: str) -> DiaryEntry:
+def _diary_entry_add(
+    *, recording: ECGRecording, by: User, sample: int, symptom: str, note: str, precondition: Precondition | None
+) -> DiaryEntry:
     if not by.is_active or by.clinic_id is None or recording.clinic_id != by.clinic_id:
         raise NotFound("No such recording in your clinic.", field="recording")
     if recording.kind != ECGRecording.Kind.SIGNAL or not recording.sampling_rate or recording.sample_count is None:
@@ -1227,16 +1233,20 @@ def _diary_entry_add(*, recording: ECGRecording, by: User, sample: int, symptom:
         field="note",
     )
     # a diary is a page or two of the patient's notes: bounded, counted under the recording's lock (two at once wait)
-    ECGRecording.objects.select_for_update().filter(pk=recording.pk).first()
+    ECGRecording.objects.select_for_update().only("pk").get(pk=recording.pk)
+    if precondition is not None:
+        precondition()
     if recording.diary.count() >= DiaryEntry.MAX_PER_RECORDING:
         raise Conflict(
             f"This recording's diary holds {DiaryEntry.MAX_PER_RECORDING} entries, as many as one can: remove one "
             "entered by mistake first.",
             code="diary_full",
         )
-    return DiaryEntry.objects.create(
+    entry = DiaryEntry.objects.create(
         recording=recording, clinic_id=recording.clinic_id, sample=sample, symptom=symptom, note=note, entered_by=by
     )
+    _recording_changed(recording.pk)
+    return entry
 
 
 def diary_entry_remove(*, entry: DiaryEntry, by: User) -> None:
@@ -1244,4 +1254,6 @@ def diary_entry_remove(*, entry: DiaryEntry, by: User) -> None:
     entry is entered again as it says); any member of the entry's clinic. The audit trail keeps who did it."""
     if not by.is_active or by.clinic_id is None or entry.clinic_id != by.clinic_id:
         raise NotFound("No such diary entry in your clinic.", field="entry")
-    entry.delete()
+    with transaction.atomic():
+        entry.delete()
+        _recording_changed(entry.recording_id)

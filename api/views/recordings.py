@@ -667,8 +667,10 @@ class RecordingViewSet(ApiViewSet):
             "A signal recording's (400 `validation_error` for a beat file). The moment as `at_s`, seconds from its "
             "start, or as `at`, a date-time, for a recording whose file stated when it started; within the "
             "recording (400 naming the field). A note is required for `other`. At most 60 entries a recording "
-            "(409 `diary_full`). Any status: a diary may be entered while the recording is analysed."
+            "(409 `diary_full`). Any status: a diary may be entered while the recording is analysed. The "
+            "recording's `updated_at` moves with its diary."
         ),
+        parameters=precondition_parameters("the recording", "GET recordings/{id}"),
         request=serializers.DiaryEntryCreateSerializer,
         responses={201: serializers.DiaryEntrySerializer},
     )
@@ -702,6 +704,7 @@ class RecordingViewSet(ApiViewSet):
             note=given.get("note", ""),
             idempotency_key=key,
             fingerprint=self.request_fingerprint(),
+            precondition=self._unchanged_since_read(recording.pk),
         )
         headers = {"Idempotent-Replayed": "true"} if entry.replayed else {}
         entry.recording = recording
@@ -709,7 +712,10 @@ class RecordingViewSet(ApiViewSet):
 
     @extend_schema(
         summary="Remove a diary entry entered by mistake (any member of the clinic)",
-        description="The diary itself is the record: an entry with the wrong time or symptom is removed and entered again.",
+        description=(
+            "The diary itself is the record: an entry with the wrong time or symptom is removed and entered again. "
+            "The recording's `updated_at` moves."
+        ),
         request=None,
         responses={204: None},
     )

@@ -7,6 +7,7 @@ import pytest
 from django.utils import timezone
 
 from accounts.models import AuditEvent
+from diagnostics import services
 from diagnostics.models import DiaryEntry
 
 from ..diagnostics.test_holter_pages import holter_recording  # noqa: F401  (a fixture, used by name)
@@ -101,3 +102,21 @@ def test_another_clinics_recording_and_a_beat_file_take_no_diary(api_as, staff_a
     refused = api_as(staff_a).post(diary_url(beats), {"at_s": 0, "symptom": "fatigue"}, format="json")
     assert refused.status_code == 400 and refused.json()["error"]["field"] == "recording"
     assert not DiaryEntry.objects.exists()
+
+
+def test_a_diary_entry_moves_the_recordings_updated_at_and_honours_if_match(api_as, staff_a, holter):
+    api = api_as(staff_a)
+    read = api.get(f"/api/v1/recordings/{holter.pk}")
+    etag, before = read["ETag"], read.json()["updated_at"]
+    services.diary_entry_add(recording=holter, by=staff_a, sample=360, symptom="fatigue")  # a colleague's, since
+    after = api.get(f"/api/v1/recordings/{holter.pk}").json()["updated_at"]
+    assert after > before
+    stale = api.post(diary_url(holter), {"at_s": 20, "symptom": "dizziness"}, format="json", HTTP_IF_MATCH=etag)
+    assert stale.status_code == 412 and stale.json()["error"]["code"] == "precondition_failed"
+    assert DiaryEntry.objects.count() == 1
+    current = api.get(f"/api/v1/recordings/{holter.pk}")["ETag"]
+    made = api.post(diary_url(holter), {"at_s": 20, "symptom": "dizziness"}, format="json", HTTP_IF_MATCH=current)
+    assert made.status_code == 201 and DiaryEntry.objects.count() == 2
+    stamped = api.get(f"/api/v1/recordings/{holter.pk}").json()["updated_at"]
+    assert api.delete(f"{diary_url(holter)}/{made.json()['id']}").status_code == 204
+    assert api.get(f"/api/v1/recordings/{holter.pk}").json()["updated_at"] > stamped

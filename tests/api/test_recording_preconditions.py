@@ -259,5 +259,6 @@ def test_the_schema_documents_the_preconditions_and_their_412_on_each_write_that
         ("patch", "/api/v1/patients/{id}"),
         ("post", "/api/v1/recordings/{id}/move"),
         ("post", "/api/v1/recordings/{id}/interpretations"),
+        ("post", "/api/v1/recordings/{id}/diary"),  # tests/api/test_diary.py
         ("post", "/api/v1/reviews"),
     }

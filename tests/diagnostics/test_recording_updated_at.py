@@ -136,7 +136,7 @@ def test_a_refused_write_leaves_it(done, doctor_a, staff_a):
 def test_the_migration_stamps_a_stored_recording_with_the_latest_change_its_rows_tell(done, doctor_a, clinic_a):
     from importlib import import_module
 
-    migration = import_module("diagnostics.migrations.0016_recording_updated_at")
+    migration = import_module("diagnostics.migrations.0017_recording_updated_at")
     moved = beat_recording(doctor_a, PatientFactory(clinic=clinic_a), classify=False)
     services.recording_move(recording=moved, patient=PatientFactory(clinic=clinic_a), by=doctor_a, reason="Wrong")
     untouched = beat_recording(doctor_a, PatientFactory(clinic=clinic_a), classify=False)
@@ -155,7 +155,7 @@ def test_the_migration_stamps_a_stored_recording_with_the_latest_change_its_rows
     ECGRecording.objects.filter(pk=moved.pk).update(created_at=moved_at - day)
     ECGRecording.objects.filter(pk=untouched.pk).update(created_at=LONG_AGO)
     # the model as it stood at the migration, as migrate runs it
-    at_migration = MigrationExecutor(connection).loader.project_state(("diagnostics", "0016_recording_updated_at")).apps
+    at_migration = MigrationExecutor(connection).loader.project_state(("diagnostics", "0017_recording_updated_at")).apps
 
     def filled(**later) -> dict:
         for model, when in later.items():

@@ -30,7 +30,7 @@ def fill(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("diagnostics", "0015_idempotency_recording_move")]
+    dependencies = [("diagnostics", "0016_diary_entry")]
 
     operations = [
         migrations.AddField(
