@@ -40,6 +40,9 @@ MATRIX: dict[str, dict[str, list]] = {
     "recording-move": {"GET": [LOGIN, 403, 200, 200, (403, 404)], "POST": [LOGIN, 403, 400, 400, (403, 404)]},
     # its page from the move this session gave; with none, back to the form
     "recording-move-confirm": {"GET": [LOGIN, 403, 302, 302, (403, 404)], "POST": [LOGIN, 403, 400, 400, (403, 404)]},
+    # the patient's diary: every member of the clinic enters (an empty form: back to it, its reason) and removes
+    "recording-diary": {"POST": [LOGIN, 302, 302, 302, 404]},
+    "recording-diary-remove": {"POST": [LOGIN, 302, 302, 302, 404]},
     "review-queue": {"GET": [LOGIN, 403, 200, 200, 403]},
     "review-create": {"POST": [LOGIN, 403, 400, 400, (403, 404)]},  # an empty form: the review page again
     # every signed-in user changes their own password; an empty form is refused
@@ -109,10 +112,20 @@ def event_id(objects, clinic_a):
     ).pk
 
 
+@pytest.fixture
+def entry_id(objects, clinic_a, staff_a):
+    from diagnostics.models import DiaryEntry
+
+    return DiaryEntry.objects.create(  # made directly: the service takes a signal recording's alone
+        recording_id=objects["recording_id"], clinic=clinic_a, sample=0, symptom="fatigue", entered_by=staff_a
+    ).pk
+
+
 # Routes whose objects must be of a particular kind.
 OBJECT_FIXTURES = {
     "recording-signal": {"recording_id": "signal_recording_id"},
     "event-review": {"event_id": "event_id"},
+    "recording-diary-remove": {"entry_id": "entry_id"},
 }
 
 
