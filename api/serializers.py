@@ -706,16 +706,47 @@ class DiaryEntrySerializer(serializers.ModelSerializer):
     )
     entered_by = serializers.SerializerMethodField()
     entered_at = serializers.DateTimeField(source="created_at", read_only=True)
+    removed_by = serializers.SerializerMethodField()
     rhythm = serializers.SerializerMethodField()
 
     class Meta:
         model = DiaryEntry
-        fields = ["id", "recording", "sample", "at_s", "at", "symptom", "note", "entered_by", "entered_at", "rhythm"]
+        fields = [
+            "id",
+            "recording",
+            "sample",
+            "at_s",
+            "at",
+            "symptom",
+            "note",
+            "entered_by",
+            "entered_at",
+            "removed_at",
+            "removed_by",
+            "rhythm",
+        ]
         read_only_fields = fields
         extra_kwargs = {
-            "sample": {"help_text": "The moment noted, in samples of the original signal (as events' `start`)."},
-            "note": {"help_text": "What the diary says beside the symptom, if anything."},
+            "sample": {
+                "help_text": "The moment noted, in samples of the original signal (as events' `start`): the exact "
+                "time is sample / the recording's sampling rate."
+            },
+            "symptom": {
+                "help_text": "A stable code: palpitations (SNOMED CT 80313002), dizziness (404640003), syncope "
+                "(271594007), chest_pain (29857009), breathlessness (267036007), fatigue (84229001), other (the note "
+                "says what)."
+            },
+            "note": {"help_text": "What the diary says beside the symptom, as one line (line breaks as spaces)."},
+            "removed_at": {
+                "help_text": "When it was removed as entered by mistake (listed only with `?removed=true`); else null."
+            },
         }
+
+    @extend_schema_field(SignerSerializer(allow_null=True))
+    def get_removed_by(self, obj: DiaryEntry) -> dict | None:
+        if obj.removed_by is None:
+            return None
+        return {"id": obj.removed_by.pk, "name": obj.removed_by.display_name}
 
     def get_at_s(self, obj: DiaryEntry) -> float:
         return data_seconds(obj.sample / (obj.recording.sampling_rate or 1.0))  # a diary is a signal recording's
@@ -759,16 +790,43 @@ class DiaryEntrySerializer(serializers.ModelSerializer):
         }
 
 
+class Seconds(serializers.FloatField):
+    """A number of seconds sent as a JSON number: true, false and numbers written as text are refused (a mapping
+    error of the sender's would otherwise become a moment at 1 s or 0 s)."""
+
+    default_error_messages = {"not_number": "Expected a number (a JSON number), not {kind}."}
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, (int, float)):
+            self.fail("not_number", kind=type(data).__name__ if not isinstance(data, bool) else "true or false")
+        return super().to_internal_value(data)
+
+
+class WithOffset(serializers.DateTimeField):
+    """A date-time that states its offset from UTC: one without is refused, not read in the server's zone (a
+    local time on a day the clocks change can be an hour off, or no time at all)."""
+
+    default_error_messages = {"no_offset": "Give the date-time with its offset from UTC (…+01:00 or …Z)."}
+
+    def to_internal_value(self, value):
+        from django.utils.dateparse import parse_datetime
+
+        parsed = parse_datetime(value) if isinstance(value, str) else None
+        if parsed is not None and parsed.tzinfo is None:
+            self.fail("no_offset")
+        return super().to_internal_value(value)
+
+
 class DiaryEntryCreateSerializer(StrictFields, serializers.Serializer):
-    at_s = serializers.FloatField(
+    at_s = Seconds(
         required=False,
         min_value=0,
-        help_text="Seconds from the start of the recording to the moment noted (or give `at`).",
+        help_text="Seconds from the start of the recording to the moment noted, a number (give this or `at`).",
     )
-    at = serializers.DateTimeField(
+    at = WithOffset(
         required=False,
         help_text="The moment noted as an ISO 8601 date-time with its offset, for a recording whose file stated "
-        "when it started (or give `at_s`).",
+        "when it started (give this or `at_s`).",
     )
     symptom = serializers.ChoiceField(choices=DiaryEntry.Symptom.choices)
     note = Text(

@@ -5,6 +5,7 @@ rhythm, which rules an arrhythmia out as its cause just as firmly)."""
 import math
 import re
 from datetime import datetime, timedelta
+from typing import cast
 
 from django.utils import timezone
 
@@ -75,13 +76,31 @@ def sample_of(recording: ECGRecording, text: str) -> int:
             raise Invalid(
                 f"{clock(seconds)} is past the end of the recording, which is {clock(length)} long.", field="time"
             )
-    return min(int(seconds * recording.sampling_rate), recording.sample_count - 1)
+        if text.count(":") == 1 and length > 3600:
+            # "14:32" on a recording of hours is a clock time as often as 14 min 32 s: asked, not guessed
+            minutes, secs = text.split(":")
+            raise Invalid(
+                f"“{text}” could be a time of day, which this recording's file cannot place (it does not say when it "
+                f"started): write the time into the recording in full, 0:{int(minutes):02d}:{secs} for {int(minutes)} "
+                "minutes in.",
+                field="time",
+            )
+    return sample_at(recording, seconds)
+
+
+def sample_at(recording: ECGRecording, seconds: float) -> int:
+    """The first sample at or after a moment ``seconds`` into a recording (1.15 s at 360 Hz is sample 414, not the
+    413 that 1.15 * 360 = 413.99999999999994 cut would give): a time in hundredths is read back as it was sent, the
+    samples being closer than that above 100 Hz."""
+    fs = recording.sampling_rate or 0.0
+    return min(math.ceil(seconds * fs - 1e-6), (recording.sample_count or 1) - 1)
 
 
 def _seconds_from_time_of_day(recording: ECGRecording, text: str, length: float) -> float:
     started = holter.wall_clock(recording, 0)
     ended = holter.wall_clock(recording, length)
-    span = f"it ran from {started:%H:%M:%S} to {ended:%H:%M:%S}"
+    later = " the next day" if ended.date() != started.date() else ""
+    span = f"it ran from {started:%H:%M:%S} to {ended:%H:%M:%S}{later}"
     found = _TIME_OF_DAY.fullmatch(text)
     if found is None:
         raise Invalid(
@@ -111,14 +130,54 @@ def moment_datetime(recording: ECGRecording, sample: int) -> datetime | None:
     return timezone.localtime(recording.recorded_at + timedelta(seconds=sample / recording.sampling_rate))
 
 
+# The rhythm events by seriousness, the most serious first: a symptom a second before VF is "before VF", not
+# "after the couplet" nearer to it.
+SERIOUSNESS = (
+    Event.Type.VF,
+    Event.Type.ASYSTOLE,
+    Event.Type.VT,
+    Event.Type.AF,
+    Event.Type.AFL,
+    Event.Type.SVT,
+    Event.Type.PAUSE,
+    Event.Type.BRADY,
+    Event.Type.TACHY,
+    Event.Type.V_RUN,
+    Event.Type.S_RUN,
+    Event.Type.BIGEMINY,
+    Event.Type.TRIGEMINY,
+    Event.Type.V_COUPLET,
+    Event.Type.S_COUPLET,
+)
+# The events near a moment listed beside it: the most serious this many (every VF/VFL, asystole and VT among the
+# rest too); the others counted.
+NEAR_LISTED = 3
+ALWAYS_LISTED = frozenset({Event.Type.VF, Event.Type.ASYSTOLE, Event.Type.VT})
+
+
+def _serious_first(item: dict) -> tuple[int, float]:
+    rank = SERIOUSNESS.index(item["type"]) if item["type"] in SERIOUSNESS else len(SERIOUSNESS)
+    return rank, item.get("gap_s", 0.0)
+
+
 def rhythm_at(recording: ECGRecording, sample: int, rhythm: dict | None) -> dict:
     """What the heart did at a noted moment, from the recording's results (``rhythm``, the diagnosis's summary;
     None before the analysis has finished): the rhythm events under it (``during``) and within NEAR_S of it
-    (``near``, each with its offset), whether the ECG could be read there (``unreadable``: no signal or noise),
-    the beats of the AROUND_S either side by class and their rate, and a ``finding`` in words."""
+    (``near``, the most serious first, each with its offset; ``near_more`` counts those not listed), whether the ECG
+    could be read there (``unreadable``: no signal or noise), the beats of the AROUND_S either side by class and
+    their rate (none inside VF/VFL, without signal or in noise), and a ``finding`` in words. Each event carries
+    ``place``, where it is in the recording page's event list."""
     fs = recording.sampling_rate or 0.0
     if rhythm is None or not fs:
-        return {"finding": "", "during": [], "near": [], "rate_bpm": None, "beats": {}, "unreadable": ""}
+        return {
+            "finding": "",
+            "during": [],
+            "near": [],
+            "near_more": 0,
+            "rate_bpm": None,
+            "beats": {},
+            "unreadable": "",
+        }
     reach = int(NEAR_S * fs)
     events = list(
         recording.events.filter(start__lte=sample + reach, end__gte=sample - reach)
@@ -139,24 +198,39 @@ def rhythm_at(recording: ECGRecording, sample: int, rhythm: dict | None) -> dict
             during.append(item)
         else:
             gap = (event.start - sample) if event.start > sample else (sample - event.end)
+            item["gap_s"] = gap / fs
             item["offset_s"] = math.floor(gap / fs)
             item["after"] = event.start > sample
             near.append(item)
-    unreadable = ""
+    during.sort(key=_serious_first)
+    near.sort(key=_serious_first)
+    listed = [n for i, n in enumerate(near) if i < NEAR_LISTED or n["type"] in ALWAYS_LISTED]
+    for item in during + listed:
+        shown = cast(Event, item["event"])
+        before = recording.events.filter(start__lt=shown.start).count()
+        before += recording.events.filter(start=shown.start, id__lt=shown.pk).count()
+        item["place"] = holter.event_place(before, shown.pk)
+    unreadable, unread = "", []
     for key, what in (("no_signal", "there is no signal"), ("noise", "the ECG is too noisy to read")):
-        if any(span["start"] <= sample <= span["end"] for span in rhythm.get(key) or []):
+        spans = [(span["start"], span["end"]) for span in rhythm.get(key) or []]
+        unread += spans
+        if any(start <= sample <= end for start, end in spans):
             unreadable = what
-    around = int(AROUND_S * fs)
-    marks = recording.beats.filter(position__gte=sample - around, position__lte=sample + around).order_by("position")
-    # detections inside VF/VFL are waves of the fibrillation, not beats (as the strips and the summary read them)
-    vf = [(e.start, e.end) for e in events if e.type == Event.Type.VF]
+    # the beats of the strip shown for the moment (its ten seconds)
+    first, span = strip_start(recording, sample), int(2 * AROUND_S * fs)
+    marks = recording.beats.filter(position__gte=first, position__lt=first + span).order_by("position")
+    # detections inside VF/VFL are waves of the fibrillation, not beats, and those without signal or in noise are no
+    # beats to read either (as the strips and the summary read them)
+    left_out = [(e.start, e.end) for e in events if e.type == Event.Type.VF] + unread
     positions: list[int] = []
     counts: dict[str, int] = {}
     for position, cls in marks.values_list("position", "aami_class"):  # position__gte: none without one
-        if any(start <= (position or 0) <= end for start, end in vf):
+        if any(start <= (position or 0) <= end for start, end in left_out):
             continue
         positions.append(int(position or 0))
         counts[cls] = counts.get(cls, 0) + 1
+    if unreadable:  # the moment itself cannot be read: no beats to tell of, from either side of it
+        positions, counts = [], {}
     standing = [d for d in during if not d["rejected"]]
     no_beats = bool(unreadable) or any(d["type"] in (Event.Type.VF, Event.Type.ASYSTOLE) for d in standing)
     rate = None
@@ -165,37 +239,63 @@ def rhythm_at(recording: ECGRecording, sample: int, rhythm: dict | None) -> dict
     return {
         "finding": _finding(standing, [n for n in near if not n["rejected"]], unreadable, rate),
         "during": during,
-        "near": near,
+        "near": listed,
+        "near_more": len(near) - len(listed),
         "rate_bpm": rate,
         "beats": dict(sorted(counts.items())),
         "unreadable": unreadable,
     }
 
 
+def strip_start(recording: ECGRecording, sample: int) -> int:
+    """The first sample of the ten seconds shown for a moment: AROUND_S before it, kept inside the recording (near
+    its start or end the moment is off the strip's middle)."""
+    fs = recording.sampling_rate or 0.0
+    around = int(AROUND_S * fs)
+    return max(0, min(sample - around, (recording.sample_count or 0) - 2 * around))
+
+
+def offset_phrase(item: dict) -> str:
+    """How far an event near a moment is from it: "12 s after", "within a second before"."""
+    when = "after" if item["after"] else "before"
+    return f"within a second {when}" if item["offset_s"] < 1 else f"{item['offset_s']} s {when}"
+
+
 def _finding(during: list[dict], near: list[dict], unreadable: str, rate: float | None) -> str:
+    """``during`` and ``near`` the most serious first (rhythm_at)."""
     if during:
         return "During " + ", ".join(d["label"].lower() for d in during) + "."
     said = f"At that moment {unreadable}" if unreadable else "No rhythm event at that moment"
     said += f" (heart rate {rate} bpm)" if rate is not None else ""
     if near:
-        nearest = min(near, key=lambda n: n["offset_s"])
-        when = "after" if nearest["after"] else "before"
-        return f"{said}; {nearest['label'].lower()} {nearest['offset_s']} s {when} it."
+        worst = near[0]
+        return f"{said}; {worst['label'].lower()} {offset_phrase(worst)} it."
     return f"{said}; no rhythm event within a minute of it." if unreadable else f"{said}, nor within a minute of it."
 
 
 def entry_row(recording: ECGRecording, entry: DiaryEntry, rhythm: dict | None, *, strip: bool = True) -> dict:
-    """A diary entry as the pages and the report show it: its moment, the rhythm there and ten seconds of ECG
-    around it."""
-    fs = recording.sampling_rate or 0.0
-    start = max(0, int(entry.sample - AROUND_S * fs))
-    title = f"{entry.get_symptom_display()} noted at {moment(recording, entry.sample)}"
+    """A diary entry as the pages and the report show it: its moment, the symptom as said ("Other: heart racing"),
+    the rhythm there and ten seconds of ECG around it."""
+    start = strip_start(recording, entry.sample)
+    said = symptom_said(entry)
+    title = f"{said} noted at {moment(recording, entry.sample)}"
+    found = rhythm_at(recording, entry.sample, rhythm)
+    for item in found["near"]:
+        item["offset"] = offset_phrase(item)
     return {
         "entry": entry,
+        "symptom": said,
         "at": moment(recording, entry.sample),
-        "rhythm": rhythm_at(recording, entry.sample, rhythm),
+        "rhythm": found,
         "strip": holter.strip_at(recording, start, title) if strip and rhythm is not None else "",
     }
+
+
+def symptom_said(entry: DiaryEntry) -> str:
+    """The symptom as the pages name it: an "other" one by its note, as the diary says it."""
+    if entry.symptom == DiaryEntry.Symptom.OTHER and entry.note:
+        return f"Other: {entry.note}"
+    return entry.get_symptom_display()
 
 
 def correlation(rows: list[dict]) -> str:

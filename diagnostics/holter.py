@@ -272,9 +272,11 @@ def summary_context(recording: ECGRecording, rhythm: dict) -> dict:
         # what the AF burden is a share of, as the report was computed (stored reports keep theirs)
         "af_burden_of": burden_of(rhythm.get("af") or {}),
         "holter_times": times,
+        # of how many beats (the class table's shares are of every detection, VF and noise included)
         "holter_burden": {
-            kind: f" ({share} of the beats analysed)" if (share := ectopic_share(rhythm, kind)) else ""
+            kind: f" ({share} of the {analysed} beats analysed)" if (share := ectopic_share(rhythm, kind)) else ""
             for kind in ("ventricular", "supraventricular")
+            for analysed in [f"{rhythm['beats_analysed']:,}" if rhythm.get("beats_analysed") else ""]
         },
         "holter_fast_runs": {
             kind: fast_runs_phrase(rhythm.get(kind) or {}, name)

@@ -52,7 +52,7 @@ class ECGRecording(models.Model):
     updated_at = models.DateTimeField(
         auto_now=True,
         help_text="When anything the recording shows last changed: its status, progress or results, its patient, its "
-        "interpretation, a doctor's decision on its MI flag or on one of its rhythm events",
+        "interpretation, a doctor's decision on its MI flag or on one of its rhythm events, its diary",
     )
     replayed: bool  # not stored: set by recording_submit, True when an idempotent retry returned this recording
 
@@ -437,7 +437,7 @@ class DiaryEntry(models.Model):
         CHEST_PAIN = "chest_pain", "Chest pain"
         BREATHLESSNESS = "breathlessness", "Shortness of breath"
         FATIGUE = "fatigue", "Fatigue"
-        OTHER = "other", "Other (say what in the note)"
+        OTHER = "other", "Other"  # the note says what (diary.symptom_said)
 
     NOTE_MAX_LENGTH = 500
     MAX_PER_RECORDING = 60  # a diary is a page or two of notes; each entry's strip is drawn on the recording's page
@@ -449,6 +449,12 @@ class DiaryEntry(models.Model):
     note = models.CharField(max_length=NOTE_MAX_LENGTH, blank=True)
     entered_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
+    # Removed as entered by mistake (diary_entry_remove): kept, out of the diary, so a system that copied it learns
+    # of the removal and a retried request with the key that made it is answered with it, not made again.
+    removed_at = models.DateTimeField(null=True, blank=True)
+    removed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
     replayed: bool  # not stored: set by diary_entry_add, True when an idempotent retry returned this entry
 
     class Meta:

@@ -92,13 +92,16 @@ def recording_move_list(*, recording: ECGRecording) -> QuerySet[RecordingMove]:
     return recording.moves.select_related("from_patient", "to_patient", "moved_by").order_by("id")
 
 
-def diary_list(*, recording: ECGRecording) -> QuerySet[DiaryEntry]:
-    """The recording's diary entries in the order of the moments noted, with who entered them."""
-    return recording.diary.select_related("entered_by").order_by("sample", "id")
+def diary_list(*, recording: ECGRecording, removed: bool = False) -> QuerySet[DiaryEntry]:
+    """The recording's diary entries in the order of the moments noted, with who entered them; with ``removed``
+    those removed as entered by mistake too (each says when and by whom)."""
+    entries = recording.diary.select_related("entered_by", "removed_by").order_by("sample", "id")
+    return entries if removed else entries.filter(removed_at__isnull=True)
 
 
 def diary_entry_get(*, user: User, recording_id: int, entry_id: int) -> DiaryEntry:
-    """One diary entry of a recording of the user's clinic (404 for another clinic's, as for an unknown one)."""
+    """One diary entry of a recording of the user's clinic, removed or not (404 for another clinic's, as for an
+    unknown one)."""
     return get_object_or_404(
         DiaryEntry.objects.select_related("recording"), pk=entry_id, recording_id=recording_id, clinic_id=user.clinic_id
     )

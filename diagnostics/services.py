@@ -1236,7 +1236,7 @@ def _diary_entry_add(
     ECGRecording.objects.select_for_update().only("pk").get(pk=recording.pk)
     if precondition is not None:
         precondition()
-    if recording.diary.count() >= DiaryEntry.MAX_PER_RECORDING:
+    if recording.diary.filter(removed_at__isnull=True).count() >= DiaryEntry.MAX_PER_RECORDING:
         raise Conflict(
             f"This recording's diary holds {DiaryEntry.MAX_PER_RECORDING} entries, as many as one can: remove one "
             "entered by mistake first.",
@@ -1249,11 +1249,21 @@ def _diary_entry_add(
     return entry
 
 
-def diary_entry_remove(*, entry: DiaryEntry, by: User) -> None:
+def diary_entry_remove(*, entry: DiaryEntry, by: User, precondition: Precondition | None = None) -> bool:
     """Remove a diary entry entered by mistake (the wrong time or symptom: the diary itself is the record, and the
-    entry is entered again as it says); any member of the entry's clinic. The audit trail keeps who did it."""
+    entry is entered again as it says); any member of the entry's clinic. The entry is kept, marked removed (who,
+    when) and out of the diary; the recording is stamped changed. False, and nothing written, when it was removed
+    already (a second click, a retried request); ``precondition`` as recording_move takes it."""
     if not by.is_active or by.clinic_id is None or entry.clinic_id != by.clinic_id:
         raise NotFound("No such diary entry in your clinic.", field="entry")
     with transaction.atomic():
-        entry.delete()
-        _recording_changed(entry.recording_id)
+        ECGRecording.objects.select_for_update().only("pk").get(pk=entry.recording_id)
+        if precondition is not None:
+            precondition()
+        removed = DiaryEntry.objects.filter(pk=entry.pk, removed_at__isnull=True).update(
+            removed_at=timezone.now(), removed_by=by
+        )
+        if removed:
+            _recording_changed(entry.recording_id)
+    entry.refresh_from_db(fields=["removed_at", "removed_by"])
+    return bool(removed)

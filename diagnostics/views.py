@@ -289,11 +289,10 @@ def recording_diary(request, recording_id: int):
         messages.error(request, exc.message, extra_tags="diary")
         return _refused(redirect(target + "#diary"))
     messages.success(
-        request,
-        f"{entry.get_symptom_display()} at {diary.moment(recording, entry.sample)} entered.",
-        extra_tags="diary",
+        request, f"{diary.symptom_said(entry)} at {diary.moment(recording, entry.sample)} entered.", extra_tags="diary"
     )
-    return _replayed(redirect(target + f"#diary-entry-{entry.pk}"), entry)
+    # back to the form, where the next line of the diary is entered (the list, above it, shows the entry)
+    return _replayed(redirect(target + "#diary-form"), entry)
 
 
 @require_POST
@@ -301,10 +300,14 @@ def diary_remove(request, recording_id: int, entry_id: int):
     """A diary entry entered by mistake removed (any member of the clinic; audited): back to the diary."""
     entry = selectors.diary_entry_get(user=request.user, recording_id=recording_id, entry_id=entry_id)
     recording = entry.recording
-    said = f"{entry.get_symptom_display()} at {diary.moment(recording, entry.sample)}"
-    services.diary_entry_remove(entry=entry, by=request.user)
-    messages.success(request, f"The diary entry “{said}” was removed.", extra_tags="diary")
-    return redirect(reverse("recording-detail", args=[recording.pk]) + "#diary")
+    said = f"{diary.symptom_said(entry)} at {diary.moment(recording, entry.sample)}"
+    target = reverse("recording-detail", args=[recording.pk]) + "#diary"
+    if services.diary_entry_remove(entry=entry, by=request.user):
+        messages.success(request, f"The diary entry “{said}” was removed.", extra_tags="diary")
+        return redirect(target)
+    # a second click, or a colleague's removal first: nothing more to do
+    messages.info(request, f"The diary entry “{said}” had been removed already.", extra_tags="diary")
+    return _refused(redirect(target))
 
 
 # The text of a refused signature and the reason, per recording, from the refusing POST to the page it redirects to
@@ -1012,7 +1015,7 @@ def _review_page(request, recording: ECGRecording, form: ReviewForm, status: int
     return render(request, "diagnostics/review.html", context, status=status)
 
 
-# The diary entries a printed report shows with their strips (a page each few): the rest are on the recording's page.
+# The diary entries a printed report shows the strips of (a page each few): every entry is in its table.
 REPORT_DIARY_MAX = 12
 
 
@@ -1036,14 +1039,12 @@ def recording_report(request, recording_id: int):
             context["trend_svg"] = holter.trend_svg(rhythm.get("trend"))
             context["trend_over"] = holter.trend_over(rhythm.get("trend"), recording)
             context["significant"] = holter.significant_events(recording)
-            entries = list(selectors.diary_list(recording=recording)[: REPORT_DIARY_MAX + 1])
-            context["diary_rows"] = [diary.entry_row(recording, e, rhythm) for e in entries[:REPORT_DIARY_MAX]]
-            context["diary_correlation"] = diary.correlation(context["diary_rows"])
-            context["diary_more"] = (
-                selectors.diary_list(recording=recording).count() - REPORT_DIARY_MAX
-                if len(entries) > REPORT_DIARY_MAX
-                else 0
-            )
+            # every entry in the table, the strips of the first REPORT_DIARY_MAX (a diary holds at most 60)
+            entries = list(selectors.diary_list(recording=recording))
+            rows = [diary.entry_row(recording, e, rhythm, strip=i < REPORT_DIARY_MAX) for i, e in enumerate(entries)]
+            context["diary_rows"] = rows
+            context["diary_strips"] = [row for row in rows if row["strip"]]
+            context["diary_correlation"] = diary.correlation(rows)
     # a report printed before a move named another patient: this one says whose record it was filed under before
     context["moves"] = list(selectors.recording_move_list(recording=recording))
     context["printed_at"] = timezone.now()

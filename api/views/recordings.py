@@ -15,6 +15,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
 from accounts.models import User
+from diagnostics import diary
 from diagnostics import exports as diagnostics_exports
 from diagnostics import selectors as diagnostics_selectors
 from diagnostics import services as diagnostics_services
@@ -89,8 +90,9 @@ ORDERINGS = {
 SYNC = (
     "To keep another system in step, page by `updated_at`: ask `ordering=updated_at&updated_after=<the latest "
     "updated_at seen>`, take the first page, then ask again from the latest `updated_at` on it (inclusive: the rows "
-    "of that time come again; keep each id once), until a page brings nothing new. A page whose rows are all of one "
-    "time is followed by its `next`. Do not follow `next` through a long list: a row changed meanwhile moves to "
+    "of that time come again; keep each id once in a run), until a page's rows all have the `updated_at` asked from, "
+    "or it has no `next` (a page of rows seen in an earlier run is no end: their `updated_at` is later than the one "
+    "asked from). A page whose rows are all of one time is followed by its `next`. Do not follow `next` through a long list: a row changed meanwhile moves to "
     "the end, and every row after it moves back a place. A change is stamped by the clock of the host writing it, "
     "just before it commits: start each run a minute before the latest `updated_at` seen, so a write committed "
     "late, or stamped by a host whose clock is a little behind, is not missed."
@@ -175,6 +177,7 @@ class RecordingViewSet(ApiViewSet):
         "beats": ("aami_class", "start", "end"),
         "events": ("type",),
         "fhir": ("_format",),
+        "diary": ("removed",),
     }
     paginated_actions = ("list", "beats", "events", "interpretations", "moves", "diary")
     idempotent_actions = ("create", "interpretation_sign", "move", "diary_entry_add")
@@ -649,13 +652,22 @@ class RecordingViewSet(ApiViewSet):
             "events the moment lies in and those within 60 s of it, the beats 5 s either side and their rate, and a "
             "`finding` in words, as the recording's page and report give it; null until the recording is done."
         ),
-        parameters=[IF_NONE_MATCH],
+        parameters=[
+            OpenApiParameter(
+                "removed",
+                OpenApiTypes.BOOL,
+                description="true: the entries removed as entered by mistake too (each with `removed_at`), for a "
+                "system that copied one to learn of its removal.",
+            ),
+            IF_NONE_MATCH,
+        ],
         responses={200: serializers.DiaryEntrySerializer(many=True)},
     )
     @action(detail=True, methods=["get"], url_path="diary", url_name="diary")
     def diary(self, request, pk):
         recording = diagnostics_selectors.recording_get(user=request.user, recording_id=int(pk))
-        entries = diagnostics_selectors.diary_list(recording=recording)
+        removed = self.query_bool("removed")
+        entries = diagnostics_selectors.diary_list(recording=recording, removed=bool(removed))
         page = self.paginate_queryset(entries)
         for entry in page:
             entry.recording = recording  # one recording (and diagnosis) read for the page, not one per entry
@@ -699,7 +711,7 @@ class RecordingViewSet(ApiViewSet):
         entry = diagnostics_services.diary_entry_add(
             recording=recording,
             by=request.user,
-            sample=int(seconds * fs),
+            sample=diary.sample_at(recording, seconds),
             symptom=given["symptom"],
             note=given.get("note", ""),
             idempotency_key=key,
@@ -714,13 +726,24 @@ class RecordingViewSet(ApiViewSet):
         summary="Remove a diary entry entered by mistake (any member of the clinic)",
         description=(
             "The diary itself is the record: an entry with the wrong time or symptom is removed and entered again. "
-            "The recording's `updated_at` moves."
+            "It is kept, marked removed (`removed_at`, `removed_by`; listed with `?removed=true`), so a retried POST "
+            "with the key that made it is answered with it, not made again. The recording's `updated_at` moves. "
+            "An entry removed already is 404 saying so."
         ),
+        parameters=precondition_parameters("the recording", "GET recordings/{id}"),
         request=None,
         responses={204: None},
     )
     @action(detail=True, methods=["delete"], url_path=r"diary/(?P<entry_id>[0-9]{1,18})", url_name="diary-entry")
     def diary_entry_remove(self, request, pk, entry_id):
         entry = diagnostics_selectors.diary_entry_get(user=request.user, recording_id=int(pk), entry_id=int(entry_id))
-        diagnostics_services.diary_entry_remove(entry=entry, by=request.user)
-        return Response(status=status.HTTP_204_NO_CONTENT)
+        if entry.removed_at is None and diagnostics_services.diary_entry_remove(
+            entry=entry, by=request.user, precondition=self._unchanged_since_read(int(pk))
+        ):
+            return Response(status=status.HTTP_204_NO_CONTENT)
+        raise ApiError(
+            f"This diary entry was removed at {timezone.localtime(entry.removed_at):%Y-%m-%d %H:%M:%S %Z}"
+            f"{f' by {entry.removed_by.display_name}' if entry.removed_by else ''}.",
+            status_code=404,
+            code="not_found",
+        )

@@ -1,6 +1,7 @@
 """recordings/{id}/diary: the patient's diary over the API (a hospital's electronic diary sends it), each entry with the
 rhythm at its moment; its audit rows, Idempotency-Key and clinic scope."""
 
+import math
 from datetime import datetime, timedelta
 
 import pytest
@@ -51,9 +52,16 @@ def test_an_entry_is_sent_and_read_back_with_the_rhythm_at_its_moment(api_as, st
     writes = AuditEvent.objects.filter(action="update", object_type="recording", object_id=str(holter.pk))
     assert writes.count() == 1  # the replay is no second write
     removed = api.delete(f"{diary_url(holter)}/{entry.pk}")
-    assert removed.status_code == 204 and not DiaryEntry.objects.exists()
+    assert removed.status_code == 204 and api.get(diary_url(holter)).json()["results"] == []
     assert AuditEvent.objects.filter(action="update", object_type="diary_entry", object_id=str(entry.pk)).exists()
-    assert api.delete(f"{diary_url(holter)}/{entry.pk}").status_code == 404
+    gone = api.delete(f"{diary_url(holter)}/{entry.pk}")
+    assert gone.status_code == 404 and "removed at " in gone.json()["error"]["message"]
+    # kept, marked removed: a system that copied it learns of it, and a retry of the POST that made it is its answer
+    (kept,) = api.get(diary_url(holter), {"removed": "true"}).json()["results"]
+    assert kept["id"] == entry.pk and kept["removed_at"] and kept["removed_by"]["id"] == staff_a.pk
+    retry = api.post(diary_url(holter), sent, format="json", HTTP_IDEMPOTENCY_KEY="diary-1")
+    assert retry.status_code == 201 and retry["Idempotent-Replayed"] == "true" and retry.json()["removed_at"]
+    assert DiaryEntry.objects.count() == 1
 
 
 def test_a_moment_as_a_date_time_needs_the_recordings_start(api_as, staff_a, holter):
@@ -118,5 +126,26 @@ def test_a_diary_entry_moves_the_recordings_updated_at_and_honours_if_match(api_
     made = api.post(diary_url(holter), {"at_s": 20, "symptom": "dizziness"}, format="json", HTTP_IF_MATCH=current)
     assert made.status_code == 201 and DiaryEntry.objects.count() == 2
     stamped = api.get(f"/api/v1/recordings/{holter.pk}").json()["updated_at"]
+    assert api.delete(f"{diary_url(holter)}/{made.json()['id']}", HTTP_IF_MATCH=etag).status_code == 412
     assert api.delete(f"{diary_url(holter)}/{made.json()['id']}").status_code == 204
     assert api.get(f"/api/v1/recordings/{holter.pk}").json()["updated_at"] > stamped
+
+
+@pytest.mark.parametrize("sent", [1.15, 4.35, 0.29, 33.33, 69.99])
+def test_a_moment_sent_reads_back_as_sent(api_as, staff_a, holter, sent):
+    made = api_as(staff_a).post(diary_url(holter), {"at_s": sent, "symptom": "fatigue"}, format="json").json()
+    assert made["at_s"] == sent and made["sample"] == math.ceil(sent * 360 - 1e-6)  # the first sample at or after it
+
+
+@pytest.mark.parametrize(
+    ("body", "field", "says"),
+    [
+        ({"at_s": True, "symptom": "fatigue"}, "at_s", "not true or false"),
+        ({"at_s": "12.5", "symptom": "fatigue"}, "at_s", "not str"),
+        ({"at": "2026-12-01T14:00:30", "symptom": "fatigue"}, "at", "with its offset from UTC"),
+    ],
+)
+def test_a_moment_is_a_number_or_a_date_time_with_its_offset(api_as, staff_a, holter, body, field, says):
+    response = api_as(staff_a).post(diary_url(holter), body, format="json")
+    assert response.status_code == 400 and response.json()["error"]["field"] == field
+    assert says in response.json()["error"]["message"] and not DiaryEntry.objects.exists()

@@ -260,5 +260,6 @@ def test_the_schema_documents_the_preconditions_and_their_412_on_each_write_that
         ("post", "/api/v1/recordings/{id}/move"),
         ("post", "/api/v1/recordings/{id}/interpretations"),
         ("post", "/api/v1/recordings/{id}/diary"),  # tests/api/test_diary.py
+        ("delete", "/api/v1/recordings/{id}/diary/{entry_id}"),
         ("post", "/api/v1/reviews"),
     }

@@ -91,10 +91,15 @@ def test_the_rhythm_at_a_noted_moment(holter, staff_a):
     between = diary.rhythm_at(holter, int(28 * FS), rhythm)
     assert between["during"] == [] and between["rate_bpm"] and sum(between["beats"].values()) >= 3
     assert between["finding"].startswith(f"No rhythm event at that moment (heart rate {between['rate_bpm']} bpm); ")
-    assert between["finding"].endswith("supraventricular run 2 s before it.")
+    # the most serious event near it, not the nearest: VF 13 s after, not the supraventricular run 2 s before
+    assert between["finding"].endswith("ventricular flutter / fibrillation 13 s after it.")
     near = {(n["type"], n["offset_s"], n["after"]) for n in between["near"]}
     assert {("s_run", 2, False), ("s_run", 3, True), ("vf", 13, True)} <= near
     assert all(n["offset_s"] <= diary.NEAR_S for n in between["near"])
+    # the three most serious listed, the other six counted; each with its place in the page's event list
+    assert [n["type"] for n in between["near"]] == ["vf", "s_run", "s_run"] and between["near_more"] == 6
+    vf = holter.events.get(type="vf")
+    assert between["near"][0]["place"] == f"?events_page=1#event-{vf.pk}"
     holter.events.all().delete()
     quiet = diary.rhythm_at(holter, int(28 * FS), rhythm)
     assert (
@@ -116,7 +121,8 @@ def test_a_symptom_is_entered_on_the_recording_page_and_shown_with_the_rhythm_th
     sent = {"time": "0:00:50", "symptom": "dizziness", "note": "while walking", "submission": submission}
     response = staff.post(reverse("recording-diary", args=[holter.pk]), sent)
     made = DiaryEntry.objects.get()
-    assert response.status_code == 302 and response["Location"] == f"{page_url}#diary-entry-{made.pk}"
+    # back to the form, for the diary's next line (the list above it shows the entry)
+    assert response.status_code == 302 and response["Location"] == f"{page_url}#diary-form"
     assert (made.sample, made.symptom, made.note) == (50 * 360, "dizziness", "while walking")
     again = staff.post(reverse("recording-diary", args=[holter.pk]), sent)  # a double click
     assert again["Idempotent-Replayed"] == "true" and DiaryEntry.objects.count() == 1
@@ -135,7 +141,8 @@ def test_a_symptom_is_entered_on_the_recording_page_and_shown_with_the_rhythm_th
     )  # the replay is no second write
     report = staff.get(reverse("recording-report", args=[holter.pk])).content.decode()
     diary_part = report[report.index("<h2>Patient diary</h2>") :]
-    assert "<strong>Dizziness</strong> noted at 0:00:50 (“while walking”): During ventricular" in diary_part
+    assert "<td>0:00:50</td>\n      <td>Dizziness (“while walking”)</td>" in diary_part  # the table: every entry
+    assert "<strong>Dizziness</strong> noted at 0:00:50: During ventricular" in diary_part  # its strip's caption
 
 
 def test_a_refused_entry_goes_back_to_the_form_as_typed_with_the_reason(client, staff_a, holter):
@@ -163,9 +170,14 @@ def test_an_entry_made_by_mistake_is_removed_by_the_clinic_alone(client, staff_a
     staff = client_for(client, staff_a)
     assert staff.get(url).status_code == 405  # a link followed removes nothing
     response = staff.post(url)
-    assert response["Location"].endswith("#diary") and not DiaryEntry.objects.exists()
-    assert "The diary entry “Fatigue at 0:00:20” was removed." in staff.get(response["Location"]).content.decode()
-    assert AuditEvent.objects.filter(action="update", object_type="diary_entry", object_id=str(made.pk)).exists()
+    made.refresh_from_db()
+    assert response["Location"].endswith("#diary") and (made.removed_by, made.removed_at is not None) == (staff_a, True)
+    page = staff.get(response["Location"]).content.decode()
+    assert "The diary entry “Fatigue at 0:00:20” was removed." in page and "No diary entries." in page
+    assert AuditEvent.objects.filter(action="update", object_type="diary_entry", object_id=str(made.pk)).count() == 1
+    again = staff.post(url)  # a second click: said, nothing written
+    assert "had been removed already" in staff.get(again["Location"]).content.decode()
+    assert AuditEvent.objects.filter(action="update", object_type="diary_entry", object_id=str(made.pk)).count() == 1
 
 
 def test_a_recording_in_analysis_takes_entries_and_a_resting_ecg_has_no_diary(client, staff_a, patient_a):
@@ -221,3 +233,31 @@ def test_the_diary_opens_with_how_many_symptoms_fell_during_a_rhythm_event(clien
         reverse("event-review", args=[vf.pk]), {"decision": "reject", "note": "electrode artefact"}
     )
     assert "2 symptoms noted, none during a rhythm event." in client_for(client, staff_a).get(page_url).content.decode()
+
+
+def test_a_clock_time_on_a_long_recording_without_a_start_is_asked_not_guessed(staff_a, patient_a):
+    long = signal_recording(
+        patient=patient_a, uploaded_by=staff_a, status="queued", sampling_rate=250.0, sample_count=250 * 7200
+    )
+    with pytest.raises(
+        Invalid, match=r"“14:32” could be a time of day.*write the time into the recording in full, 0:14:32"
+    ):
+        diary.sample_of(long, "14:32")
+    assert diary.sample_of(long, "0:14:32") == 250 * 872  # in full, it is taken
+
+
+def test_the_report_tables_every_entry_and_draws_the_strips_of_the_first(client, staff_a, holter):
+    for second in range(0, 15 * 4, 4):
+        entry(holter, staff_a, second + 1, "other", note=f"felt odd {second}")
+    report = client_for(client, staff_a).get(reverse("recording-report", args=[holter.pk])).content.decode()
+    part = report[report.index("<h2>Patient diary</h2>") :]
+    assert part.count("<td>Other: felt odd") == 15  # the "other" symptom said by its note
+    assert part.count('<figure class="strip event-strip">') == 12
+    assert "The strips of the first 12 entries; every entry is in the table." in part
+    assert part.startswith("<h2>Patient diary</h2>\n  <p><strong>15 symptoms noted,")
+
+
+def test_beats_in_noise_are_not_counted_at_a_moment(holter):
+    rhythm = dict(holter.diagnosis.rhythm, noise=[{"start": int(20 * FS), "end": int(36 * FS)}])
+    found = diary.rhythm_at(holter, int(28 * FS), rhythm)
+    assert found["unreadable"] and found["beats"] == {} and found["rate_bpm"] is None

@@ -59,7 +59,7 @@ def test_the_summary_and_the_report_give_the_ventricular_burden_beside_its_count
     rhythm = holter_recording.diagnosis.rhythm
     v = rhythm["ventricular"]
     assert v["total"] and v["burden_pct"] == round(100 * v["total"] / rhythm["beats_analysed"], 2)
-    share = f"{v['total']} beats ({v['burden_pct']:.1f} % of the beats analysed):"
+    share = f"{v['total']} beats ({v['burden_pct']:.1f} % of the {rhythm['beats_analysed']} beats analysed):"
     staff = client_for(client, staff_a)
     for name in ("recording-detail", "recording-report"):
         assert share in staff.get(reverse(name, args=[holter_recording.pk])).content.decode()
