@@ -76,9 +76,10 @@ def sample_of(recording: ECGRecording, text: str) -> int:
             raise Invalid(
                 f"{clock(seconds)} is past the end of the recording, which is {clock(length)} long.", field="time"
             )
-        if text.count(":") == 1 and length > 3600:
-            # "14:32" on a recording of hours is a clock time as often as 14 min 32 s: asked, not guessed
-            minutes, secs = text.split(":")
+        minutes, _, secs = text.partition(":")
+        if text.count(":") == 1 and length > 3600 and int(minutes) < 24:
+            # "14:32" on a recording of hours is a clock time as often as 14 min 32 s: asked, not guessed ("83:45",
+            # no time of day, is taken)
             raise Invalid(
                 f"“{text}” could be a time of day, which this recording's file cannot place (it does not say when it "
                 f"started): write the time into the recording in full, 0:{int(minutes):02d}:{secs} for {int(minutes)} "

@@ -244,6 +244,7 @@ def test_a_clock_time_on_a_long_recording_without_a_start_is_asked_not_guessed(s
     ):
         diary.sample_of(long, "14:32")
     assert diary.sample_of(long, "0:14:32") == 250 * 872  # in full, it is taken
+    assert diary.sample_of(long, "83:45") == 250 * 5025  # no time of day: taken as minutes and seconds
 
 
 def test_the_report_tables_every_entry_and_draws_the_strips_of_the_first(client, staff_a, holter):
