@@ -288,7 +288,11 @@ def entry_row(recording: ECGRecording, entry: DiaryEntry, rhythm: dict | None, *
         "symptom": said,
         "at": moment(recording, entry.sample),
         "rhythm": found,
-        "strip": holter.strip_at(recording, start, title) if strip and rhythm is not None else "",
+        "strip": (
+            holter.strip_at(recording, start, title, moment=(entry.sample, "noted"))
+            if strip and rhythm is not None
+            else ""
+        ),
     }
 
 

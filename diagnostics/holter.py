@@ -108,10 +108,16 @@ def event_strip(recording: ECGRecording, event: Event, vf: list[tuple[int, int]]
     return strip_at(recording, max(0, int(event.start - STRIP_LEAD_IN_S * fs)), what, vf)
 
 
-def strip_at(recording: ECGRecording, start: int, what: str, vf: list[tuple[int, int]] | None = None) -> str:
+def strip_at(
+    recording: ECGRecording,
+    start: int,
+    what: str,
+    vf: list[tuple[int, int]] | None = None,
+    moment: tuple[int, str] | None = None,
+) -> str:
     """Ten seconds of ECG paper from sample ``start``, titled ``what`` and the time it starts at, its beats labelled
-    by class and VF/VFL marked as `event_strip` says ("" where the stored upload no longer decodes: the lists still
-    show what they list)."""
+    by class and VF/VFL marked as `event_strip` says, and ``moment`` (a sample and its label) marked across it (""
+    where the stored upload no longer decodes: the lists still show what they list)."""
     try:
         lead = plots.recording_lead(recording)
     except Exception:
@@ -128,7 +134,10 @@ def strip_at(recording: ECGRecording, start: int, what: str, vf: list[tuple[int,
     episodes = [((max(start, a) - a) / fs, (min(end, b) - a) / fs, "VF/VFL") for start, end in vf]
     note = f"{lead_phrase(lead.name)} · 25 mm/s · " + ("10 mm/mV" if lead.in_mv else "units unknown")
     title = f"{what}: ECG from {at(recording, a / fs)}"
-    return plots.paper_svg(lead.values[a:b], fs=fs, title=title, marks=marks, episodes=episodes, units_note=note)
+    marked = ((moment[0] - a) / fs, moment[1]) if moment is not None else None
+    return plots.paper_svg(
+        lead.values[a:b], fs=fs, title=title, marks=marks, episodes=episodes, moment=marked, units_note=note
+    )
 
 
 def event_row(

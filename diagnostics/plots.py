@@ -184,6 +184,7 @@ def paper_svg(
     mm_per_unit: float = 10.0,
     marks: Sequence[tuple[float, str]] = (),
     episodes: Sequence[tuple[float, float, str]] = (),
+    moment: tuple[float, str] | None = None,
     units_note: str = "25 mm/s · 10 mm/mV",
     height_mm: float = 40.0,
     baseline: float | None = None,
@@ -194,7 +195,9 @@ def paper_svg(
     ``marks`` are (seconds from the strip's start, AAMI class) beat labels drawn above the trace; one closer to
     the last letter than a letter's width is a tick, so crowded labels do not overprint. ``episodes`` are
     (start, end in seconds from the strip's start, label) spans marked by a bar along the top edge and their label
-    in the letters' band (VF/VFL, whose detections carry no class).
+    in the letters' band (VF/VFL, whose detections carry no class). ``moment`` is (seconds from the strip's start,
+    label) of one moment marked by a dashed line across the strip and its label at the foot (a symptom the patient
+    noted).
     """
     values = np.asarray(values, dtype=np.float64)
     width_mm = max(5.0, math.ceil(25.0 * len(values) / fs / 5.0) * 5.0)
@@ -232,6 +235,12 @@ def paper_svg(
         labels.append(
             f'<rect x="{x0:.1f}" y="0" width="{x1 - x0:.1f}" height="{0.8 * MM:.1f}" class="episode"/>'
             f'<text x="{x0 + 4:.1f}" y="{3.5 * MM:.1f}" class="episode-label">{escape(label)}</text>'
+        )
+    if moment is not None:
+        x = moment[0] * 25.0 * MM
+        labels.append(
+            f'<line x1="{x:.1f}" y1="0" x2="{x:.1f}" y2="{h:.0f}" class="moment"/>'
+            f'<text x="{x + 4:.1f}" y="{h - 6:.0f}" class="moment-label">{escape(moment[1])}</text>'
         )
     return (
         f'<svg viewBox="0 0 {w:.0f} {h:.0f}" role="img" aria-label="{escape(title)}" class="paper">'

@@ -132,6 +132,9 @@ def test_a_symptom_is_entered_on_the_recording_page_and_shown_with_the_rhythm_th
     item = section[section.index(f'id="diary-entry-{made.pk}"') :]
     assert "“while walking” · entered by" in item and "During ventricular flutter / fibrillation." in item
     assert '<figure class="strip"><svg' in item and "Dizziness noted at 0:00:50: ECG from 0:00:45" in item
+    # the moment noted marked across the strip, 5 s (125 mm) in
+    assert re.search(r'<line x1="([0-9.]+)" y1="0" x2="\1" y2="\d+" class="moment"/>', item)
+    assert ">noted</text>" in item
     assert f'data-goto-sample="{50 * 360}"' in item
     assert (
         AuditEvent.objects.filter(
