@@ -68,6 +68,14 @@ def page(browser, live_server):
     assert violations == [], "Chromium reported Content-Security-Policy violations"
 
 
+@pytest.fixture
+def no_script_page(browser, live_server):
+    """A page of a browser whose JavaScript is off (a clinic's locked-down browser), at a desk's width."""
+    context = browser.new_context(java_script_enabled=False, viewport=DESKTOP, base_url=live_server.url)
+    yield context.new_page()
+    context.close()
+
+
 # Every document reports what the Content-Security-Policy blocked, before any of its own scripts run.
 CSP_LISTENER = """document.addEventListener('securitypolicyviolation', e => window.reportCspViolation(
   `${e.effectiveDirective} blocked ${e.blockedURI || 'inline'} at ${e.sourceFile || location.pathname}:${e.lineNumber}`));"""

@@ -70,20 +70,16 @@ def test_a_clinician_shows_the_v_beats_and_goes_to_a_time(page, shot, staff_a, r
     shot(page, "61-beat-table-time-not-understood", full_page=False)
 
 
-def test_the_filter_works_without_javascript(browser, live_server, staff_a, recording):
-    context = browser.new_context(java_script_enabled=False, base_url=live_server.url)
-    page = context.new_page()
-    try:
-        log_in(page, staff_a.username)
-        page.goto(f"/recordings/{recording.pk}/?events_page=1")
-        page.get_by_label("S Supraventricular ectopic (30)").check()
-        page.get_by_label("Go to time into the recording").fill("5:00")
-        page.get_by_role("button", name="Show beats").click()
-        page.wait_for_url(re.compile(r"beats_class=S"))
-        assert "events_page=1" in page.url and page.url.endswith("#beat-filter")
-        expect(page.locator("#beats-status")).to_have_text(
-            "Beat 308 at 0:05:07 is the first S beat at or after 0:05:00. S beats 1–30 of 30."
-        )
-        expect(page.get_by_label("S Supraventricular ectopic (30)")).to_be_checked()
-    finally:
-        context.close()
+def test_the_filter_works_without_javascript(no_script_page, staff_a, recording):
+    page = no_script_page
+    log_in(page, staff_a.username)
+    page.goto(f"/recordings/{recording.pk}/?events_page=1")
+    page.get_by_label("S Supraventricular ectopic (30)").check()
+    page.get_by_label("Go to time into the recording").fill("5:00")
+    page.get_by_role("button", name="Show beats").click()
+    page.wait_for_url(re.compile(r"beats_class=S"))
+    assert "events_page=1" in page.url and page.url.endswith("#beat-filter")
+    expect(page.locator("#beats-status")).to_have_text(
+        "Beat 308 at 0:05:07 is the first S beat at or after 0:05:00. S beats 1–30 of 30."
+    )
+    expect(page.get_by_label("S Supraventricular ectopic (30)")).to_be_checked()

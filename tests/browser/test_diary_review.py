@@ -19,7 +19,7 @@ from diagnostics.models import DiaryEntry, ECGRecording, Event
 from ecgsite.errors import Invalid
 
 from ..diagnostics.test_holter_pages import holter_recording  # noqa: F401  (a fixture, used by name)
-from .conftest import DESKTOP, TABLET, assert_accessible, log_in
+from .conftest import TABLET, assert_accessible, log_in
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -136,36 +136,31 @@ def test_time_of_day_across_midnight_and_by_keyboard_only(page, shot, staff_a, h
 
 
 def test_without_scripts_an_entry_is_made_refused_and_removed(
-    browser,
-    live_server,
+    no_script_page,
     shot,
     staff_a,
     holter_recording,  # noqa: F811
 ):
-    context = browser.new_context(java_script_enabled=False, viewport=DESKTOP, base_url=live_server.url)
-    page = context.new_page()
-    try:
-        log_in(page, staff_a.username)
-        page.goto(f"/recordings/{holter_recording.pk}/#diary")
-        form = page.locator("#diary-form")
-        form.get_by_label("Time into the recording").fill("0:99")
-        form.get_by_label("Symptom").select_option(label="Palpitations")
-        form.get_by_role("button", name="Add to diary").click()
-        page.wait_for_url(re.compile(r"#diary-form$"))
-        expect(page.locator("#diary-time-error")).to_contain_text("is not a time into the recording")
-        expect(form.get_by_label("Symptom")).to_have_value("palpitations")  # kept as chosen
-        shot(page, "r22-nojs-refused", full_page=False)
-        form.get_by_label("Time into the recording").fill("1:00")
-        form.get_by_role("button", name="Add to diary").click()
-        page.wait_for_url(re.compile(r"#diary-form$"))
-        item = page.locator("#diary ol.diary > li").first
-        expect(item.get_by_role("button", name=re.compile("^Show in viewer"))).to_be_hidden()
-        item.locator("summary").click()
-        item.get_by_role("button", name=re.compile("^Remove this entry")).click()
-        page.wait_for_url(re.compile(r"#diary$"))
-        assert DiaryEntry.objects.get().removed_at is not None
-    finally:
-        context.close()
+    page = no_script_page
+    log_in(page, staff_a.username)
+    page.goto(f"/recordings/{holter_recording.pk}/#diary")
+    form = page.locator("#diary-form")
+    form.get_by_label("Time into the recording").fill("0:99")
+    form.get_by_label("Symptom").select_option(label="Palpitations")
+    form.get_by_role("button", name="Add to diary").click()
+    page.wait_for_url(re.compile(r"#diary-form$"))
+    expect(page.locator("#diary-time-error")).to_contain_text("is not a time into the recording")
+    expect(form.get_by_label("Symptom")).to_have_value("palpitations")  # kept as chosen
+    shot(page, "r22-nojs-refused", full_page=False)
+    form.get_by_label("Time into the recording").fill("1:00")
+    form.get_by_role("button", name="Add to diary").click()
+    page.wait_for_url(re.compile(r"#diary-form$"))
+    item = page.locator("#diary ol.diary > li").first
+    expect(item.get_by_role("button", name=re.compile("^Show in viewer"))).to_be_hidden()
+    item.locator("summary").click()
+    item.get_by_role("button", name=re.compile("^Remove this entry")).click()
+    page.wait_for_url(re.compile(r"#diary$"))
+    assert DiaryEntry.objects.get().removed_at is not None
 
 
 def test_the_printed_report_at_a4_width(page, shot, staff_a, holter_recording):  # noqa: F811
