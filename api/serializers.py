@@ -3,6 +3,7 @@ from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from diagnostics import diary
 from diagnostics.ingestion import sampling_rate_valid
 from diagnostics.models import (
     Beat,
@@ -753,9 +754,7 @@ class DiaryEntrySerializer(serializers.ModelSerializer):
 
     @extend_schema_field(serializers.DateTimeField(allow_null=True))
     def get_at(self, obj: DiaryEntry) -> str | None:
-        from diagnostics.diary import moment_datetime
-
-        when = moment_datetime(obj.recording, obj.sample)
+        when = diary.moment_datetime(obj.recording, obj.sample)
         return when.isoformat() if when else None
 
     @extend_schema_field(SignerSerializer)
@@ -764,13 +763,11 @@ class DiaryEntrySerializer(serializers.ModelSerializer):
 
     @extend_schema_field(DiaryRhythmSerializer(allow_null=True))
     def get_rhythm(self, obj: DiaryEntry) -> dict | None:
-        from diagnostics.diary import rhythm_at
-
         diagnosis = getattr(obj.recording, "diagnosis", None)
         rhythm = diagnosis.rhythm if diagnosis is not None else None
         if rhythm is None:
             return None
-        found = rhythm_at(obj.recording, obj.sample, rhythm)
+        found = diary.rhythm_at(obj.recording, obj.sample, rhythm)
         return {
             "finding": found["finding"],
             "during": [{"event": d["event"].pk, "type": d["type"], "rejected": d["rejected"]} for d in found["during"]],

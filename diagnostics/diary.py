@@ -7,6 +7,7 @@ import re
 from datetime import datetime, timedelta
 from typing import cast
 
+from django.db.models import Q
 from django.utils import timezone
 
 from ecg.clock import clock, seconds_from_clock
@@ -208,8 +209,8 @@ def rhythm_at(recording: ECGRecording, sample: int, rhythm: dict | None) -> dict
     listed = [n for i, n in enumerate(near) if i < NEAR_LISTED or n["type"] in ALWAYS_LISTED]
     for item in during + listed:
         shown = cast(Event, item["event"])
-        before = recording.events.filter(start__lt=shown.start).count()
-        before += recording.events.filter(start=shown.start, id__lt=shown.pk).count()
+        # its position in the list's order (start, id): one count
+        before = recording.events.filter(Q(start__lt=shown.start) | Q(start=shown.start, id__lt=shown.pk)).count()
         item["place"] = holter.event_place(before, shown.pk)
     unreadable, unread = "", []
     for key, what in (("no_signal", "there is no signal"), ("noise", "the ECG is too noisy to read")):

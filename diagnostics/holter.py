@@ -283,9 +283,10 @@ def summary_context(recording: ECGRecording, rhythm: dict) -> dict:
         "holter_times": times,
         # of how many beats (the class table's shares are of every detection, VF and noise included)
         "holter_burden": {
-            kind: f" ({share} of the {analysed} beats analysed)" if (share := ectopic_share(rhythm, kind)) else ""
+            kind: f" ({share} of the {rhythm.get('beats_analysed') or 0:,} beats analysed)"
+            if (share := ectopic_share(rhythm, kind))
+            else ""
             for kind in ("ventricular", "supraventricular")
-            for analysed in [f"{rhythm['beats_analysed']:,}" if rhythm.get("beats_analysed") else ""]
         },
         "holter_fast_runs": {
             kind: fast_runs_phrase(rhythm.get(kind) or {}, name)
