@@ -7,14 +7,15 @@ import numpy as np
 from django.conf import settings
 from django.utils import timezone
 
-from diagnostics import selectors
-from diagnostics.models import Diagnosis, ECGRecording, Interpretation, Review
+from diagnostics import diary, selectors
+from diagnostics.models import Diagnosis, DiaryEntry, ECGRecording, Interpretation, Review
 from ecg.clock import data_seconds, seconds_cut
 from ecg.constants import AAMI_CLASSES, AAMI_NAMES
 from ecg.rhythm.analysis import burden_of
 
 MDC = "urn:oid:2.16.840.1.113883.6.24"
 LOINC = "http://loinc.org"
+SNOMED = "http://snomed.info/sct"
 UCUM = "http://unitsofmeasure.org"
 LOCAL = "urn:ecg-analyzer:codes"
 OBSERVATION_CATEGORY = "http://terminology.hl7.org/CodeSystem/observation-category"
@@ -38,6 +39,7 @@ LEAD_CODES = {
     "AVF": ("131392", "MDC_ECG_ELEC_POTL_AVF"),
 }
 HEART_RATE = ("147842", "MDC_ECG_HEART_RATE")
+SYMPTOM = ("75325-1", "Symptom")  # LOINC: a symptom reported, its finding (SNOMED CT) as the value
 SEX = {"female": "female", "male": "male", "other": "other", "unknown": "unknown"}
 
 
@@ -444,6 +446,78 @@ def _in_af_note(figures: dict) -> str:
     )
 
 
+def _diary_observations(
+    recording: ECGRecording, entries: list[DiaryEntry], rhythm: dict | None, *, subject: str, effective: dict
+) -> tuple[list[dict], str]:
+    """One Observation per symptom in the patient's diary (LOINC 75325-1, the symptom's SNOMED CT finding as its
+    value, the patient its performer: the patient noted it), effective at its moment where the recording's start is
+    known, else over the recording as the summary is; its place in seconds from the start, the heart rate of its
+    strip and the rhythm events it lies in as components, the finding and the diary's note as notes. With the
+    diary's sentence for the report's conclusion ("" for none)."""
+    out, rows = [], []
+    for entry in entries:
+        found = diary.rhythm_at(recording, entry.sample, rhythm)
+        rows.append({"rhythm": found})
+        when = diary.moment_datetime(recording, entry.sample)
+        said = diary.symptom_said(entry)
+        codings = [_coding(LOCAL, f"diary-symptom-{entry.symptom}", entry.get_symptom_display())]
+        if entry.symptom in diary.SNOMED_CT:
+            codings.insert(0, _coding(SNOMED, *diary.SNOMED_CT[entry.symptom]))
+        components = [
+            {
+                "code": {"coding": [_coding(LOCAL, "diary-moment")], "text": "Moment noted, from the start"},
+                "valueQuantity": {
+                    "value": data_seconds(entry.sample / (recording.sampling_rate or 1.0)),
+                    "unit": "s",
+                    "system": UCUM,
+                    "code": "s",
+                },
+            }
+        ]
+        if found["rate_bpm"] is not None:
+            components.append(
+                {
+                    # the rate of the 10-s strip around it: no vital sign taken then (see the HR extremes)
+                    "code": {"coding": [_coding(LOCAL, "diary-heart-rate")], "text": "Heart rate around it (10 s)"},
+                    "valueQuantity": {
+                        "value": found["rate_bpm"],
+                        "unit": "beats/minute",
+                        "system": UCUM,
+                        "code": "/min",
+                    },
+                }
+            )
+        components += [
+            {
+                "code": {"coding": [_coding(LOCAL, "diary-rhythm-during")], "text": "During the rhythm event"},
+                "valueCodeableConcept": {
+                    "coding": [_coding(LOCAL, f"event-{d['type']}", d["label"])],
+                    "text": d["label"],
+                },
+            }
+            for d in found["during"]
+            if not d["rejected"]
+        ]
+        notes = [
+            found["finding"],
+            entry.note and f"Diary: {entry.note}",
+            f"Entered by {entry.entered_by.display_name}.",
+        ]
+        observation = _observation(
+            subject=subject,
+            effective={"effectiveDateTime": when.isoformat()} if when else effective,
+            category="survey",
+            code={"coding": [_coding(LOINC, *SYMPTOM)], "text": "Symptom noted in the patient's diary"},
+            valueCodeableConcept={"coding": codings, "text": said},
+            performer=[{"reference": subject}],
+            component=components,
+            note=[{"text": text} for text in notes if text],
+        )
+        out.append(observation)
+    conclusion = diary.correlation(rows)
+    return out, f"Patient diary: {conclusion} " if conclusion else ""
+
+
 def bundle(*, recording: ECGRecording, diagnosis: Diagnosis, signal=None, beats=None) -> dict:
     patient = recording.patient
     here = installation()
@@ -471,6 +545,14 @@ def bundle(*, recording: ECGRecording, diagnosis: Diagnosis, signal=None, beats=
     interpretation = selectors.interpretation_current(recording=recording)
     if interpretation is not None:
         reviewed_at.append(interpretation.created_at)
+    # The patient's diary: a symptom entered or removed after the results were made changes the report too.
+    diary_entries = list(selectors.diary_list(recording=recording, removed=True))
+    reviewed_at += [
+        when
+        for entry in diary_entries
+        for when in (entry.created_at, entry.removed_at)
+        if when is not None and when > diagnosis.created_at
+    ]
     amended = bool(reviewed_at)
     # Moved to the right patient after its results were made: the report sent before named another patient, so
     # it and its Observations are "corrected" (FHIR's amendment that corrects an error), issued when last moved.
@@ -611,6 +693,13 @@ def bundle(*, recording: ECGRecording, diagnosis: Diagnosis, signal=None, beats=
         observations.append(waveform)
 
     observation_refs = [_urn("observation", diagnosis.pk, i, namespace=here) for i in range(len(observations))]
+    noted = [entry for entry in diary_entries if entry.removed_at is None]
+    symptoms, diary_conclusion = _diary_observations(
+        recording, noted, diagnosis.rhythm, subject=patient_ref, effective=effective
+    )
+    # each its own id, by the entry's: an entry removed leaves the others' ids as they were
+    observation_refs += [_urn("diary", entry.pk, namespace=here) for entry in noted]
+    observations += symptoms
     counts = ", ".join(f"{c} {getattr(diagnosis, f'count_{c.lower()}')}" for c in AAMI_CLASSES)
     report = {
         "resourceType": "DiagnosticReport",
@@ -636,6 +725,7 @@ def bundle(*, recording: ECGRecording, diagnosis: Diagnosis, signal=None, beats=
         "conclusion": (
             f"{_interpretation_conclusion(interpretation)}"
             f"{_rhythm_conclusion(diagnosis.rhythm, recording.sampling_rate, rejected)}"
+            f"{diary_conclusion}"
             f"{diagnosis.beat_count} beats: {counts}. {_mi_conclusion(diagnosis, mi_review)} "
             f"Models: heartbeat {diagnosis.heartbeat_model.version}, MI {diagnosis.mi_model.version}."
         ),

@@ -733,9 +733,9 @@ class DiaryEntrySerializer(serializers.ModelSerializer):
                 "time is sample / the recording's sampling rate."
             },
             "symptom": {
-                "help_text": "A stable code: palpitations (SNOMED CT 80313002), dizziness (404640003), syncope "
-                "(271594007), chest_pain (29857009), breathlessness (267036007), fatigue (84229001), other (the note "
-                "says what)."
+                "help_text": "A stable code: "
+                + ", ".join(f"{symptom} (SNOMED CT {code})" for symptom, (code, _term) in diary.SNOMED_CT.items())
+                + ", other (the note says what)."
             },
             "note": {"help_text": "What the diary says beside the symptom, as one line (line breaks as spaces)."},
             "removed_at": {

@@ -26,6 +26,17 @@ TIME_OF_DAY_MAX_S = 24 * 3600
 _TIME_OF_DAY = re.compile(r"([01]?[0-9]|2[0-3])[:.h]([0-5][0-9])(?::([0-5][0-9]))?")
 
 
+# The symptoms' SNOMED CT codes and preferred terms, for systems that read them by code (the API's schema, FHIR);
+# "other" has none: its note says what.
+SNOMED_CT: dict[str, tuple[str, str]] = {
+    DiaryEntry.Symptom.PALPITATIONS: ("80313002", "Palpitations"),
+    DiaryEntry.Symptom.DIZZINESS: ("404640003", "Dizziness"),
+    DiaryEntry.Symptom.SYNCOPE: ("271594007", "Syncope"),
+    DiaryEntry.Symptom.CHEST_PAIN: ("29857009", "Chest pain"),
+    DiaryEntry.Symptom.BREATHLESSNESS: ("267036007", "Dyspnea"),
+    DiaryEntry.Symptom.FATIGUE: ("84229001", "Fatigue"),
+}
+
 # A diary goes with an ambulatory recording, not a resting ECG's ten seconds.
 AMBULATORY_MIN_S = 60.0
 

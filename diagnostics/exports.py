@@ -10,7 +10,7 @@ from django.urls import path
 
 from ecg.clock import data_seconds
 
-from . import selectors
+from . import diary, selectors
 from .models import ECGRecording
 
 # The events table that follows the beats, one row per rhythm event.
@@ -27,6 +27,23 @@ EVENT_COLUMNS = [
     "rate_bpm",
     "review",
     "event_id",  # the event's id in the API (`event` numbers the recording's events in order, as the pages do)
+]
+
+# The patient's diary after the events, one row per symptom noted (not those removed as entered by mistake).
+DIARY_COLUMNS = [
+    "patient_mrn",
+    "recording",
+    "entry",
+    "sample",
+    "at_s",
+    "at",  # the moment as a date-time with its offset, where the file stated when the recording started
+    "symptom",  # the stable code (the API's)
+    "note",
+    "finding",
+    "during",  # the rhythm events the moment lies in, by type, space-separated
+    "rate_bpm",  # of the 10-s strip around the moment
+    "entered_by",
+    "entry_id",
 ]
 
 # A cell starting with one of these is taken for a formula by spreadsheet programs.
@@ -111,11 +128,11 @@ def _csv_rows(recording: ECGRecording) -> Iterator[str]:
                     b.index,
                 ]
             )
+        fs = recording.sampling_rate or 0
         events = list(selectors.event_list(recording=recording))
         if events:  # a second table below the beats, as Holter exports list episodes after the beat list
             yield writer.writerow([])
             yield writer.writerow(EVENT_COLUMNS)
-            fs = recording.sampling_rate or 0
             for n, e in enumerate(events, 1):
                 review = next(iter(e.reviews.all()), None)  # prefetched by event_list, newest first
                 yield writer.writerow(
@@ -132,6 +149,32 @@ def _csv_rows(recording: ECGRecording) -> Iterator[str]:
                         "" if e.rate_bpm is None else e.rate_bpm,
                         review.decision if review else "",
                         e.pk,
+                    ]
+                )
+
+        noted = list(selectors.diary_list(recording=recording))
+        if noted:  # a third table: the symptoms, with the rhythm at each, as the report's diary table
+            yield writer.writerow([])
+            yield writer.writerow(DIARY_COLUMNS)
+            rhythm = recording.diagnosis.rhythm
+            for n, entry in enumerate(noted, 1):
+                found = diary.rhythm_at(recording, entry.sample, rhythm)
+                when = diary.moment_datetime(recording, entry.sample)
+                yield writer.writerow(
+                    [
+                        safe_cell(patient.mrn),
+                        recording.pk,
+                        n,
+                        entry.sample,
+                        f"{data_seconds(entry.sample / fs):.2f}" if fs else "",
+                        when.isoformat() if when else "",
+                        entry.symptom,
+                        safe_cell(entry.note),
+                        safe_cell(found["finding"]),
+                        " ".join(d["type"] for d in found["during"] if not d["rejected"]),
+                        "" if found["rate_bpm"] is None else found["rate_bpm"],
+                        safe_cell(entry.entered_by.display_name),
+                        entry.pk,
                     ]
                 )
 

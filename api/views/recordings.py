@@ -575,9 +575,10 @@ class RecordingViewSet(ApiViewSet):
         description=(
             "A Bundle (type collection) with the Patient, a DiagnosticReport, Observations for the beat-class counts, "
             "the MI score and flag, the heart rate (signals), and the ECG as an Observation with valueSampledData "
-            "(MDC 131328 and one component per lead). 409 until the recording is done. Once a doctor has reviewed the "
-            "MI flag or a VF/VFL or asystole episode, or signed an interpretation, the report is `amended`, issued at "
-            "the latest of these; a signed interpretation leads its `conclusion`, and its doctor is the report's "
+            "(MDC 131328 and one component per lead), and each symptom of the patient's diary as an Observation "
+            "(LOINC 75325-1, its SNOMED CT finding, the rhythm at its moment). 409 until the recording is done. Once a "
+            "doctor has reviewed the MI flag or a VF/VFL or asystole episode, or signed an interpretation, or a diary "
+            "entry was made or removed after the results, the report is `amended`, issued at the latest of these; a signed interpretation leads its `conclusion`, and its doctor is the report's "
             "`resultsInterpreter`, a Practitioner of the Bundle. Asked for "
             "application/fhir+json (Accept, or FHIR's `_format`), errors are OperationOutcomes."
         ),
@@ -617,8 +618,8 @@ class RecordingViewSet(ApiViewSet):
     @extend_schema(
         summary="The recording's results as CSV (the page's export)",
         description=(
-            "The beats (one row each: class, probabilities, MI probability), then, if any, a second table of the "
-            "rhythm events, as the recording page's CSV export writes them (cells a spreadsheet would take for "
+            "The beats (one row each: class, probabilities, MI probability), then, if any, a table of the "
+            "rhythm events, then, if any, one of the patient's diary, as the recording page's CSV export writes them (cells a spreadsheet would take for "
             "formulas are quoted). Sent as an attachment. 409 `not_ready` until the recording is done "
             "(`recording_failed` once it failed); 406 to a client that "
             "accepts JSON only; errors are JSON."

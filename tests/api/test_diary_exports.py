@@ -1,0 +1,104 @@
+"""The patient's diary in what leaves the product: an Observation per symptom in the FHIR report (LOINC 75325-1, its
+SNOMED CT finding, the rhythm at its moment) and a table of its own in the CSV export."""
+
+import csv
+import io
+from datetime import datetime
+
+import pytest
+
+from diagnostics import services
+from diagnostics.models import DiaryEntry
+
+from ..diagnostics.test_holter_pages import holter_recording  # noqa: F401  (a fixture, used by name)
+from .test_export_csv import body
+from .test_fhir import fetch_valid_bundle, resources
+
+pytestmark = pytest.mark.django_db
+SNOMED = "http://snomed.info/sct"
+
+
+@pytest.fixture
+def holter(request):
+    """70 s of MIT-BIH 207 at 360 Hz (VF from 41.5 s to 61.5 s), classified."""
+    return request.getfixturevalue("holter_recording")
+
+
+def symptoms_of(bundle: dict) -> list[dict]:
+    return [o for o in resources(bundle, "Observation") if o["code"]["coding"][0]["code"] == "75325-1"]
+
+
+def component(observation: dict, code: str) -> list[dict]:
+    return [c for c in observation.get("component", []) if c["code"]["coding"][0]["code"] == code]
+
+
+def test_each_symptom_noted_is_an_observation_of_the_report_with_the_rhythm_at_its_moment(api_as, staff_a, holter):
+    api = api_as(staff_a)
+    before = fetch_valid_bundle(api, holter)
+    (report,) = resources(before, "DiagnosticReport")
+    assert not symptoms_of(before) and report["status"] == "final" and "Patient diary" not in report["conclusion"]
+
+    fs = holter.sampling_rate
+    services.diary_entry_add(recording=holter, by=staff_a, sample=int(50.5 * fs), symptom="syncope")
+    services.diary_entry_add(
+        recording=holter, by=staff_a, sample=int(10 * fs), symptom="other", note="heart racing"
+    )
+    mistaken = services.diary_entry_add(recording=holter, by=staff_a, sample=int(20 * fs), symptom="fatigue")
+    services.diary_entry_remove(entry=mistaken, by=staff_a)
+
+    bundle = fetch_valid_bundle(api, holter)  # every resource validated with fhir.resources
+    first, second = symptoms_of(bundle)  # in the order of the moments; the one removed is not there
+    assert first["valueCodeableConcept"]["text"] == "Other: heart racing"
+    assert [c["system"] for c in first["valueCodeableConcept"]["coding"]] == ["urn:ecg-analyzer:codes"]
+    assert second["valueCodeableConcept"]["coding"][0] == {"system": SNOMED, "code": "271594007", "display": "Syncope"}
+    assert second["category"][0]["coding"][0]["code"] == "survey"
+    assert second["performer"] == [{"reference": second["subject"]["reference"]}]  # the patient noted it
+    (moment,) = component(second, "diary-moment")
+    assert moment["valueQuantity"]["value"] == 50.5
+    (during,) = component(second, "diary-rhythm-during")
+    assert during["valueCodeableConcept"]["coding"][0]["code"] == "event-vf"
+    assert not component(second, "diary-heart-rate")  # no beats to count a rate from inside VF
+    assert second["note"][0]["text"] == "During ventricular flutter / fibrillation."
+    assert any(n["text"] == f"Entered by {staff_a.display_name}." for n in second["note"])
+    assert component(first, "diary-heart-rate") and not component(first, "diary-rhythm-during")
+    # the recording's file stated no start: the summary's effective time, the moment in seconds as a component
+    assert second["effectiveDateTime"] == report["effectiveDateTime"]
+
+    (report,) = resources(bundle, "DiagnosticReport")
+    refs = {e["resource"].get("id") or e["fullUrl"] for e in bundle["entry"] if e["resource"] in (first, second)}
+    assert refs <= {r["reference"] for r in report["result"]}
+    assert "Patient diary: 2 symptoms noted, 1 of them during a rhythm event." in report["conclusion"]
+    # entered after the results were made: the report changed since it was first issued
+    assert report["status"] == "amended" and report["issued"] == bundle["timestamp"]
+    assert datetime.fromisoformat(report["issued"]) == DiaryEntry.objects.get(pk=mistaken.pk).removed_at
+    # the other Observations keep their ids: an entry added or removed moves none of them
+    kept = {e["fullUrl"] for e in before["entry"] if e["resource"]["resourceType"] == "Observation"}
+    assert kept <= {e["fullUrl"] for e in bundle["entry"]}
+    assert fetch_valid_bundle(api, holter) == bundle  # the same on every request (its ETag holds)
+
+
+def test_a_symptom_is_effective_at_its_moment_where_the_file_stated_the_start(api_as, staff_a, holter):
+    holter.recorded_at = datetime.fromisoformat("2026-12-01T23:59:30+00:00")
+    holter.save(update_fields=["recorded_at"])
+    services.diary_entry_add(recording=holter, by=staff_a, sample=int(45 * holter.sampling_rate), symptom="dizziness")
+    (symptom,) = symptoms_of(fetch_valid_bundle(api_as(staff_a), holter))
+    assert datetime.fromisoformat(symptom["effectiveDateTime"]) == datetime.fromisoformat("2026-12-02T00:00:15+00:00")
+
+
+def test_the_csv_export_lists_the_diary_after_the_events_with_formulas_quoted(api_as, staff_a, holter):
+    fs = holter.sampling_rate
+    services.diary_entry_add(recording=holter, by=staff_a, sample=int(50.5 * fs), symptom="syncope", note="=cmd|x")
+    services.diary_entry_add(recording=holter, by=staff_a, sample=int(5 * fs), symptom="palpitations")
+    gone = services.diary_entry_add(recording=holter, by=staff_a, sample=int(6 * fs), symptom="fatigue")
+    services.diary_entry_remove(entry=gone, by=staff_a)
+    text = body(api_as(staff_a).get(f"/api/v1/recordings/{holter.pk}/export.csv")).decode()
+    tables = text.split("\r\n\r\n")
+    assert len(tables) == 3  # beats, events, diary
+    rows = list(csv.DictReader(io.StringIO(tables[2])))
+    assert [r["symptom"] for r in rows] == ["palpitations", "syncope"] and [r["entry"] for r in rows] == ["1", "2"]
+    vf = rows[1]
+    assert (vf["at_s"], vf["during"], vf["rate_bpm"], vf["at"]) == ("50.50", "vf", "", "")
+    assert vf["note"] == "'=cmd|x"  # a spreadsheet would have run it
+    assert vf["finding"] == "During ventricular flutter / fibrillation."
+    assert vf["entered_by"] == staff_a.display_name and int(vf["entry_id"]) != gone.pk
+    assert rows[0]["rate_bpm"].isdigit() and rows[0]["during"] == ""
