@@ -1,9 +1,9 @@
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_http_methods, require_safe
 
-from diagnostics import holter
+from diagnostics import comparison, holter
 from diagnostics.selectors import recording_list_with_alarms, with_interpretation_state
 from ecg.clock import clock
 from ecgsite.errors import MrnTaken, PatientChanged
@@ -97,4 +97,37 @@ def patient_detail(request, patient_id: int):
         brief = holter.brief(diagnosis.rhythm if diagnosis else None, getattr(r, "alarms_standing", 0))
         length = clock(r.sample_count / r.sampling_rate) if r.sample_count and r.sampling_rate else ""
         rows.append((r, brief, length))
-    return render(request, "patients/detail.html", {"patient": patient, "rows": rows})
+    comparable = sum(1 for r, _brief, _length in rows if comparison.comparable(r))
+    return render(request, "patients/detail.html", {"patient": patient, "rows": rows, "comparable": comparable})
+
+
+@require_safe
+def patient_compare(request, patient_id: int):
+    """Two of the patient's Holter recordings side by side (``?recordings=<id>&recordings=<id>``; without them the
+    two latest), the earlier first, with the change of each figure; the recordings to compare chosen on the page."""
+    patient = selectors.patient_get(user=request.user, patient_id=patient_id)
+    candidates = [r for r in recording_list_with_alarms(user=request.user, patient=patient) if comparison.comparable(r)]
+    wanted, error, chosen = request.GET.getlist("recordings"), "", []
+    if wanted:
+        by_id = {str(r.pk): r for r in candidates}
+        unknown = [w for w in wanted if w not in by_id]
+        if unknown:
+            error = (
+                f"“{unknown[0][:20]}” is not one of {patient.display_name}’s recordings with a Holter summary: "
+                "choose from the list below."
+            )
+        elif len(set(wanted)) != 2:
+            error = f"Choose two recordings to compare ({len(set(wanted))} chosen)."
+        else:
+            chosen = comparison.in_time_order([by_id[w] for w in dict.fromkeys(wanted)])
+    elif len(candidates) >= 2:
+        chosen = comparison.in_time_order(candidates[:2])  # the list is newest first
+    context = {
+        "patient": patient,
+        "candidates": [(r, holter.brief(r.diagnosis.rhythm, getattr(r, "alarms_standing", 0))) for r in candidates],
+        "chosen": chosen,
+        "chosen_ids": {r.pk for r in chosen},
+        "rows": comparison.rows(*chosen) if chosen else [],
+        "error": error,
+    }
+    return render(request, "patients/compare.html", context, status=400 if error else 200)

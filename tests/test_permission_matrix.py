@@ -23,6 +23,7 @@ MATRIX: dict[str, dict[str, list]] = {
     "patient-create": {"GET": [LOGIN, 200, 200, 200, 200], "POST": [LOGIN, 400, 400, 400, 400]},
     "patient-detail": {"GET": [LOGIN, 200, 200, 200, 404]},
     "patient-edit": {"GET": [LOGIN, 200, 200, 200, 404], "POST": [LOGIN, 400, 400, 400, 404]},
+    "patient-compare": {"GET": [LOGIN, 200, 200, 200, 404]},  # with nothing to compare: the page says so
     "recording-upload": {"GET": [LOGIN, 200, 200, 200, 404], "POST": [LOGIN, 400, 400, 400, 404]},
     "recording-detail": {"GET": [LOGIN, 200, 200, 200, 404]},
     "recording-status": {"GET": [LOGIN, 200, 200, 200, 404]},

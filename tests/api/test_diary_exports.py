@@ -40,9 +40,7 @@ def test_each_symptom_noted_is_an_observation_of_the_report_with_the_rhythm_at_i
 
     fs = holter.sampling_rate
     services.diary_entry_add(recording=holter, by=staff_a, sample=int(50.5 * fs), symptom="syncope")
-    services.diary_entry_add(
-        recording=holter, by=staff_a, sample=int(10 * fs), symptom="other", note="heart racing"
-    )
+    services.diary_entry_add(recording=holter, by=staff_a, sample=int(10 * fs), symptom="other", note="heart racing")
     mistaken = services.diary_entry_add(recording=holter, by=staff_a, sample=int(20 * fs), symptom="fatigue")
     services.diary_entry_remove(entry=mistaken, by=staff_a)
 

@@ -1,0 +1,133 @@
+"""Two of a patient's Holter recordings side by side: the figures a doctor compares between serial recordings (before
+and after an ablation, a new drug, a pacemaker's adjustment), each with its change."""
+
+from dataclasses import dataclass
+
+from ecg.clock import clock, seconds_cut
+
+from .holter import ectopic_share
+from .models import ECGRecording
+
+
+@dataclass(frozen=True)
+class Row:
+    label: str
+    values: tuple[str, str]
+    change: str = ""  # the later recording against the earlier: "+12", "−3.4", "" where not a number or the same
+    group: str = ""  # the heading it stands under
+    tone: str = ""  # "danger" where either side holds a life-threatening rhythm
+
+
+def comparable(recording: ECGRecording) -> bool:
+    """Whether a recording has a Holter summary to compare: a signal recording analysed to the end."""
+    diagnosis = getattr(recording, "diagnosis", None) if recording.status == ECGRecording.Status.DONE else None
+    return diagnosis is not None and bool(diagnosis.rhythm)
+
+
+def in_time_order(recordings: list[ECGRecording]) -> list[ECGRecording]:
+    """The earlier recording first, by when it was recorded where its file stated it, else when it was uploaded."""
+    return sorted(recordings, key=lambda r: (r.recorded_at or r.created_at, r.pk))
+
+
+def _number(value: float | int | None, places: int = 0) -> str:
+    if value is None:
+        return "—"
+    return f"{value:,.{places}f}"
+
+
+def _change(a: float | int | None, b: float | int | None, places: int = 0, unit: str = "") -> str:
+    if a is None or b is None:
+        return ""
+    difference = round(b - a, places)
+    if difference == 0:
+        return "no change"
+    sign = "+" if difference > 0 else "−"  # a minus sign, not a hyphen
+    return f"{sign}{abs(difference):,.{places}f}{unit}"
+
+
+def _figures(recording: ECGRecording) -> dict:
+    """The numbers compared, from the recording's stored summary (None where it has none to give)."""
+    rhythm = recording.diagnosis.rhythm or {}
+    rate = rhythm.get("heart_rate") or {}
+    fs = recording.sampling_rate or 0
+    longest = (rhythm.get("pauses") or {}).get("longest")
+    counts = rhythm.get("event_counts") or {}
+    hrv = rhythm.get("hrv") or {}
+    out = {
+        "duration_s": rhythm.get("duration_s"),
+        "beats_analysed": rhythm.get("beats_analysed"),
+        "hr_mean": rate.get("mean_bpm"),
+        "hr_min": (rate.get("hr_min") or {}).get("bpm"),
+        "hr_max": (rate.get("hr_max") or {}).get("bpm"),
+        "sdnn": None if hrv.get("reason") else hrv.get("sdnn_ms"),
+        "af_burden": (rhythm.get("af") or {}).get("burden_pct"),
+        "af_episodes": (rhythm.get("af") or {}).get("episodes"),
+        "alarms": getattr(recording, "alarms_standing", None),
+        "vt": counts.get("vt", 0),
+        "svt": counts.get("svt", 0),
+        "pauses": (rhythm.get("pauses") or {}).get("count"),
+        "longest_pause": seconds_cut((longest["end"] - longest["start"]) / fs) if longest and fs else None,
+    }
+    for kind in ("ventricular", "supraventricular"):
+        ectopy = rhythm.get(kind) or {}
+        out[kind] = {name: ectopy.get(name) for name in ("total", "burden_pct", "couplets", "runs")}
+        out[kind]["share"] = ectopic_share(rhythm, kind)
+        out[kind]["bigeminy"] = ectopy.get("bigeminy_episodes")
+        out[kind]["longest_run"] = (ectopy.get("longest_run") or {}).get("beats")
+    return out
+
+
+def rows(earlier: ECGRecording, later: ECGRecording) -> list[Row]:
+    """The comparison's rows: each figure of the two recordings' Holter summaries and how the later differs."""
+    a, b = _figures(earlier), _figures(later)
+    out: list[Row] = []
+
+    def add(label: str, key: str, places: int = 0, unit: str = "", group: str = "", of=None) -> None:
+        first, second = (of(f) if of else f.get(key) for f in (a, b))
+        out.append(
+            Row(label, (_number(first, places), _number(second, places)), _change(first, second, places, unit), group)
+        )
+
+    def analysed(f: dict) -> str:
+        return clock(f["duration_s"]) if f["duration_s"] is not None else "—"
+
+    out.append(Row("Analysed", (analysed(a), analysed(b)), group="Recording"))
+    add("Beats analysed", "beats_analysed", group="Recording")
+    alarms = (a["alarms"], b["alarms"])
+    out.append(
+        Row(
+            "VF/VFL or asystole episodes (standing after review)",
+            (_number(alarms[0]), _number(alarms[1])),
+            _change(*alarms),
+            "Life-threatening rhythm",
+            "danger" if any(alarms) else "",
+        )
+    )
+    group = "Heart rate"
+    add("Mean heart rate (bpm)", "hr_mean", group=group)
+    add("Minimum, over 8 beats (bpm)", "hr_min", group=group)
+    add("Maximum, over 8 beats (bpm)", "hr_max", group=group)
+    add("SDNN (ms)", "sdnn", group=group)
+    group = "Atrial fibrillation / flutter"
+    add("Burden (%)", "af_burden", 1, " points", group)
+    add("Episodes", "af_episodes", group=group)
+    for kind, label in (("ventricular", "Ventricular ectopy"), ("supraventricular", "Supraventricular ectopy")):
+
+        def beats(f: dict, kind: str = kind) -> str:
+            share = f[kind]["share"]
+            return f"{_number(f[kind]['total'])}{f' ({share})' if share else ''}"
+
+        out.append(Row("Ectopic beats", (beats(a), beats(b)), _change(a[kind]["total"], b[kind]["total"]), label))
+        add("Burden (% of the beats analysed)", "", 1, " points", label, of=lambda f, k=kind: f[k]["burden_pct"])
+        add("Couplets", "", group=label, of=lambda f, k=kind: f[k]["couplets"])
+        add("Runs of 3 or more", "", group=label, of=lambda f, k=kind: f[k]["runs"])
+        add("Longest run (beats)", "", group=label, of=lambda f, k=kind: f[k]["longest_run"])
+        if kind == "ventricular":
+            add("Ventricular tachycardia episodes", "vt", group=label)
+            add("Bigeminy episodes", "", group=label, of=lambda f: f["ventricular"]["bigeminy"])
+        else:
+            add("Supraventricular tachycardia episodes", "svt", group=label)
+    group = "Pauses"
+    add("Pauses of 2 s or more", "pauses", group=group)
+    add("Longest pause (s)", "longest_pause", 2, " s", group)
+    return out

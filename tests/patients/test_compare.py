@@ -1,0 +1,138 @@
+"""Two of a patient's Holter recordings side by side (before and after a treatment): the figures, the earlier first,
+and how each changed; the recordings chosen on the page, scoped to the patient and the clinic."""
+
+import copy
+import re
+from datetime import timedelta
+
+import pytest
+from django.urls import reverse
+
+from diagnostics.models import Diagnosis, ECGRecording
+
+from ..conftest import client_for
+from ..diagnostics.test_holter_pages import holter_recording  # noqa: F401  (a fixture, used by name)
+from ..factories import PatientFactory, signal_recording
+from ..helpers import beat_recording
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def holter(request):
+    """70 s of MIT-BIH 207 at 360 Hz (VF from 41.5 s to 61.5 s), classified."""
+    return request.getfixturevalue("holter_recording")
+
+
+def later_holter(first: ECGRecording, **changes) -> ECGRecording:
+    """A second Holter recording of the same patient, recorded a month after ``first``, whose summary is the first's
+    with ``changes`` (a path of keys, "/"-separated, to a new value)."""
+    rhythm = copy.deepcopy(first.diagnosis.rhythm)
+    for path, value in changes.items():
+        *parents, key = path.split("__")
+        node = rhythm
+        for name in parents:
+            node = node[name]
+        node[key] = value
+    recording = signal_recording(
+        patient=first.patient,
+        uploaded_by=first.uploaded_by,
+        status="done",
+        sampling_rate=first.sampling_rate,
+        sample_count=first.sample_count,
+        recorded_at=(first.recorded_at or first.created_at) + timedelta(days=30),
+    )
+    diagnosis = Diagnosis.objects.get(pk=first.diagnosis.pk)
+    diagnosis.pk, diagnosis.recording, diagnosis.rhythm = None, recording, rhythm
+    diagnosis.save()
+    return recording
+
+
+def table_rows(html: str) -> dict[str, list[str]]:
+    """The comparison's rows by label (the last of a label repeated under two headings wins): the two values and
+    the change, as text."""
+    rows = {}
+    for label, cells in re.findall(r'<th scope="row">(.*?)</th>((?:<td[^>]*>.*?</td>)+)</tr>', html):
+        rows[label] = [re.sub(r"<[^>]+>", "", c) for c in re.findall(r"<td[^>]*>(.*?)</td>", cells)]
+    return rows
+
+
+def test_two_holters_side_by_side_the_earlier_first_with_the_change(client, doctor_a, holter):
+    first = holter
+    rhythm = first.diagnosis.rhythm
+    mean = rhythm["heart_rate"]["mean_bpm"]
+    second = later_holter(
+        first,
+        heart_rate__mean_bpm=mean - 7,
+        ventricular__burden_pct=rhythm["ventricular"]["burden_pct"] + 1.5,
+    )
+    # asked later-first: shown earlier-first all the same
+    url = reverse("patient-compare", args=[first.patient_id]) + f"?recordings={second.pk}&recordings={first.pk}"
+    response = client_for(client, doctor_a).get(url)
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert html.index(f"Recording {first.pk}</a>") < html.index(f"Recording {second.pk}</a>")
+    rows = table_rows(html)
+    assert rows["Mean heart rate (bpm)"] == [f"{mean:,.0f}", f"{mean - 7:,.0f}", "−7"]
+    burden = rows["Burden (% of the beats analysed)"]  # the supraventricular row, last: unchanged
+    assert burden[2] == "no change"
+    v_burden = re.search(
+        r"Ventricular ectopy.*?Burden \(% of the beats analysed\)</th><td>(.*?)</td><td>(.*?)</td><td[^>]*>(.*?)</td>",
+        html,
+        re.S,
+    )
+    assert v_burden and v_burden.group(3) == "+1.5 points"
+    # MIT-BIH 207's VF stands in the first (an Event row); the second has no events: told, and marked
+    vf = rows["VF/VFL or asystole episodes (standing after review)"]
+    assert vf[0] != "0" and vf[1] == "0" and vf[2].startswith("−")
+    assert '<tr class="danger">' in html
+    # the recordings chosen stay ticked in the chooser
+    assert f'value="{first.pk}" id="compare-{first.pk}" checked' in html
+
+
+def test_without_a_choice_the_two_latest_holters_are_compared_and_beat_files_are_not_offered(client, staff_a, holter):
+    second = later_holter(holter)
+    beats = beat_recording(staff_a, holter.patient)
+    page = client_for(client, staff_a)
+    patient_page = page.get(reverse("patient-detail", args=[holter.patient_id])).content.decode()
+    assert reverse("patient-compare", args=[holter.patient_id]) in patient_page
+    html = page.get(reverse("patient-compare", args=[holter.patient_id])).content.decode()
+    assert f"Recording {holter.pk}</a>" in html and f"Recording {second.pk}</a>" in html
+    assert f'id="compare-{beats.pk}"' not in html  # a beat file has no Holter summary to compare
+
+
+def test_one_holter_is_nothing_to_compare(client, staff_a, holter):
+    page = client_for(client, staff_a)
+    patient_page = page.get(reverse("patient-detail", args=[holter.patient_id])).content.decode()
+    assert "Compare recordings" not in patient_page
+    html = page.get(reverse("patient-compare", args=[holter.patient_id])).content.decode()
+    assert "has 1 recording with a Holter summary: two are needed" in html and "<table" not in html
+
+
+@pytest.mark.parametrize("ask", ["one", "unknown", "other_patient", "other_clinic", "text"])
+def test_a_choice_that_is_not_two_of_the_patients_holters_is_400_saying_so(client, staff_a, staff_b, holter, ask):
+    second = later_holter(holter)
+    other_patient = PatientFactory(clinic=holter.clinic)
+    elsewhere = signal_recording(patient=PatientFactory(clinic=staff_b.clinic), uploaded_by=staff_b, status="done")
+    moved = later_holter(holter)
+    ECGRecording.objects.filter(pk=moved.pk).update(patient=other_patient)
+    chosen = {
+        "one": [second.pk],
+        "unknown": [second.pk, 999999],
+        "other_patient": [second.pk, moved.pk],
+        "other_clinic": [second.pk, elsewhere.pk],
+        "text": [second.pk, "x"],
+    }[ask]
+    query = "&".join(f"recordings={c}" for c in chosen)
+    url = reverse("patient-compare", args=[holter.patient_id]) + "?" + query
+    response = client_for(client, staff_a).get(url)
+    assert response.status_code == 400
+    html = response.content.decode()
+    said = "Choose two recordings to compare (1 chosen)." if ask == "one" else "is not one of"
+    assert said in html and "<table" not in html
+    assert f'id="compare-{holter.pk}"' in html  # the chooser, to choose again
+
+
+def test_another_clinics_patient_is_404(client, staff_b, holter):
+    url = reverse("patient-compare", args=[holter.patient_id])
+    assert client_for(client, staff_b).get(url).status_code == 404
