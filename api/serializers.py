@@ -814,16 +814,23 @@ class WithOffset(serializers.DateTimeField):
         return super().to_internal_value(value)
 
 
+# The two ways a diary entry's moment is given: one of them, the other left out or null.
+MOMENT_FIELDS = ("at_s", "at")
+
+
 class DiaryEntryCreateSerializer(StrictFields, serializers.Serializer):
     at_s = Seconds(
         required=False,
+        allow_null=True,
         min_value=0,
-        help_text="Seconds from the start of the recording to the moment noted, a number (give this or `at`).",
+        help_text="Seconds from the start of the recording to the moment noted, a number (give this or `at`; null "
+        "or left out when `at` is given).",
     )
     at = WithOffset(
         required=False,
+        allow_null=True,
         help_text="The moment noted as an ISO 8601 date-time with its offset, for a recording whose file stated "
-        "when it started (give this or `at_s`).",
+        "when it started (give this or `at_s`; null or left out when `at_s` is given).",
     )
     symptom = serializers.ChoiceField(choices=DiaryEntry.Symptom.choices)
     note = Text(
@@ -834,6 +841,9 @@ class DiaryEntryCreateSerializer(StrictFields, serializers.Serializer):
     )
 
     def validate(self, attrs):
-        if ("at_s" in attrs) == ("at" in attrs):
-            raise serializers.ValidationError({"at_s": "Give the moment noted as at_s or as at, one of them."})
-        return attrs
+        # a client that writes every field of its model sends the unused one as null: not given, as left out
+        given = [name for name in MOMENT_FIELDS if attrs.get(name) is not None]
+        if len(given) != 1:
+            why = "both were given" if given else "neither was given (null counts as not given)"
+            raise serializers.ValidationError({"at_s": f"Give the moment noted as at_s or as at, one of them: {why}."})
+        return {name: value for name, value in attrs.items() if name not in MOMENT_FIELDS or value is not None}

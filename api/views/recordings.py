@@ -678,8 +678,8 @@ class RecordingViewSet(ApiViewSet):
         summary="Enter a symptom from the patient's diary (any member of the clinic)",
         description=(
             "A signal recording's (400 `validation_error` for a beat file). The moment as `at_s`, seconds from its "
-            "start, or as `at`, a date-time, for a recording whose file stated when it started; within the "
-            "recording (400 naming the field). A note is required for `other`. At most 60 entries a recording "
+            "start, or as `at`, a date-time, for a recording whose file stated when it started (the other left out "
+            "or null); within the recording (400 naming the field). A note is required for `other`. At most 60 entries a recording "
             "(409 `diary_full`). Any status: a diary may be entered while the recording is analysed. The "
             "recording's `updated_at` moves with its diary."
         ),

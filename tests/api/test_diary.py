@@ -86,7 +86,9 @@ def test_a_moment_as_a_date_time_needs_the_recordings_start(api_as, staff_a, hol
     ("body", "field", "says"),
     [
         ({"symptom": "dizziness"}, "at_s", "one of them"),
-        ({"at_s": 1, "at": "2026-12-01T14:00:30+01:00", "symptom": "dizziness"}, "at_s", "one of them"),
+        ({"at_s": 1, "at": "2026-12-01T14:00:30+01:00", "symptom": "dizziness"}, "at_s", "both were given"),
+        ({"at_s": None, "at": None, "symptom": "dizziness"}, "at_s", "at_s or as at, one of them: neither was given"),
+        ({"at": None, "symptom": "dizziness"}, "at_s", "neither was given"),
         ({"at_s": 70, "symptom": "dizziness"}, "at_s", "outside the recording, which is 70.00 s long"),
         ({"at_s": -1, "symptom": "dizziness"}, "at_s", ""),
         ({"at_s": 10, "symptom": "hiccups"}, "symptom", ""),
@@ -129,6 +131,21 @@ def test_a_diary_entry_moves_the_recordings_updated_at_and_honours_if_match(api_
     assert api.delete(f"{diary_url(holter)}/{made.json()['id']}", HTTP_IF_MATCH=etag).status_code == 412
     assert api.delete(f"{diary_url(holter)}/{made.json()['id']}").status_code == 204
     assert api.get(f"/api/v1/recordings/{holter.pk}").json()["updated_at"] > stamped
+
+
+def test_the_moment_not_used_may_be_sent_as_null(api_as, staff_a, holter):
+    # a client that writes every field of its model sends the one it does not use as null
+    api = api_as(staff_a)
+    made = api.post(diary_url(holter), {"at_s": 12.5, "at": None, "symptom": "fatigue"}, format="json")
+    assert made.status_code == 201, made.content
+    assert (made.json()["at_s"], made.json()["sample"]) == (12.5, 12.5 * 360)
+    holter.recorded_at = datetime.fromisoformat("2026-12-01T14:00:00+01:00")
+    holter.save(update_fields=["recorded_at"])
+    at = "2026-12-01T14:00:30+01:00"
+    made = api.post(diary_url(holter), {"at_s": None, "at": at, "symptom": "fatigue"}, format="json")
+    assert made.status_code == 201, made.content
+    assert made.json()["at_s"] == 30.0 and datetime.fromisoformat(made.json()["at"]) == datetime.fromisoformat(at)
+    assert DiaryEntry.objects.count() == 2
 
 
 @pytest.mark.parametrize("sent", [1.15, 4.35, 0.29, 33.33, 69.99])
