@@ -22,6 +22,9 @@ ERRORS = {
     "503": "The upload could not be stored (the storage full or failing); nothing of it was kept: send it again later",
 }
 READ_ERRORS = ("400", "401", "403", "404", "406", "429")
+# A removal (DELETE) reads no body, so neither 413 nor 415, and has no conflict to answer: an entry removed already is
+# 404. Its 400 is a query parameter it does not take; 412, its If-Match or If-Unmodified-Since.
+REMOVE_ERRORS = (*READ_ERRORS, "412")
 
 # Response headers the API sends (api.views.base.ApiViewSet.finalize_response, RecordingViewSet._created, DRF's
 # throttling), documented where they are sent (as components/headers, referred to by name).
@@ -118,7 +121,7 @@ class ApiAutoSchema(AutoSchema):
         responses = super()._get_response_bodies(direction)
         if self._is_webhook():
             return responses
-        codes = READ_ERRORS + ("409",) if self.method == "GET" else tuple(ERRORS)
+        codes = {"GET": (*READ_ERRORS, "409"), "DELETE": REMOVE_ERRORS}.get(self.method, tuple(ERRORS))
         if not self._takes_preconditions():  # If-Match, If-Unmodified-Since (check_preconditions)
             codes = tuple(code for code in codes if code != "412")
         if not (getattr(self.view, "action", None) == "create" and self._is_recordings()):  # an upload's storage

@@ -17,7 +17,7 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 from rest_framework.test import APIClient
 
-from diagnostics.models import ECGRecording, Event
+from diagnostics.models import DiaryEntry, ECGRecording, Event
 
 from ..helpers import beat_rows
 
@@ -174,3 +174,27 @@ def test_the_check_is_strict(conformance, api, patient_a):
     old = {"allOf": [{"$ref": "#/components/schemas/Diagnosis"}], "nullable": True, "components": components}
     assert not OAS30Validator({"type": "string", "nullable": True}).is_valid(5)
     assert not OAS30Validator(old).is_valid(None)
+
+
+def test_a_diary_entry_removal_answers_only_what_it_documents(conformance, api, staff_a, done_recording):
+    # the schema lists 400, 404, 406, 412 beside 204 and no 409, 413 or 415: a body sent with it is never read
+    def entry():
+        return DiaryEntry.objects.create(
+            recording=done_recording,
+            clinic_id=done_recording.clinic_id,
+            sample=1,
+            symptom="fatigue",
+            entered_by=staff_a,
+        )
+
+    url = f"/api/v1/recordings/{done_recording.pk}/diary"
+    first = entry()
+    assert conformance.check(api.delete(f"{url}/{first.pk}?x=1"))["error"]["field"] == "x"
+    stale = api.delete(f"{url}/{first.pk}", HTTP_IF_MATCH='"stale"')
+    assert stale.status_code == 412 and conformance.check(stale)["error"]["code"] == "precondition_failed"
+    refused = api.delete(f"{url}/{first.pk}", HTTP_ACCEPT="text/html")
+    assert refused.status_code == 406 and conformance.check(refused)["error"]["code"] == "not_acceptable"
+    removed = api.delete(f"{url}/{first.pk}", "<not-read/>", content_type="application/xml")
+    assert removed.status_code == 204 and conformance.check(removed) is None
+    again = api.delete(f"{url}/{first.pk}")
+    assert again.status_code == 404 and "removed at" in conformance.check(again)["error"]["message"]
