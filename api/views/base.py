@@ -6,7 +6,7 @@ from django.utils.cache import patch_vary_headers
 from django.utils.http import http_date, parse_etags, parse_http_date_safe
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter
-from rest_framework import viewsets
+from rest_framework import serializers, viewsets
 from rest_framework.exceptions import ValidationError
 
 from diagnostics import services as diagnostics_services
@@ -144,6 +144,17 @@ class ApiViewSet(viewsets.GenericViewSet):
     # POST actions answering 200 with the resource as a read of it gives it (a recording's move): tagged as a PUT's
     # answer is, the client's next If-Match without a read.
     tagged_writes: tuple[str, ...] = ()
+    # The serializer each write reads its body with, by action, where it is not serializer_class (what it answers
+    # with); None for a write that takes no body. OPTIONS describes it, as the schema's request body does: DRF's
+    # describes serializer_class, so a diary entry's POST had been described with the recording's fields.
+    request_serializers: dict[str, type[serializers.Serializer] | None] = {}
+
+    def get_serializer_class(self):
+        if getattr(self, "action", None) == "metadata":  # OPTIONS, describing each write of the route in turn
+            write = self.action_map.get(self.request.method.lower())
+            if write in self.request_serializers:
+                return self.request_serializers[write] or serializers.Serializer
+        return super().get_serializer_class()
 
     def accepted_query_parameters(self) -> tuple[str, ...]:
         action = getattr(self, "action", None) or ""

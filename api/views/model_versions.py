@@ -41,6 +41,7 @@ class ModelVersionViewSet(ApiViewSet):
     queryset = ECGRecording.objects.none()
     permission_classes = [IsClinicMember, IsAdminOrReadOnly]
     parser_classes = [MultiPartParser, FormParser]
+    request_serializers = {"create": serializers.ModelVersionCreateSerializer, "activate": None}
 
     def list(self, request):
         versions = mlmodels_selectors.model_version_list()

@@ -183,6 +183,12 @@ class RecordingViewSet(ApiViewSet):
     idempotent_actions = ("create", "interpretation_sign", "move", "diary_entry_add")
     last_modified_actions = ("retrieve", "create", "move")
     tagged_writes = ("move",)
+    request_serializers = {
+        "create": serializers.RecordingJsonSerializer,  # or multipart, RecordingUploadSerializer: OPTIONS tells one
+        "interpretation_sign": serializers.InterpretationCreateSerializer,
+        "move": serializers.RecordingMoveCreateSerializer,
+        "diary_entry_add": serializers.DiaryEntryCreateSerializer,
+    }
     queryset = ECGRecording.objects.none()
     parser_classes = [BoundedJSONParser, MultiPartParser, FormParser]
 

@@ -98,6 +98,7 @@ class ReviewViewSet(ApiViewSet):
     queryset = ECGRecording.objects.none()
     permission_classes = [IsClinicMember, CanReviewOrReadOnly]
     idempotent_actions = ("create",)
+    request_serializers = {"create": serializers.ReviewCreateSerializer}
 
     def list(self, request):
         reviews = diagnostics_selectors.review_list(user=request.user)
