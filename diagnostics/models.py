@@ -57,7 +57,8 @@ class ECGRecording(models.Model):
     replayed: bool  # not stored: set by recording_submit, True when an idempotent retry returned this recording
 
     class Meta:
-        ordering = ["-created_at"]
+        # newest first; of one instant (a batch uploaded at once), the later made first, so pages never overlap
+        ordering = ["-created_at", "-id"]
         indexes = [
             models.Index(fields=["clinic", "status"]),
             models.Index(fields=["patient", "-created_at"]),

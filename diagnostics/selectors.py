@@ -256,10 +256,11 @@ def beat_marks(*, recording: ECGRecording, start: int, end: int) -> list[tuple[i
 
 
 def recording_list_earlier(*, user: User, recording: ECGRecording) -> QuerySet[ECGRecording]:
-    """The patient's other recordings uploaded before this one, newest first."""
+    """The patient's other recordings uploaded before this one, newest first: those after it in the list's order
+    (of one instant, those of a lower id)."""
     return (
         recording_list_for_patient(user=user, patient=recording.patient)
-        .filter(created_at__lt=recording.created_at)
+        .filter(Q(created_at__lt=recording.created_at) | Q(created_at=recording.created_at, pk__lt=recording.pk))
         .select_related("diagnosis")
     )
 

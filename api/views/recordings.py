@@ -87,6 +87,7 @@ ORDERINGS = {
     "-updated_at": ("-updated_at", "-id"),
     "updated_at": ("updated_at", "id"),
 }
+DEFAULT_ORDERING = "-created_at"  # the model's, as the pages list them
 SYNC = (
     "To keep another system in step, page by `updated_at`: ask `ordering=updated_at&updated_after=<the latest "
     "updated_at seen>`, take the first page, then ask again from the latest `updated_at` on it (inclusive: the rows "
@@ -213,9 +214,7 @@ class RecordingViewSet(ApiViewSet):
             recordings = diagnostics_selectors.recording_rows(user=request.user)
             for lookup, value in filters:
                 recordings = recordings.filter(**{lookup: value})
-            if ordering is not None:
-                recordings = recordings.order_by(*ORDERINGS[ordering])
-            return rows.recording_values(recordings)
+            return rows.recording_values(recordings.order_by(*ORDERINGS[ordering or DEFAULT_ORDERING]))
 
         def diagnoses_of(ids: list[int]):
             return diagnostics_selectors.diagnoses_of_recordings(user=request.user, recording_ids=ids)

@@ -142,6 +142,17 @@ def test_a_sync_job_sees_each_change_as_the_schema_says_to_page(
     assert pages <= 6
 
 
+@pytest.mark.parametrize("path", ["read in one statement", "read by the ORM"])
+def test_recordings_of_one_instant_come_each_once_newest_made_first_across_pages(api, staff_a, patient_a, path):
+    # a batch uploaded at once: without a tie-break, rows of one created_at had come in either order page to page
+    made = [submit_beats(staff_a, patient_a) for _ in range(4)]
+    ECGRecording.objects.filter(pk__in=[r.pk for r in made]).update(created_at=T)
+    headers = {"HTTP_IF_NONE_MATCH": '"another"'} if path == "read by the ORM" else {}  # no one-statement read
+    pages = [ids(api.get(URL, {"page_size": 1, "page": page}, **headers)) for page in range(1, 5)]
+    assert pages == [[r.pk] for r in sorted(made, key=lambda r: -r.pk)]
+    assert ids(api.get(URL, **headers)) == ids(api.get(URL, {"ordering": "-created_at"}, **headers))
+
+
 def test_each_write_brings_the_recording_into_the_changes_since_the_last_run(
     api, api_as, doctor_a, staff_a, patient_a, clinic_a, active_models
 ):

@@ -1,12 +1,14 @@
+from datetime import UTC, datetime
+
 import pytest
 from django.urls import reverse
 
-from diagnostics import ingestion, services
-from diagnostics.models import Review
+from diagnostics import ingestion, selectors, services
+from diagnostics.models import ECGRecording, Review
 
 from ..conftest import client_for
 from ..factories import PatientFactory
-from ..helpers import beat_csv
+from ..helpers import beat_csv, beat_recording
 
 
 def classified(user, patient, *, seed=0):
@@ -183,6 +185,21 @@ def test_the_review_page_lists_earlier_recordings_with_the_decision_on_their_fla
     table = page[page.index("Earlier recordings of this patient") :]
     assert "MI flag rejected by" in table and 'class="flag"' not in table.split("</table>")[0]
     assert "flagged for a doctor's review" in page  # the recording under review, not yet decided
+
+
+@pytest.mark.django_db
+def test_recordings_of_one_instant_are_listed_newest_made_first_and_the_earlier_ones_are_those_made_before(
+    staff_a, patient_a
+):
+    # a batch uploaded at once: the pages' lists (dashboard, patient) and "earlier recordings" break the tie by id
+    made = [beat_recording(staff_a, patient_a, classify=False) for _ in range(3)]
+    ECGRecording.objects.filter(pk__in=[r.pk for r in made]).update(created_at=datetime(2025, 3, 4, tzinfo=UTC))
+    newest_made_first = [r.pk for r in made[::-1]]
+    assert [r.pk for r in selectors.recording_list(user=staff_a)] == newest_made_first
+    assert [r.pk for r in selectors.recording_list_with_alarms(user=staff_a, patient=patient_a)] == newest_made_first
+    made[1].refresh_from_db()
+    earlier = selectors.recording_list_earlier(user=staff_a, recording=made[1])
+    assert [r.pk for r in earlier] == [made[0].pk]
 
 
 @pytest.mark.django_db
