@@ -804,6 +804,25 @@ def _recording_changed(recording_id: int) -> None:
     ECGRecording.objects.filter(pk=recording_id).update(updated_at=timezone.now())
 
 
+def recordings_stamp_naming_user(*, user: User) -> int:
+    """Stamp changed (``updated_at``) every recording that names ``user``, after a change of their name (username,
+    first or last name): its reviews, rhythm-event reviews, interpretations, moves and diary entries show it, in the
+    recording, its events, diary, interpretations, moves and FHIR report, so a sync job paging by updated_at reads
+    them again. One UPDATE, over the recordings those rows name; how many were stamped."""
+    named = (
+        Review.objects.filter(reviewer=user)
+        .values_list("diagnosis__recording_id")
+        .union(
+            EventReview.objects.filter(reviewer=user).values_list("event__recording_id"),
+            Interpretation.objects.filter(author=user).values_list("recording_id"),
+            RecordingMove.objects.filter(moved_by=user).values_list("recording_id"),
+            DiaryEntry.objects.filter(entered_by=user).values_list("recording_id"),
+            DiaryEntry.objects.filter(removed_by=user).values_list("recording_id"),
+        )
+    )
+    return ECGRecording.objects.filter(pk__in=named).update(updated_at=timezone.now())
+
+
 def recording_fail(*, recording_id: int, reason: str) -> None:
     """Mark a recording failed whatever its claim (the task gave up on it); one already failed keeps its reason."""
     _mark_failed(ECGRecording.objects.all(), recording_id, reason)

@@ -153,6 +153,31 @@ def test_recordings_of_one_instant_come_each_once_newest_made_first_across_pages
     assert ids(api.get(URL, **headers)) == ids(api.get(URL, {"ordering": "-created_at"}, **headers))
 
 
+def test_a_reviewers_rename_brings_the_recordings_naming_them_into_the_changes_since_the_last_run(
+    api, client, admin_a, doctor_a, done_recording
+):
+    # the recording shows its reviewer's name (diagnosis.latest_review): a rename changes it, and its ETag with it
+    services.review_create(user=doctor_a, diagnosis=done_recording.diagnosis, decision="confirm")
+    url = f"{URL}/{done_recording.pk}"
+    ECGRecording.objects.filter(pk=done_recording.pk).update(updated_at=timezone.now() - timedelta(minutes=5))
+    before = api.get(url)
+    last_run = iso(timezone.now() - timedelta(minutes=1))
+    assert ids(api.get(URL, {"updated_after": last_run, "ordering": "updated_at"})) == []
+    client.force_login(admin_a)
+    form = {"username": doctor_a.username, "first_name": "Dora", "last_name": "Renamed", "email": "", "role": "doctor"}
+    form |= {"clinic": doctor_a.clinic_id, "is_active": "on"}
+    assert client.post(f"/admin/accounts/user/{doctor_a.pk}/change/", form).status_code == 302
+    after = api.get(url)
+    assert after.json()["diagnosis"]["latest_review"]["reviewer_name"] == "Dora Renamed"
+    assert after["ETag"] != before["ETag"] and after.json()["updated_at"] > before.json()["updated_at"]
+    assert ids(api.get(URL, {"updated_after": last_run, "ordering": "updated_at"})) == [done_recording.pk]
+    # a change that names no one otherwise (an e-mail address) leaves it
+    ECGRecording.objects.filter(pk=done_recording.pk).update(updated_at=timezone.now() - timedelta(minutes=5))
+    form["email"] = "dora@example.org"
+    assert client.post(f"/admin/accounts/user/{doctor_a.pk}/change/", form).status_code == 302
+    assert ids(api.get(URL, {"updated_after": last_run, "ordering": "updated_at"})) == []
+
+
 def test_each_write_brings_the_recording_into_the_changes_since_the_last_run(
     api, api_as, doctor_a, staff_a, patient_a, clinic_a, active_models
 ):

@@ -13,7 +13,16 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from diagnostics import services, tasks
-from diagnostics.models import Diagnosis, ECGRecording, Event, EventReview, Interpretation, RecordingMove, Review
+from diagnostics.models import (
+    Diagnosis,
+    DiaryEntry,
+    ECGRecording,
+    Event,
+    EventReview,
+    Interpretation,
+    RecordingMove,
+    Review,
+)
 from ecgsite.errors import Invalid, NotAllowed
 
 from ..factories import PatientFactory
@@ -122,6 +131,32 @@ def test_a_decision_on_a_rhythm_event_stamps_it(done, doctor_a):
     stamped_long_ago(done)
     services.event_review_create(user=doctor_a, event=event, decision="confirm")
     assert updated_now(done)
+
+
+def test_a_change_of_a_users_name_stamps_each_recording_that_names_them_in_one_update(
+    doctor_a, admin_a, staff_a, patient_a, clinic_a, active_models
+):
+    reviewed, signed, event_reviewed, moved, noted, removed, others = (
+        beat_recording(staff_a, patient_a, beats=6) for _ in range(7)
+    )
+    services.review_create(user=doctor_a, diagnosis=reviewed.diagnosis, decision="confirm")
+    services.interpretation_sign(user=doctor_a, recording=signed, text="Sinus rhythm.")
+    event = Event.objects.create(recording=event_reviewed, clinic=clinic_a, type="vt", start=100, end=900, beats=4)
+    services.event_review_create(user=doctor_a, event=event, decision="confirm")
+    services.recording_move(recording=moved, patient=PatientFactory(clinic=clinic_a), by=doctor_a, reason="Wrong")
+    DiaryEntry.objects.create(recording=noted, clinic=clinic_a, sample=1, symptom="fatigue", entered_by=doctor_a)
+    DiaryEntry.objects.create(
+        recording=removed, clinic=clinic_a, sample=1, symptom="fatigue", entered_by=staff_a, removed_by=doctor_a
+    )
+    services.review_create(user=admin_a, diagnosis=others.diagnosis, decision="confirm")  # another's: not named
+    ECGRecording.objects.update(updated_at=LONG_AGO)
+    with CaptureQueriesContext(connection) as queries:
+        assert services.recordings_stamp_naming_user(user=doctor_a) == 6
+    assert len(queries) == 1 and len(recording_updates(queries)) == 1
+    for recording in (reviewed, signed, event_reviewed, moved, noted, removed):
+        assert updated_now(recording)
+    others.refresh_from_db()
+    assert others.updated_at == LONG_AGO
 
 
 def test_a_refused_write_leaves_it(done, doctor_a, staff_a):
