@@ -579,12 +579,27 @@ def upload_parse(*, kind: str, uploads: list, text: str = "", fs: float | None =
     return parse_signal_upload({u.name: u.read() for u in uploads}, fs=fs, lead=lead or None)
 
 
+def json_numbers_canonical(value):
+    """Parsed JSON with each whole number a float holds (``5.0``) as an int: JSON has one number type, so ``5`` and
+    ``5.0`` are one number (JavaScript writes ``5.0`` as ``5``, Python as ``5.0``; JCS, RFC 8785, writes both ``5``),
+    and every field that reads a number reads them alike. Other numbers, true and false, strings are left as they
+    are: ``"5"`` and ``true`` still differ from ``5``."""
+    if isinstance(value, float):
+        return int(value) if value.is_integer() else value
+    if isinstance(value, list):
+        return [json_numbers_canonical(item) for item in value]
+    if isinstance(value, dict):
+        return {key: json_numbers_canonical(item) for key, item in value.items()}
+    return value
+
+
 def submission_fingerprint(fields: dict, files=()) -> str:
     """A digest of what an upload asks for (its fields, then each file's name and bytes), independent of
-    multipart boundaries and key order: the same digest means the same upload (idempotency keys, the
-    upload page's submission key). Files are read through and put back at their start."""
+    multipart boundaries, key order and how a number is written (json_numbers_canonical): the same digest means
+    the same upload (idempotency keys, the upload page's submission key). Files are read through and put back at
+    their start."""
     digest = hashlib.sha256()
-    digest.update(json.dumps(fields, sort_keys=True, default=str).encode())
+    digest.update(json.dumps(json_numbers_canonical(fields), sort_keys=True, default=str).encode())
     for upload in files:
         digest.update(upload.name.encode())
         for chunk in upload.chunks():

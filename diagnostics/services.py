@@ -181,9 +181,10 @@ _IDEMPOTENCY_TARGETS: dict[type, str] = {
 
 def idempotency_fingerprint(*, method: str, path: str, body: object) -> str:
     """The digest an Idempotency-Key is held to for a JSON write: the method, the path and the body as canonical
-    JSON (keys sorted, no spaces), so the same request sent again with other spacing or key order is the same
-    request, and the same body sent to another endpoint (another recording's interpretations) is not."""
-    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), default=str)
+    JSON (keys sorted, no spaces, whole numbers alike however written: ingestion.json_numbers_canonical), so the
+    same request sent again with other spacing, key order or ``5`` for ``5.0`` is the same request, and the same
+    body sent to another endpoint (another recording's interpretations) is not."""
+    canonical = json.dumps(ingestion.json_numbers_canonical(body), sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(f"{method.upper()} {path}\n{canonical}".encode()).hexdigest()
 
 

@@ -148,6 +148,16 @@ def test_the_moment_not_used_may_be_sent_as_null(api_as, staff_a, holter):
     assert DiaryEntry.objects.count() == 2
 
 
+def test_a_retry_with_the_moment_written_as_another_form_of_its_number_is_the_same_entry(api_as, staff_a, holter):
+    api = api_as(staff_a)
+    first = api.post(diary_url(holter), {"at_s": 12.0, "symptom": "fatigue"}, format="json", HTTP_IDEMPOTENCY_KEY="d")
+    again = api.post(diary_url(holter), {"at_s": 12, "symptom": "fatigue"}, format="json", HTTP_IDEMPOTENCY_KEY="d")
+    assert (first.status_code, again.status_code) == (201, 201) and again["Idempotent-Replayed"] == "true"
+    later = api.post(diary_url(holter), {"at_s": 12.5, "symptom": "fatigue"}, format="json", HTTP_IDEMPOTENCY_KEY="d")
+    assert later.status_code == 409 and later.json()["error"]["code"] == "idempotency_key_reused"
+    assert DiaryEntry.objects.count() == 1
+
+
 @pytest.mark.parametrize("sent", [1.15, 4.35, 0.29, 33.33, 69.99])
 def test_a_moment_sent_reads_back_as_sent(api_as, staff_a, holter, sent):
     made = api_as(staff_a).post(diary_url(holter), {"at_s": sent, "symptom": "fatigue"}, format="json").json()

@@ -97,6 +97,46 @@ def test_the_key_with_another_body_is_409(api_as, doctor_a, write, subscribed):
     assert write.model.objects.count() == 1 and WebhookDelivery.objects.count() == 1
 
 
+def test_a_whole_number_written_either_way_is_the_same_request(api_as, doctor_a, done_recording):
+    # JSON has one number type: a retry whose client writes 5.0 as 5 (JavaScript) is the request it retries
+    api = api_as(doctor_a)
+    diagnosis = done_recording.diagnosis.pk
+    body = {"diagnosis": float(diagnosis), "decision": "confirm"}
+    first = api.post("/api/v1/reviews", body, format="json", HTTP_IDEMPOTENCY_KEY="k-5")
+    assert first.status_code == 201, first.content
+    again = api.post("/api/v1/reviews", {**body, "diagnosis": diagnosis}, format="json", HTTP_IDEMPOTENCY_KEY="k-5")
+    assert again.status_code == 201 and again["Idempotent-Replayed"] == "true" and again.json() == first.json()
+    # a body that means another thing is still another request
+    other = api.post("/api/v1/reviews", {**body, "decision": "reject"}, format="json", HTTP_IDEMPOTENCY_KEY="k-5")
+    assert other.status_code == 409 and other.json()["error"]["code"] == "idempotency_key_reused"
+    assert Review.objects.count() == 1
+
+
+@pytest.mark.parametrize(
+    ("body", "resent", "same"),
+    [
+        (
+            {"at_s": 5.0, "rows": [[0.0, 1.0, 0.5]], "x": {"n": -0.0}},
+            {"at_s": 5, "rows": [[0, 1, 0.5]], "x": {"n": 0}},
+            True,
+        ),
+        ({"n": 1e16}, {"n": 10**16}, True),
+        ({"n": 5}, {"n": 5.5}, False),
+        ({"n": 5}, {"n": "5"}, False),
+        ({"n": "5.0"}, {"n": "5"}, False),  # text is compared as sent
+        ({"n": 1}, {"n": True}, False),
+        ({"n": 0}, {"n": False}, False),
+        ({"n": 0}, {"n": None}, False),
+        ({"n": 10**17 + 1}, {"n": float(10**17 + 1)}, False),  # no float holds it: the float is another number
+    ],
+)
+def test_the_fingerprint_holds_numbers_equal_as_numbers_and_nothing_else(body, resent, same):
+    def fingerprint(sent):
+        return services.idempotency_fingerprint(method="POST", path="/api/v1/reviews", body=sent)
+
+    assert (fingerprint(body) == fingerprint(resent)) is same
+
+
 def test_the_key_on_another_endpoint_is_409(api_as, doctor_a, staff_a, patient_a, active_models, done_recording):
     api = api_as(doctor_a)
     review = {"diagnosis": done_recording.diagnosis.pk, "decision": "confirm"}

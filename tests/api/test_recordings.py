@@ -353,6 +353,22 @@ def test_the_same_idempotency_key_with_another_body_is_409(api, patient_a):
     assert ECGRecording.objects.count() == 1
 
 
+def test_an_upload_resent_with_its_whole_numbers_written_otherwise_is_the_same_request(api, patient_a):
+    # a retry through a client that writes 360.0 as 360 (JavaScript) is the upload it retries
+    signal = [round(v, 3) for v in ecg_like()]
+    body = {"patient": patient_a.pk, "kind": "signal", "fs": 360.0, "signal": [*signal, 0.0]}
+    first = api.post(URL, body, format="json", HTTP_IDEMPOTENCY_KEY="k-n")
+    assert first.status_code == 201, first.content
+    resent = {**body, "fs": 360, "signal": [*signal, 0]}
+    again = api.post(URL, resent, format="json", HTTP_IDEMPOTENCY_KEY="k-n")
+    assert (
+        again.status_code == 201 and again["Idempotent-Replayed"] == "true" and again.json()["id"] == first.json()["id"]
+    )
+    other = api.post(URL, {**body, "fs": 360.5}, format="json", HTTP_IDEMPOTENCY_KEY="k-n")
+    assert other.status_code == 409 and other.json()["error"]["code"] == "idempotency_key_reused"
+    assert ECGRecording.objects.count() == 1
+
+
 def test_idempotency_holds_for_multipart_uploads(api, patient_a):
     def send():
         return api.post(
