@@ -63,12 +63,12 @@ class ObjectId(serializers.IntegerField):
 VERSION_FIELDS = ("updated_at",)
 
 
+# A request serializer that refuses a field it does not know (a misspelt ``given_nmae`` or ``date_of_brith`` would
+# otherwise be dropped without a word, and the record stored without it). The read-only fields of a resource are
+# known: a client may send back what it was given, but a change to one is refused (``{"id": 99}`` or a new
+# ``created_at`` had been dropped and answered 200). A comment, not a docstring: the schema takes a serializer's
+# docstring, inherited ones included, as its body's description, and this one is for the code's readers.
 class StrictFields:
-    """A request serializer that refuses a field it does not know (a misspelt ``given_nmae`` or
-    ``date_of_brith`` would otherwise be dropped without a word, and the record stored without it).
-    The read-only fields of a resource are known: a client may send back what it was given, but a
-    change to one is refused (``{"id": 99}`` or a new ``created_at`` had been dropped and answered 200)."""
-
     def to_internal_value(self, data):
         if hasattr(data, "keys"):
             known = set(self.fields)  # type: ignore[attr-defined]
@@ -149,6 +149,8 @@ class OperationOutcomeSerializer(serializers.Serializer):
 
 
 class PatientSerializer(StrictFields, serializers.ModelSerializer):
+    """A patient of the clinic, known by the medical record number (MRN) the clinic gives them."""
+
     mrn = Text(max_length=64, help_text="Medical record number, unique within the clinic (compared without case).")
     family_name = Text(max_length=150)
     given_name = Text(max_length=150, required=False, allow_blank=True, default="")
