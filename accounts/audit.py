@@ -26,6 +26,7 @@ AUDITED_ROUTES: dict[str, tuple[str, str | None, str]] = {
     "patient-list": ("patient", None, A.VIEW),
     "patient-create": ("patient", None, A.CREATE),
     "patient-detail": ("patient", "patient_id", A.VIEW),
+    "patient-compare": ("patient", "patient_id", A.VIEW),  # two of its recordings side by side
     "patient-edit": ("patient", "patient_id", A.UPDATE),
     "recording-upload": ("recording", None, A.CREATE),
     "recording-detail": ("recording", "recording_id", A.VIEW),
