@@ -13,7 +13,7 @@ from django.utils import timezone
 from ecg.clock import clock, seconds_from_clock
 from ecgsite.errors import Invalid
 
-from . import holter
+from . import holter, selectors
 from .models import DiaryEntry, ECGRecording, Event
 
 # Events this close to a noted moment are named beside it: a patient writes the time to the minute at best.
@@ -306,6 +306,34 @@ def entry_row(recording: ECGRecording, entry: DiaryEntry, rhythm: dict | None, *
             else ""
         ),
     }
+
+
+# A diary entry's mark on the viewer's strip names its symptom in at most this many characters ("Other: …" by a note
+# of up to 500): the entry's line in the diary and its description in the viewer say it in full.
+MARK_LABEL_MAX = 40
+
+
+def marks(recording: ECGRecording) -> list[dict]:
+    """The diary's entries (none removed) as the trend chart and the viewer mark them, in the order of the moments
+    noted: each one's ``id``, ``sample``, ``symptom`` code, ``label`` (as the pages name it, shortened to
+    MARK_LABEL_MAX), ``said`` (in full) and ``at`` (the moment as the pages write it). A diary holds at most
+    MAX_PER_RECORDING entries: one query, a bounded answer."""
+    entries = selectors.diary_list(recording=recording)[: DiaryEntry.MAX_PER_RECORDING]
+    found = []
+    for entry in entries:
+        said = symptom_said(entry)
+        label = said if len(said) <= MARK_LABEL_MAX else said[: MARK_LABEL_MAX - 1].rstrip() + "…"
+        found.append(
+            {
+                "id": entry.pk,
+                "sample": entry.sample,
+                "symptom": entry.symptom,
+                "label": label,
+                "said": said,
+                "at": moment(recording, entry.sample),
+            }
+        )
+    return found
 
 
 def symptom_said(entry: DiaryEntry) -> str:

@@ -585,7 +585,8 @@ def recording_move_confirm(request, recording_id: int):
 
 
 def recording_rhythm(request, recording_id: int):
-    """The per-minute heart-rate trend and every event, for the trend chart and the viewer's event steps."""
+    """The per-minute heart-rate trend, every event and the diary's entries, for the trend chart and the viewer's
+    marks and steps."""
     recording = selectors.recording_get(user=request.user, recording_id=recording_id)
     diagnosis = getattr(recording, "diagnosis", None) if recording.status == ECGRecording.Status.DONE else None
     rhythm = diagnosis.rhythm if diagnosis else None
@@ -596,6 +597,7 @@ def recording_rhythm(request, recording_id: int):
             "samples": recording.sample_count,
             "trend": rhythm.get("trend") if rhythm else None,
             "events": [dict(e, label=Event.Type(e["type"]).label) for e in events] if rhythm else [],
+            "diary": diary.marks(recording) if diary.keeps_diary(recording) else [],
         }
     )
 
