@@ -3,7 +3,9 @@ event list with strips, the most significant events."""
 
 import math
 import uuid
+from collections.abc import Sequence
 from datetime import datetime, timedelta
+from html import escape
 
 from django.core.paginator import Paginator
 from django.db.models import Count
@@ -309,8 +311,10 @@ def summary_context(recording: ECGRecording, rhythm: dict) -> dict:
     }
 
 
-def trend_svg(trend: dict | None) -> str:
-    """The per-minute heart-rate trend for the printed report (min-max band, mean line)."""
+def trend_svg(trend: dict | None, diary: Sequence[tuple[float, str]] = ()) -> str:
+    """The per-minute heart-rate trend for the printed report (min-max band, mean line), and the patient's diary
+    (``diary``: each entry's moment in seconds and what it says, "Palpitations at 0:12:05") marked at its moment by
+    a diamond above the time axis and a dashed line up the chart, as the page's chart marks it."""
     if not trend or not trend.get("minute"):
         return ""
     minutes = trend["minute"]
@@ -369,11 +373,31 @@ def trend_svg(trend: dict | None) -> str:
         f'class="note">{f"{m // 60} h" if every >= 60 else f"{m} min"}</text>'
         for m in range(0, len(minutes) + 1, every)
     )
-    return (
-        f'<svg viewBox="0 0 {w:.0f} {h:.0f}" role="img" aria-label="Heart rate per minute: minimum to maximum band and mean" class="trend">'
-        f"<title>Heart rate per minute (bpm)</title>{grid}{hours}"
-        f"{''.join(shapes)}{over}</svg>"
+    # the diary over the band (the rate when a symptom was noted is read across it), a diamond above the time axis
+    noted = []
+    for seconds, said in diary:
+        at_x, base = min(max(x(seconds / 60), pad), w - pad), h - pad - 7
+        noted.append(
+            f'<line x1="{at_x:.1f}" y1="{pad:.1f}" x2="{at_x:.1f}" y2="{base - 5:.1f}" class="diary-line"/>'
+            f'<path d="M{at_x:.1f},{base - 5:.1f} L{at_x + 4:.1f},{base:.1f} L{at_x:.1f},{base + 5:.1f} '
+            f'L{at_x - 4:.1f},{base:.1f} Z" class="diary"><title>{escape(said)}</title></path>'
+        )
+    label = "Heart rate per minute: minimum to maximum band and mean" + (
+        ", the patient's diary marked" if noted else ""
     )
+    return (
+        f'<svg viewBox="0 0 {w:.0f} {h:.0f}" role="img" aria-label="{label}" class="trend">'
+        f"<title>Heart rate per minute (bpm)</title>{grid}{hours}"
+        f"{''.join(shapes)}{over}{''.join(noted)}</svg>"
+    )
+
+
+def trend_diary(count: int) -> str:
+    """The printed trend's note on the diary's marks, or "" for a diary without an entry."""
+    if not count:
+        return ""
+    symptoms = f"{count} symptom{'s' if count != 1 else ''}"
+    return f"The patient's diary: {symptoms} marked at the moments noted, each listed under Patient diary below."
 
 
 TREND_TOP_BPM = 200.0  # the printed and the page's charts' scale ends here (static/js/holter.js: TOP_BPM)

@@ -1038,12 +1038,17 @@ def recording_report(request, recording_id: int):
         rhythm = context["diagnosis"].rhythm
         if rhythm:
             context.update(holter.summary_context(recording, rhythm))
-            context["trend_svg"] = holter.trend_svg(rhythm.get("trend"))
-            context["trend_over"] = holter.trend_over(rhythm.get("trend"), recording)
-            context["significant"] = holter.significant_events(recording)
-            # every entry in the table, the strips of the first REPORT_DIARY_MAX (a diary holds at most 60)
+            # every entry in the table and on the trend, the strips of the first REPORT_DIARY_MAX (a diary holds at
+            # most 60)
             entries = list(selectors.diary_list(recording=recording))
             rows = [diary.entry_row(recording, e, rhythm, strip=i < REPORT_DIARY_MAX) for i, e in enumerate(entries)]
+            noted = [
+                (row["entry"].sample / recording.sampling_rate, f"{row['symptom']} at {row['at']}") for row in rows
+            ]
+            context["trend_svg"] = holter.trend_svg(rhythm.get("trend"), noted)
+            context["trend_over"] = holter.trend_over(rhythm.get("trend"), recording)
+            context["trend_diary"] = holter.trend_diary(len(noted)) if context["trend_svg"] else ""
+            context["significant"] = holter.significant_events(recording)
             context["diary_rows"] = rows
             context["diary_strips"] = [row for row in rows if row["strip"]]
             context["diary_correlation"] = diary.correlation(rows)

@@ -1,11 +1,14 @@
-"""The patient's diary marked where the rhythm is read: in the rhythm data the trend chart and the viewer draw from."""
+"""The patient's diary marked where the rhythm is read: in the rhythm data the trend chart and the viewer draw from,
+and on the printed report's trend."""
+
+import re
 
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from diagnostics import diary, services
+from diagnostics import diary, holter, services
 from diagnostics.models import DiaryEntry
 
 from ..conftest import client_for
@@ -85,3 +88,31 @@ def test_a_long_note_is_shortened_on_its_mark_and_said_in_full(staff_a, holter_r
     assert mark["said"] == f"Other: {note}"
     assert len(mark["label"]) == diary.MARK_LABEL_MAX and mark["label"].endswith("…")
     assert mark["said"].startswith(mark["label"][:-1])
+
+
+def test_the_printed_trend_marks_each_entry_at_its_moment():
+    trend = {"minute": [0, 1, 2, 3, 4], "hr_min": [60] * 5, "hr_mean": [70] * 5, "hr_max": [80] * 5}
+    svg = holter.trend_svg(trend, [(90.0, "Palpitations at 0:01:30"), (240.0, "Other: <faint> at 0:04:00")])
+    diamonds = re.findall(r'<path d="M([\d.]+),[\d.]+ [^"]*" class="diary"><title>([^<]*)</title></path>', svg)
+    # x(m) = 30 + 660 * m / 4 on the 720-unit width: 1.5 minutes in, and the last minute's start
+    assert diamonds == [("277.5", "Palpitations at 0:01:30"), ("690.0", "Other: &lt;faint&gt; at 0:04:00")]
+    assert svg.count('class="diary-line"') == 2 and "the patient's diary marked" in svg
+    # nothing to mark: the chart as it was
+    assert 'class="diary' not in holter.trend_svg(trend) and holter.trend_diary(0) == ""
+
+
+def test_the_printed_report_marks_the_diary_on_its_trend_with_a_note(client, staff_a, holter_recording):  # noqa: F811
+    entry(holter_recording, staff_a, 50, "dizziness")
+    entry(holter_recording, staff_a, 20, "chest_pain")
+    services.diary_entry_remove(entry=entry(holter_recording, staff_a, 30, "fatigue"), by=staff_a)
+    report = client_for(client, staff_a).get(reverse("recording-report", args=[holter_recording.pk])).content.decode()
+    figure = report[report.index('<figure class="trend-figure">') :]
+    figure = figure[: figure.index("</figure>")]
+    assert re.findall(r'class="diary"><title>([^<]*)</title>', figure) == [
+        "Chest pain at 0:00:20",
+        "Dizziness at 0:00:50",
+    ]
+    assert (
+        '<span class="trend-diary"><span aria-hidden="true">◆</span> The patient&#x27;s diary: 2 symptoms marked at '
+        "the moments noted, each listed under Patient diary below.</span>" in figure
+    )
