@@ -29,6 +29,9 @@
   // pause is one R-R interval. Inside VF/VFL the detections are waves, not beats: drawn grey, without a class letter.
   var DURATION_ONLY = { vf: true, asystole: true, pause: true };
   var IN_VF = "#9aa1a9";
+  // The patient's diary (app.css --diary): each entry in view a dashed line across the strip, its symptom at the
+  // line's foot above the time labels (a second row up where two labels would meet), as a strip marks its entry.
+  var DIARY = "#0b6e75", DIARY_ROW = 16, DIARY_FOOT = 18, DIARY_ROWS = 3;
 
   // Whole units (seconds, or hundredths withFraction) of a moment, cut rather than rounded, as the event list
   // writes an event's start: 42.50 s is 0:00:42 there, so 00:42 here, not 00:43. (The epsilon keeps a moment
@@ -258,6 +261,8 @@
     this.pending = null;
     this.events = null;
     this.eventIndex = null;
+    this.diary = null;
+    this.diaryIndex = null;
     this.rhythmUrl = root.dataset.rhythmUrl;
     this.lead = null; // the analysed lead until another is chosen
     this.bind();
@@ -352,6 +357,8 @@
       case "next-abnormal": this.stepAbnormal(1); break;
       case "prev-event": this.stepEvent(-1); break;
       case "next-event": this.stepEvent(1); break;
+      case "prev-diary": this.stepDiary(-1); break;
+      case "next-diary": this.stepDiary(1); break;
     }
   };
 
@@ -369,6 +376,7 @@
     else if (e.key === "{") this.stepAbnormal(-1);
     else if (e.key === ".") this.stepEvent(1);
     else if (e.key === ",") this.stepEvent(-1);
+    else if ((e.key === "d" || e.key === "D") && !e.ctrlKey && !e.metaKey && !e.altKey) this.stepDiary(e.shiftKey ? -1 : 1);
     else handled = false;
     if (handled) e.preventDefault();
   };
@@ -497,7 +505,8 @@
   SignalViewer.prototype.draw = function () {
     if (!this.ctx) return;
     var ctx = this.ctx, w = this.width, h = this.height, pps = this.pxPerSample();
-    this.drawn = { beats: [], events: [] }; // the boxes of the beat marks and event labels drawn (the tests read them)
+    // the boxes of the beat marks, event labels and diary labels drawn (the tests read them)
+    this.drawn = { beats: [], events: [], diary: [] };
     var zoom = SIGNAL_ZOOMS[this.zoomIndex];
     var offsetMm = this.start / this.fs * MM_PER_S;
     drawGrid(ctx, w, h, PX_PER_MM * zoom, offsetMm);
@@ -533,6 +542,7 @@
       ctx.stroke();
       this.drawBeats(ctx, c.beats, pps, w, h);
       this.drawEvents(ctx, pps, w);
+      this.drawDiary(ctx, pps, w, h);
     } else {
       ctx.fillStyle = "#4d5560"; ctx.font = "14px system-ui, sans-serif"; ctx.textBaseline = "middle";
       ctx.fillText("Loading the signal…", 16, h / 2);
@@ -650,6 +660,8 @@
         ctx.fillRect(b.position[i] * sx - 1, h - 9, 2, 9);
       }
     }
+    ctx.fillStyle = DIARY;
+    for (var j = 0; this.diary && j < this.diary.length; j++) ctx.fillRect(this.diary[j].sample / this.samples * w - 1, 0, 2, 7);
     var vx = this.start / this.samples * w, vw = Math.max(3, this.visible() / this.samples * w);
     ctx.fillStyle = "rgba(11, 92, 173, 0.15)"; ctx.fillRect(vx, 0, vw, h);
     ctx.strokeStyle = "#0b5cad"; ctx.lineWidth = 2; ctx.strokeRect(vx + 1, 1, vw - 2, h - 2);
@@ -724,19 +736,26 @@
   };
 
   /* Rhythm events (GET data-rhythm-url): marked along the top of the strip, stepped through with
-   * "Previous / Next event", and the target of the trend chart and the event list's "Show in viewer". */
+   * "Previous / Next event", and the target of the trend chart and the event list's "Show in viewer". The same
+   * answer gives the patient's diary: each entry marked across the strip, stepped through with "Previous / Next
+   * diary entry", and the target of its "Show in viewer" and of its mark on the trend chart. */
   SignalViewer.prototype.loadEvents = function () {
     var self = this;
     getJson(this.rhythmUrl, "the rhythm events")
       .then(function (data) {
         self.events = (data.events || []).slice().sort(function (a, b) { return a.start - b.start; });
+        self.diary = (data.diary || []).slice().sort(function (a, b) { return a.sample - b.sample || a.id - b.id; });
         self.root.dataset.events = String(self.events.length);
+        self.root.dataset.diary = String(self.diary.length);
         self.draw();
         if (self.pendingEventId) { var p = self.pendingEventId; self.pendingEventId = null; self.showEventById(p[0], p[1]); }
         else if (self.pendingEvent) { var d = self.pendingEvent; self.pendingEvent = null; self.stepEvent(d); }
+        else if (self.pendingDiaryId) { var q = self.pendingDiaryId; self.pendingDiaryId = null; self.showDiaryById(q[0], q[1]); }
+        else if (self.pendingDiary) { var e = self.pendingDiary; self.pendingDiary = null; self.stepDiary(e); }
       })
       .catch(function (err) {
         self.events = [];
+        self.diary = [];
         showLoadError(self.info, err, "the rhythm events");
       });
   };
@@ -769,6 +788,8 @@
     var e = this.events[i];
     this.eventIndex = i;
     this.root.dataset.event = String(e.id);
+    this.diaryIndex = null;
+    delete this.root.dataset.diaryEntry;
     this.goTo(e.start);
     this.eventViewStart = this.start;
     var parts = [moment(e.start / this.fs, this.dayStart)];
@@ -795,6 +816,8 @@
   SignalViewer.prototype.showMoment = function (sample) {
     this.eventIndex = null;
     delete this.root.dataset.event;
+    this.diaryIndex = null;
+    delete this.root.dataset.diaryEntry;
     this.goTo(sample);
     this.info.textContent = "Showing " + moment(Math.max(0, sample) / this.fs, this.dayStart) + ".";
   };
@@ -824,6 +847,85 @@
       ctx.fillStyle = EVENT_COLOURS[e.type] || "#4d5560";
       ctx.fillText(e.label, x0 + 2, y);
       this.drawn.events.push([x0 + 1, y - 1, x0 + width + 3, y + EVENT_ROW - 2]);
+    }
+  };
+
+  /* The next (or previous) entry of the patient's diary: from the entry shown, unless the view has moved since, then
+   * from the view's focus, as "Next event" steps. */
+  SignalViewer.prototype.stepDiary = function (direction) {
+    var diary = this.diary;
+    if (!diary) { this.pendingDiary = direction; return; }
+    if (!diary.length) { this.info.textContent = "The patient's diary has no entries."; return; }
+    var shown = this.diaryIndex !== null && this.start === this.diaryViewStart;
+    var from = shown ? diary[this.diaryIndex].sample : this.start + this.visible() * 0.2;
+    var i, found = null;
+    if (direction > 0) {
+      for (i = 0; i < diary.length; i++) if (diary[i].sample > from || (shown && diary[i].sample === from && i > this.diaryIndex)) { found = i; break; }
+    } else {
+      for (i = diary.length - 1; i >= 0; i--) if (diary[i].sample < from || (shown && diary[i].sample === from && i < this.diaryIndex)) { found = i; break; }
+    }
+    if (found === null) { this.info.textContent = "No " + (direction > 0 ? "later" : "earlier") + " entry in the patient's diary."; return; }
+    this.showDiary(found);
+  };
+
+  SignalViewer.prototype.showDiary = function (i) {
+    var entry = this.diary[i];
+    this.eventIndex = null;
+    delete this.root.dataset.event;
+    this.diaryIndex = i;
+    this.root.dataset.diaryEntry = String(entry.id);
+    this.goTo(entry.sample);
+    this.diaryViewStart = this.start;
+    var title = document.createElement("p"), strong = document.createElement("strong");
+    title.className = "diary-title";
+    strong.textContent = "Diary entry " + (i + 1) + " of " + this.diary.length + ": " + entry.said;
+    title.appendChild(strong);
+    title.appendChild(document.createTextNode(" · noted at " + moment(entry.sample / this.fs, this.dayStart)));
+    this.info.replaceChildren(title);
+  };
+
+  /* The diary's "Show in viewer" and its mark on the trend: that entry, as "Next diary entry" shows it; at its
+   * moment alone while the diary is still loading. */
+  SignalViewer.prototype.showDiaryById = function (id, sample) {
+    if (!this.diary) { this.pendingDiaryId = [id, sample]; this.goTo(sample); return; } // shown once it loads
+    for (var i = 0; i < this.diary.length; i++) if (String(this.diary[i].id) === String(id)) { this.showDiary(i); return; }
+    this.showMoment(sample);
+  };
+
+  /* Each diary entry in view: a dashed line across the strip and its symptom at the line's foot, on the paper's
+   * colour, the label stacked a row up where it would run into another. The lines first, then the labels over them
+   * (an entry's line never crosses its neighbour's label), the entry shown first: where a cluster leaves no row free
+   * (zoomed far out), the others' lines still mark them and "Next diary entry" names them. */
+  SignalViewer.prototype.drawDiary = function (ctx, pps, w, h) {
+    if (!this.diary || !this.diary.length) return;
+    var start = this.start, end = start + this.visible(), rows = [], shown = [], i, x;
+    for (i = 0; i < this.diary.length; i++) {
+      if (this.diary[i].sample < start || this.diary[i].sample > end) continue;
+      x = Math.round((this.diary[i].sample - start) * pps) + 0.5;
+      ctx.strokeStyle = DIARY; ctx.lineWidth = i === this.diaryIndex ? 2.5 : 1.5; ctx.setLineDash([6, 4]);
+      ctx.beginPath(); ctx.moveTo(x, 0); ctx.lineTo(x, h - DIARY_FOOT + 2); ctx.stroke();
+      shown[i === this.diaryIndex ? "unshift" : "push"]([i, x]);
+    }
+    ctx.setLineDash([]);
+    ctx.font = "bold 12px system-ui, sans-serif"; ctx.textBaseline = "top"; ctx.textAlign = "start";
+    function free(row, a, b) {
+      return rows[row].every(function (span) { return b <= span[0] || a >= span[1]; });
+    }
+    for (var k = 0; k < shown.length; k++) {
+      var entry = this.diary[shown[k][0]];
+      x = shown[k][1];
+      var width = ctx.measureText(entry.label).width, x0 = x + 3;
+      if (x0 + width + 4 > w) x0 = Math.max(0, x - 3 - width - 4); // at the right edge: to the line's left
+      var x1 = x0 + width + 4, row = 0;
+      while (row < DIARY_ROWS && rows[row] && !free(row, x0 - 4, x1 + 4)) row++;
+      if (row >= DIARY_ROWS) continue;
+      (rows[row] = rows[row] || []).push([x0, x1]);
+      var y = h - DIARY_FOOT - DIARY_ROW * (row + 1);
+      ctx.fillStyle = "rgba(255, 250, 250, 0.9)";
+      ctx.fillRect(x0, y - 1, width + 4, DIARY_ROW - 1);
+      ctx.fillStyle = DIARY;
+      ctx.fillText(entry.label, x0 + 2, y + 1);
+      this.drawn.diary.push([x0, y - 1, x1, y + DIARY_ROW - 2, entry.id, x]);
     }
   };
 

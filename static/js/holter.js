@@ -1,6 +1,6 @@
-/* The Holter panel: the heart-rate trend chart (min / mean / max per minute, events marked) drawn
- * on <canvas> from GET data-rhythm-url, and the jumps from the chart and the event list
- * ([data-goto-sample]) to the ECG viewer. DOM building only, no framework. */
+/* The Holter panel: the heart-rate trend chart (min / mean / max per minute, events and the patient's diary
+ * marked) drawn on <canvas> from GET data-rhythm-url, and the jumps from the chart, the event list and the
+ * diary ([data-goto-sample]) to the ECG viewer. DOM building only, no framework. */
 (function () {
   "use strict";
 
@@ -12,16 +12,20 @@
   var MINUTE_STEPS = [1, 2, 5, 10, 15, 30, 60], HOUR_STEPS = [60, 120, 180, 240, 360, 720];
   var SEVERE = { vf: 1, asystole: 1, vt: 1 };
   var COLOURS = { vf: "#a4161a", asystole: "#a4161a", vt: "#a4161a", af: "#0b5cad", afl: "#0b5cad", pause: "#6a3d9a" };
+  // The diary's marks (app.css --diary): a diamond just above the time axis, under the band's lowest rates, and a
+  // dashed line up the chart; a click this close to one (CSS px) shows that entry rather than the minute's start.
+  var DIARY = "#0b6e75", DIARY_ABOVE_AXIS = 8, DIARY_REACH = 6, DIARY_LINES_APART = 12;
 
   function viewer() {
     var root = document.querySelector("[data-ecg-viewer]");
     return root && root.ecgViewer && root.ecgViewer.goTo ? root.ecgViewer : null;
   }
 
-  function showInViewer(sample, eventId) {
+  function showInViewer(sample, eventId, diaryId) {
     var v = viewer();
     if (!v) return;
     if (eventId) v.showEventById(eventId, sample);
+    else if (diaryId && v.showDiaryById) v.showDiaryById(diaryId, sample);
     else v.showMoment(sample);
     v.root.scrollIntoView({ block: "center" });
     v.canvas.focus({ preventScroll: true });
@@ -40,16 +44,26 @@
     this.cursor = null;
     var self = this;
     canvas.addEventListener("click", function (e) {
-      var rect = canvas.getBoundingClientRect();
+      var rect = canvas.getBoundingClientRect(), entry = self.diaryNear(e.clientX - rect.left);
+      if (entry) { self.jumpToDiary(entry); return; }
       var minute = self.minuteAt(e.clientX - rect.left);
       if (minute !== null) self.jump(minute);
+    });
+    // the entry a pointer is on, named as a tooltip (the keyboard's cursor says it)
+    canvas.addEventListener("mousemove", function (e) {
+      var entry = self.diaryNear(e.clientX - canvas.getBoundingClientRect().left);
+      if (entry) canvas.title = "Diary: " + entry.said + " at " + clock(entry.sample / self.data.fs) + " (click to show it in the viewer)";
+      else canvas.removeAttribute("title");
     });
     canvas.addEventListener("keydown", function (e) {
       if (!self.data || !self.data.trend || !self.data.trend.minute.length) return;
       var last = self.data.trend.minute.length - 1;
       if (e.key === "ArrowRight") self.cursor = Math.min(last, (self.cursor === null ? -1 : self.cursor) + 1);
       else if (e.key === "ArrowLeft") self.cursor = Math.max(0, (self.cursor === null ? 1 : self.cursor) - 1);
-      else if (e.key === "Enter" && self.cursor !== null) { self.jump(self.cursor); }
+      else if (e.key === "Enter" && self.cursor !== null) {
+        var noted = self.diaryIn(self.cursor);
+        if (noted.length) self.jumpToDiary(noted[0]); else self.jump(self.cursor);
+      }
       else return;
       e.preventDefault();
       self.draw();
@@ -60,8 +74,9 @@
       .then(function (r) { if (!r.ok) throw new Error("HTTP " + r.status); return r.json(); })
       .then(function (data) {
         self.data = data;
+        canvas.dataset.diary = String((data.diary || []).length);
         canvas.dataset.loaded = "true";
-        if (data.trend) self.describeOver();
+        if (data.trend) { self.describeOver(); self.describeDiary(); }
         self.draw();
       })
       .catch(function (err) { canvas.setAttribute("aria-label", "The heart-rate trend could not be loaded (" + err.message + ")."); });
@@ -78,8 +93,61 @@
       ? "no heart rate (no signal, noise or VF)."
       : Math.round(t.hr_min[i]) + " to " + Math.round(t.hr_max[i]) + " bpm" +
         (t.hr_max[i] > TOP_BPM ? " (above the chart's scale of " + TOP_BPM + ")" : "") +
-        ", mean " + Math.round(t.hr_mean[i]) + ". Enter shows it in the viewer.";
+        ", mean " + Math.round(t.hr_mean[i]) + ".";
+    var noted = this.diaryIn(i), fs = this.data.fs;
+    if (noted.length) {
+      text += " Diary: " + noted.map(function (entry) { return entry.said + " at " + clock(entry.sample / fs); }).join("; ") +
+        ". Enter shows " + (noted.length === 1 ? "the entry" : "the first of them") + " in the viewer.";
+    } else if (t.hr_mean[i] !== null) text += " Enter shows it in the viewer.";
     live.textContent = text;
+  };
+
+  // The diary's entries noted in minute ``i`` of the chart, in the order noted.
+  TrendChart.prototype.diaryIn = function (i) {
+    var perMinute = 60 * this.data.fs;
+    return (this.data.diary || []).filter(function (entry) { return Math.floor(entry.sample / perMinute) === i; });
+  };
+
+  // The diary's entry marked nearest the chart's ``px`` (CSS px from its left edge), within DIARY_REACH, or null.
+  TrendChart.prototype.diaryNear = function (px) {
+    var best = null, bestDist = DIARY_REACH;
+    (this.diaryMarks || []).forEach(function (mark) {
+      var d = Math.abs(mark.x - px);
+      if (d <= bestDist) { bestDist = d; best = mark.entry; }
+    });
+    return best;
+  };
+
+  TrendChart.prototype.jumpToDiary = function (entry) {
+    this.cursor = Math.floor(entry.sample / (60 * this.data.fs));
+    this.canvas.dataset.jumpedTo = String(entry.sample);
+    this.draw();
+    this.say();
+    showInViewer(entry.sample, null, entry.id);
+  };
+
+  // The legend of the diary's marks, under the chart and in its description (as the note on rates past its top).
+  TrendChart.prototype.describeDiary = function () {
+    var canvas = this.canvas, diary = this.data.diary || [];
+    if (!canvas.id) canvas.id = "hr-trend-" + Math.random().toString(36).slice(2, 8);
+    var id = canvas.id + "-diary", note = document.getElementById(id);
+    if (!diary.length) { if (note) note.hidden = true; return; }
+    if (!note) {
+      note = document.createElement("p");
+      note.id = id;
+      note.className = "muted small trend-diary";
+      var after = document.getElementById(canvas.id + "-over");
+      (after && !after.hidden ? after : canvas).insertAdjacentElement("afterend", note);
+      var described = (canvas.getAttribute("aria-describedby") || "").split(/\s+/).filter(Boolean);
+      if (described.indexOf(id) < 0) canvas.setAttribute("aria-describedby", described.concat([id]).join(" "));
+    }
+    var mark = document.createElement("span");
+    mark.setAttribute("aria-hidden", "true");
+    mark.textContent = "◆ ";
+    note.replaceChildren(mark, "The patient's diary: " + diary.length + (diary.length === 1 ? " symptom" : " symptoms") +
+      " marked at the moments noted, above the time axis; the arrow keys' cursor names them in their minute, and a click on " +
+      "a mark shows it in the ECG viewer.");
+    note.hidden = false;
   };
 
   // The minutes whose maximum rate is past the top of the scale (drawn clipped there, with a mark above), said
@@ -179,6 +247,17 @@
     var end = ticks.length - 1;
     if (end > 0 && ticks[end].x - ticks[end].w / 2 < ticks[end - 1].x + ticks[end - 1].w / 2 + 6) ticks.splice(end - 1, 1);
     ticks.forEach(function (tick) { label(text(tick.m), tick.x, self.height - PAD_B + 16, "center", "top"); });
+    // The diary's dashed lines first, under the band and the mean (a symptom's rate is read across its line); where
+    // the entries are crowded (a day's diary on a phone) their diamonds alone, the lines a curtain over the band.
+    var perMinute = 60 * d.fs, axis = this.height - PAD_B, diaryMarks = this.diaryMarks = []; // the marks drawn (the tests read them)
+    var diary = d.diary || [], lines = (this.width - PAD_L - PAD_R) / Math.max(1, diary.length) >= DIARY_LINES_APART;
+    ctx.strokeStyle = DIARY; ctx.lineWidth = 1; ctx.setLineDash([3, 3]); ctx.globalAlpha = 0.6;
+    diary.forEach(function (entry) {
+      var x = self.x(entry.sample / perMinute);
+      if (lines) { ctx.beginPath(); ctx.moveTo(x, PAD_T); ctx.lineTo(x, axis - DIARY_ABOVE_AXIS - 5); ctx.stroke(); }
+      diaryMarks.push({ id: entry.id, x: x, y: axis - DIARY_ABOVE_AXIS, entry: entry });
+    });
+    ctx.setLineDash([]); ctx.globalAlpha = 1;
     // Band from the minute minimum to maximum, then the mean.
     // A minute without a rate (VF, no signal, noise) breaks both: one band per run of minutes with one.
     ctx.fillStyle = "rgba(11, 92, 173, 0.22)";
@@ -221,18 +300,28 @@
       ctx.moveTo(xa, this.y(t.hr_mean[i])); ctx.lineTo(xb, this.y(t.hr_mean[i])); ctx.stroke();
     }
     // Events along the bottom: one row of ticks, the life-threatening ones taller.
-    var perMinute = 60 * d.fs, base = this.height - PAD_B + 2;
+    var base = this.height - PAD_B + 2;
     (d.events || []).forEach(function (e) {
       var x0 = self.x(e.start / perMinute), x1 = Math.max(x0 + 2, self.x(e.end / perMinute));
       ctx.fillStyle = COLOURS[e.type] || "#8a5a00";
       ctx.fillRect(x0, base, x1 - x0, SEVERE[e.type] ? 12 : 6);
     });
+    // The diary's diamonds above the axis (the events' ticks are below it), white-edged where two touch.
+    ctx.fillStyle = DIARY; ctx.strokeStyle = "#fff"; ctx.lineWidth = 1;
+    diaryMarks.forEach(function (mark) {
+      ctx.beginPath();
+      ctx.moveTo(mark.x, mark.y - 5); ctx.lineTo(mark.x + 4, mark.y); ctx.lineTo(mark.x, mark.y + 5); ctx.lineTo(mark.x - 4, mark.y);
+      ctx.closePath(); ctx.fill(); ctx.stroke();
+    });
     if (this.cursor !== null) {
       ctx.strokeStyle = "#f0a202"; ctx.lineWidth = 2; ctx.beginPath();
       ctx.moveTo(this.x(this.cursor + 0.5), PAD_T); ctx.lineTo(this.x(this.cursor + 0.5), this.height - PAD_B); ctx.stroke();
       ctx.fillStyle = "#1b1f24"; ctx.textAlign = "left"; ctx.textBaseline = "top";
-      var caption = clock(this.cursor * 60) + (t.hr_mean[this.cursor] !== null ? " · " + t.hr_mean[this.cursor] + " bpm" : "");
-      ctx.fillText(caption, Math.min(this.x(this.cursor + 0.5) + 4, this.width - 120), PAD_T);
+      var noted = this.diaryIn(this.cursor);
+      var caption = clock(this.cursor * 60) + (t.hr_mean[this.cursor] !== null ? " · " + t.hr_mean[this.cursor] + " bpm" : "") +
+        (noted.length === 1 ? " · ◆ " + noted[0].label : noted.length ? " · ◆ " + noted.length + " diary entries" : "");
+      var room = Math.max(0, this.width - ctx.measureText(caption).width - 4);
+      ctx.fillText(caption, Math.max(PAD_L, Math.min(this.x(this.cursor + 0.5) + 4, room, this.width - 120)), PAD_T);
     }
   };
 
@@ -244,7 +333,7 @@
 
   document.addEventListener("click", function (e) {
     var trigger = e.target.closest && e.target.closest("[data-goto-sample]");
-    if (trigger) showInViewer(parseInt(trigger.dataset.gotoSample, 10), trigger.dataset.eventId);
+    if (trigger) showInViewer(parseInt(trigger.dataset.gotoSample, 10), trigger.dataset.eventId, trigger.dataset.diaryId);
   });
 
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init);
