@@ -11,10 +11,11 @@ from django.db.models import Q
 from django.utils import timezone
 
 from ecg.clock import clock, seconds_from_clock
+from ecg.rhythm import sleep
 from ecgsite.errors import Invalid
 
 from . import holter, selectors
-from .models import DiaryEntry, ECGRecording, Event
+from .models import DiaryActivity, DiaryEntry, ECGRecording, Event
 
 # Events this close to a noted moment are named beside it: a patient writes the time to the minute at best.
 NEAR_S = 60.0
@@ -65,28 +66,31 @@ def duration_s(recording: ECGRecording) -> float | None:
     return recording.sample_count / recording.sampling_rate
 
 
-def sample_of(recording: ECGRecording, text: str) -> int:
+def sample_of(recording: ECGRecording, text: str, *, field: str = "time", after: int | None = None) -> int:
     """The sample of the moment ``text`` names: a time of day ("14:32", "14:32:10") where the page asks for one
-    (`reads_time_of_day`), else a time into the recording ("2:15:00", "135:00" or seconds). Invalid (field
-    ``time``) saying what to write for anything else, or for a moment outside the recording."""
+    (`reads_time_of_day`), else a time into the recording ("2:15:00", "135:00" or seconds). Invalid (naming
+    ``field``) saying what to write for anything else, or for a moment outside the recording. A time of day is the
+    first moment at that time from the start, or with ``after`` (a sample: the beginning of a period whose end this
+    is) the first at or after it, so a night written "23:10" to "06:45" ends the next morning."""
     if recording.kind != ECGRecording.Kind.SIGNAL or not recording.sampling_rate or recording.sample_count is None:
-        raise Invalid("This recording holds beat rows, not a signal: a diary entry needs a time in it.", field="time")
+        raise Invalid("This recording holds beat rows, not a signal: a diary entry needs a time in it.", field=field)
     text = text.strip()
     length = recording.sample_count / recording.sampling_rate
     seconds: float | None
     if reads_time_of_day(recording):
-        seconds = _seconds_from_time_of_day(recording, text, length)
+        since = None if after is None else after / recording.sampling_rate
+        seconds = _seconds_from_time_of_day(recording, text, length, field=field, after_s=since)
     else:
         seconds = seconds_from_clock(text) if text else None
         if seconds is None:
             raise Invalid(
                 f"“{text[:20]}” is not a time into the recording: write h:mm:ss, m:ss or seconds (1:23:45, 83:45 "
                 "or 5025).",
-                field="time",
+                field=field,
             )
         if seconds >= length:
             raise Invalid(
-                f"{clock(seconds)} is past the end of the recording, which is {clock(length)} long.", field="time"
+                f"{clock(seconds)} is past the end of the recording, which is {clock(length)} long.", field=field
             )
         minutes, _, secs = text.partition(":")
         if text.count(":") == 1 and length > 3600 and int(minutes) < 24:
@@ -96,7 +100,7 @@ def sample_of(recording: ECGRecording, text: str) -> int:
                 f"“{text}” could be a time of day, which this recording's file cannot place (it does not say when it "
                 f"started): write the time into the recording in full, 0:{int(minutes):02d}:{secs} for {int(minutes)} "
                 "minutes in.",
-                field="time",
+                field=field,
             )
     return sample_at(recording, seconds)
 
@@ -109,7 +113,9 @@ def sample_at(recording: ECGRecording, seconds: float) -> int:
     return min(math.ceil(seconds * fs - 1e-6), (recording.sample_count or 1) - 1)
 
 
-def _seconds_from_time_of_day(recording: ECGRecording, text: str, length: float) -> float:
+def _seconds_from_time_of_day(
+    recording: ECGRecording, text: str, length: float, *, field: str = "time", after_s: float | None = None
+) -> float:
     started = holter.wall_clock(recording, 0)
     ended = holter.wall_clock(recording, length)
     later = " the next day" if ended.date() != started.date() else ""
@@ -119,16 +125,39 @@ def _seconds_from_time_of_day(recording: ECGRecording, text: str, length: float)
         raise Invalid(
             f"“{text[:20]}” is not a time of day: write it as the diary gives it, hours and minutes (14:32 or "
             f"14:32:10); {span}.",
-            field="time",
+            field=field,
         )
     hour, minute, second = int(found[1]), int(found[2]), int(found[3] or 0)
     moment = started.replace(hour=hour, minute=minute, second=second, microsecond=0)
     if moment < started - timedelta(minutes=1):  # after midnight: the next day's
         moment += timedelta(days=1)
     seconds = max(0.0, (moment - started).total_seconds())  # the minute it started in is its start
+    if after_s is not None and seconds < after_s:  # the end of a period: the next such time after its beginning
+        seconds += TIME_OF_DAY_MAX_S
+        if seconds >= length:
+            raise Invalid(
+                f"{text} is before the beginning, and {text} the next day is outside the recording: {span}.",
+                field=field,
+            )
     if seconds >= length:
-        raise Invalid(f"{text} is outside the recording: {span}.", field="time")
+        raise Invalid(f"{text} is outside the recording: {span}.", field=field)
     return seconds
+
+
+def span_of(recording: ECGRecording, start: str, end: str) -> tuple[int, int | None]:
+    """The samples of an activity's "from" and "to" as typed (``sample_of``; an empty "to": no end), Invalid naming
+    ``start`` or ``end``: a "to" of the time of day is the first after "from" (across midnight), and one into the
+    recording must come after it."""
+    first = sample_of(recording, start, field="start")
+    if not end.strip():
+        return first, None
+    last = sample_of(recording, end, field="end", after=first)
+    if last <= first:
+        raise Invalid(
+            f"“{end.strip()[:20]}” is not after “{start.strip()[:20]}”: the end comes after the beginning.",
+            field="end",
+        )
+    return first, last
 
 
 def moment(recording: ECGRecording, sample: int) -> str:
@@ -357,3 +386,116 @@ def correlation(rows: list[dict]) -> str:
     if during == len(found):
         return f"{noted}, {'' if during == 1 else 'both ' if during == 2 else 'all '}during a rhythm event."
     return f"{noted}, {during} of them during a rhythm event."
+
+
+# --- activities: sleep, exercise, medication, and the heart rate awake and asleep -------------------------------
+
+
+def activity_said(activity: DiaryActivity) -> str:
+    """The activity as the pages name it: an "other" one by its note."""
+    if activity.kind == DiaryActivity.Kind.OTHER and activity.note:
+        return f"Other: {activity.note}"
+    return activity.get_kind_display()
+
+
+def duration_said(seconds: float) -> str:
+    """A period's length in words: "45 s", "35 min", "7 h 35 min" (cut to the minute, as a clock is)."""
+    whole = math.floor(seconds + 1e-9)
+    if whole < 60:
+        return f"{whole} s"
+    hours, minutes = divmod(whole // 60, 60)
+    return f"{hours} h {minutes} min" if hours else f"{minutes} min"
+
+
+def _trend_of(recording: ECGRecording, rhythm: dict | None) -> dict | None:
+    trend = (rhythm or {}).get("trend")
+    if not trend or not trend.get("minute") or not recording.sampling_rate or recording.sample_count is None:
+        return None
+    return trend
+
+
+def activity_heart_rate(recording: ECGRecording, activity: DiaryActivity, rhythm: dict | None) -> dict | None:
+    """The heart rate over a period's minutes (ecg.rhythm.sleep.rate_over: the minutes whose middle lies in it),
+    None for a moment (a medicine taken) or before the analysis has finished."""
+    trend = _trend_of(recording, rhythm)
+    if trend is None or activity.end is None:
+        return None
+    assert recording.sampling_rate is not None and recording.sample_count is not None
+    inside = sleep.minutes_in(
+        [(activity.start, activity.end)],
+        fs=recording.sampling_rate,
+        n_samples=recording.sample_count,
+        minutes=len(trend["minute"]),
+    )
+    return sleep.rate_over(inside, **awake_asleep_columns(trend))
+
+
+def awake_asleep_columns(trend: dict) -> dict:
+    return {
+        name: [math.nan if v is None else v for v in trend.get(name) or []]
+        for name in ("beats", "hr_min", "hr_mean", "hr_max")
+    }
+
+
+def activity_row(recording: ECGRecording, activity: DiaryActivity, rhythm: dict | None) -> dict:
+    """A diary activity as the pages and the report show it: what, from when to when and for how long, and over a
+    period the heart rate (the minutes' mean, lowest and highest over 4 beats)."""
+    fs = recording.sampling_rate or 1.0
+    return {
+        "activity": activity,
+        "said": activity_said(activity),
+        "start": moment(recording, activity.start),
+        "end": moment(recording, activity.end) if activity.end is not None else "",
+        "duration": duration_said((activity.end - activity.start) / fs) if activity.end is not None else "",
+        "heart_rate": activity_heart_rate(recording, activity, rhythm),
+    }
+
+
+def _rejected(event: Event) -> bool:
+    reviews = list(event.reviews.all())  # newest first
+    return bool(reviews) and reviews[0].decision == "reject"
+
+
+def awake_asleep(recording: ECGRecording, rhythm: dict | None, activities: list[DiaryActivity]) -> dict | None:
+    """The heart rate awake and asleep (ecg.rhythm.sleep.awake_asleep) over the sleep periods among
+    ``activities`` (those not removed), and the rhythm events that began asleep by type, the most serious first
+    (those a doctor rejected left out, and counted in ``rejected``); None without a sleep period or before the
+    analysis has finished. Each column's lowest and highest say their minute's time (``at``)."""
+    trend = _trend_of(recording, rhythm)
+    periods = [
+        (a.start, a.end)
+        for a in activities
+        if a.kind == DiaryActivity.Kind.SLEEP and a.end is not None and a.removed_at is None
+    ]
+    if trend is None or not periods:
+        return None
+    assert recording.sampling_rate is not None and recording.sample_count is not None
+    events = list(recording.events.prefetch_related("reviews").order_by("start", "id"))
+    standing = [e for e in events if not _rejected(e)]
+    figures = sleep.awake_asleep(
+        trend=trend,
+        fs=recording.sampling_rate,
+        n_samples=recording.sample_count,
+        sleep=periods,
+        event_types=[e.type for e in standing],
+        event_starts=[e.start for e in standing],
+    )
+    for side in ("awake", "asleep"):
+        for key in ("lowest", "highest"):
+            extreme = figures[side][key]
+            if extreme is not None:
+                extreme["at"] = holter.at(recording, extreme["minute"] * 60.0)
+    order = [*SERIOUSNESS, *(t for t in Event.Type.values if t not in SERIOUSNESS)]
+    labels = dict(Event.Type.choices)
+    figures["events"] = [
+        {"type": kind, "label": labels.get(kind, kind), **figures["events"][kind]}
+        for kind in sorted(figures["events"], key=lambda t: order.index(t) if t in order else len(order))
+    ]
+    for side in ("awake", "asleep"):
+        figures[side]["time"] = duration_said(60.0 * figures[side]["minutes"])
+    for item in figures["events"]:
+        item["awake"] = item["total"] - item["asleep"]
+    figures["sides"] = [figures["awake"], figures["asleep"]]  # the table's columns, in order
+    figures["periods"] = len(periods)
+    figures["rejected"] = len(events) - len(standing)
+    return figures

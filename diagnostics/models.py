@@ -234,13 +234,21 @@ class Review(models.Model):
 
 
 # IdempotencyRecord's foreign keys
-IDEMPOTENCY_TARGETS = ("recording", "review", "interpretation", "event_review", "recording_move", "diary_entry")
+IDEMPOTENCY_TARGETS = (
+    "recording",
+    "review",
+    "interpretation",
+    "event_review",
+    "recording_move",
+    "diary_entry",
+    "diary_activity",
+)
 
 
 class IdempotencyRecord(models.Model):
     """A write seen with an idempotency key, so a retried request returns what the first one made: a recording
-    (an upload), a review, an interpretation, an event's review, a recording's move or a diary entry, exactly one of them
-    (diagnostics.services.idempotent_write)."""
+    (an upload), a review, an interpretation, an event's review, a recording's move, a diary entry or a diary activity,
+    exactly one of them (diagnostics.services.idempotent_write)."""
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     key = models.CharField(max_length=255)
@@ -256,6 +264,9 @@ class IdempotencyRecord(models.Model):
         "RecordingMove", on_delete=models.CASCADE, null=True, blank=True, related_name="+"
     )
     diary_entry = models.ForeignKey("DiaryEntry", on_delete=models.CASCADE, null=True, blank=True, related_name="+")
+    diary_activity = models.ForeignKey(
+        "DiaryActivity", on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -467,3 +478,61 @@ class DiaryEntry(models.Model):
 
     def __str__(self) -> str:
         return f"Diary entry {self.pk} of recording {self.recording_id}"
+
+
+class DiaryActivity(models.Model):
+    """What the patient wrote in the Holter diary beside the symptoms: when they went to sleep and woke, exercised,
+    took a medicine. A slow rate or a pause at 03:00 asleep is read otherwise than one at 15:00 awake, and a Holter
+    report gives the heart rate awake and asleep (diagnostics.diary.awake_asleep). ``start`` and ``end`` are samples of
+    the original signal, ``end`` inclusive as events'; a period (sleep, exercise) has an end, a medicine taken is a
+    moment, "other" either."""
+
+    class Kind(models.TextChoices):
+        SLEEP = "sleep", "Asleep"
+        EXERCISE = "exercise", "Exercise or exertion"
+        MEDICATION = "medication", "Medication taken"
+        OTHER = "other", "Other"  # the note says what
+
+    PERIODS = (Kind.SLEEP, Kind.EXERCISE)  # an end is required
+    MOMENTS = (Kind.MEDICATION,)  # no end
+    NOTE_MAX_LENGTH = DiaryEntry.NOTE_MAX_LENGTH
+    MAX_PER_RECORDING = 30  # a day's diary names a few: sleep, a walk, the tablets
+
+    recording = models.ForeignKey(ECGRecording, on_delete=models.CASCADE, related_name="activities")
+    clinic = models.ForeignKey("accounts.Clinic", on_delete=models.PROTECT, related_name="+")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    start = models.BigIntegerField(help_text="When it began (or the moment), in samples of the original signal")
+    end = models.BigIntegerField(
+        null=True,
+        blank=True,
+        help_text="When it ended, in samples of the original signal, inclusive; none for a moment",
+    )
+    note = models.CharField(max_length=NOTE_MAX_LENGTH, blank=True)
+    entered_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    # Removed as entered by mistake (diary_activity_remove), kept as a diary entry is.
+    removed_at = models.DateTimeField(null=True, blank=True)
+    removed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    replayed: bool  # not stored: set by diary_activity_add, True when an idempotent retry returned this activity
+
+    class Meta:
+        ordering = ["recording", "start", "id"]
+        indexes = [models.Index(fields=["recording", "start"])]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(start__gte=0), name="diary_activity_start_not_negative"),
+            models.CheckConstraint(
+                condition=models.Q(end__isnull=True) | models.Q(end__gte=models.F("start")),
+                name="diary_activity_end_not_before_start",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(kind__in=["sleep", "exercise"], end__isnull=False)
+                | models.Q(kind="medication", end__isnull=True)
+                | models.Q(kind="other"),
+                name="diary_activity_end_as_its_kind",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Diary activity {self.pk} of recording {self.recording_id}"

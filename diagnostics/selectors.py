@@ -16,6 +16,7 @@ from patients.models import Patient
 from .models import (
     Beat,
     Diagnosis,
+    DiaryActivity,
     DiaryEntry,
     ECGRecording,
     Event,
@@ -104,6 +105,23 @@ def diary_entry_get(*, user: User, recording_id: int, entry_id: int) -> DiaryEnt
     unknown one)."""
     return get_object_or_404(
         DiaryEntry.objects.select_related("recording"), pk=entry_id, recording_id=recording_id, clinic_id=user.clinic_id
+    )
+
+
+def activity_list(*, recording: ECGRecording, removed: bool = False) -> QuerySet[DiaryActivity]:
+    """The recording's diary activities (sleep, exercise, medication…) in the order they began, with who entered
+    them; with ``removed`` those removed as entered by mistake too."""
+    activities = recording.activities.select_related("entered_by", "removed_by").order_by("start", "id")
+    return activities if removed else activities.filter(removed_at__isnull=True)
+
+
+def activity_get(*, user: User, recording_id: int, activity_id: int) -> DiaryActivity:
+    """One diary activity of a recording of the user's clinic, removed or not (404 for another clinic's)."""
+    return get_object_or_404(
+        DiaryActivity.objects.select_related("recording"),
+        pk=activity_id,
+        recording_id=recording_id,
+        clinic_id=user.clinic_id,
     )
 
 

@@ -38,10 +38,11 @@ from mlmodels.models import ModelVersion
 from mlmodels.selectors import active_model_versions
 from patients.models import Patient
 
-from . import ingestion
+from . import holter, ingestion
 from .models import (
     Beat,
     Diagnosis,
+    DiaryActivity,
     DiaryEntry,
     ECGRecording,
     Event,
@@ -168,7 +169,7 @@ def recording_submission_replay(*, user: User, idempotency_key: str, fingerprint
 
 
 # What an Idempotency-Key can stand for, and the field of IdempotencyRecord that names it.
-Made = TypeVar("Made", ECGRecording, Review, Interpretation, EventReview, RecordingMove, DiaryEntry)
+Made = TypeVar("Made", ECGRecording, Review, Interpretation, EventReview, RecordingMove, DiaryEntry, DiaryActivity)
 _IDEMPOTENCY_TARGETS: dict[type, str] = {
     ECGRecording: "recording",
     Review: "review",
@@ -176,6 +177,7 @@ _IDEMPOTENCY_TARGETS: dict[type, str] = {
     EventReview: "event_review",
     RecordingMove: "recording_move",
     DiaryEntry: "diary_entry",
+    DiaryActivity: "diary_activity",
 }
 
 
@@ -1286,4 +1288,138 @@ def diary_entry_remove(*, entry: DiaryEntry, by: User, precondition: Preconditio
         if removed:
             _recording_changed(entry.recording_id)
     entry.refresh_from_db(fields=["removed_at", "removed_by"])
+    return bool(removed)
+
+
+def diary_activity_add(
+    *,
+    recording: ECGRecording,
+    by: User,
+    kind: str,
+    start: int,
+    end: int | None = None,
+    note: str = "",
+    idempotency_key: str | None = None,
+    fingerprint: str = "",
+    precondition: Precondition | None = None,
+) -> DiaryActivity:
+    """Enter an activity from the patient's Holter diary into a signal recording of the user's clinic (any member
+    of it, as a symptom is): sleep or exercise from ``start`` to ``end`` (samples, ``end`` inclusive and after
+    ``start``), a medicine taken at ``start`` (no end), or "other", either, with a note saying what. A sleep period
+    overlapping another is refused (Conflict ``sleep_overlap``): each minute is awake or asleep. At most
+    MAX_PER_RECORDING a recording, counted under its lock. With an ``idempotency_key``, a retry returns the first
+    activity; ``precondition`` as recording_move takes it. The recording is stamped changed."""
+    return idempotent_write(
+        user=by,
+        idempotency_key=idempotency_key,
+        fingerprint=fingerprint,
+        kind=DiaryActivity,
+        write=lambda: _diary_activity_add(
+            recording=recording, by=by, kind=kind, start=start, end=end, note=note, precondition=precondition
+        ),
+    )
+
+
+def _diary_activity_add(
+    *,
+    recording: ECGRecording,
+    by: User,
+    kind: str,
+    start: int,
+    end: int | None,
+    note: str,
+    precondition: Precondition | None,
+) -> DiaryActivity:
+    if not by.is_active or by.clinic_id is None or recording.clinic_id != by.clinic_id:
+        raise NotFound("No such recording in your clinic.", field="recording")
+    if recording.kind != ECGRecording.Kind.SIGNAL or not recording.sampling_rate or recording.sample_count is None:
+        raise Invalid(
+            "This recording holds beat rows, not a signal: a diary activity needs a time in it.",
+            field="recording",
+            code="validation_error",
+        )
+    if kind not in DiaryActivity.Kind.values:
+        raise Invalid(
+            f"Choose the activity: one of {', '.join(DiaryActivity.Kind.values)}.",
+            field="kind",
+            code="validation_error",
+        )
+    length = recording.sample_count / recording.sampling_rate
+    for name, sample in (("start", start), ("end", end)):
+        if sample is not None and not 0 <= sample < recording.sample_count:
+            raise Invalid(
+                f"The {'beginning' if name == 'start' else 'end'} is outside the recording, which is {length:.0f} s "
+                f"({recording.sample_count} samples) long.",
+                field=name,
+                code="validation_error",
+            )
+    label = DiaryActivity.Kind(kind).label.lower()
+    if end is None and kind in DiaryActivity.PERIODS:
+        raise Invalid(
+            f"Give when it ended: {label} is a period, from one time to another.", field="end", code="validation_error"
+        )
+    if end is not None and kind in DiaryActivity.MOMENTS:
+        raise Invalid(
+            "A medicine taken is a moment: give when it was taken, without an end.",
+            field="end",
+            code="validation_error",
+        )
+    if end is not None and end <= start:
+        raise Invalid(
+            "The end is not after the beginning: give when it ended, after when it began.",
+            field="end",
+            code="validation_error",
+        )
+    note = _reason_clean(
+        note,
+        blank="Say what the activity was in the note." if kind == DiaryActivity.Kind.OTHER else None,
+        then="enter it",
+        field="note",
+    )
+    # bounded and checked for overlaps under the recording's lock: two at once wait, the second sees the first
+    ECGRecording.objects.select_for_update().only("pk").get(pk=recording.pk)
+    if precondition is not None:
+        precondition()
+    entered = recording.activities.filter(removed_at__isnull=True)
+    if entered.count() >= DiaryActivity.MAX_PER_RECORDING:
+        raise Conflict(
+            f"This recording's diary holds {DiaryActivity.MAX_PER_RECORDING} activities, as many as one can: remove "
+            "one entered by mistake first.",
+            code="activities_full",
+        )
+    if kind == DiaryActivity.Kind.SLEEP:
+        assert end is not None
+        other = entered.filter(kind=kind, start__lte=end, end__gte=start).order_by("start").first()
+        if other is not None:
+            fs = recording.sampling_rate
+            raise Conflict(
+                f"This sleep period overlaps the one entered from {holter.at(recording, other.start / fs)} to "
+                f"{holter.at(recording, (other.end or other.start) / fs)}: a minute is either awake or asleep. "
+                "Remove that one first if it was entered by mistake.",
+                field="start",
+                code="sleep_overlap",
+            )
+    activity = DiaryActivity.objects.create(
+        recording=recording, clinic_id=recording.clinic_id, kind=kind, start=start, end=end, note=note, entered_by=by
+    )
+    _recording_changed(recording.pk)
+    return activity
+
+
+def diary_activity_remove(*, activity: DiaryActivity, by: User, precondition: Precondition | None = None) -> bool:
+    """Remove a diary activity entered by mistake, as diary_entry_remove removes an entry: any member of its
+    clinic; kept, marked removed (who, when), out of the diary and of the heart rate awake and asleep; the recording
+    stamped changed. False, and nothing written, when it was removed already."""
+    if not by.is_active or by.clinic_id is None or activity.clinic_id != by.clinic_id:
+        raise NotFound("No such diary activity in your clinic.", field="activity")
+    with transaction.atomic():
+        ECGRecording.objects.select_for_update().only("pk").get(pk=activity.recording_id)
+        if precondition is not None:
+            precondition()
+        removed = DiaryActivity.objects.filter(pk=activity.pk, removed_at__isnull=True).update(
+            removed_at=timezone.now(), removed_by=by
+        )
+        if removed:
+            _recording_changed(activity.recording_id)
+    activity.refresh_from_db(fields=["removed_at", "removed_by"])
     return bool(removed)

@@ -1,0 +1,91 @@
+"""The heart rate awake and asleep, as a Holter report gives it: the per-minute trend (``heart_rate.per_minute``)
+split by the periods the patient's diary says were sleep, and the rhythm events that began in them. A slow rate or a
+pause at night is read otherwise than one by day.
+
+The figures come from the trend, not from the beats: the mean is over the minutes' R-R intervals, and the lowest and
+highest are the minutes' extremes over TREND_BEATS beats, not the summary's 8-beat extremes (over 4 beats a rate
+swings further)."""
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+TREND_BEATS = 4  # the window of the trend's per-minute extremes (heart_rate.per_minute)
+# A column of the trend as stored (None where a minute has no rate) or as an array (NaN there).
+Column = Sequence[float | None] | np.ndarray
+
+
+def minutes_in(spans: Sequence[tuple[int, int]], *, fs: float, n_samples: int, minutes: int) -> np.ndarray:
+    """Per minute of the trend: whether its middle lies in one of ``spans`` (start and end in samples, end
+    inclusive), so that each minute is awake or asleep, never both; the last minute's middle is that of the part
+    of it the recording holds."""
+    first = np.arange(minutes, dtype=float) * 60.0 * fs
+    last = np.minimum(first + 60.0 * fs, float(n_samples)) - 1.0
+    middle = (first + last) / 2.0
+    inside = np.zeros(minutes, bool)
+    for start, end in spans:
+        inside |= (middle >= start) & (middle <= end)
+    return inside
+
+
+def rate_over(chosen: np.ndarray, *, beats: Column, hr_min: Column, hr_mean: Column, hr_max: Column) -> dict[str, Any]:
+    """The heart rate over the ``chosen`` minutes of a trend: ``minutes`` with a rate among them (a minute of VF,
+    without signal or in noise has none), the ``mean_bpm`` over their R-R intervals (each minute's mean weighted by
+    the time its intervals cover, beats over time as the recording's mean is, not a mean of minute rates), and the
+    ``lowest`` and ``highest`` of their TREND_BEATS-beat extremes, each with its ``minute`` (from 0); None where no
+    minute has a rate."""
+    mean = np.asarray(hr_mean, dtype=float)
+    low, high = np.asarray(hr_min, dtype=float), np.asarray(hr_max, dtype=float)
+    count = np.asarray(beats, dtype=float)
+    rated = np.asarray(chosen, bool) & np.isfinite(mean) & (mean > 0) & (count > 0)
+    out: dict[str, Any] = {"minutes": int(rated.sum()), "mean_bpm": None, "lowest": None, "highest": None}
+    if not rated.any():
+        return out
+    # a minute's intervals cover count / mean minutes: the rate over all of them is beats over that time
+    out["mean_bpm"] = round(float(count[rated].sum() / (count[rated] / mean[rated]).sum()), 1)
+    for key, values, pick in (("lowest", low, np.nanargmin), ("highest", high, np.nanargmax)):
+        masked = np.where(rated & np.isfinite(values), values, np.nan)
+        if np.all(np.isnan(masked)):
+            continue
+        minute = int(pick(masked))
+        out[key] = {"bpm": round(float(masked[minute]), 1), "minute": minute}
+    return out
+
+
+def awake_asleep(
+    *,
+    trend: dict[str, Column],
+    fs: float,
+    n_samples: int,
+    sleep: Sequence[tuple[int, int]],
+    event_types: Sequence[str] = (),
+    event_starts: Sequence[int] = (),
+) -> dict[str, Any]:
+    """The heart rate awake and asleep over a recording's per-minute ``trend`` (``minute``, ``beats``, ``hr_min``,
+    ``hr_mean``, ``hr_max``, None or NaN where a minute has no rate), ``sleep`` the periods the diary says were
+    sleep (samples, end inclusive; midnight is no boundary: samples run on): ``awake`` and ``asleep`` as
+    ``rate_over`` gives them, and ``events`` by type, how many began asleep of how many in all (``asleep``,
+    ``total``), from the events' types and start samples."""
+    minutes = len(trend.get("minute", []))
+    asleep = minutes_in(sleep, fs=fs, n_samples=n_samples, minutes=minutes)
+
+    def column(name: str) -> np.ndarray:
+        return np.array([np.nan if v is None else v for v in trend.get(name, [])], dtype=float)
+
+    beats, hr_min, hr_mean, hr_max = (column(name) for name in ("beats", "hr_min", "hr_mean", "hr_max"))
+    starts = np.asarray(event_starts, dtype=np.int64)
+    began_asleep = np.zeros(len(starts), bool)
+    for start, end in sleep:
+        began_asleep |= (starts >= start) & (starts <= end)
+    events: dict[str, dict[str, int]] = {}
+    for kind, in_sleep in zip(event_types, began_asleep, strict=True):
+        counted = events.setdefault(str(kind), {"asleep": 0, "total": 0})
+        counted["total"] += 1
+        counted["asleep"] += int(in_sleep)
+    return {
+        "awake": rate_over(~asleep, beats=beats, hr_min=hr_min, hr_mean=hr_mean, hr_max=hr_max),
+        "asleep": rate_over(asleep, beats=beats, hr_min=hr_min, hr_mean=hr_mean, hr_max=hr_max),
+        "events": events,
+        "extreme_beats": TREND_BEATS,
+    }
