@@ -44,6 +44,8 @@ AUDITED_ROUTES: dict[str, tuple[str, str | None, str]] = {
     "recording-interpret": ("recording", "recording_id", A.REVIEW),  # a doctor signs its interpretation
     "recording-diary": ("recording", "recording_id", A.UPDATE),  # a symptom from the patient's diary entered
     "recording-diary-remove": ("diary_entry", "entry_id", A.UPDATE),  # one entered by mistake removed
+    "recording-activity": ("recording", "recording_id", A.UPDATE),  # an activity from the diary entered (sleep…)
+    "recording-activity-remove": ("diary_activity", "activity_id", A.UPDATE),  # one entered by mistake removed
     "recording-move": ("recording", "recording_id", A.VIEW),  # the form; its confirmation audits the patient shown
     "recording-move-confirm": ("recording", "recording_id", A.UPDATE),  # filed under another patient
     "api:patient-list": ("patient", None, A.CREATE),

@@ -6,7 +6,7 @@ from django import forms
 from ecg.io.readers import MAX_FS, MIN_FS
 
 from . import ingestion
-from .models import DiaryEntry, EventReview, Interpretation, Review
+from .models import DiaryActivity, DiaryEntry, EventReview, Interpretation, Review
 
 
 class MultipleFileInput(forms.ClearableFileInput):
@@ -165,4 +165,19 @@ class DiaryForm(SubmittedOnce):
         strip=False,
         label="Note",
         help_text="As the diary says it, if it says more (“after climbing stairs”): at most 500 characters.",
+    )
+
+
+class ActivityForm(SubmittedOnce):
+    """An activity from the patient's Holter diary: what (sleep, exercise, a medicine, other), from and to (read as
+    the symptom's time is, by diagnostics.diary.span_of) and a note (the service checks them)."""
+
+    kind = forms.ChoiceField(label="Activity", choices=[("", "Choose…"), *DiaryActivity.Kind.choices], required=False)
+    start = forms.CharField(required=False, label="From", max_length=40)
+    end = forms.CharField(required=False, label="To", max_length=40)
+    note = forms.CharField(
+        required=False,
+        strip=False,
+        label="Note",
+        help_text="As the diary says it (“bisoprolol 5 mg”, “walked up the hill”): at most 500 characters.",
     )

@@ -19,6 +19,12 @@ urlpatterns = [
     path(
         "recordings/<int:recording_id>/diary/<int:entry_id>/remove/", views.diary_remove, name="recording-diary-remove"
     ),
+    path("recordings/<int:recording_id>/activities/", views.recording_activity, name="recording-activity"),
+    path(
+        "recordings/<int:recording_id>/activities/<int:activity_id>/remove/",
+        views.activity_remove,
+        name="recording-activity-remove",
+    ),
     path("recordings/<int:recording_id>/move/", views.recording_move, name="recording-move"),
     path("recordings/<int:recording_id>/move/confirm/", views.recording_move_confirm, name="recording-move-confirm"),
     path("events/<int:event_id>/reviews/", views.event_review, name="event-review"),

@@ -26,6 +26,7 @@ from patients.selectors import patient_get, patient_list
 
 from . import diary, holter, ingestion, plots, selectors, services, twelve_lead
 from .forms import (
+    ActivityForm,
     DiaryForm,
     EventReviewForm,
     InterpretationForm,
@@ -245,6 +246,35 @@ def _diary_context(request, recording: ECGRecording, diagnosis) -> dict:
         "diary_form": form,
         "diary_started": started,
         "diary_length": clock(diary.duration_s(recording)),
+        **_activities_context(request, recording, diagnosis),
+    }
+
+
+# What a refused activity was typed as and why, per recording (as DIARY_DRAFT_SESSION_KEY for a symptom).
+ACTIVITY_DRAFT_SESSION_KEY = "activity-draft:{}"
+ACTIVITY_FIELDS = ("kind", "start", "end", "note")
+
+
+def _activities_context(request, recording: ECGRecording, diagnosis) -> dict:
+    """The diary's activities with the heart rate over each period, the form to enter one (after a refusal, as it
+    was typed, the reason beside the field at fault) and, once the analysis is done and a sleep period entered, the
+    heart rate awake and asleep (shown in the Holter summary)."""
+    rhythm = diagnosis.rhythm if diagnosis else None
+    activities = list(selectors.activity_list(recording=recording))
+    form = ActivityForm(prefix="activity")
+    draft = request.session.pop(ACTIVITY_DRAFT_SESSION_KEY.format(recording.pk), None)
+    if isinstance(draft, dict):
+        form = ActivityForm(
+            {f"activity-{name}": str(draft.get(name, ""))[:1000] for name in ACTIVITY_FIELDS}, prefix="activity"
+        )
+        form.is_valid()
+        at_fault = str(draft.get("field")) if draft.get("field") in ACTIVITY_FIELDS else "start"
+        form.add_error(at_fault, str(draft.get("error") or "The activity was not entered."))
+    done = recording.status == ECGRecording.Status.DONE
+    return {
+        "activity_rows": [diary.activity_row(recording, a, rhythm) for a in activities],
+        "activity_form": form,
+        "awake_asleep": diary.awake_asleep(recording, rhythm, activities) if done else None,
     }
 
 
@@ -307,6 +337,69 @@ def diary_remove(request, recording_id: int, entry_id: int):
         return redirect(target)
     # a second click, or a colleague's removal first: nothing more to do
     messages.info(request, f"The diary entry “{said}” had been removed already.", extra_tags="diary")
+    return _refused(redirect(target))
+
+
+@require_POST
+def recording_activity(request, recording_id: int):
+    """An activity from the patient's diary entered (any member of the clinic): back to the activities; a refusal
+    goes back to the form as typed, the reason beside the field at fault (as a symptom's)."""
+    recording = selectors.recording_get(user=request.user, recording_id=recording_id)
+    form = ActivityForm(request.POST, prefix="activity")
+    typed = {name: request.POST.get(f"activity-{name}", "") for name in ACTIVITY_FIELDS}
+    target = reverse("recording-detail", args=[recording.pk])
+
+    def refused(error: str, field: str):
+        request.session[ACTIVITY_DRAFT_SESSION_KEY.format(recording.pk)] = typed | {"error": error, "field": field}
+        return _refused(redirect(target + "#activity-form"))
+
+    if not form.is_valid():
+        field, errors = next(iter(form.errors.items()))
+        return refused(" ".join(str(e) for e in errors), field)
+    fields = form.cleaned_data
+    if not fields["kind"]:
+        return refused("Choose the activity the diary names.", "kind")
+    try:
+        start, end = diary.span_of(recording, fields["start"], fields["end"])
+        sent = {"recording": recording.pk, "kind": fields["kind"], "start": start, "end": end, "note": fields["note"]}
+        activity = _once(
+            form,
+            page="activity-page",
+            sent=sent,
+            write=lambda **key: services.diary_activity_add(
+                recording=recording,
+                by=request.user,
+                kind=fields["kind"],
+                start=start,
+                end=end,
+                note=fields["note"],
+                **key,
+            ),
+        )
+    except Invalid as exc:
+        return refused(exc.message, exc.field if exc.field in ACTIVITY_FIELDS else "start")
+    except Conflict as exc:
+        if exc.field in ACTIVITY_FIELDS:  # a sleep period over another: beside its "from"
+            return refused(exc.message, exc.field)
+        messages.error(request, exc.message, extra_tags="activities")  # the diary is full
+        return _refused(redirect(target + "#activities"))
+    row = diary.activity_row(recording, activity, None)
+    when = f"from {row['start']} to {row['end']}" if row["end"] else f"at {row['start']}"
+    messages.success(request, f"{row['said']} {when} entered.", extra_tags="activities")
+    return _replayed(redirect(target + "#activity-form"), activity)
+
+
+@require_POST
+def activity_remove(request, recording_id: int, activity_id: int):
+    """A diary activity entered by mistake removed (any member of the clinic; audited): back to the activities."""
+    activity = selectors.activity_get(user=request.user, recording_id=recording_id, activity_id=activity_id)
+    row = diary.activity_row(activity.recording, activity, None)
+    said = f"{row['said']} {'from' if row['end'] else 'at'} {row['start']}"
+    target = reverse("recording-detail", args=[activity.recording_id]) + "#activities"
+    if services.diary_activity_remove(activity=activity, by=request.user):
+        messages.success(request, f"The activity “{said}” was removed.", extra_tags="activities")
+        return redirect(target)
+    messages.info(request, f"The activity “{said}” had been removed already.", extra_tags="activities")
     return _refused(redirect(target))
 
 
@@ -402,6 +495,8 @@ def _messages_in_place(request, context: dict) -> None:
             context.setdefault("interpretation_messages", []).append(message)
         elif message.extra_tags == "diary" and "diary_rows" in context:
             context.setdefault("diary_messages", []).append(message)
+        elif message.extra_tags == "activities" and "activity_rows" in context:
+            context.setdefault("activity_messages", []).append(message)
         elif message.extra_tags in rows:
             rows[message.extra_tags].setdefault("messages", []).append(message)
         else:
@@ -1052,6 +1147,9 @@ def recording_report(request, recording_id: int):
             context["diary_rows"] = rows
             context["diary_strips"] = [row for row in rows if row["strip"]]
             context["diary_correlation"] = diary.correlation(rows)
+            activities = list(selectors.activity_list(recording=recording))
+            context["activity_rows"] = [diary.activity_row(recording, a, rhythm) for a in activities]
+            context["awake_asleep"] = diary.awake_asleep(recording, rhythm, activities)
     # a report printed before a move named another patient: this one says whose record it was filed under before
     context["moves"] = list(selectors.recording_move_list(recording=recording))
     context["printed_at"] = timezone.now()

@@ -44,6 +44,9 @@ MATRIX: dict[str, dict[str, list]] = {
     # the patient's diary: every member of the clinic enters (an empty form: back to it, its reason) and removes
     "recording-diary": {"POST": [LOGIN, 302, 302, 302, 404]},
     "recording-diary-remove": {"POST": [LOGIN, 302, 302, 302, 404]},
+    # and its activities (sleep, exercise, medication), as its symptoms
+    "recording-activity": {"POST": [LOGIN, 302, 302, 302, 404]},
+    "recording-activity-remove": {"POST": [LOGIN, 302, 302, 302, 404]},
     "review-queue": {"GET": [LOGIN, 403, 200, 200, 403]},
     "review-create": {"POST": [LOGIN, 403, 400, 400, (403, 404)]},  # an empty form: the review page again
     # every signed-in user changes their own password; an empty form is refused
@@ -122,11 +125,21 @@ def entry_id(objects, clinic_a, staff_a):
     ).pk
 
 
+@pytest.fixture
+def activity_id(objects, clinic_a, staff_a):
+    from diagnostics.models import DiaryActivity
+
+    return DiaryActivity.objects.create(  # made directly, as a diary entry
+        recording_id=objects["recording_id"], clinic=clinic_a, kind="medication", start=0, entered_by=staff_a
+    ).pk
+
+
 # Routes whose objects must be of a particular kind.
 OBJECT_FIXTURES = {
     "recording-signal": {"recording_id": "signal_recording_id"},
     "event-review": {"event_id": "event_id"},
     "recording-diary-remove": {"entry_id": "entry_id"},
+    "recording-activity-remove": {"activity_id": "activity_id"},
 }
 
 
