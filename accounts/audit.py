@@ -58,6 +58,9 @@ AUDITED_ROUTES: dict[str, tuple[str, str | None, str]] = {
     "api:recording-moves": ("recording", "pk", A.VIEW),
     "api:recording-diary": ("recording", "pk", A.UPDATE),  # GET: a view; POST: a symptom entered
     "api:recording-diary-entry": ("diary_entry", "entry_id", A.UPDATE),  # DELETE: one entered by mistake removed
+    "api:recording-activities": ("recording", "pk", A.UPDATE),  # GET: a view; POST: an activity entered
+    "api:recording-activity": ("diary_activity", "activity_id", A.UPDATE),  # DELETE: one entered by mistake removed
+    "api:recording-sleep": ("recording", "pk", A.VIEW),  # the heart rate awake and asleep
     "api:recording-move": ("recording", "pk", A.UPDATE),  # filed under another patient
     "api:recording-fhir": ("recording", "pk", A.EXPORT),
     "api:recording-export": ("recording", "pk", A.EXPORT),

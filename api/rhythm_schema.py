@@ -126,3 +126,45 @@ class RhythmSummarySerializer(serializers.Serializer):
     hourly_extreme_beats = serializers.IntegerField(
         required=False, help_text="Beats the hourly minimum and maximum are over"
     )
+
+
+# --- the heart rate awake and asleep (diagnostics.diary.awake_asleep, ecg.rhythm.sleep): computed when read, from the
+# stored per-minute trend and the diary's sleep periods, not stored with the summary ---------------------------------
+
+
+class TrendExtremeSerializer(serializers.Serializer):
+    bpm = serializers.FloatField(help_text="Over 4 beats: the trend's per-minute extreme, not the summary's 8-beat one")
+    minute = serializers.IntegerField(help_text="The minute it lies in, from the start of the recording, from 0")
+
+
+class RateOverMinutesSerializer(serializers.Serializer):
+    minutes = serializers.IntegerField(
+        help_text="Minutes of the trend counted: those with a rate (not in VF/VFL, without signal or in noise)"
+    )
+    mean_bpm = serializers.FloatField(
+        allow_null=True, help_text="Over the minutes' R-R intervals (beats over time); null where no minute has a rate"
+    )
+    lowest = TrendExtremeSerializer(allow_null=True, help_text="The lowest of the minutes' 4-beat minima")
+    highest = TrendExtremeSerializer(allow_null=True, help_text="The highest of the minutes' 4-beat maxima")
+
+
+class SleepEventCountSerializer(serializers.Serializer):
+    type = serializers.ChoiceField(choices=Event.Type.choices)
+    asleep = serializers.IntegerField(help_text="Events of the type that began in a sleep period")
+    total = serializers.IntegerField(help_text="Events of the type in the recording")
+
+
+class AwakeAsleepSerializer(serializers.Serializer):
+    sleep_periods = serializers.IntegerField(help_text="The diary's sleep periods (not those removed)")
+    awake = RateOverMinutesSerializer(
+        allow_null=True, help_text="Over the minutes outside sleep; null without a sleep period"
+    )
+    asleep = RateOverMinutesSerializer(
+        allow_null=True,
+        help_text="Over the minutes whose middle lies in a sleep period; null without a sleep period",
+    )
+    events = SleepEventCountSerializer(
+        many=True, help_text="Rhythm events by type, the most serious first, by where they began"
+    )
+    events_rejected = serializers.IntegerField(help_text="Events a doctor rejected, left out of `events`")
+    extreme_beats = serializers.IntegerField(help_text="Beats the lowest and highest are over (the trend's window)")

@@ -8,6 +8,7 @@ from diagnostics.ingestion import sampling_rate_valid
 from diagnostics.models import (
     Beat,
     Diagnosis,
+    DiaryActivity,
     DiaryEntry,
     ECGRecording,
     Event,
@@ -24,7 +25,7 @@ from patients.models import Patient, validate_date_of_birth
 
 from .exceptions import ApiError
 from .pagination import absolute_url
-from .rhythm_schema import RhythmSummarySerializer
+from .rhythm_schema import RateOverMinutesSerializer, RhythmSummarySerializer
 
 MAX_ID = 2**63 - 1
 
@@ -849,3 +850,150 @@ class DiaryEntryCreateSerializer(StrictFields, serializers.Serializer):
             why = "both were given" if given else "neither was given (null counts as not given)"
             raise serializers.ValidationError({"at_s": f"Give the moment noted as at_s or as at, one of them: {why}."})
         return {name: value for name, value in attrs.items() if name not in MOMENT_FIELDS or value is not None}
+
+
+# --- the diary's activities: sleep, exercise, medication ---------------------------------------------------------
+
+
+def _moment_s(recording: ECGRecording, sample: int | None) -> float | None:
+    return None if sample is None else data_seconds(sample / (recording.sampling_rate or 1.0))
+
+
+def _moment_at(recording: ECGRecording, sample: int | None) -> str | None:
+    when = diary.moment_datetime(recording, sample) if sample is not None else None
+    return when.isoformat() if when else None
+
+
+class DiaryActivitySerializer(serializers.ModelSerializer):
+    start_sample = serializers.IntegerField(
+        source="start",
+        read_only=True,
+        help_text="When it began (or the moment), in samples of the original signal, as events' `start`.",
+    )
+    end_sample = serializers.IntegerField(
+        source="end",
+        read_only=True,
+        allow_null=True,
+        help_text="When it ended, in samples, inclusive as events' `end`; null for a moment (a medicine taken).",
+    )
+    start_s = serializers.SerializerMethodField(help_text="Seconds from the start of the recording, cut to hundredths.")
+    end_s = serializers.SerializerMethodField(help_text="Seconds from the start of the recording; null for a moment.")
+    start = serializers.SerializerMethodField(
+        help_text="When it began as a date-time, where the recording's file stated when it started; else null."
+    )
+    end = serializers.SerializerMethodField(help_text="When it ended as a date-time, as `start`; null for a moment.")
+    entered_by = serializers.SerializerMethodField()
+    entered_at = serializers.DateTimeField(source="created_at", read_only=True)
+    removed_by = serializers.SerializerMethodField()
+    heart_rate = serializers.SerializerMethodField(
+        help_text="Over a period (sleep, exercise, other with an end): the minutes of the per-minute trend whose middle "
+        "lies in it, their mean rate and their lowest and highest over 4 beats; null for a moment and until the "
+        "recording is done."
+    )
+
+    class Meta:
+        model = DiaryActivity
+        fields = [
+            "id",
+            "recording",
+            "kind",
+            "start_sample",
+            "end_sample",
+            "start_s",
+            "end_s",
+            "start",
+            "end",
+            "note",
+            "entered_by",
+            "entered_at",
+            "removed_at",
+            "removed_by",
+            "heart_rate",
+        ]
+        read_only_fields = fields
+        extra_kwargs = {
+            "kind": {
+                "help_text": "A stable code: sleep (asleep, from going to sleep to waking), exercise (exercise or "
+                "exertion), medication (a medicine taken: a moment), other (the note says what)."
+            },
+            "note": {"help_text": "What the diary says beside it, as one line (line breaks as spaces)."},
+            "removed_at": {
+                "help_text": "When it was removed as entered by mistake (listed only with `?removed=true`); else null."
+            },
+        }
+
+    @extend_schema_field(serializers.FloatField())
+    def get_start_s(self, obj: DiaryActivity) -> float | None:
+        return _moment_s(obj.recording, obj.start)
+
+    @extend_schema_field(serializers.FloatField(allow_null=True))
+    def get_end_s(self, obj: DiaryActivity) -> float | None:
+        return _moment_s(obj.recording, obj.end)
+
+    @extend_schema_field(serializers.DateTimeField(allow_null=True))
+    def get_start(self, obj: DiaryActivity) -> str | None:
+        return _moment_at(obj.recording, obj.start)
+
+    @extend_schema_field(serializers.DateTimeField(allow_null=True))
+    def get_end(self, obj: DiaryActivity) -> str | None:
+        return _moment_at(obj.recording, obj.end)
+
+    @extend_schema_field(SignerSerializer)
+    def get_entered_by(self, obj: DiaryActivity) -> dict:
+        return {"id": obj.entered_by_id, "name": obj.entered_by.display_name}
+
+    @extend_schema_field(SignerSerializer(allow_null=True))
+    def get_removed_by(self, obj: DiaryActivity) -> dict | None:
+        if obj.removed_by is None:
+            return None
+        return {"id": obj.removed_by.pk, "name": obj.removed_by.display_name}
+
+    @extend_schema_field(RateOverMinutesSerializer(allow_null=True))
+    def get_heart_rate(self, obj: DiaryActivity) -> dict | None:
+        recording = obj.recording
+        diagnosis = getattr(recording, "diagnosis", None) if recording.status == ECGRecording.Status.DONE else None
+        return diary.activity_heart_rate(recording, obj, diagnosis.rhythm if diagnosis is not None else None)
+
+
+class DiaryActivityCreateSerializer(StrictFields, serializers.Serializer):
+    kind = serializers.ChoiceField(choices=DiaryActivity.Kind.choices)
+    start_s = Seconds(
+        required=False,
+        allow_null=True,
+        min_value=0,
+        help_text="Seconds from the start of the recording to when it began, a number (give this or `start`).",
+    )
+    start = WithOffset(
+        required=False,
+        allow_null=True,
+        help_text="When it began as an ISO 8601 date-time with its offset, for a recording whose file stated when it "
+        "started (give this or `start_s`).",
+    )
+    end_s = Seconds(
+        required=False,
+        allow_null=True,
+        min_value=0,
+        help_text="Seconds from the start to when it ended (or `end`): required for sleep and exercise, none for "
+        "medication, either for other; after the beginning.",
+    )
+    end = WithOffset(
+        required=False, allow_null=True, help_text="When it ended as a date-time with its offset (or `end_s`)."
+    )
+    note = Text(
+        required=False,
+        allow_blank=True,
+        trim_whitespace=False,
+        help_text="What the diary says beside it: one line, at most 500 characters; required for `other`.",
+    )
+
+    def validate(self, attrs):
+        # null is not given, as for a diary entry's moment (a client writing every field of its model sends it)
+        attrs = {name: value for name, value in attrs.items() if value is not None}
+        if ("start_s" in attrs) == ("start" in attrs):
+            why = "both were given" if "start_s" in attrs else "neither was given (null counts as not given)"
+            raise serializers.ValidationError(
+                {"start_s": f"Give when it began as start_s or as start, one of them: {why}."}
+            )
+        if "end_s" in attrs and "end" in attrs:
+            raise serializers.ValidationError({"end_s": "Give when it ended as end_s or as end, not both."})
+        return attrs

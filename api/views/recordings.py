@@ -19,8 +19,9 @@ from diagnostics import diary
 from diagnostics import exports as diagnostics_exports
 from diagnostics import selectors as diagnostics_selectors
 from diagnostics import services as diagnostics_services
-from diagnostics.models import ECGRecording, Event
+from diagnostics.models import DiaryActivity, ECGRecording, Event
 from ecg.constants import AAMI_CLASSES
+from ecg.rhythm.sleep import TREND_BEATS
 from patients import selectors as patients_selectors
 
 from .. import fhir, rows, serializers, uploads
@@ -29,6 +30,7 @@ from ..pagination import absolute_url
 from ..parsers import BoundedJSONParser
 from ..permissions import CanMoveOrReadOnly, CanSignOrReadOnly, IsClinicMember
 from ..renderers import FHIR_JSON, CsvRenderer, FhirJsonRenderer, FhirNegotiation, OrjsonRenderer, accepts
+from ..rhythm_schema import AwakeAsleepSerializer
 from ..schema import ERRORS
 from .base import (
     EMPTY_FILTER,
@@ -179,9 +181,10 @@ class RecordingViewSet(ApiViewSet):
         "events": ("type",),
         "fhir": ("_format",),
         "diary": ("removed",),
+        "activities": ("removed",),
     }
-    paginated_actions = ("list", "beats", "events", "interpretations", "moves", "diary")
-    idempotent_actions = ("create", "interpretation_sign", "move", "diary_entry_add")
+    paginated_actions = ("list", "beats", "events", "interpretations", "moves", "diary", "activities")
+    idempotent_actions = ("create", "interpretation_sign", "move", "diary_entry_add", "activity_add")
     last_modified_actions = ("retrieve", "create", "move")
     tagged_writes = ("move",)
     request_serializers = {
@@ -752,4 +755,172 @@ class RecordingViewSet(ApiViewSet):
             f"{f' by {entry.removed_by.display_name}' if entry.removed_by else ''}.",
             status_code=404,
             code="not_found",
+        )
+
+    def _seconds_in(self, recording: ECGRecording, given: dict, seconds: str, when: str) -> tuple[float, str] | None:
+        """The moment ``given`` as ``seconds`` (from the start) or ``when`` (a date-time, for a recording whose file
+        stated its start), with the field it came as; None for neither. 400 naming the field for a moment outside
+        the recording."""
+        fs = recording.sampling_rate or 0.0
+        if when in given:
+            if recording.recorded_at is None:
+                raise ValidationError(
+                    {when: f"The recording's file did not say when it started: give the moment as {seconds} instead."}
+                )
+            value, field = (given[when] - recording.recorded_at).total_seconds(), when
+        elif seconds in given:
+            value, field = given[seconds], seconds
+        else:
+            return None
+        length = (recording.sample_count or 0) / fs
+        if not (0 <= value < length):
+            raise ValidationError({field: f"The moment is outside the recording, which is {length:.2f} s long."})
+        return value, field
+
+    @extend_schema(
+        summary="The diary's activities: sleep, exercise, medication, with the heart rate over each period",
+        description=(
+            "In the order they began. A period's `heart_rate` is the per-minute trend's over it (null for a moment, "
+            "and until the recording is done); the heart rate awake and asleep over the sleep periods is at "
+            "`recordings/{id}/sleep`."
+        ),
+        parameters=[
+            OpenApiParameter(
+                "removed",
+                OpenApiTypes.BOOL,
+                description="true: the activities removed as entered by mistake too (each with `removed_at`).",
+            ),
+            IF_NONE_MATCH,
+        ],
+        responses={200: serializers.DiaryActivitySerializer(many=True)},
+    )
+    @action(detail=True, methods=["get"], url_path="activities", url_name="activities")
+    def activities(self, request, pk):
+        recording = diagnostics_selectors.recording_get(user=request.user, recording_id=int(pk))
+        removed = self.query_bool("removed")
+        page = self.paginate_queryset(diagnostics_selectors.activity_list(recording=recording, removed=bool(removed)))
+        for activity in page:
+            activity.recording = recording  # one recording (and diagnosis) read for the page
+        return self.get_paginated_response(serializers.DiaryActivitySerializer(page, many=True).data)
+
+    @extend_schema(
+        summary="Enter an activity from the patient's diary (any member of the clinic)",
+        description=(
+            "A signal recording's (400 `validation_error` for a beat file). `kind`: sleep and exercise are periods "
+            "(an end required, after the beginning), medication a moment (no end), other either, with a note. Times "
+            "as seconds from the start (`start_s`, `end_s`) or, for a recording whose file stated when it started, "
+            "date-times (`start`, `end`); within the recording (400 naming the field). A sleep period overlapping "
+            "another is 409 `sleep_overlap`; at most 30 activities a recording (409 `activities_full`). Any status. "
+            "The recording's `updated_at` moves with its diary."
+        ),
+        parameters=precondition_parameters("the recording", "GET recordings/{id}"),
+        request=serializers.DiaryActivityCreateSerializer,
+        responses={201: serializers.DiaryActivitySerializer},
+    )
+    @activities.mapping.post
+    def activity_add(self, request, pk):
+        key = self.idempotency_key()
+        recording = diagnostics_selectors.recording_get(user=request.user, recording_id=int(pk))
+        serializer = serializers.DiaryActivityCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        given = serializer.validated_data
+        if recording.kind != ECGRecording.Kind.SIGNAL or not recording.sampling_rate:
+            raise ValidationError({"recording": "This recording holds beat rows, not a signal: a diary needs a time."})
+        began = self._seconds_in(recording, given, "start_s", "start")
+        assert began is not None  # the serializer asks for one
+        ended = self._seconds_in(recording, given, "end_s", "end")
+        start = diary.sample_at(recording, began[0])
+        end = diary.sample_at(recording, ended[0]) if ended is not None else None
+        if ended is not None and end is not None and end <= start:
+            raise ValidationError({ended[1]: "The end is not after the beginning: give when it ended, after it began."})
+        activity = diagnostics_services.diary_activity_add(
+            recording=recording,
+            by=request.user,
+            kind=given["kind"],
+            start=start,
+            end=end,
+            note=given.get("note", ""),
+            idempotency_key=key,
+            fingerprint=self.request_fingerprint(),
+            precondition=self._unchanged_since_read(recording.pk),
+        )
+        headers = {"Idempotent-Replayed": "true"} if activity.replayed else {}
+        activity.recording = recording
+        return Response(
+            serializers.DiaryActivitySerializer(activity).data, status=status.HTTP_201_CREATED, headers=headers
+        )
+
+    @extend_schema(
+        summary="Remove a diary activity entered by mistake (any member of the clinic)",
+        description=(
+            "As a diary entry: kept, marked removed (`removed_at`, `removed_by`; listed with `?removed=true`), out of "
+            "the heart rate awake and asleep; the recording's `updated_at` moves. One removed already is 404 saying so."
+        ),
+        parameters=precondition_parameters("the recording", "GET recordings/{id}"),
+        request=None,
+        responses={204: None},
+    )
+    @action(detail=True, methods=["delete"], url_path=r"activities/(?P<activity_id>[0-9]{1,18})", url_name="activity")
+    def activity_remove(self, request, pk, activity_id):
+        activity = diagnostics_selectors.activity_get(
+            user=request.user, recording_id=int(pk), activity_id=int(activity_id)
+        )
+        if activity.removed_at is None and diagnostics_services.diary_activity_remove(
+            activity=activity, by=request.user, precondition=self._unchanged_since_read(int(pk))
+        ):
+            return Response(status=status.HTTP_204_NO_CONTENT)
+        raise ApiError(
+            f"This diary activity was removed at {timezone.localtime(activity.removed_at):%Y-%m-%d %H:%M:%S %Z}"
+            f"{f' by {activity.removed_by.display_name}' if activity.removed_by else ''}.",
+            status_code=404,
+            code="not_found",
+        )
+
+    @extend_schema(
+        summary="The heart rate awake and asleep, by the sleep periods of the patient's diary",
+        description=(
+            "Computed when read from the stored per-minute trend and the diary's sleep periods (`recordings/{id}/"
+            "activities`, kind `sleep`): a minute is asleep where its middle lies in a sleep period, awake otherwise; "
+            "over each, the mean rate over the minutes' R-R intervals and the lowest and highest of their 4-beat "
+            "extremes (not the summary's 8-beat minimum and maximum), and the rhythm events by type, how many "
+            "began asleep (those a doctor rejected left out). `awake` and `asleep` are null until a sleep period is "
+            "entered. 409 `not_ready` until the recording is done (`recording_failed` once it failed)."
+        ),
+        parameters=[IF_NONE_MATCH],
+        responses={200: AwakeAsleepSerializer},
+    )
+    @action(detail=True, methods=["get"], url_path="sleep", url_name="sleep")
+    def sleep(self, request, pk):
+        recording = diagnostics_selectors.recording_get(user=request.user, recording_id=int(pk))
+        _require_done(recording, "heart rate awake and asleep")
+        activities = list(diagnostics_selectors.activity_list(recording=recording))
+        figures = diary.awake_asleep(recording, recording.diagnosis.rhythm, activities)
+        periods = sum(1 for a in activities if a.kind == DiaryActivity.Kind.SLEEP)
+        if figures is None:
+            return Response(
+                {
+                    "sleep_periods": periods,
+                    "awake": None,
+                    "asleep": None,
+                    "events": [],
+                    "events_rejected": 0,
+                    "extreme_beats": TREND_BEATS,
+                }
+            )
+
+        def over(side: dict) -> dict:
+            extremes = {
+                k: side[k] and {"bpm": side[k]["bpm"], "minute": side[k]["minute"]} for k in ("lowest", "highest")
+            }
+            return {"minutes": side["minutes"], "mean_bpm": side["mean_bpm"], **extremes}
+
+        return Response(
+            {
+                "sleep_periods": periods,
+                "awake": over(figures["awake"]),
+                "asleep": over(figures["asleep"]),
+                "events": [{"type": e["type"], "asleep": e["asleep"], "total": e["total"]} for e in figures["events"]],
+                "events_rejected": figures["rejected"],
+                "extreme_beats": figures["extreme_beats"],
+            }
         )

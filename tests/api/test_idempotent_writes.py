@@ -281,6 +281,7 @@ def test_the_schema_documents_the_key_on_every_write_that_takes_one(client):
         ("post", "/api/v1/recordings/{id}/interpretations"),
         ("post", "/api/v1/recordings/{id}/move"),
         ("post", "/api/v1/recordings/{id}/diary"),
+        ("post", "/api/v1/recordings/{id}/activities"),
     }
     parameter = next(
         p for p in schema["paths"]["/api/v1/reviews"]["post"]["parameters"] if p["name"] == "Idempotency-Key"

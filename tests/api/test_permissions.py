@@ -4,7 +4,7 @@ import pytest
 from django.urls import get_resolver
 from rest_framework.test import APIClient
 
-from diagnostics.models import DiaryEntry, Review
+from diagnostics.models import DiaryActivity, DiaryEntry, Review
 
 from ..factories import PatientFactory
 from ..helpers import beat_rows, upload
@@ -64,6 +64,17 @@ MATRIX = [
         [400, 400, 400, 404, 401],
     ),
     ("delete", "/api/v1/recordings/{recording}/diary/{entry}", None, None, [204, 204, 204, 404, 401]),
+    # its activities likewise (a beat file's refused past authorisation: tests/api/test_activities.py)
+    ("get", "/api/v1/recordings/{recording}/activities", None, None, [200, 200, 200, 404, 401]),
+    (
+        "post",
+        "/api/v1/recordings/{recording}/activities",
+        lambda ctx: {"start_s": 0, "kind": "medication"},
+        "json",
+        [400, 400, 400, 404, 401],
+    ),
+    ("delete", "/api/v1/recordings/{recording}/activities/{activity}", None, None, [204, 204, 204, 404, 401]),
+    ("get", "/api/v1/recordings/{recording}/sleep", None, None, [200, 200, 200, 404, 401]),
     ("get", "/api/v1/diagnoses", None, None, [200, 200, 200, 200, 401]),
     ("get", "/api/v1/diagnoses/{diagnosis}", None, None, [200, 200, 200, 404, 401]),
     ("get", "/api/v1/reviews", None, None, [200, 200, 200, 200, 401]),
@@ -102,7 +113,11 @@ def ctx(done_recording, doctor_a, staff_a):
     entry = DiaryEntry.objects.create(  # made directly: the service takes a signal recording's alone
         recording=done_recording, clinic_id=done_recording.clinic_id, sample=0, symptom="fatigue", entered_by=staff_a
     )
+    activity = DiaryActivity.objects.create(  # made directly, as the entry
+        recording=done_recording, clinic_id=done_recording.clinic_id, kind="medication", start=0, entered_by=staff_a
+    )
     return {
+        "activity": activity,
         "entry": entry,
         "patient": done_recording.patient,
         "recording": done_recording,

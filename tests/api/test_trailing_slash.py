@@ -28,7 +28,7 @@ def test_every_api_route_accepts_a_trailing_slash(api_as, doctor_a, staff_a, cli
     for pattern in router.urls:
         route = pattern.pattern.regex.pattern
         path = "/api/v1/" + re.sub(r"\(\?P<pk>[^)]*\)", str(ids[pattern.name.rsplit("-", 1)[0]]), route)
-        path = re.sub(r"\(\?P<entry_id>[^)]*\)", "1", path)
+        path = re.sub(r"\(\?P<(entry|activity)_id>[^)]*\)", "1", path)
         path = path.replace("^", "").replace("$", "").replace("\\.", ".")  # export\.csv
         assert "(" not in path and "\\" not in path, path
         without, with_slash = client.get(path), client.get(path + "/")
