@@ -46,6 +46,27 @@ DIARY_COLUMNS = [
     "entry_id",
 ]
 
+# The diary's activities after its symptoms, one row per activity (not those removed as entered by mistake).
+ACTIVITY_COLUMNS = [
+    "patient_mrn",
+    "recording",
+    "activity",
+    "kind",  # the stable code (the API's): sleep, exercise, medication, other
+    "start_sample",
+    "end_sample",  # inclusive; empty for a moment (a medicine taken)
+    "start_s",
+    "end_s",
+    "start",  # as date-times with their offset, where the file stated when the recording started
+    "end",
+    "note",
+    "mean_bpm",  # over a period: the per-minute trend's minutes whose middle lies in it
+    "lowest_bpm",  # the lowest and highest of those minutes' 4-beat extremes
+    "highest_bpm",
+    "minutes",  # the minutes counted (with a rate)
+    "entered_by",
+    "activity_id",
+]
+
 # A cell starting with one of these is taken for a formula by spreadsheet programs.
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 # ... and a cell starts at the text's start, and, where the spreadsheet's list separator is ";" (Excel in German,
@@ -175,6 +196,34 @@ def _csv_rows(recording: ECGRecording) -> Iterator[str]:
                         "" if found["rate_bpm"] is None else found["rate_bpm"],
                         safe_cell(entry.entered_by.display_name),
                         entry.pk,
+                    ]
+                )
+
+        activities = list(selectors.activity_list(recording=recording))
+        if activities:  # a fourth table: sleep, exercise, medication, with the heart rate over each period
+            yield writer.writerow([])
+            yield writer.writerow(ACTIVITY_COLUMNS)
+            rhythm = recording.diagnosis.rhythm
+            for n, activity in enumerate(activities, 1):
+                rate = diary.activity_heart_rate(recording, activity, rhythm) or {}
+                ends = [activity.start, activity.end]
+                when = [diary.moment_datetime(recording, s) if s is not None else None for s in ends]
+                yield writer.writerow(
+                    [
+                        safe_cell(patient.mrn),
+                        recording.pk,
+                        n,
+                        activity.kind,
+                        activity.start,
+                        "" if activity.end is None else activity.end,
+                        *(f"{data_seconds(s / fs):.2f}" if fs and s is not None else "" for s in ends),
+                        *(w.isoformat() if w else "" for w in when),
+                        safe_cell(activity.note),
+                        "" if rate.get("mean_bpm") is None else rate["mean_bpm"],
+                        *("" if rate.get(k) is None else rate[k]["bpm"] for k in ("lowest", "highest")),
+                        rate.get("minutes", ""),
+                        safe_cell(activity.entered_by.display_name),
+                        activity.pk,
                     ]
                 )
 

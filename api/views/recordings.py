@@ -627,7 +627,8 @@ class RecordingViewSet(ApiViewSet):
         summary="The recording's results as CSV (the page's export)",
         description=(
             "The beats (one row each: class, probabilities, MI probability), then, if any, a table of the "
-            "rhythm events, then, if any, one of the patient's diary, as the recording page's CSV export writes them (cells a spreadsheet would take for "
+            "rhythm events, then, if any, one of the patient's diary and one of its activities (sleep, exercise, "
+            "medication), as the recording page's CSV export writes them (cells a spreadsheet would take for "
             "formulas are quoted). Sent as an attachment. 409 `not_ready` until the recording is done "
             "(`recording_failed` once it failed); 406 to a client that "
             "accepts JSON only; errors are JSON."

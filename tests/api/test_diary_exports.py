@@ -1,5 +1,5 @@
 """The patient's diary in what leaves the product: an Observation per symptom in the FHIR report (LOINC 75325-1, its
-SNOMED CT finding, the rhythm at its moment) and a table of its own in the CSV export."""
+SNOMED CT finding, the rhythm at its moment) and a table of its own in the CSV export, its activities another."""
 
 import csv
 import io
@@ -100,3 +100,23 @@ def test_the_csv_export_lists_the_diary_after_the_events_with_formulas_quoted(ap
     assert vf["finding"] == "During ventricular flutter / fibrillation."
     assert vf["entered_by"] == staff_a.display_name and int(vf["entry_id"]) != gone.pk
     assert rows[0]["rate_bpm"].isdigit() and rows[0]["during"] == ""
+
+
+def test_the_csv_export_lists_the_activities_after_the_diary(api_as, staff_a, holter):
+    fs = holter.sampling_rate
+    services.diary_entry_add(recording=holter, by=staff_a, sample=int(20 * fs), symptom="fatigue")
+    services.diary_activity_add(recording=holter, by=staff_a, kind="sleep", start=0, end=int(40 * fs), note="=cmd|x")
+    services.diary_activity_add(recording=holter, by=staff_a, kind="medication", start=int(45 * fs), note="aspirin")
+    gone = services.diary_activity_add(recording=holter, by=staff_a, kind="medication", start=int(50 * fs))
+    services.diary_activity_remove(activity=gone, by=staff_a)
+    text = body(api_as(staff_a).get(f"/api/v1/recordings/{holter.pk}/export.csv")).decode()
+    tables = text.split("\r\n\r\n")
+    assert len(tables) == 4  # beats, events, diary, activities
+    rows = list(csv.DictReader(io.StringIO(tables[3])))
+    assert [(r["activity"], r["kind"]) for r in rows] == [("1", "sleep"), ("2", "medication")]
+    night, pills = rows
+    assert night["note"] == "'=cmd|x"  # a spreadsheet would have run it
+    assert (night["start_s"], night["end_s"], night["end_sample"], night["start"]) == ("0.00", "40.00", "14400", "")
+    assert float(night["mean_bpm"]) > 0 and night["minutes"] == "1" and float(night["lowest_bpm"]) > 0
+    assert (pills["end_sample"], pills["mean_bpm"], pills["minutes"], pills["note"]) == ("", "", "", "aspirin")
+    assert night["entered_by"] == staff_a.display_name and int(pills["activity_id"]) != gone.pk
