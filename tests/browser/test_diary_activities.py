@@ -1,0 +1,80 @@
+"""The diary's activities in a real Chromium at a phone's width: a night across midnight entered on a recording whose
+file stated its start, a "to" refused beside its field, and the heart rate awake and asleep in the Holter summary."""
+
+import re
+from datetime import datetime
+
+import pytest
+from django.utils import timezone
+from playwright.sync_api import expect
+
+from diagnostics.models import DiaryActivity
+
+from ..diagnostics.test_holter_pages import holter_recording  # noqa: F401  (a fixture, used by name)
+from .conftest import assert_accessible, log_in
+
+pytestmark = pytest.mark.django_db(transaction=True)
+PHONE = {"width": 390, "height": 844}
+
+
+def no_sideways_scroll(page) -> bool:
+    return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+
+
+def test_a_night_across_midnight_is_entered_on_a_phone_and_the_summary_gives_the_rate_awake_and_asleep(
+    page,
+    shot,
+    staff_a,
+    holter_recording,  # noqa: F811
+):
+    recording = holter_recording
+    recording.recorded_at = timezone.make_aware(datetime(2026, 3, 1, 23, 59, 30))
+    recording.save(update_fields=["recorded_at"])
+    page.set_viewport_size(PHONE)
+    log_in(page, staff_a.username)
+    page.goto(f"/recordings/{recording.pk}/#activity-form")
+    form = page.locator("#activity-form")
+    expect(form).to_contain_text("23:10 to 06:45 is a night")
+    expect(page.locator("#awake-asleep")).to_have_count(0)  # no sleep entered yet
+    assert no_sideways_scroll(page)
+
+    # a "to" that is neither after "from" tonight nor inside the recording tomorrow: said beside it, which has the
+    # focus, the rest as typed
+    form.get_by_label("Activity").select_option(label="Asleep")
+    form.get_by_label("From").fill("23:59:40")
+    form.get_by_label(re.compile("^To")).fill("23:59:35")
+    form.get_by_label(re.compile("^Note")).fill("slept in the chair")
+    form.get_by_role("button", name="Add activity").click()
+    page.wait_for_url(re.compile(r"#activity-form$"))
+    to_field = form.get_by_label(re.compile("^To"))
+    expect(to_field).to_be_focused()
+    expect(page.locator("#activity-end-error")).to_contain_text("23:59:35 is before the beginning")
+    expect(form.get_by_label("Activity")).to_have_value("sleep")
+    expect(form.get_by_label(re.compile("^Note"))).to_have_value("slept in the chair")
+    assert not DiaryActivity.objects.exists()
+    assert no_sideways_scroll(page)
+    assert_accessible(page)
+    shot(page, "a01-activity-refused-phone", full_page=False)
+
+    # after midnight: the next day's 00:00:20, 50 s in
+    to_field.fill("00:00:20")
+    form.get_by_role("button", name="Add activity").click()
+    page.wait_for_url(re.compile(r"#activity-form$"))
+    night = DiaryActivity.objects.get()
+    assert (night.kind, night.start, night.end, night.note) == ("sleep", 10 * 360, 50 * 360, "slept in the chair")
+    item = page.locator(f"#diary-activity-{night.pk}")
+    expect(item).to_contain_text("Asleep from 23:59:40 (0:00:10 in) to 00:00:20 (0:00:50 in)")
+    expect(item).to_contain_text("Heart rate over it: mean")
+    expect(page.locator("#activity-form").locator("xpath=preceding-sibling::ul[1]")).to_contain_text("entered.")
+
+    table = page.locator("#holter #awake-asleep table")
+    expect(table.locator("thead")).to_contain_text("Awake")
+    expect(table.locator("thead")).to_contain_text("Asleep")
+    expect(table.get_by_role("row", name=re.compile("^Mean heart rate"))).to_contain_text("bpm")
+    expect(page.locator("#awake-asleep-note")).to_contain_text("over 8 beats")
+    page.locator("#awake-asleep").scroll_into_view_if_needed()
+    assert no_sideways_scroll(page)
+    assert_accessible(page)
+    page.locator("#holter").screenshot(path=str(shot.dir / "a02-awake-asleep-phone.png"))
+    page.locator("#diary").screenshot(path=str(shot.dir / "a03-activities-phone.png"))
+    assert page.js_errors == []
