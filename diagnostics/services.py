@@ -809,8 +809,8 @@ def _recording_changed(recording_id: int) -> None:
 
 def recordings_stamp_naming_user(*, user: User) -> int:
     """Stamp changed (``updated_at``) every recording that names ``user``, after a change of their name (username,
-    first or last name): its reviews, rhythm-event reviews, interpretations, moves and diary entries show it, in the
-    recording, its events, diary, interpretations, moves and FHIR report, so a sync job paging by updated_at reads
+    first or last name): its reviews, rhythm-event reviews, interpretations, moves, diary entries and activities show it,
+    in the recording, its events, diary, activities, interpretations, moves and FHIR report, so a sync job paging by updated_at reads
     them again. One UPDATE, over the recordings those rows name; how many were stamped."""
     named = (
         Review.objects.filter(reviewer=user)
@@ -821,6 +821,8 @@ def recordings_stamp_naming_user(*, user: User) -> int:
             RecordingMove.objects.filter(moved_by=user).values_list("recording_id"),
             DiaryEntry.objects.filter(entered_by=user).values_list("recording_id"),
             DiaryEntry.objects.filter(removed_by=user).values_list("recording_id"),
+            DiaryActivity.objects.filter(entered_by=user).values_list("recording_id"),
+            DiaryActivity.objects.filter(removed_by=user).values_list("recording_id"),
         )
     )
     return ECGRecording.objects.filter(pk__in=named).update(updated_at=timezone.now())

@@ -192,6 +192,7 @@ class RecordingViewSet(ApiViewSet):
         "interpretation_sign": serializers.InterpretationCreateSerializer,
         "move": serializers.RecordingMoveCreateSerializer,
         "diary_entry_add": serializers.DiaryEntryCreateSerializer,
+        "activity_add": serializers.DiaryActivityCreateSerializer,
     }
     queryset = ECGRecording.objects.none()
     parser_classes = [BoundedJSONParser, MultiPartParser, FormParser]

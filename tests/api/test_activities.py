@@ -111,6 +111,7 @@ def test_the_heart_rate_awake_and_asleep_waits_for_the_analysis(api_as, staff_a,
         ({"kind": "sleep", "start": "2026-12-01T14:00:30+01:00", "end_s": 20}, "start", "did not say when it started"),
         ({"kind": "sleep", "start_s": "10", "end_s": 20}, "start_s", "not str"),
         ({"kind": "medication", "at_s": 10}, "at_s", "unknown field"),
+        ({"kind": "sleep", "start_s": None, "start": None, "end_s": 20}, "start_s", "neither was given"),
     ],
 )
 def test_a_refused_activity_says_which_field_and_keeps_nothing(api_as, staff_a, holter, sent, field, says):
@@ -157,3 +158,13 @@ def test_an_activity_moves_the_recordings_updated_at_and_honours_if_match(api_as
     assert api.delete(f"{url(holter)}/{made.json()['id']}", HTTP_IF_MATCH=etag).status_code == 412
     assert api.delete(f"{url(holter)}/{made.json()['id']}", HTTP_IF_MATCH=current).status_code == 412  # moved on
     assert api.delete(f"{url(holter)}/{made.json()['id']}").status_code == 204
+
+
+def test_the_beginning_or_end_not_used_may_be_sent_as_null(api_as, staff_a, holter):
+    """As for a diary entry's moment: a client writing every field of its model sends the one it does not use."""
+    sent = {"kind": "sleep", "start_s": 10, "start": None, "end_s": 20, "end": None, "note": ""}
+    made = api_as(staff_a).post(url(holter), sent, format="json")
+    assert made.status_code == 201, made.content
+    assert (made.json()["start_s"], made.json()["end_s"]) == (10.0, 20.0)
+    pill = {"kind": "medication", "start_s": 30, "end_s": None, "end": None}
+    assert api_as(staff_a).post(url(holter), pill, format="json").json()["end_s"] is None

@@ -15,6 +15,7 @@ from django.utils import timezone
 from diagnostics import services, tasks
 from diagnostics.models import (
     Diagnosis,
+    DiaryActivity,
     DiaryEntry,
     ECGRecording,
     Event,
@@ -136,8 +137,8 @@ def test_a_decision_on_a_rhythm_event_stamps_it(done, doctor_a):
 def test_a_change_of_a_users_name_stamps_each_recording_that_names_them_in_one_update(
     doctor_a, admin_a, staff_a, patient_a, clinic_a, active_models
 ):
-    reviewed, signed, event_reviewed, moved, noted, removed, others = (
-        beat_recording(staff_a, patient_a, beats=6) for _ in range(7)
+    reviewed, signed, event_reviewed, moved, noted, removed, active, others = (
+        beat_recording(staff_a, patient_a, beats=6) for _ in range(8)
     )
     services.review_create(user=doctor_a, diagnosis=reviewed.diagnosis, decision="confirm")
     services.interpretation_sign(user=doctor_a, recording=signed, text="Sinus rhythm.")
@@ -148,12 +149,13 @@ def test_a_change_of_a_users_name_stamps_each_recording_that_names_them_in_one_u
     DiaryEntry.objects.create(
         recording=removed, clinic=clinic_a, sample=1, symptom="fatigue", entered_by=staff_a, removed_by=doctor_a
     )
+    DiaryActivity.objects.create(recording=active, clinic=clinic_a, kind="medication", start=1, entered_by=doctor_a)
     services.review_create(user=admin_a, diagnosis=others.diagnosis, decision="confirm")  # another's: not named
     ECGRecording.objects.update(updated_at=LONG_AGO)
     with CaptureQueriesContext(connection) as queries:
-        assert services.recordings_stamp_naming_user(user=doctor_a) == 6
+        assert services.recordings_stamp_naming_user(user=doctor_a) == 7
     assert len(queries) == 1 and len(recording_updates(queries)) == 1
-    for recording in (reviewed, signed, event_reviewed, moved, noted, removed):
+    for recording in (reviewed, signed, event_reviewed, moved, noted, removed, active):
         assert updated_now(recording)
     others.refresh_from_db()
     assert others.updated_at == LONG_AGO
