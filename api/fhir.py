@@ -8,7 +8,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from diagnostics import diary, selectors
-from diagnostics.models import Diagnosis, DiaryEntry, ECGRecording, Interpretation, Review
+from diagnostics.models import Diagnosis, DiaryActivity, DiaryEntry, ECGRecording, Interpretation, Review
 from ecg.clock import data_seconds, seconds_cut
 from ecg.constants import AAMI_CLASSES, AAMI_NAMES
 from ecg.rhythm.analysis import burden_of
@@ -40,6 +40,10 @@ LEAD_CODES = {
 }
 HEART_RATE = ("147842", "MDC_ECG_HEART_RATE")
 SYMPTOM = ("75325-1", "Symptom")  # LOINC: a symptom reported, its finding (SNOMED CT) as the value
+DATA_ABSENT = "http://terminology.hl7.org/CodeSystem/data-absent-reason"
+# The heart rate awake and asleep: statistics of the recording split by the diary's sleep periods (local codes, as
+# the 8-beat extremes: no vital sign taken then, so a receiver charting vitals by LOINC 8867-4 does not chart them)
+SLEEP_SIDES = (("awake", "Heart rate awake"), ("asleep", "Heart rate asleep"))
 SEX = {"female": "female", "male": "male", "other": "other", "unknown": "unknown"}
 
 
@@ -518,6 +522,89 @@ def _diary_observations(
     return out, f"Patient diary: {conclusion} " if conclusion else ""
 
 
+def _sleep_observations(
+    recording: ECGRecording, activities: list[DiaryActivity], rhythm: dict | None, *, subject: str, effective: dict
+) -> tuple[list[tuple[str, dict]], str]:
+    """The heart rate awake and asleep over the sleep periods of the patient's diary (diagnostics.diary.awake_asleep,
+    as ``recordings/{id}/sleep`` gives it; nothing without a sleep period or a per-minute trend): an Observation
+    each side (its key and the Observation), effective over the recording as the summary is, valued by the mean over
+    its minutes' R-R intervals; the minutes counted, the lowest and highest over 4 beats with the start of their
+    minute in seconds from the start, and the rhythm events by type that began on that side (those a doctor
+    rejected left out) as components. With the sentence for the report's conclusion ("" for none)."""
+    figures = diary.awake_asleep(recording, rhythm, activities)
+    if figures is None:
+        return [], ""
+    per_minute = {"unit": "beats/minute", "system": UCUM, "code": "/min"}
+    in_seconds = {"unit": "s", "system": UCUM, "code": "s"}
+    periods = figures["periods"]
+    out, said = [], []
+    for side, text in SLEEP_SIDES:
+        over = figures[side]
+        components: list[dict] = [
+            {
+                "code": {"coding": [_coding(LOCAL, f"heart-rate-{side}-minutes")], "text": "Minutes counted"},
+                "valueQuantity": {"value": over["minutes"], "unit": "min", "system": UCUM, "code": "min"},
+            }
+        ]
+        for key, label in (("lowest", "Lowest"), ("highest", "Highest")):
+            extreme = over[key]
+            if extreme is None:
+                continue
+            components += [
+                {
+                    "code": {
+                        "coding": [_coding(LOCAL, f"heart-rate-{side}-{key}")],
+                        "text": f"{label} heart rate over {figures['extreme_beats']} beats",
+                    },
+                    "valueQuantity": {"value": extreme["bpm"], **per_minute},
+                },
+                {
+                    "code": {
+                        "coding": [_coding(LOCAL, f"heart-rate-{side}-{key}-minute")],
+                        "text": f"Start of the minute of the {label.lower()}, from the start",
+                    },
+                    "valueQuantity": {"value": extreme["minute"] * 60, **in_seconds},
+                },
+            ]
+        components += [
+            {
+                "code": {
+                    "coding": [_coding(LOCAL, f"{side}-events-{event['type']}")],
+                    "text": f"{event['label']} episodes that began {side}",
+                },
+                "valueInteger": event[side],
+            }
+            for event in figures["events"]
+            if event[side]
+        ]
+        where = "whose middle lies in" if side == "asleep" else "outside"
+        note = (
+            f"Over the minutes of the per-minute trend {where} the {periods} sleep period{'s' if periods != 1 else ''} "
+            f"of the patient's diary; the mean over their R-R intervals, the lowest and highest the minutes' "
+            f"{figures['extreme_beats']}-beat extremes (not the 8-beat minimum and maximum of the recording)."
+        )
+        value: dict = (
+            {"valueQuantity": {"value": over["mean_bpm"], **per_minute}}
+            if over["mean_bpm"] is not None
+            else {"dataAbsentReason": {"coding": [_coding(DATA_ABSENT, "unknown")], "text": "No minute with a rate"}}
+        )
+        out.append(
+            (
+                side,
+                _observation(
+                    subject=subject,
+                    effective=effective,
+                    code={"coding": [_coding(LOCAL, f"heart-rate-{side}", text)], "text": f"{text} (mean)"},
+                    **value,
+                    component=components,
+                )
+                | _note(note),
+            )
+        )
+        said.append(f"{side} {over['mean_bpm']} bpm" if over["mean_bpm"] is not None else f"{side} not read")
+    return out, f"Heart rate by the patient's diary: {', '.join(reversed(said))}. "
+
+
 def bundle(*, recording: ECGRecording, diagnosis: Diagnosis, signal=None, beats=None) -> dict:
     patient = recording.patient
     here = installation()
@@ -553,6 +640,16 @@ def bundle(*, recording: ECGRecording, diagnosis: Diagnosis, signal=None, beats=
         for when in (entry.created_at, entry.removed_at)
         if when is not None and when > diagnosis.created_at
     ]
+    # Its sleep periods too, where the Bundle carries the heart rate awake and asleep (a per-minute trend).
+    activities = list(selectors.activity_list(recording=recording, removed=True))
+    if diary.has_trend(recording, diagnosis.rhythm):
+        reviewed_at += [
+            when
+            for activity in activities
+            if activity.kind == DiaryActivity.Kind.SLEEP
+            for when in (activity.created_at, activity.removed_at)
+            if when is not None and when > diagnosis.created_at
+        ]
     amended = bool(reviewed_at)
     # Moved to the right patient after its results were made: the report sent before named another patient, so
     # it and its Observations are "corrected" (FHIR's amendment that corrects an error), issued when last moved.
@@ -700,6 +797,13 @@ def bundle(*, recording: ECGRecording, diagnosis: Diagnosis, signal=None, beats=
     # each its own id, by the entry's: an entry removed leaves the others' ids as they were
     observation_refs += [_urn("diary", entry.pk, namespace=here) for entry in noted]
     observations += symptoms
+    standing = [activity for activity in activities if activity.removed_at is None]
+    sleep_figures, sleep_conclusion = _sleep_observations(
+        recording, standing, diagnosis.rhythm, subject=patient_ref, effective=effective
+    )
+    # by the result and the side: a sleep period entered or removed changes their values, not their ids
+    observation_refs += [_urn("sleep", diagnosis.pk, side, namespace=here) for side, _ in sleep_figures]
+    observations += [observation for _, observation in sleep_figures]
     counts = ", ".join(f"{c} {getattr(diagnosis, f'count_{c.lower()}')}" for c in AAMI_CLASSES)
     report = {
         "resourceType": "DiagnosticReport",
@@ -726,6 +830,7 @@ def bundle(*, recording: ECGRecording, diagnosis: Diagnosis, signal=None, beats=
             f"{_interpretation_conclusion(interpretation)}"
             f"{_rhythm_conclusion(diagnosis.rhythm, recording.sampling_rate, rejected)}"
             f"{diary_conclusion}"
+            f"{sleep_conclusion}"
             f"{diagnosis.beat_count} beats: {counts}. {_mi_conclusion(diagnosis, mi_review)} "
             f"Models: heartbeat {diagnosis.heartbeat_model.version}, MI {diagnosis.mi_model.version}."
         ),

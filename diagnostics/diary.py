@@ -414,6 +414,11 @@ def _trend_of(recording: ECGRecording, rhythm: dict | None) -> dict | None:
     return trend
 
 
+def has_trend(recording: ECGRecording, rhythm: dict | None) -> bool:
+    """Whether the results hold the per-minute trend the heart rate over a period, awake and asleep is read from."""
+    return _trend_of(recording, rhythm) is not None
+
+
 def activity_heart_rate(recording: ECGRecording, activity: DiaryActivity, rhythm: dict | None) -> dict | None:
     """The heart rate over a period's minutes (ecg.rhythm.sleep.rate_over: the minutes whose middle lies in it),
     None for a moment (a medicine taken) or before the analysis has finished."""
