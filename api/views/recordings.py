@@ -22,6 +22,7 @@ from diagnostics import services as diagnostics_services
 from diagnostics.models import DiaryActivity, ECGRecording, Event
 from ecg.constants import AAMI_CLASSES
 from ecg.rhythm.sleep import TREND_BEATS
+from ecgsite.errors import ApplicationError
 from patients import selectors as patients_selectors
 
 from .. import fhir, rows, serializers, uploads
@@ -837,17 +838,24 @@ class RecordingViewSet(ApiViewSet):
         end = diary.sample_at(recording, ended[0]) if ended is not None else None
         if ended is not None and end is not None and end <= start:
             raise ValidationError({ended[1]: "The end is not after the beginning: give when it ended, after it began."})
-        activity = diagnostics_services.diary_activity_add(
-            recording=recording,
-            by=request.user,
-            kind=given["kind"],
-            start=start,
-            end=end,
-            note=given.get("note", ""),
-            idempotency_key=key,
-            fingerprint=self.request_fingerprint(),
-            precondition=self._unchanged_since_read(recording.pk),
-        )
+        # the service names the beginning and end "start" and "end": a refusal names them as sent (an end not sent,
+        # in the form the beginning came in), so a client marks the field it filled
+        sent = {"start": began[1], "end": ended[1] if ended is not None else began[1].replace("start", "end")}
+        try:
+            activity = diagnostics_services.diary_activity_add(
+                recording=recording,
+                by=request.user,
+                kind=given["kind"],
+                start=start,
+                end=end,
+                note=given.get("note", ""),
+                idempotency_key=key,
+                fingerprint=self.request_fingerprint(),
+                precondition=self._unchanged_since_read(recording.pk),
+            )
+        except ApplicationError as refused:
+            refused.field = sent.get(refused.field or "", refused.field)
+            raise
         headers = {"Idempotent-Replayed": "true"} if activity.replayed else {}
         activity.recording = recording
         return Response(

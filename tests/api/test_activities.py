@@ -102,10 +102,10 @@ def test_the_heart_rate_awake_and_asleep_waits_for_the_analysis(api_as, staff_a,
         ({"kind": "sleep", "end_s": 20}, "start_s", "one of them"),
         ({"kind": "sleep", "start_s": 1, "start": "2026-12-01T14:00:30+01:00", "end_s": 20}, "start_s", "one of them"),
         ({"kind": "sleep", "start_s": 1, "end_s": 2, "end": "2026-12-01T14:00:30+01:00"}, "end_s", "not both"),
-        ({"kind": "sleep", "start_s": 10}, "end", "Give when it ended"),
+        ({"kind": "sleep", "start_s": 10}, "end_s", "Give when it ended"),
         ({"kind": "sleep", "start_s": 10, "end_s": 5}, "end_s", "not after the beginning"),
         ({"kind": "sleep", "start_s": 10, "end_s": 70}, "end_s", "outside the recording, which is 70.00 s long"),
-        ({"kind": "medication", "start_s": 10, "end_s": 20}, "end", "A medicine taken is a moment"),
+        ({"kind": "medication", "start_s": 10, "end_s": 20}, "end_s", "A medicine taken is a moment"),
         ({"kind": "other", "start_s": 10}, "note", "Say what the activity was in the note."),
         ({"kind": "nap", "start_s": 10}, "kind", ""),
         ({"kind": "sleep", "start": "2026-12-01T14:00:30+01:00", "end_s": 20}, "start", "did not say when it started"),
@@ -122,12 +122,35 @@ def test_a_refused_activity_says_which_field_and_keeps_nothing(api_as, staff_a, 
     assert not DiaryActivity.objects.exists()
 
 
+@pytest.mark.parametrize(
+    ("sent", "field"),
+    [
+        ({"kind": "medication", "start_s": 10, "end_s": 20}, "end_s"),
+        ({"kind": "medication", "start": "2026-12-01T23:59:40+01:00", "end": "2026-12-01T23:59:50+01:00"}, "end"),
+        ({"kind": "exercise", "start_s": 10}, "end_s"),
+        ({"kind": "exercise", "start": "2026-12-01T23:59:40+01:00"}, "end"),
+        ({"kind": "sleep", "start_s": 20, "end_s": 40}, "start_s"),
+        ({"kind": "sleep", "start": "2026-12-01T23:59:50+01:00", "end_s": 40}, "start"),
+    ],
+)
+def test_a_refusal_names_the_beginning_or_end_as_sent(api_as, staff_a, holter, sent, field):
+    """The service names them "start" and "end": a client that sent end_s marks the field it filled, not another."""
+    holter.recorded_at = datetime.fromisoformat("2026-12-01T23:59:30+01:00")
+    holter.save(update_fields=["recorded_at"])
+    services.diary_activity_add(recording=holter, by=staff_a, kind="sleep", start=5 * 360, end=30 * 360)
+    response = api_as(staff_a).post(url(holter), sent, format="json")
+    assert response.status_code in (400, 409), response.content
+    assert response.json()["error"]["field"] == field
+    assert DiaryActivity.objects.count() == 1
+
+
 def test_a_sleep_period_over_another_is_a_conflict(api_as, staff_a, holter):
     api = api_as(staff_a)
     assert api.post(url(holter), {"kind": "sleep", "start_s": 5, "end_s": 30}, format="json").status_code == 201
     clash = api.post(url(holter), {"kind": "sleep", "start_s": 20, "end_s": 40}, format="json")
     assert clash.status_code == 409 and clash.json()["error"]["code"] == "sleep_overlap"
     assert "overlaps the one entered from 0:00:05 to 0:00:30" in clash.json()["error"]["message"]
+    assert clash.json()["error"]["field"] == "start_s"  # as sent
 
 
 def test_another_clinics_recording_and_a_beat_file_take_no_activity(api_as, staff_a, staff_b, patient_a, holter):
