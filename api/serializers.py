@@ -839,17 +839,20 @@ class DiaryEntryCreateSerializer(StrictFields, serializers.Serializer):
     note = Text(
         required=False,
         allow_blank=True,
+        allow_null=True,
         trim_whitespace=False,
-        help_text="What the diary says beside the symptom: one line, at most 500 characters; required for `other`.",
+        help_text="What the diary says beside the symptom: one line, at most 500 characters; required for `other` "
+        "(null or left out: none).",
     )
 
     def validate(self, attrs):
-        # a client that writes every field of its model sends the unused one as null: not given, as left out
+        # a client that writes every field of its model sends the unused one as null: not given, as left out (a
+        # note too)
         given = [name for name in MOMENT_FIELDS if attrs.get(name) is not None]
         if len(given) != 1:
             why = "both were given" if given else "neither was given (null counts as not given)"
             raise serializers.ValidationError({"at_s": f"Give the moment noted as at_s or as at, one of them: {why}."})
-        return {name: value for name, value in attrs.items() if name not in MOMENT_FIELDS or value is not None}
+        return {name: value for name, value in attrs.items() if value is not None}
 
 
 # --- the diary's activities: sleep, exercise, medication ---------------------------------------------------------
@@ -982,8 +985,10 @@ class DiaryActivityCreateSerializer(StrictFields, serializers.Serializer):
     note = Text(
         required=False,
         allow_blank=True,
+        allow_null=True,
         trim_whitespace=False,
-        help_text="What the diary says beside it: one line, at most 500 characters; required for `other`.",
+        help_text="What the diary says beside it: one line, at most 500 characters; required for `other` (null or "
+        "left out: none).",
     )
 
     def validate(self, attrs):

@@ -191,3 +191,13 @@ def test_the_beginning_or_end_not_used_may_be_sent_as_null(api_as, staff_a, holt
     assert (made.json()["start_s"], made.json()["end_s"]) == (10.0, 20.0)
     pill = {"kind": "medication", "start_s": 30, "end_s": None, "end": None}
     assert api_as(staff_a).post(url(holter), pill, format="json").json()["end_s"] is None
+
+
+def test_a_note_sent_as_null_is_no_note(api_as, staff_a, holter):
+    sent = {"kind": "medication", "start_s": 30, "end_s": None, "end": None, "note": None}
+    made = api_as(staff_a).post(url(holter), sent, format="json")
+    assert made.status_code == 201, made.content
+    assert made.json()["note"] == ""
+    other = api_as(staff_a).post(url(holter), {"kind": "other", "start_s": 3, "note": None}, format="json")
+    assert other.status_code == 400 and other.json()["error"]["field"] == "note"  # "other" needs one
+    assert DiaryActivity.objects.count() == 1

@@ -176,3 +176,14 @@ def test_a_moment_is_a_number_or_a_date_time_with_its_offset(api_as, staff_a, ho
     response = api_as(staff_a).post(diary_url(holter), body, format="json")
     assert response.status_code == 400 and response.json()["error"]["field"] == field
     assert says in response.json()["error"]["message"] and not DiaryEntry.objects.exists()
+
+
+def test_a_note_sent_as_null_is_no_note(api_as, staff_a, holter):
+    # a client that writes every field of its model sends an empty note as null, as it does the moment it does not use
+    api = api_as(staff_a)
+    made = api.post(diary_url(holter), {"at_s": 3, "at": None, "symptom": "fatigue", "note": None}, format="json")
+    assert made.status_code == 201, made.content
+    assert made.json()["note"] == ""
+    other = api.post(diary_url(holter), {"at_s": 4, "symptom": "other", "note": None}, format="json")
+    assert other.status_code == 400 and other.json()["error"]["field"] == "note"  # "other" needs one
+    assert DiaryEntry.objects.count() == 1
