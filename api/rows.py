@@ -250,6 +250,9 @@ def recording_rows(
                     "interpretations": f"{link}/interpretations",
                     "moves": f"{link}/moves",
                     "export": f"{link}/export.csv",
+                    "diary": f"{link}/diary",
+                    "activities": f"{link}/activities",
+                    "sleep": f"{link}/sleep",
                 },
             }
         )
@@ -324,6 +327,9 @@ RECORDING_JSON = (
                         ("interpretations", _sql_link("/interpretations")),
                         ("moves", _sql_link("/moves")),
                         ("export", _sql_link("/export.csv")),
+                        ("diary", _sql_link("/diary")),
+                        ("activities", _sql_link("/activities")),
+                        ("sleep", _sql_link("/sleep")),
                     ]
                 ),
             ),

@@ -438,8 +438,19 @@ class RecordingMoveCreateSerializer(StrictFields, serializers.Serializer):
 
 
 # Where a recording's parts are (its links; export: the CSV of beats and events; moves: the patients it was filed
-# under before)
-RECORDING_LINKS = ("self", "beats", "events", "fhir", "interpretations", "moves", "export")
+# under before; diary, activities and sleep: the patient's diary, its activities and the heart rate awake and asleep)
+RECORDING_LINKS = (
+    "self",
+    "beats",
+    "events",
+    "fhir",
+    "interpretations",
+    "moves",
+    "export",
+    "diary",
+    "activities",
+    "sleep",
+)
 
 
 class RecordingSerializer(serializers.ModelSerializer):
@@ -521,6 +532,9 @@ class RecordingSerializer(serializers.ModelSerializer):
             "interpretations": absolute_url(request, reverse("api:recording-interpretations", args=[obj.pk])),
             "moves": absolute_url(request, reverse("api:recording-moves", args=[obj.pk])),
             "export": absolute_url(request, reverse("api:recording-export", args=[obj.pk])),
+            "diary": absolute_url(request, reverse("api:recording-diary", args=[obj.pk])),
+            "activities": absolute_url(request, reverse("api:recording-activities", args=[obj.pk])),
+            "sleep": absolute_url(request, reverse("api:recording-sleep", args=[obj.pk])),
         }
 
 

@@ -425,6 +425,9 @@ PARTS = {
     "fhir": "/fhir",
     "interpretations": "/interpretations",
     "moves": "/moves",
+    "diary": "/diary",
+    "activities": "/activities",
+    "sleep": "/sleep",
 }
 
 
