@@ -8,7 +8,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from diagnostics import diary, selectors
-from diagnostics.models import Diagnosis, DiaryActivity, DiaryEntry, ECGRecording, Interpretation, Review
+from diagnostics.models import Diagnosis, DiaryActivity, DiaryEntry, ECGRecording, EventReview, Interpretation, Review
 from ecg.clock import data_seconds, seconds_cut
 from ecg.constants import AAMI_CLASSES, AAMI_NAMES
 from ecg.rhythm.analysis import burden_of
@@ -640,8 +640,14 @@ def bundle(*, recording: ECGRecording, diagnosis: Diagnosis, signal=None, beats=
         for when in (entry.created_at, entry.removed_at)
         if when is not None and when > diagnosis.created_at
     ]
-    # Its sleep periods too, where the Bundle carries the heart rate awake and asleep (a per-minute trend).
+    # Its sleep periods too, where the Bundle carries the heart rate awake and asleep (a per-minute trend); and while
+    # it does, a doctor's decision on any rhythm event, which the figures count asleep and awake (a rejected one
+    # left out).
     activities = list(selectors.activity_list(recording=recording, removed=True))
+    standing = [activity for activity in activities if activity.removed_at is None]
+    sleep_figures, sleep_conclusion = _sleep_observations(
+        recording, standing, diagnosis.rhythm, subject=patient_ref, effective=effective
+    )
     if diary.has_trend(recording, diagnosis.rhythm):
         reviewed_at += [
             when
@@ -650,6 +656,10 @@ def bundle(*, recording: ECGRecording, diagnosis: Diagnosis, signal=None, beats=
             for when in (activity.created_at, activity.removed_at)
             if when is not None and when > diagnosis.created_at
         ]
+    if sleep_figures:
+        reviewed_at += EventReview.objects.filter(
+            event__recording=recording, created_at__gt=diagnosis.created_at
+        ).values_list("created_at", flat=True)
     amended = bool(reviewed_at)
     # Moved to the right patient after its results were made: the report sent before named another patient, so
     # it and its Observations are "corrected" (FHIR's amendment that corrects an error), issued when last moved.
@@ -797,10 +807,6 @@ def bundle(*, recording: ECGRecording, diagnosis: Diagnosis, signal=None, beats=
     # each its own id, by the entry's: an entry removed leaves the others' ids as they were
     observation_refs += [_urn("diary", entry.pk, namespace=here) for entry in noted]
     observations += symptoms
-    standing = [activity for activity in activities if activity.removed_at is None]
-    sleep_figures, sleep_conclusion = _sleep_observations(
-        recording, standing, diagnosis.rhythm, subject=patient_ref, effective=effective
-    )
     # by the result and the side: a sleep period entered or removed changes their values, not their ids
     observation_refs += [_urn("sleep", diagnosis.pk, side, namespace=here) for side, _ in sleep_figures]
     observations += [observation for _, observation in sleep_figures]

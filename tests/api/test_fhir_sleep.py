@@ -94,3 +94,16 @@ def test_a_sleep_period_entered_before_the_results_leaves_the_report_final(api_a
     bundle = fetch_valid_bundle(api_as(staff_a), holter)
     assert set(sides_of(bundle)) == {"heart-rate-awake", "heart-rate-asleep"}
     assert report_of(bundle)["status"] == "final"
+
+
+def test_a_decision_on_an_event_counted_asleep_amends_the_report_that_counts_it(api_as, staff_a, doctor_a, holter):
+    night = services.diary_activity_add(recording=holter, by=staff_a, kind="sleep", start=0, end=360 * 40)
+    DiaryActivity.objects.filter(pk=night.pk).update(created_at=holter.diagnosis.created_at)
+    api = api_as(staff_a)
+    before = fetch_valid_bundle(api, holter)
+    assert report_of(before)["status"] == "final"
+    couplet = holter.events.filter(type="v_couplet").first() or holter.events.exclude(type="vf").first()
+    review = services.event_review_create(user=doctor_a, event=couplet, decision="reject")
+    after = fetch_valid_bundle(api, holter)
+    assert sides_of(after) != sides_of(before)  # the rejected event is out of the counts
+    assert report_of(after)["status"] == "amended" and report_of(after)["issued"] == review.created_at.isoformat()
