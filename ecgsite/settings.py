@@ -472,5 +472,8 @@ SPECTACULAR_SETTINGS = {
         "EventReviewDecisionEnum": "diagnostics.models.EventReview.Decision",
         # a rhythm event's type, in the events list and in the Holter summary's episodes alike
         "EventTypeEnum": "diagnostics.models.Event.Type",
+        # two choice sets named "kind": a recording's (beats or signal) keeps its name, a diary activity's its own
+        "KindEnum": "diagnostics.models.ECGRecording.Kind",
+        "ActivityKindEnum": "diagnostics.models.DiaryActivity.Kind",
     },
 }
