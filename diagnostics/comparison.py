@@ -18,6 +18,11 @@ class Row:
     tone: str = ""  # "danger" where either side holds a life-threatening rhythm
 
 
+# Counts of beats and episodes grow with the time a recording ran: between recordings whose lengths differ by more
+# than this share of the longer, a count's change says more about the recorder than about the heart.
+LENGTHS_DIFFER = 0.1
+
+
 def comparable(recording: ECGRecording) -> bool:
     """Whether a recording has a Holter summary to compare: a signal recording analysed to the end."""
     diagnosis = getattr(recording, "diagnosis", None) if recording.status == ECGRecording.Status.DONE else None
@@ -27,6 +32,21 @@ def comparable(recording: ECGRecording) -> bool:
 def in_time_order(recordings: list[ECGRecording]) -> list[ECGRecording]:
     """The earlier recording first, by when it was recorded where its file stated it, else when it was uploaded."""
     return sorted(recordings, key=lambda r: (r.recorded_at or r.created_at, r.pk))
+
+
+def lengths_differ(earlier: ECGRecording, later: ECGRecording) -> str:
+    """Where the two recordings ran for lengths that differ by more than LENGTHS_DIFFER, what the page says of it
+    (the counts' change is then not given); else ""."""
+    a, b = (_figures(r)["duration_s"] for r in (earlier, later))
+    if not a or not b or abs(a - b) <= LENGTHS_DIFFER * max(a, b):
+        return ""
+    longer, shorter = (later, earlier) if b > a else (earlier, later)
+    ratio = max(a, b) / min(a, b)
+    return (
+        f"Recording {longer.pk} ran {ratio:,.1f} times as long as recording {shorter.pk} "
+        f"({clock(max(a, b))} against {clock(min(a, b))} analysed): counts of beats and episodes grow with the time "
+        "a recording ran, so their change is not given; compare the rates and burdens."
+    )
 
 
 def _number(value: float | int | None, places: int = 0) -> str:
@@ -81,24 +101,31 @@ def rows(earlier: ECGRecording, later: ECGRecording) -> list[Row]:
     """The comparison's rows: each figure of the two recordings' Holter summaries and how the later differs."""
     a, b = _figures(earlier), _figures(later)
     out: list[Row] = []
+    differ = bool(lengths_differ(earlier, later))
 
-    def add(label: str, key: str, places: int = 0, unit: str = "", group: str = "", of=None) -> None:
+    def count_change(first: float | int | None, second: float | int | None) -> str:
+        if differ and first is not None and second is not None:
+            return "not comparable: lengths differ"
+        return _change(first, second)
+
+    def add(
+        label: str, key: str, places: int = 0, unit: str = "", group: str = "", of=None, counted: bool = False
+    ) -> None:
         first, second = (of(f) if of else f.get(key) for f in (a, b))
-        out.append(
-            Row(label, (_number(first, places), _number(second, places)), _change(first, second, places, unit), group)
-        )
+        change = count_change(first, second) if counted else _change(first, second, places, unit)
+        out.append(Row(label, (_number(first, places), _number(second, places)), change, group))
 
     def analysed(f: dict) -> str:
         return clock(f["duration_s"]) if f["duration_s"] is not None else "—"
 
     out.append(Row("Analysed", (analysed(a), analysed(b)), group="Recording"))
-    add("Beats analysed", "beats_analysed", group="Recording")
+    add("Beats analysed", "beats_analysed", group="Recording", counted=True)
     alarms = (a["alarms"], b["alarms"])
     out.append(
         Row(
             "VF/VFL or asystole episodes (standing after review)",
             (_number(alarms[0]), _number(alarms[1])),
-            _change(*alarms),
+            count_change(*alarms),
             "Life-threatening rhythm",
             "danger" if any(alarms) else "",
         )
@@ -110,24 +137,24 @@ def rows(earlier: ECGRecording, later: ECGRecording) -> list[Row]:
     add("SDNN (ms)", "sdnn", group=group)
     group = "Atrial fibrillation / flutter"
     add("Burden (%)", "af_burden", 1, " points", group)
-    add("Episodes", "af_episodes", group=group)
+    add("Episodes", "af_episodes", group=group, counted=True)
     for kind, label in (("ventricular", "Ventricular ectopy"), ("supraventricular", "Supraventricular ectopy")):
 
         def beats(f: dict, kind: str = kind) -> str:
             share = f[kind]["share"]
             return f"{_number(f[kind]['total'])}{f' ({share})' if share else ''}"
 
-        out.append(Row("Ectopic beats", (beats(a), beats(b)), _change(a[kind]["total"], b[kind]["total"]), label))
+        out.append(Row("Ectopic beats", (beats(a), beats(b)), count_change(a[kind]["total"], b[kind]["total"]), label))
         add("Burden (% of the beats analysed)", "", 1, " points", label, of=lambda f, k=kind: f[k]["burden_pct"])
-        add("Couplets", "", group=label, of=lambda f, k=kind: f[k]["couplets"])
-        add("Runs of 3 or more", "", group=label, of=lambda f, k=kind: f[k]["runs"])
+        add("Couplets", "", group=label, of=lambda f, k=kind: f[k]["couplets"], counted=True)
+        add("Runs of 3 or more", "", group=label, of=lambda f, k=kind: f[k]["runs"], counted=True)
         add("Longest run (beats)", "", group=label, of=lambda f, k=kind: f[k]["longest_run"])
         if kind == "ventricular":
-            add("Ventricular tachycardia episodes", "vt", group=label)
-            add("Bigeminy episodes", "", group=label, of=lambda f: f["ventricular"]["bigeminy"])
+            add("Ventricular tachycardia episodes", "vt", group=label, counted=True)
+            add("Bigeminy episodes", "", group=label, of=lambda f: f["ventricular"]["bigeminy"], counted=True)
         else:
-            add("Supraventricular tachycardia episodes", "svt", group=label)
+            add("Supraventricular tachycardia episodes", "svt", group=label, counted=True)
     group = "Pauses"
-    add("Pauses of 2 s or more", "pauses", group=group)
+    add("Pauses of 2 s or more", "pauses", group=group, counted=True)
     add("Longest pause (s)", "longest_pause", 2, " s", group)
     return out

@@ -136,3 +136,35 @@ def test_a_choice_that_is_not_two_of_the_patients_holters_is_400_saying_so(clien
 def test_another_clinics_patient_is_404(client, staff_b, holter):
     url = reverse("patient-compare", args=[holter.patient_id])
     assert client_for(client, staff_b).get(url).status_code == 404
+
+
+def test_counts_of_recordings_of_different_lengths_are_not_given_a_change(client, doctor_a, holter):
+    # a 70-s recording against one of 10 minutes: more beats, ectopics and episodes in the longer say nothing of the
+    # heart, and had been given as changes ("+907 beats", "+5 SVT episodes") as if the heart had changed
+    rhythm = holter.diagnosis.rhythm
+    v = rhythm["ventricular"]
+    longer = later_holter(
+        holter,
+        duration_s=600.0,
+        beats_analysed=rhythm["beats_analysed"] * 9,
+        ventricular__total=v["total"] * 9,
+        heart_rate__mean_bpm=rhythm["heart_rate"]["mean_bpm"] + 12,
+    )
+    url = reverse("patient-compare", args=[holter.patient_id]) + f"?recordings={holter.pk}&recordings={longer.pk}"
+    html = client_for(client, doctor_a).get(url).content.decode()
+    note = re.search(r'<p class="notice" id="compare-lengths">(.*?)</p>', html, re.S)
+    assert note, "the page does not say the recordings ran for different lengths"
+    assert f"Recording {longer.pk} ran 8.6 times as long as recording {holter.pk}" in note.group(1)
+    assert html.index('id="compare-lengths"') < html.index("<table")
+    rows = table_rows(html)
+    for label in ("Beats analysed", "Ectopic beats", "Couplets", "Pauses of 2 s or more", "Episodes"):
+        assert rows[label][2] == "not comparable: lengths differ", label
+    assert rows["Mean heart rate (bpm)"][2] == "+12"  # a rate compares across lengths
+    assert rows["Burden (% of the beats analysed)"][2] == "no change"  # and so does a burden
+
+    # lengths within a tenth of each other: counts compared as before, and nothing said
+    same = later_holter(holter, duration_s=rhythm["duration_s"] * 1.05)
+    url = reverse("patient-compare", args=[holter.patient_id]) + f"?recordings={holter.pk}&recordings={same.pk}"
+    html = client_for(client, doctor_a).get(url).content.decode()
+    assert 'id="compare-lengths"' not in html
+    assert table_rows(html)["Beats analysed"][2] == "no change"
