@@ -464,8 +464,9 @@ def _rejected(event: Event) -> bool:
 def awake_asleep(recording: ECGRecording, rhythm: dict | None, activities: list[DiaryActivity]) -> dict | None:
     """The heart rate awake and asleep (ecg.rhythm.sleep.awake_asleep) over the sleep periods among
     ``activities`` (those not removed), and the rhythm events that began asleep by type, the most serious first
-    (those a doctor rejected left out, and counted in ``rejected``); None without a sleep period or before the
-    analysis has finished. Each column's lowest and highest say their minute's time (``at``)."""
+    (those a doctor rejected left out, and counted in ``rejected``), each with how many of those that began awake
+    ran on into a sleep period (``ran_into_sleep``); None without a sleep period or before the analysis has
+    finished. Each column's lowest and highest say their minute's time (``at``)."""
     trend = _trend_of(recording, rhythm)
     periods = [
         (a.start, a.end)
@@ -498,8 +499,16 @@ def awake_asleep(recording: ECGRecording, rhythm: dict | None, activities: list[
     ]
     for side in ("awake", "asleep"):
         figures[side]["time"] = duration_said(60.0 * figures[side]["minutes"])
+    # an episode that began awake and ran on into a sleep period (an AF from the evening through the night) is
+    # counted awake, where it began: said beside the asleep count, which would otherwise read as none that night
+    ran_on: dict[str, int] = {}
+    for e in standing:
+        began_asleep = any(start <= e.start <= end for start, end in periods)
+        if not began_asleep and any(e.start < start <= e.end for start, end in periods):
+            ran_on[e.type] = ran_on.get(e.type, 0) + 1
     for item in figures["events"]:
         item["awake"] = item["total"] - item["asleep"]
+        item["ran_into_sleep"] = ran_on.get(item["type"], 0)
     figures["sides"] = [figures["awake"], figures["asleep"]]  # the table's columns, in order
     figures["periods"] = len(periods)
     figures["rejected"] = len(events) - len(standing)

@@ -206,7 +206,7 @@ def test_a_night_across_midnight_is_entered_on_the_page_and_the_summary_gives_th
     figures = diary.awake_asleep(holter, holter.diagnosis.rhythm, [night])
     assert (figures["asleep"]["minutes"], figures["awake"]["minutes"]) == (1, 1)
     assert f"<td>{figures['asleep']['mean_bpm']} bpm</td>" in table
-    assert "one of the 1 sleep period of the patient's diary" in table
+    assert "in the sleep period of the patient's diary" in table
     assert "the summary's minimum and maximum are over 8 beats" in table
     assert (
         AuditEvent.objects.filter(action="update", object_type="recording", path__endswith="/activities/").count() == 1
@@ -227,6 +227,22 @@ def test_the_rhythm_events_of_the_night_are_counted_apart(client, staff_a, docto
     client_for(client, doctor_a).post(reverse("event-review", args=[vf.pk]), {"decision": "reject", "note": "noise"})
     figures = diary.awake_asleep(holter, holter.diagnosis.rhythm, list(DiaryActivity.objects.all()))
     assert "vf" not in {e["type"] for e in figures["events"]} and figures["rejected"] == 1
+
+
+def test_an_episode_that_began_awake_and_ran_on_into_sleep_is_said_beside_the_asleep_count(client, staff_a, holter):
+    # 207's VF from 0:00:41 to 0:01:01, a sleep noted from 0:00:45: the VF began awake, and the asleep column had
+    # said 0 beside it, as if the night had been free of it (an evening's AF running through the night likewise)
+    add(holter, staff_a, "sleep", 45, 60)
+    vf = holter.events.get(type="vf")
+    assert vf.start < 45 * FS <= vf.end
+    page = client_for(client, staff_a).get(reverse("recording-detail", args=[holter.pk])).content.decode()
+    table = page[page.index('id="awake-asleep"') : page.index('id="awake-asleep-note"')]
+    assert '<th scope="colgroup" colspan="3">Rhythm events, by where each began</th>' in table
+    row = re.search(r'<th scope="row">Ventricular flutter / fibrillation</th><td>1</td><td>(.*?)</td>', table)
+    assert row, table
+    assert row[1].startswith("0 ") and "and 1 that began awake ran on into sleep" in row[1]
+    figures = diary.awake_asleep(holter, holter.diagnosis.rhythm, list(DiaryActivity.objects.all()))
+    assert {e["type"]: e["ran_into_sleep"] for e in figures["events"]}["vf"] == 1
 
 
 @pytest.mark.parametrize(
