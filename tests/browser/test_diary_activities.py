@@ -8,6 +8,7 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import expect
 
+from diagnostics import services
 from diagnostics.models import DiaryActivity
 
 from ..diagnostics.test_holter_pages import holter_recording  # noqa: F401  (a fixture, used by name)
@@ -78,3 +79,38 @@ def test_a_night_across_midnight_is_entered_on_a_phone_and_the_summary_gives_the
     page.locator("#holter").screenshot(path=str(shot.dir / "a02-awake-asleep-phone.png"))
     page.locator("#diary").screenshot(path=str(shot.dir / "a03-activities-phone.png"))
     assert page.js_errors == []
+
+
+# Each figure's first text (the number and its unit, "60.0 bpm") and the lines it takes in its cell.
+FIGURE_LINES = """() => [...document.querySelectorAll('#awake-asleep td')].map(td => {
+  const text = [...td.childNodes].find(n => n.nodeType === 3 && n.textContent.trim());
+  if (!text) return null;
+  const range = document.createRange(); range.selectNodeContents(text);
+  const tops = new Set([...range.getClientRects()].filter(r => r.width > 0).map(r => Math.round(r.top)));
+  return [text.textContent.trim(), tops.size];
+}).filter(Boolean)"""
+
+
+def test_on_a_phone_each_rate_awake_and_asleep_keeps_its_unit_beside_it(
+    page,
+    shot,
+    staff_a,
+    holter_recording,  # noqa: F811
+):
+    # a recording whose start is known: each lowest and highest says its minute as a time of day and into the
+    # recording, which at 390 px had squeezed the figures' columns until "60.0" and "bpm" stood on lines of their own
+    recording = holter_recording
+    recording.recorded_at = timezone.make_aware(datetime(2026, 3, 1, 22, 50, 0))
+    recording.save(update_fields=["recorded_at"])
+    services.diary_activity_add(recording=recording, by=staff_a, kind="sleep", start=10 * 360, end=50 * 360)
+    page.set_viewport_size(PHONE)
+    log_in(page, staff_a.username)
+    page.goto(f"/recordings/{recording.pk}/#awake-asleep")
+    figures = page.evaluate(FIGURE_LINES)
+    assert any(text.endswith("bpm") for text, _ in figures)
+    assert [f for f in figures if f[1] != 1] == []
+    assert no_sideways_scroll(page)
+    page.locator("#awake-asleep").screenshot(path=str(shot.dir / "a04-awake-asleep-figures-phone.png"))
+    # both columns on the screen: the table (which on a phone scrolls in itself) not scrolled sideways to reach one
+    box = page.evaluate("(t => [t.scrollWidth, t.clientWidth])(document.querySelector('#awake-asleep table'))")
+    assert box[0] <= box[1], box
