@@ -114,3 +114,29 @@ def test_on_a_phone_each_rate_awake_and_asleep_keeps_its_unit_beside_it(
     # both columns on the screen: the table (which on a phone scrolls in itself) not scrolled sideways to reach one
     box = page.evaluate("(t => [t.scrollWidth, t.clientWidth])(document.querySelector('#awake-asleep table'))")
     assert box[0] <= box[1], box
+
+
+def test_the_printed_report_keeps_the_trend_on_its_first_page_with_the_rate_awake_and_asleep(
+    page,
+    shot,
+    staff_a,
+    holter_recording,  # noqa: F811
+):
+    # the Awake / Asleep table had stood inside the summary, between it and the trend, and pushed the trend (which
+    # shows the night at a glance) off the first page of the report; it follows the trend now
+    from pypdf import PdfReader
+
+    recording = holter_recording
+    recording.recorded_at = timezone.make_aware(datetime(2026, 3, 1, 22, 50, 0))
+    recording.save(update_fields=["recorded_at"])
+    services.diary_activity_add(recording=recording, by=staff_a, kind="sleep", start=10 * 360, end=50 * 360)
+    log_in(page, staff_a.username)
+    page.emulate_media(media="print")
+    page.goto(f"/recordings/{recording.pk}/report/")
+    path = shot.dir / "a05-report-awake-asleep.pdf"
+    page.pdf(path=str(path), format="A4")
+    pages = [" ".join(p.extract_text().split()) for p in PdfReader(str(path)).pages]
+    assert "Holter summary" in pages[0] and "Heart rate per minute" in pages[0], pages[0][-400:]
+    text = " ".join(pages)
+    assert "Awake / Asleep" in text and text.index("Heart rate per minute") < text.index("Awake / Asleep")
+    assert text.index("Awake / Asleep") < text.index("Hourly table")
