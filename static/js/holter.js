@@ -38,6 +38,12 @@
     return h + ":" + (m < 10 ? "0" : "") + m + ":" + (s < 10 ? "0" : "") + s;
   }
 
+  // A diary entry's moment as the diary on the page writes it: the time of day first where the recording's start is
+  // known ("22:55:30 (0:05:30 in)"), so it is found on the patient's paper diary; else the time into the recording.
+  function notedAt(entry, fs) {
+    return entry.at || clock(entry.sample / fs);
+  }
+
   function TrendChart(canvas) {
     this.canvas = canvas;
     this.data = null;
@@ -52,7 +58,7 @@
     // the entry a pointer is on, named as a tooltip (the keyboard's cursor says it)
     canvas.addEventListener("mousemove", function (e) {
       var entry = self.diaryNear(e.clientX - canvas.getBoundingClientRect().left);
-      if (entry) canvas.title = "Diary: " + entry.said + " at " + clock(entry.sample / self.data.fs) + " (click to show it in the viewer)";
+      if (entry) canvas.title = "Diary: " + entry.said + " at " + notedAt(entry, self.data.fs) + " (click to show it in the viewer)";
       else canvas.removeAttribute("title");
     });
     canvas.addEventListener("keydown", function (e) {
@@ -96,7 +102,7 @@
         ", mean " + Math.round(t.hr_mean[i]) + ".";
     var noted = this.diaryIn(i), fs = this.data.fs;
     if (noted.length) {
-      text += " Diary: " + noted.map(function (entry) { return entry.said + " at " + clock(entry.sample / fs); }).join("; ") +
+      text += " Diary: " + noted.map(function (entry) { return entry.said + " at " + notedAt(entry, fs); }).join("; ") +
         ". Enter shows " + (noted.length === 1 ? "the entry" : "the first of them") + " in the viewer.";
     } else if (t.hr_mean[i] !== null) text += " Enter shows it in the viewer.";
     live.textContent = text;

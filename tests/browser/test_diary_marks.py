@@ -8,8 +8,10 @@ test-artifacts/d*.png.
 """
 
 import re
+from datetime import datetime
 
 import pytest
+from django.utils import timezone
 from playwright.sync_api import expect
 
 from diagnostics import services
@@ -212,4 +214,31 @@ def test_without_entries_the_viewer_offers_no_diary_steps_and_the_trend_no_legen
     viewer.locator("canvas.ecg").focus()
     page.keyboard.press("d")
     expect(viewer.locator("[data-info]")).to_have_text("The patient's diary has no entries.")
+    assert page.js_errors == []
+
+
+def test_on_a_recording_whose_start_is_known_the_trend_names_an_entry_by_its_time_of_day(
+    page,
+    staff_a,
+    holter_recording,  # noqa: F811
+):
+    # the diary on the page, the viewer and the paper diary give "22:50:12": the trend's cursor and tooltip had
+    # given "0:00:12" alone, a time the clinic could not find on the patient's diary
+    holter_recording.recorded_at = timezone.make_aware(datetime(2026, 3, 1, 22, 50, 0))
+    holter_recording.save(update_fields=["recorded_at"])
+    palpitations = add(holter_recording, staff_a, 12.5, "palpitations")
+    log_in(page, staff_a.username)
+    page.goto(f"/recordings/{holter_recording.pk}/")
+    trend = page.locator("canvas[data-hr-trend]")
+    expect(trend).to_have_attribute("data-loaded", "true")
+    expect(page.locator(f"#diary-entry-{palpitations.pk} .event-head")).to_contain_text("at 22:50:12 (0:00:12 in)")
+    trend.focus()
+    page.keyboard.press("ArrowRight")
+    expect(page.locator("#trend-cursor")).to_contain_text(
+        "Diary: Palpitations at 22:50:12 (0:00:12 in). Enter shows the entry in the viewer."
+    )
+    (mark,) = page.evaluate(TREND)["marks"]
+    box = trend.bounding_box()
+    page.mouse.move(box["x"] + mark["x"], box["y"] + mark["y"])
+    expect(trend).to_have_attribute("title", re.compile(r"^Diary: Palpitations at 22:50:12 \(0:00:12 in\)"))
     assert page.js_errors == []
