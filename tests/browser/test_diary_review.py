@@ -114,7 +114,7 @@ def test_time_of_day_across_midnight_and_by_keyboard_only(page, shot, staff_a, h
     page.wait_for_url(re.compile(r"#diary-form$"))
     made = DiaryEntry.objects.get()
     assert made.sample == 40 * 360
-    expect(page.locator(f"#diary-entry-{made.pk} h3")).to_have_text("Palpitations at 00:00:20 (0:00:40 in)")
+    expect(page.locator(f"#diary-entry-{made.pk} h4")).to_have_text("Palpitations at 00:00:20 (0:00:40 in)")
     shot(page, "r10-after-midnight", full_page=False)
 
     # "Entered by mistake?": reached, opened and used from the keyboard, with its focus visible

@@ -298,3 +298,19 @@ def test_a_recording_in_analysis_takes_activities_and_shows_no_rate_yet(client, 
     assert 'Asleep <span class="muted small">from 23:15:00 (3:00:00 in) to 06:15:00 (10:00:00 in)' in page
     assert "7 h 0 min" in page and "The heart rate over it is shown once the analysis has finished." in page
     assert 'id="awake-asleep"' not in page
+
+
+def test_the_diarys_entries_and_activities_are_headed_under_their_lists_headings(client, staff_a, holter):
+    # each entry and activity had an h3 as its list's heading had ("Entries", "Activities"): a screen reader's list
+    # of headings gave them side by side, the lists' headings lost among them
+    add(holter, staff_a, "sleep", 10, 30)
+    services.diary_entry_add(recording=holter, by=staff_a, sample=int(12 * FS), symptom="palpitations", note="")
+    page = client_for(client, staff_a).get(reverse("recording-detail", args=[holter.pk])).content.decode()
+    section = page[page.index('id="diary"') : page.index("</section>", page.index('id="diary"'))]
+    assert re.findall(r"<h3[^>]*>([^<]*)", section) == [
+        "Enter a symptom from the diary",
+        "Entries",
+        "Enter an activity",
+        "Activities",
+    ]
+    assert re.findall(r"<h4>([^<]*)", section) == ["Palpitations ", "Asleep "]
