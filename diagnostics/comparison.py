@@ -45,7 +45,7 @@ def lengths_differ(earlier: ECGRecording, later: ECGRecording) -> str:
     return (
         f"Recording {longer.pk} ran {ratio:,.1f} times as long as recording {shorter.pk} "
         f"({clock(max(a, b))} against {clock(min(a, b))} analysed): counts of beats and episodes grow with the time "
-        "a recording ran, so their change is not given; compare the rates and burdens."
+        "a recording ran, so their change is not compared; compare the rates and burdens."
     )
 
 
@@ -105,7 +105,7 @@ def rows(earlier: ECGRecording, later: ECGRecording) -> list[Row]:
 
     def count_change(first: float | int | None, second: float | int | None) -> str:
         if differ and first is not None and second is not None:
-            return "not comparable: lengths differ"
+            return "not compared"
         return _change(first, second)
 
     def add(

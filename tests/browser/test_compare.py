@@ -54,3 +54,21 @@ def test_a_doctor_compares_two_holters_from_the_patient_page(page, shot, doctor_
     expect(page.get_by_role("alert")).to_contain_text("Choose two recordings to compare (1 chosen).")
     expect(page.locator("table.comparison")).to_have_count(0)
     assert_accessible(page)
+
+
+def test_recordings_of_different_lengths_are_said_to_be_and_the_table_still_fits_a_phone(page, shot, doctor_a, holter):
+    rhythm = holter.diagnosis.rhythm
+    longer = later_holter(holter, duration_s=600.0, beats_analysed=rhythm["beats_analysed"] * 9)
+    log_in(page, doctor_a.username)
+    page.set_viewport_size(PHONE)
+    page.goto(f"/patients/{holter.patient_id}/compare/?recordings={holter.pk}&recordings={longer.pk}")
+    expect(page.locator("#compare-lengths")).to_contain_text(f"Recording {longer.pk} ran 8.6 times as long")
+    expect(
+        page.locator("table.comparison").get_by_role("row", name="Beats analysed", exact=False).first
+    ).to_contain_text("not compared")
+    assert _fits(page, PHONE["width"])
+    # the change column's words on the screen: "not comparable: lengths differ" had pushed it out of the table's box
+    box = page.evaluate("(b => [b.scrollWidth, b.clientWidth])(document.querySelector('table.comparison'))")
+    assert box[0] <= box[1], box
+    assert_accessible(page)
+    shot(page, "compare-lengths-phone")
