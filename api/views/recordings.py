@@ -197,6 +197,19 @@ class RecordingViewSet(ApiViewSet):
     }
     queryset = ECGRecording.objects.none()
     parser_classes = [BoundedJSONParser, MultiPartParser, FormParser]
+    # Writes whose times are JSON numbers (text is refused as a time: a mapping error of the sender's): a form's
+    # fields are all text, so a form could never enter one; JSON only, 415 otherwise, and the schema says so.
+    json_only_actions = ("diary_entry_add", "activity_add")
+
+    def get_parsers(self):
+        # asked before the request's action is set (DRF makes the request first): from the method, as DRF will
+        request = getattr(self, "request", None)
+        action = getattr(self, "action", None)
+        if action is None and request is not None and getattr(self, "action_map", None):
+            action = self.action_map.get(request.method.lower())
+        if action in self.json_only_actions:
+            return [BoundedJSONParser()]
+        return super().get_parsers()
 
     def list(self, request):
         filters: list[tuple[str, object]] = []  # (lookup, value), in the order the query applies them

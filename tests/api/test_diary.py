@@ -187,3 +187,18 @@ def test_a_note_sent_as_null_is_no_note(api_as, staff_a, holter):
     other = api.post(diary_url(holter), {"at_s": 4, "symptom": "other", "note": None}, format="json")
     assert other.status_code == 400 and other.json()["error"]["field"] == "note"  # "other" needs one
     assert DiaryEntry.objects.count() == 1
+
+
+@pytest.mark.parametrize("route", ["diary", "activities"])
+def test_a_form_is_415_naming_json_as_its_times_are_json_numbers(api_as, staff_a, client, holter, route):
+    """A form's fields are all text, and a time is refused as text: the diary's and activities' writes take JSON
+    alone, say so, and the schema lists JSON alone."""
+    fields = {"at_s": "10", "symptom": "fatigue"} if route == "diary" else {"kind": "medication", "start_s": "10"}
+    response = api_as(staff_a).post(f"/api/v1/recordings/{holter.pk}/{route}", fields, format="multipart")
+    assert response.status_code == 415, response.content
+    assert response.json()["error"]["code"] == "unsupported_media_type"
+    assert "multipart/form-data" in response.json()["error"]["message"]
+    assert not DiaryEntry.objects.exists() and not holter.activities.exists()
+    openapi = client.get("/api/v1/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+    body = openapi["paths"][f"/api/v1/recordings/{{id}}/{route}"]["post"]["requestBody"]["content"]
+    assert set(body) == {"application/json"}
