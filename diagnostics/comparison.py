@@ -49,6 +49,24 @@ def lengths_differ(earlier: ECGRecording, later: ECGRecording) -> str:
     )
 
 
+# Supraventricular ectopy leaves out the beats inside atrial fibrillation or flutter: between recordings whose AF
+# burdens differ by this many points or more, its change says as much about the AF as about the ectopy.
+AF_BURDENS_DIFFER = 5.0
+
+
+def af_differs(earlier: ECGRecording, later: ECGRecording) -> str:
+    """Where the two recordings' AF burdens differ by AF_BURDENS_DIFFER points or more, what the page says of the
+    supraventricular ectopy's change; else ""."""
+    a, b = (_figures(r)["af_burden"] for r in (earlier, later))
+    if a is None or b is None or abs(a - b) < AF_BURDENS_DIFFER:
+        return ""
+    return (
+        f"Supraventricular ectopy leaves out the beats inside atrial fibrillation or flutter, which took {a:.1f} % "
+        f"of recording {earlier.pk} and {b:.1f} % of recording {later.pk}: its change says as much about the "
+        "AF as about the ectopy."
+    )
+
+
 def _number(value: float | int | None, places: int = 0) -> str:
     if value is None:
         return "—"

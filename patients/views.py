@@ -129,6 +129,7 @@ def patient_compare(request, patient_id: int):
         "chosen_ids": {r.pk for r in chosen},
         "rows": comparison.rows(*chosen) if chosen else [],
         "lengths_differ": comparison.lengths_differ(*chosen) if chosen else "",
+        "af_differs": comparison.af_differs(*chosen) if chosen else "",
         "error": error,
     }
     return render(request, "patients/compare.html", context, status=400 if error else 200)

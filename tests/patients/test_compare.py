@@ -168,3 +168,19 @@ def test_counts_of_recordings_of_different_lengths_are_not_given_a_change(client
     html = client_for(client, doctor_a).get(url).content.decode()
     assert 'id="compare-lengths"' not in html
     assert table_rows(html)["Beats analysed"][2] == "no change"
+
+
+def test_a_change_of_atrial_fibrillation_is_said_beside_the_supraventricular_ectopy(client, doctor_a, holter):
+    # supraventricular ectopy leaves out the beats inside AF: a recording mostly in AF shows a small S burden beside
+    # one in sinus rhythm, which read as an improvement of 56 points
+    in_af = later_holter(holter, af__burden_pct=95.7, supraventricular__burden_pct=3.2)
+    url = reverse("patient-compare", args=[holter.patient_id]) + f"?recordings={holter.pk}&recordings={in_af.pk}"
+    html = client_for(client, doctor_a).get(url).content.decode()
+    note = re.search(r'<p class="notice" id="compare-af">(.*?)</p>', html, re.S)
+    assert note, "the page does not say the AF burdens differ"
+    assert f"took 0.0 % of recording {holter.pk} and 95.7 % of recording {in_af.pk}" in note.group(1)
+    assert html.index('id="compare-af"') < html.index("<table")
+
+    alike = later_holter(holter, af__burden_pct=3.0)  # under 5 points apart: nothing said
+    url = reverse("patient-compare", args=[holter.patient_id]) + f"?recordings={holter.pk}&recordings={alike.pk}"
+    assert 'id="compare-af"' not in client_for(client, doctor_a).get(url).content.decode()
