@@ -365,6 +365,21 @@ def marks(recording: ECGRecording) -> list[dict]:
     return found
 
 
+def sleep_spans(recording: ECGRecording) -> list[dict]:
+    """The diary's sleep periods (none removed) as the trend chart shades them: each one's ``start`` and ``end`` in
+    samples (end inclusive) and ``said`` ("Asleep 23:10:00 (0:20:00 in) to 06:45:00 (7:55:00 in)"), in the order
+    they began. A diary holds at most MAX_PER_RECORDING activities: one query, a bounded answer."""
+    periods = selectors.activity_list(recording=recording).filter(kind=DiaryActivity.Kind.SLEEP, end__isnull=False)
+    return [
+        {
+            "start": a.start,
+            "end": a.end,
+            "said": f"Asleep {moment(recording, a.start)} to {moment(recording, cast(int, a.end))}",
+        }
+        for a in periods[: DiaryActivity.MAX_PER_RECORDING]
+    ]
+
+
 def symptom_said(entry: DiaryEntry) -> str:
     """The symptom as the pages name it: an "other" one by its note, as the diary says it."""
     if entry.symptom == DiaryEntry.Symptom.OTHER and entry.note:

@@ -311,10 +311,14 @@ def summary_context(recording: ECGRecording, rhythm: dict) -> dict:
     }
 
 
-def trend_svg(trend: dict | None, diary: Sequence[tuple[float, str]] = ()) -> str:
+def trend_svg(
+    trend: dict | None, diary: Sequence[tuple[float, str]] = (), sleep: Sequence[tuple[float, float, str]] = ()
+) -> str:
     """The per-minute heart-rate trend for the printed report (min-max band, mean line), and the patient's diary
     (``diary``: each entry's moment in seconds and what it says, "Palpitations at 0:12:05") marked at its moment by
-    a diamond above the time axis and a dashed line up the chart, as the page's chart marks it."""
+    a diamond above the time axis and a dashed line up the chart, as the page's chart marks it; the diary's sleep
+    periods (``sleep``: start and end in seconds and what they say) shaded behind the band, as the page's chart
+    shades them (a slow rate at night is read against them)."""
     if not trend or not trend.get("minute"):
         return ""
     minutes = trend["minute"]
@@ -373,6 +377,13 @@ def trend_svg(trend: dict | None, diary: Sequence[tuple[float, str]] = ()) -> st
         f'class="note">{f"{m // 60} h" if every >= 60 else f"{m} min"}</text>'
         for m in range(0, len(minutes) + 1, every)
     )
+    # sleep behind everything, the band read across it
+    asleep = "".join(
+        f'<rect x="{a:.1f}" y="{pad:.1f}" width="{max(1.0, b - a):.1f}" height="{h - 2 * pad:.1f}" class="sleep">'
+        f"<title>{escape(said)}</title></rect>"
+        for start, end, said in sleep
+        for a, b in [(min(max(x(start / 60), pad), w - pad), min(max(x(end / 60), pad), w - pad))]
+    )
     # the diary over the band (the rate when a symptom was noted is read across it), a diamond above the time axis
     noted = []
     for seconds, said in diary:
@@ -382,12 +393,14 @@ def trend_svg(trend: dict | None, diary: Sequence[tuple[float, str]] = ()) -> st
             f'<path d="M{at_x:.1f},{base - 5:.1f} L{at_x + 4:.1f},{base:.1f} L{at_x:.1f},{base + 5:.1f} '
             f'L{at_x - 4:.1f},{base:.1f} Z" class="diary"><title>{escape(said)}</title></path>'
         )
-    label = "Heart rate per minute: minimum to maximum band and mean" + (
-        ", the patient's diary marked" if noted else ""
+    label = (
+        "Heart rate per minute: minimum to maximum band and mean"
+        + (", the patient's diary marked" if noted else "")
+        + (", sleep shaded" if asleep else "")
     )
     return (
         f'<svg viewBox="0 0 {w:.0f} {h:.0f}" role="img" aria-label="{label}" class="trend">'
-        f"<title>Heart rate per minute (bpm)</title>{grid}{hours}"
+        f"<title>Heart rate per minute (bpm)</title>{asleep}{grid}{hours}"
         f"{''.join(shapes)}{over}{''.join(noted)}</svg>"
     )
 

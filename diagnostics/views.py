@@ -680,8 +680,8 @@ def recording_move_confirm(request, recording_id: int):
 
 
 def recording_rhythm(request, recording_id: int):
-    """The per-minute heart-rate trend, every event and the diary's entries, for the trend chart and the viewer's
-    marks and steps."""
+    """The per-minute heart-rate trend, every event, the diary's entries and its sleep periods, for the trend chart
+    and the viewer's marks and steps."""
     recording = selectors.recording_get(user=request.user, recording_id=recording_id)
     diagnosis = getattr(recording, "diagnosis", None) if recording.status == ECGRecording.Status.DONE else None
     rhythm = diagnosis.rhythm if diagnosis else None
@@ -693,6 +693,7 @@ def recording_rhythm(request, recording_id: int):
             "trend": rhythm.get("trend") if rhythm else None,
             "events": [dict(e, label=Event.Type(e["type"]).label) for e in events] if rhythm else [],
             "diary": diary.marks(recording) if diary.keeps_diary(recording) else [],
+            "sleep": diary.sleep_spans(recording) if diary.keeps_diary(recording) else [],
         }
     )
 
@@ -1140,7 +1141,10 @@ def recording_report(request, recording_id: int):
             noted = [
                 (row["entry"].sample / recording.sampling_rate, f"{row['symptom']} at {row['at']}") for row in rows
             ]
-            context["trend_svg"] = holter.trend_svg(rhythm.get("trend"), noted)
+            fs = recording.sampling_rate or 1.0
+            slept = [(p["start"] / fs, p["end"] / fs, p["said"]) for p in diary.sleep_spans(recording)]
+            context["trend_svg"] = holter.trend_svg(rhythm.get("trend"), noted, slept)
+            context["trend_sleep"] = bool(slept) and bool(context["trend_svg"])
             context["trend_over"] = holter.trend_over(rhythm.get("trend"), recording)
             context["trend_diary"] = holter.trend_diary(len(noted)) if context["trend_svg"] else ""
             context["significant"] = holter.significant_events(recording)

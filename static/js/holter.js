@@ -15,6 +15,9 @@
   // The diary's marks (app.css --diary): a diamond just above the time axis, under the band's lowest rates, and a
   // dashed line up the chart; a click this close to one (CSS px) shows that entry rather than the minute's start.
   var DIARY = "#0b6e75", DIARY_ABOVE_AXIS = 8, DIARY_REACH = 6, DIARY_LINES_APART = 12;
+  // The diary's sleep periods: shaded behind the chart (app.css svg.trend .sleep, the printed trend's), the rate at
+  // night read against them.
+  var SLEEP = "#e4e0f0";
 
   function viewer() {
     var root = document.querySelector("[data-ecg-viewer]");
@@ -81,8 +84,9 @@
       .then(function (data) {
         self.data = data;
         canvas.dataset.diary = String((data.diary || []).length);
+        canvas.dataset.sleep = String((data.sleep || []).length);
         canvas.dataset.loaded = "true";
-        if (data.trend) { self.describeOver(); self.describeDiary(); }
+        if (data.trend) { self.describeOver(); self.describeDiary(); self.describeSleep(); }
         self.draw();
       })
       .catch(function (err) { canvas.setAttribute("aria-label", "The heart-rate trend could not be loaded (" + err.message + ")."); });
@@ -100,12 +104,43 @@
       : Math.round(t.hr_min[i]) + " to " + Math.round(t.hr_max[i]) + " bpm" +
         (t.hr_max[i] > TOP_BPM ? " (above the chart's scale of " + TOP_BPM + ")" : "") +
         ", mean " + Math.round(t.hr_mean[i]) + ".";
+    if (this.asleepIn(i)) text += " Asleep, as the diary gives it.";
     var noted = this.diaryIn(i), fs = this.data.fs;
     if (noted.length) {
       text += " Diary: " + noted.map(function (entry) { return entry.said + " at " + notedAt(entry, fs); }).join("; ") +
         ". Enter shows " + (noted.length === 1 ? "the entry" : "the first of them") + " in the viewer.";
     } else if (t.hr_mean[i] !== null) text += " Enter shows it in the viewer.";
     live.textContent = text;
+  };
+
+  // Whether the middle of minute ``i`` lies in one of the diary's sleep periods, as the Awake / Asleep table counts
+  // it (ecg/rhythm/sleep.py minutes_in: the last minute's middle that of the part of it the recording holds).
+  TrendChart.prototype.asleepIn = function (i) {
+    var d = this.data, perMinute = 60 * d.fs, first = i * perMinute;
+    var last = Math.min(first + perMinute, d.samples || first + perMinute) - 1, middle = (first + last) / 2;
+    return (d.sleep || []).some(function (p) { return p.start <= middle && middle <= p.end; });
+  };
+
+  // The note on the shading under the chart, in its description, as the diary's.
+  TrendChart.prototype.describeSleep = function () {
+    var canvas = this.canvas, sleep = this.data.sleep || [];
+    var id = canvas.id + "-sleep", note = document.getElementById(id);
+    if (!sleep.length) { if (note) note.hidden = true; return; }
+    if (!note) {
+      note = document.createElement("p");
+      note.id = id;
+      note.className = "muted small trend-sleep";
+      var after = document.getElementById(canvas.id + "-diary") || document.getElementById(canvas.id + "-over");
+      (after && !after.hidden ? after : canvas).insertAdjacentElement("afterend", note);
+      var described = (canvas.getAttribute("aria-describedby") || "").split(/\s+/).filter(Boolean);
+      if (described.indexOf(id) < 0) canvas.setAttribute("aria-describedby", described.concat([id]).join(" "));
+    }
+    var swatch = document.createElement("span");
+    swatch.className = "sleep-swatch";
+    swatch.setAttribute("aria-hidden", "true");
+    note.replaceChildren(swatch, " Shaded: asleep, as the patient's diary gives it (" +
+      sleep.map(function (p) { return p.said.replace(/^Asleep /, ""); }).join("; ") + ").");
+    note.hidden = false;
   };
 
   // The diary's entries noted in minute ``i`` of the chart, in the order noted.
@@ -232,6 +267,16 @@
       var y0 = baseline === "middle" ? y - 6 : y;
       labels.push({ text: text, x0: x0, x1: x0 + w, y0: y0, y1: y0 + 12 });
     }
+    // Sleep first, behind everything (the night's rate is read against it), from the top line down to the axis.
+    var sleepSpans = this.sleepSpans = []; // the spans drawn (the tests read them)
+    ctx.fillStyle = SLEEP;
+    (d.sleep || []).forEach(function (p) {
+      var x0 = Math.max(PAD_L, self.x(p.start / (60 * d.fs))), x1 = Math.min(self.width - PAD_R, self.x(p.end / (60 * d.fs)));
+      if (x1 <= x0) return;
+      ctx.fillRect(x0, PAD_T, Math.max(1, x1 - x0), self.height - PAD_B - PAD_T);
+      sleepSpans.push({ x0: x0, x1: x1, said: p.said });
+    });
+    ctx.fillStyle = "#4d5560";
     // Grid: 50 to 200 bpm, the unit above the scale, and time ticks as far apart as their labels need.
     ctx.strokeStyle = "#e2e6ea"; ctx.lineWidth = 1;
     [50, 100, 150, 200].forEach(function (b) {

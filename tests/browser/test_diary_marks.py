@@ -242,3 +242,42 @@ def test_on_a_recording_whose_start_is_known_the_trend_names_an_entry_by_its_tim
     page.mouse.move(box["x"] + mark["x"], box["y"] + mark["y"])
     expect(trend).to_have_attribute("title", re.compile(r"^Diary: Palpitations at 22:50:12 \(0:00:12 in\)"))
     assert page.js_errors == []
+
+
+def test_the_diarys_sleep_is_shaded_on_the_trend_and_said_by_its_cursor(
+    page,
+    staff_a,
+    holter_recording,  # noqa: F811
+):
+    # the night's slow rate is read against the night: the trend had shown sleep nowhere, on screen or printed
+    services.diary_activity_add(
+        recording=holter_recording, by=staff_a, kind="sleep", start=int(5 * FS), end=int(30 * FS)
+    )
+    log_in(page, staff_a.username)
+    page.goto(f"/recordings/{holter_recording.pk}/")
+    trend = page.locator("canvas[data-hr-trend]")
+    expect(trend).to_have_attribute("data-loaded", "true")
+    expect(trend).to_have_attribute("data-sleep", "1")
+    note = page.locator("p.trend-sleep")
+    expect(note).to_have_text("Shaded: asleep, as the patient's diary gives it (0:00:05 to 0:00:30).")
+    assert note.get_attribute("id") in trend.get_attribute("aria-describedby").split()
+    shape = page.evaluate(TREND)
+    plot = shape["width"] - PAD_L - PAD_R
+
+    def colour(minute: float) -> list[int]:
+        x = PAD_L + plot * minute / shape["minutes"]
+        return page.evaluate(
+            """([x, y]) => { const c = document.querySelector('canvas[data-hr-trend]'), dpr = window.devicePixelRatio || 1;
+                 return [...c.getContext('2d').getImageData(Math.round(x * dpr), Math.round(y * dpr), 1, 1).data.slice(0, 3)]; }""",
+            [x, 24 + 6],  # just under the 200 line, where no rate reaches
+        )
+
+    assert colour((5 + 30) / 2 / 60) == [0xE4, 0xE0, 0xF0]  # asleep
+    assert colour(45 / 60) == [0xFF, 0xFF, 0xFF]  # awake: the chart's white
+    trend.focus()
+    page.keyboard.press("ArrowRight")  # the first minute: its middle, 0:00:30, in the sleep period's end
+    expect(page.locator("#trend-cursor")).to_contain_text("Asleep, as the diary gives it.")
+    page.keyboard.press("ArrowRight")
+    expect(page.locator("#trend-cursor")).not_to_contain_text("Asleep")
+    assert_accessible(page)
+    assert page.js_errors == []

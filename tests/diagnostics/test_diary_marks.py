@@ -116,3 +116,43 @@ def test_the_printed_report_marks_the_diary_on_its_trend_with_a_note(client, sta
         '<span class="trend-diary"><span aria-hidden="true">◆</span> The patient&#x27;s diary: 2 symptoms marked at '
         "the moments noted, each listed under Patient diary below.</span>" in figure
     )
+
+
+def test_the_rhythm_data_carries_the_sleep_periods_to_shade(client, staff_a, holter_recording):  # noqa: F811
+    fs = holter_recording.sampling_rate
+    slept = services.diary_activity_add(
+        recording=holter_recording, by=staff_a, kind="sleep", start=int(10 * fs), end=int(40 * fs)
+    )
+    services.diary_activity_add(
+        recording=holter_recording, by=staff_a, kind="exercise", start=int(45 * fs), end=int(55 * fs)
+    )
+    gone = services.diary_activity_add(
+        recording=holter_recording, by=staff_a, kind="sleep", start=int(50 * fs), end=int(60 * fs)
+    )
+    services.diary_activity_remove(activity=gone, by=staff_a)
+    data = client_for(client, staff_a).get(reverse("recording-rhythm", args=[holter_recording.pk])).json()
+    # sleep alone (exercise is no night), none removed
+    assert data["sleep"] == [{"start": slept.start, "end": slept.end, "said": "Asleep 0:00:10 to 0:00:40"}]
+
+
+def test_the_printed_trend_shades_sleep_behind_the_band():
+    trend = {"minute": [0, 1, 2, 3, 4], "hr_min": [60] * 5, "hr_mean": [70] * 5, "hr_max": [80] * 5}
+    svg = holter.trend_svg(trend, sleep=[(60.0, 180.0, "Asleep <night> 0:01:00 to 0:03:00")])
+    shaded = re.findall(
+        r'<rect x="([\d.]+)" y="[\d.]+" width="([\d.]+)" height="[\d.]+" class="sleep"><title>([^<]*)', svg
+    )
+    # x(m) = 30 + 660 * m / 4: from minute 1 to minute 3
+    assert shaded == [("195.0", "330.0", "Asleep &lt;night&gt; 0:01:00 to 0:03:00")]
+    assert svg.index('class="sleep"') < svg.index('class="band"')  # behind the band
+    assert "sleep shaded" in svg and 'class="sleep"' not in holter.trend_svg(trend)
+
+
+def test_the_printed_report_shades_sleep_on_its_trend_with_a_note(client, staff_a, holter_recording):  # noqa: F811
+    fs = holter_recording.sampling_rate
+    services.diary_activity_add(
+        recording=holter_recording, by=staff_a, kind="sleep", start=int(5 * fs), end=int(65 * fs)
+    )
+    report = client_for(client, staff_a).get(reverse("recording-report", args=[holter_recording.pk])).content.decode()
+    figure = report[report.index('<figure class="trend-figure">') :]
+    figure = figure[: figure.index("</figure>")]
+    assert figure.count('class="sleep"') == 1 and "Shaded: asleep, as the patient's diary gives it." in figure
