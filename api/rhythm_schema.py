@@ -135,6 +135,12 @@ class RhythmSummarySerializer(serializers.Serializer):
 class TrendExtremeSerializer(serializers.Serializer):
     bpm = serializers.FloatField(help_text="Over 4 beats: the trend's per-minute extreme, not the summary's 8-beat one")
     minute = serializers.IntegerField(help_text="The minute it lies in, from the start of the recording, from 0")
+    at_s = serializers.FloatField(help_text="The start of that minute, in seconds from the start of the recording")
+    at = serializers.DateTimeField(
+        allow_null=True,
+        help_text="The start of that minute as a date-time, where the recording's file stated when it started; "
+        "else null",
+    )
 
 
 class RateOverMinutesSerializer(serializers.Serializer):

@@ -969,7 +969,31 @@ class DiaryActivitySerializer(serializers.ModelSerializer):
     def get_heart_rate(self, obj: DiaryActivity) -> dict | None:
         recording = obj.recording
         diagnosis = getattr(recording, "diagnosis", None) if recording.status == ECGRecording.Status.DONE else None
-        return diary.activity_heart_rate(recording, obj, diagnosis.rhythm if diagnosis is not None else None)
+        over = diary.activity_heart_rate(recording, obj, diagnosis.rhythm if diagnosis is not None else None)
+        return rate_over_minutes(recording, over) if over is not None else None
+
+
+def rate_over_minutes(recording: ECGRecording, over: dict) -> dict:
+    """A heart rate over minutes of the trend (ecg.rhythm.sleep.rate_over) as the API gives it: each extreme with its
+    minute's start in seconds from the start and, where the file stated when the recording started, as a date-time
+    (a minute's number alone had left the client to work out when)."""
+
+    def extreme(found: dict | None) -> dict | None:
+        if found is None:
+            return None
+        return {
+            "bpm": found["bpm"],
+            "minute": found["minute"],
+            "at_s": float(found["minute"] * 60),
+            "at": _moment_at(recording, round(found["minute"] * 60 * (recording.sampling_rate or 0))),
+        }
+
+    return {
+        "minutes": over["minutes"],
+        "mean_bpm": over["mean_bpm"],
+        "lowest": extreme(over["lowest"]),
+        "highest": extreme(over["highest"]),
+    }
 
 
 class DiaryActivityCreateSerializer(StrictFields, serializers.Serializer):

@@ -934,10 +934,7 @@ class RecordingViewSet(ApiViewSet):
             )
 
         def over(side: dict) -> dict:
-            extremes = {
-                k: side[k] and {"bpm": side[k]["bpm"], "minute": side[k]["minute"]} for k in ("lowest", "highest")
-            }
-            return {"minutes": side["minutes"], "mean_bpm": side["mean_bpm"], **extremes}
+            return serializers.rate_over_minutes(recording, side)
 
         return Response(
             {

@@ -2,7 +2,7 @@
 heart rate over it, and the heart rate awake and asleep; their schema, audit rows, Idempotency-Key, preconditions and
 clinic scope."""
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import pytest
 
@@ -84,6 +84,13 @@ def test_the_heart_rate_awake_and_asleep_follows_the_diarys_sleep(api_as, staff_
     assert (found["asleep"]["minutes"], found["awake"]["minutes"]) == (1, 1)
     events = {e["type"]: (e["asleep"], e["total"]) for e in found["events"]}
     assert events["vf"] == (1, 1) and found["events"][0]["type"] == "vf"  # at 0:00:41, asleep; the most serious first
+    # each extreme says when its minute began, in seconds and as a date-time (a minute's number alone had not)
+    lowest = found["awake"]["lowest"]
+    assert lowest["at_s"] == 60.0 * lowest["minute"]
+    assert datetime.fromisoformat(lowest["at"]) == holter.recorded_at + timedelta(seconds=lowest["at_s"])
+    activity = api.get(url(holter)).json()["results"][0]
+    strict_validator(schema(client), "DiaryActivity").validate(activity)
+    assert activity["heart_rate"]["lowest"]["at_s"] == 60.0 * activity["heart_rate"]["lowest"]["minute"]
 
 
 def test_the_heart_rate_awake_and_asleep_waits_for_the_analysis(api_as, staff_a, patient_a):
