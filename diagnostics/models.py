@@ -162,7 +162,7 @@ class Diagnosis(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
-        ordering = ["-created_at"]
+        ordering = ["-created_at", "-id"]  # rows of one instant in a fixed order, page to page
         verbose_name_plural = "diagnoses"
         constraints = [
             models.CheckConstraint(
@@ -205,7 +205,7 @@ class Diagnosis(models.Model):
         prefetched = getattr(self, "reviews_newest_first", None)  # set by the list selectors
         if prefetched is not None:
             return prefetched[0] if prefetched else None
-        return self.reviews.select_related("reviewer").order_by("-created_at").first()
+        return self.reviews.select_related("reviewer").order_by("-created_at", "-id").first()
 
 
 class Review(models.Model):
@@ -222,7 +222,7 @@ class Review(models.Model):
     replayed: bool  # not stored: set by review_create, True when an idempotent retry returned this review
 
     class Meta:
-        ordering = ["-created_at"]
+        ordering = ["-created_at", "-id"]  # rows of one instant in a fixed order, page to page
 
     # What was decided, for the pages and reports that tell it (the choices' labels are what a doctor chooses:
     # "Confirm MI by Dana Doctor" had read as an instruction).

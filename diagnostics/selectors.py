@@ -31,7 +31,9 @@ from .signal_uploads import reader_limits, timed_reader_limits
 def _reviews_newest_first(path: str = "reviews") -> Prefetch:
     """A diagnosis's reviews, newest first, fetched once for a whole page (Diagnosis.latest_review reads them)."""
     return Prefetch(
-        path, queryset=Review.objects.select_related("reviewer").order_by("-created_at"), to_attr="reviews_newest_first"
+        path,
+        queryset=Review.objects.select_related("reviewer").order_by("-created_at", "-id"),
+        to_attr="reviews_newest_first",
     )
 
 
@@ -253,7 +255,7 @@ def review_queue(*, user: User) -> QuerySet[Diagnosis]:
         .annotate(reviewed=Exists(reviewed))
         .select_related("recording__patient")
         .prefetch_related(_reviews_newest_first())
-        .order_by("reviewed", "-mi_score", "created_at")
+        .order_by("reviewed", "-mi_score", "created_at", "id")
     )
 
 
@@ -284,7 +286,7 @@ def recording_list_earlier(*, user: User, recording: ECGRecording) -> QuerySet[E
 
 
 def review_history(*, diagnosis: Diagnosis) -> QuerySet[Review]:
-    return diagnosis.reviews.select_related("reviewer").order_by("-created_at")
+    return diagnosis.reviews.select_related("reviewer").order_by("-created_at", "-id")
 
 
 def diagnosis_list(*, user: User) -> QuerySet[Diagnosis]:
