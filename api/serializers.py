@@ -771,8 +771,7 @@ class DiaryEntrySerializer(serializers.ModelSerializer):
 
     @extend_schema_field(serializers.DateTimeField(allow_null=True))
     def get_at(self, obj: DiaryEntry) -> str | None:
-        when = diary.moment_datetime(obj.recording, obj.sample)
-        return when.isoformat() if when else None
+        return _moment_at(obj.recording, obj.sample)
 
     @extend_schema_field(SignerSerializer)
     def get_entered_by(self, obj: DiaryEntry) -> dict:

@@ -34,6 +34,27 @@
     v.canvas.focus({ preventScroll: true });
   }
 
+  // A note under the chart that its description includes (the chart itself is only pixels): ``kind`` names it (its
+  // id's suffix and its class); put after the first of the notes ``after`` names that exists, if it is shown, else
+  // right under the canvas; hidden, and null returned, where there is nothing to say (``shown`` false).
+  function noteUnder(canvas, kind, shown, after) {
+    if (!canvas.id) canvas.id = "hr-trend-" + Math.random().toString(36).slice(2, 8);
+    var id = canvas.id + "-" + kind, note = document.getElementById(id);
+    if (!shown) { if (note) note.hidden = true; return null; }
+    if (!note) {
+      note = document.createElement("p");
+      note.id = id;
+      note.className = "muted small trend-" + kind;
+      var before = null;
+      (after || []).some(function (k) { return (before = document.getElementById(canvas.id + "-" + k)); });
+      (before && !before.hidden ? before : canvas).insertAdjacentElement("afterend", note);
+      var described = (canvas.getAttribute("aria-describedby") || "").split(/\s+/).filter(Boolean);
+      if (described.indexOf(id) < 0) canvas.setAttribute("aria-describedby", described.concat([id]).join(" "));
+    }
+    note.hidden = false;
+    return note;
+  }
+
   // h:mm:ss, whole seconds cut (not rounded), as the event list writes times
   function clock(seconds) {
     seconds = Math.max(0, Math.floor(seconds + 1e-6));
@@ -123,24 +144,13 @@
 
   // The note on the shading under the chart, in its description, as the diary's.
   TrendChart.prototype.describeSleep = function () {
-    var canvas = this.canvas, sleep = this.data.sleep || [];
-    var id = canvas.id + "-sleep", note = document.getElementById(id);
-    if (!sleep.length) { if (note) note.hidden = true; return; }
-    if (!note) {
-      note = document.createElement("p");
-      note.id = id;
-      note.className = "muted small trend-sleep";
-      var after = document.getElementById(canvas.id + "-diary") || document.getElementById(canvas.id + "-over");
-      (after && !after.hidden ? after : canvas).insertAdjacentElement("afterend", note);
-      var described = (canvas.getAttribute("aria-describedby") || "").split(/\s+/).filter(Boolean);
-      if (described.indexOf(id) < 0) canvas.setAttribute("aria-describedby", described.concat([id]).join(" "));
-    }
+    var sleep = this.data.sleep || [], note = noteUnder(this.canvas, "sleep", sleep.length > 0, ["diary", "over"]);
+    if (!note) return;
     var swatch = document.createElement("span");
     swatch.className = "sleep-swatch";
     swatch.setAttribute("aria-hidden", "true");
     note.replaceChildren(swatch, " Shaded: asleep, as the patient's diary gives it (" +
       sleep.map(function (p) { return p.said.replace(/^Asleep /, ""); }).join("; ") + ").");
-    note.hidden = false;
   };
 
   // The diary's entries noted in minute ``i`` of the chart, in the order noted.
@@ -169,26 +179,14 @@
 
   // The legend of the diary's marks, under the chart and in its description (as the note on rates past its top).
   TrendChart.prototype.describeDiary = function () {
-    var canvas = this.canvas, diary = this.data.diary || [];
-    if (!canvas.id) canvas.id = "hr-trend-" + Math.random().toString(36).slice(2, 8);
-    var id = canvas.id + "-diary", note = document.getElementById(id);
-    if (!diary.length) { if (note) note.hidden = true; return; }
-    if (!note) {
-      note = document.createElement("p");
-      note.id = id;
-      note.className = "muted small trend-diary";
-      var after = document.getElementById(canvas.id + "-over");
-      (after && !after.hidden ? after : canvas).insertAdjacentElement("afterend", note);
-      var described = (canvas.getAttribute("aria-describedby") || "").split(/\s+/).filter(Boolean);
-      if (described.indexOf(id) < 0) canvas.setAttribute("aria-describedby", described.concat([id]).join(" "));
-    }
+    var diary = this.data.diary || [], note = noteUnder(this.canvas, "diary", diary.length > 0, ["over"]);
+    if (!note) return;
     var mark = document.createElement("span");
     mark.setAttribute("aria-hidden", "true");
     mark.textContent = "◆ ";
     note.replaceChildren(mark, "The patient's diary: " + diary.length + (diary.length === 1 ? " symptom" : " symptoms") +
       " marked at the moments noted, above the time axis; the arrow keys' cursor names them in their minute, and a click on " +
       "a mark shows it in the ECG viewer.");
-    note.hidden = false;
   };
 
   // The minutes whose maximum rate is past the top of the scale (drawn clipped there, with a mark above), said
@@ -200,18 +198,8 @@
   };
 
   TrendChart.prototype.describeOver = function () {
-    var canvas = this.canvas, over = this.over(), t = this.data.trend;
-    if (!canvas.id) canvas.id = "hr-trend-" + Math.random().toString(36).slice(2, 8);
-    var id = canvas.id + "-over", note = document.getElementById(id);
-    if (!over.length) { if (note) note.hidden = true; return; }
-    if (!note) {
-      note = document.createElement("p");
-      note.id = id;
-      note.className = "muted small trend-over";
-      canvas.insertAdjacentElement("afterend", note);
-      var described = (canvas.getAttribute("aria-describedby") || "").split(/\s+/).filter(Boolean);
-      if (described.indexOf(id) < 0) canvas.setAttribute("aria-describedby", described.concat([id]).join(" "));
-    }
+    var over = this.over(), t = this.data.trend, note = noteUnder(this.canvas, "over", over.length > 0, []);
+    if (!note) return;
     var top = over[0];
     over.forEach(function (i) { if (t.hr_max[i] > t.hr_max[top]) top = i; });
     var mark = document.createElement("span");
@@ -220,7 +208,6 @@
     note.replaceChildren(mark, "Rates above " + TOP_BPM + " bpm over 4 beats, past the top of the chart, are marked at its top edge: " +
       over.length + (over.length === 1 ? " minute" : " minutes") + ", the highest " + Math.round(t.hr_max[top]) +
       " bpm in the minute from " + clock(top * 60) + ".");
-    note.hidden = false;
   };
 
   TrendChart.prototype.minutes = function () { return this.data && this.data.trend ? this.data.trend.minute.length : 0; };
