@@ -110,6 +110,11 @@ class Beat(models.Model):
     p_f = models.FloatField()
     p_q = models.FloatField()
     mi_probability = models.FloatField(null=True)
+    # Its shape's family among the recording's beats of the class it was classified (BeatFamily.number); none for
+    # recordings analysed before families were found, and for beat-row uploads.
+    family = models.PositiveSmallIntegerField(null=True, blank=True)
+    # The class the analysis gave it, where a doctor changed its class (BeatCorrection); empty otherwise.
+    classified_as = models.CharField(max_length=1, blank=True)
 
     class Meta:
         ordering = ["recording", "index"]
@@ -118,6 +123,8 @@ class Beat(models.Model):
             # The beat table narrowed to one class: its pages, count and time jump read that class's beats alone,
             # not every beat of a 24-hour recording.
             models.Index(fields=["recording", "aami_class", "index"]),
+            # a family's beats, in order (its correction, its next beat in the viewer)
+            models.Index(fields=["recording", "family", "index"], name="beat_family_idx"),
         ]
 
     @property
@@ -130,7 +137,78 @@ class Beat(models.Model):
         beat's context (its rhythm, its neighbours' classes and shapes; ecg.models.decision). Pages say so
         beside the class, which had read as a contradiction of the probabilities shown with it."""
         probabilities = self.probabilities
+        if self.classified_as:
+            return False  # a doctor set it: corrected_from says what the analysis had
         return self.aami_class in probabilities and probabilities[self.aami_class] < max(probabilities.values())
+
+    @property
+    def corrected_from(self) -> str:
+        """The class the analysis gave, where a doctor changed it ("" otherwise)."""
+        return self.classified_as
+
+
+class BeatFamily(models.Model):
+    """One shape among a recording's beats of one class, as classified (ecg.processing.families): a Holter
+    system's template. Its mean beat (both leads) is drawn for the doctor, who can correct its beats' class at once."""
+
+    recording = models.ForeignKey(ECGRecording, on_delete=models.CASCADE, related_name="beat_families")
+    number = models.PositiveSmallIntegerField()
+    aami_class = models.CharField(max_length=1, help_text="The class its beats were classified")
+    beats = models.PositiveIntegerField()
+    rare = models.BooleanField(default=False, help_text="The class's rarer shapes, gathered")
+    example = models.PositiveIntegerField(help_text="Index of the member beat most like the family's mean")
+    # {"fs": 128.0, "r_s": seconds from the window's start to the R-peak, "leads": [[...], [...]]} in units of the
+    # recording's dominant beat
+    template = models.JSONField()
+
+    class Meta:
+        ordering = ["recording", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["recording", "number"], name="beat_family_number_unique_per_recording")
+        ]
+
+    def __str__(self) -> str:
+        return f"Beat family {self.number} of recording {self.recording_id}"
+
+
+class BeatCorrection(models.Model):
+    """A doctor's change of class of some of a recording's beats (a family, or beats chosen one by one): the
+    classifier's call is not the last word on a patient it never saw. The beats take the new class; the counts, the
+    rhythm analysis and the report follow (recomputed by the worker). Undone, it is kept, marked undone."""
+
+    NOTE_MAX_LENGTH = 500
+    MAX_BEATS_CHOSEN = 1000  # beats named one by one in one correction (a family's are not counted against it)
+
+    recording = models.ForeignKey(ECGRecording, on_delete=models.CASCADE, related_name="beat_corrections")
+    clinic = models.ForeignKey("accounts.Clinic", on_delete=models.PROTECT, related_name="+")
+    family = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        help_text="The family whose beats were corrected (BeatFamily.number); none for beats chosen",
+    )
+    to_class = models.CharField(max_length=1)
+    beat_indices = models.JSONField(help_text="The beats whose class changed, by index, ascending")
+    previous = models.JSONField(help_text="The class each had before: {class: [indices]}")
+    note = models.CharField(max_length=NOTE_MAX_LENGTH, blank=True)
+    made_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    undone_at = models.DateTimeField(null=True, blank=True)
+    undone_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    # rhythm events a recomputation after it no longer found, which carried doctors' decisions: kept here as they were
+    withdrawn_events = models.JSONField(default=list, blank=True)
+    replayed: bool  # not stored: set by beat_correction_make, True when an idempotent retry returned this correction
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"Beat correction {self.pk} of recording {self.recording_id}"
+
+    @property
+    def beats_changed(self) -> int:
+        return len(self.beat_indices)
 
 
 class Diagnosis(models.Model):
@@ -159,6 +237,11 @@ class Diagnosis(models.Model):
     heartbeat_model = models.ForeignKey("mlmodels.ModelVersion", on_delete=models.PROTECT, related_name="+")
     mi_model = models.ForeignKey("mlmodels.ModelVersion", on_delete=models.PROTECT, related_name="+")
     rhythm = models.JSONField(null=True, blank=True, help_text="Holter summary of a signal recording (ecg.rhythm)")
+    # Beat corrections (BeatCorrection) change classes at once; the rhythm analysis over them is the worker's:
+    # when it was asked for and not yet done, when it was last done, and why it could not be.
+    rhythm_outdated_at = models.DateTimeField(null=True, blank=True)
+    rhythm_recomputed_at = models.DateTimeField(null=True, blank=True)
+    rhythm_recompute_error = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -242,12 +325,13 @@ IDEMPOTENCY_TARGETS = (
     "recording_move",
     "diary_entry",
     "diary_activity",
+    "beat_correction",
 )
 
 
 class IdempotencyRecord(models.Model):
     """A write seen with an idempotency key, so a retried request returns what the first one made: a recording
-    (an upload), a review, an interpretation, an event's review, a recording's move, a diary entry or a diary activity,
+    (an upload), a review, an interpretation, an event's review, a recording's move, a diary entry, a diary activity or a beat correction,
     exactly one of them (diagnostics.services.idempotent_write)."""
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
@@ -266,6 +350,9 @@ class IdempotencyRecord(models.Model):
     diary_entry = models.ForeignKey("DiaryEntry", on_delete=models.CASCADE, null=True, blank=True, related_name="+")
     diary_activity = models.ForeignKey(
         "DiaryActivity", on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    beat_correction = models.ForeignKey(
+        "BeatCorrection", on_delete=models.CASCADE, null=True, blank=True, related_name="+"
     )
     created_at = models.DateTimeField(auto_now_add=True)
 

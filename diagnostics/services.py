@@ -41,6 +41,8 @@ from patients.models import Patient
 from . import holter, ingestion
 from .models import (
     Beat,
+    BeatCorrection,
+    BeatFamily,
     Diagnosis,
     DiaryActivity,
     DiaryEntry,
@@ -169,7 +171,9 @@ def recording_submission_replay(*, user: User, idempotency_key: str, fingerprint
 
 
 # What an Idempotency-Key can stand for, and the field of IdempotencyRecord that names it.
-Made = TypeVar("Made", ECGRecording, Review, Interpretation, EventReview, RecordingMove, DiaryEntry, DiaryActivity)
+Made = TypeVar(
+    "Made", ECGRecording, Review, Interpretation, EventReview, RecordingMove, DiaryEntry, DiaryActivity, BeatCorrection
+)
 _IDEMPOTENCY_TARGETS: dict[type, str] = {
     ECGRecording: "recording",
     Review: "review",
@@ -178,6 +182,7 @@ _IDEMPOTENCY_TARGETS: dict[type, str] = {
     RecordingMove: "recording_move",
     DiaryEntry: "diary_entry",
     DiaryActivity: "diary_activity",
+    BeatCorrection: "beat_correction",
 }
 
 
@@ -569,6 +574,8 @@ def _classify_claimed(recording_id: int, claim_token: str, models: dict, lease: 
         from ecg.models.decision import most_probable_classes  # a beat-format model's classes
 
         predicted = most_probable_classes(class_scores, labels)
+    # the shapes of each class's beats, while the context is held (a Holter system's templates, which a doctor corrects)
+    families = None if inputs.context is None else beat_families_of(inputs.context, predicted)
     screen = _mi_screen(
         mi_input,
         predicted=predicted,
@@ -611,6 +618,7 @@ def _classify_claimed(recording_id: int, claim_token: str, models: dict, lease: 
             classifier=classifier,
             mi=mi,
             rhythm=rhythm,
+            families=families,
             beats_name=beats_name,
         )
     except BaseException as exc:
@@ -653,6 +661,7 @@ def _write_results(
     classifier,
     mi,
     rhythm,
+    families=None,
     beats_name: str,
 ) -> tuple[str, str]:
     """One transaction: the results in, the recording done; ("lost-claim", "") if another worker holds it now.
@@ -665,6 +674,8 @@ def _write_results(
         Beat.objects.filter(recording_id=recording_id).delete()
         Event.objects.filter(recording_id=recording_id).delete()
         Diagnosis.objects.filter(recording_id=recording_id).delete()
+        BeatFamily.objects.filter(recording_id=recording_id).delete()
+        of_beat = None if families is None else families.of_beat
         for start in range(0, len(beats), BEAT_INSERT_CHUNK):  # a 24-hour recording's ~100 k rows, a slice at a time
             Beat.objects.bulk_create(
                 [
@@ -679,6 +690,7 @@ def _write_results(
                         p_f=float(class_scores[i, column["F"]]),
                         p_q=float(class_scores[i, column["Q"]]),
                         mi_probability=None if mi_scores is None else float(mi_scores[i]),
+                        family=None if of_beat is None or of_beat[i] < 0 else int(of_beat[i]),
                     )
                     for i in range(start, min(len(beats), start + BEAT_INSERT_CHUNK))
                 ],
@@ -702,6 +714,8 @@ def _write_results(
             mi_model=mi,
             rhythm=None if rhythm is None else rhythm_summary(rhythm),
         )
+        if families is not None:
+            BeatFamily.objects.bulk_create(family_rows(recording_id, families))
         if rhythm is not None:
             Event.objects.bulk_create(
                 [Event(recording_id=recording_id, clinic_id=locked.clinic_id, **e.as_dict()) for e in rhythm.events],
@@ -757,6 +771,39 @@ def _mi_screen(
         mi_probabilities=mi_scores,
         threshold=threshold,
     )
+
+
+def beat_families_of(context, classes: np.ndarray):
+    """The families of a recording's beats (ecg.processing.families) from the record-level inputs' windows: the
+    analysed lead and, where there is one, the second."""
+    from ecg.processing.context import CONTEXT_FS, WINDOW_BEFORE
+    from ecg.processing.families import beat_families
+
+    morphology = context.morphology  # (n, window, lead 1, its difference, lead 2, its difference)
+    channels = (0, 2) if len(morphology) and bool(np.any(morphology[:, :, 2])) else (0,)
+    return beat_families(morphology, classes, r_index=WINDOW_BEFORE, fs=CONTEXT_FS, channels=channels)
+
+
+def family_rows(recording_id: int, families) -> list[BeatFamily]:
+    """BeatFamily rows of ``families`` (ecg.processing.families.Families), unsaved; templates to three places."""
+    from ecg.processing.context import CONTEXT_FS, WINDOW_BEFORE
+
+    return [
+        BeatFamily(
+            recording_id=recording_id,
+            number=f.number,
+            aami_class=f.aami_class,
+            beats=f.beats,
+            rare=f.rare,
+            example=f.example,
+            template={
+                "fs": CONTEXT_FS,
+                "r_s": round(WINDOW_BEFORE / CONTEXT_FS, 4),
+                "leads": [[round(float(v), 3) for v in f.template[:, k]] for k in range(f.template.shape[1])],
+            },
+        )
+        for f in families.families
+    ]
 
 
 def rhythm_summary(report) -> dict:

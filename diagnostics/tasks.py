@@ -65,3 +65,23 @@ def requeue_stale_recordings() -> dict | None:
     from ecgsite.housekeeping import sweep
 
     return sweep()
+
+
+@shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=5)
+def recompute_rhythm(self, recording_id: int) -> str:
+    """The rhythm analysis of a recording over its beats' classes as corrected (diagnostics.corrections). Safe to
+    run twice or at once, and after a worker was lost (the message comes again): only the run that saw the latest
+    correction writes."""
+    from . import corrections
+
+    try:
+        return corrections.recording_rhythm_recompute(recording_id=recording_id)
+    except (OperationalError, InterfaceError) as exc:  # database restarting: try again shortly
+        raise self.retry(exc=exc, countdown=min(5 * 2**self.request.retries, 60))
+    except Exception as exc:
+        logger.exception("recomputing the rhythm of recording %s failed", recording_id)
+        corrections.rhythm_recompute_failed(
+            recording_id=recording_id,
+            reason=f"Internal error while recomputing the rhythm ({type(exc).__name__}); please contact support.",
+        )
+        return "failed"

@@ -1,0 +1,395 @@
+"""Beat corrections: a doctor changes the class of a family of beats or of beats chosen one by one, and the worker
+recomputes the rhythm analysis over the classes as corrected (the writes of BeatCorrection, as services.py holds the
+other writes: keyword-only, one transaction each, the recording locked).
+
+The classifier's call on a patient it never saw is not the last word (bench/README.md gives its figures on unseen
+patients): a Holter system has the analyst go through each template and relabel what it got wrong before the report
+is signed. Here a correction changes the beats' class at once, with the diagnosis's class counts; the rhythm analysis
+(events, ectopy, AF, the summary) needs the signal again, so the worker recomputes it
+(``recording_rhythm_recompute``) and until then the recording says its rhythm is being recomputed. Rhythm events
+found again keep their rows and their doctors' decisions; one no longer found is removed, and where it carried
+decisions they are kept in the correction's ``withdrawn_events``.
+"""
+
+import logging
+from datetime import datetime
+
+import numpy as np
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Case, Count, F, Value, When
+from django.utils import timezone
+
+from accounts.models import User
+from ecg.constants import AAMI_CLASSES
+from ecg.io.errors import SignalError
+from ecgsite.errors import Conflict, Invalid, NotAllowed, NotFound, UploadRefused
+from mlmodels.models import ModelVersion
+
+from .models import Beat, BeatCorrection, BeatFamily, Diagnosis, ECGRecording, Event
+from .services import (
+    Precondition,
+    _load_input,
+    _reason_clean,
+    _recording_changed,
+    beat_families_of,
+    family_rows,
+    idempotent_write,
+    rhythm_summary,
+)
+
+logger = logging.getLogger(__name__)
+UPDATE_CHUNK = 5000  # beats named in one UPDATE
+CLASS_NAMES = {
+    "N": "normal",
+    "S": "supraventricular ectopic",
+    "V": "ventricular ectopic",
+    "F": "fusion",
+    "Q": "unclassifiable",
+}
+
+
+def beat_correction_make(
+    *,
+    recording: ECGRecording,
+    by: User,
+    to_class: str,
+    family: int | None = None,
+    beats: list[int] | None = None,
+    note: str = "",
+    idempotency_key: str | None = None,
+    fingerprint: str = "",
+    precondition: Precondition | None = None,
+) -> BeatCorrection:
+    """Change to ``to_class`` the class of the beats of ``family`` (a BeatFamily's number: every beat of that shape,
+    whatever a later correction made of some) or of the ``beats`` named by index (at most
+    BeatCorrection.MAX_BEATS_CHOSEN), on a recording of the user's clinic that is analysed; doctors and administrators
+    only. Beats already of that class are left; none left to change is a Conflict (``unchanged``). The diagnosis's
+    class counts follow at once; the rhythm analysis is marked outdated and sent to the worker. With an
+    ``idempotency_key``, a retry returns the first correction; ``precondition`` as recording_move takes it."""
+    return idempotent_write(
+        user=by,
+        idempotency_key=idempotency_key,
+        fingerprint=fingerprint,
+        kind=BeatCorrection,
+        write=lambda: _beat_correction_make(
+            recording=recording,
+            by=by,
+            to_class=to_class,
+            family=family,
+            beats=beats,
+            note=note,
+            precondition=precondition,
+        ),
+    )
+
+
+def _doctor_of(recording: ECGRecording, by: User) -> None:
+    if not by.is_active or by.clinic_id is None or recording.clinic_id != by.clinic_id:
+        raise NotFound("No such recording in your clinic.", field="recording")
+    if not by.can_review:
+        raise NotAllowed("only doctors and administrators correct beat classes")
+
+
+def _chosen(beats: object, beat_count: int) -> list[int]:
+    """The beats named one by one: distinct indices of the recording's beats, at most MAX_BEATS_CHOSEN."""
+    if not isinstance(beats, list) or not beats:
+        raise Invalid("Name the beats to correct: a list of their indices.", field="beats", code="validation_error")
+    if len(beats) > BeatCorrection.MAX_BEATS_CHOSEN:
+        raise Invalid(
+            f"{len(beats):,} beats named; at most {BeatCorrection.MAX_BEATS_CHOSEN:,} can be named in one correction "
+            "(a whole family is corrected by its number).",
+            field="beats",
+            code="validation_error",
+        )
+    for index in beats:
+        if isinstance(index, bool) or not isinstance(index, int):
+            raise Invalid(f"A beat's index is a whole number, not {index!r}.", field="beats", code="validation_error")
+        if not 0 <= index < beat_count:
+            raise Invalid(
+                f"There is no beat {index}: this recording's beats are numbered 0 to {beat_count - 1}.",
+                field="beats",
+                code="validation_error",
+            )
+    if len(set(beats)) != len(beats):
+        raise Invalid("A beat is named twice.", field="beats", code="validation_error")
+    return sorted(beats)
+
+
+def _beat_correction_make(
+    *,
+    recording: ECGRecording,
+    by: User,
+    to_class: str,
+    family: int | None,
+    beats: list[int] | None,
+    note: str,
+    precondition: Precondition | None,
+) -> BeatCorrection:
+    _doctor_of(recording, by)
+    if to_class not in AAMI_CLASSES:
+        raise Invalid(f"The class is one of {', '.join(AAMI_CLASSES)}.", field="to_class", code="validation_error")
+    if (family is None) == (beats is None):
+        raise Invalid("Name a family or the beats to correct, not both.", field="family", code="validation_error")
+    note = _reason_clean(note, blank=None, then="correct the beats", field="note")
+    ECGRecording.objects.select_for_update().only("pk").get(pk=recording.pk)
+    if precondition is not None:
+        precondition()
+    diagnosis = Diagnosis.objects.filter(recording_id=recording.pk).first()
+    if diagnosis is None:
+        raise Conflict("This recording is not analysed yet: its beats are corrected once it is.", code="not_analysed")
+    rows = Beat.objects.filter(recording_id=recording.pk)
+    if family is not None:
+        if isinstance(family, bool) or not isinstance(family, int):
+            raise Invalid(f"A family is named by its number, not {family!r}.", field="family", code="validation_error")
+        if not BeatFamily.objects.filter(recording_id=recording.pk, number=family).exists():
+            raise NotFound(f"This recording has no beat family {family}.", field="family")
+        rows = rows.filter(family=family)
+    else:
+        rows = rows.filter(index__in=_chosen(beats, diagnosis.beat_count))
+    previous: dict[str, list[int]] = {}
+    for index, cls in rows.exclude(aami_class=to_class).order_by("index").values_list("index", "aami_class"):
+        previous.setdefault(cls, []).append(index)
+    if not previous:
+        raise Conflict(f"These beats are class {to_class} already.", code="unchanged")
+    for cls, indices in previous.items():
+        _set_class(recording.pk, indices, to=to_class, was=cls)
+    correction = BeatCorrection.objects.create(
+        recording=recording,
+        clinic_id=recording.clinic_id,
+        family=family,
+        to_class=to_class,
+        beat_indices=sorted(i for indices in previous.values() for i in indices),
+        previous=previous,
+        note=note,
+        made_by=by,
+    )
+    _classes_changed(recording.pk, diagnosis)
+    return correction
+
+
+def _set_class(recording_id: int, indices: list[int], *, to: str, was: str) -> None:
+    """Beats ``indices`` (all of class ``was`` now) take class ``to``; ``classified_as`` keeps the analysis's class
+    while it differs from the beat's (empty once they agree again)."""
+    for start in range(0, len(indices), UPDATE_CHUNK):
+        Beat.objects.filter(recording_id=recording_id, index__in=indices[start : start + UPDATE_CHUNK]).update(
+            aami_class=to,
+            classified_as=Case(
+                When(classified_as="", then=Value(was)),  # the analysis's class was the one it had
+                When(classified_as=to, then=Value("")),  # back to the analysis's class
+                default=F("classified_as"),
+            ),
+        )
+
+
+def _classes_changed(recording_id: int, diagnosis: Diagnosis) -> None:
+    """After beats changed class: the diagnosis's counts from the beats, its rhythm outdated (and sent to the worker
+    once this commits), the recording stamped changed."""
+    counts = dict(
+        Beat.objects.filter(recording_id=recording_id)
+        .values_list("aami_class")
+        .annotate(n=Count("id"))
+        .values_list("aami_class", "n")
+    )
+    fields: dict[str, object] = {f"count_{c.lower()}": int(counts.get(c, 0)) for c in AAMI_CLASSES}
+    if diagnosis.rhythm is not None:
+        fields["rhythm_outdated_at"] = timezone.now()
+        transaction.on_commit(lambda: enqueue_rhythm_recompute(recording_id))
+    Diagnosis.objects.filter(pk=diagnosis.pk).update(**fields)
+    _recording_changed(recording_id)
+
+
+def beat_correction_undo(*, correction: BeatCorrection, by: User, precondition: Precondition | None = None) -> bool:
+    """Undo a correction: its beats take back the class each had before it. Only the latest correction not undone can
+    be (a Conflict, ``later_correction``, otherwise: undo the later ones first); doctors and administrators of its
+    clinic. The correction is kept, marked undone. False, and nothing written, when it was undone already."""
+    recording = correction.recording
+    _doctor_of(recording, by)
+    with transaction.atomic():
+        ECGRecording.objects.select_for_update().only("pk").get(pk=recording.pk)
+        if precondition is not None:
+            precondition()
+        correction.refresh_from_db(fields=["undone_at", "undone_by"])
+        if correction.undone_at is not None:
+            return False
+        later = (
+            BeatCorrection.objects.filter(recording_id=recording.pk, undone_at__isnull=True, id__gt=correction.pk)
+            .order_by("id")
+            .first()
+        )
+        if later is not None:
+            raise Conflict(
+                f"A later correction ({later.beats_changed:,} beats to {later.to_class}) was made after it: undo that "
+                "one first.",
+                code="later_correction",
+            )
+        for cls, indices in correction.previous.items():
+            _set_class(recording.pk, indices, to=cls, was=correction.to_class)
+        BeatCorrection.objects.filter(pk=correction.pk).update(undone_at=timezone.now(), undone_by=by)
+        diagnosis = Diagnosis.objects.get(recording_id=recording.pk)
+        _classes_changed(recording.pk, diagnosis)
+    correction.refresh_from_db(fields=["undone_at", "undone_by"])
+    return True
+
+
+def enqueue_rhythm_recompute(recording_id: int) -> bool:
+    """Send a recording's rhythm recomputation to the workers; False if the broker could not be reached (the sweep
+    sends it again: ``rhythms_requeue_outdated``)."""
+    from .services import _local_executor
+    from .tasks import recompute_rhythm
+
+    if settings.CELERY_TASK_ALWAYS_EAGER:
+        _local_executor().submit(recompute_rhythm.apply, args=(recording_id,))
+        return True
+    try:
+        recompute_rhythm.delay(recording_id)
+    except Exception:
+        logger.exception("could not send recording %s's rhythm to be recomputed; the sweep sends it", recording_id)
+        return False
+    return True
+
+
+def rhythms_requeue_outdated(*, older_than) -> int:
+    """Send again every recomputation asked for longer ago than ``older_than`` and not done (a broker that was down,
+    a worker lost); the sweep's. A recomputation that failed with a reason is not sent again."""
+    ids = list(
+        Diagnosis.objects.filter(
+            rhythm_outdated_at__lt=timezone.now() - older_than, rhythm_recompute_error=""
+        ).values_list("recording_id", flat=True)
+    )
+    for recording_id in ids:
+        enqueue_rhythm_recompute(recording_id)
+    return len(ids)
+
+
+def recording_rhythm_recompute(*, recording_id: int) -> str:
+    """The rhythm analysis over the beats' classes as they are now (the worker's, after a correction): the signal
+    read again as the classification read it, the same beats found, the summary and events written. Safe to run
+    twice or at once: what it computed is written only while no later correction has come meanwhile ("again": the
+    later one's own run writes). "current" when nothing is outdated; "failed" with the reason stored when the
+    signal cannot be read again or its beats are no longer found where they were."""
+    diagnosis = Diagnosis.objects.select_related("heartbeat_model").filter(recording_id=recording_id).first()
+    if diagnosis is None or diagnosis.rhythm_outdated_at is None:
+        return "current"
+    asked: datetime = diagnosis.rhythm_outdated_at
+    recording = ECGRecording.objects.get(pk=recording_id)
+    with_context = diagnosis.heartbeat_model.task == ModelVersion.Task.HEARTBEAT_RECORD
+    try:
+        inputs = _load_input(recording, with_context=with_context)
+    except (UploadRefused, SignalError) as exc:
+        return _recompute_failed(
+            diagnosis, asked, f"The signal could not be read again: {getattr(exc, 'message', exc)}"
+        )
+    stored = list(
+        Beat.objects.filter(recording_id=recording_id).order_by("index").values_list("position", "aami_class")
+    )
+    positions = np.array([p for p, _ in stored], dtype=np.int64)
+    if inputs.positions is None or inputs.rhythm is None or not np.array_equal(inputs.positions, positions):
+        return _recompute_failed(
+            diagnosis, asked, "The beats found in the signal now are not those it was analysed with; upload it again."
+        )
+    from ecg.rhythm import analyse_rhythm
+
+    classes = np.array([c for _, c in stored])
+    report = analyse_rhythm(signal=None, r_peaks=positions, classes=classes, **inputs.rhythm)
+    families = None
+    if inputs.context is not None and not BeatFamily.objects.filter(recording_id=recording_id).exists():
+        # analysed before families were found: found now, from the classes the analysis gave
+        analysis = dict(
+            Beat.objects.filter(recording_id=recording_id)
+            .exclude(classified_as="")
+            .values_list("index", "classified_as")
+        )
+        families = beat_families_of(inputs.context, np.array([analysis.get(i, c) for i, c in enumerate(classes)]))
+    with transaction.atomic():
+        ECGRecording.objects.select_for_update().only("pk").get(pk=recording_id)
+        current = Diagnosis.objects.filter(pk=diagnosis.pk).first()
+        if current is None or current.rhythm_outdated_at != asked:
+            return "again"
+        withdrawn = _events_replace(recording_id, recording.clinic_id, report.events)
+        if withdrawn:
+            latest = BeatCorrection.objects.filter(recording_id=recording_id).order_by("-id").first()
+            if latest is not None:
+                latest.withdrawn_events = [*latest.withdrawn_events, *withdrawn]
+                latest.save(update_fields=["withdrawn_events"])
+        if families is not None:
+            _families_store(recording_id, families)
+        Diagnosis.objects.filter(pk=diagnosis.pk).update(
+            rhythm=rhythm_summary(report),
+            heart_rate_bpm=report.summary["heart_rate"]["mean_bpm"],
+            rhythm_outdated_at=None,
+            rhythm_recomputed_at=timezone.now(),
+            rhythm_recompute_error="",
+        )
+        _recording_changed(recording_id)
+    return "done"
+
+
+def rhythm_recompute_failed(*, recording_id: int, reason: str) -> None:
+    """Store why a recomputation failed (the task's, on an error it did not foresee): the recording says so, and the
+    sweep does not send it again."""
+    diagnosis = Diagnosis.objects.filter(recording_id=recording_id, rhythm_outdated_at__isnull=False).first()
+    if diagnosis is not None and diagnosis.rhythm_outdated_at is not None:
+        _recompute_failed(diagnosis, diagnosis.rhythm_outdated_at, reason)
+
+
+def _recompute_failed(diagnosis: Diagnosis, asked: datetime, reason: str) -> str:
+    Diagnosis.objects.filter(pk=diagnosis.pk, rhythm_outdated_at=asked).update(rhythm_recompute_error=reason)
+    _recording_changed(diagnosis.recording_id)
+    return "failed"
+
+
+def _families_store(recording_id: int, families) -> None:
+    BeatFamily.objects.bulk_create(family_rows(recording_id, families))
+    for family in families.families:
+        members = np.flatnonzero(families.of_beat == family.number).tolist()
+        for start in range(0, len(members), UPDATE_CHUNK):
+            Beat.objects.filter(recording_id=recording_id, index__in=members[start : start + UPDATE_CHUNK]).update(
+                family=family.number
+            )
+
+
+def _events_replace(recording_id: int, clinic_id: int, found: list) -> list[dict]:
+    """The recording's events made those ``found`` (ecg.rhythm events): one found again (its type, start and end)
+    keeps its row, and so its decisions; one no longer found is removed, and returned, with its decisions, where it
+    had any."""
+    new = {(e.type, e.start, e.end): e for e in found}
+    old: dict[tuple, Event] = {}
+    gone = []
+    for event in Event.objects.filter(recording_id=recording_id).order_by("id"):
+        key = (event.type, event.start, event.end)
+        if key in new and key not in old:
+            old[key] = event
+        else:
+            gone.append(event)
+    withdrawn = []
+    for event in gone:
+        decisions = [
+            {
+                "decision": r.decision,
+                "reviewer": r.reviewer.get_full_name() or r.reviewer.get_username(),
+                "note": r.note,
+                "at": r.created_at.isoformat(),
+            }
+            for r in event.reviews.select_related("reviewer").order_by("created_at", "id")
+        ]
+        if decisions:
+            withdrawn.append(
+                {
+                    "type": event.type,
+                    "start": event.start,
+                    "end": event.end,
+                    "beats": event.beats,
+                    "decisions": decisions,
+                }
+            )
+    Event.objects.filter(pk__in=[e.pk for e in gone]).delete()
+    for key, event in new.items():
+        kept = old.get(key)
+        if kept is not None and (kept.beats != event.beats or kept.rate_bpm != event.rate_bpm):
+            Event.objects.filter(pk=kept.pk).update(beats=event.beats, rate_bpm=event.rate_bpm)
+    Event.objects.bulk_create(
+        [Event(recording_id=recording_id, clinic_id=clinic_id, **e.as_dict()) for k, e in new.items() if k not in old],
+        batch_size=2000,
+    )
+    return withdrawn

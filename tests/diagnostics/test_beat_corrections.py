@@ -1,0 +1,264 @@
+"""Beat families found by the worker, a doctor's corrections of beats' classes, and the rhythm recomputed over them."""
+
+import time
+from datetime import timedelta
+
+import numpy as np
+import pytest
+from django.utils import timezone
+
+from diagnostics import corrections, services
+from diagnostics.models import Beat, BeatCorrection, BeatFamily, Diagnosis, ECGRecording, Event
+from ecgsite.errors import Conflict, Invalid, NotAllowed, NotFound
+
+from ..conftest import model_version_from
+from .test_record_model import _upload_record
+
+
+@pytest.fixture
+def record_model(db, tiny_model_dir):
+    return model_version_from(tiny_model_dir / "heartbeat-record.keras", task="heartbeat_record", version="tiny-record")
+
+
+@pytest.fixture
+def analysed(client, staff_a, patient_a, active_models, record_model):
+    """MIT-BIH 119 (ventricular bigeminy, both leads) classified in context by the worker's service."""
+    recording = _upload_record(client, staff_a, patient_a, "119")
+    assert services.recording_classify(recording_id=recording.pk, claim_token="t") == "done"
+    return ECGRecording.objects.get(pk=recording.pk)
+
+
+def _classes(recording) -> np.ndarray:
+    return np.array(list(recording.beats.order_by("index").values_list("aami_class", flat=True)))
+
+
+def _counts(recording) -> dict[str, int]:
+    d = Diagnosis.objects.get(recording=recording)
+    return {c: getattr(d, f"count_{c.lower()}") for c in "NSVFQ"}
+
+
+@pytest.mark.django_db
+def test_the_worker_groups_each_class_s_beats_by_shape(analysed):
+    families = list(BeatFamily.objects.filter(recording=analysed))
+    beats = list(analysed.beats.order_by("index").values_list("index", "aami_class", "family"))
+    assert families and all(family is not None for _, _, family in beats)
+    for f in families:
+        members = [(i, c) for i, c, family in beats if family == f.number]
+        assert len(members) == f.beats and {c for _, c in members} == {f.aami_class}
+        assert f.example in {i for i, _ in members}
+        assert len(f.template["leads"]) == 2 and len(f.template["leads"][0]) == 108  # both leads, P to T wave
+    assert sum(f.beats for f in families) == len(beats)
+    assert [f.number for f in families] == list(range(len(families)))
+
+
+@pytest.mark.django_db
+def test_a_doctor_corrects_a_family_and_the_counts_follow_at_once(analysed, doctor_a):
+    family = BeatFamily.objects.filter(recording=analysed).order_by("-beats").first()
+    to = "V" if family.aami_class != "V" else "N"
+    before = _counts(analysed)
+    correction = corrections.beat_correction_make(
+        recording=analysed, by=doctor_a, to_class=to, family=family.number, note="  wide, no P wave "
+    )
+    assert correction.beats_changed == family.beats and correction.note == "wide, no P wave"
+    assert correction.previous == {family.aami_class: correction.beat_indices}
+    members = analysed.beats.filter(family=family.number)
+    assert set(members.values_list("aami_class", flat=True)) == {to}
+    assert set(members.values_list("classified_as", flat=True)) == {family.aami_class}
+    after = _counts(analysed)
+    assert (
+        after[to] == before[to] + family.beats and after[family.aami_class] == before[family.aami_class] - family.beats
+    )
+    diagnosis = Diagnosis.objects.get(recording=analysed)
+    assert diagnosis.rhythm_outdated_at is not None and diagnosis.rhythm_recompute_error == ""
+    beat = members.first()
+    assert beat.corrected_from == family.aami_class and not beat.by_rule
+    # the same again changes nothing and says so
+    with pytest.raises(Conflict) as refused:
+        corrections.beat_correction_make(recording=analysed, by=doctor_a, to_class=to, family=family.number)
+    assert refused.value.code == "unchanged"
+
+
+@pytest.mark.django_db
+def test_a_correction_is_refused_as_its_rules_say(analysed, doctor_a, staff_a, clinic_b):
+    from tests.factories import UserFactory
+
+    doctor_b = UserFactory(username="doctor_b", clinic=clinic_b, role="doctor")
+    make = corrections.beat_correction_make
+    with pytest.raises(NotAllowed):
+        make(recording=analysed, by=staff_a, to_class="V", beats=[3])
+    with pytest.raises(NotFound):
+        make(recording=analysed, by=doctor_b, to_class="V", beats=[3])
+    cases = [
+        ({"to_class": "X", "beats": [3]}, "to_class", "one of N, S, V, F, Q"),
+        ({"to_class": "V", "beats": [3], "family": 0}, "family", "not both"),
+        ({"to_class": "V"}, "family", "not both"),
+        ({"to_class": "V", "beats": []}, "beats", "a list of their indices"),
+        ({"to_class": "V", "beats": [3, 3]}, "beats", "named twice"),
+        ({"to_class": "V", "beats": [True]}, "beats", "whole number"),
+        ({"to_class": "V", "beats": [10**6]}, "beats", "There is no beat 1000000"),
+        ({"to_class": "V", "beats": list(range(1001))}, "beats", "at most 1,000"),
+        ({"to_class": "V", "family": "0"}, "family", "by its number"),
+        ({"to_class": "V", "beats": [3], "note": "a\x07b"}, "note", "control character"),
+    ]
+    for kwargs, field, words in cases:
+        with pytest.raises(Invalid) as refused:
+            make(recording=analysed, by=doctor_a, **kwargs)
+        assert refused.value.field == field and words in refused.value.message, kwargs
+    with pytest.raises(NotFound) as missing:
+        make(recording=analysed, by=doctor_a, to_class="V", family=999)
+    assert missing.value.field == "family"
+    assert not BeatCorrection.objects.exists() and _counts(analysed) == _counts(analysed)
+    assert Diagnosis.objects.get(recording=analysed).rhythm_outdated_at is None
+
+
+@pytest.mark.django_db
+def test_the_rhythm_is_recomputed_over_the_corrected_classes(analysed, doctor_a):
+    classes = _classes(analysed)
+    # three beats of no ventricular class between two others: made V, a ventricular run of three
+    quiet = [i for i in range(10, len(classes) - 10) if not set(classes[i - 1 : i + 4]) & {"V", "F"}]
+    start = quiet[len(quiet) // 2]
+    before = analysed.diagnosis.rhythm["ventricular"]
+    corrections.beat_correction_make(recording=analysed, by=doctor_a, to_class="V", beats=[start, start + 1, start + 2])
+    assert corrections.recording_rhythm_recompute(recording_id=analysed.pk) == "done"
+    diagnosis = Diagnosis.objects.get(recording=analysed)
+    assert diagnosis.rhythm_outdated_at is None and diagnosis.rhythm_recomputed_at is not None
+    assert diagnosis.rhythm["ventricular"]["total"] == before["total"] + 3
+    position = analysed.beats.get(index=start).position
+    run = Event.objects.filter(recording=analysed, type__in=["v_run", "vt"], start=position)
+    assert run.count() == 1 and run.get().beats == 3
+    # nothing outdated: a second run writes nothing
+    assert corrections.recording_rhythm_recompute(recording_id=analysed.pk) == "current"
+
+
+@pytest.mark.django_db
+def test_events_found_again_keep_their_decisions_and_those_withdrawn_are_kept_with_the_correction(analysed, doctor_a):
+    classes = _classes(analysed)
+    quiet = [i for i in range(10, len(classes) - 10) if not set(classes[i - 1 : i + 4]) & {"V", "F"}]
+    a, b = quiet[len(quiet) // 3], quiet[2 * len(quiet) // 3]
+    corrections.beat_correction_make(
+        recording=analysed, by=doctor_a, to_class="V", beats=[a, a + 1, a + 2, b, b + 1, b + 2]
+    )
+    assert corrections.recording_rhythm_recompute(recording_id=analysed.pk) == "done"
+    at = dict(analysed.beats.filter(index__in=[a, b]).values_list("index", "position"))
+    run_a = Event.objects.get(recording=analysed, type__in=["v_run", "vt"], start=at[a])
+    run_b = Event.objects.get(recording=analysed, type__in=["v_run", "vt"], start=at[b])
+    services.event_review_create(user=doctor_a, event=run_a, decision="confirm", note="seen")
+    services.event_review_create(user=doctor_a, event=run_b, decision="reject", note="artefact")
+    second = corrections.beat_correction_make(recording=analysed, by=doctor_a, to_class="N", beats=[b, b + 1, b + 2])
+    assert corrections.recording_rhythm_recompute(recording_id=analysed.pk) == "done"
+    # the run still found keeps its row and its decision; the one no longer found is kept, decided, with the correction
+    assert Event.objects.get(pk=run_a.pk).reviews.get().decision == "confirm"
+    assert not Event.objects.filter(pk=run_b.pk).exists()
+    second.refresh_from_db()
+    assert second.withdrawn_events == [
+        {
+            "type": run_b.type,
+            "start": run_b.start,
+            "end": run_b.end,
+            "beats": 3,
+            "decisions": [
+                {
+                    "decision": "reject",
+                    "reviewer": "doctor_a",
+                    "note": "artefact",
+                    "at": second.withdrawn_events[0]["decisions"][0]["at"],
+                }
+            ],
+        }
+    ]
+
+
+@pytest.mark.django_db
+def test_undo_gives_each_beat_back_the_class_it_had_latest_first(analysed, doctor_a, staff_a):
+    classes, counts = _classes(analysed), _counts(analysed)
+    n = [i for i, c in enumerate(classes) if c == "N"][:4]
+    first = corrections.beat_correction_make(recording=analysed, by=doctor_a, to_class="S", beats=n[:3])
+    second = corrections.beat_correction_make(recording=analysed, by=doctor_a, to_class="V", beats=n[1:])
+    assert second.previous == {"S": n[1:3], "N": n[3:]}
+    with pytest.raises(Conflict) as refused:
+        corrections.beat_correction_undo(correction=first, by=doctor_a)
+    assert refused.value.code == "later_correction"
+    with pytest.raises(NotAllowed):
+        corrections.beat_correction_undo(correction=second, by=staff_a)
+    assert corrections.beat_correction_undo(correction=second, by=doctor_a) is True
+    assert corrections.beat_correction_undo(correction=second, by=doctor_a) is False  # once
+    assert _classes(analysed)[n].tolist() == ["S", "S", "S", "N"]
+    assert corrections.beat_correction_undo(correction=first, by=doctor_a) is True
+    assert np.array_equal(_classes(analysed), classes) and _counts(analysed) == counts
+    assert not analysed.beats.exclude(classified_as="").exists()
+    second.refresh_from_db()
+    assert second.undone_by == doctor_a and second.undone_at is not None
+
+
+@pytest.mark.django_db
+def test_a_recomputation_overtaken_by_a_later_correction_writes_nothing(analysed, doctor_a, monkeypatch):
+    classes = _classes(analysed)
+    n = [i for i, c in enumerate(classes) if c == "N"]
+    corrections.beat_correction_make(recording=analysed, by=doctor_a, to_class="V", beats=n[:1])
+    rhythm = Diagnosis.objects.get(recording=analysed).rhythm
+    read = corrections._load_input
+
+    def read_then_corrected_meanwhile(recording, **kwargs):
+        got = read(recording, **kwargs)
+        corrections.beat_correction_make(recording=analysed, by=doctor_a, to_class="V", beats=n[1:2])
+        return got
+
+    monkeypatch.setattr(corrections, "_load_input", read_then_corrected_meanwhile)
+    assert corrections.recording_rhythm_recompute(recording_id=analysed.pk) == "again"
+    diagnosis = Diagnosis.objects.get(recording=analysed)
+    assert diagnosis.rhythm == rhythm and diagnosis.rhythm_outdated_at is not None
+
+
+@pytest.mark.django_db
+def test_a_signal_whose_beats_are_not_found_again_fails_with_its_reason_and_is_not_sent_again(analysed, doctor_a):
+    corrections.beat_correction_make(recording=analysed, by=doctor_a, to_class="V", beats=[5])
+    Beat.objects.filter(recording=analysed, index=0).update(position=1)
+    assert corrections.recording_rhythm_recompute(recording_id=analysed.pk) == "failed"
+    diagnosis = Diagnosis.objects.get(recording=analysed)
+    assert "not those it was analysed with" in diagnosis.rhythm_recompute_error
+    Diagnosis.objects.filter(pk=diagnosis.pk).update(rhythm_outdated_at=timezone.now() - timedelta(hours=1))
+    assert corrections.rhythms_requeue_outdated(older_than=timedelta(minutes=1)) == 0
+
+
+@pytest.mark.django_db
+def test_families_are_found_when_a_recording_analysed_before_them_is_recomputed(analysed, doctor_a):
+    expected = list(BeatFamily.objects.filter(recording=analysed).values_list("aami_class", "beats", "example"))
+    BeatFamily.objects.filter(recording=analysed).delete()
+    Beat.objects.filter(recording=analysed).update(family=None)
+    corrections.beat_correction_make(recording=analysed, by=doctor_a, to_class="Q", beats=[7])
+    assert corrections.recording_rhythm_recompute(recording_id=analysed.pk) == "done"
+    # grouped by the classes the analysis gave, not the corrected ones: the same families as the worker found
+    assert list(BeatFamily.objects.filter(recording=analysed).values_list("aami_class", "beats", "example")) == expected
+    assert not analysed.beats.filter(family__isnull=True).exists()
+
+
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+def test_the_worker_recomputes_after_a_correction_and_the_sweep_sends_a_lost_one_again(
+    client, celery_worker, staff_a, doctor_a, patient_a, active_models, record_model
+):
+    from ..conftest import wait_for_status
+
+    recording = wait_for_status(_upload_record(client, staff_a, patient_a, "119"))
+    assert recording.status == "done", recording.error_message
+    classes = _classes(recording)
+    quiet = [i for i in range(5, len(classes) - 5) if not set(classes[i - 2 : i + 3]) & {"V", "F"}]
+    one, two = quiet[len(quiet) // 3], quiet[2 * len(quiet) // 3]
+    total = recording.diagnosis.rhythm["ventricular"]["total"]
+
+    def recomputed(timeout: float = 120.0) -> Diagnosis:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            diagnosis = Diagnosis.objects.get(recording=recording)
+            if diagnosis.rhythm_outdated_at is None:
+                return diagnosis
+            time.sleep(0.3)
+        raise AssertionError("the rhythm was not recomputed")
+
+    corrections.beat_correction_make(recording=recording, by=doctor_a, to_class="V", beats=[one])
+    assert recomputed().rhythm["ventricular"]["total"] == total + 1
+    # the message lost (a broker down when the correction committed): the sweep sends it again
+    Beat.objects.filter(recording=recording, index=two).update(aami_class="V", classified_as=classes[two])
+    Diagnosis.objects.filter(recording=recording).update(rhythm_outdated_at=timezone.now() - timedelta(hours=1))
+    assert corrections.rhythms_requeue_outdated(older_than=timedelta(minutes=5)) == 1
+    assert recomputed().rhythm["ventricular"]["total"] == total + 2
