@@ -856,7 +856,8 @@ def _recording_changed(recording_id: int) -> None:
 
 def recordings_stamp_naming_user(*, user: User) -> int:
     """Stamp changed (``updated_at``) every recording that names ``user``, after a change of their name (username,
-    first or last name): its reviews, rhythm-event reviews, interpretations, moves, diary entries and activities show it,
+    first or last name): its reviews, rhythm-event reviews, interpretations, moves, diary entries, activities and beat
+    corrections show it,
     in the recording, its events, diary, activities, interpretations, moves and FHIR report, so a sync job paging by updated_at reads
     them again. One UPDATE, over the recordings those rows name; how many were stamped."""
     named = (
@@ -870,6 +871,8 @@ def recordings_stamp_naming_user(*, user: User) -> int:
             DiaryEntry.objects.filter(removed_by=user).values_list("recording_id"),
             DiaryActivity.objects.filter(entered_by=user).values_list("recording_id"),
             DiaryActivity.objects.filter(removed_by=user).values_list("recording_id"),
+            BeatCorrection.objects.filter(made_by=user).values_list("recording_id"),
+            BeatCorrection.objects.filter(undone_by=user).values_list("recording_id"),
         )
     )
     return ECGRecording.objects.filter(pk__in=named).update(updated_at=timezone.now())

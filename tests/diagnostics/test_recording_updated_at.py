@@ -12,7 +12,7 @@ from django.db.migrations.executor import MigrationExecutor
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from diagnostics import services, tasks
+from diagnostics import corrections, services, tasks
 from diagnostics.models import (
     Diagnosis,
     DiaryActivity,
@@ -134,11 +134,20 @@ def test_a_decision_on_a_rhythm_event_stamps_it(done, doctor_a):
     assert updated_now(done)
 
 
+def test_a_beat_correction_and_its_undoing_stamp_it(done, doctor_a):
+    to = "V" if done.beats.get(index=1).aami_class != "V" else "N"
+    correction = corrections.beat_correction_make(recording=done, by=doctor_a, to_class=to, beats=[1])
+    assert updated_now(done)
+    stamped_long_ago(done)
+    corrections.beat_correction_undo(correction=correction, by=doctor_a)
+    assert updated_now(done)
+
+
 def test_a_change_of_a_users_name_stamps_each_recording_that_names_them_in_one_update(
     doctor_a, admin_a, staff_a, patient_a, clinic_a, active_models
 ):
-    reviewed, signed, event_reviewed, moved, noted, removed, active, others = (
-        beat_recording(staff_a, patient_a, beats=6) for _ in range(8)
+    reviewed, signed, event_reviewed, moved, noted, removed, active, corrected, others = (
+        beat_recording(staff_a, patient_a, beats=6) for _ in range(9)
     )
     services.review_create(user=doctor_a, diagnosis=reviewed.diagnosis, decision="confirm")
     services.interpretation_sign(user=doctor_a, recording=signed, text="Sinus rhythm.")
@@ -150,12 +159,14 @@ def test_a_change_of_a_users_name_stamps_each_recording_that_names_them_in_one_u
         recording=removed, clinic=clinic_a, sample=1, symptom="fatigue", entered_by=staff_a, removed_by=doctor_a
     )
     DiaryActivity.objects.create(recording=active, clinic=clinic_a, kind="medication", start=1, entered_by=doctor_a)
+    to = "V" if corrected.beats.get(index=0).aami_class != "V" else "N"
+    corrections.beat_correction_make(recording=corrected, by=doctor_a, to_class=to, beats=[0])
     services.review_create(user=admin_a, diagnosis=others.diagnosis, decision="confirm")  # another's: not named
     ECGRecording.objects.update(updated_at=LONG_AGO)
     with CaptureQueriesContext(connection) as queries:
-        assert services.recordings_stamp_naming_user(user=doctor_a) == 7
+        assert services.recordings_stamp_naming_user(user=doctor_a) == 8
     assert len(queries) == 1 and len(recording_updates(queries)) == 1
-    for recording in (reviewed, signed, event_reviewed, moved, noted, removed, active):
+    for recording in (reviewed, signed, event_reviewed, moved, noted, removed, active, corrected):
         assert updated_now(recording)
     others.refresh_from_db()
     assert others.updated_at == LONG_AGO
