@@ -34,6 +34,35 @@ def wall_clock(recording: ECGRecording, seconds: float) -> datetime:
     return timezone.localtime(recording.recorded_at).replace(tzinfo=None) + timedelta(seconds=seconds)
 
 
+def start_of_day(recording: ECGRecording) -> float | None:
+    """The seconds after midnight of a recording's first sample on the recorder's clock (`wall_clock`), or None where
+    the file did not state when it started: the viewer's and the trend chart's times of day are counted from it."""
+    if recording.recorded_at is None:
+        return None
+    start = wall_clock(recording, 0.0)
+    return start.hour * 3600 + start.minute * 60 + start.second + start.microsecond / 1e6
+
+
+# The trend's time axis in time of day: its ticks on whole multiples of one of these steps (minutes) of the clock,
+# whole hours alone on a recording over three hours (static/js/holter.js: MINUTE_STEPS, HOUR_STEPS).
+TICK_MINUTES = (1, 2, 5, 10, 15, 30, 60)
+TICK_HOURS = (60, 120, 180, 240, 360, 720)
+
+
+def clock_ticks(*, span_s: float, day_start: float, every_min: int) -> list[tuple[float, str]]:
+    """The ticks of a time axis in time of day over the first ``span_s`` seconds of a recording that started
+    ``day_start`` seconds after midnight (`start_of_day`): each time of day that is a whole multiple of
+    ``every_min`` minutes, as its seconds into the recording and "HH:MM" (past midnight, the next day's)."""
+    step = 60 * every_min
+    ticks = []
+    clock_s = math.ceil(day_start / step - 1e-9) * step
+    while clock_s - day_start <= span_s + 1e-6:
+        minute = round(clock_s / 60) % (24 * 60)
+        ticks.append((clock_s - day_start, f"{minute // 60:02d}:{minute % 60:02d}"))
+        clock_s += step
+    return ticks
+
+
 def at(recording: ECGRecording, seconds: float | None) -> str:
     """A moment of the recording as the pages write it: its time into the recording ("0:12:05"), and, where
     the file stated when the recording started, the time of day first ("00:02:05 (0:12:05 in)")."""
@@ -312,13 +341,17 @@ def summary_context(recording: ECGRecording, rhythm: dict) -> dict:
 
 
 def trend_svg(
-    trend: dict | None, diary: Sequence[tuple[float, str]] = (), sleep: Sequence[tuple[float, float, str]] = ()
+    trend: dict | None,
+    diary: Sequence[tuple[float, str]] = (),
+    sleep: Sequence[tuple[float, float, str]] = (),
+    day_start: float | None = None,
 ) -> str:
     """The per-minute heart-rate trend for the printed report (min-max band, mean line), and the patient's diary
     (``diary``: each entry's moment in seconds and what it says, "Palpitations at 0:12:05") marked at its moment by
     a diamond above the time axis and a dashed line up the chart, as the page's chart marks it; the diary's sleep
     periods (``sleep``: start and end in seconds and what they say) shaded behind the band, as the page's chart
-    shades them (a slow rate at night is read against them)."""
+    shades them (a slow rate at night is read against them). The time axis is in time of day where the recording's
+    start is known (``day_start``, `start_of_day`), as the diary is noted; else in minutes or hours into it."""
     if not trend or not trend.get("minute"):
         return ""
     minutes = trend["minute"]
@@ -368,14 +401,22 @@ def trend_svg(
         f'<path d="M{x(i) - 4:.1f},{pad - 2:.1f} L{x(i) + 4:.1f},{pad - 2:.1f} L{x(i):.1f},{pad - 9:.1f} Z" class="over"/>'
         for i in _over_top(trend, top)
     )
-    # time labels as far apart as they need on the 720-unit width: every 5 minutes up to 3 hours, every hour up
-    # to 12, beyond that about a dozen (a 24-hour recording's 25 hourly labels had run into each other)
-    every = 60 * math.ceil(len(minutes) / 720) if len(minutes) > 720 else 60 if len(minutes) > 180 else 5
+    ticks: list[tuple[float, str]]
+    if day_start is None:
+        # time labels as far apart as they need on the 720-unit width: every 5 minutes up to 3 hours, every hour up
+        # to 12, beyond that about a dozen (a 24-hour recording's 25 hourly labels had run into each other)
+        every = 60 * math.ceil(len(minutes) / 720) if len(minutes) > 720 else 60 if len(minutes) > 180 else 5
+        ticks = [(m, f"{m // 60} h" if every >= 60 else f"{m} min") for m in range(0, len(minutes) + 1, every)]
+    else:
+        # the clock's whole hours (or minutes on a short recording) as far apart as their labels need
+        steps = TICK_MINUTES if len(minutes) <= 180 else TICK_HOURS
+        every = next((s for s in steps if (w - 2 * pad) * s / n >= TREND_TICK_ROOM), steps[-1])
+        ticks = [(s / 60, said) for s, said in clock_ticks(span_s=60.0 * n, day_start=day_start, every_min=every)]
     # the last label ends at the chart's right edge rather than running past it ("30 min" had printed as "30 m")
     hours = "".join(
         f'<text x="{min(x(m), w - pad):.1f}" y="{h - 8}" text-anchor="{"end" if x(m) >= w - pad - 20 else "middle"}" '
-        f'class="note">{f"{m // 60} h" if every >= 60 else f"{m} min"}</text>'
-        for m in range(0, len(minutes) + 1, every)
+        f'class="note">{said}</text>'
+        for m, said in ticks
     )
     # sleep behind everything, the band read across it
     asleep = "".join(
@@ -395,6 +436,7 @@ def trend_svg(
         )
     label = (
         "Heart rate per minute: minimum to maximum band and mean"
+        + (", against the time of day" if day_start is not None else "")
         + (", the patient's diary marked" if noted else "")
         + (", sleep shaded" if asleep else "")
     )
@@ -414,6 +456,7 @@ def trend_diary(count: int) -> str:
 
 
 TREND_TOP_BPM = 200.0  # the printed and the page's charts' scale ends here (static/js/holter.js: TOP_BPM)
+TREND_TICK_ROOM = 50.0  # the printed trend's time labels ("23:00", 11 px) this far apart at least, of its 720 units
 
 
 def _over_top(trend: dict, top: float = TREND_TOP_BPM) -> list[int]:

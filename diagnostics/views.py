@@ -690,6 +690,9 @@ def recording_rhythm(request, recording_id: int):
         {
             "fs": recording.sampling_rate,
             "samples": recording.sample_count,
+            # where the file stated when it started, the seconds after midnight of its first sample (else null): the
+            # chart's time axis and cursor then give the time of day, as the diary does
+            "start_of_day": None if (day_start := holter.start_of_day(recording)) is None else round(day_start, 3),
             "trend": rhythm.get("trend") if rhythm else None,
             "events": [dict(e, label=Event.Type(e["type"]).label) for e in events] if rhythm else [],
             "diary": diary.marks(recording) if diary.keeps_diary(recording) else [],
@@ -1015,13 +1018,8 @@ def _viewer(recording: ECGRecording) -> dict:
         else "",
         # where the file stated when it started: the seconds after midnight of its first sample, so the viewer
         # writes times of day as the event list does
-        "start_of_day": "" if recording.recorded_at is None else f"{_seconds_after_midnight(recording):.3f}",
+        "start_of_day": "" if (day_start := holter.start_of_day(recording)) is None else f"{day_start:.3f}",
     }
-
-
-def _seconds_after_midnight(recording: ECGRecording) -> float:
-    start = holter.wall_clock(recording, 0.0)
-    return start.hour * 3600 + start.minute * 60 + start.second + start.microsecond / 1e6
 
 
 def _require_reviewer(user) -> None:
@@ -1143,7 +1141,9 @@ def recording_report(request, recording_id: int):
             ]
             fs = recording.sampling_rate or 1.0
             slept = [(p["start"] / fs, p["end"] / fs, p["said"]) for p in diary.sleep_spans(recording)]
-            context["trend_svg"] = holter.trend_svg(rhythm.get("trend"), noted, slept)
+            context["trend_svg"] = holter.trend_svg(
+                rhythm.get("trend"), noted, slept, day_start=holter.start_of_day(recording)
+            )
             context["trend_sleep"] = bool(slept) and bool(context["trend_svg"])
             context["trend_over"] = holter.trend_over(rhythm.get("trend"), recording)
             context["trend_diary"] = holter.trend_diary(len(noted)) if context["trend_svg"] else ""

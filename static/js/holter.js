@@ -8,7 +8,8 @@
   // minutes whose rate goes past the top of the scale
   var TOP_BPM = 200, PAD_L = 38, PAD_R = 10, PAD_T = 24, PAD_B = 40;
   var OVER_COLOUR = "#a4161a";
-  // steps between time ticks: minutes, or hours for a recording over three hours
+  // steps between time ticks: minutes, or hours for a recording over three hours (in time of day, multiples of
+  // them on the clock: diagnostics/holter.py TICK_MINUTES, TICK_HOURS)
   var MINUTE_STEPS = [1, 2, 5, 10, 15, 30, 60], HOUR_STEPS = [60, 120, 180, 240, 360, 720];
   var SEVERE = { vf: 1, asystole: 1, vt: 1 };
   var COLOURS = { vf: "#a4161a", asystole: "#a4161a", vt: "#a4161a", af: "#0b5cad", afl: "#0b5cad", pause: "#6a3d9a" };
@@ -60,6 +61,28 @@
     seconds = Math.max(0, Math.floor(seconds + 1e-6));
     var h = Math.floor(seconds / 3600), m = Math.floor(seconds % 3600 / 60), s = seconds % 60;
     return h + ":" + (m < 10 ? "0" : "") + m + ":" + (s < 10 ? "0" : "") + s;
+  }
+
+  // The time of day, hh:mm:ss (past midnight, the next day's), of a moment ``seconds`` after midnight, cut.
+  function timeOfDay(seconds) {
+    var whole = ((Math.floor(seconds + 1e-6) % 86400) + 86400) % 86400;
+    function two(n) { return (n < 10 ? "0" : "") + n; }
+    return two(Math.floor(whole / 3600)) + ":" + two(Math.floor(whole / 60) % 60) + ":" + two(whole % 60);
+  }
+
+  // Where the file stated when the recording started, the seconds after midnight of its first sample; else null.
+  function dayStart(data) {
+    var start = data && data.start_of_day;
+    return typeof start === "number" && isFinite(start) ? start : null;
+  }
+
+  // A moment ``seconds`` into the recording as the pages write it (diagnostics/holter.py at): the time of day first
+  // where the start is known ("22:55:30 (0:05:30 in)"), the start's second plus the whole seconds into it; else the
+  // time into the recording alone.
+  function at(seconds, start) {
+    if (start === null) return clock(seconds);
+    var whole = Math.floor(Math.max(0, seconds) + 1e-6);
+    return timeOfDay(Math.floor(start) + whole) + " (" + clock(whole) + " in)";
   }
 
   // A diary entry's moment as the diary on the page writes it: the time of day first where the recording's start is
@@ -117,9 +140,12 @@
   TrendChart.prototype.say = function () {
     var live = document.getElementById(this.canvas.getAttribute("data-cursor-live") || "");
     if (!live || this.cursor === null || !this.data || !this.data.trend || !this.data.trend.minute.length) return;
-    var t = this.data.trend, i = this.cursor;
-    // the minute by its clock times: "minute 19" of a chart whose axis starts at 0 read as the one from 0:19:00
-    var text = "The minute from " + clock(i * 60) + " to " + clock((i + 1) * 60) + ": ";
+    var t = this.data.trend, i = this.cursor, start = dayStart(this.data);
+    // the minute by its clock times: "minute 19" of a chart whose axis starts at 0 read as the one from 0:19:00; by
+    // the time of day, as the axis, where the start is known
+    var text = "The minute from " + (start === null
+      ? clock(i * 60) + " to " + clock((i + 1) * 60)
+      : at(i * 60, start) + " to " + timeOfDay(Math.floor(start) + (i + 1) * 60)) + ": ";
     text += t.hr_mean[i] === null
       ? "no heart rate (no signal, noise or VF)."
       : Math.round(t.hr_min[i]) + " to " + Math.round(t.hr_max[i]) + " bpm" +
@@ -207,7 +233,7 @@
     mark.textContent = "▲ ";
     note.replaceChildren(mark, "Rates above " + TOP_BPM + " bpm over 4 beats, past the top of the chart, are marked at its top edge: " +
       over.length + (over.length === 1 ? " minute" : " minutes") + ", the highest " + Math.round(t.hr_max[top]) +
-      " bpm in the minute from " + clock(top * 60) + ".");
+      " bpm in the minute from " + at(top * 60, dayStart(this.data)) + ".");
   };
 
   TrendChart.prototype.minutes = function () { return this.data && this.data.trend ? this.data.trend.minute.length : 0; };
@@ -271,12 +297,17 @@
       label(String(b), PAD_L - 4, self.y(b), "right", "middle");
     });
     label("bpm", PAD_L - 4, 2, "right", "top");
-    var hours = n > 180, text = function (m) { return hours ? (m / 60) + " h" : m + " min"; };
-    var room = ctx.measureText(text(n)).width + 14, pxPerMinute = (this.width - PAD_L - PAD_R) / Math.max(1, n);
+    // Time in minutes or hours into the recording; where its start is known, in time of day (the diary is noted so),
+    // the ticks on whole multiples of the step on the clock (whole hours on a long recording).
+    var start = dayStart(d), hours = n > 180, text = start === null
+      ? function (m) { return hours ? (m / 60) + " h" : m + " min"; }
+      : function (m) { return timeOfDay(Math.round(start / 60 + m) * 60).slice(0, 5); };
+    var room = ctx.measureText(start === null ? text(n) : "00:00").width + 14;
+    var pxPerMinute = (this.width - PAD_L - PAD_R) / Math.max(1, n);
     var steps = hours ? HOUR_STEPS : MINUTE_STEPS, every = steps[steps.length - 1];
     for (var s = 0; s < steps.length; s++) if (steps[s] * pxPerMinute >= room) { every = steps[s]; break; }
-    var ticks = [];
-    for (var m = 0; m <= n; m += every) {
+    var ticks = [], first = start === null ? 0 : Math.ceil(start / 60 / every - 1e-9) * every - start / 60;
+    for (var m = first; m <= n + 1e-9; m += every) {
       var w = ctx.measureText(text(m)).width;
       // inside the canvas: the last label ("24 h" at the right edge) ends at the edge rather than past it
       ticks.push({ m: m, x: Math.min(Math.max(this.x(m), w / 2 + 1), this.width - w / 2 - 1), w: w });
@@ -356,7 +387,7 @@
       ctx.moveTo(this.x(this.cursor + 0.5), PAD_T); ctx.lineTo(this.x(this.cursor + 0.5), this.height - PAD_B); ctx.stroke();
       ctx.fillStyle = "#1b1f24"; ctx.textAlign = "left"; ctx.textBaseline = "top";
       var noted = this.diaryIn(this.cursor);
-      var caption = clock(this.cursor * 60) + (t.hr_mean[this.cursor] !== null ? " · " + t.hr_mean[this.cursor] + " bpm" : "") +
+      var caption = (start === null ? clock(this.cursor * 60) : timeOfDay(Math.floor(start) + this.cursor * 60)) + (t.hr_mean[this.cursor] !== null ? " · " + t.hr_mean[this.cursor] + " bpm" : "") +
         (noted.length === 1 ? " · ◆ " + noted[0].label : noted.length ? " · ◆ " + noted.length + " diary entries" : "");
       var room = Math.max(0, this.width - ctx.measureText(caption).width - 4);
       ctx.fillText(caption, Math.max(PAD_L, Math.min(this.x(this.cursor + 0.5) + 4, room, this.width - 120)), PAD_T);

@@ -19,6 +19,7 @@ from diagnostics.models import DiaryEntry
 
 from ..diagnostics.test_holter_pages import holter_recording  # noqa: F401  (a fixture, used by name)
 from .conftest import DESKTOP, assert_accessible, log_in
+from .test_layout_fixes import _assert_trend_labels_apart_and_inside
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -241,6 +242,77 @@ def test_on_a_recording_whose_start_is_known_the_trend_names_an_entry_by_its_tim
     box = trend.bounding_box()
     page.mouse.move(box["x"] + mark["x"], box["y"] + mark["y"])
     expect(trend).to_have_attribute("title", re.compile(r"^Diary: Palpitations at 22:50:12 \(0:00:12 in\)"))
+    assert page.js_errors == []
+
+
+def test_where_the_start_is_known_the_trends_time_axis_and_cursor_give_the_time_of_day(
+    page,
+    staff_a,
+    holter_recording,  # noqa: F811
+):
+    # the diary is noted in times of day ("22:50:12"): the axis had counted minutes into the recording, and a
+    # symptom noted at 03:10 was looked for by working out how many hours the recorder had run
+    holter_recording.recorded_at = timezone.make_aware(datetime(2026, 3, 1, 22, 50, 0))
+    holter_recording.save(update_fields=["recorded_at"])
+    log_in(page, staff_a.username)
+    page.goto(f"/recordings/{holter_recording.pk}/")
+    trend = page.locator("canvas[data-hr-trend]")
+    expect(trend).to_have_attribute("data-loaded", "true")
+    texts = _assert_trend_labels_apart_and_inside(page)
+    assert {"22:50", "22:51"} <= set(texts) and not [t for t in texts if t.endswith((" min", " h"))], texts
+    expect(page.locator("#trend-help")).to_contain_text("and the mean, against the time of day;")
+    trend.focus()
+    page.keyboard.press("ArrowRight")
+    expect(page.locator("#trend-cursor")).to_have_text(
+        re.compile(r"^The minute from 22:50:00 \(0:00:00 in\) to 22:51:00: ")
+    )
+
+    # A night (the rhythm data's trend swapped in the browser): the ticks on the clock's whole hours, at a desk and
+    # on a phone, and the minute past the chart's top said by its time of day.
+    minutes = 8 * 60 + 20
+    night = {
+        "minute": list(range(minutes)),
+        "beats": [60] * minutes,
+        "hr_min": [50.0] * minutes,
+        "hr_mean": [60.0] * minutes,
+        "hr_max": [230.0 if m == 70 else 90.0 for m in range(minutes)],
+    }
+
+    def overnight(route):
+        response = route.fetch()
+        route.fulfill(response=response, json={**response.json(), "trend": night})
+
+    rhythm_url = f"**/recordings/{holter_recording.pk}/rhythm/"
+    page.route(rhythm_url, overnight)
+    page.reload()
+    expect(trend).to_have_attribute("data-loaded", "true")
+    for size in (DESKTOP, PHONE):
+        page.set_viewport_size(size)
+        page.wait_for_function(
+            "w => Math.abs(document.querySelector('canvas[data-hr-trend]').hrTrend.width - w) < 1",
+            arg=page.evaluate("document.querySelector('canvas[data-hr-trend]').clientWidth"),
+        )
+        times = [t for t in _assert_trend_labels_apart_and_inside(page) if ":" in t]
+        assert len(times) >= 3 and all(re.fullmatch(r"\d\d:00", t) for t in times) and "00:00" in times, times
+        # each where that time of day falls: 00:00 is 70 minutes in
+        tick = page.evaluate(
+            """() => { const chart = document.querySelector('canvas[data-hr-trend]').hrTrend;
+                 const label = chart.labels.find(l => l.text === '00:00');
+                 return [(label.x0 + label.x1) / 2, chart.x(70)]; }"""
+        )
+        assert tick[0] == pytest.approx(tick[1], abs=0.5), (size, tick)
+    page.set_viewport_size(DESKTOP)
+    expect(page.locator("p.trend-over")).to_contain_text(
+        "the highest 230 bpm in the minute from 00:00:00 (1:10:00 in)."
+    )
+    page.evaluate(
+        "() => { const chart = document.querySelector('canvas[data-hr-trend]').hrTrend; chart.cursor = 70; chart.say(); }"
+    )
+    expect(page.locator("#trend-cursor")).to_have_text(
+        re.compile(r"^The minute from 00:00:00 \(1:10:00 in\) to 00:01:00: 50 to 230 bpm")
+    )
+    page.unroute(rhythm_url)
+    assert_accessible(page)
     assert page.js_errors == []
 
 

@@ -466,6 +466,78 @@ def test_the_printed_trends_time_labels_leave_room_between_them(minutes, labels)
     assert re.search(rf'x="690\.0" y="172\.0" text-anchor="end" class="note">{last}', svg) and '">200</text>' in svg
 
 
+@pytest.mark.parametrize(
+    ("minutes", "start", "labels"),
+    [
+        # half an hour: every 5 minutes of the clock
+        (30, (22, 52, 30), "22:55 23:00 23:05 23:10 23:15 23:20"),
+        # a night: every whole hour, through midnight
+        (360, (21, 15, 0), "22:00 23:00 00:00 01:00 02:00 03:00"),
+        # a day: every other hour, on the clock's even hours
+        (1440, (22, 50, 0), "00:00 02:00 04:00 06:00 08:00 10:00 12:00 14:00 16:00 18:00 20:00 22:00"),
+    ],
+)
+def test_the_printed_trends_time_axis_is_in_time_of_day_where_the_start_is_known(minutes, start, labels):
+    # the diary is noted in times of day: a symptom at 03:10 had been read off an axis of hours into the recording
+    trend = {
+        "minute": list(range(minutes)),
+        "hr_min": [60] * minutes,
+        "hr_mean": [70] * minutes,
+        "hr_max": [80] * minutes,
+    }
+    day_start = start[0] * 3600 + start[1] * 60 + start[2]
+    svg = holter.trend_svg(trend, day_start=day_start)
+    ticks = re.findall(r'<text x="([\d.]+)" y="172\.0" text-anchor="\w+" class="note">(\d\d:\d\d)</text>', svg)
+    assert " ".join(said for _, said in ticks) == labels
+    # each at its moment: x(m) = 30 + 660 * m / (minutes - 1), m the minutes from the start to that time of day
+    first = (int(labels[:2]) * 3600 + int(labels[3:5]) * 60 - day_start) % 86400 / 60
+    assert float(ticks[0][0]) == pytest.approx(30 + 660 * first / (minutes - 1), abs=0.06)
+    assert " min<" not in svg and " h<" not in svg
+    assert 'aria-label="Heart rate per minute: minimum to maximum band and mean, against the time of day"' in svg
+    assert "time of day" not in holter.trend_svg(trend)  # the start unknown: into the recording, as before
+
+
+def test_a_recordings_start_of_day_is_on_the_recorders_clock(settings):
+    from datetime import UTC, datetime
+    from zoneinfo import ZoneInfo
+
+    from diagnostics.models import ECGRecording
+
+    settings.TIME_ZONE = "Europe/Berlin"
+    moment = datetime(2024, 10, 26, 22, 50, 30, 250000, tzinfo=ZoneInfo("Europe/Berlin")).astimezone(UTC)
+    assert holter.start_of_day(ECGRecording(recorded_at=moment)) == 22 * 3600 + 50 * 60 + 30.25
+    assert holter.start_of_day(ECGRecording(recorded_at=None)) is None
+    ticks = holter.clock_ticks(span_s=3 * 3600, day_start=22 * 3600 + 50 * 60 + 30.25, every_min=60)
+    assert ticks == [(569.75, "23:00"), (4169.75, "00:00"), (7769.75, "01:00")]
+
+
+def test_the_rhythm_data_and_the_report_give_the_trend_times_of_day_where_the_start_is_known(
+    client, staff_a, holter_recording
+):
+    from datetime import datetime
+
+    from django.utils import timezone
+
+    staff = client_for(client, staff_a)
+    rhythm_url = reverse("recording-rhythm", args=[holter_recording.pk])
+    report_url = reverse("recording-report", args=[holter_recording.pk])
+    assert staff.get(rhythm_url).json()["start_of_day"] is None
+
+    def trend_labels() -> list[str]:
+        report = staff.get(report_url).content.decode()
+        figure = report[report.index('<figure class="trend-figure">') :]
+        return re.findall(r'class="note">([^<]*(?:min|h|\d\d:\d\d))</text>', figure[: figure.index("</figure>")])
+
+    assert trend_labels() == ["0 min"]
+    holter_recording.recorded_at = timezone.make_aware(datetime(2026, 3, 1, 22, 50, 0))
+    holter_recording.save(update_fields=["recorded_at"])
+    assert staff.get(rhythm_url).json()["start_of_day"] == 22 * 3600 + 50 * 60
+    # 70 s: the minutes of the clock
+    assert trend_labels() == ["22:50", "22:51"]
+    page = staff.get(reverse("recording-detail", args=[holter_recording.pk])).content.decode()
+    assert "and the mean, against the time of day;" in page
+
+
 def test_the_recording_page_says_what_is_on_it_and_links_each_part(client, staff_a, holter_recording):
     html = client_for(client, staff_a).get(reverse("recording-detail", args=[holter_recording.pk])).content.decode()
     nav = html[html.index('<nav class="page-nav') : html.index("</nav>", html.index('<nav class="page-nav'))]
