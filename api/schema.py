@@ -22,8 +22,9 @@ ERRORS = {
     "503": "The upload could not be stored (the storage full or failing); nothing of it was kept: send it again later",
 }
 READ_ERRORS = ("400", "401", "403", "404", "406", "429")
-# A removal (DELETE) reads no body, so neither 413 nor 415, and has no conflict to answer: an entry removed already is
-# 404. Its 400 is a query parameter it does not take; 412, its If-Match or If-Unmodified-Since.
+# A removal (DELETE) reads no body, so neither 413 nor 415, and has no conflict with the resource to answer: an entry
+# removed already is 404. Its 400 is a query parameter it does not take (or a malformed Idempotency-Key); 412, its
+# If-Match or If-Unmodified-Since; 409 only where it takes an Idempotency-Key, one used for another request.
 REMOVE_ERRORS = (*READ_ERRORS, "412")
 
 # Response headers the API sends (api.views.base.ApiViewSet.finalize_response, RecordingViewSet._created, DRF's
@@ -54,8 +55,8 @@ HEADERS = {
     },
     "Idempotent-Replayed": {
         "description": (
-            "`true` when an earlier request with the same Idempotency-Key made what this answer names: the first "
-            "answer again, and nothing made or notified twice (a recording's move answers with the recording as it "
+            "`true` when an earlier request with the same Idempotency-Key made what this answer names (or removed "
+            "it: a DELETE's 204): the first answer again, and nothing made, removed or notified twice (a recording's move answers with the recording as it "
             "now is, which a later move may have changed: its `links.moves` lists each)."
         ),
         "schema": {"type": "string", "enum": ["true"]},
@@ -83,7 +84,7 @@ IDEMPOTENCY_KEY = OpenApiParameter(
     description=(
         "Up to 255 printable ASCII characters chosen by the client, e.g. a UUID, so a retry is safe: the same key "
         "with the same request returns the first answer (its status, `Idempotent-Replayed: true`; a move's, the "
-        "recording as it now is) and makes nothing; "
+        "recording as it now is) and makes or removes nothing; "
         "with another request (another body or endpoint) it is 409 `idempotency_key_reused`. A refused request "
         "leaves the key unused; a key is remembered for the installation's API_IDEMPOTENCY_KEY_HOURS (24 by "
         "default)."
@@ -121,7 +122,8 @@ class ApiAutoSchema(AutoSchema):
         responses = super()._get_response_bodies(direction)
         if self._is_webhook():
             return responses
-        codes = {"GET": (*READ_ERRORS, "409"), "DELETE": REMOVE_ERRORS}.get(self.method, tuple(ERRORS))
+        removal = (*REMOVE_ERRORS, "409") if self._takes_idempotency_key() else REMOVE_ERRORS
+        codes = {"GET": (*READ_ERRORS, "409"), "DELETE": removal}.get(self.method, tuple(ERRORS))
         if not self._takes_preconditions():  # If-Match, If-Unmodified-Since (check_preconditions)
             codes = tuple(code for code in codes if code != "412")
         if not (getattr(self.view, "action", None) == "create" and self._is_recordings()):  # an upload's storage
@@ -158,6 +160,8 @@ class ApiAutoSchema(AutoSchema):
             # every create names what it made (an interpretation has no URL of its own)
             names = ("Location",) if getattr(self.view, "action", None) == "create" else ()
             names += ("Idempotent-Replayed",) if self._takes_idempotency_key() else ()
+        elif status_code == "204" and self._takes_idempotency_key():
+            names = ("Idempotent-Replayed",)  # a removal retried with its key
         elif status_code in ("429", "503"):
             names = ("Retry-After",)
         if status_code in ("200", "201") and action in getattr(self.view, "last_modified_actions", ()):

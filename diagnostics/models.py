@@ -554,7 +554,9 @@ class DiaryEntry(models.Model):
     removed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
-    replayed: bool  # not stored: set by diary_entry_add, True when an idempotent retry returned this entry
+    replayed: (
+        bool  # not stored: set by diary_entry_add (and _remove), True when an idempotent retry returned this entry
+    )
 
     class Meta:
         ordering = ["recording", "sample", "id"]
@@ -602,7 +604,7 @@ class DiaryActivity(models.Model):
     removed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
-    replayed: bool  # not stored: set by diary_activity_add, True when an idempotent retry returned this activity
+    replayed: bool  # not stored: set by diary_activity_add (and _remove), True when an idempotent retry returned it
 
     class Meta:
         ordering = ["recording", "start", "id"]

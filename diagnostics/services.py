@@ -1323,24 +1323,71 @@ def _diary_entry_add(
     return entry
 
 
-def diary_entry_remove(*, entry: DiaryEntry, by: User, precondition: Precondition | None = None) -> bool:
+def diary_entry_remove(
+    *,
+    entry: DiaryEntry,
+    by: User,
+    precondition: Precondition | None = None,
+    idempotency_key: str | None = None,
+    fingerprint: str = "",
+) -> bool:
     """Remove a diary entry entered by mistake (the wrong time or symptom: the diary itself is the record, and the
     entry is entered again as it says); any member of the entry's clinic. The entry is kept, marked removed (who,
     when) and out of the diary; the recording is stamped changed. False, and nothing written, when it was removed
-    already (a second click, a retried request); ``precondition`` as recording_move takes it."""
+    already (a second click, a retried request), unless by this user's request with the same ``idempotency_key``
+    and ``fingerprint`` (``_diary_remove``); ``precondition`` as recording_move takes it."""
     if not by.is_active or by.clinic_id is None or entry.clinic_id != by.clinic_id:
         raise NotFound("No such diary entry in your clinic.", field="entry")
-    with transaction.atomic():
-        ECGRecording.objects.select_for_update().only("pk").get(pk=entry.recording_id)
-        if precondition is not None:
-            precondition()
-        removed = DiaryEntry.objects.filter(pk=entry.pk, removed_at__isnull=True).update(
-            removed_at=timezone.now(), removed_by=by
-        )
-        if removed:
-            _recording_changed(entry.recording_id)
-    entry.refresh_from_db(fields=["removed_at", "removed_by"])
-    return bool(removed)
+    return _diary_remove(
+        row=entry, by=by, precondition=precondition, idempotency_key=idempotency_key, fingerprint=fingerprint
+    )
+
+
+Removed = TypeVar("Removed", DiaryEntry, DiaryActivity)
+
+
+def _diary_remove(
+    *,
+    row: Removed,
+    by: User,
+    precondition: Precondition | None,
+    idempotency_key: str | None,
+    fingerprint: str,
+) -> bool:
+    """Mark a diary entry or activity removed under its recording's lock. With an ``idempotency_key`` the removal is
+    remembered as a write is (``idempotent_write``), so a retry whose answer was lost is answered as the first was
+    (True, nothing written again; before ``precondition``, which the first removal changed), also when the two
+    race (``replayed`` set on ``row``); the key already used for another request raises IdempotencyKeyReused."""
+    kind = type(row)
+    row.replayed = False
+    try:
+        with transaction.atomic():
+            ECGRecording.objects.select_for_update().only("pk").get(pk=row.recording_id)
+            if idempotency_key is not None and idempotency_replay(
+                user=by, idempotency_key=idempotency_key, fingerprint=fingerprint, kind=kind
+            ):
+                removed = row.replayed = True
+            else:
+                if precondition is not None:
+                    precondition()
+                changed = kind.objects.filter(pk=row.pk, removed_at__isnull=True).update(
+                    removed_at=timezone.now(), removed_by=by
+                )
+                removed = bool(changed)
+                if removed:
+                    _recording_changed(row.recording_id)
+                    if idempotency_key is not None:
+                        _idempotency_remember(
+                            user=by, idempotency_key=idempotency_key, fingerprint=fingerprint, made=row
+                        )
+    except IntegrityError:  # the key taken meanwhile by another request of the user's (the unique key refused it)
+        if idempotency_key is None or not idempotency_replay(
+            user=by, idempotency_key=idempotency_key, fingerprint=fingerprint, kind=kind
+        ):
+            raise
+        removed = row.replayed = True
+    row.refresh_from_db(fields=["removed_at", "removed_by"])
+    return removed
 
 
 def diary_activity_add(
@@ -1458,20 +1505,20 @@ def _diary_activity_add(
     return activity
 
 
-def diary_activity_remove(*, activity: DiaryActivity, by: User, precondition: Precondition | None = None) -> bool:
+def diary_activity_remove(
+    *,
+    activity: DiaryActivity,
+    by: User,
+    precondition: Precondition | None = None,
+    idempotency_key: str | None = None,
+    fingerprint: str = "",
+) -> bool:
     """Remove a diary activity entered by mistake, as diary_entry_remove removes an entry: any member of its
     clinic; kept, marked removed (who, when), out of the diary and of the heart rate awake and asleep; the recording
-    stamped changed. False, and nothing written, when it was removed already."""
+    stamped changed. False, and nothing written, when it was removed already, unless by this user's request with
+    the same ``idempotency_key`` and ``fingerprint``."""
     if not by.is_active or by.clinic_id is None or activity.clinic_id != by.clinic_id:
         raise NotFound("No such diary activity in your clinic.", field="activity")
-    with transaction.atomic():
-        ECGRecording.objects.select_for_update().only("pk").get(pk=activity.recording_id)
-        if precondition is not None:
-            precondition()
-        removed = DiaryActivity.objects.filter(pk=activity.pk, removed_at__isnull=True).update(
-            removed_at=timezone.now(), removed_by=by
-        )
-        if removed:
-            _recording_changed(activity.recording_id)
-    activity.refresh_from_db(fields=["removed_at", "removed_by"])
-    return bool(removed)
+    return _diary_remove(
+        row=activity, by=by, precondition=precondition, idempotency_key=idempotency_key, fingerprint=fingerprint
+    )

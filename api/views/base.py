@@ -228,7 +228,10 @@ class ApiViewSet(viewsets.GenericViewSet):
 
     def request_fingerprint(self) -> str:
         """What an Idempotency-Key is held to on a JSON write: the method, the path (without the slash
-        TrailingSlashMiddleware forgives) and the body as canonical JSON (a form's single values as values)."""
+        TrailingSlashMiddleware forgives) and the body as canonical JSON (a form's single values as values); a
+        removal's (DELETE) body is never read, its method and path are the request."""
+        if self.request.method == "DELETE":
+            return diagnostics_services.idempotency_fingerprint(method="DELETE", path=self.request.path_info, body=None)
         data = self.request.data
         if hasattr(data, "lists"):
             data = {name: values[0] if len(values) == 1 else values for name, values in data.lists()}

@@ -185,7 +185,15 @@ class RecordingViewSet(ApiViewSet):
         "activities": ("removed",),
     }
     paginated_actions = ("list", "beats", "events", "interpretations", "moves", "diary", "activities")
-    idempotent_actions = ("create", "interpretation_sign", "move", "diary_entry_add", "activity_add")
+    idempotent_actions = (
+        "create",
+        "interpretation_sign",
+        "move",
+        "diary_entry_add",
+        "activity_add",
+        "diary_entry_remove",
+        "activity_remove",
+    )
     last_modified_actions = ("retrieve", "create", "move")
     tagged_writes = ("move",)
     request_serializers = {
@@ -755,7 +763,8 @@ class RecordingViewSet(ApiViewSet):
             "The diary itself is the record: an entry with the wrong time or symptom is removed and entered again. "
             "It is kept, marked removed (`removed_at`, `removed_by`; listed with `?removed=true`), so a retried POST "
             "with the key that made it is answered with it, not made again. The recording's `updated_at` moves. "
-            "An entry removed already is 404 saying so."
+            "An entry removed already is 404 saying so, unless by this request sent again with the same "
+            "Idempotency-Key (its answer lost): that is 204 as the first time, with `Idempotent-Replayed: true`."
         ),
         parameters=precondition_parameters("the recording", "GET recordings/{id}"),
         request=None,
@@ -763,17 +772,27 @@ class RecordingViewSet(ApiViewSet):
     )
     @action(detail=True, methods=["delete"], url_path=r"diary/(?P<entry_id>[0-9]{1,18})", url_name="diary-entry")
     def diary_entry_remove(self, request, pk, entry_id):
+        key = self.idempotency_key()
         entry = diagnostics_selectors.diary_entry_get(user=request.user, recording_id=int(pk), entry_id=int(entry_id))
-        if entry.removed_at is None and diagnostics_services.diary_entry_remove(
-            entry=entry, by=request.user, precondition=self._unchanged_since_read(int(pk))
+        if (entry.removed_at is None or key is not None) and diagnostics_services.diary_entry_remove(
+            entry=entry,
+            by=request.user,
+            precondition=self._unchanged_since_read(int(pk)),
+            idempotency_key=key,
+            fingerprint=self.request_fingerprint(),
         ):
-            return Response(status=status.HTTP_204_NO_CONTENT)
+            return self._removed(replayed=entry.replayed)
         raise ApiError(
             f"This diary entry was removed at {timezone.localtime(entry.removed_at):%Y-%m-%d %H:%M:%S %Z}"
             f"{f' by {entry.removed_by.display_name}' if entry.removed_by else ''}.",
             status_code=404,
             code="not_found",
         )
+
+    @staticmethod
+    def _removed(*, replayed: bool) -> Response:
+        """A removal's 204; a retry of it with its Idempotency-Key says it is the first answer again."""
+        return Response(status=status.HTTP_204_NO_CONTENT, headers={"Idempotent-Replayed": "true"} if replayed else {})
 
     def _seconds_in(self, recording: ECGRecording, given: dict, seconds: str, when: str) -> tuple[float, str] | None:
         """The moment ``given`` as ``seconds`` (from the start) or ``when`` (a date-time, for a recording whose file
@@ -879,7 +898,8 @@ class RecordingViewSet(ApiViewSet):
         summary="Remove a diary activity entered by mistake (any member of the clinic)",
         description=(
             "As a diary entry: kept, marked removed (`removed_at`, `removed_by`; listed with `?removed=true`), out of "
-            "the heart rate awake and asleep; the recording's `updated_at` moves. One removed already is 404 saying so."
+            "the heart rate awake and asleep; the recording's `updated_at` moves. One removed already is 404 saying so, "
+            "unless by this request sent again with the same Idempotency-Key: 204 as the first time."
         ),
         parameters=precondition_parameters("the recording", "GET recordings/{id}"),
         request=None,
@@ -887,13 +907,18 @@ class RecordingViewSet(ApiViewSet):
     )
     @action(detail=True, methods=["delete"], url_path=r"activities/(?P<activity_id>[0-9]{1,18})", url_name="activity")
     def activity_remove(self, request, pk, activity_id):
+        key = self.idempotency_key()
         activity = diagnostics_selectors.activity_get(
             user=request.user, recording_id=int(pk), activity_id=int(activity_id)
         )
-        if activity.removed_at is None and diagnostics_services.diary_activity_remove(
-            activity=activity, by=request.user, precondition=self._unchanged_since_read(int(pk))
+        if (activity.removed_at is None or key is not None) and diagnostics_services.diary_activity_remove(
+            activity=activity,
+            by=request.user,
+            precondition=self._unchanged_since_read(int(pk)),
+            idempotency_key=key,
+            fingerprint=self.request_fingerprint(),
         ):
-            return Response(status=status.HTTP_204_NO_CONTENT)
+            return self._removed(replayed=activity.replayed)
         raise ApiError(
             f"This diary activity was removed at {timezone.localtime(activity.removed_at):%Y-%m-%d %H:%M:%S %Z}"
             f"{f' by {activity.removed_by.display_name}' if activity.removed_by else ''}.",

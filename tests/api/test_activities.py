@@ -93,6 +93,30 @@ def test_the_heart_rate_awake_and_asleep_follows_the_diarys_sleep(api_as, staff_
     assert activity["heart_rate"]["lowest"]["at_s"] == 60.0 * activity["heart_rate"]["lowest"]["minute"]
 
 
+def test_an_activitys_removal_retried_with_its_idempotency_key_is_answered_as_the_first_time(
+    api_as, staff_a, patient_a
+):
+    # as a diary entry's: the retry of a DELETE whose 204 was lost had been 404
+    recording = signal_recording(
+        patient=patient_a, uploaded_by=staff_a, status="queued", sampling_rate=250.0, sample_count=250 * 3600
+    )
+    api = api_as(staff_a)
+    made = api.post(url(recording), {"kind": "exercise", "start_s": 60, "end_s": 600}, format="json").json()
+    activity_url = f"{url(recording)}/{made['id']}"
+    assert api.delete(activity_url, HTTP_IDEMPOTENCY_KEY="walk-gone").status_code == 204
+    removed_at = DiaryActivity.objects.get().removed_at
+    retry = api.delete(activity_url, HTTP_IDEMPOTENCY_KEY="walk-gone")
+    assert retry.status_code == 204 and retry["Idempotent-Replayed"] == "true"
+    assert DiaryActivity.objects.get().removed_at == removed_at
+    for again in (api.delete(activity_url), api.delete(activity_url, HTTP_IDEMPOTENCY_KEY="walk-gone-2")):
+        assert again.status_code == 404 and "removed at " in again.json()["error"]["message"]
+    # the key of the POST that made it is another request's
+    pills = api.post(url(recording), {"kind": "medication", "start_s": 5}, format="json", HTTP_IDEMPOTENCY_KEY="pills")
+    reused = api.delete(f"{url(recording)}/{pills.json()['id']}", HTTP_IDEMPOTENCY_KEY="pills")
+    assert reused.status_code == 409 and reused.json()["error"]["code"] == "idempotency_key_reused"
+    assert DiaryActivity.objects.get(pk=pills.json()["id"]).removed_at is None
+
+
 def test_the_heart_rate_awake_and_asleep_waits_for_the_analysis(api_as, staff_a, patient_a):
     pending = signal_recording(
         patient=patient_a, uploaded_by=staff_a, status="queued", sampling_rate=250.0, sample_count=250 * 3600

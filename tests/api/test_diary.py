@@ -12,6 +12,7 @@ from diagnostics import services
 from diagnostics.models import DiaryEntry
 
 from ..diagnostics.test_holter_pages import holter_recording  # noqa: F401  (a fixture, used by name)
+from ..factories import signal_recording
 from ..helpers import strict_validator
 from .conftest import submit_beats
 
@@ -131,6 +132,60 @@ def test_a_diary_entry_moves_the_recordings_updated_at_and_honours_if_match(api_
     assert api.delete(f"{diary_url(holter)}/{made.json()['id']}", HTTP_IF_MATCH=etag).status_code == 412
     assert api.delete(f"{diary_url(holter)}/{made.json()['id']}").status_code == 204
     assert api.get(f"/api/v1/recordings/{holter.pk}").json()["updated_at"] > stamped
+
+
+def test_a_removal_retried_with_its_idempotency_key_is_answered_as_the_first_time(api_as, staff_a, doctor_a, patient_a):
+    # a DELETE whose 204 was lost on the way: its retry had been 404 "removed at …", which the client took for a
+    # removal that had failed
+    recording = signal_recording(
+        patient=patient_a, uploaded_by=staff_a, status="queued", sampling_rate=250.0, sample_count=250 * 3600
+    )
+    api = api_as(staff_a)
+    made = api.post(diary_url(recording), {"at_s": 20, "symptom": "dizziness"}, format="json").json()
+    entry_url = f"{diary_url(recording)}/{made['id']}"
+    first = api.delete(entry_url, HTTP_IDEMPOTENCY_KEY="remove-1")
+    assert first.status_code == 204 and "Idempotent-Replayed" not in first
+    removed_at = DiaryEntry.objects.get().removed_at
+    read = api.get(f"/api/v1/recordings/{recording.pk}")
+    retry = api.delete(entry_url, HTTP_IDEMPOTENCY_KEY="remove-1", HTTP_IF_MATCH='"read-before-the-first"')
+    assert retry.status_code == 204 and retry["Idempotent-Replayed"] == "true" and retry.content == b""
+    # nothing written again: the removal, the recording's updated_at and the audit trail as they were
+    assert DiaryEntry.objects.get().removed_at == removed_at
+    assert api.get(f"/api/v1/recordings/{recording.pk}")["ETag"] == read["ETag"]
+    audited = AuditEvent.objects.filter(object_type="diary_entry", object_id=str(made["id"]))
+    assert list(audited.order_by("id").values_list("action", flat=True)) == ["update", "view"]
+    # without the key, with another, or the same key by a colleague: removed already, said as before
+    for again in (
+        api.delete(entry_url),
+        api.delete(entry_url, HTTP_IDEMPOTENCY_KEY="remove-2"),
+        api_as(doctor_a).delete(entry_url, HTTP_IDEMPOTENCY_KEY="remove-1"),
+    ):
+        assert again.status_code == 404 and "removed at " in again.json()["error"]["message"], again.content
+    # the key is held to the request it came with: another entry's removal with it is refused, and keeps the entry
+    other = api.post(diary_url(recording), {"at_s": 30, "symptom": "fatigue"}, format="json").json()
+    reused = api.delete(f"{diary_url(recording)}/{other['id']}", HTTP_IDEMPOTENCY_KEY="remove-1")
+    assert reused.status_code == 409 and reused.json()["error"]["code"] == "idempotency_key_reused"
+    assert DiaryEntry.objects.get(pk=other["id"]).removed_at is None
+    # a key unused by a removal refused (404 above) removes the next time
+    assert api.delete(f"{diary_url(recording)}/{other['id']}", HTTP_IDEMPOTENCY_KEY="remove-2").status_code == 204
+
+
+def test_two_removals_with_one_key_at_once_are_both_answered_204(staff_a, patient_a):
+    from diagnostics.models import IdempotencyRecord
+
+    recording = signal_recording(
+        patient=patient_a, uploaded_by=staff_a, status="queued", sampling_rate=250.0, sample_count=250 * 3600
+    )
+    entry = services.diary_entry_add(recording=recording, by=staff_a, sample=2500, symptom="fatigue")
+    sent = services.idempotency_fingerprint(method="DELETE", path=f"{diary_url(recording)}/{entry.pk}", body=None)
+    removed = dict(idempotency_key="gone-1", fingerprint=sent)
+    assert services.diary_entry_remove(entry=entry, by=staff_a, **removed) and not entry.replayed
+    # the other request, which read the entry before this one removed it, waits for the lock and finds the key
+    stale = DiaryEntry.objects.get(pk=entry.pk)
+    stale.removed_at = None
+    assert services.diary_entry_remove(entry=stale, by=staff_a, **removed) and stale.replayed
+    assert IdempotencyRecord.objects.get(key="gone-1").diary_entry_id == entry.pk
+    assert not services.diary_entry_remove(entry=stale, by=staff_a)  # without the key: removed already
 
 
 def test_the_moment_not_used_may_be_sent_as_null(api_as, staff_a, holter):

@@ -267,9 +267,10 @@ def test_the_schema_documents_the_key_on_every_write_that_takes_one(client):
     for path, operations in schema["paths"].items():
         for method, operation in operations.items():
             names = {parameter["name"] for parameter in operation.get("parameters", [])}
-            # the write's success: 201 for what it makes, 200 for what it changes (a recording's move)
-            success = "201" if "201" in operation["responses"] else "200"
-            created = operation["responses"].get(success, {}).get("headers", {}) if method == "post" else {}
+            # the write's success: 201 for what it makes, 200 for what it changes (a recording's move), 204 for what
+            # it removes
+            success = next(code for code in ("201", "204", "200") if code in operation["responses"])
+            created = operation["responses"][success].get("headers", {}) if method in ("post", "delete") else {}
             if "Idempotency-Key" in names:
                 taking.add((method, path))
                 assert "Idempotent-Replayed" in created, (method, path)
@@ -282,6 +283,8 @@ def test_the_schema_documents_the_key_on_every_write_that_takes_one(client):
         ("post", "/api/v1/recordings/{id}/move"),
         ("post", "/api/v1/recordings/{id}/diary"),
         ("post", "/api/v1/recordings/{id}/activities"),
+        ("delete", "/api/v1/recordings/{id}/diary/{entry_id}"),
+        ("delete", "/api/v1/recordings/{id}/activities/{activity_id}"),
     }
     parameter = next(
         p for p in schema["paths"]["/api/v1/reviews"]["post"]["parameters"] if p["name"] == "Idempotency-Key"

@@ -177,7 +177,8 @@ def test_the_check_is_strict(conformance, api, patient_a):
 
 
 def test_a_diary_entry_removal_answers_only_what_it_documents(conformance, api, staff_a, done_recording):
-    # the schema lists 400, 404, 406, 412 beside 204 and no 409, 413 or 415: a body sent with it is never read
+    # the schema lists 400, 404, 406, 412 and 409 (an Idempotency-Key used before) beside 204, and no 413 or 415: a
+    # body sent with it is never read
     def entry():
         return DiaryEntry.objects.create(
             recording=done_recording,
@@ -198,3 +199,10 @@ def test_a_diary_entry_removal_answers_only_what_it_documents(conformance, api, 
     assert removed.status_code == 204 and conformance.check(removed) is None
     again = api.delete(f"{url}/{first.pk}")
     assert again.status_code == 404 and "removed at" in conformance.check(again)["error"]["message"]
+    second = entry()
+    keyed = api.delete(f"{url}/{second.pk}", "<not-read/>", content_type="application/xml", HTTP_IDEMPOTENCY_KEY="gone")
+    assert keyed.status_code == 204 and conformance.check(keyed) is None
+    replayed = api.delete(f"{url}/{second.pk}", HTTP_IDEMPOTENCY_KEY="gone")
+    assert replayed.status_code == 204 and conformance.check(replayed) is None
+    reused = api.delete(f"{url}/{entry().pk}", HTTP_IDEMPOTENCY_KEY="gone")
+    assert reused.status_code == 409 and conformance.check(reused)["error"]["code"] == "idempotency_key_reused"
