@@ -34,7 +34,7 @@
   var DIARY = "#0b6e75", DIARY_ROW = 16, DIARY_FOOT = 18, DIARY_ROWS = 3;
 
   // Whole units (seconds, or hundredths withFraction) of a moment, cut rather than rounded, as the event list
-  // writes an event's start: 42.50 s is 0:00:42 there, so 00:42 here, not 00:43. (The epsilon keeps a moment
+  // writes an event's start: 42.50 s is 0:00:42 there and here, not 0:00:43. (The epsilon keeps a moment
   // that is a whole second, 29 / 100 s, from reading a unit early through floating point.)
   function cut(seconds, scale) { return Math.floor(seconds * scale + 1e-6); }
 
@@ -43,13 +43,17 @@
   // 18.99 s reads 18.9).
   function tenths(seconds) { return (cut(seconds, 10) / 10).toFixed(1); }
 
-  // mm:ss, or h:mm:ss from an hour on, in whole units shown (seconds, or hundredths withFraction) cut, not
-  // rounded, before it is split, so 9.997 s reads 00:09.99 and 59.6 s 00:59 (as the event list writes times)
+  // h:mm:ss into the recording as the pages write it (ecg/clock.py clock: the second the moment falls in, hours
+  // unpadded and always there, 0:05:30 and 1:02:03; "—" for no time), so "(0:05:30 in)" reads alike on the page
+  // and in the viewer; withFraction, its hundredths after it, cut too, before it is split: 9.997 s is 0:00:09.99.
   function clock(seconds, withFraction) {
-    var scale = withFraction ? 100 : 1, units = cut(Math.max(0, seconds), scale);
-    var whole = Math.floor(units / scale), h = Math.floor(whole / 3600), m = Math.floor(whole / 60) % 60, s = whole % 60;
-    var text = (h ? h + ":" : "") + (m < 10 ? "0" : "") + m + ":" + (s < 10 ? "0" : "") + s;
-    if (withFraction) text += "." + (units % scale < 10 ? "0" : "") + (units % scale);
+    if (typeof seconds !== "number" || !isFinite(seconds)) return "—";
+    seconds = Math.max(0, seconds);
+    var units = withFraction ? cut(seconds, 100) : Math.floor(seconds + 1e-9);
+    var whole = withFraction ? Math.floor(units / 100) : units;
+    var h = Math.floor(whole / 3600), m = Math.floor(whole % 3600 / 60), s = whole % 60;
+    var text = h + ":" + (m < 10 ? "0" : "") + m + ":" + (s < 10 ? "0" : "") + s;
+    if (withFraction) text += "." + (units % 100 < 10 ? "0" : "") + (units % 100);
     return text;
   }
 
@@ -65,13 +69,14 @@
     return text;
   }
 
-  // A moment of the recording as the pages write it: the time into it, and the time of day first where the
-  // file stated when it started ("10:02:05 (12:05 in)"), so the viewer and the event list agree.
+  // A moment of the recording as the pages write it (diagnostics/holter.py at): the time into it, and the time of
+  // day first where the file stated when it started ("10:02:05 (0:12:05 in)"), so the viewer and the event list
+  // agree.
   function moment(seconds, dayStart, withFraction) {
     if (dayStart === null || !isFinite(dayStart)) return clock(seconds, withFraction);
     seconds = Math.max(0, seconds);
     // whole seconds as the pages write them: the start's second plus the whole seconds into the recording
-    var at = withFraction ? dayStart + seconds : Math.floor(dayStart) + cut(seconds, 1);
+    var at = withFraction ? dayStart + seconds : Math.floor(dayStart) + Math.floor(seconds + 1e-9);
     return timeOfDay(at, withFraction) + " (" + clock(seconds, withFraction) + " in)";
   }
 

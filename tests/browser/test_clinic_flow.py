@@ -97,14 +97,14 @@ def test_staff_upload_a_doctor_confirms_and_staff_see_the_outcome(
     signal_id = _recording_id(page)
     viewer = page.locator("[data-ecg-viewer]")
     expect(viewer.locator("[data-scale]")).to_have_text("25 mm/s · 10 mm/mV")
-    expect(viewer.locator("[data-readout]")).to_contain_text("of 30:05")  # 650,000 samples: 30:05.56
+    expect(viewer.locator("[data-readout]")).to_contain_text("of 0:30:05")  # 650,000 samples: 30:05.56
     # times are cut to the unit shown, as the event list writes them, not rounded: 3,599 samples is 9.997 s
     readout = page.evaluate(
         """() => { const v = document.querySelector('[data-ecg-viewer]').ecgViewer;
                    v.start = 3599; v.draw(); const text = v.readout.textContent; v.start = 0; v.draw();
                    return text; }"""
     )
-    assert readout.startswith("00:09.99 – ") and readout.endswith(" of 30:05"), readout
+    assert readout.startswith("0:00:09.99 – ") and readout.endswith(" of 0:30:05"), readout
     assert_accessible(page)
 
     # Click a beat mark on the canvas: its probabilities appear.

@@ -135,7 +135,7 @@ def test_the_diary_is_marked_on_the_trend_and_in_the_viewer_and_stepped_through(
     expect(trend).to_have_attribute("data-jumped-to", str(dizziness.sample))
     expect(viewer).to_have_attribute("data-position", str(dizziness.sample))
     expect(viewer).to_have_attribute("data-diary-entry", str(dizziness.pk))
-    expect(viewer.locator("[data-info] .diary-title")).to_have_text("Diary entry 2 of 3: Dizziness · noted at 00:50")
+    expect(viewer.locator("[data-info] .diary-title")).to_have_text("Diary entry 2 of 3: Dizziness · noted at 0:00:50")
     _assert_diary_mark_drawn(page, dizziness)
     assert_accessible(page)
     viewer.screenshot(path="/tmp/diary-marks-viewer-desktop.png")

@@ -15,7 +15,7 @@ import pytest
 from playwright.sync_api import expect
 
 from diagnostics.models import Beat, Event, Review
-from ecg.clock import seconds_cut
+from ecg.clock import clock, seconds_cut
 
 from ..data import DATA_DIR, mitdb_dir, require
 from ..factories import PatientFactory, done_recordings
@@ -78,13 +78,6 @@ def _assert_trend_labels_apart_and_inside(page) -> list[str]:
     return [text for text, _ in boxes]
 
 
-def _clock(seconds: float) -> str:
-    """A time as the viewer writes it: mm:ss (h:mm:ss from an hour on), whole seconds cut, as the event list."""
-    whole = math.floor(seconds + 1e-6)
-    h, m, s = whole // 3600, whole // 60 % 60, whole % 60
-    return (f"{h}:" if h else "") + f"{m:02d}:{s:02d}"
-
-
 def _printed_pages_on_top(page, path, **paper) -> list[tuple[str, bool]]:
     """The report printed by Chromium: per page, its text and whether the running line is painted last, with
     nothing after it that could cover it (a fill, an image, more text)."""
@@ -145,12 +138,12 @@ def test_record_203_viewer_bands_times_trend_long_note_and_printed_running_line(
     assert both >= 3
     viewer.screenshot(path=str(shot.dir / "40-viewer-episode-labels-above-the-beat-letters.png"))
 
-    # Times as the event list writes them: a start cut to whole seconds (42.50 s is 00:42, not 00:43), a
+    # Times as the event list writes them: a start cut to whole seconds (42.50 s is 0:00:42, not 0:00:43), a
     # duration cut to a tenth as ecg.clock.seconds_cut (18.99 s is 18.9: no duration reads longer than it is).
     for start, end in [(15300, 15300 + 6836), (21456, 21456 + 6570), (3600 * 360 + 180, 3600 * 360 + 180 + 6822)]:
         text = page.evaluate(DESCRIBE_EVENT, [start, end])
-        assert f" · {_clock(start / fs)} · {seconds_cut((end - start) / fs):.1f} s" in text, text
-    assert "00:42 · 18.9 s" in page.evaluate(DESCRIBE_EVENT, [15300, 15300 + 6836])
+        assert f" · {clock(start / fs)} · {seconds_cut((end - start) / fs):.1f} s" in text, text
+    assert " 0:00:42 · 18.9 s" in page.evaluate(DESCRIBE_EVENT, [15300, 15300 + 6836])
     # a beat's place, to the hundredth, cut too
     canvas = viewer.locator("canvas.ecg")
     canvas.focus()
@@ -168,7 +161,7 @@ def test_record_203_viewer_bands_times_trend_long_note_and_printed_running_line(
     assert selected is not None and re.fullmatch(r"\d+", selected), selected
     beat = Beat.objects.get(recording=recording, index=int(selected))
     hundredths = math.floor(beat.position / fs * 100 + 1e-6)
-    expected = f"{_clock(hundredths // 100)}.{hundredths % 100:02d}"
+    expected = f"{clock(hundredths // 100)}.{hundredths % 100:02d}"
     expect(viewer.locator("[data-info] .beat-title")).to_contain_text(f" at {expected}: ")
 
     # The trend chart: "bpm" clear of the 200 tick, every label inside the canvas and apart, at a desk and on a phone.

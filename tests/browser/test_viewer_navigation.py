@@ -116,15 +116,27 @@ def test_stepping_beats_starts_from_the_view_once_it_has_moved_away_from_the_sel
     page.reload()
     expect(viewer).to_have_attribute("data-loaded", "true")
     expect(viewer.locator("[data-readout]")).to_contain_text(
-        re.compile(r"^23:58:30\.00 – 23:58:\d\d\.\d\d \(00:00\.00 – ")
+        re.compile(r"^23:58:30\.00 – 23:58:\d\d\.\d\d \(0:00:00\.00 – ")
     )
     viewer.locator("canvas.ecg").focus()
     for _ in range(5):
         page.keyboard.press(".")
     shown = _shown_event(viewer)
     written = holter.at(recording, shown.start / recording.sampling_rate)
-    assert re.fullmatch(r"\d\d:\d\d:\d\d \(\d+:\d\d(:\d\d)? in\)", written), written
-    expect(viewer.locator("[data-info]")).to_contain_text(written.replace("(0:", "("))
+    assert re.fullmatch(r"\d\d:\d\d:\d\d \(\d+:\d\d:\d\d in\)", written), written
+    # in the pages' words exactly: "(0:05:30 in)", where the viewer had written "(05:30 in)"
+    expect(viewer.locator("[data-info]")).to_contain_text(written)
+    # and past an hour (a day-long Holter's), as the pages write it too
+    for seconds in (3599.999, 3600.5, 26 * 3600 + 61):
+        said = page.evaluate(
+            """(s) => { const v = document.querySelector('[data-ecg-viewer]').ecgViewer, events = v.events;
+                 v.events = [{id: 0, type: 'af', start: s * v.fs, end: s * v.fs + 1, beats: 0, rate_bpm: 0,
+                              label: 'Atrial fibrillation'}];
+                 v.showEvent(0); const text = v.info.textContent; v.events = events; v.eventIndex = null;
+                 return text; }""",
+            seconds,
+        )
+        assert holter.at(recording, seconds) in said, (seconds, said)
     assert page.js_errors == []
 
 
