@@ -48,6 +48,9 @@ AUDITED_ROUTES: dict[str, tuple[str, str | None, str]] = {
     "recording-activity-remove": ("diary_activity", "activity_id", A.UPDATE),  # one entered by mistake removed
     "recording-move": ("recording", "recording_id", A.VIEW),  # the form; its confirmation audits the patient shown
     "recording-move-confirm": ("recording", "recording_id", A.UPDATE),  # filed under another patient
+    "recording-shapes": ("recording", "recording_id", A.VIEW),  # its beat shapes and their corrections
+    "recording-beat-correct": ("recording", "recording_id", A.UPDATE),  # a doctor changes beats' class
+    "recording-beat-correction-undo": ("beat_correction", "correction_id", A.UPDATE),  # the latest one undone
     "api:patient-list": ("patient", None, A.CREATE),
     "api:patient-detail": ("patient", "pk", A.UPDATE),
     "api:recording-list": ("recording", None, A.CREATE),

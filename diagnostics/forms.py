@@ -3,10 +3,11 @@ import uuid
 
 from django import forms
 
+from ecg.constants import AAMI_CLASSES, AAMI_NAMES
 from ecg.io.readers import MAX_FS, MIN_FS
 
 from . import ingestion
-from .models import DiaryActivity, DiaryEntry, EventReview, Interpretation, Review
+from .models import BeatCorrection, DiaryActivity, DiaryEntry, EventReview, Interpretation, Review
 
 
 class MultipleFileInput(forms.ClearableFileInput):
@@ -180,4 +181,22 @@ class ActivityForm(SubmittedOnce):
         strip=False,
         label="Note",
         help_text="As the diary says it (“bisoprolol 5 mg”, “walked up the hill”): at most 500 characters.",
+    )
+
+
+class BeatCorrectionForm(SubmittedOnce):
+    """A doctor calls a beat family's beats another class, with a note (diagnostics.corrections checks them; a
+    second click corrects once)."""
+
+    family = forms.IntegerField(widget=forms.HiddenInput, min_value=0)
+    to_class = forms.ChoiceField(
+        label="Class",
+        choices=[("", "Choose…"), *[(c, f"{c} · {AAMI_NAMES[c]}") for c in AAMI_CLASSES]],
+        required=False,
+    )
+    note = forms.CharField(
+        required=False,
+        strip=False,
+        label="Note",
+        help_text=f"Why, if you wish (“wide QRS, no P wave”): at most {BeatCorrection.NOTE_MAX_LENGTH} characters.",
     )

@@ -283,3 +283,59 @@ def report_strip(recording: ECGRecording, beats: list) -> str:
         marks=marks,
         units_note="25 mm/s · amplitude scaled 0–1 (units unknown)",
     )
+
+
+# --- a beat family's mean beat (diagnostics.models.BeatFamily.template) ---------------------------
+
+TEMPLATE_LEAD_MM = 24.0  # paper height per lead
+TEMPLATE_MM_PER_UNIT = 10.0  # mm per unit of the recording's dominant beat's amplitude, where every shape fits
+
+
+def template_scale(templates: Sequence[dict]) -> float:
+    """One scale (mm per unit of the dominant beat) for all of a recording's family templates, so that their shapes
+    compare at a glance: TEMPLATE_MM_PER_UNIT, less where the tallest would not fit its lead's paper."""
+    tallest = max(
+        (float(np.ptp(lead)) for t in templates for lead in t.get("leads", []) if len(lead)),
+        default=0.0,
+    )
+    room = TEMPLATE_LEAD_MM - 3.0
+    return TEMPLATE_MM_PER_UNIT if tallest * TEMPLATE_MM_PER_UNIT <= room else room / tallest
+
+
+def template_svg(template: dict, *, title: str, leads: Sequence[str], mm_per_unit: float) -> str:
+    """A family's mean beat on ECG paper at 25 mm/s, its leads side by side (a line between them, as the 12-lead's
+    columns), each labelled, the R-peak marked by a tick at the top edge."""
+    fs = float(template.get("fs") or 128.0)
+    rows = [np.asarray(lead, dtype=np.float64) for lead in template.get("leads", []) if len(lead)]
+    if not rows:
+        return ""
+    lead_mm = math.ceil(25.0 * max(len(r) for r in rows) / fs)
+    width_mm, height_mm = lead_mm * len(rows), int(TEMPLATE_LEAD_MM)
+    w, h = width_mm * MM, height_mm * MM
+    lines = []
+    for k in range(width_mm + 1):
+        cls = "major" if k % 5 == 0 else "minor"
+        lines.append(f'<line x1="{k * MM:.0f}" y1="0" x2="{k * MM:.0f}" y2="{h:.0f}" class="{cls}"/>')
+    for k in range(height_mm + 1):
+        cls = "major" if k % 5 == 0 else "minor"
+        lines.append(f'<line x1="0" y1="{k * MM:.0f}" x2="{w:.0f}" y2="{k * MM:.0f}" class="{cls}"/>')
+    traces = []
+    r_s = float(template.get("r_s") or 0.0)
+    for i, values in enumerate(rows):
+        left = i * lead_mm * MM
+        # the baseline where the lead's range sits in the middle of the paper, below its label
+        mid = h / 2 + 2 * MM + (float(values.max()) + float(values.min())) / 2 * mm_per_unit * MM
+        xs = left + np.arange(len(values)) / fs * 25.0 * MM
+        ys = np.clip(mid - values * mm_per_unit * MM, 1, h - 1)
+        points = " ".join(f"{x:.1f},{y:.1f}" for x, y in zip(xs, ys))
+        traces.append(f'<polyline points="{points}" class="trace"/>')
+        if i:
+            traces.append(f'<line x1="{left:.0f}" y1="0" x2="{left:.0f}" y2="{h:.0f}" class="cut"/>')
+        name = leads[i] if i < len(leads) else f"lead {i + 1}"
+        traces.append(f'<text x="{left + 3:.0f}" y="12" class="lead">{escape(name)}</text>')
+        r_x = left + r_s * 25.0 * MM
+        traces.append(f'<line x1="{r_x:.1f}" y1="{h:.0f}" x2="{r_x:.1f}" y2="{h - 2 * MM:.0f}" class="r-tick"/>')
+    return (
+        f'<svg viewBox="0 0 {w:.0f} {h:.0f}" role="img" aria-label="{escape(title)}" class="paper template">'
+        f"<title>{escape(title)}</title>{''.join(lines)}{''.join(traces)}</svg>"
+    )

@@ -15,6 +15,8 @@ from patients.models import Patient
 
 from .models import (
     Beat,
+    BeatCorrection,
+    BeatFamily,
     Diagnosis,
     DiaryActivity,
     DiaryEntry,
@@ -133,12 +135,15 @@ def beat_list(
     classes: list[str] | None = None,
     start: int | None = None,
     end: int | None = None,
+    family: int | None = None,
 ) -> QuerySet[Beat]:
-    """A recording's beats in order, or only those of the AAMI ``classes``, or only those whose R-peak lies from
-    sample ``start`` to sample ``end`` (inclusive)."""
+    """A recording's beats in order, or only those of the AAMI ``classes``, or of the shape ``family``
+    (BeatFamily.number), or only those whose R-peak lies from sample ``start`` to sample ``end`` (inclusive)."""
     beats = recording.beats.all()
     if classes:
         beats = beats.filter(aami_class__in=classes)
+    if family is not None:
+        beats = beats.filter(family=family)
     if start is not None:
         beats = beats.filter(position__gte=start)
     if end is not None:
@@ -147,15 +152,61 @@ def beat_list(
 
 
 def beat_first_at(
-    *, recording: ECGRecording, classes: list[str] | None = None, position: int
+    *, recording: ECGRecording, classes: list[str] | None = None, family: int | None = None, position: int
 ) -> tuple[Beat, int] | None:
-    """The first beat of ``beat_list`` (of the ``classes`` or of all) whose R-peak is at or after sample
-    ``position``, and how many beats of that list come before it; None where no beat is."""
-    beats = beat_list(recording=recording, classes=classes)
+    """The first beat of ``beat_list`` (of the ``classes`` or of all, of the ``family`` or of any) whose R-peak is
+    at or after sample ``position``, and how many beats of that list come before it; None where no beat is."""
+    beats = beat_list(recording=recording, classes=classes, family=family)
     first = beats.filter(position__gte=position).order_by("index").first()
     if first is None:
         return None
     return first, beats.filter(index__lt=first.index).count()
+
+
+def beat_family_list(*, recording: ECGRecording) -> list[BeatFamily]:
+    """A recording's beat families (its shapes, by the class the analysis gave their beats: N, S, V, F, Q, then the
+    largest first), each with ``now``: how many of its beats each class holds now ({class: beats}), corrections
+    included. Two queries, whatever the number of beats."""
+    families = list(recording.beat_families.order_by("number"))
+    if not families:
+        return families
+    now: dict[int, dict[str, int]] = {}
+    for number, cls, n in (
+        recording.beats.exclude(family=None)
+        .order_by()
+        .values_list("family", "aami_class")
+        .annotate(n=Count("id"))
+        .values_list("family", "aami_class", "n")
+    ):
+        if number is not None:  # (excluded above: for the type checker)
+            now.setdefault(number, {})[cls] = n
+    for f in families:
+        f.now = now.get(f.number, {})  # type: ignore[attr-defined]
+    return families
+
+
+def beat_correction_list(*, recording: ECGRecording) -> QuerySet[BeatCorrection]:
+    """A recording's beat corrections, the latest first, with who made and who undid each."""
+    return recording.beat_corrections.select_related("made_by", "undone_by").order_by("-created_at", "-id")
+
+
+def beat_correction_get(*, user: User, recording_id: int, correction_id: int) -> BeatCorrection:
+    """One beat correction of a recording of the user's clinic (404 for another clinic's, as for an unknown one)."""
+    return get_object_or_404(
+        BeatCorrection.objects.select_related("recording"),
+        pk=correction_id,
+        recording_id=recording_id,
+        clinic_id=user.clinic_id,
+    )
+
+
+def beats_corrected(*, recording: ECGRecording) -> tuple[int, BeatCorrection | None]:
+    """How many of a recording's beats have a class a doctor set (not the analysis's), and the latest correction
+    still in force (None where there is none: one query then)."""
+    latest = beat_correction_list(recording=recording).filter(undone_at__isnull=True).first()
+    if latest is None:
+        return 0, None
+    return recording.beats.exclude(classified_as="").count(), latest
 
 
 def event_list(*, recording: ECGRecording, types: list[str] | None = None) -> QuerySet[Event]:

@@ -25,6 +25,13 @@ urlpatterns = [
         views.activity_remove,
         name="recording-activity-remove",
     ),
+    path("recordings/<int:recording_id>/shapes/", views.recording_shapes, name="recording-shapes"),
+    path("recordings/<int:recording_id>/shapes/corrections/", views.beat_correct, name="recording-beat-correct"),
+    path(
+        "recordings/<int:recording_id>/shapes/corrections/<int:correction_id>/undo/",
+        views.beat_correction_undo,
+        name="recording-beat-correction-undo",
+    ),
     path("recordings/<int:recording_id>/move/", views.recording_move, name="recording-move"),
     path("recordings/<int:recording_id>/move/confirm/", views.recording_move_confirm, name="recording-move-confirm"),
     path("events/<int:event_id>/reviews/", views.event_review, name="event-review"),

@@ -24,9 +24,10 @@ from mlmodels.selectors import active_model_versions
 from patients.models import Patient
 from patients.selectors import patient_get, patient_list
 
-from . import diary, holter, ingestion, plots, selectors, services, twelve_lead
+from . import corrections, diary, holter, ingestion, plots, selectors, services, shapes, twelve_lead
 from .forms import (
     ActivityForm,
+    BeatCorrectionForm,
     DiaryForm,
     EventReviewForm,
     InterpretationForm,
@@ -35,7 +36,7 @@ from .forms import (
     ReviewForm,
     UploadForm,
 )
-from .models import Beat, Diagnosis, ECGRecording, Event, Interpretation
+from .models import Beat, BeatFamily, Diagnosis, ECGRecording, Event, Interpretation
 
 BEATS_PER_PAGE = 50
 INTERPRET_PER_PAGE = 20  # the dashboard's worklist of recordings awaiting interpretation
@@ -205,6 +206,8 @@ def _detail_page(request, recording: ECGRecording):
     context["moves"] = list(selectors.recording_move_list(recording=recording))
     if diagnosis:
         context.update(_beat_table(request, recording), beat_classes=_beat_class_choices(diagnosis))
+        context["beats_corrected"], context["latest_correction"] = selectors.beats_corrected(recording=recording)
+        context["has_shapes"] = context["latest_correction"] is not None or recording.beat_families.exists()
         if diagnosis.rhythm:
             context.update(holter.summary_context(recording, diagnosis.rhythm))
             context["events_page"], context["event_rows"] = holter.events_page(request, recording)
@@ -401,6 +404,145 @@ def activity_remove(request, recording_id: int, activity_id: int):
         return redirect(target)
     messages.info(request, f"The activity “{said}” had been removed already.", extra_tags="activities")
     return _refused(redirect(target))
+
+
+# What a refused beat correction was typed as and why, per recording, from the refusing POST to the shapes page.
+SHAPES_DRAFT_SESSION_KEY = "shapes-draft:{}"
+CORRECTION_FIELDS = ("to_class", "note")
+
+
+def _require_corrector(user) -> None:
+    if not user.can_review:
+        raise PermissionDenied("Only doctors and administrators correct beat classes.")
+
+
+def recording_shapes(request, recording_id: int):
+    """The recording's beat shapes (its families: a Holter system's templates) class by class, each its mean beat,
+    and for doctors and administrators a form to call a family's beats another class; then the corrections made,
+    with the latest one still in force to undo."""
+    recording = selectors.recording_get(user=request.user, recording_id=recording_id)
+    diagnosis = getattr(recording, "diagnosis", None) if recording.status == ECGRecording.Status.DONE else None
+    families = selectors.beat_family_list(recording=recording) if diagnosis else []
+    made = list(selectors.beat_correction_list(recording=recording)) if diagnosis else []
+    sections = shapes.class_sections(recording, families, diagnosis)
+    can_correct = diagnosis is not None and request.user.can_review
+    if can_correct:
+        draft = request.session.pop(SHAPES_DRAFT_SESSION_KEY.format(recording.pk), None)
+        for row in (row for section in sections for row in section["rows"]):
+            row["form"] = _correction_form(row["family"], draft)
+    rows = shapes.correction_rows(recording, made, families)
+    for row in rows:
+        row["undoable"] = row["undoable"] and can_correct
+    return render(
+        request,
+        "diagnostics/shapes.html",
+        {
+            "recording": recording,
+            "diagnosis": diagnosis,
+            "rhythm_recomputing": _rhythm_recomputing(diagnosis),
+            "sections": sections,
+            "corrections": rows,
+            "can_correct": can_correct,
+            # the leads the shapes are drawn in (a single-lead recording's one)
+            "leads": shapes.lead_names(recording)[
+                : max((len(f.template.get("leads", [])) for f in families), default=0)
+            ],
+        },
+    )
+
+
+def _correction_form(family: BeatFamily, draft) -> BeatCorrectionForm:
+    """A family's correction form: empty, or as it was typed with the reason beside the field at fault where the
+    correction refused just before was of this family."""
+    auto_id = f"family-{family.number}-%s"
+    if not isinstance(draft, dict) or draft.get("family") != family.number:
+        return BeatCorrectionForm(initial={"family": family.number}, auto_id=auto_id)
+    typed = {name: str(draft.get(name, ""))[:1000] for name in CORRECTION_FIELDS}
+    form = BeatCorrectionForm({**typed, "family": family.number}, auto_id=auto_id)
+    form.is_valid()
+    at_fault = str(draft.get("field")) if draft.get("field") in CORRECTION_FIELDS else "to_class"
+    form.add_error(at_fault, str(draft.get("error") or "The beats were not corrected."))
+    return form
+
+
+@require_POST
+def beat_correct(request, recording_id: int):
+    """A doctor calls a family's beats another class (diagnostics.corrections): back to the shapes page, which shows
+    the counts as they are now; a refusal goes back to the family's form as typed, the reason beside the field."""
+    _require_corrector(request.user)
+    recording = selectors.recording_get(user=request.user, recording_id=recording_id)
+    form = BeatCorrectionForm(request.POST)
+    target = reverse("recording-shapes", args=[recording.pk])
+    if not form.is_valid() and "family" in form.errors:
+        messages.error(request, "The correction named no beat shape: choose the class beside the shape's drawing.")
+        return _refused(redirect(target))
+    family = form.cleaned_data["family"]
+
+    def refused(error: str, field: str):
+        typed = {name: request.POST.get(name, "") for name in CORRECTION_FIELDS}
+        request.session[SHAPES_DRAFT_SESSION_KEY.format(recording.pk)] = typed | {
+            "error": error,
+            "field": field,
+            "family": family,
+        }
+        return _refused(redirect(f"{target}#family-{family}-form"))
+
+    if not form.is_valid():
+        field, errors = next(iter(form.errors.items()))
+        return refused(" ".join(str(e) for e in errors), field if field in CORRECTION_FIELDS else "to_class")
+    to_class, note = form.cleaned_data["to_class"], form.cleaned_data["note"]
+    if not to_class:
+        return refused("Choose the class to call these beats.", "to_class")
+    try:
+        made = _once(
+            form,
+            page="shapes-page",
+            sent={"recording": recording.pk, "family": family, "to_class": to_class, "note": note},
+            write=lambda **key: corrections.beat_correction_make(
+                recording=recording, by=request.user, to_class=to_class, family=family, note=note, **key
+            ),
+        )
+    except NotFound as exc:  # a shape this recording does not have (a page from before it was analysed again)
+        messages.error(request, exc.message)
+        return _refused(redirect(target))
+    except (Invalid, Conflict) as exc:
+        at_fault = str(getattr(exc, "field", None) or "")
+        return refused(exc.message, at_fault if at_fault in CORRECTION_FIELDS else "to_class")
+    changed = made.beats_changed
+    shape = recording.beat_families.filter(number=family).first()
+    messages.success(
+        request,
+        f"{changed:,} beat{'' if changed == 1 else 's'} of {shapes.family_said(shape) if shape else f'shape {family}'} "
+        f"{'is' if changed == 1 else 'are'} now {to_class} ({AAMI_NAMES[to_class].lower()})."
+        + (" The rhythm is being recomputed over the corrected classes." if _rhythm_outdated(recording) else ""),
+    )
+    return _replayed(redirect(target), made)
+
+
+def _rhythm_outdated(recording: ECGRecording) -> bool:
+    return Diagnosis.objects.filter(recording_id=recording.pk, rhythm_outdated_at__isnull=False).exists()
+
+
+@require_POST
+def beat_correction_undo(request, recording_id: int, correction_id: int):
+    """The latest correction still in force undone (doctors and administrators): back to the history, saying so, or
+    why not (a later correction to undo first)."""
+    _require_corrector(request.user)
+    correction = selectors.beat_correction_get(
+        user=request.user, recording_id=recording_id, correction_id=correction_id
+    )
+    target = reverse("recording-shapes", args=[recording_id]) + "#corrections"
+    said = f"The correction of {correction.beats_changed:,} beats to {correction.to_class}"
+    try:
+        undone = corrections.beat_correction_undo(correction=correction, by=request.user)
+    except Conflict as exc:
+        messages.error(request, exc.message)
+        return _refused(redirect(target))
+    if not undone:  # a second click, or a colleague's undo first
+        messages.info(request, f"{said} had been undone already.")
+        return _refused(redirect(target))
+    messages.success(request, f"{said} was undone: each beat has the class it had before it.")
+    return redirect(target)
 
 
 # The text of a refused signature and the reason, per recording, from the refusing POST to the page it redirects to
@@ -728,19 +870,32 @@ def event_review(request, event_id: int):
 
 
 def recording_status(request, recording_id: int):
-    """The live status fragment; once processing ends the page reloads to show results."""
+    """The live status fragment; once processing ends, or the rhythm's recomputation after a beat correction, the
+    page reloads to show the results."""
     recording = selectors.recording_get(user=request.user, recording_id=recording_id)
+    diagnosis = getattr(recording, "diagnosis", None) if recording.status == ECGRecording.Status.DONE else None
+    recomputing = _rhythm_recomputing(diagnosis)
     response = render(
         request,
         "diagnostics/_status.html",
-        {"recording": recording, "models_missing": _missing_models() if recording.is_pending else []},
+        {
+            "recording": recording,
+            "rhythm_recomputing": recomputing,
+            "models_missing": _missing_models() if recording.is_pending else [],
+        },
     )
-    if not recording.is_pending and request.GET.get("was") in {"queued", "processing"}:
+    was = request.GET.get("was")
+    if (not recording.is_pending and was in {"queued", "processing"}) or (was == "recomputing" and not recomputing):
         response["HX-Refresh"] = "true"
     return response
 
 
-BEAT_TABLE_PARAMS = ("page", "beats_class", "beats_at")
+def _rhythm_recomputing(diagnosis: Diagnosis | None) -> bool:
+    """Whether the worker is recomputing the rhythm after a beat correction (not once it has said it cannot)."""
+    return bool(diagnosis and diagnosis.rhythm_outdated_at and not diagnosis.rhythm_recompute_error)
+
+
+BEAT_TABLE_PARAMS = ("page", "beats_class", "beats_at", "beats_family", "beat")
 
 
 class _Jump(NamedTuple):
@@ -750,9 +905,12 @@ class _Jump(NamedTuple):
     error: str  # why it went nowhere, or to the last page
 
 
-def _beat_jump(recording: ECGRecording, aami_class: str, asked: str, paginator: Paginator) -> _Jump:
-    """The page of ``paginator`` (the beats of ``aami_class``, or of every class) holding the first beat at or
-    after the time ``asked``; the last page where the time is after its last beat."""
+def _beat_jump(
+    recording: ECGRecording, aami_class: str, asked: str, paginator: Paginator, family: int | None = None
+) -> _Jump:
+    """The page of ``paginator`` (the beats of ``aami_class``, or of every class; of the shape ``family``, or of
+    any) holding the first beat at or after the time ``asked``; the last page where the time is after its last
+    beat."""
     fs = recording.sampling_rate
     if recording.kind != ECGRecording.Kind.SIGNAL or not fs:
         return _Jump(None, None, "", "This recording holds beat rows, not a signal: its beats have no time to go to.")
@@ -775,7 +933,10 @@ def _beat_jump(recording: ECGRecording, aami_class: str, asked: str, paginator: 
             error += f" It started at {started:%H:%M:%S}: the time is counted from there (0:00:00)."
         return _Jump(paginator.num_pages, None, "", error)
     found = selectors.beat_first_at(
-        recording=recording, classes=[aami_class] if aami_class else None, position=math.ceil(seconds * fs)
+        recording=recording,
+        classes=[aami_class] if aami_class else None,
+        family=family,
+        position=math.ceil(seconds * fs),
     )
     if found is None:
         return _Jump(paginator.num_pages, None, "", f"No {kind} at or after {holter.at(recording, seconds)}.")
@@ -803,10 +964,12 @@ def _beat_table(request, recording: ECGRecording) -> dict:
     if asked_class and not aami_class:
         class_error = f"There is no beat class “{asked_class[:20]}”: choose N, S, V, F or Q. Every beat is shown."
     classes = [aami_class] if aami_class else None
-    paginator = Paginator(selectors.beat_list(recording=recording, classes=classes), BEATS_PER_PAGE)
+    family, family_error = _beat_family_wanted(request, recording)
+    number = None if family is None else family.number
+    paginator = Paginator(selectors.beat_list(recording=recording, classes=classes, family=number), BEATS_PER_PAGE)
     page_number: int | str | None = request.GET.get("page")
     asked_at = request.GET.get("beats_at", "").strip()
-    jump = _beat_jump(recording, aami_class, asked_at, paginator) if asked_at else None
+    jump = _beat_jump(recording, aami_class, asked_at, paginator, number) if asked_at else None
     if jump is not None:
         page_number = jump.page or page_number
     page = paginator.get_page(page_number)
@@ -815,7 +978,14 @@ def _beat_table(request, recording: ECGRecording) -> dict:
     query = kept.copy()
     if aami_class:
         query["beats_class"] = aami_class
+    every_shape = query.copy()  # the same table of every shape (the family filter's "show every shape")
+    if family is not None:
+        query["beats_family"] = str(family.number)
     return {
+        "beats_family": family,
+        "beats_family_said": "" if family is None else shapes.family_said(family),
+        "beats_family_error": family_error,
+        "beats_every_shape": every_shape.urlencode(),
         "beat_page": page,
         "beat_rows": [
             (b, holter.at(recording, b.position / fs) if fs and b.position is not None else "—") for b in page
@@ -833,6 +1003,20 @@ def _beat_table(request, recording: ECGRecording) -> dict:
         "beats_query": query.urlencode(),
         "beats_kept": [(name, value) for name, values in kept.lists() for value in values],
     }
+
+
+def _beat_family_wanted(request, recording: ECGRecording) -> tuple[BeatFamily | None, str]:
+    """The beat family the table is narrowed to (``?beats_family=``, its number: the shapes page's links), and why
+    none is where the number names no family of the recording."""
+    asked = request.GET.get("beats_family", "").strip()
+    if not asked:
+        return None, ""
+    family = None
+    if asked.isascii() and asked.isdigit() and len(asked) < 6:
+        family = recording.beat_families.filter(number=int(asked)).first()
+    if family is None:
+        return None, f"This recording has no beat shape “{asked[:20]}”: beats of every shape are shown."
+    return family, ""
 
 
 def _beat_class_choices(diagnosis: Diagnosis) -> list[tuple[str, str, int]]:
@@ -994,6 +1178,7 @@ def beat_data(request, recording_id: int, index: int):
             "class": beat.aami_class,
             "class_name": AAMI_NAMES.get(beat.aami_class, ""),
             "by_rule": beat.by_rule,
+            "corrected_from": beat.corrected_from,  # the analysis's class, where a doctor changed it
             # as stored: the panel rounds them as the beat table does (cut to 4 places first, 0.34648 read 0.347
             # there against the table's 0.346)
             "probabilities": dict(beat.probabilities),
@@ -1004,8 +1189,10 @@ def beat_data(request, recording_id: int, index: int):
     )
 
 
-def _viewer(recording: ECGRecording) -> dict:
-    """URLs and facts the viewer script reads from its element's data attributes."""
+def _viewer(recording: ECGRecording, request=None) -> dict:
+    """URLs and facts the viewer script reads from its element's data attributes; the beat the page was opened at
+    (``?beat=``, an index: the shapes page's "Show in viewer"), selected and in view once it loads."""
+    asked = request.GET.get("beat", "") if request is not None else ""
     beat_url = reverse("beat-data", args=[recording.pk, 0]).replace("/0/data/", "/{i}/data/")
     return {
         "kind": recording.kind,
@@ -1019,6 +1206,7 @@ def _viewer(recording: ECGRecording) -> dict:
         # where the file stated when it started: the seconds after midnight of its first sample, so the viewer
         # writes times of day as the event list does
         "start_of_day": "" if (day_start := holter.start_of_day(recording)) is None else f"{day_start:.3f}",
+        "select": str(int(asked)) if asked.isascii() and asked.isdigit() and len(asked) < 9 else "",
     }
 
 
@@ -1033,9 +1221,10 @@ def _result_context(request, recording: ECGRecording) -> dict:
     return {
         "recording": recording,
         "diagnosis": diagnosis,
+        "rhythm_recomputing": _rhythm_recomputing(diagnosis),
         "reviews": selectors.review_history(diagnosis=diagnosis) if diagnosis else [],
         "latest_review": diagnosis.latest_review() if diagnosis else None,
-        "viewer": _viewer(recording) if diagnosis else None,
+        "viewer": _viewer(recording, request) if diagnosis else None,
         "twelve_lead": svg,
         # the captions give the paper's scale only where the file stated its units
         "twelve_lead_in_mv": 'data-in-mv="true"' in svg,

@@ -47,6 +47,11 @@ MATRIX: dict[str, dict[str, list]] = {
     # and its activities (sleep, exercise, medication), as its symptoms
     "recording-activity": {"POST": [LOGIN, 302, 302, 302, 404]},
     "recording-activity-remove": {"POST": [LOGIN, 302, 302, 302, 404]},
+    # its beat shapes and corrections: every member of the clinic sees them; doctors and administrators correct (an
+    # empty form: back to the page, its reason) and undo the latest correction
+    "recording-shapes": {"GET": [LOGIN, 200, 200, 200, 404]},
+    "recording-beat-correct": {"POST": [LOGIN, 403, 302, 302, (403, 404)]},
+    "recording-beat-correction-undo": {"POST": [LOGIN, 403, 302, 302, (403, 404)]},
     "review-queue": {"GET": [LOGIN, 403, 200, 200, 403]},
     "review-create": {"POST": [LOGIN, 403, 400, 400, (403, 404)]},  # an empty form: the review page again
     # every signed-in user changes their own password; an empty form is refused
@@ -134,12 +139,24 @@ def activity_id(objects, clinic_a, staff_a):
     ).pk
 
 
+@pytest.fixture
+def correction_id(objects, doctor_a):
+    from diagnostics.corrections import beat_correction_make
+    from diagnostics.models import Beat
+
+    beat = Beat.objects.get(recording_id=objects["recording_id"], index=0)
+    recording = beat.recording
+    to_class = "V" if beat.aami_class != "V" else "N"
+    return beat_correction_make(recording=recording, by=doctor_a, to_class=to_class, beats=[0]).pk
+
+
 # Routes whose objects must be of a particular kind.
 OBJECT_FIXTURES = {
     "recording-signal": {"recording_id": "signal_recording_id"},
     "event-review": {"event_id": "event_id"},
     "recording-diary-remove": {"entry_id": "entry_id"},
     "recording-activity-remove": {"activity_id": "activity_id"},
+    "recording-beat-correction-undo": {"correction_id": "correction_id"},
 }
 
 

@@ -233,6 +233,10 @@
       node("span", "cls cls-" + cls, cls), " " + (data.class_name || NAMES[cls] || ""));
     var fragment = document.createDocumentFragment();
     fragment.append(title, probabilityList(data));
+    if (data.corrected_from) { // a doctor set it: the probabilities are the analysis's, which gave the other class
+      fragment.append(node("p", "muted small corrected-note", "Class " + cls + " set by a doctor; the analysis " +
+        "had called it " + data.corrected_from + "."));
+    }
     if (data.by_rule) { // the class is not the most probable one: say why, or it reads as a contradiction
       fragment.append(node("p", "muted small by-rule-note", "Class " + cls + " was set by a rule from the beat's " +
         "context (the rhythm, its neighbours' classes and QRS shapes), not by its highest probability."));
@@ -274,6 +278,8 @@
     this.resize();
     this.loadOverview();
     if (this.rhythmUrl) this.loadEvents();
+    // opened at a beat (the shapes page's "Show in viewer": ?beat=): that beat selected, in view
+    if (root.dataset.select) this.select(parseInt(root.dataset.select, 10), true);
   }
 
   SignalViewer.prototype.pxPerSample = function () {
