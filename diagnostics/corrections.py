@@ -194,6 +194,7 @@ def _classes_changed(recording_id: int, diagnosis: Diagnosis) -> None:
     fields: dict[str, object] = {f"count_{c.lower()}": int(counts.get(c, 0)) for c in AAMI_CLASSES}
     if diagnosis.rhythm is not None:
         fields["rhythm_outdated_at"] = timezone.now()
+        fields["rhythm_recompute_error"] = ""  # an earlier run's failure is not this one's (and the sweep skips it)
         transaction.on_commit(lambda: enqueue_rhythm_recompute(recording_id))
     Diagnosis.objects.filter(pk=diagnosis.pk).update(**fields)
     _recording_changed(recording_id)

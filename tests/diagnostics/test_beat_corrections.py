@@ -262,3 +262,17 @@ def test_the_worker_recomputes_after_a_correction_and_the_sweep_sends_a_lost_one
     Diagnosis.objects.filter(recording=recording).update(rhythm_outdated_at=timezone.now() - timedelta(hours=1))
     assert corrections.rhythms_requeue_outdated(older_than=timedelta(minutes=5)) == 1
     assert recomputed().rhythm["ventricular"]["total"] == total + 2
+
+
+@pytest.mark.django_db
+def test_a_correction_after_a_failed_recomputation_asks_for_a_new_one(analysed, doctor_a):
+    family = BeatFamily.objects.filter(recording=analysed).order_by("-beats").first()
+    corrections.beat_correction_make(recording=analysed, by=doctor_a, to_class="Q", family=family.number)
+    corrections.rhythm_recompute_failed(recording_id=analysed.pk, reason="The signal could not be read again.")
+    corrections.beat_correction_make(recording=analysed, by=doctor_a, to_class="F", family=family.number)
+    diagnosis = Diagnosis.objects.get(recording=analysed)
+    # the recording no longer says the earlier run's failure, and the sweep sends this one again if it is lost
+    assert diagnosis.rhythm_outdated_at is not None and diagnosis.rhythm_recompute_error == ""
+    diagnosis.rhythm_outdated_at = timezone.now() - timedelta(hours=1)
+    diagnosis.save(update_fields=["rhythm_outdated_at"])
+    assert corrections.rhythms_requeue_outdated(older_than=timedelta(minutes=5)) == 1
