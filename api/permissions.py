@@ -33,3 +33,7 @@ class IsAdminOrReadOnly(BasePermission):
 
     def has_permission(self, request, view):
         return request.method in SAFE_METHODS or request.user.manages_models
+
+
+class CanCorrectBeatsOrReadOnly(CanReviewOrReadOnly):
+    message = "Only doctors and administrators correct beat classes."

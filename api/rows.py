@@ -159,6 +159,7 @@ def interpretation_row(interpretation: Interpretation, tz=None) -> dict:
 def diagnosis_row(diagnosis: Diagnosis) -> dict:
     review = diagnosis.latest_review()
     rhythm = diagnosis.rhythm
+    status = diagnosis.rhythm_status
     return {
         "id": diagnosis.id,
         "recording": diagnosis.recording_id,
@@ -174,6 +175,10 @@ def diagnosis_row(diagnosis: Diagnosis) -> dict:
         "mi_model": _model_ref(diagnosis.mi_model),
         "latest_review": _review(review, diagnosis.recording_id) if review else None,
         "rhythm": None if rhythm is None else {k: v for k, v in rhythm.items() if k != "trend"},
+        "beats_corrected": diagnosis.beats_corrected,
+        "rhythm_status": status,
+        "rhythm_recompute_error": diagnosis.rhythm_recompute_error if status == "failed" else None,
+        "rhythm_recomputed_at": when(diagnosis.rhythm_recomputed_at),
         "created_at": when(diagnosis.created_at),
     }
 
@@ -253,6 +258,8 @@ def recording_rows(
                     "diary": f"{link}/diary",
                     "activities": f"{link}/activities",
                     "sleep": f"{link}/sleep",
+                    "beat_families": f"{link}/beat-families",
+                    "beat_corrections": f"{link}/beat-corrections",
                 },
             }
         )
@@ -330,6 +337,8 @@ RECORDING_JSON = (
                         ("diary", _sql_link("/diary")),
                         ("activities", _sql_link("/activities")),
                         ("sleep", _sql_link("/sleep")),
+                        ("beat_families", _sql_link("/beat-families")),
+                        ("beat_corrections", _sql_link("/beat-corrections")),
                     ]
                 ),
             ),

@@ -7,6 +7,8 @@ from diagnostics import diary
 from diagnostics.ingestion import sampling_rate_valid
 from diagnostics.models import (
     Beat,
+    BeatCorrection,
+    BeatFamily,
     Diagnosis,
     DiaryActivity,
     DiaryEntry,
@@ -270,6 +272,9 @@ class MiScreenSerializer(serializers.Serializer):
     flag = serializers.BooleanField()
 
 
+RHYTHM_STATUSES = ["current", "recomputing", "failed"]  # Diagnosis.rhythm_status
+
+
 class DiagnosisSerializer(serializers.ModelSerializer):
     classes = serializers.SerializerMethodField(help_text="Beats per AAMI class: N, S, V, F, Q.")
     heartbeat_model = ModelVersionRefSerializer(read_only=True)
@@ -289,6 +294,30 @@ class DiagnosisSerializer(serializers.ModelSerializer):
         help_text="Holter summary of a signal recording (heart rate, HRV, ectopy, AF burden, pauses, VF/VFL); "
         "null for beat files, which carry no timing."
     )
+    beats_corrected = serializers.IntegerField(
+        read_only=True,
+        help_text="Beats whose class a doctor changed (`recordings/{id}/beat-corrections`); `classes` counts them "
+        "in the class they have now.",
+    )
+    rhythm_status = serializers.ChoiceField(
+        choices=RHYTHM_STATUSES,
+        read_only=True,
+        allow_null=True,
+        help_text="Whether `rhythm` (and the recording's events) is over the beats' classes as they are: `current`; "
+        "`recomputing` after a beat correction, until the worker has recomputed it (seconds to minutes: the "
+        "figures until then are those from before the correction); `failed` when it could not be "
+        "(`rhythm_recompute_error` says why; the figures stay those from before). Null for a beat file, which has "
+        "no rhythm.",
+    )
+    rhythm_recompute_error = serializers.SerializerMethodField(
+        help_text="Why the rhythm could not be recomputed after a beat correction; null unless `rhythm_status` is "
+        "`failed`."
+    )
+    rhythm_recomputed_at = serializers.DateTimeField(
+        read_only=True,
+        allow_null=True,
+        help_text="When the rhythm was last recomputed after a beat correction; null if it never was.",
+    )
 
     class Meta:
         model = Diagnosis
@@ -307,6 +336,10 @@ class DiagnosisSerializer(serializers.ModelSerializer):
             "mi_model",
             "latest_review",
             "rhythm",
+            "beats_corrected",
+            "rhythm_status",
+            "rhythm_recompute_error",
+            "rhythm_recomputed_at",
             "created_at",
         ]
         read_only_fields = fields
@@ -333,6 +366,10 @@ class DiagnosisSerializer(serializers.ModelSerializer):
         if obj.rhythm is None:
             return None
         return {k: v for k, v in obj.rhythm.items() if k != "trend"}  # the per-minute trend is for the pages
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_rhythm_recompute_error(self, obj: Diagnosis) -> str | None:
+        return obj.rhythm_recompute_error if obj.rhythm_status == "failed" else None
 
 
 # --- interpretations --------------------------------------------------------------------------
@@ -438,7 +475,8 @@ class RecordingMoveCreateSerializer(StrictFields, serializers.Serializer):
 
 
 # Where a recording's parts are (its links; export: the CSV of beats and events; moves: the patients it was filed
-# under before; diary, activities and sleep: the patient's diary, its activities and the heart rate awake and asleep)
+# under before; diary, activities and sleep: the patient's diary, its activities and the heart rate awake and asleep;
+# beat_families and beat_corrections: the shapes of its beats and a doctor's corrections of their classes)
 RECORDING_LINKS = (
     "self",
     "beats",
@@ -450,6 +488,8 @@ RECORDING_LINKS = (
     "diary",
     "activities",
     "sleep",
+    "beat_families",
+    "beat_corrections",
 )
 
 
@@ -535,6 +575,8 @@ class RecordingSerializer(serializers.ModelSerializer):
             "diary": absolute_url(request, reverse("api:recording-diary", args=[obj.pk])),
             "activities": absolute_url(request, reverse("api:recording-activities", args=[obj.pk])),
             "sleep": absolute_url(request, reverse("api:recording-sleep", args=[obj.pk])),
+            "beat_families": absolute_url(request, reverse("api:recording-beat-families", args=[obj.pk])),
+            "beat_corrections": absolute_url(request, reverse("api:recording-beat-corrections", args=[obj.pk])),
         }
 
 
@@ -625,18 +667,32 @@ class RecordingUploadSerializer(StrictFields, serializers.Serializer):
 
 class BeatSerializer(serializers.ModelSerializer):
     probabilities = serializers.SerializerMethodField()
+    corrected_from = serializers.SerializerMethodField(
+        help_text="The class the analysis gave, where a doctor changed it (`aami_class` is then the doctor's); null "
+        "otherwise."
+    )
 
     class Meta:
         model = Beat
-        fields = ["index", "position", "aami_class", "probabilities", "mi_probability"]
+        fields = ["index", "position", "aami_class", "corrected_from", "family", "probabilities", "mi_probability"]
         read_only_fields = fields
         extra_kwargs = {
             "aami_class": {
                 "help_text": "The beat's class. For a continuous signal it is decided from the classifier's "
                 "probabilities and the beat's context (beats of one shape, rhythm rules), so it can differ from "
-                "the most probable class in `probabilities`."
-            }
+                "the most probable class in `probabilities`; where a doctor corrected it, the doctor's "
+                "(`corrected_from`)."
+            },
+            "family": {
+                "help_text": "The number of its beat family (`recordings/{id}/beat-families`: the beats of its class "
+                "and shape, as the analysis classified them); null where none was found (beat files, recordings "
+                "analysed before families were)."
+            },
         }
+
+    @extend_schema_field(serializers.ChoiceField(choices=list(AAMI_CLASSES), allow_null=True))
+    def get_corrected_from(self, obj: Beat) -> str | None:
+        return obj.corrected_from or None
 
     @extend_schema_field(
         {
@@ -1039,3 +1095,180 @@ class DiaryActivityCreateSerializer(StrictFields, serializers.Serializer):
         if "end_s" in attrs and "end" in attrs:
             raise serializers.ValidationError({"end_s": "Give when it ended as end_s or as end, not both."})
         return attrs
+
+
+# --- beat families and a doctor's corrections of beat classes ----------------------------------------------------
+
+
+class BeatTemplateSerializer(serializers.Serializer):
+    fs = serializers.FloatField(help_text="Samples per second of the template (the classifier's rate, not the file's).")
+    r_s = serializers.FloatField(help_text="Seconds from the template's first sample to the R peak.")
+    leads = serializers.ListField(
+        child=serializers.ListField(child=serializers.FloatField()),
+        help_text="The family's mean beat, one array per lead (the analysed lead first, then the second where there "
+        "is one), in units of the recording's dominant beat (its R wave about 1), not mV.",
+    )
+
+
+class BeatFamilySerializer(serializers.ModelSerializer):
+    """A recording's beats of one class and QRS shape, as the analysis classified them (a Holter system's template)."""
+
+    aami_class = serializers.ChoiceField(
+        choices=list(AAMI_CLASSES), read_only=True, help_text="The class the analysis gave its beats."
+    )
+    example_position = serializers.SerializerMethodField(
+        help_text="The sample of the example beat's R peak in the original signal."
+    )
+    template = BeatTemplateSerializer(read_only=True)
+    beats_corrected = serializers.SerializerMethodField(
+        help_text="How many of its beats a doctor has made another class (`beats?family=` lists them with their "
+        "class now)."
+    )
+
+    class Meta:
+        model = BeatFamily
+        fields = ["number", "aami_class", "beats", "rare", "example", "example_position", "template", "beats_corrected"]
+        read_only_fields = fields
+        extra_kwargs = {
+            "number": {"help_text": "The family's number in the recording, from 0: `family` in a correction."},
+            "beats": {"help_text": "Its beats."},
+            "rare": {"help_text": "The class's rarer shapes gathered in one family, not one shape."},
+            "example": {"help_text": "The index of the member beat most like the family's mean."},
+        }
+
+    @extend_schema_field(serializers.IntegerField(allow_null=True))
+    def get_example_position(self, obj: BeatFamily) -> int | None:
+        return self.context["positions"].get(obj.example)
+
+    @extend_schema_field(serializers.IntegerField())
+    def get_beats_corrected(self, obj: BeatFamily) -> int:
+        return self.context["corrected"].get(obj.number, 0)
+
+
+class WithdrawnDecisionSerializer(serializers.Serializer):
+    decision = serializers.ChoiceField(choices=EventReview.Decision.choices)
+    reviewer = serializers.CharField(help_text="The doctor's name.")
+    note = serializers.CharField(allow_blank=True)
+    at = serializers.DateTimeField(help_text="When the doctor decided.")
+
+
+class WithdrawnEventSerializer(serializers.Serializer):
+    type = serializers.ChoiceField(choices=Event.Type.choices)
+    start = serializers.IntegerField()
+    end = serializers.IntegerField()
+    beats = serializers.IntegerField()
+    decisions = WithdrawnDecisionSerializer(many=True)
+
+
+PREVIOUS_COUNTS = {
+    "type": "object",
+    "properties": {c: {"type": "integer", "minimum": 1} for c in AAMI_CLASSES},
+    "additionalProperties": False,
+    "description": "How many of its beats were of each class before it (only the classes they were).",
+}
+
+
+class BeatCorrectionSerializer(serializers.ModelSerializer):
+    """A doctor's change of the class of some of a recording's beats; in a list without the beats' indices."""
+
+    to_class = serializers.ChoiceField(choices=list(AAMI_CLASSES), read_only=True)
+    beats_changed = serializers.SerializerMethodField(help_text="The beats whose class it changed.")
+    previous = serializers.SerializerMethodField()
+    made_by = serializers.SerializerMethodField()
+    undone_by = serializers.SerializerMethodField(help_text="Who undid it; null while it stands.")
+    withdrawn_events = WithdrawnEventSerializer(
+        many=True,
+        read_only=True,
+        help_text="Rhythm events the recomputation after it no longer found, which carried doctors' decisions: "
+        "kept here as they were.",
+    )
+
+    class Meta:
+        model = BeatCorrection
+        fields = [
+            "id",
+            "recording",
+            "family",
+            "to_class",
+            "beats_changed",
+            "previous",
+            "note",
+            "made_by",
+            "created_at",
+            "undone_at",
+            "undone_by",
+            "withdrawn_events",
+        ]
+        read_only_fields = fields
+        extra_kwargs = {
+            "family": {"help_text": "The family whose beats it corrected; null for beats chosen one by one."},
+            "note": {"help_text": "The doctor's note; empty for none."},
+            "undone_at": {"help_text": "When it was undone (its beats given back their class); null while it stands."},
+        }
+
+    @extend_schema_field(serializers.IntegerField())
+    def get_beats_changed(self, obj: BeatCorrection) -> int:
+        changed = getattr(obj, "changed", None)  # counted in the database by the list (beat_correction_list)
+        return obj.beats_changed if changed is None else changed
+
+    @extend_schema_field(PREVIOUS_COUNTS)
+    def get_previous(self, obj: BeatCorrection) -> dict:
+        counts = getattr(obj, "previous_counts", None)
+        if counts is None:
+            counts = {c: len(indices) for c, indices in obj.previous.items()}
+        return {c: counts[c] for c in AAMI_CLASSES if counts.get(c)}
+
+    @extend_schema_field(SignerSerializer)
+    def get_made_by(self, obj: BeatCorrection) -> dict:
+        return {"id": obj.made_by_id, "name": obj.made_by.display_name}
+
+    @extend_schema_field(SignerSerializer(allow_null=True))
+    def get_undone_by(self, obj: BeatCorrection) -> dict | None:
+        return None if obj.undone_by is None else {"id": obj.undone_by_id, "name": obj.undone_by.display_name}
+
+
+class BeatCorrectionDetailSerializer(BeatCorrectionSerializer):
+    """A doctor's change of the class of some of a recording's beats, with the beats' indices."""
+
+    beat_indices = serializers.ListField(
+        child=serializers.IntegerField(),
+        read_only=True,
+        help_text="The beats whose class it changed, by index, ascending (a whole family's: up to every beat of the "
+        "recording).",
+    )
+
+    class Meta(BeatCorrectionSerializer.Meta):
+        fields = [*BeatCorrectionSerializer.Meta.fields, "beat_indices"]
+        read_only_fields = fields
+
+
+class WholeNumber(serializers.IntegerField):
+    """A JSON whole number: neither text ("3") nor a fraction (3.5) nor true."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, int):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class BeatCorrectionCreateSerializer(StrictFields, serializers.Serializer):
+    to_class = serializers.ChoiceField(choices=list(AAMI_CLASSES), help_text="The class the beats are to have.")
+    family = WholeNumber(
+        required=False,
+        min_value=0,
+        max_value=32767,
+        help_text="The number of a beat family of the recording (`recordings/{id}/beat-families`): every beat of "
+        "that shape takes the class, whatever a later correction made of some. Give this or `beats`.",
+    )
+    beats = serializers.ListField(
+        child=WholeNumber(min_value=0, max_value=10**9),
+        required=False,
+        help_text="The beats to correct, by index (`recordings/{id}/beats`): at most 1,000, each once. Give this or "
+        "`family`.",
+    )
+    note = Text(
+        required=False,
+        allow_blank=True,
+        trim_whitespace=False,
+        help_text="Why, as the doctor says it: one line, at most 500 characters.",
+    )

@@ -17,7 +17,7 @@ from datetime import datetime
 import numpy as np
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Case, Count, F, Value, When
+from django.db.models import Case, Count, F, Q, Value, When
 from django.utils import timezone
 
 from accounts.models import User
@@ -185,13 +185,18 @@ def _set_class(recording_id: int, indices: list[int], *, to: str, was: str) -> N
 def _classes_changed(recording_id: int, diagnosis: Diagnosis) -> None:
     """After beats changed class: the diagnosis's counts from the beats, its rhythm outdated (and sent to the worker
     once this commits), the recording stamped changed."""
-    counts = dict(
+    counts: dict[str, int] = {}
+    corrected = 0
+    for cls, n, changed in (
         Beat.objects.filter(recording_id=recording_id)
         .values_list("aami_class")
-        .annotate(n=Count("id"))
-        .values_list("aami_class", "n")
-    )
+        .annotate(n=Count("id"), changed=Count("id", filter=~Q(classified_as="")))
+        .values_list("aami_class", "n", "changed")
+    ):
+        counts[cls] = n
+        corrected += changed
     fields: dict[str, object] = {f"count_{c.lower()}": int(counts.get(c, 0)) for c in AAMI_CLASSES}
+    fields["beats_corrected"] = corrected
     if diagnosis.rhythm is not None:
         fields["rhythm_outdated_at"] = timezone.now()
         fields["rhythm_recompute_error"] = ""  # an earlier run's failure is not this one's (and the sweep skips it)

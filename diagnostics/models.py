@@ -242,6 +242,9 @@ class Diagnosis(models.Model):
     rhythm_outdated_at = models.DateTimeField(null=True, blank=True)
     rhythm_recomputed_at = models.DateTimeField(null=True, blank=True)
     rhythm_recompute_error = models.TextField(blank=True)
+    # Beats whose class a doctor changed (Beat.classified_as set), kept with the counts each correction rewrites: a
+    # list of recordings shows it without counting a 24-hour recording's beats for each row.
+    beats_corrected = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -275,6 +278,18 @@ class Diagnosis(models.Model):
     def classified_in_context(self) -> bool:
         """Whether the beats were classified by the record-level model (rhythm and patient context)."""
         return self.heartbeat_model.task == "heartbeat_record"
+
+    @property
+    def rhythm_status(self) -> str | None:
+        """Whether the rhythm analysis (the summary, the events) is over the beats' classes as they are: "current";
+        "recomputing" after a beat correction, until the worker has done it; "failed" when it could not be (the
+        reason in ``rhythm_recompute_error``: the figures are those from before the correction). None for a
+        recording without one (a beat file)."""
+        if self.rhythm is None:
+            return None
+        if self.rhythm_outdated_at is None:
+            return "current"
+        return "failed" if self.rhythm_recompute_error else "recomputing"
 
     def class_counts(self) -> list[tuple[str, int, float]]:
         """(class, count, percent) for each AAMI class."""

@@ -4,7 +4,22 @@ from typing import cast
 import numpy as np
 from django.conf import settings
 from django.core.files.storage import default_storage
-from django.db.models import CharField, Count, Exists, Max, OuterRef, Prefetch, Q, QuerySet, Subquery, Value
+from django.db import connection
+from django.db.models import (
+    CharField,
+    Count,
+    Exists,
+    JSONField,
+    Max,
+    OuterRef,
+    PositiveIntegerField,
+    Prefetch,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+)
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce, Concat, NullIf, Trim
 from django.shortcuts import get_object_or_404
 
@@ -462,3 +477,77 @@ def recording_model_input(*, recording: ECGRecording):
         return None
     with default_storage.open(recording.beats_file.name, "rb") as fh:
         return np.load(fh, allow_pickle=False)
+
+
+def beat_family_list(*, recording: ECGRecording) -> QuerySet[BeatFamily]:
+    """The recording's beat families (the shapes of each class's beats, a Holter system's templates) by number."""
+    return recording.beat_families.order_by("number")
+
+
+def beat_families_corrected(*, recording: ECGRecording) -> dict[int, int]:
+    """By family number, how many of its beats a doctor has made another class than the family's (one grouped read
+    of the recording's beats, whatever the number of families)."""
+    classes = dict(recording.beat_families.values_list("number", "aami_class"))
+    corrected: dict[int, int] = {}
+    rows = (
+        Beat.objects.filter(recording_id=recording.pk, family__isnull=False)
+        .values_list("family", "aami_class")
+        .annotate(n=Count("id"))
+        .values_list("family", "aami_class", "n")
+    )
+    for family, cls, n in rows:
+        if family is not None and cls != classes.get(family, cls):
+            corrected[family] = corrected.get(family, 0) + n
+    return corrected
+
+
+def beat_positions(*, recording: ECGRecording, indices: list[int]) -> dict[int, int | None]:
+    """The samples of the beats ``indices`` of the recording (None for a beat file's)."""
+    return dict(recording.beats.filter(index__in=indices).values_list("index", "position"))
+
+
+def _correction_counts() -> tuple[str, str]:
+    """SQL of a correction's beats changed and of its ``previous`` as a count per class, read in the database: a
+    family's correction names every one of its beats (50,000 in a day's recording), which a list need not carry."""
+    table = BeatCorrection._meta.db_table
+    if connection.vendor == "postgresql":
+        return (
+            f"jsonb_array_length({table}.beat_indices)",
+            f"(SELECT COALESCE(jsonb_object_agg(p.key, jsonb_array_length(p.value)), '{{}}'::jsonb) "
+            f"FROM jsonb_each({table}.previous) p)",
+        )
+    return (  # SQLite, the run command's embedded database
+        f"json_array_length({table}.beat_indices)",
+        f"(SELECT COALESCE(json_group_object(p.key, json_array_length(p.value)), '{{}}') "
+        f"FROM json_each({table}.previous) p)",
+    )
+
+
+def beat_correction_list(*, recording: ECGRecording, undone: bool | None = None) -> QuerySet[BeatCorrection]:
+    """The recording's beat corrections, newest first, with who made and undid them; ``undone`` True or False for
+    those undone or not alone. Each carries ``changed`` (its beats) and ``previous_counts`` ({class: beats}),
+    counted in the database: its indices are not read."""
+    changed, previous = _correction_counts()
+    corrections = (
+        recording.beat_corrections.select_related("made_by", "undone_by")
+        .defer("beat_indices", "previous")
+        .annotate(
+            changed=RawSQL(changed, (), output_field=PositiveIntegerField()),
+            previous_counts=RawSQL(previous, (), output_field=JSONField()),
+        )
+        .order_by("-created_at", "-id")
+    )
+    if undone is not None:
+        corrections = corrections.filter(undone_at__isnull=not undone)
+    return corrections
+
+
+def beat_correction_get(*, user: User, recording_id: int, correction_id: int) -> BeatCorrection:
+    """One beat correction of a recording of the user's clinic, undone or not, with its indices (404 for another
+    clinic's, as for an unknown one)."""
+    return get_object_or_404(
+        BeatCorrection.objects.select_related("recording", "made_by", "undone_by"),
+        pk=correction_id,
+        recording_id=recording_id,
+        clinic_id=user.clinic_id,
+    )

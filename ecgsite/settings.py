@@ -475,5 +475,7 @@ SPECTACULAR_SETTINGS = {
         # two choice sets named "kind": a recording's (beats or signal) keeps its name, a diary activity's its own
         "KindEnum": "diagnostics.models.ECGRecording.Kind",
         "ActivityKindEnum": "diagnostics.models.DiaryActivity.Kind",
+        # the five AAMI classes: a beat family's, a correction's class and the class a corrected beat had
+        "AamiClassEnum": "ecg.constants.AAMI_CLASSES",
     },
 }

@@ -15,7 +15,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
 from accounts.models import User
-from diagnostics import diary
+from diagnostics import corrections, diary
 from diagnostics import exports as diagnostics_exports
 from diagnostics import selectors as diagnostics_selectors
 from diagnostics import services as diagnostics_services
@@ -29,7 +29,7 @@ from .. import fhir, rows, serializers, uploads
 from ..exceptions import ApiError, Conflict
 from ..pagination import absolute_url
 from ..parsers import BoundedJSONParser
-from ..permissions import CanMoveOrReadOnly, CanSignOrReadOnly, IsClinicMember
+from ..permissions import CanCorrectBeatsOrReadOnly, CanMoveOrReadOnly, CanSignOrReadOnly, IsClinicMember
 from ..renderers import FHIR_JSON, CsvRenderer, FhirJsonRenderer, FhirNegotiation, OrjsonRenderer, accepts
 from ..rhythm_schema import AwakeAsleepSerializer
 from ..schema import ERRORS
@@ -178,13 +178,24 @@ class RecordingViewSet(ApiViewSet):
     serializer_class = serializers.RecordingSerializer
     query_parameters = {
         "list": ("patient", "status", "created_after", "created_before", "updated_after", "updated_before", "ordering"),
-        "beats": ("aami_class", "start", "end"),
+        "beats": ("aami_class", "start", "end", "family"),
         "events": ("type",),
         "fhir": ("_format",),
         "diary": ("removed",),
         "activities": ("removed",),
+        "beat_corrections": ("undone",),
     }
-    paginated_actions = ("list", "beats", "events", "interpretations", "moves", "diary", "activities")
+    paginated_actions = (
+        "list",
+        "beats",
+        "events",
+        "interpretations",
+        "moves",
+        "diary",
+        "activities",
+        "beat_families",
+        "beat_corrections",
+    )
     idempotent_actions = (
         "create",
         "interpretation_sign",
@@ -193,6 +204,7 @@ class RecordingViewSet(ApiViewSet):
         "activity_add",
         "diary_entry_remove",
         "activity_remove",
+        "beat_correction_make",
     )
     last_modified_actions = ("retrieve", "create", "move")
     tagged_writes = ("move",)
@@ -202,12 +214,14 @@ class RecordingViewSet(ApiViewSet):
         "move": serializers.RecordingMoveCreateSerializer,
         "diary_entry_add": serializers.DiaryEntryCreateSerializer,
         "activity_add": serializers.DiaryActivityCreateSerializer,
+        "beat_correction_make": serializers.BeatCorrectionCreateSerializer,
     }
     queryset = ECGRecording.objects.none()
     parser_classes = [BoundedJSONParser, MultiPartParser, FormParser]
-    # Writes whose times are JSON numbers (text is refused as a time: a mapping error of the sender's): a form's
-    # fields are all text, so a form could never enter one; JSON only, 415 otherwise, and the schema says so.
-    json_only_actions = ("diary_entry_add", "activity_add")
+    # Writes whose times are JSON numbers (text is refused as a time: a mapping error of the sender's), or a list of
+    # them (a beat correction's beats): a form's fields are all text, so a form could never enter one; JSON only, 415
+    # otherwise, and the schema says so.
+    json_only_actions = ("diary_entry_add", "activity_add", "beat_correction_make")
 
     def get_parsers(self):
         # asked before the request's action is set (DRF makes the request first): from the method, as DRF will
@@ -404,6 +418,14 @@ class RecordingViewSet(ApiViewSet):
                 description="Only beats whose R-peak is at this sample or earlier (inclusive, as an event's `end`; "
                 "signals only): an event's `start` and `end` give its beats.",
             ),
+            OpenApiParameter(
+                "family",
+                WHOLE_NUMBER,
+                OpenApiParameter.QUERY,
+                required=False,
+                description="Only the beats of this beat family (`recordings/{id}/beat-families`), each with its "
+                "class now; a number the recording has no family of is 400.",
+            ),
         ],
         description=(
             "In order. 409 `not_ready` until the recording is done (an empty list means no beats, never not yet), "
@@ -431,6 +453,11 @@ class RecordingViewSet(ApiViewSet):
         if start is not None and end is not None and end < start:
             raise ValidationError({"end": f"{end} is before start ({start})."})
         beats = diagnostics_selectors.beat_list(recording=recording, classes=wanted or None, start=start, end=end)
+        family = self.query_int("family")
+        if family is not None:
+            if not diagnostics_selectors.beat_family_list(recording=recording).filter(number=family).exists():
+                raise ValidationError({"family": f"This recording has no beat family {family}."})
+            beats = beats.filter(family=family)
         return self.paginated(beats, serializers.BeatSerializer)
 
     @extend_schema(
@@ -970,4 +997,143 @@ class RecordingViewSet(ApiViewSet):
                 "events_rejected": figures["rejected"],
                 "extreme_beats": figures["extreme_beats"],
             }
+        )
+
+    @extend_schema(
+        summary="The recording's beat families: the shapes of each class's beats, as a Holter system's templates",
+        description=(
+            "Found by the analysis of a continuous signal (none for beat files), by number: each family's class as "
+            "classified, its beats, its example beat (its index and the sample of its R peak), its mean beat in "
+            "both leads, and how many of its beats a doctor has since made another class. A doctor corrects a "
+            "family's beats at once (`POST recordings/{id}/beat-corrections` with its `family`). 409 `not_ready` "
+            "until the recording is done (`recording_failed` once it failed)."
+        ),
+        parameters=[IF_NONE_MATCH],
+        responses={200: serializers.BeatFamilySerializer(many=True)},
+    )
+    @action(detail=True, methods=["get"], url_path="beat-families", url_name="beat-families")
+    def beat_families(self, request, pk):
+        recording = diagnostics_selectors.recording_get(user=request.user, recording_id=int(pk))
+        _require_done(recording, "beat families")
+        page = self.paginate_queryset(diagnostics_selectors.beat_family_list(recording=recording))
+        context = {
+            "positions": diagnostics_selectors.beat_positions(recording=recording, indices=[f.example for f in page]),
+            "corrected": diagnostics_selectors.beat_families_corrected(recording=recording),
+        }
+        return self.get_paginated_response(serializers.BeatFamilySerializer(page, many=True, context=context).data)
+
+    @extend_schema(
+        summary="A doctor's corrections of the recording's beat classes, newest first",
+        description=(
+            "Each with how many beats it changed and of which class they were (`previous`), undone or not; without "
+            "the beats' indices, which a family's correction has by the thousand: "
+            "`recordings/{id}/beat-corrections/{correction_id}` gives them."
+        ),
+        parameters=[
+            OpenApiParameter(
+                "undone",
+                OpenApiTypes.BOOL,
+                description="true: only those undone; false: only those standing. Left out: every one.",
+            ),
+            IF_NONE_MATCH,
+        ],
+        responses={200: serializers.BeatCorrectionSerializer(many=True)},
+    )
+    @action(
+        detail=True,
+        methods=["get"],
+        url_path="beat-corrections",
+        url_name="beat-corrections",
+        permission_classes=[IsClinicMember, CanCorrectBeatsOrReadOnly],
+    )
+    def beat_corrections(self, request, pk):
+        recording = diagnostics_selectors.recording_get(user=request.user, recording_id=int(pk))
+        listed = diagnostics_selectors.beat_correction_list(recording=recording, undone=self.query_bool("undone"))
+        return self.paginated(listed, serializers.BeatCorrectionSerializer)
+
+    @extend_schema(
+        summary="Correct the class of a beat family's beats, or of beats chosen (doctors and administrators)",
+        description=(
+            "Once the recording is analysed (409 `not_analysed` before). `family`: every beat of that shape "
+            "(`recordings/{id}/beat-families`; one the recording has not is 404 naming it), or `beats`: at most "
+            "1,000 by index; one of the two. Beats already of `to_class` are left; none left to change is 409 "
+            "`unchanged`. The counts (`diagnosis.classes`, `beats_corrected`) follow at once; the rhythm analysis "
+            "is recomputed by the worker over the corrected classes (`diagnosis.rhythm_status` is `recomputing` "
+            "until it is, and the recording's events may change: those no longer found, with doctors' decisions, "
+            "are kept in the correction's `withdrawn_events`). The recording's `updated_at` moves. JSON only."
+        ),
+        parameters=precondition_parameters("the recording", "GET recordings/{id}"),
+        request=serializers.BeatCorrectionCreateSerializer,
+        responses={201: serializers.BeatCorrectionDetailSerializer},
+    )
+    @beat_corrections.mapping.post
+    def beat_correction_make(self, request, pk):
+        key = self.idempotency_key()
+        recording = diagnostics_selectors.recording_get(user=request.user, recording_id=int(pk))
+        serializer = serializers.BeatCorrectionCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        given = serializer.validated_data
+        correction = corrections.beat_correction_make(
+            recording=recording,
+            by=request.user,
+            to_class=given["to_class"],
+            family=given.get("family"),
+            beats=given.get("beats"),
+            note=given.get("note", ""),
+            idempotency_key=key,
+            fingerprint=self.request_fingerprint(),
+            precondition=self._unchanged_since_read(recording.pk),
+        )
+        headers = {"Idempotent-Replayed": "true"} if correction.replayed else {}
+        return Response(
+            serializers.BeatCorrectionDetailSerializer(correction).data, status=status.HTTP_201_CREATED, headers=headers
+        )
+
+    @extend_schema(
+        summary="One correction of the recording's beat classes, with its beats' indices",
+        parameters=[IF_NONE_MATCH],
+        responses={200: serializers.BeatCorrectionDetailSerializer},
+    )
+    @action(
+        detail=True,
+        methods=["get"],
+        url_path=r"beat-corrections/(?P<correction_id>[0-9]{1,18})",
+        url_name="beat-correction",
+        permission_classes=[IsClinicMember, CanCorrectBeatsOrReadOnly],
+    )
+    def beat_correction(self, request, pk, correction_id):
+        correction = diagnostics_selectors.beat_correction_get(
+            user=request.user, recording_id=int(pk), correction_id=int(correction_id)
+        )
+        return Response(serializers.BeatCorrectionDetailSerializer(correction).data)
+
+    @extend_schema(
+        summary="Undo a correction of beat classes (doctors and administrators)",
+        description=(
+            "Its beats take back the class each had before it; it is kept, marked undone (`undone_at`, "
+            "`undone_by`; `?undone=true` lists it). Only the latest correction standing can be: undo later ones "
+            "first (409 `later_correction`). The counts follow at once and the rhythm is recomputed, as after a "
+            "correction. One undone already is 404 saying so."
+        ),
+        parameters=precondition_parameters("the recording", "GET recordings/{id}"),
+        request=None,
+        responses={
+            204: None,
+            409: OpenApiResponse(serializers.ErrorSerializer, description="A later correction stands: undo it first"),
+        },
+    )
+    @beat_correction.mapping.delete
+    def beat_correction_undo(self, request, pk, correction_id):
+        correction = diagnostics_selectors.beat_correction_get(
+            user=request.user, recording_id=int(pk), correction_id=int(correction_id)
+        )
+        if correction.undone_at is None and corrections.beat_correction_undo(
+            correction=correction, by=request.user, precondition=self._unchanged_since_read(int(pk))
+        ):
+            return Response(status=status.HTTP_204_NO_CONTENT)
+        raise ApiError(
+            f"This beat correction was undone at {timezone.localtime(correction.undone_at):%Y-%m-%d %H:%M:%S %Z}"
+            f"{f' by {correction.undone_by.display_name}' if correction.undone_by else ''}.",
+            status_code=404,
+            code="not_found",
         )

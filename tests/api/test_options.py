@@ -20,7 +20,7 @@ def test_options_on_the_diary_describes_a_diary_entry(api_as, staff_a, done_reco
 def test_each_write_is_described_with_the_fields_its_schema_takes(client, api_as, platform_admin, done_recording):
     schema = client.get("/api/v1/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
     api = api_as(platform_admin)  # may make every write: each is described
-    ids = {"id": done_recording.pk, "entry_id": 1, "activity_id": 1}
+    ids = {"id": done_recording.pk, "entry_id": 1, "activity_id": 1, "correction_id": 1}
     described = 0
     for path, operations in schema["paths"].items():
         url = re.sub(r"\{(\w+)\}", lambda m: str(ids[m[1]]), path)
@@ -39,4 +39,4 @@ def test_each_write_is_described_with_the_fields_its_schema_takes(client, api_as
                 component = schema["components"]["schemas"][content["schema"]["$ref"].rsplit("/", 1)[1]]
                 assert fields == set(component["properties"]), (method, path)
             described += 1
-    assert described == 9
+    assert described == 10

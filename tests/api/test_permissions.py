@@ -4,7 +4,7 @@ import pytest
 from django.urls import get_resolver
 from rest_framework.test import APIClient
 
-from diagnostics.models import DiaryActivity, DiaryEntry, Review
+from diagnostics.models import BeatCorrection, DiaryActivity, DiaryEntry, Review
 
 from ..factories import PatientFactory
 from ..helpers import beat_rows, upload
@@ -75,6 +75,18 @@ MATRIX = [
     ),
     ("delete", "/api/v1/recordings/{recording}/activities/{activity}", None, None, [204, 204, 204, 404, 401]),
     ("get", "/api/v1/recordings/{recording}/sleep", None, None, [200, 200, 200, 404, 401]),
+    # a doctor's corrections of beat classes: every role reads them, doctors and administrators make and undo them
+    ("get", "/api/v1/recordings/{recording}/beat-families", None, None, [200, 200, 200, 404, 401]),
+    ("get", "/api/v1/recordings/{recording}/beat-corrections", None, None, [200, 200, 200, 404, 401]),
+    (
+        "post",
+        "/api/v1/recordings/{recording}/beat-corrections",
+        lambda ctx: {"to_class": "V", "beats": [0]},
+        "json",
+        [403, 201, 201, 404, 401],
+    ),
+    ("get", "/api/v1/recordings/{recording}/beat-corrections/{correction}", None, None, [200, 200, 200, 404, 401]),
+    ("delete", "/api/v1/recordings/{recording}/beat-corrections/{correction}", None, None, [403, 204, 204, 404, 401]),
     ("get", "/api/v1/diagnoses", None, None, [200, 200, 200, 200, 401]),
     ("get", "/api/v1/diagnoses/{diagnosis}", None, None, [200, 200, 200, 404, 401]),
     ("get", "/api/v1/reviews", None, None, [200, 200, 200, 200, 401]),
@@ -116,8 +128,18 @@ def ctx(done_recording, doctor_a, staff_a):
     activity = DiaryActivity.objects.create(  # made directly, as the entry
         recording=done_recording, clinic_id=done_recording.clinic_id, kind="medication", start=0, entered_by=staff_a
     )
+    correction = BeatCorrection.objects.create(  # made directly, as the entry: beat 1 made V
+        recording=done_recording,
+        clinic_id=done_recording.clinic_id,
+        to_class="V",
+        beat_indices=[1],
+        previous={"N": [1]},
+        made_by=doctor_a,
+    )
+    done_recording.beats.filter(index=1).update(aami_class="V", classified_as="N")
     return {
         "activity": activity,
+        "correction": correction,
         "entry": entry,
         "patient": done_recording.patient,
         "recording": done_recording,

@@ -263,5 +263,7 @@ def test_the_schema_documents_the_preconditions_and_their_412_on_each_write_that
         ("delete", "/api/v1/recordings/{id}/diary/{entry_id}"),
         ("post", "/api/v1/recordings/{id}/activities"),  # tests/api/test_activities.py
         ("delete", "/api/v1/recordings/{id}/activities/{activity_id}"),
+        ("post", "/api/v1/recordings/{id}/beat-corrections"),  # tests/api/test_beat_corrections_api.py
+        ("delete", "/api/v1/recordings/{id}/beat-corrections/{correction_id}"),
         ("post", "/api/v1/reviews"),
     }

@@ -5,7 +5,7 @@ import re
 import pytest
 
 from api.urls import router
-from diagnostics.models import Diagnosis, Review
+from diagnostics.models import BeatCorrection, Diagnosis, Review
 
 from ..factories import done_recordings
 
@@ -22,12 +22,17 @@ def test_every_api_route_accepts_a_trailing_slash(api_as, doctor_a, staff_a, cli
         "review": Review.objects.filter(diagnosis=diagnosis).first().pk,
         "model-version": active_models["heartbeat"].pk,
         "recording-diary": recording.pk,  # recordings/{pk}/diary/{entry_id} (DELETE alone: a GET is 405 both ways)
+        "recording-beat": recording.pk,  # recordings/{pk}/beat-families, beat-corrections and beat-corrections/{id}
     }
+    correction = BeatCorrection.objects.create(  # read whole at recordings/{pk}/beat-corrections/{correction_id}
+        recording=recording, clinic=clinic_a, to_class="V", beat_indices=[0], previous={"N": [0]}, made_by=doctor_a
+    )
     client = api_as(doctor_a)
     checked = 0
     for pattern in router.urls:
         route = pattern.pattern.regex.pattern
         path = "/api/v1/" + re.sub(r"\(\?P<pk>[^)]*\)", str(ids[pattern.name.rsplit("-", 1)[0]]), route)
+        path = re.sub(r"\(\?P<correction_id>[^)]*\)", str(correction.pk), path)
         path = re.sub(r"\(\?P<(entry|activity)_id>[^)]*\)", "1", path)
         path = path.replace("^", "").replace("$", "").replace("\\.", ".")  # export\.csv
         assert "(" not in path and "\\" not in path, path

@@ -1,0 +1,181 @@
+"""recordings/{id}/beat-families and beat-corrections: the shapes of a recording's beats and a doctor's corrections of
+their classes over the API, the counts and the rhythm's state following; refusals, preconditions and clinic scope."""
+
+import pytest
+
+from diagnostics import corrections
+from diagnostics.models import BeatCorrection, BeatFamily, Diagnosis
+
+from ..diagnostics.test_beat_corrections import analysed, record_model  # noqa: F401  (fixtures, used by name)
+from ..helpers import strict_validator
+from .conftest import submit_beats
+
+pytestmark = pytest.mark.django_db
+
+
+def url(recording, tail: str = "beat-corrections") -> str:
+    return f"/api/v1/recordings/{recording.pk}/{tail}"
+
+
+def detail(recording) -> str:
+    return f"/api/v1/recordings/{recording.pk}"
+
+
+@pytest.fixture
+def openapi(client) -> dict:
+    return client.get("/api/v1/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+
+
+def test_a_doctor_corrects_a_family_reads_it_back_and_undoes_it(api_as, doctor_a, staff_a, analysed, openapi):  # noqa: F811
+    api, staff = api_as(doctor_a), api_as(staff_a)
+    families = staff.get(url(analysed, "beat-families"), {"page_size": 1000})
+    assert families.status_code == 200, families.content
+    rows = families.json()["results"]
+    assert [r["number"] for r in rows] == list(
+        BeatFamily.objects.filter(recording=analysed).values_list("number", flat=True)
+    )
+    for row in rows:
+        strict_validator(openapi, "BeatFamily").validate(row)
+    family = max(rows, key=lambda r: r["beats"])
+    assert family["beats_corrected"] == 0 and len(family["template"]["leads"]) == 2
+    assert family["example_position"] == analysed.beats.get(index=family["example"]).position
+    was = family["aami_class"]
+    to = "V" if was != "V" else "N"
+
+    sent = {"to_class": to, "family": family["number"], "note": "wide, no P wave"}
+    made = api.post(url(analysed), sent, format="json", HTTP_IDEMPOTENCY_KEY="family-1")
+    assert made.status_code == 201, made.content
+    body = made.json()
+    strict_validator(openapi, "BeatCorrectionDetail").validate(body)
+    assert (body["family"], body["to_class"], body["beats_changed"]) == (family["number"], to, family["beats"])
+    assert body["previous"] == {was: family["beats"]} and len(body["beat_indices"]) == family["beats"]
+    assert body["made_by"] == {"id": doctor_a.pk, "name": doctor_a.display_name} and body["undone_at"] is None
+    replay = api.post(url(analysed), sent, format="json", HTTP_IDEMPOTENCY_KEY="family-1")
+    assert replay.status_code == 201 and replay["Idempotent-Replayed"] == "true" and replay.json() == body
+    assert BeatCorrection.objects.count() == 1
+
+    # the counts follow at once; the rhythm says it is being recomputed
+    diagnosis = staff.get(detail(analysed)).json()["diagnosis"]
+    assert diagnosis["beats_corrected"] == family["beats"] and diagnosis["rhythm_status"] == "recomputing"
+    assert diagnosis["classes"][to]["count"] == getattr(
+        Diagnosis.objects.get(recording=analysed), f"count_{to.lower()}"
+    )
+    (again,) = [
+        r
+        for r in staff.get(url(analysed, "beat-families"), {"page_size": 1000}).json()["results"]
+        if r["number"] == family["number"]
+    ]
+    assert again["beats_corrected"] == family["beats"]
+    beats = staff.get(url(analysed, "beats"), {"family": family["number"], "page_size": 1000}).json()
+    assert beats["count"] == family["beats"]
+    assert {(b["aami_class"], b["corrected_from"], b["family"]) for b in beats["results"]} == {
+        (to, was, family["number"])
+    }
+
+    # listed without its indices; the single resource has them
+    (listed,) = staff.get(url(analysed)).json()["results"]
+    strict_validator(openapi, "BeatCorrection").validate(listed)
+    assert "beat_indices" not in listed and listed == {k: v for k, v in body.items() if k != "beat_indices"}
+    assert staff.get(f"{url(analysed)}/{body['id']}").json() == body
+
+    assert corrections.recording_rhythm_recompute(recording_id=analysed.pk) == "done"
+    assert staff.get(detail(analysed)).json()["diagnosis"]["rhythm_status"] == "current"
+
+    assert staff.delete(f"{url(analysed)}/{body['id']}").status_code == 403  # staff read, doctors undo
+    assert api.delete(f"{url(analysed)}/{body['id']}").status_code == 204
+    diagnosis = staff.get(detail(analysed)).json()["diagnosis"]
+    assert diagnosis["beats_corrected"] == 0 and diagnosis["rhythm_status"] == "recomputing"
+    gone = api.delete(f"{url(analysed)}/{body['id']}")
+    assert gone.status_code == 404 and "undone at " in gone.json()["error"]["message"]
+    (undone,) = staff.get(url(analysed), {"undone": "true"}).json()["results"]
+    assert undone["undone_by"]["id"] == doctor_a.pk and undone["undone_at"]
+    assert staff.get(url(analysed), {"undone": "false"}).json()["results"] == []
+
+    # a recomputation that failed says why
+    corrections.rhythm_recompute_failed(recording_id=analysed.pk, reason="The signal could not be read again.")
+    diagnosis = staff.get(detail(analysed)).json()["diagnosis"]
+    assert (diagnosis["rhythm_status"], diagnosis["rhythm_recompute_error"]) == (
+        "failed",
+        "The signal could not be read again.",
+    )
+
+
+def test_beats_chosen_are_corrected_and_each_refusal_names_its_field(api_as, doctor_a, staff_a, done_recording):
+    api = api_as(doctor_a)
+    # the hand-made classes: N N V S F Q
+    made = api.post(url(done_recording), {"to_class": "V", "beats": [0, 1, 2]}, format="json")
+    assert made.status_code == 201, made.content
+    assert made.json()["previous"] == {"N": 2} and made.json()["beat_indices"] == [0, 1]
+    recording = api.get(detail(done_recording)).json()
+    assert recording["diagnosis"]["classes"]["V"]["count"] == 3 and recording["diagnosis"]["beats_corrected"] == 2
+    assert recording["diagnosis"]["rhythm_status"] is None  # a beat file: no rhythm to recompute
+    assert recording["links"]["beat_corrections"].endswith(url(done_recording))
+    (first, *_rest) = api.get(url(done_recording, "beats")).json()["results"]
+    assert (first["aami_class"], first["corrected_from"], first["family"]) == ("V", "N", None)
+
+    cases = [
+        ({"to_class": "X", "beats": [3]}, 400, "to_class"),
+        ({"to_class": "V", "beats": [3], "family": 0}, 400, "family"),
+        ({"to_class": "V"}, 400, "family"),
+        ({"to_class": "V", "beats": ["3"]}, 400, "beats"),
+        ({"to_class": "V", "beats": [3, 3]}, 400, "beats"),
+        ({"to_class": "V", "beats": [99]}, 400, "beats"),
+        ({"to_class": "V", "beats": [3], "notes": "x"}, 400, "notes"),
+        ({"to_class": "V", "beats": [3], "note": "a\x07b"}, 400, "note"),
+        ({"to_class": "V", "family": 4}, 404, "family"),  # a beat file has no families
+    ]
+    for body, status, field in cases:
+        refused = api.post(url(done_recording), body, format="json")
+        assert (refused.status_code, refused.json()["error"].get("field")) == (status, field), body
+    unchanged = api.post(url(done_recording), {"to_class": "V", "beats": [0, 2]}, format="json")
+    assert unchanged.status_code == 409 and unchanged.json()["error"]["code"] == "unchanged"
+    form = api.post(url(done_recording), {"to_class": "V", "beats": "3"})
+    assert form.status_code == 415
+    assert api_as(staff_a).post(url(done_recording), {"to_class": "V", "beats": [3]}, format="json").status_code == 403
+    assert BeatCorrection.objects.count() == 1
+
+
+def test_a_recording_not_analysed_is_409_and_another_clinics_404(
+    api_as, doctor_a, doctor_b, staff_a, patient_a, done_recording
+):
+    queued = submit_beats(staff_a, patient_a)
+    refused = api_as(doctor_a).post(url(queued), {"to_class": "V", "beats": [0]}, format="json")
+    assert refused.status_code == 409 and refused.json()["error"]["code"] == "not_analysed"
+    assert api_as(doctor_a).get(url(queued, "beat-families")).json()["error"]["code"] == "not_ready"
+    other = api_as(doctor_b)
+    assert other.post(url(done_recording), {"to_class": "V", "beats": [0]}, format="json").status_code == 404
+    assert other.get(url(done_recording)).status_code == 404
+
+
+def test_only_the_latest_correction_is_undone_and_a_stale_if_match_is_412(api_as, doctor_a, done_recording):
+    api = api_as(doctor_a)
+    first = api.post(url(done_recording), {"to_class": "S", "beats": [0]}, format="json").json()
+    tag = api.get(detail(done_recording))["ETag"]
+    stale = api.post(url(done_recording), {"to_class": "S", "beats": [1]}, format="json", HTTP_IF_MATCH='"stale"')
+    assert stale.status_code == 412 and BeatCorrection.objects.count() == 1
+    second = api.post(url(done_recording), {"to_class": "S", "beats": [1]}, format="json", HTTP_IF_MATCH=tag)
+    assert second.status_code == 201
+    refused = api.delete(f"{url(done_recording)}/{first['id']}")
+    assert refused.status_code == 409 and refused.json()["error"]["code"] == "later_correction"
+    changed = api.delete(f"{url(done_recording)}/{second.json()['id']}", HTTP_IF_MATCH=tag)  # read before the second
+    assert changed.status_code == 412
+    assert api.delete(f"{url(done_recording)}/{second.json()['id']}").status_code == 204
+    assert api.delete(f"{url(done_recording)}/{first['id']}").status_code == 204
+    assert [c["id"] for c in api.get(url(done_recording)).json()["results"]] == [second.json()["id"], first["id"]]
+
+
+def test_the_list_reads_no_correction_s_indices(api_as, doctor_a, done_recording, django_assert_max_num_queries):
+    for index in range(5):
+        corrections.beat_correction_make(recording=done_recording, by=doctor_a, to_class="Q", beats=[index])
+    api = api_as(doctor_a)
+    with django_assert_max_num_queries(12):
+        listed = api.get(url(done_recording)).json()["results"]
+    assert [c["beats_changed"] for c in listed] == [1] * 5 and "beat_indices" not in listed[0]
+    assert listed[-1]["previous"] == {"N": 1}
+
+
+def test_the_beats_of_a_family_the_recording_has_not_are_refused(api_as, staff_a, done_recording):
+    refused = api_as(staff_a).get(url(done_recording, "beats"), {"family": 3})
+    assert refused.status_code == 400 and refused.json()["error"]["field"] == "family"
+    families = api_as(staff_a).get(url(done_recording, "beat-families"))
+    assert families.status_code == 200 and families.json()["results"] == []
