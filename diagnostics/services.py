@@ -1100,6 +1100,14 @@ def _interpretation_sign(
             f"The recording is {locked.get_status_display().lower()}: it can be interpreted once its analysis is done.",
             code="not_ready",
         )
+    if Diagnosis.objects.filter(
+        recording=locked, rhythm_outdated_at__isnull=False, rhythm_recompute_error=""
+    ).exists():  # the rhythm figures the doctor read are being replaced (diagnostics.corrections)
+        raise Conflict(
+            "The rhythm is being recomputed over beat classes a doctor corrected: sign once it is, over the figures "
+            "as they will be.",
+            code="rhythm_recomputing",
+        )
     text = interpretation_text_clean(text)
     current = locked.interpretations.select_related("author").order_by("-id").first()
     if amends is not UNCHECKED and amends != (current.pk if current else None):

@@ -524,7 +524,9 @@ class RecordingViewSet(ApiViewSet):
     @extend_schema(
         summary="Sign the recording's interpretation, or an amendment of it (doctors and administrators)",
         description=(
-            "Once the recording is done (409 `not_ready` before, `recording_failed` once its analysis failed). "
+            "Once the recording is done (409 `not_ready` before, `recording_failed` once its analysis failed), and "
+            "not while its rhythm is recomputed after a beat correction (409 `rhythm_recomputing`: sign over the "
+            "figures as they will be). "
             "Signing again amends the current interpretation, which is kept: the text must differ from it (400 "
             "`unchanged`). Line breaks are stored as \\n and the text stripped; at most 4,000 characters, not blank, "
             "no control characters but line breaks and tabs (400 `validation_error`). With If-Match (the "

@@ -134,6 +134,19 @@ def test_only_a_finished_analysis_is_interpreted(doctor_a, staff_a, patient_a, s
     assert refused.value.code == code and not Interpretation.objects.exists()
 
 
+def test_it_is_not_signed_while_the_rhythm_is_recomputed_after_a_beat_correction(doctor_a, recording):
+    from diagnostics.models import Diagnosis
+
+    outdated = Diagnosis.objects.filter(recording=recording)
+    outdated.update(rhythm_outdated_at=timezone.now())
+    with pytest.raises(Conflict) as refused:
+        services.interpretation_sign(user=doctor_a, recording=recording, text=FINDINGS)
+    assert refused.value.code == "rhythm_recomputing" and not Interpretation.objects.exists()
+    # a recomputation that failed will not come: the doctor signs over the figures as they stand (the report says so)
+    outdated.update(rhythm_recompute_error="The signal could not be read again.")
+    services.interpretation_sign(user=doctor_a, recording=recording, text=FINDINGS)
+
+
 def test_an_interpretation_is_never_changed_or_deleted(doctor_a, recording):
     signed = services.interpretation_sign(user=doctor_a, recording=recording, text=FINDINGS)
     with pytest.raises(PermissionError):
