@@ -660,7 +660,20 @@ def bundle(*, recording: ECGRecording, diagnosis: Diagnosis, signal=None, beats=
         reviewed_at += EventReview.objects.filter(
             event__recording=recording, created_at__gt=diagnosis.created_at
         ).values_list("created_at", flat=True)
+    # A doctor's correction of beat classes, or its undoing, after the results: the counts changed (and the rhythm is
+    # recomputed over them, below).
+    corrected_at = [
+        when
+        for made, undone in recording.beat_corrections.values_list("created_at", "undone_at")
+        for when in (made, undone)
+        if when is not None and when > diagnosis.created_at
+    ]
+    reviewed_at += corrected_at
     amended = bool(reviewed_at)
+    # While the worker recomputes the rhythm over corrected classes, or could not, the rhythm figures are not those of
+    # the beats as they are: the Observations made from them, and the report, are "preliminary" until they are.
+    rhythm_pending = diagnosis.rhythm_status in ("recomputing", "failed")
+    from_rhythm: list[dict] = []
     # Moved to the right patient after its results were made: the report sent before named another patient, so
     # it and its Observations are "corrected" (FHIR's amendment that corrects an error), issued when last moved.
     moved_at = list(recording.moves.filter(created_at__gt=diagnosis.created_at).values_list("created_at", flat=True))
@@ -676,6 +689,7 @@ def bundle(*, recording: ECGRecording, diagnosis: Diagnosis, signal=None, beats=
                     "coding": [_coding(LOCAL, f"beat-count-{aami}", f"Beats of AAMI class {aami}")],
                     "text": f"Beats classified {aami} ({AAMI_NAMES[aami]})",
                 },
+                status="amended" if corrected_at else "final",
                 valueQuantity={"value": count, "unit": "beats", "system": UCUM, "code": "{beats}"},
                 component=[
                     {
@@ -762,7 +776,7 @@ def bundle(*, recording: ECGRecording, diagnosis: Diagnosis, signal=None, beats=
             )
         )
     if diagnosis.heart_rate_bpm is not None:
-        observations.append(
+        from_rhythm.append(
             _observation(
                 subject=patient_ref,
                 effective=effective,
@@ -779,7 +793,7 @@ def bundle(*, recording: ECGRecording, diagnosis: Diagnosis, signal=None, beats=
                 },
             )
         )
-    observations += _rhythm_observations(
+    from_rhythm += _rhythm_observations(
         diagnosis.rhythm,
         subject=patient_ref,
         effective=effective,
@@ -788,6 +802,7 @@ def bundle(*, recording: ECGRecording, diagnosis: Diagnosis, signal=None, beats=
         reviewed={episode_type for episode_type, _start, _end in episode_reviews},
         origin=recording.recorded_at,
     )
+    observations += from_rhythm
     waveform = _waveform(
         recording=recording,
         signal=signal,
@@ -807,14 +822,19 @@ def bundle(*, recording: ECGRecording, diagnosis: Diagnosis, signal=None, beats=
     # each its own id, by the entry's: an entry removed leaves the others' ids as they were
     observation_refs += [_urn("diary", entry.pk, namespace=here) for entry in noted]
     observations += symptoms
+    from_rhythm += symptoms  # each with the rhythm at its moment
     # by the result and the side: a sleep period entered or removed changes their values, not their ids
     observation_refs += [_urn("sleep", diagnosis.pk, side, namespace=here) for side, _ in sleep_figures]
     observations += [observation for _, observation in sleep_figures]
+    from_rhythm += [observation for _, observation in sleep_figures]
+    if rhythm_pending:
+        for observation in from_rhythm:
+            observation["status"] = "preliminary"
     counts = ", ".join(f"{c} {getattr(diagnosis, f'count_{c.lower()}')}" for c in AAMI_CLASSES)
     report = {
         "resourceType": "DiagnosticReport",
         "identifier": [{"system": f"urn:ecg-analyzer:{here}:recording", "value": str(recording.pk)}],
-        "status": "amended" if amended else "final",
+        "status": "preliminary" if rhythm_pending else "amended" if amended else "final",
         "category": [
             {
                 "coding": [
@@ -837,6 +857,7 @@ def bundle(*, recording: ECGRecording, diagnosis: Diagnosis, signal=None, beats=
             f"{_rhythm_conclusion(diagnosis.rhythm, recording.sampling_rate, rejected)}"
             f"{diary_conclusion}"
             f"{sleep_conclusion}"
+            f"{_corrections_conclusion(diagnosis)}"
             f"{diagnosis.beat_count} beats: {counts}. {_mi_conclusion(diagnosis, mi_review)} "
             f"Models: heartbeat {diagnosis.heartbeat_model.version}, MI {diagnosis.mi_model.version}."
         ),
@@ -851,7 +872,8 @@ def bundle(*, recording: ECGRecording, diagnosis: Diagnosis, signal=None, beats=
         entries.append({"fullUrl": interpreter_ref, "resource": _practitioner(interpretation.author, here)})
     if moved_at:
         for resource in [report, *observations]:
-            resource["status"] = "corrected"
+            if resource["status"] != "preliminary":  # still to come, whoever's it is
+                resource["status"] = "corrected"
     entries += [{"fullUrl": ref, "resource": obs} for ref, obs in zip(observation_refs, observations)]
     return {
         "resourceType": "Bundle",
@@ -893,6 +915,22 @@ def _practitioner(user, here: str) -> dict:
         "identifier": [{"system": f"urn:ecg-analyzer:{here}:user", "value": str(user.pk)}],
         "name": [name],
     }
+
+
+def _corrections_conclusion(diagnosis: Diagnosis) -> str:
+    """The report conclusion's sentence on a doctor's corrections of beat classes and the rhythm recomputed over
+    them ("" for none)."""
+    n = diagnosis.beats_corrected
+    whose = "1 beat's class" if n == 1 else f"{n} beats' classes"
+    out = f"{whose} corrected by a doctor. " if n else ""
+    if diagnosis.rhythm_status == "recomputing":
+        out += "The rhythm figures are being recomputed over the corrected beat classes: preliminary until they are. "
+    elif diagnosis.rhythm_status == "failed":
+        out += (
+            "The rhythm figures predate the correction of beat classes: recomputing them failed "
+            f"({diagnosis.rhythm_recompute_error.rstrip('.')}). "
+        )
+    return out
 
 
 def _interpretation_conclusion(interpretation: Interpretation | None) -> str:

@@ -640,7 +640,10 @@ class RecordingViewSet(ApiViewSet):
             "heart rate awake and asleep (`heart-rate-awake`, `heart-rate-asleep`: `recordings/{id}/sleep`'s figures). "
             "409 until the recording is done. Once a doctor has reviewed the MI flag or a VF/VFL or asystole episode, "
             "or signed an interpretation, or a diary entry or sleep period was made or removed after the results, the "
-            "report is `amended`, issued at the latest of these; a signed interpretation leads its `conclusion`, and its doctor is the report's "
+            "report is `amended`, issued at the latest of these (so after a doctor's correction of beat classes or its "
+            "undoing, with the beat counts); while the rhythm is recomputed after one (the diagnosis's "
+            "`rhythm_status`), the report and the Observations made from the rhythm are `preliminary`; a signed "
+            "interpretation leads its `conclusion`, and its doctor is the report's "
             "`resultsInterpreter`, a Practitioner of the Bundle. Asked for "
             "application/fhir+json (Accept, or FHIR's `_format`), errors are OperationOutcomes."
         ),

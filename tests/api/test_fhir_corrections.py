@@ -1,0 +1,74 @@
+"""A doctor's correction of beat classes in the FHIR report: the counts as corrected, the report amended and saying so,
+and, while the worker recomputes the rhythm over the corrected classes, the rhythm's Observations and the report
+preliminary, not final."""
+
+from datetime import datetime
+
+import pytest
+
+from diagnostics import corrections
+from diagnostics.models import BeatCorrection
+
+from ..diagnostics.test_holter_pages import holter_recording  # noqa: F401  (a fixture, used by name)
+from .test_fhir import by_code, fetch_valid_bundle, resources
+from .test_fhir_amended import report_of, statuses
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def holter(request):
+    """70 s of MIT-BIH 207 at 360 Hz, classified: a signal, with a rhythm."""
+    return request.getfixturevalue("holter_recording")
+
+
+def test_a_correction_amends_the_counts_and_the_report_which_says_so(api_as, staff_a, doctor_a, done_recording):
+    api = api_as(staff_a)
+    # the hand-made classes: N N V S F Q
+    made = corrections.beat_correction_make(recording=done_recording, by=doctor_a, to_class="V", beats=[0, 1])
+    data = fetch_valid_bundle(api, done_recording)
+    report = report_of(data)
+    assert report["status"] == "amended" and datetime.fromisoformat(report["issued"]) == made.created_at
+    assert "2 beats' classes corrected by a doctor." in report["conclusion"]
+    assert by_code(resources(data, "Observation"), "beat-count-V")["valueQuantity"]["value"] == 3
+    assert statuses(data)["beat-count-V"] == statuses(data)["beat-count-N"] == "amended"
+    assert statuses(data)["mi-screen"] == "final"
+    assert "recomputed" not in report["conclusion"]  # a beat file has no rhythm to recompute
+
+    assert corrections.beat_correction_undo(correction=made, by=doctor_a)
+    data = fetch_valid_bundle(api, done_recording)
+    report = report_of(data)
+    undone = BeatCorrection.objects.get(pk=made.pk).undone_at
+    assert report["status"] == "amended" and datetime.fromisoformat(report["issued"]) == undone
+    assert "corrected by a doctor" not in report["conclusion"]
+    assert by_code(resources(data, "Observation"), "beat-count-V")["valueQuantity"]["value"] == 1
+
+
+def test_while_the_rhythm_is_recomputed_its_observations_and_the_report_are_preliminary(
+    api_as, staff_a, doctor_a, holter
+):
+    api = api_as(staff_a)
+    n = list(holter.beats.filter(aami_class="N").order_by("index").values_list("index", flat=True)[:1])
+    corrections.beat_correction_make(recording=holter, by=doctor_a, to_class="S", beats=n)
+    data = fetch_valid_bundle(api, holter)
+    report, seen = report_of(data), statuses(data)
+    assert report["status"] == "preliminary"
+    assert "1 beat's class corrected by a doctor." in report["conclusion"]
+    assert "The rhythm figures are being recomputed over the corrected beat classes" in report["conclusion"]
+    rhythm = ("8867-4", "heart-rate-min", "af-burden", "ventricular-ectopic-beats", "supraventricular-ectopic-beats")
+    assert {seen[code] for code in rhythm} == {"preliminary"}
+    assert seen["beat-count-S"] == "amended" and seen["mi-screen"] == "final"
+
+    assert corrections.recording_rhythm_recompute(recording_id=holter.pk) == "done"
+    data = fetch_valid_bundle(api, holter)
+    assert report_of(data)["status"] == "amended" and "preliminary" not in statuses(data).values()
+    assert "recomputed" not in report_of(data)["conclusion"]
+
+    corrections.beat_correction_make(recording=holter, by=doctor_a, to_class="N", beats=n)
+    corrections.rhythm_recompute_failed(recording_id=holter.pk, reason="The signal could not be read again.")
+    report = report_of(fetch_valid_bundle(api, holter))
+    assert report["status"] == "preliminary"
+    assert (
+        "The rhythm figures predate the correction of beat classes: recomputing them failed (The signal could not be "
+        "read again)." in report["conclusion"]
+    )
