@@ -9,6 +9,7 @@ from django.http import HttpResponse, StreamingHttpResponse
 from django.urls import path
 
 from ecg.clock import data_seconds
+from ecg.constants import AAMI_CLASSES
 
 from . import diary, selectors
 from .models import ECGRecording
@@ -65,6 +66,24 @@ ACTIVITY_COLUMNS = [
     "minutes",  # the minutes counted (with a rate)
     "entered_by",
     "activity_id",
+]
+
+# A doctor's corrections of beat classes last, one row per correction, undone ones too (the beats table gives each
+# beat's class as it is now).
+CORRECTION_COLUMNS = [
+    "patient_mrn",
+    "recording",
+    "correction",
+    "made_at",
+    "made_by",
+    "family",  # the beat family whose beats it corrected; empty for beats chosen one by one
+    "to_class",
+    "beats",  # the beats it changed
+    *(f"from_{c}" for c in AAMI_CLASSES),  # how many of them were of each class before it
+    "note",
+    "undone_at",  # empty while it stands
+    "undone_by",
+    "correction_id",
 ]
 
 # A cell starting with one of these is taken for a formula by spreadsheet programs.
@@ -224,6 +243,31 @@ def _csv_rows(recording: ECGRecording) -> Iterator[str]:
                         rate.get("minutes", ""),
                         safe_cell(activity.entered_by.display_name),
                         activity.pk,
+                    ]
+                )
+
+        made = list(selectors.beat_correction_list(recording=recording))
+        if made:  # a fifth table: a doctor's corrections of beat classes, in the order made
+            yield writer.writerow([])
+            yield writer.writerow(CORRECTION_COLUMNS)
+            for n, correction in enumerate(reversed(made), 1):
+                # counted in the database by beat_correction_list (its indices are not read)
+                previous, changed = correction.previous_counts, correction.changed  # type: ignore[attr-defined]
+                yield writer.writerow(
+                    [
+                        safe_cell(patient.mrn),
+                        recording.pk,
+                        n,
+                        correction.created_at.isoformat(),
+                        safe_cell(correction.made_by.display_name),
+                        "" if correction.family is None else correction.family,
+                        correction.to_class,
+                        changed,
+                        *(previous.get(c, 0) for c in AAMI_CLASSES),
+                        safe_cell(correction.note),
+                        correction.undone_at.isoformat() if correction.undone_at else "",
+                        safe_cell(correction.undone_by.display_name) if correction.undone_by else "",
+                        correction.pk,
                     ]
                 )
 

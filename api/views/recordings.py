@@ -684,8 +684,10 @@ class RecordingViewSet(ApiViewSet):
         summary="The recording's results as CSV (the page's export)",
         description=(
             "The beats (one row each: class, probabilities, MI probability), then, if any, a table of the "
-            "rhythm events, then, if any, one of the patient's diary and one of its activities (sleep, exercise, "
-            "medication), as the recording page's CSV export writes them (cells a spreadsheet would take for "
+            "rhythm events, then, if any, one of the patient's diary, one of its activities (sleep, exercise, "
+            "medication) and one of a doctor's corrections of beat classes (when, who, the family, to which class, "
+            "how many beats of each class before, the note, whether undone), as the recording page's CSV export "
+            "writes them (cells a spreadsheet would take for "
             "formulas are quoted). Sent as an attachment. 409 `not_ready` until the recording is done "
             "(`recording_failed` once it failed); 406 to a client that "
             "accepts JSON only; errors are JSON."

@@ -120,3 +120,24 @@ def test_the_csv_export_lists_the_activities_after_the_diary(api_as, staff_a, ho
     assert float(night["mean_bpm"]) > 0 and night["minutes"] == "1" and float(night["lowest_bpm"]) > 0
     assert (pills["end_sample"], pills["mean_bpm"], pills["minutes"], pills["note"]) == ("", "", "", "aspirin")
     assert night["entered_by"] == staff_a.display_name and int(pills["activity_id"]) != gone.pk
+
+
+def test_the_csv_export_lists_the_corrections_of_beat_classes_last(api_as, staff_a, doctor_a, done_recording):
+    from diagnostics import corrections
+
+    # the hand-made classes: N N V S F Q
+    first = corrections.beat_correction_make(
+        recording=done_recording, by=doctor_a, to_class="V", beats=[0, 1, 3], note="=cmd|x"
+    )
+    corrections.beat_correction_undo(correction=first, by=doctor_a)
+    corrections.beat_correction_make(recording=done_recording, by=doctor_a, to_class="Q", beats=[4])
+    text = body(api_as(staff_a).get(f"/api/v1/recordings/{done_recording.pk}/export.csv")).decode()
+    tables = text.split("\r\n\r\n")
+    assert len(tables) == 2  # beats, then the corrections (a beat file has no events or diary)
+    rows = list(csv.DictReader(io.StringIO(tables[1])))
+    undone, standing = rows  # in the order made
+    assert (undone["correction"], undone["to_class"], undone["beats"], undone["family"]) == ("1", "V", "3", "")
+    assert [undone[f"from_{c}"] for c in "NSVFQ"] == ["2", "1", "0", "0", "0"]
+    assert undone["note"] == "'=cmd|x" and undone["undone_by"] == doctor_a.display_name and undone["undone_at"]
+    assert undone["made_by"] == doctor_a.display_name and int(undone["correction_id"]) == first.pk
+    assert (standing["to_class"], standing["from_F"], standing["undone_at"]) == ("Q", "1", "")
