@@ -1318,6 +1318,7 @@ def recording_report(request, recording_id: int):
             )
         beats = list(selectors.beat_list(recording=recording)[:200])
         context["strip"] = plots.report_strip(recording, beats)
+        context["beat_corrections"] = list(selectors.beat_correction_list(recording=recording, undone=False))
         rhythm = context["diagnosis"].rhythm
         if rhythm:
             context.update(holter.summary_context(recording, rhythm))

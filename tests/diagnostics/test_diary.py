@@ -265,3 +265,23 @@ def test_beats_in_noise_are_not_counted_at_a_moment(holter):
     rhythm = dict(holter.diagnosis.rhythm, noise=[{"start": int(20 * FS), "end": int(36 * FS)}])
     found = diary.rhythm_at(holter, int(28 * FS), rhythm)
     assert found["unreadable"] and found["beats"] == {} and found["rate_bpm"] is None
+
+
+def test_the_report_lists_the_corrections_of_beat_classes_that_stand_and_says_while_the_rhythm_is_recomputed(
+    client, staff_a, doctor_a, holter
+):
+    from diagnostics import corrections
+
+    n = list(holter.beats.filter(aami_class="N").order_by("index").values_list("index", flat=True)[:3])
+    undone = corrections.beat_correction_make(recording=holter, by=doctor_a, to_class="Q", beats=n[:1])
+    corrections.beat_correction_undo(correction=undone, by=doctor_a)
+    corrections.beat_correction_make(recording=holter, by=doctor_a, to_class="S", beats=n[1:], note="premature, P wave")
+    url = reverse("recording-report", args=[holter.pk])
+    report = client_for(client, staff_a).get(url).content.decode()
+    part = report[report.index("<h2>Beat classes corrected by a doctor</h2>") :]
+    assert "2 beats of" in part and part.count("<li data-correction=") == 1  # the one undone is not listed
+    assert f"{doctor_a.display_name}: 2 beats from N (2) to S — premature, P wave" in part
+    assert "data-rhythm-recomputing" in report and "do not sign this report yet" in report
+    assert corrections.recording_rhythm_recompute(recording_id=holter.pk) == "done"
+    report = client_for(client, staff_a).get(url).content.decode()
+    assert "data-rhythm-recomputing" not in report and "Beat classes corrected by a doctor" in report
