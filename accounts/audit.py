@@ -63,6 +63,9 @@ AUDITED_ROUTES: dict[str, tuple[str, str | None, str]] = {
     "api:recording-diary-entry": ("diary_entry", "entry_id", A.UPDATE),  # DELETE: one entered by mistake removed
     "api:recording-activities": ("recording", "pk", A.UPDATE),  # GET: a view; POST: an activity entered
     "api:recording-activity": ("diary_activity", "activity_id", A.UPDATE),  # DELETE: one entered by mistake removed
+    "api:recording-beat-families": ("recording", "pk", A.VIEW),  # its beat shapes
+    "api:recording-beat-corrections": ("recording", "pk", A.UPDATE),  # GET: a view; POST: beats' class changed
+    "api:recording-beat-correction": ("beat_correction", "correction_id", A.UPDATE),  # GET: a view; DELETE: undone
     "api:recording-sleep": ("recording", "pk", A.VIEW),  # the heart rate awake and asleep
     "api:recording-move": ("recording", "pk", A.UPDATE),  # filed under another patient
     "api:recording-fhir": ("recording", "pk", A.EXPORT),

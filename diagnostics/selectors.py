@@ -200,28 +200,14 @@ def beat_family_list(*, recording: ECGRecording) -> list[BeatFamily]:
     return families
 
 
-def beat_correction_list(*, recording: ECGRecording) -> QuerySet[BeatCorrection]:
-    """A recording's beat corrections, the latest first, with who made and who undid each."""
-    return recording.beat_corrections.select_related("made_by", "undone_by").order_by("-created_at", "-id")
-
-
-def beat_correction_get(*, user: User, recording_id: int, correction_id: int) -> BeatCorrection:
-    """One beat correction of a recording of the user's clinic (404 for another clinic's, as for an unknown one)."""
-    return get_object_or_404(
-        BeatCorrection.objects.select_related("recording"),
-        pk=correction_id,
-        recording_id=recording_id,
-        clinic_id=user.clinic_id,
-    )
-
-
 def beats_corrected(*, recording: ECGRecording) -> tuple[int, BeatCorrection | None]:
     """How many of a recording's beats have a class a doctor set (not the analysis's), and the latest correction
     still in force (None where there is none: one query then)."""
-    latest = beat_correction_list(recording=recording).filter(undone_at__isnull=True).first()
+    latest = beat_correction_list(recording=recording, undone=False).first()
     if latest is None:
         return 0, None
-    return recording.beats.exclude(classified_as="").count(), latest
+    diagnosis = getattr(recording, "diagnosis", None)
+    return (diagnosis.beats_corrected if diagnosis is not None else 0), latest
 
 
 def event_list(*, recording: ECGRecording, types: list[str] | None = None) -> QuerySet[Event]:
@@ -479,8 +465,9 @@ def recording_model_input(*, recording: ECGRecording):
         return np.load(fh, allow_pickle=False)
 
 
-def beat_family_list(*, recording: ECGRecording) -> QuerySet[BeatFamily]:
-    """The recording's beat families (the shapes of each class's beats, a Holter system's templates) by number."""
+def beat_families(*, recording: ECGRecording) -> QuerySet[BeatFamily]:
+    """The recording's beat families (the shapes of each class's beats, a Holter system's templates) by number, as a
+    query (the API pages it; ``beat_family_list`` gives each its classes now)."""
     return recording.beat_families.order_by("number")
 
 

@@ -78,15 +78,17 @@ def correction_rows(recording: ECGRecording, corrections: list[BeatCorrection], 
     rows = []
     for c in corrections:
         family = by_number.get(c.family) if c.family is not None else None
+        # counted in the database by the list (selectors.beat_correction_list): a family's indices are not read
+        changed, previous = c.changed, c.previous_counts  # type: ignore[attr-defined]
         if c.family is None:
-            what = f"{c.beats_changed:,} beat{'' if c.beats_changed == 1 else 's'} chosen"
+            what = f"{changed:,} beat{'' if changed == 1 else 's'} chosen"
         else:
             what = family_said(family) if family is not None else f"shape {c.family}"
         rows.append(
             {
                 "correction": c,
                 "what": what,
-                "changes": [(cls, len(c.previous[cls])) for cls in AAMI_CLASSES if c.previous.get(cls)],
+                "changes": [(cls, previous[cls]) for cls in AAMI_CLASSES if previous.get(cls)],
                 "withdrawn": [_withdrawn(recording, e, fs) for e in c.withdrawn_events or []],
                 "undoable": c.pk == latest,
             }

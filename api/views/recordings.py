@@ -455,7 +455,7 @@ class RecordingViewSet(ApiViewSet):
         beats = diagnostics_selectors.beat_list(recording=recording, classes=wanted or None, start=start, end=end)
         family = self.query_int("family")
         if family is not None:
-            if not diagnostics_selectors.beat_family_list(recording=recording).filter(number=family).exists():
+            if not diagnostics_selectors.beat_families(recording=recording).filter(number=family).exists():
                 raise ValidationError({"family": f"This recording has no beat family {family}."})
             beats = beats.filter(family=family)
         return self.paginated(beats, serializers.BeatSerializer)
@@ -1022,7 +1022,7 @@ class RecordingViewSet(ApiViewSet):
     def beat_families(self, request, pk):
         recording = diagnostics_selectors.recording_get(user=request.user, recording_id=int(pk))
         _require_done(recording, "beat families")
-        page = self.paginate_queryset(diagnostics_selectors.beat_family_list(recording=recording))
+        page = self.paginate_queryset(diagnostics_selectors.beat_families(recording=recording))
         context = {
             "positions": diagnostics_selectors.beat_positions(recording=recording, indices=[f.example for f in page]),
             "corrected": diagnostics_selectors.beat_families_corrected(recording=recording),
