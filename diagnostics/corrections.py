@@ -40,13 +40,6 @@ from .services import (
 
 logger = logging.getLogger(__name__)
 UPDATE_CHUNK = 5000  # beats named in one UPDATE
-CLASS_NAMES = {
-    "N": "normal",
-    "S": "supraventricular ectopic",
-    "V": "ventricular ectopic",
-    "F": "fusion",
-    "Q": "unclassifiable",
-}
 
 
 def beat_correction_make(
