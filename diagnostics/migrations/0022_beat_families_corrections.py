@@ -84,10 +84,6 @@ class Migration(migrations.Migration):
             name="rhythm_recomputed_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
-        migrations.AddIndex(
-            model_name="beat",
-            index=models.Index(fields=["recording", "family", "index"], name="beat_family_idx"),
-        ),
         migrations.AddField(
             model_name="beatcorrection",
             name="clinic",
