@@ -50,6 +50,7 @@ AUDITED_ROUTES: dict[str, tuple[str, str | None, str]] = {
     "recording-move-confirm": ("recording", "recording_id", A.UPDATE),  # filed under another patient
     "recording-shapes": ("recording", "recording_id", A.VIEW),  # its beat shapes and their corrections
     "recording-beat-correct": ("recording", "recording_id", A.UPDATE),  # a doctor changes beats' class
+    "recording-beats-correct": ("recording", "recording_id", A.UPDATE),  # beats chosen one by one: their class
     "recording-beat-correction-undo": ("beat_correction", "correction_id", A.UPDATE),  # the latest one undone
     "api:patient-list": ("patient", None, A.CREATE),
     "api:patient-detail": ("patient", "pk", A.UPDATE),

@@ -184,11 +184,10 @@ class ActivityForm(SubmittedOnce):
     )
 
 
-class BeatCorrectionForm(SubmittedOnce):
-    """A doctor calls a beat family's beats another class, with a note (diagnostics.corrections checks them; a
-    second click corrects once)."""
+class _BeatClassForm(SubmittedOnce):
+    """The class beats are to be called, and a note (diagnostics.corrections checks them; a second click corrects
+    once)."""
 
-    family = forms.IntegerField(widget=forms.HiddenInput, min_value=0)
     to_class = forms.ChoiceField(
         label="Class",
         choices=[("", "Choose…"), *[(c, f"{c} · {AAMI_NAMES[c]}") for c in AAMI_CLASSES]],
@@ -200,3 +199,26 @@ class BeatCorrectionForm(SubmittedOnce):
         label="Note",
         help_text=f"Why, if you wish (“wide QRS, no P wave”): at most {BeatCorrection.NOTE_MAX_LENGTH} characters.",
     )
+
+
+class BeatCorrectionForm(_BeatClassForm):
+    """A doctor calls a beat family's beats another class, with a note."""
+
+    family = forms.IntegerField(widget=forms.HiddenInput, min_value=0)
+
+
+class BeatPickForm(_BeatClassForm):
+    """A doctor calls beats chosen one by one another class: those ticked in the beat table (``back``: the table's
+    page they were ticked on) or the one selected in the ECG viewer (``then=viewer``)."""
+
+    beats = forms.Field(required=False, widget=forms.MultipleHiddenInput)
+    then = forms.ChoiceField(choices=[("table", "table"), ("viewer", "viewer")], required=False)
+    back = forms.CharField(required=False, widget=forms.HiddenInput)
+
+    def clean_beats(self) -> list[int]:
+        indices = []
+        for value in self.cleaned_data.get("beats") or []:
+            if not (isinstance(value, str) and value.isascii() and value.isdigit() and len(value) < 10):
+                raise forms.ValidationError(f"A beat is named by its index, a whole number, not “{str(value)[:20]}”.")
+            indices.append(int(value))
+        return indices

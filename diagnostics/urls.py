@@ -8,6 +8,7 @@ urlpatterns = [
     path("recordings/<int:recording_id>/", views.recording_detail, name="recording-detail"),
     path("recordings/<int:recording_id>/status/", views.recording_status, name="recording-status"),
     path("recordings/<int:recording_id>/beats/", views.recording_beats, name="recording-beats"),
+    path("recordings/<int:recording_id>/beats/corrections/", views.beats_correct, name="recording-beats-correct"),
     path("recordings/<int:recording_id>/beats/<int:index>/plot/", views.beat_plot, name="beat-plot"),
     path("recordings/<int:recording_id>/signal/", views.recording_signal, name="recording-signal"),
     path("recordings/<int:recording_id>/beats/<int:index>/data/", views.beat_data, name="beat-data"),

@@ -6,7 +6,7 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import Count, Window
-from django.http import Http404, HttpResponse, JsonResponse
+from django.http import Http404, HttpResponse, JsonResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -28,6 +28,7 @@ from . import corrections, diary, holter, ingestion, plots, selectors, services,
 from .forms import (
     ActivityForm,
     BeatCorrectionForm,
+    BeatPickForm,
     DiaryForm,
     EventReviewForm,
     InterpretationForm,
@@ -36,7 +37,7 @@ from .forms import (
     ReviewForm,
     UploadForm,
 )
-from .models import Beat, BeatFamily, Diagnosis, ECGRecording, Event, Interpretation
+from .models import Beat, BeatCorrection, BeatFamily, Diagnosis, ECGRecording, Event, Interpretation
 
 BEATS_PER_PAGE = 50
 INTERPRET_PER_PAGE = 20  # the dashboard's worklist of recordings awaiting interpretation
@@ -208,6 +209,9 @@ def _detail_page(request, recording: ECGRecording):
         context.update(_beat_table(request, recording), beat_classes=_beat_class_choices(diagnosis))
         context["beats_corrected"], context["latest_correction"] = selectors.beats_corrected(recording=recording)
         context["has_shapes"] = context["latest_correction"] is not None or recording.beat_families.exists()
+        if request.user.can_review:  # the viewer's form calling the beat selected another class
+            context["viewer_correct"] = BeatPickForm(initial={"then": "viewer"}, auto_id="viewer-correct-%s")
+        _beat_pick_draft(request, recording, context)
         if diagnosis.rhythm:
             context.update(holter.summary_context(recording, diagnosis.rhythm))
             context["events_page"], context["event_rows"] = holter.events_page(request, recording)
@@ -545,6 +549,121 @@ def beat_correction_undo(request, recording_id: int, correction_id: int):
     return redirect(target)
 
 
+# What a refused correction of beats chosen one by one was sent as and why, per recording, from the refusing POST to
+# the recording's page: the beat table's form (the beats ticked again) or the viewer's.
+PICK_DRAFT_SESSION_KEY = "beat-pick-draft:{}"
+PICK_BACK_PARAMS = ("page", "beats_class", "beats_family")  # the beat table's page the beats were ticked on
+
+
+def _pick_back(back: str) -> str:
+    """The query of the beat table's page the ticks were made on, as the form sent it: its page, class and shape
+    only, so that the redirect goes back to that page of the table and nowhere else."""
+    asked = QueryDict(back[:200])
+    kept = QueryDict(mutable=True)
+    for name in PICK_BACK_PARAMS:
+        value = asked.get(name, "")
+        if value and len(value) <= 12 and value.isascii() and value.isalnum():
+            kept[name] = value
+    return kept.urlencode()
+
+
+def _beats_said(indices: list[int]) -> str:
+    """Beats by the numbers the table and the viewer give them (from 1): "beat 4", "beats 4, 9 and 12", and past
+    a few, how many."""
+    numbers = [f"{i + 1:,}" for i in indices]
+    if len(numbers) == 1:
+        return f"beat {numbers[0]}"
+    if len(numbers) <= 6:
+        return f"beats {', '.join(numbers[:-1])} and {numbers[-1]}"
+    return f"{len(numbers):,} beats ({', '.join(numbers[:3])} … {numbers[-1]})"
+
+
+@require_POST
+def beats_correct(request, recording_id: int):
+    """A doctor calls beats chosen one by one another class (diagnostics.corrections): those ticked in the beat table,
+    back to the same page of the table, or the one selected in the ECG viewer (``then=viewer``), back to the viewer
+    with the beat selected again. A refusal goes back there too, with the reason beside the form and what was sent
+    (the ticks, the class, the note) as it was."""
+    _require_corrector(request.user)
+    recording = selectors.recording_get(user=request.user, recording_id=recording_id)
+    form = BeatPickForm(request.POST)
+    valid = form.is_valid()
+    in_viewer = request.POST.get("then") == "viewer"
+    ticked = form.cleaned_data.get("beats", []) if "beats" not in form.errors else []
+    page = reverse("recording-detail", args=[recording.pk])
+    if in_viewer:
+        target = page + (f"?beat={ticked[0]}" if len(ticked) == 1 else "") + "#viewer"
+    else:
+        back = _pick_back(request.POST.get("back", ""))
+        target = page + (f"?{back}" if back else "") + "#beat-pick"
+
+    def refused(error: str, field: str):
+        typed = {name: request.POST.get(name, "")[:1000] for name in CORRECTION_FIELDS}
+        request.session[PICK_DRAFT_SESSION_KEY.format(recording.pk)] = typed | {
+            "error": error,
+            "field": field if field in (*CORRECTION_FIELDS, "beats") else "beats",
+            "beats": ticked[: BeatCorrection.MAX_BEATS_CHOSEN],
+            "then": "viewer" if in_viewer else "table",
+        }
+        return _refused(redirect(target))
+
+    if not valid:
+        field, errors = next(iter(form.errors.items()))
+        return refused(" ".join(str(e) for e in errors), field)
+    to_class, note = form.cleaned_data["to_class"], form.cleaned_data["note"]
+    if not ticked:
+        return refused("Tick the beats to change first: none was ticked.", "beats")
+    if not to_class:
+        return refused("Choose the class to call these beats.", "to_class")
+    try:
+        made = _once(
+            form,
+            page="beat-pick",
+            sent={"recording": recording.pk, "beats": ticked, "to_class": to_class, "note": note},
+            write=lambda **key: corrections.beat_correction_make(
+                recording=recording, by=request.user, to_class=to_class, beats=ticked, note=note, **key
+            ),
+        )
+    except (Invalid, Conflict) as exc:
+        return refused(exc.message, str(getattr(exc, "field", None) or "beats"))
+    changed = made.beat_indices
+    said = _beats_said(changed)
+    left = len(ticked) - len(changed)
+    messages.success(
+        request,
+        f"{said[0].upper()}{said[1:]} {'is' if len(changed) == 1 else 'are'} now {to_class} "
+        f"({AAMI_NAMES[to_class].lower()})."
+        + (f" {left:,} of the beats chosen {'was' if left == 1 else 'were'} {to_class} already." if left else "")
+        + (" The rhythm is being recomputed over the corrected classes." if _rhythm_outdated(recording) else ""),
+        extra_tags="viewer" if in_viewer else "beat-pick",
+    )
+    return _replayed(redirect(target), made)
+
+
+def _beat_pick_draft(request, recording: ECGRecording, context: dict) -> None:
+    """The correction of beats chosen one by one refused just before, once: the beat table's form as it was sent
+    (its beats ticked again) with the reason beside the field at fault, or the viewer's reason and class."""
+    draft = request.session.pop(PICK_DRAFT_SESSION_KEY.format(recording.pk), None)
+    if not isinstance(draft, dict):
+        return
+    error = str(draft.get("error") or "The beats' class was not changed.")
+    field = str(draft.get("field") or "beats")
+    ticked = {i for i in draft.get("beats") or [] if isinstance(i, int)}
+    if draft.get("then") == "viewer":
+        context["viewer_correct_error"] = error
+        if context.get("viewer_correct") is not None:
+            context["viewer_correct"].initial["to_class"] = str(draft.get("to_class", ""))
+        return
+    if context.get("beat_pick") is None:
+        return
+    typed = {name: str(draft.get(name, "")) for name in CORRECTION_FIELDS}
+    form = BeatPickForm({**typed, "back": context["beat_pick"].initial.get("back", "")}, auto_id="beat-pick-%s")
+    form.is_valid()
+    form.errors.clear()
+    form.add_error(field if field in CORRECTION_FIELDS else None, error)
+    context.update(beat_pick=form, beat_pick_ticked=ticked)
+
+
 # The text of a refused signature and the reason, per recording, from the refusing POST to the page it redirects to
 # (at most this many characters of the text: a session holds no megabyte pasted by mistake).
 DRAFT_SESSION_KEY = "interpretation-draft:{}"
@@ -639,6 +758,10 @@ def _messages_in_place(request, context: dict) -> None:
             context.setdefault("diary_messages", []).append(message)
         elif message.extra_tags == "activities" and "activity_rows" in context:
             context.setdefault("activity_messages", []).append(message)
+        elif message.extra_tags == "beat-pick" and context.get("beat_pick") is not None:
+            context.setdefault("beat_pick_messages", []).append(message)
+        elif message.extra_tags == "viewer" and context.get("viewer_correct") is not None:
+            context.setdefault("viewer_messages", []).append(message)
         elif message.extra_tags in rows:
             rows[message.extra_tags].setdefault("messages", []).append(message)
         else:
@@ -1002,7 +1125,22 @@ def _beat_table(request, recording: ECGRecording) -> dict:
         "beats_landed_note": "" if jump is None else jump.note,
         "beats_query": query.urlencode(),
         "beats_kept": [(name, value) for name, values in kept.lists() for value in values],
+        "beat_pick": _beat_pick_form(request, recording, query, page.number),
+        "beat_pick_ticked": (),  # the beats of a refused correction, ticked again (_beat_pick_draft)
     }
+
+
+def _beat_pick_form(request, recording: ECGRecording, query: QueryDict, page: int) -> BeatPickForm | None:
+    """For doctors and administrators, the form calling the beats ticked on the table's page another class; it
+    sends the page's place in the table (its class, shape and number) to come back to."""
+    if not request.user.can_review or recording.status != ECGRecording.Status.DONE:
+        return None
+    back = QueryDict(mutable=True)
+    for name in ("beats_class", "beats_family"):
+        if value := query.get(name):
+            back[name] = str(value)
+    back["page"] = str(page)
+    return BeatPickForm(initial={"back": back.urlencode(), "then": "table"}, auto_id="beat-pick-%s")
 
 
 def _beat_family_wanted(request, recording: ECGRecording) -> tuple[BeatFamily | None, str]:

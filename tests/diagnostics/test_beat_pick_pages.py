@@ -1,0 +1,158 @@
+"""Beats chosen one by one on the recording's page: a doctor ticks beats in the beat table (or selects one in the ECG
+viewer) and calls them another class; the counts follow, the page comes back where it was, a refusal is said beside
+the form with the ticks as they were, and staff see no checkboxes."""
+
+import re
+from html import unescape
+
+import pytest
+from django.urls import reverse
+
+from accounts.models import User
+from diagnostics.models import Beat, BeatCorrection, Diagnosis
+
+from ..conftest import client_for
+from ..factories import UserFactory
+from ..helpers import beat_recording
+
+pytestmark = pytest.mark.django_db
+BEATS = 60  # two pages of the table
+
+
+@pytest.fixture
+def recording(staff_a, patient_a, active_models):
+    return beat_recording(staff_a, patient_a, beats=BEATS)
+
+
+def _page(client, recording, **query) -> str:
+    response = client.get(reverse("recording-detail", args=[recording.pk]), query)
+    assert response.status_code == 200
+    return unescape(response.content.decode())
+
+
+def _pick(client, recording, beats, to_class, note="", **fields):
+    return client.post(
+        reverse("recording-beats-correct", args=[recording.pk]),
+        {"beats": [str(i) for i in beats], "to_class": to_class, "note": note, **fields},
+    )
+
+
+def _class_of(recording, index: int) -> str:
+    return Beat.objects.get(recording=recording, index=index).aami_class
+
+
+def _another_class(recording, indices) -> str:
+    """A class none of these beats has."""
+    have = set(Beat.objects.filter(recording=recording, index__in=indices).values_list("aami_class", flat=True))
+    return next(c for c in "VFQSN" if c not in have)
+
+
+def test_a_doctor_ticks_three_beats_and_they_change_class(client, doctor_a, recording):
+    chosen = [1, 4, 7]
+    to = _another_class(recording, chosen)
+    before = Diagnosis.objects.get(recording=recording)
+    client_for(client, doctor_a)
+    html = _page(client, recording)
+    assert 'id="beat-pick"' in html and html.count('type="checkbox" name="beats"') == 50  # one per row of the page
+    assert 'form="beat-pick" id="pick-0" aria-label="Tick beat 1"' in html
+
+    response = _pick(client, recording, chosen, to, note="wide, early", back="page=1")
+    detail = reverse("recording-detail", args=[recording.pk])
+    assert response.status_code == 302 and response["Location"] == f"{detail}?page=1#beat-pick"
+    made = BeatCorrection.objects.get()
+    assert (made.family, made.beat_indices, made.to_class, made.note) == (None, chosen, to, "wide, early")
+    assert [_class_of(recording, i) for i in chosen] == [to] * 3
+
+    html = _page(client, recording, page=1)
+    form = html[html.index('id="beat-pick"') : html.index("</form>", html.index('id="beat-pick"'))]
+    assert f"Beats 2, 5 and 8 are now {to} (" in form  # said beside the form, by the table's numbers
+    after = Diagnosis.objects.get(recording=recording)
+    assert getattr(after, f"count_{to.lower()}") == getattr(before, f"count_{to.lower()}") + 3
+    counts = html[html.index('<table class="counts">') : html.index("</table>", html.index('<table class="counts">'))]
+    assert f'<span class="cls cls-{to}">{to}</span></th><td>{getattr(after, f"count_{to.lower()}")}</td>' in counts
+    assert f"({getattr(after, f'count_{to.lower()}')})</label>" in html  # the class filter's count
+    assert html.count('class="corrected-from small">corrected from') == 3
+    assert "3 beats' classes corrected by a doctor" in html
+
+
+def test_the_table_comes_back_at_the_page_and_class_the_beats_were_ticked_on(client, doctor_a, recording):
+    to = _another_class(recording, [52])
+    client_for(client, doctor_a)
+    fragment = client.get(reverse("recording-beats", args=[recording.pk]), {"page": 2}).content.decode()
+    assert 'name="back" value="page=2"' in fragment and 'id="pick-52"' in fragment  # htmx paging keeps the form
+
+    response = _pick(client, recording, [52], to, back="page=2&beats_class=&next=https://example.org/&beats_at=1")
+    assert response["Location"] == reverse("recording-detail", args=[recording.pk]) + "?page=2#beat-pick"
+    assert f"Beat 53 is now {to} (" in _page(client, recording, page=2)
+
+
+@pytest.mark.parametrize(
+    "case,reason",
+    [
+        ("none", "Tick the beats to change first: none was ticked."),
+        ("too-many", "1,001 beats named; at most 1,000 can be named in one correction"),
+        ("not-a-beat", f"There is no beat 600: this recording's beats are numbered 0 to {BEATS - 1}."),
+        ("unchanged", "These beats are class {cls} already."),
+        ("no-class", "Choose the class to call these beats."),
+    ],
+)
+def test_a_refusal_is_said_beside_the_form_with_the_ticks_kept(client, settings, doctor_a, recording, case, reason):
+    cls = _class_of(recording, 3)
+    beats, to = {
+        "none": ([], "V"),
+        "too-many": (list(range(1001)), "V"),
+        "not-a-beat": ([3, 600], "V"),
+        "unchanged": ([3], cls),
+        "no-class": ([3], ""),
+    }[case]
+    if case == "too-many":  # past Django's 1,000 fields a form is refused (400) before any view reads it
+        settings.DATA_UPLOAD_MAX_NUMBER_FIELDS = None
+    response = _pick(client_for(client, doctor_a), recording, beats, to, back="page=1")
+    assert response.status_code == 302 and response["Location"].endswith("?page=1#beat-pick")
+    assert not BeatCorrection.objects.exists()
+    html = _page(client, recording, page=1)
+    said = re.search(
+        rf'<p class="error" id="beat-pick-{"to_class-" if to == "" else ""}error" role="alert">([^<]*)</p>', html
+    )
+    assert said and said.group(1).startswith(reason.format(cls=cls))
+    if beats and case != "too-many":
+        assert 'id="pick-3" aria-label="Tick beat 4" checked' in html  # ticked as sent
+    assert 'role="alert"' not in _page(client, recording)  # said once
+
+
+def test_a_doctor_changes_the_beat_selected_in_the_viewer_and_returns_to_it(client, doctor_a, recording):
+    to = _another_class(recording, [9])
+    client_for(client, doctor_a)
+    html = _page(client, recording)
+    template = html[html.index("<template data-correct-form>") : html.index("</template>")]
+    assert 'name="then" value="viewer"' in template and 'name="csrfmiddlewaretoken"' in template
+    assert "<script" not in template and " style=" not in template
+
+    response = _pick(client, recording, [9], to, then="viewer")
+    assert response["Location"] == reverse("recording-detail", args=[recording.pk]) + "?beat=9#viewer"
+    html = _page(client, recording, beat=9)
+    viewer = html[html.index('id="viewer"') : html.index("</section>", html.index('id="viewer"'))]
+    assert 'data-select="9"' in viewer and f"Beat 10 is now {to} (" in viewer
+    data = client.get(reverse("beat-data", args=[recording.pk, 9])).json()
+    assert data["class"] == to and data["corrected_from"] != ""
+
+    again = _pick(client, recording, [9], to, then="viewer")
+    assert again["Location"].endswith("?beat=9#viewer")
+    viewer = _page(client, recording, beat=9)
+    assert f'<p class="error" id="viewer-correct-error" role="alert">These beats are class {to} already.</p>' in viewer
+
+
+def test_staff_see_no_checkboxes_and_may_not_correct_and_another_clinic_sees_nothing(
+    client, staff_a, clinic_b, recording
+):
+    client_for(client, staff_a)
+    html = _page(client, recording)
+    assert 'name="beats"' not in html and 'id="beat-pick"' not in html and "data-correct-form" not in html
+    fragment = client.get(reverse("recording-beats", args=[recording.pk]), {"page": 2}).content.decode()
+    assert 'name="beats"' not in fragment
+    assert _pick(client, recording, [1], "V").status_code == 403
+
+    doctor_b = UserFactory(username="doctor_b", clinic=clinic_b, role=User.Role.DOCTOR)
+    client_for(client, doctor_b)
+    assert _pick(client, recording, [1], "V").status_code == 404
+    assert not BeatCorrection.objects.exists()
