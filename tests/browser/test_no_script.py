@@ -45,8 +45,10 @@ def test_with_scripts_off_the_recording_page_shows_no_dead_control_and_says_the_
     # the class legend stays: the key to the letters of the beat table and the strips; the viewer's keys go
     expect(page.locator("[data-ecg-viewer] ul.legend")).to_be_visible()
     expect(page.locator("[data-ecg-viewer] p.keys")).to_be_hidden()
-    # a beat's number is still read in its row, as text
-    expect(page.locator("table.beats tbody tr").first.locator("td").first).to_have_text("1", use_inner_text=True)
+    # a beat's number is still read in its row, as text (after a doctor's checkbox)
+    expect(page.locator("table.beats tbody tr").first.locator("td:not(.pick)").first).to_have_text(
+        "1", use_inner_text=True
+    )
     assert_controls_labelled(page)
     shot(page, "70-recording-page-without-scripts")
 
@@ -59,6 +61,12 @@ def test_with_scripts_off_the_recording_page_shows_no_dead_control_and_says_the_
     page.get_by_role("button", name="Show beats").click()
     page.wait_for_url(re.compile(r"beats_class=V"))
     expect(page.locator("#beats-status")).to_contain_text("V beats 1–")
+    # and a doctor's correction of the beats ticked in the table, the checkboxes joined to its form
+    page.locator("table.beats tbody tr").first.get_by_role("checkbox").check()
+    page.locator("#beat-pick-to_class").select_option("N")
+    page.locator("#beat-pick").get_by_role("button", name=re.compile("^Change")).click()
+    page.wait_for_url(re.compile(r"\?page=1&beats_class=V#beat-pick$"))
+    expect(page.locator("#beat-pick .messages")).to_contain_text("is now N (normal")
 
 
 def test_with_scripts_on_the_viewers_controls_are_shown_and_the_beat_numbers_are_buttons(
@@ -71,7 +79,7 @@ def test_with_scripts_on_the_viewers_controls_are_shown_and_the_beat_numbers_are
     for selector in SCRIPTED:
         expect(page.locator(selector).first).to_be_visible()
     expect(page.locator("main")).not_to_contain_text("needs JavaScript", use_inner_text=True)
-    expect(page.locator("table.beats tbody tr").first.locator("td").first).to_have_text(
+    expect(page.locator("table.beats tbody tr").first.locator("td:not(.pick)").first).to_have_text(
         "1", use_inner_text=True
     )  # the button's alone
     expect(page.get_by_role("button", name="Plot beat 1", exact=True)).to_be_visible()
