@@ -234,14 +234,30 @@
     var fragment = document.createDocumentFragment();
     fragment.append(title, probabilityList(data));
     if (data.corrected_from) { // a doctor set it: the probabilities are the analysis's, which gave the other class
-      fragment.append(node("p", "muted small corrected-note", "Class " + cls + " set by a doctor; the analysis " +
-        "had called it " + data.corrected_from + "."));
+      fragment.append(node("p", "muted small corrected-note", "Class " + cls + " corrected from " + data.corrected_from +
+        " by a doctor: the probabilities are the analysis's, which had called it " + data.corrected_from + "."));
     }
     if (data.by_rule) { // the class is not the most probable one: say why, or it reads as a contradiction
       fragment.append(node("p", "muted small by-rule-note", "Class " + cls + " was set by a rule from the beat's " +
         "context (the rhythm, its neighbours' classes and QRS shapes), not by its highest probability."));
     }
     return fragment;
+  }
+
+  // For a doctor, the page's form calling the selected beat another class, under its description: a <template> the
+  // server wrote (with its CSRF token) is filled in with the beat's index, its class now set aside (no change).
+  function showCorrectForm(root, data) {
+    var template = el(root, "template[data-correct-form]"), slot = el(root, "[data-correct-slot]");
+    if (!template || !slot) return;
+    var form = template.content.firstElementChild.cloneNode(true), select = el(form, "select");
+    el(form, "[data-correct-beat]").value = String(data.index);
+    el(form, "[data-correct-which]").textContent = " (beat " + (data.index + 1) + ", " + data["class"] + " now)";
+    var now = el(select, 'option[value="' + data["class"] + '"]');
+    if (now) {
+      if (now.selected) select.value = "";
+      now.disabled = true;
+    }
+    slot.replaceChildren(form);
   }
 
   /* ---------------------------------------------------------------- continuous signal */
@@ -950,6 +966,7 @@
         self.selected = data.index;
         self.selectedPosition = data.position;
         self.info.replaceChildren(describeBeat(data, self.fs, self.dayStart));
+        showCorrectForm(self.root, data);
         self.root.dataset.selected = String(data.index);
         if (centre && data.position !== null) {
           var x = (data.position - self.start) * self.pxPerSample();
@@ -981,7 +998,9 @@
     this.data = null;
     this.bind();
     this.resize();
-    this.show(0);
+    // opened at a beat (?beat=: "Show in viewer", a correction made here): that beat, else the first
+    var asked = root.dataset.select ? parseInt(root.dataset.select, 10) : 0;
+    this.show(asked >= 0 && asked < this.count ? asked : 0);
   }
 
   BeatViewer.prototype.resize = function () {
@@ -1023,6 +1042,7 @@
       .then(function (data) {
         self.index = data.index; self.data = data;
         self.info.replaceChildren(describeBeat(data, null));
+        showCorrectForm(self.root, data);
         self.root.dataset.selected = String(data.index);
         self.root.dataset.loaded = "true";
         self.draw();

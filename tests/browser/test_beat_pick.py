@@ -1,0 +1,92 @@
+"""Beats chosen one by one in a real Chromium, on MIT-BIH 119 analysed by the worker: a doctor selects a beat in the
+ECG viewer from the keyboard and changes its class, landing back at the viewer with that beat selected and said to be
+corrected; then ticks two beats in the beat table and changes them; the page at a phone's width."""
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from diagnostics.models import Beat, BeatCorrection
+
+from ..diagnostics.test_beat_corrections import record_model  # noqa: F401  (a fixture, used by name)
+from .conftest import assert_accessible, log_in
+from .test_beat_shapes import RECOMPUTED_TIMEOUT_MS, analysed_119  # noqa: F401  (a fixture, used by name)
+from .test_holter import PHONE, _fits
+
+pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
+
+
+def _other_than(*classes: str) -> str:
+    return next(c for c in "VSFQN" if c not in classes)
+
+
+def test_a_doctor_changes_a_beat_in_the_viewer_then_two_ticked_in_the_table(page, shot, doctor_a, analysed_119):  # noqa: F811
+    recording = analysed_119
+    log_in(page, doctor_a.username)
+    page.goto(f"/recordings/{recording.pk}/#viewer")
+    viewer = page.locator("[data-ecg-viewer]")
+    expect(viewer).to_have_attribute("data-loaded", "true")
+
+    # the keyboard alone: the trace focused, ] selects the next beat, Tab reaches its form, the class by its letter
+    page.locator("canvas.ecg").focus()
+    page.keyboard.press("]")
+    expect(viewer).to_have_attribute("data-selected", re.compile(r"^\d+$"))
+    index = int(viewer.get_attribute("data-selected"))
+    was = Beat.objects.get(recording=recording, index=index).aami_class
+    to = _other_than(was)
+    select = page.locator("#viewer-correct-to_class")
+    expect(page.locator("[data-correct-slot]")).to_contain_text(
+        f"Change this beat's class (beat {index + 1}, {was} now)"
+    )
+    expect(select.locator(f'option[value="{was}"]')).to_be_disabled()
+    page.keyboard.press("Tab")
+    expect(select).to_be_focused()
+    page.keyboard.type(to)
+    expect(select).to_have_value(to)
+    page.keyboard.press("Tab")
+    expect(page.locator("[data-correct-slot] button")).to_be_focused()
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"**/recordings/{recording.pk}/?beat={index}#viewer")
+
+    expect(viewer).to_have_attribute("data-selected", str(index))
+    expect(viewer.locator(".messages")).to_contain_text(f"Beat {index + 1} is now {to} (")
+    expect(viewer.locator("[data-info] .corrected-note")).to_contain_text(f"Class {to} corrected from {was}")
+    made = BeatCorrection.objects.get()
+    assert (made.beat_indices, made.to_class, made.family, made.made_by) == ([index], to, None, doctor_a)
+    assert_accessible(page)
+    viewer.screenshot(path=str(shot.dir / "b01-beat-pick-viewer.png"))
+
+    # the worker recomputes the rhythm and the page reloads itself once: wait for it before ticking beats
+    expect(page.locator("#rhythm-recomputing")).to_have_count(0, timeout=RECOMPUTED_TIMEOUT_MS)
+
+    # the beat table: two beats of the first page ticked and called another class
+    page.goto(f"/recordings/{recording.pk}/#beat-table")
+    first, second = [i for i in range(50) if i != index][:2]
+    classes = {i: Beat.objects.get(recording=recording, index=i).aami_class for i in (first, second)}
+    to = _other_than(*classes.values())
+    page.locator(f"#pick-{first}").check()
+    page.locator(f"#pick-{second}").check()
+    page.locator("#beat-pick-to_class").select_option(to)
+    page.locator("#beat-pick-note").fill("aberrant")
+    page.locator("#beat-pick").get_by_role("button", name=re.compile("^Change")).click()
+    page.wait_for_url(f"**/recordings/{recording.pk}/?page=1#beat-pick")
+    expect(page.locator("#beat-pick .messages")).to_contain_text(f"Beats {first + 1} and {second + 1} are now {to} (")
+    for i in (first, second):
+        row = page.locator("table.beats tr").filter(has=page.locator(f"#pick-{i}"))
+        expect(row).to_contain_text(f"corrected from {classes[i]}")
+        expect(page.locator(f"#pick-{i}")).not_to_be_checked()
+    latest = BeatCorrection.objects.latest("id")
+    assert (latest.beat_indices, latest.to_class, latest.note) == ([first, second], to, "aberrant")
+    assert_accessible(page)
+    page.locator("#beat-table").screenshot(path=str(shot.dir / "b02-beat-pick-table.png"))
+
+    # at a phone's width the form and the table's checkboxes fit: the page does not scroll sideways
+    page.set_viewport_size(PHONE)
+    page.reload()
+    assert _fits(page, PHONE["width"]), page.evaluate("document.documentElement.scrollWidth")
+    expect(page.locator("#beat-pick")).to_be_visible()
+    assert_accessible(page)
+    page.locator("#beat-pick").scroll_into_view_if_needed()
+    shot(page, "b03-beat-pick-phone", full_page=False)  # the whole page is 13,000 px tall at this width
+    assert page.js_errors == []
