@@ -428,6 +428,8 @@ PARTS = {
     "diary": "/diary",
     "activities": "/activities",
     "sleep": "/sleep",
+    "beat_families": "/beat-families",
+    "beat_corrections": "/beat-corrections",
 }
 
 
