@@ -1251,6 +1251,20 @@ class WholeNumber(serializers.IntegerField):
         return super().to_internal_value(data)
 
 
+class ChosenBeats(serializers.ListField):
+    """Beats named by index, refused at once when more than ``max_length``: a ListField checks each item before its
+    length, so a body of millions of bad items had been validated one by one, its answer naming each (minutes, and
+    hundreds of megabytes)."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, list) and self.max_length is not None and len(data) > self.max_length:
+            raise serializers.ValidationError(
+                f"{len(data):,} beats named; at most {self.max_length:,} can be named in one correction (a whole "
+                "family is corrected by its number)."
+            )
+        return super().to_internal_value(data)
+
+
 class BeatCorrectionCreateSerializer(StrictFields, serializers.Serializer):
     to_class = serializers.ChoiceField(choices=list(AAMI_CLASSES), help_text="The class the beats are to have.")
     family = WholeNumber(
@@ -1260,9 +1274,10 @@ class BeatCorrectionCreateSerializer(StrictFields, serializers.Serializer):
         help_text="The number of a beat family of the recording (`recordings/{id}/beat-families`): every beat of "
         "that shape takes the class, whatever a later correction made of some. Give this or `beats`.",
     )
-    beats = serializers.ListField(
+    beats = ChosenBeats(
         child=WholeNumber(min_value=0, max_value=10**9),
         required=False,
+        max_length=BeatCorrection.MAX_BEATS_CHOSEN,
         help_text="The beats to correct, by index (`recordings/{id}/beats`): at most 1,000, each once. Give this or "
         "`family`.",
     )

@@ -179,3 +179,12 @@ def test_the_beats_of_a_family_the_recording_has_not_are_refused(api_as, staff_a
     assert refused.status_code == 400 and refused.json()["error"]["field"] == "family"
     families = api_as(staff_a).get(url(done_recording, "beat-families"))
     assert families.status_code == 200 and families.json()["results"] == []
+
+
+def test_too_many_beats_are_refused_before_each_is_read(api_as, doctor_a, done_recording):
+    """A list past the limit is refused by its length: its items are not validated one by one, nor named in the
+    answer (a body of millions of bad indices had taken minutes and answered with hundreds of megabytes)."""
+    refused = api_as(doctor_a).post(url(done_recording), {"to_class": "V", "beats": [-1] * 5000}, format="json")
+    assert refused.status_code == 400 and refused.json()["error"]["field"] == "beats"
+    assert "at most 1,000" in refused.json()["error"]["message"] and len(refused.content) < 2000
+    assert not BeatCorrection.objects.exists()
