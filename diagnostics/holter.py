@@ -75,7 +75,14 @@ def at(recording: ECGRecording, seconds: float | None) -> str:
         return clock(whole)
 
 
-def brief(rhythm: dict | None, alarms_standing: int = 0) -> list[dict]:
+# What a list says of a rhythm summary that does not yet follow a doctor's beat correction (Diagnosis.rhythm_status)
+RHYTHM_NOT_CURRENT = {
+    "recomputing": "Rhythm being recomputed after a beat correction",
+    "failed": "Rhythm from before a beat correction",
+}
+
+
+def brief(rhythm: dict | None, alarms_standing: int = 0, rhythm_status: str | None = None) -> list[dict]:
     """A recording's rhythm in a few words for a list of a patient's recordings, so that serial recordings
     compare at a glance: the VF/VFL and asystole episodes no doctor rejected first, then the heart rate (mean,
     8-beat minimum and maximum), AF burden, VT, ventricular and supraventricular ectopic beats and pauses,
@@ -83,6 +90,8 @@ def brief(rhythm: dict | None, alarms_standing: int = 0) -> list[dict]:
     if not rhythm:
         return []
     items = []
+    if rhythm_status in RHYTHM_NOT_CURRENT:  # the figures after it are from before the correction: said first
+        items.append({"text": RHYTHM_NOT_CURRENT[rhythm_status], "tone": "warn"})
     if alarms_standing:
         items.append({"text": f"VF/VFL or asystole: {alarms_standing}", "tone": "danger"})
     rate = rhythm.get("heart_rate") or {}

@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from diagnostics.models import Diagnosis, ECGRecording
 
@@ -184,3 +185,28 @@ def test_a_change_of_atrial_fibrillation_is_said_beside_the_supraventricular_ect
     alike = later_holter(holter, af__burden_pct=3.0)  # under 5 points apart: nothing said
     url = reverse("patient-compare", args=[holter.patient_id]) + f"?recordings={holter.pk}&recordings={alike.pk}"
     assert 'id="compare-af"' not in client_for(client, doctor_a).get(url).content.decode()
+
+
+def test_a_rhythm_not_yet_following_a_beat_correction_is_said_on_the_patient_and_compare_pages(
+    client, doctor_a, holter
+):
+    """After a doctor corrects beat classes the summary's ectopy, runs and rate are from before it until the worker
+    has recomputed them (or for good, where it could not): the lists that show them say so, as the recording's page,
+    its report and FHIR do."""
+    second = later_holter(holter)
+    page = client_for(client, doctor_a)
+    detail, compare = (
+        reverse("patient-detail", args=[holter.patient_id]),
+        reverse("patient-compare", args=[holter.patient_id]),
+    )
+    assert "beat correction" not in page.get(detail).content.decode()
+    Diagnosis.objects.filter(recording=second).update(rhythm_outdated_at=timezone.now())
+    assert "Rhythm being recomputed after a beat correction" in page.get(detail).content.decode()
+    html = page.get(compare).content.decode()
+    assert f'id="compare-rhythm-{second.pk}"' in html and "is being recomputed" in html
+    assert f'id="compare-rhythm-{holter.pk}"' not in html
+    Diagnosis.objects.filter(recording=second).update(rhythm_recompute_error="The signal could not be read again.")
+    assert "Rhythm from before a beat correction" in page.get(detail).content.decode()
+    assert (
+        "could not be recomputed over them (The signal could not be read again.)" in page.get(compare).content.decode()
+    )
