@@ -250,15 +250,30 @@ def enqueue_rhythm_recompute(recording_id: int) -> bool:
 
 def rhythms_requeue_outdated(*, older_than) -> int:
     """Send again every recomputation asked for longer ago than ``older_than`` and not done (a broker that was down,
-    a worker lost); the sweep's. A recomputation that failed with a reason is not sent again."""
-    ids = list(
-        Diagnosis.objects.filter(
-            rhythm_outdated_at__lt=timezone.now() - older_than, rhythm_recompute_error=""
-        ).values_list("recording_id", flat=True)
-    )
-    for recording_id in ids:
-        enqueue_rhythm_recompute(recording_id)
-    return len(ids)
+    a worker lost); the sweep's. A recomputation that failed with a reason is not sent again. Each request (a
+    recording's ``rhythm_outdated_at``) is sent at most once per ``older_than`` x QUEUED_RESEND_FACTOR, as the
+    classifications' sweep sends them: one still waiting behind busy workers, or running longer than ``older_than``
+    (a day's signal read again), had been sent again at every sweep, the queue filling with copies that each read
+    the signal again."""
+    from django.core.cache import caches
+
+    from .services import QUEUED_RESEND_FACTOR
+
+    cache = caches["api"]
+    resend_after = max(1, int(older_than.total_seconds())) * QUEUED_RESEND_FACTOR
+    sent = 0
+    for recording_id, asked in Diagnosis.objects.filter(
+        rhythm_outdated_at__lt=timezone.now() - older_than, rhythm_recompute_error=""
+    ).values_list("recording_id", "rhythm_outdated_at"):
+        assert asked is not None  # (filtered on above: for the type checker)
+        key = f"rhythm-sent:{recording_id}:{asked.timestamp()}"  # a later correction's request is a new one
+        if not cache.add(key, 1, timeout=resend_after):
+            continue
+        if enqueue_rhythm_recompute(recording_id):
+            sent += 1
+        else:
+            cache.delete(key)  # not sent: the next sweep tries again
+    return sent
 
 
 def recording_rhythm_recompute(*, recording_id: int) -> str:

@@ -276,3 +276,21 @@ def test_a_correction_after_a_failed_recomputation_asks_for_a_new_one(analysed, 
     diagnosis.rhythm_outdated_at = timezone.now() - timedelta(hours=1)
     diagnosis.save(update_fields=["rhythm_outdated_at"])
     assert corrections.rhythms_requeue_outdated(older_than=timedelta(minutes=5)) == 1
+
+
+@pytest.mark.django_db
+def test_the_sweep_sends_a_recomputation_once_a_period_not_at_every_round(analysed, doctor_a, monkeypatch):
+    """A recomputation still waiting behind busy workers, or running longer than the lease, is not sent again at
+    every sweep (15 s): the queue would fill with copies, each reading the signal again. A later correction's is
+    sent at once."""
+    sent = []
+    monkeypatch.setattr(corrections, "enqueue_rhythm_recompute", lambda recording_id: sent.append(recording_id) or True)
+    corrections.beat_correction_make(recording=analysed, by=doctor_a, to_class="V", beats=[5])
+    Diagnosis.objects.filter(recording=analysed).update(rhythm_outdated_at=timezone.now() - timedelta(minutes=2))
+    assert corrections.rhythms_requeue_outdated(older_than=timedelta(minutes=1)) == 1
+    assert corrections.rhythms_requeue_outdated(older_than=timedelta(minutes=1)) == 0
+    assert corrections.rhythms_requeue_outdated(older_than=timedelta(minutes=1)) == 0
+    corrections.beat_correction_make(recording=analysed, by=doctor_a, to_class="V", beats=[6])
+    Diagnosis.objects.filter(recording=analysed).update(rhythm_outdated_at=timezone.now() - timedelta(minutes=2))
+    assert corrections.rhythms_requeue_outdated(older_than=timedelta(minutes=1)) == 1
+    assert sent == [analysed.pk, analysed.pk]
