@@ -26,7 +26,7 @@ from ecg.io.errors import SignalError
 from ecgsite.errors import Conflict, Invalid, NotAllowed, NotFound, UploadRefused
 from mlmodels.models import ModelVersion
 
-from .models import Beat, BeatCorrection, BeatFamily, Diagnosis, ECGRecording, Event
+from .models import Beat, BeatCorrection, BeatFamily, Diagnosis, ECGRecording, Event, RhythmInputs
 from .services import (
     Precondition,
     _load_input,
@@ -35,11 +35,15 @@ from .services import (
     beat_families_of,
     family_rows,
     idempotent_write,
+    rhythm_inputs_read,
     rhythm_summary,
 )
 
 logger = logging.getLogger(__name__)
 UPDATE_CHUNK = 5000  # beats named in one UPDATE
+# A recording classified before its rhythm's inputs were kept is read again to recompute: at most this long a one (a
+# day's signal and context, read beside the models the worker holds by then, went 600 MB over its memory bound)
+SIGNAL_AGAIN_MAX_S = 4 * 3600.0
 
 
 def beat_correction_make(
@@ -277,44 +281,65 @@ def rhythms_requeue_outdated(*, older_than) -> int:
 
 
 def recording_rhythm_recompute(*, recording_id: int) -> str:
-    """The rhythm analysis over the beats' classes as they are now (the worker's, after a correction): the signal
-    read again as the classification read it, the same beats found, the summary and events written. Safe to run
-    twice or at once: what it computed is written only while no later correction has come meanwhile ("again": the
-    later one's own run writes). "current" when nothing is outdated; "failed" with the reason stored when the
-    signal cannot be read again or its beats are no longer found where they were."""
+    """The rhythm analysis over the beats' classes as they are now (the worker's, after a correction), over the
+    signal-level inputs the classification stored (RhythmInputs: no signal read); for a recording classified before
+    they were stored, the signal read again as the classification read it and the same beats found (at most
+    ``SIGNAL_AGAIN_MAX_S`` of it). The summary and events are written. Safe to run twice or at once: what it computed
+    is written only while no later correction has come meanwhile ("again": the later one's own run writes).
+    "current" when nothing is outdated; "failed" with the reason stored when the inputs cannot be had again."""
     diagnosis = Diagnosis.objects.select_related("heartbeat_model").filter(recording_id=recording_id).first()
     if diagnosis is None or diagnosis.rhythm_outdated_at is None:
         return "current"
     asked: datetime = diagnosis.rhythm_outdated_at
     recording = ECGRecording.objects.get(pk=recording_id)
-    with_context = diagnosis.heartbeat_model.task == ModelVersion.Task.HEARTBEAT_RECORD
-    try:
-        inputs = _load_input(recording, with_context=with_context)
-    except (UploadRefused, SignalError) as exc:
-        return _recompute_failed(
-            diagnosis, asked, f"The signal could not be read again: {getattr(exc, 'message', exc)}"
-        )
     stored = list(
         Beat.objects.filter(recording_id=recording_id).order_by("index").values_list("position", "aami_class")
     )
     positions = np.array([p for p, _ in stored], dtype=np.int64)
-    if inputs.positions is None or inputs.rhythm is None or not np.array_equal(inputs.positions, positions):
-        return _recompute_failed(
-            diagnosis, asked, "The beats found in the signal now are not those it was analysed with; upload it again."
-        )
+    classes = np.array([c for _, c in stored])
+    del stored
+    kept = RhythmInputs.objects.filter(recording_id=recording_id).first()
+    context = None
+    if kept is not None:
+        rhythm_inputs = rhythm_inputs_read(kept)
+        del kept
+    else:
+        seconds = (recording.sample_count or 0) / (recording.sampling_rate or 1.0)
+        if seconds > SIGNAL_AGAIN_MAX_S:
+            return _recompute_failed(
+                diagnosis,
+                asked,
+                f"This recording ({seconds / 3600:.1f} hours) was analysed before the rhythm's inputs were kept, and "
+                "reading so long a signal again is beyond the worker's memory: upload it again to correct its rhythm.",
+            )
+        with_context = diagnosis.heartbeat_model.task == ModelVersion.Task.HEARTBEAT_RECORD
+        try:
+            inputs = _load_input(recording, with_context=with_context)
+        except (UploadRefused, SignalError) as exc:
+            return _recompute_failed(
+                diagnosis, asked, f"The signal could not be read again: {getattr(exc, 'message', exc)}"
+            )
+        if inputs.positions is None or inputs.rhythm is None or not np.array_equal(inputs.positions, positions):
+            return _recompute_failed(
+                diagnosis,
+                asked,
+                "The beats found in the signal now are not those it was analysed with; upload it again.",
+            )
+        rhythm_inputs, context = inputs.rhythm, inputs.context
+    if any(len(values) != len(positions) for values in (rhythm_inputs.get("measures") or {}).values()):
+        return _recompute_failed(diagnosis, asked, "The rhythm's kept inputs are not those of the recording's beats.")
     from ecg.rhythm import analyse_rhythm
 
-    classes = np.array([c for _, c in stored])
-    report = analyse_rhythm(signal=None, r_peaks=positions, classes=classes, **inputs.rhythm)
+    report = analyse_rhythm(signal=None, r_peaks=positions, classes=classes, **rhythm_inputs)
     families = None
-    if inputs.context is not None and not BeatFamily.objects.filter(recording_id=recording_id).exists():
+    if context is not None and not BeatFamily.objects.filter(recording_id=recording_id).exists():
         # analysed before families were found: found now, from the classes the analysis gave
         analysis = dict(
             Beat.objects.filter(recording_id=recording_id)
             .exclude(classified_as="")
             .values_list("index", "classified_as")
         )
-        families = beat_families_of(inputs.context, np.array([analysis.get(i, c) for i, c in enumerate(classes)]))
+        families = beat_families_of(context, np.array([analysis.get(i, c) for i, c in enumerate(classes)]))
     with transaction.atomic():
         ECGRecording.objects.select_for_update().only("pk").get(pk=recording_id)
         current = Diagnosis.objects.filter(pk=diagnosis.pk).first()

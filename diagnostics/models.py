@@ -147,6 +147,26 @@ class Beat(models.Model):
         return self.classified_as
 
 
+class RhythmInputs(models.Model):
+    """What the rhythm analysis read of a signal recording's waveform when it was classified (ecg.rhythm's
+    signal-level inputs: VF/VFL episodes, stretches without signal or too noisy to read, each beat's waveform
+    measures), kept so the rhythm is recomputed after a beat correction over exactly those inputs, without the signal:
+    read again, a day's signal and its context took the worker 600 MB over its memory bound beside the models it
+    holds by then (bench/README.md)."""
+
+    recording = models.OneToOneField(
+        ECGRecording, on_delete=models.CASCADE, primary_key=True, related_name="rhythm_inputs"
+    )
+    fs = models.FloatField()
+    n_samples = models.BigIntegerField()
+    # {"vf_found": [event dicts], "no_signal": [[start, end], ...], "noisy": [[start, end], ...]}
+    spans = models.JSONField()
+    measures = models.BinaryField(help_text="The per-beat measures, one array each, as a compressed .npz")
+
+    def __str__(self) -> str:
+        return f"Rhythm inputs of recording {self.recording_id}"
+
+
 class BeatFamily(models.Model):
     """One shape among a recording's beats of one class, as classified (ecg.processing.families): a Holter
     system's template. Its mean beat (both leads) is drawn for the doctor, who can correct its beats' class at once."""

@@ -8,7 +8,7 @@ import unicodedata
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 from django.conf import settings
@@ -53,6 +53,7 @@ from .models import (
     Interpretation,
     RecordingMove,
     Review,
+    RhythmInputs,
 )
 
 logger = logging.getLogger(__name__)
@@ -619,6 +620,7 @@ def _classify_claimed(recording_id: int, claim_token: str, models: dict, lease: 
             mi=mi,
             rhythm=rhythm,
             families=families,
+            rhythm_inputs=inputs.rhythm if rhythm is not None else None,
             beats_name=beats_name,
         )
     except BaseException as exc:
@@ -662,6 +664,7 @@ def _write_results(
     mi,
     rhythm,
     families=None,
+    rhythm_inputs: dict | None = None,
     beats_name: str,
 ) -> tuple[str, str]:
     """One transaction: the results in, the recording done; ("lost-claim", "") if another worker holds it now.
@@ -714,6 +717,9 @@ def _write_results(
             mi_model=mi,
             rhythm=None if rhythm is None else rhythm_summary(rhythm),
         )
+        RhythmInputs.objects.filter(recording_id=recording_id).delete()
+        if rhythm_inputs is not None:
+            RhythmInputs.objects.create(recording_id=recording_id, **rhythm_inputs_row(rhythm_inputs))
         if families is not None:
             BeatFamily.objects.bulk_create(family_rows(recording_id, families))
         if rhythm is not None:
@@ -782,6 +788,39 @@ def beat_families_of(context, classes: np.ndarray):
     morphology = context.morphology  # (n, window, lead 1, its difference, lead 2, its difference)
     channels = (0, 2) if len(morphology) and bool(np.any(morphology[:, :, 2])) else (0,)
     return beat_families(morphology, classes, r_index=WINDOW_BEFORE, fs=CONTEXT_FS, channels=channels)
+
+
+def rhythm_inputs_row(rhythm: dict) -> dict:
+    """The fields of a RhythmInputs row from ``analyse_rhythm``'s signal-level inputs (SignalInput.rhythm)."""
+    buffer = io.BytesIO()
+    arrays: dict[str, Any] = {name: np.asarray(values) for name, values in (rhythm.get("measures") or {}).items()}
+    np.savez_compressed(buffer, **arrays)
+    return {
+        "fs": float(rhythm["fs"]),
+        "n_samples": int(rhythm["n_samples"]),
+        "spans": {
+            "vf_found": [e.as_dict() for e in rhythm.get("vf_found") or []],
+            "no_signal": [[int(a), int(b)] for a, b in rhythm.get("no_signal") or []],
+            "noisy": [[int(a), int(b)] for a, b in rhythm.get("noisy") or []],
+        },
+        "measures": buffer.getvalue(),
+    }
+
+
+def rhythm_inputs_read(row: RhythmInputs) -> dict:
+    """``analyse_rhythm``'s signal-level inputs as the classification gave them, from their RhythmInputs row."""
+    from ecg.rhythm.events import Event as RhythmEvent
+
+    with np.load(io.BytesIO(bytes(row.measures)), allow_pickle=False) as stored:
+        measures = {name: stored[name] for name in stored.files}
+    return {
+        "fs": row.fs,
+        "n_samples": row.n_samples,
+        "vf_found": [RhythmEvent(**e) for e in row.spans.get("vf_found", [])],
+        "no_signal": [(int(a), int(b)) for a, b in row.spans.get("no_signal", [])],
+        "noisy": [(int(a), int(b)) for a, b in row.spans.get("noisy", [])],
+        "measures": measures or None,
+    }
 
 
 def family_rows(recording_id: int, families) -> list[BeatFamily]:

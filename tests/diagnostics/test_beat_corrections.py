@@ -8,7 +8,7 @@ import pytest
 from django.utils import timezone
 
 from diagnostics import corrections, services
-from diagnostics.models import Beat, BeatCorrection, BeatFamily, Diagnosis, ECGRecording, Event
+from diagnostics.models import Beat, BeatCorrection, BeatFamily, Diagnosis, ECGRecording, Event, RhythmInputs
 from ecgsite.errors import Conflict, Invalid, NotAllowed, NotFound
 
 from ..conftest import model_version_from
@@ -196,21 +196,48 @@ def test_a_recomputation_overtaken_by_a_later_correction_writes_nothing(analysed
     n = [i for i, c in enumerate(classes) if c == "N"]
     corrections.beat_correction_make(recording=analysed, by=doctor_a, to_class="V", beats=n[:1])
     rhythm = Diagnosis.objects.get(recording=analysed).rhythm
-    read = corrections._load_input
+    read = corrections.rhythm_inputs_read
 
-    def read_then_corrected_meanwhile(recording, **kwargs):
-        got = read(recording, **kwargs)
+    def read_then_corrected_meanwhile(row):
+        got = read(row)
         corrections.beat_correction_make(recording=analysed, by=doctor_a, to_class="V", beats=n[1:2])
         return got
 
-    monkeypatch.setattr(corrections, "_load_input", read_then_corrected_meanwhile)
+    monkeypatch.setattr(corrections, "rhythm_inputs_read", read_then_corrected_meanwhile)
     assert corrections.recording_rhythm_recompute(recording_id=analysed.pk) == "again"
     diagnosis = Diagnosis.objects.get(recording=analysed)
     assert diagnosis.rhythm == rhythm and diagnosis.rhythm_outdated_at is not None
 
 
 @pytest.mark.django_db
+def test_the_rhythm_recomputed_over_unchanged_classes_is_the_classification_s_own(analysed, doctor_a):
+    # over the inputs the classification kept (no signal read): the same summary and events, to the sample
+    rhythm = Diagnosis.objects.get(recording=analysed).rhythm
+    events = sorted(Event.objects.filter(recording=analysed).values_list("type", "start", "end", "beats", "rate_bpm"))
+    cls = analysed.beats.get(index=5).aami_class
+    corrections.beat_correction_make(recording=analysed, by=doctor_a, to_class="Q" if cls != "Q" else "N", beats=[5])
+    correction = BeatCorrection.objects.get()
+    corrections.beat_correction_undo(correction=correction, by=doctor_a)
+    assert corrections.recording_rhythm_recompute(recording_id=analysed.pk) == "done"
+    assert Diagnosis.objects.get(recording=analysed).rhythm == rhythm
+    assert (
+        sorted(Event.objects.filter(recording=analysed).values_list("type", "start", "end", "beats", "rate_bpm"))
+        == events
+    )
+
+
+@pytest.mark.django_db
+def test_a_long_recording_analysed_before_its_inputs_were_kept_is_not_read_again(analysed, doctor_a, monkeypatch):
+    RhythmInputs.objects.filter(recording=analysed).delete()
+    monkeypatch.setattr(corrections, "SIGNAL_AGAIN_MAX_S", 60.0)  # 119 is 30 minutes long
+    corrections.beat_correction_make(recording=analysed, by=doctor_a, to_class="V", beats=[5])
+    assert corrections.recording_rhythm_recompute(recording_id=analysed.pk) == "failed"
+    assert "upload it again" in Diagnosis.objects.get(recording=analysed).rhythm_recompute_error
+
+
+@pytest.mark.django_db
 def test_a_signal_whose_beats_are_not_found_again_fails_with_its_reason_and_is_not_sent_again(analysed, doctor_a):
+    RhythmInputs.objects.filter(recording=analysed).delete()  # analysed before they were kept: the signal read again
     corrections.beat_correction_make(recording=analysed, by=doctor_a, to_class="V", beats=[5])
     Beat.objects.filter(recording=analysed, index=0).update(position=1)
     assert corrections.recording_rhythm_recompute(recording_id=analysed.pk) == "failed"
@@ -224,6 +251,7 @@ def test_a_signal_whose_beats_are_not_found_again_fails_with_its_reason_and_is_n
 def test_families_are_found_when_a_recording_analysed_before_them_is_recomputed(analysed, doctor_a):
     expected = list(BeatFamily.objects.filter(recording=analysed).values_list("aami_class", "beats", "example"))
     BeatFamily.objects.filter(recording=analysed).delete()
+    RhythmInputs.objects.filter(recording=analysed).delete()  # analysed before either was kept
     Beat.objects.filter(recording=analysed).update(family=None)
     corrections.beat_correction_make(recording=analysed, by=doctor_a, to_class="Q", beats=[7])
     assert corrections.recording_rhythm_recompute(recording_id=analysed.pk) == "done"
