@@ -11,7 +11,9 @@ events stored, the worker's resident memory before and its peak (VmHWM) after, a
 process's peak and the CPU time the web processes spent on the upload request (its cost
 without the other jobs on the machine). The rhythm stage (VF/VFL windows over the signal, then
 `analyse_rhythm` over the stored beats and classes) is also timed on its own in this process,
-with the peak of the memory it allocates (tracemalloc). Writes bench/results/holter.json.
+with the peak of the memory it allocates (tracemalloc). Then a doctor's correction of the largest V family to N is
+sent through the API and the worker's recomputation of the rhythm timed, with its peak memory (``beat_correction``).
+Writes bench/results/holter.json.
 """
 
 import argparse
@@ -202,6 +204,69 @@ def timed_rhythm(hea: Path, r_peaks, classes) -> dict:
     }
 
 
+def correction_stage(stack, db, recording_id: int, worker_pid: int) -> dict:
+    """A doctor's correction of the recording's largest V family to N through the API, then the worker's
+    recomputation of the rhythm over the corrected classes (the signal read again, its beats found again): the
+    families found, the correction request's time, the recomputation's time (from the correction to the rhythm
+    current again) and the worker's peak memory after it (VmHWM: classification and recomputation together)."""
+    import requests
+
+    token = api_token(stack, "doctor_a")
+    with db.cursor() as cur:
+        cur.execute(
+            "SELECT aami_class, count(*) FROM diagnostics_beatfamily WHERE recording_id = %s GROUP BY aami_class",
+            (recording_id,),
+        )
+        families = dict(cur.fetchall())
+        cur.execute(
+            "SELECT number, beats FROM diagnostics_beatfamily WHERE recording_id = %s AND aami_class = 'V' "
+            "ORDER BY beats DESC LIMIT 1",
+            (recording_id,),
+        )
+        row = cur.fetchone()
+    if row is None:
+        return {"families": families, "skipped": "no V family"}
+    number, beats = row
+    peak_before = rss_mb(worker_pid)["peak_rss_mb"]
+    started = time.perf_counter()
+    response = requests.post(
+        f"{stack.base_url}/api/v1/recordings/{recording_id}/beat-corrections",
+        headers={"Authorization": f"Token {token}"},
+        json={"to_class": "N", "family": number, "note": "bench"},
+        timeout=600,
+    )
+    request_s = time.perf_counter() - started
+    if response.status_code != 201:
+        raise SystemExit(f"the correction answered {response.status_code}: {response.text[:500]}")
+    with db.cursor() as cur:
+        while True:
+            cur.execute(
+                "SELECT rhythm_outdated_at IS NULL, rhythm_recompute_error FROM diagnostics_diagnosis "
+                "WHERE recording_id = %s",
+                (recording_id,),
+            )
+            current, error = cur.fetchone()
+            if current or error:
+                break
+            time.sleep(0.5)
+        recompute_s = time.perf_counter() - started
+        cur.execute(
+            "SELECT type, count(*) FROM diagnostics_event WHERE recording_id = %s GROUP BY type ORDER BY type",
+            (recording_id,),
+        )
+        events = dict(cur.fetchall())
+    return {
+        "families": families,
+        "family_corrected": {"number": number, "beats": beats, "to_class": "N"},
+        "correction_request_s": round(request_s, 2),
+        "correction_to_rhythm_current_s": round(recompute_s, 1),
+        "recompute_error": error or None,
+        "events_after": events,
+        "worker_peak_rss_before_mb": peak_before,
+        "worker_peak_rss_after_mb": rss_mb(worker_pid)["peak_rss_mb"],
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--records", default="all", help="comma-separated MIT-BIH records, or 'all' (24 h)")
@@ -324,6 +389,8 @@ def main() -> None:
             "target_upload_request_s": 3.0,
             "target_web_peak_rss_mb": 300,
         }
+        if status == "done":
+            result["beat_correction"] = correction_stage(stack, db, recording_id, worker.pid)
         result["rhythm_stage_in_process"] = rhythm_stage(hea, db, recording_id)
         result["machine"] = machine(load_before)
         write_result(args.output, result)
