@@ -19,6 +19,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Case, Count, F, Q, Value, When
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from accounts.models import User
 from ecg.constants import AAMI_CLASSES
@@ -26,7 +27,7 @@ from ecg.io.errors import SignalError
 from ecgsite.errors import Conflict, Invalid, NotAllowed, NotFound, UploadRefused
 from mlmodels.models import ModelVersion
 
-from .models import Beat, BeatCorrection, BeatFamily, Diagnosis, ECGRecording, Event, RhythmInputs
+from .models import Beat, BeatCorrection, BeatFamily, Diagnosis, ECGRecording, Event, EventReview, RhythmInputs
 from .services import (
     Precondition,
     _load_input,
@@ -391,7 +392,10 @@ def _families_store(recording_id: int, families) -> None:
 def _events_replace(recording_id: int, clinic_id: int, found: list) -> list[dict]:
     """The recording's events made those ``found`` (ecg.rhythm events): one found again (its type, start and end)
     keeps its row, and so its decisions; one no longer found is removed, and returned, with its decisions, where it
-    had any."""
+    had any. An event found anew that an earlier recomputation withdrew (a correction undone, a class set back) takes
+    back the decisions it had then, each by its doctor at its time: a confirmed VF/VFL episode does not come back
+    undecided."""
+    restorable = _withdrawn_decisions(recording_id)
     new = {(e.type, e.start, e.end): e for e in found}
     old: dict[tuple, Event] = {}
     gone = []
@@ -407,6 +411,7 @@ def _events_replace(recording_id: int, clinic_id: int, found: list) -> list[dict
             {
                 "decision": r.decision,
                 "reviewer": r.reviewer.get_full_name() or r.reviewer.get_username(),
+                "reviewer_id": r.reviewer_id,
                 "note": r.note,
                 "at": r.created_at.isoformat(),
             }
@@ -427,8 +432,31 @@ def _events_replace(recording_id: int, clinic_id: int, found: list) -> list[dict
         kept = old.get(key)
         if kept is not None and (kept.beats != event.beats or kept.rate_bpm != event.rate_bpm):
             Event.objects.filter(pk=kept.pk).update(beats=event.beats, rate_bpm=event.rate_bpm)
-    Event.objects.bulk_create(
+    made = Event.objects.bulk_create(
         [Event(recording_id=recording_id, clinic_id=clinic_id, **e.as_dict()) for k, e in new.items() if k not in old],
         batch_size=2000,
     )
+    for event in made:
+        for d in restorable.get((event.type, event.start, event.end), []):
+            if not d.get("reviewer_id") or d.get("decision") not in EventReview.Decision.values:
+                continue  # (kept before reviewers were kept by id: told in the correction's history only)
+            review = EventReview.objects.create(
+                event=event, clinic_id=clinic_id, reviewer_id=d["reviewer_id"], decision=d["decision"], note=d["note"]
+            )
+            at = parse_datetime(str(d.get("at") or ""))
+            if at is not None:
+                EventReview.objects.filter(pk=review.pk).update(created_at=at)
     return withdrawn
+
+
+def _withdrawn_decisions(recording_id: int) -> dict[tuple, list[dict]]:
+    """By (type, start, end), the decisions of the recording's events a recomputation withdrew, as last withdrawn."""
+    out: dict[tuple, list[dict]] = {}
+    for withdrawn in (
+        BeatCorrection.objects.filter(recording_id=recording_id)
+        .order_by("id")
+        .values_list("withdrawn_events", flat=True)
+    ):
+        for e in withdrawn or []:
+            out[(e.get("type"), e.get("start"), e.get("end"))] = list(e.get("decisions") or [])
+    return out

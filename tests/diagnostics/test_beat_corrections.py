@@ -8,7 +8,15 @@ import pytest
 from django.utils import timezone
 
 from diagnostics import corrections, services
-from diagnostics.models import Beat, BeatCorrection, BeatFamily, Diagnosis, ECGRecording, Event, RhythmInputs
+from diagnostics.models import (
+    Beat,
+    BeatCorrection,
+    BeatFamily,
+    Diagnosis,
+    ECGRecording,
+    Event,
+    RhythmInputs,
+)
 from ecgsite.errors import Conflict, Invalid, NotAllowed, NotFound
 
 from ..conftest import model_version_from
@@ -160,12 +168,22 @@ def test_events_found_again_keep_their_decisions_and_those_withdrawn_are_kept_wi
                 {
                     "decision": "reject",
                     "reviewer": "doctor_a",
+                    "reviewer_id": doctor_a.pk,
                     "note": "artefact",
                     "at": second.withdrawn_events[0]["decisions"][0]["at"],
                 }
             ],
         }
     ]
+
+    # the correction undone: the run is found again, with the decision it had, by its doctor at its time
+    corrections.beat_correction_undo(correction=second, by=doctor_a)
+    assert corrections.recording_rhythm_recompute(recording_id=analysed.pk) == "done"
+    back = Event.objects.get(recording=analysed, type=run_b.type, start=run_b.start, end=run_b.end)
+    review = back.reviews.get()
+    assert (review.decision, review.reviewer, review.note) == ("reject", doctor_a, "artefact")
+    assert review.created_at.isoformat() == second.withdrawn_events[0]["decisions"][0]["at"]
+    assert Event.objects.get(pk=run_a.pk).reviews.count() == 1  # kept throughout, not doubled
 
 
 @pytest.mark.django_db
