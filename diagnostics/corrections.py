@@ -16,7 +16,7 @@ from datetime import datetime
 
 import numpy as np
 from django.conf import settings
-from django.db import transaction
+from django.db import InterfaceError, OperationalError, transaction
 from django.db.models import Case, Count, F, Q, Value, When
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -292,6 +292,22 @@ def recording_rhythm_recompute(*, recording_id: int) -> str:
     if diagnosis is None or diagnosis.rhythm_outdated_at is None:
         return "current"
     asked: datetime = diagnosis.rhythm_outdated_at
+    try:
+        return _recompute(diagnosis, asked)
+    except (OperationalError, InterfaceError):
+        raise  # the database restarting: the task tries again
+    except Exception as exc:
+        # failed for this request alone: a later correction's request, made meanwhile, is not marked failed by it
+        logger.exception("recomputing the rhythm of recording %s failed", recording_id)
+        return _recompute_failed(
+            diagnosis,
+            asked,
+            f"Internal error while recomputing the rhythm ({type(exc).__name__}); please contact support.",
+        )
+
+
+def _recompute(diagnosis: Diagnosis, asked: datetime) -> str:
+    recording_id = diagnosis.recording_id
     recording = ECGRecording.objects.get(pk=recording_id)
     stored = list(
         Beat.objects.filter(recording_id=recording_id).order_by("index").values_list("position", "aami_class")

@@ -340,3 +340,34 @@ def test_the_sweep_sends_a_recomputation_once_a_period_not_at_every_round(analys
     Diagnosis.objects.filter(recording=analysed).update(rhythm_outdated_at=timezone.now() - timedelta(minutes=2))
     assert corrections.rhythms_requeue_outdated(older_than=timedelta(minutes=1)) == 1
     assert sent == [analysed.pk, analysed.pk]
+
+
+@pytest.mark.django_db
+def test_a_recomputation_that_breaks_marks_its_own_request_failed_not_a_later_one(analysed, doctor_a, monkeypatch):
+    import ecg.rhythm
+
+    classes = _classes(analysed)
+    n = [i for i, c in enumerate(classes) if c != "V"]
+
+    def broken(**kwargs):
+        raise RuntimeError("a fault")
+
+    monkeypatch.setattr(ecg.rhythm, "analyse_rhythm", broken)
+    corrections.beat_correction_make(recording=analysed, by=doctor_a, to_class="V", beats=n[:1])
+    assert corrections.recording_rhythm_recompute(recording_id=analysed.pk) == "failed"
+    assert "Internal error while recomputing the rhythm (RuntimeError)" in (
+        Diagnosis.objects.get(recording=analysed).rhythm_recompute_error
+    )
+    # a later correction's request, made while an earlier run breaks, stays outdated and unfailed: its own run writes
+    corrections.beat_correction_make(recording=analysed, by=doctor_a, to_class="V", beats=n[1:2])
+    read = corrections.rhythm_inputs_read
+
+    def read_then_corrected_meanwhile(row):
+        got = read(row)
+        corrections.beat_correction_make(recording=analysed, by=doctor_a, to_class="V", beats=n[2:3])
+        return got
+
+    monkeypatch.setattr(corrections, "rhythm_inputs_read", read_then_corrected_meanwhile)
+    assert corrections.recording_rhythm_recompute(recording_id=analysed.pk) == "failed"
+    diagnosis = Diagnosis.objects.get(recording=analysed)
+    assert diagnosis.rhythm_outdated_at is not None and diagnosis.rhythm_recompute_error == ""
