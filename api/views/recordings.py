@@ -204,6 +204,7 @@ class RecordingViewSet(ApiViewSet):
         "activity_add",
         "diary_entry_remove",
         "activity_remove",
+        "beat_correction_undo",
         "beat_correction_make",
     )
     last_modified_actions = ("retrieve", "create", "move")
@@ -1120,7 +1121,8 @@ class RecordingViewSet(ApiViewSet):
             "Its beats take back the class each had before it; it is kept, marked undone (`undone_at`, "
             "`undone_by`; `?undone=true` lists it). Only the latest correction standing can be: undo later ones "
             "first (409 `later_correction`). The counts follow at once and the rhythm is recomputed, as after a "
-            "correction. One undone already is 404 saying so."
+            "correction. One undone already is 404 saying so, unless by this request sent again with the same "
+            "Idempotency-Key (its answer lost): that is 204 as the first time, with `Idempotent-Replayed: true`."
         ),
         parameters=precondition_parameters("the recording", "GET recordings/{id}"),
         request=None,
@@ -1134,10 +1136,15 @@ class RecordingViewSet(ApiViewSet):
         correction = diagnostics_selectors.beat_correction_get(
             user=request.user, recording_id=int(pk), correction_id=int(correction_id)
         )
-        if correction.undone_at is None and corrections.beat_correction_undo(
-            correction=correction, by=request.user, precondition=self._unchanged_since_read(int(pk))
+        key = self.idempotency_key()
+        if (correction.undone_at is None or key is not None) and corrections.beat_correction_undo(
+            correction=correction,
+            by=request.user,
+            precondition=self._unchanged_since_read(int(pk)),
+            idempotency_key=key,
+            fingerprint=self.request_fingerprint(),
         ):
-            return Response(status=status.HTTP_204_NO_CONTENT)
+            return self._removed(replayed=correction.replayed)
         raise ApiError(
             f"This beat correction was undone at {timezone.localtime(correction.undone_at):%Y-%m-%d %H:%M:%S %Z}"
             f"{f' by {correction.undone_by.display_name}' if correction.undone_by else ''}.",

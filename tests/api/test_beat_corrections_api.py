@@ -188,3 +188,30 @@ def test_too_many_beats_are_refused_before_each_is_read(api_as, doctor_a, done_r
     assert refused.status_code == 400 and refused.json()["error"]["field"] == "beats"
     assert "at most 1,000" in refused.json()["error"]["message"] and len(refused.content) < 2000
     assert not BeatCorrection.objects.exists()
+
+
+def test_an_undo_retried_with_its_idempotency_key_is_answered_as_the_first_time(api_as, doctor_a, done_recording):
+    # a DELETE whose 204 was lost on the way: its retry had been 404 "undone at …", as a diary entry's removal had been
+    from diagnostics.models import Beat
+
+    api = api_as(doctor_a)
+    made = api.post(url(done_recording), {"to_class": "S", "beats": [0]}, format="json").json()
+    tag = api.get(detail(done_recording))["ETag"]
+    first = api.delete(f"{url(done_recording)}/{made['id']}", HTTP_IDEMPOTENCY_KEY="undo-1", HTTP_IF_MATCH=tag)
+    assert first.status_code == 204 and "Idempotent-Replayed" not in first
+    undone_at = BeatCorrection.objects.get().undone_at
+    classes = list(Beat.objects.filter(recording=done_recording).order_by("index").values_list("aami_class", flat=True))
+    retry = api.delete(f"{url(done_recording)}/{made['id']}", HTTP_IDEMPOTENCY_KEY="undo-1", HTTP_IF_MATCH=tag)
+    assert retry.status_code == 204 and retry["Idempotent-Replayed"] == "true"
+    # nothing done again
+    assert BeatCorrection.objects.get().undone_at == undone_at
+    assert (
+        list(Beat.objects.filter(recording=done_recording).order_by("index").values_list("aami_class", flat=True))
+        == classes
+    )
+    # without the key, or with another: undone already, said as before
+    for again in (
+        api.delete(f"{url(done_recording)}/{made['id']}"),
+        api.delete(f"{url(done_recording)}/{made['id']}", HTTP_IDEMPOTENCY_KEY="undo-2"),
+    ):
+        assert again.status_code == 404 and "undone at " in again.json()["error"]["message"], again.content

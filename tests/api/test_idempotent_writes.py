@@ -286,6 +286,7 @@ def test_the_schema_documents_the_key_on_every_write_that_takes_one(client):
         ("delete", "/api/v1/recordings/{id}/diary/{entry_id}"),
         ("delete", "/api/v1/recordings/{id}/activities/{activity_id}"),
         ("post", "/api/v1/recordings/{id}/beat-corrections"),
+        ("delete", "/api/v1/recordings/{id}/beat-corrections/{correction_id}"),
     }
     parameter = next(
         p for p in schema["paths"]["/api/v1/reviews"]["post"]["parameters"] if p["name"] == "Idempotency-Key"
