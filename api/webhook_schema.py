@@ -6,6 +6,7 @@ from drf_spectacular.utils import OpenApiResponse, OpenApiWebhook, extend_schema
 from rest_framework import serializers
 
 from diagnostics.models import Diagnosis, Event, EventReview, Review
+from ecg.constants import AAMI_CLASSES
 
 from . import webhooks
 
@@ -51,6 +52,38 @@ class RecordingInterpretedNoticeSerializer(DiagnosisNoticeSerializer):
     signed_by = serializers.CharField(help_text="The signing doctor's name")
     signed_at = serializers.DateTimeField()
     interpretations_url = _link("The URL of the recording's interpretations", "/api/v1/recordings/{id}/interpretations")
+
+
+class BeatsCorrectedNoticeSerializer(DiagnosisNoticeSerializer):
+    event = _event(webhooks.BEATS_CORRECTED)
+    correction = serializers.IntegerField(help_text="The correction's id among the recording's beat corrections")
+    action = serializers.ChoiceField(choices=["made", "undone"], help_text="Made, or undone (its beats' classes back)")
+    to_class = serializers.ChoiceField(choices=list(AAMI_CLASSES), help_text="The class the correction gave the beats")
+    family = serializers.IntegerField(
+        allow_null=True, help_text="The family corrected; null for beats chosen one by one"
+    )
+    beats_changed = serializers.IntegerField(help_text="How many beats changed class")
+    by = serializers.CharField(help_text="The doctor who made it (or, undone, who undid it)")
+    at = serializers.DateTimeField(help_text="When it was made (or undone)")
+    rhythm_status = serializers.ChoiceField(
+        choices=["recomputing"],
+        allow_null=True,
+        help_text="The rhythm is being recomputed over the classes as corrected (`rhythm.recomputed` follows); null "
+        "for a beat file, which has no rhythm",
+    )
+    correction_url = _link("The correction's URL", "/api/v1/recordings/{id}/beat-corrections/{correction_id}")
+
+
+class RhythmRecomputedNoticeSerializer(DiagnosisNoticeSerializer):
+    event = _event(webhooks.RHYTHM_RECOMPUTED)
+    rhythm_status = serializers.ChoiceField(
+        choices=["current", "failed"],
+        help_text="`current`: the events and the summary are over the classes as corrected (read them again); "
+        "`failed`: they could not be recomputed and stay those from before the correction",
+    )
+    reason = serializers.CharField(allow_null=True, help_text="Why it failed; null when current")
+    recomputed_at = serializers.DateTimeField(allow_null=True, help_text="When it was done; null when it failed")
+    events_url = _link("The URL of the recording's events", "/api/v1/recordings/{id}/events")
 
 
 class RecordingFailedNoticeSerializer(serializers.Serializer):
@@ -111,6 +144,8 @@ NOTICES = {
     webhooks.RECORDING_INTERPRETED: RecordingInterpretedNoticeSerializer,
     webhooks.RECORDING_FAILED: RecordingFailedNoticeSerializer,
     webhooks.RECORDING_MOVED: RecordingMovedNoticeSerializer,
+    webhooks.BEATS_CORRECTED: BeatsCorrectedNoticeSerializer,
+    webhooks.RHYTHM_RECOMPUTED: RhythmRecomputedNoticeSerializer,
 }
 diagnosis_created = _webhook(
     webhooks.DIAGNOSIS_CREATED, DiagnosisNoticeSerializer, "A recording's analysis is done: its diagnosis is written"
@@ -133,4 +168,14 @@ recording_moved = _webhook(
     webhooks.RECORDING_MOVED,
     RecordingMovedNoticeSerializer,
     "A recording filed under the wrong patient was moved to the right one",
+)
+beats_corrected = _webhook(
+    webhooks.BEATS_CORRECTED,
+    BeatsCorrectedNoticeSerializer,
+    "A doctor changed beats' classes, or undid such a change: the counts and the report are amended",
+)
+rhythm_recomputed = _webhook(
+    webhooks.RHYTHM_RECOMPUTED,
+    RhythmRecomputedNoticeSerializer,
+    "The rhythm was recomputed over a doctor's beat corrections (or could not be)",
 )

@@ -1,6 +1,7 @@
 """Optional per-token webhooks: a POST to the token's URL whenever a diagnosis of its clinic is written,
 whenever a doctor reviews its MI flag or one of its rhythm events, whenever a doctor signs (or amends) a
-recording's interpretation, whenever one of its recordings fails, and whenever one is moved to another patient.
+recording's interpretation, whenever one of its recordings fails, whenever one is moved to another patient, and whenever a doctor corrects its
+beats' classes (and the rhythm is recomputed over them).
 
 The body is ``{"event": "diagnosis.created" | "diagnosis.reviewed" | "event.reviewed" | "recording.interpreted",
 "recording": id, "diagnosis": id, "mi_status": "screened" | "not_applicable" | "not_assessable", "mi_flag": bool,
@@ -8,7 +9,8 @@ The body is ``{"event": "diagnosis.created" | "diagnosis.reviewed" | "event.revi
 signature's which interpretation, by whom and when: `interpretation_detail`), or for a failed recording
 ``{"event": "recording.failed", "recording": id, "error": the recording's error message, "url": its URL}``, or
 for a recording moved ``{"event": "recording.moved", "recording": id, "url": its URL}`` with which patients, why
-and when (`move_detail`),
+and when (`move_detail`); a doctor's beat correction made or undone is ``beats.corrected`` (`correction_detail`), and
+the rhythm recomputed over it (or given up) ``rhythm.recomputed`` (`rhythm_detail`), each with the diagnosis's body;
 every URL absolute at SITE_URL (site_address), signed with ``X-ECG-Signature: sha256=<HMAC-SHA256 of the body>``
 keyed with the token's signing secret, shown to the administrator once. The secret is an HMAC of a random
 per-token salt under the server's SECRET_KEY, so reading the database is not enough to forge a signature.
@@ -47,7 +49,16 @@ from django.utils import timezone
 from django.utils.crypto import salted_hmac
 from rest_framework import serializers
 
-from diagnostics.models import Diagnosis, ECGRecording, EventReview, Interpretation, RecordingMove, Review
+from diagnostics.corrections import beats_corrected, rhythm_recomputed
+from diagnostics.models import (
+    BeatCorrection,
+    Diagnosis,
+    ECGRecording,
+    EventReview,
+    Interpretation,
+    RecordingMove,
+    Review,
+)
 from diagnostics.services import recording_failed
 
 from .models import ApiToken
@@ -59,6 +70,10 @@ EVENT_REVIEWED = "event.reviewed"  # a doctor's decision on a rhythm event
 RECORDING_INTERPRETED = "recording.interpreted"  # a doctor signed the recording's interpretation, or amended it
 RECORDING_FAILED = "recording.failed"  # the analysis of a recording failed: no diagnosis will come
 RECORDING_MOVED = "recording.moved"  # a recording filed under the wrong patient was moved to the right one
+BEATS_CORRECTED = (
+    "beats.corrected"  # a doctor changed beats' classes, or undid such a change: counts and report amended
+)
+RHYTHM_RECOMPUTED = "rhythm.recomputed"  # the rhythm over the corrected classes is done (or could not be)
 # The notices about a recording rather than its diagnosis (a recording may be moved before it has one).
 RECORDING_EVENTS = (RECORDING_FAILED, RECORDING_MOVED)
 TIMEOUT_SECONDS = 10  # the longest wait for one step (connecting, a send, a read) of a delivery
@@ -280,12 +295,47 @@ def _recording_moved(sender, instance: RecordingMove, created: bool, **kwargs):
     )
 
 
+@receiver(beats_corrected, dispatch_uid="api-beats-corrected-webhooks")
+def _beats_corrected(sender, correction: BeatCorrection, undone: bool, **kwargs):
+    """A doctor corrected beats' classes or undid a correction: the counts and the report a system holds are amended
+    (the FHIR report reads ``amended``), and its rhythm is being recomputed (``rhythm.recomputed`` follows)."""
+    diagnosis = Diagnosis.objects.filter(recording_id=correction.recording_id).first()
+    if diagnosis is not None:  # always: only an analysed recording's beats are corrected
+        from .services import webhook_deliveries_create
+
+        tokens = subscribed_tokens(correction.clinic_id)
+        webhook_deliveries_create(
+            diagnosis=diagnosis,
+            tokens=tokens,
+            event=BEATS_CORRECTED,
+            detail=correction_detail(correction, diagnosis, undone=undone),
+        )
+
+
+@receiver(rhythm_recomputed, dispatch_uid="api-rhythm-recomputed-webhooks")
+def _rhythm_recomputed(sender, recording_id: int, status: str, reason: str = "", **kwargs):
+    """The rhythm over corrected classes was recomputed (its events and summary may have changed: fetch them again;
+    the FHIR report is final again) or could not be (the figures stay those from before the correction)."""
+    diagnosis = Diagnosis.objects.filter(recording_id=recording_id).first()
+    if diagnosis is not None:
+        from .services import webhook_deliveries_create
+
+        tokens = subscribed_tokens(diagnosis.clinic_id)
+        webhook_deliveries_create(
+            diagnosis=diagnosis,
+            tokens=tokens,
+            event=RHYTHM_RECOMPUTED,
+            detail=rhythm_detail(diagnosis, status=status, reason=reason),
+        )
+
+
 def payload(subject: Diagnosis | ECGRecording, event: str = DIAGNOSIS_CREATED, detail: dict | None = None) -> bytes:
     """The notice's body: what happened and where to read it (the receiver fetches the recording, its
     events or its FHIR Bundle, which carry the doctors' decisions). ``subject`` is the diagnosis, or for
     ``recording.failed`` and ``recording.moved`` the recording; ``detail`` (`review_detail`, `event_review_detail`,
-    `interpretation_detail`, `move_detail`) says which decision, signature or move a ``diagnosis.reviewed``,
-    ``event.reviewed``, ``recording.interpreted`` or ``recording.moved`` notice is about."""
+    `interpretation_detail`, `move_detail`, `correction_detail`, `rhythm_detail`) says which decision, signature,
+    move, correction or recomputation a ``diagnosis.reviewed``, ``event.reviewed``, ``recording.interpreted``,
+    ``recording.moved``, ``beats.corrected`` or ``rhythm.recomputed`` notice is about."""
     if isinstance(subject, ECGRecording):
         body = {"event": event, "recording": subject.pk}
         if event == RECORDING_FAILED:
@@ -347,6 +397,40 @@ def interpretation_detail(interpretation: Interpretation) -> dict:
         "interpretations_url": site_address(
             reverse("api:recording-interpretations", args=[interpretation.recording_id])
         ),
+    }
+
+
+def correction_detail(correction: BeatCorrection, diagnosis: Diagnosis, *, undone: bool) -> dict:
+    """A ``beats.corrected`` notice's own part: which correction, made or undone, by whom and when, and the rhythm's
+    state then ("recomputing" until ``rhythm.recomputed``; null for a beat file, which has no rhythm)."""
+    by, at = (correction.undone_by, correction.undone_at) if undone else (correction.made_by, correction.created_at)
+    assert by is not None and at is not None  # (an undone correction has both: for the type checker)
+    return {
+        "correction": correction.pk,
+        "action": "undone" if undone else "made",
+        "to_class": correction.to_class,
+        "family": correction.family,
+        "beats_changed": len(correction.beat_indices),
+        "by": by.display_name,
+        "at": _instant(at),
+        "rhythm_status": diagnosis.rhythm_status,
+        "correction_url": site_address(
+            reverse("api:recording-beat-correction", args=[correction.recording_id, correction.pk])
+        ),
+    }
+
+
+def rhythm_detail(diagnosis: Diagnosis, *, status: str, reason: str) -> dict:
+    """A ``rhythm.recomputed`` notice's own part: "current" (the events and summary are over the classes as
+    corrected: read them again) or "failed" with the reason (they stay those from before the correction)."""
+    current = status == "current"
+    return {
+        "rhythm_status": status,
+        "reason": None if current else reason,
+        "recomputed_at": _instant(diagnosis.rhythm_recomputed_at)
+        if current and diagnosis.rhythm_recomputed_at
+        else None,
+        "events_url": site_address(reverse("api:recording-events", args=[diagnosis.recording_id])),
     }
 
 

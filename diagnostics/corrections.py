@@ -18,6 +18,7 @@ import numpy as np
 from django.conf import settings
 from django.db import IntegrityError, InterfaceError, OperationalError, transaction
 from django.db.models import Case, Count, F, Q, Value, When
+from django.dispatch import Signal
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -47,6 +48,11 @@ UPDATE_CHUNK = 5000  # beats named in one UPDATE
 # A recording classified before its rhythm's inputs were kept is read again to recompute: at most this long a one (a
 # day's signal and context, read beside the models the worker holds by then, went 600 MB over its memory bound)
 SIGNAL_AGAIN_MAX_S = 4 * 3600.0
+# Sent in the transaction that writes what they announce, as services.recording_failed is (api.webhooks tells a
+# hospital system): a correction made or undone (``correction``, ``undone``); a recording's rhythm recomputed over the
+# classes as corrected, or given up (``recording_id``, ``status`` "current" or "failed", ``reason`` when failed).
+beats_corrected = Signal()
+rhythm_recomputed = Signal()
 
 
 def beat_correction_make(
@@ -165,6 +171,7 @@ def _beat_correction_make(
         made_by=by,
     )
     _classes_changed(recording.pk, diagnosis)
+    beats_corrected.send(sender=BeatCorrection, correction=correction, undone=False)
     return correction
 
 
@@ -251,6 +258,8 @@ def beat_correction_undo(
             BeatCorrection.objects.filter(pk=correction.pk).update(undone_at=timezone.now(), undone_by=by)
             diagnosis = Diagnosis.objects.get(recording_id=recording.pk)
             _classes_changed(recording.pk, diagnosis)
+            correction.refresh_from_db(fields=["undone_at", "undone_by"])
+            beats_corrected.send(sender=BeatCorrection, correction=correction, undone=True)
             if idempotency_key is not None:
                 _idempotency_remember(
                     user=by, idempotency_key=idempotency_key, fingerprint=fingerprint, made=correction
@@ -407,6 +416,7 @@ def _recompute(diagnosis: Diagnosis, asked: datetime) -> str:
             rhythm_recompute_error="",
         )
         _recording_changed(recording_id)
+        rhythm_recomputed.send(sender=Diagnosis, recording_id=recording_id, status="current", reason="")
     return "done"
 
 
@@ -419,8 +429,15 @@ def rhythm_recompute_failed(*, recording_id: int, reason: str) -> None:
 
 
 def _recompute_failed(diagnosis: Diagnosis, asked: datetime, reason: str) -> str:
-    Diagnosis.objects.filter(pk=diagnosis.pk, rhythm_outdated_at=asked).update(rhythm_recompute_error=reason)
-    _recording_changed(diagnosis.recording_id)
+    with transaction.atomic():
+        marked = Diagnosis.objects.filter(pk=diagnosis.pk, rhythm_outdated_at=asked).exclude(
+            rhythm_recompute_error=reason
+        )
+        if marked.update(rhythm_recompute_error=reason):  # told once, not again by a retry failing the same way
+            rhythm_recomputed.send(
+                sender=Diagnosis, recording_id=diagnosis.recording_id, status="failed", reason=reason
+            )
+        _recording_changed(diagnosis.recording_id)
     return "failed"
 
 

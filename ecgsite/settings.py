@@ -462,6 +462,8 @@ SPECTACULAR_SETTINGS = {
             "recording_interpreted",
             "recording_failed",
             "recording_moved",
+            "beats_corrected",
+            "rhythm_recomputed",
         )
     ],
     # drf-spectacular's enum hook, then ours: null as 3.1 writes it, operationIds that are identifiers.

@@ -4,11 +4,12 @@ generates its models from it, as a client does from the paths."""
 import json
 
 import pytest
+from django.utils import timezone
 
 from api.services import api_token_create
 from api.webhook_schema import NOTICES
-from diagnostics import services
-from diagnostics.models import Event
+from diagnostics import corrections, services
+from diagnostics.models import Diagnosis, Event
 
 from ..factories import PatientFactory
 from ..helpers import strict_validator
@@ -52,6 +53,14 @@ def test_each_notice_sent_is_the_shape_its_schema_documents(
         services.recording_move(
             recording=recording, patient=PatientFactory(clinic=patient_a.clinic), by=doctor_a, reason="Wrong patient."
         )
+    with django_capture_on_commit_callbacks(execute=True):
+        made = corrections.beat_correction_make(recording=recording, by=doctor_a, to_class="V", beats=[0])
+    with django_capture_on_commit_callbacks(execute=True):
+        corrections.beat_correction_undo(correction=made, by=doctor_a)
+    # a beat file has no rhythm to recompute: one analysed from a signal would, and might fail to
+    Diagnosis.objects.filter(pk=diagnosis.pk).update(rhythm={"heart_rate": {}}, rhythm_outdated_at=timezone.now())
+    with django_capture_on_commit_callbacks(execute=True):
+        corrections.rhythm_recompute_failed(recording_id=recording.pk, reason="The signal could not be read again.")
     failing = submit_beats(staff_a, patient_a)
     with django_capture_on_commit_callbacks(execute=True):
         services.recording_fail(recording_id=failing.pk, reason="Internal error while classifying (KeyError).")
