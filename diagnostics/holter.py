@@ -46,19 +46,23 @@ def start_of_day(recording: ECGRecording) -> float | None:
 # The trend's time axis in time of day: its ticks on whole multiples of one of these steps (minutes) of the clock,
 # whole hours alone on a recording over three hours (static/js/holter.js: MINUTE_STEPS, HOUR_STEPS).
 TICK_MINUTES = (1, 2, 5, 10, 15, 30, 60)
-TICK_HOURS = (60, 120, 180, 240, 360, 720)
+TICK_HOURS = (60, 120, 180, 240, 360, 720, 1440)
 
 
 def clock_ticks(*, span_s: float, day_start: float, every_min: int) -> list[tuple[float, str]]:
     """The ticks of a time axis in time of day over the first ``span_s`` seconds of a recording that started
     ``day_start`` seconds after midnight (`start_of_day`): each time of day that is a whole multiple of
-    ``every_min`` minutes, as its seconds into the recording and "HH:MM" (past midnight, the next day's)."""
+    ``every_min`` minutes, as its seconds into the recording and "HH:MM" (past midnight, the next day's); over a
+    recording longer than a day, whose times of day repeat, a midnight is "Day 2", "Day 3" (static/js/holter.js)."""
     step = 60 * every_min
     ticks = []
     clock_s = math.ceil(day_start / step - 1e-9) * step
+    days = span_s > 86400  # over a day the clock's times repeat: each midnight after the first day says which day
     while clock_s - day_start <= span_s + 1e-6:
-        minute = round(clock_s / 60) % (24 * 60)
-        ticks.append((clock_s - day_start, f"{minute // 60:02d}:{minute % 60:02d}"))
+        whole = round(clock_s / 60)
+        minute = whole % (24 * 60)
+        said = f"Day {whole // (24 * 60) + 1}" if days and minute == 0 else f"{minute // 60:02d}:{minute % 60:02d}"
+        ticks.append((clock_s - day_start, said))
         clock_s += step
     return ticks
 
@@ -411,17 +415,23 @@ def trend_svg(
         for i in _over_top(trend, top)
     )
     ticks: list[tuple[float, str]]
+    # time labels as far apart as they need on the 720-unit width, as the page's chart spaces them: minutes up to 3
+    # hours, whole hours beyond (at every 5 minutes a 1-3 hour recording's labels had run into each other, and a
+    # 24-hour recording's 25 hourly labels before that)
+    steps = TICK_MINUTES if len(minutes) <= 180 else TICK_HOURS
+    if day_start is None:  # minutes into the recording: every 5 at least (a 70-s recording's "2 min" lay past its end)
+        steps = tuple(s for s in steps if s >= 5)
+    every = next((s for s in steps if (w - 2 * pad) * s / n >= TREND_TICK_ROOM), steps[-1])
     if day_start is None:
-        # time labels as far apart as they need on the 720-unit width: every 5 minutes up to 3 hours, every hour up
-        # to 12, beyond that about a dozen (a 24-hour recording's 25 hourly labels had run into each other)
-        every = 60 * math.ceil(len(minutes) / 720) if len(minutes) > 720 else 60 if len(minutes) > 180 else 5
         ticks = [(m, f"{m // 60} h" if every >= 60 else f"{m} min") for m in range(0, len(minutes) + 1, every)]
-    else:
-        # the clock's whole hours (or minutes on a short recording) as far apart as their labels need
-        steps = TICK_MINUTES if len(minutes) <= 180 else TICK_HOURS
-        every = next((s for s in steps if (w - 2 * pad) * s / n >= TREND_TICK_ROOM), steps[-1])
+    else:  # the clock's whole multiples of that step
         ticks = [(s / 60, said) for s, said in clock_ticks(span_s=60.0 * n, day_start=day_start, every_min=every)]
-    # the last label ends at the chart's right edge rather than running past it ("30 min" had printed as "30 m")
+    # the last label ends at the chart's right edge rather than running past it ("30 min" had printed as "30 m"), and
+    # its neighbour is dropped where pulling it inside brought them together ("110 min" under "120 min"), as on the page
+    if len(ticks) > 1 and x(ticks[-1][0]) >= w - pad - 20:
+        (before, said_before), (_, said_last) = ticks[-2], ticks[-1]
+        if w - pad - TREND_CHAR_WIDTH * len(said_last) < x(before) + TREND_CHAR_WIDTH * len(said_before) / 2 + 6:
+            del ticks[-2]
     hours = "".join(
         f'<text x="{min(x(m), w - pad):.1f}" y="{h - 8}" text-anchor="{"end" if x(m) >= w - pad - 20 else "middle"}" '
         f'class="note">{said}</text>'
@@ -465,7 +475,8 @@ def trend_diary(count: int) -> str:
 
 
 TREND_TOP_BPM = 200.0  # the printed and the page's charts' scale ends here (static/js/holter.js: TOP_BPM)
-TREND_TICK_ROOM = 50.0  # the printed trend's time labels ("23:00", 11 px) this far apart at least, of its 720 units
+TREND_CHAR_WIDTH = 6.0  # about what one character of a time label ("120 min", 11 px) takes, of the 720 units
+TREND_TICK_ROOM = 50.0  # the printed trend's time labels ("23:00", "175 min") this far apart at least, of its 720 units
 
 
 def _over_top(trend: dict, top: float = TREND_TOP_BPM) -> list[int]:

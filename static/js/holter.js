@@ -10,7 +10,7 @@
   var OVER_COLOUR = "#a4161a";
   // steps between time ticks: minutes, or hours for a recording over three hours (in time of day, multiples of
   // them on the clock: diagnostics/holter.py TICK_MINUTES, TICK_HOURS)
-  var MINUTE_STEPS = [1, 2, 5, 10, 15, 30, 60], HOUR_STEPS = [60, 120, 180, 240, 360, 720];
+  var MINUTE_STEPS = [1, 2, 5, 10, 15, 30, 60], HOUR_STEPS = [60, 120, 180, 240, 360, 720, 1440];
   var SEVERE = { vf: 1, asystole: 1, vt: 1 };
   var COLOURS = { vf: "#a4161a", asystole: "#a4161a", vt: "#a4161a", af: "#0b5cad", afl: "#0b5cad", pause: "#6a3d9a" };
   // The diary's marks (app.css --diary): a diamond just above the time axis, under the band's lowest rates, and a
@@ -301,7 +301,12 @@
     // the ticks on whole multiples of the step on the clock (whole hours on a long recording).
     var start = dayStart(d), hours = n > 180, text = start === null
       ? function (m) { return hours ? (m / 60) + " h" : m + " min"; }
-      : function (m) { return timeOfDay(Math.round(start / 60 + m) * 60).slice(0, 5); };
+      : function (m) {
+        // over a day the clock's times repeat: each midnight after the first day says which day (holter.clock_ticks)
+        var whole = Math.round(start / 60 + m);
+        if (n > 1440 && whole % 1440 === 0) return "Day " + (whole / 1440 + 1);
+        return timeOfDay(whole * 60).slice(0, 5);
+      };
     var room = ctx.measureText(start === null ? text(n) : "00:00").width + 14;
     var pxPerMinute = (this.width - PAD_L - PAD_R) / Math.max(1, n);
     var steps = hours ? HOUR_STEPS : MINUTE_STEPS, every = steps[steps.length - 1];

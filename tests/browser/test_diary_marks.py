@@ -278,9 +278,11 @@ def test_where_the_start_is_known_the_trends_time_axis_and_cursor_give_the_time_
         "hr_max": [230.0 if m == 70 else 90.0 for m in range(minutes)],
     }
 
+    swapped = {"trend": night}
+
     def overnight(route):
         response = route.fetch()
-        route.fulfill(response=response, json={**response.json(), "trend": night})
+        route.fulfill(response=response, json={**response.json(), "trend": swapped["trend"]})
 
     rhythm_url = f"**/recordings/{holter_recording.pk}/rhythm/"
     page.route(rhythm_url, overnight)
@@ -311,6 +313,27 @@ def test_where_the_start_is_known_the_trends_time_axis_and_cursor_give_the_time_
     expect(page.locator("#trend-cursor")).to_have_text(
         re.compile(r"^The minute from 00:00:00 \(1:10:00 in\) to 00:01:00: 50 to 230 bpm")
     )
+
+    # Two days: the clock's times repeat, so each midnight says which day it begins, where it falls
+    minutes = 2 * 24 * 60 + 60
+    swapped["trend"] = {
+        "minute": list(range(minutes)),
+        "beats": [60] * minutes,
+        "hr_min": [50.0] * minutes,
+        "hr_mean": [60.0] * minutes,
+        "hr_max": [90.0] * minutes,
+    }
+    page.reload()
+    expect(trend).to_have_attribute("data-loaded", "true")
+    texts = _assert_trend_labels_apart_and_inside(page)
+    assert "Day 2" in texts and "Day 3" in texts and "00:00" not in texts, texts
+    days = page.evaluate(
+        """() => { const chart = document.querySelector('canvas[data-hr-trend]').hrTrend;
+             return ['Day 2', 'Day 3'].map(t => { const l = chart.labels.find(l => l.text === t);
+                                                 return [(l.x0 + l.x1) / 2, chart.x(70 + (t === 'Day 3' ? 1440 : 0))]; }); }"""
+    )
+    for drawn, expected in days:
+        assert drawn == pytest.approx(expected, abs=0.5), days
     page.unroute(rhythm_url)
     assert_accessible(page)
     assert page.js_errors == []

@@ -445,6 +445,10 @@ def test_an_ectopic_burden_is_written_beside_its_count_even_for_a_report_stored_
     ("minutes", "labels"),
     [
         (30, "0 min 5 min 10 min 15 min 20 min 25 min 30 min"),
+        # 1-3 hours: every 10 or 15 minutes (every 5 had run into each other), the last label's neighbour dropped
+        # where the last, pulled inside the edge, came onto it
+        (120, "0 min 10 min 20 min 30 min 40 min 50 min 60 min 70 min 80 min 90 min 100 min 120 min"),
+        (180, "0 min 15 min 30 min 45 min 60 min 75 min 90 min 105 min 120 min 135 min 150 min 180 min"),
         (360, "0 h 1 h 2 h 3 h 4 h 5 h 6 h"),
         (1440, "0 h 2 h 4 h 6 h 8 h 10 h 12 h 14 h 16 h 18 h 20 h 22 h 24 h"),
         (2880, "0 h 4 h 8 h 12 h 16 h 20 h 24 h 28 h 32 h 36 h 40 h 44 h 48 h"),
@@ -475,6 +479,8 @@ def test_the_printed_trends_time_labels_leave_room_between_them(minutes, labels)
         (360, (21, 15, 0), "22:00 23:00 00:00 01:00 02:00 03:00"),
         # a day: every other hour, on the clock's even hours
         (1440, (22, 50, 0), "00:00 02:00 04:00 06:00 08:00 10:00 12:00 14:00 16:00 18:00 20:00 22:00"),
+        # two days: the clock's times repeat, so each midnight says which day (the start's is day 1)
+        (2880, (22, 50, 0), "Day 2 04:00 08:00 12:00 16:00 20:00 Day 3 04:00 08:00 12:00 16:00 20:00"),
     ],
 )
 def test_the_printed_trends_time_axis_is_in_time_of_day_where_the_start_is_known(minutes, start, labels):
@@ -487,10 +493,11 @@ def test_the_printed_trends_time_axis_is_in_time_of_day_where_the_start_is_known
     }
     day_start = start[0] * 3600 + start[1] * 60 + start[2]
     svg = holter.trend_svg(trend, day_start=day_start)
-    ticks = re.findall(r'<text x="([\d.]+)" y="172\.0" text-anchor="\w+" class="note">(\d\d:\d\d)</text>', svg)
+    ticks = re.findall(r'<text x="([\d.]+)" y="172\.0" text-anchor="\w+" class="note">(\d\d:\d\d|Day \d)</text>', svg)
     assert " ".join(said for _, said in ticks) == labels
     # each at its moment: x(m) = 30 + 660 * m / (minutes - 1), m the minutes from the start to that time of day
-    first = (int(labels[:2]) * 3600 + int(labels[3:5]) * 60 - day_start) % 86400 / 60
+    clock = "00:00" if labels.startswith("Day") else labels
+    first = (int(clock[:2]) * 3600 + int(clock[3:5]) * 60 - day_start) % 86400 / 60
     assert float(ticks[0][0]) == pytest.approx(30 + 660 * first / (minutes - 1), abs=0.06)
     assert " min<" not in svg and " h<" not in svg
     assert 'aria-label="Heart rate per minute: minimum to maximum band and mean, against the time of day"' in svg
