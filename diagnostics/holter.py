@@ -418,7 +418,7 @@ def trend_svg(
     # time labels as far apart as they need on the 720-unit width, as the page's chart spaces them: minutes up to 3
     # hours, whole hours beyond (at every 5 minutes a 1-3 hour recording's labels had run into each other, and a
     # 24-hour recording's 25 hourly labels before that)
-    steps = TICK_MINUTES if len(minutes) <= 180 else TICK_HOURS
+    steps: tuple[int, ...] = TICK_MINUTES if len(minutes) <= 180 else TICK_HOURS
     if day_start is None:  # minutes into the recording: every 5 at least (a 70-s recording's "2 min" lay past its end)
         steps = tuple(s for s in steps if s >= 5)
     every = next((s for s in steps if (w - 2 * pad) * s / n >= TREND_TICK_ROOM), steps[-1])
