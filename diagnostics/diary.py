@@ -88,7 +88,7 @@ def sample_of(recording: ECGRecording, text: str, *, field: str = "time", after:
                 "or 5025).",
                 field=field,
             )
-        if seconds >= length:
+        if seconds > length or (seconds == length and after is None):  # a period may end where the recording does
             raise Invalid(
                 f"{clock(seconds)} is past the end of the recording, which is {clock(length)} long.", field=field
             )
@@ -139,6 +139,8 @@ def _seconds_from_time_of_day(
                 f"{text} is before the beginning, and {text} the next day is outside the recording: {span}.",
                 field=field,
             )
+    if after_s is not None and length <= seconds < length + 60:
+        return length  # a period's end written to the minute, within the minute after the recording ended: its end
     if seconds >= length:
         raise Invalid(f"{text} is outside the recording: {span}.", field=field)
     return seconds

@@ -829,10 +829,12 @@ class RecordingViewSet(ApiViewSet):
         """A removal's 204; a retry of it with its Idempotency-Key says it is the first answer again."""
         return Response(status=status.HTTP_204_NO_CONTENT, headers={"Idempotent-Replayed": "true"} if replayed else {})
 
-    def _seconds_in(self, recording: ECGRecording, given: dict, seconds: str, when: str) -> tuple[float, str] | None:
+    def _seconds_in(
+        self, recording: ECGRecording, given: dict, seconds: str, when: str, *, an_end: bool = False
+    ) -> tuple[float, str] | None:
         """The moment ``given`` as ``seconds`` (from the start) or ``when`` (a date-time, for a recording whose file
         stated its start), with the field it came as; None for neither. 400 naming the field for a moment outside
-        the recording."""
+        the recording (``an_end``, a period's end, may be the recording's own end)."""
         fs = recording.sampling_rate or 0.0
         if when in given:
             if recording.recorded_at is None:
@@ -845,7 +847,7 @@ class RecordingViewSet(ApiViewSet):
         else:
             return None
         length = (recording.sample_count or 0) / fs
-        if not (0 <= value < length):
+        if not (0 <= value < length or (an_end and value == length)):
             raise ValidationError({field: f"The moment is outside the recording, which is {length:.2f} s long."})
         return value, field
 
@@ -900,7 +902,7 @@ class RecordingViewSet(ApiViewSet):
             raise ValidationError({"recording": "This recording holds beat rows, not a signal: a diary needs a time."})
         began = self._seconds_in(recording, given, "start_s", "start")
         assert began is not None  # the serializer asks for one
-        ended = self._seconds_in(recording, given, "end_s", "end")
+        ended = self._seconds_in(recording, given, "end_s", "end", an_end=True)
         start = diary.sample_at(recording, began[0])
         end = diary.sample_at(recording, ended[0]) if ended is not None else None
         if ended is not None and end is not None and end <= start:

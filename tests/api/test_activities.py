@@ -127,6 +127,13 @@ def test_the_heart_rate_awake_and_asleep_waits_for_the_analysis(api_as, staff_a,
     assert made.status_code == 201 and made.json()["heart_rate"] is None  # entered while it is analysed
 
 
+def test_a_period_may_end_where_the_recording_ends(api_as, staff_a, holter):
+    # "slept to the end of the recording" had been refused as outside it: the last sample is its end
+    made = api_as(staff_a).post(url(holter), {"kind": "sleep", "start_s": 10, "end_s": 70}, format="json")
+    assert made.status_code == 201, made.content
+    assert made.json()["end_sample"] == holter.sample_count - 1
+
+
 @pytest.mark.parametrize(
     ("sent", "field", "says"),
     [
@@ -135,7 +142,8 @@ def test_the_heart_rate_awake_and_asleep_waits_for_the_analysis(api_as, staff_a,
         ({"kind": "sleep", "start_s": 1, "end_s": 2, "end": "2026-12-01T14:00:30+01:00"}, "end_s", "not both"),
         ({"kind": "sleep", "start_s": 10}, "end_s", "Give when it ended"),
         ({"kind": "sleep", "start_s": 10, "end_s": 5}, "end_s", "not after the beginning"),
-        ({"kind": "sleep", "start_s": 10, "end_s": 70}, "end_s", "outside the recording, which is 70.00 s long"),
+        ({"kind": "sleep", "start_s": 10, "end_s": 70.01}, "end_s", "outside the recording, which is 70.00 s long"),
+        ({"kind": "sleep", "start_s": 70, "end_s": 70}, "start_s", "outside the recording, which is 70.00 s long"),
         ({"kind": "medication", "start_s": 10, "end_s": 20}, "end_s", "A medicine taken is a moment"),
         ({"kind": "other", "start_s": 10}, "note", "Say what the activity was in the note."),
         ({"kind": "nap", "start_s": 10}, "kind", ""),

@@ -84,6 +84,30 @@ def test_a_to_before_its_from_is_refused_naming_it(holter):
     with pytest.raises(Invalid, match="past the end of the recording") as refused:
         diary.span_of(holter, "0:10", "5:00")
     assert refused.value.field == "end"
+    # a period may end where the recording ends (its last sample), a moment may not lie there
+    assert diary.span_of(holter, "0:10", "1:10") == (10 * 360, holter.sample_count - 1)
+    with pytest.raises(Invalid, match="1:11 is past the end of the recording, which is 0:01:10 long"):
+        diary.span_of(holter, "0:10", "1:11")
+    with pytest.raises(Invalid, match="past the end"):
+        diary.sample_of(holter, "1:10")
+
+
+def test_a_period_written_in_times_of_day_may_end_in_the_minute_the_recording_ended(holter):
+    from datetime import datetime
+
+    from django.utils import timezone
+
+    holter.recorded_at = timezone.make_aware(datetime(2026, 3, 1, 23, 59, 40))  # to 00:00:50, the next day
+    holter.save(update_fields=["recorded_at"])
+    assert diary.reads_time_of_day(holter)
+    # a diary writes times to the minute: "to 00:01" is the recording's end, 10 s after it
+    assert diary.span_of(holter, "23:59:50", "00:01") == (10 * 360, holter.sample_count - 1)
+    assert diary.span_of(holter, "23:59:50", "00:00:50") == (10 * 360, holter.sample_count - 1)
+    with pytest.raises(Invalid, match="00:02 is outside the recording") as refused:
+        diary.span_of(holter, "23:59:50", "00:02")
+    assert refused.value.field == "end"
+    with pytest.raises(Invalid, match="00:01 is outside the recording"):
+        diary.sample_of(holter, "00:01")  # a moment is not a period's end
 
 
 # --- the service ---------------------------------------------------------------------------------------------------
