@@ -437,8 +437,9 @@ def has_trend(recording: ECGRecording, rhythm: dict | None) -> bool:
 
 
 def activity_heart_rate(recording: ECGRecording, activity: DiaryActivity, rhythm: dict | None) -> dict | None:
-    """The heart rate over a period's minutes (ecg.rhythm.sleep.rate_over: the minutes whose middle lies in it),
-    None for a moment (a medicine taken) or before the analysis has finished."""
+    """The heart rate over a period's minutes (ecg.rhythm.sleep.rate_over: the minutes whose middle lies in it; a
+    period holding no minute's middle, under a minute long, the minute its own middle lies in), None for a moment (a
+    medicine taken) or before the analysis has finished."""
     trend = _trend_of(recording, rhythm)
     if trend is None or activity.end is None:
         return None
@@ -449,6 +450,9 @@ def activity_heart_rate(recording: ECGRecording, activity: DiaryActivity, rhythm
         n_samples=recording.sample_count,
         minutes=len(trend["minute"]),
     )
+    if not inside.any():  # shorter than a minute, between two minutes' middles: it had no rate at all
+        middle = (activity.start + activity.end) / 2 / (60.0 * recording.sampling_rate)
+        inside[min(int(middle), len(inside) - 1)] = True
     return sleep.rate_over(inside, **awake_asleep_columns(trend))
 
 

@@ -127,6 +127,16 @@ def test_the_heart_rate_awake_and_asleep_waits_for_the_analysis(api_as, staff_a,
     assert made.status_code == 201 and made.json()["heart_rate"] is None  # entered while it is analysed
 
 
+def test_a_period_under_a_minute_between_two_minutes_middles_has_the_rate_of_the_minute_it_lies_in(
+    api_as, staff_a, holter
+):
+    # 0:35-0:50 holds neither minute 0's middle (0:30) nor minute 1's (1:05 of the 70 s): it had null rates
+    made = api_as(staff_a).post(url(holter), {"kind": "exercise", "start_s": 35, "end_s": 50}, format="json")
+    assert made.status_code == 201, made.content
+    rate = made.json()["heart_rate"]
+    assert rate["minutes"] == 1 and rate["mean_bpm"] > 0 and rate["lowest"]["minute"] == 0
+
+
 def test_a_period_may_end_where_the_recording_ends(api_as, staff_a, holter):
     # "slept to the end of the recording" had been refused as outside it: the last sample is its end
     made = api_as(staff_a).post(url(holter), {"kind": "sleep", "start_s": 10, "end_s": 70}, format="json")
