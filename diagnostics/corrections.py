@@ -204,12 +204,76 @@ def _classes_changed(recording_id: int, diagnosis: Diagnosis) -> None:
         corrected += changed
     fields: dict[str, object] = {f"count_{c.lower()}": int(counts.get(c, 0)) for c in AAMI_CLASSES}
     fields["beats_corrected"] = corrected
+    fields.update(_mi_rescreened(recording_id, diagnosis))
     if diagnosis.rhythm is not None:
         fields["rhythm_outdated_at"] = timezone.now()
         fields["rhythm_recompute_error"] = ""  # an earlier run's failure is not this one's (and the sweep skips it)
         transaction.on_commit(lambda: enqueue_rhythm_recompute(recording_id))
     Diagnosis.objects.filter(pk=diagnosis.pk).update(**fields)
     _recording_changed(recording_id)
+
+
+# What the MI screen's reason adds once a doctor's corrections left scored beats out (the classification's reason
+# before it, kept whole, so an undo gives it back as it was).
+MI_AFTER_CORRECTIONS = " After a doctor's beat corrections: "
+
+
+def _mi_rescreened(recording_id: int, diagnosis: Diagnosis) -> dict[str, object]:
+    """The MI screen's fields over the beats it scored less those a doctor has called S, V, F or Q and the beat just
+    before each (ecg.processing.mi_screen leaves ectopic beats and the beat before each out; it does not read the
+    classifier's N/S/V/F, which calls many MI beats V, but a doctor's call is another matter): the median of the
+    stored MI probabilities of the beats left, flagged against the same threshold, "not_assessable" under
+    MIN_BEATS; as classified again once no correction leaves any out. Beats are only ever left out: one a doctor
+    calls N was judged by the screen's own rules, which need the signal. {} where nothing was screened from a signal
+    (beat rows, a lead the screen does not read, too few beats to begin with)."""
+    from ecg.processing import mi_screen
+
+    scored = [int(i) for i in diagnosis.mi_scored_beats or []]
+    screened_from_signal = diagnosis.mi_lead and diagnosis.mi_status != Diagnosis.MiStatus.NOT_APPLICABLE
+    if not screened_from_signal or len(scored) < mi_screen.MIN_BEATS or diagnosis.mi_threshold is None:
+        return {}
+    called = set(
+        Beat.objects.filter(recording_id=recording_id)
+        .exclude(classified_as="")
+        .exclude(aami_class="N")
+        .values_list("index", flat=True)
+    )
+    base = diagnosis.mi_reason.split(MI_AFTER_CORRECTIONS)[0]
+    if not called and base == diagnosis.mi_reason:
+        return {}  # none left out, before or now
+    out = called | {i - 1 for i in called}
+    kept = [i for i in scored if i not in out]
+    probability = np.array(
+        Beat.objects.filter(recording_id=recording_id).order_by("index").values_list("mi_probability", flat=True),
+        dtype=np.float64,
+    )
+    threshold = float(diagnosis.mi_threshold)
+    if len(kept) < mi_screen.MIN_BEATS:
+        return {
+            "mi_status": Diagnosis.MiStatus.NOT_ASSESSABLE,
+            "mi_reason": f"{base}{MI_AFTER_CORRECTIONS}{len(scored) - len(kept)} of the {len(scored)} beats scored "
+            f"were called ectopic by a doctor or come just before such a beat; the {len(kept)} left are fewer than "
+            f"the {mi_screen.MIN_BEATS} the screen needs.",
+            "mi_beats_used": len(kept),
+            "mi_score": None,
+            "mi_flag": False,
+        }
+    score = float(np.median(probability[kept]))
+    flag = score >= threshold
+    reason = base
+    if len(kept) < len(scored):
+        reason += (
+            f"{MI_AFTER_CORRECTIONS}{len(scored) - len(kept)} of the {len(scored)} beats scored left out (called "
+            f"ectopic by a doctor, or just before such a beat); {mi_screen.AGGREGATION} MI probability of the "
+            f"{len(kept)} left {score:.3f}, {'at or above' if flag else 'below'} the threshold {threshold:.3f}."
+        )
+    return {
+        "mi_status": Diagnosis.MiStatus.SCREENED,
+        "mi_reason": reason,
+        "mi_beats_used": len(kept),
+        "mi_score": score,
+        "mi_flag": flag,
+    }
 
 
 def beat_correction_undo(

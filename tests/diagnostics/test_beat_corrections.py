@@ -371,3 +371,64 @@ def test_a_recomputation_that_breaks_marks_its_own_request_failed_not_a_later_on
     assert corrections.recording_rhythm_recompute(recording_id=analysed.pk) == "failed"
     diagnosis = Diagnosis.objects.get(recording=analysed)
     assert diagnosis.rhythm_outdated_at is not None and diagnosis.rhythm_recompute_error == ""
+
+
+@pytest.mark.django_db
+def test_the_mi_screen_leaves_out_the_beats_a_doctor_calls_ectopic_and_gives_them_back_on_undo(analysed, doctor_a):
+    # The screen scores dominant, normally conducted beats by their shape and timing, not by the classifier's call;
+    # a doctor's call that a beat is ventricular is another matter: it and the beat before it are left out.
+    from ecg.processing import mi_screen
+
+    scored = list(range(20, 60))
+    probability = {i: (0.9 if i in (30, 31, 40, 41) else 0.2 + 0.001 * i) for i in range(analysed.beats.count())}
+    for index, value in probability.items():
+        Beat.objects.filter(recording=analysed, index=index).update(mi_probability=value)
+    original = f"median MI probability of {len(scored)} of 100 beats (dominant, normally conducted, clean) in II"
+    score = float(np.median([probability[i] for i in scored]))
+    Diagnosis.objects.filter(recording=analysed).update(
+        mi_status="screened",
+        mi_lead="II",
+        mi_reason=original,
+        mi_scored_beats=scored,
+        mi_beats_used=len(scored),
+        mi_score=score,
+        mi_threshold=0.5,
+        mi_flag=False,
+    )
+    # beats 31 and 41 (0.9 each, and 30 and 40 before them) called V by a doctor: left out, the median falls
+    classes = _classes(analysed)
+    to = {i: ("V" if classes[i] != "V" else "S") for i in (31, 41)}
+    made = [
+        corrections.beat_correction_make(recording=analysed, by=doctor_a, to_class=cls, beats=[i])
+        for i, cls in to.items()
+    ]
+    d = Diagnosis.objects.get(recording=analysed)
+    kept = [i for i in scored if i not in (30, 31, 40, 41)]
+    assert (d.mi_status, d.mi_beats_used) == ("screened", len(kept))
+    assert d.mi_score == pytest.approx(float(np.median([probability[i] for i in kept])))
+    assert d.mi_reason.startswith(original + corrections.MI_AFTER_CORRECTIONS)
+    assert "4 of the 40 beats scored left out" in d.mi_reason and d.mi_scored_beats == scored
+    # undone, one by one: the classification's screen again, to the figure
+    for correction in reversed(made):
+        corrections.beat_correction_undo(correction=correction, by=doctor_a)
+    d = Diagnosis.objects.get(recording=analysed)
+    assert (d.mi_status, d.mi_reason, d.mi_beats_used, d.mi_score) == ("screened", original, len(scored), score)
+
+    # so many called ectopic that fewer than MIN_BEATS are left: not assessable, no flag; undone, screened again
+    Diagnosis.objects.filter(recording=analysed).update(mi_flag=True, mi_threshold=0.2)
+    many = [i for i in range(20, 60, 2)]
+    wide = corrections.beat_correction_make(recording=analysed, by=doctor_a, to_class="Q", beats=many)
+    d = Diagnosis.objects.get(recording=analysed)
+    assert (d.mi_status, d.mi_score, d.mi_flag) == ("not_assessable", None, False)
+    assert f"fewer than the {mi_screen.MIN_BEATS} the screen needs" in d.mi_reason
+    corrections.beat_correction_undo(correction=wide, by=doctor_a)
+    d = Diagnosis.objects.get(recording=analysed)
+    assert (d.mi_status, d.mi_score, d.mi_flag, d.mi_reason) == ("screened", score, True, original)
+
+
+@pytest.mark.django_db
+def test_a_recording_the_mi_screen_did_not_read_is_left_as_it_was_by_a_correction(analysed, doctor_a):
+    before = Diagnosis.objects.values("mi_status", "mi_reason", "mi_score", "mi_flag").get(recording=analysed)
+    assert before["mi_status"] == "not_applicable"  # MIT-BIH's MLII and V1: not a lead the screen reads
+    corrections.beat_correction_make(recording=analysed, by=doctor_a, to_class="Q", beats=[3, 4, 5])
+    assert Diagnosis.objects.values("mi_status", "mi_reason", "mi_score", "mi_flag").get(recording=analysed) == before
