@@ -16,7 +16,7 @@ from datetime import datetime
 
 import numpy as np
 from django.conf import settings
-from django.db import IntegrityError, InterfaceError, OperationalError, transaction
+from django.db import InterfaceError, OperationalError, transaction
 from django.db.models import Case, Count, F, Q, Value, When
 from django.dispatch import Signal
 from django.utils import timezone
@@ -31,13 +31,12 @@ from mlmodels.models import ModelVersion
 from .models import Beat, BeatCorrection, BeatFamily, Diagnosis, ECGRecording, Event, EventReview, RhythmInputs
 from .services import (
     Precondition,
-    _idempotency_remember,
     _load_input,
     _reason_clean,
     _recording_changed,
     beat_families_of,
     family_rows,
-    idempotency_replay,
+    idempotent_removal,
     idempotent_write,
     rhythm_inputs_read,
     rhythm_summary,
@@ -289,53 +288,42 @@ def beat_correction_undo(
     clinic. The correction is kept, marked undone. False, and nothing written, when it was undone already, unless by
     this user's request with the same ``idempotency_key`` and ``fingerprint`` (its answer lost): True again, nothing
     written, ``replayed`` set, checked before ``precondition`` (which the first undo changed), as a diary entry's
-    removal is (services._diary_remove)."""
+    removal is (services.idempotent_removal)."""
     recording = correction.recording
     _doctor_of(recording, by)
-    correction.replayed = False
-    try:
-        with transaction.atomic():
-            ECGRecording.objects.select_for_update().only("pk").get(pk=recording.pk)
-            if idempotency_key is not None and idempotency_replay(
-                user=by, idempotency_key=idempotency_key, fingerprint=fingerprint, kind=BeatCorrection
-            ):
-                correction.replayed = True
-                return True
-            if precondition is not None:
-                precondition()
-            correction.refresh_from_db(fields=["undone_at", "undone_by"])
-            if correction.undone_at is not None:
-                return False
-            later = (
-                BeatCorrection.objects.filter(recording_id=recording.pk, undone_at__isnull=True, id__gt=correction.pk)
-                .order_by("id")
-                .first()
+
+    def undo() -> bool:
+        correction.refresh_from_db(fields=["undone_at", "undone_by"])
+        if correction.undone_at is not None:
+            return False
+        later = (
+            BeatCorrection.objects.filter(recording_id=recording.pk, undone_at__isnull=True, id__gt=correction.pk)
+            .order_by("id")
+            .first()
+        )
+        if later is not None:
+            raise Conflict(
+                f"A later correction ({later.beats_changed:,} beats to {later.to_class}) was made after it: undo "
+                "that one first.",
+                code="later_correction",
             )
-            if later is not None:
-                raise Conflict(
-                    f"A later correction ({later.beats_changed:,} beats to {later.to_class}) was made after it: undo "
-                    "that one first.",
-                    code="later_correction",
-                )
-            for cls, indices in correction.previous.items():
-                _set_class(recording.pk, indices, to=cls, was=correction.to_class)
-            BeatCorrection.objects.filter(pk=correction.pk).update(undone_at=timezone.now(), undone_by=by)
-            diagnosis = Diagnosis.objects.get(recording_id=recording.pk)
-            _classes_changed(recording.pk, diagnosis)
-            correction.refresh_from_db(fields=["undone_at", "undone_by"])
-            beats_corrected.send(sender=BeatCorrection, correction=correction, undone=True)
-            if idempotency_key is not None:
-                _idempotency_remember(
-                    user=by, idempotency_key=idempotency_key, fingerprint=fingerprint, made=correction
-                )
-    except IntegrityError:  # the key taken meanwhile by another request of the user's (the unique key refused it)
-        if idempotency_key is None or not idempotency_replay(
-            user=by, idempotency_key=idempotency_key, fingerprint=fingerprint, kind=BeatCorrection
-        ):
-            raise
-        correction.replayed = True
-    correction.refresh_from_db(fields=["undone_at", "undone_by"])
-    return True
+        for cls, indices in correction.previous.items():
+            _set_class(recording.pk, indices, to=cls, was=correction.to_class)
+        BeatCorrection.objects.filter(pk=correction.pk).update(undone_at=timezone.now(), undone_by=by)
+        _classes_changed(recording.pk, Diagnosis.objects.get(recording_id=recording.pk))
+        correction.refresh_from_db(fields=["undone_at", "undone_by"])
+        beats_corrected.send(sender=BeatCorrection, correction=correction, undone=True)
+        return True
+
+    return idempotent_removal(
+        row=correction,
+        by=by,
+        remove=undo,
+        refresh=("undone_at", "undone_by"),
+        precondition=precondition,
+        idempotency_key=idempotency_key,
+        fingerprint=fingerprint,
+    )
 
 
 def enqueue_rhythm_recompute(recording_id: int) -> bool:

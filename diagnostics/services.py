@@ -1390,21 +1390,26 @@ def diary_entry_remove(
     )
 
 
-Removed = TypeVar("Removed", DiaryEntry, DiaryActivity)
+Removed = TypeVar("Removed", DiaryEntry, DiaryActivity, BeatCorrection)
+DiaryRow = TypeVar("DiaryRow", DiaryEntry, DiaryActivity)
 
 
-def _diary_remove(
+def idempotent_removal(
     *,
     row: Removed,
     by: User,
+    remove: Callable[[], bool],
+    refresh: tuple[str, ...],
     precondition: Precondition | None,
     idempotency_key: str | None,
     fingerprint: str,
 ) -> bool:
-    """Mark a diary entry or activity removed under its recording's lock. With an ``idempotency_key`` the removal is
-    remembered as a write is (``idempotent_write``), so a retry whose answer was lost is answered as the first was
-    (True, nothing written again; before ``precondition``, which the first removal changed), also when the two
-    race (``replayed`` set on ``row``); the key already used for another request raises IdempotencyKeyReused."""
+    """``remove()`` (a soft removal of ``row``: True if it removed it, False if it was removed already), once per key,
+    under the lock of ``row``'s recording: a diary entry's or activity's removal, a beat correction's undoing. With an
+    ``idempotency_key`` the removal is remembered as a write is (``idempotent_write``), so a retry whose answer was
+    lost is answered as the first was (True, nothing removed again; checked before ``precondition``, which the first
+    removal changed), also when the two race (``replayed`` set on ``row``); the key already used for another request
+    raises IdempotencyKeyReused. ``row``'s ``refresh`` fields are read again after, for the answer."""
     kind = type(row)
     row.replayed = False
     try:
@@ -1417,24 +1422,49 @@ def _diary_remove(
             else:
                 if precondition is not None:
                     precondition()
-                changed = kind.objects.filter(pk=row.pk, removed_at__isnull=True).update(
-                    removed_at=timezone.now(), removed_by=by
-                )
-                removed = bool(changed)
-                if removed:
-                    _recording_changed(row.recording_id)
-                    if idempotency_key is not None:
-                        _idempotency_remember(
-                            user=by, idempotency_key=idempotency_key, fingerprint=fingerprint, made=row
-                        )
+                removed = remove()
+                if removed and idempotency_key is not None:
+                    _idempotency_remember(user=by, idempotency_key=idempotency_key, fingerprint=fingerprint, made=row)
     except IntegrityError:  # the key taken meanwhile by another request of the user's (the unique key refused it)
         if idempotency_key is None or not idempotency_replay(
             user=by, idempotency_key=idempotency_key, fingerprint=fingerprint, kind=kind
         ):
             raise
         removed = row.replayed = True
-    row.refresh_from_db(fields=["removed_at", "removed_by"])
+    row.refresh_from_db(fields=list(refresh))
     return removed
+
+
+def _diary_remove(
+    *,
+    row: DiaryRow,
+    by: User,
+    precondition: Precondition | None,
+    idempotency_key: str | None,
+    fingerprint: str,
+) -> bool:
+    """Mark a diary entry or activity removed (who, when) and stamp its recording changed, once per key
+    (``idempotent_removal``)."""
+
+    def remove() -> bool:
+        removed = bool(
+            type(row)
+            .objects.filter(pk=row.pk, removed_at__isnull=True)
+            .update(removed_at=timezone.now(), removed_by=by)
+        )
+        if removed:
+            _recording_changed(row.recording_id)
+        return removed
+
+    return idempotent_removal(
+        row=row,
+        by=by,
+        remove=remove,
+        refresh=("removed_at", "removed_by"),
+        precondition=precondition,
+        idempotency_key=idempotency_key,
+        fingerprint=fingerprint,
+    )
 
 
 def diary_activity_add(
