@@ -204,6 +204,7 @@ def _classes_changed(recording_id: int, diagnosis: Diagnosis) -> None:
     fields: dict[str, object] = {f"count_{c.lower()}": int(counts.get(c, 0)) for c in AAMI_CLASSES}
     fields["beats_corrected"] = corrected
     fields.update(_mi_rescreened(recording_id, diagnosis))
+    fields["changed_at"] = timezone.now()
     if diagnosis.rhythm is not None:
         fields["rhythm_outdated_at"] = timezone.now()
         fields["rhythm_recompute_error"] = ""  # an earlier run's failure is not this one's (and the sweep skips it)
@@ -460,12 +461,14 @@ def _recompute(diagnosis: Diagnosis, asked: datetime) -> str:
                 latest.save(update_fields=["withdrawn_events"])
         if families is not None:
             _families_store(recording_id, families)
+        now = timezone.now()
         Diagnosis.objects.filter(pk=diagnosis.pk).update(
             rhythm=rhythm_summary(report),
             heart_rate_bpm=report.summary["heart_rate"]["mean_bpm"],
             rhythm_outdated_at=None,
-            rhythm_recomputed_at=timezone.now(),
+            rhythm_recomputed_at=now,
             rhythm_recompute_error="",
+            changed_at=now,
         )
         _recording_changed(recording_id)
         rhythm_recomputed.send(sender=Diagnosis, recording_id=recording_id, status="current", reason="")
@@ -485,7 +488,8 @@ def _recompute_failed(diagnosis: Diagnosis, asked: datetime, reason: str) -> str
         marked = Diagnosis.objects.filter(pk=diagnosis.pk, rhythm_outdated_at=asked).exclude(
             rhythm_recompute_error=reason
         )
-        if marked.update(rhythm_recompute_error=reason):  # told once, not again by a retry failing the same way
+        # told once, not again by a retry failing the same way (which changes nothing: changed_at stays)
+        if marked.update(rhythm_recompute_error=reason, changed_at=timezone.now()):
             rhythm_recomputed.send(
                 sender=Diagnosis, recording_id=diagnosis.recording_id, status="failed", reason=reason
             )

@@ -266,6 +266,10 @@ class Diagnosis(models.Model):
     # list of recordings shows it without counting a 24-hour recording's beats for each row.
     beats_corrected = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
+    # When a beat correction or its undoing (the counts), or the rhythm's recomputation after one or its failure, last
+    # changed what the diagnosis shows; null if none ever did. Its Last-Modified is the latest of this, its making and
+    # its reviews (api.views.reviews.diagnosis_changed_at).
+    changed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]  # rows of one instant in a fixed order, page to page

@@ -39,7 +39,8 @@ from .base import (
     ),
     retrieve=extend_schema(
         summary="A diagnosis",
-        description="`Last-Modified` is when it was made or, once reviewed, its latest review, for If-Unmodified-Since.",
+        description="`Last-Modified` is the latest of when it was made, its latest review and a doctor's correction of "
+        "beat classes, its undoing or the rhythm recomputed after one, for If-Unmodified-Since.",
         parameters=[IF_NONE_MATCH],
     ),
 )
@@ -72,9 +73,12 @@ class DiagnosisViewSet(ApiViewSet):
 
 
 def diagnosis_changed_at(diagnosis: Diagnosis) -> datetime:
-    """When what a diagnosis shows last changed: when it was made, or its latest review."""
+    """When what a diagnosis shows last changed: when it was made, its latest review, or a beat correction, its undoing
+    or the rhythm recomputed after one (``changed_at``: its counts, ``beats_corrected`` and ``rhythm`` changed, which
+    had moved its ETag and not its Last-Modified)."""
     review = diagnosis.latest_review()
-    return max(diagnosis.created_at, review.created_at) if review is not None else diagnosis.created_at
+    times = [diagnosis.created_at, review.created_at if review is not None else None, diagnosis.changed_at]
+    return max(t for t in times if t is not None)
 
 
 @extend_schema_view(

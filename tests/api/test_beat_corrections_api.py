@@ -1,10 +1,14 @@
 """recordings/{id}/beat-families and beat-corrections: the shapes of a recording's beats and a doctor's corrections of
 their classes over the API, the counts and the rhythm's state following; refusals, preconditions and clinic scope."""
 
+from datetime import timedelta
+
 import pytest
+from django.utils import timezone
+from django.utils.http import http_date, parse_http_date
 
 from diagnostics import corrections
-from diagnostics.models import BeatCorrection, BeatFamily, Diagnosis
+from diagnostics.models import BeatCorrection, BeatFamily, Diagnosis, ECGRecording
 
 from ..diagnostics.test_beat_corrections import analysed, record_model  # noqa: F401  (fixtures, used by name)
 from ..helpers import strict_validator
@@ -215,3 +219,41 @@ def test_an_undo_retried_with_its_idempotency_key_is_answered_as_the_first_time(
         api.delete(f"{url(done_recording)}/{made['id']}", HTTP_IDEMPOTENCY_KEY="undo-2"),
     ):
         assert again.status_code == 404 and "undone at " in again.json()["error"]["message"], again.content
+
+
+def test_a_correction_its_undoing_and_the_rhythm_after_them_move_last_modified(api_as, doctor_a, analysed):  # noqa: F811
+    """The diagnosis's Last-Modified had stayed its making's (or its latest review's) while a correction changed its
+    counts and rhythm: its ETag moved, its Last-Modified did not, and an If-Unmodified-Since held to it let a write
+    through over a change it had not seen. The recording's moves as well (its updated_at)."""
+    api = api_as(doctor_a)
+    diagnosis = Diagnosis.objects.get(recording=analysed)
+    long_ago = timezone.now() - timedelta(hours=1)
+
+    def dated_long_ago():
+        Diagnosis.objects.filter(pk=diagnosis.pk).update(created_at=long_ago, changed_at=None)
+        ECGRecording.objects.filter(pk=analysed.pk).update(updated_at=long_ago)
+
+    def last_modified() -> tuple[int, int]:
+        return (
+            parse_http_date(api.get(f"/api/v1/diagnoses/{diagnosis.pk}")["Last-Modified"]),
+            parse_http_date(api.get(detail(analysed))["Last-Modified"]),
+        )
+
+    dated_long_ago()
+    before = last_modified()
+    assert before == (int(long_ago.timestamp()),) * 2
+    n = analysed.beats.filter(aami_class="N").order_by("index").first().index
+    made = api.post(url(analysed), {"to_class": "S", "beats": [n]}, format="json")
+    assert made.status_code == 201
+    assert all(now > then for now, then in zip(last_modified(), before, strict=True))
+    since = api.get(f"/api/v1/diagnoses/{diagnosis.pk}", HTTP_IF_MODIFIED_SINCE=http_date(before[0]))
+    assert since.status_code == 200 and since.json()["beats_corrected"] == 1
+
+    for change in (
+        lambda: corrections.recording_rhythm_recompute(recording_id=analysed.pk),
+        lambda: api.delete(f"{url(analysed)}/{made.json()['id']}"),
+        lambda: corrections.rhythm_recompute_failed(recording_id=analysed.pk, reason="The signal could not be read."),
+    ):
+        dated_long_ago()
+        change()
+        assert all(now > then for now, then in zip(last_modified(), before, strict=True))
