@@ -1158,6 +1158,11 @@ class WithdrawnEventSerializer(serializers.Serializer):
     end = serializers.IntegerField()
     beats = serializers.IntegerField()
     decisions = WithdrawnDecisionSerializer(many=True)
+    withdrawn_at = serializers.DateTimeField(
+        allow_null=True,
+        help_text="When the recomputation withdrew it: after the correction's `undone_at`, its undoing did (the events "
+        "an undoing withdraws are kept with the correction undone). Null for one withdrawn before this was kept.",
+    )
 
 
 PREVIOUS_COUNTS = {
@@ -1179,8 +1184,8 @@ class BeatCorrectionSerializer(serializers.ModelSerializer):
     withdrawn_events = WithdrawnEventSerializer(
         many=True,
         read_only=True,
-        help_text="Rhythm events the recomputation after it no longer found, which carried doctors' decisions: "
-        "kept here as they were.",
+        help_text="Rhythm events the recomputation after it, or after its undoing, no longer found, which carried "
+        "doctors' decisions: kept here as they were.",
     )
 
     class Meta:

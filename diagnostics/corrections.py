@@ -8,7 +8,8 @@ is signed. Here a correction changes the beats' class at once, with the diagnosi
 (events, ectopy, AF, the summary) needs the signal again, so the worker recomputes it
 (``recording_rhythm_recompute``) and until then the recording says its rhythm is being recomputed. Rhythm events
 found again keep their rows and their doctors' decisions; one no longer found is removed, and where it carried
-decisions they are kept in the correction's ``withdrawn_events``.
+decisions they are kept in the ``withdrawn_events`` of the correction whose making or undoing the recomputation
+followed (``_recomputed_after``).
 """
 
 import logging
@@ -455,10 +456,10 @@ def _recompute(diagnosis: Diagnosis, asked: datetime) -> str:
             return "again"
         withdrawn = _events_replace(recording_id, recording.clinic_id, report.events)
         if withdrawn:
-            latest = BeatCorrection.objects.filter(recording_id=recording_id).order_by("-id").first()
-            if latest is not None:
-                latest.withdrawn_events = [*latest.withdrawn_events, *withdrawn]
-                latest.save(update_fields=["withdrawn_events"])
+            home = _recomputed_after(recording_id)
+            if home is not None:
+                home.withdrawn_events = [*home.withdrawn_events, *withdrawn]
+                home.save(update_fields=["withdrawn_events"])
         if families is not None:
             _families_store(recording_id, families)
         now = timezone.now()
@@ -473,6 +474,26 @@ def _recompute(diagnosis: Diagnosis, asked: datetime) -> str:
         _recording_changed(recording_id)
         rhythm_recomputed.send(sender=Diagnosis, recording_id=recording_id, status="current", reason="")
     return "done"
+
+
+def _recomputed_after(recording_id: int) -> BeatCorrection | None:
+    """The correction whose making or undoing the recomputation being written follows (called under the recording's
+    lock, its request still the latest: no change of classes came since), where the events it withdraws are kept:
+
+    - after a correction made, that correction: the newest one still standing, with none made after it;
+    - after an undoing, the correction undone (the one undone last): its undoing set the classes back, and the events
+      found over its classes and no longer found without them were withdrawn by it. Not the newest standing one,
+      which did not change since the events were found, and there is none once the only correction is undone: the
+      decisions would have had no home, or gone to a correction undone earlier that had nothing to do with them.
+
+    Only the latest standing correction can be undone, so those made after the newest standing one are all undone,
+    each after it was made: when there are any, the latest change was the undoing of one of them."""
+    corrections = BeatCorrection.objects.filter(recording_id=recording_id)
+    standing = corrections.filter(undone_at__isnull=True).order_by("-id").first()
+    later = corrections.filter(undone_at__isnull=False)
+    if standing is not None:
+        later = later.filter(id__gt=standing.pk)
+    return later.order_by("-undone_at", "-id").first() or standing
 
 
 def rhythm_recompute_failed(*, recording_id: int, reason: str) -> None:
@@ -524,6 +545,7 @@ def _events_replace(recording_id: int, clinic_id: int, found: list) -> list[dict
         else:
             gone.append(event)
     withdrawn = []
+    withdrawn_at = timezone.now().isoformat(timespec="microseconds")
     for event in gone:
         decisions = [
             {
@@ -543,6 +565,7 @@ def _events_replace(recording_id: int, clinic_id: int, found: list) -> list[dict
                     "end": event.end,
                     "beats": event.beats,
                     "decisions": decisions,
+                    "withdrawn_at": withdrawn_at,
                 }
             )
     Event.objects.filter(pk__in=[e.pk for e in gone]).delete()
@@ -568,13 +591,18 @@ def _events_replace(recording_id: int, clinic_id: int, found: list) -> list[dict
 
 
 def _withdrawn_decisions(recording_id: int) -> dict[tuple, list[dict]]:
-    """By (type, start, end), the decisions of the recording's events a recomputation withdrew, as last withdrawn."""
+    """By (type, start, end), the decisions of the recording's events a recomputation withdrew, as last withdrawn: in
+    the order withdrawn (``withdrawn_at``), which is not the corrections' order once an undoing's are kept with the
+    correction undone (``_recomputed_after``); those kept before the time was, first, in the corrections' order (each
+    was then kept with the newest correction)."""
+    kept = [
+        (e.get("withdrawn_at") or "", correction_id, n, e)
+        for correction_id, withdrawn in BeatCorrection.objects.filter(recording_id=recording_id).values_list(
+            "id", "withdrawn_events"
+        )
+        for n, e in enumerate(withdrawn or [])
+    ]
     out: dict[tuple, list[dict]] = {}
-    for withdrawn in (
-        BeatCorrection.objects.filter(recording_id=recording_id)
-        .order_by("id")
-        .values_list("withdrawn_events", flat=True)
-    ):
-        for e in withdrawn or []:
-            out[(e.get("type"), e.get("start"), e.get("end"))] = list(e.get("decisions") or [])
+    for *_order, e in sorted(kept, key=lambda row: row[:3]):
+        out[(e.get("type"), e.get("start"), e.get("end"))] = list(e.get("decisions") or [])
     return out

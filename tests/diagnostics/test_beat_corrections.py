@@ -173,6 +173,7 @@ def test_events_found_again_keep_their_decisions_and_those_withdrawn_are_kept_wi
                     "at": second.withdrawn_events[0]["decisions"][0]["at"],
                 }
             ],
+            "withdrawn_at": second.withdrawn_events[0]["withdrawn_at"],
         }
     ]
 
@@ -432,3 +433,45 @@ def test_a_recording_the_mi_screen_did_not_read_is_left_as_it_was_by_a_correctio
     assert before["mi_status"] == "not_applicable"  # MIT-BIH's MLII and V1: not a lead the screen reads
     corrections.beat_correction_make(recording=analysed, by=doctor_a, to_class="Q", beats=[3, 4, 5])
     assert Diagnosis.objects.values("mi_status", "mi_reason", "mi_score", "mi_flag").get(recording=analysed) == before
+
+
+@pytest.mark.django_db
+def test_events_an_undoing_withdraws_are_kept_with_the_correction_undone_and_come_back_as_last_withdrawn(
+    analysed, doctor_a
+):
+    """The withdrawn events had been kept with the newest correction, an undone one as well: undoing the first of two
+    corrections, after the second was undone, put the events it withdrew with the second, which had nothing to do with
+    them. And an event withdrawn twice takes back the decisions it had when last withdrawn, not the first time's."""
+    classes = _classes(analysed)
+    quiet = [i for i in range(10, len(classes) - 10) if not set(classes[i - 1 : i + 4]) & {"V", "F"}]
+    a = quiet[len(quiet) // 2]
+    run_of_a = {"recording": analysed, "type__in": ["v_run", "vt"], "start": analysed.beats.get(index=a).position}
+
+    first = corrections.beat_correction_make(recording=analysed, by=doctor_a, to_class="V", beats=[a, a + 1, a + 2])
+    assert corrections.recording_rhythm_recompute(recording_id=analysed.pk) == "done"
+    services.event_review_create(user=doctor_a, event=Event.objects.get(**run_of_a), decision="confirm", note="seen")
+    # a second correction takes the run away (kept with it), and its undoing brings it back, decided
+    second = corrections.beat_correction_make(recording=analysed, by=doctor_a, to_class="N", beats=[a, a + 1, a + 2])
+    assert corrections.recording_rhythm_recompute(recording_id=analysed.pk) == "done"
+    assert not Event.objects.filter(**run_of_a).exists()
+    assert corrections.beat_correction_undo(correction=second, by=doctor_a)
+    assert corrections.recording_rhythm_recompute(recording_id=analysed.pk) == "done"
+    services.event_review_create(
+        user=doctor_a, event=Event.objects.get(**run_of_a), decision="reject", note="on second look"
+    )
+
+    # undoing the first takes the run away again: with the first, whose undoing did it, not the second
+    assert corrections.beat_correction_undo(correction=first, by=doctor_a)
+    assert corrections.recording_rhythm_recompute(recording_id=analysed.pk) == "done"
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert [[d["decision"] for d in e["decisions"]] for e in second.withdrawn_events] == [["confirm"]]
+    (withdrawn,) = first.withdrawn_events
+    assert [d["decision"] for d in withdrawn["decisions"]] == ["confirm", "reject"]
+    assert withdrawn["withdrawn_at"] > first.undone_at.isoformat() > second.withdrawn_events[0]["withdrawn_at"]
+
+    # found once more, it takes back both decisions, as last withdrawn
+    corrections.beat_correction_make(recording=analysed, by=doctor_a, to_class="V", beats=[a, a + 1, a + 2])
+    assert corrections.recording_rhythm_recompute(recording_id=analysed.pk) == "done"
+    back = Event.objects.get(**run_of_a).reviews.order_by("created_at", "id")
+    assert [(r.decision, r.note) for r in back] == [("confirm", "seen"), ("reject", "on second look")]
