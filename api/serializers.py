@@ -1116,13 +1116,17 @@ class BeatFamilySerializer(serializers.ModelSerializer):
     aami_class = serializers.ChoiceField(
         choices=list(AAMI_CLASSES), read_only=True, help_text="The class the analysis gave its beats."
     )
-    example_position = serializers.SerializerMethodField(
-        help_text="The sample of the example beat's R peak in the original signal."
+    # example_position and beats_corrected: read with the families (diagnostics.selectors.beat_families)
+    example_position = serializers.IntegerField(
+        read_only=True,
+        allow_null=True,
+        help_text="The sample of the example beat's R peak in the original signal.",
     )
     template = BeatTemplateSerializer(read_only=True)
-    beats_corrected = serializers.SerializerMethodField(
+    beats_corrected = serializers.IntegerField(
+        read_only=True,
         help_text="How many of its beats a doctor has made another class (`beats?family=` lists them with their "
-        "class now)."
+        "class now).",
     )
 
     class Meta:
@@ -1135,14 +1139,6 @@ class BeatFamilySerializer(serializers.ModelSerializer):
             "rare": {"help_text": "The class's rarer shapes gathered in one family, not one shape."},
             "example": {"help_text": "The index of the member beat most like the family's mean."},
         }
-
-    @extend_schema_field(serializers.IntegerField(allow_null=True))
-    def get_example_position(self, obj: BeatFamily) -> int | None:
-        return self.context["positions"].get(obj.example)
-
-    @extend_schema_field(serializers.IntegerField())
-    def get_beats_corrected(self, obj: BeatFamily) -> int:
-        return self.context["corrected"].get(obj.number, 0)
 
 
 class WithdrawnDecisionSerializer(serializers.Serializer):

@@ -467,30 +467,17 @@ def recording_model_input(*, recording: ECGRecording):
 
 def beat_families(*, recording: ECGRecording) -> QuerySet[BeatFamily]:
     """The recording's beat families (the shapes of each class's beats, a Holter system's templates) by number, as a
-    query (the API pages it; ``beat_family_list`` gives each its classes now)."""
-    return recording.beat_families.order_by("number")
-
-
-def beat_families_corrected(*, recording: ECGRecording) -> dict[int, int]:
-    """By family number, how many of its beats a doctor has made another class than the family's (one grouped read
-    of the recording's beats, whatever the number of families)."""
-    classes = dict(recording.beat_families.values_list("number", "aami_class"))
-    corrected: dict[int, int] = {}
-    rows = (
-        Beat.objects.filter(recording_id=recording.pk, family__isnull=False)
-        .values_list("family", "aami_class")
-        .annotate(n=Count("id"))
-        .values_list("family", "aami_class", "n")
+    query (the API pages it; ``beat_family_list`` gives each its classes now). Each carries ``beats_corrected``, how
+    many of its beats a doctor has made another class than the family's, and ``example_position``, its example beat's
+    sample, both read in the database with the families: a page reads its own families' beats alone (the family
+    index), not the whole recording's."""
+    members = Beat.objects.filter(recording_id=OuterRef("recording_id"), family=OuterRef("number")).order_by()
+    corrected = members.exclude(aami_class=OuterRef("aami_class")).values("family").annotate(n=Count("id")).values("n")
+    example = Beat.objects.filter(recording_id=OuterRef("recording_id"), index=OuterRef("example")).values("position")
+    return recording.beat_families.order_by("number").annotate(
+        beats_corrected=Coalesce(Subquery(corrected, output_field=PositiveIntegerField()), 0),
+        example_position=Subquery(example[:1]),
     )
-    for family, cls, n in rows:
-        if family is not None and cls != classes.get(family, cls):
-            corrected[family] = corrected.get(family, 0) + n
-    return corrected
-
-
-def beat_positions(*, recording: ECGRecording, indices: list[int]) -> dict[int, int | None]:
-    """The samples of the beats ``indices`` of the recording (None for a beat file's)."""
-    return dict(recording.beats.filter(index__in=indices).values_list("index", "position"))
 
 
 def _correction_counts() -> tuple[str, str]:

@@ -1025,12 +1025,9 @@ class RecordingViewSet(ApiViewSet):
     def beat_families(self, request, pk):
         recording = diagnostics_selectors.recording_get(user=request.user, recording_id=int(pk))
         _require_done(recording, "beat families")
-        page = self.paginate_queryset(diagnostics_selectors.beat_families(recording=recording))
-        context = {
-            "positions": diagnostics_selectors.beat_positions(recording=recording, indices=[f.example for f in page]),
-            "corrected": diagnostics_selectors.beat_families_corrected(recording=recording),
-        }
-        return self.get_paginated_response(serializers.BeatFamilySerializer(page, many=True, context=context).data)
+        return self.paginated(
+            diagnostics_selectors.beat_families(recording=recording), serializers.BeatFamilySerializer
+        )
 
     @extend_schema(
         summary="A doctor's corrections of the recording's beat classes, newest first",

@@ -257,3 +257,34 @@ def test_a_correction_its_undoing_and_the_rhythm_after_them_move_last_modified(a
         dated_long_ago()
         change()
         assert all(now > then for now, then in zip(last_modified(), before, strict=True))
+
+
+def test_the_families_count_their_corrected_beats_with_the_page_s_own_query(
+    api_as, doctor_a, done_recording, django_assert_num_queries
+):
+    """Each family's ``beats_corrected`` and its example's sample are read with the page's families, in the
+    database: every page had read the whole recording's beats grouped by family and class (a day's recording's
+    100,000 beats for a page of one family), and the examples' samples in a query of their own."""
+    from diagnostics.models import Beat
+
+    # the hand-made classes: N N V S F Q; two families of the analysis's N and V beats
+    template = {"fs": 128.0, "r_s": 0.3, "leads": [[0.0, 1.0]]}
+    BeatFamily.objects.bulk_create(
+        [
+            BeatFamily(recording=done_recording, number=0, aami_class="N", beats=2, example=1, template=template),
+            BeatFamily(recording=done_recording, number=1, aami_class="V", beats=1, example=2, template=template),
+        ]
+    )
+    Beat.objects.filter(recording=done_recording, index__in=[0, 1]).update(family=0)
+    Beat.objects.filter(recording=done_recording, index=2).update(family=1)
+    for index, position in ((1, 100), (2, 250)):
+        Beat.objects.filter(recording=done_recording, index=index).update(position=position)
+    corrections.beat_correction_make(recording=done_recording, by=doctor_a, to_class="S", beats=[0])
+    api = api_as(doctor_a)
+    api.get(url(done_recording, "beat-families"))  # the token's user looked up once, then cached
+    # the recording and its diagnosis (is it done?), the pager's count, the page, and the read's audit record
+    with django_assert_num_queries(5):
+        first = api.get(url(done_recording, "beat-families"), {"page_size": 1}).json()
+    second = api.get(url(done_recording, "beat-families"), {"page_size": 1, "page": 2}).json()
+    assert [(f["number"], f["beats_corrected"], f["example_position"]) for f in first["results"]] == [(0, 1, 100)]
+    assert [(f["number"], f["beats_corrected"], f["example_position"]) for f in second["results"]] == [(1, 0, 250)]
