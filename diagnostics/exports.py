@@ -28,7 +28,15 @@ EVENT_COLUMNS = [
     "rate_bpm",
     "review",
     "event_id",  # the event's id in the API (`event` numbers the recording's events in order, as the pages do)
+    "rhythm_status",  # RHYTHM_STATUS
 ]
+
+# Last in each table made from the rhythm analysis (the events, the rhythm at a diary's moments, the heart rate over an
+# activity): the diagnosis's rhythm_status, as the API gives it. "recomputing" (or "failed") while the rhythm is being
+# recomputed over a doctor's corrected beat classes (or could not be): the rows predate the correction, as FHIR's
+# Observations made from them are "preliminary"; "current" otherwise. A column, not a note line, so that a program
+# reading the table reads it as any other: a line there in that state alone would break its columns then.
+RHYTHM_STATUS = "rhythm_status"
 
 # The patient's diary after the events, one row per symptom noted (not those removed as entered by mistake).
 DIARY_COLUMNS = [
@@ -45,6 +53,7 @@ DIARY_COLUMNS = [
     "rate_bpm",  # of the 10-s strip around the moment
     "entered_by",
     "entry_id",
+    "rhythm_status",  # RHYTHM_STATUS: of its finding, events and rate
 ]
 
 # The diary's activities after its symptoms, one row per activity (not those removed as entered by mistake).
@@ -66,6 +75,7 @@ ACTIVITY_COLUMNS = [
     "minutes",  # the minutes counted (with a rate)
     "entered_by",
     "activity_id",
+    "rhythm_status",  # RHYTHM_STATUS: of its heart rate
 ]
 
 # A doctor's corrections of beat classes last, one row per correction, undone ones too (the beats table gives each
@@ -169,6 +179,8 @@ def _csv_rows(recording: ECGRecording) -> Iterator[str]:
                 ]
             )
         fs = recording.sampling_rate or 0
+        diagnosis = recording.diagnosis
+        rhythm_status = diagnosis.rhythm_status or ""  # none for a beat file, which has no rhythm
         events = list(selectors.event_list(recording=recording))
         if events:  # a second table below the beats, as Holter exports list episodes after the beat list
             yield writer.writerow([])
@@ -189,6 +201,7 @@ def _csv_rows(recording: ECGRecording) -> Iterator[str]:
                         "" if e.rate_bpm is None else e.rate_bpm,
                         review.decision if review else "",
                         e.pk,
+                        rhythm_status,
                     ]
                 )
 
@@ -196,7 +209,7 @@ def _csv_rows(recording: ECGRecording) -> Iterator[str]:
         if noted:  # a third table: the symptoms, with the rhythm at each, as the report's diary table
             yield writer.writerow([])
             yield writer.writerow(DIARY_COLUMNS)
-            rhythm = recording.diagnosis.rhythm
+            rhythm = diagnosis.rhythm
             for n, entry in enumerate(noted, 1):
                 found = diary.rhythm_at(recording, entry.sample, rhythm)
                 when = diary.moment_datetime(recording, entry.sample)
@@ -215,6 +228,7 @@ def _csv_rows(recording: ECGRecording) -> Iterator[str]:
                         "" if found["rate_bpm"] is None else found["rate_bpm"],
                         safe_cell(entry.entered_by.display_name),
                         entry.pk,
+                        rhythm_status,
                     ]
                 )
 
@@ -222,7 +236,7 @@ def _csv_rows(recording: ECGRecording) -> Iterator[str]:
         if activities:  # a fourth table: sleep, exercise, medication, with the heart rate over each period
             yield writer.writerow([])
             yield writer.writerow(ACTIVITY_COLUMNS)
-            rhythm = recording.diagnosis.rhythm
+            rhythm = diagnosis.rhythm
             for n, activity in enumerate(activities, 1):
                 rate = diary.activity_heart_rate(recording, activity, rhythm) or {}
                 ends = [activity.start, activity.end]
@@ -243,6 +257,7 @@ def _csv_rows(recording: ECGRecording) -> Iterator[str]:
                         rate.get("minutes", ""),
                         safe_cell(activity.entered_by.display_name),
                         activity.pk,
+                        rhythm_status,
                     ]
                 )
 

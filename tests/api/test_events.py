@@ -331,7 +331,7 @@ def test_the_csv_export_lists_the_events_after_the_beats(client, api_as, staff_a
         rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode("utf-8-sig"))))
     assert sum("diagnostics_eventreview" in q["sql"] for q in queries.captured_queries) == 1
     header = rows.index(EVENT_COLUMNS)
-    assert EVENT_COLUMNS[3:6] == ["type", "start_sample", "end_sample"] and EVENT_COLUMNS[-3:-1] == [
+    assert EVENT_COLUMNS[3:6] == ["type", "start_sample", "end_sample"] and EVENT_COLUMNS[-4:-2] == [
         "rate_bpm",
         "review",
     ]

@@ -1,15 +1,18 @@
 """A doctor's correction of beat classes in the FHIR report: the counts as corrected, the report amended and saying so,
 and, while the worker recomputes the rhythm over the corrected classes, the rhythm's Observations and the report
-preliminary, not final."""
+preliminary, not final (and the CSV export's rows made from the rhythm saying so)."""
 
+import csv
+import io
 from datetime import datetime
 
 import pytest
 
-from diagnostics import corrections
+from diagnostics import corrections, services
 from diagnostics.models import BeatCorrection
 
 from ..diagnostics.test_holter_pages import holter_recording  # noqa: F401  (a fixture, used by name)
+from .test_export_csv import body
 from .test_fhir import by_code, fetch_valid_bundle, resources
 from .test_fhir_amended import report_of, statuses
 
@@ -72,3 +75,30 @@ def test_while_the_rhythm_is_recomputed_its_observations_and_the_report_are_prel
         "The rhythm figures predate the correction of beat classes: recomputing them failed (The signal could not be "
         "read again)." in report["conclusion"]
     )
+
+
+def test_the_csv_export_s_rhythm_rows_say_they_predate_a_correction_while_the_rhythm_is_recomputed(
+    api_as, staff_a, doctor_a, holter
+):
+    """As the FHIR report's Observations made from the rhythm are preliminary: the export had given the events, and
+    the rhythm at the diary's moments, from before the correction with nothing to tell them from current ones."""
+    fs = holter.sampling_rate
+    services.diary_entry_add(recording=holter, by=staff_a, sample=int(50 * fs), symptom="syncope")
+    services.diary_activity_add(recording=holter, by=staff_a, kind="sleep", start=0, end=int(40 * fs))
+    api = api_as(staff_a)
+
+    def rhythm_statuses() -> dict[str, set[str]]:
+        """By the first column after the recording's of each table made from the rhythm, its rows' rhythm_status."""
+        text = body(api.get(f"/api/v1/recordings/{holter.pk}/export.csv")).decode()
+        tables = [list(csv.DictReader(io.StringIO(table))) for table in text.split("\r\n\r\n")]
+        return {list(rows[0])[2]: {r["rhythm_status"] for r in rows} for rows in tables if "rhythm_status" in rows[0]}
+
+    assert rhythm_statuses() == {"event": {"current"}, "entry": {"current"}, "activity": {"current"}}
+    n = list(holter.beats.filter(aami_class="N").order_by("index").values_list("index", flat=True)[:1])
+    corrections.beat_correction_make(recording=holter, by=doctor_a, to_class="S", beats=n)
+    assert rhythm_statuses() == {"event": {"recomputing"}, "entry": {"recomputing"}, "activity": {"recomputing"}}
+    assert corrections.recording_rhythm_recompute(recording_id=holter.pk) == "done"
+    assert rhythm_statuses() == {"event": {"current"}, "entry": {"current"}, "activity": {"current"}}
+    corrections.beat_correction_make(recording=holter, by=doctor_a, to_class="N", beats=n)
+    corrections.rhythm_recompute_failed(recording_id=holter.pk, reason="The signal could not be read again.")
+    assert rhythm_statuses() == {"event": {"failed"}, "entry": {"failed"}, "activity": {"failed"}}
