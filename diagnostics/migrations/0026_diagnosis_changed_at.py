@@ -2,13 +2,15 @@
 it, for its Last-Modified. Set for the diagnoses corrected before it, from their corrections and recomputation (a
 failed recomputation's time was not kept: the latest correction's or undoing's stands for it)."""
 
+from datetime import datetime
+
 from django.db import migrations, models
 
 
 def corrected_at(apps, schema_editor):
     Diagnosis = apps.get_model("diagnostics", "Diagnosis")
     BeatCorrection = apps.get_model("diagnostics", "BeatCorrection")
-    latest: dict[int, object] = {}
+    latest: dict[int, datetime] = {}
     for recording_id, made, undone in BeatCorrection.objects.values_list("recording_id", "created_at", "undone_at"):
         for when in (made, undone):
             if when is not None and (recording_id not in latest or when > latest[recording_id]):

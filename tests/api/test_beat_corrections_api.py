@@ -12,7 +12,7 @@ from diagnostics.models import BeatCorrection, BeatFamily, Diagnosis, ECGRecordi
 
 from ..diagnostics.test_beat_corrections import analysed, record_model  # noqa: F401  (fixtures, used by name)
 from ..helpers import strict_validator
-from .conftest import submit_beats
+from .conftest import classify_by_hand, submit_beats
 
 pytestmark = pytest.mark.django_db
 
@@ -288,3 +288,30 @@ def test_the_families_count_their_corrected_beats_with_the_page_s_own_query(
     second = api.get(url(done_recording, "beat-families"), {"page_size": 1, "page": 2}).json()
     assert [(f["number"], f["beats_corrected"], f["example_position"]) for f in first["results"]] == [(0, 1, 100)]
     assert [(f["number"], f["beats_corrected"], f["example_position"]) for f in second["results"]] == [(1, 0, 250)]
+
+
+def test_the_migration_dates_a_diagnosis_corrected_before_it_by_its_latest_change(
+    doctor_a, staff_a, patient_a, active_models, done_recording
+):
+    from importlib import import_module
+
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    migration = import_module("diagnostics.migrations.0026_diagnosis_changed_at")
+    never = submit_beats(staff_a, patient_a)
+    classify_by_hand(never, active_models)
+    corrections.beat_correction_make(recording=done_recording, by=doctor_a, to_class="S", beats=[0])
+    second = corrections.beat_correction_make(recording=done_recording, by=doctor_a, to_class="S", beats=[1])
+    corrections.beat_correction_undo(correction=second, by=doctor_a)
+    at_migration = MigrationExecutor(connection).loader.project_state(("diagnostics", "0026_diagnosis_changed_at")).apps
+
+    def filled() -> dict:
+        Diagnosis.objects.update(changed_at=None)  # as the new column was added
+        migration.corrected_at(at_migration, None)
+        return dict(Diagnosis.objects.values_list("recording_id", "changed_at"))
+
+    assert filled() == {done_recording.pk: BeatCorrection.objects.get(pk=second.pk).undone_at, never.pk: None}
+    recomputed = timezone.now() + timedelta(minutes=1)
+    Diagnosis.objects.filter(recording=done_recording).update(rhythm_recomputed_at=recomputed)
+    assert filled()[done_recording.pk] == recomputed
