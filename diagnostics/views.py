@@ -473,8 +473,9 @@ def _correction_form(family: BeatFamily, draft) -> BeatCorrectionForm:
 def beat_correct(request, recording_id: int):
     """A doctor calls a family's beats another class (diagnostics.corrections): back to the shapes page, which shows
     the counts as they are now; a refusal goes back to the family's form as typed, the reason beside the field."""
-    _require_corrector(request.user)
+    # the recording first: another clinic's staff get its 404, not a 403 that says it exists
     recording = selectors.recording_get(user=request.user, recording_id=recording_id)
+    _require_corrector(request.user)
     form = BeatCorrectionForm(request.POST)
     target = reverse("recording-shapes", args=[recording.pk])
     if not form.is_valid() and "family" in form.errors:
@@ -531,10 +532,10 @@ def _rhythm_outdated(recording: ECGRecording) -> bool:
 def beat_correction_undo(request, recording_id: int, correction_id: int):
     """The latest correction still in force undone (doctors and administrators): back to the history, saying so, or
     why not (a later correction to undo first)."""
-    _require_corrector(request.user)
     correction = selectors.beat_correction_get(
         user=request.user, recording_id=recording_id, correction_id=correction_id
     )
+    _require_corrector(request.user)  # after the 404 of another clinic's correction, as beat_correct
     target = reverse("recording-shapes", args=[recording_id]) + "#corrections"
     said = f"The correction of {correction.beats_changed:,} beats to {correction.to_class}"
     try:
@@ -584,8 +585,8 @@ def beats_correct(request, recording_id: int):
     back to the same page of the table, or the one selected in the ECG viewer (``then=viewer``), back to the viewer
     with the beat selected again. A refusal goes back there too, with the reason beside the form and what was sent
     (the ticks, the class, the note) as it was."""
-    _require_corrector(request.user)
     recording = selectors.recording_get(user=request.user, recording_id=recording_id)
+    _require_corrector(request.user)  # after the 404 of another clinic's recording, as beat_correct
     form = BeatPickForm(request.POST)
     valid = form.is_valid()
     in_viewer = request.POST.get("then") == "viewer"

@@ -50,9 +50,9 @@ MATRIX: dict[str, dict[str, list]] = {
     # its beat shapes and corrections: every member of the clinic sees them; doctors and administrators correct (an
     # empty form: back to the page, its reason) and undo the latest correction
     "recording-shapes": {"GET": [LOGIN, 200, 200, 200, 404]},
-    "recording-beat-correct": {"POST": [LOGIN, 403, 302, 302, (403, 404)]},
-    "recording-beats-correct": {"POST": [LOGIN, 403, 302, 302, (403, 404)]},
-    "recording-beat-correction-undo": {"POST": [LOGIN, 403, 302, 302, (403, 404)]},
+    "recording-beat-correct": {"POST": [LOGIN, 403, 302, 302, 404]},
+    "recording-beats-correct": {"POST": [LOGIN, 403, 302, 302, 404]},
+    "recording-beat-correction-undo": {"POST": [LOGIN, 403, 302, 302, 404]},
     "review-queue": {"GET": [LOGIN, 403, 200, 200, 403]},
     "review-create": {"POST": [LOGIN, 403, 400, 400, (403, 404)]},  # an empty form: the review page again
     # every signed-in user changes their own password; an empty form is refused

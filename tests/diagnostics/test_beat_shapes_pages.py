@@ -174,6 +174,7 @@ def test_staff_may_not_correct_nor_undo_and_another_clinic_sees_nothing(
     staff_a,
     doctor_a,
     clinic_b,
+    staff_b,
     analysed,  # noqa: F811
 ):
     family = _largest(analysed)
@@ -188,6 +189,14 @@ def test_staff_may_not_correct_nor_undo_and_another_clinic_sees_nothing(
     assert client.get(reverse("recording-shapes", args=[analysed.pk])).status_code == 404
     assert _correct(client, analysed, family, "V").status_code == 404
     assert client.post(reverse("recording-beat-correction-undo", args=[analysed.pk, made.pk])).status_code == 404
+
+    # another clinic's staff too: the 404 of a recording they cannot see, before the 403 of their role
+    client_for(client, staff_b)
+    assert _correct(client, analysed, family, "V").status_code == 404
+    picked = client.post(reverse("recording-beats-correct", args=[analysed.pk]), {"beats": ["0"], "to_class": "V"})
+    assert picked.status_code == 404
+    assert client.post(reverse("recording-beat-correction-undo", args=[analysed.pk, made.pk])).status_code == 404
+    assert BeatCorrection.objects.get().undone_at is None
 
 
 SHAPES_MAX_QUERIES = 12  # session and user, the recording, its diagnosis, families, their classes now, corrections
