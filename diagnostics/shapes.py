@@ -24,8 +24,9 @@ def lead_names(recording: ECGRecording) -> list[str]:
 
 
 def family_said(family: BeatFamily) -> str:
-    """A family as the page and the history name it: "V shape 2", "rare V shapes"."""
-    return f"rare {family.aami_class} shapes" if family.rare else f"{family.aami_class} shape {family.number}"
+    """A family as the page and the history name it: "V shape 2", "rare V shapes". The pages count shapes from 1, as
+    they count beats (the API names a family by its number, from 0)."""
+    return f"rare {family.aami_class} shapes" if family.rare else f"{family.aami_class} shape {family.number + 1}"
 
 
 def class_sections(recording: ECGRecording, families: list[BeatFamily], diagnosis) -> list[dict]:
@@ -83,7 +84,7 @@ def correction_rows(recording: ECGRecording, corrections: list[BeatCorrection], 
         if c.family is None:
             what = f"{changed:,} beat{'' if changed == 1 else 's'} chosen"
         else:
-            what = family_said(family) if family is not None else f"shape {c.family}"
+            what = family_said(family) if family is not None else f"shape {c.family + 1}"
         rows.append(
             {
                 "correction": c,

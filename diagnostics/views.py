@@ -507,8 +507,8 @@ def beat_correct(request, recording_id: int):
                 recording=recording, by=request.user, to_class=to_class, family=family, note=note, **key
             ),
         )
-    except NotFound as exc:  # a shape this recording does not have (a page from before it was analysed again)
-        messages.error(request, exc.message)
+    except NotFound:  # a shape this recording does not have (a page from before it was analysed again)
+        messages.error(request, f"This recording has no beat shape {family + 1}: look at its shapes again.")
         return _refused(redirect(target))
     except (Invalid, Conflict) as exc:
         at_fault = str(getattr(exc, "field", None) or "")
@@ -517,7 +517,7 @@ def beat_correct(request, recording_id: int):
     shape = recording.beat_families.filter(number=family).first()
     messages.success(
         request,
-        f"{changed:,} beat{'' if changed == 1 else 's'} of {shapes.family_said(shape) if shape else f'shape {family}'} "
+        f"{changed:,} beat{'' if changed == 1 else 's'} of {shapes.family_said(shape) if shape else f'shape {family + 1}'} "
         f"{'is' if changed == 1 else 'are'} now {to_class} ({AAMI_NAMES[to_class].lower()})."
         + (" The rhythm is being recomputed over the corrected classes." if _rhythm_outdated(recording) else ""),
     )
@@ -1154,7 +1154,8 @@ def _beat_family_wanted(request, recording: ECGRecording) -> tuple[BeatFamily | 
     if asked.isascii() and asked.isdigit() and len(asked) < 6:
         family = recording.beat_families.filter(number=int(asked)).first()
     if family is None:
-        return None, f"This recording has no beat shape “{asked[:20]}”: beats of every shape are shown."
+        said = f"{int(asked) + 1}" if asked.isascii() and asked.isdigit() and len(asked) < 6 else f"“{asked[:20]}”"
+        return None, f"This recording has no beat shape {said}: beats of every shape are shown."
     return family, ""
 
 

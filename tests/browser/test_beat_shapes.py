@@ -74,7 +74,7 @@ def test_a_doctor_corrects_a_shape_from_the_keyboard_and_the_holter_summary_foll
     celery_worker.stop()
     page.keyboard.press("Enter")
     page.wait_for_load_state()
-    expect(page.locator(".messages")).to_contain_text(f"{family.beats} beats of N shape {family.number} are now V")
+    expect(page.locator(".messages")).to_contain_text(f"{family.beats} beats of N shape {family.number + 1} are now V")
     made = BeatCorrection.objects.get()
     assert (made.family, made.to_class, made.note, made.made_by) == (
         family.number,

@@ -61,7 +61,7 @@ def test_the_recording_page_links_to_the_shapes_and_opens_the_viewer_at_a_beat(c
     assert f'href="{reverse("recording-shapes", args=[analysed.pk])}"' in html
     assert f'data-select="{family.example}"' in html  # the viewer selects it once loaded
     table = client.get(reverse("recording-beats", args=[analysed.pk]), {"beats_family": family.number}).content
-    assert f"of {family.aami_class} shape {family.number} 1–".encode() in table
+    assert f"of {family.aami_class} shape {family.number + 1} 1–".encode() in table
 
 
 def test_a_doctor_calls_a_family_another_class_and_the_recording_page_follows(client, doctor_a, analysed):  # noqa: F811
@@ -73,7 +73,7 @@ def test_a_doctor_calls_a_family_another_class_and_the_recording_page_follows(cl
     response = _correct(client, analysed, family, "S", note="premature, narrow")
     assert response.status_code == 302 and response["Location"] == reverse("recording-shapes", args=[analysed.pk])
     html = _shapes(client, analysed)
-    assert f"{family.beats:,} beats of N shape {family.number} are now S (supraventricular ectopic)." in html
+    assert f"{family.beats:,} beats of N shape {family.number + 1} are now S (supraventricular ectopic)." in html
     assert "The rhythm is being recomputed after a correction" in html
     history = html[html.index('id="corrections"') :]
     assert f'{family.beats} <span class="cls cls-N">N</span> → <span class="cls cls-S">S</span>' in history
@@ -89,6 +89,31 @@ def test_a_doctor_calls_a_family_another_class_and_the_recording_page_follows(cl
     assert 'id="rhythm-recomputing"' in page and "?was=recomputing" in page
     table = client.get(reverse("recording-beats", args=[analysed.pk]), {"beats_family": family.number}).content
     assert b'corrected from <span class="cls cls-N">N</span>' in table
+
+
+def test_the_pages_number_shapes_from_1_as_they_number_beats(client, doctor_a, analysed):  # noqa: F811
+    families = list(BeatFamily.objects.filter(recording=analysed).order_by("number"))
+    first = families[0]
+    assert first.number == 0
+    client_for(client, doctor_a)
+    html = _shapes(client, analysed)
+    numbers = [int(n) for n in re.findall(r"<h3>[NSVFQ] shape (\d+)", html)]
+    assert sorted(numbers) == [f.number + 1 for f in families]  # the rare shapes' heading too
+    said = f"rare {first.aami_class} shapes" if first.rare else f"{first.aami_class} shape 1"
+
+    to = "Q" if first.aami_class != "Q" else "F"
+    _correct(client, analysed, first, to)
+    html = _shapes(client, analysed)
+    assert f"of {said} {'is' if first.beats == 1 else 'are'} now {to} (" in html
+    history = html[html.index('id="corrections"') :]
+    assert f": {said}</h3>" in history
+    table = client.get(reverse("recording-beats", args=[analysed.pk]), {"beats_family": 0}).content.decode()
+    assert f"of {said} 1–" in table
+    report = client.get(reverse("recording-report", args=[analysed.pk])).content.decode()
+    assert f"of shape 1 from {first.aami_class}" in report
+    missing = client.get(reverse("recording-beats", args=[analysed.pk]), {"beats_family": 999}).content.decode()
+    assert "This recording has no beat shape 1000: beats of every shape are shown." in missing
+    assert "shape 0" not in html + table + report
 
 
 def test_the_page_reloads_itself_once_the_rhythm_is_recomputed(client, doctor_a, analysed):  # noqa: F811
