@@ -626,7 +626,7 @@ def beats_correct(request, recording_id: int):
             ),
         )
     except (Invalid, Conflict) as exc:
-        return refused(exc.message, str(getattr(exc, "field", None) or "beats"))
+        return refused(_no_such_beat(recording, ticked) or exc.message, str(getattr(exc, "field", None) or "beats"))
     changed = made.beat_indices
     said = _beats_said(changed)
     left = len(ticked) - len(changed)
@@ -639,6 +639,19 @@ def beats_correct(request, recording_id: int):
         extra_tags="viewer" if in_viewer else "beat-pick",
     )
     return _replayed(redirect(target), made)
+
+
+def _no_such_beat(recording: ECGRecording, ticked: list[int]) -> str:
+    """Where the service refused beats past the recording's last (it names them by index, from 0, as the API does),
+    the refusal in the page's numbers, from 1; else nothing. Asked only on a refusal: the service decides, in its
+    order (too many beats named is said before a beat that is not there)."""
+    if len(ticked) > BeatCorrection.MAX_BEATS_CHOSEN:
+        return ""
+    count = Diagnosis.objects.filter(recording_id=recording.pk).values_list("beat_count", flat=True).first()
+    missing = None if count is None else next((i for i in ticked if i >= count), None)
+    if missing is None:
+        return ""
+    return f"There is no beat {missing + 1:,}: this recording's beats are numbered 1 to {count:,}."
 
 
 def _beat_pick_draft(request, recording: ECGRecording, context: dict) -> None:

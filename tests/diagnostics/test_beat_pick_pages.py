@@ -91,7 +91,8 @@ def test_the_table_comes_back_at_the_page_and_class_the_beats_were_ticked_on(cli
     [
         ("none", "Tick the beats to change first: none was ticked."),
         ("too-many", "1,001 beats named; at most 1,000 can be named in one correction"),
-        ("not-a-beat", f"There is no beat 600: this recording's beats are numbered 0 to {BEATS - 1}."),
+        # by the table's numbers, from 1 (the API's indices, from 0, are its own)
+        ("not-a-beat", f"There is no beat 601: this recording's beats are numbered 1 to {BEATS}."),
         ("unchanged", "These beats are class {cls} already."),
         ("no-class", "Choose the class to call these beats."),
     ],
@@ -135,6 +136,11 @@ def test_a_doctor_changes_the_beat_selected_in_the_viewer_and_returns_to_it(clie
     assert 'data-select="9"' in viewer and f"Beat 10 is now {to} (" in viewer
     data = client.get(reverse("beat-data", args=[recording.pk, 9])).json()
     assert data["class"] == to and data["corrected_from"] != ""
+
+    missing = _pick(client, recording, [BEATS], to, then="viewer")
+    assert missing["Location"].endswith("?beat=60#viewer")
+    viewer = _page(client, recording, beat=BEATS)
+    assert f"There is no beat {BEATS + 1}: this recording's beats are numbered 1 to {BEATS}." in viewer
 
     again = _pick(client, recording, [9], to, then="viewer")
     assert again["Location"].endswith("?beat=9#viewer")
