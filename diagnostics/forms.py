@@ -199,6 +199,9 @@ class _BeatClassForm(SubmittedOnce):
         label="Note",
         help_text=f"Why, if you wish (“wide QRS, no P wave”): at most {BeatCorrection.NOTE_MAX_LENGTH} characters.",
     )
+    # The version of the recording's corrections the page showed (selectors.beat_corrections_version): a colleague's
+    # correction or undo since is not corrected over unseen. A form without it (a page from before) is not checked.
+    seen = forms.RegexField(regex=r"^\d{1,18}\.\d{1,18}$", required=False, widget=forms.HiddenInput)
 
 
 class BeatCorrectionForm(_BeatClassForm):

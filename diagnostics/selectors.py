@@ -516,6 +516,21 @@ def beat_correction_list(*, recording: ECGRecording, undone: bool | None = None)
     return corrections
 
 
+def beat_corrections_version(*, recording: ECGRecording, made: list[BeatCorrection] | None = None) -> str:
+    """The version of a recording's beat corrections, as a page's correction form sends it back: the latest made and
+    how many are undone ("0.0": none). A correction made or undone moves it, never back (an undone one stays
+    undone). ``made``: the recording's corrections read already, undone ones too (beat_correction_list), counted
+    without a query."""
+    if made is None:
+        counts = recording.beat_corrections.aggregate(
+            latest=Max("id"), undone=Count("id", filter=Q(undone_at__isnull=False))
+        )
+        latest, undone = counts["latest"] or 0, counts["undone"]
+    else:
+        latest, undone = max((c.pk for c in made), default=0), sum(c.undone_at is not None for c in made)
+    return f"{latest}.{undone}"
+
+
 def beat_correction_get(*, user: User, recording_id: int, correction_id: int) -> BeatCorrection:
     """One beat correction of a recording of the user's clinic, undone or not, with its indices (404 for another
     clinic's, as for an unknown one)."""

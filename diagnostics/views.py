@@ -17,7 +17,15 @@ from accounts.models import AuditEvent
 from ecg.clock import clock, seconds_from_clock
 from ecg.constants import AAMI_CLASSES, AAMI_NAMES, BEAT_FS
 from ecg.io.errors import SignalError
-from ecgsite.errors import ApplicationError, Conflict, IdempotencyKeyReused, Invalid, NotFound, UploadRefused
+from ecgsite.errors import (
+    ApplicationError,
+    Conflict,
+    IdempotencyKeyReused,
+    Invalid,
+    NotFound,
+    PreconditionFailed,
+    UploadRefused,
+)
 from ecgsite.http import status_for
 from mlmodels.models import ModelVersion
 from mlmodels.selectors import active_model_versions
@@ -209,8 +217,11 @@ def _detail_page(request, recording: ECGRecording):
         context.update(_beat_table(request, recording), beat_classes=_beat_class_choices(diagnosis))
         context["beats_corrected"], context["latest_correction"] = selectors.beats_corrected(recording=recording)
         context["has_shapes"] = context["latest_correction"] is not None or recording.beat_families.exists()
-        if request.user.can_review:  # the viewer's form calling the beat selected another class
-            context["viewer_correct"] = BeatPickForm(initial={"then": "viewer"}, auto_id="viewer-correct-%s")
+        if context["beat_pick"] is not None:  # the viewer's form calling the beat selected another class
+            seen = context["beat_pick"].initial["seen"]
+            context["viewer_correct"] = BeatPickForm(
+                initial={"then": "viewer", "seen": seen}, auto_id="viewer-correct-%s"
+            )
         _beat_pick_draft(request, recording, context)
         if diagnosis.rhythm:
             context.update(holter.summary_context(recording, diagnosis.rhythm))
@@ -413,6 +424,7 @@ def activity_remove(request, recording_id: int, activity_id: int):
 # What a refused beat correction was typed as and why, per recording, from the refusing POST to the shapes page.
 SHAPES_DRAFT_SESSION_KEY = "shapes-draft:{}"
 CORRECTION_FIELDS = ("to_class", "note")
+CORRECTED_MEANWHILE = "A colleague corrected this recording's beats meanwhile: look again. Nothing was changed."
 
 
 def _require_corrector(user) -> None:
@@ -432,8 +444,9 @@ def recording_shapes(request, recording_id: int):
     can_correct = diagnosis is not None and request.user.can_review
     if can_correct:
         draft = request.session.pop(SHAPES_DRAFT_SESSION_KEY.format(recording.pk), None)
+        seen = selectors.beat_corrections_version(recording=recording, made=made)
         for row in (row for section in sections for row in section["rows"]):
-            row["form"] = _correction_form(row["family"], draft)
+            row["form"] = _correction_form(row["family"], draft, seen)
     rows = shapes.correction_rows(recording, made, families)
     for row in rows:
         row["undoable"] = row["undoable"] and can_correct
@@ -455,14 +468,14 @@ def recording_shapes(request, recording_id: int):
     )
 
 
-def _correction_form(family: BeatFamily, draft) -> BeatCorrectionForm:
-    """A family's correction form: empty, or as it was typed with the reason beside the field at fault where the
-    correction refused just before was of this family."""
+def _correction_form(family: BeatFamily, draft, seen: str) -> BeatCorrectionForm:
+    """A family's correction form, over the corrections as the page shows them (``seen``): empty, or as it was typed
+    with the reason beside the field at fault where the correction refused just before was of this family."""
     auto_id = f"family-{family.number}-%s"
     if not isinstance(draft, dict) or draft.get("family") != family.number:
-        return BeatCorrectionForm(initial={"family": family.number}, auto_id=auto_id)
+        return BeatCorrectionForm(initial={"family": family.number, "seen": seen}, auto_id=auto_id)
     typed = {name: str(draft.get(name, ""))[:1000] for name in CORRECTION_FIELDS}
-    form = BeatCorrectionForm({**typed, "family": family.number}, auto_id=auto_id)
+    form = BeatCorrectionForm({**typed, "family": family.number, "seen": seen}, auto_id=auto_id)
     form.is_valid()
     at_fault = str(draft.get("field")) if draft.get("field") in CORRECTION_FIELDS else "to_class"
     form.add_error(at_fault, str(draft.get("error") or "The beats were not corrected."))
@@ -504,9 +517,17 @@ def beat_correct(request, recording_id: int):
             page="shapes-page",
             sent={"recording": recording.pk, "family": family, "to_class": to_class, "note": note},
             write=lambda **key: corrections.beat_correction_make(
-                recording=recording, by=request.user, to_class=to_class, family=family, note=note, **key
+                recording=recording,
+                by=request.user,
+                to_class=to_class,
+                family=family,
+                note=note,
+                precondition=_corrections_unchanged(recording, form.cleaned_data["seen"]),
+                **key,
             ),
         )
+    except PreconditionFailed:
+        return refused(CORRECTED_MEANWHILE, "to_class")
     except NotFound:  # a shape this recording does not have (a page from before it was analysed again)
         messages.error(request, f"This recording has no beat shape {family + 1}: look at its shapes again.")
         return _refused(redirect(target))
@@ -522,6 +543,19 @@ def beat_correct(request, recording_id: int):
         + (" The rhythm is being recomputed over the corrected classes." if _rhythm_outdated(recording) else ""),
     )
     return _replayed(redirect(target), made)
+
+
+def _corrections_unchanged(recording: ECGRecording, seen: str):
+    """The check, under the recording's lock, that its corrections are still as the page showed them (``seen``, the
+    form's version; none from a page from before the forms sent it: not checked)."""
+    if not seen:
+        return None
+
+    def check() -> None:
+        if selectors.beat_corrections_version(recording=recording) != seen:
+            raise PreconditionFailed(CORRECTED_MEANWHILE, field="seen")
+
+    return check
 
 
 def _rhythm_outdated(recording: ECGRecording) -> bool:
@@ -622,9 +656,17 @@ def beats_correct(request, recording_id: int):
             page="beat-pick",
             sent={"recording": recording.pk, "beats": ticked, "to_class": to_class, "note": note},
             write=lambda **key: corrections.beat_correction_make(
-                recording=recording, by=request.user, to_class=to_class, beats=ticked, note=note, **key
+                recording=recording,
+                by=request.user,
+                to_class=to_class,
+                beats=ticked,
+                note=note,
+                precondition=_corrections_unchanged(recording, form.cleaned_data["seen"]),
+                **key,
             ),
         )
+    except PreconditionFailed:  # the ticks are kept: the beats may be looked at again and sent as they are
+        return refused(CORRECTED_MEANWHILE, "beats")
     except (Invalid, Conflict) as exc:
         return refused(_no_such_beat(recording, ticked) or exc.message, str(getattr(exc, "field", None) or "beats"))
     changed = made.beat_indices
@@ -671,7 +713,8 @@ def _beat_pick_draft(request, recording: ECGRecording, context: dict) -> None:
     if context.get("beat_pick") is None:
         return
     typed = {name: str(draft.get(name, "")) for name in CORRECTION_FIELDS}
-    form = BeatPickForm({**typed, "back": context["beat_pick"].initial.get("back", "")}, auto_id="beat-pick-%s")
+    shown = context["beat_pick"].initial  # the table's place and the corrections' version, as they are now
+    form = BeatPickForm({**typed, "back": shown.get("back", ""), "seen": shown.get("seen", "")}, auto_id="beat-pick-%s")
     form.is_valid()
     form.errors.clear()
     form.add_error(field if field in CORRECTION_FIELDS else None, error)
@@ -1154,7 +1197,8 @@ def _beat_pick_form(request, recording: ECGRecording, query: QueryDict, page: in
         if value := query.get(name):
             back[name] = str(value)
     back["page"] = str(page)
-    return BeatPickForm(initial={"back": back.urlencode(), "then": "table"}, auto_id="beat-pick-%s")
+    seen = selectors.beat_corrections_version(recording=recording)
+    return BeatPickForm(initial={"back": back.urlencode(), "then": "table", "seen": seen}, auto_id="beat-pick-%s")
 
 
 def _beat_family_wanted(request, recording: ECGRecording) -> tuple[BeatFamily | None, str]:

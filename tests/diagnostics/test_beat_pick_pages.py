@@ -9,6 +9,7 @@ import pytest
 from django.urls import reverse
 
 from accounts.models import User
+from diagnostics import corrections
 from diagnostics.models import Beat, BeatCorrection, Diagnosis
 
 from ..conftest import client_for
@@ -162,3 +163,39 @@ def test_staff_see_no_checkboxes_and_may_not_correct_and_another_clinic_sees_not
     client_for(client, doctor_b)
     assert _pick(client, recording, [1], "V").status_code == 404
     assert not BeatCorrection.objects.exists()
+
+
+MEANWHILE = "A colleague corrected this recording's beats meanwhile: look again. Nothing was changed."
+
+
+def test_beats_corrected_by_a_colleague_meanwhile_are_not_corrected_over(client, doctor_a, recording):
+    client_for(client, doctor_a)
+    html = _page(client, recording)
+    table_seen = re.search(r'name="seen" value="([0-9.]+)" id="beat-pick-seen"', html)
+    template = html[html.index("<template data-correct-form>") : html.index("</template>")]
+    viewer_seen = re.search(r'name="seen" value="([0-9.]+)"', template)
+    assert table_seen and viewer_seen and table_seen.group(1) == viewer_seen.group(1) == "0.0"
+    colleague = UserFactory(username="doctor_a2", clinic=recording.clinic, role=User.Role.DOCTOR)
+    made = corrections.beat_correction_make(
+        recording=recording, by=colleague, to_class=_another_class(recording, [20]), beats=[20]
+    )
+
+    to = _another_class(recording, [3, 4])
+    response = _pick(client, recording, [3, 4], to, back="page=1", seen="0.0")
+    assert response["Location"].endswith("?page=1#beat-pick") and BeatCorrection.objects.count() == 1
+    html = _page(client, recording, page=1)
+    assert f'<p class="error" id="beat-pick-error" role="alert">{MEANWHILE}</p>' in html
+    assert 'id="pick-3" aria-label="Tick beat 4" checked' in html  # the ticks kept, to send again once looked at
+    seen = re.search(r'name="seen" value="([0-9.]+)" id="beat-pick-seen"', html).group(1)
+    assert seen != "0.0"
+
+    # the viewer's form, after a colleague's undo
+    corrections.beat_correction_undo(correction=made, by=colleague)
+    response = _pick(client, recording, [9], _another_class(recording, [9]), then="viewer", seen=seen)
+    assert response["Location"].endswith("?beat=9#viewer") and BeatCorrection.objects.count() == 1
+    assert f'<p class="error" id="viewer-correct-error" role="alert">{MEANWHILE}</p>' in _page(client, recording)
+
+    # a form sending the version as it is goes through
+    current = re.search(r'name="seen" value="([0-9.]+)" id="beat-pick-seen"', _page(client, recording)).group(1)
+    _pick(client, recording, [3, 4], to, back="page=1", seen=current)
+    assert BeatCorrection.objects.count() == 2 and _class_of(recording, 3) == to

@@ -169,6 +169,49 @@ def test_a_refused_correction_comes_back_beside_its_field(
     assert "-error" not in _shapes(client, analysed)  # said once
 
 
+def _seen(html: str, form_id: str) -> str:
+    """The version of the corrections a form sends back (its hidden ``seen``)."""
+    form = html[html.index(f'id="{form_id}"') : html.index("</form>", html.index(f'id="{form_id}"'))]
+    found = re.search(r'name="seen" value="([0-9.]+)"', form)
+    assert found, form[:300]
+    return found.group(1)
+
+
+def test_a_colleague_s_correction_made_meanwhile_is_not_corrected_over(client, doctor_a, analysed):  # noqa: F811
+    family = _largest(analysed, "N")
+    other = BeatFamily.objects.filter(recording=analysed).exclude(pk=family.pk).order_by("-beats").first()
+    client_for(client, doctor_a)
+    seen = _seen(_shapes(client, analysed), f"family-{family.number}-form")
+    colleague = UserFactory(username="doctor_a2", clinic=analysed.clinic, role=User.Role.DOCTOR)
+    to = "Q" if other.aami_class != "Q" else "F"
+    corrections.beat_correction_make(recording=analysed, by=colleague, to_class=to, family=other.number)
+    counts = Diagnosis.objects.get(recording=analysed).class_counts()
+
+    url = reverse("recording-beat-correct", args=[analysed.pk])
+    response = client.post(url, {"family": family.number, "to_class": "S", "note": "narrow", "seen": seen})
+    assert response.status_code == 302 and response["Location"].endswith(f"#family-{family.number}-form")
+    assert BeatCorrection.objects.count() == 1 and Diagnosis.objects.get(recording=analysed).class_counts() == counts
+    html = _shapes(client, analysed)
+    error = re.search(rf'<p class="error" id="family-{family.number}-to_class-error" role="alert">([^<]*)</p>', html)
+    said = "A colleague corrected this recording's beats meanwhile: look again. Nothing was changed."
+    assert error and unescape(error.group(1)) == said
+    assert 'value="narrow"' in html  # as typed
+
+    # the page as it is now sends the version it shows: looked at again, the correction goes through
+    again = _seen(html, f"family-{family.number}-form")
+    assert again != seen
+    client.post(url, {"family": family.number, "to_class": "S", "seen": again})
+    assert BeatCorrection.objects.count() == 2 and BeatCorrection.objects.latest("id").made_by == doctor_a
+
+    # an undo moves the version too
+    html = _shapes(client, analysed)
+    before_undo = _seen(html, f"family-{family.number}-form")
+    corrections.beat_correction_undo(correction=BeatCorrection.objects.latest("id"), by=colleague)
+    client.post(url, {"family": family.number, "to_class": "V", "seen": before_undo})
+    assert BeatCorrection.objects.count() == 2
+    assert said in unescape(_shapes(client, analysed))
+
+
 def test_undo_gives_the_classes_back_latest_first(client, doctor_a, analysed):  # noqa: F811
     family = _largest(analysed, "N")
     before = Diagnosis.objects.get(recording=analysed).count_n
