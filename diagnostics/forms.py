@@ -212,7 +212,11 @@ class BeatCorrectionForm(_BeatClassForm):
 
 class BeatPickForm(_BeatClassForm):
     """A doctor calls beats chosen one by one another class: those ticked in the beat table (``back``: the table's
-    page they were ticked on) or the one selected in the ECG viewer (``then=viewer``)."""
+    page they were ticked on) or the one selected in the ECG viewer (``then=viewer``).
+
+    ``beats``: one index per field (the table's checkboxes without scripts), or many in one field, comma-separated
+    (the page's script sends the ticks so): Django refuses a form of more than DATA_UPLOAD_MAX_NUMBER_FIELDS fields
+    (400) before any view reads it, so a thousand beats, the service's limit, travel in one."""
 
     beats = forms.Field(required=False, widget=forms.MultipleHiddenInput)
     then = forms.ChoiceField(choices=[("table", "table"), ("viewer", "viewer")], required=False)
@@ -220,8 +224,10 @@ class BeatPickForm(_BeatClassForm):
 
     def clean_beats(self) -> list[int]:
         indices = []
-        for value in self.cleaned_data.get("beats") or []:
-            if not (isinstance(value, str) and value.isascii() and value.isdigit() and len(value) < 10):
-                raise forms.ValidationError(f"A beat is named by its index, a whole number, not “{str(value)[:20]}”.")
-            indices.append(int(value))
+        for field in self.cleaned_data.get("beats") or []:
+            for value in str(field).split(","):
+                value = value.strip()
+                if not (value.isascii() and value.isdigit() and len(value) < 10):
+                    raise forms.ValidationError(f"A beat is named by its index, a whole number, not “{value[:20]}”.")
+                indices.append(int(value))
         return indices

@@ -817,6 +817,8 @@ def _messages_in_place(request, context: dict) -> None:
             context.setdefault("activity_messages", []).append(message)
         elif message.extra_tags == "beat-pick" and context.get("beat_pick") is not None:
             context.setdefault("beat_pick_messages", []).append(message)
+            # the correction made: the ticks the page's script kept for it are done with
+            context["beat_pick_done"] = context.get("beat_pick_done") or message.level == messages.SUCCESS
         elif message.extra_tags == "viewer" and context.get("viewer_correct") is not None:
             context.setdefault("viewer_messages", []).append(message)
         elif message.extra_tags in rows:

@@ -244,3 +244,79 @@
   kinds.forEach(function (radio) { radio.addEventListener("change", sync); });
   sync();
 })();
+
+// The beat table's ticks (form#beat-pick; its checkboxes sit in the table's first column). Sent in one field, the
+// indices comma-separated: Django refuses a form of over 1,000 fields before any view reads it, and a thousand beats
+// is what one correction takes (without scripts each checkbox is its own field, as the server reads too). Kept in
+// this tab's sessionStorage per recording and page of the table, so the page reloading itself once the rhythm is
+// recomputed loses none: restored where the page shows that page of the table again, never over the ticks the server
+// gave back with a refusal, and cleared once the page says the correction was made.
+(function () {
+  "use strict";
+  var PREFIX = "beat-pick:";
+  function storage() {
+    try { return window.sessionStorage; } catch (e) { return null; }  // none where the browser refuses it
+  }
+  function boxes(form) {
+    return Array.prototype.filter.call(form.elements, function (el) { return el.type === "checkbox" && el.name === "beats"; });
+  }
+  function key(form) { return PREFIX + form.getAttribute("action"); }  // the recording's correction URL
+  function place(form) { return form.elements.back ? form.elements.back.value : ""; }
+  function read(form) {
+    var store = storage();
+    try { var kept = store && JSON.parse(store.getItem(key(form)) || "null"); } catch (e) { kept = null; }
+    return kept && Array.isArray(kept.beats) ? kept : null;
+  }
+  function save(form) {
+    var store = storage();
+    if (!store) return;
+    var ticked = boxes(form).filter(function (box) { return box.checked; }).map(function (box) { return box.value; });
+    try {
+      if (ticked.length) store.setItem(key(form), JSON.stringify({ back: place(form), beats: ticked }));
+      else if ((read(form) || {}).back === place(form)) store.removeItem(key(form));  // another page's stay
+    } catch (e) { /* full or refused: the ticks are simply not kept */ }
+  }
+  function restore() {
+    var form = document.getElementById("beat-pick");
+    if (!form) return;
+    var store = storage();
+    if (form.hasAttribute("data-ticks-done")) {  // the correction made: its ticks are done with
+      try { if (store) store.removeItem(key(form)); } catch (e) { /* nothing kept */ }
+      return;
+    }
+    var all = boxes(form);
+    if (all.some(function (box) { return box.checked; })) { save(form); return; }  // the server's, with its refusal
+    var kept = read(form);
+    if (!kept || kept.back !== place(form)) return;
+    var wanted = {};
+    kept.beats.forEach(function (value) { wanted[String(value)] = true; });
+    var restored = 0;
+    all.forEach(function (box) { if (wanted[box.value]) { box.checked = true; restored++; } });
+    if (!restored) return;
+    form.setAttribute("data-ticks-restored", String(restored));
+    var note = document.createElement("p");
+    note.className = "muted small";
+    note.setAttribute("role", "status");
+    note.setAttribute("data-ticks-restored-note", "");
+    note.textContent = (restored === 1 ? "The beat" : "The " + restored + " beats") +
+      " you ticked on this page of the table before are ticked again.";
+    form.insertBefore(note, form.querySelector(".correct-lead"));
+  }
+  document.addEventListener("change", function (event) {
+    var box = event.target;
+    if (box.type !== "checkbox" || box.name !== "beats" || !box.form || box.form.id !== "beat-pick") return;
+    save(box.form);
+  });
+  // formdata does not bubble: heard on its way down to the form
+  document.addEventListener("formdata", function (event) {
+    if (!event.target || event.target.id !== "beat-pick") return;
+    var ticked = event.formData.getAll("beats");
+    event.formData.delete("beats");
+    if (ticked.length) event.formData.append("beats", ticked.join(","));
+  }, true);
+  document.addEventListener("htmx:afterSettle", function (event) {
+    var path = event.detail.requestConfig && event.detail.requestConfig.path;
+    if (path && /\/recordings\/\d+\/beats\/(\?|$)/.test(path)) restore();  // another page of the table
+  });
+  restore();
+})();

@@ -1,6 +1,7 @@
 """Beats chosen one by one in a real Chromium, on MIT-BIH 119 analysed by the worker: a doctor selects a beat in the
 ECG viewer from the keyboard and changes its class, landing back at the viewer with that beat selected and said to be
-corrected; then ticks two beats in the beat table and changes them; the page at a phone's width."""
+corrected; then ticks two beats in the beat table, which stay ticked when the page reloads itself once the rhythm is
+recomputed, and changes them (the ticks sent in one field); the page at a phone's width."""
 
 import re
 
@@ -21,7 +22,13 @@ def _other_than(*classes: str) -> str:
     return next(c for c in "VSFQN" if c not in classes)
 
 
-def test_a_doctor_changes_a_beat_in_the_viewer_then_two_ticked_in_the_table(page, shot, doctor_a, analysed_119):  # noqa: F811
+def test_a_doctor_changes_a_beat_in_the_viewer_then_two_ticked_in_the_table(
+    page,
+    shot,
+    doctor_a,
+    analysed_119,  # noqa: F811
+    celery_worker,
+):
     recording = analysed_119
     log_in(page, doctor_a.username)
     page.goto(f"/recordings/{recording.pk}/#viewer")
@@ -46,6 +53,7 @@ def test_a_doctor_changes_a_beat_in_the_viewer_then_two_ticked_in_the_table(page
     expect(select).to_have_value(to)
     page.keyboard.press("Tab")
     expect(page.locator("[data-correct-slot] button")).to_be_focused()
+    celery_worker.stop()  # the recomputation held until the beats below are ticked
     page.keyboard.press("Enter")
     page.wait_for_url(f"**/recordings/{recording.pk}/?beat={index}#viewer")
 
@@ -57,19 +65,30 @@ def test_a_doctor_changes_a_beat_in_the_viewer_then_two_ticked_in_the_table(page
     assert_accessible(page)
     viewer.screenshot(path=str(shot.dir / "b01-beat-pick-viewer.png"))
 
-    # the worker recomputes the rhythm and the page reloads itself once: wait for it before ticking beats
-    expect(page.locator("#rhythm-recomputing")).to_have_count(0, timeout=RECOMPUTED_TIMEOUT_MS)
-
-    # the beat table: two beats of the first page ticked and called another class
-    page.goto(f"/recordings/{recording.pk}/#beat-table")
+    # the beat table: two beats of the first page ticked while the rhythm is recomputed; the page reloads itself
+    # once the worker is done, and the two are ticked again
+    expect(page.locator("#rhythm-recomputing")).to_be_visible()
     first, second = [i for i in range(50) if i != index][:2]
     classes = {i: Beat.objects.get(recording=recording, index=i).aami_class for i in (first, second)}
     to = _other_than(*classes.values())
     page.locator(f"#pick-{first}").check()
     page.locator(f"#pick-{second}").check()
+    celery_worker.start()
+    expect(page.locator("#rhythm-recomputing")).to_have_count(0, timeout=RECOMPUTED_TIMEOUT_MS)
+    expect(page.locator("#beat-pick")).to_have_attribute("data-ticks-restored", "2")
+    expect(page.locator("[data-ticks-restored-note]")).to_have_text(
+        "The 2 beats you ticked on this page of the table before are ticked again."
+    )
+    for i in (first, second):
+        expect(page.locator(f"#pick-{i}")).to_be_checked()
+
+    # called another class, the ticks sent in one field (a thousand would pass Django's limit of fields)
     page.locator("#beat-pick-to_class").select_option(to)
     page.locator("#beat-pick-note").fill("aberrant")
-    page.locator("#beat-pick").get_by_role("button", name=re.compile("^Change")).click()
+    with page.expect_request(lambda r: r.method == "POST" and "/beats/corrections/" in r.url) as sent:
+        page.locator("#beat-pick").get_by_role("button", name=re.compile("^Change")).click()
+    body = sent.value.post_data or ""
+    assert body.count("beats=") == 1 and f"beats={first}%2C{second}" in body, body
     page.wait_for_url(f"**/recordings/{recording.pk}/?page=1#beat-pick")
     expect(page.locator("#beat-pick .messages")).to_contain_text(f"Beats {first + 1} and {second + 1} are now {to} (")
     for i in (first, second):
@@ -78,6 +97,8 @@ def test_a_doctor_changes_a_beat_in_the_viewer_then_two_ticked_in_the_table(page
         expect(page.locator(f"#pick-{i}")).not_to_be_checked()
     latest = BeatCorrection.objects.latest("id")
     assert (latest.beat_indices, latest.to_class, latest.note) == ([first, second], to, "aberrant")
+    # the correction made, the ticks kept for it are gone: a reload ticks nothing
+    assert page.evaluate("() => Object.keys(sessionStorage).filter(k => k.startsWith('beat-pick:'))") == []
     assert_accessible(page)
     page.locator("#beat-table").screenshot(path=str(shot.dir / "b02-beat-pick-table.png"))
 
