@@ -318,5 +318,14 @@
     var path = event.detail.requestConfig && event.detail.requestConfig.path;
     if (path && /\/recordings\/\d+\/beats\/(\?|$)/.test(path)) restore();  // another page of the table
   });
+  // Signed out (the login page shows): nothing of the tab's is kept for whoever signs in next, as with drafts
+  var store = storage();
+  if (store && document.querySelector('form input[name="username"]')) {
+    try {
+      for (var i = store.length - 1; i >= 0; i--) {
+        if ((store.key(i) || "").indexOf(PREFIX) === 0) store.removeItem(store.key(i));
+      }
+    } catch (e) { /* nothing kept */ }
+  }
   restore();
 })();
