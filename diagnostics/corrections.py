@@ -29,7 +29,17 @@ from ecg.io.errors import SignalError
 from ecgsite.errors import Conflict, Invalid, NotAllowed, NotFound, UploadRefused
 from mlmodels.models import ModelVersion
 
-from .models import Beat, BeatCorrection, BeatFamily, Diagnosis, ECGRecording, Event, EventReview, RhythmInputs
+from .models import (
+    Beat,
+    BeatCorrection,
+    BeatFamily,
+    Diagnosis,
+    ECGRecording,
+    Event,
+    EventReview,
+    Review,
+    RhythmInputs,
+)
 from .services import (
     Precondition,
     _load_input,
@@ -225,20 +235,27 @@ def _mi_rescreened(recording_id: int, diagnosis: Diagnosis) -> dict[str, object]
     classifier's N/S/V/F, which calls many MI beats V, but a doctor's call is another matter): the median of the
     stored MI probabilities of the beats left, flagged against the same threshold, "not_assessable" under
     MIN_BEATS; as classified again once no correction leaves any out. Beats are only ever left out: one a doctor
-    calls N was judged by the screen's own rules, which need the signal. {} where nothing was screened from a signal
-    (beat rows, a lead the screen does not read, too few beats to begin with)."""
+    calls N was judged by the screen's own rules, which need the signal. A beat is called what the latest correction
+    standing that names it made it (a beat made N then V again, back to the analysis's class, is called V). {} where
+    nothing was screened from a signal (beat rows, a lead the screen does not read, too few beats to begin with), and
+    once a doctor has decided on the MI flag: the screen they decided on stands (their decision had been left beside
+    a flag or score a later correction changed, the recording out of the queue as reviewed)."""
     from ecg.processing import mi_screen
 
     scored = [int(i) for i in diagnosis.mi_scored_beats or []]
     screened_from_signal = diagnosis.mi_lead and diagnosis.mi_status != Diagnosis.MiStatus.NOT_APPLICABLE
     if not screened_from_signal or len(scored) < mi_screen.MIN_BEATS or diagnosis.mi_threshold is None:
         return {}
-    called = set(
-        Beat.objects.filter(recording_id=recording_id)
-        .exclude(classified_as="")
-        .exclude(aami_class="N")
-        .values_list("index", flat=True)
-    )
+    if Review.objects.filter(diagnosis_id=diagnosis.pk).exists():
+        return {}
+    called_as: dict[int, str] = {}
+    for to_class, indices in (
+        BeatCorrection.objects.filter(recording_id=recording_id, undone_at__isnull=True)
+        .order_by("id")
+        .values_list("to_class", "beat_indices")
+    ):
+        called_as.update(dict.fromkeys(indices, to_class))
+    called = {int(i) for i, cls in called_as.items() if cls != "N"}
     base = diagnosis.mi_reason.split(MI_AFTER_CORRECTIONS)[0]
     if not called and base == diagnosis.mi_reason:
         return {}  # none left out, before or now

@@ -475,3 +475,52 @@ def test_events_an_undoing_withdraws_are_kept_with_the_correction_undone_and_com
     assert corrections.recording_rhythm_recompute(recording_id=analysed.pk) == "done"
     back = Event.objects.get(**run_of_a).reviews.order_by("created_at", "id")
     assert [(r.decision, r.note) for r in back] == [("confirm", "seen"), ("reject", "on second look")]
+
+
+def _mi_screened(recording, scored, probability, threshold=0.5, flag=False):
+    for index, value in probability.items():
+        Beat.objects.filter(recording=recording, index=index).update(mi_probability=value)
+    Diagnosis.objects.filter(recording=recording).update(
+        mi_status="screened",
+        mi_lead="II",
+        mi_reason="median MI probability of the beats scored",
+        mi_scored_beats=scored,
+        mi_beats_used=len(scored),
+        mi_score=float(np.median([probability[i] for i in scored])),
+        mi_threshold=threshold,
+        mi_flag=flag,
+    )
+
+
+@pytest.mark.django_db
+def test_a_beat_a_doctor_calls_v_again_after_calling_it_n_is_left_out_of_the_mi_screen(analysed, doctor_a):
+    # back to the analysis's class, the beat's classified_as is empty: what the doctor last said counts, not the path
+    classes = _classes(analysed)
+    v = next(i for i in range(21, len(classes) - 1) if classes[i] == "V")
+    scored = [i for i in range(v - 20, v + 20) if classes[i] != "V" or i == v]
+    _mi_screened(analysed, scored, {i: 0.3 for i in range(len(classes))})
+    corrections.beat_correction_make(recording=analysed, by=doctor_a, to_class="N", beats=[v])
+    assert Diagnosis.objects.get(recording=analysed).mi_beats_used == len(scored)  # called N: nothing left out
+    corrections.beat_correction_make(recording=analysed, by=doctor_a, to_class="V", beats=[v])
+    assert analysed.beats.get(index=v).classified_as == ""
+    d = Diagnosis.objects.get(recording=analysed)
+    assert d.mi_beats_used == len([i for i in scored if i not in (v - 1, v)])
+
+
+@pytest.mark.django_db
+def test_once_a_doctor_has_decided_on_the_mi_flag_a_correction_leaves_the_screen_they_decided_on(analysed, doctor_a):
+    # a confirmed MI had been left beside a screen made "not assessable" by a later correction, and out of the queue
+    from diagnostics.services import review_create
+
+    scored = list(range(20, 60))
+    _mi_screened(analysed, scored, {i: 0.9 for i in range(analysed.beats.count())}, flag=True)
+    diagnosis = Diagnosis.objects.get(recording=analysed)
+    review_create(user=doctor_a, diagnosis=diagnosis, decision="confirm", note="")
+    before = Diagnosis.objects.values("mi_status", "mi_reason", "mi_score", "mi_flag", "mi_beats_used").get(
+        pk=diagnosis.pk
+    )
+    corrections.beat_correction_make(recording=analysed, by=doctor_a, to_class="Q", beats=list(range(20, 60, 2)))
+    after = Diagnosis.objects.values("mi_status", "mi_reason", "mi_score", "mi_flag", "mi_beats_used").get(
+        pk=diagnosis.pk
+    )
+    assert after == before
