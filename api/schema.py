@@ -42,7 +42,8 @@ HEADERS = {
     "Last-Modified": {
         "description": (
             "When the resource last changed, in whole seconds (a patient's or a recording's `updated_at`; a "
-            "diagnosis's creation or latest review); send it in If-Unmodified-Since with a change."
+            "diagnosis's creation, latest review, or latest beat correction, undoing or rhythm recomputation); send "
+            "it in If-Unmodified-Since with a change."
         ),
         "required": True,
         "schema": {"type": "string"},

@@ -1,5 +1,6 @@
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.urls import reverse
+from django.utils.dateparse import parse_datetime
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -1141,11 +1142,21 @@ class BeatFamilySerializer(serializers.ModelSerializer):
         }
 
 
+class StoredInstantField(serializers.DateTimeField):
+    """A time kept as an ISO string in a JSON field (a withdrawn event's): written as the API writes every time, in
+    UTC with ``Z`` (DRF passes a string through as it is, ``+00:00``, and a receiver parses one form)."""
+
+    def to_representation(self, value):
+        if isinstance(value, str):
+            value = parse_datetime(value) or value
+        return super().to_representation(value)
+
+
 class WithdrawnDecisionSerializer(serializers.Serializer):
     decision = serializers.ChoiceField(choices=EventReview.Decision.choices)
     reviewer = serializers.CharField(help_text="The doctor's name.")
     note = serializers.CharField(allow_blank=True)
-    at = serializers.DateTimeField(help_text="When the doctor decided.")
+    at = StoredInstantField(help_text="When the doctor decided.")
 
 
 class WithdrawnEventSerializer(serializers.Serializer):
@@ -1154,7 +1165,7 @@ class WithdrawnEventSerializer(serializers.Serializer):
     end = serializers.IntegerField()
     beats = serializers.IntegerField()
     decisions = WithdrawnDecisionSerializer(many=True)
-    withdrawn_at = serializers.DateTimeField(
+    withdrawn_at = StoredInstantField(
         allow_null=True,
         help_text="When the recomputation withdrew it: after the correction's `undone_at`, its undoing did (the events "
         "an undoing withdraws are kept with the correction undone). Null for one withdrawn before this was kept.",

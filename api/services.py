@@ -99,6 +99,10 @@ def webhook_deliveries_create(
     subject = diagnosis if diagnosis is not None else recording
     if subject is None:
         raise ValueError("a webhook notice is about a diagnosis or a recording")
+    if diagnosis is not None:
+        # the MI screen as it stood when the notice was logged: a doctor's beat correction can change it later, and
+        # every attempt of a notice sends the same body (payload reads these from the detail before the diagnosis)
+        detail = {"mi_status": diagnosis.mi_status, "mi_flag": diagnosis.mi_flag, **(detail or {})}
     recording_id = diagnosis.recording_id if diagnosis is not None else recording.pk
     deliveries = WebhookDelivery.objects.bulk_create(
         [

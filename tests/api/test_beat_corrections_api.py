@@ -315,3 +315,23 @@ def test_the_migration_dates_a_diagnosis_corrected_before_it_by_its_latest_chang
     recomputed = timezone.now() + timedelta(minutes=1)
     Diagnosis.objects.filter(recording=done_recording).update(rhythm_recomputed_at=recomputed)
     assert filled()[done_recording.pk] == recomputed
+
+
+def test_a_withdrawn_events_times_are_written_as_every_other_time_of_the_api():
+    # kept as ISO strings in a JSON field, they had gone out as "+00:00" where every other time of the API reads "Z"
+    from api.serializers import WithdrawnEventSerializer
+
+    out = WithdrawnEventSerializer(
+        {
+            "type": "v_run",
+            "start": 1,
+            "end": 2,
+            "beats": 3,
+            "decisions": [
+                {"decision": "reject", "reviewer": "d", "note": "", "at": "2026-12-07T13:00:00.123456+00:00"}
+            ],
+            "withdrawn_at": "2026-12-07T13:05:00+00:00",
+        }
+    ).data
+    assert (out["withdrawn_at"], out["decisions"][0]["at"]) == ("2026-12-07T13:05:00Z", "2026-12-07T13:00:00.123456Z")
+    assert WithdrawnEventSerializer({**out, "withdrawn_at": None}).data["withdrawn_at"] is None  # before it was kept

@@ -117,3 +117,46 @@ def test_a_recomputation_that_fails_is_told_once_with_its_reason(
     reason = Diagnosis.objects.get(recording=analysed).rhythm_recompute_error
     assert notice["event"] == "rhythm.recomputed" and "upload it again" in reason
     assert (notice["rhythm_status"], notice["reason"], notice["recomputed_at"]) == ("failed", reason, None)
+
+
+def test_a_notice_tells_the_mi_screen_as_it_stood_when_it_was_logged_on_every_attempt(
+    delivered,
+    monkeypatch,
+    staff_a,
+    doctor_a,
+    analysed,  # noqa: F811
+    django_capture_on_commit_callbacks,
+):
+    # A correction can now change the MI screen: a notice delivered (or retried) after an undo had told the flag as
+    # it was then, so "made" and "undone" could carry the same flag, and two attempts of one notice differ.
+    from api.models import WebhookDelivery
+    from api.webhooks import payload
+    from diagnostics.models import Beat
+
+    url, received = delivered
+    api_token_create(user=staff_a, webhook_url=url)
+    monkeypatch.setattr(corrections, "enqueue_rhythm_recompute", lambda recording_id: True)
+    scored = list(range(20, 60))
+    Beat.objects.filter(recording=analysed).update(mi_probability=0.2)
+    Beat.objects.filter(recording=analysed, index__in=[29, 30]).update(mi_probability=0.9)
+    Diagnosis.objects.filter(recording=analysed).update(
+        mi_status="screened",
+        mi_lead="II",
+        mi_reason="median MI probability",
+        mi_scored_beats=scored,
+        mi_beats_used=len(scored),
+        mi_score=0.2,
+        mi_threshold=0.5,
+        mi_flag=False,
+    )
+    many = list(range(20, 60, 2))  # all but one left out: not assessable
+    with django_capture_on_commit_callbacks(execute=True):
+        made = corrections.beat_correction_make(recording=analysed, by=doctor_a, to_class="Q", beats=many)
+    with django_capture_on_commit_callbacks(execute=True):
+        corrections.beat_correction_undo(correction=made, by=doctor_a)
+    first, second = (json.loads(body) for _headers, body in received)
+    assert (first["action"], first["mi_status"]) == ("made", "not_assessable")
+    assert (second["action"], second["mi_status"]) == ("undone", "screened")
+    # the first notice sent again now, the diagnosis screened again: the same body as its first attempt
+    delivery = WebhookDelivery.objects.filter(event="beats.corrected").order_by("id").first()
+    assert json.loads(payload(delivery.diagnosis, delivery.event, delivery.detail)) == first
