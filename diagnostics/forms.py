@@ -223,11 +223,18 @@ class BeatPickForm(_BeatClassForm):
     back = forms.CharField(required=False, widget=forms.HiddenInput)
 
     def clean_beats(self) -> list[int]:
-        indices = []
+        """The indices sent, read no further than one past the service's limit (a field as long as the route takes,
+        1 MiB, had been read whole, half a million indices, and fingerprinted before the service counted them)."""
+        limit = BeatCorrection.MAX_BEATS_CHOSEN
+        indices: list[int] = []
         for field in self.cleaned_data.get("beats") or []:
+            if len(str(field)) > 11 * (limit + 1):  # each index at most 10 digits and its comma
+                raise forms.ValidationError(f"At most {limit:,} beats can be named in one correction.")
             for value in str(field).split(","):
                 value = value.strip()
                 if not (value.isascii() and value.isdigit() and len(value) < 10):
                     raise forms.ValidationError(f"A beat is named by its index, a whole number, not “{value[:20]}”.")
                 indices.append(int(value))
+                if len(indices) > limit:
+                    raise forms.ValidationError(f"At most {limit:,} beats can be named in one correction.")
         return indices

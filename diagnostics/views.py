@@ -668,7 +668,9 @@ def beats_correct(request, recording_id: int):
     except PreconditionFailed:  # the ticks are kept: the beats may be looked at again and sent as they are
         return refused(CORRECTED_MEANWHILE, "beats")
     except (Invalid, Conflict) as exc:
-        return refused(_no_such_beat(recording, ticked) or exc.message, str(getattr(exc, "field", None) or "beats"))
+        field = str(getattr(exc, "field", None) or "beats")
+        # in the page's numbers where the beats were refused (a refused note beside the note, as said)
+        return refused((field == "beats" and _no_such_beat(recording, ticked)) or exc.message, field)
     changed = made.beat_indices
     said = _beats_said(changed)
     left = len(ticked) - len(changed)

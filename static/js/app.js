@@ -272,7 +272,10 @@
     if (!store) return;
     var ticked = boxes(form).filter(function (box) { return box.checked; }).map(function (box) { return box.value; });
     try {
-      if (ticked.length) store.setItem(key(form), JSON.stringify({ back: place(form), beats: ticked }));
+      // with the corrections' version the ticks were made over: restored, the form sends it, so a colleague's
+      // correction made meanwhile is refused rather than corrected over unseen
+      var seen = form.elements.seen ? form.elements.seen.value : "";
+      if (ticked.length) store.setItem(key(form), JSON.stringify({ back: place(form), beats: ticked, seen: seen }));
       else if ((read(form) || {}).back === place(form)) store.removeItem(key(form));  // another page's stay
     } catch (e) { /* full or refused: the ticks are simply not kept */ }
   }
@@ -293,6 +296,7 @@
     var restored = 0;
     all.forEach(function (box) { if (wanted[box.value]) { box.checked = true; restored++; } });
     if (!restored) return;
+    if (typeof kept.seen === "string" && form.elements.seen) form.elements.seen.value = kept.seen;
     form.setAttribute("data-ticks-restored", String(restored));
     var note = document.createElement("p");
     note.className = "muted small";

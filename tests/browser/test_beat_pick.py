@@ -8,6 +8,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
+from diagnostics import corrections
 from diagnostics.models import Beat, BeatCorrection
 
 from ..diagnostics.test_beat_corrections import record_model  # noqa: F401  (a fixture, used by name)
@@ -20,6 +21,10 @@ pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
 def _other_than(*classes: str) -> str:
     return next(c for c in "VSFQN" if c not in classes)
+
+
+def _class(recording, index: int) -> str:
+    return Beat.objects.get(recording=recording, index=index).aami_class
 
 
 def test_a_doctor_changes_a_beat_in_the_viewer_then_two_ticked_in_the_table(
@@ -101,6 +106,29 @@ def test_a_doctor_changes_a_beat_in_the_viewer_then_two_ticked_in_the_table(
     assert page.evaluate("() => Object.keys(sessionStorage).filter(k => k.startsWith('beat-pick:'))") == []
     assert_accessible(page)
     page.locator("#beat-table").screenshot(path=str(shot.dir / "b02-beat-pick-table.png"))
+
+    # ticks made over corrections a colleague has changed since: ticked again after a reload, and refused when sent,
+    # not applied over the colleague's change (the ticks keep the version they were made over)
+    celery_worker.stop()  # the colleague's recomputation held: the page does not reload itself meanwhile
+    third, fourth = [i for i in range(50) if i not in (index, first, second)][:2]
+    page.locator(f"#pick-{third}").check()
+    page.locator(f"#pick-{fourth}").check()
+    elsewhere = next(i for i in range(60, 200) if Beat.objects.get(recording=recording, index=i).aami_class != "Q")
+    corrections.beat_correction_make(recording=recording, by=doctor_a, to_class="Q", beats=[elsewhere])
+    page.reload()
+    expect(page.locator("#beat-pick")).to_have_attribute("data-ticks-restored", "2")
+    page.locator("#beat-pick-to_class").select_option(
+        _other_than(*{_class(recording, third), _class(recording, fourth)})
+    )
+    page.locator("#beat-pick").get_by_role("button", name=re.compile("^Change")).click()
+    page.wait_for_url(f"**/recordings/{recording.pk}/?page=1#beat-pick")
+    expect(page.locator("#beat-pick [role=alert]")).to_contain_text(
+        "A colleague corrected this recording's beats meanwhile: look again. Nothing was changed."
+    )
+    assert BeatCorrection.objects.count() == 3  # the viewer's, the pair's and the colleague's: none over it
+    for i in (third, fourth):
+        expect(page.locator(f"#pick-{i}")).to_be_checked()  # kept, to be sent again once looked at
+    celery_worker.start()
 
     # at a phone's width the form and the table's checkboxes fit: the page does not scroll sideways
     page.set_viewport_size(PHONE)

@@ -93,7 +93,10 @@ def test_the_table_comes_back_at_the_page_and_class_the_beats_were_ticked_on(cli
     "case,reason",
     [
         ("none", "Tick the beats to change first: none was ticked."),
-        ("too-many", "1,001 beats named; at most 1,000 can be named in one correction"),
+        ("too-many", "At most 1,000 beats can be named in one correction."),
+        # a field as long as the route takes (1 MiB) is not read to its end (half a million indices had been read, and
+        # fingerprinted, before the service counted them)
+        ("far-too-many", "At most 1,000 beats can be named in one correction."),
         # by the table's numbers, from 1 (the API's indices, from 0, are its own)
         ("not-a-beat", f"There is no beat 601: this recording's beats are numbered 1 to {BEATS}."),
         ("unchanged", "These beats are class {cls} already."),
@@ -105,6 +108,7 @@ def test_a_refusal_is_said_beside_the_form_with_the_ticks_kept(client, doctor_a,
     beats, to = {
         "none": ([], "V"),
         "too-many": ([",".join(str(i) for i in range(1001))], "V"),  # in one field, as the page's script sends them
+        "far-too-many": ([",".join(["7"] * 400_000)], "V"),  # 800 kB: the route takes 1 MiB
         "not-a-beat": ([3, 600], "V"),
         "unchanged": ([3], cls),
         "no-class": ([3], ""),
@@ -117,7 +121,7 @@ def test_a_refusal_is_said_beside_the_form_with_the_ticks_kept(client, doctor_a,
         rf'<p class="error" id="beat-pick-{"to_class-" if to == "" else ""}error" role="alert">([^<]*)</p>', html
     )
     assert said and said.group(1).startswith(reason.format(cls=cls))
-    if beats and case != "too-many":
+    if beats and case not in ("too-many", "far-too-many"):
         assert 'id="pick-3" aria-label="Tick beat 4" checked' in html  # ticked as sent
     assert "data-ticks-done" not in html  # the ticks kept: nothing was corrected
     assert 'role="alert"' not in _page(client, recording)  # said once
@@ -217,3 +221,13 @@ def test_beats_corrected_by_a_colleague_meanwhile_are_not_corrected_over(client,
     current = re.search(r'name="seen" value="([0-9.]+)" id="beat-pick-seen"', _page(client, recording)).group(1)
     _pick(client, recording, [3, 4], to, back="page=1", seen=current)
     assert BeatCorrection.objects.count() == 2 and _class_of(recording, 3) == to
+
+
+def test_a_refused_note_is_said_beside_the_note_not_as_a_missing_beat(client, doctor_a, recording):
+    # the service reads the note before the beats: its refusal of the note had been reworded as "There is no beat …"
+    response = _pick(client_for(client, doctor_a), recording, [3, 600], "V", note="a\x07b", back="page=1")
+    assert response.status_code == 302
+    html = _page(client, recording, page=1)
+    said = re.search(r'<p class="error" id="beat-pick-note-error" role="alert">([^<]*)</p>', html)
+    assert said and "control character" in said.group(1) and "There is no beat" not in html
+    assert not BeatCorrection.objects.exists()
