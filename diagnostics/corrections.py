@@ -473,9 +473,9 @@ def _recompute(diagnosis: Diagnosis, asked: datetime) -> str:
             return "again"
         withdrawn = _events_replace(recording_id, recording.clinic_id, report.events)
         if withdrawn:
-            home = _recomputed_after(recording_id)
-            if home is not None:
-                home.withdrawn_events = [*home.withdrawn_events, *withdrawn]
+            since = current.rhythm_recomputed_at or current.created_at
+            for home, events in _withdrawn_homes(recording_id, withdrawn, positions, since).items():
+                home.withdrawn_events = [*home.withdrawn_events, *events]
                 home.save(update_fields=["withdrawn_events"])
         if families is not None:
             _families_store(recording_id, families)
@@ -491,6 +491,31 @@ def _recompute(diagnosis: Diagnosis, asked: datetime) -> str:
         _recording_changed(recording_id)
         rhythm_recomputed.send(sender=Diagnosis, recording_id=recording_id, status="current", reason="")
     return "done"
+
+
+def _withdrawn_homes(
+    recording_id: int, withdrawn: list[dict], positions: np.ndarray, since: datetime
+) -> dict[BeatCorrection, list[dict]]:
+    """Where each event a recomputation withdrew is kept: with the latest change of classes since the rhythm was last
+    written (``since``; a correction made, or one undone) that named a beat of the event or the beat either side of
+    it; else with the change the recomputation follows (`_recomputed_after`). Several changes can come before the
+    worker runs: an unrelated one made and undone after the one that withdrew a confirmed run had been given it."""
+    changes = []
+    for correction in BeatCorrection.objects.filter(recording_id=recording_id).filter(
+        Q(created_at__gt=since) | Q(undone_at__gt=since)
+    ):
+        undone = correction.undone_at is not None and correction.undone_at > since
+        changes.append((correction.undone_at if undone else correction.created_at, correction.pk, correction))
+    changes.sort(key=lambda change: (change[0], change[1]), reverse=True)
+    fallback = _recomputed_after(recording_id)
+    homes: dict[BeatCorrection, list[dict]] = {}
+    for event in withdrawn:
+        first = max(0, int(np.searchsorted(positions, event["start"], side="left")) - 1)
+        last = int(np.searchsorted(positions, event["end"], side="right"))  # one past the event's last beat
+        home = next((c for _, _, c in changes if any(first <= i <= last for i in c.beat_indices)), fallback)
+        if home is not None:
+            homes.setdefault(home, []).append(event)
+    return homes
 
 
 def _recomputed_after(recording_id: int) -> BeatCorrection | None:

@@ -524,3 +524,27 @@ def test_once_a_doctor_has_decided_on_the_mi_flag_a_correction_leaves_the_screen
         pk=diagnosis.pk
     )
     assert after == before
+
+
+@pytest.mark.django_db
+def test_an_event_withdrawn_after_several_changes_is_kept_with_the_change_that_named_its_beats(analysed, doctor_a):
+    # corrections can pile up before the worker runs: an unrelated one made and undone after the one that withdrew a
+    # confirmed run had been given the run's decisions
+    classes = _classes(analysed)
+    quiet = [i for i in range(10, len(classes) - 10) if not set(classes[i - 1 : i + 4]) & {"V", "F"}]
+    a, far = quiet[len(quiet) // 3], quiet[2 * len(quiet) // 3]
+    corrections.beat_correction_make(recording=analysed, by=doctor_a, to_class="V", beats=[a, a + 1, a + 2])
+    assert corrections.recording_rhythm_recompute(recording_id=analysed.pk) == "done"
+    start = analysed.beats.get(index=a).position
+    run = Event.objects.get(recording=analysed, type__in=["v_run", "vt"], start=start)
+    services.event_review_create(user=doctor_a, event=run, decision="confirm", note="seen")
+    second = corrections.beat_correction_make(recording=analysed, by=doctor_a, to_class="N", beats=[a, a + 1, a + 2])
+    third = corrections.beat_correction_make(
+        recording=analysed, by=doctor_a, to_class="Q" if classes[far] != "Q" else "S", beats=[far]
+    )
+    corrections.beat_correction_undo(correction=third, by=doctor_a)
+    assert corrections.recording_rhythm_recompute(recording_id=analysed.pk) == "done"
+    second.refresh_from_db()
+    third.refresh_from_db()
+    assert [(e["start"], e["decisions"][0]["decision"]) for e in second.withdrawn_events] == [(start, "confirm")]
+    assert third.withdrawn_events == []
