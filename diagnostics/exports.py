@@ -12,7 +12,7 @@ from ecg.clock import data_seconds
 from ecg.constants import AAMI_CLASSES
 
 from . import diary, selectors
-from .models import ECGRecording
+from .models import Diagnosis, ECGRecording
 
 # The events table that follows the beats, one row per rhythm event.
 EVENT_COLUMNS = [
@@ -179,9 +179,13 @@ def _csv_rows(recording: ECGRecording) -> Iterator[str]:
                 ]
             )
         fs = recording.sampling_rate or 0
-        diagnosis = recording.diagnosis
-        rhythm_status = diagnosis.rhythm_status or ""  # none for a beat file, which has no rhythm
+        before = _rhythm_state(Diagnosis.objects.only(*RHYTHM_STATE_FIELDS).get(recording_id=recording.pk))
         events = list(selectors.event_list(recording=recording))
+        # read again after the events (the rhythm for the diary's rows with it): a correction or a recomputation
+        # written between the two reads leaves events of either side, so they are said to be recomputing (they had
+        # been said current either way)
+        diagnosis = Diagnosis.objects.get(recording_id=recording.pk)
+        rhythm_status = before[0] if _rhythm_state(diagnosis) == before else "recomputing"
         if events:  # a second table below the beats, as Holter exports list episodes after the beat list
             yield writer.writerow([])
             yield writer.writerow(EVENT_COLUMNS)
@@ -290,3 +294,12 @@ def _csv_rows(recording: ECGRecording) -> Iterator[str]:
 
 
 urlpatterns = [path("recordings/<int:recording_id>/export.csv", recording_export, name="recording-export")]
+
+
+RHYTHM_STATE_FIELDS = ("rhythm", "rhythm_outdated_at", "rhythm_recompute_error", "changed_at")
+
+
+def _rhythm_state(diagnosis: Diagnosis) -> tuple[str, object, object]:
+    """A diagnosis's rhythm_status as the API gives it ("" for a beat file, which has no rhythm), with when it last
+    changed and when its rhythm was last asked to be recomputed: two reads that agree saw the same rhythm."""
+    return diagnosis.rhythm_status or "", diagnosis.changed_at, diagnosis.rhythm_outdated_at

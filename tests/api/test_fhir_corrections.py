@@ -102,3 +102,25 @@ def test_the_csv_export_s_rhythm_rows_say_they_predate_a_correction_while_the_rh
     corrections.beat_correction_make(recording=holter, by=doctor_a, to_class="N", beats=n)
     corrections.rhythm_recompute_failed(recording_id=holter.pk, reason="The signal could not be read again.")
     assert rhythm_statuses() == {"event": {"failed"}, "entry": {"failed"}, "activity": {"failed"}}
+
+
+def test_a_correction_written_while_the_csv_export_reads_the_events_marks_them_recomputing(
+    api_as, staff_a, doctor_a, holter, monkeypatch
+):
+    # the status had been read before the events (from the diagnosis loaded before the beats streamed): events read
+    # just before a correction committed went out marked current
+    from diagnostics import selectors
+
+    read_events = selectors.event_list
+    n = list(holter.beats.filter(aami_class="N").order_by("index").values_list("index", flat=True)[:1])
+
+    def events_then_a_correction(**kwargs):
+        events = list(read_events(**kwargs))
+        corrections.beat_correction_make(recording=holter, by=doctor_a, to_class="S", beats=n)
+        return events
+
+    monkeypatch.setattr(selectors, "event_list", events_then_a_correction)
+    text = body(api_as(staff_a).get(f"/api/v1/recordings/{holter.pk}/export.csv")).decode()
+    tables = [list(csv.DictReader(io.StringIO(table))) for table in text.split("\r\n\r\n")]
+    (events,) = [rows for rows in tables if "rhythm_status" in rows[0] and list(rows[0])[2] == "event"]
+    assert {row["rhythm_status"] for row in events} == {"recomputing"}

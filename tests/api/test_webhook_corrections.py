@@ -9,7 +9,7 @@ from api.services import api_token_create
 from diagnostics import corrections
 from diagnostics.models import BeatFamily, Diagnosis
 
-from ..diagnostics.test_beat_corrections import analysed, record_model  # noqa: F401  (fixtures, used by name)
+from ..diagnostics.test_beat_corrections import _mi_screened, analysed, record_model  # noqa: F401  (fixtures, used by name)
 
 pytestmark = pytest.mark.django_db
 
@@ -131,24 +131,12 @@ def test_a_notice_tells_the_mi_screen_as_it_stood_when_it_was_logged_on_every_at
     # it was then, so "made" and "undone" could carry the same flag, and two attempts of one notice differ.
     from api.models import WebhookDelivery
     from api.webhooks import payload
-    from diagnostics.models import Beat
 
     url, received = delivered
     api_token_create(user=staff_a, webhook_url=url)
     monkeypatch.setattr(corrections, "enqueue_rhythm_recompute", lambda recording_id: True)
-    scored = list(range(20, 60))
-    Beat.objects.filter(recording=analysed).update(mi_probability=0.2)
-    Beat.objects.filter(recording=analysed, index__in=[29, 30]).update(mi_probability=0.9)
-    Diagnosis.objects.filter(recording=analysed).update(
-        mi_status="screened",
-        mi_lead="II",
-        mi_reason="median MI probability",
-        mi_scored_beats=scored,
-        mi_beats_used=len(scored),
-        mi_score=0.2,
-        mi_threshold=0.5,
-        mi_flag=False,
-    )
+    probability = dict.fromkeys(range(analysed.beats.count()), 0.2) | {29: 0.9, 30: 0.9}
+    _mi_screened(analysed, list(range(20, 60)), probability)
     many = list(range(20, 60, 2))  # all but one left out: not assessable
     with django_capture_on_commit_callbacks(execute=True):
         made = corrections.beat_correction_make(recording=analysed, by=doctor_a, to_class="Q", beats=many)
