@@ -3,13 +3,8 @@ from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from diagnostics import services as diagnostics_services
-
 from . import audit
 from .models import AuditEvent, Clinic, User
-
-# What a user is named by where their work shows: a review's reviewer (username) and display_name
-NAME_FIELDS = {"username", "first_name", "last_name"}
 
 
 class AuditedAdmin(admin.ModelAdmin):
@@ -121,12 +116,6 @@ class UserAdmin(ClinicScopedAdmin, BaseUserAdmin):
         # a superuser who has a clinic set is still no user its administrator manages: reachable, their
         # password could be changed and the account taken over, and with it every clinic's records
         return qs if request.user.is_superuser else qs.filter(clinic_id=request.user.clinic_id, is_superuser=False)
-
-    def save_model(self, request, obj, form, change):
-        super().save_model(request, obj, form, change)
-        if change and NAME_FIELDS & set(form.changed_data):
-            # the recordings naming them show the new name: changed for a sync job paging by updated_at
-            diagnostics_services.recordings_stamp_naming_user(user=obj)
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         if db_field.name == "clinic" and not request.user.is_superuser:

@@ -178,6 +178,21 @@ def test_a_reviewers_rename_brings_the_recordings_naming_them_into_the_changes_s
     assert ids(api.get(URL, {"updated_after": last_run, "ordering": "updated_at"})) == []
 
 
+def test_a_rename_made_outside_the_admin_brings_them_in_too(api, doctor_a, done_recording):
+    # only the admin's form had stamped them: a rename by a command or a shell left a sync job with the old name
+    services.review_create(user=doctor_a, diagnosis=done_recording.diagnosis, decision="confirm")
+    ECGRecording.objects.filter(pk=done_recording.pk).update(updated_at=timezone.now() - timedelta(minutes=5))
+    last_run = iso(timezone.now() - timedelta(minutes=1))
+    doctor_a.last_login = timezone.now()
+    doctor_a.save(update_fields=["last_login"])  # a login: no name changed
+    doctor_a.email = "dora@example.org"
+    doctor_a.save()  # a whole save that changes no name
+    assert ids(api.get(URL, {"updated_after": last_run, "ordering": "updated_at"})) == []
+    doctor_a.last_name = "Renamed"
+    doctor_a.save()
+    assert ids(api.get(URL, {"updated_after": last_run, "ordering": "updated_at"})) == [done_recording.pk]
+
+
 def test_each_write_brings_the_recording_into_the_changes_since_the_last_run(
     api, api_as, doctor_a, staff_a, patient_a, clinic_a, active_models
 ):
