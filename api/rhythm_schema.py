@@ -154,6 +154,14 @@ class RateOverMinutesSerializer(serializers.Serializer):
     highest = TrendExtremeSerializer(allow_null=True, help_text="The highest of the minutes' 4-beat maxima")
 
 
+class RateAwakeOrAsleepSerializer(RateOverMinutesSerializer):
+    af_burden_pct = serializers.FloatField(
+        allow_null=True,
+        help_text="The share (%) of the minutes counted that atrial fibrillation or flutter covers (the `af` and "
+        "`afl` events a doctor has not rejected); null where no minute has a rate",
+    )
+
+
 class SleepEventCountSerializer(serializers.Serializer):
     type = serializers.ChoiceField(choices=Event.Type.choices)
     asleep = serializers.IntegerField(help_text="Events of the type that began in a sleep period")
@@ -162,10 +170,10 @@ class SleepEventCountSerializer(serializers.Serializer):
 
 class AwakeAsleepSerializer(serializers.Serializer):
     sleep_periods = serializers.IntegerField(help_text="The diary's sleep periods (not those removed)")
-    awake = RateOverMinutesSerializer(
+    awake = RateAwakeOrAsleepSerializer(
         allow_null=True, help_text="Over the minutes outside sleep; null without a sleep period"
     )
-    asleep = RateOverMinutesSerializer(
+    asleep = RateAwakeOrAsleepSerializer(
         allow_null=True,
         help_text="Over the minutes whose middle lies in a sleep period; null without a sleep period",
     )

@@ -506,6 +506,7 @@ def awake_asleep(recording: ECGRecording, rhythm: dict | None, activities: list[
         sleep=periods,
         event_types=[e.type for e in standing],
         event_starts=[e.start for e in standing],
+        event_ends=[e.end for e in standing],
     )
     for side in ("awake", "asleep"):
         for key in ("lowest", "highest"):
@@ -531,6 +532,8 @@ def awake_asleep(recording: ECGRecording, rhythm: dict | None, activities: list[
         item["awake"] = item["total"] - item["asleep"]
         item["ran_into_sleep"] = ran_on.get(item["type"], 0)
     figures["sides"] = [figures["awake"], figures["asleep"]]  # the table's columns, in order
+    # the AF burden's row only where the recording holds atrial fibrillation or flutter
+    figures["af_any"] = any(side.get("af_burden_pct") for side in figures["sides"])
     figures["periods"] = len(periods)
     figures["rejected"] = len(events) - len(standing)
     return figures

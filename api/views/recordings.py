@@ -996,7 +996,7 @@ class RecordingViewSet(ApiViewSet):
             )
 
         def over(side: dict) -> dict:
-            return serializers.rate_over_minutes(recording, side)
+            return {**serializers.rate_over_minutes(recording, side), "af_burden_pct": side.get("af_burden_pct")}
 
         return Response(
             {

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 TREND_BEATS = 4  # the window of the trend's per-minute extremes (heart_rate.per_minute)
+AF_TYPES = ("af", "afl")  # the events whose time makes the AF burden
 # A column of the trend as stored (None where a minute has no rate) or as an array (NaN there).
 Column = Sequence[float | None] | np.ndarray
 
@@ -53,6 +54,37 @@ def rate_over(chosen: np.ndarray, *, beats: Column, hr_min: Column, hr_mean: Col
     return out
 
 
+def seconds_in_minutes(spans: Sequence[tuple[int, int]], *, fs: float, n_samples: int, minutes: int) -> np.ndarray:
+    """Per minute of the trend, the seconds of it that ``spans`` (start and end in samples, end inclusive) cover."""
+    covered = np.zeros(minutes)
+    per_minute = 60.0 * fs
+    for start, end in spans:
+        start, end = max(0, int(start)), min(int(end) + 1, int(n_samples))  # end exclusive from here
+        if end <= start:
+            continue
+        first, last = int(start // per_minute), min(int((end - 1) // per_minute), minutes - 1)
+        for minute in range(first, last + 1):
+            lo, hi = max(start, minute * per_minute), min(end, (minute + 1) * per_minute)
+            covered[minute] += max(0.0, hi - lo) / fs
+    return covered
+
+
+def af_burden_over(
+    chosen: np.ndarray, *, af_seconds: np.ndarray, beats: Column, fs: float, n_samples: int
+) -> float | None:
+    """The share (%) of the ``chosen`` minutes with a rate that atrial fibrillation or flutter covers (``af_seconds``
+    per minute, `seconds_in_minutes`), over those minutes' time (the last minute's as much as the recording holds);
+    None where no chosen minute has a rate."""
+    count = np.asarray(beats, dtype=float)
+    rated = np.asarray(chosen, bool) & np.isfinite(count) & (count > 0)
+    if not rated.any():
+        return None
+    minutes = len(rated)
+    length = np.minimum(60.0, n_samples / fs - 60.0 * np.arange(minutes))
+    total = float(length[rated].sum())
+    return round(100.0 * float(np.minimum(af_seconds[rated], length[rated]).sum()) / total, 1) if total > 0 else None
+
+
 def awake_asleep(
     *,
     trend: dict[str, Column],
@@ -61,12 +93,14 @@ def awake_asleep(
     sleep: Sequence[tuple[int, int]],
     event_types: Sequence[str] = (),
     event_starts: Sequence[int] = (),
+    event_ends: Sequence[int] | None = None,
 ) -> dict[str, Any]:
     """The heart rate awake and asleep over a recording's per-minute ``trend`` (``minute``, ``beats``, ``hr_min``,
     ``hr_mean``, ``hr_max``, None or NaN where a minute has no rate), ``sleep`` the periods the diary says were
     sleep (samples, end inclusive; midnight is no boundary: samples run on): ``awake`` and ``asleep`` as
-    ``rate_over`` gives them, and ``events`` by type, how many began asleep of how many in all (``asleep``,
-    ``total``), from the events' types and start samples."""
+    ``rate_over`` gives them, each with its ``af_burden_pct`` (`af_burden_over`: the share of its minutes in atrial
+    fibrillation or flutter, from the ``af`` and ``afl`` events' spans, given ``event_ends``), and ``events`` by type,
+    how many began asleep of how many in all (``asleep``, ``total``), from the events' types and start samples."""
     minutes = len(trend.get("minute", []))
     asleep = minutes_in(sleep, fs=fs, n_samples=n_samples, minutes=minutes)
 
@@ -83,9 +117,19 @@ def awake_asleep(
         counted = events.setdefault(str(kind), {"asleep": 0, "total": 0})
         counted["total"] += 1
         counted["asleep"] += int(in_sleep)
-    return {
+    sides = {
         "awake": rate_over(~asleep, beats=beats, hr_min=hr_min, hr_mean=hr_mean, hr_max=hr_max),
         "asleep": rate_over(asleep, beats=beats, hr_min=hr_min, hr_mean=hr_mean, hr_max=hr_max),
-        "events": events,
-        "extreme_beats": TREND_BEATS,
     }
+    if event_ends is not None:
+        af_spans = [
+            (int(start), int(end))
+            for kind, start, end in zip(event_types, event_starts, event_ends, strict=True)
+            if kind in AF_TYPES
+        ]
+        af_seconds = seconds_in_minutes(af_spans, fs=fs, n_samples=n_samples, minutes=minutes)
+        for chosen, side in ((~asleep, "awake"), (asleep, "asleep")):
+            sides[side]["af_burden_pct"] = af_burden_over(
+                chosen, af_seconds=af_seconds, beats=beats, fs=fs, n_samples=n_samples
+            )
+    return {**sides, "events": events, "extreme_beats": TREND_BEATS}

@@ -2,6 +2,7 @@
 heart rate over it, and the heart rate awake and asleep; their schema, audit rows, Idempotency-Key, preconditions and
 clinic scope."""
 
+import re
 from datetime import datetime, timedelta
 
 import pytest
@@ -10,6 +11,7 @@ from accounts.models import AuditEvent
 from diagnostics import services
 from diagnostics.models import DiaryActivity
 
+from ..conftest import client_for
 from ..diagnostics.test_holter_pages import holter_recording  # noqa: F401  (a fixture, used by name)
 from ..factories import signal_recording
 from ..helpers import strict_validator
@@ -91,6 +93,26 @@ def test_the_heart_rate_awake_and_asleep_follows_the_diarys_sleep(api_as, staff_
     activity = api.get(url(holter)).json()["results"][0]
     strict_validator(schema(client), "DiaryActivity").validate(activity)
     assert activity["heart_rate"]["lowest"]["at_s"] == 60.0 * activity["heart_rate"]["lowest"]["minute"]
+
+
+def test_the_af_burden_awake_and_asleep_is_given_beside_the_heart_rate(api_as, staff_a, doctor_a, client, holter):
+    # nocturnal AF is read against the night: the burden had been the recording's alone
+    from diagnostics.models import Event
+
+    api = api_as(staff_a)
+    assert api.post(url(holter), {"kind": "sleep", "start_s": 0, "end_s": 59}, format="json").status_code == 201
+    fs = holter.sampling_rate
+    af = Event.objects.create(
+        recording=holter, clinic=holter.clinic, type="af", start=int(10 * fs), end=int(40 * fs) - 1, beats=30
+    )
+    found = api.get(url(holter, "sleep")).json()
+    strict_validator(schema(client), "AwakeAsleep").validate(found)
+    assert (found["asleep"]["af_burden_pct"], found["awake"]["af_burden_pct"]) == (50.0, 0.0)  # 30 s of minute 0
+    page = client_for(client, staff_a).get(f"/recordings/{holter.pk}/").content.decode()
+    assert re.search(r"AF / flutter burden</th><td>0\.0 %</td><td>50\.0 %</td>", page)
+    # an episode a doctor rejected is not counted
+    services.event_review_create(user=doctor_a, event=af, decision="reject", note="artefact")
+    assert api.get(url(holter, "sleep")).json()["asleep"]["af_burden_pct"] == 0.0
 
 
 def test_an_activitys_removal_retried_with_its_idempotency_key_is_answered_as_the_first_time(

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from ecg.rhythm import sleep
 from ecg.rhythm.heart_rate import per_minute
 from ecg.rhythm.sleep import awake_asleep, minutes_in, rate_over
 
@@ -93,3 +94,45 @@ def test_minutes_without_a_rate_are_not_counted():
     assert found["minutes"] == 2
     assert found["mean_bpm"] == pytest.approx(110 / (60 / 60 + 50 / 50), abs=0.01)  # beats over time: 55, not 55.45
     assert found["lowest"] == {"bpm": 48.0, "minute": 2} and found["highest"] == {"bpm": 62.0, "minute": 0}
+
+
+def test_the_af_burden_awake_and_asleep_is_the_share_of_each_sides_minutes_in_af_or_flutter():
+    # 10 minutes at 100 Hz, asleep from the start of minute 4 to the end of minute 7; AF over minutes 5-6 (asleep)
+    # and over half of minute 1 (awake), a flutter over minute 9's first 15 s; a pause is not AF
+    fs, minutes = 100.0, 10
+    trend = {
+        "minute": list(range(minutes)),
+        "beats": [60] * minutes,
+        "hr_min": [55.0] * minutes,
+        "hr_mean": [60.0] * minutes,
+        "hr_max": [65.0] * minutes,
+    }
+    at = 60 * fs  # samples per minute
+    figures = sleep.awake_asleep(
+        trend=trend,
+        fs=fs,
+        n_samples=int(minutes * at),
+        sleep=[(int(4 * at), int(8 * at) - 1)],
+        event_types=["af", "af", "afl", "pause"],
+        event_starts=[int(5 * at), int(1 * at), int(9 * at), int(2 * at)],
+        event_ends=[int(7 * at) - 1, int(1.5 * at) - 1, int(9.25 * at) - 1, int(3 * at)],
+    )
+    assert figures["asleep"]["af_burden_pct"] == 50.0  # 2 of its 4 minutes
+    assert figures["awake"]["af_burden_pct"] == round(100 * (30 + 15) / 360, 1)  # 45 s of its 6 minutes
+    # without the events' ends no burden is given (as before)
+    assert (
+        "af_burden_pct"
+        not in sleep.awake_asleep(
+            trend=trend, fs=fs, n_samples=int(minutes * at), sleep=[(int(4 * at), int(8 * at) - 1)]
+        )["asleep"]
+    )
+
+
+def test_the_seconds_spans_cover_are_counted_in_each_minute_and_a_last_partial_minute_as_long_as_it_is():
+    fs = 10.0
+    covered = sleep.seconds_in_minutes([(550, 650), (1190, 5000)], fs=fs, n_samples=1250, minutes=3)
+    assert covered.tolist() == pytest.approx([5.0, 6.1, 5.0])  # 55-65.1 s, then 119-125 s (the end)
+    beats = [60, 60, 0]  # the last minute without a rate: not counted
+    burden = sleep.af_burden_over(np.array([True, True, True]), af_seconds=covered, beats=beats, fs=fs, n_samples=1250)
+    assert burden == round(100 * (5.0 + 6.1) / 120, 1)
+    assert sleep.af_burden_over(np.array([False] * 3), af_seconds=covered, beats=beats, fs=fs, n_samples=1250) is None
