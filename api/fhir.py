@@ -529,8 +529,8 @@ def _sleep_observations(
     as ``recordings/{id}/sleep`` gives it; nothing without a sleep period or a per-minute trend): an Observation
     each side (its key and the Observation), effective over the recording as the summary is, valued by the mean over
     its minutes' R-R intervals; the minutes counted, the lowest and highest over 4 beats with the start of their
-    minute in seconds from the start, and the rhythm events by type that began on that side (those a doctor
-    rejected left out) as components. With the sentence for the report's conclusion ("" for none)."""
+    minute in seconds from the start, the AF / flutter burden where the recording holds any, and the rhythm events by
+    type that began on that side (those a doctor rejected left out) as components. With the sentence for the report's conclusion ("" for none)."""
     figures = diary.awake_asleep(recording, rhythm, activities)
     if figures is None:
         return [], ""
@@ -566,6 +566,16 @@ def _sleep_observations(
                     "valueQuantity": {"value": extreme["minute"] * 60, **in_seconds},
                 },
             ]
+        if figures["af_any"] and over.get("af_burden_pct") is not None:
+            components.append(
+                {
+                    "code": {
+                        "coding": [_coding(LOCAL, f"af-burden-{side}")],
+                        "text": f"Share of the minutes {side} in atrial fibrillation or flutter",
+                    },
+                    "valueQuantity": {"value": over["af_burden_pct"], "unit": "%", "system": UCUM, "code": "%"},
+                }
+            )
         components += [
             {
                 "code": {

@@ -107,3 +107,19 @@ def test_a_decision_on_an_event_counted_asleep_amends_the_report_that_counts_it(
     after = fetch_valid_bundle(api, holter)
     assert sides_of(after) != sides_of(before)  # the rejected event is out of the counts
     assert report_of(after)["status"] == "amended" and report_of(after)["issued"] == review.created_at.isoformat()
+
+
+def test_the_af_burden_awake_and_asleep_is_a_component_of_each_side_where_the_recording_holds_af(
+    api_as, staff_a, holter
+):
+    from diagnostics.models import Event
+
+    api = api_as(staff_a)
+    services.diary_activity_add(recording=holter, by=staff_a, kind="sleep", start=0, end=int(59 * 360))
+    assert not component(sides_of(fetch_valid_bundle(api, holter))["heart-rate-asleep"], "af-burden-asleep")  # none
+    Event.objects.create(recording=holter, clinic=holter.clinic, type="afl", start=10 * 360, end=40 * 360 - 1, beats=30)
+    sides = sides_of(fetch_valid_bundle(api, holter))
+    (asleep,) = component(sides["heart-rate-asleep"], "af-burden-asleep")
+    (awake,) = component(sides["heart-rate-awake"], "af-burden-awake")
+    assert asleep["valueQuantity"] == {"value": 50.0, "unit": "%", "system": "http://unitsofmeasure.org", "code": "%"}
+    assert awake["valueQuantity"]["value"] == 0.0
