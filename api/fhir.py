@@ -530,7 +530,8 @@ def _sleep_observations(
     each side (its key and the Observation), effective over the recording as the summary is, valued by the mean over
     its minutes' R-R intervals; the minutes counted, the lowest and highest over 4 beats with the start of their
     minute in seconds from the start, the AF / flutter burden where the recording holds any, and the rhythm events by
-    type that began on that side (those a doctor rejected left out) as components. With the sentence for the report's conclusion ("" for none)."""
+    type that began on that side (those a doctor rejected left out) as components. With the sentence for the report's
+    conclusion ("" for none)."""
     figures = diary.awake_asleep(recording, rhythm, activities)
     if figures is None:
         return [], ""
