@@ -410,7 +410,7 @@ def correction_detail(correction: BeatCorrection, diagnosis: Diagnosis, *, undon
         "action": "undone" if undone else "made",
         "to_class": correction.to_class,
         "family": correction.family,
-        "beats_changed": len(correction.beat_indices),
+        "beats_changed": correction.beats_changed,
         "by": by.display_name,
         "at": _instant(at),
         "rhythm_status": diagnosis.rhythm_status,

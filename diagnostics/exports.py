@@ -142,6 +142,15 @@ def recording_csv_response(recording: ECGRecording, *, spreadsheet: bool = False
     return response
 
 
+RHYTHM_STATE_FIELDS = ("rhythm", "rhythm_outdated_at", "rhythm_recompute_error", "changed_at")
+
+
+def _rhythm_state(diagnosis: Diagnosis) -> tuple[str, object, object]:
+    """A diagnosis's rhythm_status as the API gives it ("" for a beat file, which has no rhythm), with when it last
+    changed and when its rhythm was last asked to be recomputed: two reads that agree saw the same rhythm."""
+    return diagnosis.rhythm_status or "", diagnosis.changed_at, diagnosis.rhythm_outdated_at
+
+
 def _csv_rows(recording: ECGRecording) -> Iterator[str]:
     patient = recording.patient
     writer = csv.writer(_Echo())
@@ -294,12 +303,3 @@ def _csv_rows(recording: ECGRecording) -> Iterator[str]:
 
 
 urlpatterns = [path("recordings/<int:recording_id>/export.csv", recording_export, name="recording-export")]
-
-
-RHYTHM_STATE_FIELDS = ("rhythm", "rhythm_outdated_at", "rhythm_recompute_error", "changed_at")
-
-
-def _rhythm_state(diagnosis: Diagnosis) -> tuple[str, object, object]:
-    """A diagnosis's rhythm_status as the API gives it ("" for a beat file, which has no rhythm), with when it last
-    changed and when its rhythm was last asked to be recomputed: two reads that agree saw the same rhythm."""
-    return diagnosis.rhythm_status or "", diagnosis.changed_at, diagnosis.rhythm_outdated_at

@@ -40,6 +40,18 @@ def _classes(recording) -> np.ndarray:
     return np.array(list(recording.beats.order_by("index").values_list("aami_class", flat=True)))
 
 
+def _corrected_while_inputs_are_read(monkeypatch, recording, doctor, beats: list[int]) -> None:
+    """The next recomputation reads the kept inputs, then a correction of ``beats`` to V commits meanwhile."""
+    read = corrections.rhythm_inputs_read
+
+    def read_then_corrected_meanwhile(row):
+        got = read(row)
+        corrections.beat_correction_make(recording=recording, by=doctor, to_class="V", beats=beats)
+        return got
+
+    monkeypatch.setattr(corrections, "rhythm_inputs_read", read_then_corrected_meanwhile)
+
+
 def _counts(recording) -> dict[str, int]:
     d = Diagnosis.objects.get(recording=recording)
     return {c: getattr(d, f"count_{c.lower()}") for c in "NSVFQ"}
@@ -215,14 +227,7 @@ def test_a_recomputation_overtaken_by_a_later_correction_writes_nothing(analysed
     n = [i for i, c in enumerate(classes) if c == "N"]
     corrections.beat_correction_make(recording=analysed, by=doctor_a, to_class="V", beats=n[:1])
     rhythm = Diagnosis.objects.get(recording=analysed).rhythm
-    read = corrections.rhythm_inputs_read
-
-    def read_then_corrected_meanwhile(row):
-        got = read(row)
-        corrections.beat_correction_make(recording=analysed, by=doctor_a, to_class="V", beats=n[1:2])
-        return got
-
-    monkeypatch.setattr(corrections, "rhythm_inputs_read", read_then_corrected_meanwhile)
+    _corrected_while_inputs_are_read(monkeypatch, analysed, doctor_a, n[1:2])
     assert corrections.recording_rhythm_recompute(recording_id=analysed.pk) == "again"
     diagnosis = Diagnosis.objects.get(recording=analysed)
     assert diagnosis.rhythm == rhythm and diagnosis.rhythm_outdated_at is not None
@@ -361,14 +366,7 @@ def test_a_recomputation_that_breaks_marks_its_own_request_failed_not_a_later_on
     )
     # a later correction's request, made while an earlier run breaks, stays outdated and unfailed: its own run writes
     corrections.beat_correction_make(recording=analysed, by=doctor_a, to_class="V", beats=n[1:2])
-    read = corrections.rhythm_inputs_read
-
-    def read_then_corrected_meanwhile(row):
-        got = read(row)
-        corrections.beat_correction_make(recording=analysed, by=doctor_a, to_class="V", beats=n[2:3])
-        return got
-
-    monkeypatch.setattr(corrections, "rhythm_inputs_read", read_then_corrected_meanwhile)
+    _corrected_while_inputs_are_read(monkeypatch, analysed, doctor_a, n[2:3])
     assert corrections.recording_rhythm_recompute(recording_id=analysed.pk) == "failed"
     diagnosis = Diagnosis.objects.get(recording=analysed)
     assert diagnosis.rhythm_outdated_at is not None and diagnosis.rhythm_recompute_error == ""
