@@ -78,6 +78,37 @@ ACTIVITY_COLUMNS = [
     "rhythm_status",  # RHYTHM_STATUS: of its heart rate
 ]
 
+# The heart rate awake and asleep after the activities, where the diary holds a sleep period (diary.awake_asleep, as the
+# Holter summary and recordings/{id}/sleep give it): one row per side, awake first.
+AWAKE_ASLEEP_COLUMNS = [
+    "patient_mrn",
+    "recording",
+    "side",  # awake or asleep: a minute is asleep where its middle lies in a sleep period
+    "minutes",  # the minutes counted (with a rate)
+    "mean_bpm",  # over the minutes' R-R intervals
+    "lowest_bpm",  # the lowest of the minutes' 4-beat minima (not the summary's 8-beat one)
+    "lowest_at_s",  # the start of its minute, in seconds from the start of the recording
+    "lowest_at",  # the same as a date-time with its offset, where the file stated when the recording started
+    "highest_bpm",  # the highest of the minutes' 4-beat maxima
+    "highest_at_s",
+    "highest_at",
+    "af_burden_pct",  # the share of the minutes counted that AF or flutter no doctor rejected covers
+    "rhythm_status",  # RHYTHM_STATUS: of its heart rate and burden
+]
+
+# ... then the rhythm events by where they began, one row per type, the most serious first (those a doctor rejected
+# left out, as the summary leaves them out).
+SLEEP_EVENT_COLUMNS = [
+    "patient_mrn",
+    "recording",
+    "type",
+    "began_asleep",
+    "began_awake",
+    "ran_into_sleep",  # of those that began awake, how many ran on into a sleep period
+    "total",
+    "rhythm_status",  # RHYTHM_STATUS: of the events counted
+]
+
 # A doctor's corrections of beat classes last, one row per correction, undone ones too (the beats table gives each
 # beat's class as it is now).
 CORRECTION_COLUMNS = [
@@ -274,8 +305,56 @@ def _csv_rows(recording: ECGRecording) -> Iterator[str]:
                     ]
                 )
 
+        figures = diary.awake_asleep(recording, diagnosis.rhythm, activities) if activities else None
+        if figures is not None:  # a fifth and a sixth: the heart rate awake and asleep, and the events by where
+            # they began; read after the diary's rows: the rhythm read a third time, so that a correction or a
+            # recomputation written since the first read marks these rows as well
+            again = _rhythm_state(Diagnosis.objects.only(*RHYTHM_STATE_FIELDS).get(recording_id=recording.pk))
+            sleep_status = rhythm_status if again == before else "recomputing"
+            yield writer.writerow([])
+            yield writer.writerow(AWAKE_ASLEEP_COLUMNS)
+            for side in ("awake", "asleep"):
+                over = figures[side]
+                extremes = []
+                for key in ("lowest", "highest"):
+                    found = over[key]
+                    if found is None:
+                        extremes += ["", "", ""]
+                        continue
+                    at_s = found["minute"] * 60
+                    when = diary.moment_datetime(recording, round(at_s * fs)) if fs else None
+                    extremes += [found["bpm"], f"{at_s:.2f}", when.isoformat() if when else ""]
+                yield writer.writerow(
+                    [
+                        safe_cell(patient.mrn),
+                        recording.pk,
+                        side,
+                        over["minutes"],
+                        "" if over["mean_bpm"] is None else over["mean_bpm"],
+                        *extremes,
+                        "" if over.get("af_burden_pct") is None else over["af_burden_pct"],
+                        sleep_status,
+                    ]
+                )
+            if figures["events"]:
+                yield writer.writerow([])
+                yield writer.writerow(SLEEP_EVENT_COLUMNS)
+                for item in figures["events"]:
+                    yield writer.writerow(
+                        [
+                            safe_cell(patient.mrn),
+                            recording.pk,
+                            item["type"],
+                            item["asleep"],
+                            item["awake"],
+                            item["ran_into_sleep"],
+                            item["total"],
+                            sleep_status,
+                        ]
+                    )
+
         made = list(selectors.beat_correction_list(recording=recording))
-        if made:  # a fifth table: a doctor's corrections of beat classes, in the order made
+        if made:  # the last table: a doctor's corrections of beat classes, in the order made
             yield writer.writerow([])
             yield writer.writerow(CORRECTION_COLUMNS)
             for n, correction in enumerate(reversed(made), 1):

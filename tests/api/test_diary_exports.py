@@ -111,7 +111,7 @@ def test_the_csv_export_lists_the_activities_after_the_diary(api_as, staff_a, ho
     services.diary_activity_remove(activity=gone, by=staff_a)
     text = body(api_as(staff_a).get(f"/api/v1/recordings/{holter.pk}/export.csv")).decode()
     tables = text.split("\r\n\r\n")
-    assert len(tables) == 4  # beats, events, diary, activities
+    assert len(tables) == 6  # beats, events, diary, activities, then (a sleep period) awake / asleep and its events
     rows = list(csv.DictReader(io.StringIO(tables[3])))
     assert [(r["activity"], r["kind"]) for r in rows] == [("1", "sleep"), ("2", "medication")]
     night, pills = rows
@@ -120,6 +120,39 @@ def test_the_csv_export_lists_the_activities_after_the_diary(api_as, staff_a, ho
     assert float(night["mean_bpm"]) > 0 and night["minutes"] == "1" and float(night["lowest_bpm"]) > 0
     assert (pills["end_sample"], pills["mean_bpm"], pills["minutes"], pills["note"]) == ("", "", "", "aspirin")
     assert night["entered_by"] == staff_a.display_name and int(pills["activity_id"]) != gone.pk
+
+
+def test_the_csv_export_gives_the_heart_rate_awake_and_asleep_as_recordings_sleep_does(api_as, staff_a, holter):
+    fs = holter.sampling_rate
+    api = api_as(staff_a)
+    services.diary_activity_add(recording=holter, by=staff_a, kind="exercise", start=0, end=int(30 * fs))
+    tables = body(api.get(f"/api/v1/recordings/{holter.pk}/export.csv")).decode().split("\r\n\r\n")
+    assert len(tables) == 3  # beats, events, activities: no sleep period, no awake / asleep figures
+    services.diary_activity_add(recording=holter, by=staff_a, kind="sleep", start=0, end=int(40 * fs))
+    holter.recorded_at = datetime.fromisoformat("2026-12-01T23:59:30+00:00")
+    holter.save(update_fields=["recorded_at"])
+
+    tables = body(api.get(f"/api/v1/recordings/{holter.pk}/export.csv")).decode().split("\r\n\r\n")
+    assert len(tables) == 5
+    sides = list(csv.DictReader(io.StringIO(tables[3])))
+    counts = list(csv.DictReader(io.StringIO(tables[4])))
+    sleep = api.get(f"/api/v1/recordings/{holter.pk}/sleep").json()
+    assert [r["side"] for r in sides] == ["awake", "asleep"]
+    for row in sides:
+        side = sleep[row["side"]]
+        assert int(row["minutes"]) == side["minutes"] and float(row["mean_bpm"]) == side["mean_bpm"]
+        for key in ("lowest", "highest"):
+            assert float(row[f"{key}_bpm"]) == side[key]["bpm"] and float(row[f"{key}_at_s"]) == side[key]["at_s"]
+            assert datetime.fromisoformat(row[f"{key}_at"]) == datetime.fromisoformat(side[key]["at"])
+        assert row["af_burden_pct"] == ("" if side["af_burden_pct"] is None else str(side["af_burden_pct"]))
+        assert row["rhythm_status"] == "current"
+    # minute 0 (its middle at 30 s) asleep, minute 1 (60-70 s) awake: one minute with a rate each side
+    assert (sides[0]["minutes"], sides[1]["minutes"]) == ("1", "1")
+    assert [(r["type"], int(r["began_asleep"]), int(r["total"])) for r in counts] == [
+        (e["type"], e["asleep"], e["total"]) for e in sleep["events"]
+    ]
+    vf = next(r for r in counts if r["type"] == "vf")  # VF from 41.5 s began awake, after the sleep period
+    assert (vf["began_asleep"], vf["began_awake"], vf["ran_into_sleep"]) == ("0", "1", "0")
 
 
 def test_the_csv_export_lists_the_corrections_of_beat_classes_last(api_as, staff_a, doctor_a, done_recording):

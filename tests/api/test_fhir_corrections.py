@@ -93,15 +93,15 @@ def test_the_csv_export_s_rhythm_rows_say_they_predate_a_correction_while_the_rh
         tables = [list(csv.DictReader(io.StringIO(table))) for table in text.split("\r\n\r\n")]
         return {list(rows[0])[2]: {r["rhythm_status"] for r in rows} for rows in tables if "rhythm_status" in rows[0]}
 
-    assert rhythm_statuses() == {"event": {"current"}, "entry": {"current"}, "activity": {"current"}}
+    assert rhythm_statuses() == {k: {"current"} for k in ("event", "entry", "activity", "side", "type")}
     n = list(holter.beats.filter(aami_class="N").order_by("index").values_list("index", flat=True)[:1])
     corrections.beat_correction_make(recording=holter, by=doctor_a, to_class="S", beats=n)
-    assert rhythm_statuses() == {"event": {"recomputing"}, "entry": {"recomputing"}, "activity": {"recomputing"}}
+    assert rhythm_statuses() == {k: {"recomputing"} for k in ("event", "entry", "activity", "side", "type")}
     assert corrections.recording_rhythm_recompute(recording_id=holter.pk) == "done"
-    assert rhythm_statuses() == {"event": {"current"}, "entry": {"current"}, "activity": {"current"}}
+    assert rhythm_statuses() == {k: {"current"} for k in ("event", "entry", "activity", "side", "type")}
     corrections.beat_correction_make(recording=holter, by=doctor_a, to_class="N", beats=n)
     corrections.rhythm_recompute_failed(recording_id=holter.pk, reason="The signal could not be read again.")
-    assert rhythm_statuses() == {"event": {"failed"}, "entry": {"failed"}, "activity": {"failed"}}
+    assert rhythm_statuses() == {k: {"failed"} for k in ("event", "entry", "activity", "side", "type")}
 
 
 def test_a_correction_written_while_the_csv_export_reads_the_events_marks_them_recomputing(
@@ -124,3 +124,25 @@ def test_a_correction_written_while_the_csv_export_reads_the_events_marks_them_r
     tables = [list(csv.DictReader(io.StringIO(table))) for table in text.split("\r\n\r\n")]
     (events,) = [rows for rows in tables if "rhythm_status" in rows[0] and list(rows[0])[2] == "event"]
     assert {row["rhythm_status"] for row in events} == {"recomputing"}
+
+
+def test_a_correction_written_while_the_csv_export_reads_the_awake_asleep_figures_marks_them_recomputing(
+    api_as, staff_a, doctor_a, holter, monkeypatch
+):
+    from diagnostics import diary
+
+    services.diary_activity_add(recording=holter, by=staff_a, kind="sleep", start=0, end=int(40 * holter.sampling_rate))
+    figures_of = diary.awake_asleep
+    n = list(holter.beats.filter(aami_class="N").order_by("index").values_list("index", flat=True)[:1])
+
+    def figures_then_a_correction(*args):
+        figures = figures_of(*args)
+        corrections.beat_correction_make(recording=holter, by=doctor_a, to_class="S", beats=n)
+        return figures
+
+    monkeypatch.setattr(diary, "awake_asleep", figures_then_a_correction)
+    text = body(api_as(staff_a).get(f"/api/v1/recordings/{holter.pk}/export.csv")).decode()
+    tables = [list(csv.DictReader(io.StringIO(table))) for table in text.split("\r\n\r\n")]
+    statuses = {list(rows[0])[2]: {r["rhythm_status"] for r in rows} for rows in tables if "rhythm_status" in rows[0]}
+    # the rows read before it current, those read from the figures computed as it was written recomputing
+    assert statuses == {"event": {"current"}, "activity": {"current"}, "side": {"recomputing"}, "type": {"recomputing"}}
