@@ -111,15 +111,26 @@ def rate_episodes(
         if excluded is not None:
             mask &= ~excluded
         stretches += [(int(first), int(last), name) for first, last in _stretches(mask)]
-    events = []
-    previous = -1  # the last beat of the episode before, of either kind
+    events: list[Event] = []
+    previous, previous_start = -1, -1  # the first and last beats of the episode before, of either kind
     for first, last, name in sorted(stretches):
         # the first flagged beat's rate spans the 8 intervals before it, but not an excluded beat's (AF, a
         # run) nor the episode before's (MIT-BIH 233: two tachycardias 8 beats apart overlapped)
         start = max(0, first - EXTREME_BEATS, int(last_excluded[first]) + 1, previous + 1)
         if (r_peaks[last] - r_peaks[start]) / fs < SUSTAINED_S:
             continue
+        # A dip no whole 8-beat window holds does not end an episode: where this one's first window reaches back
+        # into the episode before of its kind, with no excluded beat between, it goes on (MIT-BIH 233 at 1:26:
+        # one beat's 8-beat rate at 98.9 /min made two tachycardias one R-R interval apart)
+        if events and events[-1].type == name and first - EXTREME_BEATS <= previous and start == previous + 1:
+            bpm = episode_rate(r_peaks, previous_start, last, fs)
+            if bpm is not None and (bpm > TACHY_BPM if name == "tachy" else bpm < BRADY_BPM):
+                events[-1] = Event(
+                    name, int(r_peaks[previous_start]), int(r_peaks[last]), last - previous_start + 1, bpm
+                )
+                previous = last
+                continue
         bpm = episode_rate(r_peaks, start, last, fs)
         events.append(Event(name, int(r_peaks[start]), int(r_peaks[last]), last - start + 1, bpm))
-        previous = last
+        previous, previous_start = last, start
     return events

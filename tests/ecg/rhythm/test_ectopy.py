@@ -146,16 +146,34 @@ def test_a_trigeminy_turning_into_bigeminy_shares_no_beat_with_it():
 
 
 def test_two_tachycardias_a_few_beats_apart_do_not_overlap():
-    # MIT-BIH 233: the second episode started 8 beats back, inside the first
-    rr = [0.8] * 20 + [0.5] * 80 + [0.65] * 8 + [0.5] * 80 + [0.8] * 20  # a dip to about 94 /min
+    # MIT-BIH 233: the second episode started 8 beats back, inside the first. A slower stretch a whole 8-beat
+    # window holds (16 intervals at about 92 /min) ends the first; the second starts after it, sharing no beat.
+    rr = [0.8] * 20 + [0.5] * 80 + [0.65] * 16 + [0.5] * 80 + [0.8] * 20
     r_peaks = np.round(np.cumsum(rr) * FS).astype(int)
     found = rate_episodes(r_peaks, FS)
     assert [e.type for e in found] == ["tachy", "tachy"]
     assert found[0].end < found[1].start
-    # 8 beats before the second episode's first fast 8-beat rate lie inside the first episode
+    # the second episode's first fast 8-beat rate spans the 8 intervals before it, none of the first's
     fast = np.flatnonzero(rolling_rate(r_peaks, FS) > 100)
     second_first = fast[np.flatnonzero(np.diff(fast) > 1)[0] + 1]
-    assert r_peaks[second_first - 8] <= found[0].end
+    assert found[1].start == r_peaks[second_first - 8]
+
+
+def test_a_dip_no_whole_window_holds_does_not_split_a_tachycardia():
+    # MIT-BIH 233 at 1:26: one beat's 8-beat rate at 98.9 /min in a sustained sinus tachycardia; the
+    # second piece's window reached back to the first's last beat, and the report read two tachycardias
+    # one R-R interval apart
+    rr = [0.56] * 100 + [0.73] + [0.56] * 6 + [0.73] + [0.56] * 100  # one 8-beat window at 99.6 /min
+    r_peaks = np.round(np.cumsum(rr) * FS).astype(int)
+    assert np.sum(rolling_rate(r_peaks, FS) <= 100) == 1
+    found = rate_episodes(r_peaks, FS)
+    assert [e.type for e in found] == ["tachy"]
+    assert found[0].start == r_peaks[0] and found[0].end == r_peaks[-1] and found[0].beats == len(r_peaks)
+    assert found[0].rate_bpm == pytest.approx(60 * len(rr[1:]) / sum(rr[1:]), abs=0.1)
+    # the same for bradycardia: one window at 50 /min in a sustained one at 46
+    rr = [1.3] * 40 + [0.85] + [1.3] * 6 + [0.85] + [1.3] * 40
+    r_peaks = np.round(np.cumsum(rr) * FS).astype(int)
+    assert [e.type for e in rate_episodes(r_peaks, FS)] == ["brady"]
 
 
 def test_a_bigeminy_does_not_take_the_first_beat_of_a_couplet_a_fusion_beat_completes():
