@@ -101,21 +101,32 @@ def pattern_events(
     An episode ends with the last V beat that is not the first of a couplet or run: that beat is the
     run's, and one beat is not reported in two events. Where a trigeminy turns into a bigeminy (or
     back) the later episode starts after the earlier one's last beat, and needs its three cycles
-    without it (MIT-BIH 119: the trigeminy's last N V was the bigeminy's first cycle)."""
+    without it (MIT-BIH 119: the trigeminy's last N V was the bigeminy's first cycle); where it has
+    them only with the earlier one's last cycles, and the earlier one keeps three cycles without those,
+    the earlier one gives them up instead (MIT-BIH 119 at 12:45, 16:05, 21:22 and 24:36: a trigeminy of
+    four cycles then three bigeminal ones, which the annotators mark as both, read as the trigeminy alone)."""
     found: list[tuple[int, int, str, int]] = []  # (first, last) beat indices in r_peaks, name, cycle length
     for part in segments(len(r_peaks), gaps):
         text = _class_string(classes[part])
         for name, cycle in (("bigeminy", "NV"), ("trigeminy", "NNV")):
             for m in re.finditer(f"(?:{cycle}){{{MIN_CYCLES},}}(?![{RUN_MEMBERS['V']}])", text):
                 found.append((part.start + m.start(), part.start + m.end() - 1, name, len(cycle)))
-    events = []
-    last_kept = -1
+    kept: list[tuple[int, int, str, int]] = []  # (first, last, name, cycle length) of those kept, in time order
     for first, last, name, size in sorted(found):
-        if first <= last_kept:
-            first += -(-(last_kept + 1 - first) // size) * size  # whole cycles after the earlier episode
-        if (last - first + 1) // size < MIN_CYCLES:
-            continue
-        rate = run_rate(r_peaks, first, last, fs)
-        events.append(Event(name, int(r_peaks[first]), int(r_peaks[last]), last - first + 1, rate))
-        last_kept = last
+        if kept and first <= kept[-1][1]:
+            later = first + -(-(kept[-1][1] + 1 - first) // size) * size  # whole cycles after the earlier episode
+            if (last - later + 1) // size >= MIN_CYCLES:
+                first = later
+            else:
+                # the earlier episode's whole cycles that end before this one's first beat
+                before, own = kept[-1][0], kept[-1][3]
+                cycles = (first - before) // own
+                if cycles < MIN_CYCLES:
+                    continue
+                kept[-1] = (before, before + cycles * own - 1, kept[-1][2], own)
+        kept.append((first, last, name, size))
+    events = [
+        Event(name, int(r_peaks[first]), int(r_peaks[last]), last - first + 1, run_rate(r_peaks, first, last, fs))
+        for first, last, name, _ in kept
+    ]
     return sorted(events, key=lambda e: e.start)

@@ -140,9 +140,29 @@ def test_a_trigeminy_turning_into_bigeminy_shares_no_beat_with_it():
     found = pattern_events(r_peaks, classes, FS)
     assert [(e.type, e.beats) for e in found] == [("trigeminy", 12), ("bigeminy", 6), ("trigeminy", 9), ("bigeminy", 8)]
     assert all(a.end < b.start for a, b in zip(found, found[1:]))
-    # the bigeminy after the first trigeminy had three cycles only with the trigeminy's last one
-    r_peaks, classes = beats("NNN" + "NNV" * 4 + "NV" * 2 + "NNNN")
+    # a trigeminy of three cycles keeps them: the bigeminy has three only with the trigeminy's last one
+    r_peaks, classes = beats("NNN" + "NNV" * 3 + "NV" * 2 + "NNNN")
     assert [e.type for e in pattern_events(r_peaks, classes, FS)] == ["trigeminy"]
+
+
+def test_a_trigeminy_of_four_cycles_gives_its_last_to_the_bigeminy_after_it():
+    # MIT-BIH 119 at 12:45 (and 16:05, 21:22, 24:36): N N V x 4 then N V x 2, which the annotators mark as a
+    # trigeminy of three cycles and a bigeminy of three, read as the trigeminy alone: the bigeminy had its
+    # three cycles only with the trigeminy's last N V, and the trigeminy kept all four
+    r_peaks, classes = beats("NNN" + "NNV" * 4 + "NV" * 2 + "NNNN")
+    found = pattern_events(r_peaks, classes, FS)
+    assert [(e.type, e.beats) for e in found] == [("trigeminy", 9), ("bigeminy", 6)]
+    assert found[0].start == r_peaks[3] and found[0].end == r_peaks[11]  # N N V x 3
+    assert found[1].start == r_peaks[13] and found[1].end == r_peaks[18]  # the fourth cycle's N V, then N V x 2
+    assert all(a.end < b.start for a, b in zip(found, found[1:]))
+    report = analyse_rhythm(signal=None, fs=FS, r_peaks=r_peaks, classes=classes)
+    assert (
+        report.summary["ventricular"]["trigeminy_episodes"],
+        report.summary["ventricular"]["bigeminy_episodes"],
+    ) == (
+        1,
+        1,
+    )
 
 
 def test_two_tachycardias_a_few_beats_apart_do_not_overlap():
