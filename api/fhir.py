@@ -151,11 +151,13 @@ def _waveform(*, recording: ECGRecording, signal, beats, subject: str, effective
                     f"({limit} samples over its {len(signal.lead_order)} leads)."
                 )
             unit = (signal.units or {}).get(name)
-            if unit is None:  # the file states no units: its own numbers, not millivolts
-                uncalibrated.append(name)
-                unit, code = "the file's own units (not stated)", "1"
+            if unit is not None and unit.strip().lower() in ("mv", "millivolt"):
+                unit = code = "mV"
             else:
-                unit = code = "mV" if unit.lower() in ("mv", "millivolt") else unit
+                # the file states no units, or ones the readers do not convert to mV ("adu", a DICOM's "unknown"):
+                # its own numbers, not millivolts, and its text no UCUM code
+                uncalibrated.append(name)
+                unit, code = f"the file's own units ({unit.strip() if unit else 'not stated'})", "1"
             components.append(
                 {
                     "code": _lead_code(name),
@@ -171,7 +173,7 @@ def _waveform(*, recording: ECGRecording, signal, beats, subject: str, effective
         text = f"ECG waveform, {len(signal.lead_order)} lead(s) at {signal.fs:g} Hz"
         if uncalibrated:
             text += (
-                f"; the file states no units for {', '.join(uncalibrated)}: the values are its own, uncalibrated "
+                f"; the file states no units in millivolts for {', '.join(uncalibrated)}: the values are its own, uncalibrated "
                 "(UCUM 1), not millivolts"
             )
     elif beats is not None and len(beats):

@@ -416,3 +416,25 @@ def test_a_clinics_mrn_system_that_is_no_uri_is_refused(value):
 
     with pytest.raises(ValidationError, match="Enter a URI"):
         Clinic(name="X", mrn_system=value).full_clean()
+
+
+def test_a_unit_ucum_does_not_have_is_not_sent_as_a_ucum_code(api_as, staff_a, patient_a, active_models):
+    # a JSON file's "units": "adu" (a converter's counts) went out as UCUM code "adu", which UCUM has not: a
+    # receiver converting the SampledData by its UCUM code failed or, worse, guessed
+    import json
+
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    api = api_as(staff_a)
+    counts = np.round(np.asarray(ecg_like(10), dtype=float) * 200)
+    body = json.dumps({"fs": 360, "units": "adu", "leads": {"MLII": counts.tolist()}}).encode()
+    upload = SimpleUploadedFile("ecg.json", body, content_type="application/json")
+    created = api.post("/api/v1/recordings", {"patient": patient_a.pk, "kind": "signal", "file": upload})
+    assert created.status_code == 201, created.content[:300]
+    recording = ECGRecording.objects.get(pk=created.json()["id"])
+    classify_by_hand(recording, active_models, beats=np.zeros((4, 187), dtype=np.float32), mi_score=0.2)
+    waveform = by_code(resources(fetch_valid_bundle(api, recording), "Observation"), "131328")
+    origin = waveform["component"][0]["valueSampledData"]["origin"]
+    assert origin["system"] == "http://unitsofmeasure.org" and origin["code"] == "1", origin
+    assert "adu" in origin["unit"]
+    assert "not millivolts" in waveform["code"]["text"]
