@@ -2,15 +2,18 @@ from django.db import transaction
 from django.urls import reverse
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import status
+from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
 from patients import selectors as patients_selectors
 from patients import services as patients_services
 from patients.models import Patient
+from patients.search import search_words
 
 from .. import rows, serializers
 from ..pagination import absolute_url
 from .base import (
+    EMPTY_FILTER,
     FILTER_TEXT,
     IF_MATCH,
     IF_NONE_MATCH,
@@ -26,7 +29,10 @@ from .base import (
         summary="List the clinic's patients",
         parameters=[
             OpenApiParameter(
-                "search", FILTER_TEXT, description="Words matched against MRN and names, without case or accents."
+                "search",
+                FILTER_TEXT,
+                description="Words matched against MRN and names, without case or accents (separated by spaces, commas "
+                "or semicolons; separators alone are refused as empty).",
             ),
             OpenApiParameter(
                 "mrn",
@@ -57,6 +63,10 @@ class PatientViewSet(ApiViewSet):
 
     def list(self, request):
         search = request.query_params.get("search", "")[:200]
+        if "search" in request.query_params and not search_words(search):
+            # separators alone (", " from an unset family and given name) have no word to find: as empty, refused,
+            # where every patient had been answered
+            raise ValidationError({"search": EMPTY_FILTER})
         mrn = request.query_params.get("mrn")
         clinic_id = request.user.clinic_id
         return self.page_of_rows(

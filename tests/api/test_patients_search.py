@@ -65,3 +65,13 @@ def test_a_created_patient_is_found_without_accents(api):
 def test_an_mrn_search_works_as_before(api, patient_a):
     assert searched(api, "a-0001") == searched(api, "0001") == {"A-0001"}
     assert [p["mrn"] for p in api.get(URL, {"mrn": "a-0001"}).json()["results"]] == ["A-0001"]
+
+
+@pytest.mark.parametrize("search", [",", " , ", ";", "\u0301"])
+def test_a_search_of_separators_alone_is_refused_as_empty_not_answered_with_every_patient(api, accented_names, search):
+    # an integration searching f"{family}, {given}" with both unset sent ", ": no word to find, and every patient of
+    # the clinic came back, the first of them taken for its own (as ?aami_class=,, is refused)
+    response = api.get(URL, {"search": search})
+    assert response.status_code == 400, response.content[:300]
+    error = response.json()["error"]
+    assert error["code"] == "validation_error" and error["field"] == "search" and "empty" in error["message"]
