@@ -239,7 +239,7 @@ def _csv_rows(recording: ECGRecording) -> Iterator[str]:
                         e.type,
                         e.start,
                         e.end,
-                        f"{e.start / fs:.2f}" if fs else "",
+                        f"{data_seconds(e.start / fs):.2f}" if fs else "",
                         f"{data_seconds((e.end - e.start) / fs):.2f}" if fs else "",
                         e.beats,
                         "" if e.rate_bpm is None else e.rate_bpm,

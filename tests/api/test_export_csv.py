@@ -113,3 +113,33 @@ def test_a_client_accepting_csv_among_others_gets_the_csv(api_as, staff_a, done_
 def test_csv_refused_with_q_0_is_406(api_as, staff_a, done_recording):
     response = api_as(staff_a).get(url(done_recording.pk), HTTP_ACCEPT="application/json, text/csv;q=0")
     assert response.status_code == 406
+
+
+def test_an_events_start_is_cut_to_hundredths_as_every_other_time_of_the_export(
+    api_as, staff_a, patient_a, active_models
+):
+    # an episode beginning at 3.997 s read 4.00 (rounded) in the events table, where the diary's and the activities'
+    # times, the events' durations and FHIR's first onset (3.99) are cut: one moment, two times in one export
+    import csv
+    import io
+
+    import numpy as np
+
+    from diagnostics.models import ECGRecording
+
+    from .conftest import classify_by_hand
+    from .test_recordings import ecg_like
+
+    api = api_as(staff_a)
+    created = api.post(
+        "/api/v1/recordings",
+        {"patient": patient_a.pk, "kind": "signal", "fs": 360, "signal": ecg_like(10)},
+        format="json",
+    )
+    recording = ECGRecording.objects.get(pk=created.json()["id"])
+    classify_by_hand(recording, active_models, beats=np.zeros((4, 187), dtype=np.float32), mi_score=0.2)
+    Event.objects.create(recording=recording, clinic=recording.clinic, type="pause", start=1439, end=2999, beats=2)
+    text = body(api.get(url(recording.pk))).decode()
+    table = text[text.index("patient_mrn,recording,event,") :]
+    (row,) = list(csv.DictReader(io.StringIO(table)))
+    assert (row["start_sample"], row["start_s"], row["duration_s"]) == ("1439", "3.99", "4.33")
