@@ -178,10 +178,14 @@ def webhook_deliver(*, delivery_id: int) -> str:
         return "failed"
     token = delivery.token
     subject = delivery.recording if delivery.event in webhooks.RECORDING_EVENTS else delivery.diagnosis
-    # a deactivated user's token is refused by the API (api.authentication): its notices stop with it
+    # a deactivated user's token is refused by the API (api.authentication): its notices stop with it; one whose user
+    # has moved to another clinic acts for that clinic now, and is told nothing more of this one's
     usable = token.is_usable and token.user.is_active
-    if subject is None or not usable or not token.webhook_url or token.webhook_url != delivery.url:
-        if subject is not None:
+    moved = token.user.clinic_id != delivery.clinic_id
+    if subject is None or not usable or moved or not token.webhook_url or token.webhook_url != delivery.url:
+        if subject is not None and moved and usable:
+            reason = "the token's user belongs to another clinic now"
+        elif subject is not None:
             reason = "the token was revoked, its user deactivated or its URL changed"
         elif delivery.event in webhooks.RECORDING_EVENTS:
             reason = "the recording was deleted"

@@ -74,6 +74,36 @@ def test_a_notice_waiting_for_its_retry_is_not_sent_once_its_tokens_user_is_deac
     assert delivery.status == WebhookDelivery.Status.FAILED and "user deactivated" in delivery.last_error
 
 
+def test_a_notice_waiting_for_its_retry_is_not_sent_once_its_tokens_user_is_moved_to_another_clinic(
+    deliver_here, staff_a, patient_a, clinic_b, active_models, django_capture_on_commit_callbacks
+):
+    # the token now acts for clinic B (the API scopes it so): clinic A's notice still went to its receiver
+    from api.services import webhook_deliver
+
+    from ..helpers import http_receiver
+
+    received: list = []
+    answers = iter([503, 204])
+
+    def answer(headers, body):
+        received.append(body)
+        return next(answers)
+
+    with http_receiver(answer) as url:
+        api_token_create(user=staff_a, webhook_url=url)
+        with django_capture_on_commit_callbacks(execute=True):
+            classify_by_hand(submit_beats(staff_a, patient_a), active_models)
+        delivery = WebhookDelivery.objects.get()
+        assert len(received) == 1 and delivery.status == WebhookDelivery.Status.RETRYING
+        staff_a.clinic = clinic_b
+        staff_a.save(update_fields=["clinic"])
+        WebhookDelivery.objects.filter(pk=delivery.pk).update(next_retry_at=None)
+        assert webhook_deliver(delivery_id=delivery.pk) == "skipped"
+    assert len(received) == 1
+    delivery.refresh_from_db()
+    assert delivery.status == WebhookDelivery.Status.FAILED and "another clinic" in delivery.last_error
+
+
 def test_a_doctors_review_is_told_too(
     delivered, staff_a, doctor_a, patient_a, active_models, django_capture_on_commit_callbacks
 ):
