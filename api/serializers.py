@@ -933,8 +933,10 @@ def _moment_s(recording: ECGRecording, sample: int | None) -> float | None:
 
 
 def _moment_at(recording: ECGRecording, sample: int | None) -> str | None:
+    """The moment as a date-time, written as the API writes every time (DRF's: UTC with ``Z``), not isoformat's
+    ``+00:00``: a receiver parses one form."""
     when = diary.moment_datetime(recording, sample) if sample is not None else None
-    return when.isoformat() if when else None
+    return serializers.DateTimeField().to_representation(when) if when else None
 
 
 class DiaryActivitySerializer(serializers.ModelSerializer):

@@ -257,3 +257,30 @@ def test_a_form_is_415_naming_json_as_its_times_are_json_numbers(api_as, staff_a
     openapi = client.get("/api/v1/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
     body = openapi["paths"][f"/api/v1/recordings/{{id}}/{route}"]["post"]["requestBody"]["content"]
     assert set(body) == {"application/json"}
+
+
+def test_a_moments_date_time_is_written_as_every_other_time_of_the_api(api_as, staff_a, patient_a):
+    # a diary entry's `at` and an activity's `start` and `end` went out as 2026-12-01T13:00:30+00:00 where its
+    # `entered_at` beside it, and every other time of the API, reads ...Z: a receiver parses one form
+    recording = signal_recording(
+        patient=patient_a,
+        uploaded_by=staff_a,
+        status="queued",
+        sampling_rate=360.0,
+        sample_count=360 * 120,
+        recorded_at=datetime.fromisoformat("2026-12-01T14:00:00+01:00"),
+    )
+    api = api_as(staff_a)
+    made = api.post(diary_url(recording), {"at_s": 30.5, "symptom": "palpitations"}, format="json")
+    assert made.status_code == 201, made.content
+    activity = api.post(
+        f"/api/v1/recordings/{recording.pk}/activities", {"kind": "sleep", "start_s": 10, "end_s": 70}, format="json"
+    )
+    assert activity.status_code == 201, activity.content
+    entry, period = made.json(), activity.json()
+    assert entry["entered_at"].endswith("Z")
+    assert (entry["at"], period["start"], period["end"]) == (
+        "2026-12-01T13:00:30.500000Z",
+        "2026-12-01T13:00:10Z",
+        "2026-12-01T13:01:10Z",
+    )
