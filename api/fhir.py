@@ -827,7 +827,12 @@ def bundle(*, recording: ECGRecording, diagnosis: Diagnosis, signal=None, beats=
     if waveform is not None:
         observations.append(waveform)
 
-    observation_refs = [_urn("observation", diagnosis.pk, i, namespace=here) for i in range(len(observations))]
+    # each by its own code, as the diary's by entry and the sleep sides' by side: by place in the list, an Observation
+    # that left the report (the MI score, after a correction left the screen not assessable) gave its id to the next
+    observation_refs = [
+        _urn("observation", diagnosis.pk, observation["code"]["coding"][0]["code"], namespace=here)
+        for observation in observations
+    ]
     noted = [entry for entry in diary_entries if entry.removed_at is None]
     symptoms, diary_conclusion = _diary_observations(
         recording, noted, diagnosis.rhythm, subject=patient_ref, effective=effective

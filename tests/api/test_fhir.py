@@ -29,6 +29,8 @@ def fetch_valid_bundle(api, recording) -> dict:
     assert response.status_code == 200, response.content[:500]
     data = response.json()
     Bundle.model_validate(data)
+    full_urls = [entry["fullUrl"] for entry in data["entry"]]
+    assert len(set(full_urls)) == len(full_urls), "two entries of one fullUrl"
     for entry in data["entry"]:
         MODELS[entry["resource"]["resourceType"]].model_validate(entry["resource"])
     return data
@@ -438,3 +440,28 @@ def test_a_unit_ucum_does_not_have_is_not_sent_as_a_ucum_code(api_as, staff_a, p
     assert origin["system"] == "http://unitsofmeasure.org" and origin["code"] == "1", origin
     assert "adu" in origin["unit"]
     assert "not millivolts" in waveform["code"]["text"]
+
+
+def test_an_observation_keeps_its_id_when_another_leaves_the_report(api_as, staff_a, done_recording):
+    # the ids went by place in the list: a beat correction that leaves the MI screen not assessable takes the MI
+    # score and flag out, and the waveform took the MI score's id, so a receiver updating by id overwrote its MI
+    # score with the ECG
+    from diagnostics.models import Diagnosis
+
+    def ids(bundle: dict) -> dict[str, str]:
+        return {
+            o["code"]["coding"][0]["code"]: e["fullUrl"]
+            for e in bundle["entry"]
+            if (o := e["resource"])["resourceType"] == "Observation"
+        }
+
+    api = api_as(staff_a)
+    before = ids(fetch_valid_bundle(api, done_recording))
+    assert {"mi-score", "mi-flag", "131328"} <= set(before)
+    Diagnosis.objects.filter(recording=done_recording).update(
+        mi_status="not_assessable", mi_reason="Too few clean beats.", mi_flag=False, mi_score=None
+    )
+    after = ids(fetch_valid_bundle(api, done_recording))
+    assert set(after) == set(before) - {"mi-score", "mi-flag"}
+    assert after == {code: url for code, url in before.items() if code in after}
+    assert not set(after.values()) & {before["mi-score"], before["mi-flag"]}
