@@ -7,8 +7,9 @@ def active_model_versions() -> dict[str, ModelVersion]:
 
 
 def model_version_list():
-    """Every version of every task (versions are shared by all clinics)."""
-    return ModelVersion.objects.all()
+    """Every version of every task (versions are shared by all clinics), by task, the newest made first, then the
+    higher id: versions registered at one instant (a script's, a fixture's) keep one order page to page."""
+    return ModelVersion.objects.order_by("task", "-created_at", "-id")
 
 
 def model_version_get(*, model_version_id: int) -> ModelVersion:

@@ -1,6 +1,6 @@
 """Lists of rows made at one instant keep one order page to page (newest made first, then the higher id): without a
 tie-break PostgreSQL may give rows of one created_at in either order, and a client paging through saw a row twice
-and another never (the recordings list had this mended before; the diagnoses and reviews lists had not)."""
+and another never (the recordings list had this mended before; the diagnoses, reviews and model versions lists had not)."""
 
 from datetime import datetime, timezone
 
@@ -8,6 +8,8 @@ import pytest
 
 from diagnostics import services
 from diagnostics.models import Diagnosis, Review
+from mlmodels.models import ModelVersion
+from tests.conftest import model_version_from
 from tests.factories import done_recordings
 
 pytestmark = pytest.mark.django_db
@@ -37,3 +39,13 @@ def test_the_latest_of_two_reviews_of_one_instant_is_the_one_made_last(clinic_a,
     last = services.review_create(user=doctor_a, diagnosis=diagnosis, decision="reject", note="artefact")
     diagnosis.reviews.update(created_at=T)
     assert Diagnosis.objects.get(pk=diagnosis.pk).latest_review().pk == last.pk
+
+
+def test_model_versions_of_one_instant_come_each_once_across_pages(api_as, staff_a, tiny_model_dir):
+    for n in range(4):
+        model_version_from(tiny_model_dir / "heartbeat.keras", task="heartbeat", version=f"tiny-{n}", active=n == 3)
+    ModelVersion.objects.update(created_at=T)
+    made = sorted(ModelVersion.objects.values_list("id", flat=True), reverse=True)
+    api = api_as(staff_a)
+    pages = [ids(api.get("/api/v1/model-versions", {"page_size": 1, "page": p})) for p in range(1, len(made) + 1)]
+    assert pages == [[pk] for pk in made]
