@@ -425,7 +425,7 @@ def _recompute(diagnosis: Diagnosis, asked: datetime) -> str:
     classes = np.array([c for _, c in stored])
     del stored
     kept = RhythmInputs.objects.filter(recording_id=recording_id).first()
-    context = None
+    context, lead_names = None, ()
     if kept is not None:
         rhythm_inputs = rhythm_inputs_read(kept)
         del kept
@@ -451,7 +451,7 @@ def _recompute(diagnosis: Diagnosis, asked: datetime) -> str:
                 asked,
                 "The beats found in the signal now are not those it was analysed with; upload it again.",
             )
-        rhythm_inputs, context = inputs.rhythm, inputs.context
+        rhythm_inputs, context, lead_names = inputs.rhythm, inputs.context, inputs.lead_names
     if any(len(values) != len(positions) for values in (rhythm_inputs.get("measures") or {}).values()):
         return _recompute_failed(diagnosis, asked, "The rhythm's kept inputs are not those of the recording's beats.")
     from ecg.rhythm import analyse_rhythm
@@ -478,7 +478,7 @@ def _recompute(diagnosis: Diagnosis, asked: datetime) -> str:
                 home.withdrawn_events = [*home.withdrawn_events, *events]
                 home.save(update_fields=["withdrawn_events"])
         if families is not None:
-            _families_store(recording_id, families)
+            _families_store(recording_id, families, lead_names)
         now = timezone.now()
         Diagnosis.objects.filter(pk=diagnosis.pk).update(
             rhythm=rhythm_summary(report),
@@ -560,8 +560,8 @@ def _recompute_failed(diagnosis: Diagnosis, asked: datetime, reason: str) -> str
     return "failed"
 
 
-def _families_store(recording_id: int, families) -> None:
-    BeatFamily.objects.bulk_create(family_rows(recording_id, families))
+def _families_store(recording_id: int, families, lead_names: tuple[str, ...]) -> None:
+    BeatFamily.objects.bulk_create(family_rows(recording_id, families, lead_names))
     for family in families.families:
         members = np.flatnonzero(families.of_beat == family.number).tolist()
         for start in range(0, len(members), UPDATE_CHUNK):

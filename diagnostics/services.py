@@ -620,6 +620,7 @@ def _classify_claimed(recording_id: int, claim_token: str, models: dict, lease: 
             mi=mi,
             rhythm=rhythm,
             families=families,
+            lead_names=inputs.lead_names,
             rhythm_inputs=inputs.rhythm if rhythm is not None else None,
             beats_name=beats_name,
         )
@@ -664,6 +665,7 @@ def _write_results(
     mi,
     rhythm,
     families=None,
+    lead_names: Sequence[str] = (),
     rhythm_inputs: dict | None = None,
     beats_name: str,
 ) -> tuple[str, str]:
@@ -721,7 +723,7 @@ def _write_results(
         if rhythm_inputs is not None:
             RhythmInputs.objects.create(recording_id=recording_id, **rhythm_inputs_row(rhythm_inputs))
         if families is not None:
-            BeatFamily.objects.bulk_create(family_rows(recording_id, families))
+            BeatFamily.objects.bulk_create(family_rows(recording_id, families, lead_names))
         if rhythm is not None:
             Event.objects.bulk_create(
                 [Event(recording_id=recording_id, clinic_id=locked.clinic_id, **e.as_dict()) for e in rhythm.events],
@@ -823,26 +825,33 @@ def rhythm_inputs_read(row: RhythmInputs) -> dict:
     }
 
 
-def family_rows(recording_id: int, families) -> list[BeatFamily]:
-    """BeatFamily rows of ``families`` (ecg.processing.families.Families), unsaved; templates to three places."""
+def family_rows(recording_id: int, families, lead_names: Sequence[str] = ()) -> list[BeatFamily]:
+    """BeatFamily rows of ``families`` (ecg.processing.families.Families), unsaved; templates to three places, with
+    the names of the leads they are drawn in (``lead_names``: the analysed lead, then the second the analysis took,
+    which need not be the file's next lead) where they are known."""
     from ecg.processing.context import CONTEXT_FS, WINDOW_BEFORE
 
-    return [
-        BeatFamily(
-            recording_id=recording_id,
-            number=f.number,
-            aami_class=f.aami_class,
-            beats=f.beats,
-            rare=f.rare,
-            example=f.example,
-            template={
-                "fs": CONTEXT_FS,
-                "r_s": round(WINDOW_BEFORE / CONTEXT_FS, 4),
-                "leads": [[round(float(v), 3) for v in f.template[:, k]] for k in range(f.template.shape[1])],
-            },
+    rows = []
+    for f in families.families:
+        template = {
+            "fs": CONTEXT_FS,
+            "r_s": round(WINDOW_BEFORE / CONTEXT_FS, 4),
+            "leads": [[round(float(v), 3) for v in f.template[:, k]] for k in range(f.template.shape[1])],
+        }
+        if len(lead_names) >= f.template.shape[1]:
+            template["lead_names"] = list(lead_names[: f.template.shape[1]])
+        rows.append(
+            BeatFamily(
+                recording_id=recording_id,
+                number=f.number,
+                aami_class=f.aami_class,
+                beats=f.beats,
+                rare=f.rare,
+                example=f.example,
+                template=template,
+            )
         )
-        for f in families.families
-    ]
+    return rows
 
 
 def rhythm_summary(report) -> dict:

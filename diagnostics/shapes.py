@@ -13,13 +13,18 @@ from . import holter, plots
 from .models import BeatCorrection, BeatFamily, ECGRecording, Event
 
 
-def lead_names(recording: ECGRecording) -> list[str]:
-    """The leads a family's template holds, as a sentence names them: the analysed lead, then the record's other
-    (ecg.processing.context.other_lead takes the first other lead of the file)."""
+def lead_names(recording: ECGRecording, families: list[BeatFamily]) -> list[str]:
+    """The leads the families' templates hold, as a sentence names them: those the analysis stored with them (the
+    analysed lead, then the one ecg.processing.context.other_lead took beside it: not always the file's next lead,
+    which may be flat or broken). Families found before the names were stored name the second lead only where the
+    file has no other to choose from."""
+    stored = next((f.template.get("lead_names") for f in families if f.template.get("lead_names")), None)
+    if stored:
+        return [lead_phrase(str(name)) for name in stored]
     analysed = recording.lead or ""
     others = [name for name in recording.leads or [] if name != analysed]
     names = [lead_phrase(analysed) if analysed else "analysed lead"]
-    names.append(lead_phrase(others[0]) if others else "second lead")
+    names.append(lead_phrase(others[0]) if len(others) == 1 else "second lead")
     return names
 
 
@@ -34,7 +39,7 @@ def class_sections(recording: ECGRecording, families: list[BeatFamily], diagnosi
     (corrections included), and each family with its drawing, its share of the class, its beats' classes now and the
     links to its example beat in the viewer and its beats in the beat table."""
     scale = plots.template_scale([f.template for f in families])
-    leads = lead_names(recording)
+    leads = lead_names(recording, families)
     page = reverse("recording-detail", args=[recording.pk])
     now_counts = dict((c, n) for c, n, _ in diagnosis.class_counts()) if diagnosis else {}
     sections = []

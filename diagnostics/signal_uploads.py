@@ -391,6 +391,7 @@ class SignalInput:
     context: BeatContext | None  # the record-level model's inputs, when asked for
     rhythm: dict | None = None  # analyse_rhythm's signal-level inputs (fs, n_samples, VF/VFL, per-beat measures)
     mi: MiInput | None = None  # the MI screen's lead and its beats; None for beat rows (no lead, no timing)
+    lead_names: tuple[str, ...] = ()  # the leads of the record-level inputs: the analysed lead, then the second if any
 
 
 def beats_from_stored_signal(recording: ECGRecording, *, with_context: bool = False) -> SignalInput:
@@ -402,7 +403,7 @@ def beats_from_stored_signal(recording: ECGRecording, *, with_context: bool = Fa
     each beat's P-wave repetition, atrial organisation and QRS amplitude) is measured here, before the
     lead is let go of, so a 24-hour recording's signal is not held through classification.
     """
-    from ecg.processing.context import analyse, detection_leads, other_lead, pause_measures
+    from ecg.processing.context import analyse, detection_leads, other_lead_name, pause_measures
     from ecg.processing.segmenting import mean_heart_rate, segment
     from ecg.rhythm import noise, signal_loss, vf
     from ecg.rhythm.analysis import waveform_measures
@@ -414,7 +415,8 @@ def beats_from_stored_signal(recording: ECGRecording, *, with_context: bool = Fa
     values = signal.validated(lead, max_seconds=settings.ECG_MAX_SIGNAL_SECONDS)  # lost samples bridged
     lost = signal.lost_spans(lead)
     fs = signal.fs
-    second = other_lead(signal.leads, lead) if with_context else None
+    second_name = other_lead_name(signal.leads, lead) if with_context else None
+    second = None if second_name is None else signal.leads[second_name]
     more = [v for v in detection_leads(signal.leads, lead) if v is not second] if with_context else None
     choice = choose_lead(list(signal.leads))
     mi_leads = {name: signal.leads[name] for name in choice.source}  # none unless a lead qualifies
@@ -445,4 +447,5 @@ def beats_from_stored_signal(recording: ECGRecording, *, with_context: bool = Fa
         "noisy": noise.noisy(values, fs, r_peaks, context.lead_peaks if context is not None else ()),
         "measures": measures,
     }
-    return SignalInput(beats, r_peaks, mean_heart_rate(r_peaks, fs), context, rhythm, mi)
+    names = (lead,) if second_name is None else (lead, second_name)
+    return SignalInput(beats, r_peaks, mean_heart_rate(r_peaks, fs), context, rhythm, mi, names if with_context else ())

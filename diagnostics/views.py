@@ -461,7 +461,7 @@ def recording_shapes(request, recording_id: int):
             "corrections": rows,
             "can_correct": can_correct,
             # the leads the shapes are drawn in (a single-lead recording's one)
-            "leads": shapes.lead_names(recording)[
+            "leads": shapes.lead_names(recording, families)[
                 : max((len(f.template.get("leads", [])) for f in families), default=0)
             ],
         },

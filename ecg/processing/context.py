@@ -414,6 +414,12 @@ def record_context(leads: list[np.ndarray], fs: float, r_peaks: np.ndarray) -> B
 
 def other_lead(leads: dict[str, np.ndarray], analysed: str) -> np.ndarray | None:
     """A second usable lead beside ``analysed`` (same length, finite, not flat), if the record has one."""
+    name = other_lead_name(leads, analysed)
+    return None if name is None else leads[name]
+
+
+def other_lead_name(leads: dict[str, np.ndarray], analysed: str) -> str | None:
+    """The name of ``other_lead``'s pick: not always the file's next lead, which may be flat or broken."""
     for name, values in leads.items():
         if (
             name != analysed
@@ -421,7 +427,7 @@ def other_lead(leads: dict[str, np.ndarray], analysed: str) -> np.ndarray | None
             and np.isfinite(values).all()
             and np.ptp(values) > 0
         ):
-            return values
+            return name
     return None
 
 

@@ -5,15 +5,19 @@ history and its undo, and who may do what."""
 import re
 from html import unescape
 
+import numpy as np
 import pytest
+import wfdb
 from django.urls import reverse
 
 from accounts.models import User
-from diagnostics import corrections
-from diagnostics.models import BeatCorrection, BeatFamily, Diagnosis
+from diagnostics import corrections, services
+from diagnostics.models import BeatCorrection, BeatFamily, Diagnosis, ECGRecording
 
 from ..conftest import client_for
+from ..data import mitdb_dir
 from ..factories import UserFactory
+from ..helpers import wfdb_files
 from .test_beat_corrections import analysed, record_model  # noqa: F401  (fixtures, used by name)
 
 pytestmark = pytest.mark.django_db
@@ -284,3 +288,39 @@ def test_the_shapes_page_costs_a_constant_number_of_queries(
     with django_assert_max_num_queries(SHAPES_MAX_QUERIES):
         html = _shapes(client, analysed)
     assert html.count('<li id="correction-') == 3
+
+
+def test_the_second_lead_is_named_as_the_one_drawn_not_the_file_s_next(
+    client,
+    tmp_path,
+    doctor_a,
+    patient_a,
+    active_models,
+    record_model,  # noqa: F811
+):
+    """A file whose lead after the analysed one is flat (a lead off): the shapes are drawn in the lead the analysis
+    took beside it (ecg.processing.context.other_lead skips a flat lead), and the page names that one."""
+    record = wfdb.rdrecord(str(mitdb_dir() / "119"), sampto=360 * 120)
+    mlii, v1 = record.p_signal[:, 0], record.p_signal[:, 1]
+    files = wfdb_files(tmp_path, {"MLII": mlii, "V2": np.zeros_like(mlii), "V1": v1})
+    client_for(client, doctor_a)
+    response = client.post(reverse("recording-upload", args=[patient_a.pk]), {"kind": "signal", "files": files})
+    assert response.status_code == 302, response.content.decode()[-800:]
+    recording = ECGRecording.objects.get()
+    assert services.recording_classify(recording_id=recording.pk, claim_token="t") == "done"
+    family = _largest(recording)
+    assert len(family.template["leads"]) == 2 and any(family.template["leads"][1])  # V1 drawn, not the flat V2
+    html = unescape(_shapes(client, recording))
+    assert "(lead MLII left, lead V1 right)" in html
+    assert "lead V2" not in html
+    assert "and lead V1" in html  # the drawing's title
+
+
+def test_shapes_found_before_their_leads_were_named_do_not_guess_among_several_others():
+    from diagnostics.shapes import lead_names
+
+    drawn = [BeatFamily(template={"leads": [[0.0], [0.0]]})]
+    assert lead_names(ECGRecording(lead="MLII", leads=["MLII", "V2", "V1"]), drawn) == ["lead MLII", "second lead"]
+    assert lead_names(ECGRecording(lead="MLII", leads=["MLII", "V1"]), drawn) == ["lead MLII", "lead V1"]
+    named = [BeatFamily(template={"leads": [[0.0], [0.0]], "lead_names": ["MLII", "V1"]})]
+    assert lead_names(ECGRecording(lead="MLII", leads=["MLII", "V2", "V1"]), named) == ["lead MLII", "lead V1"]
