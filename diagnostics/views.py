@@ -11,6 +11,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
+from django_htmx.http import push_url
 
 from accounts import audit
 from accounts.models import AuditEvent
@@ -1227,10 +1228,17 @@ def _beat_class_choices(diagnosis: Diagnosis) -> list[tuple[str, str, int]]:
 
 
 def recording_beats(request, recording_id: int):
-    """The beat table alone, for htmx (its pager and its form), with the line above it out of band."""
+    """The beat table alone, for htmx (its pager and its form), with the line above it out of band. The recording's
+    page at the table's class, shape and page goes into the address bar, so a reload (the page's own once the rhythm
+    is recomputed, or the user's) shows the table as it was left, and the beats ticked on it."""
     recording = selectors.recording_get(user=request.user, recording_id=recording_id)
-    context = {"recording": recording, "beats_fragment": True, **_beat_table(request, recording)}
-    return render(request, "diagnostics/_beats.html", context)
+    table = _beat_table(request, recording)
+    response = render(request, "diagnostics/_beats.html", {"recording": recording, "beats_fragment": True, **table})
+    if request.htmx and not request.htmx.history_restore_request:
+        shown = QueryDict(table["beats_query"], mutable=True)
+        shown["page"] = str(table["beat_page"].number)
+        push_url(response, f"{reverse('recording-detail', args=[recording.pk])}?{shown.urlencode()}#beats")
+    return response
 
 
 def beat_plot(request, recording_id: int, index: int):

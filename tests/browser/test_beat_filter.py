@@ -30,7 +30,7 @@ def test_a_clinician_shows_the_v_beats_and_goes_to_a_time(page, shot, staff_a, r
     classes = table.locator("tbody td:nth-child(4) .cls")
     expect(classes).to_have_count(50)
     assert set(classes.all_inner_texts()) == {"V"}
-    assert page.url.endswith(f"/recordings/{recording.pk}/")  # swapped in, not a new page
+    assert page.url.endswith(f"/recordings/{recording.pk}/?beats_class=V&page=1#beats")  # swapped in, in the URL
     table.get_by_role("link", name="Next").click()
     expect(status).to_have_text("V beats 51–60 of 60.")
     expect(classes).to_have_count(10)
@@ -83,3 +83,32 @@ def test_the_filter_works_without_javascript(no_script_page, staff_a, recording)
         "Beat 308 at 0:05:07 is the first S beat at or after 0:05:00. S beats 1–30 of 30."
     )
     expect(page.get_by_label("S Supraventricular ectopic (30)")).to_be_checked()
+
+
+def test_ticks_on_a_page_of_the_table_reached_by_htmx_survive_a_reload(page, doctor_a, recording):
+    """The class and page the table was turned to are in the address bar, so a reload (the page's own, once the
+    rhythm is recomputed, or the doctor's) shows that page again, with the beats ticked on it."""
+    log_in(page, doctor_a.username)
+    page.goto(f"/recordings/{recording.pk}/")
+    status, table = page.locator("#beats-status"), page.locator("#beats")
+    page.get_by_label("V Ventricular ectopic (60)").check()
+    expect(status).to_have_text("V beats 1–50 of 60.")
+    table.get_by_role("link", name="Next").click()
+    expect(status).to_have_text("V beats 51–60 of 60.")
+    boxes = table.locator("input[name=beats]")
+    expect(boxes).to_have_count(10)
+    ticked = [boxes.nth(i).get_attribute("value") for i in (1, 3)]
+    for index in ticked:
+        page.locator(f"#pick-{index}").check()
+
+    page.reload()
+    expect(status).to_have_text("V beats 51–60 of 60.")
+    expect(page.locator("#beat-pick")).to_have_attribute("data-ticks-restored", "2")
+    for index in ticked:
+        expect(page.locator(f"#pick-{index}")).to_be_checked()
+    expect(page.get_by_label("V Ventricular ectopic (60)")).to_be_checked()
+    assert page.evaluate("() => sessionStorage.getItem('htmx-history-cache')") is None  # no patient's page kept
+
+    page.go_back()  # the table's previous page, read again from the server
+    expect(status).to_have_text("V beats 1–50 of 60.")
+    expect(page.locator("#beats input[name=beats]:checked")).to_have_count(0)

@@ -125,6 +125,19 @@ def test_the_pager_keeps_the_class_and_the_pages_other_parameters(client, staff_
     assert 'href="?events_type=vf&amp;events_page=2&amp;beats_class=V&amp;page=1#beats"' in second
 
 
+def test_the_fragment_puts_the_recording_page_at_the_table_s_page_into_the_address_bar(client, staff_a, holter):
+    """A reload then shows the page of the table that was turned to (and the beats ticked on it), not the first."""
+    url = reverse("recording-beats", args=[holter.pk])
+    client_for(client, staff_a)
+    response = client.get(
+        url, {"events_page": "2", "beats_class": "V", "beats_at": "9:50"}, headers={"HX-Request": "true"}
+    )
+    assert response["HX-Push-Url"] == f"/recordings/{holter.pk}/?events_page=2&beats_class=V&page=2#beats"
+    assert "HX-Push-Url" not in client.get(url, {"page": "2"})  # a request not htmx's has no address bar to set
+    restored = client.get(url, headers={"HX-Request": "true", "HX-History-Restore-Request": "true"})
+    assert "HX-Push-Url" not in restored
+
+
 def test_the_fragment_swaps_the_table_and_the_line_above_it_out_of_band(client, staff_a, holter):
     html = fragment(client_for(client, staff_a), holter, beats_class="S", page="1")
     assert html.index('<p id="beats-status" hx-swap-oob="innerHTML">') < html.index('<div id="beats">')
