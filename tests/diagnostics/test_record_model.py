@@ -11,7 +11,7 @@ from ecg.processing.detection import QRS_AFTER_S, QRS_BEFORE_S, detect_r_peaks
 
 from ..conftest import client_for, model_version_from
 from ..data import mitdb_dir
-from ..helpers import beat_csv, beat_recording, upload
+from ..helpers import beat_csv, beat_recording, upload, wfdb_files
 
 
 @pytest.fixture
@@ -125,6 +125,36 @@ def test_the_page_says_which_model_classified_and_what_a_beat_file_lacks(
     beats_page = client.get(reverse("recording-detail", args=[beats.pk])).content.decode()
     assert "classified in context by tiny-record" in signal_page and "carries no timing" not in signal_page
     assert "carries no timing" in beats_page and "classified in context" not in beats_page
+
+
+@pytest.mark.django_db
+def test_a_signal_classified_beat_by_beat_is_not_called_a_beat_file(client, staff_a, patient_a, active_models):
+    """No record-level model active: the signal's beats are classified one at a time, but the clinician uploaded the
+    continuous recording, and the page and the report must not tell them to."""
+    signal = _upload_record(client, staff_a, patient_a, "119")
+    services.recording_classify(recording_id=signal.pk, claim_token="t")
+    for name in ("recording-detail", "recording-report"):
+        html = client.get(reverse(name, args=[signal.pk])).content.decode()
+        assert "Beats classified one at a time by" in html
+        assert "beat file" not in html and "Upload the continuous recording" not in html
+
+
+@pytest.mark.django_db
+def test_a_one_lead_signal_classified_in_context_is_not_said_to_be_read_in_both_leads(
+    client, tmp_path, staff_a, patient_a, active_models, record_model
+):
+    lead = wfdb.rdrecord(str(mitdb_dir() / "119"), channels=[0], sampto=360 * 120).p_signal[:, 0]
+    client_for(client, staff_a)
+    files = wfdb_files(tmp_path, {"MLII": lead})
+    response = client.post(reverse("recording-upload", args=[patient_a.pk]), {"kind": "signal", "files": files})
+    assert response.status_code == 302
+    signal = ECGRecording.objects.get()
+    assert services.recording_classify(recording_id=signal.pk, claim_token="t") == "done"
+    for name in ("recording-detail", "recording-report", "recording-shapes"):
+        html = client.get(reverse(name, args=[signal.pk])).content.decode()
+        assert "both leads" not in html, name
+    page = client.get(reverse("recording-detail", args=[signal.pk])).content.decode()
+    assert "classified in context by tiny-record: each beat's shape in its one lead beside" in page
 
 
 @pytest.mark.django_db
