@@ -74,9 +74,11 @@ def _number(value: float | int | None, places: int = 0) -> str:
 
 
 def _change(a: float | int | None, b: float | int | None, places: int = 0, unit: str = "") -> str:
+    """The change from ``a`` to ``b`` as shown (each rounded to ``places`` first, as `_number` writes it): 56.7 and
+    57.4 bpm read "57" and "57", and their change is none, not "+1"."""
     if a is None or b is None:
         return ""
-    difference = round(b - a, places)
+    difference = round(round(b, places) - round(a, places), places)
     if difference == 0:
         return "no change"
     sign = "+" if difference > 0 else "−"  # a minus sign, not a hyphen

@@ -91,6 +91,22 @@ def test_two_holters_side_by_side_the_earlier_first_with_the_change(client, doct
     assert f'value="{first.pk}" id="compare-{first.pk}" checked' in html
 
 
+def test_the_change_is_that_of_the_figures_as_shown(client, doctor_a, holter):
+    """Each figure is shown rounded (a rate to the beat, a burden to a tenth of a point): the change beside them is
+    that of the two numbers the doctor reads, not of the unrounded ones (57 and 57 were "+1")."""
+    first = later_holter(holter, heart_rate__mean_bpm=56.7, ventricular__burden_pct=1.04)
+    second = later_holter(holter, heart_rate__mean_bpm=57.4, ventricular__burden_pct=1.16)
+    url = reverse("patient-compare", args=[holter.patient_id]) + f"?recordings={first.pk}&recordings={second.pk}"
+    html = client_for(client, doctor_a).get(url).content.decode()
+    assert table_rows(html)["Mean heart rate (bpm)"] == ["57", "57", "no change"]
+    v_burden = re.search(
+        r"Ventricular ectopy.*?Burden \(% of the beats analysed\)</th><td>(.*?)</td><td>(.*?)</td><td[^>]*>(.*?)</td>",
+        html,
+        re.S,
+    )
+    assert v_burden and v_burden.groups() == ("1.0", "1.2", "+0.2 points")
+
+
 def test_without_a_choice_the_two_latest_holters_are_compared_and_beat_files_are_not_offered(client, staff_a, holter):
     second = later_holter(holter)
     beats = beat_recording(staff_a, holter.patient)
