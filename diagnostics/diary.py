@@ -96,10 +96,14 @@ def sample_of(recording: ECGRecording, text: str, *, field: str = "time", after:
         if text.count(":") == 1 and length > 3600 and int(minutes) < 24:
             # "14:32" on a recording of hours is a clock time as often as 14 min 32 s: asked, not guessed ("83:45",
             # no time of day, is taken)
+            why = (
+                "it ran for more than a day, so each time of day comes more than once"
+                if recording.recorded_at is not None
+                else "it does not say when it started"
+            )
             raise Invalid(
-                f"“{text}” could be a time of day, which this recording's file cannot place (it does not say when it "
-                f"started): write the time into the recording in full, 0:{int(minutes):02d}:{secs} for {int(minutes)} "
-                "minutes in.",
+                f"“{text}” could be a time of day, which this recording's file cannot place ({why}): write the time "
+                f"into the recording in full, 0:{int(minutes):02d}:{secs} for {int(minutes)} minutes in.",
                 field=field,
             )
     return sample_at(recording, seconds)

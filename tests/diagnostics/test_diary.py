@@ -285,3 +285,25 @@ def test_the_report_lists_the_corrections_of_beat_classes_that_stand_and_says_wh
     assert corrections.recording_rhythm_recompute(recording_id=holter.pk) == "done"
     report = client_for(client, staff_a).get(url).content.decode()
     assert "data-rhythm-recomputing" not in report and "Beat classes corrected by a doctor" in report
+
+
+def test_a_recording_over_a_day_long_whose_file_stated_its_start_is_not_said_to_lack_one(client, staff_a, patient_a):
+    """Over a day the times of day repeat, so times into the recording are asked for; but the file did say when it
+    started, and neither the form's hint nor a refusal may tell the clinic it did not."""
+    started = datetime(2026, 12, 1, 9, 0, tzinfo=timezone.get_current_timezone())
+    recording = signal_recording(
+        patient=patient_a,
+        uploaded_by=staff_a,
+        status="queued",
+        sampling_rate=FS,
+        sample_count=int(48 * 3600 * FS),
+        recorded_at=started,
+    )
+    assert not diary.reads_time_of_day(recording)
+    with pytest.raises(Invalid) as refused:
+        diary.sample_of(recording, "14:32")
+    assert "does not say when it started" not in refused.value.message
+    assert "0:14:32" in refused.value.message  # what to write for 14 minutes 32 seconds in
+    html = client_for(client, staff_a).get(reverse("recording-detail", args=[recording.pk])).content.decode()
+    assert 'id="diary-time-help"' in html
+    assert "does not say when it started" not in html
