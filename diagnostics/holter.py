@@ -124,9 +124,11 @@ def brief(rhythm: dict | None, alarms_standing: int = 0, rhythm_status: str | No
 
 def hourly_rows(recording: ECGRecording, rhythm: dict) -> list[dict]:
     """The hourly table's rows, each labelled with its hour into the recording or, where the start is known,
-    the times of day it spans (the last to the recording's end)."""
+    the times of day it spans (the last to the recording's end); over a recording longer than a day, whose times of
+    day repeat, those after the first midnight with their day ("Day 2 09:00–10:00"), as the trend chart marks it."""
     rows = []
     end = (recording.sample_count or 0) / recording.sampling_rate if recording.sampling_rate else None
+    days = end is not None and end > 86400
     for row in rhythm.get("hourly") or []:
         label = str(row["hour"])
         if recording.recorded_at is not None:
@@ -134,6 +136,9 @@ def hourly_rows(recording: ECGRecording, rhythm: dict) -> list[dict]:
             stop_s = min(start_s + 3600, end) if end else start_s + 3600
             first, last = (wall_clock(recording, s) for s in (start_s, stop_s))
             label = f"{first:%H:%M}–{last:%H:%M}"
+            day = (first.date() - wall_clock(recording, 0).date()).days + 1
+            if days and day > 1:
+                label = f"Day {day} {label}"
         rows.append({**row, "label": label})
     return rows
 

@@ -272,6 +272,24 @@ def test_times_of_day_follow_the_recorders_clock_across_a_change_of_summer_time(
     assert holter.at(recording, 4 * 3600 + 30) == "03:00:30 (4:00:30 in)"
 
 
+def test_the_hourly_table_of_a_recording_over_a_day_long_says_which_day_each_hour_is_of():
+    """A 48-hour Holter started at 09:00: its hours 0 and 24 both ran from 09:00 to 10:00, and a doctor must be able
+    to tell the first morning from the second (the trend chart marks each midnight "Day 2", "Day 3")."""
+    from datetime import UTC, datetime
+
+    from diagnostics import holter
+    from diagnostics.models import ECGRecording
+
+    recording = ECGRecording(
+        recorded_at=datetime(2026, 12, 1, 9, 0, tzinfo=UTC), sampling_rate=250, sample_count=250 * 48 * 3600
+    )
+    labels = [row["label"] for row in holter.hourly_rows(recording, {"hourly": [{"hour": h} for h in range(48)]})]
+    assert len(set(labels)) == 48
+    assert labels[0] == "09:00–10:00"
+    assert labels[15] == "Day 2 00:00–01:00" and labels[24] == "Day 2 09:00–10:00"
+    assert labels[39] == "Day 3 00:00–01:00" and labels[47] == "Day 3 08:00–09:00"
+
+
 def test_the_printed_trend_breaks_where_a_minute_has_no_rate():
     # minute 2 lies in VF: no rate, so neither the band nor the mean may join minute 1 to minute 3
     from diagnostics.holter import trend_svg
