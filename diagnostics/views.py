@@ -572,7 +572,8 @@ def beat_correction_undo(request, recording_id: int, correction_id: int):
     )
     _require_corrector(request.user)  # after the 404 of another clinic's correction, as beat_correct
     target = reverse("recording-shapes", args=[recording_id]) + "#corrections"
-    said = f"The correction of {correction.beats_changed:,} beats to {correction.to_class}"
+    beats = correction.beats_changed
+    said = f"The correction of {beats:,} beat{'' if beats == 1 else 's'} to {correction.to_class}"
     try:
         undone = corrections.beat_correction_undo(correction=correction, by=request.user)
     except Conflict as exc:

@@ -241,6 +241,16 @@ def test_undo_gives_the_classes_back_latest_first(client, doctor_a, analysed):  
     assert again.status_code == 302 and "had been undone already." in _shapes(client, analysed)
 
 
+def test_undoing_a_one_beat_correction_says_one_beat(client, doctor_a, analysed):  # noqa: F811
+    index = next(b.index for b in analysed.beats.order_by("index") if b.aami_class != "V")
+    made = corrections.beat_correction_make(recording=analysed, by=doctor_a, to_class="V", beats=[index])
+    client_for(client, doctor_a).post(reverse("recording-beat-correction-undo", args=[analysed.pk, made.pk]))
+    html = unescape(_shapes(client, analysed))
+    assert "The correction of 1 beat to V was undone" in html
+    client.post(reverse("recording-beat-correction-undo", args=[analysed.pk, made.pk]))
+    assert "The correction of 1 beat to V had been undone already." in unescape(_shapes(client, analysed))
+
+
 def test_staff_may_not_correct_nor_undo_and_another_clinic_sees_nothing(
     client,
     staff_a,
