@@ -322,7 +322,8 @@ def beat_correction_undo(
         )
         if later is not None:
             raise Conflict(
-                f"A later correction ({later.beats_changed:,} beats to {later.to_class}) was made after it: undo "
+                f"A later correction ({later.beats_changed:,} beat{'' if later.beats_changed == 1 else 's'} to "
+                f"{later.to_class}) was made after it: undo "
                 "that one first.",
                 code="later_correction",
             )

@@ -282,6 +282,11 @@ class Diagnosis(models.Model):
         ]
 
     @property
+    def mi_lead_display(self) -> str:
+        """The lead the MI screen read as pages write it (a PTB file's "ii" is II), "" where none was."""
+        return lead_display(self.mi_lead) if self.mi_lead else ""
+
+    @property
     def mi_screened(self) -> bool:
         return self.mi_status == self.MiStatus.SCREENED
 

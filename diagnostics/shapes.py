@@ -58,7 +58,7 @@ def class_sections(recording: ECGRecording, families: list[BeatFamily], diagnosi
                     "said": family_said(f),
                     "svg": plots.template_svg(
                         f.template,
-                        title=f"Mean beat of {family_said(f)} ({f.beats:,} beats), {' and '.join(leads)}",
+                        title=f"Mean beat of {family_said(f)} ({f.beats:,} beat{'' if f.beats == 1 else 's'}), {' and '.join(leads)}",
                         leads=leads,
                         mm_per_unit=scale,
                     ),

@@ -28,7 +28,7 @@ from typing import Literal
 
 import numpy as np
 
-from ecg.io.readers import plain_lead
+from ecg.io.readers import lead_display, plain_lead
 
 Status = Literal["screened", "not_applicable", "not_assessable"]
 
@@ -70,16 +70,22 @@ def choose_lead(names: Sequence[str], *, accept_mlii: bool = MLII_QUALIFIES) -> 
         by_plain.setdefault(plain_lead(name), name)
     if "ii" in by_plain:
         label = by_plain["ii"]
-        return LeadChoice(label, (label,), f"lead {label}: the lead the MI model was trained and validated on")
+        return LeadChoice(
+            label, (label,), f"lead {lead_display(label)}: the lead the MI model was trained and validated on"
+        )
     if "mlii" in by_plain and accept_mlii:
         label = by_plain["mlii"]
-        return LeadChoice(label, (label,), f"lead {label} (modified lead II), validated for the MI screen")
+        return LeadChoice(
+            label, (label,), f"lead {lead_display(label)} (modified lead II), validated for the MI screen"
+        )
     if "i" in by_plain and "iii" in by_plain:
         first, third = by_plain["i"], by_plain["iii"]
         return LeadChoice(
-            "II (I + III)", (first, third), f"lead II derived from {first} and {third} (Einthoven: II = I + III)"
+            "II (I + III)",
+            (first, third),
+            f"lead II derived from {lead_display(first)} and {lead_display(third)} (Einthoven: II = I + III)",
         )
-    shown = ", ".join(names) if names else "none"
+    shown = ", ".join(lead_display(n) for n in names) if names else "none"
     if "mlii" in by_plain:
         reason = (
             f"the MI model is validated on lead II of resting 12-lead ECGs; modified lead II of an "
@@ -274,7 +280,7 @@ def screen(
     return MiScreen(
         "screened",
         f"{AGGREGATION} MI probability of {len(scored)} of {len(classes)} beats "
-        f"(dominant, normally conducted, clean) in {choice.lead}"
+        f"(dominant, normally conducted, clean) in {lead_display(choice.lead or '')}"
         + (f"; excluded: {dropped}" if dropped else "")
         + f"; {'at or above' if flag else 'below'} the threshold {threshold:.3f}",
         lead=choice.lead,

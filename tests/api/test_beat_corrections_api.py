@@ -161,6 +161,7 @@ def test_only_the_latest_correction_is_undone_and_a_stale_if_match_is_412(api_as
     assert second.status_code == 201
     refused = api.delete(f"{url(done_recording)}/{first['id']}")
     assert refused.status_code == 409 and refused.json()["error"]["code"] == "later_correction"
+    assert "(1 beat to S)" in refused.json()["error"]["message"]  # not "1 beats"
     changed = api.delete(f"{url(done_recording)}/{second.json()['id']}", HTTP_IF_MATCH=tag)  # read before the second
     assert changed.status_code == 412
     assert api.delete(f"{url(done_recording)}/{second.json()['id']}").status_code == 204

@@ -66,7 +66,7 @@ def test_the_review_page_explains_an_mi_flag(
     page.get_by_role("link", name=patient_a.display_name).first.click()
     why = page.locator("#mi-explanation")
     expect(why).to_contain_text("Why this was flagged")
-    expect(why).to_contain_text("Lead ii")
+    expect(why).to_contain_text("Lead II")  # the file's "ii" as pages write leads
     expect(why).to_contain_text(f"{diagnosis.mi_beats_used} beats scored")
     expect(why).to_contain_text(f"threshold {diagnosis.mi_threshold:.3f}")
     rows = why.locator("[data-scored-beats] tbody tr")

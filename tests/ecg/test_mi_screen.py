@@ -43,6 +43,10 @@ def test_lead_ii_is_chosen_whatever_its_label():
     for label in ("II", "ii", "ECG II", "Lead_II"):
         choice = choose_lead(["I", label, "V1"])
         assert choice.lead == label and choice.source == (label,)
+    # the reason names a PTB file's "ii" and "avr" as pages write leads; the lead stays the file's label
+    assert choose_lead(["i", "ii", "v1"]).reason.startswith("lead II: ")
+    assert "(leads: I, aVR, V1)" in choose_lead(["i", "avr", "v1"]).reason
+    assert choose_lead(["i", "iii"]).reason == "lead II derived from I and III (Einthoven: II = I + III)"
 
 
 @pytest.mark.parametrize("names", [["ECG1", "ECG2"], ["ch1", "ch2"], ["V1", "V5"], ["1"], []])
