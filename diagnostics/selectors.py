@@ -450,8 +450,11 @@ def recording_stored_signal(*, recording: ECGRecording) -> readers.Signal:
         return readers.read_aecg(data, **timed_reader_limits())
     if fmt == "csv":
         assert recording.sampling_rate is not None  # CSV uploads are refused without one
-        # as it was read when it was accepted (an empty line among the samples was skipped before it was refused)
-        return readers.read_csv_signal(data, recording.sampling_rate, lead=lead, empty_lines_skipped=True, **limits)
+        # as it was read when it was accepted (an empty line among the samples was skipped before it was refused,
+        # a time column giving another rate accepted)
+        return readers.read_csv_signal(
+            data, recording.sampling_rate, lead=lead, empty_lines_skipped=True, time_checked=False, **limits
+        )
     if fmt == "json":
         return readers.read_json_signal(json.loads(data), recording.sampling_rate, **limits)
     raise SignalError(f"recording {recording.pk} has no continuous signal (stored format {fmt!r})")

@@ -1282,6 +1282,49 @@ def is_time_column(name: str) -> bool:
     return bool(name.strip()) and (not words or " ".join(words) in _TIME_NAMES)
 
 
+# Seconds in a unit a time column's name may state ("Time [ms]", "time_s"); "hh", "mm" and "ss" name clock formats.
+_TIME_UNIT_SECONDS = {
+    **dict.fromkeys(("s", "sec", "secs", "second", "seconds"), 1.0),
+    **dict.fromkeys(("ms", "msec", "msecs", "millisecond", "milliseconds"), 1e-3),
+    **dict.fromkeys(("us", "µs", "μs"), 1e-6),
+    **dict.fromkeys(("min", "mins", "minute", "minutes"), 60.0),
+}
+_SAMPLE_NAMES = {"sample", "samples", "sample number", "sample no", "sample nr", "sample index", "index", "idx"}
+_TIME_UNIT_NAMES = {1.0: "s", 1e-3: "ms", 1e-6: "µs", 60.0: "min"}
+
+
+def _time_column_rate_check(name: str, values: np.ndarray, fs: float) -> None:
+    """Refuse a time column whose times give another sampling rate than ``fs``: its unit the one its name states,
+    else the one of s, ms and µs that makes its steps a rate between MIN_FS and MAX_FS (their steps' ranges do
+    not overlap). A sample-number column, one whose times do not rise at every row, or whose rate cannot be
+    told (a plain "time" of sample numbers), is left alone (the column is skipped whatever it holds)."""
+    words = [w for w in re.split(r"[^a-z0-9µμ]+", name.strip().lower()) if w]
+    stated = _TIME_UNIT_SECONDS.get(words[-1]) if words else None
+    if " ".join(w for w in words if w not in _TIME_UNITS) in _SAMPLE_NAMES or len(values) < 2:
+        return
+    steps = np.diff(values)
+    if not (np.all(np.isfinite(values)) and np.all(steps > 0)):
+        return
+    step = (float(values[-1]) - float(values[0])) / (len(values) - 1)  # over the whole column: rounding averages out
+    if stated is None and step == 1 and np.all(values == np.round(values)):
+        return  # sample numbers as much as milliseconds at 1000 Hz: no rate to hold the form's to
+    units = [stated] if stated is not None else [1.0, 1e-3, 1e-6]
+    # the typical step too: times that jump over samples a recorder lost still step 1/fs elsewhere
+    typical = float(np.median(steps))
+    if any(math.isclose(1.0 / (s * unit), fs, rel_tol=0.01) for s in (step, typical) for unit in units):
+        return
+    rates = {unit: 1.0 / (step * unit) for unit in units}
+    plausible = [unit for unit, rate in rates.items() if MIN_FS <= rate <= MAX_FS]
+    if len(plausible) != 1:
+        return
+    unit = plausible[0]
+    raise SignalError(
+        f"CSV file, column {name!r}: its times steps {step:.3g} {_TIME_UNIT_NAMES[unit]} a row, {rates[unit]:.4g} Hz, "
+        f"and the sampling rate given is {fs:g} Hz; correct the sampling rate, or the time column",
+        about="fs",
+    )
+
+
 def _rises_at_every_sample(values: np.ndarray, fs: float) -> bool:
     """A time or sample-number ramp: strictly increasing for as long as a lead that can be analysed
     (no ECG rises for two heartbeats without falling)."""
@@ -1330,12 +1373,15 @@ def read_csv_signal(
     *,
     max_columns: int = DEFAULT_MAX_COLUMNS,
     empty_lines_skipped: bool = False,
+    time_checked: bool = True,
 ) -> Signal:
     """One column of numbers, or several columns named in a header row, sampled at ``fs``.
 
     A time or sample-number column is skipped: one named so (:func:`is_time_column`), or the first
     column of a table without a header when it rises at every row (the others keep their column
-    numbers as names: "lead 2"...). ``fs`` is still the form's: a time column does not set it.
+    numbers as names: "lead 2"...). ``fs`` is still the form's: a time column does not set it, but a named
+    one whose times give another rate is refused (:func:`_time_column_rate_check`; ``time_checked=False``
+    reads a file stored before that as it was read then).
     Any other column that rises at every row is refused, never kept as a lead. Every other column is
     kept, as every reader keeps every lead (the viewer, the 12-lead layout and FHIR show them);
     ``lead`` must name one of them.  A first line wider than ``max_columns`` is refused before
@@ -1450,6 +1496,9 @@ def read_csv_signal(
         parts[j] = []
     if all(len(v) == 0 for v in leads.values()):
         raise SignalError("CSV file has a header but no data rows")
+    for j, name in enumerate(names):
+        if time_checked and name not in columns and bad[j] is None and parts[j]:
+            _time_column_rate_check(name, np.concatenate(parts[j]), fs)
     if len(leads) > 1:
         first_column = next(iter(leads))
         if not has_header and _rises_at_every_sample(leads[first_column], fs):

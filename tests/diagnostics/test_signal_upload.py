@@ -137,6 +137,25 @@ def test_a_csv_signals_time_column_is_not_stored_as_a_lead(post, header, scale, 
     assert (recording.lead, recording.leads, recording.sample_count) == (leads[0], leads, 3600)
 
 
+@pytest.mark.parametrize(
+    "header, scale, fragment",
+    [
+        ("Time (s),Lead II", 1.0, "steps 0.00278 s a row, 360 Hz"),
+        ("Time [ms],ECG", 1000.0, "steps 2.78 ms a row, 360 Hz"),
+        ("time,ECG", 1.0, "steps 0.00278 s a row, 360 Hz"),
+    ],
+    ids=["seconds", "milliseconds", "unit-by-its-steps"],
+)
+@pytest.mark.django_db
+def test_a_csv_signal_whose_time_column_says_another_rate_than_the_one_given_is_refused(post, header, scale, fragment):
+    # a 360 Hz export uploaded as 180 Hz had been analysed at half its heart rate (bradycardia, pauses)
+    values = wfdb.rdrecord(str(mitdb_dir() / "100"), sampto=3600).p_signal[:, 0]
+    rows = [f"{i / 360 * scale:.4f},{v:.3f}" for i, v in enumerate(values)]
+    response = post([upload("timed.csv", "\n".join([header, *rows]).encode())], fs="180")
+    assert_refused(response, 400, fragment)
+    assert "the sampling rate given is 180 Hz" in response.content.decode()
+
+
 @pytest.mark.parametrize("bounded", [False, True], ids=["whole", "bounded-check"])
 @pytest.mark.django_db
 def test_an_edf_lead_asked_as_v5_is_the_files_ecg_v5(post, settings, tmp_path, bounded):

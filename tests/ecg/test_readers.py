@@ -665,3 +665,13 @@ def test_json_lead_names_lose_the_spaces_around_them(record_100):
     obj = {"fs": 360, "units": {" II ": "mV"}, "leads": {" II ": _ten_seconds(record_100).tolist()}}
     signal = read_json_signal(json.dumps(obj))
     assert list(signal.leads) == ["II"] and signal.units == {"II": "mV"}
+
+
+def test_a_time_column_with_a_gap_of_lost_samples_is_held_to_its_steps_not_its_span():
+    # a recorder that dropped a second of samples: its times jump once, and every step is still 1/360 s
+    t = np.r_[np.arange(0, 3600), np.arange(3960, 7200)] / FS
+    values = np.sin(2 * np.pi * 1.2 * t) ** 31
+    data = ("time_s,II\n" + "\n".join(f"{a:.6f},{v:.4f}" for a, v in zip(t, values, strict=True))).encode()
+    assert read_csv_signal(data, FS).n_samples == len(t)
+    with pytest.raises(SignalError, match="and the sampling rate given is 180 Hz"):
+        read_csv_signal(data, 180.0)
