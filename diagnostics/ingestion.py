@@ -572,6 +572,11 @@ def upload_parse(*, kind: str, uploads: list, text: str = "", fs: float | None =
         return parse_beats(filename=upload.name, data=data), data, upload.name
     from .signal_uploads import parse_signal_upload, parse_streamed_signal_upload
 
+    if len(uploads) > readers.DEFAULT_MAX_MEMBERS:  # the files are kept as one zip, read as an uploaded zip is
+        raise UploadRefused(
+            f"the upload holds {len(uploads)} files; a WFDB record's files are kept together and may be at most "
+            f"{readers.DEFAULT_MAX_MEMBERS}: send its .hea and data files, without its annotation files (they are not read)"
+        )
     # judged by what the web process would hold, not by the upload's bytes: a small zip or FLAC record holds far more
     streamed = parse_streamed_signal_upload(uploads, fs=fs, lead=lead or None)
     if streamed is not None:

@@ -66,6 +66,15 @@ def test_a_wfdb_record_yields_beats_with_positions_and_classes(post, active_mode
 
 
 @pytest.mark.django_db
+def test_a_wfdb_record_sent_with_more_files_than_its_stored_zip_may_hold_is_refused_not_failed_later(
+    post, active_models
+):
+    # accepted, it was kept as a zip of every file sent, which the worker refuses past 20 members: failed after upload
+    files = _record_files("100") + [upload(f"100.a{i:02d}", b"annotation") for i in range(19)]
+    assert_refused(post(files), 400, "21 files")
+
+
+@pytest.mark.django_db
 def test_a_zipped_wfdb_record_is_accepted(post):
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
