@@ -1333,6 +1333,14 @@ def _rises_at_every_sample(values: np.ndarray, fs: float) -> bool:
 
 # Line breaks other than "\n" that str.splitlines breaks lines at, as the reader always did ("\r\n" first).
 _OTHER_LINE_BREAKS = re.compile("\r\n|[\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")
+
+
+def newline_breaks(text: str) -> str:
+    """``text`` with every line break str.splitlines breaks lines at made "\\n", so that lines can be found
+    without a Python object per line, numbered as str.splitlines numbers them."""
+    return _OTHER_LINE_BREAKS.sub("\n", text) if _OTHER_LINE_BREAKS.search(text) else text
+
+
 _FILLED_LINE = re.compile(r"^[^\S\n]*[^\s#]", re.MULTILINE)  # a line with a value: neither empty nor a comment
 _COMMENT_LINE = re.compile(r"^[^\S\n]*#.*$", re.MULTILINE)
 _EMPTY_LINE = re.compile(r"^[^\S\n]*$", re.MULTILINE)
@@ -1395,8 +1403,7 @@ def read_csv_signal(
     # Read without a Python object per line: the text once, with its line breaks made "\n" (as splitlines
     # reads them) and its whole-line comments ("# exported by ...") emptied, so that a row keeps its line's
     # number in messages (a '#' inside a line is text: "Sample #"); then the table in chunks of rows.
-    if _OTHER_LINE_BREAKS.search(text):
-        text = _OTHER_LINE_BREAKS.sub("\n", text)
+    text = newline_breaks(text)
     filled = list(itertools.islice(_FILLED_LINE.finditer(text), 2))
     if not filled:
         raise SignalError("CSV file is empty")
