@@ -2,6 +2,7 @@
 with a SignalError (or UploadRefused) naming what is wrong, or read as the file means it."""
 
 import io
+import sys
 import tracemalloc
 import zipfile
 from pathlib import Path
@@ -675,3 +676,33 @@ def test_a_bad_cell_past_the_first_chunk_of_rows_is_named_by_its_line():
     rows[70_003] = "70000,"
     with pytest.raises(SignalError, match=r"CSV file, row 70004, column 'II': is empty"):
         read_csv_signal(("\r\n".join(rows) + "\r\n").encode(), FS)
+
+
+# --- CSV signals: lines after the last sample cost no Python step each ------------------------------------------
+
+
+def _python_calls(read) -> int:
+    """How many Python functions and built-ins ``read()`` called: a count of the steps taken in Python, which a
+    loop per line of the file makes grow with its length (a clock would measure the machine as well)."""
+    calls = 0
+
+    def count(frame, event, arg):
+        nonlocal calls
+        calls += event in ("call", "c_call")
+
+    sys.setprofile(count)
+    try:
+        read()
+    finally:
+        sys.setprofile(None)
+    return calls
+
+
+@pytest.mark.parametrize("tail", ["\n", "  \n", "# a note\n"], ids=["blank", "spaces", "comments"])
+def test_lines_after_the_last_sample_of_a_csv_signal_cost_no_python_step_each(tail):
+    # 24 MiB of blank lines after 10 s of samples had held the web process 26 s, and every later read (the worker,
+    # the viewer) as long: the last line with a value was looked for one line at a time from the end
+    rows = "\n".join(f"{v:.3f}" for v in _ecg())
+    short = _python_calls(lambda: read_csv_signal((rows + "\n" + tail * 10).encode(), FS))
+    long = _python_calls(lambda: read_csv_signal((rows + "\n" + tail * 200_000).encode(), FS))
+    assert long < short + 1000, (short, long)
