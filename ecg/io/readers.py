@@ -546,6 +546,9 @@ WFDB_DEFAULT_FS = 250.0  # the spec's sampling frequency for a record line that 
 # the sample formats the WFDB library reads (wfdb.io._signal.DAT_FMTS; 508, 516 and 524 are FLAC)
 WFDB_FORMATS = ("8", "16", "24", "32", "61", "80", "160", "212", "310", "311", "508", "516", "524")
 _WFDB_INT_RANGE = 2**31  # baselines, ADC zeros and initial values are C ints in the WFDB library
+# A header is a record line, a line per signal and a few comments (a PTB-XL one about 1 KB): read line by line,
+# here and by the WFDB library, one of megabytes of comment lines costs a string a line.
+WFDB_MAX_HEADER_BYTES = 1 << 20
 
 
 def _header_data_files(
@@ -565,7 +568,13 @@ def _header_data_files(
     signals together (:func:`wfdb_declared_samples`): the WFDB library allocates what the header declares
     before it decodes, and a FLAC data file (formats 508, 516, 524) packs thousands of samples in a byte.
     Without ``strict`` (a stored record, accepted before these checks) the sampling frequency, formats and
-    gains are left to the library, as they were read."""
+    gains are left to the library, as they were read. A header larger than ``WFDB_MAX_HEADER_BYTES`` is refused
+    before it is split into lines (a stored one is read as it was accepted)."""
+    if strict and len(header) > WFDB_MAX_HEADER_BYTES:
+        raise SignalError(
+            f"{header_name} is {len(header) / (1 << 20):.1f} MiB; a WFDB header (a line per signal and its comments) "
+            f"holds at most {WFDB_MAX_HEADER_BYTES >> 20} MiB"
+        )
     try:
         text = header.decode("ascii")
     except UnicodeDecodeError:
@@ -635,6 +644,8 @@ def _declared_samples(lines: list[str], n_sig: int, sig_len: int, data_bytes: in
 def wfdb_declared_samples(header: bytes, data_bytes: int) -> int:
     """The samples, all signals together, a WFDB ``header`` declares (its data files holding ``data_bytes``);
     0 for a header that cannot be read (its reader refuses it, naming why)."""
+    if len(header) > WFDB_MAX_HEADER_BYTES:
+        return 0  # not split into lines: refused as too large by its reader
     try:
         lines = [
             ln.strip() for ln in header.decode("ascii").splitlines() if ln.strip() and not ln.lstrip().startswith("#")

@@ -2,7 +2,9 @@
 limit it broke, before the parser builds anything in proportion to the declared content, and nothing is stored."""
 
 import html
+import io
 import json
+import zipfile
 
 import numpy as np
 import pytest
@@ -269,3 +271,21 @@ def test_pasted_lines_past_the_row_limit_cost_no_memory_per_line(line):
     else:
         assert getattr(outcome, "shape", None) == (2, 187)
     assert peak < 8 * len(text), peak
+
+
+@pytest.mark.parametrize("zipped", [True, False], ids=["zip", "hea-and-dat"])
+def test_a_wfdb_header_of_megabytes_of_comment_lines_is_refused_before_it_is_read_line_by_line(
+    client, staff_a, patient_a, zipped
+):
+    # a 20 KB zip whose .hea held 20 MiB of comment lines cost 12 s and 965 MB (a string a line; 100 MiB, ~5 GB)
+    with zipfile.ZipFile(io.BytesIO(wfdb_zip_bomb(20_000))) as archive:
+        files = {name: archive.read(name) for name in archive.namelist()}
+    files["bomb.hea"] += b"# a comment\n" * (400 << 10)
+    if zipped:
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+            for name, data in files.items():
+                archive.writestr(name, data)
+        files = {"bomb.zip": buffer.getvalue()}
+    response = post(client, staff_a, patient_a, "signal", list(files.items()))
+    refused(response, 400, "bomb.hea is 4.7 MiB", "a WFDB header", "at most 1 MiB")
