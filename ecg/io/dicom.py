@@ -40,7 +40,12 @@ def is_dicom(head: bytes) -> bool:
 def lead_label(meaning: str) -> str:
     """A lead's name from its code meaning: "Lead I" → "I", "aVR (Goldberger)" → "aVR", "MDC_ECG_LEAD_V1" → "V1"."""
     label = re.sub(r"^(?:MDC_ECG_LEAD_|lead\s+)", "", meaning.strip(), flags=re.IGNORECASE)
-    label = re.sub(r"\s*\(.*\)$", "", label).strip()  # "II (Einthoven)", "aVR (Goldberger)"
+    if label.endswith(")"):  # a qualifier: "II (Einthoven)", "aVR (Goldberger)"
+        # cut at the first "(" of the last line, without a pattern that begins again at every blank or "(" (a
+        # code meaning may be as long as the file: 100 KB of blanks had held the reader 20 s)
+        opening = label.find("(", label.rfind("\n") + 1)
+        label = label[:opening] if opening >= 0 else label
+    label = label.strip()
     return re.sub(r"^AV([RLF])$", lambda m: "aV" + m.group(1), label, flags=re.IGNORECASE) or "ECG"
 
 
