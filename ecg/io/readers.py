@@ -514,10 +514,14 @@ def read_wfdb(
 
 
 @contextmanager
-def _wfdb_readable(path: Path, header: str, data_files: set[str]) -> Iterator[Path]:
+def _wfdb_readable(path: Path, header: str, data_files: set[str], *, frames: int | None = None) -> Iterator[Path]:
     """``path``, or a copy of the record (its data files linked) whose header leaves out a base time or
-    date the WFDB library would refuse: a malformed start is an unknown one, not a reason to refuse."""
+    date the WFDB library would refuse: a malformed start is an unknown one, not a reason to refuse. With
+    ``frames``, the number of samples of a header that states none, the copy's record line states them: the
+    library reads a part of such a record (the bounded check's chunks) only then."""
     fixed = wfdb_header_readable(header)
+    if frames is not None:
+        fixed = _with_frames(fixed or header, frames)
     if fixed is None:
         yield path
         return
@@ -527,6 +531,19 @@ def _wfdb_readable(path: Path, header: str, data_files: set[str]) -> Iterator[Pa
             if "/" not in data_name and (path.parent / data_name).is_file():
                 os.symlink((path.parent / data_name).resolve(), Path(tmp) / data_name)
         yield Path(tmp) / path.name
+
+
+def _with_frames(header: str, frames: int) -> str:
+    """``header`` whose record line, stating no number of samples, states ``frames`` (and the spec's default
+    sampling frequency where it states none either, as the number follows it)."""
+    lines = header.splitlines(keepends=True)
+    for i, line in enumerate(lines):
+        if line.strip() and not line.lstrip().startswith("#"):
+            fields = line.split()
+            rate = fields[2:3] or [f"{WFDB_DEFAULT_FS:g}"]
+            lines[i] = " ".join([*fields[:2], *rate, str(frames)]) + "\n"
+            break
+    return "".join(lines)
 
 
 def _safe_name(name: str, what: str) -> str:
@@ -985,17 +1002,24 @@ def scan_wfdb(
     _header_data_files(
         text.encode("ascii"), header.name, max_columns=max_columns, data_bytes=data_bytes, max_samples=max_samples
     )
-    with _wfdb_readable(path, text, needed) as readable:
+    frames = None
+    if len(next(ln.split() for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#"))) <= 3:
+        try:  # a header stating no number of samples (the spec lets it leave it out): what its data holds
+            frames = _wfdb_frames_held(wfdb.rdheader(str(path)), path.parent)
+        except Exception as exc:  # wfdb raises many types for malformed headers
+            raise SignalError(f"WFDB record {name} could not be read: {without_paths(str(exc))}") from None
+    with _wfdb_readable(path, text, needed, frames=frames) as readable:
         try:
             head = wfdb.rdheader(str(readable))
         except Exception as exc:  # wfdb raises many types for malformed headers
             raise SignalError(f"WFDB record {name} could not be read: {without_paths(str(exc))}") from None
         fs = check_fs(head.fs)
         names = _unique_names([str(s) for s in (head.sig_name or [])])
-        if not names or not head.sig_len:
+        n_samples = int(head.sig_len or 0)
+        if not names or not n_samples:
             raise SignalError(f"WFDB record {name} contains no signals")
         key = _choose_lead(names, lead)
-        index, n_samples = names.index(key), int(head.sig_len)
+        index = names.index(key)
         _check_length(n_samples, fs, key, max_seconds)
         frames = max(1, chunk_samples // max(1, sum(int(n or 1) for n in (head.samps_per_frame or [1]))))
 
@@ -1022,6 +1046,31 @@ def scan_wfdb(
         units=str(unit) if unit else None,
         start=wfdb_start(text),
     )
+
+
+# Bytes a sample takes in each fixed-size WFDB format (FLAC's vary): wfdb.io._signal.BYTES_PER_SAMPLE.
+_WFDB_SAMPLE_BYTES = {
+    "8": 1,
+    "16": 2,
+    "24": 3,
+    "32": 4,
+    "61": 2,
+    "80": 1,
+    "160": 2,
+    "212": 1.5,
+    "310": 4 / 3,
+    "311": 4 / 3,
+}
+
+
+def _wfdb_frames_held(head: Any, folder: Path) -> int:
+    """The frames of a record whose header states no number of samples (the spec lets it leave it out): what its
+    first data file holds, worked out as the WFDB library does when it reads such a record whole. 0 when its
+    format's samples have no fixed size."""
+    first, fmt = head.file_name[0], str(head.fmt[0])
+    per_frame = sum(int(n or 1) for f, n in zip(head.file_name, head.samps_per_frame, strict=True) if f == first)
+    size = (folder / first).stat().st_size - int((head.byte_offset or [0])[0] or 0)
+    return int(size / (_WFDB_SAMPLE_BYTES[fmt] * per_frame)) if fmt in _WFDB_SAMPLE_BYTES and size > 0 else 0
 
 
 def scan_edf(

@@ -182,3 +182,18 @@ def test_a_large_upload_with_a_malformed_start_is_accepted_without_one(post, tmp
     assert response.status_code == 302, html.unescape(response.content.decode())[-600:]
     recording = ECGRecording.objects.get()
     assert recording.recorded_at is None and recording.sample_count == 360 * 20
+
+
+@pytest.mark.parametrize("bounded", [False, True], ids=["whole", "bounded-check"])
+def test_a_wfdb_header_stating_no_number_of_samples_is_read_to_the_end_of_its_data(post, tmp_path, settings, bounded):
+    # the spec lets a record line leave it out; the bounded check had refused such a record as holding no signals
+    if not bounded:
+        settings.ECG_FULL_CHECK_MAX_BYTES = 8 << 20
+    beating = np.sin(2 * np.pi * 1.2 * np.arange(360 * 20) / 360) ** 31
+    files = wfdb_files(tmp_path, {"MLII": beating, "V5": -beating})
+    record_line, rest = files[0].getvalue().decode().split("\n", 1)
+    files[0] = upload("rec.hea", (" ".join(record_line.split()[:3]) + "\n" + rest).encode())
+    response = post(files)
+    text = html.unescape(response.content.decode())
+    assert response.status_code == 302, text.split('role="alert"', 1)[-1][:300]
+    assert ECGRecording.objects.get().sample_count == 360 * 20
