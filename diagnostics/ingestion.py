@@ -357,7 +357,7 @@ def parse_beat_text(text: str) -> np.ndarray:
 def _check_zip(data: bytes, what: str) -> zipfile.ZipFile:
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
-    except zipfile.BadZipFile:
+    except (*_XLSX_DAMAGED, ValueError):  # a zip version or compression unknown to the zip module, and the like
         raise UnsupportedUpload(f"the file is not a valid {what} (damaged or not a zip container)") from None
     total = sum(info.file_size for info in archive.infolist())
     if total > XLSX_MAX_UNCOMPRESSED or len(archive.infolist()) > 10_000:

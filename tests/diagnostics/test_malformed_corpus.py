@@ -67,6 +67,12 @@ def zipped(members: dict[str, bytes], compression=zipfile.ZIP_DEFLATED) -> bytes
     return buffer.getvalue()
 
 
+def zip_version(data: bytes, version: int) -> bytes:
+    """``data``, a zip, whose central directory says its first member needs zip ``version`` (90: 9.0) to extract."""
+    at = data.index(b"PK\x01\x02") + 6
+    return data[:at] + version.to_bytes(2, "little") + data[at + 2 :]
+
+
 def zip_bomb(name: str, inner: str) -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
@@ -186,6 +192,10 @@ CASES: dict[str, Case] = {
         "row 2, column 1: 'x' is not a number",
     ),
     "xlsx-empty-sheet": Case("beats", lambda: [("b.xlsx", xlsx([]))], 400, "empty"),
+    # a zip version the zip module does not know had been a 500 (NotImplementedError)
+    "xlsx-unknown-zip-version": Case(
+        "beats", lambda: [("b.xlsx", zip_version(xlsx([[0.5] * 187]), 90))], 415, "not a valid XLSX workbook"
+    ),
     "xlsx-zip-bomb": Case(
         "beats", lambda: [("b.xlsx", zip_bomb("b.xlsx", "xl/worksheets/sheet1.xml"))], 413, "refused as too large"
     ),
