@@ -926,9 +926,24 @@ def recordings_stamp_naming_user(*, user: User) -> int:
     return ECGRecording.objects.filter(pk__in=named).update(updated_at=timezone.now())
 
 
-def recording_fail(*, recording_id: int, reason: str) -> None:
-    """Mark a recording failed whatever its claim (the task gave up on it); one already failed keeps its reason."""
-    _mark_failed(ECGRecording.objects.all(), recording_id, reason)
+def recording_fail(*, recording_id: int, reason: str, claims: Sequence[str] | None = None) -> bool:
+    """Mark a recording failed (the task gave up on it); one already failed keeps its reason. With ``claims`` (a
+    try's own claim token and its earlier tries'), not while another try holds it: a try whose lease ran out while
+    it stalled, the recording sent to another worker by the sweep, had failed the recording that worker was
+    classifying when it crashed afterwards. True if it was marked."""
+    rows = ECGRecording.objects.all()
+    if claims is not None:
+        rows = rows.exclude(Q(status=ECGRecording.Status.PROCESSING) & ~Q(claim_token__in=list(claims)))
+    return _mark_failed(rows, recording_id, reason)
+
+
+def recording_held_by_another(*, recording_id: int, claims: Sequence[str]) -> bool:
+    """Whether a try other than those of ``claims`` is classifying the recording now."""
+    return (
+        ECGRecording.objects.filter(pk=recording_id, status=ECGRecording.Status.PROCESSING)
+        .exclude(claim_token__in=list(claims))
+        .exists()
+    )
 
 
 def review_create(

@@ -55,7 +55,11 @@ def classify_recording(self, recording_id: int) -> str:
         else:
             logger.exception("classifying recording %s failed", recording_id)
             reason = f"Internal error while classifying ({type(exc).__name__}); please retry or contact support."
-        services.recording_fail(recording_id=recording_id, reason=reason)
+        # not where another try holds it now (this one's claim lost): that try's outcome stands
+        ours = [token, *(try_token(task_id, earlier) for earlier in range(tries))]
+        if not services.recording_fail(recording_id=recording_id, reason=reason, claims=ours):
+            if services.recording_held_by_another(recording_id=recording_id, claims=ours):
+                return "lost-claim"
         return "failed"
 
 

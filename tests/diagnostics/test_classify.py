@@ -285,3 +285,32 @@ def test_a_connection_lost_after_the_results_committed_keeps_the_beats_file_they
         services.recording_classify(recording_id=recording.pk, claim_token="t1")
     recording.refresh_from_db()
     assert recording.status == "done" and recording.beats_file.name.rsplit("/", 1)[-1] in _beat_files()
+
+
+@pytest.mark.django_db
+def test_a_try_that_crashes_fails_only_a_recording_no_other_try_holds(recording, active_models, monkeypatch):
+    from django.utils import timezone
+
+    from diagnostics.tasks import classify_recording, try_token
+
+    def crash(**kwargs):
+        raise RuntimeError("a fault after the claim was lost")
+
+    monkeypatch.setattr(services, "recording_classify", crash)
+    # this try's lease ran out while it was stalled, and the sweep sent the recording to another worker, which
+    # holds it now: this try's crash afterwards had failed the recording the other is classifying
+    held = {"status": "processing", "claim_token": "message-2.0", "attempts": 2, "claimed_at": timezone.now()}
+    ECGRecording.objects.filter(pk=recording.pk).update(**held)
+    assert classify_recording.apply(args=(recording.pk,), task_id="message-1").get() == "lost-claim"
+    recording.refresh_from_db()
+    assert (recording.status, recording.claim_token, recording.error_message) == ("processing", "message-2.0", "")
+    # its own claim (or an earlier try's of the same message), or none at all: failed, saying why
+    for token, retries in ((try_token("message-1", 0), 0), (try_token("message-1", 0), 1), (None, 0)):
+        ECGRecording.objects.filter(pk=recording.pk).update(
+            status="processing" if token else "queued", claim_token=token or "", error_message=""
+        )
+        assert classify_recording.apply(args=(recording.pk,), task_id="message-1", retries=retries).get() == "failed"
+        recording.refresh_from_db()
+        assert recording.status == "failed" and "Internal error while classifying (RuntimeError)" in (
+            recording.error_message
+        )
