@@ -28,11 +28,14 @@ _models: dict[str, Any] = {}
 _graphs: "weakref.WeakKeyDictionary[object, object]" = weakref.WeakKeyDictionary()
 
 
-def load_model(path: Path, key: str) -> Any:
-    """The Keras model stored at ``path``, loaded (and its graph traced) once per process for ``key``."""
+def load_model(path: Path, key: str, check: Callable[[Path], Any] | None = None) -> Any:
+    """The Keras model stored at ``path``, loaded (and its graph traced) once per process for ``key``;
+    ``check(path)``, if given, runs before it is loaded (and raises to refuse it)."""
     with _lock:
         model = _models.get(key)
         if model is None:
+            if check is not None:
+                check(path)
             os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
             import keras
 
