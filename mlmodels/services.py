@@ -30,6 +30,7 @@ DEFAULT_LABELS: dict[str, list[str]] = {
 IMPORT_TIMEOUT_SECONDS = 180
 VERSION_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 ARTIFACT_SUFFIXES = {".keras", ".h5", ".hdf5"}
+MAX_ARCHIVE_MEMBERS = 1000  # Keras writes three (config, metadata, weights) and the model's assets
 
 
 def sha256_of(path: Path) -> str:
@@ -53,9 +54,11 @@ def artifact_convert(*, src: Path, dst: Path) -> dict:
             "the file is not a usable model: a .keras model is a zip archive, and this file is none",
             field="artifact",
         )
+    if src.suffix.lower() == ".keras":
+        _check_archive(src)
     try:
         proc = subprocess.run(
-            [sys.executable, "-m", "ecg.models.keras_import", str(src), str(dst)],
+            [sys.executable, "-m", "ecg.models.keras_import", str(src), str(dst), str(settings.API_MAX_MODEL_BYTES)],
             capture_output=True,
             text=True,
             timeout=IMPORT_TIMEOUT_SECONDS,
@@ -73,6 +76,31 @@ def artifact_convert(*, src: Path, dst: Path) -> dict:
             f"{src.name} is not a usable model: {without_paths(str(info.get('error')))}", field="artifact"
         )
     return info
+
+
+def _check_archive(src: Path) -> None:
+    """Refuse a .keras archive that unpacks to more than a model may be sent as, or holds more files than a model
+    has, before Keras reads it: Keras writes an archive's assets to a temporary directory and reads its weights
+    into memory, refusing only members of over 256 MiB (4 GiB in memory) that are packed 100 to 1 (a 200 MiB
+    upload of 255 MiB members of zeros had filled 200 GB of disk). Keras stores a model unpacked, so a real one
+    unpacks to about its own size; Python's zipfile never reads a member past the size its entry declares."""
+    limit = settings.API_MAX_MODEL_BYTES
+    try:
+        with zipfile.ZipFile(src) as archive:
+            members = archive.infolist()
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise ModelRejected(f"{src.name} is not a usable model: {exc}", field="artifact") from None
+    if len(members) > MAX_ARCHIVE_MEMBERS:
+        raise ModelRejected(
+            f"{src.name} holds {len(members)} files; a .keras model holds a few (at most {MAX_ARCHIVE_MEMBERS})",
+            field="artifact",
+        )
+    unpacked = sum(member.file_size for member in members)
+    if unpacked > limit:
+        raise ModelRejected(
+            f"{src.name} unpacks to {unpacked} bytes; a model may be at most {limit} bytes, unpacked as sent",
+            field="artifact",
+        )
 
 
 def _check_labels(task: str, labels: list[str]) -> None:

@@ -1,8 +1,9 @@
 """Check a Keras artifact and write it as a Keras 3 ``.keras`` file.
 
-Run as ``python -m ecg.models.keras_import SRC DST``: prints one JSON object
-describing the model.  It runs in its own process so that the web process,
-which accepts uploads in the admin, never imports TensorFlow.
+Run as ``python -m ecg.models.keras_import SRC DST [MAX_WEIGHT_BYTES]``: prints one JSON object
+describing the model; one whose weights would take more than MAX_WEIGHT_BYTES once read is refused
+unread.  It runs in its own process so that the web process, which accepts uploads in the admin,
+never imports TensorFlow.
 """
 
 import json
@@ -13,9 +14,46 @@ from typing import Any
 from ecg.processing.context import MORPH_CHANNELS, N_FEATURES, WINDOW
 
 
-def convert(src: Path, dst: Path) -> dict[str, Any]:
+def weights_bytes(src: Path) -> int:
+    """The bytes the weights of a .h5 or .keras file hold once read: their declared shapes, whatever their
+    compression (Keras reads each weight whole before it compares its shape with the layer's)."""
+    import zipfile
+
+    import h5py
+
+    def of_h5(fileobj: Any) -> int:
+        total = 0
+
+        def visit(name: str, obj: Any) -> None:
+            nonlocal total
+            if isinstance(obj, h5py.Dataset):
+                if obj.is_virtual or obj.external:
+                    raise ValueError(f"weight {name} is stored outside the file; a model's weights are in it")
+                total += int(obj.size or 0) * obj.dtype.itemsize
+
+        with h5py.File(fileobj, "r") as h5:
+            h5.visititems(visit)
+        return total
+
+    if src.suffix.lower() in {".h5", ".hdf5"}:
+        return of_h5(src)
+    with zipfile.ZipFile(src) as archive:
+        names = archive.namelist()
+        if "model.weights.h5" in names:
+            with archive.open("model.weights.h5") as member:
+                return of_h5(member)
+        if "model.weights.npz" in names:  # a zip inside the zip: its arrays' sizes as its own entries declare
+            with archive.open("model.weights.npz") as member, zipfile.ZipFile(member) as npz:
+                return sum(info.file_size for info in npz.infolist())
+    return 0
+
+
+def convert(src: Path, dst: Path, max_bytes: int | None = None) -> dict[str, Any]:
     import keras
 
+    if max_bytes is not None and (declared := weights_bytes(src)) > max_bytes:
+        # a few MiB of compressed zeros declaring GiBs had the loader allocate them all
+        raise ValueError(f"its weights declare {declared} bytes; a model may hold at most {max_bytes}")
     if src.suffix.lower() in {".h5", ".hdf5"}:
         from ecg.models.architectures import load_keras2_h5
 
@@ -48,11 +86,11 @@ def convert(src: Path, dst: Path) -> dict[str, Any]:
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) != 2:
-        print("usage: python -m ecg.models.keras_import SRC DST", file=sys.stderr)
+    if len(argv) not in (2, 3) or (len(argv) == 3 and not argv[2].isdigit()):
+        print("usage: python -m ecg.models.keras_import SRC DST [MAX_WEIGHT_BYTES]", file=sys.stderr)
         return 2
     try:
-        info = convert(Path(argv[0]), Path(argv[1]))
+        info = convert(Path(argv[0]), Path(argv[1]), int(argv[2]) if len(argv) == 3 else None)
     except Exception as exc:  # any failure to load is reported to the admin as a message
         print(json.dumps({"error": f"{type(exc).__name__}: {exc}"}))
         return 1
