@@ -75,8 +75,11 @@ AUDITED_ROUTES: dict[str, tuple[str, str | None, str]] = {
     "api:diagnosis-detail": ("diagnosis", "pk", A.VIEW),
     "api:review-list": ("diagnosis", None, A.REVIEW),
     "api:review-detail": ("review", "pk", A.VIEW),
+    "api:model-version-list": ("model_version", None, A.CREATE),  # POST: a version registered (reads: below)
     "api:model-version-activate": ("model_version", "pk", A.ACTIVATE),
 }
+# Audited routes whose reads show no record of a clinic's: only their writes (and refusals) are recorded.
+WRITES_ONLY_ROUTES = {"api:model-version-list"}
 # Routes that show no clinical record of their own (or only a status poll of one).
 NOT_AUDITED_ROUTES = {
     "login",
@@ -95,7 +98,6 @@ NOT_AUDITED_ROUTES = {
     "api:schema-without-slash",
     "api:docs-without-slash",
     "api:not-found",
-    "api:model-version-list",
     "api:model-version-detail",
 }
 _READS = {"GET", "HEAD"}
@@ -252,6 +254,8 @@ def _route_event(request, response, *, status_code: int | None = None) -> dict |
     api = request.path_info.startswith("/api/")
     channel = ("token" if request.META.get("HTTP_AUTHORIZATION", "").startswith("Token ") else "api") if api else "web"
     route = AUDITED_ROUTES.get(match.view_name)
+    if match.view_name in WRITES_ONLY_ROUTES and request.method not in _WRITES:
+        route = None
     # a signed-in user refused a clinical record (another clinic's id, a role's limit): what a security
     # officer looks for, kept with the id asked for and the answer given. A 404 refuses a record when the
     # URL names one (its own id or its patient's) or a write names one in its body (a recording for

@@ -197,3 +197,32 @@ def test_a_token_call_under_a_path_prefix_is_audited_as_the_api(client, staff_a)
     response = client.get("/api/v1/patients", HTTP_AUTHORIZATION=f"Token {token}", SCRIPT_NAME="/ecg")
     assert response.status_code == 200
     assert AuditEvent.objects.filter(action="view").values_list("channel", flat=True).last() == "token"
+
+
+@pytest.mark.slow
+@pytest.mark.django_db
+def test_a_model_version_registered_through_the_api_is_in_the_trail(client, platform_admin, staff_a, tiny_model_dir):
+    # the admin's registrations were audited, the API's not at all (a session's) or as a bare token use: a model
+    # that diagnoses every clinic's patients, with no trail of who put it there
+    from api.services import api_token_create
+    from mlmodels.models import ModelVersion
+
+    artifact = (tiny_model_dir / "heartbeat.keras").read_bytes()
+    token = api_token_create(user=platform_admin)[1]
+    response = client.post(
+        "/api/v1/model-versions",
+        {"task": "heartbeat", "version": "by-token", "artifact": upload("m.keras", artifact)},
+        HTTP_AUTHORIZATION=f"Token {token}",
+    )
+    assert response.status_code == 201, response.content
+    created = str(ModelVersion.objects.get(version="by-token").pk)
+    client.force_login(staff_a)
+    refused = client.post(
+        "/api/v1/model-versions", {"task": "heartbeat", "version": "by-staff", "artifact": upload("m.keras", b"x")}
+    )
+    assert refused.status_code == 403
+    client.get("/api/v1/model-versions")  # a read of the versions, as before: no record of a clinic's
+    assert events(object_type="model_version") == [
+        ("create", "model_version", created, "root"),
+        ("denied", "model_version", "", "staff_a"),
+    ]
