@@ -3,6 +3,7 @@ import json
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
+from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect
 from django.utils.html import format_html
 
@@ -72,6 +73,8 @@ class ModelVersionAdmin(AuditedAdmin):
         """Register an uploaded artifact through model_version_register, as the API does."""
         if request.method != "POST":
             return super().add_view(request, form_url, extra_context)
+        if not self.has_add_permission(request):  # Django's own add view checks it; this POST bypasses that view
+            raise PermissionDenied
         form = ModelVersionUploadForm(request.POST, request.FILES)
         if form.is_valid():
             fields = form.cleaned_data

@@ -138,6 +138,20 @@ def test_a_clinic_administrator_sees_the_versions_but_cannot_register_or_activat
 
 
 @pytest.mark.django_db
+def test_a_clinic_administrator_posting_the_add_form_registers_nothing(client, admin_a, tiny_model_dir):
+    # the add page answered their GET 403, but its POST registered the upload all the same (the view skipped the
+    # admin's permission check for it), and ran every clinic administrator's file through the model loader
+    client_for(client, admin_a)
+    with open(tiny_model_dir / "heartbeat.keras", "rb") as fh:
+        response = client.post(
+            reverse("admin:mlmodels_modelversion_add"),
+            {"task": "heartbeat", "version": "by-clinic-admin", "artifact": fh, "class_labels": "", "threshold": ""},
+        )
+    assert response.status_code == 403
+    assert not ModelVersion.objects.exists()
+
+
+@pytest.mark.django_db
 @pytest.mark.parametrize(
     "version, content, message",
     [
