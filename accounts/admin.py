@@ -8,7 +8,7 @@ from .models import AuditEvent, Clinic, User
 
 
 class AuditedAdmin(admin.ModelAdmin):
-    """What an administrator adds or changes in the admin is in the audit trail too (channel admin), not
+    """What an administrator adds, changes or deletes in the admin is in the audit trail too (channel admin), not
     only in Django's admin log: user accounts, passwords, tokens, model versions."""
 
     def log_addition(self, request, obj, message):
@@ -18,6 +18,11 @@ class AuditedAdmin(admin.ModelAdmin):
     def log_change(self, request, obj, message):
         audit.record(request, AuditEvent.Action.UPDATE, **_admin_object(obj))
         return super().log_change(request, obj, message)
+
+    def log_deletions(self, request, queryset):
+        for obj in queryset:  # the delete page's one object, or the delete action's selection
+            audit.record(request, AuditEvent.Action.DELETE, **_admin_object(obj))
+        return super().log_deletions(request, queryset)
 
 
 def _admin_object(obj) -> dict:

@@ -111,6 +111,7 @@ class AuditEvent(models.Model):
         TOKEN_USE = "token_use", "API token use"
         ACTIVATE = "activate", "Activate model"
         DENIED = "denied", "Access denied"
+        DELETE = "delete", "Delete"
 
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     user = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")

@@ -226,3 +226,26 @@ def test_a_model_version_registered_through_the_api_is_in_the_trail(client, plat
         ("create", "model_version", created, "root"),
         ("denied", "model_version", "", "staff_a"),
     ]
+
+
+def test_what_a_superuser_deletes_in_the_admin_is_in_the_trail(client, platform_admin, staff_a, clinic_b, db):
+    # additions and changes were audited, deletions only in Django's admin log: a user account, an API token or a
+    # clinic gone with no row of who removed it
+    from api.models import ApiToken
+    from api.services import api_token_create
+
+    token = api_token_create(user=staff_a)[0]
+    client.force_login(platform_admin)
+    response = client.post(f"/admin/api/apitoken/{token.pk}/delete/", {"post": "yes"})
+    assert response.status_code == 302 and not ApiToken.objects.filter(pk=token.pk).exists()
+    response = client.post(
+        "/admin/accounts/user/", {"action": "delete_selected", "_selected_action": [staff_a.pk], "post": "yes"}
+    )
+    assert response.status_code == 302 and not User.objects.filter(pk=staff_a.pk).exists()
+    client.post(f"/admin/accounts/clinic/{clinic_b.pk}/delete/", {"post": "yes"})
+    rows = list(
+        AuditEvent.objects.filter(channel="admin").values_list("username", "action", "object_type", "object_id")
+    )
+    assert rows.count(("root", "delete", "apitoken", str(token.pk))) == 1
+    assert rows.count(("root", "delete", "user", str(staff_a.pk))) == 1
+    assert rows.count(("root", "delete", "clinic", str(clinic_b.pk))) == 1
