@@ -416,6 +416,9 @@ API_WEBHOOK_MAX_ATTEMPTS = env_int("API_WEBHOOK_MAX_ATTEMPTS", 8, minimum=1)
 # An Idempotency-Key is remembered this long; the periodic sweep deletes older ones.
 API_IDEMPOTENCY_KEY_HOURS = env_int("API_IDEMPOTENCY_KEY_HOURS", 24, minimum=1)
 API_MAX_MODEL_BYTES = env_int("API_MAX_MODEL_BYTES", 200 * 1024 * 1024, minimum=1024)
+# The address space the process that checks an uploaded model may take (TensorFlow's own is about 1.6 GiB): a few
+# KiB of config can declare layers of any size, built before a weight is read.
+ECG_MODEL_IMPORT_MEMORY_BYTES = env_int("ECG_MODEL_IMPORT_MEMORY_BYTES", 8 * 1024**3, minimum=2 * 1024**3)
 # FHIR export: samples in valueSampledData over all leads together, shared equally among them (longer
 # leads are truncated, with a note); the default keeps two leads of 2,000,000 whole.
 API_FHIR_MAX_SAMPLES = env_int("API_FHIR_MAX_SAMPLES", 4_000_000, minimum=1000)

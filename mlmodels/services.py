@@ -58,7 +58,11 @@ def artifact_convert(*, src: Path, dst: Path) -> dict:
         _check_archive(src)
     try:
         proc = subprocess.run(
-            [sys.executable, "-m", "ecg.models.keras_import", str(src), str(dst), str(settings.API_MAX_MODEL_BYTES)],
+            [
+                sys.executable,
+                *("-m", "ecg.models.keras_import", str(src), str(dst)),
+                *(str(settings.API_MAX_MODEL_BYTES), str(settings.ECG_MODEL_IMPORT_MEMORY_BYTES)),
+            ],
             capture_output=True,
             text=True,
             timeout=IMPORT_TIMEOUT_SECONDS,
@@ -70,6 +74,9 @@ def artifact_convert(*, src: Path, dst: Path) -> dict:
         ) from None
     lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
     info = json.loads(lines[-1]) if lines else {"error": proc.stderr.strip()[-500:] or "no output"}
+    if proc.returncode < 0 and not lines:  # killed: TensorFlow aborts when an allocation fails past the limit
+        limit = settings.ECG_MODEL_IMPORT_MEMORY_BYTES
+        info = {"error": f"loading it stopped (signal {-proc.returncode}); it needs more than {limit} bytes of memory"}
     if proc.returncode != 0 or "error" in info:
         # the loader's words without the server's temporary paths
         raise ModelRejected(

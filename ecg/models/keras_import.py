@@ -1,8 +1,8 @@
 """Check a Keras artifact and write it as a Keras 3 ``.keras`` file.
 
-Run as ``python -m ecg.models.keras_import SRC DST [MAX_WEIGHT_BYTES]``: prints one JSON object
-describing the model; one whose weights would take more than MAX_WEIGHT_BYTES once read is refused
-unread.  It runs in its own process so that the web process, which accepts uploads in the admin,
+Run as ``python -m ecg.models.keras_import SRC DST [MAX_WEIGHT_BYTES [MAX_MEMORY_BYTES]]``: prints one
+JSON object describing the model; one whose weights would take more than MAX_WEIGHT_BYTES once read is
+refused unread, one whose loading needs more than MAX_MEMORY_BYTES of address space is refused.  It runs in its own process so that the web process, which accepts uploads in the admin,
 never imports TensorFlow.
 """
 
@@ -85,14 +85,27 @@ def convert(src: Path, dst: Path, max_bytes: int | None = None) -> dict[str, Any
     }
 
 
+OUT_OF_MEMORY = {"MemoryError", "ResourceExhaustedError"}  # Python's, TensorFlow's
+
+
 def main(argv: list[str]) -> int:
-    if len(argv) not in (2, 3) or (len(argv) == 3 and not argv[2].isdigit()):
-        print("usage: python -m ecg.models.keras_import SRC DST [MAX_WEIGHT_BYTES]", file=sys.stderr)
+    if not 2 <= len(argv) <= 4 or not all(arg.isdigit() for arg in argv[2:]):
+        print("usage: python -m ecg.models.keras_import SRC DST [MAX_WEIGHT_BYTES [MAX_MEMORY_BYTES]]", file=sys.stderr)
         return 2
+    memory = int(argv[3]) if len(argv) == 4 else None
+    if memory is not None:
+        # the layers are built from the file's config before any weight is read: a 19 KiB file declaring one wide
+        # layer took 19 GiB; past this the allocation fails here, not on the host
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
     try:
-        info = convert(Path(argv[0]), Path(argv[1]), int(argv[2]) if len(argv) == 3 else None)
+        info = convert(Path(argv[0]), Path(argv[1]), int(argv[2]) if len(argv) >= 3 else None)
     except Exception as exc:  # any failure to load is reported to the admin as a message
-        print(json.dumps({"error": f"{type(exc).__name__}: {exc}"}))
+        if memory is not None and type(exc).__name__ in OUT_OF_MEMORY:
+            print(json.dumps({"error": f"loading it needs more than {memory} bytes of memory"}))
+        else:
+            print(json.dumps({"error": f"{type(exc).__name__}: {exc}"}))
         return 1
     print(json.dumps(info))
     return 0

@@ -96,3 +96,22 @@ def test_a_keras_archive_whose_weights_unpack_past_the_model_limit_is_refused_un
     with pytest.raises(ModelRejected, match=r"its weights declare \d+ bytes"):
         model_version_register(task="heartbeat", version="bomb", source=bomb)
     assert not ModelVersion.objects.exists()
+
+
+@pytest.mark.slow
+@pytest.mark.django_db
+def test_a_model_whose_layers_need_more_memory_than_the_import_may_take_is_refused(settings, tiny_model_dir, tmp_path):
+    # the layers are built from config.json before any weight is read: a 19 KiB .keras whose Dense layer declared
+    # 5,000,000 units had the import take 19 GiB of the web host's memory for two minutes. Here 1,500,000.
+    settings.ECG_MODEL_IMPORT_MEMORY_BYTES = 3 * 1024 * MIB
+    bomb = tmp_path / "wide.keras"
+    with zipfile.ZipFile(tiny_model_dir / "heartbeat.keras") as original, zipfile.ZipFile(bomb, "w") as packed:
+        for info in original.infolist():
+            data = original.read(info)
+            if info.filename == "config.json":
+                data = data.replace(b'"units": 5,', b'"units": 1500000,')
+                assert data != original.read(info)
+            packed.writestr(info.filename, data)
+    with pytest.raises(ModelRejected, match="needs more than 3221225472 bytes of memory"):
+        model_version_register(task="heartbeat", version="wide", source=bomb)
+    assert not ModelVersion.objects.exists()
