@@ -6,4 +6,5 @@ class ApiConfig(AppConfig):
     verbose_name = "REST API"
 
     def ready(self):
-        from . import checks, webhooks  # noqa: F401 - the deploy checks; connects the diagnosis signal
+        # the deploy checks; the diagnosis signal; the token cache's receivers (a user changed, a token deleted)
+        from . import authentication, checks, webhooks  # noqa: F401

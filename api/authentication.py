@@ -7,7 +7,9 @@ import time
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 from django.core.cache import caches
+from django.db import transaction
 from django.db.models.base import ModelState
+from django.db.models.signals import post_delete, post_save
 from django.utils.translation import gettext_lazy as _
 from rest_framework import authentication, exceptions
 
@@ -80,6 +82,31 @@ def token_cache_forget(prefix: str) -> None:
         if len(_forgotten) >= _TOKENS_MAX:
             _forgotten.clear()
         _forgotten[prefix] = time.monotonic()
+
+
+def user_tokens_forget(user_id: int) -> None:
+    """Drop a user's tokens from this process's cache (their user deactivated, given another role or clinic, or
+    deleted here), so that the change holds at once in this process, as a revocation does."""
+    with _tokens_lock:
+        prefixes = [prefix for prefix, (_deadline, token) in _tokens.items() if token.user_id == user_id]
+    for prefix in prefixes:
+        token_cache_forget(prefix)
+
+
+def _user_changed(sender, instance, **kwargs) -> None:
+    user_tokens_forget(instance.pk)
+    # and once it commits: a lookup until then still reads the user as they were
+    transaction.on_commit(lambda: user_tokens_forget(instance.pk))
+
+
+def _token_deleted(sender, instance, **kwargs) -> None:
+    token_cache_forget(instance.prefix)
+    transaction.on_commit(lambda: token_cache_forget(instance.prefix))
+
+
+post_save.connect(_user_changed, sender=settings.AUTH_USER_MODEL, dispatch_uid="api-token-cache-user-saved")
+post_delete.connect(_user_changed, sender=settings.AUTH_USER_MODEL, dispatch_uid="api-token-cache-user-deleted")
+post_delete.connect(_token_deleted, sender=ApiToken, dispatch_uid="api-token-cache-token-deleted")
 
 
 def _failures_key(ip: str | None) -> str:

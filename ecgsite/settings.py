@@ -384,7 +384,8 @@ if not PRODUCTION:
 # --- REST API ---
 INSTALLED_APPS += ["rest_framework", "drf_spectacular", "drf_spectacular_sidecar", "api"]
 # A token is looked up in the database at most this often per web process: a revoked or expired token,
-# or a deactivated user, is refused within this many seconds everywhere (at once in the process that revoked it).
+# or a deactivated user, is refused within this many seconds everywhere (at once in the process that revoked or
+# deleted the token, or changed or deleted its user).
 API_TOKEN_CACHE_SECONDS = env_int("API_TOKEN_CACHE_SECONDS", 5, minimum=0)
 API_THROTTLE_RATE = os.environ.get("API_THROTTLE_RATE", "1200/minute")
 if (

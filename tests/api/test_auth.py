@@ -306,6 +306,35 @@ def test_a_token_revoked_in_this_process_is_refused_at_once(staff_a, settings):
     assert client.get(URL).status_code == 401
 
 
+def test_a_user_deactivated_in_this_process_has_their_token_refused_at_once(client, admin_a, staff_a, settings):
+    # a revoked token was forgotten at once by the process that revoked it, but a user deactivated in the admin kept
+    # acting through their token, read before, for as long as API_TOKEN_CACHE_SECONDS
+    settings.API_TOKEN_CACHE_SECONDS = 60
+    _token, secret = api_token_create(user=staff_a)
+    api = with_token(secret)
+    assert api.get(URL).status_code == 200
+    client.force_login(admin_a)
+    response = client.post(
+        f"/admin/accounts/user/{staff_a.pk}/change/",
+        {"username": "staff_a", "clinic": staff_a.clinic_id, "role": "staff", "is_active": ""},
+    )
+    assert response.status_code == 302
+    assert api.get(URL).status_code == 401
+
+
+def test_a_users_new_role_holds_for_their_token_at_once_in_this_process(doctor_a, settings):
+    from api.authentication import ApiTokenAuthentication
+
+    settings.API_TOKEN_CACHE_SECONDS = 60
+    _token, secret = api_token_create(user=doctor_a)
+    assert with_token(secret).get(URL).status_code == 200
+    doctor_a.role = "staff"
+    doctor_a.save()
+    request = with_token(secret).get(URL).wsgi_request
+    user, _auth = ApiTokenAuthentication().authenticate(request)
+    assert user.role == "staff" and not user.can_review
+
+
 def test_a_token_is_looked_up_once_per_cache_time(staff_a, settings, django_assert_num_queries):
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
@@ -362,3 +391,13 @@ def test_the_rate_counter_lives_in_redis_with_its_expiry(staff_a, monkeypatch):
     assert len(keys) == 1
     assert int(redis.get(keys[0])) == 2
     assert 0 < redis.ttl(keys[0]) <= 61  # counted per minute; never a counter without its expiry
+
+
+def test_a_token_deleted_in_the_admin_is_refused_at_once(client, platform_admin, staff_a, settings):
+    settings.API_TOKEN_CACHE_SECONDS = 60
+    token, secret = api_token_create(user=staff_a)
+    api = with_token(secret)
+    assert api.get(URL).status_code == 200
+    client.force_login(platform_admin)
+    assert client.post(f"/admin/api/apitoken/{token.pk}/delete/", {"post": "yes"}).status_code == 302
+    assert api.get(URL).status_code == 401
