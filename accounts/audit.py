@@ -245,6 +245,13 @@ def read_event(request, *, status_code: int) -> dict | None:
     return _route_event(request, None, status_code=status_code)
 
 
+def channel_of(request) -> str:
+    """The channel a page or API request came by: web, api (a session) or token."""
+    if not request.path_info.startswith("/api/"):
+        return "web"
+    return "token" if request.META.get("HTTP_AUTHORIZATION", "").startswith("Token ") else "api"
+
+
 def _route_event(request, response, *, status_code: int | None = None) -> dict | None:
     status_code = response.status_code if response is not None else status_code
     match = getattr(request, "resolver_match", None)
@@ -252,7 +259,7 @@ def _route_event(request, response, *, status_code: int | None = None) -> dict |
     if match is None or user is None or not user.is_authenticated or status_code is None:
         return None
     api = request.path_info.startswith("/api/")
-    channel = ("token" if request.META.get("HTTP_AUTHORIZATION", "").startswith("Token ") else "api") if api else "web"
+    channel = channel_of(request)
     route = AUDITED_ROUTES.get(match.view_name)
     if match.view_name in WRITES_ONLY_ROUTES and request.method not in _WRITES:
         route = None

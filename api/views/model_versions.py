@@ -7,6 +7,8 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 
+from accounts import audit
+from accounts.models import AuditEvent
 from diagnostics.models import ECGRecording
 from mlmodels import selectors as mlmodels_selectors
 from mlmodels import services as mlmodels_services
@@ -67,6 +69,14 @@ class ModelVersionViewSet(ApiViewSet):
         version = mlmodels_services.model_version_register(
             upload=fields.pop("artifact"), created_by=request.user, refuse_changes=True, **fields
         )
+        if fields.get("activate"):  # the registration is audited by the route; its activation is one more change
+            audit.record(
+                request,
+                AuditEvent.Action.ACTIVATE,
+                object_type="model_version",
+                object_id=version.pk,
+                channel=audit.channel_of(request),
+            )
         return Response(
             serializers.ModelVersionSerializer(version).data,
             status=status.HTTP_201_CREATED,

@@ -228,6 +228,33 @@ def test_a_model_version_registered_through_the_api_is_in_the_trail(client, plat
     ]
 
 
+@pytest.mark.slow
+@pytest.mark.django_db
+def test_a_model_version_activated_as_it_is_registered_through_the_api_is_an_activation_in_the_trail(
+    client, platform_admin, active_models, tiny_model_dir
+):
+    # activate=true made the version the one every clinic is diagnosed with, and the trail said only "create"
+    from mlmodels.models import ModelVersion
+
+    client.force_login(platform_admin)
+    artifact = (tiny_model_dir / "mi-low.keras").read_bytes()
+    response = client.post(
+        "/api/v1/model-versions",
+        {
+            "task": "mi",
+            "version": "low",
+            "threshold": "0.5",
+            "activate": "true",
+            "artifact": upload("m.keras", artifact),
+        },
+    )
+    assert response.status_code == 201, response.content
+    low = ModelVersion.objects.get(version="low")
+    assert low.is_active
+    trail = list(AuditEvent.objects.filter(object_type="model_version").values_list("action", "object_id", "channel"))
+    assert sorted(trail) == [("activate", str(low.pk), "api"), ("create", str(low.pk), "api")]
+
+
 def test_what_a_superuser_deletes_in_the_admin_is_in_the_trail(client, platform_admin, staff_a, clinic_b, db):
     # additions and changes were audited, deletions only in Django's admin log: a user account, an API token or a
     # clinic gone with no row of who removed it
