@@ -114,9 +114,11 @@ class AuditEvent(models.Model):
         DELETE = "delete", "Delete"
 
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
-    user = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    # PROTECT: the trail is append-only (the database refuses to blank its rows), so a user or clinic it names is
+    # kept (deactivate the user instead); SET_NULL had the deletion fail with a database error, a 500
+    user = models.ForeignKey(User, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
     username = models.CharField(max_length=150, blank=True)
-    clinic = models.ForeignKey(Clinic, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
     action = models.CharField(max_length=16, choices=Action.choices, db_index=True)
     object_type = models.CharField(max_length=32, blank=True)
     object_id = models.CharField(max_length=64, blank=True)

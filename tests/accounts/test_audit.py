@@ -276,3 +276,26 @@ def test_what_a_superuser_deletes_in_the_admin_is_in_the_trail(client, platform_
     assert rows.count(("root", "delete", "apitoken", str(token.pk))) == 1
     assert rows.count(("root", "delete", "user", str(staff_a.pk))) == 1
     assert rows.count(("root", "delete", "clinic", str(clinic_b.pk))) == 1
+
+
+def test_a_user_or_clinic_the_trail_names_is_not_deleted_and_the_admin_says_so(client, platform_admin, staff_a, db):
+    # the trail names who acted: deleting them had the database refuse to blank those rows (append-only), a 500
+    from accounts.models import Clinic
+
+    client_for(client, staff_a).get("/")  # a login and a visit in the trail
+    other = Clinic.objects.create(name="Closed clinic")
+    AuditEvent.objects.create(clinic=other, action=AuditEvent.Action.VIEW, username="someone")
+    client.force_login(platform_admin)
+    for url, kept in (
+        (f"/admin/accounts/user/{staff_a.pk}/delete/", lambda: User.objects.filter(pk=staff_a.pk).exists()),
+        (f"/admin/accounts/clinic/{other.pk}/delete/", lambda: Clinic.objects.filter(pk=other.pk).exists()),
+    ):
+        asked = client.get(url)
+        assert asked.status_code == 200 and "<title>Cannot delete" in asked.content.decode()
+        response = client.post(url, {"post": "yes"})
+        assert response.status_code != 500 and kept()
+    response = client.post(
+        "/admin/accounts/user/", {"action": "delete_selected", "_selected_action": [staff_a.pk], "post": "yes"}
+    )
+    assert response.status_code != 500 and User.objects.filter(pk=staff_a.pk).exists()
+    assert AuditEvent.objects.filter(user=staff_a).exists()
