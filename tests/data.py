@@ -45,3 +45,22 @@ def seed_dir() -> Path:
 
 def svdb_dir() -> Path:
     return require(DATA_DIR / "svdb", "MIT-BIH Supraventricular Arrhythmia Database")
+
+
+def cudb_dir() -> Path:
+    return require(DATA_DIR / "cudb", "Creighton University VT database")
+
+
+def cudb_vf_episode(record: str, index: int = 0):
+    """The first lead of cudb ``record`` between its ``index``-th VF marks ('[' … ']'), lost samples dropped,
+    and its sampling rate: a strip recorded in ventricular fibrillation, as a monitor would export it."""
+    import numpy as np
+    import wfdb
+
+    path = str(cudb_dir() / record)
+    ann = wfdb.rdann(path, "atr")
+    opens = [s for s, sym in zip(ann.sample, ann.symbol) if sym == "["]
+    closes = [s for s, sym in zip(ann.sample, ann.symbol) if sym == "]"]
+    values, fields = wfdb.rdsamp(path, sampfrom=int(opens[index]), sampto=int(closes[index]), channels=[0])
+    values = values[:, 0]
+    return values[~np.isnan(values)], float(fields["fs"])

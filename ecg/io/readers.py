@@ -358,7 +358,7 @@ def validate_signal(
     max_seconds: float = DEFAULT_MAX_SECONDS,
     check_beats: bool = True,
 ) -> None:
-    """Refuse a lead that cannot be analysed: bad fs, NaN/inf, too short/long, flat, no beats.
+    """Refuse a lead that cannot be analysed: bad fs, NaN/inf, too short/long, flat, no beats (unless in VF/VFL).
 
     ``units`` (e.g. "mV", "uV") sets the flat-line threshold; when unknown only a
     constant signal counts as flat and the heartbeat check decides.
@@ -386,8 +386,11 @@ def validate_signal(
         )
     if check_beats:
         from ecg.processing.detection import detect_r_peaks
+        from ecg.rhythm.vf import fibrillating
 
-        if len(detect_r_peaks(values, fs)) < 2:
+        r_peaks = detect_r_peaks(values, fs)
+        # a strip recorded in VF (a monitor's or defibrillator's export) has no beat to find, and VF to report
+        if len(r_peaks) < 2 and not fibrillating(values, fs, r_peaks):
             raise SignalError(f"no heartbeats detected in {lead_phrase(lead)}")
 
 

@@ -18,7 +18,7 @@ from ecg.io.readers import (
     sniff_format,
     validate_signal,
 )
-from tests.data import DATA_DIR, mitdb_dir, require
+from tests.data import DATA_DIR, cudb_vf_episode, mitdb_dir, require
 from tests.helpers import zipped
 
 FS = 360.0
@@ -522,6 +522,19 @@ def test_validate_no_heartbeats():
         validate_signal(0.5 * np.sin(2 * np.pi * 0.3 * t), FS)  # baseline wander only
     with pytest.raises(SignalError, match="no heartbeats detected in lead ECG"):
         validate_signal(np.random.default_rng(0).normal(0, 0.3, int(30 * FS)), FS)  # noise
+
+
+@pytest.mark.parametrize(("record", "index"), [("cu03", 0), ("cu16", 0), ("cu21", 0)])
+def test_validate_accepts_a_strip_in_ventricular_fibrillation(record, index):
+    # a monitor's or defibrillator's export of VF: no beat to detect (cu16's 95 s hold one), but VF to report
+    values, fs = cudb_vf_episode(record, index)
+    validate_signal(values, fs, lead="ECG", units="mV")
+
+
+def test_validate_still_refuses_noise_beside_a_vf_strip():
+    # VF accepts a strip without beats; muscle-like noise is no VF (its power above 12 Hz), so is still refused
+    with pytest.raises(SignalError, match="no heartbeats detected in lead ECG"):
+        validate_signal(np.random.default_rng(1).normal(0, 0.3, int(60 * 250)), 250.0, units="mV")
 
 
 def test_validate_shorter_than_two_beats(record_100):
