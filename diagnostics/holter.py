@@ -86,6 +86,24 @@ RHYTHM_NOT_CURRENT = {
 }
 
 
+def no_heartbeats(rhythm: dict, fs: float) -> str:
+    """What a recording with fewer than two beats found is, in words: a strip recorded in VF/VFL, the only such
+    recording let in (``ecg.io.readers.validate_signal``); "" for any other."""
+    found = int(rhythm.get("beats_analysed") or 0) + int(rhythm.get("beats_left_out") or 0)
+    episodes = rhythm.get("vf") or []
+    if found >= 2 or not episodes or not fs:
+        return ""
+    vf_s = sum((e["end"] - e["start"] + 1) / fs for e in episodes)
+    duration = float(rhythm.get("duration_s") or 0)
+    # an episode is dated from its first 4-s window's centre to its last's: 3 s short of a strip in VF end to end
+    spread = "throughout" if vf_s >= duration - 3.5 else f"for {seconds_cut(vf_s)} s of the {math.floor(duration)} s"
+    beats = "no heartbeats" if found == 0 else "one heartbeat detection"
+    return (
+        f"{beats[0].upper()}{beats[1:]}: ventricular fibrillation {spread} (VF/VFL has no beats to detect), so no "
+        "heart-rate, HRV or ectopy figure and no MI screen"
+    )
+
+
 def brief(rhythm: dict | None, alarms_standing: int = 0, rhythm_status: str | None = None) -> list[dict]:
     """A recording's rhythm in a few words for a list of a patient's recordings, so that serial recordings
     compare at a glance: the VF/VFL and asystole episodes no doctor rejected first, then the heart rate (mean,
@@ -326,6 +344,7 @@ def summary_context(recording: ECGRecording, rhythm: dict) -> dict:
     standing = sum(1 for e in alarms if (e["type"], e["start"], e["end"]) not in rejected)
     return {
         "life_threatening_standing": standing,
+        "no_heartbeats": no_heartbeats(rhythm, fs),
         "holter": rhythm,
         # what the AF burden is a share of, as the report was computed (stored reports keep theirs)
         "af_burden_of": burden_of(rhythm.get("af") or {}),

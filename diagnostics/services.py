@@ -556,7 +556,8 @@ def _classify_claimed(recording_id: int, claim_token: str, models: dict, lease: 
         ECGRecording.objects.filter(pk=recording_id, claim_token=claim_token).update(
             progress_done=min(len(beats), start + PROGRESS_CHUNK), updated_at=timezone.now()
         )
-    class_scores = np.concatenate(class_parts)
+    # a strip in VF may hold no beat to classify (signal_uploads.beats_from_stored_signal)
+    class_scores = np.concatenate(class_parts) if class_parts else np.zeros((0, len(classifier.class_labels)))
     mi_scores = np.concatenate(mi_parts) if mi_parts else None
     labels = [str(label).upper() for label in classifier.class_labels]
     column = {c: labels.index(c) for c in AAMI_CLASSES}
@@ -768,6 +769,8 @@ def _mi_screen(
             flag=flag,
             scored=np.arange(len(mi_scores)),
         )
+    if len(predicted) < 2:  # a strip in VF/VFL, let in with fewer than two beats
+        return mi_screen.too_few_beats(len(predicted), threshold=threshold)
     if mi_scores is None or mi_input.windows is None:
         return mi_screen.not_applicable(mi_input.choice)
     return mi_screen.screen(

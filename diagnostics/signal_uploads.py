@@ -423,25 +423,28 @@ def beats_from_stored_signal(recording: ECGRecording, *, with_context: bool = Fa
     del signal  # only the analysed leads (and the MI lead) are needed from here on (a 24-hour lead is ~250 MB)
     if with_context:
         beats, context = analyse(values, fs, second, more=more, lost=lost)
-        if len(beats) == 0:
-            raise SignalError("no heartbeats could be found in the signal")
         r_peaks = context.r_peaks
     else:
         beats, r_peaks = segment(values, fs)
         kept = ~signal_loss.overlapping(lost, r_peaks, r_peaks)  # no beat on a lost sample's bridge
         beats, r_peaks = beats[kept], r_peaks[kept]
         context = None
-        if len(beats) == 0:
-            raise SignalError("no complete heartbeats could be cut from the signal")
+    no_signal = signal_loss.stretches(values, fs, lost)
+    vf_found = vf.vf_events(values, fs, r_peaks, no_signal)
+    if len(beats) == 0 and not vf_found:  # a strip in VF has no beat to cut, and its VF is the result
+        raise SignalError(
+            "no heartbeats could be found in the signal"
+            if with_context
+            else "no complete heartbeats could be cut from the signal"
+        )
     mi = mi_input(mi_leads, fs, r_peaks, analysed=lead, analysed_beats=beats, choice=choice)
     measures = waveform_measures(values, fs, r_peaks)
     if context is not None:
         measures |= pause_measures(context)  # which small marks end no pause
-    no_signal = signal_loss.stretches(values, fs, lost)
     rhythm = {
         "fs": fs,
         "n_samples": len(values),
-        "vf_found": vf.vf_events(values, fs, r_peaks, no_signal),
+        "vf_found": vf_found,
         "no_signal": no_signal,
         # too noisy to read: left out of the beat-based rhythm (both leads' own beats compared where there are two)
         "noisy": noise.noisy(values, fs, r_peaks, context.lead_peaks if context is not None else ()),

@@ -162,6 +162,18 @@ def not_applicable(choice: LeadChoice) -> MiScreen:
     return MiScreen("not_applicable", choice.reason)
 
 
+def too_few_beats(count: int, *, threshold: float | None = None) -> MiScreen:
+    """The screen of a recording with (almost) no heartbeat to score: a strip recorded in VF/VFL, which is let in
+    with fewer than two (``ecg.io.readers.validate_signal``)."""
+    found = "no heartbeat" if count == 0 else f"{count} heartbeat{'' if count == 1 else 's'}"
+    return MiScreen(
+        "not_assessable",
+        f"Too few beats: {found} could be found in the signal (a rhythm such as ventricular fibrillation has "
+        f"none to detect); at least {MIN_BEATS} are needed",
+        threshold=threshold,
+    )
+
+
 def _template_correlation(windows: np.ndarray, candidates: np.ndarray) -> np.ndarray:
     """Correlation of each beat window with the median window of the candidate beats."""
     corr = np.full(len(windows), -1.0)
