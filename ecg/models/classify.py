@@ -77,14 +77,15 @@ def classify_signal(
 ) -> SignalResult:
     """Beats, classes, rhythm and the MI screen of ``signal`` analysed in ``lead``.
 
-    Raises SignalError for a signal that cannot be read, ValueError when no beat can be cut.
+    Raises SignalError for a signal that cannot be read, ValueError when no beat can be cut and no VF/VFL is found
+    (a strip recorded in VF has no beat to cut: its result is its VF).
     """
     from ecg.models import inference
     from ecg.models import record as record_model
     from ecg.models.decision import record_classes
     from ecg.processing.context import analyse, detection_leads, other_lead
     from ecg.processing.segmenting import segment
-    from ecg.rhythm import analyse_rhythm, noise, signal_loss
+    from ecg.rhythm import analyse_rhythm, noise, signal_loss, vf
 
     values = signal.validated(lead)  # lost samples bridged
     lost = signal.lost_spans(lead)
@@ -94,13 +95,19 @@ def classify_signal(
         more = [v for v in detection_leads(signal.leads, lead) if v is not second]
         beats, context = analyse(values, signal.fs, second, more=more, lost=lost)
         r_peaks = context.r_peaks
-        scores = record_model.predict(heartbeat_model, context.morphology, context.features)
+        scores = (
+            record_model.predict(heartbeat_model, context.morphology, context.features)
+            if len(beats)
+            else np.zeros((0, len(labels)))
+        )
     else:
         beats, r_peaks = segment(values, signal.fs)
         kept = ~signal_loss.overlapping(lost, r_peaks, r_peaks)  # none on a lost sample's bridge
         beats, r_peaks = beats[kept], r_peaks[kept]
         scores = inference.predict(heartbeat_model, beats) if len(beats) else np.zeros((0, len(labels)))
-    if len(beats) == 0:
+    no_signal = signal_loss.stretches(values, signal.fs, lost)
+    vf_found = vf.vf_events(values, signal.fs, r_peaks, no_signal)
+    if len(beats) == 0 and not vf_found:
         raise ValueError("no complete heartbeats could be cut from the signal")
     measures = None
     if record_level:  # V shared by shape, most probable class, run rules, no S in AF or flutter (ecg.models.decision)
@@ -120,6 +127,8 @@ def classify_signal(
     mi_probs = None
     if mi_model is None:
         screen = mi_screen.MiScreen("not_assessable", "no MI model is active")
+    elif len(beats) < 2:  # a strip in VF/VFL, let in with fewer than two beats
+        screen = mi_screen.too_few_beats(len(beats), threshold=mi_threshold)
     elif mi_in.beats is None or mi_in.windows is None:
         screen = mi_screen.not_applicable(mi_in.choice)
     else:
@@ -140,7 +149,8 @@ def classify_signal(
         classes=np.asarray(predicted),
         n_samples=len(values),
         measures=measures,
-        no_signal=signal_loss.stretches(values, signal.fs, lost),
+        vf_found=vf_found,
+        no_signal=no_signal,
         noisy=noise.noisy(values, signal.fs, r_peaks, context.lead_peaks if record_level else ()),
     )
     return SignalResult(

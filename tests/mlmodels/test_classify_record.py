@@ -5,7 +5,7 @@ import pytest
 import wfdb
 from django.core.management import CommandError, call_command
 
-from ..data import mitdb_dir, ptbdb_dir, svdb_dir
+from ..data import cudb_vf_episode, mitdb_dir, ptbdb_dir, svdb_dir
 
 
 def run(*args) -> str:
@@ -265,3 +265,22 @@ def test_stretches_too_noisy_to_read_are_reported_and_hold_no_rhythm_event():
             assert not any(s <= event["start"] <= e for s, e in noise), event
     assert rhythm["beats_left_out"] > 0
     assert sum(hour["beats"] for hour in rhythm["hourly"]) == rhythm["beats_analysed"]
+
+
+@pytest.mark.parametrize("model", ["heartbeat.keras", "heartbeat-record.keras"])
+@pytest.mark.django_db
+def test_a_strip_in_ventricular_fibrillation_is_reported_as_vf_with_no_beats(tiny_model_dir, tmp_path, model):
+    # a defibrillator's export of VF: no heartbeat to cut, and VF/VFL to report, by either model path
+    values, fs = cudb_vf_episode("cu05")
+    csv = tmp_path / "vf.csv"
+    csv.write_text("\n".join(f"{v:.3f}" for v in values))
+    out = run(str(csv), "--fs", f"{fs:g}", "--format", "json", "--heartbeat-model", str(tiny_model_dir / model))
+    result = json.loads(out)
+    summary = result["summary"]
+    assert result["beats"] == [] and summary["beats"] == 0 and set(summary["counts"].values()) == {0}
+    assert set(summary["percentages"].values()) == {0.0} and summary["mean_heart_rate_bpm"] is None
+    assert summary["mi_screen"]["status"] == "not_assessable" and "beat" in summary["mi_screen"]["reason"]
+    first = result["events"][0]
+    assert first["type"] == "vf" and first["end"] - first["start"] >= 0.8 * len(values)
+    text = run(str(csv), "--fs", f"{fs:g}", "--heartbeat-model", str(tiny_model_dir / model))
+    assert "0 beats" in text and "vf" in text

@@ -72,7 +72,7 @@ class Command(BaseCommand):
             )
         except SignalError as exc:
             raise CommandError(str(exc)) from None
-        except ValueError as exc:  # no beat could be cut
+        except ValueError as exc:  # no beat could be cut, and no VF/VFL found
             raise CommandError(str(exc)) from None
         beats, r_peaks, scores, predicted = result.beats, result.r_peaks, result.scores, result.predicted
         mi_probs, rhythm = result.mi_probabilities, result.rhythm
@@ -84,7 +84,7 @@ class Command(BaseCommand):
             "lead": lead_name,
             "beats": len(beats),
             "counts": counts,
-            "percentages": {c: round(100.0 * n / len(beats), 2) for c, n in counts.items()},
+            "percentages": {c: round(100.0 * n / max(len(beats), 1), 2) for c, n in counts.items()},
             # the rhythm analysis's mean: beats inside VF/VFL and the intervals across it left out
             "mean_heart_rate_bpm": rhythm.summary["heart_rate"]["mean_bpm"],
             "mi_score": screen["score"] if screen["status"] == "screened" else None,
