@@ -71,6 +71,15 @@ def test_the_pages_of_a_vf_strip_answer_and_say_there_are_no_beats(client, staff
     assert html.count("<svg viewBox") >= 1  # the event's strip
     report = staff.get(reverse("recording-report", args=[vf_recording.pk])).content.decode()
     assert "ventricular fibrillation throughout" in report
+    for url in (reverse("dashboard"), reverse("patient-detail", args=[vf_recording.patient_id])):
+        response = staff.get(url)
+        assert response.status_code == 200 and "VF/VFL" in response.content.decode()
+
+
+def test_a_doctor_reviews_a_vf_strip(client, doctor_a, vf_recording):
+    doctor = client_for(client, doctor_a)
+    response = doctor.get(reverse("recording-review", args=[vf_recording.pk]))
+    assert response.status_code == 200 and "too few beats" in response.content.decode().lower()
 
 
 def test_the_api_answers_for_a_vf_strip(client, staff_a, vf_recording):
