@@ -69,6 +69,9 @@ def test_the_pages_of_a_vf_strip_answer_and_say_there_are_no_beats(client, staff
     html = staff.get(reverse("recording-detail", args=[vf_recording.pk])).content.decode()
     assert "Life-threatening rhythm" in html and "ventricular fibrillation throughout" in html
     assert html.count("<svg viewBox") >= 1  # the event's strip
+    shapes = staff.get(reverse("recording-shapes", args=[vf_recording.pk])).content.decode()
+    if not vf_recording.diagnosis.beat_count:
+        assert "no beats to group by shape" in shapes
     report = staff.get(reverse("recording-report", args=[vf_recording.pk])).content.decode()
     assert "ventricular fibrillation throughout" in report
     for url in (reverse("dashboard"), reverse("patient-detail", args=[vf_recording.patient_id])):
