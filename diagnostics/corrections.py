@@ -224,6 +224,11 @@ def _classes_changed(recording_id: int, diagnosis: Diagnosis) -> None:
     _recording_changed(recording_id)
 
 
+def beats_said(count: int) -> str:
+    """A number of beats as the messages and pages write it: "1 beat", "1,204 beats"."""
+    return f"{count:,} beat{'' if count == 1 else 's'}"
+
+
 # What the MI screen's reason adds once a doctor's corrections left scored beats out (the classification's reason
 # before it, kept whole, so an undo gives it back as it was).
 MI_AFTER_CORRECTIONS = " After a doctor's beat corrections: "
@@ -322,8 +327,7 @@ def beat_correction_undo(
         )
         if later is not None:
             raise Conflict(
-                f"A later correction ({later.beats_changed:,} beat{'' if later.beats_changed == 1 else 's'} to "
-                f"{later.to_class}) was made after it: undo "
+                f"A later correction ({beats_said(later.beats_changed)} to {later.to_class}) was made after it: undo "
                 "that one first.",
                 code="later_correction",
             )

@@ -182,6 +182,11 @@ def _rhythm_state(diagnosis: Diagnosis) -> tuple[str, object, object]:
     return diagnosis.rhythm_status or "", diagnosis.changed_at, diagnosis.rhythm_outdated_at
 
 
+def _rhythm_state_now(recording: ECGRecording) -> tuple[str, object, object]:
+    """The recording's `_rhythm_state` read from the database now."""
+    return _rhythm_state(Diagnosis.objects.only(*RHYTHM_STATE_FIELDS).get(recording_id=recording.pk))
+
+
 def _csv_rows(recording: ECGRecording) -> Iterator[str]:
     patient = recording.patient
     writer = csv.writer(_Echo())
@@ -219,7 +224,7 @@ def _csv_rows(recording: ECGRecording) -> Iterator[str]:
                 ]
             )
         fs = recording.sampling_rate or 0
-        before = _rhythm_state(Diagnosis.objects.only(*RHYTHM_STATE_FIELDS).get(recording_id=recording.pk))
+        before = _rhythm_state_now(recording)
         events = list(selectors.event_list(recording=recording))
         # read again after the events (the rhythm for the diary's rows with it): a correction or a recomputation
         # written between the two reads leaves events of either side, so they are said to be recomputing (they had
@@ -309,8 +314,7 @@ def _csv_rows(recording: ECGRecording) -> Iterator[str]:
         if figures is not None:  # a fifth and a sixth: the heart rate awake and asleep, and the events by where
             # they began; read after the diary's rows: the rhythm read a third time, so that a correction or a
             # recomputation written since the first read marks these rows as well
-            again = _rhythm_state(Diagnosis.objects.only(*RHYTHM_STATE_FIELDS).get(recording_id=recording.pk))
-            sleep_status = rhythm_status if again == before else "recomputing"
+            sleep_status = rhythm_status if _rhythm_state_now(recording) == before else "recomputing"
             yield writer.writerow([])
             yield writer.writerow(AWAKE_ASLEEP_COLUMNS)
             for side in ("awake", "asleep"):

@@ -10,6 +10,7 @@ from ecg.constants import AAMI_CLASSES, AAMI_NAMES
 from ecg.io.readers import lead_phrase
 
 from . import holter, plots
+from .corrections import beats_said
 from .models import BeatCorrection, BeatFamily, ECGRecording, Event
 
 
@@ -58,7 +59,7 @@ def class_sections(recording: ECGRecording, families: list[BeatFamily], diagnosi
                     "said": family_said(f),
                     "svg": plots.template_svg(
                         f.template,
-                        title=f"Mean beat of {family_said(f)} ({f.beats:,} beat{'' if f.beats == 1 else 's'}), {' and '.join(leads)}",
+                        title=f"Mean beat of {family_said(f)} ({beats_said(f.beats)}), {' and '.join(leads)}",
                         leads=leads,
                         mm_per_unit=scale,
                     ),
@@ -87,7 +88,7 @@ def correction_rows(recording: ECGRecording, corrections: list[BeatCorrection], 
         # counted in the database by the list (selectors.beat_correction_list): a family's indices are not read
         changed, previous = c.changed, c.previous_counts  # type: ignore[attr-defined]
         if c.family is None:
-            what = f"{changed:,} beat{'' if changed == 1 else 's'} chosen"
+            what = f"{beats_said(changed)} chosen"
         else:
             what = family_said(family) if family is not None else f"shape {c.family + 1}"
         rows.append(

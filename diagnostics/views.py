@@ -118,7 +118,7 @@ def _recording_what(recording: ECGRecording) -> str:
     """What a recording holds, in a few words: a signal's length and kind, a beat file's number of beats."""
     if recording.kind == ECGRecording.Kind.BEATS:
         beats = recording.diagnosis.beat_count
-        return f"beat file, {beats:,} beat{'' if beats == 1 else 's'}"
+        return f"beat file, {corrections.beats_said(beats)}"
     seconds = (
         recording.sample_count / recording.sampling_rate if recording.sample_count and recording.sampling_rate else None
     )
@@ -539,7 +539,7 @@ def beat_correct(request, recording_id: int):
     shape = recording.beat_families.filter(number=family).first()
     messages.success(
         request,
-        f"{changed:,} beat{'' if changed == 1 else 's'} of {shapes.family_said(shape) if shape else f'shape {family + 1}'} "
+        f"{corrections.beats_said(changed)} of {shapes.family_said(shape) if shape else f'shape {family + 1}'} "
         f"{'is' if changed == 1 else 'are'} now {to_class} ({AAMI_NAMES[to_class].lower()})."
         + (" The rhythm is being recomputed over the corrected classes." if _rhythm_outdated(recording) else ""),
     )
@@ -572,8 +572,7 @@ def beat_correction_undo(request, recording_id: int, correction_id: int):
     )
     _require_corrector(request.user)  # after the 404 of another clinic's correction, as beat_correct
     target = reverse("recording-shapes", args=[recording_id]) + "#corrections"
-    beats = correction.beats_changed
-    said = f"The correction of {beats:,} beat{'' if beats == 1 else 's'} to {correction.to_class}"
+    said = f"The correction of {corrections.beats_said(correction.beats_changed)} to {correction.to_class}"
     try:
         undone = corrections.beat_correction_undo(correction=correction, by=request.user)
     except Conflict as exc:
