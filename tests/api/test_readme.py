@@ -1,5 +1,7 @@
-"""The README's curl examples, run as written with the real curl against a live server and a real worker."""
+"""The README's curl examples, run as written with the real curl against a live server and a real worker; and its
+table of environment variables against what the code reads."""
 
+import ast
 import json
 import os
 import re
@@ -10,7 +12,9 @@ import pytest
 
 from ..data import REPO_ROOT, seed_dir
 
-pytestmark = [pytest.mark.worker, pytest.mark.slow]
+# The apps and the library: every variable one of them reads from the environment is one the README documents.
+CODE_DIRS = ("accounts", "api", "diagnostics", "ecg", "ecgsite", "mlmodels", "patients")
+ENV_READERS = {"env_int", "env_bool", "env_list", "_nat64_prefixes"}
 
 
 def readme_blocks() -> list[str]:
@@ -27,6 +31,8 @@ def test_the_readme_has_the_examples():
         assert step in script, step
 
 
+@pytest.mark.worker
+@pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_the_readme_curl_examples_work_as_written(
     live_server, celery_worker, celery_worker_env, staff_a, active_models
@@ -53,3 +59,67 @@ def test_the_readme_curl_examples_work_as_written(
     assert '"aami_class"' in outputs
     resource_types = json.loads(outputs[outputs.rindex("[") : outputs.rindex("]") + 1])
     assert resource_types[:2] == ["Patient", "DiagnosticReport"] and "Observation" in resource_types
+
+
+def documented_settings() -> dict[str, str]:
+    """The README's configuration table: each variable with its default cell."""
+    section = (REPO_ROOT / "README.md").read_text().split("\n## Configuration\n", 1)[1].split("\n## ", 1)[0]
+    return dict(re.findall(r"^\| `([A-Z][A-Z0-9_]*)` \| ([^|]*) \|", section, flags=re.M))
+
+
+def _is_environ(node: ast.expr) -> bool:
+    return isinstance(node, ast.Attribute) and node.attr == "environ"
+
+
+def environment_reads() -> dict[str, list[ast.expr]]:
+    """Each variable the code reads from the environment, with the default expressions it is read with."""
+    reads: dict[str, list[ast.expr]] = {}
+    for directory in CODE_DIRS:
+        for path in (REPO_ROOT / directory).rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text())):
+                name, default = None, None
+                if isinstance(node, ast.Subscript) and _is_environ(node.value) and isinstance(node.slice, ast.Constant):
+                    name = node.slice.value
+                elif isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Constant):
+                    func = node.func
+                    is_get = isinstance(func, ast.Attribute) and func.attr == "get" and _is_environ(func.value)
+                    is_reader = isinstance(func, ast.Name) and func.id in ENV_READERS
+                    if is_get or is_reader or (isinstance(func, ast.Attribute) and func.attr == "getenv"):
+                        name = node.args[0].value
+                        default = node.args[1] if len(node.args) > 1 else None
+                if isinstance(name, str):
+                    reads.setdefault(name, [])
+                    if default is not None:
+                        reads[name].append(default)
+    return reads
+
+
+def test_every_environment_variable_read_is_documented_and_every_documented_one_is_read():
+    documented, read = set(documented_settings()), set(environment_reads())
+    assert read - documented == set(), "read by the code but not in the README's configuration table"
+    assert documented - read == set(), "in the README's configuration table but read by no code"
+
+
+def test_the_readme_gives_each_settings_constant_default():
+    """Where a variable is read with a constant default (a number, a boolean, a word), the README's default cell
+    states that value first (``25 * 1024 * 1024`` as 26214400, ``True`` as `true`)."""
+    documented = documented_settings()
+    checked = 0
+    for name, defaults in environment_reads().items():
+        for expression in defaults:
+            try:
+                value = eval(compile(ast.Expression(expression), name, "eval"), {"__builtins__": {}})  # noqa: S307
+            except NameError:
+                continue  # a default made of other settings (the production flag, a path): said in words
+            cell = documented[name].strip()
+            if isinstance(value, bool):
+                assert cell.startswith(f"`{str(value).lower()}`"), (name, value, cell)
+            elif isinstance(value, int):
+                number = re.match(r"`?([\d,]+)", cell)
+                assert number and int(number.group(1).replace(",", "")) == value, (name, value, cell)
+            elif isinstance(value, str) and value:
+                assert cell.startswith(f"`{value}`"), (name, value, cell)
+            else:
+                continue
+            checked += 1
+    assert checked >= 30
