@@ -129,7 +129,9 @@ def render_markdown(card: dict[str, Any]) -> str:
         f"- **Training data**: {card['training_data']}",
         f"- **Validation**: {card['split']}",
         f"- **Class imbalance**: {card['class_imbalance']}",
-        f"- **Reproduce**: `{card['command']}` (evaluation: `{card['evaluation_command']}`)",
+        f"- **Reproduce**: `{card['command']}`"
+        + (f" at code version {card['code_version']}" if card.get("code_version") else "")
+        + f" (evaluation: `{card['evaluation_command']}`)",
         "",
         "## Figures on patients the model never saw",
         "",

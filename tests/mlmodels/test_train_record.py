@@ -1,6 +1,7 @@
 """The record-level model's training command: trains, averages seeds, writes the model and its card."""
 
 import json
+import re
 from io import StringIO
 
 import pytest
@@ -37,6 +38,8 @@ def test_it_trains_on_a_few_records_and_writes_a_card(tmp_path, monkeypatch):
     assert card["hyperparameters"]["seeds"] == 2 and card["multiply_adds_per_beat"] > 0
     assert {t["target"] for t in card["targets"]} >= {"record-wise CV (all patients) S sensitivity"}
     assert "## Targets" in (tmp_path / "heartbeat_record-test-1.md").read_text()
+    assert re.fullmatch(r"[0-9a-f]{40}", card["code_version"])  # the command reproduces the model at this code
+    assert f"at code version {card['code_version']}" in (tmp_path / "heartbeat_record-test-1.md").read_text()
     assert (tmp_path / "member-0.keras").exists() and (tmp_path / "member-1.keras").exists()
     held_out = card["split"].split("(e.g. ")[1].split(" ...")[0].split(", ")
     assert len(held_out) == 1 and held_out[0] in {"mitdb/119", "mitdb/209", "mitdb/100", "mitdb/106"}

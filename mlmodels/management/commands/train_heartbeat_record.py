@@ -21,6 +21,7 @@ from ecg.datasets import paths
 from ecg.processing import context
 from ecg.training import record as rt
 from ecg.training import record_card
+from ecg.training.card import code_version
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 ARTIFACTS_DIR = REPO_ROOT / "mlmodels" / "artifacts"
@@ -880,6 +881,7 @@ class Command(BaseCommand):
             ),
             "command": f"python manage.py train_heartbeat_record --config {config} --seeds {seeds} "
             f"--model-version {version} --recipe {'blend' if tree_info else 'network'} --ship",
+            "code_version": code_version(REPO_ROOT),
             "evaluation_command": "python -m bench.heartbeat_protocols",
             **_reported(metrics),
         }
