@@ -123,3 +123,19 @@ def test_the_readme_gives_each_settings_constant_default():
                 continue
             checked += 1
     assert checked >= 30
+
+
+def test_the_readmes_share_of_noise_marked_is_the_benchs():
+    """What the README says of the noise stage ("most noise at 0 dB SNR, over a quarter at 6 dB and none at 12 dB")
+    is what the bench's nstdb records give (bench/results/noise_eval.json): the share of each noisy stretch marked."""
+    readme = " ".join((REPO_ROOT / "README.md").read_text().split())
+    assert "marks most noise at 0 dB SNR, over a quarter at 6 dB and none at 12 dB" in readme
+    results = json.loads((REPO_ROOT / "bench" / "results" / "noise_eval.json").read_text())
+    shares: dict[str, list[float]] = {}
+    for row in results["stress"]:
+        if row["db"] == "nstdb":
+            snr = row["record"][4:]  # 118e06 -> 06
+            shares.setdefault(snr, []).append(row["with_noise_stage"]["marked_share_of_noisy_stretches"])
+    assert min(shares["00"]) > 0.5
+    assert 0.25 < min(shares["06"]) and max(shares["06"]) < 0.5
+    assert max(shares["12"]) == 0
