@@ -1,6 +1,7 @@
 import hashlib
 import logging
 import secrets
+import time
 from datetime import datetime, timedelta
 from functools import partial
 
@@ -219,10 +220,32 @@ def webhook_deliver(*, delivery_id: int) -> str:
     return "sent"
 
 
+# How long an attempt's outcome is tried again while the database cannot take it (a restart, a failover): within
+# the sending lease, which the sweep waits out before it sends the delivery again.
+LOG_RETRY_SECONDS = 20.0
+
+
 def _delivery_log(delivery_id: int, **fields) -> None:
+    """Write an attempt's outcome. A connection the database dropped meanwhile is opened again and the write tried
+    again for a while: a notice the receiver has, logged as still being sent, was sent again by the sweep once its
+    lease ran out."""
+    from django.db import InterfaceError, OperationalError, connection
+
     fields.setdefault("next_retry_at", None)
     fields.setdefault("last_error", "")
-    WebhookDelivery.objects.filter(pk=delivery_id).update(**fields)
+    deadline = time.monotonic() + LOG_RETRY_SECONDS
+    pause = 0.2
+    while True:
+        try:
+            WebhookDelivery.objects.filter(pk=delivery_id).update(**fields)
+            return
+        except (OperationalError, InterfaceError):
+            if connection.in_atomic_block or time.monotonic() + pause > deadline:
+                raise
+            logger.warning("webhook delivery %s: its outcome could not be written yet; trying again", delivery_id)
+            connection.close()
+            time.sleep(pause)
+            pause = min(2.0, pause * 2)
 
 
 def webhook_deliveries_due() -> int:

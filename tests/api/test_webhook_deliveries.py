@@ -112,3 +112,42 @@ def test_administrators_see_the_delivery_log_of_their_clinic_only(
     detail = client.get(f"/admin/api/webhookdelivery/{delivery.pk}/change/")
     assert detail.status_code == 200 and "503" in detail.content.decode()
     assert client.post(f"/admin/api/webhookdelivery/{delivery.pk}/delete/", {"post": "yes"}).status_code == 403
+
+
+def _end_other_sessions() -> None:
+    """End every other session of the test database, as a PostgreSQL restart does, from a connection of its own."""
+    from django.db import connection
+
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+    finally:
+        connection.close()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_notice_received_while_the_database_restarts_is_logged_sent_and_not_sent_again(
+    deliver_here, staff_a, patient_a, active_models, django_capture_on_commit_callbacks
+):
+    """The receiver has the notice, and the database drops the worker's connection before the outcome is written:
+    the delivery had stayed claimed and unsent, and the sweep sent it again once its lease ran out."""
+    received: list[str] = []
+
+    def answer(headers, body):
+        received.append(headers["x-ecg-delivery"])
+        _end_other_sessions()  # the delivering worker's connection among them
+        return 204
+
+    with http_receiver(answer) as url:
+        api_token_create(user=staff_a, webhook_url=url)
+        diagnosis = diagnose(staff_a, patient_a, active_models, django_capture_on_commit_callbacks)
+        delivery = WebhookDelivery.objects.get(diagnosis=diagnosis)
+        assert (delivery.status, delivery.attempts, delivery.last_status_code) == ("sent", 1, 204)
+        assert delivery.next_retry_at is None and delivery.sent_at is not None
+        # past the sending lease: the sweep finds nothing to send again
+        WebhookDelivery.objects.filter(pk=delivery.pk).update(created_at=delivery.created_at.replace(year=2000))
+        assert webhook_deliveries_due() == 0
+    assert received == [str(delivery.pk)]
