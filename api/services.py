@@ -11,6 +11,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import User
+from ecgsite.broker import publish
 
 from .models import ApiToken, WebhookDelivery
 
@@ -127,10 +128,8 @@ def webhook_deliveries_create(
 def _webhook_enqueue(delivery_id: int) -> None:
     from .tasks import deliver_webhook
 
-    try:
-        deliver_webhook.delay(delivery_id)
-    except Exception:  # broker down: the sweep sends it (webhook_deliveries_due)
-        logger.exception("could not enqueue webhook delivery %s", delivery_id)
+    # broker down: the sweep sends it (webhook_deliveries_due)
+    publish(lambda: deliver_webhook.delay(delivery_id), f"webhook delivery {delivery_id}")
 
 
 def webhook_retry_delay(attempts: int) -> timedelta:

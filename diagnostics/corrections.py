@@ -26,6 +26,7 @@ from django.utils.dateparse import parse_datetime
 from accounts.models import User
 from ecg.constants import AAMI_CLASSES
 from ecg.io.errors import SignalError
+from ecgsite.broker import publish
 from ecgsite.errors import Conflict, Invalid, NotAllowed, NotFound, UploadRefused
 from mlmodels.models import ModelVersion
 
@@ -359,12 +360,7 @@ def enqueue_rhythm_recompute(recording_id: int) -> bool:
     if settings.CELERY_TASK_ALWAYS_EAGER:
         _local_executor().submit(recompute_rhythm.apply, args=(recording_id,))
         return True
-    try:
-        recompute_rhythm.delay(recording_id)
-    except Exception:
-        logger.exception("could not send recording %s's rhythm to be recomputed; the sweep sends it", recording_id)
-        return False
-    return True
+    return publish(lambda: recompute_rhythm.delay(recording_id), f"recording {recording_id}'s rhythm recomputation")
 
 
 def rhythms_requeue_outdated(*, older_than) -> int:

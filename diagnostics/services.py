@@ -23,6 +23,7 @@ from django.utils import timezone
 from accounts.models import User
 from ecg.constants import AAMI_CLASSES
 from ecg.io.errors import SignalError
+from ecgsite.broker import publish
 from ecgsite.errors import (
     ApplicationError,
     Conflict,
@@ -274,12 +275,8 @@ def enqueue_classification(recording_id: int) -> bool:
     if settings.CELERY_TASK_ALWAYS_EAGER:
         _local_executor().submit(classify_recording.apply, args=(recording_id,))
         return True
-    try:
-        classify_recording.delay(recording_id)
-    except Exception:  # broker down: the sweep re-enqueues queued recordings later
-        logger.exception("could not enqueue recording %s; it stays queued for the sweep", recording_id)
-        return False
-    return True
+    # broker down: it stays queued, and the sweep enqueues queued recordings again later
+    return publish(lambda: classify_recording.delay(recording_id), f"recording {recording_id}")
 
 
 _executor = None

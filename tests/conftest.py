@@ -40,6 +40,14 @@ def _media_root(settings, tmp_path_factory):
 
 
 @pytest.fixture(autouse=True)
+def _broker_not_away(monkeypatch):
+    # a publish one test saw fail does not hold back the next test's (ecgsite.broker)
+    from ecgsite import broker
+
+    monkeypatch.setattr(broker, "_away_until", 0.0)
+
+
+@pytest.fixture(autouse=True)
 def _fresh_token_failures():
     # Failed token attempts are counted per address in the shared API cache (Redis), across tests.
     from api.authentication import token_failures_reset

@@ -4,16 +4,20 @@ Each test drives a private stack (its own PostgreSQL cluster, Redis, gunicorn an
 workers: bench/stack.py) over HTTP, so stopping or killing a service disturbs nothing else.
 """
 
+import os
 import re
 import signal
 import time
 
 import pytest
+import requests
 
-from bench.stack import AppStack, new_root, wait_until
+from bench.stack import AppStack, PrivateRedis, new_root, wait_until
+from ecgsite import broker
 
 from ..data import mitdb_dir
 from ..helpers import beat_csv
+from ..helpers import beat_rows as beat_values
 
 pytestmark = pytest.mark.slow
 
@@ -76,6 +80,16 @@ def beat_rows(stack, rid: int) -> tuple[int, int]:
     total = int(stack.sql(f"SELECT count(*) FROM diagnostics_beat WHERE recording_id = {rid}"))
     distinct = int(stack.sql(f"SELECT count(DISTINCT index) FROM diagnostics_beat WHERE recording_id = {rid}"))
     return total, distinct
+
+
+def hang(server: PrivateRedis) -> None:
+    """Redis accepting connections and answering nothing."""
+    os.kill(server.proc.pid, signal.SIGSTOP)
+
+
+def resume(server: PrivateRedis) -> None:
+    if server.proc and server.proc.poll() is None:
+        os.kill(server.proc.pid, signal.SIGCONT)
 
 
 def wfdb_files(record: str) -> list[tuple[str, bytes]]:
@@ -172,3 +186,43 @@ def test_a_task_that_always_crashes_ends_failed_after_bounded_attempts(stack, st
     time.sleep(12)  # past the lease and a few sweeps: it is not picked up again
     assert status(stack, rid) == "failed"
     assert int(stack.sql(f"SELECT attempts FROM diagnostics_ecgrecording WHERE id = {rid}")) == 3
+
+
+def test_an_activation_while_the_broker_hangs_answers_and_every_queued_upload_is_processed_once(
+    stack, staff, patient_id
+):
+    """Each queued recording an activation sends again had waited out the hung broker in turn (5 s or more a
+    message: 150 s for 30), past any proxy's patience, although the activation itself had committed."""
+    for worker in list(stack.workers):  # no sweep meanwhile: the recordings stay queued until the end
+        stack.kill_worker(worker, signal.SIGTERM)
+    headers = {"Authorization": f"Token {stack.manage('create_api_token', '--user', 'staff_a').split()[-1]}"}
+    admin = {"Authorization": f"Token {stack.manage('create_api_token', '--user', 'admin').split()[-1]}"}
+    api = f"{stack.base_url}/api/v1"
+    stack.redis.stop()
+    queued = {}
+    for n in range(3, 23):  # 20: each publish to a hung broker waits 5 s or more
+        response = requests.post(
+            f"{api}/recordings",
+            json={"patient": patient_id, "kind": "beats", "beats": beat_values(n).tolist()},
+            headers=headers,
+            timeout=120,
+        )
+        assert response.status_code == 201, response.text[-500:]
+        queued[int(response.headers["Location"].rsplit("/", 1)[1])] = n
+    stack.redis.start()
+    time.sleep(broker.RETRY_SECONDS + 1)  # past the uploads' failed publish: the web process tries the broker again
+    version = next(v for v in requests.get(f"{api}/model-versions", headers=admin, timeout=30).json()["results"])
+    hang(stack.redis)
+    try:
+        started = time.monotonic()
+        # within a proxy's usual wait for an answer (nginx: 60 s), or the administrator is told it failed
+        response = requests.post(f"{api}/model-versions/{version['id']}/activate", headers=admin, timeout=60)
+        assert response.status_code == 200, response.text[-500:]
+        print(f"activation answered in {time.monotonic() - started:.1f} s with the broker hung")
+        assert all(status(stack, rid) == "queued" for rid in queued)
+    finally:
+        resume(stack.redis)
+    stack.start_worker(beat=True)
+    for rid, n in queued.items():
+        assert wait_done(stack, rid, timeout=240) == "done"
+        assert beat_rows(stack, rid) == (n, n)

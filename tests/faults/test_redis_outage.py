@@ -7,8 +7,6 @@ its own: the shared one other test runs use is never touched.
 """
 
 import logging
-import os
-import signal
 import threading
 import time
 
@@ -24,19 +22,10 @@ from bench.stack import PrivateRedis
 from diagnostics.models import ECGRecording
 
 from ..helpers import beat_csv, beat_rows
-from .test_faults import FAST_RECOVERY, recording_id, serving_stack, status, wait_done
+from .test_faults import FAST_RECOVERY, hang, recording_id, resume, serving_stack, status, wait_done
 from .test_faults import beat_rows as stored_beats
 
 URL = "/api/v1/patients"
-
-
-def hang(server: PrivateRedis) -> None:
-    os.kill(server.proc.pid, signal.SIGSTOP)
-
-
-def resume(server: PrivateRedis) -> None:
-    if server.proc and server.proc.poll() is None:
-        os.kill(server.proc.pid, signal.SIGCONT)
 
 
 def with_token(secret: str) -> APIClient:
