@@ -220,6 +220,7 @@ def _classes_changed(recording_id: int, diagnosis: Diagnosis) -> None:
     if diagnosis.rhythm is not None:
         fields["rhythm_outdated_at"] = timezone.now()
         fields["rhythm_recompute_error"] = ""  # an earlier run's failure is not this one's (and the sweep skips it)
+        fields["rhythm_recompute_attempts"] = 0  # nor are its crashes
         transaction.on_commit(lambda: enqueue_rhythm_recompute(recording_id))
     Diagnosis.objects.filter(pk=diagnosis.pk).update(**fields)
     _recording_changed(recording_id)
@@ -391,17 +392,34 @@ def rhythms_requeue_outdated(*, older_than) -> int:
     return sent
 
 
-def recording_rhythm_recompute(*, recording_id: int) -> str:
+def recording_rhythm_recompute(*, recording_id: int, max_attempts: int = 3) -> str:
     """The rhythm analysis over the beats' classes as they are now (the worker's, after a correction), over the
     signal-level inputs the classification stored (RhythmInputs: no signal read); for a recording classified before
     they were stored, the signal read again as the classification read it and the same beats found (at most
     ``SIGNAL_AGAIN_MAX_S`` of it). The summary and events are written. Safe to run twice or at once: what it computed
     is written only while no later correction has come meanwhile ("again": the later one's own run writes).
-    "current" when nothing is outdated; "failed" with the reason stored when the inputs cannot be had again."""
+    "current" when nothing is outdated; "failed" with the reason stored when the inputs cannot be had again.
+
+    Each run of a request counts an attempt before it starts: a run whose worker dies (out of memory, say) never
+    ends, its message comes again (at once, from a pool whose process was lost; later, from the sweep), and the
+    request is given up, failed with the reason, once ``max_attempts`` runs began (the task adds one for each of its
+    own tries after a database error, which is no crash)."""
     diagnosis = Diagnosis.objects.select_related("heartbeat_model").filter(recording_id=recording_id).first()
     if diagnosis is None or diagnosis.rhythm_outdated_at is None:
         return "current"
     asked: datetime = diagnosis.rhythm_outdated_at
+    this_request = Diagnosis.objects.filter(pk=diagnosis.pk, rhythm_outdated_at=asked)
+    if not this_request.filter(rhythm_recompute_attempts__lt=max_attempts).update(
+        rhythm_recompute_attempts=F("rhythm_recompute_attempts") + 1
+    ):
+        if not this_request.exists():
+            return "again"  # a later correction's request came meanwhile: its own run writes
+        return _recompute_failed(
+            diagnosis,
+            asked,
+            f"Gave up after {max_attempts} attempts: recomputing the rhythm kept stopping the worker. The rhythm "
+            "figures are those from before the correction; please contact support.",
+        )
     try:
         return _recompute(diagnosis, asked)
     except (OperationalError, InterfaceError):

@@ -262,6 +262,9 @@ class Diagnosis(models.Model):
     rhythm_outdated_at = models.DateTimeField(null=True, blank=True)
     rhythm_recomputed_at = models.DateTimeField(null=True, blank=True)
     rhythm_recompute_error = models.TextField(blank=True)
+    # runs of the recomputation asked for at rhythm_outdated_at that began: one whose worker dies never ends, and its
+    # message comes again; a few such and it is given up (corrections.recording_rhythm_recompute)
+    rhythm_recompute_attempts = models.PositiveSmallIntegerField(default=0)
     # Beats whose class a doctor changed (Beat.classified_as set), kept with the counts each correction rewrites: a
     # list of recordings shows it without counting a 24-hour recording's beats for each row.
     beats_corrected = models.PositiveIntegerField(default=0)

@@ -79,7 +79,10 @@ def recompute_rhythm(self, recording_id: int) -> str:
     from . import corrections
 
     try:
-        return corrections.recording_rhythm_recompute(recording_id=recording_id)
+        # a try after a database error is no crash: it adds an attempt to the budget (as classify_recording's do)
+        return corrections.recording_rhythm_recompute(
+            recording_id=recording_id, max_attempts=MAX_ATTEMPTS + (self.request.retries or 0)
+        )
     except (OperationalError, InterfaceError) as exc:  # database restarting: try again shortly
         raise self.retry(exc=exc, countdown=min(5 * 2**self.request.retries, 60))
     except Exception as exc:

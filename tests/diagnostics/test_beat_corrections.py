@@ -546,3 +546,57 @@ def test_an_event_withdrawn_after_several_changes_is_kept_with_the_change_that_n
     third.refresh_from_db()
     assert [(e["start"], e["decisions"][0]["decision"]) for e in second.withdrawn_events] == [(start, "confirm")]
     assert third.withdrawn_events == []
+
+
+class WorkerDied(BaseException):
+    """What a worker killed mid-recomputation leaves: the run ends with nothing written (an out-of-memory kill,
+    say), and its message comes again."""
+
+
+@pytest.mark.django_db
+def test_a_recomputation_that_keeps_killing_its_worker_fails_after_three_attempts(analysed, doctor_a, monkeypatch):
+    """A recomputation that takes its worker down each time (reject_on_worker_lost sends its message straight back,
+    the sweep sends it again) had been run for ever; three crashes end it failed, with the reason, as a
+    classification's do, and a later correction is given three attempts of its own."""
+    import ecg.rhythm
+
+    analyse = ecg.rhythm.analyse_rhythm
+
+    def dies(**kwargs):
+        raise WorkerDied
+
+    n = [i for i, c in enumerate(_classes(analysed)) if c != "V"]
+    corrections.beat_correction_make(recording=analysed, by=doctor_a, to_class="V", beats=n[:1])
+    monkeypatch.setattr(ecg.rhythm, "analyse_rhythm", dies)
+    for _ in range(3):
+        with pytest.raises(WorkerDied):
+            corrections.recording_rhythm_recompute(recording_id=analysed.pk)
+    assert corrections.recording_rhythm_recompute(recording_id=analysed.pk) == "failed"
+    diagnosis = Diagnosis.objects.get(recording=analysed)
+    assert diagnosis.rhythm_status == "failed"
+    assert "Gave up after 3 attempts" in diagnosis.rhythm_recompute_error
+    Diagnosis.objects.filter(pk=diagnosis.pk).update(rhythm_outdated_at=timezone.now() - timedelta(hours=1))
+    assert corrections.rhythms_requeue_outdated(older_than=timedelta(minutes=5)) == 0  # not sent again
+    corrections.beat_correction_make(recording=analysed, by=doctor_a, to_class="V", beats=n[1:2])
+    with pytest.raises(WorkerDied):
+        corrections.recording_rhythm_recompute(recording_id=analysed.pk)
+    monkeypatch.setattr(ecg.rhythm, "analyse_rhythm", analyse)
+    assert corrections.recording_rhythm_recompute(recording_id=analysed.pk) == "done"
+    assert Diagnosis.objects.get(recording=analysed).rhythm_status == "current"
+
+
+@pytest.mark.django_db
+def test_a_database_restart_retried_is_not_counted_as_a_crash(analysed, doctor_a, monkeypatch):
+    """The task's tries after a database error each add an attempt to the budget (as a classification's do)."""
+    import ecg.rhythm
+
+    def dies(**kwargs):
+        raise WorkerDied
+
+    corrections.beat_correction_make(recording=analysed, by=doctor_a, to_class="V", beats=[5])
+    monkeypatch.setattr(ecg.rhythm, "analyse_rhythm", dies)
+    for _ in range(3):
+        with pytest.raises(WorkerDied):
+            corrections.recording_rhythm_recompute(recording_id=analysed.pk)
+    with pytest.raises(WorkerDied):  # a fourth try of the same task, after a database error
+        corrections.recording_rhythm_recompute(recording_id=analysed.pk, max_attempts=4)
