@@ -4,6 +4,7 @@ Each test drives a private stack (its own PostgreSQL cluster, Redis, gunicorn an
 workers: bench/stack.py) over HTTP, so stopping or killing a service disturbs nothing else.
 """
 
+import json
 import os
 import re
 import signal
@@ -16,7 +17,7 @@ from bench.stack import AppStack, PrivateRedis, new_root, wait_until
 from ecgsite import broker
 
 from ..data import mitdb_dir
-from ..helpers import beat_csv
+from ..helpers import beat_csv, http_receiver
 from ..helpers import beat_rows as beat_values
 
 pytestmark = pytest.mark.slow
@@ -25,6 +26,7 @@ FAST_RECOVERY = {
     "ECG_PROCESSING_LEASE_SECONDS": "8",
     "CELERY_VISIBILITY_TIMEOUT": "10",
     "ECG_SWEEP_INTERVAL_SECONDS": "3",
+    "API_WEBHOOK_ALLOWED_HOSTS": "127.0.0.1",  # a receiver in the test process
 }
 
 
@@ -226,3 +228,46 @@ def test_an_activation_while_the_broker_hangs_answers_and_every_queued_upload_is
     for rid, n in queued.items():
         assert wait_done(stack, rid, timeout=240) == "done"
         assert beat_rows(stack, rid) == (n, n)
+
+
+def test_a_correction_made_while_the_broker_is_down_and_the_database_restarts_is_recomputed_and_told_once(
+    stack, staff, patient_id
+):
+    """The correction commits with the broker down (its recomputation and notices not sent), the database restarts
+    before any worker runs: the sweep sends what was not sent, the rhythm is recomputed, and each notice arrives
+    once."""
+    if not stack.workers:
+        stack.start_worker(beat=True)
+    rid = recording_id(stack.upload(staff, patient_id, wfdb_files("100"), kind="signal"))
+    assert wait_done(stack, rid) == "done"
+    received: list[tuple[str, str]] = []
+
+    def answer(headers, body):
+        received.append((headers["x-ecg-delivery"], json.loads(body)["event"]))
+        return 204
+
+    with http_receiver(answer) as url:
+        secret = stack.manage("create_api_token", "--user", "doctor_a", "--webhook-url", url).split()[-1]
+        for worker in list(stack.workers):
+            stack.kill_worker(worker, signal.SIGTERM)
+        stack.redis.stop()
+        try:
+            made = requests.post(
+                f"{stack.base_url}/api/v1/recordings/{rid}/beat-corrections",
+                json={"to_class": "V", "beats": [10, 11]},
+                headers={"Authorization": f"Token {secret}"},
+                timeout=60,
+            )
+            assert made.status_code == 201, made.text[-500:]
+            stack.pg.restart()
+        finally:
+            stack.redis.start()
+        stack.start_worker(beat=True)
+        rhythm = f"SELECT rhythm_outdated_at IS NULL FROM diagnostics_diagnosis WHERE recording_id = {rid}"
+        wait_until(lambda: stack.sql(rhythm) == "t", 180, "the rhythm recomputed")
+        unsent = f"SELECT count(*) FROM api_webhookdelivery WHERE recording_id = {rid} AND status <> 'sent'"
+        wait_until(lambda: len(received) >= 2 and stack.sql(unsent) == "0", 180, "the notices sent")
+        time.sleep(5)  # a few sweeps more: nothing is sent again
+    assert sorted(event for _delivery, event in received) == ["beats.corrected", "rhythm.recomputed"]
+    assert len({delivery for delivery, _event in received}) == 2
+    assert stack.sql(f"SELECT rhythm_recompute_error FROM diagnostics_diagnosis WHERE recording_id = {rid}") == ""
