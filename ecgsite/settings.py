@@ -84,10 +84,28 @@ def _database(url: str | None) -> dict:
     if parsed.scheme != "sqlite" and not parsed.path.strip("/"):
         raise ImproperlyConfigured("DATABASE_URL names no database; expected postgres://user@host:port/name")
     try:
-        config = dj_database_url.parse(url, conn_max_age=60, conn_health_checks=True)
+        parsed_config = dj_database_url.parse(url, conn_max_age=60, conn_health_checks=True)
     except Exception as exc:  # dj_database_url raises several types
         raise ImproperlyConfigured(f"DATABASE_URL is malformed: {exc}") from None
-    return dict(config)
+    config: dict = dict(parsed_config)
+    if parsed.scheme != "sqlite":
+        # A client that vanishes (its host lost, not its process killed) is noticed within a minute and a half, not
+        # the operating system's two hours: a worker lost while it writes results holds the recording's row lock,
+        # and the takeover and every request writing that recording wait on it. libpq's keepalives do the same for
+        # a server that vanishes under a worker.
+        config["OPTIONS"] = {
+            "keepalives": 1,
+            "keepalives_idle": 30,
+            "keepalives_interval": 10,
+            "keepalives_count": 6,
+            **config.get("OPTIONS", {}),
+        }
+    return config
+
+
+# The server's side of the same (set per session at connection; a transaction-pooling PgBouncer refuses the
+# startup parameter, so not behind one).
+SERVER_KEEPALIVES = "-c tcp_keepalives_idle=30 -c tcp_keepalives_interval=10 -c tcp_keepalives_count=6"
 
 
 def _broker(url: str | None) -> str | None:
@@ -202,6 +220,9 @@ DATABASES = {"default": _database(os.environ.get("DATABASE_URL"))}
 # its own: Django's documented switch, which also turns off the list pages' prepared statements (api.pages).
 if env_bool("DATABASE_TRANSACTION_POOLER", False):
     DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
+elif DATABASES["default"]["ENGINE"] != "django.db.backends.sqlite3":
+    _options = DATABASES["default"]["OPTIONS"]
+    _options["options"] = f"{_options.get('options', '')} {SERVER_KEEPALIVES}".strip()
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"

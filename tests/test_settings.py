@@ -126,3 +126,18 @@ def test_a_transaction_pooler_turns_off_server_side_cursors_and_prepared_pages(v
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1] == expected
+
+
+@pytest.mark.django_db
+def test_a_vanished_client_or_server_is_noticed_by_keepalives_within_minutes():
+    """A worker whose host is lost while it holds a recording's row lock: the server ends its session within a
+    minute and a half (30 s idle, then 6 probes 10 s apart), not after the operating system's two hours."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW tcp_keepalives_idle")
+        idle = cursor.fetchone()[0]
+        cursor.execute("SHOW tcp_keepalives_count")
+        count = cursor.fetchone()[0]
+    assert (idle, count) == ("30", "6")
+    assert connection.get_connection_params()["keepalives_idle"] == 30
