@@ -11,6 +11,24 @@ from . import services
 logger = logging.getLogger(__name__)
 MAX_ATTEMPTS = 3
 STORAGE_FULL = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
+# A file store that may come back: a network share or an object store's endpoint out of reach for a while.
+STORAGE_AWAY = {errno.EIO, errno.ETIMEDOUT, errno.ESTALE, errno.ECONNREFUSED, errno.ECONNRESET, errno.EHOSTUNREACH}
+
+
+def storage_trouble(exc: BaseException) -> str | None:
+    """ "full" or "away" where ``exc`` is the file store's passing trouble (a later try may succeed), else None."""
+    if isinstance(exc, OSError) and exc.errno in STORAGE_FULL:
+        return "full"
+    if isinstance(exc, OSError) and exc.errno in STORAGE_AWAY:
+        return "away"
+    from botocore.exceptions import ClientError, HTTPClientError
+    from botocore.exceptions import ConnectionError as StoreConnectionError
+
+    if isinstance(exc, StoreConnectionError | HTTPClientError):
+        return "away"  # the object store's endpoint refused, timed out or closed the connection
+    if isinstance(exc, ClientError) and exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) >= 500:
+        return "away"  # its 500 / 503 (SlowDown, ServiceUnavailable)
+    return None
 
 
 def try_token(task_id: str, tries: int) -> str:
@@ -40,9 +58,11 @@ def classify_recording(self, recording_id: int) -> str:
         countdown = min(5 * 2**self.request.retries, settings.ECG_PROCESSING_LEASE_SECONDS / 2)
         raise self.retry(exc=exc, countdown=countdown)
     except Exception as exc:
-        if isinstance(exc, OSError) and exc.errno in STORAGE_FULL:
-            # The results could not be stored (a full disk or store, which may pass): later, not failed at once
-            logger.exception("storing the results of recording %s failed", recording_id)
+        trouble = storage_trouble(exc)
+        if trouble is not None:
+            # The file store is full or out of reach, which may pass: later, not failed at once (five more tries over
+            # about twelve minutes); a reader's or the model's own error is not retried
+            logger.exception("the file store failed for recording %s (%s)", recording_id, trouble)
             if self.request.retries < self.max_retries:
                 countdown = min(300, 30 * 2**self.request.retries)
                 # the claim is held until the retry comes, or the sweep would send the recording to another
@@ -51,6 +71,9 @@ def classify_recording(self, recording_id: int) -> str:
                 raise self.retry(exc=exc, countdown=countdown) from exc
             reason = (
                 "The results could not be stored (the server's storage is full); please retry later or contact support."
+                if trouble == "full"
+                else "The server's file storage could not be reached for this recording; please retry later or "
+                "contact support."
             )
         else:
             logger.exception("classifying recording %s failed", recording_id)

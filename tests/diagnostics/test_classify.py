@@ -314,3 +314,39 @@ def test_a_try_that_crashes_fails_only_a_recording_no_other_try_holds(recording,
         assert recording.status == "failed" and "Internal error while classifying (RuntimeError)" in (
             recording.error_message
         )
+
+
+@pytest.mark.django_db
+def test_an_object_store_out_of_reach_is_retried_before_the_recording_fails_saying_so(
+    recording, active_models, settings
+):
+    import socket
+
+    from botocore.config import Config
+
+    from diagnostics.tasks import classify_recording
+
+    with socket.socket() as sock:  # a port nothing listens on: the store's endpoint refuses the connection
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {
+            "BACKEND": "storages.backends.s3.S3Storage",
+            "OPTIONS": {
+                "bucket_name": "ecg-away",
+                "endpoint_url": f"http://127.0.0.1:{port}",
+                "region_name": "us-east-1",
+                "access_key": "test-key",
+                "secret_key": "test-secret",
+                "client_config": Config(retries={"total_max_attempts": 1}, connect_timeout=2),
+            },
+        },
+    }
+    result = classify_recording.apply(args=(recording.pk,), task_id="message-1")
+    # retried (inline here: a worker waits 30 s, then twice as long each time), each retry with an attempt of its
+    # own, and only then failed, saying what failed: not an "internal error" as a reader's bug is
+    assert result.get() == "failed"
+    recording.refresh_from_db()
+    assert recording.attempts == 1 + classify_recording.max_retries
+    assert recording.status == "failed" and "file storage could not be reached" in recording.error_message
