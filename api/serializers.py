@@ -4,7 +4,7 @@ from django.utils.dateparse import parse_datetime
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from diagnostics import diary
+from diagnostics import diary, ingestion
 from diagnostics.ingestion import sampling_rate_valid
 from diagnostics.models import (
     Beat,
@@ -622,7 +622,11 @@ class RecordingJsonSerializer(StrictFields, serializers.Serializer):
     beats = BeatRowsField(
         required=False, help_text="kind=beats: rows of 187 values in [0, 1] (a 188th label column 0–4 is allowed)."
     )
-    fs = SamplingRate(required=False, help_text=f"kind=signal: sampling rate in Hz ({MIN_FS:g}–{MAX_FS:g}).")
+    fs = SamplingRate(
+        required=False,
+        help_text=f"kind=signal: sampling rate in Hz ({MIN_FS:g}–{MAX_FS:g}). Beats (kind=beats) carry none: sent "
+        "with them, it is refused.",
+    )
     signal = NumbersField(required=False, help_text="kind=signal: one lead's samples (mV).")
     leads = LeadsField(
         required=False,
@@ -631,14 +635,19 @@ class RecordingJsonSerializer(StrictFields, serializers.Serializer):
     lead = Text(
         required=False,
         max_length=32,
-        help_text="kind=signal: the lead to analyse (default MLII, else II, else the first).",
+        help_text="kind=signal: the lead to analyse (default MLII, else II, else the first). Beats (kind=beats) "
+        "carry none: sent with them, it is refused, as `fs` is.",
     )
 
     def validate(self, attrs):
         if attrs["kind"] == ECGRecording.Kind.BEATS:
             if "beats" not in attrs:
                 raise serializers.ValidationError({"beats": "kind=beats needs the field 'beats' (rows of 187 values)."})
-            extra = {"signal", "leads", "fs"} & set(attrs)
+            if "fs" in attrs:
+                raise serializers.ValidationError({"fs": ingestion.BEATS_TAKE_NO_FS})
+            if attrs.get("lead", "").strip():
+                raise serializers.ValidationError({"lead": ingestion.BEATS_TAKE_NO_LEAD})
+            extra = {"signal", "leads"} & set(attrs)
             if extra:
                 raise serializers.ValidationError({sorted(extra)[0]: "only kind=signal takes this field."})
         else:
@@ -662,8 +671,18 @@ class RecordingUploadSerializer(StrictFields, serializers.Serializer):
         help_text="One beat file (CSV/TXT/XLSX) or a signal (WFDB .hea + .dat or a .zip, EDF, CSV, JSON). Repeat for WFDB.",
     )
     text = Text(required=False, allow_blank=True, help_text="Instead of a file: beat values, one beat per line.")
-    fs = SamplingRate(required=False, help_text=f"Sampling rate (Hz) of a CSV or JSON signal ({MIN_FS:g}–{MAX_FS:g}).")
-    lead = Text(required=False, allow_blank=True, max_length=32)
+    fs = SamplingRate(
+        required=False,
+        help_text=f"Sampling rate (Hz) of a CSV or JSON signal ({MIN_FS:g}–{MAX_FS:g}). A beat file (kind=beats) "
+        "carries none: sent with it, it is refused.",
+    )
+    lead = Text(
+        required=False,
+        allow_blank=True,
+        max_length=32,
+        help_text="kind=signal: the lead to analyse (default MLII, else II, else the first). A beat file (kind=beats) "
+        "carries none: sent with it, it is refused.",
+    )
 
 
 class BeatSerializer(serializers.ModelSerializer):

@@ -62,11 +62,15 @@ class UploadForm(SubmittedOnce):
     fs = forms.FloatField(
         required=False,
         label="Sampling rate (Hz)",
-        help_text=f"Needed for CSV and JSON signals: {FS_RANGE}; a file that states its own must agree with it.",
+        help_text=f"Needed for CSV and JSON signals: {FS_RANGE}; a file that states its own must agree with it. "
+        "Leave it empty for a beat file.",
         validators=[ingestion.sampling_rate_valid],
     )
     lead = forms.CharField(
-        required=False, max_length=32, label="Lead", help_text="Default: MLII, else II, else the first."
+        required=False,
+        max_length=32,
+        label="Lead",
+        help_text="Default: MLII, else II, else the first. Leave it empty for a beat file.",
     )
     # (its submission key: a second click of the same upload returns the first's recording)
 

@@ -588,6 +588,24 @@ def check_size(size: int, names: list[str] | None = None) -> None:
     raise UploadTooLarge(f"{what}; the limit is {limit / mib:.1f} MiB{hint}")
 
 
+BEATS_TAKE_NO_FS = (
+    "a beat file carries no sampling rate (its rows are beats of 187 values, without timing): "
+    "send it without one, or send a continuous signal as kind 'signal'"
+)
+BEATS_TAKE_NO_LEAD = (
+    "a beat file carries no lead (its rows are beats of 187 values, of no named lead): "
+    "send it without one, or send a continuous signal as kind 'signal'"
+)
+
+
+def beats_take_no_timing(*, fs: float | None, lead: str | None) -> None:
+    """Refuse a sampling rate or lead sent with beat rows: taken silently, the sender believed them read."""
+    if fs is not None:
+        raise UploadRefused(BEATS_TAKE_NO_FS, field="fs")
+    if lead and lead.strip():
+        raise UploadRefused(BEATS_TAKE_NO_LEAD, field="lead")
+
+
 def upload_parse(*, kind: str, uploads: list, text: str = "", fs: float | None = None, lead: str = ""):
     """An upload from the page or the API (files, or pasted beat values), validated whole.
 
@@ -602,6 +620,7 @@ def upload_parse(*, kind: str, uploads: list, text: str = "", fs: float | None =
     if text.strip() and kind != "beats":
         raise UploadRefused("Pasted values are read as beats; choose 'Beat file'.", field="text")
     if not uploads:
+        beats_take_no_timing(fs=fs, lead=lead)
         beats = parse_beat_text(text)
         data = "\n".join(",".join(f"{v:.6g}" for v in row) for row in beats).encode() + b"\n"
         return ParsedUpload(kind="beats", input_format="text", beats=beats), data, "pasted.csv"
@@ -611,6 +630,7 @@ def upload_parse(*, kind: str, uploads: list, text: str = "", fs: float | None =
             if any(u.name.lower().endswith((".hea", ".dat")) for u in uploads):
                 raise UploadRefused("a WFDB record (.hea + .dat) is a continuous signal: choose 'Signal'", field="kind")
             raise UploadRefused("upload one beat file at a time")
+        beats_take_no_timing(fs=fs, lead=lead)
         upload = uploads[0]
         data = upload.read()
         return parse_beats(filename=upload.name, data=data), data, upload.name

@@ -184,6 +184,32 @@ def test_it_accepts_a_multipart_beat_csv(api, patient_a):
     assert ECGRecording.objects.get().input_beat_count == 9
 
 
+@pytest.mark.parametrize(
+    "field, value, said",
+    [("fs", "360", "a beat file carries no sampling rate"), ("lead", "II", "a beat file carries no lead")],
+)
+@pytest.mark.parametrize("sent", ["file", "text"])
+def test_a_multipart_beat_file_sent_with_a_sampling_rate_or_lead_is_400_naming_the_field(
+    api, patient_a, field, value, said, sent
+):
+    content = {"file": upload("b.csv", beat_csv(3))} if sent == "file" else {"text": beat_csv(3).decode()}
+    response = api.post(URL, {"patient": patient_a.pk, "kind": "beats", **content, field: value}, format="multipart")
+    assert_refused(response, 400, "invalid_upload", said, field=field)
+
+
+@pytest.mark.parametrize(
+    "field, value, said",
+    [("fs", 360, "a beat file carries no sampling rate"), ("lead", "II", "a beat file carries no lead")],
+)
+def test_json_beats_sent_with_a_sampling_rate_or_lead_are_400_naming_the_field(api, patient_a, field, value, said):
+    body = {"patient": patient_a.pk, "kind": "beats", "beats": beat_rows(2).tolist(), field: value}
+    response = api.post(URL, body, format="json")
+    assert response.status_code == 400, response.content
+    error = response.json()["error"]
+    assert error["field"] == field and said in error["message"]
+    assert ECGRecording.objects.count() == 0
+
+
 def test_it_accepts_a_multipart_csv_signal_with_its_rate(api, patient_a):
     csv = ("MLII\n" + "\n".join(str(v) for v in ecg_like())).encode()
     response = api.post(

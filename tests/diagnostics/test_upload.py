@@ -421,3 +421,18 @@ def test_a_wfdb_record_sent_as_a_beat_file_from_the_page_is_read_as_the_signal_i
     assert (recording.kind, recording.input_format, recording.sampling_rate) == ("signal", "wfdb", 360.0)
     # a file neither kind reads is still refused as before
     assert _file(post, "beats.pdf", beat_csv(3)).status_code == 415
+
+
+@pytest.mark.parametrize(
+    "field, value, said",
+    [("fs", "360", "a beat file carries no sampling rate"), ("lead", "II", "a beat file carries no lead")],
+)
+@pytest.mark.parametrize("sent", ["file", "text"])
+@pytest.mark.django_db
+def test_a_beat_file_sent_with_a_sampling_rate_or_lead_is_refused_naming_the_field(post, field, value, said, sent):
+    # both only mean something for a signal: taken silently, the user believed the beats were read at that rate
+    content = {"files": upload("beats.csv", beat_csv(3))} if sent == "file" else {"text": beat_csv(3).decode()}
+    response = post({"kind": "beats", **content, field: value})
+    assert_refused(response, 400, said)
+    assert response.context["form"].errors[field] == [response.context["form"].errors[field][0]]
+    assert said in response.context["form"].errors[field][0]
