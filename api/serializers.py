@@ -1130,6 +1130,13 @@ class BeatTemplateSerializer(serializers.Serializer):
         help_text="The family's mean beat, one array per lead (the analysed lead first, then the second where there "
         "is one), in units of the recording's dominant beat (its R wave about 1), not mV.",
     )
+    lead_names = serializers.ListField(
+        child=serializers.CharField(),
+        allow_null=True,
+        help_text="The name of the lead each array of `leads` is drawn from, in their order, as the file names them "
+        "(the second is the lead the analysis took beside the analysed one, not always the file's next). Null for "
+        "families found before the names were stored with them: not guessed.",
+    )
 
 
 class BeatFamilySerializer(serializers.ModelSerializer):

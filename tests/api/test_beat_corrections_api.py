@@ -291,6 +291,35 @@ def test_the_families_count_their_corrected_beats_with_the_page_s_own_query(
     assert [(f["number"], f["beats_corrected"], f["example_position"]) for f in second["results"]] == [(1, 0, 250)]
 
 
+def test_a_family_s_template_names_the_leads_it_was_drawn_from_and_an_older_one_none(
+    api_as, staff_a, done_recording, openapi
+):
+    """The analysis stores the names of the leads each mean beat is drawn in (the analysed lead, then the second it
+    took, not always the file's next); families stored before it did have none, and the API does not guess them."""
+    named = {"fs": 128.0, "r_s": 0.3, "leads": [[0.0, 1.0], [0.0, 0.5]], "lead_names": ["MLII", "V1"]}
+    older = {"fs": 128.0, "r_s": 0.3, "leads": [[0.0, 1.0], [0.0, 0.5]]}
+    BeatFamily.objects.bulk_create(
+        [
+            BeatFamily(recording=done_recording, number=0, aami_class="N", beats=2, example=0, template=named),
+            BeatFamily(recording=done_recording, number=1, aami_class="V", beats=1, example=2, template=older),
+        ]
+    )
+    rows = api_as(staff_a).get(url(done_recording, "beat-families")).json()["results"]
+    for row in rows:
+        strict_validator(openapi, "BeatFamily").validate(row)
+    assert [r["template"]["lead_names"] for r in rows] == [["MLII", "V1"], None]
+    assert rows[1]["template"]["leads"] == older["leads"]
+
+
+def test_the_analysis_stores_and_the_api_gives_each_family_s_lead_names(api_as, staff_a, analysed):  # noqa: F811
+    rows = api_as(staff_a).get(url(analysed, "beat-families"), {"page_size": 1000}).json()["results"]
+    assert rows
+    for row in rows:
+        names = row["template"]["lead_names"]
+        assert names is not None and len(names) == len(row["template"]["leads"])
+        assert names[0] == analysed.lead
+
+
 def test_the_migration_dates_a_diagnosis_corrected_before_it_by_its_latest_change(
     doctor_a, staff_a, patient_a, active_models, done_recording
 ):
