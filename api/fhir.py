@@ -7,7 +7,7 @@ import numpy as np
 from django.conf import settings
 from django.utils import timezone
 
-from diagnostics import diary, selectors
+from diagnostics import diary, rhythm_reviewed, selectors
 from diagnostics.models import Diagnosis, DiaryActivity, DiaryEntry, ECGRecording, EventReview, Interpretation, Review
 from ecg.clock import data_seconds, seconds_cut
 from ecg.constants import AAMI_CLASSES, AAMI_NAMES
@@ -222,36 +222,26 @@ def _total_seconds(episodes: list[dict], fs: float) -> float:
     return sum(e["end"] - e["start"] for e in episodes) / fs
 
 
-def _standing(rhythm: dict, key: str, rejected: set[tuple[str, int, int]]) -> list[dict]:
-    """The VF/VFL or asystole episodes of the summary that no doctor rejected on review."""
-    return [e for e in rhythm.get(key) or [] if (key, e["start"], e["end"]) not in rejected]
-
-
 def _episode_observations(
     rhythm: dict,
     *,
     subject: str,
     effective: dict,
     fs: float | None,
-    rejected: set[tuple[str, int, int]],
     reviewed: set[str] | None = None,
 ) -> list[dict]:
     """One Observation per kind of ``RHYTHM_EPISODES``: how many, their total duration and the first's
     onset in seconds from the start of the recording (none found: 0, interpretation normal).
 
-    VF/VFL and asystole episodes a doctor rejected on review (``rejected``: type, start, end) are left
-    out of the count, the durations and the interpretation, and counted in a component of their own: a
-    receiving system must not raise a critical alarm a doctor has dismissed. The kinds a doctor reviewed
+    ``rhythm`` is the summary over the events no doctor rejected (diagnostics.rhythm_reviewed): episodes a doctor
+    rejected on review are left out of the count, the durations and the interpretation, and counted in a component
+    of their own: a receiving system must not raise an alarm a doctor has dismissed. The kinds a doctor reviewed
     an episode of (``reviewed``) are "amended"."""
     out = []
     counts = rhythm.get("event_counts") or {}
     for key, code, text in RHYTHM_EPISODES:
-        dismissed = 0
-        if key in ("vf", "asystole"):
-            episodes: list[dict] | None = _standing(rhythm, key, rejected)
-            dismissed = len(rhythm.get(key) or []) - len(episodes or [])
-        else:
-            episodes = None
+        dismissed = int((rhythm.get("rejected") or {}).get(key, 0))
+        episodes: list[dict] | None = rhythm.get(key) or [] if key in ("vf", "asystole") else None
         count = len(episodes) if episodes is not None else int(counts.get(key, 0))
         flag = ("AA" if key in ("vf", "asystole") else "A") if count else "N"
         components = []
@@ -290,18 +280,18 @@ def _episode_observations(
     return out
 
 
-def _rhythm_conclusion(rhythm: dict | None, fs: float | None, rejected: set[tuple[str, int, int]]) -> str:
+def _rhythm_conclusion(rhythm: dict | None, fs: float | None) -> str:
     """The report conclusion's rhythm sentence: life-threatening episodes first, when there are any,
-    and those a doctor rejected on review said to be so."""
+    and those a doctor rejected on review said to be so (``rhythm`` over the events no doctor rejected)."""
     if not rhythm:
         return ""
     found, dismissed = [], []
     for key, label in (("vf", "VF/VFL"), ("asystole", "asystole")):
-        episodes = _standing(rhythm, key, rejected)
+        episodes = rhythm.get(key) or []
         if episodes:
             in_all = f", {seconds_cut(_total_seconds(episodes, fs), 0):.0f} s in all" if fs else ""
             found.append(f"{label} {len(episodes)} episode{'s' if len(episodes) != 1 else ''}{in_all}")
-        n = len(rhythm.get(key) or []) - len(episodes)
+        n = int((rhythm.get("rejected") or {}).get(key, 0))
         if n:
             dismissed.append(f"{label} {n} episode{'s' if n != 1 else ''}")
     out = f"Life-threatening rhythm: {'; '.join(found)}. " if found else ""
@@ -316,20 +306,21 @@ def _rhythm_observations(
     subject: str,
     effective: dict,
     fs: float | None = None,
-    rejected: set[tuple[str, int, int]] | None = None,
     reviewed: set[str] | None = None,
     origin: datetime | None = None,
 ) -> list[dict]:
     """HR minimum / maximum (over 8 beats), AF burden, ectopy counts and the episodes a receiving
-    system must hear of (VF/VFL, asystole, VT, pauses) of the Holter summary.
+    system must hear of (VF/VFL, asystole, VT, pauses) of the Holter summary, over the events no doctor rejected
+    (diagnostics.rhythm_reviewed.rhythm_standing): those rejected are counted apart, as components, and the
+    Observations of the kinds a doctor decided on (``reviewed``) are "amended".
 
     The HR extremes are effective over their own 8 beats where the recording's start (``origin``) is
     known, and say where those beats begin and end in seconds from the start wherever the rate is."""
     if not rhythm:
         return []
-    out = _episode_observations(
-        rhythm, subject=subject, effective=effective, fs=fs, rejected=rejected or set(), reviewed=reviewed or set()
-    )
+    reviewed = reviewed or set()
+    rejected = rhythm.get("rejected") or {}
+    out = _episode_observations(rhythm, subject=subject, effective=effective, fs=fs, reviewed=reviewed)
     for key, text in (("hr_min", "Minimum heart rate (8 beats)"), ("hr_max", "Maximum heart rate (8 beats)")):
         extreme = rhythm.get("heart_rate", {}).get(key)
         if extreme:
@@ -359,10 +350,12 @@ def _rhythm_observations(
                 )
             )
     af = rhythm.get("af", {})
+    af_rejected = sum(int(rejected.get(t, 0)) for t in rhythm_reviewed.AF_TYPES)
     out.append(
         _observation(
             subject=subject,
             effective=effective,
+            status="amended" if reviewed & set(rhythm_reviewed.AF_TYPES) else "final",
             code={
                 "coding": [_coding(LOCAL, "af-burden", "Atrial fibrillation burden")],
                 "text": f"Atrial fibrillation burden (share of {burden_of(af)})",
@@ -372,7 +365,20 @@ def _rhythm_observations(
                 {
                     "code": {"coding": [_coding(LOCAL, "af-episodes")], "text": "AF episodes"},
                     "valueInteger": int(af.get("episodes", 0)),
-                }
+                },
+                *(
+                    [
+                        {
+                            "code": {
+                                "coding": [_coding(LOCAL, "af-episodes-rejected")],
+                                "text": "AF episodes rejected by a doctor on review",
+                            },
+                            "valueInteger": af_rejected,
+                        }
+                    ]
+                    if af_rejected
+                    else []
+                ),
             ],
         )
     )
@@ -383,6 +389,7 @@ def _rhythm_observations(
         if n_out
         else ""
     )
+    ectopy_rejected = rhythm_reviewed.rejected_by_side(rejected)
     for kind, label in (("ventricular", "Ventricular"), ("supraventricular", "Supraventricular")):
         figures = rhythm.get(kind, {})
         components = [
@@ -406,10 +413,21 @@ def _rhythm_observations(
                     "valueQuantity": {"value": figures["burden_pct"], "unit": "%", "system": UCUM, "code": "%"},
                 }
             )
+        if ectopy_rejected[kind]:
+            components.append(
+                {
+                    "code": {
+                        "coding": [_coding(LOCAL, f"{kind}-events-rejected")],
+                        "text": f"{label} runs, couplets and patterns rejected by a doctor on review (not counted above)",
+                    },
+                    "valueInteger": ectopy_rejected[kind],
+                }
+            )
         out.append(
             _observation(
                 subject=subject,
                 effective=effective,
+                status="amended" if reviewed & rhythm_reviewed.ECTOPY_EVENTS[kind] else "final",
                 code={"coding": [_coding(LOCAL, f"{kind}-ectopic-beats")], "text": f"{label} ectopic beats"},
                 valueQuantity={
                     "value": int(figures.get("total", 0)),
@@ -635,8 +653,15 @@ def bundle(*, recording: ECGRecording, diagnosis: Diagnosis, signal=None, beats=
     if patient.date_of_birth:
         patient_resource["birthDate"] = patient.date_of_birth.isoformat()
 
-    episode_reviews = selectors.life_threatening_reviews(recording=recording)
-    rejected = selectors.rejected_on_review(episode_reviews)
+    # the rhythm over the events no doctor rejected on review: a rejected one, of any kind, is counted apart
+    events, decided = selectors.event_reviews_latest(recording=recording)
+    rejected = selectors.rejected_on_review(decided)
+    rhythm = rhythm_reviewed.rhythm_standing(diagnosis.rhythm, events, rejected)
+    # the decisions that change what the Bundle says: any on a VF/VFL or asystole episode (its alarm), a rejection
+    # of another kind (it leaves the counts)
+    episode_reviews = {
+        key: review for key, review in decided.items() if key[0] in selectors.LIFE_THREATENING or key in rejected
+    }
     mi_review = diagnosis.reviews.select_related("reviewer").order_by("-created_at", "-id").first()
     # A doctor's review changes the MI flag's interpretation, the episodes' counts and the conclusion: the
     # report is then "amended", issued when the latest review was made, and so are the Observations it changed.
@@ -807,11 +832,10 @@ def bundle(*, recording: ECGRecording, diagnosis: Diagnosis, signal=None, beats=
             )
         )
     from_rhythm += _rhythm_observations(
-        diagnosis.rhythm,
+        rhythm,
         subject=patient_ref,
         effective=effective,
         fs=recording.sampling_rate,
-        rejected=rejected,
         reviewed={episode_type for episode_type, _start, _end in episode_reviews},
         origin=recording.recorded_at,
     )
@@ -872,7 +896,7 @@ def bundle(*, recording: ECGRecording, diagnosis: Diagnosis, signal=None, beats=
         "result": [{"reference": ref} for ref in observation_refs],
         "conclusion": (
             f"{_interpretation_conclusion(interpretation)}"
-            f"{_rhythm_conclusion(diagnosis.rhythm, recording.sampling_rate, rejected)}"
+            f"{_rhythm_conclusion(rhythm, recording.sampling_rate)}"
             f"{diary_conclusion}"
             f"{sleep_conclusion}"
             f"{_corrections_conclusion(diagnosis)}"

@@ -105,7 +105,9 @@ class RhythmSummarySerializer(serializers.Serializer):
         required=False,
         help_text="Detections inside VF/VFL, noise or a gap, or faint marks inside a pause: in the class counts only",
     )
-    vf = RhythmEpisodeSerializer(many=True, help_text="VF/VFL episodes (with those a doctor rejected: see the events)")
+    vf = RhythmEpisodeSerializer(
+        many=True, help_text="VF/VFL episodes no doctor rejected on review (those rejected: see the events)"
+    )
     asystole = RhythmEpisodeSerializer(many=True, required=False)
     no_signal = RhythmSpanSerializer(
         many=True, required=False, help_text="Stretches without signal (lost samples, a lead off)"
@@ -120,7 +122,16 @@ class RhythmSummarySerializer(serializers.Serializer):
     af = AfSummarySerializer()
     pauses = PauseSummarySerializer()
     event_counts = serializers.DictField(
-        child=serializers.IntegerField(), required=False, help_text="Events by type (the events' own list pages them)"
+        child=serializers.IntegerField(),
+        required=False,
+        help_text="Events by type, those a doctor rejected on review left out (the events' own list pages them all)",
+    )
+    rejected = serializers.DictField(
+        child=serializers.IntegerField(),
+        help_text="Events a doctor rejected on review, by type: left out of every figure made of events here (the "
+        "episode lists and counts, runs, couplets, bigeminy and trigeminy, pauses, AF episodes, duration and burden) "
+        "as FHIR leaves them out; the figures made of beats (ectopic totals and burden, the hourly table, heart rate) "
+        "are the beats' classes, which a doctor changes by correcting them",
     )
     hourly = HourlyRowSerializer(many=True)
     hourly_extreme_beats = serializers.IntegerField(

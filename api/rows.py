@@ -17,6 +17,7 @@ from datetime import timezone as datetime_timezone
 import orjson
 from django.utils import timezone
 
+from diagnostics import rhythm_reviewed
 from diagnostics.models import Diagnosis, ECGRecording, Interpretation
 from patients.models import Patient
 
@@ -158,7 +159,6 @@ def interpretation_row(interpretation: Interpretation, tz=None) -> dict:
 
 def diagnosis_row(diagnosis: Diagnosis) -> dict:
     review = diagnosis.latest_review()
-    rhythm = diagnosis.rhythm
     status = diagnosis.rhythm_status
     return {
         "id": diagnosis.id,
@@ -174,7 +174,7 @@ def diagnosis_row(diagnosis: Diagnosis) -> dict:
         "classification_context": "record" if diagnosis.classified_in_context else "single_beat",
         "mi_model": _model_ref(diagnosis.mi_model),
         "latest_review": _review(review, diagnosis.recording_id) if review else None,
-        "rhythm": None if rhythm is None else {k: v for k, v in rhythm.items() if k != "trend"},
+        "rhythm": rhythm_reviewed.rhythm_for_api(diagnosis),
         "beats_corrected": diagnosis.beats_corrected,
         "rhythm_status": status,
         "rhythm_recompute_error": diagnosis.rhythm_recompute_error if status == "failed" else None,

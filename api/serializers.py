@@ -4,7 +4,8 @@ from django.utils.dateparse import parse_datetime
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from diagnostics import diary, ingestion
+from diagnostics import diary, ingestion, rhythm_reviewed
+from diagnostics import selectors as diagnostics_selectors
 from diagnostics.ingestion import sampling_rate_valid
 from diagnostics.models import (
     Beat,
@@ -276,6 +277,15 @@ class MiScreenSerializer(serializers.Serializer):
 RHYTHM_STATUSES = ["current", "recomputing", "failed"]  # Diagnosis.rhythm_status
 
 
+class DiagnosisListSerializer(serializers.ListSerializer):
+    """Diagnoses with the events a doctor rejected read for them all in one query (``rhythm_for_api``)."""
+
+    def to_representation(self, data):
+        diagnoses = list(data.all() if hasattr(data, "all") else data)
+        diagnostics_selectors.rejected_events_attach(diagnoses)
+        return super().to_representation(diagnoses)
+
+
 class DiagnosisSerializer(serializers.ModelSerializer):
     classes = serializers.SerializerMethodField(help_text="Beats per AAMI class: N, S, V, F, Q.")
     heartbeat_model = ModelVersionRefSerializer(read_only=True)
@@ -293,7 +303,8 @@ class DiagnosisSerializer(serializers.ModelSerializer):
     )
     rhythm = serializers.SerializerMethodField(
         help_text="Holter summary of a signal recording (heart rate, HRV, ectopy, AF burden, pauses, VF/VFL); "
-        "null for beat files, which carry no timing."
+        "null for beat files, which carry no timing. Its figures made of events leave out those a doctor rejected "
+        "on review, as FHIR does (`rejected` counts them by type); those made of beats are the beats' classes."
     )
     beats_corrected = serializers.IntegerField(
         read_only=True,
@@ -322,6 +333,7 @@ class DiagnosisSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Diagnosis
+        list_serializer_class = DiagnosisListSerializer
         fields = [
             "id",
             "recording",
@@ -364,9 +376,7 @@ class DiagnosisSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(RhythmSummarySerializer(allow_null=True))
     def get_rhythm(self, obj: Diagnosis):
-        if obj.rhythm is None:
-            return None
-        return {k: v for k, v in obj.rhythm.items() if k != "trend"}  # the per-minute trend is for the pages
+        return rhythm_reviewed.rhythm_for_api(obj)
 
     @extend_schema_field(serializers.CharField(allow_null=True))
     def get_rhythm_recompute_error(self, obj: Diagnosis) -> str | None:

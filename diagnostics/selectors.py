@@ -76,7 +76,9 @@ def diagnoses_of_recordings(*, user: User, recording_ids: list[int]) -> dict[int
         .select_related("heartbeat_model", "mi_model")
         .prefetch_related(_reviews_newest_first())
     )
-    return {d.recording_id: d for d in diagnoses}
+    listed = list(diagnoses)
+    rejected_events_attach(listed)  # the rhythm summary leaves out the events a doctor rejected
+    return {d.recording_id: d for d in listed}
 
 
 def recording_list_for_patient(*, user: User, patient: Patient) -> QuerySet[ECGRecording]:
@@ -280,8 +282,42 @@ def _life_threatening_undecided() -> QuerySet[Event]:
     return Event.objects.filter(recording=OuterRef("pk"), type__in=LIFE_THREATENING, reviews__isnull=True)
 
 
+def event_reviews_latest(*, recording: ECGRecording) -> tuple[list[Event], dict[tuple[str, int, int], EventReview]]:
+    """The recording's rhythm events, and the latest doctor's decision on each decided on by (type, start, end): what
+    FHIR counts and sets apart (``rejected_on_review``)."""
+    events = list(event_list(recording=recording))
+    latest = {(e.type, e.start, e.end): reviews[0] for e in events if (reviews := list(e.reviews.all()))}
+    return events, latest
+
+
+def rejected_events_of(*, recording_ids: list[int]) -> dict[int, tuple[list[Event], set[tuple[str, int, int]]]]:
+    """For those of the recordings with an event a doctor rejected (the latest decision rejects it), all their events
+    and the (type, start, end) of the rejected ones, by recording id, in one query: what the API's rhythm summary
+    leaves out (diagnostics.rhythm_reviewed). Recordings with none rejected are not in it."""
+    if not recording_ids:
+        return {}
+    latest = EventReview.objects.filter(event=OuterRef("pk")).order_by("-created_at", "-id").values("decision")
+    events = Event.objects.filter(recording_id__in=recording_ids).annotate(latest=Subquery(latest[:1]))
+    with_rejected = events.filter(latest=EventReview.Decision.REJECT).values("recording_id")
+    out: dict[int, tuple[list[Event], set[tuple[str, int, int]]]] = {}
+    for event in events.filter(recording_id__in=with_rejected).order_by("recording_id", "start", "id"):
+        listed, rejected = out.setdefault(event.recording_id, ([], set()))
+        listed.append(event)
+        if event.latest == EventReview.Decision.REJECT:  # type: ignore[attr-defined]
+            rejected.add((event.type, event.start, event.end))
+    return out
+
+
+def rejected_events_attach(diagnoses: list[Diagnosis]) -> None:
+    """Give each diagnosis its recording's ``rejected_events`` (``rejected_events_of``), read for all in one query."""
+    found = rejected_events_of(recording_ids=[d.recording_id for d in diagnoses])
+    for diagnosis in diagnoses:
+        diagnosis.rejected_events = found.get(diagnosis.recording_id, ([], set()))  # type: ignore[attr-defined]
+
+
 def rejected_on_review(reviews: dict[tuple[str, int, int], EventReview]) -> set[tuple[str, int, int]]:
-    """The episodes (type, start, end) of ``life_threatening_reviews`` whose latest decision rejects them."""
+    """The episodes (type, start, end) of ``life_threatening_reviews`` or ``event_reviews_latest`` whose latest
+    decision rejects them."""
     return {key for key, review in reviews.items() if review.decision == EventReview.Decision.REJECT}
 
 

@@ -134,7 +134,8 @@ def test_the_rhythm_summary_is_the_shape_the_schema_documents(api_as, staff_a, c
     validator.validate(served)  # raises naming the first difference
     stored = dict(rhythm_recording.diagnosis.rhythm)
     stored.pop("trend")
-    assert served == stored  # what is served is what was stored, less its trend
+    # what is served is what was stored, less its trend, and with no event rejected on review to leave out
+    assert served == stored | {"rejected": {}}
     broken = served | {"heart_rate": served["heart_rate"] | {"hr_max": {"bpm": "fast"}}}
     assert not validator.is_valid(broken) and not validator.is_valid(served | {"unknown": 1})
     # and a summary with more parts filled: MIT-BIH 203's first 10 minutes (AF, V runs and couplets) by
@@ -151,7 +152,7 @@ def test_the_rhythm_summary_is_the_shape_the_schema_documents(api_as, staff_a, c
     ).summary
     filled = json.loads(json.dumps(summary))
     assert filled["af"]["episodes"] and filled["ventricular"]["longest_run"] and filled["ventricular"]["couplets"]
-    validator.validate(filled)
+    validator.validate(filled | {"rejected": {}})  # as the API serves it: no event rejected on review
 
 
 def test_fhir_carries_heart_rate_extremes_af_burden_and_ectopy(api_as, staff_a, rhythm_recording):
@@ -391,3 +392,84 @@ def test_s_calls_inside_atrial_fibrillation_are_said_to_be_left_out_of_the_ectop
     )
     html = client_for(client, staff_a).get(reverse("recording-detail", args=[rhythm_recording.pk])).content.decode()
     assert "(and 7 beats called S inside or running into atrial fibrillation or flutter, not counted as ectopy)" in html
+
+
+def _figures(bundle) -> dict:
+    """What FHIR counts of the events: the episodes' counts and interpretations, the AF burden and episodes, the
+    ectopy's runs and couplets, and the components counting those rejected on review."""
+    observations = resources(bundle, "Observation")
+    out = {}
+    for code in ("ventricular-tachycardia-episodes", "pause-episodes"):
+        found = by_code(observations, code)
+        out[code] = (found["valueQuantity"]["value"], found["interpretation"][0]["coding"][0]["code"])
+    for code in ("af-burden", "ventricular-ectopic-beats", "supraventricular-ectopic-beats"):
+        out[code] = by_code(observations, code)["valueQuantity"]["value"]
+    for code in ("ventricular-tachycardia-episodes", "pause-episodes", *list(out)[2:]):
+        for part in by_code(observations, code).get("component", []):
+            out[part["code"]["coding"][0]["code"]] = part.get(
+                "valueInteger", part.get("valueQuantity", {}).get("value")
+            )
+    return out
+
+
+def test_events_of_every_kind_a_doctor_rejected_are_set_apart_as_rejected_vf_is(
+    api_as, staff_a, doctor_a, rhythm_recording
+):
+    """A rejected VT, pause, AF episode or couplet was still counted in FHIR's episode and ectopy Observations and
+    flagged the result abnormal, where a rejected VF/VFL or asystole is counted apart; the API's summary agrees."""
+    api = api_as(staff_a)
+    before = _figures(fetch_valid_bundle(api, rhythm_recording))
+    summary_before = api.get(f"/api/v1/recordings/{rhythm_recording.pk}").json()["diagnosis"]["rhythm"]
+    # events the analysis found (as the worker writes them and its summary counts them), that a doctor rejects
+    fs, clinic = 360, rhythm_recording.clinic_id
+    found = [
+        Event(type="vt", start=1000, end=1600, beats=4, rate_bpm=160.0),
+        Event(type="pause", start=2000, end=2000 + int(2.5 * fs), beats=0, rate_bpm=None),
+        Event(type="af", start=6000, end=6000 + 10 * fs, beats=14, rate_bpm=110.0),
+        Event(type="v_couplet", start=9000, end=9100, beats=2, rate_bpm=None),
+    ]
+    diagnosis = rhythm_recording.diagnosis
+    rhythm = diagnosis.rhythm
+    for event in found:
+        event.recording, event.clinic_id = rhythm_recording, clinic
+        event.save()
+        rhythm["event_counts"][event.type] = rhythm["event_counts"].get(event.type, 0) + 1
+    rhythm["ventricular"]["runs"] += 1
+    rhythm["ventricular"]["fast_runs"] += 1
+    rhythm["ventricular"]["couplets"] += 1
+    rhythm["pauses"]["count"] += 1
+    rhythm["af"]["episodes"] += 1
+    readable = rhythm["duration_s"] - rhythm.get("no_signal_s", 0) - rhythm.get("noise_s", 0)
+    rhythm["af"]["duration_s"] = round(rhythm["af"]["duration_s"] + 10.0, 1)
+    rhythm["af"]["burden_pct"] = round(100.0 * rhythm["af"]["duration_s"] / readable, 2)
+    diagnosis.rhythm = rhythm
+    diagnosis.save(update_fields=["rhythm"])
+    counted = _figures(fetch_valid_bundle(api, rhythm_recording))
+    assert counted["ventricular-tachycardia-episodes"] == (before["ventricular-tachycardia-episodes"][0] + 1, "A")
+    assert counted["af-burden"] > before["af-burden"]
+
+    for event in found:
+        services.event_review_create(user=doctor_a, event=event, decision="reject", note="artefact")
+    bundle = fetch_valid_bundle(api, rhythm_recording)
+    (report,) = resources(bundle, "DiagnosticReport")
+    assert report["status"] == "amended"  # what it counts changed with the decisions
+    assert by_code(resources(bundle, "Observation"), "ventricular-tachycardia-episodes")["status"] == "amended"
+    after = _figures(bundle)
+    assert after["ventricular-tachycardia-episodes"] == before["ventricular-tachycardia-episodes"]
+    assert after["pause-episodes"] == before["pause-episodes"]
+    for code in ("ventricular-tachycardia-episodes", "pause-episodes"):
+        assert after[f"{code}-rejected"] == 1
+    assert after["af-burden"] == pytest.approx(before["af-burden"], abs=0.02)
+    assert after["af-episodes"] == before["af-episodes"] and after["af-episodes-rejected"] == 1
+    for part in ("ventricular-runs", "ventricular-couplets"):
+        assert after[part] == before[part]
+    assert after["ventricular-events-rejected"] == 2 and "supraventricular-events-rejected" not in after
+    # the API's summary counts them as FHIR does, and says how many of each kind it left out
+    summary = api.get(f"/api/v1/recordings/{rhythm_recording.pk}").json()["diagnosis"]["rhythm"]
+    assert summary["rejected"] == {"af": 1, "pause": 1, "v_couplet": 1, "vt": 1}
+    assert summary["event_counts"] == summary_before["event_counts"]
+    assert summary["ventricular"]["runs"] == summary_before["ventricular"]["runs"]
+    assert summary["af"]["episodes"] == summary_before["af"]["episodes"]
+    listed = api.get("/api/v1/recordings").json()["results"]
+    (row,) = [r for r in listed if r["id"] == rhythm_recording.pk]
+    assert row["diagnosis"]["rhythm"] == summary
