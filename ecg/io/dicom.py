@@ -2,7 +2,8 @@
 
 Every size the file declares (channels, samples, bits) is checked against the limits and against
 the bytes of WaveformData before any array is built; the samples are then scaled to mV with each
-channel's sensitivity, its units, correction factor and baseline (PS3.3 C.10.9). The start is the
+channel's sensitivity, its units, correction factor and baseline (PS3.3 C.10.9); samples holding the group's
+WaveformPaddingValue are lost (NaN), as other readers mark lost samples. The start is the
 acquisition date and time the file states (:func:`ecg.io.start_time.dicom_start`), from the same dataset,
 moved by the group's MultiplexGroupTimeOffset.
 
@@ -171,6 +172,16 @@ def _float(item: Any, keyword: str, source: str, default: float | None = None) -
     return number
 
 
+def _padding_value(group: Any, dtype: str) -> Any:
+    """The group's WaveformPaddingValue (5400,100A) as a sample of ``dtype``, or None where it states none (a value
+    shorter than one sample is no padding value)."""
+    value = group.get("WaveformPaddingValue")
+    size = np.dtype(dtype).itemsize
+    if value is None or not isinstance(value, (bytes, bytearray)) or len(value) < size:
+        return None
+    return np.frombuffer(bytes(value[:size]), dtype=dtype)[0]
+
+
 def _channel_name(channel: Any, i: int) -> str:
     """A channel's lead name from its source's code meaning, else "channel N"."""
     sources = list(channel.get("ChannelSourceSequence", []))
@@ -232,7 +243,13 @@ def _read_group(
         )
     if not little_endian:
         dtype = dtype.replace("<", ">")
-    values = np.frombuffer(bytes(raw[:expected]), dtype=dtype).reshape(samples, channels).astype(np.float64)
+    stored = np.frombuffer(bytes(raw[:expected]), dtype=dtype).reshape(samples, channels)
+    values = stored.astype(np.float64)
+    pad = _padding_value(group, dtype)
+    if pad is not None:
+        # a channel's samples holding the padding value hold no signal (PS3.3 C.10.9.1.6: a channel shorter than the
+        # group's others, or a stretch not recorded): lost, as a WFDB record's invalid value is, not a sample
+        values[stored == pad] = np.nan
     names = _channel_names([_channel_name(channel, i) for i, channel in enumerate(definitions)])
     leads: dict[str, np.ndarray] = {}
     units: dict[str, str] = {}

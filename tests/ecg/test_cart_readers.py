@@ -101,6 +101,40 @@ def test_a_truncated_dicom_or_another_sop_class_is_refused(leads):
         readers.read_dicom(_dicom_with(leads, sop_class="1.2.840.10008.5.1.4.1.1.2"))  # a CT image
 
 
+def _padded(leads, pad: int, lead: int, span: tuple[int, int]) -> bytes:
+    """A DICOM 12-lead ECG whose group states ``pad`` as its WaveformPaddingValue (5400,100A) and holds it in the
+    ``span`` samples (end exclusive) of channel ``lead``, as a cart pads a channel shorter than the others."""
+    import io
+
+    import pydicom
+
+    ds = pydicom.dcmread(io.BytesIO(dicom_twelve_lead(leads, FS)))
+    group = ds.WaveformSequence[0]
+    values = np.frombuffer(group.WaveformData, dtype="<i2").reshape(-1, group.NumberOfWaveformChannels).copy()
+    values[span[0] : span[1], lead] = pad
+    group.WaveformData = values.tobytes()
+    group.add_new(0x5400100A, "OW", np.array([pad], dtype="<i2").tobytes())  # WaveformPaddingValue, OB or OW
+    out = io.BytesIO()
+    ds.save_as(out)
+    return out.getvalue()
+
+
+def test_samples_holding_the_dicom_channels_padding_value_are_lost_not_read_as_signal(leads):
+    # -32768 read as a sample was a step of about -80 mV (at 2.5 µV a step) where the channel holds no signal
+    index = list(STANDARD_LEADS).index("V1")
+    signal = readers.read_dicom(_padded(leads, -32768, index, (4000, 5000)))
+    assert signal.lost_spans("V1") == [(4000, 4999)]
+    assert not signal.lost_spans("II")
+    v1 = signal.leads["V1"]
+    assert np.abs(v1[4000:5000]).max() < 5.0  # drawn across the gap from its neighbours, not at -80 mV
+    assert np.abs(v1[:4000] - leads["V1"][:4000]).max() < 0.002
+
+
+def test_a_dicom_padding_value_that_no_sample_holds_changes_nothing(leads):
+    signal = readers.read_dicom(_padded(leads, -32768, 0, (0, 0)))
+    assert all(not signal.lost_spans(name) for name in STANDARD_LEADS)
+
+
 BOMB = b"""<?xml version="1.0"?>
 <!DOCTYPE AnnotatedECG [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">
 <!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;">]>
