@@ -315,6 +315,17 @@ def rejected_events_attach(diagnoses: list[Diagnosis]) -> None:
         diagnosis.rejected_events = found.get(diagnosis.recording_id, ([], set()))  # type: ignore[attr-defined]
 
 
+def rejections_changed_at(*, recording_id: int):
+    """When a decision last rejected one of the recording's rhythm events or took a rejection back (a later decision
+    on an event once rejected); None if no event was ever rejected."""
+    once_rejected = EventReview.objects.filter(decision=EventReview.Decision.REJECT, event__recording_id=recording_id)
+    return (
+        EventReview.objects.filter(event__in=once_rejected.values("event"))
+        .aggregate(latest=Max("created_at"))
+        .get("latest")
+    )
+
+
 def rejected_on_review(reviews: dict[tuple[str, int, int], EventReview]) -> set[tuple[str, int, int]]:
     """The episodes (type, start, end) of ``life_threatening_reviews`` or ``event_reviews_latest`` whose latest
     decision rejects them."""

@@ -39,8 +39,9 @@ from .base import (
     ),
     retrieve=extend_schema(
         summary="A diagnosis",
-        description="`Last-Modified` is the latest of when it was made, its latest review and a doctor's correction of "
-        "beat classes, its undoing or the rhythm recomputed after one, for If-Unmodified-Since.",
+        description="`Last-Modified` is the latest of when it was made, its latest review, a doctor's correction of "
+        "beat classes, its undoing or the rhythm recomputed after one, and a decision rejecting a rhythm event or "
+        "taking a rejection back, for If-Unmodified-Since.",
         parameters=[IF_NONE_MATCH],
     ),
 )
@@ -75,9 +76,12 @@ class DiagnosisViewSet(ApiViewSet):
 def diagnosis_changed_at(diagnosis: Diagnosis) -> datetime:
     """When what a diagnosis shows last changed: when it was made, its latest review, or a beat correction, its undoing
     or the rhythm recomputed after one (``changed_at``: its counts, ``beats_corrected`` and ``rhythm`` changed, which
-    had moved its ETag and not its Last-Modified)."""
+    had moved its ETag and not its Last-Modified), or a decision that rejected a rhythm event or took a rejection back
+    (its ``rhythm`` leaves the rejected ones out)."""
     review = diagnosis.latest_review()
     times = [diagnosis.created_at, review.created_at if review is not None else None, diagnosis.changed_at]
+    if diagnosis.rhythm is not None:  # its rhythm leaves out the events a doctor rejected
+        times.append(diagnostics_selectors.rejections_changed_at(recording_id=diagnosis.recording_id))
     return max(t for t in times if t is not None)
 
 

@@ -473,3 +473,31 @@ def test_events_of_every_kind_a_doctor_rejected_are_set_apart_as_rejected_vf_is(
     listed = api.get("/api/v1/recordings").json()["results"]
     (row,) = [r for r in listed if r["id"] == rhythm_recording.pk]
     assert row["diagnosis"]["rhythm"] == summary
+
+
+def test_a_rejected_event_moves_the_diagnosis_s_last_modified_as_its_summary_changes(
+    api_as, staff_a, doctor_a, done_recording
+):
+    """The diagnosis's rhythm leaves out the events a doctor rejected: its Last-Modified moves with a rejection (a
+    client holding it with If-Unmodified-Since is told it changed), not with a confirmation, which changes nothing."""
+    from datetime import timedelta
+
+    from django.utils.http import http_date
+
+    diagnosis = done_recording.diagnosis
+    diagnosis.rhythm = {"vf": [], "asystole": [], "event_counts": {"pause": 2}, "pauses": {"count": 2, "longest": None}}
+    diagnosis.created_at -= timedelta(hours=1)  # made an hour ago: HTTP dates count seconds
+    diagnosis.save(update_fields=["rhythm", "created_at"])
+    confirmed, rejected = (
+        Event.objects.create(recording=done_recording, clinic=done_recording.clinic, type="pause", start=s, end=s + 900,
+                             beats=0)
+        for s in (10, 5000)
+    )  # fmt: skip
+    api, url = api_as(staff_a), f"/api/v1/diagnoses/{diagnosis.pk}"
+    first = api.get(url)["Last-Modified"]
+    services.event_review_create(user=doctor_a, event=confirmed, decision="confirm")
+    assert api.get(url)["Last-Modified"] == first
+    review = services.event_review_create(user=doctor_a, event=rejected, decision="reject")
+    read = api.get(url)
+    assert read.json()["rhythm"]["event_counts"] == {"pause": 1} and read.json()["rhythm"]["rejected"] == {"pause": 1}
+    assert read["Last-Modified"] == http_date(review.created_at.timestamp()) != first
