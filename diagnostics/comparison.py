@@ -86,8 +86,9 @@ def _change(a: float | int | None, b: float | int | None, places: int = 0, unit:
 
 
 def _figures(recording: ECGRecording) -> dict:
-    """The numbers compared, from the recording's stored summary (None where it has none to give)."""
-    rhythm = recording.diagnosis.rhythm or {}
+    """The numbers compared, from the recording's stored summary (None where it has none to give), the events a doctor
+    rejected left out where the list read them (``rhythm_reviewed.rhythms_standing_attach``)."""
+    rhythm = getattr(recording, "rhythm_standing", recording.diagnosis.rhythm) or {}
     rate = rhythm.get("heart_rate") or {}
     fs = recording.sampling_rate or 0
     longest = (rhythm.get("pauses") or {}).get("longest")

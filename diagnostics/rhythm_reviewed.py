@@ -130,3 +130,13 @@ def rhythm_for_api(diagnosis: Diagnosis) -> dict | None:
         )
     summary = {k: v for k, v in diagnosis.rhythm.items() if k != "trend"}  # the per-minute trend is for the pages
     return rhythm_standing(summary, *found)
+
+
+def rhythms_standing_attach(recordings: Sequence) -> None:
+    """Give each analysed recording of a list its ``rhythm_standing`` (its diagnosis's summary less the events a doctor
+    rejected), the rejected events of all read in one query: the patient page's rhythm column and the comparison of
+    two recordings say what FHIR and the API say."""
+    done = [r for r in recordings if getattr(r, "diagnosis", None) is not None and r.diagnosis.rhythm is not None]
+    found = selectors.rejected_events_of(recording_ids=[r.pk for r in done])
+    for recording in done:
+        recording.rhythm_standing = rhythm_standing(recording.diagnosis.rhythm, *found.get(recording.pk, ([], set())))

@@ -3,7 +3,7 @@ from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_safe
 
-from diagnostics import comparison, holter
+from diagnostics import comparison, holter, rhythm_reviewed
 from diagnostics.selectors import recording_list_with_alarms, with_interpretation_state
 from ecg.clock import clock
 from ecgsite.errors import MrnTaken, PatientChanged
@@ -91,11 +91,14 @@ def patient_detail(request, patient_id: int):
     patient = selectors.patient_get(user=request.user, patient_id=patient_id)
     rows = []
     # each with its report's state (signed, by whom, or preliminary): one subquery in the rows' query
-    for r in with_interpretation_state(recording_list_with_alarms(user=request.user, patient=patient)):
-        # the rhythm column, so serial recordings compare at a glance, and how long each is
+    recordings = list(with_interpretation_state(recording_list_with_alarms(user=request.user, patient=patient)))
+    rhythm_reviewed.rhythms_standing_attach([r for r in recordings if r.status == "done"])
+    for r in recordings:
+        # the rhythm column, so serial recordings compare at a glance, and how long each is (the events a doctor
+        # rejected left out, as the VF/VFL and asystole episodes standing are)
         diagnosis = getattr(r, "diagnosis", None) if r.status == "done" else None
         brief = holter.brief(
-            diagnosis.rhythm if diagnosis else None,
+            getattr(r, "rhythm_standing", None) if diagnosis else None,
             getattr(r, "alarms_standing", 0),
             rhythm_status=diagnosis.rhythm_status if diagnosis else None,
         )
@@ -111,6 +114,7 @@ def patient_compare(request, patient_id: int):
     two latest), the earlier first, with the change of each figure; the recordings to compare chosen on the page."""
     patient = selectors.patient_get(user=request.user, patient_id=patient_id)
     candidates = [r for r in recording_list_with_alarms(user=request.user, patient=patient) if comparison.comparable(r)]
+    rhythm_reviewed.rhythms_standing_attach(candidates)  # the events a doctor rejected left out
     wanted, error, chosen = request.GET.getlist("recordings"), "", []
     if wanted:
         by_id = {str(r.pk): r for r in candidates}
@@ -129,7 +133,12 @@ def patient_compare(request, patient_id: int):
     context = {
         "patient": patient,
         "candidates": [
-            (r, holter.brief(r.diagnosis.rhythm, getattr(r, "alarms_standing", 0), r.diagnosis.rhythm_status))
+            (
+                r,
+                holter.brief(
+                    getattr(r, "rhythm_standing", None), getattr(r, "alarms_standing", 0), r.diagnosis.rhythm_status
+                ),
+            )
             for r in candidates
         ],
         "chosen": chosen,

@@ -226,3 +226,29 @@ def test_a_rhythm_not_yet_following_a_beat_correction_is_said_on_the_patient_and
     assert (
         "could not be recomputed over them (The signal could not be read again.)" in page.get(compare).content.decode()
     )
+
+
+def test_a_vt_a_doctor_rejected_is_neither_on_the_patient_page_nor_in_the_comparison(client, staff_a, doctor_a, holter):
+    """The patient page's rhythm column and the comparison left out a rejected VF/VFL or asystole but still counted a
+    rejected VT (FHIR and the API leave out every event a doctor rejected)."""
+    from diagnostics import services
+    from diagnostics.models import Event
+
+    counts = holter.diagnosis.rhythm["event_counts"]
+    second = later_holter(holter, event_counts={**counts, "vt": counts.get("vt", 0) + 1})
+    vt = Event.objects.create(
+        recording=second, clinic_id=second.clinic_id, type="vt", start=1000, end=1600, beats=4, rate_bpm=160.0
+    )
+    client_for(client, staff_a)
+    page = reverse("patient-detail", args=[holter.patient_id])
+    compare = reverse("patient-compare", args=[holter.patient_id]) + f"?recordings={holter.pk}&recordings={second.pk}"
+    said = f"VT {counts.get('vt', 0) + 1}"
+    assert said in client.get(page).content.decode()
+    assert table_rows(client.get(compare).content.decode())["Ventricular tachycardia episodes"][1] == str(
+        counts.get("vt", 0) + 1
+    )
+    services.event_review_create(user=doctor_a, event=vt, decision="reject", note="artefact")
+    assert said not in client.get(page).content.decode()
+    assert table_rows(client.get(compare).content.decode())["Ventricular tachycardia episodes"][1] == str(
+        counts.get("vt", 0)
+    )
