@@ -211,7 +211,14 @@ class ModelVersionCreateSerializer(StrictFields, serializers.Serializer):
     task = serializers.ChoiceField(choices=ModelVersion.Task.choices)
     version = Text(max_length=64)
     artifact = serializers.FileField(help_text="A .keras file or a Keras 2 .h5 file (converted to .keras).")
-    threshold = serializers.FloatField(required=False, allow_null=True, min_value=0.0, max_value=1.0)
+    threshold = serializers.FloatField(
+        required=False,
+        allow_null=True,
+        min_value=0.0,
+        max_value=1.0,
+        help_text="The MI model's decision threshold (a recording is flagged at or above it). Only task=mi takes one: "
+        "a heartbeat model decides by its most probable class, and one sent with it is refused.",
+    )
     class_labels = serializers.ListField(child=Text(max_length=32), required=False)
     report = Text(required=False, allow_blank=True, default="", max_length=100_000)
     provenance = Text(required=False, allow_blank=True, default="", max_length=100_000)

@@ -186,6 +186,14 @@ def model_version_register(
     among them) take the existing version whatever an administrator has changed since.
     """
     _check_threshold(threshold)
+    if threshold is not None and task != ModelVersion.Task.MI:
+        # a heartbeat model's class is its most probable one (with the record-level rules): a threshold given
+        # with it was stored and shown, and changed nothing
+        raise ModelRejected(
+            f"a {task} model decides by its most probable class, without a threshold: only an MI model takes one "
+            "(leave the threshold out)",
+            field="threshold",
+        )
     if not VERSION_NAME.fullmatch(version or ""):
         raise ModelRejected(
             f"version {version[:40]!r}: use 1-64 letters, digits, dots, dashes or underscores, starting with a "

@@ -154,3 +154,17 @@ def test_a_keras_2_h5_sent_again_is_known_as_the_version_it_made(api_as, platfor
     assert renamed.status_code == 409 and renamed.json()["error"]["code"] == "artifact_registered"
     assert ModelVersion.objects.filter(task="mi").count() == 1
     assert ModelVersion.objects.get().source_sha256 != ModelVersion.objects.get().sha256
+
+
+@pytest.mark.parametrize("task", ["heartbeat", "heartbeat_record"])
+def test_a_heartbeat_model_sent_with_a_decision_threshold_is_refused_naming_it(api_as, platform_admin, task):
+    """Only the MI screen decides by a threshold; a heartbeat model's was stored, shown, and used for nothing."""
+    response = api_as(platform_admin).post(
+        "/api/v1/model-versions",
+        {"task": task, "version": "with-threshold", "threshold": "0.3", "artifact": upload("m.keras", b"not read")},
+        format="multipart",
+    )
+    assert response.status_code == 400, response.content
+    error = response.json()["error"]
+    assert error["field"] == "threshold" and "only an MI model" in error["message"]
+    assert not ModelVersion.objects.filter(version="with-threshold").exists()

@@ -29,7 +29,7 @@ def test_an_admin_uploads_the_seed_h5_models_and_activates_them(client, platform
                     "version": f"seed-{task}",
                     "artifact": fh,
                     "class_labels": "",
-                    "threshold": "0.4",
+                    "threshold": "0.4" if task == "mi" else "",  # the MI screen's alone
                     "provenance": "seed",
                     "report": "",
                 },
@@ -193,3 +193,19 @@ def test_the_versions_list_heads_each_card_with_its_figure_on_unseen_patients(cl
     assert "CV S Se 85.1% +P 71.1%, V Se 95.6% +P 92.7%" in page
     assert "recordings: roc auc 0.983, recall 0.916, specificity 0.847" in page
     assert '<td class="field-headline_metric">—</td>' not in page
+
+
+@pytest.mark.django_db
+def test_a_heartbeat_model_given_a_threshold_in_the_admin_is_refused_beside_the_field(client, platform_admin):
+    from io import BytesIO
+
+    client_for(client, platform_admin)
+    artifact = BytesIO(b"not read")
+    artifact.name = "m.keras"
+    response = client.post(
+        reverse("admin:mlmodels_modelversion_add"),
+        {"task": "heartbeat", "version": "hb", "artifact": artifact, "class_labels": "", "threshold": "0.4"},
+    )
+    assert response.status_code == 200
+    assert "only an MI model takes one" in response.context["adminform"].form.errors["threshold"][0]
+    assert not ModelVersion.objects.exists()
