@@ -15,7 +15,7 @@ from ecg.clock import clock, seconds_cut
 from ecg.io.readers import lead_phrase
 from ecg.rhythm.analysis import burden_of, ectopic_burden
 
-from . import plots, selectors
+from . import plots, rhythm_reviewed, selectors
 from .models import ECGRecording, Event
 
 EVENTS_PER_PAGE = 10
@@ -314,8 +314,21 @@ def fast_runs_phrase(ectopy: dict, name: str) -> str:
     return f" ({'all' if fast == runs else f'{fast} of them'} {name} tachycardia, at 100 bpm or faster)"
 
 
+def rejected_said(rejected: dict[str, int]) -> str:
+    """The events a doctor rejected on review, by type, in words: "ventricular tachycardia 1, pause 2"."""
+    order = {t: i for i, t in enumerate(Event.Type.values)}
+    return ", ".join(
+        f"{Event.Type(t).label.lower()} {n}" for t, n in sorted(rejected.items(), key=lambda tn: order.get(tn[0], 99))
+    )
+
+
 def summary_context(recording: ECGRecording, rhythm: dict) -> dict:
-    """The stored summary with clock times added where it gives samples."""
+    """The stored summary with clock times added where it gives samples; its figures made of events over those no
+    doctor rejected (rhythm_reviewed), as FHIR and the API give them, the VF/VFL and asystole episodes each listed
+    with its decision all the same."""
+    stored = rhythm
+    found = selectors.rejected_events_of(recording_ids=[recording.pk]).get(recording.pk, ([], set()))
+    rhythm = rhythm_reviewed.rhythm_standing(stored, *found) or stored
     fs = recording.sampling_rate or 0
     extremes = rhythm.get("heart_rate", {})
     times: dict[str, str | int] = {}
@@ -327,7 +340,7 @@ def summary_context(recording: ECGRecording, rhythm: dict) -> dict:
     # whole seconds cut, as the clock beside them cuts them (1805.6 s read "0:30:05 (1806 s)")
     times["duration_s"] = math.floor(rhythm.get("duration_s") or 0)
     reviewed = selectors.life_threatening_reviews(recording=recording)
-    alarms = (rhythm.get("vf") or []) + (rhythm.get("asystole") or [])
+    alarms = (stored.get("vf") or []) + (stored.get("asystole") or [])
     # each episode links to its event in the list, where a doctor decides on it
     places = (
         {
@@ -341,11 +354,12 @@ def summary_context(recording: ECGRecording, rhythm: dict) -> dict:
         else {}
     )
     rejected = selectors.rejected_on_review(reviewed)
-    standing = sum(1 for e in alarms if (e["type"], e["start"], e["end"]) not in rejected)
+    standing = sum(1 for e in alarms if (e.get("type"), e["start"], e["end"]) not in rejected)
     return {
         "life_threatening_standing": standing,
         "no_heartbeats": no_heartbeats(rhythm, fs),
         "holter": rhythm,
+        "holter_rejected": rejected_said(rhythm.get("rejected") or {}),
         # what the AF burden is a share of, as the report was computed (stored reports keep theirs)
         "af_burden_of": burden_of(rhythm.get("af") or {}),
         "holter_times": times,

@@ -673,3 +673,32 @@ def test_an_events_decision_sent_twice_is_recorded_once(client, doctor_a, holter
         assert doctor.post(url, {"decision": "reject", "note": "artefact", "submission": key}).status_code == 302
     assert list(EventReview.objects.filter(event=event).values_list("decision", flat=True)) == ["reject", "confirm"]
     assert AuditEvent.objects.filter(action="review", object_type="event").count() == 2
+
+
+def test_the_page_and_the_report_leave_a_rejected_vt_out_of_the_summary_and_say_so(
+    client, staff_a, doctor_a, holter_recording
+):
+    """FHIR and the API leave out every rhythm event a doctor rejected; the page's and the printed report's Holter
+    summary had still counted a rejected VT among the runs and its tachycardia."""
+    from diagnostics.models import Event
+
+    diagnosis = holter_recording.diagnosis
+    rhythm = diagnosis.rhythm
+    v = rhythm["ventricular"]
+    runs, fast = v["runs"], v["fast_runs"]
+    v["runs"], v["fast_runs"] = runs + 1, fast + 1
+    rhythm["event_counts"]["vt"] = rhythm["event_counts"].get("vt", 0) + 1
+    diagnosis.save(update_fields=["rhythm"])
+    vt = Event.objects.create(
+        recording=holter_recording, clinic_id=holter_recording.clinic_id, type="vt", start=1000, end=1600, beats=4,
+        rate_bpm=160.0,
+    )  # fmt: skip
+    client_for(client, staff_a)
+    pages = [reverse(name, args=[holter_recording.pk]) for name in ("recording-detail", "recording-report")]
+    said = f"{runs + 1} run{'s' if runs + 1 != 1 else ''}"
+    assert all(said in client.get(page).content.decode() for page in pages)
+    services.event_review_create(user=doctor_a, event=vt, decision="reject", note="artefact")
+    for page in pages:
+        html = client.get(page).content.decode()
+        assert f"{runs} run{'s' if runs != 1 else ''}" in html and said not in html
+        assert "Rejected on review" in html and "ventricular tachycardia 1" in html
