@@ -247,8 +247,8 @@ def _read_group(
     values = stored.astype(np.float64)
     pad = _padding_value(group, dtype)
     if pad is not None:
-        # a channel's samples holding the padding value hold no signal (PS3.3 C.10.9.1.6: a channel shorter than the
-        # group's others, or a stretch not recorded): lost, as a WFDB record's invalid value is, not a sample
+        # samples holding the group's padding value are padding, not signal (PS3.3 C.10.9.1; a cart pads a channel
+        # shorter than the others with it): lost, as a WFDB record's invalid value is
         values[stored == pad] = np.nan
     names = _channel_names([_channel_name(channel, i) for i, channel in enumerate(definitions)])
     leads: dict[str, np.ndarray] = {}
