@@ -917,7 +917,10 @@ class WithOffset(serializers.DateTimeField):
     def to_internal_value(self, value):
         from django.utils.dateparse import parse_datetime
 
-        parsed = parse_datetime(value) if isinstance(value, str) else None
+        try:
+            parsed = parse_datetime(value) if isinstance(value, str) else None
+        except ValueError:  # the form of a date-time, but no such date or offset (2026-13-01, +99:00): DRF says so
+            parsed = None
         if parsed is not None and parsed.tzinfo is None:
             self.fail("no_offset")
         return super().to_internal_value(value)

@@ -183,6 +183,9 @@ def test_a_period_may_end_where_the_recording_ends(api_as, staff_a, holter):
         ({"kind": "sleep", "start_s": "10", "end_s": 20}, "start_s", "not str"),
         ({"kind": "medication", "at_s": 10}, "at_s", "unknown field"),
         ({"kind": "sleep", "start_s": None, "start": None, "end_s": 20}, "start_s", "neither was given"),
+        # a date-time's form with no such date or offset (had been a 500)
+        ({"kind": "sleep", "start": "2026-02-30T14:00:30Z", "end_s": 20}, "start", "Datetime has wrong format"),
+        ({"kind": "sleep", "start_s": 1, "end": "2026-12-01T14:00:30-25:00"}, "end", "Datetime has wrong format"),
     ],
 )
 def test_a_refused_activity_says_which_field_and_keeps_nothing(api_as, staff_a, holter, sent, field, says):

@@ -225,6 +225,9 @@ def test_a_moment_sent_reads_back_as_sent(api_as, staff_a, holter, sent):
         ({"at_s": True, "symptom": "fatigue"}, "at_s", "not true or false"),
         ({"at_s": "12.5", "symptom": "fatigue"}, "at_s", "not str"),
         ({"at": "2026-12-01T14:00:30", "symptom": "fatigue"}, "at", "with its offset from UTC"),
+        # written as a date-time but no date or offset there is (had been a 500)
+        ({"at": "2026-13-01T14:00:30Z", "symptom": "fatigue"}, "at", "Datetime has wrong format"),
+        ({"at": "2026-12-01T14:00:30+99:00", "symptom": "fatigue"}, "at", "Datetime has wrong format"),
     ],
 )
 def test_a_moment_is_a_number_or_a_date_time_with_its_offset(api_as, staff_a, holter, body, field, says):
