@@ -1041,7 +1041,14 @@ def event_review(request, event_id: int):
     target = reverse("recording-detail", args=[event.recording_id]) + f"{query}#event-{event.pk}"
     form = EventReviewForm(request.POST)
     if not form.is_valid():
-        messages.error(request, "Choose confirm or reject for the event.", extra_tags=f"event-{event.pk}")
+        # the field at fault named: a note too long (or holding a NUL) had been told to choose confirm or reject
+        field = "decision" if "decision" in form.errors else next(iter(form.errors))
+        said = (
+            "Choose confirm or reject for the event."
+            if field == "decision"
+            else f"The {field} was not accepted: {' '.join(str(e) for e in form.errors[field])} Nothing was recorded."
+        )
+        messages.error(request, said, extra_tags=f"event-{event.pk}")
         return _refused(redirect(target))
     try:
         made = _submitted_once(request, form, services.event_review_create, page="event-page", event=event)

@@ -148,6 +148,25 @@ def test_a_bad_decision_stores_nothing(client, doctor_a, holter_recording):
     assert not EventReview.objects.exists()
 
 
+@pytest.mark.parametrize(
+    ("note", "says"),
+    [("x" * 4001, "at most 4000 characters (it has 4001)"), ("artefact\x00", "Null characters are not allowed")],
+)
+def test_a_refused_note_is_said_to_be_the_note_at_fault_not_the_decision(
+    client, doctor_a, holter_recording, note, says
+):
+    # a decision chosen with a note too long had been told to "choose confirm or reject"
+    event = holter_recording.events.get(type="vf")
+    page = client_for(client, doctor_a).post(
+        reverse("event-review", args=[event.pk]), {"decision": "reject", "note": note}, follow=True
+    )
+    html = page.content.decode()
+    row = html[html.index(f'<li id="event-{event.pk}"') :]
+    row = row[: row.index("</form>")]
+    assert "The note was not accepted" in row and says in row and "Choose confirm or reject" not in row
+    assert not EventReview.objects.exists()
+
+
 def test_a_reviews_message_is_beside_its_event_where_the_page_scrolls_not_at_the_top(
     client, doctor_a, holter_recording
 ):
