@@ -239,6 +239,9 @@ def _detail_page(request, recording: ECGRecording):
 
 # What a refused diary entry was typed as and why, per recording, from the refusing POST to the page it redirects to.
 DIARY_DRAFT_SESSION_KEY = "diary-draft:{}"
+# At most this much of each field a refused form's draft keeps (and shows again): a session, stored in the database,
+# holds no megabyte pasted by mistake into a note of at most 500 characters.
+DRAFT_FIELD_CHARS = 1000
 
 
 def _diary_context(request, recording: ECGRecording, diagnosis) -> dict:
@@ -249,7 +252,7 @@ def _diary_context(request, recording: ECGRecording, diagnosis) -> dict:
     form = DiaryForm()
     draft = request.session.pop(DIARY_DRAFT_SESSION_KEY.format(recording.pk), None)
     if isinstance(draft, dict):
-        form = DiaryForm({name: str(draft.get(name, ""))[:1000] for name in ("time", "symptom", "note")})
+        form = DiaryForm({name: str(draft.get(name, ""))[:DRAFT_FIELD_CHARS] for name in ("time", "symptom", "note")})
         form.is_valid()
         at_fault = str(draft.get("field")) if draft.get("field") in ("time", "symptom", "note") else "time"
         form.add_error(at_fault, str(draft.get("error") or "The entry was not made."))
@@ -284,7 +287,8 @@ def _activities_context(request, recording: ECGRecording, diagnosis) -> dict:
     draft = request.session.pop(ACTIVITY_DRAFT_SESSION_KEY.format(recording.pk), None)
     if isinstance(draft, dict):
         form = ActivityForm(
-            {f"activity-{name}": str(draft.get(name, ""))[:1000] for name in ACTIVITY_FIELDS}, prefix="activity"
+            {f"activity-{name}": str(draft.get(name, ""))[:DRAFT_FIELD_CHARS] for name in ACTIVITY_FIELDS},
+            prefix="activity",
         )
         form.is_valid()
         at_fault = str(draft.get("field")) if draft.get("field") in ACTIVITY_FIELDS else "start"
@@ -303,7 +307,7 @@ def recording_diary(request, recording_id: int):
     refusal goes back to the form as typed, the reason beside the field at fault."""
     recording = selectors.recording_get(user=request.user, recording_id=recording_id)
     form = DiaryForm(request.POST)
-    typed = {name: request.POST.get(name, "") for name in ("time", "symptom", "note")}
+    typed = {name: request.POST.get(name, "")[:DRAFT_FIELD_CHARS] for name in ("time", "symptom", "note")}
     target = reverse("recording-detail", args=[recording.pk])
 
     def refused(error: str, field: str):
@@ -365,7 +369,7 @@ def recording_activity(request, recording_id: int):
     goes back to the form as typed, the reason beside the field at fault (as a symptom's)."""
     recording = selectors.recording_get(user=request.user, recording_id=recording_id)
     form = ActivityForm(request.POST, prefix="activity")
-    typed = {name: request.POST.get(f"activity-{name}", "") for name in ACTIVITY_FIELDS}
+    typed = {name: request.POST.get(f"activity-{name}", "")[:DRAFT_FIELD_CHARS] for name in ACTIVITY_FIELDS}
     target = reverse("recording-detail", args=[recording.pk])
 
     def refused(error: str, field: str):
@@ -475,7 +479,7 @@ def _correction_form(family: BeatFamily, draft, seen: str) -> BeatCorrectionForm
     auto_id = f"family-{family.number}-%s"
     if not isinstance(draft, dict) or draft.get("family") != family.number:
         return BeatCorrectionForm(initial={"family": family.number, "seen": seen}, auto_id=auto_id)
-    typed = {name: str(draft.get(name, ""))[:1000] for name in CORRECTION_FIELDS}
+    typed = {name: str(draft.get(name, ""))[:DRAFT_FIELD_CHARS] for name in CORRECTION_FIELDS}
     form = BeatCorrectionForm({**typed, "family": family.number, "seen": seen}, auto_id=auto_id)
     form.is_valid()
     at_fault = str(draft.get("field")) if draft.get("field") in CORRECTION_FIELDS else "to_class"
@@ -498,7 +502,7 @@ def beat_correct(request, recording_id: int):
     family = form.cleaned_data["family"]
 
     def refused(error: str, field: str):
-        typed = {name: request.POST.get(name, "") for name in CORRECTION_FIELDS}
+        typed = {name: request.POST.get(name, "")[:DRAFT_FIELD_CHARS] for name in CORRECTION_FIELDS}
         request.session[SHAPES_DRAFT_SESSION_KEY.format(recording.pk)] = typed | {
             "error": error,
             "field": field,
@@ -634,7 +638,7 @@ def beats_correct(request, recording_id: int):
         target = page + (f"?{back}" if back else "") + "#beat-pick"
 
     def refused(error: str, field: str):
-        typed = {name: request.POST.get(name, "")[:1000] for name in CORRECTION_FIELDS}
+        typed = {name: request.POST.get(name, "")[:DRAFT_FIELD_CHARS] for name in CORRECTION_FIELDS}
         request.session[PICK_DRAFT_SESSION_KEY.format(recording.pk)] = typed | {
             "error": error,
             "field": field if field in (*CORRECTION_FIELDS, "beats") else "beats",

@@ -307,3 +307,31 @@ def test_a_recording_over_a_day_long_whose_file_stated_its_start_is_not_said_to_
     html = client_for(client, staff_a).get(reverse("recording-detail", args=[recording.pk])).content.decode()
     assert 'id="diary-time-help"' in html
     assert "does not say when it started" not in html
+
+
+@pytest.mark.parametrize(
+    ("route", "sent", "field"),
+    [
+        ("recording-diary", {"time": "0:10", "symptom": "other", "note": "x" * 600_000}, "note"),
+        (
+            "recording-activity",
+            {"activity-kind": "other", "activity-start": "0:10", "activity-note": "x" * 600_000},
+            "note",
+        ),
+        ("recording-beat-correct", {"family": "0", "to_class": "V", "note": "x" * 600_000}, "note"),
+    ],
+)
+def test_a_refused_forms_draft_keeps_no_more_of_each_field_than_the_page_shows_again(
+    client, doctor_a, patient_a, route, sent, field
+):
+    """A note pasted by mistake, as long as the route takes (1 MiB), had been kept whole in the session (the database)
+    until the page was shown again, which reads 1,000 characters of it."""
+    recording = signal_recording(
+        patient=patient_a, uploaded_by=doctor_a, status="done", sampling_rate=FS, sample_count=int(70 * FS)
+    )
+    doctor = client_for(client, doctor_a)
+    response = doctor.post(reverse(route, args=[recording.pk]), sent)
+    assert response.status_code == 302 and not DiaryEntry.objects.exists()
+    drafts = [value for key, value in doctor.session.items() if key.endswith(f"-draft:{recording.pk}")]
+    assert len(drafts) == 1 and "characters long; at most 500" in drafts[0]["error"]
+    assert all(len(str(value)) <= 1000 for value in drafts[0].values())
