@@ -1022,14 +1022,27 @@ def _event_review_create(*, user: User, event: Event, decision: str, note: str) 
         raise Invalid(f"decision must be one of {', '.join(EventReview.Decision.values)}", field="decision")
     from .selectors import LIFE_THREATENING
 
-    if decision == EventReview.Decision.REJECT and event.type in LIFE_THREATENING and not note.strip():
-        # one click next to Confirm cleared a life-threatening alarm from the dashboard, saying nothing of why
+    note = note.strip()
+    # one click next to Confirm cleared a life-threatening alarm from the dashboard, saying nothing of why; nor does a
+    # note of nothing a reader sees (a zero-width space, a control character)
+    if (
+        decision == EventReview.Decision.REJECT
+        and event.type in LIFE_THREATENING
+        and not any(c.isalnum() for c in note)
+    ):
         raise Invalid(
             "Say why in the note: rejecting a VF/VFL or asystole episode needs a reason (e.g. artefact).",
             field="note",
         )
+    bad = next((c for c in note if unicodedata.category(c) == "Cc" and c not in "\r\n\t"), None)
+    if bad is not None:  # as every other note is refused one (PostgreSQL cannot store a NUL at all)
+        raise Invalid(
+            f"The note holds a control character (U+{ord(bad):04X}): remove it and decide again.",
+            field="note",
+            code="validation_error",
+        )
     review = EventReview.objects.create(
-        event=event, clinic_id=event.clinic_id, reviewer=user, decision=decision, note=note.strip()
+        event=event, clinic_id=event.clinic_id, reviewer=user, decision=decision, note=note
     )
     _recording_changed(event.recording_id)  # its events and its FHIR report say the decision
     return review

@@ -11,6 +11,7 @@ from accounts.models import AuditEvent
 from diagnostics import holter, services
 from diagnostics.models import EventReview
 from diagnostics.signal_uploads import parse_signal_upload
+from ecgsite.errors import Invalid
 
 from ..conftest import client_for
 from ..data import mitdb_dir
@@ -140,6 +141,34 @@ def test_rejecting_vf_needs_a_reason_in_the_note(client, doctor_a, holter_record
     if other is not None:  # other events are rejected without one
         doctor.post(reverse("event-review", args=[other.pk]), {"decision": "reject"})
         assert EventReview.objects.filter(event=other, decision="reject").exists()
+
+
+@pytest.mark.parametrize(
+    ("note", "says"),
+    [
+        # no reason a reader sees: the alarm had been cleared by a note of a zero-width space or a control character
+        ("\u200b", "rejecting a VF/VFL or asystole episode needs a reason"),
+        ("\x07", "rejecting a VF/VFL or asystole episode needs a reason"),
+        ("artefact\x1b[2J", "holds a control character (U+001B)"),
+    ],
+)
+def test_rejecting_vf_needs_a_reason_a_reader_can_see(client, doctor_a, holter_recording, note, says):
+    event = holter_recording.events.get(type="vf")
+    page = client_for(client, doctor_a).post(
+        reverse("event-review", args=[event.pk]), {"decision": "reject", "note": note}, follow=True
+    )
+    html = page.content.decode()
+    row = html[html.index(f'<li id="event-{event.pk}"') :]
+    assert says in row[: row.index("</form>")] and not EventReview.objects.exists()
+
+
+def test_a_decision_note_keeps_its_lines_and_refuses_other_control_characters(doctor_a, holter_recording):
+    event = holter_recording.events.exclude(type__in=["vf", "asystole"]).first() or holter_recording.events.first()
+    with pytest.raises(Invalid) as refused:
+        services.event_review_create(user=doctor_a, event=event, decision="confirm", note="seen\x00")
+    assert refused.value.field == "note" and not EventReview.objects.exists()
+    made = services.event_review_create(user=doctor_a, event=event, decision="confirm", note=" two\r\nlines\t ok ")
+    assert made.note == "two\r\nlines\t ok"
 
 
 def test_a_bad_decision_stores_nothing(client, doctor_a, holter_recording):
