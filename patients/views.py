@@ -1,4 +1,5 @@
 from django.contrib import messages
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_safe
@@ -24,6 +25,8 @@ def patient_list(request):
 
 @require_http_methods(["GET", "POST"])
 def patient_create(request):
+    if request.user.clinic_id is None:  # the installation's administrator made by createsuperuser: no clinic's
+        raise PermissionDenied("Your account belongs to no clinic: a clinic's members create its patients.")
     form = PatientForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         try:

@@ -187,3 +187,34 @@ def test_each_route_answers_each_role_as_decided(name, method, role, objects, cl
     else:
         allowed = expected if isinstance(expected, tuple) else (expected,)
         assert response.status_code in allowed, (response.status_code, getattr(response, "content", b"")[:300])
+
+
+# The installation's administrator made by createsuperuser has no clinic: no clinic's record is theirs, whatever the
+# route (a 404 where the URL names one), and a page that makes one is refused; the routes naming none, as for anyone.
+CLINICLESS = {
+    "dashboard": {"GET": 200},
+    "patient-list": {"GET": 200},
+    "patient-create": {"GET": 403, "POST": 403},  # had shown the form, and answered a valid one with a 500
+    "review-queue": {"GET": 200},
+    "password-change": {"GET": 200, "POST": 400},
+    "password-change-done": {"GET": 200},
+    "two-factor": {"GET": 302, "POST": 302},
+    "two-factor-setup": {"GET": 200, "POST": 400},
+}
+CLINICLESS_CASES = [(name, method) for name, methods in MATRIX.items() for method in methods]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("name,method", CLINICLESS_CASES, ids=[f"{m} {n}" for n, m in CLINICLESS_CASES])
+def test_a_superuser_without_a_clinic_reaches_no_clinics_records(name, method, objects, client, request):
+    from accounts.models import User
+
+    from .factories import UserFactory
+
+    objects = {**objects, **{k: request.getfixturevalue(f) for k, f in OBJECT_FIXTURES.get(name, {}).items()}}
+    url = url_for(name, objects)
+    root = UserFactory(username="installation", clinic=None, role=User.Role.ADMIN, is_superuser=True)
+    client_for(client, root)
+    sent = {"mrn": "R-1", "family_name": "Roe", "sex": "female"} if name == "patient-create" else {}
+    response = client.get(url) if method == "GET" else client.post(url, sent)
+    assert response.status_code == CLINICLESS.get(name, {}).get(method, 404), response.status_code
