@@ -35,7 +35,9 @@ AUDITED_ROUTES: dict[str, tuple[str, str | None, str]] = {
     "recording-rhythm": ("recording", "recording_id", A.VIEW),
     "beat-plot": ("recording", "recording_id", A.VIEW),
     "beat-data": ("recording", "recording_id", A.VIEW),
-    "recording-review": ("diagnosis", "recording_id", A.VIEW),
+    # by its recording, whose id the URL gives (its diagnosis's id is another number: a row of "diagnosis 7" read the
+    # review page of recording 7, another patient's diagnosis)
+    "recording-review": ("recording", "recording_id", A.VIEW),
     "recording-report": ("recording", "recording_id", A.EXPORT),
     "recording-export": ("recording", "recording_id", A.EXPORT),
     "review-queue": ("diagnosis", None, A.VIEW),
