@@ -256,6 +256,12 @@ class ReviewCreateSerializer(StrictFields, serializers.Serializer):
     diagnosis = ObjectId()
     decision = serializers.ChoiceField(choices=Review.Decision.choices)
     note = Text(required=False, allow_blank=True, default="", max_length=4000)
+    after = ObjectId(
+        required=False,
+        allow_null=True,
+        help_text="The latest review of the diagnosis the client read (`latest_review.id`; null: none): a colleague's "
+        "decision made since is 409 `review_changed`, not decided over unseen. Left out, not checked.",
+    )
 
 
 class ClassCountSerializer(serializers.Serializer):

@@ -105,15 +105,22 @@ class UploadForm(SubmittedOnce):
 class ReviewForm(SubmittedOnce):
     decision = forms.ChoiceField(choices=Review.Decision.choices, widget=forms.RadioSelect)
     note = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3}), max_length=4000)
+    # The latest decision on the flag the page showed (empty: none): a colleague's made since is not decided over
+    # unseen. A form from before the field was added is not checked.
+    after = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput(attrs={"autocomplete": "off"}))
 
     def review(self) -> dict:
         """The review's fields, as the service takes them."""
-        return {"decision": self.cleaned_data["decision"], "note": self.cleaned_data["note"]}
+        fields = {"decision": self.cleaned_data["decision"], "note": self.cleaned_data["note"]}
+        if self.fields.get("after") is not None and "after" in self.data:
+            fields["seen"] = self.cleaned_data["after"]
+        return fields
 
 
 class EventReviewForm(ReviewForm):
     decision = forms.ChoiceField(choices=EventReview.Decision.choices)
     note = forms.CharField(required=False, max_length=4000)
+    after = None  # type: ignore[assignment]  # an event's decisions are not checked against a colleague's
 
 
 class InterpretationForm(forms.Form):

@@ -58,6 +58,10 @@ from .models import (
 )
 
 logger = logging.getLogger(__name__)
+
+# ``amends`` of an interpretation, ``seen`` of a review, not given: what the doctor read is not checked (an API client
+# that does not say which it read)
+UNCHECKED = object()
 PROGRESS_CHUNK = 4096
 QUEUED_RESEND_FACTOR = 4
 BEAT_INSERT_CHUNK = 10000
@@ -955,37 +959,58 @@ def review_create(
     idempotency_key: str | None = None,
     fingerprint: str = "",
     precondition: Precondition | None = None,
+    seen: int | None | object = UNCHECKED,
 ) -> Review:
     """A doctor's decision on a diagnosis flagged for MI; every rule of a review is checked here. With an
     ``idempotency_key``, a retry returns the first review (``idempotent_write``); ``precondition`` as
-    recording_move takes it."""
+    recording_move takes it. ``seen`` is the latest review the doctor was shown (None: none): a colleague's
+    decision made since is not decided over unseen (``review_changed``); UNCHECKED checks nothing."""
     return idempotent_write(
         user=user,
         idempotency_key=idempotency_key,
         fingerprint=fingerprint,
         kind=Review,
         write=lambda: _review_create(
-            user=user, diagnosis=diagnosis, decision=decision, note=note, precondition=precondition
+            user=user, diagnosis=diagnosis, decision=decision, note=note, precondition=precondition, seen=seen
         ),
     )
 
 
 def _review_create(
-    *, user: User, diagnosis: Diagnosis, decision: str, note: str, precondition: Precondition | None
+    *,
+    user: User,
+    diagnosis: Diagnosis,
+    decision: str,
+    note: str,
+    precondition: Precondition | None,
+    seen: int | None | object = UNCHECKED,
 ) -> Review:
     if not user.can_review:
         raise NotAllowed("only doctors and administrators review diagnoses")
     if diagnosis.clinic_id != user.clinic_id:
         raise NotAllowed("the diagnosis belongs to another clinic")
-    if not (diagnosis.mi_screened and diagnosis.mi_flag):
-        raise ReviewRefused("Only diagnoses screened and flagged for MI are reviewed.", field="diagnosis")
     if decision not in Review.Decision.values:
         raise Invalid(f"decision must be one of {', '.join(Review.Decision.values)}", field="decision")
     # The recording locked while deciding, as while signing or moving: a client's precondition holds until the
-    # decision is written.
+    # decision is written. The diagnosis is read again under it: a beat correction committed since the caller read
+    # it may have left the screen unflagged or not assessable (diagnostics.corrections), and a decision on a flag
+    # that no longer stands had been recorded beside it.
     ECGRecording.objects.select_for_update().only("pk").get(pk=diagnosis.recording_id)
+    diagnosis = Diagnosis.objects.get(pk=diagnosis.pk)
+    if not (diagnosis.mi_screened and diagnosis.mi_flag):
+        raise ReviewRefused("Only diagnoses screened and flagged for MI are reviewed.", field="diagnosis")
     if precondition is not None:
         precondition()
+    if seen is not UNCHECKED:
+        since = diagnosis.reviews.exclude(reviewer=user).select_related("reviewer").order_by("-id")
+        newer = since.filter(pk__gt=seen).first() if isinstance(seen, int) else since.first()
+        if newer is not None:
+            raise Conflict(
+                f"{newer.reviewer.display_name} recorded “{newer.outcome}” on this MI flag at "
+                f"{timezone.localtime(newer.created_at):%Y-%m-%d %H:%M %Z} since you opened it: read their "
+                "decision, then decide again.",
+                code="review_changed",
+            )
     review = Review.objects.create(
         diagnosis=diagnosis, clinic_id=diagnosis.clinic_id, reviewer=user, decision=decision, note=note.strip()
     )
@@ -1077,8 +1102,6 @@ def interpretation_text_clean(text: str) -> str:
     return text
 
 
-# ``amends`` not given: the version signed over is not checked (an API client that does not say which it read)
-UNCHECKED = object()
 REASON_MAX_LENGTH = 500
 
 

@@ -1281,7 +1281,15 @@ def review_create(request, diagnosis_id: int):
     if not form.is_valid():  # the review page again, the note kept and the error beside the decision
         recording = selectors.recording_get(user=request.user, recording_id=diagnosis.recording_id)
         return _review_page(request, recording, form, status=400)
-    made = _submitted_once(request, form, services.review_create, page="review-page", diagnosis=diagnosis)
+    try:
+        made = _submitted_once(request, form, services.review_create, page="review-page", diagnosis=diagnosis)
+    except Conflict as exc:
+        if exc.code != "review_changed":
+            raise
+        # a colleague decided meanwhile: the page again with their decision in it, the doctor's choice and note kept
+        recording = selectors.recording_get(user=request.user, recording_id=diagnosis.recording_id)
+        again = ReviewForm(initial={"decision": form.cleaned_data["decision"], "note": form.cleaned_data["note"]})
+        return _review_page(request, recording, again, status=409, refused=exc.message)
     messages.success(request, "Review recorded.")
     if request.POST.get("next") == "queue":
         return _replayed(redirect("review-queue"), made)
@@ -1504,9 +1512,12 @@ def recording_review(request, recording_id: int):
     return _review_page(request, recording, ReviewForm())
 
 
-def _review_page(request, recording: ECGRecording, form: ReviewForm, status: int = 200):
+def _review_page(request, recording: ECGRecording, form: ReviewForm, status: int = 200, refused: str = ""):
     context = _result_context(request, recording)
+    if not form.is_bound and context["latest_review"] is not None:
+        form.fields["after"].initial = context["latest_review"].pk  # the decision this page shows
     context.update(
+        review_refused=refused,
         mi_explanation=_mi_explanation(recording, context["diagnosis"]),
         earlier=selectors.recording_list_earlier(user=request.user, recording=recording)[:10],
         review_form=form if context["diagnosis"] else None,

@@ -133,6 +133,7 @@ class ReviewViewSet(ApiViewSet):
             idempotency_key=key,
             fingerprint=self.request_fingerprint(),
             precondition=self._unchanged_since_read(diagnosis.pk),
+            seen=fields["after"] if "after" in fields else diagnostics_services.UNCHECKED,
         )
         headers = {"Location": absolute_url(request, reverse("api:review-detail", args=[review.pk]))}
         if review.replayed:

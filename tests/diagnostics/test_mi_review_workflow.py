@@ -1,0 +1,97 @@
+"""The doctors' decisions on an MI flag: what they are made over, and what the trail keeps of them."""
+
+import re
+
+import pytest
+from django.urls import reverse
+
+from accounts.models import AuditEvent, User
+from diagnostics import services
+from diagnostics.models import Diagnosis, Review
+from ecgsite.errors import ReviewRefused
+
+from ..conftest import client_for
+from ..factories import UserFactory
+from ..helpers import beat_recording
+
+
+@pytest.fixture
+def colleague(clinic_a):
+    return UserFactory(
+        username="doctor_c", clinic=clinic_a, role=User.Role.DOCTOR, first_name="Carla", last_name="Colleague"
+    )
+
+
+def _form_fields(page: str) -> dict[str, str]:
+    """The hidden fields of the review page's decision form, as a browser sends them back."""
+    form = page[page.index('class="review"') : page.index("</form>", page.index('class="review"'))]
+    inputs = re.findall(r'<input type="hidden" name="([a-z]+)"([^>]*)>', form)
+    return {name: (re.findall(r'value="([^"]*)"', rest) or [""])[0] for name, rest in inputs}
+
+
+@pytest.mark.django_db
+def test_a_review_is_refused_when_a_correction_meanwhile_left_the_screen_not_assessable(
+    staff_a, doctor_a, patient_a, active_models
+):
+    recording = beat_recording(staff_a, patient_a, beats=6)
+    diagnosis = recording.diagnosis  # read by the page or API view, flagged
+    assert diagnosis.mi_flag
+    # a beat correction committed meanwhile (diagnostics.corrections._mi_rescreened) left too few beats to score
+    Diagnosis.objects.filter(pk=diagnosis.pk).update(
+        mi_status="not_assessable", mi_reason="too few beats left", mi_score=None, mi_flag=False
+    )
+    with pytest.raises(ReviewRefused):
+        services.review_create(user=doctor_a, diagnosis=diagnosis, decision="confirm", note="ST elevation")
+    assert not Review.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_colleague_s_decision_made_since_the_page_was_opened_is_not_decided_over_unseen(
+    client, staff_a, doctor_a, colleague, patient_a, active_models
+):
+    recording = beat_recording(staff_a, patient_a, beats=6)
+    client_for(client, doctor_a)
+    page = client.get(reverse("recording-review", args=[recording.pk])).content.decode()
+    # a colleague confirms while this doctor reads the ECG
+    services.review_create(user=colleague, diagnosis=recording.diagnosis, decision="confirm", note="ST elevation")
+    url = reverse("review-create", args=[recording.diagnosis.pk])
+    sent = _form_fields(page) | {"decision": "reject", "note": "looks like artefact to me"}
+    response = client.post(url, sent)
+    assert response.status_code == 409
+    answer = response.content.decode()
+    assert "Carla Colleague recorded “MI confirmed”" in answer and "looks like artefact to me" in answer
+    assert list(Review.objects.values_list("decision", flat=True)) == ["confirm"]
+    assert not AuditEvent.objects.filter(action="review", user=doctor_a).exists()
+    # the page shown again has the colleague's decision in it: deciding now is deciding over it, knowingly
+    response = client.post(url, _form_fields(answer) | {"decision": "reject", "note": "artefact: lead swap"})
+    assert response.status_code == 302
+    assert list(Review.objects.order_by("pk").values_list("decision", flat=True)) == ["confirm", "reject"]
+
+
+@pytest.mark.django_db
+def test_the_api_refuses_a_review_over_a_colleague_s_decision_not_read(
+    staff_a, doctor_a, colleague, patient_a, active_models
+):
+    from rest_framework.test import APIClient
+
+    recording = beat_recording(staff_a, patient_a, beats=6)
+    api = APIClient()
+    api.force_authenticate(doctor_a)
+    services.review_create(user=colleague, diagnosis=recording.diagnosis, decision="confirm")
+    body = {"diagnosis": recording.diagnosis.pk, "decision": "reject", "after": None}
+    response = api.post("/api/v1/reviews", body, format="json")
+    assert response.status_code == 409 and response.json()["error"]["code"] == "review_changed"
+    latest = api.get(f"/api/v1/diagnoses/{recording.diagnosis.pk}").json()["latest_review"]["id"]
+    assert api.post("/api/v1/reviews", body | {"after": latest}, format="json").status_code == 201
+
+
+@pytest.mark.django_db
+def test_a_view_of_the_review_page_is_audited_as_a_view_of_its_recording(
+    client, staff_a, doctor_a, patient_a, active_models
+):
+    beat_recording(staff_a, patient_a, classify=False)  # a recording with no diagnosis: the two ids part ways
+    recording = beat_recording(staff_a, patient_a, beats=6)
+    assert recording.diagnosis.pk != recording.pk
+    client_for(client, doctor_a).get(reverse("recording-review", args=[recording.pk]))
+    row = AuditEvent.objects.filter(path=reverse("recording-review", args=[recording.pk])).get()
+    assert (row.action, row.object_type, row.object_id) == ("view", "recording", str(recording.pk))
