@@ -7,7 +7,7 @@ import numpy as np
 from django.conf import settings
 from django.utils import timezone
 
-from diagnostics import diary, rhythm_reviewed, selectors
+from diagnostics import corrections, diary, rhythm_reviewed, selectors
 from diagnostics.models import Diagnosis, DiaryActivity, DiaryEntry, ECGRecording, EventReview, Interpretation, Review
 from ecg.clock import data_seconds, seconds_cut
 from ecg.constants import AAMI_CLASSES, AAMI_NAMES
@@ -707,6 +707,8 @@ def bundle(*, recording: ECGRecording, diagnosis: Diagnosis, signal=None, beats=
         if when is not None and when > diagnosis.created_at
     ]
     reviewed_at += corrected_at
+    # ... and where they changed the MI screen's beats, its score and flag (diagnostics.corrections)
+    mi_amended = bool(corrections.mi_screen_changed_at(diagnosis))
     amended = bool(reviewed_at)
     # While the worker recomputes the rhythm over corrected classes, or could not, the rhythm figures are not those of
     # the beats as they are: the Observations made from them, and the report, are "preliminary" until they are.
@@ -745,6 +747,7 @@ def bundle(*, recording: ECGRecording, diagnosis: Diagnosis, signal=None, beats=
             subject=patient_ref,
             effective=effective,
             code={"coding": [_coding(LOCAL, "mi-screen", "MI screen status")], "text": "Myocardial infarction screen"},
+            status="amended" if mi_amended else "final",
             valueCodeableConcept={
                 "coding": [_coding(LOCAL, diagnosis.mi_status, diagnosis.get_mi_status_display())],
                 "text": diagnosis.get_mi_status_display(),
@@ -772,6 +775,7 @@ def bundle(*, recording: ECGRecording, diagnosis: Diagnosis, signal=None, beats=
                     "coding": [_coding(LOCAL, "mi-score", "MI score")],
                     "text": f"Myocardial infarction score ({diagnosis.mi_beats_used} beats scored)",
                 },
+                status="amended" if mi_amended else "final",
                 valueQuantity={
                     "value": round(diagnosis.mi_score, 6),
                     "unit": "probability",
@@ -807,10 +811,10 @@ def bundle(*, recording: ECGRecording, diagnosis: Diagnosis, signal=None, beats=
                     "coding": [_coding(LOCAL, "mi-flag", "MI flag")],
                     "text": "Flagged for myocardial infarction review",
                 },
-                status="amended" if mi_review is not None else "final",
+                status="amended" if mi_review is not None or mi_amended else "final",
                 valueBoolean=bool(diagnosis.mi_flag),
                 interpretation=[{"coding": [_coding(INTERPRETATION, _mi_flag_interpretation(diagnosis, mi_review))]}],
-                **_mi_review_parts(mi_review),
+                **_mi_review_parts(mi_review, here),
             )
         )
     if diagnosis.heart_rate_bpm is not None:
@@ -908,10 +912,15 @@ def bundle(*, recording: ECGRecording, diagnosis: Diagnosis, signal=None, beats=
         {"fullUrl": patient_ref, "resource": patient_resource},
         {"fullUrl": _urn("report", diagnosis.pk, namespace=here), "resource": report},
     ]
+    # the doctors named: who signed the interpretation, who decided on the MI flag (each once)
+    practitioners = {}
     if interpretation is not None:
         interpreter_ref = _urn("practitioner", interpretation.author_id, namespace=here)
         report["resultsInterpreter"] = [{"reference": interpreter_ref, "display": interpretation.author.display_name}]
-        entries.append({"fullUrl": interpreter_ref, "resource": _practitioner(interpretation.author, here)})
+        practitioners[interpreter_ref] = interpretation.author
+    if mi_review is not None and diagnosis.mi_screened and diagnosis.mi_score is not None:
+        practitioners.setdefault(_urn("practitioner", mi_review.reviewer_id, namespace=here), mi_review.reviewer)
+    entries += [{"fullUrl": ref, "resource": _practitioner(user, here)} for ref, user in practitioners.items()]
     if moved_at:
         for resource in [report, *observations]:
             if resource["status"] != "preliminary":  # still to come, whoever's it is
@@ -946,7 +955,8 @@ def _effective(recording: ECGRecording) -> tuple[str, dict]:
 
 
 def _practitioner(user, here: str) -> dict:
-    """The doctor who signed the interpretation: their name, and their user id in a system of this installation."""
+    """A doctor the report names (who signed the interpretation, who decided on the MI flag): their name, and their
+    user id in a system of this installation."""
     name: dict = {"text": user.display_name}
     if user.last_name:
         name["family"] = user.last_name
@@ -1000,12 +1010,19 @@ def _mi_flag_interpretation(diagnosis: Diagnosis, review: Review | None) -> str:
     return "N" if review is not None and review.decision == Review.Decision.REJECT else "A"
 
 
-def _mi_review_parts(review: Review | None) -> dict:
-    """The MI flag's latest review by a doctor: a component with the decision, and the note."""
+def _mi_review_parts(review: Review | None, here: str) -> dict:
+    """The MI flag's latest review by a doctor: a component with the decision, the note, and the doctor as its
+    performer (who stands behind the flag's interpretation now: a Practitioner of the Bundle)."""
     if review is None:
         return {}
     text = f"Reviewed: {_reviewed_by(review)}" + (f". {review.note}" if review.note else "")
     return {
+        "performer": [
+            {
+                "reference": _urn("practitioner", review.reviewer_id, namespace=here),
+                "display": review.reviewer.display_name,
+            }
+        ],
         "component": [
             {
                 "code": {"coding": [_coding(LOCAL, "mi-review", "MI review")], "text": "Doctor's review"},

@@ -301,6 +301,30 @@ def _mi_rescreened(recording_id: int, diagnosis: Diagnosis) -> dict[str, object]
     }
 
 
+def mi_screen_changed_at(diagnosis: Diagnosis) -> list:
+    """When doctors' beat corrections, or their undoing, changed the MI screen's beats (``_mi_rescreened``: a beat it
+    scored, or the one just after such a beat, called other than N), before the first decision on its flag (after it
+    the screen stands); [] for a screen a correction never touches (beat rows, a lead it does not read)."""
+    from ecg.processing import mi_screen
+
+    scored = {int(i) for i in diagnosis.mi_scored_beats or []}
+    screened_from_signal = diagnosis.mi_lead and diagnosis.mi_status != Diagnosis.MiStatus.NOT_APPLICABLE
+    if not screened_from_signal or len(scored) < mi_screen.MIN_BEATS or diagnosis.mi_threshold is None:
+        return []
+    touches = scored | {i + 1 for i in scored}
+    decided = Review.objects.filter(diagnosis_id=diagnosis.pk).order_by("created_at").values_list("created_at")[:1]
+    first_decision = next(iter(decided), (None,))[0]
+    return [
+        when
+        for to_class, indices, made, undone in BeatCorrection.objects.filter(recording_id=diagnosis.recording_id)
+        .exclude(to_class="N")
+        .values_list("to_class", "beat_indices", "created_at", "undone_at")
+        if touches.intersection(indices)
+        for when in (made, undone)
+        if when is not None and (first_decision is None or when < first_decision)
+    ]
+
+
 def beat_correction_undo(
     *,
     correction: BeatCorrection,
