@@ -255,14 +255,7 @@ def _mi_rescreened(recording_id: int, diagnosis: Diagnosis) -> dict[str, object]
         return {}
     if Review.objects.filter(diagnosis_id=diagnosis.pk).exists():
         return {}
-    called_as: dict[int, str] = {}
-    for to_class, indices in (
-        BeatCorrection.objects.filter(recording_id=recording_id, undone_at__isnull=True)
-        .order_by("id")
-        .values_list("to_class", "beat_indices")
-    ):
-        called_as.update(dict.fromkeys(indices, to_class))
-    called = {int(i) for i, cls in called_as.items() if cls != "N"}
+    called = _called_ectopic(recording_id)
     base = diagnosis.mi_reason.split(MI_AFTER_CORRECTIONS)[0]
     if not called and base == diagnosis.mi_reason:
         return {}  # none left out, before or now
@@ -299,6 +292,35 @@ def _mi_rescreened(recording_id: int, diagnosis: Diagnosis) -> dict[str, object]
         "mi_score": score,
         "mi_flag": flag,
     }
+
+
+def _called_ectopic(recording_id: int, *, at=None) -> set[int]:
+    """The beats a doctor's corrections standing (at ``at``; None: now) call S, V, F or Q: each is called what the
+    latest of them naming it made it."""
+    standing = BeatCorrection.objects.filter(recording_id=recording_id)
+    if at is None:
+        standing = standing.filter(undone_at__isnull=True)
+    else:
+        standing = standing.filter(Q(undone_at__isnull=True) | Q(undone_at__gt=at), created_at__lt=at)
+    called_as: dict[int, str] = {}
+    for to_class, indices in standing.order_by("id").values_list("to_class", "beat_indices"):
+        called_as.update(dict.fromkeys(indices, to_class))
+    return {int(i) for i, cls in called_as.items() if cls != "N"}
+
+
+def mi_beats_scored(diagnosis: Diagnosis) -> list[int]:
+    """The beats the MI screen's score is over as it stands: those it scored less the ones ``_mi_rescreened`` left
+    out for the doctors' corrections (as they stood at the first decision on the flag, after which the screen
+    stands), ascending."""
+    scored = [int(i) for i in diagnosis.mi_scored_beats or []]
+    if MI_AFTER_CORRECTIONS not in diagnosis.mi_reason:
+        return scored
+    first_decision = (
+        Review.objects.filter(diagnosis_id=diagnosis.pk).order_by("created_at").values_list("created_at", flat=True)
+    ).first()
+    called = _called_ectopic(diagnosis.recording_id, at=first_decision)
+    out = called | {i - 1 for i in called}
+    return [i for i in scored if i not in out]
 
 
 def mi_screen_changed_at(diagnosis: Diagnosis) -> list:

@@ -1475,7 +1475,8 @@ def _mi_explanation(recording: ECGRecording, diagnosis) -> dict | None:
             "seconds": row["position"] / fs if fs and row["position"] is not None else None,
             "above": row["mi_probability"] is not None and row["mi_probability"] >= threshold,
         }
-        for row in recording.beats.filter(index__in=diagnosis.mi_scored_beats)
+        # the beats its score is over now: a doctor's beat corrections may have left some of those it scored out
+        for row in recording.beats.filter(index__in=corrections.mi_beats_scored(diagnosis))
         .order_by("index")
         .values("index", "position", "aami_class", "p_n", "mi_probability")
     ]
@@ -1494,6 +1495,7 @@ def _mi_explanation(recording: ECGRecording, diagnosis) -> dict | None:
     ]
     return {
         "count": len(beats),
+        "left_out": max(0, len(diagnosis.mi_scored_beats) - len(beats)),
         "above": sum(b["above"] for b in beats),
         "beats": beats[:MI_EXPLANATION_ROWS],
         "shown": min(len(beats), MI_EXPLANATION_ROWS),

@@ -13,6 +13,7 @@ from ecgsite.errors import ReviewRefused
 from ..conftest import client_for
 from ..factories import UserFactory
 from ..helpers import beat_recording
+from .test_holter_pages import holter_recording  # noqa: F401  (a fixture, used by name)
 
 
 @pytest.fixture
@@ -95,3 +96,55 @@ def test_a_view_of_the_review_page_is_audited_as_a_view_of_its_recording(
     client_for(client, doctor_a).get(reverse("recording-review", args=[recording.pk]))
     row = AuditEvent.objects.filter(path=reverse("recording-review", args=[recording.pk])).get()
     assert (row.action, row.object_type, row.object_id) == ("view", "recording", str(recording.pk))
+
+
+@pytest.fixture
+def screened_signal(request, doctor_a):
+    """70 s of MIT-BIH 207 made to read as screened in lead II: beats 20-59 scored, 30, 31, 40 and 41 high."""
+    from diagnostics.models import Beat
+
+    recording = request.getfixturevalue("holter_recording")
+    scored = list(range(20, 60))
+    Beat.objects.filter(recording=recording).update(mi_probability=0.55)
+    Beat.objects.filter(recording=recording, index__in=[30, 31, 40, 41]).update(mi_probability=0.95)
+    Diagnosis.objects.filter(recording=recording).update(
+        mi_status="screened",
+        mi_lead="II",
+        mi_reason="median MI probability of 40 beats",
+        mi_scored_beats=scored,
+        mi_beats_used=len(scored),
+        mi_score=0.55,
+        mi_threshold=0.5,
+        mi_flag=True,
+    )
+    return recording
+
+
+def _scored_rows(page: str) -> list[int]:
+    table = page[page.index("data-scored-beats") : page.index("</table>", page.index("data-scored-beats"))]
+    return [int(n) for n in re.findall(r'<span class="no-js-only">(\d+)</span>', table)]
+
+
+@pytest.mark.django_db
+def test_the_review_page_explains_the_score_by_the_beats_it_is_over_after_a_correction(
+    client, doctor_a, screened_signal
+):
+    from diagnostics import corrections
+
+    # beats 31 and 41 called ectopic (indices; 30 and 40 before them left out too): the score is over 36 beats
+    classes = set(screened_signal.beats.filter(index__in=[31, 41]).values_list("aami_class", flat=True))
+    to = next(c for c in "VSFQ" if c not in classes)  # a class neither has: both change
+    made = corrections.beat_correction_make(recording=screened_signal, by=doctor_a, to_class=to, beats=[31, 41])
+    assert Diagnosis.objects.get(recording=screened_signal).mi_beats_used == 36
+    client_for(client, doctor_a)
+    page = client.get(reverse("recording-review", args=[screened_signal.pk])).content.decode()
+    assert "36 beats scored of" in page and "4 more left out after a doctor's beat corrections" in page
+    assert "40 beats scored of" not in page
+    shown = _scored_rows(page)
+    assert len(shown) == 36 and not {31, 32, 41, 42} & set(shown)  # numbered from 1
+    # decided on, the screen stands: undoing the correction afterwards changes neither the screen nor its explanation
+    services.review_create(user=doctor_a, diagnosis=screened_signal.diagnosis, decision="reject", note="artefact")
+    corrections.beat_correction_undo(correction=made, by=doctor_a)
+    assert Diagnosis.objects.get(recording=screened_signal).mi_beats_used == 36
+    page = client.get(reverse("recording-review", args=[screened_signal.pk])).content.decode()
+    assert "36 beats scored of" in page and len(_scored_rows(page)) == 36
