@@ -148,3 +148,22 @@ def test_the_review_page_explains_the_score_by_the_beats_it_is_over_after_a_corr
     assert Diagnosis.objects.get(recording=screened_signal).mi_beats_used == 36
     page = client.get(reverse("recording-review", args=[screened_signal.pk])).content.decode()
     assert "36 beats scored of" in page and len(_scored_rows(page)) == 36
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("status", ["not_assessable", "not_applicable"])
+def test_the_printed_report_does_not_call_a_screen_that_did_not_speak_not_flagged(
+    client, staff_a, patient_a, active_models, status
+):
+    recording = beat_recording(staff_a, patient_a, beats=6)
+    Diagnosis.objects.filter(recording=recording).update(
+        mi_status=status, mi_reason="too few clean beats", mi_score=None, mi_flag=False
+    )
+    page = client_for(client, staff_a).get(reverse("recording-report", args=[recording.pk])).content.decode()
+    section = page[page.index("Myocardial infarction screening") :]
+    assert "Not flagged; no review required." not in section  # read as a negative screen
+    assert "neither flagged nor clear" in section
+    # a screen that spoke and did not flag still says so
+    Diagnosis.objects.filter(recording=recording).update(mi_status="screened", mi_score=0.1)
+    page = client.get(reverse("recording-report", args=[recording.pk])).content.decode()
+    assert "Not flagged; no review required." in page
