@@ -11,7 +11,7 @@ from django.urls import path
 from ecg.clock import data_seconds
 from ecg.constants import AAMI_CLASSES
 
-from . import diary, selectors
+from . import corrections, diary, selectors
 from .models import Diagnosis, ECGRecording
 
 # The events table that follows the beats, one row per rhythm event.
@@ -127,6 +127,25 @@ CORRECTION_COLUMNS = [
     "correction_id",
 ]
 
+# The last table: the MI screen, one row, with the doctors' latest decision on its flag (the beats' mi_probability alone
+# had not said whether the screen spoke, flagged, or was rejected by a doctor).
+MI_SCREEN_COLUMNS = [
+    "patient_mrn",
+    "recording",
+    "mi_status",  # screened, not_applicable or not_assessable, as the API gives it
+    "mi_reason",
+    "mi_lead",
+    "beats_scored",  # the beats marked mi_scored in the beat table
+    "mi_score",  # empty unless screened
+    "mi_threshold",
+    "mi_flag",  # the screen's, true or false; it stays true after a doctor rejects it
+    "decision",  # the latest doctor's decision on the flag: confirm or reject; empty while none
+    "reviewed_by",
+    "reviewed_at",
+    "review_note",
+    "decisions",  # how many decisions were made on the flag, earlier ones included
+]
+
 # A cell starting with one of these is taken for a formula by spreadsheet programs.
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 # ... and a cell starts at the text's start, and, where the spreadsheet's list separator is ";" (Excel in German,
@@ -192,6 +211,10 @@ def _csv_rows(recording: ECGRecording) -> Iterator[str]:
     writer = csv.writer(_Echo())
 
     def rows():
+        screened = Diagnosis.objects.only("pk", "recording_id", "mi_scored_beats", "mi_reason").get(
+            recording_id=recording.pk
+        )
+        scored = set(corrections.mi_beats_scored(screened))  # the beats the MI score is over, as it stands
         yield writer.writerow(
             [
                 "patient_mrn",
@@ -207,6 +230,7 @@ def _csv_rows(recording: ECGRecording) -> Iterator[str]:
                 "p_q",
                 "mi_probability",
                 "beat_index",  # the beat's index in the API, from 0 (`beat` counts from 1, as the pages do)
+                "mi_scored",  # 1 for a beat the MI score is over (the MI screen table, last)
             ]
         )
         for b in selectors.beat_list(recording=recording).iterator(chunk_size=2000):
@@ -221,6 +245,7 @@ def _csv_rows(recording: ECGRecording) -> Iterator[str]:
                     *(f"{p:.6f}" for p in b.probabilities.values()),
                     "" if b.mi_probability is None else f"{b.mi_probability:.6f}",
                     b.index,
+                    1 if b.index in scored else "",
                 ]
             )
         fs = recording.sampling_rate or 0
@@ -381,6 +406,31 @@ def _csv_rows(recording: ECGRecording) -> Iterator[str]:
                         correction.pk,
                     ]
                 )
+
+        # last: the MI screen as it stands now, with the doctors' latest decision on its flag
+        mi = Diagnosis.objects.get(recording_id=recording.pk)
+        decisions = list(selectors.review_history(diagnosis=mi))
+        latest = decisions[0] if decisions else None
+        yield writer.writerow([])
+        yield writer.writerow(MI_SCREEN_COLUMNS)
+        yield writer.writerow(
+            [
+                safe_cell(patient.mrn),
+                recording.pk,
+                mi.mi_status,
+                safe_cell(mi.mi_reason),
+                safe_cell(mi.mi_lead_display),
+                mi.mi_beats_used,
+                "" if mi.mi_score is None else f"{mi.mi_score:.6f}",
+                "" if mi.mi_threshold is None else mi.mi_threshold,
+                "true" if mi.mi_flag else "false",
+                latest.decision if latest else "",
+                safe_cell(latest.reviewer.display_name) if latest else "",
+                latest.created_at.isoformat() if latest else "",
+                safe_cell(latest.note) if latest else "",
+                len(decisions),
+            ]
+        )
 
     return rows()
 

@@ -61,9 +61,11 @@ def test_the_csv_export_is_safe_against_formula_injection(client, staff_a, clini
     assert response.status_code == 200 and response["Content-Type"].startswith("text/csv")
     rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode("utf-8-sig"))))
     assert rows[0][:3] == ["patient_mrn", "patient_name", "recording"]
-    assert len(rows) == 1 + 4
-    for row in rows[1:]:
+    assert len(rows) == 1 + 4 + 3  # the header, the beats, then a blank line, the MI screen's header and its row
+    for row in rows[1:5]:
         assert row[0] == '\'=HYPERLINK("http://x")' and row[1].startswith("'+cmd")
+    for row in rows[1:5] + rows[-1:]:
+        assert row[0] == '\'=HYPERLINK("http://x")'
         assert not any(cell.startswith(("=", "+", "@")) for cell in row)
     assert AuditEvent.objects.filter(action="export", object_type="recording", object_id=str(recording.pk)).count() == 1
 

@@ -91,7 +91,7 @@ def test_the_csv_export_lists_the_diary_after_the_events_with_formulas_quoted(ap
     services.diary_entry_remove(entry=gone, by=staff_a)
     text = body(api_as(staff_a).get(f"/api/v1/recordings/{holter.pk}/export.csv")).decode()
     tables = text.split("\r\n\r\n")
-    assert len(tables) == 3  # beats, events, diary
+    assert len(tables) == 4  # beats, events, diary, then the MI screen
     rows = list(csv.DictReader(io.StringIO(tables[2])))
     assert [r["symptom"] for r in rows] == ["palpitations", "syncope"] and [r["entry"] for r in rows] == ["1", "2"]
     vf = rows[1]
@@ -111,7 +111,7 @@ def test_the_csv_export_lists_the_activities_after_the_diary(api_as, staff_a, ho
     services.diary_activity_remove(activity=gone, by=staff_a)
     text = body(api_as(staff_a).get(f"/api/v1/recordings/{holter.pk}/export.csv")).decode()
     tables = text.split("\r\n\r\n")
-    assert len(tables) == 6  # beats, events, diary, activities, then (a sleep period) awake / asleep and its events
+    assert len(tables) == 7  # beats, events, diary, activities, (a sleep period) awake / asleep and its events, MI
     rows = list(csv.DictReader(io.StringIO(tables[3])))
     assert [(r["activity"], r["kind"]) for r in rows] == [("1", "sleep"), ("2", "medication")]
     night, pills = rows
@@ -127,13 +127,13 @@ def test_the_csv_export_gives_the_heart_rate_awake_and_asleep_as_recordings_slee
     api = api_as(staff_a)
     services.diary_activity_add(recording=holter, by=staff_a, kind="exercise", start=0, end=int(30 * fs))
     tables = body(api.get(f"/api/v1/recordings/{holter.pk}/export.csv")).decode().split("\r\n\r\n")
-    assert len(tables) == 3  # beats, events, activities: no sleep period, no awake / asleep figures
+    assert len(tables) == 4  # beats, events, activities, MI screen: no sleep period, no awake / asleep figures
     services.diary_activity_add(recording=holter, by=staff_a, kind="sleep", start=0, end=int(40 * fs))
     holter.recorded_at = datetime.fromisoformat("2026-12-01T23:59:30+00:00")
     holter.save(update_fields=["recorded_at"])
 
     tables = body(api.get(f"/api/v1/recordings/{holter.pk}/export.csv")).decode().split("\r\n\r\n")
-    assert len(tables) == 5
+    assert len(tables) == 6
     sides = list(csv.DictReader(io.StringIO(tables[3])))
     counts = list(csv.DictReader(io.StringIO(tables[4])))
     sleep = api.get(f"/api/v1/recordings/{holter.pk}/sleep").json()
@@ -155,7 +155,9 @@ def test_the_csv_export_gives_the_heart_rate_awake_and_asleep_as_recordings_slee
     assert (vf["began_asleep"], vf["began_awake"], vf["ran_into_sleep"]) == ("0", "1", "0")
 
 
-def test_the_csv_export_lists_the_corrections_of_beat_classes_last(api_as, staff_a, doctor_a, done_recording):
+def test_the_csv_export_lists_the_corrections_of_beat_classes_before_the_mi_screen(
+    api_as, staff_a, doctor_a, done_recording
+):
     from diagnostics import corrections
 
     # the hand-made classes: N N V S F Q
@@ -166,7 +168,8 @@ def test_the_csv_export_lists_the_corrections_of_beat_classes_last(api_as, staff
     corrections.beat_correction_make(recording=done_recording, by=doctor_a, to_class="Q", beats=[4])
     text = body(api_as(staff_a).get(f"/api/v1/recordings/{done_recording.pk}/export.csv")).decode()
     tables = text.split("\r\n\r\n")
-    assert len(tables) == 2  # beats, then the corrections (a beat file has no events or diary)
+    assert len(tables) == 3  # beats, the corrections (a beat file has no events or diary), then the MI screen
+    assert tables[2].startswith("patient_mrn,recording,mi_status,")
     rows = list(csv.DictReader(io.StringIO(tables[1])))
     undone, standing = rows  # in the order made
     assert (undone["correction"], undone["to_class"], undone["beats"], undone["family"]) == ("1", "V", "3", "")

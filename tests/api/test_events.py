@@ -337,7 +337,7 @@ def test_the_csv_export_lists_the_events_after_the_beats(client, api_as, staff_a
         "review",
     ]
     assert header == 1 + rhythm_recording.beats.count() + 1  # beats, a blank line, then the events
-    events = rows[header + 1 :]
+    events = rows[header + 1 : rows.index([], header)]  # the MI screen's table after a blank line
     assert len(events) == rhythm_recording.events.count()
     vf_row = next(r for r in events if r[3] == "vf")
     assert int(vf_row[4]) == event.start and vf_row[10] == "reject"
@@ -348,8 +348,8 @@ def test_the_csv_export_lists_the_events_after_the_beats(client, api_as, staff_a
     for r in events:
         assert api[int(r[EVENT_COLUMNS.index("event_id")])]["start"] == int(r[EVENT_COLUMNS.index("start_sample")])
     beats = rows[1 : header - 1]
-    assert rows[0][3] == "beat" and rows[0][-1] == "beat_index"
-    assert [(int(r[3]), int(r[-1])) for r in beats[:3]] == [(1, 0), (2, 1), (3, 2)]
+    assert rows[0][3] == "beat" and rows[0][-2:] == ["beat_index", "mi_scored"]
+    assert [(int(r[3]), int(r[-2])) for r in beats[:3]] == [(1, 0), (2, 1), (3, 2)]
 
 
 def test_only_doctors_review_events_and_every_decision_is_kept(staff_a, doctor_a, doctor_b, rhythm_recording):

@@ -167,3 +167,55 @@ def test_the_printed_report_does_not_call_a_screen_that_did_not_speak_not_flagge
     Diagnosis.objects.filter(recording=recording).update(mi_status="screened", mi_score=0.1)
     page = client.get(reverse("recording-report", args=[recording.pk])).content.decode()
     assert "Not flagged; no review required." in page
+
+
+def _csv_tables(text: str) -> dict[str, list[dict[str, str]]]:
+    """The export's tables by the first column that tells each apart, each as its rows by header."""
+    import csv
+    import io
+
+    tables: dict[str, list[dict[str, str]]] = {}
+    for block in text.lstrip("\ufeff").strip().split("\r\n\r\n"):
+        rows = list(csv.DictReader(io.StringIO(block)))
+        header = block.split("\r\n", 1)[0].split(",")
+        key = next(k for k in ("mi_status", "event", "correction", "beat") if k in header)
+        tables[key] = rows
+    return tables
+
+
+@pytest.mark.django_db
+def test_the_csv_export_says_what_the_mi_screen_found_and_what_a_doctor_decided(
+    client, staff_a, doctor_a, patient_a, active_models
+):
+    recording = beat_recording(staff_a, patient_a, beats=6)
+    client_for(client, staff_a)
+    url = reverse("recording-export", args=[recording.pk])
+
+    def mi_table():
+        response = client.get(url)
+        return _csv_tables(b"".join(response.streaming_content).decode())
+
+    tables = mi_table()
+    (row,) = tables["mi_status"]
+    assert (row["mi_status"], row["mi_flag"], row["decision"], row["decisions"]) == ("screened", "true", "", "0")
+    assert [b["mi_scored"] for b in tables["beat"]] == ["1"] * 6 and row["beats_scored"] == "6"
+    services.review_create(user=doctor_a, diagnosis=recording.diagnosis, decision="confirm", note="ST elevation")
+    services.review_create(user=doctor_a, diagnosis=recording.diagnosis, decision="reject", note="=artefact")
+    (row,) = mi_table()["mi_status"]
+    assert (row["mi_flag"], row["decision"], row["reviewed_by"], row["decisions"]) == (
+        "true",
+        "reject",
+        "doctor_a",
+        "2",
+    )
+    assert row["review_note"] == "'=artefact"  # not run as a formula
+
+    other = beat_recording(staff_a, patient_a, beats=6)
+    Diagnosis.objects.filter(recording=other).update(
+        mi_status="not_assessable", mi_reason="too few clean beats", mi_score=None, mi_flag=False, mi_scored_beats=[]
+    )
+    response = client.get(reverse("recording-export", args=[other.pk]))
+    tables = _csv_tables(b"".join(response.streaming_content).decode())
+    (row,) = tables["mi_status"]
+    assert (row["mi_status"], row["mi_score"], row["mi_flag"]) == ("not_assessable", "", "false")
+    assert {b["mi_scored"] for b in tables["beat"]} == {""}
