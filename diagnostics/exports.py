@@ -211,10 +211,12 @@ def _csv_rows(recording: ECGRecording) -> Iterator[str]:
     writer = csv.writer(_Echo())
 
     def rows():
-        screened = Diagnosis.objects.only("pk", "recording_id", "mi_scored_beats", "mi_reason").get(
+        screen = Diagnosis.objects.only("pk", "recording_id", "mi_scored_beats", "mi_reason").get(
             recording_id=recording.pk
         )
-        scored = set(corrections.mi_beats_scored(screened))  # the beats the MI score is over, as it stands
+        # the beats the MI screen scored, as it stands (as classify_record's mi_scored): its score is over them where
+        # it is screened; where too few for a score, they are the few it found fit to score
+        scored = set(corrections.mi_beats_scored(screen))
         yield writer.writerow(
             [
                 "patient_mrn",
@@ -230,7 +232,7 @@ def _csv_rows(recording: ECGRecording) -> Iterator[str]:
                 "p_q",
                 "mi_probability",
                 "beat_index",  # the beat's index in the API, from 0 (`beat` counts from 1, as the pages do)
-                "mi_scored",  # 1 for a beat the MI score is over (the MI screen table, last)
+                "mi_scored",  # 1 for a beat the MI screen scored (the MI screen table, last, has its result)
             ]
         )
         for b in selectors.beat_list(recording=recording).iterator(chunk_size=2000):

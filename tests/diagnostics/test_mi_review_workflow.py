@@ -212,10 +212,20 @@ def test_the_csv_export_says_what_the_mi_screen_found_and_what_a_doctor_decided(
 
     other = beat_recording(staff_a, patient_a, beats=6)
     Diagnosis.objects.filter(recording=other).update(
-        mi_status="not_assessable", mi_reason="too few clean beats", mi_score=None, mi_flag=False, mi_scored_beats=[]
-    )
+        mi_status="not_assessable",
+        mi_reason="3 of 6 beats are clean",
+        mi_score=None,
+        mi_flag=False,
+        mi_beats_used=3,
+        mi_scored_beats=[1, 2, 3],
+    )  # the few clean beats kept, as the screen keeps them, and no score
     response = client.get(reverse("recording-export", args=[other.pk]))
     tables = _csv_tables(b"".join(response.streaming_content).decode())
     (row,) = tables["mi_status"]
-    assert (row["mi_status"], row["mi_score"], row["mi_flag"]) == ("not_assessable", "", "false")
-    assert {b["mi_scored"] for b in tables["beat"]} == {""}
+    assert (row["mi_status"], row["mi_score"], row["mi_flag"], row["beats_scored"]) == (
+        "not_assessable",
+        "",
+        "false",
+        "3",
+    )
+    assert [b["mi_scored"] for b in tables["beat"]] == ["", "1", "1", "1", "", ""]
