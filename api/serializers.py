@@ -714,10 +714,24 @@ class BeatSerializer(serializers.ModelSerializer):
         help_text="The class the analysis gave, where a doctor changed it (`aami_class` is then the doctor's); null "
         "otherwise."
     )
+    mi_scored = serializers.SerializerMethodField(
+        help_text="Whether the MI screen scored this beat (the diagnosis's `mi_screen.beats_used` are these): its "
+        "score is their median (beat rows: mean) where it is screened; a doctor's beat corrections may have left "
+        "some out."
+    )
 
     class Meta:
         model = Beat
-        fields = ["index", "position", "aami_class", "corrected_from", "family", "probabilities", "mi_probability"]
+        fields = [
+            "index",
+            "position",
+            "aami_class",
+            "corrected_from",
+            "family",
+            "probabilities",
+            "mi_probability",
+            "mi_scored",
+        ]
         read_only_fields = fields
         extra_kwargs = {
             "aami_class": {
@@ -732,6 +746,9 @@ class BeatSerializer(serializers.ModelSerializer):
                 "analysed before families were)."
             },
         }
+
+    def get_mi_scored(self, obj: Beat) -> bool:
+        return obj.index in self.context.get("mi_scored", ())
 
     @extend_schema_field(serializers.ChoiceField(choices=list(AAMI_CLASSES), allow_null=True))
     def get_corrected_from(self, obj: Beat) -> str | None:

@@ -274,6 +274,6 @@ class ApiViewSet(viewsets.GenericViewSet):
             page = self.paginate_queryset(values_queryset)
         return self.get_paginated_response(to_rows(page))
 
-    def paginated(self, queryset, serializer_class):
+    def paginated(self, queryset, serializer_class, context: dict | None = None):
         page = self.paginate_queryset(queryset)
-        return self.get_paginated_response(serializer_class(page, many=True).data)
+        return self.get_paginated_response(serializer_class(page, many=True, context=context or {}).data)

@@ -459,7 +459,8 @@ class RecordingViewSet(ApiViewSet):
             if not diagnostics_selectors.beat_families(recording=recording).filter(number=family).exists():
                 raise ValidationError({"family": f"This recording has no beat family {family}."})
             beats = beats.filter(family=family)
-        return self.paginated(beats, serializers.BeatSerializer)
+        scored = set(corrections.mi_beats_scored(recording.diagnosis))
+        return self.paginated(beats, serializers.BeatSerializer, {"mi_scored": scored})
 
     @extend_schema(
         summary="The recording's rhythm events (Holter episodes)",

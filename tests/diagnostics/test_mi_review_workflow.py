@@ -229,3 +229,23 @@ def test_the_csv_export_says_what_the_mi_screen_found_and_what_a_doctor_decided(
         "3",
     )
     assert [b["mi_scored"] for b in tables["beat"]] == ["", "1", "1", "1", "", ""]
+
+
+@pytest.mark.django_db
+def test_the_api_s_beats_say_which_the_mi_screen_scored_after_a_correction_as_the_csv_does(doctor_a, screened_signal):
+    from rest_framework.test import APIClient
+
+    from diagnostics import corrections
+
+    classes = set(screened_signal.beats.filter(index__in=[31, 41]).values_list("aami_class", flat=True))
+    to = next(c for c in "VSFQ" if c not in classes)
+    corrections.beat_correction_make(recording=screened_signal, by=doctor_a, to_class=to, beats=[31, 41])
+    api = APIClient()
+    api.force_authenticate(doctor_a)
+    beats = api.get(f"/api/v1/recordings/{screened_signal.pk}/beats", {"page_size": 1000}).json()["results"]
+    scored = [b["index"] for b in beats if b["mi_scored"]]
+    assert scored == [i for i in range(20, 60) if i not in (30, 31, 40, 41)]
+    assert (
+        len(scored)
+        == api.get(f"/api/v1/recordings/{screened_signal.pk}").json()["diagnosis"]["mi_screen"]["beats_used"]
+    )
