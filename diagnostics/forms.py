@@ -108,12 +108,17 @@ class ReviewForm(SubmittedOnce):
     # The latest decision on the flag the page showed (empty: none): a colleague's made since is not decided over
     # unseen. A form from before the field was added is not checked.
     after = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput(attrs={"autocomplete": "off"}))
+    # ... and the MI screen it showed (Diagnosis.mi_screen_stamp): one a beat correction changed since is not decided on
+    # unseen
+    screen = forms.CharField(required=False, max_length=64, widget=forms.HiddenInput(attrs={"autocomplete": "off"}))
 
     def review(self) -> dict:
         """The review's fields, as the service takes them."""
         fields = {"decision": self.cleaned_data["decision"], "note": self.cleaned_data["note"]}
         if self.fields.get("after") is not None and "after" in self.data:
             fields["seen"] = self.cleaned_data["after"]
+        if self.fields.get("screen") is not None and self.data.get("screen"):
+            fields["screen_read"] = self.cleaned_data["screen"]
         return fields
 
 
@@ -121,6 +126,7 @@ class EventReviewForm(ReviewForm):
     decision = forms.ChoiceField(choices=EventReview.Decision.choices)
     note = forms.CharField(required=False, max_length=4000)
     after = None  # type: ignore[assignment]  # an event's decisions are not checked against a colleague's
+    screen = None  # type: ignore[assignment]
 
 
 class InterpretationForm(forms.Form):

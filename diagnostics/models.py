@@ -1,4 +1,5 @@
 import functools
+import hashlib
 import operator
 
 from django.conf import settings
@@ -305,6 +306,13 @@ class Diagnosis(models.Model):
             "threshold": self.mi_threshold,
             "flag": self.mi_flag,
         }
+
+    @property
+    def mi_screen_stamp(self) -> str:
+        """A short digest of what the MI screen says (status, score, beats scored, flag): a page that showed it sends
+        it back with the doctor's decision, which is not made over a screen changed since unseen."""
+        said = f"{self.mi_status}|{self.mi_score!r}|{self.mi_beats_used}|{self.mi_flag}"
+        return hashlib.sha256(said.encode()).hexdigest()[:16]
 
     @property
     def classified_in_context(self) -> bool:

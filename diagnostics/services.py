@@ -960,18 +960,26 @@ def review_create(
     fingerprint: str = "",
     precondition: Precondition | None = None,
     seen: int | None | object = UNCHECKED,
+    screen_read: str | object = UNCHECKED,
 ) -> Review:
     """A doctor's decision on a diagnosis flagged for MI; every rule of a review is checked here. With an
     ``idempotency_key``, a retry returns the first review (``idempotent_write``); ``precondition`` as
     recording_move takes it. ``seen`` is the latest review the doctor was shown (None: none): a colleague's
-    decision made since is not decided over unseen (``review_changed``); UNCHECKED checks nothing."""
+    decision made since is not decided over unseen (``review_changed``); so is an MI screen a beat correction changed
+    since ``screen_read`` (the ``mi_screen_stamp`` shown). UNCHECKED checks nothing."""
     return idempotent_write(
         user=user,
         idempotency_key=idempotency_key,
         fingerprint=fingerprint,
         kind=Review,
         write=lambda: _review_create(
-            user=user, diagnosis=diagnosis, decision=decision, note=note, precondition=precondition, seen=seen
+            user=user,
+            diagnosis=diagnosis,
+            decision=decision,
+            note=note,
+            precondition=precondition,
+            seen=seen,
+            screen_read=screen_read,
         ),
     )
 
@@ -984,6 +992,7 @@ def _review_create(
     note: str,
     precondition: Precondition | None,
     seen: int | None | object = UNCHECKED,
+    screen_read: str | object = UNCHECKED,
 ) -> Review:
     if not user.can_review:
         raise NotAllowed("only doctors and administrators review diagnoses")
@@ -1001,6 +1010,12 @@ def _review_create(
         raise ReviewRefused("Only diagnoses screened and flagged for MI are reviewed.", field="diagnosis")
     if precondition is not None:
         precondition()
+    if screen_read is not UNCHECKED and screen_read != diagnosis.mi_screen_stamp:
+        raise Conflict(
+            f"The MI screen changed since you opened this page (a doctor's beat corrections left beats out): its score "
+            f"is now {diagnosis.mi_score:.3f} over {diagnosis.mi_beats_used} beats. Read it, then decide again.",
+            code="review_changed",
+        )
     if seen is not UNCHECKED:
         since = diagnosis.reviews.exclude(reviewer=user).select_related("reviewer").order_by("-id")
         newer = since.filter(pk__gt=seen).first() if isinstance(seen, int) else since.first()

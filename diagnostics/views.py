@@ -1518,6 +1518,8 @@ def _review_page(request, recording: ECGRecording, form: ReviewForm, status: int
     context = _result_context(request, recording)
     if not form.is_bound and context["latest_review"] is not None:
         form.fields["after"].initial = context["latest_review"].pk  # the decision this page shows
+    if not form.is_bound and context["diagnosis"] is not None:
+        form.fields["screen"].initial = context["diagnosis"].mi_screen_stamp  # and the screen
     context.update(
         review_refused=refused,
         mi_explanation=_mi_explanation(recording, context["diagnosis"]),

@@ -249,3 +249,25 @@ def test_the_api_s_beats_say_which_the_mi_screen_scored_after_a_correction_as_th
         len(scored)
         == api.get(f"/api/v1/recordings/{screened_signal.pk}").json()["diagnosis"]["mi_screen"]["beats_used"]
     )
+
+
+@pytest.mark.django_db
+def test_an_mi_screen_a_correction_changed_since_the_page_was_opened_is_not_decided_on_unseen(
+    client, doctor_a, colleague, screened_signal
+):
+    from diagnostics import corrections
+
+    client_for(client, doctor_a)
+    page = client.get(reverse("recording-review", args=[screened_signal.pk])).content.decode()
+    # a colleague calls two scored beats ectopic while this doctor reads the ECG: the score is over 36 beats now
+    classes = set(screened_signal.beats.filter(index__in=[31, 41]).values_list("aami_class", flat=True))
+    to = next(c for c in "VSFQ" if c not in classes)
+    corrections.beat_correction_make(recording=screened_signal, by=colleague, to_class=to, beats=[31, 41])
+    url = reverse("review-create", args=[screened_signal.diagnosis.pk])
+    response = client.post(url, _form_fields(page) | {"decision": "confirm", "note": "ST elevation"})
+    assert response.status_code == 409
+    answer = response.content.decode()
+    assert "The MI screen changed since you opened this page" in answer and "over 36 beats" in answer
+    assert not Review.objects.exists()
+    response = client.post(url, _form_fields(answer) | {"decision": "confirm", "note": "ST elevation"})
+    assert response.status_code == 302 and Review.objects.count() == 1
