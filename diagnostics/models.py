@@ -362,6 +362,16 @@ class Review(models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]  # rows of one instant in a fixed order, page to page
 
+    # Append-only, as the interpretations and the recording moves are: a changed decision is another review (on
+    # PostgreSQL a trigger refuses UPDATE and DELETE too: migration 0027).
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise PermissionError("MI reviews are append-only: record another decision instead")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise PermissionError("MI reviews are append-only")
+
     # What was decided, for the pages and reports that tell it (the choices' labels are what a doctor chooses:
     # "Confirm MI by Dana Doctor" had read as an instruction).
     OUTCOMES: dict[str, str] = {Decision.CONFIRM: "MI confirmed", Decision.REJECT: "MI rejected (no MI)"}

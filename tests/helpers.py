@@ -181,3 +181,23 @@ def strict_validator(openapi: dict, component: str):
     return jsonschema_rs.Draft202012Validator(
         {"$ref": f"#/$defs/{component}", "$defs": _closed(openapi["components"]["schemas"])}
     )
+
+
+@contextmanager
+def reviews_rewritable() -> Iterator[None]:
+    """MI reviews are append-only (a trigger refuses UPDATE and DELETE): a test that stages a state no service makes
+    (two reviews of one instant, a flag whose review is gone) rewrites them inside this, the trigger off meanwhile."""
+    from django.db import connection
+
+    def trigger(state: str) -> None:
+        with connection.cursor() as cursor:
+            # the foreign keys' deferred checks of rows just written first: a table is not altered with them pending
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+            cursor.execute(f"ALTER TABLE diagnostics_review {state} TRIGGER diagnostics_review_no_update_delete")
+            cursor.execute("SET CONSTRAINTS ALL DEFERRED")
+
+    trigger("DISABLE")
+    try:
+        yield
+    finally:
+        trigger("ENABLE")

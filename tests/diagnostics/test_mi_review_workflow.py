@@ -271,3 +271,24 @@ def test_an_mi_screen_a_correction_changed_since_the_page_was_opened_is_not_deci
     assert not Review.objects.exists()
     response = client.post(url, _form_fields(answer) | {"decision": "confirm", "note": "ST elevation"})
     assert response.status_code == 302 and Review.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_a_doctor_s_decision_on_an_mi_flag_is_kept_as_made_in_the_app_and_the_database(
+    staff_a, doctor_a, patient_a, active_models
+):
+    from django.db import DatabaseError, transaction
+
+    recording = beat_recording(staff_a, patient_a, beats=6)
+    review = services.review_create(user=doctor_a, diagnosis=recording.diagnosis, decision="confirm", note="STEMI")
+    review.decision = "reject"
+    with pytest.raises(PermissionError):
+        review.save()
+    with pytest.raises(PermissionError):
+        review.delete()
+    # beside the app: the database refuses it too, as it does for interpretations and moves
+    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
+        Review.objects.filter(pk=review.pk).update(decision="reject", note="")
+    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
+        Review.objects.filter(pk=review.pk).delete()
+    assert Review.objects.values_list("decision", "note").get() == ("confirm", "STEMI")
