@@ -27,7 +27,7 @@ from diagnostics.models import (
 from ecgsite.errors import Invalid, NotAllowed
 
 from ..factories import PatientFactory
-from ..helpers import beat_recording
+from ..helpers import beat_recording, reviews_rewritable
 
 pytestmark = pytest.mark.django_db
 LONG_AGO = datetime(2020, 1, 2, 3, 4, 5, tzinfo=UTC)
@@ -206,8 +206,9 @@ def test_the_migration_stamps_a_stored_recording_with_the_latest_change_its_rows
     at_migration = MigrationExecutor(connection).loader.project_state(("diagnostics", "0017_recording_updated_at")).apps
 
     def filled(**later) -> dict:
-        for model, when in later.items():
-            {"review": Review, "event_review": EventReview}[model].objects.update(created_at=when)
+        with reviews_rewritable():
+            for model, when in later.items():
+                {"review": Review, "event_review": EventReview}[model].objects.update(created_at=when)
         ECGRecording.objects.update(updated_at=timezone.now() + 365 * day)  # as the new column was filled
         migration.fill(at_migration, None)
         return dict(ECGRecording.objects.values_list("pk", "updated_at"))
