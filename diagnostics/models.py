@@ -363,7 +363,7 @@ class Review(models.Model):
         ordering = ["-created_at", "-id"]  # rows of one instant in a fixed order, page to page
 
     # Append-only, as the interpretations and the recording moves are: a changed decision is another review (on
-    # PostgreSQL a trigger refuses UPDATE and DELETE too: migration 0027).
+    # PostgreSQL a trigger refuses UPDATE and DELETE too: migration 0028).
     def save(self, *args, **kwargs):
         if self.pk is not None:
             raise PermissionError("MI reviews are append-only: record another decision instead")

@@ -31,6 +31,6 @@ def backwards(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("diagnostics", "0026_diagnosis_changed_at")]
+    dependencies = [("diagnostics", "0027_diagnosis_rhythm_recompute_attempts")]
 
     operations = [migrations.RunPython(forwards, backwards)]
