@@ -1,4 +1,5 @@
 import re
+import unicodedata
 import uuid
 
 from django import forms
@@ -111,6 +112,18 @@ class ReviewForm(SubmittedOnce):
     # ... and the MI screen it showed (Diagnosis.mi_screen_stamp): one a beat correction changed since is not decided on
     # unseen
     screen = forms.CharField(required=False, max_length=64, widget=forms.HiddenInput(attrs={"autocomplete": "off"}))
+
+    def clean_note(self) -> str:
+        note = self.cleaned_data["note"]
+        bad = next((c for c in note if unicodedata.category(c) == "Cc" and c not in "\r\n\t"), None)
+        if bad is not None:  # as the service refuses it (services._decision_note_check), beside the note here
+            raise forms.ValidationError(f"The note holds a control character (U+{ord(bad):04X}): remove it.")
+        return note
+
+    def _post_clean(self):
+        super()._post_clean()
+        if "note" in self.errors:  # the note's error (templates/diagnostics/review.html) read with it
+            self.fields["note"].widget.attrs["aria-describedby"] = "note-error"
 
     def review(self) -> dict:
         """The review's fields, as the service takes them."""

@@ -984,6 +984,18 @@ def review_create(
     )
 
 
+def _decision_note_check(note: str) -> None:
+    """A decision's note keeps its lines and tabs and holds no other control character, as every note of the
+    product (PostgreSQL cannot store a NUL at all; the rest reads as nothing, or as a line break, in a report)."""
+    bad = next((c for c in note if unicodedata.category(c) == "Cc" and c not in "\r\n\t"), None)
+    if bad is not None:
+        raise Invalid(
+            f"The note holds a control character (U+{ord(bad):04X}): remove it and decide again.",
+            field="note",
+            code="validation_error",
+        )
+
+
 def _review_create(
     *,
     user: User,
@@ -1000,6 +1012,7 @@ def _review_create(
         raise NotAllowed("the diagnosis belongs to another clinic")
     if decision not in Review.Decision.values:
         raise Invalid(f"decision must be one of {', '.join(Review.Decision.values)}", field="decision")
+    _decision_note_check(note)
     # The recording locked while deciding, as while signing or moving: a client's precondition holds until the
     # decision is written. The diagnosis is read again under it: a beat correction committed since the caller read
     # it may have left the screen unflagged or not assessable (diagnostics.corrections), and a decision on a flag
@@ -1074,13 +1087,7 @@ def _event_review_create(*, user: User, event: Event, decision: str, note: str) 
             "Say why in the note: rejecting a VF/VFL or asystole episode needs a reason (e.g. artefact).",
             field="note",
         )
-    bad = next((c for c in note if unicodedata.category(c) == "Cc" and c not in "\r\n\t"), None)
-    if bad is not None:  # as every other note is refused one (PostgreSQL cannot store a NUL at all)
-        raise Invalid(
-            f"The note holds a control character (U+{ord(bad):04X}): remove it and decide again.",
-            field="note",
-            code="validation_error",
-        )
+    _decision_note_check(note)
     review = EventReview.objects.create(
         event=event, clinic_id=event.clinic_id, reviewer=user, decision=decision, note=note
     )

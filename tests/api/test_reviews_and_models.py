@@ -45,6 +45,24 @@ def test_an_unflagged_diagnosis_is_not_reviewed(api_as, doctor_a, staff_a, patie
     assert response.json()["error"]["message"] == "Only diagnoses screened and flagged for MI are reviewed."
 
 
+@pytest.mark.parametrize("note", ["STEMI\x07", "ok\x1b[2J", "seen\x00"])
+def test_a_review_note_with_a_control_character_is_400_naming_the_note(api_as, doctor_a, done_recording, note):
+    # as a rhythm event's decision note is refused one: a bell or an escape had been stored, and read as nothing
+    response = api_as(doctor_a).post(
+        "/api/v1/reviews",
+        {"diagnosis": done_recording.diagnosis.pk, "decision": "confirm", "note": note},
+        format="json",
+    )
+    assert response.status_code == 400 and response.json()["error"]["field"] == "note", response.content
+    assert not Review.objects.exists()
+    kept = api_as(doctor_a).post(
+        "/api/v1/reviews",
+        {"diagnosis": done_recording.diagnosis.pk, "decision": "confirm", "note": "two\r\nlines\tkept"},
+        format="json",
+    )
+    assert kept.status_code == 201 and Review.objects.get().note == "two\r\nlines\tkept"
+
+
 def test_an_unknown_decision_is_400(api_as, doctor_a, done_recording):
     response = api_as(doctor_a).post(
         "/api/v1/reviews", {"diagnosis": done_recording.diagnosis.pk, "decision": "maybe"}, format="json"

@@ -148,7 +148,7 @@ def test_rejecting_vf_needs_a_reason_in_the_note(client, doctor_a, holter_record
     [
         # no reason a reader sees: the alarm had been cleared by a note of a zero-width space or a control character
         ("\u200b", "rejecting a VF/VFL or asystole episode needs a reason"),
-        ("\x07", "rejecting a VF/VFL or asystole episode needs a reason"),
+        ("\x07", "holds a control character (U+0007)"),
         ("artefact\x1b[2J", "holds a control character (U+001B)"),
     ],
 )

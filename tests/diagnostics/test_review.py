@@ -70,6 +70,25 @@ def test_a_doctor_confirms_and_staff_see_the_outcome(client, staff_a, doctor_a, 
     assert "MI confirmed" in page and "ST elevation V2-V4" in page and "doctor_a" in page
 
 
+def test_a_review_note_with_a_control_character_is_refused_beside_the_note(
+    client, staff_a, doctor_a, patient_a, active_models
+):
+    recording = classified(staff_a, patient_a)
+    response = client_for(client, doctor_a).post(
+        reverse("review-create", args=[recording.diagnosis.pk]), {"decision": "confirm", "note": "ST\x1b[2J elevation"}
+    )
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert "The note was not accepted: The note holds a control character (U+001B)" in html
+    assert 'aria-describedby="note-error"' in html and "Choose confirm or reject" not in html
+    assert not Review.objects.exists()
+    # a note too long was refused with no word of why either
+    response = client.post(
+        reverse("review-create", args=[recording.diagnosis.pk]), {"decision": "confirm", "note": "x" * 4001}
+    )
+    assert response.status_code == 400 and "at most 4000 characters (it has 4001)" in response.content.decode()
+
+
 @pytest.mark.django_db
 def test_review_history_is_kept(doctor_a, staff_a, patient_a, active_models):
     recording = classified(staff_a, patient_a)
