@@ -418,7 +418,7 @@ def beats_from_stored_signal(recording: ECGRecording, *, with_context: bool = Fa
     second_name = other_lead_name(signal.leads, lead) if with_context else None
     second = None if second_name is None else signal.leads[second_name]
     more = [v for v in detection_leads(signal.leads, lead) if v is not second] if with_context else None
-    choice = choose_lead(list(signal.leads))
+    choice = choose_lead(list(signal.leads), duration_s=len(values) / fs)
     mi_leads = {name: signal.leads[name] for name in choice.source}  # none unless a lead qualifies
     del signal  # only the analysed leads (and the MI lead) are needed from here on (a 24-hour lead is ~250 MB)
     if with_context:

@@ -46,6 +46,7 @@ def mi_input(
     analysed_beats: np.ndarray,
     accept_mlii: bool = mi_screen.MLII_QUALIFIES,
     choice: mi_screen.LeadChoice | None = None,
+    duration_s: float | None = None,
 ) -> MiInput:
     """The MI lead of a recording and its Kaggle-format beats, one per R-peak of the analysed lead.
 
@@ -54,7 +55,7 @@ def mi_input(
     from ecg.processing.segmenting import segment_every_peak
 
     if choice is None:
-        choice = mi_screen.choose_lead(list(leads), accept_mlii=accept_mlii)
+        choice = mi_screen.choose_lead(list(leads), accept_mlii=accept_mlii, duration_s=duration_s)
     if not choice.applicable:
         return MiInput(choice)
     values = mi_screen.lead_values(leads, choice)
@@ -74,8 +75,11 @@ def classify_signal(
     mi_model: Any | None,
     mi_threshold: float,
     accept_mlii: bool = mi_screen.MLII_QUALIFIES,
+    any_length: bool = False,
 ) -> SignalResult:
-    """Beats, classes, rhythm and the MI screen of ``signal`` analysed in ``lead``.
+    """Beats, classes, rhythm and the MI screen of ``signal`` analysed in ``lead``. ``accept_mlii`` and
+    ``any_length`` (the MI screen over a recording longer than a resting ECG) exist for the measurement of where
+    the screen applies (bench/mi_applicability.py).
 
     Raises SignalError for a signal that cannot be read, ValueError when no beat can be cut and no VF/VFL is found
     (a strip recorded in VF has no beat to cut: its result is its VF).
@@ -123,7 +127,15 @@ def classify_signal(
 
         predicted = [str(c) for c in most_probable_classes(scores, labels)]
     p_n = scores[:, labels.index("N")]
-    mi_in = mi_input(signal.leads, signal.fs, r_peaks, analysed=lead, analysed_beats=beats, accept_mlii=accept_mlii)
+    mi_in = mi_input(
+        signal.leads,
+        signal.fs,
+        r_peaks,
+        analysed=lead,
+        analysed_beats=beats,
+        accept_mlii=accept_mlii,
+        duration_s=None if any_length else len(values) / signal.fs,
+    )
     mi_probs = None
     if mi_model is None:
         screen = mi_screen.MiScreen("not_assessable", "no MI model is active")

@@ -6,6 +6,10 @@ where that holds:
 * **lead**: lead II, or II derived from I and III (Einthoven: II = I + III) when II is absent;
   MIT-BIH's modified lead II (MLII) only if ``MLII_QUALIFIES`` (measured, bench/mi_applicability.py).
   Any other lead, and leads without a standard name (``ECG1``, ``ch1``), are ``not_applicable``.
+* **length**: a resting ECG, not an ambulatory or monitoring one: a recording longer than ``MAX_RESTING_S``
+  is ``not_applicable`` whatever its leads (the MI model learnt from excerpts of 10 s to about 2 minutes; over
+  hours, posture, activity and heart rate move the ST segment it reads, and a Holter lead labelled II is not
+  the resting 12-lead's).
 * **beats**: dominant, normally conducted, clean beats only. A beat is ectopic when it is premature
   (RR before it < ``PREMATURE`` x the record's median RR), unlike the record's dominant beat
   (correlation < ``MIN_TEMPLATE_CORRELATION`` with the median of the beats that resemble the
@@ -39,6 +43,7 @@ AMPLITUDE_RANGE = (0.5, 2.0)
 PREMATURE = 0.8  # an RR interval this much shorter than the record's median marks an early beat
 BEAT_RULE = "rhythm_morphology"
 MIN_BEATS = 5
+MAX_RESTING_S = 300.0  # past every resting excerpt the model learnt from (PTB's run to about 2 minutes)
 AGGREGATION = "median"
 WINDOW_S = (0.25, 0.45)  # the beat window of the quality checks, before and after the R-peak
 WINDOW_FS = 250.0
@@ -61,10 +66,27 @@ class LeadChoice:
         return len(self.source) == 2
 
 
-def choose_lead(names: Sequence[str], *, accept_mlii: bool = MLII_QUALIFIES) -> LeadChoice:
-    """The lead of ``names`` (a record's lead labels) the MI model is valid for, with the reason.
+def choose_lead(
+    names: Sequence[str], *, accept_mlii: bool = MLII_QUALIFIES, duration_s: float | None = None
+) -> LeadChoice:
+    """The lead of ``names`` (a record's lead labels) the MI model is valid for, with the reason; none for a
+    recording of ``duration_s`` seconds longer than ``MAX_RESTING_S`` (the lead's reason first where none
+    qualifies).
 
     ``accept_mlii`` exists for the measurement that decides ``MLII_QUALIFIES``."""
+    choice = _lead_chosen(names, accept_mlii=accept_mlii)
+    if choice.applicable and duration_s is not None and duration_s > MAX_RESTING_S:
+        return LeadChoice(
+            None,
+            (),
+            f"the MI model is validated on resting ECGs of 10 s to about 2 minutes; this recording lasts "
+            f"{_duration_said(duration_s)}, an ambulatory or monitoring recording, whose ST segment moves with "
+            f"posture, activity and heart rate",
+        )
+    return choice
+
+
+def _lead_chosen(names: Sequence[str], *, accept_mlii: bool) -> LeadChoice:
     by_plain: dict[str, str] = {}
     for name in names:
         by_plain.setdefault(plain_lead(name), name)
@@ -96,6 +118,13 @@ def choose_lead(names: Sequence[str], *, accept_mlii: bool = MLII_QUALIFIES) -> 
             f"the MI model is validated on lead II only; this recording has no lead II or I and III (leads: {shown})"
         )
     return LeadChoice(None, (), reason)
+
+
+def _duration_said(seconds: float) -> str:
+    minutes = int(seconds // 60)
+    if minutes < 120:
+        return f"{minutes} minutes"
+    return f"{minutes // 60} h {minutes % 60:02d} min"
 
 
 def lead_values(leads: dict[str, np.ndarray], choice: LeadChoice) -> np.ndarray:

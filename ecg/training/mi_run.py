@@ -252,7 +252,8 @@ class MiRun:
         card["targets"] = target_checks(card)
         card["applicability"] = [
             "Valid for lead II of resting ECGs, or lead II derived from I and III when II is absent; other leads, "
-            "MLII of ambulatory recordings and leads without a standard name are not_applicable; fewer than "
+            "MLII of ambulatory recordings, leads without a standard name and recordings longer than "
+            f"{mi_screen.MAX_RESTING_S / 60:.0f} minutes are not_applicable; fewer than "
             f"{mi_screen.MIN_BEATS} dominant, normally conducted, clean beats is not_assessable "
             "(ecg/processing/mi_screen.py). Measure this model with `python -m bench.mi_applicability` "
             "and add its figures here.",

@@ -62,13 +62,13 @@ def test_uploads_wait_for_a_model_and_run_once_one_is_activated(
     assert recording.status == "done" and recording.beats.count() == 8
 
 
-def _wfdb_upload(tmp_path, names: list[str]) -> list:
+def _wfdb_upload(tmp_path, names: list[str], seconds: int = 60) -> list:
     import numpy as np
     import wfdb
 
     from ..data import mitdb_dir
 
-    values = wfdb.rdrecord(str(mitdb_dir() / "100"), sampto=21600).p_signal  # one minute, two leads
+    values = wfdb.rdrecord(str(mitdb_dir() / "100"), sampto=360 * seconds).p_signal  # a minute, two leads
     wfdb.wrsamp("rec", fs=360, units=["mV", "mV"], sig_name=names, p_signal=np.asarray(values), write_dir=str(tmp_path))
     return [upload(f"rec{ext}", (tmp_path / f"rec{ext}").read_bytes()) for ext in (".hea", ".dat")]
 
@@ -94,3 +94,22 @@ def test_an_upload_with_unnamed_leads_is_not_applicable_and_never_queued(
     assert not selectors.review_queue(user=doctor_a).exists()
     page = client.get(reverse("recording-detail", args=[recording.pk])).content.decode()
     assert 'data-mi-status="not_applicable"' in page and "not applicable" in page
+
+
+def test_a_lead_ii_longer_than_a_resting_ecg_is_not_screened_and_never_queued(
+    client, celery_worker, staff_a, doctor_a, patient_a, active_models, tmp_path
+):
+    from diagnostics import selectors
+
+    client_for(client, staff_a)
+    response = client.post(
+        reverse("recording-upload", args=[patient_a.pk]),
+        {"kind": "signal", "files": _wfdb_upload(tmp_path, ["II", "V5"], seconds=360)},
+    )
+    assert response.status_code == 302, response.content.decode()[-800:]
+    recording = wait_for_status(ECGRecording.objects.get())
+    assert recording.status == "done", recording.error_message
+    diagnosis = recording.diagnosis
+    assert diagnosis.mi_status == "not_applicable" and not diagnosis.mi_flag  # the MI model here flags everything
+    assert "lasts 6 minutes" in diagnosis.mi_reason and "resting ECGs" in diagnosis.mi_reason
+    assert not selectors.review_queue(user=doctor_a).exists()

@@ -73,6 +73,17 @@ def test_unnamed_or_other_leads_are_not_applicable(names):
     assert "lead II" in result.reason
 
 
+@pytest.mark.parametrize(
+    ("seconds", "said"), [(10.0, None), (300.0, None), (301.0, "lasts 5 minutes"), (86400.0, "lasts 24 h 00 min")]
+)
+def test_a_recording_longer_than_a_resting_ecg_is_not_applicable_whatever_its_leads(seconds, said):
+    choice = choose_lead(["I", "II", "III"], duration_s=seconds)
+    if said is None:
+        assert choice.applicable and choice.lead == "II"
+    else:
+        assert not choice.applicable and said in choice.reason and "ambulatory or monitoring" in choice.reason
+
+
 def test_mlii_follows_the_measured_decision():
     assert choose_lead(["MLII", "V1"]).applicable is mi_screen.MLII_QUALIFIES
     assert choose_lead(["MLII", "V1"], accept_mlii=True).lead == "MLII"

@@ -85,6 +85,22 @@ def test_a_record_with_unnamed_leads_is_not_applicable(tiny_model_dir, tmp_path)
 
 
 @pytest.mark.django_db
+def test_a_lead_ii_recorded_for_longer_than_a_resting_ecg_is_not_screened(tiny_model_dir, tmp_path):
+    # a Holter or monitor lead labelled II had been screened as a resting 12-lead's lead II, over hours of
+    # posture, activity and heart rate the model never saw
+    values = wfdb.rdrecord(str(mitdb_dir() / "100"), sampto=int(360 * 301)).p_signal
+    wfdb.wrsamp("long", fs=360, units=["mV", "mV"], sig_name=["II", "V5"], p_signal=values, write_dir=str(tmp_path))
+    screen = run_json(str(tmp_path / "long"), tiny_model_dir)["summary"]["mi_screen"]
+    assert screen["status"] == "not_applicable" and screen["lead"] is None and not screen["flag"]
+    assert "resting ECGs" in screen["reason"] and "lasts 5 minutes" in screen["reason"]
+    # the same lead for five minutes is a resting ECG's length: screened
+    wfdb.wrsamp(
+        "rest", fs=360, units=["mV", "mV"], sig_name=["II", "V5"], p_signal=values[: 360 * 300], write_dir=str(tmp_path)
+    )
+    assert run_json(str(tmp_path / "rest"), tiny_model_dir)["summary"]["mi_screen"]["lead"] == "II"
+
+
+@pytest.mark.django_db
 def test_it_prints_a_table_and_a_summary(tiny_model_dir, tmp_path):
     values = wfdb.rdrecord(str(mitdb_dir() / "100"), sampto=36000).p_signal[:, 0]
     csv = tmp_path / "ecg.csv"
