@@ -731,7 +731,12 @@
       var from = this.viewFocus(), b = this.whole && this.whole.beats, c = this.cache;
       if (!b && c && c.beats && c.beats.index.length && c.start <= from && c.end >= from) b = c.beats;
       if (!b) { this.pendingBeat = direction; return; } // run once the overview has loaded
-      if (!b.index.length) return;
+      if (!b.index.length) {
+        if (!(this.whole && this.whole.beats && this.whole.beats.index.length)) {
+          this.info.textContent = "No heartbeat was found in this recording: there are no beats to step through.";
+        }
+        return;
+      }
       var pos = b.position, pick = null;
       for (var i = 0; i < pos.length; i++) {
         if (direction > 0 && pos[i] >= from) { pick = i; break; }
@@ -798,12 +803,15 @@
   SignalViewer.prototype.stepEvent = function (direction) {
     var ev = this.events;
     if (!ev) { this.pendingEvent = direction; return; }
-    // from the event shown, unless the view has moved since (panned, a trend click, Home / End): then from there
+    // from the event shown, unless the view has moved since (panned, a trend click, Home / End): then from there,
+    // where going on finds an event that begins on the screen, not yet shown (one from the recording's first
+    // sample, as a strip in VF throughout has, is reached from the opening view)
     var shown = this.eventIndex !== null && this.start === this.eventViewStart;
     var from = shown ? ev[this.eventIndex].start : this.start + this.visible() * 0.2;
     var i, found = null;
     if (direction > 0) {
-      for (i = 0; i < ev.length; i++) if (ev[i].start > from) { found = i; break; }
+      var after = shown ? from : this.start;
+      for (i = 0; i < ev.length; i++) if (shown ? ev[i].start > after : ev[i].start >= after) { found = i; break; }
     } else {
       for (i = ev.length - 1; i >= 0; i--) if (ev[i].start < from) { found = i; break; }
     }

@@ -1,11 +1,13 @@
 """VF/VFL in the viewer, as a cardiologist reads it: the episode described by its duration alone (no "15 beats"),
-and the detections inside it drawn grey without a class letter (they had been labelled N and V)."""
+and the detections inside it drawn grey without a class letter (they had been labelled N and V); a strip in VF
+throughout, with no beat found, offers its events and no beat stepping."""
 
 import pytest
 from playwright.sync_api import expect
 
 from ..diagnostics.test_holter_pages import holter_recording  # noqa: F401  (a fixture, used by name)
-from .conftest import log_in
+from ..diagnostics.test_vf_only import _vf_recording
+from .conftest import assert_accessible, log_in
 from .test_layout_fixes import SHOW_EVENT
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -37,4 +39,29 @@ def test_the_viewer_writes_vf_by_its_duration_and_draws_no_class_letter_inside_i
     before = [box for box in drawn["beats"] if (box[0] + box[2]) / 2 < x0]
     assert inside and all(box[4:] == ["vf"] for box in inside), inside  # grey ticks, no letters
     assert before and all(box[4:] == [] for box in before)  # the beats before the episode keep their letters
+    assert page.js_errors == []
+
+
+def test_a_vf_strip_with_no_beats_offers_no_beat_stepping_and_says_why(
+    page, staff_a, patient_a, active_models, tiny_model_dir
+):
+    strip = _vf_recording("cu03", "beat-format", staff_a, patient_a, tiny_model_dir)
+    assert strip.diagnosis.beat_count == 0
+    log_in(page, staff_a.username)
+    page.goto(f"/recordings/{strip.pk}/")
+    viewer = page.locator("[data-ecg-viewer]")
+    expect(viewer).to_have_attribute("data-events", str(strip.events.count()))
+    # no control that could only ever do nothing, nor a hint to click beat marks that are not there
+    for name in ("Next beat ›", "‹ Previous beat", "Next non-N ›", "‹ Previous non-N"):
+        expect(viewer.get_by_role("button", name=name)).to_have_count(0)
+    expect(viewer.locator("[data-info]")).to_contain_text("No heartbeat was found in this recording")
+    expect(viewer.locator(".keys")).not_to_contain_text("beat")
+    # the beat keys all the same: said, not silently nothing
+    page.locator("canvas.ecg").focus()
+    page.keyboard.press("]")
+    expect(viewer.locator("[data-info]")).to_contain_text("no beats to step through")
+    # the events are stepped through as on any recording
+    viewer.get_by_role("button", name="Next event ›").click()
+    expect(viewer.locator("[data-info] .event-title")).to_contain_text("Ventricular flutter / fibrillation")
+    assert_accessible(page)
     assert page.js_errors == []
