@@ -112,6 +112,10 @@ def _figures(recording: ECGRecording) -> dict:
     for kind in ("ventricular", "supraventricular"):
         ectopy = rhythm.get(kind) or {}
         out[kind] = {name: ectopy.get(name) for name in ("total", "burden_pct", "couplets", "runs")}
+        if (
+            rhythm.get("beats_analysed") == 0
+        ):  # a strip with no beat found (VF throughout): a share of none is no figure
+            out[kind]["burden_pct"] = None
         out[kind]["share"] = ectopic_share(rhythm, kind)
         out[kind]["bigeminy"] = ectopy.get("bigeminy_episodes")
         out[kind]["longest_run"] = (ectopy.get("longest_run") or {}).get("beats")

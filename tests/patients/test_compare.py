@@ -252,3 +252,24 @@ def test_a_vt_a_doctor_rejected_is_neither_on_the_patient_page_nor_in_the_compar
     assert table_rows(client.get(compare).content.decode())["Ventricular tachycardia episodes"][1] == str(
         counts.get("vt", 0)
     )
+
+
+def test_a_strip_with_no_beat_found_has_no_ectopic_burden_to_compare(client, doctor_a, holter):
+    """A strip in VF throughout analyses no beat: a share of no beats is no figure, not 0.0 % (nor "no change" beside
+    the other recording's burden)."""
+    strip = later_holter(
+        holter,
+        beats_analysed=0,
+        ventricular__total=0,
+        ventricular__burden_pct=0.0,
+        supraventricular__total=0,
+        supraventricular__burden_pct=0.0,
+    )
+    url = reverse("patient-compare", args=[holter.patient_id]) + f"?recordings={holter.pk}&recordings={strip.pk}"
+    html = client_for(client, doctor_a).get(url).content.decode()
+    burdens = re.findall(
+        r"Burden \(% of the beats analysed\)</th><td>(.*?)</td><td>(.*?)</td><td[^>]*>(.*?)</td>", html, re.S
+    )
+    assert len(burdens) == 2
+    for first, second, change in burdens:
+        assert first != "—" and second == "—" and change == "—", burdens
