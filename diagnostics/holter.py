@@ -403,8 +403,8 @@ def trend_svg(
     periods (``sleep``: start and end in seconds and what they say) shaded behind the band, as the page's chart
     shades them (a slow rate at night is read against them). The time axis is in time of day where the recording's
     start is known (``day_start``, `start_of_day`), as the diary is noted; else in minutes or hours into it."""
-    if not trend or not trend.get("minute"):
-        return ""
+    if not trend or not trend.get("minute") or all(v is None for v in trend.get("hr_mean", [0])):
+        return ""  # no minute with a rate (a strip in VF throughout): an empty grid is no chart
     minutes = trend["minute"]
     w, h, pad = 720.0, 180.0, 30.0
     top = TREND_TOP_BPM

@@ -750,3 +750,16 @@ def test_the_page_and_the_report_leave_a_rejected_vt_out_of_the_summary_and_say_
         html = client.get(page).content.decode()
         assert f"{runs} run{'s' if runs != 1 else ''}" in html and said not in html
         assert "Rejected on review" in html and "ventricular tachycardia 1" in html
+
+
+def test_a_printed_trend_with_no_rate_in_any_minute_is_said_not_drawn_empty(client, staff_a, holter_recording):
+    """A strip in VF throughout has no minute with a rate: the report says there is none to chart, not an empty
+    grid captioned with a band and a mean that are not there."""
+    diagnosis = holter_recording.diagnosis
+    trend = diagnosis.rhythm["trend"]
+    for key in ("hr_min", "hr_mean", "hr_max"):
+        trend[key] = [None] * len(trend["minute"])
+    diagnosis.save(update_fields=["rhythm"])
+    html = client_for(client, staff_a).get(reverse("recording-report", args=[holter_recording.pk])).content.decode()
+    assert 'class="trend-figure"' not in html
+    assert "No heart rate to chart: no minute of the recording had heartbeats to give one." in html
