@@ -47,7 +47,7 @@ def _vf_recording(record, path, staff_a, patient_a, tiny_model_dir) -> ECGRecord
         user=staff_a, patient=patient_a, parsed=parsed, data=stored, filename=filename
     )
     recording = _classified(recording)
-    assert recording.status == "done", recording.error
+    assert recording.status == "done", recording.error_message
     return recording
 
 
@@ -121,3 +121,17 @@ def test_a_vf_strips_one_beat_corrected_recomputes_its_rhythm_with_vf_first(
     assert vf_recording.diagnosis.rhythm_recompute_error == "" and vf_recording.diagnosis.rhythm["vf"]
     assert vf_recording.events.order_by("start").first().type == "vf"
     assert vf_recording.diagnosis.mi_status == "not_assessable"
+
+
+def test_a_strip_with_no_beat_found_has_no_class_shares_of_nothing(
+    client, doctor_a, staff_a, patient_a, active_models, tiny_model_dir
+):
+    """Five rows of "0 · 0.0 %" are no summary of no beats: the recording, report and review pages say there was none
+    to class instead."""
+    strip = _vf_recording("cu03", "beat-format", staff_a, patient_a, tiny_model_dir)
+    assert strip.diagnosis.beat_count == 0
+    doctor = client_for(client, doctor_a)
+    for name in ("recording-detail", "recording-report", "recording-review"):
+        html = doctor.get(reverse(name, args=[strip.pk])).content.decode()
+        assert 'class="counts"' not in html and "Share as a bar" not in html, name
+        assert "No beat to class: no heartbeat was found in this recording." in html, name
