@@ -333,3 +333,34 @@
   }
   restore();
 })();
+
+// A part of the page swapped by a poll (the dashboard's lists every 3 s while a recording is pending): the keyboard
+// focus inside it had fallen to the page's top, as htmx keeps only a focused element that has an id. The control
+// that held it is found again in the part's new content (by its link or name and its place) and takes it back.
+(function () {
+  "use strict";
+  var FOCUSABLE = "a[href], button, input, select, textarea, summary, [tabindex]";
+  var kept = null;
+  document.addEventListener("htmx:beforeSwap", function () {
+    var el = document.activeElement;
+    kept = null;
+    if (!el || el === document.body || el.id) return;  // nothing focused, or htmx puts it back by its id
+    var part = el.parentElement && el.parentElement.closest("[id]");
+    if (!part) return;
+    var all = Array.prototype.slice.call(part.querySelectorAll(FOCUSABLE));
+    kept = { part: part.id, at: all.indexOf(el), key: el.getAttribute("href") || el.getAttribute("name") || "",
+             text: (el.textContent || "").trim() };
+  });
+  document.addEventListener("htmx:afterSettle", function () {
+    var was = kept;
+    if (!was || (document.activeElement && document.activeElement !== document.body)) return;
+    kept = null;
+    var part = document.getElementById(was.part);
+    if (!part) return;
+    var all = Array.prototype.slice.call(part.querySelectorAll(FOCUSABLE));
+    var same = function (el) { return (el.getAttribute("href") || el.getAttribute("name") || "") === was.key; };
+    var found = all.filter(function (el) { return same(el) && (el.textContent || "").trim() === was.text; })[0]
+      || all.filter(same)[0] || all[Math.min(was.at, all.length - 1)];
+    if (found) found.focus({ preventScroll: true });
+  });
+})();

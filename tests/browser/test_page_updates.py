@@ -97,3 +97,23 @@ def test_the_dashboard_tiles_and_lists_follow_the_pending_list_and_stop_polling(
     expect(page.locator("#failed")).to_contain_text("the analysis crashed")
     expect(page.locator("#pending")).not_to_have_attribute("hx-trigger", re.compile("every"))
     assert page.js_errors == []
+
+
+def test_the_keyboard_focus_in_a_dashboard_list_stays_where_it_was_when_the_lists_update(page, staff_a, patient_a):
+    """The lists are swapped every 3 s while a recording is pending: a keyboard user who had tabbed to a recording in
+    one of them kept no focus at all (it fell to the page's top), and a screen reader lost its place."""
+    from ..factories import signal_recording
+
+    signal_recording(patient=patient_a, uploaded_by=staff_a, status="queued")
+    failed = signal_recording(patient=patient_a, uploaded_by=staff_a, status="failed", error_message="flat lead")
+    log_in(page, staff_a.username)
+    page.goto("/")
+    page.locator(f'#failed a[href="/recordings/{failed.pk}/"]').focus()
+    page.keyboard.press("Tab")  # to the patient's link beside it, by the keyboard
+    patient_link = page.locator(f'#failed a[href="/patients/{patient_a.pk}/"]')
+    expect(patient_link).to_be_focused()
+    page.evaluate("document.querySelector('#failed').dataset.before = 'swap'")
+    expect(page.locator("#failed[data-before]")).to_have_count(0, timeout=15_000)  # a poll swapped the list
+    expect(page.locator("#failed .htmx-settling, #failed.htmx-settling")).to_have_count(0)
+    expect(patient_link).to_be_focused()
+    assert page.js_errors == []
