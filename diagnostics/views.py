@@ -455,10 +455,14 @@ def recording_shapes(request, recording_id: int):
     rows = shapes.correction_rows(recording, made, families)
     for row in rows:
         row["undoable"] = row["undoable"] and can_correct
+    # an undo's message in the corrections, where the page scrolls back to, not at the top out of view
+    said = list(messages.get_messages(request))
     return render(
         request,
         "diagnostics/shapes.html",
         {
+            "messages": [m for m in said if m.extra_tags != "corrections" or not diagnosis],
+            "corrections_messages": [m for m in said if m.extra_tags == "corrections" and diagnosis],
             "recording": recording,
             "diagnosis": diagnosis,
             "rhythm_recomputing": _rhythm_recomputing(diagnosis),
@@ -580,12 +584,12 @@ def beat_correction_undo(request, recording_id: int, correction_id: int):
     try:
         undone = corrections.beat_correction_undo(correction=correction, by=request.user)
     except Conflict as exc:
-        messages.error(request, exc.message)
+        messages.error(request, exc.message, extra_tags="corrections")
         return _refused(redirect(target))
     if not undone:  # a second click, or a colleague's undo first
-        messages.info(request, f"{said} had been undone already.")
+        messages.info(request, f"{said} had been undone already.", extra_tags="corrections")
         return _refused(redirect(target))
-    messages.success(request, f"{said} was undone: each beat has the class it had before it.")
+    messages.success(request, f"{said} was undone: each beat has the class it had before it.", extra_tags="corrections")
     return redirect(target)
 
 

@@ -334,3 +334,21 @@ def test_shapes_found_before_their_leads_were_named_do_not_guess_among_several_o
     assert lead_names(ECGRecording(lead="MLII", leads=["MLII", "V1"]), drawn) == ["lead MLII", "lead V1"]
     named = [BeatFamily(template={"leads": [[0.0], [0.0]], "lead_names": ["MLII", "V1"]})]
     assert lead_names(ECGRecording(lead="MLII", leads=["MLII", "V2", "V1"]), named) == ["lead MLII", "lead V1"]
+
+
+def test_an_undos_message_is_in_the_corrections_where_the_page_scrolls_not_at_the_top(client, doctor_a, analysed):  # noqa: F811
+    """The undo sends the page back to #corrections, at the foot of a long page: its message (above all a refusal,
+    which changes nothing else there) stood at the page's top, out of view."""
+    family = _largest(analysed, "N")
+    client_for(client, doctor_a)
+    _correct(client, analysed, family, "S")
+    _correct(client, analysed, family, "F")
+    first, second = BeatCorrection.objects.order_by("id")
+    undo = "recording-beat-correction-undo"
+    for correction, said in ((first, "undo that one first"), (second, "was undone: each beat")):
+        html = client.post(reverse(undo, args=[analysed.pk, correction.pk]), follow=True).content.decode()
+        section = html[html.index('<section class="card" id="corrections"') :]
+        section = section[: section.index('<ol class="corrections">')]
+        assert said in section and ('role="alert"' in section or 'role="status"' in section), section
+        main = html[html.index('<main id="main"') :]
+        assert said not in main[: main.index('id="corrections"')], "shown at the top too"
