@@ -763,3 +763,18 @@ def test_a_printed_trend_with_no_rate_in_any_minute_is_said_not_drawn_empty(clie
     html = client_for(client, staff_a).get(reverse("recording-report", args=[holter_recording.pk])).content.decode()
     assert 'class="trend-figure"' not in html
     assert "No heart rate to chart: no minute of the recording had heartbeats to give one." in html
+
+
+def test_each_events_show_in_viewer_button_and_note_field_name_their_event(client, doctor_a, holter_recording):
+    """A screen reader lists a page's buttons and fields by name: the event list gave every event's the same "Show in
+    viewer" and "Note", where its Confirm and Reject name the event."""
+    html = client_for(client, doctor_a).get(reverse("recording-detail", args=[holter_recording.pk])).content.decode()
+    events = holter_recording.events.all()
+    assert events
+    for event in events:
+        item = html[html.index(f'<li id="event-{event.pk}"') :]
+        item = item[: item.index("</li>")]
+        button = re.search(r'<button[^>]*data-event-id="\d+">(.*?)</button>', item, re.S)
+        label = re.search(rf'<label[^>]*for="note-{event.pk}">(.*?)</label>', item, re.S)
+        for named in (button, label):
+            assert named and event.get_type_display() in re.sub(r"<[^>]+>", "", named.group(1)), item[:600]
