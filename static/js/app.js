@@ -216,6 +216,13 @@
       refused.focus();
       return;
     }
+    // beats to change refused with none ticked: the focus on the first tick box, where the reason says to begin
+    var ticks = document.querySelectorAll("#beats input[name=beats][form=beat-pick]");
+    if (document.getElementById("beat-pick-error") && ticks.length && document.activeElement === document.body
+        && !document.querySelector("#beats input[name=beats][form=beat-pick]:checked")) {
+      ticks[0].focus();
+      return;
+    }
     var field = document.querySelector("textarea[autofocus]");
     if (!field || document.activeElement === field) return;
     field.focus({ preventScroll: true });

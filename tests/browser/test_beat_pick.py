@@ -12,6 +12,7 @@ from diagnostics import corrections
 from diagnostics.models import Beat, BeatCorrection
 
 from ..diagnostics.test_beat_corrections import record_model  # noqa: F401  (a fixture, used by name)
+from ..diagnostics.test_holter_pages import holter_recording  # noqa: F401  (a fixture, used by name)
 from .conftest import assert_accessible, log_in
 from .test_beat_shapes import RECOMPUTED_TIMEOUT_MS, analysed_119  # noqa: F401  (a fixture, used by name)
 from .test_holter import PHONE, _fits
@@ -138,4 +139,21 @@ def test_a_doctor_changes_a_beat_in_the_viewer_then_two_ticked_in_the_table(
     assert_accessible(page)
     page.locator("#beat-pick").scroll_into_view_if_needed()
     shot(page, "b03-beat-pick-phone", full_page=False)  # the whole page is 13,000 px tall at this width
+    assert page.js_errors == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_change_refused_for_no_tick_puts_the_focus_on_the_first_tick_box(page, doctor_a, holter_recording):  # noqa: F811
+    """Sent with no beat ticked, the page came back at the form with its reason and the focus nowhere: a keyboard user
+    tabbed from the page's header to the table to tick one."""
+    log_in(page, doctor_a.username)
+    page.goto(f"/recordings/{holter_recording.pk}/#beats")
+    form = page.locator("#beat-pick")
+    form.get_by_label("Class").select_option("V")
+    form.get_by_role("button", name=re.compile("^Change")).click()
+    expect(page.locator("#beat-pick-error")).to_contain_text("none was ticked")
+    first = page.locator("#beats input[name=beats]").first
+    expect(first).to_be_focused()
+    page.keyboard.press("Space")
+    expect(first).to_be_checked()
     assert page.js_errors == []
