@@ -135,3 +135,7 @@ def test_a_strip_with_no_beat_found_has_no_class_shares_of_nothing(
         html = doctor.get(reverse(name, args=[strip.pk])).content.decode()
         assert 'class="counts"' not in html and "Share as a bar" not in html, name
         assert "No beat to class: no heartbeat was found in this recording." in html, name
+    # the patient's list: its result cell says as much, not blank beside a done recording
+    html = doctor.get(reverse("patient-detail", args=[strip.patient_id])).content.decode()
+    row = html[html.index(f"Recording {strip.pk}</span>") :]
+    assert "No heartbeat found" in row[: row.index("</tr>")]
