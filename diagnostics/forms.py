@@ -1,5 +1,4 @@
 import re
-import unicodedata
 import uuid
 
 from django import forms
@@ -115,7 +114,9 @@ class ReviewForm(SubmittedOnce):
 
     def clean_note(self) -> str:
         note = self.cleaned_data["note"]
-        bad = next((c for c in note if unicodedata.category(c) == "Cc" and c not in "\r\n\t"), None)
+        from .services import note_control_character
+
+        bad = note_control_character(note)
         if bad is not None:  # as the service refuses it (services._decision_note_check), beside the note here
             raise forms.ValidationError(f"The note holds a control character (U+{ord(bad):04X}): remove it.")
         return note

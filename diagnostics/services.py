@@ -984,10 +984,15 @@ def review_create(
     )
 
 
+def note_control_character(note: str) -> str | None:
+    """The first control character of a decision's note other than its line breaks and tabs, if any."""
+    return next((c for c in note if unicodedata.category(c) == "Cc" and c not in "\r\n\t"), None)
+
+
 def _decision_note_check(note: str) -> None:
     """A decision's note keeps its lines and tabs and holds no other control character, as every note of the
     product (PostgreSQL cannot store a NUL at all; the rest reads as nothing, or as a line break, in a report)."""
-    bad = next((c for c in note if unicodedata.category(c) == "Cc" and c not in "\r\n\t"), None)
+    bad = note_control_character(note)
     if bad is not None:
         raise Invalid(
             f"The note holds a control character (U+{ord(bad):04X}): remove it and decide again.",
