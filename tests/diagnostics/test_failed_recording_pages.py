@@ -24,3 +24,17 @@ def test_a_recording_still_being_analysed_says_so(client, doctor_a, patient_a, n
     pending = signal_recording(patient=patient_a, uploaded_by=doctor_a, status="processing")
     html = client_for(client, doctor_a).get(reverse(name, args=[pending.pk])).content.decode()
     assert "not analysed yet" in html and "could not be analysed" not in html
+
+
+def test_the_shapes_page_of_a_recording_being_analysed_follows_its_status_and_reloads_when_it_is_done(
+    client, doctor_a, patient_a
+):
+    from diagnostics.models import ECGRecording
+
+    pending = signal_recording(patient=patient_a, uploaded_by=doctor_a, status="processing")
+    html = client_for(client, doctor_a).get(reverse("recording-shapes", args=[pending.pk])).content.decode()
+    status = reverse("recording-status", args=[pending.pk])
+    # it had said "not analysed yet" and stayed so when the analysis ended
+    assert f'hx-get="{status}?was=processing"' in html and 'http-equiv="refresh"' in html
+    ECGRecording.objects.filter(pk=pending.pk).update(status="done")
+    assert client.get(status, {"was": "processing"})["HX-Refresh"] == "true"
