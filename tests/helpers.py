@@ -201,3 +201,20 @@ def reviews_rewritable() -> Iterator[None]:
         yield
     finally:
         trigger("ENABLE")
+
+
+def mi_screened(recording, scored: list[int], score: float, *, flag: bool, reason: str, threshold: float = 0.5) -> None:
+    """Stage ``recording``'s diagnosis as the MI screen in lead II over the beats ``scored`` with ``score`` (the beats'
+    own MI probabilities are the caller's to set)."""
+    from diagnostics.models import Diagnosis
+
+    Diagnosis.objects.filter(recording=recording).update(
+        mi_status="screened",
+        mi_lead="II",
+        mi_reason=reason,
+        mi_scored_beats=scored,
+        mi_beats_used=len(scored),
+        mi_score=score,
+        mi_threshold=threshold,
+        mi_flag=flag,
+    )

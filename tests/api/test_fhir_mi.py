@@ -7,6 +7,7 @@ from diagnostics import corrections, services
 from diagnostics.models import Beat, Diagnosis
 
 from ..diagnostics.test_holter_pages import holter_recording  # noqa: F401  (a fixture, used by name)
+from ..helpers import mi_screened
 from .test_fhir import by_code, fetch_valid_bundle, resources
 from .test_fhir_amended import statuses
 
@@ -48,16 +49,7 @@ def test_the_mi_observations_are_amended_once_a_correction_changed_the_beats_sco
     scored = list(range(20, 60))
     Beat.objects.filter(recording=holter, index__in=scored).update(mi_probability=0.6)
     Beat.objects.filter(recording=holter, index__in=[30, 31, 40, 41]).update(mi_probability=0.95)
-    Diagnosis.objects.filter(recording=holter).update(
-        mi_status="screened",
-        mi_lead="II",
-        mi_reason="median MI probability of 40 beats",
-        mi_scored_beats=scored,
-        mi_beats_used=len(scored),
-        mi_score=0.6,
-        mi_threshold=0.5,
-        mi_flag=True,
-    )
+    mi_screened(holter, scored, 0.6, flag=True, reason="median MI probability of 40 beats")
     api = api_as(staff_a)
     assert {statuses(fetch_valid_bundle(api, holter))[c] for c in ("mi-screen", "mi-score", "mi-flag")} == {"final"}
     # a doctor calls most scored beats ventricular: too few left, the screen not assessable, its score gone

@@ -20,6 +20,7 @@ from diagnostics.models import (
 from ecgsite.errors import Conflict, Invalid, NotAllowed, NotFound
 
 from ..conftest import model_version_from
+from ..helpers import mi_screened
 from .test_record_model import _upload_record
 
 
@@ -478,15 +479,9 @@ def test_events_an_undoing_withdraws_are_kept_with_the_correction_undone_and_com
 def _mi_screened(recording, scored, probability, threshold=0.5, flag=False):
     for index, value in probability.items():
         Beat.objects.filter(recording=recording, index=index).update(mi_probability=value)
-    Diagnosis.objects.filter(recording=recording).update(
-        mi_status="screened",
-        mi_lead="II",
-        mi_reason="median MI probability of the beats scored",
-        mi_scored_beats=scored,
-        mi_beats_used=len(scored),
-        mi_score=float(np.median([probability[i] for i in scored])),
-        mi_threshold=threshold,
-        mi_flag=flag,
+    score = float(np.median([probability[i] for i in scored]))
+    mi_screened(
+        recording, scored, score, flag=flag, reason="median MI probability of the beats scored", threshold=threshold
     )
 
 

@@ -12,7 +12,7 @@ from ecgsite.errors import ReviewRefused
 
 from ..conftest import client_for
 from ..factories import UserFactory
-from ..helpers import beat_recording
+from ..helpers import beat_recording, mi_screened
 from .test_holter_pages import holter_recording  # noqa: F401  (a fixture, used by name)
 
 
@@ -107,16 +107,7 @@ def screened_signal(request, doctor_a):
     scored = list(range(20, 60))
     Beat.objects.filter(recording=recording).update(mi_probability=0.55)
     Beat.objects.filter(recording=recording, index__in=[30, 31, 40, 41]).update(mi_probability=0.95)
-    Diagnosis.objects.filter(recording=recording).update(
-        mi_status="screened",
-        mi_lead="II",
-        mi_reason="median MI probability of 40 beats",
-        mi_scored_beats=scored,
-        mi_beats_used=len(scored),
-        mi_score=0.55,
-        mi_threshold=0.5,
-        mi_flag=True,
-    )
+    mi_screened(recording, scored, 0.55, flag=True, reason="median MI probability of 40 beats")
     return recording
 
 
