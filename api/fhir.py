@@ -11,7 +11,7 @@ from diagnostics import corrections, diary, rhythm_reviewed, selectors
 from diagnostics.models import Diagnosis, DiaryActivity, DiaryEntry, ECGRecording, EventReview, Interpretation, Review
 from ecg.clock import data_seconds, seconds_cut
 from ecg.constants import AAMI_CLASSES, AAMI_NAMES
-from ecg.rhythm.analysis import burden_of
+from ecg.rhythm.analysis import AF_BURDEN_NOT_MEASURED, burden_of
 
 MDC = "urn:oid:2.16.840.1.113883.6.24"
 LOINC = "http://loinc.org"
@@ -300,6 +300,14 @@ def _rhythm_conclusion(rhythm: dict | None, fs: float | None) -> str:
     return out
 
 
+def _percent_or_absent(value: float | None, absent: str) -> dict:
+    """A share in per cent as an Observation's or component's value, or, where the summary could not measure it
+    (None), its dataAbsentReason saying why (``absent``): no 0 % of nothing."""
+    if value is None:
+        return {"dataAbsentReason": {"coding": [_coding(DATA_ABSENT, "not-performed")], "text": absent}}
+    return {"valueQuantity": {"value": value, "unit": "%", "system": UCUM, "code": "%"}}
+
+
 def _rhythm_observations(
     rhythm: dict | None,
     *,
@@ -360,7 +368,7 @@ def _rhythm_observations(
                 "coding": [_coding(LOCAL, "af-burden", "Atrial fibrillation burden")],
                 "text": f"Atrial fibrillation burden (share of {burden_of(af)})",
             },
-            valueQuantity={"value": af.get("burden_pct", 0.0), "unit": "%", "system": UCUM, "code": "%"},
+            **_percent_or_absent(af.get("burden_pct", 0.0), f"Not measured: {AF_BURDEN_NOT_MEASURED}"),
             component=[
                 {
                     "code": {"coding": [_coding(LOCAL, "af-episodes")], "text": "AF episodes"},
@@ -410,7 +418,7 @@ def _rhythm_observations(
                         "coding": [_coding(LOCAL, f"{kind}-ectopic-burden")],
                         "text": f"{label} ectopic burden (share of the beats analysed)",
                     },
-                    "valueQuantity": {"value": figures["burden_pct"], "unit": "%", "system": UCUM, "code": "%"},
+                    **_percent_or_absent(figures["burden_pct"], "Not measured: no beat was analysed"),
                 }
             )
         if ectopy_rejected[kind]:

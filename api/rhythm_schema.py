@@ -57,8 +57,9 @@ class EctopySerializer(serializers.Serializer):
     fastest_run = RhythmEpisodeSerializer(allow_null=True)
     burden_pct = serializers.FloatField(
         required=False,
+        allow_null=True,
         help_text="The ectopic beats (`total`) as a share of the beats analysed (`beats_analysed`), % "
-        "(absent from reports stored before it)",
+        "(null where no beat was analysed; absent from reports stored before it)",
     )
 
 
@@ -77,7 +78,11 @@ class AfSummarySerializer(serializers.Serializer):
     episodes = serializers.IntegerField(help_text="AF and flutter episodes")
     flutter_episodes = serializers.IntegerField()
     duration_s = serializers.FloatField()
-    burden_pct = serializers.FloatField(help_text="AF time over the time whose rhythm could be read (`burden_of`)")
+    burden_pct = serializers.FloatField(
+        allow_null=True,
+        help_text="AF time over the time whose rhythm could be read (`burden_of`), %; null where under 20 s of rhythm "
+        "(or 34 beats) could be read, the least AF is called over (a strip in VF/VFL, a 10-s ECG)",
+    )
     burden_of = serializers.CharField(required=False, help_text="What the burden is a share of, in words")
 
 

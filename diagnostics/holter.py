@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from ecg.clock import clock, seconds_cut
 from ecg.io.readers import lead_phrase
-from ecg.rhythm.analysis import burden_of, ectopic_burden
+from ecg.rhythm.analysis import AF_BURDEN_NOT_MEASURED, burden_of, ectopic_burden
 
 from . import plots, rhythm_reviewed, selectors
 from .models import ECGRecording, Event
@@ -362,6 +362,7 @@ def summary_context(recording: ECGRecording, rhythm: dict) -> dict:
         "holter_rejected": rejected_said(rhythm.get("rejected") or {}),
         # what the AF burden is a share of, as the report was computed (stored reports keep theirs)
         "af_burden_of": burden_of(rhythm.get("af") or {}),
+        "af_burden_not_measured": AF_BURDEN_NOT_MEASURED,
         "holter_times": times,
         # of how many beats (the class table's shares are of every detection, VF and noise included)
         "holter_burden": {

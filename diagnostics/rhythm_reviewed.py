@@ -107,7 +107,8 @@ def rhythm_standing(rhythm: dict | None, events: Sequence[Event], rejected: Coll
         kept = sum(_readable_samples(e, spans) for e in episodes if key_of(e) not in rejected)
         share = kept / whole if whole > 0 else 0.0
         af["duration_s"] = round(float(af.get("duration_s") or 0.0) * share, 1)
-        af["burden_pct"] = round(float(af.get("burden_pct") or 0.0) * share, 2)
+        if af.get("burden_pct") is not None:  # None: not measured (too little read for AF to be called)
+            af["burden_pct"] = round(float(af["burden_pct"]) * share, 2)
     return out
 
 

@@ -97,6 +97,13 @@ def _features(rr: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return nrmssd, entropy, turning
 
 
+def burden_measurable(readable_s: float, beats: int) -> bool:
+    """Whether a rhythm holds the readable time and beats an AF episode is called over at the least (MIN_EPISODE_S of
+    readable time, a window of WINDOW intervals): where not (a strip in VF/VFL, a 10-s ECG), no AF could have been
+    found, and its burden is not measured rather than 0 %."""
+    return readable_s >= MIN_EPISODE_S and beats >= WINDOW + 2
+
+
 def af_mask(
     r_peaks: np.ndarray, classes: np.ndarray, fs: float, *, p_repetition: np.ndarray | None = None
 ) -> np.ndarray:

@@ -9,6 +9,11 @@ from . import af, ectopy, flutter, heart_rate, noise, pauses, signal_loss, vf
 from .events import Event, sort_events
 
 BURDEN_OF = "the time whose rhythm could be read: no signal, noise and VF/VFL left out"
+# why a summary's AF burden is None: the pages, the report and FHIR's dataAbsentReason say it in these words
+AF_BURDEN_NOT_MEASURED = (
+    f"under {af.MIN_EPISODE_S:.0f} s of rhythm (or {af.WINDOW + 2} beats) could be read outside VF/VFL, noise and "
+    "stretches without signal, the least atrial fibrillation is called over"
+)
 BURDEN_OF_BEFORE = "the time with signal, VF/VFL included"  # reports stored before burden_of was written
 
 
@@ -29,9 +34,10 @@ class RhythmReport:
     hours: list[dict[str, Any]] = field(repr=False)
 
 
-def ectopic_burden(total: int, beats: int) -> float:
-    """Ectopic beats as a share of the beats analysed, in per cent to two places (0 where there are none)."""
-    return round(100.0 * total / beats, 2) if beats else 0.0
+def ectopic_burden(total: int, beats: int) -> float | None:
+    """Ectopic beats as a share of the beats analysed, in per cent to two places (None where no beat was analysed:
+    a share of no beats is no figure)."""
+    return round(100.0 * total / beats, 2) if beats else None
 
 
 def _inside(r_peaks: np.ndarray, events: list[Event], *, strictly: bool = False) -> np.ndarray:
@@ -250,8 +256,9 @@ def analyse_rhythm(
             "episodes": len(af_found),
             "flutter_episodes": sum(1 for e in af_found if e.type == "afl"),
             "duration_s": round(af_s, 1),
-            # over the time whose rhythm could be read: a lead off, noise or VF/VFL is no time in sinus rhythm
-            "burden_pct": round(100.0 * af_s / readable_s, 2) if readable_s > 0 else 0.0,
+            # over the time whose rhythm could be read: a lead off, noise or VF/VFL is no time in sinus rhythm; None
+            # where too little could be read for AF to be called at all (a strip in VF, a 10-s ECG): not 0 %
+            "burden_pct": round(100.0 * af_s / readable_s, 2) if af.burden_measurable(readable_s, len(peaks)) else None,
             # what the burden is a share of (reports stored before it left VF/VFL time in)
             "burden_of": BURDEN_OF,
         },

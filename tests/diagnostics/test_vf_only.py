@@ -139,3 +139,34 @@ def test_a_strip_with_no_beat_found_has_no_class_shares_of_nothing(
     html = doctor.get(reverse("patient-detail", args=[strip.patient_id])).content.decode()
     row = html[html.index(f"Recording {strip.pk}</span>") :]
     assert "No heartbeat found" in row[: row.index("</tr>")]
+
+
+def test_a_vf_strip_has_no_af_or_ectopic_burden_on_any_surface(
+    client, doctor_a, staff_a, patient_a, active_models, tiny_model_dir
+):
+    """A strip in VF throughout leaves no rhythm to read AF from and no beat to share ectopy among: its burdens are not
+    measured, said so on every surface (null in the API, dataAbsentReason in FHIR, words on the pages), not 0.0 % of
+    nothing read as "no AF" beside the other recording's figure."""
+    from ..api.test_activities import schema
+    from ..api.test_fhir import by_code, resources
+    from ..helpers import strict_validator
+
+    strip = _vf_recording("cu03", "beat-format", staff_a, patient_a, tiny_model_dir)
+    rhythm = strip.diagnosis.rhythm
+    assert rhythm["af"]["burden_pct"] is None
+    assert rhythm["ventricular"]["burden_pct"] is None and rhythm["supraventricular"]["burden_pct"] is None
+    api = client_for(client, doctor_a)
+    served = api.get(f"/api/v1/recordings/{strip.pk}").json()["diagnosis"]["rhythm"]
+    assert served["af"]["burden_pct"] is None and served["ventricular"]["burden_pct"] is None
+    strict_validator(schema(client), "RhythmSummary").validate(served)
+    observations = resources(fetch_valid_bundle(api, strip), "Observation")
+    burden = by_code(observations, "af-burden")
+    assert "valueQuantity" not in burden and burden["dataAbsentReason"]["text"].startswith("Not measured")
+    ectopy = by_code(observations, "ventricular-ectopic-beats")
+    share = next(c for c in ectopy["component"] if c["code"]["coding"][0]["code"] == "ventricular-ectopic-burden")
+    assert "valueQuantity" not in share and "dataAbsentReason" in share
+    for name in ("recording-detail", "recording-report"):
+        html = api.get(reverse(name, args=[strip.pk])).content.decode()
+        assert "burden not measured" in html and "burden 0.0" not in html and "None %" not in html, name
+    patient = api.get(reverse("patient-detail", args=[strip.patient_id])).content.decode()
+    assert "AF 0" not in patient
