@@ -31,8 +31,14 @@ class HeartRateExtremeSerializer(serializers.Serializer):
 
 class HeartRateSummarySerializer(serializers.Serializer):
     mean_bpm = serializers.FloatField(allow_null=True, help_text="Over the R-R intervals outside VF, noise and gaps")
-    hr_min = HeartRateExtremeSerializer(allow_null=True, help_text="The slowest 8 beats")
-    hr_max = HeartRateExtremeSerializer(allow_null=True, help_text="The fastest 8 beats")
+    hr_min = HeartRateExtremeSerializer(
+        allow_null=True,
+        help_text="The slowest 8 beats; null under 30 s of R-R intervals (a 10-s ECG: its rate is the mean)",
+    )
+    hr_max = HeartRateExtremeSerializer(
+        allow_null=True,
+        help_text="The fastest 8 beats; null under 30 s of R-R intervals (a 10-s ECG: its rate is the mean)",
+    )
 
 
 class HrvSerializer(serializers.Serializer):
@@ -94,9 +100,13 @@ class PauseSummarySerializer(serializers.Serializer):
 class HourlyRowSerializer(serializers.Serializer):
     hour = serializers.IntegerField(help_text="From the start of the recording, from 0")
     beats = serializers.IntegerField()
-    hr_min = serializers.FloatField(allow_null=True)
+    hr_min = serializers.FloatField(
+        allow_null=True, help_text="Over 8 beats; null where the hour's R-R intervals cover under 30 s"
+    )
     hr_mean = serializers.FloatField(allow_null=True)
-    hr_max = serializers.FloatField(allow_null=True)
+    hr_max = serializers.FloatField(
+        allow_null=True, help_text="Over 8 beats; null where the hour's R-R intervals cover under 30 s"
+    )
     v = serializers.IntegerField()
     s = serializers.IntegerField()
 

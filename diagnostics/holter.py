@@ -14,6 +14,7 @@ from django.utils import timezone
 from ecg.clock import clock, seconds_cut
 from ecg.io.readers import lead_phrase
 from ecg.rhythm.analysis import AF_BURDEN_NOT_MEASURED, burden_of, ectopic_burden
+from ecg.rhythm.heart_rate import EXTREMES_MIN_S
 
 from . import plots, rhythm_reviewed, selectors
 from .models import ECGRecording, Event
@@ -363,6 +364,11 @@ def summary_context(recording: ECGRecording, rhythm: dict) -> dict:
         # what the AF burden is a share of, as the report was computed (stored reports keep theirs)
         "af_burden_of": burden_of(rhythm.get("af") or {}),
         "af_burden_not_measured": AF_BURDEN_NOT_MEASURED,
+        # why a rate has no 8-beat extremes beside its mean (a 10-s strip): said, not a bare dash
+        "holter_extremes_note": f" (8-beat extremes are given over {EXTREMES_MIN_S:.0f} s of R-R intervals or more: this "
+        "recording's rate is its mean)"
+        if extremes.get("mean_bpm") is not None and not extremes.get("hr_min") and not extremes.get("hr_max")
+        else "",
         "holter_times": times,
         # of how many beats (the class table's shares are of every detection, VF and noise included)
         "holter_burden": {

@@ -1,10 +1,14 @@
 """Heart rate over time: per-minute trend, overall extremes over 8 beats, HRV, the hourly table."""
 
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
 EXTREME_BEATS = 8  # Holter systems quote the minimum and maximum rate over 8 consecutive beats
+# ... over this much R-R time at the least (the intervals counted, gaps left out): over a shorter ECG (a 10-s strip) the
+# few windows weigh its first and last intervals less than the mean does, which then read above the maximum (MIT-BIH
+# 222: 74.8 bpm beside 74.6); such a strip's rate is its mean alone. The hourly table's extremes hold to it too.
+EXTREMES_MIN_S = 30.0
 NN_RANGE_S = (0.3, 2.0)
 NN_MAX_CHANGE = 0.2  # an interval differing >20 % from the previous one is not normal-to-normal
 
@@ -66,15 +70,32 @@ def per_minute(r_peaks: np.ndarray, fs: float, n_samples: int, gaps: np.ndarray 
     return out
 
 
+def in_short_hours(r_peaks: np.ndarray, fs: float, gaps: np.ndarray | None = None) -> np.ndarray:
+    """Per beat: whether it lies in an hour of the recording (from its start) whose R-R intervals (those closing in
+    it, the ``gaps`` left out) cover under EXTREMES_MIN_S, so that no 8-beat window closing there is an extreme of
+    the summary or of the hourly table (a 10-s strip is such an hour; a recording's last few seconds may be)."""
+    r_peaks = np.asarray(r_peaks, np.int64)
+    which = (r_peaks / (3600.0 * fs)).astype(int)
+    if len(r_peaks) < 2:
+        return np.ones(len(r_peaks), bool)
+    rr = np.diff(r_peaks).astype(float)
+    if gaps is not None:
+        rr = np.where(np.asarray(gaps, bool), 0.0, rr)
+    covered = np.bincount(which[1:], weights=rr, minlength=int(which[-1]) + 1)
+    return cast(np.ndarray, covered[which] < EXTREMES_MIN_S * fs)
+
+
 def extremes(
     r_peaks: np.ndarray, fs: float, excluded: np.ndarray | None = None, gaps: np.ndarray | None = None
 ) -> dict[str, Any]:
-    """The lowest and highest 8-beat rate with the samples where they start and end.
+    """The lowest and highest 8-beat rate with the samples where they start and end, over the windows closing in
+    hours whose intervals cover EXTREMES_MIN_S (`in_short_hours`): None for both over a 10-s strip.
 
     ``excluded`` marks beats (e.g. inside VF) whose windows do not count, ``gaps`` intervals (e.g.
     across VF) that no window may hold.
     """
     rate = rolling_rate(r_peaks, fs, gaps=gaps)
+    rate[in_short_hours(r_peaks, fs, gaps)] = np.nan
     if excluded is not None and len(rate) > EXTREME_BEATS:
         window_hit = np.convolve(excluded.astype(int), np.ones(EXTREME_BEATS + 1, int))[: len(rate)] > 0
         rate[window_hit] = np.nan
@@ -160,7 +181,8 @@ def per_hour(
     """Per hour: beats, HR min / mean / max, V and S counts, by the summary's own definitions so the
     table and the summary agree: the mean over the hour's R-R intervals (beats per minute of time, as
     the recording's mean; an average of minute rates weighted by beats leans to the fast minutes), the
-    extremes over 8 beats (the overall minimum is the lowest hour's). An interval or window belongs to
+    extremes over 8 beats (the overall minimum is the lowest hour's), where the hour's intervals cover
+    EXTREMES_MIN_S. An interval or window belongs to
     the hour of the beat that closes it; the ``gaps`` are left out of every rate."""
     r_peaks = np.asarray(r_peaks, np.int64)
     classes = np.asarray([str(c)[:1].upper() for c in classes])
@@ -172,6 +194,7 @@ def per_hour(
     total = np.bincount(rr_hour[counted], weights=rr[counted], minlength=hours)
     count = np.bincount(rr_hour[counted], minlength=hours)
     rate = rolling_rate(r_peaks, fs, gaps=gaps)
+    rate[in_short_hours(r_peaks, fs, gaps)] = np.nan  # as the summary's extremes leave them
     valid = ~np.isnan(rate)
     rows = []
     for h in range(hours):

@@ -778,3 +778,30 @@ def test_each_events_show_in_viewer_button_and_note_field_name_their_event(clien
         label = re.search(rf'<label[^>]*for="note-{event.pk}">(.*?)</label>', item, re.S)
         for named in (button, label):
             assert named and event.get_type_display() in re.sub(r"<[^>]+>", "", named.group(1)), item[:600]
+
+
+def test_a_10_s_ecg_gives_its_mean_rate_alone_on_every_surface(client, staff_a, patient_a, active_models):
+    """10 s of MIT-BIH 222 had a mean of 74.8 bpm beside an 8-beat maximum of 74.6 on the page, the report, the patient
+    page, the API and FHIR: the extremes are a Holter's, given over 30 s of R-R intervals; such a strip says its mean
+    alone, and why the extremes are blank."""
+    from ..api.test_fhir import fetch_valid_bundle, resources
+
+    values = wfdb.rdrecord(str(mitdb_dir() / "222"), sampfrom=10800, sampto=14400).p_signal[:, 0]
+    data = "\n".join(f"{v:.3f}" for v in values).encode()
+    parsed, stored, filename = parse_signal_upload({"ecg.csv": data}, fs=360.0, lead=None)
+    strip = services.recording_submit(user=staff_a, patient=patient_a, parsed=parsed, data=stored, filename=filename)
+    services.recording_classify(recording_id=strip.pk, claim_token="t")
+    strip.refresh_from_db()
+    rate = strip.diagnosis.rhythm["heart_rate"]
+    mean = rate["mean_bpm"]
+    assert mean is not None and rate["hr_min"] is None and rate["hr_max"] is None
+    staff = client_for(client, staff_a)
+    served = staff.get(f"/api/v1/recordings/{strip.pk}").json()["diagnosis"]["rhythm"]
+    assert served["heart_rate"] == rate and served["hourly"][0]["hr_max"] is None
+    codes = {c["code"] for o in resources(fetch_valid_bundle(staff, strip), "Observation") for c in o["code"]["coding"]}
+    assert "heart-rate-max" not in codes and "heart-rate-min" not in codes and "8867-4" in codes
+    for name in ("recording-detail", "recording-report"):
+        html = staff.get(reverse(name, args=[strip.pk])).content.decode()
+        assert f"{mean} bpm" in html and "8-beat extremes are given over 30 s of R-R intervals" in html, name
+    patient = staff.get(reverse("patient-detail", args=[patient_a.pk])).content.decode()
+    assert f"HR {mean:.0f} bpm" in patient
