@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 from ecg.clock import clock, seconds_cut
 
-from .holter import ectopic_share
+from .holter import ectopic_share, share_said
 from .models import ECGRecording
 
 
@@ -134,11 +134,20 @@ def rows(earlier: ECGRecording, later: ECGRecording) -> list[Row]:
         return _change(first, second)
 
     def add(
-        label: str, key: str, places: int = 0, unit: str = "", group: str = "", of=None, counted: bool = False
+        label: str,
+        key: str,
+        places: int = 0,
+        unit: str = "",
+        group: str = "",
+        of=None,
+        counted: bool = False,
+        share: bool = False,
     ) -> None:
         first, second = (of(f) if of else f.get(key) for f in (a, b))
         change = count_change(first, second) if counted else _change(first, second, places, unit)
-        out.append(Row(label, (_number(first, places), _number(second, places)), change, group))
+        # a burden written as the summary and the patient page write it ("< 0.1" for a share that rounds to none)
+        said = [share_said(v) if share and v is not None else _number(v, places) for v in (first, second)]
+        out.append(Row(label, (said[0], said[1]), change, group))
 
     def analysed(f: dict) -> str:
         return clock(f["duration_s"]) if f["duration_s"] is not None else "—"
@@ -161,7 +170,7 @@ def rows(earlier: ECGRecording, later: ECGRecording) -> list[Row]:
     add("Maximum, over 8 beats (bpm)", "hr_max", group=group)
     add("SDNN (ms)", "sdnn", group=group)
     group = "Atrial fibrillation / flutter"
-    add("Burden (%)", "af_burden", 1, " points", group)
+    add("Burden (%)", "af_burden", 1, " points", group, share=True)
     add("Episodes", "af_episodes", group=group, counted=True)
     for kind, label in (("ventricular", "Ventricular ectopy"), ("supraventricular", "Supraventricular ectopy")):
 
@@ -170,7 +179,15 @@ def rows(earlier: ECGRecording, later: ECGRecording) -> list[Row]:
             return f"{_number(f[kind]['total'])}{f' ({share})' if share else ''}"
 
         out.append(Row("Ectopic beats", (beats(a), beats(b)), count_change(a[kind]["total"], b[kind]["total"]), label))
-        add("Burden (% of the beats analysed)", "", 1, " points", label, of=lambda f, k=kind: f[k]["burden_pct"])
+        add(
+            "Burden (% of the beats analysed)",
+            "",
+            1,
+            " points",
+            label,
+            of=lambda f, k=kind: f[k]["burden_pct"],
+            share=True,
+        )
         add("Couplets", "", group=label, of=lambda f, k=kind: f[k]["couplets"], counted=True)
         add("Runs of 3 or more", "", group=label, of=lambda f, k=kind: f[k]["runs"], counted=True)
         add("Longest run (beats)", "", group=label, of=lambda f, k=kind: f[k]["longest_run"])

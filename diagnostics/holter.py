@@ -124,7 +124,7 @@ def brief(rhythm: dict | None, alarms_standing: int = 0, rhythm_status: str | No
         items.append({"text": f"HR {rate['mean_bpm']:.0f}{extremes} bpm", "tone": ""})
     burden = (rhythm.get("af") or {}).get("burden_pct") or 0.0
     if burden:
-        items.append({"text": f"AF {burden:.1f} %" if burden >= 0.1 else "AF < 0.1 %", "tone": "warn"})
+        items.append({"text": f"AF {share_said(burden)} %", "tone": "warn"})
     counts = rhythm.get("event_counts") or {}
     if counts.get("vt"):
         items.append({"text": f"VT {counts['vt']}", "tone": "warn"})
@@ -290,6 +290,15 @@ def significant_events(recording: ECGRecording) -> list[dict]:
     return [{"label": label, **event_row(recording, e, vf=vf)} for label, e in picks]
 
 
+def share_said(percent: float) -> str:
+    """A burden (per cent) as every page writes it, without its "%": to a tenth, as the comparison rounds its change,
+    and "< 0.1" for a share above nothing under a tenth (the summary, the patient page and the comparison had
+    written 0.05 % as "0.05", "< 0.1" and "0.1")."""
+    if 0 < percent < 0.1:
+        return "< 0.1"
+    return f"{percent:,.1f}"
+
+
 def ectopic_share(rhythm: dict, kind: str) -> str:
     """The ectopic burden of ``kind`` ("ventricular" or "supraventricular") as written beside its count: "2.1 %",
     "< 0.1 %", or "" where there is no ectopy of the kind. A report stored before the burden was kept gives it
@@ -301,7 +310,7 @@ def ectopic_share(rhythm: dict, kind: str) -> str:
         burden = ectopic_burden(total, int(rhythm["beats_analysed"]))
     if not total or burden is None:
         return ""
-    return "< 0.1 %" if burden < 0.1 else f"{burden:.1f} %"
+    return f"{share_said(burden)} %"
 
 
 def fast_runs_phrase(ectopy: dict, name: str) -> str:
@@ -364,6 +373,7 @@ def summary_context(recording: ECGRecording, rhythm: dict) -> dict:
         # what the AF burden is a share of, as the report was computed (stored reports keep theirs)
         "af_burden_of": burden_of(rhythm.get("af") or {}),
         "af_burden_not_measured": AF_BURDEN_NOT_MEASURED,
+        "af_burden": None if (af_pct := (rhythm.get("af") or {}).get("burden_pct")) is None else share_said(af_pct),
         # why a rate has no 8-beat extremes beside its mean (a 10-s strip): said, not a bare dash
         "holter_extremes_note": f" (8-beat extremes are given over {EXTREMES_MIN_S:.0f} s of R-R intervals or more: this "
         "recording's rate is its mean)"

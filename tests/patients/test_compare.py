@@ -273,3 +273,24 @@ def test_a_strip_with_no_beat_found_has_no_ectopic_burden_to_compare(client, doc
     assert len(burdens) == 2
     for first, second, change in burdens:
         assert first != "—" and second == "—" and change == "—", burdens
+
+
+def test_a_burden_under_a_tenth_reads_alike_on_the_summary_the_patient_page_and_the_comparison(
+    client, doctor_a, holter
+):
+    """An AF burden of 0.05 % had read "0.05 %" in the summary, "AF < 0.1 %" on the patient page and "0.1" in the
+    comparison, and a ventricular burden of 0.04 % "< 0.1 %" beside its count and "0.0" on the row below: one
+    writing of a share (to a tenth, "< 0.1" for one above nothing that rounds to none) on every page."""
+    later = later_holter(holter, af__burden_pct=0.05, ventricular__total=1, ventricular__burden_pct=0.04)
+    doctor = client_for(client, doctor_a)
+    url = reverse("patient-compare", args=[holter.patient_id]) + f"?recordings={holter.pk}&recordings={later.pk}"
+    html = doctor.get(url).content.decode()
+    af = re.search(r"Burden \(%\)</th><td>(.*?)</td><td>(.*?)</td>", html)
+    assert af and af.group(2) == "&lt; 0.1", af and af.groups()
+    v = re.search(r"Burden \(% of the beats analysed\)</th><td>(.*?)</td><td>(.*?)</td>", html)
+    assert v and v.group(2) == "&lt; 0.1", v and v.groups()
+    patient = doctor.get(reverse("patient-detail", args=[holter.patient_id])).content.decode()
+    assert "AF &lt; 0.1 %" in patient and "V ectopy 1 (&lt; 0.1 %)" in patient
+    for name in ("recording-detail", "recording-report"):
+        page = doctor.get(reverse(name, args=[later.pk])).content.decode()
+        assert "burden &lt; 0.1 % of the time" in page and "1 beat (&lt; 0.1 % of the" in page, name
