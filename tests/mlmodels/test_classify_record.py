@@ -300,3 +300,49 @@ def test_a_strip_in_ventricular_fibrillation_is_reported_as_vf_with_no_beats(tin
     assert first["type"] == "vf" and first["end"] - first["start"] >= 0.8 * len(values)
     text = run(str(csv), "--fs", f"{fs:g}", "--heartbeat-model", str(tiny_model_dir / model))
     assert "0 beats" in text and "vf" in text
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("record_level", [False, True], ids=["beat-format", "record-level"])
+def test_the_command_and_the_worker_give_one_analysis_of_a_recording(
+    tiny_model_dir, tmp_path, staff_a, patient_a, active_models, record_level
+):
+    """The same 70 s of MIT-BIH 207 (its ventricular flutter) through ``classify_record --format json`` and through the
+    upload and the worker's service: the same beats and classes, events and Holter summary (the stored one carries
+    the per-minute trend beside it, for the pages)."""
+    from diagnostics import services
+    from diagnostics.signal_uploads import parse_signal_upload
+
+    from ..conftest import model_version_from
+
+    model = "heartbeat-record.keras" if record_level else "heartbeat.keras"
+    if record_level:
+        model_version_from(tiny_model_dir / model, task="heartbeat_record", version="tiny-record")
+    values = wfdb.rdrecord(str(mitdb_dir() / "207"), sampto=25200).p_signal[:, 0]
+    data = "\n".join(f"{v:.3f}" for v in values)
+    (tmp_path / "207.csv").write_text(data)
+    command = json.loads(
+        run(
+            str(tmp_path / "207.csv"),
+            "--fs",
+            "360",
+            "--format",
+            "json",
+            "--heartbeat-model",
+            str(tiny_model_dir / model),
+        )
+    )
+    parsed, stored, filename = parse_signal_upload({"ecg.csv": data.encode()}, fs=360.0, lead=None)
+    recording = services.recording_submit(
+        user=staff_a, patient=patient_a, parsed=parsed, data=stored, filename=filename
+    )
+    services.recording_classify(recording_id=recording.pk, claim_token="t")
+    recording.refresh_from_db()
+    assert recording.status == "done", recording.error_message
+    beats = list(recording.beats.order_by("index").values_list("position", "aami_class"))
+    assert beats == [(b["sample"], b["aami_class"]) for b in command["beats"]]
+    events = [(e.type, e.start, e.end, e.beats) for e in recording.events.order_by("start", "id")]
+    assert events == [(e["type"], e["start"], e["end"], e["beats"]) for e in command["events"]]
+    stored_rhythm = {k: v for k, v in recording.diagnosis.rhythm.items() if k != "trend"}
+    assert stored_rhythm == command["summary"]["rhythm"]
+    assert recording.diagnosis.heart_rate_bpm == command["summary"]["mean_heart_rate_bpm"]
