@@ -536,6 +536,9 @@ def awake_asleep(recording: ECGRecording, rhythm: dict | None, activities: list[
         item["awake"] = item["total"] - item["asleep"]
         item["ran_into_sleep"] = ran_on.get(item["type"], 0)
     figures["sides"] = [figures["awake"], figures["asleep"]]  # the table's columns, in order
+    for side in figures["sides"]:  # written as the summary writes its burden (holter.share_said)
+        burden = side.get("af_burden_pct")
+        side["af_burden_said"] = None if burden is None else holter.share_said(burden)
     # the AF burden's row only where the recording holds atrial fibrillation or flutter
     figures["af_any"] = any(side.get("af_burden_pct") for side in figures["sides"])
     figures["periods"] = len(periods)

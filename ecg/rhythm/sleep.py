@@ -82,7 +82,8 @@ def af_burden_over(
     minutes = len(rated)
     length = np.minimum(60.0, n_samples / fs - 60.0 * np.arange(minutes))
     total = float(length[rated].sum())
-    return round(100.0 * float(np.minimum(af_seconds[rated], length[rated]).sum()) / total, 1) if total > 0 else None
+    # to two places, as the summary's burden: to a tenth, a short AF over a long night read 0.0 %, as none
+    return round(100.0 * float(np.minimum(af_seconds[rated], length[rated]).sum()) / total, 2) if total > 0 else None
 
 
 def awake_asleep(

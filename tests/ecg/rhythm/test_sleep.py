@@ -118,7 +118,7 @@ def test_the_af_burden_awake_and_asleep_is_the_share_of_each_sides_minutes_in_af
         event_ends=[int(7 * at) - 1, int(1.5 * at) - 1, int(9.25 * at) - 1, int(3 * at)],
     )
     assert figures["asleep"]["af_burden_pct"] == 50.0  # 2 of its 4 minutes
-    assert figures["awake"]["af_burden_pct"] == round(100 * (30 + 15) / 360, 1)  # 45 s of its 6 minutes
+    assert figures["awake"]["af_burden_pct"] == round(100 * (30 + 15) / 360, 2)  # 45 s of its 6 minutes
     # without the events' ends no burden is given (as before)
     assert (
         "af_burden_pct"
@@ -134,5 +134,28 @@ def test_the_seconds_spans_cover_are_counted_in_each_minute_and_a_last_partial_m
     assert covered.tolist() == pytest.approx([5.0, 6.1, 5.0])  # 55-65.1 s, then 119-125 s (the end)
     beats = [60, 60, 0]  # the last minute without a rate: not counted
     burden = sleep.af_burden_over(np.array([True, True, True]), af_seconds=covered, beats=beats, fs=fs, n_samples=1250)
-    assert burden == round(100 * (5.0 + 6.1) / 120, 1)
+    assert burden == round(100 * (5.0 + 6.1) / 120, 2)
     assert sleep.af_burden_over(np.array([False] * 3), af_seconds=covered, beats=beats, fs=fs, n_samples=1250) is None
+
+
+def test_a_short_af_over_a_long_night_is_a_burden_above_nothing_not_0_0():
+    # 20 s of AF over 12 hours asleep: 0.05 %, which to a tenth had read 0.0 %, as if the night held none
+    fs, minutes = 10.0, 12 * 60
+    trend = {
+        "minute": list(range(minutes)),
+        "beats": [60] * minutes,
+        "hr_min": [55.0] * minutes,
+        "hr_mean": [60.0] * minutes,
+        "hr_max": [65.0] * minutes,
+    }
+    at = 60 * fs
+    figures = sleep.awake_asleep(
+        trend=trend,
+        fs=fs,
+        n_samples=int(minutes * at),
+        sleep=[(0, int(minutes * at) - 1)],
+        event_types=["af"],
+        event_starts=[int(100 * at)],
+        event_ends=[int(100 * at + 20 * fs) - 1],
+    )
+    assert figures["asleep"]["af_burden_pct"] == round(100 * 20 / (12 * 3600), 2) > 0
