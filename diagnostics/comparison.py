@@ -145,6 +145,15 @@ def rows(earlier: ECGRecording, later: ECGRecording) -> list[Row]:
     ) -> None:
         first, second = (of(f) if of else f.get(key) for f in (a, b))
         change = count_change(first, second) if counted else _change(first, second, places, unit)
+        if (
+            share
+            and first is not None
+            and second is not None
+            and (0 < first < 0.1 or 0 < second < 0.1)
+            and 0 < abs(second - first) < 0.1
+        ):
+            # beside a share written "< 0.1" a change of under a tenth is said so, not rounded to "+0.1" or none
+            change = f"{'up' if second > first else 'down'} by under 0.1{unit}"
         # a burden written as the summary and the patient page write it ("< 0.1" for a share that rounds to none)
         said = [share_said(v) if share and v is not None else _number(v, places) for v in (first, second)]
         out.append(Row(label, (said[0], said[1]), change, group))
