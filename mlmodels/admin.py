@@ -36,6 +36,7 @@ class ModelVersionUploadForm(forms.ModelForm):
 @admin.register(ModelVersion)
 class ModelVersionAdmin(AuditedAdmin):
     list_display = ["task", "version", "is_active", "threshold", "headline_metric", "created_at", "created_by"]
+    list_select_related = ["created_by"]  # nullable: the admin's own select_related() skips it, a query a row
     list_filter = ["task", "is_active"]
     actions = ["activate"]
     readonly_fields = [
