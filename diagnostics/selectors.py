@@ -249,8 +249,10 @@ def life_threatening_awaiting(*, user: User) -> QuerySet[ECGRecording]:
     newest first, each with how many such episodes (``unreviewed_events``), the first of them
     (``first_unreviewed_id``) and how many events of the recording come before it in the event list
     (``first_unreviewed_after``), so a link opens the list's page that holds it."""
-    unreviewed = Q(events__type__in=LIFE_THREATENING, events__reviews__isnull=True)
     waiting = _life_threatening_undecided()
+    # counted in a subquery of its own: a count over a join of the recording's events grouped the rows, and
+    # PostgreSQL ran the other subqueries once for each of the recording's events (1,722 of a 24-hour recording: 0.8 s)
+    unreviewed = waiting.order_by().values("recording").annotate(n=Count("pk")).values("n")
     first = waiting.order_by("start", "id")
     earlier = (
         Event.objects.filter(recording=OuterRef("pk"))
@@ -267,7 +269,7 @@ def life_threatening_awaiting(*, user: User) -> QuerySet[ECGRecording]:
         ECGRecording.objects.filter(clinic_id=user.clinic_id, status=ECGRecording.Status.DONE)  # type: ignore[misc]
         .filter(Exists(waiting))
         .annotate(
-            unreviewed_events=Count("events", filter=unreviewed, distinct=True),
+            unreviewed_events=Subquery(unreviewed),
             first_unreviewed_id=Subquery(first.values("id")[:1]),
             first_unreviewed_start=Subquery(first.values("start")[:1]),
         )
