@@ -487,8 +487,8 @@ def _diary_observations(
     strip and the rhythm events it lies in as components, the finding and the diary's note as notes. With the
     diary's sentence for the report's conclusion ("" for none)."""
     out, rows = [], []
-    for entry in entries:
-        found = diary.rhythm_at(recording, entry.sample, rhythm)
+    rhythms = diary.rhythms_at(recording, [entry.sample for entry in entries], rhythm)
+    for entry, found in zip(entries, rhythms, strict=True):
         rows.append({"rhythm": found})
         when = diary.moment_datetime(recording, entry.sample)
         said = diary.symptom_said(entry)

@@ -899,7 +899,7 @@ class DiaryEntrySerializer(serializers.ModelSerializer):
         rhythm = diagnosis.rhythm if diagnosis is not None else None
         if rhythm is None:
             return None
-        found = diary.rhythm_at(obj.recording, obj.sample, rhythm)
+        found = self.context.get("rhythms", {}).get(obj.pk) or diary.rhythm_at(obj.recording, obj.sample, rhythm)
         return {
             "finding": found["finding"],
             "during": [{"event": d["event"].pk, "type": d["type"], "rejected": d["rejected"]} for d in found["during"]],

@@ -4,10 +4,12 @@ rhythm, which rules an arrhythmia out as its cause just as firmly)."""
 
 import math
 import re
+from bisect import bisect_left
 from datetime import datetime, timedelta
 from typing import cast
 
-from django.db.models import Q
+from django.db.models import Count, OuterRef, Q, Subquery
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from ecg.clock import clock, seconds_from_clock
@@ -215,32 +217,94 @@ def rhythm_at(recording: ECGRecording, sample: int, rhythm: dict | None) -> dict
     could be read there (``unreadable``: no signal or noise), the beats of the AROUND_S either side by class and
     their rate (none inside VF/VFL, without signal or in noise), and a ``finding`` in words. Each event carries
     ``place``, where it is in the recording page's event list."""
+    return rhythms_at(recording, [sample], rhythm)[0]
+
+
+def rhythms_at(recording: ECGRecording, samples: list[int], rhythm: dict | None) -> list[dict]:
+    """``rhythm_at`` of each of ``samples``, in their order, in four queries whatever their number (a diary's
+    entries had cost four each: 240 for a full diary, on its page, the report, the CSV, FHIR and the API)."""
     fs = recording.sampling_rate or 0.0
-    if rhythm is None or not fs:
-        return {
-            "finding": "",
-            "during": [],
-            "near": [],
-            "near_more": 0,
-            "rate_bpm": None,
-            "beats": {},
-            "unreadable": "",
-        }
+    if rhythm is None or not fs or not samples:
+        return [
+            {
+                "finding": "",
+                "during": [],
+                "near": [],
+                "near_more": 0,
+                "rate_bpm": None,
+                "beats": {},
+                "unreadable": "",
+            }
+            for _ in samples
+        ]
     reach = int(NEAR_S * fs)
-    events = list(
-        recording.events.filter(start__lte=sample + reach, end__gte=sample - reach)
-        .prefetch_related("reviews")
-        .order_by("start", "id")
+    moments = sorted(set(samples))
+    near_any = Q()
+    for sample in moments:
+        near_any |= Q(start__lte=sample + reach, end__gte=sample - reach)
+    events = list(recording.events.filter(near_any).prefetch_related("reviews").order_by("start", "id"))
+    rejected = {e.pk: bool(reviews := list(e.reviews.all())) and reviews[0].decision == "reject" for e in events}
+    # the beats of the strips shown for the moments (ten seconds each)
+    span = int(2 * AROUND_S * fs)
+    firsts = {sample: strip_start(recording, sample) for sample in moments}
+    in_strips = Q()
+    for first in sorted(set(firsts.values())):
+        in_strips |= Q(position__gte=first, position__lt=first + span)
+    marks = list(recording.beats.filter(in_strips).order_by("position").values_list("position", "aami_class"))
+    at_positions = [int(position or 0) for position, _ in marks]  # position__gte: none without one
+    found = {
+        sample: _rhythm_at(
+            recording,
+            sample,
+            rhythm,
+            [e for e in events if e.start <= sample + reach and e.end >= sample - reach],
+            rejected,
+            marks[bisect_left(at_positions, firsts[sample]) : bisect_left(at_positions, firsts[sample] + span)],
+        )
+        for sample in moments
+    }
+    # each event listed, its position in the event list's order (start, id): one query for them all
+    shown = {cast(Event, item["event"]).pk for f in found.values() for item in f["during"] + f["near"]}
+    earlier = Event.objects.filter(recording_id=recording.pk).filter(
+        Q(start__lt=OuterRef("start")) | Q(start=OuterRef("start"), id__lt=OuterRef("id"))
     )
+    before = dict(
+        Event.objects.filter(pk__in=shown)
+        .annotate(
+            n=Coalesce(Subquery(earlier.order_by().values("recording_id").annotate(n=Count("id")).values("n")), 0)
+        )
+        .values_list("pk", "n")
+    )
+    for f in found.values():
+        for item in f["during"] + f["near"]:
+            shown_event = cast(Event, item["event"])
+            item["place"] = holter.event_place(before[shown_event.pk], shown_event.pk)
+    return [found[sample] if len(samples) == 1 else _copy(found[sample]) for sample in samples]
+
+
+def _copy(found: dict) -> dict:
+    """A moment's rhythm, its lists its own (two entries at one moment are two rows, each told its offsets)."""
+    return found | {"during": [dict(d) for d in found["during"]], "near": [dict(n) for n in found["near"]]}
+
+
+def _rhythm_at(
+    recording: ECGRecording,
+    sample: int,
+    rhythm: dict,
+    events: list[Event],
+    rejected: dict[int, bool],
+    marks: list[tuple[int | None, str]],
+) -> dict:
+    """``rhythm_at`` of one moment from the events within NEAR_S of it (start, id order) and the beats of its strip."""
+    fs = recording.sampling_rate or 0.0
     during, near = [], []
     for event in events:
-        reviews = list(event.reviews.all())
         item = {
             "event": event,
             "type": event.type,
             "label": event.get_type_display(),
             "at": moment(recording, event.start),
-            "rejected": bool(reviews) and reviews[0].decision == "reject",
+            "rejected": rejected[event.pk],
         }
         if event.start <= sample <= event.end:
             during.append(item)
@@ -253,26 +317,18 @@ def rhythm_at(recording: ECGRecording, sample: int, rhythm: dict | None) -> dict
     during.sort(key=_serious_first)
     near.sort(key=_serious_first)
     listed = [n for i, n in enumerate(near) if i < NEAR_LISTED or n["type"] in ALWAYS_LISTED]
-    for item in during + listed:
-        shown = cast(Event, item["event"])
-        # its position in the list's order (start, id): one count
-        before = recording.events.filter(Q(start__lt=shown.start) | Q(start=shown.start, id__lt=shown.pk)).count()
-        item["place"] = holter.event_place(before, shown.pk)
     unreadable, unread = "", []
     for key, what in (("no_signal", "there is no signal"), ("noise", "the ECG is too noisy to read")):
         spans = [(span["start"], span["end"]) for span in rhythm.get(key) or []]
         unread += spans
         if any(start <= sample <= end for start, end in spans):
             unreadable = what
-    # the beats of the strip shown for the moment (its ten seconds)
-    first, span = strip_start(recording, sample), int(2 * AROUND_S * fs)
-    marks = recording.beats.filter(position__gte=first, position__lt=first + span).order_by("position")
     # detections inside VF/VFL are waves of the fibrillation, not beats, and those without signal or in noise are no
     # beats to read either (as the strips and the summary read them)
     left_out = [(e.start, e.end) for e in events if e.type == Event.Type.VF] + unread
     positions: list[int] = []
     counts: dict[str, int] = {}
-    for position, cls in marks.values_list("position", "aami_class"):  # position__gte: none without one
+    for position, cls in marks:
         if any(start <= (position or 0) <= end for start, end in left_out):
             continue
         positions.append(int(position or 0))
@@ -321,13 +377,42 @@ def _finding(during: list[dict], near: list[dict], unreadable: str, rate: float 
     return f"{said}; no rhythm event within a minute of it." if unreadable else f"{said}, nor within a minute of it."
 
 
-def entry_row(recording: ECGRecording, entry: DiaryEntry, rhythm: dict | None, *, strip: bool = True) -> dict:
+def entry_rows(recording: ECGRecording, entries: list[DiaryEntry], rhythm: dict | None, *, strips: int) -> list[dict]:
+    """``entry_row`` of each entry, the rhythm at their moments read at once (rhythms_at); the first ``strips`` of
+    them with their strip."""
+    found = rhythms_at(recording, [entry.sample for entry in entries], rhythm)
+    drawn = entries[:strips] if rhythm is not None else []
+    # the strips' VF/VFL episodes and beats read once for them all
+    vf = holter.vf_spans(recording) if drawn else []
+    width = int(holter.STRIP_S * (recording.sampling_rate or 0.0)) + 1
+    beats = selectors.beat_marks_within(
+        recording=recording,
+        spans=[(start, start + width) for start in {strip_start(recording, e.sample) for e in drawn}],
+    )
+    return [
+        entry_row(recording, e, rhythm, strip=i < strips, found=f, vf=vf, beats=beats)
+        for i, (e, f) in enumerate(zip(entries, found, strict=True))
+    ]
+
+
+def entry_row(
+    recording: ECGRecording,
+    entry: DiaryEntry,
+    rhythm: dict | None,
+    *,
+    strip: bool = True,
+    found: dict | None = None,
+    vf: list[tuple[int, int]] | None = None,
+    beats: list[tuple[int, int, str]] | None = None,
+) -> dict:
     """A diary entry as the pages and the report show it: its moment, the symptom as said ("Other: heart racing"),
-    the rhythm there and ten seconds of ECG around it."""
+    the rhythm there (``found``: rhythm_at's, read here if not given) and ten seconds of ECG around it (``vf`` and
+    ``beats`` as holter.strip_at takes them)."""
     start = strip_start(recording, entry.sample)
     said = symptom_said(entry)
     title = f"{said} noted at {moment(recording, entry.sample)}"
-    found = rhythm_at(recording, entry.sample, rhythm)
+    if found is None:
+        found = rhythm_at(recording, entry.sample, rhythm)
     for item in found["near"]:
         item["offset"] = offset_phrase(item)
     return {
@@ -336,7 +421,7 @@ def entry_row(recording: ECGRecording, entry: DiaryEntry, rhythm: dict | None, *
         "at": moment(recording, entry.sample),
         "rhythm": found,
         "strip": (
-            holter.strip_at(recording, start, title, moment=(entry.sample, "noted"))
+            holter.strip_at(recording, start, title, vf=vf, moment=(entry.sample, "noted"), beats=beats)
             if strip and rhythm is not None
             else ""
         ),

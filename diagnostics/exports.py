@@ -286,8 +286,8 @@ def _csv_rows(recording: ECGRecording) -> Iterator[str]:
             yield writer.writerow([])
             yield writer.writerow(DIARY_COLUMNS)
             rhythm = diagnosis.rhythm
-            for n, entry in enumerate(noted, 1):
-                found = diary.rhythm_at(recording, entry.sample, rhythm)
+            rhythms = diary.rhythms_at(recording, [entry.sample for entry in noted], rhythm)
+            for n, (entry, found) in enumerate(zip(noted, rhythms, strict=True), 1):
                 when = diary.moment_datetime(recording, entry.sample)
                 yield writer.writerow(
                     [

@@ -182,10 +182,12 @@ def strip_at(
     what: str,
     vf: list[tuple[int, int]] | None = None,
     moment: tuple[int, str] | None = None,
+    beats: list[tuple[int, int, str]] | None = None,
 ) -> str:
     """Ten seconds of ECG paper from sample ``start``, titled ``what`` and the time it starts at, its beats labelled
     by class and VF/VFL marked as `event_strip` says, and ``moment`` (a sample and its label) marked across it (""
-    where the stored upload no longer decodes: the lists still show what they list)."""
+    where the stored upload no longer decodes: the lists still show what they list). ``beats``: marks read for
+    several strips at once (selectors.beat_marks_within), holding at least this strip's; else read here."""
     try:
         lead = plots.recording_lead(recording)
     except Exception:
@@ -194,10 +196,12 @@ def strip_at(
     a = min(start, max(0, n - 1))
     b = min(n, int(a + STRIP_S * fs))
     vf = [(start, end) for start, end in (vf_spans(recording) if vf is None else vf) if start < b and end >= a]
+    if beats is None:
+        beats = selectors.beat_marks(recording=recording, start=a, end=b)
     marks = [
         ((pos - a) / fs, cls)
-        for _, pos, cls in selectors.beat_marks(recording=recording, start=a, end=b)
-        if not any(start <= pos <= end for start, end in vf)
+        for _, pos, cls in beats
+        if a <= pos < b and not any(start <= pos <= end for start, end in vf)
     ]
     episodes = [((max(start, a) - a) / fs, (min(end, b) - a) / fs, "VF/VFL") for start, end in vf]
     note = f"{lead_phrase(lead.name)} · 25 mm/s · " + ("10 mm/mV" if lead.in_mv else "units unknown")

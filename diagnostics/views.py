@@ -248,7 +248,8 @@ def _diary_context(request, recording: ECGRecording, diagnosis) -> dict:
     """The diary section: its entries with the rhythm at each, and the form to enter one (after a refusal, as it
     was typed, with the reason beside the field at fault)."""
     rhythm = diagnosis.rhythm if diagnosis else None
-    rows = [diary.entry_row(recording, entry, rhythm) for entry in selectors.diary_list(recording=recording)]
+    entries = list(selectors.diary_list(recording=recording))
+    rows = diary.entry_rows(recording, entries, rhythm, strips=len(entries))
     form = DiaryForm()
     draft = request.session.pop(DIARY_DRAFT_SESSION_KEY.format(recording.pk), None)
     if isinstance(draft, dict):
@@ -1564,7 +1565,7 @@ def recording_report(request, recording_id: int):
             # every entry in the table and on the trend, the strips of the first REPORT_DIARY_MAX (a diary holds at
             # most 60)
             entries = list(selectors.diary_list(recording=recording))
-            rows = [diary.entry_row(recording, e, rhythm, strip=i < REPORT_DIARY_MAX) for i, e in enumerate(entries)]
+            rows = diary.entry_rows(recording, entries, rhythm, strips=REPORT_DIARY_MAX)
             noted = [
                 (row["entry"].sample / recording.sampling_rate, f"{row['symptom']} at {row['at']}") for row in rows
             ]
