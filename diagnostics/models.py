@@ -118,7 +118,9 @@ class Beat(models.Model):
     classified_as = models.CharField(max_length=1, blank=True)
 
     class Meta:
-        ordering = ["recording", "index"]
+        # by the key itself: "recording" sorts by the recording's own ordering (its created_at), a join and a sort of
+        # every beat of the recording for each page, where the index (recording, index) gives them in order
+        ordering = ["recording_id", "index"]
         constraints = [models.UniqueConstraint(fields=["recording", "index"], name="beat_index_unique_per_recording")]
         indexes = [
             # The beat table narrowed to one class: its pages, count and time jump read that class's beats alone,
@@ -186,7 +188,7 @@ class BeatFamily(models.Model):
     template = models.JSONField()
 
     class Meta:
-        ordering = ["recording", "number"]
+        ordering = ["recording_id", "number"]  # by the key itself, as Beat's
         constraints = [
             models.UniqueConstraint(fields=["recording", "number"], name="beat_family_number_unique_per_recording")
         ]
@@ -470,7 +472,7 @@ class Event(models.Model):
     rate_bpm = models.FloatField(null=True, blank=True)
 
     class Meta:
-        ordering = ["recording", "start", "id"]
+        ordering = ["recording_id", "start", "id"]  # by the key itself, as Beat's
         indexes = [models.Index(fields=["recording", "type", "start"])]
         constraints = [
             models.CheckConstraint(condition=models.Q(end__gte=models.F("start")), name="event_end_not_before_start")
@@ -627,7 +629,7 @@ class DiaryEntry(models.Model):
     )
 
     class Meta:
-        ordering = ["recording", "sample", "id"]
+        ordering = ["recording_id", "sample", "id"]  # by the key itself, as Beat's
         indexes = [models.Index(fields=["recording", "sample"])]
         constraints = [
             models.CheckConstraint(condition=models.Q(sample__gte=0), name="diary_entry_sample_not_negative")
@@ -675,7 +677,7 @@ class DiaryActivity(models.Model):
     replayed: bool  # not stored: set by diary_activity_add (and _remove), True when an idempotent retry returned it
 
     class Meta:
-        ordering = ["recording", "start", "id"]
+        ordering = ["recording_id", "start", "id"]  # by the key itself, as Beat's
         indexes = [models.Index(fields=["recording", "start"])]
         constraints = [
             models.CheckConstraint(condition=models.Q(start__gte=0), name="diary_activity_start_not_negative"),

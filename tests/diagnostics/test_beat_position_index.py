@@ -1,5 +1,6 @@
-"""The beats within a stretch of a long recording (the viewer's marks, a strip's, a diary moment's) are read from an
-index on their position, not by reading every beat of the recording."""
+"""A long recording's beats are read from indexes: those within a stretch (the viewer's marks, a strip's, a diary
+moment's) from one on their position, a page of them in order from (recording, index), not by reading and sorting
+every beat of the recording."""
 
 import pytest
 from django.db import connection
@@ -21,9 +22,9 @@ def _plan(sql: str) -> str:
         return "\n".join(row[0] for row in cursor.fetchall())
 
 
-def test_the_beats_of_a_stretch_are_read_from_the_position_index(patient_a, staff_a):
+def _two_long_recordings(patient, user) -> list:
     recordings = [
-        signal_recording(patient=patient_a, uploaded_by=staff_a, status="done", sampling_rate=360.0) for _ in range(2)
+        signal_recording(patient=patient, uploaded_by=user, status="done", sampling_rate=360.0) for _ in range(2)
     ]
     for recording in recordings:
         Beat.objects.bulk_create(
@@ -32,7 +33,22 @@ def test_the_beats_of_a_stretch_are_read_from_the_position_index(patient_a, staf
         )
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE diagnostics_beat")
-    recording = recordings[0]
+    return recordings
+
+
+def test_a_page_of_a_recordings_beats_is_read_in_order_from_the_index_without_a_sort(patient_a, staff_a):
+    # Ordered by "recording", they were ordered by the recording's own ordering (its created_at): a join, and a sort of
+    # every beat of the recording for each page (on disk deep in a 24-hour recording's).
+    recording = _two_long_recordings(patient_a, staff_a)[0]
+    page = selectors.beat_list(recording=recording)[2500:2550]
+    assert [b.index for b in page] == list(range(2500, 2550))
+    plan = page.explain()
+    assert "beat_index_unique_per_recording" in plan and "Sort" not in plan, plan
+    assert "diagnostics_ecgrecording" not in str(page.query)
+
+
+def test_the_beats_of_a_stretch_are_read_from_the_position_index(patient_a, staff_a):
+    recording = _two_long_recordings(patient_a, staff_a)[0]
     with CaptureQueriesContext(connection) as one:
         marks = selectors.beat_marks(recording=recording, start=600_000, end=603_600)
     with CaptureQueriesContext(connection) as several:
