@@ -138,6 +138,42 @@ class UserAdmin(ClinicScopedAdmin, BaseUserAdmin):
         return form
 
 
+class _AuditValueFilter(admin.SimpleListFilter):
+    """A filter on one of the trail's columns whose choices are the values of its newest RECENT_ROWS rows (and the one
+    chosen): the admin's own filter read every value of the column, a SELECT DISTINCT over the whole trail (hundreds
+    of thousands of rows, sorted on disk) on each page. A value older than those is still filtered by its URL."""
+
+    RECENT_ROWS = 10_000
+
+    def lookups(self, request, model_admin):
+        newest = model_admin.get_queryset(request).order_by("-created_at")[: self.RECENT_ROWS]
+        values = set(newest.values_list(self.parameter_name, flat=True)) - {""}
+        if self.value():
+            values.add(self.value())
+        return [(value, value) for value in sorted(values)]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(**{self.parameter_name: self.value()}) if self.value() else queryset
+
+
+class AuditObjectTypeFilter(_AuditValueFilter):
+    title = "object type"
+    parameter_name = "object_type"
+
+
+class AuditChannelFilter(admin.SimpleListFilter):
+    """The channels the trail is written from (accounts.audit.channel_of, the admin's): no query for its choices."""
+
+    title = "channel"
+    parameter_name = "channel"
+
+    def lookups(self, request, model_admin):
+        return [("web", "web"), ("api", "api"), ("token", "token"), ("admin", "admin")]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(channel=self.value()) if self.value() else queryset
+
+
 @admin.register(AuditEvent)
 class AuditEventAdmin(ReadOnlyAdmin, admin.ModelAdmin):
     """Read-only: the trail is append-only, through the app and the admin alike."""
@@ -153,9 +189,10 @@ class AuditEventAdmin(ReadOnlyAdmin, admin.ModelAdmin):
         "channel",
         "status_code",
     ]
-    list_filter = ["action", "object_type", "channel", "created_at"]
+    list_filter = ["action", AuditObjectTypeFilter, AuditChannelFilter, "created_at"]
     search_fields = ["username", "object_id", "ip", "path"]
-    date_hierarchy = "created_at"
+    # No date_hierarchy: its bar of years (then months, days) was a SELECT DISTINCT over every row of the trail on
+    # each page, sorted on disk (0.3 s at 400,000 rows, growing with the trail). The created_at filter narrows by date.
     # The clinic of each row in the page's one query: the key is nullable, which the admin's own select_related()
     # skips, and each of the page's rows read its clinic by a query of its own (100 a page).
     list_select_related = ["clinic"]
