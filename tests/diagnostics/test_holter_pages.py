@@ -51,7 +51,7 @@ def test_the_recording_page_leads_with_vf_and_lists_events_with_strips(client, s
     assert html.count("<svg viewBox") >= len(events)  # one strip per listed event
     assert f'data-goto-sample="{events[0].start}"' in html
     assert "data-hr-trend" in html and 'data-act="next-event"' in html
-    assert "rate over 4 beats (band) and the mean, bpm" in html  # the trend's unit, as the printed report's caption
+    assert "Per minute, in bpm, the lowest to highest rate" in html  # the unit, as the printed report's caption
     panel = html[html.index('id="holter"') : html.index("</section>", html.index('id="events"'))]
     assert "<script" not in panel and " style=" not in panel and " on" not in panel.replace(" one", "")
     assert 'name="decision"' not in html  # staff see decisions, only doctors make them
