@@ -1,3 +1,4 @@
+import re
 from collections.abc import Callable
 from datetime import datetime, time
 from datetime import timezone as datetime_timezone
@@ -58,17 +59,35 @@ def _accepts_csv(request) -> bool:
     return accepts(request, "text/csv")
 
 
+# An offset whose "+" reached the query string unencoded, which reads it as a space: "…T06:06:07 01:00".
+_SPACED_OFFSET = re.compile(r"(\d\d:\d\d(?::\d\d(?:\.\d+)?)?) (\d\d(?::?\d\d)?)$")
+
+
 def _parse_when(name: str, raw: str, *, end: bool) -> datetime:
+    """A list's time bound: a date (its first moment, or with ``end`` its last) or an ISO 8601 date-time, read in
+    TIME_ZONE where it gives no offset. A time the zone skips (the hour its clocks go forward) is refused: no moment
+    had it; one it repeats (the hour they go back) is read to leave nothing out of the inclusive bound, the first for
+    an "after", the second for a "before"."""
     invalid = ValidationError({name: "Expected a date (YYYY-MM-DD) or an ISO 8601 date-time."})
+    raw = _SPACED_OFFSET.sub(r"\1+\2", raw)
     try:
         value = parse_datetime(raw) if "T" in raw or " " in raw else None
         if value is None:
             day = parse_date(raw)
             if day is None:
                 raise invalid
-            value = datetime.combine(day, time.max if end else time.min)
-        if timezone.is_naive(value):
-            value = timezone.make_aware(value)
+            value = timezone.make_aware(datetime.combine(day, time.max if end else time.min))
+        elif timezone.is_naive(value):
+            zone = timezone.get_current_timezone()
+            first, second = value.replace(tzinfo=zone, fold=0), value.replace(tzinfo=zone, fold=1)
+            if first.astimezone(datetime_timezone.utc).astimezone(zone).replace(tzinfo=None) != value:
+                raise ValidationError(
+                    {
+                        name: f"{raw} is no time in {zone} (its clocks skip it): give the date-time with its offset "
+                        "from UTC (…+01:00 or …Z)."
+                    }
+                )
+            value = second if end else first
         # the database compares in UTC, and refuses an offset beyond ±15:59 (-23:59 was a 500)
         value = value.astimezone(datetime_timezone.utc)
     except (ValueError, OverflowError):
@@ -76,6 +95,11 @@ def _parse_when(name: str, raw: str, *, end: bool) -> datetime:
     return value
 
 
+# How the list's time bounds are read, in each one's description (the schema's).
+WHEN_READ = (
+    " A date, or a date-time without an offset, is read in the server's TIME_ZONE: one its clocks skip is 400, one "
+    "they repeat bounds both readings."
+)
 # The list's time filters, inclusive: (lookup, whether a date alone means its end).
 TIME_FILTERS = {
     "created_after": ("created_at__gte", False),
@@ -142,19 +166,23 @@ def _fhir_responses() -> dict:
         parameters=[
             OpenApiParameter("patient", WHOLE_NUMBER, description="Only this patient's recordings."),
             OpenApiParameter("status", OpenApiTypes.STR, enum=ECGRecording.Status.values),
-            OpenApiParameter("created_after", FILTER_TEXT, description="A date or ISO 8601 date-time (inclusive)."),
-            OpenApiParameter("created_before", FILTER_TEXT, description="A date or ISO 8601 date-time (inclusive)."),
+            OpenApiParameter(
+                "created_after", FILTER_TEXT, description="A date or ISO 8601 date-time (inclusive)." + WHEN_READ
+            ),
+            OpenApiParameter(
+                "created_before", FILTER_TEXT, description="A date or ISO 8601 date-time (inclusive)." + WHEN_READ
+            ),
             OpenApiParameter(
                 "updated_after",
                 FILTER_TEXT,
                 description="A date or ISO 8601 date-time (inclusive): only recordings whose `updated_at` is at it or "
-                "later.",
+                "later." + WHEN_READ,
             ),
             OpenApiParameter(
                 "updated_before",
                 FILTER_TEXT,
                 description="A date or ISO 8601 date-time (inclusive): only recordings whose `updated_at` is at it or "
-                "earlier.",
+                "earlier." + WHEN_READ,
             ),
             OpenApiParameter(
                 "ordering",

@@ -234,3 +234,40 @@ def test_naming_the_leads_of_a_recording_stored_without_them_stamps_it(api, pati
     ECGRecording.objects.update(leads=[], updated_at=old)  # as large uploads were stored before their names were kept
     assert services.recordings_fill_lead_names() == (1, [])
     assert ECGRecording.objects.get().updated_at > old
+
+
+def test_an_offset_whose_plus_arrived_as_a_space_is_read_as_the_offset(api, stamped, settings):
+    """A sync job puts the ``updated_at`` it read (``…+01:00`` where TIME_ZONE is not UTC) into its next URL as it
+    is: an unencoded ``+`` in a query string is a space, and that was a 400 for the value the API itself wrote."""
+    settings.TIME_ZONE = "Europe/Berlin"
+    written = api.get(f"{URL}/{stamped[2].pk}").json()["updated_at"]
+    assert written == "2025-03-04T06:06:07.123456+01:00"
+    assert ids(api.get(f"{URL}?updated_after={written}&updated_before={written}")) == [stamped[2].pk]
+    assert ids(api.get(f"{URL}?updated_after=2025-03-04 06:06:07.123456 01:00")) == [r.pk for r in stamped[2:]]
+
+
+@pytest.mark.parametrize("name", ["updated_after", "created_before"])
+def test_a_time_without_offset_that_the_zone_skips_is_400_asking_for_the_offset(api, name, settings):
+    """29 March 2026: Berlin's clocks go from 02:00 to 03:00; 02:30 there names no moment (it had been taken as
+    03:30, with no word)."""
+    settings.TIME_ZONE = "Europe/Berlin"
+    response = api.get(URL, {name: "2026-03-29T02:30:00"})
+    assert response.status_code == 400, response.content
+    error = response.json()["error"]
+    assert error["field"] == name
+    assert error["message"] == (
+        "2026-03-29T02:30:00 is no time in Europe/Berlin (its clocks skip it): give the date-time with its offset "
+        "from UTC (…+01:00 or …Z)."
+    )
+
+
+def test_a_time_without_offset_that_the_zone_repeats_bounds_inclusively(api, staff_a, patient_a, settings):
+    """25 October 2026: Berlin's clocks go back from 03:00 to 02:00, so 02:30 comes twice (00:30 and 01:30 UTC). An
+    inclusive bound takes the reading that leaves nothing out: ``after`` the first, ``before`` the second."""
+    settings.TIME_ZONE = "Europe/Berlin"
+    first, second = (submit_beats(staff_a, patient_a) for _ in range(2))
+    ECGRecording.objects.filter(pk=first.pk).update(updated_at=datetime(2026, 10, 25, 0, 30, tzinfo=UTC))
+    ECGRecording.objects.filter(pk=second.pk).update(updated_at=datetime(2026, 10, 25, 1, 30, tzinfo=UTC))
+    both = [first.pk, second.pk]
+    assert ids(api.get(URL, {"updated_after": "2026-10-25T02:30:00", "ordering": "updated_at"})) == both
+    assert ids(api.get(URL, {"updated_before": "2026-10-25T02:30:00", "ordering": "updated_at"})) == both
