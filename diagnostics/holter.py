@@ -44,6 +44,63 @@ def start_of_day(recording: ECGRecording) -> float | None:
     return start.hour * 3600 + start.minute * 60 + start.second + start.microsecond / 1e6
 
 
+def _amount(change: timedelta) -> str:
+    minutes = round(abs(change.total_seconds()) / 60)
+    if minutes % 60:
+        return f"{minutes} minutes"
+    return "an hour" if minutes == 60 else f"{minutes // 60} hours"
+
+
+def offset_changes(recording: ECGRecording) -> list[tuple[float, timedelta]]:
+    """The changes of TIME_ZONE's offset from UTC (summer time) while a recording whose start is known ran: each as
+    the seconds into the recording it came at and how far the clocks moved (forward positive)."""
+    fs, n = recording.sampling_rate, recording.sample_count
+    if recording.recorded_at is None or not fs or not n:
+        return []
+    zone = timezone.get_default_timezone()
+    start, length = recording.recorded_at, n / fs
+
+    def offset(seconds: float) -> timedelta:
+        return (start + timedelta(seconds=seconds)).astimezone(zone).utcoffset() or timedelta(0)
+
+    changes = []
+    step = 6 * 3600.0  # a zone changes its offset months apart: at most once in a step
+    low = 0.0
+    while low < length:
+        high = min(low + step, length)
+        if offset(low) != offset(high):
+            a, b = low, high  # the change is in (a, b], narrowed to under a second: zones change on a whole second
+            while b - a > 0.5:
+                middle = (a + b) / 2
+                a, b = (middle, b) if offset(middle) == offset(a) else (a, middle)
+            changed = math.floor((start + timedelta(seconds=a)).timestamp()) + 1
+            changes.append((changed - start.timestamp(), offset(high) - offset(low)))
+        low = high
+    return changes
+
+
+def clock_change(recording: ECGRecording) -> str:
+    """What the pages say where the zone's clocks changed while the recording ran: their times of day stay on the
+    recorder's clock (`wall_clock`), which after the change is off the local clocks (and the API's, FHIR's and the
+    CSV export's date-times, which are the moments themselves at the zone's offset then); "" where none did."""
+    changes = offset_changes(recording)
+    if not changes:
+        return ""
+    zone = timezone.get_default_timezone()
+    said = "; ".join(
+        f"{zone}'s clocks went {'forward' if moved > timedelta(0) else 'back'} {_amount(moved)} {clock(seconds)} into "
+        f"the recording, at {wall_clock(recording, seconds):%H:%M:%S} on the recorder's clock"
+        for seconds, moved in changes
+    )
+    net = sum((moved for _, moved in changes), timedelta(0))
+    if not net:
+        return f"{said}. The times of day here stay on the recorder's clock, which did not change."
+    return (
+        f"{said}. The times of day here stay on the recorder's clock, which did not change: type a diary time noted "
+        f"after it by a clock that changed {_amount(net)} {'earlier' if net > timedelta(0) else 'later'}."
+    )
+
+
 # The trend's time axis in time of day: its ticks on whole multiples of one of these steps (minutes) of the clock,
 # whole hours alone on a recording over three hours (static/js/holter.js: MINUTE_STEPS, HOUR_STEPS).
 TICK_MINUTES = (1, 2, 5, 10, 15, 30, 60)

@@ -1462,6 +1462,8 @@ def _result_context(request, recording: ECGRecording) -> dict:
         # the captions give the paper's scale only where the file stated its units
         "twelve_lead_in_mv": 'data-in-mv="true"' in svg,
         "aami_names": list(AAMI_NAMES.items()),
+        # the zone's clocks changed while it ran: its times of day stay on the recorder's clock, which did not
+        "clock_change": holter.clock_change(recording),
     }
 
 
