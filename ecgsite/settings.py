@@ -8,6 +8,7 @@ A malformed value stops start-up with a message naming the variable.
 
 import os
 import secrets
+import zoneinfo
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -47,6 +48,19 @@ def env_list(name: str, default: list[str]) -> list[str]:
     if raw is None or raw.strip() == "":
         return default
     return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+def env_zone(name: str, default: str) -> str:
+    """A time zone of the IANA database (``Europe/Berlin``): a name Python cannot load (an empty value, a folder of
+    zones, a path) had started, and every page showing a time failed."""
+    raw = os.environ.get(name, default)
+    try:
+        zoneinfo.ZoneInfo(raw)
+    except (ValueError, OSError, zoneinfo.ZoneInfoNotFoundError):
+        raise ImproperlyConfigured(
+            f"{name}={raw!r} is not a time zone of the IANA database (Europe/Berlin, America/New_York, UTC)"
+        ) from None
+    return raw
 
 
 def _secret_key() -> str:
@@ -237,7 +251,8 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 LANGUAGE_CODE = "en-us"
-TIME_ZONE = os.environ.get("TIME_ZONE", "UTC")
+# The clinic's zone: pages, reports, "today", and the start of a file that states no offset are read in it
+TIME_ZONE = env_zone("TIME_ZONE", "UTC")
 USE_I18N = True
 USE_TZ = True
 

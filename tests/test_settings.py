@@ -40,6 +40,11 @@ def start(code: str = "import django; django.setup()", **env) -> subprocess.Comp
         ("CSRF_TRUSTED_ORIGINS", "ecg.example.org"),  # taken for SITE_URL, unset: its own name is said
         ("ECG_NAT64_PREFIXES", "64:ff9b::/64"),  # the IPv4 address in the last 32 bits: /96 only
         ("ECG_NAT64_PREFIXES", "198.51.100.0/24"),
+        # no zone: these had started, and every page that shows a time was a 500
+        ("TIME_ZONE", ""),
+        ("TIME_ZONE", "../zoneinfo/UTC"),
+        ("TIME_ZONE", "Europe"),
+        ("TIME_ZONE", "Europe/Atlantis"),
     ],
 )
 def test_a_malformed_value_stops_start_up_naming_the_variable(name, value, tmp_path):

@@ -14,7 +14,7 @@ from ..data import REPO_ROOT, seed_dir
 
 # The apps and the library: every variable one of them reads from the environment is one the README documents.
 CODE_DIRS = ("accounts", "api", "diagnostics", "ecg", "ecgsite", "mlmodels", "patients")
-ENV_READERS = {"env_int", "env_bool", "env_list", "_nat64_prefixes"}
+ENV_READERS = {"env_int", "env_bool", "env_list", "env_zone", "_nat64_prefixes"}
 
 
 def readme_blocks() -> list[str]:
