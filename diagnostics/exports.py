@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 from django.http import HttpResponse, StreamingHttpResponse
 from django.urls import path
+from django.utils import timezone
 
 from ecg.clock import data_seconds
 from ecg.constants import AAMI_CLASSES
@@ -37,6 +38,13 @@ EVENT_COLUMNS = [
 # Observations made from them are "preliminary"; "current" otherwise. A column, not a note line, so that a program
 # reading the table reads it as any other: a line there in that state alone would break its columns then.
 RHYTHM_STATUS = "rhythm_status"
+
+
+def exported_time(moment) -> str:
+    """A date-time as every column of the export writes it: in TIME_ZONE with its offset, as the diary's moments and
+    the API's times are ("" for none); a doctor's correction or decision in UTC beside them read hours off."""
+    return timezone.localtime(moment).isoformat() if moment else ""
+
 
 # The patient's diary after the events, one row per symptom noted (not those removed as entered by mistake).
 DIARY_COLUMNS = [
@@ -296,7 +304,7 @@ def _csv_rows(recording: ECGRecording) -> Iterator[str]:
                         n,
                         entry.sample,
                         f"{data_seconds(entry.sample / fs):.2f}" if fs else "",
-                        when.isoformat() if when else "",
+                        exported_time(when),
                         entry.symptom,
                         safe_cell(entry.note),
                         safe_cell(found["finding"]),
@@ -326,7 +334,7 @@ def _csv_rows(recording: ECGRecording) -> Iterator[str]:
                         activity.start,
                         "" if activity.end is None else activity.end,
                         *(f"{data_seconds(s / fs):.2f}" if fs and s is not None else "" for s in ends),
-                        *(w.isoformat() if w else "" for w in when),
+                        *(exported_time(w) for w in when),
                         safe_cell(activity.note),
                         "" if rate.get("mean_bpm") is None else rate["mean_bpm"],
                         *("" if rate.get(k) is None else rate[k]["bpm"] for k in ("lowest", "highest")),
@@ -354,7 +362,7 @@ def _csv_rows(recording: ECGRecording) -> Iterator[str]:
                         continue
                     at_s = found["minute"] * 60
                     when = diary.moment_datetime(recording, round(at_s * fs)) if fs else None
-                    extremes += [found["bpm"], f"{at_s:.2f}", when.isoformat() if when else ""]
+                    extremes += [found["bpm"], f"{at_s:.2f}", exported_time(when)]
                 yield writer.writerow(
                     [
                         safe_cell(patient.mrn),
@@ -396,14 +404,14 @@ def _csv_rows(recording: ECGRecording) -> Iterator[str]:
                         safe_cell(patient.mrn),
                         recording.pk,
                         n,
-                        correction.created_at.isoformat(),
+                        exported_time(correction.created_at),
                         safe_cell(correction.made_by.display_name),
                         "" if correction.family is None else correction.family,
                         correction.to_class,
                         changed,
                         *(previous.get(c, 0) for c in AAMI_CLASSES),
                         safe_cell(correction.note),
-                        correction.undone_at.isoformat() if correction.undone_at else "",
+                        exported_time(correction.undone_at),
                         safe_cell(correction.undone_by.display_name) if correction.undone_by else "",
                         correction.pk,
                     ]
@@ -428,7 +436,7 @@ def _csv_rows(recording: ECGRecording) -> Iterator[str]:
                 "true" if mi.mi_flag else "false",
                 latest.decision if latest else "",
                 safe_cell(latest.reviewer.display_name) if latest else "",
-                latest.created_at.isoformat() if latest else "",
+                exported_time(latest.created_at) if latest else "",
                 safe_cell(latest.note) if latest else "",
                 len(decisions),
             ]

@@ -177,3 +177,21 @@ def test_the_csv_export_lists_the_corrections_of_beat_classes_before_the_mi_scre
     assert undone["note"] == "'=cmd|x" and undone["undone_by"] == doctor_a.display_name and undone["undone_at"]
     assert undone["made_by"] == doctor_a.display_name and int(undone["correction_id"]) == first.pk
     assert (standing["to_class"], standing["from_F"], standing["undone_at"]) == ("Q", "1", "")
+
+
+def test_the_csv_exports_times_are_in_the_sites_zone_as_the_apis_and_its_diary_columns(
+    api_as, staff_a, doctor_a, done_recording, settings
+):
+    """A doctor's correction was written in UTC (``+00:00``) beside the diary's times at the clinic's offset and the
+    API's: in a Berlin clinic the same spreadsheet read 08:00 for a correction the page and the API said was 09:00."""
+    from diagnostics import corrections
+
+    settings.TIME_ZONE = "Europe/Berlin"
+    made = corrections.beat_correction_make(recording=done_recording, by=doctor_a, to_class="V", beats=[0])
+    corrections.beat_correction_undo(correction=made, by=doctor_a)
+    api = api_as(staff_a)
+    (listed,) = api.get(f"/api/v1/recordings/{done_recording.pk}/beat-corrections").json()["results"]
+    text = body(api.get(f"/api/v1/recordings/{done_recording.pk}/export.csv")).decode()
+    (row,) = csv.DictReader(io.StringIO(text.split("\r\n\r\n")[1]))
+    assert row["made_at"] == listed["created_at"] and row["undone_at"] == listed["undone_at"]
+    assert row["made_at"].endswith(("+01:00", "+02:00"))
