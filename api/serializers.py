@@ -995,8 +995,8 @@ def _moment_s(recording: ECGRecording, sample: int | None) -> float | None:
 
 
 def _moment_at(recording: ECGRecording, sample: int | None) -> str | None:
-    """The moment as a date-time, written as the API writes every time (DRF's: UTC with ``Z``), not isoformat's
-    ``+00:00``: a receiver parses one form."""
+    """The moment as a date-time, written as the API writes every time (DRF's: in TIME_ZONE with its offset, UTC as
+    ``Z``, not isoformat's ``+00:00``): a receiver parses one form."""
     when = diary.moment_datetime(recording, sample) if sample is not None else None
     return serializers.DateTimeField().to_representation(when) if when else None
 
@@ -1215,7 +1215,8 @@ class BeatFamilySerializer(serializers.ModelSerializer):
 
 class StoredInstantField(serializers.DateTimeField):
     """A time kept as an ISO string in a JSON field (a withdrawn event's): written as the API writes every time, in
-    UTC with ``Z`` (DRF passes a string through as it is, ``+00:00``, and a receiver parses one form)."""
+    TIME_ZONE with its offset, UTC as ``Z`` (DRF passes a string through as it is, ``+00:00``, and a receiver parses
+    one form)."""
 
     def to_representation(self, value):
         if isinstance(value, str):

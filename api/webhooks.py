@@ -361,7 +361,8 @@ def site_address(path: str) -> str:
 
 
 def _instant(moment) -> str:
-    """A time as the API's resources write it (DRF: UTC with ``Z``), so a receiver parses one form."""
+    """A time as the API's resources write it (DRF: in TIME_ZONE with its offset, UTC as ``Z``), so a receiver parses
+    one form."""
     return serializers.DateTimeField().to_representation(moment)
 
 
