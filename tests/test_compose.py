@@ -40,3 +40,13 @@ def test_the_web_and_the_workers_know_the_sites_address():
     services = _compose()["services"]
     for name in ("web", "worker"):
         assert services[name]["environment"]["SITE_URL"] == "${SITE_URL:-}", name
+
+
+def test_the_clinics_time_zone_reaches_every_app_service():
+    """``TIME_ZONE=Europe/Berlin docker compose up`` had run in UTC: a file's start stated without an offset was then
+    read as a time in UTC, an hour or two off the moment it named (FHIR's effective times, the API's recorded_at),
+    and the pages' times were UTC's. The web process reads the files' starts, the workers write webhook notices'
+    times and run the sweep, the migration registers models: one zone for all."""
+    services = _compose()["services"]
+    for name in ("migrate", "web", "worker"):
+        assert services[name]["environment"]["TIME_ZONE"] == "${TIME_ZONE:-UTC}", name
