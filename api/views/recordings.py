@@ -66,21 +66,24 @@ _SPACED_OFFSET = re.compile(r"(\d\d:\d\d(?::\d\d(?:\.\d+)?)?) (\d\d(?::?\d\d)?)$
 def _parse_when(name: str, raw: str, *, end: bool) -> datetime:
     """A list's time bound: a date (its first moment, or with ``end`` its last) or an ISO 8601 date-time, read in
     TIME_ZONE where it gives no offset. A time the zone skips (the hour its clocks go forward) is refused: no moment
-    had it; one it repeats (the hour they go back) is read to leave nothing out of the inclusive bound, the first for
-    an "after", the second for a "before"."""
+    had it; one it repeats (the hour they go back; a day's last moment where they go back at midnight) is read to
+    leave nothing out of the inclusive bound, the first for an "after", the second for a "before"."""
     invalid = ValidationError({name: "Expected a date (YYYY-MM-DD) or an ISO 8601 date-time."})
     raw = _SPACED_OFFSET.sub(r"\1+\2", raw)
     try:
         value = parse_datetime(raw) if "T" in raw or " " in raw else None
+        whole_day = value is None
         if value is None:
             day = parse_date(raw)
             if day is None:
                 raise invalid
-            value = timezone.make_aware(datetime.combine(day, time.max if end else time.min))
-        elif timezone.is_naive(value):
+            value = datetime.combine(day, time.max if end else time.min)
+        if timezone.is_naive(value):
             zone = timezone.get_current_timezone()
             first, second = value.replace(tzinfo=zone, fold=0), value.replace(tzinfo=zone, fold=1)
-            if first.astimezone(datetime_timezone.utc).astimezone(zone).replace(tzinfo=None) != value:
+            # a day whose midnight is skipped begins at the change, which the first reading names
+            skipped = first.astimezone(datetime_timezone.utc).astimezone(zone).replace(tzinfo=None) != value
+            if skipped and not whole_day:
                 raise ValidationError(
                     {
                         name: f"{raw} is no time in {zone} (its clocks skip it): give the date-time with its offset "

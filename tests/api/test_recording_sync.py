@@ -271,3 +271,12 @@ def test_a_time_without_offset_that_the_zone_repeats_bounds_inclusively(api, sta
     both = [first.pk, second.pk]
     assert ids(api.get(URL, {"updated_after": "2026-10-25T02:30:00", "ordering": "updated_at"})) == both
     assert ids(api.get(URL, {"updated_before": "2026-10-25T02:30:00", "ordering": "updated_at"})) == both
+
+
+def test_a_day_whose_last_hour_comes_twice_bounds_both(api, staff_a, patient_a, settings):
+    """Santiago's clocks go back at midnight after 4 April 2026, so 23:00 to 24:00 that day comes twice: a change at
+    23:30 of the second was left out of ``updated_before=2026-04-04``, which bounds the whole day."""
+    settings.TIME_ZONE = "America/Santiago"
+    late = submit_beats(staff_a, patient_a)
+    ECGRecording.objects.filter(pk=late.pk).update(updated_at=datetime(2026, 4, 5, 3, 30, tzinfo=UTC))
+    assert ids(api.get(URL, {"updated_before": "2026-04-04", "updated_after": "2026-04-04"})) == [late.pk]
