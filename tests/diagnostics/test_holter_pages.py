@@ -867,3 +867,18 @@ def test_the_page_and_report_say_the_clocks_changed_during_the_recording(client,
     page = viewer.get(reverse("recording-detail", args=[holter_recording.pk])).content.decode()
     help_text = page[page.index('id="diary-time-help"') :]
     assert help_text[: help_text.index("</p>")].endswith("The clocks changed while it ran: see Recorded, above.")
+
+
+def test_every_time_on_the_printed_report_names_its_zone(client, staff_a, holter_recording, settings):
+    """A report leaves the clinic on paper, and in the hour the clocks go back a time of day comes twice: "Uploaded
+    2026-10-25 02:30" named neither which nor where (its signature's time already said CET or CEST)."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    settings.TIME_ZONE = "Europe/Berlin"
+    holter_recording.recorded_at = datetime(2026, 10, 25, 1, 30, tzinfo=ZoneInfo("Europe/Berlin"))
+    holter_recording.save(update_fields=["recorded_at"])
+    report = client_for(client, staff_a).get(reverse("recording-report", args=[holter_recording.pk])).content.decode()
+    shown = re.findall(r"\d{4}-\d\d-\d\d \d\d:\d\d(?::\d\d)?(?: [A-Z]{3,4})?", report)
+    assert len(shown) >= 4  # recorded, uploaded, analysed, printed
+    assert all(when.endswith((" CET", " CEST")) for when in shown), shown

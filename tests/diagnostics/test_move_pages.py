@@ -80,7 +80,7 @@ def test_a_doctor_moves_a_recording_from_its_page_and_sees_the_move_kept(
     move = RecordingMove.objects.get()
     moved_at = timezone.localtime(move.created_at)
     assert f'Filed under Meyer, Anna (MRN A-0001) until <time datetime="{moved_at.isoformat()}">' in page
-    assert f"{moved_at:%Y-%m-%d %H:%M}</time>; moved by {doctor_a.display_name}: {REASON}</li>" in page
+    assert f"{moved_at:%Y-%m-%d %H:%M %Z}</time>; moved by {doctor_a.display_name}: {REASON}</li>" in page
     # the patients' pages list what is now theirs
     assert detail in client.get(reverse("patient-detail", args=[right_patient.pk])).content.decode()
     assert detail not in client.get(reverse("patient-detail", args=[patient_a.pk])).content.decode()
