@@ -1,6 +1,6 @@
 import re
 from collections.abc import Callable
-from datetime import datetime, time
+from datetime import datetime, time, timedelta
 from datetime import timezone as datetime_timezone
 
 from django.urls import reverse
@@ -96,6 +96,16 @@ def _parse_when(name: str, raw: str, *, end: bool) -> datetime:
     except (ValueError, OverflowError):
         raise invalid from None
     return value
+
+
+def _outside(recording: ECGRecording, length: float, *, as_time: bool) -> str:
+    """Why a moment given for a diary entry or activity is refused: outside the recording, which ran ``length``
+    seconds; for a moment sent as a date-time, when it ran, written as the API writes times (a client that sent the
+    clinic's wall clock with the wrong offset sees the difference)."""
+    if not as_time or recording.recorded_at is None:
+        return f"The moment is outside the recording, which is {length:.2f} s long."
+    start, end = (rows.when(recording.recorded_at + timedelta(seconds=s)) for s in (0.0, length))
+    return f"The moment is outside the recording, which ran from {start} to {end} ({length:.2f} s)."
 
 
 # How the list's time bounds are read, in each one's description (the schema's).
@@ -814,7 +824,7 @@ class RecordingViewSet(ApiViewSet):
             seconds, field = given["at_s"], "at_s"
         length = (recording.sample_count or 0) / fs
         if not (0 <= seconds < length):
-            raise ValidationError({field: f"The moment is outside the recording, which is {length:.2f} s long."})
+            raise ValidationError({field: _outside(recording, length, as_time=field == "at")})
         entry = diagnostics_services.diary_entry_add(
             recording=recording,
             by=request.user,
@@ -885,7 +895,7 @@ class RecordingViewSet(ApiViewSet):
             return None
         length = (recording.sample_count or 0) / fs
         if not (0 <= value < length or (an_end and value == length)):
-            raise ValidationError({field: f"The moment is outside the recording, which is {length:.2f} s long."})
+            raise ValidationError({field: _outside(recording, length, as_time=field == when)})
         return value, field
 
     @extend_schema(

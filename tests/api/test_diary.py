@@ -287,3 +287,23 @@ def test_a_moments_date_time_is_written_as_every_other_time_of_the_api(api_as, s
         "2026-12-01T13:00:10Z",
         "2026-12-01T13:01:10Z",
     )
+
+
+def test_a_date_time_outside_the_recording_is_refused_with_the_times_it_ran(api_as, staff_a, holter, settings):
+    """A client that wrote the clinic's wall clock with ``Z`` (an hour off in Berlin) was told only the recording's
+    length in seconds: it now reads when the recording ran, in the form it sends."""
+    settings.TIME_ZONE = "Europe/Berlin"
+    holter.recorded_at = datetime.fromisoformat("2026-12-01T14:00:00+01:00")
+    holter.save(update_fields=["recorded_at"])
+    refused = api_as(staff_a).post(
+        diary_url(holter), {"at": "2026-12-01T14:00:30Z", "symptom": "fatigue"}, format="json"
+    )
+    assert refused.status_code == 400
+    assert refused.json()["error"] == {
+        "code": "validation_error",
+        "field": "at",
+        "message": "The moment is outside the recording, which ran from 2026-12-01T14:00:00+01:00 to "
+        "2026-12-01T14:01:10+01:00 (70.00 s).",
+        "details": {"at": [refused.json()["error"]["message"]]},
+    }
+    assert not DiaryEntry.objects.exists()
