@@ -281,7 +281,9 @@ def test_where_the_start_is_known_the_pages_give_times_of_day_beside_the_offsets
     viewer = client_for(client, staff_a)
     before = viewer.get(detail).content.decode()
     # not known is said, so that the upload's date is not taken for the recording's
-    unknown = "<dt>Recorded</dt><dd>Not known: the file does not say when it started (times are counted from its start)</dd>"
+    unknown = (
+        "<dt>Recorded</dt><dd>Not known: the file does not say when it started (times are counted from its start)</dd>"
+    )
     assert unknown in before and f"at {clock(offset)}<" in before and " in)" not in before
     assert "; recorded: not known</dd>" in viewer.get(report).content.decode()  # beside its upload: no page longer
     assert '<th scope="col">Hour</th>' in viewer.get(report).content.decode()
