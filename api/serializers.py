@@ -436,8 +436,8 @@ class InterpretationCreateSerializer(StrictFields, serializers.Serializer):
         trim_whitespace=False,
         allow_blank=True,  # refused by the service, with its own message, as on the page
         help_text="The interpretation: at most 4,000 characters once line breaks are written as \\n and the text is "
-        "stripped; not blank; no control characters but line breaks and tabs; to amend, a text that differs from "
-        "the current one.",
+        "stripped; not blank; no control characters but line breaks and tabs, no invisible direction characters; to "
+        "amend, a text that differs from the current one.",
     )
     amends = serializers.IntegerField(
         required=False,

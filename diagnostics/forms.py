@@ -114,11 +114,11 @@ class ReviewForm(SubmittedOnce):
 
     def clean_note(self) -> str:
         note = self.cleaned_data["note"]
-        from .services import note_control_character
+        from .services import note_control_character, note_refusal
 
         bad = note_control_character(note)
         if bad is not None:  # as the service refuses it (services._decision_note_check), beside the note here
-            raise forms.ValidationError(f"The note holds a control character (U+{ord(bad):04X}): remove it.")
+            raise forms.ValidationError(f"The note {note_refusal(bad)}: remove it.")
         return note
 
     def _post_clean(self):

@@ -4,7 +4,6 @@ import json
 import logging
 import re
 import time
-import unicodedata
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
@@ -35,6 +34,7 @@ from ecgsite.errors import (
     StorageUnavailable,
     UploadRefused,
 )
+from ecgsite.text import character_said, invisible_character, kind_said
 from mlmodels.models import ModelVersion
 from mlmodels.selectors import active_model_versions
 from patients.models import Patient
@@ -985,17 +985,26 @@ def review_create(
 
 
 def note_control_character(note: str) -> str | None:
-    """The first control character of a decision's note other than its line breaks and tabs, if any."""
-    return next((c for c in note if unicodedata.category(c) == "Cc" and c not in "\r\n\t"), None)
+    """The first control character of a decision's note other than its line breaks and tabs, or the first
+    invisible direction character (ecgsite.text.invisible_character), if any."""
+    return invisible_character(note, keep="\r\n\t")
+
+
+def note_refusal(bad: str) -> str:
+    """What a note, reason or text holding ``bad`` (note_control_character) is refused with: "holds a control
+    character (U+0007)", "holds an invisible direction character (U+202E RIGHT-TO-LEFT OVERRIDE)"."""
+    return f"holds {kind_said(bad)} ({character_said(bad)})"
 
 
 def _decision_note_check(note: str) -> None:
-    """A decision's note keeps its lines and tabs and holds no other control character, as every note of the
-    product (PostgreSQL cannot store a NUL at all; the rest reads as nothing, or as a line break, in a report)."""
+    """A decision's note keeps its lines and tabs and holds no other control character nor any invisible direction
+    character, as every note of the product (PostgreSQL cannot store a NUL at all; the rest reads as nothing, or as a
+    line break, in a report, and a direction character reorders the text after it in a spreadsheet or another
+    system)."""
     bad = note_control_character(note)
     if bad is not None:
         raise Invalid(
-            f"The note holds a control character (U+{ord(bad):04X}): remove it and decide again.",
+            f"The note {note_refusal(bad)}: remove it and decide again.",
             field="note",
             code="validation_error",
         )
@@ -1107,7 +1116,7 @@ _LINE_BREAKS = re.compile("\r\n|[\r\u0085\u2028\u2029]")
 def interpretation_text_clean(text: str) -> str:
     """An interpretation's text as it is signed: every line break a line feed, no blank lines or spaces around
     it; Invalid (field ``text``) when it is blank, longer than Interpretation.MAX_LENGTH, or holds a control
-    character other than a line break or a tab."""
+    character other than a line break or a tab, or an invisible direction character (note_control_character)."""
     text = _LINE_BREAKS.sub("\n", text).strip()
     if not text:
         raise Invalid("Write the interpretation: the text is blank.", field="text", code="validation_error")
@@ -1118,14 +1127,15 @@ def interpretation_text_clean(text: str) -> str:
             code="validation_error",
         )
     for line_number, line in enumerate(text.split("\n"), 1):
-        for column, character in enumerate(line, 1):
-            if character != "\t" and unicodedata.category(character) == "Cc":
-                raise Invalid(
-                    f"The text holds a control character (U+{ord(character):04X}) at line {line_number}, column "
-                    f"{column}: only line breaks and tabs are allowed. Remove it and sign again.",
-                    field="text",
-                    code="validation_error",
-                )
+        bad = invisible_character(line, keep="\t")
+        if bad is not None:
+            column = line.index(bad) + 1
+            raise Invalid(
+                f"The text {note_refusal(bad)} at line {line_number}, column {column}: of the characters one does "
+                "not see only line breaks and tabs are allowed. Remove it and sign again.",
+                field="text",
+                code="validation_error",
+            )
     return text
 
 
@@ -1179,7 +1189,7 @@ def interpretation_reason_clean(reason: str) -> str:
 def _reason_clean(reason: str, *, blank: str | None, then: str, field: str = "reason") -> str:
     """A reason kept with a write: one line (line breaks, tabs and runs of spaces as one space), stripped; Invalid
     (``field``, the reason or a note) saying ``blank`` when it is blank (None: it may be), or that it is too long
-    or holds a control character (to remove before trying to ``then`` again)."""
+    or holds a control character or an invisible direction character (to remove before trying to ``then`` again)."""
     reason = " ".join(reason.split())
     if not reason and blank is not None:
         raise Invalid(blank, field=field, code="validation_error")
@@ -1189,10 +1199,10 @@ def _reason_clean(reason: str, *, blank: str | None, then: str, field: str = "re
             field=field,
             code="validation_error",
         )
-    bad = next((c for c in reason if unicodedata.category(c) == "Cc"), None)
+    bad = invisible_character(reason)
     if bad is not None:
         raise Invalid(
-            f"The {field} holds a control character (U+{ord(bad):04X}): remove it and {then} again.",
+            f"The {field} {note_refusal(bad)}: remove it and {then} again.",
             field=field,
             code="validation_error",
         )

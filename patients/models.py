@@ -7,6 +7,8 @@ from django.db import models, transaction
 from django.db.models.functions import Lower
 from django.utils import timezone
 
+from ecgsite.text import invisible_character
+
 from .search import search_text
 
 EARLIEST_BIRTH = datetime.date(1900, 1, 1)  # no one living was born before it
@@ -24,20 +26,15 @@ def validate_date_of_birth(value: datetime.date | None, *, stored: datetime.date
         raise ValidationError("The date of birth is before 1900.", code="too_early")
 
 
-# Bidirectional embeddings, overrides and isolates: invisible, they reorder the text after them ("Zoë" shown
-# as "ëoZ" in every list), so an identity could be made to read as another.
-BIDI_CONTROLS = frozenset(chr(c) for c in (*range(0x202A, 0x202F), *range(0x2066, 0x206A)))
-
-
 def identity_text_check(value: str, what: str) -> None:
     """A patient's name or MRN holds no control character (a line break, a tab, NUL...) and no bidirectional
     control: they reached lists, the CSV and FHIR as they were."""
-    for ch in value:
-        if ch in BIDI_CONTROLS or unicodedata.category(ch) == "Cc":
-            raise ValidationError(
-                f"The {what} contains an invisible control character (U+{ord(ch):04X}); type it as plain text.",
-                code="control_character",
-            )
+    ch = invisible_character(value, marks=False)
+    if ch is not None:
+        raise ValidationError(
+            f"The {what} contains an invisible control character (U+{ord(ch):04X}); type it as plain text.",
+            code="control_character",
+        )
 
 
 def normal_mrn(value: str) -> str:

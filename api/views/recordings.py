@@ -572,9 +572,9 @@ class RecordingViewSet(ApiViewSet):
             "figures as they will be). "
             "Signing again amends the current interpretation, which is kept: the text must differ from it (400 "
             "`unchanged`). Line breaks are stored as \\n and the text stripped; at most 4,000 characters, not blank, "
-            "no control characters but line breaks and tabs (400 `validation_error`). With If-Match (the "
-            "recording's ETag) or If-Unmodified-Since, a recording changed since it was read is 412 "
-            "`precondition_failed`."
+            "no control characters but line breaks and tabs, no invisible direction characters (400 "
+            "`validation_error`). With If-Match (the recording's ETag) or If-Unmodified-Since, a recording changed "
+            "since it was read is 412 `precondition_failed`."
         ),
         request=serializers.InterpretationCreateSerializer,
         responses={201: serializers.InterpretationSerializer},

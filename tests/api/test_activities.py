@@ -179,6 +179,11 @@ def test_a_period_may_end_where_the_recording_ends(api_as, staff_a, holter):
         ({"kind": "medication", "start_s": 10, "end_s": 20}, "end_s", "A medicine taken is a moment"),
         ({"kind": "other", "start_s": 10}, "note", "Say what the activity was in the note."),
         ({"kind": "nap", "start_s": 10}, "kind", ""),
+        (
+            {"kind": "other", "start_s": 10, "note": "walk \u2067up\u2069"},
+            "note",
+            "The note holds an invisible direction character (U+2067 RIGHT-TO-LEFT ISOLATE)",
+        ),
         ({"kind": "sleep", "start": "2026-12-01T14:00:30+01:00", "end_s": 20}, "start", "did not say when it started"),
         ({"kind": "sleep", "start_s": "10", "end_s": 20}, "start_s", "not str"),
         ({"kind": "medication", "at_s": 10}, "at_s", "unknown field"),

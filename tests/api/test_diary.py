@@ -96,6 +96,17 @@ def test_a_moment_as_a_date_time_needs_the_recordings_start(api_as, staff_a, hol
         ({"at_s": 10, "symptom": "other"}, "note", "Say what the symptom was in the note."),
         ({"at_s": 10, "symptom": "other", "note": 5}, "note", "Expected text"),
         ({"at_s": 10, "symptom": "fatigue", "when": "now"}, "when", "unknown field"),
+        # an invisible direction character reorders the note after it in a spreadsheet or another system
+        (
+            {"at_s": 10, "symptom": "other", "note": "racing \u202e01:41"},
+            "note",
+            "The note holds an invisible direction character (U+202E RIGHT-TO-LEFT OVERRIDE): remove it",
+        ),
+        (
+            {"at_s": 10, "symptom": "other", "note": "pills \u200f5 10"},
+            "note",
+            "invisible direction character (U+200F RIGHT-TO-LEFT MARK)",
+        ),
     ],
 )
 def test_a_refused_entry_says_which_field_and_keeps_nothing(api_as, staff_a, holter, body, field, says):

@@ -102,6 +102,7 @@ def test_a_recording_not_done_is_409(api_as, doctor_a, staff_a, patient_a, statu
         ({"text": "x" * 4001}, "validation_error", "at most 4,000"),
         ({"text": "Sinus\x07 rhythm"}, "validation_error", "control character (U+0007)"),
         ({"text": "Sinus\x00rhythm"}, "validation_error", "Null characters are not allowed"),
+        ({"text": "PR \u202e160 ms"}, "validation_error", "invisible direction character (U+202E"),
         ({"text": 12}, "validation_error", "Expected text"),
         ({}, "validation_error", "required"),
         ({"text": FINDINGS, "author": 1}, "validation_error", "unknown field"),

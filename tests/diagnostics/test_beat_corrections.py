@@ -120,6 +120,7 @@ def test_a_correction_is_refused_as_its_rules_say(analysed, doctor_a, staff_a, c
         ({"to_class": "V", "beats": list(range(1001))}, "beats", "at most 1,000"),
         ({"to_class": "V", "family": "0"}, "family", "by its number"),
         ({"to_class": "V", "beats": [3], "note": "a\x07b"}, "note", "control character"),
+        ({"to_class": "V", "beats": [3], "note": "a\u202db"}, "note", "invisible direction character (U+202D"),
     ]
     for kwargs, field, words in cases:
         with pytest.raises(Invalid) as refused:

@@ -151,6 +151,7 @@ def test_rejecting_vf_needs_a_reason_in_the_note(client, doctor_a, holter_record
         ("\u200b", "rejecting a VF/VFL or asystole episode needs a reason"),
         ("\x07", "holds a control character (U+0007)"),
         ("artefact\x1b[2J", "holds a control character (U+001B)"),
+        ("artefact \u202e", "holds an invisible direction character (U+202E RIGHT-TO-LEFT OVERRIDE)"),
     ],
 )
 def test_rejecting_vf_needs_a_reason_a_reader_can_see(client, doctor_a, holter_recording, note, says):

@@ -89,6 +89,12 @@ def test_the_text_is_stored_with_line_feeds_and_stripped(doctor_a, recording):
         ("Sinus rhythm.\nPR\x07 160 ms.", "control character (U+0007) at line 2, column 3"),
         ("Sinus\x00rhythm", "control character (U+0000)"),
         ("Sinus\x1brhythm", "control character (U+001B)"),
+        (
+            "Sinus rhythm.\nPR\u202e 160 ms.",
+            "invisible direction character (U+202E RIGHT-TO-LEFT OVERRIDE) at line 2, column 3",
+        ),
+        ("QT \u2066480\u2069 ms", "invisible direction character (U+2066 LEFT-TO-RIGHT ISOLATE)"),
+        ("Rate \u061c60 bpm", "invisible direction character (U+061C ARABIC LETTER MARK)"),
     ],
 )
 def test_a_blank_too_long_or_control_character_text_is_refused(doctor_a, recording, text, words):
@@ -605,6 +611,14 @@ def test_an_amendment_needs_its_reason_which_the_page_and_report_keep(client, do
     reason_box = page[page.index('id="interpretation-reason-error"') :]
     assert "Say why the interpretation is amended" in html.unescape(reason_box[:300])
     assert 'aria-describedby="interpretation-reason-error"' in page and "PVCs." in textarea_of(page)
+    sign(client, recording, FINDINGS + " PVCs.", amends=str(current.pk), reason="PVCs \u202emissed.")
+    page = page_of(client, recording)
+    assert recording.interpretations.count() == 1
+    reason_box = page[page.index('id="interpretation-reason-error"') :]
+    said = (
+        "The reason holds an invisible direction character (U+202E RIGHT-TO-LEFT OVERRIDE): remove it and sign again."
+    )
+    assert said in html.unescape(reason_box[:400])
     sign(client, recording, FINDINGS + " PVCs.", amends=str(current.pk), reason="PVCs\nmissed.")
     amended = recording.interpretations.first()
     assert amended.reason == "PVCs missed." and amended.amends == current

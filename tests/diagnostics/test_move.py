@@ -117,8 +117,9 @@ def test_moving_to_the_patient_it_is_under_is_refused_naming_it(doctor_a, queued
         (" \n\t ", "Say why the recording is moved"),
         ("x" * 501, "The reason is 501 characters long; at most 500 are allowed."),
         ("wrong\x00patient", "control character (U+0000)"),
+        ("wrong \u202bpatient", "invisible direction character (U+202B RIGHT-TO-LEFT EMBEDDING)"),
     ],
-    ids=["empty", "blank", "too-long", "control-character"],
+    ids=["empty", "blank", "too-long", "control-character", "direction-character"],
 )
 def test_a_move_needs_a_reason_of_at_most_500_characters(doctor_a, queued, patient_a, right_patient, reason, said):
     with pytest.raises(Invalid) as refused:

@@ -82,6 +82,13 @@ def test_a_review_note_with_a_control_character_is_refused_beside_the_note(
     assert "The note was not accepted: The note holds a control character (U+001B)" in html
     assert 'aria-describedby="note-error"' in html and "Choose confirm or reject" not in html
     assert not Review.objects.exists()
+    # nor an invisible direction character, which reorders the note after it in a spreadsheet or another system
+    response = client.post(
+        reverse("review-create", args=[recording.diagnosis.pk]), {"decision": "confirm", "note": "ST \u202eV2-V4"}
+    )
+    assert response.status_code == 400 and not Review.objects.exists()
+    said = "The note holds an invisible direction character (U+202E RIGHT-TO-LEFT OVERRIDE): remove it."
+    assert said in response.content.decode()
     # a note too long was refused with no word of why either
     response = client.post(
         reverse("review-create", args=[recording.diagnosis.pk]), {"decision": "confirm", "note": "x" * 4001}
