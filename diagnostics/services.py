@@ -1407,7 +1407,8 @@ def diary_entry_add(
 ) -> DiaryEntry:
     """Enter a symptom from the patient's Holter diary at ``sample`` of a signal recording of the user's clinic
     (any member of it: the clinic's staff transcribe diaries); a note is needed for "other" (what the symptom
-    was), one line of at most 500 characters. With an ``idempotency_key``, a retry returns the first entry;
+    was), one line of at most 500 characters. At most MAX_PER_RECORDING a recording, removed ones among them, counted
+    under its lock. With an ``idempotency_key``, a retry returns the first entry;
     ``precondition`` as recording_move takes it. The recording is stamped changed (a sync job reads its diary)."""
     return idempotent_write(
         user=by,
@@ -1450,21 +1451,35 @@ def _diary_entry_add(
         then="enter it",
         field="note",
     )
-    # a diary is a page or two of the patient's notes: bounded, counted under the recording's lock (two at once wait)
+    # a diary is a page or two of the patient's notes: bounded, counted under the recording's lock (two at once wait).
+    # The bound is of the rows kept: a removed entry is kept (marked removed), and had it not counted, entering and
+    # removing over and over had stored without end.
     ECGRecording.objects.select_for_update().only("pk").get(pk=recording.pk)
     if precondition is not None:
         precondition()
-    if recording.diary.filter(removed_at__isnull=True).count() >= DiaryEntry.MAX_PER_RECORDING:
-        raise Conflict(
-            f"This recording's diary holds {DiaryEntry.MAX_PER_RECORDING} entries, as many as one can: remove one "
-            "entered by mistake first.",
-            code="diary_full",
-        )
+    _diary_bound(recording.diary.all(), most=DiaryEntry.MAX_PER_RECORDING, what="entries", code="diary_full")
     entry = DiaryEntry.objects.create(
         recording=recording, clinic_id=recording.clinic_id, sample=sample, symptom=symptom, note=note, entered_by=by
     )
     _recording_changed(recording.pk)
     return entry
+
+
+def _diary_bound(rows: QuerySet, *, most: int, what: str, code: str) -> None:
+    """Conflict (``code``) once a recording's diary has had ``most`` entries or activities (``rows``) entered, those
+    removed among them: each is kept, and a removed one counts toward the bound as it did toward what is stored."""
+    if rows.count() < most:
+        return
+    removed = rows.filter(removed_at__isnull=False).count()
+    counted = (
+        f" ({removed} of them removed: a removed one is kept, marked removed, and counts toward the {most})"
+        if removed
+        else ""
+    )
+    raise Conflict(
+        f"This recording's diary holds {most} {what}, as many as one can{counted}: no more can be entered.",
+        code=code,
+    )
 
 
 def diary_entry_remove(
@@ -1580,7 +1595,7 @@ def diary_activity_add(
     of it, as a symptom is): sleep or exercise from ``start`` to ``end`` (samples, ``end`` inclusive and after
     ``start``), a medicine taken at ``start`` (no end), or "other", either, with a note saying what. A sleep period
     overlapping another is refused (Conflict ``sleep_overlap``): each minute is awake or asleep. At most
-    MAX_PER_RECORDING a recording, counted under its lock. With an ``idempotency_key``, a retry returns the first
+    MAX_PER_RECORDING a recording, removed ones among them, counted under its lock. With an ``idempotency_key``, a retry returns the first
     activity; ``precondition`` as recording_move takes it. The recording is stamped changed."""
     return idempotent_write(
         user=by,
@@ -1649,17 +1664,15 @@ def _diary_activity_add(
         then="enter it",
         field="note",
     )
-    # bounded and checked for overlaps under the recording's lock: two at once wait, the second sees the first
+    # bounded (the rows kept, removed ones among them, as a diary's entries) and checked for overlaps under the
+    # recording's lock: two at once wait, the second sees the first
     ECGRecording.objects.select_for_update().only("pk").get(pk=recording.pk)
     if precondition is not None:
         precondition()
+    _diary_bound(
+        recording.activities.all(), most=DiaryActivity.MAX_PER_RECORDING, what="activities", code="activities_full"
+    )
     entered = recording.activities.filter(removed_at__isnull=True)
-    if entered.count() >= DiaryActivity.MAX_PER_RECORDING:
-        raise Conflict(
-            f"This recording's diary holds {DiaryActivity.MAX_PER_RECORDING} activities, as many as one can: remove "
-            "one entered by mistake first.",
-            code="activities_full",
-        )
     if kind == DiaryActivity.Kind.SLEEP:
         assert end is not None
         other = entered.filter(kind=kind, start__lte=end, end__gte=start).order_by("start").first()

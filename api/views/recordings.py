@@ -795,9 +795,9 @@ class RecordingViewSet(ApiViewSet):
         description=(
             "A signal recording's (400 `validation_error` for a beat file). The moment as `at_s`, seconds from its "
             "start, or as `at`, a date-time, for a recording whose file stated when it started (the other left out "
-            "or null); within the recording (400 naming the field). A note is required for `other`. At most 60 entries a recording "
-            "(409 `diary_full`). Any status: a diary may be entered while the recording is analysed. The "
-            "recording's `updated_at` moves with its diary."
+            "or null); within the recording (400 naming the field). A note is required for `other`. At most 60 "
+            "entries a recording, removed ones among them: each is kept (409 `diary_full`). Any status: a diary may "
+            "be entered while the recording is analysed. The recording's `updated_at` moves with its diary."
         ),
         parameters=precondition_parameters("the recording", "GET recordings/{id}"),
         request=serializers.DiaryEntryCreateSerializer,
@@ -931,8 +931,8 @@ class RecordingViewSet(ApiViewSet):
             "(an end required, after the beginning), medication a moment (no end), other either, with a note. Times "
             "as seconds from the start (`start_s`, `end_s`) or, for a recording whose file stated when it started, "
             "date-times (`start`, `end`); within the recording (400 naming the field). A sleep period overlapping "
-            "another is 409 `sleep_overlap`; at most 30 activities a recording (409 `activities_full`). Any status. "
-            "The recording's `updated_at` moves with its diary."
+            "another is 409 `sleep_overlap`; at most 30 activities a recording, removed ones among them (409 "
+            "`activities_full`). Any status. The recording's `updated_at` moves with its diary."
         ),
         parameters=precondition_parameters("the recording", "GET recordings/{id}"),
         request=serializers.DiaryActivityCreateSerializer,

@@ -11,7 +11,7 @@ from django.utils import timezone
 from accounts.models import AuditEvent
 from diagnostics import diary, services
 from diagnostics.models import DiaryEntry
-from ecgsite.errors import Invalid, NotFound
+from ecgsite.errors import Conflict, Invalid, NotFound
 
 from ..conftest import client_for
 from ..factories import signal_recording
@@ -335,3 +335,20 @@ def test_a_refused_forms_draft_keeps_no_more_of_each_field_than_the_page_shows_a
     drafts = [value for key, value in doctor.session.items() if key.endswith(f"-draft:{recording.pk}")]
     assert len(drafts) == 1 and "characters long; at most 500" in drafts[0]["error"]
     assert all(len(str(value)) <= 1000 for value in drafts[0].values())
+
+
+def test_removed_entries_count_toward_the_diarys_bound_as_they_are_kept(staff_a, patient_a):
+    recording = signal_recording(
+        patient=patient_a, uploaded_by=staff_a, status="queued", sampling_rate=250.0, sample_count=250 * 3600
+    )
+    most = DiaryEntry.MAX_PER_RECORDING
+    for i in range(most - 1):
+        services.diary_entry_add(recording=recording, by=staff_a, sample=250 * i, symptom="fatigue")
+    mistaken = services.diary_entry_add(recording=recording, by=staff_a, sample=250 * most, symptom="syncope")
+    services.diary_entry_remove(entry=mistaken, by=staff_a)
+    # entering and removing had stored rows without end: each removed entry is kept
+    with pytest.raises(Conflict) as refused:
+        services.diary_entry_add(recording=recording, by=staff_a, sample=250 * 100, symptom="syncope")
+    said = f"This recording's diary holds {most} entries, as many as one can (1 of them removed: a removed one is kept"
+    assert refused.value.code == "diary_full" and said in refused.value.message
+    assert recording.diary.count() == most

@@ -338,3 +338,17 @@ def test_the_diarys_entries_and_activities_are_headed_under_their_lists_headings
         "Activities",
     ]
     assert re.findall(r"<h4>([^<]*)", section) == ["Palpitations ", "Asleep "]
+
+
+def test_removed_activities_count_toward_the_bound_as_they_are_kept(staff_a, patient_a):
+    recording = signal_recording(
+        patient=patient_a, uploaded_by=staff_a, status="queued", sampling_rate=250.0, sample_count=250 * 3600
+    )
+    most = DiaryActivity.MAX_PER_RECORDING
+    for i in range(most):  # one entered and removed over and over
+        services.diary_activity_remove(activity=add(recording, staff_a, "medication", 10), by=staff_a)
+    with pytest.raises(Conflict) as refused:
+        add(recording, staff_a, "medication", 10)
+    said = f"holds {most} activities, as many as one can ({most} of them removed: a removed one is kept"
+    assert refused.value.code == "activities_full" and said in refused.value.message
+    assert recording.activities.count() == most
