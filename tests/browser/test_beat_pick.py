@@ -157,3 +157,27 @@ def test_a_change_refused_for_no_tick_puts_the_focus_on_the_first_tick_box(page,
     page.keyboard.press("Space")
     expect(first).to_be_checked()
     assert page.js_errors == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_tick_boxes_come_before_the_change_form_in_the_tab_order(page, doctor_a, holter_recording):  # noqa: F811
+    """The form had come before the table: a keyboard user met "Change" before choosing the beats it changes. The
+    ticks come first, the form's fields and its button after the last of them."""
+    log_in(page, doctor_a.username)
+    page.goto(f"/recordings/{holter_recording.pk}/#beats")
+    ticks = page.locator("#beats input[name=beats]")
+    ticks.first.focus()
+    page.keyboard.press("Shift+Tab")  # what comes before the first tick box is no part of the form
+    assert page.evaluate("() => document.activeElement.closest('#beat-pick') === null")
+    ticks.last.focus()
+    page.keyboard.press("Space")
+    page.keyboard.press("Tab")  # the last row's "Plot beat" button
+    page.keyboard.press("Tab")
+    expect(page.locator("#beat-pick-to_class")).to_be_focused()
+    page.keyboard.press("Tab")
+    expect(page.locator("#beat-pick-note")).to_be_focused()
+    page.keyboard.press("Tab")
+    expect(page.locator("#beat-pick").get_by_role("button", name=re.compile("^Change"))).to_be_focused()
+    expect(ticks.last).to_be_checked()
+    assert_accessible(page)
+    assert page.js_errors == []
