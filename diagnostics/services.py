@@ -639,6 +639,40 @@ def _classify_claimed(recording_id: int, claim_token: str, models: dict, lease: 
     return outcome
 
 
+# A classification's beats file is saved just before the transaction that names it, seconds before (a claim is lost
+# within ECG_PROCESSING_LEASE_SECONDS, and a lost claim's file is removed): one this old that no recording names was
+# left by a worker killed in between, or while it wrote the file.
+BEATS_FILE_ORPHAN_AGE = timedelta(hours=1)
+
+
+def beats_files_orphaned_remove(*, older_than: timedelta = BEATS_FILE_ORPHAN_AGE) -> int:
+    """Remove the stored beats files (``recordings/*.beats.npy``) older than ``older_than`` that no recording names;
+    for the periodic sweep. How many were removed."""
+    try:
+        _, files = default_storage.listdir("recordings")
+    except FileNotFoundError:  # nothing stored yet
+        return 0
+    cutoff = timezone.now() - older_than
+    names = [f"recordings/{f}" for f in files if f.endswith(".beats.npy")]
+    removed = 0
+    for start in range(0, len(names), 1000):
+        chunk = names[start : start + 1000]
+        named = set(ECGRecording.objects.filter(beats_file__in=chunk).values_list("beats_file", flat=True))
+        for name in chunk:
+            if name in named:
+                continue
+            try:
+                if default_storage.get_modified_time(name) >= cutoff:
+                    continue
+            except OSError:  # removed meanwhile (its worker's own clean-up)
+                continue
+            default_storage.delete(name)
+            removed += 1
+    if removed:
+        logger.warning("removed %d beats file(s) no recording names, left by workers stopped while writing", removed)
+    return removed
+
+
 def _names_beats_file(recording_id: int, beats_name: str) -> bool:
     """Whether the recording names ``beats_name`` (True when the database cannot say)."""
     from django.db import connection
