@@ -23,6 +23,8 @@ from .models import ECGRecording
 
 WIDTH, HEIGHT, MARGIN = 640, 220, 28
 MAX_PX = 8000
+# The beats of a window come one by one up to this many a point of its envelope, else counted in its buckets
+MARKS_PER_PX = 2
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,9 @@ from django.db.models import (
     CharField,
     Count,
     Exists,
+    ExpressionWrapper,
+    F,
+    IntegerField,
     JSONField,
     Max,
     OuterRef,
@@ -364,16 +367,33 @@ def beat_get(*, recording: ECGRecording, index: int) -> Beat:
     return get_object_or_404(Beat, recording=recording, index=index)
 
 
-def beat_marks(*, recording: ECGRecording, start: int, end: int) -> list[tuple[int, int, str]]:
-    """(index, position, class) of the beats whose R-peak lies in samples ``start``..``end``."""
-    return cast(
-        list[tuple[int, int, str]],
-        list(  # position__gte excludes the beats without a position
-            recording.beats.filter(position__gte=start, position__lt=end)
-            .order_by("position")
-            .values_list("index", "position", "aami_class")
-        ),
+def beat_marks(*, recording: ECGRecording, start: int, end: int, most: int | None = None) -> list[tuple[int, int, str]]:
+    """(index, position, class) of the beats whose R-peak lies in samples ``start``..``end``; with ``most``, at most
+    ``most`` + 1 of them (the first), which says whether there are more than ``most``."""
+    # position__gte excludes the beats without a position
+    marks = recording.beats.filter(position__gte=start, position__lt=end).order_by("position")
+    if most is not None:
+        marks = marks[: most + 1]
+    return cast(list[tuple[int, int, str]], list(marks.values_list("index", "position", "aami_class")))
+
+
+def beat_counts(*, recording: ECGRecording, start: int, end: int, first: int, step: int, buckets: int) -> dict:
+    """The beats whose R-peak lies in samples ``start``..``end`` counted by class in ``buckets`` buckets of ``step``
+    samples from sample ``first``: {class: [count of each bucket]}, the classes found only. One query, an answer of at
+    most five lists of ``buckets``."""
+    bucket = ExpressionWrapper((F("position") - Value(first)) / Value(step), output_field=IntegerField())
+    rows = (
+        recording.beats.filter(position__gte=start, position__lt=end)
+        .annotate(bucket=bucket)
+        .values("bucket", "aami_class")
+        .annotate(n=Count("pk"))
+        .order_by()
     )
+    counts: dict[str, list[int]] = {}
+    for row in rows:
+        if 0 <= row["bucket"] < buckets:
+            counts.setdefault(row["aami_class"], [0] * buckets)[row["bucket"]] = row["n"]
+    return dict(sorted(counts.items()))
 
 
 def beat_marks_within(*, recording: ECGRecording, spans: list[tuple[int, int]]) -> list[tuple[int, int, str]]:

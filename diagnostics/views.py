@@ -1349,7 +1349,9 @@ def _int_param(request, name: str, default: int) -> int:
 
 def recording_signal(request, recording_id: int):
     """The analysed lead (or ``lead``, any lead of the file) between samples ``start`` and ``end`` as a
-    min/max envelope of about ``px`` points, with the beats found there and the stretches the file
+    min/max envelope of about ``px`` points, with the beats found there (``beats``: each one's index, position and
+    class, up to MARKS_PER_PX a point; beyond, ``beats`` null and ``beat_counts`` their counts by class in the
+    envelope's buckets: ``start``, ``step``, ``classes`` {class: [count of each bucket]}) and the stretches the file
     marks as lost (``lost``: [start, end] samples, end inclusive; the envelope holds the line drawn
     across them), and on the analysed lead the stretches its analysis found too noisy to read
     (``noise``, the same form)."""
@@ -1376,13 +1378,34 @@ def recording_signal(request, recording_id: int):
     except BadParameter as exc:
         return JsonResponse({"error": str(exc)}, status=400)
     data = plots.envelope(lead.values, start=start, end=end, px=px)
-    beats = selectors.beat_marks(recording=recording, start=max(0, start), end=min(n, end))
+    # the beats bounded as the samples are: each one marked up to MARKS_PER_PX a pixel, else counted by class in the
+    # envelope's buckets (a day's window held 100,000 marks)
+    most = plots.MARKS_PER_PX * max(1, min(px, plots.MAX_PX))
+    beats = selectors.beat_marks(recording=recording, start=max(0, start), end=min(n, end), most=most)
+    counts = None
+    if len(beats) > most:
+        beats = []
+        counts = {
+            "start": data["start"],
+            "step": data["step"],
+            "classes": selectors.beat_counts(
+                recording=recording,
+                start=max(0, start),
+                end=min(n, end),
+                first=data["start"],
+                step=data["step"],
+                buckets=len(data["min"]),
+            ),
+        }
     data.update(
         fs=lead.fs,
         samples=n,
         lead=lead.name,
         units=lead.units,
-        beats={"index": [b[0] for b in beats], "position": [b[1] for b in beats], "class": [b[2] for b in beats]},
+        beats=None
+        if counts
+        else {"index": [b[0] for b in beats], "position": [b[1] for b in beats], "class": [b[2] for b in beats]},
+        beat_counts=counts,
         lost=[[a, b] for a, b in lead.lost if b >= start and a < end],
         noise=[[a, b] for a, b in _noise(recording) if b >= start and a < end]
         if lead.name == plots.recording_lead(recording).name

@@ -567,7 +567,8 @@
         pen = true;
       }
       ctx.stroke();
-      this.drawBeats(ctx, c.beats, pps, w, h);
+      if (c.beats) this.drawBeats(ctx, c.beats, pps, w, h);
+      else this.drawBeatCounts(ctx, c.beat_counts, pps, w, h);
       this.drawEvents(ctx, pps, w);
       this.drawDiary(ctx, pps, w, h);
     } else {
@@ -661,6 +662,35 @@
     ctx.textAlign = "start";
   };
 
+  /* The beats of a window too dense to mark one by one (the answer's beat_counts: counts by class in its buckets,
+   * more than two beats a pixel), as drawBeats draws them that dense: a tick per bucket holding a beat outside
+   * class N, in the colour of its class (V over S over F over Q), grey inside VF/VFL. */
+  var TICK_ORDER = ["Q", "F", "S", "V"];
+  SignalViewer.prototype.drawBeatCounts = function (ctx, counts, pps, w, h) {
+    if (!counts) return;
+    var top = this.bands().beats, drawn = this.drawn.beats, start = this.start;
+    var vf = (this.events || []).filter(function (e) { return e.type === "vf"; });
+    var n = 0;
+    for (var k in counts.classes) n = Math.max(n, counts.classes[k].length);
+    for (var i = 0; i < n; i++) {
+      var from = counts.start + i * counts.step, x = (from + counts.step / 2 - start) * pps;
+      if (x < -10 || x > w + 10) continue;
+      var cls = null;
+      TICK_ORDER.forEach(function (c) { if (counts.classes[c] && counts.classes[c][i]) cls = c; });
+      if (cls === null) continue;
+      var inVf = vf.some(function (e) { return e.start <= from && from + counts.step <= e.end; });
+      ctx.fillStyle = inVf ? IN_VF : COLOURS[cls];
+      ctx.fillRect(x - 1, top - 1, 2, 16);
+      drawn.push(inVf ? [x - 1, top + 5, x + 1, top + 13, "vf"] : [x - 1, top - 1, x + 1, top + 15]);
+    }
+  };
+
+  /* Whether bucket ``i`` of beat_counts holds a beat of a class ``wanted`` takes. */
+  function countsHave(counts, i, wanted) {
+    for (var k in counts.classes) if (wanted(k) && counts.classes[k][i]) return true;
+    return false;
+  }
+
   SignalViewer.prototype.drawOverview = function () {
     var ctx = this.octx, w = this.owidth, h = this.oheight;
     if (!ctx) return;
@@ -680,11 +710,18 @@
         ctx.lineTo(x, 4 + (h - 14) * (1 - (d.min[i] - lo) / span) + 1);
       }
       ctx.stroke();
-      var b = d.beats;
+      var b = d.beats, counts = d.beat_counts;
       for (i = 0; b && i < b.index.length; i++) {
         if (b["class"][i] === "N") continue;
         ctx.fillStyle = COLOURS[b["class"][i]] || "#333";
         ctx.fillRect(b.position[i] * sx - 1, h - 9, 2, 9);
+      }
+      for (var c = 0; counts && c < TICK_ORDER.length; c++) {
+        var those = counts.classes[TICK_ORDER[c]] || [];
+        ctx.fillStyle = COLOURS[TICK_ORDER[c]];
+        for (i = 0; i < those.length; i++) {
+          if (those[i]) ctx.fillRect((counts.start + (i + 0.5) * counts.step) * sx - 1, h - 9, 2, 9);
+        }
       }
     }
     ctx.fillStyle = DIARY;
@@ -729,6 +766,12 @@
       // The first beat at or after the view's focus (or the last at or before it, going back), from the
       // whole-record beat list of the overview, else from the window loaded if it reaches there.
       var from = this.viewFocus(), b = this.whole && this.whole.beats, c = this.cache;
+      if (this.whole && !b) { // too many beats to come with the overview: looked for, a bucket at a time
+        this.seekBeat(from, direction, function () { return true; }, function (p) {
+          return direction > 0 ? p >= from : p <= from;
+        });
+        return;
+      }
       if (!b && c && c.beats && c.beats.index.length && c.start <= from && c.end >= from) b = c.beats;
       if (!b) { this.pendingBeat = direction; return; } // run once the overview has loaded
       if (!b.index.length) {
@@ -753,10 +796,17 @@
    * the selected beat while it is in view, else from the view's focus (a beat there counts). */
   SignalViewer.prototype.stepAbnormal = function (direction) {
     var b = this.whole && this.whole.beats;
-    if (!b) { this.pendingAbnormal = direction; return; } // run once the overview has loaded
+    if (!this.whole) { this.pendingAbnormal = direction; return; } // run once the overview has loaded
     var fromSelected = this.selectionInView() && this.selectedPosition !== null && this.selectedPosition !== undefined;
     var from = fromSelected ? this.selectedPosition : this.viewFocus();
     function beyond(p) { return p === from ? !fromSelected : direction > 0 ? p > from : p < from; }
+    if (!b) { // too many beats to come with the overview: looked for, a bucket at a time
+      var self = this;
+      this.seekBeat(from, direction, function (cls) { return cls !== "N"; }, beyond, function () {
+        self.info.textContent = "No " + (direction > 0 ? "later" : "earlier") + " beat outside class N.";
+      });
+      return;
+    }
     var i, found = null;
     if (direction > 0) {
       for (i = 0; i < b.index.length; i++) if (b["class"][i] !== "N" && beyond(b.position[i])) { found = i; break; }
@@ -765,6 +815,38 @@
     }
     if (found === null) { this.info.textContent = "No " + (direction > 0 ? "later" : "earlier") + " beat outside class N."; return; }
     this.select(b.index[found], true);
+  };
+
+  /* The first beat (going back: the last) from sample ``from`` on of a class ``wanted`` takes at a position
+   * ``beyond`` takes, selected, for a recording whose overview counts its beats (beat_counts) instead of listing
+   * them: the overview's buckets holding such a beat are fetched one at a time, from the one of ``from`` on, each
+   * few enough beats to come one by one. ``none`` is called when there is none. */
+  SignalViewer.prototype.seekBeat = function (from, direction, wanted, beyond, none) {
+    var counts = this.whole.beat_counts, self = this, lead = this.lead;
+    if (!counts) { if (none) none(); return; }
+    var n = 0;
+    for (var k in counts.classes) n = Math.max(n, counts.classes[k].length);
+    var i = Math.max(0, Math.min(n - 1, Math.floor((from - counts.start) / counts.step)));
+    function next() {
+      while (i >= 0 && i < n && !countsHave(counts, i, wanted)) i += direction;
+      if (i < 0 || i >= n) { if (none) none(); return; }
+      var first = counts.start + i * counts.step;
+      getJson(self.signalQuery(first, first + counts.step, 2000), "the beats")
+        .then(function (data) {
+          if (self.lead !== lead) return;
+          var b = data.beats, pick = null;
+          for (var j = 0; b && j < b.index.length; j++) {
+            if (!wanted(b["class"][j]) || !beyond(b.position[j])) continue;
+            if (direction > 0) { pick = j; break; }
+            pick = j;
+          }
+          if (pick !== null) { self.select(b.index[pick], true); return; }
+          i += direction;
+          next();
+        })
+        .catch(function (err) { showLoadError(self.info, err, "the beats"); });
+    }
+    next();
   };
 
   /* Rhythm events (GET data-rhythm-url): marked along the top of the strip, stepped through with

@@ -125,6 +125,34 @@ def test_the_signal_endpoint_returns_a_min_max_envelope_and_the_beats_in_the_win
 
 
 @pytest.mark.django_db
+def test_the_beats_of_a_window_too_dense_for_its_pixels_come_counted_by_class_in_its_buckets(
+    client, staff_a, signal_recording
+):
+    # every beat of the window had come, bounded by the recording's length only: a day's window, 100,000 marks
+    from diagnostics.plots import MARKS_PER_PX
+
+    client_for(client, staff_a)
+    url = reverse("recording-signal", args=[signal_recording.pk])
+    marks = list(signal_recording.beats.order_by("position").values_list("position", "aami_class"))
+    px = len(marks) // MARKS_PER_PX - 1  # one beat more than the window's pixels take one by one
+    data = client.get(url, {"start": 0, "end": 7200, "px": px}).json()
+    assert data["beats"] is None
+    counts = data["beat_counts"]
+    assert (counts["start"], counts["step"]) == (data["start"], data["step"])
+    expected: dict[str, list[int]] = {}
+    for position, cls in marks:
+        expected.setdefault(cls, [0] * len(data["min"]))[(position - counts["start"]) // counts["step"]] += 1
+    assert counts["classes"] == dict(sorted(expected.items()))
+    # as many as its pixels take: each one, as before
+    enough = client.get(url, {"start": 0, "end": 7200, "px": len(marks) // MARKS_PER_PX + 1}).json()
+    assert enough["beat_counts"] is None and enough["beats"]["position"] == [p for p, _ in marks]
+    # a window of a fifth: its own beats, counted in its own buckets
+    part = client.get(url, {"start": 1440, "end": 2880, "px": 1}).json()
+    inside = [p for p, _ in marks if 1440 <= p < 2880]
+    assert sum(sum(v) for v in part["beat_counts"]["classes"].values()) == len(inside) > 2
+
+
+@pytest.mark.django_db
 def test_a_beats_probabilities_and_model_input_come_as_json(client, staff_a, done_recording):
     data = client_for(client, staff_a).get(reverse("beat-data", args=[done_recording.pk, 4])).json()
     beat = done_recording.beats.get(index=4)
