@@ -1491,7 +1491,9 @@ def _diary_entry_add(
     ECGRecording.objects.select_for_update().only("pk").get(pk=recording.pk)
     if precondition is not None:
         precondition()
-    _diary_bound(recording.diary.all(), most=DiaryEntry.MAX_PER_RECORDING, what="entries", code="diary_full")
+    full = _diary_full(recording.diary.all(), most=DiaryEntry.MAX_PER_RECORDING, what="entries")
+    if full is not None:
+        raise Conflict(full, code="diary_full")
     entry = DiaryEntry.objects.create(
         recording=recording, clinic_id=recording.clinic_id, sample=sample, symptom=symptom, note=note, entered_by=by
     )
@@ -1499,21 +1501,19 @@ def _diary_entry_add(
     return entry
 
 
-def _diary_bound(rows: QuerySet, *, most: int, what: str, code: str) -> None:
-    """Conflict (``code``) once a recording's diary has had ``most`` entries or activities (``rows``) entered, those
-    removed among them: each is kept, and a removed one counts toward the bound as it did toward what is stored."""
+def _diary_full(rows: QuerySet, *, most: int, what: str) -> str | None:
+    """Why no more can be entered once a recording's diary has had ``most`` entries or activities (``rows``) entered,
+    those removed among them (each is kept, and a removed one counts toward the bound as it did toward what is
+    stored); None before."""
     if rows.count() < most:
-        return
+        return None
     removed = rows.filter(removed_at__isnull=False).count()
     counted = (
         f" ({removed} of them removed: a removed one is kept, marked removed, and counts toward the {most})"
         if removed
         else ""
     )
-    raise Conflict(
-        f"This recording's diary holds {most} {what}, as many as one can{counted}: no more can be entered.",
-        code=code,
-    )
+    return f"This recording's diary holds {most} {what}, as many as one can{counted}: no more can be entered."
 
 
 def diary_entry_remove(
@@ -1703,9 +1703,9 @@ def _diary_activity_add(
     ECGRecording.objects.select_for_update().only("pk").get(pk=recording.pk)
     if precondition is not None:
         precondition()
-    _diary_bound(
-        recording.activities.all(), most=DiaryActivity.MAX_PER_RECORDING, what="activities", code="activities_full"
-    )
+    full = _diary_full(recording.activities.all(), most=DiaryActivity.MAX_PER_RECORDING, what="activities")
+    if full is not None:
+        raise Conflict(full, code="activities_full")
     entered = recording.activities.filter(removed_at__isnull=True)
     if kind == DiaryActivity.Kind.SLEEP:
         assert end is not None
