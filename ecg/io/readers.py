@@ -1089,7 +1089,7 @@ def scan_edf(
 
     source = "EDF upload"
     with open(path, "rb") as fh:
-        _edf_signal_count_check(fh.read(256), source, max_columns)
+        _edf_fixed_header_check(fh.read(256), source, max_columns)
     with _edf_readable(Path(path)) as (readable, start):
         header = _scan_edf_path(readable, lead, source, pyedflib, max_seconds, chunk_samples)
     header.start = start
@@ -1165,14 +1165,14 @@ def read_edf(data: bytes | str | Path, lead: str | None = None, *, max_columns: 
     import pyedflib
 
     if isinstance(data, (bytes, bytearray)):
-        _edf_signal_count_check(bytes(data[:256]), "EDF upload", max_columns)
+        _edf_fixed_header_check(bytes(data[:256]), "EDF upload", max_columns)
         with tempfile.TemporaryDirectory(prefix="ecg-edf-") as tmp:
             path = Path(tmp) / "upload.edf"
             path.write_bytes(bytes(data))
             with _edf_readable(path, own=True) as (readable, start):
                 return _read_edf_path(readable, lead, "EDF upload", pyedflib, start)
     with open(data, "rb") as fh:
-        _edf_signal_count_check(fh.read(256), Path(data).name, max_columns)
+        _edf_fixed_header_check(fh.read(256), Path(data).name, max_columns)
     with _edf_readable(Path(data)) as (readable, start):
         return _read_edf_path(readable, lead, Path(data).name, pyedflib, start)
 
@@ -1200,14 +1200,26 @@ def _edf_readable(path: Path, *, own: bool = False) -> Iterator[tuple[Path, date
         yield readable, start
 
 
-def _edf_signal_count_check(header: bytes, source: str, max_columns: int) -> None:
-    """The fixed header's signal count (bytes 252-256), before the library reads a header per signal."""
+def _edf_fixed_header_check(header: bytes, source: str, max_columns: int) -> None:
+    """The fixed header's signal count (bytes 252-256), before the library reads a header per signal, and its
+    data record duration (bytes 244-252): the library accepts a duration of 0 (EDF+ allows it in a file of
+    annotations only) and then divides by it for each signal's sampling rate."""
     try:
         count = int(header[252:256].decode("ascii").strip())
     except (UnicodeDecodeError, ValueError):
         return  # not a count: the library refuses the header with its own message
     if count > max_columns:
         raise too_many_columns(source, count, "signals", max_columns)
+    stated = header[244:252].decode("ascii", "replace").strip()
+    try:
+        duration = float(stated)
+    except ValueError:
+        return  # not a number: the library refuses the header with its own message
+    # the library counts time in units of 100 ns: a shorter record is one of 0
+    if not duration >= 1e-7:
+        raise SignalError(
+            f"{source}: its data record duration is {stated[:8]!r} s; a file of signals states a positive duration"
+        )
 
 
 def _read_edf_path(path: Path, lead: str | None, source: str, pyedflib: Any, start: datetime | None) -> Signal:
