@@ -826,6 +826,8 @@ def extract_wfdb_zip(
     except _ZIP_DAMAGED as exc:
         raise SignalError(f"the ZIP archive is damaged: {without_paths(str(exc))[:200]}") from None
     with archive:
+        if any(not m.filename for m in archive.infolist()):  # the zip module's is_dir() fails on one
+            raise SignalError("the ZIP archive is damaged: one of its members has no name")
         members = [
             m
             for m in archive.infolist()

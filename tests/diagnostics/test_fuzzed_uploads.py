@@ -3,6 +3,8 @@ is now refused with a 4xx naming the defect, through the whole-file reader and t
 and nothing is stored."""
 
 import html
+import io
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +14,7 @@ from django.urls import reverse
 from diagnostics.models import ECGRecording
 
 from ..conftest import client_for
-from ..helpers import edf_bytes, upload
+from ..helpers import edf_bytes, upload, wfdb_files
 
 WAVE = np.sin(np.arange(750) / 8.0)
 
@@ -44,3 +46,13 @@ def test_an_edf_file_whose_data_records_last_no_time_is_refused(client, staff_a,
     data[244:252] = b"0       "  # the data record duration: the library divided each signal's samples by it
     page = _refused(client, staff_a, patient_a, settings, [("zero.edf", bytes(data))])
     assert "data record duration is '0' s" in page
+
+
+def test_a_zip_with_a_member_of_no_name_is_refused(client, staff_a, patient_a, settings, check, tmp_path):
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for member in wfdb_files(tmp_path, WAVE):
+            archive.writestr(member.name, member.getvalue())
+        archive.writestr(zipfile.ZipInfo(""), b"0")  # the zip module's ZipInfo.is_dir() indexed its empty name
+    page = _refused(client, staff_a, patient_a, settings, [("record.zip", buffer.getvalue())])
+    assert "one of its members has no name" in page
