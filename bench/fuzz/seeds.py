@@ -156,6 +156,19 @@ SEEDS: dict[str, Callable[[], list[bytes]]] = {
         json.dumps({"fs": FS, "leads": {k: [round(x, 3) for x in v] for k, v in two_leads().items()}}).encode(),
         json.dumps({"beats": [[float(x) for x in line.split(b",")] for line in beat_csv(2).splitlines()]}).encode(),
     ],
+    "api-fields": lambda: [
+        json.dumps(body).encode()
+        for body in (
+            {"at_s": 12.5, "symptom": "palpitations", "note": "climbing stairs"},
+            {"at": "2026-01-01T12:00:00+01:00", "symptom": "other", "note": "dizzy"},
+            {"kind": "sleep", "start_s": 0, "end_s": 3600.0, "note": None},
+            {"kind": "medication", "start": "2026-01-01T08:00:00Z"},
+            {"to_class": "V", "beats": [1, 2, 3], "note": "ectopic"},
+            {"to_class": "N", "family": 2},
+            {"text": "Sinus rhythm.", "amends": None, "acknowledge_undecided": False},
+            {"diagnosis": 3, "decision": "confirm", "note": "agreed", "after": None},
+        )
+    ],
     "keras-weights": lambda: [keras_weights_h5()],
 }
 # the streamed check of a large record reads what the whole-file readers read: the same seeds

@@ -35,6 +35,7 @@ TARGETS = (
     "beats-csv",
     "beats-xlsx",
     "api-json",  # POST /api/v1/recordings/ as JSON: parser, serializer, api.uploads
+    "api-fields",  # the JSON bodies of diary entries and activities, beat corrections, interpretations, reviews
     "keras-weights",  # the weights an admin's .h5 model declares (ecg.models.keras_import.weights_bytes): only a
     # crash of the process, a hang or memory count, as the import runs in its own process and reports any exception
 )
@@ -100,6 +101,8 @@ def one_input(target: str):
         return lambda data: beats("beats.xlsx", data)
     if target == "api-json":
         return _api_json()
+    if target == "api-fields":
+        return _api_fields()
     if target == "keras-weights":
         return _keras_weights()
     raise SystemExit(f"unknown target {target!r}; one of {', '.join(TARGETS)}")
@@ -132,6 +135,37 @@ def _api_json():
                 )
         except (ParseError, ValidationError, UploadRefused):
             pass
+
+    return run
+
+
+def _api_fields():
+    import io
+
+    from rest_framework.exceptions import ParseError, ValidationError
+
+    from api import serializers
+    from api.parsers import BoundedJSONParser
+
+    parser = BoundedJSONParser()
+    bodies = (
+        serializers.DiaryEntryCreateSerializer,
+        serializers.DiaryActivityCreateSerializer,
+        serializers.BeatCorrectionCreateSerializer,
+        serializers.InterpretationCreateSerializer,
+        serializers.ReviewCreateSerializer,
+    )
+
+    def run(data: bytes) -> None:
+        try:
+            body = parser.parse(io.BytesIO(data), "application/json", {})
+        except ParseError:
+            return
+        for serializer_class in bodies:
+            try:
+                serializer_class(data=body).is_valid(raise_exception=True)
+            except ValidationError:
+                pass
 
     return run
 
