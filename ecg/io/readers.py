@@ -826,7 +826,8 @@ def extract_wfdb_zip(
     except _ZIP_DAMAGED as exc:
         raise SignalError(f"the ZIP archive is damaged: {without_paths(str(exc))[:200]}") from None
     with archive:
-        if any(not m.filename for m in archive.infolist()):  # the zip module's is_dir() fails on one
+        # a member named "" ("." is one too, once a path) has no file name: the zip module's is_dir() fails on ""
+        if any(not m.filename.endswith("/") and not PurePosixPath(m.filename).parts for m in archive.infolist()):
             raise SignalError("the ZIP archive is damaged: one of its members has no name")
         members = [
             m

@@ -48,11 +48,13 @@ def test_an_edf_file_whose_data_records_last_no_time_is_refused(client, staff_a,
     assert "data record duration is '0' s" in page
 
 
-def test_a_zip_with_a_member_of_no_name_is_refused(client, staff_a, patient_a, settings, check, tmp_path):
+@pytest.mark.parametrize("name", ["", "."])
+def test_a_zip_with_a_member_of_no_name_is_refused(client, staff_a, patient_a, settings, check, tmp_path, name):
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         for member in wfdb_files(tmp_path, WAVE):
             archive.writestr(member.name, member.getvalue())
-        archive.writestr(zipfile.ZipInfo(""), b"0")  # the zip module's ZipInfo.is_dir() indexed its empty name
+        # "": the zip module's ZipInfo.is_dir() indexed the empty name; ".": a path of no parts, indexed for its last
+        archive.writestr(zipfile.ZipInfo(name), b"0")
     page = _refused(client, staff_a, patient_a, settings, [("record.zip", buffer.getvalue())])
     assert "one of its members has no name" in page
