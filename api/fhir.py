@@ -135,9 +135,29 @@ def _observation(
     }
 
 
-def _waveform(*, recording: ECGRecording, signal, beats, subject: str, effective: dict, input_fs: float) -> dict | None:
+def _waveform(
+    *,
+    recording: ECGRecording,
+    signal,
+    beats,
+    subject: str,
+    effective: dict,
+    input_fs: float,
+    unreadable: str | None = None,
+) -> dict | None:
     limit = settings.API_FHIR_MAX_SAMPLES
     note = None
+    if unreadable is not None:
+        # the results stand without it: the Observation stays, with no value and the reason (obs-6)
+        observation = _observation(
+            subject=subject,
+            effective=effective,
+            category="procedure",
+            code={"coding": [_coding(MDC, *ECG_WAVEFORM)], "text": "ECG waveform (not available)"},
+            dataAbsentReason={"coding": [_coding(DATA_ABSENT, "error")], "text": "The stored signal could not be read"},
+        )
+        observation["note"] = [{"text": f"The stored signal could not be read: {unreadable}"}]
+        return observation
     if signal is not None:
         components, uncalibrated = [], []
         # the bound holds over every lead together: per lead, a small file of many long leads had made each
@@ -644,7 +664,11 @@ def _sleep_observations(
     return out, f"Heart rate by the patient's diary: {', '.join(reversed(said))}. "
 
 
-def bundle(*, recording: ECGRecording, diagnosis: Diagnosis, signal=None, beats=None) -> dict:
+def bundle(
+    *, recording: ECGRecording, diagnosis: Diagnosis, signal=None, beats=None, unreadable: str | None = None
+) -> dict:
+    """The recording's results as a FHIR Bundle. ``unreadable``: why its stored signal (or beat windows) could not
+    be read; the waveform's Observation then carries that reason instead of its samples."""
     patient = recording.patient
     here = installation()
     patient_ref = _urn("patient", patient.pk, namespace=here)
@@ -859,6 +883,7 @@ def bundle(*, recording: ECGRecording, diagnosis: Diagnosis, signal=None, beats=
         subject=patient_ref,
         effective={"effectiveDateTime": start},  # the first sample's time: the SampledData's origin
         input_fs=diagnosis.heartbeat_model.input_fs,
+        unreadable=unreadable,
     )
     if waveform is not None:
         observations.append(waveform)
@@ -912,6 +937,7 @@ def bundle(*, recording: ECGRecording, diagnosis: Diagnosis, signal=None, beats=
             f"{diary_conclusion}"
             f"{sleep_conclusion}"
             f"{_corrections_conclusion(diagnosis)}"
+            f"{_unreadable_conclusion(unreadable)}"
             f"{diagnosis.beat_count} beats: {counts}. {_mi_conclusion(diagnosis, mi_review)} "
             f"Models: heartbeat {diagnosis.heartbeat_model.version}, MI {diagnosis.mi_model.version}."
         ),
@@ -975,6 +1001,12 @@ def _practitioner(user, here: str) -> dict:
         "identifier": [{"system": f"urn:ecg-analyzer:{here}:user", "value": str(user.pk)}],
         "name": [name],
     }
+
+
+def _unreadable_conclusion(unreadable: str | None) -> str:
+    if unreadable is None:
+        return ""
+    return f"The ECG waveform is not included: the stored signal could not be read ({unreadable}). "
 
 
 def _corrections_conclusion(diagnosis: Diagnosis) -> str:

@@ -543,6 +543,17 @@ def recording_stored_signal(*, recording: ECGRecording) -> readers.Signal:
     raise SignalError(f"recording {recording.pk} has no continuous signal (stored format {fmt!r})")
 
 
+# what reading a stored file may raise when it cannot be read: a reader's refusal (a limit lowered since it was
+# stored), a damaged or missing file
+STORED_READ_ERRORS = (SignalError, ValueError, OSError)
+
+
+def stored_read_failure(exc: Exception) -> str:
+    """Why a stored file could not be read, as the viewer and the FHIR export tell it: a reader's own message,
+    nothing of the server's internals otherwise."""
+    return str(exc) if isinstance(exc, SignalError) else "the file is missing or damaged"
+
+
 def recording_model_input(*, recording: ECGRecording):
     """The (n, 187) beats the models were given, as stored by the worker; None before classification."""
     if not recording.beats_file.name:

@@ -17,7 +17,6 @@ from accounts import audit
 from accounts.models import AuditEvent
 from ecg.clock import clock, seconds_from_clock
 from ecg.constants import AAMI_CLASSES, AAMI_NAMES, BEAT_FS
-from ecg.io.errors import SignalError
 from ecgsite.errors import (
     ApplicationError,
     Conflict,
@@ -1367,8 +1366,8 @@ def recording_signal(request, recording_id: int):
         return JsonResponse({"error": f"lead {asked[:40]!r} not found; available leads: {known}"}, status=400)
     try:
         lead = plots.recording_lead(recording, asked)
-    except (SignalError, ValueError, OSError) as exc:
-        message = str(exc) if isinstance(exc, SignalError) else "the file is missing or damaged"
+    except selectors.STORED_READ_ERRORS as exc:
+        message = selectors.stored_read_failure(exc)
         return JsonResponse({"error": f"the stored signal could not be read: {message}"}, status=422)
     n = len(lead.values)
     try:

@@ -715,13 +715,18 @@ class RecordingViewSet(ApiViewSet):
         recording = diagnostics_selectors.recording_get(user=request.user, recording_id=int(pk))
         _require_done(recording, "FHIR report and its parts")
         diagnosis = recording.diagnosis
-        signal = (
-            diagnostics_selectors.recording_stored_signal(recording=recording)
-            if recording.kind == ECGRecording.Kind.SIGNAL
-            else None
+        signal = beats = unreadable = None
+        try:
+            if recording.kind == ECGRecording.Kind.SIGNAL:
+                signal = diagnostics_selectors.recording_stored_signal(recording=recording)
+            else:
+                beats = diagnostics_selectors.recording_model_input(recording=recording)
+        except diagnostics_selectors.STORED_READ_ERRORS as exc:
+            # the viewer's 422 would withhold results that stand without the waveform: the Bundle says why it lacks it
+            unreadable = diagnostics_selectors.stored_read_failure(exc)
+        return Response(
+            fhir.bundle(recording=recording, diagnosis=diagnosis, signal=signal, beats=beats, unreadable=unreadable)
         )
-        beats = diagnostics_selectors.recording_model_input(recording=recording) if signal is None else None
-        return Response(fhir.bundle(recording=recording, diagnosis=diagnosis, signal=signal, beats=beats))
 
     @extend_schema(
         summary="The recording's results as CSV (the page's export)",

@@ -465,3 +465,31 @@ def test_an_observation_keeps_its_id_when_another_leaves_the_report(api_as, staf
     assert set(after) == set(before) - {"mi-score", "mi-flag"}
     assert after == {code: url for code, url in before.items() if code in after}
     assert not set(after.values()) & {before["mi-score"], before["mi-flag"]}
+
+
+def test_a_stored_signal_the_server_cannot_read_is_exported_without_its_waveform_saying_why(
+    api_as, client, staff_a, patient_a, active_models, tmp_path, settings
+):
+    # a WFDB record stored when the limit was higher: the viewer's signal answered 422 and FHIR 500
+    from ..helpers import wfdb_files
+
+    api = api_as(staff_a)
+    files = wfdb_files(tmp_path, np.asarray(ecg_like(10)))
+    created = api.post("/api/v1/recordings", {"patient": patient_a.pk, "kind": "signal", "file": files})
+    assert created.status_code == 201, created.content[:300]
+    recording = ECGRecording.objects.get(pk=created.json()["id"])
+    classify_by_hand(recording, active_models, beats=np.zeros((4, 187), dtype=np.float32), mi_score=0.2)
+    settings.ECG_MAX_UPLOAD_BYTES = 256
+    data = fetch_valid_bundle(api, recording)
+    observations = resources(data, "Observation")
+    waveform = by_code(observations, "131328")
+    assert "component" not in waveform and "valueSampledData" not in str(waveform)
+    assert waveform["dataAbsentReason"]["coding"][0]["code"] == "error"
+    assert waveform["note"][0]["text"].startswith("The stored signal could not be read: ")
+    assert by_code(observations, "mi-flag")["valueBoolean"] is False  # the results are all there
+    (report,) = resources(data, "DiagnosticReport")
+    assert "waveform" in report["conclusion"] and "could not be read" in report["conclusion"]
+    from ..conftest import client_for
+
+    viewer = client_for(client, staff_a).get(f"/recordings/{recording.pk}/signal/")
+    assert viewer.status_code == 422 and "could not be read" in viewer.json()["error"]
