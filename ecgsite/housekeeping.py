@@ -2,12 +2,14 @@
 deliveries retried, expired idempotency keys deleted, files left by processes killed while writing them removed.
 
 Every worker calls ``sweep`` from a thread of its main process (ecgsite.celery); a Redis lock lets the
-first of them in each interval do the work. The temporary folders of the host are every worker's own chore.
+first of them in each interval do the work. The temporary folders of the host are every worker's own chore, and
+every web process's (``temporary_leftovers_remove_due``, from a middleware): an upload is read in the web process too.
 """
 
 import logging
 import shutil
 import tempfile
+import threading
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -45,6 +47,26 @@ def temporary_leftovers_remove(*, older_than: timedelta = TEMPORARY_MAX_AGE, fol
     if removed:
         logger.warning("removed %d temporary folder(s) left by processes stopped while reading a file", removed)
     return removed
+
+
+# A web process runs no sweep thread: it looks at its first request, then at most once this interval
+WEB_TEMPORARY_INTERVAL = timedelta(minutes=10)
+_web_lock = threading.Lock()
+_web_due = 0.0  # time.monotonic() of the next look
+
+
+def temporary_leftovers_remove_due() -> int | None:
+    """This host's temporary folders swept by a web process, if its interval is over (None if not): a web process
+    killed while it parsed an upload leaves its folder as a worker does. A comparison on every other request."""
+    global _web_due
+    now = time.monotonic()
+    if now < _web_due or not _web_lock.acquire(blocking=False):
+        return None
+    try:
+        _web_due = now + WEB_TEMPORARY_INTERVAL.total_seconds()
+        return temporary_leftovers_remove()
+    finally:
+        _web_lock.release()
 
 
 def sweep() -> dict | None:

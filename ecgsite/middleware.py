@@ -1,5 +1,7 @@
 """Response headers that hold in every mode (Django 5.2 has no Content-Security-Policy of its own)."""
 
+from . import housekeeping
+
 # Scripts and styles come only from our static files: no inline <script>, <style>, style= or on*= handlers.
 # data: images are the icons inside Swagger UI's and the admin's style sheets.
 CONTENT_SECURITY_POLICY = "; ".join(
@@ -54,6 +56,18 @@ class SecurityHeadersMiddleware:
         # next person at a shared clinic computer. Static files and the API's ETag reads set their own.
         response.headers.setdefault("Cache-Control", "no-store")
         return response
+
+
+class TemporaryLeftoversMiddleware:
+    """Sweeps this host's temporary folders left by a web process killed while reading an upload (see
+    ecgsite.housekeeping.temporary_leftovers_remove_due): at the process's first request, then every interval."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        housekeeping.temporary_leftovers_remove_due()
+        return self.get_response(request)
 
 
 # Routes that take files, by URL name, and the body each may send; every other route at most SMALL_BODY_BYTES.

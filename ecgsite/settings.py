@@ -189,6 +189,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "ecgsite.middleware.SecurityHeadersMiddleware",
+    # the web host's temporary folders left by a killed web process; workers sweep their own (ecgsite.housekeeping)
+    "ecgsite.middleware.TemporaryLeftoversMiddleware",
     # before anything reads a body (CSRF's token, the login lockout's name): refused unread when too large
     "ecgsite.middleware.RequestBodyLimitMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",

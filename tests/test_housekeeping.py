@@ -86,3 +86,29 @@ def test_a_beats_file_no_recording_names_is_removed_once_an_hour_old(
     assert housekeeping.sweep()["beats_files_removed"] == 0 and default_storage.exists(again)
     assert services.beats_files_orphaned_remove() == 1 and not default_storage.exists(again)
     default_storage.delete(fresh)
+
+
+@pytest.fixture
+def web_process_starting(monkeypatch, tmp_path):
+    """A web process that has answered nothing yet, its host's temporary folder ``tmp_path``."""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    monkeypatch.setattr(housekeeping, "_web_due", 0.0)
+
+
+def test_a_web_process_removes_its_hosts_upload_leftovers_at_its_first_request(client, tmp_path, web_process_starting):
+    # only workers swept them: an upload's folder left by a killed web process stayed on the web host for good
+    left = [_folder(tmp_path, f"{prefix}killed", age_s=2 * HOURS) for prefix in housekeeping.TEMPORARY_PREFIXES]
+    parsing = _folder(tmp_path, "ecg-upload-parsing", age_s=60)
+    assert client.get("/healthz").status_code == 200
+    assert not any(folder.exists() for folder in left)
+    assert parsing.exists()
+
+
+def test_a_web_process_looks_again_only_once_its_interval_is_over(client, tmp_path, web_process_starting, monkeypatch):
+    client.get("/healthz")
+    later = _folder(tmp_path, "ecg-edf-killed", age_s=2 * HOURS)
+    client.get("/healthz")
+    assert later.exists()  # not every request lists the folder
+    monkeypatch.setattr(housekeeping, "_web_due", time.monotonic() - 1)  # the interval is over
+    client.get("/healthz")
+    assert not later.exists()
