@@ -633,7 +633,7 @@
     var n = beats.index.length, start = this.start, spacing = w;
     if (n > 1) spacing = (beats.position[n - 1] - beats.position[0]) * pps / (n - 1);
     var letters = spacing >= 16, top = this.bands().beats, drawn = this.drawn.beats;
-    var vf = (this.events || []).filter(function (e) { return e.type === "vf"; });
+    var vf = vfEpisodes(this.events);
     ctx.textAlign = "center"; ctx.textBaseline = "top"; ctx.font = "bold 12px system-ui, sans-serif";
     for (var i = 0; i < n; i++) {
       var x = (beats.position[i] - start) * pps;
@@ -643,7 +643,7 @@
         ctx.fillStyle = "rgba(11, 92, 173, 0.14)";
         ctx.fillRect(x - Math.max(6, 0.3 * this.fs * pps), 0, 2 * Math.max(6, 0.3 * this.fs * pps), h);
       }
-      if (vf.some(function (e) { return e.start <= position && position <= e.end; })) {
+      if (inEpisode(vf, position, position)) {
         ctx.fillStyle = IN_VF;
         ctx.fillRect(x - 1, top + 5, 2, 8);
         drawn.push([x - 1, top + 5, x + 1, top + 13, "vf"]);
@@ -668,8 +668,7 @@
   var TICK_ORDER = ["Q", "F", "S", "V"];
   SignalViewer.prototype.drawBeatCounts = function (ctx, counts, pps, w, h) {
     if (!counts) return;
-    var top = this.bands().beats, drawn = this.drawn.beats, start = this.start;
-    var vf = (this.events || []).filter(function (e) { return e.type === "vf"; });
+    var top = this.bands().beats, drawn = this.drawn.beats, start = this.start, vf = vfEpisodes(this.events);
     var n = 0;
     for (var k in counts.classes) n = Math.max(n, counts.classes[k].length);
     for (var i = 0; i < n; i++) {
@@ -678,12 +677,21 @@
       var cls = null;
       TICK_ORDER.forEach(function (c) { if (counts.classes[c] && counts.classes[c][i]) cls = c; });
       if (cls === null) continue;
-      var inVf = vf.some(function (e) { return e.start <= from && from + counts.step <= e.end; });
+      var inVf = inEpisode(vf, from, from + counts.step);
       ctx.fillStyle = inVf ? IN_VF : COLOURS[cls];
       ctx.fillRect(x - 1, top - 1, 2, 16);
       drawn.push(inVf ? [x - 1, top + 5, x + 1, top + 13, "vf"] : [x - 1, top - 1, x + 1, top + 15]);
     }
   };
+
+  function vfEpisodes(events) {
+    return (events || []).filter(function (e) { return e.type === "vf"; });
+  }
+
+  /* Whether samples ``from``..``to`` lie inside one of the VF/VFL ``episodes``. */
+  function inEpisode(episodes, from, to) {
+    return episodes.some(function (e) { return e.start <= from && to <= e.end; });
+  }
 
   /* Whether bucket ``i`` of beat_counts holds a beat of a class ``wanted`` takes. */
   function countsHave(counts, i, wanted) {
@@ -710,18 +718,23 @@
         ctx.lineTo(x, 4 + (h - 14) * (1 - (d.min[i] - lo) / span) + 1);
       }
       ctx.stroke();
-      var b = d.beats, counts = d.beat_counts;
+      // the strip's marks in little: a tick per beat (or bucket of beats) outside class N, grey inside VF/VFL
+      var b = d.beats, counts = d.beat_counts, vf = vfEpisodes(this.events), drawn = this.drawn.overview = [];
+      var tick = function (x, colour, inVf) {
+        ctx.fillStyle = inVf ? IN_VF : colour;
+        ctx.fillRect(x - 1, h - 9, 2, 9);
+        drawn.push(inVf ? [x - 1, h - 9, x + 1, h, "vf"] : [x - 1, h - 9, x + 1, h]);
+      };
       for (i = 0; b && i < b.index.length; i++) {
         if (b["class"][i] === "N") continue;
-        ctx.fillStyle = COLOURS[b["class"][i]] || "#333";
-        ctx.fillRect(b.position[i] * sx - 1, h - 9, 2, 9);
+        tick(b.position[i] * sx, COLOURS[b["class"][i]] || "#333", inEpisode(vf, b.position[i], b.position[i]));
       }
-      for (var c = 0; counts && c < TICK_ORDER.length; c++) {
-        var those = counts.classes[TICK_ORDER[c]] || [];
-        ctx.fillStyle = COLOURS[TICK_ORDER[c]];
-        for (i = 0; i < those.length; i++) {
-          if (those[i]) ctx.fillRect((counts.start + (i + 0.5) * counts.step) * sx - 1, h - 9, 2, 9);
-        }
+      var buckets = 0;
+      for (var k in counts && counts.classes) buckets = Math.max(buckets, counts.classes[k].length);
+      for (i = 0; i < buckets; i++) {
+        var cls = null, from = counts.start + i * counts.step;
+        TICK_ORDER.forEach(function (c) { if (counts.classes[c] && counts.classes[c][i]) cls = c; });
+        if (cls !== null) tick((from + counts.step / 2) * sx, COLOURS[cls], inEpisode(vf, from, from + counts.step));
       }
     }
     ctx.fillStyle = DIARY;

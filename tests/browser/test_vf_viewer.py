@@ -65,3 +65,47 @@ def test_a_vf_strip_with_no_beats_offers_no_beat_stepping_and_says_why(
     expect(viewer.locator("[data-info] .event-title")).to_contain_text("Ventricular flutter / fibrillation")
     assert_accessible(page)
     assert page.js_errors == []
+
+
+# The overview's ticks, each [x0, y0, x1, y1] and "vf" when grey; each VF/VFL episode's span there; half the width of
+# the stretch a tick stands for (a bucket of beats, or a beat's point).
+OVERVIEW = """() => { const v = document.querySelector('[data-ecg-viewer]').ecgViewer, sx = v.owidth / v.samples;
+  const counts = v.whole.beat_counts;
+  return {ticks: v.drawn.overview, half: counts ? counts.step * sx / 2 : 0,
+          vf: v.events.filter((e) => e.type === 'vf').map((e) => [e.start * sx, e.end * sx])}; }"""
+# The overview as a recording too dense to mark beat by beat has it: its beats counted by class in buckets.
+OVERVIEW_COUNTED = """async (px) => { const v = document.querySelector('[data-ecg-viewer]').ecgViewer;
+  const answer = await fetch(v.signalQuery(0, v.samples, px)); v.whole = await answer.json(); v.draw();
+  return v.whole.beats === null && v.whole.beat_counts !== null; }"""
+
+
+def _overview_ticks_by_vf(page) -> tuple[list, list]:
+    """The overview's ticks standing for beats all inside the VF/VFL episode, and those all outside it."""
+    drawn = page.evaluate(OVERVIEW)
+    (x0, x1), *_ = drawn["vf"]
+    half, centres = drawn["half"], [((t[0] + t[2]) / 2, t) for t in drawn["ticks"]]
+    inside = [t for x, t in centres if x0 <= x - half and x + half <= x1]
+    outside = [t for x, t in centres if x + half < x0 or x - half > x1]
+    return inside, outside
+
+
+def test_the_overview_greys_the_beats_inside_vf_as_the_strip_does(
+    page,
+    staff_a,
+    holter_recording,  # noqa: F811
+):
+    # the strip drew the detections inside VF/VFL grey and the overview in their classes' colours, V's red
+    log_in(page, staff_a.username)
+    page.goto(f"/recordings/{holter_recording.pk}/")
+    viewer = page.locator("[data-ecg-viewer]")
+    expect(viewer).to_have_attribute("data-events", str(holter_recording.events.count()))
+    page.wait_for_function("() => document.querySelector('[data-ecg-viewer]').ecgViewer.whole")
+    inside, outside = _overview_ticks_by_vf(page)  # beat by beat
+    assert inside and all(t[4:] == ["vf"] for t in inside), inside
+    assert outside and all(t[4:] == [] for t in outside), outside
+    # counted in buckets: more beats than two a pixel
+    assert page.evaluate(OVERVIEW_COUNTED, holter_recording.diagnosis.beat_count // 3)
+    inside, outside = _overview_ticks_by_vf(page)
+    assert inside and all(t[4:] == ["vf"] for t in inside), inside
+    assert outside and all(t[4:] == [] for t in outside), outside
+    assert page.js_errors == []
