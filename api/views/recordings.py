@@ -678,7 +678,9 @@ class RecordingViewSet(ApiViewSet):
         description=(
             "A Bundle (type collection) with the Patient, a DiagnosticReport, Observations for the beat-class counts, "
             "the MI score and flag, the heart rate (signals), and the ECG as an Observation with valueSampledData "
-            "(MDC 131328 and one component per lead), and each symptom of the patient's diary as an Observation "
+            "(MDC 131328 and one component per lead; where the stored signal cannot be read, that Observation "
+            "without samples, its `dataAbsentReason` `error` and a note saying why, and the report's conclusion says "
+            "so), and each symptom of the patient's diary as an Observation "
             "(LOINC 75325-1, its SNOMED CT finding, the rhythm at its moment), and once the diary has a sleep period the "
             "heart rate awake and asleep (`heart-rate-awake`, `heart-rate-asleep`: `recordings/{id}/sleep`'s figures). "
             "409 until the recording is done. Once a doctor has reviewed the MI flag or a VF/VFL or asystole episode, "
