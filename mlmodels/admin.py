@@ -148,7 +148,11 @@ class ModelVersionAdmin(AuditedAdmin):
             self.message_user(request, "Choose at most one version per task to activate.", messages.ERROR)
             return redirect(request.get_full_path())
         for mv in chosen:
-            services.model_version_activate(model_version=mv)
+            try:
+                services.model_version_activate(model_version=mv)
+            except ApplicationError as exc:  # its stored artifact is gone or changed: the active version stays
+                self.message_user(request, exc.message, messages.ERROR)
+                continue
             audit_admin_action(request, AuditEvent.Action.ACTIVATE, mv)
             self.message_user(request, f"Activated {mv}.", messages.SUCCESS)
         return None

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.core.files import File
+from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import UploadedFile
 from django.db import models, transaction
 from django.utils import timezone
@@ -335,7 +336,11 @@ def model_version_activate(*, model_version: ModelVersion) -> ModelVersion:
     """Make this the task's active version; ``model_version_activated`` is sent once it commits.
 
     Every version of the task is locked first: locking only the active one let two activations at once each
-    deactivate it and each activate their own, the second refused by the one-active index (a 500)."""
+    deactivate it and each activate their own, the second refused by the one-active index (a 500).
+
+    A version whose stored artifact is gone or is no longer the file it was registered with is refused
+    (ModelRejected): activating it had every recording analysed from then on fail in the worker."""
+    _check_stored_artifact(model_version)
     list(ModelVersion.objects.select_for_update().filter(task=model_version.task).values_list("pk", flat=True))
     ModelVersion.objects.filter(task=model_version.task, is_active=True).exclude(pk=model_version.pk).update(
         is_active=False
@@ -344,6 +349,29 @@ def model_version_activate(*, model_version: ModelVersion) -> ModelVersion:
     model_version.refresh_from_db()
     transaction.on_commit(lambda: model_version_activated.send(sender=ModelVersion, model_version=model_version))
     return model_version
+
+
+def _check_stored_artifact(mv: ModelVersion) -> None:
+    """Refuse ``mv`` when its stored artifact cannot be read or is not the file it was registered with (its sha256
+    differs), as the workers would: registration proved those bytes load and fit the task."""
+    name = mv.artifact.name or ""
+    try:
+        digest = hashlib.sha256()
+        with default_storage.open(name, "rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(chunk)
+    except (FileNotFoundError, OSError, ValueError):
+        raise ModelRejected(
+            f"{mv} cannot be activated: its stored artifact {name or '(none)'} cannot be read; register the "
+            "artifact again as a new version",
+            field="artifact",
+        ) from None
+    if digest.hexdigest() != mv.sha256:
+        raise ModelRejected(
+            f"{mv} cannot be activated: its stored artifact {name} is not the file it was registered with "
+            f"(sha256 {digest.hexdigest()}, not {mv.sha256}); restore that file or register a new version",
+            field="artifact",
+        )
 
 
 def card_read(artifact: Path) -> dict:

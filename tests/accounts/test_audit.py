@@ -148,12 +148,13 @@ def test_api_calls_with_a_token_are_audited(staff_a, patient_a):
     assert trail == [("view", "patient", str(patient_a.pk)), ("create", "patient", created), ("token_use", "", "")]
 
 
-def test_what_an_administrator_writes_in_the_admin_is_in_the_trail(client, admin_a, platform_admin, clinic_a, db):
+def test_what_an_administrator_writes_in_the_admin_is_in_the_trail(
+    client, admin_a, platform_admin, clinic_a, db, tiny_model_dir
+):
     # user accounts, passwords, token revocations and model activations had been only in Django's admin
     # log, or nowhere
     from api.models import ApiToken
     from api.services import api_token_create
-    from mlmodels.models import ModelVersion
 
     client.force_login(admin_a)
     response = client.post(
@@ -169,7 +170,9 @@ def test_what_an_administrator_writes_in_the_admin_is_in_the_trail(client, admin
     token = api_token_create(user=newcomer)[0]
     client.post("/admin/api/apitoken/", {"action": "revoke", "_selected_action": [token.pk]})
     assert ApiToken.objects.get(pk=token.pk).revoked_at is not None
-    spare = ModelVersion.objects.create(task="heartbeat", version="spare", sha256="0" * 64, class_labels=list("NSVFQ"))
+    from ..conftest import model_version_from
+
+    spare = model_version_from(tiny_model_dir / "heartbeat.keras", task="heartbeat", version="spare", active=False)
     client.force_login(platform_admin)
     client.post("/admin/mlmodels/modelversion/", {"action": "activate", "_selected_action": [spare.pk]})
     rows = list(

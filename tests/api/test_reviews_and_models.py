@@ -127,9 +127,23 @@ def test_an_admin_uploads_and_activates_a_model_version(api_as, platform_admin, 
     assert response.status_code == 201, response.content
     assert response.json()["id"] == active_models["mi"].pk
     assert response["Location"] == f"http://testserver/api/v1/model-versions/{active_models['mi'].pk}"
-    other = ModelVersion.objects.create(
-        task="heartbeat", version="spare", sha256="0" * 64, class_labels=["N", "S", "V", "F", "Q"]
+    from django.core.files.storage import default_storage
+
+    from ..conftest import model_version_from
+
+    other = model_version_from(tiny_model_dir / "heartbeat.keras", task="heartbeat", version="spare", active=False)
+    lost = model_version_from(tiny_model_dir / "heartbeat.keras", task="heartbeat", version="lost", active=False)
+    default_storage.delete(lost.artifact.name)
+    # a version whose stored artifact is gone is refused, naming it (it was activated, and every recording failed)
+    response = api.post(f"/api/v1/model-versions/{lost.pk}/activate")
+    assert response.status_code == 400, response.content
+    error = response.json()["error"]
+    assert (error["code"], error["field"]) == ("invalid_model", "artifact")
+    assert (
+        f"heartbeat lost cannot be activated: its stored artifact {lost.artifact.name} cannot be read"
+        in (error["message"])
     )
+    assert ModelVersion.objects.get(task="heartbeat", is_active=True) == active_models["heartbeat"]
     response = api.post(f"/api/v1/model-versions/{other.pk}/activate")
     assert response.status_code == 200 and response.json()["is_active"] is True
     active_models["heartbeat"].refresh_from_db()

@@ -63,3 +63,42 @@ def test_a_version_activated_while_another_activation_commits_becomes_the_active
     assert list(ModelVersion.objects.filter(task="heartbeat", is_active=True).values_list("version", flat=True)) == [
         "third"
     ]
+
+
+def _spoil(mv, how: str, tiny_model_dir) -> None:
+    from django.core.files.storage import default_storage
+
+    if how == "gone":
+        default_storage.delete(mv.artifact.name)
+    else:  # written over by another file (a backup restored over it, another host)
+        with default_storage.open(mv.artifact.name, "wb") as fh:
+            fh.write((tiny_model_dir / "mi-high.keras").read_bytes())
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("how, message", [("gone", "cannot be read"), ("changed", "not the file it was registered")])
+def test_a_version_whose_stored_artifact_is_gone_or_changed_is_not_activated(
+    client, platform_admin, active_models, tiny_model_dir, how, message
+):
+    # it was activated: every recording analysed from then on failed in the worker (the artifact is checked only
+    # when a worker loads it), in every clinic, until someone activated another version
+    from accounts.models import AuditEvent
+    from ecgsite.errors import ModelRejected
+
+    from ..conftest import client_for, model_version_from
+
+    spare = model_version_from(tiny_model_dir / "heartbeat.keras", task="heartbeat", version="spare", active=False)
+    name = spare.artifact.name
+    _spoil(spare, how, tiny_model_dir)
+    with pytest.raises(ModelRejected, match=message) as refused:
+        model_version_activate(model_version=spare)
+    assert refused.value.field == "artifact" and "heartbeat spare cannot be activated" in refused.value.message
+    # the admin's action says so, and the version in use stays active
+    client_for(client, platform_admin)
+    response = client.post(
+        "/admin/mlmodels/modelversion/", {"action": "activate", "_selected_action": [spare.pk]}, follow=True
+    )
+    shown = [str(m) for m in response.context["messages"]]
+    assert len(shown) == 1 and shown[0].startswith(f"heartbeat spare cannot be activated: its stored artifact {name} ")
+    assert ModelVersion.objects.get(task="heartbeat", is_active=True) == active_models["heartbeat"]
+    assert not AuditEvent.objects.filter(action="activate", object_id=str(spare.pk)).exists()
