@@ -4,15 +4,17 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.core.exceptions import PermissionDenied
+from django.db.models import Q
 from django.shortcuts import redirect
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
+from django.utils.timezone import localtime
 
 from accounts.admin import AuditedAdmin, audit_admin_action
 from accounts.models import AuditEvent
 from ecgsite.errors import ApplicationError
 
 from . import services
-from .models import ModelVersion
+from .models import ModelActivation, ModelVersion
 
 
 class ModelVersionUploadForm(forms.ModelForm):
@@ -47,6 +49,7 @@ class ModelVersionAdmin(AuditedAdmin):
         "created_at",
         "metrics_pretty",
         "artifact_stored",
+        "activation_history",
     ]
 
     def has_module_permission(self, request):
@@ -125,6 +128,7 @@ class ModelVersionAdmin(AuditedAdmin):
             "sha256",
             "is_active",
             "activated_at",
+            "activation_history",
             "class_labels",
             "threshold",
             "metrics_pretty",
@@ -149,7 +153,7 @@ class ModelVersionAdmin(AuditedAdmin):
             return redirect(request.get_full_path())
         for mv in chosen:
             try:
-                services.model_version_activate(model_version=mv)
+                services.model_version_activate(model_version=mv, by=request.user, via=ModelActivation.Via.ADMIN)
             except ApplicationError as exc:  # its stored artifact is gone or changed: the active version stays
                 self.message_user(request, exc.message, messages.ERROR)
                 continue
@@ -161,6 +165,29 @@ class ModelVersionAdmin(AuditedAdmin):
     def artifact_stored(self, obj):
         # its name in the store, not a link: stored files are not served over the web (MEDIA_URL)
         return obj.artifact.name or "—"
+
+    @admin.display(description="activations")
+    def activation_history(self, obj):
+        """When this version became the task's active one and when another replaced it, who chose each and how."""
+        rows = ModelActivation.objects.filter(Q(model_version=obj) | Q(previous=obj)).select_related(
+            "model_version", "previous", "activated_by"
+        )
+        if not rows:
+            return "—"
+        return format_html_join(
+            "\n",
+            "<div>{}: {} → {}, by {} ({})</div>",
+            (
+                (
+                    localtime(row.activated_at).strftime("%Y-%m-%d %H:%M:%S %Z"),
+                    row.previous.version if row.previous else "none",
+                    row.model_version.version,
+                    row.activated_by.username if row.activated_by else "no user",
+                    row.get_via_display() or "before activations were kept",
+                )
+                for row in rows
+            ),
+        )
 
     @admin.display(description="metrics")
     def metrics_pretty(self, obj):

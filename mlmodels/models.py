@@ -1,5 +1,6 @@
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
 from ecg.constants import BEAT_FS, BEAT_LENGTH
 
@@ -47,3 +48,36 @@ class ModelVersion(models.Model):
     @property
     def effective_threshold(self) -> float:
         return 0.5 if self.threshold is None else self.threshold
+
+
+class ModelActivation(models.Model):
+    """One activation of a version, with the version it replaced: which model analysed a task's recordings from when
+    to when, and who chose it (a version's own activated_at is only its latest activation). Append-only."""
+
+    class Via(models.TextChoices):
+        ADMIN = "admin", "Admin"
+        API = "api", "API"
+        COMMAND = "command", "Command (start-up's bundled models, register_model)"
+
+    task = models.CharField(max_length=16, choices=ModelVersion.Task.choices)
+    model_version = models.ForeignKey(ModelVersion, on_delete=models.PROTECT, related_name="activations")
+    previous = models.ForeignKey(
+        ModelVersion,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="the version it replaced",
+    )
+    activated_at = models.DateTimeField(default=timezone.now, db_index=True)
+    activated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    via = models.CharField(max_length=8, choices=Via.choices, blank=True)
+
+    class Meta:
+        ordering = ["-activated_at", "-id"]
+
+    def __str__(self) -> str:
+        before = self.previous.version if self.previous else "none"
+        return f"{self.task}: {before} -> {self.model_version.version}"

@@ -20,7 +20,7 @@ from ecg.io.readers import without_paths
 from ecg.processing import context
 from ecgsite.errors import ArtifactRegistered, ModelRejected, UnsupportedUpload, UploadTooLarge
 
-from .models import ModelVersion
+from .models import ModelActivation, ModelVersion
 from .signals import model_version_activated
 
 DEFAULT_LABELS: dict[str, list[str]] = {
@@ -332,20 +332,39 @@ def _register(
 
 
 @transaction.atomic
-def model_version_activate(*, model_version: ModelVersion) -> ModelVersion:
+def model_version_activate(
+    *, model_version: ModelVersion, by=None, via: str = ModelActivation.Via.COMMAND
+) -> ModelVersion:
     """Make this the task's active version; ``model_version_activated`` is sent once it commits.
 
     Every version of the task is locked first: locking only the active one let two activations at once each
     deactivate it and each activate their own, the second refused by the one-active index (a 500).
 
     A version whose stored artifact is gone or is no longer the file it was registered with is refused
-    (ModelRejected): activating it had every recording analysed from then on fail in the worker."""
+    (ModelRejected): activating it had every recording analysed from then on fail in the worker.
+
+    Each activation is kept (ModelActivation) with the version it replaced, who (``by``) and through what
+    (``via``): the admin's and the API's audit rows named only the version activated, and the commands' (the
+    start-up's bundled models among them) none. The version already active is left as it is (its activation
+    time had been moved to now, as though it had just been chosen)."""
     _check_stored_artifact(model_version)
-    list(ModelVersion.objects.select_for_update().filter(task=model_version.task).values_list("pk", flat=True))
-    ModelVersion.objects.filter(task=model_version.task, is_active=True).exclude(pk=model_version.pk).update(
-        is_active=False
+    versions = list(ModelVersion.objects.select_for_update().filter(task=model_version.task))
+    previous = next((mv for mv in versions if mv.is_active), None)
+    if previous is not None and previous.pk == model_version.pk:
+        model_version.refresh_from_db()
+        return model_version
+    now = timezone.now()
+    if previous is not None:
+        ModelVersion.objects.filter(pk=previous.pk).update(is_active=False)
+    ModelVersion.objects.filter(pk=model_version.pk).update(is_active=True, activated_at=now)
+    ModelActivation.objects.create(
+        task=model_version.task,
+        model_version=model_version,
+        previous=previous,
+        activated_at=now,
+        activated_by=by if by is not None and by.is_authenticated else None,
+        via=via,
     )
-    ModelVersion.objects.filter(pk=model_version.pk).update(is_active=True, activated_at=timezone.now())
     model_version.refresh_from_db()
     transaction.on_commit(lambda: model_version_activated.send(sender=ModelVersion, model_version=model_version))
     return model_version

@@ -12,7 +12,7 @@ from accounts.models import AuditEvent
 from diagnostics.models import ECGRecording
 from mlmodels import selectors as mlmodels_selectors
 from mlmodels import services as mlmodels_services
-from mlmodels.models import ModelVersion
+from mlmodels.models import ModelActivation, ModelVersion
 
 from .. import serializers
 from ..pagination import absolute_url
@@ -66,10 +66,14 @@ class ModelVersionViewSet(ApiViewSet):
         serializer = serializers.ModelVersionCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         fields = dict(serializer.validated_data)
+        activate = fields.pop("activate", False)
         version = mlmodels_services.model_version_register(
             upload=fields.pop("artifact"), created_by=request.user, refuse_changes=True, **fields
         )
-        if fields.get("activate"):  # the registration is audited by the route; its activation is one more change
+        if activate:  # the registration is audited by the route; its activation is one more change
+            version = mlmodels_services.model_version_activate(
+                model_version=version, by=request.user, via=ModelActivation.Via.API
+            )
             audit.record(
                 request,
                 AuditEvent.Action.ACTIVATE,
@@ -97,5 +101,7 @@ class ModelVersionViewSet(ApiViewSet):
     )
     def activate(self, request, pk):
         version = mlmodels_selectors.model_version_get(model_version_id=int(pk))
-        version = mlmodels_services.model_version_activate(model_version=version)
+        version = mlmodels_services.model_version_activate(
+            model_version=version, by=request.user, via=ModelActivation.Via.API
+        )
         return Response(serializers.ModelVersionSerializer(version).data)

@@ -102,3 +102,37 @@ def test_a_version_whose_stored_artifact_is_gone_or_changed_is_not_activated(
     assert len(shown) == 1 and shown[0].startswith(f"heartbeat spare cannot be activated: its stored artifact {name} ")
     assert ModelVersion.objects.get(task="heartbeat", is_active=True) == active_models["heartbeat"]
     assert not AuditEvent.objects.filter(action="activate", object_id=str(spare.pk)).exists()
+
+
+@pytest.mark.django_db
+def test_each_activation_is_kept_with_the_version_it_replaced_who_chose_it_and_how(
+    client, platform_admin, active_models, tiny_model_dir
+):
+    # the audit trail named only the version activated (not the one it replaced), and an activation by a command
+    # (the start-up's registration of the bundled models, register_model --activate) left no trace at all; the
+    # version's activated_at is only its latest activation, moved even by activating the version already active
+    from mlmodels.models import ModelActivation
+
+    from ..conftest import client_for, model_version_from
+
+    first = active_models["heartbeat"]
+    spare = model_version_from(tiny_model_dir / "heartbeat.keras", task="heartbeat", version="spare", active=False)
+    client_for(client, platform_admin)
+    client.post("/admin/mlmodels/modelversion/", {"action": "activate", "_selected_action": [spare.pk]})
+    spare.refresh_from_db()
+    chosen_at = spare.activated_at
+    model_version_activate(model_version=spare)  # already active: nothing changes
+    spare.refresh_from_db()
+    assert spare.activated_at == chosen_at
+    model_version_activate(model_version=first)  # a rollback by a command (no user: its default)
+    assert ModelVersion.objects.get(task="heartbeat", is_active=True) == first
+    history = list(
+        ModelActivation.objects.filter(task="heartbeat")
+        .order_by("id")
+        .values_list("previous__version", "model_version__version", "activated_by__username", "via")
+    )
+    assert history == [("tiny-1", "spare", platform_admin.username, "admin"), ("spare", "tiny-1", None, "command")]
+    # the version's page shows them
+    page = client.get(f"/admin/mlmodels/modelversion/{spare.pk}/change/").content.decode()
+    assert f"tiny-1 → spare, by {platform_admin.username} (Admin)" in page
+    assert "spare → tiny-1, by no user (Command" in page
