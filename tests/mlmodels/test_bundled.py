@@ -32,3 +32,20 @@ def test_start_up_takes_a_bundled_version_an_administrator_has_changed_since(set
     call_command("register_bundled_models", stdout=StringIO())
     assert ModelVersion.objects.filter(task="mi").count() == 1
     assert ModelVersion.objects.get(pk=mi.pk).threshold == 0.3
+
+
+@pytest.mark.django_db
+def test_an_older_bundled_version_an_administrator_went_back_to_stays_active_at_start_up(platform_admin):
+    # start-up activated the newest bundled version again whenever the active one was bundled: an administrator's
+    # rollback to an older bundled version was undone by the next deployment, silently, for every clinic
+    from mlmodels.models import ModelActivation
+    from mlmodels.services import model_version_activate
+
+    call_command("register_bundled_models", stdout=StringIO())
+    bundled = ModelVersion.objects.filter(task="heartbeat").order_by("version")
+    assert bundled.count() >= 2
+    older, newest = bundled.first(), bundled.last()
+    assert ModelVersion.objects.get(task="heartbeat", is_active=True) == newest
+    model_version_activate(model_version=older, by=platform_admin, via=ModelActivation.Via.ADMIN)
+    call_command("register_bundled_models", stdout=StringIO())
+    assert ModelVersion.objects.get(task="heartbeat", is_active=True) == older
