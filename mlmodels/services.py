@@ -35,10 +35,15 @@ MAX_ARCHIVE_MEMBERS = 1000  # Keras writes three (config, metadata, weights) and
 
 
 def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
     with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
+        return sha256_of_file(fh)
+
+
+def sha256_of_file(fh) -> str:
+    """The sha256 of what is left to read of a binary file (a local one, or a storage's), read a MiB at a time."""
+    digest = hashlib.sha256()
+    for chunk in iter(lambda: fh.read(1 << 20), b""):
+        digest.update(chunk)
     return digest.hexdigest()
 
 
@@ -375,20 +380,18 @@ def _check_stored_artifact(mv: ModelVersion) -> None:
     differs), as the workers would: registration proved those bytes load and fit the task."""
     name = mv.artifact.name or ""
     try:
-        digest = hashlib.sha256()
         with default_storage.open(name, "rb") as fh:
-            for chunk in iter(lambda: fh.read(1 << 20), b""):
-                digest.update(chunk)
+            stored = sha256_of_file(fh)
     except (FileNotFoundError, OSError, ValueError):
         raise ModelRejected(
             f"{mv} cannot be activated: its stored artifact {name or '(none)'} cannot be read; register the "
             "artifact again as a new version",
             field="artifact",
         ) from None
-    if digest.hexdigest() != mv.sha256:
+    if stored != mv.sha256:
         raise ModelRejected(
             f"{mv} cannot be activated: its stored artifact {name} is not the file it was registered with "
-            f"(sha256 {digest.hexdigest()}, not {mv.sha256}); restore that file or register a new version",
+            f"(sha256 {stored}, not {mv.sha256}); restore that file or register a new version",
             field="artifact",
         )
 
