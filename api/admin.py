@@ -2,11 +2,12 @@ from django import forms
 from django.contrib import admin, messages
 from django.utils import timezone
 
+from accounts import audit
 from accounts.admin import ClinicScopedAdmin, audit_admin_action
 from accounts.models import AuditEvent
 
 from .models import ApiToken, WebhookDelivery
-from .services import api_token_create, api_token_revoke, api_token_webhook_set
+from .services import api_token_create, api_token_issuer_refusal, api_token_revoke, api_token_webhook_set
 from .webhooks import signing_secret
 
 
@@ -19,10 +20,21 @@ class ApiTokenForm(forms.ModelForm):
         model = ApiToken
         fields = ["user", "name", "expires_at", "webhook_url"]
 
+    # the request making the token (ApiTokenAdmin.get_form sets it on the form class it makes for the request)
+    request = None
+
     def clean_user(self):
         user = self.cleaned_data["user"]
         if user is not None and (user.clinic_id is None or not user.is_active):
             raise forms.ValidationError("API tokens act within a clinic: choose an active user of a clinic.")
+        if user is not None and self.instance.pk is None:
+            refusal = api_token_issuer_refusal(user=user, created_by=self.request.user if self.request else None)
+            if refusal is not None:
+                # a try at a credential acting as someone else: in the audit trail, naming the user it would act as
+                audit.record(
+                    self.request, AuditEvent.Action.DENIED, object_type="user", object_id=user.pk, channel="admin"
+                )
+                raise forms.ValidationError(refusal)
         return user
 
     def clean_expires_at(self):
@@ -36,7 +48,17 @@ class ApiTokenForm(forms.ModelForm):
 @admin.register(ApiToken)
 class ApiTokenAdmin(ClinicScopedAdmin):
     form = ApiTokenForm
-    list_display = ["prefix", "name", "user", "created_at", "expires_at", "revoked_at", "last_used_at"]
+    list_display = [
+        "prefix",
+        "name",
+        "user",
+        "created_by",
+        "decides",
+        "created_at",
+        "expires_at",
+        "revoked_at",
+        "last_used_at",
+    ]
     list_filter = ["revoked_at"]
     search_fields = ["name", "prefix", "user__username"]
     fields = [
@@ -47,20 +69,32 @@ class ApiTokenAdmin(ClinicScopedAdmin):
         "prefix",
         "created_at",
         "created_by",
+        "decides",
         "revoked_at",
         "last_used_at",
     ]
-    readonly_fields = ["prefix", "created_at", "created_by", "revoked_at", "last_used_at"]
+    readonly_fields = ["prefix", "created_at", "created_by", "decides", "revoked_at", "last_used_at"]
     actions = ["revoke"]
 
     def get_queryset(self, request):
-        qs = super().get_queryset(request).select_related("user")
+        qs = super().get_queryset(request).select_related("user", "created_by")
         # a clinic's administrator sees its users' tokens, not those of a superuser whose account sits in it
         return (
             qs
             if request.user.is_superuser
             else qs.filter(user__clinic_id=request.user.clinic_id, user__is_superuser=False)
         )
+
+    @admin.display(description="makes clinical decisions", boolean=True)
+    def decides(self, obj):
+        """Whether the token reviews, signs, moves and corrects as its user (ApiToken.decides): made by its user, by
+        a superuser or on the server; one a clinic's administrator made for someone else does not."""
+        return obj.decides if obj.pk else None
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        form.request = request  # a class made for this request: who may make a token for whom (clean_user)
+        return form
 
     def get_readonly_fields(self, request, obj=None):
         return self.readonly_fields + (["user"] if obj else [])

@@ -39,7 +39,9 @@ def _token_by_prefix(prefix: str) -> tuple[ApiToken | None, ApiToken | None]:
     if cached is not None and cached[0] > now:
         token = cached[1]
     else:
-        token = ApiToken.objects.select_related("user").filter(prefix=prefix).first()
+        token = ApiToken.objects.select_related("user", "created_by").filter(prefix=prefix).first()
+        if token is not None:
+            token.decides  # noqa: B018 -- worked out now, from the row just read, and copied with the token
         if token is None or not ttl:
             return token, None
         with _tokens_lock:

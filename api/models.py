@@ -1,3 +1,5 @@
+from functools import cached_property
+
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
@@ -44,6 +46,19 @@ class ApiToken(models.Model):
                 webhook_url_check(self.webhook_url)
             except ValidationError as exc:
                 raise ValidationError({"webhook_url": exc.messages}) from None
+
+    @cached_property
+    def decides(self) -> bool:
+        """Whether requests with this token may make clinical decisions as its user (review an MI flag, sign an
+        interpretation, move a recording, correct beats): only if its user made it, or the installation's
+        administrator (a superuser) did, or it was made on the server (``create_api_token``: no ``created_by``).
+        One a clinic's administrator made for someone else never does, whatever role its user has since been given
+        (api.services.api_token_issuer_refusal keeps them from making one for a doctor; a role changed after would
+        otherwise let them sign as a colleague), nor does one made so before that rule. Kept with the token in the
+        authentication's cache (it is in the instance's ``__dict__``)."""
+        if self.created_by_id is None or self.created_by_id == self.user_id:
+            return True
+        return self.created_by is not None and self.created_by.is_superuser
 
     @property
     def is_usable(self) -> bool:

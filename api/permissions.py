@@ -1,5 +1,7 @@
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 
+from .models import ApiToken
+
 
 class IsClinicMember(BasePermission):
     """Every API request acts within the user's clinic; a user without one has nothing to see."""
@@ -11,10 +13,25 @@ class IsClinicMember(BasePermission):
 
 
 class CanReviewOrReadOnly(BasePermission):
+    """A clinical decision (a review, a signature, a move, a beat correction) is a doctor's or an administrator's,
+    and through a token only one its user or the installation's administrator made (``ApiToken.decides``)."""
+
     message = "Only doctors and administrators review diagnoses."
 
     def has_permission(self, request, view):
-        return request.method in SAFE_METHODS or request.user.can_review
+        if request.method in SAFE_METHODS:
+            return True
+        if not request.user.can_review:
+            return False
+        token = request.auth
+        if isinstance(token, ApiToken) and not token.decides:
+            self.message = (
+                f"This token was made by a clinic's administrator for {request.user.username}: it reads and uploads "
+                "as them but does not make clinical decisions in their name. A token that does is made by its user "
+                "or by the installation's administrator (a superuser, or manage.py create_api_token)."
+            )
+            return False
+        return True
 
 
 class CanSignOrReadOnly(CanReviewOrReadOnly):

@@ -23,6 +23,24 @@ def token_hash(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
+def api_token_issuer_refusal(*, user: User, created_by: User | None) -> str | None:
+    """Why ``created_by`` may not make a token acting as ``user``, or None if they may.
+
+    A token acts as its user, and a doctor's or an administrator's reviews MI flags, signs interpretations, moves
+    recordings and corrects beats, each recorded as that person's decision. So a clinic's administrator makes
+    tokens only for themselves and for users who make no such decisions (the clinic's staff); one acting as a
+    doctor or another administrator is made by the installation's administrator (a superuser) or on the server
+    (``create_api_token``, ``created_by`` None), who can act as anyone already."""
+    if created_by is None or created_by.is_superuser or created_by.pk == user.pk or not user.can_review:
+        return None
+    return (
+        f"A token for {user.username} would make clinical decisions recorded as theirs (reviews, signed "
+        f"interpretations, moves, beat corrections): a clinic's administrator makes tokens for themselves and for "
+        f"the clinic's staff only. The installation's administrator (a superuser) or manage.py create_api_token "
+        f"makes a token for a doctor or another administrator."
+    )
+
+
 @transaction.atomic
 def api_token_create(
     *,
@@ -37,6 +55,9 @@ def api_token_create(
         raise ValueError(f"user {user.username!r} is inactive")
     if user.clinic_id is None:
         raise ValueError(f"user {user.username!r} belongs to no clinic; API requests are scoped to a clinic")
+    refusal = api_token_issuer_refusal(user=user, created_by=created_by)
+    if refusal is not None:
+        raise ValueError(refusal)
     while True:
         prefix = secrets.token_hex(TOKEN_PREFIX_LENGTH // 2)
         if not ApiToken.objects.filter(prefix=prefix).exists():
