@@ -118,6 +118,28 @@ class UserAdmin(ClinicScopedAdmin, BaseUserAdmin):
             message += f" {skipped} had none."
         self.message_user(request, message)
 
+    def user_change_password(self, request, id, form_url=""):
+        """Set another user's password: not, for a clinic's administrator, a doctor's or another administrator's.
+        With it, and the second factor reset (a lost phone, which they may do), they would sign in as that person
+        and sign, review and move recordings in their name. The user changes it themselves (Change password), or
+        the installation's administrator (a superuser, or manage.py changepassword) sets it."""
+        from django.contrib.admin.utils import unquote
+        from django.core.exceptions import PermissionDenied
+
+        user = self.get_object(request, unquote(id))
+        refusal = password_set_refusal(by=request.user, user=user) if user is not None else None
+        if refusal is not None:
+            audit.record(
+                request,
+                AuditEvent.Action.DENIED,
+                object_type="password",
+                object_id=user.pk,
+                status_code=403,
+                channel="admin",
+            )
+            raise PermissionDenied(refusal)
+        return super().user_change_password(request, id, form_url)
+
     def get_queryset(self, request):
         qs = super().get_queryset(request)
         # a superuser who has a clinic set is still no user its administrator manages: reachable, their
@@ -209,6 +231,18 @@ class AuditEventAdmin(ReadOnlyAdmin, admin.ModelAdmin):
 
     def has_view_permission(self, request, obj=None):
         return self.has_module_permission(request)
+
+
+def password_set_refusal(*, by, user) -> str | None:
+    """Why ``by`` may not set ``user``'s password in the admin, or None if they may: a clinic's administrator sets
+    their own and the clinic's staff's, not a doctor's or another administrator's (whose account signs)."""
+    if by.is_superuser or by.pk == user.pk or not user.can_review:
+        return None
+    return (
+        f"{user.username} makes clinical decisions: a clinic's administrator sets the password of the clinic's staff "
+        "only. Only the installation's administrator (a superuser, or manage.py changepassword) sets the password of a "
+        "doctor or another administrator; they change it themselves under Change password."
+    )
 
 
 def reset_second_factor(user) -> int:

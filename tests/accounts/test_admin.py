@@ -64,3 +64,42 @@ def test_the_demo_data_command_refuses_to_run_in_production(settings, admin_a):
     with pytest.raises(CommandError, match="refuses to run with DJANGO_ENV=production"):
         call_command("seed_demo")
     assert not User.objects.filter(username="staff_b").exists()
+
+
+@pytest.mark.parametrize("role", [User.Role.DOCTOR, User.Role.ADMIN])
+def test_a_clinic_admin_cannot_set_the_password_of_a_doctor_or_another_administrator(client, admin_a, clinic_a, role):
+    # with the password set and the second factor reset (a lost phone), the administrator signed in as the doctor
+    # and signed their interpretations: a doctor's password is theirs or the installation's administrator's to set
+    from accounts.models import AuditEvent
+
+    from ..factories import UserFactory
+
+    colleague = UserFactory(username="colleague", clinic=clinic_a, role=role)
+    client.force_login(admin_a)
+    path = f"/admin/accounts/user/{colleague.pk}/password/"
+    form = client.get(path)
+    assert form.status_code == 403 and "installation&#x27;s administrator" in form.content.decode()
+    response = client.post(
+        path, {"password1": "Taken-over-9876", "password2": "Taken-over-9876", "set_usable_password": "true"}
+    )
+    assert response.status_code == 403
+    assert "sets the password of a doctor or another administrator" in response.content.decode()
+    colleague.refresh_from_db()
+    assert colleague.check_password(PASSWORD)
+    denied = AuditEvent.objects.filter(action=AuditEvent.Action.DENIED, object_type="password")
+    assert {(e.user, e.object_id, e.status_code, e.channel) for e in denied} == {
+        (admin_a, str(colleague.pk), 403, "admin")
+    }
+
+
+def test_the_installation_administrator_sets_a_doctors_password_and_a_clinic_admin_a_staff_members(
+    client, admin_a, platform_admin, doctor_a, staff_a
+):
+    new = {"password1": "Another-pass-4321", "password2": "Another-pass-4321", "set_usable_password": "true"}
+    client.force_login(platform_admin)
+    assert client.post(f"/admin/accounts/user/{doctor_a.pk}/password/", new).status_code == 302
+    client.force_login(admin_a)
+    assert client.post(f"/admin/accounts/user/{staff_a.pk}/password/", new).status_code == 302
+    doctor_a.refresh_from_db()
+    staff_a.refresh_from_db()
+    assert doctor_a.check_password("Another-pass-4321") and staff_a.check_password("Another-pass-4321")
