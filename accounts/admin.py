@@ -1,3 +1,4 @@
+from django import forms
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django_otp.plugins.otp_static.models import StaticDevice
@@ -157,6 +158,8 @@ class UserAdmin(ClinicScopedAdmin, BaseUserAdmin):
         form = super().get_form(request, obj, **kwargs)
         if "clinic" in form.base_fields:
             form.base_fields["clinic"].required = not (obj is not None and obj.is_superuser)
+        if obj is not None and "role" in form.base_fields:
+            form = _role_guarded(form, request, obj)
         return form
 
 
@@ -243,6 +246,36 @@ def password_set_refusal(*, by, user) -> str | None:
         "only. Only the installation's administrator (a superuser, or manage.py changepassword) sets the password of a "
         "doctor or another administrator; they change it themselves under Change password."
     )
+
+
+def role_grant_refusal(*, by, user, was: str, role: str) -> str | None:
+    """Why ``by`` may not make ``user`` (of role ``was``) a ``role``, or None if they may. A clinic's administrator
+    gives a doctor's or an administrator's role to an account no one has signed in to yet (a newcomer: its first
+    password is theirs to give), not back to one in use: having set a staff member's password they could make them
+    a doctor, or a doctor staff, set the password and make them a doctor again, then sign as that person."""
+    signs = {User.Role.DOCTOR, User.Role.ADMIN}
+    if by.is_superuser or by.pk == user.pk or was in signs or role not in signs or user.last_login is None:
+        return None
+    return (
+        f"{user.username} has signed in already: a clinic's administrator makes only a new account a doctor or an "
+        "administrator. The installation's administrator (a superuser) gives that role to an account in use."
+    )
+
+
+def _role_guarded(form_class, request, user):
+    """The user's change form, refusing a role ``role_grant_refusal`` refuses (with an audit row of the try)."""
+    was = user.role  # as stored: the form writes the new role into the same instance once cleaned
+
+    class RoleGuardedForm(form_class):
+        def clean_role(self):
+            role = self.cleaned_data["role"]
+            refusal = role_grant_refusal(by=request.user, user=user, was=was, role=role)
+            if refusal is not None:
+                audit.record(request, AuditEvent.Action.DENIED, object_type="role", object_id=user.pk, channel="admin")
+                raise forms.ValidationError(refusal)
+            return role
+
+    return RoleGuardedForm
 
 
 def reset_second_factor(user) -> int:

@@ -103,3 +103,69 @@ def test_the_installation_administrator_sets_a_doctors_password_and_a_clinic_adm
     doctor_a.refresh_from_db()
     staff_a.refresh_from_db()
     assert doctor_a.check_password("Another-pass-4321") and staff_a.check_password("Another-pass-4321")
+
+
+def change_form(user, **changes) -> dict:
+    data = {
+        "username": user.username,
+        "first_name": user.first_name,
+        "last_name": user.last_name,
+        "email": user.email,
+        "clinic": user.clinic_id,
+        "role": user.role,
+        "is_active": "on" if user.is_active else "",
+    }
+    data.update(changes)
+    return data
+
+
+def test_a_clinic_admin_cannot_give_signing_powers_back_to_an_account_in_use(client, admin_a, doctor_a):
+    # demote the doctor, set their password (a staff member's, which they may), make them a doctor again, reset
+    # their second factor: the administrator would sign in, and sign, as the doctor
+    from django.utils import timezone
+
+    from accounts.models import AuditEvent
+
+    User.objects.filter(pk=doctor_a.pk).update(last_login=timezone.now())
+    doctor_a.refresh_from_db()
+    client.force_login(admin_a)
+    path = f"/admin/accounts/user/{doctor_a.pk}/change/"
+    assert client.post(path, change_form(doctor_a, role="staff")).status_code == 302
+    doctor_a.refresh_from_db()
+    assert doctor_a.role == "staff"
+    response = client.post(path, change_form(doctor_a, role="doctor"))
+    assert response.status_code == 200
+    assert "has signed in already" in response.content.decode()
+    doctor_a.refresh_from_db()
+    assert doctor_a.role == "staff"
+    denied = AuditEvent.objects.get(action=AuditEvent.Action.DENIED)
+    assert (denied.user, denied.object_type, denied.object_id, denied.channel) == (
+        admin_a,
+        "role",
+        str(doctor_a.pk),
+        "admin",
+    )
+
+
+def test_a_clinic_admin_makes_a_new_account_a_doctor_and_a_superuser_any(client, admin_a, platform_admin, clinic_a):
+    from django.utils import timezone
+
+    from ..factories import UserFactory
+
+    newcomer = UserFactory(username="newcomer", clinic=clinic_a, role=User.Role.STAFF)
+    veteran = UserFactory(username="veteran", clinic=clinic_a, role=User.Role.STAFF)
+    User.objects.filter(pk=veteran.pk).update(last_login=timezone.now())
+    veteran.refresh_from_db()
+    client.force_login(admin_a)
+    assert (
+        client.post(f"/admin/accounts/user/{newcomer.pk}/change/", change_form(newcomer, role="doctor")).status_code
+        == 302
+    )
+    client.force_login(platform_admin)
+    assert (
+        client.post(f"/admin/accounts/user/{veteran.pk}/change/", change_form(veteran, role="doctor")).status_code
+        == 302
+    )
+    newcomer.refresh_from_db()
+    veteran.refresh_from_db()
+    assert newcomer.role == veteran.role == "doctor"
