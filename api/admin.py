@@ -89,7 +89,11 @@ class ApiTokenAdmin(ClinicScopedAdmin):
     def decides(self, obj):
         """Whether the token reviews, signs, moves and corrects as its user (ApiToken.decides): made by its user, by
         a superuser or on the server; one a clinic's administrator made for someone else does not."""
-        return obj.decides if obj.pk else None
+        return obj.decides
+
+    def get_fields(self, request, obj=None):
+        fields = super().get_fields(request, obj)
+        return fields if obj else [f for f in fields if f != "decides"]  # known once the token is made
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         form = super().get_form(request, obj, change=change, **kwargs)

@@ -144,3 +144,11 @@ def test_the_token_list_says_which_tokens_make_clinical_decisions(client, admin_
     assert "Makes clinical decisions" in page
     rows = {name: page.split(name, 1)[1].split("</tr>", 1)[0] for name in ("made-by-clinic-admin", "made-by-root")}
     assert 'alt="False"' in rows["made-by-clinic-admin"] and 'alt="True"' in rows["made-by-root"]
+
+
+def test_a_tokens_page_says_whether_it_makes_clinical_decisions_once_made(client, admin_a, staff_a):
+    client.force_login(admin_a)
+    assert "Makes clinical decisions" not in client.get(ADD).content.decode()
+    token, _ = api_token_create(user=staff_a, created_by=admin_a)
+    page = client.get(f"/admin/api/apitoken/{token.pk}/change/").content.decode()
+    assert "Makes clinical decisions" in page and 'alt="False"' in page
