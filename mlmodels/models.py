@@ -78,6 +78,15 @@ class ModelActivation(models.Model):
     class Meta:
         ordering = ["-activated_at", "-id"]
 
+    # on PostgreSQL a trigger refuses UPDATE and DELETE too (migration 0005)
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise PermissionError("model activations are append-only: activate another version instead")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise PermissionError("model activations are append-only")
+
     def __str__(self) -> str:
         before = self.previous.version if self.previous else "none"
         return f"{self.task}: {before} -> {self.model_version.version}"
