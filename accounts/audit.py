@@ -279,9 +279,10 @@ def _route_event(request, response, *, status_code: int | None = None) -> dict |
         return event_fields(
             request, A.DENIED, object_type=object_type, object_id=object_id, status_code=status_code, channel=channel
         )
-    if status_code >= 400 or getattr(response, "write_refused", False):
+    if status_code >= 400 or getattr(response, "write_refused", False) or getattr(response, "unchanged", False):
         # a page that refused a write answers with a redirect back to its form (post/redirect/get): nothing was
-        # written, so no review or change is recorded (views mark such an answer ``write_refused``)
+        # written, so no review or change is recorded (views mark such an answer ``write_refused``); nor is a write
+        # that changed nothing (the version already active activated: ``unchanged``)
         return None
     if route is None:
         if channel == "token":

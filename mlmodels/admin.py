@@ -153,9 +153,14 @@ class ModelVersionAdmin(AuditedAdmin):
             return redirect(request.get_full_path())
         for mv in chosen:
             try:
-                services.model_version_activate(model_version=mv, by=request.user, via=ModelActivation.Via.ADMIN)
+                made = services.model_version_activation(
+                    model_version=mv, by=request.user, via=ModelActivation.Via.ADMIN
+                )
             except ApplicationError as exc:  # its stored artifact is gone or changed: the active version stays
                 self.message_user(request, exc.message, messages.ERROR)
+                continue
+            if made is None:  # nothing changed: nothing to audit
+                self.message_user(request, f"{mv} is already the active version: nothing changed.", messages.INFO)
                 continue
             audit_admin_action(request, AuditEvent.Action.ACTIVATE, mv)
             self.message_user(request, f"Activated {mv}.", messages.SUCCESS)

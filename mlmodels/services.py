@@ -336,11 +336,21 @@ def _register(
     return mv
 
 
-@transaction.atomic
 def model_version_activate(
     *, model_version: ModelVersion, by=None, via: str = ModelActivation.Via.COMMAND
 ) -> ModelVersion:
-    """Make this the task's active version; ``model_version_activated`` is sent once it commits.
+    """Make this the task's active version (model_version_activation), and return it as it now is."""
+    model_version_activation(model_version=model_version, by=by, via=via)
+    return model_version
+
+
+@transaction.atomic
+def model_version_activation(
+    *, model_version: ModelVersion, by=None, via: str = ModelActivation.Via.COMMAND
+) -> ModelActivation | None:
+    """Make this the task's active version; ``model_version_activated`` is sent once it commits. The activation
+    kept, or None when the version was already the active one: nothing changes then, and the admin and the API
+    record no activation (they had audited one, and the admin had said "Activated").
 
     Every version of the task is locked first: locking only the active one let two activations at once each
     deactivate it and each activate their own, the second refused by the one-active index (a 500).
@@ -357,12 +367,12 @@ def model_version_activate(
     previous = next((mv for mv in versions if mv.is_active), None)
     if previous is not None and previous.pk == model_version.pk:
         model_version.refresh_from_db()
-        return model_version
+        return None
     now = timezone.now()
     if previous is not None:
         ModelVersion.objects.filter(pk=previous.pk).update(is_active=False)
     ModelVersion.objects.filter(pk=model_version.pk).update(is_active=True, activated_at=now)
-    ModelActivation.objects.create(
+    activation = ModelActivation.objects.create(
         task=model_version.task,
         model_version=model_version,
         previous=previous,
@@ -372,7 +382,7 @@ def model_version_activate(
     )
     model_version.refresh_from_db()
     transaction.on_commit(lambda: model_version_activated.send(sender=ModelVersion, model_version=model_version))
-    return model_version
+    return activation
 
 
 def _check_stored_artifact(mv: ModelVersion) -> None:

@@ -70,10 +70,11 @@ class ModelVersionViewSet(ApiViewSet):
         version = mlmodels_services.model_version_register(
             upload=fields.pop("artifact"), created_by=request.user, refuse_changes=True, **fields
         )
-        if activate:  # the registration is audited by the route; its activation is one more change
-            version = mlmodels_services.model_version_activate(
-                model_version=version, by=request.user, via=ModelActivation.Via.API
-            )
+        # the registration is audited by the route; its activation is one more change (none for the version already
+        # active)
+        if activate and mlmodels_services.model_version_activation(
+            model_version=version, by=request.user, via=ModelActivation.Via.API
+        ):
             audit.record(
                 request,
                 AuditEvent.Action.ACTIVATE,
@@ -101,7 +102,10 @@ class ModelVersionViewSet(ApiViewSet):
     )
     def activate(self, request, pk):
         version = mlmodels_selectors.model_version_get(model_version_id=int(pk))
-        version = mlmodels_services.model_version_activate(
+        made = mlmodels_services.model_version_activation(
             model_version=version, by=request.user, via=ModelActivation.Via.API
         )
-        return Response(serializers.ModelVersionSerializer(version).data)
+        response = Response(serializers.ModelVersionSerializer(version).data)
+        if made is None:  # the version already active: answered as it is, and no activation audited
+            response.unchanged = True
+        return response
