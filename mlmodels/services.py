@@ -2,6 +2,7 @@ import hashlib
 import json
 import math
 import re
+import signal
 import subprocess
 import sys
 import tempfile
@@ -80,15 +81,39 @@ def artifact_convert(*, src: Path, dst: Path) -> dict:
         ) from None
     lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
     info = json.loads(lines[-1]) if lines else {"error": proc.stderr.strip()[-500:] or "no output"}
-    if proc.returncode < 0 and not lines:  # killed: TensorFlow aborts when an allocation fails past the limit
-        limit = settings.ECG_MODEL_IMPORT_MEMORY_BYTES
-        info = {"error": f"loading it stopped (signal {-proc.returncode}); it needs more than {limit} bytes of memory"}
+    if proc.returncode < 0 and not lines:  # killed: past its memory limit, or from outside
+        stopped = _stopped_by(-proc.returncode)
+        if -proc.returncode not in OUT_OF_MEMORY_SIGNALS:  # nothing is known of the file then
+            raise ModelRejected(f"{src.name}: {stopped}", field="artifact")
+        info = {"error": stopped}
     if proc.returncode != 0 or "error" in info:
         # the loader's words without the server's temporary paths
         raise ModelRejected(
             f"{src.name} is not a usable model: {without_paths(str(info.get('error')))}", field="artifact"
         )
     return info
+
+
+# How an import whose memory is limited (ECG_MODEL_IMPORT_MEMORY_BYTES) ends when an allocation fails past it inside
+# TensorFlow: it aborts (std::bad_alloc), or reads memory it never got. Any other signal was sent from outside.
+OUT_OF_MEMORY_SIGNALS = {signal.SIGABRT, signal.SIGSEGV, signal.SIGBUS}
+
+
+def _stopped_by(number: int) -> str:
+    """What an import ended by signal ``number`` is told: past its memory limit, or stopped from outside (an
+    operator's SIGTERM or SIGKILL, the service manager stopping the web process, the system short of memory), which
+    had been told it needed more memory too."""
+    try:
+        name = signal.Signals(number).name
+    except ValueError:
+        name = f"signal {number}"
+    if number in OUT_OF_MEMORY_SIGNALS:
+        limit = settings.ECG_MODEL_IMPORT_MEMORY_BYTES
+        return f"loading it stopped ({name}); it needs more than {limit} bytes of memory"
+    return (
+        f"loading it was stopped by {name}, sent from outside the import (an operator, the service manager or the "
+        "system), not by anything in the file; nothing was registered: send it again"
+    )
 
 
 def _check_archive(src: Path) -> None:
