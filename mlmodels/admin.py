@@ -13,7 +13,7 @@ from accounts.admin import AuditedAdmin, audit_admin_action
 from accounts.models import AuditEvent
 from ecgsite.errors import ApplicationError
 
-from . import services
+from . import selectors, services
 from .models import ModelActivation, ModelVersion
 
 
@@ -134,6 +134,7 @@ class ModelVersionAdmin(AuditedAdmin):
             "metrics_pretty",
             "report",
             "provenance",
+            *(["description_fixed"] if self._diagnosed(obj) else []),
             "created_by",
             "created_at",
         ]
@@ -143,7 +144,29 @@ class ModelVersionAdmin(AuditedAdmin):
             return []
         # a version's artifact and threshold do not change (diagnoses record the version that made them):
         # another threshold is another version
-        return [*self.readonly_fields, "task", "version", "class_labels", "threshold", "input_length", "input_fs"]
+        fixed = [*self.readonly_fields, "task", "version", "class_labels", "threshold", "input_length", "input_fs"]
+        if self._diagnosed(obj):
+            # what a clinician reads of the model behind a diagnosis stays what it was when the diagnosis was made
+            # (a superuser could rewrite them after): a typo is put right before the version diagnoses anything
+            fixed += ["report", "provenance", "description_fixed"]
+        return fixed
+
+    def _diagnosed(self, obj) -> int:
+        """How many diagnoses ``obj`` made, read once per request's object."""
+        if obj is None:
+            return 0
+        if not hasattr(obj, "_diagnosed"):
+            obj._diagnosed = selectors.model_version_diagnosed(obj)
+        return obj._diagnosed
+
+    @admin.display(description="evaluation and provenance")
+    def description_fixed(self, obj):
+        count = self._diagnosed(obj)
+        return (
+            f"Fixed, as this version has diagnosed recordings ({count} so far): its evaluation report and training "
+            "data provenance are kept as they were when it made them. Register another version to describe a model "
+            "otherwise."
+        )
 
     @admin.action(description="Activate the selected version (one per task)", permissions=["change"])
     def activate(self, request, queryset):
