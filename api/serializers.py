@@ -255,7 +255,13 @@ class ReviewSerializer(serializers.ModelSerializer):
 class ReviewCreateSerializer(StrictFields, serializers.Serializer):
     diagnosis = ObjectId()
     decision = serializers.ChoiceField(choices=Review.Decision.choices)
-    note = Text(required=False, allow_blank=True, default="", max_length=4000)
+    note = Text(
+        required=False,
+        allow_blank=True,
+        default="",
+        max_length=4000,
+        help_text="Why: required to `reject` (overriding a positive screen), 400 naming `note` without a reason.",
+    )
     after = ObjectId(
         required=False,
         allow_null=True,

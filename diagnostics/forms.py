@@ -121,6 +121,15 @@ class ReviewForm(SubmittedOnce):
             raise forms.ValidationError(f"The note {note_refusal(bad)}: remove it.")
         return note
 
+    def clean(self):
+        cleaned = super().clean()
+        from .services import MI_REJECT_NEEDS_REASON, review_reason_missing
+
+        # as the service refuses it (services._review_create), beside the note here
+        if "note" in cleaned and review_reason_missing(cleaned.get("decision", ""), cleaned["note"]):
+            self.add_error("note", MI_REJECT_NEEDS_REASON)
+        return cleaned
+
     def _post_clean(self):
         super()._post_clean()
         if "note" in self.errors:  # the note's error (templates/diagnostics/review.html) read with it

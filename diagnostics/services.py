@@ -1030,6 +1030,16 @@ def note_refusal(bad: str) -> str:
     return f"holds {kind_said(bad)} ({character_said(bad)})"
 
 
+MI_REJECT_NEEDS_REASON = "Say why in the note: rejecting an MI flag needs a reason (e.g. artefact, lead reversal)."
+
+
+def review_reason_missing(decision: str, note: str) -> bool:
+    """Whether a decision on an MI flag lacks the reason it needs: overriding a positive screen (a rejection) is
+    explained in its note, as a VF/VFL or asystole rejection is (one click had cleared the flag, saying nothing of
+    why); a note of nothing a reader sees (spaces, a zero-width space) is none."""
+    return decision == Review.Decision.REJECT and not any(c.isalnum() for c in note)
+
+
 def _decision_note_check(note: str) -> None:
     """A decision's note keeps its lines and tabs and holds no other control character nor any invisible direction
     character, as every note of the product (PostgreSQL cannot store a NUL at all; the rest reads as nothing, or as a
@@ -1069,6 +1079,8 @@ def _review_create(
     diagnosis = Diagnosis.objects.get(pk=diagnosis.pk)
     if not (diagnosis.mi_screened and diagnosis.mi_flag):
         raise ReviewRefused("Only diagnoses screened and flagged for MI are reviewed.", field="diagnosis")
+    if review_reason_missing(decision, note):
+        raise Invalid(MI_REJECT_NEEDS_REASON, field="note", code="validation_error")
     if precondition is not None:
         precondition()
     if screen_read is not UNCHECKED and screen_read != diagnosis.mi_screen_stamp:

@@ -35,7 +35,9 @@ def test_an_unreviewed_result_is_final_and_issued_when_made(api_as, staff_a, don
 def test_a_reviewed_mi_flag_amends_the_report(api_as, staff_a, doctor_a, done_recording, decision, interpretation):
     api = api_as(staff_a)
     before = fetch_valid_bundle(api, done_recording)
-    review = services.review_create(user=doctor_a, diagnosis=done_recording.diagnosis, decision=decision)
+    review = services.review_create(
+        user=doctor_a, diagnosis=done_recording.diagnosis, decision=decision, note="second look"
+    )
     after = fetch_valid_bundle(api, done_recording)
     report = report_of(after)
     assert report["status"] == "amended"
@@ -49,7 +51,7 @@ def test_a_reviewed_mi_flag_amends_the_report(api_as, staff_a, doctor_a, done_re
 
 def test_the_latest_review_issues_it(api_as, staff_a, doctor_a, done_recording):
     diagnosis = done_recording.diagnosis
-    first = services.review_create(user=doctor_a, diagnosis=diagnosis, decision="reject")
+    first = services.review_create(user=doctor_a, diagnosis=diagnosis, decision="reject", note="artefact")
     with reviews_rewritable():
         Review.objects.filter(pk=first.pk).update(created_at=timezone.now() - timedelta(hours=2))
     second = services.review_create(user=doctor_a, diagnosis=diagnosis, decision="confirm")

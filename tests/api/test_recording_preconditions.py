@@ -79,7 +79,7 @@ def write(request, done_recording, admin_a, clinic_a) -> Write:
         read=f"/api/v1/diagnoses/{diagnosis.pk}",
         model=Review,
         status=201,
-        change=lambda: services.review_create(user=admin_a, diagnosis=diagnosis, decision="reject"),
+        change=lambda: services.review_create(user=admin_a, diagnosis=diagnosis, decision="reject", note="artefact"),
         same=lambda user: services.review_create(user=user, diagnosis=diagnosis, decision="confirm", note="STEMI"),
     )
 

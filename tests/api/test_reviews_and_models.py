@@ -200,3 +200,21 @@ def test_a_heartbeat_model_sent_with_a_decision_threshold_is_refused_naming_it(a
     error = response.json()["error"]
     assert error["field"] == "threshold" and "only an MI model" in error["message"]
     assert not ModelVersion.objects.filter(version="with-threshold").exists()
+
+
+@pytest.mark.parametrize("note", [None, "", "  ", "\u200b"])
+def test_rejecting_an_mi_flag_needs_a_reason_in_the_note(api_as, doctor_a, done_recording, note):
+    # as the review page: overriding a positive screen needs a reason, as a VF/VFL or asystole rejection does
+    body = {"diagnosis": done_recording.diagnosis.pk, "decision": "reject"}
+    if note is not None:
+        body["note"] = note
+    response = api_as(doctor_a).post("/api/v1/reviews", body, format="json")
+    assert response.status_code == 400, response.content
+    error = response.json()["error"]
+    assert (error["code"], error["field"]) == ("validation_error", "note")
+    assert "rejecting an MI flag needs a reason" in error["message"]
+    assert not Review.objects.exists()
+    confirmed = api_as(doctor_a).post("/api/v1/reviews", {**body, "decision": "confirm"}, format="json")
+    assert confirmed.status_code == 201, confirmed.content
+    rejected = api_as(doctor_a).post("/api/v1/reviews", {**body, "note": "lead reversal"}, format="json")
+    assert rejected.status_code == 201 and rejected.json()["note"] == "lead reversal"

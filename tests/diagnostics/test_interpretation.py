@@ -652,7 +652,7 @@ def test_a_decision_on_the_mi_flag_after_the_signature_is_counted_too(doctor_a, 
         "mi_flag": 0,
         "latest": None,
     }
-    review = services.review_create(user=doctor_a, diagnosis=flagged.diagnosis, decision="reject", note="")
+    review = services.review_create(user=doctor_a, diagnosis=flagged.diagnosis, decision="reject", note="artefact")
     assert selectors.decisions_since(recording=flagged, moment=signed.created_at) == {
         "events": 0,
         "mi_flag": 1,

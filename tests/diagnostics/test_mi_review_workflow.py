@@ -79,7 +79,7 @@ def test_the_api_refuses_a_review_over_a_colleague_s_decision_not_read(
     api = APIClient()
     api.force_authenticate(doctor_a)
     services.review_create(user=colleague, diagnosis=recording.diagnosis, decision="confirm")
-    body = {"diagnosis": recording.diagnosis.pk, "decision": "reject", "after": None}
+    body = {"diagnosis": recording.diagnosis.pk, "decision": "reject", "note": "artefact", "after": None}
     response = api.post("/api/v1/reviews", body, format="json")
     assert response.status_code == 409 and response.json()["error"]["code"] == "review_changed"
     latest = api.get(f"/api/v1/diagnoses/{recording.diagnosis.pk}").json()["latest_review"]["id"]

@@ -270,3 +270,28 @@ def test_the_review_form_sent_twice_records_one_review_and_reused_for_another_de
     from accounts.models import AuditEvent
 
     assert AuditEvent.objects.filter(action="review", object_type="diagnosis").count() == 2
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("note", ["", "   ", "\u200b"])
+def test_rejecting_an_mi_flag_on_the_page_needs_a_reason_in_the_note(
+    client, staff_a, doctor_a, patient_a, active_models, note
+):
+    # overriding a positive screen took one click and no word of why, while a rhythm alarm's rejection needs one
+    recording = classified(staff_a, patient_a)
+    client_for(client, doctor_a)
+    page = client.get(reverse("recording-review", args=[recording.pk])).content.decode()
+    assert "required to reject" in page
+    url = reverse("review-create", args=[recording.diagnosis.pk])
+    response = client.post(url, {"decision": "reject", "note": note, "next": "review"})
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert 'id="note-error"' in html and "rejecting an MI flag needs a reason" in html
+    assert not Review.objects.exists()
+    # a confirmation needs none; a rejection with its reason is recorded
+    assert client.post(url, {"decision": "confirm", "note": note, "next": "review"}).status_code == 302
+    assert client.post(url, {"decision": "reject", "note": "lead reversal", "next": "review"}).status_code == 302
+    assert list(Review.objects.order_by("pk").values_list("decision", "note")) == [
+        ("confirm", note.strip()),
+        ("reject", "lead reversal"),
+    ]
