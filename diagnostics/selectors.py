@@ -287,11 +287,23 @@ def _life_threatening_undecided() -> QuerySet[Event]:
     return Event.objects.filter(recording=OuterRef("pk"), type__in=LIFE_THREATENING, reviews__isnull=True)
 
 
+def event_latest_reviews(*, recording: ECGRecording) -> dict[int, EventReview]:
+    """The latest doctor's decision on each of the recording's rhythm events decided on, by event id, in one query
+    (with its reviewer): what the exports say beside each event. Not ``event_list``'s prefetch, whose review list per
+    event cost a query set each: 1,722 events of a 24-hour recording took most of a second of Python."""
+    latest: dict[int, EventReview] = {}
+    reviews = EventReview.objects.filter(event__recording_id=recording.pk, clinic_id=recording.clinic_id)
+    for review in reviews.select_related("reviewer").order_by("-created_at", "-id"):
+        latest.setdefault(review.event_id, review)  # the first met is the newest
+    return latest
+
+
 def event_reviews_latest(*, recording: ECGRecording) -> tuple[list[Event], dict[tuple[str, int, int], EventReview]]:
     """The recording's rhythm events, and the latest doctor's decision on each decided on by (type, start, end): what
     FHIR counts and sets apart (``rejected_on_review``)."""
-    events = list(event_list(recording=recording))
-    latest = {(e.type, e.start, e.end): reviews[0] for e in events if (reviews := list(e.reviews.all()))}
+    events = list(recording.events.all())
+    reviews = event_latest_reviews(recording=recording)
+    latest = {(e.type, e.start, e.end): reviews[e.pk] for e in events if e.pk in reviews}
     return events, latest
 
 
