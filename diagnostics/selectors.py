@@ -524,17 +524,21 @@ def with_interpretation_state(recordings: QuerySet[ECGRecording]) -> QuerySet[EC
     return recordings.annotate(signed_by=Subquery(current, output_field=CharField()))
 
 
-def recording_stored_signal(*, recording: ECGRecording) -> readers.Signal:
+def recording_stored_signal(*, recording: ECGRecording, head: int | None = None) -> readers.Signal:
     """The continuous signal of a stored ``signal`` recording, read by the format it was accepted in.
 
-    The one reader of stored signals: the worker, the viewer and the FHIR export all use it.
+    The one reader of stored signals: the worker, the viewer and the FHIR export all use it. ``head``: at most that
+    many samples over all leads together are wanted, shared equally among them (the FHIR export's bound): a WFDB
+    record's leads may then hold only their first share (``readers.read_wfdb``); cut them to it.
     """
     assert recording.file.name is not None  # the file is required
     fmt, lead, limits = recording.input_format, recording.lead or None, reader_limits()
     if fmt == "wfdb":  # extracted from the stored zip straight to a temporary folder, never held as bytes
         with default_storage.open(recording.file.name, "rb") as fh:
             # as it was accepted: no header check or duration limit added since refuses a stored record
-            return readers.read_wfdb_zip(fh, max_bytes=settings.ECG_MAX_UPLOAD_BYTES * 4, strict=False, **limits)
+            return readers.read_wfdb_zip(
+                fh, max_bytes=settings.ECG_MAX_UPLOAD_BYTES * 4, strict=False, head=head, **limits
+            )
     with default_storage.open(recording.file.name, "rb") as fh:
         data = fh.read()
     if fmt == "edf":

@@ -3,6 +3,7 @@ from collections.abc import Callable
 from datetime import datetime, time, timedelta
 from datetime import timezone as datetime_timezone
 
+from django.conf import settings
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
@@ -720,7 +721,9 @@ class RecordingViewSet(ApiViewSet):
         signal = beats = unreadable = None
         try:
             if recording.kind == ECGRecording.Kind.SIGNAL:
-                signal = diagnostics_selectors.recording_stored_signal(recording=recording)
+                signal = diagnostics_selectors.recording_stored_signal(
+                    recording=recording, head=settings.API_FHIR_MAX_SAMPLES
+                )
             else:
                 beats = diagnostics_selectors.recording_model_input(recording=recording)
         except diagnostics_selectors.STORED_READ_ERRORS as exc:

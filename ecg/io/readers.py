@@ -172,6 +172,8 @@ class Signal:
     lead_order: list[str] = field(init=False, repr=False)
 
     lost: dict[str, list[tuple[int, int]]] = field(init=False, repr=False)
+    # the samples of each lead in the file where only its first ones were read (read_wfdb's ``head``); None: whole
+    file_samples: int | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         for name in self.leads:
@@ -473,11 +475,18 @@ def read_wfdb(
     max_seconds: float | None = None,
     max_samples: int | None = None,
     strict: bool = True,
+    head: int | None = None,
 ) -> Signal:
     """A WFDB record given as its path without extension (e.g. ``.../mitdb/100``).
 
     With ``max_seconds`` a header declaring a longer recording is refused before any sample is read, and with
-    ``max_samples`` one declaring more samples (all signals together), whatever its format packs in a byte."""
+    ``max_samples`` one declaring more samples (all signals together), whatever its format packs in a byte.
+
+    With ``head``, a bound on the samples wanted over all leads together, shared equally among them (at least one
+    each: the FHIR export's), only each lead's first share is read where that is the same as reading it whole and
+    cutting it (:func:`_wfdb_head_frames`), and ``Signal.file_samples`` says how long the leads are: the FHIR
+    export of a 24-hour record had read its 125 MB, 500 MB as numbers, for the first 2,000,000 samples of each
+    lead."""
     import wfdb
 
     path = Path(record_path)
@@ -499,9 +508,16 @@ def read_wfdb(
         strict=strict,
     )
     text = header_bytes.decode("ascii")  # checked above
+    frames = None
     try:
         with _wfdb_readable(path, text, needed) as readable:
-            record = wfdb.rdrecord(str(readable), physical=True)
+            frames = _wfdb_head_frames(readable, head) if head is not None else None
+            record = wfdb.rdrecord(str(readable), physical=True, **({"sampto": frames[0]} if frames else {}))
+            if frames and record.p_signal is not None and np.isnan(record.p_signal[-1]).any():
+                # a run of lost samples across the cut is drawn towards the sample after it (Signal's bridging),
+                # which the whole lead has: read whole, as before
+                frames = None
+                record = wfdb.rdrecord(str(readable), physical=True)
     except FileNotFoundError as exc:
         raise SignalError(f"WFDB record {name}: missing file {Path(str(exc.filename or exc)).name}") from None
     except MemoryError:
@@ -513,7 +529,41 @@ def read_wfdb(
     names = _unique_names([str(s) for s in (record.sig_name or [])])
     leads = {n: record.p_signal[:, i] for i, n in enumerate(names)}
     units = {n: str(u) for n, u in zip(names, record.units or [])}
-    return _build(record.fs, leads, units, "wfdb", f"WFDB record {name}", start=wfdb_start(text))
+    signal = _build(record.fs, leads, units, "wfdb", f"WFDB record {name}", start=wfdb_start(text))
+    if frames:
+        signal.file_samples = frames[1]
+    return signal
+
+
+def _wfdb_head_frames(path: Path, head: int) -> tuple[int, int] | None:
+    """The frames to read of the record at ``path`` for ``read_wfdb``'s ``head`` (its share of each lead), and the
+    frames its header declares; None where the whole record is to be read: it is no longer than that, or reading a
+    part of it might not give the same samples as reading it whole and cutting it. A part is read only of a record
+    of one sample a frame per signal, no skew, in formats of a fixed size, whose data files hold every frame the
+    header declares: a record cut short is read whole, to be refused as it was."""
+    import wfdb
+
+    record = wfdb.rdheader(str(path))
+    n_sig, declared = int(record.n_sig or 0), int(record.sig_len or 0)
+    share = max(1, head // max(1, n_sig))
+    if not n_sig or declared <= share:
+        return None
+    if any(int(n or 1) != 1 for n in record.samps_per_frame or []) or any(int(k or 0) for k in record.skew or []):
+        return None
+    formats = [str(f) for f in record.fmt or []]
+    if len(formats) != n_sig or any(f not in _WFDB_SAMPLE_BYTES for f in formats):
+        return None
+    per_file: dict[str, float] = {}
+    for file_name, fmt in zip(record.file_name, formats, strict=True):
+        per_file[file_name] = per_file.get(file_name, 0.0) + _WFDB_SAMPLE_BYTES[fmt]
+    offsets = dict(zip(record.file_name, record.byte_offset or [None] * n_sig, strict=True))
+    for file_name, frame_bytes in per_file.items():
+        data = path.parent / file_name
+        if "/" in file_name or not data.is_file():
+            return None
+        if data.stat().st_size < int(offsets.get(file_name) or 0) + math.ceil(declared * frame_bytes):
+            return None
+    return share, declared
 
 
 @contextmanager
@@ -786,6 +836,7 @@ def read_wfdb_zip(
     max_seconds: float | None = None,
     max_samples: int | None = None,
     strict: bool = True,
+    head: int | None = None,
 ) -> Signal:
     """A zip (its bytes, or a seekable file) holding one WFDB record (at top level or in one folder).
 
@@ -793,7 +844,7 @@ def read_wfdb_zip(
     record is never held in memory as bytes besides its samples; the record may declare at most
     ``max_samples`` samples (all signals together; by default ``max_bytes``, one a byte). ``strict=False``
     reads a stored record as it was accepted (see ``_header_data_files``): without the sample budget, which
-    came after records were accepted without it, unless ``max_samples`` is given.
+    came after records were accepted without it, unless ``max_samples`` is given. ``head``: as :func:`read_wfdb`'s.
     """
     with tempfile.TemporaryDirectory(prefix="ecg-wfdb-") as tmp:
         sizes = extract_wfdb_zip(data, Path(tmp), max_bytes=max_bytes, max_members=max_members)
@@ -804,6 +855,7 @@ def read_wfdb_zip(
             max_seconds=max_seconds,
             max_samples=max_bytes if max_samples is None and strict else max_samples,
             strict=strict,
+            head=head,
         )
     signal.source_format = "wfdb-zip"
     return signal
@@ -884,6 +936,7 @@ def _read_wfdb_folder(
     max_seconds: float | None,
     max_samples: int | None = None,
     strict: bool = True,
+    head: int | None = None,
 ) -> Signal:
     """The one WFDB record among files already written to ``folder`` (names checked, sizes given)."""
     headers = [n for n in sizes if n.lower().endswith(".hea")]
@@ -909,7 +962,12 @@ def _read_wfdb_folder(
     for name in set(sizes) - {header, *needed}:  # annotations and the like are not read
         (folder / name).unlink()
     return read_wfdb(
-        folder / header[:-4], max_columns=max_columns, max_seconds=max_seconds, max_samples=max_samples, strict=strict
+        folder / header[:-4],
+        max_columns=max_columns,
+        max_seconds=max_seconds,
+        max_samples=max_samples,
+        strict=strict,
+        head=head,
     )
 
 
