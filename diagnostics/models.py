@@ -67,6 +67,9 @@ class ECGRecording(models.Model):
             models.Index(fields=["clinic", "-created_at"]),
             # A clinic's recordings changed since a time, in the order changed: a sync job's page.
             models.Index(fields=["clinic", "updated_at", "id"]),
+            # A doctor's worklist, the clinic's done recordings oldest first: its page read from the index in order,
+            # and its count from the index alone, not every done recording's row (diagnostics/0031).
+            models.Index(fields=["clinic", "status", "created_at", "id"], name="recording_worklist_idx"),
         ]
 
     def __str__(self) -> str:

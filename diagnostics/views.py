@@ -5,7 +5,6 @@ from typing import Any, NamedTuple
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.db.models import Count, Window
 from django.http import Http404, HttpResponse, JsonResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -89,9 +88,10 @@ def dashboard(request):
 
 def _interpretation_worklist(request) -> dict:
     """A doctor's worklist: a page (``interpret_page``) of the recordings awaiting interpretation, oldest first,
-    each with what it is (``what``) and its flags, and how many there are in all, in one query (a page past the
-    end, the list having shortened meanwhile, is the first page: a second)."""
-    awaiting = selectors.interpretation_awaiting(user=request.user).annotate(in_all=Window(Count("pk")))
+    each with what it is (``what``) and its flags, and how many there are in all (a page past the end, the list
+    having shortened meanwhile, is the first page). The count is a query of its own, read from an index alone: as a
+    window over the page's query it had joined every awaiting recording's patient and diagnosis (97 ms for 4,258)."""
+    awaiting = selectors.interpretation_awaiting(user=request.user)
     asked = request.GET.get("interpret_page", "")
     number = int(asked) if asked.isascii() and asked.isdigit() and len(asked) < 7 and int(asked) > 0 else 1
     rows = list(awaiting[(number - 1) * INTERPRET_PER_PAGE : number * INTERPRET_PER_PAGE])
@@ -99,7 +99,7 @@ def _interpretation_worklist(request) -> dict:
         number, rows = 1, list(awaiting[:INTERPRET_PER_PAGE])
     for r in rows:
         r.what = _recording_what(r)  # type: ignore[attr-defined]
-    in_all = rows[0].in_all if rows else 0  # type: ignore[attr-defined]
+    in_all = selectors.interpretation_awaiting_count(user=request.user) if rows else 0
     first = (number - 1) * INTERPRET_PER_PAGE
     return {
         "rows": rows,
