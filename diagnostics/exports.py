@@ -285,7 +285,7 @@ def _csv_rows(recording: ECGRecording) -> Iterator[str]:
         fs = recording.sampling_rate or 0
         before = _rhythm_state_now(recording)
         events = list(recording.events.all())
-        latest = selectors.event_latest_reviews(recording=recording)
+        latest = selectors.event_latest_reviews(recording=recording) if events else {}
         # read again after the events (the rhythm for the diary's rows with it): a correction or a recomputation
         # written between the two reads leaves events of either side, so they are said to be recomputing (they had
         # been said current either way)

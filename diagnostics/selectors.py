@@ -302,7 +302,7 @@ def event_reviews_latest(*, recording: ECGRecording) -> tuple[list[Event], dict[
     """The recording's rhythm events, and the latest doctor's decision on each decided on by (type, start, end): what
     FHIR counts and sets apart (``rejected_on_review``)."""
     events = list(recording.events.all())
-    reviews = event_latest_reviews(recording=recording)
+    reviews = event_latest_reviews(recording=recording) if events else {}
     latest = {(e.type, e.start, e.end): reviews[e.pk] for e in events if e.pk in reviews}
     return events, latest
 
