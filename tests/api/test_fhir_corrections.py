@@ -111,15 +111,15 @@ def test_a_correction_written_while_the_csv_export_reads_the_events_marks_them_r
     # just before a correction committed went out marked current
     from diagnostics import selectors
 
-    read_events = selectors.event_list
+    read_decisions = selectors.event_latest_reviews  # read just after the events themselves
     n = list(holter.beats.filter(aami_class="N").order_by("index").values_list("index", flat=True)[:1])
 
     def events_then_a_correction(**kwargs):
-        events = list(read_events(**kwargs))
+        decisions = read_decisions(**kwargs)
         corrections.beat_correction_make(recording=holter, by=doctor_a, to_class="S", beats=n)
-        return events
+        return decisions
 
-    monkeypatch.setattr(selectors, "event_list", events_then_a_correction)
+    monkeypatch.setattr(selectors, "event_latest_reviews", events_then_a_correction)
     text = body(api_as(staff_a).get(f"/api/v1/recordings/{holter.pk}/export.csv")).decode()
     tables = [list(csv.DictReader(io.StringIO(table))) for table in text.split("\r\n\r\n")]
     (events,) = [rows for rows in tables if "rhythm_status" in rows[0] and list(rows[0])[2] == "event"]
