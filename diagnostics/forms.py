@@ -121,12 +121,16 @@ class ReviewForm(SubmittedOnce):
             raise forms.ValidationError(f"The note {note_refusal(bad)}: remove it.")
         return note
 
+    # an MI flag's rejection says why (services.review_reason_missing); a rhythm event's form leaves it to its service,
+    # which asks it of VF/VFL and asystole alone
+    reject_needs_reason = True
+
     def clean(self):
         cleaned = super().clean()
         from .services import MI_REJECT_NEEDS_REASON, review_reason_missing
 
         # as the service refuses it (services._review_create), beside the note here
-        if "note" in cleaned and review_reason_missing(cleaned.get("decision", ""), cleaned["note"]):
+        if self.reject_needs_reason and "note" in cleaned and review_reason_missing(cleaned.get("decision", ""), cleaned["note"]):
             self.add_error("note", MI_REJECT_NEEDS_REASON)
         return cleaned
 
@@ -150,6 +154,7 @@ class EventReviewForm(ReviewForm):
     note = forms.CharField(required=False, max_length=4000)
     after = None  # type: ignore[assignment]  # an event's decisions are not checked against a colleague's
     screen = None  # type: ignore[assignment]
+    reject_needs_reason = False
 
 
 class InterpretationForm(forms.Form):
