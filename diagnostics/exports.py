@@ -31,6 +31,10 @@ EVENT_COLUMNS = [
     "review",
     "event_id",  # the event's id in the API (`event` numbers the recording's events in order, as the pages do)
     "rhythm_status",  # RHYTHM_STATUS
+    # after it, added later (a reader taking columns by position keeps its own): the start and end moments as
+    # date-times with their offset, where the start of the recording is known, as FHIR's episodes give them
+    "start_at",
+    "end_at",
 ]
 
 # Last in each table made from the rhythm analysis (the events, the rhythm at a diary's moments, the heart rate over an
@@ -234,6 +238,8 @@ def _beat_rows(recording: ECGRecording, scored: set[int]) -> Iterator[str]:
     others are numbers), in the memory of one piece whatever the recording's length."""
     patient = recording.patient
     ahead = ",".join(_csv_cell(v) for v in (safe_cell(patient.mrn), safe_cell(patient.display_name), recording.pk))
+    # when the recording started (where its file stated it or its uploader gave it), the same in every row
+    started = _csv_cell(exported_time(recording.recorded_at))
     classes: dict[str, str] = {}
     rows: list[str] = []
     beats = selectors.beat_list(recording=recording).values_list(*BEAT_FIELDS)
@@ -243,7 +249,7 @@ def _beat_rows(recording: ECGRecording, scored: set[int]) -> Iterator[str]:
         rows.append(
             f"{ahead},{index + 1},{'' if position is None else position},{cls},"
             f"{p_n:.6f},{p_s:.6f},{p_v:.6f},{p_f:.6f},{p_q:.6f},{'' if mi is None else f'{mi:.6f}'},"
-            f"{index},{1 if index in scored else ''}\r\n"
+            f"{index},{1 if index in scored else ''},{started}\r\n"
         )
         if len(rows) == BEAT_ROWS_AT_ONCE:
             yield "".join(rows)
@@ -279,6 +285,7 @@ def _csv_rows(recording: ECGRecording) -> Iterator[str]:
                 "mi_probability",
                 "beat_index",  # the beat's index in the API, from 0 (`beat` counts from 1, as the pages do)
                 "mi_scored",  # 1 for a beat the MI screen scored (the MI screen table, last, has its result)
+                "recorded_at",  # when the recording started, where its file stated it or its uploader gave it
             ]
         )
         yield from _beat_rows(recording, scored)
@@ -311,6 +318,8 @@ def _csv_rows(recording: ECGRecording) -> Iterator[str]:
                         review.decision if review else "",
                         e.pk,
                         rhythm_status,
+                        exported_time(diary.moment_datetime(recording, e.start)),
+                        exported_time(diary.moment_datetime(recording, e.end)),
                     ]
                 )
 

@@ -143,3 +143,65 @@ def test_an_events_start_is_cut_to_hundredths_as_every_other_time_of_the_export(
     table = text[text.index("patient_mrn,recording,event,") :].split("\r\n\r\n")[0]
     (row,) = list(csv.DictReader(io.StringIO(table)))
     assert (row["start_sample"], row["start_s"], row["duration_s"]) == ("1439", "3.99", "4.33")
+
+
+def _exported_recording(api, patient, models):
+    """A 10-s signal uploaded through the API, its results written by hand, with a pause from sample 1439 to 2999."""
+    import numpy as np
+
+    from diagnostics.models import ECGRecording
+
+    from .conftest import classify_by_hand
+    from .test_recordings import ecg_like
+
+    created = api.post(
+        "/api/v1/recordings",
+        {"patient": patient.pk, "kind": "signal", "fs": 360, "signal": ecg_like(10)},
+        format="json",
+    )
+    recording = ECGRecording.objects.get(pk=created.json()["id"])
+    classify_by_hand(recording, models, beats=np.zeros((4, 187), dtype=np.float32), mi_score=0.2)
+    Event.objects.create(recording=recording, clinic=recording.clinic, type="pause", start=1439, end=2999, beats=2)
+    return recording
+
+
+def _tables(text: str) -> list[list[dict]]:
+    import csv
+    import io
+
+    return [list(csv.DictReader(io.StringIO(table))) for table in text.split("\r\n\r\n")]
+
+
+def test_the_export_states_the_recordings_start_and_each_events_moments_in_the_sites_time_zone(
+    api_as, staff_a, patient_a, active_models, settings
+):
+    # the export gave an event in seconds alone and never said when the recording began: a receiver charting the
+    # episodes against the diary's clock times could not place them
+    from datetime import datetime, timedelta
+
+    settings.TIME_ZONE = "Europe/Berlin"
+    api = api_as(staff_a)
+    recording = _exported_recording(api, patient_a, active_models)
+    recording.recorded_at = datetime.fromisoformat("2026-03-29T01:59:58+01:00")  # Berlin's clocks go forward at 2:00
+    recording.save(update_fields=["recorded_at"])
+    beats, events, *_ = _tables(body(api.get(url(recording.pk))).decode())
+    assert list(beats[0])[-1] == "recorded_at"  # last, so that a reader taking columns by position is not moved
+    assert {b["recorded_at"] for b in beats} == {"2026-03-29T01:59:58+01:00"}
+    (pause,) = events
+    assert list(pause)[-2:] == ["start_at", "end_at"]
+    start, end = (recording.recorded_at + timedelta(seconds=s / 360) for s in (1439, 2999))
+    assert (pause["start_at"], pause["end_at"]) == (
+        "2026-03-29T03:00:01.997222+02:00",  # after the change: the moment at the zone's offset then
+        "2026-03-29T03:00:06.330556+02:00",
+    )
+    assert (datetime.fromisoformat(pause["start_at"]), datetime.fromisoformat(pause["end_at"])) == (start, end)
+
+
+def test_where_the_start_is_not_known_the_exports_date_time_columns_are_empty(
+    api_as, staff_a, patient_a, active_models
+):
+    api = api_as(staff_a)
+    recording = _exported_recording(api, patient_a, active_models)
+    beats, events, *_ = _tables(body(api.get(url(recording.pk))).decode())
+    assert {b["recorded_at"] for b in beats} == {""}
+    assert [(e["start_s"], e["start_at"], e["end_at"]) for e in events] == [("3.99", "", "")]

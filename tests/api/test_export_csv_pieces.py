@@ -4,6 +4,7 @@ no position, no MI probability); the events' review column is each event's lates
 
 import csv
 import io
+from datetime import UTC, datetime
 
 import pytest
 from django.db import connection
@@ -37,6 +38,7 @@ def _beat_table_one_model_at_a_time(recording, scored: set[int]) -> str:
                 "" if b.mi_probability is None else f"{b.mi_probability:.6f}",
                 b.index,
                 1 if b.index in scored else "",
+                exports.exported_time(recording.recorded_at),
             ]
         )
     return out.getvalue()
@@ -48,6 +50,8 @@ def test_the_beat_rows_are_those_written_one_beat_at_a_time(api_as, staff_a, don
     patient = done_recording.patient
     patient.mrn, patient.family_name, patient.given_name = "=A-1;@x", 'O"Brien, Jr', "-Ann"
     patient.save()
+    done_recording.recorded_at = datetime(2026, 3, 29, 0, 59, 30, tzinfo=UTC)
+    done_recording.save(update_fields=["recorded_at"])
     beats = list(done_recording.beats.order_by("index"))
     beats[1].position, beats[2].mi_probability, beats[3].p_v = None, None, 1 / 3
     Beat.objects.bulk_update(beats, ["position", "mi_probability", "p_v"])
