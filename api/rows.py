@@ -15,8 +15,11 @@ from datetime import date, datetime
 from datetime import timezone as datetime_timezone
 
 import orjson
+from django.db.models import CharField, OuterRef, Subquery, Value
+from django.db.models.functions import Coalesce, Concat, NullIf, Trim
 from django.utils import timezone
 
+from accounts.models import User
 from diagnostics import rhythm_reviewed
 from diagnostics.models import Diagnosis, ECGRecording, Interpretation
 from patients.models import Patient
@@ -208,8 +211,23 @@ RECORDING_FIELDS = (
 
 
 def recording_values(queryset):
-    """Recordings as dicts of what a row shows (paginate this, then recording_rows)."""
-    return queryset.values(*RECORDING_FIELDS)
+    """Recordings as dicts of what a row shows (paginate this, then recording_rows); the uploader's name read by
+    a subquery (a join would make the page's row version, api/pages.py, name two tables' xmin)."""
+    return queryset.values(*RECORDING_FIELDS, "uploaded_by_id", uploaded_by_name=Subquery(_uploader_name()))
+
+
+def _uploader_name():
+    """The uploader's display_name (the full name, else the username), by the recording's uploaded_by_id."""
+    full = Trim(Concat("first_name", Value(" "), "last_name", output_field=CharField()))
+    named = Coalesce(NullIf(full, Value("")), "username", output_field=CharField())
+    return User.objects.filter(pk=OuterRef("uploaded_by_id")).values_list(named)[:1]
+
+
+def uploader(row: dict) -> dict | None:
+    """A row's ``uploaded_by``, as RecordingSerializer gives it."""
+    if row["uploaded_by_id"] is None:
+        return None
+    return {"id": row["uploaded_by_id"], "name": row["uploaded_by_name"]}
 
 
 def recording_rows(
@@ -241,6 +259,7 @@ def recording_rows(
                 "recorded_at": when(r["recorded_at"], tz),
                 "input_beat_count": r["input_beat_count"],
                 "sha256": r["sha256"],
+                "uploaded_by": uploader(r),
                 "created_at": when(r["created_at"], tz),
                 "started_at": when(r["started_at"], tz),
                 "finished_at": when(r["finished_at"], tz),
@@ -276,6 +295,14 @@ _LEADS_EXACT = (
 )
 # jsonb writes an array as ["I", "II"]: with its strings' quotes escaped, '", "' can only be a separator.
 _LEADS = """CASE WHEN jsonb_typeof(page.leads) = 'array' THEN replace(page.leads::text, '", "', '","') ELSE '[]' END"""
+
+
+# uploader() in SQL, of recording_values' uploaded_by_id and uploaded_by_name
+_SQL_UPLOADER = (
+    "CASE WHEN page.uploaded_by_id IS NULL THEN 'null' ELSE "
+    """'{"id":' || page.uploaded_by_id::text || ',"name":' || COALESCE(to_json(page.uploaded_by_name)::text, 'null')"""
+    " || '}' END"
+)
 
 
 def _sql_link(tail: str) -> str:
@@ -317,6 +344,7 @@ RECORDING_JSON = (
             ("recorded_at", _sql_when(ECGRecording, "recorded_at")),
             ("input_beat_count", _sql_integer(ECGRecording, "input_beat_count")),
             ("sha256", _sql_text(ECGRecording, "sha256")),
+            ("uploaded_by", _SQL_UPLOADER),
             ("created_at", _sql_when(ECGRecording, "created_at")),
             ("started_at", _sql_when(ECGRecording, "started_at")),
             ("finished_at", _sql_when(ECGRecording, "finished_at")),

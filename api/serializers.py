@@ -410,6 +410,11 @@ class SignerSerializer(serializers.Serializer):
     name = serializers.CharField(help_text="As pages, reports and FHIR name the doctor.")
 
 
+class UploaderSerializer(serializers.Serializer):
+    id = serializers.IntegerField(help_text="The user's id in this installation.")
+    name = serializers.CharField(help_text="As pages and reports name the person: the full name, else the username.")
+
+
 class InterpretationSerializer(serializers.ModelSerializer):
     signed_by = serializers.SerializerMethodField()
     signed_at = serializers.DateTimeField(source="created_at", read_only=True)
@@ -529,6 +534,7 @@ class RecordingSerializer(serializers.ModelSerializer):
     interpretation = serializers.SerializerMethodField(
         help_text="The doctor's current signed interpretation (the newest amendment); null until one is signed."
     )
+    uploaded_by = serializers.SerializerMethodField()
     links = serializers.SerializerMethodField()
 
     class Meta:
@@ -549,6 +555,7 @@ class RecordingSerializer(serializers.ModelSerializer):
             "recorded_at",
             "input_beat_count",
             "sha256",
+            "uploaded_by",
             "created_at",
             "started_at",
             "finished_at",
@@ -568,6 +575,13 @@ class RecordingSerializer(serializers.ModelSerializer):
     )
     def get_progress(self, obj: ECGRecording) -> dict:
         return {"done": obj.progress_done, "total": obj.progress_total}
+
+    @extend_schema_field(
+        UploaderSerializer(allow_null=True, help_text="Who uploaded it; null where that user was deleted since.")
+    )
+    def get_uploaded_by(self, obj: ECGRecording) -> dict | None:
+        uploader = obj.uploaded_by
+        return None if uploader is None else {"id": uploader.pk, "name": uploader.display_name}
 
     @extend_schema_field(DiagnosisSerializer(allow_null=True))
     def get_diagnosis(self, obj: ECGRecording):

@@ -752,3 +752,33 @@ def test_an_upload_the_storage_cannot_hold_is_503_and_leaves_nothing(api_as, sta
     assert "nothing was kept" in response.json()["error"]["message"]
     assert set(stored.iterdir()) == before, "a part of the file stayed behind"
     assert not ECGRecording.objects.exists()
+
+
+@pytest.mark.parametrize("zone", ["Europe/Berlin", "UTC"])  # rows written in Python, and by PostgreSQL in UTC
+def test_a_recording_names_who_uploaded_it_as_other_writes_name_their_author(
+    api, api_as, staff_a, doctor_a, patient_a, active_models, settings, zone
+):
+    settings.TIME_ZONE = zone
+    staff_a.first_name, staff_a.last_name = "Ada", "Byron"
+    staff_a.save(update_fields=["first_name", "last_name"])
+    done = submit_beats(staff_a, patient_a)
+    classify_by_hand(done, active_models)
+    created = api_as(doctor_a).post(
+        URL, {"patient": patient_a.pk, "kind": "beats", "beats": beat_rows(2).tolist()}, format="json"
+    )
+    assert created.json()["uploaded_by"] == {"id": doctor_a.pk, "name": doctor_a.display_name}
+    listed = {r["id"]: r["uploaded_by"] for r in api.get(URL).json()["results"]}
+    assert listed == {
+        done.pk: {"id": staff_a.pk, "name": "Ada Byron"},
+        created.json()["id"]: {"id": doctor_a.pk, "name": doctor_a.display_name},
+    }
+    assert api.get(f"{URL}/{done.pk}").json()["uploaded_by"] == {"id": staff_a.pk, "name": "Ada Byron"}
+
+
+def test_a_recording_whose_uploader_was_deleted_names_none(api, api_as, doctor_a, patient_a):
+    created = api_as(doctor_a).post(
+        URL, {"patient": patient_a.pk, "kind": "beats", "beats": beat_rows(2).tolist()}, format="json"
+    )
+    ECGRecording.objects.filter(pk=created.json()["id"]).update(uploaded_by=None)
+    assert api.get(f"{URL}/{created.json()['id']}").json()["uploaded_by"] is None
+    assert api.get(URL).json()["results"][0]["uploaded_by"] is None
