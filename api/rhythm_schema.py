@@ -164,8 +164,7 @@ class TrendExtremeSerializer(serializers.Serializer):
     at_s = serializers.FloatField(help_text="The start of that minute, in seconds from the start of the recording")
     at = serializers.DateTimeField(
         allow_null=True,
-        help_text="The start of that minute as a date-time, where the recording's file stated when it started; "
-        "else null",
+        help_text="The start of that minute as a date-time, where the recording's start is known; else null",
     )
 
 

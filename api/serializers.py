@@ -4,7 +4,7 @@ from django.utils.dateparse import parse_datetime
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from diagnostics import diary, ingestion, rhythm_reviewed
+from diagnostics import diary, ingestion, rhythm_reviewed, upload_start
 from diagnostics import selectors as diagnostics_selectors
 from diagnostics.ingestion import sampling_rate_valid
 from diagnostics.models import (
@@ -24,6 +24,7 @@ from diagnostics.models import (
 from ecg.clock import data_seconds
 from ecg.constants import AAMI_CLASSES
 from ecg.io.readers import MAX_FS, MIN_FS
+from ecgsite.errors import UploadRefused
 from mlmodels.models import ModelVersion
 from patients.models import Patient, validate_date_of_birth
 
@@ -57,6 +58,29 @@ class Text(serializers.CharField):
             kind = {bool: "true or false", int: "a number", float: "a number", list: "a list", dict: "an object"}
             self.fail("not_text", kind=kind.get(type(data), type(data).__name__))
         return super().to_internal_value(data)
+
+
+START_HELP = (
+    "When the recording began, for a file that states no start (beats, a CSV or JSON signal) or whose stated "
+    "start could not be read: an ISO 8601 date-time with its offset (2026-12-04T23:50:00+01:00, or Z), or without "
+    "one a wall-clock time in the server's TIME_ZONE (a time its clocks skip is 400; one they repeat is read as "
+    "the first). Not in the future, not before 1900. A file that states its own start keeps it: a start given "
+    "that names another moment is 400 naming this field. Empty or left out: none given."
+)
+
+
+class GivenStart(Text):
+    """A recording's start given with its upload (diagnostics.upload_start), as the moment it names."""
+
+    def __init__(self, **kwargs):
+        super().__init__(required=False, allow_blank=True, allow_null=True, help_text=START_HELP, **kwargs)
+
+    def run_validation(self, data=serializers.empty):
+        text = super().run_validation(data)  # as text first: a JSON number or a lone surrogate is refused as such
+        try:
+            return upload_start.given_start(text)
+        except UploadRefused as exc:
+            raise serializers.ValidationError(exc.message) from None
 
 
 class ObjectId(serializers.IntegerField):
@@ -681,6 +705,7 @@ class RecordingJsonSerializer(StrictFields, serializers.Serializer):
         help_text="kind=signal: the lead to analyse (default MLII, else II, else the first). Beats (kind=beats) "
         "carry none: sent with them, it is refused, as `fs` is.",
     )
+    recorded_at = GivenStart()
 
     def validate(self, attrs):
         if attrs["kind"] == ECGRecording.Kind.BEATS:
@@ -726,6 +751,7 @@ class RecordingUploadSerializer(StrictFields, serializers.Serializer):
         help_text="kind=signal: the lead to analyse (default MLII, else II, else the first). A beat file (kind=beats) "
         "carries none: sent with it, it is refused.",
     )
+    recorded_at = GivenStart()
 
 
 class BeatSerializer(serializers.ModelSerializer):
@@ -856,7 +882,7 @@ class DiaryEntrySerializer(serializers.ModelSerializer):
         help_text="Seconds from the start of the recording to the moment noted, cut to hundredths."
     )
     at = serializers.SerializerMethodField(
-        help_text="The moment as a date-time, where the recording's file stated when it started; else null."
+        help_text="The moment as a date-time, where the recording's start is known (`recorded_at`); else null."
     )
     entered_by = serializers.SerializerMethodField()
     entered_at = serializers.DateTimeField(source="created_at", read_only=True)
@@ -984,8 +1010,8 @@ class DiaryEntryCreateSerializer(StrictFields, serializers.Serializer):
     at = WithOffset(
         required=False,
         allow_null=True,
-        help_text="The moment noted as an ISO 8601 date-time with its offset, for a recording whose file stated "
-        "when it started (give this or `at_s`; null or left out when `at_s` is given).",
+        help_text="The moment noted as an ISO 8601 date-time with its offset, for a recording whose start is "
+        "known, `recorded_at` (give this or `at_s`; null or left out when `at_s` is given).",
     )
     symptom = serializers.ChoiceField(choices=DiaryEntry.Symptom.choices)
     note = Text(
@@ -1036,7 +1062,7 @@ class DiaryActivitySerializer(serializers.ModelSerializer):
     start_s = serializers.SerializerMethodField(help_text="Seconds from the start of the recording, cut to hundredths.")
     end_s = serializers.SerializerMethodField(help_text="Seconds from the start of the recording; null for a moment.")
     start = serializers.SerializerMethodField(
-        help_text="When it began as a date-time, where the recording's file stated when it started; else null."
+        help_text="When it began as a date-time, where the recording's start is known (`recorded_at`); else null."
     )
     end = serializers.SerializerMethodField(help_text="When it ended as a date-time, as `start`; null for a moment.")
     entered_by = serializers.SerializerMethodField()
@@ -1147,8 +1173,8 @@ class DiaryActivityCreateSerializer(StrictFields, serializers.Serializer):
     start = WithOffset(
         required=False,
         allow_null=True,
-        help_text="When it began as an ISO 8601 date-time with its offset, for a recording whose file stated when it "
-        "started (give this or `start_s`).",
+        help_text="When it began as an ISO 8601 date-time with its offset, for a recording whose start is known, "
+        "`recorded_at` (give this or `start_s`).",
     )
     end_s = Seconds(
         required=False,

@@ -5,8 +5,9 @@ from django import forms
 
 from ecg.constants import AAMI_CLASSES, AAMI_NAMES
 from ecg.io.readers import MAX_FS, MIN_FS
+from ecgsite.errors import UploadRefused
 
-from . import ingestion
+from . import ingestion, upload_start
 from .models import BeatCorrection, DiaryActivity, DiaryEntry, EventReview, Interpretation, Review
 
 
@@ -72,11 +73,26 @@ class UploadForm(SubmittedOnce):
         label="Lead",
         help_text="Default: MLII, else II, else the first. Leave it empty for a beat file.",
     )
+    recorded_at = forms.CharField(
+        required=False,
+        max_length=64,
+        label="Recorded at",
+        help_text="When the recording began, for a file that does not say (a beat file, a CSV or JSON signal): the "
+        "clinic's local time. A file that states its start keeps it. Leave it empty if not known.",
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local", "step": "1"}),
+    )
     # (its submission key: a second click of the same upload returns the first's recording)
+
+    def clean_recorded_at(self):
+        """The start given, as a moment (diagnostics.upload_start: a time in TIME_ZONE, or with its offset)."""
+        try:
+            return upload_start.given_start(self.cleaned_data.get("recorded_at"))
+        except UploadRefused as exc:
+            raise forms.ValidationError(exc.message) from None
 
     def submission_fingerprint(self, patient_id: int) -> str:
         """A digest of what was sent for patient ``patient_id`` (the fields and every file's name and bytes)."""
-        fields = {k: str(self.cleaned_data.get(k) or "") for k in ("kind", "text", "fs", "lead")}
+        fields = {k: str(self.cleaned_data.get(k) or "") for k in ("kind", "text", "fs", "lead", "recorded_at")}
         return ingestion.submission_fingerprint(
             fields | {"patient": str(patient_id)}, self.cleaned_data.get("files") or []
         )
@@ -93,13 +109,15 @@ class UploadForm(SubmittedOnce):
             and all(ingestion.file_extension(u.name) in ingestion.SIGNAL_ONLY_EXTENSIONS for u in uploads)
         ):
             kind = "signal"
-        return ingestion.upload_parse(
+        parsed, data, filename = ingestion.upload_parse(
             kind=kind,
             uploads=uploads,
             text=self.cleaned_data.get("text", ""),
             fs=self.cleaned_data.get("fs"),
             lead=self.cleaned_data.get("lead", ""),
         )
+        upload_start.with_given_start(parsed, self.cleaned_data.get("recorded_at"))
+        return parsed, data, filename
 
 
 class ReviewForm(SubmittedOnce):

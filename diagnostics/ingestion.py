@@ -76,7 +76,7 @@ class ParsedUpload:
     lead: str = ""
     leads: list[str] = field(default_factory=list)  # every lead of a signal, in file order
     sample_count: int | None = None
-    recorded_at: datetime | None = None  # when the recording started, as its file states it
+    recorded_at: datetime | None = None  # when the recording started, as its file states it or its uploader gave it
     extras: dict = field(default_factory=dict)
 
 

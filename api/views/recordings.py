@@ -17,7 +17,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
 from accounts.models import User
-from diagnostics import corrections, diary
+from diagnostics import corrections, diary, upload_start
 from diagnostics import exports as diagnostics_exports
 from diagnostics import selectors as diagnostics_selectors
 from diagnostics import services as diagnostics_services
@@ -354,6 +354,7 @@ class RecordingViewSet(ApiViewSet):
             'JSON: `{"patient": 1, "kind": "beats", "beats": [[187 numbers], …]}` or '
             '`{"patient": 1, "kind": "signal", "fs": 360, "signal": [numbers]}` (or `"leads": {name: [numbers]}`). '
             "Multipart: `patient`, `kind` and `file` (repeat it for WFDB .hea + .dat), as on the upload page. "
+            "Either may give `recorded_at`, when the recording began, for a file that states no start. "
             "The whole upload is validated first; on any defect nothing is stored. "
             "With an Idempotency-Key the same request returns the same recording; the same key with another body is 409."
         ),
@@ -395,6 +396,7 @@ class RecordingViewSet(ApiViewSet):
                 fs=fields.get("fs"),
                 lead=fields.get("lead", ""),
             )
+        upload_start.with_given_start(parsed, fields.get("recorded_at"))
         recording = diagnostics_services.recording_submit(
             user=request.user,
             patient=patient,
@@ -804,7 +806,7 @@ class RecordingViewSet(ApiViewSet):
         summary="Enter a symptom from the patient's diary (any member of the clinic)",
         description=(
             "A signal recording's (400 `validation_error` for a beat file). The moment as `at_s`, seconds from its "
-            "start, or as `at`, a date-time, for a recording whose file stated when it started (the other left out "
+            "start, or as `at`, a date-time, for a recording whose start is known (`recorded_at`; the other left out "
             "or null); within the recording (400 naming the field). A note is required for `other`. At most 60 "
             "entries a recording, removed ones among them: each is kept (409 `diary_full`). Any status: a diary may "
             "be entered while the recording is analysed. The recording's `updated_at` moves with its diary."
@@ -939,7 +941,7 @@ class RecordingViewSet(ApiViewSet):
         description=(
             "A signal recording's (400 `validation_error` for a beat file). `kind`: sleep and exercise are periods "
             "(an end required, after the beginning), medication a moment (no end), other either, with a note. Times "
-            "as seconds from the start (`start_s`, `end_s`) or, for a recording whose file stated when it started, "
+            "as seconds from the start (`start_s`, `end_s`) or, for a recording whose start is known (`recorded_at`), "
             "date-times (`start`, `end`); within the recording (400 naming the field). A sleep period overlapping "
             "another is 409 `sleep_overlap`; at most 30 activities a recording, removed ones among them (409 "
             "`activities_full`). Any status. The recording's `updated_at` moves with its diary."

@@ -54,6 +54,8 @@ def test_the_readme_curl_examples_work_as_written(
     assert result[0] == "RESULT" and result[3] == "done", proc.stdout[-2000:]
     recording = ECGRecording.objects.get(pk=int(result[2]))
     assert recording.patient.mrn == "API-0001" and recording.diagnosis.beat_count == 100
+    # the start its uploader gave, as a beat file states none
+    assert recording.recorded_at.isoformat() == "2026-03-02T08:15:00+00:00"
     outputs = proc.stdout
     assert '"beat_count": 100' in outputs
     assert '"aami_class"' in outputs

@@ -436,3 +436,62 @@ def test_a_beat_file_sent_with_a_sampling_rate_or_lead_is_refused_naming_the_fie
     assert_refused(response, 400, said)
     assert response.context["form"].errors[field] == [response.context["form"].errors[field][0]]
     assert said in response.context["form"].errors[field][0]
+
+
+@pytest.mark.django_db
+def test_a_beat_file_or_csv_signal_takes_the_start_typed_on_the_page_in_the_clinics_time(
+    client, post, settings, patient_a
+):
+    # a CSV states no start: its pages said "Recorded: not known" and the diary could only take seconds
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    settings.TIME_ZONE = "Europe/Berlin"
+    page = client.get(reverse("recording-upload", args=[patient_a.pk])).content.decode()
+    assert 'type="datetime-local"' in page and 'name="recorded_at"' in page
+    lines = "MLII\n" + "\n".join(f"{v:.4f}" for v in _ecg_like(10)) + "\n"
+    response = post(
+        {"kind": "signal", "fs": "360", "files": upload("ecg.csv", lines.encode()), "recorded_at": "2026-12-04T23:50"}
+    )
+    assert response.status_code == 302, response.content[:500]
+    recording = ECGRecording.objects.get()
+    assert recording.recorded_at == datetime(2026, 12, 4, 23, 50, tzinfo=ZoneInfo("Europe/Berlin"))
+    detail = client.get(response["Location"]).content.decode()
+    assert "<dt>Recorded</dt>" in detail and "2026-12-04 23:50:00" in detail
+    assert _file(post, "beats.csv", beat_csv(3), recorded_at="2026-12-04T23:50:30").status_code == 302
+    assert ECGRecording.objects.latest("id").recorded_at == datetime(
+        2026, 12, 4, 23, 50, 30, tzinfo=ZoneInfo("Europe/Berlin")
+    )
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "given, said",
+    [
+        ("2026-03-29T02:30", "is no time in Europe/Berlin (its clocks skip it)"),
+        ("1850-01-01T10:00", "is before 1900"),
+        ("2999-01-01T10:00", "is in the future"),
+        ("tomorrow", "is not a date-time"),
+    ],
+)
+def test_a_start_that_could_not_be_the_recordings_is_refused_beside_its_field(post, settings, given, said):
+    settings.TIME_ZONE = "Europe/Berlin"
+    response = _file(post, "beats.csv", beat_csv(3), recorded_at=given)
+    assert_refused(response, 400, said)
+    assert 'id="id_recorded_at"' in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_a_file_that_states_its_start_keeps_it_and_one_typed_that_differs_is_refused(post, settings, tmp_path):
+    from ..api.test_recordings import wfdb_stating
+
+    settings.TIME_ZONE = "Europe/Berlin"
+    files = wfdb_stating(tmp_path, "23:50:00 04/12/2026")
+    response = post({"kind": "signal", "files": files, "recorded_at": "2026-12-04T23:00"})
+    assert_refused(response, 400, "the file states that the recording began at 2026-12-04T23:50:00+01:00")
+
+
+def _ecg_like(seconds: float, fs: float = 360) -> list[float]:
+    t = np.arange(int(seconds * fs)) / fs
+    phase = (t % 0.8) / 0.8
+    return (1.2 * np.exp(-((phase - 0.3) ** 2) / 0.0004) - 0.1).round(4).tolist()
