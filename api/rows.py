@@ -15,8 +15,6 @@ from datetime import date, datetime
 from datetime import timezone as datetime_timezone
 
 import orjson
-from django.db.models import CharField, OuterRef, Subquery, Value
-from django.db.models.functions import Coalesce, Concat, NullIf, Trim
 from django.utils import timezone
 
 from accounts.models import User
@@ -211,23 +209,18 @@ RECORDING_FIELDS = (
 
 
 def recording_values(queryset):
-    """Recordings as dicts of what a row shows (paginate this, then recording_rows); the uploader's name read by
-    a subquery (a join would make the page's row version, api/pages.py, name two tables' xmin)."""
-    return queryset.values(*RECORDING_FIELDS, "uploaded_by_id", uploaded_by_name=Subquery(_uploader_name()))
+    """Recordings as dicts of what a row shows (paginate this, then recording_rows): the table's columns alone, so
+    that the list's statement is compiled once per shape (api/pages.py); its uploader is named by recording_rows,
+    or in SQL by RECORDING_JSON."""
+    return queryset.values(*RECORDING_FIELDS, "uploaded_by_id")
 
 
-def _uploader_name():
-    """The uploader's display_name (the full name, else the username), by the recording's uploaded_by_id."""
-    full = Trim(Concat("first_name", Value(" "), "last_name", output_field=CharField()))
-    named = Coalesce(NullIf(full, Value("")), "username", output_field=CharField())
-    return User.objects.filter(pk=OuterRef("uploaded_by_id")).values_list(named)[:1]
-
-
-def uploader(row: dict) -> dict | None:
-    """A row's ``uploaded_by``, as RecordingSerializer gives it."""
-    if row["uploaded_by_id"] is None:
-        return None
-    return {"id": row["uploaded_by_id"], "name": row["uploaded_by_name"]}
+def uploader_names(rows: list[dict]) -> dict[int, str]:
+    """The display_name of each uploader of ``rows``, by user id: one query for a page."""
+    ids = {r["uploaded_by_id"] for r in rows if r["uploaded_by_id"] is not None}
+    if not ids:
+        return {}
+    return {u.pk: u.display_name for u in User.objects.filter(pk__in=ids).only("first_name", "last_name", "username")}
 
 
 def recording_rows(
@@ -236,6 +229,7 @@ def recording_rows(
     """Rows of a page of recording_values; ``diagnoses`` and current ``interpretations`` by recording id, for those
     that are done; ``base`` the list's absolute URL, which the rows' links start with."""
     tz = timezone.get_current_timezone()
+    names = uploader_names(rows)
     out = []
     for r in rows:
         done = r["status"] == ECGRecording.Status.DONE
@@ -259,7 +253,11 @@ def recording_rows(
                 "recorded_at": when(r["recorded_at"], tz),
                 "input_beat_count": r["input_beat_count"],
                 "sha256": r["sha256"],
-                "uploaded_by": uploader(r),
+                "uploaded_by": (
+                    None
+                    if r["uploaded_by_id"] is None
+                    else {"id": r["uploaded_by_id"], "name": names.get(r["uploaded_by_id"])}
+                ),
                 "created_at": when(r["created_at"], tz),
                 "started_at": when(r["started_at"], tz),
                 "finished_at": when(r["finished_at"], tz),
@@ -297,11 +295,13 @@ _LEADS_EXACT = (
 _LEADS = """CASE WHEN jsonb_typeof(page.leads) = 'array' THEN replace(page.leads::text, '", "', '","') ELSE '[]' END"""
 
 
-# uploader() in SQL, of recording_values' uploaded_by_id and uploaded_by_name
+# The row's uploaded_by, as recording_rows writes it: the uploader's display_name (the full name, else the username)
+# read by a subquery of the select alone, so that the page's own query stays one table's columns (api/pages.py).
 _SQL_UPLOADER = (
     "CASE WHEN page.uploaded_by_id IS NULL THEN 'null' ELSE "
-    """'{"id":' || page.uploaded_by_id::text || ',"name":' || COALESCE(to_json(page.uploaded_by_name)::text, 'null')"""
-    " || '}' END"
+    """'{"id":' || page.uploaded_by_id::text || ',"name":' || COALESCE((SELECT to_json(COALESCE(NULLIF(TRIM("""
+    f"""u.first_name || ' ' || u.last_name), ''), u.username))::text FROM "{User._meta.db_table}" u """
+    "WHERE u.id = page.uploaded_by_id), 'null') || '}' END"
 )
 
 
