@@ -316,7 +316,7 @@ def test_a_confirmed_mi_flag_stays_abnormal_and_the_latest_review_decides(api_as
 
     Diagnosis.objects.filter(recording=done_recording).update(mi_flag=True)
     assert interpretation() == "A"  # flagged, not yet reviewed
-    services.review_create(user=doctor_a, diagnosis=done_recording.diagnosis, decision="reject", note="")
+    services.review_create(user=doctor_a, diagnosis=done_recording.diagnosis, decision="reject", note="artefact")
     assert interpretation() == "N"
     services.review_create(user=doctor_a, diagnosis=done_recording.diagnosis, decision="confirm", note="on reflection")
     assert interpretation() == "A"
