@@ -895,7 +895,8 @@ def bundle(
         signal=signal,
         beats=beats,
         subject=patient_ref,
-        effective={"effectiveDateTime": start},  # the first sample's time: the SampledData's origin
+        # the first sample's time: the SampledData's origin
+        effective={"effectiveDateTime": start} if start is not None else effective,
         input_fs=diagnosis.heartbeat_model.input_fs,
         unreadable=unreadable,
     )
@@ -982,17 +983,26 @@ def bundle(
     }
 
 
-def _effective(recording: ECGRecording) -> tuple[str, dict]:
+# The effective[x] of a resource about a recording whose start is not known: no time, and FHIR's reason for it (the
+# upload's time had been given, a time the recording was not made at)
+UNKNOWN_EFFECTIVE = {
+    "_effectiveDateTime": {
+        "extension": [{"url": "http://hl7.org/fhir/StructureDefinition/data-absent-reason", "valueCode": "unknown"}]
+    }
+}
+
+
+def _effective(recording: ECGRecording) -> tuple[str | None, dict]:
     """When the results are about: the recording's start, and the effective[x] of the DiagnosticReport
     and of the Observations that summarise the recording.
 
     The start is when the recording started, as its file states it; the effective[x] is then a period
-    over the recording, when its length is known. For a file that does not say, both are the upload's time.
+    over the recording, when its length is known. For a file that does not say, the start is None and the
+    effective[x] says it is unknown (``UNKNOWN_EFFECTIVE``); ``issued`` still says when the results were made.
     The waveform's Observation takes the start alone (its SampledData's origin).
     """
     if recording.recorded_at is None:
-        uploaded = (recording.created_at or timezone.now()).isoformat()
-        return uploaded, {"effectiveDateTime": uploaded}
+        return None, dict(UNKNOWN_EFFECTIVE)
     start = timezone.localtime(recording.recorded_at).isoformat()
     if not recording.sample_count:
         return start, {"effectiveDateTime": start}

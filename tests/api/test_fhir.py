@@ -327,6 +327,7 @@ def test_a_cart_file_is_effective_when_it_states_it_was_acquired_at_its_utc_offs
 def test_a_start_no_recorder_could_have_made_is_unknown_not_a_server_error(
     api_as, staff_a, patient_a, active_models, settings, stated
 ):
+    from diagnostics import services
     from ecg.datasets.carts import synthetic_twelve_lead
     from tests.helpers import dicom_stating, upload
 
@@ -338,16 +339,32 @@ def test_a_start_no_recorder_could_have_made_is_unknown_not_a_server_error(
     assert created.json()["recorded_at"] is None
     recording = ECGRecording.objects.get(pk=created.json()["id"])
     classify_by_hand(recording, active_models, beats=np.zeros((4, 187), dtype=np.float32), heart_rate=75.0)
-    (report,) = resources(fetch_valid_bundle(api, recording), "DiagnosticReport")
-    assert "effectiveDateTime" in report  # the upload time, as without a stated start
+    services.diary_entry_add(recording=recording, by=staff_a, sample=100, symptom="fatigue")
+    data = fetch_valid_bundle(api, recording)
+    # unknown, as without a stated start: no time made up for it, the waveform's and the diary's either
+    for resource in resources(data, "DiagnosticReport") + resources(data, "Observation"):
+        assert not {"effectiveDateTime", "effectivePeriod"} & set(resource), resource["code"]
+        assert resource["_effectiveDateTime"] == UNKNOWN_TIME, resource["code"]
+    assert {"75325-1", "131328"} <= {o["code"]["coding"][0]["code"] for o in resources(data, "Observation")}
 
 
-def test_without_a_stated_start_the_results_are_effective_when_uploaded(api_as, staff_a, done_recording):
+UNKNOWN_TIME = {
+    "extension": [{"url": "http://hl7.org/fhir/StructureDefinition/data-absent-reason", "valueCode": "unknown"}]
+}
+
+
+def test_without_a_stated_start_the_results_say_their_time_is_unknown(api_as, staff_a, done_recording):
+    # the upload's time was given as the time the results are about: a receiver charted the ECG on the day it was
+    # uploaded, which may be months after it was recorded
     data = fetch_valid_bundle(api_as(staff_a), done_recording)
     (report,) = resources(data, "DiagnosticReport")
     assert done_recording.recorded_at is None
-    assert report["effectiveDateTime"] == done_recording.created_at.isoformat() and "effectivePeriod" not in report
-    assert {o["effectiveDateTime"] for o in resources(data, "Observation")} == {done_recording.created_at.isoformat()}
+    assert report["issued"] == data["timestamp"]  # when the result was made (here: amended by the diary)
+    observations = resources(data, "Observation")
+    for resource in [report, *observations]:
+        assert not {"effectiveDateTime", "effectivePeriod", "effectiveInstant"} & set(resource), resource["code"]
+        assert resource["_effectiveDateTime"] == UNKNOWN_TIME, resource["code"]
+    assert "131328" in {o["code"]["coding"][0]["code"] for o in observations}  # the beat windows' too
 
 
 def test_bundle_ids_are_this_installations_own_and_survive_a_new_secret_key(api_as, staff_a, done_recording, settings):
