@@ -975,6 +975,16 @@ def bundle(
             if resource["status"] != "preliminary":  # still to come, whoever's it is
                 resource["status"] = "corrected"
     entries += [{"fullUrl": ref, "resource": obs} for ref, obs in zip(observation_refs, observations)]
+    entries += _withdrawn(
+        recording,
+        diagnosis,
+        carried={observation["code"]["coding"][0]["code"] for observation in observations},
+        diary_entries=diary_entries,
+        activities=activities if not sleep_figures and diary.has_trend(recording, diagnosis.rhythm) else [],
+        subject=patient_ref,
+        effective=effective,
+        here=here,
+    )
     return {
         "resourceType": "Bundle",
         "type": "collection",
@@ -990,6 +1000,85 @@ UNKNOWN_EFFECTIVE = {
         "extension": [{"url": "http://hl7.org/fhir/StructureDefinition/data-absent-reason", "valueCode": "unknown"}]
     }
 }
+
+
+# The figures that can leave the results (Diagnosis.FIGURES_THAT_CAN_LEAVE) by their code: their category and code,
+# as the Observation that carried them had them.
+FIGURE_CODES = {
+    "mi-score": ("procedure", {"coding": [_coding(LOCAL, "mi-score", "MI score")], "text": "Myocardial infarction score"}),
+    "mi-flag": (
+        "procedure",
+        {"coding": [_coding(LOCAL, "mi-flag", "MI flag")], "text": "Flagged for myocardial infarction review"},
+    ),
+    "8867-4": (
+        "vital-signs",
+        {"coding": [_coding(LOINC, "8867-4", "Heart rate"), _coding(MDC, *HEART_RATE)], "text": "Mean heart rate"},
+    ),
+    **{
+        f"heart-rate-{key}": (
+            "procedure",
+            {"coding": [_coding(LOCAL, f"heart-rate-{key}", text)], "text": text},
+        )
+        for key, text in (("min", "Minimum heart rate (8 beats)"), ("max", "Maximum heart rate (8 beats)"))
+    },
+}
+
+
+def _withdrawn(
+    recording: ECGRecording,
+    diagnosis: Diagnosis,
+    *,
+    carried: set[str],
+    diary_entries: list[DiaryEntry],
+    activities: list[DiaryActivity],
+    subject: str,
+    effective: dict,
+    here: str,
+) -> list[dict]:
+    """The Bundle's entries of the Observations an earlier Bundle of the recording carried and this one does not, each
+    under the id it had, "entered-in-error" and without a value: a receiver that stored it retracts it (left out, it
+    would keep a stale result). They are not results of the report. What was carried is known from what the database
+    keeps: the figures that can leave the results which they carried before a doctor's correction or a recomputation
+    (Diagnosis.figures_once) and the report no longer carries (``carried``: the codes of its Observations), the diary
+    entries removed (``diary_entries``, removed ones among them), and the heart rate awake and asleep where no sleep
+    period stands (``activities``: the recording's, removed ones among them, where it has the per-minute trend the
+    figures are made from and the report carries none; else empty)."""
+    out = []
+
+    def entry(ref: str, category: str, code: dict, why: str) -> None:
+        resource = _observation(
+            subject=subject, effective=effective, code=code, category=category, status="entered-in-error"
+        )
+        resource["note"] = [{"text": why}]
+        out.append({"fullUrl": ref, "resource": resource})
+
+    for code in Diagnosis.FIGURES_THAT_CAN_LEAVE:
+        if code in (diagnosis.figures_once or ()) and code not in carried:
+            category, concept = FIGURE_CODES[code]
+            entry(
+                _urn("observation", diagnosis.pk, code, namespace=here),
+                category,
+                concept,
+                "Withdrawn: the results no longer carry it since a doctor's correction of beat classes "
+                "(the MI screen not assessable, or the rhythm recomputed without it).",
+            )
+    for noted in diary_entries:
+        if noted.removed_at is not None:
+            entry(
+                _urn("diary", noted.pk, namespace=here),
+                "survey",
+                {"coding": [_coding(LOINC, *SYMPTOM)], "text": "Symptom noted in the patient's diary"},
+                "Withdrawn: removed from the patient's diary as entered by mistake.",
+            )
+    if any(a.kind == DiaryActivity.Kind.SLEEP and a.removed_at is not None for a in activities):
+        for side, text in SLEEP_SIDES:
+            entry(
+                _urn("sleep", diagnosis.pk, side, namespace=here),
+                "procedure",
+                {"coding": [_coding(LOCAL, f"heart-rate-{side}", text)], "text": f"{text} (mean)"},
+                "Withdrawn: no sleep period of the patient's diary stands (those entered were removed).",
+            )
+    return out
 
 
 def _effective(recording: ECGRecording) -> tuple[str | None, dict]:

@@ -215,6 +215,7 @@ def _classes_changed(recording_id: int, diagnosis: Diagnosis) -> None:
         corrected += changed
     fields: dict[str, object] = {f"count_{c.lower()}": int(counts.get(c, 0)) for c in AAMI_CLASSES}
     fields["beats_corrected"] = corrected
+    fields["figures_once"] = diagnosis.figures_once_with_now()  # a figure this may take out was sent before
     fields.update(_mi_rescreened(recording_id, diagnosis))
     fields["changed_at"] = timezone.now()
     if diagnosis.rhythm is not None:
@@ -546,6 +547,7 @@ def _recompute(diagnosis: Diagnosis, asked: datetime) -> str:
             _families_store(recording_id, families, lead_names)
         now = timezone.now()
         Diagnosis.objects.filter(pk=diagnosis.pk).update(
+            figures_once=current.figures_once_with_now(),  # a heart rate this may take out was sent before
             rhythm=rhythm_summary(report),
             heart_rate_bpm=report.summary["heart_rate"]["mean_bpm"],
             rhythm_outdated_at=None,

@@ -277,6 +277,10 @@ class Diagnosis(models.Model):
     # Beats whose class a doctor changed (Beat.classified_as set), kept with the counts each correction rewrites: a
     # list of recordings shows it without counting a 24-hour recording's beats for each row.
     beats_corrected = models.PositiveIntegerField(default=0)
+    # The codes of the figures that can leave the results (``FIGURES_THAT_CAN_LEAVE``) which the results carried
+    # before a doctor's correction or a recomputation changed them: the FHIR report sends one of them the results no
+    # longer carry as "entered-in-error", so a receiver that stored it retracts it (api.fhir).
+    figures_once = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     # When a beat correction or its undoing (the counts), or the rhythm's recomputation after one or its failure, last
     # changed what the diagnosis shows; null if none ever did. Its Last-Modified is the latest of this, its making and
@@ -338,6 +342,24 @@ class Diagnosis(models.Model):
         if self.rhythm_outdated_at is None:
             return "current"
         return "failed" if self.rhythm_recompute_error else "recomputing"
+
+    # The figures that can leave the results as a doctor corrects beats, by the code of their FHIR Observation: the MI
+    # score and flag (the screen then not assessable), the mean and the 8-beat minimum and maximum heart rate (a
+    # rhythm recomputed without them).
+    FIGURES_THAT_CAN_LEAVE = ("mi-score", "mi-flag", "8867-4", "heart-rate-min", "heart-rate-max")
+
+    def figures_carried(self) -> set[str]:
+        """Those of ``FIGURES_THAT_CAN_LEAVE`` the results carry now."""
+        out = {"mi-score", "mi-flag"} if self.mi_screened and self.mi_score is not None else set()
+        if self.heart_rate_bpm is not None:
+            out.add("8867-4")
+        rates = (self.rhythm or {}).get("heart_rate") or {}
+        out |= {f"heart-rate-{key[3:]}" for key in ("hr_min", "hr_max") if rates.get(key)}
+        return out
+
+    def figures_once_with_now(self) -> list[str]:
+        """``figures_once`` with the figures carried now: what to store before the results change."""
+        return sorted(set(self.figures_once or ()) | self.figures_carried())
 
     def class_counts(self) -> list[tuple[str, int, float]]:
         """(class, count, percent) for each AAMI class."""
