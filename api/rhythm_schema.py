@@ -19,7 +19,9 @@ class RhythmEpisodeSerializer(serializers.Serializer):
     type = serializers.ChoiceField(choices=Event.Type.choices)
     start = serializers.IntegerField(help_text=SAMPLE)
     end = serializers.IntegerField(help_text=f"{SAMPLE}, inclusive")
-    beats = serializers.IntegerField()
+    beats = serializers.IntegerField(
+        allow_null=True, help_text="null for VF/VFL: what is detected inside it are waves, not beats (asystole: 0)"
+    )
     rate_bpm = serializers.FloatField(allow_null=True, help_text="null where the episode has no rate (VF/VFL)")
 
 

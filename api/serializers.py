@@ -1281,7 +1281,7 @@ class WithdrawnEventSerializer(serializers.Serializer):
     type = serializers.ChoiceField(choices=Event.Type.choices)
     start = serializers.IntegerField()
     end = serializers.IntegerField()
-    beats = serializers.IntegerField()
+    beats = serializers.IntegerField(allow_null=True, help_text="null for VF/VFL, as an event's")
     decisions = WithdrawnDecisionSerializer(many=True)
     withdrawn_at = StoredInstantField(
         allow_null=True,

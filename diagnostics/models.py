@@ -493,7 +493,9 @@ class Event(models.Model):
     type = models.CharField(max_length=12, choices=Type.choices)
     start = models.BigIntegerField()
     end = models.BigIntegerField()
-    beats = models.PositiveIntegerField()
+    beats = models.PositiveIntegerField(
+        null=True, blank=True, help_text="None for VF/VFL: what is detected inside it are waves, not beats"
+    )
     rate_bpm = models.FloatField(null=True, blank=True)
 
     class Meta:

@@ -28,12 +28,13 @@ PRIORITY = {t: i for i, t in enumerate(EVENT_TYPES)}
 
 @dataclass(frozen=True)
 class Event:
-    """One episode: ``start`` and ``end`` are samples of the original signal, ``end`` inclusive."""
+    """One episode: ``start`` and ``end`` are samples of the original signal, ``end`` inclusive; ``beats`` None for
+    VF/VFL, whose detections are waves, not beats (asystole has 0, a pause its 2 bounding beats)."""
 
     type: str
     start: int
     end: int
-    beats: int
+    beats: int | None
     rate_bpm: float | None
 
     def as_dict(self) -> dict[str, Any]:

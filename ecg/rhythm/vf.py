@@ -250,8 +250,8 @@ def vf_events(
     probability[signal_loss.overlapping(signal_loss.long_enough(lost, fs), starts, starts + span - 1)] = 0.0
     events = []
     for start, end in episodes(probability, starts, fs, len(values)):
-        inside = int(np.sum((r_peaks >= start) & (r_peaks <= end)))
-        events.append(Event("vf", start, end, inside, None))
+        # no count of beats: what the detector marks inside VF/VFL are waves, not beats
+        events.append(Event("vf", start, end, None, None))
     return events
 
 

@@ -502,3 +502,55 @@ def test_a_rejected_event_moves_the_diagnosis_s_last_modified_as_its_summary_cha
     read = api.get(url)
     assert read.json()["rhythm"]["event_counts"] == {"pause": 1} and read.json()["rhythm"]["rejected"] == {"pause": 1}
     assert read["Last-Modified"] == http_date(review.created_at.timestamp()) != first
+
+
+def test_a_vf_episode_counts_no_beats_in_the_events_the_summary_the_csv_and_the_schema(
+    api_as, staff_a, client, rhythm_recording
+):
+    # what is detected inside ventricular flutter are waves, not beats: its "beats" had counted those detections
+    api = api_as(staff_a)
+    events = api.get(f"/api/v1/recordings/{rhythm_recording.pk}/events").json()["results"]
+    (flutter,) = [e for e in events if e["type"] == "vf"]
+    assert flutter["beats"] is None
+    assert all(isinstance(e["beats"], int) for e in events if e["type"] != "vf")  # asystole: 0, a pause: 2
+    rhythm = api.get(f"/api/v1/recordings/{rhythm_recording.pk}").json()["diagnosis"]["rhythm"]
+    assert [e["beats"] for e in rhythm["vf"]] == [None]
+    text = b"".join(api.get(f"/api/v1/recordings/{rhythm_recording.pk}/export.csv").streaming_content).decode()
+    table = text[text.index("patient_mrn,recording,event,") :].split("\r\n\r\n")[0]
+    rows = [row for row in csv.DictReader(io.StringIO(table)) if row["type"] == "vf"]
+    assert [row["beats"] for row in rows] == [""]
+    openapi = client.get("/api/v1/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+    schemas = openapi["components"]["schemas"]
+    for schema in ("Event", "RhythmEpisode", "WithdrawnEvent"):
+        assert "null" in schemas[schema]["properties"]["beats"]["type"], schema
+
+
+def test_the_migration_takes_the_count_out_of_the_vf_episodes_stored_before(rhythm_recording):
+    from importlib import import_module
+
+    from django.db.migrations.executor import MigrationExecutor
+
+    from diagnostics.models import BeatCorrection, Diagnosis
+
+    migration = import_module("diagnostics.migrations.0032_event_beats_none_in_vf")
+    diagnosis = rhythm_recording.diagnosis
+    Event.objects.filter(recording=rhythm_recording, type="vf").update(beats=20)  # as analysed before
+    diagnosis.rhythm["vf"] = [episode | {"beats": 20} for episode in diagnosis.rhythm["vf"]]
+    diagnosis.save(update_fields=["rhythm"])
+    pause = {"type": "pause", "start": 1, "end": 2, "beats": 2, "decisions": [], "withdrawn_at": None}
+    correction = BeatCorrection.objects.create(
+        recording=rhythm_recording,
+        clinic=rhythm_recording.clinic,
+        to_class="S",
+        beat_indices=[0],
+        previous={"N": [0]},
+        made_by=rhythm_recording.uploaded_by,
+        withdrawn_events=[pause, pause | {"type": "vf", "beats": 20}],
+    )
+    apps = MigrationExecutor(connection).loader.project_state(("diagnostics", "0032_event_beats_none_in_vf")).apps
+    migration.vf_counts_no_beats(apps, None)
+    assert list(Event.objects.filter(recording=rhythm_recording, type="vf").values_list("beats", flat=True)) == [None]
+    assert all(e.beats is not None for e in Event.objects.filter(recording=rhythm_recording).exclude(type="vf"))
+    assert [e["beats"] for e in Diagnosis.objects.get(pk=diagnosis.pk).rhythm["vf"]] == [None]
+    correction.refresh_from_db()
+    assert [e["beats"] for e in correction.withdrawn_events] == [2, None]

@@ -208,6 +208,7 @@ def test_its_json_carries_rhythm_events_and_a_rhythm_summary(tiny_model_dir, tmp
     assert all(e["type"] in EVENT_TYPES and 0 <= e["start"] <= e["end"] < len(values) for e in events)
     flutter = [e for e in events if e["type"] == "vf"]
     assert len(flutter) == 1 and flutter[0]["start"] < 18396 and flutter[0]["end"] > 14689
+    assert flutter[0]["beats"] is None  # the detections inside are waves, not beats
     summary = result["summary"]
     assert {"lead", "beats", "counts", "percentages", "mean_heart_rate_bpm", "mi_score"} < set(summary)
     rhythm = summary["rhythm"]

@@ -128,9 +128,10 @@ class Command(BaseCommand):
         if rhythm.events:
             self.stdout.write("Rhythm events:")
             for e in rhythm.events:
+                beats = f", {e.beats} beats" if e.beats is not None else ""  # none for VF/VFL
                 rate = f", {e.rate_bpm:g} bpm" if e.rate_bpm is not None else ""
                 self.stdout.write(
-                    f"  {e.type:<10} {e.start / signal.fs:9.1f} s - {e.end / signal.fs:9.1f} s, {e.beats} beats{rate}"
+                    f"  {e.type:<10} {e.start / signal.fs:9.1f} s - {e.end / signal.fs:9.1f} s{beats}{rate}"
                 )
 
     def _heartbeat_model(self, path: Path | None):
