@@ -1005,7 +1005,10 @@ UNKNOWN_EFFECTIVE = {
 # The figures that can leave the results (Diagnosis.FIGURES_THAT_CAN_LEAVE) by their code: their category and code,
 # as the Observation that carried them had them.
 FIGURE_CODES = {
-    "mi-score": ("procedure", {"coding": [_coding(LOCAL, "mi-score", "MI score")], "text": "Myocardial infarction score"}),
+    "mi-score": (
+        "procedure",
+        {"coding": [_coding(LOCAL, "mi-score", "MI score")], "text": "Myocardial infarction score"},
+    ),
     "mi-flag": (
         "procedure",
         {"coding": [_coding(LOCAL, "mi-flag", "MI flag")], "text": "Flagged for myocardial infarction review"},

@@ -188,7 +188,7 @@ def analyse_rhythm(
     ectopy_cls = np.where(s_in_af, "N", cls)
     # every S beat left is isolated or in a listed event: the summary counts what the event list holds
     total = int(np.sum(ectopy_cls == "S"))
-    isolated = total - sum(e.beats for e in s_events)
+    isolated = total - sum(e.beats or 0 for e in s_events)  # ectopic events all count their beats
     s_summary |= {"total": total, "isolated": isolated, "in_af": int(s_in_af.sum())} | ectopy.run_summary(s_events)
     patterns = ectopy.pattern_events(peaks, cls, fs, gaps=across)
     # bradycardia and tachycardia are of the underlying rhythm: not where AF or an ectopic run sets the

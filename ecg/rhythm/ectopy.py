@@ -80,7 +80,7 @@ def run_summary(events: list[Event]) -> dict[str, Any]:
     """Couplets, runs, the longest and the fastest run among ``events`` (of ``ectopic_events``), so a
     summary says what an event list holds after events are left out of it."""
     runs_ = [e for e in events if not e.type.endswith("_couplet")]
-    longest = max(runs_, key=lambda e: e.beats, default=None)  # the first of the longest
+    longest = max(runs_, key=lambda e: e.beats or 0, default=None)  # the first of the longest (runs count beats)
     timed = [e for e in runs_ if e.rate_bpm is not None]
     fastest = max(timed, key=lambda e: e.rate_bpm or 0.0, default=None)
     return {

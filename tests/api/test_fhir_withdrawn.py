@@ -112,9 +112,7 @@ def test_a_symptom_removed_from_the_diary_is_sent_entered_in_error(api_as, staff
     assert standing["valueCodeableConcept"]["text"] == "Fainting (syncope)" and kept.removed_at is None
 
 
-def test_the_heart_rate_awake_and_asleep_are_sent_entered_in_error_once_no_sleep_period_stands(
-    api_as, staff_a, holter
-):
+def test_the_heart_rate_awake_and_asleep_are_sent_entered_in_error_once_no_sleep_period_stands(api_as, staff_a, holter):
     api = api_as(staff_a)
     night = services.diary_activity_add(recording=holter, by=staff_a, kind="sleep", start=0, end=360 * 40)
     before = observations(fetch_valid_bundle(api, holter))
