@@ -532,7 +532,7 @@ def test_the_migration_takes_the_count_out_of_the_vf_episodes_stored_before(rhyt
 
     from diagnostics.models import BeatCorrection, Diagnosis
 
-    migration = import_module("diagnostics.migrations.0032_event_beats_none_in_vf")
+    migration = import_module("diagnostics.migrations.0033_event_beats_none_in_vf")
     diagnosis = rhythm_recording.diagnosis
     Event.objects.filter(recording=rhythm_recording, type="vf").update(beats=20)  # as analysed before
     diagnosis.rhythm["vf"] = [episode | {"beats": 20} for episode in diagnosis.rhythm["vf"]]
@@ -547,7 +547,7 @@ def test_the_migration_takes_the_count_out_of_the_vf_episodes_stored_before(rhyt
         made_by=rhythm_recording.uploaded_by,
         withdrawn_events=[pause, pause | {"type": "vf", "beats": 20}],
     )
-    apps = MigrationExecutor(connection).loader.project_state(("diagnostics", "0032_event_beats_none_in_vf")).apps
+    apps = MigrationExecutor(connection).loader.project_state(("diagnostics", "0033_event_beats_none_in_vf")).apps
     migration.vf_counts_no_beats(apps, None)
     assert list(Event.objects.filter(recording=rhythm_recording, type="vf").values_list("beats", flat=True)) == [None]
     assert all(e.beats is not None for e in Event.objects.filter(recording=rhythm_recording).exclude(type="vf"))

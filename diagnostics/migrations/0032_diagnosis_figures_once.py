@@ -18,7 +18,7 @@ def mi_scored_before(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("diagnostics", "0030_ordering_by_recording_key"),
+        ("diagnostics", "0031_recording_worklist_index"),
     ]
 
     operations = [

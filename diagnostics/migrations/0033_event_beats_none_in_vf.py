@@ -21,7 +21,7 @@ def vf_counts_no_beats(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("diagnostics", "0031_diagnosis_figures_once"),
+        ("diagnostics", "0032_diagnosis_figures_once"),
     ]
 
     operations = [
