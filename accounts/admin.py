@@ -193,7 +193,7 @@ class AuditChannelFilter(admin.SimpleListFilter):
     parameter_name = "channel"
 
     def lookups(self, request, model_admin):
-        return [("web", "web"), ("api", "api"), ("token", "token"), ("admin", "admin")]
+        return [("web", "web"), ("api", "api"), ("token", "token"), ("admin", "admin"), ("command", "command")]
 
     def queryset(self, request, queryset):
         return queryset.filter(channel=self.value()) if self.value() else queryset

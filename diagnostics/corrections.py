@@ -24,7 +24,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from accounts.models import User
-from ecg.constants import AAMI_CLASSES
+from ecg.constants import AAMI_CLASSES, RHYTHM_VERSION
 from ecg.io.errors import SignalError
 from ecgsite.broker import publish
 from ecgsite.errors import Conflict, Invalid, NotAllowed, NotFound, UploadRefused
@@ -40,6 +40,7 @@ from .models import (
     EventReview,
     Review,
     RhythmInputs,
+    RhythmRecomputation,
 )
 from .services import (
     Precondition,
@@ -481,7 +482,18 @@ def recording_rhythm_recompute(*, recording_id: int, max_attempts: int = 3) -> s
         )
 
 
-def _recompute(diagnosis: Diagnosis, asked: datetime) -> str:
+class Computed:
+    """A recording's rhythm analysis computed over its stored beats and classes (``rhythm_computed``), not written."""
+
+    def __init__(self, report, positions: np.ndarray, families, lead_names: tuple[str, ...]) -> None:
+        self.report, self.positions, self.families, self.lead_names = report, positions, families, lead_names
+
+
+def rhythm_computed(diagnosis: Diagnosis) -> Computed | str:
+    """The rhythm analysis, by this version of it, over the recording's beats' classes as they are now and the
+    signal-level inputs the classification stored (RhythmInputs: no signal read); for a recording classified before
+    they were stored, the signal read again as the classification read it and the same beats found (at most
+    ``SIGNAL_AGAIN_MAX_S`` of it). The reason, a str, where the inputs cannot be had again. Nothing is written."""
     recording_id = diagnosis.recording_id
     recording = ECGRecording.objects.get(pk=recording_id)
     stored = list(
@@ -498,28 +510,20 @@ def _recompute(diagnosis: Diagnosis, asked: datetime) -> str:
     else:
         seconds = (recording.sample_count or 0) / (recording.sampling_rate or 1.0)
         if seconds > SIGNAL_AGAIN_MAX_S:
-            return _recompute_failed(
-                diagnosis,
-                asked,
+            return (
                 f"This recording ({seconds / 3600:.1f} hours) was analysed before the rhythm's inputs were kept, and "
-                "reading so long a signal again is beyond the worker's memory: upload it again to correct its rhythm.",
+                "reading so long a signal again is beyond the worker's memory: upload it again to correct its rhythm."
             )
         with_context = diagnosis.heartbeat_model.task == ModelVersion.Task.HEARTBEAT_RECORD
         try:
             inputs = _load_input(recording, with_context=with_context)
         except (UploadRefused, SignalError) as exc:
-            return _recompute_failed(
-                diagnosis, asked, f"The signal could not be read again: {getattr(exc, 'message', exc)}"
-            )
+            return f"The signal could not be read again: {getattr(exc, 'message', exc)}"
         if inputs.positions is None or inputs.rhythm is None or not np.array_equal(inputs.positions, positions):
-            return _recompute_failed(
-                diagnosis,
-                asked,
-                "The beats found in the signal now are not those it was analysed with; upload it again.",
-            )
+            return "The beats found in the signal now are not those it was analysed with; upload it again."
         rhythm_inputs, context, lead_names = inputs.rhythm, inputs.context, inputs.lead_names
     if any(len(values) != len(positions) for values in (rhythm_inputs.get("measures") or {}).values()):
-        return _recompute_failed(diagnosis, asked, "The rhythm's kept inputs are not those of the recording's beats.")
+        return "The rhythm's kept inputs are not those of the recording's beats."
     from ecg.rhythm import analyse_rhythm
 
     report = analyse_rhythm(signal=None, r_peaks=positions, classes=classes, **rhythm_inputs)
@@ -532,19 +536,32 @@ def _recompute(diagnosis: Diagnosis, asked: datetime) -> str:
             .values_list("index", "classified_as")
         )
         families = beat_families_of(context, np.array([analysis.get(i, c) for i, c in enumerate(classes)]))
+    return Computed(report, positions, families, lead_names)
+
+
+def _recompute(diagnosis: Diagnosis, asked: datetime) -> str:
+    recording_id = diagnosis.recording_id
+    computed = rhythm_computed(diagnosis)
+    if isinstance(computed, str):
+        return _recompute_failed(diagnosis, asked, computed)
+    report, positions, families = computed.report, computed.positions, computed.families
     with transaction.atomic():
-        ECGRecording.objects.select_for_update().only("pk").get(pk=recording_id)
+        locked = ECGRecording.objects.select_for_update().only("pk", "clinic_id").get(pk=recording_id)
         current = Diagnosis.objects.filter(pk=diagnosis.pk).first()
         if current is None or current.rhythm_outdated_at != asked:
+            # a beat correction came meanwhile: its own run writes, by this version (an operator's request is done)
+            RhythmRecomputation.objects.filter(
+                recording_id=recording_id, requested_at=asked, outcome=RhythmRecomputation.Outcome.PENDING
+            ).update(outcome=RhythmRecomputation.Outcome.SUPERSEDED, finished_at=timezone.now())
             return "again"
-        withdrawn = _events_replace(recording_id, recording.clinic_id, report.events)
+        since = current.rhythm_recomputed_at or current.created_at
+        withdrawn = _events_replace(recording_id, locked.clinic_id, report.events)
         if withdrawn:
-            since = current.rhythm_recomputed_at or current.created_at
             for home, events in _withdrawn_homes(recording_id, withdrawn, positions, since).items():
                 home.withdrawn_events = [*home.withdrawn_events, *events]
                 home.save(update_fields=["withdrawn_events"])
         if families is not None:
-            _families_store(recording_id, families, lead_names)
+            _families_store(recording_id, families, computed.lead_names)
         now = timezone.now()
         Diagnosis.objects.filter(pk=diagnosis.pk).update(
             figures_once=current.figures_once_with_now(),  # a heart rate this may take out was sent before
@@ -553,8 +570,13 @@ def _recompute(diagnosis: Diagnosis, asked: datetime) -> str:
             rhythm_outdated_at=None,
             rhythm_recomputed_at=now,
             rhythm_recompute_error="",
+            rhythm_version=RHYTHM_VERSION,
             changed_at=now,
         )
+        # an operator's requests this run answers (its own, or one a correction's request came after)
+        RhythmRecomputation.objects.filter(
+            recording_id=recording_id, requested_at__lte=asked, outcome=RhythmRecomputation.Outcome.PENDING
+        ).update(outcome=RhythmRecomputation.Outcome.CHANGED, finished_at=now)
         _recording_changed(recording_id)
         rhythm_recomputed.send(sender=Diagnosis, recording_id=recording_id, status="current", reason="")
     return "done"
@@ -562,11 +584,13 @@ def _recompute(diagnosis: Diagnosis, asked: datetime) -> str:
 
 def _withdrawn_homes(
     recording_id: int, withdrawn: list[dict], positions: np.ndarray, since: datetime
-) -> dict[BeatCorrection, list[dict]]:
+) -> dict[BeatCorrection | RhythmRecomputation, list[dict]]:
     """Where each event a recomputation withdrew is kept: with the latest change of classes since the rhythm was last
     written (``since``; a correction made, or one undone) that named a beat of the event or the beat either side of
-    it; else with the change the recomputation follows (`_recomputed_after`). Several changes can come before the
-    worker runs: an unrelated one made and undone after the one that withdrew a confirmed run had been given it."""
+    it; else with the operator's recomputation by a newer version asked for since (`manage.py recompute_rhythm`: the
+    analysis changed, not the classes), the latest; else with the change the recomputation follows
+    (`_recomputed_after`). Several changes can come before the worker runs: an unrelated one made and undone after
+    the one that withdrew a confirmed run had been given it."""
     changes = []
     for correction in BeatCorrection.objects.filter(recording_id=recording_id).filter(
         Q(created_at__gt=since) | Q(undone_at__gt=since)
@@ -574,8 +598,12 @@ def _withdrawn_homes(
         undone = correction.undone_at is not None and correction.undone_at > since
         changes.append((correction.undone_at if undone else correction.created_at, correction.pk, correction))
     changes.sort(key=lambda change: (change[0], change[1]), reverse=True)
-    fallback = _recomputed_after(recording_id)
-    homes: dict[BeatCorrection, list[dict]] = {}
+    fallback: BeatCorrection | RhythmRecomputation | None = (
+        RhythmRecomputation.objects.filter(recording_id=recording_id, requested_at__gt=since)
+        .order_by("-requested_at", "-id")
+        .first()
+    ) or _recomputed_after(recording_id)
+    homes: dict[BeatCorrection | RhythmRecomputation, list[dict]] = {}
     for event in withdrawn:
         first = max(0, int(np.searchsorted(positions, event["start"], side="left")) - 1)
         last = int(np.searchsorted(positions, event["end"], side="right"))  # one past the event's last beat
@@ -614,7 +642,23 @@ def rhythm_recompute_failed(*, recording_id: int, reason: str) -> None:
 
 
 def _recompute_failed(diagnosis: Diagnosis, asked: datetime, reason: str) -> str:
+    """Store why the recomputation asked for at ``asked`` failed. An operator's request (`manage.py
+    recompute_rhythm`) that fails leaves the rhythm as it was, by the version it was computed by: its figures are
+    those of the beats' classes as they are, so the recording is not left failed (its report preliminary, its
+    signing refused) for want of a newer analysis; the reason is kept with the request."""
     with transaction.atomic():
+        ECGRecording.objects.select_for_update().only("pk").filter(pk=diagnosis.recording_id).first()
+        request = RhythmRecomputation.objects.filter(
+            recording_id=diagnosis.recording_id, requested_at=asked, outcome=RhythmRecomputation.Outcome.PENDING
+        )
+        if request.exists() and Diagnosis.objects.filter(pk=diagnosis.pk, rhythm_outdated_at=asked).exists():
+            now = timezone.now()
+            request.update(outcome=RhythmRecomputation.Outcome.FAILED, reason=reason, finished_at=now)
+            Diagnosis.objects.filter(pk=diagnosis.pk).update(
+                rhythm_outdated_at=None, rhythm_recompute_error="", rhythm_recompute_attempts=0, changed_at=now
+            )
+            _recording_changed(diagnosis.recording_id)
+            return "failed"
         marked = Diagnosis.objects.filter(pk=diagnosis.pk, rhythm_outdated_at=asked).exclude(
             rhythm_recompute_error=reason
         )
@@ -710,8 +754,191 @@ def _withdrawn_decisions(recording_id: int) -> dict[tuple, list[dict]]:
             "id", "withdrawn_events"
         )
         for n, e in enumerate(withdrawn or [])
+    ] + [
+        (e.get("withdrawn_at") or "", 0, n, e)
+        for withdrawn in RhythmRecomputation.objects.filter(recording_id=recording_id)
+        .exclude(withdrawn_events=[])
+        .values_list("withdrawn_events", flat=True)
+        for n, e in enumerate(withdrawn or [])
     ]
     out: dict[tuple, list[dict]] = {}
     for *_order, e in sorted(kept, key=lambda row: row[:3]):
         out[(e.get("type"), e.get("start"), e.get("end"))] = list(e.get("decisions") or [])
     return out
+
+
+# Written in the audit trail for each recording `manage.py recompute_rhythm` recomputed (or could not)
+RECOMPUTE_COMMAND = "manage.py recompute_rhythm"
+
+
+def rhythm_changes(recording_id: int, computed: Computed, stored_summary: dict | None) -> dict[str, object]:
+    """What writing ``computed`` would change of the recording's rhythm, as ``_events_replace`` matches events (by
+    type, start and end): events ``kept``, of which ``updated`` (their beats or rate), ``new``, ``withdrawn`` and of
+    those ``withdrawn_decided`` (carrying doctors' decisions, kept with the recomputation), whether the ``summary``
+    changes, and ``families`` found anew; ``changed`` when any does."""
+    new = {(e.type, e.start, e.end): e for e in computed.report.events}
+    decided = set(
+        EventReview.objects.filter(event__recording_id=recording_id).values_list("event_id", flat=True).distinct()
+    )
+    seen: set[tuple] = set()
+    kept = updated = withdrawn = withdrawn_decided = 0
+    for pk, kind, start, end, beats, rate in (
+        Event.objects.filter(recording_id=recording_id)
+        .order_by("id")
+        .values_list("pk", "type", "start", "end", "beats", "rate_bpm")
+    ):
+        key = (kind, start, end)
+        if key in new and key not in seen:
+            seen.add(key)
+            kept += 1
+            updated += int(new[key].beats != beats or new[key].rate_bpm != rate)
+        else:
+            withdrawn += 1
+            withdrawn_decided += int(pk in decided)
+    summary = _json_normal(rhythm_summary(computed.report)) != _json_normal(stored_summary)
+    counts: dict[str, object] = {
+        "kept": kept,
+        "updated": updated,
+        "new": len(new) - len(seen),
+        "withdrawn": withdrawn,
+        "withdrawn_decided": withdrawn_decided,
+        "summary": summary,
+        "families": computed.families is not None,
+    }
+    counts["changed"] = bool(updated or counts["new"] or withdrawn or summary or computed.families is not None)
+    return counts
+
+
+def _json_normal(value: object) -> object:
+    import json
+
+    from django.core.serializers.json import DjangoJSONEncoder
+
+    return json.loads(json.dumps(value, cls=DjangoJSONEncoder))
+
+
+def rhythm_upgrade(*, recording_id: int, include_signed: bool = False, dry_run: bool = False) -> dict[str, object]:
+    """Bring a recording's rhythm analysis to this version of it (``RHYTHM_VERSION``), over its stored beats and
+    classes, as a beat correction's recomputation does (`manage.py recompute_rhythm`, one recording at a time): the
+    recomputation is asked for as a correction asks (the diagnosis's ``rhythm_outdated_at``, with a
+    RhythmRecomputation naming the request) and run here by ``recording_rhythm_recompute``, under the recording's
+    lock, keeping doctors' decisions on events found again (those no longer found are kept with the request), the
+    ``rhythm.recomputed`` notice sent. Computed first: one that changes nothing is only stamped with the version (no
+    notice, nothing shown changes); one whose inputs cannot be had again is left as it was, the reason kept.
+
+    Skipped: a recording with no rhythm, one whose rhythm is of this version already (run twice, the second does
+    nothing), one a doctor signed an interpretation of (unless ``include_signed``: the report signed must not change
+    under the signature unasked), one whose recomputation after a beat correction is pending or failed (the worker's;
+    its own run is by this version). A request of this command's left pending (the run was stopped) is run again.
+    ``dry_run``: computed, nothing written. The answer's ``outcome`` says which, ``changes`` what changed (or would:
+    ``rhythm_changes``), ``reason`` why it failed or was skipped; each recording recomputed, or that could not be, is
+    written in the audit trail (channel "command")."""
+    from accounts.models import AuditEvent
+
+    from .models import Interpretation
+
+    diagnosis = Diagnosis.objects.select_related("heartbeat_model").filter(recording_id=recording_id).first()
+    answer: dict[str, object] = {"recording": recording_id, "changes": None, "reason": ""}
+    if diagnosis is None or diagnosis.rhythm is None:
+        return {**answer, "outcome": "no_rhythm", "reason": "not analysed, or no rhythm analysis (beat rows)"}
+    if diagnosis.rhythm_version == RHYTHM_VERSION and diagnosis.rhythm_outdated_at is None:
+        return {**answer, "outcome": "current"}
+    signed = Interpretation.objects.filter(recording_id=recording_id).exists()
+    if signed and not include_signed:
+        return {
+            **answer,
+            "outcome": "signed",
+            "reason": "a doctor signed its interpretation (--include-signed recomputes it)",
+        }
+
+    def audited(outcome: str) -> None:
+        AuditEvent.objects.create(
+            action=AuditEvent.Action.UPDATE,
+            object_type="recording",
+            object_id=str(recording_id),
+            clinic_id=diagnosis.clinic_id,
+            channel="command",
+            path=RECOMPUTE_COMMAND,
+            username="",
+        )
+        logger.info("%s: recording %s %s", RECOMPUTE_COMMAND, recording_id, outcome)
+
+    if diagnosis.rhythm_outdated_at is not None:
+        ours = RhythmRecomputation.objects.filter(
+            recording_id=recording_id,
+            requested_at=diagnosis.rhythm_outdated_at,
+            outcome=RhythmRecomputation.Outcome.PENDING,
+        ).exists()
+        if not ours:
+            state = "failed" if diagnosis.rhythm_recompute_error else "pending"
+            return {
+                **answer,
+                "outcome": "correction",
+                "reason": f"its recomputation after a beat correction is {state} (the worker's, by this version)",
+            }
+        if dry_run:
+            return {**answer, "outcome": "pending", "reason": "an earlier run's request, stopped: run again"}
+        return _upgrade_run(recording_id, answer, audited)
+    computed = rhythm_computed(diagnosis)
+    if isinstance(computed, str):
+        if dry_run:
+            return {**answer, "outcome": "failed", "reason": computed}
+        RhythmRecomputation.objects.create(
+            recording_id=recording_id,
+            clinic_id=diagnosis.clinic_id,
+            from_version=diagnosis.rhythm_version,
+            to_version=RHYTHM_VERSION,
+            requested_at=timezone.now(),
+            finished_at=timezone.now(),
+            outcome=RhythmRecomputation.Outcome.FAILED,
+            reason=computed,
+            signed=signed,
+        )
+        audited("failed")
+        return {**answer, "outcome": "failed", "reason": computed}
+    changes = rhythm_changes(recording_id, computed, diagnosis.rhythm)
+    answer["changes"] = changes
+    if dry_run:
+        return {**answer, "outcome": "would_change" if changes["changed"] else "would_stay"}
+    del computed
+    with transaction.atomic():
+        ECGRecording.objects.select_for_update().only("pk").get(pk=recording_id)
+        current = Diagnosis.objects.filter(pk=diagnosis.pk).first()
+        if current is None or current.rhythm_outdated_at is not None or current.changed_at != diagnosis.changed_at:
+            # a beat correction came meanwhile (its recomputation is by this version): this one is not needed
+            return {**answer, "outcome": "correction", "reason": "a beat correction came while it was computed"}
+        now = timezone.now()
+        RhythmRecomputation.objects.create(
+            recording_id=recording_id,
+            clinic_id=diagnosis.clinic_id,
+            from_version=diagnosis.rhythm_version,
+            to_version=RHYTHM_VERSION,
+            requested_at=now,
+            finished_at=None if changes["changed"] else now,
+            outcome="" if changes["changed"] else RhythmRecomputation.Outcome.UNCHANGED,
+            signed=signed,
+        )
+        if not changes["changed"]:
+            Diagnosis.objects.filter(pk=diagnosis.pk).update(rhythm_version=RHYTHM_VERSION)
+            audited("unchanged")
+            return {**answer, "outcome": "unchanged"}
+        # asked for as a beat correction asks (_classes_changed): the recording says its rhythm is being recomputed
+        Diagnosis.objects.filter(pk=diagnosis.pk).update(
+            rhythm_outdated_at=now, rhythm_recompute_error="", rhythm_recompute_attempts=0, changed_at=now
+        )
+        _recording_changed(recording_id)
+    return _upgrade_run(recording_id, answer, audited)
+
+
+def _upgrade_run(recording_id: int, answer: dict[str, object], audited) -> dict[str, object]:
+    """Run the recomputation asked for (``recording_rhythm_recompute``, as the worker does) and say how it went."""
+    ran = recording_rhythm_recompute(recording_id=recording_id)
+    request = RhythmRecomputation.objects.filter(recording_id=recording_id).order_by("-requested_at", "-id").first()
+    outcome = {"done": "changed", "current": "changed"}.get(ran, ran)
+    if ran == "again":
+        outcome = "correction"
+        answer["reason"] = "a beat correction came while it was recomputed (its recomputation is by this version)"
+    elif request is not None and request.outcome == RhythmRecomputation.Outcome.FAILED:
+        outcome, answer["reason"] = "failed", request.reason
+    audited(outcome)
+    return {**answer, "outcome": outcome}

@@ -240,6 +240,39 @@ class BeatCorrection(models.Model):
         return len(self.beat_indices)
 
 
+class RhythmRecomputation(models.Model):
+    """An operator's recomputation of a recording's rhythm analysis by a newer version of it (`manage.py
+    recompute_rhythm`), over the beats and classes stored: asked for as a beat correction asks (the diagnosis's
+    ``rhythm_outdated_at`` is ``requested_at``) and written by the same recomputation, which keeps doctors' decisions
+    on events found again. Events it no longer found that carried doctors' decisions are kept here, as a correction
+    keeps those its recomputation withdrew. Append-only but for the outcome, written once it ran."""
+
+    class Outcome(models.TextChoices):
+        PENDING = "", "Not run yet"
+        CHANGED = "changed", "Recomputed: figures or events changed"
+        UNCHANGED = "unchanged", "Recomputed: nothing changed"
+        FAILED = "failed", "Could not be recomputed"
+        SUPERSEDED = "superseded", "A beat correction's recomputation came after it"
+
+    recording = models.ForeignKey(ECGRecording, on_delete=models.CASCADE, related_name="rhythm_recomputations")
+    clinic = models.ForeignKey("accounts.Clinic", on_delete=models.PROTECT, related_name="+")
+    from_version = models.PositiveSmallIntegerField(null=True, blank=True, help_text="null: before versions were kept")
+    to_version = models.PositiveSmallIntegerField()
+    requested_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+    outcome = models.CharField(max_length=12, choices=Outcome.choices, blank=True)
+    reason = models.TextField(blank=True, help_text="Why it could not be recomputed")
+    signed = models.BooleanField(default=False, help_text="Recomputed although a doctor had signed an interpretation")
+    withdrawn_events = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        ordering = ["-requested_at", "-id"]
+        indexes = [models.Index(fields=["recording", "requested_at"])]
+
+    def __str__(self) -> str:
+        return f"rhythm of recording {self.recording_id} to version {self.to_version}"
+
+
 class Diagnosis(models.Model):
     class MiStatus(models.TextChoices):
         SCREENED = "screened", "Screened"
@@ -274,6 +307,9 @@ class Diagnosis(models.Model):
     # runs of the recomputation asked for at rhythm_outdated_at that began: one whose worker dies never ends, and its
     # message comes again; a few such and it is given up (corrections.recording_rhythm_recompute)
     rhythm_recompute_attempts = models.PositiveSmallIntegerField(default=0)
+    # The version of the rhythm analysis (ecg.constants.RHYTHM_VERSION) the rhythm was last computed by; null where it
+    # was computed before versions were kept. `manage.py recompute_rhythm` brings older ones to the current version.
+    rhythm_version = models.PositiveSmallIntegerField(null=True, blank=True)
     # Beats whose class a doctor changed (Beat.classified_as set), kept with the counts each correction rewrites: a
     # list of recordings shows it without counting a 24-hour recording's beats for each row.
     beats_corrected = models.PositiveIntegerField(default=0)

@@ -20,7 +20,7 @@ from django.dispatch import Signal
 from django.utils import timezone
 
 from accounts.models import User
-from ecg.constants import AAMI_CLASSES
+from ecg.constants import AAMI_CLASSES, RHYTHM_VERSION
 from ecg.io.errors import SignalError
 from ecgsite.broker import publish
 from ecgsite.errors import (
@@ -754,6 +754,7 @@ def _write_results(
             heartbeat_model=classifier,
             mi_model=mi,
             rhythm=None if rhythm is None else rhythm_summary(rhythm),
+            rhythm_version=None if rhythm is None else RHYTHM_VERSION,
         )
         RhythmInputs.objects.filter(recording_id=recording_id).delete()
         if rhythm_inputs is not None:

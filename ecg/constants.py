@@ -24,3 +24,9 @@ SYMBOL_TO_AAMI: dict[str, str] = {
     "F": "F",
     **dict.fromkeys(("/", "f", "Q"), "Q"),
 }
+
+# The rhythm analysis's version (ecg.rhythm): raise it with every change of what analyse_rhythm finds from the same
+# beats, classes and inputs (an event's bounds or type, a figure of the summary), so `manage.py recompute_rhythm`
+# brings the recordings analysed before to it. Each diagnosis keeps the version its rhythm was last computed by
+# (Diagnosis.rhythm_version).
+RHYTHM_VERSION = 1
