@@ -755,9 +755,13 @@ def bundle(
     reviewed_at += corrected_at
     # ... and the rhythm recomputed by a newer version of its analysis (`manage.py recompute_rhythm`) where that changed
     # its figures or events: the report a receiver filed is amended as after a correction's recomputation.
-    reviewed_at += recording.rhythm_recomputations.filter(
-        outcome="changed", finished_at__gt=diagnosis.created_at
-    ).values_list("finished_at", flat=True)
+    reviewed_at += [
+        when
+        for when in recording.rhythm_recomputations.filter(
+            outcome="changed", finished_at__gt=diagnosis.created_at
+        ).values_list("finished_at", flat=True)
+        if when is not None
+    ]
     # ... and where they changed the MI screen's beats, its score and flag (diagnostics.corrections)
     mi_amended = bool(corrections.mi_screen_changed_at(diagnosis))
     amended = bool(reviewed_at)

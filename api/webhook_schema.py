@@ -177,5 +177,6 @@ beats_corrected = _webhook(
 rhythm_recomputed = _webhook(
     webhooks.RHYTHM_RECOMPUTED,
     RhythmRecomputedNoticeSerializer,
-    "The rhythm was recomputed over a doctor's beat corrections (or could not be)",
+    "The rhythm was recomputed over a doctor's beat corrections (or could not be), or by a newer version of the "
+    "analysis (manage.py recompute_rhythm) where its figures or events changed",
 )

@@ -599,7 +599,8 @@ def _withdrawn_homes(
         changes.append((correction.undone_at if undone else correction.created_at, correction.pk, correction))
     changes.sort(key=lambda change: (change[0], change[1]), reverse=True)
     fallback: BeatCorrection | RhythmRecomputation | None = (
-        RhythmRecomputation.objects.filter(recording_id=recording_id, requested_at__gt=since)
+        RhythmRecomputation.objects.filter(recording_id=recording_id)
+        .filter(Q(requested_at__gt=since) | Q(outcome=RhythmRecomputation.Outcome.PENDING))
         .order_by("-requested_at", "-id")
         .first()
     ) or _recomputed_after(recording_id)

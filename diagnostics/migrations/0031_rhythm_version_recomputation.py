@@ -5,36 +5,70 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('accounts', '0008_audit_names_protected'),
-        ('diagnostics', '0030_ordering_by_recording_key'),
+        ("accounts", "0008_audit_names_protected"),
+        ("diagnostics", "0030_ordering_by_recording_key"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='diagnosis',
-            name='rhythm_version',
+            model_name="diagnosis",
+            name="rhythm_version",
             field=models.PositiveSmallIntegerField(blank=True, null=True),
         ),
         migrations.CreateModel(
-            name='RhythmRecomputation',
+            name="RhythmRecomputation",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('from_version', models.PositiveSmallIntegerField(blank=True, help_text='null: before versions were kept', null=True)),
-                ('to_version', models.PositiveSmallIntegerField()),
-                ('requested_at', models.DateTimeField()),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('outcome', models.CharField(blank=True, choices=[('', 'Not run yet'), ('changed', 'Recomputed: figures or events changed'), ('unchanged', 'Recomputed: nothing changed'), ('failed', 'Could not be recomputed'), ('superseded', "A beat correction's recomputation came after it")], max_length=12)),
-                ('reason', models.TextField(blank=True, help_text='Why it could not be recomputed')),
-                ('signed', models.BooleanField(default=False, help_text='Recomputed although a doctor had signed an interpretation')),
-                ('withdrawn_events', models.JSONField(blank=True, default=list)),
-                ('clinic', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='accounts.clinic')),
-                ('recording', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='rhythm_recomputations', to='diagnostics.ecgrecording')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "from_version",
+                    models.PositiveSmallIntegerField(
+                        blank=True, help_text="null: before versions were kept", null=True
+                    ),
+                ),
+                ("to_version", models.PositiveSmallIntegerField()),
+                ("requested_at", models.DateTimeField()),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "outcome",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("", "Not run yet"),
+                            ("changed", "Recomputed: figures or events changed"),
+                            ("unchanged", "Recomputed: nothing changed"),
+                            ("failed", "Could not be recomputed"),
+                            ("superseded", "A beat correction's recomputation came after it"),
+                        ],
+                        max_length=12,
+                    ),
+                ),
+                ("reason", models.TextField(blank=True, help_text="Why it could not be recomputed")),
+                (
+                    "signed",
+                    models.BooleanField(
+                        default=False, help_text="Recomputed although a doctor had signed an interpretation"
+                    ),
+                ),
+                ("withdrawn_events", models.JSONField(blank=True, default=list)),
+                (
+                    "clinic",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="+", to="accounts.clinic"
+                    ),
+                ),
+                (
+                    "recording",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="rhythm_recomputations",
+                        to="diagnostics.ecgrecording",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-requested_at', '-id'],
-                'indexes': [models.Index(fields=['recording', 'requested_at'], name='diagnostics_recordi_4b9ffd_idx')],
+                "ordering": ["-requested_at", "-id"],
+                "indexes": [models.Index(fields=["recording", "requested_at"], name="diagnostics_recordi_4b9ffd_idx")],
             },
         ),
     ]

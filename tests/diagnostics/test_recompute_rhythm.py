@@ -2,11 +2,9 @@
 over their stored beats and classes, as a beat correction's recomputation does, doctors' decisions kept."""
 
 import io
-from datetime import timedelta
 
 import pytest
 from django.core.management import CommandError, call_command
-from django.utils import timezone
 
 from accounts.models import AuditEvent
 from diagnostics import corrections, services
@@ -41,7 +39,7 @@ def run(*args: str) -> str:
     return out.getvalue()
 
 
-def test_an_older_analysis_is_brought_to_this_version_keeping_doctors_decisions(analysed, doctor_a):
+def test_an_older_analysis_is_brought_to_this_version_keeping_doctors_decisions(analysed, doctor_a):  # noqa: F811
     same, moved, fresh = as_an_older_version_left_it(analysed, doctor_a)
     events_before = Event.objects.filter(recording=analysed).count()
     out = run("--all")
@@ -77,7 +75,7 @@ def test_an_older_analysis_is_brought_to_this_version_keeping_doctors_decisions(
     assert RhythmRecomputation.objects.count() == 1 and AuditEvent.objects.filter(channel="command").count() == 1
 
 
-def test_a_withdrawn_event_found_again_later_takes_back_its_decision(analysed, doctor_a):
+def test_a_withdrawn_event_found_again_later_takes_back_its_decision(analysed, doctor_a):  # noqa: F811
     """The decisions kept with the recomputation are those given back where the event is found again (a correction
     undone, say), as those a correction's recomputation withdrew are."""
     _same, moved, _fresh = as_an_older_version_left_it(analysed, doctor_a)
@@ -86,7 +84,7 @@ def test_a_withdrawn_event_found_again_later_takes_back_its_decision(analysed, d
     assert restorable[(moved.type, moved.start, moved.end)][0]["decision"] == "reject"
 
 
-def test_a_dry_run_says_what_would_change_and_writes_nothing(analysed, doctor_a):
+def test_a_dry_run_says_what_would_change_and_writes_nothing(analysed, doctor_a):  # noqa: F811
     same, moved, fresh = as_an_older_version_left_it(analysed, doctor_a)
     before = Diagnosis.objects.get(recording=analysed)
     out = run("--all", "--dry-run")
@@ -99,7 +97,7 @@ def test_a_dry_run_says_what_would_change_and_writes_nothing(analysed, doctor_a)
     assert not AuditEvent.objects.filter(channel="command").exists()
 
 
-def test_a_recording_whose_figures_this_version_gives_alike_is_only_stamped(analysed):
+def test_a_recording_whose_figures_this_version_gives_alike_is_only_stamped(analysed):  # noqa: F811
     """Nothing it shows changes: no notice, no recomputing state, its Last-Modified left; the version is kept, so a
     second run passes it by."""
     Diagnosis.objects.filter(recording=analysed).update(rhythm_version=None)
@@ -113,7 +111,7 @@ def test_a_recording_whose_figures_this_version_gives_alike_is_only_stamped(anal
     assert f"Recording {analysed.pk}: current" in run("--recording", str(analysed.pk))
 
 
-def test_a_stopped_run_goes_on_where_it_stopped(analysed, doctor_a, monkeypatch):
+def test_a_stopped_run_goes_on_where_it_stopped(analysed, doctor_a, monkeypatch):  # noqa: F811
     """Killed while it recomputed (the request asked for, not written), the next run takes the request up."""
     import ecg.rhythm
 
@@ -141,7 +139,7 @@ def test_a_stopped_run_goes_on_where_it_stopped(analysed, doctor_a, monkeypatch)
     assert request.outcome == "changed" and len(request.withdrawn_events) == 1
 
 
-def test_a_recording_that_cannot_be_recomputed_is_left_as_it_was_with_the_reason(analysed, monkeypatch):
+def test_a_recording_that_cannot_be_recomputed_is_left_as_it_was_with_the_reason(analysed, monkeypatch):  # noqa: F811
     """Not left failed (its report preliminary, its signing refused) for want of a newer analysis: its figures are
     those of its beats' classes, by the version they were computed by."""
     RhythmInputs.objects.filter(recording=analysed).delete()
@@ -156,7 +154,7 @@ def test_a_recording_that_cannot_be_recomputed_is_left_as_it_was_with_the_reason
     assert request.outcome == "failed" and "upload it again" in request.reason
 
 
-def test_a_recomputation_that_fails_once_asked_leaves_the_recording_current(analysed, doctor_a, monkeypatch):
+def test_a_recomputation_that_fails_once_asked_leaves_the_recording_current(analysed, doctor_a, monkeypatch):  # noqa: F811
     """The request asked for fails in the recomputation itself (three runs that died): the recording is given back
     its state, not left failed."""
     import ecg.rhythm
@@ -181,7 +179,7 @@ def test_a_recomputation_that_fails_once_asked_leaves_the_recording_current(anal
     assert RhythmRecomputation.objects.get().outcome == "failed"
 
 
-def test_a_signed_recording_is_left_unless_asked_for(analysed, doctor_a):
+def test_a_signed_recording_is_left_unless_asked_for(analysed, doctor_a):  # noqa: F811
     """A report a doctor signed does not change under the signature unasked."""
     same, moved, fresh = as_an_older_version_left_it(analysed, doctor_a)
     services.interpretation_sign(user=doctor_a, recording=analysed, text="Sinus rhythm, ventricular bigeminy.")
@@ -194,7 +192,7 @@ def test_a_signed_recording_is_left_unless_asked_for(analysed, doctor_a):
     assert RhythmRecomputation.objects.get().signed is True
 
 
-def test_a_recording_whose_correction_is_being_recomputed_is_left_to_the_worker(analysed, doctor_a):
+def test_a_recording_whose_correction_is_being_recomputed_is_left_to_the_worker(analysed, doctor_a):  # noqa: F811
     Diagnosis.objects.filter(recording=analysed).update(rhythm_version=None)
     corrections.beat_correction_make(recording=analysed, by=doctor_a, to_class="V", beats=[5])
     out = run("--all")
@@ -205,7 +203,7 @@ def test_a_recording_whose_correction_is_being_recomputed_is_left_to_the_worker(
     assert Diagnosis.objects.get(recording=analysed).rhythm_version == RHYTHM_VERSION
 
 
-def test_the_recordings_are_chosen_by_clinic_or_by_recording_and_a_wrong_choice_is_refused(analysed, clinic_b):
+def test_the_recordings_are_chosen_by_clinic_or_by_recording_and_a_wrong_choice_is_refused(analysed, clinic_b):  # noqa: F811
     Diagnosis.objects.filter(recording=analysed).update(rhythm_version=None)
     assert run("--clinic", str(clinic_b.pk)).endswith(": none.\n")  # another clinic's: left
     assert Diagnosis.objects.get(recording=analysed).rhythm_version is None
@@ -221,33 +219,5 @@ def test_the_recordings_are_chosen_by_clinic_or_by_recording_and_a_wrong_choice_
     assert Diagnosis.objects.get(recording=analysed).rhythm_version == RHYTHM_VERSION
 
 
-def test_a_new_analysis_is_stored_with_this_version(analysed):
+def test_a_new_analysis_is_stored_with_this_version(analysed):  # noqa: F811
     assert Diagnosis.objects.get(recording=analysed).rhythm_version == RHYTHM_VERSION
-
-
-def test_the_sweep_sends_a_request_left_by_a_stopped_run_to_the_workers(analysed, doctor_a, monkeypatch):
-    """A run stopped for good leaves the recording recomputing: the sweep sends its request to the workers as it
-    sends a correction's, and the worker's run answers the request."""
-    import ecg.rhythm
-
-    _same, _moved, fresh = as_an_older_version_left_it(analysed, doctor_a)
-    analyse = ecg.rhythm.analyse_rhythm
-    calls = []
-
-    def dies_the_second_time(**kwargs):
-        calls.append(1)
-        if len(calls) == 2:
-            raise WorkerDied
-        return analyse(**kwargs)
-
-    monkeypatch.setattr(ecg.rhythm, "analyse_rhythm", dies_the_second_time)
-    with pytest.raises(WorkerDied):
-        run("--all")
-    sent = []
-    monkeypatch.setattr(corrections, "enqueue_rhythm_recompute", lambda recording_id: sent.append(recording_id) or 1)
-    Diagnosis.objects.filter(recording=analysed).update(rhythm_outdated_at=timezone.now() - timedelta(hours=1))
-    RhythmRecomputation.objects.update(requested_at=Diagnosis.objects.get(recording=analysed).rhythm_outdated_at)
-    assert corrections.rhythms_requeue_outdated(older_than=timedelta(minutes=5)) == 1 and sent == [analysed.pk]
-    assert corrections.recording_rhythm_recompute(recording_id=analysed.pk) == "done"
-    assert Diagnosis.objects.get(recording=analysed).rhythm == fresh
-    assert RhythmRecomputation.objects.get().outcome == "changed"
