@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
     dependencies = [
         ("accounts", "0008_audit_names_protected"),
-        ("diagnostics", "0030_ordering_by_recording_key"),
+        ("diagnostics", "0033_event_beats_none_in_vf"),
     ]
 
     operations = [
