@@ -148,7 +148,11 @@ class ReviewForm(SubmittedOnce):
         from .services import MI_REJECT_NEEDS_REASON, review_reason_missing
 
         # as the service refuses it (services._review_create), beside the note here
-        if self.reject_needs_reason and "note" in cleaned and review_reason_missing(cleaned.get("decision", ""), cleaned["note"]):
+        if (
+            self.reject_needs_reason
+            and "note" in cleaned
+            and review_reason_missing(cleaned.get("decision", ""), cleaned["note"])
+        ):
             self.add_error("note", MI_REJECT_NEEDS_REASON)
         return cleaned
 
